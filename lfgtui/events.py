@@ -1,0 +1,175 @@
+"""The one event vocabulary every provider speaks and every consumer reads.
+
+Data flows one way: adapters turn a provider stream into these events; the UI, the history and
+the headless output only ever `match` on them. Each event is stamped with the ticket, the attempt,
+a per-attempt sequence number and the monotonic time at which it was observed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+
+class Outcome(StrEnum):
+    """How an attempt ended."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, in terms a user can act on."""
+
+    AUTH = "auth"  # 401/403: the key is missing, wrong or lacks access
+    NOT_FOUND = "not_found"  # 404: unknown model or endpoint
+    BAD_REQUEST = "bad_request"  # 400/422: e.g. context too long
+    RATE_LIMITED = "rate_limited"  # 429
+    SERVER = "server"  # 5xx
+    OVERLOADED = "overloaded"  # Anthropic 529 / overloaded_error
+    CONNECTION = "connection"  # refused, reset, dropped mid-stream, DNS
+    TIMEOUT = "timeout"  # no byte within the idle timeout
+    STREAM_ERROR = "stream_error"  # an in-band error event inside a 200 stream
+    MALFORMED = "malformed"  # a chunk that is not valid for the protocol
+
+
+RETRYABLE_KINDS = frozenset(
+    {
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.SERVER,
+        ErrorKind.OVERLOADED,
+        ErrorKind.CONNECTION,
+        ErrorKind.TIMEOUT,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A classified provider failure; `message` is the provider's own words when it gave any."""
+
+    kind: ErrorKind
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE_KINDS
+
+    def describe(self) -> str:
+        status = f"HTTP {self.status} " if self.status else ""
+        return f"{status}{self.kind.value}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    ticket: str
+    attempt: int
+    seq: int
+    t: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptStarted(Event):
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSent(Event):
+    """A model call left for the provider; `call` counts model calls within the attempt from 0."""
+
+    call: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextDelta(Event):
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReasoningDelta(Event):
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallStarted(Event):
+    call_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallArgsDelta(Event):
+    call_id: str
+    fragment: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallReady(Event):
+    """A complete tool call. `error` is set when the model's arguments were not a JSON object."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolResult(Event):
+    call_id: str
+    output: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Status(Event):
+    """A human-readable note about the stream: a retry, a reconnect, a provider status line."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage(Event):
+    """Token usage of the current model call so far, as the provider reported it (cumulative)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEnded(Event):
+    """A model call finished normally; `stop_reason` is the provider's (normalised) reason."""
+
+    stop_reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptEnded(Event):
+    outcome: Outcome
+    error: ErrorInfo | None = None
+
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class EventFactory:
+    """Stamps events for one attempt: ticket, attempt, the next sequence number and the time."""
+
+    ticket: str
+    attempt: int
+    clock: Callable[[], float] = time.monotonic
+    _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+
+    def __call__(self, cls: type[E], **fields: Any) -> E:
+        return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)

@@ -1,0 +1,145 @@
+"""What every provider adapter shares: the conversation it is given, the failure it raises.
+
+An adapter streams one model call. It yields events as they arrive and, on a failure, raises
+`ProviderError` after whatever it already yielded, so the caller keeps the partial output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lfgtui.events import ErrorInfo, ErrorKind, Event, EventFactory
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model: its name, what it does, and a JSON schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantMessage:
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultMessage:
+    call_id: str
+    name: str
+    output: str
+    is_error: bool = False
+
+
+Message = UserMessage | AssistantMessage | ToolResultMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """Everything one request to a model needs, independent of the wire protocol."""
+
+    model: str
+    messages: tuple[Message, ...]
+    system: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """How to reach one provider. `api_key` is resolved from `api_key_env` and never written anywhere."""
+
+    name: str
+    kind: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    default_model: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    connect_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0
+
+
+class ProviderError(Exception):
+    """A classified failure of one model call."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.describe())
+        self.info = info
+
+
+class Provider(Protocol):
+    """One wire protocol, bound to one configured endpoint."""
+
+    config: ProviderConfig
+
+    def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
+        """Stream one model call as events; raise `ProviderError` on failure."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
+    """Parse a model's tool-call arguments; an empty string means no arguments.
+
+    Returns the arguments and, when they are not a JSON object, an error for the model to see.
+    """
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, f"tool arguments are not valid JSON: {exc}"
+    if not isinstance(value, dict):
+        return {}, f"tool arguments must be a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+def status_error_kind(status: int) -> ErrorKind:
+    """Map an HTTP status to what it means for the user."""
+    if status in (401, 403):
+        return ErrorKind.AUTH
+    if status == 404:
+        return ErrorKind.NOT_FOUND
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status == 529:
+        return ErrorKind.OVERLOADED
+    if status == 408:
+        return ErrorKind.TIMEOUT
+    if status >= 500:
+        return ErrorKind.SERVER
+    return ErrorKind.BAD_REQUEST
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare from LLM APIs)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

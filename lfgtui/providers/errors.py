@@ -1,0 +1,81 @@
+"""Turn any exception a stream can raise into one `ErrorInfo` a user can act on.
+
+Both SDKs raise their own `APIStatusError` / `APIConnectionError` / `APITimeoutError`; mid-stream the
+Anthropic SDK lets raw `httpx2` transport errors through, and a broken chunk surfaces as a
+`json.JSONDecodeError`. All of them are classified here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from lfgtui.events import ErrorInfo, ErrorKind
+from lfgtui.providers.base import parse_retry_after, status_error_kind
+
+STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
+TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
+CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError)
+
+
+def body_message(body: Any, fallback: str) -> str:
+    """The provider's own message from an error body of any of the common shapes."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    return fallback
+
+
+def _body_type(body: Any) -> str:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return str(inner.get("type") or inner.get("code") or "")
+    return ""
+
+
+def classify_status(status: int, body: Any, message: str, retry_after: str | None) -> ErrorInfo:
+    """An HTTP error response, or (status 200) an in-band error event inside a stream."""
+    text = body_message(body, message)
+    if status == 200:
+        kind = ErrorKind.OVERLOADED if _body_type(body) == "overloaded_error" else ErrorKind.STREAM_ERROR
+        return ErrorInfo(kind, text)
+    return ErrorInfo(
+        status_error_kind(status), text, status=status, retry_after=parse_retry_after(retry_after)
+    )
+
+
+def classify(exc: BaseException) -> ErrorInfo:
+    """Classify an exception raised while requesting or reading a stream."""
+    if isinstance(exc, STATUS_ERRORS):
+        return classify_status(
+            exc.status_code, exc.body, exc.message, exc.response.headers.get("retry-after")
+        )
+    if isinstance(exc, TIMEOUT_ERRORS):
+        return ErrorInfo(ErrorKind.TIMEOUT, "no data from the provider within the idle timeout")
+    if isinstance(exc, CONNECTION_ERRORS):
+        return ErrorInfo(ErrorKind.CONNECTION, _connection_message(exc))
+    if isinstance(exc, openai.APIError):  # an in-band {"error": ...} chunk inside a 200 stream
+        return ErrorInfo(ErrorKind.STREAM_ERROR, body_message(exc.body, exc.message))
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return ErrorInfo(ErrorKind.MALFORMED, f"the provider sent a chunk that is not valid JSON ({exc})")
+    if isinstance(exc, httpx2.SSEError):
+        return ErrorInfo(ErrorKind.MALFORMED, str(exc))
+    raise exc
+
+
+def _connection_message(exc: BaseException) -> str:
+    """The innermost cause reads best: 'connection refused', 'peer closed connection ...'."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc) or type(exc).__name__
+    return f"connection failed: {text}"

@@ -1,0 +1,218 @@
+"""OpenAI Chat Completions over the official SDK; also xAI, Ollama, vLLM, OpenRouter, LM Studio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    ModelCall,
+    ProviderConfig,
+    ProviderError,
+    ToolResultMessage,
+    UserMessage,
+    parse_tool_arguments,
+)
+from lfgtui.providers.clients import openai_client
+from lfgtui.providers.errors import classify
+
+STOP_REASONS = {
+    "stop": "stop",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "length": "max_tokens",
+}
+
+
+@dataclass
+class _PartialCall:
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+    started: bool = False
+
+
+@dataclass
+class ToolCallAccumulator:
+    """Rebuilds streamed tool calls keyed by `index`.
+
+    The id and name are set once; argument fragments are appended; a new id at a known index starts
+    a new call; a call that arrives whole in one chunk works the same way.
+    """
+
+    ev: EventFactory
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    done: list[_PartialCall] = field(default_factory=list)
+
+    def delta(self, index: int, call_id: str | None, name: str | None, fragment: str | None) -> list[Event]:
+        events: list[Event] = []
+        partial = self.calls.get(index)
+        if partial is not None and call_id and partial.id and call_id != partial.id:
+            self.done.append(partial)
+            partial = None
+        if partial is None:
+            partial = self.calls[index] = _PartialCall(index)
+        if call_id and not partial.id:
+            partial.id = call_id
+        if name and not partial.name:
+            partial.name = name
+        if fragment:
+            partial.arguments.append(fragment)
+        if not partial.started and partial.name:
+            partial.started = True
+            partial.id = partial.id or f"call_{index}_{len(self.done)}"
+            events.append(self.ev(ToolCallStarted, call_id=partial.id, name=partial.name))
+            if partial.arguments:
+                events.append(
+                    self.ev(ToolCallArgsDelta, call_id=partial.id, fragment="".join(partial.arguments))
+                )
+        elif partial.started and fragment:
+            events.append(self.ev(ToolCallArgsDelta, call_id=partial.id, fragment=fragment))
+        return events
+
+    def finish(self) -> list[Event]:
+        """`ToolCallReady` for every call, in the order the model made them."""
+        calls = self.done + sorted(self.calls.values(), key=lambda c: c.index)
+        self.calls, self.done = {}, []
+        events: list[Event] = []
+        for call in calls:
+            raw = "".join(call.arguments)
+            arguments, error = parse_tool_arguments(raw)
+            call_id = call.id or f"call_{call.index}"
+            events.append(
+                self.ev(
+                    ToolCallReady,
+                    call_id=call_id,
+                    name=call.name,
+                    arguments=arguments,
+                    raw_arguments=raw,
+                    error=error if call.name else "the model sent a tool call without a name",
+                )
+            )
+        return events
+
+
+def chat_messages(call: ModelCall) -> list[dict[str, Any]]:
+    """The conversation in Chat Completions form."""
+    messages: list[dict[str, Any]] = []
+    if call.system:
+        messages.append({"role": "system", "content": call.system})
+    for message in call.messages:
+        match message:
+            case UserMessage(text=text):
+                messages.append({"role": "user", "content": text})
+            case AssistantMessage(text=text, tool_calls=tool_calls):
+                entry: dict[str, Any] = {"role": "assistant", "content": text or None}
+                if tool_calls:
+                    entry["tool_calls"] = [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.raw_arguments},
+                        }
+                        for c in tool_calls
+                    ]
+                messages.append(entry)
+            case ToolResultMessage(call_id=call_id, output=output):
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": output})
+    return messages
+
+
+def output_tokens(usage: Any) -> tuple[int | None, int | None]:
+    """(output tokens, reasoning tokens). xAI counts reasoning outside `completion_tokens`."""
+    completion = usage.completion_tokens
+    details = getattr(usage, "completion_tokens_details", None)
+    reasoning = getattr(details, "reasoning_tokens", None) if details else None
+    total, prompt = usage.total_tokens, usage.prompt_tokens
+    if reasoning and completion is not None and total == (prompt or 0) + completion + reasoning:
+        completion += reasoning
+    return completion, reasoning
+
+
+class OpenAIChatProvider:
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self._client = openai_client(config)
+
+    def _request(self, call: ModelCall) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": call.model,
+            "messages": chat_messages(call),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if call.tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
+                for t in call.tools
+            ]
+        if call.max_tokens is not None:
+            official = self.config.base_url is None or "api.openai.com" in self.config.base_url
+            request["max_completion_tokens" if official else "max_tokens"] = call.max_tokens
+        if call.temperature is not None:
+            request["temperature"] = call.temperature
+        return request
+
+    async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
+        tools = ToolCallAccumulator(ev)
+        stop_reason: str | None = None
+        try:
+            stream = await self._client.chat.completions.create(**self._request(call))
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        output, reasoning = output_tokens(chunk.usage)
+                        yield ev(
+                            Usage,
+                            input_tokens=chunk.usage.prompt_tokens,
+                            output_tokens=output,
+                            reasoning_tokens=reasoning,
+                        )
+                    for choice in chunk.choices:
+                        delta = choice.delta
+                        reasoning_text = getattr(delta, "reasoning_content", None) or getattr(
+                            delta, "reasoning", None
+                        )
+                        if isinstance(reasoning_text, str) and reasoning_text:
+                            yield ev(ReasoningDelta, text=reasoning_text)
+                        if delta.content:
+                            yield ev(TextDelta, text=delta.content)
+                        for tc in delta.tool_calls or ():
+                            fn = tc.function
+                            for event in tools.delta(
+                                tc.index, tc.id, fn.name if fn else None, fn.arguments if fn else None
+                            ):
+                                yield event
+                        if choice.finish_reason:
+                            stop_reason = STOP_REASONS.get(choice.finish_reason, choice.finish_reason)
+                            for event in tools.finish():
+                                yield event
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError(classify(exc)) from exc
+        if stop_reason is None:
+            raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
+        yield ev(CallEnded, stop_reason=stop_reason)
+
+    async def aclose(self) -> None:
+        await self._client.close()

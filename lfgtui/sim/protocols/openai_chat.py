@@ -1,0 +1,137 @@
+"""OpenAI Chat Completions streaming, as api.openai.com (and xAI, vLLM, Ollama) send it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lfgtui.sim.scenario import Scenario
+from lfgtui.sim.wire import (
+    BadRequest,
+    Piece,
+    PieceKind,
+    SimRequest,
+    SimUsage,
+    plan_turn,
+    sse,
+)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_denied",
+    404: "invalid_request_error",
+    429: "rate_limit_exceeded",
+}
+
+
+def openai_error_body(status: int, message: str) -> dict[str, Any]:
+    """The error object OpenAI-style APIs put in a non-200 response body."""
+    kind = ERROR_TYPES.get(status, "server_error")
+    code = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}.get(status)
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def estimate_input_tokens(body: dict[str, Any]) -> int:
+    """A rough prompt size (4 characters a token) for the usage the sim reports."""
+    return max(1, len(repr(body)) // 4)
+
+
+class OpenAIChatProtocol:
+    path = "/v1/chat/completions"
+
+    def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
+        model, messages = body.get("model"), body.get("messages")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("you must provide a model parameter")
+        if not isinstance(messages, list) or not messages:
+            raise BadRequest("'messages' must be a non-empty array")
+        if body.get("stream") is not True:
+            raise BadRequest("the lfg simulator only streams: set stream=true")
+        options = body.get("stream_options") or {}
+        turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+        return SimRequest(
+            model=model,
+            turn_index=turn,
+            include_usage=bool(options.get("include_usage")),
+            input_tokens=estimate_input_tokens(body),
+        )
+
+    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
+        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIChatEncoder:
+        return OpenAIChatEncoder(request)
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return openai_error_body(status, message)
+
+
+class OpenAIChatEncoder:
+    def __init__(self, request: SimRequest) -> None:
+        self.request = request
+        self.id = f"chatcmpl-sim{time.monotonic_ns():x}"
+        self.created = int(time.time())
+        self.saw_tool_call = False
+
+    def _frame(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.request.model,
+            "system_fingerprint": "fp_lfgsim",
+            "choices": choices,
+        }
+        if self.request.include_usage:
+            chunk["usage"] = usage
+        return sse(chunk)
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        return self._frame([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+
+    def open(self) -> list[bytes]:
+        return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
+
+    def piece(self, piece: Piece) -> list[bytes]:
+        match piece.kind:
+            case PieceKind.TEXT:
+                return [self._chunk({"content": piece.text})]
+            case PieceKind.REASONING:
+                return [self._chunk({"reasoning_content": piece.text})]
+            case PieceKind.TOOL_START:
+                self.saw_tool_call = True
+                call = {
+                    "index": piece.tool_index,
+                    "id": f"call_sim{piece.turn}x{piece.tool_index}",
+                    "type": "function",
+                    "function": {"name": piece.tool_name, "arguments": ""},
+                }
+                return [self._chunk({"tool_calls": [call]})]
+            case PieceKind.TOOL_ARGS:
+                call = {"index": piece.tool_index, "function": {"arguments": piece.text}}
+                return [self._chunk({"tool_calls": [call]})]
+        return []
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        frames = [self._chunk({}, "tool_calls" if self.saw_tool_call else "stop")]
+        if self.request.include_usage:
+            tokens = {
+                "prompt_tokens": usage.input_tokens,
+                "completion_tokens": usage.output_tokens,
+                "total_tokens": usage.input_tokens + usage.output_tokens,
+                "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+            }
+            frames.append(self._frame([], tokens))
+        frames.append(sse("[DONE]"))
+        return frames
+
+    def error_event(self, message: str) -> list[bytes]:
+        return [sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})]
+
+    def malformed(self) -> bytes:
+        return (
+            b'data: {"id":"'
+            + self.id.encode()
+            + b'","object":"chat.completion.chunk","choices":[{"delta":\n\n'
+        )

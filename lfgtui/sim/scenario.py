@@ -1,0 +1,205 @@
+"""Scenario files for the built-in offline provider: what the sim says, how fast, and how it fails.
+
+A scenario is a TOML file whose stem is the model name a ticket asks for. Options may follow the
+name after a colon, e.g. `long-answer:tokens_per_s=200,ttft_ms=100,repeat=20`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+
+class ScenarioError(ValueError):
+    """A scenario file or model name that cannot be used; the message names the file and field."""
+
+
+class FaultKind(StrEnum):
+    HTTP = "http"  # answer the request with an HTTP error status instead of a stream
+    DROP = "drop"  # close the connection abruptly mid-stream
+    STALL = "stall"  # stop sending anything, keep the connection open
+    ERROR_EVENT = "error_event"  # an in-band error event inside the 200 stream
+    MALFORMED = "malformed"  # a chunk whose JSON is broken
+
+
+@dataclass(frozen=True, slots=True)
+class SimToolCall:
+    name: str
+    arguments: str  # the exact JSON text the model "writes", which may be deliberately invalid
+    result: str = ""  # what the agent protocol reports as the tool's output
+
+
+@dataclass(frozen=True, slots=True)
+class SimTurn:
+    """One model call's answer. The request carrying the tool results of turn N gets turn N+1."""
+
+    reasoning: str = ""
+    text: str = ""
+    tool_calls: tuple[SimToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: FaultKind
+    turn: int = 0
+    after_tokens: int = 0
+    status: int = 500
+    retry_after: float | None = None
+    message: str = "simulated failure"
+    times: int | None = None  # only the first N requests that reach this fault; None means always
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str = ""
+    ttft_ms: float = 300.0
+    tokens_per_s: float = 50.0
+    keepalive_ms: float = 0.0  # send SSE comment heartbeats this often while the stream is idle
+    repeat: int = 1  # repeat each turn's text this many times (long answers at a chosen rate)
+    turns: tuple[SimTurn, ...] = (SimTurn(text="Hello from the lfg simulator."),)
+    faults: tuple[Fault, ...] = ()
+
+    def turn(self, index: int) -> SimTurn:
+        """The turn for a request; past the script, the last turn is repeated without its tool calls."""
+        turn = self.turns[index] if index < len(self.turns) else replace(self.turns[-1], tool_calls=())
+        if self.repeat > 1:
+            turn = replace(turn, text=turn.text * self.repeat)
+        return turn
+
+
+OPTION_TYPES: dict[str, type] = {
+    "ttft_ms": float,
+    "tokens_per_s": float,
+    "keepalive_ms": float,
+    "repeat": int,
+}
+
+_TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
+
+
+def split_tokens(text: str) -> list[str]:
+    """Cut text into token-sized pieces (a word with its leading space, long words in 8-char cuts)."""
+    return _TOKEN.findall(text)
+
+
+def _check_keys(where: str, table: dict[str, Any], allowed: Iterable[str]) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _tool_call(where: str, table: dict[str, Any]) -> SimToolCall:
+    _check_keys(where, table, {"name", "arguments", "arguments_raw", "result"})
+    if "name" not in table:
+        raise ScenarioError(f"{where}: missing field 'name'")
+    if "arguments_raw" in table:
+        arguments = str(table["arguments_raw"])
+    else:
+        arguments = json.dumps(table.get("arguments", {}))
+    return SimToolCall(name=str(table["name"]), arguments=arguments, result=str(table.get("result", "")))
+
+
+def _turn(where: str, table: dict[str, Any]) -> SimTurn:
+    _check_keys(where, table, {"reasoning", "text", "tool_call"})
+    calls = tuple(
+        _tool_call(f"{where}.tool_call[{i}]", call) for i, call in enumerate(table.get("tool_call", []))
+    )
+    return SimTurn(
+        reasoning=str(table.get("reasoning", "")), text=str(table.get("text", "")), tool_calls=calls
+    )
+
+
+def _fault(where: str, table: dict[str, Any]) -> Fault:
+    _check_keys(where, table, {"kind", "turn", "after_tokens", "status", "retry_after", "message", "times"})
+    try:
+        kind = FaultKind(table.get("kind", ""))
+    except ValueError:
+        kinds = ", ".join(k.value for k in FaultKind)
+        raise ScenarioError(f"{where}.kind: must be one of {kinds}") from None
+    return Fault(
+        kind=kind,
+        turn=int(table.get("turn", 0)),
+        after_tokens=int(table.get("after_tokens", 0)),
+        status=int(table.get("status", 500)),
+        retry_after=float(table["retry_after"]) if "retry_after" in table else None,
+        message=str(table.get("message", Fault.message)),
+        times=int(table["times"]) if "times" in table else None,
+    )
+
+
+def parse_scenario(name: str, text: str, source: str) -> Scenario:
+    """Build a scenario from TOML text; errors name `source` and the field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+    _check_keys(source, data, {"description", "turn", "fault", *OPTION_TYPES})
+    turns = tuple(_turn(f"{source}: turn[{i}]", t) for i, t in enumerate(data.get("turn", [])))
+    if not turns:
+        raise ScenarioError(f"{source}: a scenario needs at least one [[turn]]")
+    faults = tuple(_fault(f"{source}: fault[{i}]", f) for i, f in enumerate(data.get("fault", [])))
+    options = {key: OPTION_TYPES[key](data[key]) for key in OPTION_TYPES if key in data}
+    return Scenario(
+        name=name, description=str(data.get("description", "")), turns=turns, faults=faults, **options
+    )
+
+
+def user_scenario_dir() -> Path:
+    return Path(platformdirs.user_config_dir("lfgtui")) / "scenarios"
+
+
+@dataclass
+class ScenarioLibrary:
+    """The built-in scenarios plus any in `extra_dirs` (later directories win on a name clash)."""
+
+    extra_dirs: tuple[Path, ...] = field(default_factory=lambda: (user_scenario_dir(),))
+
+    def _files(self) -> Iterator[tuple[str, str, str]]:
+        for entry in resources.files("lfgtui.sim").joinpath("scenarios").iterdir():
+            if entry.name.endswith(".toml"):
+                yield entry.name.removesuffix(".toml"), entry.read_text("utf-8"), f"built-in {entry.name}"
+        for folder in self.extra_dirs:
+            if folder.is_dir():
+                for path in sorted(folder.glob("*.toml")):
+                    yield path.stem, path.read_text("utf-8"), str(path)
+
+    def names(self) -> list[str]:
+        return sorted({name for name, _, _ in self._files()})
+
+    def resolve(self, model: str) -> Scenario:
+        """The scenario a model name asks for, with any `:key=value,...` options applied."""
+        name, _, option_text = model.partition(":")
+        found = None
+        for stem, text, source in self._files():
+            if stem == name:
+                found = (text, source)
+        if found is None:
+            raise ScenarioError(f"unknown sim model {name!r}; available: {', '.join(self.names())}")
+        scenario = parse_scenario(name, *found)
+        return replace(scenario, **_parse_options(model, option_text)) if option_text else scenario
+
+
+def _parse_options(model: str, text: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in OPTION_TYPES:
+            raise ScenarioError(
+                f"model {model!r}: bad option {item!r}; options are {', '.join(OPTION_TYPES)} as key=value"
+            )
+        try:
+            options[key] = OPTION_TYPES[key](value.strip())
+        except ValueError:
+            raise ScenarioError(f"model {model!r}: option {key} needs a number, got {value!r}") from None
+    return options

@@ -1,0 +1,386 @@
+"""The built-in offline LLM server: a loopback HTTP/1.1 server speaking the real streaming formats.
+
+The official SDKs talk to it over real sockets, so the offline path is the production path. Every
+request is logged with server-side timestamps (received, each token written, end, disconnect) so
+tests can check what the client measured against what the server actually did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
+from lfgtui.sim.wire import BadRequest, Encoder, SimRequest, WireProtocol, count_usage
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    529: "Site Overloaded",
+}
+MAX_BODY = 64 * 1024 * 1024
+
+
+@dataclass
+class RequestRecord:
+    """What the server saw and did for one request, in `time.monotonic()` seconds."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    received_at: float
+    model: str = ""
+    turn_index: int = 0
+    status: int = 0
+    token_times: list[float] = field(default_factory=list)
+    ended_at: float | None = None
+    disconnected_at: float | None = None
+    fault: FaultKind | None = None
+
+    @property
+    def first_token_at(self) -> float | None:
+        return self.token_times[0] if self.token_times else None
+
+
+@dataclass
+class _HttpRequest:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Disconnected(Exception):
+    """The client went away."""
+
+
+class _Connection:
+    """One client socket: chunked writes, and a watch for the client closing it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.gone = asyncio.Event()
+
+    async def write(self, data: bytes) -> None:
+        if self.gone.is_set():
+            raise _Disconnected
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, RuntimeError):
+            self.gone.set()
+            raise _Disconnected from None
+
+    async def chunk(self, data: bytes) -> None:
+        await self.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep, but wake up at once (raising) if the client disconnects meanwhile."""
+        if seconds <= 0:
+            if self.gone.is_set():
+                raise _Disconnected
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.gone.wait(), seconds)
+        if self.gone.is_set():
+            raise _Disconnected
+
+    async def watch_for_eof(self) -> None:
+        """Set `gone` when the client closes its end; pipelined bytes are not expected mid-stream."""
+        with contextlib.suppress(ConnectionError):
+            while await self.reader.read(65536):
+                pass
+        self.gone.set()
+
+
+class SimServer:
+    """Serve every registered wire protocol on 127.0.0.1; use as `async with SimServer() as sim:`."""
+
+    def __init__(
+        self,
+        library: ScenarioLibrary | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        protocols: list[WireProtocol] | None = None,
+    ) -> None:
+        from lfgtui.sim.protocols import default_protocols
+
+        self.library = library or ScenarioLibrary()
+        self.host = host
+        self.port = port
+        self.protocols = {p.path: p for p in (protocols or default_protocols())}
+        self.log: list[RequestRecord] = []
+        self._fault_uses: Counter[tuple[str, int]] = Counter()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        """The server root, e.g. for the Anthropic SDK; OpenAI-style clients use `url + '/v1'`."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> SimServer:
+        self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> SimServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            keep_open = True
+            while keep_open:
+                request = await _read_request(reader)
+                if request is None:
+                    break
+                keep_open = await self._handle(request, _Connection(reader, writer))
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        except asyncio.CancelledError:
+            pass  # the server is closing; end this connection quietly
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _handle(self, request: _HttpRequest, conn: _Connection) -> bool:
+        """Answer one request; return whether the connection may carry another."""
+        now = time.monotonic()
+        path = urlsplit(request.target).path.rstrip("/")
+        if request.method == "GET" and path in ("/v1/models", "/models"):
+            models = [{"id": name, "object": "model", "owned_by": "lfg-sim"} for name in self.library.names()]
+            await _send_json(conn, 200, {"object": "list", "data": models})
+            return True
+        protocol = self.protocols.get(path)
+        if protocol is None:
+            await _send_json(
+                conn, 404, {"error": {"message": f"no such endpoint: {path}", "type": "not_found"}}
+            )
+            return True
+        record = RequestRecord(request.method, path, request.headers, {}, received_at=now)
+        self.log.append(record)
+        try:
+            record.body = body = _request_body(request)
+            sim_request = protocol.parse_request(body, request.headers)
+            record.model, record.turn_index = sim_request.model, sim_request.turn_index
+            scenario = self.library.resolve(sim_request.model)
+        except (BadRequest, ScenarioError) as exc:
+            status = 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
+            record.status = status
+            await _send_json(conn, status, protocol.error_body(status, str(exc)))
+            return True
+        http_fault = self._take_fault(scenario, sim_request, FaultKind.HTTP, None)
+        if http_fault is not None:
+            record.status, record.fault = http_fault.status, FaultKind.HTTP
+            headers = {}
+            if http_fault.retry_after is not None:
+                headers["retry-after"] = f"{http_fault.retry_after:g}"
+            await _send_json(
+                conn, http_fault.status, protocol.error_body(http_fault.status, http_fault.message), headers
+            )
+            return True
+        record.status = 200
+        watcher = asyncio.create_task(conn.watch_for_eof())
+        try:
+            return await self._stream(protocol, scenario, sim_request, conn, record)
+        except _Disconnected:
+            record.disconnected_at = time.monotonic()
+            return False
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    def _take_fault(
+        self, scenario: Scenario, request: SimRequest, kind: FaultKind, tokens_sent: int | None
+    ) -> Fault | None:
+        """The fault of `kind` due now, counting its use; `tokens_sent` is None at request time."""
+        for index, fault in enumerate(scenario.faults):
+            if fault.kind is not kind or fault.turn != request.turn_index:
+                continue
+            if tokens_sent is not None and fault.after_tokens != tokens_sent:
+                continue
+            key = (scenario.name, index)
+            if fault.times is not None and self._fault_uses[key] >= fault.times:
+                continue
+            self._fault_uses[key] += 1
+            return fault
+        return None
+
+    async def _stream(
+        self,
+        protocol: WireProtocol,
+        scenario: Scenario,
+        request: SimRequest,
+        conn: _Connection,
+        record: RequestRecord,
+    ) -> bool:
+        pieces = protocol.plan(scenario, request)
+        encoder = protocol.encoder(scenario, request)
+        await conn.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\nx-lfg-sim: 1\r\n\r\n"
+        )
+        for frame in encoder.open():
+            await conn.chunk(frame)
+        pacer = _Pacer(scenario, conn)
+        tokens = 0
+        for piece in pieces:
+            if piece.is_token and await self._stream_fault(scenario, request, encoder, conn, record, tokens):
+                return False
+            frames = encoder.piece(piece)
+            if not frames:
+                continue
+            if piece.is_token:
+                await pacer.until_token(tokens)
+                tokens += 1
+            for frame in frames:
+                await conn.chunk(frame)
+            if piece.is_token:
+                record.token_times.append(time.monotonic())
+        if await self._stream_fault(scenario, request, encoder, conn, record, tokens):
+            return False
+        for frame in encoder.finish(count_usage(pieces, request)):
+            await conn.chunk(frame)
+        await conn.write(b"0\r\n\r\n")
+        record.ended_at = time.monotonic()
+        return True
+
+    async def _stream_fault(
+        self,
+        scenario: Scenario,
+        request: SimRequest,
+        encoder: Encoder,
+        conn: _Connection,
+        record: RequestRecord,
+        tokens: int,
+    ) -> bool:
+        """Inject a mid-stream fault due after `tokens` tokens; return True if the stream is over."""
+        for kind in (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, FaultKind.DROP):
+            fault = self._take_fault(scenario, request, kind, tokens)
+            if fault is None:
+                continue
+            record.fault = kind
+            if kind is FaultKind.MALFORMED:
+                await conn.chunk(encoder.malformed())
+                continue
+            if kind is FaultKind.ERROR_EVENT:
+                for frame in encoder.error_event(fault.message):
+                    await conn.chunk(frame)
+                await conn.write(b"0\r\n\r\n")
+            elif kind is FaultKind.STALL:
+                await conn.gone.wait()
+                raise _Disconnected
+            record.ended_at = time.monotonic()
+            return True
+        return False
+
+
+class _Pacer:
+    """Schedules tokens on an absolute timeline (TTFT, then 1/rate apart) with optional heartbeats."""
+
+    def __init__(self, scenario: Scenario, conn: _Connection) -> None:
+        self.conn = conn
+        self.start = time.monotonic()
+        self.ttft = scenario.ttft_ms / 1000
+        self.interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
+        self.keepalive = scenario.keepalive_ms / 1000
+        self.last_write = self.start
+
+    async def until_token(self, index: int) -> None:
+        due = self.start + self.ttft + index * self.interval
+        while True:
+            now = time.monotonic()
+            if now >= due:
+                return
+            if self.keepalive and due > self.last_write + self.keepalive:
+                await self.conn.wait(self.last_write + self.keepalive - now)
+                await self.conn.chunk(b": keep-alive\n\n")
+                self.last_write = time.monotonic()
+                continue
+            await self.conn.wait(due - now)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> _HttpRequest | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _version = lines[0].split(" ", 2)
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    if length > MAX_BODY:
+        raise ValueError("request body too large")
+    body = await reader.readexactly(length) if length else b""
+    return _HttpRequest(method, target, headers, body)
+
+
+def _request_body(request: _HttpRequest) -> dict[str, Any]:
+    """The JSON body, or for GET requests the query string as a flat dict."""
+    if request.body:
+        try:
+            value = json.loads(request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest("the request body is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return value
+    query = parse_qs(urlsplit(request.target).query)
+    return {key: values[-1] for key, values in query.items()}
+
+
+async def _send_json(
+    conn: _Connection, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    payload = json.dumps(body).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    head = (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\n{extra}\r\n"
+    )
+    await conn.write(head.encode() + payload)

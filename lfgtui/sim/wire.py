@@ -1,0 +1,128 @@
+"""The contract between the sim server's player and the per-protocol encoders.
+
+The player turns a scenario turn into `Piece`s and paces them; an encoder turns each piece into the
+exact Server-Sent-Event bytes its provider would send. Encoders are stateful per response: they open
+and close content blocks as the pieces change kind.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from lfgtui.sim.scenario import Scenario, SimTurn, split_tokens
+
+
+class PieceKind(StrEnum):
+    REASONING = "reasoning"
+    TEXT = "text"
+    TOOL_START = "tool_start"
+    TOOL_ARGS = "tool_args"
+    TOOL_END = "tool_end"
+    TOOL_RESULT = "tool_result"  # only the agent protocol reports tool results itself
+
+
+TOKEN_KINDS = frozenset({PieceKind.REASONING, PieceKind.TEXT, PieceKind.TOOL_ARGS})
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    kind: PieceKind
+    text: str = ""
+    tool_index: int = -1
+    tool_name: str = ""
+    turn: int = 0
+
+    @property
+    def is_token(self) -> bool:
+        return self.kind in TOKEN_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class SimRequest:
+    """What the player needs to know about an incoming request, whatever its protocol."""
+
+    model: str
+    turn_index: int = 0
+    include_usage: bool = True
+    input_tokens: int = 0
+    resume_after: int | None = None  # the agent protocol's Last-Event-ID
+
+
+@dataclass(frozen=True, slots=True)
+class SimUsage:
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+
+
+class BadRequest(ValueError):
+    """A request the sim refuses with HTTP 400, as the real API would."""
+
+
+class Encoder(Protocol):
+    def open(self) -> list[bytes]:
+        """Frames sent before the first token (message start, role chunk, ...)."""
+        ...
+
+    def piece(self, piece: Piece) -> list[bytes]: ...
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        """Frames that close the stream normally."""
+        ...
+
+    def error_event(self, message: str) -> list[bytes]:
+        """An in-band error inside the 200 stream, in the provider's own shape."""
+        ...
+
+    def malformed(self) -> bytes:
+        """A chunk whose JSON is cut off, as a broken proxy might deliver it."""
+        ...
+
+
+class WireProtocol(Protocol):
+    """One provider API the sim serves: how to read its requests and write its responses."""
+
+    path: str
+
+    def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest: ...
+
+    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]: ...
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> Encoder: ...
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]: ...
+
+
+def plan_turn(turn: SimTurn, turn_index: int = 0) -> list[Piece]:
+    """The pieces of one model call: reasoning, then text, then each tool call's argument fragments."""
+    pieces = [Piece(PieceKind.REASONING, tok, turn=turn_index) for tok in split_tokens(turn.reasoning)]
+    pieces += [Piece(PieceKind.TEXT, tok, turn=turn_index) for tok in split_tokens(turn.text)]
+    for index, call in enumerate(turn.tool_calls):
+        common = {"tool_index": index, "tool_name": call.name, "turn": turn_index}
+        pieces.append(Piece(PieceKind.TOOL_START, **common))
+        pieces += [Piece(PieceKind.TOOL_ARGS, frag, **common) for frag in _fragments(call.arguments)]
+        pieces.append(Piece(PieceKind.TOOL_END, **common))
+    return pieces
+
+
+def _fragments(arguments: str, size: int = 6) -> list[str]:
+    """Argument JSON in small fragments, as models stream it."""
+    return [arguments[i : i + size] for i in range(0, len(arguments), size)]
+
+
+def sse(data: dict[str, Any] | str, event: str | None = None, event_id: str | None = None) -> bytes:
+    """One Server-Sent Event frame; dicts are written as compact JSON like the real APIs do."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    head = f"event: {event}\n" if event else ""
+    head += f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def count_usage(pieces: list[Piece], request: SimRequest) -> SimUsage:
+    """Usage as the sim reports it: one output token per token piece."""
+    reasoning = sum(1 for p in pieces if p.kind is PieceKind.REASONING)
+    output = sum(1 for p in pieces if p.is_token)
+    return SimUsage(input_tokens=request.input_tokens, output_tokens=output, reasoning_tokens=reasoning)
