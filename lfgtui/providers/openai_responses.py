@@ -1,0 +1,235 @@
+"""The OpenAI Responses API over the official SDK: typed events, reasoning summaries, function calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseErrorEvent,
+    ResponseFailedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionToolCall,
+    ResponseIncompleteEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+    ResponseReasoningTextDeltaEvent,
+    ResponseRefusalDeltaEvent,
+    ResponseTextDeltaEvent,
+)
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    ModelCall,
+    ProviderConfig,
+    ProviderError,
+    ToolResultMessage,
+    UserMessage,
+    parse_tool_arguments,
+)
+from lfgtui.providers.clients import openai_client
+from lfgtui.providers.errors import classify
+
+INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
+
+
+@dataclass
+class _FunctionCall:
+    call_id: str
+    name: str
+    fragments: list[str] = field(default_factory=list)
+    ready: bool = False
+
+
+@dataclass
+class FunctionCalls:
+    """Function-call items keyed by `output_index`; the model's `call_id` is our call id.
+
+    A call is ready at its `output_item.done`; any still open when the response ends is made ready
+    then. The done item's arguments are the final word: whatever they add to the streamed fragments
+    is sent as one last fragment, so the fragments add up to the raw arguments.
+    """
+
+    ev: EventFactory
+    calls: dict[int, _FunctionCall] = field(default_factory=dict)
+
+    def added(self, index: int, item: ResponseFunctionToolCall) -> list[Event]:
+        call_id = item.call_id or item.id or f"call_{index}"
+        self.calls[index] = _FunctionCall(call_id, item.name)
+        events: list[Event] = [self.ev(ToolCallStarted, call_id=call_id, name=item.name)]
+        return events + self.delta(index, item.arguments or "")
+
+    def delta(self, index: int, fragment: str) -> list[Event]:
+        call = self.calls.get(index)
+        if call is None or call.ready or not fragment:
+            return []
+        call.fragments.append(fragment)
+        return [self.ev(ToolCallArgsDelta, call_id=call.call_id, fragment=fragment)]
+
+    def done(self, index: int, item: ResponseFunctionToolCall) -> list[Event]:
+        events = [] if index in self.calls else self.added(index, item)
+        call = self.calls[index]
+        if call.ready:
+            return events
+        streamed = "".join(call.fragments)
+        final = item.arguments or streamed
+        if final.startswith(streamed):
+            events += self.delta(index, final.removeprefix(streamed))
+        return events + self._ready(call, final)
+
+    def finish(self) -> list[Event]:
+        """`ToolCallReady` for every call not yet ready, in output order."""
+        events: list[Event] = []
+        for _, call in sorted(self.calls.items()):
+            if not call.ready:
+                events += self._ready(call, "".join(call.fragments))
+        return events
+
+    def _ready(self, call: _FunctionCall, raw: str) -> list[Event]:
+        call.ready = True
+        arguments, error = parse_tool_arguments(raw)
+        return [
+            self.ev(
+                ToolCallReady,
+                call_id=call.call_id,
+                name=call.name,
+                arguments=arguments,
+                raw_arguments=raw,
+                error=error,
+            )
+        ]
+
+
+def responses_input(call: ModelCall) -> list[dict[str, Any]]:
+    """The conversation as Responses input items (the system prompt goes in `instructions`)."""
+    items: list[dict[str, Any]] = []
+    for message in call.messages:
+        match message:
+            case UserMessage(text=text):
+                items.append({"role": "user", "content": text})
+            case AssistantMessage(text=text, tool_calls=tool_calls):
+                if text:
+                    items.append({"role": "assistant", "content": text})
+                items += [
+                    {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.raw_arguments}
+                    for c in tool_calls
+                ]
+            case ToolResultMessage(call_id=call_id, output=output):
+                items.append({"type": "function_call_output", "call_id": call_id, "output": output})
+    return items
+
+
+def usage_event(ev: EventFactory, response: Response) -> Usage | None:
+    """The final usage a finished response carries (the Responses API sends no running counts)."""
+    usage = response.usage
+    if usage is None:
+        return None
+    details = usage.output_tokens_details
+    return ev(
+        Usage,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        reasoning_tokens=details.reasoning_tokens if details else None,
+    )
+
+
+class OpenAIResponsesProvider:
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self._client = openai_client(config)
+
+    def _request(self, call: ModelCall) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": call.model, "input": responses_input(call), "stream": True}
+        if call.system:
+            request["instructions"] = call.system
+        if call.tools:
+            # The API defaults to strict schemas, which reject most hand-written ones; ask for plain.
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                    "strict": False,
+                }
+                for t in call.tools
+            ]
+        if call.max_tokens is not None:
+            request["max_output_tokens"] = call.max_tokens
+        if call.temperature is not None:
+            request["temperature"] = call.temperature
+        return request
+
+    async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
+        calls = FunctionCalls(ev)
+        stop_reason: str | None = None
+        try:
+            stream = await self._client.responses.create(**self._request(call))
+            async with stream:
+                async for event in stream:
+                    match event:
+                        case ResponseTextDeltaEvent() | ResponseRefusalDeltaEvent() if event.delta:
+                            yield ev(TextDelta, text=event.delta)
+                        case ResponseReasoningSummaryTextDeltaEvent() | ResponseReasoningTextDeltaEvent() if (
+                            event.delta
+                        ):
+                            yield ev(ReasoningDelta, text=event.delta)
+                        case ResponseOutputItemAddedEvent(item=ResponseFunctionToolCall() as item):
+                            for out in calls.added(event.output_index, item):
+                                yield out
+                        case ResponseFunctionCallArgumentsDeltaEvent(output_index=index, delta=fragment):
+                            for out in calls.delta(index, fragment):
+                                yield out
+                        case ResponseOutputItemDoneEvent(item=ResponseFunctionToolCall() as item):
+                            for out in calls.done(event.output_index, item):
+                                yield out
+                        case (
+                            ResponseCompletedEvent(response=response)
+                            | ResponseIncompleteEvent(response=response)
+                        ):
+                            for out in calls.finish():
+                                yield out
+                            if (usage := usage_event(ev, response)) is not None:
+                                yield usage
+                            stop_reason = _stop_reason(event, bool(calls.calls))
+                        case ResponseFailedEvent(response=response):
+                            message = response.error.message if response.error else "the response failed"
+                            raise ProviderError(ErrorInfo(ErrorKind.STREAM_ERROR, message))
+                        case ResponseErrorEvent(message=message):
+                            raise ProviderError(ErrorInfo(ErrorKind.STREAM_ERROR, message))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError(classify(exc)) from exc
+        if stop_reason is None:
+            raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
+        yield ev(CallEnded, stop_reason=stop_reason)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _stop_reason(event: ResponseCompletedEvent | ResponseIncompleteEvent, called_tools: bool) -> str:
+    """An incomplete response says why (usually the output token limit); a complete one stops or calls."""
+    if isinstance(event, ResponseIncompleteEvent):
+        details = event.response.incomplete_details
+        reason = details.reason if details else None
+        return INCOMPLETE_REASONS.get(reason or "", reason or "incomplete")
+    return "tool_calls" if called_tools else "stop"

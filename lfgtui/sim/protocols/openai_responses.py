@@ -1,0 +1,277 @@
+"""OpenAI Responses API streaming, as api.openai.com sends it: typed events with sequence numbers.
+
+Each output (reasoning summary, message, function call) is an item with its own id and
+`output_index`, opened by `response.output_item.added` and closed by `response.output_item.done`;
+the stream ends with `response.completed` carrying the whole response, usage included.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from lfgtui.sim.protocols.openai_chat import estimate_input_tokens, openai_error_body
+from lfgtui.sim.scenario import Scenario
+from lfgtui.sim.wire import (
+    BadRequest,
+    Piece,
+    PieceKind,
+    SimRequest,
+    SimUsage,
+    plan_turn,
+    sse,
+)
+
+OBFUSCATION_PAD = "Xq7mZ2vLp9RtW4kN"  # the API pads some deltas to 16 characters against length side channels
+
+
+def obfuscation(delta: str) -> str:
+    """The `obfuscation` field real deltas carry: padding that brings the delta to a multiple of 16."""
+    return OBFUSCATION_PAD[: 16 - len(delta) % 16]
+
+
+def is_assistant_item(item: Any) -> bool:
+    """An input item the model produced: an assistant message, a function call or its reasoning."""
+    if not isinstance(item, dict):
+        return False
+    kind = item.get("type", "message")
+    return kind in ("function_call", "reasoning") or (kind == "message" and item.get("role") == "assistant")
+
+
+def assistant_rounds(items: list[Any]) -> int:
+    """How many model calls already answered: each maximal run of assistant items is one round."""
+    rounds, in_round = 0, False
+    for item in items:
+        assistant = is_assistant_item(item)
+        if assistant and not in_round:
+            rounds += 1
+        in_round = assistant
+    return rounds
+
+
+class OpenAIResponsesProtocol:
+    path = "/v1/responses"
+
+    def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
+        model, items = body.get("model"), body.get("input")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("you must provide a model parameter")
+        if not isinstance(items, str | list):
+            raise BadRequest("'input' must be a string or an array of input items")
+        if body.get("stream") is not True:
+            raise BadRequest("the lfg simulator only streams: set stream=true")
+        turn = assistant_rounds(items) if isinstance(items, list) else 0
+        return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
+
+    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
+        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
+        return OpenAIResponsesEncoder(request)
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return openai_error_body(status, message)
+
+
+class OpenAIResponsesEncoder:
+    """Keeps the one open output item and the finished ones, which `response.completed` repeats."""
+
+    def __init__(self, request: SimRequest) -> None:
+        self.request = request
+        self.tag = f"sim{time.monotonic_ns():x}"
+        self.id = f"resp_{self.tag}"
+        self.created_at = int(time.time())
+        self.seq = 0
+        self.output: list[dict[str, Any]] = []
+        self.item: dict[str, Any] | None = None  # the open output item, as `output_item.done` will show it
+        self.text: list[str] = []  # the open item's text (summary, message text or arguments) so far
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        frame = sse({"type": kind, "sequence_number": self.seq, **fields}, event=kind)
+        self.seq += 1
+        return frame
+
+    def _response(self, status: str, usage: SimUsage | None = None, error: Any = None) -> dict[str, Any]:
+        """The `response` object as created/in_progress/completed/failed carry it."""
+        tokens = None
+        if usage is not None:
+            tokens = {
+                "input_tokens": usage.input_tokens,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": usage.output_tokens,
+                "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+                "total_tokens": usage.input_tokens + usage.output_tokens,
+            }
+        return {
+            "id": self.id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "background": False,
+            "error": error,
+            "incomplete_details": None,
+            "instructions": None,
+            "max_output_tokens": None,
+            "max_tool_calls": None,
+            "model": self.request.model,
+            "output": list(self.output),
+            "parallel_tool_calls": True,
+            "previous_response_id": None,
+            "prompt_cache_key": None,
+            "prompt_cache_retention": None,
+            "reasoning": {"effort": None, "summary": None},
+            "safety_identifier": None,
+            "service_tier": "default",
+            "store": True,
+            "temperature": 1.0,
+            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_logprobs": 0,
+            "top_p": 1.0,
+            "truncation": "disabled",
+            "usage": tokens,
+            "user": None,
+            "metadata": {},
+        }
+
+    @property
+    def _index(self) -> int:
+        """The open item's `output_index`: items are numbered in the order they open."""
+        return len(self.output)
+
+    def _add(self, item: dict[str, Any]) -> list[bytes]:
+        self.item, self.text = item, []
+        return [self._event("response.output_item.added", output_index=self._index, item=item)]
+
+    def _close(self) -> list[bytes]:
+        """Finish the open item with its `.done` events and move it to the output."""
+        item = self.item
+        if item is None:
+            return []
+        text, at = "".join(self.text), self._at()
+        frames: list[bytes] = []
+        if item["type"] == "reasoning":
+            part = {"type": "summary_text", "text": text}
+            frames.append(
+                self._event("response.reasoning_summary_text.done", **at, summary_index=0, text=text)
+            )
+            frames.append(
+                self._event("response.reasoning_summary_part.done", **at, summary_index=0, part=part)
+            )
+            done = {**item, "summary": [part]}
+        elif item["type"] == "message":
+            part = {"type": "output_text", "annotations": [], "text": text}
+            frames.append(self._event("response.output_text.done", **at, content_index=0, text=text))
+            frames.append(self._event("response.content_part.done", **at, content_index=0, part=part))
+            done = {**item, "status": "completed", "content": [part]}
+        else:
+            frames.append(self._event("response.function_call_arguments.done", **at, arguments=text))
+            done = {**item, "status": "completed", "arguments": text}
+        frames.append(self._event("response.output_item.done", output_index=self._index, item=done))
+        self.output.append(done)
+        self.item = None
+        return frames
+
+    def _at(self) -> dict[str, Any]:
+        """Where a delta goes: the open item's id and `output_index`."""
+        assert self.item is not None
+        return {"item_id": self.item["id"], "output_index": self._index}
+
+    def _ensure(self, kind: str) -> list[bytes]:
+        """Close the open item unless it is of `kind`, then open one of that kind."""
+        if self.item is not None and self.item["type"] == kind:
+            return []
+        frames = self._close()
+        item_id = f"{'rs' if kind == 'reasoning' else 'msg'}_{self.tag}{self._index}"
+        if kind == "reasoning":
+            sealed = base64.urlsafe_b64encode(f"lfg-sim reasoning {item_id}".encode()).decode()
+            frames += self._add(
+                {"id": item_id, "type": "reasoning", "encrypted_content": sealed, "summary": []}
+            )
+            part = {"type": "summary_text", "text": ""}
+            frames.append(
+                self._event("response.reasoning_summary_part.added", **self._at(), summary_index=0, part=part)
+            )
+        else:
+            message = {
+                "id": item_id,
+                "type": "message",
+                "status": "in_progress",
+                "content": [],
+                "role": "assistant",
+            }
+            frames += self._add(message)
+            part = {"type": "output_text", "annotations": [], "text": ""}
+            frames.append(
+                self._event("response.content_part.added", **self._at(), content_index=0, part=part)
+            )
+        return frames
+
+    def open(self) -> list[bytes]:
+        return [
+            self._event("response.created", response=self._response("in_progress")),
+            self._event("response.in_progress", response=self._response("in_progress")),
+        ]
+
+    def piece(self, piece: Piece) -> list[bytes]:
+        frames: list[bytes] = []
+        match piece.kind:
+            case PieceKind.REASONING:
+                frames += self._ensure("reasoning")
+                frames.append(
+                    self._event(
+                        "response.reasoning_summary_text.delta",
+                        **self._at(),
+                        summary_index=0,
+                        delta=piece.text,
+                        obfuscation=obfuscation(piece.text),
+                    )
+                )
+            case PieceKind.TEXT:
+                frames += self._ensure("message")
+                frames.append(
+                    self._event("response.output_text.delta", **self._at(), content_index=0, delta=piece.text)
+                )
+            case PieceKind.TOOL_START:
+                frames += self._close()
+                call = {
+                    "id": f"fc_{self.tag}{self._index}",
+                    "type": "function_call",
+                    "status": "in_progress",
+                    "arguments": "",
+                    "call_id": f"call_sim{piece.turn}x{piece.tool_index}",
+                    "name": piece.tool_name,
+                }
+                frames += self._add(call)
+            case PieceKind.TOOL_ARGS:
+                frames.append(
+                    self._event(
+                        "response.function_call_arguments.delta",
+                        **self._at(),
+                        delta=piece.text,
+                        obfuscation=obfuscation(piece.text),
+                    )
+                )
+            case PieceKind.TOOL_END:
+                frames += self._close()
+        if piece.is_token:
+            self.text.append(piece.text)
+        return frames
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        frames = self._close()
+        frames.append(self._event("response.completed", response=self._response("completed", usage)))
+        return frames
+
+    def error_event(self, message: str) -> list[bytes]:
+        """The `error` event, then `response.failed` with the same error, as the API sends them."""
+        error = {"type": "server_error", "code": "server_error", "message": message, "param": None}
+        failed = self._response("failed", error={"code": "server_error", "message": message})
+        return [self._event("error", error=error), self._event("response.failed", response=failed)]
+
+    def malformed(self) -> bytes:
+        head = f'{{"type":"response.output_text.delta","sequence_number":{self.seq},"item_id":"msg_{self.tag}'
+        self.seq += 1
+        return b"event: response.output_text.delta\ndata: " + head.encode() + b'","delta":\n\n'

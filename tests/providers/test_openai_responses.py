@@ -1,0 +1,619 @@
+"""The Responses API adapter, through the real openai SDK, against the sim server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from openai.types.responses import ResponseFunctionToolCall
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorKind,
+    EventFactory,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    ModelCall,
+    ProviderConfig,
+    ProviderError,
+    ToolCall,
+    ToolResultMessage,
+    ToolSpec,
+    UserMessage,
+)
+from lfgtui.providers.openai_responses import FunctionCalls, OpenAIResponsesProvider
+from lfgtui.sim.protocols.openai_responses import OpenAIResponsesEncoder, OpenAIResponsesProtocol
+from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
+from lfgtui.sim.server import SimServer
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
+from tests.support import Collected, ask, collect, write_scenario
+
+
+def responses_provider(url: str, idle_timeout_s: float = 60.0) -> OpenAIResponsesProvider:
+    config = ProviderConfig(
+        name="sim", kind="openai-responses", base_url=url + "/v1", idle_timeout_s=idle_timeout_s
+    )
+    return OpenAIResponsesProvider(config)
+
+
+@pytest.fixture
+async def provider(sim: SimServer) -> AsyncIterator[OpenAIResponsesProvider]:
+    adapter = responses_provider(sim.url)
+    yield adapter
+    await adapter.aclose()
+
+
+async def test_text_and_usage(provider: OpenAIResponsesProvider, sim: SimServer) -> None:
+    out = await collect(provider, ask("hello"))
+    assert out.error is None
+    assert out.text == "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
+    (usage,) = out.of(Usage)
+    assert usage.output_tokens == len(out.of(TextDelta))
+    assert usage.input_tokens and usage.input_tokens > 0
+    assert usage.reasoning_tokens == 0
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert isinstance(out.events[-1], CallEnded)
+    assert sim.log[0].path == "/v1/responses"
+    assert sim.log[0].body["input"] == [{"role": "user", "content": "hi"}]
+
+
+async def test_reasoning_summary_becomes_reasoning(provider: OpenAIResponsesProvider) -> None:
+    out = await collect(provider, ask("reasoning"))
+    assert out.reasoning.startswith("The user asks for the greatest common divisor")
+    assert out.reasoning.endswith("So the answer is 21.")
+    assert out.text == "The greatest common divisor of 1071 and 462 is **21**."
+    usage = out.of(Usage)[-1]
+    assert usage.reasoning_tokens and usage.reasoning_tokens > 0
+    assert usage.output_tokens and usage.output_tokens > usage.reasoning_tokens
+
+
+async def test_parallel_function_calls_are_rebuilt_and_never_leak_as_text(
+    provider: OpenAIResponsesProvider,
+) -> None:
+    out = await collect(provider, ask("parallel-tools"))
+    ready = out.of(ToolCallReady)
+    assert [(c.name, c.arguments) for c in ready] == [
+        ("get_weather", {"city": "Paris", "units": "celsius"}),
+        ("get_weather", {"city": "Tokyo", "units": "celsius"}),
+    ]
+    assert [c.call_id for c in ready] == ["call_sim0x0", "call_sim0x1"]
+    assert [s.call_id for s in out.of(ToolCallStarted)] == [c.call_id for c in ready]
+    for call in ready:
+        fragments = "".join(d.fragment for d in out.of(ToolCallArgsDelta) if d.call_id == call.call_id)
+        assert fragments == call.raw_arguments
+        assert call.error is None
+    assert out.text == "I'll check both cities at once."
+    assert "{" not in out.text
+    assert out.of(CallEnded)[0].stop_reason == "tool_calls"
+
+
+async def test_tool_results_go_back_as_function_call_output_and_get_the_next_turn(
+    provider: OpenAIResponsesProvider, sim: SimServer
+) -> None:
+    call = ToolCall("call_1", "list_dir", {"path": "."}, '{"path": "."}')
+    conversation = ModelCall(
+        model="agent-demo:ttft_ms=0,tokens_per_s=5000",
+        system="You are a coding agent.",
+        messages=(
+            UserMessage("What is this project?"),
+            AssistantMessage(text="Let me look.", reasoning="Look first.", tool_calls=(call,)),
+            ToolResultMessage("call_1", "list_dir", "README.md"),
+        ),
+        tools=(ToolSpec("list_dir", "List a folder", {"type": "object", "properties": {}}),),
+        max_tokens=500,
+        temperature=0.2,
+    )
+    out = await collect(provider, conversation)
+    assert out.error is None
+    assert [c.name for c in out.of(ToolCallReady)] == ["read_file"]
+    assert sim.log[-1].turn_index == 1
+    sent = sim.log[-1].body
+    assert sent["instructions"] == "You are a coding agent."
+    assert sent["input"] == [
+        {"role": "user", "content": "What is this project?"},
+        {"role": "assistant", "content": "Let me look."},
+        {"type": "function_call", "call_id": "call_1", "name": "list_dir", "arguments": '{"path": "."}'},
+        {"type": "function_call_output", "call_id": "call_1", "output": "README.md"},
+    ]
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "name": "list_dir",
+            "description": "List a folder",
+            "parameters": {"type": "object", "properties": {}},
+            "strict": False,
+        }
+    ]
+    assert sent["max_output_tokens"] == 500
+    assert sent["temperature"] == 0.2
+    assert sent["stream"] is True
+
+
+async def test_an_assistant_turn_with_only_tool_calls_counts_as_a_round(
+    provider: OpenAIResponsesProvider, sim: SimServer
+) -> None:
+    first = ToolCall("call_a", "list_dir", {"path": "."}, '{"path": "."}')
+    second = ToolCall("call_b", "read_file", {"path": "README.md"}, '{"path": "README.md"}')
+    conversation = ModelCall(
+        model="agent-demo:ttft_ms=0,tokens_per_s=5000",
+        messages=(
+            UserMessage("What is this project?"),
+            AssistantMessage(text="Let me look.", tool_calls=(first,)),
+            ToolResultMessage("call_a", "list_dir", "README.md"),
+            AssistantMessage(tool_calls=(second,)),
+            ToolResultMessage("call_b", "read_file", "# Widget"),
+        ),
+    )
+    out = await collect(provider, conversation)
+    assert sim.log[-1].turn_index == 2
+    assert out.text.startswith("## What this project is")
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert "tools" not in sim.log[-1].body
+    assert "instructions" not in sim.log[-1].body
+
+
+async def test_invalid_tool_json_is_reported_on_the_call(provider: OpenAIResponsesProvider) -> None:
+    out = await collect(provider, ask("bad-tool-json"))
+    (call,) = out.of(ToolCallReady)
+    assert call.raw_arguments == '{"path": "README.md"'
+    assert "".join(d.fragment for d in out.of(ToolCallArgsDelta)) == call.raw_arguments
+    assert call.arguments == {}
+    assert call.error and "not valid JSON" in call.error
+    assert out.text == ""
+    assert out.error is None
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "status", "words"),
+    [
+        ("fault-401", ErrorKind.AUTH, 401, "Incorrect API key"),
+        ("fault-403", ErrorKind.AUTH, 403, "do not have access"),
+        ("fault-404", ErrorKind.NOT_FOUND, 404, "does not exist"),
+        ("fault-400", ErrorKind.BAD_REQUEST, 400, "maximum context length"),
+        ("fault-500", ErrorKind.SERVER, 500, "server had an error"),
+        ("fault-503", ErrorKind.SERVER, 503, "overloaded"),
+        ("fault-529", ErrorKind.OVERLOADED, 529, "Overloaded"),
+        ("no-such-scenario", ErrorKind.NOT_FOUND, 404, "unknown sim model"),
+    ],
+)
+async def test_http_errors_are_classified_with_the_providers_message(
+    provider: OpenAIResponsesProvider, model: str, kind: ErrorKind, status: int, words: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert (out.error.kind, out.error.status) == (kind, status)
+    assert words in out.error.message
+    assert out.events == []
+
+
+async def test_rate_limit_carries_retry_after(provider: OpenAIResponsesProvider) -> None:
+    first = await collect(provider, ask("fault-429"))
+    assert first.error is not None
+    assert (first.error.kind, first.error.status, first.error.retry_after) == (
+        ErrorKind.RATE_LIMITED,
+        429,
+        1.0,
+    )
+    assert first.error.retryable
+    second = await collect(provider, ask("fault-429"))
+    assert second.error is None
+    assert second.text == "Worth the wait: this answer came after a rate limit."
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "kept"),
+    [
+        ("fault-drop", ErrorKind.CONNECTION, "This answer will be cut off part of"),
+        ("fault-error-event", ErrorKind.STREAM_ERROR, "Half of this answer arrives before"),
+        ("fault-malformed", ErrorKind.MALFORMED, "A few words arrive"),
+    ],
+)
+async def test_mid_stream_failures_keep_the_text_received(
+    provider: OpenAIResponsesProvider, model: str, kind: ErrorKind, kept: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert out.error.kind is kind
+    assert out.text == kept
+    assert not out.of(CallEnded)
+    assert not out.of(Usage)
+
+
+async def test_error_event_carries_the_providers_message(provider: OpenAIResponsesProvider) -> None:
+    """The SDK itself raises a bare `openai.APIError` on the `error` event, before `response.failed`."""
+    with pytest.raises(ProviderError) as caught:
+        async for _ in provider.stream(ask("fault-error-event"), EventFactory("t", 1)):
+            pass
+    assert type(caught.value.__cause__) is openai.APIError
+    assert (caught.value.info.kind, caught.value.info.message) == (ErrorKind.STREAM_ERROR, "Overloaded")
+    assert not caught.value.info.retryable
+
+
+async def test_stall_hits_the_idle_timeout(sim: SimServer) -> None:
+    adapter = responses_provider(sim.url, idle_timeout_s=0.5)
+    out = await collect(adapter, ask("fault-stall"))
+    await adapter.aclose()
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.TIMEOUT
+    assert out.text == "These first words arrive and"
+
+
+async def test_keepalive_comments_are_ignored(provider: OpenAIResponsesProvider) -> None:
+    out = await collect(provider, ask("keepalive"))
+    assert out.error is None
+    assert out.text == "Heartbeats kept the connection alive while I was thinking."
+
+
+async def test_connection_refused_is_a_connection_error() -> None:
+    adapter = responses_provider("http://127.0.0.1:9")
+    out = await collect(adapter, ask("hello"))
+    await adapter.aclose()
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+
+
+async def test_in_band_error_from_a_scenario_file(
+    provider: OpenAIResponsesProvider, scenario_dir: Path
+) -> None:
+    model = write_scenario(
+        scenario_dir,
+        "quota",
+        '[[turn]]\ntext = "one two three"\n[[fault]]\nkind = "error_event"\nafter_tokens = 1\n'
+        'message = "You exceeded your current quota"\n',
+    )
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert out.error.message == "You exceeded your current quota"
+    assert out.text == "one"
+
+
+class FailedOnlyEncoder(OpenAIResponsesEncoder):
+    """A server that reports a failure with `response.failed` alone, no `error` event first."""
+
+    def error_event(self, message: str) -> list[bytes]:
+        return super().error_event(message)[1:]
+
+
+class FlatErrorEncoder(OpenAIResponsesEncoder):
+    """An `error` event with its fields at the top level, as the SDK's `ResponseErrorEvent` types it."""
+
+    def error_event(self, message: str) -> list[bytes]:
+        return [self._event("error", code="server_error", message=message, param=None)]
+
+
+class IncompleteEncoder(OpenAIResponsesEncoder):
+    """The output token limit was hit: `response.incomplete` instead of `response.completed`."""
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        response = self._response("incomplete", usage)
+        response["incomplete_details"] = {"reason": "max_output_tokens"}
+        return [*self._close(), self._event("response.incomplete", response=response)]
+
+
+class UnfinishedEncoder(OpenAIResponsesEncoder):
+    """A stream that closes cleanly without ever saying the response is done."""
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        return self._close()
+
+
+class VariantProtocol(OpenAIResponsesProtocol):
+    def __init__(self, encoder: type[OpenAIResponsesEncoder]) -> None:
+        self.encoder_class = encoder
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
+        return self.encoder_class(request)
+
+
+async def stream_from_variant(
+    encoder: type[OpenAIResponsesEncoder], scenario_dir: Path, model: str
+) -> Collected:
+    """Stream `model` from a sim whose Responses encoder behaves like `encoder`."""
+    library = ScenarioLibrary(extra_dirs=(scenario_dir,))
+    async with SimServer(library, protocols=[VariantProtocol(encoder)]) as server:
+        adapter = responses_provider(server.url)
+        out = await collect(adapter, ask(model))
+        await adapter.aclose()
+    return out
+
+
+@pytest.mark.parametrize("encoder", [FailedOnlyEncoder, FlatErrorEncoder])
+async def test_failure_events_the_sdk_passes_through_are_stream_errors(
+    encoder: type[OpenAIResponsesEncoder], scenario_dir: Path
+) -> None:
+    out = await stream_from_variant(encoder, scenario_dir, "fault-error-event")
+    assert out.error is not None
+    assert (out.error.kind, out.error.message) == (ErrorKind.STREAM_ERROR, "Overloaded")
+    assert out.text == "Half of this answer arrives before"
+
+
+async def test_incomplete_response_stops_for_max_tokens(scenario_dir: Path) -> None:
+    out = await stream_from_variant(IncompleteEncoder, scenario_dir, "hello")
+    assert out.error is None
+    assert out.of(CallEnded)[0].stop_reason == "max_tokens"
+    assert out.of(Usage)[0].output_tokens == len(out.of(TextDelta))
+
+
+async def test_stream_that_ends_without_completion_is_a_connection_error(scenario_dir: Path) -> None:
+    out = await stream_from_variant(UnfinishedEncoder, scenario_dir, "hello")
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+    assert out.error.message == "the stream ended before the model finished"
+    assert out.text.startswith("Hello!")
+
+
+def function_call(arguments: str, call_id: str = "call_1") -> ResponseFunctionToolCall:
+    return ResponseFunctionToolCall(
+        type="function_call", id="fc_1", call_id=call_id, name="read_file", arguments=arguments
+    )
+
+
+def test_arguments_only_in_the_done_item_still_arrive_as_a_fragment() -> None:
+    calls = FunctionCalls(EventFactory("t", 1))
+    events = calls.added(0, function_call(""))
+    events += calls.delta(0, '{"path": ')
+    events += calls.done(0, function_call('{"path": "a"}'))
+    events += calls.done(0, function_call('{"path": "a"}'))
+    events += calls.finish()
+    assert [e.fragment for e in events if isinstance(e, ToolCallArgsDelta)] == ['{"path": ', '"a"}']
+    (ready,) = [e for e in events if isinstance(e, ToolCallReady)]
+    assert (ready.call_id, ready.arguments, ready.raw_arguments) == ("call_1", {"path": "a"}, '{"path": "a"}')
+
+
+def test_a_call_that_never_streamed_is_started_and_finished_at_done() -> None:
+    calls = FunctionCalls(EventFactory("t", 1))
+    events = calls.done(3, function_call('{"q": 1}', call_id="call_x"))
+    assert [type(e) for e in events] == [ToolCallStarted, ToolCallArgsDelta, ToolCallReady]
+    assert calls.finish() == []
+
+
+def test_calls_still_open_at_the_end_are_made_ready_in_order() -> None:
+    calls = FunctionCalls(EventFactory("t", 1))
+    calls.added(1, function_call("", call_id="call_b"))
+    calls.added(0, function_call('{"x"', call_id="call_a"))
+    ready = calls.finish()
+    assert [r.call_id for r in ready] == ["call_a", "call_b"]
+    assert isinstance(ready[0], ToolCallReady) and ready[0].error
+
+
+@pytest.mark.parametrize(
+    ("items", "turn"),
+    [
+        ("hi", 0),
+        ([{"role": "user", "content": "hi"}], 0),
+        (
+            [
+                {"role": "user", "content": "hi"},
+                {"type": "message", "role": "assistant", "content": "Let me look."},
+                {"type": "function_call", "call_id": "a", "name": "f", "arguments": "{}"},
+                {"type": "function_call", "call_id": "b", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "a", "output": "x"},
+                {"type": "function_call_output", "call_id": "b", "output": "y"},
+                {"type": "reasoning", "id": "rs_1", "summary": []},
+                {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c", "output": "z"},
+                {"role": "assistant", "content": "Done."},
+                {"role": "user", "content": "Thanks; again?"},
+            ],
+            3,
+        ),
+    ],
+)
+def test_turn_index_counts_assistant_rounds(items: Any, turn: int) -> None:
+    request = OpenAIResponsesProtocol().parse_request({"model": "m", "input": items, "stream": True}, {})
+    assert request.turn_index == turn
+    assert request.input_tokens > 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": "hi", "stream": True},
+        {"model": "m", "stream": True},
+        {"model": "m", "input": {"role": "user"}, "stream": True},
+        {"model": "m", "input": "hi"},
+    ],
+)
+def test_requests_the_api_would_refuse(body: dict[str, Any]) -> None:
+    with pytest.raises(BadRequest):
+        OpenAIResponsesProtocol().parse_request(body, {})
+
+
+# Key sets of real recorded events (../shared/sse-reference/openai-responses-*.sse), written out by hand.
+RECORDED_EVENT_KEYS = {
+    "response.created": {"type", "sequence_number", "response"},
+    "response.in_progress": {"type", "sequence_number", "response"},
+    "response.output_item.added": {"type", "sequence_number", "output_index", "item"},
+    "response.reasoning_summary_part.added": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "summary_index",
+        "part",
+    },
+    "response.reasoning_summary_text.delta": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "summary_index",
+        "delta",
+        "obfuscation",
+    },
+    "response.reasoning_summary_text.done": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "summary_index",
+        "text",
+    },
+    "response.reasoning_summary_part.done": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "summary_index",
+        "part",
+    },
+    "response.content_part.added": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "part",
+    },
+    "response.output_text.delta": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "delta",
+    },
+    "response.output_text.done": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "text",
+    },
+    "response.content_part.done": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "part",
+    },
+    "response.output_item.done": {"type", "sequence_number", "output_index", "item"},
+    "response.function_call_arguments.delta": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "delta",
+        "obfuscation",
+    },
+    "response.function_call_arguments.done": {
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "arguments",
+    },
+    "response.completed": {"type", "sequence_number", "response"},
+    "error": {"type", "sequence_number", "error"},
+    "response.failed": {"type", "sequence_number", "response"},
+}
+RECORDED_RESPONSE_KEYS = {
+    "id",
+    "object",
+    "created_at",
+    "status",
+    "background",
+    "error",
+    "incomplete_details",
+    "instructions",
+    "max_output_tokens",
+    "max_tool_calls",
+    "model",
+    "output",
+    "parallel_tool_calls",
+    "previous_response_id",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "reasoning",
+    "safety_identifier",
+    "service_tier",
+    "store",
+    "temperature",
+    "text",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "truncation",
+    "usage",
+    "user",
+    "metadata",
+}
+RECORDED_ITEM_KEYS = {
+    "reasoning": {"id", "type", "encrypted_content", "summary"},
+    "message": {"id", "type", "status", "content", "role"},
+    "function_call": {"id", "type", "status", "arguments", "call_id", "name"},
+}
+RECORDED_PART_KEYS = {"summary_text": {"type", "text"}, "output_text": {"type", "annotations", "text"}}
+RECORDED_USAGE_KEYS = {
+    "input_tokens": None,
+    "input_tokens_details": {"cached_tokens"},
+    "output_tokens": None,
+    "output_tokens_details": {"reasoning_tokens"},
+    "total_tokens": None,
+}
+
+
+def decode(frame: bytes) -> tuple[str, dict[str, Any]]:
+    """(the `event:` name, the JSON data) of one SSE frame."""
+    head, data = frame.decode().removesuffix("\n\n").split("\n")
+    return head.removeprefix("event: "), json.loads(data.removeprefix("data: "))
+
+
+def test_sim_events_have_the_recorded_shape() -> None:
+    turn = SimTurn(
+        reasoning="Think first.",
+        text="Here goes.",
+        tool_calls=(SimToolCall("get_weather", '{"city": "Paris"}'),),
+    )
+    request = SimRequest(model="m", input_tokens=10)
+    pieces = plan_turn(turn)
+    encoder = OpenAIResponsesEncoder(request)
+    frames = encoder.open() + [f for p in pieces for f in encoder.piece(p)]
+    frames += encoder.finish(count_usage(pieces, request))
+    frames += OpenAIResponsesEncoder(request).error_event("boom")
+    events = [decode(frame) for frame in frames]
+
+    seen = set()
+    for name, data in events:
+        assert name == data["type"]
+        assert set(data) == RECORDED_EVENT_KEYS[name], name
+        seen.add(name)
+        if "response" in data:
+            assert set(data["response"]) == RECORDED_RESPONSE_KEYS
+        if "item" in data:
+            assert set(data["item"]) == RECORDED_ITEM_KEYS[data["item"]["type"]]
+        if "part" in data:
+            assert set(data["part"]) == RECORDED_PART_KEYS[data["part"]["type"]]
+        if "obfuscation" in data:
+            assert (len(data["delta"]) + len(data["obfuscation"])) % 16 == 0
+    assert seen == set(RECORDED_EVENT_KEYS)
+
+    main = [data for _, data in events[:-2]]
+    assert [d["sequence_number"] for d in main] == list(range(len(main)))
+    completed = main[-1]["response"]
+    assert completed["status"] == "completed"
+    assert [item["type"] for item in completed["output"]] == ["reasoning", "message", "function_call"]
+    assert completed["output"][1]["content"][0]["text"] == "Here goes."
+    assert completed["output"][2]["arguments"] == '{"city": "Paris"}'
+    usage = completed["usage"]
+    assert {key: set(value) if isinstance(value, dict) else None for key, value in usage.items()} == (
+        RECORDED_USAGE_KEYS
+    )
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] == 10 + 7
+    assert usage["output_tokens_details"]["reasoning_tokens"] == 2
+    error, failed = (data for _, data in events[-2:])
+    assert error["error"]["message"] == failed["response"]["error"]["message"] == "boom"
+    assert failed["response"]["status"] == "failed"
