@@ -1,0 +1,201 @@
+"""Anthropic Messages over the official SDK: text, thinking and tool_use content blocks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from anthropic.types import (
+    InputJSONDelta,
+    MessageDeltaUsage,
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+    RawMessageStreamEvent,
+    ThinkingDelta,
+    ToolUseBlock,
+)
+from anthropic.types import TextDelta as AnthropicTextDelta
+from anthropic.types import Usage as AnthropicUsage
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    ModelCall,
+    ProviderConfig,
+    ProviderError,
+    ToolResultMessage,
+    UserMessage,
+    parse_tool_arguments,
+)
+from lfgtui.providers.clients import anthropic_client
+from lfgtui.providers.errors import classify
+
+DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
+
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "max_tokens",
+}
+
+
+def anthropic_messages(call: ModelCall) -> list[dict[str, Any]]:
+    """The conversation in Messages form; the tool results of one turn go back as one user message."""
+    messages: list[dict[str, Any]] = []
+    for message in call.messages:
+        match message:
+            case UserMessage(text=text):
+                messages.append({"role": "user", "content": text})
+            case AssistantMessage(text=text, tool_calls=tool_calls):
+                content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+                content += [
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in tool_calls
+                ]
+                messages.append({"role": "assistant", "content": content})
+            case ToolResultMessage(call_id=call_id, output=output, is_error=is_error):
+                block = {
+                    "type": "tool_result",
+                    "tool_use_id": call_id,
+                    "content": output,
+                    "is_error": is_error,
+                }
+                previous = messages[-1] if messages else None
+                if previous and previous["role"] == "user" and isinstance(previous["content"], list):
+                    previous["content"].append(block)
+                else:
+                    messages.append({"role": "user", "content": [block]})
+    return messages
+
+
+def input_tokens(usage: AnthropicUsage | MessageDeltaUsage) -> int | None:
+    """The whole prompt: Anthropic counts cache writes and cache reads apart from `input_tokens`."""
+    if usage.input_tokens is None:
+        return None
+    return (
+        usage.input_tokens + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
+    )
+
+
+@dataclass
+class _ToolBlock:
+    id: str
+    name: str
+    fragments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MessageReader:
+    """Turns the raw events of one streamed message into ours, remembering what they said so far.
+
+    Only `tool_use` blocks are tracked by index, so the JSON of any other block (a server tool's input)
+    is never shown as text.
+    """
+
+    ev: EventFactory
+    tools: dict[int, _ToolBlock] = field(default_factory=dict)
+    prompt_tokens: int | None = None
+    stop_reason: str | None = None
+    finished: bool = False
+
+    def handle(self, event: RawMessageStreamEvent) -> list[Event]:
+        ev = self.ev
+        match event:
+            case RawMessageStartEvent(message=message):
+                self.prompt_tokens = input_tokens(message.usage)
+                return [ev(Usage, input_tokens=self.prompt_tokens, output_tokens=message.usage.output_tokens)]
+            case RawContentBlockStartEvent(index=index, content_block=ToolUseBlock(id=call_id, name=name)):
+                self.tools[index] = _ToolBlock(call_id, name)
+                return [ev(ToolCallStarted, call_id=call_id, name=name)]
+            case RawContentBlockDeltaEvent(delta=AnthropicTextDelta(text=text)) if text:
+                return [ev(TextDelta, text=text)]
+            case RawContentBlockDeltaEvent(delta=ThinkingDelta(thinking=text)) if text:
+                return [ev(ReasoningDelta, text=text)]
+            case RawContentBlockDeltaEvent(index=index, delta=InputJSONDelta(partial_json=fragment)) if (
+                fragment and index in self.tools
+            ):
+                tool = self.tools[index]
+                tool.fragments.append(fragment)
+                return [ev(ToolCallArgsDelta, call_id=tool.id, fragment=fragment)]
+            case RawContentBlockStopEvent(index=index) if index in self.tools:
+                tool = self.tools.pop(index)
+                raw = "".join(tool.fragments)
+                arguments, error = parse_tool_arguments(raw)
+                return [
+                    ev(
+                        ToolCallReady,
+                        call_id=tool.id,
+                        name=tool.name,
+                        arguments=arguments,
+                        raw_arguments=raw,
+                        error=error,
+                    )
+                ]
+            case RawMessageDeltaEvent(delta=delta, usage=usage):
+                if delta.stop_reason is not None:
+                    self.stop_reason = STOP_REASONS.get(delta.stop_reason, delta.stop_reason)
+                tokens = input_tokens(usage)
+                self.prompt_tokens = self.prompt_tokens if tokens is None else tokens
+                return [ev(Usage, input_tokens=self.prompt_tokens, output_tokens=usage.output_tokens)]
+            case RawMessageStopEvent():
+                self.finished = True
+        return []
+
+
+class AnthropicProvider:
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self._client = anthropic_client(config)
+
+    def _request(self, call: ModelCall) -> dict[str, Any]:
+        """The request body. `temperature` is never sent: from API version 2026-10-21, which SDK 2.x
+        sends, any sampling parameter is a 400 on every model, and the SDK no longer accepts one.
+        """
+        request: dict[str, Any] = {
+            "model": call.model,
+            "messages": anthropic_messages(call),
+            "max_tokens": call.max_tokens if call.max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "stream": True,
+        }
+        if call.system:
+            request["system"] = call.system
+        if call.tools:
+            request["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in call.tools
+            ]
+        return request
+
+    async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
+        message = MessageReader(ev)
+        try:
+            stream = await self._client.messages.create(**self._request(call))
+            async with stream:
+                async for event in stream:
+                    for out in message.handle(event):
+                        yield out
+        except Exception as exc:
+            raise ProviderError(classify(exc)) from exc
+        if not message.finished:
+            raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
+        yield ev(CallEnded, stop_reason=message.stop_reason or "stop")
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,180 @@
+"""Anthropic Messages streaming, as api.anthropic.com sends it: named events around content blocks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lfgtui.sim.protocols.openai_chat import estimate_input_tokens
+from lfgtui.sim.scenario import Scenario
+from lfgtui.sim.wire import (
+    BadRequest,
+    Piece,
+    PieceKind,
+    SimRequest,
+    SimUsage,
+    plan_turn,
+    sse,
+)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+SAMPLING_PARAMETERS = ("temperature", "top_p", "top_k")
+NO_SAMPLING_VERSION = "2026-10-21"  # the API version from which any sampling parameter is refused
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
+    """The error object the Messages API puts in a non-200 response body."""
+    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    """Every Messages frame names its event twice: in the `event:` line and in `type`."""
+    return sse(data, event=data["type"])
+
+
+class AnthropicProtocol:
+    path = "/v1/messages"
+
+    def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
+        model, messages, max_tokens = body.get("model"), body.get("messages"), body.get("max_tokens")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("model: Field required")
+        if not isinstance(messages, list) or not messages:
+            raise BadRequest("messages: Field required")
+        if max_tokens is None:
+            raise BadRequest("max_tokens: Field required")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise BadRequest("max_tokens: Input should be a valid integer greater than or equal to 1")
+        if body.get("stream") is not True:
+            raise BadRequest("the lfg simulator only streams: set stream=true")
+        sampling = [key for key in SAMPLING_PARAMETERS if key in body]
+        if sampling and headers.get("anthropic-version", "") >= NO_SAMPLING_VERSION:
+            raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
+        turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+        return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
+
+    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
+        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
+        return AnthropicEncoder(request)
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return anthropic_error_body(status, message)
+
+
+class AnthropicEncoder:
+    """Opens a content block whenever the piece kind (or the tool call) changes, closing the last one."""
+
+    def __init__(self, request: SimRequest) -> None:
+        self.request = request
+        self.id = f"msg_sim{time.monotonic_ns():x}"
+        self.index = -1  # the index of the open content block
+        self.open_kind: PieceKind | None = None
+        self.pinged = False
+        self.saw_tool_call = False
+
+    def _block(self, kind: PieceKind, block: dict[str, Any]) -> list[bytes]:
+        """Open a block of `kind` unless one is open already; the first block is followed by a ping."""
+        if self.open_kind is kind:
+            return []
+        frames = self._stop_block()
+        self.index += 1
+        self.open_kind = kind
+        frames.append(_event({"type": "content_block_start", "index": self.index, "content_block": block}))
+        if not self.pinged:
+            self.pinged = True
+            frames.append(_event({"type": "ping"}))
+        return frames
+
+    def _stop_block(self) -> list[bytes]:
+        """Close the open block; a thinking block gets its signature just before it closes."""
+        frames: list[bytes] = []
+        if self.open_kind is PieceKind.REASONING:
+            signature = f"EqsimSig{self.id}x{self.index}"
+            frames.append(self._delta({"type": "signature_delta", "signature": signature}))
+        if self.open_kind is not None:
+            frames.append(_event({"type": "content_block_stop", "index": self.index}))
+            self.open_kind = None
+        return frames
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return _event({"type": "content_block_delta", "index": self.index, "delta": delta})
+
+    def open(self) -> list[bytes]:
+        message = {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.request.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": self.request.input_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": 1,
+                "service_tier": "standard",
+            },
+        }
+        return [_event({"type": "message_start", "message": message})]
+
+    def piece(self, piece: Piece) -> list[bytes]:
+        match piece.kind:
+            case PieceKind.REASONING:
+                block = {"type": "thinking", "thinking": "", "signature": ""}
+                delta = {"type": "thinking_delta", "thinking": piece.text}
+                return [*self._block(PieceKind.REASONING, block), self._delta(delta)]
+            case PieceKind.TEXT:
+                block = {"type": "text", "text": ""}
+                delta = {"type": "text_delta", "text": piece.text}
+                return [*self._block(PieceKind.TEXT, block), self._delta(delta)]
+            case PieceKind.TOOL_START:
+                self.saw_tool_call = True
+                block = {
+                    "type": "tool_use",
+                    "id": f"toolu_sim{piece.turn}x{piece.tool_index}",
+                    "name": piece.tool_name,
+                    "caller": {"type": "direct"},
+                    "input": {},
+                }
+                delta = {"type": "input_json_delta", "partial_json": ""}
+                return [*self._block(PieceKind.TOOL_START, block), self._delta(delta)]
+            case PieceKind.TOOL_ARGS:
+                return [self._delta({"type": "input_json_delta", "partial_json": piece.text})]
+            case PieceKind.TOOL_END:
+                return self._stop_block()
+        return []
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        """Usage in message_delta is cumulative: the whole answer's output tokens, not the tail's."""
+        delta = {"stop_reason": "tool_use" if self.saw_tool_call else "end_turn", "stop_sequence": None}
+        output = {"output_tokens": usage.output_tokens}
+        return [
+            *self._stop_block(),
+            _event({"type": "message_delta", "delta": delta, "usage": output}),
+            _event({"type": "message_stop"}),
+        ]
+
+    def error_event(self, message: str) -> list[bytes]:
+        return [_event({"type": "error", "error": {"type": "overloaded_error", "message": message}})]
+
+    def malformed(self) -> bytes:
+        index = max(self.index, 0)
+        return (
+            b"event: content_block_delta\n"
+            b'data: {"type":"content_block_delta","index":%d,"delta":{"type":"te\n\n' % index
+        )

@@ -1,0 +1,567 @@
+"""The Messages adapter, through the real anthropic SDK, against the sim server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from anthropic.types import RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageDeltaEvent
+from anthropic.types import Usage as AnthropicUsage
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorKind,
+    EventFactory,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.anthropic import AnthropicProvider, MessageReader, input_tokens
+from lfgtui.providers.base import (
+    AssistantMessage,
+    ModelCall,
+    ProviderConfig,
+    ProviderError,
+    ToolCall,
+    ToolResultMessage,
+    ToolSpec,
+    UserMessage,
+)
+from lfgtui.providers.errors import classify
+from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
+from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
+from lfgtui.sim.server import SimServer
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
+from tests.support import ask, collect, write_scenario
+
+
+def config(url: str, **fields: Any) -> ProviderConfig:
+    return ProviderConfig(name="sim", kind="anthropic", base_url=url, **fields)
+
+
+@pytest.fixture
+async def provider(sim: SimServer) -> AsyncIterator[AnthropicProvider]:
+    adapter = AnthropicProvider(config(sim.url))
+    yield adapter
+    await adapter.aclose()
+
+
+async def cause_of_failure(adapter: AnthropicProvider, call: ModelCall) -> BaseException | None:
+    """The SDK's own exception behind a `ProviderError`, to pin down what the SDK raises."""
+    try:
+        async for _ in adapter.stream(call, EventFactory("t1", 1)):
+            pass
+    except ProviderError as exc:
+        return exc.__cause__
+    return None
+
+
+async def test_text_and_cumulative_usage(provider: AnthropicProvider, sim: SimServer) -> None:
+    out = await collect(provider, ask("hello"))
+    assert out.error is None
+    assert out.text.startswith("Hello! I am the **lfg simulator**")
+    first, last = out.of(Usage)[0], out.of(Usage)[-1]
+    assert first.output_tokens == 1  # message_start reports a token before any text, like the real API
+    assert last.output_tokens == len(out.of(TextDelta))
+    assert last.input_tokens == first.input_tokens and last.input_tokens and last.input_tokens > 0
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert isinstance(out.events[-1], CallEnded)
+    sent = sim.log[0]
+    assert sent.path == "/v1/messages"
+    assert sent.body["max_tokens"] == 8192
+    assert sent.body["stream"] is True
+    assert sent.body["messages"] == [{"role": "user", "content": "hi"}]
+    assert "system" not in sent.body and "tools" not in sent.body
+
+
+async def test_thinking_becomes_reasoning(provider: AnthropicProvider) -> None:
+    out = await collect(provider, ask("reasoning"))
+    assert out.reasoning.startswith("The user asks for the greatest common divisor")
+    assert out.reasoning.endswith("So the answer is 21.")
+    assert out.text == "The greatest common divisor of 1071 and 462 is **21**."
+    kinds = [type(e) for e in out.events if isinstance(e, ReasoningDelta | TextDelta)]
+    assert kinds == sorted(kinds, key=lambda k: k is TextDelta)  # all thinking comes before the answer
+    assert out.of(Usage)[-1].output_tokens == len(kinds)
+
+
+async def test_parallel_tool_calls_are_rebuilt_and_never_leak_as_text(provider: AnthropicProvider) -> None:
+    out = await collect(provider, ask("parallel-tools"))
+    ready = out.of(ToolCallReady)
+    assert [(c.name, c.arguments, c.error) for c in ready] == [
+        ("get_weather", {"city": "Paris", "units": "celsius"}, None),
+        ("get_weather", {"city": "Tokyo", "units": "celsius"}, None),
+    ]
+    assert len({c.call_id for c in ready}) == 2
+    assert all(c.call_id.startswith("toolu_") for c in ready)
+    assert [s.call_id for s in out.of(ToolCallStarted)] == [c.call_id for c in ready]
+    for call in ready:
+        fragments = [d.fragment for d in out.of(ToolCallArgsDelta) if d.call_id == call.call_id]
+        assert all(fragments)
+        assert "".join(fragments) == call.raw_arguments
+    assert out.text == "I'll check both cities at once."
+    assert out.reasoning == ""
+    assert out.of(CallEnded)[0].stop_reason == "tool_calls"
+
+
+async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvider, sim: SimServer) -> None:
+    paris = ToolCall("toolu_a", "get_weather", {"city": "Paris"}, '{"city": "Paris"}')
+    tokyo = ToolCall("toolu_b", "get_weather", {"city": "Tokyo"}, '{"city": "Tokyo"}')
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    conversation = ModelCall(
+        model="parallel-tools",
+        system="You are a weather agent.",
+        messages=(
+            UserMessage("Weather in Paris and Tokyo?"),
+            AssistantMessage(text="Checking both.", reasoning="two cities", tool_calls=(paris, tokyo)),
+            ToolResultMessage("toolu_a", "get_weather", "Paris: 18 C"),
+            ToolResultMessage("toolu_b", "get_weather", "error: timeout", is_error=True),
+        ),
+        tools=(ToolSpec("get_weather", "Current weather", schema),),
+        max_tokens=500,
+        temperature=0.2,
+    )
+    out = await collect(provider, conversation)
+    assert out.error is None
+    assert out.text == "Paris is 18 C with light rain; Tokyo is 24 C and clear."
+    assert sim.log[-1].turn_index == 1
+    sent = sim.log[-1].body
+    assert sent["system"] == "You are a weather agent."
+    assert sent["messages"] == [
+        {"role": "user", "content": "Weather in Paris and Tokyo?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Checking both."},
+                {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_b", "name": "get_weather", "input": {"city": "Tokyo"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_a",
+                    "content": "Paris: 18 C",
+                    "is_error": False,
+                },
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_b",
+                    "content": "error: timeout",
+                    "is_error": True,
+                },
+            ],
+        },
+    ]
+    assert sent["tools"] == [
+        {"name": "get_weather", "description": "Current weather", "input_schema": schema}
+    ]
+    assert sent["max_tokens"] == 500
+    assert "temperature" not in sent  # API version 2026-10-21 refuses every sampling parameter
+    assert sim.log[-1].headers["anthropic-version"] >= "2026-10-21"
+
+
+async def test_invalid_tool_json_is_reported_on_the_call(provider: AnthropicProvider) -> None:
+    out = await collect(provider, ask("bad-tool-json"))
+    (call,) = out.of(ToolCallReady)
+    assert call.raw_arguments == '{"path": "README.md"'
+    assert call.arguments == {}
+    assert call.error and "not valid JSON" in call.error
+    assert out.error is None
+    assert out.text == ""
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "status", "words", "sdk_error"),
+    [
+        ("fault-401", ErrorKind.AUTH, 401, "Incorrect API key", anthropic.AuthenticationError),
+        ("fault-403", ErrorKind.AUTH, 403, "do not have access", anthropic.PermissionDeniedError),
+        ("fault-404", ErrorKind.NOT_FOUND, 404, "does not exist", anthropic.NotFoundError),
+        ("fault-400", ErrorKind.BAD_REQUEST, 400, "maximum context length", anthropic.BadRequestError),
+        ("fault-500", ErrorKind.SERVER, 500, "server had an error", anthropic.InternalServerError),
+        ("fault-502", ErrorKind.SERVER, 502, "Bad gateway", anthropic.InternalServerError),
+        ("fault-503", ErrorKind.SERVER, 503, "overloaded", anthropic.ServiceUnavailableError),
+        ("fault-529", ErrorKind.OVERLOADED, 529, "Overloaded", anthropic.OverloadedError),
+        ("no-such-scenario", ErrorKind.NOT_FOUND, 404, "unknown sim model", anthropic.NotFoundError),
+    ],
+)
+async def test_http_errors_are_classified_with_the_providers_message(
+    provider: AnthropicProvider,
+    model: str,
+    kind: ErrorKind,
+    status: int,
+    words: str,
+    sdk_error: type[Exception],
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert (out.error.kind, out.error.status) == (kind, status)
+    assert words in out.error.message
+    assert "Error code" not in out.error.message  # the provider's words, not the SDK's wrapper
+    assert out.events == []
+    assert isinstance(await cause_of_failure(provider, ask(model)), sdk_error)
+
+
+async def test_rate_limit_carries_retry_after(provider: AnthropicProvider) -> None:
+    first = await collect(provider, ask("fault-429"))
+    assert first.error is not None
+    assert (first.error.kind, first.error.status, first.error.retry_after) == (
+        ErrorKind.RATE_LIMITED,
+        429,
+        1.0,
+    )
+    assert first.error.retryable
+    second = await collect(provider, ask("fault-429"))
+    assert second.error is None
+    assert second.text.startswith("Worth the wait")
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "kept"),
+    [
+        ("fault-drop", ErrorKind.CONNECTION, "This answer will be cut off part of"),
+        ("fault-error-event", ErrorKind.OVERLOADED, "Half of this answer arrives before"),
+        ("fault-malformed", ErrorKind.MALFORMED, "A few words arrive"),
+    ],
+)
+async def test_mid_stream_failures_keep_the_text_received(
+    provider: AnthropicProvider, model: str, kind: ErrorKind, kept: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert out.error.kind is kind
+    assert out.error.status is None
+    assert out.text == kept
+    assert not out.of(CallEnded)
+
+
+async def test_what_the_sdk_raises_mid_stream(provider: AnthropicProvider) -> None:
+    """Raw `httpx2` errors and status-200 `APIStatusError`s: both reach `classify` unwrapped."""
+    dropped = await cause_of_failure(provider, ask("fault-drop"))
+    assert isinstance(dropped, httpx2.RemoteProtocolError)
+    in_band = await cause_of_failure(provider, ask("fault-error-event"))
+    assert type(in_band) is anthropic.APIStatusError
+    assert in_band.status_code == 200
+    assert in_band.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    assert isinstance(await cause_of_failure(provider, ask("fault-malformed")), json.JSONDecodeError)
+
+
+def test_in_band_errors_other_than_overloaded_are_stream_errors() -> None:
+    response = httpx2.Response(200, request=httpx2.Request("POST", "http://127.0.0.1/v1/messages"))
+    body = {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}
+    info = classify(anthropic.APIStatusError(str(body), response=response, body=body))
+    assert (info.kind, info.message, info.status) == (ErrorKind.STREAM_ERROR, "Internal server error", None)
+    assert not info.retryable
+
+
+async def test_error_event_from_a_scenario_file_keeps_its_message(
+    provider: AnthropicProvider, scenario_dir: Path
+) -> None:
+    model = write_scenario(
+        scenario_dir,
+        "busy",
+        '[[turn]]\ntext = "one two three"\n[[fault]]\nkind = "error_event"\nafter_tokens = 1\n'
+        'message = "Our servers are busy"\n',
+    )
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert (out.error.kind, out.error.message) == (ErrorKind.OVERLOADED, "Our servers are busy")
+    assert out.text == "one"
+
+
+async def test_stall_hits_the_idle_timeout(sim: SimServer) -> None:
+    adapter = AnthropicProvider(config(sim.url, idle_timeout_s=0.5))
+    out = await collect(adapter, ask("fault-stall"))
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.TIMEOUT
+    assert out.text == "These first words arrive and"
+    assert isinstance(await cause_of_failure(adapter, ask("fault-stall")), httpx2.ReadTimeout)
+    await adapter.aclose()
+
+
+async def test_keepalive_comments_and_pings_are_ignored(provider: AnthropicProvider) -> None:
+    out = await collect(provider, ask("keepalive"))
+    assert out.error is None
+    assert out.text == "Heartbeats kept the connection alive while I was thinking."
+    assert {type(e) for e in out.events} == {Usage, TextDelta, CallEnded}
+
+
+async def test_connection_refused_is_a_connection_error() -> None:
+    adapter = AnthropicProvider(config("http://127.0.0.1:9"))
+    out = await collect(adapter, ask("hello"))
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+    assert isinstance(await cause_of_failure(adapter, ask("hello")), anthropic.APIConnectionError)
+    await adapter.aclose()
+
+
+class _NoStopEncoder(AnthropicEncoder):
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        return super().finish(usage)[:-1]
+
+
+class _NoStopProtocol(AnthropicProtocol):
+    """Ends the HTTP response cleanly but without message_stop, as a misbehaving proxy might."""
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
+        return _NoStopEncoder(request)
+
+
+async def test_a_stream_without_message_stop_is_a_connection_error(scenario_dir: Path) -> None:
+    library = ScenarioLibrary(extra_dirs=(scenario_dir,))
+    async with SimServer(library, protocols=[_NoStopProtocol()]) as server:
+        adapter = AnthropicProvider(config(server.url))
+        out = await collect(adapter, ask("hello"))
+        await adapter.aclose()
+    assert out.error is not None
+    assert (out.error.kind, out.error.message) == (
+        ErrorKind.CONNECTION,
+        "the stream ended before the model finished",
+    )
+    assert out.text.startswith("Hello!")
+    assert not out.of(CallEnded)
+
+
+def test_usage_counts_cache_reads_and_writes_as_input() -> None:
+    usage = AnthropicUsage(
+        input_tokens=10, cache_creation_input_tokens=5, cache_read_input_tokens=100, output_tokens=1
+    )
+    assert input_tokens(usage) == 115
+
+
+def test_reader_ignores_server_tool_json_and_maps_max_tokens() -> None:
+    reader = MessageReader(EventFactory("t", 1))
+    events = reader.handle(
+        RawContentBlockStartEvent.model_validate(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_1",
+                    "name": "web_search",
+                    "input": {},
+                },
+            }
+        )
+    )
+    events += reader.handle(
+        RawContentBlockDeltaEvent.model_validate(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": '{"query": "x"}'},
+            }
+        )
+    )
+    assert events == []
+    (usage,) = reader.handle(
+        RawMessageDeltaEvent.model_validate(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+                "usage": {"output_tokens": 7, "input_tokens": 3, "cache_read_input_tokens": 40},
+            }
+        )
+    )
+    assert isinstance(usage, Usage)
+    assert (usage.input_tokens, usage.output_tokens) == (43, 7)
+    assert reader.stop_reason == "max_tokens"
+
+
+# Keys of the real recorded events (../shared/sse-reference/anthropic-*.sse), written out by hand.
+RECORDED_KEYS: dict[str, set[str]] = {
+    "message_start": {"type", "message"},
+    "message": {"id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"},
+    "message.usage": {
+        "input_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "output_tokens",
+        "service_tier",
+    },
+    "content_block_start": {"type", "index", "content_block"},
+    "block.text": {"type", "text"},
+    "block.thinking": {"type", "thinking", "signature"},
+    "block.tool_use": {"type", "id", "name", "caller", "input"},
+    "ping": {"type"},
+    "content_block_delta": {"type", "index", "delta"},
+    "delta.text_delta": {"type", "text"},
+    "delta.thinking_delta": {"type", "thinking"},
+    "delta.signature_delta": {"type", "signature"},
+    "delta.input_json_delta": {"type", "partial_json"},
+    "content_block_stop": {"type", "index"},
+    "message_delta": {"type", "delta", "usage"},
+    "message_delta.delta": {"stop_reason", "stop_sequence"},
+    "message_delta.usage": {"output_tokens"},
+    "message_stop": {"type"},
+    "error": {"type", "error"},
+    "error.error": {"type", "message"},
+}
+
+
+def parse_frames(frames: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
+    """(event name, data) of each frame; every frame must be exactly one `event:` and one `data:` line."""
+    parsed = []
+    for frame in frames:
+        event_line, data_line, *rest = frame.decode().split("\n")
+        assert rest == ["", ""]
+        parsed.append((event_line.removeprefix("event: "), json.loads(data_line.removeprefix("data: "))))
+    return parsed
+
+
+def encoded_turn(turn: SimTurn) -> list[tuple[str, dict[str, Any]]]:
+    request = SimRequest(model="m", input_tokens=12)
+    encoder = AnthropicEncoder(request)
+    pieces = plan_turn(turn)
+    frames = encoder.open() + [frame for piece in pieces for frame in encoder.piece(piece)]
+    return parse_frames(frames + encoder.finish(count_usage(pieces, request)))
+
+
+def test_sim_frames_have_the_recorded_keys() -> None:
+    turn = SimTurn(reasoning="think hard", text="answer", tool_calls=(SimToolCall("f", '{"a": 1}'),))
+    frames = encoded_turn(turn) + parse_frames(
+        AnthropicEncoder(SimRequest(model="m")).error_event("Overloaded")
+    )
+    seen: set[str] = set()
+
+    def check(key: str, value: dict[str, Any]) -> None:
+        assert set(value) == RECORDED_KEYS[key], key
+        seen.add(key)
+
+    for name, data in frames:
+        assert data["type"] == name
+        check(name, data)
+        match name:
+            case "message_start":
+                check("message", data["message"])
+                check("message.usage", data["message"]["usage"])
+            case "content_block_start":
+                check(f"block.{data['content_block']['type']}", data["content_block"])
+            case "content_block_delta":
+                check(f"delta.{data['delta']['type']}", data["delta"])
+            case "message_delta":
+                check("message_delta.delta", data["delta"])
+                check("message_delta.usage", data["usage"])
+            case "error":
+                check("error.error", data["error"])
+    assert seen == set(RECORDED_KEYS)
+
+
+def test_sim_frames_come_in_the_recorded_order() -> None:
+    """As in the recordings: a ping after the first block opens, the signature last in a thinking block."""
+    turn = SimTurn(reasoning="a b", text="c", tool_calls=(SimToolCall("f", "{}"), SimToolCall("g", "")))
+    frames = encoded_turn(turn)
+    shape = [
+        (name, data.get("index"), (data.get("delta") or data.get("content_block") or {}).get("type"))
+        for name, data in frames
+    ]
+    assert shape == [
+        ("message_start", None, None),
+        ("content_block_start", 0, "thinking"),
+        ("ping", None, None),
+        ("content_block_delta", 0, "thinking_delta"),
+        ("content_block_delta", 0, "thinking_delta"),
+        ("content_block_delta", 0, "signature_delta"),
+        ("content_block_stop", 0, None),
+        ("content_block_start", 1, "text"),
+        ("content_block_delta", 1, "text_delta"),
+        ("content_block_stop", 1, None),
+        ("content_block_start", 2, "tool_use"),
+        ("content_block_delta", 2, "input_json_delta"),
+        ("content_block_delta", 2, "input_json_delta"),
+        ("content_block_stop", 2, None),
+        ("content_block_start", 3, "tool_use"),
+        ("content_block_delta", 3, "input_json_delta"),
+        ("content_block_stop", 3, None),
+        ("message_delta", None, None),
+        ("message_stop", None, None),
+    ]
+    blocks = [data["content_block"] for name, data in frames if name == "content_block_start"]
+    assert [b["id"] for b in blocks if b["type"] == "tool_use"] == ["toolu_sim0x0", "toolu_sim0x1"]
+    assert frames[-2][1]["delta"]["stop_reason"] == "tool_use"
+    assert frames[-2][1]["usage"] == {"output_tokens": 4}  # a, b, c and the first call's "{}"
+
+
+def test_sim_malformed_frame_is_named_and_cut_off() -> None:
+    encoder = AnthropicEncoder(SimRequest(model="m"))
+    event_line, data_line, *_ = encoder.malformed().decode().split("\n")
+    assert event_line == "event: content_block_delta"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(data_line.removeprefix("data: "))
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": True}, "model"),
+        ({"model": "hello", "max_tokens": 5, "stream": True}, "messages"),
+        ({"model": "hello", "messages": [{"role": "user", "content": "hi"}], "stream": True}, "max_tokens"),
+        ({"model": "hello", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}, "stream"),
+    ],
+)
+async def test_sim_refuses_incomplete_requests_like_the_api(
+    sim: SimServer, body: dict[str, Any], words: str
+) -> None:
+    async with httpx2.AsyncClient() as client:
+        response = await client.post(sim.url + "/v1/messages", json=body)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["type"] == "error"
+    assert error["error"]["type"] == "invalid_request_error"
+    assert words in error["error"]["message"]
+
+
+@pytest.mark.parametrize(("version", "refused"), [("2026-10-21", True), ("2023-06-01", False)])
+def test_sim_refuses_sampling_parameters_from_api_version_2026_10_21(version: str, refused: bool) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "max_tokens": 5, "stream": True}
+    body["temperature"] = 1.0
+    protocol = AnthropicProtocol()
+    if refused:
+        with pytest.raises(BadRequest, match="temperature: Extra inputs are not permitted"):
+            protocol.parse_request(body, {"anthropic-version": version})
+    else:
+        assert protocol.parse_request(body, {"anthropic-version": version}).model == "m"
+
+
+def test_sim_counts_assistant_messages_as_the_turn() -> None:
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "r"}]},
+        {"role": "assistant", "content": "a"},
+        {"role": "user", "content": "more"},
+    ]
+    body = {"model": "m", "messages": messages, "max_tokens": 5, "stream": True}
+    assert AnthropicProtocol().parse_request(body, {}).turn_index == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (404, "not_found_error"),
+        (413, "request_too_large"),
+        (422, "invalid_request_error"),
+        (429, "rate_limit_error"),
+        (500, "api_error"),
+        (503, "api_error"),
+        (529, "overloaded_error"),
+    ],
+)
+def test_sim_error_bodies_use_anthropic_types(status: int, kind: str) -> None:
+    assert AnthropicProtocol().error_body(status, "why") == {
+        "type": "error",
+        "error": {"type": kind, "message": "why"},
+    }
