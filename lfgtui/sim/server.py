@@ -264,10 +264,13 @@ class SimServer:
         for frame in encoder.open():
             await conn.chunk(frame)
         pacer = _Pacer(scenario, conn)
-        tokens = 0
+        tokens = 0  # tokens written on this connection: they set the pace
+        position = 0  # token pieces of the plan passed, written or not (a resumed stream skips some)
         for piece in pieces:
-            if piece.is_token and await self._stream_fault(scenario, request, encoder, conn, record, tokens):
-                return False
+            if piece.is_token:
+                if await self._stream_fault(scenario, request, encoder, conn, record, position):
+                    return False
+                position += 1
             frames = encoder.piece(piece)
             if not frames:
                 continue
@@ -278,7 +281,7 @@ class SimServer:
                 await conn.chunk(frame)
             if piece.is_token:
                 record.token_times.append(time.monotonic())
-        if await self._stream_fault(scenario, request, encoder, conn, record, tokens):
+        if await self._stream_fault(scenario, request, encoder, conn, record, position):
             return False
         for frame in encoder.finish(count_usage(pieces, request)):
             await conn.chunk(frame)
@@ -293,11 +296,15 @@ class SimServer:
         encoder: Encoder,
         conn: _Connection,
         record: RequestRecord,
-        tokens: int,
+        position: int,
     ) -> bool:
-        """Inject a mid-stream fault due after `tokens` tokens; return True if the stream is over."""
+        """Inject a mid-stream fault due at this token position; return True if the stream is over.
+
+        The position counts the plan's token pieces, so a resumed stream meets its faults at the same
+        place as the original did, however many of those tokens it skipped.
+        """
         for kind in (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, FaultKind.DROP):
-            fault = self._take_fault(scenario, request, kind, tokens)
+            fault = self._take_fault(scenario, request, kind, position)
             if fault is None:
                 continue
             record.fault = kind

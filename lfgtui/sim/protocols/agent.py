@@ -1,0 +1,145 @@
+"""The generic agent SSE protocol (docs/agent-protocol.md): an agent service that runs its own tools.
+
+One request plays every turn of a scenario as a single stream. Events are numbered from 1 in a
+fixed order, so a client that lost the connection and reconnects with `Last-Event-ID` gets exactly
+the events after the last one it saw: the encoder still walks every piece but writes only those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from lfgtui.providers.base import parse_tool_arguments
+from lfgtui.sim.protocols.openai_chat import estimate_input_tokens
+from lfgtui.sim.scenario import Scenario, SimToolCall
+from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, plan_turn, sse
+
+PARAGRAPH = "\n\n"
+
+
+def _last_event_id(headers: dict[str, str]) -> int | None:
+    """The id the client saw last (headers arrive lower-cased); None for a fresh stream."""
+    value = headers.get("last-event-id", "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise BadRequest(f"Last-Event-ID {value!r} is not an event id this agent sent")
+    return int(value)
+
+
+def tool_call_id(turn: int, index: int) -> str:
+    return f"call_{turn}_{index}"
+
+
+def wire_arguments(call: SimToolCall) -> dict[str, Any] | str:
+    """A JSON object when the model wrote one, else its raw text as a string, as the protocol says."""
+    arguments, error = parse_tool_arguments(call.arguments)
+    return call.arguments if error else arguments
+
+
+class AgentProtocol:
+    path = "/agent"
+
+    def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
+        model, prompt = body.get("model"), body.get("prompt")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("'model' must be a non-empty string")
+        if not isinstance(prompt, str):
+            raise BadRequest("'prompt' must be a string")
+        return SimRequest(
+            model=model, input_tokens=estimate_input_tokens(body), resume_after=_last_event_id(headers)
+        )
+
+    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
+        """Every turn in order; each turn's tool results follow its calls, as the agent ran them.
+
+        Text (and reasoning) of later turns starts a new paragraph, as an agent separates messages.
+        """
+        pieces: list[Piece] = []
+        for index in range(len(scenario.turns)):
+            turn = scenario.turn(index)
+            kinds = {piece.kind for piece in pieces}
+            if PieceKind.TEXT in kinds and turn.text:
+                turn = replace(turn, text=PARAGRAPH + turn.text)
+            if PieceKind.REASONING in kinds and turn.reasoning:
+                turn = replace(turn, reasoning=PARAGRAPH + turn.reasoning)
+            pieces += plan_turn(turn, index)
+            pieces += [
+                Piece(PieceKind.TOOL_RESULT, call.result, tool_index=i, tool_name=call.name, turn=index)
+                for i, call in enumerate(turn.tool_calls)
+            ]
+        return pieces
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> AgentEncoder:
+        return AgentEncoder(scenario, request)
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return {"error": {"message": message}}
+
+
+class AgentEncoder:
+    """Numbers every event; events at or before the client's `Last-Event-ID` are not written."""
+
+    def __init__(self, scenario: Scenario, request: SimRequest) -> None:
+        self.scenario = scenario
+        self.resume_after = request.resume_after or 0
+        self.last_id = 0
+
+    def _event(self, data: dict[str, Any]) -> list[bytes]:
+        self.last_id += 1
+        if self.last_id <= self.resume_after:
+            return []
+        return [sse(data, event_id=str(self.last_id))]
+
+    def open(self) -> list[bytes]:
+        return self._event({"type": "status", "message": "agent started"})
+
+    def piece(self, piece: Piece) -> list[bytes]:
+        """Argument fragments are not sent: a call goes out whole at TOOL_END.
+
+        A call whose arguments are not a JSON object could not have run, so its result is an error.
+        """
+        match piece.kind:
+            case PieceKind.TEXT:
+                return self._event({"type": "token", "text": piece.text})
+            case PieceKind.REASONING:
+                return self._event({"type": "reasoning", "text": piece.text})
+            case PieceKind.TOOL_END:
+                call = self.scenario.turn(piece.turn).tool_calls[piece.tool_index]
+                return self._event(
+                    {
+                        "type": "tool_call",
+                        "id": tool_call_id(piece.turn, piece.tool_index),
+                        "name": call.name,
+                        "arguments": wire_arguments(call),
+                    }
+                )
+            case PieceKind.TOOL_RESULT:
+                call = self.scenario.turn(piece.turn).tool_calls[piece.tool_index]
+                return self._event(
+                    {
+                        "type": "tool_result",
+                        "id": tool_call_id(piece.turn, piece.tool_index),
+                        "output": piece.text,
+                        "is_error": isinstance(wire_arguments(call), str),
+                    }
+                )
+        return []
+
+    def finish(self, usage: SimUsage) -> list[bytes]:
+        tokens = {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+        }
+        return [
+            *self._event({"type": "usage", **tokens}),
+            *self._event({"type": "done", "stop_reason": "stop"}),
+        ]
+
+    def error_event(self, message: str) -> list[bytes]:
+        return self._event({"type": "error", "message": message})
+
+    def malformed(self) -> bytes:
+        return b'data: {"type":"token","te\n\n'

@@ -1,0 +1,453 @@
+"""The generic agent SSE adapter against the sim's `/agent` endpoint and a few hand-written servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorKind,
+    EventFactory,
+    Status,
+    TextDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolResult,
+    Usage,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    ModelCall,
+    ProviderConfig,
+    ProviderError,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from lfgtui.providers.sse import AgentSSEProvider, agent_events
+from lfgtui.sim.protocols.agent import AgentEncoder, AgentProtocol
+from lfgtui.sim.scenario import FaultKind, ScenarioLibrary
+from lfgtui.sim.server import SimServer
+from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage
+from tests.support import ask, collect
+
+FAST = (0.01, 0.01, 0.01)
+
+
+def agent(url: str, **fields: object) -> AgentSSEProvider:
+    config = ProviderConfig(name="agent", kind="sse", base_url=url, **fields)  # type: ignore[arg-type]
+    return AgentSSEProvider(config, reconnect_delays_s=FAST)
+
+
+@pytest.fixture
+async def provider(sim: SimServer) -> AsyncIterator[AgentSSEProvider]:
+    adapter = agent(sim.url + "/agent")
+    yield adapter
+    await adapter.aclose()
+
+
+def scenario_text(name: str) -> tuple[str, str]:
+    """(reasoning, text) the agent streams for a shipped scenario: its turns, a paragraph apart."""
+    turns = ScenarioLibrary(extra_dirs=()).resolve(name).turns
+    return (
+        "\n\n".join(t.reasoning for t in turns if t.reasoning),
+        "\n\n".join(t.text for t in turns if t.text),
+    )
+
+
+async def test_a_whole_agent_run_streams_as_one_call(provider: AgentSSEProvider, sim: SimServer) -> None:
+    out = await collect(provider, ask("agent-demo:tokens_per_s=1000,ttft_ms=20"))
+    assert out.error is None
+    reasoning, text = scenario_text("agent-demo")
+    assert (out.reasoning, out.text) == (reasoning, text)
+    assert [s.message for s in out.of(Status)] == ["agent started"]
+    ready = out.of(ToolCallReady)
+    assert [(c.name, c.arguments, c.error) for c in ready] == [
+        ("list_dir", {"path": "."}, None),
+        ("read_file", {"path": "README.md"}, None),
+    ]
+    assert [s.call_id for s in out.of(ToolCallStarted)] == [c.call_id for c in ready]
+    results = out.of(ToolResult)
+    assert [r.call_id for r in results] == [c.call_id for c in ready]
+    assert results[1].output.startswith("# Widget") and not results[1].is_error
+    kinds = [type(e).__name__ for e in out.events if not isinstance(e, TextDelta | Status)]
+    assert kinds[-2:] == ["Usage", "CallEnded"]
+    assert kinds.index("ToolResult") > kinds.index("ToolCallReady")
+    usage = out.of(Usage)[-1]
+    assert usage.input_tokens and usage.output_tokens and usage.reasoning_tokens
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert len(sim.log) == 1
+
+
+async def test_parallel_tool_calls_and_their_results(provider: AgentSSEProvider) -> None:
+    out = await collect(provider, ask("parallel-tools"))
+    calls = {c.call_id: c.arguments["city"] for c in out.of(ToolCallReady)}
+    results = {r.call_id: r.output for r in out.of(ToolResult)}
+    assert len(calls) == 2 and calls.keys() == results.keys()
+    assert all(results[call_id].startswith(city) for call_id, city in calls.items())
+    assert out.text == scenario_text("parallel-tools")[1]
+
+
+async def test_arguments_that_are_not_json_are_reported_on_the_call(provider: AgentSSEProvider) -> None:
+    out = await collect(provider, ask("bad-tool-json"))
+    (call,) = out.of(ToolCallReady)
+    assert (call.raw_arguments, call.arguments) == ('{"path": "README.md"', {})
+    assert call.error and "not valid JSON" in call.error
+    (result,) = out.of(ToolResult)
+    assert result.is_error
+    assert out.error is None
+
+
+async def test_the_request_carries_prompt_conversation_and_key(sim: SimServer) -> None:
+    adapter = agent(sim.url + "/agent", api_key="sk-agent")
+    call = ToolCall("c1", "list_dir", {"path": "."}, '{"path": "."}')
+    conversation = ModelCall(
+        model="hello",
+        system="Be brief.",
+        messages=(
+            UserMessage("What is here?"),
+            AssistantMessage(text="Looking.", tool_calls=(call,)),
+            ToolResultMessage("c1", "list_dir", "README.md"),
+            UserMessage("And now?"),
+        ),
+        temperature=0.5,
+    )
+    out = await collect(adapter, conversation)
+    await adapter.aclose()
+    assert out.error is None
+    record = sim.log[0]
+    assert record.headers["accept"] == "text/event-stream"
+    assert record.headers["authorization"] == "Bearer sk-agent"
+    assert "last-event-id" not in record.headers
+    assert record.body == {
+        "model": "hello",
+        "prompt": "And now?",
+        "system": "Be brief.",
+        "temperature": 0.5,
+        "messages": [
+            {"role": "user", "content": "What is here?"},
+            {
+                "role": "assistant",
+                "content": "Looking.",
+                "tool_calls": [{"id": "c1", "name": "list_dir", "arguments": {"path": "."}}],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "c1",
+                "name": "list_dir",
+                "content": "README.md",
+                "is_error": False,
+            },
+            {"role": "user", "content": "And now?"},
+        ],
+    }
+
+
+async def test_a_dropped_stream_resumes_after_the_last_event_seen(
+    provider: AgentSSEProvider, sim: SimServer
+) -> None:
+    out = await collect(provider, ask("agent-reconnect"))
+    assert out.error is None
+    reasoning, text = scenario_text("agent-reconnect")
+    assert (out.reasoning, out.text) == (reasoning, text)
+    assert len(out.of(ToolCallReady)) == len(out.of(ToolResult)) == 1
+    assert len(out.of(CallEnded)) == 1
+    assert [s.message for s in out.of(Status)] == ["agent started", "connection lost; reconnecting (1/3)"]
+    first, second = sim.log
+    assert first.fault is FaultKind.DROP and "last-event-id" not in first.headers
+    # status 1, 14 reasoning tokens, 6 text tokens, the call, its result, 6 answer tokens: id 29
+    assert second.headers["last-event-id"] == "29"
+    assert second.fault is None and second.ended_at is not None
+
+
+async def test_a_drop_at_the_same_place_every_time_gives_up_keeping_the_text(
+    provider: AgentSSEProvider, sim: SimServer
+) -> None:
+    out = await collect(provider, ask("fault-drop"))
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+    assert "gave up after 3 reconnects" in out.error.message
+    assert out.text == "This answer will be cut off part of"
+    assert [s.message for s in out.of(Status)][1:] == [
+        f"connection lost; reconnecting ({n}/3)" for n in (1, 2, 3)
+    ]
+    assert len(sim.log) == 4
+    assert [r.headers.get("last-event-id") for r in sim.log] == [None, "9", "9", "9"]
+    assert not out.of(CallEnded)
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "kept", "message"),
+    [
+        ("fault-error-event", ErrorKind.STREAM_ERROR, "Half of this answer arrives before", "Overloaded"),
+        ("fault-malformed", ErrorKind.MALFORMED, "A few words arrive", "not valid JSON"),
+    ],
+)
+async def test_in_band_failures_end_the_call_without_reconnecting(
+    provider: AgentSSEProvider, sim: SimServer, model: str, kind: ErrorKind, kept: str, message: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert out.error.kind is kind
+    assert message in out.error.message
+    assert out.text == kept
+    assert len(sim.log) == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "status", "words"),
+    [
+        ("fault-401", ErrorKind.AUTH, 401, "Incorrect API key"),
+        ("fault-404", ErrorKind.NOT_FOUND, 404, "does not exist"),
+        ("fault-500", ErrorKind.SERVER, 500, "server had an error"),
+        ("no-such-scenario", ErrorKind.NOT_FOUND, 404, "unknown sim model"),
+    ],
+)
+async def test_http_errors_are_classified_with_the_agents_message(
+    provider: AgentSSEProvider, model: str, kind: ErrorKind, status: int, words: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert (out.error.kind, out.error.status) == (kind, status)
+    assert words in out.error.message
+    assert out.events == []
+
+
+async def test_rate_limit_carries_retry_after(provider: AgentSSEProvider) -> None:
+    first = await collect(provider, ask("fault-429"))
+    assert first.error is not None
+    assert (first.error.kind, first.error.retry_after) == (ErrorKind.RATE_LIMITED, 1.0)
+    second = await collect(provider, ask("fault-429"))
+    assert second.error is None
+    assert second.text.startswith("Worth the wait")
+
+
+async def test_stall_hits_the_idle_timeout(sim: SimServer) -> None:
+    adapter = agent(sim.url + "/agent", idle_timeout_s=0.5)
+    out = await collect(adapter, ask("fault-stall"))
+    await adapter.aclose()
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.TIMEOUT
+    assert out.text == "These first words arrive and"
+    assert len(sim.log) == 1
+
+
+async def test_keepalive_comments_are_ignored(provider: AgentSSEProvider) -> None:
+    out = await collect(provider, ask("keepalive"))
+    assert out.error is None
+    assert out.text == "Heartbeats kept the connection alive while I was thinking."
+
+
+async def test_connection_refused_is_a_connection_error() -> None:
+    adapter = agent("http://127.0.0.1:9/agent")
+    out = await collect(adapter, ask("hello"))
+    await adapter.aclose()
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+    assert out.events == []
+
+
+async def test_cancelling_closes_the_connection(provider: AgentSSEProvider, sim: SimServer) -> None:
+    stream = provider.stream(ask("long-answer:repeat=50"), EventFactory("t", 1))
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            break
+    await stream.aclose()
+    record = sim.log[0]
+    for _ in range(100):
+        if record.disconnected_at is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert record.disconnected_at is not None and record.ended_at is None
+
+
+def test_config_without_a_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs base_url"):
+        AgentSSEProvider(ProviderConfig(name="mine", kind="sse"))
+
+
+# A hand-written agent: each request gets the next canned body, so the tests control every byte.
+
+
+@dataclass
+class CannedAgent:
+    """A loopback server answering request N with `bodies[N]`, then closing the connection."""
+
+    bodies: list[bytes]
+    content_type: str = "text/event-stream"
+    headers: list[dict[str, str]] = field(default_factory=list)
+    url: str = ""
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[1:]
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)
+        }
+        await reader.readexactly(int(headers.get("content-length", "0")))
+        body = self.bodies[len(self.headers)]
+        self.headers.append(headers)
+        writer.write(
+            f"HTTP/1.1 200 OK\r\ncontent-type: {self.content_type}\r\nconnection: close\r\n\r\n".encode()
+        )
+        writer.write(body)
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def canned() -> AsyncIterator[CannedAgent]:
+    agent_server = CannedAgent([])
+    server = await asyncio.start_server(agent_server._serve, "127.0.0.1", 0)
+    agent_server.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/run"
+    async with server:
+        yield agent_server
+
+
+def frames(*events: dict[str, object], first_id: int | None = 1) -> bytes:
+    out = b""
+    for offset, data in enumerate(events):
+        head = f"id: {first_id + offset}\n" if first_id is not None else ""
+        out += f"{head}data: {json.dumps(data)}\n\n".encode()
+    return out
+
+
+async def test_unknown_event_types_and_fields_are_ignored(canned: CannedAgent) -> None:
+    canned.bodies = [
+        b": a comment\n\n"
+        + frames(
+            {"type": "plan", "steps": ["look", "answer"]},
+            {"type": "token", "text": "ok", "confidence": 0.9},
+            {"type": "done", "stop_reason": "end_turn"},
+        )
+    ]
+    out = await collect(agent(canned.url), ask("any"))
+    assert out.error is None
+    assert out.text == "ok"
+    assert [type(e) for e in out.events] == [TextDelta, CallEnded]
+    assert out.of(CallEnded)[0].stop_reason == "end_turn"
+
+
+async def test_the_example_stream_in_the_docs_is_understood(canned: CannedAgent) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "agent-protocol.md").read_text(encoding="utf-8")
+    example = doc.split("```text\n")[1].split("```")[0]
+    canned.bodies = [example.encode() + b"\n"]  # the blank line that ends the last event
+    out = await collect(agent(canned.url), ask("any"))
+    assert out.error is None
+    assert out.text == "Let me look.\n\nThis project renders widgets."
+    assert [type(e).__name__ for e in out.events] == [
+        "Status",
+        "ReasoningDelta",
+        "TextDelta",
+        "ToolCallStarted",
+        "ToolCallReady",
+        "ToolResult",
+        "TextDelta",
+        "Usage",
+        "CallEnded",
+    ]
+
+
+async def test_a_server_that_replays_from_the_start_is_not_shown_twice(canned: CannedAgent) -> None:
+    tokens = [{"type": "token", "text": t} for t in ("one ", "two ", "three")]
+    canned.bodies = [frames(*tokens[:2]), frames(*tokens, {"type": "done"})]
+    out = await collect(agent(canned.url), ask("any"))
+    assert out.error is None
+    assert out.text == "one two three"
+    assert canned.headers[1]["last-event-id"] == "2"
+
+
+async def test_a_drop_without_event_ids_cannot_resume(canned: CannedAgent) -> None:
+    canned.bodies = [frames({"type": "token", "text": "partial"}, first_id=None)]
+    out = await collect(agent(canned.url), ask("any"))
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+    assert out.text == "partial"
+    assert len(canned.headers) == 1 and not out.of(Status)
+
+
+async def test_a_success_that_is_not_an_event_stream_is_malformed(canned: CannedAgent) -> None:
+    canned.content_type = "application/json"
+    canned.bodies = [b'{"answer": "not streamed"}']
+    out = await collect(agent(canned.url), ask("any"))
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.MALFORMED
+    assert "application/json" in out.error.message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "token"},
+        {"type": "token", "text": 3},
+        {"type": "tool_call", "name": "x"},
+        {"type": "usage", "output_tokens": "many"},
+        {"text": "no type"},
+        ["not", "an", "object"],
+    ],
+)
+def test_events_of_the_wrong_shape_are_malformed(data: object) -> None:
+    with pytest.raises(ProviderError) as caught:
+        agent_events(data, EventFactory("t", 1))
+    assert caught.value.info.kind is ErrorKind.MALFORMED
+
+
+def test_tool_call_arguments_may_be_an_object_or_json_text() -> None:
+    ev = EventFactory("t", 1)
+    as_text = agent_events({"type": "tool_call", "id": "a", "name": "f", "arguments": '{"x": 1}'}, ev)[1]
+    as_list = agent_events({"type": "tool_call", "id": "b", "name": "f", "arguments": [1]}, ev)[1]
+    missing = agent_events({"type": "tool_call", "id": "c", "name": "f"}, ev)[1]
+    assert isinstance(as_text, ToolCallReady) and as_text.arguments == {"x": 1} and as_text.error is None
+    assert isinstance(as_list, ToolCallReady) and as_list.error and "got list" in as_list.error
+    assert isinstance(missing, ToolCallReady) and (missing.arguments, missing.error) == ({}, None)
+
+
+def test_an_error_event_is_a_stream_error_with_its_code() -> None:
+    with pytest.raises(ProviderError) as caught:
+        agent_events({"type": "error", "message": "quota exceeded", "code": "quota"}, EventFactory("t", 1))
+    assert caught.value.info.kind is ErrorKind.STREAM_ERROR
+    assert caught.value.info.message == "quota exceeded (quota)"
+
+
+def test_unknown_types_map_to_nothing() -> None:
+    assert agent_events({"type": "heartbeat"}, EventFactory("t", 1)) == []
+
+
+# The sim side of the protocol.
+
+
+def test_the_encoder_numbers_events_and_skips_those_already_seen() -> None:
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("hello")
+    pieces = [Piece(PieceKind.TEXT, "a"), Piece(PieceKind.TEXT, "b")]
+
+    def ids(resume_after: int | None) -> list[str]:
+        encoder = AgentEncoder(scenario, SimRequest("hello", resume_after=resume_after))
+        written = encoder.open() + [f for p in pieces for f in encoder.piece(p)]
+        written += encoder.finish(SimUsage(1, 2, 0))
+        return [f.decode().split("\n")[0] for f in written]
+
+    assert ids(None) == ["id: 1", "id: 2", "id: 3", "id: 4", "id: 5"]
+    assert ids(3) == ["id: 4", "id: 5"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "words"),
+    [
+        ({"prompt": "hi"}, {}, "'model'"),
+        ({"model": "hello"}, {}, "'prompt'"),
+        ({"model": "hello", "prompt": "hi"}, {"last-event-id": "abc"}, "Last-Event-ID"),
+    ],
+)
+def test_the_sim_refuses_bad_requests(body: dict[str, object], headers: dict[str, str], words: str) -> None:
+    with pytest.raises(BadRequest, match=words):
+        AgentProtocol().parse_request(body, headers)
+
+
+def test_the_sim_reads_last_event_id() -> None:
+    request = AgentProtocol().parse_request({"model": "hello", "prompt": "hi"}, {"last-event-id": " 12 "})
+    assert request.resume_after == 12
