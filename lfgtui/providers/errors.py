@@ -43,12 +43,23 @@ def _body_type(body: Any) -> str:
     return ""
 
 
+IN_BAND_KINDS = {
+    "overloaded_error": ErrorKind.OVERLOADED,
+    "api_error": ErrorKind.SERVER,
+    "rate_limit_error": ErrorKind.RATE_LIMITED,
+    "timeout_error": ErrorKind.TIMEOUT,
+}
+
+
 def classify_status(status: int, body: Any, message: str, retry_after: str | None) -> ErrorInfo:
-    """An HTTP error response, or (status 200) an in-band error event inside a stream."""
+    """An HTTP error response, or (status 200) an in-band error event inside a stream.
+
+    In-band errors keep the meaning their type gives them, so an overload that arrives before the
+    first token is retried like the same error sent as an HTTP status.
+    """
     text = body_message(body, message)
     if status == 200:
-        kind = ErrorKind.OVERLOADED if _body_type(body) == "overloaded_error" else ErrorKind.STREAM_ERROR
-        return ErrorInfo(kind, text)
+        return ErrorInfo(IN_BAND_KINDS.get(_body_type(body), ErrorKind.STREAM_ERROR), text)
     return ErrorInfo(
         status_error_kind(status), text, status=status, retry_after=parse_retry_after(retry_after)
     )
@@ -60,6 +71,8 @@ def classify(exc: BaseException) -> ErrorInfo:
         return classify_status(
             exc.status_code, exc.body, exc.message, exc.response.headers.get("retry-after")
         )
+    if isinstance(exc, httpx2.SSEError):  # a TransportError subclass, so it must come first
+        return ErrorInfo(ErrorKind.MALFORMED, str(exc))
     if isinstance(exc, TIMEOUT_ERRORS):
         return ErrorInfo(ErrorKind.TIMEOUT, "no data from the provider within the idle timeout")
     if isinstance(exc, CONNECTION_ERRORS):
@@ -68,8 +81,6 @@ def classify(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(ErrorKind.STREAM_ERROR, body_message(exc.body, exc.message))
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return ErrorInfo(ErrorKind.MALFORMED, f"the provider sent a chunk that is not valid JSON ({exc})")
-    if isinstance(exc, httpx2.SSEError):
-        return ErrorInfo(ErrorKind.MALFORMED, str(exc))
     raise exc
 
 

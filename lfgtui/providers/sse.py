@@ -258,8 +258,6 @@ class AgentSSEProvider:
                             if isinstance(event, CallEnded):
                                 return
                 lost = ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the agent said it was done")
-            except httpx2.SSEError as exc:  # an oversized event, which classify() would call a drop
-                raise ProviderError(ErrorInfo(ErrorKind.MALFORMED, str(exc))) from exc
             except httpx2.TransportError as exc:
                 lost = classify(exc)
                 if lost.kind is not ErrorKind.CONNECTION:

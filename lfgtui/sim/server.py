@@ -54,6 +54,7 @@ class RequestRecord:
     token_times: list[float] = field(default_factory=list)
     ended_at: float | None = None
     disconnected_at: float | None = None
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     fault: FaultKind | None = None
 
     @property
@@ -179,10 +180,10 @@ class SimServer:
         except asyncio.CancelledError:
             pass  # the server is closing; end this connection quietly
         finally:
-            self._tasks.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
+            self._tasks.discard(task)
 
     async def _handle(self, request: _HttpRequest, conn: _Connection) -> bool:
         """Answer one request; return whether the connection may carry another."""
@@ -226,6 +227,7 @@ class SimServer:
             return await self._stream(protocol, scenario, sim_request, conn, record)
         except _Disconnected:
             record.disconnected_at = time.monotonic()
+            record.disconnected.set()
             return False
         finally:
             watcher.cancel()

@@ -126,3 +126,8 @@ def count_usage(pieces: list[Piece], request: SimRequest) -> SimUsage:
     reasoning = sum(1 for p in pieces if p.kind is PieceKind.REASONING)
     output = sum(1 for p in pieces if p.is_token)
     return SimUsage(input_tokens=request.input_tokens, output_tokens=output, reasoning_tokens=reasoning)
+
+
+def estimate_input_tokens(body: dict[str, Any]) -> int:
+    """A rough prompt size (4 characters a token) for the usage the sim reports."""
+    return max(1, len(repr(body)) // 4)

@@ -255,12 +255,21 @@ async def test_what_the_sdk_raises_mid_stream(provider: AnthropicProvider) -> No
     assert isinstance(await cause_of_failure(provider, ask("fault-malformed")), json.JSONDecodeError)
 
 
-def test_in_band_errors_other_than_overloaded_are_stream_errors() -> None:
+@pytest.mark.parametrize(
+    ("error_type", "kind"),
+    [
+        ("api_error", ErrorKind.SERVER),
+        ("rate_limit_error", ErrorKind.RATE_LIMITED),
+        ("timeout_error", ErrorKind.TIMEOUT),
+        ("invalid_request_error", ErrorKind.STREAM_ERROR),
+    ],
+)
+def test_in_band_errors_keep_the_meaning_of_their_type(error_type: str, kind: ErrorKind) -> None:
     response = httpx2.Response(200, request=httpx2.Request("POST", "http://127.0.0.1/v1/messages"))
-    body = {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}
+    body = {"type": "error", "error": {"type": error_type, "message": "Something happened"}}
     info = classify(anthropic.APIStatusError(str(body), response=response, body=body))
-    assert (info.kind, info.message, info.status) == (ErrorKind.STREAM_ERROR, "Internal server error", None)
-    assert not info.retryable
+    assert (info.kind, info.message, info.status) == (kind, "Something happened", None)
+    assert info.retryable is (kind is not ErrorKind.STREAM_ERROR)
 
 
 async def test_error_event_from_a_scenario_file_keeps_its_message(

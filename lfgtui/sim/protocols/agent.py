@@ -11,9 +11,17 @@ from dataclasses import replace
 from typing import Any
 
 from lfgtui.providers.base import parse_tool_arguments
-from lfgtui.sim.protocols.openai_chat import estimate_input_tokens
 from lfgtui.sim.scenario import Scenario, SimToolCall
-from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, plan_turn, sse
+from lfgtui.sim.wire import (
+    BadRequest,
+    Piece,
+    PieceKind,
+    SimRequest,
+    SimUsage,
+    estimate_input_tokens,
+    plan_turn,
+    sse,
+)
 
 PARAGRAPH = "\n\n"
 

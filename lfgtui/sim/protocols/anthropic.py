@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lfgtui.sim.protocols.openai_chat import estimate_input_tokens
 from lfgtui.sim.scenario import Scenario
 from lfgtui.sim.wire import (
     BadRequest,
@@ -13,6 +12,7 @@ from lfgtui.sim.wire import (
     PieceKind,
     SimRequest,
     SimUsage,
+    estimate_input_tokens,
     plan_turn,
     sse,
 )

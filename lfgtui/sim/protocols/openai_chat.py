@@ -12,6 +12,7 @@ from lfgtui.sim.wire import (
     PieceKind,
     SimRequest,
     SimUsage,
+    estimate_input_tokens,
     plan_turn,
     sse,
 )
@@ -30,11 +31,6 @@ def openai_error_body(status: int, message: str) -> dict[str, Any]:
     kind = ERROR_TYPES.get(status, "server_error")
     code = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}.get(status)
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
-def estimate_input_tokens(body: dict[str, Any]) -> int:
-    """A rough prompt size (4 characters a token) for the usage the sim reports."""
-    return max(1, len(repr(body)) // 4)
 
 
 class OpenAIChatProtocol:

@@ -11,7 +11,7 @@ import base64
 import time
 from typing import Any
 
-from lfgtui.sim.protocols.openai_chat import estimate_input_tokens, openai_error_body
+from lfgtui.sim.protocols.openai_chat import openai_error_body
 from lfgtui.sim.scenario import Scenario
 from lfgtui.sim.wire import (
     BadRequest,
@@ -19,6 +19,7 @@ from lfgtui.sim.wire import (
     PieceKind,
     SimRequest,
     SimUsage,
+    estimate_input_tokens,
     plan_turn,
     sse,
 )
