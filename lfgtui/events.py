@@ -38,6 +38,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"  # no byte within the idle timeout
     STREAM_ERROR = "stream_error"  # an in-band error event inside a 200 stream
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
+    MAX_TURNS = "max_turns"  # the model was still calling tools when the ticket's max_turns ran out
 
 
 RETRYABLE_KINDS = frozenset(

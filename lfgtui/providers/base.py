@@ -79,6 +79,7 @@ class ProviderConfig:
     headers: dict[str, str] = field(default_factory=dict)
     connect_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
+    max_retries: int = 2
 
 
 class ProviderError(Exception):

@@ -1,0 +1,185 @@
+"""One reducer over events: TTFT, tokens, tokens per second, chunk counts.
+
+The gauges, the history rows and the reports all read these numbers, so they are computed once,
+here, from event timestamps only. Every method is O(1) per event: this sits on the per-token path.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from lfgtui.events import (
+    CallEnded,
+    Event,
+    ReasoningDelta,
+    RequestSent,
+    TextDelta,
+    ToolCallArgsDelta,
+    Usage,
+)
+
+LIVE_WINDOW_S = 2.0
+
+
+def estimate_tokens(text: str) -> int:
+    """A chunk's token count before the provider reports usage: about four characters a token."""
+    return max(1, (len(text) + 2) // 4)
+
+
+@dataclass
+class CallMetrics:
+    """Timings and counts of one model call (one request/response)."""
+
+    request_sent: float
+    first_reasoning: float | None = None
+    first_text: float | None = None
+    first_token: float | None = None
+    last_token: float | None = None
+    chunks: int = 0
+    estimated_tokens: int = 0
+    reported_tokens: int | None = None
+    input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    ended: bool = False
+
+    @property
+    def output_tokens(self) -> int:
+        return self.reported_tokens if self.reported_tokens is not None else self.estimated_tokens
+
+    @property
+    def estimated(self) -> bool:
+        return self.reported_tokens is None
+
+    @property
+    def streaming_s(self) -> float:
+        """Time from the first token to the last: the span over which a rate can be measured."""
+        if self.first_token is None or self.last_token is None:
+            return 0.0
+        return self.last_token - self.first_token
+
+    @property
+    def tokens_after_first_chunk(self) -> float:
+        """Tokens that arrived after the first chunk, assuming tokens are spread evenly over chunks."""
+        if self.chunks < 2:
+            return 0.0
+        return self.output_tokens * (self.chunks - 1) / self.chunks
+
+
+@dataclass
+class Metrics:
+    """Metrics of one attempt, fed every event of it through `apply`."""
+
+    calls: list[CallMetrics] = field(default_factory=list)
+    _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+    _window_tokens: int = 0
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case RequestSent(t=t):
+                self.calls.append(CallMetrics(request_sent=t))
+            case TextDelta(t=t, text=text):
+                self._token(t, text, answer=True)
+            case ReasoningDelta(t=t, text=text):
+                self._token(t, text, answer=False)
+            case ToolCallArgsDelta(t=t, fragment=fragment):
+                self._token(t, fragment, answer=None)
+            case Usage(output_tokens=output, input_tokens=input_tokens, reasoning_tokens=reasoning):
+                if self.calls:
+                    call = self.calls[-1]
+                    if output is not None:
+                        call.reported_tokens = output
+                    if input_tokens is not None:
+                        call.input_tokens = input_tokens
+                    if reasoning is not None:
+                        call.reasoning_tokens = reasoning
+            case CallEnded():
+                if self.calls:
+                    self.calls[-1].ended = True
+
+    def _token(self, t: float, text: str, answer: bool | None) -> None:
+        if not self.calls:
+            return
+        call = self.calls[-1]
+        if call.first_token is None:
+            call.first_token = t
+        if answer is True and call.first_text is None:
+            call.first_text = t
+        elif answer is False and call.first_reasoning is None:
+            call.first_reasoning = t
+        call.last_token = t
+        call.chunks += 1
+        tokens = estimate_tokens(text)
+        call.estimated_tokens += tokens
+        self._window.append((t, tokens))
+        self._window_tokens += tokens
+
+    @property
+    def chunks(self) -> int:
+        return sum(c.chunks for c in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(c.output_tokens for c in self.calls)
+
+    @property
+    def input_tokens(self) -> int | None:
+        known = [c.input_tokens for c in self.calls if c.input_tokens is not None]
+        return sum(known) if known else None
+
+    @property
+    def tokens_estimated(self) -> bool:
+        """True while any call's count is our estimate rather than the provider's usage."""
+        return any(c.estimated for c in self.calls if c.chunks)
+
+    def _ttft(self, pick: str) -> float | None:
+        if not self.calls:
+            return None
+        first = getattr(self.calls[0], pick)
+        return None if first is None else first - self.calls[0].request_sent
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Request sent to the first token of any kind, on the attempt's first model call."""
+        return self._ttft("first_token")
+
+    @property
+    def ttft_text_s(self) -> float | None:
+        return self._ttft("first_text")
+
+    @property
+    def ttft_reasoning_s(self) -> float | None:
+        return self._ttft("first_reasoning")
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Output rate over each call's first-to-last token, so time spent running tools is excluded."""
+        span = sum(c.streaming_s for c in self.calls)
+        if span <= 0:
+            return None
+        return sum(c.tokens_after_first_chunk for c in self.calls) / span
+
+    def live_tokens_per_s(self, now: float) -> float:
+        """Tokens per second over the last couple of seconds, for the live gauge."""
+        cutoff = now - LIVE_WINDOW_S
+        while self._window and self._window[0][0] < cutoff:
+            self._window_tokens -= self._window.popleft()[1]
+        if not self._window:
+            return 0.0
+        first = next((c.first_token for c in self.calls if c.first_token is not None), now)
+        span = min(LIVE_WINDOW_S, now - first)
+        return self._window_tokens / span if span > 0 else 0.0
+
+
+@dataclass
+class MetricsBook:
+    """Metrics for every attempt of a run, keyed by (ticket, attempt), fed from one event stream."""
+
+    attempts: dict[tuple[str, int], Metrics] = field(default_factory=dict)
+
+    def __call__(self, event: Event) -> None:
+        key = (event.ticket, event.attempt)
+        metrics = self.attempts.get(key)
+        if metrics is None:
+            metrics = self.attempts[key] = Metrics()
+        metrics.apply(event)

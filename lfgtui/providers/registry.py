@@ -1,0 +1,77 @@
+"""From a provider config to a live adapter, for every provider a run uses.
+
+`sim` is the built-in offline provider: the first time a ticket uses it, the sim server starts
+in-process on a free loopback port and the ordinary Chat Completions adapter talks to it. The
+`sim-responses`, `sim-anthropic` and `sim-agent` providers reach the same server through the other
+adapters, so every protocol can be tried offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from lfgtui.providers.anthropic import AnthropicProvider
+from lfgtui.providers.base import Provider, ProviderConfig
+from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL, resolve
+from lfgtui.providers.openai_chat import OpenAIChatProvider
+from lfgtui.providers.openai_responses import OpenAIResponsesProvider
+from lfgtui.providers.sse import AgentSSEProvider
+from lfgtui.sim.server import SimServer
+
+
+class Providers:
+    """The adapters of one run, created on first use and closed together (with the sim, if started)."""
+
+    def __init__(
+        self, configs: Mapping[str, ProviderConfig] | None = None, sim: SimServer | None = None
+    ) -> None:
+        self.configs = dict(BUILTIN) | dict(configs or {})
+        self._adapters: dict[str, Provider] = {}
+        self._sim = sim
+        self._own_sim = sim is None
+
+    async def get(self, name: str) -> Provider:
+        if name not in self._adapters:
+            config = resolve(self.configs[name])
+            if config.kind == "sim" and config.base_url is None:
+                config = replace(config, base_url=BUILTIN["sim"].base_url)
+            if config.base_url is not None and config.base_url.startswith(SIM_URL):
+                config = replace(
+                    config, base_url=await self._sim_url() + config.base_url.removeprefix(SIM_URL)
+                )
+            self._adapters[name] = make_adapter(config)
+        return self._adapters[name]
+
+    async def _sim_url(self) -> str:
+        if self._sim is None:
+            self._sim = await SimServer().start()
+        return self._sim.url
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+        self._adapters.clear()
+        if self._sim is not None and self._own_sim:
+            await self._sim.aclose()
+            self._sim = None
+
+    async def __aenter__(self) -> Providers:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def make_adapter(config: ProviderConfig) -> Provider:
+    """The adapter for a resolved config."""
+    match config.kind:
+        case "openai" | "sim":
+            return OpenAIChatProvider(config)
+        case "openai-responses":
+            return OpenAIResponsesProvider(config)
+        case "anthropic":
+            return AnthropicProvider(config)
+        case "sse":
+            return AgentSSEProvider(config)
+    raise ValueError(f"provider {config.name!r}: unknown kind {config.kind!r} (kinds: {', '.join(KINDS)})")

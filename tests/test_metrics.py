@@ -1,0 +1,100 @@
+"""The metrics reducer, fed hand-stamped events so every number is known exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from lfgtui.events import (
+    CallEnded,
+    EventFactory,
+    ReasoningDelta,
+    RequestSent,
+    TextDelta,
+    ToolCallArgsDelta,
+    Usage,
+)
+from lfgtui.metrics import Metrics
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_ttft_is_split_between_reasoning_and_answer(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now = 100.4
+    m.apply(ev(ReasoningDelta, text="hmm"))
+    clock.now = 101.0
+    m.apply(ev(TextDelta, text="Hi"))
+    assert m.ttft_s == pytest.approx(0.4)
+    assert m.ttft_reasoning_s == pytest.approx(0.4)
+    assert m.ttft_text_s == pytest.approx(1.0)
+
+
+def test_tokens_are_estimated_until_usage_arrives(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    for word in ["Hello", " there", " friend"]:
+        clock.now += 0.1
+        m.apply(ev(TextDelta, text=word))
+    assert m.tokens_estimated
+    assert m.output_tokens == 5  # "Hello" 1, " there" 2, " friend" 2 at about four characters a token
+    m.apply(ev(Usage, input_tokens=12, output_tokens=3))
+    assert not m.tokens_estimated
+    assert (m.output_tokens, m.input_tokens) == (3, 12)
+
+
+def test_rate_excludes_the_time_between_model_calls(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    for call in range(2):
+        m.apply(ev(RequestSent, call=call))
+        clock.now += 0.5
+        for _ in range(11):
+            m.apply(ev(TextDelta, text="tok"))
+            clock.now += 0.1
+        clock.now -= 0.1
+        m.apply(ev(Usage, output_tokens=11))
+        m.apply(ev(CallEnded, stop_reason="tool_calls"))
+        clock.now += 30.0  # a slow tool runs between the calls
+    # each call: 10 tokens after the first chunk over 1.0 s
+    assert m.tokens_per_s == pytest.approx(10.0)
+    assert m.chunks == 22
+    assert m.calls[1].ended
+
+
+def test_tool_argument_fragments_count_as_output(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 0.2
+    m.apply(ev(ToolCallArgsDelta, call_id="c", fragment='{"path"'))
+    assert m.ttft_s == pytest.approx(0.2)
+    assert m.ttft_text_s is None
+    assert m.output_tokens == 2
+
+
+def test_live_rate_uses_a_sliding_window(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    for _ in range(40):  # 20 tokens/s for 2 s, one token per chunk
+        clock.now += 0.05
+        m.apply(ev(TextDelta, text="ab"))
+    assert m.live_tokens_per_s(clock.now) == pytest.approx(20.0, rel=0.05)
+    assert m.live_tokens_per_s(clock.now + 10) == 0.0
+
+
+def test_no_rate_without_two_chunks(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    assert m.ttft_s is None and m.tokens_per_s is None
+    m.apply(ev(RequestSent, call=0))
+    m.apply(ev(TextDelta, text="one"))
+    assert m.tokens_per_s is None
