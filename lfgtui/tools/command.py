@@ -1,0 +1,117 @@
+"""The shell tool: run one command in the workdir with a timeout, keeping the tail of its output.
+
+The command leads its own session, so a timeout or a cancelled ticket kills everything it started,
+not just the shell. Output is read as it comes and only the tail is kept, so a chatty command
+cannot exhaust memory; the end of a build or test log is where the answer usually is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from typing import Any
+
+from lfgtui.providers.base import ToolSpec
+from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome
+
+READ_CHUNK = 64 * 1024
+KILL_GRACE_S = 5.0
+
+
+class _Tail:
+    """The last `keep` bytes of a stream and a count of the bytes before them."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.data = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        excess = len(self.data) - self.keep
+        if excess > 0:
+            del self.data[:excess]
+            self.dropped += excess
+
+    def render(self, status: str) -> str:
+        """The kept output between a note of what was dropped and the `status` line."""
+        data = bytes(self.data)
+        if self.dropped:
+            cut = len(data) - len(data.lstrip(bytes(range(0x80, 0xC0))))  # a UTF-8 character split in two
+            data = data[cut:]
+            head = f"[… {self.dropped + cut} bytes of earlier output dropped]\n"
+        else:
+            head = ""
+        text = data.decode("utf-8", errors="replace") or "(no output)"
+        separator = "" if text.endswith("\n") else "\n"
+        return f"{head}{text}{separator}{status}"
+
+
+class RunCommand:
+    """Run a shell command; the user approves it first."""
+
+    needs_approval = True
+    spec = ToolSpec(
+        name="run_command",
+        description=(
+            "Run a shell command (/bin/sh) in the workdir, with no input. Returns its output (stdout and "
+            "stderr together; only the end is kept when it is long) and its exit code. It is killed, with "
+            "everything it started, when it runs longer than the timeout."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "description": "The command line to run."},
+                "timeout_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "Seconds before the command is killed (default: the ticket's timeout).",
+                },
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    )
+
+    async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
+        timeout_s: float = arguments.get("timeout_s", ctx.command_timeout_s)
+        process = await asyncio.create_subprocess_shell(
+            arguments["command"],
+            cwd=ctx.workdir,
+            env=dict(ctx.env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert process.stdout is not None  # piped above
+        tail = _Tail(ctx.output_limit - NOTE_ROOM)
+        try:
+            async with asyncio.timeout(timeout_s):
+                while chunk := await process.stdout.read(READ_CHUNK):
+                    tail.add(chunk)
+                code = await process.wait()
+        except TimeoutError:
+            await _kill_group(process)
+            status = f"[timed out after {timeout_s:g} s; killed the command and every process it started]"
+            return ToolOutcome(tail.render(status), is_error=True)
+        except asyncio.CancelledError:
+            await _kill_group(process)
+            raise
+        if code < 0:
+            status = f"[killed by signal {-code}: {signal.strsignal(-code)}]"
+            return ToolOutcome(tail.render(status), is_error=True)
+        return ToolOutcome(tail.render(f"[exit code {code}]"), is_error=code != 0)
+
+
+async def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL the command's process group (it leads its own session), then reap the shell.
+
+    The wait is bounded: a process that left the group could still hold the output pipe open.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), KILL_GRACE_S)
