@@ -1,0 +1,150 @@
+"""The user's config.toml: providers beyond the built-in ones, run limits, UI and history settings.
+
+The file is optional. Only a file the user named (`--config` or `LFG_CONFIG`) must exist; the
+default one in the platform's config folder may be absent, which means all defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.catalog import BUILTIN, KINDS
+from lfgtui.validation import (
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    POSITIVE_NUMBER,
+    SECRET_HINT,
+    STRING,
+    STRING_TABLE,
+    TABLE,
+    Checker,
+    Kind,
+    Problem,
+    ValidationError,
+    load_toml,
+    unknown,
+)
+
+CONFIG_ENV = "LFG_CONFIG"
+
+SECTIONS: dict[str, Kind] = {"providers": TABLE, "run": TABLE, "ui": TABLE, "history": TABLE}
+PROVIDER_FIELDS: dict[str, Kind] = {
+    "kind": STRING,
+    "base_url": STRING,
+    "api_key_env": STRING,
+    "default_model": STRING,
+    "headers": STRING_TABLE,
+    "connect_timeout_s": POSITIVE_NUMBER,
+    "idle_timeout_s": POSITIVE_NUMBER,
+    "max_retries": NON_NEGATIVE_INT,
+}
+RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT}
+UI_FIELDS: dict[str, Kind] = {"theme": STRING, "keymap": STRING_TABLE}
+HISTORY_FIELDS: dict[str, Kind] = {"path": STRING}
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    max_concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    theme: str = "dark"
+    keymap: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """`path` None means the history module's own default location."""
+
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything config.toml can set; `path` is the file it came from, None when there was none."""
+
+    path: Path | None
+    providers: dict[str, ProviderConfig] = field(default_factory=lambda: dict(BUILTIN))
+    run: RunSettings = field(default_factory=RunSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
+
+
+def _chosen_path(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, str | None]:
+    """The config file to read and who named it: a file the user named must exist."""
+    if explicit is not None:
+        return explicit.expanduser(), "--config"
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser(), CONFIG_ENV
+    return Path(platformdirs.user_config_dir("lfgtui")) / "config.toml", None
+
+
+def config_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
+    """`--config PATH`, else `LFG_CONFIG`, else config.toml in the user config folder."""
+    return _chosen_path(explicit, env)[0]
+
+
+def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the config file; raises `ValidationError` listing every problem."""
+    path, named_by = _chosen_path(explicit, os.environ if env is None else env)
+    if not path.exists():
+        if named_by is None:
+            return Config(path=None)
+        raise ValidationError([Problem(path, None, f"config file not found (given by {named_by})")])
+    check = Checker(load_toml(path))
+    sections = check.fields(check.doc.data, SECTIONS, "top level")
+    providers = _providers(check, sections.get("providers", {}))
+    run = check.fields(sections.get("run", {}), RUN_FIELDS, "[run]", "run")
+    ui = check.fields(sections.get("ui", {}), UI_FIELDS, "[ui]", "ui")
+    history = check.fields(sections.get("history", {}), HISTORY_FIELDS, "[history]", "history")
+    check.raise_if_any()
+    history_path = Path(history["path"]).expanduser() if "path" in history else None
+    return Config(
+        path=path,
+        providers=providers,
+        run=RunSettings(**run),
+        ui=UiSettings(**ui),
+        history=HistorySettings(path=path.resolve().parent / history_path if history_path else None),
+    )
+
+
+def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderConfig]:
+    """The built-in providers with the file's `[providers.NAME]` tables merged over them."""
+    providers = dict(BUILTIN)
+    for name, table in tables.items():
+        header = f'providers."{name}"'
+        where = f"[providers.{name}]"
+        if not isinstance(table, dict):
+            check.add(check.doc.line("providers", name), f"{where}: must be a table of provider settings")
+            continue
+        fields = check.fields(table, PROVIDER_FIELDS, where, header)
+        kind = fields.get("kind")
+        if kind is not None and kind not in KINDS:
+            check.add(check.doc.line(header, "kind"), f"{where}: {unknown('kind', kind, KINDS)}")
+            continue
+        for secret in [key for key in fields.get("headers", {}) if key.lower() in SECRET_HEADERS]:
+            line = check.doc.line(header, "headers")
+            check.add(line, f"{where}: header {secret!r} is not allowed: {SECRET_HINT}")
+        if name in BUILTIN:
+            config = replace(BUILTIN[name], **fields)
+        elif kind is None:
+            check.add(check.doc.line(header), f"{where}: missing kind (one of {', '.join(KINDS)})")
+            continue
+        else:
+            config = ProviderConfig(name=name, **fields)
+        if config.kind == "sse" and not config.base_url:
+            check.add(
+                check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"
+            )
+        providers[name] = config
+    return providers

@@ -1,0 +1,341 @@
+"""tickets.toml: the agents one `lfg run` starts, checked as a whole before any of them runs.
+
+Each `[[ticket]]` inherits the fields of `[defaults]` it does not set. A ticket's prompt can quote
+the final answer of a ticket it depends on with `{{ outputs.ID }}`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lfgtui.config import Config
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.catalog import MissingApiKey, resolve
+from lfgtui.validation import (
+    NON_NEGATIVE_NUMBER,
+    POSITIVE_INT,
+    STRING,
+    STRING_LIST,
+    TABLE,
+    TABLE_LIST,
+    Checker,
+    Kind,
+    load_toml,
+    unknown,
+)
+
+DEFAULT_MAX_TURNS = 20
+OFFLINE_PROVIDER = "sim"
+KEYED_FALLBACKS = ("openai", "anthropic")
+
+TICKET_FIELDS: dict[str, Kind] = {
+    "id": STRING,
+    "title": STRING,
+    "prompt": STRING,
+    "system": STRING,
+    "provider": STRING,
+    "model": STRING,
+    "tools": STRING_LIST,
+    "max_turns": POSITIVE_INT,
+    "max_tokens": POSITIVE_INT,
+    "temperature": NON_NEGATIVE_NUMBER,
+    "workdir": STRING,
+    "depends_on": STRING_LIST,
+    "auto_approve": Kind(
+        "true or a list of tool names", lambda value: isinstance(value, bool) or STRING_LIST.check(value)
+    ),
+}
+TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
+DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
+TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One agent to run, with every default applied and every name checked."""
+
+    id: str
+    prompt: str
+    title: str
+    system: str | None
+    provider: str
+    model: str
+    tools: tuple[str, ...]
+    max_turns: int
+    max_tokens: int | None
+    temperature: float | None
+    workdir: Path
+    depends_on: tuple[str, ...]
+    auto_approve: frozenset[str]
+    auto_approve_all: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class TicketFile:
+    """A loaded tickets file. `offline_default` says tickets fell back to the sim for want of a key."""
+
+    path: Path
+    tickets: tuple[Ticket, ...]
+    offline_default: bool
+
+
+def render_prompt(ticket: Ticket, outputs: Mapping[str, str]) -> str:
+    """The ticket's prompt with each `{{ outputs.ID }}` replaced by that dependency's final answer."""
+
+    def fill(match: re.Match[str]) -> str:
+        dependency = match.group(1)
+        if dependency not in outputs:
+            raise KeyError(f"ticket {ticket.id!r} needs the output of {dependency!r}, which has none yet")
+        return outputs[dependency]
+
+    return PLACEHOLDER.sub(fill, ticket.prompt)
+
+
+@dataclass
+class _Draft:
+    """A `[[ticket]]` table whose own fields have been checked, before defaults and cross-checks."""
+
+    index: int
+    id: str | None
+    where: str
+    fields: dict[str, Any]
+
+
+def load_tickets(
+    path: Path,
+    config: Config,
+    known_tools: Collection[str],
+    env: Mapping[str, str] | None = None,
+) -> TicketFile:
+    """Load and validate a tickets file; raises `ValidationError` listing every problem in it."""
+    return _Loader(path, config, known_tools, os.environ if env is None else env).load()
+
+
+class _Loader:
+    """The checks of one tickets file, sharing the file, the config and the problems found so far."""
+
+    def __init__(
+        self, path: Path, config: Config, known_tools: Collection[str], env: Mapping[str, str]
+    ) -> None:
+        self.path = path
+        self.folder = path.resolve().parent
+        self.config = config
+        self.known_tools = frozenset(known_tools)
+        self.env = env
+        self.check = Checker(load_toml(path))
+
+    def line(self, draft: _Draft | None, key: str | None = None) -> int | None:
+        """Where a ticket's (or, for None, [defaults]') key is; inline tables fall back to the array."""
+        if draft is None:
+            return self.check.doc.line("defaults", key)
+        return self.check.doc.line("ticket", key, draft.index) or self.check.doc.line("", "ticket")
+
+    def load(self) -> TicketFile:
+        top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level")
+        defaults = self._defaults(top.get("defaults", {}))
+        drafts = [self._draft(index, table) for index, table in enumerate(top.get("ticket", []))]
+        if not drafts:
+            self.check.add(None, "no tickets: add a [[ticket]] table with an id and a prompt")
+        named = {draft.id: draft for draft in reversed(drafts) if draft.id is not None}
+        self._check_duplicates(drafts)
+        self._check_dependencies(drafts, named)
+        fallback = self._fallback_provider()
+        providers = {
+            draft.index: draft.fields.get("provider") or defaults.get("provider") or fallback
+            for draft in drafts
+        }
+        self._check_keys(drafts, defaults, providers)
+        models = {draft.index: self._model(draft, defaults, providers[draft.index]) for draft in drafts}
+        self.check.raise_if_any()
+        tickets = tuple(
+            self._ticket(draft, defaults, providers[draft.index], models[draft.index]) for draft in drafts
+        )
+        offline = fallback == OFFLINE_PROVIDER and any(
+            "provider" not in draft.fields and "provider" not in defaults for draft in drafts
+        )
+        return TicketFile(path=self.path, tickets=tickets, offline_default=offline)
+
+    def _defaults(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        for key in TICKET_ONLY.intersection(table):
+            self.check.add(
+                self.line(None, key), f"[defaults]: {key} cannot have a default; set it on each ticket"
+            )
+        inheritable = {key: value for key, value in table.items() if key not in TICKET_ONLY}
+        fields = self.check.fields(inheritable, DEFAULT_FIELDS, "[defaults]", "defaults")
+        return self._check_values(None, "[defaults]", fields)
+
+    def _draft(self, index: int, table: Mapping[str, Any]) -> _Draft:
+        ticket_id = table.get("id")
+        valid_id = ticket_id if isinstance(ticket_id, str) and ID_PATTERN.fullmatch(ticket_id) else None
+        where = f"ticket {valid_id!r}" if valid_id else f"ticket #{index + 1}"
+        fields = self.check.fields(table, TICKET_FIELDS, where, "ticket", index)
+        draft = _Draft(index=index, id=valid_id, where=where, fields=fields)
+        if "id" not in table:
+            self.check.add(self.line(draft), f"{where}: missing id")
+        elif isinstance(ticket_id, str) and valid_id is None:
+            self.check.add(
+                self.line(draft, "id"),
+                f"{where}: id {ticket_id!r} may use only letters, digits, '_', '-' and '.'",
+            )
+        if "prompt" not in table:
+            self.check.add(self.line(draft), f"{where}: missing prompt")
+        self._check_values(draft, where, draft.fields)
+        return draft
+
+    def _check_values(self, draft: _Draft | None, where: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Check names and paths; drop an unknown provider so later checks can look each one up."""
+        if "provider" in fields and fields["provider"] not in self.config.providers:
+            message = unknown("provider", fields.pop("provider"), self.config.providers)
+            self.check.add(self.line(draft, "provider"), f"{where}: {message}")
+        for key in ("tools", "auto_approve"):
+            names = fields.get(key)
+            for name in names if isinstance(names, list) else ():
+                if name not in self.known_tools:
+                    message = unknown("tool", name, self.known_tools)
+                    self.check.add(self.line(draft, key), f"{where}: {key}: {message}")
+        if "workdir" in fields:
+            workdir = (self.folder / Path(fields["workdir"]).expanduser()).resolve()
+            problem = (
+                None if workdir.is_dir() else "is not a folder" if workdir.exists() else "does not exist"
+            )
+            if problem:
+                self.check.add(self.line(draft, "workdir"), f"{where}: workdir {str(workdir)!r} {problem}")
+            fields["workdir"] = workdir
+        return fields
+
+    def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
+        first: dict[str, _Draft] = {}
+        for draft in drafts:
+            if draft.id is None:
+                continue
+            if draft.id in first:
+                other = self.line(first[draft.id], "id")
+                self.check.add(
+                    self.line(draft, "id"), f"{draft.where}: duplicate id (first used on line {other})"
+                )
+            else:
+                first[draft.id] = draft
+
+    def _check_dependencies(self, drafts: Sequence[_Draft], named: Mapping[str, _Draft]) -> None:
+        """Every dependency exists, none is circular, and a prompt quotes only its dependencies."""
+        graph: dict[str, list[str]] = {}
+        for draft in drafts:
+            depends_on = list(dict.fromkeys(draft.fields.get("depends_on", [])))
+            for dependency in depends_on:
+                if dependency not in named:
+                    message = unknown("ticket id", dependency, named.keys() - {draft.id})
+                    self.check.add(self.line(draft, "depends_on"), f"{draft.where}: depends_on: {message}")
+            for quoted in dict.fromkeys(PLACEHOLDER.findall(draft.fields.get("prompt", ""))):
+                if quoted not in depends_on:
+                    self.check.add(
+                        self.line(draft, "prompt"),
+                        f"{draft.where}: the prompt uses {{{{ outputs.{quoted} }}}} but {quoted!r} is not in "
+                        f"depends_on; add it there",
+                    )
+            if draft.id is not None and named[draft.id] is draft:
+                graph[draft.id] = [dependency for dependency in depends_on if dependency in named]
+        for cycle in _cycles(graph):
+            start = named[cycle[0]]
+            self.check.add(
+                self.line(start, "depends_on"), f"{start.where}: dependency cycle: {' -> '.join(cycle)}"
+            )
+
+    def _fallback_provider(self) -> str:
+        """For tickets that name no provider: the first keyed provider whose key is set, else the sim."""
+        for name in KEYED_FALLBACKS:
+            if _has_key(self.config.providers[name], self.env):
+                return name
+        return OFFLINE_PROVIDER
+
+    def _check_keys(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], providers: Mapping[int, str]
+    ) -> None:
+        """Each provider in use has its key; one message per provider, naming every ticket using it."""
+        users: dict[str, list[_Draft]] = {}
+        for draft in drafts:
+            users.setdefault(providers[draft.index], []).append(draft)
+        for name, group in users.items():
+            try:
+                resolve(self.config.providers[name], self.env)
+            except MissingApiKey as exc:
+                ids = ", ".join(repr(draft.id) for draft in group if draft.id is not None)
+                who = f"tickets {ids}" if len(group) > 1 else group[0].where
+                first = group[0]
+                line = self.line(first, "provider") if "provider" in first.fields else None
+                line = line or (self.line(None, "provider") if "provider" in defaults else None)
+                self.check.add(line or self.line(first), f"{who}: {exc}")
+
+    def _model(self, draft: _Draft, defaults: Mapping[str, Any], provider: str) -> str:
+        model = (
+            draft.fields.get("model")
+            or defaults.get("model")
+            or self.config.providers[provider].default_model
+        )
+        if not model:
+            self.check.add(
+                self.line(draft),
+                f"{draft.where}: no model: set model on the ticket or in [defaults], "
+                f"or default_model in [providers.{provider}]",
+            )
+        return model or ""
+
+    def _ticket(self, draft: _Draft, defaults: Mapping[str, Any], provider: str, model: str) -> Ticket:
+        fields = {**defaults, **draft.fields}
+        auto_approve = fields.get("auto_approve", False)
+        temperature = fields.get("temperature")
+        return Ticket(
+            id=fields["id"],
+            prompt=fields["prompt"],
+            title=fields.get("title", fields["id"]),
+            system=fields.get("system"),
+            provider=provider,
+            model=model,
+            tools=tuple(fields.get("tools", ())),
+            max_turns=fields.get("max_turns", DEFAULT_MAX_TURNS),
+            max_tokens=fields.get("max_tokens"),
+            temperature=float(temperature) if temperature is not None else None,
+            workdir=fields.get("workdir", self.folder),
+            depends_on=tuple(dict.fromkeys(fields.get("depends_on", ()))),
+            auto_approve=frozenset(auto_approve) if isinstance(auto_approve, list) else frozenset(),
+            auto_approve_all=auto_approve is True,
+            line=self.line(draft) or 0,
+        )
+
+
+def _has_key(provider: ProviderConfig, env: Mapping[str, str]) -> bool:
+    try:
+        resolve(provider, env)
+    except MissingApiKey:
+        return False
+    return True
+
+
+def _cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Each dependency cycle found by a depth-first walk, as a closed path like [a, b, a]."""
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in graph:
+        if root in done:
+            continue
+        path: list[str] = [root]
+        walks: list[Iterator[str]] = [iter(graph[root])]
+        while walks:
+            node = next(walks[-1], None)
+            if node is None:
+                done.add(path.pop())
+                walks.pop()
+            elif node in path:
+                cycles.append([*path[path.index(node) :], node])
+            elif node not in done:
+                path.append(node)
+                walks.append(iter(graph[node]))
+    return cycles

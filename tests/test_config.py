@@ -1,0 +1,232 @@
+"""config.toml: where it is found, how it merges with the built-in providers, and what it rejects."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config, config_path, load_config
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.validation import ValidationError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def user_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the default config folder into tmp_path so no test can see the real user's config."""
+    folder = tmp_path / "user-config"
+    monkeypatch.setattr("platformdirs.user_config_dir", lambda appname: str(folder / appname))
+    return folder / "lfgtui"
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    """The problem lines `load_config` reports for `path`."""
+    with pytest.raises(ValidationError) as caught:
+        load_config(path, env={})
+    return str(caught.value).splitlines()
+
+
+def test_default_path_is_in_the_user_config_folder(user_config_dir: Path) -> None:
+    assert config_path(None, {}) == user_config_dir / "config.toml"
+
+
+def test_explicit_path_beats_lfg_config_which_beats_the_default(tmp_path: Path) -> None:
+    explicit, from_env = tmp_path / "explicit.toml", tmp_path / "env.toml"
+    assert config_path(explicit, {"LFG_CONFIG": str(from_env)}) == explicit
+    assert config_path(None, {"LFG_CONFIG": str(from_env)}) == from_env
+
+
+def test_lfg_config_file_is_loaded(tmp_path: Path) -> None:
+    path = write(tmp_path, "[run]\nmax_concurrency = 3\n", "elsewhere.toml")
+    config = load_config(env={"LFG_CONFIG": str(path)})
+    assert config.path == path
+    assert config.run.max_concurrency == 3
+
+
+def test_explicit_file_wins_over_lfg_config(tmp_path: Path) -> None:
+    explicit = write(tmp_path, "[run]\nmax_concurrency = 2\n", "explicit.toml")
+    from_env = write(tmp_path, "[run]\nmax_concurrency = 5\n", "env.toml")
+    assert load_config(explicit, env={"LFG_CONFIG": str(from_env)}).run.max_concurrency == 2
+
+
+def test_missing_default_file_means_defaults() -> None:
+    config = load_config(env={})
+    assert config == Config(path=None)
+    assert config.providers == BUILTIN
+    assert config.run.max_concurrency == 8
+    assert config.ui.theme == "dark"
+    assert config.ui.keymap == {}
+    assert config.history.path is None
+
+
+def test_default_file_is_read_when_present(user_config_dir: Path) -> None:
+    user_config_dir.mkdir(parents=True)
+    write(user_config_dir, '[ui]\ntheme = "light"\n')
+    assert load_config(env={}).ui.theme == "light"
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    (message,) = problems(tmp_path / "nope.toml")
+    assert message == f"{tmp_path / 'nope.toml'}: config file not found (given by --config)"
+
+
+def test_missing_lfg_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"nope\.toml: config file not found \(given by LFG_CONFIG\)"):
+        load_config(env={"LFG_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_settings_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[run]
+max_concurrency = 2
+[ui]
+theme = "light"
+keymap = { "pane.cancel" = "ctrl+x" }
+[history]
+path = "data/history.sqlite3"
+""",
+    )
+    config = load_config(path, env={})
+    assert config.run.max_concurrency == 2
+    assert config.ui.theme == "light"
+    assert config.ui.keymap == {"pane.cancel": "ctrl+x"}
+    assert config.history.path == tmp_path.resolve() / "data" / "history.sqlite3"
+
+
+def test_builtin_provider_override_changes_only_the_given_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.openai]\nbase_url = "http://proxy.local/v1"\nmax_retries = 5\n')
+    openai = load_config(path, env={}).providers["openai"]
+    assert openai.base_url == "http://proxy.local/v1"
+    assert openai.max_retries == 5
+    assert openai.api_key_env == BUILTIN["openai"].api_key_env
+    assert openai.default_model == BUILTIN["openai"].default_model
+    assert openai.kind == "openai"
+
+
+def test_new_provider_is_added_beside_the_builtin_ones(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[providers.openrouter]
+kind = "openai"
+base_url = "https://openrouter.ai/api/v1"
+api_key_env = "OPENROUTER_API_KEY"
+default_model = "some/model"
+headers = { "X-Title" = "lfg" }
+connect_timeout_s = 3
+idle_timeout_s = 90.5
+""",
+    )
+    providers = load_config(path, env={}).providers
+    assert set(BUILTIN) < set(providers)
+    router = providers["openrouter"]
+    assert (router.name, router.kind, router.api_key_env) == ("openrouter", "openai", "OPENROUTER_API_KEY")
+    assert router.headers == {"X-Title": "lfg"}
+    assert (router.connect_timeout_s, router.idle_timeout_s) == (3, 90.5)
+
+
+def test_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, '[run]\nmax_concurrency = 4\n[ui]\ntheme = "dark\n')
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:4: TOML syntax error at line 4, column 14")
+
+
+@pytest.mark.parametrize("field", ["api_key", "key", "token"])
+def test_key_fields_are_rejected(tmp_path: Path, field: str) -> None:
+    path = write(tmp_path, f'[providers.openai]\nmodel_note = "x"\n{field} = "sk-123"\n')
+    messages = problems(path)
+    assert f"{path}:3: [providers.openai]: {field!r} is not allowed" in messages[1]
+    assert "api_key_env" in messages[1]
+    assert "sk-123" not in "\n".join(messages)
+
+
+def test_authorization_header_is_rejected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[providers.my-agent]\nkind = "sse"\nbase_url = "http://x"\n'
+        '[providers.my-agent.headers]\nAuthorization = "Bearer sk"\n',
+    )
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:4: [providers.my-agent]: header 'Authorization' is not allowed")
+    assert "api_key_env" in message
+
+
+def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.openai]\ndefault_modle = "gpt"\n')
+    (message,) = problems(path)
+    assert message.startswith(
+        f"{path}:2: [providers.openai]: unknown field 'default_modle' (did you mean 'default_model'?)"
+    )
+
+
+def test_unknown_section_suggests_the_close_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "[run]\nmax_concurrency = 2\n\n[provider.openai]\nmax_retries = 1\n")
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:4: top level: unknown field 'provider' (did you mean 'providers'?)")
+
+
+def test_wrong_type_names_field_and_expected_type(tmp_path: Path) -> None:
+    path = write(tmp_path, '[run]\nmax_concurrency = "lots"\n')
+    assert problems(path) == [
+        f"{path}:2: [run]: max_concurrency must be an integer of at least 1, got the string 'lots'"
+    ]
+
+
+def test_max_concurrency_must_be_at_least_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "[run]\nmax_concurrency = 0\n")
+    (message,) = problems(path)
+    assert "max_concurrency must be an integer of at least 1, got the integer 0" in message
+
+
+def test_unknown_kind_lists_the_kinds(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.local]\nkind = "opnai"\n')
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:2: [providers.local]: unknown kind 'opnai' (did you mean 'openai'?)")
+    assert "openai-responses" in message and "sse" in message
+
+
+def test_new_provider_needs_a_kind(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.local]\nbase_url = "http://localhost:1234/v1"\n')
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:1: [providers.local]: missing kind")
+
+
+def test_sse_provider_needs_a_base_url(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.agent]\nkind = "sse"\n')
+    assert problems(path) == [
+        f"{path}:1: [providers.agent]: an sse provider needs base_url, the agent's stream URL"
+    ]
+
+
+def test_every_problem_is_reported_in_file_order(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ui]\ntheme = 1\n[run]\nmax_concurrency = -1\n[providers.x]\nkind = "nope"\n')
+    lines = [int(message.split(":")[1]) for message in problems(path)]
+    assert lines == [2, 4, 6]
+
+
+def test_example_config_loads() -> None:
+    config = load_config(REPO / "config.example.toml", env={})
+    assert {"openrouter", "vllm", "my-agent"} <= set(config.providers)
+    assert config.providers["my-agent"].kind == "sse"
+
+
+def test_example_config_commented_values_are_valid(tmp_path: Path) -> None:
+    """Uncommenting every example setting in config.example.toml still gives a valid config."""
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    uncommented = re.sub(r'(?m)^# (?=\[|[\w"-][\w."-]*\s*=)', "", text)
+    assert uncommented != text
+    config = load_config(write(tmp_path, uncommented), env={})
+    assert config.ui.keymap
+    assert config.history.path is not None
+    assert config.providers["anthropic"].default_model != BUILTIN["anthropic"].default_model

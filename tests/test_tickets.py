@@ -1,0 +1,430 @@
+"""tickets.toml: defaults, the provider chosen when none is named, and one test per validation error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config, load_config
+from lfgtui.sim.scenario import ScenarioLibrary
+from lfgtui.tickets import Ticket, TicketFile, load_tickets, render_prompt
+from lfgtui.validation import ValidationError
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS = ("read_file", "list_dir", "search_files", "write_file", "run_command")
+NO_KEYS: dict[str, str] = {}
+
+
+def write(tmp_path: Path, text: str, name: str = "tickets.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(path: Path, env: Mapping[str, str] = NO_KEYS, config: Config | None = None) -> TicketFile:
+    return load_tickets(path, config or Config(path=None), TOOLS, env=env)
+
+
+def problems(path: Path, env: Mapping[str, str] = NO_KEYS, config: Config | None = None) -> list[str]:
+    """The problem lines `load_tickets` reports for `path`."""
+    with pytest.raises(ValidationError) as caught:
+        load(path, env, config)
+    return str(caught.value).splitlines()
+
+
+def one_problem(path: Path, env: Mapping[str, str] = NO_KEYS) -> str:
+    (message,) = problems(path, env)
+    return message
+
+
+def test_valid_file_round_trip(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    path = write(
+        tmp_path,
+        """
+[[ticket]]
+id = "first"
+title = "The first one"
+prompt = "Do the thing."
+system = "Be brief."
+provider = "sim"
+model = "hello"
+tools = ["read_file", "list_dir"]
+max_turns = 5
+max_tokens = 1000
+temperature = 1
+workdir = "work"
+auto_approve = ["read_file"]
+
+[[ticket]]
+id = "second"
+prompt = "Then this."
+depends_on = ["first"]
+auto_approve = true
+""",
+    )
+    loaded = load(path)
+    assert loaded.path == path
+    first, second = loaded.tickets
+    assert first == Ticket(
+        id="first",
+        prompt="Do the thing.",
+        title="The first one",
+        system="Be brief.",
+        provider="sim",
+        model="hello",
+        tools=("read_file", "list_dir"),
+        max_turns=5,
+        max_tokens=1000,
+        temperature=1.0,
+        workdir=(tmp_path / "work").resolve(),
+        depends_on=(),
+        auto_approve=frozenset({"read_file"}),
+        auto_approve_all=False,
+        line=2,
+    )
+    assert second.title == "second"
+    assert second.system is None
+    assert second.tools == ()
+    assert second.max_turns == 20
+    assert (second.max_tokens, second.temperature) == (None, None)
+    assert second.workdir == tmp_path.resolve()
+    assert second.depends_on == ("first",)
+    assert second.auto_approve_all
+    assert second.line == 16
+
+
+def test_defaults_are_inherited_and_overridden(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    path = write(
+        tmp_path,
+        """
+[defaults]
+provider = "sim"
+model = "reasoning"
+system = "Think."
+tools = ["read_file"]
+max_turns = 3
+max_tokens = 64
+temperature = 0.5
+workdir = "shared"
+auto_approve = ["read_file"]
+
+[[ticket]]
+id = "inherits"
+prompt = "p"
+
+[[ticket]]
+id = "overrides"
+prompt = "p"
+model = "hello"
+tools = ["list_dir"]
+max_turns = 9
+""",
+    )
+    inherits, overrides = load(path).tickets
+    assert (inherits.provider, inherits.model, inherits.system) == ("sim", "reasoning", "Think.")
+    assert (inherits.tools, inherits.max_turns, inherits.max_tokens) == (("read_file",), 3, 64)
+    assert inherits.temperature == 0.5
+    assert inherits.workdir == (tmp_path / "shared").resolve()
+    assert inherits.auto_approve == frozenset({"read_file"})
+    assert (overrides.model, overrides.tools, overrides.max_turns) == ("hello", ("list_dir",), 9)
+    assert overrides.system == "Think."
+
+
+def test_model_falls_back_to_the_providers_default_model(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "sim"\n')
+    assert load(path).tickets[0].model == Config(path=None).providers["sim"].default_model
+
+
+def test_no_provider_and_no_key_runs_everything_on_the_sim(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n\n[[ticket]]\nid = "b"\nprompt = "p"\n')
+    loaded = load(path, env={})
+    assert loaded.offline_default
+    assert [ticket.provider for ticket in loaded.tickets] == ["sim", "sim"]
+
+
+def test_no_provider_with_an_openai_key_uses_openai(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n')
+    loaded = load(path, env={"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant"})
+    assert not loaded.offline_default
+    assert loaded.tickets[0].provider == "openai"
+    assert loaded.tickets[0].model == Config(path=None).providers["openai"].default_model
+
+
+def test_no_provider_with_only_an_anthropic_key_uses_anthropic(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n')
+    loaded = load(path, env={"ANTHROPIC_API_KEY": "sk-ant"})
+    assert not loaded.offline_default
+    assert loaded.tickets[0].provider == "anthropic"
+
+
+def test_naming_the_sim_is_not_the_offline_default(tmp_path: Path) -> None:
+    path = write(tmp_path, '[defaults]\nprovider = "sim"\n\n[[ticket]]\nid = "a"\nprompt = "p"\n')
+    loaded = load(path, env={})
+    assert not loaded.offline_default
+    assert loaded.tickets[0].provider == "sim"
+
+
+def test_a_provider_from_the_config_file_can_be_used(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path, '[providers.local]\nkind = "openai"\nbase_url = "http://localhost:8000/v1"\n', "c.toml"
+        ),
+        env={},
+    )
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "local"\nmodel = "qwen"\n')
+    ticket = load(path, config=config).tickets[0]
+    assert (ticket.provider, ticket.model) == ("local", "qwen")
+
+
+def test_render_prompt_fills_outputs_with_or_without_spaces(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[ticket]]
+id = "a"
+prompt = "p"
+[[ticket]]
+id = "b-2"
+prompt = "p"
+[[ticket]]
+id = "c"
+prompt = "A: {{ outputs.a }} / B: {{outputs.b-2}} / again: {{  outputs.a  }}"
+depends_on = ["a", "b-2"]
+""",
+    )
+    ticket = load(path).tickets[2]
+    rendered = render_prompt(ticket, {"a": "alpha \\1 $0", "b-2": "beta"})
+    assert rendered == "A: alpha \\1 $0 / B: beta / again: alpha \\1 $0"
+
+
+def test_render_prompt_without_the_dependency_output_raises(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "p"\n'
+        '[[ticket]]\nid = "b"\nprompt = "{{ outputs.a }}"\ndepends_on = ["a"]\n',
+    )
+    with pytest.raises(KeyError, match="'a'"):
+        render_prompt(load(path).tickets[1], {})
+
+
+def test_prompt_quoting_a_ticket_not_in_depends_on_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "p"\n\n[[ticket]]\nid = "b"\nprompt = "Use {{ outputs.a }}"\n',
+    )
+    assert one_problem(path) == (
+        f"{path}:7: ticket 'b': the prompt uses {{{{ outputs.a }}}} but 'a' is not in depends_on; "
+        "add it there"
+    )
+
+
+def test_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = = "p"\n')
+    message = one_problem(path)
+    assert message.startswith(f"{path}:3: TOML syntax error at line 3, column 10")
+
+
+def test_missing_tickets_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"nope\.toml: file not found"):
+        load(tmp_path / "nope.toml")
+
+
+def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n\n[[ticket]]\nid = "b"\npromt = "p"\n')
+    messages = problems(path)
+    assert messages[0] == f"{path}:5: ticket 'b': missing prompt"
+    assert messages[1].startswith(f"{path}:7: ticket 'b': unknown field 'promt' (did you mean 'prompt'?)")
+
+
+def test_unknown_top_level_table_suggests_ticket(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n\n[[tickets]]\nid = "b"\n')
+    assert one_problem(path).startswith(
+        f"{path}:5: top level: unknown field 'tickets' (did you mean 'ticket'?)"
+    )
+
+
+def test_wrong_type_names_ticket_field_and_expected_type(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nmax_turns = "ten"\n')
+    assert (
+        one_problem(path)
+        == f"{path}:4: ticket 'a': max_turns must be an integer of at least 1, got the string 'ten'"
+    )
+
+
+def test_wrong_type_in_a_list(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\ntools = [1, 2]\n')
+    assert (
+        one_problem(path)
+        == f"{path}:4: ticket 'a': tools must be a list of strings, got an array of integers"
+    )
+
+
+def test_missing_id(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n\n[[ticket]]\nprompt = "p"\n')
+    assert one_problem(path) == f"{path}:5: ticket #2: missing id"
+
+
+def test_id_with_spaces_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "my ticket"\nprompt = "p"\n')
+    assert one_problem(path) == (
+        f"{path}:2: ticket #1: id 'my ticket' may use only letters, digits, '_', '-' and '.'"
+    )
+
+
+def test_defaults_cannot_set_ticket_only_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, '[defaults]\ntitle = "t"\n\n[[ticket]]\nid = "a"\nprompt = "p"\n')
+    assert one_problem(path) == f"{path}:2: [defaults]: title cannot have a default; set it on each ticket"
+
+
+def test_duplicate_ids_name_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n\n[[ticket]]\nid = "a"\nprompt = "q"\n')
+    assert one_problem(path) == f"{path}:6: ticket 'a': duplicate id (first used on line 2)"
+
+
+def test_unknown_dependency_lists_the_ids(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "build"\nprompt = "p"\n\n'
+        '[[ticket]]\nid = "test"\nprompt = "p"\ndepends_on = ["biuld"]\n',
+    )
+    assert one_problem(path) == (
+        f"{path}:8: ticket 'test': depends_on: unknown ticket id 'biuld' (did you mean 'build'?); "
+        "known ticket ids: build"
+    )
+
+
+def test_dependency_cycle_is_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[ticket]]
+id = "a"
+prompt = "p"
+depends_on = ["b"]
+
+[[ticket]]
+id = "b"
+prompt = "p"
+depends_on = ["c"]
+
+[[ticket]]
+id = "c"
+prompt = "p"
+depends_on = ["a"]
+
+[[ticket]]
+id = "d"
+prompt = "p"
+depends_on = ["a"]
+""",
+    )
+    assert one_problem(path) == f"{path}:5: ticket 'a': dependency cycle: a -> b -> c -> a"
+
+
+def test_depending_on_itself_is_a_cycle(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\ndepends_on = ["a"]\n')
+    assert one_problem(path) == f"{path}:4: ticket 'a': dependency cycle: a -> a"
+
+
+def test_unknown_provider_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "opnai"\n')
+    assert one_problem(path) == (
+        f"{path}:4: ticket 'a': unknown provider 'opnai' (did you mean 'openai'?); "
+        "known providers: anthropic, ollama, openai, sim, sim-agent, sim-anthropic, sim-responses, xai"
+    )
+
+
+def test_unknown_tool_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, '[defaults]\ntools = ["read_fiel"]\n\n[[ticket]]\nid = "a"\nprompt = "p"\n')
+    assert one_problem(path) == (
+        f"{path}:2: [defaults]: tools: unknown tool 'read_fiel' (did you mean 'read_file'?); "
+        "known tools: list_dir, read_file, run_command, search_files, write_file"
+    )
+
+
+def test_unknown_auto_approve_tool(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nauto_approve = ["run_comand"]\n')
+    assert one_problem(path).startswith(
+        f"{path}:4: ticket 'a': auto_approve: unknown tool 'run_comand' (did you mean 'run_command'?)"
+    )
+
+
+def test_missing_api_key_names_the_variable(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "xai"\n\n'
+        '[[ticket]]\nid = "b"\nprompt = "p"\nprovider = "xai"\n',
+    )
+    assert one_problem(path, env={"OPENAI_API_KEY": "sk"}) == (
+        f"{path}:4: tickets 'a', 'b': provider 'xai' needs an API key: "
+        "set the environment variable XAI_API_KEY"
+    )
+    assert load(path, env={"XAI_API_KEY": "xai-key"}).tickets[0].provider == "xai"
+
+
+def test_missing_workdir(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nworkdir = "missing"\n')
+    missing = (tmp_path / "missing").resolve()
+    assert one_problem(path) == f"{path}:4: ticket 'a': workdir '{missing}' does not exist"
+
+
+def test_workdir_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nworkdir = "notes.txt"\n')
+    assert one_problem(path).endswith("notes.txt' is not a folder")
+
+
+def test_no_tickets(tmp_path: Path) -> None:
+    path = write(tmp_path, '[defaults]\nmodel = "hello"\n')
+    assert one_problem(path) == f"{path}: no tickets: add a [[ticket]] table with an id and a prompt"
+
+
+def test_every_problem_is_reported_in_file_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[ticket]]
+id = "a"
+prompt = '''
+[[ticket]]
+id = "not a real ticket"
+'''
+max_turns = 0
+
+[[ticket]]
+id = "b"
+prompt = "p"
+tools = ["nope"]
+depends_on = ["zzz"]
+""",
+    )
+    messages = problems(path)
+    assert [message.split(":")[1] for message in messages] == ["8", "13", "14"]
+    assert "ticket 'a': max_turns" in messages[0]
+    assert "ticket 'b': tools: unknown tool 'nope'" in messages[1]
+    assert "ticket 'b': depends_on: unknown ticket id 'zzz'" in messages[2]
+
+
+def test_demo_runs_on_sim_scenarios_even_with_a_key_set() -> None:
+    demo = REPO / "examples" / "demo.toml"
+    loaded = load(demo, env={"OPENAI_API_KEY": "sk-test"})
+    assert len(loaded.tickets) >= 4
+    library = ScenarioLibrary(extra_dirs=())
+    for ticket in loaded.tickets:
+        assert ticket.provider == "sim"
+        assert ticket.title != ticket.id
+        library.resolve(ticket.model)
+    by_id = {ticket.id: ticket for ticket in loaded.tickets}
+    agent = next(ticket for ticket in loaded.tickets if ticket.model == "agent-demo")
+    assert set(agent.tools) == {"list_dir", "read_file"}
+    assert (agent.workdir / "README.md").read_text(encoding="utf-8").startswith("# Examples")
+    assert any(ticket.model == "reasoning" for ticket in loaded.tickets)
+    assert any(ticket.model.startswith("long-answer:") for ticket in loaded.tickets)
+    dependent = next(ticket for ticket in loaded.tickets if ticket.depends_on)
+    outputs = {dependency: f"answer of {dependency}" for dependency in dependent.depends_on}
+    assert all(value in render_prompt(dependent, outputs) for value in outputs.values())
+    assert all(dependency in by_id for dependency in dependent.depends_on)
