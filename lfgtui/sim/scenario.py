@@ -66,12 +66,18 @@ class Scenario:
     tokens_per_s: float = 50.0
     keepalive_ms: float = 0.0  # send SSE comment heartbeats this often while the stream is idle
     repeat: int = 1  # repeat each turn's text this many times (long answers at a chosen rate)
+    endless: bool = (
+        False  # past the script, repeat the last turn with its tool calls (a model that never stops)
+    )
     turns: tuple[SimTurn, ...] = (SimTurn(text="Hello from the lfg simulator."),)
     faults: tuple[Fault, ...] = ()
 
     def turn(self, index: int) -> SimTurn:
-        """The turn for a request; past the script, the last turn is repeated without its tool calls."""
-        turn = self.turns[index] if index < len(self.turns) else replace(self.turns[-1], tool_calls=())
+        """The turn for a request; past the script, the last turn (its tool calls only if endless)."""
+        if index < len(self.turns):
+            turn = self.turns[index]
+        else:
+            turn = self.turns[-1] if self.endless else replace(self.turns[-1], tool_calls=())
         if self.repeat > 1:
             turn = replace(turn, text=turn.text * self.repeat)
         return turn
@@ -83,6 +89,7 @@ OPTION_TYPES: dict[str, type] = {
     "keepalive_ms": float,
     "repeat": int,
 }
+FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 
 _TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
 
@@ -137,18 +144,31 @@ def _fault(where: str, table: dict[str, Any]) -> Fault:
     )
 
 
+def _typed(where: str, value: Any, kind: type) -> Any:
+    """A TOML value checked against the field's type (ints are fine where numbers are wanted)."""
+    if kind is bool:
+        ok, wanted = isinstance(value, bool), "true or false"
+    else:
+        allowed = int if kind is int else int | float
+        ok, wanted = isinstance(value, allowed) and not isinstance(value, bool), kind.__name__
+    if not ok:
+        raise ScenarioError(f"{where}: expected {wanted}, got {value!r}")
+    return kind(value)
+
+
 def parse_scenario(name: str, text: str, source: str) -> Scenario:
     """Build a scenario from TOML text; errors name `source` and the field."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
-    _check_keys(source, data, {"description", "turn", "fault", *OPTION_TYPES})
+    _check_keys(source, data, {"description", "turn", "fault", *OPTION_TYPES, *FILE_ONLY_TYPES})
     turns = tuple(_turn(f"{source}: turn[{i}]", t) for i, t in enumerate(data.get("turn", [])))
     if not turns:
         raise ScenarioError(f"{source}: a scenario needs at least one [[turn]]")
     faults = tuple(_fault(f"{source}: fault[{i}]", f) for i, f in enumerate(data.get("fault", [])))
-    options = {key: OPTION_TYPES[key](data[key]) for key in OPTION_TYPES if key in data}
+    types = OPTION_TYPES | FILE_ONLY_TYPES
+    options = {key: _typed(f"{source}: {key}", data[key], types[key]) for key in types if key in data}
     return Scenario(
         name=name, description=str(data.get("description", "")), turns=turns, faults=faults, **options
     )

@@ -1,0 +1,7 @@
+"""`python -m lfgtui` is `lfg`."""
+
+import sys
+
+from lfgtui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""The agent loop: a model call, then each complete tool call runs, results go back, next call.
+
+Agent services (the `sse` protocol) run their own tools and stream the results; those calls are
+not run again here. The loop ends when no tool call is left to run (completed), when a call fails
+(failed, partial output kept), or when `max_turns` model calls have been made while the model still
+wants tools. Nothing a model sends can crash it: an unknown tool, bad arguments or a refused
+approval become error results the model sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+
+from lfgtui.calls import RetryPolicy, run_call
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    Outcome,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallReady,
+    ToolResult,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    Message,
+    ModelCall,
+    Provider,
+    ProviderError,
+    ToolCall,
+    ToolResultMessage,
+)
+from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
+
+NO_TOOLS = "error: this run offers no tools"
+
+Approve = Callable[[ToolCallReady], Awaitable[str | None]]
+"""Asks whether a tool call that needs approval may run: None if yes, else the reason it may not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Toolbox:
+    """The tools one ticket may use, where they run, and who approves the risky ones."""
+
+    tools: Mapping[str, Tool]
+    ctx: ToolContext
+    approve: Approve
+
+    async def execute(self, call: ToolCallReady) -> ToolOutcome:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            available = ", ".join(sorted(self.tools)) or "none"
+            return ToolOutcome(
+                f"error: unknown tool {call.name!r}; available tools: {available}", is_error=True
+            )
+        if call.error is not None:
+            return ToolOutcome(f"error: {call.error}", is_error=True)
+        if tool.needs_approval:
+            refusal = await self.approve(call)
+            if refusal is not None:
+                return ToolOutcome(f"denied: {refusal}", is_error=True)
+        return await run_tool(tool, call.arguments, self.ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTask:
+    """What to ask: the first model call (model, system, prompt, tool specs, limits) and the turn budget."""
+
+    call: ModelCall
+    max_turns: int = 20
+
+
+async def run_agent(
+    provider: Provider,
+    task: AgentTask,
+    ev: EventFactory,
+    toolbox: Toolbox | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[Event]:
+    """One attempt, framed by `AttemptStarted` and `AttemptEnded`.
+
+    Cancellation is the caller's: cancelling the consuming task closes the stream (and its HTTP
+    connection); the caller then records the `cancelled` outcome.
+    """
+    yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
+    policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
+    messages: list[Message] = list(task.call.messages)
+    for call_index in range(task.max_turns):
+        text: list[str] = []
+        reasoning: list[str] = []
+        ready: list[ToolCallReady] = []
+        ran_remotely: dict[str, ToolResult] = {}
+        call = replace(task.call, messages=tuple(messages))
+        try:
+            async for event in run_call(provider, call, ev, call_index, policy, sleep):
+                match event:
+                    case TextDelta(text=chunk):
+                        text.append(chunk)
+                    case ReasoningDelta(text=chunk):
+                        reasoning.append(chunk)
+                    case ToolCallReady():
+                        ready.append(event)
+                    case ToolResult(call_id=call_id):
+                        ran_remotely[call_id] = event
+                yield event
+        except ProviderError as exc:
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=exc.info)
+            return
+        tool_calls = tuple(ToolCall(c.call_id, c.name, c.arguments, c.raw_arguments) for c in ready)
+        messages.append(AssistantMessage("".join(text), "".join(reasoning), tool_calls))
+        if all(c.call_id in ran_remotely for c in ready):
+            yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
+            return
+        for tool_call in ready:
+            result = ran_remotely.get(tool_call.call_id)
+            if result is None:
+                outcome = (
+                    await toolbox.execute(tool_call) if toolbox else ToolOutcome(NO_TOOLS, is_error=True)
+                )
+                result = ev(
+                    ToolResult, call_id=tool_call.call_id, output=outcome.output, is_error=outcome.is_error
+                )
+                yield result
+            messages.append(
+                ToolResultMessage(tool_call.call_id, tool_call.name, result.output, result.is_error)
+            )
+    message = (
+        f"stopped after {task.max_turns} model calls (max_turns) while the model was still calling tools"
+    )
+    yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_TURNS, message))

@@ -1,0 +1,184 @@
+"""The `lfg` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+from lfgtui.agent import AgentTask, run_agent
+from lfgtui.config import load_config
+from lfgtui.events import (
+    AttemptEnded,
+    EventFactory,
+    Outcome,
+    ReasoningDelta,
+    Status,
+    TextDelta,
+    ToolCallReady,
+)
+from lfgtui.headless import JsonLines, Progress, gauges
+from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.providers.base import ModelCall, UserMessage
+from lfgtui.providers.catalog import MissingApiKey
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run, Sink, headless_approver
+from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS, safe_env
+from lfgtui.validation import ValidationError
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lfg", description="Run AI agents side by side and watch them stream."
+    )
+    parser.add_argument("--version", action="version", version=f"lfg {version('lfgtui')}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="stream one prompt from one provider to the terminal")
+    ask.add_argument("prompt")
+    ask.add_argument("--provider", default="sim", help="openai, anthropic, xai, ollama or sim (default: sim)")
+    ask.add_argument("--model", help="model name (default: the provider's default model)")
+    ask.add_argument("--system", help="a system prompt")
+
+    run = commands.add_parser("run", help="run every ticket of a tickets file concurrently")
+    run.add_argument("file", type=Path, help="a tickets.toml")
+    run.add_argument("--headless", action="store_true", help="progress lines and a closing table")
+    run.add_argument("--json", action="store_true", help="NDJSON events on stdout (implies --headless)")
+    run.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
+    run.add_argument(
+        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
+    )
+    run.add_argument(
+        "--max-concurrency", type=int, help="tickets streaming at once (default: [run] in config, 8)"
+    )
+
+    sim = commands.add_parser("sim", help="the built-in offline LLM server")
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_commands.add_parser("serve", help="run the sim server standalone for other tools")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    sim_commands.add_parser("list", help="list the scenarios (model names) the sim knows")
+    return parser
+
+
+async def _ask(args: argparse.Namespace) -> int:
+    async with Providers() as providers:
+        try:
+            provider = await providers.get(args.provider)
+        except KeyError:
+            print(f"lfg: unknown provider {args.provider!r}", file=sys.stderr)
+            return EXIT_USAGE
+        except MissingApiKey as exc:
+            print(f"lfg: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        model = args.model or provider.config.default_model or ""
+        call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
+        metrics = Metrics()
+        outcome = Outcome.COMPLETED
+        async for event in run_agent(provider, AgentTask(call, max_turns=1), EventFactory("ask", 1)):
+            metrics.apply(event)
+            match event:
+                case TextDelta(text=text):
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                case ReasoningDelta(text=text):
+                    sys.stderr.write(text)
+                case ToolCallReady(name=name, raw_arguments=raw):
+                    print(f"\n[tool call] {name} {raw}", file=sys.stderr)
+                case Status(message=message):
+                    print(f"[{message}]", file=sys.stderr)
+                case AttemptEnded(outcome=ended, error=error):
+                    outcome = ended
+                    if error is not None:
+                        print(f"\nlfg: {provider.config.name} failed: {error.describe()}", file=sys.stderr)
+        print(file=sys.stdout)
+        print(f"{provider.config.name}/{model} · {gauges(metrics)}", file=sys.stderr)
+        return 0 if outcome is Outcome.COMPLETED else 1
+
+
+async def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        tickets = load_tickets(args.file, config, BUILTIN_TOOLS)
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if tickets.offline_default:
+        print(
+            "lfg: no provider named and no API key set: running offline on the built-in sim provider",
+            file=sys.stderr,
+        )
+    t0 = time.monotonic()
+    book = MetricsBook()
+    progress = None if args.json else Progress(sys.stdout, book, t0)
+    output: Sink = JsonLines(sys.stdout, book, t0) if progress is None else progress
+    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+    signalled: list[int] = []
+    async with Providers(config.providers) as providers:
+        run = Run(
+            tickets.tickets,
+            providers,
+            headless_approver(args.yes),
+            [book, output],
+            max_concurrency=args.max_concurrency or config.run.max_concurrency,
+            tool_env=safe_env(os.environ, secret_vars),
+        )
+        loop = asyncio.get_running_loop()
+        for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
+        run.start()
+        outcomes = await run.wait()
+    if progress is not None:
+        print(f"\n{progress.table()}")
+    if signalled:
+        return signalled[0]
+    return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    async with SimServer(host=args.host, port=args.port) as server:
+        print(f"lfg sim listening on {server.url}")
+        print(f"  OpenAI Chat Completions  {server.url}/v1/chat/completions")
+        print(f"  OpenAI Responses         {server.url}/v1/responses")
+        print(f"  Anthropic Messages       {server.url}/v1/messages")
+        print(f"  generic agent SSE        {server.url}/agent")
+        print(f"  models: {', '.join(server.library.names())}")
+        sys.stdout.flush()
+        await server.serve_forever()
+    return 0
+
+
+def _list() -> int:
+    library = ScenarioLibrary()
+    for name in library.names():
+        try:
+            description = library.resolve(name).description
+        except ScenarioError as exc:
+            description = f"(broken: {exc})"
+        print(f"{name:20} {description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "ask":
+        return asyncio.run(_ask(args))
+    if args.command == "run":
+        return asyncio.run(_run(args))
+    if args.sim_command == "list":
+        return _list()
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_serve(args))
+    return 130

@@ -1,0 +1,209 @@
+"""Headless output of a run: readable progress lines and a closing table, or NDJSON events.
+
+Both are sinks fed every event in order. They read the run's shared `MetricsBook`, which must be
+earlier in the sink list so it has seen an event before they print it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ErrorInfo,
+    Event,
+    Outcome,
+    ReasoningDelta,
+    RequestSent,
+    Status,
+    TextDelta,
+    ToolCallReady,
+    ToolResult,
+    Usage,
+)
+from lfgtui.metrics import Metrics, MetricsBook
+
+GLYPHS = {
+    Outcome.COMPLETED: "✓",
+    Outcome.FAILED: "✗",
+    Outcome.CANCELLED: "■",
+    Outcome.SKIPPED: "○",
+    Outcome.INTERRUPTED: "!",
+}
+
+
+def _error_json(error: ErrorInfo | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"kind": error.kind.value, "message": error.message, "status": error.status}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+@dataclass
+class JsonLines:
+    """One JSON object per line per event, `t` in seconds since the run started."""
+
+    out: TextIO
+    book: MetricsBook
+    t0: float
+
+    def __call__(self, event: Event) -> None:
+        record = self._record(event)
+        if record is None:
+            return
+        line = {"type": record.pop("type"), "ticket": event.ticket, "attempt": event.attempt}
+        line["t"] = round(event.t - self.t0, 4)
+        line.update(record)
+        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def _record(self, event: Event) -> dict[str, Any] | None:
+        match event:
+            case AttemptStarted(provider=provider, model=model):
+                return {"type": "attempt_started", "provider": provider, "model": model}
+            case TextDelta(text=text):
+                return {"type": "text", "text": text}
+            case ReasoningDelta(text=text):
+                return {"type": "reasoning", "text": text}
+            case ToolCallReady(call_id=call_id, name=name, arguments=arguments, error=error):
+                return {
+                    "type": "tool_call",
+                    "id": call_id,
+                    "name": name,
+                    "arguments": arguments,
+                    "error": error,
+                }
+            case ToolResult(call_id=call_id, output=output, is_error=is_error):
+                return {"type": "tool_result", "id": call_id, "output": output, "is_error": is_error}
+            case Status(message=message):
+                return {"type": "status", "message": message}
+            case Usage(input_tokens=input_tokens, output_tokens=output_tokens):
+                return {"type": "usage", "input_tokens": input_tokens, "output_tokens": output_tokens}
+            case AttemptEnded(outcome=outcome, error=error):
+                metrics = self.book.attempts.get((event.ticket, event.attempt), Metrics())
+                rate = metrics.tokens_per_s
+                return {
+                    "type": "attempt_ended",
+                    "outcome": outcome.value,
+                    "error": _error_json(error),
+                    "ttft_ms": _ms(metrics.ttft_s),
+                    "tokens_per_s": None if rate is None else round(rate, 2),
+                    "output_tokens": metrics.output_tokens,
+                }
+        return None
+
+
+@dataclass
+class _Row:
+    ticket: str
+    attempt: int
+    started: float | None = None
+    ended: float | None = None
+    outcome: Outcome | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+def _first_line(text: str, width: int = 100) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@dataclass
+class Progress:
+    """Readable lines as tickets start, call tools, retry and end, each final answer under its ending."""
+
+    out: TextIO
+    book: MetricsBook
+    t0: float
+    rows: dict[str, _Row] = field(default_factory=dict)
+    _answers: dict[str, list[str]] = field(default_factory=dict)
+    _tool_names: dict[str, str] = field(default_factory=dict)
+
+    def _line(self, event: Event, text: str) -> None:
+        self.out.write(f"[{event.t - self.t0:6.1f}s] {event.ticket}  {text}\n")
+        self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        row = self.rows.get(event.ticket)
+        if row is None or row.attempt != event.attempt:
+            row = self.rows[event.ticket] = _Row(event.ticket, event.attempt)
+            self._answers[event.ticket] = []
+        row.metrics = self.book.attempts.get((event.ticket, event.attempt), row.metrics)
+        match event:
+            case AttemptStarted(provider=provider, model=model):
+                row.started = event.t
+                again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+                self._line(event, f"started on {provider}/{model}{again}")
+            case RequestSent():
+                self._answers[event.ticket] = []
+            case TextDelta(text=text):
+                self._answers[event.ticket].append(text)
+            case ToolCallReady(call_id=call_id, name=name, raw_arguments=raw):
+                self._tool_names[call_id] = name
+                self._line(event, f"→ {name} {_first_line(raw, 80)}")
+            case ToolResult(call_id=call_id, output=output, is_error=is_error):
+                name = self._tool_names.get(call_id, "tool")
+                summary = _first_line(output, 80) if is_error else f"ok ({len(output.splitlines())} lines)"
+                self._line(event, f"← {name} {summary}")
+            case Status(message=message):
+                self._line(event, f"· {message}")
+            case AttemptEnded(outcome=outcome, error=error):
+                row.ended, row.outcome = event.t, outcome
+                self._line(event, f"{GLYPHS[outcome]} {self._ending(row, error)}")
+                answer = "".join(self._answers.pop(event.ticket, [])).strip()
+                if answer:
+                    pad = " " * 10
+                    self.out.write("".join(f"{pad}│ {line}\n" for line in answer.splitlines()))
+                    self.out.flush()
+
+    def _ending(self, row: _Row, error: ErrorInfo | None) -> str:
+        assert row.outcome is not None
+        if row.outcome is Outcome.COMPLETED:
+            return f"completed in {_duration(row)} · {gauges(row.metrics)}"
+        if error is not None:
+            return f"{row.outcome.value}: {error.describe()}"
+        return row.outcome.value
+
+    def table(self) -> str:
+        """The closing table: one row per ticket, its latest attempt."""
+        header = ("ticket", "outcome", "TTFT", "tok/s", "tokens", "duration")
+        lines = [header]
+        for row in self.rows.values():
+            m = row.metrics
+            lines.append(
+                (
+                    row.ticket if row.attempt == 1 else f"{row.ticket} #{row.attempt}",
+                    (row.outcome or Outcome.CANCELLED).value,
+                    _fmt_ms(m.ttft_s),
+                    "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}",
+                    f"{'~' if m.tokens_estimated else ''}{m.output_tokens}",
+                    _duration(row),
+                )
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
+        )
+
+
+def _fmt_ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _duration(row: _Row) -> str:
+    if row.started is None or row.ended is None:
+        return "-"
+    return f"{row.ended - row.started:.1f}s"
+
+
+def gauges(m: Metrics) -> str:
+    """TTFT, tok/s and tokens on one line; `~` marks a token count that is still an estimate."""
+    rate = "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}"
+    tokens = f"{'~' if m.tokens_estimated else ''}{m.output_tokens}"
+    return f"TTFT {_fmt_ms(m.ttft_s)} · {rate} tok/s · {tokens} tokens"

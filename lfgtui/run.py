@@ -1,0 +1,172 @@
+"""A run: every ticket of a tickets file, scheduled concurrently and fanned out to the consumers.
+
+Tickets run up to `max_concurrency` at a time and wait for their `depends_on`; dependents of a
+ticket that did not complete end as `skipped`. Each attempt is one asyncio task, so cancelling a
+ticket cancels exactly its stream (and closes its connection). Every event goes to every sink in
+the order it happened; sinks must be cheap, since text events arrive once per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
+from lfgtui.events import (
+    AttemptEnded,
+    Event,
+    EventFactory,
+    Outcome,
+    RequestSent,
+    Status,
+    TextDelta,
+    ToolCallReady,
+)
+from lfgtui.providers.base import ModelCall, UserMessage
+from lfgtui.providers.registry import Providers
+from lfgtui.tickets import Ticket, render_prompt
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tools.base import ToolContext
+
+Sink = Callable[[Event], None]
+
+
+@dataclass
+class TicketState:
+    """Where one ticket stands; `answer` is the text of its latest model call."""
+
+    ticket: Ticket
+    attempt: int = 0
+    outcome: Outcome | None = None
+    answer_parts: list[str] = field(default_factory=list)
+    answer: str = ""
+    ev: EventFactory | None = None
+    task: asyncio.Task[None] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+class Run:
+    def __init__(
+        self,
+        tickets: tuple[Ticket, ...],
+        providers: Providers,
+        approver: Callable[[Ticket], Approve],
+        sinks: list[Sink],
+        max_concurrency: int = 8,
+        tool_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
+        self.providers = providers
+        self.approver = approver
+        self.sinks = sinks
+        self.tool_env = dict(tool_env or {})
+        self._slots = asyncio.Semaphore(max_concurrency)
+
+    def start(self) -> None:
+        for state in self.states.values():
+            state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id}")
+
+    async def wait(self) -> dict[str, Outcome]:
+        """Wait until no ticket is running (retries started meanwhile included); return the outcomes."""
+        while running := [s.task for s in self.states.values() if s.task is not None and not s.task.done()]:
+            await asyncio.wait(running)
+        return {tid: s.outcome or Outcome.CANCELLED for tid, s in self.states.items()}
+
+    def cancel(self, ticket_id: str) -> bool:
+        state = self.states[ticket_id]
+        if not state.running:
+            return False
+        assert state.task is not None
+        state.task.cancel()
+        return True
+
+    def cancel_all(self) -> None:
+        for ticket_id in self.states:
+            self.cancel(ticket_id)
+
+    def retry(self, ticket_id: str) -> bool:
+        """Start a new attempt of a ticket that ended without completing; earlier attempts are kept."""
+        state = self.states[ticket_id]
+        if state.running or state.outcome is Outcome.COMPLETED:
+            return False
+        state.finished.clear()
+        state.outcome = None
+        state.task = asyncio.create_task(self._ticket(state), name=f"ticket {ticket_id} retry")
+        return True
+
+    def _emit(self, state: TicketState, event: Event) -> None:
+        match event:
+            case RequestSent():
+                state.answer_parts = []
+            case TextDelta(text=text):
+                state.answer_parts.append(text)
+            case AttemptEnded(outcome=outcome):
+                state.outcome = outcome
+                state.answer = "".join(state.answer_parts)
+        for sink in self.sinks:
+            sink(event)
+
+    async def _ticket(self, state: TicketState) -> None:
+        state.attempt += 1
+        state.ev = ev = EventFactory(state.ticket.id, state.attempt)
+        try:
+            unfinished = [self.states[d] for d in state.ticket.depends_on]
+            for dependency in unfinished:
+                await dependency.finished.wait()
+            failed = [d.ticket.id for d in unfinished if d.outcome is not Outcome.COMPLETED]
+            if failed:
+                self._emit(state, ev(Status, message=f"skipped: {', '.join(failed)} did not complete"))
+                self._emit(state, ev(AttemptEnded, outcome=Outcome.SKIPPED))
+                return
+            async with self._slots:
+                provider = await self.providers.get(state.ticket.provider)
+                async for event in run_agent(provider, self._task(state), ev, self._toolbox(state)):
+                    self._emit(state, event)
+        except asyncio.CancelledError:
+            if state.outcome is None:
+                self._emit(state, ev(AttemptEnded, outcome=Outcome.CANCELLED))
+        finally:
+            state.finished.set()
+
+    def _task(self, state: TicketState) -> AgentTask:
+        ticket = state.ticket
+        outputs = {d: self.states[d].answer for d in ticket.depends_on}
+        call = ModelCall(
+            model=ticket.model,
+            messages=(UserMessage(render_prompt(ticket, outputs)),),
+            system=ticket.system,
+            tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
+            max_tokens=ticket.max_tokens,
+            temperature=ticket.temperature,
+        )
+        return AgentTask(call, max_turns=ticket.max_turns)
+
+    def _toolbox(self, state: TicketState) -> Toolbox | None:
+        ticket = state.ticket
+        if not ticket.tools:
+            return None
+        tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
+        return Toolbox(tools, ToolContext(workdir=ticket.workdir, env=self.tool_env), self.approver(ticket))
+
+
+def headless_approver(yes: bool) -> Callable[[Ticket], Approve]:
+    """Without a person to ask, risky tools run only with `--yes` or the ticket's `auto_approve`."""
+
+    def for_ticket(ticket: Ticket) -> Approve:
+        async def approve(call: ToolCallReady) -> str | None:
+            name = call.name
+            if yes or ticket.auto_approve_all or name in ticket.auto_approve:
+                return None
+            return (
+                f"{name} needs approval and nobody can approve it in a headless run; "
+                f"rerun with --yes or add {name!r} to the ticket's auto_approve"
+            )
+
+        return approve
+
+    return for_ticket

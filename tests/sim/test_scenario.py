@@ -1,0 +1,82 @@
+"""Scenario files: parsing, clear errors, model-name options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfgtui.sim.scenario import FaultKind, ScenarioError, ScenarioLibrary, parse_scenario, split_tokens
+
+
+def test_every_shipped_scenario_parses() -> None:
+    library = ScenarioLibrary(extra_dirs=())
+    names = library.names()
+    assert {"agent-demo", "long-answer", "hello", "fault-429", "fault-drop", "fault-stall"} <= set(names)
+    for name in names:
+        assert library.resolve(name).turns
+
+
+def test_agent_demo_calls_list_dir_then_read_file_then_answers_in_markdown() -> None:
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("agent-demo")
+    assert [c.name for c in scenario.turn(0).tool_calls] == ["list_dir"]
+    assert [c.name for c in scenario.turn(1).tool_calls] == ["read_file"]
+    answer = scenario.turn(2).text
+    assert "## " in answer and "```python" in answer and "| File |" in answer and "1. " in answer
+
+
+def test_model_name_options_override_the_file() -> None:
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("long-answer:tokens_per_s=200,ttft_ms=10,repeat=2")
+    assert (scenario.tokens_per_s, scenario.ttft_ms, scenario.repeat) == (200.0, 10.0, 2)
+    base = ScenarioLibrary(extra_dirs=()).resolve("long-answer")
+    assert scenario.turn(0).text == base.turns[0].text * 2
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        ("long-answer:speed=3", "bad option 'speed=3'"),
+        ("long-answer:tokens_per_s=fast", "needs a number"),
+        ("nope", "unknown sim model 'nope'"),
+    ],
+)
+def test_bad_model_names_say_what_is_wrong(model: str, words: str) -> None:
+    with pytest.raises(ScenarioError, match=words):
+        ScenarioLibrary(extra_dirs=()).resolve(model)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[[turn]]\ntext = 'a'\ncolour = 'red'\n", "turn[0]: unknown field 'colour'"),
+        ("description = 'x'\n", "at least one [[turn]]"),
+        ("[[turn]]\n[[fault]]\nkind = 'explode'\n", "fault[0].kind: must be one of"),
+        ("[[turn]]\n[[turn.tool_call]]\narguments = {}\n", "tool_call[0]: missing field 'name'"),
+        ("[[turn]\n", "my.toml"),
+        ("ttft_ms = 'soon'\n[[turn]]\n", "my.toml: ttft_ms: expected float, got 'soon'"),
+        ("endless = 1\n[[turn]]\n", "endless: expected true or false"),
+    ],
+)
+def test_broken_files_name_the_file_and_field(text: str, words: str) -> None:
+    with pytest.raises(ScenarioError, match=words.replace("[", r"\[").replace(".", r"\.")):
+        parse_scenario("my", text, "my.toml")
+
+
+def test_user_scenarios_override_built_in_ones(tmp_path: Path) -> None:
+    (tmp_path / "hello.toml").write_text("[[turn]]\ntext = 'mine'\n[[fault]]\nkind = 'drop'\ntimes = 1\n")
+    scenario = ScenarioLibrary(extra_dirs=(tmp_path,)).resolve("hello")
+    assert scenario.turn(0).text == "mine"
+    assert scenario.faults[0].kind is FaultKind.DROP and scenario.faults[0].times == 1
+
+
+def test_turns_past_the_script_repeat_the_last_without_tool_calls() -> None:
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("parallel-tools")
+    assert scenario.turn(5) == scenario.turns[-1]
+    assert not scenario.turn(5).tool_calls
+
+
+def test_tokens_keep_every_character() -> None:
+    text = "## Title\n\n- item `code`\n\n```py\nx = 1\n```\nsupercalifragilistic"
+    tokens = split_tokens(text)
+    assert "".join(tokens) == text
+    assert all(len(t.strip()) <= 8 for t in tokens)

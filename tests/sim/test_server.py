@@ -1,0 +1,80 @@
+"""The sim server at the HTTP level: framing, endpoints, disconnects, its own timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx2
+import pytest
+
+from lfgtui.events import EventFactory, TextDelta
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.openai_chat import OpenAIChatProvider
+from lfgtui.sim.server import SimServer
+from tests.support import ask
+
+CHAT = {"model": "keepalive", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+
+
+async def test_streams_are_chunked_event_streams_with_heartbeats(sim: SimServer) -> None:
+    async with (
+        httpx2.AsyncClient() as client,
+        client.stream("POST", sim.url + "/v1/chat/completions", json=CHAT) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["transfer-encoding"] == "chunked"
+        body = b"".join([chunk async for chunk in response.aiter_bytes()])
+    assert body.count(b": keep-alive\n\n") >= 3
+    assert body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_models_endpoint_lists_the_scenarios(sim: SimServer) -> None:
+    async with httpx2.AsyncClient() as client:
+        response = await client.get(sim.url + "/v1/models")
+    ids = [m["id"] for m in response.json()["data"]]
+    assert "agent-demo" in ids and "fault-429" in ids
+
+
+async def test_bad_requests_get_a_400_in_the_providers_shape(sim: SimServer) -> None:
+    async with httpx2.AsyncClient() as client:
+        not_json = await client.post(sim.url + "/v1/chat/completions", content=b"{nope")
+        not_streaming = await client.post(sim.url + "/v1/chat/completions", json=CHAT | {"stream": False})
+        nowhere = await client.post(sim.url + "/v2/elsewhere", json=CHAT)
+    assert not_json.status_code == 400
+    assert "not valid JSON" in not_json.json()["error"]["message"]
+    assert not_streaming.status_code == 400
+    assert "stream=true" in not_streaming.json()["error"]["message"]
+    assert nowhere.status_code == 404
+
+
+async def test_connections_are_reused_between_requests(sim: SimServer) -> None:
+    async with httpx2.AsyncClient() as client:
+        for _ in range(3):
+            async with client.stream(
+                "POST", sim.url + "/v1/chat/completions", json=CHAT | {"model": "hello"}
+            ) as response:
+                await response.aread()
+    assert [r.status for r in sim.log] == [200, 200, 200]
+
+
+async def test_cancelling_a_stream_closes_its_connection(sim: SimServer) -> None:
+    provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
+    first_token = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in provider.stream(ask("long-answer:repeat=50"), EventFactory("t", 1)):
+            if isinstance(event, TextDelta):
+                first_token.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first_token.wait(), 5)
+    task.cancel()
+    record = sim.log[0]
+    try:
+        await asyncio.wait_for(record.disconnected.wait(), 1.0)
+    except TimeoutError:
+        pytest.fail("the sim server did not see the disconnect within a second")
+    finally:
+        await provider.aclose()
+    assert record.ended_at is None

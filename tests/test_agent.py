@@ -1,0 +1,163 @@
+"""Attempts through the agent loop over the real adapter and sim: outcomes, retries, measurement, tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfgtui.agent import AgentTask, Toolbox, run_agent
+from lfgtui.calls import RetryPolicy
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ErrorKind,
+    Event,
+    EventFactory,
+    Outcome,
+    RequestSent,
+    Status,
+    TextDelta,
+    ToolCallReady,
+    ToolResult,
+)
+from lfgtui.metrics import Metrics
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.openai_chat import OpenAIChatProvider
+from lfgtui.providers.sse import AgentSSEProvider
+from lfgtui.sim.server import SimServer
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tools.base import ToolContext
+from tests.support import ask, write_scenario
+
+
+class Sleeps:
+    """Records the delays the retry loop asks for instead of waiting them out."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+async def attempt(sim: SimServer, model: str, sleeps: Sleeps) -> list[Event]:
+    provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
+    stream = run_agent(
+        provider, AgentTask(ask(model)), EventFactory("t", 1), None, RetryPolicy(max_retries=2), sleeps
+    )
+    events = [event async for event in stream]
+    await provider.aclose()
+    return events
+
+
+def ending(events: list[Event]) -> AttemptEnded:
+    assert isinstance(events[0], AttemptStarted)
+    last = events[-1]
+    assert isinstance(last, AttemptEnded)
+    return last
+
+
+async def test_completed_attempt(sim: SimServer) -> None:
+    events = await attempt(sim, "hello", Sleeps())
+    assert ending(events).outcome is Outcome.COMPLETED
+    assert [e.seq for e in events] == list(range(len(events)))
+
+
+async def test_rate_limit_is_retried_after_retry_after_and_said_so(sim: SimServer) -> None:
+    sleeps = Sleeps()
+    events = await attempt(sim, "fault-429", sleeps)
+    assert ending(events).outcome is Outcome.COMPLETED
+    assert sleeps.delays == [1.0]
+    (status,) = [e for e in events if isinstance(e, Status)]
+    assert "HTTP 429" in status.message and "retrying in 1.0s (1/2)" in status.message
+    assert len([e for e in events if isinstance(e, RequestSent)]) == 2
+    assert [r.status for r in sim.log] == [429, 200]
+
+
+async def test_server_errors_back_off_then_fail_with_the_last_error(sim: SimServer) -> None:
+    sleeps = Sleeps()
+    end = ending(await attempt(sim, "fault-503", sleeps))
+    assert end.outcome is Outcome.FAILED
+    assert end.error is not None and end.error.status == 503
+    assert len(sleeps.delays) == 2
+    assert 0.5 <= sleeps.delays[0] <= 1.0 and 1.0 <= sleeps.delays[1] <= 2.0
+    assert len(sim.log) == 3
+
+
+async def test_auth_errors_are_not_retried(sim: SimServer) -> None:
+    sleeps = Sleeps()
+    end = ending(await attempt(sim, "fault-401", sleeps))
+    assert end.error is not None and end.error.kind is ErrorKind.AUTH
+    assert sleeps.delays == [] and len(sim.log) == 1
+
+
+async def test_a_drop_after_the_first_token_is_not_retried_and_keeps_the_text(sim: SimServer) -> None:
+    sleeps = Sleeps()
+    events = await attempt(sim, "fault-drop", sleeps)
+    end = ending(events)
+    assert end.outcome is Outcome.FAILED and end.error is not None
+    assert end.error.kind is ErrorKind.CONNECTION
+    assert (
+        "".join(e.text for e in events if isinstance(e, TextDelta)) == "This answer will be cut off part of"
+    )
+    assert sleeps.delays == [] and len(sim.log) == 1
+
+
+async def test_measured_ttft_and_rate_match_what_the_server_logged(
+    sim: SimServer, scenario_dir: Path
+) -> None:
+    text = " ".join(f"w{i}" for i in range(40))
+    model = write_scenario(
+        scenario_dir, "paced", f'ttft_ms = 300\ntokens_per_s = 50\n[[turn]]\ntext = "{text}"\n'
+    )
+    metrics = Metrics()
+    for event in await attempt(sim, model, Sleeps()):
+        metrics.apply(event)
+    record = sim.log[0]
+    assert record.first_token_at is not None
+    server_ttft = record.first_token_at - record.received_at
+    server_rate = (len(record.token_times) - 1) / (record.token_times[-1] - record.token_times[0])
+    assert metrics.ttft_s == pytest.approx(server_ttft, rel=0.1)
+    assert metrics.tokens_per_s == pytest.approx(server_rate, rel=0.1)
+    assert not metrics.tokens_estimated and metrics.output_tokens == 40
+
+
+async def never_asked(call: ToolCallReady) -> str | None:
+    raise AssertionError(f"{call.name} should not need approval")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "README.md").write_text("# Widget\nRenders widgets.\n")
+    return tmp_path.resolve()
+
+
+async def test_the_agent_loop_runs_tools_and_sends_results_back(sim: SimServer, workdir: Path) -> None:
+    provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
+    tools = {name: BUILTIN_TOOLS[name] for name in ("list_dir", "read_file")}
+    toolbox = Toolbox(tools, ToolContext(workdir=workdir, env={}), never_asked)
+    events = [
+        e async for e in run_agent(provider, AgentTask(ask("agent-demo")), EventFactory("t", 1), toolbox)
+    ]
+    await provider.aclose()
+    assert ending(events).outcome is Outcome.COMPLETED
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert "README.md" in results[0].output and "Renders widgets." in results[1].output
+    assert len(sim.log) == 3
+    last_request = sim.log[-1].body["messages"]
+    assert last_request[-1] == {
+        "role": "tool",
+        "tool_call_id": results[1].call_id,
+        "content": results[1].output,
+    }
+
+
+async def test_tools_an_agent_service_ran_itself_are_not_run_again(sim: SimServer) -> None:
+    provider = AgentSSEProvider(ProviderConfig(name="agent", kind="sse", base_url=sim.url + "/agent"))
+    events = [e async for e in run_agent(provider, AgentTask(ask("agent-demo")), EventFactory("t", 1))]
+    await provider.aclose()
+    assert ending(events).outcome is Outcome.COMPLETED
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert [r.output.splitlines()[0] for r in results] == ["README.md", "# Widget"]
+    assert len(sim.log) == 1

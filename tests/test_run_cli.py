@@ -1,0 +1,351 @@
+"""`lfg run --headless --json` as a subprocess against sim scenarios: events, order, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfgtui.sim.server import SimServer
+
+
+class Lfg:
+    """Runs `python -m lfgtui` in an isolated environment: no keys, its own config and scenario folders."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.home = tmp_path / "home"
+        self.scenarios = self.home / "config" / "lfgtui" / "scenarios"
+        self.scenarios.mkdir(parents=True)
+        self.config = tmp_path / "config.toml"
+        self.config.write_text("")
+        self.workdir = tmp_path / "work"
+        self.workdir.mkdir()
+        (self.workdir / "README.md").write_text("# Widget\nA tiny service that renders widgets.\n")
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LFG_")
+        }
+        self.env |= {"XDG_CONFIG_HOME": str(self.home / "config"), "XDG_DATA_HOME": str(self.home / "data")}
+
+    def tickets(self, toml: str) -> Path:
+        path = self.workdir / "tickets.toml"
+        path.write_text(textwrap.dedent(toml))
+        return path
+
+    def scenario(self, name: str, toml: str) -> str:
+        (self.scenarios / f"{name}.toml").write_text(textwrap.dedent(toml))
+        return name
+
+    def args(self, tickets: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "lfgtui", "run", str(tickets), "--config", str(self.config), *extra]
+
+    def run(self, tickets: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+        done = subprocess.run(
+            self.args(tickets, "--json", *extra), env=self.env, capture_output=True, text=True, timeout=60
+        )
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        return done.returncode, events, done.stderr
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    return Lfg(tmp_path)
+
+
+def of(events: list[dict[str, Any]], ticket: str, kind: str | None = None) -> list[dict[str, Any]]:
+    return [e for e in events if e["ticket"] == ticket and (kind is None or e["type"] == kind)]
+
+
+def text(events: list[dict[str, Any]], ticket: str) -> str:
+    return "".join(e["text"] for e in of(events, ticket, "text"))
+
+
+def ending(events: list[dict[str, Any]], ticket: str) -> dict[str, Any]:
+    (end,) = of(events, ticket, "attempt_ended")
+    return end
+
+
+def test_a_tool_using_multi_turn_ticket(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        """
+        [[ticket]]
+        id = "explore"
+        prompt = "What is this project?"
+        model = "agent-demo"
+        tools = ["list_dir", "read_file"]
+        """
+    )
+    code, events, stderr = lfg.run(tickets)
+    assert code == 0, stderr
+    assert "running offline on the built-in sim provider" in stderr
+    calls = of(events, "explore", "tool_call")
+    assert [(c["name"], c["arguments"]) for c in calls] == [
+        ("list_dir", {"path": "."}),
+        ("read_file", {"path": "README.md"}),
+    ]
+    results = of(events, "explore", "tool_result")
+    assert [r["id"] for r in results] == [c["id"] for c in calls]
+    assert "README.md" in results[0]["output"] and not results[0]["is_error"]
+    assert "A tiny service that renders widgets." in results[1]["output"]
+    assert "## What this project is" in text(events, "explore")
+    end = ending(events, "explore")
+    assert end["outcome"] == "completed" and end["error"] is None
+    assert end["ttft_ms"] > 0 and end["tokens_per_s"] > 0 and end["output_tokens"] > 0
+    assert of(events, "explore", "reasoning")
+    assert all(e["attempt"] == 1 and e["t"] >= 0 for e in events)
+    assert events[0]["type"] == "attempt_started" and events[0]["provider"] == "sim"
+    usage = of(events, "explore", "usage")
+    assert usage and usage[-1]["output_tokens"] > 0
+
+
+async def test_a_dependency_chain_passes_the_answer_on(lfg: Lfg, sim: SimServer) -> None:
+    lfg.config.write_text(f'[providers.local]\nkind = "openai"\nbase_url = "{sim.url}/v1"\n')
+    tickets = lfg.tickets(
+        """
+        [defaults]
+        provider = "local"
+        model = "hello"
+
+        [[ticket]]
+        id = "first"
+        prompt = "Say hello."
+
+        [[ticket]]
+        id = "second"
+        prompt = "Translate this: {{ outputs.first }}"
+        depends_on = ["first"]
+
+        [[ticket]]
+        id = "third"
+        prompt = "Summarise: {{outputs.second}}"
+        depends_on = ["second"]
+        """
+    )
+    process = await asyncio.create_subprocess_exec(
+        *lfg.args(tickets, "--json"), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    events = [json.loads(line) for line in stdout.decode().splitlines()]
+    assert process.returncode == 0, stderr.decode()
+    order = [(e["ticket"], e["type"]) for e in events if e["type"] in ("attempt_started", "attempt_ended")]
+    assert order == [
+        (t, kind) for t in ("first", "second", "third") for kind in ("attempt_started", "attempt_ended")
+    ]
+    hello = text(events, "first")
+    prompts = [r.body["messages"][-1]["content"] for r in sim.log]
+    assert prompts == ["Say hello.", f"Translate this: {hello}", f"Summarise: {hello}"]
+
+
+def test_dependents_of_a_failed_ticket_are_skipped(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        """
+        [[ticket]]
+        id = "broken"
+        prompt = "x"
+        model = "fault-401"
+
+        [[ticket]]
+        id = "after"
+        prompt = "y {{ outputs.broken }}"
+        depends_on = ["broken"]
+
+        [[ticket]]
+        id = "fine"
+        prompt = "z"
+        model = "hello"
+        """
+    )
+    code, events, _ = lfg.run(tickets)
+    assert code == 1
+    broken = ending(events, "broken")
+    assert broken["outcome"] == "failed"
+    assert broken["error"]["kind"] == "auth" and broken["error"]["status"] == 401
+    assert ending(events, "after")["outcome"] == "skipped"
+    assert not of(events, "after", "attempt_started")
+    assert "broken" in of(events, "after", "status")[0]["message"]
+    assert ending(events, "fine")["outcome"] == "completed"
+
+
+def test_eight_slow_tickets_stream_concurrently(lfg: Lfg) -> None:
+    model = lfg.scenario(
+        "slow-start", 'ttft_ms = 500\ntokens_per_s = 100\n[[turn]]\ntext = "one two three"\n'
+    )
+    tickets = lfg.tickets(
+        "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "go"\nmodel = "{model}"\n\n' for i in range(8))
+    )
+    code, events, stderr = lfg.run(tickets)
+    assert code == 0, stderr
+    first_text = next(i for i, e in enumerate(events) if e["type"] == "text")
+    last_start = max(i for i, e in enumerate(events) if e["type"] == "attempt_started")
+    first_end = next(i for i, e in enumerate(events) if e["type"] == "attempt_ended")
+    assert last_start < first_text, "every ticket should have started before any token arrived"
+    assert len({e["ticket"] for e in events[:first_end] if e["type"] == "text"}) >= 2
+
+
+def test_max_concurrency_limits_the_tickets_streaming_at_once(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "go"\nmodel = "hello"\n\n' for i in range(4))
+    )
+    code, events, _ = lfg.run(tickets, "--max-concurrency", "1")
+    assert code == 0
+    lifecycle = [e["type"] for e in events if e["type"] in ("attempt_started", "attempt_ended")]
+    assert lifecycle == ["attempt_started", "attempt_ended"] * 4
+
+
+def test_risky_tools_are_denied_headless_unless_approved(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        '[[ticket]]\nid = "w"\nprompt = "write"\nmodel = "writer"\ntools = ["write_file", "run_command"]\n'
+    )
+    code, events, _ = lfg.run(tickets)
+    assert code == 0
+    results = of(events, "w", "tool_result")
+    assert all(
+        r["is_error"] and r["output"].startswith("denied:") and "--yes" in r["output"] for r in results
+    )
+    assert not (lfg.workdir / "notes").exists()
+
+    code, events, _ = lfg.run(tickets, "--yes")
+    assert code == 0
+    results = of(events, "w", "tool_result")
+    assert not any(r["is_error"] for r in results)
+    assert (lfg.workdir / "notes" / "summary.md").read_text().startswith("# Summary")
+    assert "Written by the lfg writer scenario." in results[1]["output"]
+
+
+def test_auto_approve_lets_named_tools_run(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        '[[ticket]]\nid = "w"\nprompt = "write"\nmodel = "writer"\n'
+        'tools = ["write_file", "run_command"]\nauto_approve = ["write_file"]\n'
+    )
+    _, events, _ = lfg.run(tickets)
+    write, command = of(events, "w", "tool_result")
+    assert not write["is_error"]
+    assert command["is_error"] and command["output"].startswith("denied:")
+
+
+def test_unknown_tools_and_bad_arguments_become_error_results(lfg: Lfg) -> None:
+    lfg.scenario(
+        "confused",
+        """
+        ttft_ms = 10
+        tokens_per_s = 500
+        [[turn]]
+        [[turn.tool_call]]
+        name = "launch_rockets"
+        arguments = { count = 3 }
+        [[turn.tool_call]]
+        name = "read_file"
+        arguments_raw = '{"path": '
+        [[turn]]
+        text = "Understood."
+        """,
+    )
+    tickets = lfg.tickets('[[ticket]]\nid = "c"\nprompt = "go"\nmodel = "confused"\ntools = ["read_file"]\n')
+    code, events, _ = lfg.run(tickets)
+    assert code == 0
+    rockets, bad_json = of(events, "c", "tool_result")
+    assert rockets["is_error"] and "unknown tool 'launch_rockets'" in rockets["output"]
+    assert "read_file" in rockets["output"]
+    assert bad_json["is_error"] and "not valid JSON" in bad_json["output"]
+    assert text(events, "c") == "Understood."
+
+
+def test_max_turns_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        '[[ticket]]\nid = "loop"\nprompt = "go"\nmodel = "tool-loop"\ntools = ["list_dir"]\nmax_turns = 3\n'
+    )
+    code, events, _ = lfg.run(tickets)
+    assert code == 1
+    assert len(of(events, "loop", "tool_call")) == 3
+    end = ending(events, "loop")
+    assert end["outcome"] == "failed" and end["error"]["kind"] == "max_turns"
+
+
+def test_a_broken_tickets_file_exits_2_naming_the_file(lfg: Lfg) -> None:
+    tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodle = "hello"\n')
+    code, events, stderr = lfg.run(tickets)
+    assert code == 2 and events == []
+    assert "tickets.toml" in stderr and "modle" in stderr and "model" in stderr
+
+
+def test_sigint_cancels_every_ticket_and_exits_130(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n\n'
+        '[[ticket]]\nid = "b"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n\n'
+        '[[ticket]]\nid = "c"\nprompt = "x"\nmodel = "hello"\ndepends_on = ["a"]\n'
+    )
+    process = subprocess.Popen(
+        lfg.args(tickets, "--json"), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if '"type": "text"' in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    events = [json.loads(line) for line in lines + rest.splitlines(keepends=True)]
+    assert process.returncode == 130
+    assert {t: ending(events, t)["outcome"] for t in "abc"} == {
+        "a": "cancelled",
+        "b": "cancelled",
+        "c": "cancelled",
+    }
+
+
+def test_sigterm_exits_143(lfg: Lfg) -> None:
+    tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n')
+    process = subprocess.Popen(lfg.args(tickets, "--json"), env=lfg.env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if '"type": "text"' in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert json.loads(rest.splitlines()[-1])["outcome"] == "cancelled"
+
+
+def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
+    tickets = lfg.tickets(
+        '[[ticket]]\nid = "good"\nprompt = "x"\nmodel = "hello"\n\n'
+        '[[ticket]]\nid = "bad"\nprompt = "x"\nmodel = "fault-404"\n'
+    )
+    done = subprocess.run(
+        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    out = done.stdout
+    assert "good  started on sim/hello" in out
+    assert "good  ✓ completed in" in out and "tok/s" in out
+    assert "│ Hello! I am the **lfg simulator**" in out
+    assert "bad  ✗ failed: HTTP 404 not_found:" in out
+    header = next(line for line in out.splitlines() if line.startswith("ticket"))
+    assert header.split() == ["ticket", "outcome", "TTFT", "tok/s", "tokens", "duration"]
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[-2:]}
+    assert rows["good"][1] == "completed" and rows["bad"][1] == "failed"
+
+
+def test_the_demo_runs_offline(lfg: Lfg) -> None:
+    demo = Path(__file__).parent.parent / "examples" / "demo.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "run", str(demo), "--json", "--config", str(lfg.config)],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    tickets = {e["ticket"] for e in events}
+    assert len(tickets) >= 4
+    assert all(ending(events, t)["outcome"] == "completed" for t in tickets)
+    assert any(e["type"] == "tool_call" for e in events)
