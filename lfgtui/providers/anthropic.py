@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anthropic
 from anthropic.types import (
     InputJSONDelta,
     MessageDeltaUsage,
@@ -44,7 +45,7 @@ from lfgtui.providers.base import (
     UserMessage,
     parse_tool_arguments,
 )
-from lfgtui.providers.clients import anthropic_client
+from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
@@ -157,6 +158,17 @@ class MessageReader:
             case RawMessageStopEvent():
                 self.finished = True
         return []
+
+
+def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(
+        api_key=config.api_key or "not-needed",
+        base_url=config.base_url,
+        timeout=timeouts(config),
+        max_retries=0,
+        default_headers=config.headers,
+        http_client=http_client(config),
+    )
 
 
 class AnthropicProvider:

@@ -2,24 +2,33 @@
 
 Both SDKs raise their own `APIStatusError` / `APIConnectionError` / `APITimeoutError`; mid-stream the
 Anthropic SDK lets raw `httpx2` transport errors through, and a broken chunk surfaces as a
-`json.JSONDecodeError`. All of them are classified here, once.
+`json.JSONDecodeError`. All of them are classified here, once. An SDK is only consulted if it is
+already imported (an exception cannot come from one that is not), so a run that never uses the
+Anthropic SDK never pays its two-second import.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from types import ModuleType
 from typing import Any
 
-import anthropic
 import httpx2
-import openai
 
 from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.providers.base import parse_retry_after, status_error_kind
 
-STATUS_ERRORS = (openai.APIStatusError, anthropic.APIStatusError)
-TIMEOUT_ERRORS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx2.TimeoutException)
-CONNECTION_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError)
+SDKS = ("openai", "anthropic")
+
+
+def _loaded_sdks() -> list[ModuleType]:
+    return [sys.modules[name] for name in SDKS if name in sys.modules]
+
+
+def _sdk_errors(name: str) -> tuple[type[BaseException], ...]:
+    """The SDKs' exception classes called `name`, e.g. every loaded `APIStatusError`."""
+    return tuple(getattr(sdk, name) for sdk in _loaded_sdks())
 
 
 def body_message(body: Any, fallback: str) -> str:
@@ -67,17 +76,17 @@ def classify_status(status: int, body: Any, message: str, retry_after: str | Non
 
 def classify(exc: BaseException) -> ErrorInfo:
     """Classify an exception raised while requesting or reading a stream."""
-    if isinstance(exc, STATUS_ERRORS):
+    if isinstance(exc, _sdk_errors("APIStatusError")):
         return classify_status(
             exc.status_code, exc.body, exc.message, exc.response.headers.get("retry-after")
         )
     if isinstance(exc, httpx2.SSEError):  # a TransportError subclass, so it must come first
         return ErrorInfo(ErrorKind.MALFORMED, str(exc))
-    if isinstance(exc, TIMEOUT_ERRORS):
+    if isinstance(exc, (*_sdk_errors("APITimeoutError"), httpx2.TimeoutException)):
         return ErrorInfo(ErrorKind.TIMEOUT, "no data from the provider within the idle timeout")
-    if isinstance(exc, CONNECTION_ERRORS):
+    if isinstance(exc, (*_sdk_errors("APIConnectionError"), httpx2.TransportError)):
         return ErrorInfo(ErrorKind.CONNECTION, _connection_message(exc))
-    if isinstance(exc, openai.APIError):  # an in-band {"error": ...} chunk inside a 200 stream
+    if isinstance(exc, _sdk_errors("APIError")):  # openai: an in-band {"error": ...} chunk in a 200 stream
         return ErrorInfo(ErrorKind.STREAM_ERROR, body_message(exc.body, exc.message))
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return ErrorInfo(ErrorKind.MALFORMED, f"the provider sent a chunk that is not valid JSON ({exc})")

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
+
 from lfgtui.events import (
     CallEnded,
     ErrorInfo,
@@ -28,7 +30,7 @@ from lfgtui.providers.base import (
     UserMessage,
     parse_tool_arguments,
 )
-from lfgtui.providers.clients import openai_client
+from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 
 STOP_REASONS = {
@@ -143,6 +145,17 @@ def output_tokens(usage: Any) -> tuple[int | None, int | None]:
     if reasoning and completion is not None and total == (prompt or 0) + completion + reasoning:
         completion += reasoning
     return completion, reasoning
+
+
+def openai_client(config: ProviderConfig) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        api_key=config.api_key or "not-needed",
+        base_url=config.base_url,
+        timeout=timeouts(config),
+        max_retries=0,
+        default_headers=config.headers,
+        http_client=http_client(config),
+    )
 
 
 class OpenAIChatProvider:

@@ -47,8 +47,8 @@ from lfgtui.providers.base import (
     UserMessage,
     parse_tool_arguments,
 )
-from lfgtui.providers.clients import openai_client
 from lfgtui.providers.errors import classify
+from lfgtui.providers.openai_chat import openai_client
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from lfgtui.providers.anthropic import AnthropicProvider
 from lfgtui.providers.base import Provider, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL, resolve
-from lfgtui.providers.openai_chat import OpenAIChatProvider
-from lfgtui.providers.openai_responses import OpenAIResponsesProvider
-from lfgtui.providers.sse import AgentSSEProvider
 from lfgtui.sim.server import SimServer
 
 
@@ -64,14 +60,22 @@ class Providers:
 
 
 def make_adapter(config: ProviderConfig) -> Provider:
-    """The adapter for a resolved config."""
+    """The adapter for a resolved config; each SDK is imported only when a provider needs it."""
     match config.kind:
         case "openai" | "sim":
+            from lfgtui.providers.openai_chat import OpenAIChatProvider
+
             return OpenAIChatProvider(config)
         case "openai-responses":
+            from lfgtui.providers.openai_responses import OpenAIResponsesProvider
+
             return OpenAIResponsesProvider(config)
         case "anthropic":
+            from lfgtui.providers.anthropic import AnthropicProvider
+
             return AnthropicProvider(config)
         case "sse":
+            from lfgtui.providers.sse import AgentSSEProvider
+
             return AgentSSEProvider(config)
     raise ValueError(f"provider {config.name!r}: unknown kind {config.kind!r} (kinds: {', '.join(KINDS)})")

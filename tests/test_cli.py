@@ -1,0 +1,105 @@
+"""The small commands: `lfg sim serve`, `lfg sim list`, `lfg ask`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return clean | {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
+def lfg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lfgtui", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sim_serve_runs_standalone_on_the_given_port(env: dict[str, str]) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lfgtui", "sim", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert f"listening on http://127.0.0.1:{port}" in server.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as response:
+            models = [m["id"] for m in json.load(response)["data"]]
+        assert "agent-demo" in models
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sim_list_shows_each_scenario_with_its_description(env: dict[str, str]) -> None:
+    done = lfg("sim", "list", env=env)
+    assert done.returncode == 0
+    line = next(line for line in done.stdout.splitlines() if line.startswith("agent-demo"))
+    assert "coding agent" in line
+
+
+def test_ask_streams_an_answer_and_reports_the_gauges(env: dict[str, str]) -> None:
+    done = lfg("ask", "--model", "reasoning", "gcd?", env=env)
+    assert done.returncode == 0
+    assert done.stdout.strip() == "The greatest common divisor of 1071 and 462 is **21**."
+    assert "Euclid" in done.stderr
+    assert "sim/reasoning · TTFT" in done.stderr and "tok/s · 49 tokens" in done.stderr
+
+
+def test_ask_reports_a_provider_failure(env: dict[str, str]) -> None:
+    done = lfg("ask", "--model", "fault-401", "hi", env=env)
+    assert done.returncode == 1
+    assert "HTTP 401 auth: Incorrect API key" in done.stderr
+
+
+def test_ask_names_the_missing_key(env: dict[str, str]) -> None:
+    done = lfg("ask", "--provider", "xai", "hi", env=env)
+    assert done.returncode == 2
+    assert "set the environment variable XAI_API_KEY" in done.stderr
+
+
+def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
+    """A client that disconnects mid-stream must not take the standalone server down."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lfgtui", "sim", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        body = json.dumps(
+            {"model": "long-answer", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        )
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n\r\n"
+            sock.sendall((head + body).encode())
+            assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,60 @@
+"""The scheduler in-process: cancelling one ticket, retrying it, and what the other tickets see."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lfgtui.config import Config
+from lfgtui.events import AttemptEnded, AttemptStarted, Event, Outcome, TextDelta
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run, headless_approver
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+
+def tickets_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[defaults]\nprovider = "sim"\n\n'
+        '[[ticket]]\nid = "slow"\nprompt = "go"\nmodel = "long-answer:repeat=8,tokens_per_s=400"\n\n'
+        '[[ticket]]\nid = "quick"\nprompt = "go"\nmodel = "long-answer:tokens_per_s=400"\n'
+    )
+    return path
+
+
+async def test_cancel_one_ticket_then_retry_it_as_a_new_attempt(sim: SimServer, tmp_path: Path) -> None:
+    loaded = load_tickets(tickets_file(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    first_slow_token = asyncio.Event()
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, TextDelta) and event.ticket == "slow":
+            first_slow_token.set()
+
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, headless_approver(yes=False), [sink])
+        run.start()
+        await asyncio.wait_for(first_slow_token.wait(), 10)
+        assert run.cancel("slow")
+        outcomes = await run.wait()
+        assert outcomes == {"slow": Outcome.CANCELLED, "quick": Outcome.COMPLETED}
+        kept = "".join(e.text for e in events if isinstance(e, TextDelta) and e.ticket == "slow")
+        assert kept
+
+        assert run.retry("slow")
+        assert not run.retry("quick"), "a completed ticket is not retried"
+        outcomes = await run.wait()
+    assert outcomes["slow"] is Outcome.COMPLETED
+    slow = [e for e in events if e.ticket == "slow"]
+    assert [(type(e).__name__, e.attempt) for e in slow if isinstance(e, AttemptStarted | AttemptEnded)] == [
+        ("AttemptStarted", 1),
+        ("AttemptEnded", 1),
+        ("AttemptStarted", 2),
+        ("AttemptEnded", 2),
+    ]
+    assert [e.outcome for e in slow if isinstance(e, AttemptEnded)] == [Outcome.CANCELLED, Outcome.COMPLETED]
+    assert run.states["slow"].attempt == 2
+    assert sim.log[0].disconnected_at is not None
