@@ -17,7 +17,7 @@ from lfgtui.events import (
     EventFactory,
     ReasoningDelta,
     RequestSent,
-    Status,
+    Retrying,
     TextDelta,
     ToolCallStarted,
 )
@@ -65,7 +65,11 @@ async def run_call(
             retry += 1
             wait = policy.delay(retry, exc.info.retry_after)
             yield ev(
-                Status,
+                Retrying,
                 message=f"{exc.info.describe()}; retrying in {wait:.1f}s ({retry}/{policy.max_retries})",
+                error=exc.info,
+                retry=retry,
+                max_retries=policy.max_retries,
+                delay_s=wait,
             )
             await sleep(wait)

@@ -139,6 +139,16 @@ class Status(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Retrying(Status):
+    """A failed request will be sent again after `delay_s`; `retry` counts from 1."""
+
+    error: ErrorInfo
+    retry: int
+    max_retries: int
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Usage(Event):
     """Token usage of the current model call so far, as the provider reported it (cumulative)."""
 

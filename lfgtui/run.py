@@ -9,6 +9,7 @@ the order it happened; sinks must be cheap, since text events arrive once per to
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -59,12 +60,14 @@ class Run:
         sinks: list[Sink],
         max_concurrency: int = 8,
         tool_env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
         self.providers = providers
         self.approver = approver
         self.sinks = sinks
         self.tool_env = dict(tool_env or {})
+        self.clock = clock
         self._slots = asyncio.Semaphore(max_concurrency)
 
     def start(self) -> None:
@@ -113,7 +116,7 @@ class Run:
 
     async def _ticket(self, state: TicketState) -> None:
         state.attempt += 1
-        state.ev = ev = EventFactory(state.ticket.id, state.attempt)
+        state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
         try:
             unfinished = [self.states[d] for d in state.ticket.depends_on]
             for dependency in unfinished:
