@@ -17,11 +17,6 @@ from lfgtui.events import (
     CallEnded,
     ErrorKind,
     EventFactory,
-    ReasoningDelta,
-    TextDelta,
-    ToolCallArgsDelta,
-    ToolCallReady,
-    ToolCallStarted,
     Usage,
 )
 from lfgtui.providers.anthropic import AnthropicProvider, MessageReader, input_tokens
@@ -40,7 +35,7 @@ from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
-from tests.support import ask, collect, write_scenario
+from tests.support import ask, collect
 
 
 def config(url: str, **fields: Any) -> ProviderConfig:
@@ -64,51 +59,21 @@ async def cause_of_failure(adapter: AnthropicProvider, call: ModelCall) -> BaseE
     return None
 
 
-async def test_text_and_cumulative_usage(provider: AnthropicProvider, sim: SimServer) -> None:
+async def test_usage_starts_at_message_start_and_the_request_has_the_required_fields(
+    provider: AnthropicProvider, sim: SimServer
+) -> None:
     out = await collect(provider, ask("hello"))
     assert out.error is None
-    assert out.text.startswith("Hello! I am the **lfg simulator**")
-    first, last = out.of(Usage)[0], out.of(Usage)[-1]
+    first, last = out.of(Usage)
+    assert out.events[0] is first
     assert first.output_tokens == 1  # message_start reports a token before any text, like the real API
-    assert last.output_tokens == len(out.of(TextDelta))
-    assert last.input_tokens == first.input_tokens and last.input_tokens and last.input_tokens > 0
-    assert out.of(CallEnded)[0].stop_reason == "stop"
-    assert isinstance(out.events[-1], CallEnded)
+    assert last.input_tokens == first.input_tokens
     sent = sim.log[0]
     assert sent.path == "/v1/messages"
     assert sent.body["max_tokens"] == 8192
     assert sent.body["stream"] is True
     assert sent.body["messages"] == [{"role": "user", "content": "hi"}]
     assert "system" not in sent.body and "tools" not in sent.body
-
-
-async def test_thinking_becomes_reasoning(provider: AnthropicProvider) -> None:
-    out = await collect(provider, ask("reasoning"))
-    assert out.reasoning.startswith("The user asks for the greatest common divisor")
-    assert out.reasoning.endswith("So the answer is 21.")
-    assert out.text == "The greatest common divisor of 1071 and 462 is **21**."
-    kinds = [type(e) for e in out.events if isinstance(e, ReasoningDelta | TextDelta)]
-    assert kinds == sorted(kinds, key=lambda k: k is TextDelta)  # all thinking comes before the answer
-    assert out.of(Usage)[-1].output_tokens == len(kinds)
-
-
-async def test_parallel_tool_calls_are_rebuilt_and_never_leak_as_text(provider: AnthropicProvider) -> None:
-    out = await collect(provider, ask("parallel-tools"))
-    ready = out.of(ToolCallReady)
-    assert [(c.name, c.arguments, c.error) for c in ready] == [
-        ("get_weather", {"city": "Paris", "units": "celsius"}, None),
-        ("get_weather", {"city": "Tokyo", "units": "celsius"}, None),
-    ]
-    assert len({c.call_id for c in ready}) == 2
-    assert all(c.call_id.startswith("toolu_") for c in ready)
-    assert [s.call_id for s in out.of(ToolCallStarted)] == [c.call_id for c in ready]
-    for call in ready:
-        fragments = [d.fragment for d in out.of(ToolCallArgsDelta) if d.call_id == call.call_id]
-        assert all(fragments)
-        assert "".join(fragments) == call.raw_arguments
-    assert out.text == "I'll check both cities at once."
-    assert out.reasoning == ""
-    assert out.of(CallEnded)[0].stop_reason == "tool_calls"
 
 
 async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvider, sim: SimServer) -> None:
@@ -170,78 +135,26 @@ async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvi
     assert sim.log[-1].headers["anthropic-version"] >= "2026-10-21"
 
 
-async def test_invalid_tool_json_is_reported_on_the_call(provider: AnthropicProvider) -> None:
-    out = await collect(provider, ask("bad-tool-json"))
-    (call,) = out.of(ToolCallReady)
-    assert call.raw_arguments == '{"path": "README.md"'
-    assert call.arguments == {}
-    assert call.error and "not valid JSON" in call.error
-    assert out.error is None
-    assert out.text == ""
-
-
 @pytest.mark.parametrize(
-    ("model", "kind", "status", "words", "sdk_error"),
+    ("model", "sdk_error"),
     [
-        ("fault-401", ErrorKind.AUTH, 401, "Incorrect API key", anthropic.AuthenticationError),
-        ("fault-403", ErrorKind.AUTH, 403, "do not have access", anthropic.PermissionDeniedError),
-        ("fault-404", ErrorKind.NOT_FOUND, 404, "does not exist", anthropic.NotFoundError),
-        ("fault-400", ErrorKind.BAD_REQUEST, 400, "maximum context length", anthropic.BadRequestError),
-        ("fault-500", ErrorKind.SERVER, 500, "server had an error", anthropic.InternalServerError),
-        ("fault-502", ErrorKind.SERVER, 502, "Bad gateway", anthropic.InternalServerError),
-        ("fault-503", ErrorKind.SERVER, 503, "overloaded", anthropic.ServiceUnavailableError),
-        ("fault-529", ErrorKind.OVERLOADED, 529, "Overloaded", anthropic.OverloadedError),
-        ("no-such-scenario", ErrorKind.NOT_FOUND, 404, "unknown sim model", anthropic.NotFoundError),
+        ("fault-401", anthropic.AuthenticationError),
+        ("fault-403", anthropic.PermissionDeniedError),
+        ("fault-404", anthropic.NotFoundError),
+        ("fault-400", anthropic.BadRequestError),
+        ("fault-429", anthropic.RateLimitError),
+        ("fault-500", anthropic.InternalServerError),
+        ("fault-502", anthropic.InternalServerError),
+        ("fault-503", anthropic.ServiceUnavailableError),
+        ("fault-529", anthropic.OverloadedError),
+        ("no-such-scenario", anthropic.NotFoundError),
     ],
 )
-async def test_http_errors_are_classified_with_the_providers_message(
-    provider: AnthropicProvider,
-    model: str,
-    kind: ErrorKind,
-    status: int,
-    words: str,
-    sdk_error: type[Exception],
+async def test_what_the_sdk_raises_for_http_errors(
+    provider: AnthropicProvider, model: str, sdk_error: type[Exception]
 ) -> None:
-    out = await collect(provider, ask(model))
-    assert out.error is not None
-    assert (out.error.kind, out.error.status) == (kind, status)
-    assert words in out.error.message
-    assert "Error code" not in out.error.message  # the provider's words, not the SDK's wrapper
-    assert out.events == []
+    """The classification itself is in test_fault_matrix.py."""
     assert isinstance(await cause_of_failure(provider, ask(model)), sdk_error)
-
-
-async def test_rate_limit_carries_retry_after(provider: AnthropicProvider) -> None:
-    first = await collect(provider, ask("fault-429"))
-    assert first.error is not None
-    assert (first.error.kind, first.error.status, first.error.retry_after) == (
-        ErrorKind.RATE_LIMITED,
-        429,
-        1.0,
-    )
-    assert first.error.retryable
-    second = await collect(provider, ask("fault-429"))
-    assert second.error is None
-    assert second.text.startswith("Worth the wait")
-
-
-@pytest.mark.parametrize(
-    ("model", "kind", "kept"),
-    [
-        ("fault-drop", ErrorKind.CONNECTION, "This answer will be cut off part of"),
-        ("fault-error-event", ErrorKind.OVERLOADED, "Half of this answer arrives before"),
-        ("fault-malformed", ErrorKind.MALFORMED, "A few words arrive"),
-    ],
-)
-async def test_mid_stream_failures_keep_the_text_received(
-    provider: AnthropicProvider, model: str, kind: ErrorKind, kept: str
-) -> None:
-    out = await collect(provider, ask(model))
-    assert out.error is not None
-    assert out.error.kind is kind
-    assert out.error.status is None
-    assert out.text == kept
-    assert not out.of(CallEnded)
 
 
 async def test_what_the_sdk_raises_mid_stream(provider: AnthropicProvider) -> None:
@@ -253,6 +166,15 @@ async def test_what_the_sdk_raises_mid_stream(provider: AnthropicProvider) -> No
     assert in_band.status_code == 200
     assert in_band.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     assert isinstance(await cause_of_failure(provider, ask("fault-malformed")), json.JSONDecodeError)
+
+
+async def test_what_the_sdk_raises_on_a_stall_or_a_refused_connection(sim: SimServer) -> None:
+    stalled = AnthropicProvider(config(sim.url, idle_timeout_s=0.5))
+    assert isinstance(await cause_of_failure(stalled, ask("fault-stall")), httpx2.ReadTimeout)
+    await stalled.aclose()
+    refused = AnthropicProvider(config("http://127.0.0.1:9"))
+    assert isinstance(await cause_of_failure(refused, ask("hello")), anthropic.APIConnectionError)
+    await refused.aclose()
 
 
 @pytest.mark.parametrize(
@@ -270,47 +192,6 @@ def test_in_band_errors_keep_the_meaning_of_their_type(error_type: str, kind: Er
     info = classify(anthropic.APIStatusError(str(body), response=response, body=body))
     assert (info.kind, info.message, info.status) == (kind, "Something happened", None)
     assert info.retryable is (kind is not ErrorKind.STREAM_ERROR)
-
-
-async def test_error_event_from_a_scenario_file_keeps_its_message(
-    provider: AnthropicProvider, scenario_dir: Path
-) -> None:
-    model = write_scenario(
-        scenario_dir,
-        "busy",
-        '[[turn]]\ntext = "one two three"\n[[fault]]\nkind = "error_event"\nafter_tokens = 1\n'
-        'message = "Our servers are busy"\n',
-    )
-    out = await collect(provider, ask(model))
-    assert out.error is not None
-    assert (out.error.kind, out.error.message) == (ErrorKind.OVERLOADED, "Our servers are busy")
-    assert out.text == "one"
-
-
-async def test_stall_hits_the_idle_timeout(sim: SimServer) -> None:
-    adapter = AnthropicProvider(config(sim.url, idle_timeout_s=0.5))
-    out = await collect(adapter, ask("fault-stall"))
-    assert out.error is not None
-    assert out.error.kind is ErrorKind.TIMEOUT
-    assert out.text == "These first words arrive and"
-    assert isinstance(await cause_of_failure(adapter, ask("fault-stall")), httpx2.ReadTimeout)
-    await adapter.aclose()
-
-
-async def test_keepalive_comments_and_pings_are_ignored(provider: AnthropicProvider) -> None:
-    out = await collect(provider, ask("keepalive"))
-    assert out.error is None
-    assert out.text == "Heartbeats kept the connection alive while I was thinking."
-    assert {type(e) for e in out.events} == {Usage, TextDelta, CallEnded}
-
-
-async def test_connection_refused_is_a_connection_error() -> None:
-    adapter = AnthropicProvider(config("http://127.0.0.1:9"))
-    out = await collect(adapter, ask("hello"))
-    assert out.error is not None
-    assert out.error.kind is ErrorKind.CONNECTION
-    assert isinstance(await cause_of_failure(adapter, ask("hello")), anthropic.APIConnectionError)
-    await adapter.aclose()
 
 
 class _NoStopEncoder(AnthropicEncoder):

@@ -1,0 +1,300 @@
+"""What every adapter must do the same way, checked against each of them through the sim server.
+
+The sim speaks each wire format from one set of scenarios, so one test per behaviour runs for all four
+adapters. The few ways they legitimately differ are in `ADAPTERS`; what only one adapter does (the
+request it sends, its SDK's exceptions, the agent's reconnects) is tested in that adapter's own file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorKind,
+    Event,
+    ReasoningDelta,
+    Status,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.anthropic import AnthropicProvider
+from lfgtui.providers.base import Provider, ProviderConfig
+from lfgtui.providers.openai_chat import OpenAIChatProvider
+from lfgtui.providers.openai_responses import OpenAIResponsesProvider
+from lfgtui.providers.sse import AgentSSEProvider
+from lfgtui.sim.server import SimServer
+from tests.support import ask, collect, write_scenario
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One adapter; the fields with defaults are the few things in which adapters legitimately differ."""
+
+    name: str
+    kind: str
+    path: str  # where the sim serves this wire format, below the server's root URL
+    build: Callable[[ProviderConfig], Provider]
+    opening: tuple[type[Event], ...] = ()  # what it streams before the first token
+    error_event: ErrorKind = ErrorKind.STREAM_ERROR  # what the sim's in-band error event means
+    call_ids: str = "call_sim0x"  # the sim's tool call ids in this wire format, less the call's index
+    counts_reasoning: bool = True  # usage reports reasoning_tokens (Anthropic's has no such field)
+    runs_tools: bool = False  # an agent runs its own tools and goes on; a model stops for us to run them
+    resumes: bool = False  # reconnects after a dropped stream (test_sse_agent.py tests the drop)
+
+    def make(self, root_url: str, **fields: Any) -> Provider:
+        config = ProviderConfig(name="sim", kind=self.kind, base_url=root_url + self.path, **fields)
+        return self.build(config)
+
+
+def agent_provider(config: ProviderConfig) -> Provider:
+    return AgentSSEProvider(config, reconnect_delays_s=(0.01, 0.01, 0.01))
+
+
+ADAPTERS = [
+    Adapter("chat", "openai", "/v1", OpenAIChatProvider),
+    Adapter("responses", "openai-responses", "/v1", OpenAIResponsesProvider),
+    Adapter(
+        "anthropic",
+        "anthropic",
+        "",
+        AnthropicProvider,
+        opening=(Usage,),  # message_start carries usage, like the real API
+        error_event=ErrorKind.OVERLOADED,  # the sim's error event is typed `overloaded_error`
+        call_ids="toolu_sim0x",
+        counts_reasoning=False,
+    ),
+    Adapter(
+        "agent",
+        "sse",
+        "/agent",
+        agent_provider,
+        opening=(Status,),  # "agent started"
+        call_ids="call_0_",
+        runs_tools=True,
+        resumes=True,
+    ),
+]
+
+every_adapter = pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda a: a.name)
+model_apis = pytest.mark.parametrize(
+    "adapter", [a for a in ADAPTERS if not a.runs_tools], ids=lambda a: a.name
+)
+
+
+@pytest.fixture
+async def provider(adapter: Adapter, sim: SimServer) -> AsyncIterator[Provider]:
+    made = adapter.make(sim.url)
+    yield made
+    await made.aclose()
+
+
+def event_types(events: list[Event]) -> list[type[Event]]:
+    return [type(e) for e in events]
+
+
+@every_adapter
+async def test_text_and_usage(adapter: Adapter, provider: Provider, sim: SimServer) -> None:
+    out = await collect(provider, ask("hello"))
+    assert out.error is None
+    assert out.text == "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
+    usages = out.of(Usage)
+    assert len(usages) == 1 + adapter.opening.count(Usage)
+    usage = usages[-1]
+    assert usage.output_tokens == len(out.of(TextDelta))
+    assert usage.input_tokens and usage.input_tokens > 0
+    assert usage.reasoning_tokens == (0 if adapter.counts_reasoning else None)
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert isinstance(out.events[-1], CallEnded)
+    assert len(sim.log) == 1
+
+
+@every_adapter
+async def test_reasoning_comes_before_the_answer_and_counts_as_output(
+    adapter: Adapter, provider: Provider
+) -> None:
+    out = await collect(provider, ask("reasoning"))
+    assert out.error is None
+    assert out.reasoning.startswith("The user asks for the greatest common divisor")
+    assert out.reasoning.endswith("So the answer is 21.")
+    assert out.text == "The greatest common divisor of 1071 and 462 is **21**."
+    kinds = [type(e) for e in out.events if isinstance(e, ReasoningDelta | TextDelta)]
+    assert kinds == sorted(kinds, key=lambda k: k is TextDelta)  # all reasoning comes before the answer
+    usage = out.of(Usage)[-1]
+    assert usage.output_tokens == len(kinds)
+    assert usage.reasoning_tokens == (len(out.of(ReasoningDelta)) if adapter.counts_reasoning else None)
+
+
+@model_apis
+async def test_parallel_tool_calls_are_rebuilt_and_never_leak_as_text(
+    adapter: Adapter, provider: Provider
+) -> None:
+    out = await collect(provider, ask("parallel-tools"))
+    ready = out.of(ToolCallReady)
+    assert [(c.call_id, c.name, c.arguments, c.error) for c in ready] == [
+        (adapter.call_ids + "0", "get_weather", {"city": "Paris", "units": "celsius"}, None),
+        (adapter.call_ids + "1", "get_weather", {"city": "Tokyo", "units": "celsius"}, None),
+    ]
+    assert [s.call_id for s in out.of(ToolCallStarted)] == [c.call_id for c in ready]
+    for call in ready:
+        fragments = [d.fragment for d in out.of(ToolCallArgsDelta) if d.call_id == call.call_id]
+        assert all(fragments)
+        assert "".join(fragments) == call.raw_arguments
+    assert out.text == "I'll check both cities at once."
+    assert "{" not in out.text
+    assert out.reasoning == ""
+    assert out.of(CallEnded)[0].stop_reason == "tool_calls"
+
+
+@every_adapter
+async def test_invalid_tool_json_is_reported_on_the_call(adapter: Adapter, provider: Provider) -> None:
+    out = await collect(provider, ask("bad-tool-json"))
+    assert out.error is None
+    (call,) = out.of(ToolCallReady)
+    assert (call.call_id, call.name) == (adapter.call_ids + "0", "read_file")
+    assert call.raw_arguments == '{"path": "README.md"'
+    assert call.arguments == {}
+    assert call.error and call.error.startswith("tool arguments are not valid JSON")
+    assert [s.call_id for s in out.of(ToolCallStarted)] == [call.call_id]
+    fragments = "".join(d.fragment for d in out.of(ToolCallArgsDelta))
+    assert fragments == ("" if adapter.runs_tools else call.raw_arguments)  # an agent sends whole calls
+    if not adapter.runs_tools:  # the agent runs the call and goes on (see test_sse_agent.py)
+        assert out.text == ""
+        assert out.of(CallEnded)[0].stop_reason == "tool_calls"
+
+
+HTTP_FAULTS = [
+    ("fault-401", ErrorKind.AUTH, 401, "Incorrect API key"),
+    ("fault-403", ErrorKind.AUTH, 403, "do not have access"),
+    ("fault-404", ErrorKind.NOT_FOUND, 404, "does not exist"),
+    ("fault-400", ErrorKind.BAD_REQUEST, 400, "maximum context length"),
+    ("fault-500", ErrorKind.SERVER, 500, "server had an error"),
+    ("fault-502", ErrorKind.SERVER, 502, "Bad gateway"),
+    ("fault-503", ErrorKind.SERVER, 503, "overloaded"),
+    ("fault-529", ErrorKind.OVERLOADED, 529, "Overloaded"),
+    ("no-such-scenario", ErrorKind.NOT_FOUND, 404, "unknown sim model"),
+]
+
+
+@every_adapter
+@pytest.mark.parametrize(("model", "kind", "status", "words"), HTTP_FAULTS)
+async def test_http_errors_are_classified_with_the_providers_message(
+    provider: Provider, sim: SimServer, model: str, kind: ErrorKind, status: int, words: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert (out.error.kind, out.error.status) == (kind, status)
+    assert words in out.error.message
+    assert "Error code" not in out.error.message  # the provider's words, not an SDK's wrapper
+    assert out.events == []
+    assert len(sim.log) == 1  # no retries of its own: retrying is the caller's decision
+
+
+@every_adapter
+async def test_rate_limit_carries_retry_after(provider: Provider) -> None:
+    first = await collect(provider, ask("fault-429"))
+    assert first.error is not None
+    assert (first.error.kind, first.error.status, first.error.retry_after) == (
+        ErrorKind.RATE_LIMITED,
+        429,
+        1.0,
+    )
+    assert first.error.retryable
+    assert first.events == []
+    second = await collect(provider, ask("fault-429"))
+    assert second.error is None
+    assert second.text == "Worth the wait: this answer came after a rate limit."
+
+
+MID_STREAM_FAULTS = [
+    ("fault-drop", "This answer will be cut off part of"),
+    ("fault-error-event", "Half of this answer arrives before"),
+    ("fault-malformed", "A few words arrive"),
+]
+
+
+@pytest.mark.parametrize(
+    ("adapter", "model", "kept"),
+    [
+        pytest.param(adapter, model, kept, id=f"{model}-{adapter.name}")
+        for adapter in ADAPTERS
+        for model, kept in MID_STREAM_FAULTS
+        if not (model == "fault-drop" and adapter.resumes)
+    ],
+)
+async def test_mid_stream_failures_keep_the_text_received(
+    adapter: Adapter, provider: Provider, sim: SimServer, model: str, kept: str
+) -> None:
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    kind, message = {
+        "fault-drop": (ErrorKind.CONNECTION, "connection failed: peer closed connection"),
+        "fault-error-event": (adapter.error_event, "Overloaded"),
+        "fault-malformed": (ErrorKind.MALFORMED, "the provider sent a chunk that is not valid JSON"),
+    }[model]
+    assert out.error.kind is kind
+    assert out.error.message.startswith(message)
+    assert out.error.status is None
+    assert out.text == kept
+    opening = len(adapter.opening)
+    assert event_types(out.events[:opening]) == list(adapter.opening)
+    assert set(event_types(out.events[opening:])) == {TextDelta}  # nothing after the text: no usage, no end
+    assert len(sim.log) == 1
+
+
+@every_adapter
+async def test_in_band_error_from_a_scenario_file_keeps_its_message(
+    adapter: Adapter, provider: Provider, scenario_dir: Path
+) -> None:
+    model = write_scenario(
+        scenario_dir,
+        "quota",
+        '[[turn]]\ntext = "one two three"\n[[fault]]\nkind = "error_event"\nafter_tokens = 1\n'
+        'message = "You exceeded your current quota"\n',
+    )
+    out = await collect(provider, ask(model))
+    assert out.error is not None
+    assert (out.error.kind, out.error.message) == (adapter.error_event, "You exceeded your current quota")
+    assert out.text == "one"
+
+
+@every_adapter
+async def test_stall_hits_the_idle_timeout(adapter: Adapter, sim: SimServer) -> None:
+    stalled = adapter.make(sim.url, idle_timeout_s=0.5)
+    out = await collect(stalled, ask("fault-stall"))
+    await stalled.aclose()
+    assert out.error is not None
+    assert (out.error.kind, out.error.message) == (
+        ErrorKind.TIMEOUT,
+        "no data from the provider within the idle timeout",
+    )
+    assert out.text == "These first words arrive and"
+    assert not out.of(CallEnded)
+    assert len(sim.log) == 1
+
+
+@every_adapter
+async def test_keepalive_comments_are_ignored(adapter: Adapter, provider: Provider) -> None:
+    out = await collect(provider, ask("keepalive"))
+    assert out.error is None
+    assert out.text == "Heartbeats kept the connection alive while I was thinking."
+    assert set(event_types(out.events)) == {*adapter.opening, Usage, TextDelta, CallEnded}
+
+
+@every_adapter
+async def test_connection_refused_is_a_connection_error(adapter: Adapter) -> None:
+    refused = adapter.make("http://127.0.0.1:9")
+    out = await collect(refused, ask("hello"))
+    await refused.aclose()
+    assert out.error is not None
+    assert out.error.kind is ErrorKind.CONNECTION
+    assert out.error.message.startswith("connection failed: ")
+    assert out.events == []
