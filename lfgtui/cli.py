@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from lfgtui.agent import AgentTask, run_agent
 from lfgtui.config import load_config
@@ -25,6 +26,9 @@ from lfgtui.events import (
     ToolCallReady,
 )
 from lfgtui.headless import JsonLines, Progress, gauges
+from lfgtui.history.cli import add_history_commands, run_history_command
+from lfgtui.history.store import resolve_db_path
+from lfgtui.history.writer import RunHistory, open_run_history
 from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.base import ModelCall, UserMessage
 from lfgtui.providers.catalog import MissingApiKey
@@ -32,7 +36,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run import Run, Sink, headless_approver
 from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets import Ticket, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, safe_env
 from lfgtui.validation import ValidationError
 
@@ -63,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-concurrency", type=int, help="tickets streaming at once (default: [run] in config, 8)"
     )
+    run.add_argument(
+        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
+    )
+    run.add_argument("--no-history", action="store_true", help="do not record this run")
+    run.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+    add_history_commands(commands)
 
     sim = commands.add_parser("sim", help="the built-in offline LLM server")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
@@ -115,36 +125,95 @@ async def _run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    if tickets.offline_default:
-        print(
-            "lfg: no provider named and no API key set: running offline on the built-in sim provider",
-            file=sys.stderr,
-        )
+    use_tui = not (args.headless or args.json) and sys.stdout.isatty()
+    offline = "no provider named and no API key set: running offline on the built-in sim provider"
+    if tickets.offline_default and not use_tui:
+        print(f"lfg: {offline}", file=sys.stderr)
+    theme = args.theme or config.ui.theme
+    if use_tui:
+        from lfgtui.ui.app import LfgApp
+        from lfgtui.ui.themes import ThemeError, load_themes
+
+        try:
+            themes = load_themes()
+        except ThemeError as exc:
+            print(f"lfg: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if theme not in themes:
+            print(f"lfg: unknown theme {theme!r}; themes: {', '.join(sorted(themes))}", file=sys.stderr)
+            return EXIT_USAGE
+    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+    options = {
+        "max_concurrency": args.max_concurrency or config.run.max_concurrency,
+        "tool_env": safe_env(os.environ, secret_vars),
+    }
+    db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
+    async with (
+        open_run_history(db, tickets, _command_line(args), _warn) as history,
+        Providers(config.providers) as providers,
+    ):
+        if use_tui:
+            app = LfgApp(
+                tickets.tickets,
+                providers,
+                yes=args.yes,
+                theme=theme,
+                keymap=config.ui.keymap,
+                run_id=history.run_id if history is not None else None,
+                notice=offline if tickets.offline_default else None,
+                **options,
+            )
+            if history is not None:
+                history.attach(app.ticket_run)
+            code = await app.run_async()
+            code = 1 if code is None else code
+        else:
+            code = await _run_headless(args, tickets.tickets, providers, history, options)
+    if history is not None:
+        print(f"lfg: recorded as run {history.run_id} (lfg history show {history.run_id})", file=sys.stderr)
+    return code
+
+
+async def _run_headless(
+    args: argparse.Namespace,
+    tickets: tuple[Ticket, ...],
+    providers: Providers,
+    history: RunHistory | None,
+    options: dict[str, Any],
+) -> int:
+    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM cancel every ticket."""
     t0 = time.monotonic()
     book = MetricsBook()
     progress = None if args.json else Progress(sys.stdout, book, t0)
     output: Sink = JsonLines(sys.stdout, book, t0) if progress is None else progress
-    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+    run = Run(tickets, providers, headless_approver(args.yes), [book, output], **options)
+    if history is not None:
+        history.attach(run)
     signalled: list[int] = []
-    async with Providers(config.providers) as providers:
-        run = Run(
-            tickets.tickets,
-            providers,
-            headless_approver(args.yes),
-            [book, output],
-            max_concurrency=args.max_concurrency or config.run.max_concurrency,
-            tool_env=safe_env(os.environ, secret_vars),
-        )
-        loop = asyncio.get_running_loop()
-        for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
-            loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
-        run.start()
-        outcomes = await run.wait()
+    loop = asyncio.get_running_loop()
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
+    run.start()
+    outcomes = await run.wait()
     if progress is not None:
         print(f"\n{progress.table()}")
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+def _warn(message: str) -> None:
+    print(f"lfg: {message}", file=sys.stderr)
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The `lfg run` command as the history records it: the file and the options that were set."""
+    options = [
+        f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
+        for name, value in vars(args).items()
+        if name not in ("command", "file") and value not in (None, False)
+    ]
+    return " ".join(["lfg run", str(args.file), *options])
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -177,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_ask(args))
     if args.command == "run":
         return asyncio.run(_run(args))
+    if args.command == "history":
+        return run_history_command(args)
     if args.sim_command == "list":
         return _list()
     with contextlib.suppress(KeyboardInterrupt):

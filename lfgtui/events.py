@@ -39,6 +39,7 @@ class ErrorKind(StrEnum):
     STREAM_ERROR = "stream_error"  # an in-band error event inside a 200 stream
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
     MAX_TURNS = "max_turns"  # the model was still calling tools when the ticket's max_turns ran out
+    INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
 
 
 RETRYABLE_KINDS = frozenset(

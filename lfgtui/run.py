@@ -9,6 +9,7 @@ the order it happened; sinks must be cheap, since text events arrive once per to
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
 from lfgtui.events import (
     AttemptEnded,
+    ErrorInfo,
+    ErrorKind,
     Event,
     EventFactory,
     Outcome,
@@ -31,6 +34,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
 
 Sink = Callable[[Event], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,6 +137,11 @@ class Run:
         except asyncio.CancelledError:
             if state.outcome is None:
                 self._emit(state, ev(AttemptEnded, outcome=Outcome.CANCELLED))
+        except Exception as exc:  # a bug of ours must end this ticket, not the run
+            logger.exception("ticket %s failed inside lfg", state.ticket.id)
+            if state.outcome is None:
+                error = ErrorInfo(ErrorKind.INTERNAL, f"lfg failed: {type(exc).__name__}: {exc}")
+                self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
         finally:
             state.finished.set()
 

@@ -1,0 +1,248 @@
+"""`lfg history list|search|show|export|import|stats`: reading the history from the command line.
+
+Every command opens the file the way `lfg run` does (`--db`, `LFG_DB`, `[history] path`, the user
+data folder), which also marks attempts of crashed runs `interrupted`. `--json` prints data for
+scripts; ids may be shortened to any unique prefix, as in git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.text import Text
+
+from lfgtui.config import load_config
+from lfgtui.events import Outcome
+from lfgtui.history.export import from_json, import_record, ms, rate, to_json, to_markdown, when
+from lfgtui.history.store import Filters, Store, StoreError, resolve_db_path
+from lfgtui.validation import ValidationError
+
+EXIT_USAGE = 2
+STATUSES = (*(o.value for o in Outcome), "running")
+_RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def since(text: str) -> float:
+    """`30m`, `12h`, `7d`, `2w` ago, or an ISO date or time (local unless it has an offset)."""
+    relative = _RELATIVE.fullmatch(text.strip())
+    if relative:
+        return time.time() - int(relative.group(1)) * _UNIT_S[relative.group(2)]
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration like 7d or 12h nor a date like 2025-01-31"
+        ) from None
+
+
+def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `lfg history …` on the top-level subparsers."""
+    history = commands.add_parser("history", help="list, search, show and export recorded runs")
+    sub = history.add_subparsers(dest="history_command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
+    )
+    common.add_argument(
+        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
+    )
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--ticket", help="only this ticket id")
+    filters.add_argument("--model", help="only this model")
+    filters.add_argument("--provider", help="only this provider")
+    filters.add_argument("--status", choices=STATUSES, help="only attempts that ended so (or are running)")
+    filters.add_argument("--since", type=since, help="only attempts started since: 7d, 12h, 2025-01-31")
+
+    listing = sub.add_parser("list", parents=[common, as_json], help="recent runs")
+    listing.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    search = sub.add_parser(
+        "search", parents=[common, as_json, filters], help="full-text search over every recorded stream"
+    )
+    search.add_argument("query", nargs="+", help='words (all must match); "an exact phrase"; prefix*')
+    search.add_argument("--limit", type=int, default=20, help="how many matches (default 20)")
+    show = sub.add_parser(
+        "show", parents=[common, as_json], help="a run, a ticket (RUN/TICKET) or an attempt"
+    )
+    show.add_argument("id")
+    export = sub.add_parser("export", parents=[common], help="a run, ticket or attempt as Markdown or JSON")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
+    export.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    imported = sub.add_parser("import", parents=[common], help="load a JSON export into the history")
+    imported.add_argument("file", help="a file written by `lfg history export --format json`, or -")
+    sub.add_parser(
+        "stats", parents=[common, as_json, filters], help="TTFT and tok/s percentiles per provider and model"
+    )
+
+
+def run_history_command(args: argparse.Namespace) -> int:
+    """Run one `lfg history` command; 0 on success, 1 when an id or file is wrong, 2 for bad config."""
+    try:
+        config = load_config(args.config)
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    path = resolve_db_path(args.db, os.environ, config.history.path)
+    try:
+        with Store.open(path) as store:
+            return COMMANDS[args.history_command](store, args)
+    except StoreError as exc:
+        print(f"lfg: {exc}", file=sys.stderr)
+        return 1
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone().isoformat()
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(args.ticket, args.model, args.provider, args.status, args.since)
+
+
+def _list(store: Store, args: argparse.Namespace) -> int:
+    runs = store.list_runs(args.limit)
+    if args.json:
+        _print_json(
+            [
+                asdict(run)
+                | {"started_at": _iso(run.started_at), "ended_at": _iso(run.ended_at)}
+                | {"outcomes": dict(run.outcomes)}
+                for run in runs
+            ]
+        )
+        return 0
+    if not runs:
+        print(f"no runs recorded yet in {store.path}")
+        return 0
+    rows = [("id", "started", "tickets", "outcomes", "tokens", "file")]
+    for run in runs:
+        outcomes = ", ".join(f"{count} {outcome}" for outcome, count in run.outcomes)
+        file = Path(run.tickets_file).name if run.tickets_file else "-"
+        rows.append((run.id, when(run.started_at), str(run.tickets), outcomes, str(run.output_tokens), file))
+    print(_columns(rows))
+    return 0
+
+
+def _search(store: Store, args: argparse.Namespace) -> int:
+    hits = store.search(" ".join(args.query), _filters(args), args.limit)
+    if args.json:
+        _print_json([asdict(hit) | {"started_at": _iso(hit.started_at)} for hit in hits])
+        return 0
+    if not hits:
+        print("no matches", file=sys.stderr)
+        return 1
+    console = _console()
+    for hit in hits:
+        where = f"{hit.kind} {hit.name}" if hit.name else hit.kind
+        console.print(
+            Text.assemble(
+                (hit.attempt_id, "bold"),
+                f"  {when(hit.started_at)}  {hit.ticket} #{hit.attempt}  {where}  "
+                f"{hit.provider or '-'}/{hit.model or '-'}  {hit.outcome or 'running'}",
+            )
+        )
+        snippet = Text("    " + hit.snippet)
+        for start, end in hit.highlights:
+            snippet.stylize("bold reverse", start + 4, end + 4)
+        console.print(snippet)
+    return 0
+
+
+def _show(store: Store, args: argparse.Namespace) -> int:
+    record = store.load(store.resolve(args.id))
+    if args.json:
+        _print_json(to_json(record))
+    else:
+        _console().print(Markdown(to_markdown(record, details=False)))
+    return 0
+
+
+def _export(store: Store, args: argparse.Namespace) -> int:
+    record = store.load(store.resolve(args.id))
+    if args.format == "json":
+        text = json.dumps(to_json(record), ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = to_markdown(record)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _import(store: Store, args: argparse.Namespace) -> int:
+    try:
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        document = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(f"cannot read {args.file}: {exc}") from exc
+    record = from_json(document)
+    attempts = import_record(store, record)
+    print(f"imported run {record.row.id} ({len(record.tickets)} tickets, {attempts} attempts)")
+    return 0
+
+
+def _stats(store: Store, args: argparse.Namespace) -> int:
+    stats = store.stats(_filters(args))
+    if args.json:
+        _print_json([asdict(s) for s in stats])
+        return 0
+    if not stats:
+        print("no attempts recorded yet", file=sys.stderr)
+        return 0
+    rows = [("provider", "model", "attempts", "completed", "TTFT p50", "TTFT p95", "tok/s p50", "tokens")]
+    for s in stats:
+        rows.append(
+            (
+                s.provider,
+                s.model,
+                str(s.attempts),
+                str(s.completed),
+                ms(s.ttft_p50_ms),
+                ms(s.ttft_p95_ms),
+                rate(s.tokens_per_s_p50),
+                str(s.output_tokens),
+            )
+        )
+    print(_columns(rows))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Store, argparse.Namespace], int]] = {
+    "list": _list,
+    "search": _search,
+    "show": _show,
+    "export": _export,
+    "import": _import,
+    "stats": _stats,
+}

@@ -1,0 +1,175 @@
+"""The history file's schema, as numbered migrations applied in order.
+
+`PRAGMA user_version` is the number of migrations a file has had. A released migration never
+changes: a new version of the schema is a new entry at the end of `MIGRATIONS`.
+
+Shape: runs → tickets → attempts → turns (one row per request sent to a model) and parts (the
+attempt's prompt, text, reasoning, tool calls, tool results, statuses and error, in `seq` order).
+Times inside an attempt are milliseconds since its `AttemptStarted`; wall-clock times are Unix
+seconds. A streamed part carries `chunks`: the arrival of each delta as unsigned LEB128 varint
+pairs (ms since the previous chunk, characters), so a stream can be replayed at its pace.
+
+Search: `parts_fts` is an external-content FTS5 index over the view `part_search`, which spreads
+each part's text over one column per kind so bm25 can weigh prompts and answers above tool output.
+`rank` is bm25 with weights 10 (prompt), 10 (answer), 4 (reasoning), 2 (tool I/O), 2 (error).
+Only sealed parts are indexed (a streaming part is sealed once its kind, call or attempt ends), so
+a growing answer is tokenised once, not at every batch. The triggers keep the index in sync; their
+expressions must equal the view's, so both are built from the same two templates below.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PartKind(StrEnum):
+    """What a part holds; `status` parts (retries, skips, interruptions) are shown but not indexed."""
+
+    PROMPT = "prompt"
+    TEXT = "text"
+    REASONING = "reasoning"
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    STATUS = "status"
+    ERROR = "error"
+
+
+_V1_INDEXED = (
+    "{p}.sealed AND {p}.kind IN ('prompt', 'text', 'reasoning', 'tool_call', 'tool_result', 'error')"
+)
+_V1_COLUMNS = (
+    "CASE WHEN {p}.kind = 'prompt' THEN {p}.text END, "
+    "CASE WHEN {p}.kind = 'text' THEN {p}.text END, "
+    "CASE WHEN {p}.kind = 'reasoning' THEN {p}.text END, "
+    "CASE WHEN {p}.kind IN ('tool_call', 'tool_result') THEN coalesce({p}.name || ' ', '') || {p}.text END, "
+    "CASE WHEN {p}.kind = 'error' THEN {p}.text END"
+)
+
+V1 = f"""
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    tickets_file TEXT,
+    command TEXT NOT NULL DEFAULT '',
+    cwd TEXT,
+    lfg_version TEXT
+) WITHOUT ROWID;
+CREATE INDEX runs_started ON runs(started_at);
+
+CREATE TABLE tickets (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    ticket TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    prompt TEXT NOT NULL DEFAULT '',
+    system TEXT,
+    provider TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    tools TEXT NOT NULL DEFAULT '[]',
+    depends_on TEXT NOT NULL DEFAULT '[]',
+    max_turns INTEGER,
+    max_tokens INTEGER,
+    temperature REAL,
+    workdir TEXT,
+    UNIQUE (run_id, ticket)
+);
+CREATE INDEX tickets_ticket ON tickets(ticket);
+
+CREATE TABLE attempts (
+    id TEXT PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    provider TEXT,
+    model TEXT,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    ended_ms REAL,
+    outcome TEXT CHECK (outcome IN ('completed', 'cancelled', 'failed', 'interrupted', 'skipped')),
+    error_kind TEXT,
+    error_message TEXT,
+    error_status INTEGER,
+    ttft_ms REAL,
+    ttft_text_ms REAL,
+    ttft_reasoning_ms REAL,
+    tokens_per_s REAL,
+    output_tokens INTEGER,
+    input_tokens INTEGER,
+    tokens_estimated INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (ticket_id, number)
+) WITHOUT ROWID;
+CREATE INDEX attempts_ticket ON attempts(ticket_id);
+CREATE INDEX attempts_model ON attempts(provider, model);
+CREATE INDEX attempts_open ON attempts(ticket_id) WHERE outcome IS NULL;
+
+CREATE TABLE turns (
+    id INTEGER PRIMARY KEY,
+    attempt_id TEXT NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    call INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    request_ms REAL NOT NULL,
+    first_reasoning_ms REAL,
+    first_text_ms REAL,
+    first_token_ms REAL,
+    last_token_ms REAL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    estimated_tokens INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    usage_seq INTEGER,
+    usage_ms REAL,
+    ended_seq INTEGER,
+    ended_ms REAL,
+    stop_reason TEXT,
+    UNIQUE (attempt_id, n)
+);
+
+CREATE TABLE parts (
+    id INTEGER PRIMARY KEY,
+    attempt_id TEXT NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    turn INTEGER,
+    kind TEXT NOT NULL
+        CHECK (kind IN ('prompt', 'text', 'reasoning', 'tool_call', 'tool_result', 'status', 'error')),
+    text TEXT NOT NULL DEFAULT '',
+    call_id TEXT,
+    name TEXT,
+    is_error INTEGER NOT NULL DEFAULT 0,
+    t_ms REAL NOT NULL,
+    end_ms REAL NOT NULL,
+    chunks BLOB NOT NULL DEFAULT x'',
+    meta TEXT,
+    sealed INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (attempt_id, seq)
+);
+
+CREATE VIEW part_search (id, prompt, answer, reasoning, tool, error) AS
+    SELECT id, {_V1_COLUMNS.format(p="parts")} FROM parts WHERE {_V1_INDEXED.format(p="parts")};
+
+CREATE VIRTUAL TABLE parts_fts USING fts5(
+    prompt, answer, reasoning, tool, error,
+    content = 'part_search', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER parts_fts_insert AFTER INSERT ON parts WHEN {_V1_INDEXED.format(p="new")} BEGIN
+    INSERT INTO parts_fts (rowid, prompt, answer, reasoning, tool, error)
+        VALUES (new.id, {_V1_COLUMNS.format(p="new")});
+END;
+CREATE TRIGGER parts_fts_update AFTER UPDATE ON parts BEGIN
+    INSERT INTO parts_fts (parts_fts, rowid, prompt, answer, reasoning, tool, error)
+        SELECT 'delete', old.id, {_V1_COLUMNS.format(p="old")} WHERE {_V1_INDEXED.format(p="old")};
+    INSERT INTO parts_fts (rowid, prompt, answer, reasoning, tool, error)
+        SELECT new.id, {_V1_COLUMNS.format(p="new")} WHERE {_V1_INDEXED.format(p="new")};
+END;
+CREATE TRIGGER parts_fts_delete AFTER DELETE ON parts WHEN {_V1_INDEXED.format(p="old")} BEGIN
+    INSERT INTO parts_fts (parts_fts, rowid, prompt, answer, reasoning, tool, error)
+        VALUES ('delete', old.id, {_V1_COLUMNS.format(p="old")});
+END;
+INSERT INTO parts_fts (parts_fts, rank) VALUES ('rank', 'bm25(10.0, 10.0, 4.0, 2.0, 2.0)');
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+"""Migration N (1-based) brings a file from `user_version` N-1 to N."""

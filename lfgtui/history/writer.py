@@ -1,0 +1,579 @@
+"""Recording a run as it streams: a sink that only buffers, and one writer that batches into SQLite.
+
+The per-token path stays free of I/O: `RunHistory.__call__` appends the event to a list and returns.
+A writer task wakes at most `FLUSH_INTERVAL_S` after the first buffered event (at once for an
+attempt's start and end, a tool call, a tool result or a status), takes the whole buffer and hands
+it to `Recorder.write`, which turns it into rows in one transaction.
+
+sqlite3 blocks, so the write runs with `run_in_executor` on a dedicated single-thread executor that
+owns the one write connection (opened on that thread, so the connection never changes threads).
+A thread is acceptable here: it is bounded local file I/O, one batch at a time, and it keeps a
+slow disk from ever stalling the event loop, the UI or a stream. The sink never waits for it: a
+batch that takes long just makes the next batch larger.
+
+Streaming text is coalesced: consecutive deltas of one kind in one model call are one part row,
+extended per batch (`text = text || ?`) with each delta's arrival packed into `chunks`. A crash
+loses at most the batch in flight; the next start marks the attempt `interrupted` (see store.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    Event,
+    ReasoningDelta,
+    RequestSent,
+    Retrying,
+    Status,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolResult,
+    Usage,
+)
+from lfgtui.history.schema import PartKind
+from lfgtui.history.store import (
+    ATTEMPT_METRICS_SET,
+    PartRow,
+    RunLock,
+    RunRow,
+    Store,
+    StoreError,
+    TicketRow,
+    metrics_columns,
+    new_id,
+    pack_chunks,
+    transaction,
+)
+from lfgtui.metrics import Metrics
+from lfgtui.run import Run
+from lfgtui.tickets import Ticket, TicketFile, render_prompt
+
+FLUSH_INTERVAL_S = 0.25
+URGENT = frozenset({AttemptStarted, AttemptEnded, ToolCallReady, ToolResult, Status, Retrying})
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """An `AttemptStarted` with what only the run knows at that moment: the rendered prompt, the time."""
+
+    event: AttemptStarted
+    prompt: str
+    wall: float
+
+
+Item = Event | Started
+
+
+@dataclass(eq=False)
+class _Part:
+    """A part row being written; `text` and `chunks` hold what the next batch adds to it."""
+
+    attempt_id: str
+    kind: PartKind
+    seq: int
+    turn: int | None
+    t_ms: float
+    call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+    meta: str | None = None
+    row_id: int | None = None
+    text: list[str] = field(default_factory=list)
+    replace: bool = False
+    chunks: list[int] = field(default_factory=list)
+    last_ms: int = 0
+    end_ms: float = 0.0
+    sealed: bool = False
+    dirty: bool = False
+
+
+@dataclass(eq=False)
+class _Turn:
+    row_id: int
+    n: int
+    usage_seq: int | None = None
+    usage_ms: float | None = None
+    ended_seq: int | None = None
+    ended_ms: float | None = None
+    stop_reason: str | None = None
+    dirty: bool = False
+
+
+@dataclass(eq=False)
+class _Attempt:
+    id: str
+    t0: float
+    wall0: float
+    metrics: Metrics = field(default_factory=Metrics)
+    turns: list[_Turn] = field(default_factory=list)
+    current: _Part | None = None
+    tools: dict[str, _Part] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    ended: AttemptEnded | None = None
+
+    def ms(self, t: float) -> float:
+        return (t - self.t0) * 1000
+
+
+def _ticket_row(ticket: Ticket) -> TicketRow:
+    return TicketRow(
+        ticket=ticket.id,
+        title=ticket.title,
+        prompt=ticket.prompt,
+        system=ticket.system,
+        provider=ticket.provider,
+        model=ticket.model,
+        tools=ticket.tools,
+        depends_on=ticket.depends_on,
+        max_turns=ticket.max_turns,
+        max_tokens=ticket.max_tokens,
+        temperature=ticket.temperature,
+        workdir=str(ticket.workdir),
+    )
+
+
+class Recorder:
+    """Turns batches of events into rows. Owns the write connection; use it from one thread only."""
+
+    def __init__(self, store: Store, run_id: str, lock: RunLock, tickets: dict[str, int]) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.run_id = run_id
+        self.lock = lock
+        self._tickets = tickets
+        self._attempts: dict[tuple[str, int], _Attempt] = {}
+        self._dirty_parts: list[_Part] = []
+        self._dirty_turns: list[tuple[_Attempt, _Turn]] = []
+        self._ended: list[_Attempt] = []
+
+    @classmethod
+    def begin(cls, path: Path, tickets: TicketFile, command: str) -> Recorder:
+        """Open the file (recovering crashed runs), take this run's lock, record the run and tickets."""
+        store = Store.open(path)
+        run_id = new_id()
+        try:
+            lock = RunLock(path, run_id)
+        except OSError as exc:
+            store.close()
+            raise StoreError(f"cannot lock the run in {path}: {exc}") from exc
+        run = RunRow(
+            id=run_id,
+            started_at=time.time(),
+            ended_at=None,
+            tickets_file=str(tickets.path.resolve()),
+            command=command,
+            cwd=os.getcwd(),
+            lfg_version=version("lfgtui"),
+        )
+        ids: dict[str, int] = {}
+        try:
+            with transaction(store.conn) as conn:
+                conn.execute(RunRow.insert_sql(), run.to_db())
+                for ticket in tickets.tickets:
+                    values = (run_id, *_ticket_row(ticket).to_db())
+                    ids[ticket.id] = conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0
+        except BaseException:
+            store.close()
+            lock.release()
+            raise
+        return cls(store, run_id, lock, ids)
+
+    def finish(self) -> None:
+        """Mark the run ended, close the connection and release the lock (in that order)."""
+        try:
+            self.conn.execute("UPDATE runs SET ended_at = ? WHERE id = ?", (time.time(), self.run_id))
+        finally:
+            self.store.close()
+            self.lock.release()
+
+    def write(self, batch: list[Item]) -> None:
+        """One transaction per batch: apply every item in order, then write what changed."""
+        with transaction(self.conn):
+            for item in batch:
+                if isinstance(item, Started):
+                    self._start(item)
+                else:
+                    self._apply(item)
+            self._write_rows()
+
+    # --- events to in-memory changes ---
+
+    def _attempt(self, event: Event, wall: float | None = None, provider: str | None = None) -> _Attempt:
+        key = (event.ticket, event.attempt)
+        attempt = self._attempts.get(key)
+        if attempt is None:
+            attempt = self._attempts[key] = _Attempt(new_id(), event.t, wall or time.time())
+            model = event.model if isinstance(event, AttemptStarted) else None
+            self.conn.execute(
+                "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (attempt.id, self._tickets[event.ticket], event.attempt, provider, model, attempt.wall0),
+            )
+        return attempt
+
+    def _start(self, item: Started) -> None:
+        event = item.event
+        attempt = self._attempt(event, item.wall, event.provider)
+        prompt = self._part(attempt, PartKind.PROMPT, event)
+        prompt.text.append(item.prompt)
+        prompt.sealed = True
+
+    def _apply(self, event: Event) -> None:
+        attempt = self._attempt(event)
+        attempt.metrics.apply(event)
+        match event:
+            case RequestSent(call=call):
+                self._seal(attempt)
+                n = len(attempt.turns)
+                row_id = self.conn.execute(
+                    "INSERT INTO turns (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
+                    (attempt.id, n, call, event.seq, attempt.ms(event.t)),
+                ).lastrowid
+                assert row_id is not None
+                attempt.turns.append(_Turn(row_id, n))
+            case TextDelta(text=text):
+                self._stream(attempt, PartKind.TEXT, event, text)
+            case ReasoningDelta(text=text):
+                self._stream(attempt, PartKind.REASONING, event, text)
+            case ToolCallStarted(call_id=call_id, name=name):
+                self._seal(attempt)
+                partial = json.dumps({"partial": True})
+                attempt.tools[call_id] = self._part(
+                    attempt, PartKind.TOOL_CALL, event, call_id=call_id, name=name, meta=partial
+                )
+                attempt.names[call_id] = name
+            case ToolCallArgsDelta(call_id=call_id, fragment=fragment):
+                part = attempt.tools.get(call_id) or self._part(
+                    attempt, PartKind.TOOL_CALL, event, call_id=call_id, meta=json.dumps({"partial": True})
+                )
+                attempt.tools[call_id] = part
+                self._chunk(attempt, part, event.t, fragment)
+            case ToolCallReady(call_id=call_id, name=name, raw_arguments=raw, error=error):
+                self._seal(attempt)
+                part = attempt.tools.pop(call_id, None) or self._part(
+                    attempt, PartKind.TOOL_CALL, event, call_id=call_id
+                )
+                attempt.names[call_id] = part.name = name
+                part.text, part.replace = [raw], True
+                part.meta = json.dumps({"error": error}) if error else None
+                part.end_ms = attempt.ms(event.t)
+                part.sealed = True
+                self._touch(part)
+            case ToolResult(call_id=call_id, output=output, is_error=is_error):
+                self._seal(attempt)
+                name = attempt.names.get(call_id)
+                part = self._part(attempt, PartKind.TOOL_RESULT, event, call_id=call_id, name=name)
+                part.text.append(output)
+                part.is_error, part.sealed = is_error, True
+            case Retrying(message=message, error=error):
+                self._seal(attempt)
+                meta = {
+                    "retry": event.retry,
+                    "max_retries": event.max_retries,
+                    "delay_s": event.delay_s,
+                    "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
+                }
+                self._note(attempt, event, message, json.dumps(meta))
+            case Status(message=message):
+                self._seal(attempt)
+                self._note(attempt, event, message, None)
+            case Usage():
+                if attempt.turns:
+                    turn = attempt.turns[-1]
+                    turn.usage_seq, turn.usage_ms = event.seq, attempt.ms(event.t)
+                    self._touch_turn(attempt, turn)
+            case CallEnded(stop_reason=stop_reason):
+                self._seal(attempt)
+                if attempt.turns:
+                    turn = attempt.turns[-1]
+                    turn.ended_seq, turn.ended_ms, turn.stop_reason = (
+                        event.seq,
+                        attempt.ms(event.t),
+                        stop_reason,
+                    )
+                    self._touch_turn(attempt, turn)
+            case AttemptEnded(error=error):
+                self._seal(attempt)
+                for part in attempt.tools.values():
+                    part.sealed = True
+                    self._touch(part)
+                if error is not None:
+                    meta = {
+                        "kind": error.kind.value,
+                        "status": error.status,
+                        "retry_after": error.retry_after,
+                    }
+                    self._note(attempt, event, error.message, json.dumps(meta), PartKind.ERROR)
+                attempt.ended = event
+                self._ended.append(attempt)
+                del self._attempts[(event.ticket, event.attempt)]
+
+    def _part(
+        self,
+        attempt: _Attempt,
+        kind: PartKind,
+        event: Event,
+        call_id: str | None = None,
+        name: str | None = None,
+        meta: str | None = None,
+    ) -> _Part:
+        turn = len(attempt.turns) - 1 if attempt.turns else None
+        ms = attempt.ms(event.t)
+        part = _Part(attempt.id, kind, event.seq, turn, ms, call_id, name, meta=meta, end_ms=ms)
+        self._touch(part)
+        return part
+
+    def _note(
+        self, attempt: _Attempt, event: Event, text: str, meta: str | None, kind: PartKind = PartKind.STATUS
+    ) -> None:
+        part = self._part(attempt, kind, event, meta=meta)
+        part.text.append(text)
+        part.sealed = True
+
+    def _stream(self, attempt: _Attempt, kind: PartKind, event: Event, text: str) -> None:
+        part = attempt.current
+        if part is None or part.kind != kind:
+            self._seal(attempt)
+            part = attempt.current = self._part(attempt, kind, event)
+        self._chunk(attempt, part, event.t, text)
+
+    def _chunk(self, attempt: _Attempt, part: _Part, t: float, text: str) -> None:
+        ms = attempt.ms(t)
+        at = max(round(ms), part.last_ms)
+        part.chunks += (at - part.last_ms, len(text))
+        part.last_ms = at
+        part.text.append(text)
+        part.end_ms = ms
+        self._touch(part)
+        if attempt.turns:
+            self._touch_turn(attempt, attempt.turns[-1])
+
+    def _seal(self, attempt: _Attempt) -> None:
+        if attempt.current is not None:
+            attempt.current.sealed = True
+            self._touch(attempt.current)
+            attempt.current = None
+
+    def _touch(self, part: _Part) -> None:
+        if not part.dirty:
+            part.dirty = True
+            self._dirty_parts.append(part)
+
+    def _touch_turn(self, attempt: _Attempt, turn: _Turn) -> None:
+        if not turn.dirty:
+            turn.dirty = True
+            self._dirty_turns.append((attempt, turn))
+
+    # --- in-memory changes to rows ---
+
+    def _write_rows(self) -> None:
+        for part in self._dirty_parts:
+            self._write_part(part)
+        self._dirty_parts.clear()
+        for attempt, turn in self._dirty_turns:
+            self._write_turn(attempt, turn)
+        self._dirty_turns.clear()
+        for attempt in self._ended:
+            self._write_end(attempt)
+        self._ended.clear()
+
+    def _write_part(self, part: _Part) -> None:
+        text = "".join(part.text)
+        chunks = pack_chunks(part.chunks)
+        if part.row_id is None:
+            row = PartRow(
+                seq=part.seq,
+                turn=part.turn,
+                kind=part.kind,
+                text=text,
+                call_id=part.call_id,
+                name=part.name,
+                is_error=part.is_error,
+                t_ms=part.t_ms,
+                end_ms=part.end_ms,
+                chunks=chunks,
+                meta=part.meta,
+                sealed=part.sealed,
+            )
+            part.row_id = self.conn.execute(
+                PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())
+            ).lastrowid
+        else:
+            text_sql = "?" if part.replace else "text || ?"
+            self.conn.execute(
+                f"UPDATE parts SET text = {text_sql}, chunks = CAST(chunks || ? AS BLOB), end_ms = ?, "
+                "name = ?, meta = ?, sealed = ? WHERE id = ?",
+                (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id),
+            )
+        part.text, part.chunks, part.replace, part.dirty = [], [], False, False
+
+    def _write_turn(self, attempt: _Attempt, turn: _Turn) -> None:
+        call = attempt.metrics.calls[turn.n]
+
+        def ms(t: float | None) -> float | None:
+            return None if t is None else attempt.ms(t)
+
+        self.conn.execute(
+            "UPDATE turns SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
+            "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
+            "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, stop_reason = ? "
+            "WHERE id = ?",
+            (
+                ms(call.first_reasoning),
+                ms(call.first_text),
+                ms(call.first_token),
+                ms(call.last_token),
+                call.chunks,
+                call.estimated_tokens,
+                call.input_tokens,
+                call.reported_tokens,
+                call.reasoning_tokens,
+                turn.usage_seq,
+                turn.usage_ms,
+                turn.ended_seq,
+                turn.ended_ms,
+                turn.stop_reason,
+                turn.row_id,
+            ),
+        )
+        turn.dirty = False
+
+    def _write_end(self, attempt: _Attempt) -> None:
+        ended = attempt.ended
+        assert ended is not None
+        error = ended.error
+        ms = attempt.ms(ended.t)
+        self.conn.execute(
+            "UPDATE attempts SET outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, "
+            f"error_status = ?, {ATTEMPT_METRICS_SET} WHERE id = ?",
+            (
+                ended.outcome.value,
+                attempt.wall0 + ms / 1000,
+                ms,
+                error.kind.value if error else None,
+                error.message if error else None,
+                error.status if error else None,
+                *metrics_columns(attempt.metrics),
+                attempt.id,
+            ),
+        )
+
+
+class RunHistory:
+    """The sink that records one run, and the writer task that drains it (see the module docstring)."""
+
+    def __init__(
+        self, recorder: Recorder, executor: ThreadPoolExecutor, on_error: Callable[[str], None]
+    ) -> None:
+        self.run_id = recorder.run_id
+        self.path = recorder.store.path
+        self._recorder = recorder
+        self._executor = executor
+        self._on_error = on_error
+        self._pending: list[Item] = []
+        self._has_events = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._stopping = False
+        self._failed = False
+        self._run: Run | None = None
+        self._task = asyncio.create_task(self._write_loop(), name="history writer")
+
+    def attach(self, run: Run) -> None:
+        """Record this run: the history becomes its first sink and reads each attempt's prompt from it."""
+        self._run = run
+        run.sinks.insert(0, self)
+
+    def __call__(self, event: Event) -> None:
+        if self._failed:
+            return
+        pending = self._pending
+        if not pending:
+            self._has_events.set()
+        if type(event) in URGENT:
+            self._urgent.set()
+            if isinstance(event, AttemptStarted):
+                pending.append(Started(event, self._prompt(event.ticket), time.time()))
+                return
+        pending.append(event)
+
+    def _prompt(self, ticket_id: str) -> str:
+        assert self._run is not None, "attach(run) before the run starts"
+        states = self._run.states
+        ticket = states[ticket_id].ticket
+        return render_prompt(ticket, {d: states[d].answer for d in ticket.depends_on})
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not (self._stopping and not self._pending):
+            await self._has_events.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_INTERVAL_S):
+                    await self._urgent.wait()
+            self._has_events.clear()
+            self._urgent.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                await loop.run_in_executor(self._executor, self._recorder.write, batch)
+            except (sqlite3.Error, OSError) as exc:
+                self._failed = True
+                self._pending = []
+                self._on_error(f"history stopped recording this run: {exc}")
+                return
+
+    async def aclose(self) -> None:
+        """Flush what is buffered, mark the run ended and release the file."""
+        self._stopping = True
+        self._has_events.set()
+        self._urgent.set()
+        await self._task
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.finish)
+        except (sqlite3.Error, OSError) as exc:
+            self._on_error(f"history could not close this run: {exc}")
+        finally:
+            self._executor.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def open_run_history(
+    path: Path | None, tickets: TicketFile, command: str, on_error: Callable[[str], None]
+) -> AsyncIterator[RunHistory | None]:
+    """Record a run into the history at `path` (None: history is off); `attach` the run it yields.
+
+    Problems never stop the run: they are reported through `on_error` and recording stops.
+    """
+    history = None
+    if path is not None:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lfg-history")
+        try:
+            recorder = await asyncio.get_running_loop().run_in_executor(
+                executor, Recorder.begin, path, tickets, command
+            )
+        except (StoreError, sqlite3.Error, OSError) as exc:
+            executor.shutdown()
+            on_error(f"history is off for this run: {exc}")
+        else:
+            history = RunHistory(recorder, executor, on_error)
+    try:
+        yield history
+    finally:
+        if history is not None:
+            await history.aclose()

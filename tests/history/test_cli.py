@@ -1,0 +1,155 @@
+"""`lfg run` records into the history; `lfg history …` reads it back, as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_run_cli import Lfg
+
+TICKETS = """
+[[ticket]]
+id = "explore"
+prompt = "What is this project?"
+model = "agent-demo"
+tools = ["list_dir", "read_file"]
+
+[[ticket]]
+id = "hello"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+def history(lfg: Lfg, command: str, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    where = ["--db", str(db)] if db else []
+    command_line = [sys.executable, "-m", "lfgtui", "history", command, "--config", str(lfg.config), *where]
+    command_line += args
+    return subprocess.run(command_line, env=lfg.env, capture_output=True, text=True, timeout=60)
+
+
+def data(done: subprocess.CompletedProcess[str]) -> Any:
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lfg, str]:
+    """One recorded run in the default history file (the user data folder), shared by the tests."""
+    lfg = Lfg(tmp_path_factory.mktemp("recorded"))
+    code, _, stderr = lfg.run(lfg.tickets(TICKETS))
+    assert code == 0, stderr
+    run_id = stderr.split("recorded as run ")[1].split()[0]
+    return lfg, run_id
+
+
+def test_the_run_lands_in_the_user_data_folder_privately(recorded: tuple[Lfg, str]) -> None:
+    lfg, _ = recorded
+    db = lfg.home / "data" / "lfgtui" / "history.sqlite3"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+def test_list(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    (run,) = data(history(lfg, "list", "--json"))
+    assert run["id"] == run_id and run["tickets"] == 2
+    assert run["outcomes"] == {"completed": 2} and run["output_tokens"] > 0
+    assert run["tickets_file"].endswith("tickets.toml")
+    text = history(lfg, "list").stdout
+    assert run_id in text and "2 completed" in text
+
+
+def test_search(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    hits = data(history(lfg, "search", "renders", "widgets", "--json"))
+    assert hits and hits[0]["ticket"] == "explore" and hits[0]["run_id"] == run_id
+    start, end = hits[0]["highlights"][0]
+    assert hits[0]["snippet"][start:end].lower() in ("renders", "widgets")
+    tool_output = data(history(lfg, "search", '"A tiny service"', "--json"))
+    assert [(h["kind"], h["name"]) for h in tool_output] == [("tool_result", "read_file")]
+    assert data(history(lfg, "search", "widgets", "--ticket", "hello", "--json")) == []
+    assert data(history(lfg, "search", "widgets", "--status", "failed", "--json")) == []
+    assert data(history(lfg, "search", "widgets", "--since", "1h", "--model", "agent-demo", "--json"))
+    assert data(history(lfg, "search", "--json", "--", "NEAR(", '"', "-*")) == []
+    none = history(lfg, "search", "xylophone")
+    assert none.returncode == 1 and "no matches" in none.stderr
+    assert history(lfg, "search", "x", "--since", "yesterday-ish").returncode == 2
+
+
+def test_show_a_run_a_ticket_and_an_attempt_by_prefix(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    shown = history(lfg, "show", run_id[:5])
+    assert shown.returncode == 0, shown.stderr
+    assert "What this project is" in shown.stdout and "list_dir" in shown.stdout
+    ticket = data(history(lfg, "show", f"{run_id[:5]}/hello", "--json"))
+    (hello,) = ticket["run"]["tickets"]
+    (attempt,) = hello["attempts"]
+    by_attempt = data(history(lfg, "show", attempt["id"][:7], "--json"))
+    assert by_attempt == ticket
+    unknown = history(lfg, "show", "ffffffffffff0")
+    assert unknown.returncode == 1 and "no run or attempt" in unknown.stderr
+
+
+def test_export_markdown(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    markdown = history(lfg, "export", run_id, "--format", "md").stdout
+    assert markdown.startswith(f"# Run {run_id}")
+    assert "| ticket | # | attempt id | outcome | provider/model | TTFT | tok/s |" in markdown
+    assert "<details><summary>Tool call: read_file</summary>" in markdown
+    assert "A tiny service that renders widgets." in markdown
+
+
+def test_export_json_imports_into_another_file_losslessly(recorded: tuple[Lfg, str], tmp_path: Path) -> None:
+    lfg, run_id = recorded
+    exported = tmp_path / "run.json"
+    assert history(lfg, "export", run_id, "--format", "json", "-o", str(exported)).returncode == 0
+    other = tmp_path / "other.sqlite3"
+    imported = history(lfg, "import", str(exported), db=other)
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported run {run_id} (2 tickets, 2 attempts)" in imported.stdout
+    assert data(history(lfg, "show", run_id, "--json", db=other)) == json.loads(exported.read_text())
+    again = history(lfg, "import", str(exported), db=other)
+    assert again.returncode == 1 and "already in the history" in again.stderr
+    (tmp_path / "bad.json").write_text('{"format": "something else"}')
+    assert history(lfg, "import", str(tmp_path / "bad.json"), db=other).returncode == 1
+
+
+def test_stats(recorded: tuple[Lfg, str]) -> None:
+    lfg, _ = recorded
+    stats = {(s["provider"], s["model"]): s for s in data(history(lfg, "stats", "--json"))}
+    demo = stats[("sim", "agent-demo")]
+    assert demo["attempts"] == demo["completed"] == 1
+    assert demo["ttft_p50_ms"] > 0 and demo["ttft_p95_ms"] >= demo["ttft_p50_ms"]
+    assert demo["tokens_per_s_p50"] > 0
+    assert "TTFT p95" in history(lfg, "stats").stdout
+
+
+def test_no_history_records_nothing(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\n')
+    code, _, stderr = lfg.run(tickets, "--no-history")
+    assert code == 0 and "recorded as run" not in stderr
+    assert not (lfg.home / "data").exists()
+
+
+def test_the_flag_beats_the_environment_beats_the_config(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    configured, from_env, flagged = tmp_path / "config.db", tmp_path / "env.db", tmp_path / "flag.db"
+    lfg.config.write_text(f'[history]\npath = "{configured}"\n')
+    tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\n')
+    assert lfg.run(tickets)[0] == 0
+    lfg.env["LFG_DB"] = str(from_env)
+    assert lfg.run(tickets)[0] == 0
+    assert lfg.run(tickets, "--db", str(flagged))[0] == 0
+    dbs = (configured, from_env, flagged)
+    counts = {db.name: len(data(history(lfg, "list", "--json", db=db))) for db in dbs}
+    assert counts == {"config.db": 1, "env.db": 1, "flag.db": 1}
+    assert len(data(history(lfg, "list", "--json"))) == 1, "history commands follow LFG_DB too"
+    assert not (lfg.home / "data").exists()

@@ -1,0 +1,276 @@
+"""The history file: creation and migration, modes, recovery after a crash, search, ids."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lfgtui.events import AttemptEnded, EventFactory, Outcome, TextDelta
+from lfgtui.history.schema import MIGRATIONS, PartKind
+from lfgtui.history.store import (
+    INTERRUPTED_RESULT,
+    Filters,
+    Selection,
+    Store,
+    StoreError,
+    default_db_path,
+    fts_query,
+    migrate,
+    resolve_db_path,
+)
+from lfgtui.history.writer import Recorder
+from lfgtui.providers.base import AssistantMessage, ToolResultMessage
+from tests.history import record, sample_attempt, ticket
+
+TABLES = {"runs", "tickets", "attempts", "turns", "parts", "parts_fts"}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def crash(recorder: Recorder) -> None:
+    """What SIGKILL leaves: the connection gone without `finish`, the lock dropped by the kernel."""
+    recorder.store.close()
+    recorder.lock.release()
+
+
+def test_a_new_file_is_created_private_and_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "lfgtui" / "history.sqlite3"
+    with Store.open(db) as store:
+        assert mode(db.parent) == 0o700
+        assert mode(db) == 0o600
+        store.conn.execute("CREATE TABLE probe (x)")
+        for sidecar in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            assert mode(sidecar) == 0o600
+        version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == len(MIGRATIONS) >= 1
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        names = {name for (name,) in store.conn.execute("SELECT name FROM sqlite_master")}
+        assert names >= TABLES
+
+
+def test_an_existing_empty_file_and_folder_are_migrated_and_kept(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    db.write_bytes(b"")
+    folder_mode = mode(tmp_path)
+    with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert mode(tmp_path) == folder_mode, "a folder lfg did not create is left as it was"
+    with Store.open(db) as store:
+        assert migrate(store.conn) == len(MIGRATIONS), "migrating twice is a no-op"
+
+
+def test_a_file_from_a_newer_lfg_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StoreError, match="newer than this lfg"):
+        Store.open(db)
+
+
+def test_the_path_comes_from_the_flag_then_the_environment_then_the_config(tmp_path: Path) -> None:
+    flag, env, configured = tmp_path / "flag.db", tmp_path / "env.db", tmp_path / "config.db"
+    assert resolve_db_path(flag, {"LFG_DB": str(env)}, configured) == flag
+    assert resolve_db_path(None, {"LFG_DB": str(env)}, configured) == env
+    assert resolve_db_path(None, {"LFG_DB": ""}, configured) == configured
+    assert resolve_db_path(None, {}, None) == default_db_path()
+    assert default_db_path().name == "history.sqlite3" and "lfgtui" in default_db_path().parts
+
+
+def test_a_crashed_attempt_is_marked_interrupted_on_the_next_open(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    recorder = record(db, tmp_path, sample_attempt(ended=False))
+    crash(recorder)
+    with Store.open(db) as store:
+        (attempt,) = store.load(Selection(recorder.run_id)).tickets[0].attempts
+        assert store.recovered == [attempt.row.id]
+        assert attempt.row.outcome == "interrupted"
+        assert attempt.row.ended_ms == pytest.approx(545)
+        assert attempt.row.ttft_ms == pytest.approx(299.4) and attempt.row.output_tokens == 12
+        assert store.load(Selection(recorder.run_id)).row.ended_at is not None
+        kinds = [p.kind for p in attempt.parts]
+        assert kinds[-2:] == [PartKind.TOOL_RESULT, PartKind.STATUS]
+        synthetic = attempt.parts[-2]
+        assert (synthetic.call_id, synthetic.text, synthetic.is_error) == ("c1", INTERRUPTED_RESULT, True)
+        assert all(p.sealed for p in attempt.parts)
+        assert store.search("look")[0].kind == PartKind.TEXT, "the partial text is searchable"
+        conversation = store.conversation(attempt.row.id)
+        assert isinstance(conversation[1], AssistantMessage) and conversation[1].tool_calls
+        assert conversation[2] == ToolResultMessage("c1", "list_dir", INTERRUPTED_RESULT, True)
+        last = store.attempt_events(attempt.row.id)[-1]
+        assert isinstance(last, AttemptEnded) and last.outcome is Outcome.INTERRUPTED
+    with Store.open(db) as store:
+        assert store.recovered == [], "recovery happens once"
+
+
+def test_a_crash_mid_answer_keeps_the_text_up_to_the_last_batch(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    items = sample_attempt()
+    recorder = record(db, tmp_path, items[:14], items[14:16])
+    crash(recorder)
+    with Store.open(db) as store:
+        (attempt,) = store.load(Selection(recorder.run_id)).tickets[0].attempts
+        answer = [p for p in attempt.parts if p.kind == PartKind.TEXT][-1]
+        assert answer.text == "## Widget\nIt renders **widgets**"[:30]
+        assert attempt.row.outcome == "interrupted"
+        assert not [p for p in attempt.parts if p.kind == PartKind.TOOL_RESULT and p.info.get("synthetic")]
+
+
+def test_a_live_run_is_never_marked_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    live = record(db, tmp_path, sample_attempt(ended=False))
+    with Store.open(db) as store:
+        assert store.recovered == []
+        (attempt,) = store.load(Selection(live.run_id)).tickets[0].attempts
+        assert attempt.row.outcome is None
+    live.finish()
+    with Store.open(db) as store:
+        assert len(store.recovered) == 1, "once the run has ended, its open attempt is recovered"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """Two tickets of one live run: `explore` completed; `review` failed once and is streaming again."""
+    db = tmp_path / "h.sqlite3"
+    tickets = (ticket("explore"), ticket("review", model="reviewer"))
+    recorder = record(db, tmp_path, sample_attempt(), sample_attempt("review"), tickets=tickets)
+    recorder.write([EventFactory("review", 2)(TextDelta, text="never sealed: streaming")])
+    with Store.open(db) as opened:
+        opened.conn.execute(
+            "UPDATE attempts SET model = 'reviewer', outcome = 'failed' WHERE number = 1 AND ticket_id = "
+            "(SELECT id FROM tickets WHERE ticket = 'review')"
+        )
+        yield opened
+    recorder.finish()
+
+
+HOSTILE = [
+    "",
+    "   ",
+    '"',
+    '""',
+    '"unbalanced',
+    "*",
+    "-",
+    "-widgets",
+    "NEAR",
+    "NEAR(widgets look)",
+    "widgets OR",
+    "AND",
+    "(",
+    ")widgets(",
+    "^widgets",
+    "answer:widgets",
+    "{prompt answer}: widgets",
+    "widgets NOT look",
+    "'; DROP TABLE parts; --",
+    "\x00",
+    "ünïcödé 💥",
+    "a" * 5000,
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_queries_never_raise(store: Store, query: str) -> None:
+    store.search(query)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text())
+def test_any_text_is_a_safe_query(store: Store, query: str) -> None:
+    store.search(query, Filters(status="completed"))
+
+
+def test_symbols_only_match_nothing(store: Store) -> None:
+    assert fts_query('* - " ( ) ^ :') is None
+    assert store.search("* -") == []
+
+
+def test_fts_syntax_is_searched_as_words(store: Store) -> None:
+    assert fts_query('NEAR(a b) OR "x y" c*') == '"NEAR(a" "b)" "OR" "x y" "c"*'
+    assert store.search("widgets OR nothing-like-this") == []
+    assert {hit.kind for hit in store.search("widgets")} == {"text"}
+
+
+def test_exact_phrases_words_and_prefixes(store: Store) -> None:
+    assert store.search('"renders widgets"'), "an exact phrase (markup between words does not count)"
+    assert store.search('"widgets renders"') == []
+    assert store.search("dashboards renders")
+    assert store.search("dashboards absent") == [], "every word must match"
+    assert store.search("dashb*")
+    assert store.search("dashb") == []
+
+
+def test_prompts_and_answers_outrank_tool_output(store: Store) -> None:
+    store.conn.execute("UPDATE parts SET text = 'README.md widgets' WHERE kind = 'tool_result'")
+    hits = store.search("widgets", Filters(ticket="explore"))
+    assert [hit.kind for hit in hits] == ["text", "tool_result"]
+
+
+def test_snippets_mark_each_match(store: Store) -> None:
+    (hit,) = store.search("dashboards", Filters(ticket="explore"))
+    assert [hit.snippet[start:end] for start, end in hit.highlights] == ["dashboards"]
+    assert (hit.ticket, hit.attempt, hit.provider, hit.model) == ("explore", 1, "sim", "agent-demo")
+
+
+def test_filters(store: Store) -> None:
+    assert {h.ticket for h in store.search("widgets")} == {"explore", "review"}
+    assert {h.ticket for h in store.search("widgets", Filters(model="reviewer"))} == {"review"}
+    assert {h.ticket for h in store.search("widgets", Filters(status="failed"))} == {"review"}
+    assert store.search("widgets", Filters(status="running")) == []
+    assert store.search("widgets", Filters(provider="openai")) == []
+    assert store.search("widgets", Filters(since=2_000_000_000)) == []
+    assert store.search("widgets", Filters(since=0, ticket="explore"))
+
+
+def test_a_streaming_part_is_indexed_once_sealed(store: Store) -> None:
+    assert store.search("streaming") == []
+    store.conn.execute("UPDATE parts SET sealed = 1 WHERE NOT sealed")
+    assert [hit.kind for hit in store.search("streaming")] == ["text"]
+
+
+def test_the_index_follows_updates_and_deletes(store: Store) -> None:
+    store.conn.execute("UPDATE parts SET text = 'replaced entirely' WHERE kind = 'prompt'")
+    assert store.search("project") == [] and len(store.search("replaced")) == 2
+    store.conn.execute("INSERT INTO parts_fts (parts_fts, rank) VALUES ('integrity-check', 1)")
+    store.conn.execute("DELETE FROM runs")
+    assert store.search("widgets") == [] and store.search("replaced") == []
+    assert store.conn.execute("SELECT count(*) FROM parts").fetchone()[0] == 0
+    store.conn.execute("INSERT INTO parts_fts (parts_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_ids_resolve_by_unique_prefix(store: Store) -> None:
+    (run,) = store.list_runs()
+    attempts = [a.row.id for t in store.load(Selection(run.id)).tickets for a in t.attempts]
+    assert store.resolve(run.id[:8]) == Selection(run.id)
+    assert store.resolve(run.id.upper()) == Selection(run.id)
+    assert store.resolve(attempts[0]) == Selection(run.id, "explore", attempts[0])
+    assert store.resolve(f"{run.id[:6]}/review") == Selection(run.id, "review")
+    with pytest.raises(StoreError, match="no run or attempt"):
+        store.resolve("zzz")
+    with pytest.raises(StoreError, match="no ticket 'nope'"):
+        store.resolve(f"{run.id}/nope")
+    store.conn.execute("INSERT INTO runs (id, started_at) VALUES ('abcd00000001', 0), ('abcd00000002', 0)")
+    assert store.resolve("abcd00000001") == Selection("abcd00000001")
+    with pytest.raises(StoreError, match="ambiguous: it could be run abcd00000001, run abcd00000002"):
+        store.resolve("abcd")
+
+
+def test_list_and_stats(store: Store) -> None:
+    (run,) = store.list_runs()
+    assert run.tickets == 2 and dict(run.outcomes) == {"completed": 1, "running": 1}
+    assert run.output_tokens == 40
+    stats = {(s.provider, s.model): s for s in store.stats()}
+    explore = stats[("sim", "agent-demo")]
+    assert (explore.attempts, explore.completed, explore.output_tokens) == (1, 1, 20)
+    assert explore.ttft_p50_ms == explore.ttft_p95_ms == pytest.approx(299.4)
+    assert explore.tokens_per_s_p50 is not None
+    assert stats[("sim", "reviewer")].completed == 0
