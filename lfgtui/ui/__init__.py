@@ -1,0 +1,1 @@
+"""The Textual interface: a live grid of ticket panes."""

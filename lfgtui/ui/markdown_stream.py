@@ -1,0 +1,777 @@
+"""The pane body: streamed Markdown drawn with the Line API.
+
+Textual's `Markdown` widget lays out a tree of block widgets again on every update, which cannot keep
+up with many concurrent streams. `MarkdownStream` is one `ScrollView` instead: the source is split
+into Markdown blocks as it arrives, each finished block is rendered once per width into cached strips,
+and a frame re-renders only the live tail, so one more token costs the same at the end of a long answer
+as at its start. The app owns the frame clock and calls `flush()` on dirty, visible panes.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from itertools import accumulate
+from time import perf_counter
+from typing import ClassVar
+
+from markdown_it import MarkdownIt
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock, Markdown, MarkdownElement
+from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import PygmentsSyntaxTheme, Syntax
+from textual import events
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+MIN_WIDTH = 10
+"""Narrowest width blocks are rendered at, so a squeezed pane still wraps sanely."""
+
+PIECE_LINES = 8
+"""An open fenced code block is cut into pieces of about this many lines, so a long code block
+streams at the cost of its last piece rather than of the whole block."""
+
+RELAYOUT_BUDGET = 0.008
+"""Seconds one flush may spend rendering blocks out of view (after a width or style change, or when a
+hidden pane is shown), so a long answer never freezes the app; blocks in view are always rendered."""
+
+DARK_CODE_THEME = "monokai"
+LIGHT_CODE_THEME = "default"
+
+_FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
+_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
+_BULLET = re.compile(r"([-*+])[ \t]+\S")
+_THEMATIC_BREAK = re.compile(r"([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_ORDERED = re.compile(r"\d{1,9}[.)](?:[ \t]|$)")
+_ORDERED_PREFIX = re.compile(r"\d{1,9}[.)]?")
+
+_PARSER = MarkdownIt().enable("strikethrough").enable("table")
+"""The parser `rich.markdown.Markdown` builds for every instance (0.5 ms each), built once."""
+
+
+@lru_cache(maxsize=64)
+def _lexer(name: str) -> Lexer | str:
+    """A lexer looked up once per language, with the options `Syntax` itself would use."""
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+    except ClassNotFound:
+        return name
+
+
+@lru_cache(maxsize=8)
+def _syntax_theme(name: str) -> PygmentsSyntaxTheme:
+    """One theme object per name, so its style cache survives between renders."""
+    return PygmentsSyntaxTheme(name)
+
+
+class _CodeBlock(CodeBlock):
+    """rich's code block, without looking the lexer and theme up again on every render."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        yield Syntax(
+            code, _lexer(self.lexer_name), theme=_syntax_theme(self.theme), word_wrap=True, padding=1
+        )
+
+
+class _Markdown(Markdown):
+    """rich's Markdown with the faster code block."""
+
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements,
+        "fence": _CodeBlock,
+        "code_block": _CodeBlock,
+    }
+
+
+@lru_cache(maxsize=8)
+def _template(code_theme: str) -> _Markdown:
+    """An empty document per code theme, copied for each render instead of built (which builds a parser)."""
+    return _Markdown("", code_theme=code_theme)
+
+
+def _markdown(text: str, code_theme: str) -> Markdown:
+    """A rich `Markdown` for `text`, parsed with the shared parser."""
+    markdown = copy.copy(_template(code_theme))
+    markdown.markup = text
+    markdown.parsed = _PARSER.parse(text)
+    return markdown
+
+
+_Key = tuple[int, Style, str]
+"""What a rendering depends on: width, base style and code theme."""
+
+
+class _Join(Enum):
+    """How a block sits below the one before it."""
+
+    GAP = "gap"
+    """One blank line between, like any two Markdown blocks."""
+    TIGHT = "tight"
+    """Directly below: the next item of the same bullet list."""
+    CODE = "code"
+    """The next piece of the same fenced code block: its top padding row is dropped."""
+
+
+@dataclass(eq=False)
+class _Block:
+    text: str
+    join: _Join
+    continued: bool = False
+    """Another piece of the same code block follows, so the bottom padding row is dropped."""
+    strips: dict[_Key, list[Strip]] = field(default_factory=dict)
+    """Rendered strips per (width, base style, code theme)."""
+
+
+def _bullet(line: str) -> str | None:
+    """The marker of a bullet list item starting at column 0, if `line` is one."""
+    if _BULLET.match(line) and not _THEMATIC_BREAK.match(line):
+        return line[0]
+    return None
+
+
+def _open_fence(line: str) -> tuple[str, int] | None:
+    """(character, length) if `line` opens a fenced code block."""
+    match = _FENCE.match(line)
+    if match is None:
+        return None
+    marker, info = match.groups()
+    if marker[0] == "`" and "`" in info:
+        return None
+    return marker[0], len(marker)
+
+
+def _closes(line: str, fence: tuple[str, int]) -> bool:
+    char, length = fence
+    marker = line.strip()
+    return len(marker) >= length and marker == char * len(marker)
+
+
+class _Splitter:
+    """Cuts streamed Markdown into finished blocks, looking only at text since the last boundary.
+
+    A block ends at a blank line (unless the next line is indented, or continues an ordered list),
+    before a heading, a column-0 fence or a bullet item, after a heading line, and after the closing
+    line of a fenced code block that started the block. Such a code block is also cut into pieces of
+    about `PIECE_LINES` lines while it is open. Everything after the last boundary is the live tail.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.done: list[_Block] = []
+        self.previous_bullet: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.scanned = 0
+        """Start of the first line not classified yet."""
+        self.start: int | None = None
+        """Start of the current block, once it has a complete non-blank line."""
+        self.ordered = False
+        self.gap: int | None = None
+        """Where the current block's content ended, when blank lines followed it."""
+        self.fence: tuple[str, int] | None = None
+        self.chunked = False
+        """The open fence started its block at column 0: it is cut into pieces."""
+        self.header = ""
+        self.piece_start = 0
+        self.piece_lines = 0
+        self.last_code = -1
+        """End of the open fence's last non-blank line, or -1."""
+        self.pieces = 0
+
+    def feed(self, text: str) -> None:
+        self.buffer += text
+
+    def take(self) -> list[_Block]:
+        """The blocks finished by the text fed since the last call."""
+        self._scan()
+        done, self.done = self.done, []
+        return done
+
+    def _scan(self) -> None:
+        """Classify the complete lines that arrived since the last scan."""
+        buffer = self.buffer
+        while (end := buffer.find("\n", self.scanned)) != -1:
+            start, self.scanned = self.scanned, end + 1
+            self._line(start, end)
+        if self.gap is not None and self.fence is None:
+            partial = buffer[self.scanned :]
+            if self._continues(partial, complete=False) is False:
+                self._emit(self.gap)
+        self._compact()
+
+    def tail(self) -> tuple[str, _Join] | None:
+        """The live tail's text and join, or None when it has no content."""
+        if self.chunked and self.pieces:
+            body = self.buffer[self.piece_start :].rstrip()
+            return f"{self.header}\n{body}", _Join.CODE
+        text = self.buffer[self.scanned if self.start is None else self.start :]
+        if not text.strip():
+            return None
+        return text.rstrip(), self._join(text)
+
+    def open_code(self) -> tuple[str, str] | None:
+        """(fence line, code since the last piece) while a column-0 fenced code block is open."""
+        if not self.chunked or self.fence is None:
+            return None
+        code = self.buffer[self.piece_start :]
+        last = code.rpartition("\n")[2]
+        if _closes(last, self.fence):
+            code = code[: len(code) - len(last)]
+        return self.header, code
+
+    def finish(self) -> None:
+        """The stream ended: whatever is left is a finished block."""
+        self._scan()
+        tail = self.tail()
+        if tail is not None:
+            text, join = tail
+            self.done.append(_Block(text, join))
+            self.previous_bullet = None if join is _Join.CODE else _bullet(text)
+        self.buffer = ""
+        self._reset()
+
+    def _line(self, start: int, end: int) -> None:
+        line = self.buffer[start:end]
+        if self.fence is not None:
+            if _closes(line, self.fence):
+                self.fence = None
+                if self.chunked:
+                    self._emit_piece(end, final=True)
+            elif self.chunked:
+                self._code_line(end, line)
+            return
+        if not line.strip():
+            if self.start is not None and self.gap is None:
+                self.gap = start
+            return
+        top_level = line[0] not in " \t"
+        if self.start is not None:
+            if self.gap is not None:
+                if not self._continues(line, complete=True):
+                    self._emit(self.gap)
+                self.gap = None
+            elif top_level and (_HEADING.match(line) or _open_fence(line) or _bullet(line)):
+                self._emit(start)
+        if self.start is None:
+            self.start = start
+            self.ordered = bool(_ORDERED.match(line))
+        if top_level and _HEADING.match(line) and self.start == start:
+            self._emit(end)
+        elif (fence := _open_fence(line)) is not None:
+            self.fence = fence
+            self.chunked = top_level and self.start == start
+            self.header = line
+            self.piece_start = end + 1
+            self.piece_lines = 0
+            self.last_code = -1
+            self.pieces = 0
+
+    def _continues(self, line: str, *, complete: bool) -> bool | None:
+        """After a blank line: does `line` still belong to the current block? None: can't tell yet."""
+        if not line.strip():
+            return None
+        if line[0] in " \t":
+            return True
+        if not self.ordered:
+            return False
+        if _ORDERED.match(line):
+            return True
+        if not complete and _ORDERED_PREFIX.fullmatch(line):
+            return None
+        return False
+
+    def _code_line(self, end: int, line: str) -> None:
+        """Cut a piece before this line when enough lines came since the last cut.
+
+        The cut goes after the previous non-blank line, so every piece ends with code and what stays
+        open (the tail, or the final piece) always holds at least one line of code.
+        """
+        self.piece_lines += 1
+        if not line.strip():
+            return
+        if self.piece_lines > PIECE_LINES and self.last_code >= self.piece_start:
+            self._emit_piece(self.last_code, final=False)
+            self.piece_start = self.last_code + 1
+            self.piece_lines = self.buffer.count("\n", self.piece_start, end + 1)
+        self.last_code = end
+
+    def _emit_piece(self, end: int, *, final: bool) -> None:
+        body = self.buffer[self.piece_start : end].rstrip()
+        if self.pieces:
+            join = _Join.CODE
+        else:
+            join = self._join(self.header)
+            self.previous_bullet = None
+        self.done.append(_Block(f"{self.header}\n{body}", join, continued=not final))
+        self.pieces += 1
+        self.start = None
+        if final:
+            self.chunked = False
+            self.pieces = 0
+
+    def _emit(self, end: int) -> None:
+        assert self.start is not None
+        text = self.buffer[self.start : end].rstrip()
+        self.done.append(_Block(text, self._join(text)))
+        self.previous_bullet = _bullet(text)
+        self.start = None
+        self.gap = None
+
+    def _join(self, text: str) -> _Join:
+        marker = _bullet(text)
+        if marker is not None and marker == self.previous_bullet:
+            return _Join.TIGHT
+        return _Join.GAP
+
+    def _compact(self) -> None:
+        """Drop the text of finished blocks from the buffer, keeping it as long as the live block."""
+        if self.chunked and self.pieces:
+            origin = self.piece_start
+        else:
+            origin = self.scanned if self.start is None else self.start
+        if origin:
+            self.buffer = self.buffer[origin:]
+            self.scanned -= origin
+            self.piece_start -= origin
+            self.last_code = self.last_code - origin if self.last_code >= 0 else -1
+            if self.start is not None:
+                self.start -= origin
+            if self.gap is not None:
+                self.gap -= origin
+
+
+@dataclass
+class MarkdownStreamStats:
+    """Work counters, so tests (and benchmarks) can see what a flush cost."""
+
+    blocks_rendered: int = 0
+    tail_renders: int = 0
+    flushes: int = 0
+    lines_refreshed: int = 0
+
+
+class MarkdownStream(ScrollView):
+    """Streamed Markdown: `append()` per token, `flush()` per frame, `finish()` at the end.
+
+    Draws with the Line API from cached strips: finished blocks (rendered once per width) then the
+    live tail (rendered again on each flush that changed it). Follows the bottom while the view is
+    at the bottom; leaves the view alone once the user scrolls up.
+
+    No scrollbar by default: a following pane moves its scrollbar on every frame, and repainting
+    sixteen of them doubled the screen update. Mouse and keys still scroll; an app that wants the bar
+    sets `scrollbar-size-vertical` (the gutter is stable, so the text width does not change when it shows).
+    """
+
+    DEFAULT_CSS = """
+    MarkdownStream {
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;
+        scrollbar-size-vertical: 0;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        code_theme: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """`code_theme`: a Pygments style for code blocks; None follows the app theme's darkness."""
+        super().__init__(name=name, id=id, classes=classes)
+        self._code_theme = code_theme
+        self._parts: list[str] = []
+        self._pending: list[str] = []
+        self._splitter = _Splitter()
+        self._blocks: list[_Block] = []
+        self._heights: list[int] = []
+        """Lines each finished block takes for `_layout_key`, its separator included (an estimate
+        while the block waits in `_stale`)."""
+        self._offsets: list[int] = [0]
+        """First line of each finished block; the last entry is the first line of the tail."""
+        self._stale: list[int] = []
+        """Blocks, in ascending order, not rendered for `_layout_key` yet."""
+        self._tail: list[Strip] = []
+        """The live tail's strips, led by its separator line if it has one."""
+        self._tail_key: tuple[str, _Join, bool] | None = None
+        self._tail_render: tuple[str, _Join, list[Strip]] | tuple[()] = ()
+        """The tail's last rendering: a block that finishes with exactly that text reuses it."""
+        self._code_chunks: list[tuple[str, str, list[Strip]]] = []
+        """The open code block's complete lines, as (fence line, lines, rows) chunks rendered once each."""
+        self._code_padding: dict[str, list[Strip]] = {}
+        """A code block's padding row, by fence line."""
+        self._layout_key: _Key | None = None
+        self._blank_line = Strip.blank(0)
+        """A blank line in the base style at the layout width, for separators and placeholders."""
+        self._dirty = False
+        self.stats = MarkdownStreamStats()
+
+    @property
+    def source(self) -> str:
+        """All the Markdown appended since the last `clear()`."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    @property
+    def dirty(self) -> bool:
+        """Whether `flush()` has work to do: new text, a new width or style, or blocks still to re-render.
+
+        The frame clock should flush a visible stream whenever this is set, not only while it streams.
+        """
+        return self._dirty
+
+    @property
+    def lines(self) -> Sequence[Strip]:
+        """Every line as of the last flush (a copy, for inspection); blank where a block awaits rendering."""
+        lines = [self._line(index) for index in range(self._offsets[-1])]
+        return [*lines, *self._tail]
+
+    def append(self, text: str) -> None:
+        """Add streamed text. Called once per token, so it only records the text and marks dirty."""
+        if text:
+            self._parts.append(text)
+            self._pending.append(text)
+            self._dirty = True
+
+    def finish(self) -> None:
+        """The stream ended (completed, cancelled or failed): the tail is final."""
+        if self._pending:
+            self._splitter.feed("".join(self._pending))
+            self._pending.clear()
+        self._splitter.finish()
+        self._dirty = True
+        self.flush()
+
+    def clear(self) -> None:
+        """Forget everything (a retried pane starts again)."""
+        self._parts.clear()
+        self._pending.clear()
+        self._splitter = _Splitter()
+        self._blocks.clear()
+        self._heights.clear()
+        self._offsets = [0]
+        self._stale.clear()
+        self._tail = []
+        self._tail_key = None
+        self._tail_render = ()
+        self._code_chunks = []
+        self._code_padding = {}
+        self._layout_key = None
+        self._dirty = True
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def flush(self) -> bool:
+        """Bring the screen up to date with the text appended so far; True if anything was repainted.
+
+        Called by the app's frame clock. Costs nothing when clean, and nothing (staying dirty) while
+        the widget is hidden or has no size. After a width or style change, or when many blocks arrive
+        at once (a hidden pane shown again), it renders the blocks in view at once and the others within
+        `RELAYOUT_BUDGET` per call, staying dirty until done.
+        """
+        if not self._dirty:
+            return False
+        width = self._render_width()
+        if not width:
+            return False
+        self._dirty = False
+        self.stats.flushes += 1
+        if self._pending:
+            self._splitter.feed("".join(self._pending))
+            self._pending.clear()
+        new_blocks = self._splitter.take()
+        follow = not self.is_vertical_scrollbar_grabbed and self.scroll_offset.y >= self.max_scroll_y - 1
+        anchor = None if follow else self._anchor()
+        key = (width, self.rich_style, self._theme())
+        relayout = key != self._layout_key
+        if relayout:
+            self._blocks.extend(new_blocks)
+            self._relayout(key)
+            changed = True
+        else:
+            changed = self._update(key, new_blocks)
+        moved = relayout or bool(self._stale)
+        if self._stale:
+            self._render_stale(key, follow, anchor)
+            self._dirty = self._dirty or bool(self._stale)
+        self.virtual_size = Size(width, self._offsets[-1] + len(self._tail))
+        top = self.scroll_offset.y
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        elif moved and anchor is not None:
+            number, local = anchor
+            line = self._offsets[number] + min(local, self._heights[number] - 1)
+            self.scroll_to(y=line, animate=False, force=True)
+        return changed or moved or self.scroll_offset.y != top
+
+    def render_line(self, y: int) -> Strip:
+        index = y + self.scroll_offset.y
+        if index < self._offsets[-1]:
+            return self._line(index)
+        index -= self._offsets[-1]
+        if index < len(self._tail):
+            return self._tail[index]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A new width invalidates the layout; the next flush re-renders (lazily, once)."""
+        self._dirty = True
+
+    def notify_style_update(self) -> None:
+        """A theme change may change the base style or code theme; the next flush checks."""
+        super().notify_style_update()
+        self._dirty = True
+
+    def _render_width(self) -> int:
+        """The width to render at, or 0 while hidden or without size."""
+        if not self.display:
+            return 0
+        region = self.scrollable_content_region
+        if region.width <= 0 or region.height <= 0:
+            return 0
+        return max(region.width, MIN_WIDTH)
+
+    def _theme(self) -> str:
+        if self._code_theme is not None:
+            return self._code_theme
+        return DARK_CODE_THEME if self.app.current_theme.dark else LIGHT_CODE_THEME
+
+    def _line(self, index: int) -> Strip:
+        """Line `index` of the finished blocks."""
+        number = bisect_right(self._offsets, index) - 1
+        block = self._blocks[number]
+        local = index - self._offsets[number]
+        strips = block.strips.get(self._layout_key) if self._layout_key else None
+        if self._separated(number, strips):
+            local -= 1
+        if strips is None or local < 0:
+            return self._blank_line
+        return strips[local]
+
+    def _separated(self, number: int, strips: list[Strip] | None) -> bool:
+        """Whether block `number` starts with a blank line (not for an empty rendering)."""
+        return number > 0 and self._blocks[number].join is _Join.GAP and strips != []
+
+    def _height(self, number: int, key: _Key) -> int:
+        """Lines block `number` takes at `key`: exact once rendered, else estimated from its text."""
+        block = self._blocks[number]
+        strips = block.strips.get(key)
+        if strips is not None:
+            lines = len(strips)
+        elif block.strips:
+            (old_width, *_rest), old = next(iter(block.strips.items()))
+            lines = max(1, len(old) * old_width // key[0])
+        else:
+            lines = sum(len(line) // key[0] + 1 for line in block.text.splitlines())
+        return lines + self._separated(number, strips)
+
+    def _relayout(self, key: _Key) -> None:
+        """Start over for a new width or style: cached blocks are placed, the others queued in `_stale`."""
+        keep = {key, self._layout_key}
+        self._layout_key = key
+        width, style, _theme = key
+        self._blank_line = Strip.blank(width, style)
+        self._stale = []
+        for number, block in enumerate(self._blocks):
+            for old in [cached for cached in block.strips if cached not in keep]:
+                del block.strips[old]
+            if key not in block.strips:
+                self._stale.append(number)
+        self._heights = [self._height(number, key) for number in range(len(self._blocks))]
+        self._offsets = [0, *accumulate(self._heights)]
+        self._tail_key = None
+        self._tail_render = ()
+        self._code_chunks = []
+        self._code_padding = {}
+        self._render_tail(key)
+        self.refresh()
+
+    def _anchor(self) -> tuple[int, int] | None:
+        """(block, line within it) at the top of the view, to keep the view on it when heights change."""
+        top = self.scroll_offset.y
+        if top >= self._offsets[-1]:
+            return None
+        number = bisect_right(self._offsets, top) - 1
+        return number, top - self._offsets[number]
+
+    def _render_stale(self, key: _Key, follow: bool, anchor: tuple[int, int] | None) -> None:
+        """Render queued blocks: those in view now, then the rest from the bottom up, within the budget."""
+        view = self.scrollable_content_region.height
+        if follow:
+            need = view - len(self._tail)
+            number = len(self._blocks) - 1
+            while need > 0 and number >= 0:
+                self._ensure_rendered(number, key)
+                need -= self._heights[number]
+                number -= 1
+        elif anchor is not None:
+            number, local = anchor
+            need = view + local
+            while need > 0 and number < len(self._blocks):
+                self._ensure_rendered(number, key)
+                need -= self._heights[number]
+                number += 1
+        deadline = perf_counter() + RELAYOUT_BUDGET
+        while self._stale and perf_counter() < deadline:
+            self._ensure_rendered(self._stale.pop(), key)
+        while self._stale and key in self._blocks[self._stale[-1]].strips:
+            self._stale.pop()
+        self._offsets = [0, *accumulate(self._heights)]
+        self.refresh()
+
+    def _ensure_rendered(self, number: int, key: _Key) -> None:
+        block = self._blocks[number]
+        if key not in block.strips:
+            block.strips[key] = self._render(block.text, block.join, block.continued, key)
+            self.stats.blocks_rendered += 1
+            self._heights[number] = self._height(number, key)
+
+    def _update(self, key: _Key, new_blocks: list[_Block]) -> bool:
+        """Lay out newly finished blocks and the tail; refresh only the lines that differ.
+
+        New blocks beyond the budget (a hidden pane shown again, a huge chunk) are queued like a relayout.
+        """
+        first = self._offsets[-1]
+        old = self._tail
+        added: list[Strip] = []
+        deadline = perf_counter() + RELAYOUT_BUDGET
+        for block in new_blocks:
+            number = len(self._blocks)
+            self._blocks.append(block)
+            if not block.continued and self._tail_render[:2] == (block.text, block.join):
+                block.strips[key] = self._tail_render[2]
+            elif not self._stale and perf_counter() < deadline:
+                block.strips[key] = self._render(block.text, block.join, block.continued, key)
+                self.stats.blocks_rendered += 1
+            else:
+                self._stale.append(number)
+            self._heights.append(self._height(number, key))
+            self._offsets.append(self._offsets[-1] + self._heights[-1])
+            strips = block.strips.get(key)
+            if strips is not None:
+                if self._separated(number, strips):
+                    added.append(self._blank_line)
+                added.extend(strips)
+        self._render_tail(key)
+        if self._stale:
+            return True
+        new = added + self._tail
+        same = 0
+        for before, after in zip(old, new, strict=False):
+            if before != after:
+                break
+            same += 1
+        start = first + same
+        end = first + max(len(old), len(new))
+        top = self.scroll_offset.y
+        start, end = max(start, top), min(end, top + self.size.height)
+        if start >= end:
+            return False
+        self.stats.lines_refreshed += end - start
+        self.refresh_lines(start, end - start)
+        return True
+
+    def _render_tail(self, key: _Key) -> None:
+        tail = self._splitter.tail()
+        if tail is None:
+            self._tail = []
+            self._tail_key = None
+            return
+        text, join = tail
+        separated = join is _Join.GAP and self._offsets[-1] > 0
+        tail_key = (text, join, separated)
+        if tail_key == self._tail_key:
+            return
+        self._tail_key = tail_key
+        code = self._splitter.open_code()
+        if code is None:
+            strips = self._render(text, join, False, key)
+            self._tail_render = (text, join, strips)
+        else:
+            strips = self._render_open_code(*code, join, key)
+        self.stats.tail_renders += 1
+        self._tail = [self._blank_line, *strips] if separated and strips else strips
+
+    def _render_open_code(self, header: str, code: str, join: _Join, key: _Key) -> list[Strip]:
+        """The open part of a streaming code block: its complete lines, then the line still arriving.
+
+        Re-highlighting the open lines on every frame made code the costliest thing to stream. Lines
+        that completed since the last flush are highlighted together, once, as one chunk (a busy frame
+        with several new lines pays the lexer's fixed cost once); earlier chunks are reused; the arriving
+        line, which changes every frame, is drawn plain (no lexer). The finished piece is rendered whole.
+        """
+        *complete, arriving = code.split("\n")
+        lines = [*complete, arriving]
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        done = lines[: len(complete)]
+        chunks: list[tuple[str, str, list[Strip]]] = []
+        covered = 0
+        for fence, text, rows in self._code_chunks:
+            size = text.count("\n") + 1
+            if fence != header or "\n".join(done[covered : covered + size]) != text:
+                break
+            chunks.append((fence, text, rows))
+            covered += size
+        padding = self._code_padding.get(header)
+        if padding is None:
+            padding = self._code_padding[header] = self._render(f"{header}\n", _Join.GAP, True, key)[:1]
+        if covered < len(done):
+            text = "\n".join(done[covered:])
+            content = text.rstrip()
+            rows = self._render(f"{header}\n{content}", _Join.CODE, True, key) if content else []
+            chunks.append((header, text, rows + padding * (text.count("\n", len(content)) + (not content))))
+        self._code_chunks = chunks
+        strips = [] if join is _Join.CODE else list(padding)
+        for _fence, _text, rows in chunks:
+            strips.extend(rows)
+        if len(lines) > len(complete):
+            marker = _FENCE.match(header)
+            assert marker is not None
+            strips.extend(self._render(f"{marker.group(1)}\n{lines[-1]}", _Join.CODE, True, key))
+        strips.extend(padding)
+        return strips
+
+    def _render(self, text: str, join: _Join, continued: bool, key: _Key) -> list[Strip]:
+        """Render Markdown into strips of exactly `width` cells, without rich's blank edge rows.
+
+        Segments of one style are merged here, once, because the compositor walks them on every repaint.
+        """
+        width, style, theme = key
+        console = self.app.console
+        options = console.options.update_width(width)
+        rows = console.render_lines(_markdown(text, theme), options, style=style, pad=False)
+        start, end = 0, len(rows)
+        while start < end and not Segment.get_line_length(rows[start]):
+            start += 1
+        while end > start and not Segment.get_line_length(rows[end - 1]):
+            end -= 1
+        if join is _Join.CODE:
+            start += 1
+        if continued:
+            end -= 1
+        strips: list[Strip] = []
+        for row in rows[start:end]:
+            length = Segment.get_line_length(row)
+            if length < width:
+                row.append(Segment(" " * (width - length), style))
+            elif length > width:
+                row = Segment.adjust_line_length(row, width, style)
+            strips.append(Strip(list(Segment.simplify(row)), width))
+        return strips

@@ -1,0 +1,275 @@
+"""A ticket pane: header, streamed Markdown answer, thinking, tool log, errors and gauges.
+
+Events are applied as they arrive but only cheaply (text is appended, counters move); what they
+change on screen is drawn by `render_frame`, which the app's single frame clock calls for dirty,
+visible panes only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from enum import StrEnum
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Collapsible, Static
+
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ErrorInfo,
+    Event,
+    Outcome,
+    ReasoningDelta,
+    RequestSent,
+    Retrying,
+    Status,
+    TextDelta,
+    ToolCallReady,
+    ToolResult,
+)
+from lfgtui.metrics import Metrics
+from lfgtui.tickets import Ticket
+from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
+from lfgtui.ui.markdown_stream import MarkdownStream
+from lfgtui.ui.tool_log import ToolLog, ToolState
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class PaneState(StrEnum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    APPROVAL = "approval"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+
+
+GLYPHS = {
+    PaneState.WAITING: "·",
+    PaneState.APPROVAL: "?",
+    PaneState.COMPLETED: "✓",
+    PaneState.FAILED: "✗",
+    PaneState.CANCELLED: "■",
+    PaneState.SKIPPED: "○",
+    PaneState.INTERRUPTED: "!",
+}
+ENDED = {
+    Outcome.COMPLETED: PaneState.COMPLETED,
+    Outcome.FAILED: PaneState.FAILED,
+    Outcome.CANCELLED: PaneState.CANCELLED,
+    Outcome.SKIPPED: PaneState.SKIPPED,
+    Outcome.INTERRUPTED: PaneState.INTERRUPTED,
+}
+
+
+class TicketPane(Vertical, can_focus=True):
+    """Everything one ticket is doing, for its latest attempt."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(id=f"pane-{ticket.id}", classes="pane")
+        self.ticket = ticket
+        self.state = PaneState.WAITING
+        self.attempt = 0
+        self.provider = ticket.provider
+        self.model = ticket.model
+        self.metrics = Metrics()
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.error: ErrorInfo | None = None
+        self.retries = 0
+        self.retrying: Retrying | None = None
+        self.status_note = ""
+        self.samples: deque[float] = deque([0.0] * SPARK_SAMPLES, maxlen=SPARK_SAMPLES)
+        self.dirty = True
+        self.approval: tuple[ToolCallReady, asyncio.Future[bool]] | None = None
+        self._shown: dict[str, Text | str] = {}
+        self.header = Static(id="header", classes="pane-header")
+        self.body = MarkdownStream(classes="pane-body")
+        self.reasoning = MarkdownStream(classes="pane-reasoning")
+        self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
+        self.tools = ToolLog()
+        self.notice = Static(id="notice", classes="pane-notice")
+        self.gauges = Static(id="gauges", classes="pane-gauges")
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.thinking
+        yield self.body
+        yield self.tools
+        yield self.notice
+        yield self.gauges
+
+    def on_mount(self) -> None:
+        self.thinking.display = False
+        self.tools.display = False
+        self.notice.display = False
+
+    @property
+    def running(self) -> bool:
+        return self.state in (PaneState.RUNNING, PaneState.APPROVAL)
+
+    @property
+    def needs_frame(self) -> bool:
+        """Something to draw: a new event, or a body still re-laying itself out after a resize."""
+        return self.dirty or self.body.dirty or self.reasoning.dirty
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in (PaneState.WAITING, PaneState.RUNNING, PaneState.APPROVAL)
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.state in (PaneState.APPROVAL, PaneState.FAILED)
+
+    def apply(self, event: Event, metrics: Metrics) -> None:
+        """Take one event of this ticket; `metrics` is the attempt's shared reducer."""
+        self.metrics = metrics
+        self.dirty = True
+        match event:
+            case TextDelta(text=text):
+                self.body.append(text)
+            case ReasoningDelta(text=text):
+                self.reasoning.append(text)
+                self.thinking.display = True
+            case RequestSent():
+                self.retrying = None
+                if self.body.source and not self.body.source.endswith("\n\n"):
+                    self.body.append("\n\n")
+            case AttemptStarted(attempt=attempt, provider=provider, model=model, t=t):
+                self._new_attempt(attempt, provider, model, t)
+            case ToolCallReady(call_id=call_id, name=name, arguments=arguments, t=t):
+                self.tools.add(call_id, name, arguments, t)
+            case ToolResult(call_id=call_id, output=output, is_error=is_error, t=t):
+                self.tools.finish(call_id, output, is_error, t)
+            case Retrying():
+                self.retries += 1
+                self.retrying = event
+            case Status(message=message):
+                self.status_note = message
+            case AttemptEnded(outcome=outcome, error=error, t=t):
+                self.state = ENDED[outcome]
+                self.error = error
+                self.ended_at = t
+                self.retrying = None
+                self._settle_approval(False)
+                self.body.finish()
+                self.reasoning.finish()
+        self.set_class(self.needs_attention, "-attention")
+
+    def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
+        if self.attempt:
+            self.body.clear()
+            self.reasoning.clear()
+            self.tools.clear()
+            self.thinking.display = False
+        self.attempt, self.provider, self.model = attempt, provider, model
+        self.state = PaneState.RUNNING
+        self.started_at, self.ended_at = t, None
+        self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
+        self.samples.extend([0.0] * SPARK_SAMPLES)
+
+    async def ask_approval(self, call: ToolCallReady) -> bool:
+        """Wait for the user's y/n on this call; a cancelled ticket cancels the wait."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.approval = (call, future)
+        self.state = PaneState.APPROVAL
+        self.tools.set_state(call.call_id, ToolState.WAITING)
+        self.dirty = True
+        self.set_class(True, "-attention")
+        try:
+            return await future
+        finally:
+            self.approval = None
+            if self.state is PaneState.APPROVAL:
+                self.state = PaneState.RUNNING
+            self.tools.set_state(call.call_id, ToolState.RUNNING)
+            self.set_class(self.needs_attention, "-attention")
+            self.dirty = True
+
+    def _settle_approval(self, allowed: bool) -> bool:
+        if self.approval is None or self.approval[1].done():
+            return False
+        self.approval[1].set_result(allowed)
+        return True
+
+    def approve(self, allowed: bool) -> bool:
+        return self._settle_approval(allowed)
+
+    def sample_rate(self, now: float) -> None:
+        """Add a point to the sparkline (called a couple of times a second)."""
+        self.samples.append(self.metrics.live_tokens_per_s(now) if self.running else 0.0)
+        self.dirty = True
+
+    def render_frame(self, now: float) -> None:
+        """Draw what changed since the last frame; the Markdown body repaints only its live tail.
+
+        The one-line header and gauges never change size, so they repaint without a layout pass;
+        the notice, whose height varies, is re-laid out only when its text changes.
+        """
+        self.dirty = self.running
+        self.body.flush()
+        if self.reasoning.display and not self.thinking.collapsed:
+            self.reasoning.flush()
+        live = self.metrics.live_tokens_per_s(now) if self.running else (self.metrics.tokens_per_s or 0.0)
+        end = self.ended_at if self.ended_at is not None else now
+        elapsed = None if self.started_at is None else end - self.started_at
+        self._show(self.header, self._header(now), layout=False)
+        self._show(self.gauges, gauge_text(self.metrics, live, self.samples, elapsed), layout=False)
+        notice = self._notice(now)
+        if self._show(self.notice, notice, layout=True):
+            self.notice.display = bool(notice)
+            self.notice.set_class(self.state is PaneState.FAILED, "-error")
+
+    def _show(self, widget: Static, content: Text | str, layout: bool) -> bool:
+        """Update a line only if it changed; returns whether it did."""
+        if self._shown.get(widget.id or "") == content:
+            return False
+        self._shown[widget.id or ""] = content
+        widget.update(content, layout=layout)
+        return True
+
+    def _header(self, now: float) -> Text:
+        spinning = self.state is PaneState.RUNNING
+        glyph = SPINNER[int(now * 10) % len(SPINNER)] if spinning else GLYPHS[self.state]
+        text = Text.assemble((f"{glyph} ", f"bold {self._state_style()}"), (self.ticket.id, "bold"))
+        if self.ticket.title:
+            text.append(f" {self.ticket.title}")
+        text.append(f"  {self.provider}/{self.model}", "dim")
+        if self.attempt > 1:
+            text.append(f"  attempt {self.attempt}", "dim")
+        text.truncate(max(10, self.size.width - 2), overflow="ellipsis")
+        return text
+
+    def _state_style(self) -> str:
+        return {
+            PaneState.COMPLETED: "green",
+            PaneState.FAILED: "red",
+            PaneState.APPROVAL: "magenta",
+            PaneState.CANCELLED: "yellow",
+        }.get(self.state, "cyan")
+
+    def _notice(self, now: float) -> Text | str:
+        if self.approval is not None:
+            call = self.approval[0]
+            return Text.assemble(
+                ("approve ", "bold magenta"),
+                (f"{call.name} {call.raw_arguments[:200]}", "bold"),
+                ("?  y = yes, n = no", "magenta"),
+            )
+        if self.retrying is not None:
+            left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
+            retry = self.retrying
+            count = f"{retry.retry}/{retry.max_retries}"
+            return Text(f"{retry.error.describe()} — retrying in {left:.0f}s ({count})", "yellow")
+        if self.error is not None:
+            retries = f" · after {self.retries} retries" if self.retries else ""
+            return Text(f"✗ {self.error.describe()}{retries}", "bold red")
+        if self.state is PaneState.SKIPPED and self.status_note:
+            return Text(self.status_note, "dim")
+        return ""

@@ -1,0 +1,214 @@
+"""The run screen: a summary bar over a grid of ticket panes that adapts to the terminal."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from lfgtui.tickets import Ticket
+from lfgtui.ui.gauges import elapsed_text
+from lfgtui.ui.pane import PaneState, TicketPane
+
+MIN_PANE_WIDTH = 40
+MIN_PANE_HEIGHT = 14
+
+BINDINGS = [
+    Binding("tab,right", "focus_pane(1)", "Next", id="pane.next", show=False),
+    Binding("shift+tab,left", "focus_pane(-1)", "Previous", id="pane.previous", show=False),
+    Binding("down", "focus_row(1)", "Down", id="pane.down", show=False),
+    Binding("up", "focus_row(-1)", "Up", id="pane.up", show=False),
+    Binding("c", "cancel", "Cancel", id="pane.cancel"),
+    Binding("r", "retry", "Retry", id="pane.retry"),
+    Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
+    Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
+    Binding("t", "tools", "Tools", id="pane.tools"),
+    Binding("y", "approve(True)", "Approve", id="pane.approve"),
+    Binding("n", "approve(False)", "Deny", id="pane.deny"),
+    Binding("a", "attention", "Attention", id="run.attention"),
+]
+
+HELP = {
+    "pane.next": "focus the next pane",
+    "pane.previous": "focus the previous pane",
+    "pane.down": "focus the pane below",
+    "pane.up": "focus the pane above",
+    "pane.cancel": "cancel the focused ticket",
+    "pane.retry": "retry the focused ticket (a new attempt; the old one is kept)",
+    "run.cancel_all": "cancel every ticket (asks first)",
+    "pane.zoom": "zoom the focused pane to the full screen, and back",
+    "pane.tools": "show or hide the focused pane's tool log",
+    "pane.approve": "approve the focused pane's pending write_file / run_command",
+    "pane.deny": "deny it",
+    "run.attention": "jump to the next pane that needs attention (approval or failure)",
+}
+
+
+class SummaryBar(Static):
+    """Counts by status, aggregate tok/s, elapsed and the run id."""
+
+    def show(self, panes: list[TicketPane], now: float, started: float, run_id: str) -> None:
+        counts = {state: 0 for state in PaneState}
+        for pane in panes:
+            counts[pane.state] += 1
+        rate = sum(p.metrics.live_tokens_per_s(now) for p in panes if p.running)
+        text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
+        parts = [
+            (PaneState.RUNNING, "running", "cyan"),
+            (PaneState.APPROVAL, "need approval", "magenta"),
+            (PaneState.WAITING, "waiting", "dim"),
+            (PaneState.COMPLETED, "completed", "green"),
+            (PaneState.FAILED, "failed", "red"),
+            (PaneState.CANCELLED, "cancelled", "yellow"),
+            (PaneState.SKIPPED, "skipped", "dim"),
+        ]
+        for state, label, style in parts:
+            if counts[state]:
+                text.append(f"{counts[state]} {label}", style)
+                text.append("  ")
+        text.append(f"{rate:.0f} tok/s", "bold")
+        text.append(f"  {elapsed_text(now - started)}", "dim")
+        self.update(text)
+
+
+class RunControl(Protocol):
+    """What the run screen asks of the app that owns the run."""
+
+    def cancel_ticket(self, ticket_id: str) -> None: ...
+
+    def retry_ticket(self, ticket_id: str) -> None: ...
+
+    def confirm_cancel_all(self) -> None: ...
+
+
+class RunScreen(Screen[None]):
+    BINDINGS = BINDINGS
+
+    def __init__(self, tickets: tuple[Ticket, ...], control: RunControl) -> None:
+        super().__init__()
+        self.control = control
+        self.panes = [TicketPane(ticket) for ticket in tickets]
+        self.summary = SummaryBar(id="summary")
+        self.grid = VerticalScroll(*self.panes, id="grid")
+        self.zoomed: TicketPane | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.summary
+        yield self.grid
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.panes:
+            self.panes[0].focus()
+
+    def on_resize(self, event: Resize) -> None:
+        self.layout_grid()
+
+    def layout_grid(self) -> None:
+        """A near-square grid of panes at least MIN_PANE_WIDTH wide; more columns when rows would not
+        fit the height; when even that is not enough, rows keep a minimum height and the grid scrolls."""
+        if self.zoomed is not None:
+            self.grid.styles.grid_size_columns = 1
+            self.grid.styles.grid_rows = "1fr"
+            return
+        width, height = self.size.width, max(1, self.size.height - 2)
+        count = max(1, len(self.panes))
+        widest = max(1, min(count, width // MIN_PANE_WIDTH))
+        columns = min(widest, math.ceil(math.sqrt(count)))
+        while columns < widest and math.ceil(count / columns) * MIN_PANE_HEIGHT > height:
+            columns += 1
+        rows = math.ceil(count / columns)
+        row_height = height // rows
+        self.grid.styles.grid_size_columns = columns
+        self.grid.styles.grid_rows = str(max(row_height, MIN_PANE_HEIGHT))
+
+    @property
+    def focused_pane(self) -> TicketPane | None:
+        node: DOMNode | None = self.focused
+        while node is not None:
+            if isinstance(node, TicketPane):
+                return node
+            node = node.parent
+        return None
+
+    def _visible_panes(self) -> list[TicketPane]:
+        return [self.zoomed] if self.zoomed is not None else self.panes
+
+    def action_focus_pane(self, step: int) -> None:
+        self._move_focus(step)
+
+    def action_focus_row(self, step: int) -> None:
+        self._move_focus(step * int(self.grid.styles.grid_size_columns or 1))
+
+    def _move_focus(self, step: int) -> None:
+        if not self.panes:
+            return
+        current = self.focused_pane
+        index = self.panes.index(current) if current in self.panes else -step
+        target = self.panes[(index + step) % len(self.panes)]
+        if self.zoomed is not None:
+            self._zoom(target)
+        target.focus()
+        target.scroll_visible(animate=False)
+
+    def action_zoom(self) -> None:
+        pane = self.focused_pane
+        if pane is None:
+            return
+        self._zoom(None if self.zoomed is pane else pane)
+
+    def _zoom(self, pane: TicketPane | None) -> None:
+        if self.zoomed is not None:
+            self.zoomed.remove_class("-zoom")
+        self.zoomed = pane
+        self.set_class(pane is not None, "-zoomed")
+        if pane is not None:
+            pane.add_class("-zoom")
+            pane.dirty = True
+        else:
+            for other in self.panes:
+                other.dirty = True
+        self.layout_grid()
+
+    def action_tools(self) -> None:
+        pane = self.focused_pane
+        if pane is not None and pane.tools.rows:
+            pane.tools.collapsed = not pane.tools.collapsed
+
+    def action_approve(self, allowed: bool) -> None:
+        pane = self.focused_pane
+        if pane is None or not pane.approve(allowed):
+            self.app.bell()
+
+    def action_attention(self) -> None:
+        start = self.panes.index(self.focused_pane) if self.focused_pane in self.panes else -1
+        for offset in range(1, len(self.panes) + 1):
+            pane = self.panes[(start + offset) % len(self.panes)]
+            if pane.needs_attention:
+                if self.zoomed is not None:
+                    self._zoom(pane)
+                pane.focus()
+                pane.scroll_visible(animate=False)
+                return
+        self.notify("No pane needs attention.", timeout=2)
+
+    def action_cancel(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.control.cancel_ticket(pane.ticket.id)
+
+    def action_retry(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.control.retry_ticket(pane.ticket.id)
+
+    def action_cancel_all(self) -> None:
+        self.control.confirm_cancel_all()

@@ -1,0 +1,204 @@
+"""The real app through Pilot, streaming from the sim server: every key of the run screen."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config
+from lfgtui.events import Outcome
+from lfgtui.providers.registry import Providers
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ConfirmScreen, HelpScreen
+from lfgtui.ui.pane import PaneState, TicketPane
+from lfgtui.ui.tool_log import ToolState
+
+SIZE = (120, 40)
+
+
+def tickets(tmp_path: Path, toml: str) -> Path:
+    (tmp_path / "README.md").write_text("# Widget\nRenders widgets.\n")
+    path = tmp_path / "tickets.toml"
+    path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
+    return path
+
+
+def make_app(sim: SimServer, path: Path, **options: object) -> LfgApp:
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    return LfgApp(loaded.tickets, Providers(sim=sim), **options)  # type: ignore[arg-type]
+
+
+async def until(pilot: object, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `condition` holds (bounded, so a broken feature fails instead of hanging)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def pane(app: LfgApp, ticket: str) -> TicketPane:
+    return app.panes[ticket]
+
+
+TWO = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=40,tokens_per_s=200"\n\n'
+TWO += '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'
+
+
+async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
+        await pilot.pause(0.1)
+        hi = pane(app, "hi")
+        assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
+        assert "1 completed" in str(app.run_screen.summary.render())
+
+
+async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path) -> None:
+    toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(4))
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.run_screen
+        assert screen.focused_pane is pane(app, "t0")
+        await pilot.press("tab")
+        assert screen.focused_pane is pane(app, "t1")
+        await pilot.press("shift+tab", "shift+tab")
+        assert screen.focused_pane is pane(app, "t3")
+        await pilot.press("right")
+        assert screen.focused_pane is pane(app, "t0")
+        await pilot.press("down")
+        assert screen.focused_pane is pane(app, "t2"), "two columns fit in 120 cells: down moves a row"
+        await pilot.press("up", "left")
+        assert screen.focused_pane is pane(app, "t3")
+
+
+async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, TWO))
+    async with app.run_test(size=SIZE) as pilot:
+        long = pane(app, "long")
+        await until(pilot, lambda: len(long.body.source) > 20)
+        await pilot.press("c")
+        await until(pilot, lambda: long.state is PaneState.CANCELLED)
+        kept = long.body.source
+        assert kept and sim.log[0].disconnected_at is not None
+        await pilot.press("r")
+        await until(pilot, lambda: long.attempt == 2 and long.state is PaneState.RUNNING)
+        await until(pilot, lambda: len(long.body.source) > 0)
+        assert not long.body.source.startswith(kept) or len(long.body.source) < len(kept)
+        assert app.ticket_run.states["long"].attempt == 2
+        await pilot.press("c")
+        await until(pilot, lambda: long.state is PaneState.CANCELLED)
+
+
+async def test_cancel_all_asks_first(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, TWO.replace('model = "hello"', 'model = "long-answer:repeat=40"')))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all(p.state is PaneState.RUNNING for p in app.panes.values()))
+        await pilot.press("C")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert all(p.running for p in app.panes.values())
+        await pilot.press("C")
+        await pilot.press("y")
+        await until(pilot, lambda: all(p.state is PaneState.CANCELLED for p in app.panes.values()))
+
+
+async def test_zoom_shows_one_pane_and_back(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, TWO))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "z")
+        await pilot.pause()
+        assert app.run_screen.zoomed is pane(app, "hi")
+        assert not pane(app, "long").display or not pane(app, "long").is_on_screen
+        assert pane(app, "hi").size.width > SIZE[0] - 6
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.run_screen.zoomed is None
+        assert pane(app, "long").is_on_screen
+
+
+async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path: Path) -> None:
+    toml = '[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\ntools = ["write_file", "run_command"]\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        w = pane(app, "w")
+        await until(pilot, lambda: w.state is PaneState.APPROVAL)
+        assert w.tools.rows and next(iter(w.tools.rows.values())).state is ToolState.WAITING
+        assert w.tools.collapsed
+        await pilot.press("t")
+        assert not w.tools.collapsed
+        await pilot.press("y")
+        await until(pilot, lambda: w.state is PaneState.APPROVAL and len(w.tools.rows) == 2)
+        await pilot.press("n")
+        await until(pilot, lambda: w.state is PaneState.COMPLETED)
+        write, command = w.tools.rows.values()
+        assert write.state is ToolState.OK
+        assert command.state is ToolState.DENIED
+        assert (tmp_path / "notes" / "summary.md").exists()
+        await pilot.press("t")
+        assert w.tools.collapsed
+
+
+async def test_attention_jumps_to_failed_and_waiting_panes(sim: SimServer, tmp_path: Path) -> None:
+    toml = '[[ticket]]\nid = "ok"\nprompt = "x"\nmodel = "hello"\n\n'
+    toml += '[[ticket]]\nid = "bad"\nprompt = "x"\nmodel = "fault-401"\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "bad").state is PaneState.FAILED)
+        assert app.run_screen.focused_pane is pane(app, "ok")
+        await pilot.press("a")
+        assert app.run_screen.focused_pane is pane(app, "bad")
+        await pilot.pause(0.1)
+        notice = str(pane(app, "bad").notice.render())
+        assert "HTTP 401" in notice and "Incorrect API key" in notice
+
+
+async def test_help_lists_every_binding_with_its_id(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row[2] for row in app.screen.rows}
+        assert {"pane.cancel", "pane.retry", "run.cancel_all", "pane.zoom", "pane.tools"} <= ids
+        assert {"pane.approve", "pane.deny", "run.attention", "app.quit", "app.help", "pane.next"} <= ids
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keymap_rebinds_by_id(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, TWO), keymap={"pane.cancel": "x"})
+    async with app.run_test(size=SIZE) as pilot:
+        long = pane(app, "long")
+        await until(pilot, lambda: len(long.body.source) > 0)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert long.running, "c no longer cancels"
+        await pilot.press("x")
+        await until(pilot, lambda: long.state is PaneState.CANCELLED)
+
+
+async def test_quit_asks_while_tickets_run_and_cancels_them(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, TWO))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "long").running)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: app.return_value is not None)
+    assert app.return_value == 1
+    assert app.ticket_run.states["long"].outcome is Outcome.CANCELLED
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+async def test_themes_load_by_name(sim: SimServer, tmp_path: Path, theme: str) -> None:
+    app = make_app(
+        sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'), theme=theme
+    )
+    async with app.run_test(size=SIZE):
+        assert app.theme == theme
+        assert app.current_theme.dark is (theme == "dark")

@@ -1,0 +1,146 @@
+"""SVG snapshots of the run screen, with the clock frozen so times and spinners never move.
+
+Mid-stream states are made deterministic with sim scenarios that stall after a known number of
+tokens. Update the snapshots after a deliberate change with `pytest --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from lfgtui.config import Config
+from lfgtui.providers.registry import Providers
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.pane import PaneState
+
+SIZE = (120, 36)
+
+STALLED = """
+ttft_ms = 10
+tokens_per_s = 1000
+[[turn]]
+text = '''
+## Findings
+
+The service **renders widgets** and keeps a cache:
+
+- `render()` builds the markup
+- `cache.get()` returns hits
+
+```python
+def render(name):
+    return f"<{name}/>"
+```
+
+This sentence is cut off by the stall and never'''
+[[fault]]
+kind = "stall"
+after_tokens = 42
+"""
+
+TOOL_THEN_STALL = """
+ttft_ms = 10
+tokens_per_s = 1000
+[[turn]]
+text = "Let me read the file."
+[[turn.tool_call]]
+name = "read_file"
+arguments = { path = "README.md" }
+[[turn]]
+text = "The README says this project renders widgets, and then the stream stops right"
+[[fault]]
+kind = "stall"
+turn = 1
+after_tokens = 13
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tickets folder and a private scenario folder with the stalling scenarios."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    scenarios = tmp_path / "config" / "lfgtui" / "scenarios"
+    scenarios.mkdir(parents=True)
+    (scenarios / "stalled.toml").write_text(STALLED)
+    (scenarios / "tool-then-stall.toml").write_text(TOOL_THEN_STALL)
+    (tmp_path / "README.md").write_text("# Widget\nRenders widgets.\n")
+    return tmp_path
+
+
+def app_for(workdir: Path, toml: str, **options: Any) -> LfgApp:
+    path = workdir / "tickets.toml"
+    path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    return LfgApp(loaded.tickets, Providers(), run_id="snapshot", clock=lambda: 1000.0, **options)
+
+
+def settled(condition: Callable[[LfgApp], bool]) -> Callable[[Pilot[Any]], Any]:
+    """A `run_before` that waits (bounded) for the app to reach a state, then for frames to draw it."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LfgApp)
+        async with asyncio.timeout(15):
+            while not condition(app):
+                await asyncio.sleep(0.02)
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+def ticket(ticket_id: str, model: str, extra: str = "") -> str:
+    head = f'[[ticket]]\nid = "{ticket_id}"\ntitle = "{ticket_id} work"\n'
+    return head + f'prompt = "x"\nmodel = "{model}"\n{extra}\n'
+
+
+def test_one_pane_finished(workdir: Path, snap_compare: Any) -> None:
+    app = app_for(workdir, ticket("hello", "hello"))
+    done = settled(lambda a: a.panes["hello"].state is PaneState.COMPLETED)
+    assert snap_compare(app, terminal_size=SIZE, run_before=done)
+
+
+def test_four_panes_mid_stream_with_a_tool_log_expanded(workdir: Path, snap_compare: Any) -> None:
+    toml = ticket("alpha", "stalled") + ticket("beta", "stalled")
+    toml += ticket("gamma", "tool-then-stall", 'tools = ["read_file"]') + ticket("delta", "stalled")
+
+    def streaming(app: LfgApp) -> bool:
+        bodies = [p.body.source for p in app.panes.values()]
+        return all(b.endswith(("never", "stops right")) for b in bodies)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(streaming)(pilot)
+        await pilot.press("tab", "tab", "t")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_for(workdir, toml), terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_zoomed_pane(workdir: Path, snap_compare: Any) -> None:
+    toml = ticket("alpha", "stalled") + ticket("beta", "hello")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(lambda a: a.panes["alpha"].body.source.endswith("never"))(pilot)
+        await pilot.press("z")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_for(workdir, toml), terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_failed_pane_with_its_error(workdir: Path, snap_compare: Any) -> None:
+    app = app_for(workdir, ticket("dropped", "fault-drop") + ticket("denied", "fault-401"))
+    failed = settled(lambda a: all(p.state is PaneState.FAILED for p in a.panes.values()))
+    assert snap_compare(app, terminal_size=SIZE, run_before=failed)
+
+
+def test_the_light_theme(workdir: Path, snap_compare: Any) -> None:
+    app = app_for(workdir, ticket("gcd", "reasoning"), theme="light")
+    done = settled(lambda a: a.panes["gcd"].state is PaneState.COMPLETED)
+    assert snap_compare(app, terminal_size=SIZE, run_before=done)
