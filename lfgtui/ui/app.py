@@ -177,7 +177,7 @@ class LfgApp(App[int]):
         rows = []
         for binding in [*RunScreen.BINDINGS, *self.BINDINGS]:
             assert isinstance(binding, Binding)
-            keys = self.user_keymap.get(binding.id or "", binding.key)
+            keys = self.user_keymap.get(binding.id or "", binding.key).replace("question_mark", "?")
             what = HELP.get(binding.id or "", binding.description.lower())
             rows.append((keys, what, binding.id or ""))
         self.push_screen(HelpScreen(rows))

@@ -48,7 +48,7 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
         table.add_column("key")
         table.add_column("does")
-        table.add_column("binding id (for [ui] keymap)", style="dim")
+        table.add_column("binding id (rebind in the ui keymap)", style="dim")
         for row in self.rows:
             table.add_row(*row)
         with Vertical(classes="dialog help"):
