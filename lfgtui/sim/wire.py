@@ -96,6 +96,13 @@ class WireProtocol(Protocol):
     def error_body(self, status: int, message: str) -> dict[str, Any]: ...
 
 
+class OneTurnPerRequest:
+    """For the model APIs: each request gets the one scenario turn its conversation has reached."""
+
+    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
+        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
+
+
 def plan_turn(turn: SimTurn, turn_index: int = 0) -> list[Piece]:
     """The pieces of one model call: reasoning, then text, then each tool call's argument fragments."""
     pieces = [Piece(PieceKind.REASONING, tok, turn=turn_index) for tok in split_tokens(turn.reasoning)]

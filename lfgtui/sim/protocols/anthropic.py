@@ -8,12 +8,12 @@ from typing import Any
 from lfgtui.sim.scenario import Scenario
 from lfgtui.sim.wire import (
     BadRequest,
+    OneTurnPerRequest,
     Piece,
     PieceKind,
     SimRequest,
     SimUsage,
     estimate_input_tokens,
-    plan_turn,
     sse,
 )
 
@@ -44,7 +44,7 @@ def _event(data: dict[str, Any]) -> bytes:
     return sse(data, event=data["type"])
 
 
-class AnthropicProtocol:
+class AnthropicProtocol(OneTurnPerRequest):
     path = "/v1/messages"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
@@ -64,9 +64,6 @@ class AnthropicProtocol:
             raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
         turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
         return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
-
-    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
         return AnthropicEncoder(request)

@@ -8,12 +8,12 @@ from typing import Any
 from lfgtui.sim.scenario import Scenario
 from lfgtui.sim.wire import (
     BadRequest,
+    OneTurnPerRequest,
     Piece,
     PieceKind,
     SimRequest,
     SimUsage,
     estimate_input_tokens,
-    plan_turn,
     sse,
 )
 
@@ -33,7 +33,7 @@ def openai_error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-class OpenAIChatProtocol:
+class OpenAIChatProtocol(OneTurnPerRequest):
     path = "/v1/chat/completions"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
@@ -52,9 +52,6 @@ class OpenAIChatProtocol:
             include_usage=bool(options.get("include_usage")),
             input_tokens=estimate_input_tokens(body),
         )
-
-    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIChatEncoder:
         return OpenAIChatEncoder(request)

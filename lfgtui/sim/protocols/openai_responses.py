@@ -15,12 +15,12 @@ from lfgtui.sim.protocols.openai_chat import openai_error_body
 from lfgtui.sim.scenario import Scenario
 from lfgtui.sim.wire import (
     BadRequest,
+    OneTurnPerRequest,
     Piece,
     PieceKind,
     SimRequest,
     SimUsage,
     estimate_input_tokens,
-    plan_turn,
     sse,
 )
 
@@ -51,7 +51,7 @@ def assistant_rounds(items: list[Any]) -> int:
     return rounds
 
 
-class OpenAIResponsesProtocol:
+class OpenAIResponsesProtocol(OneTurnPerRequest):
     path = "/v1/responses"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
@@ -64,9 +64,6 @@ class OpenAIResponsesProtocol:
             raise BadRequest("the lfg simulator only streams: set stream=true")
         turn = assistant_rounds(items) if isinstance(items, list) else 0
         return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
-
-    def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
         return OpenAIResponsesEncoder(request)
