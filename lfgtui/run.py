@@ -145,12 +145,16 @@ class Run:
         finally:
             state.finished.set()
 
+    def prompt(self, ticket_id: str) -> str:
+        """The ticket's prompt with its dependencies' final answers filled in."""
+        ticket = self.states[ticket_id].ticket
+        return render_prompt(ticket, {d: self.states[d].answer for d in ticket.depends_on})
+
     def _task(self, state: TicketState) -> AgentTask:
         ticket = state.ticket
-        outputs = {d: self.states[d].answer for d in ticket.depends_on}
         call = ModelCall(
             model=ticket.model,
-            messages=(UserMessage(render_prompt(ticket, outputs)),),
+            messages=(UserMessage(self.prompt(ticket.id)),),
             system=ticket.system,
             tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
             max_tokens=ticket.max_tokens,

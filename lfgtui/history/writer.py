@@ -62,7 +62,7 @@ from lfgtui.history.store import (
 )
 from lfgtui.metrics import Metrics
 from lfgtui.run import Run
-from lfgtui.tickets import Ticket, TicketFile, render_prompt
+from lfgtui.tickets import Ticket, TicketFile
 
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset({AttemptStarted, AttemptEnded, ToolCallReady, ToolResult, Status, Retrying})
@@ -508,15 +508,10 @@ class RunHistory:
         if type(event) in URGENT:
             self._urgent.set()
             if isinstance(event, AttemptStarted):
-                pending.append(Started(event, self._prompt(event.ticket), time.time()))
+                assert self._run is not None, "attach(run) before the run starts"
+                pending.append(Started(event, self._run.prompt(event.ticket), time.time()))
                 return
         pending.append(event)
-
-    def _prompt(self, ticket_id: str) -> str:
-        assert self._run is not None, "attach(run) before the run starts"
-        states = self._run.states
-        ticket = states[ticket_id].ticket
-        return render_prompt(ticket, {d: states[d].answer for d in ticket.depends_on})
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
