@@ -94,10 +94,10 @@ async def run_lfg(
 
     original_frame = TicketPane.render_frame
 
-    def render_frame(self: TicketPane, now: float) -> None:
+    def render_frame(self: TicketPane, now: float, frame: int) -> None:
         chunks = ends[self.ticket.id]
         flushed[self.ticket.id] = chunks[-1] if chunks else 0
-        original_frame(self, now)
+        original_frame(self, now, frame)
 
     original_refresh = Screen._compositor_refresh
 
@@ -116,7 +116,7 @@ async def run_lfg(
     TicketPane.render_frame = render_frame  # type: ignore[method-assign]
     Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
 
-    app = LfgApp(tickets, Providers(config.providers), sinks=[record], run_id="bench")
+    app = LfgApp(tickets, Providers(config.providers), sinks=[record], run_id="bench", max_concurrency=panes)
     async with app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)

@@ -18,13 +18,13 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from lfgtui.agent import Approve
-from lfgtui.events import Event, Outcome, ToolCallReady
+from lfgtui.events import Event, Outcome, ReasoningDelta, TextDelta, ToolCallReady
 from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket
 from lfgtui.ui.modals import ConfirmScreen, HelpScreen
-from lfgtui.ui.pane import TicketPane
+from lfgtui.ui.pane import LINES_EVERY, TicketPane
 from lfgtui.ui.run_screen import HELP, RunScreen
 from lfgtui.ui.themes import load_themes
 
@@ -80,6 +80,8 @@ class LfgApp(App[int]):
         )
         self.notice = notice
         self.started = clock()
+        self.frames = 0
+        self.summary_stale = True
         self.exit_code: int | None = None
 
     def on_mount(self) -> None:
@@ -107,13 +109,19 @@ class LfgApp(App[int]):
     def _on_event(self, event: Event) -> None:
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         self.panes[event.ticket].apply(event, metrics)
+        if not isinstance(event, TextDelta | ReasoningDelta):
+            self.frames = 0
+        self.summary_stale = True
 
     def _frame(self) -> None:
         now = self.clock()
+        self.frames += 1
         for pane in self.run_screen.panes:
             if pane.needs_frame and pane.display and pane.is_on_screen:
-                pane.render_frame(now)
-        self.run_screen.summary.show(self.run_screen.panes, now, self.started, self.run_id)
+                pane.render_frame(now, self.frames)
+        if self.summary_stale or self.frames % LINES_EVERY == 0:
+            self.summary_stale = False
+            self.run_screen.summary.show(self.run_screen.panes, now, self.started, self.run_id)
 
     def _sample(self) -> None:
         now = self.clock()

@@ -37,6 +37,10 @@ from lfgtui.ui.markdown_stream import MarkdownStream
 from lfgtui.ui.tool_log import ToolLog, ToolState
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+LINES_EVERY = 5
+"""Frames between redraws of the header, gauges and notice while only tokens arrive (4 a second
+at 20 fps): numbers people read. Counted in frames, not seconds, so a frozen test clock still
+sees them drawn."""
 
 
 class PaneState(StrEnum):
@@ -87,6 +91,7 @@ class TicketPane(Vertical, can_focus=True):
         self.status_note = ""
         self.samples: deque[float] = deque([0.0] * SPARK_SAMPLES, maxlen=SPARK_SAMPLES)
         self.dirty = True
+        self.lines_stale = True
         self.approval: tuple[ToolCallReady, asyncio.Future[bool]] | None = None
         self._shown: dict[str, Text | str] = {}
         self.header = Static(id="header", classes="pane-header")
@@ -134,9 +139,11 @@ class TicketPane(Vertical, can_focus=True):
         match event:
             case TextDelta(text=text):
                 self.body.append(text)
+                return
             case ReasoningDelta(text=text):
                 self.reasoning.append(text)
                 self.thinking.display = True
+                return
             case RequestSent():
                 self.retrying = None
                 if self.body.source and not self.body.source.endswith("\n\n"):
@@ -160,6 +167,7 @@ class TicketPane(Vertical, can_focus=True):
                 self._settle_approval(False)
                 self.body.finish()
                 self.reasoning.finish()
+        self.lines_stale = True
         self.set_class(self.needs_attention, "-attention")
 
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
@@ -180,7 +188,7 @@ class TicketPane(Vertical, can_focus=True):
         self.approval = (call, future)
         self.state = PaneState.APPROVAL
         self.tools.set_state(call.call_id, ToolState.WAITING)
-        self.dirty = True
+        self.dirty = self.lines_stale = True
         self.set_class(True, "-attention")
         try:
             return await future
@@ -190,7 +198,7 @@ class TicketPane(Vertical, can_focus=True):
                 self.state = PaneState.RUNNING
             self.tools.set_state(call.call_id, ToolState.RUNNING)
             self.set_class(self.needs_attention, "-attention")
-            self.dirty = True
+            self.dirty = self.lines_stale = True
 
     def _settle_approval(self, allowed: bool) -> bool:
         if self.approval is None or self.approval[1].done():
@@ -206,16 +214,20 @@ class TicketPane(Vertical, can_focus=True):
         self.samples.append(self.metrics.live_tokens_per_s(now) if self.running else 0.0)
         self.dirty = True
 
-    def render_frame(self, now: float) -> None:
+    def render_frame(self, now: float, frame: int) -> None:
         """Draw what changed since the last frame; the Markdown body repaints only its live tail.
 
-        The one-line header and gauges never change size, so they repaint without a layout pass;
-        the notice, whose height varies, is re-laid out only when its text changes.
+        The header, gauges and notice redraw on a state change, else a few times a second. The
+        one-line header and gauges never change size, so they repaint without a layout pass; the
+        notice, whose height varies, is re-laid out only when its text changes.
         """
         self.dirty = self.running
         self.body.flush()
         if self.reasoning.display and not self.thinking.collapsed:
             self.reasoning.flush()
+        if not self.lines_stale and frame % LINES_EVERY:
+            return
+        self.lines_stale = False
         live = self.metrics.live_tokens_per_s(now) if self.running else (self.metrics.tokens_per_s or 0.0)
         end = self.ended_at if self.ended_at is not None else now
         elapsed = None if self.started_at is None else end - self.started_at
