@@ -26,7 +26,7 @@ from lfgtui.events import (
 )
 from lfgtui.metrics import Metrics, MetricsBook
 
-GLYPHS = {
+OUTCOME_GLYPHS = {
     Outcome.COMPLETED: "✓",
     Outcome.FAILED: "✗",
     Outcome.CANCELLED: "■",
@@ -155,7 +155,7 @@ class Progress:
                 self._line(event, f"· {message}")
             case AttemptEnded(outcome=outcome, error=error):
                 row.ended, row.outcome = event.t, outcome
-                self._line(event, f"{GLYPHS[outcome]} {self._ending(row, error)}")
+                self._line(event, f"{OUTCOME_GLYPHS[outcome]} {self._ending(row, error)}")
                 answer = "".join(self._answers.pop(event.ticket, [])).strip()
                 if answer:
                     pad = " " * 10

@@ -176,7 +176,7 @@ def headless_approver(yes: bool) -> Callable[[Ticket], Approve]:
     def for_ticket(ticket: Ticket) -> Approve:
         async def approve(call: ToolCallReady) -> str | None:
             name = call.name
-            if yes or ticket.auto_approve_all or name in ticket.auto_approve:
+            if yes or ticket.auto_approves(name):
                 return None
             return (
                 f"{name} needs approval and nobody can approve it in a headless run; "

@@ -78,6 +78,10 @@ class Ticket:
     auto_approve_all: bool
     line: int
 
+    def auto_approves(self, tool: str) -> bool:
+        """Whether the ticket lets `tool` run without asking anyone."""
+        return self.auto_approve_all or tool in self.auto_approve
+
 
 @dataclass(frozen=True)
 class TicketFile:

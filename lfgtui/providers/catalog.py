@@ -65,9 +65,3 @@ def resolve(config: ProviderConfig, env: Mapping[str, str] | None = None) -> Pro
             raise MissingApiKey(config)
         config = replace(config, api_key=key)
     return config
-
-
-def has_api_key(name: str, env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    config = BUILTIN.get(name)
-    return bool(config and config.api_key_env and env.get(config.api_key_env))

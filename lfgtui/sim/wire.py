@@ -96,6 +96,16 @@ class WireProtocol(Protocol):
     def error_body(self, status: int, message: str) -> dict[str, Any]: ...
 
 
+def require_stream(body: dict[str, Any]) -> None:
+    if body.get("stream") is not True:
+        raise BadRequest("the lfg simulator only streams: set stream=true")
+
+
+def assistant_turns(messages: list[Any]) -> int:
+    """How many model turns a chat-style conversation already holds: the index of the next one."""
+    return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+
+
 class OneTurnPerRequest:
     """For the model APIs: each request gets the one scenario turn its conversation has reached."""
 

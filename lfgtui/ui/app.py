@@ -82,7 +82,6 @@ class LfgApp(App[int]):
         self.started = clock()
         self.frames = 0
         self.summary_stale = True
-        self.exit_code: int | None = None
 
     def on_mount(self) -> None:
         for theme in load_themes().values():
@@ -131,7 +130,7 @@ class LfgApp(App[int]):
 
     def _approver(self, ticket: Ticket) -> Approve:
         async def approve(call: ToolCallReady) -> str | None:
-            if self.yes or ticket.auto_approve_all or call.name in ticket.auto_approve:
+            if self.yes or ticket.auto_approves(call.name):
                 return None
             allowed = await self.panes[ticket.id].ask_approval(call)
             return None if allowed else f"the user did not approve this {call.name} call"

@@ -21,7 +21,6 @@ from lfgtui.events import (
     AttemptStarted,
     ErrorInfo,
     Event,
-    Outcome,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -30,6 +29,7 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
 )
+from lfgtui.headless import OUTCOME_GLYPHS
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
@@ -54,21 +54,8 @@ class PaneState(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-GLYPHS = {
-    PaneState.WAITING: "·",
-    PaneState.APPROVAL: "?",
-    PaneState.COMPLETED: "✓",
-    PaneState.FAILED: "✗",
-    PaneState.CANCELLED: "■",
-    PaneState.SKIPPED: "○",
-    PaneState.INTERRUPTED: "!",
-}
-ENDED = {
-    Outcome.COMPLETED: PaneState.COMPLETED,
-    Outcome.FAILED: PaneState.FAILED,
-    Outcome.CANCELLED: PaneState.CANCELLED,
-    Outcome.SKIPPED: PaneState.SKIPPED,
-    Outcome.INTERRUPTED: PaneState.INTERRUPTED,
+GLYPHS = {PaneState.WAITING: "·", PaneState.APPROVAL: "?"} | {
+    PaneState(outcome.value): glyph for outcome, glyph in OUTCOME_GLYPHS.items()
 }
 
 
@@ -160,7 +147,7 @@ class TicketPane(Vertical, can_focus=True):
             case Status(message=message):
                 self.status_note = message
             case AttemptEnded(outcome=outcome, error=error, t=t):
-                self.state = ENDED[outcome]
+                self.state = PaneState(outcome.value)
                 self.error = error
                 self.ended_at = t
                 self.retrying = None

@@ -139,9 +139,6 @@ class RunScreen(Screen[None]):
             node = node.parent
         return None
 
-    def _visible_panes(self) -> list[TicketPane]:
-        return [self.zoomed] if self.zoomed is not None else self.panes
-
     def action_focus_pane(self, step: int) -> None:
         self._move_focus(step)
 

@@ -21,15 +21,6 @@ class ToolState(StrEnum):
     DENIED = "denied"
 
 
-STATE_STYLES = {
-    ToolState.RUNNING: "yellow",
-    ToolState.WAITING: "bold magenta",
-    ToolState.OK: "green",
-    ToolState.ERROR: "red",
-    ToolState.DENIED: "red",
-}
-
-
 def short_arguments(arguments: dict[str, Any]) -> str:
     text = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
     return text if len(text) <= SHORT_ARGS else text[: SHORT_ARGS - 1] + "…"

@@ -13,7 +13,9 @@ from lfgtui.sim.wire import (
     PieceKind,
     SimRequest,
     SimUsage,
+    assistant_turns,
     estimate_input_tokens,
+    require_stream,
     sse,
 )
 
@@ -57,12 +59,11 @@ class AnthropicProtocol(OneTurnPerRequest):
             raise BadRequest("max_tokens: Field required")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise BadRequest("max_tokens: Input should be a valid integer greater than or equal to 1")
-        if body.get("stream") is not True:
-            raise BadRequest("the lfg simulator only streams: set stream=true")
+        require_stream(body)
         sampling = [key for key in SAMPLING_PARAMETERS if key in body]
         if sampling and headers.get("anthropic-version", "") >= NO_SAMPLING_VERSION:
             raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
-        turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+        turn = assistant_turns(messages)
         return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:

@@ -13,7 +13,9 @@ from lfgtui.sim.wire import (
     PieceKind,
     SimRequest,
     SimUsage,
+    assistant_turns,
     estimate_input_tokens,
+    require_stream,
     sse,
 )
 
@@ -42,10 +44,9 @@ class OpenAIChatProtocol(OneTurnPerRequest):
             raise BadRequest("you must provide a model parameter")
         if not isinstance(messages, list) or not messages:
             raise BadRequest("'messages' must be a non-empty array")
-        if body.get("stream") is not True:
-            raise BadRequest("the lfg simulator only streams: set stream=true")
+        require_stream(body)
         options = body.get("stream_options") or {}
-        turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+        turn = assistant_turns(messages)
         return SimRequest(
             model=model,
             turn_index=turn,

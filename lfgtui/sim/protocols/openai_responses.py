@@ -21,6 +21,7 @@ from lfgtui.sim.wire import (
     SimRequest,
     SimUsage,
     estimate_input_tokens,
+    require_stream,
     sse,
 )
 
@@ -60,8 +61,7 @@ class OpenAIResponsesProtocol(OneTurnPerRequest):
             raise BadRequest("you must provide a model parameter")
         if not isinstance(items, str | list):
             raise BadRequest("'input' must be a string or an array of input items")
-        if body.get("stream") is not True:
-            raise BadRequest("the lfg simulator only streams: set stream=true")
+        require_stream(body)
         turn = assistant_rounds(items) if isinstance(items, list) else 0
         return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
 
