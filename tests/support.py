@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,3 +49,31 @@ async def collect(provider: Provider, call: ModelCall) -> Collected:
     except ProviderError as exc:
         return Collected(events, exc.info)
     return Collected(events, None)
+
+
+@dataclass
+class CannedServer:
+    """A loopback HTTP server answering request N with `bodies[N]`, then closing the connection.
+
+    For wire shapes the sim server does not produce: the tests control every byte.
+    """
+
+    bodies: list[bytes]
+    content_type: str = "text/event-stream"
+    headers: list[dict[str, str]] = field(default_factory=list)
+    url: str = ""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[1:]
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)
+        }
+        await reader.readexactly(int(headers.get("content-length", "0")))
+        body = self.bodies[len(self.headers)]
+        self.headers.append(headers)
+        writer.write(
+            f"HTTP/1.1 200 OK\r\ncontent-type: {self.content_type}\r\nconnection: close\r\n\r\n".encode()
+        )
+        writer.write(body)
+        await writer.drain()
+        writer.close()

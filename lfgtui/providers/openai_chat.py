@@ -32,6 +32,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
+from lfgtui.providers.sdk_parsing import ValidatingClient
 
 STOP_REASONS = {
     "stop": "stop",
@@ -147,8 +148,12 @@ def output_tokens(usage: Any) -> tuple[int | None, int | None]:
     return completion, reasoning
 
 
+class OpenAIClient(ValidatingClient, openai.AsyncOpenAI):
+    """The official async client, parsing chunks through pydantic-core first (see sdk_parsing)."""
+
+
 def openai_client(config: ProviderConfig) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
+    return OpenAIClient(
         api_key=config.api_key or "not-needed",
         base_url=config.base_url,
         timeout=timeouts(config),

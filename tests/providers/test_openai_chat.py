@@ -6,6 +6,8 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from openai._models import construct_type
+from openai.types.chat import ChatCompletionChunk
 
 from lfgtui.events import (
     EventFactory,
@@ -22,11 +24,16 @@ from lfgtui.providers.base import (
     ToolSpec,
     UserMessage,
 )
-from lfgtui.providers.openai_chat import OpenAIChatProvider, ToolCallAccumulator, output_tokens
+from lfgtui.providers.openai_chat import (
+    OpenAIChatProvider,
+    ToolCallAccumulator,
+    openai_client,
+    output_tokens,
+)
 from lfgtui.sim.protocols.openai_chat import OpenAIChatEncoder
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest
-from tests.support import collect
+from tests.support import CannedServer, collect
 
 
 @pytest.fixture
@@ -115,3 +122,55 @@ def test_sim_reply_matches_the_recorded_openai_shape() -> None:
     ours = json.loads(frame.decode().removeprefix("data: "))
     assert set(ours) == set(recorded)
     assert set(ours["choices"][0]) == set(recorded["choices"][0])
+
+
+async def test_chunks_missing_fields_the_sdk_types_require_still_stream(canned: CannedServer) -> None:
+    """Chunks that fail validation (no id, created, object or model, as some compatible servers
+    send them) take the SDK's lenient path: same text, same tool call."""
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+        {"choices": [{"index": 0, "delta": {"content": "lo"}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 0, "id": "c1", "function": {"name": "list_dir", "arguments": "{}"}}
+                        ]
+                    },
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    canned.bodies = ["".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"]
+    adapter = OpenAIChatProvider(ProviderConfig(name="compat", kind="openai", base_url=canned.url + "/v1"))
+    try:
+        out = await collect(adapter, ModelCall(model="m", messages=(UserMessage("hi"),)))
+    finally:
+        await adapter.aclose()
+    assert out.error is None
+    assert out.text == "Hello"
+    assert [(c.name, c.arguments) for c in out.of(ToolCallReady)] == [("list_dir", {})]
+
+
+def test_complete_chunks_validate_to_the_sdk_model_the_lenient_path_would_build() -> None:
+    data = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "a", "reasoning_content": "r"}, "finish_reason": None}],
+    }
+    client = openai_client(ProviderConfig(name="x", kind="openai", base_url="http://127.0.0.1:9/v1"))
+    fast = client._process_response_data(data=data, cast_to=ChatCompletionChunk, response=None)  # type: ignore[arg-type]
+    lenient = construct_type(type_=ChatCompletionChunk, value=data)
+    assert fast.model_dump() == lenient.model_dump()
+    assert fast.choices[0].delta.reasoning_content == "r"  # type: ignore[attr-defined]
+    missing = {k: v for k, v in data.items() if k != "created"}
+    assert client._process_response_data(
+        data=missing, cast_to=ChatCompletionChunk, response=None
+    ).model_dump() == (  # type: ignore[arg-type]
+        construct_type(type_=ChatCompletionChunk, value=missing).model_dump()
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ from lfgtui.sim.protocols.agent import AgentEncoder, AgentProtocol
 from lfgtui.sim.scenario import FaultKind, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage
-from tests.support import ask, collect
+from tests.support import CannedServer, ask, collect
 
 FAST = (0.01, 0.01, 0.01)
 
@@ -204,41 +203,7 @@ def test_config_without_a_url_is_refused() -> None:
         AgentSSEProvider(ProviderConfig(name="mine", kind="sse"))
 
 
-# A hand-written agent: each request gets the next canned body, so the tests control every byte.
-
-
-@dataclass
-class CannedAgent:
-    """A loopback server answering request N with `bodies[N]`, then closing the connection."""
-
-    bodies: list[bytes]
-    content_type: str = "text/event-stream"
-    headers: list[dict[str, str]] = field(default_factory=list)
-    url: str = ""
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[1:]
-        headers = {
-            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)
-        }
-        await reader.readexactly(int(headers.get("content-length", "0")))
-        body = self.bodies[len(self.headers)]
-        self.headers.append(headers)
-        writer.write(
-            f"HTTP/1.1 200 OK\r\ncontent-type: {self.content_type}\r\nconnection: close\r\n\r\n".encode()
-        )
-        writer.write(body)
-        await writer.drain()
-        writer.close()
-
-
-@pytest.fixture
-async def canned() -> AsyncIterator[CannedAgent]:
-    agent_server = CannedAgent([])
-    server = await asyncio.start_server(agent_server._serve, "127.0.0.1", 0)
-    agent_server.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/run"
-    async with server:
-        yield agent_server
+# A hand-written agent (the `canned` server): the tests control every byte.
 
 
 def frames(*events: dict[str, object], first_id: int | None = 1) -> bytes:
@@ -249,7 +214,7 @@ def frames(*events: dict[str, object], first_id: int | None = 1) -> bytes:
     return out
 
 
-async def test_unknown_event_types_and_fields_are_ignored(canned: CannedAgent) -> None:
+async def test_unknown_event_types_and_fields_are_ignored(canned: CannedServer) -> None:
     canned.bodies = [
         b": a comment\n\n"
         + frames(
@@ -258,18 +223,18 @@ async def test_unknown_event_types_and_fields_are_ignored(canned: CannedAgent) -
             {"type": "done", "stop_reason": "end_turn"},
         )
     ]
-    out = await collect(agent(canned.url), ask("any"))
+    out = await collect(agent(canned.url + "/run"), ask("any"))
     assert out.error is None
     assert out.text == "ok"
     assert [type(e) for e in out.events] == [TextDelta, CallEnded]
     assert out.of(CallEnded)[0].stop_reason == "end_turn"
 
 
-async def test_the_example_stream_in_the_docs_is_understood(canned: CannedAgent) -> None:
+async def test_the_example_stream_in_the_docs_is_understood(canned: CannedServer) -> None:
     doc = (Path(__file__).parents[2] / "docs" / "agent-protocol.md").read_text(encoding="utf-8")
     example = doc.split("```text\n")[1].split("```")[0]
     canned.bodies = [example.encode() + b"\n"]  # the blank line that ends the last event
-    out = await collect(agent(canned.url), ask("any"))
+    out = await collect(agent(canned.url + "/run"), ask("any"))
     assert out.error is None
     assert out.text == "Let me look.\n\nThis project renders widgets."
     assert [type(e).__name__ for e in out.events] == [
@@ -285,28 +250,28 @@ async def test_the_example_stream_in_the_docs_is_understood(canned: CannedAgent)
     ]
 
 
-async def test_a_server_that_replays_from_the_start_is_not_shown_twice(canned: CannedAgent) -> None:
+async def test_a_server_that_replays_from_the_start_is_not_shown_twice(canned: CannedServer) -> None:
     tokens = [{"type": "token", "text": t} for t in ("one ", "two ", "three")]
     canned.bodies = [frames(*tokens[:2]), frames(*tokens, {"type": "done"})]
-    out = await collect(agent(canned.url), ask("any"))
+    out = await collect(agent(canned.url + "/run"), ask("any"))
     assert out.error is None
     assert out.text == "one two three"
     assert canned.headers[1]["last-event-id"] == "2"
 
 
-async def test_a_drop_without_event_ids_cannot_resume(canned: CannedAgent) -> None:
+async def test_a_drop_without_event_ids_cannot_resume(canned: CannedServer) -> None:
     canned.bodies = [frames({"type": "token", "text": "partial"}, first_id=None)]
-    out = await collect(agent(canned.url), ask("any"))
+    out = await collect(agent(canned.url + "/run"), ask("any"))
     assert out.error is not None
     assert out.error.kind is ErrorKind.CONNECTION
     assert out.text == "partial"
     assert len(canned.headers) == 1 and not out.of(Status)
 
 
-async def test_a_success_that_is_not_an_event_stream_is_malformed(canned: CannedAgent) -> None:
+async def test_a_success_that_is_not_an_event_stream_is_malformed(canned: CannedServer) -> None:
     canned.content_type = "application/json"
     canned.bodies = [b'{"answer": "not streamed"}']
-    out = await collect(agent(canned.url), ask("any"))
+    out = await collect(agent(canned.url + "/run"), ask("any"))
     assert out.error is not None
     assert out.error.kind is ErrorKind.MALFORMED
     assert "application/json" in out.error.message

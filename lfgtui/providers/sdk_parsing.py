@@ -1,0 +1,35 @@
+"""How the SDK clients turn each streamed JSON chunk into the SDK's model: validated, else built.
+
+By default the SDKs build a response model field by field in Python (`construct_type`): about
+130 µs for a one-word Chat Completions chunk, measured here, which at 16 streams x 200 tokens/s is
+almost half a core. Validating the same dict into the same SDK model in pydantic-core takes about
+18 µs. A chunk that does not fit the SDK's types (an OpenAI-compatible server that leaves out a
+field) fails validation and takes the SDK's own lenient path, so nothing a provider sends is
+rejected here that the SDK would have accepted. Union types (the Responses and Anthropic event
+unions) stay on the SDK's path: its discriminator lookup beats pydantic's union validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+
+
+class ValidatingClient:
+    """Mixin for an SDK client class (first in the bases): pydantic-core validation first."""
+
+    def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and isinstance(cast_to, type)
+            and issubclass(cast_to, pydantic.BaseModel)
+            and not hasattr(cast_to, "build")
+        ):
+            try:
+                return cast_to.model_validate(data)
+            except pydantic.ValidationError:
+                pass
+        return super()._process_response_data(  # type: ignore[misc]
+            data=data, cast_to=cast_to, response=response
+        )
