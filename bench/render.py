@@ -3,14 +3,18 @@
 
 Each configuration runs in a fresh subprocess. The lfg run drives the real `LfgApp` (headless, at a
 size where every pane is visible) against a standalone sim server in its own process, so the sim's
-CPU is not counted. For every text chunk it records when the chunk arrived in the app and when the
-first compositor frame after the pane's flush showed it; lag is the difference. The baselines are
-`../shared/bench/textual_baseline.py` (Markdown.get_stream and a plain Static every 50 ms), run in
-the same invocation on the same machine, so the ratios compare like with like.
+CPU is not counted. As `lfg run` does, it streams through the provider worker process, whose CPU
+is shown apart and counted in CPU per token (`--inline` adds a run with the streams in the UI
+process). For every text chunk it records when the chunk arrived (stamped where it was read off the
+network) and when the first compositor frame after the pane's flush showed it; lag is the
+difference. The baselines are `../shared/bench/textual_baseline.py` (Markdown.get_stream and a
+plain Static every 50 ms), run in the same invocation on the same machine, so the ratios compare
+like with like.
 
     python bench/render.py                         # 16 x 200 tok/s and 1 x 2000 tok/s
     python bench/render.py --configs 4x50,16x200 --duration 8
     python bench/render.py --skip-baseline         # lfg only
+    python bench/render.py --inline                # and lfg with the streams in the UI process
 """
 
 from __future__ import annotations
@@ -46,8 +50,16 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
+def cpu_s(pid: int | None) -> float:
+    """CPU seconds a process has used so far (0 for none)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_lfg(
-    panes: int, rate: float, duration: float, size: tuple[int, int], port: int
+    panes: int, rate: float, duration: float, size: tuple[int, int], port: int, worker: bool
 ) -> dict[str, Any]:
     from textual.screen import Screen
 
@@ -116,16 +128,17 @@ async def run_lfg(
     TicketPane.render_frame = render_frame  # type: ignore[method-assign]
     Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
 
-    app = LfgApp(tickets, Providers(config.providers), sinks=[record], run_id="bench", max_concurrency=panes)
+    providers = Providers(config.providers, worker=worker)
+    app = LfgApp(tickets, providers, sinks=[record], run_id="bench", max_concurrency=panes)
     async with app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         window["start"] = time.monotonic()
-        cpu0 = time.process_time()
+        cpu0, worker0 = time.process_time(), cpu_s(providers.worker_pid)
         await asyncio.sleep(duration)
         window["end"] = time.monotonic()
-        cpu1 = time.process_time()
+        cpu1, worker1 = time.process_time(), cpu_s(providers.worker_pid)
         arrived = sum(
             bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
         )
@@ -134,7 +147,7 @@ async def run_lfg(
         in_window = [f for f in frames if window["start"] <= f <= window["end"]]
     wall = window["end"] - window["start"]
     return {
-        "mode": "lfg",
+        "mode": "lfg" if worker else "lfg-inline",
         "panes": panes,
         "rate": rate,
         "arrived_tps_per_pane": arrived / wall / panes,
@@ -143,7 +156,8 @@ async def run_lfg(
         "lag_p95": percentile(lags, 0.95),
         "lag_max": max(lags, default=None),
         "cpu_util": (cpu1 - cpu0) / wall,
-        "cpu_ms_per_token": 1000 * (cpu1 - cpu0) / max(1, arrived),
+        "worker_cpu_util": (worker1 - worker0) / wall,
+        "cpu_ms_per_token": 1000 * (cpu1 - cpu0 + worker1 - worker0) / max(1, arrived),
         "fps": len(in_window) / wall,
         "rss_before_mb": rss_before / 1024,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -161,7 +175,9 @@ def child(args: argparse.Namespace) -> None:
     try:
         assert server.stdout is not None
         server.stdout.readline()
-        result = asyncio.run(run_lfg(args.panes, args.rate, args.duration, (width, height), port))
+        result = asyncio.run(
+            run_lfg(args.panes, args.rate, args.duration, (width, height), port, worker=not args.inline)
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -194,6 +210,9 @@ def main() -> None:
     parser.add_argument("--size", default="200x60", help="terminal size; every pane must be visible")
     parser.add_argument("--baseline", type=Path, default=BASELINE, help="textual_baseline.py to compare with")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--inline", action="store_true", help="also run lfg with provider streams in the UI process"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--panes", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=200, help=argparse.SUPPRESS)
@@ -203,27 +222,26 @@ def main() -> None:
         return
 
     columns = ["N", "R", "mode", "tok/s/pane", "backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
-    columns += ["CPU util", "CPU ms/tok", "fps"]
+    columns += ["CPU util", "worker CPU", "CPU ms/tok", "fps"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     ratios: list[str] = []
     for config in args.configs.split(","):
         panes, rate = (float(v) for v in config.split("x"))
         common = ["--duration", str(args.duration), "--size", args.size]
-        runs: dict[str, dict[str, Any] | str] = {
-            "lfg": run_config(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    "--panes",
-                    str(int(panes)),
-                    "--rate",
-                    f"{rate:g}",
-                    *common,
-                ]
-            )
-        }
+        lfg = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--panes",
+            str(int(panes)),
+            "--rate",
+            f"{rate:g}",
+            *common,
+        ]
+        runs: dict[str, dict[str, Any] | str] = {"lfg": run_config(lfg)}
+        if args.inline:
+            runs["lfg-inline"] = run_config([*lfg, "--inline"])
         if not args.skip_baseline:
             for mode in ("stream", "static50"):
                 runs[mode] = run_config(
@@ -248,7 +266,8 @@ def main() -> None:
             print(
                 f"| {panes:g} | {rate:g} | {mode} | {tps:.0f} | {result['backlog_at_window']} "
                 f"| {ms(result['lag_p50'])} | {ms(result['lag_p95'])} | {ms(result['lag_max'])} "
-                f"| {result['cpu_util']:.2f} | {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} |"
+                f"| {result['cpu_util']:.2f} | {result.get('worker_cpu_util', 0):.2f} "
+                f"| {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} |"
             )
         ours = runs["lfg"]
         for mode in ("stream", "static50"):

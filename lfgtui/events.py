@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -185,3 +185,7 @@ class EventFactory:
 
     def __call__(self, cls: type[E], **fields: Any) -> E:
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
+
+    def adopt(self, event: E) -> E:
+        """An event made elsewhere (the provider worker) as the next of this attempt; its time is kept."""
+        return replace(event, ticket=self.ticket, attempt=self.attempt, seq=next(self._seq))

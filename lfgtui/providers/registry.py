@@ -10,34 +10,71 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from lfgtui.providers.base import Provider, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL, resolve
 from lfgtui.sim.server import SimServer
 
+if TYPE_CHECKING:
+    from lfgtui.providers.worker import ProviderWorker
+
 
 class Providers:
-    """The adapters of one run, created on first use and closed together (with the sim, if started)."""
+    """The adapters of one run, created on first use and closed together (with the sim, if started).
+
+    With `worker=True` every stream runs in a child process (see worker.py): the keys and URLs are
+    resolved here, so a missing key is still reported before anything starts.
+    """
 
     def __init__(
-        self, configs: Mapping[str, ProviderConfig] | None = None, sim: SimServer | None = None
+        self,
+        configs: Mapping[str, ProviderConfig] | None = None,
+        sim: SimServer | None = None,
+        *,
+        worker: bool = False,
     ) -> None:
         self.configs = dict(BUILTIN) | dict(configs or {})
         self._adapters: dict[str, Provider] = {}
         self._sim = sim
         self._own_sim = sim is None
+        self._worker: ProviderWorker | None = None
+        if worker:
+            from lfgtui.providers.worker import ProviderWorker
+
+            self._worker = ProviderWorker()
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The provider worker's process id while it runs, else None."""
+        return self._worker.pid if self._worker is not None else None
 
     async def get(self, name: str) -> Provider:
         if name not in self._adapters:
             config = resolve(self.configs[name])
-            if config.kind == "sim" and config.base_url is None:
-                config = replace(config, base_url=BUILTIN["sim"].base_url)
-            if config.base_url is not None and config.base_url.startswith(SIM_URL):
-                config = replace(
-                    config, base_url=await self._sim_url() + config.base_url.removeprefix(SIM_URL)
-                )
-            self._adapters[name] = make_adapter(config)
+            if self._worker is None:
+                return await self.adapter(config)
+            from lfgtui.providers.worker import RemoteProvider
+
+            given_sim = self._sim is not None and not self._own_sim
+            self._adapters[name] = RemoteProvider(
+                self._worker, await self._locate(config) if given_sim else config
+            )
         return self._adapters[name]
+
+    async def adapter(self, config: ProviderConfig) -> Provider:
+        """The adapter for a resolved config, made once per provider name."""
+        if config.name not in self._adapters:
+            self._adapters[config.name] = make_adapter(await self._locate(config))
+        return self._adapters[config.name]
+
+    async def _locate(self, config: ProviderConfig) -> ProviderConfig:
+        """Point a `sim:` URL (the `sim` kind's default) at the sim server, starting it if needed."""
+        if config.kind == "sim" and config.base_url is None:
+            config = replace(config, base_url=BUILTIN["sim"].base_url)
+        if config.base_url is not None and config.base_url.startswith(SIM_URL):
+            config = replace(config, base_url=await self._sim_url() + config.base_url.removeprefix(SIM_URL))
+        return config
 
     async def _sim_url(self) -> str:
         if self._sim is None:
@@ -48,6 +85,8 @@ class Providers:
         for adapter in self._adapters.values():
             await adapter.aclose()
         self._adapters.clear()
+        if self._worker is not None:
+            await self._worker.aclose()
         if self._sim is not None and self._own_sim:
             await self._sim.aclose()
             self._sim = None

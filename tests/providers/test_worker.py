@@ -1,0 +1,110 @@
+"""Provider streams in the worker process: the same events as in-process, failures kept apart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import asdict
+
+import pytest
+
+from lfgtui.events import (
+    CallEnded,
+    ErrorKind,
+    Event,
+    EventFactory,
+    TextDelta,
+    ToolCallReady,
+)
+from lfgtui.providers.registry import Providers
+from lfgtui.providers.worker import ProviderWorkerError
+from lfgtui.sim.server import SimServer
+from tests.support import ask, collect
+
+PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
+
+
+def comparable(events: list[Event]) -> list[tuple[str, dict[str, object]]]:
+    """Events without their stamps (sequence and time), which differ between two runs."""
+    return [(type(e).__name__, {k: v for k, v in asdict(e).items() if k not in ("seq", "t")}) for e in events]
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+async def test_every_adapter_streams_the_same_events_through_the_worker(sim: SimServer, name: str) -> None:
+    call = ask("parallel-tools", "look around")
+    async with Providers(sim=sim) as inline, Providers(sim=sim, worker=True) as isolated:
+        here = await collect(await inline.get(name), call)
+        there = await collect(await isolated.get(name), call)
+        assert isolated.worker_pid is not None and isolated.worker_pid != os.getpid()
+    assert here.error is None and there.error is None
+    assert there.of(ToolCallReady) and there.of(CallEnded)
+    assert comparable(there.events) == comparable(here.events)
+    assert [e.seq for e in there.events] == list(range(len(there.events)))
+
+
+async def test_events_are_stamped_when_the_worker_reads_them_on_the_shared_clock(sim: SimServer) -> None:
+    async with Providers(sim=sim, worker=True) as providers:
+        provider = await providers.get("sim")
+        before = time.monotonic()
+        out = await collect(provider, ask("hello"))
+        after = time.monotonic()
+    stamps = [e.t for e in out.of(TextDelta)]
+    assert stamps == sorted(stamps) and before < stamps[0] and stamps[-1] < after
+    record = sim.log[-1]
+    assert record.first_token_at is not None and record.first_token_at <= stamps[0]
+
+
+async def test_a_provider_failure_comes_back_classified(sim: SimServer) -> None:
+    async with Providers(sim=sim, worker=True) as providers:
+        out = await collect(await providers.get("sim"), ask("fault-401"))
+    assert out.error is not None and out.error.kind is ErrorKind.AUTH and out.error.status == 401
+
+
+async def test_a_partial_answer_then_a_drop_keeps_the_text(sim: SimServer) -> None:
+    async with Providers(sim=sim, worker=True) as providers:
+        out = await collect(await providers.get("sim"), ask("fault-drop"))
+    assert out.error is not None and out.error.kind is ErrorKind.CONNECTION
+    assert out.text
+
+
+async def test_closing_a_stream_closes_its_connection_in_the_worker(sim: SimServer) -> None:
+    async with Providers(sim=sim, worker=True) as providers:
+        stream = (await providers.get("sim")).stream(ask("long-answer:repeat=50"), EventFactory("t", 1))
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                break
+        await stream.aclose()
+        await asyncio.wait_for(sim.log[-1].disconnected.wait(), 10)
+        again = await collect(await providers.get("sim"), ask("hello"))
+    assert again.error is None and again.text
+
+
+async def test_a_dead_worker_fails_its_streams_and_the_next_call_starts_a_new_one(sim: SimServer) -> None:
+    async with Providers(sim=sim, worker=True) as providers:
+        provider = await providers.get("sim")
+        stream = provider.stream(ask("long-answer:repeat=50"), EventFactory("t", 1))
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                break
+        first = providers.worker_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(ProviderWorkerError, match="worker process exited"):
+            async with asyncio.timeout(20):
+                async for _event in stream:
+                    pass
+        again = await collect(provider, ask("hello"))
+        assert again.error is None and again.text
+        assert providers.worker_pid not in (None, first)
+
+
+async def test_a_missing_key_is_reported_before_anything_starts(
+    sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    async with Providers(sim=sim, worker=True) as providers:
+        with pytest.raises(Exception, match="OPENAI_API_KEY"):
+            await providers.get("openai")
+        assert providers.worker_pid is None
