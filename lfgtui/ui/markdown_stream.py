@@ -510,7 +510,7 @@ class MarkdownStream(ScrollView):
         if self._stale:
             self._render_stale(key, follow, anchor)
             self._dirty = self._dirty or bool(self._stale)
-        self.virtual_size = Size(width, self._offsets[-1] + len(self._tail))
+        self._set_virtual_size(Size(width, self._offsets[-1] + len(self._tail)))
         top = self.scroll_offset.y
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
@@ -519,6 +519,22 @@ class MarkdownStream(ScrollView):
             line = self._offsets[number] + min(local, self._heights[number] - 1)
             self.scroll_to(y=line, animate=False, force=True)
         return changed or moved or self.scroll_offset.y != top
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Set the scrollable size; without a layout pass when the widget's own size is fixed.
+
+        `virtual_size` is a layout reactive: every new line would re-arrange the whole screen (every
+        pane's widgets), which at 16 streams was a screen reflow on nearly every frame. A widget whose
+        height does not depend on its content only needs its scroll limits and scrollbars updated.
+        """
+        if size == self.virtual_size:
+            return
+        height = self.styles.height
+        if height is None or height.is_auto:
+            self.virtual_size = size
+            return
+        self.set_reactive(MarkdownStream.virtual_size, size)
+        self._scroll_update(size)
 
     def render_line(self, y: int) -> Strip:
         index = y + self.scroll_offset.y
