@@ -2,7 +2,8 @@
 
 The SDKs' own retries are off (see providers/clients.py): a retry here is announced with a `Status`
 event and a fresh `RequestSent`, so the user sees why nothing is streaming yet. Only failures before
-the first token are retried; after it, the partial answer is kept and the attempt fails.
+the first token are retried; after it, the partial answer is kept and the attempt fails. Every error
+leaves here through `errors.for_user`, so no key reaches a status line, the history or the output.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lfgtui.events import (
     ToolCallStarted,
 )
 from lfgtui.providers.base import ModelCall, Provider, ProviderError
+from lfgtui.providers.errors import for_user
 
 FIRST_OUTPUT = (TextDelta, ReasoningDelta, ToolCallStarted)
 
@@ -60,14 +62,15 @@ async def run_call(
                 yield event
             return
         except ProviderError as exc:
-            if got_output or not exc.info.retryable or retry >= policy.max_retries:
-                raise
+            error = for_user(exc.info, provider.config)
+            if got_output or not error.retryable or retry >= policy.max_retries:
+                raise ProviderError(error) from exc
             retry += 1
-            wait = policy.delay(retry, exc.info.retry_after)
+            wait = policy.delay(retry, error.retry_after)
             yield ev(
                 Retrying,
-                message=f"{exc.info.describe()}; retrying in {wait:.1f}s ({retry}/{policy.max_retries})",
-                error=exc.info,
+                message=f"{error.describe()}; retrying in {wait:.1f}s ({retry}/{policy.max_retries})",
+                error=error,
                 retry=retry,
                 max_retries=policy.max_retries,
                 delay_s=wait,

@@ -7,17 +7,20 @@ default one in the platform's config folder may be absent, which means all defau
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import platformdirs
 
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.catalog import BUILTIN, KINDS
+from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL
 from lfgtui.validation import (
     NON_NEGATIVE_INT,
+    PATH,
     POSITIVE_INT,
     POSITIVE_NUMBER,
     SECRET_HINT,
@@ -34,20 +37,44 @@ from lfgtui.validation import (
 
 CONFIG_ENV = "LFG_CONFIG"
 
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _is_url(value: Any) -> bool:
+    """An http(s) URL with a host that the HTTP client can parse, or the in-process sim's `sim:`."""
+    if not isinstance(value, str) or value.startswith(SIM_URL):
+        return isinstance(value, str)
+    try:
+        url = httpx2.URL(value)
+    except (httpx2.InvalidURL, TypeError, ValueError):
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
+def _is_header_table(value: Any) -> bool:
+    """Header names that are HTTP tokens, values of printable ASCII: nothing that splits a request."""
+    return isinstance(value, dict) and all(
+        HEADER_NAME.fullmatch(name) and isinstance(text, str) and text.isascii() and text.isprintable()
+        for name, text in value.items()
+    )
+
+
+URL = Kind("an http:// or https:// URL", _is_url)
+HEADERS = Kind("a table of headers (token names, printable ASCII values)", _is_header_table)
 SECTIONS: dict[str, Kind] = {"providers": TABLE, "run": TABLE, "ui": TABLE, "history": TABLE}
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
-    "base_url": STRING,
+    "base_url": URL,
     "api_key_env": STRING,
     "default_model": STRING,
-    "headers": STRING_TABLE,
+    "headers": HEADERS,
     "connect_timeout_s": POSITIVE_NUMBER,
     "idle_timeout_s": POSITIVE_NUMBER,
     "max_retries": NON_NEGATIVE_INT,
 }
 RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT}
 UI_FIELDS: dict[str, Kind] = {"theme": STRING, "keymap": STRING_TABLE}
-HISTORY_FIELDS: dict[str, Kind] = {"path": STRING}
+HISTORY_FIELDS: dict[str, Kind] = {"path": PATH}
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 
 

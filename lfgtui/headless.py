@@ -6,7 +6,10 @@ earlier in the sink list so it has seen an event before they print it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -33,6 +36,42 @@ OUTCOME_GLYPHS = {
     Outcome.SKIPPED: "○",
     Outcome.INTERRUPTED: "!",
 }
+
+
+@dataclass
+class UntilClosed:
+    """Feeds an output sink until its terminal or pipe goes away (a hangup, `| head`), then drops it.
+
+    A failed write must not end tickets or the run: they go on, and so do the history and the exit
+    code. Once closed, `out`'s file descriptor is pointed at /dev/null so that nothing still buffered
+    fails again when the interpreter exits.
+    """
+
+    sink: Callable[[Event], None]
+    out: TextIO
+    closed: bool = False
+
+    def __call__(self, event: Event) -> None:
+        if not self.closed:
+            try:
+                self.sink(event)
+            except OSError:
+                self._close()
+
+    def write(self, text: str) -> None:
+        if not self.closed:
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except OSError:
+                self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError, ValueError):  # ValueError: `out` has no file descriptor
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.out.fileno())
+            os.close(devnull)
 
 
 def _error_json(error: ErrorInfo | None) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import MissingApiKey, resolve
 from lfgtui.validation import (
     NON_NEGATIVE_NUMBER,
+    PATH,
     POSITIVE_INT,
     STRING,
     STRING_LIST,
@@ -44,7 +45,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "max_turns": POSITIVE_INT,
     "max_tokens": POSITIVE_INT,
     "temperature": NON_NEGATIVE_NUMBER,
-    "workdir": STRING,
+    "workdir": PATH,
     "depends_on": STRING_LIST,
     "auto_approve": Kind(
         "true or a list of tool names", lambda value: isinstance(value, bool) or STRING_LIST.check(value)
@@ -208,9 +209,12 @@ class _Loader:
                     self.check.add(self.line(draft, key), f"{where}: {key}: {message}")
         if "workdir" in fields:
             workdir = (self.folder / Path(fields["workdir"]).expanduser()).resolve()
-            problem = (
-                None if workdir.is_dir() else "is not a folder" if workdir.exists() else "does not exist"
-            )
+            try:
+                problem = (
+                    None if workdir.is_dir() else "is not a folder" if workdir.exists() else "does not exist"
+                )
+            except OSError as exc:  # a name too long, a folder that cannot be searched
+                problem = f"cannot be used: {exc.strerror or exc}"
             if problem:
                 self.check.add(self.line(draft, "workdir"), f"{where}: workdir {str(workdir)!r} {problem}")
             fields["workdir"] = workdir

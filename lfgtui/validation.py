@@ -8,6 +8,7 @@ of multi-line strings and nothing else); when it cannot find a key it falls back
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Callable, Collection, Mapping
@@ -56,7 +57,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number: TOML's `inf` and `nan` are no timeout, temperature or limit anyone means."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_string_list(value: Any) -> bool:
@@ -64,6 +66,7 @@ def _is_string_list(value: Any) -> bool:
 
 
 STRING = Kind("a string", lambda value: isinstance(value, str))
+PATH = Kind("a path (text with no NUL character)", lambda value: STRING.check(value) and "\0" not in value)
 STRING_LIST = Kind("a list of strings", _is_string_list)
 STRING_TABLE = Kind(
     "a table of strings",
@@ -76,8 +79,8 @@ TABLE_LIST = Kind(
 )
 POSITIVE_INT = Kind("an integer of at least 1", lambda value: _is_int(value) and value >= 1)
 NON_NEGATIVE_INT = Kind("an integer of at least 0", lambda value: _is_int(value) and value >= 0)
-POSITIVE_NUMBER = Kind("a number greater than 0", lambda value: _is_number(value) and value > 0)
-NON_NEGATIVE_NUMBER = Kind("a number of at least 0", lambda value: _is_number(value) and value >= 0)
+POSITIVE_NUMBER = Kind("a finite number greater than 0", lambda value: _is_number(value) and value > 0)
+NON_NEGATIVE_NUMBER = Kind("a finite number of at least 0", lambda value: _is_number(value) and value >= 0)
 
 
 _TYPE_NAMES: tuple[tuple[type, str], ...] = (
@@ -133,7 +136,7 @@ class _Section:
 
 
 def _header_parts(text: str) -> tuple[str, ...]:
-    return tuple(next(part for part in match if part) for match in _HEADER_PART.findall(text))
+    return tuple(double or single or bare for double, single, bare in _HEADER_PART.findall(text))
 
 
 def _scan(text: str) -> list[_Section]:

@@ -5,19 +5,26 @@ Anthropic SDK lets raw `httpx2` transport errors through, and a broken chunk sur
 `json.JSONDecodeError`. All of them are classified here, once. An SDK is only consulted if it is
 already imported (an exception cannot come from one that is not), so a run that never uses the
 Anthropic SDK never pays its two-second import.
+
+`for_user` is the last step before an error is shown or recorded anywhere: it takes the provider's
+key (and anything that looks like a credential header) out of the message, and says which variable
+an authentication failure's key came from.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import sys
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import httpx2
 
 from lfgtui.events import ErrorInfo, ErrorKind
-from lfgtui.providers.base import parse_retry_after, status_error_kind
+from lfgtui.providers.base import ProviderConfig, parse_retry_after, status_error_kind
 
 SDKS = ("openai", "anthropic")
 
@@ -94,8 +101,68 @@ def classify(exc: BaseException) -> ErrorInfo:
 
 
 def _connection_message(exc: BaseException) -> str:
-    """The innermost cause reads best: 'connection refused', 'peer closed connection ...'."""
+    """What failed, in the user's terms: an unknown host, a refused connection, or the innermost cause
+    ('peer closed connection ...'), which reads best."""
+    chain = _chain(exc)
+    host = next((h for h in map(_host, chain) if h), "the provider")
+    if unresolved := next((e for e in chain if isinstance(e, socket.gaierror)), None):
+        return f"connection failed: cannot resolve host {host} ({unresolved.strerror or unresolved})"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"connection failed: connection refused by {host}"
     while exc.__cause__ is not None:
         exc = exc.__cause__
     text = str(exc) or type(exc).__name__
     return f"connection failed: {text}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything behind it: causes, and the exceptions they arose from even when a
+    library hid them (`raise ... from None`), since that is where the socket error is."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _host(exc: BaseException) -> str | None:
+    """host:port of the request an httpx2 or SDK exception is about, if it says."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx2 raises RuntimeError for an exception without one
+        return None
+    return f"{url.host}:{url.port}" if url.port else str(url.host)
+
+
+REDACTED = "[redacted]"
+_CREDENTIALS = re.compile(
+    r"(?P<name>\b(?:authorization|proxy-authorization|x-api-key|api-key)\b[\"']?\s*[:=]\s*[\"']?)"
+    r"(?:(?:bearer|basic)\s+)?[^\s\"',;]+"
+    r"|(?P<scheme>\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` without any of `secrets`, and without the value of anything shaped like a credential
+    header (`Authorization: Bearer ...`, `x-api-key: ...`) or a bearer token."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _CREDENTIALS.sub(lambda m: (m["name"] or m["scheme"]) + REDACTED, text)
+
+
+def for_user(info: ErrorInfo, config: ProviderConfig) -> ErrorInfo:
+    """The error as it may be shown and stored: no key in it, and for an authentication failure the
+    variable the key came from, which is what the user has to fix."""
+    message = redact(info.message, (config.api_key or "",))
+    if info.kind is ErrorKind.AUTH:
+        if config.api_key_env:
+            message += f" (the key comes from the environment variable {config.api_key_env})"
+        else:
+            message += (
+                f" (provider {config.name!r} sends no key: set api_key_env in [providers.{config.name}] "
+                "to the environment variable that holds one)"
+            )
+    return replace(info, message=message)

@@ -42,6 +42,9 @@ from lfgtui.providers.clients import http_client
 from lfgtui.providers.errors import body_message, classify, classify_status
 
 RECONNECT_DELAYS_S = (0.25, 0.5, 1.0)
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+"""One event may be this big: a tool result carries a whole file or command log (httpx2's default, 1 MiB,
+fails a 1 MB tool output); a bigger event is reported as malformed rather than exhausting memory."""
 
 T = TypeVar("T")
 
@@ -246,7 +249,11 @@ class AgentSSEProvider:
             resumed_after = last_id
             try:
                 async with self._client.sse(
-                    self.url, method="POST", json=body, headers=self._headers(last_id)
+                    self.url,
+                    method="POST",
+                    json=body,
+                    headers=self._headers(last_id),
+                    max_event_size=MAX_EVENT_BYTES,
                 ) as source:
                     await _check_response(source.response)
                     async for message in source:

@@ -66,6 +66,7 @@ class Scenario:
     tokens_per_s: float = 50.0
     keepalive_ms: float = 0.0  # send SSE comment heartbeats this often while the stream is idle
     repeat: int = 1  # repeat each turn's text this many times (long answers at a chosen rate)
+    chunk_chars: int = 0  # stream text in pieces of this many characters instead of word tokens (0)
     endless: bool = (
         False  # past the script, repeat the last turn with its tool calls (a model that never stops)
     )
@@ -88,14 +89,18 @@ OPTION_TYPES: dict[str, type] = {
     "tokens_per_s": float,
     "keepalive_ms": float,
     "repeat": int,
+    "chunk_chars": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 
 _TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
 
 
-def split_tokens(text: str) -> list[str]:
-    """Cut text into token-sized pieces (a word with its leading space, long words in 8-char cuts)."""
+def split_tokens(text: str, chunk_chars: int = 0) -> list[str]:
+    """Cut text into token-sized pieces (a word with its leading space, long words in 8-char cuts),
+    or with `chunk_chars` into pieces of that many characters (huge answers in few chunks)."""
+    if chunk_chars > 0:
+        return [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)]
     return _TOKEN.findall(text)
 
 

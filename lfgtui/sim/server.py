@@ -217,9 +217,9 @@ class SimServer:
             headers = {}
             if http_fault.retry_after is not None:
                 headers["retry-after"] = f"{http_fault.retry_after:g}"
-            await _send_json(
-                conn, http_fault.status, protocol.error_body(http_fault.status, http_fault.message), headers
-            )
+            message = http_fault.message.replace("{api_key}", _presented_key(request.headers))
+            body = protocol.error_body(http_fault.status, message)
+            await _send_json(conn, http_fault.status, body, headers)
             return True
         record.status = 200
         watcher = asyncio.create_task(conn.watch_for_eof())
@@ -367,6 +367,14 @@ async def _read_request(reader: asyncio.StreamReader) -> _HttpRequest | None:
         raise ValueError("request body too large")
     body = await reader.readexactly(length) if length else b""
     return _HttpRequest(method, target, headers, body)
+
+
+def _presented_key(headers: dict[str, str]) -> str:
+    """The key a request carried (a bearer token or `x-api-key`), for fault messages that echo it."""
+    authorization = headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[len("bearer ") :].strip()
+    return headers.get("x-api-key", "")
 
 
 def _request_body(request: _HttpRequest) -> dict[str, Any]:

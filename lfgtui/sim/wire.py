@@ -110,13 +110,14 @@ class OneTurnPerRequest:
     """For the model APIs: each request gets the one scenario turn its conversation has reached."""
 
     def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        return plan_turn(scenario.turn(request.turn_index), request.turn_index)
+        return plan_turn(scenario.turn(request.turn_index), request.turn_index, scenario.chunk_chars)
 
 
-def plan_turn(turn: SimTurn, turn_index: int = 0) -> list[Piece]:
+def plan_turn(turn: SimTurn, turn_index: int = 0, chunk_chars: int = 0) -> list[Piece]:
     """The pieces of one model call: reasoning, then text, then each tool call's argument fragments."""
-    pieces = [Piece(PieceKind.REASONING, tok, turn=turn_index) for tok in split_tokens(turn.reasoning)]
-    pieces += [Piece(PieceKind.TEXT, tok, turn=turn_index) for tok in split_tokens(turn.text)]
+    reasoning, text = split_tokens(turn.reasoning, chunk_chars), split_tokens(turn.text, chunk_chars)
+    pieces = [Piece(PieceKind.REASONING, tok, turn=turn_index) for tok in reasoning]
+    pieces += [Piece(PieceKind.TEXT, tok, turn=turn_index) for tok in text]
     for index, call in enumerate(turn.tool_calls):
         common = {"tool_index": index, "tool_name": call.name, "turn": turn_index}
         pieces.append(Piece(PieceKind.TOOL_START, **common))

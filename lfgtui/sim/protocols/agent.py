@@ -72,7 +72,7 @@ class AgentProtocol:
                 turn = replace(turn, text=PARAGRAPH + turn.text)
             if PieceKind.REASONING in kinds and turn.reasoning:
                 turn = replace(turn, reasoning=PARAGRAPH + turn.reasoning)
-            pieces += plan_turn(turn, index)
+            pieces += plan_turn(turn, index, scenario.chunk_chars)
             pieces += [
                 Piece(PieceKind.TOOL_RESULT, call.result, tool_index=i, tool_name=call.name, turn=index)
                 for i, call in enumerate(turn.tool_calls)

@@ -1,0 +1,375 @@
+"""The fault matrix end to end: one `lfg run --json` per row, the faulty ticket beside a healthy one.
+
+Each row checks what the faulty ticket did (outcome, error, retries, the text it kept), that the
+healthy ticket streamed to the end regardless, that the history file holds both attempts with every
+token that was printed, and the exit code. `WHEN` is the README's "What happens when…" table: a test
+below keeps the two in step. How each adapter classifies the same faults is
+tests/providers/test_fault_matrix.py; this file is about the whole run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hardening.harness import KEY_VAR, Harness, Result
+
+STEADY_TEXT = (
+    "Steady progress: this ticket keeps streaming while its neighbour fails — ünïcödé, 漢字 and 🚀 "
+    "arrive whole. " * 4
+)
+HUGE_LINES = ("A 10 MB answer, line after line, with a multi-byte character now and then: é.\\n" * 13)[:1024]
+"""1 KiB of the answer as TOML text (`\\n` escapes), repeated 10240 times by the scenario."""
+SCENARIOS = {
+    "steady": f'ttft_ms = 20\ntokens_per_s = 300\n[[turn]]\ntext = "{STEADY_TEXT}"\n',
+    "rate-limited": """
+        ttft_ms = 10
+        tokens_per_s = 500
+        [[turn]]
+        text = "Answered after the rate limit."
+        [[fault]]
+        kind = "http"
+        status = 429
+        retry_after = 0.3
+        message = "Rate limit reached for requests."
+        times = 1
+        """,
+    "drop-early": """
+        ttft_ms = 10
+        tokens_per_s = 500
+        [[turn]]
+        text = "Answered on the second connection."
+        [[fault]]
+        kind = "drop"
+        after_tokens = 0
+        times = 1
+        """,
+    "huge": f"""
+        ttft_ms = 0
+        tokens_per_s = 0
+        chunk_chars = 65536
+        repeat = 10240
+        [[turn]]
+        text = "{HUGE_LINES}"
+        """,
+    "big-tool-output": """
+        ttft_ms = 10
+        tokens_per_s = 500
+        [[turn]]
+        [[turn.tool_call]]
+        name = "run_command"
+        arguments = { command = "head -c 1048576 /dev/zero | tr '\\\\0' x; echo; echo the-end" }
+        [[turn]]
+        text = "Read the tail of it."
+        """,
+    "agent-big-result": """
+        ttft_ms = 10
+        tokens_per_s = 500
+        [[turn]]
+        text = "Reading the log."
+        [[turn.tool_call]]
+        name = "read_file"
+        arguments = { path = "big.log" }
+        result = "BIG_RESULT"
+        [[turn]]
+        text = "That was a big log."
+        """.replace("BIG_RESULT", "y" * 1024 * 1024),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One faulty ticket and what must come of it; `when` names its row in the README table."""
+
+    id: str
+    when: str
+    ticket: dict[str, Any]
+    outcome: str
+    code: int
+    error: tuple[str, int | None] | None = None  # kind and HTTP status
+    words: tuple[str, ...] = ()  # in the error message
+    retries: int = 0  # announced retries
+    kept: str | None = None  # the text the faulty ticket received and kept
+    args: tuple[str, ...] = ()
+    check: Callable[[Result], None] | None = field(default=None, compare=False)
+
+
+def sim(model: str, **fields: Any) -> dict[str, Any]:
+    return {"provider": "keyed", "model": model, **fields}
+
+
+def retried_after_retry_after(result: Result) -> None:
+    (status,) = result.statuses("f")
+    assert "HTTP 429 rate_limited: Rate limit reached" in status and "retrying in 0.3s (1/1)" in status
+    assert result.text("f") == "Answered after the rate limit."
+
+
+def retried_before_the_first_token(result: Result) -> None:
+    (status,) = result.statuses("f")
+    assert status.startswith("connection: connection failed:") and "retrying in" in status
+    assert result.text("f") == "Answered on the second connection."
+
+
+def bad_tool_json_goes_back_to_the_model(result: Result) -> None:
+    (call,) = result.of("f", "tool_call")
+    assert call["error"].startswith("tool arguments are not valid JSON")
+    (out,) = result.of("f", "tool_result")
+    assert out["is_error"] and "not valid JSON" in out["output"]
+    assert result.text("f") == "Sorry, my tool call was malformed."
+
+
+def ten_megabytes_arrive_whole(result: Result) -> None:
+    answer = result.text("f")
+    assert len(answer.encode()) >= 10 * 1024 * 1024
+    assert answer.startswith("A 10 MB answer, line after line") and answer.count("é") > 10_000
+
+
+def a_huge_command_output_is_capped_to_its_tail(result: Result) -> None:
+    (out,) = result.of("f", "tool_result")
+    assert not out["is_error"]
+    assert len(out["output"]) <= 64 * 1024
+    assert re.match(r"\[… \d+ bytes of earlier output dropped\]\n", out["output"])
+    assert out["output"].endswith("x\nthe-end\n[exit code 0]")
+    assert result.text("f") == "Read the tail of it."
+
+
+def an_agents_huge_tool_result_is_kept_whole(result: Result) -> None:
+    (out,) = result.of("f", "tool_result")
+    assert out["output"] == "y" * 1024 * 1024
+    assert result.text("f") == "Reading the log.\n\nThat was a big log."
+
+
+def max_turns_stops_the_loop(result: Result) -> None:
+    assert len(result.of("f", "tool_call")) == len(result.of("f", "tool_result")) == 3
+
+
+def the_dependent_is_skipped(result: Result) -> None:
+    assert result.ending("after")["outcome"] == "skipped"
+    assert not result.of("after", "attempt_started")
+    assert result.statuses("after") == ["skipped: f did not complete"]
+
+
+AUTH = "the API key is rejected (401) or lacks access (403)"
+SERVER = "the provider fails: 500, 502, 503, or Anthropic's 529 overloaded"
+DROP = "the connection drops"
+ROWS = [
+    Row("401", AUTH, sim("fault-401"), "failed", 1, ("auth", 401), ("Incorrect API key", KEY_VAR)),
+    Row("403", AUTH, sim("fault-403"), "failed", 1, ("auth", 403), ("do not have access", KEY_VAR)),
+    Row(
+        "404",
+        "the model does not exist (404)",
+        sim("no-such-model"),
+        "failed",
+        1,
+        ("not_found", 404),
+        ("unknown sim model 'no-such-model'",),
+    ),
+    Row(
+        "400",
+        "the request is refused (400), e.g. the context is too long",
+        sim("fault-400"),
+        "failed",
+        1,
+        ("bad_request", 400),
+        ("maximum context length is 8192 tokens",),
+    ),
+    Row(
+        "429",
+        "the provider rate limits (429 with Retry-After)",
+        sim("rate-limited"),
+        "completed",
+        0,
+        retries=1,
+        check=retried_after_retry_after,
+    ),
+    *[
+        Row(status, SERVER, sim(f"fault-{status}"), "failed", 1, (kind, int(status)), (words,), retries=1)
+        for status, kind, words in [
+            ("500", "server", "The server had an error"),
+            ("502", "server", "Bad gateway"),
+            ("503", "server", "currently overloaded"),
+            ("529", "overloaded", "Overloaded"),
+        ]
+    ],
+    Row(
+        "refused",
+        "the connection is refused",
+        {"provider": "refused", "model": "hello"},
+        "failed",
+        1,
+        ("connection", None),
+        ("connection failed: connection refused by 127.0.0.1:",),
+        retries=1,
+    ),
+    Row(
+        "dns",
+        "the host name does not resolve",
+        {"provider": "nowhere", "model": "hello"},
+        "failed",
+        1,
+        ("connection", None),
+        ("connection failed: cannot resolve host lfg-no-such-host.invalid",),
+        retries=1,
+    ),
+    Row(
+        "drop-mid-stream",
+        DROP,
+        sim("fault-drop"),
+        "failed",
+        1,
+        ("connection", None),
+        ("peer closed connection",),
+        kept="This answer will be cut off part of",
+    ),
+    Row(
+        "drop-before-first-token",
+        DROP,
+        sim("drop-early"),
+        "completed",
+        0,
+        retries=1,
+        check=retried_before_the_first_token,
+    ),
+    Row(
+        "stall",
+        "no data arrives for longer than the idle timeout",
+        sim("fault-stall"),
+        "failed",
+        1,
+        ("timeout", None),
+        ("no data from the provider within the idle timeout",),
+        kept="These first words arrive and",
+    ),
+    Row(
+        "error-event",
+        "the stream carries an error event",
+        sim("fault-error-event"),
+        "failed",
+        1,
+        ("stream_error", None),
+        ("Overloaded",),
+        kept="Half of this answer arrives before",
+    ),
+    Row(
+        "malformed",
+        "a chunk is not valid JSON",
+        sim("fault-malformed"),
+        "failed",
+        1,
+        ("malformed", None),
+        ("not valid JSON",),
+        kept="A few words arrive",
+    ),
+    Row(
+        "bad-tool-json",
+        "the model's tool-call arguments are not valid JSON",
+        sim("bad-tool-json", tools=["read_file"]),
+        "completed",
+        0,
+        check=bad_tool_json_goes_back_to_the_model,
+    ),
+    Row(
+        "10mb-answer",
+        "the answer is 10 MB",
+        sim("huge"),
+        "completed",
+        0,
+        check=ten_megabytes_arrive_whole,
+    ),
+    Row(
+        "1mb-command-output",
+        "a tool's output is 1 MB",
+        sim("big-tool-output", tools=["run_command"]),
+        "completed",
+        0,
+        args=("--yes",),
+        check=a_huge_command_output_is_capped_to_its_tail,
+    ),
+    Row(
+        "1mb-agent-tool-result",
+        "a tool's output is 1 MB",
+        {"provider": "sim-agent", "model": "agent-big-result"},
+        "completed",
+        0,
+        check=an_agents_huge_tool_result_is_kept_whole,
+    ),
+    Row(
+        "max-turns",
+        "the model never stops calling tools",
+        sim("tool-loop", tools=["list_dir"], max_turns=3),
+        "failed",
+        1,
+        ("max_turns", None),
+        ("stopped after 3 model calls (max_turns)",),
+        check=max_turns_stops_the_loop,
+    ),
+    Row(
+        "failed-dependency",
+        "a ticket's dependency fails",
+        sim("fault-401"),
+        "failed",
+        1,
+        ("auth", 401),
+        check=the_dependent_is_skipped,
+    ),
+]
+
+
+@pytest.fixture
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Harness:
+    made = Harness(tmp_path, monkeypatch, capsys)
+    for name, toml in SCENARIOS.items():
+        made.scenario(name, toml)
+    return made
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+def test_fault_row(harness: Harness, row: Row) -> None:
+    tickets = [
+        {"id": "steady", "prompt": "Keep going.", "provider": "sim", "model": "steady"},
+        {"id": "f", "prompt": "Try.", **row.ticket},
+    ]
+    if row.id == "failed-dependency":
+        tickets.append(
+            {"id": "after", "prompt": "Use {{ outputs.f }}", "provider": "sim", "model": "hello"}
+            | {"depends_on": ["f"]}
+        )
+    result = harness.run(harness.tickets(*tickets), *row.args)
+
+    assert result.code == row.code, result.stderr
+    assert "Traceback" not in result.stderr
+    end = result.ending("f")
+    assert end["outcome"] == row.outcome
+    if row.error is None:
+        assert end["error"] is None
+    else:
+        assert (end["error"]["kind"], end["error"]["status"]) == row.error
+        for words in row.words:
+            assert words in end["error"]["message"]
+    retrying = [s for s in result.statuses("f") if "retrying in" in s]
+    assert len(retrying) == row.retries
+    if row.kept is not None:
+        assert result.text("f") == row.kept
+    if row.check is not None:
+        row.check(result)
+
+    assert result.ending("steady")["outcome"] == "completed", "the healthy ticket streamed to the end"
+    assert result.text("steady") == STEADY_TEXT
+    result.check_history()
+
+
+def readme_fault_table() -> list[str]:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What happens when…", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| when")]
+    return [row.split(" | ")[0].removeprefix("| ") for row in rows]
+
+
+def test_the_readme_fault_table_matches_the_rows() -> None:
+    tested = list(dict.fromkeys(row.when for row in ROWS))
+    assert readme_fault_table() == tested

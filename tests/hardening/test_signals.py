@@ -1,0 +1,144 @@
+"""SIGINT, SIGTERM and SIGHUP against a real `lfg run` process in the TUI (on a pty) and headless.
+
+Each signal cancels every ticket, the history file ends up with every attempt `cancelled` (never left
+for recovery to mark `interrupted`) with the text that arrived, and the exit code names the signal.
+A hangup is tested the way it really happens: the terminal goes away first, so every write to it
+fails while the tickets stream on, and then SIGHUP arrives. Headless SIGINT and SIGTERM are
+tests/history/test_kill.py and tests/test_run_cli.py.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import sqlite3
+import struct
+import subprocess
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_run_cli import Lfg
+
+TICKETS = (
+    '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n\n'
+    '[[ticket]]\nid = "b"\nprompt = "x"\nmodel = "long-answer:repeat=50,tokens_per_s=80"\n\n'
+    '[[ticket]]\nid = "c"\nprompt = "x"\nmodel = "hello"\ndepends_on = ["a"]\n'
+)
+
+
+def saved(db: Path) -> tuple[dict[str, tuple[str | None, str]], float | None]:
+    """Each ticket's (outcome, text) from the history file, and when its run ended."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        attempts = conn.execute(
+            "SELECT a.id, t.ticket, a.outcome FROM attempts a JOIN tickets t ON t.id = a.ticket_id"
+        ).fetchall()
+        parts = conn.execute("SELECT attempt_id, text FROM parts WHERE kind = 'text' ORDER BY seq").fetchall()
+        (ended,) = conn.execute("SELECT ended_at FROM runs").fetchone()
+    texts = {ticket: "".join(t for a, t in parts if a == attempt_id) for attempt_id, ticket, _ in attempts}
+    return {ticket: (outcome, texts[ticket]) for _, ticket, outcome in attempts}, ended
+
+
+def wait_for_text(db: Path, more_than: int = 0, deadline_s: float = 30) -> None:
+    """Poll the history file as another process would, until tickets a and b together have streamed
+    more than `more_than` characters, each of them some."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                found, _ = saved(db)
+            except (sqlite3.OperationalError, TypeError):
+                found = {}
+            texts = [found.get(ticket, (None, ""))[1] for ticket in "ab"]
+            if all(texts) and sum(map(len, texts)) > more_than:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the run never streamed into the history file")
+
+
+def streamed(db: Path) -> int:
+    found, _ = saved(db)
+    return sum(len(found[ticket][1]) for ticket in "ab")
+
+
+class Terminal:
+    """A pseudo-terminal of 120x40 whose output is drained by a thread, as a terminal would show it."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+
+    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            args,
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            env=env | {"TERM": "xterm-256color"},
+            start_new_session=True,
+        )
+        os.close(self.slave)
+        self._reader.start()
+        return process
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def hang_up(self) -> None:
+        os.close(self.master)
+        self._reader.join(5)
+
+
+def run_on_a_terminal(tmp_path: Path, *extra: str) -> tuple[Lfg, Path, Terminal, subprocess.Popen[bytes]]:
+    lfg = Lfg(tmp_path)
+    db = tmp_path / "h.sqlite3"
+    terminal = Terminal()
+    process = terminal.start(lfg.args(lfg.tickets(TICKETS), "--db", str(db), *extra), lfg.env)
+    wait_for_text(db)
+    return lfg, db, terminal, process
+
+
+def check_cancelled_and_flushed(db: Path) -> None:
+    tickets, ended = saved(db)
+    assert ended is not None
+    assert {ticket: outcome for ticket, (outcome, _) in tickets.items()} == {
+        "a": "cancelled",
+        "b": "cancelled",
+        "c": "cancelled",
+    }
+    assert tickets["a"][1] and tickets["b"][1], "the text that arrived is kept"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["INT", "TERM"])
+def test_tui_signal_cancels_and_flushes(tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    _, db, terminal, process = run_on_a_terminal(tmp_path)
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == code
+    terminal.hang_up()
+    assert b"recorded as run" in terminal.output
+    assert b"Traceback" not in terminal.output
+    check_cancelled_and_flushed(db)
+
+
+@pytest.mark.parametrize("mode", [(), ("--json",)], ids=["tui", "headless"])
+def test_a_hangup_after_the_terminal_is_gone(tmp_path: Path, mode: tuple[str, ...]) -> None:
+    _, db, terminal, process = run_on_a_terminal(tmp_path, *mode)
+    terminal.hang_up()
+    wait_for_text(db, more_than=streamed(db) + 200)  # it streams on, writing to a terminal that is gone
+    process.send_signal(signal.SIGHUP)
+    assert process.wait(timeout=30) == 129
+    check_cancelled_and_flushed(db)
