@@ -83,15 +83,19 @@ async def run_agent(
     toolbox: Toolbox | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    transcript: list[Message] | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`.
 
     Cancellation is the caller's: cancelling the consuming task closes the stream (and its HTTP
-    connection); the caller then records the `cancelled` outcome.
+    connection); the caller then records the `cancelled` outcome. `transcript`, when given, receives
+    the whole conversation as it grows (the task's messages, each answer, each tool result), so a
+    completed attempt can be continued.
     """
     yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
-    messages: list[Message] = list(task.call.messages)
+    messages: list[Message] = [] if transcript is None else transcript
+    messages.extend(task.call.messages)
     for call_index in range(task.max_turns):
         text: list[str] = []
         reasoning: list[str] = []

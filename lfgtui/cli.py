@@ -25,7 +25,7 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
 )
-from lfgtui.headless import JsonLines, Progress, gauges
+from lfgtui.headless import JsonLines, Progress, UntilClosed, gauges
 from lfgtui.history.cli import add_history_commands, run_history_command
 from lfgtui.history.store import resolve_db_path
 from lfgtui.history.writer import RunHistory, open_run_history
@@ -33,7 +33,8 @@ from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.base import ModelCall, UserMessage
 from lfgtui.providers.catalog import MissingApiKey
 from lfgtui.providers.registry import Providers
-from lfgtui.run import Run, Sink, headless_approver
+from lfgtui.resume_cli import add_resume_commands, replay, resume
+from lfgtui.run import Run, headless_approver
 from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import Ticket, load_tickets
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-history", action="store_true", help="do not record this run")
     run.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
     add_history_commands(commands)
+    add_resume_commands(commands)
 
     sim = commands.add_parser("sim", help="the built-in offline LLM server")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
@@ -150,7 +152,7 @@ async def _run(args: argparse.Namespace) -> int:
     db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
     async with (
         open_run_history(db, tickets, _command_line(args), _warn) as history,
-        Providers(config.providers) as providers,
+        Providers(config.providers, worker=use_tui) as providers,
     ):
         if use_tui:
             app = LfgApp(
@@ -161,6 +163,7 @@ async def _run(args: argparse.Namespace) -> int:
                 keymap=config.ui.keymap,
                 run_id=history.run_id if history is not None else None,
                 notice=offline if tickets.offline_default else None,
+                history=db,
                 **options,
             )
             if history is not None:
@@ -170,7 +173,7 @@ async def _run(args: argparse.Namespace) -> int:
         else:
             code = await _run_headless(args, tickets.tickets, providers, history, options)
     if history is not None:
-        print(f"lfg: recorded as run {history.run_id} (lfg history show {history.run_id})", file=sys.stderr)
+        _warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
 
 
@@ -181,29 +184,31 @@ async def _run_headless(
     history: RunHistory | None,
     options: dict[str, Any],
 ) -> int:
-    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM cancel every ticket."""
+    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     t0 = time.monotonic()
     book = MetricsBook()
     progress = None if args.json else Progress(sys.stdout, book, t0)
-    output: Sink = JsonLines(sys.stdout, book, t0) if progress is None else progress
+    output = UntilClosed(JsonLines(sys.stdout, book, t0) if progress is None else progress, sys.stdout)
     run = Run(tickets, providers, headless_approver(args.yes), [book, output], **options)
     if history is not None:
         history.attach(run)
     signalled: list[int] = []
     loop = asyncio.get_running_loop()
-    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
     run.start()
     outcomes = await run.wait()
     if progress is not None:
-        print(f"\n{progress.table()}")
+        output.write(f"\n{progress.table()}\n")
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
 
 
 def _warn(message: str) -> None:
-    print(f"lfg: {message}", file=sys.stderr)
+    """A note on stderr, which may be a terminal that has gone away (SIGHUP): then it is dropped."""
+    with contextlib.suppress(OSError):
+        print(f"lfg: {message}", file=sys.stderr, flush=True)
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -248,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args))
     if args.command == "history":
         return run_history_command(args)
+    if args.command == "resume":
+        return asyncio.run(resume(args))
+    if args.command == "replay":
+        return asyncio.run(replay(args))
     if args.sim_command == "list":
         return _list()
     with contextlib.suppress(KeyboardInterrupt):

@@ -4,6 +4,10 @@ Tickets run up to `max_concurrency` at a time and wait for their `depends_on`; d
 ticket that did not complete end as `skipped`. Each attempt is one asyncio task, so cancelling a
 ticket cancels exactly its stream (and closes its connection). Every event goes to every sink in
 the order it happened; sinks must be cheap, since text events arrive once per token.
+
+A completed ticket can be continued: a new attempt sends a follow-up prompt after the whole earlier
+conversation (answers, tool calls and results). A resumed run starts from `Earlier` states (what
+the history recorded) and runs nothing until a ticket is retried or continued.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
 )
-from lfgtui.providers.base import ModelCall, UserMessage
+from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS
@@ -37,9 +41,30 @@ Sink = Callable[[Event], None]
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """What a ticket's recorded attempts leave to a resumed run.
+
+    `conversation` is the whole conversation of the latest attempt when it completed (what a
+    follow-up continues). `follow_up` and `continues` describe the latest attempt when it was itself
+    a continuation, so retrying it asks the same follow-up after the same `base` conversation.
+    """
+
+    attempts: int
+    outcome: Outcome | None
+    conversation: tuple[Message, ...] = ()
+    base: tuple[Message, ...] = ()
+    follow_up: str | None = None
+    continues: int | None = None
+
+
 @dataclass
 class TicketState:
-    """Where one ticket stands; `answer` is the text of its latest model call."""
+    """Where one ticket stands; `answer` is the text of its latest model call.
+
+    The next attempt sends `base` and then `follow_up` (a continuation, of attempt `continues`) or
+    else the ticket's prompt; `conversation` is the full conversation of the latest completed attempt.
+    """
 
     ticket: Ticket
     attempt: int = 0
@@ -49,10 +74,24 @@ class TicketState:
     ev: EventFactory | None = None
     task: asyncio.Task[None] | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    base: tuple[Message, ...] = ()
+    follow_up: str | None = None
+    continues: int | None = None
+    transcript: list[Message] = field(default_factory=list)
+    conversation: tuple[Message, ...] = ()
 
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    def seed(self, earlier: Earlier) -> None:
+        """Take up where the recorded attempts left off; nothing runs until a retry or a follow-up."""
+        self.attempt, self.outcome = earlier.attempts, earlier.outcome
+        self.conversation, self.base = earlier.conversation, earlier.base
+        self.follow_up, self.continues = earlier.follow_up, earlier.continues
+        answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
+        self.answer = answers[-1].text if answers else ""
+        self.finished.set()
 
 
 class Run:
@@ -65,8 +104,12 @@ class Run:
         max_concurrency: int = 8,
         tool_env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        earlier: Mapping[str, Earlier] | None = None,
     ) -> None:
         self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
+        for ticket_id, seed in (earlier or {}).items():
+            self.states[ticket_id].seed(seed)
+        self._seeded = frozenset(earlier or ())
         self.providers = providers
         self.approver = approver
         self.sinks = sinks
@@ -75,8 +118,10 @@ class Run:
         self._slots = asyncio.Semaphore(max_concurrency)
 
     def start(self) -> None:
+        """Start every ticket, except those a resumed run was seeded with."""
         for state in self.states.values():
-            state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id}")
+            if state.ticket.id not in self._seeded:
+                state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id}")
 
     async def wait(self) -> dict[str, Outcome]:
         """Wait until no ticket is running (retries started meanwhile included); return the outcomes."""
@@ -101,10 +146,30 @@ class Run:
         state = self.states[ticket_id]
         if state.running or state.outcome is Outcome.COMPLETED:
             return False
+        self._launch(state, "retry")
+        return True
+
+    def retry_all(self) -> list[str]:
+        """Retry every ticket that ended without completing (or never started); returns their ids."""
+        return [ticket_id for ticket_id in self.states if self.retry(ticket_id)]
+
+    def can_continue(self, ticket_id: str) -> bool:
+        state = self.states[ticket_id]
+        return not state.running and state.outcome is Outcome.COMPLETED and bool(state.conversation)
+
+    def continue_with(self, ticket_id: str, follow_up: str) -> bool:
+        """Start a new attempt that sends `follow_up` after the latest attempt's whole conversation."""
+        if not follow_up.strip() or not self.can_continue(ticket_id):
+            return False
+        state = self.states[ticket_id]
+        state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
+        self._launch(state, "follow-up")
+        return True
+
+    def _launch(self, state: TicketState, why: str) -> None:
         state.finished.clear()
         state.outcome = None
-        state.task = asyncio.create_task(self._ticket(state), name=f"ticket {ticket_id} retry")
-        return True
+        state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id} {why}")
 
     def _emit(self, state: TicketState, event: Event) -> None:
         match event:
@@ -115,6 +180,8 @@ class Run:
             case AttemptEnded(outcome=outcome):
                 state.outcome = outcome
                 state.answer = "".join(state.answer_parts)
+                if outcome is Outcome.COMPLETED:
+                    state.conversation = tuple(state.transcript)
         for sink in self.sinks:
             sink(event)
 
@@ -122,7 +189,8 @@ class Run:
         state.attempt += 1
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
         try:
-            unfinished = [self.states[d] for d in state.ticket.depends_on]
+            follow_up = state.follow_up is not None  # its conversation already holds what it depended on
+            unfinished = [] if follow_up else [self.states[d] for d in state.ticket.depends_on]
             for dependency in unfinished:
                 await dependency.finished.wait()
             failed = [d.ticket.id for d in unfinished if d.outcome is not Outcome.COMPLETED]
@@ -132,7 +200,9 @@ class Run:
                 return
             async with self._slots:
                 provider = await self.providers.get(state.ticket.provider)
-                async for event in run_agent(provider, self._task(state), ev, self._toolbox(state)):
+                state.transcript = []
+                task, toolbox = self._task(state), self._toolbox(state)
+                async for event in run_agent(provider, task, ev, toolbox, transcript=state.transcript):
                     self._emit(state, event)
         except asyncio.CancelledError:
             if state.outcome is None:
@@ -150,11 +220,19 @@ class Run:
         ticket = self.states[ticket_id].ticket
         return render_prompt(ticket, {d: self.states[d].answer for d in ticket.depends_on})
 
+    def sent_prompt(self, ticket_id: str) -> tuple[str, int | None]:
+        """What the current attempt asks (its follow-up, or the prompt) and the attempt it continues."""
+        state = self.states[ticket_id]
+        if state.follow_up is not None:
+            return state.follow_up, state.continues
+        return self.prompt(ticket_id), None
+
     def _task(self, state: TicketState) -> AgentTask:
         ticket = state.ticket
+        prompt, _ = self.sent_prompt(ticket.id)
         call = ModelCall(
             model=ticket.model,
-            messages=(UserMessage(self.prompt(ticket.id)),),
+            messages=(*state.base, UserMessage(prompt)),
             system=ticket.system,
             tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
             max_tokens=ticket.max_tokens,

@@ -552,6 +552,34 @@ class Store:
             raise StoreError(f"cannot recover the history file {path}: {exc}") from exc
         return store
 
+    @classmethod
+    def open_read_only(cls, path: Path) -> Store:
+        """A read-only connection for a reader on another thread: no recovery, never a write.
+
+        It may be used from any thread, one query at a time; `conn.interrupt()` stops a query.
+        """
+        if not path.is_file():
+            raise StoreError(f"no history recorded yet ({path} does not exist)")
+        try:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the history file {path}: {exc}") from exc
+        if version != len(MIGRATIONS):
+            conn.close()
+            raise StoreError(
+                f"the history file {path} has schema version {version}, this lfg reads {len(MIGRATIONS)}: "
+                "run `lfg history list` once to upgrade it"
+                if version < len(MIGRATIONS)
+                else f"the history file {path} is newer than this lfg; upgrade lfg to read it"
+            )
+        return cls(path, conn)
+
     def close(self) -> None:
         self.conn.close()
 

@@ -70,11 +70,16 @@ URGENT = frozenset({AttemptStarted, AttemptEnded, ToolCallReady, ToolResult, Sta
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """An `AttemptStarted` with what only the run knows at that moment: the rendered prompt, the time."""
+    """An `AttemptStarted` with what only the run knows at that moment: the rendered prompt, the time.
+
+    A continuation's prompt is its follow-up, and `continues` the number of the attempt whose whole
+    conversation came before it (kept in the prompt part's meta).
+    """
 
     event: AttemptStarted
     prompt: str
     wall: float
+    continues: int | None = None
 
 
 Item = Event | Started
@@ -194,6 +199,25 @@ class Recorder:
             raise
         return cls(store, run_id, lock, ids)
 
+    @classmethod
+    def reopen(cls, path: Path, run_id: str) -> Recorder:
+        """Record into a run again (`lfg resume`): take its lock and mark it open until `finish`."""
+        store = Store.open(path)
+        try:
+            lock = RunLock(path, run_id)
+        except OSError as exc:
+            store.close()
+            raise StoreError(f"run {run_id} is open in another lfg ({exc})") from exc
+        try:
+            with transaction(store.conn) as conn:
+                conn.execute("UPDATE runs SET ended_at = NULL WHERE id = ?", (run_id,))
+                ids = dict(conn.execute("SELECT ticket, id FROM tickets WHERE run_id = ?", (run_id,)))
+        except BaseException:
+            store.close()
+            lock.release()
+            raise
+        return cls(store, run_id, lock, ids)
+
     def finish(self) -> None:
         """Mark the run ended, close the connection and release the lock (in that order)."""
         try:
@@ -230,7 +254,8 @@ class Recorder:
     def _start(self, item: Started) -> None:
         event = item.event
         attempt = self._attempt(event, item.wall, event.provider)
-        prompt = self._part(attempt, PartKind.PROMPT, event)
+        meta = None if item.continues is None else json.dumps({"continues": item.continues})
+        prompt = self._part(attempt, PartKind.PROMPT, event, meta=meta)
         prompt.text.append(item.prompt)
         prompt.sealed = True
 
@@ -509,7 +534,8 @@ class RunHistory:
             self._urgent.set()
             if isinstance(event, AttemptStarted):
                 assert self._run is not None, "attach(run) before the run starts"
-                pending.append(Started(event, self._run.prompt(event.ticket), time.time()))
+                prompt, continues = self._run.sent_prompt(event.ticket)
+                pending.append(Started(event, prompt, time.time(), continues))
                 return
         pending.append(event)
 
@@ -547,21 +573,32 @@ class RunHistory:
             self._executor.shutdown()
 
 
-@contextlib.asynccontextmanager
-async def open_run_history(
+def open_run_history(
     path: Path | None, tickets: TicketFile, command: str, on_error: Callable[[str], None]
-) -> AsyncIterator[RunHistory | None]:
+) -> contextlib.AbstractAsyncContextManager[RunHistory | None]:
     """Record a run into the history at `path` (None: history is off); `attach` the run it yields.
 
     Problems never stop the run: they are reported through `on_error` and recording stops.
     """
+    return _recording(path, lambda p: Recorder.begin(p, tickets, command), on_error)
+
+
+def reopen_run_history(
+    path: Path, run_id: str, on_error: Callable[[str], None]
+) -> contextlib.AbstractAsyncContextManager[RunHistory | None]:
+    """Record new attempts of a recorded run into that same run (see `open_run_history`)."""
+    return _recording(path, lambda p: Recorder.reopen(p, run_id), on_error)
+
+
+@contextlib.asynccontextmanager
+async def _recording(
+    path: Path | None, begin: Callable[[Path], Recorder], on_error: Callable[[str], None]
+) -> AsyncIterator[RunHistory | None]:
     history = None
     if path is not None:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lfg-history")
         try:
-            recorder = await asyncio.get_running_loop().run_in_executor(
-                executor, Recorder.begin, path, tickets, command
-            )
+            recorder = await asyncio.get_running_loop().run_in_executor(executor, begin, path)
         except (StoreError, sqlite3.Error, OSError) as exc:
             executor.shutdown()
             on_error(f"history is off for this run: {exc}")

@@ -8,6 +8,7 @@ adapters, so every protocol can be tried offline.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ class Providers:
     ) -> None:
         self.configs = dict(BUILTIN) | dict(configs or {})
         self._adapters: dict[str, Provider] = {}
+        self._making = asyncio.Lock()  # many tickets ask for a provider at once: make it only once
+        self._starting_sim = asyncio.Lock()
         self._sim = sim
         self._own_sim = sim is None
         self._worker: ProviderWorker | None = None
@@ -57,15 +60,15 @@ class Providers:
             from lfgtui.providers.worker import RemoteProvider
 
             given_sim = self._sim is not None and not self._own_sim
-            self._adapters[name] = RemoteProvider(
-                self._worker, await self._locate(config) if given_sim else config
-            )
+            located = await self._locate(config) if given_sim else config
+            self._adapters.setdefault(name, RemoteProvider(self._worker, located))
         return self._adapters[name]
 
     async def adapter(self, config: ProviderConfig) -> Provider:
         """The adapter for a resolved config, made once per provider name."""
-        if config.name not in self._adapters:
-            self._adapters[config.name] = make_adapter(await self._locate(config))
+        async with self._making:
+            if config.name not in self._adapters:
+                self._adapters[config.name] = make_adapter(await self._locate(config))
         return self._adapters[config.name]
 
     async def _locate(self, config: ProviderConfig) -> ProviderConfig:
@@ -77,8 +80,9 @@ class Providers:
         return config
 
     async def _sim_url(self) -> str:
-        if self._sim is None:
-            self._sim = await SimServer().start()
+        async with self._starting_sim:
+            if self._sim is None:
+                self._sim = await SimServer().start()
         return self._sim.url
 
     async def aclose(self) -> None:

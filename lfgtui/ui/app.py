@@ -1,8 +1,10 @@
-"""The Textual app of `lfg run`: owns the run, feeds panes from its events, draws at a capped rate.
+"""The Textual app of `lfg run`, `lfg resume` and `lfg replay`: owns the runs, feeds panes from
+their events, draws at a capped rate.
 
 One frame clock for the whole app redraws only panes that changed and are on screen, so a hidden
 or scrolled-away pane costs nothing until it is shown, and the cost of a token does not depend on
-how many panes there are.
+how many panes there are. Each run on screen is a `Session`; `/` opens the history screen, from
+which a recorded run opens read-only (a new session on top) and a ticket of it can be re-run.
 """
 
 from __future__ import annotations
@@ -12,30 +14,39 @@ import secrets
 import signal
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from lfgtui.agent import Approve
-from lfgtui.events import Event, Outcome, ReasoningDelta, TextDelta, ToolCallReady
+from lfgtui.events import Event, Outcome, ReasoningDelta, TextDelta
+from lfgtui.history.writer import open_run_history
 from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.registry import Providers
+from lfgtui.resume import RecordedRun, provider_problems
 from lfgtui.run import Run, Sink
-from lfgtui.tickets import Ticket
+from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ConfirmScreen, HelpScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
-from lfgtui.ui.run_screen import HELP, RunScreen
+from lfgtui.ui.run_screen import HELP, Mode, RunScreen
+from lfgtui.ui.session import RunOptions, Session
 from lfgtui.ui.themes import load_themes
 
 FRAME_S = 1 / 20
+FRAME_BUDGET_S = 0.02
+"""CPU time one frame may spend drawing panes; the rest of the 50 ms is for events, keys and the
+compositor."""
 SAMPLE_S = 0.5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SIGHUP = 129
 
 
 class LfgApp(App[int]):
-    """Returns the run's exit code: 0 all completed, 1 otherwise, 130 / 143 after SIGINT / SIGTERM."""
+    """Returns the run's exit code: 0 all completed, 1 otherwise, 130 / 143 / 129 after SIGINT /
+    SIGTERM / SIGHUP."""
 
     CSS_PATH = "app.tcss"
     TITLE = "lfg"
@@ -58,68 +69,112 @@ class LfgApp(App[int]):
         run_id: str | None = None,
         notice: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        history: Path | None = None,
+        recorded: RecordedRun | None = None,
+        mode: Mode = Mode.LIVE,
     ) -> None:
+        """`history`: the file `/` searches and runs started here are recorded in (None: off).
+        `recorded` with `mode`: the run `lfg resume` takes up again, or `lfg replay` plays (whose
+        `clock` is then a `ReplayClock`)."""
         super().__init__()
-        self.book = MetricsBook()
         self.clock = clock
         self.yes = yes
         self.theme_name = theme
         self.user_keymap = dict(keymap or {})
-        self.run_id = run_id or secrets.token_hex(3)
-        self.run_screen = RunScreen(tickets, self)
-        self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.run_screen.panes}
         self.providers = providers
-        self.ticket_run = Run(
-            tickets,
-            providers,
-            self._approver,
-            [self.book, self._on_event, *(sinks or [])],
-            max_concurrency=max_concurrency,
-            tool_env=tool_env,
-            clock=clock,
-        )
+        self.history_path = history
+        self.run_options = RunOptions(max_concurrency, tool_env, clock)
+        run_id = run_id or (recorded.run_id if recorded is not None else secrets.token_hex(3))
+        options = self.run_options
+        self.sessions = [
+            Session(self, tickets, mode, run_id, recorded=recorded, sinks=sinks, options=options)
+        ]
         self.notice = notice
-        self.started = clock()
         self.frames = 0
         self.summary_stale = True
+        self.summary_frame = 0
 
-    def on_mount(self) -> None:
+    @property
+    def session(self) -> Session:
+        """The session on screen: the topmost one (the history screen may cover it)."""
+        return self.sessions[-1]
+
+    @property
+    def run_screen(self) -> RunScreen:
+        return self.session.screen
+
+    @property
+    def panes(self) -> dict[str, TicketPane]:
+        return self.session.panes
+
+    @property
+    def book(self) -> MetricsBook:
+        return self.session.book
+
+    @property
+    def run_id(self) -> str:
+        return self.session.label
+
+    @property
+    def started(self) -> float:
+        return self.session.started
+
+    @property
+    def ticket_run(self) -> Run:
+        """The run the app was started for (`lfg run`, `lfg resume`); a replay has none."""
+        run = self.sessions[0].run
+        assert run is not None, "a replay runs nothing"
+        return run
+
+    async def on_mount(self) -> None:
         for theme in load_themes().values():
             self.register_theme(theme)
         self.theme = self.theme_name
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        self.push_screen(self.run_screen)
-        self.ticket_run.start()
+        await self.push_screen(self.sessions[0].screen)
+        self.sessions[0].begin()
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(SAMPLE_S, self._sample)
         loop = asyncio.get_running_loop()
-        for sig, code in ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM)):
+        signals = ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM), (signal.SIGHUP, EXIT_SIGHUP))
+        for sig, code in signals:
             loop.add_signal_handler(sig, self._on_signal, code)
         if self.notice:
             self.notify(self.notice, timeout=6)
 
     async def on_unmount(self) -> None:
         """However the app ends, no ticket keeps streaming and every connection is closed."""
-        self.ticket_run.cancel_all()
-        await self.ticket_run.wait()
+        for session in reversed(self.sessions):
+            await session.shutdown()
         await self.providers.aclose()
 
-    def _on_event(self, event: Event) -> None:
-        metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        self.panes[event.ticket].apply(event, metrics)
+    def show_event(self, session: Session, event: Event) -> None:
+        """An event of a session's run (or its record) to its pane; the frame clock draws it."""
+        metrics = session.book.attempts.get((event.ticket, event.attempt)) or Metrics()
+        session.panes[event.ticket].apply(event, metrics)
         if not isinstance(event, TextDelta | ReasoningDelta):
-            self.frames = 0
-        self.summary_stale = True
+            self.summary_stale = True
 
     def _frame(self) -> None:
+        """Draw the panes that changed, longest-waiting first, until the frame's budget is spent.
+
+        Panes left over are drawn first on the next frame. The budget keeps the event loop free to
+        take in every stream's events (and the user's keys) however many panes stream at once, so
+        an overloaded screen updates each pane less often instead of falling behind the streams.
+        """
         now = self.clock()
         self.frames += 1
-        for pane in self.run_screen.panes:
-            if pane.needs_frame and pane.display and pane.is_on_screen:
-                pane.render_frame(now, self.frames)
-        if self.summary_stale or self.frames % LINES_EVERY == 0:
+        due = [p for p in self.run_screen.panes if p.needs_frame and p.display and p.is_on_screen]
+        due.sort(key=lambda pane: pane.drawn_frame)
+        deadline = time.perf_counter() + FRAME_BUDGET_S
+        for pane in due:
+            pane.render_frame(now, self.frames)
+            if time.perf_counter() > deadline:
+                break
+        if self.summary_stale or self.frames - self.summary_frame >= LINES_EVERY:
             self.summary_stale = False
+            self.summary_frame = self.frames
             self.run_screen.summary.show(self.run_screen.panes, now, self.started, self.run_id)
 
     def _sample(self) -> None:
@@ -128,37 +183,59 @@ class LfgApp(App[int]):
             if pane.running:
                 pane.sample_rate(now)
 
-    def _approver(self, ticket: Ticket) -> Approve:
-        async def approve(call: ToolCallReady) -> str | None:
-            if self.yes or ticket.auto_approves(call.name):
-                return None
-            allowed = await self.panes[ticket.id].ask_approval(call)
-            return None if allowed else f"the user did not approve this {call.name} call"
-
-        return approve
-
-    def cancel_ticket(self, ticket_id: str) -> None:
-        if not self.ticket_run.cancel(ticket_id):
-            self.bell()
-
-    def retry_ticket(self, ticket_id: str) -> None:
-        if not self.ticket_run.retry(ticket_id):
-            self.notify("Only a ticket that ended without completing can be retried.", timeout=3)
-
-    def confirm_cancel_all(self) -> None:
-        running = sum(1 for pane in self.panes.values() if pane.running)
-        if not running:
-            self.notify("Nothing is running.", timeout=2)
+    def open_history(self) -> None:
+        if self.history_path is None:
+            self.notify("History is off for this run (--no-history).", timeout=3)
             return
+        self.push_screen(HistoryScreen(self.history_path, self.open_recorded))
 
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.ticket_run.cancel_all()
+    async def open_recorded(self, recorded: RecordedRun, ticket: str | None) -> None:
+        """Show a recorded run read-only, over the history screen, its `ticket` pane focused."""
+        tickets, run_id = recorded.as_tickets, recorded.run_id
+        session = Session(self, tickets, Mode.READ_ONLY, run_id, first=False, recorded=recorded)
+        await self._push(session)
+        if ticket in session.panes:
+            session.panes[ticket].focus()
+            session.panes[ticket].scroll_visible(animate=False)
 
-        self.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
+    async def rerun(self, ticket: Ticket, recorded: RecordedRun) -> None:
+        """Run a recorded ticket again as a new run of its own, recorded as such."""
+        problems = provider_problems((ticket,), self.providers.configs)
+        if problems:
+            self.notify(f"Cannot re-run: {problems[0]}", severity="error", timeout=8)
+            return
+        run_id = secrets.token_hex(3)
+        session = Session(self, (ticket,), Mode.LIVE, run_id, first=False, options=self.run_options)
+        if self.history_path is not None:
+            tickets = TicketFile(recorded.tickets_file or Path(), (ticket,), offline_default=False)
+            command = f"lfg history: re-run of {recorded.run_id}/{ticket.id}"
+            await session.record(open_run_history(self.history_path, tickets, command, self._history_problem))
+        await self._push(session)
+
+    async def _push(self, session: Session) -> None:
+        self.sessions.append(session)
+        await self.push_screen(session.screen)
+        session.begin()
+        self.summary_stale = True
+
+    async def leave(self, session: Session) -> None:
+        """Leave a session opened from the history: its run (a re-run) is cancelled first."""
+        running = session.running
+        if running:
+            question = ConfirmScreen(f"Cancel {running} running tickets and go back?")
+            if not await self.push_screen(question, wait_for_dismiss=True):
+                return
+        await session.shutdown()
+        self.sessions.remove(session)
+        if self.screen is session.screen:
+            self.pop_screen()
+        self.summary_stale = True
+
+    def _history_problem(self, message: str) -> None:
+        self.notify(message, severity="warning", timeout=6)
 
     async def action_quit(self) -> None:
-        running = sum(1 for pane in self.panes.values() if not pane.finished)
+        running = sum(session.running for session in self.sessions)
         if not running:
             await self._finish()
             return
@@ -170,9 +247,17 @@ class LfgApp(App[int]):
         self.push_screen(ConfirmScreen(f"{running} tickets have not finished. Cancel them and quit?"), answer)
 
     async def _finish(self, code: int | None = None) -> None:
-        """Cancel what still runs, wait for every ticket to record its outcome, and exit."""
-        self.ticket_run.cancel_all()
-        outcomes = await self.ticket_run.wait()
+        """Cancel what still runs, wait for every ticket to record its outcome, and exit.
+
+        The exit code is the first session's: a replay exits 0.
+        """
+        runs = [session.run for session in self.sessions if session.run is not None]
+        for run in runs:
+            run.cancel_all()
+        for run in runs:
+            await run.wait()
+        first = self.sessions[0].run
+        outcomes = {} if first is None else await first.wait()
         if code is None:
             code = 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
         self.exit(code)
@@ -184,7 +269,8 @@ class LfgApp(App[int]):
         rows = []
         for binding in [*RunScreen.BINDINGS, *self.BINDINGS]:
             assert isinstance(binding, Binding)
-            keys = self.user_keymap.get(binding.id or "", binding.key).replace("question_mark", "?")
+            keys = self.user_keymap.get(binding.id or "", binding.key)
+            keys = keys.replace("question_mark", "?").replace("slash", "/")
             what = HELP.get(binding.id or "", binding.description.lower())
             rows.append((keys, what, binding.id or ""))
         self.push_screen(HelpScreen(rows))

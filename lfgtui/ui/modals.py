@@ -1,4 +1,4 @@
-"""Small modal screens: a yes/no confirmation and the key help."""
+"""Small modal screens: a yes/no confirmation, a follow-up prompt and the key help."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -31,6 +31,29 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class FollowUpScreen(ModalScreen[str | None]):
+    """Asks for a follow-up prompt; enter sends it (None when empty), escape gives up."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="follow_up.cancel")]
+
+    def __init__(self, ticket: str) -> None:
+        super().__init__()
+        self.ticket = ticket
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            question = f"Follow up on [b]{self.ticket}[/b], after its whole conversation:"
+            yield Static(question, classes="question")
+            yield Input(placeholder="your next prompt", id="follow-up")
+            yield Static("[b]enter[/b] send    [b]escape[/b] cancel", classes="choices")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -79,7 +79,12 @@ class TicketPane(Vertical, can_focus=True):
         self.samples: deque[float] = deque([0.0] * SPARK_SAMPLES, maxlen=SPARK_SAMPLES)
         self.dirty = True
         self.lines_stale = True
+        self.drawn_frame = 0
+        """The app frame that last drew this pane: the longest-waiting pane is drawn first."""
+        self.lines_frame = 0
+        """The frame that last drew the header, gauges and notice."""
         self.approval: tuple[ToolCallReady, asyncio.Future[bool]] | None = None
+        self.continuing = False
         self._shown: dict[str, Text | str] = {}
         self.header = Static(id="header", classes="pane-header")
         self.body = MarkdownStream(classes="pane-body")
@@ -157,12 +162,20 @@ class TicketPane(Vertical, can_focus=True):
         self.lines_stale = True
         self.set_class(self.needs_attention, "-attention")
 
+    def follow_up(self, prompt: str) -> None:
+        """The next attempt continues this one: keep what is shown and add the user's follow-up."""
+        self.continuing = True
+        quoted = "\n".join(f"> {line}" for line in prompt.splitlines())
+        self.body.append(f"\n\n---\n\n{quoted}\n\n")
+        self.dirty = True
+
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
-        if self.attempt:
+        if self.attempt and not self.continuing:
             self.body.clear()
             self.reasoning.clear()
             self.tools.clear()
             self.thinking.display = False
+        self.continuing = False
         self.attempt, self.provider, self.model = attempt, provider, model
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None
@@ -209,12 +222,14 @@ class TicketPane(Vertical, can_focus=True):
         notice, whose height varies, is re-laid out only when its text changes.
         """
         self.dirty = self.running
+        self.drawn_frame = frame
         self.body.flush()
         if self.reasoning.display and not self.thinking.collapsed:
             self.reasoning.flush()
-        if not self.lines_stale and frame % LINES_EVERY:
+        if not self.lines_stale and frame - self.lines_frame < LINES_EVERY:
             return
         self.lines_stale = False
+        self.lines_frame = frame
         live = self.metrics.live_tokens_per_s(now) if self.running else (self.metrics.tokens_per_s or 0.0)
         end = self.ended_at if self.ended_at is not None else now
         elapsed = None if self.started_at is None else end - self.started_at
@@ -245,6 +260,11 @@ class TicketPane(Vertical, can_focus=True):
         text.truncate(max(10, self.size.width - 2), overflow="ellipsis")
         return text
 
+    def _retry_key(self) -> str:
+        """The key of `pane.retry` (the first, if the user's keymap gives several), offered under an error."""
+        keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
+        return keymap.get("pane.retry", "r").split(",")[0]
+
     def _state_style(self) -> str:
         return {
             PaneState.COMPLETED: "green",
@@ -268,7 +288,9 @@ class TicketPane(Vertical, can_focus=True):
             return Text(f"{retry.error.describe()} — retrying in {left:.0f}s ({count})", "yellow")
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
-            return Text(f"✗ {self.error.describe()}{retries}", "bold red")
+            return Text.assemble(
+                (f"✗ {self.error.describe()}{retries}", "bold red"), (f"  {self._retry_key()}: retry", "dim")
+            )
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
         return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import Protocol
 
 from rich.text import Text
@@ -21,6 +22,25 @@ from lfgtui.ui.pane import PaneState, TicketPane
 MIN_PANE_WIDTH = 40
 MIN_PANE_HEIGHT = 14
 
+
+class Mode(StrEnum):
+    """What a run screen shows: a run streaming now, a recorded run taken up again, or just a record."""
+
+    LIVE = "live"  # lfg run, or a ticket re-run from the history
+    RESUMED = "resumed"  # lfg resume: retries and follow-ups are recorded into the same run
+    READ_ONLY = "read-only"  # a recorded run opened from the history screen
+    REPLAY = "replay"  # lfg replay: the record streamed again at its pace
+
+
+ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve"})
+HIDDEN = {
+    Mode.LIVE: frozenset({"rerun"}),
+    Mode.RESUMED: frozenset({"rerun"}),
+    Mode.READ_ONLY: ACTING,
+    Mode.REPLAY: ACTING | {"rerun", "history"},
+}
+"""Actions each mode leaves out (they are neither run nor shown in the footer)."""
+
 BINDINGS = [
     Binding("tab,right", "focus_pane(1)", "Next", id="pane.next", show=False),
     Binding("shift+tab,left", "focus_pane(-1)", "Previous", id="pane.previous", show=False),
@@ -28,12 +48,17 @@ BINDINGS = [
     Binding("up", "focus_row(-1)", "Up", id="pane.up", show=False),
     Binding("c", "cancel", "Cancel", id="pane.cancel"),
     Binding("r", "retry", "Retry", id="pane.retry"),
+    Binding("r", "rerun", "Re-run", id="pane.rerun"),
+    Binding("R", "retry_all", "Retry all", id="run.retry_all"),
+    Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
     Binding("n", "approve(False)", "Deny", id="pane.deny"),
     Binding("a", "attention", "Attention", id="run.attention"),
+    Binding("slash", "history", "History", id="run.history"),
+    Binding("escape", "close", "Back", id="run.close"),
 ]
 
 HELP = {
@@ -43,12 +68,17 @@ HELP = {
     "pane.up": "focus the pane above",
     "pane.cancel": "cancel the focused ticket",
     "pane.retry": "retry the focused ticket (a new attempt; the old one is kept)",
+    "pane.rerun": "re-run the focused ticket of a recorded run as a new run",
+    "run.retry_all": "retry every ticket that did not complete",
+    "pane.follow_up": "send a completed ticket a follow-up prompt, after its whole conversation",
     "run.cancel_all": "cancel every ticket (asks first)",
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
     "pane.approve": "approve the focused pane's pending write_file / run_command",
     "pane.deny": "deny it",
     "run.attention": "jump to the next pane that needs attention (approval or failure)",
+    "run.history": "search the history; open a recorded run",
+    "run.close": "leave this run for the screen before it",
 }
 
 
@@ -76,7 +106,7 @@ class SummaryBar(Static):
                 text.append("  ")
         text.append(f"{rate:.0f} tok/s", "bold")
         text.append(f"  {elapsed_text(now - started)}", "dim")
-        self.update(text)
+        self.update(text, layout=False)
 
 
 class RunControl(Protocol):
@@ -86,15 +116,31 @@ class RunControl(Protocol):
 
     def retry_ticket(self, ticket_id: str) -> None: ...
 
+    def retry_all(self) -> None: ...
+
+    def ask_follow_up(self, ticket_id: str) -> None: ...
+
+    def rerun_ticket(self, ticket_id: str) -> None: ...
+
     def confirm_cancel_all(self) -> None: ...
+
+    def open_history(self) -> None: ...
+
+    def leave(self) -> None: ...
 
 
 class RunScreen(Screen[None]):
+    """`first` is the screen the app opened with; any later one (`/` then enter) can be left."""
+
     BINDINGS = BINDINGS
 
-    def __init__(self, tickets: tuple[Ticket, ...], control: RunControl) -> None:
+    def __init__(
+        self, tickets: tuple[Ticket, ...], control: RunControl, mode: Mode = Mode.LIVE, first: bool = True
+    ) -> None:
         super().__init__()
         self.control = control
+        self.mode = mode
+        self.first = first
         self.panes = [TicketPane(ticket) for ticket in tickets]
         self.summary = SummaryBar(id="summary")
         self.grid = VerticalScroll(*self.panes, id="grid")
@@ -108,6 +154,11 @@ class RunScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.panes:
             self.panes[0].focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in HIDDEN[self.mode]:
+            return False
+        return not (action == "close" and self.first)
 
     def on_resize(self, event: Resize) -> None:
         self.layout_grid()
@@ -207,5 +258,24 @@ class RunScreen(Screen[None]):
         if pane is not None:
             self.control.retry_ticket(pane.ticket.id)
 
+    def action_rerun(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.control.rerun_ticket(pane.ticket.id)
+
+    def action_retry_all(self) -> None:
+        self.control.retry_all()
+
+    def action_follow_up(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.control.ask_follow_up(pane.ticket.id)
+
     def action_cancel_all(self) -> None:
         self.control.confirm_cancel_all()
+
+    def action_history(self) -> None:
+        self.control.open_history()
+
+    def action_close(self) -> None:
+        self.control.leave()

@@ -57,3 +57,10 @@ def load_themes(extra_dirs: tuple[Path, ...] | None = None) -> dict[str, Theme]:
     """Every available theme by name; a user theme replaces a built-in one of the same name."""
     folders = (user_theme_dir(),) if extra_dirs is None else extra_dirs
     return {name: parse_theme(name, text, source) for name, text, source in _theme_files(folders)}
+
+
+def check_theme(name: str) -> None:
+    """Raise `ThemeError` when no theme has this name (or a theme file is broken)."""
+    themes = load_themes()
+    if name not in themes:
+        raise ThemeError(f"unknown theme {name!r}; themes: {', '.join(sorted(themes))}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from lfgtui.config import Config
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -20,8 +22,14 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.history.writer import Item, Recorder, Started
-from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.history.store import Store
+from lfgtui.history.writer import Item, Recorder, Started, open_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.resume import RecordedRun, recorded_run
+from lfgtui.run import Run, headless_approver
+from lfgtui.sim.server import RequestRecord, SimServer
+from lfgtui.tickets import Ticket, TicketFile, load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
 
 WALL = 1_700_000_000.0
 PROMPT = "What is this project?"
@@ -109,3 +117,112 @@ def record(path: Path, tmp_path: Path, *batches: list[Item], tickets: tuple[Tick
     for batch in batches:
         recorder.write(batch)
     return recorder
+
+
+FAST_AGENT = """
+description = "A quick coding agent: lists the folder, reads the README, then answers."
+ttft_ms = 5
+tokens_per_s = 50
+
+[[turn]]
+reasoning = "Look at the files first."
+text = "Let me look around."
+[[turn.tool_call]]
+name = "list_dir"
+arguments = { path = "." }
+
+[[turn]]
+[[turn.tool_call]]
+name = "read_file"
+arguments = { path = "README.md" }
+
+[[turn]]
+text = "## Widget\\nIt renders **widgets** for dashboards."
+"""
+
+TICKETS = """
+[defaults]
+provider = "{provider}"
+
+[[ticket]]
+id = "explore"
+prompt = "What is this project?"
+model = "fast-agent"
+tools = ["list_dir", "read_file"]
+
+[[ticket]]
+id = "hi"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+def tickets_file(tmp_path: Path, toml: str = TICKETS, provider: str = "sim") -> Path:
+    """A tickets file in a folder with a README, for the tools to find."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "README.md").write_text("# Widget\nA tiny service that renders widgets.\n")
+    path = tmp_path / "tickets.toml"
+    path.write_text(toml.replace("{provider}", provider))
+    return path
+
+
+async def record_tickets(sim: SimServer, path: Path, db: Path) -> str:
+    """Run a tickets file against the sim, recorded into `db` as `lfg run` does; returns the run id."""
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    problems: list[str] = []
+    async with (
+        open_run_history(db, loaded, "lfg run", problems.append) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None, problems
+        run = Run(loaded.tickets, providers, headless_approver(yes=True), [])
+        history.attach(run)
+        run.start()
+        await run.wait()
+    assert not problems
+    return history.run_id
+
+
+def load_recorded(db: Path, ref: str) -> RecordedRun:
+    with Store.open(db) as store:
+        return recorded_run(store.load(store.resolve(ref)))
+
+
+def exchange(request: RequestRecord) -> tuple[list[tuple[str, str]], dict[str, str], str]:
+    """What a request carried, whatever its protocol: (tool call id, name) pairs, each call's
+    result text by id, and the text of its last user message."""
+    body = request.body
+    calls: list[tuple[str, str]] = []
+    results: dict[str, str] = {}
+    if request.path.endswith("/chat/completions"):
+        for message in body["messages"]:
+            for call in message.get("tool_calls") or []:
+                calls.append((call["id"], call["function"]["name"]))
+            if message["role"] == "tool":
+                results[message["tool_call_id"]] = message["content"]
+        last = body["messages"][-1]
+        return calls, results, last["content"] if last["role"] == "user" else ""
+    if request.path.endswith("/messages"):
+        for message in body["messages"]:
+            blocks = message["content"] if isinstance(message["content"], list) else []
+            for block in blocks:
+                if block["type"] == "tool_use":
+                    calls.append((block["id"], block["name"]))
+                elif block["type"] == "tool_result":
+                    content = block["content"]
+                    text = content if isinstance(content, str) else "".join(c["text"] for c in content)
+                    results[block["tool_use_id"]] = text
+        last: Any = body["messages"][-1]
+        content = last["content"]
+        text = content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
+        return calls, results, text if last["role"] == "user" else ""
+    assert request.path.endswith("/responses"), request.path
+    for item in body["input"]:
+        if item.get("type") == "function_call":
+            calls.append((item["call_id"], item["name"]))
+        elif item.get("type") == "function_call_output":
+            results[item["call_id"]] = item["output"]
+    last = body["input"][-1]
+    content = last.get("content")
+    text = content if isinstance(content, str) else "".join(c.get("text", "") for c in content or [])
+    return calls, results, text if last.get("role") == "user" else ""

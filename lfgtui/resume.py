@@ -1,0 +1,241 @@
+"""A recorded run, shaped for the TUI: its tickets, each pane's events, and replay's timeline.
+
+Nothing here touches a widget or a provider. `recorded_run` turns one `Store.load` into:
+
+- the tickets as they ran, rebuilt from their rows;
+- per ticket, every attempt's events with their recorded timing (`attempt_events`), and for a
+  continuation the follow-up prompt shown in the pane before it;
+- what a resumed `Run` is seeded with (`Earlier`): the attempts made, the latest outcome, and the
+  whole conversation a follow-up continues (`conversation`, chained through earlier continuations).
+
+`restore_steps` fills panes at once; `replay_steps` puts every ticket on one timeline, which `play`
+delivers at the pace of a `ReplayClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.events import Event, Outcome
+from lfgtui.history.schema import PartKind
+from lfgtui.history.store import AttemptRecord, RunRecord, TicketRecord, attempt_events, conversation
+from lfgtui.providers.base import Message, ProviderConfig
+from lfgtui.providers.catalog import MissingApiKey, resolve
+from lfgtui.run import Earlier
+from lfgtui.tickets import DEFAULT_MAX_TURNS, Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A continuation's prompt, shown in its ticket's pane just before the attempt that answers it."""
+
+    ticket: str
+    prompt: str
+    t: float = 0.0
+
+
+Step = Event | FollowUp
+IDLE_GAP_S = 1.0
+
+
+@dataclass(frozen=True)
+class RecordedAttempt:
+    """One attempt: `messages` is its own part of the conversation (its prompt first)."""
+
+    number: int
+    started_at: float
+    outcome: Outcome | None
+    prompt: str
+    continues: int | None
+    events: tuple[Event, ...]
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True)
+class RecordedTicket:
+    ticket: Ticket
+    attempts: tuple[RecordedAttempt, ...]
+
+    def conversation(self, number: int) -> tuple[Message, ...]:
+        """The whole conversation of attempt `number`: what it continued, then its own messages."""
+        by_number = {a.number: a for a in self.attempts}
+        chain: list[RecordedAttempt] = []
+        attempt = by_number.get(number)
+        while attempt is not None:
+            chain.append(attempt)
+            earlier = attempt.continues
+            attempt = by_number.get(earlier) if earlier is not None and earlier < attempt.number else None
+        return tuple(message for a in reversed(chain) for message in a.messages)
+
+    def earlier(self) -> Earlier:
+        """Where a resumed run takes this ticket up (see `Earlier`)."""
+        if not self.attempts:
+            return Earlier(attempts=0, outcome=None)
+        latest = self.attempts[-1]
+        completed = latest.outcome is Outcome.COMPLETED
+        continued = latest.continues is not None
+        return Earlier(
+            attempts=latest.number,
+            outcome=latest.outcome,
+            conversation=self.conversation(latest.number) if completed else (),
+            base=self.conversation(latest.continues) if latest.continues is not None else (),
+            follow_up=latest.prompt if continued else None,
+            continues=latest.continues,
+        )
+
+    def standalone(self) -> Ticket | None:
+        """The ticket as a run of its own: its prompt as last sent, so no dependency is needed.
+
+        None when it depends on other tickets and never sent a prompt (its dependencies never completed).
+        """
+        prompts = [a.prompt for a in self.attempts if a.continues is None and a.prompt]
+        if prompts:
+            return dataclasses.replace(self.ticket, prompt=prompts[-1], depends_on=())
+        return None if self.ticket.depends_on else self.ticket
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    run_id: str
+    tickets_file: Path | None
+    tickets: tuple[RecordedTicket, ...]
+
+    @property
+    def as_tickets(self) -> tuple[Ticket, ...]:
+        return tuple(t.ticket for t in self.tickets)
+
+    def earlier(self) -> dict[str, Earlier]:
+        return {t.ticket.id: t.earlier() for t in self.tickets}
+
+
+def ticket_from_row(record: TicketRecord) -> Ticket:
+    """The ticket as it ran. Approvals are not recorded: risky tools ask again unless `--yes`."""
+    row = record.row
+    return Ticket(
+        id=row.ticket,
+        prompt=row.prompt,
+        title=row.title,
+        system=row.system,
+        provider=row.provider,
+        model=row.model,
+        tools=row.tools,
+        max_turns=row.max_turns or DEFAULT_MAX_TURNS,
+        max_tokens=row.max_tokens,
+        temperature=row.temperature,
+        workdir=Path(row.workdir or "."),
+        depends_on=row.depends_on,
+        auto_approve=frozenset(),
+        auto_approve_all=False,
+        line=0,
+    )
+
+
+def _attempt(record: AttemptRecord, ticket: str) -> RecordedAttempt:
+    row = record.row
+    prompt = next((p for p in record.parts if p.kind == PartKind.PROMPT), None)
+    continues = prompt.info.get("continues") if prompt is not None else None
+    return RecordedAttempt(
+        number=row.number,
+        started_at=row.started_at,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        prompt=prompt.text if prompt is not None else "",
+        continues=continues if isinstance(continues, int) else None,
+        events=tuple(attempt_events(record, ticket, row.number)),
+        messages=tuple(conversation(record)),
+    )
+
+
+def recorded_run(record: RunRecord) -> RecordedRun:
+    """Shape what `Store.load` returned (a run, or the ticket or attempt a selection names)."""
+    tickets = tuple(
+        RecordedTicket(ticket_from_row(t), tuple(_attempt(a, t.row.ticket) for a in t.attempts))
+        for t in record.tickets
+    )
+    file = record.row.tickets_file
+    return RecordedRun(record.row.id, Path(file) if file else None, tickets)
+
+
+def restore_steps(run: RecordedRun) -> list[Step]:
+    """Every ticket's attempts in order, each event timed from its attempt's start, to apply at once."""
+    steps: list[Step] = []
+    for ticket in run.tickets:
+        for attempt in ticket.attempts:
+            if attempt.continues is not None:
+                steps.append(FollowUp(ticket.ticket.id, attempt.prompt))
+            steps.extend(attempt.events)
+    return steps
+
+
+def replay_steps(run: RecordedRun) -> list[Step]:
+    """Every attempt on one timeline, as recorded, except that a pause in which no attempt was
+    streaming (a run resumed the next day) lasts at most `IDLE_GAP_S`. `t` counts from 0."""
+    attempts = sorted(
+        ((a.started_at, ticket.ticket.id, a) for ticket in run.tickets for a in ticket.attempts),
+        key=lambda item: item[0],
+    )
+    steps: list[Step] = []
+    busy_until: float | None = None
+    skipped = 0.0
+    zero = attempts[0][0] if attempts else 0.0
+    for started_at, ticket, attempt in attempts:
+        if busy_until is not None and started_at > busy_until + IDLE_GAP_S:
+            skipped += started_at - busy_until - IDLE_GAP_S
+        offset = started_at - zero - skipped
+        length = attempt.events[-1].t if attempt.events else 0.0
+        busy_until = max(busy_until or started_at, started_at + length)
+        if attempt.continues is not None:
+            steps.append(FollowUp(ticket, attempt.prompt, offset))
+        steps.extend(dataclasses.replace(e, t=e.t + offset) for e in attempt.events)
+    steps.sort(key=lambda step: step.t)
+    return steps
+
+
+class ReplayClock:
+    """Recorded time played `speed` times faster than real time, from 0 when created."""
+
+    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self._clock = clock
+        self._zero = clock()
+
+    def __call__(self) -> float:
+        return (self._clock() - self._zero) * self.speed
+
+    async def sleep_until(self, t: float) -> None:
+        delay = (t - self()) / self.speed
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def play(steps: Sequence[Step], clock: ReplayClock, deliver: Callable[[Step], None]) -> None:
+    """Deliver each step when the clock reaches its time (at once for those already due)."""
+    for step in steps:
+        await clock.sleep_until(step.t)
+        deliver(step)
+
+
+def provider_problems(tickets: Sequence[Ticket], configs: Mapping[str, ProviderConfig]) -> list[str]:
+    """Why recorded tickets could not be sent again: a provider no longer configured, a missing key."""
+    users: dict[str, list[str]] = {}
+    for ticket in tickets:
+        users.setdefault(ticket.provider, []).append(ticket.id)
+    problems = []
+    for name, ids in users.items():
+        who = f"ticket {ids[0]!r}" if len(ids) == 1 else "tickets " + ", ".join(repr(i) for i in ids)
+        config = configs.get(name)
+        if config is None:
+            problems.append(
+                f"{who} ran on provider {name!r}, which is not configured any more: "
+                f"add [providers.{name}] to config.toml"
+            )
+            continue
+        try:
+            resolve(config)
+        except MissingApiKey as exc:
+            problems.append(f"{who}: {exc}")
+    return problems

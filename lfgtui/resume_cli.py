@@ -1,0 +1,165 @@
+"""`lfg resume RUN_ID` and `lfg replay ID`: a recorded run back in the TUI.
+
+`resume` reopens a run with every pane restored; retries and follow-ups are recorded into that same
+run. `replay` streams what was recorded at its recorded pace and sends nothing to any provider.
+Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
+`resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lfgtui.config import Config, load_config
+from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path
+from lfgtui.history.writer import reopen_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.resume import RecordedRun, ReplayClock, provider_problems, recorded_run
+from lfgtui.tools import safe_env
+from lfgtui.validation import ValidationError
+
+EXIT_USAGE = 2
+
+
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (1 is the recorded pace)")
+    return speed
+
+
+def add_resume_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `lfg resume` and `lfg replay` on the top-level subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
+    )
+    common.add_argument(
+        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
+    )
+    common.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+    resume = commands.add_parser(
+        "resume", parents=[common], help="reopen a recorded run: retry what did not complete, follow up"
+    )
+    resume.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
+    resume.add_argument(
+        "--yes", action="store_true", help="let write_file and run_command run without asking"
+    )
+    resume.add_argument("--max-concurrency", type=int, help="tickets streaming at once (default: [run], 8)")
+    replay = commands.add_parser(
+        "replay", parents=[common], help="stream a recorded run, ticket or attempt again at its recorded pace"
+    )
+    replay.add_argument("id", metavar="ID", help="a run, RUN/TICKET or an attempt id (or a unique prefix)")
+    replay.add_argument(
+        "--speed", type=_speed, default=1.0, help="how many times faster than recorded (default 1)"
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"lfg: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _recorded(args: argparse.Namespace, ref: str, whole_run: bool) -> tuple[Config, Path, RecordedRun] | str:
+    """The config, the history file and what `ref` names in it; or what is wrong."""
+    try:
+        config = load_config(args.config)
+    except ValidationError as exc:
+        return str(exc)
+    db = resolve_db_path(args.db, os.environ, config.history.path)
+    try:
+        with Store.open(db) as store:
+            selection = store.resolve(ref)
+            if whole_run:
+                if RunLock.alive(db, selection.run_id):
+                    return f"run {selection.run_id} is still running in another lfg"
+                selection = Selection(selection.run_id)
+            record = store.load(selection)
+    except StoreError as exc:
+        return str(exc)
+    return config, db, recorded_run(record)
+
+
+def _tui_ready(args: argparse.Namespace, config: Config, command: str) -> str | None:
+    """What stops the TUI from opening: no terminal, or an unknown or broken theme."""
+    from lfgtui.ui.themes import ThemeError, check_theme
+
+    if not sys.stdout.isatty():
+        return f"lfg {command} opens the TUI: run it in a terminal"
+    try:
+        check_theme(args.theme or config.ui.theme)
+    except ThemeError as exc:
+        return str(exc)
+    return None
+
+
+async def resume(args: argparse.Namespace) -> int:
+    found = _recorded(args, args.run_id, whole_run=True)
+    if isinstance(found, str):
+        return _fail(found)
+    config, db, recorded = found
+    problems = provider_problems(recorded.as_tickets, config.providers)
+    if problems:
+        for problem in problems:
+            _fail(f"cannot resume run {recorded.run_id}: {problem}")
+        return _fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
+    problem = _tui_ready(args, config, "resume")
+    if problem is not None:
+        return _fail(problem)
+    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.run_screen import Mode
+
+    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+    async with (
+        reopen_run_history(db, recorded.run_id, _fail) as history,
+        Providers(config.providers, worker=True) as providers,
+    ):
+        app = LfgApp(
+            recorded.as_tickets,
+            providers,
+            yes=args.yes,
+            theme=args.theme or config.ui.theme,
+            keymap=config.ui.keymap,
+            history=db,
+            recorded=recorded,
+            mode=Mode.RESUMED,
+            max_concurrency=args.max_concurrency or config.run.max_concurrency,
+            tool_env=safe_env(os.environ, secret_vars),
+        )
+        if history is not None:
+            history.attach(app.ticket_run)
+        code = await app.run_async()
+    return 1 if code is None else code
+
+
+async def replay(args: argparse.Namespace) -> int:
+    found = _recorded(args, args.id, whole_run=False)
+    if isinstance(found, str):
+        return _fail(found)
+    config, _, recorded = found
+    if not any(ticket.attempts for ticket in recorded.tickets):
+        return _fail(f"{args.id} has no recorded attempt to replay")
+    problem = _tui_ready(args, config, "replay")
+    if problem is not None:
+        return _fail(problem)
+    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.run_screen import Mode
+
+    async with Providers() as providers:  # a replay has no run: nothing is ever sent
+        app = LfgApp(
+            recorded.as_tickets,
+            providers,
+            theme=args.theme or config.ui.theme,
+            keymap=config.ui.keymap,
+            recorded=recorded,
+            mode=Mode.REPLAY,
+            clock=ReplayClock(args.speed),
+        )
+        code = await app.run_async()
+    return 0 if code is None else code

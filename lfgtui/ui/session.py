@@ -1,0 +1,211 @@
+"""One run on one run screen: its panes, its metrics, and the run feeding them (none when read-only).
+
+The app keeps its sessions in a stack that follows its run screens: the one it opened with (`lfg
+run`, `lfg resume`, `lfg replay`), then any recorded run opened from the history screen and any
+ticket re-run from there. A session is its run screen's `RunControl`, so keys act on its own run.
+Restored and replayed events go through the same metrics book and pane code as live ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lfgtui.agent import Approve
+from lfgtui.events import ToolCallReady
+from lfgtui.history.writer import RunHistory
+from lfgtui.metrics import MetricsBook
+from lfgtui.resume import FollowUp, RecordedRun, ReplayClock, Step, play, replay_steps, restore_steps
+from lfgtui.run import Run, Sink
+from lfgtui.tickets import Ticket
+from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
+from lfgtui.ui.pane import TicketPane
+from lfgtui.ui.run_screen import Mode, RunScreen
+
+if TYPE_CHECKING:
+    from lfgtui.ui.app import LfgApp
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How every run the app starts runs: tickets at once, the tools' environment, the clock."""
+
+    max_concurrency: int = 8
+    tool_env: Mapping[str, str] | None = None
+    clock: Callable[[], float] = time.monotonic
+
+
+class Session:
+    """`recorded` is the run a resumed, read-only or replayed session shows; None for a fresh run."""
+
+    def __init__(
+        self,
+        app: LfgApp,
+        tickets: tuple[Ticket, ...],
+        mode: Mode,
+        run_id: str,
+        *,
+        first: bool = True,
+        recorded: RecordedRun | None = None,
+        sinks: list[Sink] | None = None,
+        options: RunOptions | None = None,
+    ) -> None:
+        self.app = app
+        self.mode = mode
+        self.run_id = run_id
+        self.recorded = recorded
+        self.book = MetricsBook()
+        self.screen = RunScreen(tickets, self, mode, first)
+        self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.screen.panes}
+        self.started = app.clock()
+        self.run: Run | None = None
+        self._resources = contextlib.AsyncExitStack()
+        self._replay: asyncio.Task[None] | None = None
+        if mode in (Mode.LIVE, Mode.RESUMED):
+            options = options or RunOptions()
+            self.run = Run(
+                tickets,
+                app.providers,
+                self._approver,
+                [self.book, functools.partial(app.show_event, self), *(sinks or [])],
+                max_concurrency=options.max_concurrency,
+                tool_env=options.tool_env,
+                clock=options.clock,
+                earlier=recorded.earlier() if recorded is not None and mode is Mode.RESUMED else None,
+            )
+
+    @property
+    def label(self) -> str:
+        """The run id, with what kind of view this is unless it streams live."""
+        if self.mode is Mode.REPLAY and isinstance(self.app.clock, ReplayClock):
+            return f"{self.run_id} · replay at {self.app.clock.speed:g}x"
+        return self.run_id if self.mode is Mode.LIVE else f"{self.run_id} · {self.mode}"
+
+    @property
+    def running(self) -> int:
+        """Tickets whose attempt (or wait for a dependency) is under way."""
+        return 0 if self.run is None else sum(1 for s in self.run.states.values() if s.running)
+
+    async def record(self, history: contextlib.AbstractAsyncContextManager[RunHistory | None]) -> None:
+        """Record this session's run into `history` until the session closes."""
+        recording = await self._resources.enter_async_context(history)
+        if recording is not None and self.run is not None:
+            self.run_id = recording.run_id
+            recording.attach(self.run)
+
+    def begin(self) -> None:
+        """Once the screen is mounted: restore recorded panes, start the run or start the replay."""
+        if self.recorded is not None and self.mode is Mode.REPLAY:
+            assert isinstance(self.app.clock, ReplayClock), "a replay runs on a ReplayClock"
+            steps = replay_steps(self.recorded)
+            self._replay = asyncio.create_task(self._play(steps, self.app.clock), name="replay")
+        elif self.recorded is not None:
+            for step in restore_steps(self.recorded):
+                self.deliver(step)
+        if self.run is not None:
+            self.run.start()
+
+    async def _play(self, steps: list[Step], clock: ReplayClock) -> None:
+        await play(steps, clock, self.deliver)
+        self.app.notify("Replay finished.", timeout=4)
+
+    def deliver(self, step: Step) -> None:
+        """A recorded step, through the same book and pane code as a live event."""
+        if isinstance(step, FollowUp):
+            self.panes[step.ticket].follow_up(step.prompt)
+            return
+        self.book(step)
+        self.app.show_event(self, step)
+
+    async def shutdown(self) -> None:
+        """Stop the replay, cancel what runs, wait for the outcomes to be recorded, close the history."""
+        if self._replay is not None:
+            self._replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replay
+        if self.run is not None:
+            self.run.cancel_all()
+            await self.run.wait()
+        await self._resources.aclose()
+
+    def _approver(self, ticket: Ticket) -> Approve:
+        async def approve(call: ToolCallReady) -> str | None:
+            if self.app.yes or ticket.auto_approves(call.name):
+                return None
+            allowed = await self.panes[ticket.id].ask_approval(call)
+            return None if allowed else f"the user did not approve this {call.name} call"
+
+        return approve
+
+    # --- RunControl: what the run screen's keys ask for ---
+
+    def cancel_ticket(self, ticket_id: str) -> None:
+        if self.run is None or not self.run.cancel(ticket_id):
+            self.app.bell()
+
+    def _retried(self, ticket_id: str) -> None:
+        """A retry of a follow-up asks it again after the same conversation: the pane keeps it too."""
+        assert self.run is not None
+        follow_up = self.run.states[ticket_id].follow_up
+        if follow_up is not None:
+            self.panes[ticket_id].follow_up(follow_up)
+
+    def retry_ticket(self, ticket_id: str) -> None:
+        if self.run is None or not self.run.retry(ticket_id):
+            self.app.notify("Only a ticket that ended without completing can be retried.", timeout=3)
+            return
+        self._retried(ticket_id)
+
+    def retry_all(self) -> None:
+        retried = [] if self.run is None else self.run.retry_all()
+        for ticket_id in retried:
+            self._retried(ticket_id)
+        if not retried:
+            self.app.notify("Every ticket has completed or is running.", timeout=3)
+        else:
+            self.app.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+
+    def ask_follow_up(self, ticket_id: str) -> None:
+        run = self.run
+        if run is None or not run.can_continue(ticket_id):
+            self.app.notify("Only a completed ticket can be followed up.", timeout=3)
+            return
+
+        def send(prompt: str | None) -> None:
+            if prompt and run.continue_with(ticket_id, prompt):
+                self.panes[ticket_id].follow_up(prompt)
+
+        self.app.push_screen(FollowUpScreen(ticket_id), send)
+
+    def rerun_ticket(self, ticket_id: str) -> None:
+        assert self.recorded is not None, "only a recorded run's tickets are re-run"
+        recorded = next(t for t in self.recorded.tickets if t.ticket.id == ticket_id)
+        ticket = recorded.standalone()
+        if ticket is None:
+            never = f"{ticket_id} never sent its prompt: its dependencies did not complete."
+            self.app.notify(never, timeout=4)
+            return
+        self.app.run_worker(self.app.rerun(ticket, self.recorded), group="rerun")
+
+    def confirm_cancel_all(self) -> None:
+        running = self.running
+        if not running:
+            self.app.notify("Nothing is running.", timeout=2)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.run is not None:
+                self.run.cancel_all()
+
+        self.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
+
+    def open_history(self) -> None:
+        self.app.open_history()
+
+    def leave(self) -> None:
+        self.app.run_worker(self.app.leave(self), group="leave")

@@ -1,0 +1,148 @@
+"""`lfg resume` and `lfg replay` as subprocesses: every refusal is a clear message and exit code 2
+that changes nothing, and a replay in a real terminal (a pty) plays and quits cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fcntl
+import os
+import pty
+import select
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from lfgtui.history.store import RunLock
+from lfgtui.sim.scenario import ScenarioLibrary
+from lfgtui.sim.server import SimServer
+from tests.history import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file
+from tests.support import write_scenario
+from tests.test_run_cli import Lfg
+
+
+@pytest.fixture(autouse=True)
+def fast_agent(scenario_dir: Path) -> None:
+    write_scenario(scenario_dir, "fast-agent", FAST_AGENT)
+
+
+def lfg(env: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "lfgtui", *args, "--config", str(env.config)]
+    return subprocess.run(command, env=env.env, capture_output=True, text=True, timeout=60)
+
+
+def counts(db: Path) -> tuple[int, ...]:
+    with sqlite3.connect(db) as conn:
+        return tuple(
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("runs", "attempts", "parts")
+        )
+
+
+@pytest.fixture
+def recorded(tmp_path: Path, scenario_dir: Path) -> tuple[Lfg, Path, str]:
+    """A run recorded against an in-process sim, for the subprocesses to find in `--db`."""
+    db = tmp_path / "h.sqlite3"
+
+    async def record_one() -> str:
+        async with SimServer(ScenarioLibrary(extra_dirs=(scenario_dir,))) as sim:
+            return await record_tickets(sim, tickets_file(tmp_path / "work"), db)
+
+    return Lfg(tmp_path), db, asyncio.run(record_one())
+
+
+def test_unknown_and_ambiguous_ids_name_the_candidates(recorded: tuple[Lfg, Path, str]) -> None:
+    env, db, _ = recorded
+    with sqlite3.connect(db) as conn:
+        for run_id in ("abc000000001", "abc000000002"):
+            conn.execute("INSERT INTO runs (id, started_at, ended_at) VALUES (?, 1.0, 2.0)", (run_id,))
+    before = counts(db)
+    for command in ("resume", "replay"):
+        done = lfg(env, command, "fff999", "--db", str(db))
+        assert done.returncode == 2 and "no run or attempt with id 'fff999'" in done.stderr, done.stderr
+        done = lfg(env, command, "abc", "--db", str(db))
+        assert done.returncode == 2, done.stderr
+        assert "'abc' is ambiguous: it could be run abc000000001, run abc000000002" in done.stderr
+    assert counts(db) == before
+
+
+def test_a_provider_that_is_gone_or_has_no_key_is_named(tmp_path: Path) -> None:
+    env = Lfg(tmp_path)
+    db = tmp_path / "h.sqlite3"
+    gone = dataclasses.replace(ticket("explore"), provider="local-llm")
+    keyed = dataclasses.replace(ticket("ask"), provider="anthropic")
+    recorder = record(db, tmp_path, sample_attempt("explore"), tickets=(gone, keyed))
+    recorder.finish()
+    before = counts(db)
+    done = lfg(env, "resume", recorder.run_id, "--db", str(db))
+    assert done.returncode == 2
+    assert "ticket 'explore' ran on provider 'local-llm', which is not configured any more" in done.stderr
+    assert (
+        "ticket 'ask': provider 'anthropic' needs an API key: set the environment variable ANTHROPIC_API_KEY"
+        in (done.stderr)
+    )
+    assert f"lfg replay {recorder.run_id}" in done.stderr, "it says how to watch the run instead"
+    assert counts(db) == before
+
+
+def test_resume_refuses_a_run_still_open_and_needs_a_terminal(recorded: tuple[Lfg, Path, str]) -> None:
+    env, db, run_id = recorded
+    lock = RunLock(db, run_id)
+    try:
+        done = lfg(env, "resume", run_id[:6], "--db", str(db))
+    finally:
+        lock.release()
+    assert done.returncode == 2 and f"run {run_id} is still running in another lfg" in done.stderr
+    done = lfg(env, "resume", run_id, "--db", str(db))
+    assert done.returncode == 2 and "lfg resume opens the TUI: run it in a terminal" in done.stderr
+    done = lfg(env, "replay", f"{run_id}/hi", "--db", str(db))
+    assert done.returncode == 2 and "lfg replay opens the TUI: run it in a terminal" in done.stderr
+    done = lfg(env, "replay", run_id, "--db", str(db), "--speed", "0")
+    assert done.returncode == 2 and "'0' is not a positive number" in done.stderr
+    with sqlite3.connect(db) as conn:
+        (ended_at,) = conn.execute("SELECT ended_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+    assert ended_at is not None, "refusing left the run as it was"
+
+
+def read_until(fd: int, needle: bytes, timeout: float = 30.0) -> bytes:
+    """Read a pty until `needle` shows (bounded: a broken feature fails instead of hanging)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{needle!r} never showed"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+    return seen
+
+
+def test_replay_in_a_terminal_plays_the_run_and_quits(recorded: tuple[Lfg, Path, str]) -> None:
+    env, db, run_id = recorded
+    before = counts(db)
+    command = [sys.executable, "-m", "lfgtui", "replay", run_id, "--speed", "20", "--db", str(db)]
+    command += ["--config", str(env.config)]
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    os.set_blocking(parent, False)
+    tty_env = env.env | {"TERM": "xterm-256color"}
+    process = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, env=tty_env, close_fds=True)
+    os.close(child)
+    try:
+        read_until(parent, b"2 completed")
+        os.write(parent, b"q")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        os.close(parent)
+    assert counts(db) == before, "a replay writes nothing"

@@ -1,0 +1,329 @@
+"""The history in the real app through Pilot: resume, follow-up, retry all, the `/` search screen,
+read-only runs and re-runs, and replay, all against the sim server and real history files."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from lfgtui.config import Config
+from lfgtui.history.store import Selection, Store
+from lfgtui.history.writer import open_run_history, reopen_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.resume import ReplayClock
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.history_screen import HistoryScreen
+from lfgtui.ui.modals import FollowUpScreen, HelpScreen
+from lfgtui.ui.pane import PaneState, TicketPane
+from lfgtui.ui.run_screen import Mode, RunScreen
+from tests.history import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
+from tests.support import write_scenario
+from tests.ui.test_app import until
+
+SIZE = (140, 44)
+
+
+@pytest.fixture(autouse=True)
+def fast_agent(scenario_dir: Path) -> None:
+    write_scenario(scenario_dir, "fast-agent", FAST_AGENT)
+
+
+@dataclass(frozen=True)
+class PaneView:
+    """What a finished pane shows: its text, thinking, tool log, state and the steady gauges."""
+
+    state: PaneState
+    attempt: int
+    body: str
+    reasoning: str
+    tools: tuple[tuple[str, str, str], ...]
+    ttft: str
+    tokens: str
+    elapsed: str
+    calls: tuple[tuple[int, int, float, float], ...]
+
+    @classmethod
+    def of(cls, pane: TicketPane) -> PaneView:
+        gauges = str(pane.gauges.render()).split("·")
+        tools = tuple((r.tool_name, str(r.arguments), r.state.value) for r in pane.tools.rows.values())
+        return cls(
+            pane.state,
+            pane.attempt,
+            pane.body.source,
+            pane.reasoning.source,
+            tools,
+            gauges[0].strip(),
+            gauges[2].strip(),
+            gauges[3].strip(),
+            tuple(
+                (
+                    c.chunks,
+                    c.output_tokens,
+                    (c.first_token or 0) - c.request_sent,
+                    (c.last_token or 0) - c.request_sent,
+                )
+                for c in pane.metrics.calls
+            ),
+        )
+
+    def same(self, other: PaneView) -> None:
+        """Equal; each model call's token times to the millisecond the history stores them at."""
+        assert {**vars(self), "calls": ()} == {**vars(other), "calls": ()}
+        assert [c[:2] for c in self.calls] == [c[:2] for c in other.calls], "chunks and tokens per call"
+        for mine, theirs in zip(self.calls, other.calls, strict=True):
+            assert mine[2:] == pytest.approx(theirs[2:], abs=0.0011)
+
+
+async def record_live(sim: SimServer, path: Path, db: Path) -> tuple[str, dict[str, PaneView]]:
+    """Run a tickets file in the live app, recorded as `lfg run` records it; what each pane showed."""
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
+        assert history is not None
+        app = LfgApp(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
+        history.attach(app.ticket_run)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: all(p.finished for p in app.panes.values()))
+            await pilot.pause(0.2)
+            views = {ticket: PaneView.of(pane) for ticket, pane in app.panes.items()}
+    return history.run_id, views
+
+
+@contextlib.asynccontextmanager
+async def resumed(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[LfgApp]:
+    """The app as `lfg resume` builds it, recording into the same run."""
+    recorded = load_recorded(db, run_id)
+    async with reopen_run_history(db, run_id, pytest.fail) as history:
+        assert history is not None
+        app = LfgApp(
+            recorded.as_tickets, Providers(sim=sim), recorded=recorded, mode=Mode.RESUMED, history=db
+        )
+        history.attach(app.ticket_run)
+        yield app
+
+
+def keys(text: str) -> list[str]:
+    return ["space" if ch == " " else "question_mark" if ch == "?" else ch for ch in text]
+
+
+def counts(db: Path) -> tuple[int, ...]:
+    with sqlite3.connect(db) as conn:
+        return tuple(
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("runs", "attempts", "parts")
+        )
+
+
+async def test_resume_restores_every_pane_as_it_was_shown(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
+    sent = len(sim.log)
+    async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert app.session.mode is Mode.RESUMED
+        for ticket, view in shown.items():
+            PaneView.of(app.panes[ticket]).same(view)
+        explore = shown["explore"]
+        assert "renders **widgets**" in explore.body and explore.reasoning == "Look at the files first."
+        assert [name for name, _, state in explore.tools] == ["list_dir", "read_file"]
+        assert explore.ttft.startswith("TTFT") and explore.tokens.endswith("tok")
+        assert f"{run_id} · resumed" in str(app.run_screen.summary.render())
+    assert len(sim.log) == sent, "restoring sends nothing"
+
+
+async def test_follow_up_key_continues_a_completed_ticket_in_its_pane(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
+    earlier = exchange([r for r in sim.log if r.model == "fast-agent"][-1])
+    async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
+        pane = app.panes["explore"]
+        assert app.run_screen.focused_pane is pane
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen)
+        await pilot.press(*keys("Which file matters?"), "enter")
+        await until(pilot, lambda: pane.attempt == 2 and pane.state is PaneState.COMPLETED)
+        await pilot.pause(0.1)
+        before, _, after = pane.body.source.partition("> Which file matters?")
+        assert before.startswith(shown["explore"].body), "the earlier conversation stays in the pane"
+        assert "renders **widgets**" in after, "and the answer to the follow-up follows it"
+        assert len(pane.tools.rows) == 2
+    calls, results, last_user = exchange(sim.log[-1])
+    assert (calls, results) == earlier[:2], "the follow-up request carried the earlier tool calls and results"
+    assert last_user == "Which file matters?"
+    with Store.open(db) as store:
+        (ticket,) = store.load(Selection(run_id, ticket="explore")).tickets
+    prompt = ticket.attempts[-1].parts[0]
+    assert (prompt.text, prompt.info, ticket.attempts[-1].row.outcome) == (
+        "Which file matters?",
+        {"continues": 1},
+        "completed",
+    )
+
+
+async def test_retry_all_retries_what_did_not_complete_into_the_same_run(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    flaky = 'ttft_ms = 1\n[[turn]]\ntext = "fine now"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n'
+    write_scenario(scenario_dir, "flaky-a", flaky)
+    write_scenario(scenario_dir, "flaky-b", flaky)
+    toml = "".join(
+        f'[[ticket]]\nid = "{t}"\nprompt = "x"\nprovider = "sim"\nmodel = "{m}"\n\n'
+        for t, m in (("a", "flaky-a"), ("b", "flaky-b"), ("ok", "hello"))
+    )
+    db = tmp_path / "h.sqlite3"
+    run_id = await record_tickets(sim, tickets_file(tmp_path, toml), db)
+    async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
+        a, b, ok = (app.panes[t] for t in ("a", "b", "ok"))
+        assert (a.state, b.state, ok.state) == (PaneState.FAILED, PaneState.FAILED, PaneState.COMPLETED)
+        await pilot.press("i")
+        assert not isinstance(app.screen, FollowUpScreen), "a failed ticket cannot be followed up"
+        await pilot.press("R")
+        await until(pilot, lambda: a.state is b.state is PaneState.COMPLETED)
+        assert (a.attempt, b.attempt, ok.attempt) == (2, 2, 1)
+        assert a.body.source == "fine now", "a retry starts its pane afresh"
+        await pilot.press("R")
+        await pilot.pause(0.1)
+        assert ok.attempt == 1, "nothing left to retry"
+    with Store.open(db) as store:
+        assert [r.id for r in store.list_runs()] == [run_id]
+        record = store.load(Selection(run_id))
+    outcomes = {t.row.ticket: [a.row.outcome for a in t.attempts] for t in record.tickets}
+    assert outcomes == {"a": ["failed", "completed"], "b": ["failed", "completed"], "ok": ["completed"]}
+
+
+async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    recorded_id = await record_tickets(sim, tickets_file(tmp_path / "one"), db)
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "tickets.toml").write_text(
+        '[[ticket]]\nid = "hey"\nprompt = "hey"\nprovider = "sim"\nmodel = "hello"\n'
+    )
+    loaded = load_tickets(live / "tickets.toml", Config(path=None), BUILTIN_TOOLS, env={})
+    app = LfgApp(loaded.tickets, Providers(sim=sim), history=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.panes["hey"].finished)
+        await pilot.press("slash")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await until(pilot, lambda: history.shown_query == "")
+        assert [f.run_id for f in history.found] == [recorded_id], "an empty query lists the recent runs"
+        await pilot.press(*keys("wid"))
+        await pilot.press(*keys("gets dashboards"))
+        await until(pilot, lambda: history.shown_query == "widgets dashboards")
+        assert {(f.run_id, f.ticket) for f in history.found} == {(recorded_id, "explore")}
+        assert "widgets" in history.found[0].snippet.plain.lower()
+
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.mode is Mode.READ_ONLY)
+        await pilot.pause(0.1)
+        session = app.session
+        assert session.run is None and session.run_id == recorded_id
+        assert app.run_screen.focused_pane is session.panes["explore"]
+        assert "renders **widgets**" in session.panes["explore"].body.source
+        sent = len(sim.log)
+        await pilot.press("c", "i", "R")
+        assert len(sim.log) == sent and not isinstance(app.screen, FollowUpScreen), (
+            "read-only keys act on nothing"
+        )
+
+        await pilot.press("r")
+        await until(pilot, lambda: app.session.mode is Mode.LIVE and len(app.sessions) == 3)
+        rerun = app.session
+        await until(pilot, lambda: rerun.panes["explore"].state is PaneState.COMPLETED)
+        assert list(rerun.panes) == ["explore"] and rerun.run_id not in (recorded_id, app.sessions[0].run_id)
+
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.sessions) == 2)
+        assert app.session is session
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.sessions[0].screen)
+        assert len(app.sessions) == 1
+    with Store.open(db) as store:
+        record = store.load(Selection(rerun.run_id))
+    (ticket,) = record.tickets
+    assert ticket.row.ticket == "explore" and ticket.row.prompt == "What is this project?"
+    assert [a.row.outcome for a in ticket.attempts] == ["completed"]
+
+
+async def test_history_is_off_without_a_history_file(sim: SimServer, tmp_path: Path) -> None:
+    (tmp_path / "tickets.toml").write_text(
+        '[[ticket]]\nid = "hey"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
+    )
+    loaded = load_tickets(tmp_path / "tickets.toml", Config(path=None), BUILTIN_TOOLS, env={})
+    app = LfgApp(loaded.tickets, Providers(sim=sim))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        assert not isinstance(app.screen, HistoryScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row[2] for row in app.screen.rows}
+        assert {"pane.rerun", "run.retry_all", "pane.follow_up", "run.history", "run.close"} <= ids
+        assert ("/", "search the history; open a recorded run", "run.history") in app.screen.rows
+
+
+async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "h.sqlite3"
+    run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
+    sent, rows = len(sim.log), counts(db)
+    recorded = load_recorded(db, run_id)
+    app = LfgApp(
+        recorded.as_tickets, Providers(sim=sim), recorded=recorded, mode=Mode.REPLAY, clock=ReplayClock(50)
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all(p.finished for p in app.panes.values()))
+        await pilot.pause(0.2)
+        for ticket, view in shown.items():
+            PaneView.of(app.panes[ticket]).same(view)
+        await pilot.press("r", "R", "i", "slash")
+        await pilot.pause(0.1)
+        assert app.screen is app.run_screen and all(p.attempt == 1 for p in app.panes.values())
+        assert "replay at 50x" in str(app.run_screen.summary.render())
+    assert len(sim.log) == sent, "a replay sends nothing to any provider"
+    assert counts(db) == rows, "and writes nothing to the history"
+
+    one = load_recorded(db, f"{run_id}/hi")
+    app = LfgApp(one.as_tickets, Providers(sim=sim), recorded=one, mode=Mode.REPLAY, clock=ReplayClock(50))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.panes["hi"].finished)
+        await pilot.pause(0.1)
+        assert list(app.panes) == ["hi"]
+        PaneView.of(app.panes["hi"]).same(shown["hi"])
+
+
+async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    loaded = load_tickets(tickets_file(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
+    async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
+        assert history is not None
+        app = LfgApp(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
+        history.attach(app.ticket_run)
+        async with app.run_test(size=SIZE) as pilot:
+            hi = app.panes["hi"]
+            await until(pilot, lambda: hi.state is PaneState.COMPLETED)
+            await pilot.press("tab", "i")
+            follow_up = app.screen
+            assert isinstance(follow_up, FollowUpScreen)
+            follow_up.query_one(Input).value = "Again, louder."
+            await pilot.press("enter")
+            await until(pilot, lambda: hi.attempt == 2 and hi.state is PaneState.COMPLETED)
+    messages = sim.log[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[1]["content"].startswith("Hello!") and messages[2]["content"] == "Again, louder."
+    recorded = load_recorded(db, f"{history.run_id}/hi")
+    (hi_record,) = recorded.tickets
+    assert [(a.number, a.continues, a.prompt) for a in hi_record.attempts] == [
+        (1, None, "Say hello."),
+        (2, 1, "Again, louder."),
+    ]
