@@ -53,16 +53,20 @@ class Providers:
         return self._worker.pid if self._worker is not None else None
 
     async def get(self, name: str) -> Provider:
+        """The provider `name`, ready to stream: its SDK imported, its sim started (not timed as TTFT)."""
+        if self._worker is None:
+            return self._adapters.get(name) or await self.adapter(resolve(self.configs[name]))
+        from lfgtui.providers.worker import RemoteProvider
+
         if name not in self._adapters:
             config = resolve(self.configs[name])
-            if self._worker is None:
-                return await self.adapter(config)
-            from lfgtui.providers.worker import RemoteProvider
-
             given_sim = self._sim is not None and not self._own_sim
             located = await self._locate(config) if given_sim else config
             self._adapters.setdefault(name, RemoteProvider(self._worker, located))
-        return self._adapters[name]
+        remote = self._adapters[name]
+        assert isinstance(remote, RemoteProvider)
+        await remote.ready()
+        return remote
 
     async def adapter(self, config: ProviderConfig) -> Provider:
         """The adapter for a resolved config, made once per provider name."""

@@ -42,11 +42,12 @@ STOP_WAIT_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Parent → child: start streaming `call` to the provider `config` describes."""
+    """Parent → child: start streaming `call` to the provider `config` describes; with no call,
+    only make its adapter (import its SDK, start the sim), so that is not timed as the first token."""
 
     stream: int
     config: ProviderConfig
-    call: ModelCall
+    call: ModelCall | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,9 @@ class ProviderWorker:
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
 
-    async def open(self, config: ProviderConfig, call: ModelCall) -> tuple[int, asyncio.Queue[list[Item]]]:
+    async def open(
+        self, config: ProviderConfig, call: ModelCall | None
+    ) -> tuple[int, asyncio.Queue[list[Item]]]:
         process = await self._running()
         stream = next(self._ids)
         inbox: asyncio.Queue[list[Item]] = asyncio.Queue()
@@ -201,8 +204,22 @@ class RemoteProvider:
     def __init__(self, worker: ProviderWorker, config: ProviderConfig) -> None:
         self.worker = worker
         self.config = config
+        self._ready: asyncio.Task[None] | None = None
 
-    async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
+    async def ready(self) -> None:
+        """Wait until the worker has made this provider's adapter (once, however many ask)."""
+        if self._ready is None:
+            self._ready = asyncio.create_task(self._prepare())
+        await asyncio.shield(self._ready)
+
+    async def _prepare(self) -> None:
+        async for _event in self._items(None, EventFactory("", 0)):
+            pass
+
+    def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
+        return self._items(call, ev)
+
+    async def _items(self, call: ModelCall | None, ev: EventFactory) -> AsyncIterator[Event]:
         stream, inbox = await self.worker.open(self.config, call)
         try:
             while True:
@@ -246,8 +263,9 @@ class Outbox:
 async def _stream_one(providers: Providers, message: Open, outbox: Outbox) -> None:
     try:
         adapter = await providers.adapter(message.config)
-        async for event in adapter.stream(message.call, EventFactory("", 0)):
-            outbox.put(message.stream, event)
+        if message.call is not None:
+            async for event in adapter.stream(message.call, EventFactory("", 0)):
+                outbox.put(message.stream, event)
         outbox.put(message.stream, Ended())
     except ProviderError as exc:
         outbox.put(message.stream, Failed(exc.info))

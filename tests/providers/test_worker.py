@@ -47,6 +47,7 @@ async def test_every_adapter_streams_the_same_events_through_the_worker(sim: Sim
 async def test_events_are_stamped_when_the_worker_reads_them_on_the_shared_clock(sim: SimServer) -> None:
     async with Providers(sim=sim, worker=True) as providers:
         provider = await providers.get("sim")
+        assert providers.worker_pid is not None  # made ready by get(): startup is not timed as TTFT
         before = time.monotonic()
         out = await collect(provider, ask("hello"))
         after = time.monotonic()
