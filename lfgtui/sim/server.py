@@ -81,6 +81,7 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.gone = asyncio.Event()
+        self._sleeper: asyncio.Future[None] | None = None
 
     async def write(self, data: bytes) -> None:
         if self.gone.is_set():
@@ -96,13 +97,20 @@ class _Connection:
         await self.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     async def wait(self, seconds: float) -> None:
-        """Sleep, but wake up at once (raising) if the client disconnects meanwhile."""
-        if seconds <= 0:
-            if self.gone.is_set():
-                raise _Disconnected
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.gone.wait(), seconds)
+        """Sleep, but wake up at once (raising) if the client disconnects meanwhile.
+
+        Called before every token: a future and a timer, not `wait_for` (a task per token), which
+        was a sixth of the server's CPU at 16 streams x 200 tokens/s.
+        """
+        if seconds > 0 and not self.gone.is_set():
+            loop = asyncio.get_running_loop()
+            self._sleeper = sleeper = loop.create_future()
+            timer = loop.call_later(seconds, _wake, sleeper)
+            try:
+                await sleeper
+            finally:
+                timer.cancel()
+                self._sleeper = None
         if self.gone.is_set():
             raise _Disconnected
 
@@ -112,6 +120,13 @@ class _Connection:
             while await self.reader.read(65536):
                 pass
         self.gone.set()
+        if self._sleeper is not None:
+            _wake(self._sleeper)
+
+
+def _wake(sleeper: asyncio.Future[None]) -> None:
+    if not sleeper.done():
+        sleeper.set_result(None)
 
 
 class SimServer:
