@@ -213,8 +213,12 @@ class RemoteProvider:
         await asyncio.shield(self._ready)
 
     async def _prepare(self) -> None:
-        async for _event in self._items(None, EventFactory("", 0)):
-            pass
+        try:
+            async for _event in self._items(None, EventFactory("", 0)):
+                pass
+        except BaseException:
+            self._ready = None  # a failure (a dead worker, say) is not remembered: ask again next time
+            raise
 
     def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
         return self._items(call, ev)
