@@ -536,6 +536,14 @@ class MarkdownStream(ScrollView):
         self.set_reactive(MarkdownStream.virtual_size, size)
         self._scroll_update(size)
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """As ScrollView's, but a zero-width scrollbar is left alone: its repaint of nothing made the
+        compositor rebuild its whole map (every widget of every pane) on each scrolled frame."""
+        if self.styles.scrollbar_size_vertical:
+            super().watch_scroll_y(old_value, new_value)
+        elif round(old_value) != round(new_value):
+            self.refresh(self.size.region)
+
     def render_line(self, y: int) -> Strip:
         index = y + self.scroll_offset.y
         if index < self._offsets[-1]:

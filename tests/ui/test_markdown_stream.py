@@ -344,6 +344,23 @@ async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
         assert stream.scroll_offset.y == stream.max_scroll_y, "one line short of the end still follows"
 
 
+@pytest.mark.parametrize("bar", [0, 1])
+async def test_a_zero_width_scrollbar_is_left_alone_while_following(bar: int) -> None:
+    """Moving an invisible scrollbar repainted it, and a repaint of a widget outside the layout made
+    the compositor rebuild its whole map on every scrolled frame; a visible one still follows."""
+    stream = MarkdownStream()
+    stream.styles.scrollbar_size_vertical = bar
+    async with StreamApp(stream).run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        for _ in range(30):
+            stream.append("A line of streamed text.\n\n")
+            stream.flush()
+            await pilot.pause()
+
+        assert stream.scroll_offset.y == stream.max_scroll_y > 0
+        assert stream.vertical_scrollbar.position == (stream.scroll_offset.y if bar else 0)
+
+
 async def test_hidden_stream_costs_nothing_until_shown() -> None:
     async with StreamApp().run_test(size=(80, 24)) as pilot:
         stream = await started(pilot)
