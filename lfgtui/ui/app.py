@@ -27,6 +27,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, provider_problems
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ConfirmScreen, HelpScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
@@ -93,6 +94,7 @@ class LfgApp(App[int]):
         self.frames = 0
         self.summary_stale = True
         self.summary_frame = 0
+        self.gc_pacer = GcPacer()
 
     @property
     def session(self) -> Session:
@@ -136,6 +138,8 @@ class LfgApp(App[int]):
         self.sessions[0].begin()
         self.set_interval(FRAME_S, self._frame)
         self.set_interval(SAMPLE_S, self._sample)
+        self.gc_pacer.started()
+        self.set_interval(FREEZE_EVERY_S, self._pace_gc)
         loop = asyncio.get_running_loop()
         signals = ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM), (signal.SIGHUP, EXIT_SIGHUP))
         for sig, code in signals:
@@ -148,6 +152,7 @@ class LfgApp(App[int]):
         for session in reversed(self.sessions):
             await session.shutdown()
         await self.providers.aclose()
+        self.gc_pacer.stopped()
 
     def show_event(self, session: Session, event: Event) -> None:
         """An event of a session's run (or its record) to its pane; the frame clock draws it."""
@@ -182,6 +187,9 @@ class LfgApp(App[int]):
         for pane in self.run_screen.panes:
             if pane.running:
                 pane.sample_rate(now)
+
+    def _pace_gc(self) -> None:
+        self.gc_pacer.tick(any(pane.running for session in self.sessions for pane in session.screen.panes))
 
     def open_history(self) -> None:
         if self.history_path is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +58,8 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
         hi = pane(app, "hi")
         assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
         assert "1 completed" in str(app.run_screen.summary.render())
+        assert gc.get_freeze_count() > 0, "the GC pacer froze what lives while it streamed"
+    assert gc.get_freeze_count() == 0, "nothing stays frozen after the app"
 
 
 async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path) -> None:

@@ -1,0 +1,64 @@
+"""The GC pacer: frozen while streaming, everything collected again once idle, nothing left frozen."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from lfgtui.ui.gc_pacing import YOUNG_THRESHOLD, GcPacer
+
+
+class Node:
+    """An object in a reference cycle: only the cycle collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def pacer() -> Iterator[GcPacer]:
+    before = gc.get_threshold()
+    pacer = GcPacer()
+    pacer.started()
+    yield pacer
+    pacer.stopped()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+
+
+def test_start_freezes_what_lives_and_collects_the_young_less_often(pacer: GcPacer) -> None:
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+
+
+def test_a_cycle_frozen_while_streaming_is_collected_once_idle(pacer: GcPacer) -> None:
+    node = Node()
+    alive = weakref.ref(node)
+    pacer.tick(streaming=True)
+    del node
+    gc.collect()
+    assert alive() is not None, "frozen: not even a full collection walks it while streaming"
+
+    pacer.tick(streaming=False)
+    assert alive() is None
+    assert gc.get_freeze_count() > 0, "what still lives is frozen again"
+
+
+def test_young_garbage_is_collected_before_freezing(pacer: GcPacer) -> None:
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    pacer.tick(streaming=True)
+    assert alive() is None
+
+
+def test_idle_ticks_after_idle_do_nothing(pacer: GcPacer) -> None:
+    pacer.tick(streaming=False)
+    frozen = gc.get_freeze_count()
+    node = Node()
+    pacer.tick(streaming=False)
+    assert gc.get_freeze_count() == frozen, "nothing is frozen again without streaming in between"
+    del node
