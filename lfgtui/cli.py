@@ -14,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from lfgtui import event_loop
 from lfgtui.agent import AgentTask, run_agent
 from lfgtui.config import load_config
 from lfgtui.events import (
@@ -260,5 +261,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sim_command == "list":
         return _list()
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_serve(args))
+        return event_loop.run(_serve(args))
     return 130

@@ -308,6 +308,7 @@ async def serve() -> None:
 
 if __name__ == "__main__":
     # Serve from the package's copy of this module: the parent pickles *its* message classes.
+    from lfgtui import event_loop
     from lfgtui.providers import worker
 
-    asyncio.run(worker.serve())
+    event_loop.run(worker.serve())
