@@ -513,7 +513,8 @@ class MarkdownStream(ScrollView):
         self._set_virtual_size(Size(width, self._offsets[-1] + len(self._tail)))
         top = self.scroll_offset.y
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+            if top != self.max_scroll_y:  # scroll_end costs ~0.1 ms even when it has nothing to do
+                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         elif moved and anchor is not None:
             number, local = anchor
             line = self._offsets[number] + min(local, self._heights[number] - 1)
