@@ -14,6 +14,7 @@ like with like.
     python bench/render.py                         # 16 x 200 tok/s and 1 x 2000 tok/s
     python bench/render.py --configs 4x50,16x200 --duration 8
     python bench/render.py --skip-baseline         # lfg only
+    python bench/render.py --repeat 3              # three interleaved runs of each, and their medians
     python bench/render.py --inline                # and lfg with the streams in the UI process
 """
 
@@ -25,6 +26,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -211,6 +213,9 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, default=BASELINE, help="textual_baseline.py to compare with")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of every mode, interleaved; medians and ratios of medians"
+    )
+    parser.add_argument(
         "--inline", action="store_true", help="also run lfg with provider streams in the UI process"
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -221,67 +226,89 @@ def main() -> None:
         child(args)
         return
 
-    columns = ["N", "R", "mode", "tok/s/pane", "backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
-    columns += ["CPU util", "worker CPU", "CPU ms/tok", "fps"]
+    columns = ["N", "R", "mode", "run", "tok/s/pane", "backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
+    columns += ["CPU util", "worker CPU", "UI ms/tok", "CPU ms/tok", "fps"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     ratios: list[str] = []
     for config in args.configs.split(","):
         panes, rate = (float(v) for v in config.split("x"))
-        common = ["--duration", str(args.duration), "--size", args.size]
-        lfg = [
-            sys.executable,
-            __file__,
-            "--child",
-            "--panes",
-            str(int(panes)),
-            "--rate",
-            f"{rate:g}",
-            *common,
-        ]
-        runs: dict[str, dict[str, Any] | str] = {"lfg": run_config(lfg)}
+        commands = {"lfg": child_command(__file__, panes, rate, args)}
         if args.inline:
-            runs["lfg-inline"] = run_config([*lfg, "--inline"])
+            commands["lfg-inline"] = [*commands["lfg"], "--inline"]
         if not args.skip_baseline:
             for mode in ("stream", "static50"):
-                runs[mode] = run_config(
-                    [
-                        sys.executable,
-                        str(args.baseline),
-                        "--child",
-                        "--panes",
-                        str(int(panes)),
-                        "--rate",
-                        f"{rate:g}",
-                        "--mode",
-                        mode,
-                        *common,
-                    ]
-                )
-        for mode, result in runs.items():
-            if isinstance(result, str):
-                print(f"| {panes:g} | {rate:g} | {mode} | {result} |")
-                continue
-            tps = result.get("arrived_tps_per_pane", result.get("applied_tps_per_pane", 0.0))
-            print(
-                f"| {panes:g} | {rate:g} | {mode} | {tps:.0f} | {result['backlog_at_window']} "
-                f"| {ms(result['lag_p50'])} | {ms(result['lag_p95'])} | {ms(result['lag_max'])} "
-                f"| {result['cpu_util']:.2f} | {result.get('worker_cpu_util', 0):.2f} "
-                f"| {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} |"
-            )
-        ours = runs["lfg"]
+                commands[mode] = [*child_command(str(args.baseline), panes, rate, args), "--mode", mode]
+        runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in commands}
+        for number in range(1, args.repeat + 1):  # interleaved, so drift in the machine hits every mode
+            for mode, command in commands.items():
+                result = run_config(command)
+                if isinstance(result, str):
+                    print(f"| {panes:g} | {rate:g} | {mode} | {number} | {result} |")
+                    continue
+                runs[mode].append(result)
+                print(row(panes, rate, mode, str(number), result))
+            sys.stdout.flush()
+        medians = {mode: median_result(results) for mode, results in runs.items() if results}
+        if args.repeat > 1:
+            for mode, result in medians.items():
+                print(row(panes, rate, mode, "median", result))
+        ours = medians.get("lfg")
         for mode in ("stream", "static50"):
-            theirs = runs.get(mode)
-            if isinstance(ours, dict) and isinstance(theirs, dict):
+            theirs = medians.get(mode)
+            if ours is not None and theirs is not None:
                 ratios.append(
                     f"{panes:g}x{rate:g} lfg/{mode}: lag p95 {ratio(ours['lag_p95'], theirs['lag_p95'])}, "
                     f"CPU util {ratio(ours['cpu_util'], theirs['cpu_util'])}, "
-                    f"CPU per token {ratio(ours['cpu_ms_per_token'], theirs['cpu_ms_per_token'])}"
+                    f"CPU per token: UI process {ratio(ui_ms_per_token(ours), ui_ms_per_token(theirs))}, "
+                    f"UI + worker {ratio(ours['cpu_ms_per_token'], theirs['cpu_ms_per_token'])}"
                 )
         sys.stdout.flush()
     if ratios:
-        print("\nratios (below 1 means lfg is better):")
+        print("\nratios of medians (below 1 means lfg is better):")
         print("\n".join(f"  {line}" for line in ratios))
+
+
+def child_command(script: str, panes: float, rate: float, args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable,
+        script,
+        "--child",
+        "--panes",
+        str(int(panes)),
+        "--rate",
+        f"{rate:g}",
+        "--duration",
+        str(args.duration),
+        "--size",
+        args.size,
+    ]
+
+
+def ui_ms_per_token(result: dict[str, Any]) -> float:
+    """CPU per token of the drawing process alone (the baselines have no other)."""
+    worker = result.get("worker_cpu_util", 0.0)
+    return float(result["cpu_ms_per_token"]) * result["cpu_util"] / (result["cpu_util"] + worker)
+
+
+def median_result(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs (the figures of one median row may come from different runs)."""
+    keys = [key for key, value in results[0].items() if isinstance(value, int | float) or value is None]
+    merged: dict[str, Any] = {}
+    for key in keys:
+        values = [r[key] for r in results if r.get(key) is not None]
+        merged[key] = statistics.median(values) if values else None
+    return merged
+
+
+def row(panes: float, rate: float, mode: str, run: str, result: dict[str, Any]) -> str:
+    tps = result.get("arrived_tps_per_pane", result.get("applied_tps_per_pane", 0.0))
+    return (
+        f"| {panes:g} | {rate:g} | {mode} | {run} | {tps:.0f} | {result['backlog_at_window']:.0f} "
+        f"| {ms(result['lag_p50'])} | {ms(result['lag_p95'])} | {ms(result['lag_max'])} "
+        f"| {result['cpu_util']:.2f} | {result.get('worker_cpu_util', 0):.2f} "
+        f"| {ui_ms_per_token(result):.3f} | {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} |"
+    )
 
 
 if __name__ == "__main__":
