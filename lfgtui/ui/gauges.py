@@ -10,6 +10,8 @@ from lfgtui.metrics import Metrics
 
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_SAMPLES = 16
+MIN_SPARK = 4
+"""Narrower than this, a sparkline says nothing: the pane shows none."""
 
 
 def sparkline(values: deque[float]) -> str:
@@ -25,18 +27,25 @@ def elapsed_text(seconds: float) -> str:
     return f"{minutes}:{secs:02d}" if minutes else f"{seconds:.1f}s"
 
 
-def gauge_text(metrics: Metrics, live_rate: float, samples: deque[float], elapsed: float | None) -> Text:
-    """One line of gauges; `~` marks a token count that is still an estimate."""
+def gauge_text(
+    metrics: Metrics, live_rate: float, samples: deque[float], elapsed: float | None, width: int
+) -> Text:
+    """One line of gauges that fits `width`; `~` marks a token count that is still an estimate.
+
+    The sparkline gets the room the numbers leave (its latest samples); in a narrow pane it goes
+    first, then the elapsed time.
+    """
     ttft = "-" if metrics.ttft_s is None else f"{metrics.ttft_s * 1000:.0f} ms"
-    text = Text.assemble(("TTFT ", "dim"), ttft, ("  ·  ", "dim"))
-    text.append(f"{live_rate:5.1f}", "bold")
-    text.append(" tok/s ", "dim")
-    text.append(sparkline(samples), "cyan")
     tokens = f"{'~' if metrics.tokens_estimated else ''}{metrics.output_tokens}"
-    text.append("  ·  ", "dim")
-    text.append(tokens)
-    text.append(" tok", "dim")
+    rate = Text.assemble((f"{live_rate:5.1f}", "bold"), (" tok/s", "dim"))
+    parts = [Text.assemble(("TTFT ", "dim"), ttft), rate, Text.assemble(tokens, (" tok", "dim"))]
     if elapsed is not None:
-        text.append("  ·  ", "dim")
-        text.append(elapsed_text(elapsed))
-    return text
+        parts.append(Text(elapsed_text(elapsed)))
+    separator = Text(" · ", "dim")
+    while len(parts) > 3 and sum(map(len, parts)) + len(separator) * (len(parts) - 1) > width:
+        parts.pop()
+    room = width - sum(map(len, parts)) - len(separator) * (len(parts) - 1) - 1
+    if room >= MIN_SPARK:
+        rate.append(" ")
+        rate.append(sparkline(deque(list(samples)[-min(room, len(samples)) :])), "cyan")
+    return separator.join(parts)

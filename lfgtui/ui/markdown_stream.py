@@ -34,6 +34,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from lfgtui.ui.plain_lines import PlainLines
+
 MIN_WIDTH = 10
 """Narrowest width blocks are rendered at, so a squeezed pane still wraps sanely."""
 
@@ -362,7 +364,7 @@ class MarkdownStreamStats:
     lines_refreshed: int = 0
 
 
-class MarkdownStream(ScrollView):
+class MarkdownStream(PlainLines, ScrollView):
     """Streamed Markdown: `append()` per token, `flush()` per frame, `finish()` at the end.
 
     Draws with the Line API from cached strips: finished blocks (rendered once per width) then the
@@ -552,7 +554,9 @@ class MarkdownStream(ScrollView):
         index -= self._offsets[-1]
         if index < len(self._tail):
             return self._tail[index]
-        return Strip.blank(self.size.width, self.rich_style)
+        if self._layout_key is None:  # not laid out yet: no blank line of the right width and style
+            return Strip.blank(self.outer_size.width, self.rich_style)
+        return self._blank_line
 
     def on_resize(self, event: events.Resize) -> None:
         """A new width invalidates the layout; the next flush re-renders (lazily, once)."""

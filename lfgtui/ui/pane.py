@@ -14,6 +14,7 @@ from enum import StrEnum
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
@@ -34,6 +35,7 @@ from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.markdown_stream import MarkdownStream
+from lfgtui.ui.plain_lines import TextLine
 from lfgtui.ui.tool_log import ToolLog, ToolState
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -86,13 +88,13 @@ class TicketPane(Vertical, can_focus=True):
         self.approval: tuple[ToolCallReady, asyncio.Future[bool]] | None = None
         self.continuing = False
         self._shown: dict[str, Text | str] = {}
-        self.header = Static(id="header", classes="pane-header")
+        self.header = TextLine(id="header", classes="pane-header")
         self.body = MarkdownStream(classes="pane-body")
         self.reasoning = MarkdownStream(classes="pane-reasoning")
         self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
         self.tools = ToolLog()
         self.notice = Static(id="notice", classes="pane-notice")
-        self.gauges = Static(id="gauges", classes="pane-gauges")
+        self.gauges = TextLine(id="gauges", classes="pane-gauges")
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -106,6 +108,10 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking.display = False
         self.tools.display = False
         self.notice.display = False
+
+    def on_resize(self, event: Resize) -> None:
+        """The gauges are laid out for the pane's width: draw them again at the new one."""
+        self.dirty = self.lines_stale = True
 
     @property
     def running(self) -> bool:
@@ -233,19 +239,23 @@ class TicketPane(Vertical, can_focus=True):
         live = self.metrics.live_tokens_per_s(now) if self.running else (self.metrics.tokens_per_s or 0.0)
         end = self.ended_at if self.ended_at is not None else now
         elapsed = None if self.started_at is None else end - self.started_at
-        self._show(self.header, self._header(now), layout=False)
-        self._show(self.gauges, gauge_text(self.metrics, live, self.samples, elapsed), layout=False)
+        header = self._header(now)
+        if self._changed("header", header):
+            self.header.update(header)
+        gauges = gauge_text(self.metrics, live, self.samples, elapsed, self.gauges.size.width)
+        if self._changed("gauges", gauges):
+            self.gauges.update(gauges)
         notice = self._notice(now)
-        if self._show(self.notice, notice, layout=True):
+        if self._changed("notice", notice):
+            self.notice.update(notice)
             self.notice.display = bool(notice)
             self.notice.set_class(self.state is PaneState.FAILED, "-error")
 
-    def _show(self, widget: Static, content: Text | str, layout: bool) -> bool:
-        """Update a line only if it changed; returns whether it did."""
-        if self._shown.get(widget.id or "") == content:
+    def _changed(self, line: str, content: Text | str) -> bool:
+        """Whether `line` must be redrawn to show `content` (remembered as shown)."""
+        if self._shown.get(line) == content:
             return False
-        self._shown[widget.id or ""] = content
-        widget.update(content, layout=layout)
+        self._shown[line] = content
         return True
 
     def _header(self, now: float) -> Text:
@@ -257,7 +267,6 @@ class TicketPane(Vertical, can_focus=True):
         text.append(f"  {self.provider}/{self.model}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")
-        text.truncate(max(10, self.size.width - 2), overflow="ellipsis")
         return text
 
     def _retry_key(self) -> str:

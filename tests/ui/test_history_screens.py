@@ -53,7 +53,7 @@ class PaneView:
 
     @classmethod
     def of(cls, pane: TicketPane) -> PaneView:
-        gauges = str(pane.gauges.render()).split("·")
+        gauges = pane.gauges.text.plain.split("·")
         tools = tuple((r.tool_name, str(r.arguments), r.state.value) for r in pane.tools.rows.values())
         return cls(
             pane.state,

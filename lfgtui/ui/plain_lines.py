@@ -1,0 +1,100 @@
+"""Line-API widgets that hand the compositor their lines directly.
+
+On every screen update Textual's compositor asks each widget under the changed area for its lines,
+and a widget's style cache works out borders, padding, tint and opacity for each line it repaints
+and copies it into a new `Strip`. The pane body and the pane's one-line header and gauges have none
+of those styles, and at 16 streams nearly every pane changes every frame: those copies and checks
+were a third of the screen update. A `PlainLines` widget returns what `render_line` made, through
+the app's line filters (ANSI colours, NO_COLOR, dimming); with any box style it draws as usual.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.color import Color
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class PlainLines(Widget):
+    """A Line-API widget (it implements `render_line`) drawn without the style cache when it can be.
+
+    Whether it can, and the background the line filters need, are worked out again only when the
+    widget's styles change (a theme, a class on it or an ancestor), not on every screen update.
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._plain: tuple[bool, Color] | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._plain = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._plain is None:
+            self._plain = (self._has_no_box_styles(), self.background_colors[1])
+        plain, background = self._plain
+        if not plain or self.hover_style.link_id:
+            return super().render_lines(crop)
+        width = self.outer_size.width
+        filters = self.get_line_filters()
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            strip = self.render_line(y)
+            if strip.cell_length != width:
+                strip = strip.adjust_cell_length(width, self.rich_style)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _has_no_box_styles(self) -> bool:
+        styles = self.styles
+        return not (
+            styles.gutter
+            or styles.outline
+            or self.scrollbar_size_vertical
+            or self.scrollbar_size_horizontal
+            or styles.tint.a
+            or styles.text_opacity != 1
+            or styles.has_rule("hatch")
+            or self.opacity != 1
+        )
+
+
+class TextLine(PlainLines):
+    """One line of rich `Text`, cut with an ellipsis when too long; rendered once per change and width."""
+
+    DEFAULT_CSS = """
+    TextLine {
+        height: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.text = Text()
+        self._strip: Strip | None = None
+
+    def update(self, text: Text | str) -> None:
+        self.text = text if isinstance(text, Text) else Text(text)
+        self._strip = None
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strip = None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.outer_size.width
+        if self._strip is None or self._strip.cell_length != width:
+            console = self.app.console
+            options = console.options.update(width=width, no_wrap=True, overflow="ellipsis")
+            line = console.render_lines(self.text, options, style=self.rich_style, pad=True)[0]
+            self._strip = Strip(line, width).simplify()
+        return self._strip if y == 0 else Strip.blank(width, self.rich_style)

@@ -1,0 +1,112 @@
+"""PlainLines: the lines handed straight to the compositor are the ones Textual's style cache makes."""
+
+from __future__ import annotations
+
+import pytest
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from lfgtui.ui.markdown_stream import MarkdownStream
+from lfgtui.ui.plain_lines import PlainLines, TextLine
+
+ANSWER = "# Title\n\nSome **bold** and `code`, with a [link](https://example.com).\n\n- one\n- two\n"
+
+
+class LinesApp(App[None]):
+    CSS = """
+    MarkdownStream { height: 8; }
+    #padded, .-padded { padding: 0 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield TextLine(id="plain")
+        yield TextLine(id="padded")
+        yield MarkdownStream(id="body")
+
+
+def runs(strips: list[Strip]) -> list[list[tuple[str, Style | None]]]:
+    """Each line's text runs and styles, however the segments happen to be cut."""
+    return [[(s.text, s.style) for s in Segment.simplify(strip) if s.text] for strip in strips]
+
+
+def by_style_cache(widget: Widget, crop: Region) -> list[Strip]:
+    return super(PlainLines, widget).render_lines(crop)  # type: ignore[misc]
+
+
+async def fill(app: LinesApp) -> None:
+    for line in app.query(TextLine):
+        line.update(Text.assemble(("⠋ ", "bold cyan"), ("ticket", "bold"), ("  sim/model", "dim")))
+    body = app.query_one(MarkdownStream)
+    body.append(ANSWER)
+    body.finish()
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+async def test_lines_match_the_style_cache_whole_and_cropped(
+    no_color: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    app = LinesApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await fill(app)
+        await pilot.pause()
+        for widget in (app.query_one("#plain"), app.query_one("#body")):
+            width, height = widget.outer_size
+            inner = Region(3, height // 4, width - 7, height - height // 2)
+            for crop in (Region(0, 0, width, height), inner):
+                assert runs(widget.render_lines(crop)) == runs(by_style_cache(widget, crop))
+
+
+async def test_a_widget_with_box_styles_is_drawn_by_the_style_cache() -> None:
+    app = LinesApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await fill(app)
+        await pilot.pause()
+        padded = app.query_one("#padded")
+        line = padded.render_lines(Region(0, 0, *padded.outer_size))[0]
+        assert line.text.startswith("  ⠋ ticket"), "the padding is drawn"
+
+
+async def test_a_box_style_given_later_is_drawn() -> None:
+    app = LinesApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await fill(app)
+        await pilot.pause()
+        plain = app.query_one("#plain")
+        assert plain.render_lines(Region(0, 0, *plain.outer_size))[0].text.startswith("⠋ ticket")
+        plain.add_class("-padded")
+        await pilot.pause()
+        assert plain.render_lines(Region(0, 0, *plain.outer_size))[0].text.startswith("  ⠋ ticket")
+
+
+async def test_a_theme_change_redraws_with_the_new_colours() -> None:
+    app = LinesApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await fill(app)
+        await pilot.pause()
+        body = app.query_one("#body")
+        crop = Region(0, 0, *body.outer_size)
+        before = runs(body.render_lines(crop))
+        app.theme = "textual-light"
+        await pilot.pause()
+        body.flush()
+        after = runs(body.render_lines(crop))
+        assert after != before
+        assert after == runs(by_style_cache(body, crop))
+
+
+async def test_a_text_line_is_cut_with_an_ellipsis() -> None:
+    app = LinesApp()
+    async with app.run_test(size=(20, 12)) as pilot:
+        line = app.query_one("#plain", TextLine)
+        line.update("a header that is far too long for twenty cells")
+        await pilot.pause()
+        strip = line.render_lines(Region(0, 0, *line.outer_size))[0]
+        assert strip.cell_length == 20
+        assert strip.text.rstrip().endswith("…")
