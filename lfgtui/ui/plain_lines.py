@@ -10,6 +10,7 @@ the app's line filters (ANSI colours, NO_COLOR, dimming); with any box style it 
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.color import Color
 from textual.geometry import Region
@@ -80,6 +81,8 @@ class TextLine(PlainLines):
         super().__init__(id=id, classes=classes)
         self.text = Text()
         self._strip: Strip | None = None
+        self._style: Style | None = None
+        """The base style, looked up (through every ancestor) once per style change, not per update."""
 
     def update(self, text: Text | str) -> None:
         self.text = text if isinstance(text, Text) else Text(text)
@@ -88,13 +91,17 @@ class TextLine(PlainLines):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strip = None
+        self._strip = self._style = None
 
     def render_line(self, y: int) -> Strip:
         width = self.outer_size.width
+        if self._style is None:
+            self._style = self.rich_style
+        if y:
+            return Strip.blank(width, self._style)
         if self._strip is None or self._strip.cell_length != width:
             console = self.app.console
             options = console.options.update(width=width, no_wrap=True, overflow="ellipsis")
-            line = console.render_lines(self.text, options, style=self.rich_style, pad=True)[0]
+            line = console.render_lines(self.text, options, style=self._style, pad=True)[0]
             self._strip = Strip(line, width).simplify()
-        return self._strip if y == 0 else Strip.blank(width, self.rich_style)
+        return self._strip
