@@ -11,6 +11,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from lfgtui.events import (
     EventFactory,
+    ReasoningDelta,
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
@@ -153,6 +154,28 @@ async def test_chunks_missing_fields_the_sdk_types_require_still_stream(canned: 
     assert out.error is None
     assert out.text == "Hello"
     assert [(c.name, c.arguments) for c in out.of(ToolCallReady)] == [("list_dir", {})]
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+@pytest.mark.parametrize("complete", [True, False])
+async def test_compatible_servers_reasoning_fields_stream_as_reasoning(
+    canned: CannedServer, field: str, complete: bool
+) -> None:
+    """DeepSeek/xAI send `reasoning_content`, Ollama/OpenRouter `reasoning`: neither is in the SDK's
+    types, on the validated path (complete chunks) or the lenient one (fields missing)."""
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"} if complete else {}
+    deltas = [{field: "Let me "}, {field: "think."}, {"content": "Hi"}]
+    chunks = [{**head, "choices": [{"index": 0, "delta": delta}]} for delta in deltas]
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    canned.bodies = ["".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"]
+    adapter = OpenAIChatProvider(ProviderConfig(name="compat", kind="openai", base_url=canned.url + "/v1"))
+    try:
+        out = await collect(adapter, ModelCall(model="m", messages=(UserMessage("hi"),)))
+    finally:
+        await adapter.aclose()
+    assert out.error is None
+    assert [e.text for e in out.of(ReasoningDelta)] == ["Let me ", "think."]
+    assert out.text == "Hi"
 
 
 def test_complete_chunks_validate_to_the_sdk_model_the_lenient_path_would_build() -> None:
