@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from functools import cache
 from typing import Any, TypeVar
 
 
@@ -186,6 +187,27 @@ class EventFactory:
     def __call__(self, cls: type[E], **fields: Any) -> E:
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
 
-    def adopt(self, event: E) -> E:
-        """An event made elsewhere (the provider worker) as the next of this attempt; its time is kept."""
-        return replace(event, ticket=self.ticket, attempt=self.attempt, seq=next(self._seq))
+    def adopt(self, observed: Observed) -> Event:
+        """An event observed elsewhere (the provider worker) as the next of this attempt; its time is kept."""
+        cls, t, values = observed
+        own = dict(zip(payload_fields(cls), values, strict=True))
+        return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=t, **own)
+
+
+Observed = tuple[type[Event], float, tuple[Any, ...]]
+"""An event without its ticket, attempt and sequence number: (type, time, its own fields). What
+the provider worker sends: plain tuples pickle and unpickle about ten times faster than the
+dataclasses, and the parent stamps each one in a single construction."""
+
+
+@cache
+def payload_fields(cls: type[Event]) -> tuple[str, ...]:
+    """An event type's own fields, in order: all but the stamp every event carries."""
+    return tuple(f.name for f in fields(cls) if f.name not in _STAMP)
+
+
+_STAMP = frozenset(f.name for f in fields(Event))
+
+
+def observed(event: Event) -> Observed:
+    return type(event), event.t, tuple(getattr(event, name) for name in payload_fields(type(event)))

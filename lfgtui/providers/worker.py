@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.events import ErrorInfo, Event, EventFactory
+from lfgtui.events import ErrorInfo, Event, EventFactory, Observed, observed
 from lfgtui.providers.base import ModelCall, ProviderConfig, ProviderError
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Crashed:
     message: str
 
 
-Item = Event | Ended | Failed | Crashed
+Item = Observed | Ended | Failed | Crashed
 
 
 class ProviderWorkerError(RuntimeError):
@@ -163,7 +163,7 @@ class ProviderWorker:
                     if inbox is None:
                         continue
                     inbox.put_nowait(items)
-                    if not isinstance(items[-1], Event):
+                    if isinstance(items[-1], Ended | Failed | Crashed):  # the stream's last item
                         del self._inboxes[stream]
             code = await process.wait()
             reason = f"the provider worker process exited (code {code})"
@@ -229,7 +229,7 @@ class RemoteProvider:
             while True:
                 for item in await inbox.get():
                     match item:
-                        case Event():
+                        case (type(), float(), tuple()):
                             yield ev.adopt(item)
                         case Failed(info=info):
                             raise ProviderError(info)
@@ -269,7 +269,7 @@ async def _stream_one(providers: Providers, message: Open, outbox: Outbox) -> No
         adapter = await providers.adapter(message.config)
         if message.call is not None:
             async for event in adapter.stream(message.call, EventFactory("", 0)):
-                outbox.put(message.stream, event)
+                outbox.put(message.stream, observed(event))
         outbox.put(message.stream, Ended())
     except ProviderError as exc:
         outbox.put(message.stream, Failed(exc.info))
