@@ -28,24 +28,39 @@ def elapsed_text(seconds: float) -> str:
 
 
 def gauge_text(
-    metrics: Metrics, live_rate: float, samples: deque[float], elapsed: float | None, width: int
+    metrics: Metrics,
+    live_rate: float,
+    samples: deque[float],
+    elapsed: float | None,
+    width: int,
+    running: bool,
 ) -> Text:
-    """One line of gauges that fits `width`; `~` marks a token count that is still an estimate.
+    """One line of gauges that fits `width`; `~` marks a rate and a token count that are still
+    estimated (from the characters, until the provider reports its usage).
 
-    The sparkline gets the room the numbers leave (its latest samples); in a narrow pane it goes
-    first, then the elapsed time.
+    The sparkline gets the room the numbers leave (its latest samples). When not everything fits,
+    a running pane keeps its sparkline and a finished one its elapsed time.
     """
+    estimated = "~" if metrics.tokens_estimated else ""
+    rate_estimated = "~" if running or estimated else ""  # the live rate always counts estimates
     ttft = "-" if metrics.ttft_s is None else f"{metrics.ttft_s * 1000:.0f} ms"
-    tokens = f"{'~' if metrics.tokens_estimated else ''}{metrics.output_tokens}"
-    rate = Text.assemble((f"{live_rate:5.1f}", "bold"), (" tok/s", "dim"))
-    parts = [Text.assemble(("TTFT ", "dim"), ttft), rate, Text.assemble(tokens, (" tok", "dim"))]
-    if elapsed is not None:
-        parts.append(Text(elapsed_text(elapsed)))
+    rate = Text.assemble((f"{rate_estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
+    parts = [
+        Text.assemble(("TTFT ", "dim"), ttft),
+        rate,
+        Text.assemble(f"{estimated}{metrics.output_tokens}", (" tok", "dim")),
+    ]
     separator = Text(" · ", "dim")
-    while len(parts) > 3 and sum(map(len, parts)) + len(separator) * (len(parts) - 1) > width:
-        parts.pop()
-    room = width - sum(map(len, parts)) - len(separator) * (len(parts) - 1) - 1
-    if room >= MIN_SPARK:
+
+    def room(shown: list[Text]) -> int:
+        return width - sum(map(len, shown)) - len(separator) * (len(shown) - 1)
+
+    if elapsed is not None:
+        with_elapsed = [*parts, Text(elapsed_text(elapsed))]
+        if room(with_elapsed) > MIN_SPARK or (room(with_elapsed) >= 0 and not running):
+            parts = with_elapsed
+    spark = min(room(parts) - 1, len(samples))
+    if spark >= MIN_SPARK:
         rate.append(" ")
-        rate.append(sparkline(deque(list(samples)[-min(room, len(samples)) :])), "cyan")
+        rate.append(sparkline(deque(list(samples)[-spark:])), "cyan")
     return separator.join(parts)

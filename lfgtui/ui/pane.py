@@ -242,7 +242,7 @@ class TicketPane(Vertical, can_focus=True):
         header = self._header(now)
         if self._changed("header", header):
             self.header.update(header)
-        gauges = gauge_text(self.metrics, live, self.samples, elapsed, self.gauges.size.width)
+        gauges = gauge_text(self.metrics, live, self.samples, elapsed, self.gauges.size.width, self.running)
         if self._changed("gauges", gauges):
             self.gauges.update(gauges)
         notice = self._notice(now)

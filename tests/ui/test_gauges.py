@@ -1,0 +1,56 @@
+"""The gauge line: honest about estimates, and fitted to the pane's width."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from lfgtui.events import EventFactory, RequestSent, TextDelta, Usage
+from lfgtui.metrics import Metrics
+from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text
+
+SAMPLES = deque([float(i) for i in range(SPARK_SAMPLES)], maxlen=SPARK_SAMPLES)
+
+
+def streamed(reported: int | None = None) -> Metrics:
+    """An attempt that streamed some text; `reported`: the output tokens the provider then reported."""
+    ev = EventFactory("t", 1, clock=iter([0.0, 0.3, 0.4, 0.5]).__next__)
+    metrics = Metrics()
+    metrics.apply(ev(RequestSent, call=0))
+    metrics.apply(ev(TextDelta, text="Hello there, "))
+    metrics.apply(ev(TextDelta, text="general Kenobi."))
+    if reported is not None:
+        metrics.apply(ev(Usage, input_tokens=3, output_tokens=reported, reasoning_tokens=None))
+    return metrics
+
+
+def spark_length(text: str) -> int:
+    return sum(1 for char in text if char in BARS)
+
+
+def test_everything_shows_when_it_fits() -> None:
+    line = gauge_text(streamed(), 51.5, SAMPLES, 65.2, width=80, running=True).plain
+    assert line == f"TTFT 300 ms · ~51.5 tok/s {'▁▁▂▂▃▃▄▄▅▅▆▆▇▇██'} · ~7 tok · 1:05"
+
+
+def test_estimates_are_marked_until_the_provider_reports_usage() -> None:
+    assert "~7 tok" in gauge_text(streamed(), 10.0, SAMPLES, 1.0, width=80, running=False).plain
+    reported = gauge_text(streamed(reported=9), 10.0, SAMPLES, 1.0, width=80, running=False).plain
+    assert " 9 tok" in reported and "~" not in reported
+    live = gauge_text(streamed(reported=9), 10.0, SAMPLES, 1.0, width=80, running=True).plain
+    assert "~10.0 tok/s" in live, "a live rate is counted from estimates, whatever the usage says"
+
+
+@pytest.mark.parametrize("width", range(36, 60))  # a pane is at least 40 wide: 36 inside
+def test_a_narrow_pane_keeps_what_matters_and_never_overflows(width: int) -> None:
+    running = gauge_text(streamed(), 123.4, SAMPLES, 65.2, width=width, running=True).plain
+    finished = gauge_text(streamed(), 123.4, SAMPLES, 65.2, width=width, running=False).plain
+    for line in (running, finished):
+        assert len(line) <= width
+        assert line.startswith("TTFT 300 ms · ") and "tok/s" in line and "~7 tok" in line
+    numbers = len("TTFT 300 ms · ~123.4 tok/s · ~7 tok")
+    if width >= numbers + 1 + MIN_SPARK:
+        assert spark_length(running) >= MIN_SPARK, "a running pane gives up its elapsed time first"
+    if width >= numbers + len(" · 1:05"):
+        assert finished.endswith("1:05"), "a finished pane gives up its sparkline first"
