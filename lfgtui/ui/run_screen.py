@@ -104,7 +104,8 @@ class SummaryBar(Static):
             if counts[state]:
                 text.append(f"{counts[state]} {label}", style)
                 text.append("  ")
-        text.append(f"{rate:.0f} tok/s", "bold")
+        estimated = "~" if counts[PaneState.RUNNING] or counts[PaneState.APPROVAL] else ""  # live rates
+        text.append(f"{estimated}{rate:.0f} tok/s", "bold")
         text.append(f"  {elapsed_text(now - started)}", "dim")
         self.update(text, layout=False)
 
