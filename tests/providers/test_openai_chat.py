@@ -34,7 +34,7 @@ from lfgtui.providers.openai_chat import (
 from lfgtui.sim.protocols.openai_chat import OpenAIChatEncoder
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest
-from tests.support import CannedServer, collect
+from tests.support import CannedServer, Collected, collect
 
 
 @pytest.fixture
@@ -125,6 +125,16 @@ def test_sim_reply_matches_the_recorded_openai_shape() -> None:
     assert set(ours["choices"][0]) == set(recorded["choices"][0])
 
 
+async def stream_from(canned: CannedServer, chunks: list[dict[str, object]]) -> Collected:
+    """One model call to a compatible server that answers with exactly these chunks."""
+    canned.bodies = ["".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"]
+    adapter = OpenAIChatProvider(ProviderConfig(name="compat", kind="openai", base_url=canned.url + "/v1"))
+    try:
+        return await collect(adapter, ModelCall(model="m", messages=(UserMessage("hi"),)))
+    finally:
+        await adapter.aclose()
+
+
 async def test_chunks_missing_fields_the_sdk_types_require_still_stream(canned: CannedServer) -> None:
     """Chunks that fail validation (no id, created, object or model, as some compatible servers
     send them) take the SDK's lenient path: same text, same tool call."""
@@ -145,12 +155,7 @@ async def test_chunks_missing_fields_the_sdk_types_require_still_stream(canned: 
         },
         {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
     ]
-    canned.bodies = ["".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"]
-    adapter = OpenAIChatProvider(ProviderConfig(name="compat", kind="openai", base_url=canned.url + "/v1"))
-    try:
-        out = await collect(adapter, ModelCall(model="m", messages=(UserMessage("hi"),)))
-    finally:
-        await adapter.aclose()
+    out = await stream_from(canned, chunks)
     assert out.error is None
     assert out.text == "Hello"
     assert [(c.name, c.arguments) for c in out.of(ToolCallReady)] == [("list_dir", {})]
@@ -167,12 +172,7 @@ async def test_compatible_servers_reasoning_fields_stream_as_reasoning(
     deltas = [{field: "Let me "}, {field: "think."}, {"content": "Hi"}]
     chunks = [{**head, "choices": [{"index": 0, "delta": delta}]} for delta in deltas]
     chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    canned.bodies = ["".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"]
-    adapter = OpenAIChatProvider(ProviderConfig(name="compat", kind="openai", base_url=canned.url + "/v1"))
-    try:
-        out = await collect(adapter, ModelCall(model="m", messages=(UserMessage("hi"),)))
-    finally:
-        await adapter.aclose()
+    out = await stream_from(canned, chunks)
     assert out.error is None
     assert [e.text for e in out.of(ReasoningDelta)] == ["Let me ", "think."]
     assert out.text == "Hi"

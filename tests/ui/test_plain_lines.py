@@ -34,6 +34,10 @@ def runs(strips: list[Strip]) -> list[list[tuple[str, Style | None]]]:
     return [[(s.text, s.style) for s in Segment.simplify(strip) if s.text] for strip in strips]
 
 
+def first_line(widget: Widget) -> Strip:
+    return widget.render_lines(Region(0, 0, *widget.outer_size))[0]
+
+
 def by_style_cache(widget: Widget, crop: Region) -> list[Strip]:
     return super(PlainLines, widget).render_lines(crop)  # type: ignore[misc]
 
@@ -68,21 +72,12 @@ async def test_a_widget_with_box_styles_is_drawn_by_the_style_cache() -> None:
     async with app.run_test(size=(40, 12)) as pilot:
         await fill(app)
         await pilot.pause()
-        padded = app.query_one("#padded")
-        line = padded.render_lines(Region(0, 0, *padded.outer_size))[0]
-        assert line.text.startswith("  ⠋ ticket"), "the padding is drawn"
-
-
-async def test_a_box_style_given_later_is_drawn() -> None:
-    app = LinesApp()
-    async with app.run_test(size=(40, 12)) as pilot:
-        await fill(app)
-        await pilot.pause()
+        assert first_line(app.query_one("#padded")).text.startswith("  ⠋ ticket"), "the padding is drawn"
         plain = app.query_one("#plain")
-        assert plain.render_lines(Region(0, 0, *plain.outer_size))[0].text.startswith("⠋ ticket")
+        assert first_line(plain).text.startswith("⠋ ticket")
         plain.add_class("-padded")
         await pilot.pause()
-        assert plain.render_lines(Region(0, 0, *plain.outer_size))[0].text.startswith("  ⠋ ticket")
+        assert first_line(plain).text.startswith("  ⠋ ticket"), "a box style given later is drawn too"
 
 
 async def test_a_theme_change_redraws_with_the_new_colours() -> None:
@@ -107,6 +102,6 @@ async def test_a_text_line_is_cut_with_an_ellipsis() -> None:
         line = app.query_one("#plain", TextLine)
         line.update("a header that is far too long for twenty cells")
         await pilot.pause()
-        strip = line.render_lines(Region(0, 0, *line.outer_size))[0]
+        strip = first_line(line)
         assert strip.cell_length == 20
         assert strip.text.rstrip().endswith("…")
