@@ -392,8 +392,9 @@ def _create(path: Path) -> None:
     """Create the folder (0700) and an empty database file (0600) unless they exist."""
     folder = path.parent
     if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        folder.chmod(0o700)
+        with contextlib.suppress(FileExistsError):  # another lfg made it since the check: it is its mode
+            folder.mkdir(parents=True, mode=0o700)
+            folder.chmod(0o700)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         path.chmod(0o600)

@@ -68,6 +68,19 @@ def test_an_existing_empty_file_and_folder_are_migrated_and_kept(tmp_path: Path)
         assert migrate(store.conn) == len(MIGRATIONS), "migrating twice is a no-op"
 
 
+def test_a_folder_another_lfg_creates_meanwhile_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs starting at once on a fresh machine: the folder appears between the check and the
+    mkdir. That used to fail the second run's history ("cannot open the history file")."""
+    db = tmp_path / "data" / "history.sqlite3"
+    db.parent.mkdir(mode=0o700)
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda path: path != db.parent and real_exists(path))
+    with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
 def test_a_file_from_a_newer_lfg_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     with sqlite3.connect(db) as conn:
