@@ -47,6 +47,12 @@ RELAYOUT_BUDGET = 0.008
 """Seconds one flush may spend rendering blocks out of view (after a width or style change, or when a
 hidden pane is shown), so a long answer never freezes the app; blocks in view are always rendered."""
 
+KEEP_SCREENS = 2
+"""Rendered lines are kept for this many view heights above and below the view; blocks further away
+keep only their text and exact height, and render again when they come back into view. A pane that
+streams for an hour holds a few screens of rendered lines, not the whole answer."""
+KEEP_MIN_LINES = 40
+
 DARK_CODE_THEME = "monokai"
 LIGHT_CODE_THEME = "default"
 
@@ -409,6 +415,11 @@ class MarkdownStream(PlainLines, ScrollView):
         """First line of each finished block; the last entry is the first line of the tail."""
         self._stale: list[int] = []
         """Blocks, in ascending order, not rendered for `_layout_key` yet."""
+        self._kept: set[int] = set()
+        """Blocks holding rendered strips (for any key)."""
+        self._evicted: set[int] = set()
+        """Blocks rendered for `_layout_key` whose strips were dropped far from the view: their height
+        is exact, and `_line` renders them again on demand."""
         self._tail: list[Strip] = []
         """The live tail's strips, led by its separator line if it has one."""
         self._tail_key: tuple[str, _Join, bool] | None = None
@@ -441,9 +452,18 @@ class MarkdownStream(PlainLines, ScrollView):
 
     @property
     def lines(self) -> Sequence[Strip]:
-        """Every line as of the last flush (a copy, for inspection); blank where a block awaits rendering."""
-        lines = [self._line(index) for index in range(self._offsets[-1])]
+        """Every line as of the last flush (a copy, for inspection); blank where a block awaits rendering.
+
+        Blocks dropped far from the view are rendered for the copy only: inspecting the whole answer
+        neither keeps it rendered nor counts in `stats`.
+        """
+        lines = [self._line(index, keep=False) for index in range(self._offsets[-1])]
         return [*lines, *self._tail]
+
+    @property
+    def kept_blocks(self) -> int:
+        """Finished blocks holding rendered lines now; the others keep only their text and height."""
+        return len(self._kept)
 
     def append(self, text: str) -> None:
         """Add streamed text. Called once per token, so it only records the text and marks dirty."""
@@ -470,6 +490,8 @@ class MarkdownStream(PlainLines, ScrollView):
         self._heights.clear()
         self._offsets = [0]
         self._stale.clear()
+        self._kept.clear()
+        self._evicted.clear()
         self._tail = []
         self._tail_key = None
         self._tail_render = ()
@@ -521,7 +543,22 @@ class MarkdownStream(PlainLines, ScrollView):
             number, local = anchor
             line = self._offsets[number] + min(local, self._heights[number] - 1)
             self.scroll_to(y=line, animate=False, force=True)
+        self._evict_far_blocks()
         return changed or moved or self.scroll_offset.y != top
+
+    def _evict_far_blocks(self) -> None:
+        """Drop the strips of blocks more than `KEEP_SCREENS` view heights away from the view."""
+        view = self.scrollable_content_region.height
+        margin = max(view * KEEP_SCREENS, KEEP_MIN_LINES)
+        top = self.scroll_offset.y - margin
+        bottom = self.scroll_offset.y + view + margin
+        offsets = self._offsets
+        for number in [n for n in self._kept if offsets[n + 1] <= top or offsets[n] >= bottom]:
+            block = self._blocks[number]
+            if self._layout_key in block.strips:
+                self._evicted.add(number)
+            block.strips.clear()
+            self._kept.discard(number)
 
     def _set_virtual_size(self, size: Size) -> None:
         """Set the scrollable size; without a layout pass when the widget's own size is fixed.
@@ -546,6 +583,7 @@ class MarkdownStream(PlainLines, ScrollView):
             super().watch_scroll_y(old_value, new_value)
         elif round(old_value) != round(new_value):
             self.refresh(self.size.region)
+        self._evict_far_blocks()  # a finished answer scrolled through keeps only a few screens too
 
     def render_line(self, y: int) -> Strip:
         index = y + self.scroll_offset.y
@@ -581,12 +619,20 @@ class MarkdownStream(PlainLines, ScrollView):
             return self._code_theme
         return DARK_CODE_THEME if self.app.current_theme.dark else LIGHT_CODE_THEME
 
-    def _line(self, index: int) -> Strip:
-        """Line `index` of the finished blocks."""
+    def _line(self, index: int, keep: bool = True) -> Strip:
+        """Line `index` of the finished blocks; a block dropped far from the view is rendered again
+        (the same height: same text, same key), and kept unless `keep` is False."""
         number = bisect_right(self._offsets, index) - 1
         block = self._blocks[number]
         local = index - self._offsets[number]
-        strips = block.strips.get(self._layout_key) if self._layout_key else None
+        key = self._layout_key
+        strips = block.strips.get(key) if key else None
+        if strips is None and key is not None and number in self._evicted:
+            if keep:
+                self._ensure_rendered(number, key)
+                strips = block.strips[key]
+            else:
+                strips = self._render(block.text, block.join, block.continued, key)
         if self._separated(number, strips):
             local -= 1
         if strips is None or local < 0:
@@ -617,11 +663,13 @@ class MarkdownStream(PlainLines, ScrollView):
         width, style, _theme = key
         self._blank_line = Strip.blank(width, style)
         self._stale = []
+        self._evicted.clear()  # heights at the new key are estimates until rendered
         for number, block in enumerate(self._blocks):
             for old in [cached for cached in block.strips if cached not in keep]:
                 del block.strips[old]
             if key not in block.strips:
                 self._stale.append(number)
+        self._kept = {number for number, block in enumerate(self._blocks) if block.strips}
         self._heights = [self._height(number, key) for number in range(len(self._blocks))]
         self._offsets = [0, *accumulate(self._heights)]
         self._tail_key = None
@@ -670,6 +718,8 @@ class MarkdownStream(PlainLines, ScrollView):
             block.strips[key] = self._render(block.text, block.join, block.continued, key)
             self.stats.blocks_rendered += 1
             self._heights[number] = self._height(number, key)
+            self._kept.add(number)
+            self._evicted.discard(number)
 
     def _update(self, key: _Key, new_blocks: list[_Block]) -> bool:
         """Lay out newly finished blocks and the tail; refresh only the lines that differ.
@@ -690,6 +740,8 @@ class MarkdownStream(PlainLines, ScrollView):
                 self.stats.blocks_rendered += 1
             else:
                 self._stale.append(number)
+            if block.strips:
+                self._kept.add(number)
             self._heights.append(self._height(number, key))
             self._offsets.append(self._offsets[-1] + self._heights[-1])
             strips = block.strips.get(key)

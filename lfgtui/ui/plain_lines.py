@@ -10,9 +10,12 @@ the app's line filters (ANSI colours, NO_COLOR, dimming); with any box style it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
+from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -28,10 +31,15 @@ class PlainLines(Widget):
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._plain: tuple[bool, Color] | None = None
+        self._filtered: dict[int, tuple[Strip, Sequence[LineFilter], Strip]] = {}
+        """Per row, the last line shown there, the filters and the filtered copy. `Strip.apply_filter`
+        would keep a filtered twin of every line ever shown inside that line, and a pane body keeps
+        its lines for the whole answer: memory grew by ~1 MB/s at 16 streams."""
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._plain = None
+        self._filtered.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._plain is None:
@@ -46,13 +54,21 @@ class PlainLines(Widget):
             strip = self.render_line(y)
             if strip.cell_length != width:
                 strip = strip.adjust_cell_length(width, self.rich_style)
-            for line_filter in filters:
-                strip = strip.apply_filter(line_filter, background)
-            strips.append(strip)
+            strips.append(self._filter(y, strip, filters, background) if filters else strip)
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             strips = [strip.crop(x1, x2) for strip in strips]
         return strips
+
+    def _filter(self, y: int, strip: Strip, filters: Sequence[LineFilter], background: Color) -> Strip:
+        last = self._filtered.get(y)
+        if last is not None and last[0] is strip and last[1] == filters:
+            return last[2]
+        shown = strip
+        for line_filter in filters:
+            shown = Strip(line_filter.apply(list(shown), background), shown.cell_length)
+        self._filtered[y] = (strip, filters, shown)
+        return shown
 
     def _has_no_box_styles(self) -> bool:
         styles = self.styles

@@ -399,31 +399,59 @@ async def test_stream_inside_a_hidden_container_costs_nothing_until_shown() -> N
 
 
 async def test_resize_renders_each_block_once_per_width() -> None:
+    """An answer within the screens kept rendered around the view (see the next test for longer ones)."""
     async with StreamApp().run_test(size=(80, 24)) as pilot:
         stream = await started(pilot)
-        stream.append(blocks(20) + "\n\nTail")
+        stream.append(blocks(8) + "\n\nTail")
         settle(stream)
-        assert stream.stats.blocks_rendered == 20
+        assert stream.stats.blocks_rendered == 8
 
         box = pilot.app.query_one("#box")
         box.styles.width = 40
         await pilot.pause()
         assert stream.dirty
         settle(stream)
-        assert stream.stats.blocks_rendered == 40
+        assert stream.stats.blocks_rendered == 16
         assert {strip.cell_length for strip in stream.lines} == {40}
         for word in (" a", " b", " c"):
             stream.append(word)
             stream.flush()
             await pilot.pause()
-        assert stream.stats.blocks_rendered == 40
+        assert stream.stats.blocks_rendered == 16
 
         box.styles.width = 60
         await pilot.pause()
         settle(stream)
-        assert stream.stats.blocks_rendered == 40, "the previous width is still cached"
+        assert stream.stats.blocks_rendered == 16, "the previous width is still cached"
         assert {strip.cell_length for strip in stream.lines} == {60}
         assert texts(stream) == [strip.text.rstrip() for strip in whole(stream, stream.source)]
+
+
+async def test_a_long_answer_keeps_only_a_few_screens_rendered() -> None:
+    """Memory does not grow with the answer: far from the view a block keeps its text and height,
+    and renders again, the same, when scrolled back into view."""
+    async with StreamApp().run_test(size=(80, 24)) as pilot:
+        stream = await started(pilot)
+        for number in range(1, 201):
+            stream.append(f"Paragraph {number} has enough words to wrap once in the pane, and then some.\n\n")
+            if number % 10 == 0:
+                stream.flush()
+                await pilot.pause()
+        settle(stream)
+        await pilot.pause()
+        kept_following = stream.kept_blocks
+        assert kept_following < 40, "a few screens around the bottom, not 200 paragraphs"
+
+        rendered = stream.stats.blocks_rendered
+        stream.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert stream.stats.blocks_rendered - rendered < 10, "only the blocks now in view render again"
+        assert stream.kept_blocks < 40
+        expected = [strip.text.rstrip() for strip in whole(stream, stream.source)]
+        assert texts(stream) == expected
+        view = [stream.render_line(y).text.rstrip() for y in range(stream.size.height)]
+        assert view == expected[: stream.size.height]
+        assert view[0].startswith("Paragraph 1 has")
 
 
 async def test_resize_of_a_long_answer_renders_the_view_first_and_the_rest_over_frames() -> None:
