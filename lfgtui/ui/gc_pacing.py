@@ -1,12 +1,13 @@
 """Keeps CPython's garbage collections out of the frames while tickets stream.
 
 A full (generation 2) collection walks every object the collector tracks: the app's widgets, styles
-and every cached line of every pane. At 16 streams it paused the event loop for 40-140 ms several
+and the rendered lines of every pane. At 16 streams it paused the event loop for 40-140 ms several
 times in ten seconds, the largest single cause of late frames. While anything streams, the pacer
 collects the young generations and freezes what survived (`gc.freeze`, an O(1) move into the
 permanent generation), so the automatic full collections find almost nothing to walk. Refcounting
 still frees everything that is not in a reference cycle; a cycle that becomes garbage after being
-frozen waits for the next idle moment, when the pacer unfreezes and collects everything once.
+frozen waits for the next idle moment, when the pacer unfreezes and collects everything once, or
+for the full collection it makes once a minute during a long stretch of streaming.
 
 Rendering makes many short-lived objects, so the youngest generation is also collected less often
 (every `YOUNG_THRESHOLD` allocations instead of 700): fewer, larger young collections cost less in
@@ -20,6 +21,11 @@ import gc
 FREEZE_EVERY_S = 1.0
 """How often survivors are frozen while streaming: often enough that the automatic full collection
 (due when the long-lived objects grow by a quarter) never finds much to walk."""
+RECLAIM_EVERY_TICKS = 60
+"""Every this many freezes (a minute) of continuous streaming, one full collection all the same. What
+is alive at a freeze includes the screen's short-lived lines, and those that die frozen in a reference
+cycle (Textual's strips cache themselves) would otherwise pile up until streaming stops: about
+0.25 MB/s at 16 streams. One pause a minute instead of several every ten seconds."""
 YOUNG_THRESHOLD = 5000
 
 
@@ -28,6 +34,7 @@ class GcPacer:
 
     def __init__(self) -> None:
         self._frozen_while_streaming = False
+        self._streaming_ticks = 0
         self._thresholds = gc.get_threshold()
 
     def started(self) -> None:
@@ -39,8 +46,12 @@ class GcPacer:
 
     def tick(self, streaming: bool) -> None:
         if streaming:
-            gc.collect(1)
-            gc.freeze()
+            self._streaming_ticks += 1
+            if self._streaming_ticks % RECLAIM_EVERY_TICKS == 0:
+                self._collect_all()
+            else:
+                gc.collect(1)
+                gc.freeze()
             self._frozen_while_streaming = True
         elif self._frozen_while_streaming:
             self._frozen_while_streaming = False

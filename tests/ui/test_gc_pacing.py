@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lfgtui.ui.gc_pacing import YOUNG_THRESHOLD, GcPacer
+from lfgtui.ui.gc_pacing import RECLAIM_EVERY_TICKS, YOUNG_THRESHOLD, GcPacer
 
 
 class Node:
@@ -62,3 +62,15 @@ def test_idle_ticks_after_idle_do_nothing(pacer: GcPacer) -> None:
     pacer.tick(streaming=False)
     assert gc.get_freeze_count() == frozen, "nothing is frozen again without streaming in between"
     del node
+
+
+def test_a_long_stretch_of_streaming_collects_fully_once_a_minute(pacer: GcPacer) -> None:
+    node = Node()
+    alive = weakref.ref(node)
+    pacer.tick(streaming=True)
+    del node
+    for _ in range(RECLAIM_EVERY_TICKS - 2):
+        pacer.tick(streaming=True)
+    assert alive() is not None, "frozen until the minute is up"
+    pacer.tick(streaming=True)
+    assert alive() is None
