@@ -57,6 +57,10 @@ BINDINGS = [
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
     Binding("n", "approve(False)", "Deny", id="pane.deny"),
     Binding("a", "attention", "Attention", id="run.attention"),
+    Binding("pageup", "page(-1)", "Page up", id="pane.page_up", show=False),
+    Binding("pagedown", "page(1)", "Page down", id="pane.page_down", show=False),
+    Binding("home", "answer_edge(False)", "Top", id="pane.top", show=False),
+    Binding("end", "answer_edge(True)", "Bottom", id="pane.bottom", show=False),
     Binding("slash", "history", "History", id="run.history"),
     Binding("escape", "close", "Back", id="run.close"),
 ]
@@ -77,6 +81,10 @@ HELP = {
     "pane.approve": "approve the focused pane's pending write_file / run_command",
     "pane.deny": "deny it",
     "run.attention": "jump to the next pane that needs attention (approval or failure)",
+    "pane.page_up": "scroll the focused pane's answer up a page (it stops following new output)",
+    "pane.page_down": "scroll the focused pane's answer down a page",
+    "pane.top": "scroll the focused pane's answer to its start",
+    "pane.bottom": "scroll the focused pane's answer to its end (it follows new output again)",
     "run.history": "search the history; open a recorded run",
     "run.close": "leave this run for the screen before it",
 }
@@ -248,6 +256,18 @@ class RunScreen(Screen[None]):
                 pane.scroll_visible(animate=False)
                 return
         self.notify("No pane needs attention.", timeout=2)
+
+    def action_page(self, pages: int) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            scroll = pane.body.scroll_page_down if pages > 0 else pane.body.scroll_page_up
+            scroll(animate=False, force=True)
+
+    def action_answer_edge(self, end: bool) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            edge = pane.body.scroll_end if end else pane.body.scroll_home
+            edge(animate=False, force=True, immediate=True)
 
     def action_cancel(self) -> None:
         pane = self.focused_pane

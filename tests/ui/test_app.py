@@ -173,8 +173,35 @@ async def test_help_lists_every_binding_with_its_id(sim: SimServer, tmp_path: Pa
         ids = {row[2] for row in app.screen.rows}
         assert {"pane.cancel", "pane.retry", "run.cancel_all", "pane.zoom", "pane.tools"} <= ids
         assert {"pane.approve", "pane.deny", "run.attention", "app.quit", "app.help", "pane.next"} <= ids
+        assert {"pane.page_up", "pane.page_down", "pane.top", "pane.bottom"} <= ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_page_keys_scroll_the_focused_answer_and_end_follows_again(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    toml = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=60,tokens_per_s=400"\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        body = pane(app, "long").body
+        await until(pilot, lambda: body.max_scroll_y > 2 * body.size.height)
+        await pilot.press("home")
+        assert body.scroll_offset.y == 0
+        await pilot.press("pagedown")
+        assert body.scroll_offset.y == body.size.height
+        grown = len(body.source)
+        await until(pilot, lambda: len(body.source) > grown + 500)
+        await pilot.pause(0.1)
+        assert body.scroll_offset.y == body.size.height, "scrolled up, it does not follow"
+        await pilot.press("pageup")
+        assert body.scroll_offset.y == 0
+        await pilot.press("end")
+        assert body.scroll_offset.y == body.max_scroll_y
+        grown = len(body.source)
+        await until(pilot, lambda: len(body.source) > grown + 500)
+        await pilot.pause(0.1)
+        assert body.scroll_offset.y == body.max_scroll_y, "at the end, it follows new output again"
 
 
 async def test_keymap_rebinds_by_id(sim: SimServer, tmp_path: Path) -> None:
