@@ -63,7 +63,7 @@ class GcPacer:
         gc.set_threshold(*self._thresholds)
 
     def _collect_all(self) -> None:
-        """Nothing streams: a full collection now costs no one a frame."""
+        """One full collection of everything, then what still lives is frozen again."""
         gc.unfreeze()
         gc.collect()
         gc.freeze()

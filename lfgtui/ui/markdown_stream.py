@@ -4,7 +4,8 @@ Textual's `Markdown` widget lays out a tree of block widgets again on every upda
 up with many concurrent streams. `MarkdownStream` is one `ScrollView` instead: the source is split
 into Markdown blocks as it arrives, each finished block is rendered once per width into cached strips,
 and a frame re-renders only the live tail, so one more token costs the same at the end of a long answer
-as at its start. The app owns the frame clock and calls `flush()` on dirty, visible panes.
+as at its start. Only blocks within a few screens of the view keep their strips; the others render
+again when scrolled back. The app owns the frame clock and calls `flush()` on dirty, visible panes.
 """
 
 from __future__ import annotations

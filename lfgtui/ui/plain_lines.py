@@ -33,8 +33,8 @@ class PlainLines(Widget):
         self._plain: tuple[bool, Color] | None = None
         self._filtered: dict[int, tuple[Strip, Sequence[LineFilter], Strip]] = {}
         """Per row, the last line shown there, the filters and the filtered copy. `Strip.apply_filter`
-        would keep a filtered twin of every line ever shown inside that line, and a pane body keeps
-        its lines for the whole answer: memory grew by ~1 MB/s at 16 streams."""
+        would keep a filtered twin inside every line shown, cached lines included: at 16 streams that
+        grew memory by ~1 MB/s."""
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -97,7 +97,8 @@ class SummaryBar(Static):
         counts = {state: 0 for state in PaneState}
         for pane in panes:
             counts[pane.state] += 1
-        rate = sum(p.metrics.live_tokens_per_s(now) for p in panes if p.running)
+        running = [p for p in panes if p.running]
+        rate = sum(p.metrics.live_tokens_per_s(now) for p in running)
         text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
         parts = [
             (PaneState.RUNNING, "running", "cyan"),
@@ -112,8 +113,7 @@ class SummaryBar(Static):
             if counts[state]:
                 text.append(f"{counts[state]} {label}", style)
                 text.append("  ")
-        estimated = "~" if counts[PaneState.RUNNING] or counts[PaneState.APPROVAL] else ""  # live rates
-        text.append(f"{estimated}{rate:.0f} tok/s", "bold")
+        text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
         text.append(f"  {elapsed_text(now - started)}", "dim")
         self.update(text, layout=False)
 
