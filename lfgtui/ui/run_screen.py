@@ -91,13 +91,26 @@ HELP = {
 
 
 class SummaryBar(Static):
-    """Counts by status, aggregate tok/s, elapsed and the run id."""
+    """Counts by status, aggregate tok/s, elapsed and the run id.
+
+    Elapsed stops when every ticket has ended (and goes on if one is retried), so a finished run
+    shows how long it took and an idle screen is not redrawn.
+    """
+
+    def __init__(self, id: str) -> None:
+        super().__init__(id=id)
+        self._ended_at: float | None = None
+        self._shown: Text | None = None
 
     def show(self, panes: list[TicketPane], now: float, started: float, run_id: str) -> None:
         counts = {state: 0 for state in PaneState}
         for pane in panes:
             counts[pane.state] += 1
         running = [p for p in panes if p.running]
+        if all(pane.finished for pane in panes):
+            self._ended_at = now if self._ended_at is None else self._ended_at
+        else:
+            self._ended_at = None
         rate = sum(p.metrics.live_tokens_per_s(now) for p in running)
         text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
         parts = [
@@ -114,8 +127,11 @@ class SummaryBar(Static):
                 text.append(f"{counts[state]} {label}", style)
                 text.append("  ")
         text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
-        text.append(f"  {elapsed_text(now - started)}", "dim")
-        self.update(text, layout=False)
+        end = now if self._ended_at is None else self._ended_at
+        text.append(f"  {elapsed_text(end - started)}", "dim")
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
 
 
 class RunControl(Protocol):

@@ -9,20 +9,15 @@ tests/history/test_kill.py and tests/test_run_cli.py.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import signal
 import sqlite3
-import struct
 import subprocess
-import termios
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
 
 TICKETS = (
@@ -64,43 +59,6 @@ def wait_for_text(db: Path, more_than: int = 0, deadline_s: float = 30) -> None:
 def streamed(db: Path) -> int:
     found, _ = saved(db)
     return sum(len(found[ticket][1]) for ticket in "ab")
-
-
-class Terminal:
-    """A pseudo-terminal of 120x40 whose output is drained by a thread, as a terminal would show it."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = pty.openpty()
-        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.output = bytearray()
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-
-    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            args,
-            stdin=self.slave,
-            stdout=self.slave,
-            stderr=self.slave,
-            env=env | {"TERM": "xterm-256color"},
-            start_new_session=True,
-        )
-        os.close(self.slave)
-        self._reader.start()
-        return process
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data
-
-    def hang_up(self) -> None:
-        os.close(self.master)
-        self._reader.join(5)
 
 
 def run_on_a_terminal(tmp_path: Path, *extra: str) -> tuple[Lfg, Path, Terminal, subprocess.Popen[bytes]]:

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import fcntl
-import os
-import pty
-import select
 import signal
 import sqlite3
-import struct
 import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +18,7 @@ from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from tests.history import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file
 from tests.support import write_scenario
+from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
 
 
@@ -110,39 +104,20 @@ def test_resume_refuses_a_run_still_open_and_needs_a_terminal(recorded: tuple[Lf
     assert ended_at is not None, "refusing left the run as it was"
 
 
-def read_until(fd: int, needle: bytes, timeout: float = 30.0) -> bytes:
-    """Read a pty until `needle` shows (bounded: a broken feature fails instead of hanging)."""
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0, f"{needle!r} never showed"
-        if select.select([fd], [], [], left)[0]:
-            try:
-                seen += os.read(fd, 65536)
-            except OSError:
-                break
-    return seen
-
-
 def test_replay_in_a_terminal_plays_the_run_and_quits(recorded: tuple[Lfg, Path, str]) -> None:
     env, db, run_id = recorded
     before = counts(db)
     command = [sys.executable, "-m", "lfgtui", "replay", run_id, "--speed", "20", "--db", str(db)]
     command += ["--config", str(env.config)]
-    parent, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
-    os.set_blocking(parent, False)
-    tty_env = env.env | {"TERM": "xterm-256color"}
-    process = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, env=tty_env, close_fds=True)
-    os.close(child)
+    terminal = Terminal(columns=140)
+    process = terminal.start(command, env.env)
     try:
-        read_until(parent, b"2 completed")
-        os.write(parent, b"q")
+        terminal.wait_for(b"2 completed")
+        terminal.type(b"q")
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
-        os.close(parent)
+        terminal.hang_up()
     assert counts(db) == before, "a replay writes nothing"

@@ -57,7 +57,10 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
         await pilot.pause(0.1)
         hi = pane(app, "hi")
         assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
-        assert "1 completed" in str(app.run_screen.summary.render())
+        summary = str(app.run_screen.summary.render())
+        assert "1 completed" in summary
+        await pilot.pause(0.3)
+        assert str(app.run_screen.summary.render()) == summary, "a finished run's elapsed time stops"
         assert gc.get_freeze_count() > 0, "the GC pacer froze what lives while it streamed"
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app"
 

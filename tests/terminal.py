@@ -1,0 +1,61 @@
+"""A pseudo-terminal for running the real app as a subprocess, read as a real terminal reads it.
+
+Its output is drained all the time by a thread: a pty nobody reads fills up and blocks the app's
+next write, which looks like a hang (on quitting, the write that restores the terminal).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import termios
+import threading
+import time
+
+
+class Terminal:
+    def __init__(self, columns: int = 120, rows: int = 40) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+
+    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            args,
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            env=env | {"TERM": "xterm-256color"},
+            start_new_session=True,
+        )
+        os.close(self.slave)
+        self._reader.start()
+        return process
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def wait_for(self, needle: bytes, timeout: float = 30.0) -> None:
+        """Until the app has written `needle` (bounded: a broken feature fails instead of hanging)."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.output:
+            assert time.monotonic() < deadline, f"{needle!r} never showed"
+            time.sleep(0.02)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def hang_up(self) -> None:
+        os.close(self.master)
+        self._reader.join(5)
