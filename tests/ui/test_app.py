@@ -54,11 +54,10 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
     app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
-        await pilot.pause(0.1)
         hi = pane(app, "hi")
         assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
+        await until(pilot, lambda: "1 completed" in str(app.run_screen.summary.render()))
         summary = str(app.run_screen.summary.render())
-        assert "1 completed" in summary
         await pilot.pause(0.3)
         assert str(app.run_screen.summary.render()) == summary, "a finished run's elapsed time stops"
         assert gc.get_freeze_count() > 0, "the GC pacer froze what lives while it streamed"
