@@ -29,9 +29,10 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass
 class CallMetrics:
-    """Timings and counts of one model call (one request/response)."""
+    """Timings and counts of one request/response; a retried request is a new one of the same `call`."""
 
     request_sent: float
+    call: int = 0
     first_reasoning: float | None = None
     first_text: float | None = None
     first_token: float | None = None
@@ -76,8 +77,8 @@ class Metrics:
 
     def apply(self, event: Event) -> None:
         match event:
-            case RequestSent(t=t):
-                self.calls.append(CallMetrics(request_sent=t))
+            case RequestSent(t=t, call=call):
+                self.calls.append(CallMetrics(request_sent=t, call=call))
             case TextDelta(t=t, text=text):
                 self._token(t, text, answer=True)
             case ReasoningDelta(t=t, text=text):
@@ -133,10 +134,15 @@ class Metrics:
         return any(c.estimated for c in self.calls if c.chunks)
 
     def _ttft(self, pick: str) -> float | None:
-        if not self.calls:
-            return None
-        first = getattr(self.calls[0], pick)
-        return None if first is None else first - self.calls[0].request_sent
+        """From the request that answered the first model call: its retries (after a 429, a drop...)
+        brought no output, and the wait for them is shown as retries, not folded into TTFT."""
+        for request in self.calls:
+            if request.call != self.calls[0].call:
+                break
+            first = getattr(request, pick)
+            if first is not None:
+                return first - request.request_sent
+        return None
 
     @property
     def ttft_s(self) -> float | None:

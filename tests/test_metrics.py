@@ -41,6 +41,21 @@ def test_ttft_is_split_between_reasoning_and_answer(clock: Clock) -> None:
     assert m.ttft_text_s == pytest.approx(1.0)
 
 
+def test_ttft_is_timed_from_the_request_that_answered_not_from_its_retries(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 2.1  # a 429 at once, then a wait of 2 s before the retry
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 0.3
+    m.apply(ev(TextDelta, text="Hi"))
+    clock.now += 5.0  # a second model call (after a tool) does not count
+    m.apply(ev(RequestSent, call=1))
+    clock.now += 0.1
+    m.apply(ev(ReasoningDelta, text="hmm"))
+    assert m.ttft_s == m.ttft_text_s == pytest.approx(0.3)
+    assert m.ttft_reasoning_s is None, "the first model call had no reasoning"
+
+
 def test_tokens_are_estimated_until_usage_arrives(clock: Clock) -> None:
     ev, m = EventFactory("t", 1, clock=clock), Metrics()
     m.apply(ev(RequestSent, call=0))
