@@ -133,46 +133,42 @@ async def _run(args: argparse.Namespace) -> int:
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
-    if use_tui:
-        from lfgtui.ui.app import LfgApp
-        from lfgtui.ui.themes import ThemeError, load_themes
-
-        try:
-            themes = load_themes()
-        except ThemeError as exc:
-            print(f"lfg: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if theme not in themes:
-            print(f"lfg: unknown theme {theme!r}; themes: {', '.join(sorted(themes))}", file=sys.stderr)
-            return EXIT_USAGE
-    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
-    options = {
-        "max_concurrency": args.max_concurrency or config.run.max_concurrency,
-        "tool_env": safe_env(os.environ, secret_vars),
-    }
-    db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
-    async with (
-        open_run_history(db, tickets, _command_line(args), _warn) as history,
-        Providers(config.providers, worker=use_tui) as providers,
-    ):
+    async with Providers(config.providers, worker=use_tui) as providers:
         if use_tui:
-            app = LfgApp(
-                tickets.tickets,
-                providers,
-                yes=args.yes,
-                theme=theme,
-                keymap=config.ui.keymap,
-                run_id=history.run_id if history is not None else None,
-                notice=offline if tickets.offline_default else None,
-                history=db,
-                **options,
-            )
-            if history is not None:
-                history.attach(app.ticket_run)
-            code = await app.run_async()
-            code = 1 if code is None else code
-        else:
-            code = await _run_headless(args, tickets.tickets, providers, history, options)
+            await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
+            from lfgtui.ui.app import LfgApp
+            from lfgtui.ui.themes import ThemeError, check_theme
+
+            try:
+                check_theme(theme)
+            except ThemeError as exc:
+                print(f"lfg: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+        secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+        options = {
+            "max_concurrency": args.max_concurrency or config.run.max_concurrency,
+            "tool_env": safe_env(os.environ, secret_vars),
+        }
+        db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
+        async with open_run_history(db, tickets, _command_line(args), _warn) as history:
+            if use_tui:
+                app = LfgApp(
+                    tickets.tickets,
+                    providers,
+                    yes=args.yes,
+                    theme=theme,
+                    keymap=config.ui.keymap,
+                    run_id=history.run_id if history is not None else None,
+                    notice=offline if tickets.offline_default else None,
+                    history=db,
+                    **options,
+                )
+                if history is not None:
+                    history.attach(app.ticket_run)
+                code = await app.run_async()
+                code = 1 if code is None else code
+            else:
+                code = await _run_headless(args, tickets.tickets, providers, history, options)
     if history is not None:
         _warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code

@@ -120,6 +120,7 @@ async def resume(args: argparse.Namespace) -> int:
         reopen_run_history(db, recorded.run_id, _fail) as history,
         Providers(config.providers, worker=True) as providers,
     ):
+        await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
         app = LfgApp(
             recorded.as_tickets,
             providers,

@@ -9,7 +9,7 @@ adapters, so every protocol can be tried offline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ class Providers:
         self._sim = sim
         self._own_sim = sim is None
         self._worker: ProviderWorker | None = None
+        self._warming: set[asyncio.Task[Provider]] = set()
         if worker:
             from lfgtui.providers.worker import ProviderWorker
 
@@ -68,6 +69,22 @@ class Providers:
         await remote.ready()
         return remote
 
+    async def warm(self, names: Iterable[str]) -> None:
+        """Start the worker now and make these providers ready in the background, so that the child's
+        start-up (its SDK imports, the sim) overlaps the UI's own. A failure is left for the run's
+        `get` to report."""
+        if self._worker is not None:
+            await self._worker.start()
+        for name in names:
+            task = asyncio.create_task(self.get(name), name=f"warm provider {name}")
+            self._warming.add(task)
+            task.add_done_callback(self._warmed)
+
+    def _warmed(self, task: asyncio.Task[Provider]) -> None:
+        self._warming.discard(task)
+        if not task.cancelled():
+            task.exception()  # seen here; `get` raises it again for whoever needs the provider
+
     async def adapter(self, config: ProviderConfig) -> Provider:
         """The adapter for a resolved config, made once per provider name."""
         async with self._making:
@@ -90,6 +107,9 @@ class Providers:
         return self._sim.url
 
     async def aclose(self) -> None:
+        for task in list(self._warming):
+            task.cancel()
+        await asyncio.gather(*self._warming, return_exceptions=True)
         for adapter in self._adapters.values():
             await adapter.aclose()
         self._adapters.clear()

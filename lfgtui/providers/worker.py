@@ -117,7 +117,7 @@ class ProviderWorker:
     async def open(
         self, config: ProviderConfig, call: ModelCall | None
     ) -> tuple[int, asyncio.Queue[list[Item]]]:
-        process = await self._running()
+        process = await self.start()
         stream = next(self._ids)
         inbox: asyncio.Queue[list[Item]] = asyncio.Queue()
         self._inboxes[stream] = inbox
@@ -133,7 +133,8 @@ class ProviderWorker:
         if stdin is not None and not stdin.is_closing():
             stdin.write(frame(Cancel(stream)))
 
-    async def _running(self) -> asyncio.subprocess.Process:
+    async def start(self) -> asyncio.subprocess.Process:
+        """The child process, started now unless one is running."""
         async with self._starting:
             if self._process is None or self._process.returncode is not None:
                 self._process = await asyncio.create_subprocess_exec(

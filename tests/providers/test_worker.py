@@ -109,3 +109,27 @@ async def test_a_missing_key_is_reported_before_anything_starts(
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
             await providers.get("openai")
         assert providers.worker_pid is None
+
+
+async def test_warming_starts_the_worker_at_once_and_leaves_failures_to_get(
+    sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    async with Providers(sim=sim, worker=True) as providers:
+        await providers.warm(["sim", "openai"])
+        assert providers.worker_pid is not None, "the child is starting while the UI loads"
+        with pytest.raises(Exception, match="OPENAI_API_KEY"):
+            await providers.get("openai")
+        out = await collect(await providers.get("sim"), ask("hello"))
+    assert out.error is None and out.text
+
+
+async def test_closing_while_warming_leaves_nothing_running() -> None:
+    async with Providers(worker=True) as providers:
+        await providers.warm(["sim", "sim-anthropic"])
+        pid = providers.worker_pid
+        assert pid is not None
+    assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("warm provider")]
+    assert providers.worker_pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
