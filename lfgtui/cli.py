@@ -40,6 +40,7 @@ from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import Ticket, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, safe_env
+from lfgtui.ui import terminal_attached
 from lfgtui.validation import ValidationError
 
 EXIT_USAGE = 2
@@ -128,7 +129,7 @@ async def _run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    use_tui = not (args.headless or args.json) and sys.stdout.isatty()
+    use_tui = not (args.headless or args.json) and terminal_attached()
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)

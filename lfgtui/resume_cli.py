@@ -19,6 +19,7 @@ from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, ReplayClock, provider_problems, recorded_run
 from lfgtui.tools import safe_env
+from lfgtui.ui import terminal_attached
 from lfgtui.validation import ValidationError
 
 EXIT_USAGE = 2
@@ -90,7 +91,7 @@ def _tui_ready(args: argparse.Namespace, config: Config, command: str) -> str | 
     """What stops the TUI from opening: no terminal, or an unknown or broken theme."""
     from lfgtui.ui.themes import ThemeError, check_theme
 
-    if not sys.stdout.isatty():
+    if not terminal_attached():
         return f"lfg {command} opens the TUI: run it in a terminal"
     try:
         check_theme(args.theme or config.ui.theme)

@@ -23,10 +23,13 @@ class Terminal:
         self.output = bytearray()
         self._reader = threading.Thread(target=self._drain, daemon=True)
 
-    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, args: list[str], env: dict[str, str], stdin: int | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Run `args` writing to this terminal, reading it too unless `stdin` is given."""
         process = subprocess.Popen(
             args,
-            stdin=self.slave,
+            stdin=self.slave if stdin is None else stdin,
             stdout=self.slave,
             stderr=self.slave,
             env=env | {"TERM": "xterm-256color"},

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from lfgtui.sim.server import SimServer
+from tests.terminal import Terminal
 
 
 class Lfg:
@@ -332,6 +333,20 @@ def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
     assert header.split() == ["ticket", "outcome", "TTFT", "tok/s", "tokens", "duration"]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[-2:]}
     assert rows["good"][1] == "completed" and rows["bad"][1] == "failed"
+
+
+def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg) -> None:
+    """stdout is a terminal but stdin is not (`< /dev/null`): no key could reach the TUI."""
+    terminal = Terminal()
+    tickets = lfg.tickets('[[ticket]]\nid = "good"\nprompt = "x"\nmodel = "hello"\n')
+    process = terminal.start(lfg.args(tickets, "--no-history"), lfg.env, stdin=subprocess.DEVNULL)
+    try:
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        terminal.hang_up()
+    assert b"good  \xe2\x9c\x93 completed in" in terminal.output
+    assert b"\x1b[?1049h" not in terminal.output, "the TUI never took over the screen"
 
 
 def test_the_demo_runs_offline(lfg: Lfg) -> None:
