@@ -262,7 +262,7 @@ class TicketPane(Vertical, can_focus=True):
         spinning = self.state is PaneState.RUNNING
         glyph = SPINNER[int(now * 10) % len(SPINNER)] if spinning else GLYPHS[self.state]
         text = Text.assemble((f"{glyph} ", f"bold {self._state_style()}"), (self.ticket.id, "bold"))
-        if self.ticket.title:
+        if self.ticket.title != self.ticket.id:  # an untitled ticket's title is its id
             text.append(f" {self.ticket.title}")
         text.append(f"  {self.provider}/{self.model}", "dim")
         if self.attempt > 1:
