@@ -73,6 +73,10 @@ class ToolRow(Collapsible):
         self._show_detail(output)
 
 
+TROUBLE = ((ToolState.ERROR, "failed"), (ToolState.DENIED, "denied"))
+"""What a tool log's title counts apart: a call the user denied did not fail."""
+
+
 class ToolLog(Collapsible):
     """All tool calls of the current attempt; its title counts them and flags trouble."""
 
@@ -81,10 +85,11 @@ class ToolLog(Collapsible):
         self.rows: dict[str, ToolRow] = {}
 
     def _retitle(self) -> None:
-        failed = sum(1 for r in self.rows.values() if r.state in (ToolState.ERROR, ToolState.DENIED))
-        waiting = any(r.state is ToolState.WAITING for r in self.rows.values())
-        extra = f", {failed} failed" if failed else ""
-        self.title = f"tools ({len(self.rows)}{extra}){' · approval needed' if waiting else ''}"
+        states = [row.state for row in self.rows.values()]
+        counts = [str(len(states))]
+        counts += [f"{n} {label}" for state, label in TROUBLE if (n := states.count(state))]
+        waiting = " · approval needed" if ToolState.WAITING in states else ""
+        self.title = f"tools ({', '.join(counts)}){waiting}"
         self.display = bool(self.rows)
 
     def add(self, call_id: str, name: str, arguments: dict[str, Any], started: float) -> ToolRow:

@@ -140,6 +140,7 @@ async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path
         w = pane(app, "w")
         await until(pilot, lambda: w.state is PaneState.APPROVAL)
         assert w.tools.rows and next(iter(w.tools.rows.values())).state is ToolState.WAITING
+        assert str(w.tools.title) == "tools (2) · approval needed"
         assert w.tools.collapsed
         await pilot.press("t")
         assert not w.tools.collapsed
@@ -150,6 +151,7 @@ async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path
         write, command = w.tools.rows.values()
         assert write.state is ToolState.OK
         assert command.state is ToolState.DENIED
+        assert str(w.tools.title) == "tools (2, 1 denied)", "a denied call is not counted as failed"
         assert (tmp_path / "notes" / "summary.md").exists()
         await pilot.press("t")
         assert w.tools.collapsed
