@@ -36,7 +36,7 @@ from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.markdown_stream import MarkdownStream
 from lfgtui.ui.plain_lines import TextLine
-from lfgtui.ui.tool_log import ToolLog, ToolState
+from lfgtui.ui.tool_log import ToolLog, ToolState, approval_question
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 LINES_EVERY = 5
@@ -269,10 +269,10 @@ class TicketPane(Vertical, can_focus=True):
             text.append(f"  attempt {self.attempt}", "dim")
         return text
 
-    def _retry_key(self) -> str:
-        """The key of `pane.retry` (the first, if the user's keymap gives several), offered under an error."""
+    def _key(self, binding: str, default: str) -> str:
+        """The key of a binding (the first, if the user's keymap gives several), to offer in a notice."""
         keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
-        return keymap.get("pane.retry", "r").split(",")[0]
+        return keymap.get(binding, default).split(",")[0]
 
     def _state_style(self) -> str:
         return {
@@ -285,11 +285,8 @@ class TicketPane(Vertical, can_focus=True):
     def _notice(self, now: float) -> Text | str:
         if self.approval is not None:
             call = self.approval[0]
-            return Text.assemble(
-                ("approve ", "bold magenta"),
-                (f"{call.name} {call.raw_arguments[:200]}", "bold"),
-                ("?  y = yes, n = no", "magenta"),
-            )
+            keys = (self._key("pane.approve", "y"), self._key("pane.deny", "n"), self._key("pane.tools", "t"))
+            return approval_question(call.name, call.arguments, *keys)
         if self.retrying is not None:
             left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
             retry = self.retrying
@@ -297,9 +294,8 @@ class TicketPane(Vertical, can_focus=True):
             return Text(f"{retry.error.describe()} — retrying in {left:.0f}s ({count})", "yellow")
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
-            return Text.assemble(
-                (f"✗ {self.error.describe()}{retries}", "bold red"), (f"  {self._retry_key()}: retry", "dim")
-            )
+            failed = f"✗ {self.error.describe()}{retries}"
+            return Text.assemble((failed, "bold red"), (f"  {self._key('pane.retry', 'r')}: retry", "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
         return ""

@@ -11,6 +11,7 @@ from textual.widgets import Collapsible, Static
 
 OUTPUT_TAIL_LINES = 40
 SHORT_ARGS = 48
+APPROVAL_ARGS = 300
 
 
 class ToolState(StrEnum):
@@ -24,6 +25,29 @@ class ToolState(StrEnum):
 def short_arguments(arguments: dict[str, Any]) -> str:
     text = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
     return text if len(text) <= SHORT_ARGS else text[: SHORT_ARGS - 1] + "…"
+
+
+def approval_question(name: str, arguments: dict[str, Any], yes: str, no: str, tools: str) -> Text:
+    """What the user approves, with nothing that matters cut: a command in full; a file's path and
+    size (its content is in the tool row, which `tools` shows); other arguments up to
+    `APPROVAL_ARGS`, saying what is left."""
+    text = Text.assemble(("approve ", "bold magenta"), (name, "bold"), " ")
+    if name == "run_command" and isinstance(arguments.get("command"), str):
+        text.append(arguments["command"], "bold")
+        if "timeout_s" in arguments:
+            text.append(f" (timeout {arguments['timeout_s']}s)")
+    elif name == "write_file" and isinstance(arguments.get("content"), str):
+        content: str = arguments["content"]
+        size = f"{len(content.encode())} bytes, {len(content.splitlines())} lines"
+        text.append(str(arguments.get("path")), "bold")
+        text.append(f" ({size}; {tools} shows it)")
+    else:
+        raw = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
+        text.append(raw[:APPROVAL_ARGS], "bold")
+        if len(raw) > APPROVAL_ARGS:
+            text.append(f"… ({len(raw) - APPROVAL_ARGS} more characters; {tools} shows them)")
+    text.append(f"?  {yes} = yes, {no} = no", "magenta")
+    return text
 
 
 def output_tail(output: str) -> str:

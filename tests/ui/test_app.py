@@ -141,6 +141,8 @@ async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path
         await until(pilot, lambda: w.state is PaneState.APPROVAL)
         assert w.tools.rows and next(iter(w.tools.rows.values())).state is ToolState.WAITING
         assert str(w.tools.title) == "tools (2) · approval needed"
+        question = "approve write_file notes/summary.md (47 bytes, 3 lines; t shows it)?  y = yes, n = no"
+        await until(pilot, lambda: str(w.notice.render()) == question)
         assert w.tools.collapsed
         await pilot.press("t")
         assert not w.tools.collapsed
