@@ -94,11 +94,13 @@ class SummaryBar(Static):
     """Counts by status, aggregate tok/s, elapsed and the run id.
 
     Elapsed stops when every ticket has ended (and goes on if one is retried), so a finished run
-    shows how long it took and an idle screen is not redrawn.
+    shows how long it took and an idle screen is not redrawn. A record opened from the history is
+    not `timed`: nothing streams there, and each pane's gauges show how long its attempt took.
     """
 
-    def __init__(self, id: str) -> None:
+    def __init__(self, id: str, timed: bool = True) -> None:
         super().__init__(id=id)
+        self.timed = timed
         self._ended_at: float | None = None
         self._shown: Text | None = None
 
@@ -126,9 +128,11 @@ class SummaryBar(Static):
             if counts[state]:
                 text.append(f"{counts[state]} {label}", style)
                 text.append("  ")
-        text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
-        end = now if self._ended_at is None else self._ended_at
-        text.append(f"  {elapsed_text(end - started)}", "dim")
+        if self.timed:
+            text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
+            end = now if self._ended_at is None else self._ended_at
+            text.append(f"  {elapsed_text(end - started)}", "dim")
+        text.rstrip()
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
@@ -167,7 +171,7 @@ class RunScreen(Screen[None]):
         self.mode = mode
         self.first = first
         self.panes = [TicketPane(ticket) for ticket in tickets]
-        self.summary = SummaryBar(id="summary")
+        self.summary = SummaryBar(id="summary", timed=mode is not Mode.READ_ONLY)
         self.grid = VerticalScroll(*self.panes, id="grid")
         self.zoomed: TicketPane | None = None
 

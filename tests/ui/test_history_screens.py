@@ -228,6 +228,8 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
         assert session.run is None and session.run_id == recorded_id
         assert app.run_screen.focused_pane is session.panes["explore"]
         assert "renders **widgets**" in session.panes["explore"].body.source
+        await until(pilot, lambda: f"{recorded_id} · read-only" in str(app.run_screen.summary.render()))
+        assert "tok/s" not in str(app.run_screen.summary.render()), "a record has no live rate or clock"
         sent = len(sim.log)
         await pilot.press("c", "i", "R")
         assert len(sim.log) == sent and not isinstance(app.screen, FollowUpScreen), (
