@@ -16,6 +16,7 @@ like with like.
     python bench/render.py --skip-baseline         # lfg only
     python bench/render.py --repeat 3              # three interleaved runs of each, and their medians
     python bench/render.py --inline                # and lfg with the streams in the UI process
+    python bench/render.py --baselines stream,static50,richmd50   # and a baseline rendering Markdown
 """
 
 from __future__ import annotations
@@ -213,6 +214,12 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, default=BASELINE, help="textual_baseline.py to compare with")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument(
+        "--baselines",
+        default="stream,static50",
+        help="textual_baseline.py modes to run beside lfg; richmd50 (a Static re-rendering rich's "
+        "Markdown of the whole answer every 50 ms) is the one that also renders Markdown",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="runs of every mode, interleaved; medians and ratios of medians"
     )
     parser.add_argument(
@@ -226,6 +233,7 @@ def main() -> None:
         child(args)
         return
 
+    baselines = [] if args.skip_baseline else args.baselines.split(",")
     columns = ["N", "R", "mode", "run", "tok/s/pane", "backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
     columns += ["CPU util", "worker CPU", "UI ms/tok", "CPU ms/tok", "fps"]
     print("| " + " | ".join(columns) + " |")
@@ -236,9 +244,8 @@ def main() -> None:
         commands = {"lfg": child_command(__file__, panes, rate, args)}
         if args.inline:
             commands["lfg-inline"] = [*commands["lfg"], "--inline"]
-        if not args.skip_baseline:
-            for mode in ("stream", "static50"):
-                commands[mode] = [*child_command(str(args.baseline), panes, rate, args), "--mode", mode]
+        for mode in baselines:
+            commands[mode] = [*child_command(str(args.baseline), panes, rate, args), "--mode", mode]
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in commands}
         for number in range(1, args.repeat + 1):  # interleaved, so drift in the machine hits every mode
             for mode, command in commands.items():
@@ -254,7 +261,7 @@ def main() -> None:
             for mode, result in medians.items():
                 print(row(panes, rate, mode, "median", result))
         ours = medians.get("lfg")
-        for mode in ("stream", "static50"):
+        for mode in baselines:
             theirs = medians.get(mode)
             if ours is not None and theirs is not None:
                 ratios.append(
