@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Collapsible, Static
@@ -269,10 +270,14 @@ class TicketPane(Vertical, can_focus=True):
             text.append(f"  attempt {self.attempt}", "dim")
         return text
 
-    def _key(self, binding: str, default: str) -> str:
-        """The key of a binding (the first, if the user's keymap gives several), to offer in a notice."""
+    def _key(self, binding: str) -> str:
+        """The key of a binding of the run screen, as the user's keymap may have changed it (the first,
+        if there are several), to offer in a notice."""
         keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
-        return keymap.get(binding, default).split(",")[0]
+        if binding in keymap:
+            return keymap[binding].split(",")[0]
+        keys = next(b.key for b in self.screen.BINDINGS if isinstance(b, Binding) and b.id == binding)
+        return keys.split(",")[0]
 
     def _state_style(self) -> str:
         return {
@@ -285,7 +290,7 @@ class TicketPane(Vertical, can_focus=True):
     def _notice(self, now: float) -> Text | str:
         if self.approval is not None:
             call = self.approval[0]
-            keys = (self._key("pane.approve", "y"), self._key("pane.deny", "n"), self._key("pane.tools", "t"))
+            keys = (self._key("pane.approve"), self._key("pane.deny"), self._key("pane.tools"))
             return approval_question(call.name, call.arguments, *keys)
         if self.retrying is not None:
             left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
@@ -295,7 +300,7 @@ class TicketPane(Vertical, can_focus=True):
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
             failed = f"✗ {self.error.describe()}{retries}"
-            return Text.assemble((failed, "bold red"), (f"  {self._key('pane.retry', 'r')}: retry", "dim"))
+            return Text.assemble((failed, "bold red"), (f"  {self._key('pane.retry')}: retry", "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
         return ""
