@@ -30,6 +30,7 @@ from lfgtui.headless import JsonLines, Progress, UntilClosed, gauges
 from lfgtui.history.cli import add_history_commands, run_history_command
 from lfgtui.history.store import resolve_db_path
 from lfgtui.history.writer import RunHistory, open_run_history
+from lfgtui.inert import inert, revealed
 from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.base import ModelCall, UserMessage
 from lfgtui.providers.catalog import MissingApiKey
@@ -105,20 +106,21 @@ async def _ask(args: argparse.Namespace) -> int:
             metrics.apply(event)
             match event:
                 case TextDelta(text=text):
-                    sys.stdout.write(text)
+                    sys.stdout.write(inert(text))
                     sys.stdout.flush()
                 case ReasoningDelta(text=text):
-                    sys.stderr.write(text)
+                    sys.stderr.write(inert(text))
                 case ToolCallReady(name=name, raw_arguments=raw):
-                    print(f"\n[tool call] {name} {raw}", file=sys.stderr)
+                    print(f"\n[tool call] {revealed(name)} {revealed(raw)}", file=sys.stderr)
                 case Status(message=message):
-                    print(f"[{message}]", file=sys.stderr)
+                    print(f"[{inert(message)}]", file=sys.stderr)
                 case AttemptEnded(outcome=ended, error=error):
                     outcome = ended
                     if error is not None:
-                        print(f"\nlfg: {provider.config.name} failed: {error.describe()}", file=sys.stderr)
+                        failed = f"{provider.config.name} failed: {error.describe()}"
+                        print(f"\nlfg: {inert(failed)}", file=sys.stderr)
         print(file=sys.stdout)
-        print(f"{provider.config.name}/{model} · {gauges(metrics)}", file=sys.stderr)
+        print(inert(f"{provider.config.name}/{model} · {gauges(metrics)}"), file=sys.stderr)
         return 0 if outcome is Outcome.COMPLETED else 1
 
 

@@ -7,7 +7,6 @@ earlier in the sink list so it has seen an event before they print it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
+from lfgtui.inert import inert, json_text
 from lfgtui.metrics import Metrics, MetricsBook
 
 OUTCOME_GLYPHS = {
@@ -99,7 +99,7 @@ class JsonLines:
         line = {"type": record.pop("type"), "ticket": event.ticket, "attempt": event.attempt}
         line["t"] = round(event.t - self.t0, 4)
         line.update(record)
-        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.out.write(json_text(line) + "\n")
         self.out.flush()
 
     def _record(self, event: Event) -> dict[str, Any] | None:
@@ -165,7 +165,8 @@ class Progress:
     _tool_names: dict[str, str] = field(default_factory=dict)
 
     def _line(self, event: Event, text: str) -> None:
-        self.out.write(f"[{event.t - self.t0:6.1f}s] {event.ticket}  {text}\n")
+        """One progress line; everything in it but the time may come from outside, so it is made inert."""
+        self.out.write(f"[{event.t - self.t0:6.1f}s] {inert(f'{event.ticket}  {text}')}\n")
         self.out.flush()
 
     def __call__(self, event: Event) -> None:
@@ -195,7 +196,7 @@ class Progress:
             case AttemptEnded(outcome=outcome, error=error):
                 row.ended, row.outcome = event.t, outcome
                 self._line(event, f"{OUTCOME_GLYPHS[outcome]} {self._ending(row, error)}")
-                answer = "".join(self._answers.pop(event.ticket, [])).strip()
+                answer = inert("".join(self._answers.pop(event.ticket, []))).strip()
                 if answer:
                     pad = " " * 10
                     self.out.write("".join(f"{pad}│ {line}\n" for line in answer.splitlines()))

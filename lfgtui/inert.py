@@ -4,15 +4,17 @@ Answers, reasoning, tool arguments and output, provider messages and imported hi
 untrusted. Shown as they are, an escape sequence in them could set the terminal's title (OSC 0),
 write the clipboard (OSC 52), plant a hyperlink (OSC 8), move the cursor or erase the screen.
 
-Every function here maps one character at a time (`str.translate`), so streamed text can be made
-inert chunk by chunk: an escape sequence split across two chunks is as harmless as a whole one,
-because its ESC is shown as `␛` and what follows it is plain text. What is stored is never made
+Every function here maps one character at a time, so streamed text can be made inert chunk by
+chunk: an escape sequence split across two chunks is as harmless as a whole one, because its ESC
+is shown as `␛` and what follows it is plain text. What is stored is never made
 inert; only what is shown.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
@@ -32,8 +34,12 @@ def _visible_control(code: int) -> str:
 
 _CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
 
+SURROGATES = range(0xD800, 0xE000)
+"""A lone surrogate (JSON's `"\\ud800"`) cannot be encoded for a terminal: writing it would fail."""
+
 _INERT: dict[int, str | None] = {code: _visible_control(code) for code in _CONTROLS if code not in (9, 10)}
 _INERT[0x0D] = None  # a carriage return would move the cursor back over the line: dropped, like rich does
+_INERT.update(dict.fromkeys(SURROGATES, "\ufffd"))
 
 _REVEALED: dict[int, str | None] = {
     **_INERT,
@@ -41,26 +47,47 @@ _REVEALED: dict[int, str | None] = {
     **{code: f"<U+{code:04X}>" for code in BIDI_CONTROLS},
 }
 
-_JSON_ESCAPES: dict[int, str] = {
-    code: f"\\u{code:04x}" for code in [0x7F, *range(0x80, 0xA0), *BIDI_CONTROLS, 0x2028, 0x2029]
+_JSON_ESCAPES: dict[int, str | None] = {
+    code: f"\\u{code:04x}" for code in [0x7F, *range(0x80, 0xA0), *BIDI_CONTROLS, 0x2028, 0x2029, *SURROGATES]
 }
 
 
+def _character_class(codes: Iterable[int]) -> re.Pattern[str]:
+    """A pattern that finds any of `codes`: text without them (almost all text) is scanned at C
+    speed and returned as it is, where a `str.translate` would look every character up."""
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in codes) + "]")
+
+
+def _replacer(table: dict[int, str | None]) -> Callable[[str], str]:
+    pattern = _character_class(table)
+
+    def replace(text: str) -> str:
+        return pattern.sub(lambda match: table[ord(match[0])] or "", text)
+
+    return replace
+
+
+_inert = _replacer(_INERT)
+_revealed = _replacer(_REVEALED)
+_json_escaped = _replacer(_JSON_ESCAPES)
+
+
 def inert(text: str) -> str:
-    """`text` with every control character but newline and tab shown visibly (`␛]0;title␇`), and
-    carriage returns dropped. Safe for a terminal and for a text file someone will `cat`."""
-    return text.translate(_INERT)
+    """`text` with every control character but newline and tab shown visibly (`␛]0;title␇`),
+    carriage returns dropped and lone surrogates replaced by `�`. Safe for a terminal and for a text
+    file someone will `cat`."""
+    return _inert(text)
 
 
 def revealed(text: str) -> str:
     """`text` as a person must see it to judge it (an approval, a tool call): like `inert`, but a
     carriage return shows as `␍` and bidirectional controls as `<U+202E>`, so nothing can hide or
     reorder part of it."""
-    return text.translate(_REVEALED)
+    return _revealed(text)
 
 
 def json_text(value: Any, **options: Any) -> str:
     """`json.dumps(value)` that a terminal can show: the same JSON value, with DEL, the C1 controls,
-    bidirectional controls and line separators written as `\\uXXXX` escapes (JSON already escapes
-    C0). Keeps every character, so it stays lossless."""
-    return json.dumps(value, ensure_ascii=False, **options).translate(_JSON_ESCAPES)
+    bidirectional controls, line separators and lone surrogates written as `\\uXXXX` escapes (JSON
+    already escapes C0). Keeps every character, so it stays lossless."""
+    return _json_escaped(json.dumps(value, ensure_ascii=False, **options))

@@ -45,3 +45,10 @@ def test_json_text_is_the_same_value_with_nothing_a_terminal_obeys(text: str) ->
     line = json_text({"text": text})
     assert json.loads(line) == {"text": text}
     assert not {ord(c) for c in line} & (CONTROLS | BIDI_CONTROLS | {0x0D, 0x2028, 0x2029})
+
+
+def test_a_lone_surrogate_can_still_be_written_out() -> None:
+    text = "half \ud83d of an emoji"
+    assert inert(text).encode("utf-8") == "half \ufffd of an emoji".encode()
+    line = json_text({"text": text})
+    assert line.encode("utf-8") and json.loads(line) == {"text": text}

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from lfgtui.history.export import when
 from lfgtui.history.store import RunSummary, SearchHit, Selection, Store, StoreError
+from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, recorded_run
 
 DEBOUNCE_S = 0.2
@@ -47,19 +48,29 @@ class Found:
 def found_hits(hits: list[SearchHit]) -> list[Found]:
     rows = []
     for hit in hits:
-        snippet = Text(hit.snippet)
-        for start, end in hit.highlights:
-            snippet.stylize("bold reverse", start, end)
-        label = f"{hit.ticket} #{hit.attempt}"
-        rows.append(Found(hit.run_id, hit.ticket, label, hit.started_at, hit.outcome or "running", snippet))
+        label = f"{inert(hit.ticket)} #{hit.attempt}"
+        outcome = inert(hit.outcome or "running")
+        rows.append(Found(hit.run_id, hit.ticket, label, hit.started_at, outcome, _snippet(hit)))
     return rows
+
+
+def _snippet(hit: SearchHit) -> Text:
+    """The hit's context made inert piece by piece, so its highlights still cover the matched words."""
+    snippet = Text()
+    done = 0
+    for start, end in hit.highlights:
+        snippet.append(inert(hit.snippet[done:start]))
+        snippet.append(inert(hit.snippet[start:end]), "bold reverse")
+        done = end
+    snippet.append(inert(hit.snippet[done:]))
+    return snippet
 
 
 def found_runs(runs: list[RunSummary]) -> list[Found]:
     rows = []
     for run in runs:
-        outcomes = ", ".join(f"{count} {outcome}" for outcome, count in run.outcomes)
-        file = Path(run.tickets_file).name if run.tickets_file else ""
+        outcomes = inert(", ".join(f"{count} {outcome}" for outcome, count in run.outcomes))
+        file = inert(Path(run.tickets_file).name) if run.tickets_file else ""
         label = f"{run.tickets} ticket{'s' if run.tickets != 1 else ''}"
         rows.append(Found(run.id, None, label, run.started_at, outcomes, Text(file, "dim")))
     return rows
@@ -146,7 +157,7 @@ class HistoryScreen(Screen[None]):
             found = await self._in_thread(self._find, generation, query)
         except sqlite3.Error as exc:  # an interrupted query too: a newer one replaces it
             if generation == self.generation:
-                self.status.update(Text(f"search failed: {exc}", "red"))
+                self.status.update(Text(f"search failed: {inert(str(exc))}", "red"))
             return
         if found is None or generation != self.generation:
             return
@@ -154,8 +165,8 @@ class HistoryScreen(Screen[None]):
         self.found = found
         self.table.clear()
         for index, row in enumerate(found):
-            run = row.run_id
-            self.table.add_row(row.label, run, when(row.started_at), row.outcome, row.snippet, key=str(index))
+            cells = (Text(row.label), Text(inert(row.run_id)), when(row.started_at), Text(row.outcome))
+            self.table.add_row(*cells, row.snippet, key=str(index))
         self._show_count()
 
     def _show_count(self) -> None:

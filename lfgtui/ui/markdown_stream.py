@@ -105,8 +105,11 @@ class _Markdown(Markdown):
 
 @lru_cache(maxsize=8)
 def _template(code_theme: str) -> _Markdown:
-    """An empty document per code theme, copied for each render instead of built (which builds a parser)."""
-    return _Markdown("", code_theme=code_theme)
+    """An empty document per code theme, copied for each render instead of built (which builds a parser).
+
+    Links are shown as their text followed by the URL, never as terminal hyperlinks (OSC 8): a model
+    could otherwise show one address and point to another."""
+    return _Markdown("", code_theme=code_theme, hyperlinks=False)
 
 
 def _markdown(text: str, code_theme: str) -> Markdown:

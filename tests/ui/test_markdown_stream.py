@@ -132,7 +132,10 @@ def whole(stream: MarkdownStream, source: str) -> list[Strip]:
     style = stream.rich_style
     console = stream.app.console
     rows = console.render_lines(
-        Markdown(source, code_theme="monokai"), console.options.update_width(width), style=style, pad=False
+        Markdown(source, code_theme="monokai", hyperlinks=False),
+        console.options.update_width(width),
+        style=style,
+        pad=False,
     )
     while rows and not Segment.get_line_length(rows[0]):
         rows.pop(0)
