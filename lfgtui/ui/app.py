@@ -29,7 +29,7 @@ from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket, TicketFile
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
-from lfgtui.ui.modals import ConfirmScreen, HelpScreen
+from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
 from lfgtui.ui.run_screen import HELP, Mode, RunScreen
 from lfgtui.ui.session import RunOptions, Session
@@ -275,7 +275,7 @@ class LfgApp(App[int]):
 
     def action_help(self) -> None:
         rows = []
-        for binding in [*RunScreen.BINDINGS, *self.BINDINGS]:
+        for binding in [*RunScreen.BINDINGS, *ApprovalScreen.BINDINGS, *self.BINDINGS]:
             assert isinstance(binding, Binding)
             keys = self.user_keymap.get(binding.id or "", binding.key)
             keys = keys.replace("question_mark", "?").replace("slash", "/")

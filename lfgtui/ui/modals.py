@@ -1,15 +1,19 @@
-"""Small modal screens: a yes/no confirmation, a follow-up prompt and the key help."""
+"""Small modal screens: a yes/no confirmation, a whole approval request, a follow-up prompt and the key
+help."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+from lfgtui.inert import inert
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -33,6 +37,66 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+class ApprovalScreen(ModalScreen[bool | None]):
+    """A request too long for its pane's notice, shown whole: `y` counts only once the end of it has
+    been on screen, so no part of what runs can stay hidden. Escape goes back undecided."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Approve", id="approval.yes"),
+        Binding("n", "answer(False)", "Deny", id="approval.no"),
+        Binding("escape", "close", "Back", id="approval.close"),
+        Binding("end", "scroll_to_end", "End", show=False, id="approval.end"),
+    ]
+
+    def __init__(self, request: Text) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog approval"):
+            with VerticalScroll(id="approval-request"):
+                yield Static(self.request)
+            yield Static(id="approval-choices", classes="choices")
+
+    def on_mount(self) -> None:
+        self.query_one("#approval-request").focus()
+        self.set_interval(0.1, self._show_choices)
+        self._show_choices()
+
+    @property
+    def all_seen(self) -> bool:
+        """The end of the request is on screen (or it all fits)."""
+        scroll = self.query_one("#approval-request", VerticalScroll)
+        return scroll.scroll_y >= scroll.max_scroll_y
+
+    def _show_choices(self) -> None:
+        yes, no, back, end = (self._key(name) for name in ("yes", "no", "close", "end"))
+        if self.all_seen:
+            choices = f"{yes} = approve    {no} = deny    {back} = back"
+        else:
+            choices = f"more below: {end} or page down to read it to the end, then {yes} = approve"
+            choices += f"    {no} = deny"
+        self.query_one("#approval-choices", Static).update(Text(choices))
+
+    def _key(self, name: str) -> str:
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == f"approval.{name}")
+        keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
+        return keymap.get(f"approval.{name}", binding.key).split(",")[0]
+
+    def action_answer(self, yes: bool) -> None:
+        if yes and not self.all_seen:
+            self.app.bell()
+            self.notify("Read the request to its end first: part of it is still off-screen.", timeout=3)
+            return
+        self.dismiss(yes)
+
+    def action_scroll_to_end(self) -> None:
+        self.query_one("#approval-request", VerticalScroll).scroll_end(animate=False, immediate=True)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class FollowUpScreen(ModalScreen[str | None]):
     """Asks for a follow-up prompt; enter sends it (None when empty), escape gives up."""
 
@@ -44,7 +108,8 @@ class FollowUpScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            question = f"Follow up on [b]{self.ticket}[/b], after its whole conversation:"
+            ticket = (inert(self.ticket), "bold")
+            question = Text.assemble("Follow up on ", ticket, ", after its whole conversation:")
             yield Static(question, classes="question")
             yield Input(placeholder="your next prompt", id="follow-up")
             yield Static("[b]enter[/b] send    [b]escape[/b] cancel", classes="choices")

@@ -32,14 +32,18 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.headless import OUTCOME_GLYPHS
+from lfgtui.inert import inert
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.markdown_stream import MarkdownStream
 from lfgtui.ui.plain_lines import TextLine
-from lfgtui.ui.tool_log import ToolLog, ToolState, approval_question
+from lfgtui.ui.tool_log import ToolLog, ToolState, approval_notice, approval_request, with_question
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+NOTICE_LINES = 3
+"""The most lines a pane's notice shows (its `max-height` in app.tcss): an approval that needs more
+is shown whole in a screen of its own before `y` counts."""
 LINES_EVERY = 5
 """Frames between redraws of the header, gauges and notice while only tokens arrive (4 a second
 at 20 fps): numbers people read. Counted in frames, not seconds, so a frozen test clock still
@@ -137,10 +141,10 @@ class TicketPane(Vertical, can_focus=True):
         self.dirty = True
         match event:
             case TextDelta(text=text):
-                self.body.append(text)
+                self.body.append(inert(text))
                 return
             case ReasoningDelta(text=text):
-                self.reasoning.append(text)
+                self.reasoning.append(inert(text))
                 self.thinking.display = True
                 return
             case RequestSent():
@@ -157,7 +161,7 @@ class TicketPane(Vertical, can_focus=True):
                 self.retries += 1
                 self.retrying = event
             case Status(message=message):
-                self.status_note = message
+                self.status_note = inert(message)
             case AttemptEnded(outcome=outcome, error=error, t=t):
                 self.state = PaneState(outcome.value)
                 self.error = error
@@ -172,7 +176,7 @@ class TicketPane(Vertical, can_focus=True):
     def follow_up(self, prompt: str) -> None:
         """The next attempt continues this one: keep what is shown and add the user's follow-up."""
         self.continuing = True
-        quoted = "\n".join(f"> {line}" for line in prompt.splitlines())
+        quoted = "\n".join(f"> {line}" for line in inert(prompt).splitlines())
         self.body.append(f"\n\n---\n\n{quoted}\n\n")
         self.dirty = True
 
@@ -213,8 +217,24 @@ class TicketPane(Vertical, can_focus=True):
         self.approval[1].set_result(allowed)
         return True
 
-    def approve(self, allowed: bool) -> bool:
+    def approve(self, allowed: bool, call: ToolCallReady | None = None) -> bool:
+        """Answer the pending approval; with `call`, only if that is still the call waiting."""
+        if call is not None and (self.approval is None or self.approval[0] is not call):
+            return False
         return self._settle_approval(allowed)
+
+    def approval_shown(self) -> tuple[Text, bool] | None:
+        """The pending approval as the notice shows it, and whether that is all of it (None: none)."""
+        if self.approval is None:
+            return None
+        call = self.approval[0]
+        yes, no = self._key("pane.approve"), self._key("pane.deny")
+        question = with_question(approval_request(call.name, call.arguments), yes, no)
+        width = self.notice.content_region.width or self.content_region.width
+        if width <= 0:
+            return question, False
+        lines = list(question.wrap(self.app.console, width))
+        return approval_notice(question, lines, NOTICE_LINES, yes, no)
 
     def sample_rate(self, now: float) -> None:
         """Add a point to the sparkline (called a couple of times a second)."""
@@ -264,8 +284,8 @@ class TicketPane(Vertical, can_focus=True):
         glyph = SPINNER[int(now * 10) % len(SPINNER)] if spinning else GLYPHS[self.state]
         text = Text.assemble((f"{glyph} ", f"bold {self._state_style()}"), (self.ticket.id, "bold"))
         if self.ticket.title != self.ticket.id:  # an untitled ticket's title is its id
-            text.append(f" {self.ticket.title}")
-        text.append(f"  {self.provider}/{self.model}", "dim")
+            text.append(f" {inert(self.ticket.title)}")
+        text.append(f"  {inert(self.provider)}/{inert(self.model)}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")
         return text
@@ -288,18 +308,17 @@ class TicketPane(Vertical, can_focus=True):
         }.get(self.state, "cyan")
 
     def _notice(self, now: float) -> Text | str:
-        if self.approval is not None:
-            call = self.approval[0]
-            keys = (self._key("pane.approve"), self._key("pane.deny"), self._key("pane.tools"))
-            return approval_question(call.name, call.arguments, *keys)
+        shown = self.approval_shown()
+        if shown is not None:
+            return shown[0]
         if self.retrying is not None:
             left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
             retry = self.retrying
             count = f"{retry.retry}/{retry.max_retries}"
-            return Text(f"{retry.error.describe()} — retrying in {left:.0f}s ({count})", "yellow")
+            return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", "yellow")
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
-            failed = f"✗ {self.error.describe()}{retries}"
+            failed = f"✗ {inert(self.error.describe())}{retries}"
             return Text.assemble((failed, "bold red"), (f"  {self._key('pane.retry')}: retry", "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")

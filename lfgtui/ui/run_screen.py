@@ -17,7 +17,9 @@ from textual.widgets import Footer, Static
 
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import elapsed_text
+from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState, TicketPane
+from lfgtui.ui.tool_log import approval_request
 
 MIN_PANE_WIDTH = 40
 MIN_PANE_HEIGHT = 14
@@ -78,7 +80,8 @@ HELP = {
     "run.cancel_all": "cancel every ticket (asks first)",
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
-    "pane.approve": "approve the focused pane's pending write_file / run_command",
+    "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
+    "pane opens whole first)",
     "pane.deny": "deny it",
     "run.attention": "jump to the next pane that needs attention (approval or failure)",
     "pane.page_up": "scroll the focused pane's answer up a page (it stops following new output)",
@@ -87,6 +90,10 @@ HELP = {
     "pane.bottom": "scroll the focused pane's answer to its end (it follows new output again)",
     "run.history": "search the history; open a recorded run",
     "run.close": "leave this run for the screen before it",
+    "approval.yes": "(a request shown whole) approve it, once its end has been on screen",
+    "approval.no": "(a request shown whole) deny it",
+    "approval.close": "(a request shown whole) back to the pane, undecided",
+    "approval.end": "(a request shown whole) scroll to its end",
 }
 
 
@@ -261,9 +268,24 @@ class RunScreen(Screen[None]):
             pane.tools.collapsed = not pane.tools.collapsed
 
     def action_approve(self, allowed: bool) -> None:
+        """Deny at once; approve only what the person has seen whole: in the pane's notice when it
+        all fits there, else in the approval screen, which answers for that same call only."""
         pane = self.focused_pane
-        if pane is None or not pane.approve(allowed):
+        shown = None if pane is None else pane.approval_shown()
+        if pane is None or pane.approval is None or shown is None:
             self.app.bell()
+            return
+        if not allowed or shown[1]:
+            pane.approve(allowed)
+            return
+        call = pane.approval[0]
+
+        def answered(yes: bool | None) -> None:
+            if yes is not None and not pane.approve(yes, call):
+                self.notify("That request is no longer waiting.", timeout=3)
+
+        request = approval_request(call.name, call.arguments)
+        self.app.push_screen(ApprovalScreen(request), answered)
 
     def action_attention(self) -> None:
         start = self.panes.index(self.focused_pane) if self.focused_pane in self.panes else -1

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import Collapsible, Static
+
+from lfgtui.inert import json_text, revealed
 
 OUTPUT_TAIL_LINES = 40
 SHORT_ARGS = 48
-APPROVAL_ARGS = 300
 
 
 class ToolState(StrEnum):
@@ -23,31 +24,55 @@ class ToolState(StrEnum):
 
 
 def short_arguments(arguments: dict[str, Any]) -> str:
-    text = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
+    text = json_text(arguments, separators=(", ", ": "))
     return text if len(text) <= SHORT_ARGS else text[: SHORT_ARGS - 1] + "…"
 
 
-def approval_question(name: str, arguments: dict[str, Any], yes: str, no: str, tools: str) -> Text:
-    """What the user approves, with nothing that matters cut: a command in full; a file's path and
-    size (its content is in the tool row, which `tools` shows); other arguments up to
-    `APPROVAL_ARGS`, saying what is left."""
-    text = Text.assemble(("approve ", "bold magenta"), (name, "bold"), " ")
-    if name == "run_command" and isinstance(arguments.get("command"), str):
-        text.append(arguments["command"], "bold")
+def _shown_lines(text: str) -> str:
+    """`text` revealed, each line break marked `⏎` so a multi-line value cannot pass for one line."""
+    return revealed(text).replace("\n", "⏎\n")
+
+
+def approval_request(name: str, arguments: dict[str, Any]) -> Text:
+    """Everything a person approves, nothing cut and every character visible (controls, carriage
+    returns and bidi overrides shown, line breaks marked): a command with its timeout; a file's path,
+    size and whole content; any other tool's arguments in full."""
+    text = Text.assemble(("approve ", "bold magenta"), (revealed(name), "bold"), " ")
+    command, path, content = arguments.get("command"), arguments.get("path"), arguments.get("content")
+    if name == "run_command" and isinstance(command, str):
+        text.append(_shown_lines(command), "bold")
         if "timeout_s" in arguments:
             text.append(f" (timeout {arguments['timeout_s']}s)")
-    elif name == "write_file" and isinstance(arguments.get("content"), str):
-        content: str = arguments["content"]
-        size = f"{len(content.encode())} bytes, {len(content.splitlines())} lines"
-        text.append(str(arguments.get("path")), "bold")
-        text.append(f" ({size}; {tools} shows it)")
+    elif name == "write_file" and isinstance(path, str) and isinstance(content, str):
+        size = len(content.encode(errors="replace"))
+        text.append(_shown_lines(path), "bold")
+        text.append(f" ({size} bytes, {len(content.splitlines())} lines)")
+        if content:
+            text.append(":\n")
+            text.append(revealed(content).rstrip("\n"), "dim")
     else:
-        raw = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
-        text.append(raw[:APPROVAL_ARGS], "bold")
-        if len(raw) > APPROVAL_ARGS:
-            text.append(f"… ({len(raw) - APPROVAL_ARGS} more characters; {tools} shows them)")
-    text.append(f"?  {yes} = yes, {no} = no", "magenta")
+        text.append(json_text(arguments, indent=2), "bold")
     return text
+
+
+def approval_notice(request: Text, lines: list[Text], room: int, yes: str, no: str) -> tuple[Text, bool]:
+    """What a pane's notice shows of an approval, and whether that is the whole request.
+
+    `lines` is the request with its question wrapped at the notice's width; `room` is how many lines
+    the notice has. When it all fits, `yes` approves there; otherwise the notice says how much is
+    hidden and `yes` opens the whole request first.
+    """
+    if len(lines) <= room:
+        return request, True
+    shown = Text("\n").join(lines[: room - 1])
+    hidden = len(lines) - room + 1
+    shown.append(f"\n… {hidden} more lines: {yes} = see it all, {no} = no", "magenta")
+    return shown, False
+
+
+def with_question(request: Text, yes: str, no: str) -> Text:
+    """The request followed by the keys that answer it."""
+    return request + Text(f"?  {yes} = yes, {no} = no", "magenta")
 
 
 def output_tail(output: str) -> str:
@@ -73,15 +98,17 @@ class ToolRow(Collapsible):
         super().__init__(self.detail, title=self._heading(), collapsed=True, classes="tool-row")
         self._show_detail("")
 
-    def _heading(self) -> str:
+    def _heading(self) -> Content:
+        """The row's title, as literal text: a tool's name and arguments are the model's, never markup."""
         duration = "" if self.duration is None else f" · {self.duration:.1f}s"
-        return f"{self.tool_name} {short_arguments(self.arguments)} · {self.state.value}{duration}"
+        name = revealed(self.tool_name)
+        return Content(f"{name} {short_arguments(self.arguments)} · {self.state.value}{duration}")
 
     def _show_detail(self, output: str) -> None:
-        body = Text(json.dumps(self.arguments, indent=2, ensure_ascii=False), "dim")
+        body = Text(json_text(self.arguments, indent=2), "dim")
         if output:
             body.append("\n")
-            body.append(output_tail(output))
+            body.append(revealed(output_tail(output)))
         self.detail.update(body)
 
     def set_state(self, state: ToolState) -> None:

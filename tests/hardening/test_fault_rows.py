@@ -9,6 +9,7 @@ tests/providers/test_fault_matrix.py; this file is about the whole run.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -363,6 +364,22 @@ def test_fault_row(harness: Harness, row: Row) -> None:
     result.check_history()
 
 
+ELSEWHERE = {
+    "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
+    "clipboard, hyperlink, cursor moves)": [
+        "tests/hardening/test_escapes.py::test_the_tui_shows_escape_sequences_without_obeying_them",
+        "tests/hardening/test_escapes.py::test_headless_lines_and_ask_are_inert_and_ndjson_is_lossless",
+        "tests/hardening/test_escapes.py::test_a_provider_error_message_is_inert",
+    ],
+    "a requested command or path hides lines, control characters or bidi overrides": [
+        "tests/ui/test_app.py::test_a_request_longer_than_its_notice_is_approved_only_once_seen_whole",
+        "tests/ui/test_tool_log.py::test_every_line_break_control_and_bidi_override_of_a_command_is_visible",
+    ],
+}
+"""README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
+tests that cover it."""
+
+
 def readme_fault_table() -> list[str]:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## What happens when…", 1)[1].split("\n## ", 1)[0]
@@ -372,4 +389,13 @@ def readme_fault_table() -> list[str]:
 
 def test_the_readme_fault_table_matches_the_rows() -> None:
     tested = list(dict.fromkeys(row.when for row in ROWS))
-    assert readme_fault_table() == tested
+    table = readme_fault_table()
+    assert [when for when in table if when not in ELSEWHERE] == tested
+    assert set(ELSEWHERE) <= set(table)
+
+
+@pytest.mark.parametrize("node", [node for nodes in ELSEWHERE.values() for node in nodes])
+def test_rows_tested_elsewhere_name_tests_that_exist(node: str) -> None:
+    path, name = node.split("::")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    assert callable(getattr(module, name, None)), f"{node} is not a test"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ConfirmScreen, HelpScreen
+from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
+from tests.support import write_scenario
 
 SIZE = (120, 40)
 
@@ -141,11 +143,16 @@ async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path
         await until(pilot, lambda: w.state is PaneState.APPROVAL)
         assert w.tools.rows and next(iter(w.tools.rows.values())).state is ToolState.WAITING
         assert str(w.tools.title) == "tools (2) · approval needed"
-        question = "approve write_file notes/summary.md (47 bytes, 3 lines; t shows it)?  y = yes, n = no"
-        await until(pilot, lambda: str(w.notice.render()) == question)
+        notice = "approve write_file notes/summary.md (47 bytes, 3 lines):\n# Summary\n"
+        notice += "… 2 more lines: y = see it all, n = no"
+        await until(pilot, lambda: str(w.notice.render()) == notice)
         assert w.tools.collapsed
         await pilot.press("t")
         assert not w.tools.collapsed
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        assert "Written by the lfg writer scenario." in app.screen.request.plain
+        assert w.state is PaneState.APPROVAL, "opening the whole request approves nothing"
         await pilot.press("y")
         await until(pilot, lambda: w.state is PaneState.APPROVAL and len(w.tools.rows) == 2)
         await pilot.press("n")
@@ -157,6 +164,58 @@ async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path
         assert (tmp_path / "notes" / "summary.md").exists()
         await pilot.press("t")
         assert w.tools.collapsed
+
+
+def hidden_parts(scenario_dir: Path, command: str, content: str) -> str:
+    """A scenario whose model asks for `run_command` and then `write_file`, with the given values."""
+    return write_scenario(
+        scenario_dir,
+        "hidden-parts",
+        '[[turn]]\n[[turn.tool_call]]\nname = "run_command"\n'
+        f"arguments = {{ command = {json.dumps(command)} }}\n"
+        '[[turn.tool_call]]\nname = "write_file"\n'
+        f'arguments = {{ path = "long.txt", content = {json.dumps(content)} }}\n'
+        '[[turn]]\ntext = "done"\n',
+    )
+
+
+async def test_a_request_longer_than_its_notice_is_approved_only_once_seen_whole(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "hidden-ran"
+    content = "".join(f"line {n}\n" for n in range(200))
+    model = hidden_parts(scenario_dir, f"ls -la\n\n\n\ntouch {marker}", content)
+    toml = f'[[ticket]]\nid = "h"\nprompt = "x"\nmodel = "{model}"\ntools = ["write_file", "run_command"]\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=(60, 24)) as pilot:
+        h = pane(app, "h")
+        await until(pilot, lambda: h.state is PaneState.APPROVAL)
+        await until(pilot, lambda: "more lines: y = see it all" in str(h.notice.render()))
+        assert str(h.notice.render()).startswith("approve run_command ls -la⏎\n⏎")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        assert f"⏎\ntouch {marker}" in app.screen.request.plain
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
+        assert h.state is PaneState.APPROVAL and not marker.exists(), "escape decides nothing"
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: marker.exists())
+
+        await until(pilot, lambda: "long.txt" in str(h.notice.render()))
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, ApprovalScreen), "y is refused while the end is off-screen"
+        assert h.state is PaneState.APPROVAL and not (tmp_path / "long.txt").exists()
+        await pilot.press("end")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: h.state is PaneState.COMPLETED)
+        assert (tmp_path / "long.txt").read_text() == content
 
 
 async def test_attention_jumps_to_failed_and_waiting_panes(sim: SimServer, tmp_path: Path) -> None:

@@ -1,12 +1,18 @@
-"""What a pane asks before a risky tool runs: everything the user must see to decide, nothing cut."""
+"""What a pane asks before a risky tool runs: everything the user must see to decide, nothing cut,
+nothing hidden, and the tool log shows a model's words as text, never as markup."""
 
 from __future__ import annotations
 
-from lfgtui.ui.tool_log import APPROVAL_ARGS, approval_question
+from rich.console import Console
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets._collapsible import CollapsibleTitle
+
+from lfgtui.ui.tool_log import ToolLog, approval_notice, approval_request, with_question
 
 
 def ask(name: str, **arguments: object) -> str:
-    return approval_question(name, arguments, "y", "n", "t").plain
+    return with_question(approval_request(name, arguments), "y", "n").plain
 
 
 def test_a_command_is_shown_whole_however_long() -> None:
@@ -17,18 +23,60 @@ def test_a_command_is_shown_whole_however_long() -> None:
     )
 
 
-def test_a_file_write_names_the_path_and_its_size_not_the_content() -> None:
+def test_every_line_break_control_and_bidi_override_of_a_command_is_visible() -> None:
+    question = ask("run_command", command="ls -la\n\n\ntouch X\r\x1b[2K\u202eecho safe")
+    assert question == ("approve run_command ls -la⏎\n⏎\n⏎\ntouch X␍␛[2K<U+202E>echo safe?  y = yes, n = no")
+
+
+def test_a_file_write_shows_its_path_size_and_whole_content() -> None:
     question = ask("write_file", path="notes/é.md", content="# Title\n\nbody é\n")
-    assert question == "approve write_file notes/é.md (17 bytes, 3 lines; t shows it)?  y = yes, n = no"
+    assert (
+        question == "approve write_file notes/é.md (17 bytes, 3 lines):\n# Title\n\nbody é?  y = yes, n = no"
+    )
+    hidden_target = ask("write_file", path="README.md\n\n\n.git/hooks/pre-commit", content="")
+    assert hidden_target.startswith("approve write_file README.md⏎\n⏎\n⏎\n.git/hooks/pre-commit (0 bytes")
 
 
-def test_other_arguments_say_how_much_is_not_shown() -> None:
+def test_other_tools_show_every_argument() -> None:
     question = ask("deploy", target="x" * 400)
-    assert question.startswith('approve deploy {"target": "xxx')
-    hidden = len('{"target": "' + "x" * 400 + '"}') - APPROVAL_ARGS
-    assert question.endswith(f"… ({hidden} more characters; t shows them)?  y = yes, n = no")
+    assert "x" * 400 in question
 
 
 def test_the_keys_offered_are_the_ones_given() -> None:
-    question = approval_question("run_command", {"command": "ls"}, "ctrl+y", "ctrl+n", "T").plain
+    question = with_question(approval_request("run_command", {"command": "ls"}), "ctrl+y", "ctrl+n").plain
     assert question.endswith("?  ctrl+y = yes, ctrl+n = no")
+
+
+def wrapped(text: Text, width: int) -> list[Text]:
+    return list(text.wrap(Console(width=width), width))
+
+
+def test_a_request_that_fits_the_notice_is_answered_there() -> None:
+    question = with_question(approval_request("run_command", {"command": "ls"}), "y", "n")
+    shown, whole = approval_notice(question, wrapped(question, 60), 3, "y", "n")
+    assert whole and shown is question
+
+
+def test_a_request_that_does_not_fit_says_how_much_is_hidden() -> None:
+    question = with_question(approval_request("run_command", {"command": "ls -la\n\n\n\ntouch X"}), "y", "n")
+    shown, whole = approval_notice(question, wrapped(question, 60), 3, "y", "n")
+    assert not whole
+    assert shown.plain == "approve run_command ls -la⏎\n⏎\n… 3 more lines: y = see it all, n = no"
+    long_line = with_question(approval_request("run_command", {"command": "echo " + "a" * 300}), "y", "n")
+    assert not approval_notice(long_line, wrapped(long_line, 40), 3, "y", "n")[1]
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ToolLog()
+
+
+async def test_a_tool_rows_title_is_literal_text_not_markup() -> None:
+    async with Host().run_test() as pilot:
+        row = pilot.app.query_one(ToolLog).add(
+            "c1", "[@click=app.quit]run[/]", {"q": "[b]x\x1b]0;t\x07"}, 0.0
+        )
+        await pilot.pause()
+        label = row.query_one(CollapsibleTitle).label
+        assert label.plain.startswith('[@click=app.quit]run[/] {"q": "[b]x\\u001b]0;t\\u0007"}')
+        assert not label.spans, "no markup was parsed, so no action or style came from the model"
