@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 
 from lfgtui.events import Event, Outcome, ReasoningDelta, TextDelta
 from lfgtui.history.writer import open_run_history
+from lfgtui.inert import inert
 from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, provider_problems
@@ -210,7 +211,7 @@ class LfgApp(App[int]):
         """Run a recorded ticket again as a new run of its own, recorded as such."""
         problems = provider_problems((ticket,), self.providers.configs)
         if problems:
-            self.notify(f"Cannot re-run: {problems[0]}", severity="error", timeout=8)
+            self.notify(inert(f"Cannot re-run: {problems[0]}"), severity="error", timeout=8, markup=False)
             return
         run_id = secrets.token_hex(3)
         session = Session(self, (ticket,), Mode.LIVE, run_id, first=False, options=self.run_options)
@@ -240,7 +241,7 @@ class LfgApp(App[int]):
         self.summary_stale = True
 
     def _history_problem(self, message: str) -> None:
-        self.notify(message, severity="warning", timeout=6)
+        self.notify(inert(message), severity="warning", timeout=6, markup=False)
 
     async def action_quit(self) -> None:
         running = sum(session.running for session in self.sessions)
