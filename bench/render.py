@@ -7,7 +7,7 @@ CPU is not counted. As `lfg run` does, it streams through the provider worker pr
 is shown apart and counted in CPU per token (`--inline` adds a run with the streams in the UI
 process). For every text chunk it records when the chunk arrived (stamped where it was read off the
 network) and when the first compositor frame after the pane's flush showed it; lag is the
-difference. The baselines are `../shared/bench/textual_baseline.py` (Markdown.get_stream and a
+difference. The baselines are `bench/textual_baseline.py` (Markdown.get_stream and a
 plain Static every 50 ms), run in the same invocation on the same machine, so the ratios compare
 like with like.
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BASELINE = HERE.parent.parent / "shared" / "bench" / "textual_baseline.py"
+BASELINE = HERE / "textual_baseline.py"
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 
 
