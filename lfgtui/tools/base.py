@@ -163,7 +163,7 @@ def _check_value(name: str, value: object, prop: Mapping[str, Any]) -> None:
     if expected not in (None, actual) and (expected, actual) != ("number", "integer"):
         raise ToolError(f"argument {name!r} must be of type {expected}, got {actual}")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ToolError(f"argument {name!r} must be a finite number, got {value}")
         if "minimum" in prop and value < prop["minimum"]:
             raise ToolError(f"argument {name!r} must be at least {prop['minimum']}, got {value}")

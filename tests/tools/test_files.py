@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.providers.base import ToolSpec
+from lfgtui.providers.base import ToolSpec, parse_tool_arguments
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolError, ToolOutcome, confine, run_tool
 from lfgtui.tools.files import MAX_LIST_ENTRIES, MAX_MATCHES
 from lfgtui.tools.reader import MAX_MATCH_LINE
@@ -446,3 +446,11 @@ async def test_non_finite_numbers_are_invalid_arguments(ctx: ToolContext) -> Non
         assert outcome == ToolOutcome(
             f"argument 'timeout_s' must be a finite number, got {value}", is_error=True
         )
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_tool_arguments_with_non_finite_numbers_are_not_valid_json(number: str) -> None:
+    arguments, error = parse_tool_arguments(f'{{"command": "true", "timeout_s": {number}}}')
+    assert arguments == {}
+    assert error is not None and error.startswith(f"tool arguments are not valid JSON: {number} ")
+    assert parse_tool_arguments('{"timeout_s": 1.5e3}') == ({"timeout_s": 1500.0}, None)
