@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,89 @@ async def test_cancelling_the_call_kills_the_command(ctx: ToolContext) -> None:
     with pytest.raises(asyncio.CancelledError):
         await call
     assert await wait_until_gone(int(pid_file.read_text()))
+
+
+ESCAPES = {
+    "setsid": "setsid sleep {marker} &",
+    "nohup": "nohup sh -c 'sleep {marker}' >/dev/null 2>&1 &",
+    "daemon": "sh -c '(setsid sleep {marker} </dev/null >/dev/null 2>&1 &) ; exit 0' &",
+}
+ENDINGS = ("normal exit", "timeout", "cancel")
+
+
+def with_marker(marker: str) -> list[int]:
+    """Live processes whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and not is_gone(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+async def wait_for_marker(marker: str) -> None:
+    for _ in range(400):
+        if with_marker(marker):
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"no process with {marker} started")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the supervisor that kills a whole tree needs Linux")
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("escape", ESCAPES)
+async def test_no_process_of_the_tree_outlives_the_command(
+    ctx: ToolContext, escape: str, ending: str
+) -> None:
+    marker = f"1001.{os.getpid()}{list(ESCAPES).index(escape)}{ENDINGS.index(ending)}"
+    started = ESCAPES[escape].format(marker=marker)
+    if ending == "normal exit":
+        outcome = await run(ctx, f"{started} sleep 0.5; echo done", timeout_s=30)
+        assert outcome == ToolOutcome("done\n[exit code 0]")
+    elif ending == "timeout":
+        outcome = await run(ctx, f"{started} sleep 30", timeout_s=1)
+        assert outcome.is_error and "timed out after 1 s" in outcome.output
+    else:
+        call = asyncio.create_task(run(ctx, f"{started} sleep 30"))
+        await wait_for_marker(marker)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    for _ in range(200):
+        if not with_marker(marker):
+            break
+        await asyncio.sleep(0.025)
+    assert with_marker(marker) == []
+
+
+LFG_DIES = """
+import asyncio, sys
+from pathlib import Path
+from lfgtui.tools import BUILTIN_TOOLS, ToolContext, run_tool
+
+ctx = ToolContext(workdir=Path(sys.argv[1]), env={"PATH": "/usr/bin:/bin"})
+asyncio.run(run_tool(BUILTIN_TOOLS["run_command"], {"command": sys.argv[2]}, ctx))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the supervisor that kills a whole tree needs Linux")
+async def test_no_process_of_the_tree_outlives_lfg(ctx: ToolContext) -> None:
+    marker = f"1001.{os.getpid()}9"
+    command = f"setsid sleep {marker} & sleep 30"
+    lfg = await asyncio.create_subprocess_exec(sys.executable, "-c", LFG_DIES, str(ctx.workdir), command)
+    await wait_for_marker(marker)
+    lfg.kill()
+    await lfg.wait()
+    for _ in range(200):
+        if not with_marker(marker):
+            break
+        await asyncio.sleep(0.025)
+    assert with_marker(marker) == []
 
 
 async def test_long_output_keeps_the_tail(workdir: Path) -> None:
