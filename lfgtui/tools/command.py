@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -84,21 +85,7 @@ class RunCommand:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         timeout_s: float = arguments.get("timeout_s", ctx.command_timeout_s)
-        command: str = arguments["command"]
-        argv = (
-            [*stdlib_script(Path(supervisor.__file__)), str(os.getpid()), command]
-            if SUPERVISED
-            else [supervisor.SHELL, "-c", command]
-        )
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=ctx.workdir,
-            env=dict(ctx.env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = await _start(arguments["command"], ctx)
         assert process.stdout is not None  # piped above
         tail = _Tail(ctx.output_limit - NOTE_ROOM)
         try:
@@ -117,6 +104,29 @@ class RunCommand:
             status = f"[killed by signal {-code}: {signal.strsignal(-code)}]"
             return ToolOutcome(tail.render(status), is_error=True)
         return ToolOutcome(tail.render(f"[exit code {code}]"), is_error=code != 0)
+
+
+async def _start(command: str, ctx: ToolContext) -> asyncio.subprocess.Process:
+    """Start the command (under the supervisor where there is one) in its own session."""
+    common: dict[str, Any] = {
+        "cwd": ctx.workdir,
+        "stdout": asyncio.subprocess.PIPE,
+        "stderr": asyncio.subprocess.STDOUT,
+        "start_new_session": True,
+    }
+    if not SUPERVISED:
+        return await asyncio.create_subprocess_exec(
+            supervisor.SHELL, "-c", command, env=dict(ctx.env), stdin=asyncio.subprocess.DEVNULL, **common
+        )
+    process = await asyncio.create_subprocess_exec(
+        *stdlib_script(Path(supervisor.__file__)), env={}, stdin=asyncio.subprocess.PIPE, **common
+    )
+    assert process.stdin is not None  # piped above
+    request = {"parent": os.getpid(), "command": command, "env": dict(ctx.env)}
+    process.stdin.write(json.dumps(request).encode())
+    await process.stdin.drain()
+    process.stdin.close()
+    return process
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

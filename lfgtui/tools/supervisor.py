@@ -6,14 +6,17 @@ orphan of the command's tree is reparented to it rather than to init; when the s
 lfg sends SIGTERM (timeout, cancel), it SIGKILLs every descendant it still has, scanning /proc until
 none is left, then exits as the shell did. PR_SET_PDEATHSIG makes it do the same if lfg dies.
 
-The parent runs this file as a script (`python -I -S supervisor.py PARENT_PID CMD`), so only the
-standard library is imported and it starts in tens of milliseconds.
+The parent runs this file as a script (`python -I -S supervisor.py`), so only the standard library
+is imported and it starts in tens of milliseconds. The request comes as JSON on stdin: lfg's pid,
+the command and its whole environment, passed on exactly (Python's own start-up may add LC_CTYPE
+to the supervisor's environment); the command's stdin is /dev/null.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import resource
 import signal
@@ -92,17 +95,18 @@ def main() -> None:
     SIGCHLD and SIGTERM are blocked and taken with sigwaitinfo, so no signal can arrive at a moment
     that skips the cleanup; the shell starts with an empty mask and default dispositions.
     """
-    parent, command = int(sys.argv[1]), sys.argv[2]
+    request = json.loads(sys.stdin.read())
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     status: int | None = None
-    if os.getppid() == parent:  # else lfg died before PR_SET_PDEATHSIG was set
+    if os.getppid() == request["parent"]:  # else lfg died before PR_SET_PDEATHSIG was set
         shell = os.posix_spawn(
             SHELL,
-            [SHELL, "-c", command],
-            os.environ,
+            [SHELL, "-c", request["command"]],
+            request["env"],
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)],
             setsigmask=(),
             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
         )

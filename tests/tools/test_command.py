@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolOutcome, run_tool, safe_env
+from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolOutcome, command_env, run_tool, without_keys
 
 
 @pytest.fixture
@@ -198,32 +198,43 @@ async def test_the_environment_is_exactly_the_one_given(ctx: ToolContext) -> Non
     given = ToolContext(workdir=ctx.workdir, env={"PATH": os.environ["PATH"], "ONLY_THIS": "1"})
     lines = (await run(given, "env")).output.splitlines()
     names = {line.split("=", 1)[0] for line in lines[:-1]}
-    assert "ONLY_THIS" in names
-    assert "HOME" not in names
+    assert names - {"PWD"} == {"PATH", "ONLY_THIS"}  # /bin/sh sets PWD itself
 
 
-def test_safe_env_drops_secrets_and_keeps_the_rest() -> None:
-    environ = {
-        "PATH": "/bin",
-        "HOME": "/home/me",
-        "LANG": "C.UTF-8",
-        "OPENAI_API_KEY": "sk-1",
-        "github_token": "gh-1",
-        "CLIENT_SECRET": "s-1",
-        "AWS_SECRET_ACCESS_KEY": "aws-1",
-        "DB_PASSWORD": "pw-1",
-        "MY_PROVIDER_KEY": "k-1",
-        "KEYBOARD": "us",
-    }
-    kept = {"PATH": "/bin", "HOME": "/home/me", "LANG": "C.UTF-8", "KEYBOARD": "us"}
-    assert safe_env(environ, ["my_provider_key"]) == kept
+LEAKY_ENVIRON = {
+    "AZURE_OPENAI_KEY": "leak-azure",
+    "STRIPE_KEY": "leak-stripe",
+    "PRIVATE_KEY": "leak-private",
+    "GH_PAT": "leak-gh",
+    "DB_PWD": "leak-pwd",
+    "DATABASE_URL": "postgres://u:leak-pw@h/db",
+    "SSH_AUTH_SOCK": "/tmp/ssh-leak/agent.1",
+    "OPENAI_API_KEY": "leak-openai",
+    "ACME_KEY": "leak-acme",
+    "LC_ALL": "C.UTF-8",
+    "TZ": "UTC",
+    "VIRTUAL_ENV": "/opt/venv",
+}
 
 
-async def test_run_command_does_not_see_api_keys(workdir: Path) -> None:
-    environ = {**os.environ, "OPENAI_API_KEY": "sk-do-not-leak", "ACME_KEY": "acme-do-not-leak"}
-    ctx = ToolContext(workdir=workdir, env=safe_env(environ, ["ACME_KEY"]))
+async def test_run_command_gets_only_allowlisted_variables(workdir: Path) -> None:
+    source = without_keys({**os.environ, **LEAKY_ENVIRON}, ["ACME_KEY", "OPENAI_API_KEY"])
+    ctx = ToolContext(workdir=workdir, env=command_env(source, [], workdir))
     outcome = await run(ctx, "env")
     assert not outcome.is_error
-    assert "do-not-leak" not in outcome.output
-    assert "OPENAI_API_KEY" not in outcome.output
+    assert "leak" not in outcome.output
+    names = {line.split("=", 1)[0] for line in outcome.output.splitlines()[:-1]}
+    assert {"LC_ALL", "TZ", "PATH"} <= names
+    assert not names & LEAKY_ENVIRON.keys() - {"LC_ALL", "TZ"}
     assert f"PATH={os.environ['PATH']}\n" in outcome.output
+    assert f"PWD={workdir}\n" in outcome.output
+
+
+async def test_env_passthrough_passes_named_variables_but_never_a_configured_key(workdir: Path) -> None:
+    source = without_keys({**os.environ, **LEAKY_ENVIRON}, ["acme_key"])
+    ctx = ToolContext(
+        workdir=workdir, env=command_env(source, ["VIRTUAL_ENV", "ACME_KEY", "UNSET_ONE"], workdir)
+    )
+    outcome = await run(ctx, "env")
+    assert "VIRTUAL_ENV=/opt/venv\n" in outcome.output
+    assert "ACME_KEY" not in outcome.output and "UNSET_ONE" not in outcome.output
