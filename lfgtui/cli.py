@@ -40,7 +40,7 @@ from lfgtui.run import Run, headless_approver
 from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import Ticket, load_tickets
-from lfgtui.tools import BUILTIN_TOOLS, safe_env
+from lfgtui.tools import BUILTIN_TOOLS, without_keys
 from lfgtui.ui import terminal_attached
 from lfgtui.validation import ValidationError
 
@@ -150,7 +150,7 @@ async def _run(args: argparse.Namespace) -> int:
         secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
         options = {
             "max_concurrency": args.max_concurrency or config.run.max_concurrency,
-            "tool_env": safe_env(os.environ, secret_vars),
+            "tool_env": without_keys(os.environ, secret_vars),
         }
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
         async with open_run_history(db, tickets, _command_line(args), _warn) as history:

@@ -18,7 +18,7 @@ from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, ReplayClock, provider_problems, recorded_run
-from lfgtui.tools import safe_env
+from lfgtui.tools import without_keys
 from lfgtui.ui import terminal_attached
 from lfgtui.validation import ValidationError
 
@@ -132,7 +132,7 @@ async def resume(args: argparse.Namespace) -> int:
             recorded=recorded,
             mode=Mode.RESUMED,
             max_concurrency=args.max_concurrency or config.run.max_concurrency,
-            tool_env=safe_env(os.environ, secret_vars),
+            tool_env=without_keys(os.environ, secret_vars),
         )
         if history is not None:
             history.attach(app.ticket_run)

@@ -34,7 +34,7 @@ from lfgtui.events import (
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import Ticket, render_prompt
-from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 
 Sink = Callable[[Event], None]
@@ -245,7 +245,12 @@ class Run:
         if not ticket.tools:
             return None
         tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
-        return Toolbox(tools, ToolContext(workdir=ticket.workdir, env=self.tool_env), self.approver(ticket))
+        ctx = ToolContext(
+            workdir=ticket.workdir,
+            env=command_env(self.tool_env, ticket.env_passthrough, ticket.workdir),
+            allow_git_writes=ticket.allow_git_writes,
+        )
+        return Toolbox(tools, ctx, self.approver(ticket))
 
 
 def headless_approver(yes: bool) -> Callable[[Ticket], Approve]:

@@ -17,6 +17,7 @@ from lfgtui.config import Config
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import MissingApiKey, resolve
 from lfgtui.validation import (
+    BOOLEAN,
     NON_NEGATIVE_NUMBER,
     PATH,
     POSITIVE_INT,
@@ -31,6 +32,7 @@ from lfgtui.validation import (
 )
 
 DEFAULT_MAX_TURNS = 20
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OFFLINE_PROVIDER = "sim"
 KEYED_FALLBACKS = ("openai", "anthropic")
 
@@ -50,6 +52,11 @@ TICKET_FIELDS: dict[str, Kind] = {
     "auto_approve": Kind(
         "true or a list of tool names", lambda value: isinstance(value, bool) or STRING_LIST.check(value)
     ),
+    "env_passthrough": Kind(
+        "a list of environment variable names (letters, digits and '_', not starting with a digit)",
+        lambda value: STRING_LIST.check(value) and all(ENV_NAME.fullmatch(name) for name in value),
+    ),
+    "allow_git_writes": BOOLEAN,
 }
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
@@ -78,6 +85,8 @@ class Ticket:
     auto_approve: frozenset[str]
     auto_approve_all: bool
     line: int
+    env_passthrough: tuple[str, ...] = ()
+    allow_git_writes: bool = False
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""
@@ -207,6 +216,7 @@ class _Loader:
                 if name not in self.known_tools:
                     message = unknown("tool", name, self.known_tools)
                     self.check.add(self.line(draft, key), f"{where}: {key}: {message}")
+        self._check_passthrough(draft, where, fields.get("env_passthrough", ()))
         if "workdir" in fields:
             workdir = (self.folder / Path(fields["workdir"]).expanduser()).resolve()
             try:
@@ -219,6 +229,21 @@ class _Loader:
                 self.check.add(self.line(draft, "workdir"), f"{where}: workdir {str(workdir)!r} {problem}")
             fields["workdir"] = workdir
         return fields
+
+    def _check_passthrough(self, draft: _Draft | None, where: str, names: Sequence[str]) -> None:
+        """A provider's key variable may not be passed to commands, even when named on purpose."""
+        keys = {
+            provider.api_key_env.upper(): name
+            for name, provider in self.config.providers.items()
+            if provider.api_key_env
+        }
+        for variable in names:
+            if variable.upper() in keys:
+                self.check.add(
+                    self.line(draft, "env_passthrough"),
+                    f"{where}: env_passthrough: {variable!r} holds the API key of provider "
+                    f"{keys[variable.upper()]!r}; lfg never passes a provider's key to a command",
+                )
 
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}
@@ -316,6 +341,8 @@ class _Loader:
             auto_approve=frozenset(auto_approve) if isinstance(auto_approve, list) else frozenset(),
             auto_approve_all=auto_approve is True,
             line=self.line(draft) or 0,
+            env_passthrough=tuple(dict.fromkeys(fields.get("env_passthrough", ()))),
+            allow_git_writes=fields.get("allow_git_writes", False),
         )
 
 

@@ -66,6 +66,7 @@ def _is_string_list(value: Any) -> bool:
 
 
 STRING = Kind("a string", lambda value: isinstance(value, str))
+BOOLEAN = Kind("true or false", lambda value: isinstance(value, bool))
 PATH = Kind("a path (text with no NUL character)", lambda value: STRING.check(value) and "\0" not in value)
 STRING_LIST = Kind("a list of strings", _is_string_list)
 STRING_TABLE = Kind(

@@ -258,6 +258,43 @@ def test_unknown_tools_and_bad_arguments_become_error_results(lfg: Lfg) -> None:
     assert text(events, "c") == "Understood."
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not strict JSON")
+
+
+def test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed(lfg: Lfg) -> None:
+    lfg.scenario(
+        "nan",
+        """
+        ttft_ms = 10
+        tokens_per_s = 500
+        [[turn]]
+        [[turn.tool_call]]
+        name = "run_command"
+        arguments_raw = '{"command": "echo ran", "timeout_s": NaN}'
+        [[turn.tool_call]]
+        name = "run_command"
+        arguments_raw = '{"command": "echo ran", "timeout_s": -Infinity}'
+        [[turn.tool_call]]
+        name = "run_command"
+        arguments_raw = '{"command": "echo ran", "timeout_s": 1e999}'
+        [[turn]]
+        text = "Understood."
+        """,
+    )
+    tickets = lfg.tickets(
+        '[[ticket]]\nid = "n"\nprompt = "go"\nmodel = "nan"\ntools = ["run_command"]\nauto_approve = true\n'
+    )
+    done = subprocess.run(
+        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line, parse_constant=_no_constants) for line in done.stdout.splitlines()]
+    results = of(events, "n", "tool_result")
+    assert len(results) == 3
+    assert all(r["is_error"] and "not valid JSON" in r["output"] for r in results)
+
+
 def test_max_turns_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> None:
     tickets = lfg.tickets(
         '[[ticket]]\nid = "loop"\nprompt = "go"\nmodel = "tool-loop"\ntools = ["list_dir"]\nmax_turns = 3\n'

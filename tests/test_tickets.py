@@ -366,6 +366,53 @@ def test_missing_api_key_names_the_variable(tmp_path: Path) -> None:
     assert load(path, env={"XAI_API_KEY": "xai-key"}).tickets[0].provider == "xai"
 
 
+def test_env_passthrough_and_allow_git_writes_are_inherited(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[defaults]\nenv_passthrough = ["VIRTUAL_ENV", "CI"]\nallow_git_writes = true\n\n'
+        '[[ticket]]\nid = "a"\nprompt = "p"\n\n'
+        '[[ticket]]\nid = "b"\nprompt = "p"\nenv_passthrough = ["GOPATH"]\nallow_git_writes = false\n',
+    )
+    a, b = load(path).tickets
+    assert (a.env_passthrough, a.allow_git_writes) == (("VIRTUAL_ENV", "CI"), True)
+    assert (b.env_passthrough, b.allow_git_writes) == (("GOPATH",), False)
+    (plain,) = load(write(tmp_path, '[[ticket]]\nid = "c"\nprompt = "p"\n', "plain.toml")).tickets
+    assert (plain.env_passthrough, plain.allow_git_writes) == ((), False)
+
+
+def test_env_passthrough_takes_only_variable_names(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nenv_passthrough = ["PATH=/x"]\n')
+    assert one_problem(path) == (
+        f"{path}:4: ticket 'a': env_passthrough must be a list of environment variable names (letters, "
+        "digits and '_', not starting with a digit), got an array of strings"
+    )
+    path = write(tmp_path, '[defaults]\nenv_passthrough = "CI"\n[[ticket]]\nid = "a"\nprompt = "p"\n')
+    assert one_problem(path).startswith(
+        f"{path}:2: [defaults]: env_passthrough must be a list of environment"
+    )
+
+
+def test_env_passthrough_never_passes_a_providers_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[defaults]\nenv_passthrough = ["openai_api_key"]\n\n'
+        '[[ticket]]\nid = "a"\nprompt = "p"\nenv_passthrough = ["CI", "ANTHROPIC_API_KEY"]\n',
+    )
+    assert problems(path) == [
+        f"{path}:2: [defaults]: env_passthrough: 'openai_api_key' holds the API key of provider 'openai'; "
+        "lfg never passes a provider's key to a command",
+        f"{path}:7: ticket 'a': env_passthrough: 'ANTHROPIC_API_KEY' holds the API key of provider "
+        "'anthropic'; lfg never passes a provider's key to a command",
+    ]
+
+
+def test_allow_git_writes_is_true_or_false(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nallow_git_writes = "yes"\n')
+    assert one_problem(path) == (
+        f"{path}:4: ticket 'a': allow_git_writes must be true or false, got the string 'yes'"
+    )
+
+
 def test_missing_workdir(tmp_path: Path) -> None:
     path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nworkdir = "missing"\n')
     missing = (tmp_path / "missing").resolve()

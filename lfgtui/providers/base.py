@@ -7,6 +7,7 @@ An adapter streams one model call. It yields events as they arrive and, on a fai
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -106,16 +107,30 @@ def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
     """Parse a model's tool-call arguments; an empty string means no arguments.
 
     Returns the arguments and, when they are not a JSON object, an error for the model to see.
+    Only finite numbers are valid: `NaN` and `Infinity` (which Python's json accepts but JSON does
+    not) and numbers too big for a float (`1e999`) would make a timeout expire at once and reach
+    `lfg run --json` output that strict parsers reject.
     """
     if not raw.strip():
         return {}, None
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except ValueError as exc:  # JSONDecodeError is one
         return {}, f"tool arguments are not valid JSON: {exc}"
     if not isinstance(value, dict):
         return {}, f"tool arguments must be a JSON object, got {type(value).__name__}"
     return value, None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def status_error_kind(status: int) -> ErrorKind:

@@ -7,12 +7,16 @@ output, and turns every failure into an error outcome the model can read and rea
 
 from __future__ import annotations
 
+import math
 import os
+import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from lfgtui.inert import BIDI_CONTROLS
 from lfgtui.providers.base import ToolSpec
 
 NOTE_ROOM = 256
@@ -35,19 +39,25 @@ class ToolContext:
 
     `workdir` must be absolute and already resolved (`Path.resolve()`): the caller resolves it once,
     so a symlinked workdir works and every confinement check compares resolved paths. `env` is the
-    whole environment `run_command` gets; build it with `safe_env`.
+    whole environment `run_command` gets; build it with `command_env`. `read_time_limit_s` bounds
+    each read or search (they run in a child process that is killed then), and `allow_git_writes`
+    is the ticket's opt-in to let `write_file` change a `.git` folder.
     """
 
     workdir: Path
     env: Mapping[str, str]
     command_timeout_s: float = 60.0
     output_limit: int = 64 * 1024
+    read_time_limit_s: float = 10.0
+    allow_git_writes: bool = False
 
     def __post_init__(self) -> None:
         if not self.workdir.is_absolute() or self.workdir != self.workdir.resolve():
             raise ValueError(f"the workdir must be an absolute, resolved path, got '{self.workdir}'")
         if self.command_timeout_s <= 0:
             raise ValueError(f"command_timeout_s must be positive, got {self.command_timeout_s}")
+        if self.read_time_limit_s <= 0:
+            raise ValueError(f"read_time_limit_s must be positive, got {self.read_time_limit_s}")
         if self.output_limit < MIN_OUTPUT_LIMIT:
             raise ValueError(f"output_limit must be at least {MIN_OUTPUT_LIMIT}, got {self.output_limit}")
 
@@ -70,10 +80,13 @@ def confine(ctx: ToolContext, path: str) -> Path:
 
     The path must be relative; once `..` and every symbolic link are resolved it must still lie
     inside the workdir. A path that does not exist yet resolves through its existing parents, so a
-    file to be written under a symlinked folder that leads out is refused too.
+    file to be written under a symlinked folder that leads out is refused too. A path with a control
+    character (C0, DEL, C1) or a bidirectional control is refused: no real file needs one, and shown
+    to the user it could hide where a write really goes (`README.md\\n\\n.git/hooks/pre-commit`).
     """
-    if "\0" in path:
-        raise ToolError(f"path {path!r} contains a NUL character")
+    control = next((c for c in path if unicodedata.category(c) == "Cc" or ord(c) in BIDI_CONTROLS), None)
+    if control is not None:
+        raise ToolError(f"path {path!r} contains the control character U+{ord(control):04X}; paths may not")
     relative = Path(path)
     if relative.is_absolute():
         raise ToolError(f"path {path!r} is absolute; give a path relative to the ticket's workdir")
@@ -150,10 +163,21 @@ def _check_value(name: str, value: object, prop: Mapping[str, Any]) -> None:
     if expected not in (None, actual) and (expected, actual) != ("number", "integer"):
         raise ToolError(f"argument {name!r} must be of type {expected}, got {actual}")
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ToolError(f"argument {name!r} must be a finite number, got {value}")
         if "minimum" in prop and value < prop["minimum"]:
             raise ToolError(f"argument {name!r} must be at least {prop['minimum']}, got {value}")
         if "exclusiveMinimum" in prop and value <= prop["exclusiveMinimum"]:
             raise ToolError(f"argument {name!r} must be greater than {prop['exclusiveMinimum']}, got {value}")
+
+
+def stdlib_script(script: Path) -> list[str]:
+    """The command line that runs one of our stdlib-only helper scripts in a child Python.
+
+    Run by path in isolated mode without `site` (`-I -S`), it imports neither lfgtui nor anything
+    installed, so it starts in tens of milliseconds and no PYTHON* variable can change it.
+    """
+    return [sys.executable, "-I", "-S", str(script)]
 
 
 def _describe_os_error(exc: OSError, ctx: ToolContext) -> str:

@@ -1,23 +1,31 @@
 """The shell tool: run one command in the workdir with a timeout, keeping the tail of its output.
 
-The command leads its own session, so a timeout or a cancelled ticket kills everything it started,
-not just the shell. Output is read as it comes and only the tail is kept, so a chatty command
-cannot exhaust memory; the end of a build or test log is where the answer usually is.
+On Linux the command runs under a small supervisor (`supervisor.py`) that kills every process the
+command started, even those that left its process group (`setsid`, `nohup … &`, daemons), when the
+shell exits, on timeout, on cancel and if lfg dies. Elsewhere the command leads its own session
+and its process group is killed. Output is read as it comes and only the tail is kept, so a chatty
+command cannot exhaust memory; the end of a build or test log is where the answer usually is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 from lfgtui.providers.base import ToolSpec
-from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome
+from lfgtui.tools import supervisor
+from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome, stdlib_script
 
 READ_CHUNK = 64 * 1024
 KILL_GRACE_S = 5.0
+SUPERVISED = sys.platform == "linux"
+"""The supervisor needs Linux: a child subreaper, PR_SET_PDEATHSIG and /proc."""
 
 
 class _Tail:
@@ -77,15 +85,7 @@ class RunCommand:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         timeout_s: float = arguments.get("timeout_s", ctx.command_timeout_s)
-        process = await asyncio.create_subprocess_shell(
-            arguments["command"],
-            cwd=ctx.workdir,
-            env=dict(ctx.env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = await _start(arguments["command"], ctx)
         assert process.stdout is not None  # piped above
         tail = _Tail(ctx.output_limit - NOTE_ROOM)
         try:
@@ -94,11 +94,11 @@ class RunCommand:
                     tail.add(chunk)
                 code = await process.wait()
         except TimeoutError:
-            await _kill_group(process)
+            await _stop(process)
             status = f"[timed out after {timeout_s:g} s; killed the command and every process it started]"
             return ToolOutcome(tail.render(status), is_error=True)
         except asyncio.CancelledError:
-            await _kill_group(process)
+            await _stop(process)
             raise
         if code < 0:
             status = f"[killed by signal {-code}: {signal.strsignal(-code)}]"
@@ -106,11 +106,42 @@ class RunCommand:
         return ToolOutcome(tail.render(f"[exit code {code}]"), is_error=code != 0)
 
 
-async def _kill_group(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL the command's process group (it leads its own session), then reap the shell.
+async def _start(command: str, ctx: ToolContext) -> asyncio.subprocess.Process:
+    """Start the command (under the supervisor where there is one) in its own session."""
+    common: dict[str, Any] = {
+        "cwd": ctx.workdir,
+        "stdout": asyncio.subprocess.PIPE,
+        "stderr": asyncio.subprocess.STDOUT,
+        "start_new_session": True,
+    }
+    if not SUPERVISED:
+        return await asyncio.create_subprocess_exec(
+            supervisor.SHELL, "-c", command, env=dict(ctx.env), stdin=asyncio.subprocess.DEVNULL, **common
+        )
+    process = await asyncio.create_subprocess_exec(
+        *stdlib_script(Path(supervisor.__file__)), env={}, stdin=asyncio.subprocess.PIPE, **common
+    )
+    assert process.stdin is not None  # piped above
+    request = {"parent": os.getpid(), "command": command, "env": dict(ctx.env)}
+    process.stdin.write(json.dumps(request).encode())
+    await process.stdin.drain()
+    process.stdin.close()
+    return process
 
-    The wait is bounded: a process that left the group could still hold the output pipe open.
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop the command and everything it started, then reap it.
+
+    The supervisor is asked first (SIGTERM: it kills the whole tree and exits); if it does not
+    exit in time, or there is none, the process group is SIGKILLed. Each wait is bounded: a process
+    stuck in the kernel may never exit.
     """
+    if SUPERVISED:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), KILL_GRACE_S)
+            return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(TimeoutError):

@@ -1,49 +1,88 @@
 """The file tools: read, list, search and write, each confined to the ticket's workdir.
 
-They run on the event loop without threads, so each bounds its own work and output: a model that
-asks for a huge file or a whole tree gets a bounded answer and a note on how to ask for more.
+Reading and searching run in a child process (`reader.py`) under a time limit, so no file (a FIFO,
+a procfs entry that blocks) and no pattern (one that backtracks for hours) can stall the event
+loop; the child is killed when the limit passes or the call is cancelled. Each tool bounds its own
+output: a model that asks for a huge file or a whole tree gets a bounded answer and a note on how
+to ask for more.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import contextlib
+import json
 import os
-import re
-from collections.abc import Iterable, Iterator
+import stat
+import unicodedata
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from lfgtui.providers.base import ToolSpec
-from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolError, ToolOutcome, confine
+from lfgtui.tools import reader
+from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolError, ToolOutcome, confine, stdlib_script
 
 DEFAULT_READ_LINES = 2000
 MAX_LIST_ENTRIES = 500
 MAX_MATCHES = 200
-MAX_MATCH_LINE = 300
-SNIFF_BYTES = 8192
-SKIPPED_DIRS = frozenset({".git"})
-
-
-def _looks_binary(head: bytes) -> bool:
-    """The heuristic git and grep use: text files have no NUL bytes near the start."""
-    return b"\0" in head
-
-
-def _open_text(path: Path) -> io.TextIOWrapper | None:
-    """Open `path` as UTF-8 text (undecodable bytes replaced), or None when it looks binary."""
-    with path.open("rb") as raw:
-        if _looks_binary(raw.read(SNIFF_BYTES)):
-            return None
-    return path.open(encoding="utf-8", errors="replace", newline="")
+JSON_CHAR_BYTES = 12
+"""The most bytes one character takes in a reply: an astral character is two `\\uXXXX` escapes."""
+REPLY_ROOM = 64 * 1024
+"""Bytes of a reply beyond its text: its keys, a path."""
+KILL_WAIT_S = 5.0
+"""How long to wait for a killed reader to be reaped: a read stuck in the kernel may never end."""
 
 
 def _refuse_non_file(target: Path, name: str) -> None:
-    """Refuse a directory or a special file: opening a FIFO would block the whole event loop."""
+    """Refuse a directory or a special file with a clear reason (the reader checks again on the fd)."""
     if target.is_dir():
         raise ToolError(f"'{name}' is a directory, not a file (list_dir shows what it holds)")
     if target.exists() and not target.is_file():
         raise ToolError(f"'{name}' is not a regular file")
+
+
+@contextlib.asynccontextmanager
+async def _reader(request: dict[str, Any], ctx: ToolContext) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    """Start the reader child on `request` and give its replies; it is killed on leaving, however
+    that happens (done, stopped early, cancelled, timed out)."""
+    process = await asyncio.create_subprocess_exec(
+        *stdlib_script(Path(reader.__file__)),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ctx.workdir,
+        env={},
+        limit=JSON_CHAR_BYTES * ctx.output_limit + REPLY_ROOM,
+    )
+    assert process.stdin is not None and process.stdout is not None  # piped above
+    try:
+        process.stdin.write(json.dumps({**request, "time_limit_s": ctx.read_time_limit_s}).encode())
+        await process.stdin.drain()
+        process.stdin.close()
+        yield _replies(process, process.stdout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), KILL_WAIT_S)
+
+
+async def _replies(
+    process: asyncio.subprocess.Process, out: asyncio.StreamReader
+) -> AsyncIterator[dict[str, Any]]:
+    """The reader's replies; a reader that fails without saying why becomes a ToolError."""
+    while line := await out.readline():
+        message: dict[str, Any] = json.loads(line)
+        if "error" in message:
+            raise ToolError(message["error"])
+        if "os_error" in message:
+            error = message["os_error"]
+            raise OSError(error["errno"], error["strerror"], error["filename"])
+        yield message
+    code = await process.wait()
+    if code != 0:
+        raise ToolError(f"the file reader failed (exit code {code})")
 
 
 class ReadFile:
@@ -55,7 +94,8 @@ class ReadFile:
         description=(
             "Read a text file in the workdir. Returns up to `limit` lines starting at line `offset` "
             f"(from 1; default: the first {DEFAULT_READ_LINES} lines). When more follows, a note at the "
-            "end says which offset to read on from. Binary files and directories are refused."
+            "end says which offset to read on from; a line longer than the output limit is cut. Binary "
+            "files, directories and special files (FIFOs, devices) are refused."
         ),
         parameters={
             "type": "object",
@@ -73,53 +113,24 @@ class ReadFile:
         name: str = arguments["path"]
         target = confine(ctx, name)
         _refuse_non_file(target, name)
-        text = _open_text(target)
-        if text is None:
-            size = target.stat().st_size
-            raise ToolError(f"'{name}' looks like a binary file ({size} bytes); read_file only reads text")
-        with text:
-            window = _read_window(
-                name,
-                text,
-                first=arguments.get("offset", 1),
-                count=arguments.get("limit", DEFAULT_READ_LINES),
-                budget=ctx.output_limit - NOTE_ROOM,
-            )
-        return ToolOutcome(window)
-
-
-def _read_window(name: str, lines: Iterable[str], first: int, count: int, budget: int) -> str:
-    """Lines `first` onwards: at most `count` of them and `budget` characters, with a note when cut."""
-    shown: list[str] = []
-    size = 0
-    note = ""
-    number = 0
-    for number, line in enumerate(lines, 1):
-        if number < first:
-            continue
-        if len(shown) == count or size + len(line) > budget:
-            if shown:
-                reason = "" if len(shown) == count else ", all that fits in the output limit"
-                note = f"[showed lines {first} to {number - 1}{reason}; read on with offset={number}]"
-            else:
-                shown.append(line[:budget])
-                width = len(line.rstrip("\r\n"))
-                note = (
-                    f"[line {number} has {width} characters; showed the first {budget}; "
-                    f"read on with offset={number + 1}]"
-                )
-            break
-        shown.append(line)
-        size += len(line)
-    if not shown:
-        if number == 0:
-            return f"'{name}' is empty"
-        raise ToolError(f"offset {first} is past the end of '{name}', which has {number} lines")
-    body = "".join(shown)
-    if not note:
-        return body
-    separator = "" if body.endswith("\n") else "\n"
-    return f"{body}{separator}{note}"
+        request = {
+            "op": "read",
+            "path": str(target),
+            "name": name,
+            "first": arguments.get("offset", 1),
+            "count": arguments.get("limit", DEFAULT_READ_LINES),
+            "budget": ctx.output_limit - NOTE_ROOM,
+        }
+        try:
+            async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, ctx) as replies:
+                async for reply in replies:
+                    return ToolOutcome(reply["output"])
+        except TimeoutError:
+            raise ToolError(
+                f"reading '{name}' took longer than {ctx.read_time_limit_s:g} s (the time limit); "
+                "it may be a file that never ends or blocks"
+            ) from None
+        raise ToolError(f"the file reader gave no answer for '{name}'")
 
 
 class ListDir:
@@ -177,7 +188,8 @@ class SearchFiles:
             "Search the text files under a path in the workdir for a Python regular expression. "
             "Prints each matching line as 'path:LINE: text', with paths relative to the workdir. "
             f"Skips binary files and .git, does not follow symbolic links, and stops after {MAX_MATCHES} "
-            "matches."
+            f"matches. Only the first {reader.SEARCH_WINDOW} characters of each line are searched. A search "
+            "that takes too long (a pattern that backtracks badly) is stopped with the matches found so far."
         ),
         parameters={
             "type": "object",
@@ -199,62 +211,43 @@ class SearchFiles:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         pattern: str = arguments["pattern"]
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
         name: str = arguments.get("path", ".")
         root = confine(ctx, name)
         if not root.exists():
             raise ToolError(f"'{name}' does not exist")
         glob: str | None = arguments.get("glob")
+        request = {
+            "op": "search",
+            "pattern": pattern,
+            "root": str(root),
+            "workdir": str(ctx.workdir),
+            "glob": glob,
+        }
         found: list[str] = []
         budget = ctx.output_limit - NOTE_ROOM
-        for file in _walk(root):
-            relative = file.relative_to(ctx.workdir)
-            if glob is not None and not relative.match(glob):
-                continue
-            for number, line in _matching_lines(file, regex):
-                text = line if len(line) <= MAX_MATCH_LINE else f"{line[:MAX_MATCH_LINE]}…"
-                entry = f"{relative.as_posix()}:{number}: {text}"
-                if len(found) == MAX_MATCHES or len(entry) >= budget:
-                    found.append(f"[stopped after {len(found)} matches; narrow the pattern, path or glob]")
-                    return ToolOutcome("\n".join(found))
-                found.append(entry)
-                budget -= len(entry) + 1
-            await asyncio.sleep(0)  # a big tree must not starve the other tickets' streams
+        try:
+            async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, ctx) as replies:
+                async for reply in replies:
+                    entry: str = reply["match"]
+                    if len(found) == MAX_MATCHES or len(entry) >= budget:
+                        found.append(
+                            f"[stopped after {len(found)} matches; narrow the pattern, path or glob]"
+                        )
+                        return ToolOutcome("\n".join(found))
+                    found.append(entry)
+                    budget -= len(entry) + 1
+        except TimeoutError:
+            found.append(
+                f"[the search took longer than {ctx.read_time_limit_s:g} s (the time limit) and was stopped "
+                f"after {len(found)} matches: the pattern took too long (nested repeats like '(a+)+' "
+                "backtrack without end) or there was too much to search; simplify the pattern or narrow "
+                "the path or glob]"
+            )
+            return ToolOutcome("\n".join(found), is_error=True)
         if not found:
             scope = f" in files matching {glob!r}" if glob is not None else ""
             return ToolOutcome(f"no matches for {pattern!r} under '{name}'{scope}")
         return ToolOutcome("\n".join(found))
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    """The regular files under `root` in a stable order, without .git or any symbolic link."""
-    if not root.is_dir():
-        if root.is_file():
-            yield root
-        return
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)  # os.walk never enters linked dirs
-        for file in sorted(files):
-            path = Path(folder, file)
-            if not path.is_symlink() and path.is_file():
-                yield path
-
-
-def _matching_lines(file: Path, regex: re.Pattern[str]) -> Iterator[tuple[int, str]]:
-    """Numbered lines of `file` that match; nothing for a binary or unreadable file."""
-    try:
-        text = _open_text(file)
-    except OSError:
-        return
-    if text is None:
-        return
-    with text:
-        for number, line in enumerate(text, 1):
-            if regex.search(line):
-                yield number, line.rstrip("\r\n")
 
 
 class WriteFile:
@@ -281,6 +274,11 @@ class WriteFile:
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         name: str = arguments["path"]
         target = confine(ctx, name)
+        if not ctx.allow_git_writes and _in_git_folder(name, target.relative_to(ctx.workdir)):
+            raise ToolError(
+                f"'{name}' is inside a .git folder; writing there can run code (hooks, core.fsmonitor, "
+                "aliases), so it is refused unless the ticket sets allow_git_writes = true"
+            )
         _refuse_non_file(target, name)
         try:
             data = arguments["content"].encode("utf-8")
@@ -288,5 +286,37 @@ class WriteFile:
             raise ToolError(f"the content is not valid Unicode text: {exc}") from None
         existed = target.exists()
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        _write_regular(target, name, data)
         return ToolOutcome(f"{'overwrote' if existed else 'created'} '{name}': wrote {len(data)} bytes")
+
+
+def _is_git_name(part: str) -> bool:
+    """Whether a path component names `.git` on some filesystem: any case, with ignorable format
+    characters (macOS drops them) or trailing dots and spaces (Windows drops them)."""
+    visible = "".join(char for char in part if unicodedata.category(char) != "Cf")
+    return visible.rstrip(". ").casefold() == ".git"
+
+
+def _in_git_folder(name: str, resolved: Path) -> bool:
+    """Whether the path as given, or as resolved (a symbolic link to .git), goes through a `.git`."""
+    return any(_is_git_name(part) for part in (*Path(name).parts, *resolved.parts))
+
+
+def _write_regular(target: Path, name: str, data: bytes) -> None:
+    """Replace the content of `target`, refusing anything but a regular file with one link.
+
+    The checks are on the opened descriptor, so nothing swapped in after them is written. A hard
+    link is refused: the same file also lives under another name, maybe outside the workdir.
+    """
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    with os.fdopen(fd, "wb") as file:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise ToolError(f"'{name}' is not a regular file")
+        if status.st_nlink > 1:
+            raise ToolError(
+                f"'{name}' has {status.st_nlink} hard links: the same file also lives under another name, "
+                "perhaps outside the workdir, so write_file does not change it"
+            )
+        file.truncate(0)
+        file.write(data)

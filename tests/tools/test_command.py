@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolOutcome, run_tool, safe_env
+from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolOutcome, command_env, run_tool, without_keys
 
 
 @pytest.fixture
@@ -92,6 +93,89 @@ async def test_cancelling_the_call_kills_the_command(ctx: ToolContext) -> None:
     assert await wait_until_gone(int(pid_file.read_text()))
 
 
+ESCAPES = {
+    "setsid": "setsid sleep {marker} &",
+    "nohup": "nohup sh -c 'sleep {marker}' >/dev/null 2>&1 &",
+    "daemon": "sh -c '(setsid sleep {marker} </dev/null >/dev/null 2>&1 &) ; exit 0' &",
+}
+ENDINGS = ("normal exit", "timeout", "cancel")
+
+
+def with_marker(marker: str) -> list[int]:
+    """Live processes whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and not is_gone(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+async def wait_for_marker(marker: str) -> None:
+    for _ in range(400):
+        if with_marker(marker):
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"no process with {marker} started")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the supervisor that kills a whole tree needs Linux")
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("escape", ESCAPES)
+async def test_no_process_of_the_tree_outlives_the_command(
+    ctx: ToolContext, escape: str, ending: str
+) -> None:
+    marker = f"1001.{os.getpid()}{list(ESCAPES).index(escape)}{ENDINGS.index(ending)}"
+    started = ESCAPES[escape].format(marker=marker)
+    if ending == "normal exit":
+        outcome = await run(ctx, f"{started} sleep 0.5; echo done", timeout_s=30)
+        assert outcome == ToolOutcome("done\n[exit code 0]")
+    elif ending == "timeout":
+        outcome = await run(ctx, f"{started} sleep 30", timeout_s=1)
+        assert outcome.is_error and "timed out after 1 s" in outcome.output
+    else:
+        call = asyncio.create_task(run(ctx, f"{started} sleep 30"))
+        await wait_for_marker(marker)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    for _ in range(200):
+        if not with_marker(marker):
+            break
+        await asyncio.sleep(0.025)
+    assert with_marker(marker) == []
+
+
+LFG_DIES = """
+import asyncio, sys
+from pathlib import Path
+from lfgtui.tools import BUILTIN_TOOLS, ToolContext, run_tool
+
+ctx = ToolContext(workdir=Path(sys.argv[1]), env={"PATH": "/usr/bin:/bin"})
+asyncio.run(run_tool(BUILTIN_TOOLS["run_command"], {"command": sys.argv[2]}, ctx))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the supervisor that kills a whole tree needs Linux")
+async def test_no_process_of_the_tree_outlives_lfg(ctx: ToolContext) -> None:
+    marker = f"1001.{os.getpid()}9"
+    command = f"setsid sleep {marker} & sleep 30"
+    lfg = await asyncio.create_subprocess_exec(sys.executable, "-c", LFG_DIES, str(ctx.workdir), command)
+    await wait_for_marker(marker)
+    lfg.kill()
+    await lfg.wait()
+    for _ in range(200):
+        if not with_marker(marker):
+            break
+        await asyncio.sleep(0.025)
+    assert with_marker(marker) == []
+
+
 async def test_long_output_keeps_the_tail(workdir: Path) -> None:
     ctx = ToolContext(workdir=workdir, env={"PATH": os.environ["PATH"]}, output_limit=2000)
     outcome = await run(ctx, "seq 1 100000; exit 1")
@@ -114,32 +198,43 @@ async def test_the_environment_is_exactly_the_one_given(ctx: ToolContext) -> Non
     given = ToolContext(workdir=ctx.workdir, env={"PATH": os.environ["PATH"], "ONLY_THIS": "1"})
     lines = (await run(given, "env")).output.splitlines()
     names = {line.split("=", 1)[0] for line in lines[:-1]}
-    assert "ONLY_THIS" in names
-    assert "HOME" not in names
+    assert names - {"PWD"} == {"PATH", "ONLY_THIS"}  # /bin/sh sets PWD itself
 
 
-def test_safe_env_drops_secrets_and_keeps_the_rest() -> None:
-    environ = {
-        "PATH": "/bin",
-        "HOME": "/home/me",
-        "LANG": "C.UTF-8",
-        "OPENAI_API_KEY": "sk-1",
-        "github_token": "gh-1",
-        "CLIENT_SECRET": "s-1",
-        "AWS_SECRET_ACCESS_KEY": "aws-1",
-        "DB_PASSWORD": "pw-1",
-        "MY_PROVIDER_KEY": "k-1",
-        "KEYBOARD": "us",
-    }
-    kept = {"PATH": "/bin", "HOME": "/home/me", "LANG": "C.UTF-8", "KEYBOARD": "us"}
-    assert safe_env(environ, ["my_provider_key"]) == kept
+LEAKY_ENVIRON = {
+    "AZURE_OPENAI_KEY": "leak-azure",
+    "STRIPE_KEY": "leak-stripe",
+    "PRIVATE_KEY": "leak-private",
+    "GH_PAT": "leak-gh",
+    "DB_PWD": "leak-pwd",
+    "DATABASE_URL": "postgres://u:leak-pw@h/db",
+    "SSH_AUTH_SOCK": "/tmp/ssh-leak/agent.1",
+    "OPENAI_API_KEY": "leak-openai",
+    "ACME_KEY": "leak-acme",
+    "LC_ALL": "C.UTF-8",
+    "TZ": "UTC",
+    "VIRTUAL_ENV": "/opt/venv",
+}
 
 
-async def test_run_command_does_not_see_api_keys(workdir: Path) -> None:
-    environ = {**os.environ, "OPENAI_API_KEY": "sk-do-not-leak", "ACME_KEY": "acme-do-not-leak"}
-    ctx = ToolContext(workdir=workdir, env=safe_env(environ, ["ACME_KEY"]))
+async def test_run_command_gets_only_allowlisted_variables(workdir: Path) -> None:
+    source = without_keys({**os.environ, **LEAKY_ENVIRON}, ["ACME_KEY", "OPENAI_API_KEY"])
+    ctx = ToolContext(workdir=workdir, env=command_env(source, [], workdir))
     outcome = await run(ctx, "env")
     assert not outcome.is_error
-    assert "do-not-leak" not in outcome.output
-    assert "OPENAI_API_KEY" not in outcome.output
+    assert "leak" not in outcome.output
+    names = {line.split("=", 1)[0] for line in outcome.output.splitlines()[:-1]}
+    assert {"LC_ALL", "TZ", "PATH"} <= names
+    assert not names & LEAKY_ENVIRON.keys() - {"LC_ALL", "TZ"}
     assert f"PATH={os.environ['PATH']}\n" in outcome.output
+    assert f"PWD={workdir}\n" in outcome.output
+
+
+async def test_env_passthrough_passes_named_variables_but_never_a_configured_key(workdir: Path) -> None:
+    source = without_keys({**os.environ, **LEAKY_ENVIRON}, ["acme_key"])
+    ctx = ToolContext(
+        workdir=workdir, env=command_env(source, ["VIRTUAL_ENV", "ACME_KEY", "UNSET_ONE"], workdir)
+    )
+    outcome = await run(ctx, "env")
+    assert "VIRTUAL_ENV=/opt/venv\n" in outcome.output
+    assert "ACME_KEY" not in outcome.output and "UNSET_ONE" not in outcome.output

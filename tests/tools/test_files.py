@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from lfgtui.providers.base import ToolSpec
+from lfgtui.providers.base import ToolSpec, parse_tool_arguments
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolError, ToolOutcome, confine, run_tool
-from lfgtui.tools.files import MAX_LIST_ENTRIES, MAX_MATCH_LINE, MAX_MATCHES
+from lfgtui.tools.files import MAX_LIST_ENTRIES, MAX_MATCHES
+from lfgtui.tools.reader import MAX_MATCH_LINE
 
 SECRET = "TOP-SECRET-CONTENT"
 IS_A_DIRECTORY = "is a directory, not a file (list_dir shows what it holds)"
@@ -91,7 +92,7 @@ def test_confine_explains_the_refusal(ctx: ToolContext) -> None:
         confine(ctx, "../x")
     with pytest.raises(ToolError, match="is absolute"):
         confine(ctx, "/etc/passwd")
-    with pytest.raises(ToolError, match="NUL"):
+    with pytest.raises(ToolError, match=r"control character U\+0000"):
         confine(ctx, "a\0b")
 
 
@@ -231,7 +232,7 @@ async def test_read_file_cuts_a_single_overlong_line(workdir: Path) -> None:
     (ctx.workdir / "min.js").write_text("z" * 5000 + "\nnext\n")
     outcome = await call(ctx, "read_file", path="min.js")
     assert len(outcome.output) <= 2000
-    note = "[line 1 has 5000 characters; showed the first 1744; read on with offset=2]"
+    note = "[line 1 is longer than 1744 characters; showed the first 1744; read on with offset=2]"
     assert outcome.output == "z" * 1744 + "\n" + note
 
 
@@ -383,3 +384,73 @@ async def test_write_file_reports_a_file_in_the_way_of_a_folder(ctx: ToolContext
     outcome = await call(ctx, "write_file", path="plain/x.txt", content="x")
     assert outcome.is_error
     assert "'plain" in outcome.output
+
+
+async def test_write_file_refuses_a_hard_link_but_read_file_follows_it(
+    ctx: ToolContext, outside: Path
+) -> None:
+    os.link(outside / "secret.txt", ctx.workdir / "linked_hard")
+    read = await call(ctx, "read_file", path="linked_hard")
+    assert read == ToolOutcome(f"{SECRET}\n")  # documented: a hard link is the file itself
+    write = await call(ctx, "write_file", path="linked_hard", content="changed")
+    assert write.is_error and "has 2 hard links" in write.output and "allow" not in write.output
+    assert (outside / "secret.txt").read_text() == f"{SECRET}\n"
+
+
+CONTROL_PATHS = {
+    "newlines": "README.md\n\n\n.git/hooks/pre-commit",
+    "escape": "notes\x1b[2K.txt",
+    "delete": "a\x7fb.txt",
+    "c1": "a\x9bb.txt",
+    "override": "evil\u202etxt.exe",
+    "isolate": "a\u2066b.txt",
+}
+
+
+@pytest.mark.parametrize("path", CONTROL_PATHS.values(), ids=CONTROL_PATHS.keys())
+async def test_paths_with_control_characters_are_refused(ctx: ToolContext, path: str) -> None:
+    outcome = await call(ctx, "write_file", path=path, content="#!/bin/sh\necho owned\n")
+    assert outcome.is_error and "contains the control character U+" in outcome.output
+    assert sorted(p.name for p in ctx.workdir.iterdir()) == ["linked_dir", "linked_file"]
+
+
+GIT_PATHS = {
+    "hook": ".git/hooks/pre-commit",
+    "nested": "sub/.git/config",
+    "uppercase": ".GIT/config",
+    "dotdot": "src/../.git/config",
+    "through_a_link": "repo_link/config",
+}
+
+
+@pytest.mark.parametrize("path", GIT_PATHS.values(), ids=GIT_PATHS.keys())
+async def test_write_file_into_git_needs_the_tickets_opt_in(ctx: ToolContext, path: str) -> None:
+    (ctx.workdir / ".git").mkdir()
+    (ctx.workdir / "src").mkdir()
+    (ctx.workdir / "repo_link").symlink_to(ctx.workdir / ".git", target_is_directory=True)
+    refused = await call(ctx, "write_file", path=path, content="[core]\n\tfsmonitor = ./evil\n")
+    assert refused.is_error and "allow_git_writes = true" in refused.output
+    assert list((ctx.workdir / ".git").iterdir()) == []
+    allowed = ToolContext(workdir=ctx.workdir, env={}, allow_git_writes=True)
+    assert not (await call(allowed, "write_file", path=path, content="[core]\n")).is_error
+
+
+async def test_a_name_that_only_contains_git_is_not_refused(ctx: ToolContext) -> None:
+    assert not (await call(ctx, "write_file", path=".github/workflows/x.yml", content="")).is_error
+    assert not (await call(ctx, "write_file", path="docs/.gitignore", content="")).is_error
+
+
+async def test_non_finite_numbers_are_invalid_arguments(ctx: ToolContext) -> None:
+    for value in (float("nan"), float("inf"), float("-inf")):
+        outcome = await call(ctx, "run_command", command="true", timeout_s=value)
+        assert outcome == ToolOutcome(
+            f"argument 'timeout_s' must be a finite number, got {value}", is_error=True
+        )
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_tool_arguments_with_non_finite_numbers_are_not_valid_json(number: str) -> None:
+    arguments, error = parse_tool_arguments(f'{{"command": "true", "timeout_s": {number}}}')
+    assert arguments == {}
+    assert error is not None and error.startswith(f"tool arguments are not valid JSON: {number} ")
+    assert parse_tool_arguments('{"timeout_s": 1.5e3}') == ({"timeout_s": 1500.0}, None)

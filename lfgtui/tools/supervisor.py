@@ -1,0 +1,121 @@
+"""The supervisor of one `run_command` (Linux): runs `/bin/sh -c CMD` and leaves no process behind.
+
+Killing the command's process group is not enough: `setsid cmd &`, `nohup … &` and double-forking
+daemons leave the group and outlive it. This supervisor makes itself a child subreaper, so every
+orphan of the command's tree is reparented to it rather than to init; when the shell exits, or when
+lfg sends SIGTERM (timeout, cancel), it SIGKILLs every descendant it still has, scanning /proc until
+none is left, then exits as the shell did. PR_SET_PDEATHSIG makes it do the same if lfg dies.
+
+The parent runs this file as a script (`python -I -S supervisor.py`), so only the standard library
+is imported and it starts in tens of milliseconds. The request comes as JSON on stdin: lfg's pid,
+the command and its whole environment, passed on exactly (Python's own start-up may add LC_CTYPE
+to the supervisor's environment); the command's stdin is /dev/null.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+SHELL = "/bin/sh"
+RESCAN_S = 0.01
+WATCHED = {signal.SIGCHLD, signal.SIGTERM}
+
+
+def descendants(root: int) -> set[int]:
+    """Every live (not zombie) process below `root`, from a scan of /proc."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()
+        except OSError:  # it exited meanwhile
+            continue
+        if fields[0] not in (b"Z", b"X"):
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def reap(shell: int) -> int | None:
+    """Collect every child that has exited (orphans reparented here included), without waiting;
+    returns the shell's wait status if it was one of them."""
+    status = None
+    with contextlib.suppress(ChildProcessError):
+        while (reaped := os.waitpid(-1, os.WNOHANG))[0] != 0:
+            if reaped[0] == shell:
+                status = reaped[1]
+    return status
+
+
+def kill_tree() -> None:
+    """SIGKILL every descendant until none is left: a killed parent's children are reparented here
+    and found by the next scan."""
+    me = os.getpid()
+    while alive := descendants(me):
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(RESCAN_S)
+        reap(0)
+
+
+def exit_like(status: int | None) -> None:
+    """Exit as the shell did: its exit code, or death by its signal (without a core dump)."""
+    if status is None:  # lfg stopped the command and no longer cares
+        sys.exit(128 + signal.SIGTERM)
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+    sys.exit(os.waitstatus_to_exitcode(status))
+
+
+def main() -> None:
+    """Run the command, wait for the shell or for SIGTERM, then kill what is left.
+
+    SIGCHLD and SIGTERM are blocked and taken with sigwaitinfo, so no signal can arrive at a moment
+    that skips the cleanup; the shell starts with an empty mask and default dispositions.
+    """
+    request = json.loads(sys.stdin.read())
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    status: int | None = None
+    if os.getppid() == request["parent"]:  # else lfg died before PR_SET_PDEATHSIG was set
+        shell = os.posix_spawn(
+            SHELL,
+            [SHELL, "-c", request["command"]],
+            request["env"],
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)],
+            setsigmask=(),
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+        while (status := reap(shell)) is None:
+            if signal.sigwaitinfo(WATCHED).si_signo == signal.SIGTERM:
+                break
+    kill_tree()
+    exit_like(status)
+
+
+if __name__ == "__main__":
+    main()
