@@ -375,6 +375,33 @@ ELSEWHERE = {
         "tests/ui/test_app.py::test_a_request_longer_than_its_notice_is_approved_only_once_seen_whole",
         "tests/ui/test_tool_log.py::test_every_line_break_control_and_bidi_override_of_a_command_is_visible",
     ],
+    "a tool's regex is catastrophic (or a search runs past 10 s)": [
+        "tests/tools/test_reader.py::test_a_catastrophic_pattern_is_stopped_without_blocking_the_loop",
+        "tests/tools/test_reader.py::test_sigterm_is_answered_during_a_catastrophic_search",
+    ],
+    "the model reads a FIFO, a device, or a procfs file that would block": [
+        "tests/tools/test_reader.py::test_fifos_and_devices_are_refused_without_blocking",
+        "tests/tools/test_reader.py::test_the_reader_checks_the_opened_file_not_its_name",
+    ],
+    "the model reads or searches a huge file or a line of hundreds of MB": [
+        "tests/tools/test_reader.py::test_a_huge_file_without_newlines_is_read_and_searched_in_bounded_memory",
+    ],
+    "a command leaves processes behind (`setsid …`, `nohup … &`, a daemon)": [
+        "tests/tools/test_command.py::test_no_process_of_the_tree_outlives_the_command",
+        "tests/tools/test_command.py::test_no_process_of_the_tree_outlives_lfg",
+    ],
+    "a command would see secrets in the environment": [
+        "tests/tools/test_command.py::test_run_command_gets_only_allowlisted_variables",
+        "tests/tools/test_command.py::test_env_passthrough_passes_named_variables_but_never_a_configured_key",
+    ],
+    "`write_file` targets `.git`, a hard-linked file, or a path with control characters": [
+        "tests/tools/test_files.py::test_write_file_into_git_needs_the_tickets_opt_in",
+        "tests/tools/test_files.py::test_write_file_refuses_a_hard_link_but_read_file_follows_it",
+        "tests/tools/test_files.py::test_paths_with_control_characters_are_refused",
+    ],
+    "a tool call's arguments contain NaN, Infinity or 1e999": [
+        "tests/test_run_cli.py::test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed",
+    ],
 }
 """README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
 tests that cover it."""
