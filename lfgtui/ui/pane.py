@@ -36,7 +36,7 @@ from lfgtui.inert import inert
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
-from lfgtui.ui.markdown_stream import MarkdownStream
+from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.plain_lines import TextLine
 from lfgtui.ui.tool_log import ToolLog, ToolState, approval_notice, approval_request, with_question
 
@@ -94,8 +94,8 @@ class TicketPane(Vertical, can_focus=True):
         self.continuing = False
         self._shown: dict[str, Text | str] = {}
         self.header = TextLine(id="header", classes="pane-header")
-        self.body = MarkdownStream(classes="pane-body")
-        self.reasoning = MarkdownStream(classes="pane-reasoning")
+        self.body = LiveMarkdown(classes="pane-body")
+        self.reasoning = LiveMarkdown(classes="pane-reasoning")
         self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
         self.tools = ToolLog()
         self.notice = Static(id="notice", classes="pane-notice")

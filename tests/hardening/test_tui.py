@@ -10,7 +10,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState
 from tests.support import write_scenario
 from tests.ui.test_app import SIZE, make_app, pane, tickets, until
-from tests.ui.test_markdown_stream import settle, texts, whole
+from tests.ui.test_live_markdown import settle, texts, whole
 
 
 class ManualClock:

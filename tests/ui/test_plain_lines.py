@@ -11,7 +11,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from lfgtui.ui.markdown_stream import MarkdownStream
+from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.plain_lines import PlainLines, TextLine
 
 ANSWER = "# Title\n\nSome **bold** and `code`, with a [link](https://example.com).\n\n- one\n- two\n"
@@ -19,14 +19,14 @@ ANSWER = "# Title\n\nSome **bold** and `code`, with a [link](https://example.com
 
 class LinesApp(App[None]):
     CSS = """
-    MarkdownStream { height: 8; }
+    LiveMarkdown { height: 8; }
     #padded, .-padded { padding: 0 2; }
     """
 
     def compose(self) -> ComposeResult:
         yield TextLine(id="plain")
         yield TextLine(id="padded")
-        yield MarkdownStream(id="body")
+        yield LiveMarkdown(id="body")
 
 
 def runs(strips: list[Strip]) -> list[list[tuple[str, Style | None]]]:
@@ -45,7 +45,7 @@ def by_style_cache(widget: Widget, crop: Region) -> list[Strip]:
 async def fill(app: LinesApp) -> None:
     for line in app.query(TextLine):
         line.update(Text.assemble(("⠋ ", "bold cyan"), ("ticket", "bold"), ("  sim/model", "dim")))
-    body = app.query_one(MarkdownStream)
+    body = app.query_one(LiveMarkdown)
     body.append(ANSWER)
     body.finish()
 

@@ -1,4 +1,4 @@
-"""MarkdownStream in a real Textual app: what it draws, and how little work each token costs."""
+"""LiveMarkdown in a real Textual app: what it draws, and how little work each token costs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from textual.containers import Container
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from lfgtui.ui.markdown_stream import PIECE_LINES, MarkdownStream
+from lfgtui.ui.live_markdown import LiveMarkdown
+from lfgtui.ui.markdown_blocks import PIECE_LINES
 
 CODE_LINES = "\n".join(f"def handler_{i}(request):\n    return {{'id': {i}}}\n" for i in range(12))
 
@@ -81,19 +82,19 @@ Final paragraph."""
 class StreamApp(App[None]):
     CSS = """
     #box { width: 60; height: 12; }
-    MarkdownStream { width: 1fr; height: 1fr; }
+    LiveMarkdown { width: 1fr; height: 1fr; }
     """
 
-    def __init__(self, stream: MarkdownStream | None = None) -> None:
+    def __init__(self, stream: LiveMarkdown | None = None) -> None:
         super().__init__()
-        self.stream = stream or MarkdownStream(code_theme="monokai")
+        self.stream = stream or LiveMarkdown(code_theme="monokai")
 
     def compose(self) -> ComposeResult:
         with Container(id="box"):
             yield self.stream
 
 
-class RecordingStream(MarkdownStream):
+class RecordingStream(LiveMarkdown):
     """Remembers which line ranges it asked Textual to repaint."""
 
     def __init__(self) -> None:
@@ -105,25 +106,25 @@ class RecordingStream(MarkdownStream):
         super().refresh_lines(y_start, line_count)
 
 
-async def started(pilot: Pilot[None]) -> MarkdownStream:
+async def started(pilot: Pilot[None]) -> LiveMarkdown:
     await pilot.pause()
-    stream = pilot.app.query_one(MarkdownStream)
+    stream = pilot.app.query_one(LiveMarkdown)
     assert stream.scrollable_content_region.width > 0
     return stream
 
 
-def settle(stream: MarkdownStream) -> None:
+def settle(stream: LiveMarkdown) -> None:
     """Flush until no budgeted re-rendering is left, like the frame clock does over a few frames."""
     stream.flush()
     while stream.dirty:
         assert stream.flush()
 
 
-def texts(stream: MarkdownStream) -> list[str]:
+def texts(stream: LiveMarkdown) -> list[str]:
     return [strip.text.rstrip() for strip in stream.lines]
 
 
-def whole(stream: MarkdownStream, source: str) -> list[Strip]:
+def whole(stream: LiveMarkdown, source: str) -> list[Strip]:
     """The document rendered in one go by rich, padded like the widget pads its lines.
 
     rich starts a document that opens with a list with an empty line; that edge is trimmed.
@@ -351,7 +352,7 @@ async def test_follows_the_bottom_until_the_user_scrolls_up() -> None:
 async def test_a_zero_width_scrollbar_is_left_alone_while_following(bar: int) -> None:
     """Moving an invisible scrollbar repainted it, and a repaint of a widget outside the layout made
     the compositor rebuild its whole map on every scrolled frame; a visible one still follows."""
-    stream = MarkdownStream()
+    stream = LiveMarkdown()
     stream.styles.scrollbar_size_vertical = bar
     async with StreamApp(stream).run_test(size=(80, 24)) as pilot:
         await started(pilot)
@@ -576,7 +577,7 @@ async def test_blocks_are_separated_by_exactly_one_blank_line() -> None:
 
 
 async def test_code_theme_follows_the_app_theme() -> None:
-    stream = MarkdownStream()
+    stream = LiveMarkdown()
     async with StreamApp(stream).run_test(size=(80, 24)) as pilot:
         await started(pilot)
         pilot.app.theme = "textual-dark"

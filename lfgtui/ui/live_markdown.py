@@ -1,7 +1,7 @@
 """The pane body: streamed Markdown drawn with the Line API.
 
 Textual's `Markdown` widget lays out a tree of block widgets again on every update, which cannot keep
-up with many concurrent streams. `MarkdownStream` is one `ScrollView` instead: the source is split
+up with many concurrent streams. `LiveMarkdown` is one `ScrollView` instead: the source is split
 into Markdown blocks as it arrives, each finished block is rendered once per width into cached strips,
 and a frame re-renders only the live tail, so one more token costs the same at the end of a long answer
 as at its start. Only blocks within a few screens of the view keep their strips; the others render
@@ -11,11 +11,9 @@ again when scrolled back. The app owns the frame clock and calls `flush()` on di
 from __future__ import annotations
 
 import copy
-import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 from time import perf_counter
@@ -35,14 +33,11 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from lfgtui.ui.markdown_blocks import FENCE, Block, Join, Splitter
 from lfgtui.ui.plain_lines import PlainLines
 
 MIN_WIDTH = 10
 """Narrowest width blocks are rendered at, so a squeezed pane still wraps sanely."""
-
-PIECE_LINES = 8
-"""An open fenced code block is cut into pieces of about this many lines, so a long code block
-streams at the cost of its last piece rather than of the whole block."""
 
 RELAYOUT_BUDGET = 0.008
 """Seconds one flush may spend rendering blocks out of view (after a width or style change, or when a
@@ -56,13 +51,6 @@ KEEP_MIN_LINES = 40
 
 DARK_CODE_THEME = "monokai"
 LIGHT_CODE_THEME = "default"
-
-_FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
-_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
-_BULLET = re.compile(r"([-*+])[ \t]+\S")
-_THEMATIC_BREAK = re.compile(r"([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_ORDERED = re.compile(r"\d{1,9}[.)](?:[ \t]|$)")
-_ORDERED_PREFIX = re.compile(r"\d{1,9}[.)]?")
 
 _PARSER = MarkdownIt().enable("strikethrough").enable("table")
 """The parser `rich.markdown.Markdown` builds for every instance (0.5 ms each), built once."""
@@ -124,248 +112,8 @@ _Key = tuple[int, Style, str]
 """What a rendering depends on: width, base style and code theme."""
 
 
-class _Join(Enum):
-    """How a block sits below the one before it."""
-
-    GAP = "gap"
-    """One blank line between, like any two Markdown blocks."""
-    TIGHT = "tight"
-    """Directly below: the next item of the same bullet list."""
-    CODE = "code"
-    """The next piece of the same fenced code block: its top padding row is dropped."""
-
-
-@dataclass(eq=False)
-class _Block:
-    text: str
-    join: _Join
-    continued: bool = False
-    """Another piece of the same code block follows, so the bottom padding row is dropped."""
-    strips: dict[_Key, list[Strip]] = field(default_factory=dict)
-    """Rendered strips per (width, base style, code theme)."""
-
-
-def _bullet(line: str) -> str | None:
-    """The marker of a bullet list item starting at column 0, if `line` is one."""
-    if _BULLET.match(line) and not _THEMATIC_BREAK.match(line):
-        return line[0]
-    return None
-
-
-def _open_fence(line: str) -> tuple[str, int] | None:
-    """(character, length) if `line` opens a fenced code block."""
-    match = _FENCE.match(line)
-    if match is None:
-        return None
-    marker, info = match.groups()
-    if marker[0] == "`" and "`" in info:
-        return None
-    return marker[0], len(marker)
-
-
-def _closes(line: str, fence: tuple[str, int]) -> bool:
-    char, length = fence
-    marker = line.strip()
-    return len(marker) >= length and marker == char * len(marker)
-
-
-class _Splitter:
-    """Cuts streamed Markdown into finished blocks, looking only at text since the last boundary.
-
-    A block ends at a blank line (unless the next line is indented, or continues an ordered list),
-    before a heading, a column-0 fence or a bullet item, after a heading line, and after the closing
-    line of a fenced code block that started the block. Such a code block is also cut into pieces of
-    about `PIECE_LINES` lines while it is open. Everything after the last boundary is the live tail.
-    """
-
-    def __init__(self) -> None:
-        self.buffer = ""
-        self.done: list[_Block] = []
-        self.previous_bullet: str | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self.scanned = 0
-        """Start of the first line not classified yet."""
-        self.start: int | None = None
-        """Start of the current block, once it has a complete non-blank line."""
-        self.ordered = False
-        self.gap: int | None = None
-        """Where the current block's content ended, when blank lines followed it."""
-        self.fence: tuple[str, int] | None = None
-        self.chunked = False
-        """The open fence started its block at column 0: it is cut into pieces."""
-        self.header = ""
-        self.piece_start = 0
-        self.piece_lines = 0
-        self.last_code = -1
-        """End of the open fence's last non-blank line, or -1."""
-        self.pieces = 0
-
-    def feed(self, text: str) -> None:
-        self.buffer += text
-
-    def take(self) -> list[_Block]:
-        """The blocks finished by the text fed since the last call."""
-        self._scan()
-        done, self.done = self.done, []
-        return done
-
-    def _scan(self) -> None:
-        """Classify the complete lines that arrived since the last scan."""
-        buffer = self.buffer
-        while (end := buffer.find("\n", self.scanned)) != -1:
-            start, self.scanned = self.scanned, end + 1
-            self._line(start, end)
-        if self.gap is not None and self.fence is None:
-            partial = buffer[self.scanned :]
-            if self._continues(partial, complete=False) is False:
-                self._emit(self.gap)
-        self._compact()
-
-    def tail(self) -> tuple[str, _Join] | None:
-        """The live tail's text and join, or None when it has no content."""
-        if self.chunked and self.pieces:
-            body = self.buffer[self.piece_start :].rstrip()
-            return f"{self.header}\n{body}", _Join.CODE
-        text = self.buffer[self.scanned if self.start is None else self.start :]
-        if not text.strip():
-            return None
-        return text.rstrip(), self._join(text)
-
-    def open_code(self) -> tuple[str, str] | None:
-        """(fence line, code since the last piece) while a column-0 fenced code block is open."""
-        if not self.chunked or self.fence is None:
-            return None
-        code = self.buffer[self.piece_start :]
-        last = code.rpartition("\n")[2]
-        if _closes(last, self.fence):
-            code = code[: len(code) - len(last)]
-        return self.header, code
-
-    def finish(self) -> None:
-        """The stream ended: whatever is left is a finished block."""
-        self._scan()
-        tail = self.tail()
-        if tail is not None:
-            text, join = tail
-            self.done.append(_Block(text, join))
-            self.previous_bullet = None if join is _Join.CODE else _bullet(text)
-        self.buffer = ""
-        self._reset()
-
-    def _line(self, start: int, end: int) -> None:
-        line = self.buffer[start:end]
-        if self.fence is not None:
-            if _closes(line, self.fence):
-                self.fence = None
-                if self.chunked:
-                    self._emit_piece(end, final=True)
-            elif self.chunked:
-                self._code_line(end, line)
-            return
-        if not line.strip():
-            if self.start is not None and self.gap is None:
-                self.gap = start
-            return
-        top_level = line[0] not in " \t"
-        if self.start is not None:
-            if self.gap is not None:
-                if not self._continues(line, complete=True):
-                    self._emit(self.gap)
-                self.gap = None
-            elif top_level and (_HEADING.match(line) or _open_fence(line) or _bullet(line)):
-                self._emit(start)
-        if self.start is None:
-            self.start = start
-            self.ordered = bool(_ORDERED.match(line))
-        if top_level and _HEADING.match(line) and self.start == start:
-            self._emit(end)
-        elif (fence := _open_fence(line)) is not None:
-            self.fence = fence
-            self.chunked = top_level and self.start == start
-            self.header = line
-            self.piece_start = end + 1
-            self.piece_lines = 0
-            self.last_code = -1
-            self.pieces = 0
-
-    def _continues(self, line: str, *, complete: bool) -> bool | None:
-        """After a blank line: does `line` still belong to the current block? None: can't tell yet."""
-        if not line.strip():
-            return None
-        if line[0] in " \t":
-            return True
-        if not self.ordered:
-            return False
-        if _ORDERED.match(line):
-            return True
-        if not complete and _ORDERED_PREFIX.fullmatch(line):
-            return None
-        return False
-
-    def _code_line(self, end: int, line: str) -> None:
-        """Cut a piece before this line when enough lines came since the last cut.
-
-        The cut goes after the previous non-blank line, so every piece ends with code and what stays
-        open (the tail, or the final piece) always holds at least one line of code.
-        """
-        self.piece_lines += 1
-        if not line.strip():
-            return
-        if self.piece_lines > PIECE_LINES and self.last_code >= self.piece_start:
-            self._emit_piece(self.last_code, final=False)
-            self.piece_start = self.last_code + 1
-            self.piece_lines = self.buffer.count("\n", self.piece_start, end + 1)
-        self.last_code = end
-
-    def _emit_piece(self, end: int, *, final: bool) -> None:
-        body = self.buffer[self.piece_start : end].rstrip()
-        if self.pieces:
-            join = _Join.CODE
-        else:
-            join = self._join(self.header)
-            self.previous_bullet = None
-        self.done.append(_Block(f"{self.header}\n{body}", join, continued=not final))
-        self.pieces += 1
-        self.start = None
-        if final:
-            self.chunked = False
-            self.pieces = 0
-
-    def _emit(self, end: int) -> None:
-        assert self.start is not None
-        text = self.buffer[self.start : end].rstrip()
-        self.done.append(_Block(text, self._join(text)))
-        self.previous_bullet = _bullet(text)
-        self.start = None
-        self.gap = None
-
-    def _join(self, text: str) -> _Join:
-        marker = _bullet(text)
-        if marker is not None and marker == self.previous_bullet:
-            return _Join.TIGHT
-        return _Join.GAP
-
-    def _compact(self) -> None:
-        """Drop the text of finished blocks from the buffer, keeping it as long as the live block."""
-        if self.chunked and self.pieces:
-            origin = self.piece_start
-        else:
-            origin = self.scanned if self.start is None else self.start
-        if origin:
-            self.buffer = self.buffer[origin:]
-            self.scanned -= origin
-            self.piece_start -= origin
-            self.last_code = self.last_code - origin if self.last_code >= 0 else -1
-            if self.start is not None:
-                self.start -= origin
-            if self.gap is not None:
-                self.gap -= origin
-
-
 @dataclass
-class MarkdownStreamStats:
+class LiveMarkdownStats:
     """Work counters, so tests (and benchmarks) can see what a flush cost."""
 
     blocks_rendered: int = 0
@@ -374,7 +122,7 @@ class MarkdownStreamStats:
     lines_refreshed: int = 0
 
 
-class MarkdownStream(PlainLines, ScrollView):
+class LiveMarkdown(PlainLines, ScrollView):
     """Streamed Markdown: `append()` per token, `flush()` per frame, `finish()` at the end.
 
     Draws with the Line API from cached strips: finished blocks (rendered once per width) then the
@@ -387,7 +135,7 @@ class MarkdownStream(PlainLines, ScrollView):
     """
 
     DEFAULT_CSS = """
-    MarkdownStream {
+    LiveMarkdown {
         background: $surface;
         color: $foreground;
         overflow-x: hidden;
@@ -410,8 +158,8 @@ class MarkdownStream(PlainLines, ScrollView):
         self._code_theme = code_theme
         self._parts: list[str] = []
         self._pending: list[str] = []
-        self._splitter = _Splitter()
-        self._blocks: list[_Block] = []
+        self._splitter = Splitter()
+        self._blocks: list[Block] = []
         self._heights: list[int] = []
         """Lines each finished block takes for `_layout_key`, its separator included (an estimate
         while the block waits in `_stale`)."""
@@ -426,8 +174,8 @@ class MarkdownStream(PlainLines, ScrollView):
         is exact, and `_line` renders them again on demand."""
         self._tail: list[Strip] = []
         """The live tail's strips, led by its separator line if it has one."""
-        self._tail_key: tuple[str, _Join, bool] | None = None
-        self._tail_render: tuple[str, _Join, list[Strip]] | tuple[()] = ()
+        self._tail_key: tuple[str, Join, bool] | None = None
+        self._tail_render: tuple[str, Join, list[Strip]] | tuple[()] = ()
         """The tail's last rendering: a block that finishes with exactly that text reuses it."""
         self._code_chunks: list[tuple[str, str, list[Strip]]] = []
         """The open code block's complete lines, as (fence line, lines, rows) chunks rendered once each."""
@@ -437,7 +185,7 @@ class MarkdownStream(PlainLines, ScrollView):
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
         self._dirty = False
-        self.stats = MarkdownStreamStats()
+        self.stats = LiveMarkdownStats()
 
     @property
     def source(self) -> str:
@@ -489,7 +237,7 @@ class MarkdownStream(PlainLines, ScrollView):
         """Forget everything (a retried pane starts again)."""
         self._parts.clear()
         self._pending.clear()
-        self._splitter = _Splitter()
+        self._splitter = Splitter()
         self._blocks.clear()
         self._heights.clear()
         self._offsets = [0]
@@ -577,7 +325,7 @@ class MarkdownStream(PlainLines, ScrollView):
         if height is None or height.is_auto:
             self.virtual_size = size
             return
-        self.set_reactive(MarkdownStream.virtual_size, size)
+        self.set_reactive(LiveMarkdown.virtual_size, size)
         self._scroll_update(size)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -645,7 +393,7 @@ class MarkdownStream(PlainLines, ScrollView):
 
     def _separated(self, number: int, strips: list[Strip] | None) -> bool:
         """Whether block `number` starts with a blank line (not for an empty rendering)."""
-        return number > 0 and self._blocks[number].join is _Join.GAP and strips != []
+        return number > 0 and self._blocks[number].join is Join.GAP and strips != []
 
     def _height(self, number: int, key: _Key) -> int:
         """Lines block `number` takes at `key`: exact once rendered, else estimated from its text."""
@@ -725,7 +473,7 @@ class MarkdownStream(PlainLines, ScrollView):
             self._kept.add(number)
             self._evicted.discard(number)
 
-    def _update(self, key: _Key, new_blocks: list[_Block]) -> bool:
+    def _update(self, key: _Key, new_blocks: list[Block]) -> bool:
         """Lay out newly finished blocks and the tail; refresh only the lines that differ.
 
         New blocks beyond the budget (a hidden pane shown again, a huge chunk) are queued like a relayout.
@@ -779,7 +527,7 @@ class MarkdownStream(PlainLines, ScrollView):
             self._tail_key = None
             return
         text, join = tail
-        separated = join is _Join.GAP and self._offsets[-1] > 0
+        separated = join is Join.GAP and self._offsets[-1] > 0
         tail_key = (text, join, separated)
         if tail_key == self._tail_key:
             return
@@ -793,7 +541,7 @@ class MarkdownStream(PlainLines, ScrollView):
         self.stats.tail_renders += 1
         self._tail = [self._blank_line, *strips] if separated and strips else strips
 
-    def _render_open_code(self, header: str, code: str, join: _Join, key: _Key) -> list[Strip]:
+    def _render_open_code(self, header: str, code: str, join: Join, key: _Key) -> list[Strip]:
         """The open part of a streaming code block: its complete lines, then the line still arriving.
 
         Re-highlighting the open lines on every frame made code the costliest thing to stream. Lines
@@ -816,24 +564,24 @@ class MarkdownStream(PlainLines, ScrollView):
             covered += size
         padding = self._code_padding.get(header)
         if padding is None:
-            padding = self._code_padding[header] = self._render(f"{header}\n", _Join.GAP, True, key)[:1]
+            padding = self._code_padding[header] = self._render(f"{header}\n", Join.GAP, True, key)[:1]
         if covered < len(done):
             text = "\n".join(done[covered:])
             content = text.rstrip()
-            rows = self._render(f"{header}\n{content}", _Join.CODE, True, key) if content else []
+            rows = self._render(f"{header}\n{content}", Join.CODE, True, key) if content else []
             chunks.append((header, text, rows + padding * (text.count("\n", len(content)) + (not content))))
         self._code_chunks = chunks
-        strips = [] if join is _Join.CODE else list(padding)
+        strips = [] if join is Join.CODE else list(padding)
         for _fence, _text, rows in chunks:
             strips.extend(rows)
         if len(lines) > len(complete):
-            marker = _FENCE.match(header)
+            marker = FENCE.match(header)
             assert marker is not None
-            strips.extend(self._render(f"{marker.group(1)}\n{lines[-1]}", _Join.CODE, True, key))
+            strips.extend(self._render(f"{marker.group(1)}\n{lines[-1]}", Join.CODE, True, key))
         strips.extend(padding)
         return strips
 
-    def _render(self, text: str, join: _Join, continued: bool, key: _Key) -> list[Strip]:
+    def _render(self, text: str, join: Join, continued: bool, key: _Key) -> list[Strip]:
         """Render Markdown into strips of exactly `width` cells, without rich's blank edge rows.
 
         Segments of one style are merged here, once, because the compositor walks them on every repaint.
@@ -847,7 +595,7 @@ class MarkdownStream(PlainLines, ScrollView):
             start += 1
         while end > start and not Segment.get_line_length(rows[end - 1]):
             end -= 1
-        if join is _Join.CODE:
+        if join is Join.CODE:
             start += 1
         if continued:
             end -= 1
