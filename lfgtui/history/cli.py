@@ -1,8 +1,12 @@
-"""`lfg history list|search|show|export|import|stats`: reading the history from the command line.
+"""`lfg history list|search|show|export|import|stats|delete`: the history from the command line.
 
 Every command opens the file the way `lfg run` does (`--db`, `LFG_DB`, `[history] path`, the user
 data folder), which also marks attempts of crashed runs `interrupted`. `--json` prints data for
 scripts; ids may be shortened to any unique prefix, as in git.
+
+Everything recorded came from outside (models, tools, providers, imported files): text output is
+made inert (`lfgtui.inert`) so no escape sequence in it reaches the terminal, and JSON is written
+with `json_text`, lossless but showable.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,8 +30,25 @@ from rich.text import Text
 
 from lfgtui.config import load_config
 from lfgtui.events import Outcome
-from lfgtui.history.export import from_json, import_record, ms, rate, to_json, to_markdown, when
-from lfgtui.history.store import Filters, Store, StoreError, resolve_db_path
+from lfgtui.history.export import (
+    from_json,
+    import_record,
+    ms,
+    rate,
+    snippet_text,
+    to_json,
+    to_markdown,
+    when,
+)
+from lfgtui.history.store import (
+    Filters,
+    QueryTooLarge,
+    Store,
+    StoreError,
+    resolve_db_path,
+    unusable,
+)
+from lfgtui.inert import inert, json_text
 from lfgtui.validation import ValidationError
 
 EXIT_USAGE = 2
@@ -88,10 +110,16 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     sub.add_parser(
         "stats", parents=[common, as_json, filters], help="TTFT and tok/s percentiles per provider and model"
     )
+    delete = sub.add_parser("delete", parents=[common], help="remove a run and everything recorded in it")
+    delete.add_argument("id", help="a run id (or any unique prefix of one)")
+    delete.add_argument(
+        "--yes", action="store_true", help="do not ask first (needed when stdin is not a terminal)"
+    )
 
 
 def run_history_command(args: argparse.Namespace) -> int:
-    """Run one `lfg history` command; 0 on success, 1 when an id or file is wrong, 2 for bad config."""
+    """Run one `lfg history` command; 0 on success, 1 when an id or the file is wrong (unknown,
+    ambiguous, unreadable, damaged, not an export), 2 for bad usage or a bad config."""
     try:
         config = load_config(args.config)
     except ValidationError as exc:
@@ -100,10 +128,22 @@ def run_history_command(args: argparse.Namespace) -> int:
     path = resolve_db_path(args.db, os.environ, config.history.path)
     try:
         with Store.open(path) as store:
-            return COMMANDS[args.history_command](store, args)
+            for warning in store.warnings:
+                _error(f"warning: {warning}")
+            try:
+                return COMMANDS[args.history_command](store, args)
+            except QueryTooLarge as exc:
+                _error(str(exc))
+                return EXIT_USAGE
+            except sqlite3.DatabaseError as exc:
+                raise unusable(path, exc, "read") from exc
     except StoreError as exc:
-        print(f"lfg: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
+
+
+def _error(message: str) -> None:
+    print(f"lfg: {inert(message)}", file=sys.stderr)
 
 
 def _console() -> Console:
@@ -111,11 +151,15 @@ def _console() -> Console:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    print(json_text(data, indent=2))
 
 
 def _iso(timestamp: float | None) -> str | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone().isoformat()
+    """ISO 8601 local time; None for none, or for a bad value in the file."""
+    try:
+        return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone().isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> str:
@@ -148,7 +192,8 @@ def _list(store: Store, args: argparse.Namespace) -> int:
     for run in runs:
         outcomes = ", ".join(f"{count} {outcome}" for outcome, count in run.outcomes)
         file = Path(run.tickets_file).name if run.tickets_file else "-"
-        rows.append((run.id, when(run.started_at), str(run.tickets), outcomes, str(run.output_tokens), file))
+        cells = (run.id, when(run.started_at), str(run.tickets), outcomes, str(run.output_tokens), file)
+        rows.append(tuple(inert(cell) for cell in cells))
     print(_columns(rows))
     return 0
 
@@ -166,15 +211,14 @@ def _search(store: Store, args: argparse.Namespace) -> int:
         where = f"{hit.kind} {hit.name}" if hit.name else hit.kind
         console.print(
             Text.assemble(
-                (hit.attempt_id, "bold"),
-                f"  {when(hit.started_at)}  {hit.ticket} #{hit.attempt}  {where}  "
-                f"{hit.provider or '-'}/{hit.model or '-'}  {hit.outcome or 'running'}",
+                (inert(hit.attempt_id), "bold"),
+                inert(
+                    f"  {when(hit.started_at)}  {hit.ticket} #{hit.attempt}  {where}  "
+                    f"{hit.provider or '-'}/{hit.model or '-'}  {hit.outcome or 'running'}"
+                ),
             )
         )
-        snippet = Text("    " + hit.snippet)
-        for start, end in hit.highlights:
-            snippet.stylize("bold reverse", start + 4, end + 4)
-        console.print(snippet)
+        console.print(snippet_text(hit, "    "))
     return 0
 
 
@@ -183,16 +227,14 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(to_json(record))
     else:
-        _console().print(Markdown(to_markdown(record, details=False)))
+        # no OSC 8 hyperlinks: a link in a model's answer shows its address, as text
+        _console().print(Markdown(to_markdown(record, details=False), hyperlinks=False))
     return 0
 
 
 def _export(store: Store, args: argparse.Namespace) -> int:
     record = store.load(store.resolve(args.id))
-    if args.format == "json":
-        text = json.dumps(to_json(record), ensure_ascii=False, indent=2) + "\n"
-    else:
-        text = to_markdown(record)
+    text = json_text(to_json(record), indent=2) + "\n" if args.format == "json" else to_markdown(record)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -201,12 +243,22 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:
+    name = "stdin" if args.file == "-" else args.file
     try:
-        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-        document = json.loads(raw)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StoreError(f"cannot read {args.file}: {exc}") from exc
-    record = from_json(document)
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        document = json.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise StoreError(f"cannot read {name}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"{name} is not UTF-8 text, so not an lfg history export: {exc}") from exc
+    except RecursionError as exc:
+        raise StoreError(f"{name} is nested too deeply to be an lfg history export") from exc
+    except ValueError as exc:
+        raise StoreError(f"{name} is not JSON, so not an lfg history export: {exc}") from exc
+    try:
+        record = from_json(document)
+    except StoreError as exc:
+        raise StoreError(f"{name}: {exc}; nothing was imported") from exc
     attempts = import_record(store, record)
     print(f"imported run {record.row.id} ({len(record.tickets)} tickets, {attempts} attempts)")
     return 0
@@ -224,8 +276,8 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
     for s in stats:
         rows.append(
             (
-                s.provider,
-                s.model,
+                inert(s.provider),
+                inert(s.model),
                 str(s.attempts),
                 str(s.completed),
                 ms(s.ttft_p50_ms),
@@ -238,6 +290,36 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _delete(store: Store, args: argparse.Namespace) -> int:
+    selection = store.resolve(args.id)
+    run_id = selection.run_id
+    if selection.ticket is not None:
+        named = f"attempt {selection.attempt_id}" if selection.attempt_id else f"ticket {selection.ticket}"
+        raise StoreError(
+            f"{args.id} is {named} of run {run_id}; lfg history delete removes whole runs "
+            f"(lfg history delete {run_id})"
+        )
+    store.check_not_running(run_id)  # before asking; `delete_run` checks again as it deletes
+    record = store.load(selection)
+    attempts = sum(len(ticket.attempts) for ticket in record.tickets)
+    started = when(record.row.started_at)
+    what = f"run {run_id} ({len(record.tickets)} tickets, {attempts} attempts, started {started})"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _error(f"not deleting {what} without --yes: stdin is not a terminal to ask on")
+            return EXIT_USAGE
+        try:
+            answer = input(inert(f"delete {what}? It cannot be undone. [y/N] "))
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            _error("nothing deleted")
+            return 1
+    store.delete_run(run_id)
+    print(inert(f"deleted {what}"))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Store, argparse.Namespace], int]] = {
     "list": _list,
     "search": _search,
@@ -245,4 +327,5 @@ COMMANDS: dict[str, Callable[[Store, argparse.Namespace], int]] = {
     "export": _export,
     "import": _import,
     "stats": _stats,
+    "delete": _delete,
 }

@@ -9,27 +9,40 @@ reasoning, answer and tool calls (in `<details>` blocks when exporting, inline w
 from __future__ import annotations
 
 import base64
+import binascii
+import json
+import math
 import re
 import sqlite3
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TypeVar
 
+from rich.text import Text
+
+from lfgtui.events import ErrorKind, Outcome
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import (
+    BAD_TEXT,
+    ID_BYTES,
     AttemptRecord,
     AttemptRow,
+    Column,
     PartRow,
     Row,
     RunRecord,
     RunRow,
+    SearchHit,
     Store,
     StoreError,
     TicketRecord,
     TicketRow,
     TurnRow,
     transaction,
+    typed_columns,
 )
+from lfgtui.inert import inert
+from lfgtui.tickets import ID_PATTERN
 
 FORMAT = "lfgtui-history"
 VERSION = 1
@@ -43,6 +56,9 @@ R = TypeVar("R", bound=Row)
 
 def _row_json(row: Row) -> dict[str, Any]:
     data = asdict(row)
+    for name, value in data.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            data[name] = None  # a bad value read from the file (see `read_value`): JSON has no NaN
     if "chunks" in data:
         data["chunks"] = base64.b64encode(data["chunks"]).decode("ascii")
     for name in ("tools", "depends_on"):
@@ -76,43 +92,156 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     }
 
 
-def _row_from_json(cls: type[R], data: dict[str, Any]) -> R:
-    values = {f.name: data[f.name] for f in fields(cls)}
-    if "chunks" in values:
-        values["chunks"] = base64.b64decode(values["chunks"])
-    for name in ("tools", "depends_on"):
-        if name in values:
-            values[name] = tuple(values[name])
-    return cls(**values)
+# --- checking an export before it is imported --------------------------------------------------------
+
+MAX_TIME = 253402300799.0
+"""The last second of the year 9999: a wall-clock time beyond it cannot be shown as a date."""
+SQLITE_INTEGERS = range(-(2**63), 2**63)
+RECORD_ID = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")
+"""A run or attempt id as `new_id` makes them; `lfg` finds them by hex prefix."""
+_ENUMS: dict[str, frozenset[str]] = {
+    "outcome": frozenset(o.value for o in Outcome),
+    "error_kind": frozenset(k.value for k in ErrorKind),
+    "kind": frozenset(k.value for k in PartKind),
+}
+_TIMES = frozenset({"started_at", "ended_at"})
+
+
+class InvalidExport(StoreError):
+    """A document that is not an export this lfg can load; says where (the JSON path, with the
+    ticket and attempt it is in) and what is wrong."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"not a valid lfg history export: {where}: {problem}")
+
+
+def _repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidExport(where, f"must be a string, not {_repr(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidExport(where, "holds a lone surrogate (\\udXXX), which is not text") from None
+    return value
+
+
+def _number(value: Any, where: str, column: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidExport(where, f"must be a number, not {_repr(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidExport(where, f"must be a finite number, not {_repr(value)}")
+    if column in _TIMES and not 0 <= number <= MAX_TIME:
+        raise InvalidExport(where, f"must be a Unix time between 1970 and 9999, not {_repr(value)}")
+    return number
+
+
+def _value(value: Any, column: Column, where: str) -> Any:
+    """One exported field, checked against its column and converted to what the row holds."""
+    if value is None:
+        if column.optional:
+            return None
+        raise InvalidExport(where, "must not be null")
+    name = column.name
+    if column.kind is str:
+        text = _text(value, where)
+        if name == "id" and not RECORD_ID.fullmatch(text):
+            raise InvalidExport(where, f"must be {2 * ID_BYTES} lowercase hex digits, not {_repr(text)}")
+        if name == "ticket" and not ID_PATTERN.fullmatch(text):
+            raise InvalidExport(where, f"may use only letters, digits, '_', '-' and '.', not {_repr(text)}")
+        if name in _ENUMS and text not in _ENUMS[name]:
+            raise InvalidExport(where, f"must be one of {', '.join(sorted(_ENUMS[name]))}, not {_repr(text)}")
+        if name == "meta":
+            try:
+                meta = json.loads(text)
+            except (ValueError, RecursionError):
+                meta = None
+            if not isinstance(meta, dict):
+                raise InvalidExport(where, f"must be a JSON object in a string, not {_repr(text)}")
+        return text
+    if column.kind is float:
+        return _number(value, where, name)
+    if column.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value not in SQLITE_INTEGERS:
+            raise InvalidExport(where, f"must be a whole number of at most 19 digits, not {_repr(value)}")
+        return value
+    if column.kind is bool:
+        if not isinstance(value, bool):
+            raise InvalidExport(where, f"must be true or false, not {_repr(value)}")
+        return value
+    if column.kind is bytes:
+        try:
+            return base64.b64decode(_text(value, where), validate=True)
+        except binascii.Error:
+            raise InvalidExport(where, "must be base64") from None
+    if not isinstance(value, list):
+        raise InvalidExport(where, f"must be a list of strings, not {_repr(value)}")
+    items = tuple(_text(item, f"{where}[{i}]") for i, item in enumerate(value))
+    for i, item in enumerate(items):
+        if name == "depends_on" and not ID_PATTERN.fullmatch(item):
+            raise InvalidExport(f"{where}[{i}]", f"is not a ticket id: {_repr(item)}")
+    return items
+
+
+def _object(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidExport(where, f"must be an object, not {_repr(data)}")
+    return data
+
+
+def _objects(data: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """The objects of the list `data[key]`, each with where it is."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        raise InvalidExport(f"{where}.{key}", f"must be a list, not {_repr(items)}")
+    return [(f"{where}.{key}[{i}]", _object(item, f"{where}.{key}[{i}]")) for i, item in enumerate(items)]
+
+
+def _label(what: str, value: Any, pattern: re.Pattern[str]) -> str:
+    """` (ticket explore)` after a list index, so a message says which one; nothing for a bad id."""
+    return f" ({what} {value})" if isinstance(value, str) and pattern.fullmatch(value) else ""
+
+
+def _row_from_json(cls: type[R], data: dict[str, Any], where: str) -> R:
+    values = []
+    for column in typed_columns(cls):
+        if column.name not in data:
+            raise InvalidExport(f"{where}.{column.name}", "is missing")
+        values.append(_value(data[column.name], column, f"{where}.{column.name}"))
+    return cls(*values)
 
 
 def from_json(document: Any) -> RunRecord:
-    """Parse an export document; raises `StoreError` when it is not one this lfg can read."""
-    try:
-        if document.get("format") != FORMAT:
-            raise StoreError('not an lfg history export (no "format": "lfgtui-history")')
-        if document.get("version") != VERSION:
-            raise StoreError(f"history export version {document.get('version')} is not supported")
-        run = document["run"]
-        return RunRecord(
-            _row_from_json(RunRow, run),
-            tuple(
-                TicketRecord(
-                    _row_from_json(TicketRow, ticket),
-                    tuple(
-                        AttemptRecord(
-                            _row_from_json(AttemptRow, attempt),
-                            tuple(_row_from_json(TurnRow, turn) for turn in attempt["turns"]),
-                            tuple(_row_from_json(PartRow, part) for part in attempt["parts"]),
-                        )
-                        for attempt in ticket["attempts"]
-                    ),
-                )
-                for ticket in run["tickets"]
-            ),
-        )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"not a valid lfg history export: {exc!r}") from exc
+    """Check and parse an export document: every field of every row must have its column's type and a
+    value this lfg can show (ids as lfg makes them, finite numbers, known outcomes). Raises
+    `StoreError` (an `InvalidExport` says where) when it is not one this lfg can load."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StoreError('not an lfg history export (no "format": "lfgtui-history")')
+    if document.get("version") != VERSION:
+        raise StoreError(f"history export version {_repr(document.get('version'))} is not supported")
+    run = _object(document.get("run"), "run")
+    run_row = _row_from_json(RunRow, run, "run")
+    tickets = []
+    for ticket_where, ticket in _objects(run, "tickets", "run"):
+        ticket_where += _label("ticket", ticket.get("ticket"), ID_PATTERN)
+        ticket_row = _row_from_json(TicketRow, ticket, ticket_where)
+        attempts = []
+        for attempt_where, attempt in _objects(ticket, "attempts", ticket_where):
+            attempt_where += _label("attempt", attempt.get("id"), RECORD_ID)
+            attempt_row = _row_from_json(AttemptRow, attempt, attempt_where)
+            turns = tuple(_row_from_json(TurnRow, t, w) for w, t in _objects(attempt, "turns", attempt_where))
+            parts = tuple(_row_from_json(PartRow, p, w) for w, p in _objects(attempt, "parts", attempt_where))
+            attempts.append(AttemptRecord(attempt_row, turns, parts))
+        tickets.append(TicketRecord(ticket_row, tuple(attempts)))
+    return RunRecord(run_row, tuple(tickets))
 
 
 def import_record(store: Store, record: RunRecord) -> int:
@@ -146,18 +275,43 @@ def import_record(store: Store, record: RunRecord) -> int:
 
 
 def when(timestamp: float | None) -> str:
-    """A Unix time as local `YYYY-MM-DD HH:MM:SS`, or `-`."""
+    """A Unix time as local `YYYY-MM-DD HH:MM:SS`, `-` for none, `?` for a bad value in the file."""
     if timestamp is None:
         return "-"
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return BAD_TEXT
 
 
 def ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} ms"
+    if value is None:
+        return "-"
+    return f"{value:.0f} ms" if math.isfinite(value) else BAD_TEXT
 
 
 def rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if math.isfinite(value) else BAD_TEXT
+
+
+def count(value: int) -> str:
+    """An attempt's number; `?` for a bad value in the file (see `BAD_COUNT`)."""
+    return str(value) if value >= 0 else BAD_TEXT
+
+
+def snippet_text(hit: SearchHit, indent: str = "") -> Text:
+    """A search hit's snippet made inert, its matches highlighted (for the CLI and the history screen:
+    `inert` may lengthen the text, so the highlights are placed piece by piece)."""
+    text = Text(indent)
+    at = 0
+    for start, end in hit.highlights:
+        text.append(inert(hit.snippet[at:start]))
+        text.append(inert(hit.snippet[start:end]), "bold reverse")
+        at = end
+    text.append(inert(hit.snippet[at:]))
+    return text
 
 
 def tokens(row: AttemptRow) -> str:
@@ -197,9 +351,10 @@ def _metrics_table(record: RunRecord) -> list[str]:
     for ticket in record.tickets:
         for attempt in ticket.attempts:
             row = attempt.row
-            duration = "-" if row.duration_s is None else f"{row.duration_s:.1f} s"
+            duration = "-" if row.duration_s is None else f"{rate(row.duration_s)} s"
+            outcome = row.outcome or "running"
             lines.append(
-                f"| {_cell(ticket.row.ticket)} | {row.number} | `{row.id}` | {row.outcome or 'running'} "
+                f"| {_cell(ticket.row.ticket)} | {count(row.number)} | `{row.id}` | {outcome} "
                 f"| {_cell(_model(ticket.row, row))} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s)} "
                 f"| {tokens(row)} | {duration} |"
             )
@@ -237,7 +392,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     row = attempt.row
     title = f" — {ticket.title}" if ticket.title and ticket.title != ticket.ticket else ""
     lines = [
-        f"## {ticket.ticket}{title} · attempt {row.number} · {row.outcome or 'running'}",
+        f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
         f"`{row.id}` · {_model(ticket, row)} · started {when(row.started_at)}",
         "",
@@ -279,7 +434,11 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
 
 
 def to_markdown(record: RunRecord, details: bool = True) -> str:
-    """The run (or the selected tickets and attempts) for people; `details` folds reasoning and tools."""
+    """The run (or the selected tickets and attempts) for people; `details` folds reasoning and tools.
+
+    Made inert as a whole: all but its Markdown came from outside (answers, tool I/O, titles,
+    messages), and a file someone will `cat`, or its rendering in a terminal, must not carry a single
+    escape sequence. `inert` keeps newlines and tabs, so the Markdown itself is unchanged."""
     run = record.row
     lines = [
         f"# Run {run.id}",
@@ -294,4 +453,4 @@ def to_markdown(record: RunRecord, details: bool = True) -> str:
     for ticket in record.tickets:
         for attempt in ticket.attempts:
             lines += _attempt_markdown(ticket.row, attempt, details)
-    return "\n".join(lines).rstrip() + "\n"
+    return inert("\n".join(lines).rstrip() + "\n")

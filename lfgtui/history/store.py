@@ -19,10 +19,14 @@ import contextlib
 import fcntl
 import functools
 import json
+import math
 import os
 import re
 import secrets
 import sqlite3
+import stat
+import types
+import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -65,6 +69,9 @@ BUSY_TIMEOUT_S = 5.0
 INTERRUPTED_RESULT = "error: interrupted: lfg stopped before this tool call returned a result"
 INTERRUPTED_STATUS = "interrupted: lfg stopped while this attempt was running"
 ID_BYTES = 6
+
+
+DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 class StoreError(Exception):
@@ -131,8 +138,66 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
 
-_BOOL_COLUMNS = frozenset({"is_error", "sealed", "tokens_estimated"})
 _LIST_COLUMNS = frozenset({"tools", "depends_on"})
+
+BAD_TEXT = "?"
+"""What a text column reads as when the file holds something else there: a row written by hand, by
+another program or by an older lfg must never stop a reader."""
+BAD_COUNT = -1
+"""What a required integer column (every one is a count or a number ≥ 0) reads as when bad."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column's Python type (`str`, `float`, `int`, `bool`, `bytes` or `tuple`) and if it may be NULL."""
+
+    name: str
+    kind: type
+    optional: bool
+
+
+def _column(name: str, hint: Any) -> Column:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = isinstance(hint, types.UnionType)
+    kind = args[0] if optional else typing.get_origin(hint) or hint
+    return Column(name, kind, optional)
+
+
+def read_value(value: Any, kind: type, optional: bool = False) -> Any:
+    """A value as read from the file, made to fit its column: SQLite stores anything in any column,
+    so a wrong type (or a NaN) becomes `BAD_TEXT`, NaN, `BAD_COUNT`, or None where NULL is allowed."""
+    if value is None and optional:
+        return None
+    if kind is str:
+        return value if isinstance(value, str) else BAD_TEXT
+    if kind is float:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if number and math.isfinite(value) else math.nan
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return None if optional else BAD_COUNT
+    if kind is bool:
+        return value == 1
+    if kind is bytes:
+        return value if isinstance(value, bytes) else b""
+    try:
+        items = json.loads(value) if isinstance(value, str) else None
+    except (ValueError, RecursionError):
+        items = None
+    return tuple(item for item in items if isinstance(item, str)) if isinstance(items, list) else ()
+
+
+@functools.cache
+def typed_columns(cls: type) -> tuple[Column, ...]:
+    """The columns of a dataclass whose fields are named and typed as the values read into it."""
+    hints = typing.get_type_hints(cls)
+    return tuple(_column(f.name, hints[f.name]) for f in fields(cls))
+
+
+def read_values(cls: type, values: Sequence[Any]) -> list[Any]:
+    """The first `len(values)` fields of dataclass `cls`, each value made to fit (see `read_value`)."""
+    return [read_value(v, c.kind, c.optional) for c, v in zip(typed_columns(cls), values, strict=False)]
 
 
 @dataclass(frozen=True)
@@ -148,12 +213,8 @@ class Row:
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(cls.columns(), row, strict=True))
-        for name in _BOOL_COLUMNS.intersection(values):
-            values[name] = bool(values[name])
-        for name in _LIST_COLUMNS.intersection(values):
-            values[name] = tuple(json.loads(values[name]))
-        return cls(**values)
+        """The row as its fields' types say, whatever the file holds (see `read_value`)."""
+        return cls(*read_values(cls, row))
 
     def to_db(self) -> tuple[Any, ...]:
         values = []
@@ -279,7 +340,12 @@ class PartRow(Row):
 
     @property
     def info(self) -> dict[str, Any]:
-        return json.loads(self.meta) if self.meta else {}
+        """The part's extra facts; {} when it has none, or when what the file holds is unreadable."""
+        try:
+            info = json.loads(self.meta) if self.meta else {}
+        except (ValueError, RecursionError):
+            return {}
+        return info if isinstance(info, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -388,16 +454,50 @@ class ModelStats:
 # --- opening ---------------------------------------------------------------------------------------
 
 
+def private_folder(folder: Path) -> None:
+    """Create `folder` and each missing parent readable only by us (0700): `mkdir(parents=True)`
+    would give the parents the umask's mode instead. A folder that exists is left as it is."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another lfg made it since the check: it is its mode
+            each.mkdir(mode=0o700)
+            each.chmod(0o700)
+
+
 def _create(path: Path) -> None:
     """Create the folder (0700) and an empty database file (0600) unless they exist."""
-    folder = path.parent
-    if not folder.exists():
-        with contextlib.suppress(FileExistsError):  # another lfg made it since the check: it is its mode
-            folder.mkdir(parents=True, mode=0o700)
-            folder.chmod(0o700)
+    private_folder(path.parent)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         path.chmod(0o600)
+
+
+def _tighten(path: Path) -> list[str]:
+    """Make the file and its -wal and -shm readable only by us (an older lfg, a copy or a restore
+    may have left them 0644: they hold every prompt and answer); what cannot be changed is said."""
+    warnings = []
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            status = file.stat()
+        except FileNotFoundError:
+            continue
+        mode = stat.S_IMODE(status.st_mode)
+        if not mode & 0o077:
+            continue
+        if status.st_uid != os.getuid():
+            warnings.append(
+                f"{file} is readable by others (mode {mode:o}) and owned by another user: "
+                "lfg leaves it as it is; ask its owner to `chmod 600` it"
+            )
+            continue
+        try:
+            file.chmod(0o600)
+        except OSError as exc:
+            warnings.append(f"{file} is readable by others (mode {mode:o}) and cannot be tightened: {exc}")
+    return warnings
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -426,18 +526,35 @@ def migrate(conn: sqlite3.Connection) -> int:
                 raise
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection to the history file, created and migrated; autocommit, WAL, foreign keys on."""
+def unusable(path: Path, exc: sqlite3.Error | OSError, doing: str = "open") -> StoreError:
+    """What to tell the user when the file fails: for a damaged file (garbage over its pages, or not
+    an SQLite file at all), what to do about it, since only they may decide to give it up."""
+    if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorcode & 0xFF in DAMAGED_CODES:
+        return StoreError(
+            f"the history file {path} is damaged ({exc}). Move it aside, with its -wal and -shm files "
+            f"if any (e.g. `mv {path} {path}.damaged`), and lfg starts a new one; lfg never deletes it"
+        )
+    return StoreError(f"cannot {doing} the history file {path}: {exc}")
+
+
+def connect(path: Path) -> tuple[sqlite3.Connection, list[str]]:
+    """A connection to the history file, created and migrated; autocommit, WAL, foreign keys on.
+    Also returns warnings about the file's permissions that could not be fixed."""
     try:
         _create(path)
+        warnings = _tighten(path)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except (sqlite3.Error, OSError) as exc:
+        raise unusable(path, exc) from exc
+    try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
     except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open the history file {path}: {exc}") from exc
-    return conn
+        conn.close()
+        raise unusable(path, exc) from exc
+    return conn, warnings
 
 
 @contextlib.contextmanager
@@ -457,7 +574,7 @@ class RunLock:
 
     def __init__(self, db: Path, run_id: str) -> None:
         self.path = self.path_for(db, run_id)
-        self.path.parent.mkdir(mode=0o700, exist_ok=True)
+        private_folder(self.path.parent)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
@@ -492,19 +609,39 @@ _SNIPPET_OPEN, _SNIPPET_CLOSE = "\x02", "\x03"
 _PHRASE = re.compile(r'"([^"]*)"')
 
 
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_TERMS = 64
+MAX_QUERY_PREFIXES = 8
+_WORDS = re.compile(r"[^\W_]+")  # what FTS5 unicode61 makes tokens of: letters and digits
+
+
+class QueryTooLarge(sqlite3.OperationalError):
+    """A search too big to run: FTS5's time grows with every term, and more than linearly with
+    prefix terms (sixty-four `w*` take a minute over a few thousand answers). An `OperationalError`,
+    as SQLite's own query errors are, so whatever shows a failed search (the history screen) shows
+    this one too."""
+
+
 def fts_query(text: str) -> str | None:
     """A user's words as a safe FTS5 query: every term quoted, `"exact phrases"` kept, all ANDed.
 
     FTS5 syntax in the input (NEAR, OR, -, ^, col:, brackets, stray quotes) is searched for as plain
-    words, never interpreted; a bare term ending in `*` is a prefix search. None when nothing in
-    the text could match a token.
+    words, never interpreted; a bare term ending in `*` is a prefix search. A term that repeats
+    another (whatever its case or punctuation) is dropped. None when nothing in the text could match
+    a token. Raises `QueryTooLarge` beyond `MAX_QUERY_CHARS` characters, `MAX_QUERY_TERMS` terms (a
+    phrase is one term) or `MAX_QUERY_PREFIXES` prefix terms.
     """
-    terms: list[str] = []
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryTooLarge(
+            f"the search is {len(text)} characters long; at most {MAX_QUERY_CHARS} are searched"
+        )
+    terms: dict[tuple[tuple[str, ...], bool], str] = {}
     text = text.replace("\x00", " ")  # FTS5 reads the query as a C string: NUL would end it
 
     def add(term: str, prefix: bool = False) -> None:
-        if any(ch.isalnum() for ch in term):
-            terms.append('"' + term.replace('"', '""') + '"' + ("*" if prefix else ""))
+        words = tuple(_WORDS.findall(term.casefold()))
+        if words:
+            terms.setdefault((words, prefix), '"' + term.replace('"', '""') + '"' + ("*" if prefix else ""))
 
     last = 0
     for match in _PHRASE.finditer(text):
@@ -514,7 +651,13 @@ def fts_query(text: str) -> str | None:
         last = match.end()
     for word in text[last:].split():
         add(word.rstrip("*"), word.endswith("*"))
-    return " ".join(terms) or None
+    prefixes = sum(prefix for _, prefix in terms)
+    if len(terms) > MAX_QUERY_TERMS or prefixes > MAX_QUERY_PREFIXES:
+        raise QueryTooLarge(
+            f"the search has {len(terms)} terms, {prefixes} of them prefixes (word*); "
+            f"at most {MAX_QUERY_TERMS} terms and {MAX_QUERY_PREFIXES} prefixes are searched"
+        )
+    return " ".join(terms.values()) or None
 
 
 def _highlights(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
@@ -541,16 +684,18 @@ class Store:
     path: Path
     conn: sqlite3.Connection
     recovered: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Permissions of the file that could not be tightened; the command shows them."""
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        conn = connect(path)
-        store = cls(path, conn)
+        conn, warnings = connect(path)
+        store = cls(path, conn, warnings=warnings)
         try:
             store.recovered = store.recover()
         except sqlite3.Error as exc:
             conn.close()
-            raise StoreError(f"cannot recover the history file {path}: {exc}") from exc
+            raise unusable(path, exc, "recover") from exc
         return store
 
     @classmethod
@@ -570,7 +715,7 @@ class Store:
             )
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the history file {path}: {exc}") from exc
+            raise unusable(path, exc, "read") from exc
         if version != len(MIGRATIONS):
             conn.close()
             raise StoreError(
@@ -697,11 +842,13 @@ class Store:
             raise self._not_one(ref, [f"run {r}" for r in runs] + [f"attempt {a}" for a in attempts])
         if runs:
             return Selection(runs[0])
-        run_id, ticket = self.conn.execute(
+        owner = self.conn.execute(
             "SELECT t.run_id, t.ticket FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.id = ?",
             attempts,
         ).fetchone()
-        return Selection(run_id, ticket=ticket, attempt_id=attempts[0])
+        if owner is None:
+            raise StoreError(f"attempt {attempts[0]} belongs to no ticket in this history file")
+        return Selection(owner[0], ticket=owner[1], attempt_id=attempts[0])
 
     def _matches(self, table: str, prefix: str) -> list[str]:
         prefix = prefix.lower()
@@ -718,6 +865,25 @@ class Store:
             return StoreError(f"no run or attempt with id {ref!r} (see `lfg history list`)")
         more = " and more" if len(candidates) > 5 else ""
         return StoreError(f"{ref!r} is ambiguous: it could be {', '.join(candidates[:5])}{more}")
+
+    # --- deleting ---
+
+    def check_not_running(self, run_id: str) -> None:
+        """Raise `StoreError` while the run's lfg holds its lock (see `RunLock`)."""
+        if RunLock.alive(self.path, run_id):
+            raise StoreError(f"run {run_id} is still running in another lfg; stop it first")
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run and every row under it, and so its search index entries, in one transaction.
+        Refuses a run still running in another lfg: it would go on writing into rows that are gone."""
+        attempts = "SELECT a.id FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE t.run_id = ?"
+        with transaction(self.conn):
+            self.check_not_running(run_id)
+            self.conn.execute(f"DELETE FROM parts WHERE attempt_id IN ({attempts})", (run_id,))
+            self.conn.execute(f"DELETE FROM turns WHERE attempt_id IN ({attempts})", (run_id,))
+            self.conn.execute(f"DELETE FROM attempts WHERE id IN ({attempts})", (run_id,))
+            self.conn.execute("DELETE FROM tickets WHERE run_id = ?", (run_id,))
+            self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     # --- readers ---
 
@@ -740,13 +906,21 @@ class Store:
                 key = outcome or "not started"
                 outcomes[key] = outcomes.get(key, 0) + 1
             (tokens,) = self.conn.execute(
-                "SELECT coalesce(sum(a.output_tokens), 0) FROM attempts a "
+                "SELECT total(CASE WHEN typeof(a.output_tokens) = 'integer' THEN a.output_tokens END) "
+                "FROM attempts a "
                 "JOIN tickets t ON t.id = a.ticket_id WHERE t.run_id = ?",
                 (run_id,),
             ).fetchone()
-            outcome_counts = tuple(outcomes.items())
             summaries.append(
-                RunSummary(run_id, started_at, ended_at, tickets_file, tickets, outcome_counts, tokens)
+                RunSummary(
+                    read_value(run_id, str),
+                    read_value(started_at, float),
+                    read_value(ended_at, float, optional=True),
+                    read_value(tickets_file, str, optional=True),
+                    tickets,
+                    tuple(outcomes.items()),
+                    int(tokens),
+                )
             )
         return summaries
 
@@ -766,8 +940,8 @@ class Store:
         )
         hits = []
         for *head, marked in rows:
-            snippet, spans = _highlights(" ".join(marked.split()))
-            hits.append(SearchHit(*head, snippet=snippet, highlights=spans))
+            snippet, spans = _highlights(" ".join(read_value(marked, str).split()))
+            hits.append(SearchHit(*read_values(SearchHit, head), snippet=snippet, highlights=spans))
         return hits
 
     def stats(self, filters: Filters | None = None) -> list[ModelStats]:
@@ -775,15 +949,23 @@ class Store:
         where, params = (filters or Filters()).where()
         groups: dict[tuple[str, str], list[tuple[str | None, float | None, float | None, int]]] = {}
         for provider, model, outcome, ttft, rate, tokens in self.conn.execute(
-            "SELECT a.provider, a.model, a.outcome, a.ttft_ms, a.tokens_per_s, coalesce(a.output_tokens, 0) "
+            "SELECT a.provider, coalesce(a.model, t.model, ''), a.outcome, a.ttft_ms, a.tokens_per_s, "
+            "a.output_tokens "
             f"FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.provider IS NOT NULL {where}",
             params,
         ):
-            groups.setdefault((provider, model), []).append((outcome, ttft, rate, tokens))
+            groups.setdefault((read_value(provider, str), read_value(model, str)), []).append(
+                (
+                    outcome,
+                    read_value(ttft, float, optional=True),
+                    read_value(rate, float, optional=True),
+                    read_value(tokens, int, optional=True) or 0,
+                )
+            )
         stats = []
         for (provider, model), rows in sorted(groups.items()):
-            ttfts = [ttft for _, ttft, _, _ in rows if ttft is not None]
-            rates = [rate for _, _, rate, _ in rows if rate is not None]
+            ttfts = [ttft for _, ttft, _, _ in rows if ttft is not None and math.isfinite(ttft)]
+            rates = [rate for _, _, rate, _ in rows if rate is not None and math.isfinite(rate)]
             stats.append(
                 ModelStats(
                     provider=provider,
@@ -907,6 +1089,31 @@ def _streamed(
         events.add((part.seq, first + i), when, cls, **{field_name: chunk}, **extra)
 
 
+def _error_kind(value: Any) -> ErrorKind:
+    """The recorded kind of error; one this lfg does not know (a newer lfg's, an edited row) is
+    `internal` rather than a crash."""
+    try:
+        return ErrorKind(value)
+    except ValueError:
+        return ErrorKind.INTERNAL
+
+
+def _retrying(info: dict[str, Any]) -> dict[str, Any] | None:
+    """A retry status's facts as `Retrying` fields, or None when the part is not one (or is damaged)."""
+    error, retry, limit, delay = (info.get(k) for k in ("error", "retry", "max_retries", "delay_s"))
+    if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
+        return None
+    if not (isinstance(retry, int) and isinstance(limit, int) and isinstance(delay, int | float)):
+        return None
+    kind = _error_kind(error.get("kind"))
+    return {
+        "error": ErrorInfo(kind, error["message"]),
+        "retry": retry,
+        "max_retries": limit,
+        "delay_s": delay,
+    }
+
+
 def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Event]:
     """Rebuild an attempt's events from its rows (see `Store.attempt_events`).
 
@@ -960,23 +1167,13 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
                     output=part.text,
                     is_error=part.is_error,
                 )
-            case PartKind.STATUS if "retry" in info:
-                error = ErrorInfo(ErrorKind(info["error"]["kind"]), info["error"]["message"])
-                events.add(
-                    (part.seq, 0),
-                    part.t_ms,
-                    Retrying,
-                    message=part.text,
-                    error=error,
-                    retry=info["retry"],
-                    max_retries=info["max_retries"],
-                    delay_s=info["delay_s"],
-                )
+            case PartKind.STATUS if (retrying := _retrying(info)) is not None:
+                events.add((part.seq, 0), part.t_ms, Retrying, message=part.text, **retrying)
             case PartKind.STATUS:
                 events.add((part.seq, 0), part.t_ms, Status, message=part.text)
     if row.outcome is not None:
         error = (
-            ErrorInfo(ErrorKind(row.error_kind), row.error_message or "", row.error_status)
+            ErrorInfo(_error_kind(row.error_kind), row.error_message or "", row.error_status)
             if row.error_kind
             else None
         )

@@ -37,7 +37,7 @@ def test_json_survives_export_import_export(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ([], "not a valid"),
+        ([], "not an lfg history export"),
         ({"format": "other"}, "not an lfg history export"),
         ({"format": "lfgtui-history", "version": 99}, "version 99"),
         ({"format": "lfgtui-history", "version": 1, "run": {"id": "x"}}, "not a valid"),
