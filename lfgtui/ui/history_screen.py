@@ -23,8 +23,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from lfgtui.history.export import when
-from lfgtui.history.store import RunSummary, SearchHit, Selection, Store, StoreError
+from lfgtui.history.export import snippet_text, when
+from lfgtui.history.store import QueryTooLarge, RunSummary, SearchHit, Selection, Store, StoreError
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, recorded_run
 
@@ -50,20 +50,8 @@ def found_hits(hits: list[SearchHit]) -> list[Found]:
     for hit in hits:
         label = f"{inert(hit.ticket)} #{hit.attempt}"
         outcome = inert(hit.outcome or "running")
-        rows.append(Found(hit.run_id, hit.ticket, label, hit.started_at, outcome, _snippet(hit)))
+        rows.append(Found(hit.run_id, hit.ticket, label, hit.started_at, outcome, snippet_text(hit)))
     return rows
-
-
-def _snippet(hit: SearchHit) -> Text:
-    """The hit's context made inert piece by piece, so its highlights still cover the matched words."""
-    snippet = Text()
-    done = 0
-    for start, end in hit.highlights:
-        snippet.append(inert(hit.snippet[done:start]))
-        snippet.append(inert(hit.snippet[start:end]), "bold reverse")
-        done = end
-    snippet.append(inert(hit.snippet[done:]))
-    return snippet
 
 
 def found_runs(runs: list[RunSummary]) -> list[Found]:
@@ -155,6 +143,10 @@ class HistoryScreen(Screen[None]):
     async def _search(self, generation: int, query: str) -> None:
         try:
             found = await self._in_thread(self._find, generation, query)
+        except QueryTooLarge as exc:
+            if generation == self.generation:
+                self.status.update(Text(str(exc), "yellow"))
+            return
         except sqlite3.Error as exc:  # an interrupted query too: a newer one replaces it
             if generation == self.generation:
                 self.status.update(Text(f"search failed: {inert(str(exc))}", "red"))

@@ -257,6 +257,20 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
     assert [a.row.outcome for a in ticket.attempts] == ["completed"]
 
 
+async def test_a_search_too_big_to_run_says_so_on_the_history_screen(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    await record_tickets(sim, tickets_file(tmp_path / "one"), db)
+    loaded = load_tickets(tickets_file(tmp_path / "two"), Config(path=None), BUILTIN_TOOLS, env={})
+    app = LfgApp(loaded.tickets, Providers(sim=sim), history=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await until(pilot, lambda: history.shown_query == "")
+        await pilot.press(*keys(" ".join(f"w{n}*" for n in range(9))))
+        await until(pilot, lambda: "at most 64 terms and 8 prefixes" in str(history.status.render()))
+
+
 async def test_history_is_off_without_a_history_file(sim: SimServer, tmp_path: Path) -> None:
     (tmp_path / "tickets.toml").write_text(
         '[[ticket]]\nid = "hey"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
