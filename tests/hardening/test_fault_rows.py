@@ -402,6 +402,31 @@ ELSEWHERE = {
     "a tool call's arguments contain NaN, Infinity or 1e999": [
         "tests/test_run_cli.py::test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed",
     ],
+    "a recorded answer, tool output, title or imported field holds terminal escape sequences": [
+        "tests/history/test_untrusted.py::test_text_outputs_show_escape_sequences_without_running_them",
+        "tests/history/test_untrusted.py::test_markdown_file_export_is_inert_and_the_history_keeps_the_raw_text",
+        "tests/history/test_untrusted.py::test_json_outputs_are_lossless_yet_show_nothing_raw",
+    ],
+    "`lfg history import` gets a file that is not UTF-8, not JSON, nested too deeply, or has a field of "
+    "the wrong type, a number that is not finite, an unknown outcome, a malformed id or a missing key": [
+        "tests/history/test_untrusted.py::test_a_crafted_export_is_refused_whole_saying_where",
+        "tests/history/test_untrusted.py::test_a_file_that_is_not_an_export_is_refused",
+        "tests/history/test_untrusted.py::test_an_import_that_fails_half_way_leaves_nothing_behind",
+    ],
+    "the history file holds a row lfg did not write (edited by hand, another program)": [
+        "tests/history/test_untrusted.py::test_rows_no_lfg_wrote_never_stop_a_reader",
+    ],
+    "the history file is damaged (garbage over its pages) or is not an SQLite file": [
+        "tests/history/test_untrusted.py::test_a_damaged_file_is_named_with_what_to_do_and_kept",
+        "tests/history/test_untrusted.py::test_lfg_run_over_a_damaged_file_runs_without_history",
+    ],
+    "the history file or its -wal/-shm are readable by others": [
+        "tests/history/test_untrusted.py::test_a_history_file_readable_by_others_is_tightened",
+        "tests/history/test_untrusted.py::test_a_file_of_another_user_is_left_alone_with_a_warning",
+    ],
+    "a history search has more than 1,000 characters, 64 terms or 8 prefix terms": [
+        "tests/history/test_untrusted.py::test_a_search_too_big_to_run_is_refused_at_once",
+    ],
 }
 """README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
 tests that cover it."""
