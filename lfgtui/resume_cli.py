@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
 from lfgtui.config import Config, load_config
-from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path
+from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path, unusable
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, ReplayClock, provider_problems, recorded_run
@@ -84,6 +85,8 @@ def _recorded(args: argparse.Namespace, ref: str, whole_run: bool) -> tuple[Conf
             record = store.load(selection)
     except StoreError as exc:
         return str(exc)
+    except sqlite3.DatabaseError as exc:  # pages damaged past the header: found only when read
+        return str(unusable(db, exc, "read"))
     return config, db, recorded_run(record)
 
 

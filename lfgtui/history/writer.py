@@ -603,6 +603,8 @@ async def _recording(
             executor.shutdown()
             on_error(f"history is off for this run: {exc}")
         else:
+            for warning in recorder.store.warnings:
+                on_error(f"warning: {warning}")
             history = RunHistory(recorder, executor, on_error)
     try:
         yield history

@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import stat
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -444,6 +445,22 @@ def test_lfg_run_over_a_damaged_file_runs_without_history(tmp_path: Path) -> Non
     assert db.read_bytes() == b"not a database\n" * 300
 
 
+@pytest.mark.parametrize("command", ["replay", "resume"])
+def test_replay_and_resume_of_a_damaged_file_say_so_without_a_traceback(tmp_path: Path, command: str) -> None:
+    db, run_id, _ = two_runs(tmp_path)
+    content = damage(db)
+    done = subprocess.run(
+        [sys.executable, "-m", "lfgtui", command, run_id, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"XDG_CONFIG_HOME": str(tmp_path / "config")},
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"the history file {db} is damaged" in done.stderr
+    assert db.read_bytes() == content
+
+
 # --- 4. permissions --------------------------------------------------------------------------------------
 
 
@@ -474,8 +491,14 @@ def test_a_file_of_another_user_is_left_alone_with_a_warning(tmp_path: Path, lfg
     os.chown(db, 65534, 65534)
     code, out, err = lfg("list")
     assert code == 0 and out
-    assert f"warning: {db} is readable by others (mode 644) and owned by another user" in err
+    warning = f"warning: {db} is readable by others (mode 644) and owned by another user"
+    assert warning in err
     assert mode(db) == 0o644
+    runner = LfgRun(tmp_path)
+    code, _, stderr = runner.run(
+        runner.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\n'), "--db", str(db)
+    )
+    assert code == 0 and warning in stderr, "lfg run warns as well"
 
 
 def test_every_folder_lfg_creates_is_private(tmp_path: Path, lfg: Lfg) -> None:

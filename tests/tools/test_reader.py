@@ -135,7 +135,10 @@ async def main():
         await run_tool(BUILTIN_TOOLS["search_files"], {"pattern": "never there"}, ctx),
         await run_tool(BUILTIN_TOOLS["search_files"], {"pattern": "^x+$"}, ctx),
     ]
-    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    # VmHWM, not RUSAGE_SELF: Linux carries ru_maxrss across exec, so this process would report the
+    # peak of the pytest process that started it. The readers are children of this small process.
+    own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(json.dumps({"peak_kib": peak, "outcomes": [[o.output, o.is_error] for o in outcomes]}))
 
 asyncio.run(main())
