@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from lfgtui.providers.sse import AgentSSEProvider
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
-from tests.support import ask, write_scenario
+from tests.support import CannedServer, ask, write_scenario
 
 
 class Sleeps:
@@ -161,3 +162,29 @@ async def test_tools_an_agent_service_ran_itself_are_not_run_again(sim: SimServe
     results = [e for e in events if isinstance(e, ToolResult)]
     assert [r.output.splitlines()[0] for r in results] == ["README.md", "# Widget"]
     assert len(sim.log) == 1
+
+
+async def test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here(
+    canned: CannedServer, tmp_path: Path
+) -> None:
+    """A remote service must not get lfg to write local files or read them back to it."""
+    call = {"type": "tool_call", "id": "c1", "name": "write_file"}
+    call["arguments"] = {"path": "pwned.txt", "content": "x"}
+    run = [call, {"type": "done"}]
+    stream = "".join(f"id: {n}\ndata: {json.dumps(d)}\n\n" for n, d in enumerate(run, 1)).encode()
+    canned.bodies = [stream, stream]  # a second body, so a result posted back would be counted
+    approvals: list[ToolCallReady] = []
+
+    async def approve(ready: ToolCallReady) -> str | None:
+        approvals.append(ready)
+        return None
+
+    toolbox = Toolbox(BUILTIN_TOOLS, ToolContext(workdir=tmp_path, env={}), approve)
+    provider = AgentSSEProvider(ProviderConfig(name="agent", kind="sse", base_url=canned.url + "/run"))
+    events = [e async for e in run_agent(provider, AgentTask(ask("any")), EventFactory("t", 1), toolbox)]
+    await provider.aclose()
+    assert ending(events).outcome is Outcome.COMPLETED
+    [result] = [e for e in events if isinstance(e, ToolResult)]
+    assert result.call_id == "c1" and result.is_error and "did not report one" in result.output
+    assert approvals == [] and not (tmp_path / "pwned.txt").exists()
+    assert len(canned.headers) == 1, "nothing was posted back to the service"

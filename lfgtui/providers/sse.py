@@ -1,8 +1,11 @@
 """Any agent service that speaks the generic agent SSE protocol (docs/agent-protocol.md).
 
 The agent runs its own tools, so one request streams the whole run: text, reasoning, each tool call
-and its result, usage, done. A dropped connection is resumed the SSE way, by asking again with
-`Last-Event-ID`, rather than failed: nothing already shown is lost or shown twice.
+and its result, usage, done. lfg never runs these tools itself: a call the agent leaves without a
+result is closed at `done` with an error result saying so, so the agent loop has nothing to run and
+no local file or command is ever handed to a remote service. A dropped connection is resumed the
+SSE way, by asking again with `Last-Event-ID`, rather than failed: nothing already shown is lost or
+shown twice.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from lfgtui.providers.clients import http_client
 from lfgtui.providers.errors import body_message, classify, classify_status
 
 RECONNECT_DELAYS_S = (0.25, 0.5, 1.0)
+NO_RESULT = "no result: the agent service did not report one (lfg does not run an agent service's tools)"
 MAX_EVENT_BYTES = 64 * 1024 * 1024
 """One event may be this big: a tool result carries a whole file or command log (httpx2's default, 1 MiB,
 fails a 1 MB tool output); a bigger event is reported as malformed rather than exhausting memory."""
@@ -245,6 +249,7 @@ class AgentSSEProvider:
         """
         body = agent_request(call)
         last_id, attempt = "", 0
+        unanswered: dict[str, None] = {}  # tool calls the agent has not reported a result for, in order
         while True:
             resumed_after = last_id
             try:
@@ -261,6 +266,14 @@ class AgentSSEProvider:
                             continue
                         last_id = message.id
                         for event in agent_events(_decode(message.data), ev):
+                            match event:
+                                case ToolCallReady(call_id=call_id):
+                                    unanswered[call_id] = None
+                                case ToolResult(call_id=call_id):
+                                    unanswered.pop(call_id, None)
+                                case CallEnded():
+                                    for call_id in unanswered:
+                                        yield ev(ToolResult, call_id=call_id, output=NO_RESULT, is_error=True)
                             yield event
                             if isinstance(event, CallEnded):
                                 return
