@@ -4,12 +4,15 @@ Agent services (the `sse` protocol) run their own tools and stream the results; 
 not run again here. The loop ends when no tool call is left to run (completed), when a call fails
 (failed, partial output kept), or when `max_turns` model calls have been made while the model still
 wants tools. Nothing a model sends can crash it: an unknown tool, bad arguments or a refused
-approval become error results the model sees.
+approval become error results the model sees. Nor can it stream forever: past `max_output_chars`
+(text, reasoning, tool arguments and a service's tool results, over every call of the attempt) the
+stream is closed and the attempt fails, keeping what arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -24,6 +27,7 @@ from lfgtui.events import (
     Outcome,
     ReasoningDelta,
     TextDelta,
+    ToolCallArgsDelta,
     ToolCallReady,
     ToolResult,
 )
@@ -39,6 +43,8 @@ from lfgtui.providers.base import (
 from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
 
 NO_TOOLS = "error: this run offers no tools"
+DEFAULT_MAX_OUTPUT_CHARS = 10_000_000
+"""About 2.5 million tokens: far past any real answer, well before an endless stream fills memory."""
 
 Approve = Callable[[ToolCallReady], Awaitable[str | None]]
 """Asks whether a tool call that needs approval may run: None if yes, else the reason it may not."""
@@ -70,10 +76,12 @@ class Toolbox:
 
 @dataclass(frozen=True, slots=True)
 class AgentTask:
-    """What to ask: the first model call (model, system, prompt, tool specs, limits) and the turn budget."""
+    """What to ask: the first model call (model, system, prompt, tool specs, limits), the turn budget and
+    how much the attempt may stream."""
 
     call: ModelCall
     max_turns: int = 20
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
 
 
 async def run_agent(
@@ -96,6 +104,7 @@ async def run_agent(
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
     messages: list[Message] = [] if transcript is None else transcript
     messages.extend(task.call.messages)
+    streamed = 0
     for call_index in range(task.max_turns):
         text: list[str] = []
         reasoning: list[str] = []
@@ -103,19 +112,30 @@ async def run_agent(
         ran_remotely: dict[str, ToolResult] = {}
         call = replace(task.call, messages=tuple(messages))
         try:
-            async for event in run_call(provider, call, ev, call_index, policy, sleep):
-                match event:
-                    case TextDelta(text=chunk):
-                        text.append(chunk)
-                    case ReasoningDelta(text=chunk):
-                        reasoning.append(chunk)
-                    case ToolCallReady():
-                        ready.append(event)
-                    case ToolResult(call_id=call_id):
-                        ran_remotely[call_id] = event
-                yield event
+            async with contextlib.aclosing(run_call(provider, call, ev, call_index, policy, sleep)) as stream:
+                async for event in stream:
+                    match event:
+                        case TextDelta(text=chunk):
+                            text.append(chunk)
+                            streamed += len(chunk)
+                        case ReasoningDelta(text=chunk):
+                            reasoning.append(chunk)
+                            streamed += len(chunk)
+                        case ToolCallArgsDelta(fragment=fragment):
+                            streamed += len(fragment)
+                        case ToolCallReady():
+                            ready.append(event)
+                        case ToolResult(call_id=call_id, output=output):
+                            ran_remotely[call_id] = event
+                            streamed += len(output)
+                    yield event
+                    if streamed > task.max_output_chars:
+                        break
         except ProviderError as exc:
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=exc.info)
+            return
+        if streamed > task.max_output_chars:
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=output_limit(task.max_output_chars))
             return
         tool_calls = tuple(ToolCall(c.call_id, c.name, c.arguments, c.raw_arguments) for c in ready)
         messages.append(AssistantMessage("".join(text), "".join(reasoning), tool_calls))
@@ -139,3 +159,11 @@ async def run_agent(
         f"stopped after {task.max_turns} model calls (max_turns) while the model was still calling tools"
     )
     yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_TURNS, message))
+
+
+def output_limit(limit: int) -> ErrorInfo:
+    return ErrorInfo(
+        ErrorKind.OUTPUT_LIMIT,
+        f"stopped: the attempt streamed more than {limit:,} characters (max_output_chars); "
+        "what arrived is kept",
+    )

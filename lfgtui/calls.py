@@ -9,6 +9,7 @@ leaves here through `errors.for_user`, so no key reaches a status line, the hist
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -57,9 +58,10 @@ async def run_call(
         yield ev(RequestSent, call=call_index)
         got_output = False
         try:
-            async for event in provider.stream(call, ev):
-                got_output = got_output or isinstance(event, FIRST_OUTPUT)
-                yield event
+            async with contextlib.aclosing(provider.stream(call, ev)) as events:  # closed when we are
+                async for event in events:
+                    got_output = got_output or isinstance(event, FIRST_OUTPUT)
+                    yield event
             return
         except ProviderError as exc:
             error = for_user(exc.info, provider.config)

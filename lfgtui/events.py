@@ -40,6 +40,7 @@ class ErrorKind(StrEnum):
     STREAM_ERROR = "stream_error"  # an in-band error event inside a 200 stream
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
     MAX_TURNS = "max_turns"  # the model was still calling tools when the ticket's max_turns ran out
+    OUTPUT_LIMIT = "output_limit"  # the attempt streamed more than the ticket's max_output_chars
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
 
 

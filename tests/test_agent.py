@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from lfgtui.events import (
     RequestSent,
     Status,
     TextDelta,
+    ToolCallArgsDelta,
     ToolCallReady,
     ToolResult,
 )
@@ -188,3 +190,35 @@ async def test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run
     assert result.call_id == "c1" and result.is_error and "did not report one" in result.output
     assert approvals == [] and not (tmp_path / "pwned.txt").exists()
     assert len(canned.headers) == 1, "nothing was posted back to the service"
+
+
+async def test_an_attempt_that_streams_past_its_output_limit_fails_keeping_what_arrived(
+    sim: SimServer,
+) -> None:
+    provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
+    task = AgentTask(ask("long-answer:tokens_per_s=2000,ttft_ms=1,repeat=50"), max_output_chars=500)
+    events = [e async for e in run_agent(provider, task, EventFactory("t", 1))]
+    await provider.aclose()
+    end = ending(events)
+    assert end.outcome is Outcome.FAILED and end.error is not None
+    assert end.error.kind is ErrorKind.OUTPUT_LIMIT
+    assert "more than 500 characters (max_output_chars)" in end.error.message
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert 500 < len(text) < 600, "everything up to the limit is kept, and no more is read"
+    [record] = sim.log
+    await asyncio.wait_for(record.disconnected.wait(), 5)  # the stream was closed, not left to run
+
+
+async def test_the_output_limit_counts_every_call_of_the_attempt(sim: SimServer) -> None:
+    """Tool loops cannot dodge the limit: text of earlier calls and tool arguments add up."""
+    provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
+    whole = [e async for e in run_agent(provider, AgentTask(ask("tool-loop")), EventFactory("t", 1))]
+    first_call = next(i for i, e in enumerate(whole) if isinstance(e, ToolResult))
+    before = [e for e in whole[:first_call] if isinstance(e, TextDelta | ToolCallArgsDelta)]
+    size = sum(len(e.text if isinstance(e, TextDelta) else e.fragment) for e in before)
+    task = AgentTask(ask("tool-loop"), max_output_chars=size + 1)
+    events = [e async for e in run_agent(provider, task, EventFactory("t", 1))]
+    await provider.aclose()
+    assert ending(whole).error is not None and ending(whole).error.kind is ErrorKind.MAX_TURNS
+    assert ending(events).outcome is Outcome.FAILED and ending(events).error.kind is ErrorKind.OUTPUT_LIMIT
+    assert any(isinstance(e, ToolResult) for e in events), "the first call stayed under the limit"
