@@ -86,9 +86,14 @@ def anthropic_messages(call: ModelCall) -> list[dict[str, Any]]:
     return messages
 
 
-def input_tokens(usage: AnthropicUsage | MessageDeltaUsage) -> int | None:
-    """The whole prompt: Anthropic counts cache writes and cache reads apart from `input_tokens`."""
-    if usage.input_tokens is None:
+def input_tokens(usage: AnthropicUsage | MessageDeltaUsage | None) -> int | None:
+    """The whole prompt: Anthropic counts cache writes and cache reads apart from `input_tokens`.
+
+    `usage` is None when the stream has none: the SDK builds stream events without validating them, so
+    a `usage` the types require but the server left out (compatible proxies, the docs' own examples)
+    arrives as None rather than as an error.
+    """
+    if usage is None or usage.input_tokens is None:
         return None
     return (
         usage.input_tokens + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
@@ -107,7 +112,9 @@ class MessageReader:
     """Turns the raw events of one streamed message into ours, remembering what they said so far.
 
     Only `tool_use` blocks are tracked by index, so the JSON of any other block (a server tool's input)
-    is never shown as text.
+    is never shown as text. The output count of message_start is not reported: it counts the tokens
+    before any content, so taken as the answer's it would hide the estimate whenever message_delta
+    brings no usage.
     """
 
     ev: EventFactory
@@ -121,7 +128,7 @@ class MessageReader:
         match event:
             case RawMessageStartEvent(message=message):
                 self.prompt_tokens = input_tokens(message.usage)
-                return [ev(Usage, input_tokens=self.prompt_tokens, output_tokens=message.usage.output_tokens)]
+                return self._usage(output_tokens=None)
             case RawContentBlockStartEvent(index=index, content_block=ToolUseBlock(id=call_id, name=name)):
                 self.tools[index] = _ToolBlock(call_id, name)
                 return [ev(ToolCallStarted, call_id=call_id, name=name)]
@@ -152,12 +159,20 @@ class MessageReader:
             case RawMessageDeltaEvent(delta=delta, usage=usage):
                 if delta.stop_reason is not None:
                     self.stop_reason = STOP_REASONS.get(delta.stop_reason, delta.stop_reason)
+                if usage is None:
+                    return []
                 tokens = input_tokens(usage)
                 self.prompt_tokens = self.prompt_tokens if tokens is None else tokens
-                return [ev(Usage, input_tokens=self.prompt_tokens, output_tokens=usage.output_tokens)]
+                return self._usage(output_tokens=usage.output_tokens)
             case RawMessageStopEvent():
                 self.finished = True
         return []
+
+    def _usage(self, output_tokens: int | None) -> list[Event]:
+        """A `Usage` only when some count is known: without one, the metrics keep their own estimate."""
+        if self.prompt_tokens is None and output_tokens is None:
+            return []
+        return [self.ev(Usage, input_tokens=self.prompt_tokens, output_tokens=output_tokens)]
 
 
 def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:

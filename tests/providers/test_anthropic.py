@@ -17,8 +17,12 @@ from lfgtui.events import (
     CallEnded,
     ErrorKind,
     EventFactory,
+    ReasoningDelta,
+    RequestSent,
+    TextDelta,
     Usage,
 )
+from lfgtui.metrics import Metrics, estimate_tokens
 from lfgtui.providers.anthropic import AnthropicProvider, MessageReader, input_tokens
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -35,7 +39,7 @@ from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
-from tests.support import ask, collect
+from tests.support import CannedServer, Collected, ask, collect
 
 
 def config(url: str, **fields: Any) -> ProviderConfig:
@@ -66,7 +70,8 @@ async def test_usage_starts_at_message_start_and_the_request_has_the_required_fi
     assert out.error is None
     first, last = out.of(Usage)
     assert out.events[0] is first
-    assert first.output_tokens == 1  # message_start reports a token before any text, like the real API
+    assert first.input_tokens and first.input_tokens > 0
+    assert first.output_tokens is None  # message_start's count is of the tokens before any text
     assert last.input_tokens == first.input_tokens
     sent = sim.log[0]
     assert sent.path == "/v1/messages"
@@ -219,6 +224,138 @@ async def test_a_stream_without_message_stop_is_a_connection_error(scenario_dir:
     )
     assert out.text.startswith("Hello!")
     assert not out.of(CallEnded)
+
+
+# Streams without usage, as Anthropic-compatible proxies and Anthropic's own documentation send them:
+# DOCS_THINKING_EVENTS is the documented extended-thinking streaming example (see
+# ../shared/sse-reference/anthropic-thinking-docs.sse), with no `usage` in message_start nor message_delta.
+
+DOCS_REASONING = [
+    "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n"
+    "1071 = 2 \N{MULTIPLICATION SIGN} 462 + 147",
+    "\n462 = 3 \N{MULTIPLICATION SIGN} 147 + 21",
+    "\n147 = 7 \N{MULTIPLICATION SIGN} 21 + 0",
+    "\nThe remainder is 0, so GCD(1071, 462) = 21.",
+]
+DOCS_TEXT = "The greatest common divisor of 1071 and 462 is **21**."
+DOCS_SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
+
+DOCS_THINKING_EVENTS: list[dict[str, Any]] = [
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_01...",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "claude-opus-5-5",
+            "stop_reason": None,
+            "stop_sequence": None,
+        },
+    },
+    {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    },
+    *(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": chunk}}
+        for chunk in DOCS_REASONING
+    ),
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "signature_delta", "signature": DOCS_SIGNATURE},
+    },
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": DOCS_TEXT}},
+    {"type": "content_block_stop", "index": 1},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}},
+    {"type": "message_stop"},
+]
+
+
+def with_usage(start: dict[str, Any] | None, delta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The docs example with `usage` put in message_start and message_delta (left out where None)."""
+    events = [dict(e) for e in DOCS_THINKING_EVENTS]
+    if start is not None:
+        events[0]["message"] = {**events[0]["message"], "usage": start}
+    if delta is not None:
+        events[-2]["usage"] = delta
+    return events
+
+
+async def stream_from(canned: CannedServer, events: list[dict[str, Any]]) -> tuple[Collected, Metrics]:
+    """One model call to a server answering with exactly these events, and the metrics of what came out."""
+    canned.bodies = [b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)]
+    adapter = AnthropicProvider(config(canned.url))
+    try:
+        out = await collect(adapter, ask("reasoning"))
+    finally:
+        await adapter.aclose()
+    metrics = Metrics()
+    metrics.apply(EventFactory("t1", 1)(RequestSent, call=0))
+    for event in out.events:
+        metrics.apply(event)
+    return out, metrics
+
+
+async def test_a_stream_without_usage_completes_with_estimated_tokens(canned: CannedServer) -> None:
+    out, metrics = await stream_from(canned, DOCS_THINKING_EVENTS)
+    assert out.error is None
+    assert [e.text for e in out.of(ReasoningDelta)] == DOCS_REASONING
+    assert [e.text for e in out.of(TextDelta)] == [DOCS_TEXT]
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert not out.of(Usage)
+    assert metrics.tokens_estimated
+    assert metrics.output_tokens == sum(estimate_tokens(c) for c in [*DOCS_REASONING, DOCS_TEXT])
+    assert metrics.input_tokens is None
+
+
+@pytest.mark.parametrize("null_usage", [False, True], ids=["absent", "null"])
+async def test_usage_only_in_message_start_keeps_the_input_and_estimates_the_output(
+    canned: CannedServer, null_usage: bool
+) -> None:
+    """message_start's `output_tokens` counts the tokens before any content, not the answer's."""
+    start = {
+        "input_tokens": 50,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 7,
+        "output_tokens": 5,
+    }
+    events = with_usage(start, None)
+    if null_usage:
+        events[-2]["usage"] = None
+    out, metrics = await stream_from(canned, events)
+    assert out.error is None
+    assert out.reasoning == "".join(DOCS_REASONING)
+    assert out.text == DOCS_TEXT
+    assert out.of(CallEnded)[0].stop_reason == "stop"
+    assert [(u.input_tokens, u.output_tokens) for u in out.of(Usage)] == [(57, None)]
+    assert (metrics.input_tokens, metrics.tokens_estimated) == (57, True)
+    assert metrics.output_tokens == sum(estimate_tokens(c) for c in [*DOCS_REASONING, DOCS_TEXT])
+
+
+@pytest.mark.parametrize(
+    ("delta", "prompt", "reported"),
+    [
+        ({"output_tokens": 9}, 57, 9),
+        ({"input_tokens": None, "output_tokens": 9, "cache_read_input_tokens": None}, 57, 9),
+        ({"input_tokens": 60, "output_tokens": 9, "cache_read_input_tokens": 7}, 67, 9),
+        ({"output_tokens": None}, 57, None),
+    ],
+)
+async def test_message_delta_usage_with_only_output_tokens_or_nulls(
+    canned: CannedServer, delta: dict[str, Any], prompt: int, reported: int | None
+) -> None:
+    start = {"input_tokens": 50, "cache_read_input_tokens": 7, "output_tokens": 1}
+    out, metrics = await stream_from(canned, with_usage(start, delta))
+    assert out.error is None
+    assert out.text == DOCS_TEXT
+    assert metrics.input_tokens == prompt
+    assert metrics.tokens_estimated is (reported is None)
+    assert metrics.output_tokens == (reported or metrics.calls[0].estimated_tokens)
 
 
 def test_usage_counts_cache_reads_and_writes_as_input() -> None:
