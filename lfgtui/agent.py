@@ -43,8 +43,9 @@ from lfgtui.providers.base import (
 from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
 
 NO_TOOLS = "error: this run offers no tools"
-DEFAULT_MAX_OUTPUT_CHARS = 10_000_000
-"""About 2.5 million tokens: far past any real answer, well before an endless stream fills memory."""
+DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
+"""About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
+answer, well before an endless stream fills memory or the history file."""
 
 Approve = Callable[[ToolCallReady], Awaitable[str | None]]
 """Asks whether a tool call that needs approval may run: None if yes, else the reason it may not."""
