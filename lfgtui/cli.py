@@ -16,7 +16,7 @@ from typing import Any
 
 from lfgtui import event_loop
 from lfgtui.agent import AgentTask, run_agent
-from lfgtui.config import load_config
+from lfgtui.config import Config, load_config
 from lfgtui.events import (
     AttemptEnded,
     EventFactory,
@@ -39,12 +39,13 @@ from lfgtui.resume_cli import add_resume_commands, replay, resume
 from lfgtui.run import Run, headless_approver
 from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import Ticket, load_tickets
+from lfgtui.tickets import Ticket, TicketFile, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, without_keys
 from lfgtui.ui import terminal_attached
 from lfgtui.validation import ValidationError
 
 EXIT_USAGE = 2
+EXIT_SIGINT = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,13 +125,25 @@ async def _ask(args: argparse.Namespace) -> int:
         return 0 if outcome is Outcome.COMPLETED else 1
 
 
-async def _run(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
+    """The config and the checked tickets, or the exit code when they cannot be had.
+
+    This runs before the event loop starts: asyncio.run turns Ctrl-C into a cancellation that a
+    check of a big file would only notice once done, then ends in a traceback. Here Ctrl-C stops the
+    check at once and ends lfg with one line and 130, as it does during a run.
+    """
     try:
         config = load_config(args.config)
-        tickets = load_tickets(args.file, config, BUILTIN_TOOLS)
+        return config, load_tickets(args.file, config, BUILTIN_TOOLS)
     except ValidationError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        _warn(f"interrupted while checking {args.file}")
+        return EXIT_SIGINT
+
+
+async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
     use_tui = not (args.headless or args.json) and terminal_attached()
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
@@ -250,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "ask":
         return asyncio.run(_ask(args))
     if args.command == "run":
-        return asyncio.run(_run(args))
+        loaded = _load(args)
+        return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
     if args.command == "history":
         return run_history_command(args)
     if args.command == "resume":

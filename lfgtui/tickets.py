@@ -355,22 +355,30 @@ def _has_key(provider: ProviderConfig, env: Mapping[str, str]) -> bool:
 
 
 def _cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
-    """Each dependency cycle found by a depth-first walk, as a closed path like [a, b, a]."""
+    """Each dependency cycle found by a depth-first walk, as a closed path like [a, b, a].
+
+    `depth` maps each node on the current path to its place in it, so that a chain of ten thousand
+    tickets is not searched from its start at every step.
+    """
     done: set[str] = set()
     cycles: list[list[str]] = []
     for root in graph:
         if root in done:
             continue
         path: list[str] = [root]
+        depth: dict[str, int] = {root: 0}
         walks: list[Iterator[str]] = [iter(graph[root])]
         while walks:
             node = next(walks[-1], None)
             if node is None:
-                done.add(path.pop())
+                left = path.pop()
+                del depth[left]
+                done.add(left)
                 walks.pop()
-            elif node in path:
-                cycles.append([*path[path.index(node) :], node])
+            elif node in depth:
+                cycles.append([*path[depth[node] :], node])
             elif node not in done:
+                depth[node] = len(path)
                 path.append(node)
                 walks.append(iter(graph[node]))
     return cycles

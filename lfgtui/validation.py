@@ -7,6 +7,7 @@ of multi-line strings and nothing else); when it cannot find a key it falls back
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import math
 import re
@@ -160,11 +161,34 @@ def _scan(text: str) -> list[_Section]:
 
 @dataclass(frozen=True)
 class TomlDoc:
-    """A parsed TOML file that remembers where its tables and keys are."""
+    """A parsed TOML file that remembers where its tables and keys are.
+
+    Tables are indexed once, by name and by every prefix of their name, so that finding a line costs
+    the same in a file of ten tables as in one of ten thousand: a loader asks for one per key.
+    """
 
     path: Path
     data: dict[str, Any]
     sections: tuple[_Section, ...]
+    _named: dict[tuple[str, ...], list[int]] = field(init=False, repr=False, compare=False)
+    _prefixes: dict[tuple[int, str], int] = field(init=False, repr=False, compare=False)
+    _under: dict[int, list[int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the tables: each prefix of a name is a node (0 is the empty one) listing its tables."""
+        named: dict[tuple[str, ...], list[int]] = {}
+        prefixes: dict[tuple[int, str], int] = {}
+        under: dict[int, list[int]] = {0: []}
+        for at, section in enumerate(self.sections):
+            named.setdefault(section.header, []).append(at)
+            node = 0
+            under[node].append(at)
+            for part in section.header:
+                node = prefixes.setdefault((node, part), len(prefixes) + 1)
+                under.setdefault(node, []).append(at)
+        object.__setattr__(self, "_named", named)
+        object.__setattr__(self, "_prefixes", prefixes)
+        object.__setattr__(self, "_under", under)
 
     def line(self, header: str = "", key: str | None = None, index: int = 0) -> int | None:
         """Where `key` is set in the `index`-th table called `header` ('' is the top level).
@@ -173,7 +197,7 @@ class TomlDoc:
         all gives the line of its table, and a table only implied by `[header.sub]` gives that line.
         """
         wanted = _header_parts(header)
-        positions = [at for at, section in enumerate(self.sections) if section.header == wanted]
+        positions = self._named.get(wanted, [])
         if index >= len(positions):
             return self._first_under(wanted, 0)
         section = self.sections[positions[index]]
@@ -185,10 +209,15 @@ class TomlDoc:
 
     def _first_under(self, prefix: tuple[str, ...], start: int) -> int | None:
         """The line of the first table header at or after `start` inside `prefix`."""
-        for section in self.sections[start:]:
-            if section.header[: len(prefix)] == prefix:
-                return section.line
-        return None
+        node = 0
+        for part in prefix:
+            found = self._prefixes.get((node, part))
+            if found is None:
+                return None
+            node = found
+        positions = self._under[node]
+        at = bisect.bisect_left(positions, start)
+        return self.sections[positions[at]].line if at < len(positions) else None
 
 
 def load_toml(path: Path) -> TomlDoc:

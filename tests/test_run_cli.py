@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 
 from lfgtui.sim.server import SimServer
 from tests.terminal import Terminal
+from tests.test_tickets import many_tickets
 
 
 class Lfg:
@@ -337,6 +340,44 @@ def test_sigint_cancels_every_ticket_and_exits_130(lfg: Lfg) -> None:
         "b": "cancelled",
         "c": "cancelled",
     }
+
+
+def open_once_read(fifo: Path, process: subprocess.Popen[str]) -> int:
+    """The write end of `fifo`, opened once lfg has opened it to read: lfg is then loading the file."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:  # ENXIO: nobody reads it yet
+            if exc.errno != errno.ENXIO or process.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            os.set_blocking(fd, True)
+            return fd
+
+
+@pytest.mark.parametrize("written", ["nothing", "everything"])
+def test_sigint_while_loading_the_tickets_exits_130_in_one_line(lfg: Lfg, written: str) -> None:
+    """The tickets file is a FIFO, so that lfg is loading it is known, not guessed: SIGINT arrives while
+    lfg waits for the file, or as soon as ten thousand tickets are written, while lfg parses and checks."""
+    fifo = lfg.workdir / "tickets.toml"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        lfg.args(fifo, "--headless"), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with os.fdopen(open_once_read(fifo, process), "w", encoding="utf-8") as writer:
+            if written == "everything":
+                writer.write(many_tickets(10_000))
+                writer.close()
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert err.splitlines() == [f"lfg: interrupted while checking {fifo}"]
+    assert out == ""
 
 
 def test_sigterm_exits_143(lfg: Lfg) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -37,6 +40,39 @@ def problems(path: Path, env: Mapping[str, str] = NO_KEYS, config: Config | None
 def one_problem(path: Path, env: Mapping[str, str] = NO_KEYS) -> str:
     (message,) = problems(path, env)
     return message
+
+
+def many_tickets(count: int) -> str:
+    """A valid file of `count` tickets, each depending on (and quoting) later ones: one long chain."""
+    tickets = ['[defaults]\nprovider = "sim"\nmodel = "hello"\n']
+    for number in range(count):
+        later = [f"t{after:06d}" for after in (number + 1, number + 7) if after < count]
+        quoted = f"{{{{ outputs.{later[0]} }}}}" if later else "nothing"
+        depends_on = ", ".join(f'"{ticket}"' for ticket in later)
+        tickets.append(
+            f'[[ticket]]\nid = "t{number:06d}"\ntitle = "Ticket {number}"\nprompt = """\nGo on from\n'
+            f'{quoted}\n"""\ndepends_on = [{depends_on}]\ntools = ["read_file"]\nmax_tokens = 100\n'
+        )
+    return "\n".join(tickets)
+
+
+def lines_run(path: Path) -> int:
+    """The Python lines run to load `path`: work counted the same way on any machine, unlike time."""
+    count = 0
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal count
+        count += event == "line"
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        loaded = load(path)
+    finally:
+        sys.settrace(previous)
+    assert len(loaded.tickets) > 1
+    return count
 
 
 def test_valid_file_round_trip(tmp_path: Path) -> None:
@@ -278,6 +314,14 @@ def test_id_with_spaces_is_rejected(tmp_path: Path) -> None:
 def test_defaults_cannot_set_ticket_only_fields(tmp_path: Path) -> None:
     path = write(tmp_path, '[defaults]\ntitle = "t"\n\n[[ticket]]\nid = "a"\nprompt = "p"\n')
     assert one_problem(path) == f"{path}:2: [defaults]: title cannot have a default; set it on each ticket"
+
+
+def test_checking_grows_linearly_with_the_number_of_tickets(tmp_path: Path) -> None:
+    """Four times the tickets is about four times the work. It was about nine: the line of every key
+    was looked for from the top of the file."""
+    small = lines_run(write(tmp_path, many_tickets(200), "small.toml"))
+    large = lines_run(write(tmp_path, many_tickets(800), "large.toml"))
+    assert large < 5 * small, (small, large)
 
 
 def test_duplicate_ids_name_both_lines(tmp_path: Path) -> None:
