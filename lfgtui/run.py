@@ -238,7 +238,7 @@ class Run:
             max_tokens=ticket.max_tokens,
             temperature=ticket.temperature,
         )
-        return AgentTask(call, max_turns=ticket.max_turns)
+        return AgentTask(call, max_turns=ticket.max_turns, max_output_chars=ticket.max_output_chars)
 
     def _toolbox(self, state: TicketState) -> Toolbox | None:
         ticket = state.ticket

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lfgtui.agent import DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.config import Config
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import MissingApiKey, resolve
@@ -45,6 +46,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "model": STRING,
     "tools": STRING_LIST,
     "max_turns": POSITIVE_INT,
+    "max_output_chars": POSITIVE_INT,
     "max_tokens": POSITIVE_INT,
     "temperature": NON_NEGATIVE_NUMBER,
     "workdir": PATH,
@@ -87,6 +89,7 @@ class Ticket:
     line: int
     env_passthrough: tuple[str, ...] = ()
     allow_git_writes: bool = False
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""
@@ -343,6 +346,7 @@ class _Loader:
             line=self.line(draft) or 0,
             env_passthrough=tuple(dict.fromkeys(fields.get("env_passthrough", ()))),
             allow_git_writes=fields.get("allow_git_writes", False),
+            max_output_chars=fields.get("max_output_chars", DEFAULT_MAX_OUTPUT_CHARS),
         )
 
 

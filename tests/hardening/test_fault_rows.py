@@ -149,6 +149,10 @@ def max_turns_stops_the_loop(result: Result) -> None:
     assert len(result.of("f", "tool_call")) == len(result.of("f", "tool_result")) == 3
 
 
+def the_stream_stopped_at_the_limit(result: Result) -> None:
+    assert 2000 < len(result.text("f")) < 2200
+
+
 def the_dependent_is_skipped(result: Result) -> None:
     assert result.ending("after")["outcome"] == "skipped"
     assert not result.of("after", "attempt_started")
@@ -310,6 +314,16 @@ ROWS = [
         check=max_turns_stops_the_loop,
     ),
     Row(
+        "output-limit",
+        "one attempt streams without end",
+        sim("long-answer:ttft_ms=0,tokens_per_s=4000,repeat=100", max_output_chars=2000),
+        "failed",
+        1,
+        ("output_limit", None),
+        ("streamed more than 2,000 characters (max_output_chars)", "what arrived is kept"),
+        check=the_stream_stopped_at_the_limit,
+    ),
+    Row(
         "failed-dependency",
         "a ticket's dependency fails",
         sim("fault-401"),
@@ -365,6 +379,17 @@ def test_fault_row(harness: Harness, row: Row) -> None:
 
 
 ELSEWHERE = {
+    "an agent service sends a tool call and never its result": [
+        "tests/test_agent.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
+    ],
+    "an Anthropic(-compatible) stream carries no usage": [
+        "tests/providers/test_anthropic.py::test_a_stream_without_usage_completes_with_estimated_tokens",
+        "tests/providers/test_anthropic.py::test_usage_only_in_message_start_keeps_the_input_and_estimates_the_output",
+    ],
+    "a tickets file holds 10,000 tickets, or Ctrl-C comes while it is checked": [
+        "tests/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
+        "tests/test_run_cli.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
+    ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [
         "tests/hardening/test_escapes.py::test_the_tui_shows_escape_sequences_without_obeying_them",
