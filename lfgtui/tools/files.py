@@ -30,6 +30,8 @@ JSON_CHAR_BYTES = 12
 """The most bytes one character takes in a reply: an astral character is two `\\uXXXX` escapes."""
 REPLY_ROOM = 64 * 1024
 """Bytes of a reply beyond its text: its keys, a path."""
+TEXT_READ_BYTES = 8 * 1024 * 1024
+"""The most an ACP agent gets from one fs/read_text_file: more is refused (it can ask for fewer lines)."""
 KILL_WAIT_S = 5.0
 """How long to wait for a killed reader to be reaped: a read stuck in the kernel may never end."""
 
@@ -43,9 +45,11 @@ def _refuse_non_file(target: Path, name: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _reader(request: dict[str, Any], ctx: ToolContext) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    """Start the reader child on `request` and give its replies; it is killed on leaving, however
-    that happens (done, stopped early, cancelled, timed out)."""
+async def _reader(
+    request: dict[str, Any], ctx: ToolContext, reply_chars: int
+) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    """Start the reader child on `request` and give its replies (each up to `reply_chars` characters
+    of text); it is killed on leaving, however that happens (done, stopped early, cancelled, timed out)."""
     process = await asyncio.create_subprocess_exec(
         *stdlib_script(Path(reader.__file__)),
         stdin=asyncio.subprocess.PIPE,
@@ -53,7 +57,7 @@ async def _reader(request: dict[str, Any], ctx: ToolContext) -> AsyncIterator[As
         stderr=asyncio.subprocess.DEVNULL,
         cwd=ctx.workdir,
         env={},
-        limit=JSON_CHAR_BYTES * ctx.output_limit + REPLY_ROOM,
+        limit=JSON_CHAR_BYTES * reply_chars + REPLY_ROOM,
     )
     assert process.stdin is not None and process.stdout is not None  # piped above
     try:
@@ -121,16 +125,32 @@ class ReadFile:
             "count": arguments.get("limit", DEFAULT_READ_LINES),
             "budget": ctx.output_limit - NOTE_ROOM,
         }
-        try:
-            async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, ctx) as replies:
-                async for reply in replies:
-                    return ToolOutcome(reply["output"])
-        except TimeoutError:
-            raise ToolError(
-                f"reading '{name}' took longer than {ctx.read_time_limit_s:g} s (the time limit); "
-                "it may be a file that never ends or blocks"
-            ) from None
-        raise ToolError(f"the file reader gave no answer for '{name}'")
+        return ToolOutcome(await _read_once(request, ctx, ctx.output_limit))
+
+
+async def read_text(ctx: ToolContext, name: str, first: int = 1, count: int | None = None) -> str:
+    """Lines of a text file exactly as they are, for an ACP agent's `fs/read_text_file`: confined,
+    in the killable reader and under the time limit as `read_file` is, and at most `TEXT_READ_BYTES`."""
+    target = confine(ctx, name)
+    _refuse_non_file(target, name)
+    request = {"op": "text", "path": str(target), "name": name, "first": first, "count": count}
+    return await _read_once(request | {"max_bytes": TEXT_READ_BYTES}, ctx, TEXT_READ_BYTES)
+
+
+async def _read_once(request: dict[str, Any], ctx: ToolContext, reply_chars: int) -> str:
+    """The reader's one `output` for `request`, within the read time limit."""
+    name = request["name"]
+    try:
+        async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, ctx, reply_chars) as replies:
+            async for reply in replies:
+                output: str = reply["output"]
+                return output
+    except TimeoutError:
+        raise ToolError(
+            f"reading '{name}' took longer than {ctx.read_time_limit_s:g} s (the time limit); "
+            "it may be a file that never ends or blocks"
+        ) from None
+    raise ToolError(f"the file reader gave no answer for '{name}'")
 
 
 class ListDir:
@@ -226,7 +246,10 @@ class SearchFiles:
         found: list[str] = []
         budget = ctx.output_limit - NOTE_ROOM
         try:
-            async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, ctx) as replies:
+            async with (
+                asyncio.timeout(ctx.read_time_limit_s),
+                _reader(request, ctx, ctx.output_limit) as replies,
+            ):
                 async for reply in replies:
                     entry: str = reply["match"]
                     if len(found) == MAX_MATCHES or len(entry) >= budget:

@@ -160,6 +160,33 @@ def read(request: dict[str, Any]) -> dict[str, Any]:
         os.close(fd)
 
 
+def text(request: dict[str, Any]) -> dict[str, Any]:
+    """Lines `first` onwards (at most `count`; None: to the end) exactly as they are, for an ACP
+    agent's fs/read_text_file; more than `max_bytes` of them is refused, never held."""
+    name, first, count, budget = request["name"], request["first"], request["count"], request["max_bytes"]
+    fd = open_regular(Path(request["path"]))
+    try:
+        lines = text_lines(fd, budget + 1)
+        if lines is None:
+            raise Refusal(f"'{name}' looks like a binary file; only text files are read")
+        kept: list[bytes] = []
+        size = 0
+        for number, (head, cut) in enumerate(lines, 1):
+            if number < first:
+                continue
+            if count is not None and number >= first + count:
+                break
+            size += len(head)
+            if cut or size > budget:
+                raise Refusal(
+                    f"'{name}' from line {first} on is more than {budget} bytes; ask for fewer lines"
+                )
+            kept.append(head)
+        return {"output": b"".join(kept).decode("utf-8", "replace")}
+    finally:
+        os.close(fd)
+
+
 def search(request: dict[str, Any]) -> None:
     """Print each match under the request's root as `{"match": "path:LINE: text"}`, as it is found."""
     try:
@@ -219,6 +246,8 @@ def main() -> None:
     try:
         if request["op"] == "read":
             reply(read(request))
+        elif request["op"] == "text":
+            reply(text(request))
         else:
             search(request)
     except Refusal as exc:
