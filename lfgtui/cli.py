@@ -33,7 +33,7 @@ from lfgtui.history.writer import RunHistory, open_run_history
 from lfgtui.inert import inert, revealed
 from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.providers.base import ModelCall, UserMessage
-from lfgtui.providers.catalog import MissingApiKey
+from lfgtui.providers.catalog import ProviderUnavailable
 from lfgtui.providers.registry import Providers
 from lfgtui.resume_cli import add_resume_commands, replay, resume
 from lfgtui.run import Run, headless_approver
@@ -86,17 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     sim_commands.add_parser("list", help="list the scenarios (model names) the sim knows")
+    sim_commands.add_parser(
+        "acp",
+        help="run the sim as a coding agent speaking ACP on stdin/stdout (lfg sim acp --help)",
+        add_help=False,
+    )
     return parser
 
 
 async def _ask(args: argparse.Namespace) -> int:
     async with Providers() as providers:
+        if getattr(providers.configs.get(args.provider), "kind", None) == "acp":
+            print(
+                f"lfg: {args.provider!r} is a coding agent: run it as a ticket with lfg run", file=sys.stderr
+            )
+            return EXIT_USAGE
         try:
             provider = await providers.get(args.provider)
         except KeyError:
             print(f"lfg: unknown provider {args.provider!r}", file=sys.stderr)
             return EXIT_USAGE
-        except MissingApiKey as exc:
+        except ProviderUnavailable as exc:
             print(f"lfg: {exc}", file=sys.stderr)
             return EXIT_USAGE
         model = args.model or provider.config.default_model or ""
@@ -259,7 +269,13 @@ def _list() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:2] == ["sim", "acp"]:  # the agent parses its own arguments, --help included
+        from lfgtui.sim.acp_agent import main as acp_agent  # imports the ACP SDK only here
+
+        acp_agent(given[2:])
+        return 0
+    args = _parser().parse_args(given)
     if args.command == "ask":
         return asyncio.run(_ask(args))
     if args.command == "run":

@@ -17,14 +17,16 @@ import httpx2
 import platformdirs
 
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL
+from lfgtui.providers.catalog import AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
 from lfgtui.validation import (
+    ENV_NAMES,
     NON_NEGATIVE_INT,
     PATH,
     POSITIVE_INT,
     POSITIVE_NUMBER,
     SECRET_HINT,
     STRING,
+    STRING_LIST,
     STRING_TABLE,
     TABLE,
     Checker,
@@ -71,6 +73,11 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "connect_timeout_s": POSITIVE_NUMBER,
     "idle_timeout_s": POSITIVE_NUMBER,
     "max_retries": NON_NEGATIVE_INT,
+    "command": Kind(
+        "a non-empty list of strings (the program, then its arguments)",
+        lambda value: STRING_LIST.check(value) and bool(value) and bool(value[0]),
+    ),
+    "env": ENV_NAMES,
 }
 RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT}
 UI_FIELDS: dict[str, Kind] = {"theme": STRING, "keymap": STRING_TABLE}
@@ -155,6 +162,7 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             check.add(check.doc.line("providers", name), f"{where}: must be a table of provider settings")
             continue
         fields = check.fields(table, PROVIDER_FIELDS, where, header)
+        fields |= {key: tuple(fields[key]) for key in ("command", "env") if key in fields}
         kind = fields.get("kind")
         if kind is not None and kind not in KINDS:
             check.add(check.doc.line(header, "kind"), f"{where}: {unknown('kind', kind, KINDS)}")
@@ -169,6 +177,15 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             continue
         else:
             config = ProviderConfig(name=name, **fields)
+        if config.kind == "acp":
+            if not config.command:
+                check.add(
+                    check.doc.line(header),
+                    f"{where}: an acp provider needs command, the agent's command line",
+                )
+                continue
+            if "connect_timeout_s" not in fields and name not in BUILTIN:
+                config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
         if config.kind == "sse" and not config.base_url:
             check.add(
                 check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"

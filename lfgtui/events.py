@@ -41,6 +41,7 @@ class ErrorKind(StrEnum):
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
     MAX_TURNS = "max_turns"  # the model was still calling tools when the ticket's max_turns ran out
     OUTPUT_LIMIT = "output_limit"  # the attempt streamed more than the ticket's max_output_chars
+    STOPPED = "stopped"  # a coding agent ended its turn early: a refusal, its own token or turn limit
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
 
 
@@ -149,6 +150,23 @@ class Retrying(Status):
     retry: int
     max_retries: int
     delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    """One entry of an agent's plan: what, and pending / in_progress / completed."""
+
+    content: str
+    status: str
+    priority: str = "medium"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanUpdated(Status):
+    """An agent's whole plan, replacing the one before; `message` is its one-line form, so whatever
+    shows or records a status shows or records the plan."""
+
+    steps: tuple[PlanStep, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ from lfgtui.events import (
     ErrorInfo,
     Event,
     Outcome,
+    PlanUpdated,
     ReasoningDelta,
     RequestSent,
     Status,
@@ -120,6 +121,9 @@ class JsonLines:
                 }
             case ToolResult(call_id=call_id, output=output, is_error=is_error):
                 return {"type": "tool_result", "id": call_id, "output": output, "is_error": is_error}
+            case PlanUpdated(steps=steps):
+                plan = [{"content": s.content, "status": s.status, "priority": s.priority} for s in steps]
+                return {"type": "plan", "steps": plan}
             case Status(message=message):
                 return {"type": "status", "message": message}
             case Usage(input_tokens=input_tokens, output_tokens=output_tokens):

@@ -25,7 +25,7 @@ from lfgtui.events import Event, Outcome
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import AttemptRecord, RunRecord, TicketRecord, attempt_events, conversation
 from lfgtui.providers.base import Message, ProviderConfig
-from lfgtui.providers.catalog import MissingApiKey, resolve
+from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
 from lfgtui.tickets import DEFAULT_MAX_TURNS, Ticket
 
@@ -236,6 +236,6 @@ def provider_problems(tickets: Sequence[Ticket], configs: Mapping[str, ProviderC
             continue
         try:
             resolve(config)
-        except MissingApiKey as exc:
+        except ProviderUnavailable as exc:
             problems.append(f"{who}: {exc}")
     return problems

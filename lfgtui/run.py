@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
@@ -32,6 +33,7 @@ from lfgtui.events import (
     ToolCallReady,
 )
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
+from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
@@ -199,10 +201,7 @@ class Run:
                 self._emit(state, ev(AttemptEnded, outcome=Outcome.SKIPPED))
                 return
             async with self._slots:
-                provider = await self.providers.get(state.ticket.provider)
-                state.transcript = []
-                task, toolbox = self._task(state), self._toolbox(state)
-                async for event in run_agent(provider, task, ev, toolbox, transcript=state.transcript):
+                async for event in await self._attempt(state, ev):
                     self._emit(state, event)
         except asyncio.CancelledError:
             if state.outcome is None:
@@ -214,6 +213,23 @@ class Run:
                 self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
         finally:
             state.finished.set()
+
+    async def _attempt(self, state: TicketState, ev: EventFactory) -> AsyncIterator[Event]:
+        """The events of one attempt: lfg's own agent loop over a model API, or a coding agent (ACP)
+        that runs its own loop."""
+        state.transcript = []
+        ticket = state.ticket
+        config = self.providers.configs[ticket.provider]
+        if config.kind == "acp":
+            from lfgtui.acp.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
+
+            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), ticket.workdir)
+            toolbox = Toolbox(
+                {"write_file": BUILTIN_TOOLS["write_file"]}, self._context(ticket), self.approver(ticket)
+            )
+            return run_acp(AgentLaunch(config, env), self._task(state), ev, toolbox, state.transcript)
+        provider = await self.providers.get(ticket.provider)
+        return run_agent(provider, self._task(state), ev, self._toolbox(state), transcript=state.transcript)
 
     def prompt(self, ticket_id: str) -> str:
         """The ticket's prompt with its dependencies' final answers filled in."""
@@ -245,12 +261,14 @@ class Run:
         if not ticket.tools:
             return None
         tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
-        ctx = ToolContext(
+        return Toolbox(tools, self._context(ticket), self.approver(ticket))
+
+    def _context(self, ticket: Ticket) -> ToolContext:
+        return ToolContext(
             workdir=ticket.workdir,
             env=command_env(self.tool_env, ticket.env_passthrough, ticket.workdir),
             allow_git_writes=ticket.allow_git_writes,
         )
-        return Toolbox(tools, ctx, self.approver(ticket))
 
 
 def headless_approver(yes: bool) -> Callable[[Ticket], Approve]:

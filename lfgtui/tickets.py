@@ -16,9 +16,10 @@ from typing import Any
 from lfgtui.agent import DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.config import Config
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.catalog import MissingApiKey, resolve
+from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.validation import (
     BOOLEAN,
+    ENV_NAMES,
     NON_NEGATIVE_NUMBER,
     PATH,
     POSITIVE_INT,
@@ -33,7 +34,6 @@ from lfgtui.validation import (
 )
 
 DEFAULT_MAX_TURNS = 20
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OFFLINE_PROVIDER = "sim"
 KEYED_FALLBACKS = ("openai", "anthropic")
 
@@ -54,10 +54,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "auto_approve": Kind(
         "true or a list of tool names", lambda value: isinstance(value, bool) or STRING_LIST.check(value)
     ),
-    "env_passthrough": Kind(
-        "a list of environment variable names (letters, digits and '_', not starting with a digit)",
-        lambda value: STRING_LIST.check(value) and all(ENV_NAME.fullmatch(name) for name in value),
-    ),
+    "env_passthrough": ENV_NAMES,
     "allow_git_writes": BOOLEAN,
 }
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
@@ -302,7 +299,7 @@ class _Loader:
         for name, group in users.items():
             try:
                 resolve(self.config.providers[name], self.env)
-            except MissingApiKey as exc:
+            except ProviderUnavailable as exc:
                 ids = ", ".join(repr(draft.id) for draft in group if draft.id is not None)
                 who = f"tickets {ids}" if len(group) > 1 else group[0].where
                 first = group[0]
@@ -353,7 +350,7 @@ class _Loader:
 def _has_key(provider: ProviderConfig, env: Mapping[str, str]) -> bool:
     try:
         resolve(provider, env)
-    except MissingApiKey:
+    except ProviderUnavailable:
         return False
     return True
 

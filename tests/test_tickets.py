@@ -378,7 +378,8 @@ def test_unknown_provider_lists_the_known_ones(tmp_path: Path) -> None:
     path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "opnai"\n')
     assert one_problem(path) == (
         f"{path}:4: ticket 'a': unknown provider 'opnai' (did you mean 'openai'?); "
-        "known providers: anthropic, ollama, openai, sim, sim-agent, sim-anthropic, sim-responses, xai"
+        "known providers: anthropic, claude-code, codex, gemini, goose, ollama, openai, sim, sim-acp, "
+        "sim-agent, sim-anthropic, sim-responses, xai"
     )
 
 

@@ -81,6 +81,12 @@ class ProviderConfig:
     connect_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     max_retries: int = 2
+    command: tuple[str, ...] = ()
+    """For a coding agent (`acp`): its command line; `{model}` is replaced by the ticket's model."""
+    env: tuple[str, ...] = ()
+    """For a coding agent: environment variables it gets besides the safe allowlist (its keys)."""
+    install: str | None = None
+    """For a built-in coding agent: what to install when its command is missing."""
 
 
 class ProviderError(Exception):

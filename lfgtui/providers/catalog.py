@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 
 from lfgtui.providers.base import ProviderConfig
 
-KINDS = ("openai", "openai-responses", "anthropic", "sse", "sim")
+KINDS = ("openai", "openai-responses", "anthropic", "sse", "sim", "acp")
 SIM_URL = "sim:"
 """A base URL starting with this points at the in-process sim server, whatever its port turns out to be."""
+
+AGENT_START_TIMEOUT_S = 60.0
+"""An agent may first install itself (npx) or log in: it gets longer to start than an HTTP connection."""
+AGENT_ENV = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+"""Where agents keep their logins and settings: passed to every agent besides the safe allowlist."""
+
+
+def _agent(name: str, command: tuple[str, ...], env: tuple[str, ...], install: str | None) -> ProviderConfig:
+    """A built-in coding agent (ACP over stdio); `default` leaves the model to the agent."""
+    return ProviderConfig(
+        name=name,
+        kind="acp",
+        command=command,
+        env=env,
+        install=install,
+        default_model="default",
+        connect_timeout_s=AGENT_START_TIMEOUT_S,
+    )
+
 
 BUILTIN: dict[str, ProviderConfig] = {
     "openai": ProviderConfig(
@@ -39,12 +60,44 @@ BUILTIN: dict[str, ProviderConfig] = {
     "sim-agent": ProviderConfig(
         name="sim-agent", kind="sse", base_url=SIM_URL + "/agent", default_model="agent-demo"
     ),
+    "sim-acp": replace(
+        _agent("sim-acp", (sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"), (), None),
+        default_model="agent-demo",
+    ),
+    "claude-code": _agent(
+        "claude-code",
+        ("claude-agent-acp",),
+        ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CONFIG_DIR"),
+        "npm install -g @agentclientprotocol/claude-agent-acp",
+    ),
+    "codex": _agent(
+        "codex",
+        ("codex-acp",),
+        ("OPENAI_API_KEY", "CODEX_API_KEY", "CODEX_HOME", "OPENAI_BASE_URL"),
+        "npm install -g @agentclientprotocol/codex-acp",
+    ),
+    "gemini": _agent(
+        "gemini",
+        ("gemini", "--acp"),
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT", "GOOGLE_GENAI_USE_VERTEXAI"),
+        "npm install -g @google/gemini-cli",
+    ),
+    "goose": _agent(
+        "goose",
+        ("goose", "acp"),
+        ("GOOSE_PROVIDER", "GOOSE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"),
+        "the goose CLI (https://github.com/block/goose/releases)",
+    ),
 }
 
 BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 
 
-class MissingApiKey(Exception):
+class ProviderUnavailable(Exception):
+    """A provider that cannot be used on this machine; the message says why and what to do."""
+
+
+class MissingApiKey(ProviderUnavailable):
     """A provider needs a key and its variable is unset; the message names the variable."""
 
     def __init__(self, config: ProviderConfig) -> None:
@@ -54,9 +107,24 @@ class MissingApiKey(Exception):
         self.config = config
 
 
+class MissingAgent(ProviderUnavailable):
+    """A coding agent whose program is not installed; the message says what to install."""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        how = f"; install it: {config.install}" if config.install else ""
+        super().__init__(
+            f"provider {config.name!r} runs the coding agent {config.command[0]!r}, "
+            f"which is not installed (not found on PATH){how}"
+        )
+        self.config = config
+
+
 def resolve(config: ProviderConfig, env: Mapping[str, str] | None = None) -> ProviderConfig:
-    """Fill in the key (and, for the built-in names, a base URL override) from the environment."""
+    """Fill in the key (and, for the built-in names, a base URL override) from the environment; a
+    coding agent's program must be found on the PATH."""
     env = os.environ if env is None else env
+    if config.kind == "acp" and shutil.which(config.command[0], path=env.get("PATH", os.defpath)) is None:
+        raise MissingAgent(config)
     if config.base_url is None and config.name in BASE_URL_ENV and env.get(BASE_URL_ENV[config.name]):
         config = replace(config, base_url=env[BASE_URL_ENV[config.name]])
     if config.api_key_env:

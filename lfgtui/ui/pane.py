@@ -23,6 +23,8 @@ from lfgtui.events import (
     AttemptStarted,
     ErrorInfo,
     Event,
+    PlanStep,
+    PlanUpdated,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -98,6 +100,7 @@ class TicketPane(Vertical, can_focus=True):
         self.reasoning = LiveMarkdown(classes="pane-reasoning")
         self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
         self.tools = ToolLog()
+        self.plan = Static(id="plan", classes="pane-plan")
         self.notice = Static(id="notice", classes="pane-notice")
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
 
@@ -105,6 +108,7 @@ class TicketPane(Vertical, can_focus=True):
         yield self.header
         yield self.thinking
         yield self.body
+        yield self.plan
         yield self.tools
         yield self.notice
         yield self.gauges
@@ -112,6 +116,7 @@ class TicketPane(Vertical, can_focus=True):
     def on_mount(self) -> None:
         self.thinking.display = False
         self.tools.display = False
+        self.plan.display = False
         self.notice.display = False
 
     def on_resize(self, event: Resize) -> None:
@@ -160,6 +165,9 @@ class TicketPane(Vertical, can_focus=True):
             case Retrying():
                 self.retries += 1
                 self.retrying = event
+            case PlanUpdated(steps=steps):
+                self.plan.update(plan_text(steps))
+                self.plan.display = bool(steps)
             case Status(message=message):
                 self.status_note = inert(message)
             case AttemptEnded(outcome=outcome, error=error, t=t):
@@ -186,6 +194,7 @@ class TicketPane(Vertical, can_focus=True):
             self.reasoning.clear()
             self.tools.clear()
             self.thinking.display = False
+            self.plan.display = False
         self.continuing = False
         self.attempt, self.provider, self.model = attempt, provider, model
         self.state = PaneState.RUNNING
@@ -323,3 +332,15 @@ class TicketPane(Vertical, can_focus=True):
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
         return ""
+
+
+PLAN_STYLES = {"completed": ("✓", "dim"), "in_progress": ("▸", "bold"), "pending": ("○", "")}
+
+
+def plan_text(steps: tuple[PlanStep, ...]) -> Text:
+    """An agent's plan, one step a line: done ones dimmed, the current one bold."""
+    lines = []
+    for step in steps:
+        glyph, style = PLAN_STYLES.get(step.status, ("?", ""))
+        lines.append(Text(f"{glyph} {inert(step.content)}", style))
+    return Text("\n").join(lines)

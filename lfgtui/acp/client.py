@@ -1,0 +1,214 @@
+"""What an ACP agent may ask of lfg: the person's permission, and files in the ticket's workdir.
+
+Everything the agent sends goes through one inbox that the attempt streams from in order, so a
+permission request is asked only once the tool call it is about has been shown. Files are read and
+written under exactly the rules of lfg's own tools (confined to the workdir, regular files only, a
+killable reader with a time limit; writes approved, never into `.git` or through a hard link).
+
+The class is duck-typed on purpose: for a method it lacks (terminals, elicitations) the SDK answers
+"method not found", which an agent handles; subclassing `acp.Client` would answer null instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from acp import RequestError, schema
+
+from lfgtui.acp.updates import UpdateReader, tool_content_text
+from lfgtui.agent import Toolbox
+from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.tools import BUILTIN_TOOLS, ToolError, run_tool
+from lfgtui.tools.files import read_text
+
+INVALID_PARAMS = -32602
+CANCELLED = schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))
+
+
+def _normal(path: str) -> str:
+    """A path with `.` and `..` folded (no file system access): how an approved edit is matched."""
+    return os.path.normpath(path)
+
+
+def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.PermissionOption | None:
+    return next((o for kind in kinds for o in options if o.kind == kind), None)
+
+
+class AgentClient:
+    """The client side of one agent session."""
+
+    def __init__(self, reader: UpdateReader, toolbox: Toolbox) -> None:
+        self.reader = reader
+        self.toolbox = toolbox
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        """Agent updates, lfg's own events, and futures to set once everything before them is out."""
+        self.cancelling = False
+        self._writes = itertools.count(1)
+        self._approved_edits: set[tuple[str, str]] = set()
+
+    @property
+    def ev(self) -> EventFactory:
+        return self.reader.ev
+
+    async def session_update(self, session_id: str, update: Any, **_: Any) -> None:
+        self.inbox.put_nowait(update)  # before any await, so updates keep the agent's order
+
+    async def caught_up(self) -> None:
+        """Wait until everything the agent sent before now has been streamed (shown and recorded)."""
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inbox.put_nowait(marker)
+        await marker
+
+    async def request_permission(
+        self,
+        session_id: str,
+        tool_call: schema.ToolCallUpdate,
+        options: list[schema.PermissionOption],
+        **_: Any,
+    ) -> schema.RequestPermissionResponse:
+        """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
+        allow-once option (else allow-always), no its reject option."""
+        allow = _option(options, "allow_once", "allow_always")
+        reject = _option(options, "reject_once", "reject_always")
+        if self.cancelling or allow is None:
+            return CANCELLED
+        await self.caught_up()
+        call_id = tool_call.tool_call_id
+        if call_id not in self.reader.ready:  # asked about a call it never announced: show it first
+            self.inbox.put_nowait(
+                schema.ToolCallStart(
+                    session_update="tool_call",
+                    tool_call_id=call_id,
+                    title=tool_call.title or "tool",
+                    kind=tool_call.kind,
+                    content=tool_call.content,
+                    raw_input=tool_call.raw_input,
+                )
+            )
+            await self.caught_up()
+        content = tool_call.content or self.reader.calls[call_id].content
+        asked = self._asked(tool_call, content, options, reject)
+        request = replace(self.reader.ready[call_id], arguments=asked)
+        refusal = await self.toolbox.approve(request)
+        if self.cancelling:
+            return CANCELLED
+        chosen = allow if refusal is None else reject
+        if refusal is not None:
+            self.reader.denied.add(call_id)
+        if chosen is None:
+            return CANCELLED
+        if chosen is allow:
+            self._approved_edits |= self._edits_shown(content, asked.get("input"))
+        return schema.RequestPermissionResponse(
+            outcome=schema.AllowedOutcome(outcome="selected", option_id=chosen.option_id)
+        )
+
+    def _edits_shown(self, content: list[Any], raw_input: Any) -> set[tuple[str, str]]:
+        """The (file, new text) pairs a person saw in full when approving: each diff, and an input
+        that names a `path` and its whole `content`."""
+        shown = {
+            (_normal(item.path), item.new_text)
+            for item in content
+            if isinstance(item, schema.FileEditToolCallContent)
+        }
+        if isinstance(raw_input, dict):
+            path, text = raw_input.get("path"), raw_input.get("content")
+            if isinstance(path, str) and isinstance(text, str):
+                shown.add((_normal(str(self.toolbox.ctx.workdir / path)), text))
+        return shown
+
+    def _asked(
+        self,
+        tool_call: schema.ToolCallUpdate,
+        content: list[Any],
+        options: list[schema.PermissionOption],
+        reject: schema.PermissionOption | None,
+    ) -> dict[str, Any]:
+        """Everything the person approves: the call's input, its changes, and what yes and no pick."""
+        call = self.reader.calls[tool_call.tool_call_id]
+        asked: dict[str, Any] = {"kind": tool_call.kind or call.kind or "other"}
+        known = self.reader.inputs.get(tool_call.tool_call_id)
+        raw_input = tool_call.raw_input if tool_call.raw_input is not None else known
+        if raw_input is not None:
+            asked["input"] = raw_input
+        changes = "\n".join(tool_content_text(item).rstrip("\n") for item in content)
+        if changes:
+            asked["changes"] = changes
+        asked["the agent offers"] = [f"{o.name} ({o.kind})" for o in options]
+        asked["yes picks"] = _option(options, "allow_once", "allow_always").name  # type: ignore[union-attr]
+        asked["no picks"] = reject.name if reject is not None else "cancel the request"
+        return asked
+
+    async def read_text_file(
+        self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **_: Any
+    ) -> schema.ReadTextFileResponse:
+        try:
+            name = self._relative(path)
+            content = await read_text(self.toolbox.ctx, name, line or 1, limit)
+        except (ToolError, OSError) as exc:
+            raise self._refused("read", path, str(exc)) from None
+        return schema.ReadTextFileResponse(content=content)
+
+    async def write_text_file(
+        self, session_id: str, path: str, content: str, **_: Any
+    ) -> schema.WriteTextFileResponse:
+        """Write as lfg's own `write_file` does, shown as a row of the tool log. The person is asked
+        unless they just approved exactly this content for this file in the agent's own request."""
+        try:
+            name = self._relative(path)
+        except ToolError as exc:
+            raise self._refused("write", path, str(exc)) from None
+        await self.caught_up()
+        call_id = f"lfg-write-{next(self._writes)}"
+        arguments = {"path": name, "content": content}
+        ready = self.ev(
+            ToolCallReady,
+            call_id=call_id,
+            name="write_file",
+            arguments=arguments,
+            raw_arguments=json.dumps(arguments, ensure_ascii=False),
+        )
+        self.inbox.put_nowait(self.ev(ToolCallStarted, call_id=call_id, name="write_file"))
+        self.inbox.put_nowait(ready)
+        await self.caught_up()
+        if (_normal(path), content) in self._approved_edits:
+            outcome = await run_tool(BUILTIN_TOOLS["write_file"], arguments, self.toolbox.ctx)
+        else:
+            outcome = await self.toolbox.execute(ready)
+        self.inbox.put_nowait(
+            self.ev(ToolResult, call_id=call_id, output=outcome.output, is_error=outcome.is_error)
+        )
+        if outcome.is_error:
+            raise RequestError(INVALID_PARAMS, outcome.output, {"path": path})
+        return schema.WriteTextFileResponse()
+
+    def _refused(self, what: str, path: str, reason: str) -> RequestError:
+        """Say in the pane that lfg refused the agent's `what` of `path`, and tell the agent why."""
+        self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's {what} of {path}: {reason}"))
+        return RequestError(INVALID_PARAMS, reason, {"path": path})
+
+    def _relative(self, path: str) -> str:
+        """The agent's absolute `path` relative to the workdir; `confine` then checks it for real."""
+        workdir = self.toolbox.ctx.workdir
+        if not Path(path).is_absolute():
+            raise ToolError(f"path {path!r} is not absolute, as ACP file paths must be")
+        lexical = Path(_normal(path))
+        if not lexical.is_relative_to(workdir):
+            raise ToolError(f"path {path!r} is outside the ticket's workdir")
+        return lexical.relative_to(workdir).as_posix()
+
+    def events(self, item: Any) -> list[Event]:
+        """What one inbox item streams as (a marker is set, and streams nothing)."""
+        if isinstance(item, Event):
+            return [item]
+        if isinstance(item, asyncio.Future):
+            if not item.done():
+                item.set_result(None)
+            return []
+        return self.reader.events(item)

@@ -1,0 +1,124 @@
+"""Coding-agent tickets through `lfg run`: beside API tickets, in NDJSON and the history, and refused
+clearly when the agent is not installed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_run_cli import Lfg, ending, of, text
+
+AGENT_AND_API = """
+[[ticket]]
+id = "agent"
+prompt = "What is this project?"
+provider = "sim-acp"
+model = "agent-demo:ttft_ms=0,tokens_per_s=0"
+
+[[ticket]]
+id = "api"
+prompt = "hi"
+provider = "sim"
+model = "hello"
+"""
+
+
+def test_an_agent_ticket_runs_beside_an_api_ticket_and_is_recorded(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(AGENT_AND_API), "--db", str(db))
+    assert code == 0, stderr
+    assert ending(events, "agent")["outcome"] == ending(events, "api")["outcome"] == "completed"
+    plans = of(events, "agent", "plan")
+    assert plans[0]["steps"][0] == {"content": "list_dir .", "status": "in_progress", "priority": "medium"}
+    calls = of(events, "agent", "tool_call")
+    assert [c["name"] for c in calls] == ["list_dir .", "read_file README.md"]
+    results = of(events, "agent", "tool_result")
+    assert results[1]["output"] == "# Widget\nA tiny service that renders widgets."
+    assert ending(events, "agent")["ttft_ms"] is not None
+    searched = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "history", "search", "Widget", "--db", str(db), "--json"],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    hits = json.loads(searched.stdout)
+    assert any(hit["ticket"] == "agent" for hit in hits), searched.stdout
+
+
+def test_headless_yes_allows_once_and_without_it_the_agent_is_refused(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
+    writer = 'model = "writer:ttft_ms=0,tokens_per_s=0"'
+    tickets = lfg.tickets(f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim-acp"\n{writer}\n')
+    code, events, _ = lfg.run(tickets, "--no-history")
+    assert code == 0 and not (lfg.workdir / "notes").exists()
+    assert all(r["is_error"] for r in of(events, "w", "tool_result"))
+    code, events, _ = lfg.run(tickets, "--no-history", "--yes")
+    assert code == 0
+    assert (lfg.workdir / "notes" / "summary.md").read_text().startswith("# Summary")
+    assert "Done: the notes are in" in text(events, "w")
+
+
+def test_an_agent_that_is_not_installed_is_refused_naming_what_to_install(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.env["PATH"] = str(tmp_path / "empty")
+    tickets = lfg.tickets('[[ticket]]\nid = "c"\nprompt = "fix it"\nprovider = "claude-code"\n')
+    done = subprocess.run(
+        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        "tickets.toml:4: ticket 'c': provider 'claude-code' runs the coding agent 'claude-agent-acp'"
+        in done.stderr
+    )
+    assert "install it: npm install -g @agentclientprotocol/claude-agent-acp" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_agent_gets_the_allowlist_and_its_own_variables_only(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.env |= {"XDG_STATE_HOME": str(lfg.home / "state"), "MY_AGENT_KEY": "k", "STRIPE_KEY": "secret"}
+    script = 'env > agent-env.txt; exec "$0" -m lfgtui.sim.acp_agent --scenario hello'
+    lfg.config.write_text(
+        "[providers.wrapped]\n"
+        'kind = "acp"\n'
+        f"command = {json.dumps(['sh', '-c', script, sys.executable])}\n"
+        'env = ["MY_AGENT_KEY"]\n'
+        'default_model = "hello"\n'
+    )
+    code, _, stderr = lfg.run(lfg.tickets('[[ticket]]\nid = "e"\nprompt = "hi"\nprovider = "wrapped"\n'))
+    assert code == 0, stderr
+    seen = dict(
+        line.split("=", 1) for line in (lfg.workdir / "agent-env.txt").read_text().splitlines() if "=" in line
+    )
+    assert seen["MY_AGENT_KEY"] == "k" and "STRIPE_KEY" not in seen
+    assert seen["PWD"] == str(lfg.workdir.resolve())
+
+
+def test_an_acp_provider_without_a_command_is_a_config_error(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.config.write_text('[providers.broken]\nkind = "acp"\n')
+    tickets = lfg.tickets('[[ticket]]\nid = "b"\nprompt = "hi"\nprovider = "sim"\n')
+    done = subprocess.run(
+        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "[providers.broken]: an acp provider needs command, the agent's command line" in done.stderr
+
+
+def test_lfg_ask_points_an_agent_to_lfg_run(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "ask", "hi", "--provider", "sim-acp"],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "'sim-acp' is a coding agent: run it as a ticket with lfg run" in done.stderr

@@ -1,0 +1,81 @@
+"""A coding-agent ticket in the real app through Pilot: its pane, its permission requests, its process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config
+from lfgtui.providers.registry import Providers
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen
+from lfgtui.ui.pane import PaneState
+from lfgtui.ui.tool_log import ToolState
+from tests.acp.test_attempt import agent_processes
+from tests.ui.test_app import SIZE, until
+
+WRITER = (
+    '[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=300"\n'
+)
+
+
+@pytest.fixture(autouse=True)
+def private_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def agent_app(tmp_path: Path, toml: str) -> LfgApp:
+    path = tmp_path / "tickets.toml"
+    path.write_text(toml)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    return LfgApp(loaded.tickets, Providers())
+
+
+async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: Path) -> None:
+    app = agent_app(tmp_path, WRITER)
+    async with app.run_test(size=SIZE) as pilot:
+        w = app.panes["w"]
+        await until(
+            pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
+        )
+        assert w.state is PaneState.APPROVAL
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        request = app.screen.request.plain
+        assert '"kind": "edit"' in request and "Written by the lfg writer scenario." in request
+        assert '"yes picks": "Allow once"' in request and '"no picks": "Reject"' in request
+        await pilot.press("y")
+        await until(pilot, lambda: w.state is PaneState.APPROVAL and "run_command" in str(w.notice.render()))
+        assert (tmp_path / "notes" / "summary.md").exists(), "the write the person saw was not asked again"
+        await pilot.press("n")
+        await until(pilot, lambda: w.state is PaneState.COMPLETED, timeout=20)
+        states = [row.state for row in w.tools.rows.values()]
+        assert states == [ToolState.OK, ToolState.OK, ToolState.DENIED], "the edit, lfg's write, the command"
+        assert str(w.tools.title) == "tools (3, 1 denied)"
+        assert "Done: the notes are in" in w.body.source
+        assert w.plan.display
+        plan = "✓ write_file notes/summary.md, run_command cat notes/summary.md\n"
+        plan += "✓ Done: the notes are in `notes/summary.md`."
+        assert str(w.plan.render()) == plan
+    assert agent_processes() == []
+
+
+async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path) -> None:
+    slow = 'provider = "sim-acp"\nmodel = "long-answer:tokens_per_s=50,repeat=20"\n'
+    app = agent_app(
+        tmp_path, f'[[ticket]]\nid = "a"\nprompt = "x"\n{slow}\n[[ticket]]\nid = "b"\nprompt = "x"\n{slow}'
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all(len(p.body.source) > 20 for p in app.panes.values()), timeout=20)
+        assert len(agent_processes()) == 2
+        await pilot.press("c")
+        await until(pilot, lambda: app.panes["a"].state is PaneState.CANCELLED)
+        assert len(agent_processes()) == 1, "cancelling one ticket ends its agent only"
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: app.return_value is not None)
+    assert agent_processes() == []
