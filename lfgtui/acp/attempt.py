@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import platformdirs
 from acp import schema
 
 from lfgtui.acp.client import AgentClient
+from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
 from lfgtui.acp.updates import UpdateReader
 from lfgtui.agent import AgentTask, Toolbox, output_limit
@@ -49,12 +49,9 @@ from lfgtui.history.store import private_folder
 from lfgtui.inert import inert
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, UserMessage
 
-STOP_WAIT_S = 2.0
-"""How long the agent has to exit after its stdin closes, and again after SIGTERM."""
 CANCEL_GRACE_S = 3.0
 """How long the agent has to end its turn after `session/cancel` before it is stopped."""
 STDERR_TAIL_BYTES = 1500
-READ_LIMIT = 1024 * 1024
 PROMPT_DONE = object()
 STOPPED = {
     "max_tokens": (ErrorKind.STOPPED, "the agent stopped at its token limit (max_tokens)"),
@@ -144,16 +141,7 @@ async def run_acp(
     command = launch.command(task.call.model)
     log_path, log = open_agent_log(ev.ticket, ev.attempt)
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            cwd=toolbox.ctx.workdir,
-            env=dict(launch.env),
-            start_new_session=True,
-            limit=READ_LIMIT,
-        )
+        process = await start_agent(command, launch.env, toolbox.ctx.workdir, log)
     except OSError as exc:
         log.close()
         message = f"could not start the agent: {command[0]}: {exc.strerror or exc}"
@@ -321,22 +309,3 @@ def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
         "reasoning_tokens": usage.thought_tokens,
     }
     return [ev(Usage, **counts)]
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    """End the agent: stdin closed first (an ACP agent exits on it), then SIGTERM, then SIGKILL. Its
-    process group is killed at the end whatever happens, even when this is cancelled (lfg quitting),
-    so nothing it started lives on."""
-    try:
-        if process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()
-        for signum in (None, signal.SIGTERM):
-            if signum is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signum)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), STOP_WAIT_S)
-                return
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)

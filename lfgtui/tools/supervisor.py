@@ -10,6 +10,10 @@ The parent runs this file as a script (`python -I -S supervisor.py`), so only th
 is imported and it starts in tens of milliseconds. The request comes as JSON on stdin: lfg's pid,
 the command and its whole environment, passed on exactly (Python's own start-up may add LC_CTYPE
 to the supervisor's environment); the command's stdin is /dev/null.
+
+A coding agent runs under it too (`supervisor.py --request-fd N`): the request, read from that
+descriptor, names a program (`argv`, its path absolute) instead of a shell command, and the program
+keeps the supervisor's stdin, stdout and stderr, which carry its protocol and its log.
 """
 
 from __future__ import annotations
@@ -95,18 +99,25 @@ def main() -> None:
     SIGCHLD and SIGTERM are blocked and taken with sigwaitinfo, so no signal can arrive at a moment
     that skips the cleanup; the shell starts with an empty mask and default dispositions.
     """
-    request = json.loads(sys.stdin.read())
+    passthrough = sys.argv[1:2] == ["--request-fd"]
+    if passthrough:
+        with os.fdopen(int(sys.argv[2]), "rb") as requested:
+            request = json.loads(requested.read())
+    else:
+        request = json.loads(sys.stdin.read())
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     status: int | None = None
     if os.getppid() == request["parent"]:  # else lfg died before PR_SET_PDEATHSIG was set
+        argv = request["argv"] if passthrough else [SHELL, "-c", request["command"]]
+        stdin = [] if passthrough else [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
         shell = os.posix_spawn(
-            SHELL,
-            [SHELL, "-c", request["command"]],
+            argv[0],
+            argv,
             request["env"],
-            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)],
+            file_actions=stdin,
             setsigmask=(),
             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,8 +108,8 @@ def the_log(folder: Path) -> tuple[Path, str, int, int]:
     return log, log.read_text(), log.stat().st_mode & 0o777, folder.stat().st_mode & 0o777
 
 
-def agent_processes() -> list[int]:
-    """Sim agents still running that this test process started."""
+def agent_processes(marker: bytes = b"lfgtui.sim.acp_agent") -> list[int]:
+    """Live processes whose command line holds `marker` (by default: sim agents)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -116,7 +118,7 @@ def agent_processes() -> list[int]:
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if b"lfgtui.sim.acp_agent" in cmdline and state != "Z":
+            if marker in cmdline and state != "Z":
                 found.append(int(entry.name))
     return found
 
@@ -180,6 +182,8 @@ async def test_a_permission_request_shows_everything_and_yes_writes_once(project
     assert [c.arguments["path"] for c in write_rows] == ["notes/summary.md"], "lfg's own write is a row"
     diff = next(r for r in of(events, ToolResult) if r.call_id == first.call_id)
     assert diff.output.startswith("--- /dev/null\n+++ ") and not diff.is_error
+    notes = [s.message for s in of(events, Status)]
+    assert not any(n.startswith("refused") for n in notes), "looking for a file not yet there is no refusal"
 
 
 async def test_no_rejects_and_nothing_is_written(project: Path) -> None:
@@ -328,3 +332,48 @@ async def test_a_follow_up_starts_a_new_session_with_the_conversation_in_the_pro
     assert ending(events).outcome is Outcome.COMPLETED
     notes = [s.message for s in of(events, Status)]
     assert "a new agent session: the earlier conversation is in the prompt" in notes
+
+
+LFG_LIKE = """
+import asyncio, os, sys
+from dataclasses import replace
+from pathlib import Path
+from lfgtui.acp.attempt import AgentLaunch, run_acp
+from lfgtui.agent import AgentTask, Toolbox
+from lfgtui.events import EventFactory, TextDelta
+from lfgtui.providers.base import ModelCall, UserMessage
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.tools import ToolContext
+
+async def main():
+    task = AgentTask(ModelCall("long-answer:ttft_ms=0,tokens_per_s=50,repeat=50", (UserMessage("hi"),)))
+    toolbox = Toolbox({}, ToolContext(workdir=Path(sys.argv[1]), env={}), None)
+    leaves_a_daemon = 'setsid sleep 4321 & exec "$0" -m lfgtui.sim.acp_agent --scenario "$1"'
+    config = replace(BUILTIN["sim-acp"], command=("sh", "-c", leaves_a_daemon, sys.executable, "{model}"))
+    launch = AgentLaunch(config, dict(os.environ))
+    async for event in run_acp(launch, task, EventFactory("t", 1), toolbox):
+        if isinstance(event, TextDelta):
+            print("streaming", flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the supervisor needs Linux")
+def test_no_agent_outlives_lfg_killed_with_sigkill(project: Path) -> None:
+    lfg = subprocess.Popen([sys.executable, "-c", LFG_LIKE, str(project)], stdout=subprocess.PIPE)
+    try:
+        assert lfg.stdout is not None and lfg.stdout.readline() == b"streaming\n"
+        assert agent_processes() and agent_processes(b"sleep\x004321")
+        lfg.kill()
+        lfg.wait(timeout=10)
+        for _ in range(200):
+            if not agent_processes() and not agent_processes(b"sleep\x004321"):
+                break
+            time.sleep(0.025)
+        assert agent_processes() == [], "the agent ended when lfg died"
+        assert agent_processes(b"sleep\x004321") == [], "and so did what it started in its own session"
+    finally:
+        lfg.kill()
+        lfg.wait()
+        subprocess.run(["pkill", "-f", "sleep 4321"], check=False)
