@@ -151,6 +151,8 @@ class AgentClient:
         try:
             name = self._relative(path)
             content = await read_text(self.toolbox.ctx, name, line or 1, limit)
+        except FileNotFoundError:  # agents look before they create: not a refusal
+            raise RequestError.resource_not_found(path) from None
         except (ToolError, OSError) as exc:
             raise self._refused("read", path, str(exc)) from None
         return schema.ReadTextFileResponse(content=content)
