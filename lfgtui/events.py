@@ -152,6 +152,13 @@ class Retrying(Status):
     delay_s: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentStarted(Status):
+    """A coding agent's process started; `log` is the file its stderr goes to."""
+
+    log: str
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     """One entry of an agent's plan: what, and pending / in_progress / completed."""

@@ -30,6 +30,7 @@ from lfgtui.acp.transport import AgentPipe
 from lfgtui.acp.updates import UpdateReader
 from lfgtui.agent import AgentTask, Toolbox, output_limit
 from lfgtui.events import (
+    AgentStarted,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
@@ -147,7 +148,8 @@ async def run_acp(
         message = f"could not start the agent: {command[0]}: {exc.strerror or exc}"
         yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
         return
-    yield ev(Status, message=f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}")
+    started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
+    yield ev(AgentStarted, message=started, log=str(log_path))
     session = _Session(launch, task, ev, toolbox, process, log_path)
     try:
         async for event in session.run(transcript):

@@ -1,5 +1,5 @@
-"""Small modal screens: a yes/no confirmation, a whole approval request, a follow-up prompt and the key
-help."""
+"""Small modal screens: a yes/no confirmation, a whole approval request, a follow-up prompt, a coding
+agent's log and the key help."""
 
 from __future__ import annotations
 
@@ -118,6 +118,41 @@ class FollowUpScreen(ModalScreen[str | None]):
         self.dismiss(event.value.strip() or None)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AgentLogScreen(ModalScreen[None]):
+    """The end of a coding agent's log (its stderr), inert, scrolled to its last line."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close", id="agent_log.close")]
+    SHOWN_BYTES = 256 * 1024
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog agent-log"):
+            yield Static(Text.assemble(("agent log ", "bold"), inert(self.path)), classes="question")
+            with VerticalScroll(id="agent-log-text"):
+                yield Static(Text(self._tail()))
+            yield Static("escape to close", classes="choices")
+
+    def on_mount(self) -> None:
+        self.query_one("#agent-log-text", VerticalScroll).scroll_end(animate=False, immediate=True)
+
+    def _tail(self) -> str:
+        try:
+            with open(self.path, "rb") as file:
+                size = file.seek(0, 2)
+                file.seek(max(0, size - self.SHOWN_BYTES))
+                data = file.read()
+        except OSError as exc:
+            return f"the log cannot be read: {exc.strerror or exc}"
+        cut = f"[the first {size - len(data):,} bytes are not shown]\n" if size > len(data) else ""
+        return cut + (inert(data.decode(errors="replace")) or "(empty: the agent wrote nothing to stderr)")
+
+    def action_close(self) -> None:
         self.dismiss(None)
 
 

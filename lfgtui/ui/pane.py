@@ -19,6 +19,7 @@ from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
+    AgentStarted,
     AttemptEnded,
     AttemptStarted,
     ErrorInfo,
@@ -85,6 +86,8 @@ class TicketPane(Vertical, can_focus=True):
         self.retries = 0
         self.retrying: Retrying | None = None
         self.status_note = ""
+        self.agent_log: str | None = None
+        """The file a coding agent's stderr goes to, for this attempt."""
         self.samples: deque[float] = deque([0.0] * SPARK_SAMPLES, maxlen=SPARK_SAMPLES)
         self.dirty = True
         self.lines_stale = True
@@ -165,6 +168,9 @@ class TicketPane(Vertical, can_focus=True):
             case Retrying():
                 self.retries += 1
                 self.retrying = event
+            case AgentStarted(log=log, message=message):
+                self.agent_log = log
+                self.status_note = inert(message)
             case PlanUpdated(steps=steps):
                 self.plan.update(plan_text(steps))
                 self.plan.display = bool(steps)
@@ -195,6 +201,7 @@ class TicketPane(Vertical, can_focus=True):
             self.tools.clear()
             self.thinking.display = False
             self.plan.display = False
+            self.agent_log = None
         self.continuing = False
         self.attempt, self.provider, self.model = attempt, provider, model
         self.state = PaneState.RUNNING

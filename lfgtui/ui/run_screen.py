@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import elapsed_text
-from lfgtui.ui.modals import ApprovalScreen
+from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
@@ -56,6 +56,7 @@ BINDINGS = [
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
+    Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
     Binding("n", "approve(False)", "Deny", id="pane.deny"),
     Binding("a", "attention", "Attention", id="run.attention"),
@@ -266,6 +267,14 @@ class RunScreen(Screen[None]):
         pane = self.focused_pane
         if pane is not None and pane.tools.rows:
             pane.tools.collapsed = not pane.tools.collapsed
+
+    def action_agent_log(self) -> None:
+        """A coding agent's log (its stderr) for the focused pane's attempt."""
+        pane = self.focused_pane
+        if pane is None or pane.agent_log is None:
+            self.app.bell()
+            return
+        self.app.push_screen(AgentLogScreen(pane.agent_log))
 
     def action_approve(self, allowed: bool) -> None:
         """Deny at once; approve only what the person has seen whole: in the pane's notice when it

@@ -11,7 +11,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen
+from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_attempt import agent_processes
@@ -79,3 +79,19 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
         await pilot.press("y")
         await until(pilot, lambda: app.return_value is not None)
     assert agent_processes() == []
+
+
+async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
+    toml = '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
+    app = agent_app(tmp_path, toml)
+    async with app.run_test(size=SIZE) as pilot:
+        h = app.panes["h"]
+        await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
+        assert h.agent_log is not None
+        h.focus()
+        await pilot.press("L")
+        await until(pilot, lambda: isinstance(app.screen, AgentLogScreen))
+        shown = str(app.screen.query_one("#agent-log-text Static").render())
+        assert "sim acp agent: scenario hello" in shown and "end_turn" in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, AgentLogScreen))
