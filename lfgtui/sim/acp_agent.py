@@ -5,6 +5,7 @@ tested against the real protocol and a real subprocess. One prompt plays every t
 one agent run, like the sim's generic agent protocol: thoughts, messages, a plan, and tool calls that
 ask permission and read and write files through the client. The scenario's faults become what an
 agent process can do wrong: crash, write garbage on stdout, go silent, or answer with an error.
+Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
 """
@@ -18,7 +19,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -28,7 +28,14 @@ from typing import Any, TypeVar
 import acp
 from acp.agent.connection import AgentSideConnection
 from acp.core import DEFAULT_STDIO_BUFFER_LIMIT_BYTES
-from acp.helpers import ContentBlock, SessionUpdate, ToolCallContentVariant, update_available_commands
+from acp.helpers import (
+    ContentBlock,
+    SessionUpdate,
+    ToolCallContentVariant,
+    update_agent_message_text,
+    update_available_commands,
+    update_user_message_text,
+)
 from acp.schema import (
     AgentCapabilities,
     AvailableCommand,
@@ -36,6 +43,7 @@ from acp.schema import (
     DeniedOutcome,
     Implementation,
     InitializeResponse,
+    LoadSessionResponse,
     NewSessionResponse,
     PermissionOption,
     PromptResponse,
@@ -51,6 +59,13 @@ from acp.schema import (
     UsageUpdate,
 )
 
+from lfgtui.sim.acp_sessions import (
+    Message,
+    SavedSession,
+    SessionStore,
+    default_sessions_dir,
+    new_session_id,
+)
 from lfgtui.sim.protocols.agent import AgentProtocol, tool_call_id, wire_arguments
 from lfgtui.sim.scenario import (
     Fault,
@@ -101,6 +116,7 @@ class AgentOptions:
     scenario: Scenario
     stop_reason: StopReason = "end_turn"  # how a run that is not cancelled ends
     stall_initialize: bool = False  # never answer `initialize`: a client's handshake timeout is tested
+    sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
 
 
 @dataclass
@@ -113,6 +129,7 @@ class SimSession:
     prompts: int = 0
     used_tokens: int = 0  # the context filled so far, for usage updates
     always_allowed: set[str] = field(default_factory=set)  # tools the user chose "Always allow" for
+    messages: list[Message] = field(default_factory=list)  # the conversation, saved for `session/load`
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -151,6 +168,11 @@ def _shorten(text: str, limit: int = 60) -> str:
 def prompt_words(prompt: list[ContentBlock]) -> int:
     """The prompt's size as the sim counts input tokens: its words."""
     return sum(len(block.text.split()) for block in prompt if isinstance(block, TextContentBlock))
+
+
+def prompt_text(prompt: list[ContentBlock]) -> str:
+    """What the user said: the prompt's text blocks, which are pieces of one message."""
+    return "".join(block.text for block in prompt if isinstance(block, TextContentBlock))
 
 
 def fault_error(fault: Fault) -> acp.RequestError:
@@ -194,6 +216,7 @@ class AgentRun:
         self.stdout = stdout
         self.pacer = Pacer(scenario)
         self.chunks = 0  # thoughts and message pieces sent: the run's output tokens
+        self.said: list[str] = []  # the message pieces sent, for the saved conversation
 
     async def play(self) -> None:
         """Every turn: its plan step, its thoughts and text (meeting any fault due), its tool calls."""
@@ -238,6 +261,7 @@ class AgentRun:
             await self._update(acp.update_agent_thought_text(piece.text))
         else:
             await self._update(acp.update_agent_message_text(piece.text))
+            self.said.append(piece.text)
         self.chunks += 1
 
     async def _faults(self, turn: int, position: int) -> None:
@@ -359,6 +383,7 @@ class SimAcpAgent:
         self.options = options
         self.stdout = stdout  # the protocol's own writer, for a malformed line between messages
         self.sessions: dict[str, SimSession] = {}
+        self.store = SessionStore(options.sessions_dir)
         self._conn: AgentSideConnection | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -385,7 +410,7 @@ class SimAcpAgent:
             await asyncio.Event().wait()
         return InitializeResponse(
             protocol_version=acp.PROTOCOL_VERSION,
-            agent_capabilities=AgentCapabilities(load_session=False),
+            agent_capabilities=AgentCapabilities(load_session=True),
             agent_info=Implementation(
                 name=AGENT_NAME, title="lfg simulator (ACP)", version=version("lfgtui")
             ),
@@ -394,16 +419,30 @@ class SimAcpAgent:
     async def new_session(
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> NewSessionResponse:
-        session = SimSession(id=f"sess-{uuid.uuid4().hex[:12]}", cwd=Path(cwd))
+        session = SimSession(id=new_session_id(), cwd=Path(cwd))
         self.sessions[session.id] = session
         log.info("session %s started in %s", session.id, cwd)
         self._after_response(
             self.conn.session_update(session.id, update_available_commands([SCENARIO_COMMAND]))
         )
-        return NewSessionResponse(
-            session_id=session.id,
-            modes=SessionModeState(current_mode_id=session.mode, available_modes=list(MODES)),
+        return NewSessionResponse(session_id=session.id, modes=_modes(session))
+
+    async def load_session(
+        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> LoadSessionResponse:
+        """Continue a session saved by this or an earlier process, in the cwd given now. ACP wants
+        the conversation replayed as updates before the response: a client rebuilds its view from it."""
+        saved = self.store.load(session_id)
+        for message in saved.messages:
+            replay = update_user_message_text if message.role == "user" else update_agent_message_text
+            await self.conn.session_update(session_id, replay(message.text))
+        session = SimSession(id=session_id, cwd=Path(cwd), prompts=saved.prompts, messages=saved.messages)
+        self.sessions[session_id] = session
+        log.info("session %s loaded with %d messages", session_id, len(saved.messages))
+        self._after_response(
+            self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
         )
+        return LoadSessionResponse(modes=_modes(session))
 
     def _after_response(self, update: Coroutine[Any, Any, None]) -> None:
         """Send an update once the current request is answered, so the client knows the session id.
@@ -444,6 +483,9 @@ class SimAcpAgent:
                 await run.play()
         except PromptCancelled:
             stop_reason = "cancelled"
+        finally:  # a failed prompt too: the client saw what the agent said before the failure
+            session.messages += [Message("user", prompt_text(prompt)), Message("agent", "".join(run.said))]
+            self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
         usage = Usage(input_tokens=words, output_tokens=run.chunks, total_tokens=words + run.chunks)
         session.used_tokens += usage.total_tokens
         await self.conn.session_update(
@@ -462,6 +504,10 @@ class SimAcpAgent:
         if session := self.sessions.get(session_id):
             return session
         raise acp.RequestError.invalid_params({"sessionId": session_id, "reason": "no such session"})
+
+
+def _modes(session: SimSession) -> SessionModeState:
+    return SessionModeState(current_mode_id=session.mode, available_modes=list(MODES))
 
 
 def _command(prompt: list[ContentBlock]) -> str | None:
@@ -507,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
     )
+    parser.add_argument(
+        "--sessions-dir",
+        type=Path,
+        default=default_sessions_dir(),
+        metavar="DIR",
+        help="where sessions are saved for session/load by a later agent process (default %(default)s)",
+    )
     return parser
 
 
@@ -521,7 +574,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     log.info("sim acp agent: scenario %s", args.scenario)
-    options = AgentOptions(scenario, stop_reason=args.stop_reason, stall_initialize=args.stall_initialize)
+    options = AgentOptions(
+        scenario,
+        stop_reason=args.stop_reason,
+        stall_initialize=args.stall_initialize,
+        sessions_dir=args.sessions_dir,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(options))
 

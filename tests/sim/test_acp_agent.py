@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import stat
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from typing import Any
 import acp
 import pytest
 from acp.client.connection import ClientSideConnection
+from acp.connection import StreamDirection, StreamEvent
 from acp.schema import (
     AgentMessageChunk,
     AgentPlanUpdate,
@@ -32,6 +35,7 @@ from acp.schema import (
     ToolCallStart,
     ToolCallUpdate,
     UsageUpdate,
+    UserMessageChunk,
     WriteTextFileResponse,
 )
 
@@ -102,6 +106,11 @@ class Agent:
     process: asyncio.subprocess.Process
     cwd: Path
     log: Path
+    sessions: Path  # its --sessions-dir
+    incoming: list[dict[str, Any]]  # every message from the agent, in the order it was written
+
+    def saved(self, session_id: str) -> dict[str, Any]:
+        return json.loads((self.sessions / f"{session_id}.json").read_text(encoding="utf-8"))
 
     async def start(self) -> str:
         """Initialize and open a session in `cwd`; the session id."""
@@ -128,19 +137,30 @@ def project(tmp_path: Path) -> Path:
 @asynccontextmanager
 async def spawn(client: Client, project: Path, *args: str) -> AsyncIterator[Agent]:
     """The agent as a subprocess. Its stderr goes to a file, as a pipe nobody reads would block it,
-    and it gets the whole environment, which the SDK otherwise trims to a few variables."""
+    and it gets the whole environment, which the SDK otherwise trims to a few variables. It saves
+    sessions next to the project (never in the user's state folder), the same folder for every spawn."""
     log = project.parent / "agent.log"
+    sessions = project.parent / "state" / "sim-acp-sessions"
+    incoming: list[dict[str, Any]] = []
+
+    def observe(event: StreamEvent) -> None:
+        if event.direction is StreamDirection.INCOMING:
+            incoming.append(event.message)
+
     with log.open("w", encoding="utf-8") as stderr:
         async with acp.spawn_agent_process(
             client,
             sys.executable,
             "-m",
             "lfgtui.sim.acp_agent",
+            "--sessions-dir",
+            str(sessions),
             *args,
             env=dict(os.environ),
             transport_kwargs={"stderr": stderr, "shutdown_timeout": 5.0},
+            observers=[observe],
         ) as (conn, process):
-            yield Agent(conn, process, project, log)
+            yield Agent(conn, process, project, log, sessions, incoming)
 
 
 async def wait_until(condition: Any, seconds: float = 10.0) -> None:
@@ -161,7 +181,7 @@ async def test_agent_demo_plays_thoughts_text_plan_and_reads_through_the_client(
 
     assert info.protocol_version == acp.PROTOCOL_VERSION
     assert info.agent_info is not None and info.agent_info.name == "lfg-sim-acp"
-    assert info.agent_capabilities is not None and info.agent_capabilities.load_session is False
+    assert info.agent_capabilities is not None and info.agent_capabilities.load_session is True
     assert session.modes is not None
     assert [mode.id for mode in session.modes.available_modes] == ["default", "plan"]
     assert response.stop_reason == "end_turn"
@@ -314,6 +334,7 @@ async def test_cancel_stops_the_stream_and_answers_cancelled(project: Path) -> N
     assert response.stop_reason == "cancelled"
     assert 5 <= streamed < 50 and len(client.of(AgentMessageChunk)) == streamed
     assert response.usage is not None and response.usage.output_tokens == streamed
+    assert agent.saved(session_id)["messages"][1] == {"role": "agent", "text": client.text()}
 
 
 async def test_cancel_abandons_a_pending_permission_request(project: Path) -> None:
@@ -371,9 +392,14 @@ async def test_a_stall_fault_goes_silent_until_cancelled(project: Path) -> None:
 async def test_an_http_fault_fails_the_prompt_with_a_json_rpc_error(project: Path) -> None:
     client = Client()
     async with spawn(client, project, "--scenario", f"fault-401:{FAST}") as agent:
+        session_id = await agent.start()
         with pytest.raises(acp.RequestError) as failure:
-            await agent.ask(await agent.start())
+            await agent.ask(session_id, "hello")
     assert failure.value.code == -32000
+    assert agent.saved(session_id)["messages"] == [
+        {"role": "user", "text": "hello"},
+        {"role": "agent", "text": ""},
+    ]
     assert str(failure.value).startswith("Incorrect API key provided")
     assert failure.value.data == {"status": 401}
     assert client.of(AgentMessageChunk) == []
@@ -403,6 +429,74 @@ message = "Overloaded"
             await agent.ask(await agent.start())
     assert (failure.value.code, str(failure.value)) == (-32603, "Overloaded")
     assert client.text() == "one two three\n\nfour five"
+
+
+async def test_a_new_process_loads_the_session_replays_it_and_goes_on(project: Path) -> None:
+    first = Client()
+    async with spawn(first, project, "--scenario", f"reasoning:{FAST}") as agent:
+        session_id = await agent.start()
+        await agent.ask(session_id, "what is the gcd of 1071 and 462")
+    answer = first.text()
+    assert answer == "The greatest common divisor of 1071 and 462 is **21**."
+
+    elsewhere = project.parent / "elsewhere"
+    elsewhere.mkdir()
+    client = Client()
+    async with spawn(client, project, "--scenario", f"reasoning:{FAST}") as agent:
+        await agent.conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+        loaded = await agent.conn.load_session(cwd=str(elsewhere), session_id=session_id, mcp_servers=[])
+        response = await agent.ask(session_id, "and of 12 and 18")
+        await wait_until(lambda: client.of(AvailableCommandsUpdate))
+
+    kinds = [m["params"]["update"]["sessionUpdate"] if "method" in m else "response" for m in agent.incoming]
+    initialized, load = [i for i, kind in enumerate(kinds) if kind == "response"][:2]
+    assert [message["params"]["update"] for message in agent.incoming[initialized + 1 : load]] == [
+        {
+            "sessionUpdate": "user_message_chunk",
+            "content": {"type": "text", "text": "what is the gcd of 1071 and 462"},
+        },
+        {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": answer}},
+    ]
+    assert agent.incoming[load]["result"] is not None
+    assert kinds[load + 1] == "available_commands_update"  # the client knows the session by now
+    assert loaded is not None and loaded.modes is not None and loaded.modes.current_mode_id == "default"
+    assert [u.content.text for u in client.of(UserMessageChunk)] == ["what is the gcd of 1071 and 462"]
+    assert response.stop_reason == "end_turn"
+    log = agent.log.read_text(encoding="utf-8")
+    assert f"session {session_id} loaded with 2 messages" in log
+    assert f"prompt 2 in {session_id}" in log
+    saved = agent.saved(session_id)
+    assert (saved["cwd"], saved["prompts"]) == (str(elsewhere), 2)
+    assert saved["messages"] == [
+        {"role": "user", "text": "what is the gcd of 1071 and 462"},
+        {"role": "agent", "text": answer},
+        {"role": "user", "text": "and of 12 and 18"},
+        {"role": "agent", "text": answer},  # the same scenario, played again
+    ]
+    assert client.text() == answer * 2  # replayed, then streamed (without the thoughts) once more
+
+
+async def test_loading_an_unknown_or_malformed_session_id_fails_and_writes_nothing(project: Path) -> None:
+    async with spawn(Client(), project, "--scenario", "hello") as agent:
+        await agent.conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+        with pytest.raises(acp.RequestError) as unknown:
+            await agent.conn.load_session(cwd=str(project), session_id="sess-0123456789ab", mcp_servers=[])
+        with pytest.raises(acp.RequestError) as malformed:
+            await agent.conn.load_session(cwd=str(project), session_id="../x", mcp_servers=[])
+    assert (unknown.value.code, unknown.value.data) == (-32002, {"uri": "sess-0123456789ab"})
+    assert malformed.value.code == -32602  # invalid params
+    assert malformed.value.data == {"sessionId": "../x", "reason": "not a sim session id"}
+    assert not agent.sessions.exists() and not (agent.sessions.parent / "x.json").exists()
+
+
+async def test_sessions_are_saved_readable_only_by_the_user(project: Path) -> None:
+    async with spawn(Client(), project, "--scenario", f"hello:{FAST}") as agent:
+        session_id = await agent.start()
+        await agent.ask(session_id)
+    assert stat.S_IMODE(agent.sessions.stat().st_mode) == 0o700
+    assert stat.S_IMODE(agent.sessions.parent.stat().st_mode) == 0o700
+    assert [f.name for f in agent.sessions.iterdir()] == [f"{session_id}.json"]  # no temp file left
+    assert stat.S_IMODE((agent.sessions / f"{session_id}.json").stat().st_mode) == 0o600
 
 
 async def test_a_stalled_initialize_never_answers_and_the_agent_ends_with_stdin(project: Path) -> None:
