@@ -159,6 +159,15 @@ class AgentStarted(Status):
     log: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionOpened(Status):
+    """A coding agent's session is open: `session_id` is what a later `session/load` resumes;
+    `loaded` says it was an earlier session loaded rather than a new one."""
+
+    session_id: str
+    loaded: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     """One entry of an agent's plan: what, and pending / in_progress / completed."""

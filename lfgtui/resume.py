@@ -54,6 +54,8 @@ class RecordedAttempt:
     continues: int | None
     events: tuple[Event, ...]
     messages: tuple[Message, ...]
+    agent_session: str | None = None
+    """The coding agent's session id (ACP), for `session/load`."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class RecordedTicket:
             base=self.conversation(latest.continues) if latest.continues is not None else (),
             follow_up=latest.prompt if continued else None,
             continues=latest.continues,
+            agent_session=latest.agent_session,
         )
 
     def standalone(self) -> Ticket | None:
@@ -147,6 +150,9 @@ def _attempt(record: AttemptRecord, ticket: str) -> RecordedAttempt:
         continues=continues if isinstance(continues, int) else None,
         events=tuple(attempt_events(record, ticket, row.number)),
         messages=tuple(conversation(record)),
+        agent_session=next(
+            (s for p in record.parts if isinstance(s := p.info.get("acp_session"), str)), None
+        ),
     )
 
 

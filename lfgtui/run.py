@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
 from lfgtui.events import (
@@ -28,6 +29,7 @@ from lfgtui.events import (
     EventFactory,
     Outcome,
     RequestSent,
+    SessionOpened,
     Status,
     TextDelta,
     ToolCallReady,
@@ -38,6 +40,9 @@ from lfgtui.providers.registry import Providers
 from lfgtui.tickets import Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
+
+if TYPE_CHECKING:
+    from lfgtui.acp.attempt import AgentSession
 
 Sink = Callable[[Event], None]
 logger = logging.getLogger(__name__)
@@ -58,6 +63,8 @@ class Earlier:
     base: tuple[Message, ...] = ()
     follow_up: str | None = None
     continues: int | None = None
+    agent_session: str | None = None
+    """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
 
 
 @dataclass
@@ -81,6 +88,7 @@ class TicketState:
     continues: int | None = None
     transcript: list[Message] = field(default_factory=list)
     conversation: tuple[Message, ...] = ()
+    agent_session: str | None = None
 
     @property
     def running(self) -> bool:
@@ -91,6 +99,7 @@ class TicketState:
         self.attempt, self.outcome = earlier.attempts, earlier.outcome
         self.conversation, self.base = earlier.conversation, earlier.base
         self.follow_up, self.continues = earlier.follow_up, earlier.continues
+        self.agent_session = earlier.agent_session
         answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
         self.answer = answers[-1].text if answers else ""
         self.finished.set()
@@ -107,6 +116,7 @@ class Run:
         tool_env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         earlier: Mapping[str, Earlier] | None = None,
+        keep_agents: bool = False,
     ) -> None:
         self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
         for ticket_id, seed in (earlier or {}).items():
@@ -118,6 +128,8 @@ class Run:
         self.tool_env = dict(tool_env or {})
         self.clock = clock
         self._slots = asyncio.Semaphore(max_concurrency)
+        self.agents: dict[str, AgentSession] | None = {} if keep_agents else None
+        """Coding-agent sessions whose attempt completed, kept for a follow-up (where one can come)."""
 
     def start(self) -> None:
         """Start every ticket, except those a resumed run was seeded with."""
@@ -130,6 +142,12 @@ class Run:
         while running := [s.task for s in self.states.values() if s.task is not None and not s.task.done()]:
             await asyncio.wait(running)
         return {tid: s.outcome or Outcome.CANCELLED for tid, s in self.states.items()}
+
+    async def close_agents(self) -> None:
+        """End the coding agents kept for follow-ups."""
+        kept, self.agents = self.agents or {}, None
+        for session in kept.values():
+            await session.close()
 
     def cancel(self, ticket_id: str) -> bool:
         state = self.states[ticket_id]
@@ -179,6 +197,8 @@ class Run:
                 state.answer_parts = []
             case TextDelta(text=text):
                 state.answer_parts.append(text)
+            case SessionOpened(session_id=session_id):
+                state.agent_session = session_id
             case AttemptEnded(outcome=outcome):
                 state.outcome = outcome
                 state.answer = "".join(state.answer_parts)
@@ -227,7 +247,14 @@ class Run:
             toolbox = Toolbox(
                 {"write_file": BUILTIN_TOOLS["write_file"]}, self._context(ticket), self.approver(ticket)
             )
-            return run_acp(AgentLaunch(config, env), self._task(state), ev, toolbox, state.transcript)
+            kept = None if self.agents is None else self.agents.pop(ticket.id, None)
+            if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
+                await kept.close()
+                kept = None
+            task = self._task(state)
+            load = state.agent_session if state.follow_up is not None else None
+            launch = AgentLaunch(config, env)
+            return run_acp(launch, task, ev, toolbox, state.transcript, kept, self.agents, load)
         provider = await self.providers.get(ticket.provider)
         return run_agent(provider, self._task(state), ev, self._toolbox(state), transcript=state.transcript)
 

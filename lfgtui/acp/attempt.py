@@ -41,6 +41,7 @@ from lfgtui.events import (
     Outcome,
     ReasoningDelta,
     RequestSent,
+    SessionOpened,
     Status,
     TextDelta,
     ToolResult,
@@ -133,61 +134,111 @@ async def run_acp(
     ev: EventFactory,
     toolbox: Toolbox,
     transcript: list[Message] | None = None,
+    session: AgentSession | None = None,
+    keep: dict[str, AgentSession] | None = None,
+    load: str | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `agent.run_agent`.
 
+    `session` is a live session an earlier attempt kept (a follow-up goes on in it: the agent has the
+    whole conversation); without one a new agent process starts. With `keep`, a session whose attempt
+    completed is kept there under the ticket's id for the next follow-up instead of being ended.
+    `load` is the session id of an earlier lfg's agent (a resumed run), which a new agent that can
+    load sessions goes on with.
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
-    command = launch.command(task.call.model)
-    log_path, log = open_agent_log(ev.ticket, ev.attempt)
+    if session is not None and not session.alive:
+        await session.close()
+        session = None
+    if session is None:
+        try:
+            session = await AgentSession.start(launch, task.call.model, ev, toolbox)
+        except OSError as exc:
+            message = (
+                f"could not start the agent: {launch.command(task.call.model)[0]}: {exc.strerror or exc}"
+            )
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
+            return
+        yield ev(AgentStarted, message=session.started, log=str(session.log_path))
+    else:
+        yield ev(Status, message="the same agent session goes on: the agent has the whole conversation")
+    completed = False
     try:
-        process = await start_agent(command, launch.env, toolbox.ctx.workdir, log)
-    except OSError as exc:
-        log.close()
-        message = f"could not start the agent: {command[0]}: {exc.strerror or exc}"
-        yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
-        return
-    started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
-    yield ev(AgentStarted, message=started, log=str(log_path))
-    session = _Session(launch, task, ev, toolbox, process, log_path)
-    try:
-        async for event in session.run(transcript):
+        async for event in session.turn(task, ev, transcript, load):
+            completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
             yield event
     finally:
-        await session.close()
-        log.close()
+        if completed and keep is not None and session.alive:
+            keep[ev.ticket] = session
+        else:
+            await session.close()
 
 
-class _Session:
-    """The connection to one running agent and its one session."""
+class AgentSession:
+    """One running agent and its one session, which may serve several attempts (follow-ups)."""
 
     def __init__(
         self,
         launch: AgentLaunch,
-        task: AgentTask,
         ev: EventFactory,
         toolbox: Toolbox,
         process: asyncio.subprocess.Process,
         log_path: Path,
+        log: BinaryIO,
     ) -> None:
-        assert process.stdin is not None and process.stdout is not None  # piped by run_acp
-        self.launch, self.task, self.ev, self.process, self.log_path = launch, task, ev, process, log_path
+        assert process.stdin is not None and process.stdout is not None  # piped by start_agent
+        self.launch, self.process, self.log_path, self._log = launch, process, log_path, log
         self.client = AgentClient(UpdateReader(ev), toolbox)
         self.pipe = AgentPipe(process.stdout, process.stdin)
         self.conn = acp.connect_to_agent(self.client, self.pipe)
         self.session_id: str | None = None
+        self.loaded = False
         self.prompt: asyncio.Task[schema.PromptResponse] | None = None
+        self.started = ""
         self._answer: list[str] = []
 
-    async def run(self, transcript: list[Message] | None) -> AsyncIterator[Event]:
-        ev = self.ev
+    @classmethod
+    async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
+        """Start the agent's process (its session opens with the first turn); raises OSError."""
+        command = launch.command(model)
+        log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
-            await self._open()
+            process = await start_agent(command, launch.env, toolbox.ctx.workdir, log)
+        except BaseException:
+            log.close()
+            raise
+        session = cls(launch, ev, toolbox, process, log_path, log)
+        session.started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
+        return session
+
+    @property
+    def alive(self) -> bool:
+        """The agent runs, its session is open and nothing it sent was broken."""
+        return self.process.returncode is None and self.session_id is not None and self.pipe.problem is None
+
+    async def turn(
+        self, task: AgentTask, ev: EventFactory, transcript: list[Message] | None, load: str | None = None
+    ) -> AsyncIterator[Event]:
+        """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
+        turn opens the session (loading `load` where it can)."""
+        self.client.reader = UpdateReader(ev)
+        self.client.cancelling = False
+        self._answer = []
+        fresh = self.session_id is None
+        try:
+            said = await self._open(load) if fresh else ""
+            whole = fresh and not self.loaded  # a session that has none of the conversation yet
+            if fresh:
+                assert self.session_id is not None
+                opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
+                yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=self.loaded)
             yield ev(RequestSent, call=0)
-            if len(self.task.call.messages) > 1:
+            if said:
+                yield ev(Status, message=said)
+            if whole and len(task.call.messages) > 1:
                 yield ev(Status, message="a new agent session: the earlier conversation is in the prompt")
-            async for event in self._turn():
+            async for event in self._turn(task, whole):
                 yield event
             response = await self._response()
         except _Failed as failed:
@@ -209,16 +260,16 @@ class _Session:
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(kind, message))
         else:
             if transcript is not None:
-                text = "".join(self._answer)
-                transcript.extend([*self.task.call.messages, AssistantMessage(text)])
+                transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
             yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
 
-    async def _open(self) -> None:
-        """initialize and session/new, within the provider's `connect_timeout_s`."""
+    async def _open(self, load: str | None) -> str:
+        """initialize, then session/load of `load` when the agent can load sessions, else
+        session/new, within the provider's `connect_timeout_s`; returns what the pane is told."""
         limit = self.launch.config.connect_timeout_s
         try:
             async with asyncio.timeout(limit):
-                await self.conn.initialize(
+                started = await self.conn.initialize(
                     protocol_version=acp.PROTOCOL_VERSION,
                     client_capabilities=schema.ClientCapabilities(
                         fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
@@ -226,23 +277,44 @@ class _Session:
                     ),
                     client_info=schema.Implementation(name="lfg", title="lfgtui", version=version("lfgtui")),
                 )
-                session = await self.conn.new_session(
-                    cwd=str(self.client.toolbox.ctx.workdir), mcp_servers=[]
-                )
+                said = await self._load(load, started.agent_capabilities.load_session) if load else ""
+                if self.session_id is None:
+                    workdir = str(self.client.toolbox.ctx.workdir)
+                    self.session_id = (await self.conn.new_session(cwd=workdir, mcp_servers=[])).session_id
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
             raise _Failed(self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
         except Exception as exc:  # whatever breaks the start fails only this ticket
             raise _Failed(await self._failure(exc)) from None
-        self.session_id = session.session_id
+        return said
 
-    async def _turn(self) -> AsyncIterator[Event]:
-        """Everything the agent streams until its prompt is answered."""
+    async def _load(self, session_id: str, can_load: bool) -> str:
+        """Load the agent's earlier session; what it replays of it is not shown again (the pane has
+        it). When the agent cannot, or the load fails, the caller opens a new session instead."""
+        if not can_load:
+            return "this agent cannot load its earlier session"
+        self.client.replaying = True
+        try:
+            await self.conn.load_session(
+                cwd=str(self.client.toolbox.ctx.workdir), session_id=session_id, mcp_servers=[]
+            )
+        except acp.RequestError as exc:
+            return f"loading the agent's earlier session failed: {inert(str(exc))}"
+        finally:
+            await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
+            self.client.replaying = False
+        self.session_id, self.loaded = session_id, True
+        return "the agent's earlier session was loaded (session/load): it has the whole conversation"
+
+    async def _turn(self, task: AgentTask, whole: bool) -> AsyncIterator[Event]:
+        """Everything the agent streams until its prompt is answered. A new session is sent the
+        earlier conversation too; a live one has it already and gets the last prompt only."""
         assert self.session_id is not None
-        text = acp.text_block(prompt_text(self.task.call.messages))
+        messages = task.call.messages
+        text = acp.text_block(prompt_text(messages if whole else messages[-1:]))
         self.prompt = asyncio.create_task(self.conn.prompt(session_id=self.session_id, prompt=[text]))
         self.prompt.add_done_callback(lambda _: self.client.inbox.put_nowait(PROMPT_DONE))
-        streamed, limit = 0, self.task.max_output_chars
+        streamed, limit = 0, task.max_output_chars
         while (item := await self.client.inbox.get()) is not PROMPT_DONE:
             for event in self.client.events(item):
                 if isinstance(event, TextDelta):
@@ -298,7 +370,10 @@ class _Session:
             self.prompt.cancel()
         with contextlib.suppress(Exception):
             await self.conn.close()
-        await stop_process(self.process)
+        try:
+            await stop_process(self.process)
+        finally:
+            self._log.close()
 
 
 def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:

@@ -49,6 +49,7 @@ class AgentClient:
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         """Agent updates, lfg's own events, and futures to set once everything before them is out."""
         self.cancelling = False
+        self.replaying = False
         self._writes = itertools.count(1)
         self._approved_edits: set[tuple[str, str]] = set()
 
@@ -57,7 +58,8 @@ class AgentClient:
         return self.reader.ev
 
     async def session_update(self, session_id: str, update: Any, **_: Any) -> None:
-        self.inbox.put_nowait(update)  # before any await, so updates keep the agent's order
+        if not self.replaying:  # a loaded session's replay: the pane shows that conversation already
+            self.inbox.put_nowait(update)  # before any await, so updates keep the agent's order
 
     async def caught_up(self) -> None:
         """Wait until everything the agent sent before now has been streamed (shown and recorded)."""

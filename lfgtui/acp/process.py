@@ -84,7 +84,7 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
     try:
         if process.stdin is not None and not process.stdin.is_closing():
             process.stdin.close()
-        for signum in (None, signal.SIGTERM):
+        for signum in (None, signal.SIGTERM, signal.SIGKILL):
             if signum is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signum)

@@ -38,6 +38,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    SessionOpened,
     Status,
     TextDelta,
     ToolCallArgsDelta,
@@ -315,6 +316,9 @@ class Recorder:
                     "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
                 }
                 self._note(attempt, event, message, json.dumps(meta))
+            case SessionOpened(message=message, session_id=session_id):
+                self._seal(attempt)
+                self._note(attempt, event, message, json.dumps({"acp_session": session_id}))
             case Status(message=message):
                 self._seal(attempt)
                 self._note(attempt, event, message, None)

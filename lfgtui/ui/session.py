@@ -77,6 +77,7 @@ class Session:
                 tool_env=options.tool_env,
                 clock=options.clock,
                 earlier=recorded.earlier() if recorded is not None and mode is Mode.RESUMED else None,
+                keep_agents=True,
             )
 
     @property
@@ -131,6 +132,7 @@ class Session:
         if self.run is not None:
             self.run.cancel_all()
             await self.run.wait()
+            await self.run.close_agents()
         await self._resources.aclose()
 
     def _approver(self, ticket: Ticket) -> Approve:

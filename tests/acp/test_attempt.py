@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.acp.attempt import AgentLaunch, run_acp
+from lfgtui.acp.attempt import AgentLaunch, AgentSession, run_acp
 from lfgtui.agent import AgentTask, Toolbox
 from lfgtui.events import (
+    AgentStarted,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
@@ -25,6 +26,7 @@ from lfgtui.events import (
     PlanUpdated,
     ReasoningDelta,
     RequestSent,
+    SessionOpened,
     Status,
     TextDelta,
     ToolCallReady,
@@ -69,7 +71,7 @@ class Approvals:
 
 def sim_agent(*args: str) -> AgentLaunch:
     command = (sys.executable, "-m", "lfgtui.sim.acp_agent", *args, "--scenario", "{model}")
-    config = replace(BUILTIN["sim-acp"], command=command, connect_timeout_s=10)
+    config = replace(BUILTIN["sim-acp"], command=command)
     return AgentLaunch(config, dict(os.environ))
 
 
@@ -106,6 +108,19 @@ def the_log(folder: Path) -> tuple[Path, str, int, int]:
     """The one agent log in `folder`: its path, text, and its and the folder's permission bits."""
     [log] = list(folder.iterdir())
     return log, log.read_text(), log.stat().st_mode & 0o777, folder.stat().st_mode & 0o777
+
+
+def all_logs(folder: Path) -> str:
+    return "".join(path.read_text() for path in sorted(folder.iterdir()))
+
+
+async def no_agent_left() -> bool:
+    """Whether every sim agent is gone, allowing a killed one the moment its death takes (bounded)."""
+    for _ in range(200):
+        if not agent_processes():
+            return True
+        await asyncio.sleep(0.025)
+    return False
 
 
 def agent_processes(marker: bytes = b"lfgtui.sim.acp_agent") -> list[int]:
@@ -146,7 +161,7 @@ async def test_an_agent_run_streams_as_one_attempt_and_reads_through_lfg(project
     assert usage.input_tokens == 1 and usage.output_tokens == len(of(events, TextDelta | ReasoningDelta))
     assert of(events, CallEnded)[0].stop_reason == "end_turn"
     assert transcript == [UserMessage("hi"), AssistantMessage(text(events))]
-    assert agent_processes() == []
+    assert await no_agent_left()
 
 
 async def test_the_agents_stderr_goes_to_a_private_log(project: Path, private_logs: Path) -> None:
@@ -244,7 +259,7 @@ async def test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log(pro
     assert end.error.message.startswith("the agent exited with code 1 before it finished; its log says:")
     assert "fault drop" in end.error.message
     assert text(events) == "This answer will be cut off part of"
-    assert agent_processes() == []
+    assert await no_agent_left()
 
 
 async def test_garbage_on_stdout_fails_the_ticket_as_malformed(project: Path) -> None:
@@ -264,7 +279,7 @@ async def test_an_agent_that_never_answers_initialize_times_out(project: Path) -
     assert end.outcome is Outcome.FAILED and end.error is not None
     assert end.error.kind is ErrorKind.TIMEOUT
     assert "did not start a session within 0.5 s" in end.error.message
-    assert agent_processes() == []
+    assert await no_agent_left()
 
 
 async def test_an_error_answer_fails_the_ticket_with_its_message(project: Path) -> None:
@@ -310,7 +325,7 @@ async def test_cancelling_sends_session_cancel_and_leaves_no_process(
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
-    assert agent_processes() == []
+    assert await no_agent_left()
     assert "cancel in sess-" in the_log(private_logs)[1], "the agent was asked to stop before it was ended"
 
 
@@ -319,7 +334,7 @@ async def test_the_output_limit_ends_an_agent_that_streams_too_much(project: Pat
     end = ending(events)
     assert end.error is not None and end.error.kind is ErrorKind.OUTPUT_LIMIT
     assert 300 < len(text(events)) < 400
-    assert agent_processes() == []
+    assert await no_agent_left()
 
 
 async def test_a_follow_up_starts_a_new_session_with_the_conversation_in_the_prompt(project: Path) -> None:
@@ -377,3 +392,99 @@ def test_no_agent_outlives_lfg_killed_with_sigkill(project: Path) -> None:
         lfg.kill()
         lfg.wait()
         subprocess.run(["pkill", "-f", "sleep 4321"], check=False)
+
+
+async def test_a_kept_session_goes_on_with_the_follow_up_only(project: Path, private_logs: Path) -> None:
+    ctx = ToolContext(workdir=project, env={})
+    toolbox = Toolbox({}, ctx, Approvals())
+    kept: dict[str, AgentSession] = {}
+    transcript: list[Message] = []
+    first = AgentTask(ask(f"hello:{FAST}", "what is this project?"))
+    events = [
+        e async for e in run_acp(sim_agent(), first, EventFactory("t", 1), toolbox, transcript, None, kept)
+    ]
+    assert ending(events).outcome is Outcome.COMPLETED
+    session = kept.pop("t")
+    assert session.alive and agent_processes()
+    follow_up = AgentTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
+    later: list[Message] = []
+    events = [
+        e async for e in run_acp(sim_agent(), follow_up, EventFactory("t", 2), toolbox, later, session, kept)
+    ]
+    assert ending(events).outcome is Outcome.COMPLETED
+    assert not of(events, AgentStarted), "no new agent was started"
+    notes = [s.message for s in of(events, Status)]
+    assert "the same agent session goes on: the agent has the whole conversation" in notes
+    assert later[-2:] == [UserMessage("and its tests?"), AssistantMessage(text(events))]
+    log = the_log(private_logs)[1]
+    session_id = session.session_id
+    assert f"prompt 1 in {session_id}: 4 words" in log
+    assert f"prompt 2 in {session_id}: 3 words" in log, "only the follow-up was sent, to the same session"
+    await kept.pop("t").close()
+    assert await no_agent_left()
+
+
+async def test_a_session_is_kept_only_after_a_completed_attempt(project: Path) -> None:
+    ctx = ToolContext(workdir=project, env={})
+    kept: dict[str, AgentSession] = {}
+    task = AgentTask(ask(f"fault-drop:{FAST}"))
+    events = [
+        e
+        async for e in run_acp(
+            sim_agent(), task, EventFactory("t", 1), Toolbox({}, ctx, Approvals()), None, None, kept
+        )
+    ]
+    assert ending(events).outcome is Outcome.FAILED
+    assert kept == {} and agent_processes() == []
+
+
+async def test_a_resumed_follow_up_loads_the_agents_earlier_session(
+    project: Path, private_logs: Path
+) -> None:
+    """A new lfg (a resumed run) goes on with the session an earlier agent process had."""
+    ctx = ToolContext(workdir=project, env={})
+    toolbox = Toolbox({}, ctx, Approvals())
+    transcript: list[Message] = []
+    first = AgentTask(ask(f"hello:{FAST}", "what is this project?"))
+    events = [e async for e in run_acp(sim_agent(), first, EventFactory("t", 1), toolbox, transcript)]
+    [opened] = of(events, SessionOpened)
+    assert ending(events).outcome is Outcome.COMPLETED and not opened.loaded and agent_processes() == []
+    follow_up = AgentTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
+    later = [
+        e
+        async for e in run_acp(
+            sim_agent(), follow_up, EventFactory("t", 2), toolbox, None, load=opened.session_id
+        )
+    ]
+    assert ending(later).outcome is Outcome.COMPLETED
+    [reopened] = of(later, SessionOpened)
+    assert (reopened.session_id, reopened.loaded) == (opened.session_id, True)
+    notes = [s.message for s in of(later, Status)]
+    assert "the agent's earlier session was loaded (session/load): it has the whole conversation" in notes
+    assert text(later) == text(events), "what the agent replayed is not shown again: only its new answer"
+    logs = all_logs(private_logs)
+    assert f"prompt 2 in {opened.session_id}: 3 words" in logs, "only the follow-up was sent"
+
+
+async def test_a_session_that_cannot_be_loaded_falls_back_to_the_conversation_in_the_prompt(
+    project: Path,
+) -> None:
+    ctx = ToolContext(workdir=project, env={})
+    messages = (UserMessage("what is it?"), AssistantMessage("A widget."), UserMessage("and?"))
+    task = AgentTask(replace(ask(f"hello:{FAST}"), messages=messages))
+    events = [
+        e
+        async for e in run_acp(
+            sim_agent(),
+            task,
+            EventFactory("t", 2),
+            Toolbox({}, ctx, Approvals()),
+            None,
+            load="sess-000000000000",
+        )
+    ]
+    assert ending(events).outcome is Outcome.COMPLETED
+    notes = [s.message for s in of(events, Status)]
+    assert any(n.startswith("loading the agent's earlier session failed:") for n in notes), notes
+    assert "a new agent session: the earlier conversation is in the prompt" in notes
+    assert not of(events, SessionOpened)[0].loaded

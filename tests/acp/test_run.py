@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lfgtui.history.store import Selection, Store
+from lfgtui.resume import recorded_run
 from tests.test_run_cli import Lfg, ending, of, text
 
 AGENT_AND_API = """
@@ -122,3 +124,20 @@ def test_lfg_ask_points_an_agent_to_lfg_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "'sim-acp' is a coding agent: run it as a ticket with lfg run" in done.stderr
+
+
+def test_a_recorded_agent_ticket_gives_a_resumed_run_its_session_to_load(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(AGENT_AND_API), "--db", str(db))
+    assert code == 0, stderr
+    [opened] = [
+        e["message"] for e in of(events, "agent", "status") if e["message"].startswith("agent session ")
+    ]
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        recorded = recorded_run(store.load(Selection(run.id)))
+    earlier = recorded.earlier()
+    assert earlier["agent"].agent_session == opened.removeprefix("agent session ")
+    assert earlier["api"].agent_session is None

@@ -11,11 +11,12 @@ from lfgtui.providers.registry import Providers
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen
+from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen, FollowUpScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_attempt import agent_processes
+from tests.acp.test_attempt import agent_processes, no_agent_left
 from tests.ui.test_app import SIZE, until
+from tests.ui.test_history_screens import keys
 
 WRITER = (
     '[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=300"\n'
@@ -60,7 +61,7 @@ async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: 
         plan = "✓ write_file notes/summary.md, run_command cat notes/summary.md\n"
         plan += "✓ Done: the notes are in `notes/summary.md`."
         assert str(w.plan.render()) == plan
-    assert agent_processes() == []
+    assert await no_agent_left()
 
 
 async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path) -> None:
@@ -78,7 +79,7 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await until(pilot, lambda: app.return_value is not None)
-    assert agent_processes() == []
+    assert await no_agent_left()
 
 
 async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
@@ -95,3 +96,22 @@ async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
         assert "sim acp agent: scenario hello" in shown and "end_turn" in shown
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, AgentLogScreen))
+
+
+async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
+    app = agent_app(
+        tmp_path, '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        h = app.panes["h"]
+        await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
+        [agent] = agent_processes()
+        h.focus()
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen)
+        await pilot.press(*keys("and then?"), "enter")
+        await until(pilot, lambda: h.attempt == 2 and h.state is PaneState.COMPLETED, timeout=20)
+        assert agent_processes() == [agent], "the same agent answered"
+        assert "> and then?" in h.body.source
+        assert h.body.source.count("Hello!") == 2
+    assert await no_agent_left()
