@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
@@ -27,12 +30,24 @@ model = "hello"
 """
 
 
-def test_an_agent_ticket_runs_beside_an_api_ticket_and_is_recorded(tmp_path: Path) -> None:
-    lfg = Lfg(tmp_path)
-    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
-    db = tmp_path / "history.sqlite3"
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    """`lfg` in its own folders, agent logs included."""
+    isolated = Lfg(tmp_path)
+    isolated.env["XDG_STATE_HOME"] = str(isolated.home / "state")
+    return isolated
+
+
+def recorded_agent_run(lfg: Lfg, db: Path) -> list[dict[str, Any]]:
+    """The NDJSON events of AGENT_AND_API, run and recorded into `db`."""
     code, events, stderr = lfg.run(lfg.tickets(AGENT_AND_API), "--db", str(db))
     assert code == 0, stderr
+    return events
+
+
+def test_an_agent_ticket_runs_beside_an_api_ticket_and_is_recorded(lfg: Lfg, tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    events = recorded_agent_run(lfg, db)
     assert ending(events, "agent")["outcome"] == ending(events, "api")["outcome"] == "completed"
     plans = of(events, "agent", "plan")
     assert plans[0]["steps"][0] == {"content": "list_dir .", "status": "in_progress", "priority": "medium"}
@@ -52,9 +67,7 @@ def test_an_agent_ticket_runs_beside_an_api_ticket_and_is_recorded(tmp_path: Pat
     assert any(hit["ticket"] == "agent" for hit in hits), searched.stdout
 
 
-def test_headless_yes_allows_once_and_without_it_the_agent_is_refused(tmp_path: Path) -> None:
-    lfg = Lfg(tmp_path)
-    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
+def test_headless_yes_allows_once_and_without_it_the_agent_is_refused(lfg: Lfg) -> None:
     writer = 'model = "writer:ttft_ms=0,tokens_per_s=0"'
     tickets = lfg.tickets(f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim-acp"\n{writer}\n')
     code, events, _ = lfg.run(tickets, "--no-history")
@@ -82,9 +95,8 @@ def test_an_agent_that_is_not_installed_is_refused_naming_what_to_install(tmp_pa
     assert "Traceback" not in done.stderr
 
 
-def test_an_agent_gets_the_allowlist_and_its_own_variables_only(tmp_path: Path) -> None:
-    lfg = Lfg(tmp_path)
-    lfg.env |= {"XDG_STATE_HOME": str(lfg.home / "state"), "MY_AGENT_KEY": "k", "STRIPE_KEY": "secret"}
+def test_an_agent_gets_the_allowlist_and_its_own_variables_only(lfg: Lfg) -> None:
+    lfg.env |= {"MY_AGENT_KEY": "k", "STRIPE_KEY": "secret"}
     script = 'env > agent-env.txt; exec "$0" -m lfgtui.sim.acp_agent --scenario hello'
     lfg.config.write_text(
         "[providers.wrapped]\n"
@@ -126,12 +138,9 @@ def test_lfg_ask_points_an_agent_to_lfg_run(tmp_path: Path) -> None:
     assert "'sim-acp' is a coding agent: run it as a ticket with lfg run" in done.stderr
 
 
-def test_a_recorded_agent_ticket_gives_a_resumed_run_its_session_to_load(tmp_path: Path) -> None:
-    lfg = Lfg(tmp_path)
-    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
+def test_a_recorded_agent_ticket_gives_a_resumed_run_its_session_to_load(lfg: Lfg, tmp_path: Path) -> None:
     db = tmp_path / "history.sqlite3"
-    code, events, stderr = lfg.run(lfg.tickets(AGENT_AND_API), "--db", str(db))
-    assert code == 0, stderr
+    events = recorded_agent_run(lfg, db)
     [opened] = [
         e["message"] for e in of(events, "agent", "status") if e["message"].startswith("agent session ")
     ]
