@@ -49,7 +49,11 @@ async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: 
         assert '"kind": "edit"' in request and "Written by the lfg writer scenario." in request
         assert '"yes picks": "Allow once"' in request and '"no picks": "Reject"' in request
         await pilot.press("y")
-        await until(pilot, lambda: w.state is PaneState.APPROVAL and "run_command" in str(w.notice.render()))
+
+        def asks_about_the_command() -> bool:
+            return w.state is PaneState.APPROVAL and "run_command" in str(w.notice.render())
+
+        await until(pilot, asks_about_the_command, timeout=20)
         assert (tmp_path / "notes" / "summary.md").exists(), "the write the person saw was not asked again"
         await pilot.press("n")
         await until(pilot, lambda: w.state is PaneState.COMPLETED, timeout=20)
@@ -73,12 +77,12 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
         await until(pilot, lambda: all(len(p.body.source) > 20 for p in app.panes.values()), timeout=20)
         assert len(agent_processes()) == 2
         await pilot.press("c")
-        await until(pilot, lambda: app.panes["a"].state is PaneState.CANCELLED)
+        await until(pilot, lambda: app.panes["a"].state is PaneState.CANCELLED, timeout=20)
         assert len(agent_processes()) == 1, "cancelling one ticket ends its agent only"
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await until(pilot, lambda: app.return_value is not None)
+        await until(pilot, lambda: app.return_value is not None, timeout=20)
     assert await no_agent_left()
 
 
