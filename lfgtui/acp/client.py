@@ -5,8 +5,10 @@ permission request is asked only once the tool call it is about has been shown. 
 written under exactly the rules of lfg's own tools (confined to the workdir, regular files only, a
 killable reader with a time limit; writes approved, never into `.git` or through a hard link).
 
-The class is duck-typed on purpose: for a method it lacks (terminals, elicitations) the SDK answers
-"method not found", which an agent handles; subclassing `acp.Client` would answer null instead.
+The class is duck-typed on purpose: for most methods it lacks the SDK answers "method not found",
+which an agent handles; subclassing `acp.Client` would answer null instead. The terminal methods are
+the exception (the SDK answers null for those whatever the client), so they are answered here:
+terminals are not offered (`terminal: false`), and an agent runs its commands itself, asking first.
 """
 
 from __future__ import annotations
@@ -196,6 +198,21 @@ class AgentClient:
         """Say in the pane that lfg refused the agent's `what` of `path`, and tell the agent why."""
         self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's {what} of {path}: {reason}"))
         return RequestError(INVALID_PARAMS, reason, {"path": path})
+
+    async def create_terminal(self, **_: Any) -> None:
+        raise RequestError.method_not_found("terminal/create")
+
+    async def terminal_output(self, **_: Any) -> None:
+        raise RequestError.method_not_found("terminal/output")
+
+    async def wait_for_terminal_exit(self, **_: Any) -> None:
+        raise RequestError.method_not_found("terminal/wait_for_exit")
+
+    async def kill_terminal(self, **_: Any) -> None:
+        raise RequestError.method_not_found("terminal/kill")
+
+    async def release_terminal(self, **_: Any) -> None:
+        raise RequestError.method_not_found("terminal/release")
 
     def _relative(self, path: str) -> str:
         """The agent's absolute `path` relative to the workdir; `confine` then checks it for real."""

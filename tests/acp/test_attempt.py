@@ -487,3 +487,42 @@ async def test_a_session_that_cannot_be_loaded_falls_back_to_the_conversation_in
     assert any(n.startswith("loading the agent's earlier session failed:") for n in notes), notes
     assert "a new agent session: the earlier conversation is in the prompt" in notes
     assert not of(events, SessionOpened)[0].loaded
+
+
+ASKS_FOR_A_TERMINAL = """
+import asyncio, sys
+import acp
+from acp import schema
+
+class Agent:
+    def on_connect(self, conn):
+        self.conn = conn
+
+    async def initialize(self, protocol_version, **kw):
+        return schema.InitializeResponse(protocol_version=acp.PROTOCOL_VERSION)
+
+    async def new_session(self, cwd, **kw):
+        return schema.NewSessionResponse(session_id="s1")
+
+    async def prompt(self, session_id, prompt, **kw):
+        try:
+            await self.conn.create_terminal(session_id=session_id, command="ls")
+            answer = "the terminal was created"
+        except acp.RequestError as exc:
+            answer = f"refused: {exc.code} {exc}"
+        await self.conn.session_update(session_id, acp.update_agent_message_text(answer))
+        return schema.PromptResponse(stop_reason="end_turn")
+
+asyncio.run(acp.run_agent(Agent()))
+"""
+
+
+async def test_a_client_method_lfg_does_not_offer_is_answered_method_not_found(
+    project: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "terminal_agent.py"
+    script.write_text(ASKS_FOR_A_TERMINAL)
+    launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
+    events = await attempt(project, "any", launch=launch)
+    assert ending(events).outcome is Outcome.COMPLETED
+    assert text(events) == "refused: -32601 Method not found"
