@@ -150,3 +150,14 @@ def test_a_recorded_agent_ticket_gives_a_resumed_run_its_session_to_load(lfg: Lf
     earlier = recorded.earlier()
     assert earlier["agent"].agent_session == opened.removeprefix("agent session ")
     assert earlier["api"].agent_session is None
+
+
+def test_an_agent_that_crashes_fails_only_its_ticket(lfg: Lfg, tmp_path: Path) -> None:
+    crashing = AGENT_AND_API.replace("agent-demo:ttft_ms=0,tokens_per_s=0", "fault-drop:ttft_ms=0")
+    code, events, _ = lfg.run(lfg.tickets(crashing), "--db", str(tmp_path / "history.sqlite3"))
+    assert code == 1
+    assert ending(events, "api")["outcome"] == "completed" and text(events, "api").startswith("Hello!")
+    failed = ending(events, "agent")
+    assert failed["outcome"] == "failed" and failed["error"]["kind"] == "connection"
+    assert failed["error"]["message"].startswith("the agent exited with code 1 before it finished")
+    assert text(events, "agent") == "This answer will be cut off part of", "what arrived is kept"

@@ -379,6 +379,24 @@ def test_fault_row(harness: Harness, row: Row) -> None:
 
 
 ELSEWHERE = {
+    "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
+    "session": [
+        "tests/acp/test_attempt.py::test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log",
+        "tests/acp/test_attempt.py::test_garbage_on_stdout_fails_the_ticket_as_malformed",
+        "tests/acp/test_attempt.py::test_an_agent_that_never_answers_initialize_times_out",
+        "tests/acp/test_run.py::test_an_agent_that_crashes_fails_only_its_ticket",
+    ],
+    "a coding agent asks for a terminal, or for a file outside the workdir, in .git or behind a link": [
+        "tests/acp/test_attempt.py::test_a_client_method_lfg_does_not_offer_is_answered_method_not_found",
+        "tests/acp/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
+        "tests/acp/test_attempt.py::test_a_write_the_person_did_not_see_is_asked_for",
+    ],
+    "a ticket's coding agent is not installed": [
+        "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
+    ],
+    "lfg is killed (even SIGKILL) while coding agents work": [
+        "tests/acp/test_attempt.py::test_no_agent_outlives_lfg_killed_with_sigkill",
+    ],
     "an agent service sends a tool call and never its result": [
         "tests/test_agent.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
     ],
