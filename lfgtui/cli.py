@@ -1,58 +1,55 @@
-"""The `lfg` command line."""
+"""The `lfg` command line.
+
+The parser is built from light modules and each command imports what it needs when it runs, so
+`lfg --help` does not wait for the providers, the HTTP client, the history or the TUI to load.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
-from importlib.metadata import version
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lfgtui import event_loop
-from lfgtui.agent import AgentTask, run_agent
-from lfgtui.config import Config, load_config
-from lfgtui.events import (
-    AttemptEnded,
-    EventFactory,
-    Outcome,
-    ReasoningDelta,
-    Status,
-    TextDelta,
-    ToolCallReady,
-)
-from lfgtui.headless import JsonLines, Progress, UntilClosed, gauges
 from lfgtui.history.cli import add_history_commands, run_history_command
-from lfgtui.history.store import resolve_db_path
-from lfgtui.history.writer import RunHistory, open_run_history
-from lfgtui.inert import inert, revealed
-from lfgtui.metrics import Metrics, MetricsBook
-from lfgtui.providers.base import ModelCall, UserMessage
-from lfgtui.providers.catalog import ProviderUnavailable
-from lfgtui.providers.registry import Providers
 from lfgtui.resume_cli import add_resume_commands, replay, resume
-from lfgtui.run import Run, headless_approver
-from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
-from lfgtui.sim.server import SimServer
-from lfgtui.tickets import Ticket, TicketFile, load_tickets
-from lfgtui.tools import BUILTIN_TOOLS, without_keys
-from lfgtui.ui import terminal_attached
-from lfgtui.validation import ValidationError
+
+if TYPE_CHECKING:
+    from lfgtui.config import Config
+    from lfgtui.history.writer import RunHistory
+    from lfgtui.providers.registry import Providers
+    from lfgtui.tickets import Ticket, TicketFile
 
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
+
+
+class _Version(argparse._VersionAction):
+    """`--version`, which reads the installed version only when asked: importlib.metadata is slow."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import version
+
+        self.version = f"lfg {version('lfgtui')}"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lfg", description="Run AI agents side by side and watch them stream."
     )
-    parser.add_argument("--version", action="version", version=f"lfg {version('lfgtui')}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
 
     ask = commands.add_parser("ask", help="stream one prompt from one provider to the terminal")
@@ -95,6 +92,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _ask(args: argparse.Namespace) -> int:
+    from lfgtui.agent import AgentTask, run_agent
+    from lfgtui.events import (
+        AttemptEnded,
+        EventFactory,
+        Outcome,
+        ReasoningDelta,
+        Status,
+        TextDelta,
+        ToolCallReady,
+    )
+    from lfgtui.headless import gauges
+    from lfgtui.inert import inert, revealed
+    from lfgtui.metrics import Metrics
+    from lfgtui.providers.base import ModelCall, UserMessage
+    from lfgtui.providers.catalog import ProviderUnavailable
+    from lfgtui.providers.registry import Providers
+
     async with Providers() as providers:
         if getattr(providers.configs.get(args.provider), "kind", None) == "acp":
             print(
@@ -142,6 +156,11 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
     check of a big file would only notice once done, then ends in a traceback. Here Ctrl-C stops the
     check at once and ends lfg with one line and 130, as it does during a run.
     """
+    from lfgtui.config import load_config
+    from lfgtui.tickets import load_tickets
+    from lfgtui.tools import BUILTIN_TOOLS
+    from lfgtui.validation import ValidationError
+
     try:
         config = load_config(args.config)
         return config, load_tickets(args.file, config, BUILTIN_TOOLS)
@@ -154,6 +173,12 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.history.store import resolve_db_path
+    from lfgtui.history.writer import open_run_history
+    from lfgtui.providers.registry import Providers
+    from lfgtui.tools import without_keys
+    from lfgtui.ui import terminal_attached
+
     use_tui = not (args.headless or args.json) and terminal_attached()
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
@@ -208,6 +233,13 @@ async def _run_headless(
     options: dict[str, Any],
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
+    import asyncio
+
+    from lfgtui.events import Outcome
+    from lfgtui.headless import JsonLines, Progress, UntilClosed
+    from lfgtui.metrics import MetricsBook
+    from lfgtui.run import Run, headless_approver
+
     t0 = time.monotonic()
     book = MetricsBook()
     progress = None if args.json else Progress(sys.stdout, book, t0)
@@ -245,6 +277,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from lfgtui.sim.server import SimServer
+
     async with SimServer(host=args.host, port=args.port) as server:
         print(f"lfg sim listening on {server.url}")
         print(f"  OpenAI Chat Completions  {server.url}/v1/chat/completions")
@@ -258,6 +292,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
+    from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
+
     library = ScenarioLibrary()
     for name in library.names():
         try:
@@ -266,6 +302,13 @@ def _list() -> int:
             description = f"(broken: {exc})"
         print(f"{name:20} {description}")
     return 0
+
+
+def _in_loop(command: Coroutine[Any, Any, int]) -> int:
+    """`asyncio.run`, imported only by the commands that need an event loop."""
+    import asyncio
+
+    return asyncio.run(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,18 +320,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args = _parser().parse_args(given)
     if args.command == "ask":
-        return asyncio.run(_ask(args))
+        return _in_loop(_ask(args))
     if args.command == "run":
         loaded = _load(args)
-        return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
+        return loaded if isinstance(loaded, int) else _in_loop(_run(args, *loaded))
     if args.command == "history":
         return run_history_command(args)
     if args.command == "resume":
-        return asyncio.run(resume(args))
+        return _in_loop(resume(args))
     if args.command == "replay":
-        return asyncio.run(replay(args))
+        return _in_loop(replay(args))
     if args.sim_command == "list":
         return _list()
+    from lfgtui import event_loop
+
     with contextlib.suppress(KeyboardInterrupt):
         return event_loop.run(_serve(args))
     return 130

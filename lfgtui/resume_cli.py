@@ -4,6 +4,9 @@
 run. `replay` streams what was recorded at its recorded pace and sends nothing to any provider.
 Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
 `resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
+
+Every `lfg` command builds this parser, so the history, the providers and the TUI are imported only
+when `resume` or `replay` runs.
 """
 
 from __future__ import annotations
@@ -13,15 +16,11 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lfgtui.config import Config, load_config
-from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path, unusable
-from lfgtui.history.writer import reopen_run_history
-from lfgtui.providers.registry import Providers
-from lfgtui.resume import RecordedRun, ReplayClock, provider_problems, recorded_run
-from lfgtui.tools import without_keys
-from lfgtui.ui import terminal_attached
-from lfgtui.validation import ValidationError
+if TYPE_CHECKING:
+    from lfgtui.config import Config
+    from lfgtui.resume import RecordedRun
 
 EXIT_USAGE = 2
 
@@ -70,6 +69,11 @@ def _fail(message: str) -> int:
 
 def _recorded(args: argparse.Namespace, ref: str, whole_run: bool) -> tuple[Config, Path, RecordedRun] | str:
     """The config, the history file and what `ref` names in it; or what is wrong."""
+    from lfgtui.config import load_config
+    from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path, unusable
+    from lfgtui.resume import recorded_run
+    from lfgtui.validation import ValidationError
+
     try:
         config = load_config(args.config)
     except ValidationError as exc:
@@ -92,6 +96,7 @@ def _recorded(args: argparse.Namespace, ref: str, whole_run: bool) -> tuple[Conf
 
 def _tui_ready(args: argparse.Namespace, config: Config, command: str) -> str | None:
     """What stops the TUI from opening: no terminal, or an unknown or broken theme."""
+    from lfgtui.ui import terminal_attached
     from lfgtui.ui.themes import ThemeError, check_theme
 
     if not terminal_attached():
@@ -104,6 +109,8 @@ def _tui_ready(args: argparse.Namespace, config: Config, command: str) -> str | 
 
 
 async def resume(args: argparse.Namespace) -> int:
+    from lfgtui.resume import provider_problems
+
     found = _recorded(args, args.run_id, whole_run=True)
     if isinstance(found, str):
         return _fail(found)
@@ -116,6 +123,9 @@ async def resume(args: argparse.Namespace) -> int:
     problem = _tui_ready(args, config, "resume")
     if problem is not None:
         return _fail(problem)
+    from lfgtui.history.writer import reopen_run_history
+    from lfgtui.providers.registry import Providers
+    from lfgtui.tools import without_keys
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
 
@@ -153,6 +163,8 @@ async def replay(args: argparse.Namespace) -> int:
     problem = _tui_ready(args, config, "replay")
     if problem is not None:
         return _fail(problem)
+    from lfgtui.providers.registry import Providers
+    from lfgtui.resume import ReplayClock
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
 

@@ -7,6 +7,9 @@ scripts; ids may be shortened to any unique prefix, as in git.
 Everything recorded came from outside (models, tools, providers, imported files): text output is
 made inert (`lfgtui.inert`) so no escape sequence in it reaches the terminal, and JSON is written
 with `json_text`, lossless but showable.
+
+Every `lfg` command builds this parser, so the module imports little: each command imports what it
+uses when it runs (rich's Markdown only for `show`).
 """
 
 from __future__ import annotations
@@ -22,34 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markdown import Markdown
-from rich.text import Text
-
-from lfgtui.config import load_config
 from lfgtui.events import Outcome
-from lfgtui.history.export import (
-    from_json,
-    import_record,
-    ms,
-    rate,
-    snippet_text,
-    to_json,
-    to_markdown,
-    when,
-)
-from lfgtui.history.store import (
-    Filters,
-    QueryTooLarge,
-    Store,
-    StoreError,
-    resolve_db_path,
-    unusable,
-)
-from lfgtui.inert import inert, json_text
-from lfgtui.validation import ValidationError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lfgtui.history.store import Filters, Store
 
 EXIT_USAGE = 2
 STATUSES = (*(o.value for o in Outcome), "running")
@@ -120,6 +103,10 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 def run_history_command(args: argparse.Namespace) -> int:
     """Run one `lfg history` command; 0 on success, 1 when an id or the file is wrong (unknown,
     ambiguous, unreadable, damaged, not an export), 2 for bad usage or a bad config."""
+    from lfgtui.config import load_config
+    from lfgtui.history.store import QueryTooLarge, Store, StoreError, resolve_db_path, unusable
+    from lfgtui.validation import ValidationError
+
     try:
         config = load_config(args.config)
     except ValidationError as exc:
@@ -143,14 +130,20 @@ def run_history_command(args: argparse.Namespace) -> int:
 
 
 def _error(message: str) -> None:
+    from lfgtui.inert import inert
+
     print(f"lfg: {inert(message)}", file=sys.stderr)
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False)
 
 
 def _print_json(data: Any) -> None:
+    from lfgtui.inert import json_text
+
     print(json_text(data, indent=2))
 
 
@@ -170,10 +163,15 @@ def _columns(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
+    from lfgtui.history.store import Filters
+
     return Filters(args.ticket, args.model, args.provider, args.status, args.since)
 
 
 def _list(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.export import when
+    from lfgtui.inert import inert
+
     runs = store.list_runs(args.limit)
     if args.json:
         _print_json(
@@ -199,6 +197,11 @@ def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 def _search(store: Store, args: argparse.Namespace) -> int:
+    from rich.text import Text
+
+    from lfgtui.history.export import snippet_text, when
+    from lfgtui.inert import inert
+
     hits = store.search(" ".join(args.query), _filters(args), args.limit)
     if args.json:
         _print_json([asdict(hit) | {"started_at": _iso(hit.started_at)} for hit in hits])
@@ -223,6 +226,10 @@ def _search(store: Store, args: argparse.Namespace) -> int:
 
 
 def _show(store: Store, args: argparse.Namespace) -> int:
+    from rich.markdown import Markdown
+
+    from lfgtui.history.export import to_json, to_markdown
+
     record = store.load(store.resolve(args.id))
     if args.json:
         _print_json(to_json(record))
@@ -233,6 +240,9 @@ def _show(store: Store, args: argparse.Namespace) -> int:
 
 
 def _export(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.export import to_json, to_markdown
+    from lfgtui.inert import json_text
+
     record = store.load(store.resolve(args.id))
     text = json_text(to_json(record), indent=2) + "\n" if args.format == "json" else to_markdown(record)
     if args.output is None:
@@ -243,6 +253,9 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.export import from_json, import_record
+    from lfgtui.history.store import StoreError
+
     name = "stdin" if args.file == "-" else args.file
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -265,6 +278,9 @@ def _import(store: Store, args: argparse.Namespace) -> int:
 
 
 def _stats(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.export import ms, rate
+    from lfgtui.inert import inert
+
     stats = store.stats(_filters(args))
     if args.json:
         _print_json([asdict(s) for s in stats])
@@ -291,6 +307,10 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
 
 
 def _delete(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.export import when
+    from lfgtui.history.store import StoreError
+    from lfgtui.inert import inert
+
     selection = store.resolve(args.id)
     run_id = selection.run_id
     if selection.ticket is not None:
