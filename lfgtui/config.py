@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import platformdirs
 
 from lfgtui.providers.base import ProviderConfig
@@ -46,6 +45,8 @@ def _is_url(value: Any) -> bool:
     """An http(s) URL with a host that the HTTP client can parse, or the in-process sim's `sim:`."""
     if not isinstance(value, str) or value.startswith(SIM_URL):
         return isinstance(value, str)
+    import httpx2  # here, not at the top: it costs every command that never checks a URL ~90 ms
+
     try:
         url = httpx2.URL(value)
     except (httpx2.InvalidURL, TypeError, ValueError):

@@ -20,6 +20,7 @@ from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.validation import (
     BOOLEAN,
     ENV_NAMES,
+    ID_PATTERN,
     NON_NEGATIVE_NUMBER,
     PATH,
     POSITIVE_INT,
@@ -61,7 +62,6 @@ TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}")
 
 

@@ -71,6 +71,8 @@ BOOLEAN = Kind("true or false", lambda value: isinstance(value, bool))
 PATH = Kind("a path (text with no NUL character)", lambda value: STRING.check(value) and "\0" not in value)
 STRING_LIST = Kind("a list of strings", _is_string_list)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+"""What a ticket id may be made of."""
 ENV_NAMES = Kind(
     "a list of environment variable names (letters, digits and '_', not starting with a digit)",
     lambda value: STRING_LIST.check(value) and all(ENV_NAME.fullmatch(name) for name in value),

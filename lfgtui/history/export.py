@@ -16,9 +16,7 @@ import re
 import sqlite3
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, TypeVar
-
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lfgtui.events import ErrorKind, Outcome
 from lfgtui.history.schema import PartKind
@@ -42,7 +40,10 @@ from lfgtui.history.store import (
     typed_columns,
 )
 from lfgtui.inert import inert
-from lfgtui.tickets import ID_PATTERN
+from lfgtui.validation import ID_PATTERN
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 FORMAT = "lfgtui-history"
 VERSION = 1
@@ -302,6 +303,8 @@ def count(value: int) -> str:
 
 
 def snippet_text(hit: SearchHit, indent: str = "") -> Text:
+    from rich.text import Text  # only the search output needs rich
+
     """A search hit's snippet made inert, its matches highlighted (for the CLI and the history screen:
     `inert` may lengthen the text, so the highlights are placed piece by piece)."""
     text = Text(indent)
