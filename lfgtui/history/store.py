@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Self
 import platformdirs
 
 from lfgtui.events import (
+    AgentStarted,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
@@ -42,9 +43,12 @@ from lfgtui.events import (
     ErrorKind,
     Event,
     Outcome,
+    PlanStep,
+    PlanUpdated,
     ReasoningDelta,
     RequestSent,
     Retrying,
+    SessionOpened,
     Status,
     TextDelta,
     ToolCallArgsDelta,
@@ -1114,6 +1118,21 @@ def _retrying(info: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _agent_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
+    """A coding agent's status (its start, session, plan) as its event type and fields, or None when
+    the part is not one (or is damaged): then it comes back as a plain status."""
+    log, session, plan = info.get("agent_log"), info.get("acp_session"), info.get("plan")
+    if isinstance(log, str):
+        return AgentStarted, {"log": log}
+    if isinstance(session, str):
+        return SessionOpened, {"session_id": session, "loaded": info.get("loaded") is True}
+    well_formed = isinstance(plan, list) and all(
+        isinstance(step, list) and len(step) == 3 and all(isinstance(field, str) for field in step)
+        for step in plan
+    )
+    return (PlanUpdated, {"steps": tuple(PlanStep(*step) for step in plan)}) if well_formed else None
+
+
 def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Event]:
     """Rebuild an attempt's events from its rows (see `Store.attempt_events`).
 
@@ -1169,6 +1188,9 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
                 )
             case PartKind.STATUS if (retrying := _retrying(info)) is not None:
                 events.add((part.seq, 0), part.t_ms, Retrying, message=part.text, **retrying)
+            case PartKind.STATUS if (agent := _agent_note(info)) is not None:
+                kind, facts = agent
+                events.add((part.seq, 0), part.t_ms, kind, message=part.text, **facts)
             case PartKind.STATUS:
                 events.add((part.seq, 0), part.t_ms, Status, message=part.text)
     if row.outcome is not None:

@@ -31,10 +31,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from lfgtui.events import (
+    AgentStarted,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
     Event,
+    PlanUpdated,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -316,9 +318,16 @@ class Recorder:
                     "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
                 }
                 self._note(attempt, event, message, json.dumps(meta))
-            case SessionOpened(message=message, session_id=session_id):
+            case SessionOpened(message=message, session_id=session_id, loaded=loaded):
                 self._seal(attempt)
-                self._note(attempt, event, message, json.dumps({"acp_session": session_id}))
+                self._note(attempt, event, message, json.dumps({"acp_session": session_id, "loaded": loaded}))
+            case AgentStarted(message=message, log=log):
+                self._seal(attempt)
+                self._note(attempt, event, message, json.dumps({"agent_log": log}))
+            case PlanUpdated(message=message, steps=steps):
+                self._seal(attempt)
+                plan = [[step.content, step.status, step.priority] for step in steps]
+                self._note(attempt, event, message, json.dumps({"plan": plan}))
             case Status(message=message):
                 self._seal(attempt)
                 self._note(attempt, event, message, None)

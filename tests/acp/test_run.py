@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
 from tests.test_run_cli import Lfg, ending, of, text
@@ -161,3 +163,32 @@ def test_an_agent_that_crashes_fails_only_its_ticket(lfg: Lfg, tmp_path: Path) -
     assert failed["outcome"] == "failed" and failed["error"]["kind"] == "connection"
     assert failed["error"]["message"].startswith("the agent exited with code 1 before it finished")
     assert text(events, "agent") == "This answer will be cut off part of", "what arrived is kept"
+
+
+def test_a_recorded_agent_run_rebuilds_its_plan_log_and_session(lfg: Lfg, tmp_path: Path) -> None:
+    """A run opened from the history shows the plan section and `L` as the live run did."""
+    db = tmp_path / "history.sqlite3"
+    events = recorded_agent_run(lfg, db)
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        [agent] = [t for t in recorded_run(store.load(Selection(run.id))).tickets if t.ticket.id == "agent"]
+    rebuilt = agent.attempts[-1].events
+    plans = [e for e in rebuilt if isinstance(e, PlanUpdated)]
+    printed = [p["steps"] for p in of(events, "agent", "plan")]
+    assert [[asdict(step) for step in plan.steps] for plan in plans] == printed
+    [started] = [e for e in rebuilt if isinstance(e, AgentStarted)]
+    assert Path(started.log).is_file() and started.log in started.message
+    [opened] = [e for e in rebuilt if isinstance(e, SessionOpened)]
+    assert opened.message == f"agent session {opened.session_id}" and not opened.loaded
+
+
+def test_a_damaged_agent_note_comes_back_as_a_plain_status() -> None:
+    from lfgtui.history.store import _agent_note
+
+    assert _agent_note({"plan": [["step", "pending"]]}) is None
+    assert _agent_note({"plan": [["step", 3, "high"]]}) is None
+    assert _agent_note({"plan": "x"}) is None
+    assert _agent_note({"plan": [["a", "completed", "high"]]}) == (
+        PlanUpdated,
+        {"steps": (PlanStep("a", "completed", "high"),)},
+    )
