@@ -118,17 +118,13 @@ async def run_agent(
                     match event:
                         case TextDelta(text=chunk):
                             text.append(chunk)
-                            streamed += len(chunk)
                         case ReasoningDelta(text=chunk):
                             reasoning.append(chunk)
-                            streamed += len(chunk)
-                        case ToolCallArgsDelta(fragment=fragment):
-                            streamed += len(fragment)
                         case ToolCallReady():
                             ready.append(event)
-                        case ToolResult(call_id=call_id, output=output):
+                        case ToolResult(call_id=call_id):
                             ran_remotely[call_id] = event
-                            streamed += len(output)
+                    streamed += streamed_chars(event)
                     yield event
                     if streamed > task.max_output_chars:
                         break
@@ -160,6 +156,19 @@ async def run_agent(
         f"stopped after {task.max_turns} model calls (max_turns) while the model was still calling tools"
     )
     yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_TURNS, message))
+
+
+def streamed_chars(event: Event) -> int:
+    """What an event adds to the attempt's output, as counted against `max_output_chars`: text,
+    reasoning, tool-call arguments and tool results an agent reports."""
+    match event:
+        case TextDelta(text=text) | ReasoningDelta(text=text):
+            return len(text)
+        case ToolCallArgsDelta(fragment=fragment):
+            return len(fragment)
+        case ToolResult(output=output):
+            return len(output)
+    return 0
 
 
 def output_limit(limit: int) -> ErrorInfo:

@@ -1,8 +1,9 @@
 """One attempt of a coding-agent ticket: start the agent, open a session in the workdir, send the
 prompt, stream what the agent does, and leave no process behind.
 
-One agent process per attempt. Its stderr goes to a private log file, never to the screen; the tail
-of it is quoted when the agent fails. An agent that crashes, writes something other than ACP to its
+An agent process and its session serve one attempt, and the follow-ups of a completed one where
+the caller keeps it. Its stderr goes to a private log file, never to the screen; the tail of it is
+quoted when the agent fails. An agent that crashes, writes something other than ACP to its
 stdout, or never answers `initialize` fails only its own ticket (`connection`, `malformed`,
 `timeout`). Cancelling sends `session/cancel`, waits a moment for the agent to end its turn, then
 ends the process (stdin closed, SIGTERM, SIGKILL to its whole process group).
@@ -28,7 +29,7 @@ from lfgtui.acp.client import AgentClient
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
 from lfgtui.acp.updates import UpdateReader
-from lfgtui.agent import AgentTask, Toolbox, output_limit
+from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
@@ -39,17 +40,15 @@ from lfgtui.events import (
     Event,
     EventFactory,
     Outcome,
-    ReasoningDelta,
     RequestSent,
     SessionOpened,
     Status,
     TextDelta,
-    ToolResult,
     Usage,
 )
-from lfgtui.history.store import private_folder
+from lfgtui.folders import private_folder
 from lfgtui.inert import inert
-from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, UserMessage
+from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
 
 CANCEL_GRACE_S = 3.0
 """How long the agent has to end its turn after `session/cancel` before it is stopped."""
@@ -88,7 +87,7 @@ def open_agent_log(ticket: str, attempt: int) -> tuple[Path, BinaryIO]:
 
 def prompt_text(messages: tuple[Message, ...]) -> str:
     """The prompt to send: the last user message, after the earlier conversation written out when
-    there is one (a follow-up starts a new agent session, which remembers nothing)."""
+    there is one (for a new session, which remembers nothing of it)."""
     *earlier, last = messages
     asked = last.text if isinstance(last, UserMessage) else ""
     if not earlier:
@@ -111,21 +110,6 @@ def _stderr_tail(log: Path) -> str:
         return ""
     lines = [inert(line).strip() for line in tail.splitlines() if line.strip()]
     return " | ".join(lines[-5:])
-
-
-def _size(event: Event) -> int:
-    match event:
-        case TextDelta(text=text) | ReasoningDelta(text=text):
-            return len(text)
-        case ToolResult(output=output):
-            return len(output)
-    return 0
-
-
-class _Failed(Exception):
-    def __init__(self, info: ErrorInfo) -> None:
-        super().__init__(info.message)
-        self.info = info
 
 
 async def run_acp(
@@ -241,7 +225,7 @@ class AgentSession:
             async for event in self._turn(task, whole):
                 yield event
             response = await self._response()
-        except _Failed as failed:
+        except ProviderError as failed:
             for event in self.client.reader.unfinished():
                 yield event
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=failed.info)
@@ -283,9 +267,9 @@ class AgentSession:
                     self.session_id = (await self.conn.new_session(cwd=workdir, mcp_servers=[])).session_id
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
-            raise _Failed(self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
+            raise ProviderError(self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
         except Exception as exc:  # whatever breaks the start fails only this ticket
-            raise _Failed(await self._failure(exc)) from None
+            raise ProviderError(await self._failure(exc)) from None
         return said
 
     async def _load(self, session_id: str, can_load: bool) -> str:
@@ -319,18 +303,18 @@ class AgentSession:
             for event in self.client.events(item):
                 if isinstance(event, TextDelta):
                     self._answer.append(event.text)
-                streamed += _size(event)
+                streamed += streamed_chars(event)
                 yield event
             if streamed > limit:
                 await self._cancel()
-                raise _Failed(output_limit(limit))
+                raise ProviderError(output_limit(limit))
 
     async def _response(self) -> schema.PromptResponse:
         assert self.prompt is not None
         try:
             return self.prompt.result()
         except Exception as exc:  # see _failure
-            raise _Failed(await self._failure(exc)) from None
+            raise ProviderError(await self._failure(exc)) from None
 
     async def _failure(self, exc: BaseException) -> ErrorInfo:
         """What went wrong, in terms of what the agent did."""

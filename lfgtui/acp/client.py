@@ -97,7 +97,7 @@ class AgentClient:
             )
             await self.caught_up()
         content = tool_call.content or self.reader.calls[call_id].content
-        asked = self._asked(tool_call, content, options, reject)
+        asked = self._asked(tool_call, content, options, allow, reject)
         request = replace(self.reader.ready[call_id], arguments=asked)
         refusal = await self.toolbox.approve(request)
         if self.cancelling:
@@ -132,6 +132,7 @@ class AgentClient:
         tool_call: schema.ToolCallUpdate,
         content: list[Any],
         options: list[schema.PermissionOption],
+        allow: schema.PermissionOption,
         reject: schema.PermissionOption | None,
     ) -> dict[str, Any]:
         """Everything the person approves: the call's input, its changes, and what yes and no pick."""
@@ -145,7 +146,7 @@ class AgentClient:
         if changes:
             asked["changes"] = changes
         asked["the agent offers"] = [f"{o.name} ({o.kind})" for o in options]
-        asked["yes picks"] = _option(options, "allow_once", "allow_always").name  # type: ignore[union-attr]
+        asked["yes picks"] = allow.name
         asked["no picks"] = reject.name if reject is not None else "cancel the request"
         return asked
 

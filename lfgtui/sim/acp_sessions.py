@@ -20,7 +20,7 @@ from typing import Literal
 import acp
 import platformdirs
 
-from lfgtui.history.store import private_folder
+from lfgtui.folders import private_folder
 
 Role = Literal["user", "agent"]
 SESSION_ID = re.compile(r"sess-[0-9a-f]{12}")  # the shape of `new_session_id`: a safe file name
