@@ -15,11 +15,12 @@ from typing import Any
 
 import platformdirs
 
-from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
 from lfgtui.validation import (
     ENV_NAMES,
     NON_NEGATIVE_INT,
+    NON_NEGATIVE_NUMBER,
     PATH,
     POSITIVE_INT,
     POSITIVE_NUMBER,
@@ -79,9 +80,28 @@ PROVIDER_FIELDS: dict[str, Kind] = {
         lambda value: STRING_LIST.check(value) and bool(value) and bool(value[0]),
     ),
     "env": ENV_NAMES,
+    "max_concurrency": POSITIVE_INT,
+    "requests_per_minute": POSITIVE_INT,
+    "tokens_per_minute": POSITIVE_INT,
+    "prices": TABLE,
 }
-RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT}
-UI_FIELDS: dict[str, Kind] = {"theme": STRING, "keymap": STRING_TABLE}
+PRICE_FIELDS: dict[str, Kind] = {
+    "input_per_mtok": NON_NEGATIVE_NUMBER,
+    "output_per_mtok": NON_NEGATIVE_NUMBER,
+    "cache_read_per_mtok": NON_NEGATIVE_NUMBER,
+    "cache_write_per_mtok": NON_NEGATIVE_NUMBER,
+}
+NOTIFY_EVENTS = ("approval", "failed", "done")
+"""What may ring the terminal: a pane starts waiting for approval, a ticket fails, the run ends."""
+RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT, "max_cost_usd": POSITIVE_NUMBER}
+UI_FIELDS: dict[str, Kind] = {
+    "theme": STRING,
+    "keymap": STRING_TABLE,
+    "notify": Kind(
+        f"a list of events to be told of ({', '.join(NOTIFY_EVENTS)})",
+        lambda value: STRING_LIST.check(value) and set(value) <= set(NOTIFY_EVENTS),
+    ),
+}
 HISTORY_FIELDS: dict[str, Kind] = {"path": PATH}
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 
@@ -89,12 +109,15 @@ SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 @dataclass(frozen=True)
 class RunSettings:
     max_concurrency: int = 8
+    max_cost_usd: float | None = None
+    """Every running ticket is cancelled (failed, `budget`) once the run has cost this much."""
 
 
 @dataclass(frozen=True)
 class UiSettings:
     theme: str = "dark"
     keymap: dict[str, str] = field(default_factory=dict)
+    notify: tuple[str, ...] = NOTIFY_EVENTS
 
 
 @dataclass(frozen=True)
@@ -141,6 +164,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     providers = _providers(check, sections.get("providers", {}))
     run = check.fields(sections.get("run", {}), RUN_FIELDS, "[run]", "run")
     ui = check.fields(sections.get("ui", {}), UI_FIELDS, "[ui]", "ui")
+    ui |= {"notify": tuple(dict.fromkeys(ui["notify"]))} if "notify" in ui else {}
     history = check.fields(sections.get("history", {}), HISTORY_FIELDS, "[history]", "history")
     check.raise_if_any()
     history_path = Path(history["path"]).expanduser() if "path" in history else None
@@ -151,6 +175,20 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         ui=UiSettings(**ui),
         history=HistorySettings(path=path.resolve().parent / history_path if history_path else None),
     )
+
+
+def _prices(check: Checker, table: Mapping[str, Any], where: str, header: str) -> PriceOverride | None:
+    """`prices = {input_per_mtok = …, output_per_mtok = …}`: both rates are needed, the cache ones not."""
+    line = check.doc.line(header, "prices")
+    before = len(check.problems)
+    valid = check.fields(table, PRICE_FIELDS, f"{where} prices", f"{header}.prices")
+    check.problems[before:] = [replace(p, line=p.line or line) for p in check.problems[before:]]
+    missing = [key for key in ("input_per_mtok", "output_per_mtok") if key not in table]
+    if missing:
+        check.add(line, f"{where} prices: missing {' and '.join(missing)} (USD per million tokens)")
+    if missing or len(check.problems) > before:
+        return None
+    return PriceOverride(**{key: float(value) for key, value in valid.items()})
 
 
 def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderConfig]:
@@ -164,6 +202,8 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             continue
         fields = check.fields(table, PROVIDER_FIELDS, where, header)
         fields |= {key: tuple(fields[key]) for key in ("command", "env") if key in fields}
+        if "prices" in fields:
+            fields["prices"] = _prices(check, fields["prices"], where, header)
         kind = fields.get("kind")
         if kind is not None and kind not in KINDS:
             check.add(check.doc.line(header, "kind"), f"{where}: {unknown('kind', kind, KINDS)}")

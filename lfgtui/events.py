@@ -187,11 +187,18 @@ class PlanUpdated(Status):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage(Event):
-    """Token usage of the current model call so far, as the provider reported it (cumulative)."""
+    """Token usage of the current model call so far, as the provider reported it (cumulative).
+
+    `input_tokens` is the whole prompt; `cache_read_tokens` and `cache_write_tokens` are the parts of
+    it read from or written to the provider's prompt cache (priced apart). `reasoning_tokens` are part
+    of `output_tokens`.
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

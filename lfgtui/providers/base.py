@@ -68,6 +68,17 @@ class ModelCall:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceOverride:
+    """A provider's own prices in USD per million tokens (`[providers.NAME] prices`), used instead of
+    the price database; cache reads and writes cost what input costs unless given."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     """How to reach one provider. `api_key` is resolved from `api_key_env` and never written anywhere."""
 
@@ -87,6 +98,12 @@ class ProviderConfig:
     """For a coding agent: environment variables it gets besides the safe allowlist (its keys)."""
     install: str | None = None
     """For a built-in coding agent: what to install when its command is missing."""
+    max_concurrency: int | None = None
+    """Model calls of this provider streaming at once, over every ticket of the run (None: no limit)."""
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    """Shared by every ticket of the provider: a token bucket refilled over each minute."""
+    prices: PriceOverride | None = None
 
 
 class ProviderError(Exception):
