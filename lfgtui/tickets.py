@@ -6,6 +6,7 @@ the final answer of a ticket it depends on with `{{ outputs.ID }}`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from lfgtui.validation import (
     NON_NEGATIVE_NUMBER,
     PATH,
     POSITIVE_INT,
+    POSITIVE_NUMBER,
     STRING,
     STRING_LIST,
     TABLE,
@@ -35,6 +37,8 @@ from lfgtui.validation import (
 )
 
 DEFAULT_MAX_TURNS = 20
+ISOLATIONS = ("none", "worktree")
+"""Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 OFFLINE_PROVIDER = "sim"
 KEYED_FALLBACKS = ("openai", "anthropic")
 
@@ -57,12 +61,24 @@ TICKET_FIELDS: dict[str, Kind] = {
     ),
     "env_passthrough": ENV_NAMES,
     "allow_git_writes": BOOLEAN,
+    "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
+    "max_cost_usd": POSITIVE_NUMBER,
+    "models": Kind(
+        'a non-empty list of "provider/model" names',
+        lambda value: STRING_LIST.check(value) and bool(value) and all(map(_is_model_entry, value)),
+    ),
 }
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
 
-PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
+UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _is_model_entry(value: str) -> bool:
+    provider, _, model = value.partition("/")
+    return bool(provider.strip() and model.strip())
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,10 @@ class Ticket:
     env_passthrough: tuple[str, ...] = ()
     allow_git_writes: bool = False
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    isolation: str = "none"
+    max_cost_usd: float | None = None
+    group: str | None = None
+    """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""
@@ -161,20 +181,18 @@ class _Loader:
             self.check.add(None, "no tickets: add a [[ticket]] table with an id and a prompt")
         named = {draft.id: draft for draft in reversed(drafts) if draft.id is not None}
         self._check_duplicates(drafts)
-        self._check_dependencies(drafts, named)
         fallback = self._fallback_provider()
-        providers = {
-            draft.index: draft.fields.get("provider") or defaults.get("provider") or fallback
-            for draft in drafts
-        }
-        self._check_keys(drafts, defaults, providers)
-        models = {draft.index: self._model(draft, defaults, providers[draft.index]) for draft in drafts}
+        variants = {draft.index: self._variants(draft, defaults, fallback) for draft in drafts}
+        needs = self._check_dependencies(drafts, named, variants)
+        self._check_keys(drafts, defaults, variants)
         self.check.raise_if_any()
         tickets = tuple(
-            self._ticket(draft, defaults, providers[draft.index], models[draft.index]) for draft in drafts
+            self._ticket(draft, defaults, variant, needs[draft.index])
+            for draft in drafts
+            for variant in variants[draft.index]
         )
         offline = fallback == OFFLINE_PROVIDER and any(
-            "provider" not in draft.fields and "provider" not in defaults for draft in drafts
+            not {"provider", "models"} & (draft.fields.keys() | defaults.keys()) for draft in drafts
         )
         return TicketFile(path=self.path, tickets=tickets, offline_default=offline)
 
@@ -258,29 +276,93 @@ class _Loader:
             else:
                 first[draft.id] = draft
 
-    def _check_dependencies(self, drafts: Sequence[_Draft], named: Mapping[str, _Draft]) -> None:
-        """Every dependency exists, none is circular, and a prompt quotes only its dependencies."""
+    def _check_dependencies(
+        self, drafts: Sequence[_Draft], named: Mapping[str, _Draft], variants: Mapping[int, list[_Variant]]
+    ) -> dict[int, tuple[str, ...]]:
+        """Every dependency exists, none is circular, and a prompt quotes only its dependencies.
+
+        A fanned-out ticket's id stands for all of its models (`ID@model`); a dependent may wait for
+        all of them or name one. Returns each draft's dependencies as the tickets of the run.
+        """
+        stands_for: dict[str, list[str]] = {}
+        owner: dict[str, _Draft] = {}
+        for draft in drafts:
+            if draft.id is not None and named[draft.id] is draft:
+                ids = [variant.id for variant in variants[draft.index]]
+                stands_for[draft.id] = ids
+                for ticket_id in ids:
+                    stands_for.setdefault(ticket_id, [ticket_id])
+                    owner[ticket_id] = draft
         graph: dict[str, list[str]] = {}
+        needs: dict[int, tuple[str, ...]] = {}
         for draft in drafts:
             depends_on = list(dict.fromkeys(draft.fields.get("depends_on", [])))
+            own = {draft.id, *(variant.id for variant in variants[draft.index])}
+            needed: list[str] = []
             for dependency in depends_on:
-                if dependency not in named:
-                    message = unknown("ticket id", dependency, named.keys() - {draft.id})
+                if dependency in stands_for:
+                    needed.extend(stands_for[dependency])
+                else:
+                    message = unknown("ticket id", dependency, stands_for.keys() - own)
                     self.check.add(self.line(draft, "depends_on"), f"{draft.where}: depends_on: {message}")
+            needs[draft.index] = tuple(dict.fromkeys(needed))
             for quoted in dict.fromkeys(PLACEHOLDER.findall(draft.fields.get("prompt", ""))):
-                if quoted not in depends_on:
+                if stands_for.get(quoted, [quoted]) != [quoted]:
+                    choices = ", ".join(f"outputs.{ticket_id}" for ticket_id in stands_for[quoted])
+                    self.check.add(
+                        self.line(draft, "prompt"),
+                        f"{draft.where}: {{{{ outputs.{quoted} }}}} names a ticket that runs several models; "
+                        f"quote one of them: {choices}",
+                    )
+                elif quoted not in needs[draft.index]:
                     self.check.add(
                         self.line(draft, "prompt"),
                         f"{draft.where}: the prompt uses {{{{ outputs.{quoted} }}}} but {quoted!r} is not in "
                         f"depends_on; add it there",
                     )
             if draft.id is not None and named[draft.id] is draft:
-                graph[draft.id] = [dependency for dependency in depends_on if dependency in named]
+                for variant in variants[draft.index]:
+                    graph[variant.id] = list(needs[draft.index])
         for cycle in _cycles(graph):
-            start = named[cycle[0]]
+            start = owner[cycle[0]]
             self.check.add(
                 self.line(start, "depends_on"), f"{start.where}: dependency cycle: {' -> '.join(cycle)}"
             )
+        return needs
+
+    def _variants(self, draft: _Draft, defaults: Mapping[str, Any], fallback: str) -> list[_Variant]:
+        """The tickets one `[[ticket]]` becomes: itself, or one per entry of its `models` (fan-out).
+
+        A ticket's own provider or model wins over `models` in [defaults]; on one level they clash.
+        """
+        own = draft.fields
+        for level, table in ((draft, own), (None, defaults)):
+            clash = [key for key in ("provider", "model") if key in table]
+            if "models" in table and clash:
+                where = draft.where if level is draft else "[defaults]"
+                self.check.add(
+                    self.line(level, clash[0]),
+                    f"{where}: {' and '.join(clash)} cannot be set with models, which names the "
+                    f"provider and model of each pane",
+                )
+        models = own.get("models") if "models" in own else None
+        if models is None and not {"provider", "model"} & own.keys():
+            models = defaults.get("models")
+        if models is None:
+            provider = own.get("provider") or defaults.get("provider") or fallback
+            return [_Variant(draft.id, provider, self._model(draft, defaults, provider), None)]
+        line = self.line(draft if "models" in own else None, "models")
+        pairs: list[tuple[str, str]] = []
+        for entry in dict.fromkeys(models):
+            provider, _, model = (part.strip() for part in entry.partition("/"))
+            if provider not in self.config.providers:
+                message = unknown("provider", provider, self.config.providers)
+                self.check.add(line, f"{draft.where}: models: {entry!r}: {message}")
+            else:
+                pairs.append((provider, model))
+        if len(models) != len(set(models)):
+            self.check.add(line, f"{draft.where}: models: a model is listed twice")
+        return _fanned_out(draft.id, pairs)
 
     def _fallback_provider(self) -> str:
         """For tickets that name no provider: the first keyed provider whose key is set, else the sim."""
@@ -290,12 +372,13 @@ class _Loader:
         return OFFLINE_PROVIDER
 
     def _check_keys(
-        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], providers: Mapping[int, str]
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[_Variant]]
     ) -> None:
         """Each provider in use has its key; one message per provider, naming every ticket using it."""
         users: dict[str, list[_Draft]] = {}
         for draft in drafts:
-            users.setdefault(providers[draft.index], []).append(draft)
+            for provider in dict.fromkeys(variant.provider for variant in variants[draft.index]):
+                users.setdefault(provider, []).append(draft)
         for name, group in users.items():
             try:
                 resolve(self.config.providers[name], self.env)
@@ -303,8 +386,9 @@ class _Loader:
                 ids = ", ".join(repr(draft.id) for draft in group if draft.id is not None)
                 who = f"tickets {ids}" if len(group) > 1 else group[0].where
                 first = group[0]
-                line = self.line(first, "provider") if "provider" in first.fields else None
-                line = line or (self.line(None, "provider") if "provider" in defaults else None)
+                own = next((key for key in ("models", "provider") if key in first.fields), None)
+                inherited = next((key for key in ("models", "provider") if key in defaults), None)
+                line = self.line(first, own) if own else self.line(None, inherited) if inherited else None
                 self.check.add(line or self.line(first), f"{who}: {exc}")
 
     def _model(self, draft: _Draft, defaults: Mapping[str, Any], provider: str) -> str:
@@ -321,30 +405,66 @@ class _Loader:
             )
         return model or ""
 
-    def _ticket(self, draft: _Draft, defaults: Mapping[str, Any], provider: str, model: str) -> Ticket:
+    def _ticket(
+        self, draft: _Draft, defaults: Mapping[str, Any], variant: _Variant, depends_on: tuple[str, ...]
+    ) -> Ticket:
         fields = {**defaults, **draft.fields}
         auto_approve = fields.get("auto_approve", False)
         temperature = fields.get("temperature")
+        assert variant.id is not None  # a draft without a valid id is a problem raised before this
         return Ticket(
-            id=fields["id"],
+            id=variant.id,
             prompt=fields["prompt"],
-            title=fields.get("title", fields["id"]),
+            title=fields.get("title", variant.id),
             system=fields.get("system"),
-            provider=provider,
-            model=model,
+            provider=variant.provider,
+            model=variant.model,
             tools=tuple(fields.get("tools", ())),
             max_turns=fields.get("max_turns", DEFAULT_MAX_TURNS),
             max_tokens=fields.get("max_tokens"),
             temperature=float(temperature) if temperature is not None else None,
             workdir=fields.get("workdir", self.folder),
-            depends_on=tuple(dict.fromkeys(fields.get("depends_on", ()))),
+            depends_on=depends_on,
             auto_approve=frozenset(auto_approve) if isinstance(auto_approve, list) else frozenset(),
             auto_approve_all=auto_approve is True,
             line=self.line(draft) or 0,
             env_passthrough=tuple(dict.fromkeys(fields.get("env_passthrough", ()))),
             allow_git_writes=fields.get("allow_git_writes", False),
             max_output_chars=fields.get("max_output_chars", DEFAULT_MAX_OUTPUT_CHARS),
+            isolation=fields.get("isolation", "none"),
+            max_cost_usd=fields.get("max_cost_usd"),
+            group=variant.group,
         )
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """One ticket of the run a `[[ticket]]` becomes; `group` is the written id when it fans out."""
+
+    id: str | None
+    provider: str
+    model: str
+    group: str | None
+
+
+def _fanned_out(ticket_id: str | None, pairs: Sequence[tuple[str, str]]) -> list[_Variant]:
+    """One ticket per (provider, model), called `ID@model`, or `ID@provider-model` where two
+    providers serve a model of the same name; characters an id may not use become '-' (and a name
+    that still clashes gets a number)."""
+    models = [model for _, model in pairs]
+    variants = []
+    taken: set[str] = set()
+    for provider, model in pairs:
+        name = model if models.count(model) == 1 else f"{provider}-{model}"
+        suffix = base = UNSAFE_IN_ID.sub("-", name).strip("-") or "model"
+        for n in itertools.count(2):
+            if suffix not in taken:
+                break
+            suffix = f"{base}-{n}"
+        taken.add(suffix)
+        variant_id = None if ticket_id is None else f"{ticket_id}@{suffix}"
+        variants.append(_Variant(variant_id, provider, model, ticket_id))
+    return variants
 
 
 def _has_key(provider: ProviderConfig, env: Mapping[str, str]) -> bool:

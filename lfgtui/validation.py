@@ -72,7 +72,9 @@ PATH = Kind("a path (text with no NUL character)", lambda value: STRING.check(va
 STRING_LIST = Kind("a list of strings", _is_string_list)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-"""What a ticket id may be made of."""
+"""What a ticket id written in a tickets file may be made of."""
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?")
+"""What a ticket of a run may be called: a written id, or `ID@model` for one model of a fanned-out ticket."""
 ENV_NAMES = Kind(
     "a list of environment variable names (letters, digits and '_', not starting with a digit)",
     lambda value: STRING_LIST.check(value) and all(ENV_NAME.fullmatch(name) for name in value),

@@ -520,3 +520,83 @@ def test_demo_runs_on_sim_scenarios_even_with_a_key_set() -> None:
     outputs = {dependency: f"answer of {dependency}" for dependency in dependent.depends_on}
     assert all(value in render_prompt(dependent, outputs) for value in outputs.values())
     assert all(dependency in by_id for dependency in dependent.depends_on)
+
+
+def test_models_fan_a_ticket_out_into_one_ticket_per_model(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, '[providers.local]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n', "c.toml")
+    )
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "plan"\ntitle = "Plan"\nprompt = "p"\n'
+        'models = ["sim/hello", "local/org/model:8b", "sim/hello-2", "local/hello"]\n'
+        'max_cost_usd = 0.5\nisolation = "worktree"\n'
+        '[[ticket]]\nid = "all"\nprompt = "x"\ndepends_on = ["plan"]\n'
+        '[[ticket]]\nid = "pick"\nprompt = "{{ outputs.plan@org-model-8b }}"\n'
+        'depends_on = ["plan@org-model-8b"]\n',
+    )
+    tickets = {ticket.id: ticket for ticket in load(path, config=config).tickets}
+    assert list(tickets) == [
+        "plan@sim-hello",
+        "plan@org-model-8b",
+        "plan@hello-2",
+        "plan@local-hello",
+        "all",
+        "pick",
+    ]
+    assert (tickets["plan@org-model-8b"].provider, tickets["plan@org-model-8b"].model) == (
+        "local",
+        "org/model:8b",
+    )
+    assert (tickets["plan@sim-hello"].provider, tickets["plan@sim-hello"].model) == ("sim", "hello")
+    assert {ticket.group for ticket in tickets.values()} == {"plan", None}
+    assert tickets["plan@hello-2"].title == "Plan" and tickets["plan@hello-2"].max_cost_usd == 0.5
+    assert tickets["plan@hello-2"].isolation == "worktree"
+    assert tickets["all"].depends_on == (
+        "plan@sim-hello",
+        "plan@org-model-8b",
+        "plan@hello-2",
+        "plan@local-hello",
+    )
+    assert tickets["pick"].depends_on == ("plan@org-model-8b",)
+    assert render_prompt(tickets["pick"], {"plan@org-model-8b": "answer"}) == "answer"
+
+
+def test_models_in_defaults_fan_out_tickets_that_name_no_provider(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[defaults]\nmodels = ["sim/hello", "sim/slow"]\n'
+        '[[ticket]]\nid = "a"\nprompt = "p"\n[[ticket]]\nid = "b"\nprompt = "p"\nmodel = "hello"\n',
+    )
+    loaded = load(path)
+    assert [ticket.id for ticket in loaded.tickets] == ["a@hello", "a@slow", "b"]
+    assert not loaded.offline_default
+
+
+def test_fan_out_mistakes_are_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "p"\nmodels = ["sim/hello", "nope/x"]\nmodel = "hello"\n'
+        '[[ticket]]\nid = "b"\nprompt = "{{ outputs.a }}"\ndepends_on = ["a"]\n'
+        '[[ticket]]\nid = "c"\nprompt = "p"\nmodels = ["hello"]\n'
+        '[[ticket]]\nid = "d"\nprompt = "p"\nmodels = ["sim/hello", "sim/hello"]\n',
+    )
+    assert problems(path) == [
+        f"{path}:4: ticket 'a': models: 'nope/x': unknown provider 'nope' (did you mean 'openai'?); "
+        f"known providers: {', '.join(sorted(Config(path=None).providers))}",
+        f"{path}:5: ticket 'a': model cannot be set with models, "
+        "which names the provider and model of each pane",
+        f"{path}:8: ticket 'b': {{{{ outputs.a }}}} names a ticket that runs several models; "
+        "quote one of them: outputs.a@hello",
+        f"{path}:13: ticket 'c': models must be a non-empty list of \"provider/model\" names, "
+        "got an array of strings",
+        f"{path}:17: ticket 'd': models: a model is listed twice",
+    ]
+
+
+def test_isolation_is_none_or_worktree(tmp_path: Path) -> None:
+    path = write(tmp_path, '[defaults]\nisolation = "docker"\n[[ticket]]\nid = "a"\nprompt = "p"\n')
+    assert (
+        one_problem(path)
+        == f'{path}:2: [defaults]: isolation must be "none" or "worktree", got the string \'docker\''
+    )

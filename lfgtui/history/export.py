@@ -40,7 +40,7 @@ from lfgtui.history.store import (
     typed_columns,
 )
 from lfgtui.inert import inert
-from lfgtui.validation import ID_PATTERN
+from lfgtui.validation import RUN_ID_PATTERN
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -156,8 +156,9 @@ def _value(value: Any, column: Column, where: str) -> Any:
         text = _text(value, where)
         if name == "id" and not RECORD_ID.fullmatch(text):
             raise InvalidExport(where, f"must be {2 * ID_BYTES} lowercase hex digits, not {_repr(text)}")
-        if name == "ticket" and not ID_PATTERN.fullmatch(text):
-            raise InvalidExport(where, f"may use only letters, digits, '_', '-' and '.', not {_repr(text)}")
+        if name == "ticket" and not RUN_ID_PATTERN.fullmatch(text):
+            allowed = "letters, digits, '_', '-', '.' and one '@'"
+            raise InvalidExport(where, f"may use only {allowed}, not {_repr(text)}")
         if name in _ENUMS and text not in _ENUMS[name]:
             raise InvalidExport(where, f"must be one of {', '.join(sorted(_ENUMS[name]))}, not {_repr(text)}")
         if name == "meta":
@@ -187,7 +188,7 @@ def _value(value: Any, column: Column, where: str) -> Any:
         raise InvalidExport(where, f"must be a list of strings, not {_repr(value)}")
     items = tuple(_text(item, f"{where}[{i}]") for i, item in enumerate(value))
     for i, item in enumerate(items):
-        if name == "depends_on" and not ID_PATTERN.fullmatch(item):
+        if name == "depends_on" and not RUN_ID_PATTERN.fullmatch(item):
             raise InvalidExport(f"{where}[{i}]", f"is not a ticket id: {_repr(item)}")
     return items
 
@@ -232,7 +233,7 @@ def from_json(document: Any) -> RunRecord:
     run_row = _row_from_json(RunRow, run, "run")
     tickets = []
     for ticket_where, ticket in _objects(run, "tickets", "run"):
-        ticket_where += _label("ticket", ticket.get("ticket"), ID_PATTERN)
+        ticket_where += _label("ticket", ticket.get("ticket"), RUN_ID_PATTERN)
         ticket_row = _row_from_json(TicketRow, ticket, ticket_where)
         attempts = []
         for attempt_where, attempt in _objects(ticket, "attempts", ticket_where):

@@ -73,7 +73,7 @@ class TicketPane(Vertical, can_focus=True):
     """Everything one ticket is doing, for its latest attempt."""
 
     def __init__(self, ticket: Ticket) -> None:
-        super().__init__(id=f"pane-{ticket.id}", classes="pane")
+        super().__init__(classes="pane")  # no id: a ticket id may hold "." or "@", which ids may not
         self.ticket = ticket
         self.state = PaneState.WAITING
         self.attempt = 0
@@ -96,6 +96,9 @@ class TicketPane(Vertical, can_focus=True):
         self.lines_frame = 0
         """The frame that last drew the header, gauges and notice."""
         self.approval: tuple[ToolCallReady, asyncio.Future[bool]] | None = None
+        self.attention_since: float | None = None
+        """When the pane started waiting for the person (an approval, a failure): `a` visits the
+        longest-waiting first."""
         self.continuing = False
         self._shown: dict[str, Text | str] = {}
         self.header = TextLine(id="header", classes="pane-header")
@@ -185,6 +188,14 @@ class TicketPane(Vertical, can_focus=True):
                 self.body.finish()
                 self.reasoning.finish()
         self.lines_stale = True
+        self._attend(event.t)
+
+    def _attend(self, t: float) -> None:
+        """Mark (or unmark) the pane as waiting for the person since `t`."""
+        if not self.needs_attention:
+            self.attention_since = None
+        elif self.attention_since is None:
+            self.attention_since = t
         self.set_class(self.needs_attention, "-attention")
 
     def follow_up(self, prompt: str) -> None:
@@ -216,7 +227,7 @@ class TicketPane(Vertical, can_focus=True):
         self.state = PaneState.APPROVAL
         self.tools.set_state(call.call_id, ToolState.WAITING)
         self.dirty = self.lines_stale = True
-        self.set_class(True, "-attention")
+        self._attend(call.t)
         try:
             return await future
         finally:
@@ -224,7 +235,7 @@ class TicketPane(Vertical, can_focus=True):
             if self.state is PaneState.APPROVAL:
                 self.state = PaneState.RUNNING
             self.tools.set_state(call.call_id, ToolState.RUNNING)
-            self.set_class(self.needs_attention, "-attention")
+            self._attend(call.t)
             self.dirty = self.lines_stale = True
 
     def _settle_approval(self, allowed: bool) -> bool:

@@ -84,7 +84,8 @@ HELP = {
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
     "pane.deny": "deny it",
-    "run.attention": "jump to the next pane that needs attention (approval or failure)",
+    "run.attention": "go to the pane that has waited longest for you (an approval or a failure); "
+    "again: the next one",
     "pane.page_up": "scroll the focused pane's answer up a page (it stops following new output)",
     "pane.page_down": "scroll the focused pane's answer down a page",
     "pane.top": "scroll the focused pane's answer to its start",
@@ -123,6 +124,10 @@ class SummaryBar(Static):
             self._ended_at = None
         rate = sum(p.metrics.live_tokens_per_s(now) for p in running)
         text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
+        waiting = sum(pane.needs_attention for pane in panes)
+        if waiting:
+            text.append(f"⚑ {waiting} waiting for you", "bold reverse magenta")
+            text.append("  ")
         parts = [
             (PaneState.RUNNING, "running", "cyan"),
             (PaneState.APPROVAL, "need approval", "magenta"),
@@ -297,16 +302,20 @@ class RunScreen(Screen[None]):
         self.app.push_screen(ApprovalScreen(request), answered)
 
     def action_attention(self) -> None:
-        start = self.panes.index(self.focused_pane) if self.focused_pane in self.panes else -1
-        for offset in range(1, len(self.panes) + 1):
-            pane = self.panes[(start + offset) % len(self.panes)]
-            if pane.needs_attention:
-                if self.zoomed is not None:
-                    self._zoom(pane)
-                pane.focus()
-                pane.scroll_visible(animate=False)
-                return
-        self.notify("No pane needs attention.", timeout=2)
+        """Go to the pane that has waited longest for the person; pressed again, the next one."""
+        waiting = sorted(
+            (pane for pane in self.panes if pane.needs_attention),
+            key=lambda pane: (pane.attention_since or 0.0, self.panes.index(pane)),
+        )
+        if not waiting:
+            self.notify("No pane needs attention.", timeout=2)
+            return
+        focused = self.focused_pane
+        pane = waiting[(waiting.index(focused) + 1) % len(waiting)] if focused in waiting else waiting[0]
+        if self.zoomed is not None:
+            self._zoom(pane)
+        pane.focus()
+        pane.scroll_visible(animate=False)
 
     def action_page(self, pages: int) -> None:
         pane = self.focused_pane
