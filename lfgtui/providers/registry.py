@@ -1,4 +1,10 @@
-"""From a provider config to a live adapter, for every provider a run uses.
+"""From a provider name to a live provider, for every provider a run uses.
+
+`Providers` looks up the config and its key; a `Backend`, chosen by the caller, makes the provider:
+`InProcessBackend` here (headless runs, `lfg ask`, and the worker child itself), or
+`worker.ProviderWorker`, whose streams are read in a child process (the TUI). Imports go one way:
+`worker_child` imports this module and `worker`; `worker` imports neither (this module imports it
+only for the `worker=True` shorthand, when asked).
 
 `sim` is the built-in offline provider: the first time a ticket uses it, the sim server starts
 in-process on a free loopback port and the ordinary Chat Completions adapter talks to it. The
@@ -11,21 +17,40 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lfgtui.providers.base import Provider, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL, resolve
 from lfgtui.sim.server import SimServer
 
-if TYPE_CHECKING:
-    from lfgtui.providers.worker import ProviderWorker
+
+class Backend(Protocol):
+    """Where the streams of a run's providers are read: in this process, or in a worker process."""
+
+    @property
+    def pid(self) -> int | None:
+        """The process reading the streams while it runs, when that is not this one (for monitoring)."""
+        ...
+
+    async def start(self) -> None:
+        """Start what the providers need (a child process) now, so that it overlaps the caller's start-up."""
+        ...
+
+    async def provider(self, config: ProviderConfig) -> Provider:
+        """The provider for a resolved config, ready to stream; made once per provider name."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every provider made and whatever the backend started."""
+        ...
 
 
 class Providers:
-    """The adapters of one run, created on first use and closed together (with the sim, if started).
+    """The providers of one run, made on first use by the caller's backend and closed together.
 
-    With `worker=True` every stream runs in a child process (see worker.py): the keys and URLs are
-    resolved here, so a missing key is still reported before anything starts.
+    The keys are looked up here, whatever the backend, so a missing key is reported before anything
+    starts. A given `sim` serves every `sim:` URL (the caller owns it); without one the backend starts
+    its own where the streams are read. `worker=True` is shorthand for `backend=ProviderWorker()`.
     """
 
     def __init__(
@@ -33,48 +58,41 @@ class Providers:
         configs: Mapping[str, ProviderConfig] | None = None,
         sim: SimServer | None = None,
         *,
+        backend: Backend | None = None,
         worker: bool = False,
     ) -> None:
-        self.configs = dict(BUILTIN) | dict(configs or {})
-        self._adapters: dict[str, Provider] = {}
-        self._making = asyncio.Lock()  # many tickets ask for a provider at once: make it only once
-        self._starting_sim = asyncio.Lock()
-        self._sim = sim
-        self._own_sim = sim is None
-        self._worker: ProviderWorker | None = None
-        self._warming: set[asyncio.Task[Provider]] = set()
+        if worker and backend is not None:
+            raise ValueError("choose either a backend or worker=True, not both")
         if worker:
             from lfgtui.providers.worker import ProviderWorker
 
-            self._worker = ProviderWorker()
+            backend = ProviderWorker()
+        self.configs = dict(BUILTIN) | dict(configs or {})
+        self.backend: Backend = backend if backend is not None else InProcessBackend()
+        self._sim = sim
+        self._ready: dict[str, Provider] = {}
+        self._warming: set[asyncio.Task[Provider]] = set()
 
     @property
     def worker_pid(self) -> int | None:
         """The provider worker's process id while it runs, else None."""
-        return self._worker.pid if self._worker is not None else None
+        return self.backend.pid
 
     async def get(self, name: str) -> Provider:
         """The provider `name`, ready to stream: its SDK imported, its sim started (not timed as TTFT)."""
-        if self._worker is None:
-            return self._adapters.get(name) or await self.adapter(resolve(self.configs[name]))
-        from lfgtui.providers.worker import RemoteProvider
-
-        if name not in self._adapters:
-            config = resolve(self.configs[name])
-            given_sim = self._sim is not None and not self._own_sim
-            located = await self._locate(config) if given_sim else config
-            self._adapters.setdefault(name, RemoteProvider(self._worker, located))
-        remote = self._adapters[name]
-        assert isinstance(remote, RemoteProvider)
-        await remote.ready()
-        return remote
+        if (ready := self._ready.get(name)) is not None:
+            return ready
+        config = resolve(self.configs[name])
+        if self._sim is not None and (path := sim_path(config)) is not None:
+            config = replace(config, base_url=self._sim.url + path)
+        provider = self._ready[name] = await self.backend.provider(config)
+        return provider
 
     async def warm(self, names: Iterable[str]) -> None:
-        """Start the worker now and make these providers ready in the background, so that the child's
-        start-up (its SDK imports, the sim) overlaps the UI's own. A failure is left for the run's
-        `get` to report."""
-        if self._worker is not None:
-            await self._worker.start()
+        """Start the backend now and make these providers ready in the background, so that the
+        worker's start-up (its SDK imports, the sim) overlaps the UI's own. A failure is left for the
+        run's `get` to report."""
+        await self.backend.start()
         for name in names:
             task = asyncio.create_task(self.get(name), name=f"warm provider {name}")
             self._warming.add(task)
@@ -85,45 +103,64 @@ class Providers:
         if not task.cancelled():
             task.exception()  # seen here; `get` raises it again for whoever needs the provider
 
-    async def adapter(self, config: ProviderConfig) -> Provider:
-        """The adapter for a resolved config, made once per provider name."""
-        async with self._making:
-            if config.name not in self._adapters:
-                self._adapters[config.name] = make_adapter(await self._locate(config))
-        return self._adapters[config.name]
-
-    async def _locate(self, config: ProviderConfig) -> ProviderConfig:
-        """Point a `sim:` URL (the `sim` kind's default) at the sim server, starting it if needed."""
-        if config.kind == "sim" and config.base_url is None:
-            config = replace(config, base_url=BUILTIN["sim"].base_url)
-        if config.base_url is not None and config.base_url.startswith(SIM_URL):
-            config = replace(config, base_url=await self._sim_url() + config.base_url.removeprefix(SIM_URL))
-        return config
-
-    async def _sim_url(self) -> str:
-        async with self._starting_sim:
-            if self._sim is None:
-                self._sim = await SimServer().start()
-        return self._sim.url
-
     async def aclose(self) -> None:
         for task in list(self._warming):
             task.cancel()
         await asyncio.gather(*self._warming, return_exceptions=True)
-        for adapter in self._adapters.values():
-            await adapter.aclose()
-        self._adapters.clear()
-        if self._worker is not None:
-            await self._worker.aclose()
-        if self._sim is not None and self._own_sim:
-            await self._sim.aclose()
-            self._sim = None
+        self._ready.clear()
+        await self.backend.aclose()
 
     async def __aenter__(self) -> Providers:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class InProcessBackend:
+    """Streams read on this process's loop by the adapters themselves, with a sim server of its own
+    started the first time a config still points at `sim:`."""
+
+    pid: int | None = None
+
+    def __init__(self) -> None:
+        self._adapters: dict[str, Provider] = {}
+        self._making = asyncio.Lock()  # many tickets ask for a provider at once: make it only once
+        self._sim: SimServer | None = None
+
+    async def start(self) -> None:
+        """Nothing to start ahead: each adapter is made when first asked for."""
+
+    async def provider(self, config: ProviderConfig) -> Provider:
+        async with self._making:
+            if config.name not in self._adapters:
+                if (path := sim_path(config)) is not None:
+                    config = replace(config, base_url=await self._sim_url() + path)
+                self._adapters[config.name] = make_adapter(config)
+        return self._adapters[config.name]
+
+    async def _sim_url(self) -> str:
+        if self._sim is None:
+            self._sim = await SimServer().start()
+        return self._sim.url
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+        self._adapters.clear()
+        if self._sim is not None:
+            await self._sim.aclose()
+            self._sim = None
+
+
+def sim_path(config: ProviderConfig) -> str | None:
+    """The path on the sim server a config points at (a `sim:` URL, the `sim` kind's default), else None."""
+    base_url = (
+        BUILTIN["sim"].base_url if config.kind == "sim" and config.base_url is None else config.base_url
+    )
+    if base_url is None or not base_url.startswith(SIM_URL):
+        return None
+    return base_url.removeprefix(SIM_URL)
 
 
 def make_adapter(config: ProviderConfig) -> Provider:

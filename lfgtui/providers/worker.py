@@ -3,39 +3,33 @@
 Reading a stream through an SDK (HTTP, SSE, JSON, the SDK's models) costs about 0.28 ms of CPU per
 chunk, measured: 16 streams at 200 tokens/s take 0.9 of a core before anything is drawn. In one
 process the parsing and the drawing share one core and fall behind together; here the parsing gets
-the second core. `Providers(worker=True)` (the TUI's) hands every model call to one child,
-`python -m lfgtui.providers.worker`: the call goes down its stdin, the events come back on its
-stdout in pickled batches every few milliseconds. The child stamps each event with the system-wide
-monotonic clock when it arrives, so time to first token and screen lag still count from the network.
+the second core. `Providers(backend=ProviderWorker())` (the TUI's) hands every model call to one
+child, `python -m lfgtui.providers.worker_child`: the call goes down its stdin, the events come back
+on its stdout in pickled batches every few milliseconds. The child stamps each event with the
+system-wide monotonic clock when it arrives, so time to first token and screen lag still count from
+the network.
 
-Inside the child the ordinary adapters run unchanged on their own asyncio loop, with their own sim
-server when a config points at `sim:`. A `ProviderError` comes back as its `ErrorInfo`; a bug in the
-child, or the child dying, fails just the calls it was streaming, and the next call starts a new child.
+This module is the pipe's messages and the parent's side; worker_child.py is the child's, where the
+ordinary adapters run unchanged in an `InProcessBackend`. A `ProviderError` comes back as its
+`ErrorInfo`; a bug in the child, or the child dying, fails just the calls it was streaming, and the
+next call starts a new child.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import pickle
 import struct
 import sys
-import traceback
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lfgtui.events import ErrorInfo, Event, EventFactory, Observed, observed
+from lfgtui.events import ErrorInfo, Event, EventFactory, Observed
 from lfgtui.providers.base import ModelCall, ProviderConfig, ProviderError
 
-if TYPE_CHECKING:
-    from lfgtui.providers.registry import Providers
-
-FLUSH_S = 0.004
-"""How long the child gathers events before sending them: one pipe write per few milliseconds, not
-per token, at a cost in lag far below one frame."""
 HEADER = struct.Struct("!I")
 STOP_WAIT_S = 5.0
 
@@ -98,10 +92,12 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
 
 
 class ProviderWorker:
-    """The parent's side: one child process, started on first use and again after it dies."""
+    """The parent's side, a `registry.Backend`: one child process, started on first use and again
+    after it dies, reading the streams of every provider it makes."""
 
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
+        self._remotes: dict[str, RemoteProvider] = {}
         self._inboxes: dict[int, asyncio.Queue[list[Item]]] = {}
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
@@ -114,10 +110,16 @@ class ProviderWorker:
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
 
+    async def provider(self, config: ProviderConfig) -> RemoteProvider:
+        """The provider for a resolved config, once the child has made its adapter."""
+        remote = self._remotes.setdefault(config.name, RemoteProvider(self, config))
+        await remote.ready()
+        return remote
+
     async def open(
         self, config: ProviderConfig, call: ModelCall | None
     ) -> tuple[int, asyncio.Queue[list[Item]]]:
-        process = await self.start()
+        process = await self._running()
         stream = next(self._ids)
         inbox: asyncio.Queue[list[Item]] = asyncio.Queue()
         self._inboxes[stream] = inbox
@@ -133,14 +135,18 @@ class ProviderWorker:
         if stdin is not None and not stdin.is_closing():
             stdin.write(frame(Cancel(stream)))
 
-    async def start(self) -> asyncio.subprocess.Process:
+    async def start(self) -> None:
+        """Start the child now unless one is running, so that its imports overlap the caller's."""
+        await self._running()
+
+    async def _running(self) -> asyncio.subprocess.Process:
         """The child process, started now unless one is running."""
         async with self._starting:
             if self._process is None or self._process.returncode is not None:
                 self._process = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "lfgtui.providers.worker",
+                    "lfgtui.providers.worker_child",
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
@@ -185,6 +191,7 @@ class ProviderWorker:
 
     async def aclose(self) -> None:
         """Close the child's stdin (it cancels its streams and exits); kill it if it hangs."""
+        self._remotes.clear()
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             assert process.stdin is not None
@@ -243,73 +250,3 @@ class RemoteProvider:
 
     async def aclose(self) -> None:
         """The worker, shared by every remote provider, is closed by its owner."""
-
-
-class Outbox:
-    """The child's side of the pipe: events gathered for `FLUSH_S`, then written as one batch."""
-
-    def __init__(self, transport: asyncio.WriteTransport) -> None:
-        self._transport = transport
-        self._items: list[tuple[int, Item]] = []
-        self._flush: asyncio.TimerHandle | None = None
-
-    def put(self, stream: int, item: Item) -> None:
-        self._items.append((stream, item))
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
-
-    def flush(self) -> None:
-        self._flush = None
-        if self._items and not self._transport.is_closing():
-            self._transport.write(frame(self._items))
-        self._items = []
-
-
-async def _stream_one(providers: Providers, message: Open, outbox: Outbox) -> None:
-    try:
-        adapter = await providers.adapter(message.config)
-        if message.call is not None:
-            async for event in adapter.stream(message.call, EventFactory("", 0)):
-                outbox.put(message.stream, observed(event))
-        outbox.put(message.stream, Ended())
-    except ProviderError as exc:
-        outbox.put(message.stream, Failed(exc.info))
-    except Exception as exc:  # a bug of ours: this call fails, the others go on
-        traceback.print_exc()
-        outbox.put(message.stream, Crashed(f"{type(exc).__name__}: {exc}"))
-
-
-async def serve() -> None:
-    """The child: stream what the parent asks for until its stdin closes."""
-    from lfgtui.providers.registry import Providers
-
-    loop = asyncio.get_running_loop()
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the pipe
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, out)
-    outbox = Outbox(transport)
-    tasks: dict[int, asyncio.Task[None]] = {}
-    async with Providers() as providers:
-        while (message := await read_frame(reader)) is not None:
-            match message:
-                case Open(stream=stream):
-                    task = asyncio.create_task(_stream_one(providers, message, outbox))
-                    tasks[stream] = task
-                    task.add_done_callback(lambda _, stream=stream: tasks.pop(stream, None))
-                case Cancel(stream=stream) if stream in tasks:
-                    tasks[stream].cancel()
-        for task in list(tasks.values()):
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-    outbox.flush()
-    transport.close()
-
-
-if __name__ == "__main__":
-    # Serve from the package's copy of this module: the parent pickles *its* message classes.
-    from lfgtui import event_loop
-    from lfgtui.providers import worker
-
-    event_loop.run(worker.serve())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +22,9 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
 )
-from lfgtui.providers.registry import Providers
-from lfgtui.providers.worker import ProviderWorkerError
+from lfgtui.providers import registry, worker, worker_child
+from lfgtui.providers.registry import InProcessBackend, Providers
+from lfgtui.providers.worker import ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
 from tests.support import ask, collect
 
@@ -34,10 +39,11 @@ def comparable(events: list[Event]) -> list[tuple[str, dict[str, object]]]:
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_every_adapter_streams_the_same_events_through_the_worker(sim: SimServer, name: str) -> None:
     call = ask("parallel-tools", "look around")
-    async with Providers(sim=sim) as inline, Providers(sim=sim, worker=True) as isolated:
+    async with Providers(sim=sim) as inline, Providers(sim=sim, backend=ProviderWorker()) as isolated:
         here = await collect(await inline.get(name), call)
         there = await collect(await isolated.get(name), call)
         assert isolated.worker_pid is not None and isolated.worker_pid != os.getpid()
+        assert inline.worker_pid is None
     assert here.error is None and there.error is None
     assert there.of(ToolCallReady) and there.of(CallEnded)
     assert comparable(there.events) == comparable(here.events)
@@ -45,7 +51,7 @@ async def test_every_adapter_streams_the_same_events_through_the_worker(sim: Sim
 
 
 async def test_events_are_stamped_when_the_worker_reads_them_on_the_shared_clock(sim: SimServer) -> None:
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         provider = await providers.get("sim")
         assert providers.worker_pid is not None  # made ready by get(): startup is not timed as TTFT
         before = time.monotonic()
@@ -58,20 +64,20 @@ async def test_events_are_stamped_when_the_worker_reads_them_on_the_shared_clock
 
 
 async def test_a_provider_failure_comes_back_classified(sim: SimServer) -> None:
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         out = await collect(await providers.get("sim"), ask("fault-401"))
     assert out.error is not None and out.error.kind is ErrorKind.AUTH and out.error.status == 401
 
 
 async def test_a_partial_answer_then_a_drop_keeps_the_text(sim: SimServer) -> None:
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         out = await collect(await providers.get("sim"), ask("fault-drop"))
     assert out.error is not None and out.error.kind is ErrorKind.CONNECTION
     assert out.text
 
 
 async def test_closing_a_stream_closes_its_connection_in_the_worker(sim: SimServer) -> None:
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         stream = (await providers.get("sim")).stream(ask("long-answer:repeat=50"), EventFactory("t", 1))
         async for event in stream:
             if isinstance(event, TextDelta):
@@ -83,7 +89,7 @@ async def test_closing_a_stream_closes_its_connection_in_the_worker(sim: SimServ
 
 
 async def test_a_dead_worker_fails_its_streams_and_the_next_call_starts_a_new_one(sim: SimServer) -> None:
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         provider = await providers.get("sim")
         stream = provider.stream(ask("long-answer:repeat=50"), EventFactory("t", 1))
         async for event in stream:
@@ -105,7 +111,7 @@ async def test_a_missing_key_is_reported_before_anything_starts(
     sim: SimServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
             await providers.get("openai")
         assert providers.worker_pid is None
@@ -115,7 +121,7 @@ async def test_warming_starts_the_worker_at_once_and_leaves_failures_to_get(
     sim: SimServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    async with Providers(sim=sim, worker=True) as providers:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         await providers.warm(["sim", "openai"])
         assert providers.worker_pid is not None, "the child is starting while the UI loads"
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
@@ -133,3 +139,59 @@ async def test_closing_while_warming_leaves_nothing_running() -> None:
     assert providers.worker_pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_without_a_given_sim_the_child_starts_its_own() -> None:
+    async with Providers(backend=ProviderWorker()) as providers:
+        out = await collect(await providers.get("sim-anthropic"), ask("hello"))
+    assert out.error is None and out.text
+
+
+async def test_worker_true_is_shorthand_for_the_worker_backend(sim: SimServer) -> None:
+    assert isinstance(Providers().backend, InProcessBackend)
+    with pytest.raises(ValueError, match="either"):
+        Providers(backend=InProcessBackend(), worker=True)
+    async with Providers(sim=sim, worker=True) as providers:
+        assert isinstance(providers.backend, ProviderWorker)
+        out = await collect(await providers.get("sim"), ask("hello"))
+        assert providers.worker_pid not in (None, os.getpid())
+    assert out.error is None and out.text
+
+
+def imported_lfgtui_modules(path: Path) -> set[str]:
+    """Every lfgtui module a source file imports, at any depth (in functions, under TYPE_CHECKING)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in names if name.startswith("lfgtui.")}
+
+
+def test_imports_between_the_registry_and_the_worker_go_one_way() -> None:
+    modules = {module.__name__: Path(module.__file__ or "") for module in (registry, worker, worker_child)}
+    imports = {name: imported_lfgtui_modules(path) & modules.keys() for name, path in modules.items()}
+    assert imports == {
+        "lfgtui.providers.worker_child": {"lfgtui.providers.registry", "lfgtui.providers.worker"},
+        "lfgtui.providers.registry": {"lfgtui.providers.worker"},  # the `worker=True` shorthand, when asked
+        "lfgtui.providers.worker": set(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("imported", "absent"),
+    [
+        ("lfgtui.providers.registry", "lfgtui.providers.worker"),
+        ("lfgtui.providers.worker", "lfgtui.providers.registry"),
+    ],
+)
+def test_importing_one_side_does_not_load_the_other(imported: str, absent: str) -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {imported}; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"'{imported}'" in loaded and f"'{absent}'" not in loaded

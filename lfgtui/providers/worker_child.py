@@ -1,0 +1,90 @@
+"""The provider worker's child: `python -m lfgtui.providers.worker_child`, started by `worker.ProviderWorker`.
+
+It reads `Open` and `Cancel` messages on stdin and streams each call through an `InProcessBackend`
+(the ordinary adapters, with a sim server of its own when a config points at `sim:`), sending the
+events back on stdout in batches, until stdin closes. See worker.py for why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import traceback
+
+from lfgtui import event_loop
+from lfgtui.events import EventFactory, observed
+from lfgtui.providers.base import ProviderError
+from lfgtui.providers.registry import InProcessBackend
+from lfgtui.providers.worker import Cancel, Crashed, Ended, Failed, Item, Open, frame, read_frame
+
+FLUSH_S = 0.004
+"""How long the child gathers events before sending them: one pipe write per few milliseconds, not
+per token, at a cost in lag far below one frame."""
+
+
+class Outbox:
+    """The child's side of the pipe: events gathered for `FLUSH_S`, then written as one batch."""
+
+    def __init__(self, transport: asyncio.WriteTransport) -> None:
+        self._transport = transport
+        self._items: list[tuple[int, Item]] = []
+        self._flush: asyncio.TimerHandle | None = None
+
+    def put(self, stream: int, item: Item) -> None:
+        self._items.append((stream, item))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        self._flush = None
+        if self._items and not self._transport.is_closing():
+            self._transport.write(frame(self._items))
+        self._items = []
+
+
+async def _stream_one(backend: InProcessBackend, message: Open, outbox: Outbox) -> None:
+    try:
+        adapter = await backend.provider(message.config)
+        if message.call is not None:
+            async for event in adapter.stream(message.call, EventFactory("", 0)):
+                outbox.put(message.stream, observed(event))
+        outbox.put(message.stream, Ended())
+    except ProviderError as exc:
+        outbox.put(message.stream, Failed(exc.info))
+    except Exception as exc:  # a bug of ours: this call fails, the others go on
+        traceback.print_exc()
+        outbox.put(message.stream, Crashed(f"{type(exc).__name__}: {exc}"))
+
+
+async def serve() -> None:
+    """Stream what the parent asks for until its stdin closes."""
+    loop = asyncio.get_running_loop()
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the pipe
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, out)
+    outbox = Outbox(transport)
+    tasks: dict[int, asyncio.Task[None]] = {}
+    backend = InProcessBackend()
+    try:
+        while (message := await read_frame(reader)) is not None:
+            match message:
+                case Open(stream=stream):
+                    task = asyncio.create_task(_stream_one(backend, message, outbox))
+                    tasks[stream] = task
+                    task.add_done_callback(lambda _, stream=stream: tasks.pop(stream, None))
+                case Cancel(stream=stream) if stream in tasks:
+                    tasks[stream].cancel()
+        for task in list(tasks.values()):
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    finally:
+        await backend.aclose()
+    outbox.flush()
+    transport.close()
+
+
+if __name__ == "__main__":
+    event_loop.run(serve())
