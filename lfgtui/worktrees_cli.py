@@ -1,0 +1,157 @@
+"""`lfg worktrees list|clean`: the git worktrees that tickets with `isolation = "worktree"` worked in.
+
+They stay after a run (the work is the point). `list` shows what changed in each; `clean` removes
+those with nothing uncommitted (`--force` discards uncommitted work too) and deletes a branch only
+when it has no commits beyond its base, so nothing committed is ever lost.
+
+File names, branch names and git's messages come from outside: the table and the messages are made
+inert, and `--json` is written with `json_text`. Every `lfg` command builds this parser, so git
+handling is imported only when a `worktrees` command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lfgtui.worktrees import WorktreeInfo
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+def add_worktree_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `lfg worktrees list|clean` on the top-level subparsers."""
+    worktrees = commands.add_parser(
+        "worktrees", help='list or remove the git worktrees of tickets with isolation = "worktree"'
+    )
+    sub = worktrees.add_subparsers(dest="worktrees_command", required=True)
+    listing = sub.add_parser("list", help="each worktree with its branch and what changed in it")
+    listing.add_argument("--run", metavar="ID", help="only the worktrees of this run")
+    listing.add_argument("--json", action="store_true", help="one JSON object per worktree and line")
+    clean = sub.add_parser(
+        "clean", help="remove worktrees with nothing uncommitted; keep branches that have commits"
+    )
+    clean.add_argument("--run", metavar="ID", help="only the worktrees of this run")
+    clean.add_argument("--ticket", metavar="ID", help="only the worktrees of this ticket")
+    clean.add_argument(
+        "--force",
+        action="store_true",
+        help="also remove worktrees with uncommitted changes (discarding them)",
+    )
+
+
+def run_worktree_command(args: argparse.Namespace) -> int:
+    """Run one `lfg worktrees` command: 0 when done, 1 when a worktree was kept for a reason given
+    (or the folder cannot be read), 2 for bad usage."""
+    from lfgtui import event_loop
+
+    return event_loop.run(_command(args))
+
+
+async def _command(args: argparse.Namespace) -> int:
+    from lfgtui.worktrees import WorktreeError, list_worktrees, worktrees_root
+
+    root = worktrees_root()
+    try:
+        found = await list_worktrees(root, args.run)
+    except WorktreeError as exc:
+        return _error(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return _error(f"cannot read {root}: {exc}", EXIT_REFUSED)
+    if args.worktrees_command == "list":
+        return _list(found, root, args.json)
+    chosen = [info for info in found if args.ticket is None or info.ticket_id == args.ticket]
+    return await _clean(chosen, root, args.force)
+
+
+def _error(message: str, code: int) -> int:
+    import sys
+
+    from lfgtui.inert import inert
+
+    print(f"lfg: {inert(message)}", file=sys.stderr)
+    return code
+
+
+def _columns(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
+def _record(info: WorktreeInfo) -> dict[str, object]:
+    from datetime import datetime
+
+    tree, stat = info.tree, info.stat
+    return {
+        "run": info.run_id,
+        "ticket": info.ticket_id,
+        "path": str(info.path),
+        "branch": tree.branch if tree else None,
+        "repo": str(tree.repo) if tree else None,
+        "base": tree.base if tree else None,
+        "workdir": str(tree.workdir) if tree else None,
+        "created": datetime.fromtimestamp(info.created).astimezone().isoformat() if info.created else None,
+        "exists": info.exists,
+        "dirty": info.dirty,
+        "commits_ahead": info.ahead,
+        "added": stat.added if stat else None,
+        "removed": stat.removed if stat else None,
+        "files": stat.files if stat else None,
+        "problem": info.problem,
+    }
+
+
+def _list(found: list[WorktreeInfo], root: Path, as_json: bool) -> int:
+    from lfgtui.inert import inert, json_text
+
+    if as_json:
+        for info in found:
+            print(json_text(_record(info)))
+        return 0
+    if not found:
+        print(inert(f"no worktrees in {root}"))
+        return 0
+    rows = [("run", "ticket", "branch", "commits", "diff", "files", "dirty", "path")]
+    for info in found:
+        stat = info.stat
+        cells = (
+            info.run_id,
+            info.ticket_id,
+            info.tree.branch if info.tree else "?",
+            "-" if info.ahead is None else str(info.ahead),
+            f"+{stat.added} \u2212{stat.removed}" if stat else "-",
+            str(stat.files) if stat else "-",
+            _yes_no(info.dirty) if info.exists else "gone",
+            str(info.path),
+        )
+        rows.append(tuple(inert(cell) for cell in cells))
+    print(_columns(rows))
+    for info in found:
+        if info.problem:
+            print(inert(f"{info.run_id}/{info.ticket_id}: {info.problem}"))
+    return 0
+
+
+async def _clean(found: list[WorktreeInfo], root: Path, force: bool) -> int:
+    """Remove one worktree at a time: several of one repository would contend for its locks."""
+    from lfgtui.inert import inert
+    from lfgtui.worktrees import remove_worktree
+
+    if not found:
+        print(inert(f"no worktrees to clean in {root}"))
+        return 0
+    refused = False
+    for info in found:
+        removal = await remove_worktree(info, force)
+        refused |= removal.refused
+        print(inert(removal.message))
+    return EXIT_REFUSED if refused else 0

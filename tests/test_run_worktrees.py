@@ -1,0 +1,105 @@
+"""isolation = "worktree": each ticket works in a git worktree of its own, and its diff is recorded."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from lfgtui.config import Config
+from lfgtui.events import AttemptEnded, DiffUpdated, ErrorKind, Event, Outcome, WorktreeReady
+from lfgtui.history.store import Selection, Store
+from lfgtui.history.writer import open_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run, headless_approver
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def repository(folder: Path) -> Path:
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "config", "user.name", "Test")
+    git(folder, "config", "user.email", "test@example.com")
+    (folder / "README.md").write_text("# Project\n")
+    git(folder, "add", "README.md")
+    git(folder, "commit", "-q", "-m", "first")
+    return folder
+
+
+def tickets(folder: Path, workdir: Path) -> Path:
+    path = folder / "tickets.toml"
+    path.write_text(
+        f'[defaults]\nprovider = "sim"\nisolation = "worktree"\nworkdir = "{workdir}"\n'
+        'tools = ["write_file", "run_command"]\n'
+        '[[ticket]]\nid = "one"\nprompt = "write"\nmodel = "writer"\n'
+        '[[ticket]]\nid = "two"\nprompt = "write"\nmodel = "writer"\n'
+    )
+    return path
+
+
+async def run_in(
+    sim: SimServer, tmp_path: Path, workdir: Path, db: Path
+) -> tuple[list[Event], dict[str, Outcome], str]:
+    """Run the two writer tickets in `workdir`, recorded in `db`: their events, outcomes and run id."""
+    loaded = load_tickets(tickets(tmp_path, workdir), Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        trees = tmp_path / "trees"
+        run = Run(loaded.tickets, providers, headless_approver(yes=True), [events.append], worktrees=trees)
+        history.attach(run)
+        run.start()
+        outcomes = await run.wait()
+    return events, outcomes, history.run_id
+
+
+async def test_each_ticket_writes_in_its_own_worktree_and_its_diff_is_kept(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    repo = repository(tmp_path / "repo")
+    db = tmp_path / "history.sqlite3"
+    events, outcomes, run_id = await run_in(sim, tmp_path, repo, db)
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+    assert not (repo / "notes").exists(), "the repository the tickets started from is untouched"
+    assert git(repo, "status", "--porcelain") == ""
+    for ticket in ("one", "two"):
+        (ready,) = [e for e in events if isinstance(e, WorktreeReady) and e.ticket == ticket]
+        assert ready.branch == f"lfg/{run_id}/{ticket}"
+        assert ready.base == git(repo, "rev-parse", "HEAD")
+        tree = Path(ready.path)
+        assert tree.parent.parent == tmp_path / "trees"
+        assert (tree / "notes" / "summary.md").read_text().startswith("# Summary")
+        final = [e for e in events if isinstance(e, DiffUpdated) and e.ticket == ticket][-1]
+        assert (final.added, final.removed, final.files) == (3, 0, 1)
+        assert final.text is not None and "+Written by the lfg writer scenario." in final.text
+        ended = next(e for e in events if isinstance(e, AttemptEnded) and e.ticket == ticket)
+        assert events.index(final) < events.index(ended)
+    with Store.open(db) as store:
+        record = store.load(Selection(run_id))
+        rows = {t.row.ticket: t.attempts[0].row for t in record.tickets}
+    assert rows["one"].branch == f"lfg/{run_id}/one"
+    assert (rows["one"].diff_added, rows["one"].diff_files) == (3, 1)
+    assert rows["one"].diff is not None and "notes/summary.md" in rows["one"].diff
+
+
+async def test_a_workdir_outside_a_repository_fails_the_ticket_saying_why(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    events, outcomes, _ = await run_in(sim, tmp_path, plain, tmp_path / "history.sqlite3")
+    assert outcomes == {"one": Outcome.FAILED, "two": Outcome.FAILED}
+    ended = next(e for e in events if isinstance(e, AttemptEnded))
+    assert ended.error is not None and ended.error.kind is ErrorKind.WORKTREE
+    assert "not inside a git repository" in ended.error.message
+    assert not sim.log, "nothing was sent to the model"

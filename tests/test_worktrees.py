@@ -1,0 +1,492 @@
+"""Worktrees per ticket, on real git repositories in temporary folders, with real git processes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lfgtui import worktrees
+from lfgtui.worktrees import (
+    DiffStat,
+    Worktree,
+    WorktreeError,
+    create_worktree,
+    diff_stat,
+    diff_text,
+    list_worktrees,
+    ref_safe,
+    remove_worktree,
+    worktrees_root,
+)
+from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
+
+ESCAPE = "\x1b]0;pwned\x07"
+"""An OSC sequence that would set the terminal's title if it reached it raw."""
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def commit_all(cwd: Path, message: str) -> str:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "-m", message)
+    return git(cwd, "rev-parse", "HEAD")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No git above tmp_path is found, and no user config changes what git does here."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "worktrees"
+    monkeypatch.setenv(worktrees.WORKTREES_ENV, str(folder))
+    return folder
+
+
+def make_repo(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "config", "user.name", "Test")
+    git(folder, "config", "user.email", "test@example.com")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "code.py").write_text("one\ntwo\nthree\n")
+    (folder / "change.txt").write_text("a\nb\nc\n")
+    (folder / "delete.txt").write_text("gone\nsoon\n")
+    (folder / ".gitignore").write_text("*.log\n")
+    commit_all(folder, "start")
+    return folder
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo")
+
+
+def test_the_root_is_lfg_worktrees_or_the_user_data_folder() -> None:
+    assert worktrees_root({"LFG_WORKTREES": "/somewhere/else"}) == Path("/somewhere/else")
+    assert worktrees_root({}).name == "worktrees"
+    assert "lfgtui" in worktrees_root({}).parts
+
+
+async def test_a_worktree_from_a_sub_folder_works_in_the_same_sub_folder(repo: Path, root: Path) -> None:
+    tree = await create_worktree(repo / "sub", "run1", "fix-it", root)
+    assert tree.path == root / "run1" / "fix-it"
+    assert tree.workdir == tree.path / "sub"
+    assert (tree.workdir / "code.py").read_text() == "one\ntwo\nthree\n"
+    assert tree.repo == repo
+    assert tree.branch == "lfg/run1/fix-it"
+    assert tree.base == git(repo, "rev-parse", "HEAD")
+    assert git(tree.path, "rev-parse", "--abbrev-ref", "HEAD") == "lfg/run1/fix-it"
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert (root / "run1" / "fix-it.json").is_file()
+
+
+async def test_a_workdir_git_does_not_track_is_made_in_the_worktree(repo: Path, root: Path) -> None:
+    (repo / "build" / "out").mkdir(parents=True)
+    tree = await create_worktree(repo / "build" / "out", "run1", "t", root)
+    assert tree.workdir == tree.path / "build" / "out"
+    assert tree.workdir.is_dir()
+
+
+async def test_a_folder_outside_any_repository_is_refused(tmp_path: Path, root: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(WorktreeError) as raised:
+        await create_worktree(plain, "run1", "t", root)
+    assert str(raised.value) == (
+        f"{plain} is not inside a git repository; "
+        'isolation = "worktree" needs one (git init, or drop isolation)'
+    )
+    assert await list_worktrees(root) == []
+
+
+async def test_a_repository_without_commits_is_refused(tmp_path: Path, root: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    with pytest.raises(WorktreeError, match="has no commits yet; commit once") as raised:
+        await create_worktree(empty, "run1", "t", root)
+    assert str(empty) in str(raised.value)
+
+
+async def test_no_git_on_path_is_said_plainly(
+    repo: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    with pytest.raises(WorktreeError, match="git is not installed"):
+        await create_worktree(repo, "run1", "t", root)
+
+
+def fake_git(folder: Path, script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `git` first on PATH that runs `script` (a real program: our code is not replaced)."""
+    folder.mkdir()
+    (folder / "git").write_text("#!/bin/sh\n" + script)
+    (folder / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+async def test_gits_own_error_is_quoted_inert_and_bounded(
+    repo: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noise = f"fatal: {ESCAPE}" + "x" * 100_000
+    fake_git(tmp_path / "bin", f"printf '%s' '{noise}' >&2\nexit 128\n", monkeypatch)
+    with pytest.raises(WorktreeError) as raised:
+        await create_worktree(repo, "run1", "t", root)
+    message = str(raised.value)
+    assert message.startswith(f"git rev-parse failed in {repo}: fatal: \u241b]0;pwned\u2407xxx")
+    assert "\x1b" not in message
+    assert len(message) < 600
+
+
+async def test_a_real_git_failure_quotes_git_and_leaves_no_record(repo: Path, root: Path) -> None:
+    git(repo, "branch", "lfg/run1")  # a branch where our branches' folder would be
+    with pytest.raises(WorktreeError) as raised:
+        await create_worktree(repo, "run1", "t", root)
+    assert str(raised.value).startswith(f"git worktree failed in {repo}: ")
+    assert "refs/heads/lfg/run1" in str(raised.value)
+    assert not (root / "run1" / "t.json").exists()
+    assert await list_worktrees(root) == []
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a live process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_hung_git_is_killed_with_everything_it_started(
+    repo: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid_file = tmp_path / "sleeper.pid"
+    fake_git(tmp_path / "bin", f"sleep 600 &\necho $! > '{pid_file}'\nwait\n", monkeypatch)
+    monkeypatch.setattr(worktrees, "GIT_TIMEOUT_S", 0.5)
+    with pytest.raises(WorktreeError, match=r"did not finish within 0\.5 s"):
+        await create_worktree(repo, "run1", "t", root)
+    sleeper = int(pid_file.read_text())
+    for _ in range(500):
+        if not running(sleeper):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the hung git's child outlived it")
+
+
+ODD_IDS = [".", "..", "a..b", "x.lock", "trailing.", ".hidden", "@", "a@{b", "-dash", "Fix", "fix", "FIX"]
+ODD_IDS += ["fix@gpt-4.1", "fix@gpt-4,1", "a/b", "sp ace", "tab\t", "ctl\x1b", "\u00e9t\u00e9", "+f", "f+"]
+
+
+def test_odd_ids_make_valid_distinct_branch_and_folder_names(tmp_path: Path) -> None:
+    names = [ref_safe(ticket) for ticket in ODD_IDS]
+    assert len(set(names)) == len(ODD_IDS)
+    assert len({name.casefold() for name in names}) == len(ODD_IDS)  # case-insensitive disks too
+    for name in names:
+        assert name not in (".", "..") and "/" not in name
+        branch = f"lfg/run1/{name}"
+        subprocess.run(["git", "check-ref-format", "--branch", branch], check=True, capture_output=True)
+    with pytest.raises(WorktreeError, match="empty"):
+        ref_safe("")
+
+
+@given(st.text(min_size=1, max_size=30), st.text(min_size=1, max_size=30))
+def test_different_ids_never_share_a_name(first: str, second: str) -> None:
+    if first != second:
+        assert ref_safe(first) != ref_safe(second)
+    assert ref_safe(first).isascii() and "." not in ref_safe(first)
+
+
+async def test_odd_ticket_ids_get_their_own_worktrees_inside_the_root(repo: Path, root: Path) -> None:
+    ids = [".", "..", "x.lock", "Fix", "fix", "fix@gpt-4.1", "@"]
+    trees = [await create_worktree(repo, "run.1", ticket, root) for ticket in ids]
+    assert len({tree.path for tree in trees}) == len({tree.branch for tree in trees}) == len(ids)
+    for tree, ticket in zip(trees, ids, strict=True):
+        assert tree.path.parent == root / "run,1"
+        assert tree.ticket_id == ticket
+        assert git(tree.path, "rev-parse", "--abbrev-ref", "HEAD") == tree.branch
+    assert sorted(info.ticket_id for info in await list_worktrees(root, "run.1")) == sorted(ids)
+
+
+async def test_twelve_tickets_of_a_run_make_worktrees_of_one_repository_at_once(
+    repo: Path, root: Path
+) -> None:
+    tickets = [f"t{n}" for n in range(12)] + ["t0", "t1"]  # two made twice at once: a retry in a hurry
+    trees = await asyncio.gather(*(create_worktree(repo, "run1", ticket, root) for ticket in tickets))
+    assert len({tree.branch for tree in trees}) == 12
+    assert trees[12:] == trees[:2]
+    listed = git(repo, "worktree", "list", "--porcelain")
+    assert all(f"worktree {tree.path}" in listed for tree in trees)
+    assert not worktrees._repository_locks._locks  # nothing kept once nobody needs it
+
+
+async def test_a_retry_continues_in_its_worktree(repo: Path, root: Path) -> None:
+    first = await create_worktree(repo / "sub", "run1", "t", root)
+    (first.workdir / "work.txt").write_text("half done\n")
+    commit_all(first.path, "work")
+    (repo / "later.txt").write_text("main moved on\n")
+    commit_all(repo, "later")
+    again = await create_worktree(repo / "sub", "run1", "t", root)
+    assert again == first
+    assert (again.workdir / "work.txt").read_text() == "half done\n"
+
+
+async def test_a_retry_after_the_folder_was_deleted_checks_out_the_branch_again(
+    repo: Path, root: Path
+) -> None:
+    first = await create_worktree(repo, "run1", "t", root)
+    (first.path / "work.txt").write_text("committed\n")
+    commit_all(first.path, "work")
+    shutil.rmtree(first.path)
+    (repo / "later.txt").write_text("main moved on\n")
+    commit_all(repo, "later")
+    again = await create_worktree(repo, "run1", "t", root)
+    assert again == first  # same branch, same base: the diff still starts where the work started
+    assert (again.path / "work.txt").read_text() == "committed\n"
+    assert await diff_stat(again) == DiffStat(added=1, removed=0, files=1)
+
+
+async def test_a_retry_after_clean_kept_the_branch_starts_from_its_base(repo: Path, root: Path) -> None:
+    first = await create_worktree(repo, "run1", "t", root)
+    (first.path / "work.txt").write_text("committed\n")
+    commit_all(first.path, "work")
+    assert (await remove_worktree(first, force=False)).removed
+    (repo / "later.txt").write_text("main moved on\n")
+    commit_all(repo, "later")
+    again = await create_worktree(repo, "run1", "t", root)
+    assert again.base == first.base
+    assert (again.path / "work.txt").read_text() == "committed\n"
+
+
+async def test_a_worktree_of_another_repository_under_the_same_ids_is_refused(
+    repo: Path, root: Path, tmp_path: Path
+) -> None:
+    await create_worktree(repo, "run1", "t", root)
+    other = make_repo(tmp_path / "other")
+    with pytest.raises(WorktreeError, match="already has a worktree of"):
+        await create_worktree(other, "run1", "t", root)
+
+
+def index_of(tree: Worktree) -> bytes:
+    return Path(git(tree.path, "rev-parse", "--path-format=absolute", "--git-path", "index")).read_bytes()
+
+
+async def changed_everywhere(repo: Path, root: Path) -> Worktree:
+    """A worktree with a commit, an uncommitted change, a new file, an ignored one, a binary one and a
+    deleted one."""
+    tree = await create_worktree(repo, "run1", "t", root)
+    (tree.path / "committed.txt").write_text("c1\nc2\n")
+    commit_all(tree.path, "on the branch")
+    (tree.path / "change.txt").write_text("a\nB\nc\nd\n")  # b -> B, + d
+    (tree.path / "untracked.txt").write_text("new line\n")
+    (tree.path / "debug.log").write_text("ignored\n" * 50)
+    (tree.path / "image.bin").write_bytes(b"\x89PNG\x00\x01\x02" * 10)
+    (tree.path / "delete.txt").unlink()
+    return tree
+
+
+async def test_the_diff_holds_commits_changes_and_new_files_not_ignored_ones(repo: Path, root: Path) -> None:
+    tree = await changed_everywhere(repo, root)
+    # committed.txt +2; change.txt +2 -1; untracked.txt +1; delete.txt -2; image.bin binary
+    assert await diff_stat(tree) == DiffStat(added=5, removed=3, files=5)
+    assert (await diff_stat(tree)).label() == "+5 \u22123, 5 files"
+    text = await diff_text(tree)
+    assert "+++ b/committed.txt" in text
+    assert "-b\n+B\n" in text
+    assert "+new line" in text
+    assert "Binary files /dev/null and b/image.bin differ" in text
+    assert "deleted file mode" in text and "--- a/delete.txt" in text
+    assert "debug.log" not in text
+
+
+async def test_diffing_leaves_the_worktrees_index_as_it_was(repo: Path, root: Path) -> None:
+    tree = await changed_everywhere(repo, root)
+    git(tree.path, "add", "change.txt")  # something staged, something not
+    before = index_of(tree)
+    status = git(tree.path, "status", "--porcelain")
+    await diff_stat(tree)
+    await diff_text(tree)
+    await list_worktrees(root)
+    assert index_of(tree) == before
+    assert git(tree.path, "status", "--porcelain") == status
+    assert "?? untracked.txt" in status
+
+
+async def test_diffs_at_once_and_later_changes_all_count(repo: Path, root: Path) -> None:
+    tree = await create_worktree(repo, "run1", "t", root)
+    stats = await asyncio.gather(*(diff_stat(tree) for _ in range(6)), diff_text(tree))
+    assert stats[:6] == [DiffStat(0, 0, 0)] * 6 and stats[6] == ""
+    (tree.path / "sub" / "code.py").write_text("one\n")
+    assert await diff_stat(tree) == DiffStat(added=0, removed=2, files=1)
+    (tree.path / "sub" / "code.py").write_text("one\ntwo\nthree\n")
+    assert await diff_stat(tree) == DiffStat(0, 0, 0)
+    assert sorted(path.name for path in tree.path.parent.iterdir()) == ["t", "t.index", "t.json"]
+
+
+async def test_a_long_diff_is_cut_at_a_line_end_and_says_so(repo: Path, root: Path) -> None:
+    tree = await create_worktree(repo, "run1", "t", root)
+    (tree.path / "big.txt").write_text("".join(f"line {n}\n" for n in range(20_000)))
+    text = await diff_text(tree, max_chars=1000)
+    body, note = text.rsplit("\n[", 1)
+    assert len(body) < 1000
+    assert body.splitlines()[-1] == f"+line {len(body.splitlines()) - 7}"  # whole lines, after 6 of header
+    assert note == "the diff is longer: cut at 1000 characters]\n"
+
+
+async def test_list_after_the_fact_with_a_hand_deleted_and_a_damaged_entry(repo: Path, root: Path) -> None:
+    kept = await create_worktree(repo, "run1", "kept", root)
+    (kept.path / "new.txt").write_text("x\ny\n")
+    deleted = await create_worktree(repo, "run1", "deleted", root)
+    other = await create_worktree(repo, "run2", "other", root)
+    (other.path / "other.txt").write_text("o\n")
+    commit_all(other.path, "other")
+    shutil.rmtree(deleted.path)
+    (root / "run2" / "broken.json").write_text("{not json")
+    record = json.loads((root / "run1" / "kept.json").read_text())
+    (root / "run2" / "copied.json").write_text(json.dumps(record))  # its ids are another worktree's
+    (root / "run2" / "empty.json").write_text(json.dumps(record | {"run_id": "", "ticket_id": ""}))
+    (root / "run2" / "orphan").mkdir()
+    found = {info.ticket_id: info for info in await list_worktrees(root)}
+    assert set(found) == {"kept", "deleted", "other", "broken", "copied", "empty", "orphan"}
+    assert found["kept"].tree == kept and found["kept"].exists and found["kept"].dirty is True
+    assert (
+        found["kept"].stat == DiffStat(2, 0, 1) and found["kept"].ahead == 0 and found["kept"].problem is None
+    )
+    assert (
+        found["other"].dirty is False
+        and found["other"].ahead == 1
+        and found["other"].stat == DiffStat(1, 0, 1)
+    )
+    assert not found["deleted"].exists and found["deleted"].stat is None
+    assert "deleted by hand" in (found["deleted"].problem or "")
+    for damaged in ("broken", "copied", "empty"):
+        assert found[damaged].tree is None and "is damaged" in (found[damaged].problem or "")
+    assert found["orphan"].tree is None and "is missing" in (found["orphan"].problem or "")
+    assert {info.ticket_id for info in await list_worktrees(root, "run1")} == {"kept", "deleted"}
+    assert await list_worktrees(root, "no-such-run") == []
+
+
+async def test_clean_refuses_uncommitted_work_unless_forced(repo: Path, root: Path) -> None:
+    tree = await create_worktree(repo, "run1", "t", root)
+    (tree.path / "untracked.txt").write_text("work\n")
+    refused = await remove_worktree(tree, force=False)
+    assert refused.refused and not refused.removed
+    assert "uncommitted changes or untracked files" in refused.message
+    assert tree.path.is_dir() and (root / "run1" / "t.json").exists()
+    forced = await remove_worktree(tree, force=True)
+    assert forced.removed and not forced.refused
+    assert forced.message == f"removed {tree.path} and its branch {tree.branch} (it had no commits)"
+    assert not root.joinpath("run1").exists()
+    assert git(repo, "branch", "--list", tree.branch) == ""
+
+
+async def test_clean_keeps_a_branch_that_has_commits_and_names_it(repo: Path, root: Path) -> None:
+    tree = await create_worktree(repo, "run1", "t", root)
+    (tree.path / "work.txt").write_text("work\n")
+    commit_all(tree.path, "work")
+    (tree.path / "scratch.log").write_text("ignored files go with the worktree\n")
+    removal = await remove_worktree(tree, force=False)
+    assert removal.removed and not removal.refused
+    assert f"kept branch {tree.branch}: it has 1 commit beyond" in removal.message
+    assert f"git branch -D {tree.branch}" in removal.message
+    assert not tree.path.exists()
+    assert git(repo, "branch", "--list", tree.branch).strip("* ") == tree.branch
+    assert await list_worktrees(root) == []
+
+
+async def test_clean_forgets_a_hand_deleted_worktree(repo: Path, root: Path) -> None:
+    tree = await create_worktree(repo, "run1", "t", root)
+    shutil.rmtree(tree.path)
+    [info] = await list_worktrees(root)
+    removal = await remove_worktree(info, force=False)
+    assert removal.removed
+    assert removal.message.startswith(f"forgot {tree.path} (its folder was already deleted) and its branch")
+    assert str(tree.path) not in git(repo, "worktree", "list", "--porcelain")
+    assert await list_worktrees(root) == []
+
+
+async def test_clean_keeps_an_entry_it_cannot_read(root: Path) -> None:
+    (root / "run1").mkdir(parents=True)
+    (root / "run1" / "t.json").write_text("[]")
+    [info] = await list_worktrees(root)
+    removal = await remove_worktree(info, force=True)
+    assert removal.refused and "remove it by hand" in removal.message
+    assert (root / "run1" / "t.json").exists()
+
+
+def command(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_worktree_commands(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def evil_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A root whose name would set the terminal's title if printed raw."""
+    folder = tmp_path / f"worktrees{ESCAPE}"
+    monkeypatch.setenv(worktrees.WORKTREES_ENV, str(folder))
+    return folder
+
+
+def test_the_cli_lists_and_cleans_with_every_outside_string_inert(
+    repo: Path, evil_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = asyncio.run(create_worktree(repo, "run1", "t", evil_root))
+    (tree.path / f"evil{ESCAPE}.txt").write_text("1\n2\n")
+    assert run_worktree_command(command("worktrees", "list")) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    header, row = out.splitlines()
+    assert header.split() == ["run", "ticket", "branch", "commits", "diff", "files", "dirty", "path"]
+    assert row.split()[:7] == ["run1", "t", "lfg/run1/t", "0", "+2", "\u22120", "1"]
+    assert row.endswith("worktrees\u241b]0;pwned\u2407/run1/t")
+
+    assert run_worktree_command(command("worktrees", "list", "--json", "--run", "run1")) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert record["path"] == str(tree.path) and record["dirty"] is True and record["added"] == 2
+    assert "\x1b" not in line
+
+    assert run_worktree_command(command("worktrees", "clean", "--run", "run1")) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("kept ") and "uncommitted" in out and "\x1b" not in out
+    assert run_worktree_command(command("worktrees", "clean", "--ticket", "other")) == 0
+    assert "no worktrees to clean" in capsys.readouterr().out
+    assert tree.path.exists()
+    assert run_worktree_command(command("worktrees", "clean", "--ticket", "t", "--force")) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("removed ") and "\x1b" not in out
+    assert not tree.path.exists()
+
+
+def test_the_cli_shows_problems_under_the_table(
+    repo: Path, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = asyncio.run(create_worktree(repo, "run1", "t", root))
+    shutil.rmtree(tree.path)
+    assert run_worktree_command(command("worktrees", "list")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:7] == ["run1", "t", "lfg/run1/t", "0", "-", "-", "gone"]
+    assert lines[2].startswith("run1/t: its folder was deleted by hand")
+
+
+def test_the_cli_module_imports_only_the_standard_library_at_first() -> None:
+    code = "import sys, lfgtui.worktrees_cli; print(sorted(m for m in sys.modules if m.startswith('lfgtui')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['lfgtui', 'lfgtui.worktrees_cli']"
