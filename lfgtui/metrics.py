@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lfgtui.events import (
+    AttemptStarted,
     CallEnded,
     Event,
     ReasoningDelta,
@@ -18,6 +20,9 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from lfgtui.prices import PriceBook, Pricer
 
 LIVE_WINDOW_S = 2.0
 
@@ -42,6 +47,8 @@ class CallMetrics:
     reported_tokens: int | None = None
     input_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
     ended: bool = False
 
     @property
@@ -51,6 +58,20 @@ class CallMetrics:
     @property
     def estimated(self) -> bool:
         return self.reported_tokens is None
+
+    @property
+    def cost_known(self) -> bool:
+        """Whether the provider reported both counts a price needs (else the cost is estimated)."""
+        return self.reported_tokens is not None and self.input_tokens is not None
+
+    def cost(self, pricer: Pricer) -> float:
+        """USD for this request, from the provider's usage or, until it comes, our estimate."""
+        return pricer.cost(
+            input_tokens=self.input_tokens or 0,
+            output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read_tokens or 0,
+            cache_write_tokens=self.cache_write_tokens or 0,
+        )
 
     @property
     def streaming_s(self) -> float:
@@ -72,6 +93,8 @@ class Metrics:
     """Metrics of one attempt, fed every event of it through `apply`."""
 
     calls: list[CallMetrics] = field(default_factory=list)
+    pricer: Pricer | None = None
+    """The price of the attempt's model; None when none is known (its cost is then unknown)."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -85,18 +108,22 @@ class Metrics:
                 self._token(t, text, answer=False)
             case ToolCallArgsDelta(t=t, fragment=fragment):
                 self._token(t, fragment, answer=None)
-            case Usage(output_tokens=output, input_tokens=input_tokens, reasoning_tokens=reasoning):
+            case Usage():
                 if self.calls:
-                    call = self.calls[-1]
-                    if output is not None:
-                        call.reported_tokens = output
-                    if input_tokens is not None:
-                        call.input_tokens = input_tokens
-                    if reasoning is not None:
-                        call.reasoning_tokens = reasoning
+                    self._usage(self.calls[-1], event)
             case CallEnded():
                 if self.calls:
                     self.calls[-1].ended = True
+
+    @staticmethod
+    def _usage(call: CallMetrics, usage: Usage) -> None:
+        """Counts are cumulative: a count the provider reports replaces ours, one it leaves out stays."""
+        if usage.output_tokens is not None:
+            call.reported_tokens = usage.output_tokens
+        for name in ("input_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens"):
+            value = getattr(usage, name)
+            if value is not None:
+                setattr(call, name, value)
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
         if not self.calls:
@@ -127,6 +154,18 @@ class Metrics:
     def input_tokens(self) -> int | None:
         known = [c.input_tokens for c in self.calls if c.input_tokens is not None]
         return sum(known) if known else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the attempt's requests cost so far; None when no price is known."""
+        if self.pricer is None:
+            return None
+        return sum(call.cost(self.pricer) for call in self.calls)
+
+    @property
+    def cost_estimated(self) -> bool:
+        """True while a request's cost rests on our token estimate rather than the provider's usage."""
+        return any(not call.cost_known for call in self.calls if call.chunks or call.ended)
 
     @property
     def tokens_estimated(self) -> bool:
@@ -182,10 +221,28 @@ class MetricsBook:
     """Metrics for every attempt of a run, keyed by (ticket, attempt), fed from one event stream."""
 
     attempts: dict[tuple[str, int], Metrics] = field(default_factory=dict)
+    prices: PriceBook | None = None
+    """Where each attempt's price is looked up when it starts (None: costs are not known)."""
 
     def __call__(self, event: Event) -> None:
         key = (event.ticket, event.attempt)
         metrics = self.attempts.get(key)
         if metrics is None:
             metrics = self.attempts[key] = Metrics()
+        if isinstance(event, AttemptStarted) and self.prices is not None:
+            metrics.pricer = self.prices.pricer(event.provider, event.model)
         metrics.apply(event)
+
+    def cost_usd(self) -> tuple[float | None, bool]:
+        """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
+        is estimated or an attempt that made requests has no price."""
+        total: float | None = None
+        inexact = False
+        for metrics in self.attempts.values():
+            cost = metrics.cost_usd
+            if cost is None:
+                inexact = inexact or bool(metrics.calls)
+            else:
+                total = (total or 0.0) + cost
+                inexact = inexact or metrics.cost_estimated
+        return total, inexact

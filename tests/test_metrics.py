@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lfgtui.events import (
+    AttemptStarted,
     CallEnded,
     EventFactory,
     ReasoningDelta,
@@ -13,7 +14,9 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     Usage,
 )
-from lfgtui.metrics import Metrics
+from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.prices import PriceBook
+from lfgtui.providers.base import PriceOverride, ProviderConfig
 
 
 class Clock:
@@ -113,3 +116,35 @@ def test_no_rate_without_two_chunks(clock: Clock) -> None:
     m.apply(ev(RequestSent, call=0))
     m.apply(ev(TextDelta, text="one"))
     assert m.tokens_per_s is None
+
+
+RATES = PriceOverride(input_per_mtok=2.0, output_per_mtok=10.0, cache_read_per_mtok=0.5)
+
+
+def test_cost_comes_from_each_requests_usage_with_cache_reads_priced_apart(clock: Clock) -> None:
+    ev = EventFactory("t", 1, clock=clock)
+    book = MetricsBook(prices=PriceBook({"p": ProviderConfig(name="p", kind="openai", prices=RATES)}))
+    book(ev(AttemptStarted, provider="p", model="m"))
+    book(ev(RequestSent, call=0))
+    book(ev(TextDelta, text="12345678"))
+    metrics = book.attempts[("t", 1)]
+    assert metrics.cost_estimated and metrics.cost_usd == pytest.approx(2 * 10.0 / 1e6), "2 estimated tokens"
+    book(ev(Usage, input_tokens=1_000, output_tokens=100, cache_read_tokens=400))
+    book(ev(CallEnded, stop_reason="tool_use"))
+    book(ev(RequestSent, call=1))
+    book(ev(Usage, input_tokens=2_000, output_tokens=50))
+    first = (600 * 2.0 + 400 * 0.5 + 100 * 10.0) / 1e6
+    second = (2_000 * 2.0 + 50 * 10.0) / 1e6
+    assert metrics.cost_usd == pytest.approx(first + second)
+    assert not metrics.cost_estimated
+    assert book.cost_usd() == (pytest.approx(first + second), False)
+
+
+def test_an_unpriced_attempt_has_no_cost_and_makes_the_runs_total_inexact(clock: Clock) -> None:
+    ev = EventFactory("t", 1, clock=clock)
+    book = MetricsBook(prices=PriceBook({"sim": ProviderConfig(name="sim", kind="sim")}))
+    assert book.cost_usd() == (None, False)
+    book(ev(AttemptStarted, provider="sim", model="hello"))
+    book(ev(RequestSent, call=0))
+    assert book.attempts[("t", 1)].cost_usd is None
+    assert book.cost_usd() == (None, True)

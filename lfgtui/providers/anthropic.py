@@ -120,6 +120,8 @@ class MessageReader:
     ev: EventFactory
     tools: dict[int, _ToolBlock] = field(default_factory=dict)
     prompt_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
     stop_reason: str | None = None
     finished: bool = False
 
@@ -127,7 +129,7 @@ class MessageReader:
         ev = self.ev
         match event:
             case RawMessageStartEvent(message=message):
-                self.prompt_tokens = input_tokens(message.usage)
+                self._prompt(message.usage)
                 return self._usage(output_tokens=None)
             case RawContentBlockStartEvent(index=index, content_block=ToolUseBlock(id=call_id, name=name)):
                 self.tools[index] = _ToolBlock(call_id, name)
@@ -161,18 +163,35 @@ class MessageReader:
                     self.stop_reason = STOP_REASONS.get(delta.stop_reason, delta.stop_reason)
                 if usage is None:
                     return []
-                tokens = input_tokens(usage)
-                self.prompt_tokens = self.prompt_tokens if tokens is None else tokens
+                self._prompt(usage)
                 return self._usage(output_tokens=usage.output_tokens)
             case RawMessageStopEvent():
                 self.finished = True
         return []
 
+    def _prompt(self, usage: AnthropicUsage | MessageDeltaUsage | None) -> None:
+        """The prompt's counts, all three from the usage that gives its `input_tokens` (message_delta's
+        are cumulative and may repeat or update message_start's), so the cached parts never exceed it."""
+        tokens = input_tokens(usage)
+        if usage is None or tokens is None:
+            return
+        self.prompt_tokens = tokens
+        self.cache_read_tokens = usage.cache_read_input_tokens
+        self.cache_write_tokens = usage.cache_creation_input_tokens
+
     def _usage(self, output_tokens: int | None) -> list[Event]:
         """A `Usage` only when some count is known: without one, the metrics keep their own estimate."""
         if self.prompt_tokens is None and output_tokens is None:
             return []
-        return [self.ev(Usage, input_tokens=self.prompt_tokens, output_tokens=output_tokens)]
+        return [
+            self.ev(
+                Usage,
+                input_tokens=self.prompt_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=self.cache_read_tokens,
+                cache_write_tokens=self.cache_write_tokens,
+            )
+        ]
 
 
 def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:

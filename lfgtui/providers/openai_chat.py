@@ -148,6 +148,19 @@ def output_tokens(usage: Any) -> tuple[int | None, int | None]:
     return completion, reasoning
 
 
+def cache_tokens(details: Any) -> tuple[int | None, int | None]:
+    """(cache reads, cache writes) from the prompt's token details of Chat Completions or Responses;
+    None where the server did not say. Only integers count: on the SDK's lenient path a compatible
+    server's odd value arrives as it was sent, and a field it left out is absent rather than None."""
+    read = getattr(details, "cached_tokens", None)
+    write = getattr(details, "cache_write_tokens", None)
+    return (read if _is_count(read) else None), (write if _is_count(write) else None)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class OpenAIClient(ValidatingClient, openai.AsyncOpenAI):
     """The official async client, parsing chunks through pydantic-core first (see sdk_parsing)."""
 
@@ -211,11 +224,15 @@ class OpenAIChatProvider:
                 async for chunk in stream:
                     if chunk.usage is not None:
                         output, reasoning = output_tokens(chunk.usage)
+                        details = getattr(chunk.usage, "prompt_tokens_details", None)
+                        cache_read, cache_write = cache_tokens(details)
                         yield ev(
                             Usage,
                             input_tokens=chunk.usage.prompt_tokens,
                             output_tokens=output,
                             reasoning_tokens=reasoning,
+                            cache_read_tokens=cache_read,
+                            cache_write_tokens=cache_write,
                         )
                     for choice in chunk.choices:
                         delta = choice.delta

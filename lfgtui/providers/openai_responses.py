@@ -48,7 +48,7 @@ from lfgtui.providers.base import (
     parse_tool_arguments,
 )
 from lfgtui.providers.errors import classify
-from lfgtui.providers.openai_chat import openai_client
+from lfgtui.providers.openai_chat import cache_tokens, openai_client
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
 
@@ -145,11 +145,14 @@ def usage_event(ev: EventFactory, response: Response) -> Usage | None:
     if usage is None:
         return None
     details = usage.output_tokens_details
+    cache_read, cache_write = cache_tokens(getattr(usage, "input_tokens_details", None))
     return ev(
         Usage,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         reasoning_tokens=details.reasoning_tokens if details else None,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 

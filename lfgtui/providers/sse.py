@@ -169,6 +169,8 @@ def agent_events(data: Any, ev: EventFactory) -> list[Event]:
                     input_tokens=_count(data, "input_tokens"),
                     output_tokens=_count(data, "output_tokens"),
                     reasoning_tokens=_count(data, "reasoning_tokens"),
+                    cache_read_tokens=_count(data, "cache_read_tokens"),
+                    cache_write_tokens=_count(data, "cache_write_tokens"),
                 )
             ]
         case "done":

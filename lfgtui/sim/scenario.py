@@ -59,6 +59,18 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptCache:
+    """What the provider's prompt cache did for each request, as the usage reports it: tokens read from
+    it and written to it, on top of the prompt's own (estimated) size."""
+
+    read: int = 0
+    write: int = 0
+
+
+NO_PROMPT_CACHE = PromptCache()
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str = ""
@@ -72,6 +84,12 @@ class Scenario:
     )
     turns: tuple[SimTurn, ...] = (SimTurn(text="Hello from the lfg simulator."),)
     faults: tuple[Fault, ...] = ()
+    cache_read_tokens: int = 0  # the prompt cache each request's usage reports (see PromptCache)
+    cache_write_tokens: int = 0
+
+    @property
+    def prompt_cache(self) -> PromptCache:
+        return PromptCache(read=self.cache_read_tokens, write=self.cache_write_tokens)
 
     def turn(self, index: int) -> SimTurn:
         """The turn for a request; past the script, the last turn (its tool calls only if endless)."""
@@ -90,6 +108,8 @@ OPTION_TYPES: dict[str, type] = {
     "keepalive_ms": float,
     "repeat": int,
     "chunk_chars": int,
+    "cache_read_tokens": int,
+    "cache_write_tokens": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 

@@ -38,8 +38,8 @@ from lfgtui.providers.errors import classify
 from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
-from tests.support import CannedServer, Collected, ask, collect
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, estimate_input_tokens, plan_turn
+from tests.support import CannedServer, Collected, ask, collect, write_scenario
 
 
 def config(url: str, **fields: Any) -> ProviderConfig:
@@ -79,6 +79,22 @@ async def test_usage_starts_at_message_start_and_the_request_has_the_required_fi
     assert sent.body["stream"] is True
     assert sent.body["messages"] == [{"role": "user", "content": "hi"}]
     assert "system" not in sent.body and "tools" not in sent.body
+
+
+async def test_cache_reads_and_writes_are_reported_as_parts_of_the_prompt(
+    provider: AnthropicProvider, sim: SimServer, scenario_dir: Path
+) -> None:
+    """Anthropic counts them apart from `input_tokens`; ours is the whole prompt."""
+    model = write_scenario(
+        scenario_dir,
+        "cached",
+        "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n",
+    )
+    out = await collect(provider, ask(model))
+    assert out.error is None
+    prompt = estimate_input_tokens(sim.log[0].body) + 1200 + 300
+    counts = [(u.input_tokens, u.cache_read_tokens, u.cache_write_tokens) for u in out.of(Usage)]
+    assert counts == [(prompt, 1200, 300)] * 2
 
 
 async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvider, sim: SimServer) -> None:
@@ -356,6 +372,34 @@ async def test_message_delta_usage_with_only_output_tokens_or_nulls(
     assert metrics.input_tokens == prompt
     assert metrics.tokens_estimated is (reported is None)
     assert metrics.output_tokens == (reported or metrics.calls[0].estimated_tokens)
+
+
+@pytest.mark.parametrize(
+    ("delta", "prompt"),
+    [
+        ({"output_tokens": 9}, (77, 7, 20)),
+        (
+            {
+                "input_tokens": 60,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 27,
+                "output_tokens": 9,
+            },
+            (87, 27, 0),
+        ),
+        ({"input_tokens": None, "cache_read_input_tokens": 99, "output_tokens": 9}, (77, 7, 20)),
+    ],
+)
+async def test_cache_counts_come_with_the_prompt_total_they_are_part_of(
+    canned: CannedServer, delta: dict[str, Any], prompt: tuple[int, int, int]
+) -> None:
+    """message_delta's usage, when it gives the prompt again, gives its cache counts too (cumulative);
+    cache counts without the prompt's `input_tokens` are not mixed into message_start's."""
+    start = {"input_tokens": 50, "cache_creation_input_tokens": 20, "cache_read_input_tokens": 7}
+    out, _ = await stream_from(canned, with_usage(start, delta))
+    assert out.error is None
+    counts = [(u.input_tokens, u.cache_read_tokens, u.cache_write_tokens) for u in out.of(Usage)]
+    assert counts == [(77, 7, 20), prompt]
 
 
 def test_usage_counts_cache_reads_and_writes_as_input() -> None:

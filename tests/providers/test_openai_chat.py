@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from openai._models import construct_type
@@ -15,6 +16,7 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
+    Usage,
 )
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -33,8 +35,8 @@ from lfgtui.providers.openai_chat import (
 )
 from lfgtui.sim.protocols.openai_chat import OpenAIChatEncoder
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import Piece, PieceKind, SimRequest
-from tests.support import CannedServer, Collected, collect
+from lfgtui.sim.wire import Piece, PieceKind, SimRequest, estimate_input_tokens
+from tests.support import CannedServer, Collected, ask, collect, write_scenario
 
 
 @pytest.fixture
@@ -197,3 +199,61 @@ def test_complete_chunks_validate_to_the_sdk_model_the_lenient_path_would_build(
     ).model_dump() == (  # type: ignore[arg-type]
         construct_type(type_=ChatCompletionChunk, value=missing).model_dump()
     )
+
+
+async def test_cached_prompt_tokens_are_reported_as_parts_of_the_prompt(
+    provider: OpenAIChatProvider, sim: SimServer, scenario_dir: Path
+) -> None:
+    model = write_scenario(
+        scenario_dir,
+        "cached",
+        "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n",
+    )
+    out = await collect(provider, ask(model))
+    assert out.error is None
+    (usage,) = out.of(Usage)
+    prompt = estimate_input_tokens(sim.log[0].body) + 1200 + 300
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (prompt, 1200, 300)
+
+
+async def test_a_prompt_without_cache_details_has_no_cache_counts(provider: OpenAIChatProvider) -> None:
+    out = await collect(provider, ask("hello"))
+    (usage,) = out.of(Usage)
+    assert usage.input_tokens
+    assert (usage.cache_read_tokens, usage.cache_write_tokens) == (None, None)
+
+
+# The usage chunk of ../shared/sse-reference/xai-chat-tools.sse (recorded from api.x.ai), and the same
+# details as a compatible server might garble them (the lenient path keeps whatever was sent).
+XAI_USAGE = {
+    "prompt_tokens": 291,
+    "completion_tokens": 26,
+    "total_tokens": 513,
+    "prompt_tokens_details": {"text_tokens": 291, "audio_tokens": 0, "image_tokens": 0, "cached_tokens": 290},
+    "completion_tokens_details": {"reasoning_tokens": 196, "audio_tokens": 0},
+}
+
+
+@pytest.mark.parametrize(
+    ("details", "cached"),
+    [
+        (XAI_USAGE["prompt_tokens_details"], (290, None)),
+        ({"cached_tokens": "lots", "cache_write_tokens": [1]}, (None, None)),
+        ({"cached_tokens": None, "cache_write_tokens": 12}, (None, 12)),
+        (None, (None, None)),
+    ],
+)
+@pytest.mark.parametrize("complete", [True, False])
+async def test_compatible_servers_cache_details(
+    canned: CannedServer, details: object, cached: tuple[int | None, int | None], complete: bool
+) -> None:
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"} if complete else {}
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]},
+        {**head, "choices": [], "usage": {**XAI_USAGE, "prompt_tokens_details": details}},
+    ]
+    out = await stream_from(canned, chunks)
+    assert out.error is None
+    (usage,) = out.of(Usage)
+    assert usage.input_tokens == 291
+    assert (usage.cache_read_tokens, usage.cache_write_tokens) == cached

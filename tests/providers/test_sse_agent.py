@@ -33,7 +33,7 @@ from lfgtui.providers.sse import AgentSSEProvider, agent_events
 from lfgtui.sim.protocols.agent import AgentEncoder, AgentProtocol
 from lfgtui.sim.scenario import FaultKind, ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage
+from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, estimate_input_tokens
 from tests.support import CannedServer, ask, collect
 
 FAST = (0.01, 0.01, 0.01)
@@ -82,6 +82,18 @@ async def test_a_whole_agent_run_streams_as_one_call(provider: AgentSSEProvider,
     assert usage.input_tokens and usage.output_tokens and usage.reasoning_tokens
     assert out.of(CallEnded)[0].stop_reason == "stop"
     assert len(sim.log) == 1
+
+
+async def test_usage_may_say_which_parts_of_the_prompt_were_cached(
+    provider: AgentSSEProvider, sim: SimServer
+) -> None:
+    out = await collect(provider, ask("hello:cache_read_tokens=1200,cache_write_tokens=300"))
+    assert out.error is None
+    (usage,) = out.of(Usage)
+    prompt = estimate_input_tokens(sim.log[0].body) + 1200 + 300
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (prompt, 1200, 300)
+    plain = await collect(provider, ask("hello"))
+    assert (plain.of(Usage)[0].cache_read_tokens, plain.of(Usage)[0].cache_write_tokens) == (None, None)
 
 
 async def test_parallel_tool_calls_and_their_results(provider: AgentSSEProvider) -> None:
@@ -284,6 +296,8 @@ async def test_a_success_that_is_not_an_event_stream_is_malformed(canned: Canned
         {"type": "token", "text": 3},
         {"type": "tool_call", "name": "x"},
         {"type": "usage", "output_tokens": "many"},
+        {"type": "usage", "input_tokens": 9, "cache_read_tokens": 2.5},
+        {"type": "usage", "input_tokens": 9, "cache_write_tokens": True},
         {"text": "no type"},
         ["not", "an", "object"],
     ],

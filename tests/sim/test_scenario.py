@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.sim.scenario import FaultKind, ScenarioError, ScenarioLibrary, parse_scenario, split_tokens
+from lfgtui.sim.scenario import (
+    FaultKind,
+    PromptCache,
+    ScenarioError,
+    ScenarioLibrary,
+    parse_scenario,
+    split_tokens,
+)
 
 
 def test_every_shipped_scenario_parses() -> None:
@@ -32,6 +39,14 @@ def test_model_name_options_override_the_file() -> None:
     assert scenario.turn(0).text == base.turns[0].text * 2
 
 
+def test_a_scenario_reports_prompt_cache_tokens_from_its_file_or_its_name(tmp_path: Path) -> None:
+    (tmp_path / "cached.toml").write_text("cache_read_tokens = 1200\n[[turn]]\ntext = 'a'\n")
+    library = ScenarioLibrary(extra_dirs=(tmp_path,))
+    assert library.resolve("cached").prompt_cache == PromptCache(read=1200, write=0)
+    assert library.resolve("cached:cache_write_tokens=300").prompt_cache == PromptCache(read=1200, write=300)
+    assert library.resolve("hello").prompt_cache == PromptCache()
+
+
 @pytest.mark.parametrize(
     ("model", "words"),
     [
@@ -55,6 +70,7 @@ def test_bad_model_names_say_what_is_wrong(model: str, words: str) -> None:
         ("[[turn]\n", "my.toml"),
         ("ttft_ms = 'soon'\n[[turn]]\n", "my.toml: ttft_ms: expected float, got 'soon'"),
         ("endless = 1\n[[turn]]\n", "endless: expected true or false"),
+        ("cache_read_tokens = 1.5\n[[turn]]\n", "cache_read_tokens: expected int, got 1.5"),
     ],
 )
 def test_broken_files_name_the_file_and_field(text: str, words: str) -> None:

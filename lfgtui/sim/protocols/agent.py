@@ -136,11 +136,17 @@ class AgentEncoder:
         return []
 
     def finish(self, usage: SimUsage) -> list[bytes]:
+        """The prompt counts its cached tokens; the cache counts are sent only when there are any."""
+        cache = self.scenario.prompt_cache
         tokens = {
-            "input_tokens": usage.input_tokens,
+            "input_tokens": usage.input_tokens + cache.read + cache.write,
             "output_tokens": usage.output_tokens,
             "reasoning_tokens": usage.reasoning_tokens,
         }
+        if cache.read:
+            tokens["cache_read_tokens"] = cache.read
+        if cache.write:
+            tokens["cache_write_tokens"] = cache.write
         return [
             *self._event({"type": "usage", **tokens}),
             *self._event({"type": "done", "stop_reason": "stop"}),

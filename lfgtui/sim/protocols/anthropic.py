@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lfgtui.sim.scenario import Scenario
+from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
     OneTurnPerRequest,
@@ -67,7 +67,7 @@ class AnthropicProtocol(OneTurnPerRequest):
         return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
-        return AnthropicEncoder(request)
+        return AnthropicEncoder(request, scenario.prompt_cache)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return anthropic_error_body(status, message)
@@ -76,8 +76,9 @@ class AnthropicProtocol(OneTurnPerRequest):
 class AnthropicEncoder:
     """Opens a content block whenever the piece kind (or the tool call) changes, closing the last one."""
 
-    def __init__(self, request: SimRequest) -> None:
+    def __init__(self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE) -> None:
         self.request = request
+        self.cache = cache
         self.id = f"msg_sim{time.monotonic_ns():x}"
         self.index = -1  # the index of the open content block
         self.open_kind: PieceKind | None = None
@@ -112,6 +113,8 @@ class AnthropicEncoder:
         return _event({"type": "content_block_delta", "index": self.index, "delta": delta})
 
     def open(self) -> list[bytes]:
+        """Anthropic's `input_tokens` is only the uncached part of the prompt; cache writes and reads are
+        counted apart."""
         message = {
             "id": self.id,
             "type": "message",
@@ -122,8 +125,8 @@ class AnthropicEncoder:
             "stop_sequence": None,
             "usage": {
                 "input_tokens": self.request.input_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": self.cache.write,
+                "cache_read_input_tokens": self.cache.read,
                 "output_tokens": 1,
                 "service_tier": "standard",
             },

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lfgtui.sim.scenario import Scenario
+from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
     OneTurnPerRequest,
@@ -55,15 +55,16 @@ class OpenAIChatProtocol(OneTurnPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIChatEncoder:
-        return OpenAIChatEncoder(request)
+        return OpenAIChatEncoder(request, scenario.prompt_cache)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
 
 
 class OpenAIChatEncoder:
-    def __init__(self, request: SimRequest) -> None:
+    def __init__(self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE) -> None:
         self.request = request
+        self.cache = cache
         self.id = f"chatcmpl-sim{time.monotonic_ns():x}"
         self.created = int(time.time())
         self.saw_tool_call = False
@@ -110,15 +111,27 @@ class OpenAIChatEncoder:
     def finish(self, usage: SimUsage) -> list[bytes]:
         frames = [self._chunk({}, "tool_calls" if self.saw_tool_call else "stop")]
         if self.request.include_usage:
-            tokens = {
-                "prompt_tokens": usage.input_tokens,
-                "completion_tokens": usage.output_tokens,
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-                "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-            }
-            frames.append(self._frame([], tokens))
+            frames.append(self._frame([], self._usage(usage)))
         frames.append(sse("[DONE]"))
         return frames
+
+    def _usage(self, usage: SimUsage) -> dict[str, Any]:
+        """The prompt counts its cached tokens; their details are sent only when there are any, so a
+        plain scenario's usage is the recorded shape (the API today always sends them)."""
+        cache = self.cache
+        prompt = usage.input_tokens + cache.read + cache.write
+        tokens: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": prompt + usage.output_tokens,
+        }
+        if cache.read or cache.write:
+            details = {"cached_tokens": cache.read, "audio_tokens": 0}
+            if cache.write:
+                details["cache_write_tokens"] = cache.write
+            tokens["prompt_tokens_details"] = details
+        tokens["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+        return tokens
 
     def error_event(self, message: str) -> list[bytes]:
         return [sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})]

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from lfgtui.sim.protocols.openai_chat import openai_error_body
-from lfgtui.sim.scenario import Scenario
+from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
     OneTurnPerRequest,
@@ -66,7 +66,7 @@ class OpenAIResponsesProtocol(OneTurnPerRequest):
         return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
-        return OpenAIResponsesEncoder(request)
+        return OpenAIResponsesEncoder(request, scenario.prompt_cache)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
@@ -75,8 +75,9 @@ class OpenAIResponsesProtocol(OneTurnPerRequest):
 class OpenAIResponsesEncoder:
     """Keeps the one open output item and the finished ones, which `response.completed` repeats."""
 
-    def __init__(self, request: SimRequest) -> None:
+    def __init__(self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE) -> None:
         self.request = request
+        self.cache = cache
         self.tag = f"sim{time.monotonic_ns():x}"
         self.id = f"resp_{self.tag}"
         self.created_at = int(time.time())
@@ -92,15 +93,6 @@ class OpenAIResponsesEncoder:
 
     def _response(self, status: str, usage: SimUsage | None = None, error: Any = None) -> dict[str, Any]:
         """The `response` object as created/in_progress/completed/failed carry it."""
-        tokens = None
-        if usage is not None:
-            tokens = {
-                "input_tokens": usage.input_tokens,
-                "input_tokens_details": {"cached_tokens": 0},
-                "output_tokens": usage.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-            }
         return {
             "id": self.id,
             "object": "response",
@@ -129,9 +121,25 @@ class OpenAIResponsesEncoder:
             "top_logprobs": 0,
             "top_p": 1.0,
             "truncation": "disabled",
-            "usage": tokens,
+            "usage": None if usage is None else self._usage(usage),
             "user": None,
             "metadata": {},
+        }
+
+    def _usage(self, usage: SimUsage) -> dict[str, Any]:
+        """The input counts its cached tokens; `cache_write_tokens` is sent only when there are any, so a
+        plain scenario's usage is the recorded shape."""
+        cache = self.cache
+        prompt = usage.input_tokens + cache.read + cache.write
+        details = {"cached_tokens": cache.read}
+        if cache.write:
+            details["cache_write_tokens"] = cache.write
+        return {
+            "input_tokens": prompt,
+            "input_tokens_details": details,
+            "output_tokens": usage.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+            "total_tokens": prompt + usage.output_tokens,
         }
 
     @property

@@ -1,0 +1,218 @@
+"""What a model call costs in USD: a provider's own `prices` from the config, else genai-prices.
+
+genai-prices (pydantic's price database) knows the providers by their API URLs and matches model
+names its own way (dated snapshots such as `gpt-4o-2024-08-06` find `gpt-4o`); both are left to it.
+A provider it cannot be sure of (the offline sim, a server on this machine, an agent service or a
+coding agent, which bill their own way) and a model it does not know have no price: the answer is
+None, shown as `$?`, never a guess.
+
+Importing genai-prices and reading its table takes a few hundred ms, so it happens in `load()`, which
+a run calls once before the UI starts; nothing imports it at module level. Prices come only from the
+table the installed package ships: its `UpdatePrices`, the one part of it that fetches prices from
+the network, is never started, so a run is priced the same offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, Provider
+
+    from lfgtui.providers.base import PriceOverride, ProviderConfig
+
+DEFAULT_ENDPOINT = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
+"""The genai-prices provider of each API kind when the config gives no base URL (the SDK's default)."""
+
+
+class Pricer(Protocol):
+    """The price of one provider's model: tokens in, USD out."""
+
+    @property
+    def source(self) -> str:
+        """Where the price comes from, for a tooltip or a log: `config` or `genai-prices PROVIDER MODEL`."""
+        ...
+
+    def cost(
+        self,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """USD for a call: `input_tokens` is the whole prompt, the cache counts are parts of it."""
+        ...
+
+
+def _prompt(input_tokens: int, cache_read_tokens: int, cache_write_tokens: int) -> tuple[int, int, int]:
+    """(whole prompt, cache reads, cache writes), none negative and the prompt never less than its
+    cached parts: provider counts are untrusted, and a price is better too high than an error."""
+    read, write = max(0, cache_read_tokens), max(0, cache_write_tokens)
+    return max(input_tokens, read + write), read, write
+
+
+@dataclass(frozen=True, slots=True)
+class OverridePricer:
+    """A provider's own rates (`[providers.NAME] prices`): cache reads and writes at the input rate
+    unless the config gives theirs."""
+
+    prices: PriceOverride
+    source: str = "config"
+
+    def cost(
+        self,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        prompt, read, write = _prompt(input_tokens, cache_read_tokens, cache_write_tokens)
+        rates = self.prices
+        read_rate = rates.input_per_mtok if rates.cache_read_per_mtok is None else rates.cache_read_per_mtok
+        write_rate = (
+            rates.input_per_mtok if rates.cache_write_per_mtok is None else rates.cache_write_per_mtok
+        )
+        usd = (
+            (prompt - read - write) * rates.input_per_mtok
+            + read * read_rate
+            + write * write_rate
+            + max(0, output_tokens) * rates.output_per_mtok
+        )
+        return usd / 1_000_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabasePricer:
+    """A model genai-prices knows, found once; each cost is the library's own calculation, so tiers
+    (a higher rate past 200k prompt tokens) and dated price changes come out as it computes them."""
+
+    model: ModelInfo
+    provider: Provider
+    source: str
+    clock: Callable[[], datetime] = utc_now
+
+    def cost(
+        self,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        from genai_prices import Usage
+
+        prompt, read, write = _prompt(input_tokens, cache_read_tokens, cache_write_tokens)
+        # genai-prices counts cache reads and writes inside input_tokens, as we do.
+        usage = Usage(
+            input_tokens=prompt,
+            cache_read_tokens=read,
+            cache_write_tokens=write,
+            output_tokens=max(0, output_tokens),
+        )
+        price = self.model.calc_price(usage, self.provider, genai_request_timestamp=self.clock())
+        return float(price.total_price)
+
+
+@functools.cache
+def load() -> None:
+    """Import genai-prices, read its price table and price one call, once: what the first price
+    would otherwise pay (a few hundred ms) is paid here, before the UI draws anything."""
+    from genai_prices import Usage, data_snapshot
+
+    provider, model = data_snapshot.get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
+    model.calc_price(Usage(input_tokens=1, cache_read_tokens=1, output_tokens=1), provider)
+
+
+def _is_local(url: str) -> bool:
+    """A URL with no host (the sim's `sim:`) or a host on this machine: a local server, not a price list."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return True
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def database_provider(config: ProviderConfig) -> tuple[str | None, str | None] | None:
+    """How genai-prices should find this provider, as (provider id, API URL); None when it should not.
+
+    Its base URL when it has one (genai-prices matches API URLs), else the kind's default endpoint.
+    """
+    if config.kind not in DEFAULT_ENDPOINT:
+        return None
+    if config.base_url is None:
+        return DEFAULT_ENDPOINT[config.kind], None
+    if _is_local(config.base_url):
+        return None
+    return None, config.base_url
+
+
+@dataclass
+class PriceBook:
+    """The prices of one run's providers, each (provider, model) looked up once.
+
+    `configs` are the providers by name as the run resolved them, so a base URL taken from the
+    environment (`OPENAI_BASE_URL`) counts. `clock` gives the time of day prices are taken at.
+    """
+
+    configs: Mapping[str, ProviderConfig]
+    clock: Callable[[], datetime] = utc_now
+    _pricers: dict[tuple[str, str], Pricer | None] = field(default_factory=dict, init=False, repr=False)
+
+    def pricer(self, provider: str, model: str) -> Pricer | None:
+        """The price of `model` at `provider`; None when it is not known."""
+        key = (provider, model)
+        if key not in self._pricers:
+            self._pricers[key] = self._find(provider, model)
+        return self._pricers[key]
+
+    def _find(self, provider: str, model: str) -> Pricer | None:
+        config = self.configs.get(provider)
+        if config is None:
+            return None
+        if config.prices is not None:
+            return OverridePricer(config.prices)
+        where = database_provider(config)
+        if where is None or not model:
+            return None
+        load()
+        from genai_prices import data_snapshot
+
+        try:
+            found, info = data_snapshot.get_snapshot().find_provider_model(model, None, *where)
+        except LookupError:
+            return None
+        return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}", self.clock)
+
+
+def format_usd(cost: float | None, estimated: bool = False) -> str:
+    """`$?` when unknown; cents from a dollar up (`$1.23`), else three significant digits
+    (`$0.0123`, `$0.00042`); `~` in front when the tokens behind it are estimated."""
+    if cost is None or not math.isfinite(cost):
+        return "$?"
+    sign = "~" if estimated else ""
+    if cost >= 1:
+        return f"{sign}${cost:,.2f}"
+    decimals = 2 if cost <= 0 else min(8, max(2, 2 - math.floor(math.log10(cost))))
+    digits = f"{max(cost, 0.0):.{decimals}f}".rstrip("0")
+    whole, _, fraction = digits.partition(".")
+    return f"{sign}${whole}.{fraction.ljust(2, '0')}"
