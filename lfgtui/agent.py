@@ -40,6 +40,7 @@ from lfgtui.providers.base import (
     ToolCall,
     ToolResultMessage,
 )
+from lfgtui.ratelimit import ProviderLimiter
 from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
 
 NO_TOOLS = "error: this run offers no tools"
@@ -93,13 +94,15 @@ async def run_agent(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transcript: list[Message] | None = None,
+    limiter: ProviderLimiter | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`.
 
     Cancellation is the caller's: cancelling the consuming task closes the stream (and its HTTP
     connection); the caller then records the `cancelled` outcome. `transcript`, when given, receives
     the whole conversation as it grows (the task's messages, each answer, each tool result), so a
-    completed attempt can be continued.
+    completed attempt can be continued. `limiter`, when given, holds every model call to the provider's
+    limits shared with the run's other tickets.
     """
     yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
@@ -113,7 +116,8 @@ async def run_agent(
         ran_remotely: dict[str, ToolResult] = {}
         call = replace(task.call, messages=tuple(messages))
         try:
-            async with contextlib.aclosing(run_call(provider, call, ev, call_index, policy, sleep)) as stream:
+            calling = run_call(provider, call, ev, call_index, policy, sleep, limiter)
+            async with contextlib.aclosing(calling) as stream:
                 async for event in stream:
                     match event:
                         case TextDelta(text=chunk):

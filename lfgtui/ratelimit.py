@@ -1,0 +1,392 @@
+"""Shared per-provider limits: model calls streaming at once, requests and tokens a minute, and the
+pause a 429 asks for, over every ticket of a run.
+
+A provider counts one key's requests together, so tickets keeping their own budgets would together
+send many times what the account allows and all meet 429s. Here every request of a provider waits in
+one first-come-first-served line, and its head goes when
+- no pause is in force: a 429's Retry-After pauses every new request of the provider (the longest
+  pause wins), while requests already streaming go on;
+- fewer than `max_concurrency` of the provider's requests are streaming;
+- the requests bucket holds one request and the tokens bucket holds the request's estimate.
+
+A later request never overtakes an earlier one, so no ticket is starved by smaller ones behind it.
+
+Each bucket holds a minute's allowance and refills continuously at that much a minute: a full
+minute's worth may go at once, after which requests are spread evenly. Tokens are charged before
+sending as an estimate of the prompt (`estimate_prompt_tokens`; nothing for the answer, which is not
+known yet) and settled with the usage the provider reports (input + output) as it arrives, so the
+bucket follows what the provider counts; a request that reports no usage keeps its estimate charged.
+A request estimated above the whole bucket goes once the bucket is full and leaves it in debt, since
+waiting for more than a full bucket would be waiting forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+
+from lfgtui.metrics import estimate_tokens
+from lfgtui.providers.base import AssistantMessage, ModelCall, ProviderConfig, ToolResultMessage, UserMessage
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+MAX_PAUSE_S = 600.0
+"""The longest pause one 429 can impose: a broken Retry-After must not stop a provider for hours."""
+_TOLERANCE = 1e-9
+"""Bucket levels this close to what is needed count as enough, so float rounding cannot keep a timer
+waking for nanoseconds."""
+
+
+class WaitReason(StrEnum):
+    """Which shared limit a request waits for (the `reason` of a `Queued` event)."""
+
+    CONCURRENCY = "concurrency"
+    REQUESTS_PER_MINUTE = "requests_per_minute"
+    TOKENS_PER_MINUTE = "tokens_per_minute"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Why a request cannot go yet and, when known, the monotonic time it may go."""
+
+    reason: WaitReason
+    until: float | None = None
+
+    def supersedes(self, shown: Wait) -> bool:
+        """Worth announcing after `shown`: another reason, or a pause that now ends later."""
+        if self.reason is not shown.reason:
+            return True
+        later = self.until is not None and (shown.until is None or self.until > shown.until)
+        return self.reason is WaitReason.RATE_LIMITED and later
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterState:
+    """What a summary bar shows of one provider's limits, read in O(1)."""
+
+    provider: str
+    queued: int
+    streaming: int
+    paused_until: float | None
+    pause_reason: str | None
+    """The error that caused the pause, in the provider's words: untrusted, `inert` it before showing."""
+
+    def summary(self, now: float) -> str | None:
+        """'openai: rate limited, resumes in 12 s', 'openai: 2 streaming, 3 queued', or None when idle."""
+        if self.paused_until is not None and self.paused_until > now:
+            return f"{self.provider}: rate limited, resumes in {math.ceil(self.paused_until - now)} s"
+        if self.queued:
+            return f"{self.provider}: {self.streaming} streaming, {self.queued} queued"
+        return None
+
+
+class TokenBucket:
+    """`per_minute` units, refilled continuously at `per_minute` a minute. The level may go below zero:
+    a settled usage above its estimate, or a request larger than the bucket, is a debt repaid by time."""
+
+    __slots__ = ("capacity", "level", "updated")
+
+    def __init__(self, per_minute: int, now: float) -> None:
+        if per_minute <= 0:
+            raise ValueError(f"a per-minute limit must be positive, got {per_minute}")
+        self.capacity = float(per_minute)
+        self.level = self.capacity
+        self.updated = now
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.updated)
+        self.level = min(self.capacity, self.level + elapsed * self.capacity / 60.0)
+        self.updated = max(self.updated, now)
+
+    def wait_s(self, cost: float, now: float) -> float:
+        """Seconds until `cost` fits; a cost above the capacity fits once the bucket is full."""
+        self._refill(now)
+        short = min(cost, self.capacity) - self.level
+        return short * 60.0 / self.capacity if short > _TOLERANCE else 0.0
+
+    def take(self, cost: float, now: float) -> None:
+        """Charge `cost` (negative to give some back)."""
+        self._refill(now)
+        self.level = min(self.capacity, self.level - cost)
+
+
+class Permit:
+    """One request's place in its provider's line, then its hold on the provider's limits.
+
+    Use it as a context manager: leaving it releases the place or the hold however the request ended
+    (done, failed, cancelled while waiting or while streaming), so no slot leaks.
+    """
+
+    __slots__ = ("_input", "_limiter", "_output", "charged", "estimate", "granted", "released")
+
+    def __init__(self, limiter: ProviderLimiter, estimate: int) -> None:
+        self._limiter = limiter
+        self.estimate = estimate
+        self.charged = 0
+        """Tokens this request holds in the tokens bucket: its estimate, then its reported usage."""
+        self.granted = False
+        self.released = False
+        self._input: int | None = None
+        self._output: int | None = None
+
+    @property
+    def wait(self) -> Wait | None:
+        """Why this request waits now; None once it may go (or is released)."""
+        if self.granted or self.released:
+            return None
+        return self._limiter._wait_of(self)
+
+    async def next_wait(self, shown: Wait) -> Wait | None:
+        """Wait until this request may go (None) or its wait changes enough to announce again."""
+        while True:
+            current = self.wait
+            if current is None or current.supersedes(shown):
+                return current
+            await self._limiter._news.wait()
+
+    def explain(self, wait: Wait) -> str:
+        return self._limiter.explain(wait)
+
+    def settle(self, input_tokens: int | None, output_tokens: int | None) -> None:
+        """Charge what the provider reports (cumulative within the call) instead of the estimate; an
+        unreported input keeps its estimate."""
+        if input_tokens is not None:
+            self._input = input_tokens
+        if output_tokens is not None:
+            self._output = output_tokens
+        used = (self.estimate if self._input is None else self._input) + (self._output or 0)
+        self._limiter._settle(self, used)
+
+    def release(self) -> None:
+        """Leave the line, or give back the slot; only the first call counts."""
+        if not self.released:
+            self.released = True
+            self._limiter._release(self)
+
+    def __enter__(self) -> Permit:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class ProviderLimiter:
+    """The shared limits of one provider. A provider without configured limits still has one, since
+    a 429's pause applies to all its requests."""
+
+    def __init__(
+        self, config: ProviderConfig, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        if config.max_concurrency is not None and config.max_concurrency <= 0:
+            raise ValueError(f"max_concurrency must be positive, got {config.max_concurrency}")
+        self.name = config.name
+        self.max_concurrency = config.max_concurrency
+        self.requests_per_minute = config.requests_per_minute
+        self.tokens_per_minute = config.tokens_per_minute
+        self._clock = clock
+        self._sleep = sleep
+        now = clock()
+        rpm, tpm = config.requests_per_minute, config.tokens_per_minute
+        self._requests = TokenBucket(rpm, now) if rpm is not None else None
+        self._tokens = TokenBucket(tpm, now) if tpm is not None else None
+        self._line: deque[Permit] = deque()
+        self._streaming = 0
+        self._paused_until: float | None = None
+        self._pause_reason: str | None = None
+        self._blocked: Wait | None = None
+        """Why the head of the line waits, as of the last look; None when the line is empty."""
+        self._news = asyncio.Event()
+        """Set (and replaced) whenever a request goes or the line's wait changes: waiters look again."""
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at = math.inf
+
+    def enter(self, estimate: int) -> Permit:
+        """Join the line for one request estimated at `estimate` tokens; it may go at once."""
+        permit = Permit(self, estimate)
+        self._line.append(permit)
+        self._advance()
+        return permit
+
+    def pause(self, seconds: float, reason: str = "rate limited") -> None:
+        """Hold every new request of this provider for `seconds` (at most `MAX_PAUSE_S`); a shorter
+        pause than the one in force changes nothing."""
+        if not seconds > 0:  # also refuses NaN
+            return
+        until = self._clock() + min(seconds, MAX_PAUSE_S)
+        if self._paused_until is None or until > self._paused_until:
+            self._paused_until, self._pause_reason = until, reason
+            self._advance()
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting in the line."""
+        return len(self._line)
+
+    @property
+    def streaming(self) -> int:
+        """Requests that went and have not ended."""
+        return self._streaming
+
+    @property
+    def paused_until(self) -> float | None:
+        """When the pause in force ends (monotonic), None when none is."""
+        until = self._paused_until
+        return until if until is not None and until > self._clock() else None
+
+    @property
+    def pause_reason(self) -> str | None:
+        """The error behind the pause in force, in the provider's words (untrusted)."""
+        return self._pause_reason if self.paused_until is not None else None
+
+    def state(self) -> LimiterState:
+        paused_until = self.paused_until
+        reason = self._pause_reason if paused_until is not None else None
+        return LimiterState(self.name, len(self._line), self._streaming, paused_until, reason)
+
+    def explain(self, wait: Wait) -> str:
+        """A wait as a status line: 'queued: openai allows 2 at once'."""
+        match wait.reason:
+            case WaitReason.CONCURRENCY:
+                return f"queued: {self.name} allows {self.max_concurrency} at once"
+            case WaitReason.REQUESTS_PER_MINUTE:
+                return f"queued: {self.name} allows {self.requests_per_minute:,} requests a minute"
+            case WaitReason.TOKENS_PER_MINUTE:
+                return f"queued: {self.name} allows {self.tokens_per_minute:,} tokens a minute"
+        left = math.ceil(max(0.0, (wait.until or 0.0) - self._clock()))
+        return f"paused: {self.name} rate limited, resumes in {left} s"
+
+    def _wait_of(self, permit: Permit) -> Wait:
+        blocked = self._blocked
+        assert blocked is not None, "a waiting request implies a blocked line"
+        if permit is self._line[0] or blocked.reason is WaitReason.RATE_LIMITED:
+            return blocked
+        return Wait(blocked.reason)  # behind others: when it may go is not known
+
+    def _head_blocked(self, head: Permit, now: float) -> Wait | None:
+        if self._paused_until is not None and now < self._paused_until:
+            return Wait(WaitReason.RATE_LIMITED, self._paused_until)
+        if self.max_concurrency is not None and self._streaming >= self.max_concurrency:
+            return Wait(WaitReason.CONCURRENCY)
+        if self._requests is not None and (wait_s := self._requests.wait_s(1, now)) > 0:
+            return Wait(WaitReason.REQUESTS_PER_MINUTE, now + wait_s)
+        if self._tokens is not None and (wait_s := self._tokens.wait_s(head.estimate, now)) > 0:
+            return Wait(WaitReason.TOKENS_PER_MINUTE, now + wait_s)
+        return None
+
+    def _advance(self) -> None:
+        """Let go every request at the head of the line that may go now, note why the next one waits,
+        and wake the waiters to look again."""
+        now = self._clock()
+        blocked = None
+        while self._line:
+            head = self._line[0]
+            blocked = self._head_blocked(head, now)
+            if blocked is not None:
+                break
+            self._line.popleft()
+            head.granted = True
+            head.charged = head.estimate
+            self._streaming += 1
+            if self._requests is not None:
+                self._requests.take(1, now)
+            if self._tokens is not None:
+                self._tokens.take(head.estimate, now)
+        self._blocked = blocked
+        self._arm_timer(blocked.until if blocked is not None else None)
+        self._news.set()
+        self._news = asyncio.Event()
+
+    def _arm_timer(self, until: float | None) -> None:
+        """Look again at `until`: only time ends a pause or refills a bucket. A release or a
+        cancellation looks again by itself, so without a time no timer is needed."""
+        if until is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer, self._timer_at = None, math.inf
+            return
+        if self._timer is not None and self._timer_at <= until:
+            return  # it wakes in time, and looks again then
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = until
+        self._timer = asyncio.create_task(self._wake_at(until), name=f"rate limit {self.name}")
+
+    async def _wake_at(self, until: float) -> None:
+        await self._sleep(max(0.0, until - self._clock()))
+        self._timer, self._timer_at = None, math.inf
+        self._advance()
+
+    def _settle(self, permit: Permit, used: int) -> None:
+        if self._tokens is None or not permit.granted or permit.released:
+            return
+        self._tokens.take(used - permit.charged, self._clock())
+        gave_back = used < permit.charged
+        permit.charged = used
+        if gave_back and self._line:
+            self._advance()
+
+    def _release(self, permit: Permit) -> None:
+        if permit.granted:
+            self._streaming -= 1
+        else:
+            self._line.remove(permit)
+        self._advance()
+
+
+class Limiters:
+    """Every provider's shared limits for one run, made on first use from its config."""
+
+    def __init__(
+        self,
+        configs: Mapping[str, ProviderConfig],
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._configs = configs
+        self._clock = clock
+        self._sleep = sleep
+        self._limiters: dict[str, ProviderLimiter] = {}
+
+    def __getitem__(self, provider: str) -> ProviderLimiter:
+        limiter = self._limiters.get(provider)
+        if limiter is None:
+            limiter = ProviderLimiter(self._configs[provider], self._clock, self._sleep)
+            self._limiters[provider] = limiter
+        return limiter
+
+    def __iter__(self) -> Iterator[ProviderLimiter]:
+        """The limiters made so far: those of the providers this run has used."""
+        return iter(list(self._limiters.values()))
+
+    def summaries(self, now: float) -> list[str]:
+        """One line per provider that is paused or has requests waiting, for a summary bar."""
+        lines = (limiter.state().summary(now) for limiter in self._limiters.values())
+        return [line for line in lines if line is not None]
+
+
+def estimate_prompt_tokens(call: ModelCall) -> int:
+    """What a request sends, in estimated tokens: the system prompt, the tools and every message's text,
+    tool calls and tool results (reasoning is not sent back)."""
+    pieces: list[str] = [call.system or ""]
+    for tool in call.tools:
+        pieces += (tool.name, tool.description, str(tool.parameters))
+    for message in call.messages:
+        match message:
+            case UserMessage(text=text):
+                pieces.append(text)
+            case AssistantMessage(text=text, tool_calls=tool_calls):
+                pieces.append(text)
+                pieces += (part for c in tool_calls for part in (c.name, c.raw_arguments))
+            case ToolResultMessage(output=output):
+                pieces.append(output)
+    return sum(estimate_tokens(piece) for piece in pieces if piece)
