@@ -12,16 +12,19 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.history.cli import add_history_commands, run_history_command
 from lfgtui.resume_cli import add_resume_commands, replay, resume
+from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
+    from lfgtui.notify import NotifyCommand
+    from lfgtui.prices import PriceBook
     from lfgtui.providers.registry import Providers
     from lfgtui.tickets import Ticket, TicketFile
 
@@ -74,8 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-history", action="store_true", help="do not record this run")
     run.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+    run.add_argument(
+        "--quiet", action="store_true", help="no bell or desktop notification when a ticket needs you"
+    )
+    run.add_argument(
+        "--notify-command",
+        metavar="CMD",
+        help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
+    )
     add_history_commands(commands)
     add_resume_commands(commands)
+    add_worktree_commands(commands)
 
     sim = commands.add_parser("sim", help="the built-in offline LLM server")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
@@ -184,7 +196,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
-    async with Providers(config.providers, worker=use_tui) as providers:
+    async with Providers(config.providers, worker=use_tui) as providers, _notify_command(args) as command:
         if use_tui:
             await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
             from lfgtui.ui.app import LfgApp
@@ -199,6 +211,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
         options = {
             "max_concurrency": args.max_concurrency or config.run.max_concurrency,
             "tool_env": without_keys(os.environ, secret_vars),
+            "prices": _prices(providers, tickets.tickets),
+            "max_cost_usd": config.run.max_cost_usd,
         }
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
         async with open_run_history(db, tickets, _command_line(args), _warn) as history:
@@ -212,6 +226,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     run_id=history.run_id if history is not None else None,
                     notice=offline if tickets.offline_default else None,
                     history=db,
+                    notify=() if args.quiet else config.ui.notify,
+                    notify_command=command,
                     **options,
                 )
                 if history is not None:
@@ -219,7 +235,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                 code = await app.run_async()
                 code = 1 if code is None else code
             else:
-                code = await _run_headless(args, tickets.tickets, providers, history, options)
+                alerts = (config.ui.notify, command)
+                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts)
     if history is not None:
         _warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
@@ -231,26 +248,36 @@ async def _run_headless(
     providers: Providers,
     history: RunHistory | None,
     options: dict[str, Any],
+    alerts: tuple[Collection[str], NotifyCommand | None],
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
 
     from lfgtui.events import Outcome
     from lfgtui.headless import JsonLines, Progress, UntilClosed
-    from lfgtui.metrics import MetricsBook
     from lfgtui.run import Run, headless_approver
 
     t0 = time.monotonic()
-    book = MetricsBook()
-    progress = None if args.json else Progress(sys.stdout, book, t0)
-    output = UntilClosed(JsonLines(sys.stdout, book, t0) if progress is None else progress, sys.stdout)
-    run = Run(tickets, providers, headless_approver(args.yes), [book, output], **options)
+    run = Run(tickets, providers, headless_approver(args.yes), [], **options)
+    groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
+    progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
+    output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)
+    run.sinks.append(output)
+    kinds, command = alerts
+    if command is not None:
+        from lfgtui.alerts import RunAlerts
+
+        run.sinks.append(RunAlerts(run, kinds, [command]))
     if history is not None:
         history.attach(run)
     signalled: list[int] = []
     loop = asyncio.get_running_loop()
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
+    # Every provider's SDK imported before the first request: an import in the middle of the run would
+    # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
+    names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
+    await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
     run.start()
     outcomes = await run.wait()
     if progress is not None:
@@ -258,6 +285,32 @@ async def _run_headless(
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+@contextlib.asynccontextmanager
+async def _notify_command(args: argparse.Namespace) -> AsyncIterator[NotifyCommand | None]:
+    """`--notify-command`, given a few seconds at the end of the run to deliver what is queued."""
+    if not args.notify_command:
+        yield None
+        return
+    from lfgtui.notify import NotifyCommand
+
+    command = NotifyCommand(args.notify_command, warn=_warn)
+    try:
+        yield command
+    finally:
+        await command.aclose()
+
+
+def _prices(providers: Providers, tickets: tuple[Ticket, ...]) -> PriceBook:
+    """The run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
+    before the UI starts rather than in its first frame."""
+    from lfgtui.prices import PriceBook
+
+    book = PriceBook(providers.configs)
+    for ticket in tickets:
+        book.pricer(ticket.provider, ticket.model)
+    return book
 
 
 def _warn(message: str) -> None:
@@ -330,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _in_loop(resume(args))
     if args.command == "replay":
         return _in_loop(replay(args))
+    if args.command == "worktrees":
+        return run_worktree_command(args)
     if args.sim_command == "list":
         return _list()
     from lfgtui import event_loop

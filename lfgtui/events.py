@@ -42,6 +42,8 @@ class ErrorKind(StrEnum):
     MAX_TURNS = "max_turns"  # the model was still calling tools when the ticket's max_turns ran out
     OUTPUT_LIMIT = "output_limit"  # the attempt streamed more than the ticket's max_output_chars
     STOPPED = "stopped"  # a coding agent ended its turn early: a refusal, its own token or turn limit
+    BUDGET = "budget"  # the ticket's or the run's max_cost_usd was reached
+    WORKTREE = "worktree"  # isolation = "worktree" could not give the ticket a worktree
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
 
 
@@ -153,6 +155,19 @@ class Retrying(Status):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Queued(Status):
+    """A model call waits for its provider's shared limits (see ratelimit.py) before it is sent.
+
+    `reason` is "concurrency", "requests_per_minute", "tokens_per_minute" or "rate_limited" (a 429
+    paused the provider); `until` is the monotonic time it may go, when known. A `RequestSent` follows
+    when it goes.
+    """
+
+    reason: str
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentStarted(Status):
     """A coding agent's process started; `log` is the file its stderr goes to."""
 
@@ -183,6 +198,26 @@ class PlanUpdated(Status):
     shows or records a status shows or records the plan."""
 
     steps: tuple[PlanStep, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorktreeReady(Status):
+    """The ticket works in a git worktree of its own: `path`, on `branch`, started from commit `base`."""
+
+    path: str
+    branch: str
+    base: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiffUpdated(Event):
+    """What the ticket changed in its worktree so far, against the commit it started from; the last
+    one of an attempt carries the whole unified diff as `text` (None on the ones before)."""
+
+    added: int
+    removed: int
+    files: int
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
+    DiffUpdated,
     ErrorInfo,
     Event,
     Outcome,
@@ -26,9 +27,12 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
     Usage,
+    WorktreeReady,
 )
+from lfgtui.formats import diff_size
 from lfgtui.inert import inert, json_text
 from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.prices import format_usd
 
 OUTCOME_GLYPHS = {
     Outcome.COMPLETED: "✓",
@@ -124,10 +128,20 @@ class JsonLines:
             case PlanUpdated(steps=steps):
                 plan = [{"content": s.content, "status": s.status, "priority": s.priority} for s in steps]
                 return {"type": "plan", "steps": plan}
+            case WorktreeReady(path=path, branch=branch, base=base, message=message):
+                return {"type": "worktree", "path": path, "branch": branch, "base": base, "message": message}
+            case DiffUpdated(added=added, removed=removed, files=files, text=text):
+                return {"type": "diff", "added": added, "removed": removed, "files": files, "text": text}
             case Status(message=message):
                 return {"type": "status", "message": message}
             case Usage(input_tokens=input_tokens, output_tokens=output_tokens):
-                return {"type": "usage", "input_tokens": input_tokens, "output_tokens": output_tokens}
+                return {
+                    "type": "usage",
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "cache_read_tokens": event.cache_read_tokens,
+                    "cache_write_tokens": event.cache_write_tokens,
+                }
             case AttemptEnded(outcome=outcome, error=error):
                 metrics = self.book.attempts.get((event.ticket, event.attempt), Metrics())
                 rate = metrics.tokens_per_s
@@ -138,6 +152,8 @@ class JsonLines:
                     "ttft_ms": _ms(metrics.ttft_s),
                     "tokens_per_s": None if rate is None else round(rate, 2),
                     "output_tokens": metrics.output_tokens,
+                    "cost_usd": metrics.cost_usd,
+                    "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
                 }
         return None
 
@@ -150,6 +166,8 @@ class _Row:
     ended: float | None = None
     outcome: Outcome | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    diff: DiffUpdated | None = None
+    model: str = ""
 
 
 def _first_line(text: str, width: int = 100) -> str:
@@ -164,6 +182,8 @@ class Progress:
     out: TextIO
     book: MetricsBook
     t0: float
+    groups: Mapping[str, str] = field(default_factory=dict)
+    """The ticket each fanned-out ticket (`ID@model`) came from, to compare its models at the end."""
     rows: dict[str, _Row] = field(default_factory=dict)
     _answers: dict[str, list[str]] = field(default_factory=dict)
     _tool_names: dict[str, str] = field(default_factory=dict)
@@ -181,13 +201,15 @@ class Progress:
         row.metrics = self.book.attempts.get((event.ticket, event.attempt), row.metrics)
         match event:
             case AttemptStarted(provider=provider, model=model):
-                row.started = event.t
+                row.started, row.model = event.t, f"{provider}/{model}"
                 again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
                 self._line(event, f"started on {provider}/{model}{again}")
             case RequestSent():
                 self._answers[event.ticket] = []
             case TextDelta(text=text):
                 self._answers[event.ticket].append(text)
+            case DiffUpdated():
+                row.diff = event
             case ToolCallReady(call_id=call_id, name=name, raw_arguments=raw):
                 self._tool_names[call_id] = name
                 self._line(event, f"→ {name} {_first_line(raw, 80)}")
@@ -209,31 +231,61 @@ class Progress:
     def _ending(self, row: _Row, error: ErrorInfo | None) -> str:
         assert row.outcome is not None
         if row.outcome is Outcome.COMPLETED:
-            return f"completed in {_duration(row)} · {gauges(row.metrics)}"
+            diff = row.diff
+            changed = "" if diff is None else f" · changed {diff_size(diff.added, diff.removed, diff.files)}"
+            return f"completed in {_duration(row)} · {gauges(row.metrics)}{changed}"
         if error is not None:
             return f"{row.outcome.value}: {error.describe()}"
         return row.outcome.value
 
     def table(self) -> str:
-        """The closing table: one row per ticket, its latest attempt."""
-        header = ("ticket", "outcome", "TTFT", "tok/s", "tokens", "duration")
+        """The closing table: one row per ticket, its latest attempt; then, for each ticket that fanned
+        out over several models, those models side by side."""
+        diffs = any(row.diff is not None for row in self.rows.values())
+        header = ("ticket", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration", *(("changed",) * diffs))
         lines = [header]
         for row in self.rows.values():
-            m = row.metrics
-            lines.append(
-                (
-                    row.ticket if row.attempt == 1 else f"{row.ticket} #{row.attempt}",
-                    (row.outcome or Outcome.CANCELLED).value,
-                    _fmt_ms(m.ttft_s),
-                    "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}",
-                    f"{'~' if m.tokens_estimated else ''}{m.output_tokens}",
-                    _duration(row),
-                )
-            )
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        return "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
-        )
+            name = row.ticket if row.attempt == 1 else f"{row.ticket} #{row.attempt}"
+            lines.append((name, *_cells(row), *((_changed(row),) * diffs)))
+        tables = [_aligned(lines)]
+        groups: dict[str, list[_Row]] = {}
+        for row in self.rows.values():
+            group = self.groups.get(row.ticket)
+            if group is not None:
+                groups.setdefault(group, []).append(row)
+        for group, rows in groups.items():
+            compared = [("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")]
+            compared += [(row.model, *_cells(row)) for row in rows]
+            tables.append(f"compare {group}: {len(rows)} models, one prompt\n{_aligned(compared)}")
+        return inert("\n\n".join(tables))
+
+
+def _cells(row: _Row) -> tuple[str, ...]:
+    return compared(row.metrics, (row.outcome or Outcome.CANCELLED).value, _duration(row))
+
+
+def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
+    """Outcome, TTFT, tok/s, tokens, cost and duration of an attempt: a row of the closing table and
+    of the TUI's comparison of a fanned-out ticket's models."""
+    return (
+        outcome,
+        _fmt_ms(m.ttft_s),
+        "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}",
+        f"{'~' if m.tokens_estimated else ''}{m.output_tokens}",
+        format_usd(m.cost_usd, m.cost_estimated),
+        duration,
+    )
+
+
+def _changed(row: _Row) -> str:
+    return "-" if row.diff is None else diff_size(row.diff.added, row.diff.removed, row.diff.files)
+
+
+def _aligned(lines: list[tuple[str, ...]]) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
 
 
 def _fmt_ms(seconds: float | None) -> str:
@@ -247,7 +299,8 @@ def _duration(row: _Row) -> str:
 
 
 def gauges(m: Metrics) -> str:
-    """TTFT, tok/s and tokens on one line; `~` marks a token count that is still an estimate."""
+    """TTFT, tok/s, tokens and cost on one line; `~` marks a count or cost that is still an estimate."""
     rate = "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}"
     tokens = f"{'~' if m.tokens_estimated else ''}{m.output_tokens}"
-    return f"TTFT {_fmt_ms(m.ttft_s)} · {rate} tok/s · {tokens} tokens"
+    cost = format_usd(m.cost_usd, m.cost_estimated)
+    return f"TTFT {_fmt_ms(m.ttft_s)} · {rate} tok/s · {tokens} tokens · {cost}"

@@ -15,36 +15,57 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
 from lfgtui.events import (
     AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    DiffUpdated,
     ErrorInfo,
     ErrorKind,
     Event,
     EventFactory,
     Outcome,
+    ReasoningDelta,
     RequestSent,
     SessionOpened,
     Status,
     TextDelta,
+    ToolCallArgsDelta,
     ToolCallReady,
+    ToolResult,
+    Usage,
+    WorktreeReady,
 )
+from lfgtui.metrics import MetricsBook
+from lfgtui.prices import format_usd
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.registry import Providers
+from lfgtui.ratelimit import Limiters
 from lfgtui.tickets import Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 
 if TYPE_CHECKING:
     from lfgtui.acp.attempt import AgentSession
+    from lfgtui.diff_watch import DiffWatch
+    from lfgtui.prices import PriceBook
+    from lfgtui.worktrees import DiffStat, Worktree
 
 Sink = Callable[[Event], None]
+COSTLY = (Usage, CallEnded, ToolCallReady, ToolResult)
+"""Events after which a budget is checked: a cost changes with usage, and between them a long answer
+or a tool call's arguments stream in: those are checked every `CHECK_EVERY` chunks, on the estimate."""
+STREAMED = (TextDelta, ReasoningDelta, ToolCallArgsDelta)
+CHECK_EVERY = 64
 logger = logging.getLogger(__name__)
 
 
@@ -89,6 +110,11 @@ class TicketState:
     transcript: list[Message] = field(default_factory=list)
     conversation: tuple[Message, ...] = ()
     agent_session: str | None = None
+    worktree: Worktree | None = None
+    """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
+    stop: ErrorInfo | None = None
+    """Why lfg itself ended the attempt (a budget), when it did: the attempt fails with it."""
+    streamed: int = 0
 
     @property
     def running(self) -> bool:
@@ -117,6 +143,9 @@ class Run:
         clock: Callable[[], float] = time.monotonic,
         earlier: Mapping[str, Earlier] | None = None,
         keep_agents: bool = False,
+        worktrees: Path | None = None,
+        prices: PriceBook | None = None,
+        max_cost_usd: float | None = None,
     ) -> None:
         self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
         for ticket_id, seed in (earlier or {}).items():
@@ -130,6 +159,16 @@ class Run:
         self._slots = asyncio.Semaphore(max_concurrency)
         self.agents: dict[str, AgentSession] | None = {} if keep_agents else None
         """Coding-agent sessions whose attempt completed, kept for a follow-up (where one can come)."""
+        self.run_id = secrets.token_hex(6)
+        """Names the run's worktree branches; the history sets it to the id it records the run under."""
+        self.worktrees = worktrees
+        """The folder that holds the run's worktrees (None: the user data folder's, see worktrees.py)."""
+        self.limiters = Limiters(providers.configs)
+        """Each provider's limits, shared by all its tickets (and told of a 429 by any of them)."""
+        self.book = MetricsBook(prices=prices)
+        """Every attempt's metrics and cost, kept before any sink sees the event (sinks may read it)."""
+        self.max_cost_usd = max_cost_usd
+        """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
 
     def start(self) -> None:
         """Start every ticket, except those a resumed run was seeded with."""
@@ -204,12 +243,47 @@ class Run:
                 state.answer = "".join(state.answer_parts)
                 if outcome is Outcome.COMPLETED:
                     state.conversation = tuple(state.transcript)
+        self.book(event)
         for sink in self.sinks:
             sink(event)
+        if state.ticket.max_cost_usd is None and self.max_cost_usd is None:
+            return
+        if isinstance(event, COSTLY):
+            self._check_budgets(state)
+        elif isinstance(event, STREAMED):
+            state.streamed += 1
+            if state.streamed % CHECK_EVERY == 0:
+                self._check_budgets(state)
+
+    def _check_budgets(self, state: TicketState) -> None:
+        """End the ticket once it has cost its `max_cost_usd`, every running one once the run has cost
+        the run's; an estimate counts, so a budget holds before the provider reports usage."""
+        ticket, metrics = state.ticket, self.book.attempts.get((state.ticket.id, state.attempt))
+        cost = None if metrics is None else metrics.cost_usd
+        if ticket.max_cost_usd is not None and cost is not None and cost >= ticket.max_cost_usd:
+            spent = format_usd(cost, metrics is not None and metrics.cost_estimated)
+            limit = f"${ticket.max_cost_usd:g}"
+            self._stop(state, f"this attempt cost {spent}, reaching the ticket's max_cost_usd {limit}")
+        if self.max_cost_usd is not None:
+            total, estimated = self.book.cost_usd()
+            if total is not None and total >= self.max_cost_usd:
+                spent, limit = format_usd(total, estimated), f"${self.max_cost_usd:g}"
+                why = f"the run cost {spent}, reaching [run] max_cost_usd {limit}"
+                for other in self.states.values():
+                    self._stop(other, why)
+
+    def _stop(self, state: TicketState, why: str) -> None:
+        """Cancel a running ticket so that it ends failed with a `budget` error (its output is kept)."""
+        if state.running and state.stop is None:
+            state.stop = ErrorInfo(ErrorKind.BUDGET, why)
+            assert state.task is not None
+            state.task.cancel()
 
     async def _ticket(self, state: TicketState) -> None:
         state.attempt += 1
+        state.stop = None
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
+        watch: DiffWatch | None = None
         try:
             follow_up = state.follow_up is not None  # its conversation already holds what it depended on
             unfinished = [] if follow_up else [self.states[d] for d in state.ticket.depends_on]
@@ -221,11 +295,37 @@ class Run:
                 self._emit(state, ev(AttemptEnded, outcome=Outcome.SKIPPED))
                 return
             async with self._slots:
+                if state.ticket.isolation == "worktree" and not await self._isolate(state, ev):
+                    return
+                watch = self._watch(state, ev)
                 async for event in await self._attempt(state, ev):
+                    if isinstance(event, AttemptEnded) and watch is not None:
+                        await watch.finish()
+                        watch = None
                     self._emit(state, event)
+                    if isinstance(event, AttemptStarted):
+                        self._started(state, ev)
+                    if isinstance(event, AttemptStarted) and state.worktree is not None:
+                        tree = state.worktree
+                        message = f"working in {tree.workdir} on branch {tree.branch}"
+                        self._emit(
+                            state,
+                            ev(
+                                WorktreeReady,
+                                message=message,
+                                path=str(tree.path),
+                                branch=tree.branch,
+                                base=tree.base,
+                            ),
+                        )
+                    elif isinstance(event, ToolResult) and watch is not None:
+                        watch.poke()
         except asyncio.CancelledError:
             if state.outcome is None:
-                self._emit(state, ev(AttemptEnded, outcome=Outcome.CANCELLED))
+                if watch is not None:
+                    await watch.finish()
+                outcome = Outcome.CANCELLED if state.stop is None else Outcome.FAILED
+                self._emit(state, ev(AttemptEnded, outcome=outcome, error=state.stop))
         except Exception as exc:  # a bug of ours must end this ticket, not the run
             logger.exception("ticket %s failed inside lfg", state.ticket.id)
             if state.outcome is None:
@@ -233,6 +333,50 @@ class Run:
                 self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
         finally:
             state.finished.set()
+
+    def _started(self, state: TicketState, ev: EventFactory) -> None:
+        """Say so when a budget cannot hold: no price is known for the attempt's model."""
+        ticket = state.ticket
+        metrics = self.book.attempts.get((ticket.id, state.attempt))
+        budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
+        if budgeted and metrics is not None and metrics.pricer is None:
+            model = f"{ticket.provider}/{ticket.model}"
+            self._emit(
+                state,
+                ev(Status, message=f"no price is known for {model}: its cost is not counted in max_cost_usd"),
+            )
+
+    async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
+        """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
+        attempt fails saying why."""
+        from lfgtui.worktrees import WorktreeError, create_worktree, worktrees_root
+
+        if state.worktree is not None:
+            return True
+        ticket = state.ticket
+        try:
+            root = self.worktrees or worktrees_root()
+            state.worktree = await create_worktree(ticket.workdir, self.run_id, ticket.id, root)
+        except WorktreeError as exc:
+            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+            error = ErrorInfo(ErrorKind.WORKTREE, str(exc))
+            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            return False
+        return True
+
+    def _watch(self, state: TicketState, ev: EventFactory) -> DiffWatch | None:
+        """Keep the worktree's diff size current in the events while the attempt runs."""
+        if state.worktree is None:
+            return None
+        from lfgtui.diff_watch import DiffWatch
+
+        def report(stat: DiffStat, text: str | None) -> None:
+            fields = {"added": stat.added, "removed": stat.removed, "files": stat.files}
+            self._emit(state, ev(DiffUpdated, text=text, **fields))
+
+        watch = DiffWatch(state.worktree, report)
+        watch.start()
+        return watch
 
     async def _attempt(self, state: TicketState, ev: EventFactory) -> AsyncIterator[Event]:
         """The events of one attempt: lfg's own agent loop over a model API, or a coding agent (ACP)
@@ -243,10 +387,9 @@ class Run:
         if config.kind == "acp":
             from lfgtui.acp.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
 
-            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), ticket.workdir)
-            toolbox = Toolbox(
-                {"write_file": BUILTIN_TOOLS["write_file"]}, self._context(ticket), self.approver(ticket)
-            )
+            context = self._context(state)
+            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
+            toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self.approver(ticket))
             kept = None if self.agents is None else self.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
                 await kept.close()
@@ -256,7 +399,11 @@ class Run:
             launch = AgentLaunch(config, env)
             return run_acp(launch, task, ev, toolbox, state.transcript, kept, self.agents, load)
         provider = await self.providers.get(ticket.provider)
-        return run_agent(provider, self._task(state), ev, self._toolbox(state), transcript=state.transcript)
+        limiter = self.limiters[ticket.provider]
+        toolbox = self._toolbox(state)
+        return run_agent(
+            provider, self._task(state), ev, toolbox, transcript=state.transcript, limiter=limiter
+        )
 
     def prompt(self, ticket_id: str) -> str:
         """The ticket's prompt with its dependencies' final answers filled in."""
@@ -288,12 +435,14 @@ class Run:
         if not ticket.tools:
             return None
         tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
-        return Toolbox(tools, self._context(ticket), self.approver(ticket))
+        return Toolbox(tools, self._context(state), self.approver(ticket))
 
-    def _context(self, ticket: Ticket) -> ToolContext:
+    def _context(self, state: TicketState) -> ToolContext:
+        ticket = state.ticket
+        workdir = ticket.workdir if state.worktree is None else state.worktree.workdir
         return ToolContext(
-            workdir=ticket.workdir,
-            env=command_env(self.tool_env, ticket.env_passthrough, ticket.workdir),
+            workdir=workdir,
+            env=command_env(self.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
         )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config import Config, config_path, load_config
+from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.validation import ValidationError
 
@@ -230,3 +231,37 @@ def test_example_config_commented_values_are_valid(tmp_path: Path) -> None:
     assert config.ui.keymap
     assert config.history.path is not None
     assert config.providers["anthropic"].default_model != BUILTIN["anthropic"].default_model
+
+
+def test_limits_prices_budgets_and_notify_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[run]\nmax_cost_usd = 2.5\n[ui]\nnotify = ["failed", "failed"]\n'
+        "[providers.openai]\nmax_concurrency = 2\nrequests_per_minute = 60\ntokens_per_minute = 1000\n"
+        "prices = { input_per_mtok = 1, output_per_mtok = 4.5, cache_read_per_mtok = 0.1 }\n",
+    )
+    config = load_config(path)
+    openai = config.providers["openai"]
+    assert (openai.max_concurrency, openai.requests_per_minute, openai.tokens_per_minute) == (2, 60, 1000)
+    assert openai.prices == PriceOverride(1.0, 4.5, cache_read_per_mtok=0.1)
+    assert config.run.max_cost_usd == 2.5
+    assert config.ui.notify == ("failed",)
+
+
+def test_bad_prices_and_notify_events_are_named_with_their_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[providers.openai]\nprices = { input_per_mtok = 1, output = 2 }\n"
+        '[providers.local]\nkind = "openai"\nbase_url = "http://127.0.0.1:1"\n'
+        "[providers.local.prices]\ninput_per_mtok = -1\noutput_per_mtok = 3\n"
+        '[ui]\nnotify = ["approval", "bogus"]\n',
+    )
+    assert problems(path) == [
+        f"{path}:2: [providers.openai] prices: unknown field 'output'; known fields: cache_read_per_mtok, "
+        "cache_write_per_mtok, input_per_mtok, output_per_mtok",
+        f"{path}:2: [providers.openai] prices: missing output_per_mtok (USD per million tokens)",
+        f"{path}:7: [providers.local] prices: input_per_mtok must be a finite number of at least 0, "
+        "got the integer -1",
+        f"{path}:10: [ui]: notify must be a list of events to be told of (approval, failed, done), "
+        "got an array of strings",
+    ]

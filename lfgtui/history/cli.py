@@ -90,8 +90,16 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     imported = sub.add_parser("import", parents=[common], help="load a JSON export into the history")
     imported.add_argument("file", help="a file written by `lfg history export --format json`, or -")
-    sub.add_parser(
-        "stats", parents=[common, as_json, filters], help="TTFT and tok/s percentiles per provider and model"
+    stats = sub.add_parser(
+        "stats",
+        parents=[common, as_json, filters],
+        help="TTFT, tok/s and cost per provider and model, or per day",
+    )
+    stats.add_argument(
+        "--by",
+        choices=("model", "day"),
+        default="model",
+        help="one row per provider and model (default) or per day",
     )
     delete = sub.add_parser("delete", parents=[common], help="remove a run and everything recorded in it")
     delete.add_argument("id", help="a run id (or any unique prefix of one)")
@@ -281,6 +289,8 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
     from lfgtui.history.export import ms, rate
     from lfgtui.inert import inert
 
+    if args.by == "day":
+        return _daily(store, args)
     stats = store.stats(_filters(args))
     if args.json:
         _print_json([asdict(s) for s in stats])
@@ -288,7 +298,18 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
     if not stats:
         print("no attempts recorded yet", file=sys.stderr)
         return 0
-    rows = [("provider", "model", "attempts", "completed", "TTFT p50", "TTFT p95", "tok/s p50", "tokens")]
+    header = (
+        "provider",
+        "model",
+        "attempts",
+        "completed",
+        "TTFT p50",
+        "TTFT p95",
+        "tok/s p50",
+        "tokens",
+        "cost",
+    )
+    rows = [header]
     for s in stats:
         rows.append(
             (
@@ -300,10 +321,33 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
                 ms(s.ttft_p95_ms),
                 rate(s.tokens_per_s_p50),
                 str(s.output_tokens),
+                _cost(s.cost_usd, s.unpriced, s.cost_estimated),
             )
         )
     print(_columns(rows))
     return 0
+
+
+def _daily(store: Store, args: argparse.Namespace) -> int:
+    days = store.daily_costs(_filters(args))
+    if args.json:
+        _print_json([asdict(d) for d in days])
+        return 0
+    if not days:
+        print("no attempts recorded yet", file=sys.stderr)
+        return 0
+    rows = [("day", "attempts", "cost")]
+    rows += [(d.day, str(d.attempts), _cost(d.cost_usd, d.unpriced, d.cost_estimated)) for d in days]
+    print(_columns(rows))
+    return 0
+
+
+def _cost(total: float | None, unpriced: int, estimated: bool) -> str:
+    """The known cost, and how many attempts it leaves out for want of a price."""
+    from lfgtui.prices import format_usd
+
+    shown = format_usd(total, estimated)
+    return f"{shown} (+{unpriced} unpriced)" if unpriced and total is not None else shown
 
 
 def _delete(store: Store, args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lfgtui.events import ErrorKind, Outcome
+from lfgtui.formats import diff_size
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import (
     BAD_TEXT,
@@ -40,6 +42,7 @@ from lfgtui.history.store import (
     typed_columns,
 )
 from lfgtui.inert import inert
+from lfgtui.prices import format_usd
 from lfgtui.validation import RUN_ID_PATTERN
 
 if TYPE_CHECKING:
@@ -213,11 +216,17 @@ def _label(what: str, value: Any, pattern: re.Pattern[str]) -> str:
 
 
 def _row_from_json(cls: type[R], data: dict[str, Any], where: str) -> R:
+    """A row from its JSON object; a column added after the first version of the format (it has a
+    default) may be absent, as in an export written before it existed."""
     values = []
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     for column in typed_columns(cls):
-        if column.name not in data:
+        if column.name in data:
+            values.append(_value(data[column.name], column, f"{where}.{column.name}"))
+        elif column.name in defaults:
+            values.append(defaults[column.name])
+        else:
             raise InvalidExport(f"{where}.{column.name}", "is missing")
-        values.append(_value(data[column.name], column, f"{where}.{column.name}"))
     return cls(*values)
 
 
@@ -324,6 +333,11 @@ def tokens(row: AttemptRow) -> str:
     return f"{'~' if row.tokens_estimated else ''}{row.output_tokens}"
 
 
+def cost(row: AttemptRow) -> str:
+    """`$0.0123`, `~` when estimated, `$?` when no price was known for the model."""
+    return format_usd(row.cost_usd, row.cost_estimated)
+
+
 def _fence(text: str, language: str = "") -> str:
     """A fenced code block whose fence is longer than any run of backticks inside it."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -349,8 +363,8 @@ def _shown(output: str, full: bool) -> str:
 
 def _metrics_table(record: RunRecord) -> list[str]:
     lines = [
-        "| ticket | # | attempt id | outcome | provider/model | TTFT | tok/s | tokens | duration |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ticket | # | attempt id | outcome | provider/model | TTFT | tok/s | tokens | cost | duration |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ticket in record.tickets:
         for attempt in ticket.attempts:
@@ -360,7 +374,7 @@ def _metrics_table(record: RunRecord) -> list[str]:
             lines.append(
                 f"| {_cell(ticket.row.ticket)} | {count(row.number)} | `{row.id}` | {outcome} "
                 f"| {_cell(_model(ticket.row, row))} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s)} "
-                f"| {tokens(row)} | {duration} |"
+                f"| {tokens(row)} | {cost(row)} | {duration} |"
             )
     return lines
 
@@ -401,7 +415,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         f"`{row.id}` · {_model(ticket, row)} · started {when(row.started_at)}",
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
-        f"{rate(row.tokens_per_s)} tok/s · {tokens(row)} tokens",
+        f"{rate(row.tokens_per_s)} tok/s · {tokens(row)} tokens · {cost(row)}",
         "",
     ]
     results = {p.call_id: p for p in attempt.parts if p.kind == PartKind.TOOL_RESULT and p.call_id}
@@ -434,6 +448,18 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
                 lines += [f"*{part.text}*", ""]
             case PartKind.ERROR:
                 lines += [f"**Error:** {part.text}", ""]
+    return lines + _changes(row)
+
+
+def _changes(row: AttemptRow) -> list[str]:
+    """What the attempt changed in its git worktree, and the final diff, when it had one."""
+    if row.diff_files is None:
+        return []
+    size = diff_size(row.diff_added or 0, row.diff_removed or 0, row.diff_files)
+    where = f" on branch `{row.branch}`" if row.branch else ""
+    lines = [f"**Changes**{where}: {size}", ""]
+    if row.diff:
+        lines += [_fence(row.diff, "diff"), ""]
     return lines
 
 

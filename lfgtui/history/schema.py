@@ -171,5 +171,20 @@ END;
 INSERT INTO parts_fts (parts_fts, rank) VALUES ('rank', 'bm25(10.0, 10.0, 4.0, 2.0, 2.0)');
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+V2 = """
+ALTER TABLE attempts ADD COLUMN cost_usd REAL;
+ALTER TABLE attempts ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN worktree TEXT;
+ALTER TABLE attempts ADD COLUMN branch TEXT;
+ALTER TABLE attempts ADD COLUMN diff_added INTEGER;
+ALTER TABLE attempts ADD COLUMN diff_removed INTEGER;
+ALTER TABLE attempts ADD COLUMN diff_files INTEGER;
+ALTER TABLE attempts ADD COLUMN diff TEXT;
+ALTER TABLE turns ADD COLUMN cache_read_tokens INTEGER;
+ALTER TABLE turns ADD COLUMN cache_write_tokens INTEGER;
+"""
+"""Running many agents: what each attempt cost (NULL: no price known), the git worktree it worked in
+and what it changed there (the final diff and its size), and the prompt-cache tokens of each turn."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

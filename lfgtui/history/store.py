@@ -39,6 +39,7 @@ from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    DiffUpdated,
     ErrorInfo,
     ErrorKind,
     Event,
@@ -56,6 +57,7 @@ from lfgtui.events import (
     ToolCallStarted,
     ToolResult,
     Usage,
+    WorktreeReady,
 )
 from lfgtui.folders import private_folder
 from lfgtui.history.schema import MIGRATIONS, PartKind
@@ -294,6 +296,14 @@ class AttemptRow(Row):
     output_tokens: int | None
     input_tokens: int | None
     tokens_estimated: bool
+    cost_usd: float | None = None
+    cost_estimated: bool = False
+    worktree: str | None = None
+    branch: str | None = None
+    diff_added: int | None = None
+    diff_removed: int | None = None
+    diff_files: int | None = None
+    diff: str | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -323,6 +333,8 @@ class TurnRow(Row):
     ended_seq: int | None
     ended_ms: float | None
     stop_reason: str | None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -454,6 +466,41 @@ class ModelStats:
     ttft_p95_ms: float | None
     tokens_per_s_p50: float | None
     output_tokens: int
+    cost_usd: float | None = None
+    """The sum of the priced attempts' costs; None when none was priced."""
+    unpriced: int = 0
+    """Attempts that made requests but have no cost (no price was known for the model)."""
+    cost_estimated: bool = False
+
+
+@dataclass(frozen=True)
+class DayCost:
+    """What one day's attempts cost (local time), with the same meaning of the fields as above."""
+
+    day: str
+    attempts: int
+    cost_usd: float | None
+    unpriced: int
+    cost_estimated: bool
+
+
+@dataclass(frozen=True)
+class _StatsRow:
+    outcome: str | None
+    ttft: float | None
+    rate: float | None
+    tokens: int
+    cost: float | None
+    estimated: bool
+
+
+def _costs(rows: Sequence[_StatsRow]) -> tuple[float | None, int, bool]:
+    """The summed cost of the priced rows (None: none priced), how many that streamed had no price,
+    and whether any of the sum is an estimate."""
+    priced = [r for r in rows if r.cost is not None and math.isfinite(r.cost)]
+    total = sum(r.cost for r in priced if r.cost is not None) if priced else None
+    unpriced = sum(1 for r in rows if r.cost is None and r.tokens)
+    return total, unpriced, any(r.estimated for r in priced)
 
 
 # --- opening ---------------------------------------------------------------------------------------
@@ -937,40 +984,65 @@ class Store:
         return hits
 
     def stats(self, filters: Filters | None = None) -> list[ModelStats]:
-        """TTFT p50/p95 and tok/s p50 per provider and model, over attempts that streamed."""
+        """TTFT p50/p95, tok/s p50 and cost per provider and model, over attempts that streamed."""
         where, params = (filters or Filters()).where()
-        groups: dict[tuple[str, str], list[tuple[str | None, float | None, float | None, int]]] = {}
-        for provider, model, outcome, ttft, rate, tokens in self.conn.execute(
+        groups: dict[tuple[str, str], list[_StatsRow]] = {}
+        for provider, model, outcome, ttft, rate, tokens, cost, estimated in self.conn.execute(
             "SELECT a.provider, coalesce(a.model, t.model, ''), a.outcome, a.ttft_ms, a.tokens_per_s, "
-            "a.output_tokens "
+            "a.output_tokens, a.cost_usd, a.cost_estimated "
             f"FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.provider IS NOT NULL {where}",
             params,
         ):
             groups.setdefault((read_value(provider, str), read_value(model, str)), []).append(
-                (
+                _StatsRow(
                     outcome,
                     read_value(ttft, float, optional=True),
                     read_value(rate, float, optional=True),
                     read_value(tokens, int, optional=True) or 0,
+                    read_value(cost, float, optional=True),
+                    bool(estimated),
                 )
             )
         stats = []
         for (provider, model), rows in sorted(groups.items()):
-            ttfts = [ttft for _, ttft, _, _ in rows if ttft is not None and math.isfinite(ttft)]
-            rates = [rate for _, _, rate, _ in rows if rate is not None and math.isfinite(rate)]
+            ttfts = [r.ttft for r in rows if r.ttft is not None and math.isfinite(r.ttft)]
+            rates = [r.rate for r in rows if r.rate is not None and math.isfinite(r.rate)]
+            cost, unpriced, estimated = _costs(rows)
             stats.append(
                 ModelStats(
                     provider=provider,
                     model=model,
                     attempts=len(rows),
-                    completed=sum(1 for outcome, *_ in rows if outcome == Outcome.COMPLETED),
+                    completed=sum(1 for r in rows if r.outcome == Outcome.COMPLETED),
                     ttft_p50_ms=percentile(ttfts, 50),
                     ttft_p95_ms=percentile(ttfts, 95),
                     tokens_per_s_p50=percentile(rates, 50),
-                    output_tokens=sum(tokens for *_, tokens in rows),
+                    output_tokens=sum(r.tokens for r in rows),
+                    cost_usd=cost,
+                    unpriced=unpriced,
+                    cost_estimated=estimated,
                 )
             )
         return stats
+
+    def daily_costs(self, filters: Filters | None = None) -> list[DayCost]:
+        """What the attempts of each day cost, newest day first (days in local time)."""
+        where, params = (filters or Filters()).where()
+        days: dict[str, list[_StatsRow]] = {}
+        for day, tokens, cost, estimated in self.conn.execute(
+            "SELECT date(a.started_at, 'unixepoch', 'localtime'), a.output_tokens, a.cost_usd, "
+            "a.cost_estimated FROM attempts a JOIN tickets t ON t.id = a.ticket_id "
+            f"WHERE a.provider IS NOT NULL {where}",
+            params,
+        ):
+            tokens_out, spent = (
+                read_value(tokens, int, optional=True) or 0,
+                read_value(cost, float, optional=True),
+            )
+            days.setdefault(read_value(day, str), []).append(
+                _StatsRow(None, None, None, tokens_out, spent, bool(estimated))
+            )
+        return [DayCost(day, len(rows), *_costs(rows)) for day, rows in sorted(days.items(), reverse=True)]
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
@@ -1025,7 +1097,7 @@ class Store:
 
 ATTEMPT_METRICS_SET = (
     "ttft_ms = ?, ttft_text_ms = ?, ttft_reasoning_ms = ?, tokens_per_s = ?, output_tokens = ?, "
-    "input_tokens = ?, tokens_estimated = ?"
+    "input_tokens = ?, tokens_estimated = ?, cost_usd = ?, cost_estimated = ?"
 )
 
 
@@ -1043,6 +1115,8 @@ def metrics_columns(metrics: Metrics) -> tuple[Any, ...]:
         metrics.output_tokens,
         metrics.input_tokens,
         metrics.tokens_estimated,
+        metrics.cost_usd,
+        metrics.cost_usd is not None and metrics.cost_estimated,
     )
 
 
@@ -1106,10 +1180,14 @@ def _retrying(info: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _agent_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    """A coding agent's status (its start, session, plan) as its event type and fields, or None when
-    the part is not one (or is damaged): then it comes back as a plain status."""
+def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
+    """A status that carries facts (a coding agent's start, session or plan; a ticket's worktree) as
+    its event type and fields, or None when the part is not one (or is damaged): then it comes back
+    as a plain status."""
     log, session, plan = info.get("agent_log"), info.get("acp_session"), info.get("plan")
+    worktree = [info.get(key) for key in ("worktree", "branch", "base")]
+    if all(isinstance(value, str) for value in worktree):
+        return WorktreeReady, dict(zip(("path", "branch", "base"), worktree, strict=True))
     if isinstance(log, str):
         return AgentStarted, {"log": log}
     if isinstance(session, str):
@@ -1138,6 +1216,8 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
                 "input_tokens": turn.input_tokens,
                 "output_tokens": turn.output_tokens,
                 "reasoning_tokens": turn.reasoning_tokens,
+                "cache_read_tokens": turn.cache_read_tokens,
+                "cache_write_tokens": turn.cache_write_tokens,
             }
             events.add((turn.usage_seq, 0), turn.usage_ms, Usage, **usage)
         if turn.ended_seq is not None and turn.ended_ms is not None:
@@ -1176,11 +1256,14 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
                 )
             case PartKind.STATUS if (retrying := _retrying(info)) is not None:
                 events.add((part.seq, 0), part.t_ms, Retrying, message=part.text, **retrying)
-            case PartKind.STATUS if (agent := _agent_note(info)) is not None:
-                kind, facts = agent
+            case PartKind.STATUS if (typed := _typed_note(info)) is not None:
+                kind, facts = typed
                 events.add((part.seq, 0), part.t_ms, kind, message=part.text, **facts)
             case PartKind.STATUS:
                 events.add((part.seq, 0), part.t_ms, Status, message=part.text)
+    if row.diff_files is not None:
+        diff = {"added": row.diff_added or 0, "removed": row.diff_removed or 0, "files": row.diff_files}
+        events.add((1 << 62, -1), row.ended_ms or 0.0, DiffUpdated, text=row.diff, **diff)
     if row.outcome is not None:
         error = (
             ErrorInfo(_error_kind(row.error_kind), row.error_message or "", row.error_status)

@@ -29,12 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    DiffUpdated,
     Event,
     PlanUpdated,
     ReasoningDelta,
@@ -48,6 +50,7 @@ from lfgtui.events import (
     ToolCallStarted,
     ToolResult,
     Usage,
+    WorktreeReady,
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import (
@@ -67,6 +70,9 @@ from lfgtui.metrics import Metrics
 from lfgtui.run import Run
 from lfgtui.tickets import Ticket, TicketFile
 
+if TYPE_CHECKING:
+    from lfgtui.prices import Pricer
+
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset({AttemptStarted, AttemptEnded, ToolCallReady, ToolResult, Status, Retrying})
 
@@ -83,6 +89,7 @@ class Started:
     prompt: str
     wall: float
     continues: int | None = None
+    pricer: Pricer | None = None
 
 
 Item = Event | Started
@@ -257,6 +264,7 @@ class Recorder:
     def _start(self, item: Started) -> None:
         event = item.event
         attempt = self._attempt(event, item.wall, event.provider)
+        attempt.metrics.pricer = item.pricer
         meta = None if item.continues is None else json.dumps({"continues": item.continues})
         prompt = self._part(attempt, PartKind.PROMPT, event, meta=meta)
         prompt.text.append(item.prompt)
@@ -324,6 +332,20 @@ class Recorder:
             case AgentStarted(message=message, log=log):
                 self._seal(attempt)
                 self._note(attempt, event, message, json.dumps({"agent_log": log}))
+            case WorktreeReady(message=message, path=path, branch=branch, base=base):
+                self._seal(attempt)
+                self._note(
+                    attempt, event, message, json.dumps({"worktree": path, "branch": branch, "base": base})
+                )
+                self.conn.execute(
+                    "UPDATE attempts SET worktree = ?, branch = ? WHERE id = ?", (path, branch, attempt.id)
+                )
+            case DiffUpdated(added=added, removed=removed, files=files, text=text):
+                self.conn.execute(
+                    "UPDATE attempts SET diff_added = ?, diff_removed = ?, diff_files = ?, "
+                    "diff = coalesce(?, diff) WHERE id = ?",
+                    (added, removed, files, text, attempt.id),
+                )
             case PlanUpdated(message=message, steps=steps):
                 self._seal(attempt)
                 plan = [[step.content, step.status, step.priority] for step in steps]
@@ -470,8 +492,8 @@ class Recorder:
         self.conn.execute(
             "UPDATE turns SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
             "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
-            "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, stop_reason = ? "
-            "WHERE id = ?",
+            "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
+            "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ? WHERE id = ?",
             (
                 ms(call.first_reasoning),
                 ms(call.first_text),
@@ -487,6 +509,8 @@ class Recorder:
                 turn.ended_seq,
                 turn.ended_ms,
                 turn.stop_reason,
+                call.cache_read_tokens,
+                call.cache_write_tokens,
                 turn.row_id,
             ),
         )
@@ -533,8 +557,10 @@ class RunHistory:
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
 
     def attach(self, run: Run) -> None:
-        """Record this run: the history becomes its first sink and reads each attempt's prompt from it."""
+        """Record this run: the history becomes its first sink and reads each attempt's prompt from it;
+        the run takes the id it is recorded under (its worktree branches are named after it)."""
         self._run = run
+        run.run_id = self.run_id
         run.sinks.insert(0, self)
 
     def __call__(self, event: Event) -> None:
@@ -548,7 +574,9 @@ class RunHistory:
             if isinstance(event, AttemptStarted):
                 assert self._run is not None, "attach(run) before the run starts"
                 prompt, continues = self._run.sent_prompt(event.ticket)
-                pending.append(Started(event, prompt, time.time(), continues))
+                prices = self._run.book.prices
+                pricer = None if prices is None else prices.pricer(event.provider, event.model)
+                pending.append(Started(event, prompt, time.time(), continues, pricer))
                 return
         pending.append(event)
 

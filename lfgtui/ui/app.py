@@ -10,20 +10,24 @@ which a recorded run opens read-only (a new session on top) and a ticket of it c
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from lfgtui.alerts import Channel
 from lfgtui.events import Event, Outcome, ReasoningDelta, TextDelta
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.notify import Attention, NotifyCommand, in_tmux, notification_protocols, terminal_alert
+from lfgtui.prices import PriceBook
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, provider_problems
 from lfgtui.run import Run, Sink
@@ -74,6 +78,10 @@ class LfgApp(App[int]):
         history: Path | None = None,
         recorded: RecordedRun | None = None,
         mode: Mode = Mode.LIVE,
+        prices: PriceBook | None = None,
+        max_cost_usd: float | None = None,
+        notify: Collection[str] = (),
+        notify_command: NotifyCommand | None = None,
     ) -> None:
         """`history`: the file `/` searches and runs started here are recorded in (None: off).
         `recorded` with `mode`: the run `lfg resume` takes up again, or `lfg replay` plays (whose
@@ -85,7 +93,10 @@ class LfgApp(App[int]):
         self.user_keymap = dict(keymap or {})
         self.providers = providers
         self.history_path = history
-        self.run_options = RunOptions(max_concurrency, tool_env, clock)
+        self.notify_events = frozenset(notify)
+        """What rings the terminal (`[ui] notify`; none with --quiet) and goes to --notify-command."""
+        self.alert_channels: list[Channel] = [self.alert, *([notify_command] if notify_command else [])]
+        self.run_options = RunOptions(max_concurrency, tool_env, clock, prices, max_cost_usd)
         run_id = run_id or (recorded.run_id if recorded is not None else secrets.token_hex(3))
         options = self.run_options
         self.sessions = [
@@ -162,6 +173,17 @@ class LfgApp(App[int]):
         if not isinstance(event, TextDelta | ReasoningDelta):
             self.summary_stale = True
 
+    def alert(self, attention: Attention) -> None:
+        """The bell and a desktop notification (OSC 9 / 777, through tmux when inside it).
+
+        Textual has no public call for raw output: this is what its own `bell()` does, the driver's
+        writer thread putting the bytes between two frames, never inside one."""
+        driver = self._driver
+        if driver is None or self.is_headless or self.is_web:
+            return
+        protocols = notification_protocols(os.environ)
+        driver.write(terminal_alert(attention, tmux=in_tmux(os.environ), protocols=protocols))
+
     def _frame(self) -> None:
         """Draw the panes that changed, longest-waiting first, until the frame's budget is spent.
 
@@ -181,7 +203,10 @@ class LfgApp(App[int]):
         if self.summary_stale or self.frames - self.summary_frame >= LINES_EVERY:
             self.summary_stale = False
             self.summary_frame = self.frames
-            self.run_screen.summary.show(self.run_screen.panes, now, self.started, self.run_id)
+            screen = self.run_screen
+            run = self.session.run
+            limits = [] if run is None else run.limiters.summaries(time.monotonic())
+            screen.summary.show(screen.panes, now, self.started, self.run_id, self.book.cost_usd(), limits)
 
     def _sample(self) -> None:
         now = self.clock()

@@ -7,6 +7,7 @@ from collections import deque
 from rich.text import Text
 
 from lfgtui.metrics import Metrics
+from lfgtui.prices import format_usd
 
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_SAMPLES = 16
@@ -35,11 +36,13 @@ def gauge_text(
     width: int,
     running: bool,
 ) -> Text:
-    """One line of gauges that fits `width`; `~` marks a rate and a token count that are still
-    estimated (from the characters, until the provider reports its usage).
+    """One line of gauges that fits `width`; `~` marks a rate, a token count and a cost that are still
+    estimated (from the characters, until the provider reports its usage); `$?` is a cost no price is
+    known for.
 
-    The sparkline gets the room the numbers leave (its latest samples). When not everything fits,
-    a running pane keeps its sparkline and a finished one its elapsed time.
+    The cost comes after the token numbers, when it fits; the sparkline gets the room the numbers
+    leave (its latest samples). When not everything fits, a running pane keeps its sparkline and a
+    finished one its elapsed time.
     """
     estimated = "~" if metrics.tokens_estimated else ""
     rate_estimated = "~" if running or estimated else ""  # the live rate always counts estimates
@@ -54,6 +57,10 @@ def gauge_text(
 
     def room(shown: list[Text]) -> int:
         return width - sum(map(len, shown)) - len(separator) * (len(shown) - 1)
+
+    with_cost = [*parts, Text(format_usd(metrics.cost_usd, metrics.cost_estimated))]
+    if room(with_cost) >= 0:
+        parts = with_cost
 
     if elapsed is not None:
         with_elapsed = [*parts, Text(elapsed_text(elapsed))]

@@ -181,3 +181,34 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class CompareScreen(ModalScreen[None]):
+    """The models a fanned-out ticket ran on, side by side (`rows`: one per model, already inert)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,equals_sign", "close", "Close", id="compare.close")
+    ]
+    COLUMNS = ("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")
+
+    def __init__(self, group: str, rows: list[tuple[str, ...]]) -> None:
+        super().__init__()
+        self.group = group
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
+        for column in self.COLUMNS:
+            table.add_column(column, justify="left" if column in ("model", "outcome") else "right")
+        for row in self.rows:
+            table.add_row(*row)
+        with Vertical(classes="dialog compare"):
+            heading = Text.assemble(
+                ("compare ", "bold"), (inert(self.group), "bold"), ": one prompt, each model"
+            )
+            yield Static(heading, classes="question")
+            yield Static(table)
+            yield Static("escape to close", classes="choices")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -8,6 +8,7 @@ visible panes only.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from enum import StrEnum
 
@@ -22,10 +23,12 @@ from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
     AttemptStarted,
+    DiffUpdated,
     ErrorInfo,
     Event,
     PlanStep,
     PlanUpdated,
+    Queued,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -33,7 +36,9 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
     ToolResult,
+    WorktreeReady,
 )
+from lfgtui.formats import plural
 from lfgtui.headless import OUTCOME_GLYPHS
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics
@@ -55,6 +60,7 @@ sees them drawn."""
 
 class PaneState(StrEnum):
     WAITING = "waiting"
+    QUEUED = "queued"
     RUNNING = "running"
     APPROVAL = "approval"
     COMPLETED = "completed"
@@ -64,7 +70,7 @@ class PaneState(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-GLYPHS = {PaneState.WAITING: "·", PaneState.APPROVAL: "?"} | {
+GLYPHS = {PaneState.WAITING: "·", PaneState.QUEUED: "…", PaneState.APPROVAL: "?"} | {
     PaneState(outcome.value): glyph for outcome, glyph in OUTCOME_GLYPHS.items()
 }
 
@@ -85,9 +91,15 @@ class TicketPane(Vertical, can_focus=True):
         self.error: ErrorInfo | None = None
         self.retries = 0
         self.retrying: Retrying | None = None
+        self.queued: Queued | None = None
+        """Why the next request waits (its provider's shared limits), while it does."""
         self.status_note = ""
         self.agent_log: str | None = None
         """The file a coding agent's stderr goes to, for this attempt."""
+        self.diff: DiffUpdated | None = None
+        """What the ticket changed in its worktree (isolation = "worktree"), the latest measure; it
+        outlives an attempt, since a retry works on in the same worktree."""
+        self.branch: str | None = None
         self.samples: deque[float] = deque([0.0] * SPARK_SAMPLES, maxlen=SPARK_SAMPLES)
         self.dirty = True
         self.lines_stale = True
@@ -131,7 +143,8 @@ class TicketPane(Vertical, can_focus=True):
 
     @property
     def running(self) -> bool:
-        return self.state in (PaneState.RUNNING, PaneState.APPROVAL)
+        """The attempt is under way: streaming, waiting for approval, or queued for its provider."""
+        return self.state in (PaneState.RUNNING, PaneState.APPROVAL, PaneState.QUEUED)
 
     @property
     def needs_frame(self) -> bool:
@@ -140,7 +153,7 @@ class TicketPane(Vertical, can_focus=True):
 
     @property
     def finished(self) -> bool:
-        return self.state not in (PaneState.WAITING, PaneState.RUNNING, PaneState.APPROVAL)
+        return self.state not in (PaneState.WAITING, PaneState.QUEUED, PaneState.RUNNING, PaneState.APPROVAL)
 
     @property
     def needs_attention(self) -> bool:
@@ -159,7 +172,9 @@ class TicketPane(Vertical, can_focus=True):
                 self.thinking.display = True
                 return
             case RequestSent():
-                self.retrying = None
+                self.retrying = self.queued = None
+                if self.state is PaneState.QUEUED:
+                    self.state = PaneState.RUNNING
                 if self.body.source and not self.body.source.endswith("\n\n"):
                     self.body.append("\n\n")
             case AttemptStarted(attempt=attempt, provider=provider, model=model, t=t):
@@ -174,6 +189,14 @@ class TicketPane(Vertical, can_focus=True):
             case AgentStarted(log=log, message=message):
                 self.agent_log = log
                 self.status_note = inert(message)
+            case DiffUpdated():
+                self.diff = event
+            case Queued():
+                self.queued = event
+                self.state = PaneState.QUEUED
+            case WorktreeReady(branch=branch, message=message):
+                self.branch = branch
+                self.status_note = inert(message)
             case PlanUpdated(steps=steps):
                 self.plan.update(plan_text(steps))
                 self.plan.display = bool(steps)
@@ -183,7 +206,7 @@ class TicketPane(Vertical, can_focus=True):
                 self.state = PaneState(outcome.value)
                 self.error = error
                 self.ended_at = t
-                self.retrying = None
+                self.retrying = self.queued = None
                 self._settle_approval(False)
                 self.body.finish()
                 self.reasoning.finish()
@@ -315,6 +338,13 @@ class TicketPane(Vertical, can_focus=True):
         text.append(f"  {inert(self.provider)}/{inert(self.model)}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")
+        if self.diff is not None and not self.diff.files:
+            text.append("  no changes yet", "dim")
+        elif self.diff is not None:
+            text.append("  ")
+            text.append(f"+{self.diff.added}", "green")
+            text.append(f" \u2212{self.diff.removed}", "red")
+            text.append(f" {plural(self.diff.files, 'file')}", "dim")
         return text
 
     def _key(self, binding: str) -> str:
@@ -338,6 +368,10 @@ class TicketPane(Vertical, can_focus=True):
         shown = self.approval_shown()
         if shown is not None:
             return shown[0]
+        if self.queued is not None:
+            until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
+            left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
+            return Text(f"{inert(why)}{left}", "yellow")
         if self.retrying is not None:
             left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
             retry = self.retrying

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from enum import StrEnum
 from typing import Protocol
 
@@ -15,9 +16,12 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from lfgtui.headless import compared
+from lfgtui.inert import inert
+from lfgtui.prices import format_usd
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import elapsed_text
-from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen
+from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
@@ -57,6 +61,8 @@ BINDINGS = [
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
     Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
+    Binding("d", "diff", "Diff", id="pane.diff", show=False),
+    Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
     Binding("n", "approve(False)", "Deny", id="pane.deny"),
     Binding("a", "attention", "Attention", id="run.attention"),
@@ -81,6 +87,8 @@ HELP = {
     "run.cancel_all": "cancel every ticket (asks first)",
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
+    "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
+    "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side",
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
     "pane.deny": "deny it",
@@ -113,7 +121,16 @@ class SummaryBar(Static):
         self._ended_at: float | None = None
         self._shown: Text | None = None
 
-    def show(self, panes: list[TicketPane], now: float, started: float, run_id: str) -> None:
+    def show(
+        self,
+        panes: list[TicketPane],
+        now: float,
+        started: float,
+        run_id: str,
+        cost: tuple[float | None, bool],
+        limits: list[str],
+    ) -> None:
+        """`limits`: a line per provider that is paused or has calls queued (ratelimit.py)."""
         counts = {state: 0 for state in PaneState}
         for pane in panes:
             counts[pane.state] += 1
@@ -130,6 +147,7 @@ class SummaryBar(Static):
             text.append("  ")
         parts = [
             (PaneState.RUNNING, "running", "cyan"),
+            (PaneState.QUEUED, "queued", "yellow"),
             (PaneState.APPROVAL, "need approval", "magenta"),
             (PaneState.WAITING, "waiting", "dim"),
             (PaneState.COMPLETED, "completed", "green"),
@@ -143,12 +161,22 @@ class SummaryBar(Static):
                 text.append("  ")
         if self.timed:
             text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
+            text.append(f"  {format_usd(*cost)}", "bold")
+        for limit in limits:
+            text.append(f"  {inert(limit)}", "yellow")
             end = now if self._ended_at is None else self._ended_at
             text.append(f"  {elapsed_text(end - started)}", "dim")
         text.rstrip()
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
+
+
+def compare_row(pane: TicketPane, now: float) -> tuple[str, ...]:
+    """A pane's attempt as a row of the comparison: its model and the numbers the headless table has."""
+    end = pane.ended_at if pane.ended_at is not None else now
+    duration = "-" if pane.started_at is None else elapsed_text(end - pane.started_at)
+    return (inert(f"{pane.provider}/{pane.model}"), *compared(pane.metrics, pane.state.value, duration))
 
 
 class RunControl(Protocol):
@@ -161,6 +189,8 @@ class RunControl(Protocol):
     def retry_all(self) -> None: ...
 
     def ask_follow_up(self, ticket_id: str) -> None: ...
+
+    def show_diff(self, ticket_id: str) -> None: ...
 
     def rerun_ticket(self, ticket_id: str) -> None: ...
 
@@ -280,6 +310,28 @@ class RunScreen(Screen[None]):
             self.app.bell()
             return
         self.app.push_screen(AgentLogScreen(pane.agent_log))
+
+    def action_diff(self) -> None:
+        pane = self.focused_pane
+        if pane is None:
+            return
+        if pane.diff is None:
+            self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
+            return
+        self.control.show_diff(pane.ticket.id)
+
+    def action_compare(self) -> None:
+        """The focused pane's fanned-out ticket, every model of it side by side."""
+        pane = self.focused_pane
+        group = None if pane is None else pane.ticket.group
+        if group is None:
+            self.notify(
+                "This ticket runs on one model: models = [...] fans a ticket out over several.", timeout=3
+            )
+            return
+        now = getattr(self.app, "clock", time.monotonic)()
+        rows = [compare_row(other, now) for other in self.panes if other.ticket.group == group]
+        self.app.push_screen(CompareScreen(group, rows))
 
     def action_approve(self, allowed: bool) -> None:
         """Deny at once; approve only what the person has seen whole: in the pane's notice when it

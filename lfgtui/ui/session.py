@@ -17,18 +17,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lfgtui.agent import Approve
+from lfgtui.alerts import RunAlerts
 from lfgtui.events import ToolCallReady
 from lfgtui.history.writer import RunHistory
 from lfgtui.metrics import MetricsBook
 from lfgtui.resume import FollowUp, RecordedRun, ReplayClock, Step, play, replay_steps, restore_steps
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket
+from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.pane import TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
 
 if TYPE_CHECKING:
+    from lfgtui.prices import PriceBook
     from lfgtui.ui.app import LfgApp
+    from lfgtui.worktrees import Worktree
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class RunOptions:
     max_concurrency: int = 8
     tool_env: Mapping[str, str] | None = None
     clock: Callable[[], float] = time.monotonic
+    prices: PriceBook | None = None
+    max_cost_usd: float | None = None
 
 
 class Session:
@@ -59,7 +65,8 @@ class Session:
         self.mode = mode
         self.run_id = run_id
         self.recorded = recorded
-        self.book = MetricsBook()
+        options = options or app.run_options
+        self.book = MetricsBook(prices=options.prices)
         self.screen = RunScreen(tickets, self, mode, first)
         self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.screen.panes}
         self.started = app.clock()
@@ -67,18 +74,22 @@ class Session:
         self._resources = contextlib.AsyncExitStack()
         self._replay: asyncio.Task[None] | None = None
         if mode in (Mode.LIVE, Mode.RESUMED):
-            options = options or RunOptions()
             self.run = Run(
                 tickets,
                 app.providers,
                 self._approver,
-                [self.book, functools.partial(app.show_event, self), *(sinks or [])],
+                [functools.partial(app.show_event, self), *(sinks or [])],
                 max_concurrency=options.max_concurrency,
                 tool_env=options.tool_env,
                 clock=options.clock,
                 earlier=recorded.earlier() if recorded is not None and mode is Mode.RESUMED else None,
                 keep_agents=True,
+                prices=options.prices,
+                max_cost_usd=options.max_cost_usd,
             )
+            self.book = self.run.book
+            self.alerts = RunAlerts(self.run, app.notify_events, app.alert_channels)
+            self.run.sinks.append(self.alerts)
 
     @property
     def label(self) -> str:
@@ -139,7 +150,9 @@ class Session:
         async def approve(call: ToolCallReady) -> str | None:
             if self.app.yes or ticket.auto_approves(call.name):
                 return None
-            allowed = await self.panes[ticket.id].ask_approval(call)
+            asked = self.panes[ticket.id].ask_approval(call)
+            self.alerts.approval(ticket.id, call)
+            allowed = await asked
             return None if allowed else f"the user did not approve this {call.name} call"
 
         return approve
@@ -183,6 +196,28 @@ class Session:
                 self.panes[ticket_id].follow_up(prompt)
 
         self.app.push_screen(FollowUpScreen(ticket_id), send)
+
+    def show_diff(self, ticket_id: str) -> None:
+        """The ticket's diff: taken now from its worktree while it works, else the one it left."""
+        pane = self.panes[ticket_id]
+        state = None if self.run is None else self.run.states[ticket_id]
+        if state is not None and state.worktree is not None and pane.running:
+            self.app.run_worker(self._live_diff(ticket_id, state.worktree), group="diff")
+            return
+        if pane.diff is None or pane.diff.text is None:
+            self.app.notify("The diff of this attempt was not recorded.", timeout=3)
+            return
+        self.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
+
+    async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:
+        from lfgtui.worktrees import WorktreeError, diff_text
+
+        try:
+            text = await diff_text(tree)
+        except WorktreeError as exc:
+            self.app.notify(f"The diff cannot be taken: {exc}", severity="error", timeout=5)
+            return
+        self.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
 
     def rerun_ticket(self, ticket_id: str) -> None:
         assert self.recorded is not None, "only a recorded run's tickets are re-run"

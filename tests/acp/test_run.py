@@ -182,13 +182,13 @@ def test_a_recorded_agent_run_rebuilds_its_plan_log_and_session(lfg: Lfg, tmp_pa
     assert opened.message == f"agent session {opened.session_id}" and not opened.loaded
 
 
-def test_a_damaged_agent_note_comes_back_as_a_plain_status() -> None:
-    from lfgtui.history.store import _agent_note
+def test_a_damaged_typed_note_comes_back_as_a_plain_status() -> None:
+    from lfgtui.history.store import _typed_note
 
-    assert _agent_note({"plan": [["step", "pending"]]}) is None
-    assert _agent_note({"plan": [["step", 3, "high"]]}) is None
-    assert _agent_note({"plan": "x"}) is None
-    assert _agent_note({"plan": [["a", "completed", "high"]]}) == (
+    assert _typed_note({"plan": [["step", "pending"]]}) is None
+    assert _typed_note({"plan": [["step", 3, "high"]]}) is None
+    assert _typed_note({"plan": "x"}) is None
+    assert _typed_note({"plan": [["a", "completed", "high"]]}) == (
         PlanUpdated,
         {"steps": (PlanStep("a", "completed", "high"),)},
     )

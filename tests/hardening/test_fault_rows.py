@@ -408,6 +408,28 @@ ELSEWHERE = {
         "tests/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
         "tests/test_run_cli.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
     ],
+    "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
+    "`tokens_per_minute`), and one of them gets a 429": [
+        "tests/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
+        "tests/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request",
+        "tests/test_ratelimit.py::test_the_line_is_first_come_first_served",
+        "tests/ui/test_many_agents.py::test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued",
+    ],
+    "a ticket or the whole run reaches its `max_cost_usd`": [
+        "tests/test_run_budgets.py::test_a_ticket_stops_at_its_budget_keeping_its_text",
+        "tests/test_run_budgets.py::test_the_run_budget_stops_every_running_ticket",
+        "tests/test_run_budgets.py::test_an_unpriced_model_is_never_stopped_by_a_budget",
+    ],
+    '`isolation = "worktree"` is set but the workdir is not in a git repository, or the repository has '
+    "no commit": [
+        "tests/test_run_worktrees.py::test_a_workdir_outside_a_repository_fails_the_ticket_saying_why",
+    ],
+    "a `--notify-command` hook fails, hangs or cannot keep up": [
+        "tests/test_notify.py::test_a_failing_or_missing_command_is_a_warning_not_an_exception",
+        "tests/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout",
+        "tests/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
+        "tests/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
+    ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [
         "tests/hardening/test_escapes.py::test_the_tui_shows_escape_sequences_without_obeying_them",

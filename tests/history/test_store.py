@@ -86,6 +86,40 @@ def test_a_folder_another_lfg_creates_meanwhile_is_used(
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
+def test_a_file_of_the_first_schema_is_migrated_and_keeps_every_run(tmp_path: Path) -> None:
+    """A file written before costs and worktrees were recorded (schema 1) gains their columns, empty,
+    and its runs read back as before."""
+    db = tmp_path / "h.sqlite3"
+    record(db, tmp_path, sample_attempt()).finish()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for table, column in ADDED_IN_V2:
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 1")
+    with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        (run,) = store.list_runs()
+        record_read = store.load(Selection(run.id))
+        (attempt,) = record_read.tickets[0].attempts
+        assert attempt.row.cost_usd is None and attempt.row.diff is None and attempt.row.output_tokens
+        assert "".join(part.text for part in attempt.parts if part.kind == PartKind.TEXT)
+
+
+ADDED_IN_V2 = [
+    ("attempts", column)
+    for column in (
+        "cost_usd",
+        "cost_estimated",
+        "worktree",
+        "branch",
+        "diff_added",
+        "diff_removed",
+        "diff_files",
+        "diff",
+    )
+] + [("turns", "cache_read_tokens"), ("turns", "cache_write_tokens")]
+
+
 def test_a_file_from_a_newer_lfg_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     with sqlite3.connect(db) as conn:

@@ -8,6 +8,8 @@ import pytest
 
 from lfgtui.events import EventFactory, RequestSent, TextDelta, Usage
 from lfgtui.metrics import Metrics
+from lfgtui.prices import OverridePricer
+from lfgtui.providers.base import PriceOverride
 from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text
 
 SAMPLES = deque([float(i) for i in range(SPARK_SAMPLES)], maxlen=SPARK_SAMPLES)
@@ -31,7 +33,18 @@ def spark_length(text: str) -> int:
 
 def test_everything_shows_when_it_fits() -> None:
     line = gauge_text(streamed(), 51.5, SAMPLES, 65.2, width=80, running=True).plain
-    assert line == f"TTFT 300 ms · ~51.5 tok/s {'▁▁▂▂▃▃▄▄▅▅▆▆▇▇██'} · ~7 tok · 1:05"
+    assert line == f"TTFT 300 ms · ~51.5 tok/s {'▁▁▂▂▃▃▄▄▅▅▆▆▇▇██'} · ~7 tok · $? · 1:05"
+
+
+def test_a_priced_attempt_shows_its_cost_estimated_until_usage_comes() -> None:
+    rates = OverridePricer(PriceOverride(input_per_mtok=2_000.0, output_per_mtok=8_000.0))
+    estimating = streamed()
+    estimating.pricer = rates
+    assert " · ~$0.056 · " in gauge_text(estimating, 1.0, SAMPLES, 1.0, width=80, running=True).plain
+    reported = streamed(reported=9)
+    reported.pricer = rates
+    line = gauge_text(reported, 1.0, SAMPLES, 1.0, width=80, running=False).plain
+    assert " · $0.078 · " in line, "3 input tokens at $2,000/M and 9 output at $8,000/M"
 
 
 def test_estimates_are_marked_until_the_provider_reports_usage() -> None:
@@ -50,6 +63,11 @@ def test_a_narrow_pane_keeps_what_matters_and_never_overflows(width: int) -> Non
         assert len(line) <= width
         assert line.startswith("TTFT 300 ms · ") and "tok/s" in line and "~7 tok" in line
     numbers = len("TTFT 300 ms · ~123.4 tok/s · ~7 tok")
+    if width >= numbers + len(" · $?"):
+        assert " · $? " in f"{running} " and " · $? " in f"{finished} ", "an unpriced model's cost is $?"
+    else:
+        assert "$" not in running + finished, "the cost goes before the numbers it would push out"
+    numbers += len(" · $?") if width >= numbers + len(" · $?") else 0
     if width >= numbers + 1 + MIN_SPARK:
         assert spark_length(running) >= MIN_SPARK, "a running pane gives up its elapsed time first"
     if width >= numbers + len(" · 1:05"):

@@ -1,0 +1,114 @@
+"""Running many agents in the TUI: a worktree ticket's diff in its header and behind `d`, fanned-out
+panes, and `a` visiting the pane that has waited longest."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.diff_screen import DiffScreen, split_files, styled
+from lfgtui.ui.modals import CompareScreen
+from lfgtui.ui.pane import PaneState
+from tests.test_run_worktrees import repository
+from tests.ui.test_app import SIZE, make_app, pane, tickets, until
+
+
+async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
+    repo = repository(tmp_path / "repo")
+    toml = f'[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\nworkdir = "{repo}"\n'
+    toml += 'isolation = "worktree"\ntools = ["write_file", "run_command"]\n'
+    toml += '[[ticket]]\nid = "plain"\nprompt = "x"\nmodel = "hello"\n'
+    app = make_app(sim, tickets(tmp_path, toml), yes=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+        await until(pilot, lambda: "+3 \u22120 1 file" in str(pane(app, "w").header.text))
+        assert app.run_screen.focused_pane is pane(app, "w")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DiffScreen))
+        assert isinstance(app.screen, DiffScreen)
+        assert [file.path for file in app.screen.files] == ["notes/summary.md"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DiffScreen)
+        await pilot.press("tab", "d")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, DiffScreen), "a ticket without a worktree has no diff"
+    assert not (repo / "notes").exists()
+
+
+def test_a_diff_is_split_per_file_and_shown_inert() -> None:
+    diff = (
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\n+new \x1b]0;pwned\x07\n"
+        "diff --git a/bin b/bin\nBinary files a/bin and b/bin differ\n"
+    )
+    first, second = split_files(diff)
+    assert (first.path, first.added, first.removed) == ("x.py", 1, 1)
+    assert second.path == "bin"
+    shown = styled(first.lines)
+    assert "\x1b" not in shown.plain and "\x07" not in shown.plain and "␛]0;pwned␇" in shown.plain
+
+
+async def test_a_fanned_out_ticket_with_a_dotted_id_gets_a_pane_per_model(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    toml = '[[ticket]]\nid = "ask.v1"\nprompt = "x"\nmodels = ["sim/hello", "sim-anthropic/hello"]\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        assert set(app.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.panes.values()))
+        assert "sim-anthropic/hello" in str(pane(app, "ask.v1@sim-anthropic-hello").header.text)
+        await pilot.press("equals_sign")
+        assert isinstance(app.screen, CompareScreen)
+        assert [row[:2] for row in app.screen.rows] == [
+            ("sim/hello", "completed"),
+            ("sim-anthropic/hello", "completed"),
+        ]
+        assert all(row[5] == "$?" for row in app.screen.rows), "the sim has no price"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_a_goes_to_the_pane_that_has_waited_longest(sim: SimServer, tmp_path: Path) -> None:
+    toml = '[[ticket]]\nid = "ok"\nprompt = "x"\nmodel = "hello"\n\n'
+    toml += '[[ticket]]\nid = "later"\nprompt = "x"\nmodel = "fault-401"\ndepends_on = ["ok"]\n\n'
+    toml += '[[ticket]]\nid = "first"\nprompt = "x"\nmodel = "fault-401"\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "later").state is PaneState.FAILED)
+        assert pane(app, "first").attention_since < pane(app, "later").attention_since  # type: ignore[operator]
+        await until(pilot, lambda: "⚑ 2 waiting for you" in str(app.run_screen.summary.render()))
+        await pilot.press("a")
+        assert app.run_screen.focused_pane is pane(app, "first"), "the longest-waiting, though listed last"
+        await pilot.press("a")
+        assert app.run_screen.focused_pane is pane(app, "later")
+        await pilot.press("a")
+        assert app.run_screen.focused_pane is pane(app, "first")
+
+
+async def test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    toml = '[[ticket]]\nid = "first"\nprompt = "x"\nmodel = "long-answer:repeat=6,tokens_per_s=300"\n'
+    toml += '[[ticket]]\nid = "second"\nprompt = "x"\nmodel = "hello"\n'
+    loaded = load_tickets(tickets(tmp_path, toml), Config(path=None), BUILTIN_TOOLS, env={})
+    one_at_a_time = {"sim": replace(BUILTIN["sim"], max_concurrency=1)}
+    app = LfgApp(loaded.tickets, Providers(one_at_a_time, sim=sim))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "first").state is PaneState.RUNNING)
+        await until(pilot, lambda: pane(app, "second").state is PaneState.QUEUED)
+        await until(pilot, lambda: "sim allows 1 at once" in str(pane(app, "second").notice.render()))
+        await until(pilot, lambda: "1 queued" in str(app.run_screen.summary.render()))
+        assert "sim: 1 streaming, 1 queued" in str(app.run_screen.summary.render())
+        await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED, timeout=30)
+        assert pane(app, "first").state is PaneState.COMPLETED, "the second went once the first was done"
