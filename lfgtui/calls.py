@@ -62,7 +62,7 @@ async def run_call(
     limiter: ProviderLimiter | None = None,
 ) -> AsyncIterator[Event]:
     """Stream one model call, retrying retryable failures that happen before any output."""
-    estimate = estimate_prompt_tokens(call) if limiter is not None else 0
+    estimate = estimate_prompt_tokens(call)
     retry = 0
     while True:
         permit = limiter.enter(estimate) if limiter is not None else None
@@ -72,7 +72,7 @@ async def run_call(
                 while wait is not None:
                     yield ev(Queued, message=permit.explain(wait), reason=wait.reason.value, until=wait.until)
                     wait = await permit.next_wait(wait)
-            yield ev(RequestSent, call=call_index)
+            yield ev(RequestSent, call=call_index, input_estimate=estimate)
             got_output = False
             try:
                 async with contextlib.aclosing(provider.stream(call, ev)) as events:  # closed when we are

@@ -92,9 +92,12 @@ class AttemptStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSent(Event):
-    """A model call left for the provider; `call` counts model calls within the attempt from 0."""
+    """A model call left for the provider; `call` counts model calls within the attempt from 0.
+    `input_estimate` is lfg's estimate of the prompt's tokens: what a cost counts until the provider
+    reports the input it charged."""
 
     call: int
+    input_estimate: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

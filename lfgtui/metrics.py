@@ -38,6 +38,8 @@ class CallMetrics:
 
     request_sent: float
     call: int = 0
+    input_estimate: int | None = None
+    """lfg's estimate of the prompt, for the cost until the provider reports `input_tokens`."""
     first_reasoning: float | None = None
     first_text: float | None = None
     first_token: float | None = None
@@ -66,8 +68,9 @@ class CallMetrics:
 
     def cost(self, pricer: Pricer) -> float:
         """USD for this request, from the provider's usage or, until it comes, our estimate."""
+        input_tokens = self.input_tokens if self.input_tokens is not None else self.input_estimate
         return pricer.cost(
-            input_tokens=self.input_tokens or 0,
+            input_tokens=input_tokens or 0,
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens or 0,
             cache_write_tokens=self.cache_write_tokens or 0,
@@ -100,8 +103,8 @@ class Metrics:
 
     def apply(self, event: Event) -> None:
         match event:
-            case RequestSent(t=t, call=call):
-                self.calls.append(CallMetrics(request_sent=t, call=call))
+            case RequestSent(t=t, call=call, input_estimate=input_estimate):
+                self.calls.append(CallMetrics(request_sent=t, call=call, input_estimate=input_estimate))
             case TextDelta(t=t, text=text):
                 self._token(t, text, answer=True)
             case ReasoningDelta(t=t, text=text):

@@ -125,10 +125,11 @@ def test_cost_comes_from_each_requests_usage_with_cache_reads_priced_apart(clock
     ev = EventFactory("t", 1, clock=clock)
     book = MetricsBook(prices=PriceBook({"p": ProviderConfig(name="p", kind="openai", prices=RATES)}))
     book(ev(AttemptStarted, provider="p", model="m"))
-    book(ev(RequestSent, call=0))
+    book(ev(RequestSent, call=0, input_estimate=500))
     book(ev(TextDelta, text="12345678"))
     metrics = book.attempts[("t", 1)]
-    assert metrics.cost_estimated and metrics.cost_usd == pytest.approx(2 * 10.0 / 1e6), "2 estimated tokens"
+    estimate = (500 * 2.0 + 2 * 10.0) / 1e6  # the prompt's estimate and 2 estimated output tokens
+    assert metrics.cost_estimated and metrics.cost_usd == pytest.approx(estimate)
     book(ev(Usage, input_tokens=1_000, output_tokens=100, cache_read_tokens=400))
     book(ev(CallEnded, stop_reason="tool_use"))
     book(ev(RequestSent, call=1))
