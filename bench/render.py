@@ -175,6 +175,7 @@ async def run_lfg(
     from lfgtui.providers.base import ProviderConfig
     from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tickets import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
@@ -241,7 +242,7 @@ async def run_lfg(
     TicketPane.render_frame = render_frame  # type: ignore[method-assign]
     Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
 
-    providers = Providers(config.providers, worker=worker)
+    providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
     app = LfgApp(tickets, providers, sinks=[record], run_id="bench", max_concurrency=panes)
     async with app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):

@@ -188,6 +188,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     from lfgtui.history.store import resolve_db_path
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
     from lfgtui.ui import terminal_attached
 
@@ -196,7 +197,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
-    async with Providers(config.providers, worker=use_tui) as providers, _notify_command(args) as command:
+    backend = ProviderWorker() if use_tui else None  # the TUI reads the streams in a child process
+    async with Providers(config.providers, backend=backend) as providers, _notify_command(args) as command:
         if use_tui:
             await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
             from lfgtui.ui.app import LfgApp

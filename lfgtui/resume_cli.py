@@ -125,6 +125,7 @@ async def resume(args: argparse.Namespace) -> int:
         return _fail(problem)
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
@@ -132,7 +133,7 @@ async def resume(args: argparse.Namespace) -> int:
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
     async with (
         reopen_run_history(db, recorded.run_id, _fail) as history,
-        Providers(config.providers, worker=True) as providers,
+        Providers(config.providers, backend=ProviderWorker()) as providers,
     ):
         await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
         app = LfgApp(

@@ -3,8 +3,7 @@
 `Providers` looks up the config and its key; a `Backend`, chosen by the caller, makes the provider:
 `InProcessBackend` here (headless runs, `lfg ask`, and the worker child itself), or
 `worker.ProviderWorker`, whose streams are read in a child process (the TUI). Imports go one way:
-`worker_child` imports this module and `worker`; `worker` imports neither (this module imports it
-only for the `worker=True` shorthand, when asked).
+`worker_child` imports this module and `worker`; this module and `worker` import neither.
 
 `sim` is the built-in offline provider: the first time a ticket uses it, the sim server starts
 in-process on a free loopback port and the ordinary Chat Completions adapter talks to it. The
@@ -50,7 +49,7 @@ class Providers:
 
     The keys are looked up here, whatever the backend, so a missing key is reported before anything
     starts. A given `sim` serves every `sim:` URL (the caller owns it); without one the backend starts
-    its own where the streams are read. `worker=True` is shorthand for `backend=ProviderWorker()`.
+    its own where the streams are read.
     """
 
     def __init__(
@@ -59,14 +58,7 @@ class Providers:
         sim: SimServer | None = None,
         *,
         backend: Backend | None = None,
-        worker: bool = False,
     ) -> None:
-        if worker and backend is not None:
-            raise ValueError("choose either a backend or worker=True, not both")
-        if worker:
-            from lfgtui.providers.worker import ProviderWorker
-
-            backend = ProviderWorker()
         self.configs = dict(BUILTIN) | dict(configs or {})
         self.backend: Backend = backend if backend is not None else InProcessBackend()
         self._sim = sim

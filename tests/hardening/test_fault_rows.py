@@ -105,8 +105,11 @@ def sim(model: str, **fields: Any) -> dict[str, Any]:
 
 
 def retried_after_retry_after(result: Result) -> None:
-    (status,) = result.statuses("f")
-    assert "HTTP 429 rate_limited: Rate limit reached" in status and "retrying in 0.3s (1/1)" in status
+    retrying, paused = result.statuses("f")
+    assert "HTTP 429 rate_limited: Rate limit reached" in retrying and "retrying in 0.3s (1/1)" in retrying
+    assert paused.startswith("paused: ") and paused.endswith(" rate limited, resumes in 1 s"), (
+        "its provider paused"
+    )
     assert result.text("f") == "Answered after the rate limit."
 
 

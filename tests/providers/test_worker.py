@@ -131,7 +131,7 @@ async def test_warming_starts_the_worker_at_once_and_leaves_failures_to_get(
 
 
 async def test_closing_while_warming_leaves_nothing_running() -> None:
-    async with Providers(worker=True) as providers:
+    async with Providers(backend=ProviderWorker()) as providers:
         await providers.warm(["sim", "sim-anthropic"])
         pid = providers.worker_pid
         assert pid is not None
@@ -147,12 +147,9 @@ async def test_without_a_given_sim_the_child_starts_its_own() -> None:
     assert out.error is None and out.text
 
 
-async def test_worker_true_is_shorthand_for_the_worker_backend(sim: SimServer) -> None:
+async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:
     assert isinstance(Providers().backend, InProcessBackend)
-    with pytest.raises(ValueError, match="either"):
-        Providers(backend=InProcessBackend(), worker=True)
-    async with Providers(sim=sim, worker=True) as providers:
-        assert isinstance(providers.backend, ProviderWorker)
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         out = await collect(await providers.get("sim"), ask("hello"))
         assert providers.worker_pid not in (None, os.getpid())
     assert out.error is None and out.text
@@ -175,7 +172,7 @@ def test_imports_between_the_registry_and_the_worker_go_one_way() -> None:
     imports = {name: imported_lfgtui_modules(path) & modules.keys() for name, path in modules.items()}
     assert imports == {
         "lfgtui.providers.worker_child": {"lfgtui.providers.registry", "lfgtui.providers.worker"},
-        "lfgtui.providers.registry": {"lfgtui.providers.worker"},  # the `worker=True` shorthand, when asked
+        "lfgtui.providers.registry": set(),
         "lfgtui.providers.worker": set(),
     }
 
