@@ -163,7 +163,7 @@ class Run:
         """Names the run's worktree branches; the history sets it to the id it records the run under."""
         self.worktrees = worktrees
         """The folder that holds the run's worktrees (None: the user data folder's, see worktrees.py)."""
-        self.limiters = Limiters(providers.configs)
+        self.limiters = Limiters(providers.configs, clock=clock)
         """Each provider's limits, shared by all its tickets (and told of a 429 by any of them)."""
         self.book = MetricsBook(prices=prices)
         """Every attempt's metrics and cost, kept before any sink sees the event (sinks may read it)."""

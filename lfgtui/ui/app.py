@@ -205,7 +205,7 @@ class LfgApp(App[int]):
             self.summary_frame = self.frames
             screen = self.run_screen
             run = self.session.run
-            limits = [] if run is None else run.limiters.summaries(time.monotonic())
+            limits = [] if run is None else run.limiters.summaries(now)
             screen.summary.show(screen.panes, now, self.started, self.run_id, self.book.cost_usd(), limits)
 
     def _sample(self) -> None:

@@ -368,15 +368,15 @@ class TicketPane(Vertical, can_focus=True):
         shown = self.approval_shown()
         if shown is not None:
             return shown[0]
-        if self.queued is not None:
-            until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
-            left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
-            return Text(f"{inert(why)}{left}", "yellow")
         if self.retrying is not None:
             left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
             retry = self.retrying
             count = f"{retry.retry}/{retry.max_retries}"
             return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", "yellow")
+        if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
+            until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
+            left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
+            return Text(f"{inert(why)}{left}", "yellow")
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
             failed = f"✗ {inert(self.error.describe())}{retries}"

@@ -47,7 +47,7 @@ async def test_a_rate_limit_counts_down_in_the_pane(
         for left in (2, 1, 0):
             clock.now += 1.0
             await until(pilot, lambda left=left: f"retrying in {left}s (1/2)" in notice(rl))
-        assert rl.state is PaneState.RUNNING and len(sim.log) == 1
+        assert rl.state is PaneState.QUEUED and len(sim.log) == 1, "it waits out the pause in line"
 
 
 async def test_a_drop_mid_stream_keeps_the_text_and_offers_r(sim: SimServer, tmp_path: Path) -> None:
