@@ -308,8 +308,10 @@ def _prices(providers: Providers, tickets: tuple[Ticket, ...]) -> PriceBook:
     """The run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
     before the UI starts rather than in its first frame."""
     from lfgtui.prices import PriceBook
+    from lfgtui.providers.catalog import resolve
 
-    book = PriceBook(providers.configs)
+    used = {ticket.provider for ticket in tickets}  # resolved: a base URL from the environment counts
+    book = PriceBook({name: resolve(c) if name in used else c for name, c in providers.configs.items()})
     for ticket in tickets:
         book.pricer(ticket.provider, ticket.model)
     return book
