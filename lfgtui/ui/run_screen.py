@@ -162,10 +162,10 @@ class SummaryBar(Static):
         if self.timed:
             text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
             text.append(f"  {format_usd(*cost)}", "bold")
-        for limit in limits:
-            text.append(f"  {inert(limit)}", "yellow")
             end = now if self._ended_at is None else self._ended_at
             text.append(f"  {elapsed_text(end - started)}", "dim")
+        for limit in limits:
+            text.append(f"  {inert(limit)}", "yellow")
         text.rstrip()
         if text != self._shown:
             self._shown = text
