@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from lfgtui.events import ErrorInfo, Event, EventFactory, ReasoningDelta, TextDelta
+from lfgtui.events import ErrorInfo, Event, EventFactory, ReasoningDelta, TextDelta, Usage
 from lfgtui.providers.base import ModelCall, Provider, ProviderError, UserMessage
+from lfgtui.sim.server import SimServer
+from lfgtui.sim.wire import estimate_input_tokens
 
 E = TypeVar("E", bound=Event)
 
@@ -17,6 +19,17 @@ def write_scenario(folder: Path, name: str, toml: str) -> str:
     """Write a scenario file and return its model name."""
     (folder / f"{name}.toml").write_text(toml, encoding="utf-8")
     return name
+
+
+async def cached_usage(
+    provider: Provider, sim: SimServer, scenario_dir: Path
+) -> tuple[list[Usage], tuple[int, ...]]:
+    """Stream a scenario whose usage reports 1200 prompt tokens read from the cache and 300 written to
+    it: the `Usage` events, and what each should say as (whole prompt, reads, writes)."""
+    toml = "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n"
+    out = await collect(provider, ask(write_scenario(scenario_dir, "cached", toml)))
+    assert out.error is None
+    return out.of(Usage), (estimate_input_tokens(sim.log[0].body) + 1200 + 300, 1200, 300)
 
 
 def ask(model: str, prompt: str = "hi", **fields: object) -> ModelCall:

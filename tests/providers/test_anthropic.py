@@ -38,8 +38,8 @@ from lfgtui.providers.errors import classify
 from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, estimate_input_tokens, plan_turn
-from tests.support import CannedServer, Collected, ask, collect, write_scenario
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
+from tests.support import CannedServer, Collected, ask, cached_usage, collect
 
 
 def config(url: str, **fields: Any) -> ProviderConfig:
@@ -85,16 +85,8 @@ async def test_cache_reads_and_writes_are_reported_as_parts_of_the_prompt(
     provider: AnthropicProvider, sim: SimServer, scenario_dir: Path
 ) -> None:
     """Anthropic counts them apart from `input_tokens`; ours is the whole prompt."""
-    model = write_scenario(
-        scenario_dir,
-        "cached",
-        "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n",
-    )
-    out = await collect(provider, ask(model))
-    assert out.error is None
-    prompt = estimate_input_tokens(sim.log[0].body) + 1200 + 300
-    counts = [(u.input_tokens, u.cache_read_tokens, u.cache_write_tokens) for u in out.of(Usage)]
-    assert counts == [(prompt, 1200, 300)] * 2
+    usages, expected = await cached_usage(provider, sim, scenario_dir)
+    assert [(u.input_tokens, u.cache_read_tokens, u.cache_write_tokens) for u in usages] == [expected] * 2
 
 
 async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvider, sim: SimServer) -> None:

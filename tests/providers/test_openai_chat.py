@@ -35,8 +35,8 @@ from lfgtui.providers.openai_chat import (
 )
 from lfgtui.sim.protocols.openai_chat import OpenAIChatEncoder
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import Piece, PieceKind, SimRequest, estimate_input_tokens
-from tests.support import CannedServer, Collected, ask, collect, write_scenario
+from lfgtui.sim.wire import Piece, PieceKind, SimRequest
+from tests.support import CannedServer, Collected, ask, cached_usage, collect
 
 
 @pytest.fixture
@@ -204,16 +204,8 @@ def test_complete_chunks_validate_to_the_sdk_model_the_lenient_path_would_build(
 async def test_cached_prompt_tokens_are_reported_as_parts_of_the_prompt(
     provider: OpenAIChatProvider, sim: SimServer, scenario_dir: Path
 ) -> None:
-    model = write_scenario(
-        scenario_dir,
-        "cached",
-        "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n",
-    )
-    out = await collect(provider, ask(model))
-    assert out.error is None
-    (usage,) = out.of(Usage)
-    prompt = estimate_input_tokens(sim.log[0].body) + 1200 + 300
-    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (prompt, 1200, 300)
+    (usage,), expected = await cached_usage(provider, sim, scenario_dir)
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == expected
 
 
 async def test_a_prompt_without_cache_details_has_no_cache_counts(provider: OpenAIChatProvider) -> None:

@@ -35,8 +35,8 @@ from lfgtui.providers.openai_responses import FunctionCalls, OpenAIResponsesProv
 from lfgtui.sim.protocols.openai_responses import OpenAIResponsesEncoder, OpenAIResponsesProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, estimate_input_tokens, plan_turn
-from tests.support import Collected, ask, collect, write_scenario
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
+from tests.support import Collected, ask, cached_usage, collect
 
 
 def responses_provider(url: str) -> OpenAIResponsesProvider:
@@ -127,16 +127,8 @@ async def test_an_assistant_turn_with_only_tool_calls_counts_as_a_round(
 async def test_cached_input_tokens_are_reported_as_parts_of_the_input(
     provider: OpenAIResponsesProvider, sim: SimServer, scenario_dir: Path
 ) -> None:
-    model = write_scenario(
-        scenario_dir,
-        "cached",
-        "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n",
-    )
-    out = await collect(provider, ask(model))
-    assert out.error is None
-    (usage,) = out.of(Usage)
-    prompt = estimate_input_tokens(sim.log[0].body) + 1200 + 300
-    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (prompt, 1200, 300)
+    (usage,), expected = await cached_usage(provider, sim, scenario_dir)
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == expected
 
 
 async def test_the_recorded_usage_shape_reads_no_cache_writes(provider: OpenAIResponsesProvider) -> None:
