@@ -305,19 +305,6 @@ class Run:
                     self._emit(state, event)
                     if isinstance(event, AttemptStarted):
                         self._started(state, ev)
-                    if isinstance(event, AttemptStarted) and state.worktree is not None:
-                        tree = state.worktree
-                        message = f"working in {tree.workdir} on branch {tree.branch}"
-                        self._emit(
-                            state,
-                            ev(
-                                WorktreeReady,
-                                message=message,
-                                path=str(tree.path),
-                                branch=tree.branch,
-                                base=tree.base,
-                            ),
-                        )
                     elif isinstance(event, ToolResult) and watch is not None:
                         watch.poke()
         except asyncio.CancelledError:
@@ -335,7 +322,8 @@ class Run:
             state.finished.set()
 
     def _started(self, state: TicketState, ev: EventFactory) -> None:
-        """Say so when a budget cannot hold: no price is known for the attempt's model."""
+        """Right after `AttemptStarted`: say so when a budget cannot hold (no price is known for the
+        attempt's model), and where the ticket works when it has a worktree."""
         ticket = state.ticket
         metrics = self.book.attempts.get((ticket.id, state.attempt))
         budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
@@ -345,6 +333,12 @@ class Run:
                 state,
                 ev(Status, message=f"no price is known for {model}: its cost is not counted in max_cost_usd"),
             )
+        if (tree := state.worktree) is not None:
+            message = f"working in {tree.workdir} on branch {tree.branch}"
+            ready = ev(
+                WorktreeReady, message=message, path=str(tree.path), branch=tree.branch, base=tree.base
+            )
+            self._emit(state, ready)
 
     async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the

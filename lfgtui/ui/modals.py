@@ -201,7 +201,7 @@ class CompareScreen(ModalScreen[None]):
         for column in self.COLUMNS:
             table.add_column(column, justify="left" if column in ("model", "outcome") else "right")
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*map(Text, row))  # Text, not str: rich would read a str as markup
         with Vertical(classes="dialog compare"):
             heading = Text.assemble(
                 ("compare ", "bold"), (inert(self.group), "bold"), ": one prompt, each model"

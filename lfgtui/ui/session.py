@@ -20,6 +20,7 @@ from lfgtui.agent import Approve
 from lfgtui.alerts import RunAlerts
 from lfgtui.events import ToolCallReady
 from lfgtui.history.writer import RunHistory
+from lfgtui.inert import inert
 from lfgtui.metrics import MetricsBook
 from lfgtui.resume import FollowUp, RecordedRun, ReplayClock, Step, play, replay_steps, restore_steps
 from lfgtui.run import Run, Sink
@@ -150,9 +151,8 @@ class Session:
         async def approve(call: ToolCallReady) -> str | None:
             if self.app.yes or ticket.auto_approves(call.name):
                 return None
-            asked = self.panes[ticket.id].ask_approval(call)
             self.alerts.approval(ticket.id, call)
-            allowed = await asked
+            allowed = await self.panes[ticket.id].ask_approval(call)
             return None if allowed else f"the user did not approve this {call.name} call"
 
         return approve
@@ -215,7 +215,10 @@ class Session:
         try:
             text = await diff_text(tree)
         except WorktreeError as exc:
-            self.app.notify(f"The diff cannot be taken: {exc}", severity="error", timeout=5)
+            # git's own words and paths: inert and never markup (a `[@click=…]` would be an action)
+            self.app.notify(
+                inert(f"The diff cannot be taken: {exc}"), severity="error", timeout=5, markup=False
+            )
             return
         self.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
 
