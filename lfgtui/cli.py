@@ -217,7 +217,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
             "max_cost_usd": config.run.max_cost_usd,
         }
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
-        async with open_run_history(db, tickets, _command_line(args), _warn) as history:
+        async with open_run_history(db, tickets, _command_line(args), _warn, options["prices"]) as history:
             if use_tui:
                 app = LfgApp(
                     tickets.tickets,
@@ -233,7 +233,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     **options,
                 )
                 if history is not None:
-                    history.attach(app.ticket_run)
+                    app.ticket_run.record(history)
                 code = await app.run_async()
                 code = 1 if code is None else code
             else:
@@ -271,7 +271,7 @@ async def _run_headless(
 
         run.sinks.append(RunAlerts(run, kinds, [command]))
     if history is not None:
-        history.attach(run)
+        run.record(history)
     signalled: list[int] = []
     loop = asyncio.get_running_loop()
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):

@@ -91,6 +91,16 @@ class AttemptStarted(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PromptSent(Event):
+    """What the attempt asks, right after `AttemptStarted`: the ticket's prompt with its dependencies'
+    answers filled in or, when `continues` names an earlier attempt, the follow-up sent after that
+    attempt's whole conversation (a retry of a follow-up asks it again)."""
+
+    text: str
+    continues: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSent(Event):
     """A model call left for the provider; `call` counts model calls within the attempt from 0.
     `input_estimate` is lfg's estimate of the prompt's tokens: what a cost counts until the provider

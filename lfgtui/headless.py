@@ -20,6 +20,7 @@ from lfgtui.events import (
     Event,
     Outcome,
     PlanUpdated,
+    PromptSent,
     ReasoningDelta,
     RequestSent,
     Status,
@@ -111,6 +112,8 @@ class JsonLines:
         match event:
             case AttemptStarted(provider=provider, model=model):
                 return {"type": "attempt_started", "provider": provider, "model": model}
+            case PromptSent(text=text, continues=continues):
+                return {"type": "prompt", "text": text, "continues": continues}
             case TextDelta(text=text):
                 return {"type": "text", "text": text}
             case ReasoningDelta(text=text):

@@ -8,7 +8,7 @@ Nothing here touches a widget or a provider. `recorded_run` turns one `Store.loa
 - what a resumed `Run` is seeded with (`Earlier`): the attempts made, the latest outcome, and the
   whole conversation a follow-up continues (`conversation`, chained through earlier continuations).
 
-`restore_steps` fills panes at once; `replay_steps` puts every ticket on one timeline, which `play`
+`restore_events` fills panes at once; `replay_events` puts every ticket on one timeline, which `play`
 delivers at the pace of a `ReplayClock`.
 """
 
@@ -29,17 +29,6 @@ from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
 from lfgtui.tickets import DEFAULT_MAX_TURNS, Ticket
 
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """A continuation's prompt, shown in its ticket's pane just before the attempt that answers it."""
-
-    ticket: str
-    prompt: str
-    t: float = 0.0
-
-
-Step = Event | FollowUp
 IDLE_GAP_S = 1.0
 
 
@@ -166,39 +155,31 @@ def recorded_run(record: RunRecord) -> RecordedRun:
     return RecordedRun(record.row.id, Path(file) if file else None, tickets)
 
 
-def restore_steps(run: RecordedRun) -> list[Step]:
+def restore_events(run: RecordedRun) -> list[Event]:
     """Every ticket's attempts in order, each event timed from its attempt's start, to apply at once."""
-    steps: list[Step] = []
-    for ticket in run.tickets:
-        for attempt in ticket.attempts:
-            if attempt.continues is not None:
-                steps.append(FollowUp(ticket.ticket.id, attempt.prompt))
-            steps.extend(attempt.events)
-    return steps
+    return [event for ticket in run.tickets for attempt in ticket.attempts for event in attempt.events]
 
 
-def replay_steps(run: RecordedRun) -> list[Step]:
+def replay_events(run: RecordedRun) -> list[Event]:
     """Every attempt on one timeline, as recorded, except that a pause in which no attempt was
     streaming (a run resumed the next day) lasts at most `IDLE_GAP_S`. `t` counts from 0."""
     attempts = sorted(
-        ((a.started_at, ticket.ticket.id, a) for ticket in run.tickets for a in ticket.attempts),
+        ((a.started_at, a) for ticket in run.tickets for a in ticket.attempts),
         key=lambda item: item[0],
     )
-    steps: list[Step] = []
+    events: list[Event] = []
     busy_until: float | None = None
     skipped = 0.0
     zero = attempts[0][0] if attempts else 0.0
-    for started_at, ticket, attempt in attempts:
+    for started_at, attempt in attempts:
         if busy_until is not None and started_at > busy_until + IDLE_GAP_S:
             skipped += started_at - busy_until - IDLE_GAP_S
         offset = started_at - zero - skipped
         length = attempt.events[-1].t if attempt.events else 0.0
         busy_until = max(busy_until or started_at, started_at + length)
-        if attempt.continues is not None:
-            steps.append(FollowUp(ticket, attempt.prompt, offset))
-        steps.extend(dataclasses.replace(e, t=e.t + offset) for e in attempt.events)
-    steps.sort(key=lambda step: step.t)
-    return steps
+        events.extend(dataclasses.replace(e, t=e.t + offset) for e in attempt.events)
+    events.sort(key=lambda event: event.t)
+    return events
 
 
 class ReplayClock:
@@ -218,11 +199,11 @@ class ReplayClock:
             await asyncio.sleep(delay)
 
 
-async def play(steps: Sequence[Step], clock: ReplayClock, deliver: Callable[[Step], None]) -> None:
-    """Deliver each step when the clock reaches its time (at once for those already due)."""
-    for step in steps:
-        await clock.sleep_until(step.t)
-        deliver(step)
+async def play(events: Sequence[Event], clock: ReplayClock, deliver: Callable[[Event], None]) -> None:
+    """Deliver each event when the clock reaches its time (at once for those already due)."""
+    for event in events:
+        await clock.sleep_until(event.t)
+        deliver(event)
 
 
 def provider_problems(tickets: Sequence[Ticket], configs: Mapping[str, ProviderConfig]) -> list[str]:

@@ -149,7 +149,7 @@ async def resume(args: argparse.Namespace) -> int:
             tool_env=without_keys(os.environ, secret_vars),
         )
         if history is not None:
-            history.attach(app.ticket_run)
+            app.ticket_run.record(history)
         code = await app.run_async()
     return 1 if code is None else code
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
 from lfgtui.events import (
@@ -33,6 +33,7 @@ from lfgtui.events import (
     Event,
     EventFactory,
     Outcome,
+    PromptSent,
     ReasoningDelta,
     RequestSent,
     SessionOpened,
@@ -61,6 +62,16 @@ if TYPE_CHECKING:
     from lfgtui.worktrees import DiffStat, Worktree
 
 Sink = Callable[[Event], None]
+
+
+class Recording(Protocol):
+    """A sink that records the run under an id of its own (the history's `RunHistory`)."""
+
+    run_id: str
+
+    def __call__(self, event: Event) -> None: ...
+
+
 COSTLY = (Usage, CallEnded, ToolCallReady, ToolResult)
 """Events after which a budget is checked: a cost changes with usage, and between them a long answer
 or a tool call's arguments stream in: those are checked every `CHECK_EVERY` chunks, on the estimate."""
@@ -169,6 +180,12 @@ class Run:
         """Every attempt's metrics and cost, kept before any sink sees the event (sinks may read it)."""
         self.max_cost_usd = max_cost_usd
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
+
+    def record(self, recording: Recording) -> None:
+        """Feed `recording` before every other sink, and take the id it records the run under (the
+        worktree branches are named after it)."""
+        self.run_id = recording.run_id
+        self.sinks.insert(0, recording)
 
     def start(self) -> None:
         """Start every ticket, except those a resumed run was seeded with."""
@@ -322,9 +339,11 @@ class Run:
             state.finished.set()
 
     def _started(self, state: TicketState, ev: EventFactory) -> None:
-        """Right after `AttemptStarted`: say so when a budget cannot hold (no price is known for the
-        attempt's model), and where the ticket works when it has a worktree."""
+        """Right after `AttemptStarted`: what it asks; then say so when a budget cannot hold (no price
+        is known for the attempt's model), and where the ticket works when it has a worktree."""
         ticket = state.ticket
+        prompt, continues = self._sent_prompt(state)
+        self._emit(state, ev(PromptSent, text=prompt, continues=continues))
         metrics = self.book.attempts.get((ticket.id, state.attempt))
         budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
         if budgeted and metrics is not None and metrics.pricer is None:
@@ -399,21 +418,17 @@ class Run:
             provider, self._task(state), ev, toolbox, transcript=state.transcript, limiter=limiter
         )
 
-    def prompt(self, ticket_id: str) -> str:
-        """The ticket's prompt with its dependencies' final answers filled in."""
-        ticket = self.states[ticket_id].ticket
-        return render_prompt(ticket, {d: self.states[d].answer for d in ticket.depends_on})
-
-    def sent_prompt(self, ticket_id: str) -> tuple[str, int | None]:
-        """What the current attempt asks (its follow-up, or the prompt) and the attempt it continues."""
-        state = self.states[ticket_id]
+    def _sent_prompt(self, state: TicketState) -> tuple[str, int | None]:
+        """What the current attempt asks and the attempt it continues: its follow-up, or else the
+        ticket's prompt with its dependencies' final answers filled in."""
         if state.follow_up is not None:
             return state.follow_up, state.continues
-        return self.prompt(ticket_id), None
+        ticket = state.ticket
+        return render_prompt(ticket, {d: self.states[d].answer for d in ticket.depends_on}), None
 
     def _task(self, state: TicketState) -> AgentTask:
         ticket = state.ticket
-        prompt, _ = self.sent_prompt(ticket.id)
+        prompt, _ = self._sent_prompt(state)
         call = ModelCall(
             model=ticket.model,
             messages=(*state.base, UserMessage(prompt)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,3 +91,15 @@ class CannedServer:
         writer.write(body)
         await writer.drain()
         writer.close()
+
+
+def imported_lfgtui_modules(path: Path) -> set[str]:
+    """Every lfgtui module a source file imports, at any depth (in functions, under TYPE_CHECKING)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in names if name.startswith("lfgtui.")}

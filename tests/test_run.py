@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from lfgtui.config import Config
-from lfgtui.events import AttemptEnded, AttemptStarted, Event, Outcome, TextDelta
+from lfgtui.events import AttemptEnded, AttemptStarted, Event, Outcome, PromptSent, TextDelta
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run, headless_approver
 from lfgtui.sim.server import SimServer
@@ -59,3 +59,39 @@ async def test_cancel_one_ticket_then_retry_it_as_a_new_attempt(sim: SimServer, 
     assert run.states["slow"].attempt == 2
     first_slow = next(r for r in sim.log if "repeat=8" in r.model)
     assert first_slow.disconnected_at is not None, "cancelling closed the slow ticket's connection"
+
+
+async def test_each_attempt_says_what_it_asked(sim: SimServer, tmp_path: Path) -> None:
+    """`PromptSent` follows `AttemptStarted`: the prompt with its dependency's answer filled in, and a
+    follow-up with the attempt it continues; a retry of that follow-up asks it again."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[defaults]\nprovider = "sim"\n\n'
+        '[[ticket]]\nid = "a"\nprompt = "go"\nmodel = "hello"\n\n'
+        '[[ticket]]\nid = "b"\nprompt = "Check: {{ outputs.a }}"\ndepends_on = ["a"]\n'
+        'model = "long-answer:tokens_per_s=200"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    follow_up_streams = asyncio.Event()
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, TextDelta) and event.ticket == "b" and event.attempt == 2:
+            follow_up_streams.set()
+
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, headless_approver(yes=False), [sink])
+        run.start()
+        await run.wait()
+        assert run.continue_with("b", "And then?")
+        await asyncio.wait_for(follow_up_streams.wait(), 10)
+        assert run.cancel("b")
+        await run.wait()
+        assert run.retry("b")
+        await run.wait()
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta) and e.ticket == "a")
+    asked = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert asked == [(1, "go", None), (1, f"Check: {answer}", None), (2, "And then?", 1), (3, "And then?", 1)]
+    starts = [i for i, e in enumerate(events) if isinstance(e, AttemptStarted)]
+    assert all(isinstance(events[i + 1], PromptSent) and events[i + 1].seq == 1 for i in starts)

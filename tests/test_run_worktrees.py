@@ -57,7 +57,7 @@ async def run_in(
         assert history is not None
         trees = tmp_path / "trees"
         run = Run(loaded.tickets, providers, headless_approver(yes=True), [events.append], worktrees=trees)
-        history.attach(run)
+        run.record(history)
         run.start()
         outcomes = await run.wait()
     return events, outcomes, history.run_id

@@ -46,6 +46,7 @@ from lfgtui.events import (
     Outcome,
     PlanStep,
     PlanUpdated,
+    PromptSent,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -1225,6 +1226,12 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
     for part in record.parts:
         info = part.info
         match part.kind:
+            case PartKind.PROMPT:
+                continues = info.get("continues")
+                continues = (
+                    continues if isinstance(continues, int) and not isinstance(continues, bool) else None
+                )
+                events.add((part.seq, 0), part.t_ms, PromptSent, text=part.text, continues=continues)
             case PartKind.TEXT:
                 _streamed(events, part, TextDelta, "text", 0)
             case PartKind.REASONING:

@@ -39,6 +39,7 @@ from lfgtui.events import (
     DiffUpdated,
     Event,
     PlanUpdated,
+    PromptSent,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -67,28 +68,21 @@ from lfgtui.history.store import (
     transaction,
 )
 from lfgtui.metrics import Metrics
-from lfgtui.run import Run
 from lfgtui.tickets import Ticket, TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.prices import Pricer
+    from lfgtui.prices import PriceBook, Pricer
 
 FLUSH_INTERVAL_S = 0.25
-URGENT = frozenset({AttemptStarted, AttemptEnded, ToolCallReady, ToolResult, Status, Retrying})
+URGENT = frozenset({AttemptStarted, PromptSent, AttemptEnded, ToolCallReady, ToolResult, Status, Retrying})
 
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """An `AttemptStarted` with what only the run knows at that moment: the rendered prompt, the time.
-
-    A continuation's prompt is its follow-up, and `continues` the number of the attempt whose whole
-    conversation came before it (kept in the prompt part's meta).
-    """
+    """An `AttemptStarted` with the wall-clock time it came and the price of its model."""
 
     event: AttemptStarted
-    prompt: str
     wall: float
-    continues: int | None = None
     pricer: Pricer | None = None
 
 
@@ -265,10 +259,6 @@ class Recorder:
         event = item.event
         attempt = self._attempt(event, item.wall, event.provider)
         attempt.metrics.pricer = item.pricer
-        meta = None if item.continues is None else json.dumps({"continues": item.continues})
-        prompt = self._part(attempt, PartKind.PROMPT, event, meta=meta)
-        prompt.text.append(item.prompt)
-        prompt.sealed = True
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)
@@ -283,6 +273,9 @@ class Recorder:
                 ).lastrowid
                 assert row_id is not None
                 attempt.turns.append(_Turn(row_id, n))
+            case PromptSent(text=text, continues=continues):
+                meta = None if continues is None else json.dumps({"continues": continues})
+                self._note(attempt, event, text, meta, PartKind.PROMPT)
             case TextDelta(text=text):
                 self._stream(attempt, PartKind.TEXT, event, text)
             case ReasoningDelta(text=text):
@@ -541,7 +534,11 @@ class RunHistory:
     """The sink that records one run, and the writer task that drains it (see the module docstring)."""
 
     def __init__(
-        self, recorder: Recorder, executor: ThreadPoolExecutor, on_error: Callable[[str], None]
+        self,
+        recorder: Recorder,
+        executor: ThreadPoolExecutor,
+        on_error: Callable[[str], None],
+        prices: PriceBook | None = None,
     ) -> None:
         self.run_id = recorder.run_id
         self.path = recorder.store.path
@@ -553,15 +550,8 @@ class RunHistory:
         self._urgent = asyncio.Event()
         self._stopping = False
         self._failed = False
-        self._run: Run | None = None
+        self._prices = prices
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
-
-    def attach(self, run: Run) -> None:
-        """Record this run: the history becomes its first sink and reads each attempt's prompt from it;
-        the run takes the id it is recorded under (its worktree branches are named after it)."""
-        self._run = run
-        run.run_id = self.run_id
-        run.sinks.insert(0, self)
 
     def __call__(self, event: Event) -> None:
         if self._failed:
@@ -572,11 +562,9 @@ class RunHistory:
         if type(event) in URGENT:
             self._urgent.set()
             if isinstance(event, AttemptStarted):
-                assert self._run is not None, "attach(run) before the run starts"
-                prompt, continues = self._run.sent_prompt(event.ticket)
-                prices = self._run.book.prices
+                prices = self._prices
                 pricer = None if prices is None else prices.pricer(event.provider, event.model)
-                pending.append(Started(event, prompt, time.time(), continues, pricer))
+                pending.append(Started(event, time.time(), pricer))
                 return
         pending.append(event)
 
@@ -615,25 +603,33 @@ class RunHistory:
 
 
 def open_run_history(
-    path: Path | None, tickets: TicketFile, command: str, on_error: Callable[[str], None]
+    path: Path | None,
+    tickets: TicketFile,
+    command: str,
+    on_error: Callable[[str], None],
+    prices: PriceBook | None = None,
 ) -> contextlib.AbstractAsyncContextManager[RunHistory | None]:
-    """Record a run into the history at `path` (None: history is off); `attach` the run it yields.
+    """Record a run into the history at `path` (None: history is off): give what it yields to the run
+    with `Run.record`. `prices` cost each attempt as the run's metrics do.
 
     Problems never stop the run: they are reported through `on_error` and recording stops.
     """
-    return _recording(path, lambda p: Recorder.begin(p, tickets, command), on_error)
+    return _recording(path, lambda p: Recorder.begin(p, tickets, command), on_error, prices)
 
 
 def reopen_run_history(
-    path: Path, run_id: str, on_error: Callable[[str], None]
+    path: Path, run_id: str, on_error: Callable[[str], None], prices: PriceBook | None = None
 ) -> contextlib.AbstractAsyncContextManager[RunHistory | None]:
     """Record new attempts of a recorded run into that same run (see `open_run_history`)."""
-    return _recording(path, lambda p: Recorder.reopen(p, run_id), on_error)
+    return _recording(path, lambda p: Recorder.reopen(p, run_id), on_error, prices)
 
 
 @contextlib.asynccontextmanager
 async def _recording(
-    path: Path | None, begin: Callable[[Path], Recorder], on_error: Callable[[str], None]
+    path: Path | None,
+    begin: Callable[[Path], Recorder],
+    on_error: Callable[[str], None],
+    prices: PriceBook | None,
 ) -> AsyncIterator[RunHistory | None]:
     history = None
     if path is not None:
@@ -646,7 +642,7 @@ async def _recording(
         else:
             for warning in recorder.store.warnings:
                 on_error(f"warning: {warning}")
-            history = RunHistory(recorder, executor, on_error)
+            history = RunHistory(recorder, executor, on_error, prices)
     try:
         yield history
     finally:

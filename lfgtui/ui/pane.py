@@ -28,6 +28,7 @@ from lfgtui.events import (
     Event,
     PlanStep,
     PlanUpdated,
+    PromptSent,
     Queued,
     ReasoningDelta,
     RequestSent,
@@ -111,7 +112,9 @@ class TicketPane(Vertical, can_focus=True):
         self.attention_since: float | None = None
         """When the pane started waiting for the person (an approval, a failure): `a` visits the
         longest-waiting first."""
-        self.continuing = False
+        self.earlier_shown = False
+        """The output on show is an earlier attempt's: it stays under a follow-up, and goes when the
+        new attempt asks afresh."""
         self._shown: dict[str, Text | str] = {}
         self.header = TextLine(id="header", classes="pane-header")
         self.body = LiveMarkdown(classes="pane-body")
@@ -179,6 +182,8 @@ class TicketPane(Vertical, can_focus=True):
                     self.body.append("\n\n")
             case AttemptStarted(attempt=attempt, provider=provider, model=model, t=t):
                 self._new_attempt(attempt, provider, model, t)
+            case PromptSent(text=text, continues=continues):
+                self._asked(text, continues)
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments, t=t):
                 self.tools.add(call_id, name, arguments, t)
             case ToolResult(call_id=call_id, output=output, is_error=is_error, t=t):
@@ -203,6 +208,7 @@ class TicketPane(Vertical, can_focus=True):
             case Status(message=message):
                 self.status_note = inert(message)
             case AttemptEnded(outcome=outcome, error=error, t=t):
+                self._clear_earlier()  # an attempt that ended before it asked anything
                 self.state = PaneState(outcome.value)
                 self.error = error
                 self.ended_at = t
@@ -221,22 +227,29 @@ class TicketPane(Vertical, can_focus=True):
             self.attention_since = t
         self.set_class(self.needs_attention, "-attention")
 
-    def follow_up(self, prompt: str) -> None:
-        """The next attempt continues this one: keep what is shown and add the user's follow-up."""
-        self.continuing = True
+    def _asked(self, prompt: str, continues: int | None) -> None:
+        """A follow-up is quoted under the output it continues; a fresh prompt clears an earlier
+        attempt's output."""
+        if continues is None:
+            self._clear_earlier()
+            return
+        self.earlier_shown = False
         quoted = "\n".join(f"> {line}" for line in inert(prompt).splitlines())
         self.body.append(f"\n\n---\n\n{quoted}\n\n")
-        self.dirty = True
+
+    def _clear_earlier(self) -> None:
+        if not self.earlier_shown:
+            return
+        self.earlier_shown = False
+        self.body.clear()
+        self.reasoning.clear()
+        self.tools.clear()
+        self.thinking.display = False
+        self.plan.display = False
+        self.agent_log = None
 
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
-        if self.attempt and not self.continuing:
-            self.body.clear()
-            self.reasoning.clear()
-            self.tools.clear()
-            self.thinking.display = False
-            self.plan.display = False
-            self.agent_log = None
-        self.continuing = False
+        self.earlier_shown = self.attempt > 0
         self.attempt, self.provider, self.model = attempt, provider, model
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from lfgtui.agent import Approve
 from lfgtui.alerts import RunAlerts
-from lfgtui.events import ToolCallReady
+from lfgtui.events import Event, ToolCallReady
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
 from lfgtui.metrics import MetricsBook
-from lfgtui.resume import FollowUp, RecordedRun, ReplayClock, Step, play, replay_steps, restore_steps
+from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events, restore_events
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
@@ -109,31 +109,28 @@ class Session:
         recording = await self._resources.enter_async_context(history)
         if recording is not None and self.run is not None:
             self.run_id = recording.run_id
-            recording.attach(self.run)
+            self.run.record(recording)
 
     def begin(self) -> None:
         """Once the screen is mounted: restore recorded panes, start the run or start the replay."""
         if self.recorded is not None and self.mode is Mode.REPLAY:
             assert isinstance(self.app.clock, ReplayClock), "a replay runs on a ReplayClock"
-            steps = replay_steps(self.recorded)
-            self._replay = asyncio.create_task(self._play(steps, self.app.clock), name="replay")
+            events = replay_events(self.recorded)
+            self._replay = asyncio.create_task(self._play(events, self.app.clock), name="replay")
         elif self.recorded is not None:
-            for step in restore_steps(self.recorded):
-                self.deliver(step)
+            for event in restore_events(self.recorded):
+                self.deliver(event)
         if self.run is not None:
             self.run.start()
 
-    async def _play(self, steps: list[Step], clock: ReplayClock) -> None:
-        await play(steps, clock, self.deliver)
+    async def _play(self, events: list[Event], clock: ReplayClock) -> None:
+        await play(events, clock, self.deliver)
         self.app.notify("Replay finished.", timeout=4)
 
-    def deliver(self, step: Step) -> None:
-        """A recorded step, through the same book and pane code as a live event."""
-        if isinstance(step, FollowUp):
-            self.panes[step.ticket].follow_up(step.prompt)
-            return
-        self.book(step)
-        self.app.show_event(self, step)
+    def deliver(self, event: Event) -> None:
+        """A recorded event, through the same book and pane code as a live one."""
+        self.book(event)
+        self.app.show_event(self, event)
 
     async def shutdown(self) -> None:
         """Stop the replay, cancel what runs, wait for the outcomes to be recorded, close the history."""
@@ -163,23 +160,12 @@ class Session:
         if self.run is None or not self.run.cancel(ticket_id):
             self.app.bell()
 
-    def _retried(self, ticket_id: str) -> None:
-        """A retry of a follow-up asks it again after the same conversation: the pane keeps it too."""
-        assert self.run is not None
-        follow_up = self.run.states[ticket_id].follow_up
-        if follow_up is not None:
-            self.panes[ticket_id].follow_up(follow_up)
-
     def retry_ticket(self, ticket_id: str) -> None:
         if self.run is None or not self.run.retry(ticket_id):
             self.app.notify("Only a ticket that ended without completing can be retried.", timeout=3)
-            return
-        self._retried(ticket_id)
 
     def retry_all(self) -> None:
         retried = [] if self.run is None else self.run.retry_all()
-        for ticket_id in retried:
-            self._retried(ticket_id)
         if not retried:
             self.app.notify("Every ticket has completed or is running.", timeout=3)
         else:
@@ -192,8 +178,8 @@ class Session:
             return
 
         def send(prompt: str | None) -> None:
-            if prompt and run.continue_with(ticket_id, prompt):
-                self.panes[ticket_id].follow_up(prompt)
+            if prompt:
+                run.continue_with(ticket_id, prompt)
 
         self.app.push_screen(FollowUpScreen(ticket_id), send)
 

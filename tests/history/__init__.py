@@ -13,6 +13,7 @@ from lfgtui.events import (
     Event,
     EventFactory,
     Outcome,
+    PromptSent,
     ReasoningDelta,
     RequestSent,
     TextDelta,
@@ -81,7 +82,8 @@ def sample_attempt(ticket_id: str = "explore", attempt: int = 1, ended: bool = T
     at(0.0, AttemptStarted, provider="sim", model="agent-demo")
     started = items.pop()
     assert isinstance(started, AttemptStarted)
-    items.append(Started(started, PROMPT, WALL))
+    items.append(Started(started, WALL))
+    at(0.0, PromptSent, text=PROMPT)
     at(0.001, RequestSent, call=0)
     at(0.3004, ReasoningDelta, text="Look at ")
     at(0.3106, ReasoningDelta, text="the files.")
@@ -176,7 +178,7 @@ async def record_tickets(sim: SimServer, path: Path, db: Path) -> str:
     ):
         assert history is not None, problems
         run = Run(loaded.tickets, providers, headless_approver(yes=True), [])
-        history.attach(run)
+        run.record(history)
         run.start()
         await run.wait()
     assert not problems

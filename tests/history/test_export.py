@@ -29,7 +29,7 @@ def test_json_survives_export_import_export(tmp_path: Path) -> None:
         assert to_json(copy.load(Selection(run_id))) == document
         assert copy.search("dashboards")[0].run_id == run_id, "imported parts are indexed"
         (attempt,) = copy.load(Selection(run_id)).tickets[0].attempts
-        assert len(copy.attempt_events(attempt.row.id)) == 20
+        assert len(copy.attempt_events(attempt.row.id)) == 21
         with pytest.raises(StoreError, match="already in the history"):
             import_record(copy, from_json(document))
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.events import AttemptStarted, Outcome, TextDelta
+from lfgtui.events import AttemptStarted, Outcome, PromptSent, TextDelta
 from lfgtui.history.store import Selection, Store, StoreError
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
-from lfgtui.resume import IDLE_GAP_S, FollowUp, ReplayClock, play, replay_steps, restore_steps
+from lfgtui.resume import IDLE_GAP_S, ReplayClock, play, replay_events, restore_events
 from lfgtui.run import Run, headless_approver
 from lfgtui.sim.server import SimServer
 from tests.history import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
@@ -35,7 +35,7 @@ async def follow_up(sim: SimServer, db: Path, run_id: str, ticket: str, prompt: 
     ):
         assert history is not None, problems
         run = Run(recorded.as_tickets, providers, headless_approver(yes=True), [], earlier=recorded.earlier())
-        history.attach(run)
+        run.record(history)
         run.start()
         assert not any(state.running for state in run.states.values()), "a resumed run starts nothing"
         assert run.continue_with(ticket, prompt)
@@ -114,7 +114,7 @@ async def test_retries_in_a_resumed_run_are_new_attempts_of_the_same_run(
     async with reopen_run_history(db, run_id, pytest.fail) as history, Providers(sim=sim) as providers:
         assert history is not None
         run = Run(recorded.as_tickets, providers, headless_approver(yes=True), [], earlier=earlier)
-        history.attach(run)
+        run.record(history)
         assert run.retry_all() == ["flaky", "after"]
         outcomes = await run.wait()
     assert outcomes == {"flaky": Outcome.COMPLETED, "after": Outcome.COMPLETED}
@@ -132,7 +132,7 @@ async def test_retries_in_a_resumed_run_are_new_attempts_of_the_same_run(
     assert after.text == "ok!", "the dependency's new answer filled the dependent's prompt"
 
 
-async def test_restore_and_replay_steps_keep_order_time_and_follow_ups(
+async def test_restore_and_replay_events_keep_order_time_and_follow_ups(
     sim: SimServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "h.sqlite3"
@@ -142,16 +142,20 @@ async def test_restore_and_replay_steps_keep_order_time_and_follow_ups(
         conn.execute("UPDATE attempts SET started_at = started_at + 86400 WHERE number = 2")
     recorded = load_recorded(db, run_id)
 
-    restored = restore_steps(recorded)
+    restored = restore_events(recorded)
     explore = [s for s in restored if s.ticket == "explore"]
-    marker = next(i for i, s in enumerate(explore) if isinstance(s, FollowUp))
-    assert isinstance(explore[marker + 1], AttemptStarted) and explore[marker + 1].attempt == 2
-    assert explore[marker].prompt == "And then?"
+    prompts = [(i, s) for i, s in enumerate(explore) if isinstance(s, PromptSent)]
+    assert [(p.attempt, p.text, p.continues) for _, p in prompts] == [
+        (1, "What is this project?", None),
+        (2, "And then?", 1),
+    ]
+    marker = prompts[1][0]
+    assert isinstance(explore[marker - 1], AttemptStarted) and explore[marker - 1].attempt == 2
 
-    steps = replay_steps(recorded)
+    steps = replay_events(recorded)
     times = [s.t for s in steps]
     assert times == sorted(times) and times[0] == 0.0
-    first_end = max(s.t for s in steps if not isinstance(s, FollowUp) and s.attempt == 1)
+    first_end = max(s.t for s in steps if s.attempt == 1)
     second = next(s for s in steps if isinstance(s, AttemptStarted) and s.attempt == 2)
     assert second.t == pytest.approx(first_end + IDLE_GAP_S), (
         "a day without any stream is cut to a short pause"

@@ -166,7 +166,7 @@ def test_a_crashed_attempt_is_marked_interrupted_on_the_next_open(tmp_path: Path
 def test_a_crash_mid_answer_keeps_the_text_up_to_the_last_batch(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     items = sample_attempt()
-    recorder = record(db, tmp_path, items[:14], items[14:16])
+    recorder = record(db, tmp_path, items[:15], items[15:17])
     crash(recorder)
     with Store.open(db) as store:
         (attempt,) = store.load(Selection(recorder.run_id)).tickets[0].attempts

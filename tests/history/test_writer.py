@@ -10,6 +10,7 @@ import pytest
 
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, Event, EventFactory, Outcome, Status
+from lfgtui.history import writer
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Selection, Store, unpack_chunks
 from lfgtui.history.writer import FLUSH_INTERVAL_S, open_run_history
@@ -21,6 +22,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.history import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
+from tests.support import imported_lfgtui_modules
 
 RAW = '{"path": "."}'
 PATH = {"path": "."}
@@ -161,7 +163,7 @@ async def test_a_reader_sees_the_stream_while_the_writer_streams(sim: SimServer,
     ):
         assert history is not None
         run = Run(loaded.tickets, providers, headless_approver(yes=False), [])
-        history.attach(run)
+        run.record(history)
         run.start()
         with Store.open(db) as reader:
             selection = Selection(history.run_id, ticket="long")
@@ -199,3 +201,10 @@ async def test_an_unusable_file_turns_history_off_with_a_warning(tmp_path: Path)
     async with open_run_history(tmp_path / "not-a-db", loaded, "lfg run", errors.append) as history:
         assert history is None
     assert len(errors) == 1 and errors[0].startswith("history is off for this run:")
+
+
+def test_the_history_learns_what_was_sent_from_events_alone() -> None:
+    """The prompt is an event (`PromptSent`): nothing under history/ imports the run to ask for it."""
+    sources = Path(writer.__file__).parent.glob("*.py")
+    askers = {path.name for path in sources if "lfgtui.run" in imported_lfgtui_modules(path)}
+    assert askers == set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import os
 import signal
@@ -26,7 +25,7 @@ from lfgtui.providers import registry, worker, worker_child
 from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
-from tests.support import ask, collect
+from tests.support import ask, collect, imported_lfgtui_modules
 
 PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
 
@@ -153,18 +152,6 @@ async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:
         out = await collect(await providers.get("sim"), ask("hello"))
         assert providers.worker_pid not in (None, os.getpid())
     assert out.error is None and out.text
-
-
-def imported_lfgtui_modules(path: Path) -> set[str]:
-    """Every lfgtui module a source file imports, at any depth (in functions, under TYPE_CHECKING)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module is not None:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.startswith("lfgtui.")}
 
 
 def test_imports_between_the_registry_and_the_worker_go_one_way() -> None:

@@ -89,7 +89,7 @@ async def record_live(sim: SimServer, path: Path, db: Path) -> tuple[str, dict[s
     async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
         assert history is not None
         app = LfgApp(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
-        history.attach(app.ticket_run)
+        app.ticket_run.record(history)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: all(p.finished for p in app.panes.values()))
             await pilot.pause(0.2)
@@ -106,7 +106,7 @@ async def resumed(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[LfgApp
         app = LfgApp(
             recorded.as_tickets, Providers(sim=sim), recorded=recorded, mode=Mode.RESUMED, history=db
         )
-        history.attach(app.ticket_run)
+        app.ticket_run.record(history)
         yield app
 
 
@@ -324,7 +324,7 @@ async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimSer
     async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
         assert history is not None
         app = LfgApp(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
-        history.attach(app.ticket_run)
+        app.ticket_run.record(history)
         async with app.run_test(size=SIZE) as pilot:
             hi = app.panes["hi"]
             await until(pilot, lambda: hi.state is PaneState.COMPLETED)
