@@ -1,0 +1,1 @@
+"""Watching a run from elsewhere: its events over HTTP (Server-Sent Events)."""
