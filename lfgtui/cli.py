@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.history.cli import add_history_commands, run_history_command
+from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serving
 from lfgtui.resume_cli import add_resume_commands, replay, resume
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
@@ -85,8 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CMD",
         help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
     )
+    add_serve_options(run)
     add_history_commands(commands)
     add_resume_commands(commands)
+    add_remote_commands(commands)
     add_worktree_commands(commands)
 
     sim = commands.add_parser("sim", help="the built-in offline LLM server")
@@ -234,7 +237,12 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                 )
                 if history is not None:
                     app.ticket_run.record(history)
-                code = await app.run_async()
+                async with serving(args, app.ticket_run, tickets.tickets) as url:
+                    if url is not None:
+                        app.notice = (
+                            f"Serving this run at {url}: lfg attach {url} (the token is in the terminal)"
+                        )
+                    code = await app.run_async()
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
@@ -280,8 +288,9 @@ async def _run_headless(
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    run.start()
-    outcomes = await run.wait()
+    async with serving(args, run, tickets):
+        run.start()
+        outcomes = await run.wait()
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:
@@ -387,6 +396,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _in_loop(resume(args))
     if args.command == "replay":
         return _in_loop(replay(args))
+    if args.command == "serve":
+        return _in_loop(serve(args))
+    if args.command == "attach":
+        return _in_loop(attach(args))
     if args.command == "worktrees":
         return run_worktree_command(args)
     if args.sim_command == "list":

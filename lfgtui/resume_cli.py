@@ -67,7 +67,9 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _recorded(args: argparse.Namespace, ref: str, whole_run: bool) -> tuple[Config, Path, RecordedRun] | str:
+def find_recorded(
+    args: argparse.Namespace, ref: str, whole_run: bool
+) -> tuple[Config, Path, RecordedRun] | str:
     """The config, the history file and what `ref` names in it; or what is wrong."""
     from lfgtui.config import load_config
     from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path, unusable
@@ -94,7 +96,7 @@ def _recorded(args: argparse.Namespace, ref: str, whole_run: bool) -> tuple[Conf
     return config, db, recorded_run(record)
 
 
-def _tui_ready(args: argparse.Namespace, config: Config, command: str) -> str | None:
+def tui_problem(args: argparse.Namespace, config: Config, command: str) -> str | None:
     """What stops the TUI from opening: no terminal, or an unknown or broken theme."""
     from lfgtui.ui import terminal_attached
     from lfgtui.ui.themes import ThemeError, check_theme
@@ -111,7 +113,7 @@ def _tui_ready(args: argparse.Namespace, config: Config, command: str) -> str | 
 async def resume(args: argparse.Namespace) -> int:
     from lfgtui.resume import provider_problems
 
-    found = _recorded(args, args.run_id, whole_run=True)
+    found = find_recorded(args, args.run_id, whole_run=True)
     if isinstance(found, str):
         return _fail(found)
     config, db, recorded = found
@@ -120,7 +122,7 @@ async def resume(args: argparse.Namespace) -> int:
         for problem in problems:
             _fail(f"cannot resume run {recorded.run_id}: {problem}")
         return _fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
-    problem = _tui_ready(args, config, "resume")
+    problem = tui_problem(args, config, "resume")
     if problem is not None:
         return _fail(problem)
     from lfgtui.history.writer import reopen_run_history
@@ -155,13 +157,13 @@ async def resume(args: argparse.Namespace) -> int:
 
 
 async def replay(args: argparse.Namespace) -> int:
-    found = _recorded(args, args.id, whole_run=False)
+    found = find_recorded(args, args.id, whole_run=False)
     if isinstance(found, str):
         return _fail(found)
     config, _, recorded = found
     if not any(ticket.attempts for ticket in recorded.tickets):
         return _fail(f"{args.id} has no recorded attempt to replay")
-    problem = _tui_ready(args, config, "replay")
+    problem = tui_problem(args, config, "replay")
     if problem is not None:
         return _fail(problem)
     from lfgtui.providers.registry import Providers

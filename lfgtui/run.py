@@ -126,6 +126,8 @@ class TicketState:
     stop: ErrorInfo | None = None
     """Why lfg itself ended the attempt (a budget), when it did: the attempt fails with it."""
     streamed: int = 0
+    why: str | None = None
+    """Who asked for the next attempt from elsewhere (`lfg attach`), said once it has started."""
 
     @property
     def running(self) -> bool:
@@ -205,10 +207,13 @@ class Run:
         for session in kept.values():
             await session.close()
 
-    def cancel(self, ticket_id: str) -> bool:
+    def cancel(self, ticket_id: str, why: str | None = None) -> bool:
+        """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first."""
         state = self.states[ticket_id]
         if not state.running:
             return False
+        if why is not None and state.ev is not None:
+            self._emit(state, state.ev(Status, message=why))
         assert state.task is not None
         state.task.cancel()
         return True
@@ -217,11 +222,13 @@ class Run:
         for ticket_id in self.states:
             self.cancel(ticket_id)
 
-    def retry(self, ticket_id: str) -> bool:
-        """Start a new attempt of a ticket that ended without completing; earlier attempts are kept."""
+    def retry(self, ticket_id: str, why: str | None = None) -> bool:
+        """Start a new attempt of a ticket that ended without completing; earlier attempts are kept.
+        `why` (who asked, from elsewhere) is said in the new attempt's events, after its prompt."""
         state = self.states[ticket_id]
         if state.running or state.outcome is Outcome.COMPLETED:
             return False
+        state.why = why
         self._launch(state, "retry")
         return True
 
@@ -344,6 +351,9 @@ class Run:
         ticket = state.ticket
         prompt, continues = self._sent_prompt(state)
         self._emit(state, ev(PromptSent, text=prompt, continues=continues))
+        if state.why is not None:
+            self._emit(state, ev(Status, message=state.why))
+            state.why = None
         metrics = self.book.attempts.get((ticket.id, state.attempt))
         budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
         if budgeted and metrics is not None and metrics.pricer is None:

@@ -58,7 +58,7 @@ R = TypeVar("R", bound=Row)
 # --- JSON ------------------------------------------------------------------------------------------
 
 
-def _row_json(row: Row) -> dict[str, Any]:
+def row_json(row: Row) -> dict[str, Any]:
     data = asdict(row)
     for name, value in data.items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -76,16 +76,16 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "run": _row_json(record.row)
+        "run": row_json(record.row)
         | {
             "tickets": [
-                _row_json(ticket.row)
+                row_json(ticket.row)
                 | {
                     "attempts": [
-                        _row_json(attempt.row)
+                        row_json(attempt.row)
                         | {
-                            "turns": [_row_json(turn) for turn in attempt.turns],
-                            "parts": [_row_json(part) for part in attempt.parts],
+                            "turns": [row_json(turn) for turn in attempt.turns],
+                            "parts": [row_json(part) for part in attempt.parts],
                         }
                         for attempt in ticket.attempts
                     ]
@@ -215,7 +215,7 @@ def _label(what: str, value: Any, pattern: re.Pattern[str]) -> str:
     return f" ({what} {value})" if isinstance(value, str) and pattern.fullmatch(value) else ""
 
 
-def _row_from_json(cls: type[R], data: dict[str, Any], where: str) -> R:
+def row_from_json(cls: type[R], data: dict[str, Any], where: str) -> R:
     """A row from its JSON object; a column added after the first version of the format (it has a
     default) may be absent, as in an export written before it existed."""
     values = []
@@ -239,17 +239,17 @@ def from_json(document: Any) -> RunRecord:
     if document.get("version") != VERSION:
         raise StoreError(f"history export version {_repr(document.get('version'))} is not supported")
     run = _object(document.get("run"), "run")
-    run_row = _row_from_json(RunRow, run, "run")
+    run_row = row_from_json(RunRow, run, "run")
     tickets = []
     for ticket_where, ticket in _objects(run, "tickets", "run"):
         ticket_where += _label("ticket", ticket.get("ticket"), RUN_ID_PATTERN)
-        ticket_row = _row_from_json(TicketRow, ticket, ticket_where)
+        ticket_row = row_from_json(TicketRow, ticket, ticket_where)
         attempts = []
         for attempt_where, attempt in _objects(ticket, "attempts", ticket_where):
             attempt_where += _label("attempt", attempt.get("id"), RECORD_ID)
-            attempt_row = _row_from_json(AttemptRow, attempt, attempt_where)
-            turns = tuple(_row_from_json(TurnRow, t, w) for w, t in _objects(attempt, "turns", attempt_where))
-            parts = tuple(_row_from_json(PartRow, p, w) for w, p in _objects(attempt, "parts", attempt_where))
+            attempt_row = row_from_json(AttemptRow, attempt, attempt_where)
+            turns = tuple(row_from_json(TurnRow, t, w) for w, t in _objects(attempt, "turns", attempt_where))
+            parts = tuple(row_from_json(PartRow, p, w) for w, p in _objects(attempt, "parts", attempt_where))
             attempts.append(AttemptRecord(attempt_row, turns, parts))
         tickets.append(TicketRecord(ticket_row, tuple(attempts)))
     return RunRecord(run_row, tuple(tickets))

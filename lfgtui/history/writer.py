@@ -140,7 +140,8 @@ class _Attempt:
         return (t - self.t0) * 1000
 
 
-def _ticket_row(ticket: Ticket) -> TicketRow:
+def ticket_row(ticket: Ticket) -> TicketRow:
+    """The ticket as the history (and a watcher, see remote/) describes it."""
     return TicketRow(
         ticket=ticket.id,
         title=ticket.title,
@@ -195,7 +196,7 @@ class Recorder:
             with transaction(store.conn) as conn:
                 conn.execute(RunRow.insert_sql(), run.to_db())
                 for ticket in tickets.tickets:
-                    values = (run_id, *_ticket_row(ticket).to_db())
+                    values = (run_id, *ticket_row(ticket).to_db())
                     ids[ticket.id] = conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0
         except BaseException:
             store.close()

@@ -1,5 +1,5 @@
-"""The Textual app of `lfg run`, `lfg resume` and `lfg replay`: owns the runs, feeds panes from
-their events, draws at a capped rate.
+"""The Textual app of `lfg run`, `lfg resume`, `lfg replay` and `lfg attach`: owns the runs, feeds
+panes from their events, draws at a capped rate.
 
 One frame clock for the whole app redraws only panes that changed and are on screen, so a hidden
 or scrolled-away pane costs nothing until it is shown, and the cost of a token does not depend on
@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -39,6 +39,9 @@ from lfgtui.ui.pane import LINES_EVERY, TicketPane
 from lfgtui.ui.run_screen import HELP, Mode, RunScreen
 from lfgtui.ui.session import RunOptions, Session
 from lfgtui.ui.themes import load_themes
+
+if TYPE_CHECKING:
+    from lfgtui.remote.attach import Attachment
 
 FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025
@@ -82,6 +85,7 @@ class LfgApp(App[int]):
         max_cost_usd: float | None = None,
         notify: Collection[str] = (),
         notify_command: NotifyCommand | None = None,
+        attachment: Attachment | None = None,
     ) -> None:
         """`history`: the file `/` searches and runs started here are recorded in (None: off).
         `recorded` with `mode`: the run `lfg resume` takes up again, or `lfg replay` plays (whose
@@ -100,7 +104,16 @@ class LfgApp(App[int]):
         run_id = run_id or (recorded.run_id if recorded is not None else secrets.token_hex(3))
         options = self.run_options
         self.sessions = [
-            Session(self, tickets, mode, run_id, recorded=recorded, sinks=sinks, options=options)
+            Session(
+                self,
+                tickets,
+                mode,
+                run_id,
+                recorded=recorded,
+                sinks=sinks,
+                options=options,
+                attachment=attachment,
+            )
         ]
         self.notice = notice
         self.frames = 0

@@ -36,6 +36,7 @@ class Mode(StrEnum):
     RESUMED = "resumed"  # lfg resume: retries and follow-ups are recorded into the same run
     READ_ONLY = "read-only"  # a recorded run opened from the history screen
     REPLAY = "replay"  # lfg replay: the record streamed again at its pace
+    ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel and retry go to it)
 
 
 ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve"})
@@ -44,6 +45,7 @@ HIDDEN = {
     Mode.RESUMED: frozenset({"rerun"}),
     Mode.READ_ONLY: ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
+    Mode.ATTACHED: ACTING - {"cancel", "retry"} | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
 

@@ -32,6 +32,7 @@ from lfgtui.ui.run_screen import Mode, RunScreen
 
 if TYPE_CHECKING:
     from lfgtui.prices import PriceBook
+    from lfgtui.remote.attach import Attachment
     from lfgtui.ui.app import LfgApp
     from lfgtui.worktrees import Worktree
 
@@ -61,8 +62,11 @@ class Session:
         recorded: RecordedRun | None = None,
         sinks: list[Sink] | None = None,
         options: RunOptions | None = None,
+        attachment: Attachment | None = None,
     ) -> None:
+        """`attachment`: the served run an attached session follows (`lfg attach`)."""
         self.app = app
+        self.attachment = attachment
         self.mode = mode
         self.run_id = run_id
         self.recorded = recorded
@@ -97,6 +101,8 @@ class Session:
         """The run id, with what kind of view this is unless it streams live."""
         if self.mode is Mode.REPLAY and isinstance(self.app.clock, ReplayClock):
             return f"{self.run_id} · replay at {self.app.clock.speed:g}x"
+        if self.attachment is not None:  # its state may quote the network's words
+            return inert(f"{self.run_id} · attached to {self.attachment.url} · {self.attachment.state}")
         return self.run_id if self.mode is Mode.LIVE else f"{self.run_id} · {self.mode}"
 
     @property
@@ -113,7 +119,9 @@ class Session:
 
     def begin(self) -> None:
         """Once the screen is mounted: restore recorded panes, start the run or start the replay."""
-        if self.recorded is not None and self.mode is Mode.REPLAY:
+        if self.attachment is not None:
+            self._replay = asyncio.create_task(self._follow(self.attachment), name="attach")
+        elif self.recorded is not None and self.mode is Mode.REPLAY:
             assert isinstance(self.app.clock, ReplayClock), "a replay runs on a ReplayClock"
             events = replay_events(self.recorded)
             self._replay = asyncio.create_task(self._play(events, self.app.clock), name="replay")
@@ -126,6 +134,17 @@ class Session:
     async def _play(self, events: list[Event], clock: ReplayClock) -> None:
         await play(events, clock, self.deliver)
         self.app.notify("Replay finished.", timeout=4)
+
+    async def _follow(self, attachment: Attachment) -> None:
+        from lfgtui.remote.attach import AttachError
+
+        def said(_: str) -> None:
+            self.app.summary_stale = True
+
+        try:
+            await attachment.follow(self.deliver, said)
+        except AttachError as exc:
+            self.app.notify(inert(str(exc)), severity="error", timeout=10, markup=False)
 
     def deliver(self, event: Event) -> None:
         """A recorded event, through the same book and pane code as a live one."""
@@ -157,10 +176,30 @@ class Session:
     # --- RunControl: what the run screen's keys ask for ---
 
     def cancel_ticket(self, ticket_id: str) -> None:
-        if self.run is None or not self.run.cancel(ticket_id):
+        if self.attachment is not None:
+            self._ask_server("cancel", ticket_id)
+        elif self.run is None or not self.run.cancel(ticket_id):
             self.app.bell()
 
+    def _ask_server(self, action: str, ticket_id: str) -> None:
+        """Cancel or retry on the served run, when it lets its watchers."""
+        attachment = self.attachment
+        assert attachment is not None and attachment.run is not None
+        if not attachment.run.control:
+            self.app.notify("This run is served read-only: its server was not started with --control.")
+            return
+
+        async def ask() -> None:
+            problem = await attachment.act(action, ticket_id)
+            if problem is not None:
+                self.app.notify(inert(f"The server did not {action}: {problem}"), timeout=4, markup=False)
+
+        self.app.run_worker(ask(), group="remote")
+
     def retry_ticket(self, ticket_id: str) -> None:
+        if self.attachment is not None:
+            self._ask_server("retry", ticket_id)
+            return
         if self.run is None or not self.run.retry(ticket_id):
             self.app.notify("Only a ticket that ended without completing can be retried.", timeout=3)
 

@@ -1,0 +1,242 @@
+"""`lfg serve`, `lfg attach` and `lfg run --serve`: the command-line side of watching from elsewhere.
+
+Every `lfg` command builds this parser, so the server (aiohttp), the HTTP client and the TUI are
+imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lfgtui.remote.attach import Attachment
+    from lfgtui.run import Run
+    from lfgtui.tickets import Ticket
+
+EXIT_USAGE = 2
+DRAIN_S = 2.0
+"""How long a finished run's server waits for its watchers to take the last messages."""
+
+
+def _token_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="serve with the token in this file (default: a new random token, printed at start)",
+    )
+
+
+def add_serve_options(run: argparse.ArgumentParser) -> None:
+    """`lfg run`'s `--serve`, `--token-file` and `--control`."""
+    run.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="also serve the run's events to lfg attach (HOST defaults to 127.0.0.1; port 0 picks one)",
+    )
+    _token_file_option(run)
+    run.add_argument(
+        "--control", action="store_true", help="with --serve: let watchers cancel and retry tickets"
+    )
+
+
+def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `lfg serve` and `lfg attach` on the top-level subparsers."""
+    serve = commands.add_parser("serve", help="serve a recorded run's events to lfg attach (SSE)")
+    serve.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
+    serve.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        default="127.0.0.1:0",
+        help="where to listen (default: a free port on 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
+    )
+    serve.add_argument(
+        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
+    )
+    _token_file_option(serve)
+    attach = commands.add_parser("attach", help="watch a run that another lfg serves")
+    attach.add_argument("url", metavar="URL", help="what lfg run --serve printed, e.g. http://127.0.0.1:8700")
+    token = attach.add_mutually_exclusive_group()
+    token.add_argument("--token", help="the token the server printed (default: $LFG_TOKEN)")
+    token.add_argument("--token-file", type=Path, help="read the token from this file")
+    attach.add_argument("--json", action="store_true", help="print the run's events as NDJSON")
+    attach.add_argument("--config", type=Path, help="config file, for the theme and keys")
+    attach.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+
+
+def _warn(message: str) -> None:
+    print(f"lfg: {message}", file=sys.stderr)
+
+
+@contextlib.asynccontextmanager
+async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[str | None]:
+    """Serve `run` while the block runs when `lfg run` was given `--serve` (yields the URL, or None).
+
+    Start it after the history has named the run, so watchers see the id it is recorded under.
+    """
+    if args.serve is None:
+        yield None
+        return
+    from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.server import Address, RunControls, RunServer, read_token
+
+    token = read_token(args.token_file)
+    hub = EventHub(run.clock)
+    run.sinks.append(hub)
+    controls = RunControls(run) if args.control else None
+    server = RunServer(hub, run.run_id, tickets, token, controls)
+    url = await server.start(Address.parse(args.serve))
+    _announce(url, token, args.token_file, controls is not None)
+    try:
+        yield url
+    finally:
+        hub.end()
+        await server.aclose(grace_s=DRAIN_S)
+
+
+def _announce(url: str, token: str, token_file: Path | None, control: bool) -> None:
+    access = "watchers may cancel and retry" if control else "read-only"
+    _warn(f"serving this run at {url} ({access})")
+    shown = f"--token-file {token_file}" if token_file is not None else f"--token {token}"
+    _warn(f"watch it with: lfg attach {url} {shown}")
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """`lfg serve RUN_ID`: a recorded run, whole, until Ctrl-C."""
+    import asyncio
+    import signal
+
+    from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.server import Address, RunServer, ServeError, read_token
+    from lfgtui.resume import replay_events
+    from lfgtui.resume_cli import find_recorded
+
+    found = find_recorded(args, args.run_id, whole_run=True)
+    if isinstance(found, str):
+        _warn(found)
+        return EXIT_USAGE
+    _, _, recorded = found
+    try:
+        token = read_token(args.token_file)
+        address = Address.parse(args.serve)
+    except ServeError as exc:
+        _warn(str(exc))
+        return EXIT_USAGE
+    hub = EventHub()
+    hub.publish_all(replay_events(recorded))
+    hub.end()
+    server = RunServer(hub, recorded.run_id, recorded.as_tickets, token)
+    try:
+        url = await server.start(address)
+    except ServeError as exc:
+        _warn(str(exc))
+        return EXIT_USAGE
+    _announce(url, token, args.token_file, False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.aclose()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file is not None:
+        try:
+            return args.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            _warn(f"cannot read the token file {args.token_file}: {exc}")
+            return None
+    token = args.token or os.environ.get("LFG_TOKEN")
+    if not token:
+        _warn("lfg attach needs the server's token: --token, --token-file or $LFG_TOKEN")
+    return token or None
+
+
+async def attach(args: argparse.Namespace) -> int:
+    """`lfg attach URL`: the TUI on a served run, or its events as NDJSON with `--json`."""
+    from lfgtui.remote.attach import AttachError, Attachment
+
+    token = _token(args)
+    if token is None:
+        return EXIT_USAGE
+    attachment = Attachment(args.url, token)
+    try:
+        remote = await attachment.describe()
+        if args.json:
+            return await _print_events(attachment)
+        return await _watch(args, attachment, remote.run_id, remote.tickets)
+    except AttachError as exc:
+        _warn(str(exc))
+        return 1
+    finally:
+        await attachment.aclose()
+
+
+async def _print_events(attachment: Attachment) -> int:
+    from lfgtui.events import Event
+    from lfgtui.headless import JsonLines, UntilClosed
+    from lfgtui.metrics import MetricsBook
+
+    book = MetricsBook()
+    lines: JsonLines | None = None
+    output: UntilClosed | None = None
+
+    def deliver(event: Event) -> None:
+        nonlocal lines, output
+        if output is None:  # the first event's clock is known: times print as the server counts them
+            lines = JsonLines(sys.stdout, book, attachment.offset)
+            output = UntilClosed(lines, sys.stdout)
+        book(event)
+        output(event)
+
+    def said(state: str) -> None:
+        if state not in ("live", "ended"):
+            _warn(state)
+
+    await attachment.follow(deliver, said)
+    return 0
+
+
+async def _watch(
+    args: argparse.Namespace, attachment: Attachment, run_id: str, tickets: tuple[Ticket, ...]
+) -> int:
+    from lfgtui.config import load_config
+    from lfgtui.providers.registry import Providers
+    from lfgtui.resume_cli import tui_problem
+    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.run_screen import Mode
+    from lfgtui.validation import ValidationError
+
+    try:
+        config = load_config(args.config)
+    except ValidationError as exc:
+        _warn(str(exc))
+        return EXIT_USAGE
+    problem = tui_problem(args, config, "attach")
+    if problem is not None:
+        _warn(problem)
+        return EXIT_USAGE
+    async with Providers() as providers:  # an attached view sends nothing to any provider
+        app = LfgApp(
+            tickets,
+            providers,
+            theme=args.theme or config.ui.theme,
+            keymap=config.ui.keymap,
+            run_id=run_id,
+            mode=Mode.ATTACHED,
+            attachment=attachment,
+        )
+        code = await app.run_async()
+    return 0 if code is None else code

@@ -1,0 +1,120 @@
+"""A run's events as Server-Sent Events: one log that any number of watchers read at their own pace.
+
+The hub is a sink of the run. Per event it only appends to a list; every `BATCH_S` the pending
+events become one SSE message (`id: INSTANCE.N`, `event: events`, the batch as JSON), encoded once
+and appended to the log, whatever the number of watchers. Each watcher's connection reads the log
+from where it is (`Last-Event-ID` picks the place after a reconnect), so a slow watcher never slows
+the run or the others: one too far behind, or that cannot take a message in time, is dropped and
+comes back with `Last-Event-ID`. The log is kept whole for the life of the server (about 150 bytes
+per streamed token), so nothing a watcher missed is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from lfgtui.events import Event
+from lfgtui.remote.codec import encode
+
+BATCH_S = 0.05
+"""How long events wait to be sent together: watchers see a run at 20 updates a second."""
+RECORDED_BATCH = 500
+"""Events per message when a whole recorded run is published at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a watcher reads from: the index of the next message in the log."""
+
+    index: int
+    resumed: bool
+
+
+class EventHub:
+    """The sink that publishes a run (see the module docstring); `t0` is the run's clock at start."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.t0 = clock()
+        self.instance = secrets.token_hex(4)
+        """Names this log: an id from another server (or an earlier one) starts a watcher over."""
+        self.messages: list[bytes] = []
+        self.sent_bytes: list[int] = []
+        """Bytes in the log up to and including each message: how far behind a watcher is."""
+        self.ended = False
+        self._pending: list[Event] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._grew = asyncio.get_running_loop().create_future()
+
+    def __call__(self, event: Event) -> None:
+        self._pending.append(event)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_S, self.publish)
+
+    def publish(self) -> None:
+        """Send what is pending now (the batch timer calls this; so does `end`)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._append(
+                "events", {"now": self.clock() - self.t0, "events": [encode(e, self.t0) for e in batch]}
+            )
+
+    def publish_all(self, events: Iterable[Event]) -> None:
+        """A recorded run, at once, in messages of `RECORDED_BATCH` events."""
+        for event in events:
+            self._pending.append(event)
+            if len(self._pending) >= RECORDED_BATCH:
+                self.publish()
+        self.publish()
+
+    def end(self) -> None:
+        """The run is over: what is pending goes out, then `end`, after which watchers are done."""
+        if self.ended:
+            return
+        self.publish()
+        self._append("end", {"now": self.clock() - self.t0})
+        self.ended = True
+
+    def _append(self, kind: str, payload: dict[str, object]) -> None:
+        n = len(self.messages) + 1
+        data = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        message = f"id: {self.instance}.{n}\nevent: {kind}\ndata: {data}\n\n".encode()
+        self.messages.append(message)
+        self.sent_bytes.append((self.sent_bytes[-1] if self.sent_bytes else 0) + len(message))
+        grew, self._grew = self._grew, asyncio.get_running_loop().create_future()
+        grew.set_result(None)
+
+    def place(self, last_event_id: str | None) -> Place:
+        """Where a watcher that last saw `last_event_id` goes on: just after it when it is one of this
+        log's ids, else from the start (the watcher drops the events it already has)."""
+        instance, _, number = (last_event_id or "").partition(".")
+        if instance == self.instance and number.isdigit() and int(number) <= len(self.messages):
+            return Place(int(number), resumed=True)
+        return Place(0, resumed=False)
+
+    @property
+    def total(self) -> int:
+        """Bytes in the log."""
+        return self.sent_bytes[-1] if self.sent_bytes else 0
+
+    def behind(self, index: int) -> int:
+        """Bytes in the log that a watcher about to read message `index` has not had yet."""
+        return self.total - (self.sent_bytes[index - 1] if index else 0)
+
+    async def grown(self) -> None:
+        """Wait for the next message."""
+        await asyncio.shield(self._grew)
+
+    def hello(self) -> bytes:
+        """The first message of every connection: how long to wait before reconnecting, and the
+        server's clock now (a watcher maps the events' times onto its own clock with it)."""
+        now = json.dumps({"now": self.clock() - self.t0, "instance": self.instance})
+        return f"retry: 2000\nevent: hello\ndata: {now}\n\n".encode()

@@ -1,0 +1,85 @@
+"""A run on the sim, served on 127.0.0.1 as `lfg run --serve` serves it, for real clients to watch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+
+from lfgtui.config import Config
+from lfgtui.events import Event
+from lfgtui.providers.registry import Providers
+from lfgtui.remote.hub import EventHub
+from lfgtui.remote.server import Address, Controls, RunControls, RunServer
+from lfgtui.run import Run, headless_approver
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+TOKEN = "test-token-0123456789abcdef"
+TICKETS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "slow"
+title = "A slow answer"
+prompt = "go"
+model = "long-answer:tokens_per_s=150,repeat=2"
+
+[[ticket]]
+id = "quick"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+@dataclass
+class Served:
+    """A run on the sim, published by a hub and served on a free loopback port."""
+
+    run: Run
+    hub: EventHub
+    server: RunServer
+    url: str
+    events: list[Event] = field(default_factory=list)
+    """Every event the run made, as its own sinks saw them."""
+
+    def client(self, token: str | None = TOKEN) -> httpx2.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def served(
+    sim: SimServer, tmp_path: Path, toml: str = TICKETS, control: bool = False, **server_options: float
+) -> AsyncIterator[Served]:
+    """Serve a run of `toml` (not started: the test starts it), closed and cancelled at the end."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(toml)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    async with Providers(sim=sim) as providers:
+        events: list[Event] = []
+        run = Run(loaded.tickets, providers, headless_approver(yes=True), [events.append])
+        hub = EventHub(run.clock)
+        run.sinks.append(hub)
+        controls: Controls | None = RunControls(run) if control else None
+        server = RunServer(hub, run.run_id, loaded.tickets, TOKEN, controls, **server_options)  # type: ignore[arg-type]
+        url = await server.start(Address.parse("127.0.0.1:0"))
+        try:
+            yield Served(run, hub, server, url, events)
+        finally:
+            run.cancel_all()
+            await run.wait()
+            hub.end()
+            await server.aclose(grace_s=1)
+
+
+async def finish(served: Served) -> None:
+    """Wait for the run to end and the hub to say so."""
+    await asyncio.wait_for(served.run.wait(), 20)
+    served.hub.end()

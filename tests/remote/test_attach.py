@@ -1,0 +1,329 @@
+"""`lfg attach`: a live run and a finished one, through a connection that drops, from a server that lies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from lfgtui.events import AttemptEnded, Event, Outcome, TextDelta
+from lfgtui.providers.registry import Providers
+from lfgtui.remote.attach import AttachError, Attachment
+from lfgtui.sim.server import SimServer
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.pane import PaneState
+from lfgtui.ui.run_screen import Mode
+from tests.history import load_recorded, record_tickets, tickets_file
+from tests.remote.serving import TOKEN, finish, served
+from tests.ui.test_app import until
+
+
+def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
+    return [(e.ticket, e.attempt, e.seq, type(e).__name__) for e in events]
+
+
+@contextlib.asynccontextmanager
+async def cutting_proxy(target: str, cut_after: int) -> AsyncIterator[tuple[str, list[int]]]:
+    """A TCP proxy to `target` that cuts its first connections after `cut_after` bytes from the server
+    (three times), then forwards in full; yields its URL and the bytes each connection carried."""
+    host, port = target.removeprefix("http://").split(":")
+    carried: list[int] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limit: int | None) -> None:
+        sent = 0
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(4096):
+                if limit is not None and sent + len(data) > limit:
+                    writer.write(data[: limit - sent])
+                    sent = limit
+                    break
+                writer.write(data)
+                sent += len(data)
+                await writer.drain()
+        carried.append(sent)
+        writer.close()
+
+    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        limit = cut_after if len(carried) < 3 else None
+        server_reader, server_writer = await asyncio.open_connection(host, int(port))
+        upstream = asyncio.create_task(pipe(client_reader, server_writer, None))
+        await pipe(server_reader, client_writer, limit)
+        upstream.cancel()
+        server_writer.close()
+
+    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with proxy:
+        yield f"http://127.0.0.1:{proxy.sockets[0].getsockname()[1]}", carried
+
+
+async def test_attach_follows_a_live_run_through_dropped_connections_and_gets_each_event_once(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path) as run, cutting_proxy(run.url, 6000) as (url, carried):
+        attachment = Attachment(url, TOKEN)
+        try:
+            described = await attachment.describe()
+            assert described.run_id == run.run.run_id
+            assert [t.id for t in described.tickets] == ["slow", "quick"]
+            assert described.tickets[0].title == "A slow answer" and described.control is False
+            got: list[Event] = []
+            states: list[str] = []
+            run.run.start()
+            ending = asyncio.create_task(finish(run))
+            await asyncio.wait_for(attachment.follow(got.append, states.append), 30)
+            await ending
+        finally:
+            await attachment.aclose()
+        assert run.hub.ended, "follow returns when the server says the run ended"
+        assert identities(got) == identities(run.events), "every event once, in order, across the drops"
+        assert "".join(e.text for e in got if isinstance(e, TextDelta)) == "".join(
+            e.text for e in run.events if isinstance(e, TextDelta)
+        )
+        assert sum(1 for s in states if s.startswith("reconnecting")) == 3 and carried[:3] == [6000] * 3
+        assert states.count("reconnected") >= 3 and states[-1] == "ended"
+        first, last = got[0], got[-1]
+        mine = run.events
+        assert last.t - first.t == pytest.approx(mine[-1].t - mine[0].t, abs=1e-6), "remote times keep gaps"
+
+
+async def test_attach_refuses_a_wrong_token_and_a_server_that_is_not_there(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path) as run:
+        attachment = Attachment(run.url, "not-the-token-0123456789")
+        with pytest.raises(AttachError, match="refused the token"):
+            await attachment.describe()
+        await attachment.aclose()
+    gone = Attachment(run.url, TOKEN)
+    with pytest.raises(AttachError, match="cannot reach"):
+        await gone.describe()
+    await gone.aclose()
+
+
+LIES = [
+    b"not json at all",
+    json.dumps(
+        {
+            "now": 1,
+            "events": [
+                {
+                    "type": "text_delta",
+                    "ticket": "ghost",
+                    "attempt": 1,
+                    "seq": 0,
+                    "t": 0.1,
+                    "text": "from a ticket the run does not have",
+                }
+            ],
+        }
+    ).encode(),
+    json.dumps(
+        {
+            "now": 1,
+            "events": [
+                {
+                    "type": "text_delta",
+                    "ticket": "a",
+                    "attempt": True,
+                    "seq": 0,
+                    "t": 0.1,
+                    "text": "attempt is not a number",
+                }
+            ],
+        }
+    ).encode(),
+    json.dumps({"now": 1, "events": [{"type": "from_the_future", "ticket": "a", "attempt": 1}]}).encode(),
+    json.dumps(
+        {
+            "now": 1,
+            "events": [
+                {
+                    "type": "attempt_started",
+                    "ticket": "a",
+                    "attempt": 1,
+                    "seq": 0,
+                    "t": 0.0,
+                    "provider": "p",
+                    "model": "m",
+                },
+                {
+                    "type": "text_delta",
+                    "ticket": "a",
+                    "attempt": 1,
+                    "seq": 1,
+                    "t": 0.2,
+                    "text": "\x1b]0;pwned\x07\x1b[2J fine",
+                },
+                {"type": "text_delta", "ticket": "a", "attempt": 1, "seq": 1, "t": 0.2, "text": "resent"},
+            ],
+        }
+    ).encode(),
+]
+
+
+@contextlib.asynccontextmanager
+async def lying_server(run: object, messages: list[bytes]) -> AsyncIterator[str]:
+    """An HTTP server that says it is lfg, describes `run` and then streams `messages` and `end`."""
+
+    async def describe(_: web.Request) -> web.Response:
+        return web.json_response(run)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'event: hello\ndata: {"now": 0, "instance": "x"}\n\n')
+        for n, data in enumerate(messages):
+            await response.write(b"id: x.%d\nevent: events\ndata: " % n + data + b"\n\n")
+        await response.write(b"event: end\ndata: {}\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v1/run", describe)
+    app.router.add_get("/v1/events", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+TICKET = {
+    "ticket": "a",
+    "title": "a",
+    "prompt": "p",
+    "system": None,
+    "provider": "p",
+    "model": "m",
+    "tools": [],
+    "depends_on": [],
+    "max_turns": None,
+    "max_tokens": None,
+    "temperature": None,
+    "workdir": None,
+}
+
+
+async def test_a_lying_server_cannot_crash_attach_or_reach_a_pane_it_did_not_describe() -> None:
+    async with lying_server({"run_id": "r", "tickets": [TICKET]}, LIES) as url:
+        attachment = Attachment(url, TOKEN)
+        await attachment.describe()
+        got: list[Event] = []
+        said: list[str] = []
+        await attachment.follow(got.append, said.append)
+        await attachment.aclose()
+    assert [(type(e).__name__, getattr(e, "text", None)) for e in got] == [
+        ("AttemptStarted", None),
+        ("TextDelta", "\x1b]0;pwned\x07\x1b[2J fine"),  # delivered as sent: the pane makes it inert
+    ]
+    assert any("attempt: expected" in s for s in said), said
+
+    bad_runs = [
+        ({"tickets": [TICKET]}, "did not describe a run"),
+        ({"run_id": "r", "tickets": []}, "has no tickets"),
+        ({"run_id": "r", "tickets": [{**TICKET, "ticket": "a b\x1b[2J"}]}, "not valid"),
+        ({"run_id": "r", "tickets": [TICKET, TICKET]}, "two tickets with one id"),
+    ]
+    for described, problem in bad_runs:
+        async with lying_server(described, []) as url:
+            attachment = Attachment(url, TOKEN)
+            with pytest.raises(AttachError, match=problem):
+                await attachment.describe()
+            await attachment.aclose()
+
+
+async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_history(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "h.sqlite3"
+    run_id = await record_tickets(sim, tickets_file(tmp_path), db)
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    (tmp_path / "config.toml").write_text("")
+    env = {**os.environ, "LFG_DB": str(db), "LFG_CONFIG": str(tmp_path / "config.toml")}
+    server = subprocess.Popen(  # noqa: ASYNC220 (read from a thread below)
+        [sys.executable, "-m", "lfgtui", "serve", run_id[:6], "--token-file", str(token_file)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        first = await asyncio.to_thread(server.stderr.readline)
+        url = first.split(" at ")[1].split()[0]
+        attach = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "lfgtui",
+            "attach",
+            url,
+            "--json",
+            env={**env, "LFG_TOKEN": TOKEN},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(attach.communicate(), 30)
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert attach.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    recorded = load_recorded(db, run_id)
+    for ticket in recorded.tickets:
+        events = [e for a in ticket.attempts for e in a.events]
+        text = "".join(e.text for e in events if isinstance(e, TextDelta))
+        assert (
+            "".join(
+                line["text"]
+                for line in lines
+                if line["type"] == "text" and line["ticket"] == ticket.ticket.id
+            )
+            == text
+        )
+    ended = [(line["ticket"], line["outcome"]) for line in lines if line["type"] == "attempt_ended"]
+    outcomes = [(t.ticket.id, a.outcome) for t in recorded.tickets for a in t.attempts]
+    assert sorted(ended) == sorted(outcomes) and len(ended) == 2
+
+
+async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path, control=True) as run:
+        attachment = Attachment(run.url, TOKEN)
+        remote = await attachment.describe()
+        app = LfgApp(
+            remote.tickets,
+            Providers(sim=sim),
+            run_id=remote.run_id,
+            mode=Mode.ATTACHED,
+            attachment=attachment,
+        )
+        sent = len(sim.log)
+        async with app.run_test(size=(140, 44)) as pilot:
+            run.run.start()
+            slow, quick = app.panes["slow"], app.panes["quick"]
+            await until(pilot, lambda: quick.finished and bool(slow.body.source))
+            assert quick.state is PaneState.COMPLETED and "Hello" in quick.body.source
+            assert "attached to" in str(app.run_screen.summary.render())
+            slow.focus()
+            await pilot.press("c")
+            await until(pilot, lambda: slow.finished)
+            assert slow.state is PaneState.CANCELLED
+            await finish(run)
+            await until(pilot, lambda: attachment.state == "ended")
+            await pilot.press("q")
+        await attachment.aclose()
+    assert len(sim.log) == sent + 2, "only the served run sent anything: the attached app sends nothing"
+    ends = [(e.ticket, e.outcome) for e in run.events if isinstance(e, AttemptEnded)]
+    assert sorted(ends) == [("quick", Outcome.COMPLETED), ("slow", Outcome.CANCELLED)]
