@@ -400,6 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _in_loop(serve(args))
     if args.command == "attach":
         return _in_loop(attach(args))
+    if args.command == "web":
+        from lfgtui.remote.web import web
+
+        return web(args)
     if args.command == "worktrees":
         return run_worktree_command(args)
     if args.sim_command == "list":

@@ -1,4 +1,4 @@
-"""`lfg serve`, `lfg attach` and `lfg run --serve`: the command-line side of watching from elsewhere.
+"""`lfg serve`, `lfg attach`, `lfg web` and `lfg run --serve`: the command line of watching from elsewhere.
 
 Every `lfg` command builds this parser, so the server (aiohttp), the HTTP client and the TUI are
 imported only when one of these commands runs.
@@ -46,7 +46,7 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
 
 
 def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `lfg serve` and `lfg attach` on the top-level subparsers."""
+    """Register `lfg serve`, `lfg attach` and `lfg web` on the top-level subparsers."""
     serve = commands.add_parser("serve", help="serve a recorded run's events to lfg attach (SSE)")
     serve.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
     serve.add_argument(
@@ -70,6 +70,20 @@ def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     attach.add_argument("--json", action="store_true", help="print the run's events as NDJSON")
     attach.add_argument("--config", type=Path, help="config file, for the theme and keys")
     attach.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+    add_web_command(commands)
+
+
+def add_web_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    web = commands.add_parser("web", help="serve the TUI to a browser (textual-serve)")
+    source = web.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", type=Path, nargs="?", help="a tickets.toml to run and show")
+    source.add_argument("--attach", metavar="URL", help="show a run another lfg serves instead")
+    web.add_argument("--host", default="127.0.0.1", help="where the browser connects (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8000, help="the browser's port (default 8000)")
+    web.add_argument("--token", help="with --attach: the server's token (default: $LFG_TOKEN)")
+    web.add_argument("--config", type=Path, help="config file, for the run, the theme and keys")
+    web.add_argument("--db", type=Path, help="the history file the run is recorded in")
+    web.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
 
 
 def _warn(message: str) -> None:
