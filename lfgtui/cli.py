@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.notify import NotifyCommand
-    from lfgtui.prices import PriceBook
     from lfgtui.providers.registry import Providers
     from lfgtui.tickets import Ticket, TicketFile
 
@@ -190,6 +189,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
     from lfgtui.history.store import resolve_db_path
     from lfgtui.history.writer import open_run_history
+    from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
@@ -216,7 +216,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
         options = {
             "max_concurrency": args.max_concurrency or config.run.max_concurrency,
             "tool_env": without_keys(os.environ, secret_vars),
-            "prices": _prices(providers, tickets.tickets),
+            "prices": run_prices(providers.configs, tickets.tickets),
             "max_cost_usd": config.run.max_cost_usd,
         }
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
@@ -311,19 +311,6 @@ async def _notify_command(args: argparse.Namespace) -> AsyncIterator[NotifyComma
         yield command
     finally:
         await command.aclose()
-
-
-def _prices(providers: Providers, tickets: tuple[Ticket, ...]) -> PriceBook:
-    """The run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
-    before the UI starts rather than in its first frame."""
-    from lfgtui.prices import PriceBook
-    from lfgtui.providers.catalog import resolve
-
-    used = {ticket.provider for ticket in tickets}  # resolved: a base URL from the environment counts
-    book = PriceBook({name: resolve(c) if name in used else c for name, c in providers.configs.items()})
-    for ticket in tickets:
-        book.pricer(ticket.provider, ticket.model)
-    return book
 
 
 def _warn(message: str) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from genai_prices.types import ModelInfo, Provider
 
     from lfgtui.providers.base import PriceOverride, ProviderConfig
+    from lfgtui.tickets import Ticket
 
 DEFAULT_ENDPOINT = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
 """The genai-prices provider of each API kind when the config gives no base URL (the SDK's default)."""
@@ -202,6 +203,19 @@ class PriceBook:
         except LookupError:
             return None
         return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}", self.clock)
+
+
+def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket]) -> PriceBook:
+    """A run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
+    before the UI starts rather than in its first frame."""
+    from lfgtui.providers.catalog import resolve
+
+    tickets = tuple(tickets)
+    used = {ticket.provider for ticket in tickets}  # resolved: a base URL from the environment counts
+    book = PriceBook({name: resolve(c) if name in used else c for name, c in configs.items()})
+    for ticket in tickets:
+        book.pricer(ticket.provider, ticket.model)
+    return book
 
 
 def format_usd(cost: float | None, estimated: bool = False) -> str:

@@ -126,6 +126,7 @@ async def resume(args: argparse.Namespace) -> int:
     if problem is not None:
         return _fail(problem)
     from lfgtui.history.writer import reopen_run_history
+    from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
@@ -133,8 +134,9 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.ui.run_screen import Mode
 
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+    prices = run_prices(config.providers, recorded.as_tickets)
     async with (
-        reopen_run_history(db, recorded.run_id, _fail) as history,
+        reopen_run_history(db, recorded.run_id, _fail, prices) as history,
         Providers(config.providers, backend=ProviderWorker()) as providers,
     ):
         await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
@@ -149,6 +151,8 @@ async def resume(args: argparse.Namespace) -> int:
             mode=Mode.RESUMED,
             max_concurrency=args.max_concurrency or config.run.max_concurrency,
             tool_env=without_keys(os.environ, secret_vars),
+            prices=prices,
+            max_cost_usd=config.run.max_cost_usd,
         )
         if history is not None:
             app.ticket_run.record(history)

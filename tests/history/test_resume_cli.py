@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,35 @@ def test_replay_in_a_terminal_plays_the_run_and_quits(recorded: tuple[Lfg, Path,
             process.wait()
         terminal.hang_up()
     assert counts(db) == before, "a replay writes nothing"
+
+
+def test_a_resumed_run_prices_its_new_attempts(recorded: tuple[Lfg, Path, str]) -> None:
+    """`lfg resume` costs a follow-up with the provider's prices, as `lfg run` does."""
+    env, db, run_id = recorded
+    env.config.write_text("[providers.sim]\nprices = { input_per_mtok = 1000, output_per_mtok = 4000 }\n")
+    env.scenario("fast-agent", FAST_AGENT)
+    command = [sys.executable, "-m", "lfgtui", "resume", run_id, "--db", str(db), "--config", str(env.config)]
+    terminal = Terminal(columns=140)
+    process = terminal.start(command, env.env)
+    try:
+        terminal.wait_for(b"2 completed")
+        terminal.type(b"i")
+        terminal.wait_for(b"your next prompt")
+        terminal.type(b"And then?")
+        terminal.wait_for(b"And then?")
+        terminal.type(b"\r")
+        for _ in range(300):
+            with sqlite3.connect(db) as conn:
+                ended = conn.execute("SELECT cost_usd FROM attempts WHERE number = 2 AND outcome IS NOT NULL")
+                cost = ended.fetchone()
+            if cost is not None:
+                break
+            time.sleep(0.1)
+        terminal.type(b"q")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        terminal.hang_up()
+    assert cost is not None and cost[0] is not None and cost[0] > 0, "the follow-up was priced"
