@@ -139,6 +139,7 @@ class Session:
         from lfgtui.remote.attach import AttachError
 
         def said(_: str) -> None:
+            self.started = attachment.offset  # the run's start on this clock: the summary's elapsed
             self.app.summary_stale = True
 
         try:

@@ -316,6 +316,7 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
             await until(pilot, lambda: quick.finished and bool(slow.body.source))
             assert quick.state is PaneState.COMPLETED and "Hello" in quick.body.source
             assert "attached to" in str(app.run_screen.summary.render())
+            assert app.session.started == attachment.offset, "elapsed counts from the run's start"
             slow.focus()
             await pilot.press("c")
             await until(pilot, lambda: slow.finished)
