@@ -116,6 +116,8 @@ class LfgApp(App[int]):
             )
         ]
         self.notice = notice
+        self.served: str | None = None
+        """How to watch this run from elsewhere (`lfg run --serve`): said at start, long enough to copy."""
         self.frames = 0
         self.summary_stale = True
         self.summary_frame = 0
@@ -171,6 +173,8 @@ class LfgApp(App[int]):
             loop.add_signal_handler(sig, self._on_signal, code)
         if self.notice:
             self.notify(self.notice, timeout=6)
+        if self.served:
+            self.notify(f"Serving this run. Watch it with: {self.served}", timeout=30, markup=False)
 
     async def on_unmount(self) -> None:
         """However the app ends, no ticket keeps streaming and every connection is closed."""
