@@ -352,12 +352,14 @@ def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> N
             stderr=subprocess.PIPE,
             text=True,
         )
-        terminal.wait_for(b"tok/s")
+        assert watcher.stdout is not None
+        first = watcher.stdout.readline()  # the watcher is connected: now the run may end
         terminal.type(b"q")
         terminal.wait_for(b"Cancel them and quit?")
         terminal.type(b"y")
         assert process.wait(timeout=30) == 1
-        out, err = watcher.communicate(timeout=30)
+        rest, err = watcher.communicate(timeout=30)
+        out = first + rest
     finally:
         if process.poll() is None:
             process.kill()
