@@ -357,6 +357,22 @@ def open_once_read(fifo: Path, process: subprocess.Popen[str]) -> int:
             return fd
 
 
+def wait_until_reading_the_pipe(process: subprocess.Popen[str]) -> None:
+    """Returns once lfg sleeps in the pipe's read.
+
+    Its open returns as ours does; a signal sent in that instant is taken by Python between the open
+    and the read, where nothing checks for it, and the read then sleeps for good (a second Ctrl-C ends
+    it). The test is about a lfg that waits for the file, so it signals once lfg waits.
+    """
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    if not wchan.exists():
+        pytest.skip("needs /proc to see where lfg waits")
+    deadline = time.monotonic() + 30
+    while not wchan.read_text().endswith("pipe_read"):
+        assert process.poll() is None and time.monotonic() < deadline, "lfg never waited in the pipe's read"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("written", ["nothing", "everything"])
 def test_sigint_while_loading_the_tickets_exits_130_in_one_line(lfg: Lfg, written: str) -> None:
     """The tickets file is a FIFO, so that lfg is loading it is known, not guessed: SIGINT arrives while
@@ -371,6 +387,8 @@ def test_sigint_while_loading_the_tickets_exits_130_in_one_line(lfg: Lfg, writte
             if written == "everything":
                 writer.write(many_tickets(10_000))
                 writer.close()
+            else:
+                wait_until_reading_the_pipe(process)
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=30)
     finally:
