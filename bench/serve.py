@@ -299,10 +299,11 @@ async def measure(
     mode: str, tickets: Any, providers: Any, args: argparse.Namespace, clients: int
 ) -> dict[str, Any]:
     """One run in configuration `mode` (base, hub); with `clients` watchers when there is a hub."""
-    from lfgtui.run import Run, headless_approver
+    from lfgtui.approvals import Approvals
+    from lfgtui.run import Run
 
     counter = Counter()
-    run = Run(tickets, providers, headless_approver(yes=False), [counter], max_concurrency=len(tickets))
+    run = Run(tickets, providers, Approvals(), [counter], max_concurrency=len(tickets))
     watchers = Watchers(args, clients)
     try:
         return await measured(mode, run, counter, tickets, args, clients, watchers)

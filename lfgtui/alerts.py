@@ -1,17 +1,18 @@
 """When a run needs the person: a pane starts waiting for approval, a ticket fails, the run ends.
 
-`RunAlerts` is a sink of the run's events (and is told of approvals by whoever asks them); each
+`RunAlerts` is a sink of the run's events (`ApprovalAsked` among them); each
 moment worth telling becomes an `Attention` (notify.py) handed to every channel: the terminal's
 bell and desktop notification in the TUI, `--notify-command` anywhere.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
-from lfgtui.events import AttemptEnded, Event, Outcome, ToolCallReady
+from lfgtui.events import ApprovalAsked, AttemptEnded, Event, Outcome
 from lfgtui.notify import Attention
 
 if TYPE_CHECKING:
@@ -31,12 +32,12 @@ class RunAlerts:
             for channel in self.channels:
                 channel(attention)
 
-    def approval(self, ticket: str, call: ToolCallReady) -> None:
-        """A pane starts waiting for the person's y/n on `call`."""
-        detail = call.arguments.get("command") or call.arguments.get("path") or call.raw_arguments
-        self._tell(Attention.approval(self.run.run_id, ticket, call.name, str(detail)))
-
     def __call__(self, event: Event) -> None:
+        if isinstance(event, ApprovalAsked):
+            args = event.arguments
+            detail = args.get("command") or args.get("path") or json.dumps(args, ensure_ascii=False)
+            self._tell(Attention.approval(self.run.run_id, event.ticket, event.name, str(detail)))
+            return
         if not isinstance(event, AttemptEnded):
             return
         if event.outcome is Outcome.FAILED:

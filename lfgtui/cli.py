@@ -260,12 +260,14 @@ async def _run_headless(
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
 
+    from lfgtui.approvals import Approvals
     from lfgtui.events import Outcome
     from lfgtui.headless import JsonLines, Progress, UntilClosed
-    from lfgtui.run import Run, headless_approver
+    from lfgtui.run import Run
 
     t0 = time.monotonic()
-    run = Run(tickets, providers, headless_approver(args.yes), [], **options)
+    answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
+    run = Run(tickets, providers, Approvals(yes=args.yes, askable=answerable), [], **options)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)

@@ -196,6 +196,25 @@ class SessionOpened(Status):
     loaded: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalAsked(Status):
+    """A tool call waits for a person's yes or no; `arguments` is everything they approve (for a
+    coding agent's request, more than the call's own input: its changes and what yes picks)."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalAnswered(Status):
+    """The answer to an `ApprovalAsked`, and `by` whom: "you" at the terminal, a watcher's address."""
+
+    call_id: str
+    allowed: bool
+    by: str
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     """One entry of an agent's plan: what, and pending / in_progress / completed."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lfgtui.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     DiffUpdated,
@@ -135,6 +137,12 @@ class JsonLines:
                 return {"type": "worktree", "path": path, "branch": branch, "base": base, "message": message}
             case DiffUpdated(added=added, removed=removed, files=files, text=text):
                 return {"type": "diff", "added": added, "removed": removed, "files": files, "text": text}
+            case ApprovalAsked(call_id=call_id, name=name, arguments=arguments, message=message):
+                asked = {"id": call_id, "name": name, "arguments": arguments, "message": message}
+                return {"type": "approval", **asked}
+            case ApprovalAnswered(call_id=call_id, allowed=allowed, by=by, message=message):
+                answer = {"id": call_id, "allowed": allowed, "by": by, "message": message}
+                return {"type": "approval_answer", **answer}
             case Status(message=message):
                 return {"type": "status", "message": message}
             case Usage(input_tokens=input_tokens, output_tokens=output_tokens):

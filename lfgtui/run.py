@@ -20,9 +20,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
+from lfgtui.approvals import Approvals
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -149,7 +150,7 @@ class Run:
         self,
         tickets: tuple[Ticket, ...],
         providers: Providers,
-        approver: Callable[[Ticket], Approve],
+        approvals: Approvals,
         sinks: list[Sink],
         max_concurrency: int = 8,
         tool_env: Mapping[str, str] | None = None,
@@ -165,7 +166,7 @@ class Run:
             self.states[ticket_id].seed(seed)
         self._seeded = frozenset(earlier or ())
         self.providers = providers
-        self.approver = approver
+        self.approvals = approvals
         self.sinks = sinks
         self.tool_env = dict(tool_env or {})
         self.clock = clock
@@ -412,7 +413,7 @@ class Run:
 
             context = self._context(state)
             env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
-            toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self.approver(ticket))
+            toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(state))
             kept = None if self.agents is None else self.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
                 await kept.close()
@@ -454,7 +455,14 @@ class Run:
         if not ticket.tools:
             return None
         tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
-        return Toolbox(tools, self._context(state), self.approver(ticket))
+        return Toolbox(tools, self._context(state), self._approve(state))
+
+    def _approve(self, state: TicketState) -> Approve:
+        def say(event_type: type[Event], **fields: Any) -> None:
+            assert state.ev is not None
+            self._emit(state, state.ev(event_type, **fields))
+
+        return self.approvals.gate(state.ticket, say)
 
     def _context(self, state: TicketState) -> ToolContext:
         ticket = state.ticket
@@ -464,21 +472,3 @@ class Run:
             env=command_env(self.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
         )
-
-
-def headless_approver(yes: bool) -> Callable[[Ticket], Approve]:
-    """Without a person to ask, risky tools run only with `--yes` or the ticket's `auto_approve`."""
-
-    def for_ticket(ticket: Ticket) -> Approve:
-        async def approve(call: ToolCallReady) -> str | None:
-            name = call.name
-            if yes or ticket.auto_approves(name):
-                return None
-            return (
-                f"{name} needs approval and nobody can approve it in a headless run; "
-                f"rerun with --yes or add {name!r} to the ticket's auto_approve"
-            )
-
-        return approve
-
-    return for_ticket

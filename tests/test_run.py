@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, AttemptStarted, Event, Outcome, PromptSent, TextDelta
 from lfgtui.providers.registry import Providers
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -35,7 +36,7 @@ async def test_cancel_one_ticket_then_retry_it_as_a_new_attempt(sim: SimServer, 
             first_slow_token.set()
 
     async with Providers(sim=sim) as providers:
-        run = Run(loaded.tickets, providers, headless_approver(yes=False), [sink])
+        run = Run(loaded.tickets, providers, Approvals(), [sink])
         run.start()
         await asyncio.wait_for(first_slow_token.wait(), 10)
         assert run.cancel("slow")
@@ -81,7 +82,7 @@ async def test_each_attempt_says_what_it_asked(sim: SimServer, tmp_path: Path) -
             follow_up_streams.set()
 
     async with Providers(sim=sim) as providers:
-        run = Run(loaded.tickets, providers, headless_approver(yes=False), [sink])
+        run = Run(loaded.tickets, providers, Approvals(), [sink])
         run.start()
         await run.wait()
         assert run.continue_with("b", "And then?")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta
 from lfgtui.prices import PriceBook
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.registry import Providers
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -38,7 +39,7 @@ async def run_to_end(sim: SimServer, path: Path, max_cost_usd: float | None = No
         run = Run(
             loaded.tickets,
             providers,
-            headless_approver(yes=False),
+            Approvals(),
             [events.append],
             prices=priced(providers),
             max_cost_usd=max_cost_usd,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, DiffUpdated, ErrorKind, Event, Outcome, WorktreeReady
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -56,7 +57,7 @@ async def run_in(
     ):
         assert history is not None
         trees = tmp_path / "trees"
-        run = Run(loaded.tickets, providers, headless_approver(yes=True), [events.append], worktrees=trees)
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=trees)
         run.record(history)
         run.start()
         outcomes = await run.wait()

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import httpx2
 
@@ -104,10 +105,14 @@ class Attachment:
         self.run = _describe(data)
         return self.run
 
-    async def act(self, action: str, ticket: str) -> str | None:
-        """Ask the server to cancel or retry a ticket; returns why it did not, or None."""
+    async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
+        """Ask the server to cancel or retry a ticket, or to approve or deny its call `call_id`;
+        returns why it did not, or None."""
+        path = f"tickets/{quote(ticket, safe='')}/"
+        if call_id is not None:
+            path += f"calls/{quote(call_id, safe='')}/"
         try:
-            response = await self._client.post(f"{self.url}{API}/tickets/{ticket}/{action}")
+            response = await self._client.post(f"{self.url}{API}/{path}{action}")
         except httpx2.HTTPError as exc:
             return f"cannot reach {self.url}: {exc}"
         if response.status_code == 200:

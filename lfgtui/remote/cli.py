@@ -41,7 +41,7 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
     )
     _token_file_option(run)
     run.add_argument(
-        "--control", action="store_true", help="with --serve: let watchers cancel and retry tickets"
+        "--control", action="store_true", help="with --serve: let watchers cancel, retry and approve"
     )
 
 
@@ -119,7 +119,7 @@ async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
 
 def _announce(url: str, token: str, token_file: Path | None, control: bool) -> str:
     """Say where the run is served and how to watch it; returns that command."""
-    access = "watchers may cancel and retry" if control else "read-only"
+    access = "watchers may cancel, retry, approve and deny" if control else "read-only"
     _warn(f"serving this run at {url} ({access})")
     shown = f"--token-file {token_file}" if token_file is not None else f"--token {token}"
     watch = f"lfg attach {url} {shown}"

@@ -3,7 +3,8 @@
 aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every request must carry
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
 `GET /v1/run` describes the run, `GET /v1/events` streams it (see hub.py and docs/watching.md), and
-with `--control` `POST /v1/tickets/{id}/cancel|retry` act on it, each recorded with who asked.
+with `--control` `POST /v1/tickets/{id}/cancel|retry` and `…/calls/{call}/approve|deny` act on it,
+each recorded with who asked.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Controls(Protocol):
 
     def retry(self, ticket_id: str, who: str) -> str | None: ...
 
+    def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class RunControls:
@@ -70,6 +73,11 @@ class RunControls:
         if self.run.retry(ticket_id, why=f"retry asked by {who} (lfg attach)"):
             return None
         return f"{ticket_id} is running or has completed: only a ticket that ended otherwise is retried"
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None:
+        if self.run.approvals.answer(ticket_id, call_id, allowed, by=f"{who} (lfg attach)"):
+            return None
+        return f"no call {call_id!r} of {ticket_id} waits for approval (answered already, or it ended)"
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ class RunServer:
         app.router.add_get(f"{API}/run", self._run)
         app.router.add_get(f"{API}/events", self._events)
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
+        app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, address.host, address.port)
@@ -226,8 +235,13 @@ class RunServer:
         if ticket not in self.tickets:
             return _problem(404, f"the run has no ticket {ticket!r}")
         who = request.remote or "an unknown address"
-        act = self.controls.cancel if action == "cancel" else self.controls.retry
-        problem = act(ticket, who)
+        match action:
+            case "cancel":
+                problem = self.controls.cancel(ticket, who)
+            case "retry":
+                problem = self.controls.retry(ticket, who)
+            case _:
+                problem = self.controls.answer(ticket, request.match_info["call"], action == "approve", who)
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})

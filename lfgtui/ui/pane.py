@@ -7,7 +7,6 @@ visible panes only.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import deque
 from enum import StrEnum
@@ -21,6 +20,8 @@ from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
     AgentStarted,
+    ApprovalAnswered,
+    ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     DiffUpdated,
@@ -109,7 +110,8 @@ class TicketPane(Vertical, can_focus=True):
         """The app frame that last drew this pane: the longest-waiting pane is drawn first."""
         self.lines_frame = 0
         """The frame that last drew the header, gauges and notice."""
-        self.approval: tuple[ToolCallReady, asyncio.Future[bool]] | None = None
+        self.approval: ApprovalAsked | None = None
+        """The call waiting for a person's answer, as the run asked it."""
         self.attention_since: float | None = None
         """When the pane started waiting for the person (an approval, a failure): `a` visits the
         longest-waiting first."""
@@ -206,6 +208,13 @@ class TicketPane(Vertical, can_focus=True):
             case PlanUpdated(steps=steps):
                 self.plan.update(plan_text(steps))
                 self.plan.display = bool(steps)
+            case ApprovalAsked(call_id=call_id):
+                self.approval = event
+                self.state = PaneState.APPROVAL
+                self.tools.set_state(call_id, ToolState.WAITING)
+            case ApprovalAnswered(call_id=call_id, message=message):
+                self._answered(call_id)
+                self.status_note = inert(message)
             case Status(message=message):
                 self.status_note = inert(message)
             case AttemptEnded(outcome=outcome, error=error, t=t):
@@ -214,7 +223,7 @@ class TicketPane(Vertical, can_focus=True):
                 self.error = error
                 self.ended_at = t
                 self.retrying = self.queued = None
-                self._settle_approval(False)
+                self.approval = None
                 self.body.finish()
                 self.reasoning.finish()
         self.lines_stale = True
@@ -257,41 +266,19 @@ class TicketPane(Vertical, can_focus=True):
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
         self.samples.extend([0.0] * SPARK_SAMPLES)
 
-    async def ask_approval(self, call: ToolCallReady) -> bool:
-        """Wait for the user's y/n on this call; a cancelled ticket cancels the wait."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.approval = (call, future)
-        self.state = PaneState.APPROVAL
-        self.tools.set_state(call.call_id, ToolState.WAITING)
-        self.dirty = self.lines_stale = True
-        self._attend(call.t)
-        try:
-            return await future
-        finally:
-            self.approval = None
-            if self.state is PaneState.APPROVAL:
-                self.state = PaneState.RUNNING
-            self.tools.set_state(call.call_id, ToolState.RUNNING)
-            self._attend(call.t)
-            self.dirty = self.lines_stale = True
-
-    def _settle_approval(self, allowed: bool) -> bool:
-        if self.approval is None or self.approval[1].done():
-            return False
-        self.approval[1].set_result(allowed)
-        return True
-
-    def approve(self, allowed: bool, call: ToolCallReady | None = None) -> bool:
-        """Answer the pending approval; with `call`, only if that is still the call waiting."""
-        if call is not None and (self.approval is None or self.approval[0] is not call):
-            return False
-        return self._settle_approval(allowed)
+    def _answered(self, call_id: str) -> None:
+        if self.approval is None or self.approval.call_id != call_id:
+            return
+        self.approval = None
+        if self.state is PaneState.APPROVAL:
+            self.state = PaneState.RUNNING
+        self.tools.set_state(call_id, ToolState.RUNNING)
 
     def approval_shown(self) -> tuple[Text, bool] | None:
         """The pending approval as the notice shows it, and whether that is all of it (None: none)."""
         if self.approval is None:
             return None
-        call = self.approval[0]
+        call = self.approval
         yes, no = self._key("pane.approve"), self._key("pane.deny")
         attention = self.palette.attention
         question = with_question(approval_request(call.name, call.arguments, attention), yes, no, attention)

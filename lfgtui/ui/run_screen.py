@@ -37,7 +37,7 @@ class Mode(StrEnum):
     RESUMED = "resumed"  # lfg resume: retries and follow-ups are recorded into the same run
     READ_ONLY = "read-only"  # a recorded run opened from the history screen
     REPLAY = "replay"  # lfg replay: the record streamed again at its pace
-    ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel and retry go to it)
+    ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel, retry and approvals go to it)
 
 
 ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve"})
@@ -46,7 +46,7 @@ HIDDEN = {
     Mode.RESUMED: frozenset({"rerun"}),
     Mode.READ_ONLY: ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
-    Mode.ATTACHED: ACTING - {"cancel", "retry"} | {"rerun", "history"},
+    Mode.ATTACHED: ACTING - {"cancel", "retry", "approve"} | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
 
@@ -189,6 +189,8 @@ class RunControl(Protocol):
     def cancel_ticket(self, ticket_id: str) -> None: ...
 
     def retry_ticket(self, ticket_id: str) -> None: ...
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None: ...
 
     def retry_all(self) -> None: ...
 
@@ -345,16 +347,20 @@ class RunScreen(Screen[None]):
         if pane is None or pane.approval is None or shown is None:
             self.app.bell()
             return
+        asked = pane.approval
         if not allowed or shown[1]:
-            pane.approve(allowed)
+            self.control.answer(pane.ticket.id, asked.call_id, allowed)
             return
-        call = pane.approval[0]
 
         def answered(yes: bool | None) -> None:
-            if yes is not None and not pane.approve(yes, call):
+            if yes is None:
+                return
+            if pane.approval is not asked:
                 self.notify("That request is no longer waiting.", timeout=3)
+                return
+            self.control.answer(pane.ticket.id, asked.call_id, yes)
 
-        request = approval_request(call.name, call.arguments, colours(self.app).attention)
+        request = approval_request(asked.name, asked.arguments, colours(self.app).attention)
         self.app.push_screen(ApprovalScreen(request), answered)
 
     def action_attention(self) -> None:

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lfgtui.agent import Approve
 from lfgtui.alerts import RunAlerts
-from lfgtui.events import Event, ToolCallReady
+from lfgtui.approvals import Approvals
+from lfgtui.events import Event
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
 from lfgtui.metrics import MetricsBook
@@ -82,7 +82,7 @@ class Session:
             self.run = Run(
                 tickets,
                 app.providers,
-                self._approver,
+                Approvals(yes=app.yes, askable=True),
                 [functools.partial(app.show_event, self), *(sinks or [])],
                 max_concurrency=options.max_concurrency,
                 tool_env=options.tool_env,
@@ -164,16 +164,6 @@ class Session:
             await self.run.close_agents()
         await self._resources.aclose()
 
-    def _approver(self, ticket: Ticket) -> Approve:
-        async def approve(call: ToolCallReady) -> str | None:
-            if self.app.yes or ticket.auto_approves(call.name):
-                return None
-            self.alerts.approval(ticket.id, call)
-            allowed = await self.panes[ticket.id].ask_approval(call)
-            return None if allowed else f"the user did not approve this {call.name} call"
-
-        return approve
-
     # --- RunControl: what the run screen's keys ask for ---
 
     def cancel_ticket(self, ticket_id: str) -> None:
@@ -182,8 +172,8 @@ class Session:
         elif self.run is None or not self.run.cancel(ticket_id):
             self.app.bell()
 
-    def _ask_server(self, action: str, ticket_id: str) -> None:
-        """Cancel or retry on the served run, when it lets its watchers."""
+    def _ask_server(self, action: str, ticket_id: str, call_id: str | None = None) -> None:
+        """Cancel, retry, approve or deny on the served run, when it lets its watchers."""
         attachment = self.attachment
         assert attachment is not None and attachment.run is not None
         if not attachment.run.control:
@@ -191,11 +181,19 @@ class Session:
             return
 
         async def ask() -> None:
-            problem = await attachment.act(action, ticket_id)
+            problem = await attachment.act(action, ticket_id, call_id)
             if problem is not None:
                 self.app.notify(inert(f"The server did not {action}: {problem}"), timeout=4, markup=False)
 
         self.app.run_worker(ask(), group="remote")
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
+        if self.attachment is not None:
+            self._ask_server("approve" if allowed else "deny", ticket_id, call_id)
+        elif self.run is None:
+            self.app.notify("This run is recorded: nothing in it waits for an answer.", timeout=3)
+        elif not self.run.approvals.answer(ticket_id, call_id, allowed, "you"):
+            self.app.notify("That request is no longer waiting.", timeout=3)
 
     def retry_ticket(self, ticket_id: str) -> None:
         if self.attachment is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import (
     AttemptEnded,
@@ -27,7 +28,7 @@ from lfgtui.history.store import Store
 from lfgtui.history.writer import Item, Recorder, Started, open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, recorded_run
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.tickets import Ticket, TicketFile, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -177,7 +178,7 @@ async def record_tickets(sim: SimServer, path: Path, db: Path) -> str:
         Providers(sim=sim) as providers,
     ):
         assert history is not None, problems
-        run = Run(loaded.tickets, providers, headless_approver(yes=True), [])
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [])
         run.record(history)
         run.start()
         await run.wait()

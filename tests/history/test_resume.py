@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.approvals import Approvals
 from lfgtui.events import AttemptStarted, Outcome, PromptSent, TextDelta
 from lfgtui.history.store import Selection, Store, StoreError
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import IDLE_GAP_S, ReplayClock, play, replay_events, restore_events
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from tests.history import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support import write_scenario
@@ -34,7 +35,7 @@ async def follow_up(sim: SimServer, db: Path, run_id: str, ticket: str, prompt: 
         Providers(sim=sim) as providers,
     ):
         assert history is not None, problems
-        run = Run(recorded.as_tickets, providers, headless_approver(yes=True), [], earlier=recorded.earlier())
+        run = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=recorded.earlier())
         run.record(history)
         run.start()
         assert not any(state.running for state in run.states.values()), "a resumed run starts nothing"
@@ -113,7 +114,7 @@ async def test_retries_in_a_resumed_run_are_new_attempts_of_the_same_run(
 
     async with reopen_run_history(db, run_id, pytest.fail) as history, Providers(sim=sim) as providers:
         assert history is not None
-        run = Run(recorded.as_tickets, providers, headless_approver(yes=True), [], earlier=earlier)
+        run = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=earlier)
         run.record(history)
         assert run.retry_all() == ["flaky", "after"]
         outcomes = await run.wait()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, Event, EventFactory, Outcome, Status
 from lfgtui.history import writer
@@ -17,7 +18,7 @@ from lfgtui.history.writer import FLUSH_INTERVAL_S, open_run_history
 from lfgtui.metrics import Metrics
 from lfgtui.providers.base import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -162,7 +163,7 @@ async def test_a_reader_sees_the_stream_while_the_writer_streams(sim: SimServer,
         Providers(sim=sim) as providers,
     ):
         assert history is not None
-        run = Run(loaded.tickets, providers, headless_approver(yes=False), [])
+        run = Run(loaded.tickets, providers, Approvals(), [])
         run.record(history)
         run.start()
         with Store.open(db) as reader:

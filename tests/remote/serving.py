@@ -10,12 +10,13 @@ from pathlib import Path
 
 import httpx2
 
+from lfgtui.approvals import Approvals
 from lfgtui.config import Config
-from lfgtui.events import Event
+from lfgtui.events import ApprovalAsked, Event
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.server import Address, Controls, RunControls, RunServer
-from lfgtui.run import Run, headless_approver
+from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -56,15 +57,21 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def served(
-    sim: SimServer, tmp_path: Path, toml: str = TICKETS, control: bool = False, **server_options: float
+    sim: SimServer,
+    tmp_path: Path,
+    toml: str = TICKETS,
+    control: bool = False,
+    yes: bool = True,
+    **server_options: float,
 ) -> AsyncIterator[Served]:
-    """Serve a run of `toml` (not started: the test starts it), closed and cancelled at the end."""
+    """Serve a run of `toml` (not started: the test starts it), closed and cancelled at the end.
+    Its tool calls run without asking unless `yes` is False; then, with `control`, watchers answer."""
     path = tmp_path / "tickets.toml"
     path.write_text(toml)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     async with Providers(sim=sim) as providers:
         events: list[Event] = []
-        run = Run(loaded.tickets, providers, headless_approver(yes=True), [events.append])
+        run = Run(loaded.tickets, providers, Approvals(yes=yes, askable=control), [events.append])
         hub = EventHub(run.clock)
         run.sinks.append(hub)
         controls: Controls | None = RunControls(run) if control else None
@@ -77,6 +84,27 @@ async def served(
             await run.wait()
             hub.end()
             await server.aclose(grace_s=1)
+
+
+WRITER = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "w"
+prompt = "x"
+model = "writer"
+tools = ["write_file", "run_command"]
+"""
+"""One ticket whose model asks to write a file, then to run a command: two approvals."""
+
+
+async def asked(served: Served, count: int) -> ApprovalAsked:
+    """The `count`th question the run asked, once it has."""
+    async with asyncio.timeout(10):
+        while len(questions := [e for e in served.events if isinstance(e, ApprovalAsked)]) < count:
+            await asyncio.sleep(0.01)
+    return questions[count - 1]
 
 
 async def finish(served: Served) -> None:

@@ -15,15 +15,17 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from lfgtui.events import AttemptEnded, Event, Outcome, TextDelta
+from lfgtui.events import ApprovalAnswered, AttemptEnded, Event, Outcome, TextDelta
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import AttachError, Attachment
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
+from lfgtui.ui.tool_log import ToolState
 from tests.history import load_recorded, record_tickets, tickets_file
-from tests.remote.serving import TOKEN, finish, served
+from tests.remote.serving import TOKEN, WRITER, finish, served
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
 from tests.ui.test_app import until
@@ -331,6 +333,45 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
     assert len(sim.log) == sent + 2, "only the served run sent anything: the attached app sends nothing"
     ends = [(e.ticket, e.outcome) for e in run.events if isinstance(e, AttemptEnded)]
     assert sorted(ends) == [("quick", Outcome.COMPLETED), ("slow", Outcome.CANCELLED)]
+
+
+async def test_the_tui_attached_with_control_answers_approvals_through_the_server(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    (tmp_path / "README.md").write_text("# Widget\n")
+    async with served(sim, tmp_path, WRITER, control=True, yes=False) as run:
+        attachment = Attachment(run.url, TOKEN)
+        remote = await attachment.describe()
+        app = LfgApp(
+            remote.tickets,
+            Providers(sim=sim),
+            run_id=remote.run_id,
+            mode=Mode.ATTACHED,
+            attachment=attachment,
+        )
+        async with app.run_test(size=(120, 40)) as pilot:
+            run.run.start()
+            w = app.panes["w"]
+            await until(pilot, lambda: w.state is PaneState.APPROVAL)
+            await until(
+                pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md")
+            )
+            await pilot.press("y")
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await pilot.press("y")
+            await until(pilot, lambda: w.state is PaneState.APPROVAL and len(w.tools.rows) == 2)
+            assert "write_file approved by 127.0.0.1 (lfg attach)" in w.status_note
+            await pilot.press("n")
+            await until(pilot, lambda: w.finished)
+            await finish(run)
+            await pilot.press("q")
+        await attachment.aclose()
+    assert w.state is PaneState.COMPLETED
+    write, command = w.tools.rows.values()
+    assert (write.state, command.state) == (ToolState.OK, ToolState.DENIED)
+    answers = [(e.allowed, e.by) for e in run.events if isinstance(e, ApprovalAnswered)]
+    assert answers == [(True, "127.0.0.1 (lfg attach)"), (False, "127.0.0.1 (lfg attach)")]
+    assert (tmp_path / "notes" / "summary.md").exists()
 
 
 def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> None:

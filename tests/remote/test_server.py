@@ -6,14 +6,15 @@ import asyncio
 import json
 import socket
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx2
 import pytest
 
-from lfgtui.events import AttemptEnded, Event, Outcome, Status, TextDelta
+from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, Status, TextDelta
 from lfgtui.remote.codec import EVENT_TYPES, decode
 from lfgtui.sim.server import SimServer
-from tests.remote.serving import TOKEN, Served, finish, served
+from tests.remote.serving import TOKEN, WRITER, Served, asked, finish, served
 
 
 async def read_stream(
@@ -135,6 +136,45 @@ async def test_cancel_and_retry_need_control_and_are_recorded_with_who_asked(
     ]
     ends = [e.outcome for e in run.events if isinstance(e, AttemptEnded) and e.ticket == "slow"]
     assert ends == [Outcome.CANCELLED, Outcome.COMPLETED]
+
+
+async def test_approve_and_deny_answer_a_waiting_call_and_are_recorded_with_who_asked(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    (tmp_path / "README.md").write_text("# Widget\n")
+    async with served(sim, tmp_path, WRITER, control=True, yes=False) as run:
+        run.run.start()
+        async with run.client() as client:
+            write = await asked(run, 1)
+            unknown = await client.post("/v1/tickets/w/calls/nope/approve")
+            approved = await client.post(f"/v1/tickets/w/calls/{quote(write.call_id, safe='')}/approve")
+            again = await client.post(f"/v1/tickets/w/calls/{quote(write.call_id, safe='')}/deny")
+            command = await asked(run, 2)
+            denied = await client.post(f"/v1/tickets/w/calls/{quote(command.call_id, safe='')}/deny")
+        await finish(run)
+    assert unknown.status_code == 409 and "waits for approval" in unknown.json()["error"]
+    assert approved.json() == {"ok": True} and denied.json() == {"ok": True}
+    assert again.status_code == 409, "a call is answered once"
+    answers = [(e.call_id, e.message) for e in run.events if isinstance(e, ApprovalAsked | ApprovalAnswered)]
+    assert answers == [
+        (write.call_id, "write_file waits for approval"),
+        (write.call_id, "write_file approved by 127.0.0.1 (lfg attach)"),
+        (command.call_id, "run_command waits for approval"),
+        (command.call_id, "run_command denied by 127.0.0.1 (lfg attach)"),
+    ]
+    assert (tmp_path / "notes" / "summary.md").exists()
+
+
+async def test_a_read_only_run_asks_nobody_and_refuses_answers(sim: SimServer, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Widget\n")
+    async with served(sim, tmp_path, WRITER, yes=False) as run:
+        run.run.start()
+        await finish(run)
+        async with run.client() as client:
+            refused = await client.post("/v1/tickets/w/calls/any/approve")
+    assert refused.status_code == 403 and "--control" in refused.json()["error"]
+    assert not [e for e in run.events if isinstance(e, ApprovalAsked)]
+    assert not (tmp_path / "notes").exists()
 
 
 LONG = """
