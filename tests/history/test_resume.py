@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lfgtui.events import AttemptStarted, Outcome, PromptSent, TextDelta
-from lfgtui.history.store import Selection, Store, StoreError
+from lfgtui.history.database import StoreError
+from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
