@@ -237,11 +237,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                 )
                 if history is not None:
                     app.ticket_run.record(history)
-                async with serving(args, app.ticket_run, tickets.tickets) as url:
-                    if url is not None:
-                        app.notice = (
-                            f"Serving this run at {url}: lfg attach {url} (the token is in the terminal)"
-                        )
+                async with serving(args, app.ticket_run, tickets.tickets) as watch:
+                    app.served = watch
                     code = await app.run_async()
                 code = 1 if code is None else code
             else:

@@ -92,7 +92,8 @@ def _warn(message: str) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[str | None]:
-    """Serve `run` while the block runs when `lfg run` was given `--serve` (yields the URL, or None).
+    """Serve `run` while the block runs when `lfg run` was given `--serve`: yields how to watch it
+    (the `lfg attach` command), or None.
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
@@ -108,19 +109,22 @@ async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
     controls = RunControls(run) if args.control else None
     server = RunServer(hub, run.run_id, tickets, token, controls)
     url = await server.start(Address.parse(args.serve))
-    _announce(url, token, args.token_file, controls is not None)
+    watch = _announce(url, token, args.token_file, controls is not None)
     try:
-        yield url
+        yield watch
     finally:
         hub.end()
         await server.aclose(grace_s=DRAIN_S)
 
 
-def _announce(url: str, token: str, token_file: Path | None, control: bool) -> None:
+def _announce(url: str, token: str, token_file: Path | None, control: bool) -> str:
+    """Say where the run is served and how to watch it; returns that command."""
     access = "watchers may cancel and retry" if control else "read-only"
     _warn(f"serving this run at {url} ({access})")
     shown = f"--token-file {token_file}" if token_file is not None else f"--token {token}"
-    _warn(f"watch it with: lfg attach {url} {shown}")
+    watch = f"lfg attach {url} {shown}"
+    _warn(f"watch it with: {watch}")
+    return watch
 
 
 async def serve(args: argparse.Namespace) -> int:

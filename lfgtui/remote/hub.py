@@ -5,7 +5,7 @@ events become one SSE message (`id: INSTANCE.N`, `event: events`, the batch as J
 and appended to the log, whatever the number of watchers. Each watcher's connection reads the log
 from where it is (`Last-Event-ID` picks the place after a reconnect), so a slow watcher never slows
 the run or the others: one too far behind, or that cannot take a message in time, is dropped and
-comes back with `Last-Event-ID`. The log is kept whole for the life of the server (about 150 bytes
+comes back with `Last-Event-ID`. The log is kept whole for the life of the server (about 100 bytes
 per streamed token), so nothing a watcher missed is ever lost.
 """
 

@@ -1,7 +1,7 @@
 """The built-in offline LLM server: a loopback HTTP/1.1 server speaking the real streaming formats.
 
 The official SDKs talk to it over real sockets, so the offline path is the production path. Every
-request is logged with server-side timestamps (received, each token written, end, disconnect) so
+request is logged with server-side timestamps (received, each token as it is sent, end, disconnect) so
 tests can check what the client measured against what the server actually did.
 """
 
@@ -294,10 +294,11 @@ class SimServer:
             if piece.is_token:
                 await pacer.until_token(tokens)
                 tokens += 1
+            sent_at = time.monotonic()  # before the write: the client may read it before we resume
             for frame in frames:
                 await conn.chunk(frame)
             if piece.is_token:
-                record.token_times.append(time.monotonic())
+                record.token_times.append(sent_at)
         if await self._stream_fault(scenario, request, encoder, conn, record, position):
             return False
         for frame in encoder.finish(count_usage(pieces, request)):

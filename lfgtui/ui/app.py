@@ -35,6 +35,7 @@ from lfgtui.tickets import Ticket, TicketFile
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
+from lfgtui.ui.palette import DEFAULT, Palette
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
 from lfgtui.ui.run_screen import HELP, Mode, RunScreen
 from lfgtui.ui.session import RunOptions, Session
@@ -116,10 +117,22 @@ class LfgApp(App[int]):
             )
         ]
         self.notice = notice
+        self.palette = DEFAULT
+        """The theme's colours for states and marks (see palette.py), kept current with the theme."""
+        self.served: str | None = None
+        """How to watch this run from elsewhere (`lfg run --serve`): said at start, long enough to copy."""
         self.frames = 0
         self.summary_stale = True
         self.summary_frame = 0
         self.gc_pacer = GcPacer()
+
+    def watch_theme(self) -> None:
+        """A new theme (the command palette can change it): repaint every pane's lines in its colours."""
+        self.palette = Palette.of(self.get_css_variables())
+        for session in self.sessions:
+            for pane in session.screen.panes:
+                pane.dirty = pane.lines_stale = True
+        self.summary_stale = True
 
     @property
     def session(self) -> Session:
@@ -157,6 +170,7 @@ class LfgApp(App[int]):
         for theme in load_themes().values():
             self.register_theme(theme)
         self.theme = self.theme_name
+        self.palette = Palette.of(self.get_css_variables())
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
         await self.push_screen(self.sessions[0].screen)
@@ -171,6 +185,8 @@ class LfgApp(App[int]):
             loop.add_signal_handler(sig, self._on_signal, code)
         if self.notice:
             self.notify(self.notice, timeout=6)
+        if self.served:
+            self.notify(f"Serving this run. Watch it with: {self.served}", timeout=30, markup=False)
 
     async def on_unmount(self) -> None:
         """However the app ends, no ticket keeps streaming and every connection is closed."""

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Collapsible, Static
 
 from lfgtui.inert import inert
+from lfgtui.ui.palette import DEFAULT, Palette, colours
 
 FILE_HEADER = re.compile(r"^diff --git (?:a/)?(.*?) (?:b/)?(.*)$")
 EXPANDED_FILES = 12
@@ -57,14 +58,18 @@ def split_files(diff: str) -> list[FileDiff]:
     return files
 
 
-LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("+", "green"), ("-", "red"), ("@@", "cyan"))
-
-
-def styled(lines: tuple[str, ...]) -> Text:
+def styled(lines: tuple[str, ...], palette: Palette = DEFAULT) -> Text:
     """Diff lines coloured by what they are: added, removed, hunk header, file header."""
+    line_styles = (
+        ("+++", "bold"),
+        ("---", "bold"),
+        ("+", palette.good),
+        ("-", palette.bad),
+        ("@@", palette.running),
+    )
     text = Text()
     for line in lines:
-        style = next((style for prefix, style in LINE_STYLES if line.startswith(prefix)), "")
+        style = next((style for prefix, style in line_styles if line.startswith(prefix)), "")
         if line.startswith("diff --git") or line.startswith("Binary files"):
             style = "bold"
         text.append(inert(line) + "\n", style)
@@ -100,7 +105,7 @@ class DiffScreen(ModalScreen[None]):
                 for file in self.files:
                     # Content, not a str: Collapsible parses a str title as markup, and a path is untrusted
                     title = Content(f"{inert(file.path)}  +{file.added} \u2212{file.removed}")
-                    body = Static(styled(file.lines))
+                    body = Static(styled(file.lines, colours(self.app)))
                     yield Collapsible(body, title=title, collapsed=collapsed)  # type: ignore[arg-type]
             yield Static("escape close    e expand all    c collapse all", classes="choices")
 

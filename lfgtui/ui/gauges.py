@@ -8,6 +8,7 @@ from rich.text import Text
 
 from lfgtui.metrics import Metrics
 from lfgtui.prices import format_usd
+from lfgtui.ui.palette import DEFAULT
 
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_SAMPLES = 16
@@ -35,6 +36,7 @@ def gauge_text(
     elapsed: float | None,
     width: int,
     running: bool,
+    spark_style: str = DEFAULT.running,
 ) -> Text:
     """One line of gauges that fits `width`; `~` marks a rate, a token count and a cost that are still
     estimated (from the characters, until the provider reports its usage); `$?` is a cost no price is
@@ -69,5 +71,5 @@ def gauge_text(
     spark = min(room(parts) - 1, len(samples))
     if spark >= MIN_SPARK:
         rate.append(" ")
-        rate.append(sparkline(deque(list(samples)[-spark:])), "cyan")
+        rate.append(sparkline(deque(list(samples)[-spark:])), spark_style)
     return separator.join(parts)

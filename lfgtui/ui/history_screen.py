@@ -29,6 +29,7 @@ from lfgtui.history.search import QueryTooLarge, SearchHit
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, recorded_run
+from lfgtui.ui.palette import colours
 
 DEBOUNCE_S = 0.2
 LIMIT = 50
@@ -103,7 +104,7 @@ class HistoryScreen(Screen[None]):
         try:
             self.store = await self._in_thread(Store.open_read_only, self.path)
         except StoreError as exc:
-            self.status.update(Text(str(exc), "yellow"))
+            self.status.update(Text(str(exc), colours(self.app).waiting))
             return
         self.run_worker(self._search(self.generation, ""), group="history-search")
 
@@ -147,11 +148,11 @@ class HistoryScreen(Screen[None]):
             found = await self._in_thread(self._find, generation, query)
         except QueryTooLarge as exc:
             if generation == self.generation:
-                self.status.update(Text(str(exc), "yellow"))
+                self.status.update(Text(str(exc), colours(self.app).waiting))
             return
         except sqlite3.Error as exc:  # an interrupted query too: a newer one replaces it
             if generation == self.generation:
-                self.status.update(Text(f"search failed: {inert(str(exc))}", "red"))
+                self.status.update(Text(f"search failed: {inert(str(exc))}", colours(self.app).bad))
             return
         if found is None or generation != self.generation:
             return
@@ -194,7 +195,7 @@ class HistoryScreen(Screen[None]):
         try:
             record = await self._in_thread(lambda: recorded_run(store.load(Selection(chosen.run_id))))
         except sqlite3.Error as exc:
-            self.status.update(Text(f"cannot open run {chosen.run_id}: {exc}", "red"))
+            self.status.update(Text(f"cannot open run {chosen.run_id}: {exc}", colours(self.app).bad))
             return
         self._show_count()
         await self.open_run(record, chosen.ticket)

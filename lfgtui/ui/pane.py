@@ -46,6 +46,7 @@ from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown
+from lfgtui.ui.palette import Palette, colours
 from lfgtui.ui.plain_lines import TextLine
 from lfgtui.ui.tool_log import ToolLog, ToolState, approval_notice, approval_request, with_question
 
@@ -292,12 +293,13 @@ class TicketPane(Vertical, can_focus=True):
             return None
         call = self.approval[0]
         yes, no = self._key("pane.approve"), self._key("pane.deny")
-        question = with_question(approval_request(call.name, call.arguments), yes, no)
+        attention = self.palette.attention
+        question = with_question(approval_request(call.name, call.arguments, attention), yes, no, attention)
         width = self.notice.content_region.width or self.content_region.width
         if width <= 0:
             return question, False
         lines = list(question.wrap(self.app.console, width))
-        return approval_notice(question, lines, NOTICE_LINES, yes, no)
+        return approval_notice(question, lines, NOTICE_LINES, yes, no, attention)
 
     def sample_rate(self, now: float) -> None:
         """Add a point to the sparkline (called a couple of times a second)."""
@@ -326,7 +328,8 @@ class TicketPane(Vertical, can_focus=True):
         header = self._header(now)
         if self._changed("header", header):
             self.header.update(header)
-        gauges = gauge_text(self.metrics, live, self.samples, elapsed, self.gauges.size.width, self.running)
+        width, running = self.gauges.size.width, self.running
+        gauges = gauge_text(self.metrics, live, self.samples, elapsed, width, running, self.palette.running)
         if self._changed("gauges", gauges):
             self.gauges.update(gauges)
         notice = self._notice(now)
@@ -355,8 +358,8 @@ class TicketPane(Vertical, can_focus=True):
             text.append("  no changes yet", "dim")
         elif self.diff is not None:
             text.append("  ")
-            text.append(f"+{self.diff.added}", "green")
-            text.append(f" \u2212{self.diff.removed}", "red")
+            text.append(f"+{self.diff.added}", self.palette.good)
+            text.append(f" \u2212{self.diff.removed}", self.palette.bad)
             text.append(f" {plural(self.diff.files, 'file')}", "dim")
         return text
 
@@ -370,12 +373,17 @@ class TicketPane(Vertical, can_focus=True):
         return keys.split(",")[0]
 
     def _state_style(self) -> str:
+        palette = self.palette
         return {
-            PaneState.COMPLETED: "green",
-            PaneState.FAILED: "red",
-            PaneState.APPROVAL: "magenta",
-            PaneState.CANCELLED: "yellow",
-        }.get(self.state, "cyan")
+            PaneState.COMPLETED: palette.good,
+            PaneState.FAILED: palette.bad,
+            PaneState.APPROVAL: palette.attention,
+            PaneState.CANCELLED: palette.waiting,
+        }.get(self.state, palette.running)
+
+    @property
+    def palette(self) -> Palette:
+        return colours(self.app)
 
     def _notice(self, now: float) -> Text | str:
         shown = self.approval_shown()
@@ -385,15 +393,17 @@ class TicketPane(Vertical, can_focus=True):
             left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
             retry = self.retrying
             count = f"{retry.retry}/{retry.max_retries}"
-            return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", "yellow")
+            waiting = self.palette.waiting
+            return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", waiting)
         if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
             until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
             left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
-            return Text(f"{inert(why)}{left}", "yellow")
+            return Text(f"{inert(why)}{left}", self.palette.waiting)
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
             failed = f"✗ {inert(self.error.describe())}{retries}"
-            return Text.assemble((failed, "bold red"), (f"  {self._key('pane.retry')}: retry", "dim"))
+            retry_key = f"  {self._key('pane.retry')}: retry"
+            return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
         return ""

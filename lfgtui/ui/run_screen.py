@@ -22,6 +22,7 @@ from lfgtui.prices import format_usd
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
+from lfgtui.ui.palette import colours
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
@@ -144,17 +145,18 @@ class SummaryBar(Static):
         rate = sum(p.metrics.live_tokens_per_s(now) for p in running)
         text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
         waiting = sum(pane.needs_attention for pane in panes)
+        palette = colours(self.app)
         if waiting:
-            text.append(f"⚑ {waiting} waiting for you", "bold reverse magenta")
+            text.append(f"⚑ {waiting} waiting for you", f"bold reverse {palette.attention}")
             text.append("  ")
         parts = [
-            (PaneState.RUNNING, "running", "cyan"),
-            (PaneState.QUEUED, "queued", "yellow"),
-            (PaneState.APPROVAL, "need approval", "magenta"),
+            (PaneState.RUNNING, "running", palette.running),
+            (PaneState.QUEUED, "queued", palette.waiting),
+            (PaneState.APPROVAL, "need approval", palette.attention),
             (PaneState.WAITING, "waiting", "dim"),
-            (PaneState.COMPLETED, "completed", "green"),
-            (PaneState.FAILED, "failed", "red"),
-            (PaneState.CANCELLED, "cancelled", "yellow"),
+            (PaneState.COMPLETED, "completed", palette.good),
+            (PaneState.FAILED, "failed", palette.bad),
+            (PaneState.CANCELLED, "cancelled", palette.waiting),
             (PaneState.SKIPPED, "skipped", "dim"),
         ]
         for state, label, style in parts:
@@ -167,7 +169,7 @@ class SummaryBar(Static):
             end = now if self._ended_at is None else self._ended_at
             text.append(f"  {elapsed_text(end - started)}", "dim")
         for limit in limits:
-            text.append(f"  {inert(limit)}", "yellow")
+            text.append(f"  {inert(limit)}", palette.waiting)
         text.rstrip()
         if text != self._shown:
             self._shown = text
@@ -352,7 +354,7 @@ class RunScreen(Screen[None]):
             if yes is not None and not pane.approve(yes, call):
                 self.notify("That request is no longer waiting.", timeout=3)
 
-        request = approval_request(call.name, call.arguments)
+        request = approval_request(call.name, call.arguments, colours(self.app).attention)
         self.app.push_screen(ApprovalScreen(request), answered)
 
     def action_attention(self) -> None:

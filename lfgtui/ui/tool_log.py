@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lfgtui.inert import json_text, revealed
+from lfgtui.ui.palette import DEFAULT
 
 OUTPUT_TAIL_LINES = 40
 SHORT_ARGS = 48
@@ -33,11 +34,11 @@ def _shown_lines(text: str) -> str:
     return revealed(text).replace("\n", "⏎\n")
 
 
-def approval_request(name: str, arguments: dict[str, Any]) -> Text:
+def approval_request(name: str, arguments: dict[str, Any], attention: str = DEFAULT.attention) -> Text:
     """Everything a person approves, nothing cut and every character visible (controls, carriage
     returns and bidi overrides shown, line breaks marked): a command with its timeout; a file's path,
     size and whole content; any other tool's arguments in full."""
-    text = Text.assemble(("approve ", "bold magenta"), (revealed(name), "bold"), " ")
+    text = Text.assemble(("approve ", f"bold {attention}"), (revealed(name), "bold"), " ")
     command, path, content = arguments.get("command"), arguments.get("path"), arguments.get("content")
     if name == "run_command" and isinstance(command, str):
         text.append(_shown_lines(command), "bold")
@@ -55,7 +56,9 @@ def approval_request(name: str, arguments: dict[str, Any]) -> Text:
     return text
 
 
-def approval_notice(request: Text, lines: list[Text], room: int, yes: str, no: str) -> tuple[Text, bool]:
+def approval_notice(
+    request: Text, lines: list[Text], room: int, yes: str, no: str, attention: str = DEFAULT.attention
+) -> tuple[Text, bool]:
     """What a pane's notice shows of an approval, and whether that is the whole request.
 
     `lines` is the request with its question wrapped at the notice's width; `room` is how many lines
@@ -66,13 +69,13 @@ def approval_notice(request: Text, lines: list[Text], room: int, yes: str, no: s
         return request, True
     shown = Text("\n").join(lines[: room - 1])
     hidden = len(lines) - room + 1
-    shown.append(f"\n… {hidden} more lines: {yes} = see it all, {no} = no", "magenta")
+    shown.append(f"\n… {hidden} more lines: {yes} = see it all, {no} = no", attention)
     return shown, False
 
 
-def with_question(request: Text, yes: str, no: str) -> Text:
+def with_question(request: Text, yes: str, no: str, attention: str = DEFAULT.attention) -> Text:
     """The request followed by the keys that answer it."""
-    return request + Text(f"?  {yes} = yes, {no} = no", "magenta")
+    return request + Text(f"?  {yes} = yes, {no} = no", attention)
 
 
 def output_tail(output: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -23,6 +24,8 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from tests.history import load_recorded, record_tickets, tickets_file
 from tests.remote.serving import TOKEN, finish, served
+from tests.terminal import Terminal
+from tests.test_run_cli import Lfg
 from tests.ui.test_app import until
 
 
@@ -328,3 +331,39 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
     assert len(sim.log) == sent + 2, "only the served run sent anything: the attached app sends nothing"
     ends = [(e.ticket, e.outcome) for e in run.events if isinstance(e, AttemptEnded)]
     assert sorted(ends) == [("quick", Outcome.COMPLETED), ("slow", Outcome.CANCELLED)]
+
+
+def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> None:
+    """The TUI's `--serve`: the attach command is printed first and shown in the app, and it works."""
+    env = Lfg(tmp_path)
+    tickets = env.tickets('[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:tokens_per_s=50"\n')
+    (tmp_path / "token").write_text(TOKEN)
+    command = [*env.args(tickets, "--no-history", "--serve", "0", "--token-file", str(tmp_path / "token"))]
+    terminal = Terminal(columns=160)
+    process = terminal.start(command, env.env)
+    try:
+        terminal.wait_for(b"Watch it with: lfg attach")
+        url = re.search(rb"serving this run at (http://127\.0\.0\.1:\d+)", bytes(terminal.output))
+        assert url is not None
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "lfgtui", "attach", url.group(1).decode(), "--json"],
+            env={**env.env, "LFG_TOKEN": TOKEN},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert watcher.stdout is not None
+        first = watcher.stdout.readline()  # the watcher is connected: now the run may end
+        terminal.type(b"q")
+        terminal.wait_for(b"Cancel them and quit?")
+        terminal.type(b"y")
+        assert process.wait(timeout=30) == 1
+        rest, err = watcher.communicate(timeout=30)
+        out = first + rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        terminal.hang_up()
+    assert watcher.returncode == 0, err
+    assert '"outcome": "cancelled"' in out, "the watcher saw the run to its end"

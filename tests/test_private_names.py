@@ -1,0 +1,23 @@
+"""The few private names of our dependencies that lfg relies on, checked by name: when an upgrade
+moves one, this fails and says which, instead of a stream or a notification failing at run time.
+pyproject.toml pins textual and openai below the next major version for the same reason."""
+
+from __future__ import annotations
+
+import inspect
+
+from textual.app import App
+from textual.driver import Driver
+
+
+def test_openai_still_has_the_parser_the_responses_adapter_warms() -> None:
+    from openai._models import construct_type  # lfgtui/providers/openai_responses.py: warm_event_parser
+
+    assert {"type_", "value"} <= set(inspect.signature(construct_type).parameters)
+
+
+def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
+    # lfgtui/ui/app.py: LfgApp.alert writes the bell and notifications through `self._driver`.
+    app = App()
+    assert hasattr(app, "_driver") and app._driver is None, "App._driver: where a running app's driver is"
+    assert callable(Driver.write) and list(inspect.signature(Driver.write).parameters) == ["self", "data"]
