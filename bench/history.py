@@ -49,7 +49,8 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.history.store import Store, percentile
+from lfgtui.history.stats import percentile
+from lfgtui.history.store import Store
 from lfgtui.history.writer import FLUSH_INTERVAL_S, Item, Recorder, Started
 from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
 from lfgtui.tickets import Ticket, TicketFile

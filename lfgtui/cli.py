@@ -187,7 +187,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
-    from lfgtui.history.store import resolve_db_path
+    from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
     from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lfgtui.events import Event, Outcome
+from lfgtui.history.rebuild import attempt_events, conversation
+from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
-from lfgtui.history.store import AttemptRecord, RunRecord, TicketRecord, attempt_events, conversation
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier

@@ -72,7 +72,9 @@ def find_recorded(
 ) -> tuple[Config, Path, RecordedRun] | str:
     """The config, the history file and what `ref` names in it; or what is wrong."""
     from lfgtui.config import load_config
-    from lfgtui.history.store import RunLock, Selection, Store, StoreError, resolve_db_path, unusable
+    from lfgtui.history.database import StoreError, resolve_db_path, unusable
+    from lfgtui.history.lock import RunLock
+    from lfgtui.history.store import Selection, Store
     from lfgtui.resume import recorded_run
     from lfgtui.validation import ValidationError
 

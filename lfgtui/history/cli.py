@@ -32,7 +32,8 @@ from lfgtui.events import Outcome
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from lfgtui.history.store import Filters, Store
+    from lfgtui.history.search import Filters
+    from lfgtui.history.store import Store
 
 EXIT_USAGE = 2
 STATUSES = (*(o.value for o in Outcome), "running")
@@ -112,7 +113,9 @@ def run_history_command(args: argparse.Namespace) -> int:
     """Run one `lfg history` command; 0 on success, 1 when an id or the file is wrong (unknown,
     ambiguous, unreadable, damaged, not an export), 2 for bad usage or a bad config."""
     from lfgtui.config import load_config
-    from lfgtui.history.store import QueryTooLarge, Store, StoreError, resolve_db_path, unusable
+    from lfgtui.history.database import StoreError, resolve_db_path, unusable
+    from lfgtui.history.search import QueryTooLarge
+    from lfgtui.history.store import Store
     from lfgtui.validation import ValidationError
 
     try:
@@ -171,7 +174,7 @@ def _columns(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    from lfgtui.history.store import Filters
+    from lfgtui.history.search import Filters
 
     return Filters(args.ticket, args.model, args.provider, args.status, args.since)
 
@@ -261,8 +264,8 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.database import StoreError
     from lfgtui.history.export import from_json, import_record
-    from lfgtui.history.store import StoreError
 
     name = "stdin" if args.file == "-" else args.file
     try:
@@ -351,8 +354,8 @@ def _cost(total: float | None, unpriced: int, estimated: bool) -> str:
 
 
 def _delete(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.history.database import StoreError
     from lfgtui.history.export import when
-    from lfgtui.history.store import StoreError
     from lfgtui.inert import inert
 
     selection = store.resolve(args.id)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lfgtui.events import ErrorKind, Outcome
 from lfgtui.formats import diff_size
-from lfgtui.history.schema import PartKind
-from lfgtui.history.store import (
+from lfgtui.history.database import StoreError, transaction
+from lfgtui.history.rows import (
     BAD_TEXT,
     ID_BYTES,
     AttemptRecord,
@@ -32,15 +32,14 @@ from lfgtui.history.store import (
     Row,
     RunRecord,
     RunRow,
-    SearchHit,
-    Store,
-    StoreError,
     TicketRecord,
     TicketRow,
     TurnRow,
-    transaction,
     typed_columns,
 )
+from lfgtui.history.schema import PartKind
+from lfgtui.history.search import SearchHit
+from lfgtui.history.store import Store
 from lfgtui.inert import inert
 from lfgtui.prices import format_usd
 from lfgtui.validation import RUN_ID_PATTERN

@@ -13,7 +13,7 @@ batch that takes long just makes the next batch larger.
 
 Streaming text is coalesced: consecutive deltas of one kind in one model call are one part row,
 extended per batch (`text = text || ?`) with each delta's arrival packed into `chunks`. A crash
-loses at most the batch in flight; the next start marks the attempt `interrupted` (see store.py).
+loses at most the batch in flight; the next start marks the attempt `interrupted` (see recovery.py).
 """
 
 from __future__ import annotations
@@ -53,20 +53,19 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.history.schema import PartKind
-from lfgtui.history.store import (
+from lfgtui.history.database import StoreError, transaction
+from lfgtui.history.lock import RunLock
+from lfgtui.history.rows import (
     ATTEMPT_METRICS_SET,
     PartRow,
-    RunLock,
     RunRow,
-    Store,
-    StoreError,
     TicketRow,
     metrics_columns,
     new_id,
     pack_chunks,
-    transaction,
 )
+from lfgtui.history.schema import PartKind
+from lfgtui.history.store import Store
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket, TicketFile
 

@@ -19,7 +19,7 @@ import httpx2
 
 from lfgtui.events import Event
 from lfgtui.history.export import InvalidExport, row_from_json
-from lfgtui.history.store import TicketRecord, TicketRow
+from lfgtui.history.rows import TicketRecord, TicketRow
 from lfgtui.remote.codec import CodecError, UnknownType, decode
 from lfgtui.remote.server import API, HEARTBEAT_S
 from lfgtui.resume import ticket_from_row

@@ -23,8 +23,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from lfgtui.history.database import StoreError
 from lfgtui.history.export import snippet_text, when
-from lfgtui.history.store import QueryTooLarge, RunSummary, SearchHit, Selection, Store, StoreError
+from lfgtui.history.search import QueryTooLarge, SearchHit
+from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, recorded_run
 from lfgtui.ui.palette import colours

@@ -183,7 +183,7 @@ def test_a_recorded_agent_run_rebuilds_its_plan_log_and_session(lfg: Lfg, tmp_pa
 
 
 def test_a_damaged_typed_note_comes_back_as_a_plain_status() -> None:
-    from lfgtui.history.store import _typed_note
+    from lfgtui.history.rebuild import _typed_note
 
     assert _typed_note({"plan": [["step", "pending"]]}) is None
     assert _typed_note({"plan": [["step", 3, "high"]]}) is None

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json, to_markdown
-from lfgtui.history.store import Selection, Store, StoreError
+from lfgtui.history.store import Selection, Store
 from tests.history import ANSWER, record, sample_attempt
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from lfgtui.approvals import Approvals
 from lfgtui.events import AttemptStarted, Outcome, PromptSent, TextDelta
-from lfgtui.history.store import Selection, Store, StoreError
+from lfgtui.history.database import StoreError
+from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.history.store import RunLock
+from lfgtui.history.lock import RunLock
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from tests.history import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file

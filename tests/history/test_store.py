@@ -13,22 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lfgtui.events import AttemptEnded, EventFactory, Outcome, TextDelta
+from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
+from lfgtui.history.recovery import INTERRUPTED_RESULT
 from lfgtui.history.schema import MIGRATIONS, PartKind
-from lfgtui.history.store import (
-    INTERRUPTED_RESULT,
+from lfgtui.history.search import (
     MAX_QUERY_CHARS,
     MAX_QUERY_PREFIXES,
     MAX_QUERY_TERMS,
     Filters,
     QueryTooLarge,
-    Selection,
-    Store,
-    StoreError,
-    default_db_path,
     fts_query,
-    migrate,
-    resolve_db_path,
 )
+from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import Recorder
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
 from tests.history import record, sample_attempt, ticket

@@ -19,7 +19,8 @@ import pytest
 
 from lfgtui import cli
 from lfgtui.history.export import to_json
-from lfgtui.history.store import RunLock, Selection, Store
+from lfgtui.history.lock import RunLock
+from lfgtui.history.store import Selection, Store
 from tests.history import record, sample_attempt
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg as LfgRun

@@ -12,8 +12,9 @@ from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, Event, EventFactory, Outcome, Status
 from lfgtui.history import writer
+from lfgtui.history.rows import unpack_chunks
 from lfgtui.history.schema import PartKind
-from lfgtui.history.store import Selection, Store, unpack_chunks
+from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import FLUSH_INTERVAL_S, open_run_history
 from lfgtui.metrics import Metrics
 from lfgtui.providers.base import AssistantMessage, ToolCall, ToolResultMessage, UserMessage

@@ -1,0 +1,244 @@
+"""A recorded attempt back from its rows: its events with their original times (for replay and
+panes), and its conversation as provider messages (to continue it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lfgtui.events import (
+    AgentStarted,
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    DiffUpdated,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    Outcome,
+    PlanStep,
+    PlanUpdated,
+    PromptSent,
+    ReasoningDelta,
+    RequestSent,
+    Retrying,
+    SessionOpened,
+    Status,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolResult,
+    Usage,
+    WorktreeReady,
+)
+from lfgtui.history.rows import AttemptRecord, PartRow, unpack_chunks
+from lfgtui.history.schema import PartKind
+from lfgtui.providers.base import (
+    AssistantMessage,
+    Message,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+    parse_tool_arguments,
+)
+
+
+@dataclass
+class _Events:
+    """Builds an attempt's events in stored order, each `t` no earlier than the one before."""
+
+    ticket: str
+    attempt: int
+    keyed: list[tuple[tuple[int, int], float, type[Event], dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, key: tuple[int, int], ms: float, cls: type[Event], **values: Any) -> None:
+        self.keyed.append((key, ms, cls, values))
+
+    def events(self) -> list[Event]:
+        events: list[Event] = []
+        t = 0.0
+        for seq, (_, ms, cls, values) in enumerate(sorted(self.keyed, key=lambda item: item[0])):
+            t = max(t, ms / 1000)
+            events.append(cls(ticket=self.ticket, attempt=self.attempt, seq=seq, t=t, **values))
+        return events
+
+
+def _streamed(
+    events: _Events, part: PartRow, cls: type[Event], field_name: str, first: int, **extra: Any
+) -> None:
+    """One event per stored chunk, its text sliced from the part; the first chunk at its exact time."""
+    at = 0
+    for i, (ms, length) in enumerate(unpack_chunks(part.chunks)):
+        chunk = part.text[at : at + length]
+        at += length
+        when = part.t_ms if i == 0 and first == 0 else ms
+        events.add((part.seq, first + i), when, cls, **{field_name: chunk}, **extra)
+
+
+def _error_kind(value: Any) -> ErrorKind:
+    """The recorded kind of error; one this lfg does not know (a newer lfg's, an edited row) is
+    `internal` rather than a crash."""
+    try:
+        return ErrorKind(value)
+    except ValueError:
+        return ErrorKind.INTERNAL
+
+
+def _retrying(info: dict[str, Any]) -> dict[str, Any] | None:
+    """A retry status's facts as `Retrying` fields, or None when the part is not one (or is damaged)."""
+    error, retry, limit, delay = (info.get(k) for k in ("error", "retry", "max_retries", "delay_s"))
+    if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
+        return None
+    if not (isinstance(retry, int) and isinstance(limit, int) and isinstance(delay, int | float)):
+        return None
+    kind = _error_kind(error.get("kind"))
+    return {
+        "error": ErrorInfo(kind, error["message"]),
+        "retry": retry,
+        "max_retries": limit,
+        "delay_s": delay,
+    }
+
+
+def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
+    """A status that carries facts (a coding agent's start, session or plan; a ticket's worktree) as
+    its event type and fields, or None when the part is not one (or is damaged): then it comes back
+    as a plain status."""
+    log, session, plan = info.get("agent_log"), info.get("acp_session"), info.get("plan")
+    worktree = [info.get(key) for key in ("worktree", "branch", "base")]
+    if all(isinstance(value, str) for value in worktree):
+        return WorktreeReady, dict(zip(("path", "branch", "base"), worktree, strict=True))
+    if isinstance(log, str):
+        return AgentStarted, {"log": log}
+    if isinstance(session, str):
+        return SessionOpened, {"session_id": session, "loaded": info.get("loaded") is True}
+    well_formed = isinstance(plan, list) and all(
+        isinstance(step, list) and len(step) == 3 and all(isinstance(field, str) for field in step)
+        for step in plan
+    )
+    return (PlanUpdated, {"steps": tuple(PlanStep(*step) for step in plan)}) if well_formed else None
+
+
+def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Event]:
+    """Rebuild an attempt's events from its rows (see `Store.attempt_events`).
+
+    Order follows the original sequence numbers; a chunk's time is stored to the millisecond, the
+    first chunk of each part and every other event exactly.
+    """
+    row = record.row
+    events = _Events(ticket, number)
+    if row.provider is not None:
+        events.add((-1, 0), 0.0, AttemptStarted, provider=row.provider, model=row.model or "")
+    for turn in record.turns:
+        events.add((turn.seq, 0), turn.request_ms, RequestSent, call=turn.call)
+        if turn.usage_seq is not None and turn.usage_ms is not None:
+            usage = {
+                "input_tokens": turn.input_tokens,
+                "output_tokens": turn.output_tokens,
+                "reasoning_tokens": turn.reasoning_tokens,
+                "cache_read_tokens": turn.cache_read_tokens,
+                "cache_write_tokens": turn.cache_write_tokens,
+            }
+            events.add((turn.usage_seq, 0), turn.usage_ms, Usage, **usage)
+        if turn.ended_seq is not None and turn.ended_ms is not None:
+            events.add((turn.ended_seq, 0), turn.ended_ms, CallEnded, stop_reason=turn.stop_reason or "")
+    for part in record.parts:
+        info = part.info
+        match part.kind:
+            case PartKind.PROMPT:
+                continues = info.get("continues")
+                continues = (
+                    continues if isinstance(continues, int) and not isinstance(continues, bool) else None
+                )
+                events.add((part.seq, 0), part.t_ms, PromptSent, text=part.text, continues=continues)
+            case PartKind.TEXT:
+                _streamed(events, part, TextDelta, "text", 0)
+            case PartKind.REASONING:
+                _streamed(events, part, ReasoningDelta, "text", 0)
+            case PartKind.TOOL_CALL:
+                call_id, name = part.call_id or "", part.name or ""
+                events.add((part.seq, 0), part.t_ms, ToolCallStarted, call_id=call_id, name=name)
+                _streamed(events, part, ToolCallArgsDelta, "fragment", 1, call_id=call_id)
+                if not info.get("partial"):
+                    arguments, error = parse_tool_arguments(part.text)
+                    events.add(
+                        (part.seq, 1 << 30),
+                        part.end_ms,
+                        ToolCallReady,
+                        call_id=call_id,
+                        name=name,
+                        arguments=arguments,
+                        raw_arguments=part.text,
+                        error=info.get("error", error),
+                    )
+            case PartKind.TOOL_RESULT:
+                events.add(
+                    (part.seq, 0),
+                    part.t_ms,
+                    ToolResult,
+                    call_id=part.call_id or "",
+                    output=part.text,
+                    is_error=part.is_error,
+                )
+            case PartKind.STATUS if (retrying := _retrying(info)) is not None:
+                events.add((part.seq, 0), part.t_ms, Retrying, message=part.text, **retrying)
+            case PartKind.STATUS if (typed := _typed_note(info)) is not None:
+                kind, facts = typed
+                events.add((part.seq, 0), part.t_ms, kind, message=part.text, **facts)
+            case PartKind.STATUS:
+                events.add((part.seq, 0), part.t_ms, Status, message=part.text)
+    if row.diff_files is not None:
+        diff = {"added": row.diff_added or 0, "removed": row.diff_removed or 0, "files": row.diff_files}
+        events.add((1 << 62, -1), row.ended_ms or 0.0, DiffUpdated, text=row.diff, **diff)
+    if row.outcome is not None:
+        error = (
+            ErrorInfo(_error_kind(row.error_kind), row.error_message or "", row.error_status)
+            if row.error_kind
+            else None
+        )
+        events.add((1 << 62, 0), row.ended_ms or 0.0, AttemptEnded, outcome=Outcome(row.outcome), error=error)
+    return events.events()
+
+
+def conversation(record: AttemptRecord) -> list[Message]:
+    """See `Store.conversation`: one assistant message per model call, results after it."""
+    call_of = {turn.n: turn.call for turn in record.turns}
+    messages: list[Message] = []
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    names: dict[str, str] = {}
+    current: int | None = None
+
+    def flush() -> None:
+        if text or reasoning or calls:
+            messages.append(AssistantMessage("".join(text), "".join(reasoning), tuple(calls)))
+        text.clear()
+        reasoning.clear()
+        calls.clear()
+
+    for part in record.parts:
+        call = call_of.get(part.turn) if part.turn is not None else None
+        if call != current and part.kind in (PartKind.TEXT, PartKind.REASONING, PartKind.TOOL_CALL):
+            flush()
+            current = call
+        match part.kind:
+            case PartKind.PROMPT:
+                messages.append(UserMessage(part.text))
+            case PartKind.TEXT:
+                text.append(part.text)
+            case PartKind.REASONING:
+                reasoning.append(part.text)
+            case PartKind.TOOL_CALL:
+                arguments, _ = parse_tool_arguments(part.text)
+                call_id = part.call_id or ""
+                names[call_id] = part.name or ""
+                calls.append(ToolCall(call_id, part.name or "", arguments, part.text))
+            case PartKind.TOOL_RESULT:
+                flush()
+                call_id = part.call_id or ""
+                name = part.name or names.get(call_id, "")
+                messages.append(ToolResultMessage(call_id, name, part.text, part.is_error))
+    flush()
+    return messages

@@ -1,0 +1,114 @@
+"""Recovering crashed runs: attempts left open by a run that is no longer alive become `interrupted`.
+
+Their streaming parts are sealed (and so indexed), and each tool call that never got a result gets a
+synthetic error result, so the conversation stays valid for every provider API. Nothing is ever sent
+to a provider again. A run is alive while it holds its `RunLock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import TYPE_CHECKING
+
+from lfgtui.events import Outcome
+from lfgtui.history.database import transaction
+from lfgtui.history.lock import RunLock
+from lfgtui.history.rebuild import attempt_events
+from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns
+from lfgtui.history.schema import PartKind
+from lfgtui.metrics import Metrics
+
+if TYPE_CHECKING:
+    from lfgtui.history.store import Store
+
+INTERRUPTED_RESULT = "error: interrupted: lfg stopped before this tool call returned a result"
+INTERRUPTED_STATUS = "interrupted: lfg stopped while this attempt was running"
+
+
+def recover(store: Store) -> list[str]:
+    """Mark attempts of dead runs `interrupted`; returns their ids."""
+    conn = store.conn
+    open_runs = [r for (r,) in conn.execute("SELECT id FROM runs WHERE ended_at IS NULL")]
+    live = {run_id for run_id in open_runs if RunLock.alive(store.path, run_id)}
+    stale = [
+        (attempt_id, run_id)
+        for attempt_id, run_id in conn.execute(
+            "SELECT a.id, t.run_id FROM attempts a JOIN tickets t ON t.id = a.ticket_id "
+            "WHERE a.outcome IS NULL"
+        )
+        if run_id not in live
+    ]
+    dead = [run_id for run_id in open_runs if run_id not in live]
+    if not stale and not dead:
+        return []
+    with transaction(conn):
+        for attempt_id, _ in stale:
+            _interrupt(store, attempt_id)
+        for run_id in dead:
+            conn.execute(
+                "UPDATE runs SET ended_at = coalesce((SELECT max(a.ended_at) FROM attempts a "
+                "JOIN tickets t ON t.id = a.ticket_id WHERE t.run_id = runs.id), started_at) "
+                "WHERE id = ? AND ended_at IS NULL",
+                (run_id,),
+            )
+    for run_id in dead:
+        with contextlib.suppress(FileNotFoundError):
+            RunLock.path_for(store.path, run_id).unlink()
+    return [attempt_id for attempt_id, _ in stale]
+
+
+def _interrupt(store: Store, attempt_id: str) -> None:
+    conn = store.conn
+    record = store.load_attempt(attempt_id)
+    if record.row.outcome is not None:
+        return
+    events = attempt_events(record, "", 0)
+    last_ms = max((e.t * 1000 for e in events), default=0.0)
+    next_seq = max((p.seq for p in record.parts), default=0) + 1
+    conn.execute("UPDATE parts SET sealed = 1 WHERE attempt_id = ? AND NOT sealed", (attempt_id,))
+    answered = {p.call_id for p in record.parts if p.kind == PartKind.TOOL_RESULT}
+    dangling = [p for p in record.parts if p.kind == PartKind.TOOL_CALL and p.call_id not in answered]
+    added = [
+        PartRow(
+            seq=next_seq + i,
+            turn=call.turn,
+            kind=PartKind.TOOL_RESULT,
+            text=INTERRUPTED_RESULT,
+            call_id=call.call_id,
+            name=call.name,
+            is_error=True,
+            t_ms=last_ms,
+            end_ms=last_ms,
+            chunks=b"",
+            meta=json.dumps({"synthetic": True}),
+            sealed=True,
+        )
+        for i, call in enumerate(dangling)
+    ]
+    added.append(
+        PartRow(
+            seq=next_seq + len(dangling),
+            turn=None,
+            kind=PartKind.STATUS,
+            text=INTERRUPTED_STATUS,
+            call_id=None,
+            name=None,
+            is_error=False,
+            t_ms=last_ms,
+            end_ms=last_ms,
+            chunks=b"",
+            meta=json.dumps({"synthetic": True}),
+            sealed=True,
+        )
+    )
+    conn.executemany(PartRow.insert_sql("attempt_id"), [(attempt_id, *p.to_db()) for p in added])
+    metrics = Metrics()
+    for event in events:
+        metrics.apply(event)
+    conn.execute(
+        "UPDATE attempts SET outcome = ?, ended_ms = ?, ended_at = started_at + ? / 1000.0, "
+        + ATTEMPT_METRICS_SET
+        + " WHERE id = ?",
+        (Outcome.INTERRUPTED.value, last_ms, last_ms, *metrics_columns(metrics), attempt_id),
+    )

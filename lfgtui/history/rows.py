@@ -1,0 +1,323 @@
+"""The rows of the history file as Python values: one frozen dataclass per table, the records that
+nest them, and the codecs a column needs (lists as JSON, chunk times as varints, `Metrics` as the
+attempt's summary columns).
+
+Reading never trusts the file: SQLite stores anything in any column, so every value read is made to
+fit its field (see `read_value`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import secrets
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Self
+
+from lfgtui.metrics import Metrics
+
+ID_BYTES = 6
+
+
+def new_id() -> str:
+    """A short random hex id: random, so that a few leading characters already tell ids apart."""
+    return secrets.token_hex(ID_BYTES)
+
+
+def pack_chunks(values: Iterable[int]) -> bytes:
+    """Unsigned LEB128 varints: a chunk's (ms since the previous chunk, characters) costs ~2 bytes."""
+    out = bytearray()
+    for value in values:
+        while value >= 0x80:
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        out.append(value)
+    return bytes(out)
+
+
+def unpack_chunks(blob: bytes) -> list[tuple[int, int]]:
+    """Each chunk of a part as (ms since the attempt started, characters)."""
+    values: list[int] = []
+    value = shift = 0
+    for byte in blob:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            values.append(value)
+            value = shift = 0
+    chunks: list[tuple[int, int]] = []
+    at = 0
+    for delta, length in zip(values[::2], values[1::2], strict=False):
+        at += delta
+        chunks.append((at, length))
+    return chunks
+
+
+# --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
+
+_LIST_COLUMNS = frozenset({"tools", "depends_on"})
+
+BAD_TEXT = "?"
+"""What a text column reads as when the file holds something else there: a row written by hand, by
+another program or by an older lfg must never stop a reader."""
+BAD_COUNT = -1
+"""What a required integer column (every one is a count or a number ≥ 0) reads as when bad."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column's Python type (`str`, `float`, `int`, `bool`, `bytes` or `tuple`) and if it may be NULL."""
+
+    name: str
+    kind: type
+    optional: bool
+
+
+def _column(name: str, hint: Any) -> Column:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = isinstance(hint, types.UnionType)
+    kind = args[0] if optional else typing.get_origin(hint) or hint
+    return Column(name, kind, optional)
+
+
+def read_value(value: Any, kind: type, optional: bool = False) -> Any:
+    """A value as read from the file, made to fit its column: SQLite stores anything in any column,
+    so a wrong type (or a NaN) becomes `BAD_TEXT`, NaN, `BAD_COUNT`, or None where NULL is allowed."""
+    if value is None and optional:
+        return None
+    if kind is str:
+        return value if isinstance(value, str) else BAD_TEXT
+    if kind is float:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if number and math.isfinite(value) else math.nan
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return None if optional else BAD_COUNT
+    if kind is bool:
+        return value == 1
+    if kind is bytes:
+        return value if isinstance(value, bytes) else b""
+    try:
+        items = json.loads(value) if isinstance(value, str) else None
+    except (ValueError, RecursionError):
+        items = None
+    return tuple(item for item in items if isinstance(item, str)) if isinstance(items, list) else ()
+
+
+@functools.cache
+def typed_columns(cls: type) -> tuple[Column, ...]:
+    """The columns of a dataclass whose fields are named and typed as the values read into it."""
+    hints = typing.get_type_hints(cls)
+    return tuple(_column(f.name, hints[f.name]) for f in fields(cls))
+
+
+def read_values(cls: type, values: Sequence[Any]) -> list[Any]:
+    """The first `len(values)` fields of dataclass `cls`, each value made to fit (see `read_value`)."""
+    return [read_value(v, c.kind, c.optional) for c, v in zip(typed_columns(cls), values, strict=False)]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A table row; `from_db`/`to_db` convert the few columns SQLite stores differently."""
+
+    table: ClassVar[str]
+
+    @classmethod
+    @functools.cache
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> Self:
+        """The row as its fields' types say, whatever the file holds (see `read_value`)."""
+        return cls(*read_values(cls, row))
+
+    def to_db(self) -> tuple[Any, ...]:
+        values = []
+        for name in self.columns():
+            value = getattr(self, name)
+            values.append(json.dumps(list(value)) if name in _LIST_COLUMNS else value)
+        return tuple(values)
+
+    @classmethod
+    def select(cls) -> str:
+        return ", ".join(cls.columns())
+
+    @classmethod
+    @functools.cache
+    def insert_sql(cls, *extra: str) -> str:
+        """INSERT of every column, after the `extra` parent-key columns the row does not carry."""
+        names = [*extra, *cls.columns()]
+        return f"INSERT INTO {cls.table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+@dataclass(frozen=True)
+class RunRow(Row):
+    table: ClassVar[str] = "runs"
+    id: str
+    started_at: float
+    ended_at: float | None
+    tickets_file: str | None
+    command: str
+    cwd: str | None
+    lfg_version: str | None
+
+
+@dataclass(frozen=True)
+class TicketRow(Row):
+    """A ticket as the run resolved it; `prompt` is the template, before `{{ outputs.ID }}`."""
+
+    table: ClassVar[str] = "tickets"
+    ticket: str
+    title: str
+    prompt: str
+    system: str | None
+    provider: str
+    model: str
+    tools: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    max_turns: int | None
+    max_tokens: int | None
+    temperature: float | None
+    workdir: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRow(Row):
+    """One attempt; `outcome` is None while it runs. The metrics columns come from `Metrics`."""
+
+    table: ClassVar[str] = "attempts"
+    id: str
+    number: int
+    provider: str | None
+    model: str | None
+    started_at: float
+    ended_at: float | None
+    ended_ms: float | None
+    outcome: str | None
+    error_kind: str | None
+    error_message: str | None
+    error_status: int | None
+    ttft_ms: float | None
+    ttft_text_ms: float | None
+    ttft_reasoning_ms: float | None
+    tokens_per_s: float | None
+    output_tokens: int | None
+    input_tokens: int | None
+    tokens_estimated: bool
+    cost_usd: float | None = None
+    cost_estimated: bool = False
+    worktree: str | None = None
+    branch: str | None = None
+    diff_added: int | None = None
+    diff_removed: int | None = None
+    diff_files: int | None = None
+    diff: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.ended_ms is None else self.ended_ms / 1000
+
+
+@dataclass(frozen=True)
+class TurnRow(Row):
+    """One request to a model (a retry is a new turn with the same `call`), timed in ms."""
+
+    table: ClassVar[str] = "turns"
+    n: int
+    call: int
+    seq: int
+    request_ms: float
+    first_reasoning_ms: float | None
+    first_text_ms: float | None
+    first_token_ms: float | None
+    last_token_ms: float | None
+    chunk_count: int
+    estimated_tokens: int
+    input_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+    usage_seq: int | None
+    usage_ms: float | None
+    ended_seq: int | None
+    ended_ms: float | None
+    stop_reason: str | None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class PartRow(Row):
+    """A prompt, a streamed text or reasoning, a tool call or result, a status line or the error."""
+
+    table: ClassVar[str] = "parts"
+    seq: int
+    turn: int | None
+    kind: str
+    text: str
+    call_id: str | None
+    name: str | None
+    is_error: bool
+    t_ms: float
+    end_ms: float
+    chunks: bytes
+    meta: str | None
+    sealed: bool
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The part's extra facts; {} when it has none, or when what the file holds is unreadable."""
+        try:
+            info = json.loads(self.meta) if self.meta else {}
+        except (ValueError, RecursionError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    row: AttemptRow
+    turns: tuple[TurnRow, ...]
+    parts: tuple[PartRow, ...]
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    row: TicketRow
+    attempts: tuple[AttemptRecord, ...]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    row: RunRow
+    tickets: tuple[TicketRecord, ...]
+
+
+ATTEMPT_METRICS_SET = (
+    "ttft_ms = ?, ttft_text_ms = ?, ttft_reasoning_ms = ?, tokens_per_s = ?, output_tokens = ?, "
+    "input_tokens = ?, tokens_estimated = ?, cost_usd = ?, cost_estimated = ?"
+)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def metrics_columns(metrics: Metrics) -> tuple[Any, ...]:
+    """The attempt's summary columns (see `ATTEMPT_METRICS_SET`), straight from `Metrics`."""
+    return (
+        _ms(metrics.ttft_s),
+        _ms(metrics.ttft_text_s),
+        _ms(metrics.ttft_reasoning_s),
+        metrics.tokens_per_s,
+        metrics.output_tokens,
+        metrics.input_tokens,
+        metrics.tokens_estimated,
+        metrics.cost_usd,
+        metrics.cost_usd is not None and metrics.cost_estimated,
+    )

@@ -1,0 +1,131 @@
+"""What a search asks for: the user's words as a safe FTS5 query, the filters as SQL, and each
+matching part as a hit with its highlighted spans."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # what snippet() puts around a match; see `split_marks`
+_PHRASE = re.compile(r'"([^"]*)"')
+
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_TERMS = 64
+MAX_QUERY_PREFIXES = 8
+_WORDS = re.compile(r"[^\W_]+")  # what FTS5 unicode61 makes tokens of: letters and digits
+
+
+class QueryTooLarge(sqlite3.OperationalError):
+    """A search too big to run: FTS5's time grows with every term, and more than linearly with
+    prefix terms (sixty-four `w*` take a minute over a few thousand answers). An `OperationalError`,
+    as SQLite's own query errors are, so whatever shows a failed search (the history screen) shows
+    this one too."""
+
+
+def fts_query(text: str) -> str | None:
+    """A user's words as a safe FTS5 query: every term quoted, `"exact phrases"` kept, all ANDed.
+
+    FTS5 syntax in the input (NEAR, OR, -, ^, col:, brackets, stray quotes) is searched for as plain
+    words, never interpreted; a bare term ending in `*` is a prefix search. A term that repeats
+    another (whatever its case or punctuation) is dropped. None when nothing in the text could match
+    a token. Raises `QueryTooLarge` beyond `MAX_QUERY_CHARS` characters, `MAX_QUERY_TERMS` terms (a
+    phrase is one term) or `MAX_QUERY_PREFIXES` prefix terms.
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryTooLarge(
+            f"the search is {len(text)} characters long; at most {MAX_QUERY_CHARS} are searched"
+        )
+    terms: dict[tuple[tuple[str, ...], bool], str] = {}
+    text = text.replace("\x00", " ")  # FTS5 reads the query as a C string: NUL would end it
+
+    def add(term: str, prefix: bool = False) -> None:
+        words = tuple(_WORDS.findall(term.casefold()))
+        if words:
+            terms.setdefault((words, prefix), '"' + term.replace('"', '""') + '"' + ("*" if prefix else ""))
+
+    last = 0
+    for match in _PHRASE.finditer(text):
+        for word in text[last : match.start()].split():
+            add(word.rstrip("*"), word.endswith("*"))
+        add(match.group(1))
+        last = match.end()
+    for word in text[last:].split():
+        add(word.rstrip("*"), word.endswith("*"))
+    prefixes = sum(prefix for _, prefix in terms)
+    if len(terms) > MAX_QUERY_TERMS or prefixes > MAX_QUERY_PREFIXES:
+        raise QueryTooLarge(
+            f"the search has {len(terms)} terms, {prefixes} of them prefixes (word*); "
+            f"at most {MAX_QUERY_TERMS} terms and {MAX_QUERY_PREFIXES} prefixes are searched"
+        )
+    return " ".join(terms.values()) or None
+
+
+def split_marks(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Strip snippet() markers, returning the plain text and the marked spans."""
+    plain: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    start = 0
+    for ch in marked:
+        if ch == SNIPPET_OPEN:
+            start = at
+        elif ch == SNIPPET_CLOSE:
+            spans.append((start, at))
+        else:
+            plain.append(ch)
+            at += 1
+    return "".join(plain), tuple(spans)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow a search or the stats; `status` is an outcome, or `running` for open attempts."""
+
+    ticket: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    status: str | None = None
+    since: float | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL conditions on `a` (attempts) and `t` (tickets), and their parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.ticket is not None:
+            clauses.append("t.ticket = ?")
+            params.append(self.ticket)
+        if self.model is not None:
+            clauses.append("coalesce(a.model, t.model) = ?")
+            params.append(self.model)
+        if self.provider is not None:
+            clauses.append("coalesce(a.provider, t.provider) = ?")
+            params.append(self.provider)
+        if self.status == "running":
+            clauses.append("a.outcome IS NULL")
+        elif self.status is not None:
+            clauses.append("a.outcome = ?")
+            params.append(self.status)
+        if self.since is not None:
+            clauses.append("a.started_at >= ?")
+            params.append(self.since)
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One matching part; `highlights` are (start, end) offsets of the matches within `snippet`."""
+
+    attempt_id: str
+    run_id: str
+    ticket: str
+    attempt: int
+    kind: str
+    name: str | None
+    provider: str | None
+    model: str | None
+    outcome: str | None
+    started_at: float
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
