@@ -8,6 +8,8 @@ from typing import Any
 
 from lfgtui.events import (
     AgentStarted,
+    ApprovalAnswered,
+    ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
@@ -101,10 +103,22 @@ def _retrying(info: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _approval(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
+    asked, tool, arguments = info.get("approval"), info.get("tool"), info.get("arguments")
+    if isinstance(asked, str) and isinstance(tool, str) and isinstance(arguments, dict):
+        return ApprovalAsked, {"call_id": asked, "name": tool, "arguments": arguments}
+    answered, allowed, by = info.get("answered"), info.get("allowed"), info.get("by")
+    if isinstance(answered, str) and isinstance(allowed, bool) and isinstance(by, str):
+        return ApprovalAnswered, {"call_id": answered, "allowed": allowed, "by": by}
+    return None
+
+
 def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    """A status that carries facts (a coding agent's start, session or plan; a ticket's worktree) as
-    its event type and fields, or None when the part is not one (or is damaged): then it comes back
-    as a plain status."""
+    """A status that carries facts (a coding agent's start, session or plan; a ticket's worktree; an
+    approval asked or answered) as its event type and fields, or None when the part is not one (or is
+    damaged): then it comes back as a plain status."""
+    if (approval := _approval(info)) is not None:
+        return approval
     log, session, plan = info.get("agent_log"), info.get("acp_session"), info.get("plan")
     worktree = [info.get(key) for key in ("worktree", "branch", "base")]
     if all(isinstance(value, str) for value in worktree):

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 
 from lfgtui.events import (
     AgentStarted,
+    ApprovalAnswered,
+    ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
@@ -343,6 +345,14 @@ class Recorder:
                 self._seal(attempt)
                 plan = [[step.content, step.status, step.priority] for step in steps]
                 self._note(attempt, event, message, json.dumps({"plan": plan}))
+            case ApprovalAsked(message=message, call_id=call_id, name=name, arguments=arguments):
+                self._seal(attempt)
+                asked = {"approval": call_id, "tool": name, "arguments": arguments}
+                self._note(attempt, event, message, json.dumps(asked))
+            case ApprovalAnswered(message=message, call_id=call_id, allowed=allowed, by=by):
+                self._seal(attempt)
+                answer = {"answered": call_id, "allowed": allowed, "by": by}
+                self._note(attempt, event, message, json.dumps(answer))
             case Status(message=message):
                 self._seal(attempt)
                 self._note(attempt, event, message, None)

@@ -10,7 +10,7 @@ import pytest
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
-from lfgtui.events import AttemptEnded, Event, EventFactory, Outcome, Status
+from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, EventFactory, Outcome, Status
 from lfgtui.history import writer
 from lfgtui.history.rows import unpack_chunks
 from lfgtui.history.schema import PartKind
@@ -25,6 +25,7 @@ from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.history import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
 from tests.support import imported_lfgtui_modules
+from tests.test_approvals import Answerer, writer_tickets
 
 RAW = '{"path": "."}'
 PATH = {"path": "."}
@@ -210,3 +211,29 @@ def test_the_history_learns_what_was_sent_from_events_alone() -> None:
     sources = Path(writer.__file__).parent.glob("*.py")
     askers = {path.name for path in sources if "lfgtui.run" in imported_lfgtui_modules(path)}
     assert askers == set()
+
+
+async def test_approvals_asked_and_answered_come_back_from_the_history_as_they_happened(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    loaded = load_tickets(writer_tickets(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
+    answerer = Answerer([True, False])
+    problems: list[str] = []
+    db = tmp_path / "h.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", problems.append) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None, problems
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [answerer])
+        answerer.run = run
+        run.record(history)
+        run.start()
+        await run.wait()
+    with Store.open(db) as store:
+        (attempt,) = store.load(Selection(history.run_id)).tickets[0].attempts
+        rebuilt = store.attempt_events(attempt.row.id)
+    approvals = (ApprovalAsked, ApprovalAnswered)
+    live = [fields_of(e) for e in answerer.events if isinstance(e, approvals)]
+    assert [fields_of(e) for e in rebuilt if isinstance(e, approvals)] == live
+    assert [name for name, _ in live] == ["ApprovalAsked", "ApprovalAnswered"] * 2
