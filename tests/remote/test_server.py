@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
+import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +17,7 @@ from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, 
 from lfgtui.remote.codec import EVENT_TYPES, decode
 from lfgtui.sim.server import SimServer
 from tests.remote.serving import TOKEN, WRITER, Served, asked, finish, served
+from tests.test_run_cli import Lfg
 
 
 async def read_stream(
@@ -222,3 +225,43 @@ async def test_a_watcher_that_stops_reading_is_dropped_while_the_others_get_ever
 def test_the_endpoint_document_names_every_event_type() -> None:
     document = (Path(__file__).parents[2] / "docs" / "watching.md").read_text()
     assert [name for name in EVENT_TYPES if f"`{name}`" not in document] == []
+
+
+def test_a_headless_run_served_with_control_waits_for_a_watchers_answer(tmp_path: Path) -> None:
+    """`lfg run --headless --json --serve 0 --control`: each approval is asked on stdout and waits; a
+    watcher's POST answers it; unserved, the same run refuses at once (see test_approvals.py)."""
+    env = Lfg(tmp_path)
+    (env.workdir / "token").write_text(TOKEN)
+    tickets = env.tickets(WRITER.replace('provider = "sim"', 'provider = "sim"\nworkdir = "."'))
+    token_file = str(env.workdir / "token")
+    command = env.args(
+        tickets, "--json", "--no-history", "--serve", "0", "--control", "--token-file", token_file
+    )
+    process = subprocess.Popen(
+        command, env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        served_at = re.search(r"serving this run at (\S+)", process.stderr.readline())
+        assert served_at is not None
+        url, lines = served_at.group(1), []
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        for answer in ("approve", "deny"):
+            while (line := json.loads(process.stdout.readline()))["type"] != "approval":
+                lines.append(line)
+            lines.append(line)
+            path = f"{url}/v1/tickets/w/calls/{quote(line['id'], safe='')}/{answer}"
+            assert httpx2.post(path, headers=headers).json() == {"ok": True}
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    lines += [json.loads(line) for line in rest.splitlines()]
+    assert process.returncode == 0
+    asked = [(line["name"], line["message"]) for line in lines if line["type"] == "approval"]
+    assert asked == [
+        ("write_file", "write_file waits for approval"),
+        ("run_command", "run_command waits for approval"),
+    ]
+    answers = [(line["allowed"], line["by"]) for line in lines if line["type"] == "approval_answer"]
+    assert answers == [(True, "127.0.0.1 (lfg attach)"), (False, "127.0.0.1 (lfg attach)")]
+    assert (env.workdir / "notes" / "summary.md").exists()
