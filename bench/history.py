@@ -49,9 +49,10 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
+from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.history.stats import percentile
 from lfgtui.history.store import Store
-from lfgtui.history.writer import FLUSH_INTERVAL_S, Item, Recorder, Started
+from lfgtui.history.writer import FLUSH_INTERVAL_S
 from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
 from lfgtui.tickets import Ticket, TicketFile
 

@@ -9,7 +9,8 @@
 - `rebuild`: an attempt's events (with their original times) and conversation, back from its rows;
 - `recovery`: marking the attempts of crashed runs `interrupted` when the file is opened;
 - `store`: every reader (ids, list, search, show, stats, an attempt's events and conversation);
-- `writer`: the sink a run feeds and the single writer that batches events into rows;
+- `recorder`: a run's events into rows, one batch per transaction (every write of a recorded run);
+- `writer`: the sink a run feeds and the writer task that batches events for the recorder;
 - `export`: Markdown and lossless JSON, and importing JSON back;
 - `cli`: `lfg history list|search|show|export|import|stats`.
 """

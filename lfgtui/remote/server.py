@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from aiohttp import web
 
 from lfgtui.history.export import row_json
-from lfgtui.history.writer import ticket_row
+from lfgtui.history.recorder import ticket_row
 from lfgtui.remote.hub import EventHub
 from lfgtui.tickets import Ticket
 

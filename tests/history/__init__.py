@@ -24,8 +24,9 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
+from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.history.store import Store
-from lfgtui.history.writer import Item, Recorder, Started, open_run_history
+from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, recorded_run
 from lfgtui.run import Run

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from lfgtui.events import AttemptEnded, EventFactory, Outcome, TextDelta
 from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
+from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
 from lfgtui.history.schema import MIGRATIONS, PartKind
 from lfgtui.history.search import (
@@ -25,7 +26,6 @@ from lfgtui.history.search import (
     fts_query,
 )
 from lfgtui.history.store import Selection, Store
-from lfgtui.history.writer import Recorder
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
 from tests.history import record, sample_attempt, ticket
 
