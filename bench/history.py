@@ -40,6 +40,7 @@ from lfgtui.events import (
     Event,
     EventFactory,
     Outcome,
+    PromptSent,
     ReasoningDelta,
     RequestSent,
     TextDelta,
@@ -98,7 +99,8 @@ def _attempt(
 
     prompt = corpus.text(chars * 15 // 100, rng)
     started = ev(AttemptStarted, provider="sim", model=rng.choice(("model-a", "model-b", "model-c")))
-    items.append(Started(started, prompt, time.time()))
+    items.append(Started(started, time.time()))
+    emit(PromptSent, text=prompt)
     emit(RequestSent, 0.001, call=0)
     clock[0] += rng.uniform(0.2, 0.6)
     stream(ReasoningDelta, corpus.text(chars * 20 // 100, rng))
