@@ -10,7 +10,7 @@ import pytest
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json, to_markdown
 from lfgtui.history.store import Selection, Store
-from tests.history import ANSWER, record, sample_attempt
+from tests.history.recording import ANSWER, record, sample_attempt
 
 
 def recorded(tmp_path: Path) -> tuple[Path, str]:

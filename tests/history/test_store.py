@@ -27,7 +27,7 @@ from lfgtui.history.search import (
 )
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
-from tests.history import record, sample_attempt, ticket
+from tests.history.recording import record, sample_attempt, ticket
 
 TABLES = {"runs", "tickets", "attempts", "turns", "parts", "parts_fts"}
 

@@ -21,7 +21,7 @@ from lfgtui import cli
 from lfgtui.history.export import to_json
 from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
-from tests.history import record, sample_attempt
+from tests.history.recording import record, sample_attempt
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg as LfgRun
 

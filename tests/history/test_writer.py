@@ -23,7 +23,7 @@ from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.history import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
+from tests.history.recording import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
 from tests.support import imported_lfgtui_modules
 from tests.test_approvals import Answerer, writer_tickets
 

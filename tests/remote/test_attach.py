@@ -24,7 +24,7 @@ from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
-from tests.history import load_recorded, record_tickets, tickets_file
+from tests.history.recording import load_recorded, record_tickets, tickets_file
 from tests.remote.serving import TOKEN, WRITER, finish, served
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg

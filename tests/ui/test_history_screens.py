@@ -25,7 +25,7 @@ from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import FollowUpScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
-from tests.history import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
+from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support import write_scenario
 from tests.ui.test_app import until
 

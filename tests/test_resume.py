@@ -18,7 +18,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import IDLE_GAP_S, ReplayClock, play, replay_events, restore_events
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from tests.history import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
+from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support import write_scenario
 
 

@@ -1,0 +1,232 @@
+"""Helpers for the history tests: tickets, and one hand-stamped attempt whose every time is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lfgtui.approvals import Approvals
+from lfgtui.config import Config
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    Event,
+    EventFactory,
+    Outcome,
+    PromptSent,
+    ReasoningDelta,
+    RequestSent,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolResult,
+    Usage,
+)
+from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.store import Store
+from lfgtui.history.writer import open_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.resume import RecordedRun, recorded_run
+from lfgtui.run import Run
+from lfgtui.sim.server import RequestRecord, SimServer
+from lfgtui.tickets import Ticket, TicketFile, load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+WALL = 1_700_000_000.0
+PROMPT = "What is this project?"
+ANSWER = "## Widget\nIt renders **widgets** for dashboards."
+
+
+def ticket(ticket_id: str, model: str = "agent-demo") -> Ticket:
+    return Ticket(
+        id=ticket_id,
+        prompt=PROMPT,
+        title=ticket_id,
+        system=None,
+        provider="sim",
+        model=model,
+        tools=("list_dir",),
+        max_turns=20,
+        max_tokens=None,
+        temperature=None,
+        workdir=Path("/tmp"),
+        depends_on=(),
+        auto_approve=frozenset(),
+        auto_approve_all=False,
+        line=1,
+    )
+
+
+def ticket_file(tmp_path: Path, *tickets: Ticket) -> TicketFile:
+    return TicketFile(path=tmp_path / "tickets.toml", tickets=tickets, offline_default=False)
+
+
+class Clock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sample_attempt(ticket_id: str = "explore", attempt: int = 1, ended: bool = True) -> list[Item]:
+    """Reasoning, a streamed tool call and its result, then a two-chunk answer; t0 = 100 s."""
+    clock = Clock()
+    ev = EventFactory(ticket_id, attempt, clock=clock)
+    items: list[Item] = []
+
+    def at(t: float, event_type: type[Event], **fields: object) -> None:
+        clock.now = 100.0 + t
+        items.append(ev(event_type, **fields))
+
+    at(0.0, AttemptStarted, provider="sim", model="agent-demo")
+    started = items.pop()
+    assert isinstance(started, AttemptStarted)
+    items.append(Started(started, WALL))
+    at(0.0, PromptSent, text=PROMPT)
+    at(0.001, RequestSent, call=0)
+    at(0.3004, ReasoningDelta, text="Look at ")
+    at(0.3106, ReasoningDelta, text="the files.")
+    at(0.400, TextDelta, text="Let me ")
+    at(0.410, TextDelta, text="look.")
+    at(0.500, ToolCallStarted, call_id="c1", name="list_dir")
+    at(0.510, ToolCallArgsDelta, call_id="c1", fragment='{"path"')
+    at(0.520, ToolCallArgsDelta, call_id="c1", fragment=': "."}')
+    raw = '{"path": "."}'
+    at(0.530, ToolCallReady, call_id="c1", name="list_dir", arguments={"path": "."}, raw_arguments=raw)
+    at(0.540, Usage, input_tokens=10, output_tokens=12)
+    at(0.545, CallEnded, stop_reason="tool_use")
+    if not ended:
+        return items
+    at(0.600, ToolResult, call_id="c1", output="README.md\nsrc/")
+    at(0.700, RequestSent, call=1)
+    at(1.000, TextDelta, text=ANSWER[:10])
+    at(1.020, TextDelta, text=ANSWER[10:30])
+    at(1.040, TextDelta, text=ANSWER[30:])
+    at(1.050, Usage, input_tokens=30, output_tokens=8)
+    at(1.060, CallEnded, stop_reason="stop")
+    at(1.070, AttemptEnded, outcome=Outcome.COMPLETED)
+    return items
+
+
+def events_of(items: list[Item]) -> list[Event]:
+    return [item.event if isinstance(item, Started) else item for item in items]
+
+
+def record(path: Path, tmp_path: Path, *batches: list[Item], tickets: tuple[Ticket, ...] = ()) -> Recorder:
+    """A recorder for a run of `tickets` (default: one `explore`) that has written `batches`."""
+    recorder = Recorder.begin(path, ticket_file(tmp_path, *(tickets or (ticket("explore"),))), "lfg run")
+    for batch in batches:
+        recorder.write(batch)
+    return recorder
+
+
+FAST_AGENT = """
+description = "A quick coding agent: lists the folder, reads the README, then answers."
+ttft_ms = 5
+tokens_per_s = 50
+
+[[turn]]
+reasoning = "Look at the files first."
+text = "Let me look around."
+[[turn.tool_call]]
+name = "list_dir"
+arguments = { path = "." }
+
+[[turn]]
+[[turn.tool_call]]
+name = "read_file"
+arguments = { path = "README.md" }
+
+[[turn]]
+text = "## Widget\\nIt renders **widgets** for dashboards."
+"""
+
+TICKETS = """
+[defaults]
+provider = "{provider}"
+
+[[ticket]]
+id = "explore"
+prompt = "What is this project?"
+model = "fast-agent"
+tools = ["list_dir", "read_file"]
+
+[[ticket]]
+id = "hi"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+def tickets_file(tmp_path: Path, toml: str = TICKETS, provider: str = "sim") -> Path:
+    """A tickets file in a folder with a README, for the tools to find."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "README.md").write_text("# Widget\nA tiny service that renders widgets.\n")
+    path = tmp_path / "tickets.toml"
+    path.write_text(toml.replace("{provider}", provider))
+    return path
+
+
+async def record_tickets(sim: SimServer, path: Path, db: Path) -> str:
+    """Run a tickets file against the sim, recorded into `db` as `lfg run` does; returns the run id."""
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    problems: list[str] = []
+    async with (
+        open_run_history(db, loaded, "lfg run", problems.append) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None, problems
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [])
+        run.record(history)
+        run.start()
+        await run.wait()
+    assert not problems
+    return history.run_id
+
+
+def load_recorded(db: Path, ref: str) -> RecordedRun:
+    with Store.open(db) as store:
+        return recorded_run(store.load(store.resolve(ref)))
+
+
+def exchange(request: RequestRecord) -> tuple[list[tuple[str, str]], dict[str, str], str]:
+    """What a request carried, whatever its protocol: (tool call id, name) pairs, each call's
+    result text by id, and the text of its last user message."""
+    body = request.body
+    calls: list[tuple[str, str]] = []
+    results: dict[str, str] = {}
+    if request.path.endswith("/chat/completions"):
+        for message in body["messages"]:
+            for call in message.get("tool_calls") or []:
+                calls.append((call["id"], call["function"]["name"]))
+            if message["role"] == "tool":
+                results[message["tool_call_id"]] = message["content"]
+        last = body["messages"][-1]
+        return calls, results, last["content"] if last["role"] == "user" else ""
+    if request.path.endswith("/messages"):
+        for message in body["messages"]:
+            blocks = message["content"] if isinstance(message["content"], list) else []
+            for block in blocks:
+                if block["type"] == "tool_use":
+                    calls.append((block["id"], block["name"]))
+                elif block["type"] == "tool_result":
+                    content = block["content"]
+                    text = content if isinstance(content, str) else "".join(c["text"] for c in content)
+                    results[block["tool_use_id"]] = text
+        last: Any = body["messages"][-1]
+        content = last["content"]
+        text = content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
+        return calls, results, text if last["role"] == "user" else ""
+    assert request.path.endswith("/responses"), request.path
+    for item in body["input"]:
+        if item.get("type") == "function_call":
+            calls.append((item["call_id"], item["name"]))
+        elif item.get("type") == "function_call_output":
+            results[item["call_id"]] = item["output"]
+    last = body["input"][-1]
+    content = last.get("content")
+    text = content if isinstance(content, str) else "".join(c.get("text", "") for c in content or [])
+    return calls, results, text if last.get("role") == "user" else ""
