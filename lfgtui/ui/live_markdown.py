@@ -10,30 +10,25 @@ again when scrolled back. The app owns the frame clock and calls `flush()` on di
 
 from __future__ import annotations
 
-import copy
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import accumulate
 from time import perf_counter
-from typing import ClassVar
 
-from markdown_it import MarkdownIt
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name
-from pygments.util import ClassNotFound
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, Markdown, MarkdownElement
-from rich.segment import Segment
-from rich.style import Style
-from rich.syntax import PygmentsSyntaxTheme, Syntax
 from textual import events
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lfgtui.ui.markdown_blocks import FENCE, Block, Join, Splitter
+from lfgtui.ui.markdown_blocks import Block, Join, Splitter
+from lfgtui.ui.markdown_render import (
+    DARK_CODE_THEME,
+    LIGHT_CODE_THEME,
+    OpenCode,
+    RenderKey,
+    render_strips,
+)
 from lfgtui.ui.plain_lines import PlainLines
 
 MIN_WIDTH = 10
@@ -48,68 +43,6 @@ KEEP_SCREENS = 2
 keep only their text and exact height, and render again when they come back into view. A pane that
 streams for an hour holds a few screens of rendered lines, not the whole answer."""
 KEEP_MIN_LINES = 40
-
-DARK_CODE_THEME = "monokai"
-LIGHT_CODE_THEME = "default"
-
-_PARSER = MarkdownIt().enable("strikethrough").enable("table")
-"""The parser `rich.markdown.Markdown` builds for every instance (0.5 ms each), built once."""
-
-
-@lru_cache(maxsize=64)
-def _lexer(name: str) -> Lexer | str:
-    """A lexer looked up once per language, with the options `Syntax` itself would use."""
-    try:
-        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
-    except ClassNotFound:
-        return name
-
-
-@lru_cache(maxsize=8)
-def _syntax_theme(name: str) -> PygmentsSyntaxTheme:
-    """One theme object per name, so its style cache survives between renders."""
-    return PygmentsSyntaxTheme(name)
-
-
-class _CodeBlock(CodeBlock):
-    """rich's code block, without looking the lexer and theme up again on every render."""
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        code = str(self.text).rstrip()
-        yield Syntax(
-            code, _lexer(self.lexer_name), theme=_syntax_theme(self.theme), word_wrap=True, padding=1
-        )
-
-
-class _Markdown(Markdown):
-    """rich's Markdown with the faster code block."""
-
-    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
-        **Markdown.elements,
-        "fence": _CodeBlock,
-        "code_block": _CodeBlock,
-    }
-
-
-@lru_cache(maxsize=8)
-def _template(code_theme: str) -> _Markdown:
-    """An empty document per code theme, copied for each render instead of built (which builds a parser).
-
-    Links are shown as their text followed by the URL, never as terminal hyperlinks (OSC 8): a model
-    could otherwise show one address and point to another."""
-    return _Markdown("", code_theme=code_theme, hyperlinks=False)
-
-
-def _markdown(text: str, code_theme: str) -> Markdown:
-    """A rich `Markdown` for `text`, parsed with the shared parser."""
-    markdown = copy.copy(_template(code_theme))
-    markdown.markup = text
-    markdown.parsed = _PARSER.parse(text)
-    return markdown
-
-
-_Key = tuple[int, Style, str]
-"""What a rendering depends on: width, base style and code theme."""
 
 
 @dataclass
@@ -177,11 +110,9 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key: tuple[str, Join, bool] | None = None
         self._tail_render: tuple[str, Join, list[Strip]] | tuple[()] = ()
         """The tail's last rendering: a block that finishes with exactly that text reuses it."""
-        self._code_chunks: list[tuple[str, str, list[Strip]]] = []
-        """The open code block's complete lines, as (fence line, lines, rows) chunks rendered once each."""
-        self._code_padding: dict[str, list[Strip]] = {}
-        """A code block's padding row, by fence line."""
-        self._layout_key: _Key | None = None
+        self._open_code = OpenCode()
+        """The streaming code block's highlighted lines, for `_layout_key`."""
+        self._layout_key: RenderKey | None = None
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
         self._dirty = False
@@ -247,8 +178,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail = []
         self._tail_key = None
         self._tail_render = ()
-        self._code_chunks = []
-        self._code_padding = {}
+        self._open_code = OpenCode()
         self._layout_key = None
         self._dirty = True
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -384,7 +314,7 @@ class LiveMarkdown(PlainLines, ScrollView):
                 self._ensure_rendered(number, key)
                 strips = block.strips[key]
             else:
-                strips = self._render(block.text, block.join, block.continued, key)
+                strips = render_strips(self.app.console, block.text, block.join, block.continued, key)
         if self._separated(number, strips):
             local -= 1
         if strips is None or local < 0:
@@ -395,7 +325,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         """Whether block `number` starts with a blank line (not for an empty rendering)."""
         return number > 0 and self._blocks[number].join is Join.GAP and strips != []
 
-    def _height(self, number: int, key: _Key) -> int:
+    def _height(self, number: int, key: RenderKey) -> int:
         """Lines block `number` takes at `key`: exact once rendered, else estimated from its text."""
         block = self._blocks[number]
         strips = block.strips.get(key)
@@ -408,7 +338,7 @@ class LiveMarkdown(PlainLines, ScrollView):
             lines = sum(len(line) // key[0] + 1 for line in block.text.splitlines())
         return lines + self._separated(number, strips)
 
-    def _relayout(self, key: _Key) -> None:
+    def _relayout(self, key: RenderKey) -> None:
         """Start over for a new width or style: cached blocks are placed, the others queued in `_stale`."""
         keep = {key, self._layout_key}
         self._layout_key = key
@@ -426,8 +356,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._offsets = [0, *accumulate(self._heights)]
         self._tail_key = None
         self._tail_render = ()
-        self._code_chunks = []
-        self._code_padding = {}
+        self._open_code = OpenCode()
         self._render_tail(key)
         self.refresh()
 
@@ -439,7 +368,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         number = bisect_right(self._offsets, top) - 1
         return number, top - self._offsets[number]
 
-    def _render_stale(self, key: _Key, follow: bool, anchor: tuple[int, int] | None) -> None:
+    def _render_stale(self, key: RenderKey, follow: bool, anchor: tuple[int, int] | None) -> None:
         """Render queued blocks: those in view now, then the rest from the bottom up, within the budget."""
         view = self.scrollable_content_region.height
         if follow:
@@ -464,16 +393,16 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._offsets = [0, *accumulate(self._heights)]
         self.refresh()
 
-    def _ensure_rendered(self, number: int, key: _Key) -> None:
+    def _ensure_rendered(self, number: int, key: RenderKey) -> None:
         block = self._blocks[number]
         if key not in block.strips:
-            block.strips[key] = self._render(block.text, block.join, block.continued, key)
+            block.strips[key] = render_strips(self.app.console, block.text, block.join, block.continued, key)
             self.stats.blocks_rendered += 1
             self._heights[number] = self._height(number, key)
             self._kept.add(number)
             self._evicted.discard(number)
 
-    def _update(self, key: _Key, new_blocks: list[Block]) -> bool:
+    def _update(self, key: RenderKey, new_blocks: list[Block]) -> bool:
         """Lay out newly finished blocks and the tail; refresh only the lines that differ.
 
         New blocks beyond the budget (a hidden pane shown again, a huge chunk) are queued like a relayout.
@@ -488,7 +417,9 @@ class LiveMarkdown(PlainLines, ScrollView):
             if not block.continued and self._tail_render[:2] == (block.text, block.join):
                 block.strips[key] = self._tail_render[2]
             elif not self._stale and perf_counter() < deadline:
-                block.strips[key] = self._render(block.text, block.join, block.continued, key)
+                block.strips[key] = render_strips(
+                    self.app.console, block.text, block.join, block.continued, key
+                )
                 self.stats.blocks_rendered += 1
             else:
                 self._stale.append(number)
@@ -520,7 +451,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self.refresh_lines(start, end - start)
         return True
 
-    def _render_tail(self, key: _Key) -> None:
+    def _render_tail(self, key: RenderKey) -> None:
         tail = self._splitter.tail()
         if tail is None:
             self._tail = []
@@ -534,77 +465,9 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = tail_key
         code = self._splitter.open_code()
         if code is None:
-            strips = self._render(text, join, False, key)
+            strips = render_strips(self.app.console, text, join, False, key)
             self._tail_render = (text, join, strips)
         else:
-            strips = self._render_open_code(*code, join, key)
+            strips = self._open_code.render(self.app.console, *code, join, key)
         self.stats.tail_renders += 1
         self._tail = [self._blank_line, *strips] if separated and strips else strips
-
-    def _render_open_code(self, header: str, code: str, join: Join, key: _Key) -> list[Strip]:
-        """The open part of a streaming code block: its complete lines, then the line still arriving.
-
-        Re-highlighting the open lines on every frame made code the costliest thing to stream. Lines
-        that completed since the last flush are highlighted together, once, as one chunk (a busy frame
-        with several new lines pays the lexer's fixed cost once); earlier chunks are reused; the arriving
-        line, which changes every frame, is drawn plain (no lexer). The finished piece is rendered whole.
-        """
-        *complete, arriving = code.split("\n")
-        lines = [*complete, arriving]
-        while len(lines) > 1 and not lines[-1].strip():
-            lines.pop()
-        done = lines[: len(complete)]
-        chunks: list[tuple[str, str, list[Strip]]] = []
-        covered = 0
-        for fence, text, rows in self._code_chunks:
-            size = text.count("\n") + 1
-            if fence != header or "\n".join(done[covered : covered + size]) != text:
-                break
-            chunks.append((fence, text, rows))
-            covered += size
-        padding = self._code_padding.get(header)
-        if padding is None:
-            padding = self._code_padding[header] = self._render(f"{header}\n", Join.GAP, True, key)[:1]
-        if covered < len(done):
-            text = "\n".join(done[covered:])
-            content = text.rstrip()
-            rows = self._render(f"{header}\n{content}", Join.CODE, True, key) if content else []
-            chunks.append((header, text, rows + padding * (text.count("\n", len(content)) + (not content))))
-        self._code_chunks = chunks
-        strips = [] if join is Join.CODE else list(padding)
-        for _fence, _text, rows in chunks:
-            strips.extend(rows)
-        if len(lines) > len(complete):
-            marker = FENCE.match(header)
-            assert marker is not None
-            strips.extend(self._render(f"{marker.group(1)}\n{lines[-1]}", Join.CODE, True, key))
-        strips.extend(padding)
-        return strips
-
-    def _render(self, text: str, join: Join, continued: bool, key: _Key) -> list[Strip]:
-        """Render Markdown into strips of exactly `width` cells, without rich's blank edge rows.
-
-        Segments of one style are merged here, once, because the compositor walks them on every repaint.
-        """
-        width, style, theme = key
-        console = self.app.console
-        options = console.options.update_width(width)
-        rows = console.render_lines(_markdown(text, theme), options, style=style, pad=False)
-        start, end = 0, len(rows)
-        while start < end and not Segment.get_line_length(rows[start]):
-            start += 1
-        while end > start and not Segment.get_line_length(rows[end - 1]):
-            end -= 1
-        if join is Join.CODE:
-            start += 1
-        if continued:
-            end -= 1
-        strips: list[Strip] = []
-        for row in rows[start:end]:
-            length = Segment.get_line_length(row)
-            if length < width:
-                row.append(Segment(" " * (width - length), style))
-            elif length > width:
-                row = Segment.adjust_line_length(row, width, style)
-            strips.append(Strip(list(Segment.simplify(row)), width))
-        return strips

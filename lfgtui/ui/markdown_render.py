@@ -1,0 +1,168 @@
+"""Markdown blocks rendered into strips for the pane body, cheaply enough to do on every frame.
+
+rich builds a Markdown parser for every `Markdown` (0.5 ms) and looks up the lexer and the theme for
+every code block it draws; here each is built once and shared. `render_strips` turns a block, a piece
+of one or the live tail into exact-width strips; `OpenCode` draws a code block that is still streaming
+without highlighting all of it again on every frame.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import ClassVar
+
+from markdown_it import MarkdownIt
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock, Markdown, MarkdownElement
+from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import PygmentsSyntaxTheme, Syntax
+from textual.strip import Strip
+
+from lfgtui.ui.markdown_blocks import FENCE, Join
+
+DARK_CODE_THEME = "monokai"
+LIGHT_CODE_THEME = "default"
+
+_PARSER = MarkdownIt().enable("strikethrough").enable("table")
+"""The parser `rich.markdown.Markdown` builds for every instance (0.5 ms each), built once."""
+
+RenderKey = tuple[int, Style, str]
+"""What a rendering depends on: width, base style and code theme."""
+
+
+@lru_cache(maxsize=64)
+def _lexer(name: str) -> Lexer | str:
+    """A lexer looked up once per language, with the options `Syntax` itself would use."""
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+    except ClassNotFound:
+        return name
+
+
+@lru_cache(maxsize=8)
+def _syntax_theme(name: str) -> PygmentsSyntaxTheme:
+    """One theme object per name, so its style cache survives between renders."""
+    return PygmentsSyntaxTheme(name)
+
+
+class _CodeBlock(CodeBlock):
+    """rich's code block, without looking the lexer and theme up again on every render."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        yield Syntax(
+            code, _lexer(self.lexer_name), theme=_syntax_theme(self.theme), word_wrap=True, padding=1
+        )
+
+
+class _Markdown(Markdown):
+    """rich's Markdown with the faster code block."""
+
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements,
+        "fence": _CodeBlock,
+        "code_block": _CodeBlock,
+    }
+
+
+@lru_cache(maxsize=8)
+def _template(code_theme: str) -> _Markdown:
+    """An empty document per code theme, copied for each render instead of built (which builds a parser).
+
+    Links are shown as their text followed by the URL, never as terminal hyperlinks (OSC 8): a model
+    could otherwise show one address and point to another."""
+    return _Markdown("", code_theme=code_theme, hyperlinks=False)
+
+
+def _markdown(text: str, code_theme: str) -> Markdown:
+    """A rich `Markdown` for `text`, parsed with the shared parser."""
+    markdown = copy.copy(_template(code_theme))
+    markdown.markup = text
+    markdown.parsed = _PARSER.parse(text)
+    return markdown
+
+
+def render_strips(console: Console, text: str, join: Join, continued: bool, key: RenderKey) -> list[Strip]:
+    """Render Markdown into strips of exactly `width` cells, without rich's blank edge rows.
+
+    A piece joined as `Join.CODE` loses its top padding row and a `continued` one its bottom row, so
+    the pieces of one code block stack into the whole. Segments of one style are merged here, once,
+    because the compositor walks them on every repaint.
+    """
+    width, style, theme = key
+    options = console.options.update_width(width)
+    rows = console.render_lines(_markdown(text, theme), options, style=style, pad=False)
+    start, end = 0, len(rows)
+    while start < end and not Segment.get_line_length(rows[start]):
+        start += 1
+    while end > start and not Segment.get_line_length(rows[end - 1]):
+        end -= 1
+    if join is Join.CODE:
+        start += 1
+    if continued:
+        end -= 1
+    strips: list[Strip] = []
+    for row in rows[start:end]:
+        length = Segment.get_line_length(row)
+        if length < width:
+            row.append(Segment(" " * (width - length), style))
+        elif length > width:
+            row = Segment.adjust_line_length(row, width, style)
+        strips.append(Strip(list(Segment.simplify(row)), width))
+    return strips
+
+
+class OpenCode:
+    """The open part of a streaming code block: its complete lines, then the line still arriving.
+
+    Re-highlighting the open lines on every frame made code the costliest thing to stream. Lines
+    that completed since the last render are highlighted together, once, as one chunk (a busy frame
+    with several new lines pays the lexer's fixed cost once); earlier chunks are reused; the arriving
+    line, which changes every frame, is drawn plain (no lexer). The finished piece is rendered whole.
+    One instance serves one `RenderKey`: start a new one when the key changes.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[str, str, list[Strip]]] = []
+        """The open block's complete lines, as (fence line, lines, rows) chunks rendered once each."""
+        self._padding: dict[str, list[Strip]] = {}
+        """A code block's padding row, by fence line."""
+
+    def render(self, console: Console, header: str, code: str, join: Join, key: RenderKey) -> list[Strip]:
+        """Strips for the open piece `code` below its fence line `header`, reusing earlier chunks."""
+        *complete, arriving = code.split("\n")
+        lines = [*complete, arriving]
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        done = lines[: len(complete)]
+        chunks: list[tuple[str, str, list[Strip]]] = []
+        covered = 0
+        for fence, text, rows in self._chunks:
+            size = text.count("\n") + 1
+            if fence != header or "\n".join(done[covered : covered + size]) != text:
+                break
+            chunks.append((fence, text, rows))
+            covered += size
+        padding = self._padding.get(header)
+        if padding is None:
+            padding = self._padding[header] = render_strips(console, f"{header}\n", Join.GAP, True, key)[:1]
+        if covered < len(done):
+            text = "\n".join(done[covered:])
+            content = text.rstrip()
+            rows = render_strips(console, f"{header}\n{content}", Join.CODE, True, key) if content else []
+            chunks.append((header, text, rows + padding * (text.count("\n", len(content)) + (not content))))
+        self._chunks = chunks
+        strips = [] if join is Join.CODE else list(padding)
+        for _fence, _text, rows in chunks:
+            strips.extend(rows)
+        if len(lines) > len(complete):
+            marker = FENCE.match(header)
+            assert marker is not None
+            strips.extend(render_strips(console, f"{marker.group(1)}\n{lines[-1]}", Join.CODE, True, key))
+        strips.extend(padding)
+        return strips
