@@ -14,7 +14,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from lfgtui.worktrees import DiffStat, Worktree, WorktreeError, diff_stat, diff_text
+from lfgtui.git import WorktreeError
+from lfgtui.worktrees import DiffStat, Worktree, diff_stat, diff_text
 
 Report = Callable[[DiffStat, str | None], None]
 """Receives a new size, and with the final one the whole unified diff."""

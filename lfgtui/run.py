@@ -373,7 +373,8 @@ class Run:
     async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
-        from lfgtui.worktrees import WorktreeError, create_worktree, worktrees_root
+        from lfgtui.git import WorktreeError
+        from lfgtui.worktrees import create_worktree, worktrees_root
 
         if state.worktree is not None:
             return True

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lfgtui.worktrees import WorktreeInfo
+    from lfgtui.worktrees_cleanup import WorktreeInfo
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -52,7 +52,9 @@ def run_worktree_command(args: argparse.Namespace) -> int:
 
 
 async def _command(args: argparse.Namespace) -> int:
-    from lfgtui.worktrees import WorktreeError, list_worktrees, worktrees_root
+    from lfgtui.git import WorktreeError
+    from lfgtui.worktrees import worktrees_root
+    from lfgtui.worktrees_cleanup import list_worktrees
 
     root = worktrees_root()
     try:
@@ -144,7 +146,7 @@ def _list(found: list[WorktreeInfo], root: Path, as_json: bool) -> int:
 async def _clean(found: list[WorktreeInfo], root: Path, force: bool) -> int:
     """Remove one worktree at a time: several of one repository would contend for its locks."""
     from lfgtui.inert import inert
-    from lfgtui.worktrees import remove_worktree
+    from lfgtui.worktrees_cleanup import remove_worktree
 
     if not found:
         print(inert(f"no worktrees to clean in {root}"))

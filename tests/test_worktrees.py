@@ -16,18 +16,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lfgtui import worktrees
+from lfgtui.git import WorktreeError
 from lfgtui.worktrees import (
     DiffStat,
     Worktree,
-    WorktreeError,
     create_worktree,
     diff_stat,
     diff_text,
-    list_worktrees,
     ref_safe,
-    remove_worktree,
     worktrees_root,
 )
+from lfgtui.worktrees_cleanup import list_worktrees, remove_worktree
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 ESCAPE = "\x1b]0;pwned\x07"
@@ -178,7 +177,7 @@ async def test_a_hung_git_is_killed_with_everything_it_started(
 ) -> None:
     pid_file = tmp_path / "sleeper.pid"
     fake_git(tmp_path / "bin", f"sleep 600 &\necho $! > '{pid_file}'\nwait\n", monkeypatch)
-    monkeypatch.setattr(worktrees, "GIT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("lfgtui.git.GIT_TIMEOUT_S", 0.5)
     with pytest.raises(WorktreeError, match=r"did not finish within 0\.5 s"):
         await create_worktree(repo, "run1", "t", root)
     sleeper = int(pid_file.read_text())

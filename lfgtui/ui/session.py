@@ -234,7 +234,8 @@ class Session:
         self.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
 
     async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:
-        from lfgtui.worktrees import WorktreeError, diff_text
+        from lfgtui.git import WorktreeError
+        from lfgtui.worktrees import diff_text
 
         try:
             text = await diff_text(tree)

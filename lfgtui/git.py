@@ -1,0 +1,179 @@
+"""Running `git` for the worktrees: bounded, killable, in a clean environment, with inert errors.
+
+Everything git prints is untrusted: errors carry git's stderr made inert and bounded; stdout is
+returned raw for the caller to make inert when it shows it. Every git runs with a time limit in its
+own process group, killed whole on timeout or cancellation, so a hung git (or a stuck filter) cannot
+hang lfg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.inert import inert
+
+GIT_TIMEOUT_S = 60.0
+"""The most one git command may take unless its caller allows more (a checkout of a large repository)."""
+KILL_WAIT_S = 5.0
+OUTPUT_LIMIT = 1024 * 1024
+"""The most bytes of stdout read from one git command (the diff text has its own bound)."""
+ERROR_LIMIT = 64 * 1024
+MESSAGE_CHARS = 400
+"""The most characters of git's stderr quoted in an error."""
+
+_REPOSITORY_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_GRAFT_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_NAMESPACE",
+)
+"""Variables that point git at another repository (what `git rev-parse --local-env-vars` lists): set
+when lfg is started from a git hook or alias, they would make `git -C` ignore the folder we give."""
+_PLUMBING = (
+    "--no-pager",
+    *("-c", "core.hooksPath=/dev/null"),
+    *("-c", "core.fsmonitor=false"),
+    *("-c", "color.ui=false"),
+    *("-c", "advice.detachedHead=false"),
+    *("-c", "advice.addEmbeddedRepo=false"),
+)
+"""Our own plumbing runs no hook (a checkout would run post-checkout) and starts no fsmonitor daemon."""
+
+
+class WorktreeError(Exception):
+    """Why a worktree could not be made, read or removed: one sentence a user can act on. It lives
+    here because git failing to run or to finish is one such reason."""
+
+
+@dataclass(frozen=True)
+class _Output:
+    code: int
+    out: bytes
+    err: bytes
+    truncated: bool
+
+
+def _git_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in _REPOSITORY_ENV}
+    env.update(
+        GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", PAGER="cat", LC_ALL="C", GIT_OPTIONAL_LOCKS="0", **extra
+    )
+    return env
+
+
+def quoted(stderr: bytes) -> str:
+    """git's stderr as one bounded, inert line."""
+    text = inert(" ".join(stderr.decode(errors="replace").split()))
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "\u2026"
+
+
+async def _read(
+    stream: asyncio.StreamReader, limit: int, at_limit: Callable[[], None] | None
+) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of `stream`, and whether there was more. Past the limit, reading stops
+    after calling `at_limit` (which kills the writer), or without it goes on dropping the rest, so
+    the writer never blocks on a full pipe."""
+    kept = bytearray()
+    truncated = False
+    while chunk := await stream.read(64 * 1024):
+        room = limit - len(kept)
+        kept += chunk[:room]
+        if len(chunk) > room:
+            truncated = True
+            if at_limit is not None:
+                at_limit()
+                break
+    return bytes(kept), truncated
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    config: tuple[str, ...] = (),
+    timeout_s: float | None = None,
+    limit: int = OUTPUT_LIMIT,
+) -> _Output:
+    """Run `git -C cwd [-c config]… args` bounded in time and output; a stdout longer than `limit` is
+    cut and git killed. Raises WorktreeError when git is missing or does not finish in time."""
+    timeout_s = GIT_TIMEOUT_S if timeout_s is None else timeout_s
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "git",
+            "-C",
+            str(cwd),
+            *_PLUMBING,
+            *(option for setting in config for option in ("-c", setting)),
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_git_env(env or {}),
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise WorktreeError(
+            'git is not installed (or not on PATH); isolation = "worktree" needs it'
+        ) from None
+    except OSError as exc:
+        raise WorktreeError(f"could not run git: {inert(str(exc))}") from None
+    assert process.stdout is not None and process.stderr is not None  # piped above
+    try:
+        async with asyncio.timeout(timeout_s):
+            (out, truncated), (err, _) = await asyncio.gather(
+                _read(process.stdout, limit, lambda: _kill_group(process)),
+                _read(process.stderr, ERROR_LIMIT, None),
+            )
+            code = await process.wait()
+    except TimeoutError:
+        raise WorktreeError(
+            f"git {args[0]} did not finish within {timeout_s:g} s in {cwd} (a stuck filter or lock?)"
+        ) from None
+    finally:
+        if process.returncode is None:
+            _kill_group(process)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), KILL_WAIT_S)
+    return _Output(code, out, err, truncated)
+
+
+async def checked(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    config: tuple[str, ...] = (),
+    timeout_s: float | None = None,
+) -> bytes:
+    """`git` whose failure is a WorktreeError quoting git."""
+    result = await git(cwd, *args, env=env, config=config, timeout_s=timeout_s)
+    if result.code != 0 and not result.truncated:
+        raise WorktreeError(f"git {args[0]} failed in {cwd}: {quoted(result.err) or f'exit {result.code}'}")
+    return result.out
+
+
+def line(out: bytes) -> str:
+    """git's one-line answer (a path, a sha, a count) without its newline."""
+    return out.decode(errors="replace").rstrip("\n")

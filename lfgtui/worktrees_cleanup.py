@@ -1,0 +1,196 @@
+"""The worktrees runs left behind, for `lfg worktrees list|clean`: what changed in each, and removal.
+
+Each entry under the root is read back from its metadata file and measured with git (uncommitted
+work, commits beyond the base, diff size); a damaged one is listed with its problem, never raised.
+Removal keeps what would be lost: a worktree with uncommitted work unless forced, and a branch with
+commits beyond its base always.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.git import MESSAGE_CHARS, WorktreeError, checked, git, line, quoted
+from lfgtui.inert import inert
+from lfgtui.worktrees import (
+    DiffStat,
+    Worktree,
+    branch_exists,
+    diff_stat,
+    forget,
+    index_file,
+    metadata_file,
+    read_metadata,
+    ref_safe,
+)
+
+LIST_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class WorktreeInfo:
+    """One entry of the root folder, read after the fact. A fact that could not be found is None and
+    `problem` says why; `tree` is None when the metadata file is missing or damaged."""
+
+    run_id: str
+    ticket_id: str
+    path: Path
+    tree: Worktree | None
+    created: float | None
+    exists: bool
+    dirty: bool | None
+    ahead: int | None
+    """Commits on the branch beyond its base; None when the branch or its repository is gone."""
+    stat: DiffStat | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class Removal:
+    path: Path
+    removed: bool
+    """The worktree and its metadata are gone (the branch may be kept: `message` says)."""
+    refused: bool
+    """Nothing was removed because something would have been lost, or could not be checked."""
+    message: str
+
+
+async def _has_changes(path: Path) -> bool:
+    """Uncommitted changes or untracked (not ignored) files: what `git worktree remove` would lose."""
+    status = await git(path, "status", "--porcelain", "--untracked-files=normal", limit=1)
+    if status.code != 0 and not status.truncated:
+        raise WorktreeError(f"git status failed in {path}: {quoted(status.err)}")
+    return bool(status.out)
+
+
+async def _ahead(tree: Worktree) -> int | None:
+    """Commits on the branch beyond its base; None when the branch is gone."""
+    if not await branch_exists(tree.repo, tree.branch):
+        return None
+    count = await checked(tree.repo, "rev-list", "--count", f"{tree.base}..refs/heads/{tree.branch}", "--")
+    return int(line(count))
+
+
+async def _info(tree: Worktree, created: float) -> WorktreeInfo:
+    exists = tree.path.is_dir()
+    dirty = ahead = stat = problem = None
+    try:
+        if not tree.repo.is_dir():
+            raise WorktreeError(f"its repository {tree.repo} no longer exists")
+        ahead = await _ahead(tree)
+        if exists:
+            dirty = await _has_changes(tree.path)
+            stat = await diff_stat(tree)
+        else:
+            problem = "its folder was deleted by hand (lfg worktrees clean forgets it)"
+    except WorktreeError as exc:
+        problem = str(exc)
+    return WorktreeInfo(
+        tree.run_id, tree.ticket_id, tree.path, tree, created, exists, dirty, ahead, stat, problem
+    )
+
+
+def _damaged(path: Path, problem: str) -> WorktreeInfo:
+    return WorktreeInfo(
+        path.parent.name, path.name, path, None, None, path.is_dir(), None, None, None, problem
+    )
+
+
+def _entries(root: Path, run_id: str | None) -> tuple[list[tuple[Worktree, float]], list[WorktreeInfo]]:
+    """The metadata of every worktree under `root` (of one run), and the damaged entries."""
+    runs = [root / ref_safe(run_id)] if run_id is not None else sorted(root.glob("*"))
+    read: list[tuple[Worktree, float]] = []
+    damaged: list[WorktreeInfo] = []
+    for run in runs:
+        if not run.is_dir():
+            continue
+        for entry in sorted(run.iterdir()):
+            if entry.suffix == ".json":
+                try:
+                    read.append(read_metadata(entry))
+                except (OSError, ValueError) as exc:
+                    problem = f"its metadata file {entry} is damaged ({inert(str(exc))[:MESSAGE_CHARS]})"
+                    damaged.append(_damaged(entry.with_suffix(""), problem))
+            elif entry.is_dir() and not metadata_file(entry).exists():
+                damaged.append(_damaged(entry, f"its metadata file {metadata_file(entry)} is missing"))
+    return read, damaged
+
+
+async def list_worktrees(root: Path, run_id: str | None = None) -> list[WorktreeInfo]:
+    """Every worktree under `root` (of run `run_id` only, when given) with what has changed in it,
+    oldest first. A damaged entry is listed with its problem, never raised."""
+    read, found = _entries(root, run_id)
+    limit = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def bounded(tree: Worktree, created: float) -> WorktreeInfo:
+        async with limit:
+            return await _info(tree, created)
+
+    found += await asyncio.gather(*(bounded(tree, created) for tree, created in read))
+    return sorted(found, key=lambda info: (info.created or 0.0, str(info.path)))
+
+
+def _forget_files(path: Path) -> None:
+    """Our files for the worktree at `path`, and its run folder once empty."""
+    metadata_file(path).unlink(missing_ok=True)
+    index_file(path).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
+
+
+async def _settle_branch(tree: Worktree) -> str:
+    """Delete the branch when it has no commits beyond its base (nothing is lost); what was done."""
+    ahead = await _ahead(tree)
+    if ahead is None:
+        return ""
+    if ahead:
+        commits = f"{ahead} commit{'' if ahead == 1 else 's'}"
+        return (
+            f"; kept branch {tree.branch}: it has {commits} beyond {tree.base[:12]} "
+            f"(merge it, or delete it with git branch -D {tree.branch})"
+        )
+    await checked(tree.repo, "branch", "-D", tree.branch)
+    return f" and its branch {tree.branch} (it had no commits)"
+
+
+async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Removal:
+    """Remove a worktree unless it has uncommitted changes or untracked files (`force` discards
+    them); then its branch, unless the branch has commits beyond its base (kept, and named, so they
+    can be merged); then our files for it. Never raises: a failure is a refusal that says why."""
+    tree = target.tree if isinstance(target, WorktreeInfo) else target
+    if tree is None:
+        assert isinstance(target, WorktreeInfo)
+        return Removal(target.path, False, True, f"kept {target.path}: {target.problem}; remove it by hand")
+    if not tree.repo.is_dir():
+        if tree.path.exists():
+            return Removal(tree.path, False, True, f"kept {tree.path}: its repository {tree.repo} is gone")
+        _forget_files(tree.path)
+        return Removal(
+            tree.path, True, False, f"forgot {tree.path}: it and its repository {tree.repo} are gone"
+        )
+    try:
+        if tree.path.is_dir():
+            if not force and await _has_changes(tree.path):
+                return Removal(
+                    tree.path,
+                    False,
+                    True,
+                    f"kept {tree.path}: it has uncommitted changes or untracked files "
+                    "(commit them, or clean with --force to discard them)",
+                )
+            await checked(tree.repo, "worktree", "remove", *(["--force"] if force else []), str(tree.path))
+            done = f"removed {tree.path}"
+        else:
+            await forget(tree.repo, tree.path)
+            done = f"forgot {tree.path} (its folder was already deleted)"
+    except WorktreeError as exc:
+        return Removal(tree.path, False, True, f"kept {tree.path}: {exc}")
+    _forget_files(tree.path)
+    try:
+        done += await _settle_branch(tree)
+    except WorktreeError as exc:
+        done += f"; kept branch {tree.branch}: {exc}"
+    return Removal(tree.path, True, False, done)
