@@ -114,26 +114,29 @@ def all_logs(folder: Path) -> str:
     return "".join(path.read_text() for path in sorted(folder.iterdir()))
 
 
-async def no_agent_left() -> bool:
-    """Whether every sim agent is gone, allowing a killed one the moment its death takes (bounded)."""
+async def no_agent_left(under: Path) -> bool:
+    """Whether every sim agent working under `under` is gone, allowing a killed one the moment its death
+    takes (bounded)."""
     for _ in range(400):
-        if not agent_processes():
+        if not agent_processes(under):
             return True
         await asyncio.sleep(0.025)
     return False
 
 
-def agent_processes(marker: bytes = b"lfgtui.sim.acp_agent") -> list[int]:
-    """Live processes whose command line holds `marker` (by default: sim agents)."""
+def agent_processes(under: Path, marker: bytes = b"lfgtui.sim.acp_agent") -> list[int]:
+    """Live processes whose command line holds `marker` (by default: sim agents) working in a folder
+    under `under`: this test's own, whatever else runs on the machine (an orphan keeps its folder)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                cwd = (entry / "cwd").readlink()
             except OSError:
                 continue
-            if marker in cmdline and state != "Z":
+            if marker in cmdline and state != "Z" and cwd.is_relative_to(under.resolve()):
                 found.append(int(entry.name))
     return found
 
@@ -161,7 +164,7 @@ async def test_an_agent_run_streams_as_one_attempt_and_reads_through_lfg(project
     assert usage.input_tokens == 1 and usage.output_tokens == len(of(events, TextDelta | ReasoningDelta))
     assert of(events, CallEnded)[0].stop_reason == "end_turn"
     assert transcript == [UserMessage("hi"), AssistantMessage(text(events))]
-    assert await no_agent_left()
+    assert await no_agent_left(project)
 
 
 async def test_the_agents_stderr_goes_to_a_private_log(project: Path, private_logs: Path) -> None:
@@ -259,7 +262,7 @@ async def test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log(pro
     assert end.error.message.startswith("the agent exited with code 1 before it finished; its log says:")
     assert "fault drop" in end.error.message
     assert text(events) == "This answer will be cut off part of"
-    assert await no_agent_left()
+    assert await no_agent_left(project)
 
 
 async def test_garbage_on_stdout_fails_the_ticket_as_malformed(project: Path) -> None:
@@ -279,7 +282,7 @@ async def test_an_agent_that_never_answers_initialize_times_out(project: Path) -
     assert end.outcome is Outcome.FAILED and end.error is not None
     assert end.error.kind is ErrorKind.TIMEOUT
     assert "did not start a session within 0.5 s" in end.error.message
-    assert await no_agent_left()
+    assert await no_agent_left(project)
 
 
 async def test_an_error_answer_fails_the_ticket_with_its_message(project: Path) -> None:
@@ -324,7 +327,7 @@ async def test_cancelling_sends_session_cancel_and_leaves_no_process(
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
-    assert await no_agent_left()
+    assert await no_agent_left(project)
     assert "cancel in sess-" in the_log(private_logs)[1], "the agent was asked to stop before it was ended"
 
 
@@ -333,7 +336,7 @@ async def test_the_output_limit_ends_an_agent_that_streams_too_much(project: Pat
     end = ending(events)
     assert end.error is not None and end.error.kind is ErrorKind.OUTPUT_LIMIT
     assert 300 < len(text(events)) < 400
-    assert await no_agent_left()
+    assert await no_agent_left(project)
 
 
 async def test_a_follow_up_starts_a_new_session_with_the_conversation_in_the_prompt(project: Path) -> None:
@@ -378,15 +381,17 @@ def test_no_agent_outlives_lfg_killed_with_sigkill(project: Path) -> None:
     lfg = subprocess.Popen([sys.executable, "-c", LFG_LIKE, str(project)], stdout=subprocess.PIPE)
     try:
         assert lfg.stdout is not None and lfg.stdout.readline() == b"streaming\n"
-        assert agent_processes() and agent_processes(b"sleep\x004321")
+        assert agent_processes(project) and agent_processes(project, b"sleep\x004321")
         lfg.kill()
         lfg.wait(timeout=10)
         for _ in range(200):
-            if not agent_processes() and not agent_processes(b"sleep\x004321"):
+            if not agent_processes(project) and not agent_processes(project, b"sleep\x004321"):
                 break
             time.sleep(0.025)
-        assert agent_processes() == [], "the agent ended when lfg died"
-        assert agent_processes(b"sleep\x004321") == [], "and so did what it started in its own session"
+        assert agent_processes(project) == [], "the agent ended when lfg died"
+        assert agent_processes(project, b"sleep\x004321") == [], (
+            "and so did what it started in its own session"
+        )
     finally:
         lfg.kill()
         lfg.wait()
@@ -404,7 +409,7 @@ async def test_a_kept_session_goes_on_with_the_follow_up_only(project: Path, pri
     ]
     assert ending(events).outcome is Outcome.COMPLETED
     session = kept.pop("t")
-    assert session.alive and agent_processes()
+    assert session.alive and agent_processes(project)
     follow_up = AgentTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
     later: list[Message] = []
     events = [
@@ -420,7 +425,7 @@ async def test_a_kept_session_goes_on_with_the_follow_up_only(project: Path, pri
     assert f"prompt 1 in {session_id}: 4 words" in log
     assert f"prompt 2 in {session_id}: 3 words" in log, "only the follow-up was sent, to the same session"
     await kept.pop("t").close()
-    assert await no_agent_left()
+    assert await no_agent_left(project)
 
 
 async def test_a_session_is_kept_only_after_a_completed_attempt(project: Path) -> None:
@@ -434,7 +439,7 @@ async def test_a_session_is_kept_only_after_a_completed_attempt(project: Path) -
         )
     ]
     assert ending(events).outcome is Outcome.FAILED
-    assert kept == {} and agent_processes() == []
+    assert kept == {} and agent_processes(project) == []
 
 
 async def test_a_resumed_follow_up_loads_the_agents_earlier_session(
@@ -447,7 +452,9 @@ async def test_a_resumed_follow_up_loads_the_agents_earlier_session(
     first = AgentTask(ask(f"hello:{FAST}", "what is this project?"))
     events = [e async for e in run_acp(sim_agent(), first, EventFactory("t", 1), toolbox, transcript)]
     [opened] = of(events, SessionOpened)
-    assert ending(events).outcome is Outcome.COMPLETED and not opened.loaded and agent_processes() == []
+    assert (
+        ending(events).outcome is Outcome.COMPLETED and not opened.loaded and agent_processes(project) == []
+    )
     follow_up = AgentTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
     later = [
         e

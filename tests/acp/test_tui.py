@@ -65,7 +65,7 @@ async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: 
         plan = "✓ write_file notes/summary.md, run_command cat notes/summary.md\n"
         plan += "✓ Done: the notes are in `notes/summary.md`."
         assert str(w.plan.render()) == plan
-    assert await no_agent_left()
+    assert await no_agent_left(tmp_path)
 
 
 async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path) -> None:
@@ -75,15 +75,15 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
     )
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: all(len(p.body.source) > 20 for p in app.panes.values()), timeout=20)
-        assert len(agent_processes()) == 2
+        assert len(agent_processes(tmp_path)) == 2
         await pilot.press("c")
         await until(pilot, lambda: app.panes["a"].state is PaneState.CANCELLED, timeout=20)
-        assert len(agent_processes()) == 1, "cancelling one ticket ends its agent only"
+        assert len(agent_processes(tmp_path)) == 1, "cancelling one ticket ends its agent only"
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await until(pilot, lambda: app.return_value is not None, timeout=20)
-    assert await no_agent_left()
+    assert await no_agent_left(tmp_path)
 
 
 async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
@@ -109,13 +109,13 @@ async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         h = app.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
-        [agent] = agent_processes()
+        [agent] = agent_processes(tmp_path)
         h.focus()
         await pilot.press("i")
         assert isinstance(app.screen, FollowUpScreen)
         await pilot.press(*keys("and then?"), "enter")
         await until(pilot, lambda: h.attempt == 2 and h.state is PaneState.COMPLETED, timeout=20)
-        assert agent_processes() == [agent], "the same agent answered"
+        assert agent_processes(tmp_path) == [agent], "the same agent answered"
         assert "> and then?" in h.body.source
         assert h.body.source.count("Hello!") == 2
-    assert await no_agent_left()
+    assert await no_agent_left(tmp_path)
