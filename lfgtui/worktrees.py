@@ -41,7 +41,7 @@ from pathlib import Path
 import platformdirs
 
 from lfgtui.folders import private_folder
-from lfgtui.formats import diff_size
+from lfgtui.formats import diff_size, plural
 from lfgtui.inert import inert
 
 WORKTREES_ENV = "LFG_WORKTREES"
@@ -612,7 +612,7 @@ async def _settle_branch(tree: Worktree) -> str:
     if ahead is None:
         return ""
     if ahead:
-        commits = f"{ahead} commit{'' if ahead == 1 else 's'}"
+        commits = plural(ahead, "commit")
         return (
             f"; kept branch {tree.branch}: it has {commits} beyond {tree.base[:12]} "
             f"(merge it, or delete it with git branch -D {tree.branch})"
