@@ -116,7 +116,7 @@ async def _ask(args: argparse.Namespace) -> int:
         TextDelta,
         ToolCallReady,
     )
-    from lfgtui.headless import gauges
+    from lfgtui.formats import gauges
     from lfgtui.inert import inert, revealed
     from lfgtui.metrics import Metrics
     from lfgtui.providers.base import ModelCall, UserMessage

@@ -1,7 +1,31 @@
-"""Numbers people read, written the same way in the panes, the headless output, the history and the
-`lfg worktrees` listing."""
+"""What people read, written the same way in the panes, the headless output, `lfg ask`, the history
+and the `lfg worktrees` listing: outcome glyphs, times, rates, token counts, metric rows, tables.
+
+Plain strings only, and light to import (no rich, textual or sqlite3): every `lfg` command may use it.
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from lfgtui.events import Outcome
+from lfgtui.prices import format_usd
+
+if TYPE_CHECKING:
+    from lfgtui.metrics import Metrics
+
+OUTCOME_GLYPHS = {
+    Outcome.COMPLETED: "✓",
+    Outcome.FAILED: "✗",
+    Outcome.CANCELLED: "■",
+    Outcome.SKIPPED: "○",
+    Outcome.INTERRUPTED: "!",
+}
+_BAD = "?"
+"""A number or time that cannot be shown (a bad value read from the history file)."""
 
 
 def plural(count: int, noun: str) -> str:
@@ -11,3 +35,67 @@ def plural(count: int, noun: str) -> str:
 def diff_size(added: int, removed: int, files: int) -> str:
     """`+12 \u22123, 2 files` (a minus sign, not a hyphen): what a ticket changed in its worktree."""
     return f"+{added} \u2212{removed}, {plural(files, 'file')}"
+
+
+def when(timestamp: float | None) -> str:
+    """A Unix time as local `YYYY-MM-DD HH:MM:SS`, `-` for none, `?` for a bad value."""
+    if timestamp is None:
+        return "-"
+    try:
+        return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return _BAD
+
+
+def ms(value: float | None) -> str:
+    """Milliseconds, `412 ms`; `-` for none, `?` for a bad value."""
+    if value is None:
+        return "-"
+    return f"{value:.0f} ms" if math.isfinite(value) else _BAD
+
+
+def rate(value: float | None) -> str:
+    """A rate such as tokens per second, one decimal; `-` for none, `?` for a bad value."""
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if math.isfinite(value) else _BAD
+
+
+def tokens(count: int | None, estimated: bool) -> str:
+    """A token count, `~` in front while it is lfg's estimate; `-` for none."""
+    if count is None:
+        return "-"
+    return f"{'~' if estimated else ''}{count}"
+
+
+def ttft(m: Metrics) -> str:
+    """An attempt's time to first token, in milliseconds."""
+    return ms(None if m.ttft_s is None else m.ttft_s * 1000)
+
+
+def gauges(m: Metrics) -> str:
+    """TTFT, tok/s, tokens and cost on one line; `~` marks a count or cost that is still an estimate."""
+    counted = tokens(m.output_tokens, m.tokens_estimated)
+    cost = format_usd(m.cost_usd, m.cost_estimated)
+    return f"TTFT {ttft(m)} · {rate(m.tokens_per_s)} tok/s · {counted} tokens · {cost}"
+
+
+def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
+    """Outcome, TTFT, tok/s, tokens, cost and duration of an attempt: a row of the headless closing
+    table and of the TUI's comparison of a fanned-out ticket's models."""
+    return (
+        outcome,
+        ttft(m),
+        rate(m.tokens_per_s),
+        tokens(m.output_tokens, m.tokens_estimated),
+        format_usd(m.cost_usd, m.cost_estimated),
+        duration,
+    )
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as left-aligned columns two spaces apart, with no trailing spaces."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )

@@ -32,18 +32,9 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import diff_size
+from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, diff_size, gauges
 from lfgtui.inert import inert, json_text
 from lfgtui.metrics import Metrics, MetricsBook
-from lfgtui.prices import format_usd
-
-OUTCOME_GLYPHS = {
-    Outcome.COMPLETED: "✓",
-    Outcome.FAILED: "✗",
-    Outcome.CANCELLED: "■",
-    Outcome.SKIPPED: "○",
-    Outcome.INTERRUPTED: "!",
-}
 
 
 @dataclass
@@ -258,16 +249,16 @@ class Progress:
         for row in self.rows.values():
             name = row.ticket if row.attempt == 1 else f"{row.ticket} #{row.attempt}"
             lines.append((name, *_cells(row), *((_changed(row),) * diffs)))
-        tables = [_aligned(lines)]
+        tables = [columns(lines)]
         groups: dict[str, list[_Row]] = {}
         for row in self.rows.values():
             group = self.groups.get(row.ticket)
             if group is not None:
                 groups.setdefault(group, []).append(row)
         for group, rows in groups.items():
-            compared = [("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")]
-            compared += [(row.model, *_cells(row)) for row in rows]
-            tables.append(f"compare {group}: {len(rows)} models, one prompt\n{_aligned(compared)}")
+            models = [("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")]
+            models += [(row.model, *_cells(row)) for row in rows]
+            tables.append(f"compare {group}: {len(rows)} models, one prompt\n{columns(models)}")
         return inert("\n\n".join(tables))
 
 
@@ -275,43 +266,11 @@ def _cells(row: _Row) -> tuple[str, ...]:
     return compared(row.metrics, (row.outcome or Outcome.CANCELLED).value, _duration(row))
 
 
-def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
-    """Outcome, TTFT, tok/s, tokens, cost and duration of an attempt: a row of the closing table and
-    of the TUI's comparison of a fanned-out ticket's models."""
-    return (
-        outcome,
-        _fmt_ms(m.ttft_s),
-        "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}",
-        f"{'~' if m.tokens_estimated else ''}{m.output_tokens}",
-        format_usd(m.cost_usd, m.cost_estimated),
-        duration,
-    )
-
-
 def _changed(row: _Row) -> str:
     return "-" if row.diff is None else diff_size(row.diff.added, row.diff.removed, row.diff.files)
-
-
-def _aligned(lines: list[tuple[str, ...]]) -> str:
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
-
-
-def _fmt_ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
 def _duration(row: _Row) -> str:
     if row.started is None or row.ended is None:
         return "-"
     return f"{row.ended - row.started:.1f}s"
-
-
-def gauges(m: Metrics) -> str:
-    """TTFT, tok/s, tokens and cost on one line; `~` marks a count or cost that is still an estimate."""
-    rate = "-" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}"
-    tokens = f"{'~' if m.tokens_estimated else ''}{m.output_tokens}"
-    cost = format_usd(m.cost_usd, m.cost_estimated)
-    return f"TTFT {_fmt_ms(m.ttft_s)} · {rate} tok/s · {tokens} tokens · {cost}"

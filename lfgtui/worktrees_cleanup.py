@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.formats import plural
 from lfgtui.git import MESSAGE_CHARS, WorktreeError, checked, git, line, quoted
 from lfgtui.inert import inert
 from lfgtui.worktrees import (
@@ -147,7 +148,7 @@ async def _settle_branch(tree: Worktree) -> str:
     if ahead is None:
         return ""
     if ahead:
-        commits = f"{ahead} commit{'' if ahead == 1 else 's'}"
+        commits = plural(ahead, "commit")
         return (
             f"; kept branch {tree.branch}: it has {commits} beyond {tree.base[:12]} "
             f"(merge it, or delete it with git branch -D {tree.branch})"

@@ -78,13 +78,6 @@ def _error(message: str, code: int) -> int:
     return code
 
 
-def _columns(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-
-
 def _yes_no(value: bool | None) -> str:
     return "-" if value is None else "yes" if value else "no"
 
@@ -113,6 +106,7 @@ def _record(info: WorktreeInfo) -> dict[str, object]:
 
 
 def _list(found: list[WorktreeInfo], root: Path, as_json: bool) -> int:
+    from lfgtui.formats import columns
     from lfgtui.inert import inert, json_text
 
     if as_json:
@@ -136,7 +130,7 @@ def _list(found: list[WorktreeInfo], root: Path, as_json: bool) -> int:
             str(info.path),
         )
         rows.append(tuple(inert(cell) for cell in cells))
-    print(_columns(rows))
+    print(columns(rows))
     for info in found:
         if info.problem:
             print(inert(f"{info.run_id}/{info.ticket_id}: {info.problem}"))

@@ -4,7 +4,7 @@
 - `database`: where the file lives, opening it safely (permissions, WAL, migrations), transactions;
 - `lock`: the per-run `flock` that tells a live run from a crashed one;
 - `rows`: one dataclass per table, the records that nest them, and the column codecs;
-- `search`: the user's words as a safe FTS5 query, the filters as SQL, and search hits;
+- `search`: the user's words as a safe FTS5 query, the filters as SQL, and search hits, highlighted;
 - `stats`: what the stats report per model and per day, and the sums behind them;
 - `rebuild`: an attempt's events (with their original times) and conversation, back from its rows;
 - `recovery`: marking the attempts of crashed runs `interrupted` when the file is opened;

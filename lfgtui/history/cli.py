@@ -21,7 +21,7 @@ import re
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -166,13 +166,6 @@ def _iso(timestamp: float | None) -> str | None:
         return None
 
 
-def _columns(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-
-
 def _filters(args: argparse.Namespace) -> Filters:
     from lfgtui.history.search import Filters
 
@@ -180,7 +173,7 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def _list(store: Store, args: argparse.Namespace) -> int:
-    from lfgtui.history.export import when
+    from lfgtui.formats import columns, when
     from lfgtui.inert import inert
 
     runs = store.list_runs(args.limit)
@@ -203,14 +196,15 @@ def _list(store: Store, args: argparse.Namespace) -> int:
         file = Path(run.tickets_file).name if run.tickets_file else "-"
         cells = (run.id, when(run.started_at), str(run.tickets), outcomes, str(run.output_tokens), file)
         rows.append(tuple(inert(cell) for cell in cells))
-    print(_columns(rows))
+    print(columns(rows))
     return 0
 
 
 def _search(store: Store, args: argparse.Namespace) -> int:
     from rich.text import Text
 
-    from lfgtui.history.export import snippet_text, when
+    from lfgtui.formats import when
+    from lfgtui.history.search import snippet_text
     from lfgtui.inert import inert
 
     hits = store.search(" ".join(args.query), _filters(args), args.limit)
@@ -289,7 +283,7 @@ def _import(store: Store, args: argparse.Namespace) -> int:
 
 
 def _stats(store: Store, args: argparse.Namespace) -> int:
-    from lfgtui.history.export import ms, rate
+    from lfgtui.formats import columns, ms, rate
     from lfgtui.inert import inert
 
     if args.by == "day":
@@ -327,11 +321,13 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
                 _cost(s.cost_usd, s.unpriced, s.cost_estimated),
             )
         )
-    print(_columns(rows))
+    print(columns(rows))
     return 0
 
 
 def _daily(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.formats import columns
+
     days = store.daily_costs(_filters(args))
     if args.json:
         _print_json([asdict(d) for d in days])
@@ -341,7 +337,7 @@ def _daily(store: Store, args: argparse.Namespace) -> int:
         return 0
     rows = [("day", "attempts", "cost")]
     rows += [(d.day, str(d.attempts), _cost(d.cost_usd, d.unpriced, d.cost_estimated)) for d in days]
-    print(_columns(rows))
+    print(columns(rows))
     return 0
 
 
@@ -354,8 +350,8 @@ def _cost(total: float | None, unpriced: int, estimated: bool) -> str:
 
 
 def _delete(store: Store, args: argparse.Namespace) -> int:
+    from lfgtui.formats import when
     from lfgtui.history.database import StoreError
-    from lfgtui.history.export import when
     from lfgtui.inert import inert
 
     selection = store.resolve(args.id)

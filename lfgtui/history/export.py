@@ -16,11 +16,10 @@ import math
 import re
 import sqlite3
 from dataclasses import asdict
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from lfgtui.events import ErrorKind, Outcome
-from lfgtui.formats import diff_size
+from lfgtui.formats import diff_size, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.rows import (
     BAD_TEXT,
@@ -38,14 +37,10 @@ from lfgtui.history.rows import (
     typed_columns,
 )
 from lfgtui.history.schema import PartKind
-from lfgtui.history.search import SearchHit
 from lfgtui.history.store import Store
 from lfgtui.inert import inert
 from lfgtui.prices import format_usd
 from lfgtui.validation import RUN_ID_PATTERN
-
-if TYPE_CHECKING:
-    from rich.text import Text
 
 FORMAT = "lfgtui-history"
 VERSION = 1
@@ -284,52 +279,9 @@ def import_record(store: Store, record: RunRecord) -> int:
 # --- Markdown ----------------------------------------------------------------------------------------
 
 
-def when(timestamp: float | None) -> str:
-    """A Unix time as local `YYYY-MM-DD HH:MM:SS`, `-` for none, `?` for a bad value in the file."""
-    if timestamp is None:
-        return "-"
-    try:
-        return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
-    except (ValueError, OverflowError, OSError):
-        return BAD_TEXT
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f} ms" if math.isfinite(value) else BAD_TEXT
-
-
-def rate(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.1f}" if math.isfinite(value) else BAD_TEXT
-
-
 def count(value: int) -> str:
     """An attempt's number; `?` for a bad value in the file (see `BAD_COUNT`)."""
     return str(value) if value >= 0 else BAD_TEXT
-
-
-def snippet_text(hit: SearchHit, indent: str = "") -> Text:
-    from rich.text import Text  # only the search output needs rich
-
-    """A search hit's snippet made inert, its matches highlighted (for the CLI and the history screen:
-    `inert` may lengthen the text, so the highlights are placed piece by piece)."""
-    text = Text(indent)
-    at = 0
-    for start, end in hit.highlights:
-        text.append(inert(hit.snippet[at:start]))
-        text.append(inert(hit.snippet[start:end]), "bold reverse")
-        at = end
-    text.append(inert(hit.snippet[at:]))
-    return text
-
-
-def tokens(row: AttemptRow) -> str:
-    if row.output_tokens is None:
-        return "-"
-    return f"{'~' if row.tokens_estimated else ''}{row.output_tokens}"
 
 
 def cost(row: AttemptRow) -> str:
@@ -373,7 +325,7 @@ def _metrics_table(record: RunRecord) -> list[str]:
             lines.append(
                 f"| {_cell(ticket.row.ticket)} | {count(row.number)} | `{row.id}` | {outcome} "
                 f"| {_cell(_model(ticket.row, row))} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s)} "
-                f"| {tokens(row)} | {cost(row)} | {duration} |"
+                f"| {tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | {duration} |"
             )
     return lines
 
@@ -414,7 +366,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         f"`{row.id}` · {_model(ticket, row)} · started {when(row.started_at)}",
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
-        f"{rate(row.tokens_per_s)} tok/s · {tokens(row)} tokens · {cost(row)}",
+        f"{rate(row.tokens_per_s)} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
+        f"{cost(row)}",
         "",
     ]
     results = {p.call_id: p for p in attempt.parts if p.kind == PartKind.TOOL_RESULT and p.call_id}

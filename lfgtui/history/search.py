@@ -1,12 +1,17 @@
 """What a search asks for: the user's words as a safe FTS5 query, the filters as SQL, and each
-matching part as a hit with its highlighted spans."""
+matching part as a hit with its highlighted spans, shown as `snippet_text`."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from lfgtui.inert import inert
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # what snippet() puts around a match; see `split_marks`
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -129,3 +134,18 @@ class SearchHit:
     started_at: float
     snippet: str
     highlights: tuple[tuple[int, int], ...]
+
+
+def snippet_text(hit: SearchHit, indent: str = "") -> Text:
+    """A hit's snippet made inert, its matches highlighted (for `lfg history search` and the history
+    screen: `inert` may lengthen the text, so the highlights are placed piece by piece)."""
+    from rich.text import Text  # only showing a hit needs rich
+
+    text = Text(indent)
+    at = 0
+    for start, end in hit.highlights:
+        text.append(inert(hit.snippet[at:start]))
+        text.append(inert(hit.snippet[start:end]), "bold reverse")
+        at = end
+    text.append(inert(hit.snippet[at:]))
+    return text

@@ -6,6 +6,7 @@ from collections import deque
 
 from rich.text import Text
 
+from lfgtui.formats import tokens, ttft
 from lfgtui.metrics import Metrics
 from lfgtui.prices import format_usd
 from lfgtui.ui.palette import DEFAULT
@@ -46,14 +47,12 @@ def gauge_text(
     leave (its latest samples). When not everything fits, a running pane keeps its sparkline and a
     finished one its elapsed time.
     """
-    estimated = "~" if metrics.tokens_estimated else ""
-    rate_estimated = "~" if running or estimated else ""  # the live rate always counts estimates
-    ttft = "-" if metrics.ttft_s is None else f"{metrics.ttft_s * 1000:.0f} ms"
-    rate = Text.assemble((f"{rate_estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
+    estimated = "~" if running or metrics.tokens_estimated else ""  # the live rate always counts estimates
+    rate = Text.assemble((f"{estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
     parts = [
-        Text.assemble(("TTFT ", "dim"), ttft),
+        Text.assemble(("TTFT ", "dim"), ttft(metrics)),
         rate,
-        Text.assemble(f"{estimated}{metrics.output_tokens}", (" tok", "dim")),
+        Text.assemble(tokens(metrics.output_tokens, metrics.tokens_estimated), (" tok", "dim")),
     ]
     separator = Text(" · ", "dim")
 

@@ -23,9 +23,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from lfgtui.formats import plural, when
 from lfgtui.history.database import StoreError
-from lfgtui.history.export import snippet_text, when
-from lfgtui.history.search import QueryTooLarge, SearchHit
+from lfgtui.history.search import QueryTooLarge, SearchHit, snippet_text
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, recorded_run
@@ -62,7 +62,7 @@ def found_runs(runs: list[RunSummary]) -> list[Found]:
     for run in runs:
         outcomes = inert(", ".join(f"{count} {outcome}" for outcome, count in run.outcomes))
         file = inert(Path(run.tickets_file).name) if run.tickets_file else ""
-        label = f"{run.tickets} ticket{'s' if run.tickets != 1 else ''}"
+        label = plural(run.tickets, "ticket")
         rows.append(Found(run.id, None, label, run.started_at, outcomes, Text(file, "dim")))
     return rows
 

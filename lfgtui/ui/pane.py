@@ -40,8 +40,7 @@ from lfgtui.events import (
     ToolResult,
     WorktreeReady,
 )
-from lfgtui.formats import plural
-from lfgtui.headless import OUTCOME_GLYPHS
+from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket

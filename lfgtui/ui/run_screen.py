@@ -16,7 +16,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from lfgtui.headless import compared
+from lfgtui.formats import compared
 from lfgtui.inert import inert
 from lfgtui.prices import format_usd
 from lfgtui.tickets import Ticket
