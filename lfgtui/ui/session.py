@@ -190,9 +190,7 @@ class Session:
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         if self.attachment is not None:
             self._ask_server("approve" if allowed else "deny", ticket_id, call_id)
-        elif self.run is None:
-            self.app.notify("This run is recorded: nothing in it waits for an answer.", timeout=3)
-        elif not self.run.approvals.answer(ticket_id, call_id, allowed, "you"):
+        elif self.run is None or not self.run.approvals.answer(ticket_id, call_id, allowed, "you"):
             self.app.notify("That request is no longer waiting.", timeout=3)
 
     def retry_ticket(self, ticket_id: str) -> None:
