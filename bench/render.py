@@ -180,6 +180,8 @@ async def run_lfg(
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.pane import TicketPane
+    from lfgtui.ui.services import Services
+    from lfgtui.ui.session import Session
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-bench-{os.getpid()}"
     stamps = folder / "stamps"
@@ -243,7 +245,8 @@ async def run_lfg(
     Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
 
     providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
-    app = LfgApp(tickets, providers, sinks=[record], run_id="bench", max_concurrency=panes)
+    services = Services(providers, max_concurrency=panes)
+    app = LfgApp(services, Session(services, tickets, run_id="bench", sinks=[record]))
     async with app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)

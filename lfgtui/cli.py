@@ -205,6 +205,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
         if use_tui:
             await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
             from lfgtui.ui.app import LfgApp
+            from lfgtui.ui.services import Services
+            from lfgtui.ui.session import Session
             from lfgtui.ui.themes import ThemeError, check_theme
 
             try:
@@ -222,22 +224,24 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
         async with open_run_history(db, tickets, _command_line(args), _warn, options["prices"]) as history:
             if use_tui:
-                app = LfgApp(
-                    tickets.tickets,
+                services = Services(
                     providers,
-                    yes=args.yes,
-                    theme=theme,
-                    keymap=config.ui.keymap,
-                    run_id=history.run_id if history is not None else None,
-                    notice=offline if tickets.offline_default else None,
                     history=db,
+                    yes=args.yes,
                     notify=() if args.quiet else config.ui.notify,
                     notify_command=command,
                     **options,
                 )
+                session = Session(
+                    services, tickets.tickets, run_id=history.run_id if history is not None else None
+                )
+                run = session.run
+                assert run is not None, "a live session runs its tickets"
                 if history is not None:
-                    app.ticket_run.record(history)
-                async with serving(args, app.ticket_run, tickets.tickets) as watch:
+                    run.record(history)
+                notice = offline if tickets.offline_default else None
+                app = LfgApp(services, session, theme=theme, keymap=config.ui.keymap, notice=notice)
+                async with serving(args, run, tickets.tickets) as watch:
                     app.served = watch
                     code = await app.run_async()
                 code = 1 if code is None else code

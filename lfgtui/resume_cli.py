@@ -134,6 +134,8 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.tools import without_keys
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.services import Services
+    from lfgtui.ui.session import Session
 
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
     prices = run_prices(config.providers, recorded.as_tickets)
@@ -142,22 +144,20 @@ async def resume(args: argparse.Namespace) -> int:
         Providers(config.providers, backend=ProviderWorker()) as providers,
     ):
         await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
-        app = LfgApp(
-            recorded.as_tickets,
+        services = Services(
             providers,
-            yes=args.yes,
-            theme=args.theme or config.ui.theme,
-            keymap=config.ui.keymap,
             history=db,
-            recorded=recorded,
-            mode=Mode.RESUMED,
+            yes=args.yes,
             max_concurrency=args.max_concurrency or config.run.max_concurrency,
             tool_env=without_keys(os.environ, secret_vars),
             prices=prices,
             max_cost_usd=config.run.max_cost_usd,
         )
+        session = Session(services, recorded.as_tickets, Mode.RESUMED, recorded=recorded)
         if history is not None:
-            app.ticket_run.record(history)
+            assert session.run is not None, "a resumed session runs its tickets"
+            session.run.record(history)
+        app = LfgApp(services, session, theme=args.theme or config.ui.theme, keymap=config.ui.keymap)
         code = await app.run_async()
     return 1 if code is None else code
 
@@ -176,16 +176,12 @@ async def replay(args: argparse.Namespace) -> int:
     from lfgtui.resume import ReplayClock
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.services import Services
+    from lfgtui.ui.session import Session
 
     async with Providers() as providers:  # a replay has no run: nothing is ever sent
-        app = LfgApp(
-            recorded.as_tickets,
-            providers,
-            theme=args.theme or config.ui.theme,
-            keymap=config.ui.keymap,
-            recorded=recorded,
-            mode=Mode.REPLAY,
-            clock=ReplayClock(args.speed),
-        )
+        services = Services(providers, clock=ReplayClock(args.speed))
+        session = Session(services, recorded.as_tickets, Mode.REPLAY, recorded=recorded)
+        app = LfgApp(services, session, theme=args.theme or config.ui.theme, keymap=config.ui.keymap)
         code = await app.run_async()
     return 0 if code is None else code

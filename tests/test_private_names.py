@@ -17,7 +17,7 @@ def test_openai_still_has_the_parser_the_responses_adapter_warms() -> None:
 
 
 def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
-    # lfgtui/ui/app.py: LfgApp.alert writes the bell and notifications through `self._driver`.
+    # lfgtui/ui/run_screen.py: RunScreen.alert writes the bell and notifications through `self._driver`.
     app = App()
     assert hasattr(app, "_driver") and app._driver is None, "App._driver: where a running app's driver is"
     assert callable(Driver.write) and list(inspect.signature(Driver.write).parameters) == ["self", "data"]

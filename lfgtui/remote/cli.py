@@ -235,6 +235,8 @@ async def _watch(
     from lfgtui.resume_cli import tui_problem
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.services import Services
+    from lfgtui.ui.session import Session
     from lfgtui.validation import ValidationError
 
     try:
@@ -247,14 +249,8 @@ async def _watch(
         _warn(problem)
         return EXIT_USAGE
     async with Providers() as providers:  # an attached view sends nothing to any provider
-        app = LfgApp(
-            tickets,
-            providers,
-            theme=args.theme or config.ui.theme,
-            keymap=config.ui.keymap,
-            run_id=run_id,
-            mode=Mode.ATTACHED,
-            attachment=attachment,
-        )
+        services = Services(providers)
+        session = Session(services, tickets, Mode.ATTACHED, run_id, attachment=attachment)
+        app = LfgApp(services, session, theme=args.theme or config.ui.theme, keymap=config.ui.keymap)
         code = await app.run_async()
     return 0 if code is None else code

@@ -1,48 +1,39 @@
-"""The Textual app of `lfg run`, `lfg resume`, `lfg replay` and `lfg attach`: owns the runs, feeds
-panes from their events, draws at a capped rate.
+"""The Textual app of `lfg run`, `lfg resume`, `lfg replay` and `lfg attach`: a stack of run
+screens, each owning its run, drawn by one frame clock at a capped rate.
 
-One frame clock for the whole app redraws only panes that changed and are on screen, so a hidden
-or scrolled-away pane costs nothing until it is shown, and the cost of a token does not depend on
-how many panes there are. Each run on screen is a `Session`; `/` opens the history screen, from
-which a recorded run opens read-only (a new session on top) and a ticket of it can be re-run.
+The command builds the app's `Services` and its first `Session` (which run screen opens, live,
+resumed, replayed or attached); the app adds to the stack what the screens ask for: `/` opens the
+history screen, from which a recorded run opens read-only (a new session on top) and a ticket of it
+can be re-run. The frame clock redraws only panes that changed and are on screen, so a hidden or
+scrolled-away pane costs nothing until it is shown, and the cost of a token does not depend on how
+many panes there are.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import signal
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from lfgtui.alerts import Channel
-from lfgtui.events import Event, Outcome, ReasoningDelta, TextDelta
+from lfgtui.events import Outcome
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
-from lfgtui.metrics import Metrics, MetricsBook
-from lfgtui.notify import Attention, NotifyCommand, in_tmux, notification_protocols, terminal_alert
-from lfgtui.prices import PriceBook
-from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, provider_problems
-from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket, TicketFile
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.palette import DEFAULT, Palette
-from lfgtui.ui.pane import LINES_EVERY, TicketPane
 from lfgtui.ui.run_screen import HELP, Mode, RunScreen
-from lfgtui.ui.session import RunOptions, Session
+from lfgtui.ui.services import Services
+from lfgtui.ui.session import Session
 from lfgtui.ui.themes import load_themes
-
-if TYPE_CHECKING:
-    from lfgtui.remote.attach import Attachment
 
 FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025
@@ -67,63 +58,26 @@ class LfgApp(App[int]):
 
     def __init__(
         self,
-        tickets: tuple[Ticket, ...],
-        providers: Providers,
+        services: Services,
+        first: Session,
         *,
-        max_concurrency: int = 8,
-        tool_env: Mapping[str, str] | None = None,
-        yes: bool = False,
         theme: str = "dark",
         keymap: Mapping[str, str] | None = None,
-        sinks: list[Sink] | None = None,
-        run_id: str | None = None,
         notice: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        history: Path | None = None,
-        recorded: RecordedRun | None = None,
-        mode: Mode = Mode.LIVE,
-        prices: PriceBook | None = None,
-        max_cost_usd: float | None = None,
-        notify: Collection[str] = (),
-        notify_command: NotifyCommand | None = None,
-        attachment: Attachment | None = None,
     ) -> None:
-        """`history`: the file `/` searches and runs started here are recorded in (None: off).
-        `recorded` with `mode`: the run `lfg resume` takes up again, or `lfg replay` plays (whose
-        `clock` is then a `ReplayClock`)."""
+        """`first`: the session the app opens with, built with the same `services`."""
         super().__init__()
-        self.clock = clock
-        self.yes = yes
+        self.services = services
+        self.clock = services.clock
         self.theme_name = theme
         self.user_keymap = dict(keymap or {})
-        self.providers = providers
-        self.history_path = history
-        self.notify_events = frozenset(notify)
-        """What rings the terminal (`[ui] notify`; none with --quiet) and goes to --notify-command."""
-        self.alert_channels: list[Channel] = [self.alert, *([notify_command] if notify_command else [])]
-        self.run_options = RunOptions(max_concurrency, tool_env, clock, prices, max_cost_usd)
-        run_id = run_id or (recorded.run_id if recorded is not None else secrets.token_hex(3))
-        options = self.run_options
-        self.sessions = [
-            Session(
-                self,
-                tickets,
-                mode,
-                run_id,
-                recorded=recorded,
-                sinks=sinks,
-                options=options,
-                attachment=attachment,
-            )
-        ]
+        self.sessions = [first]
         self.notice = notice
         self.palette = DEFAULT
         """The theme's colours for states and marks (see palette.py), kept current with the theme."""
         self.served: str | None = None
         """How to watch this run from elsewhere (`lfg run --serve`): said at start, long enough to copy."""
         self.frames = 0
-        self.summary_stale = True
-        self.summary_frame = 0
         self.gc_pacer = GcPacer()
 
     def watch_theme(self) -> None:
@@ -132,39 +86,12 @@ class LfgApp(App[int]):
         for session in self.sessions:
             for pane in session.screen.panes:
                 pane.dirty = pane.lines_stale = True
-        self.summary_stale = True
+            session.summary_stale = True
 
     @property
     def session(self) -> Session:
         """The session on screen: the topmost one (the history screen may cover it)."""
         return self.sessions[-1]
-
-    @property
-    def run_screen(self) -> RunScreen:
-        return self.session.screen
-
-    @property
-    def panes(self) -> dict[str, TicketPane]:
-        return self.session.panes
-
-    @property
-    def book(self) -> MetricsBook:
-        return self.session.book
-
-    @property
-    def run_id(self) -> str:
-        return self.session.label
-
-    @property
-    def started(self) -> float:
-        return self.session.started
-
-    @property
-    def ticket_run(self) -> Run:
-        """The run the app was started for (`lfg run`, `lfg resume`); a replay has none."""
-        run = self.sessions[0].run
-        assert run is not None, "a replay runs nothing"
-        return run
 
     async def on_mount(self) -> None:
         for theme in load_themes().values():
@@ -192,26 +119,8 @@ class LfgApp(App[int]):
         """However the app ends, no ticket keeps streaming and every connection is closed."""
         for session in reversed(self.sessions):
             await session.shutdown()
-        await self.providers.aclose()
+        await self.services.providers.aclose()
         self.gc_pacer.stopped()
-
-    def show_event(self, session: Session, event: Event) -> None:
-        """An event of a session's run (or its record) to its pane; the frame clock draws it."""
-        metrics = session.book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        session.panes[event.ticket].apply(event, metrics)
-        if not isinstance(event, TextDelta | ReasoningDelta):
-            self.summary_stale = True
-
-    def alert(self, attention: Attention) -> None:
-        """The bell and a desktop notification (OSC 9 / 777, through tmux when inside it).
-
-        Textual has no public call for raw output: this is what its own `bell()` does, the driver's
-        writer thread putting the bytes between two frames, never inside one."""
-        driver = self._driver
-        if driver is None or self.is_headless or self.is_web:
-            return
-        protocols = notification_protocols(os.environ)
-        driver.write(terminal_alert(attention, tmux=in_tmux(os.environ), protocols=protocols))
 
     def _frame(self) -> None:
         """Draw the panes that changed, longest-waiting first, until the frame's budget is spent.
@@ -222,64 +131,64 @@ class LfgApp(App[int]):
         """
         now = self.clock()
         self.frames += 1
-        due = [p for p in self.run_screen.panes if p.needs_frame and p.display and p.is_on_screen]
+        session = self.session
+        due = [p for p in session.screen.panes if p.needs_frame and p.display and p.is_on_screen]
         due.sort(key=lambda pane: pane.drawn_frame)
         deadline = time.perf_counter() + FRAME_BUDGET_S
         for pane in due:
             pane.render_frame(now, self.frames)
             if time.perf_counter() > deadline:
                 break
-        if self.summary_stale or self.frames - self.summary_frame >= LINES_EVERY:
-            self.summary_stale = False
-            self.summary_frame = self.frames
-            screen = self.run_screen
-            run = self.session.run
-            limits = [] if run is None else run.limiters.summaries(now)
-            screen.summary.show(screen.panes, now, self.started, self.run_id, self.book.cost_usd(), limits)
+        session.show_summary(now, self.frames)
 
     def _sample(self) -> None:
         now = self.clock()
-        for pane in self.run_screen.panes:
+        for pane in self.session.screen.panes:
             if pane.running:
                 pane.sample_rate(now)
 
     def _pace_gc(self) -> None:
         self.gc_pacer.tick(any(pane.running for session in self.sessions for pane in session.screen.panes))
 
-    def open_history(self) -> None:
-        if self.history_path is None:
+    def on_run_screen_open_history(self) -> None:
+        if self.services.history is None:
             self.notify("History is off for this run (--no-history).", timeout=3)
             return
-        self.push_screen(HistoryScreen(self.history_path, self.open_recorded))
+        self.push_screen(HistoryScreen(self.services.history, self.open_recorded))
 
     async def open_recorded(self, recorded: RecordedRun, ticket: str | None) -> None:
         """Show a recorded run read-only, over the history screen, its `ticket` pane focused."""
-        tickets, run_id = recorded.as_tickets, recorded.run_id
-        session = Session(self, tickets, Mode.READ_ONLY, run_id, first=False, recorded=recorded)
+        session = Session(self.services, recorded.as_tickets, Mode.READ_ONLY, first=False, recorded=recorded)
         await self._push(session)
         if ticket in session.panes:
             session.panes[ticket].focus()
             session.panes[ticket].scroll_visible(animate=False)
 
+    def on_run_screen_rerun(self, message: RunScreen.Rerun) -> None:
+        self.run_worker(self.rerun(message.ticket, message.recorded), group="rerun")
+
     async def rerun(self, ticket: Ticket, recorded: RecordedRun) -> None:
         """Run a recorded ticket again as a new run of its own, recorded as such."""
-        problems = provider_problems((ticket,), self.providers.configs)
+        problems = provider_problems((ticket,), self.services.providers.configs)
         if problems:
             self.notify(inert(f"Cannot re-run: {problems[0]}"), severity="error", timeout=8, markup=False)
             return
-        run_id = secrets.token_hex(3)
-        session = Session(self, (ticket,), Mode.LIVE, run_id, first=False, options=self.run_options)
-        if self.history_path is not None:
+        session = Session(self.services, (ticket,), first=False)
+        history = self.services.history
+        if history is not None:
             tickets = TicketFile(recorded.tickets_file or Path(), (ticket,), offline_default=False)
             command = f"lfg history: re-run of {recorded.run_id}/{ticket.id}"
-            await session.record(open_run_history(self.history_path, tickets, command, self._history_problem))
+            await session.record(open_run_history(history, tickets, command, self._history_problem))
         await self._push(session)
 
     async def _push(self, session: Session) -> None:
         self.sessions.append(session)
         await self.push_screen(session.screen)
         session.begin()
-        self.summary_stale = True
+
+    def on_run_screen_leave(self, message: RunScreen.Leave) -> None:
+        session = next(s for s in self.sessions if s.screen is message.run_screen)
+        self.run_worker(self.leave(session), group="leave")
 
     async def leave(self, session: Session) -> None:
         """Leave a session opened from the history: its run (a re-run) is cancelled first."""
@@ -292,7 +201,7 @@ class LfgApp(App[int]):
         self.sessions.remove(session)
         if self.screen is session.screen:
             self.pop_screen()
-        self.summary_stale = True
+        self.session.summary_stale = True
 
     def _history_problem(self, message: str) -> None:
         self.notify(inert(message), severity="warning", timeout=6, markup=False)

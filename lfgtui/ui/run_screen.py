@@ -1,11 +1,16 @@
-"""The run screen: a summary bar over a grid of ticket panes that adapts to the terminal."""
+"""The run screen: a summary bar over a grid of ticket panes that adapts to the terminal.
+
+Its keys act on its run through its `RunControl` (the session); leaving it, opening the history and
+re-running a recorded ticket as a new run are the app's to do, so the screen posts them as messages.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,11 +18,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
 from textual.events import Resize
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from lfgtui.formats import compared
 from lfgtui.inert import inert
+from lfgtui.notify import Attention, in_tmux, notification_protocols, terminal_alert
 from lfgtui.prices import format_usd
 from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import elapsed_text
@@ -25,6 +32,9 @@ from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
 from lfgtui.ui.palette import colours
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import approval_request
+
+if TYPE_CHECKING:
+    from lfgtui.resume import RecordedRun
 
 MIN_PANE_WIDTH = 40
 MIN_PANE_HEIGHT = 14
@@ -202,15 +212,29 @@ class RunControl(Protocol):
 
     def confirm_cancel_all(self) -> None: ...
 
-    def open_history(self) -> None: ...
-
-    def leave(self) -> None: ...
-
 
 class RunScreen(Screen[None]):
     """`first` is the screen the app opened with; any later one (`/` then enter) can be left."""
 
     BINDINGS = BINDINGS
+
+    class Leave(Message):
+        """Back to the screen before this one (a run opened from the history)."""
+
+        def __init__(self, run_screen: RunScreen) -> None:
+            super().__init__()
+            self.run_screen = run_screen
+
+    class OpenHistory(Message):
+        """Search the history, over this screen."""
+
+    class Rerun(Message):
+        """Run a recorded run's ticket again, as a new run of its own."""
+
+        def __init__(self, ticket: Ticket, recorded: RecordedRun) -> None:
+            super().__init__()
+            self.ticket = ticket
+            self.recorded = recorded
 
     def __init__(
         self, tickets: tuple[Ticket, ...], control: RunControl, mode: Mode = Mode.LIVE, first: bool = True
@@ -232,6 +256,18 @@ class RunScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.panes:
             self.panes[0].focus()
+
+    def alert(self, attention: Attention) -> None:
+        """The bell and a desktop notification (OSC 9 / 777, through tmux when inside it).
+
+        Textual has no public call for raw output: this is what its own `bell()` does, the driver's
+        writer thread putting the bytes between two frames, never inside one."""
+        app = self.app
+        driver = app._driver
+        if driver is None or app.is_headless or app.is_web:
+            return
+        protocols = notification_protocols(os.environ)
+        driver.write(terminal_alert(attention, tmux=in_tmux(os.environ), protocols=protocols))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in HIDDEN[self.mode]:
@@ -418,7 +454,7 @@ class RunScreen(Screen[None]):
         self.control.confirm_cancel_all()
 
     def action_history(self) -> None:
-        self.control.open_history()
+        self.post_message(self.OpenHistory())
 
     def action_close(self) -> None:
-        self.control.leave()
+        self.post_message(self.Leave(self))

@@ -1,8 +1,10 @@
 """One run on one run screen: its panes, its metrics, and the run feeding them (none when read-only).
 
-The app keeps its sessions in a stack that follows its run screens: the one it opened with (`lfg
-run`, `lfg resume`, `lfg replay`), then any recorded run opened from the history screen and any
-ticket re-run from there. A session is its run screen's `RunControl`, so keys act on its own run.
+The command that starts the app builds its first session (`lfg run`, `lfg resume`, `lfg replay`,
+`lfg attach`); the app keeps it, and any recorded run opened from the history screen or ticket re-run
+from there, in a stack that follows its run screens. A session is its run screen's `RunControl`, so
+keys act on its own run, and it talks back only through its screen: notices, modals and workers go
+there, and what the app must do (re-run a ticket as a new run) is a message the screen posts.
 Restored and replayed events go through the same metrics book and pane code as live ones.
 """
 
@@ -10,42 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts import RunAlerts
 from lfgtui.approvals import Approvals
-from lfgtui.events import Event
+from lfgtui.events import Event, ReasoningDelta, TextDelta
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
-from lfgtui.metrics import MetricsBook
+from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events, restore_events
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
-from lfgtui.ui.pane import TicketPane
+from lfgtui.ui.pane import LINES_EVERY, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
+from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
-    from lfgtui.prices import PriceBook
     from lfgtui.remote.attach import Attachment
-    from lfgtui.ui.app import LfgApp
     from lfgtui.worktrees import Worktree
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How every run the app starts runs: tickets at once, the tools' environment, the clock."""
-
-    max_concurrency: int = 8
-    tool_env: Mapping[str, str] | None = None
-    clock: Callable[[], float] = time.monotonic
-    prices: PriceBook | None = None
-    max_cost_usd: float | None = None
 
 
 class Session:
@@ -53,54 +41,56 @@ class Session:
 
     def __init__(
         self,
-        app: LfgApp,
+        services: Services,
         tickets: tuple[Ticket, ...],
-        mode: Mode,
-        run_id: str,
+        mode: Mode = Mode.LIVE,
+        run_id: str | None = None,
         *,
         first: bool = True,
         recorded: RecordedRun | None = None,
-        sinks: list[Sink] | None = None,
-        options: RunOptions | None = None,
+        sinks: Sequence[Sink] = (),
         attachment: Attachment | None = None,
     ) -> None:
-        """`attachment`: the served run an attached session follows (`lfg attach`)."""
-        self.app = app
+        """`first`: the session the app opens with, which cannot be left. `sinks` also hear the run's
+        events. `attachment`: the served run an attached session follows (`lfg attach`)."""
+        self.services = services
         self.attachment = attachment
         self.mode = mode
-        self.run_id = run_id
+        self.run_id = run_id or (recorded.run_id if recorded is not None else secrets.token_hex(3))
         self.recorded = recorded
-        options = options or app.run_options
-        self.book = MetricsBook(prices=options.prices)
+        self.book = MetricsBook(prices=services.prices)
         self.screen = RunScreen(tickets, self, mode, first)
         self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.screen.panes}
-        self.started = app.clock()
+        self.started = services.clock()
+        self.summary_stale = True
+        self.summary_frame = 0
         self.run: Run | None = None
         self._resources = contextlib.AsyncExitStack()
         self._replay: asyncio.Task[None] | None = None
         if mode in (Mode.LIVE, Mode.RESUMED):
             self.run = Run(
                 tickets,
-                app.providers,
-                Approvals(yes=app.yes, askable=True),
-                [functools.partial(app.show_event, self), *(sinks or [])],
-                max_concurrency=options.max_concurrency,
-                tool_env=options.tool_env,
-                clock=options.clock,
+                services.providers,
+                Approvals(yes=services.yes, askable=True),
+                [self.show, *sinks],
+                max_concurrency=services.max_concurrency,
+                tool_env=services.tool_env,
+                clock=services.clock,
                 earlier=recorded.earlier() if recorded is not None and mode is Mode.RESUMED else None,
                 keep_agents=True,
-                prices=options.prices,
-                max_cost_usd=options.max_cost_usd,
+                prices=services.prices,
+                max_cost_usd=services.max_cost_usd,
             )
             self.book = self.run.book
-            self.alerts = RunAlerts(self.run, app.notify_events, app.alert_channels)
-            self.run.sinks.append(self.alerts)
+            command = [services.notify_command] if services.notify_command is not None else []
+            self.run.sinks.append(RunAlerts(self.run, services.notify, [self.screen.alert, *command]))
 
     @property
     def label(self) -> str:
         """The run id, with what kind of view this is unless it streams live."""
-        if self.mode is Mode.REPLAY and isinstance(self.app.clock, ReplayClock):
-            return f"{self.run_id} · replay at {self.app.clock.speed:g}x"
+        clock = self.services.clock
+        if self.mode is Mode.REPLAY and isinstance(clock, ReplayClock):
+            return f"{self.run_id} · replay at {clock.speed:g}x"
         if self.attachment is not None:  # its state may quote the network's words
             return inert(f"{self.run_id} · attached to {self.attachment.url} · {self.attachment.state}")
         return self.run_id if self.mode is Mode.LIVE else f"{self.run_id} · {self.mode}"
@@ -122,9 +112,10 @@ class Session:
         if self.attachment is not None:
             self._replay = asyncio.create_task(self._follow(self.attachment), name="attach")
         elif self.recorded is not None and self.mode is Mode.REPLAY:
-            assert isinstance(self.app.clock, ReplayClock), "a replay runs on a ReplayClock"
+            clock = self.services.clock
+            assert isinstance(clock, ReplayClock), "a replay runs on a ReplayClock"
             events = replay_events(self.recorded)
-            self._replay = asyncio.create_task(self._play(events, self.app.clock), name="replay")
+            self._replay = asyncio.create_task(self._play(events, clock), name="replay")
         elif self.recorded is not None:
             for event in restore_events(self.recorded):
                 self.deliver(event)
@@ -133,24 +124,42 @@ class Session:
 
     async def _play(self, events: list[Event], clock: ReplayClock) -> None:
         await play(events, clock, self.deliver)
-        self.app.notify("Replay finished.", timeout=4)
+        self.screen.notify("Replay finished.", timeout=4)
 
     async def _follow(self, attachment: Attachment) -> None:
         from lfgtui.remote.attach import AttachError
 
         def said(_: str) -> None:
             self.started = attachment.offset  # the run's start on this clock: the summary's elapsed
-            self.app.summary_stale = True
+            self.summary_stale = True
 
         try:
             await attachment.follow(self.deliver, said)
         except AttachError as exc:
-            self.app.notify(inert(str(exc)), severity="error", timeout=10, markup=False)
+            self.screen.notify(inert(str(exc)), severity="error", timeout=10, markup=False)
 
     def deliver(self, event: Event) -> None:
         """A recorded event, through the same book and pane code as a live one."""
         self.book(event)
-        self.app.show_event(self, event)
+        self.show(event)
+
+    def show(self, event: Event) -> None:
+        """An event of this session's run (or its record) to its pane; the frame clock draws it."""
+        metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
+        self.panes[event.ticket].apply(event, metrics)
+        if not isinstance(event, TextDelta | ReasoningDelta):
+            self.summary_stale = True
+
+    def show_summary(self, now: float, frame: int) -> None:
+        """Redraw the summary bar when an event changed it, and every `LINES_EVERY` frames for the
+        rates and the elapsed time."""
+        if not self.summary_stale and frame - self.summary_frame < LINES_EVERY:
+            return
+        self.summary_stale = False
+        self.summary_frame = frame
+        limits = [] if self.run is None else self.run.limiters.summaries(now)
+        summary = self.screen.summary
+        summary.show(self.screen.panes, now, self.started, self.label, self.book.cost_usd(), limits)
 
     async def shutdown(self) -> None:
         """Stop the replay, cancel what runs, wait for the outcomes to be recorded, close the history."""
@@ -170,66 +179,66 @@ class Session:
         if self.attachment is not None:
             self._ask_server("cancel", ticket_id)
         elif self.run is None or not self.run.cancel(ticket_id):
-            self.app.bell()
+            self.screen.app.bell()
 
     def _ask_server(self, action: str, ticket_id: str, call_id: str | None = None) -> None:
         """Cancel, retry, approve or deny on the served run, when it lets its watchers."""
         attachment = self.attachment
         assert attachment is not None and attachment.run is not None
         if not attachment.run.control:
-            self.app.notify("This run is served read-only: its server was not started with --control.")
+            self.screen.notify("This run is served read-only: its server was not started with --control.")
             return
 
         async def ask() -> None:
             problem = await attachment.act(action, ticket_id, call_id)
             if problem is not None:
-                self.app.notify(inert(f"The server did not {action}: {problem}"), timeout=4, markup=False)
+                self.screen.notify(inert(f"The server did not {action}: {problem}"), timeout=4, markup=False)
 
-        self.app.run_worker(ask(), group="remote")
+        self.screen.run_worker(ask(), group="remote")
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         if self.attachment is not None:
             self._ask_server("approve" if allowed else "deny", ticket_id, call_id)
         elif self.run is None or not self.run.approvals.answer(ticket_id, call_id, allowed, "you"):
-            self.app.notify("That request is no longer waiting.", timeout=3)
+            self.screen.notify("That request is no longer waiting.", timeout=3)
 
     def retry_ticket(self, ticket_id: str) -> None:
         if self.attachment is not None:
             self._ask_server("retry", ticket_id)
             return
         if self.run is None or not self.run.retry(ticket_id):
-            self.app.notify("Only a ticket that ended without completing can be retried.", timeout=3)
+            self.screen.notify("Only a ticket that ended without completing can be retried.", timeout=3)
 
     def retry_all(self) -> None:
         retried = [] if self.run is None else self.run.retry_all()
         if not retried:
-            self.app.notify("Every ticket has completed or is running.", timeout=3)
+            self.screen.notify("Every ticket has completed or is running.", timeout=3)
         else:
-            self.app.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+            self.screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
 
     def ask_follow_up(self, ticket_id: str) -> None:
         run = self.run
         if run is None or not run.can_continue(ticket_id):
-            self.app.notify("Only a completed ticket can be followed up.", timeout=3)
+            self.screen.notify("Only a completed ticket can be followed up.", timeout=3)
             return
 
         def send(prompt: str | None) -> None:
             if prompt:
                 run.continue_with(ticket_id, prompt)
 
-        self.app.push_screen(FollowUpScreen(ticket_id), send)
+        self.screen.app.push_screen(FollowUpScreen(ticket_id), send)
 
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""
         pane = self.panes[ticket_id]
         state = None if self.run is None else self.run.states[ticket_id]
         if state is not None and state.worktree is not None and pane.running:
-            self.app.run_worker(self._live_diff(ticket_id, state.worktree), group="diff")
+            self.screen.run_worker(self._live_diff(ticket_id, state.worktree), group="diff")
             return
         if pane.diff is None or pane.diff.text is None:
-            self.app.notify("The diff of this attempt was not recorded.", timeout=3)
+            self.screen.notify("The diff of this attempt was not recorded.", timeout=3)
             return
-        self.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
+        self.screen.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
 
     async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:
         from lfgtui.git import WorktreeError
@@ -239,11 +248,11 @@ class Session:
             text = await diff_text(tree)
         except WorktreeError as exc:
             # git's own words and paths: inert and never markup (a `[@click=…]` would be an action)
-            self.app.notify(
+            self.screen.notify(
                 inert(f"The diff cannot be taken: {exc}"), severity="error", timeout=5, markup=False
             )
             return
-        self.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
+        self.screen.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
 
     def rerun_ticket(self, ticket_id: str) -> None:
         assert self.recorded is not None, "only a recorded run's tickets are re-run"
@@ -251,24 +260,18 @@ class Session:
         ticket = recorded.standalone()
         if ticket is None:
             never = f"{ticket_id} never sent its prompt: its dependencies did not complete."
-            self.app.notify(never, timeout=4)
+            self.screen.notify(never, timeout=4)
             return
-        self.app.run_worker(self.app.rerun(ticket, self.recorded), group="rerun")
+        self.screen.post_message(RunScreen.Rerun(ticket, self.recorded))
 
     def confirm_cancel_all(self) -> None:
         running = self.running
         if not running:
-            self.app.notify("Nothing is running.", timeout=2)
+            self.screen.notify("Nothing is running.", timeout=2)
             return
 
         def answer(yes: bool | None) -> None:
             if yes and self.run is not None:
                 self.run.cancel_all()
 
-        self.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
-
-    def open_history(self) -> None:
-        self.app.open_history()
-
-    def leave(self) -> None:
-        self.app.run_worker(self.app.leave(self), group="leave")
+        self.screen.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)

@@ -15,6 +15,7 @@ from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen, Foll
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_attempt import agent_processes, no_agent_left
+from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
 from tests.ui.test_history_screens import keys
 
@@ -32,13 +33,13 @@ def agent_app(tmp_path: Path, toml: str) -> LfgApp:
     path = tmp_path / "tickets.toml"
     path.write_text(toml)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    return LfgApp(loaded.tickets, Providers())
+    return lfg_app(loaded.tickets, Providers())
 
 
 async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: Path) -> None:
     app = agent_app(tmp_path, WRITER)
     async with app.run_test(size=SIZE) as pilot:
-        w = app.panes["w"]
+        w = app.session.panes["w"]
         await until(
             pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
         )
@@ -74,10 +75,12 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
         tmp_path, f'[[ticket]]\nid = "a"\nprompt = "x"\n{slow}\n[[ticket]]\nid = "b"\nprompt = "x"\n{slow}'
     )
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(len(p.body.source) > 20 for p in app.panes.values()), timeout=20)
+        await until(
+            pilot, lambda: all(len(p.body.source) > 20 for p in app.session.panes.values()), timeout=20
+        )
         assert len(agent_processes(tmp_path)) == 2
         await pilot.press("c")
-        await until(pilot, lambda: app.panes["a"].state is PaneState.CANCELLED, timeout=20)
+        await until(pilot, lambda: app.session.panes["a"].state is PaneState.CANCELLED, timeout=20)
         assert len(agent_processes(tmp_path)) == 1, "cancelling one ticket ends its agent only"
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
@@ -90,7 +93,7 @@ async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
     toml = '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
     app = agent_app(tmp_path, toml)
     async with app.run_test(size=SIZE) as pilot:
-        h = app.panes["h"]
+        h = app.session.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
         assert h.agent_log is not None
         h.focus()
@@ -107,7 +110,7 @@ async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
         tmp_path, '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
     )
     async with app.run_test(size=SIZE) as pilot:
-        h = app.panes["h"]
+        h = app.session.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
         [agent] = agent_processes(tmp_path)
         h.focus()

@@ -28,6 +28,7 @@ from tests.history.recording import load_recorded, record_tickets, tickets_file
 from tests.remote.serving import TOKEN, WRITER, Served, finish, served
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
+from tests.ui.apps import lfg_app
 from tests.ui.test_app import until
 
 
@@ -305,8 +306,8 @@ async def attached_app(run: Served, sim: SimServer) -> tuple[LfgApp, Attachment]
     """The TUI as `lfg attach` opens it on the served run, and its attachment (to close at the end)."""
     attachment = Attachment(run.url, TOKEN)
     remote = await attachment.describe()
-    app = LfgApp(
-        remote.tickets, Providers(sim=sim), run_id=remote.run_id, mode=Mode.ATTACHED, attachment=attachment
+    app = lfg_app(
+        remote.tickets, Providers(sim=sim), Mode.ATTACHED, run_id=remote.run_id, attachment=attachment
     )
     return app, attachment
 
@@ -319,10 +320,10 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
         sent = len(sim.log)
         async with app.run_test(size=(140, 44)) as pilot:
             run.run.start()
-            slow, quick = app.panes["slow"], app.panes["quick"]
+            slow, quick = app.session.panes["slow"], app.session.panes["quick"]
             await until(pilot, lambda: quick.finished and bool(slow.body.source))
             assert quick.state is PaneState.COMPLETED and "Hello" in quick.body.source
-            assert "attached to" in str(app.run_screen.summary.render())
+            assert "attached to" in str(app.session.screen.summary.render())
             assert app.session.started == attachment.offset, "elapsed counts from the run's start"
             slow.focus()
             await pilot.press("c")
@@ -345,7 +346,7 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
         app, attachment = await attached_app(run, sim)
         async with app.run_test(size=(120, 40)) as pilot:
             run.run.start()
-            w = app.panes["w"]
+            w = app.session.panes["w"]
             await until(pilot, lambda: w.state is PaneState.APPROVAL)
             await until(
                 pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md")

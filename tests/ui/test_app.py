@@ -21,6 +21,7 @@ from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
 from tests.support import write_scenario
+from tests.ui.apps import first_run, lfg_app
 
 SIZE = (120, 40)
 
@@ -34,7 +35,7 @@ def tickets(tmp_path: Path, toml: str) -> Path:
 
 def make_app(sim: SimServer, path: Path, **options: object) -> LfgApp:
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    return LfgApp(loaded.tickets, Providers(sim=sim), **options)  # type: ignore[arg-type]
+    return lfg_app(loaded.tickets, Providers(sim=sim), **options)
 
 
 async def until(pilot: object, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -45,7 +46,7 @@ async def until(pilot: object, condition: Callable[[], bool], timeout: float = 1
 
 
 def pane(app: LfgApp, ticket: str) -> TicketPane:
-    return app.panes[ticket]
+    return app.session.panes[ticket]
 
 
 TWO = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=40,tokens_per_s=200"\n\n'
@@ -60,10 +61,10 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
         assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
         await until(pilot, lambda: str(hi.header.text).startswith("✓ "))
         assert str(hi.header.text) == "✓ hi  sim/hello", "an untitled ticket shows its id once"
-        await until(pilot, lambda: "1 completed" in str(app.run_screen.summary.render()))
-        summary = str(app.run_screen.summary.render())
+        await until(pilot, lambda: "1 completed" in str(app.session.screen.summary.render()))
+        summary = str(app.session.screen.summary.render())
         await pilot.pause(0.3)
-        assert str(app.run_screen.summary.render()) == summary, "a finished run's elapsed time stops"
+        assert str(app.session.screen.summary.render()) == summary, "a finished run's elapsed time stops"
         assert gc.get_freeze_count() > 0, "the GC pacer froze what lives while it streamed"
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app"
 
@@ -72,7 +73,7 @@ async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path)
     toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(4))
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.run_screen
+        screen = app.session.screen
         assert screen.focused_pane is pane(app, "t0")
         await pilot.press("tab")
         assert screen.focused_pane is pane(app, "t1")
@@ -98,7 +99,7 @@ async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp
         assert sim.log[0].disconnected_at is not None
         await pilot.press("r")
         await until(pilot, lambda: long.attempt == 2 and len(long.body.source) > 0)
-        assert app.ticket_run.states["long"].attempt == 2
+        assert first_run(app).states["long"].attempt == 2
         await pilot.press("c")
         await until(pilot, lambda: long.state is PaneState.CANCELLED)
         second = "".join(
@@ -111,14 +112,14 @@ async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp
 async def test_cancel_all_asks_first(sim: SimServer, tmp_path: Path) -> None:
     app = make_app(sim, tickets(tmp_path, TWO.replace('model = "hello"', 'model = "long-answer:repeat=40"')))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(p.state is PaneState.RUNNING for p in app.panes.values()))
+        await until(pilot, lambda: all(p.state is PaneState.RUNNING for p in app.session.panes.values()))
         await pilot.press("C")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
-        assert all(p.running for p in app.panes.values())
+        assert all(p.running for p in app.session.panes.values())
         await pilot.press("C")
         await pilot.press("y")
-        await until(pilot, lambda: all(p.state is PaneState.CANCELLED for p in app.panes.values()))
+        await until(pilot, lambda: all(p.state is PaneState.CANCELLED for p in app.session.panes.values()))
 
 
 async def test_zoom_shows_one_pane_and_back(sim: SimServer, tmp_path: Path) -> None:
@@ -126,12 +127,12 @@ async def test_zoom_shows_one_pane_and_back(sim: SimServer, tmp_path: Path) -> N
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab", "z")
         await pilot.pause()
-        assert app.run_screen.zoomed is pane(app, "hi")
+        assert app.session.screen.zoomed is pane(app, "hi")
         assert not pane(app, "long").display or not pane(app, "long").is_on_screen
         assert pane(app, "hi").size.width > SIZE[0] - 6
         await pilot.press("z")
         await pilot.pause()
-        assert app.run_screen.zoomed is None
+        assert app.session.screen.zoomed is None
         assert pane(app, "long").is_on_screen
 
 
@@ -224,9 +225,9 @@ async def test_attention_jumps_to_failed_and_waiting_panes(sim: SimServer, tmp_p
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "bad").state is PaneState.FAILED)
-        assert app.run_screen.focused_pane is pane(app, "ok")
+        assert app.session.screen.focused_pane is pane(app, "ok")
         await pilot.press("a")
-        assert app.run_screen.focused_pane is pane(app, "bad")
+        assert app.session.screen.focused_pane is pane(app, "bad")
         await pilot.pause(0.1)
         notice = str(pane(app, "bad").notice.render())
         assert "HTTP 401" in notice and "Incorrect API key" in notice
@@ -292,7 +293,7 @@ async def test_quit_asks_while_tickets_run_and_cancels_them(sim: SimServer, tmp_
         await pilot.press("y")
         await until(pilot, lambda: app.return_value is not None)
     assert app.return_value == 1
-    assert app.ticket_run.states["long"].outcome is Outcome.CANCELLED
+    assert first_run(app).states["long"].outcome is Outcome.CANCELLED
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])

@@ -27,6 +27,7 @@ from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
 from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support import write_scenario
+from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import until
 
 SIZE = (140, 44)
@@ -88,12 +89,12 @@ async def record_live(sim: SimServer, path: Path, db: Path) -> tuple[str, dict[s
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
         assert history is not None
-        app = LfgApp(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
-        app.ticket_run.record(history)
+        app = lfg_app(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
+        first_run(app).record(history)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: all(p.finished for p in app.panes.values()))
+            await until(pilot, lambda: all(p.finished for p in app.session.panes.values()))
             await pilot.pause(0.2)
-            views = {ticket: PaneView.of(pane) for ticket, pane in app.panes.items()}
+            views = {ticket: PaneView.of(pane) for ticket, pane in app.session.panes.items()}
     return history.run_id, views
 
 
@@ -103,10 +104,8 @@ async def resumed(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[LfgApp
     recorded = load_recorded(db, run_id)
     async with reopen_run_history(db, run_id, pytest.fail) as history:
         assert history is not None
-        app = LfgApp(
-            recorded.as_tickets, Providers(sim=sim), recorded=recorded, mode=Mode.RESUMED, history=db
-        )
-        app.ticket_run.record(history)
+        app = lfg_app(recorded.as_tickets, Providers(sim=sim), Mode.RESUMED, recorded=recorded, history=db)
+        first_run(app).record(history)
         yield app
 
 
@@ -129,12 +128,12 @@ async def test_resume_restores_every_pane_as_it_was_shown(sim: SimServer, tmp_pa
         await pilot.pause(0.2)
         assert app.session.mode is Mode.RESUMED
         for ticket, view in shown.items():
-            PaneView.of(app.panes[ticket]).same(view)
+            PaneView.of(app.session.panes[ticket]).same(view)
         explore = shown["explore"]
         assert "renders **widgets**" in explore.body and explore.reasoning == "Look at the files first."
         assert [name for name, _, state in explore.tools] == ["list_dir", "read_file"]
         assert explore.ttft.startswith("TTFT") and explore.tokens.endswith("tok")
-        assert f"{run_id} · resumed" in str(app.run_screen.summary.render())
+        assert f"{run_id} · resumed" in str(app.session.screen.summary.render())
     assert len(sim.log) == sent, "restoring sends nothing"
 
 
@@ -143,8 +142,8 @@ async def test_follow_up_key_continues_a_completed_ticket_in_its_pane(sim: SimSe
     run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
     earlier = exchange([r for r in sim.log if r.model == "fast-agent"][-1])
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
-        pane = app.panes["explore"]
-        assert app.run_screen.focused_pane is pane
+        pane = app.session.panes["explore"]
+        assert app.session.screen.focused_pane is pane
         await pilot.press("i")
         assert isinstance(app.screen, FollowUpScreen)
         await pilot.press(*keys("Which file matters?"), "enter")
@@ -180,7 +179,7 @@ async def test_retry_all_retries_what_did_not_complete_into_the_same_run(
     db = tmp_path / "h.sqlite3"
     run_id = await record_tickets(sim, tickets_file(tmp_path, toml), db)
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
-        a, b, ok = (app.panes[t] for t in ("a", "b", "ok"))
+        a, b, ok = (app.session.panes[t] for t in ("a", "b", "ok"))
         assert (a.state, b.state, ok.state) == (PaneState.FAILED, PaneState.FAILED, PaneState.COMPLETED)
         await pilot.press("i")
         assert not isinstance(app.screen, FollowUpScreen), "a failed ticket cannot be followed up"
@@ -207,9 +206,9 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
         '[[ticket]]\nid = "hey"\nprompt = "hey"\nprovider = "sim"\nmodel = "hello"\n'
     )
     loaded = load_tickets(live / "tickets.toml", Config(path=None), BUILTIN_TOOLS, env={})
-    app = LfgApp(loaded.tickets, Providers(sim=sim), history=db)
+    app = lfg_app(loaded.tickets, Providers(sim=sim), history=db)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.panes["hey"].finished)
+        await until(pilot, lambda: app.session.panes["hey"].finished)
         await pilot.press("slash")
         history = app.screen
         assert isinstance(history, HistoryScreen)
@@ -226,10 +225,10 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
         await pilot.pause(0.1)
         session = app.session
         assert session.run is None and session.run_id == recorded_id
-        assert app.run_screen.focused_pane is session.panes["explore"]
+        assert app.session.screen.focused_pane is session.panes["explore"]
         assert "renders **widgets**" in session.panes["explore"].body.source
-        await until(pilot, lambda: f"{recorded_id} · read-only" in str(app.run_screen.summary.render()))
-        assert "tok/s" not in str(app.run_screen.summary.render()), "a record has no live rate or clock"
+        await until(pilot, lambda: f"{recorded_id} · read-only" in str(app.session.screen.summary.render()))
+        assert "tok/s" not in str(app.session.screen.summary.render()), "a record has no live rate or clock"
         sent = len(sim.log)
         await pilot.press("c", "i", "R")
         assert len(sim.log) == sent and not isinstance(app.screen, FollowUpScreen), (
@@ -261,7 +260,7 @@ async def test_a_search_too_big_to_run_says_so_on_the_history_screen(sim: SimSer
     db = tmp_path / "h.sqlite3"
     await record_tickets(sim, tickets_file(tmp_path / "one"), db)
     loaded = load_tickets(tickets_file(tmp_path / "two"), Config(path=None), BUILTIN_TOOLS, env={})
-    app = LfgApp(loaded.tickets, Providers(sim=sim), history=db)
+    app = lfg_app(loaded.tickets, Providers(sim=sim), history=db)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("slash")
         history = app.screen
@@ -276,7 +275,7 @@ async def test_history_is_off_without_a_history_file(sim: SimServer, tmp_path: P
         '[[ticket]]\nid = "hey"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
     )
     loaded = load_tickets(tmp_path / "tickets.toml", Config(path=None), BUILTIN_TOOLS, env={})
-    app = LfgApp(loaded.tickets, Providers(sim=sim))
+    app = lfg_app(loaded.tickets, Providers(sim=sim))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("slash")
         assert not isinstance(app.screen, HistoryScreen)
@@ -294,28 +293,28 @@ async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
     run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
     sent, rows = len(sim.log), counts(db)
     recorded = load_recorded(db, run_id)
-    app = LfgApp(
-        recorded.as_tickets, Providers(sim=sim), recorded=recorded, mode=Mode.REPLAY, clock=ReplayClock(50)
+    app = lfg_app(
+        recorded.as_tickets, Providers(sim=sim), Mode.REPLAY, recorded=recorded, clock=ReplayClock(50)
     )
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(p.finished for p in app.panes.values()))
+        await until(pilot, lambda: all(p.finished for p in app.session.panes.values()))
         await pilot.pause(0.2)
         for ticket, view in shown.items():
-            PaneView.of(app.panes[ticket]).same(view)
+            PaneView.of(app.session.panes[ticket]).same(view)
         await pilot.press("r", "R", "i", "slash")
         await pilot.pause(0.1)
-        assert app.screen is app.run_screen and all(p.attempt == 1 for p in app.panes.values())
-        assert "replay at 50x" in str(app.run_screen.summary.render())
+        assert app.screen is app.session.screen and all(p.attempt == 1 for p in app.session.panes.values())
+        assert "replay at 50x" in str(app.session.screen.summary.render())
     assert len(sim.log) == sent, "a replay sends nothing to any provider"
     assert counts(db) == rows, "and writes nothing to the history"
 
     one = load_recorded(db, f"{run_id}/hi")
-    app = LfgApp(one.as_tickets, Providers(sim=sim), recorded=one, mode=Mode.REPLAY, clock=ReplayClock(50))
+    app = lfg_app(one.as_tickets, Providers(sim=sim), Mode.REPLAY, recorded=one, clock=ReplayClock(50))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.panes["hi"].finished)
+        await until(pilot, lambda: app.session.panes["hi"].finished)
         await pilot.pause(0.1)
-        assert list(app.panes) == ["hi"]
-        PaneView.of(app.panes["hi"]).same(shown["hi"])
+        assert list(app.session.panes) == ["hi"]
+        PaneView.of(app.session.panes["hi"]).same(shown["hi"])
 
 
 async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimServer, tmp_path: Path) -> None:
@@ -323,10 +322,10 @@ async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimSer
     loaded = load_tickets(tickets_file(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
     async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
         assert history is not None
-        app = LfgApp(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
-        app.ticket_run.record(history)
+        app = lfg_app(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
+        first_run(app).record(history)
         async with app.run_test(size=SIZE) as pilot:
-            hi = app.panes["hi"]
+            hi = app.session.panes["hi"]
             await until(pilot, lambda: hi.state is PaneState.COMPLETED)
             await pilot.press("tab", "i")
             follow_up = app.screen

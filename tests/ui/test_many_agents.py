@@ -14,11 +14,11 @@ from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.app import LfgApp
 from lfgtui.ui.diff_screen import DiffScreen, split_files, styled
 from lfgtui.ui.modals import CompareScreen
 from lfgtui.ui.pane import PaneState
 from tests.test_run_worktrees import repository
+from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, make_app, pane, tickets, until
 
 
@@ -34,7 +34,7 @@ async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
         await until(pilot, lambda: "+3 \u22120 1 file" in str(pane(app, "w").header.text))
-        assert app.run_screen.focused_pane is pane(app, "w")
+        assert app.session.screen.focused_pane is pane(app, "w")
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, DiffScreen))
         assert isinstance(app.screen, DiffScreen)
@@ -65,8 +65,8 @@ async def test_a_fanned_out_ticket_with_a_dotted_id_gets_a_pane_per_model(
     toml = '[[ticket]]\nid = "ask.v1"\nprompt = "x"\nmodels = ["sim/hello", "sim-anthropic/hello"]\n'
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
-        assert set(app.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
-        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.panes.values()))
+        assert set(app.session.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.session.panes.values()))
         assert "sim-anthropic/hello" in str(pane(app, "ask.v1@sim-anthropic-hello").header.text)
         await pilot.press("equals_sign")
         assert isinstance(app.screen, CompareScreen)
@@ -87,13 +87,14 @@ async def test_a_goes_to_the_pane_that_has_waited_longest(sim: SimServer, tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "later").state is PaneState.FAILED)
         assert pane(app, "first").attention_since < pane(app, "later").attention_since  # type: ignore[operator]
-        await until(pilot, lambda: "⚑ 2 waiting for you" in str(app.run_screen.summary.render()))
+        screen = app.session.screen
+        await until(pilot, lambda: "⚑ 2 waiting for you" in str(screen.summary.render()))
         await pilot.press("a")
-        assert app.run_screen.focused_pane is pane(app, "first"), "the longest-waiting, though listed last"
+        assert screen.focused_pane is pane(app, "first"), "the longest-waiting, though listed last"
         await pilot.press("a")
-        assert app.run_screen.focused_pane is pane(app, "later")
+        assert screen.focused_pane is pane(app, "later")
         await pilot.press("a")
-        assert app.run_screen.focused_pane is pane(app, "first")
+        assert screen.focused_pane is pane(app, "first")
 
 
 async def test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued(
@@ -103,12 +104,12 @@ async def test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued(
     toml += '[[ticket]]\nid = "second"\nprompt = "x"\nmodel = "hello"\n'
     loaded = load_tickets(tickets(tmp_path, toml), Config(path=None), BUILTIN_TOOLS, env={})
     one_at_a_time = {"sim": replace(BUILTIN["sim"], max_concurrency=1)}
-    app = LfgApp(loaded.tickets, Providers(one_at_a_time, sim=sim))
+    app = lfg_app(loaded.tickets, Providers(one_at_a_time, sim=sim))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "first").state is PaneState.RUNNING)
         await until(pilot, lambda: pane(app, "second").state is PaneState.QUEUED)
         await until(pilot, lambda: "sim allows 1 at once" in str(pane(app, "second").notice.render()))
-        await until(pilot, lambda: "1 queued" in str(app.run_screen.summary.render()))
-        assert "sim: 1 streaming, 1 queued" in str(app.run_screen.summary.render())
+        await until(pilot, lambda: "1 queued" in str(app.session.screen.summary.render()))
+        assert "sim: 1 streaming, 1 queued" in str(app.session.screen.summary.render())
         await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED, timeout=30)
         assert pane(app, "first").state is PaneState.COMPLETED, "the second went once the first was done"

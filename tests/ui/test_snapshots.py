@@ -20,6 +20,7 @@ from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
+from tests.ui.apps import lfg_app
 
 SIZE = (120, 36)
 
@@ -79,7 +80,7 @@ def app_for(workdir: Path, toml: str, **options: Any) -> LfgApp:
     path = workdir / "tickets.toml"
     path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    return LfgApp(loaded.tickets, Providers(), run_id="snapshot", clock=lambda: 1000.0, **options)
+    return lfg_app(loaded.tickets, Providers(), run_id="snapshot", clock=lambda: 1000.0, **options)
 
 
 def settled(condition: Callable[[LfgApp], bool]) -> Callable[[Pilot[Any]], Any]:
@@ -103,7 +104,7 @@ def ticket(ticket_id: str, model: str, extra: str = "") -> str:
 
 def test_one_pane_finished(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("hello", "hello"))
-    done = settled(lambda a: a.panes["hello"].state is PaneState.COMPLETED)
+    done = settled(lambda a: a.session.panes["hello"].state is PaneState.COMPLETED)
     assert snap_compare(app, terminal_size=SIZE, run_before=done)
 
 
@@ -112,7 +113,7 @@ def test_four_panes_mid_stream_with_a_tool_log_expanded(workdir: Path, snap_comp
     toml += ticket("gamma", "tool-then-stall", 'tools = ["read_file"]') + ticket("delta", "stalled")
 
     def streaming(app: LfgApp) -> bool:
-        bodies = [p.body.source for p in app.panes.values()]
+        bodies = [p.body.source for p in app.session.panes.values()]
         return all(b.endswith(("never", "stops right")) for b in bodies)
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -127,7 +128,7 @@ def test_a_zoomed_pane(workdir: Path, snap_compare: Any) -> None:
     toml = ticket("alpha", "stalled") + ticket("beta", "hello")
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        await settled(lambda a: a.panes["alpha"].body.source.endswith("never"))(pilot)
+        await settled(lambda a: a.session.panes["alpha"].body.source.endswith("never"))(pilot)
         await pilot.press("z")
         await pilot.pause(0.3)
 
@@ -136,11 +137,11 @@ def test_a_zoomed_pane(workdir: Path, snap_compare: Any) -> None:
 
 def test_a_failed_pane_with_its_error(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("dropped", "fault-drop") + ticket("denied", "fault-401"))
-    failed = settled(lambda a: all(p.state is PaneState.FAILED for p in a.panes.values()))
+    failed = settled(lambda a: all(p.state is PaneState.FAILED for p in a.session.panes.values()))
     assert snap_compare(app, terminal_size=SIZE, run_before=failed)
 
 
 def test_the_light_theme(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("gcd", "reasoning"), theme="light")
-    done = settled(lambda a: a.panes["gcd"].state is PaneState.COMPLETED)
+    done = settled(lambda a: a.session.panes["gcd"].state is PaneState.COMPLETED)
     assert snap_compare(app, terminal_size=SIZE, run_before=done)

@@ -1,0 +1,37 @@
+"""What the app gives every run screen, once: set by the command that starts it, never changed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lfgtui.notify import NotifyCommand
+    from lfgtui.prices import PriceBook
+    from lfgtui.providers.registry import Providers
+
+
+@dataclass(frozen=True)
+class Services:
+    """The providers and history every session uses, and how every run started here runs.
+
+    The first session (`lfg run`, `lfg resume`, `lfg replay`, `lfg attach`) and any opened later from
+    the history screen share them, so a ticket re-run from the history runs as the first run does.
+    """
+
+    providers: Providers
+    history: Path | None = None
+    """The file `/` searches and runs started here are recorded in (None: `--no-history`)."""
+    yes: bool = False
+    clock: Callable[[], float] = time.monotonic
+    """The app's clock: a `ReplayClock` under `lfg replay`."""
+    max_concurrency: int = 8
+    tool_env: Mapping[str, str] | None = None
+    prices: PriceBook | None = None
+    max_cost_usd: float | None = None
+    notify: Collection[str] = field(default_factory=frozenset)
+    """What rings the terminal (`[ui] notify`; none with --quiet) and goes to `notify_command`."""
+    notify_command: NotifyCommand | None = None
