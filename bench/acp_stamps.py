@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lfgtui.sim import acp_agent
+from lfgtui.sim import acp_agent, acp_prompt
 from lfgtui.sim.wire import Piece, PieceKind
 
 
@@ -53,9 +53,9 @@ def main() -> None:
     at = arguments.index("--scenario") + 1
     arguments[at], _, tag = arguments[at].partition("#")
     fd = os.open(folder / f"{tag}.stamps", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    chunk, new_session = acp_agent.AgentRun._chunk, acp_agent.SimAcpAgent.new_session
+    chunk, new_session = acp_prompt.AgentRun._chunk, acp_agent.SimAcpAgent.new_session
 
-    async def stamped_chunk(self: acp_agent.AgentRun, piece: Piece) -> None:
+    async def stamped_chunk(self: acp_prompt.AgentRun, piece: Piece) -> None:
         await chunk(self, piece)  # returns once the SDK has written the update to stdout
         if piece.kind is PieceKind.TEXT:
             os.write(fd, f"{time.monotonic()!r}\n".encode())
@@ -65,7 +65,7 @@ def main() -> None:
         (folder / f"{tag}.agent").write_text(f"{os.getpid()} {response.session_id}\n")
         return response
 
-    acp_agent.AgentRun._chunk = stamped_chunk  # type: ignore[method-assign]
+    acp_prompt.AgentRun._chunk = stamped_chunk  # type: ignore[method-assign]
     acp_agent.SimAcpAgent.new_session = told_session  # type: ignore[method-assign]
     acp_agent.main(arguments)
 

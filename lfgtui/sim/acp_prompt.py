@@ -1,0 +1,311 @@
+"""One prompt of the sim ACP agent: a scenario's turns played as session updates, paced like the
+sim server, tool calls asking permission and going through the client's file system, faults played
+where the scenario puts them (see acp_agent.py for the agent around it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import acp
+from acp.agent.connection import AgentSideConnection
+from acp.helpers import ContentBlock, SessionUpdate, ToolCallContentVariant
+from acp.schema import (
+    DeniedOutcome,
+    PermissionOption,
+    TextContentBlock,
+    ToolCallLocation,
+    ToolCallUpdate,
+    ToolKind,
+)
+
+from lfgtui.sim.acp_sessions import Message
+from lfgtui.sim.protocols.agent import AgentProtocol, tool_call_id, wire_arguments
+from lfgtui.sim.scenario import Fault, FaultKind, Scenario, SimTurn, split_tokens
+from lfgtui.sim.wire import Piece, PieceKind, SimRequest
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TOOL_KINDS: dict[str, ToolKind] = {
+    "read_file": "read",
+    "write_file": "edit",
+    "run_command": "execute",
+    "list_dir": "search",
+    "search_files": "search",
+}
+NEEDS_PERMISSION = frozenset({"write_file", "run_command"})
+PERMISSION_OPTIONS = (
+    PermissionOption(option_id="allow_once", name="Allow once", kind="allow_once"),
+    PermissionOption(option_id="allow_always", name="Always allow", kind="allow_always"),
+    PermissionOption(option_id="reject_once", name="Reject", kind="reject_once"),
+)
+ALLOWING = frozenset({"allow_once", "allow_always"})
+INTERNAL_ERROR = -32603  # JSON-RPC's code for a failure inside the agent: how a model call failure surfaces
+AUTH_REQUIRED = -32000  # ACP's code for a missing or bad credential: how an HTTP 401 fault surfaces
+# A JSON-RPC message cut off mid-string, as a broken agent might print it.
+GARBAGE_LINE = b'{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"sess-\n'
+
+
+@dataclass
+class SimSession:
+    """What the agent remembers of a session between prompts."""
+
+    id: str
+    cwd: Path
+    mode: str
+    prompts: int = 0
+    used_tokens: int = 0  # the context filled so far, for usage updates
+    always_allowed: set[str] = field(default_factory=set)  # tools the user chose "Always allow" for
+    messages: list[Message] = field(default_factory=list)  # the conversation, saved for `session/load`
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class PromptCancelled(Exception):
+    """The client cancelled the prompt: the run stops and answers `cancelled`."""
+
+
+class ToolFailed(Exception):
+    """A tool call that could not run (rejected, bad arguments, a file error); the run goes on."""
+
+
+def tool_title(name: str, arguments: dict[str, Any] | str) -> str:
+    """The tool and its main argument, e.g. `read_file README.md`, as a person would say it."""
+    if isinstance(arguments, dict):
+        for key in ("path", "command", *arguments):
+            value = arguments.get(key)
+            if isinstance(value, str) and value.strip():
+                return f"{name} {_shorten(value)}"
+    return name
+
+
+def plan_label(turn: SimTurn) -> str:
+    """A plan entry for a turn: the tools it runs, else the first line of what it says."""
+    if turn.tool_calls:
+        return ", ".join(tool_title(call.name, wire_arguments(call)) for call in turn.tool_calls)
+    lines = (line.strip("#> \t") for line in (turn.text or turn.reasoning).splitlines())
+    return _shorten(next((line for line in lines if line), "Answer"))
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    """The first line, cut to `limit` characters: titles stay one short line."""
+    line = next(iter(text.strip().splitlines()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def prompt_words(prompt: list[ContentBlock]) -> int:
+    """The prompt's size as the sim counts input tokens: its words."""
+    return sum(len(block.text.split()) for block in prompt if isinstance(block, TextContentBlock))
+
+
+def prompt_text(prompt: list[ContentBlock]) -> str:
+    """What the user said: the prompt's text blocks, which are pieces of one message."""
+    return "".join(block.text for block in prompt if isinstance(block, TextContentBlock))
+
+
+def fault_error(fault: Fault) -> acp.RequestError:
+    """The JSON-RPC error a failing model call becomes; an HTTP fault keeps its status as data."""
+    if fault.kind is FaultKind.HTTP:
+        code = AUTH_REQUIRED if fault.status == 401 else INTERNAL_ERROR
+        return acp.RequestError(code, fault.message, {"status": fault.status})
+    return acp.RequestError(INTERNAL_ERROR, fault.message)
+
+
+class Pacer:
+    """Chunks on an absolute timeline, the first after the TTFT and then 1/rate apart (the sim
+    server's pacing); time spent waiting for the client is not caught up afterwards in a burst."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
+        self.due = time.monotonic() + scenario.ttft_ms / 1000
+
+    async def wait(self, cancelled: asyncio.Event) -> None:
+        """Sleep until the next chunk is due, waking early if the prompt is cancelled."""
+        delay = self.due - time.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(cancelled.wait(), delay)
+        self.due += self.interval
+
+    def resume(self) -> None:
+        """After a client round trip: the next chunk is due now at the earliest."""
+        self.due = max(self.due, time.monotonic())
+
+
+class AgentRun:
+    """One prompt: the scenario's turns in order, each update awaited before the next is sent."""
+
+    def __init__(
+        self, conn: AgentSideConnection, session: SimSession, scenario: Scenario, stdout: asyncio.StreamWriter
+    ) -> None:
+        self.conn = conn
+        self.session = session
+        self.scenario = scenario
+        self.stdout = stdout
+        self.pacer = Pacer(scenario)
+        self.chunks = 0  # thoughts and message pieces sent: the run's output tokens
+        self.said: list[str] = []  # the message pieces sent, for the saved conversation
+
+    async def play(self) -> None:
+        """Every turn: its plan step, its thoughts and text (meeting any fault due), its tool calls."""
+        pieces = AgentProtocol().plan(self.scenario, SimRequest(model=self.scenario.name))
+        turns = len(self.scenario.turns)
+        for index in range(turns):
+            await self._plan(index)
+            mine = [piece for piece in pieces if piece.turn == index]
+            chunks = [piece for piece in mine if piece.kind in (PieceKind.REASONING, PieceKind.TEXT)]
+            for position, piece in enumerate(chunks):
+                await self._faults(index, position)
+                await self._chunk(piece)
+            await self._faults(index, len(chunks))
+            for piece in mine:
+                if piece.kind is PieceKind.TOOL_END:
+                    await self._tool_call(index, piece.tool_index)
+        await self._plan(turns)
+
+    async def say(self, text: str) -> None:
+        for token in split_tokens(text, self.scenario.chunk_chars):
+            await self._chunk(Piece(PieceKind.TEXT, token))
+
+    async def _update(self, update: SessionUpdate) -> None:
+        if self.session.cancelled.is_set():
+            raise PromptCancelled
+        await self.conn.session_update(self.session.id, update)
+
+    async def _plan(self, current: int) -> None:
+        """The whole plan: turns before `current` completed, `current` in progress, the rest pending."""
+        entries = [
+            acp.plan_entry(
+                plan_label(self.scenario.turn(index)),
+                status="completed" if index < current else "in_progress" if index == current else "pending",
+            )
+            for index in range(len(self.scenario.turns))
+        ]
+        await self._update(acp.update_plan(entries))
+
+    async def _chunk(self, piece: Piece) -> None:
+        await self.pacer.wait(self.session.cancelled)
+        if piece.kind is PieceKind.REASONING:
+            await self._update(acp.update_agent_thought_text(piece.text))
+        else:
+            await self._update(acp.update_agent_message_text(piece.text))
+            self.said.append(piece.text)
+        self.chunks += 1
+
+    async def _faults(self, turn: int, position: int) -> None:
+        """Play the faults due after `position` chunks of `turn`; `times` is moot in a one-shot process."""
+        for fault in self.scenario.faults:
+            if fault.turn != turn or fault.after_tokens != position:
+                continue
+            log.info("fault %s in turn %d after %d chunks", fault.kind.value, turn, position)
+            match fault.kind:
+                case FaultKind.MALFORMED:
+                    self.stdout.write(GARBAGE_LINE)  # after every awaited update, never inside one
+                case FaultKind.DROP:
+                    os._exit(1)
+                case FaultKind.STALL:
+                    await self.session.cancelled.wait()
+                    raise PromptCancelled
+                case FaultKind.HTTP | FaultKind.ERROR_EVENT:
+                    raise fault_error(fault)
+
+    async def _tool_call(self, turn: int, index: int) -> None:
+        """Announce the call, ask permission if it changes things, run it through the client, report."""
+        call = self.scenario.turn(turn).tool_calls[index]
+        call_id = f"p{self.session.prompts}_{tool_call_id(turn, index)}"
+        arguments = wire_arguments(call)
+        title, kind = tool_title(call.name, arguments), TOOL_KINDS.get(call.name, "other")
+        path = self._path(arguments)
+        locations = [ToolCallLocation(path=str(path))] if path else None
+        await self._update(
+            acp.start_tool_call(
+                call_id, title, kind=kind, status="pending", locations=locations, raw_input=arguments
+            )
+        )
+        try:
+            if isinstance(arguments, str):
+                raise ToolFailed(call.result or "tool arguments are not a JSON object")
+            if call.name in NEEDS_PERMISSION and call.name not in self.session.always_allowed:
+                request = ToolCallUpdate(
+                    tool_call_id=call_id,
+                    title=title,
+                    kind=kind,
+                    status="pending",
+                    locations=locations,
+                    raw_input=arguments,
+                )
+                await self._ask_permission(call.name, request)
+            await self._update(acp.update_tool_call(call_id, status="in_progress"))
+            output, content = await self._run(call.name, call.result, arguments, path)
+        except ToolFailed as exc:
+            failure = [acp.tool_content(acp.text_block(str(exc)))]
+            await self._update(
+                acp.update_tool_call(
+                    call_id, status="failed", content=failure, raw_output={"error": str(exc)}
+                )
+            )
+        else:
+            await self._update(
+                acp.update_tool_call(
+                    call_id, status="completed", content=content, raw_output={"output": output}
+                )
+            )
+        self.pacer.resume()
+
+    def _path(self, arguments: dict[str, Any] | str) -> Path | None:
+        value = arguments.get("path") if isinstance(arguments, dict) else None
+        return self.session.cwd / value if isinstance(value, str) and value else None
+
+    async def _ask_permission(self, tool: str, request: ToolCallUpdate) -> None:
+        response = await self._unless_cancelled(
+            self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
+        )
+        if isinstance(response.outcome, DeniedOutcome):
+            raise PromptCancelled  # the client's answer to a permission request of a cancelled prompt
+        if response.outcome.option_id == "allow_always":
+            self.session.always_allowed.add(tool)
+        if response.outcome.option_id not in ALLOWING:
+            raise ToolFailed("rejected by the user")
+
+    async def _unless_cancelled(self, request: Coroutine[Any, Any, T]) -> T:
+        """The client's answer, unless the prompt is cancelled first: then the request is abandoned."""
+        answer = asyncio.ensure_future(request)
+        cancelled = asyncio.ensure_future(self.session.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait((answer, cancelled), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            answer.cancel()
+            cancelled.cancel()
+        if answer not in done:
+            raise PromptCancelled
+        return answer.result()
+
+    async def _run(
+        self, tool: str, result: str, arguments: dict[str, Any], path: Path | None
+    ) -> tuple[str, list[ToolCallContentVariant]]:
+        """Files go through the client's file system; every other tool reports the scenario's result."""
+        if tool == "read_file" and path:
+            text = (await self._client(self.conn.read_text_file(self.session.id, str(path)))).content
+            return text, [acp.tool_content(acp.text_block(text))]
+        if tool == "write_file" and path:
+            new_text = str(arguments.get("content", ""))
+            try:
+                old_text: str | None = (await self.conn.read_text_file(self.session.id, str(path))).content
+            except acp.RequestError:
+                old_text = None  # a new file
+            await self._client(self.conn.write_text_file(self.session.id, str(path), new_text))
+            return result, [acp.tool_diff_content(str(path), new_text, old_text)]
+        return result, [acp.tool_content(acp.text_block(result))]
+
+    async def _client(self, request: Coroutine[Any, Any, T]) -> T:
+        try:
+            return await request
+        except acp.RequestError as exc:
+            raise ToolFailed(str(exc)) from None
