@@ -32,6 +32,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from tests.remote.serving import TOKEN, finish, served
 from tests.remote.test_attach import TICKET, attached_app, lying_server
+from tests.terminal import Terminal
+from tests.test_run_cli import Lfg
 from tests.ui.test_app import until
 
 PRICED = """
@@ -97,6 +99,27 @@ async def test_the_attached_tui_shows_the_runners_costs(sim: SimServer, tmp_path
             await until(pilot, lambda: all(cost in gauges(app, ticket) for ticket, cost in shown.items()))
             await pilot.press("q")
         await attachment.aclose()
+
+
+async def test_lfg_attach_in_a_terminal_shows_the_runners_cost(sim: SimServer, tmp_path: Any) -> None:
+    """The command itself, not only its app: `lfg attach URL` hands the card's prices to the TUI."""
+    async with served(sim, tmp_path, PRICED, configs=CONFIGS) as run:
+        run.run.start()
+        await finish(run)
+        total = format_usd(*run.run.book.cost_usd())
+        lfg, terminal = Lfg(tmp_path), Terminal(columns=160)
+        command = [sys.executable, "-m", "lfgtui", "attach", run.url, "--config", str(lfg.config)]
+        process = terminal.start(command, lfg.env | {"LFG_TOKEN": TOKEN})
+        try:
+            await asyncio.to_thread(terminal.wait_for, f"  {total}".encode())
+            terminal.type(b"q")
+            assert await asyncio.to_thread(process.wait, 30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            terminal.hang_up()
+    assert total.startswith("~$0.")
 
 
 async def attach_json(url: str) -> tuple[list[dict[str, Any]], str]:
