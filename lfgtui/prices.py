@@ -19,10 +19,11 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from genai_prices.types import ModelInfo, Provider
+    from genai_prices.types import ModelInfo, Provider, TieredPrices
 
     from lfgtui.providers.base import PriceOverride, ProviderConfig
     from lfgtui.tickets import Ticket
@@ -50,6 +51,12 @@ class Pricer(Protocol):
         """USD for a call: `input_tokens` is the whole prompt, the cache counts are parts of it."""
         ...
 
+    def written(self) -> OverridePricer | None:
+        """The same price as rates written down (what a served run tells its watchers, who price with
+        it), or None when rates cannot say it: it changes with the time of day or on a date to come,
+        or it charges for something other than tokens."""
+        ...
+
 
 def _prompt(input_tokens: int, cache_read_tokens: int, cache_write_tokens: int) -> tuple[int, int, int]:
     """(whole prompt, cache reads, cache writes), none negative and the prompt never less than its
@@ -60,11 +67,18 @@ def _prompt(input_tokens: int, cache_read_tokens: int, cache_write_tokens: int) 
 
 @dataclass(frozen=True, slots=True)
 class OverridePricer:
-    """A provider's own rates (`[providers.NAME] prices`): cache reads and writes at the input rate
-    unless the config gives theirs."""
+    """Rates written down: a provider's own (`[providers.NAME] prices`), or those a served run sends
+    its watchers. Cache reads and writes cost the input rate unless given.
+
+    `tiers` are (above, rates), ascending: a call whose prompt is more than `above` tokens pays those
+    rates for all its tokens, as genai-prices' tiers do. Each rate counts as written (`0.15`, not the
+    binary double nearest it) and the sum is exact until the one rounding at the end, so these rates
+    cost to the last bit what genai-prices computes from the same ones.
+    """
 
     prices: PriceOverride
     source: str = "config"
+    tiers: tuple[tuple[int, PriceOverride], ...] = ()
 
     def cost(
         self,
@@ -76,17 +90,28 @@ class OverridePricer:
     ) -> float:
         prompt, read, write = _prompt(input_tokens, cache_read_tokens, cache_write_tokens)
         rates = self.prices
+        for above, tier in self.tiers:
+            if prompt > above:
+                rates = tier
         read_rate = rates.input_per_mtok if rates.cache_read_per_mtok is None else rates.cache_read_per_mtok
         write_rate = (
             rates.input_per_mtok if rates.cache_write_per_mtok is None else rates.cache_write_per_mtok
         )
         usd = (
-            (prompt - read - write) * rates.input_per_mtok
-            + read * read_rate
-            + write * write_rate
-            + max(0, output_tokens) * rates.output_per_mtok
+            _usd(rates.input_per_mtok, prompt - read - write)
+            + _usd(read_rate, read)
+            + _usd(write_rate, write)
+            + _usd(rates.output_per_mtok, max(0, output_tokens))
         )
-        return usd / 1_000_000
+        return float(usd / 1_000_000)
+
+    def written(self) -> OverridePricer:
+        return self
+
+
+def _usd(rate: float, tokens: int) -> Decimal:
+    """`tokens` at `rate` per million tokens, times a million: exact."""
+    return Decimal(repr(rate)) * tokens
 
 
 def utc_now() -> datetime:
@@ -123,6 +148,44 @@ class DatabasePricer:
         )
         price = self.model.calc_price(usage, self.provider, genai_request_timestamp=self.clock())
         return float(price.total_price)
+
+    def written(self) -> OverridePricer | None:
+        """The database's price in force now, as rates with its tiers; None when it will not stay in
+        force (the model's last dated price is for a time of day, or for a date to come) or when a
+        call with no tokens costs something (a price per request)."""
+        from genai_prices import Usage
+        from genai_prices.types import StartDateConstraint, TieredPrices
+
+        now = self.clock()
+        if isinstance(self.model.prices, list):
+            last = self.model.prices[-1].constraint  # genai-prices takes the last price in force
+            if not (last is None or (isinstance(last, StartDateConstraint) and last.active(now))):
+                return None
+        price = self.model.get_prices(now)
+        if price.calc_price(Usage())["total_price"]:
+            return None
+        rates = (price.input_mtok, price.output_mtok, price.cache_read_mtok, price.cache_write_mtok)
+        starts = {tier.start for rate in rates if isinstance(rate, TieredPrices) for tier in rate.tiers}
+        tiers = tuple((start, _rates_above(rates, start)) for start in sorted(starts))
+        return OverridePricer(_rates_above(rates, None), self.source, tiers)
+
+
+def _rates_above(rates: tuple[Decimal | TieredPrices | None, ...], above: int | None) -> PriceOverride:
+    """The database's input, output, cache read and cache write `rates` for a prompt of more than
+    `above` tokens (None: the base rates). A kind it does not price is free, but for cache tokens:
+    those it counts as input."""
+    from genai_prices.types import TieredPrices
+
+    from lfgtui.providers.base import PriceOverride
+
+    def rate_above(rate: Decimal | TieredPrices | None) -> float | None:
+        if isinstance(rate, TieredPrices):
+            reached = [tier.price for tier in rate.tiers if above is not None and tier.start <= above]
+            rate = reached[-1] if reached else rate.base  # tiers come sorted by start
+        return None if rate is None else float(rate)
+
+    input_rate, output_rate, read_rate, write_rate = map(rate_above, rates)
+    return PriceOverride(input_rate or 0.0, output_rate or 0.0, read_rate, write_rate)
 
 
 @functools.cache
@@ -178,6 +241,14 @@ class PriceBook:
     configs: Mapping[str, ProviderConfig]
     clock: Callable[[], datetime] = utc_now
     _pricers: dict[tuple[str, str], Pricer | None] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def given(cls, pricers: Mapping[tuple[str, str], Pricer | None]) -> PriceBook:
+        """A book of the prices `pricers` give by (provider, model), looked up nowhere else: a
+        watcher's, from the runner's card. Any other pair has no price."""
+        book = cls({})
+        book._pricers.update(pricers)
+        return book
 
     def pricer(self, provider: str, model: str) -> Pricer | None:
         """The price of `model` at `provider`; None when it is not known."""

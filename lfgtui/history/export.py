@@ -334,7 +334,11 @@ def _model(ticket: TicketRow, attempt: AttemptRow) -> str:
     return f"{attempt.provider or ticket.provider}/{attempt.model or ticket.model}"
 
 
-def _tool_block(call: PartRow | None, result: PartRow | None, details: bool) -> list[str]:
+def _tool_block(
+    call: PartRow | None, notes: list[PartRow], result: PartRow | None, details: bool
+) -> list[str]:
+    """A tool call, what happened to it before its result (its approval asked and answered, in
+    order), then the result."""
     name = (call.name if call else None) or (result.name if result else None) or "unknown tool"
     title = f"Tool call: {name}"
     body: list[str] = []
@@ -343,6 +347,7 @@ def _tool_block(call: PartRow | None, result: PartRow | None, details: bool) -> 
         body.append(_fence(call.text or "{}", "json"))
         if error:
             body.append(f"*Unusable arguments:* {error}")
+    body += [f"*{note.text}*" for note in notes]
     if result is not None:
         label = "Result (error)" if result.is_error else "Result"
         body += [f"*{label}:*", _fence(_shown(result.text, details) or "(empty)")]
@@ -351,6 +356,13 @@ def _tool_block(call: PartRow | None, result: PartRow | None, details: bool) -> 
     if details:
         return [f"<details><summary>{title}</summary>", "", *_paragraphs(body), "</details>", ""]
     return [f"**→ {name}**", "", *_paragraphs(body)]
+
+
+def _approval_of(part: PartRow) -> str | None:
+    """The call an approval note (asked or answered) is about; None for any other part."""
+    info = part.info if part.kind == PartKind.STATUS else {}
+    call_id = info.get("approval", info.get("answered"))
+    return call_id if isinstance(call_id, str) else None
 
 
 def _paragraphs(blocks: list[str]) -> list[str]:
@@ -371,8 +383,14 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         "",
     ]
     results = {p.call_id: p for p in attempt.parts if p.kind == PartKind.TOOL_RESULT and p.call_id}
-    shown: set[int] = set()
+    approvals: dict[str, list[PartRow]] = {}
     for part in attempt.parts:
+        if (call_id := _approval_of(part)) is not None:
+            approvals.setdefault(call_id, []).append(part)
+    shown: set[int] = set()  # parts shown inside a tool call's block, ahead of their place
+    for part in attempt.parts:
+        if part.seq in shown:
+            continue
         match part.kind:
             case PartKind.PROMPT:
                 lines += ["**Prompt**", "", _quote(part.text), ""]
@@ -391,11 +409,13 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
                 lines += [part.text.strip(), ""]
             case PartKind.TOOL_CALL:
                 result = results.get(part.call_id)
+                notes = [note for note in approvals.get(part.call_id or "", []) if note.seq > part.seq]
+                shown.update(note.seq for note in notes)
                 if result is not None:
                     shown.add(result.seq)
-                lines += _tool_block(part, result, details)
-            case PartKind.TOOL_RESULT if part.seq not in shown:
-                lines += _tool_block(None, part, details)
+                lines += _tool_block(part, notes, result, details)
+            case PartKind.TOOL_RESULT:
+                lines += _tool_block(None, [], part, details)
             case PartKind.STATUS:
                 lines += [f"*{part.text}*", ""]
             case PartKind.ERROR:

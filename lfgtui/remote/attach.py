@@ -1,9 +1,10 @@
 """`lfg attach`: follow a run that another lfg serves, as the events it would have made here.
 
 The server is trusted by nobody: its description of the run is read as strictly as an imported
-history file, every event is decoded strictly (codec.py), and events for tickets it did not
-describe are dropped. A dropped connection comes back with `Last-Event-ID`; each event is delivered
-once, in order, whatever the server resends (an attempt's events are numbered, see `Delivered`).
+history file (its price card as strictly, see price_card.py), every event is decoded strictly
+(codec.py), and events for tickets it did not describe are dropped. A dropped connection comes back
+with `Last-Event-ID`; each event is delivered once, in order, whatever the server resends (an
+attempt's events are numbered, see `Delivered`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import httpx2
 from lfgtui.events import Event
 from lfgtui.history.export import InvalidExport, row_from_json
 from lfgtui.history.rows import TicketRecord, TicketRow
+from lfgtui.prices import PriceBook
 from lfgtui.remote.codec import CodecError, UnknownType, decode
+from lfgtui.remote.price_card import CardError, read_card
 from lfgtui.remote.server import API, HEARTBEAT_S
 from lfgtui.resume import ticket_from_row
 from lfgtui.tickets import Ticket
@@ -42,6 +45,10 @@ class RemoteRun:
     run_id: str
     tickets: tuple[Ticket, ...]
     control: bool
+    prices: PriceBook | None = None
+    """The runner's prices, from its card; None when it sent none or one that is not valid."""
+    prices_problem: str | None = None
+    """What was wrong with the card, to tell the person why costs show `$?`."""
 
 
 @dataclass
@@ -71,7 +78,13 @@ def _describe(data: object) -> RemoteRun:
     tickets = tuple(ticket_from_row(TicketRecord(row, ())) for row in rows)
     if len({ticket.id for ticket in tickets}) != len(tickets):
         raise AttachError("the server's run has two tickets with one id")
-    return RemoteRun(data["run_id"], tickets, data.get("control") is True)
+    prices, problem = None, None
+    if data.get("prices") is not None:
+        try:
+            prices = read_card(data["prices"], tickets)
+        except CardError as exc:
+            problem = f"the server's prices are not valid ({exc}): costs show $?"
+    return RemoteRun(data["run_id"], tickets, data.get("control") is True, prices, problem)
 
 
 class Attachment:

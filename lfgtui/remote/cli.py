@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lfgtui.remote.attach import Attachment
+    from lfgtui.remote.attach import Attachment, RemoteRun
     from lfgtui.run import Run
     from lfgtui.tickets import Ticket
 
@@ -107,7 +107,7 @@ async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
     hub = EventHub(run.clock)
     run.sinks.append(hub)
     controls = RunControls(run) if args.control else None
-    server = RunServer(hub, run.run_id, tickets, token, controls)
+    server = RunServer(hub, run.run_id, tickets, token, controls, prices=run.book.prices)
     url = await server.start(Address.parse(args.serve))
     watch = _announce(url, token, args.token_file, controls is not None)
     try:
@@ -193,8 +193,8 @@ async def attach(args: argparse.Namespace) -> int:
     try:
         remote = await attachment.describe()
         if args.json:
-            return await _print_events(attachment)
-        return await _watch(args, attachment, remote.run_id, remote.tickets)
+            return await _print_events(attachment, remote)
+        return await _watch(args, attachment, remote)
     except AttachError as exc:
         _warn(str(exc))
         return 1
@@ -202,12 +202,14 @@ async def attach(args: argparse.Namespace) -> int:
         await attachment.aclose()
 
 
-async def _print_events(attachment: Attachment) -> int:
+async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
     from lfgtui.events import Event
     from lfgtui.headless import JsonLines, UntilClosed
     from lfgtui.metrics import MetricsBook
 
-    book = MetricsBook()
+    if remote.prices_problem is not None:
+        _warn(remote.prices_problem)
+    book = MetricsBook(prices=remote.prices)  # the runner's card: its costs, to the bit
     lines: JsonLines | None = None
     output: UntilClosed | None = None
 
@@ -227,9 +229,7 @@ async def _print_events(attachment: Attachment) -> int:
     return 0
 
 
-async def _watch(
-    args: argparse.Namespace, attachment: Attachment, run_id: str, tickets: tuple[Ticket, ...]
-) -> int:
+async def _watch(args: argparse.Namespace, attachment: Attachment, remote: RemoteRun) -> int:
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers
     from lfgtui.resume_cli import tui_problem
@@ -249,8 +249,9 @@ async def _watch(
         _warn(problem)
         return EXIT_USAGE
     async with Providers() as providers:  # an attached view sends nothing to any provider
-        services = Services(providers)
-        session = Session(services, tickets, Mode.ATTACHED, run_id, attachment=attachment)
-        app = LfgApp(services, session, theme=args.theme or config.ui.theme, keymap=config.ui.keymap)
+        services = Services(providers, prices=remote.prices)
+        session = Session(services, remote.tickets, Mode.ATTACHED, remote.run_id, attachment=attachment)
+        theme = args.theme or config.ui.theme
+        app = LfgApp(services, session, theme=theme, keymap=config.ui.keymap, notice=remote.prices_problem)
         code = await app.run_async()
     return 0 if code is None else code

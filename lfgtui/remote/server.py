@@ -2,9 +2,9 @@
 
 aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every request must carry
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
-`GET /v1/run` describes the run, `GET /v1/events` streams it (see hub.py and docs/watching.md), and
-with `--control` `POST /v1/tickets/{id}/cancel|retry` and `…/calls/{call}/approve|deny` act on it,
-each recorded with who asked.
+`GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
+hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
+`…/calls/{call}/approve|deny` act on it, each recorded with who asked.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from aiohttp import web
 from lfgtui.history.export import row_json
 from lfgtui.history.recorder import ticket_row
 from lfgtui.remote.hub import EventHub
+from lfgtui.remote.price_card import price_card
 from lfgtui.tickets import Ticket
 
 if TYPE_CHECKING:
+    from lfgtui.prices import PriceBook
     from lfgtui.run import Run
 
 API = "/v1"
@@ -109,7 +111,8 @@ def read_token(token_file: Path | None) -> str:
 
 
 class RunServer:
-    """Serves one run's hub until closed; `url` is where it listens."""
+    """Serves one run's hub until closed; `url` is where it listens. `prices` are the run's, for
+    its watchers (None: costs are not known to them)."""
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class RunServer:
         token: str,
         controls: Controls | None = None,
         *,
+        prices: PriceBook | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         write_timeout_s: float = WRITE_TIMEOUT_S,
         max_behind_bytes: int = MAX_BEHIND_BYTES,
@@ -130,6 +134,7 @@ class RunServer:
         self.run_id = run_id
         self.tickets = {ticket.id: ticket for ticket in tickets}
         self.controls = controls
+        self.prices = prices
         self._expected = f"Bearer {token}".encode()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -176,7 +181,12 @@ class RunServer:
 
     async def _run(self, request: web.Request) -> web.Response:
         tickets = [row_json(ticket_row(ticket)) for ticket in self.tickets.values()]
-        info = {"run_id": self.run_id, "tickets": tickets, "control": self.controls is not None}
+        info = {
+            "run_id": self.run_id,
+            "tickets": tickets,
+            "control": self.controls is not None,
+            "prices": price_card(self.prices, self.tickets.values()),
+        }
         return web.json_response(info)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:

@@ -11,6 +11,15 @@ from typing import Any
 
 import pytest
 
+from lfgtui.approvals import Approvals
+from lfgtui.config import Config
+from lfgtui.history.writer import open_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.test_approvals import Answerer, writer_tickets
 from tests.test_run_cli import Lfg
 
 TICKETS = """
@@ -153,3 +162,49 @@ def test_the_flag_beats_the_environment_beats_the_config(tmp_path: Path) -> None
     assert counts == {"config.db": 1, "env.db": 1, "flag.db": 1}
     assert len(data(history(lfg, "list", "--json"))) == 1, "history commands follow LFG_DB too"
     assert not (lfg.home / "data").exists()
+
+
+async def test_show_tells_a_calls_approval_between_its_request_and_its_result(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The writer asks for two calls at once; each is asked about and answered, then runs (or not):
+    `show` and the Markdown export read in that order, each approval inside its own call's block."""
+    lfg, db = Lfg(tmp_path), tmp_path / "approvals.sqlite3"
+    loaded = load_tickets(writer_tickets(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
+    answerer, problems = Answerer([True, False]), []
+    async with (
+        open_run_history(db, loaded, "lfg run", problems.append) as recording,
+        Providers(sim=sim) as providers,
+    ):
+        assert recording is not None, problems
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [answerer])
+        answerer.run = run
+        run.record(recording)
+        run.start()
+        await run.wait()
+    said = [
+        "→ write_file",
+        "notes/summary.md",
+        "write_file waits for approval",
+        "write_file approved by 203.0.113.9 (lfg attach)",
+        "Result:",
+        "created 'notes/summary.md'",
+        "→ run_command",
+        "cat notes/summary.md",
+        "run_command waits for approval",
+        "run_command denied by 203.0.113.9 (lfg attach)",
+        "Result (error):",
+        "denied: the user did not approve",
+        "Done: the notes are in",
+    ]
+    shown = history(lfg, "show", recording.run_id, db=db)
+    assert shown.returncode == 0, shown.stderr
+    places = [shown.stdout.find(text) for text in said]
+    assert -1 not in places and places == sorted(places), list(zip(said, places, strict=True))
+    assert shown.stdout.count("waits for approval") == 2, "each note once, in its call's block"
+    markdown = history(lfg, "export", recording.run_id, "--format", "md", db=db).stdout
+    blocks = markdown.split("<details><summary>Tool call: ")[1:]
+    assert [block.split("</summary>")[0] for block in blocks] == ["write_file", "run_command"]
+    for block, answer in zip(blocks, ["approved by", "denied by"], strict=True):
+        inside = block.split("</details>")[0]
+        assert inside.index("waits for approval") < inside.index(answer) < inside.index("*Result")

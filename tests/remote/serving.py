@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,9 @@ import httpx2
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import ApprovalAsked, Event
+from lfgtui.prices import run_prices
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.server import Address, Controls, RunControls, RunServer
@@ -62,20 +65,33 @@ async def served(
     toml: str = TICKETS,
     control: bool = False,
     yes: bool = True,
+    configs: Mapping[str, ProviderConfig] | None = None,
     **server_options: float,
 ) -> AsyncIterator[Served]:
     """Serve a run of `toml` (not started: the test starts it), closed and cancelled at the end.
-    Its tool calls run without asking unless `yes` is False; then, with `control`, watchers answer."""
+    Its tool calls run without asking unless `yes` is False; then, with `control`, watchers answer.
+    `configs` are providers beside the built-in ones (their `prices` price the run, as `lfg run`'s)."""
     path = tmp_path / "tickets.toml"
     path.write_text(toml)
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    async with Providers(sim=sim) as providers:
+    config = Config(path=None, providers=dict(BUILTIN) | dict(configs or {}))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    async with Providers(config.providers, sim=sim) as providers:
         events: list[Event] = []
-        run = Run(loaded.tickets, providers, Approvals(yes=yes, askable=control), [events.append])
+        prices = run_prices(providers.configs, loaded.tickets)
+        approvals = Approvals(yes=yes, askable=control)
+        run = Run(loaded.tickets, providers, approvals, [events.append], prices=prices)
         hub = EventHub(run.clock)
         run.sinks.append(hub)
         controls: Controls | None = RunControls(run) if control else None
-        server = RunServer(hub, run.run_id, loaded.tickets, TOKEN, controls, **server_options)  # type: ignore[arg-type]
+        server = RunServer(
+            hub,
+            run.run_id,
+            loaded.tickets,
+            TOKEN,
+            controls,
+            prices=prices,
+            **server_options,  # type: ignore[arg-type]
+        )
         url = await server.start(Address.parse("127.0.0.1:0"))
         try:
             yield Served(run, hub, server, url, events)

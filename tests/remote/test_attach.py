@@ -25,7 +25,7 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.history.recording import load_recorded, record_tickets, tickets_file
-from tests.remote.serving import TOKEN, WRITER, Served, finish, served
+from tests.remote.serving import TOKEN, WRITER, finish, served
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
 from tests.ui.apps import lfg_app
@@ -302,12 +302,19 @@ async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_h
     assert sorted(ended) == sorted(outcomes) and len(ended) == 2
 
 
-async def attached_app(run: Served, sim: SimServer) -> tuple[LfgApp, Attachment]:
-    """The TUI as `lfg attach` opens it on the served run, and its attachment (to close at the end)."""
-    attachment = Attachment(run.url, TOKEN)
+async def attached_app(url: str, sim: SimServer) -> tuple[LfgApp, Attachment]:
+    """The TUI as `lfg attach` opens it on the run served at `url`, and its attachment (to close at
+    the end)."""
+    attachment = Attachment(url, TOKEN)
     remote = await attachment.describe()
     app = lfg_app(
-        remote.tickets, Providers(sim=sim), Mode.ATTACHED, run_id=remote.run_id, attachment=attachment
+        remote.tickets,
+        Providers(sim=sim),
+        Mode.ATTACHED,
+        run_id=remote.run_id,
+        attachment=attachment,
+        notice=remote.prices_problem,
+        prices=remote.prices,
     )
     return app, attachment
 
@@ -316,7 +323,7 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
     sim: SimServer, tmp_path: Path
 ) -> None:
     async with served(sim, tmp_path, control=True) as run:
-        app, attachment = await attached_app(run, sim)
+        app, attachment = await attached_app(run.url, sim)
         sent = len(sim.log)
         async with app.run_test(size=(140, 44)) as pilot:
             run.run.start()
@@ -343,7 +350,7 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
 ) -> None:
     (tmp_path / "README.md").write_text("# Widget\n")
     async with served(sim, tmp_path, WRITER, control=True, yes=False) as run:
-        app, attachment = await attached_app(run, sim)
+        app, attachment = await attached_app(run.url, sim)
         async with app.run_test(size=(120, 40)) as pilot:
             run.run.start()
             w = app.session.panes["w"]

@@ -27,12 +27,13 @@ def lfg_app(
     sinks: Sequence[Sink] = (),
     theme: str = "dark",
     keymap: Mapping[str, str] | None = None,
+    notice: str | None = None,
     **services: Any,
 ) -> LfgApp:
     """`services`: the fields of `Services` besides the providers (history, yes, clock, ...)."""
     shared = Services(providers, **services)
     first = Session(shared, tickets, mode, run_id, recorded=recorded, attachment=attachment, sinks=sinks)
-    return LfgApp(shared, first, theme=theme, keymap=keymap)
+    return LfgApp(shared, first, theme=theme, keymap=keymap, notice=notice)
 
 
 def first_run(app: LfgApp) -> Run:
