@@ -471,7 +471,7 @@ class Recorder:
         part.text, part.chunks, part.replace, part.dirty = [], [], False, False
 
     def _write_turn(self, attempt: _Attempt, turn: _Turn) -> None:
-        call = attempt.metrics.calls[turn.n]
+        call = attempt.metrics.requests[turn.n]
 
         def ms(t: float | None) -> float | None:
             return None if t is None else attempt.ms(t)

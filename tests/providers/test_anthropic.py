@@ -363,7 +363,7 @@ async def test_message_delta_usage_with_only_output_tokens_or_nulls(
     assert out.text == DOCS_TEXT
     assert metrics.input_tokens == prompt
     assert metrics.tokens_estimated is (reported is None)
-    assert metrics.output_tokens == (reported or metrics.calls[0].estimated_tokens)
+    assert metrics.output_tokens == (reported or metrics.requests[0].estimated_tokens)
 
 
 @pytest.mark.parametrize(
