@@ -148,7 +148,7 @@ def _ticket(index: int) -> Ticket:
         provider="sim",
         model="model-a",
         tools=("read_file",),
-        max_turns=20,
+        max_calls=20,
         max_tokens=None,
         temperature=None,
         workdir=Path.cwd(),

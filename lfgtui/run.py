@@ -449,7 +449,7 @@ class Run:
             max_tokens=ticket.max_tokens,
             temperature=ticket.temperature,
         )
-        return AgentTask(call, max_turns=ticket.max_turns, max_output_chars=ticket.max_output_chars)
+        return AgentTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
 
     def _toolbox(self, state: TicketState) -> Toolbox | None:
         ticket = state.ticket

@@ -36,7 +36,8 @@ from lfgtui.validation import (
     unknown,
 )
 
-DEFAULT_MAX_TURNS = 20
+DEFAULT_MAX_CALLS = 20
+"""How many model calls an attempt may make (each answered by tool results) before it stops."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 OFFLINE_PROVIDER = "sim"
@@ -50,7 +51,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "provider": STRING,
     "model": STRING,
     "tools": STRING_LIST,
-    "max_turns": POSITIVE_INT,
+    "max_calls": POSITIVE_INT,
     "max_output_chars": POSITIVE_INT,
     "max_tokens": POSITIVE_INT,
     "temperature": NON_NEGATIVE_NUMBER,
@@ -68,6 +69,8 @@ TICKET_FIELDS: dict[str, Kind] = {
         lambda value: STRING_LIST.check(value) and bool(value) and all(map(_is_model_entry, value)),
     ),
 }
+RENAMED_FIELDS = {"max_turns": "max_calls"}
+"""Old names a tickets file may still use: each is read as the field's name now."""
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
@@ -92,7 +95,7 @@ class Ticket:
     provider: str
     model: str
     tools: tuple[str, ...]
-    max_turns: int
+    max_calls: int
     max_tokens: int | None
     temperature: float | None
     workdir: Path
@@ -202,14 +205,14 @@ class _Loader:
                 self.line(None, key), f"[defaults]: {key} cannot have a default; set it on each ticket"
             )
         inheritable = {key: value for key, value in table.items() if key not in TICKET_ONLY}
-        fields = self.check.fields(inheritable, DEFAULT_FIELDS, "[defaults]", "defaults")
+        fields = self.check.fields(inheritable, DEFAULT_FIELDS, "[defaults]", "defaults", 0, RENAMED_FIELDS)
         return self._check_values(None, "[defaults]", fields)
 
     def _draft(self, index: int, table: Mapping[str, Any]) -> _Draft:
         ticket_id = table.get("id")
         valid_id = ticket_id if isinstance(ticket_id, str) and ID_PATTERN.fullmatch(ticket_id) else None
         where = f"ticket {valid_id!r}" if valid_id else f"ticket #{index + 1}"
-        fields = self.check.fields(table, TICKET_FIELDS, where, "ticket", index)
+        fields = self.check.fields(table, TICKET_FIELDS, where, "ticket", index, RENAMED_FIELDS)
         draft = _Draft(index=index, id=valid_id, where=where, fields=fields)
         if "id" not in table:
             self.check.add(self.line(draft), f"{where}: missing id")
@@ -420,7 +423,7 @@ class _Loader:
             provider=variant.provider,
             model=variant.model,
             tools=tuple(fields.get("tools", ())),
-            max_turns=fields.get("max_turns", DEFAULT_MAX_TURNS),
+            max_calls=fields.get("max_calls", DEFAULT_MAX_CALLS),
             max_tokens=fields.get("max_tokens"),
             temperature=float(temperature) if temperature is not None else None,
             workdir=fields.get("workdir", self.folder),

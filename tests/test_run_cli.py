@@ -298,9 +298,9 @@ def test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed(lfg:
     assert all(r["is_error"] and "not valid JSON" in r["output"] for r in results)
 
 
-def test_max_turns_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> None:
+def test_max_calls_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> None:
     tickets = lfg.tickets(
-        '[[ticket]]\nid = "loop"\nprompt = "go"\nmodel = "tool-loop"\ntools = ["list_dir"]\nmax_turns = 3\n'
+        '[[ticket]]\nid = "loop"\nprompt = "go"\nmodel = "tool-loop"\ntools = ["list_dir"]\nmax_calls = 3\n'
     )
     code, events, _ = lfg.run(tickets)
     assert code == 1

@@ -136,7 +136,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         model=ticket.model,
         tools=ticket.tools,
         depends_on=ticket.depends_on,
-        max_turns=ticket.max_turns,
+        max_turns=ticket.max_calls,
         max_tokens=ticket.max_tokens,
         temperature=ticket.temperature,
         workdir=str(ticket.workdir),

@@ -62,7 +62,7 @@ def hostile_lfg(tmp_path: Path) -> tuple[Lfg, Path]:
     )
     tickets = lfg.tickets(
         '[[ticket]]\nid = "evil"\nprompt = "x"\nmodel = "hostile"\ntools = ["read_file"]\n\n'
-        '[[ticket]]\nid = "loud"\nprompt = "x"\nmodel = "fault-500"\nmax_turns = 1\n'
+        '[[ticket]]\nid = "loud"\nprompt = "x"\nmodel = "fault-500"\nmax_calls = 1\n'
     )
     return lfg, tickets
 

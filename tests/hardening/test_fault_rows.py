@@ -148,7 +148,7 @@ def an_agents_huge_tool_result_is_kept_whole(result: Result) -> None:
     assert result.text("f") == "Reading the log.\n\nThat was a big log."
 
 
-def max_turns_stops_the_loop(result: Result) -> None:
+def max_calls_stops_the_loop(result: Result) -> None:
     assert len(result.of("f", "tool_call")) == len(result.of("f", "tool_result")) == 3
 
 
@@ -307,14 +307,14 @@ ROWS = [
         check=an_agents_huge_tool_result_is_kept_whole,
     ),
     Row(
-        "max-turns",
+        "max-calls",
         "the model never stops calling tools",
-        sim("tool-loop", tools=["list_dir"], max_turns=3),
+        sim("tool-loop", tools=["list_dir"], max_calls=3),
         "failed",
         1,
         ("max_turns", None),
-        ("stopped after 3 model calls (max_turns)",),
-        check=max_turns_stops_the_loop,
+        ("stopped after 3 model calls (max_calls)",),
+        check=max_calls_stops_the_loop,
     ),
     Row(
         "output-limit",
