@@ -39,7 +39,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"  # no byte within the idle timeout
     STREAM_ERROR = "stream_error"  # an in-band error event inside a 200 stream
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
-    MAX_CALLS = "max_turns"  # the model was still calling tools when the ticket's max_calls ran out
+    MAX_CALLS = "max_calls"  # the model was still calling tools when the ticket's max_calls ran out
     OUTPUT_LIMIT = "output_limit"  # the attempt streamed more than the ticket's max_output_chars
     STOPPED = "stopped"  # a coding agent ended its turn early: a refusal, its own token or turn limit
     BUDGET = "budget"  # the ticket's or the run's max_cost_usd was reached

@@ -117,7 +117,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         provider=row.provider,
         model=row.model,
         tools=row.tools,
-        max_calls=row.max_turns or DEFAULT_MAX_CALLS,
+        max_calls=row.max_calls or DEFAULT_MAX_CALLS,
         max_tokens=row.max_tokens,
         temperature=row.temperature,
         workdir=Path(row.workdir or "."),

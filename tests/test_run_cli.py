@@ -306,7 +306,7 @@ def test_max_calls_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> Non
     assert code == 1
     assert len(of(events, "loop", "tool_call")) == 3
     end = ending(events, "loop")
-    assert end["outcome"] == "failed" and end["error"]["kind"] == "max_turns"
+    assert end["outcome"] == "failed" and end["error"]["kind"] == "max_calls"
 
 
 def test_a_broken_tickets_file_exits_2_naming_the_file(lfg: Lfg) -> None:

@@ -81,7 +81,7 @@ class _Part:
     attempt_id: str
     kind: PartKind
     seq: int
-    turn: int | None
+    request: int | None
     t_ms: float
     call_id: str | None = None
     name: str | None = None
@@ -98,7 +98,9 @@ class _Part:
 
 
 @dataclass(eq=False)
-class _Turn:
+class _Request:
+    """A request row being written: the `n`th request of its attempt; its timings come from `Metrics`."""
+
     row_id: int
     n: int
     usage_seq: int | None = None
@@ -115,7 +117,7 @@ class _Attempt:
     t0: float
     wall0: float
     metrics: Metrics = field(default_factory=Metrics)
-    turns: list[_Turn] = field(default_factory=list)
+    requests: list[_Request] = field(default_factory=list)
     current: _Part | None = None
     tools: dict[str, _Part] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
@@ -136,7 +138,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         model=ticket.model,
         tools=ticket.tools,
         depends_on=ticket.depends_on,
-        max_turns=ticket.max_calls,
+        max_calls=ticket.max_calls,
         max_tokens=ticket.max_tokens,
         temperature=ticket.temperature,
         workdir=str(ticket.workdir),
@@ -154,7 +156,7 @@ class Recorder:
         self._tickets = tickets
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._dirty_parts: list[_Part] = []
-        self._dirty_turns: list[tuple[_Attempt, _Turn]] = []
+        self._dirty_requests: list[tuple[_Attempt, _Request]] = []
         self._ended: list[_Attempt] = []
 
     @classmethod
@@ -252,13 +254,13 @@ class Recorder:
         match event:
             case RequestSent(call=call):
                 self._seal(attempt)
-                n = len(attempt.turns)
+                n = len(attempt.requests)
                 row_id = self.conn.execute(
-                    "INSERT INTO turns (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO requests (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
                     (attempt.id, n, call, event.seq, attempt.ms(event.t)),
                 ).lastrowid
                 assert row_id is not None
-                attempt.turns.append(_Turn(row_id, n))
+                attempt.requests.append(_Request(row_id, n))
             case PromptSent(text=text, continues=continues):
                 meta = None if continues is None else json.dumps({"continues": continues})
                 self._note(attempt, event, text, meta, PartKind.PROMPT)
@@ -341,20 +343,20 @@ class Recorder:
                 self._seal(attempt)
                 self._note(attempt, event, message, None)
             case Usage():
-                if attempt.turns:
-                    turn = attempt.turns[-1]
-                    turn.usage_seq, turn.usage_ms = event.seq, attempt.ms(event.t)
-                    self._touch_turn(attempt, turn)
+                if attempt.requests:
+                    request = attempt.requests[-1]
+                    request.usage_seq, request.usage_ms = event.seq, attempt.ms(event.t)
+                    self._touch_request(attempt, request)
             case CallEnded(stop_reason=stop_reason):
                 self._seal(attempt)
-                if attempt.turns:
-                    turn = attempt.turns[-1]
-                    turn.ended_seq, turn.ended_ms, turn.stop_reason = (
+                if attempt.requests:
+                    request = attempt.requests[-1]
+                    request.ended_seq, request.ended_ms, request.stop_reason = (
                         event.seq,
                         attempt.ms(event.t),
                         stop_reason,
                     )
-                    self._touch_turn(attempt, turn)
+                    self._touch_request(attempt, request)
             case AttemptEnded(error=error):
                 self._seal(attempt)
                 for part in attempt.tools.values():
@@ -380,9 +382,9 @@ class Recorder:
         name: str | None = None,
         meta: str | None = None,
     ) -> _Part:
-        turn = len(attempt.turns) - 1 if attempt.turns else None
+        n = len(attempt.requests) - 1 if attempt.requests else None
         ms = attempt.ms(event.t)
-        part = _Part(attempt.id, kind, event.seq, turn, ms, call_id, name, meta=meta, end_ms=ms)
+        part = _Part(attempt.id, kind, event.seq, n, ms, call_id, name, meta=meta, end_ms=ms)
         self._touch(part)
         return part
 
@@ -408,8 +410,8 @@ class Recorder:
         part.text.append(text)
         part.end_ms = ms
         self._touch(part)
-        if attempt.turns:
-            self._touch_turn(attempt, attempt.turns[-1])
+        if attempt.requests:
+            self._touch_request(attempt, attempt.requests[-1])
 
     def _seal(self, attempt: _Attempt) -> None:
         if attempt.current is not None:
@@ -422,10 +424,10 @@ class Recorder:
             part.dirty = True
             self._dirty_parts.append(part)
 
-    def _touch_turn(self, attempt: _Attempt, turn: _Turn) -> None:
-        if not turn.dirty:
-            turn.dirty = True
-            self._dirty_turns.append((attempt, turn))
+    def _touch_request(self, attempt: _Attempt, request: _Request) -> None:
+        if not request.dirty:
+            request.dirty = True
+            self._dirty_requests.append((attempt, request))
 
     # --- in-memory changes to rows ---
 
@@ -433,9 +435,9 @@ class Recorder:
         for part in self._dirty_parts:
             self._write_part(part)
         self._dirty_parts.clear()
-        for attempt, turn in self._dirty_turns:
-            self._write_turn(attempt, turn)
-        self._dirty_turns.clear()
+        for attempt, request in self._dirty_requests:
+            self._write_request(attempt, request)
+        self._dirty_requests.clear()
         for attempt in self._ended:
             self._write_end(attempt)
         self._ended.clear()
@@ -446,7 +448,7 @@ class Recorder:
         if part.row_id is None:
             row = PartRow(
                 seq=part.seq,
-                turn=part.turn,
+                request=part.request,
                 kind=part.kind,
                 text=text,
                 call_id=part.call_id,
@@ -470,38 +472,38 @@ class Recorder:
             )
         part.text, part.chunks, part.replace, part.dirty = [], [], False, False
 
-    def _write_turn(self, attempt: _Attempt, turn: _Turn) -> None:
-        call = attempt.metrics.requests[turn.n]
+    def _write_request(self, attempt: _Attempt, request: _Request) -> None:
+        measured = attempt.metrics.requests[request.n]
 
         def ms(t: float | None) -> float | None:
             return None if t is None else attempt.ms(t)
 
         self.conn.execute(
-            "UPDATE turns SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
+            "UPDATE requests SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
             "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
             "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
             "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ? WHERE id = ?",
             (
-                ms(call.first_reasoning),
-                ms(call.first_text),
-                ms(call.first_token),
-                ms(call.last_token),
-                call.chunks,
-                call.estimated_tokens,
-                call.input_tokens,
-                call.reported_tokens,
-                call.reasoning_tokens,
-                turn.usage_seq,
-                turn.usage_ms,
-                turn.ended_seq,
-                turn.ended_ms,
-                turn.stop_reason,
-                call.cache_read_tokens,
-                call.cache_write_tokens,
-                turn.row_id,
+                ms(measured.first_reasoning),
+                ms(measured.first_text),
+                ms(measured.first_token),
+                ms(measured.last_token),
+                measured.chunks,
+                measured.estimated_tokens,
+                measured.input_tokens,
+                measured.reported_tokens,
+                measured.reasoning_tokens,
+                request.usage_seq,
+                request.usage_ms,
+                request.ended_seq,
+                request.ended_ms,
+                request.stop_reason,
+                measured.cache_read_tokens,
+                measured.cache_write_tokens,
+                request.row_id,
             ),
         )
-        turn.dirty = False
+        request.dirty = False
 
     def _write_end(self, attempt: _Attempt) -> None:
         ended = attempt.ended

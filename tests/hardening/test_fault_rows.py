@@ -312,7 +312,7 @@ ROWS = [
         sim("tool-loop", tools=["list_dir"], max_calls=3),
         "failed",
         1,
-        ("max_turns", None),
+        ("max_calls", None),
         ("stopped after 3 model calls (max_calls)",),
         check=max_calls_stops_the_loop,
     ),

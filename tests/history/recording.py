@@ -11,6 +11,7 @@ from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    ErrorInfo,
     Event,
     EventFactory,
     Outcome,
@@ -71,8 +72,11 @@ class Clock:
         return self.now
 
 
-def sample_attempt(ticket_id: str = "explore", attempt: int = 1, ended: bool = True) -> list[Item]:
-    """Reasoning, a streamed tool call and its result, then a two-chunk answer; t0 = 100 s."""
+def sample_attempt(
+    ticket_id: str = "explore", attempt: int = 1, ended: bool = True, error: ErrorInfo | None = None
+) -> list[Item]:
+    """Reasoning, a streamed tool call and its result, then a two-chunk answer; t0 = 100 s. With an
+    `error`, the attempt ends failed with it."""
     clock = Clock()
     ev = EventFactory(ticket_id, attempt, clock=clock)
     items: list[Item] = []
@@ -107,7 +111,7 @@ def sample_attempt(ticket_id: str = "explore", attempt: int = 1, ended: bool = T
     at(1.040, TextDelta, text=ANSWER[30:])
     at(1.050, Usage, input_tokens=30, output_tokens=8)
     at(1.060, CallEnded, stop_reason="stop")
-    at(1.070, AttemptEnded, outcome=Outcome.COMPLETED)
+    at(1.070, AttemptEnded, outcome=Outcome.FAILED if error else Outcome.COMPLETED, error=error)
     return items
 
 
