@@ -112,7 +112,7 @@ async def test_measured_ttft_and_rate_match_what_the_server_logged(
 ) -> None:
     text = " ".join(f"w{i}" for i in range(40))
     model = write_scenario(
-        scenario_dir, "paced", f'ttft_ms = 300\ntokens_per_s = 50\n[[turn]]\ntext = "{text}"\n'
+        scenario_dir, "paced", f'ttft_ms = 300\ntokens_per_s = 50\n[[call]]\ntext = "{text}"\n'
     )
     metrics = Metrics()
     for event in await attempt(sim, model, Sleeps()):

@@ -132,19 +132,19 @@ description = "A quick coding agent: lists the folder, reads the README, then an
 ttft_ms = 5
 tokens_per_s = 50
 
-[[turn]]
+[[call]]
 reasoning = "Look at the files first."
 text = "Let me look around."
-[[turn.tool_call]]
+[[call.tool_call]]
 name = "list_dir"
 arguments = { path = "." }
 
-[[turn]]
-[[turn.tool_call]]
+[[call]]
+[[call.tool_call]]
 name = "read_file"
 arguments = { path = "README.md" }
 
-[[turn]]
+[[call]]
 text = "## Widget\\nIt renders **widgets** for dashboards."
 """
 

@@ -172,7 +172,7 @@ async def test_follow_up_key_continues_a_completed_ticket_in_its_pane(sim: SimSe
 async def test_retry_all_retries_what_did_not_complete_into_the_same_run(
     sim: SimServer, tmp_path: Path, scenario_dir: Path
 ) -> None:
-    flaky = 'ttft_ms = 1\n[[turn]]\ntext = "fine now"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n'
+    flaky = 'ttft_ms = 1\n[[call]]\ntext = "fine now"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n'
     write_scenario(scenario_dir, "flaky-a", flaky)
     write_scenario(scenario_dir, "flaky-b", flaky)
     toml = "".join(
