@@ -148,7 +148,7 @@ def _ticket(index: int) -> Ticket:
         provider="sim",
         model="model-a",
         tools=("read_file",),
-        max_turns=20,
+        max_calls=20,
         max_tokens=None,
         temperature=None,
         workdir=Path.cwd(),
@@ -229,7 +229,7 @@ def cpu_of(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def cpu_ratio(args: argparse.Namespace, folder: Path) -> None:
-    per_repeat = len(split_tokens(ScenarioLibrary().resolve("long-answer:repeat=1").turn(0).text))
+    per_repeat = len(split_tokens(ScenarioLibrary().resolve("long-answer:repeat=1").call(0).text))
     repeat = max(1, round(args.rate * args.cpu_seconds / per_repeat))
     model = f"long-answer:tokens_per_s={args.rate},repeat={repeat},ttft_ms=100"
     tickets = folder / "cpu.toml"

@@ -39,7 +39,7 @@ def setup(folder: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[str,
     scenarios.mkdir(parents=True)
     words = " ".join(f"word{i}" for i in range(args.tokens))
     (scenarios / "load.toml").write_text(
-        f'ttft_ms = {args.ttft_ms}\ntokens_per_s = {args.rate}\n[[turn]]\ntext = "{words}"\n'
+        f'ttft_ms = {args.ttft_ms}\ntokens_per_s = {args.rate}\n[[call]]\ntext = "{words}"\n'
     )
     tickets = folder / "tickets.toml"
     tickets.write_text(

@@ -33,7 +33,7 @@ ORDERS = {"deps first": (-1, -7), "deps later": (1, 7)}
 
 def tickets_file(count: int, steps: tuple[int, ...]) -> str:
     """`count` tickets, ticket n depending on tickets n + step for each step that names one."""
-    tickets = ['[defaults]\nprovider = "sim"\nmodel = "hello"\nmax_turns = 5\n']
+    tickets = ['[defaults]\nprovider = "sim"\nmodel = "hello"\nmax_calls = 5\n']
     for number in range(count):
         others = [f"t{number + step:06d}" for step in steps if 0 <= number + step < count]
         quoted = f"{{{{ outputs.{others[0]} }}}}" if others else "nothing"

@@ -2,7 +2,7 @@
 
 Agent services (the `sse` protocol) run their own tools and stream the results; those calls are
 not run again here. The loop ends when no tool call is left to run (completed), when a call fails
-(failed, partial output kept), or when `max_turns` model calls have been made while the model still
+(failed, partial output kept), or when `max_calls` model calls have been made while the model still
 wants tools. Nothing a model sends can crash it: an unknown tool, bad arguments or a refused
 approval become error results the model sees. Nor can it stream forever: past `max_output_chars`
 (text, reasoning, tool arguments and a service's tool results, over every call of the attempt) the
@@ -78,11 +78,11 @@ class Toolbox:
 
 @dataclass(frozen=True, slots=True)
 class AgentTask:
-    """What to ask: the first model call (model, system, prompt, tool specs, limits), the turn budget and
-    how much the attempt may stream."""
+    """What to ask: the first model call (model, system, prompt, tool specs, limits), how many model
+    calls the attempt may make and how much it may stream."""
 
     call: ModelCall
-    max_turns: int = 20
+    max_calls: int = 20
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
 
 
@@ -109,7 +109,7 @@ async def run_agent(
     messages: list[Message] = [] if transcript is None else transcript
     messages.extend(task.call.messages)
     streamed = 0
-    for call_index in range(task.max_turns):
+    for call_index in range(task.max_calls):
         text: list[str] = []
         reasoning: list[str] = []
         ready: list[ToolCallReady] = []
@@ -157,9 +157,9 @@ async def run_agent(
                 ToolResultMessage(tool_call.call_id, tool_call.name, result.output, result.is_error)
             )
     message = (
-        f"stopped after {task.max_turns} model calls (max_turns) while the model was still calling tools"
+        f"stopped after {task.max_calls} model calls (max_calls) while the model was still calling tools"
     )
-    yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_TURNS, message))
+    yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_CALLS, message))
 
 
 def streamed_chars(event: Event) -> int:

@@ -141,7 +141,7 @@ async def _ask(args: argparse.Namespace) -> int:
         call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
         metrics = Metrics()
         outcome = Outcome.COMPLETED
-        async for event in run_agent(provider, AgentTask(call, max_turns=1), EventFactory("ask", 1)):
+        async for event in run_agent(provider, AgentTask(call, max_calls=1), EventFactory("ask", 1)):
             metrics.apply(event)
             match event:
                 case TextDelta(text=text):

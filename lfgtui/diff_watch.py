@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from lfgtui.git import WorktreeError
+from lfgtui.git import GitError
 from lfgtui.worktrees import DiffStat, Worktree, diff_stat, diff_text
 
 Report = Callable[[DiffStat, str | None], None]
@@ -49,7 +49,7 @@ class DiffWatch:
             self._task = None
         try:
             stat, text = await diff_stat(self.tree), await diff_text(self.tree)
-        except WorktreeError as exc:
+        except GitError as exc:
             logger.warning("the final diff of %s could not be taken: %s", self.tree.ticket_id, exc)
             return
         self._last = stat
@@ -62,7 +62,7 @@ class DiffWatch:
             self._poked.clear()
             try:
                 stat = await diff_stat(self.tree)
-            except WorktreeError as exc:
+            except GitError as exc:
                 logger.warning("the diff of %s could not be measured: %s", self.tree.ticket_id, exc)
             else:
                 if stat != self._last:

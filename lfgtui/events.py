@@ -39,9 +39,9 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"  # no byte within the idle timeout
     STREAM_ERROR = "stream_error"  # an in-band error event inside a 200 stream
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
-    MAX_TURNS = "max_turns"  # the model was still calling tools when the ticket's max_turns ran out
+    MAX_CALLS = "max_calls"  # the model was still calling tools when the ticket's max_calls ran out
     OUTPUT_LIMIT = "output_limit"  # the attempt streamed more than the ticket's max_output_chars
-    STOPPED = "stopped"  # a coding agent ended its turn early: a refusal, its own token or turn limit
+    STOPPED = "stopped"  # a coding agent ended its turn early: a refusal or its own token limit
     BUDGET = "budget"  # the ticket's or the run's max_cost_usd was reached
     WORKTREE = "worktree"  # isolation = "worktree" could not give the ticket a worktree
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
@@ -102,7 +102,8 @@ class PromptSent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSent(Event):
-    """A model call left for the provider; `call` counts model calls within the attempt from 0.
+    """A request left for the provider: model call `call` (counted from 0 within the attempt), sent
+    for the first time or again after a failure (a retry is a new request of the same call).
     `input_estimate` is lfg's estimate of the prompt's tokens: what a cost counts until the provider
     reports the input it charged."""
 
@@ -169,7 +170,7 @@ class Retrying(Status):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Queued(Status):
-    """A model call waits for its provider's shared limits (see ratelimit.py) before it is sent.
+    """A request waits for its provider's shared limits (see ratelimit.py) before it is sent.
 
     `reason` is "concurrency", "requests_per_minute", "tokens_per_minute" or "rate_limited" (a 429
     paused the provider); `until` is the monotonic time it may go, when known. A `RequestSent` follows
@@ -254,7 +255,7 @@ class DiffUpdated(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage(Event):
-    """Token usage of the current model call so far, as the provider reported it (cumulative).
+    """Token usage of the current request so far, as the provider reported it (cumulative).
 
     `input_tokens` is the whole prompt; `cache_read_tokens` and `cache_write_tokens` are the parts of
     it read from or written to the provider's prompt cache (priced apart). `reasoning_tokens` are part

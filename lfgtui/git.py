@@ -58,9 +58,9 @@ _PLUMBING = (
 """Our own plumbing runs no hook (a checkout would run post-checkout) and starts no fsmonitor daemon."""
 
 
-class WorktreeError(Exception):
-    """Why a worktree could not be made, read or removed: one sentence a user can act on. It lives
-    here because git failing to run or to finish is one such reason."""
+class GitError(Exception):
+    """Why git could not do what lfg asked (make, read or remove a worktree, or run at all): one
+    sentence a user can act on."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ async def git(
     limit: int = OUTPUT_LIMIT,
 ) -> _Output:
     """Run `git -C cwd [-c config]… args` bounded in time and output; a stdout longer than `limit` is
-    cut and git killed. Raises WorktreeError when git is missing or does not finish in time."""
+    cut and git killed. Raises GitError when git is missing or does not finish in time."""
     timeout_s = GIT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         process = await asyncio.create_subprocess_exec(
@@ -135,11 +135,9 @@ async def git(
             start_new_session=True,
         )
     except FileNotFoundError:
-        raise WorktreeError(
-            'git is not installed (or not on PATH); isolation = "worktree" needs it'
-        ) from None
+        raise GitError('git is not installed (or not on PATH); isolation = "worktree" needs it') from None
     except OSError as exc:
-        raise WorktreeError(f"could not run git: {inert(str(exc))}") from None
+        raise GitError(f"could not run git: {inert(str(exc))}") from None
     assert process.stdout is not None and process.stderr is not None  # piped above
     try:
         async with asyncio.timeout(timeout_s):
@@ -149,7 +147,7 @@ async def git(
             )
             code = await process.wait()
     except TimeoutError:
-        raise WorktreeError(
+        raise GitError(
             f"git {args[0]} did not finish within {timeout_s:g} s in {cwd} (a stuck filter or lock?)"
         ) from None
     finally:
@@ -167,10 +165,10 @@ async def checked(
     config: tuple[str, ...] = (),
     timeout_s: float | None = None,
 ) -> bytes:
-    """`git` whose failure is a WorktreeError quoting git."""
+    """`git` whose failure is a GitError quoting git."""
     result = await git(cwd, *args, env=env, config=config, timeout_s=timeout_s)
     if result.code != 0 and not result.truncated:
-        raise WorktreeError(f"git {args[0]} failed in {cwd}: {quoted(result.err) or f'exit {result.code}'}")
+        raise GitError(f"git {args[0]} failed in {cwd}: {quoted(result.err) or f'exit {result.code}'}")
     return result.out
 
 

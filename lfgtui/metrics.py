@@ -33,8 +33,9 @@ def estimate_tokens(text: str) -> int:
 
 
 @dataclass
-class CallMetrics:
-    """Timings and counts of one request/response; a retried request is a new one of the same `call`."""
+class RequestMetrics:
+    """Timings and counts of one request and its response; a retry is a new request of the same
+    model `call`."""
 
     request_sent: float
     call: int = 0
@@ -95,7 +96,7 @@ class CallMetrics:
 class Metrics:
     """Metrics of one attempt, fed every event of it through `apply`."""
 
-    calls: list[CallMetrics] = field(default_factory=list)
+    requests: list[RequestMetrics] = field(default_factory=list)
     pricer: Pricer | None = None
     """The price of the attempt's model; None when none is known (its cost is then unknown)."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
@@ -104,7 +105,7 @@ class Metrics:
     def apply(self, event: Event) -> None:
         match event:
             case RequestSent(t=t, call=call, input_estimate=input_estimate):
-                self.calls.append(CallMetrics(request_sent=t, call=call, input_estimate=input_estimate))
+                self.requests.append(RequestMetrics(request_sent=t, call=call, input_estimate=input_estimate))
             case TextDelta(t=t, text=text):
                 self._token(t, text, answer=True)
             case ReasoningDelta(t=t, text=text):
@@ -112,50 +113,50 @@ class Metrics:
             case ToolCallArgsDelta(t=t, fragment=fragment):
                 self._token(t, fragment, answer=None)
             case Usage():
-                if self.calls:
-                    self._usage(self.calls[-1], event)
+                if self.requests:
+                    self._usage(self.requests[-1], event)
             case CallEnded():
-                if self.calls:
-                    self.calls[-1].ended = True
+                if self.requests:
+                    self.requests[-1].ended = True
 
     @staticmethod
-    def _usage(call: CallMetrics, usage: Usage) -> None:
+    def _usage(request: RequestMetrics, usage: Usage) -> None:
         """Counts are cumulative: a count the provider reports replaces ours, one it leaves out stays."""
         if usage.output_tokens is not None:
-            call.reported_tokens = usage.output_tokens
+            request.reported_tokens = usage.output_tokens
         for name in ("input_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens"):
             value = getattr(usage, name)
             if value is not None:
-                setattr(call, name, value)
+                setattr(request, name, value)
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
-        if not self.calls:
+        if not self.requests:
             return
-        call = self.calls[-1]
-        if call.first_token is None:
-            call.first_token = t
-        if answer is True and call.first_text is None:
-            call.first_text = t
-        elif answer is False and call.first_reasoning is None:
-            call.first_reasoning = t
-        call.last_token = t
-        call.chunks += 1
+        request = self.requests[-1]
+        if request.first_token is None:
+            request.first_token = t
+        if answer is True and request.first_text is None:
+            request.first_text = t
+        elif answer is False and request.first_reasoning is None:
+            request.first_reasoning = t
+        request.last_token = t
+        request.chunks += 1
         tokens = estimate_tokens(text)
-        call.estimated_tokens += tokens
+        request.estimated_tokens += tokens
         self._window.append((t, tokens))
         self._window_tokens += tokens
 
     @property
     def chunks(self) -> int:
-        return sum(c.chunks for c in self.calls)
+        return sum(r.chunks for r in self.requests)
 
     @property
     def output_tokens(self) -> int:
-        return sum(c.output_tokens for c in self.calls)
+        return sum(r.output_tokens for r in self.requests)
 
     @property
     def input_tokens(self) -> int | None:
-        known = [c.input_tokens for c in self.calls if c.input_tokens is not None]
+        known = [r.input_tokens for r in self.requests if r.input_tokens is not None]
         return sum(known) if known else None
 
     @property
@@ -163,23 +164,23 @@ class Metrics:
         """What the attempt's requests cost so far; None when no price is known."""
         if self.pricer is None:
             return None
-        return sum(call.cost(self.pricer) for call in self.calls)
+        return sum(request.cost(self.pricer) for request in self.requests)
 
     @property
     def cost_estimated(self) -> bool:
         """True while a request's cost rests on our token estimate rather than the provider's usage."""
-        return any(not call.cost_known for call in self.calls if call.chunks or call.ended)
+        return any(not request.cost_known for request in self.requests if request.chunks or request.ended)
 
     @property
     def tokens_estimated(self) -> bool:
-        """True while any call's count is our estimate rather than the provider's usage."""
-        return any(c.estimated for c in self.calls if c.chunks)
+        """True while any request's count is our estimate rather than the provider's usage."""
+        return any(r.estimated for r in self.requests if r.chunks)
 
     def _ttft(self, pick: str) -> float | None:
         """From the request that answered the first model call: its retries (after a 429, a drop...)
         brought no output, and the wait for them is shown as retries, not folded into TTFT."""
-        for request in self.calls:
-            if request.call != self.calls[0].call:
+        for request in self.requests:
+            if request.call != self.requests[0].call:
                 break
             first = getattr(request, pick)
             if first is not None:
@@ -201,11 +202,11 @@ class Metrics:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Output rate over each call's first-to-last token, so time spent running tools is excluded."""
-        span = sum(c.streaming_s for c in self.calls)
+        """Output rate over each request's first-to-last token, so time spent running tools is excluded."""
+        span = sum(r.streaming_s for r in self.requests)
         if span <= 0:
             return None
-        return sum(c.tokens_after_first_chunk for c in self.calls) / span
+        return sum(r.tokens_after_first_chunk for r in self.requests) / span
 
     def live_tokens_per_s(self, now: float) -> float:
         """Tokens per second over the last couple of seconds, for the live gauge."""
@@ -214,7 +215,7 @@ class Metrics:
             self._window_tokens -= self._window.popleft()[1]
         if not self._window:
             return 0.0
-        first = next((c.first_token for c in self.calls if c.first_token is not None), now)
+        first = next((r.first_token for r in self.requests if r.first_token is not None), now)
         span = min(LIVE_WINDOW_S, now - first)
         return self._window_tokens / span if span > 0 else 0.0
 
@@ -244,7 +245,7 @@ class MetricsBook:
         for metrics in self.attempts.values():
             cost = metrics.cost_usd
             if cost is None:
-                inexact = inexact or bool(metrics.calls)
+                inexact = inexact or bool(metrics.requests)
             else:
                 total = (total or 0.0) + cost
                 inexact = inexact or metrics.cost_estimated

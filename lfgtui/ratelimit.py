@@ -1,4 +1,4 @@
-"""Shared per-provider limits: model calls streaming at once, requests and tokens a minute, and the
+"""Shared per-provider limits: requests streaming at once, requests and tokens a minute, and the
 pause a 429 asks for, over every ticket of a run.
 
 A provider counts one key's requests together, so tickets keeping their own budgets would together
@@ -156,7 +156,7 @@ class Permit:
         return self._limiter.explain(wait)
 
     def settle(self, input_tokens: int | None, output_tokens: int | None) -> None:
-        """Charge what the provider reports (cumulative within the call) instead of the estimate; an
+        """Charge what the provider reports (cumulative within the request) instead of the estimate; an
         unreported input keeps its estimate."""
         if input_tokens is not None:
             self._input = input_tokens
@@ -166,7 +166,7 @@ class Permit:
         self._limiter._settle(self, used)
 
     def release(self) -> None:
-        """Leave the line, or give back the slot; only the first call counts."""
+        """Leave the line, or give back the slot; only the first release counts."""
         if not self.released:
             self.released = True
             self._limiter._release(self)

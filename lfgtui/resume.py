@@ -28,7 +28,7 @@ from lfgtui.history.schema import PartKind
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
-from lfgtui.tickets import DEFAULT_MAX_TURNS, Ticket
+from lfgtui.tickets import DEFAULT_MAX_CALLS, Ticket
 
 IDLE_GAP_S = 1.0
 
@@ -117,7 +117,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         provider=row.provider,
         model=row.model,
         tools=row.tools,
-        max_turns=row.max_turns or DEFAULT_MAX_TURNS,
+        max_calls=row.max_calls or DEFAULT_MAX_CALLS,
         max_tokens=row.max_tokens,
         temperature=row.temperature,
         workdir=Path(row.workdir or "."),

@@ -373,7 +373,7 @@ class Run:
     async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
-        from lfgtui.git import WorktreeError
+        from lfgtui.git import GitError
         from lfgtui.worktrees import create_worktree, worktrees_root
 
         if state.worktree is not None:
@@ -382,7 +382,7 @@ class Run:
         try:
             root = self.worktrees or worktrees_root()
             state.worktree = await create_worktree(ticket.workdir, self.run_id, ticket.id, root)
-        except WorktreeError as exc:
+        except GitError as exc:
             self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
             error = ErrorInfo(ErrorKind.WORKTREE, str(exc))
             self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
@@ -449,7 +449,7 @@ class Run:
             max_tokens=ticket.max_tokens,
             temperature=ticket.temperature,
         )
-        return AgentTask(call, max_turns=ticket.max_turns, max_output_chars=ticket.max_output_chars)
+        return AgentTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
 
     def _toolbox(self, state: TicketState) -> Toolbox | None:
         ticket = state.ticket

@@ -1,12 +1,12 @@
 """tickets.toml: the agents one `lfg run` starts, checked as a whole before any of them runs.
 
-Each `[[ticket]]` inherits the fields of `[defaults]` it does not set. A ticket's prompt can quote
-the final answer of a ticket it depends on with `{{ outputs.ID }}`.
+Each `[[ticket]]` inherits the fields of `[defaults]` it does not set; one with `models` becomes a
+ticket per model (fanout.py). A ticket's prompt can quote the final answer of a ticket it depends on
+with `{{ outputs.ID }}`.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -16,6 +16,7 @@ from typing import Any
 
 from lfgtui.agent import DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.config import Config
+from lfgtui.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.validation import (
@@ -36,7 +37,8 @@ from lfgtui.validation import (
     unknown,
 )
 
-DEFAULT_MAX_TURNS = 20
+DEFAULT_MAX_CALLS = 20
+"""How many model calls an attempt may make (each answered by tool results) before it stops."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 OFFLINE_PROVIDER = "sim"
@@ -50,7 +52,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "provider": STRING,
     "model": STRING,
     "tools": STRING_LIST,
-    "max_turns": POSITIVE_INT,
+    "max_calls": POSITIVE_INT,
     "max_output_chars": POSITIVE_INT,
     "max_tokens": POSITIVE_INT,
     "temperature": NON_NEGATIVE_NUMBER,
@@ -63,22 +65,15 @@ TICKET_FIELDS: dict[str, Kind] = {
     "allow_git_writes": BOOLEAN,
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
     "max_cost_usd": POSITIVE_NUMBER,
-    "models": Kind(
-        'a non-empty list of "provider/model" names',
-        lambda value: STRING_LIST.check(value) and bool(value) and all(map(_is_model_entry, value)),
-    ),
+    "models": MODELS,
 }
+RENAMED_FIELDS = {"max_turns": "max_calls"}
+"""Old names a tickets file may still use: each is read as the field's name now."""
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
 
 PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
-UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def _is_model_entry(value: str) -> bool:
-    provider, _, model = value.partition("/")
-    return bool(provider.strip() and model.strip())
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ class Ticket:
     provider: str
     model: str
     tools: tuple[str, ...]
-    max_turns: int
+    max_calls: int
     max_tokens: int | None
     temperature: float | None
     workdir: Path
@@ -202,14 +197,14 @@ class _Loader:
                 self.line(None, key), f"[defaults]: {key} cannot have a default; set it on each ticket"
             )
         inheritable = {key: value for key, value in table.items() if key not in TICKET_ONLY}
-        fields = self.check.fields(inheritable, DEFAULT_FIELDS, "[defaults]", "defaults")
+        fields = self.check.fields(inheritable, DEFAULT_FIELDS, "[defaults]", "defaults", 0, RENAMED_FIELDS)
         return self._check_values(None, "[defaults]", fields)
 
     def _draft(self, index: int, table: Mapping[str, Any]) -> _Draft:
         ticket_id = table.get("id")
         valid_id = ticket_id if isinstance(ticket_id, str) and ID_PATTERN.fullmatch(ticket_id) else None
         where = f"ticket {valid_id!r}" if valid_id else f"ticket #{index + 1}"
-        fields = self.check.fields(table, TICKET_FIELDS, where, "ticket", index)
+        fields = self.check.fields(table, TICKET_FIELDS, where, "ticket", index, RENAMED_FIELDS)
         draft = _Draft(index=index, id=valid_id, where=where, fields=fields)
         if "id" not in table:
             self.check.add(self.line(draft), f"{where}: missing id")
@@ -277,7 +272,7 @@ class _Loader:
                 first[draft.id] = draft
 
     def _check_dependencies(
-        self, drafts: Sequence[_Draft], named: Mapping[str, _Draft], variants: Mapping[int, list[_Variant]]
+        self, drafts: Sequence[_Draft], named: Mapping[str, _Draft], variants: Mapping[int, list[Variant]]
     ) -> dict[int, tuple[str, ...]]:
         """Every dependency exists, none is circular, and a prompt quotes only its dependencies.
 
@@ -330,39 +325,25 @@ class _Loader:
             )
         return needs
 
-    def _variants(self, draft: _Draft, defaults: Mapping[str, Any], fallback: str) -> list[_Variant]:
-        """The tickets one `[[ticket]]` becomes: itself, or one per entry of its `models` (fan-out).
+    def _variants(self, draft: _Draft, defaults: Mapping[str, Any], fallback: str) -> list[Variant]:
+        """The tickets one `[[ticket]]` becomes: itself, or one per entry of its `models` (fanout.py).
 
         A ticket's own provider or model wins over `models` in [defaults]; on one level they clash.
         """
         own = draft.fields
         for level, table in ((draft, own), (None, defaults)):
-            clash = [key for key in ("provider", "model") if key in table]
-            if "models" in table and clash:
-                where = draft.where if level is draft else "[defaults]"
-                self.check.add(
-                    self.line(level, clash[0]),
-                    f"{where}: {' and '.join(clash)} cannot be set with models, which names the "
-                    f"provider and model of each pane",
-                )
-        models = own.get("models") if "models" in own else None
-        if models is None and not {"provider", "model"} & own.keys():
-            models = defaults.get("models")
+            if found := clash(table):
+                key, message = found
+                self.check.add(self.line(level, key), f"{draft.where if level else '[defaults]'}: {message}")
+        models = chosen_models(own, defaults)
         if models is None:
             provider = own.get("provider") or defaults.get("provider") or fallback
-            return [_Variant(draft.id, provider, self._model(draft, defaults, provider), None)]
+            return [Variant(draft.id, provider, self._model(draft, defaults, provider), None)]
+        pairs, problems = model_pairs(models, self.config.providers)
         line = self.line(draft if "models" in own else None, "models")
-        pairs: list[tuple[str, str]] = []
-        for entry in dict.fromkeys(models):
-            provider, _, model = (part.strip() for part in entry.partition("/"))
-            if provider not in self.config.providers:
-                message = unknown("provider", provider, self.config.providers)
-                self.check.add(line, f"{draft.where}: models: {entry!r}: {message}")
-            else:
-                pairs.append((provider, model))
-        if len(models) != len(set(models)):
-            self.check.add(line, f"{draft.where}: models: a model is listed twice")
-        return _fanned_out(draft.id, pairs)
+        for problem in problems:
+            self.check.add(line, f"{draft.where}: {problem}")
+        return fanned_out(draft.id, pairs)
 
     def _fallback_provider(self) -> str:
         """For tickets that name no provider: the first keyed provider whose key is set, else the sim."""
@@ -372,7 +353,7 @@ class _Loader:
         return OFFLINE_PROVIDER
 
     def _check_keys(
-        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[_Variant]]
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
     ) -> None:
         """Each provider in use has its key; one message per provider, naming every ticket using it."""
         users: dict[str, list[_Draft]] = {}
@@ -406,7 +387,7 @@ class _Loader:
         return model or ""
 
     def _ticket(
-        self, draft: _Draft, defaults: Mapping[str, Any], variant: _Variant, depends_on: tuple[str, ...]
+        self, draft: _Draft, defaults: Mapping[str, Any], variant: Variant, depends_on: tuple[str, ...]
     ) -> Ticket:
         fields = {**defaults, **draft.fields}
         auto_approve = fields.get("auto_approve", False)
@@ -420,7 +401,7 @@ class _Loader:
             provider=variant.provider,
             model=variant.model,
             tools=tuple(fields.get("tools", ())),
-            max_turns=fields.get("max_turns", DEFAULT_MAX_TURNS),
+            max_calls=fields.get("max_calls", DEFAULT_MAX_CALLS),
             max_tokens=fields.get("max_tokens"),
             temperature=float(temperature) if temperature is not None else None,
             workdir=fields.get("workdir", self.folder),
@@ -435,36 +416,6 @@ class _Loader:
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
         )
-
-
-@dataclass(frozen=True)
-class _Variant:
-    """One ticket of the run a `[[ticket]]` becomes; `group` is the written id when it fans out."""
-
-    id: str | None
-    provider: str
-    model: str
-    group: str | None
-
-
-def _fanned_out(ticket_id: str | None, pairs: Sequence[tuple[str, str]]) -> list[_Variant]:
-    """One ticket per (provider, model), called `ID@model`, or `ID@provider-model` where two
-    providers serve a model of the same name; characters an id may not use become '-' (and a name
-    that still clashes gets a number)."""
-    models = [model for _, model in pairs]
-    variants = []
-    taken: set[str] = set()
-    for provider, model in pairs:
-        name = model if models.count(model) == 1 else f"{provider}-{model}"
-        suffix = base = UNSAFE_IN_ID.sub("-", name).strip("-") or "model"
-        for n in itertools.count(2):
-            if suffix not in taken:
-                break
-            suffix = f"{base}-{n}"
-        taken.add(suffix)
-        variant_id = None if ticket_id is None else f"{ticket_id}@{suffix}"
-        variants.append(_Variant(variant_id, provider, model, ticket_id))
-    return variants
 
 
 def _has_key(provider: ProviderConfig, env: Mapping[str, str]) -> bool:

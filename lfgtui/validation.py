@@ -270,18 +270,27 @@ class Checker:
         where: str,
         header: str = "",
         index: int = 0,
+        renamed: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The fields of `table` that are known and well typed; every other one becomes a problem."""
+        """The fields of `table` that are known and well typed; every other one becomes a problem.
+
+        `renamed` maps a field's old name to its name now: the old one is read as the new one (a
+        file written before the rename keeps working), but a table may not set both."""
         valid: dict[str, Any] = {}
-        for key, value in table.items():
-            line = self.doc.line(header, key, index)
-            if key not in allowed:
+        for written, value in table.items():
+            line = self.doc.line(header, written, index)
+            key = renamed.get(written, written) if renamed else written
+            kind = allowed.get(key)
+            if key != written and key in table:
+                both = f"{written} is the old name of {key}, which is set too; keep only {key}"
+                self.add(line, f"{where}: {both}")
+            elif kind is None:
                 if key.lower() in SECRET_FIELDS:
                     self.add(line, f"{where}: {key!r} is not allowed: {SECRET_HINT}")
                 else:
                     self.add(line, f"{where}: {unknown('field', key, allowed)}")
-            elif not allowed[key].check(value):
-                self.add(line, f"{where}: {key} must be {allowed[key].description}, got {describe(value)}")
+            elif not kind.check(value):
+                self.add(line, f"{where}: {written} must be {kind.description}, got {describe(value)}")
             else:
                 valid[key] = value
         return valid

@@ -38,7 +38,7 @@ import platformdirs
 
 from lfgtui.folders import private_folder
 from lfgtui.formats import diff_size
-from lfgtui.git import WorktreeError, checked, git, line, quoted
+from lfgtui.git import GitError, checked, git, line, quoted
 from lfgtui.inert import inert
 
 WORKTREES_ENV = "LFG_WORKTREES"
@@ -91,7 +91,7 @@ def worktrees_root(env: Mapping[str, str] = os.environ) -> Path:
 def ref_safe(name: str) -> str:
     """`name` as a folder name and a ref name component (see the module docstring); injective."""
     if not name:
-        raise WorktreeError("an empty run or ticket id cannot name a worktree")
+        raise GitError("an empty run or ticket id cannot name a worktree")
     parts: list[str] = []
     for char in name:
         if char in _PLAIN:
@@ -147,7 +147,7 @@ _repository_locks = _RepositoryLocks()
 
 def _require_folder(folder: Path) -> None:
     if not folder.is_dir():
-        raise WorktreeError(f"{folder} is not a folder")
+        raise GitError(f"{folder} is not a folder")
 
 
 async def _repository_of(workdir: Path) -> tuple[Path, str, str]:
@@ -156,16 +156,16 @@ async def _repository_of(workdir: Path) -> tuple[Path, str, str]:
     top = await git(workdir, "rev-parse", "--show-toplevel")
     if top.code != 0:
         if b"not a git repository" in top.err:
-            raise WorktreeError(
+            raise GitError(
                 f"{workdir} is not inside a git repository; "
                 'isolation = "worktree" needs one (git init, or drop isolation)'
             )
-        raise WorktreeError(f"git rev-parse failed in {workdir}: {quoted(top.err)}")
+        raise GitError(f"git rev-parse failed in {workdir}: {quoted(top.err)}")
     repo = Path(line(top.out))
     prefix = line(await checked(workdir, "rev-parse", "--show-prefix"))
     head = await git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if head.code != 0:
-        raise WorktreeError(
+        raise GitError(
             f"the repository {repo} has no commits yet; commit once so the worktree has a HEAD to start from"
         )
     return repo, prefix, line(head.out)
@@ -231,7 +231,7 @@ async def forget(repo: Path, path: Path) -> None:
     would also drop the user's own worktrees whose folder is on an unmounted disk."""
     result = await git(repo, "worktree", "remove", "--force", str(path))
     if result.code != 0 and b"is not a working tree" not in result.err:
-        raise WorktreeError(f"git worktree remove failed in {repo}: {quoted(result.err)}")
+        raise GitError(f"git worktree remove failed in {repo}: {quoted(result.err)}")
 
 
 async def create_worktree(workdir: Path, run_id: str, ticket_id: str, root: Path) -> Worktree:
@@ -248,7 +248,7 @@ async def create_worktree(workdir: Path, run_id: str, ticket_id: str, root: Path
                 parents=True, exist_ok=True
             )  # an untracked or ignored folder is not checked out
         except OSError as exc:
-            raise WorktreeError(f"cannot make the worktree {path}: {inert(str(exc))}") from None
+            raise GitError(f"cannot make the worktree {path}: {inert(str(exc))}") from None
     return tree
 
 
@@ -260,14 +260,14 @@ async def _made(wanted: Worktree) -> Worktree:
     with contextlib.suppress(OSError, ValueError):
         known = read_metadata(metadata_file(path))
     if known is not None and known[0].repo != repo:
-        raise WorktreeError(
+        raise GitError(
             f"ticket {wanted.ticket_id!r} of run {wanted.run_id} already has a worktree of {known[0].repo}, "
             f"not of {repo}; use another run id, or lfg worktrees clean --run {wanted.run_id}"
         )
     if known is not None and path.is_dir():
         return replace(wanted, base=known[0].base)
     if path.exists():
-        raise WorktreeError(f"{path} exists but lfg has no record of it; move it away, then run again")
+        raise GitError(f"{path} exists but lfg has no record of it; move it away, then run again")
     await forget(repo, path)
     tree = wanted
     add = ("worktree", "add", "-b", branch, str(path), wanted.base)
@@ -278,7 +278,7 @@ async def _made(wanted: Worktree) -> Worktree:
     _write_metadata(tree, known[1] if known else time.time())
     try:
         await checked(repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
-    except WorktreeError:
+    except GitError:
         if known is None:
             metadata_file(path).unlink(missing_ok=True)
         raise
@@ -292,7 +292,7 @@ async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
     on a copy of our kept index and puts it back after, so concurrent diffs (the pane, `lfg worktrees
     list`) never wait for each other's lock."""
     if not tree.path.is_dir():
-        raise WorktreeError(f"the worktree {tree.path} no longer exists")
+        raise GitError(f"the worktree {tree.path} no longer exists")
     kept = index_file(tree.path)
     scratch = kept.with_name(f"{kept.name}.{secrets.token_hex(4)}")
     env = {"GIT_INDEX_FILE": str(scratch)}
@@ -329,7 +329,7 @@ async def diff_text(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS) -> str:
     async with _snapshot(tree) as env:
         result = await git(tree.path, *_diff_args(tree), env=env, limit=max_chars)
     if result.code != 0 and not result.truncated:
-        raise WorktreeError(f"git diff failed in {tree.path}: {quoted(result.err)}")
+        raise GitError(f"git diff failed in {tree.path}: {quoted(result.err)}")
     text = result.out.decode(errors="replace")
     if not result.truncated:
         return text

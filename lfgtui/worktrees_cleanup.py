@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lfgtui.formats import plural
-from lfgtui.git import MESSAGE_CHARS, WorktreeError, checked, git, line, quoted
+from lfgtui.git import MESSAGE_CHARS, GitError, checked, git, line, quoted
 from lfgtui.inert import inert
 from lfgtui.worktrees import (
     DiffStat,
@@ -63,7 +63,7 @@ async def _has_changes(path: Path) -> bool:
     """Uncommitted changes or untracked (not ignored) files: what `git worktree remove` would lose."""
     status = await git(path, "status", "--porcelain", "--untracked-files=normal", limit=1)
     if status.code != 0 and not status.truncated:
-        raise WorktreeError(f"git status failed in {path}: {quoted(status.err)}")
+        raise GitError(f"git status failed in {path}: {quoted(status.err)}")
     return bool(status.out)
 
 
@@ -80,14 +80,14 @@ async def _info(tree: Worktree, created: float) -> WorktreeInfo:
     dirty = ahead = stat = problem = None
     try:
         if not tree.repo.is_dir():
-            raise WorktreeError(f"its repository {tree.repo} no longer exists")
+            raise GitError(f"its repository {tree.repo} no longer exists")
         ahead = await _ahead(tree)
         if exists:
             dirty = await _has_changes(tree.path)
             stat = await diff_stat(tree)
         else:
             problem = "its folder was deleted by hand (lfg worktrees clean forgets it)"
-    except WorktreeError as exc:
+    except GitError as exc:
         problem = str(exc)
     return WorktreeInfo(
         tree.run_id, tree.ticket_id, tree.path, tree, created, exists, dirty, ahead, stat, problem
@@ -187,11 +187,11 @@ async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Remov
         else:
             await forget(tree.repo, tree.path)
             done = f"forgot {tree.path} (its folder was already deleted)"
-    except WorktreeError as exc:
+    except GitError as exc:
         return Removal(tree.path, False, True, f"kept {tree.path}: {exc}")
     _forget_files(tree.path)
     try:
         done += await _settle_branch(tree)
-    except WorktreeError as exc:
+    except GitError as exc:
         done += f"; kept branch {tree.branch}: {exc}"
     return Removal(tree.path, True, False, done)

@@ -52,14 +52,14 @@ def run_worktree_command(args: argparse.Namespace) -> int:
 
 
 async def _command(args: argparse.Namespace) -> int:
-    from lfgtui.git import WorktreeError
+    from lfgtui.git import GitError
     from lfgtui.worktrees import worktrees_root
     from lfgtui.worktrees_cleanup import list_worktrees
 
     root = worktrees_root()
     try:
         found = await list_worktrees(root, args.run)
-    except WorktreeError as exc:
+    except GitError as exc:
         return _error(str(exc), EXIT_USAGE)
     except OSError as exc:
         return _error(f"cannot read {root}: {exc}", EXIT_REFUSED)

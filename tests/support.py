@@ -27,7 +27,7 @@ async def cached_usage(
 ) -> tuple[list[Usage], tuple[int, ...]]:
     """Stream a scenario whose usage reports 1200 prompt tokens read from the cache and 300 written to
     it: the `Usage` events, and what each should say as (whole prompt, reads, writes)."""
-    toml = "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[turn]]\ntext = 'From the cache.'\n"
+    toml = "cache_read_tokens = 1200\ncache_write_tokens = 300\n[[call]]\ntext = 'From the cache.'\n"
     out = await collect(provider, ask(write_scenario(scenario_dir, "cached", toml)))
     assert out.error is None
     return out.of(Usage), (estimate_input_tokens(sim.log[0].body) + 1200 + 300, 1200, 300)

@@ -112,7 +112,7 @@ async def test_measured_ttft_and_rate_match_what_the_server_logged(
 ) -> None:
     text = " ".join(f"w{i}" for i in range(40))
     model = write_scenario(
-        scenario_dir, "paced", f'ttft_ms = 300\ntokens_per_s = 50\n[[turn]]\ntext = "{text}"\n'
+        scenario_dir, "paced", f'ttft_ms = 300\ntokens_per_s = 50\n[[call]]\ntext = "{text}"\n'
     )
     metrics = Metrics()
     for event in await attempt(sim, model, Sleeps()):
@@ -219,6 +219,6 @@ async def test_the_output_limit_counts_every_call_of_the_attempt(sim: SimServer)
     task = AgentTask(ask("tool-loop"), max_output_chars=size + 1)
     events = [e async for e in run_agent(provider, task, EventFactory("t", 1))]
     await provider.aclose()
-    assert ending(whole).error is not None and ending(whole).error.kind is ErrorKind.MAX_TURNS
+    assert ending(whole).error is not None and ending(whole).error.kind is ErrorKind.MAX_CALLS
     assert ending(events).outcome is Outcome.FAILED and ending(events).error.kind is ErrorKind.OUTPUT_LIMIT
     assert any(isinstance(e, ToolResult) for e in events), "the first call stayed under the limit"

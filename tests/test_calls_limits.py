@@ -167,15 +167,15 @@ async def test_a_429_received_by_one_agent_pauses_the_other_s_next_request(
     rate_limited = write_scenario(
         scenario_dir,
         "limited",
-        'ttft_ms = 10\ntokens_per_s = 1000\n[[turn]]\ntext = "Worth the wait."\n'
+        'ttft_ms = 10\ntokens_per_s = 1000\n[[call]]\ntext = "Worth the wait."\n'
         '[[fault]]\nkind = "http"\nstatus = 429\nretry_after = 5\ntimes = 1\n',
     )
     two_calls = write_scenario(
         scenario_dir,
         "two-calls",
-        'ttft_ms = 10\ntokens_per_s = 1000\n[[turn]]\ntext = "Let me look."\n'
-        '[[turn.tool_call]]\nname = "read_file"\narguments = { path = "x" }\n'
-        '[[turn]]\ntext = "Done."\n',
+        'ttft_ms = 10\ntokens_per_s = 1000\n[[call]]\ntext = "Let me look."\n'
+        '[[call.tool_call]]\nname = "read_file"\narguments = { path = "x" }\n'
+        '[[call]]\ntext = "Done."\n',
     )
     time = FakeTime()
     config = sim_config(sim)

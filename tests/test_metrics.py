@@ -87,7 +87,7 @@ def test_rate_excludes_the_time_between_model_calls(clock: Clock) -> None:
     # each call: 10 tokens after the first chunk over 1.0 s
     assert m.tokens_per_s == pytest.approx(10.0)
     assert m.chunks == 22
-    assert m.calls[1].ended
+    assert m.requests[1].ended
 
 
 def test_tool_argument_fragments_count_as_output(clock: Clock) -> None:

@@ -102,7 +102,7 @@ async def test_retries_in_a_resumed_run_are_new_attempts_of_the_same_run(
     write_scenario(
         scenario_dir,
         "flaky",
-        'ttft_ms = 1\n[[turn]]\ntext = "ok"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n',
+        'ttft_ms = 1\n[[call]]\ntext = "ok"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n',
     )
     toml = '[[ticket]]\nid = "flaky"\nprompt = "x"\nprovider = "sim"\nmodel = "flaky"\n\n'
     toml += '[[ticket]]\nid = "after"\nprompt = "{{ outputs.flaky }}!"\nprovider = "sim"\nmodel = "hello"\n'

@@ -179,7 +179,7 @@ def test_dependents_of_a_failed_ticket_are_skipped(lfg: Lfg) -> None:
 
 def test_eight_slow_tickets_stream_concurrently(lfg: Lfg) -> None:
     model = lfg.scenario(
-        "slow-start", 'ttft_ms = 500\ntokens_per_s = 100\n[[turn]]\ntext = "one two three"\n'
+        "slow-start", 'ttft_ms = 500\ntokens_per_s = 100\n[[call]]\ntext = "one two three"\n'
     )
     tickets = lfg.tickets(
         "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "go"\nmodel = "{model}"\n\n' for i in range(8))
@@ -240,14 +240,14 @@ def test_unknown_tools_and_bad_arguments_become_error_results(lfg: Lfg) -> None:
         """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
-        [[turn.tool_call]]
+        [[call]]
+        [[call.tool_call]]
         name = "launch_rockets"
         arguments = { count = 3 }
-        [[turn.tool_call]]
+        [[call.tool_call]]
         name = "read_file"
         arguments_raw = '{"path": '
-        [[turn]]
+        [[call]]
         text = "Understood."
         """,
     )
@@ -271,17 +271,17 @@ def test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed(lfg:
         """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
-        [[turn.tool_call]]
+        [[call]]
+        [[call.tool_call]]
         name = "run_command"
         arguments_raw = '{"command": "echo ran", "timeout_s": NaN}'
-        [[turn.tool_call]]
+        [[call.tool_call]]
         name = "run_command"
         arguments_raw = '{"command": "echo ran", "timeout_s": -Infinity}'
-        [[turn.tool_call]]
+        [[call.tool_call]]
         name = "run_command"
         arguments_raw = '{"command": "echo ran", "timeout_s": 1e999}'
-        [[turn]]
+        [[call]]
         text = "Understood."
         """,
     )
@@ -298,15 +298,15 @@ def test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed(lfg:
     assert all(r["is_error"] and "not valid JSON" in r["output"] for r in results)
 
 
-def test_max_turns_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> None:
+def test_max_calls_stops_a_model_that_never_stops_calling_tools(lfg: Lfg) -> None:
     tickets = lfg.tickets(
-        '[[ticket]]\nid = "loop"\nprompt = "go"\nmodel = "tool-loop"\ntools = ["list_dir"]\nmax_turns = 3\n'
+        '[[ticket]]\nid = "loop"\nprompt = "go"\nmodel = "tool-loop"\ntools = ["list_dir"]\nmax_calls = 3\n'
     )
     code, events, _ = lfg.run(tickets)
     assert code == 1
     assert len(of(events, "loop", "tool_call")) == 3
     end = ending(events, "loop")
-    assert end["outcome"] == "failed" and end["error"]["kind"] == "max_turns"
+    assert end["outcome"] == "failed" and end["error"]["kind"] == "max_calls"
 
 
 def test_a_broken_tickets_file_exits_2_naming_the_file(lfg: Lfg) -> None:

@@ -88,7 +88,7 @@ system = "Be brief."
 provider = "sim"
 model = "hello"
 tools = ["read_file", "list_dir"]
-max_turns = 5
+max_calls = 5
 max_tokens = 1000
 temperature = 1
 workdir = "work"
@@ -112,7 +112,7 @@ auto_approve = true
         provider="sim",
         model="hello",
         tools=("read_file", "list_dir"),
-        max_turns=5,
+        max_calls=5,
         max_tokens=1000,
         temperature=1.0,
         workdir=(tmp_path / "work").resolve(),
@@ -124,7 +124,7 @@ auto_approve = true
     assert second.title == "second"
     assert second.system is None
     assert second.tools == ()
-    assert second.max_turns == 20
+    assert second.max_calls == 20
     assert (second.max_tokens, second.temperature) == (None, None)
     assert second.workdir == tmp_path.resolve()
     assert second.depends_on == ("first",)
@@ -142,7 +142,7 @@ provider = "sim"
 model = "reasoning"
 system = "Think."
 tools = ["read_file"]
-max_turns = 3
+max_calls = 3
 max_tokens = 64
 temperature = 0.5
 workdir = "shared"
@@ -157,16 +157,16 @@ id = "overrides"
 prompt = "p"
 model = "hello"
 tools = ["list_dir"]
-max_turns = 9
+max_calls = 9
 """,
     )
     inherits, overrides = load(path).tickets
     assert (inherits.provider, inherits.model, inherits.system) == ("sim", "reasoning", "Think.")
-    assert (inherits.tools, inherits.max_turns, inherits.max_tokens) == (("read_file",), 3, 64)
+    assert (inherits.tools, inherits.max_calls, inherits.max_tokens) == (("read_file",), 3, 64)
     assert inherits.temperature == 0.5
     assert inherits.workdir == (tmp_path / "shared").resolve()
     assert inherits.auto_approve == frozenset({"read_file"})
-    assert (overrides.model, overrides.tools, overrides.max_turns) == ("hello", ("list_dir",), 9)
+    assert (overrides.model, overrides.tools, overrides.max_calls) == ("hello", ("list_dir",), 9)
     assert overrides.system == "Think."
 
 
@@ -284,10 +284,38 @@ def test_unknown_top_level_table_suggests_ticket(tmp_path: Path) -> None:
 
 
 def test_wrong_type_names_ticket_field_and_expected_type(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nmax_turns = "ten"\n')
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nmax_calls = "ten"\n')
     assert (
         one_problem(path)
-        == f"{path}:4: ticket 'a': max_turns must be an integer of at least 1, got the string 'ten'"
+        == f"{path}:4: ticket 'a': max_calls must be an integer of at least 1, got the string 'ten'"
+    )
+
+
+def test_max_turns_is_still_read_as_max_calls(tmp_path: Path) -> None:
+    """A tickets file written before `max_calls` got its name keeps working, on a ticket or in
+    [defaults]; a problem with its value names the field as it is written."""
+    path = write(
+        tmp_path,
+        '[defaults]\nmax_turns = 4\n\n[[ticket]]\nid = "a"\nprompt = "p"\n\n'
+        '[[ticket]]\nid = "b"\nprompt = "p"\nmax_turns = 7\n',
+    )
+    assert [ticket.max_calls for ticket in load(path).tickets] == [4, 7]
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nmax_turns = 0\n')
+    assert (
+        one_problem(path)
+        == f"{path}:4: ticket 'a': max_turns must be an integer of at least 1, got the integer 0"
+    )
+
+
+@pytest.mark.parametrize("table", ['[[ticket]]\nid = "a"\nprompt = "p"\n', "[defaults]\n"])
+def test_max_calls_and_its_old_name_together_are_a_problem(tmp_path: Path, table: str) -> None:
+    ticket = "" if table.startswith("[[") else '\n[[ticket]]\nid = "a"\nprompt = "p"\n'
+    path = write(tmp_path, f"{table}max_calls = 5\nmax_turns = 5\n{ticket}")
+    where = "ticket 'a'" if table.startswith("[[") else "[defaults]"
+    line = table.count("\n") + 2
+    assert one_problem(path) == (
+        f"{path}:{line}: {where}: max_turns is the old name of max_calls, which is set too; "
+        "keep only max_calls"
     )
 
 
@@ -485,7 +513,7 @@ prompt = '''
 [[ticket]]
 id = "not a real ticket"
 '''
-max_turns = 0
+max_calls = 0
 
 [[ticket]]
 id = "b"
@@ -496,7 +524,7 @@ depends_on = ["zzz"]
     )
     messages = problems(path)
     assert [message.split(":")[1] for message in messages] == ["8", "13", "14"]
-    assert "ticket 'a': max_turns" in messages[0]
+    assert "ticket 'a': max_calls" in messages[0]
     assert "ticket 'b': tools: unknown tool 'nope'" in messages[1]
     assert "ticket 'b': depends_on: unknown ticket id 'zzz'" in messages[2]
 

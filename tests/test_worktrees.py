@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lfgtui import worktrees
-from lfgtui.git import WorktreeError
+from lfgtui.git import GitError
 from lfgtui.worktrees import (
     DiffStat,
     Worktree,
@@ -107,7 +107,7 @@ async def test_a_workdir_git_does_not_track_is_made_in_the_worktree(repo: Path, 
 async def test_a_folder_outside_any_repository_is_refused(tmp_path: Path, root: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
-    with pytest.raises(WorktreeError) as raised:
+    with pytest.raises(GitError) as raised:
         await create_worktree(plain, "run1", "t", root)
     assert str(raised.value) == (
         f"{plain} is not inside a git repository; "
@@ -120,7 +120,7 @@ async def test_a_repository_without_commits_is_refused(tmp_path: Path, root: Pat
     empty = tmp_path / "empty"
     empty.mkdir()
     git(empty, "init", "-q")
-    with pytest.raises(WorktreeError, match="has no commits yet; commit once") as raised:
+    with pytest.raises(GitError, match="has no commits yet; commit once") as raised:
         await create_worktree(empty, "run1", "t", root)
     assert str(empty) in str(raised.value)
 
@@ -129,7 +129,7 @@ async def test_no_git_on_path_is_said_plainly(
     repo: Path, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
-    with pytest.raises(WorktreeError, match="git is not installed"):
+    with pytest.raises(GitError, match="git is not installed"):
         await create_worktree(repo, "run1", "t", root)
 
 
@@ -146,7 +146,7 @@ async def test_gits_own_error_is_quoted_inert_and_bounded(
 ) -> None:
     noise = f"fatal: {ESCAPE}" + "x" * 100_000
     fake_git(tmp_path / "bin", f"printf '%s' '{noise}' >&2\nexit 128\n", monkeypatch)
-    with pytest.raises(WorktreeError) as raised:
+    with pytest.raises(GitError) as raised:
         await create_worktree(repo, "run1", "t", root)
     message = str(raised.value)
     assert message.startswith(f"git rev-parse failed in {repo}: fatal: \u241b]0;pwned\u2407xxx")
@@ -156,7 +156,7 @@ async def test_gits_own_error_is_quoted_inert_and_bounded(
 
 async def test_a_real_git_failure_quotes_git_and_leaves_no_record(repo: Path, root: Path) -> None:
     git(repo, "branch", "lfg/run1")  # a branch where our branches' folder would be
-    with pytest.raises(WorktreeError) as raised:
+    with pytest.raises(GitError) as raised:
         await create_worktree(repo, "run1", "t", root)
     assert str(raised.value).startswith(f"git worktree failed in {repo}: ")
     assert "refs/heads/lfg/run1" in str(raised.value)
@@ -178,7 +178,7 @@ async def test_a_hung_git_is_killed_with_everything_it_started(
     pid_file = tmp_path / "sleeper.pid"
     fake_git(tmp_path / "bin", f"sleep 600 &\necho $! > '{pid_file}'\nwait\n", monkeypatch)
     monkeypatch.setattr("lfgtui.git.GIT_TIMEOUT_S", 0.5)
-    with pytest.raises(WorktreeError, match=r"did not finish within 0\.5 s"):
+    with pytest.raises(GitError, match=r"did not finish within 0\.5 s"):
         await create_worktree(repo, "run1", "t", root)
     sleeper = int(pid_file.read_text())
     for _ in range(500):
@@ -201,7 +201,7 @@ def test_odd_ids_make_valid_distinct_branch_and_folder_names(tmp_path: Path) -> 
         assert name not in (".", "..") and "/" not in name
         branch = f"lfg/run1/{name}"
         subprocess.run(["git", "check-ref-format", "--branch", branch], check=True, capture_output=True)
-    with pytest.raises(WorktreeError, match="empty"):
+    with pytest.raises(GitError, match="empty"):
         ref_safe("")
 
 
@@ -278,7 +278,7 @@ async def test_a_worktree_of_another_repository_under_the_same_ids_is_refused(
 ) -> None:
     await create_worktree(repo, "run1", "t", root)
     other = make_repo(tmp_path / "other")
-    with pytest.raises(WorktreeError, match="already has a worktree of"):
+    with pytest.raises(GitError, match="already has a worktree of"):
         await create_worktree(other, "run1", "t", root)
 
 

@@ -57,8 +57,8 @@ PROMPT_DONE = object()
 STOPPED = {
     "max_tokens": (ErrorKind.STOPPED, "the agent stopped at its token limit (max_tokens)"),
     "max_turn_requests": (
-        ErrorKind.MAX_TURNS,
-        "the agent stopped at its limit of model requests for one turn (max_turn_requests)",
+        ErrorKind.MAX_CALLS,
+        "the agent stopped at its limit of model calls for one turn (max_turn_requests)",
     ),
     "refusal": (ErrorKind.STOPPED, "the agent refused to go on (refusal)"),
 }

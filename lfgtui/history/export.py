@@ -1,9 +1,10 @@
 """A recorded run as Markdown (to read) or JSON (lossless, loadable again with `import`).
 
 The JSON holds every column of every row under the selection, nested run → tickets → attempts →
-turns and parts, with `chunks` in base64; only the file-local integer keys are left out, and
-`import` assigns new ones. Markdown is for people: a metrics table, then each attempt's prompt,
-reasoning, answer and tool calls (in `<details>` blocks when exporting, inline when shown).
+requests and parts, with `chunks` in base64; only the file-local integer keys are left out, and
+`import` assigns new ones (it reads the format's first version too). Markdown is for people: a
+metrics table, then each attempt's prompt, reasoning, answer and tool calls (in `<details>` blocks
+when exporting, inline when shown).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from lfgtui.history.rows import (
     AttemptRow,
     Column,
     PartRow,
+    RequestRow,
     Row,
     RunRecord,
     RunRow,
     TicketRecord,
     TicketRow,
-    TurnRow,
     typed_columns,
 )
 from lfgtui.history.schema import PartKind
@@ -43,7 +44,10 @@ from lfgtui.prices import format_usd
 from lfgtui.validation import RUN_ID_PATTERN
 
 FORMAT = "lfgtui-history"
-VERSION = 1
+VERSION = 2
+V1_NAMES = {"requests": "turns", "request": "turn", "max_calls": "max_turns"}
+"""What version 1 called the keys version 2 names: an attempt's `requests`, a part's `request`, a
+ticket's `max_calls`; its `max_turns` error kind is now `max_calls`. Both versions are imported."""
 SHOWN_OUTPUT_LINES = 20
 
 R = TypeVar("R", bound=Row)
@@ -78,7 +82,7 @@ def to_json(record: RunRecord) -> dict[str, Any]:
                     "attempts": [
                         row_json(attempt.row)
                         | {
-                            "turns": [row_json(turn) for turn in attempt.turns],
+                            "requests": [row_json(request) for request in attempt.requests],
                             "parts": [row_json(part) for part in attempt.parts],
                         }
                         for attempt in ticket.attempts
@@ -209,18 +213,20 @@ def _label(what: str, value: Any, pattern: re.Pattern[str]) -> str:
     return f" ({what} {value})" if isinstance(value, str) and pattern.fullmatch(value) else ""
 
 
-def row_from_json(cls: type[R], data: dict[str, Any], where: str) -> R:
-    """A row from its JSON object; a column added after the first version of the format (it has a
-    default) may be absent, as in an export written before it existed."""
+def row_from_json(cls: type[R], data: dict[str, Any], where: str, names: dict[str, str] | None = None) -> R:
+    """A row from its JSON object, where `names` maps a column to the key it has there (when not its
+    own); a column added after the first version of the format (it has a default) may be absent, as
+    in an export written before it existed."""
     values = []
     defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     for column in typed_columns(cls):
-        if column.name in data:
-            values.append(_value(data[column.name], column, f"{where}.{column.name}"))
+        key = names.get(column.name, column.name) if names else column.name
+        if key in data:
+            values.append(_value(data[key], column, f"{where}.{key}"))
         elif column.name in defaults:
             values.append(defaults[column.name])
         else:
-            raise InvalidExport(f"{where}.{column.name}", "is missing")
+            raise InvalidExport(f"{where}.{key}", "is missing")
     return cls(*values)
 
 
@@ -230,21 +236,30 @@ def from_json(document: Any) -> RunRecord:
     `StoreError` (an `InvalidExport` says where) when it is not one this lfg can load."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise StoreError('not an lfg history export (no "format": "lfgtui-history")')
-    if document.get("version") != VERSION:
-        raise StoreError(f"history export version {_repr(document.get('version'))} is not supported")
+    version = document.get("version")
+    if type(version) is not int or version not in (1, VERSION):
+        raise StoreError(f"history export version {_repr(version)} is not supported")
+    names = V1_NAMES if version == 1 else {}
     run = _object(document.get("run"), "run")
     run_row = row_from_json(RunRow, run, "run")
     tickets = []
     for ticket_where, ticket in _objects(run, "tickets", "run"):
         ticket_where += _label("ticket", ticket.get("ticket"), RUN_ID_PATTERN)
-        ticket_row = row_from_json(TicketRow, ticket, ticket_where)
+        ticket_row = row_from_json(TicketRow, ticket, ticket_where, names)
         attempts = []
         for attempt_where, attempt in _objects(ticket, "attempts", ticket_where):
             attempt_where += _label("attempt", attempt.get("id"), RECORD_ID)
+            if version == 1 and attempt.get("error_kind") == "max_turns":
+                attempt = {**attempt, "error_kind": ErrorKind.MAX_CALLS.value}
             attempt_row = row_from_json(AttemptRow, attempt, attempt_where)
-            turns = tuple(row_from_json(TurnRow, t, w) for w, t in _objects(attempt, "turns", attempt_where))
-            parts = tuple(row_from_json(PartRow, p, w) for w, p in _objects(attempt, "parts", attempt_where))
-            attempts.append(AttemptRecord(attempt_row, turns, parts))
+            requests = tuple(
+                row_from_json(RequestRow, r, w)
+                for w, r in _objects(attempt, names.get("requests", "requests"), attempt_where)
+            )
+            parts = tuple(
+                row_from_json(PartRow, p, w, names) for w, p in _objects(attempt, "parts", attempt_where)
+            )
+            attempts.append(AttemptRecord(attempt_row, requests, parts))
         tickets.append(TicketRecord(ticket_row, tuple(attempts)))
     return RunRecord(run_row, tuple(tickets))
 
@@ -264,8 +279,8 @@ def import_record(store: Store, record: RunRecord) -> int:
                 for attempt in ticket.attempts:
                     conn.execute(AttemptRow.insert_sql("ticket_id"), (ticket_key, *attempt.row.to_db()))
                     conn.executemany(
-                        TurnRow.insert_sql("attempt_id"),
-                        [(attempt.row.id, *t.to_db()) for t in attempt.turns],
+                        RequestRow.insert_sql("attempt_id"),
+                        [(attempt.row.id, *r.to_db()) for r in attempt.requests],
                     )
                     conn.executemany(
                         PartRow.insert_sql("attempt_id"),

@@ -144,19 +144,20 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
     events = _Events(ticket, number)
     if row.provider is not None:
         events.add((-1, 0), 0.0, AttemptStarted, provider=row.provider, model=row.model or "")
-    for turn in record.turns:
-        events.add((turn.seq, 0), turn.request_ms, RequestSent, call=turn.call)
-        if turn.usage_seq is not None and turn.usage_ms is not None:
+    for request in record.requests:
+        events.add((request.seq, 0), request.request_ms, RequestSent, call=request.call)
+        if request.usage_seq is not None and request.usage_ms is not None:
             usage = {
-                "input_tokens": turn.input_tokens,
-                "output_tokens": turn.output_tokens,
-                "reasoning_tokens": turn.reasoning_tokens,
-                "cache_read_tokens": turn.cache_read_tokens,
-                "cache_write_tokens": turn.cache_write_tokens,
+                "input_tokens": request.input_tokens,
+                "output_tokens": request.output_tokens,
+                "reasoning_tokens": request.reasoning_tokens,
+                "cache_read_tokens": request.cache_read_tokens,
+                "cache_write_tokens": request.cache_write_tokens,
             }
-            events.add((turn.usage_seq, 0), turn.usage_ms, Usage, **usage)
-        if turn.ended_seq is not None and turn.ended_ms is not None:
-            events.add((turn.ended_seq, 0), turn.ended_ms, CallEnded, stop_reason=turn.stop_reason or "")
+            events.add((request.usage_seq, 0), request.usage_ms, Usage, **usage)
+        if request.ended_seq is not None and request.ended_ms is not None:
+            ended = {"stop_reason": request.stop_reason or ""}
+            events.add((request.ended_seq, 0), request.ended_ms, CallEnded, **ended)
     for part in record.parts:
         info = part.info
         match part.kind:
@@ -217,7 +218,7 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
 
 def conversation(record: AttemptRecord) -> list[Message]:
     """See `Store.conversation`: one assistant message per model call, results after it."""
-    call_of = {turn.n: turn.call for turn in record.turns}
+    call_of = {request.n: request.call for request in record.requests}
     messages: list[Message] = []
     text: list[str] = []
     reasoning: list[str] = []
@@ -233,7 +234,7 @@ def conversation(record: AttemptRecord) -> list[Message]:
         calls.clear()
 
     for part in record.parts:
-        call = call_of.get(part.turn) if part.turn is not None else None
+        call = call_of.get(part.request) if part.request is not None else None
         if call != current and part.kind in (PartKind.TEXT, PartKind.REASONING, PartKind.TOOL_CALL):
             flush()
             current = call

@@ -3,9 +3,10 @@
 It is synchronous and owns the run's write connection, so it runs on one thread (the writer's
 executor, see writer.py) and a batch is one transaction, however the events were cut into batches.
 
-Streaming text is coalesced: consecutive deltas of one kind in one model call are one part row,
-extended per batch (`text = text || ?`) with each delta's arrival packed into `chunks`. A crash
-loses at most the batch in flight; the next start marks the attempt `interrupted` (see recovery.py).
+Streaming text is coalesced: consecutive deltas of one kind in one request are one part row,
+extended per batch (`text = text || ?`) with each delta's arrival packed into `chunks` (the rows
+being written and what a batch changed are pending.py's). A crash loses at most the batch in
+flight; the next start marks the attempt `interrupted` (see recovery.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,18 +45,10 @@ from lfgtui.events import (
 )
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
-from lfgtui.history.rows import (
-    ATTEMPT_METRICS_SET,
-    PartRow,
-    RunRow,
-    TicketRow,
-    metrics_columns,
-    new_id,
-    pack_chunks,
-)
+from lfgtui.history.pending import Pending, PendingAttempt, PendingRequest
+from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
-from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket, TicketFile
 
 if TYPE_CHECKING:
@@ -74,57 +67,6 @@ class Started:
 Item = Event | Started
 
 
-@dataclass(eq=False)
-class _Part:
-    """A part row being written; `text` and `chunks` hold what the next batch adds to it."""
-
-    attempt_id: str
-    kind: PartKind
-    seq: int
-    turn: int | None
-    t_ms: float
-    call_id: str | None = None
-    name: str | None = None
-    is_error: bool = False
-    meta: str | None = None
-    row_id: int | None = None
-    text: list[str] = field(default_factory=list)
-    replace: bool = False
-    chunks: list[int] = field(default_factory=list)
-    last_ms: int = 0
-    end_ms: float = 0.0
-    sealed: bool = False
-    dirty: bool = False
-
-
-@dataclass(eq=False)
-class _Turn:
-    row_id: int
-    n: int
-    usage_seq: int | None = None
-    usage_ms: float | None = None
-    ended_seq: int | None = None
-    ended_ms: float | None = None
-    stop_reason: str | None = None
-    dirty: bool = False
-
-
-@dataclass(eq=False)
-class _Attempt:
-    id: str
-    t0: float
-    wall0: float
-    metrics: Metrics = field(default_factory=Metrics)
-    turns: list[_Turn] = field(default_factory=list)
-    current: _Part | None = None
-    tools: dict[str, _Part] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
-    ended: AttemptEnded | None = None
-
-    def ms(self, t: float) -> float:
-        return (t - self.t0) * 1000
-
-
 def ticket_row(ticket: Ticket) -> TicketRow:
     """The ticket as the history (and a watcher, see remote/) describes it."""
     return TicketRow(
@@ -136,7 +78,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         model=ticket.model,
         tools=ticket.tools,
         depends_on=ticket.depends_on,
-        max_turns=ticket.max_turns,
+        max_calls=ticket.max_calls,
         max_tokens=ticket.max_tokens,
         temperature=ticket.temperature,
         workdir=str(ticket.workdir),
@@ -152,10 +94,8 @@ class Recorder:
         self.run_id = run_id
         self.lock = lock
         self._tickets = tickets
-        self._attempts: dict[tuple[str, int], _Attempt] = {}
-        self._dirty_parts: list[_Part] = []
-        self._dirty_turns: list[tuple[_Attempt, _Turn]] = []
-        self._ended: list[_Attempt] = []
+        self._attempts: dict[tuple[str, int], PendingAttempt] = {}
+        self._pending = Pending()
 
     @classmethod
     def begin(cls, path: Path, tickets: TicketFile, command: str) -> Recorder:
@@ -224,15 +164,17 @@ class Recorder:
                     self._start(item)
                 else:
                     self._apply(item)
-            self._write_rows()
+            self._pending.write(self.conn)
 
     # --- events to in-memory changes ---
 
-    def _attempt(self, event: Event, wall: float | None = None, provider: str | None = None) -> _Attempt:
+    def _attempt(
+        self, event: Event, wall: float | None = None, provider: str | None = None
+    ) -> PendingAttempt:
         key = (event.ticket, event.attempt)
         attempt = self._attempts.get(key)
         if attempt is None:
-            attempt = self._attempts[key] = _Attempt(new_id(), event.t, wall or time.time())
+            attempt = self._attempts[key] = PendingAttempt(new_id(), event.t, wall or time.time())
             model = event.model if isinstance(event, AttemptStarted) else None
             self.conn.execute(
                 "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) "
@@ -248,40 +190,41 @@ class Recorder:
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)
+        pending = self._pending
         attempt.metrics.apply(event)
         match event:
             case RequestSent(call=call):
-                self._seal(attempt)
-                n = len(attempt.turns)
+                pending.seal(attempt)
+                n = len(attempt.requests)
                 row_id = self.conn.execute(
-                    "INSERT INTO turns (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO requests (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
                     (attempt.id, n, call, event.seq, attempt.ms(event.t)),
                 ).lastrowid
                 assert row_id is not None
-                attempt.turns.append(_Turn(row_id, n))
+                attempt.requests.append(PendingRequest(row_id, n))
             case PromptSent(text=text, continues=continues):
                 meta = None if continues is None else json.dumps({"continues": continues})
-                self._note(attempt, event, text, meta, PartKind.PROMPT)
+                pending.note(attempt, event, text, meta, PartKind.PROMPT)
             case TextDelta(text=text):
-                self._stream(attempt, PartKind.TEXT, event, text)
+                pending.stream(attempt, PartKind.TEXT, event, text)
             case ReasoningDelta(text=text):
-                self._stream(attempt, PartKind.REASONING, event, text)
+                pending.stream(attempt, PartKind.REASONING, event, text)
             case ToolCallStarted(call_id=call_id, name=name):
-                self._seal(attempt)
+                pending.seal(attempt)
                 partial = json.dumps({"partial": True})
-                attempt.tools[call_id] = self._part(
+                attempt.tools[call_id] = pending.part(
                     attempt, PartKind.TOOL_CALL, event, call_id=call_id, name=name, meta=partial
                 )
                 attempt.names[call_id] = name
             case ToolCallArgsDelta(call_id=call_id, fragment=fragment):
-                part = attempt.tools.get(call_id) or self._part(
+                part = attempt.tools.get(call_id) or pending.part(
                     attempt, PartKind.TOOL_CALL, event, call_id=call_id, meta=json.dumps({"partial": True})
                 )
                 attempt.tools[call_id] = part
-                self._chunk(attempt, part, event.t, fragment)
+                pending.chunk(attempt, part, event.t, fragment)
             case ToolCallReady(call_id=call_id, name=name, raw_arguments=raw, error=error):
-                self._seal(attempt)
-                part = attempt.tools.pop(call_id, None) or self._part(
+                pending.seal(attempt)
+                part = attempt.tools.pop(call_id, None) or pending.part(
                     attempt, PartKind.TOOL_CALL, event, call_id=call_id
                 )
                 attempt.names[call_id] = part.name = name
@@ -289,31 +232,32 @@ class Recorder:
                 part.meta = json.dumps({"error": error}) if error else None
                 part.end_ms = attempt.ms(event.t)
                 part.sealed = True
-                self._touch(part)
+                pending.touch(part)
             case ToolResult(call_id=call_id, output=output, is_error=is_error):
-                self._seal(attempt)
+                pending.seal(attempt)
                 name = attempt.names.get(call_id)
-                part = self._part(attempt, PartKind.TOOL_RESULT, event, call_id=call_id, name=name)
+                part = pending.part(attempt, PartKind.TOOL_RESULT, event, call_id=call_id, name=name)
                 part.text.append(output)
                 part.is_error, part.sealed = is_error, True
             case Retrying(message=message, error=error):
-                self._seal(attempt)
+                pending.seal(attempt)
                 meta = {
                     "retry": event.retry,
                     "max_retries": event.max_retries,
                     "delay_s": event.delay_s,
                     "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
                 }
-                self._note(attempt, event, message, json.dumps(meta))
+                pending.note(attempt, event, message, json.dumps(meta))
             case SessionOpened(message=message, session_id=session_id, loaded=loaded):
-                self._seal(attempt)
-                self._note(attempt, event, message, json.dumps({"acp_session": session_id, "loaded": loaded}))
+                pending.seal(attempt)
+                opened = {"acp_session": session_id, "loaded": loaded}
+                pending.note(attempt, event, message, json.dumps(opened))
             case AgentStarted(message=message, log=log):
-                self._seal(attempt)
-                self._note(attempt, event, message, json.dumps({"agent_log": log}))
+                pending.seal(attempt)
+                pending.note(attempt, event, message, json.dumps({"agent_log": log}))
             case WorktreeReady(message=message, path=path, branch=branch, base=base):
-                self._seal(attempt)
-                self._note(
+                pending.seal(attempt)
+                pending.note(
                     attempt, event, message, json.dumps({"worktree": path, "branch": branch, "base": base})
                 )
                 self.conn.execute(
@@ -326,199 +270,47 @@ class Recorder:
                     (added, removed, files, text, attempt.id),
                 )
             case PlanUpdated(message=message, steps=steps):
-                self._seal(attempt)
+                pending.seal(attempt)
                 plan = [[step.content, step.status, step.priority] for step in steps]
-                self._note(attempt, event, message, json.dumps({"plan": plan}))
+                pending.note(attempt, event, message, json.dumps({"plan": plan}))
             case ApprovalAsked(message=message, call_id=call_id, name=name, arguments=arguments):
-                self._seal(attempt)
+                pending.seal(attempt)
                 asked = {"approval": call_id, "tool": name, "arguments": arguments}
-                self._note(attempt, event, message, json.dumps(asked))
+                pending.note(attempt, event, message, json.dumps(asked))
             case ApprovalAnswered(message=message, call_id=call_id, allowed=allowed, by=by):
-                self._seal(attempt)
+                pending.seal(attempt)
                 answer = {"answered": call_id, "allowed": allowed, "by": by}
-                self._note(attempt, event, message, json.dumps(answer))
+                pending.note(attempt, event, message, json.dumps(answer))
             case Status(message=message):
-                self._seal(attempt)
-                self._note(attempt, event, message, None)
+                pending.seal(attempt)
+                pending.note(attempt, event, message, None)
             case Usage():
-                if attempt.turns:
-                    turn = attempt.turns[-1]
-                    turn.usage_seq, turn.usage_ms = event.seq, attempt.ms(event.t)
-                    self._touch_turn(attempt, turn)
+                if attempt.requests:
+                    request = attempt.requests[-1]
+                    request.usage_seq, request.usage_ms = event.seq, attempt.ms(event.t)
+                    pending.touch_request(attempt, request)
             case CallEnded(stop_reason=stop_reason):
-                self._seal(attempt)
-                if attempt.turns:
-                    turn = attempt.turns[-1]
-                    turn.ended_seq, turn.ended_ms, turn.stop_reason = (
+                pending.seal(attempt)
+                if attempt.requests:
+                    request = attempt.requests[-1]
+                    request.ended_seq, request.ended_ms, request.stop_reason = (
                         event.seq,
                         attempt.ms(event.t),
                         stop_reason,
                     )
-                    self._touch_turn(attempt, turn)
+                    pending.touch_request(attempt, request)
             case AttemptEnded(error=error):
-                self._seal(attempt)
+                pending.seal(attempt)
                 for part in attempt.tools.values():
                     part.sealed = True
-                    self._touch(part)
+                    pending.touch(part)
                 if error is not None:
                     meta = {
                         "kind": error.kind.value,
                         "status": error.status,
                         "retry_after": error.retry_after,
                     }
-                    self._note(attempt, event, error.message, json.dumps(meta), PartKind.ERROR)
+                    pending.note(attempt, event, error.message, json.dumps(meta), PartKind.ERROR)
                 attempt.ended = event
-                self._ended.append(attempt)
+                pending.ended.append(attempt)
                 del self._attempts[(event.ticket, event.attempt)]
-
-    def _part(
-        self,
-        attempt: _Attempt,
-        kind: PartKind,
-        event: Event,
-        call_id: str | None = None,
-        name: str | None = None,
-        meta: str | None = None,
-    ) -> _Part:
-        turn = len(attempt.turns) - 1 if attempt.turns else None
-        ms = attempt.ms(event.t)
-        part = _Part(attempt.id, kind, event.seq, turn, ms, call_id, name, meta=meta, end_ms=ms)
-        self._touch(part)
-        return part
-
-    def _note(
-        self, attempt: _Attempt, event: Event, text: str, meta: str | None, kind: PartKind = PartKind.STATUS
-    ) -> None:
-        part = self._part(attempt, kind, event, meta=meta)
-        part.text.append(text)
-        part.sealed = True
-
-    def _stream(self, attempt: _Attempt, kind: PartKind, event: Event, text: str) -> None:
-        part = attempt.current
-        if part is None or part.kind != kind:
-            self._seal(attempt)
-            part = attempt.current = self._part(attempt, kind, event)
-        self._chunk(attempt, part, event.t, text)
-
-    def _chunk(self, attempt: _Attempt, part: _Part, t: float, text: str) -> None:
-        ms = attempt.ms(t)
-        at = max(round(ms), part.last_ms)
-        part.chunks += (at - part.last_ms, len(text))
-        part.last_ms = at
-        part.text.append(text)
-        part.end_ms = ms
-        self._touch(part)
-        if attempt.turns:
-            self._touch_turn(attempt, attempt.turns[-1])
-
-    def _seal(self, attempt: _Attempt) -> None:
-        if attempt.current is not None:
-            attempt.current.sealed = True
-            self._touch(attempt.current)
-            attempt.current = None
-
-    def _touch(self, part: _Part) -> None:
-        if not part.dirty:
-            part.dirty = True
-            self._dirty_parts.append(part)
-
-    def _touch_turn(self, attempt: _Attempt, turn: _Turn) -> None:
-        if not turn.dirty:
-            turn.dirty = True
-            self._dirty_turns.append((attempt, turn))
-
-    # --- in-memory changes to rows ---
-
-    def _write_rows(self) -> None:
-        for part in self._dirty_parts:
-            self._write_part(part)
-        self._dirty_parts.clear()
-        for attempt, turn in self._dirty_turns:
-            self._write_turn(attempt, turn)
-        self._dirty_turns.clear()
-        for attempt in self._ended:
-            self._write_end(attempt)
-        self._ended.clear()
-
-    def _write_part(self, part: _Part) -> None:
-        text = "".join(part.text)
-        chunks = pack_chunks(part.chunks)
-        if part.row_id is None:
-            row = PartRow(
-                seq=part.seq,
-                turn=part.turn,
-                kind=part.kind,
-                text=text,
-                call_id=part.call_id,
-                name=part.name,
-                is_error=part.is_error,
-                t_ms=part.t_ms,
-                end_ms=part.end_ms,
-                chunks=chunks,
-                meta=part.meta,
-                sealed=part.sealed,
-            )
-            part.row_id = self.conn.execute(
-                PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())
-            ).lastrowid
-        else:
-            text_sql = "?" if part.replace else "text || ?"
-            self.conn.execute(
-                f"UPDATE parts SET text = {text_sql}, chunks = CAST(chunks || ? AS BLOB), end_ms = ?, "
-                "name = ?, meta = ?, sealed = ? WHERE id = ?",
-                (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id),
-            )
-        part.text, part.chunks, part.replace, part.dirty = [], [], False, False
-
-    def _write_turn(self, attempt: _Attempt, turn: _Turn) -> None:
-        call = attempt.metrics.calls[turn.n]
-
-        def ms(t: float | None) -> float | None:
-            return None if t is None else attempt.ms(t)
-
-        self.conn.execute(
-            "UPDATE turns SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
-            "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
-            "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
-            "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ? WHERE id = ?",
-            (
-                ms(call.first_reasoning),
-                ms(call.first_text),
-                ms(call.first_token),
-                ms(call.last_token),
-                call.chunks,
-                call.estimated_tokens,
-                call.input_tokens,
-                call.reported_tokens,
-                call.reasoning_tokens,
-                turn.usage_seq,
-                turn.usage_ms,
-                turn.ended_seq,
-                turn.ended_ms,
-                turn.stop_reason,
-                call.cache_read_tokens,
-                call.cache_write_tokens,
-                turn.row_id,
-            ),
-        )
-        turn.dirty = False
-
-    def _write_end(self, attempt: _Attempt) -> None:
-        ended = attempt.ended
-        assert ended is not None
-        error = ended.error
-        ms = attempt.ms(ended.t)
-        self.conn.execute(
-            "UPDATE attempts SET outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, "
-            f"error_status = ?, {ATTEMPT_METRICS_SET} WHERE id = ?",
-            (
-                ended.outcome.value,
-                attempt.wall0 + ms / 1000,
-                ms,
-                error.kind.value if error else None,
-                error.message if error else None,
-                error.status if error else None,
-                *metrics_columns(attempt.metrics),
-                attempt.id,
-            ),
-        )

@@ -72,7 +72,7 @@ def _interrupt(store: Store, attempt_id: str) -> None:
     added = [
         PartRow(
             seq=next_seq + i,
-            turn=call.turn,
+            request=call.request,
             kind=PartKind.TOOL_RESULT,
             text=INTERRUPTED_RESULT,
             call_id=call.call_id,
@@ -89,7 +89,7 @@ def _interrupt(store: Store, attempt_id: str) -> None:
     added.append(
         PartRow(
             seq=next_seq + len(dangling),
-            turn=None,
+            request=None,
             kind=PartKind.STATUS,
             text=INTERRUPTED_STATUS,
             call_id=None,

@@ -181,7 +181,7 @@ class TicketRow(Row):
     model: str
     tools: tuple[str, ...]
     depends_on: tuple[str, ...]
-    max_turns: int | None
+    max_calls: int | None
     max_tokens: int | None
     temperature: float | None
     workdir: str | None
@@ -225,10 +225,11 @@ class AttemptRow(Row):
 
 
 @dataclass(frozen=True)
-class TurnRow(Row):
-    """One request to a model (a retry is a new turn with the same `call`), timed in ms."""
+class RequestRow(Row):
+    """One request sent to a model: the `n`th of its attempt, for model call `call` (a retry is a new
+    request of the same call), timed in ms."""
 
-    table: ClassVar[str] = "turns"
+    table: ClassVar[str] = "requests"
     n: int
     call: int
     seq: int
@@ -253,11 +254,12 @@ class TurnRow(Row):
 
 @dataclass(frozen=True)
 class PartRow(Row):
-    """A prompt, a streamed text or reasoning, a tool call or result, a status line or the error."""
+    """A prompt, a streamed text or reasoning, a tool call or result, a status line or the error;
+    `request` is the `n` of the request it came in (None before the first)."""
 
     table: ClassVar[str] = "parts"
     seq: int
-    turn: int | None
+    request: int | None
     kind: str
     text: str
     call_id: str | None
@@ -282,7 +284,7 @@ class PartRow(Row):
 @dataclass(frozen=True)
 class AttemptRecord:
     row: AttemptRow
-    turns: tuple[TurnRow, ...]
+    requests: tuple[RequestRow, ...]
     parts: tuple[PartRow, ...]
 
 

@@ -3,8 +3,11 @@
 `PRAGMA user_version` is the number of migrations a file has had. A released migration never
 changes: a new version of the schema is a new entry at the end of `MIGRATIONS`.
 
-Shape: runs → tickets → attempts → turns (one row per request sent to a model) and parts (the
-attempt's prompt, text, reasoning, tool calls, tool results, statuses and error, in `seq` order).
+Shape: runs → tickets → attempts → requests (one row per request sent to a model: a model call
+sent again after a failure is a new request of the same `call`) and parts (the attempt's prompt,
+text, reasoning, tool calls, tool results, statuses and error, in `seq` order; each names the
+request it came in). Migrations 1 and 2 still say `turns`, `turn` and `max_turns`: migration 3
+renamed them.
 Times inside an attempt are milliseconds since its `AttemptStarted`; wall-clock times are Unix
 seconds. A streamed part carries `chunks`: the arrival of each delta as unsigned LEB128 varint
 pairs (ms since the previous chunk, characters), so a stream can be replayed at its pace.
@@ -184,7 +187,19 @@ ALTER TABLE turns ADD COLUMN cache_read_tokens INTEGER;
 ALTER TABLE turns ADD COLUMN cache_write_tokens INTEGER;
 """
 """Running many agents: what each attempt cost (NULL: no price known), the git worktree it worked in
-and what it changed there (the final diff and its size), and the prompt-cache tokens of each turn."""
+and what it changed there (the final diff and its size), and the prompt-cache tokens of each request."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+V3 = """
+ALTER TABLE turns RENAME TO requests;
+ALTER TABLE parts RENAME COLUMN turn TO request;
+ALTER TABLE tickets RENAME COLUMN max_turns TO max_calls;
+UPDATE attempts SET error_kind = 'max_calls' WHERE error_kind = 'max_turns';
+"""
+"""One name for one thing: a request is one sending of a model call (a retry sends it again), so the
+table of them is `requests` and a part's `request` is the one it came in; a ticket's limit counts
+model calls (`max_calls`), and so does the error kind of an attempt that reached it. Renaming a
+column needs SQLite 3.25 (2018). Recorded text (an error's message) keeps the words it was written
+with."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

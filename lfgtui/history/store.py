@@ -20,11 +20,11 @@ from lfgtui.history.rows import (
     AttemptRecord,
     AttemptRow,
     PartRow,
+    RequestRow,
     RunRecord,
     RunRow,
     TicketRecord,
     TicketRow,
-    TurnRow,
     read_value,
     read_values,
 )
@@ -171,7 +171,7 @@ class Store:
         with transaction(self.conn):
             self.check_not_running(run_id)
             self.conn.execute(f"DELETE FROM parts WHERE attempt_id IN ({attempts})", (run_id,))
-            self.conn.execute(f"DELETE FROM turns WHERE attempt_id IN ({attempts})", (run_id,))
+            self.conn.execute(f"DELETE FROM requests WHERE attempt_id IN ({attempts})", (run_id,))
             self.conn.execute(f"DELETE FROM attempts WHERE id IN ({attempts})", (run_id,))
             self.conn.execute("DELETE FROM tickets WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -321,19 +321,19 @@ class Store:
         return RunRecord(RunRow.from_db(run), tuple(tickets))
 
     def load_attempt(self, attempt_id: str) -> AttemptRecord:
-        """One attempt with its turns and parts."""
+        """One attempt with its requests and parts."""
         (row,) = self.conn.execute(
             f"SELECT {AttemptRow.select()} FROM attempts WHERE id = ?", (attempt_id,)
         ).fetchall()
-        turns = self.conn.execute(
-            f"SELECT {TurnRow.select()} FROM turns WHERE attempt_id = ? ORDER BY n", (attempt_id,)
+        requests = self.conn.execute(
+            f"SELECT {RequestRow.select()} FROM requests WHERE attempt_id = ? ORDER BY n", (attempt_id,)
         )
         parts = self.conn.execute(
             f"SELECT {PartRow.select()} FROM parts WHERE attempt_id = ? ORDER BY seq", (attempt_id,)
         )
         return AttemptRecord(
             AttemptRow.from_db(row),
-            tuple(TurnRow.from_db(t) for t in turns),
+            tuple(RequestRow.from_db(r) for r in requests),
             tuple(PartRow.from_db(p) for p in parts),
         )
 

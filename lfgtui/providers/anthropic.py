@@ -59,7 +59,7 @@ STOP_REASONS = {
 
 
 def anthropic_messages(call: ModelCall) -> list[dict[str, Any]]:
-    """The conversation in Messages form; the tool results of one turn go back as one user message."""
+    """The conversation in Messages form; the tool results of one model call go back as one user message."""
     messages: list[dict[str, Any]] = []
     for message in call.messages:
         match message:

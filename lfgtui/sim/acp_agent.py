@@ -1,10 +1,11 @@
 """An offline ACP agent over stdio, scripted by the sim scenarios (`provider = "sim-acp"`, no API key).
 
 It speaks the Agent Client Protocol through the official SDK's agent side, so lfg's ACP client is
-tested against the real protocol and a real subprocess. One prompt plays every turn of a scenario as
-one agent run, like the sim's generic agent protocol: thoughts, messages, a plan, and tool calls that
-ask permission and read and write files through the client. The scenario's faults become what an
-agent process can do wrong: crash, write garbage on stdout, go silent, or answer with an error.
+tested against the real protocol and a real subprocess. One prompt plays every model call of a
+scenario as one agent run, like the sim's generic agent protocol: thoughts, messages, a plan, and
+tool calls that ask permission and read and write files through the client. The scenario's faults
+become what an agent process can do wrong: crash, write garbage on stdout, go silent, or answer
+with an error.
 Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 

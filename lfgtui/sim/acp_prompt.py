@@ -28,7 +28,7 @@ from acp.schema import (
 
 from lfgtui.sim.acp_sessions import Message
 from lfgtui.sim.protocols.agent import AgentProtocol, tool_call_id, wire_arguments
-from lfgtui.sim.scenario import Fault, FaultKind, Scenario, SimTurn, split_tokens
+from lfgtui.sim.scenario import Fault, FaultKind, Scenario, SimCall, split_tokens
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,11 @@ def tool_title(name: str, arguments: dict[str, Any] | str) -> str:
     return name
 
 
-def plan_label(turn: SimTurn) -> str:
-    """A plan entry for a turn: the tools it runs, else the first line of what it says."""
-    if turn.tool_calls:
-        return ", ".join(tool_title(call.name, wire_arguments(call)) for call in turn.tool_calls)
-    lines = (line.strip("#> \t") for line in (turn.text or turn.reasoning).splitlines())
+def plan_label(answer: SimCall) -> str:
+    """A plan entry for a model call: the tools it runs, else the first line of what it says."""
+    if answer.tool_calls:
+        return ", ".join(tool_title(call.name, wire_arguments(call)) for call in answer.tool_calls)
+    lines = (line.strip("#> \t") for line in (answer.text or answer.reasoning).splitlines())
     return _shorten(next((line for line in lines if line), "Answer"))
 
 
@@ -140,7 +140,7 @@ class Pacer:
 
 
 class AgentRun:
-    """One prompt: the scenario's turns in order, each update awaited before the next is sent."""
+    """One prompt: the scenario's model calls in order, each update awaited before the next is sent."""
 
     def __init__(
         self, conn: AgentSideConnection, session: SimSession, scenario: Scenario, stdout: asyncio.StreamWriter
@@ -154,12 +154,12 @@ class AgentRun:
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
 
     async def play(self) -> None:
-        """Every turn: its plan step, its thoughts and text (meeting any fault due), its tool calls."""
+        """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls."""
         pieces = AgentProtocol().plan(self.scenario, SimRequest(model=self.scenario.name))
-        turns = len(self.scenario.turns)
-        for index in range(turns):
+        calls = len(self.scenario.calls)
+        for index in range(calls):
             await self._plan(index)
-            mine = [piece for piece in pieces if piece.turn == index]
+            mine = [piece for piece in pieces if piece.call == index]
             chunks = [piece for piece in mine if piece.kind in (PieceKind.REASONING, PieceKind.TEXT)]
             for position, piece in enumerate(chunks):
                 await self._faults(index, position)
@@ -168,7 +168,7 @@ class AgentRun:
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_END:
                     await self._tool_call(index, piece.tool_index)
-        await self._plan(turns)
+        await self._plan(calls)
 
     async def say(self, text: str) -> None:
         for token in split_tokens(text, self.scenario.chunk_chars):
@@ -180,13 +180,13 @@ class AgentRun:
         await self.conn.session_update(self.session.id, update)
 
     async def _plan(self, current: int) -> None:
-        """The whole plan: turns before `current` completed, `current` in progress, the rest pending."""
+        """The whole plan: calls before `current` completed, `current` in progress, the rest pending."""
         entries = [
             acp.plan_entry(
-                plan_label(self.scenario.turn(index)),
+                plan_label(self.scenario.call(index)),
                 status="completed" if index < current else "in_progress" if index == current else "pending",
             )
-            for index in range(len(self.scenario.turns))
+            for index in range(len(self.scenario.calls))
         ]
         await self._update(acp.update_plan(entries))
 
@@ -199,12 +199,12 @@ class AgentRun:
             self.said.append(piece.text)
         self.chunks += 1
 
-    async def _faults(self, turn: int, position: int) -> None:
-        """Play the faults due after `position` chunks of `turn`; `times` is moot in a one-shot process."""
+    async def _faults(self, call: int, position: int) -> None:
+        """Play the faults due after `position` chunks of `call`; `times` is moot in a one-shot process."""
         for fault in self.scenario.faults:
-            if fault.turn != turn or fault.after_tokens != position:
+            if fault.call != call or fault.after_tokens != position:
                 continue
-            log.info("fault %s in turn %d after %d chunks", fault.kind.value, turn, position)
+            log.info("fault %s in model call %d after %d chunks", fault.kind.value, call, position)
             match fault.kind:
                 case FaultKind.MALFORMED:
                     self.stdout.write(GARBAGE_LINE)  # after every awaited update, never inside one
@@ -216,10 +216,11 @@ class AgentRun:
                 case FaultKind.HTTP | FaultKind.ERROR_EVENT:
                     raise fault_error(fault)
 
-    async def _tool_call(self, turn: int, index: int) -> None:
-        """Announce the call, ask permission if it changes things, run it through the client, report."""
-        call = self.scenario.turn(turn).tool_calls[index]
-        call_id = f"p{self.session.prompts}_{tool_call_id(turn, index)}"
+    async def _tool_call(self, answering: int, index: int) -> None:
+        """Announce tool call `index` of model call `answering`, ask permission if it changes things,
+        run it through the client, report."""
+        call = self.scenario.call(answering).tool_calls[index]
+        call_id = f"p{self.session.prompts}_{tool_call_id(answering, index)}"
         arguments = wire_arguments(call)
         title, kind = tool_title(call.name, arguments), TOOL_KINDS.get(call.name, "other")
         path = self._path(arguments)

@@ -1,7 +1,9 @@
 """Scenario files for the built-in offline provider: what the sim says, how fast, and how it fails.
 
-A scenario is a TOML file whose stem is the model name a ticket asks for. Options may follow the
-name after a colon, e.g. `long-answer:tokens_per_s=200,ttft_ms=100,repeat=20`.
+A scenario is a TOML file whose stem is the model name a ticket asks for: what the model answers
+to each model call (`[[call]]`, in order) and the faults it meets. Options may follow the name after
+a colon, e.g. `long-answer:tokens_per_s=200,ttft_ms=100,repeat=20`. Files written before the model
+calls got their name say `[[turn]]` and a fault's `turn`; they are read as `call`.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ class SimToolCall:
 
 
 @dataclass(frozen=True, slots=True)
-class SimTurn:
-    """One model call's answer. The request carrying the tool results of turn N gets turn N+1."""
+class SimCall:
+    """What the model answers to one model call. The request carrying the tool results of call N
+    gets the answer of call N+1."""
 
     reasoning: str = ""
     text: str = ""
@@ -50,7 +53,7 @@ class SimTurn:
 @dataclass(frozen=True, slots=True)
 class Fault:
     kind: FaultKind
-    turn: int = 0
+    call: int = 0
     after_tokens: int = 0
     status: int = 500
     retry_after: float | None = None
@@ -77,12 +80,12 @@ class Scenario:
     ttft_ms: float = 300.0
     tokens_per_s: float = 50.0
     keepalive_ms: float = 0.0  # send SSE comment heartbeats this often while the stream is idle
-    repeat: int = 1  # repeat each turn's text this many times (long answers at a chosen rate)
+    repeat: int = 1  # repeat each call's text this many times (long answers at a chosen rate)
     chunk_chars: int = 0  # stream text in pieces of this many characters instead of word tokens (0)
     endless: bool = (
-        False  # past the script, repeat the last turn with its tool calls (a model that never stops)
+        False  # past the script, repeat the last call with its tool calls (a model that never stops)
     )
-    turns: tuple[SimTurn, ...] = (SimTurn(text="Hello from the lfg simulator."),)
+    calls: tuple[SimCall, ...] = (SimCall(text="Hello from the lfg simulator."),)
     faults: tuple[Fault, ...] = ()
     cache_read_tokens: int = 0  # the prompt cache each request's usage reports (see PromptCache)
     cache_write_tokens: int = 0
@@ -91,15 +94,16 @@ class Scenario:
     def prompt_cache(self) -> PromptCache:
         return PromptCache(read=self.cache_read_tokens, write=self.cache_write_tokens)
 
-    def turn(self, index: int) -> SimTurn:
-        """The turn for a request; past the script, the last turn (its tool calls only if endless)."""
-        if index < len(self.turns):
-            turn = self.turns[index]
+    def call(self, index: int) -> SimCall:
+        """The answer to model call `index`; past the script, the last one (its tool calls only if
+        endless)."""
+        if index < len(self.calls):
+            call = self.calls[index]
         else:
-            turn = self.turns[-1] if self.endless else replace(self.turns[-1], tool_calls=())
+            call = self.calls[-1] if self.endless else replace(self.calls[-1], tool_calls=())
         if self.repeat > 1:
-            turn = replace(turn, text=turn.text * self.repeat)
-        return turn
+            call = replace(call, text=call.text * self.repeat)
+        return call
 
 
 OPTION_TYPES: dict[str, type] = {
@@ -112,6 +116,9 @@ OPTION_TYPES: dict[str, type] = {
     "cache_write_tokens": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
+OLD_CALL = "turn"
+"""What a scenario file called `call` (a `[[call]]` table, a fault's `call`) before model calls got
+their name; still read."""
 
 _TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
 
@@ -141,18 +148,28 @@ def _tool_call(where: str, table: dict[str, Any]) -> SimToolCall:
     return SimToolCall(name=str(table["name"]), arguments=arguments, result=str(table.get("result", "")))
 
 
-def _turn(where: str, table: dict[str, Any]) -> SimTurn:
+def _renamed(where: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The table with `turn`, the old name of `call`, read as `call`; both at once is an error."""
+    if OLD_CALL not in table:
+        return table
+    if "call" in table:
+        raise ScenarioError(f"{where}: {OLD_CALL} is the old name of call, which is set too; keep only call")
+    return {("call" if key == OLD_CALL else key): value for key, value in table.items()}
+
+
+def _call(where: str, table: dict[str, Any]) -> SimCall:
     _check_keys(where, table, {"reasoning", "text", "tool_call"})
-    calls = tuple(
+    tool_calls = tuple(
         _tool_call(f"{where}.tool_call[{i}]", call) for i, call in enumerate(table.get("tool_call", []))
     )
-    return SimTurn(
-        reasoning=str(table.get("reasoning", "")), text=str(table.get("text", "")), tool_calls=calls
+    return SimCall(
+        reasoning=str(table.get("reasoning", "")), text=str(table.get("text", "")), tool_calls=tool_calls
     )
 
 
 def _fault(where: str, table: dict[str, Any]) -> Fault:
-    _check_keys(where, table, {"kind", "turn", "after_tokens", "status", "retry_after", "message", "times"})
+    table = _renamed(where, table)
+    _check_keys(where, table, {"kind", "call", "after_tokens", "status", "retry_after", "message", "times"})
     try:
         kind = FaultKind(table.get("kind", ""))
     except ValueError:
@@ -160,7 +177,7 @@ def _fault(where: str, table: dict[str, Any]) -> Fault:
         raise ScenarioError(f"{where}.kind: must be one of {kinds}") from None
     return Fault(
         kind=kind,
-        turn=int(table.get("turn", 0)),
+        call=int(table.get("call", 0)),
         after_tokens=int(table.get("after_tokens", 0)),
         status=int(table.get("status", 500)),
         retry_after=float(table["retry_after"]) if "retry_after" in table else None,
@@ -187,15 +204,16 @@ def parse_scenario(name: str, text: str, source: str) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
-    _check_keys(source, data, {"description", "turn", "fault", *OPTION_TYPES, *FILE_ONLY_TYPES})
-    turns = tuple(_turn(f"{source}: turn[{i}]", t) for i, t in enumerate(data.get("turn", [])))
-    if not turns:
-        raise ScenarioError(f"{source}: a scenario needs at least one [[turn]]")
+    data = _renamed(source, data)
+    _check_keys(source, data, {"description", "call", "fault", *OPTION_TYPES, *FILE_ONLY_TYPES})
+    calls = tuple(_call(f"{source}: call[{i}]", c) for i, c in enumerate(data.get("call", [])))
+    if not calls:
+        raise ScenarioError(f"{source}: a scenario needs at least one [[call]]")
     faults = tuple(_fault(f"{source}: fault[{i}]", f) for i, f in enumerate(data.get("fault", [])))
     types = OPTION_TYPES | FILE_ONLY_TYPES
     options = {key: _typed(f"{source}: {key}", data[key], types[key]) for key in types if key in data}
     return Scenario(
-        name=name, description=str(data.get("description", "")), turns=turns, faults=faults, **options
+        name=name, description=str(data.get("description", "")), calls=calls, faults=faults, **options
     )
 
 

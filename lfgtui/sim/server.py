@@ -49,7 +49,7 @@ class RequestRecord:
     body: dict[str, Any]
     received_at: float
     model: str = ""
-    turn_index: int = 0
+    call_index: int = 0
     status: int = 0
     token_times: list[float] = field(default_factory=list)
     ended_at: float | None = None
@@ -219,7 +219,7 @@ class SimServer:
         try:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
-            record.model, record.turn_index = sim_request.model, sim_request.turn_index
+            record.model, record.call_index = sim_request.model, sim_request.call_index
             scenario = self.library.resolve(sim_request.model)
         except (BadRequest, ScenarioError) as exc:
             status = 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
@@ -253,7 +253,7 @@ class SimServer:
     ) -> Fault | None:
         """The fault of `kind` due now, counting its use; `tokens_sent` is None at request time."""
         for index, fault in enumerate(scenario.faults):
-            if fault.kind is not kind or fault.turn != request.turn_index:
+            if fault.kind is not kind or fault.call != request.call_index:
                 continue
             if tokens_sent is not None and fault.after_tokens != tokens_sent:
                 continue

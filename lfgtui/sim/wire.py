@@ -1,8 +1,8 @@
 """The contract between the sim server's player and the per-protocol encoders.
 
-The player turns a scenario turn into `Piece`s and paces them; an encoder turns each piece into the
-exact Server-Sent-Event bytes its provider would send. Encoders are stateful per response: they open
-and close content blocks as the pieces change kind.
+The player turns a scenario's answer to one model call into `Piece`s and paces them; an encoder
+turns each piece into the exact Server-Sent-Event bytes its provider would send. Encoders are
+stateful per response: they open and close content blocks as the pieces change kind.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from lfgtui.sim.scenario import Scenario, SimTurn, split_tokens
+from lfgtui.sim.scenario import Scenario, SimCall, split_tokens
 
 
 class PieceKind(StrEnum):
@@ -33,7 +33,7 @@ class Piece:
     text: str = ""
     tool_index: int = -1
     tool_name: str = ""
-    turn: int = 0
+    call: int = 0
 
     @property
     def is_token(self) -> bool:
@@ -45,7 +45,7 @@ class SimRequest:
     """What the player needs to know about an incoming request, whatever its protocol."""
 
     model: str
-    turn_index: int = 0
+    call_index: int = 0
     include_usage: bool = True
     input_tokens: int = 0
     resume_after: int | None = None  # the agent protocol's Last-Event-ID
@@ -101,25 +101,26 @@ def require_stream(body: dict[str, Any]) -> None:
         raise BadRequest("the lfg simulator only streams: set stream=true")
 
 
-def assistant_turns(messages: list[Any]) -> int:
-    """How many model turns a chat-style conversation already holds: the index of the next one."""
+def calls_answered(messages: list[Any]) -> int:
+    """How many model calls a chat-style conversation already holds the answers of: the index of the
+    next one."""
     return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
 
 
-class OneTurnPerRequest:
-    """For the model APIs: each request gets the one scenario turn its conversation has reached."""
+class OneCallPerRequest:
+    """For the model APIs: each request gets the answer to the model call its conversation has reached."""
 
     def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        return plan_turn(scenario.turn(request.turn_index), request.turn_index, scenario.chunk_chars)
+        return plan_call(scenario.call(request.call_index), request.call_index, scenario.chunk_chars)
 
 
-def plan_turn(turn: SimTurn, turn_index: int = 0, chunk_chars: int = 0) -> list[Piece]:
+def plan_call(answer: SimCall, call_index: int = 0, chunk_chars: int = 0) -> list[Piece]:
     """The pieces of one model call: reasoning, then text, then each tool call's argument fragments."""
-    reasoning, text = split_tokens(turn.reasoning, chunk_chars), split_tokens(turn.text, chunk_chars)
-    pieces = [Piece(PieceKind.REASONING, tok, turn=turn_index) for tok in reasoning]
-    pieces += [Piece(PieceKind.TEXT, tok, turn=turn_index) for tok in text]
-    for index, call in enumerate(turn.tool_calls):
-        common = {"tool_index": index, "tool_name": call.name, "turn": turn_index}
+    reasoning, text = split_tokens(answer.reasoning, chunk_chars), split_tokens(answer.text, chunk_chars)
+    pieces = [Piece(PieceKind.REASONING, tok, call=call_index) for tok in reasoning]
+    pieces += [Piece(PieceKind.TEXT, tok, call=call_index) for tok in text]
+    for index, call in enumerate(answer.tool_calls):
+        common = {"tool_index": index, "tool_name": call.name, "call": call_index}
         pieces.append(Piece(PieceKind.TOOL_START, **common))
         pieces += [Piece(PieceKind.TOOL_ARGS, frag, **common) for frag in _fragments(call.arguments)]
         pieces.append(Piece(PieceKind.TOOL_END, **common))

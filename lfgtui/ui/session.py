@@ -241,12 +241,12 @@ class Session:
         self.screen.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
 
     async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:
-        from lfgtui.git import WorktreeError
+        from lfgtui.git import GitError
         from lfgtui.worktrees import diff_text
 
         try:
             text = await diff_text(tree)
-        except WorktreeError as exc:
+        except GitError as exc:
             # git's own words and paths: inert and never markup (a `[@click=…]` would be an action)
             self.screen.notify(
                 inert(f"The diff cannot be taken: {exc}"), severity="error", timeout=5, markup=False

@@ -51,18 +51,18 @@ def hostile_lfg(tmp_path: Path) -> tuple[Lfg, Path]:
         f"""
         ttft_ms = 10
         tokens_per_s = 2000
-        [[turn]]
+        [[call]]
         reasoning = "think \\u001b]0;pwned\\u0007 hard"
-        [[turn.tool_call]]
+        [[call.tool_call]]
         name = "read_file"
         arguments = {{ path = "evil.log" }}
-        [[turn]]
+        [[call]]
         text = "{HOSTILE}"
         """,
     )
     tickets = lfg.tickets(
         '[[ticket]]\nid = "evil"\nprompt = "x"\nmodel = "hostile"\ntools = ["read_file"]\n\n'
-        '[[ticket]]\nid = "loud"\nprompt = "x"\nmodel = "fault-500"\nmax_turns = 1\n'
+        '[[ticket]]\nid = "loud"\nprompt = "x"\nmodel = "fault-500"\nmax_calls = 1\n'
     )
     return lfg, tickets
 
@@ -130,7 +130,7 @@ def test_a_provider_error_message_is_inert(tmp_path: Path, mode: str) -> None:
     lfg = Lfg(tmp_path)
     lfg.scenario(
         "angry",
-        '[[turn]]\ntext = "x"\n[[fault]]\nkind = "http"\nstatus = 400\n'
+        '[[call]]\ntext = "x"\n[[fault]]\nkind = "http"\nstatus = 400\n'
         'message = "bad \\u001b]0;pwned\\u0007 \\u001b[2Jwiped"\n',
     )
     tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "angry"\n')

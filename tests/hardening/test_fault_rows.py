@@ -27,11 +27,11 @@ STEADY_TEXT = (
 HUGE_LINES = ("A 10 MB answer, line after line, with a multi-byte character now and then: é.\\n" * 13)[:1024]
 """1 KiB of the answer as TOML text (`\\n` escapes), repeated 10240 times by the scenario."""
 SCENARIOS = {
-    "steady": f'ttft_ms = 20\ntokens_per_s = 300\n[[turn]]\ntext = "{STEADY_TEXT}"\n',
+    "steady": f'ttft_ms = 20\ntokens_per_s = 300\n[[call]]\ntext = "{STEADY_TEXT}"\n',
     "rate-limited": """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
+        [[call]]
         text = "Answered after the rate limit."
         [[fault]]
         kind = "http"
@@ -43,7 +43,7 @@ SCENARIOS = {
     "drop-early": """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
+        [[call]]
         text = "Answered on the second connection."
         [[fault]]
         kind = "drop"
@@ -55,29 +55,29 @@ SCENARIOS = {
         tokens_per_s = 0
         chunk_chars = 65536
         repeat = 10240
-        [[turn]]
+        [[call]]
         text = "{HUGE_LINES}"
         """,
     "big-tool-output": """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
-        [[turn.tool_call]]
+        [[call]]
+        [[call.tool_call]]
         name = "run_command"
         arguments = { command = "head -c 1048576 /dev/zero | tr '\\\\0' x; echo; echo the-end" }
-        [[turn]]
+        [[call]]
         text = "Read the tail of it."
         """,
     "agent-big-result": """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
+        [[call]]
         text = "Reading the log."
-        [[turn.tool_call]]
+        [[call.tool_call]]
         name = "read_file"
         arguments = { path = "big.log" }
         result = "BIG_RESULT"
-        [[turn]]
+        [[call]]
         text = "That was a big log."
         """.replace("BIG_RESULT", "y" * 1024 * 1024),
 }
@@ -148,7 +148,7 @@ def an_agents_huge_tool_result_is_kept_whole(result: Result) -> None:
     assert result.text("f") == "Reading the log.\n\nThat was a big log."
 
 
-def max_turns_stops_the_loop(result: Result) -> None:
+def max_calls_stops_the_loop(result: Result) -> None:
     assert len(result.of("f", "tool_call")) == len(result.of("f", "tool_result")) == 3
 
 
@@ -307,14 +307,14 @@ ROWS = [
         check=an_agents_huge_tool_result_is_kept_whole,
     ),
     Row(
-        "max-turns",
+        "max-calls",
         "the model never stops calling tools",
-        sim("tool-loop", tools=["list_dir"], max_turns=3),
+        sim("tool-loop", tools=["list_dir"], max_calls=3),
         "failed",
         1,
-        ("max_turns", None),
-        ("stopped after 3 model calls (max_turns)",),
-        check=max_turns_stops_the_loop,
+        ("max_calls", None),
+        ("stopped after 3 model calls (max_calls)",),
+        check=max_calls_stops_the_loop,
     ),
     Row(
         "output-limit",

@@ -3,8 +3,8 @@ reader for the agent protocol), reads a stream delivered in hypothesis-chosen pi
 inside multi-byte UTF-8 characters and between `\\r` and `\\n`, and must produce exactly the events
 it produces from the stream in one piece.
 
-The stream is what the sim's encoder writes for a turn with reasoning, non-ASCII text and tool calls,
-also with CRLF line endings. A loopback server in this file is the network boundary: it sends each
+The stream is what the sim's encoder writes for a model call with reasoning, non-ASCII text and tool
+calls, also with CRLF line endings. A loopback server in this file is the network boundary: it sends each
 piece as its own HTTP chunk, flushed, with TCP_NODELAY, so the client receives the cuts as they are.
 """
 
@@ -35,14 +35,14 @@ T = TypeVar("T")
 SCENARIO = parse_scenario(
     "split",
     """
-    [[turn]]
+    [[call]]
     reasoning = "Thinking in ünïcödé: 漢字, ✓ and 🚀 — cut me anywhere."
     text = "Answer: naïve café ✓ 🚀🚀 漢字 end.\\nSecond line — ok."
-    [[turn.tool_call]]
+    [[call.tool_call]]
     name = "read_file"
     arguments = { path = "docs/ünï 🚀.md" }
     result = "café ✓"
-    [[turn.tool_call]]
+    [[call.tool_call]]
     name = "list_dir"
     arguments = { path = "." }
     result = "a/\\nb.txt"
@@ -60,7 +60,8 @@ ENDPOINTS = {
 
 
 def body_for(adapter: Adapter) -> bytes:
-    """The stream the sim sends this adapter for the scenario's first turn (the agent: its whole run)."""
+    """The stream the sim sends this adapter for the first model call of the scenario (for the agent,
+    its whole run)."""
     (protocol,) = [p for p in default_protocols() if p.path == ENDPOINTS[adapter.name]]
     request = SimRequest(model="split", input_tokens=12)
     pieces = protocol.plan(SCENARIO, request)

@@ -19,7 +19,7 @@ def test_sixty_four_tickets_at_once(
 ) -> None:
     harness = Harness(tmp_path, monkeypatch, capsys)
     harness.scenario(
-        "short", 'ttft_ms = 50\ntokens_per_s = 200\n[[turn]]\ntext = "one two three four five six ✓"\n'
+        "short", 'ttft_ms = 50\ntokens_per_s = 200\n[[call]]\ntext = "one two three four five six ✓"\n'
     )
     harness.config.write_text(harness.config.read_text() + f"\n[run]\nmax_concurrency = {TICKETS}\n")
     tickets = harness.tickets(

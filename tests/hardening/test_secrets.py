@@ -18,7 +18,7 @@ from tests.test_run_cli import Lfg
 
 ECHO_401 = """
     ttft_ms = 10
-    [[turn]]
+    [[call]]
     text = "never"
     [[fault]]
     kind = "http"
@@ -29,11 +29,11 @@ ECHO_500 = ECHO_401.replace("401", "500").replace('text = "never"', 'text = "Fin
 LEAKY_TOOL = """
     ttft_ms = 10
     tokens_per_s = 500
-    [[turn]]
-    [[turn.tool_call]]
+    [[call]]
+    [[call.tool_call]]
     name = "run_command"
     arguments = { command = "env; echo \\"key=$LFG_HARDENING_KEY\\"" }
-    [[turn]]
+    [[call]]
     text = "Printed the environment."
     """
 KINDS = {"chat": ("openai", "sim:/v1"), "responses": ("openai-responses", "sim:/v1")}

@@ -33,7 +33,7 @@ async def test_a_rate_limit_counts_down_in_the_pane(
     model = write_scenario(
         scenario_dir,
         "slow-down",
-        '[[turn]]\ntext = "ok"\n[[fault]]\nkind = "http"\nstatus = 429\nretry_after = 3\n'
+        '[[call]]\ntext = "ok"\n[[fault]]\nkind = "http"\nstatus = 429\nretry_after = 3\n'
         'message = "Rate limit reached"\ntimes = 1\n',
     )
     clock = ManualClock()

@@ -11,6 +11,7 @@ from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    ErrorInfo,
     Event,
     EventFactory,
     Outcome,
@@ -48,7 +49,7 @@ def ticket(ticket_id: str, model: str = "agent-demo") -> Ticket:
         provider="sim",
         model=model,
         tools=("list_dir",),
-        max_turns=20,
+        max_calls=20,
         max_tokens=None,
         temperature=None,
         workdir=Path("/tmp"),
@@ -71,8 +72,11 @@ class Clock:
         return self.now
 
 
-def sample_attempt(ticket_id: str = "explore", attempt: int = 1, ended: bool = True) -> list[Item]:
-    """Reasoning, a streamed tool call and its result, then a two-chunk answer; t0 = 100 s."""
+def sample_attempt(
+    ticket_id: str = "explore", attempt: int = 1, ended: bool = True, error: ErrorInfo | None = None
+) -> list[Item]:
+    """Reasoning, a streamed tool call and its result, then a two-chunk answer; t0 = 100 s. With an
+    `error`, the attempt ends failed with it."""
     clock = Clock()
     ev = EventFactory(ticket_id, attempt, clock=clock)
     items: list[Item] = []
@@ -107,7 +111,7 @@ def sample_attempt(ticket_id: str = "explore", attempt: int = 1, ended: bool = T
     at(1.040, TextDelta, text=ANSWER[30:])
     at(1.050, Usage, input_tokens=30, output_tokens=8)
     at(1.060, CallEnded, stop_reason="stop")
-    at(1.070, AttemptEnded, outcome=Outcome.COMPLETED)
+    at(1.070, AttemptEnded, outcome=Outcome.FAILED if error else Outcome.COMPLETED, error=error)
     return items
 
 
@@ -128,19 +132,19 @@ description = "A quick coding agent: lists the folder, reads the README, then an
 ttft_ms = 5
 tokens_per_s = 50
 
-[[turn]]
+[[call]]
 reasoning = "Look at the files first."
 text = "Let me look around."
-[[turn.tool_call]]
+[[call.tool_call]]
 name = "list_dir"
 arguments = { path = "." }
 
-[[turn]]
-[[turn.tool_call]]
+[[call]]
+[[call.tool_call]]
 name = "read_file"
 arguments = { path = "README.md" }
 
-[[turn]]
+[[call]]
 text = "## Widget\\nIt renders **widgets** for dashboards."
 """
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json, to_markdown
 from lfgtui.history.store import Selection, Store
@@ -35,12 +38,47 @@ def test_json_survives_export_import_export(tmp_path: Path) -> None:
             import_record(copy, from_json(document))
 
 
+def as_version_1(document: dict[str, Any]) -> dict[str, Any]:
+    """An export as version 1 wrote it: `turns`, a part's `turn`, `max_turns` and its error kind."""
+    old = copy.deepcopy(document) | {"version": 1}
+    for ticket in old["run"]["tickets"]:
+        ticket["max_turns"] = ticket.pop("max_calls")
+        for attempt in ticket["attempts"]:
+            attempt["turns"] = attempt.pop("requests")
+            for part in attempt["parts"]:
+                part["turn"] = part.pop("request")
+            if attempt["error_kind"] == "max_calls":
+                attempt["error_kind"] = "max_turns"
+    return old
+
+
+def test_an_export_of_version_1_imports_as_it_was_recorded(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    stopped = ErrorInfo(ErrorKind.MAX_CALLS, "stopped after 2 model calls (max_turns)")
+    recorder = record(db, tmp_path, sample_attempt(), sample_attempt(attempt=2, error=stopped))
+    recorder.finish()
+    with Store.open(db) as store:
+        document = to_json(store.load(Selection(recorder.run_id)))
+    assert document["version"] == 2
+    old = as_version_1(document)
+    assert "turns" in old["run"]["tickets"][0]["attempts"][1] and "requests" not in json.dumps(old)
+    with Store.open(tmp_path / "copy.sqlite3") as copied:
+        assert import_record(copied, from_json(json.loads(json.dumps(old)))) == 2
+        assert to_json(copied.load(Selection(recorder.run_id))) == document
+    newer_names = copy.deepcopy(old)
+    attempt = newer_names["run"]["tickets"][0]["attempts"][0]
+    attempt["requests"] = attempt.pop("turns")
+    with pytest.raises(StoreError, match=r"attempts\[0\] \(attempt [0-9a-f]+\)\.turns: must be a list"):
+        from_json(newer_names)
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
         ([], "not an lfg history export"),
         ({"format": "other"}, "not an lfg history export"),
         ({"format": "lfgtui-history", "version": 99}, "version 99"),
+        ({"format": "lfgtui-history", "version": True}, "version True"),
         ({"format": "lfgtui-history", "version": 1, "run": {"id": "x"}}, "not a valid"),
     ],
 )

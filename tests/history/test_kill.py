@@ -49,12 +49,12 @@ def test_sigkill_mid_stream_leaves_a_readable_file_and_interrupted_attempts(tmp_
         """
         ttft_ms = 10
         tokens_per_s = 500
-        [[turn]]
+        [[call]]
         text = "Running the slow check."
-        [[turn.tool_call]]
+        [[call.tool_call]]
         name = "run_command"
         arguments = { command = "echo $$ > hang.pid; exec sleep 30" }
-        [[turn]]
+        [[call]]
         text = "Never reached."
         """,
     )

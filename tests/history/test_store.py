@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lfgtui.events import AttemptEnded, EventFactory, Outcome, TextDelta
+from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, EventFactory, Outcome, TextDelta
 from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
 from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
@@ -29,7 +29,7 @@ from lfgtui.history.store import Selection, Store
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
 from tests.history.recording import record, sample_attempt, ticket
 
-TABLES = {"runs", "tickets", "attempts", "turns", "parts", "parts_fts"}
+TABLES = {"runs", "tickets", "attempts", "requests", "parts", "parts_fts"}
 
 
 def mode(path: Path) -> int:
@@ -88,6 +88,7 @@ def test_a_file_of_the_first_schema_is_migrated_and_keeps_every_run(tmp_path: Pa
     db = tmp_path / "h.sqlite3"
     record(db, tmp_path, sample_attempt()).finish()
     with sqlite3.connect(db) as conn:
+        as_schema_2(conn)
         conn.execute("PRAGMA foreign_keys = OFF")
         for table, column in ADDED_IN_V2:
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
@@ -114,6 +115,62 @@ ADDED_IN_V2 = [
         "diff",
     )
 ] + [("turns", "cache_read_tokens"), ("turns", "cache_write_tokens")]
+
+
+UNDO_V3 = """
+ALTER TABLE requests RENAME TO turns;
+ALTER TABLE parts RENAME COLUMN request TO turn;
+ALTER TABLE tickets RENAME COLUMN max_calls TO max_turns;
+UPDATE attempts SET error_kind = 'max_turns' WHERE error_kind = 'max_calls';
+PRAGMA user_version = 2;
+"""
+
+
+def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's columns as SQLite describes them: name, type, NOT NULL, default, primary key."""
+    tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
+
+
+def as_schema_2(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 2 wrote: `requests` called `turns`, a part's
+    `request` its `turn`, `max_calls` `max_turns`, and an attempt stopped by it `max_turns`."""
+    conn.executescript(UNDO_V3)
+
+
+def test_undoing_migration_3_gives_the_tables_of_schema_2() -> None:
+    """What the migration tests start from is the shape schema 2 really had."""
+    undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for migration in MIGRATIONS:
+        undone.executescript(migration)
+    as_schema_2(undone)
+    for migration in MIGRATIONS[:2]:
+        older.executescript(migration)
+    assert columns(undone) == columns(older)
+    assert "turns" in columns(older)
+
+
+def test_a_file_of_schema_2_is_migrated_and_reads_back_the_same(tmp_path: Path) -> None:
+    """Schema 2 called each request sent a turn and the model-call limit max_turns: a file written then
+    gets the names of now, and every run reads back as it did, its events, search and errors too."""
+    db = tmp_path / "h.sqlite3"
+    stopped = ErrorInfo(ErrorKind.MAX_CALLS, "stopped after 2 model calls (max_turns)")
+    record(db, tmp_path, sample_attempt(), sample_attempt(attempt=2, error=stopped)).finish()
+    with Store.open(db) as store:
+        (run,) = store.list_runs()
+        before = store.load(Selection(run.id))
+        events = [store.attempt_events(a.row.id) for a in before.tickets[0].attempts]
+    with sqlite3.connect(db) as conn:
+        as_schema_2(conn)
+        assert conn.execute("SELECT error_kind FROM attempts WHERE number = 2").fetchone() == ("max_turns",)
+    with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        after = store.load(Selection(run.id))
+        assert after == before
+        assert [store.attempt_events(a.row.id) for a in after.tickets[0].attempts] == events
+        assert after.tickets[0].attempts[1].row.error_kind == ErrorKind.MAX_CALLS
+        assert [p.request for p in after.tickets[0].attempts[0].parts] == [None, 0, 0, 0, 0, 1]
+        assert len(store.search("dashboards")) == 2, "the search index still finds every answer"
 
 
 def test_a_file_from_a_newer_lfg_is_refused(tmp_path: Path) -> None:

@@ -233,8 +233,8 @@ ATTEMPT = "tickets.0.attempts.0"
         (_set(f"{ATTEMPT}.parts.0.chunks", "not base64!"), "parts[0].chunks: must be base64"),
         (_set(f"{ATTEMPT}.parts.0.text", "\ud800"), "parts[0].text: holds a lone surrogate"),
         (_set(f"{ATTEMPT}.parts.0.sealed", 1), "parts[0].sealed: must be true or false"),
-        (_set(f"{ATTEMPT}.turns", {}), "turns: must be a list"),
-        (_set(f"{ATTEMPT}.turns.0.n", True), "turns[0].n: must be a whole number"),
+        (_set(f"{ATTEMPT}.requests", {}), "requests: must be a list"),
+        (_set(f"{ATTEMPT}.requests.0.n", True), "requests[0].n: must be a whole number"),
         (_set(f"{ATTEMPT}.started_at", _MISSING), "started_at: is missing"),
         (_set("tickets.0.title", None), "tickets[0] (ticket explore).title: must not be null"),
     ],
@@ -284,7 +284,7 @@ def test_an_import_that_fails_half_way_leaves_nothing_behind(tmp_path: Path, lfg
     code, _, err = lfg("import", str(path))
     assert code == 1 and "UNIQUE constraint failed: attempts.id" in err
     with sqlite3.connect(tmp_path / "h.sqlite3") as conn:
-        for table in ("runs", "tickets", "attempts", "turns", "parts"):
+        for table in ("runs", "tickets", "attempts", "requests", "parts"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
 
 
@@ -295,7 +295,7 @@ BAD_VALUES = ["x", b"\xff\x00", 1e308, -7, 2**63 - 1, "[[[[", "\x1b]0;pwned\x07"
 
 
 @pytest.mark.parametrize("bad", BAD_VALUES, ids=repr)
-@pytest.mark.parametrize("table", ["runs", "tickets", "attempts", "turns", "parts"])
+@pytest.mark.parametrize("table", ["runs", "tickets", "attempts", "requests", "parts"])
 def test_rows_no_lfg_wrote_never_stop_a_reader(tmp_path: Path, lfg: Lfg, table: str, bad: object) -> None:
     db = tmp_path / "h.sqlite3"
     recorder = record(db, tmp_path, sample_attempt())

@@ -51,7 +51,7 @@ def test_streamed_deltas_become_one_part_per_kind_and_call(tmp_path: Path, split
     with Store.open(tmp_path / "h.sqlite3") as store:
         (ticket,) = store.load(Selection(recorder.run_id)).tickets
     (attempt,) = ticket.attempts
-    kinds = [(p.kind, p.turn, p.text) for p in attempt.parts]
+    kinds = [(p.kind, p.request, p.text) for p in attempt.parts]
     assert kinds == [
         (PartKind.PROMPT, None, PROMPT),
         (PartKind.REASONING, 0, "Look at the files."),
@@ -85,7 +85,7 @@ def test_timings_usage_and_summary_match_the_metrics_reducer(tmp_path: Path) -> 
     assert row.ttft_text_ms == pytest.approx(399.0)
     assert row.tokens_per_s == pytest.approx(metrics.tokens_per_s)
     assert row.output_tokens == metrics.output_tokens == 20 and not row.tokens_estimated
-    first, second = attempt.turns
+    first, second = attempt.requests
     assert (first.call, first.request_ms, first.stop_reason) == (0, pytest.approx(1.0), "tool_use")
     assert first.first_token_ms == pytest.approx(300.4) and first.last_token_ms == pytest.approx(520)
     assert (first.input_tokens, first.output_tokens, first.chunk_count) == (10, 12, 6)

@@ -36,9 +36,9 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.errors import classify
 from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
-from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
+from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_call
 from tests.support import CannedServer, Collected, ask, cached_usage, collect
 
 
@@ -109,7 +109,7 @@ async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvi
     out = await collect(provider, conversation)
     assert out.error is None
     assert out.text == "Paris is 18 C with light rain; Tokyo is 24 C and clear."
-    assert sim.log[-1].turn_index == 1
+    assert sim.log[-1].call_index == 1
     sent = sim.log[-1].body
     assert sent["system"] == "You are a weather agent."
     assert sent["messages"] == [
@@ -363,7 +363,7 @@ async def test_message_delta_usage_with_only_output_tokens_or_nulls(
     assert out.text == DOCS_TEXT
     assert metrics.input_tokens == prompt
     assert metrics.tokens_estimated is (reported is None)
-    assert metrics.output_tokens == (reported or metrics.calls[0].estimated_tokens)
+    assert metrics.output_tokens == (reported or metrics.requests[0].estimated_tokens)
 
 
 @pytest.mark.parametrize(
@@ -482,17 +482,17 @@ def parse_frames(frames: list[bytes]) -> list[tuple[str, dict[str, Any]]]:
     return parsed
 
 
-def encoded_turn(turn: SimTurn) -> list[tuple[str, dict[str, Any]]]:
+def encoded_call(answer: SimCall) -> list[tuple[str, dict[str, Any]]]:
     request = SimRequest(model="m", input_tokens=12)
     encoder = AnthropicEncoder(request)
-    pieces = plan_turn(turn)
+    pieces = plan_call(answer)
     frames = encoder.open() + [frame for piece in pieces for frame in encoder.piece(piece)]
     return parse_frames(frames + encoder.finish(count_usage(pieces, request)))
 
 
 def test_sim_frames_have_the_recorded_keys() -> None:
-    turn = SimTurn(reasoning="think hard", text="answer", tool_calls=(SimToolCall("f", '{"a": 1}'),))
-    frames = encoded_turn(turn) + parse_frames(
+    answer = SimCall(reasoning="think hard", text="answer", tool_calls=(SimToolCall("f", '{"a": 1}'),))
+    frames = encoded_call(answer) + parse_frames(
         AnthropicEncoder(SimRequest(model="m")).error_event("Overloaded")
     )
     seen: set[str] = set()
@@ -522,8 +522,8 @@ def test_sim_frames_have_the_recorded_keys() -> None:
 
 def test_sim_frames_come_in_the_recorded_order() -> None:
     """As in the recordings: a ping after the first block opens, the signature last in a thinking block."""
-    turn = SimTurn(reasoning="a b", text="c", tool_calls=(SimToolCall("f", "{}"), SimToolCall("g", "")))
-    frames = encoded_turn(turn)
+    answer = SimCall(reasoning="a b", text="c", tool_calls=(SimToolCall("f", "{}"), SimToolCall("g", "")))
+    frames = encoded_call(answer)
     shape = [
         (name, data.get("index"), (data.get("delta") or data.get("content_block") or {}).get("type"))
         for name, data in frames
@@ -596,7 +596,7 @@ def test_sim_refuses_sampling_parameters_from_api_version_2026_10_21(version: st
         assert protocol.parse_request(body, {"anthropic-version": version}).model == "m"
 
 
-def test_sim_counts_assistant_messages_as_the_turn() -> None:
+def test_sim_counts_assistant_messages_as_the_calls_answered() -> None:
     messages = [
         {"role": "user", "content": "q"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
@@ -605,7 +605,7 @@ def test_sim_counts_assistant_messages_as_the_turn() -> None:
         {"role": "user", "content": "more"},
     ]
     body = {"model": "m", "messages": messages, "max_tokens": 5, "stream": True}
-    assert AnthropicProtocol().parse_request(body, {}).turn_index == 2
+    assert AnthropicProtocol().parse_request(body, {}).call_index == 2
 
 
 @pytest.mark.parametrize(

@@ -257,7 +257,7 @@ async def test_in_band_error_from_a_scenario_file_keeps_its_message(
     model = write_scenario(
         scenario_dir,
         "quota",
-        '[[turn]]\ntext = "one two three"\n[[fault]]\nkind = "error_event"\nafter_tokens = 1\n'
+        '[[call]]\ntext = "one two three"\n[[fault]]\nkind = "error_event"\nafter_tokens = 1\n'
         'message = "You exceeded your current quota"\n',
     )
     out = await collect(provider, ask(model))

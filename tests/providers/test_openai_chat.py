@@ -46,7 +46,7 @@ async def provider(sim: SimServer) -> AsyncIterator[OpenAIChatProvider]:
     await adapter.aclose()
 
 
-async def test_tool_results_go_back_and_get_the_next_turn(
+async def test_tool_results_go_back_and_get_the_next_call(
     provider: OpenAIChatProvider, sim: SimServer
 ) -> None:
     call = ToolCall("call_1", "list_dir", {"path": "."}, '{"path": "."}')

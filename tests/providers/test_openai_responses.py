@@ -33,9 +33,9 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.openai_responses import FunctionCalls, OpenAIResponsesProvider
 from lfgtui.sim.protocols.openai_responses import OpenAIResponsesEncoder, OpenAIResponsesProtocol
-from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimToolCall, SimTurn
+from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
-from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_turn
+from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_call
 from tests.support import Collected, ask, cached_usage, collect
 
 
@@ -59,7 +59,7 @@ async def test_the_request_goes_to_v1_responses_as_input_items(
     assert sim.log[0].body["input"] == [{"role": "user", "content": "hi"}]
 
 
-async def test_tool_results_go_back_as_function_call_output_and_get_the_next_turn(
+async def test_tool_results_go_back_as_function_call_output_and_get_the_next_call(
     provider: OpenAIResponsesProvider, sim: SimServer
 ) -> None:
     call = ToolCall("call_1", "list_dir", {"path": "."}, '{"path": "."}')
@@ -78,7 +78,7 @@ async def test_tool_results_go_back_as_function_call_output_and_get_the_next_tur
     out = await collect(provider, conversation)
     assert out.error is None
     assert [c.name for c in out.of(ToolCallReady)] == ["read_file"]
-    assert sim.log[-1].turn_index == 1
+    assert sim.log[-1].call_index == 1
     sent = sim.log[-1].body
     assert sent["instructions"] == "You are a coding agent."
     assert sent["input"] == [
@@ -117,7 +117,7 @@ async def test_an_assistant_turn_with_only_tool_calls_counts_as_a_round(
         ),
     )
     out = await collect(provider, conversation)
-    assert sim.log[-1].turn_index == 2
+    assert sim.log[-1].call_index == 2
     assert out.text.startswith("## What this project is")
     assert out.of(CallEnded)[0].stop_reason == "stop"
     assert "tools" not in sim.log[-1].body
@@ -258,7 +258,7 @@ def test_calls_still_open_at_the_end_are_made_ready_in_order() -> None:
 
 
 @pytest.mark.parametrize(
-    ("items", "turn"),
+    ("items", "call"),
     [
         ("hi", 0),
         ([{"role": "user", "content": "hi"}], 0),
@@ -280,9 +280,9 @@ def test_calls_still_open_at_the_end_are_made_ready_in_order() -> None:
         ),
     ],
 )
-def test_turn_index_counts_assistant_rounds(items: Any, turn: int) -> None:
+def test_call_index_counts_the_calls_answered_in_the_input(items: Any, call: int) -> None:
     request = OpenAIResponsesProtocol().parse_request({"model": "m", "input": items, "stream": True}, {})
-    assert request.turn_index == turn
+    assert request.call_index == call
     assert request.input_tokens > 0
 
 
@@ -444,13 +444,13 @@ def decode(frame: bytes) -> tuple[str, dict[str, Any]]:
 
 
 def test_sim_events_have_the_recorded_shape() -> None:
-    turn = SimTurn(
+    answer = SimCall(
         reasoning="Think first.",
         text="Here goes.",
         tool_calls=(SimToolCall("get_weather", '{"city": "Paris"}'),),
     )
     request = SimRequest(model="m", input_tokens=10)
-    pieces = plan_turn(turn)
+    pieces = plan_call(answer)
     encoder = OpenAIResponsesEncoder(request)
     frames = encoder.open() + [f for p in pieces for f in encoder.piece(p)]
     frames += encoder.finish(count_usage(pieces, request))

@@ -52,11 +52,11 @@ async def provider(sim: SimServer) -> AsyncIterator[AgentSSEProvider]:
 
 
 def scenario_text(name: str) -> tuple[str, str]:
-    """(reasoning, text) the agent streams for a shipped scenario: its turns, a paragraph apart."""
-    turns = ScenarioLibrary(extra_dirs=()).resolve(name).turns
+    """(reasoning, text) the agent streams for a shipped scenario: its model calls, a paragraph apart."""
+    calls = ScenarioLibrary(extra_dirs=()).resolve(name).calls
     return (
-        "\n\n".join(t.reasoning for t in turns if t.reasoning),
-        "\n\n".join(t.text for t in turns if t.text),
+        "\n\n".join(c.reasoning for c in calls if c.reasoning),
+        "\n\n".join(c.text for c in calls if c.text),
     )
 
 

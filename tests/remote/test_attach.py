@@ -214,7 +214,7 @@ TICKET = {
     "model": "m",
     "tools": [],
     "depends_on": [],
-    "max_turns": None,
+    "max_calls": None,
     "max_tokens": None,
     "temperature": None,
     "workdir": None,

@@ -405,20 +405,20 @@ async def test_an_http_fault_fails_the_prompt_with_a_json_rpc_error(project: Pat
     assert client.of(AgentMessageChunk) == []
 
 
-async def test_faults_meet_their_turn_after_that_many_chunks(project: Path, scenario_dir: Path) -> None:
+async def test_faults_meet_their_model_call_after_that_many_chunks(project: Path, scenario_dir: Path) -> None:
     name = write_scenario(
         scenario_dir,
         "two-step",
         """
 ttft_ms = 0
 tokens_per_s = 0
-[[turn]]
+[[call]]
 text = "one two three"
-[[turn]]
+[[call]]
 text = "four five six seven"
 [[fault]]
 kind = "error_event"
-turn = 1
+call = 1
 after_tokens = 2
 message = "Overloaded"
 """,

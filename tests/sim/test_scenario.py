@@ -21,14 +21,14 @@ def test_every_shipped_scenario_parses() -> None:
     names = library.names()
     assert {"agent-demo", "long-answer", "hello", "fault-429", "fault-drop", "fault-stall"} <= set(names)
     for name in names:
-        assert library.resolve(name).turns
+        assert library.resolve(name).calls
 
 
 def test_agent_demo_calls_list_dir_then_read_file_then_answers_in_markdown() -> None:
     scenario = ScenarioLibrary(extra_dirs=()).resolve("agent-demo")
-    assert [c.name for c in scenario.turn(0).tool_calls] == ["list_dir"]
-    assert [c.name for c in scenario.turn(1).tool_calls] == ["read_file"]
-    answer = scenario.turn(2).text
+    assert [c.name for c in scenario.call(0).tool_calls] == ["list_dir"]
+    assert [c.name for c in scenario.call(1).tool_calls] == ["read_file"]
+    answer = scenario.call(2).text
     assert "## " in answer and "```python" in answer and "| File |" in answer and "1. " in answer
 
 
@@ -36,11 +36,11 @@ def test_model_name_options_override_the_file() -> None:
     scenario = ScenarioLibrary(extra_dirs=()).resolve("long-answer:tokens_per_s=200,ttft_ms=10,repeat=2")
     assert (scenario.tokens_per_s, scenario.ttft_ms, scenario.repeat) == (200.0, 10.0, 2)
     base = ScenarioLibrary(extra_dirs=()).resolve("long-answer")
-    assert scenario.turn(0).text == base.turns[0].text * 2
+    assert scenario.call(0).text == base.calls[0].text * 2
 
 
 def test_a_scenario_reports_prompt_cache_tokens_from_its_file_or_its_name(tmp_path: Path) -> None:
-    (tmp_path / "cached.toml").write_text("cache_read_tokens = 1200\n[[turn]]\ntext = 'a'\n")
+    (tmp_path / "cached.toml").write_text("cache_read_tokens = 1200\n[[call]]\ntext = 'a'\n")
     library = ScenarioLibrary(extra_dirs=(tmp_path,))
     assert library.resolve("cached").prompt_cache == PromptCache(read=1200, write=0)
     assert library.resolve("cached:cache_write_tokens=300").prompt_cache == PromptCache(read=1200, write=300)
@@ -63,14 +63,14 @@ def test_bad_model_names_say_what_is_wrong(model: str, words: str) -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("[[turn]]\ntext = 'a'\ncolour = 'red'\n", "turn[0]: unknown field 'colour'"),
-        ("description = 'x'\n", "at least one [[turn]]"),
-        ("[[turn]]\n[[fault]]\nkind = 'explode'\n", "fault[0].kind: must be one of"),
-        ("[[turn]]\n[[turn.tool_call]]\narguments = {}\n", "tool_call[0]: missing field 'name'"),
-        ("[[turn]\n", "my.toml"),
-        ("ttft_ms = 'soon'\n[[turn]]\n", "my.toml: ttft_ms: expected float, got 'soon'"),
-        ("endless = 1\n[[turn]]\n", "endless: expected true or false"),
-        ("cache_read_tokens = 1.5\n[[turn]]\n", "cache_read_tokens: expected int, got 1.5"),
+        ("[[call]]\ntext = 'a'\ncolour = 'red'\n", "call[0]: unknown field 'colour'"),
+        ("description = 'x'\n", "at least one [[call]]"),
+        ("[[call]]\n[[fault]]\nkind = 'explode'\n", "fault[0].kind: must be one of"),
+        ("[[call]]\n[[call.tool_call]]\narguments = {}\n", "tool_call[0]: missing field 'name'"),
+        ("[[call]\n", "my.toml"),
+        ("ttft_ms = 'soon'\n[[call]]\n", "my.toml: ttft_ms: expected float, got 'soon'"),
+        ("endless = 1\n[[call]]\n", "endless: expected true or false"),
+        ("cache_read_tokens = 1.5\n[[call]]\n", "cache_read_tokens: expected int, got 1.5"),
     ],
 )
 def test_broken_files_name_the_file_and_field(text: str, words: str) -> None:
@@ -78,17 +78,38 @@ def test_broken_files_name_the_file_and_field(text: str, words: str) -> None:
         parse_scenario("my", text, "my.toml")
 
 
+def test_a_scenario_written_with_turns_is_read_as_calls() -> None:
+    """Files written before model calls got their name say `[[turn]]` and a fault's `turn`."""
+    old = "[[turn]]\ntext = 'a'\n[[turn]]\ntext = 'b'\n[[fault]]\nkind = 'drop'\nturn = 1\n"
+    new = "[[call]]\ntext = 'a'\n[[call]]\ntext = 'b'\n[[fault]]\nkind = 'drop'\ncall = 1\n"
+    assert parse_scenario("my", old, "my.toml") == parse_scenario("my", new, "my.toml")
+    assert parse_scenario("my", old, "my.toml").faults[0].call == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[[call]]\ntext = 'a'\n[[turn]]\ntext = 'b'\n", "my.toml"),
+        ("[[call]]\n[[fault]]\nkind = 'drop'\ncall = 1\nturn = 1\n", "my.toml: fault[0]"),
+    ],
+)
+def test_a_call_and_its_old_name_together_are_refused(text: str, where: str) -> None:
+    message = f"{where}: turn is the old name of call, which is set too; keep only call"
+    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        parse_scenario("my", text, "my.toml")
+
+
 def test_user_scenarios_override_built_in_ones(tmp_path: Path) -> None:
-    (tmp_path / "hello.toml").write_text("[[turn]]\ntext = 'mine'\n[[fault]]\nkind = 'drop'\ntimes = 1\n")
+    (tmp_path / "hello.toml").write_text("[[call]]\ntext = 'mine'\n[[fault]]\nkind = 'drop'\ntimes = 1\n")
     scenario = ScenarioLibrary(extra_dirs=(tmp_path,)).resolve("hello")
-    assert scenario.turn(0).text == "mine"
+    assert scenario.call(0).text == "mine"
     assert scenario.faults[0].kind is FaultKind.DROP and scenario.faults[0].times == 1
 
 
-def test_turns_past_the_script_repeat_the_last_without_tool_calls() -> None:
+def test_calls_past_the_script_repeat_the_last_without_tool_calls() -> None:
     scenario = ScenarioLibrary(extra_dirs=()).resolve("parallel-tools")
-    assert scenario.turn(5) == scenario.turns[-1]
-    assert not scenario.turn(5).tool_calls
+    assert scenario.call(5) == scenario.calls[-1]
+    assert not scenario.call(5).tool_calls
 
 
 def test_tokens_keep_every_character() -> None:

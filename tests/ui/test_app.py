@@ -172,11 +172,11 @@ def hidden_parts(scenario_dir: Path, command: str, content: str) -> str:
     return write_scenario(
         scenario_dir,
         "hidden-parts",
-        '[[turn]]\n[[turn.tool_call]]\nname = "run_command"\n'
+        '[[call]]\n[[call.tool_call]]\nname = "run_command"\n'
         f"arguments = {{ command = {json.dumps(command)} }}\n"
-        '[[turn.tool_call]]\nname = "write_file"\n'
+        '[[call.tool_call]]\nname = "write_file"\n'
         f'arguments = {{ path = "long.txt", content = {json.dumps(content)} }}\n'
-        '[[turn]]\ntext = "done"\n',
+        '[[call]]\ntext = "done"\n',
     )
 
 

@@ -50,7 +50,7 @@ class PaneView:
     ttft: str
     tokens: str
     elapsed: str
-    calls: tuple[tuple[int, int, float, float], ...]
+    requests: tuple[tuple[int, int, float, float], ...]
 
     @classmethod
     def of(cls, pane: TicketPane) -> PaneView:
@@ -67,20 +67,22 @@ class PaneView:
             gauges[3].strip(),
             tuple(
                 (
-                    c.chunks,
-                    c.output_tokens,
-                    (c.first_token or 0) - c.request_sent,
-                    (c.last_token or 0) - c.request_sent,
+                    r.chunks,
+                    r.output_tokens,
+                    (r.first_token or 0) - r.request_sent,
+                    (r.last_token or 0) - r.request_sent,
                 )
-                for c in pane.metrics.calls
+                for r in pane.metrics.requests
             ),
         )
 
     def same(self, other: PaneView) -> None:
-        """Equal; each model call's token times to the millisecond the history stores them at."""
-        assert {**vars(self), "calls": ()} == {**vars(other), "calls": ()}
-        assert [c[:2] for c in self.calls] == [c[:2] for c in other.calls], "chunks and tokens per call"
-        for mine, theirs in zip(self.calls, other.calls, strict=True):
+        """Equal; each request's token times to the millisecond the history stores them at."""
+        assert {**vars(self), "requests": ()} == {**vars(other), "requests": ()}
+        assert [r[:2] for r in self.requests] == [r[:2] for r in other.requests], (
+            "chunks and tokens per request"
+        )
+        for mine, theirs in zip(self.requests, other.requests, strict=True):
             assert mine[2:] == pytest.approx(theirs[2:], abs=0.0011)
 
 
@@ -169,7 +171,7 @@ async def test_follow_up_key_continues_a_completed_ticket_in_its_pane(sim: SimSe
 async def test_retry_all_retries_what_did_not_complete_into_the_same_run(
     sim: SimServer, tmp_path: Path, scenario_dir: Path
 ) -> None:
-    flaky = 'ttft_ms = 1\n[[turn]]\ntext = "fine now"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n'
+    flaky = 'ttft_ms = 1\n[[call]]\ntext = "fine now"\n[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n'
     write_scenario(scenario_dir, "flaky-a", flaky)
     write_scenario(scenario_dir, "flaky-b", flaky)
     toml = "".join(

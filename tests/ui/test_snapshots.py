@@ -27,7 +27,7 @@ SIZE = (120, 36)
 STALLED = """
 ttft_ms = 10
 tokens_per_s = 1000
-[[turn]]
+[[call]]
 text = '''
 ## Findings
 
@@ -50,16 +50,16 @@ after_tokens = 42
 TOOL_THEN_STALL = """
 ttft_ms = 10
 tokens_per_s = 1000
-[[turn]]
+[[call]]
 text = "Let me read the file."
-[[turn.tool_call]]
+[[call.tool_call]]
 name = "read_file"
 arguments = { path = "README.md" }
-[[turn]]
+[[call]]
 text = "The README says this project renders widgets, and then the stream stops right"
 [[fault]]
 kind = "stall"
-turn = 1
+call = 1
 after_tokens = 13
 """
 

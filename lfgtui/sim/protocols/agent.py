@@ -1,8 +1,9 @@
 """The generic agent SSE protocol (docs/agent-protocol.md): an agent service that runs its own tools.
 
-One request plays every turn of a scenario as a single stream. Events are numbered from 1 in a
-fixed order, so a client that lost the connection and reconnects with `Last-Event-ID` gets exactly
-the events after the last one it saw: the encoder still walks every piece but writes only those.
+One request plays every model call of a scenario as a single stream, an agent's whole run. Events
+are numbered from 1 in a fixed order, so a client that lost the connection and reconnects with
+`Last-Event-ID` gets exactly the events after the last one it saw: the encoder still walks every
+piece but writes only those.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from lfgtui.sim.wire import (
     SimRequest,
     SimUsage,
     estimate_input_tokens,
-    plan_turn,
+    plan_call,
     sse,
 )
 
@@ -36,8 +37,8 @@ def _last_event_id(headers: dict[str, str]) -> int | None:
     return int(value)
 
 
-def tool_call_id(turn: int, index: int) -> str:
-    return f"call_{turn}_{index}"
+def tool_call_id(call: int, index: int) -> str:
+    return f"call_{call}_{index}"
 
 
 def wire_arguments(call: SimToolCall) -> dict[str, Any] | str:
@@ -60,22 +61,23 @@ class AgentProtocol:
         )
 
     def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        """Every turn in order; each turn's tool results follow its calls, as the agent ran them.
+        """Every model call in order; each one's tool results follow its tool calls, as the agent ran
+        them.
 
-        Text (and reasoning) of later turns starts a new paragraph, as an agent separates messages.
+        Text (and reasoning) of later calls starts a new paragraph, as an agent separates messages.
         """
         pieces: list[Piece] = []
-        for index in range(len(scenario.turns)):
-            turn = scenario.turn(index)
+        for index in range(len(scenario.calls)):
+            answer = scenario.call(index)
             kinds = {piece.kind for piece in pieces}
-            if PieceKind.TEXT in kinds and turn.text:
-                turn = replace(turn, text=PARAGRAPH + turn.text)
-            if PieceKind.REASONING in kinds and turn.reasoning:
-                turn = replace(turn, reasoning=PARAGRAPH + turn.reasoning)
-            pieces += plan_turn(turn, index, scenario.chunk_chars)
+            if PieceKind.TEXT in kinds and answer.text:
+                answer = replace(answer, text=PARAGRAPH + answer.text)
+            if PieceKind.REASONING in kinds and answer.reasoning:
+                answer = replace(answer, reasoning=PARAGRAPH + answer.reasoning)
+            pieces += plan_call(answer, index, scenario.chunk_chars)
             pieces += [
-                Piece(PieceKind.TOOL_RESULT, call.result, tool_index=i, tool_name=call.name, turn=index)
-                for i, call in enumerate(turn.tool_calls)
+                Piece(PieceKind.TOOL_RESULT, call.result, tool_index=i, tool_name=call.name, call=index)
+                for i, call in enumerate(answer.tool_calls)
             ]
         return pieces
 
@@ -114,21 +116,21 @@ class AgentEncoder:
             case PieceKind.REASONING:
                 return self._event({"type": "reasoning", "text": piece.text})
             case PieceKind.TOOL_END:
-                call = self.scenario.turn(piece.turn).tool_calls[piece.tool_index]
+                call = self.scenario.call(piece.call).tool_calls[piece.tool_index]
                 return self._event(
                     {
                         "type": "tool_call",
-                        "id": tool_call_id(piece.turn, piece.tool_index),
+                        "id": tool_call_id(piece.call, piece.tool_index),
                         "name": call.name,
                         "arguments": wire_arguments(call),
                     }
                 )
             case PieceKind.TOOL_RESULT:
-                call = self.scenario.turn(piece.turn).tool_calls[piece.tool_index]
+                call = self.scenario.call(piece.call).tool_calls[piece.tool_index]
                 return self._event(
                     {
                         "type": "tool_result",
-                        "id": tool_call_id(piece.turn, piece.tool_index),
+                        "id": tool_call_id(piece.call, piece.tool_index),
                         "output": piece.text,
                         "is_error": isinstance(wire_arguments(call), str),
                     }

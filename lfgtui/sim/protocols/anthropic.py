@@ -8,12 +8,12 @@ from typing import Any
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
-    OneTurnPerRequest,
+    OneCallPerRequest,
     Piece,
     PieceKind,
     SimRequest,
     SimUsage,
-    assistant_turns,
+    calls_answered,
     estimate_input_tokens,
     require_stream,
     sse,
@@ -46,7 +46,7 @@ def _event(data: dict[str, Any]) -> bytes:
     return sse(data, event=data["type"])
 
 
-class AnthropicProtocol(OneTurnPerRequest):
+class AnthropicProtocol(OneCallPerRequest):
     path = "/v1/messages"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
@@ -63,8 +63,8 @@ class AnthropicProtocol(OneTurnPerRequest):
         sampling = [key for key in SAMPLING_PARAMETERS if key in body]
         if sampling and headers.get("anthropic-version", "") >= NO_SAMPLING_VERSION:
             raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
-        turn = assistant_turns(messages)
-        return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
+        call = calls_answered(messages)
+        return SimRequest(model=model, call_index=call, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
         return AnthropicEncoder(request, scenario.prompt_cache)
@@ -147,7 +147,7 @@ class AnthropicEncoder:
                 self.saw_tool_call = True
                 block = {
                     "type": "tool_use",
-                    "id": f"toolu_sim{piece.turn}x{piece.tool_index}",
+                    "id": f"toolu_sim{piece.call}x{piece.tool_index}",
                     "name": piece.tool_name,
                     "caller": {"type": "direct"},
                     "input": {},

@@ -8,12 +8,12 @@ from typing import Any
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
-    OneTurnPerRequest,
+    OneCallPerRequest,
     Piece,
     PieceKind,
     SimRequest,
     SimUsage,
-    assistant_turns,
+    calls_answered,
     estimate_input_tokens,
     require_stream,
     sse,
@@ -35,7 +35,7 @@ def openai_error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-class OpenAIChatProtocol(OneTurnPerRequest):
+class OpenAIChatProtocol(OneCallPerRequest):
     path = "/v1/chat/completions"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
@@ -46,10 +46,10 @@ class OpenAIChatProtocol(OneTurnPerRequest):
             raise BadRequest("'messages' must be a non-empty array")
         require_stream(body)
         options = body.get("stream_options") or {}
-        turn = assistant_turns(messages)
+        call = calls_answered(messages)
         return SimRequest(
             model=model,
-            turn_index=turn,
+            call_index=call,
             include_usage=bool(options.get("include_usage")),
             input_tokens=estimate_input_tokens(body),
         )
@@ -98,7 +98,7 @@ class OpenAIChatEncoder:
                 self.saw_tool_call = True
                 call = {
                     "index": piece.tool_index,
-                    "id": f"call_sim{piece.turn}x{piece.tool_index}",
+                    "id": f"call_sim{piece.call}x{piece.tool_index}",
                     "type": "function",
                     "function": {"name": piece.tool_name, "arguments": ""},
                 }

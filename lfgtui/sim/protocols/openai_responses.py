@@ -15,7 +15,7 @@ from lfgtui.sim.protocols.openai_chat import openai_error_body
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
-    OneTurnPerRequest,
+    OneCallPerRequest,
     Piece,
     PieceKind,
     SimRequest,
@@ -41,18 +41,19 @@ def is_assistant_item(item: Any) -> bool:
     return kind in ("function_call", "reasoning") or (kind == "message" and item.get("role") == "assistant")
 
 
-def assistant_rounds(items: list[Any]) -> int:
-    """How many model calls already answered: each maximal run of assistant items is one round."""
-    rounds, in_round = 0, False
+def calls_answered_in(items: list[Any]) -> int:
+    """How many model calls the input already holds the answers of: each maximal run of assistant
+    items is the answer to one."""
+    answered, in_answer = 0, False
     for item in items:
         assistant = is_assistant_item(item)
-        if assistant and not in_round:
-            rounds += 1
-        in_round = assistant
-    return rounds
+        if assistant and not in_answer:
+            answered += 1
+        in_answer = assistant
+    return answered
 
 
-class OpenAIResponsesProtocol(OneTurnPerRequest):
+class OpenAIResponsesProtocol(OneCallPerRequest):
     path = "/v1/responses"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
@@ -62,8 +63,8 @@ class OpenAIResponsesProtocol(OneTurnPerRequest):
         if not isinstance(items, str | list):
             raise BadRequest("'input' must be a string or an array of input items")
         require_stream(body)
-        turn = assistant_rounds(items) if isinstance(items, list) else 0
-        return SimRequest(model=model, turn_index=turn, input_tokens=estimate_input_tokens(body))
+        call = calls_answered_in(items) if isinstance(items, list) else 0
+        return SimRequest(model=model, call_index=call, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
         return OpenAIResponsesEncoder(request, scenario.prompt_cache)
@@ -247,7 +248,7 @@ class OpenAIResponsesEncoder:
                     "type": "function_call",
                     "status": "in_progress",
                     "arguments": "",
-                    "call_id": f"call_sim{piece.turn}x{piece.tool_index}",
+                    "call_id": f"call_sim{piece.call}x{piece.tool_index}",
                     "name": piece.tool_name,
                 }
                 frames += self._add(call)

@@ -1,0 +1,247 @@
+"""The rows of the attempts a recorder is writing, as they change between one batch's writes.
+
+Parts grow as deltas stream in (one part per run of deltas of one kind in one request), requests
+gain their timings and usage, attempts end. `Pending` collects what changed while a batch is
+applied and `write`s each changed row once at its end, so a part that got a hundred chunks in a
+batch costs one UPDATE.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from lfgtui.events import AttemptEnded, Event
+from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks
+from lfgtui.history.schema import PartKind
+from lfgtui.metrics import Metrics
+
+
+@dataclass(eq=False)
+class PendingPart:
+    """A part row being written; `text` and `chunks` hold what the next batch adds to it."""
+
+    attempt_id: str
+    kind: PartKind
+    seq: int
+    request: int | None
+    t_ms: float
+    call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+    meta: str | None = None
+    row_id: int | None = None
+    text: list[str] = field(default_factory=list)
+    replace: bool = False
+    chunks: list[int] = field(default_factory=list)
+    last_ms: int = 0
+    end_ms: float = 0.0
+    sealed: bool = False
+    dirty: bool = False
+
+
+@dataclass(eq=False)
+class PendingRequest:
+    """A request row being written: the `n`th request of its attempt; its timings come from `Metrics`."""
+
+    row_id: int
+    n: int
+    usage_seq: int | None = None
+    usage_ms: float | None = None
+    ended_seq: int | None = None
+    ended_ms: float | None = None
+    stop_reason: str | None = None
+    dirty: bool = False
+
+
+@dataclass(eq=False)
+class PendingAttempt:
+    """An attempt being recorded: its metrics, its requests, the part streaming now (`current`), its
+    tool calls still streaming arguments, and the name of each call for its result."""
+
+    id: str
+    t0: float
+    wall0: float
+    metrics: Metrics = field(default_factory=Metrics)
+    requests: list[PendingRequest] = field(default_factory=list)
+    current: PendingPart | None = None
+    tools: dict[str, PendingPart] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    ended: AttemptEnded | None = None
+
+    def ms(self, t: float) -> float:
+        return (t - self.t0) * 1000
+
+
+@dataclass
+class Pending:
+    """What the batch being applied has changed: each part and request once, and the attempts that
+    ended; `write` writes them and starts afresh."""
+
+    parts: list[PendingPart] = field(default_factory=list)
+    requests: list[tuple[PendingAttempt, PendingRequest]] = field(default_factory=list)
+    ended: list[PendingAttempt] = field(default_factory=list)
+
+    def part(
+        self,
+        attempt: PendingAttempt,
+        kind: PartKind,
+        event: Event,
+        call_id: str | None = None,
+        name: str | None = None,
+        meta: str | None = None,
+    ) -> PendingPart:
+        """A new part of the attempt, in the request it is in (None before the first)."""
+        n = len(attempt.requests) - 1 if attempt.requests else None
+        ms = attempt.ms(event.t)
+        part = PendingPart(attempt.id, kind, event.seq, n, ms, call_id, name, meta=meta, end_ms=ms)
+        self.touch(part)
+        return part
+
+    def note(
+        self,
+        attempt: PendingAttempt,
+        event: Event,
+        text: str,
+        meta: str | None,
+        kind: PartKind = PartKind.STATUS,
+    ) -> None:
+        """A part that is whole when it comes: a prompt, a status or the error."""
+        part = self.part(attempt, kind, event, meta=meta)
+        part.text.append(text)
+        part.sealed = True
+
+    def stream(self, attempt: PendingAttempt, kind: PartKind, event: Event, text: str) -> None:
+        """A delta of text or reasoning: it extends the streaming part of its kind, or starts one."""
+        part = attempt.current
+        if part is None or part.kind != kind:
+            self.seal(attempt)
+            part = attempt.current = self.part(attempt, kind, event)
+        self.chunk(attempt, part, event.t, text)
+
+    def chunk(self, attempt: PendingAttempt, part: PendingPart, t: float, text: str) -> None:
+        """Append a delta and when it came (as `chunks`); the request's token timings change too."""
+        ms = attempt.ms(t)
+        at = max(round(ms), part.last_ms)
+        part.chunks += (at - part.last_ms, len(text))
+        part.last_ms = at
+        part.text.append(text)
+        part.end_ms = ms
+        self.touch(part)
+        if attempt.requests:
+            self.touch_request(attempt, attempt.requests[-1])
+
+    def seal(self, attempt: PendingAttempt) -> None:
+        """The streaming part is whole (another kind, a tool call or the end came): index it."""
+        if attempt.current is not None:
+            attempt.current.sealed = True
+            self.touch(attempt.current)
+            attempt.current = None
+
+    def touch(self, part: PendingPart) -> None:
+        if not part.dirty:
+            part.dirty = True
+            self.parts.append(part)
+
+    def touch_request(self, attempt: PendingAttempt, request: PendingRequest) -> None:
+        if not request.dirty:
+            request.dirty = True
+            self.requests.append((attempt, request))
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Write every changed row (parts, then requests, then the ends), inside the batch's transaction."""
+        for part in self.parts:
+            _write_part(conn, part)
+        self.parts.clear()
+        for attempt, request in self.requests:
+            _write_request(conn, attempt, request)
+        self.requests.clear()
+        for attempt in self.ended:
+            _write_end(conn, attempt)
+        self.ended.clear()
+
+
+def _write_part(conn: sqlite3.Connection, part: PendingPart) -> None:
+    text = "".join(part.text)
+    chunks = pack_chunks(part.chunks)
+    if part.row_id is None:
+        row = PartRow(
+            seq=part.seq,
+            request=part.request,
+            kind=part.kind,
+            text=text,
+            call_id=part.call_id,
+            name=part.name,
+            is_error=part.is_error,
+            t_ms=part.t_ms,
+            end_ms=part.end_ms,
+            chunks=chunks,
+            meta=part.meta,
+            sealed=part.sealed,
+        )
+        part.row_id = conn.execute(
+            PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())
+        ).lastrowid
+    else:
+        text_sql = "?" if part.replace else "text || ?"
+        conn.execute(
+            f"UPDATE parts SET text = {text_sql}, chunks = CAST(chunks || ? AS BLOB), end_ms = ?, "
+            "name = ?, meta = ?, sealed = ? WHERE id = ?",
+            (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id),
+        )
+    part.text, part.chunks, part.replace, part.dirty = [], [], False, False
+
+
+def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: PendingRequest) -> None:
+    measured = attempt.metrics.requests[request.n]
+
+    def ms(t: float | None) -> float | None:
+        return None if t is None else attempt.ms(t)
+
+    conn.execute(
+        "UPDATE requests SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
+        "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
+        "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
+        "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ? WHERE id = ?",
+        (
+            ms(measured.first_reasoning),
+            ms(measured.first_text),
+            ms(measured.first_token),
+            ms(measured.last_token),
+            measured.chunks,
+            measured.estimated_tokens,
+            measured.input_tokens,
+            measured.reported_tokens,
+            measured.reasoning_tokens,
+            request.usage_seq,
+            request.usage_ms,
+            request.ended_seq,
+            request.ended_ms,
+            request.stop_reason,
+            measured.cache_read_tokens,
+            measured.cache_write_tokens,
+            request.row_id,
+        ),
+    )
+    request.dirty = False
+
+
+def _write_end(conn: sqlite3.Connection, attempt: PendingAttempt) -> None:
+    ended = attempt.ended
+    assert ended is not None
+    error = ended.error
+    ms = attempt.ms(ended.t)
+    conn.execute(
+        "UPDATE attempts SET outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, "
+        f"error_status = ?, {ATTEMPT_METRICS_SET} WHERE id = ?",
+        (
+            ended.outcome.value,
+            attempt.wall0 + ms / 1000,
+            ms,
+            error.kind.value if error else None,
+            error.message if error else None,
+            error.status if error else None,
+            *metrics_columns(attempt.metrics),
+            attempt.id,
+        ),
+    )
