@@ -46,6 +46,11 @@ class ErrorKind(StrEnum):
     WORKTREE = "worktree"  # isolation = "worktree" could not give the ticket a worktree
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
 
+    @classmethod
+    def _missing_(cls, value: object) -> ErrorKind | None:
+        """`max_turns`, what `max_calls` was called before: an older lfg's events still read."""
+        return cls.MAX_CALLS if value == "max_turns" else None
+
 
 RETRYABLE_KINDS = frozenset(
     {

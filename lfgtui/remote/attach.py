@@ -65,6 +65,12 @@ class Delivered:
         return True
 
 
+def _names(ticket: object) -> dict[str, str]:
+    """An lfg from before `max_calls` describes a ticket's limit by its old name, `max_turns`."""
+    old = isinstance(ticket, dict) and "max_calls" not in ticket and "max_turns" in ticket
+    return {"max_calls": "max_turns"} if old else {}
+
+
 def _describe(data: object) -> RemoteRun:
     if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
         raise AttachError("the server did not describe a run (is it an lfg server?)")
@@ -72,7 +78,7 @@ def _describe(data: object) -> RemoteRun:
     if not isinstance(items, list) or not items:
         raise AttachError("the server's run has no tickets")
     try:
-        rows = [row_from_json(TicketRow, item, f"tickets[{i}]") for i, item in enumerate(items)]
+        rows = [row_from_json(TicketRow, item, f"tickets[{i}]", _names(item)) for i, item in enumerate(items)]
     except InvalidExport as exc:
         raise AttachError(f"the server's description of the run is not valid: {exc}") from None
     tickets = tuple(ticket_from_row(TicketRecord(row, ())) for row in rows)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from lfgtui.events import ApprovalAnswered, AttemptEnded, Event, Outcome, TextDelta
+from lfgtui.events import ApprovalAnswered, AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, TextDelta
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import AttachError, Attachment
+from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen
@@ -247,6 +248,23 @@ async def test_a_lying_server_cannot_crash_attach_or_reach_a_pane_it_did_not_des
             with pytest.raises(AttachError, match=problem):
                 await attachment.describe()
             await attachment.aclose()
+
+
+async def test_a_run_served_by_an_lfg_from_before_max_calls_is_read() -> None:
+    """Before `max_calls` had its name, a ticket's limit and the error kind it ends with were `max_turns`."""
+    older = {k: v for k, v in TICKET.items() if k != "max_calls"} | {"max_turns": 3}
+    error = ErrorInfo(ErrorKind.MAX_CALLS, "stopped after 3 model calls")
+    ended = AttemptEnded(ticket="a", attempt=1, seq=0, t=0.0, outcome=Outcome.FAILED, error=error)
+    message = json.dumps({"now": 1, "events": [encode(ended, 0.0)]}).replace('"max_calls"', '"max_turns"')
+    assert '"max_turns"' in message
+    async with lying_server({"run_id": "r", "tickets": [older]}, [message.encode()]) as url:
+        attachment = Attachment(url, TOKEN)
+        described = await attachment.describe()
+        got: list[Event] = []
+        await attachment.follow(got.append, lambda _: None)
+        await attachment.aclose()
+    assert described.tickets[0].max_calls == 3
+    assert [(type(e), e.error) for e in got] == [(AttemptEnded, error)]  # t: on the watcher's clock
 
 
 async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_history(
