@@ -161,23 +161,42 @@ def restore_events(run: RecordedRun) -> list[Event]:
     return [event for ticket in run.tickets for attempt in ticket.attempts for event in attempt.events]
 
 
+@dataclass
+class Timeline:
+    """Where attempts go on one timeline, in the order they started: `t` counts from the first one's
+    start, and a pause in which no attempt was running (a run resumed the next day) lasts at most
+    `IDLE_GAP_S`."""
+
+    zero: float | None = None
+    skipped: float = 0.0
+    busy_until: float | None = None
+
+    def place(self, started_at: float, running: bool = False) -> float:
+        """What to add to the times of an attempt that started at `started_at` (wall clock), once every
+        attempt that started before it is placed; `running` when one of those has not ended yet (then
+        no pause came before this one)."""
+        if self.zero is None:
+            self.zero = started_at
+        if not running and self.busy_until is not None and started_at > self.busy_until + IDLE_GAP_S:
+            self.skipped += started_at - self.busy_until - IDLE_GAP_S
+        return started_at - self.zero - self.skipped
+
+    def ended(self, started_at: float, length: float) -> None:
+        """An attempt placed before has ended, `length` seconds after it started."""
+        self.busy_until = max(self.busy_until or started_at, started_at + length)
+
+
 def replay_events(run: RecordedRun) -> list[Event]:
-    """Every attempt on one timeline, as recorded, except that a pause in which no attempt was
-    streaming (a run resumed the next day) lasts at most `IDLE_GAP_S`. `t` counts from 0."""
+    """Every attempt on one `Timeline`, as recorded; `t` counts from 0."""
     attempts = sorted(
         ((a.started_at, a) for ticket in run.tickets for a in ticket.attempts),
         key=lambda item: item[0],
     )
     events: list[Event] = []
-    busy_until: float | None = None
-    skipped = 0.0
-    zero = attempts[0][0] if attempts else 0.0
+    timeline = Timeline()
     for started_at, attempt in attempts:
-        if busy_until is not None and started_at > busy_until + IDLE_GAP_S:
-            skipped += started_at - busy_until - IDLE_GAP_S
-        offset = started_at - zero - skipped
-        length = attempt.events[-1].t if attempt.events else 0.0
-        busy_until = max(busy_until or started_at, started_at + length)
+        offset = timeline.place(started_at)
+        timeline.ended(started_at, attempt.events[-1].t if attempt.events else 0.0)
         events.extend(dataclasses.replace(e, t=e.t + offset) for e in attempt.events)
     events.sort(key=lambda event: event.t)
     return events

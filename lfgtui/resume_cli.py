@@ -15,12 +15,16 @@ import argparse
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from lfgtui.config import Config
+    from lfgtui.history.store import Selection, Store
     from lfgtui.resume import RecordedRun
+
+T = TypeVar("T")
 
 EXIT_USAGE = 2
 
@@ -67,15 +71,13 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def find_recorded(
-    args: argparse.Namespace, ref: str, whole_run: bool
-) -> tuple[Config, Path, RecordedRun] | str:
-    """The config, the history file and what `ref` names in it; or what is wrong."""
+def _found(
+    args: argparse.Namespace, ref: str, read: Callable[[Store, Selection], T]
+) -> tuple[Config, Path, T] | str:
+    """The config, the history file and what `read` makes of what `ref` names in it; or what is wrong."""
     from lfgtui.config import load_config
     from lfgtui.history.database import StoreError, resolve_db_path, unusable
-    from lfgtui.history.lock import RunLock
-    from lfgtui.history.store import Selection, Store
-    from lfgtui.resume import recorded_run
+    from lfgtui.history.store import Store
     from lfgtui.validation import ValidationError
 
     try:
@@ -85,17 +87,36 @@ def find_recorded(
     db = resolve_db_path(args.db, os.environ, config.history.path)
     try:
         with Store.open(db) as store:
-            selection = store.resolve(ref)
-            if whole_run:
-                if RunLock.alive(db, selection.run_id):
-                    return f"run {selection.run_id} is still running in another lfg"
-                selection = Selection(selection.run_id)
-            record = store.load(selection)
+            return config, db, read(store, store.resolve(ref))
     except StoreError as exc:
         return str(exc)
     except sqlite3.DatabaseError as exc:  # pages damaged past the header: found only when read
         return str(unusable(db, exc, "read"))
-    return config, db, recorded_run(record)
+
+
+def find_recorded(
+    args: argparse.Namespace, ref: str, whole_run: bool
+) -> tuple[Config, Path, RecordedRun] | str:
+    """The config, the history file and what `ref` names in it; or what is wrong."""
+    from lfgtui.history.database import StoreError
+    from lfgtui.history.lock import RunLock
+    from lfgtui.history.store import Selection
+    from lfgtui.resume import recorded_run
+
+    def read(store: Store, selection: Selection) -> RecordedRun:
+        if whole_run:
+            if RunLock.alive(store.path, selection.run_id):
+                raise StoreError(f"run {selection.run_id} is still running in another lfg")
+            selection = Selection(selection.run_id)
+        return recorded_run(store.load(selection))
+
+    return _found(args, ref, read)
+
+
+def find_run(args: argparse.Namespace, ref: str) -> tuple[Config, Path, str] | str:
+    """The config, the history file and the id of the run `ref` names (or the run of the attempt it
+    names), ended or still running; or what is wrong."""
+    return _found(args, ref, lambda _, selection: selection.run_id)
 
 
 def tui_problem(args: argparse.Namespace, config: Config, command: str) -> str | None:

@@ -34,7 +34,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.history.rows import AttemptRecord, PartRow, unpack_chunks
+from lfgtui.history.rows import AttemptRecord, PartRow, RequestRow, unpack_chunks
 from lfgtui.history.schema import PartKind
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -45,6 +45,25 @@ from lfgtui.providers.base import (
     parse_tool_arguments,
 )
 
+Key = tuple[int, int]
+"""Where an event stands in its attempt: the seq of the row it comes from, then its place in that row."""
+END: Key = (1 << 62, -2)
+"""Where an attempt's closing events start: the usage of a last call that never ended, the diff, the end."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which of an attempt's events to build: keys from `since` up to `until`, numbered from `seq`, none
+    earlier than `t`, so a running attempt can be built in steps (see remote/tail.py)."""
+
+    since: Key = (-1, 0)
+    until: Key = (1 << 63, 0)
+    seq: int = 0
+    t: float = 0.0
+
+
+WHOLE = Window()
+
 
 @dataclass
 class _Events:
@@ -52,15 +71,18 @@ class _Events:
 
     ticket: str
     attempt: int
-    keyed: list[tuple[tuple[int, int], float, type[Event], dict[str, Any]]] = field(default_factory=list)
+    window: Window = WHOLE
+    keyed: list[tuple[Key, float, type[Event], dict[str, Any]]] = field(default_factory=list)
 
-    def add(self, key: tuple[int, int], ms: float, cls: type[Event], **values: Any) -> None:
-        self.keyed.append((key, ms, cls, values))
+    def add(self, key: Key, ms: float, cls: type[Event], **values: Any) -> None:
+        if self.window.since <= key < self.window.until:
+            self.keyed.append((key, ms, cls, values))
 
     def events(self) -> list[Event]:
         events: list[Event] = []
-        t = 0.0
-        for seq, (_, ms, cls, values) in enumerate(sorted(self.keyed, key=lambda item: item[0])):
+        t = self.window.t
+        ordered = sorted(self.keyed, key=lambda item: item[0])
+        for seq, (_, ms, cls, values) in enumerate(ordered, start=self.window.seq):
             t = max(t, ms / 1000)
             events.append(cls(ticket=self.ticket, attempt=self.attempt, seq=seq, t=t, **values))
         return events
@@ -134,17 +156,27 @@ def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | No
     return (PlanUpdated, {"steps": tuple(PlanStep(*step) for step in plan)}) if well_formed else None
 
 
-def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Event]:
-    """Rebuild an attempt's events from its rows (see `Store.attempt_events`).
+def _usage_key(requests: tuple[RequestRow, ...], n: int) -> Key:
+    """A request's usage stands where its last count is known for good: just before its `CallEnded`,
+    else just before the next request, else with the attempt's end. (The counts grow while a request
+    streams; placed so, they never move back past what a reader of a running attempt has built.)"""
+    request = requests[n]
+    if request.ended_seq is not None:
+        return (request.ended_seq, -1)
+    return (requests[n + 1].seq, -1) if n + 1 < len(requests) else END
+
+
+def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Window = WHOLE) -> list[Event]:
+    """Rebuild an attempt's events from its rows (see `Store.attempt_events`), or those of `window`.
 
     Order follows the original sequence numbers; a chunk's time is stored to the millisecond, the
     first chunk of each part and every other event exactly.
     """
     row = record.row
-    events = _Events(ticket, number)
+    events = _Events(ticket, number, window)
     if row.provider is not None:
         events.add((-1, 0), 0.0, AttemptStarted, provider=row.provider, model=row.model or "")
-    for request in record.requests:
+    for n, request in enumerate(record.requests):
         events.add((request.seq, 0), request.request_ms, RequestSent, call=request.call)
         if request.usage_seq is not None and request.usage_ms is not None:
             usage = {
@@ -154,7 +186,7 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int) -> list[Even
                 "cache_read_tokens": request.cache_read_tokens,
                 "cache_write_tokens": request.cache_write_tokens,
             }
-            events.add((request.usage_seq, 0), request.usage_ms, Usage, **usage)
+            events.add(_usage_key(record.requests, n), request.usage_ms, Usage, **usage)
         if request.ended_seq is not None and request.ended_ms is not None:
             ended = {"stop_reason": request.stop_reason or ""}
             events.add((request.ended_seq, 0), request.ended_ms, CallEnded, **ended)

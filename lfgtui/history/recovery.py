@@ -65,7 +65,8 @@ def _interrupt(store: Store, attempt_id: str) -> None:
         return
     events = attempt_events(record, "", 0)
     last_ms = max((e.t * 1000 for e in events), default=0.0)
-    next_seq = max((p.seq for p in record.parts), default=0) + 1
+    request_seqs = (s for r in record.requests for s in (r.seq, r.usage_seq, r.ended_seq) if s is not None)
+    next_seq = max((*(p.seq for p in record.parts), *request_seqs), default=0) + 1  # after all it recorded
     conn.execute("UPDATE parts SET sealed = 1 WHERE attempt_id = ? AND NOT sealed", (attempt_id,))
     answered = {p.call_id for p in record.parts if p.kind == PartKind.TOOL_RESULT}
     dangling = [p for p in record.parts if p.kind == PartKind.TOOL_CALL and p.call_id not in answered]

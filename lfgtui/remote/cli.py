@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lfgtui.remote.attach import Attachment, RemoteRun
+    from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
     from lfgtui.tickets import Ticket
 
@@ -47,7 +49,9 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
 
 def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `lfg serve`, `lfg attach` and `lfg web` on the top-level subparsers."""
-    serve = commands.add_parser("serve", help="serve a recorded run's events to lfg attach (SSE)")
+    serve = commands.add_parser(
+        "serve", help="serve a recorded or still running run's events to lfg attach (SSE)"
+    )
     serve.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
     serve.add_argument(
         "--serve",
@@ -128,36 +132,41 @@ def _announce(url: str, token: str, token_file: Path | None, control: bool) -> s
 
 
 async def serve(args: argparse.Namespace) -> int:
-    """`lfg serve RUN_ID`: a recorded run, whole, until Ctrl-C."""
+    """`lfg serve RUN_ID`: a recorded run, or one still running in another lfg as its history records
+    it (remote/tail.py), until Ctrl-C."""
     import asyncio
     import signal
 
+    from lfgtui.history.database import StoreError
+    from lfgtui.prices import run_prices
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunServer, ServeError, read_token
-    from lfgtui.resume import replay_events
-    from lfgtui.resume_cli import find_recorded
+    from lfgtui.remote.tail import RunTail
+    from lfgtui.resume_cli import find_run
 
-    found = find_recorded(args, args.run_id, whole_run=True)
+    found = find_run(args, args.run_id)
     if isinstance(found, str):
         _warn(found)
         return EXIT_USAGE
-    _, _, recorded = found
+    config, db, run_id = found
     try:
         token = read_token(args.token_file)
         address = Address.parse(args.serve)
-    except ServeError as exc:
+        tail = RunTail.open(db, run_id)
+    except (ServeError, StoreError) as exc:
         _warn(str(exc))
         return EXIT_USAGE
-    hub = EventHub()
-    hub.publish_all(replay_events(recorded))
-    hub.end()
-    server = RunServer(hub, recorded.run_id, recorded.as_tickets, token)
+    hub = EventHub(tail.now)
+    prices = run_prices(config.providers, tail.tickets)  # this machine's, as the run was priced here
+    server = RunServer(hub, run_id, tail.tickets, token, prices=prices)
     try:
         url = await server.start(address)
     except ServeError as exc:
+        await tail.aclose()
         _warn(str(exc))
         return EXIT_USAGE
     _announce(url, token, args.token_file, False)
+    following = asyncio.create_task(_follow(tail, hub))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -165,8 +174,24 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         await stop.wait()
     finally:
+        following.cancel()
+        await asyncio.wait([following])
+        await tail.aclose()
         await server.aclose()
     return 0
+
+
+async def _follow(tail: RunTail, hub: EventHub) -> None:
+    """Publish what the run records until it ends (or its history cannot be read), then end the hub."""
+    import sqlite3
+
+    from lfgtui.history.database import StoreError
+
+    try:
+        await tail.follow(hub.publish_all, _warn)
+    except (StoreError, sqlite3.Error) as exc:
+        _warn(f"stopped following run {tail.run_id}: {exc}")
+    hub.end()
 
 
 def _token(args: argparse.Namespace) -> str | None:

@@ -1,4 +1,5 @@
-"""A run on the sim, served on 127.0.0.1 as `lfg run --serve` serves it, for real clients to watch."""
+"""A run on the sim, served on 127.0.0.1 as `lfg run --serve` serves it, or read from its history file
+as `lfg serve RUN_ID` reads it, for real clients to watch."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.server import Address, Controls, RunControls, RunServer
+from lfgtui.remote.tail import RunTail
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
@@ -127,3 +129,53 @@ async def finish(served: Served) -> None:
     """Wait for the run to end and the hub to say so."""
     await asyncio.wait_for(served.run.wait(), 20)
     served.hub.end()
+
+
+@dataclass
+class Tailed:
+    """A run read from its history file as `lfg serve RUN_ID` reads it, published by a hub and served
+    on a free loopback port; `batches` holds what each read of the file published."""
+
+    tail: RunTail
+    hub: EventHub
+    server: RunServer
+    url: str
+    following: asyncio.Task[None]
+    batches: list[list[Event]] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+
+    def client(self, token: str | None = TOKEN) -> httpx2.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+    @property
+    def published(self) -> list[Event]:
+        return [event for batch in self.batches for event in batch]
+
+
+@contextlib.asynccontextmanager
+async def tailing(db: Path, run_id: str) -> AsyncIterator[Tailed]:
+    """Serve run `run_id` of `db` while it is recorded, until the block ends."""
+    tail = RunTail.open(db, run_id)
+    hub = EventHub(tail.now)
+    server = RunServer(hub, run_id, tail.tickets, TOKEN)
+    url = await server.start(Address.parse("127.0.0.1:0"))
+    batches: list[list[Event]] = []
+    said: list[str] = []
+
+    def publish(events: list[Event]) -> None:
+        batches.append(events)
+        hub.publish_all(events)
+
+    async def follow() -> None:
+        await tail.follow(publish, said.append)
+        hub.end()
+
+    tailed = Tailed(tail, hub, server, url, asyncio.create_task(follow()), batches, said)
+    try:
+        yield tailed
+    finally:
+        tailed.following.cancel()
+        await asyncio.wait([tailed.following])
+        await tail.aclose()
+        await server.aclose(grace_s=1)
