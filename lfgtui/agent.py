@@ -41,12 +41,10 @@ from lfgtui.providers.base import (
     ToolResultMessage,
 )
 from lfgtui.ratelimit import ProviderLimiter
+from lfgtui.tickets import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
 
 NO_TOOLS = "error: this run offers no tools"
-DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
-"""About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
-answer, well before an endless stream fills memory or the history file."""
 
 Approve = Callable[[ToolCallReady], Awaitable[str | None]]
 """Asks whether a tool call that needs approval may run: None if yes, else the reason it may not."""
@@ -82,7 +80,7 @@ class AgentTask:
     calls the attempt may make and how much it may stream."""
 
     call: ModelCall
-    max_calls: int = 20
+    max_calls: int = DEFAULT_MAX_CALLS
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lfgtui.agent import DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.config import Config
 from lfgtui.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
 from lfgtui.providers.base import ProviderConfig
@@ -39,6 +38,9 @@ from lfgtui.validation import (
 
 DEFAULT_MAX_CALLS = 20
 """How many model calls an attempt may make (each answered by tool results) before it stops."""
+DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
+"""About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
+answer, well before an endless stream fills memory or the history file."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 OFFLINE_PROVIDER = "sim"

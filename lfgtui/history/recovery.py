@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import TYPE_CHECKING
+import sqlite3
+from pathlib import Path
 
 from lfgtui.events import Outcome
 from lfgtui.history.database import transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.rebuild import attempt_events
-from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns
+from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
 from lfgtui.history.schema import PartKind
 from lfgtui.metrics import Metrics
-
-if TYPE_CHECKING:
-    from lfgtui.history.store import Store
 
 INTERRUPTED_RESULT = "error: interrupted: lfg stopped before this tool call returned a result"
 INTERRUPTED_STATUS = "interrupted: lfg stopped while this attempt was running"
 
 
-def recover(store: Store) -> list[str]:
-    """Mark attempts of dead runs `interrupted`; returns their ids."""
-    conn = store.conn
+def recover(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Mark attempts of dead runs `interrupted` in the history file at `path`; returns their ids."""
     open_runs = [r for (r,) in conn.execute("SELECT id FROM runs WHERE ended_at IS NULL")]
-    live = {run_id for run_id in open_runs if RunLock.alive(store.path, run_id)}
+    live = {run_id for run_id in open_runs if RunLock.alive(path, run_id)}
     stale = [
         (attempt_id, run_id)
         for attempt_id, run_id in conn.execute(
@@ -44,7 +41,7 @@ def recover(store: Store) -> list[str]:
         return []
     with transaction(conn):
         for attempt_id, _ in stale:
-            _interrupt(store, attempt_id)
+            _interrupt(conn, attempt_id)
         for run_id in dead:
             conn.execute(
                 "UPDATE runs SET ended_at = coalesce((SELECT max(a.ended_at) FROM attempts a "
@@ -54,13 +51,12 @@ def recover(store: Store) -> list[str]:
             )
     for run_id in dead:
         with contextlib.suppress(FileNotFoundError):
-            RunLock.path_for(store.path, run_id).unlink()
+            RunLock.path_for(path, run_id).unlink()
     return [attempt_id for attempt_id, _ in stale]
 
 
-def _interrupt(store: Store, attempt_id: str) -> None:
-    conn = store.conn
-    record = store.load_attempt(attempt_id)
+def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
+    record = read_attempt(conn, attempt_id)
     if record.row.outcome is not None:
         return
     events = attempt_events(record, "", 0)

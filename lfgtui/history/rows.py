@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import secrets
+import sqlite3
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -286,6 +287,24 @@ class AttemptRecord:
     row: AttemptRow
     requests: tuple[RequestRow, ...]
     parts: tuple[PartRow, ...]
+
+
+def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
+    """One attempt with its requests and parts."""
+    (row,) = conn.execute(
+        f"SELECT {AttemptRow.select()} FROM attempts WHERE id = ?", (attempt_id,)
+    ).fetchall()
+    requests = conn.execute(
+        f"SELECT {RequestRow.select()} FROM requests WHERE attempt_id = ? ORDER BY n", (attempt_id,)
+    )
+    parts = conn.execute(
+        f"SELECT {PartRow.select()} FROM parts WHERE attempt_id = ? ORDER BY seq", (attempt_id,)
+    )
+    return AttemptRecord(
+        AttemptRow.from_db(row),
+        tuple(RequestRow.from_db(r) for r in requests),
+        tuple(PartRow.from_db(p) for p in parts),
+    )
 
 
 @dataclass(frozen=True)

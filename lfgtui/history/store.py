@@ -18,13 +18,11 @@ from lfgtui.history.rebuild import attempt_events, conversation
 from lfgtui.history.recovery import recover
 from lfgtui.history.rows import (
     AttemptRecord,
-    AttemptRow,
-    PartRow,
-    RequestRow,
     RunRecord,
     RunRow,
     TicketRecord,
     TicketRow,
+    read_attempt,
     read_value,
     read_values,
 )
@@ -69,7 +67,7 @@ class Store:
         conn, warnings = connect(path)
         store = cls(path, conn, warnings=warnings)
         try:
-            store.recovered = recover(store)
+            store.recovered = recover(store.conn, store.path)
         except sqlite3.Error as exc:
             conn.close()
             raise unusable(path, exc, "recover") from exc
@@ -322,20 +320,7 @@ class Store:
 
     def load_attempt(self, attempt_id: str) -> AttemptRecord:
         """One attempt with its requests and parts."""
-        (row,) = self.conn.execute(
-            f"SELECT {AttemptRow.select()} FROM attempts WHERE id = ?", (attempt_id,)
-        ).fetchall()
-        requests = self.conn.execute(
-            f"SELECT {RequestRow.select()} FROM requests WHERE attempt_id = ? ORDER BY n", (attempt_id,)
-        )
-        parts = self.conn.execute(
-            f"SELECT {PartRow.select()} FROM parts WHERE attempt_id = ? ORDER BY seq", (attempt_id,)
-        )
-        return AttemptRecord(
-            AttemptRow.from_db(row),
-            tuple(RequestRow.from_db(r) for r in requests),
-            tuple(PartRow.from_db(p) for p in parts),
-        )
+        return read_attempt(self.conn, attempt_id)
 
     def attempt_events(self, attempt_id: str) -> list[Event]:
         """The events of an attempt in order, `t` in seconds since it started (for replay and panes)."""

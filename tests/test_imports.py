@@ -1,0 +1,91 @@
+"""No import circles in lfgtui: each module can be read knowing only what it imports.
+
+Counted: the imports at a module's top level and under `if TYPE_CHECKING:`, since a type-only import
+is still a dependency a reader follows. Not counted: imports inside functions (how a command loads
+only what it needs) and a module's own packages (Python loads those first anyway).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import lfgtui
+
+ROOT = Path(lfgtui.__file__).parent
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            yield from (n for n in node.body if isinstance(n, ast.Import | ast.ImportFrom))
+
+
+def dependencies(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets: list[str] = []
+    for node in top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets += [alias.name for alias in node.names]
+            continue
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*anchor, *([base] if base else [])])
+        for alias in node.names:  # `from package import module` depends on the module
+            targets.append(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    ancestors = {name.rsplit(".", n)[0] for n in range(1, name.count(".") + 1)}
+    return {t for t in targets if t in known and t != name and t not in ancestors}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while (top := stack.pop()) != module:
+                component.append(top)
+            if component:
+                found.append(sorted([module, *component]))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    known = modules()
+    graph = {name: dependencies(name, path, known) for name, path in known.items()}
+    assert graph["lfgtui.ui.app"] >= {"lfgtui.ui.session"}, "the graph sees real imports"
+    assert graph["lfgtui.ui.session"] >= {"lfgtui.remote.attach"}, "and imports for type checking"
+    assert circles(graph) == []
+
+
+def test_a_circle_is_found() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert circles(graph) == [["a", "b", "c"]]
