@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 from lfgtui.folders import private_folder
+from lfgtui.history.lock import RunLock
 from lfgtui.history.schema import MIGRATIONS
 
 DB_ENV = "LFG_DB"
@@ -73,11 +74,13 @@ def _tighten(path: Path) -> list[str]:
     return warnings
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection, path: Path) -> int:
     """Apply pending migrations, each in its own transaction; returns the file's schema version.
 
     Two processes may open a new file at once: the loser of the race fails on the tables the winner
-    just made, rolls back, re-reads `user_version` and finds nothing left to do.
+    just made, rolls back, re-reads `user_version` and finds nothing left to do. A file an older lfg
+    is still recording a run into is left as it is: a migration may rename what that lfg writes to,
+    and its run would stop being recorded halfway.
     """
     while True:
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -88,6 +91,11 @@ def migrate(conn: sqlite3.Connection) -> int:
             )
         if version == len(MIGRATIONS):
             return version
+        if version > 0 and (writing := _recording(conn, path)):
+            raise StoreError(
+                f"the history file {path} is being written by an older lfg (run {writing}); this lfg "
+                "updates it once that run ends. Until then, use --no-history or another --db"
+            )
         try:
             conn.executescript(
                 f"BEGIN IMMEDIATE; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;"
@@ -97,6 +105,12 @@ def migrate(conn: sqlite3.Connection) -> int:
                 conn.rollback()
             if conn.execute("PRAGMA user_version").fetchone()[0] == version:
                 raise
+
+
+def _recording(conn: sqlite3.Connection, path: Path) -> str | None:
+    """A run whose process is still recording it into the file, if any."""
+    open_runs = conn.execute("SELECT id FROM runs WHERE ended_at IS NULL").fetchall()
+    return next((run_id for (run_id,) in open_runs if RunLock.alive(path, run_id)), None)
 
 
 def unusable(path: Path, exc: sqlite3.Error | OSError, doing: str = "open") -> StoreError:
@@ -123,7 +137,7 @@ def connect(path: Path) -> tuple[sqlite3.Connection, list[str]]:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn)
+        migrate(conn, path)
     except (sqlite3.Error, OSError) as exc:
         conn.close()
         raise unusable(path, exc) from exc

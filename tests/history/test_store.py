@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, EventFactory, Outcome, TextDelta
 from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
+from lfgtui.history.lock import RunLock
 from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
 from lfgtui.history.schema import MIGRATIONS, PartKind
@@ -66,7 +67,7 @@ def test_an_existing_empty_file_and_folder_are_migrated_and_kept(tmp_path: Path)
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert mode(tmp_path) == folder_mode, "a folder lfg did not create is left as it was"
     with Store.open(db) as store:
-        assert migrate(store.conn) == len(MIGRATIONS), "migrating twice is a no-op"
+        assert migrate(store.conn, db) == len(MIGRATIONS), "migrating twice is a no-op"
 
 
 def test_a_folder_another_lfg_creates_meanwhile_is_used(
@@ -148,6 +149,32 @@ def test_undoing_migration_3_gives_the_tables_of_schema_2() -> None:
         older.executescript(migration)
     assert columns(undone) == columns(older)
     assert "turns" in columns(older)
+
+
+def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_ends(tmp_path: Path) -> None:
+    """Migration 3 renames the table an lfg of schema 2 writes each request to: while such an lfg is
+    still recording a run (it holds the run's lock), the file is left for it and a newer lfg says why."""
+    db = tmp_path / "h.sqlite3"
+    record(db, tmp_path, sample_attempt()).finish()
+    with Store.open(db) as store:
+        (run,) = store.list_runs()
+    with sqlite3.connect(db) as conn:
+        as_schema_2(conn)
+        conn.execute("UPDATE runs SET ended_at = NULL")
+    older = RunLock(db, run.id)
+    try:
+        with pytest.raises(
+            StoreError, match=f"being written by an older lfg \\(run {run.id}\\).*--no-history"
+        ):
+            Store.open(db)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == 2, "left as the older lfg knows it"
+            assert conn.execute("SELECT count(*) FROM turns").fetchone()[0] > 0
+    finally:
+        older.release()
+    with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert store.load(Selection(run.id)).tickets[0].attempts
 
 
 def test_a_file_of_schema_2_is_migrated_and_reads_back_the_same(tmp_path: Path) -> None:
