@@ -291,7 +291,10 @@ async def test_a_running_run_is_served_as_it_is_recorded_and_ends_as_recorded(tm
 
 
 async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_path: Path) -> None:
+    """Its watchers see the run's events, and its costs: `lfg serve` prices the run with the config
+    it was run with, as that lfg did."""
     lfg = Lfg(tmp_path)
+    lfg.config.write_text("[providers.sim]\nprices = { input_per_mtok = 2.5, output_per_mtok = 10.0 }\n")
     tickets = lfg.tickets(
         '[[ticket]]\nid = "story"\nprovider = "sim"\nprompt = "Tell it."\n'
         'model = "long-answer:tokens_per_s=150,repeat=5"\n'
@@ -319,7 +322,10 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
             said = [await asyncio.to_thread(serve.stderr.readline) for _ in range(3)]
             url = said[0].split(" at ")[1].split()[0]
             attachment = Attachment(url, TOKEN)
-            await attachment.describe()
+            remote = await attachment.describe()
+            assert remote.prices is not None and remote.prices_problem is None
+            pricer = remote.prices.pricer("sim", "long-answer:tokens_per_s=150,repeat=5")
+            assert pricer is not None and pricer.cost(input_tokens=10**6, output_tokens=10**6) == 12.5
             watched: list[Event] = []
             await asyncio.wait_for(attachment.follow(watched.append, lambda _: None), 60)
             await attachment.aclose()
