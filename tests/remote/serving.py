@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -179,3 +183,21 @@ async def tailing(db: Path, run_id: str) -> AsyncIterator[Tailed]:
         await asyncio.wait([tailed.following])
         await tail.aclose()
         await server.aclose(grace_s=1)
+
+
+async def attach_json(url: str, env: Mapping[str, str] = os.environ) -> tuple[list[dict[str, Any]], str]:
+    """`lfg attach URL --json` run to the run's end: its lines and what it said on stderr."""
+    attach = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "lfgtui",
+        "attach",
+        url,
+        "--json",
+        env={**env, "LFG_TOKEN": TOKEN},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(attach.communicate(), 30)
+    assert attach.returncode == 0, err.decode()
+    return [json.loads(line) for line in out.decode().splitlines()], err.decode()

@@ -26,7 +26,7 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.history.recording import load_recorded, record_tickets, tickets_file
-from tests.remote.serving import TOKEN, WRITER, finish, served
+from tests.remote.serving import TOKEN, WRITER, attach_json, finish, served
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
 from tests.ui.apps import lfg_app
@@ -286,23 +286,10 @@ async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_h
         assert server.stderr is not None
         first = await asyncio.to_thread(server.stderr.readline)
         url = first.split(" at ")[1].split()[0]
-        attach = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "lfgtui",
-            "attach",
-            url,
-            "--json",
-            env={**env, "LFG_TOKEN": TOKEN},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(attach.communicate(), 30)
+        lines, _ = await attach_json(url, env)
     finally:
         server.terminate()
         server.wait(10)
-    assert attach.returncode == 0, err.decode()
-    lines = [json.loads(line) for line in out.decode().splitlines()]
     recorded = load_recorded(db, run_id)
     for ticket in recorded.tickets:
         events = [e for a in ticket.attempts for e in a.events]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from dataclasses import replace
 from typing import Any
@@ -30,7 +29,7 @@ from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from tests.remote.serving import TOKEN, finish, served
+from tests.remote.serving import TOKEN, attach_json, finish, served
 from tests.remote.test_attach import TICKET, attached_app, lying_server
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
@@ -121,24 +120,6 @@ async def test_lfg_attach_in_a_terminal_shows_the_runners_cost(sim: SimServer, t
                 process.wait()
             terminal.hang_up()
     assert total.startswith("~$0.")
-
-
-async def attach_json(url: str) -> tuple[list[dict[str, Any]], str]:
-    """`lfg attach URL --json` run to the run's end: its lines and what it said on stderr."""
-    attach = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "lfgtui",
-        "attach",
-        url,
-        "--json",
-        env={**os.environ, "LFG_TOKEN": TOKEN},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(attach.communicate(), 30)
-    assert attach.returncode == 0, err.decode()
-    return [json.loads(line) for line in out.decode().splitlines()], err.decode()
 
 
 def ended_costs(lines: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[float | None, bool]]:
