@@ -28,10 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+from figures import percentile
 
 
 def setup(folder: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[str, str]]:

@@ -58,131 +58,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from figures import figure, median_of, ms, percentile, ratio, table_head, table_row
+from procfs import machine_busy_s, runqueue_s
+from serve_watchers import Watchers, check
 
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 TICK_S = 0.005
 TTFT_MS = 100
-READY_TIMEOUT_S = 30.0
-DONE_TIMEOUT_S = 60.0
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
-
-
-def machine_busy_s() -> float:
-    """CPU seconds every core of the machine has spent busy so far (the clients, anyone else)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields)
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def runqueue_s() -> float:
-    """Seconds this thread (the loop's) has waited for a core while ready to run (0 where unknown)."""
-    try:
-        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def digest(keys: list[tuple[str, int, int]]) -> str:
-    """A fingerprint of a set of events, by their (ticket, attempt, seq)."""
-    return hashlib.sha256(json.dumps(sorted(keys)).encode()).hexdigest()[:16]
-
-
-class Client:
-    """One watcher's record: when each event reached it, and which events did."""
-
-    def __init__(self, clock: Callable[[], float], server_t0: float) -> None:
-        self.clock = clock
-        self.server_t0 = server_t0
-        self.offset = 0.0
-        self.lags: list[float] = []
-        self.keys: list[tuple[str, int, int]] = []
-        self.states: list[str] = []
-
-    def deliver(self, event: Any) -> None:
-        # the event's own time back on the server's clock (exact: the same monotonic clock)
-        made = event.t - self.offset + self.server_t0
-        self.lags.append(self.clock() - made)
-        self.keys.append((event.ticket, event.attempt, event.seq))
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "count": len(self.keys),
-            "unique": len(set(self.keys)),
-            "digest": digest(self.keys),
-            "states": self.states,
-        }
-
-
-async def follow_all(
-    url: str, token: str, clients: int, server_t0: float
-) -> tuple[list[Client], list[str], float]:
-    """`clients` real attachments on `url`, each following the run to its end: their records, what went
-    wrong (an attachment that raised), and the CPU seconds they used once connected (making an
-    `Attachment` loads TLS certificates, some 35 ms each, even for http: that is left out)."""
-    from lfgtui.remote.attach import Attachment
-
-    records = [Client(time.monotonic, server_t0) for _ in range(clients)]
-    attachments = [Attachment(url, token) for _ in range(clients)]
-
-    async def one(attachment: Attachment, record: Client) -> None:
-        def deliver(event: Any) -> None:
-            record.offset = attachment.offset
-            record.deliver(event)
-
-        await attachment.follow(deliver, record.states.append)
-
-    try:
-        described = await asyncio.gather(*(a.describe() for a in attachments), return_exceptions=True)
-        problems = [f"{type(r).__name__}: {r}" for r in described if isinstance(r, BaseException)]
-        cpu0 = time.process_time()
-        if not problems:
-            results = await asyncio.gather(
-                *(one(a, r) for a, r in zip(attachments, records, strict=True)), return_exceptions=True
-            )
-            problems = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
-        cpu = time.process_time() - cpu0
-    finally:
-        await asyncio.gather(*(a.aclose() for a in attachments), return_exceptions=True)
-    return records, problems, cpu
-
-
-def client_report(records: list[Client], problems: list[str], cpu_s: float) -> dict[str, Any]:
-    return {
-        "clients": [record.summary() for record in records],
-        "problems": problems,
-        "lags_us": [round(lag * 1e6) for record in records for lag in record.lags],
-        "cpu_s": cpu_s,
-    }
-
-
-def clients_child(args: argparse.Namespace) -> None:
-    """The `--clients-child` process: N attachments in one loop; a JSON report on stdout at the end."""
-    token = os.environ["LFG_BENCH_TOKEN"]
-    if args.nice:
-        os.nice(args.nice)
-    if args.cpus:
-        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
-    records, problems, cpu = asyncio.run(follow_all(args.url, token, args.clients, args.server_t0))
-    print(json.dumps(client_report(records, problems, cpu)))
 
 
 class Ticker:
@@ -224,77 +113,6 @@ class Counter:
             self.tokens += 1
 
 
-class Watchers:
-    """The N clients: a task in this loop, or `processes` children sharing them out."""
-
-    def __init__(self, args: argparse.Namespace, count: int) -> None:
-        self.count = count
-        self.in_process = args.clients_in_process
-        self.processes = max(1, min(args.client_processes, count))
-        self.nice = args.nice
-        self.cpus = args.client_cpus
-        self.task: asyncio.Task[tuple[list[Client], list[str], float]] | None = None
-        self.children: list[asyncio.subprocess.Process] = []
-
-    async def start(self, url: str, token: str, t0: float) -> None:
-        if self.in_process:
-            self.task = asyncio.create_task(follow_all(url, token, self.count, t0))
-            return
-        for k in range(self.processes):
-            share = self.count // self.processes + (k < self.count % self.processes)
-            command = [sys.executable, __file__, "--clients-child", "--url", url, "--clients", str(share)]
-            command += ["--nice", str(self.nice), "--cpus", ",".join(map(str, self.cpus))]
-            self.children.append(
-                await asyncio.create_subprocess_exec(
-                    *command,
-                    "--server-t0",
-                    repr(t0),
-                    env={**os.environ, "LFG_BENCH_TOKEN": token},
-                    stdout=asyncio.subprocess.PIPE,
-                )
-            )
-
-    async def connected(self, server: Any) -> None:
-        """Until every client is connected to `server` (the clients' processes may still be starting)."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while server.watchers < self.count:
-            if self.task is not None and self.task.done():
-                self.task.result()
-                raise RuntimeError("the clients ended before the run started")
-            if any(child.returncode is not None for child in self.children):
-                raise RuntimeError("a clients' process exited before the run started")
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"only {server.watchers} of {self.count} clients connected in {READY_TIMEOUT_S:g} s"
-                )
-            await asyncio.sleep(0.02)
-
-    def kill(self) -> None:
-        """Stop every client now (when the benchmark fails: the clients would retry for a minute)."""
-        if self.task is not None:
-            self.task.cancel()
-        for child in self.children:
-            if child.returncode is None:
-                child.kill()
-
-    async def done(self) -> dict[str, Any]:
-        """Every client's record, once the run has ended (and so every follow)."""
-        if self.task is not None:
-            records, problems, cpu = await asyncio.wait_for(self.task, DONE_TIMEOUT_S)
-            return client_report(records, problems, cpu)
-        merged: dict[str, Any] = {"clients": [], "problems": [], "lags_us": [], "cpu_s": 0.0}
-        for child in self.children:
-            out, _ = await asyncio.wait_for(child.communicate(), DONE_TIMEOUT_S)
-            if child.returncode != 0:
-                merged["problems"].append(f"a clients' process exited {child.returncode}")
-                continue
-            report = json.loads(out.decode().strip().splitlines()[-1])
-            for key in ("clients", "problems", "lags_us"):
-                merged[key] += report[key]
-            merged["cpu_s"] += report["cpu_s"]
-        return merged
-
-
 async def measure(
     mode: str, tickets: Any, providers: Any, args: argparse.Namespace, clients: int
 ) -> dict[str, Any]:
@@ -321,10 +139,10 @@ async def measured(
     clients: int,
     watchers: Watchers,
 ) -> dict[str, Any]:
+    """`measure`'s run, once made: its figures, and the clients' (see the module docstring)."""
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunServer, read_token
 
-    """`measure`'s run, once made: its figures, and the clients' (see the module docstring)."""
     hub = server = None
     if mode == "hub":
         hub = EventHub(run.clock)
@@ -377,25 +195,6 @@ async def measured(
     return result
 
 
-def check(served: dict[str, Any], keys: list[tuple[str, int, int]], clients: int, dropped: int) -> list[str]:
-    """What is wrong with what the clients got: each must have every event of the run, exactly once."""
-    problems = list(served.get("problems", []))
-    if dropped:
-        problems.append(f"the server dropped {dropped} watcher(s) for falling behind")
-    got = served.get("clients", [])
-    if len(got) != clients:
-        problems.append(f"{len(got)} client reports for {clients} clients")
-    want = digest(keys)
-    for number, client in enumerate(got):
-        if client["count"] != len(keys) or client["unique"] != client["count"] or client["digest"] != want:
-            problems.append(
-                f"client {number}: {client['count']} events ({client['unique']} distinct) for the run's "
-                f"{len(keys)}, {'the same' if client['digest'] == want else 'not the same'} set; "
-                f"states {client['states']}"
-            )
-    return problems
-
-
 async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     from lfgtui.config import Config
     from lfgtui.providers.registry import Providers
@@ -434,20 +233,6 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 results.append(result)
                 print(row(result), flush=True)
     return results
-
-
-def ms(value: float | None, spec: str = ".1f") -> str:
-    return "-" if value is None else format(value * 1000, spec)
-
-
-def num(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def ratio(ours: float | None, theirs: float | None) -> str:
-    if ours is None or theirs is None or theirs == 0:
-        return "-"
-    return f"{ours / theirs:.2f}"
 
 
 COLUMNS = [
@@ -492,27 +277,22 @@ def row(r: dict[str, Any]) -> str:
         f"{r['runqueue_ms_per_s']:.0f}",
         f"{r['machine_cpu']:.2f}",
         client_lag,
-        num(r.get("client_cpu_ms_per_token"), ".3f"),
-        num(r.get("log_bytes_per_token"), ".0f"),
-        num(r["log_bytes"] / 1024 if "log_bytes" in r else None, ".0f"),
+        figure(r.get("client_cpu_ms_per_token"), ".3f"),
+        figure(r.get("log_bytes_per_token"), ".0f"),
+        figure(r["log_bytes"] / 1024 if "log_bytes" in r else None, ".0f"),
     ]
-    return "| " + " | ".join(cells) + " |"
-
-
-def median(results: list[dict[str, Any]], key: str) -> float | None:
-    values = [r[key] for r in results if r.get(key) is not None]
-    return statistics.median(values) if values else None
+    return table_row(cells)
 
 
 def summary(runs: list[dict[str, Any]], base: list[dict[str, Any]]) -> str:
     """A configuration's medians beside base's: lag p95 and p99, CPU per token and what it adds."""
     parts = []
     for key, name in (("lag_p95", "lag p95"), ("lag_p99", "lag p99")):
-        ours, theirs = median(runs, key), median(base, key)
+        ours, theirs = median_of(runs, key), median_of(base, key)
         parts.append(f"{name} {ms(ours, '.2f')} ms (x{ratio(ours, theirs)})")
-    ours, theirs = median(runs, "cpu_ms_per_token"), median(base, "cpu_ms_per_token")
+    ours, theirs = median_of(runs, "cpu_ms_per_token"), median_of(base, "cpu_ms_per_token")
     added = "-" if ours is None or theirs is None else f"{1000 * (ours - theirs):+.0f} us/token"
-    parts.append(f"CPU/token {num(ours, '.3f')} ms (x{ratio(ours, theirs)}, {added})")
+    parts.append(f"CPU/token {figure(ours, '.3f')} ms (x{ratio(ours, theirs)}, {added})")
     return ", ".join(parts)
 
 
@@ -554,15 +334,7 @@ def main() -> int:
         action="store_true",
         help="pin the run to one core and the clients' processes to the others (Linux, 2 cores or more)",
     )
-    parser.add_argument("--clients-child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--cpus", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--server-t0", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.clients_child:
-        clients_child(args)
-        return 0
-
     args.client_cpus = []
     where = f"in {args.client_processes} other process(es) at nice {args.nice}"
     if args.clients_in_process:
@@ -578,8 +350,7 @@ def main() -> int:
         f"{args.tickets} tickets x {args.rate:g} tok/s for about {args.duration:g} s, sim in-process; "
         f"{args.clients} clients {where}; {args.rounds} round(s); {os.cpu_count()} cores"
     )
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
+    print(table_head(COLUMNS))
     results = asyncio.run(bench(args))
 
     by_mode: dict[str, list[dict[str, Any]]] = {}

@@ -1,0 +1,273 @@
+"""One measured run of the real lfg app: `bench/render.py`'s child process (`render.py --child`).
+
+It drives `LfgApp` headless against a standalone sim server in its own process (or, with `--acp`,
+one sim ACP agent per ticket through `acp_stamps.py`) and prints one JSON line of figures: when each
+streamed chunk was ready for lfg, when a frame first showed it, and the CPU of lfg's processes, the
+sim's and the agents'. See render.py's docstring for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from bisect import bisect_right
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from figures import percentile
+from procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
+
+ACP_STAMPS = Path(__file__).resolve().parent / "acp_stamps.py"
+LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def split_agents(
+    children: dict[int, list[int]], agents: list[int], skip: set[int]
+) -> tuple[list[int], list[int]]:
+    """The agents' processes, and lfg's own around them (each agent's supervisor, on Linux): every
+    process below this one but the agents' trees and `skip`'s (the provider worker's)."""
+    theirs = [pid for agent in agents for pid in subtree(children, agent)]
+    skipped = {pid for root in skip for pid in subtree(children, root)}
+    mine = [pid for pid in subtree(children, os.getpid())[1:] if pid not in skipped]
+    return theirs, [pid for pid in mine if pid not in set(theirs)]
+
+
+def watch_acp_reads() -> dict[str, list[float]] | None:
+    """When each agent message chunk's line was read off an agent's stdout, per session, in order:
+    the moment before the SDK parses it in the UI process and lfg maps it to an event. Patches
+    lfg's stdio transport (`AgentPipe.receive`); None if lfg has none, so that split is left out."""
+    try:
+        from lfgtui.acp.transport import AgentPipe
+    except ImportError:
+        return None
+    reads: dict[str, list[float]] = {}
+    original_receive = AgentPipe.receive
+
+    async def receive(self: AgentPipe) -> dict[str, Any] | None:
+        message = await original_receive(self)
+        if message is not None and message.get("method") == "session/update":
+            params = message.get("params") or {}
+            if (params.get("update") or {}).get("sessionUpdate") == "agent_message_chunk":
+                reads.setdefault(params.get("sessionId", ""), []).append(time.monotonic())
+        return message
+
+    AgentPipe.receive = receive  # type: ignore[method-assign]
+    return reads
+
+
+async def run_lfg(
+    panes: int,
+    rate: float,
+    duration: float,
+    size: tuple[int, int],
+    port: int | None,
+    worker: bool,
+    acp: bool = False,
+    sim_pid: int | None = None,
+) -> dict[str, Any]:
+    """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
+    (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine)."""
+    from acp_stamps import read_agent, read_stamps  # beside this file
+    from textual.screen import Screen
+
+    from lfgtui.config import Config
+    from lfgtui.events import Event, TextDelta
+    from lfgtui.providers.base import ProviderConfig
+    from lfgtui.providers.catalog import BUILTIN
+    from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.tickets import load_tickets
+    from lfgtui.tools import BUILTIN_TOOLS
+    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.pane import TicketPane
+    from lfgtui.ui.services import Services
+    from lfgtui.ui.session import Session
+
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-bench-{os.getpid()}"
+    stamps = folder / "stamps"
+    stamps.mkdir(parents=True, exist_ok=True)
+    providers_used = dict(BUILTIN)
+    if acp:  # sim-acp's own agent, through a wrapper noting when it sent each chunk (see acp_stamps.py)
+        stamped = (sys.executable, str(ACP_STAMPS), str(stamps), "--scenario", "{model}")
+        providers_used["bench-acp"] = replace(BUILTIN["sim-acp"], name="bench-acp", command=stamped)
+    if port is not None:
+        providers_used["bench"] = ProviderConfig(
+            name="bench", kind="openai", base_url=f"http://127.0.0.1:{port}/v1", idle_timeout_s=30
+        )
+    config = Config(path=None, providers=providers_used)
+    repeat = int(rate * (duration + 5) / LONG_ANSWER_TOKENS) + 1
+    model = f"long-answer:tokens_per_s={rate:g},ttft_ms=100,repeat={repeat}"
+    if acp:  # each agent's stderr log goes here, not among the person's own agent logs
+        os.environ["XDG_STATE_HOME"] = str(folder / "state")
+    provider = "bench-acp" if acp else "bench"
+    tickets_file = folder / "tickets.toml"
+    tickets_file.write_text(
+        "".join(
+            f'[[ticket]]\nid = "p{i}"\nprompt = "go"\nprovider = "{provider}"\n'
+            f'model = "{model}{f"#p{i}" if acp else ""}"\n\n'  # the agent wrapper's tag: its ticket
+            for i in range(panes)
+        )
+    )
+    tickets = load_tickets(tickets_file, config, BUILTIN_TOOLS, env={}).tickets
+
+    arrivals: dict[str, list[float]] = {t.id: [] for t in tickets}  # when lfg got each chunk
+    ends: dict[str, list[int]] = {t.id: [] for t in tickets}  # cumulative characters after each chunk
+    flushed: dict[str, int] = dict.fromkeys(arrivals, 0)  # characters handed to the pane's last flush
+    shown_at: dict[str, list[float]] = {t.id: [] for t in tickets}  # the frame that first showed each chunk
+    frames: list[float] = []
+    window = {"start": 0.0, "end": float("inf")}
+    reads = watch_acp_reads() if acp else None  # ACP: per session, when lfg read each chunk's line
+
+    def record(event: Event) -> None:
+        if isinstance(event, TextDelta):
+            chars = (ends[event.ticket][-1] if ends[event.ticket] else 0) + len(event.text)
+            arrivals[event.ticket].append(event.t)
+            ends[event.ticket].append(chars)
+
+    original_frame = TicketPane.render_frame
+
+    def render_frame(self: TicketPane, now: float, frame: int) -> None:
+        chunks = ends[self.ticket.id]
+        flushed[self.ticket.id] = chunks[-1] if chunks else 0
+        original_frame(self, now, frame)
+
+    original_refresh = Screen._compositor_refresh
+
+    def compositor_refresh(self: Screen[Any]) -> None:
+        original_refresh(self)
+        now = time.monotonic()
+        frames.append(now)
+        for ticket, upto_chars in flushed.items():
+            shown = shown_at[ticket]
+            shown += [now] * (bisect_right(ends[ticket], upto_chars) - len(shown))
+
+    TicketPane.render_frame = render_frame  # type: ignore[method-assign]
+    Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
+
+    providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
+    services = Services(providers, max_concurrency=panes)
+    app = LfgApp(services, Session(services, tickets, run_id="bench", sinks=[record]))
+    async with app.run_test(headless=True, size=size) as pilot:
+        while not all(arrivals.values()):
+            await asyncio.sleep(0.05)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        told = {t: read_agent(stamps, t) for t in arrivals} if acp else {}  # pid, session of each agent
+        if None in told.values():
+            raise RuntimeError(
+                f"agents that did not say who they are: {[t for t, a in told.items() if not a]}"
+            )
+        agent_pids = [a[0] for a in told.values() if a]
+        worker_tree = {p for p in [providers.worker_pid] if p}
+        agents, helpers = split_agents(process_children(), agent_pids, worker_tree) if acp else ([], [])
+        window["start"] = time.monotonic()
+        cpu0, worker0, busy0 = time.process_time(), cpu_s(providers.worker_pid), machine_busy_s()
+        sim0 = cpu_s(sim_pid)
+        agents0, helpers0 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)
+        await asyncio.sleep(duration)
+        window["end"] = time.monotonic()
+        cpu1, worker1, busy1 = time.process_time(), cpu_s(providers.worker_pid), machine_busy_s()
+        sim1 = cpu_s(sim_pid)
+        agents1, helpers1 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)
+        arrived = sum(
+            bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
+        )
+        backlog = sum(len(a) - len(shown_at[t]) for t, a in arrivals.items())
+        await pilot.pause(0.3)
+        in_window = [f for f in frames if window["start"] <= f <= window["end"]]
+    wall = window["end"] - window["start"]
+    agents_cpu = sum(used - agents0[pid] for pid, used in agents1.items() if pid in agents0)
+    worker1 += sum(used - helpers0[pid] for pid, used in helpers1.items() if pid in helpers0)
+    # lag from when the chunk was ready for lfg: the worker's read off the network, or the agent's send
+    sent = {t: read_stamps(stamps, t) if acp else a for t, a in arrivals.items()}
+    lags: list[float] = []
+    unread: list[float] = []
+    parsing: list[float] = []
+    for ticket, times in sent.items():
+        if len(times) < len(arrivals[ticket]):
+            raise RuntimeError(f"agent of {ticket}: {len(times)} stamps for {len(arrivals[ticket])} chunks")
+        for k, seen in enumerate(shown_at[ticket]):
+            if window["start"] <= times[k] <= window["end"]:
+                lags.append(seen - times[k])
+        agent = told.get(ticket)
+        read = reads.get(agent[1], []) if reads is not None and agent else []
+        for k, made in enumerate(arrivals[ticket][: len(read)]):
+            if window["start"] <= times[k] <= window["end"]:
+                unread.append(read[k] - times[k])
+                parsing.append(made - read[k])
+    return {
+        "mode": "lfg-acp" if acp else "lfg" if worker else "lfg-inline",
+        "panes": panes,
+        "rate": rate,
+        "arrived_tps_per_pane": arrived / wall / panes,
+        "backlog_at_window": backlog,
+        "lag_p50": percentile(lags, 0.5),
+        "lag_p95": percentile(lags, 0.95),
+        "lag_max": max(lags, default=None),
+        "cpu_util": (cpu1 - cpu0) / wall,
+        "worker_cpu_util": (worker1 - worker0) / wall,
+        "cpu_ms_per_token": 1000 * (cpu1 - cpu0 + worker1 - worker0) / max(1, arrived),
+        "fps": len(in_window) / wall,
+        "machine_cpu": (busy1 - busy0) / wall,
+        "sim_cpu_util": (sim1 - sim0) / wall if sim_pid else None,
+        "agents": len(told) if acp else None,
+        "agent_processes": len(agents) if acp else None,
+        "helper_processes": len(helpers) if acp else None,
+        "agents_ended": len(agents0) - len(agents1) if acp else None,  # their CPU after the end is lost
+        "agents_cpu_util": agents_cpu / wall if acp else None,
+        "agents_ms_per_token": 1000 * agents_cpu / max(1, arrived) if acp else None,
+        "unread_p50": percentile(unread, 0.5),  # ACP: in the pipe, from the agent's send to lfg's read
+        "unread_p95": percentile(unread, 0.95),
+        "parse_p50": percentile(parsing, 0.5),  # ACP: from lfg's read to its event (SDK and mapping)
+        "parse_p95": percentile(parsing, 0.95),
+        "rss_before_mb": rss_before / 1024,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    """`render.py --child`: one run as `args` say, on a sim server started for it; its figures as JSON."""
+    width, height = (int(v) for v in args.size.split("x"))
+    if args.acp:  # the agents play the scenario themselves: no sim server
+        result = asyncio.run(
+            run_lfg(args.panes, args.rate, args.duration, (width, height), None, worker=True, acp=True)
+        )
+        print(json.dumps(result))
+        return
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lfgtui", "sim", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        result = asyncio.run(
+            run_lfg(
+                args.panes,
+                args.rate,
+                args.duration,
+                (width, height),
+                port,
+                worker=not args.inline,
+                sim_pid=server.pid,
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(json.dumps(result))
