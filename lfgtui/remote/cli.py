@@ -156,7 +156,7 @@ async def serve(args: argparse.Namespace) -> int:
     except (ServeError, StoreError) as exc:
         _warn(str(exc))
         return EXIT_USAGE
-    hub = EventHub(tail.now)
+    hub = EventHub(tail.now, t0=0.0)  # the tail's clock counts from the run's start
     prices = run_prices(config.providers, tail.tickets)  # this machine's, as the run was priced here
     server = RunServer(hub, run_id, tail.tickets, token, prices=prices)
     try:

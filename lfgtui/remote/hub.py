@@ -38,9 +38,10 @@ class Place:
 class EventHub:
     """The sink that publishes a run (see the module docstring); `t0` is the run's clock at start."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, t0: float | None = None) -> None:
+        """`t0`: when the run started on `clock`; by default now, for a run that starts as it is served."""
         self.clock = clock
-        self.t0 = clock()
+        self.t0 = clock() if t0 is None else t0
         self.instance = secrets.token_hex(4)
         """Names this log: an id from another server (or an earlier one) starts a watcher over."""
         self.messages: list[bytes] = []

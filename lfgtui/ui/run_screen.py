@@ -123,9 +123,10 @@ HELP = {
 class SummaryBar(Static):
     """Counts by status, aggregate tok/s, elapsed and the run id.
 
-    Elapsed stops when every ticket has ended (and goes on if one is retried), so a finished run
-    shows how long it took and an idle screen is not redrawn. A record opened from the history is
-    not `timed`: nothing streams there, and each pane's gauges show how long its attempt took.
+    Elapsed stops when every ticket has ended, at the last attempt's end (and goes on if one is
+    retried), so a finished run shows how long it took, even one attached to after it ended, and an
+    idle screen is not redrawn. A record opened from the history is not `timed`: nothing streams
+    there, and each pane's gauges show how long its attempt took.
     """
 
     def __init__(self, id: str, timed: bool = True) -> None:
@@ -149,7 +150,8 @@ class SummaryBar(Static):
             counts[pane.state] += 1
         running = [p for p in panes if p.running]
         if all(pane.finished for pane in panes):
-            self._ended_at = now if self._ended_at is None else self._ended_at
+            if self._ended_at is None:  # when the last attempt ended: now, unless watched afterwards
+                self._ended_at = max((p.ended_at for p in panes if p.ended_at is not None), default=now)
         else:
             self._ended_at = None
         rate = sum(p.metrics.live_tokens_per_s(now) for p in running)

@@ -161,7 +161,7 @@ class Tailed:
 async def tailing(db: Path, run_id: str) -> AsyncIterator[Tailed]:
     """Serve run `run_id` of `db` while it is recorded, until the block ends."""
     tail = RunTail.open(db, run_id)
-    hub = EventHub(tail.now)
+    hub = EventHub(tail.now, t0=0.0)  # the tail's clock counts from the run's start
     server = RunServer(hub, run_id, tail.tickets, TOKEN)
     url = await server.start(Address.parse("127.0.0.1:0"))
     batches: list[list[Event]] = []

@@ -350,6 +350,26 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
     assert sorted(ends) == [("quick", Outcome.COMPLETED), ("slow", Outcome.CANCELLED)]
 
 
+async def test_the_tui_attached_after_the_run_ended_shows_how_long_it_took(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    hello = '[[ticket]]\nid = "hi"\nprovider = "sim"\nprompt = "Say hello."\nmodel = "hello"\n'
+    async with served(sim, tmp_path, hello) as run:
+        run.run.start()
+        await finish(run)
+        ended = max(e.t for e in run.events if isinstance(e, AttemptEnded))
+        took = ended - run.hub.t0
+        await asyncio.sleep(1.5)  # watched a while after it ended
+        app, attachment = await attached_app(run.url, sim)
+        async with app.run_test(size=(120, 30)) as pilot:
+            summary = app.session.screen.summary
+            await until(pilot, lambda: attachment.state == "ended" and "1 completed" in str(summary.render()))
+            shown = str(summary.render()).split()[-1]
+            await pilot.press("q")
+        await attachment.aclose()
+    assert shown.endswith("s") and abs(float(shown[:-1]) - took) <= 0.15, (shown, took)
+
+
 async def test_the_tui_attached_with_control_answers_approvals_through_the_server(
     sim: SimServer, tmp_path: Path
 ) -> None:

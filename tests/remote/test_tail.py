@@ -304,6 +304,7 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
     token_file.write_text(TOKEN)
     with running(lfg, tickets, db) as process:
         run_id = await run_id_of(db)
+        await asyncio.sleep(2)  # served a while after it started: its times still count from its start
         command = [
             "serve",
             run_id[:6],
@@ -329,6 +330,9 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
             watched: list[Event] = []
             await asyncio.wait_for(attachment.follow(watched.append, lambda _: None), 60)
             await attachment.aclose()
+            started = watched[0]
+            assert isinstance(started, AttemptStarted)
+            assert abs(started.t - attachment.offset) < 0.5, "the run started with its first attempt"
             said.append(await asyncio.to_thread(serve.stderr.readline))
             assert process.wait(30) == 0
         finally:
