@@ -488,6 +488,10 @@ ELSEWHERE = {
         "tests/history/test_untrusted.py::test_a_damaged_file_is_named_with_what_to_do_and_kept",
         "tests/history/test_untrusted.py::test_lfg_run_over_a_damaged_file_runs_without_history",
     ],
+    "a newer lfg opens a history file an older lfg is still recording a run into": [
+        "tests/history/test_store.py::test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_ends",
+        "tests/history/test_untrusted.py::test_lfg_run_beside_an_older_lfg_still_recording_runs_without_history",
+    ],
     "the history file or its -wal/-shm are readable by others": [
         "tests/history/test_untrusted.py::test_a_history_file_readable_by_others_is_tightened",
         "tests/history/test_untrusted.py::test_a_file_of_another_user_is_left_alone_with_a_warning",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,18 @@ def exchange(request: RequestRecord) -> tuple[list[tuple[str, str]], dict[str, s
     content = last.get("content")
     text = content if isinstance(content, str) else "".join(c.get("text", "") for c in content or [])
     return calls, results, text if last.get("role") == "user" else ""
+
+
+UNDO_V3 = """
+ALTER TABLE requests RENAME TO turns;
+ALTER TABLE parts RENAME COLUMN request TO turn;
+ALTER TABLE tickets RENAME COLUMN max_calls TO max_turns;
+UPDATE attempts SET error_kind = 'max_turns' WHERE error_kind = 'max_calls';
+PRAGMA user_version = 2;
+"""
+
+
+def as_schema_2(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 2 wrote: `requests` called `turns`, a part's
+    `request` its `turn`, `max_calls` `max_turns`, and an attempt stopped by it `max_turns`."""
+    conn.executescript(UNDO_V3)

@@ -28,7 +28,7 @@ from lfgtui.history.search import (
 )
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
-from tests.history.recording import record, sample_attempt, ticket
+from tests.history.recording import as_schema_2, record, sample_attempt, ticket
 
 TABLES = {"runs", "tickets", "attempts", "requests", "parts", "parts_fts"}
 
@@ -118,25 +118,10 @@ ADDED_IN_V2 = [
 ] + [("turns", "cache_read_tokens"), ("turns", "cache_write_tokens")]
 
 
-UNDO_V3 = """
-ALTER TABLE requests RENAME TO turns;
-ALTER TABLE parts RENAME COLUMN request TO turn;
-ALTER TABLE tickets RENAME COLUMN max_calls TO max_turns;
-UPDATE attempts SET error_kind = 'max_turns' WHERE error_kind = 'max_calls';
-PRAGMA user_version = 2;
-"""
-
-
 def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     """Every table's columns as SQLite describes them: name, type, NOT NULL, default, primary key."""
     tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
-
-
-def as_schema_2(conn: sqlite3.Connection) -> None:
-    """Make a file of this schema what an lfg of schema 2 wrote: `requests` called `turns`, a part's
-    `request` its `turn`, `max_calls` `max_turns`, and an attempt stopped by it `max_turns`."""
-    conn.executescript(UNDO_V3)
 
 
 def test_undoing_migration_3_gives_the_tables_of_schema_2() -> None:
