@@ -11,21 +11,25 @@ from __future__ import annotations
 import functools
 import json
 import math
-import secrets
 import sqlite3
 import types
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from lfgtui.metrics import Metrics
+if TYPE_CHECKING:
+    from lfgtui.metrics import Metrics
 
 ID_BYTES = 6
 
 
 def new_id() -> str:
-    """A short random hex id: random, so that a few leading characters already tell ids apart."""
+    """A short random hex id: random, so that a few leading characters already tell ids apart.
+
+    `secrets` (and the OpenSSL bindings it loads) is imported here: only a writer makes ids."""
+    import secrets
+
     return secrets.token_hex(ID_BYTES)
 
 

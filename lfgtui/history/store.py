@@ -2,6 +2,9 @@
 and conversation), and deleting a run. `Store.open` also recovers crashed runs (see recovery.py).
 
 Readers use their own connection; WAL lets them read while a run's writer streams.
+
+`lfg history list` opens a store to read a few rows: the events and messages rebuilt from rows
+(`rebuild.py`, the providers' message types) are imported by the two methods that return them.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ import math
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lfgtui.events import Event, Outcome
+from lfgtui.events import Outcome
 from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, connect, transaction, unusable
 from lfgtui.history.lock import RunLock
-from lfgtui.history.rebuild import attempt_events, conversation
 from lfgtui.history.recovery import recover
 from lfgtui.history.rows import (
     AttemptRecord,
@@ -29,7 +32,10 @@ from lfgtui.history.rows import (
 from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.search import SNIPPET_CLOSE, SNIPPET_OPEN, Filters, SearchHit, fts_query, split_marks
 from lfgtui.history.stats import DayCost, ModelStats, StatsRow, percentile, summed_costs
-from lfgtui.providers.base import Message
+
+if TYPE_CHECKING:
+    from lfgtui.events import Event
+    from lfgtui.providers.base import Message
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,8 @@ class Store:
 
     def attempt_events(self, attempt_id: str) -> list[Event]:
         """The events of an attempt in order, `t` in seconds since it started (for replay and panes)."""
+        from lfgtui.history.rebuild import attempt_events
+
         ticket, number = self.conn.execute(
             "SELECT t.ticket, a.number FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.id = ?",
             (attempt_id,),
@@ -332,4 +340,6 @@ class Store:
 
     def conversation(self, attempt_id: str) -> list[Message]:
         """The attempt as provider messages (prompt, answers, tool calls, results) to continue it."""
+        from lfgtui.history.rebuild import conversation
+
         return conversation(self.load_attempt(attempt_id))
