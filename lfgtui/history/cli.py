@@ -82,7 +82,7 @@ def _as_json(parser: argparse.ArgumentParser) -> None:
 
 
 def _filters_arguments(parser: argparse.ArgumentParser) -> None:
-    from lfgtui.events import Outcome
+    from lfgtui.outcome import Outcome
 
     statuses = (*(o.value for o in Outcome), "running")
     parser.add_argument("--ticket", help="only this ticket id")

@@ -19,6 +19,7 @@ from lfgtui.history.database import transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
 from lfgtui.history.schema import PartKind
+from lfgtui.outcome import Outcome
 
 INTERRUPTED_RESULT = "error: interrupted: lfg stopped before this tool call returned a result"
 INTERRUPTED_STATUS = "interrupted: lfg stopped while this attempt was running"
@@ -56,7 +57,6 @@ def recover(conn: sqlite3.Connection, path: Path) -> list[str]:
 
 
 def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
-    from lfgtui.events import Outcome
     from lfgtui.history.rebuild import attempt_events
     from lfgtui.metrics import Metrics
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.events import Outcome
 from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, connect, transaction, unusable
 from lfgtui.history.lock import RunLock
 from lfgtui.history.recovery import recover
@@ -32,6 +31,7 @@ from lfgtui.history.rows import (
 from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.search import SNIPPET_CLOSE, SNIPPET_OPEN, Filters, SearchHit, fts_query, split_marks
 from lfgtui.history.stats import DayCost, ModelStats, StatsRow, percentile, summed_costs
+from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
     from lfgtui.events import Event
