@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lfgtui import __version__
 from lfgtui.history.cli import add_history_commands, run_history_command
 from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serving
 from lfgtui.resume_cli import add_resume_commands, replay, resume
@@ -33,27 +34,11 @@ EXIT_USAGE = 2
 EXIT_SIGINT = 130
 
 
-class _Version(argparse._VersionAction):
-    """`--version`, which reads the installed version only when asked: importlib.metadata is slow."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        from importlib.metadata import version
-
-        self.version = f"lfg {version('lfgtui')}"
-        super().__call__(parser, namespace, values, option_string)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lfg", description="Run AI agents side by side and watch them stream."
     )
-    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--version", action="version", version=f"lfg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
     commands.add_command("ask", "stream one prompt from one provider to the terminal", _ask_arguments)
     commands.add_command("run", "run every ticket of a tickets file concurrently", _run_arguments)
