@@ -5,7 +5,8 @@ synthetic error result, so the conversation stays valid for every provider API. 
 to a provider again. A run is alive while it holds its `RunLock`.
 
 Every reader opens the history through `recover`, and almost always there is nothing to recover: what
-an interrupted attempt needs (its events rebuilt, its metrics) is imported only when there is one.
+an interrupted attempt needs (its rows, its events rebuilt, its metrics) is imported only when there is
+one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 
 from lfgtui.history.database import transaction
 from lfgtui.history.lock import RunLock
-from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
 from lfgtui.history.schema import PartKind
 from lfgtui.outcome import Outcome
 
@@ -58,6 +58,7 @@ def recover(conn: sqlite3.Connection, path: Path) -> list[str]:
 
 def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
     from lfgtui.history.rebuild import attempt_events
+    from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
     from lfgtui.metrics import Metrics
 
     record = read_attempt(conn, attempt_id)

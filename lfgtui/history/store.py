@@ -3,8 +3,9 @@ and conversation), and deleting a run. `Store.open` also recovers crashed runs (
 
 Readers use their own connection; WAL lets them read while a run's writer streams.
 
-`lfg history list` opens a store to read a few rows: the events and messages rebuilt from rows
-(`rebuild.py`, the providers' message types) are imported by the two methods that return them.
+`lfg history list` opens a store to read a few summaries: the rows' dataclasses (`rows.py`), the
+events and messages rebuilt from them (`rebuild.py`) and the figures of `stats.py` are imported by
+the methods that return them.
 """
 
 from __future__ import annotations
@@ -18,23 +19,15 @@ from typing import TYPE_CHECKING
 from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, connect, transaction, unusable
 from lfgtui.history.lock import RunLock
 from lfgtui.history.recovery import recover
-from lfgtui.history.rows import (
-    AttemptRecord,
-    RunRecord,
-    RunRow,
-    TicketRecord,
-    TicketRow,
-    read_attempt,
-    read_value,
-    read_values,
-)
 from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.search import SNIPPET_CLOSE, SNIPPET_OPEN, Filters, SearchHit, fts_query, split_marks
-from lfgtui.history.stats import DayCost, ModelStats, StatsRow, percentile, summed_costs
+from lfgtui.history.values import read_value, read_values
 from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
     from lfgtui.events import Event
+    from lfgtui.history.rows import AttemptRecord, RunRecord
+    from lfgtui.history.stats import DayCost, ModelStats
     from lfgtui.providers.base import Message
 
 
@@ -241,6 +234,8 @@ class Store:
 
     def stats(self, filters: Filters | None = None) -> list[ModelStats]:
         """TTFT p50/p95, tok/s p50 and cost per provider and model, over attempts that streamed."""
+        from lfgtui.history.stats import ModelStats, StatsRow, percentile, summed_costs
+
         where, params = (filters or Filters()).where()
         groups: dict[tuple[str, str], list[StatsRow]] = {}
         for provider, model, outcome, ttft, rate, tokens, cost, estimated in self.conn.execute(
@@ -283,6 +278,8 @@ class Store:
 
     def daily_costs(self, filters: Filters | None = None) -> list[DayCost]:
         """What the attempts of each day cost, newest day first (days in local time)."""
+        from lfgtui.history.stats import DayCost, StatsRow, summed_costs
+
         where, params = (filters or Filters()).where()
         days: dict[str, list[StatsRow]] = {}
         for day, tokens, cost, estimated in self.conn.execute(
@@ -304,6 +301,8 @@ class Store:
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
+        from lfgtui.history.rows import RunRecord, RunRow, TicketRecord, TicketRow
+
         (run,) = self.conn.execute(
             f"SELECT {RunRow.select()} FROM runs WHERE id = ?", (selection.run_id,)
         ).fetchall()
@@ -326,6 +325,8 @@ class Store:
 
     def load_attempt(self, attempt_id: str) -> AttemptRecord:
         """One attempt with its requests and parts."""
+        from lfgtui.history.rows import read_attempt
+
         return read_attempt(self.conn, attempt_id)
 
     def attempt_events(self, attempt_id: str) -> list[Event]:
