@@ -8,9 +8,9 @@ Everything recorded came from outside (models, tools, providers, imported files)
 made inert (`lfgtui.inert`) so no escape sequence in it reaches the terminal, and JSON is written
 with `json_text`, lossless but showable.
 
-`lfg` imports this module for every command, so it imports little: the parser of a command is built
-when the command is chosen (see `lfgtui.subcommands`), and each command imports what it uses when it
-runs (rich's Markdown only for `show`, the event vocabulary for no listing).
+`lfg` imports this module for every command, so it imports little: a command's parser is built when
+the command is chosen (`lfgtui.subcommands`), and each command imports what it uses when it runs
+(rich's Markdown only for `show`).
 """
 
 from __future__ import annotations
