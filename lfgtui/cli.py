@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lfgtui import __version__
 from lfgtui.history.cli import add_history_commands, run_history_command
 from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serving
 from lfgtui.resume_cli import add_resume_commands, replay, resume
+from lfgtui.subcommands import Subcommands
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 if TYPE_CHECKING:
@@ -32,36 +34,30 @@ EXIT_USAGE = 2
 EXIT_SIGINT = 130
 
 
-class _Version(argparse._VersionAction):
-    """`--version`, which reads the installed version only when asked: importlib.metadata is slow."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        from importlib.metadata import version
-
-        self.version = f"lfg {version('lfgtui')}"
-        super().__call__(parser, namespace, values, option_string)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lfg", description="Run AI agents side by side and watch them stream."
     )
-    parser.add_argument("--version", action=_Version)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"lfg {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
+    commands.add_command("ask", "stream one prompt from one provider to the terminal", _ask_arguments)
+    commands.add_command("run", "run every ticket of a tickets file concurrently", _run_arguments)
+    add_history_commands(commands)
+    add_resume_commands(commands)
+    add_remote_commands(commands)
+    add_worktree_commands(commands)
+    commands.add_command("sim", "the built-in offline LLM server", _sim_arguments)
+    return parser
 
-    ask = commands.add_parser("ask", help="stream one prompt from one provider to the terminal")
+
+def _ask_arguments(ask: argparse.ArgumentParser) -> None:
     ask.add_argument("prompt")
     ask.add_argument("--provider", default="sim", help="openai, anthropic, xai, ollama or sim (default: sim)")
     ask.add_argument("--model", help="model name (default: the provider's default model)")
     ask.add_argument("--system", help="a system prompt")
 
-    run = commands.add_parser("run", help="run every ticket of a tickets file concurrently")
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("file", type=Path, help="a tickets.toml")
     run.add_argument("--headless", action="store_true", help="progress lines and a closing table")
     run.add_argument("--json", action="store_true", help="NDJSON events on stdout (implies --headless)")
@@ -86,23 +82,22 @@ def _parser() -> argparse.ArgumentParser:
         help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
     )
     add_serve_options(run)
-    add_history_commands(commands)
-    add_resume_commands(commands)
-    add_remote_commands(commands)
-    add_worktree_commands(commands)
 
-    sim = commands.add_parser("sim", help="the built-in offline LLM server")
-    sim_commands = sim.add_subparsers(dest="sim_command", required=True)
-    serve = sim_commands.add_parser("serve", help="run the sim server standalone for other tools")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    sim_commands.add_parser("list", help="list the scenarios (model names) the sim knows")
-    sim_commands.add_parser(
+
+def _sim_arguments(sim: argparse.ArgumentParser) -> None:
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True, action=Subcommands)
+    sim_commands.add_command("serve", "run the sim server standalone for other tools", _sim_serve_arguments)
+    sim_commands.add_command("list", "list the scenarios (model names) the sim knows")
+    sim_commands.add_command(
         "acp",
-        help="run the sim as a coding agent speaking ACP on stdin/stdout (lfg sim acp --help)",
+        "run the sim as a coding agent speaking ACP on stdin/stdout (lfg sim acp --help)",
         add_help=False,
     )
-    return parser
+
+
+def _sim_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
 
 
 async def _ask(args: argparse.Namespace) -> int:

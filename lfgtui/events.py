@@ -15,15 +15,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
-
-class Outcome(StrEnum):
-    """How an attempt ended."""
-
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-    SKIPPED = "skipped"
+from lfgtui.outcome import Outcome
 
 
 class ErrorKind(StrEnum):

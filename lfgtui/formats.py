@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lfgtui.events import Outcome
-from lfgtui.prices import format_usd
+from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
     from lfgtui.metrics import Metrics
@@ -75,6 +74,8 @@ def ttft(m: Metrics) -> str:
 
 def gauges(m: Metrics) -> str:
     """TTFT, tok/s, tokens and cost on one line; `~` marks a count or cost that is still an estimate."""
+    from lfgtui.prices import format_usd  # here: prices.py imports decimal, which a listing never needs
+
     counted = tokens(m.output_tokens, m.tokens_estimated)
     cost = format_usd(m.cost_usd, m.cost_estimated)
     return f"TTFT {ttft(m)} · {rate(m.tokens_per_s)} tok/s · {counted} tokens · {cost}"
@@ -83,6 +84,8 @@ def gauges(m: Metrics) -> str:
 def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
     """Outcome, TTFT, tok/s, tokens, cost and duration of an attempt: a row of the headless closing
     table and of the TUI's comparison of a fanned-out ticket's models."""
+    from lfgtui.prices import format_usd
+
     return (
         outcome,
         ttft(m),

@@ -5,15 +5,14 @@ run. `replay` streams what was recorded at its recorded pace and sends nothing t
 Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
 `resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
 
-Every `lfg` command builds this parser, so the history, the providers and the TUI are imported only
-when `resume` or `replay` runs.
+`lfg` imports this module for every command, so the history, the providers and the TUI are imported
+only when `resume` or `replay` runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
     from lfgtui.resume import RecordedRun
+    from lfgtui.subcommands import Subcommands
 
 T = TypeVar("T")
 
@@ -39,27 +39,37 @@ def _speed(text: str) -> float:
     return speed
 
 
-def add_resume_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `lfg resume` and `lfg replay` on the top-level subparsers."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def add_resume_commands(commands: Subcommands) -> None:
+    """Register `lfg resume` and `lfg replay` on the top-level subcommands."""
+    commands.add_command(
+        "resume", "reopen a recorded run: retry what did not complete, follow up", _resume_arguments
+    )
+    commands.add_command(
+        "replay", "stream a recorded run, ticket or attempt again at its recorded pace", _replay_arguments
+    )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
     )
-    common.add_argument(
+    parser.add_argument(
         "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
     )
-    common.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
-    resume = commands.add_parser(
-        "resume", parents=[common], help="reopen a recorded run: retry what did not complete, follow up"
-    )
+    parser.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+
+
+def _resume_arguments(resume: argparse.ArgumentParser) -> None:
+    _common(resume)
     resume.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
     resume.add_argument(
         "--yes", action="store_true", help="let write_file and run_command run without asking"
     )
     resume.add_argument("--max-concurrency", type=int, help="tickets streaming at once (default: [run], 8)")
-    replay = commands.add_parser(
-        "replay", parents=[common], help="stream a recorded run, ticket or attempt again at its recorded pace"
-    )
+
+
+def _replay_arguments(replay: argparse.ArgumentParser) -> None:
+    _common(replay)
     replay.add_argument("id", metavar="ID", help="a run, RUN/TICKET or an attempt id (or a unique prefix)")
     replay.add_argument(
         "--speed", type=_speed, default=1.0, help="how many times faster than recorded (default 1)"
@@ -75,6 +85,8 @@ def _found(
     args: argparse.Namespace, ref: str, read: Callable[[Store, Selection], T]
 ) -> tuple[Config, Path, T] | str:
     """The config, the history file and what `read` makes of what `ref` names in it; or what is wrong."""
+    import sqlite3
+
     from lfgtui.config import load_config
     from lfgtui.history.database import StoreError, resolve_db_path, unusable
     from lfgtui.history.store import Store

@@ -8,10 +8,8 @@ of multi-line strings and nothing else); when it cannot find a key it falls back
 from __future__ import annotations
 
 import bisect
-import difflib
 import math
 import re
-import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +121,8 @@ def describe(value: Any) -> str:
 
 def did_you_mean(name: str, choices: Collection[str]) -> str:
     """A ' (did you mean 'x'?)' suffix for a likely typo, or nothing."""
+    import difflib  # here: only a problem needs it, and every command that reads config imports us
+
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -231,6 +231,8 @@ class TomlDoc:
 
 def load_toml(path: Path) -> TomlDoc:
     """Read and parse one file; a missing file or a syntax error becomes a located `Problem`."""
+    import tomllib  # here: without a config.toml, `lfg history list` reads no TOML at all
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -5,8 +5,8 @@ those with nothing uncommitted (`--force` discards uncommitted work too) and del
 when it has no commits beyond its base, so nothing committed is ever lost.
 
 File names, branch names and git's messages come from outside: the table and the messages are made
-inert, and `--json` is written with `json_text`. Every `lfg` command builds this parser, so git
-handling is imported only when a `worktrees` command runs.
+inert, and `--json` is written with `json_text`. `lfg` imports this module for every command, so
+git handling is imported only when a `worktrees` command runs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.subcommands import Subcommands
+
 if TYPE_CHECKING:
     from lfgtui.worktrees_cleanup import WorktreeInfo
 
@@ -22,18 +24,29 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 
-def add_worktree_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `lfg worktrees list|clean` on the top-level subparsers."""
-    worktrees = commands.add_parser(
-        "worktrees", help='list or remove the git worktrees of tickets with isolation = "worktree"'
+def add_worktree_commands(commands: Subcommands) -> None:
+    """Register `lfg worktrees list|clean` on the top-level subcommands."""
+    commands.add_command(
+        "worktrees", 'list or remove the git worktrees of tickets with isolation = "worktree"', _commands
     )
-    sub = worktrees.add_subparsers(dest="worktrees_command", required=True)
-    listing = sub.add_parser("list", help="each worktree with its branch and what changed in it")
+
+
+def _commands(worktrees: argparse.ArgumentParser) -> None:
+    sub = worktrees.add_subparsers(dest="worktrees_command", required=True, action=Subcommands)
+    sub.add_command("list", "each worktree with its branch and what changed in it", _list_arguments)
+    sub.add_command(
+        "clean",
+        "remove worktrees with nothing uncommitted; keep branches that have commits",
+        _clean_arguments,
+    )
+
+
+def _list_arguments(listing: argparse.ArgumentParser) -> None:
     listing.add_argument("--run", metavar="ID", help="only the worktrees of this run")
     listing.add_argument("--json", action="store_true", help="one JSON object per worktree and line")
-    clean = sub.add_parser(
-        "clean", help="remove worktrees with nothing uncommitted; keep branches that have commits"
-    )
+
+
+def _clean_arguments(clean: argparse.ArgumentParser) -> None:
     clean.add_argument("--run", metavar="ID", help="only the worktrees of this run")
     clean.add_argument("--ticket", metavar="ID", help="only the worktrees of this ticket")
     clean.add_argument(

@@ -26,6 +26,21 @@ def lfg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def imported_by(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`lfg ARGS` run to its end, and the lfgtui modules it imported: a short command starts fast only
+    while it imports little (issue #15; the time itself is measured by bench/startup.py)."""
+    code = (
+        "import sys\nfrom lfgtui.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+        "    print('imported:', *sorted(m for m in sys.modules if m.startswith('lfgtui')), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("imported: "), done.stderr
+    return done, set(last.split()[1:])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -103,3 +118,12 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_help_and_version_import_only_the_command_line(env: dict[str, str]) -> None:
+    command_line = {"lfgtui", "lfgtui.cli", "lfgtui.subcommands", "lfgtui.resume_cli", "lfgtui.worktrees_cli"}
+    command_line |= {"lfgtui.history", "lfgtui.history.cli", "lfgtui.remote", "lfgtui.remote.cli"}
+    for args in (["--help"], ["--version"], ["history", "--help"], ["history", "search", "--help"]):
+        done, imported = imported_by(*args, env=env)
+        assert done.returncode == 0 and done.stdout.startswith(("usage: lfg", "lfg ")), done.stderr
+        assert imported - command_line <= {"lfgtui.outcome"}, args  # the choices of --status

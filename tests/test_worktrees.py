@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from lfgtui import worktrees
 from lfgtui.git import GitError
+from lfgtui.subcommands import Subcommands
 from lfgtui.worktrees import (
     DiffStat,
     Worktree,
@@ -431,7 +432,7 @@ async def test_clean_keeps_an_entry_it_cannot_read(root: Path) -> None:
 
 def command(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    add_worktree_commands(parser.add_subparsers(dest="command"))
+    add_worktree_commands(parser.add_subparsers(dest="command", action=Subcommands))
     return parser.parse_args(argv)
 
 
@@ -488,4 +489,4 @@ def test_the_cli_shows_problems_under_the_table(
 def test_the_cli_module_imports_only_the_standard_library_at_first() -> None:
     code = "import sys, lfgtui.worktrees_cli; print(sorted(m for m in sys.modules if m.startswith('lfgtui')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['lfgtui', 'lfgtui.worktrees_cli']"
+    assert done.stdout.strip() == "['lfgtui', 'lfgtui.subcommands', 'lfgtui.worktrees_cli']"

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +24,7 @@ import acp
 import platformdirs
 from acp import schema
 
+from lfgtui import __version__
 from lfgtui.acp.client import AgentClient
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
@@ -259,7 +259,7 @@ class AgentSession:
                         fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
                         terminal=False,
                     ),
-                    client_info=schema.Implementation(name="lfg", title="lfgtui", version=version("lfgtui")),
+                    client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
                 )
                 said = await self._load(load, started.agent_capabilities.load_session) if load else ""
                 if self.session_id is None:

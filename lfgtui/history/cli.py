@@ -8,26 +8,23 @@ Everything recorded came from outside (models, tools, providers, imported files)
 made inert (`lfgtui.inert`) so no escape sequence in it reaches the terminal, and JSON is written
 with `json_text`, lossless but showable.
 
-Every `lfg` command builds this parser, so the module imports little: each command imports what it
-uses when it runs (rich's Markdown only for `show`).
+`lfg` imports this module for every command, so it imports little: a command's parser is built when
+the command is chosen (`lfgtui.subcommands`), and each command imports what it uses when it runs
+(rich's Markdown only for `show`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.events import Outcome
+from lfgtui.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,13 +33,14 @@ if TYPE_CHECKING:
     from lfgtui.history.store import Store
 
 EXIT_USAGE = 2
-STATUSES = (*(o.value for o in Outcome), "running")
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def since(text: str) -> float:
     """`30m`, `12h`, `7d`, `2w` ago, or an ISO date or time (local unless it has an offset)."""
+    from datetime import datetime
+
     relative = _RELATIVE.fullmatch(text.strip())
     if relative:
         return time.time() - int(relative.group(1)) * _UNIT_S[relative.group(2)]
@@ -54,55 +52,92 @@ def since(text: str) -> float:
         ) from None
 
 
-def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `lfg history …` on the top-level subparsers."""
-    history = commands.add_parser("history", help="list, search, show and export recorded runs")
-    sub = history.add_subparsers(dest="history_command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def add_history_commands(commands: Subcommands) -> None:
+    """Register `lfg history …` on the top-level subcommands."""
+    commands.add_command("history", "list, search, show and export recorded runs", _history_commands)
+
+
+def _history_commands(history: argparse.ArgumentParser) -> None:
+    sub = history.add_subparsers(dest="history_command", required=True, action=Subcommands)
+    sub.add_command("list", "recent runs", _list_arguments)
+    sub.add_command("search", "full-text search over every recorded stream", _search_arguments)
+    sub.add_command("show", "a run, a ticket (RUN/TICKET) or an attempt", _show_arguments)
+    sub.add_command("export", "a run, ticket or attempt as Markdown or JSON", _export_arguments)
+    sub.add_command("import", "load a JSON export into the history", _import_arguments)
+    sub.add_command("stats", "TTFT, tok/s and cost per provider and model, or per day", _stats_arguments)
+    sub.add_command("delete", "remove a run and everything recorded in it", _delete_arguments)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
     )
-    common.add_argument(
+    parser.add_argument(
         "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
     )
-    as_json = argparse.ArgumentParser(add_help=False)
-    as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
-    filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("--ticket", help="only this ticket id")
-    filters.add_argument("--model", help="only this model")
-    filters.add_argument("--provider", help="only this provider")
-    filters.add_argument("--status", choices=STATUSES, help="only attempts that ended so (or are running)")
-    filters.add_argument("--since", type=since, help="only attempts started since: 7d, 12h, 2025-01-31")
 
-    listing = sub.add_parser("list", parents=[common, as_json], help="recent runs")
+
+def _as_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _filters_arguments(parser: argparse.ArgumentParser) -> None:
+    from lfgtui.outcome import Outcome
+
+    statuses = (*(o.value for o in Outcome), "running")
+    parser.add_argument("--ticket", help="only this ticket id")
+    parser.add_argument("--model", help="only this model")
+    parser.add_argument("--provider", help="only this provider")
+    parser.add_argument("--status", choices=statuses, help="only attempts that ended so (or are running)")
+    parser.add_argument("--since", type=since, help="only attempts started since: 7d, 12h, 2025-01-31")
+
+
+def _list_arguments(listing: argparse.ArgumentParser) -> None:
+    _common(listing)
+    _as_json(listing)
     listing.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
-    search = sub.add_parser(
-        "search", parents=[common, as_json, filters], help="full-text search over every recorded stream"
-    )
+
+
+def _search_arguments(search: argparse.ArgumentParser) -> None:
+    _common(search)
+    _as_json(search)
+    _filters_arguments(search)
     search.add_argument("query", nargs="+", help='words (all must match); "an exact phrase"; prefix*')
     search.add_argument("--limit", type=int, default=20, help="how many matches (default 20)")
-    show = sub.add_parser(
-        "show", parents=[common, as_json], help="a run, a ticket (RUN/TICKET) or an attempt"
-    )
+
+
+def _show_arguments(show: argparse.ArgumentParser) -> None:
+    _common(show)
+    _as_json(show)
     show.add_argument("id")
-    export = sub.add_parser("export", parents=[common], help="a run, ticket or attempt as Markdown or JSON")
+
+
+def _export_arguments(export: argparse.ArgumentParser) -> None:
+    _common(export)
     export.add_argument("id")
     export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
     export.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
-    imported = sub.add_parser("import", parents=[common], help="load a JSON export into the history")
+
+
+def _import_arguments(imported: argparse.ArgumentParser) -> None:
+    _common(imported)
     imported.add_argument("file", help="a file written by `lfg history export --format json`, or -")
-    stats = sub.add_parser(
-        "stats",
-        parents=[common, as_json, filters],
-        help="TTFT, tok/s and cost per provider and model, or per day",
-    )
+
+
+def _stats_arguments(stats: argparse.ArgumentParser) -> None:
+    _common(stats)
+    _as_json(stats)
+    _filters_arguments(stats)
     stats.add_argument(
         "--by",
         choices=("model", "day"),
         default="model",
         help="one row per provider and model (default) or per day",
     )
-    delete = sub.add_parser("delete", parents=[common], help="remove a run and everything recorded in it")
+
+
+def _delete_arguments(delete: argparse.ArgumentParser) -> None:
+    _common(delete)
     delete.add_argument("id", help="a run id (or any unique prefix of one)")
     delete.add_argument(
         "--yes", action="store_true", help="do not ask first (needed when stdin is not a terminal)"
@@ -112,6 +147,8 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 def run_history_command(args: argparse.Namespace) -> int:
     """Run one `lfg history` command; 0 on success, 1 when an id or the file is wrong (unknown,
     ambiguous, unreadable, damaged, not an export), 2 for bad usage or a bad config."""
+    import sqlite3
+
     from lfgtui.config import load_config
     from lfgtui.history.database import StoreError, resolve_db_path, unusable
     from lfgtui.history.search import QueryTooLarge
@@ -160,6 +197,8 @@ def _print_json(data: Any) -> None:
 
 def _iso(timestamp: float | None) -> str | None:
     """ISO 8601 local time; None for none, or for a bad value in the file."""
+    from datetime import datetime
+
     try:
         return None if timestamp is None else datetime.fromtimestamp(timestamp).astimezone().isoformat()
     except (ValueError, OverflowError, OSError):
@@ -173,6 +212,8 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def _list(store: Store, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from lfgtui.formats import columns, when
     from lfgtui.inert import inert
 
@@ -201,6 +242,8 @@ def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 def _search(store: Store, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from rich.text import Text
 
     from lfgtui.formats import when
@@ -258,6 +301,8 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 def _import(store: Store, args: argparse.Namespace) -> int:
+    import json
+
     from lfgtui.history.database import StoreError
     from lfgtui.history.export import from_json, import_record
 
@@ -283,6 +328,8 @@ def _import(store: Store, args: argparse.Namespace) -> int:
 
 
 def _stats(store: Store, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from lfgtui.formats import columns, ms, rate
     from lfgtui.inert import inert
 
@@ -326,6 +373,8 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
 
 
 def _daily(store: Store, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from lfgtui.formats import columns
 
     days = store.daily_costs(_filters(args))

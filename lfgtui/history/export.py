@@ -23,11 +23,9 @@ from lfgtui.events import ErrorKind, Outcome
 from lfgtui.formats import diff_size, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.rows import (
-    BAD_TEXT,
     ID_BYTES,
     AttemptRecord,
     AttemptRow,
-    Column,
     PartRow,
     RequestRow,
     Row,
@@ -35,10 +33,10 @@ from lfgtui.history.rows import (
     RunRow,
     TicketRecord,
     TicketRow,
-    typed_columns,
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
+from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
 from lfgtui.prices import format_usd
 from lfgtui.validation import RUN_ID_PATTERN

@@ -15,10 +15,10 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui import __version__
 from lfgtui.events import (
     AgentStarted,
     ApprovalAnswered,
@@ -114,7 +114,7 @@ class Recorder:
             tickets_file=str(tickets.path.resolve()),
             command=command,
             cwd=os.getcwd(),
-            lfg_version=version("lfgtui"),
+            lfg_version=__version__,
         )
         ids: dict[str, int] = {}
         try:

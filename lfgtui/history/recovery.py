@@ -3,6 +3,10 @@
 Their streaming parts are sealed (and so indexed), and each tool call that never got a result gets a
 synthetic error result, so the conversation stays valid for every provider API. Nothing is ever sent
 to a provider again. A run is alive while it holds its `RunLock`.
+
+Every reader opens the history through `recover`, and almost always there is nothing to recover: what
+an interrupted attempt needs (its rows, its events rebuilt, its metrics) is imported only when there is
+one.
 """
 
 from __future__ import annotations
@@ -12,13 +16,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from lfgtui.events import Outcome
 from lfgtui.history.database import transaction
 from lfgtui.history.lock import RunLock
-from lfgtui.history.rebuild import attempt_events
-from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
 from lfgtui.history.schema import PartKind
-from lfgtui.metrics import Metrics
+from lfgtui.outcome import Outcome
 
 INTERRUPTED_RESULT = "error: interrupted: lfg stopped before this tool call returned a result"
 INTERRUPTED_STATUS = "interrupted: lfg stopped while this attempt was running"
@@ -56,6 +57,10 @@ def recover(conn: sqlite3.Connection, path: Path) -> list[str]:
 
 
 def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
+    from lfgtui.history.rebuild import attempt_events
+    from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
+    from lfgtui.metrics import Metrics
+
     record = read_attempt(conn, attempt_id)
     if record.row.outcome is not None:
         return

@@ -2,6 +2,10 @@
 and conversation), and deleting a run. `Store.open` also recovers crashed runs (see recovery.py).
 
 Readers use their own connection; WAL lets them read while a run's writer streams.
+
+`lfg history list` opens a store to read a few summaries: the rows' dataclasses (`rows.py`), the
+events and messages rebuilt from them (`rebuild.py`) and the figures of `stats.py` are imported by
+the methods that return them.
 """
 
 from __future__ import annotations
@@ -10,26 +14,21 @@ import math
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lfgtui.events import Event, Outcome
 from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, connect, transaction, unusable
 from lfgtui.history.lock import RunLock
-from lfgtui.history.rebuild import attempt_events, conversation
 from lfgtui.history.recovery import recover
-from lfgtui.history.rows import (
-    AttemptRecord,
-    RunRecord,
-    RunRow,
-    TicketRecord,
-    TicketRow,
-    read_attempt,
-    read_value,
-    read_values,
-)
 from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.search import SNIPPET_CLOSE, SNIPPET_OPEN, Filters, SearchHit, fts_query, split_marks
-from lfgtui.history.stats import DayCost, ModelStats, StatsRow, percentile, summed_costs
-from lfgtui.providers.base import Message
+from lfgtui.history.values import read_value, read_values
+from lfgtui.outcome import Outcome
+
+if TYPE_CHECKING:
+    from lfgtui.events import Event
+    from lfgtui.history.rows import AttemptRecord, RunRecord
+    from lfgtui.history.stats import DayCost, ModelStats
+    from lfgtui.providers.base import Message
 
 
 @dataclass(frozen=True)
@@ -235,6 +234,8 @@ class Store:
 
     def stats(self, filters: Filters | None = None) -> list[ModelStats]:
         """TTFT p50/p95, tok/s p50 and cost per provider and model, over attempts that streamed."""
+        from lfgtui.history.stats import ModelStats, StatsRow, percentile, summed_costs
+
         where, params = (filters or Filters()).where()
         groups: dict[tuple[str, str], list[StatsRow]] = {}
         for provider, model, outcome, ttft, rate, tokens, cost, estimated in self.conn.execute(
@@ -277,6 +278,8 @@ class Store:
 
     def daily_costs(self, filters: Filters | None = None) -> list[DayCost]:
         """What the attempts of each day cost, newest day first (days in local time)."""
+        from lfgtui.history.stats import DayCost, StatsRow, summed_costs
+
         where, params = (filters or Filters()).where()
         days: dict[str, list[StatsRow]] = {}
         for day, tokens, cost, estimated in self.conn.execute(
@@ -298,6 +301,8 @@ class Store:
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
+        from lfgtui.history.rows import RunRecord, RunRow, TicketRecord, TicketRow
+
         (run,) = self.conn.execute(
             f"SELECT {RunRow.select()} FROM runs WHERE id = ?", (selection.run_id,)
         ).fetchall()
@@ -320,10 +325,14 @@ class Store:
 
     def load_attempt(self, attempt_id: str) -> AttemptRecord:
         """One attempt with its requests and parts."""
+        from lfgtui.history.rows import read_attempt
+
         return read_attempt(self.conn, attempt_id)
 
     def attempt_events(self, attempt_id: str) -> list[Event]:
         """The events of an attempt in order, `t` in seconds since it started (for replay and panes)."""
+        from lfgtui.history.rebuild import attempt_events
+
         ticket, number = self.conn.execute(
             "SELECT t.ticket, a.number FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.id = ?",
             (attempt_id,),
@@ -332,4 +341,6 @@ class Store:
 
     def conversation(self, attempt_id: str) -> list[Message]:
         """The attempt as provider messages (prompt, answers, tool calls, results) to continue it."""
+        from lfgtui.history.rebuild import conversation
+
         return conversation(self.load_attempt(attempt_id))

@@ -10,9 +10,10 @@ import json
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lfgtui.events import ErrorInfo, ErrorKind, Event, EventFactory
+if TYPE_CHECKING:  # config.py reads provider configs: it need not make every event class
+    from lfgtui.events import ErrorInfo, ErrorKind, Event, EventFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,8 @@ def _finite_float(text: str) -> float:
 
 def status_error_kind(status: int) -> ErrorKind:
     """Map an HTTP status to what it means for the user."""
+    from lfgtui.events import ErrorKind
+
     if status in (401, 403):
         return ErrorKind.AUTH
     if status == 404:

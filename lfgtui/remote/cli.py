@@ -1,7 +1,7 @@
 """`lfg serve`, `lfg attach`, `lfg web` and `lfg run --serve`: the command line of watching from elsewhere.
 
-Every `lfg` command builds this parser, so the server (aiohttp), the HTTP client and the TUI are
-imported only when one of these commands runs.
+`lfg` imports this module for every command, so the server (aiohttp), the HTTP client and the TUI
+are imported only when one of these commands runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
+    from lfgtui.subcommands import Subcommands
     from lfgtui.tickets import Ticket
 
 EXIT_USAGE = 2
@@ -47,11 +48,16 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
     )
 
 
-def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `lfg serve`, `lfg attach` and `lfg web` on the top-level subparsers."""
-    serve = commands.add_parser(
-        "serve", help="serve a recorded or still running run's events to lfg attach (SSE)"
+def add_remote_commands(commands: Subcommands) -> None:
+    """Register `lfg serve`, `lfg attach` and `lfg web` on the top-level subcommands."""
+    commands.add_command(
+        "serve", "serve a recorded or still running run's events to lfg attach (SSE)", _serve_arguments
     )
+    commands.add_command("attach", "watch a run that another lfg serves", _attach_arguments)
+    commands.add_command("web", "serve the TUI to a browser (textual-serve)", _web_arguments)
+
+
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
     serve.add_argument(
         "--serve",
@@ -66,7 +72,9 @@ def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
     )
     _token_file_option(serve)
-    attach = commands.add_parser("attach", help="watch a run that another lfg serves")
+
+
+def _attach_arguments(attach: argparse.ArgumentParser) -> None:
     attach.add_argument("url", metavar="URL", help="what lfg run --serve printed, e.g. http://127.0.0.1:8700")
     token = attach.add_mutually_exclusive_group()
     token.add_argument("--token", help="the token the server printed (default: $LFG_TOKEN)")
@@ -74,11 +82,9 @@ def add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     attach.add_argument("--json", action="store_true", help="print the run's events as NDJSON")
     attach.add_argument("--config", type=Path, help="config file, for the theme and keys")
     attach.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
-    add_web_command(commands)
 
 
-def add_web_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    web = commands.add_parser("web", help="serve the TUI to a browser (textual-serve)")
+def _web_arguments(web: argparse.ArgumentParser) -> None:
     source = web.add_mutually_exclusive_group(required=True)
     source.add_argument("file", type=Path, nargs="?", help="a tickets.toml to run and show")
     source.add_argument("--attach", metavar="URL", help="show a run another lfg serves instead")

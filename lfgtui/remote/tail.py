@@ -45,11 +45,11 @@ from lfgtui.history.rows import (
     RequestRow,
     TicketRecord,
     TicketRow,
-    read_value,
     unpack_chunks,
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
+from lfgtui.history.values import read_value
 from lfgtui.resume import Timeline, ticket_from_row
 from lfgtui.tickets import Ticket
 

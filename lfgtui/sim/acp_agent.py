@@ -21,7 +21,6 @@ import logging
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +51,7 @@ from acp.schema import (
     UsageUpdate,
 )
 
+from lfgtui import __version__
 from lfgtui.sim.acp_prompt import AgentRun, PromptCancelled, SimSession, prompt_text, prompt_words
 from lfgtui.sim.acp_sessions import (
     Message,
@@ -123,9 +123,7 @@ class SimAcpAgent:
         return InitializeResponse(
             protocol_version=acp.PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(load_session=True),
-            agent_info=Implementation(
-                name=AGENT_NAME, title="lfg simulator (ACP)", version=version("lfgtui")
-            ),
+            agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
         )
 
     async def new_session(

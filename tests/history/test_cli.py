@@ -20,6 +20,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.test_approvals import Answerer, writer_tickets
+from tests.test_cli import imported_by
 from tests.test_run_cli import Lfg
 
 TICKETS = """
@@ -73,6 +74,15 @@ def test_list(recorded: tuple[Lfg, str]) -> None:
     assert run["tickets_file"].endswith("tickets.toml")
     text = history(lfg, "list").stdout
     assert run_id in text and "2 completed" in text
+
+
+def test_list_makes_no_event_row_or_stats_classes(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    done, imported = imported_by("history", "list", "--config", str(lfg.config), env=lfg.env)
+    assert done.returncode == 0 and run_id in done.stdout, done.stderr
+    heavy = {"lfgtui.events", "lfgtui.history.rows", "lfgtui.history.rebuild", "lfgtui.history.stats"}
+    assert imported & (heavy | {"lfgtui.metrics", "lfgtui.prices", "lfgtui.providers.registry"}) == set()
+    assert {"lfgtui.config", "lfgtui.history.store", "lfgtui.formats"} <= imported, "the test sees imports"
 
 
 def test_search(recorded: tuple[Lfg, str]) -> None:
