@@ -496,10 +496,6 @@ ELSEWHERE = {
         "tests/history/test_untrusted.py::test_a_history_file_readable_by_others_is_tightened",
         "tests/history/test_untrusted.py::test_a_file_of_another_user_is_left_alone_with_a_warning",
     ],
-    "a newer lfg opens a history file an older lfg is still recording a run into": [
-        "tests/history/test_store.py::"
-        "test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_ends",
-    ],
     "a history search has more than 1,000 characters, 64 terms or 8 prefix terms": [
         "tests/history/test_untrusted.py::test_a_search_too_big_to_run_is_refused_at_once",
     ],
