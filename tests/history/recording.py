@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
+from lfgtui.history.lock import RunLock
 from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
@@ -250,3 +253,20 @@ def as_schema_2(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 2 wrote: `requests` called `turns`, a part's
     `request` its `turn`, `max_calls` `max_turns`, and an attempt stopped by it `max_turns`."""
     conn.executescript(UNDO_V3)
+
+
+@contextlib.contextmanager
+def older_lfg_recording(db: Path, folder: Path) -> Iterator[str]:
+    """A history file of schema 2 with a run an older lfg is still recording (its lock held, as that
+    lfg holds it while it lives), for as long as the block runs; yields the run's id."""
+    record(db, folder, sample_attempt()).finish()
+    with Store.open(db) as store:
+        (run,) = store.list_runs()
+    with sqlite3.connect(db) as conn:
+        as_schema_2(conn)
+        conn.execute("UPDATE runs SET ended_at = NULL")
+    lock = RunLock(db, run.id)
+    try:
+        yield run.id
+    finally:
+        lock.release()

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, EventFactory, Outcome, TextDelta
 from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
-from lfgtui.history.lock import RunLock
 from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
 from lfgtui.history.schema import MIGRATIONS, PartKind
@@ -28,7 +27,7 @@ from lfgtui.history.search import (
 )
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
-from tests.history.recording import as_schema_2, record, sample_attempt, ticket
+from tests.history.recording import as_schema_2, older_lfg_recording, record, sample_attempt, ticket
 
 TABLES = {"runs", "tickets", "attempts", "requests", "parts", "parts_fts"}
 
@@ -140,26 +139,17 @@ def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_end
     """Migration 3 renames the table an lfg of schema 2 writes each request to: while such an lfg is
     still recording a run (it holds the run's lock), the file is left for it and a newer lfg says why."""
     db = tmp_path / "h.sqlite3"
-    record(db, tmp_path, sample_attempt()).finish()
-    with Store.open(db) as store:
-        (run,) = store.list_runs()
-    with sqlite3.connect(db) as conn:
-        as_schema_2(conn)
-        conn.execute("UPDATE runs SET ended_at = NULL")
-    older = RunLock(db, run.id)
-    try:
+    with older_lfg_recording(db, tmp_path) as run_id:
         with pytest.raises(
-            StoreError, match=f"being written by an older lfg \\(run {run.id}\\).*--no-history"
+            StoreError, match=f"being written by an older lfg \\(run {run_id}\\).*--no-history"
         ):
             Store.open(db)
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == 2, "left as the older lfg knows it"
             assert conn.execute("SELECT count(*) FROM turns").fetchone()[0] > 0
-    finally:
-        older.release()
     with Store.open(db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert store.load(Selection(run.id)).tickets[0].attempts
+        assert store.load(Selection(run_id)).tickets[0].attempts
 
 
 def test_a_file_of_schema_2_is_migrated_and_reads_back_the_same(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from lfgtui import cli
 from lfgtui.history.export import to_json
 from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
-from tests.history.recording import as_schema_2, record, sample_attempt
+from tests.history.recording import older_lfg_recording, record, sample_attempt
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg as LfgRun
 
@@ -451,24 +451,15 @@ def test_lfg_run_beside_an_older_lfg_still_recording_runs_without_history(tmp_pa
     to it: the new run goes on unrecorded and says why."""
     runner = LfgRun(tmp_path)
     db = tmp_path / "h.sqlite3"
-    record(db, tmp_path, sample_attempt()).finish()
-    with Store.open(db) as store:
-        (older,) = store.list_runs()
-    with sqlite3.connect(db) as conn:
-        as_schema_2(conn)
-        conn.execute("UPDATE runs SET ended_at = NULL")
-    lock = RunLock(db, older.id)
-    try:
+    with older_lfg_recording(db, tmp_path) as older:
         code, events, stderr = runner.run(
             runner.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\n'), "--db", str(db)
         )
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-    finally:
-        lock.release()
     assert code == 0 and any(e["type"] == "attempt_ended" for e in events)
     assert f"history is off for this run: the history file {db} is being written by an older lfg" in stderr
-    assert f"(run {older.id})" in stderr and "Traceback" not in stderr
+    assert f"(run {older})" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("command", ["replay", "resume"])
