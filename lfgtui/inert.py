@@ -57,7 +57,7 @@ def _character_class(codes: Iterable[int]) -> re.Pattern[str]:
     speed and returned as it is, where a `str.translate` would look every character up.
 
     Runs of codes are written as ranges (the surrogates as one, not as 2048 characters): the compiled
-    pattern is the same, and compiling it at import costs a millisecond instead of several."""
+    pattern is the same, and compiling it costs a millisecond instead of several."""
     ranges: list[list[int]] = []
     for code in sorted(codes):
         if ranges and code == ranges[-1][1] + 1:

@@ -8,6 +8,7 @@ from pathlib import Path
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, ToolResult
+from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
@@ -45,11 +46,22 @@ class Answerer:
         self.late.append(self.run.approvals.answer(asked.ticket, asked.call_id, True, "you"))
 
 
-async def run_writer(sim: SimServer, tmp_path: Path, approvals: Approvals, answerer: Answerer) -> Run:
+async def run_writer(
+    sim: SimServer, tmp_path: Path, approvals: Approvals, answerer: Answerer, db: Path | None = None
+) -> Run:
+    """The writer ticket run to its end, its approvals answered by `answerer`; recorded into the
+    history file `db` when given (the run then has the history's id)."""
     loaded = load_tickets(writer_tickets(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
-    async with Providers(sim=sim) as providers:
+    problems: list[str] = []
+    async with (
+        open_run_history(db, loaded, "lfg run", problems.append) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert db is None or history is not None, problems
         run = Run(loaded.tickets, providers, approvals, [answerer])
         answerer.run = run
+        if history is not None:
+            run.record(history)
         run.start()
         await asyncio.wait_for(run.wait(), 30)
     return run

@@ -111,7 +111,7 @@ class LfgApp(App[int]):
         for sig, code in signals:
             loop.add_signal_handler(sig, self._on_signal, code)
         if self.notice:
-            self.notify(self.notice, timeout=6)
+            self.notify(inert(self.notice), timeout=6, markup=False)  # may quote a server's words
         if self.served:
             self.notify(f"Serving this run. Watch it with: {self.served}", timeout=30, markup=False)
 

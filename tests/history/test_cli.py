@@ -12,14 +12,8 @@ from typing import Any
 import pytest
 
 from lfgtui.approvals import Approvals
-from lfgtui.config import Config
-from lfgtui.history.writer import open_run_history
-from lfgtui.providers.registry import Providers
-from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
-from tests.test_approvals import Answerer, writer_tickets
+from tests.test_approvals import Answerer, run_writer
 from tests.test_cli import imported_by
 from tests.test_run_cli import Lfg
 
@@ -180,18 +174,7 @@ async def test_show_tells_a_calls_approval_between_its_request_and_its_result(
     """The writer asks for two calls at once; each is asked about and answered, then runs (or not):
     `show` and the Markdown export read in that order, each approval inside its own call's block."""
     lfg, db = Lfg(tmp_path), tmp_path / "approvals.sqlite3"
-    loaded = load_tickets(writer_tickets(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
-    answerer, problems = Answerer([True, False]), []
-    async with (
-        open_run_history(db, loaded, "lfg run", problems.append) as recording,
-        Providers(sim=sim) as providers,
-    ):
-        assert recording is not None, problems
-        run = Run(loaded.tickets, providers, Approvals(askable=True), [answerer])
-        answerer.run = run
-        run.record(recording)
-        run.start()
-        await run.wait()
+    run = await run_writer(sim, tmp_path, Approvals(askable=True), Answerer([True, False]), db)
     said = [
         "→ write_file",
         "notes/summary.md",
@@ -207,12 +190,12 @@ async def test_show_tells_a_calls_approval_between_its_request_and_its_result(
         "denied: the user did not approve",
         "Done: the notes are in",
     ]
-    shown = history(lfg, "show", recording.run_id, db=db)
+    shown = history(lfg, "show", run.run_id, db=db)
     assert shown.returncode == 0, shown.stderr
     places = [shown.stdout.find(text) for text in said]
     assert -1 not in places and places == sorted(places), list(zip(said, places, strict=True))
     assert shown.stdout.count("waits for approval") == 2, "each note once, in its call's block"
-    markdown = history(lfg, "export", recording.run_id, "--format", "md", db=db).stdout
+    markdown = history(lfg, "export", run.run_id, "--format", "md", db=db).stdout
     blocks = markdown.split("<details><summary>Tool call: ")[1:]
     assert [block.split("</summary>")[0] for block in blocks] == ["write_file", "run_command"]
     for block, answer in zip(blocks, ["approved by", "denied by"], strict=True):

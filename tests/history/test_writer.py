@@ -25,7 +25,7 @@ from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.history.recording import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
 from tests.support import imported_lfgtui_modules
-from tests.test_approvals import Answerer, writer_tickets
+from tests.test_approvals import Answerer, run_writer
 
 RAW = '{"path": "."}'
 PATH = {"path": "."}
@@ -216,22 +216,11 @@ def test_the_history_learns_what_was_sent_from_events_alone() -> None:
 async def test_approvals_asked_and_answered_come_back_from_the_history_as_they_happened(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    loaded = load_tickets(writer_tickets(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
     answerer = Answerer([True, False])
-    problems: list[str] = []
     db = tmp_path / "h.sqlite3"
-    async with (
-        open_run_history(db, loaded, "lfg run", problems.append) as history,
-        Providers(sim=sim) as providers,
-    ):
-        assert history is not None, problems
-        run = Run(loaded.tickets, providers, Approvals(askable=True), [answerer])
-        answerer.run = run
-        run.record(history)
-        run.start()
-        await run.wait()
+    run = await run_writer(sim, tmp_path, Approvals(askable=True), answerer, db)
     with Store.open(db) as store:
-        (attempt,) = store.load(Selection(history.run_id)).tickets[0].attempts
+        (attempt,) = store.load(Selection(run.run_id)).tickets[0].attempts
         rebuilt = store.attempt_events(attempt.row.id)
     approvals = (ApprovalAsked, ApprovalAnswered)
     live = [fields_of(e) for e in answerer.events if isinstance(e, approvals)]
