@@ -16,6 +16,12 @@ import threading
 import time
 
 
+def _take_as_controlling_terminal() -> None:
+    """In the child: a session of its own whose controlling terminal is its standard input."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     def __init__(self, columns: int = 120, rows: int = 40) -> None:
         self.master, self.slave = pty.openpty()
@@ -24,16 +30,21 @@ class Terminal:
         self._reader = threading.Thread(target=self._drain, daemon=True)
 
     def start(
-        self, args: list[str], env: dict[str, str], stdin: int | None = None
+        self, args: list[str], env: dict[str, str], stdin: int | None = None, controlling: bool = False
     ) -> subprocess.Popen[bytes]:
-        """Run `args` writing to this terminal, reading it too unless `stdin` is given."""
+        """Run `args` writing to this terminal, reading it too unless `stdin` is given.
+
+        With `controlling`, the terminal is the process's controlling terminal, as a shell's is: when
+        the terminal hangs up, the kernel sends it SIGHUP. Else it only sees reads end and writes fail.
+        """
         process = subprocess.Popen(
             args,
             stdin=self.slave if stdin is None else stdin,
             stdout=self.slave,
             stderr=self.slave,
             env=env | {"TERM": "xterm-256color"},
-            start_new_session=True,
+            start_new_session=not controlling,
+            preexec_fn=_take_as_controlling_terminal if controlling else None,
         )
         os.close(self.slave)
         self._reader.start()

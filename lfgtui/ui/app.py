@@ -20,12 +20,14 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 
 from lfgtui.events import Outcome
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, provider_problems
 from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.ui.drivers import DRIVERS, TerminalLost
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
@@ -79,6 +81,11 @@ class LfgApp(App[int]):
         """How to watch this run from elsewhere (`lfg run --serve`): said at start, long enough to copy."""
         self.frames = 0
         self.gc_pacer = GcPacer()
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for where the app runs, made to notice a terminal that went away."""
+        driver = super().get_driver_class()
+        return DRIVERS.get(driver, driver)
 
     def watch_theme(self) -> None:
         """A new theme (the command palette can change it): repaint every pane's lines in its colours."""
@@ -236,6 +243,10 @@ class LfgApp(App[int]):
 
     def _on_signal(self, code: int) -> None:
         self.run_worker(self._finish(code), exclusive=True)
+
+    def on_terminal_lost(self, _: TerminalLost) -> None:
+        """The terminal went away (EOF, EIO, a closed pipe), with or without a SIGHUP: a hangup."""
+        self._on_signal(EXIT_SIGHUP)
 
     def action_help(self) -> None:
         rows = []

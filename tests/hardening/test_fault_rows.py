@@ -496,6 +496,13 @@ ELSEWHERE = {
         "tests/history/test_untrusted.py::test_a_history_file_readable_by_others_is_tightened",
         "tests/history/test_untrusted.py::test_a_file_of_another_user_is_left_alone_with_a_warning",
     ],
+    "the terminal goes away under a TUI (an ssh connection drops, the tmux server is killed, a browser "
+    "tab's `lfg web` server dies), with or without a SIGHUP": [
+        "tests/hardening/test_hangup.py::test_lfg_run_ends_recorded_and_unlocked_when_its_terminal_goes",
+        "tests/hardening/test_hangup.py::test_a_recorded_run_opened_in_the_tui_ends_when_its_terminal_goes",
+        "tests/hardening/test_hangup.py::test_lfg_attach_ends_when_its_terminal_goes",
+        "tests/hardening/test_hangup.py::test_a_browser_tab_ends_when_the_web_server_goes",
+    ],
     "a history search has more than 1,000 characters, 64 terms or 8 prefix terms": [
         "tests/history/test_untrusted.py::test_a_search_too_big_to_run_is_refused_at_once",
     ],

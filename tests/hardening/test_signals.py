@@ -2,9 +2,9 @@
 
 Each signal cancels every ticket, the history file ends up with every attempt `cancelled` (never left
 for recovery to mark `interrupted`) with the text that arrived, and the exit code names the signal.
-A hangup is tested the way it really happens: the terminal goes away first, so every write to it
-fails while the tickets stream on, and then SIGHUP arrives. Headless SIGINT and SIGTERM are
-tests/history/test_kill.py and tests/test_run_cli.py.
+Headless, a hangup is tested the way it really happens: the terminal goes away first, so every write
+to it fails while the tickets stream on, and then SIGHUP arrives (the TUI: test_hangup.py). Headless
+SIGINT and SIGTERM are tests/history/test_kill.py and tests/test_run_cli.py.
 """
 
 from __future__ import annotations
@@ -92,9 +92,10 @@ def test_tui_signal_cancels_and_flushes(tmp_path: Path, sig: signal.Signals, cod
     check_cancelled_and_flushed(db)
 
 
-@pytest.mark.parametrize("mode", [(), ("--json",)], ids=["tui", "headless"])
-def test_a_hangup_after_the_terminal_is_gone(tmp_path: Path, mode: tuple[str, ...]) -> None:
-    _, db, terminal, process = run_on_a_terminal(tmp_path, *mode)
+def test_headless_streams_on_after_the_terminal_is_gone_until_the_hangup(tmp_path: Path) -> None:
+    """Headless output to a terminal that is gone is dropped while the tickets stream on (as under
+    nohup); SIGHUP ends the run. The TUI ends at once: tests/hardening/test_hangup.py."""
+    _, db, terminal, process = run_on_a_terminal(tmp_path, "--json")
     terminal.hang_up()
     wait_for_text(db, more_than=streamed(db) + 200)  # it streams on, writing to a terminal that is gone
     process.send_signal(signal.SIGHUP)
