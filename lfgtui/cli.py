@@ -362,7 +362,20 @@ def _in_loop(command: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(command)
 
 
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""What a Unix tool killed by SIGPIPE exits with: its reader went away (`lfg history list | head -1`)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Later writes, and the interpreter's last flush of stdout, go nowhere instead of raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     if given[:2] == ["sim", "acp"]:  # the agent parses its own arguments, --help included
         from lfgtui.sim.acp_agent import main as acp_agent  # imports the ACP SDK only here

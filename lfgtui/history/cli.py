@@ -186,7 +186,13 @@ def _error(message: str) -> None:
 def _console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """Rich would exit 1 here: the reader went away, as `lfg` handles it for every command."""
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(highlight=False)
 
 
 def _print_json(data: Any) -> None:

@@ -503,6 +503,9 @@ ELSEWHERE = {
         "tests/hardening/test_hangup.py::test_lfg_attach_ends_when_its_terminal_goes",
         "tests/hardening/test_hangup.py::test_a_browser_tab_ends_when_the_web_server_goes",
     ],
+    "whatever reads a command's output stops reading (`lfg history list --json \\| head -1`)": [
+        "tests/history/test_cli.py::test_a_reader_that_stops_reading_ends_the_command_quietly",
+    ],
     "a history search has more than 1,000 characters, 64 terms or 8 prefix terms": [
         "tests/history/test_untrusted.py::test_a_search_too_big_to_run_is_refused_at_once",
     ],

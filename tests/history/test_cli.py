@@ -134,6 +134,24 @@ def test_export_json_imports_into_another_file_losslessly(recorded: tuple[Lfg, s
     assert history(lfg, "import", str(tmp_path / "bad.json"), db=other).returncode == 1
 
 
+@pytest.mark.parametrize(
+    "command", [("list", "--json"), ("list",), ("show", "RUN", "--json"), ("show", "RUN"), ("export", "RUN")]
+)
+def test_a_reader_that_stops_reading_ends_the_command_quietly(
+    recorded: tuple[Lfg, str], command: tuple[str, ...]
+) -> None:
+    """`lfg history list --json | head -1`: no traceback, the exit code of a tool killed by SIGPIPE."""
+    lfg, run_id = recorded
+    args = [sys.executable, "-m", "lfgtui", "history", *(run_id if a == "RUN" else a for a in command)]
+    process = subprocess.Popen(
+        [*args, "--config", str(lfg.config)], env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before it writes a byte: its first write finds no reader
+    assert process.wait(timeout=60) == 141
+    assert process.stderr.read() == b""
+
+
 def test_stats(recorded: tuple[Lfg, str]) -> None:
     lfg, _ = recorded
     stats = {(s["provider"], s["model"]): s for s in data(history(lfg, "stats", "--json"))}
