@@ -8,8 +8,8 @@ Nothing here touches a widget or a provider. `recorded_run` turns one `Store.loa
 - what a resumed `Run` is seeded with (`Earlier`): the attempts made, the latest outcome, and the
   whole conversation a follow-up continues (`conversation`, chained through earlier continuations).
 
-`restore_events` fills panes at once; `replay_events` puts every ticket on one timeline, which `play`
-delivers at the pace of a `ReplayClock`.
+`replay_events` puts every ticket on one timeline: a resumed run's panes are filled from it at once,
+and `play` delivers it at the pace of a `ReplayClock`.
 """
 
 from __future__ import annotations
@@ -154,11 +154,6 @@ def recorded_run(record: RunRecord) -> RecordedRun:
     )
     file = record.row.tickets_file
     return RecordedRun(record.row.id, Path(file) if file else None, tickets)
-
-
-def restore_events(run: RecordedRun) -> list[Event]:
-    """Every ticket's attempts in order, each event timed from its attempt's start, to apply at once."""
-    return [event for ticket in run.tickets for attempt in ticket.attempts for event in attempt.events]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
-from lfgtui.resume import IDLE_GAP_S, ReplayClock, play, replay_events, restore_events
+from lfgtui.resume import IDLE_GAP_S, ReplayClock, play, replay_events
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
@@ -144,8 +144,8 @@ async def test_restore_and_replay_events_keep_order_time_and_follow_ups(
         conn.execute("UPDATE attempts SET started_at = started_at + 86400 WHERE number = 2")
     recorded = load_recorded(db, run_id)
 
-    restored = restore_events(recorded)
-    explore = [s for s in restored if s.ticket == "explore"]
+    steps = replay_events(recorded)
+    explore = [s for s in steps if s.ticket == "explore"]
     prompts = [(i, s) for i, s in enumerate(explore) if isinstance(s, PromptSent)]
     assert [(p.attempt, p.text, p.continues) for _, p in prompts] == [
         (1, "What is this project?", None),
@@ -154,7 +154,6 @@ async def test_restore_and_replay_events_keep_order_time_and_follow_ups(
     marker = prompts[1][0]
     assert isinstance(explore[marker - 1], AttemptStarted) and explore[marker - 1].attempt == 2
 
-    steps = replay_events(recorded)
     times = [s.t for s in steps]
     assert times == sorted(times) and times[0] == 0.0
     first_end = max(s.t for s in steps if s.attempt == 1)
@@ -162,8 +161,11 @@ async def test_restore_and_replay_events_keep_order_time_and_follow_ups(
     assert second.t == pytest.approx(first_end + IDLE_GAP_S), (
         "a day without any stream is cut to a short pause"
     )
+    (hi,) = (
+        attempt for ticket in recorded.tickets if ticket.ticket.id == "hi" for attempt in ticket.attempts
+    )
     text = "".join(s.text for s in steps if isinstance(s, TextDelta) and s.ticket == "hi")
-    assert text == "".join(s.text for s in restored if isinstance(s, TextDelta) and s.ticket == "hi")
+    assert text == "".join(s.text for s in hi.events if isinstance(s, TextDelta))
 
     clock = ReplayClock(speed=1000)
     delivered: list[object] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from lfgtui.events import Event, ReasoningDelta, TextDelta
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics, MetricsBook
-from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events, restore_events
+from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
@@ -117,8 +118,11 @@ class Session:
             events = replay_events(self.recorded)
             self._replay = asyncio.create_task(self._play(events, clock), name="replay")
         elif self.recorded is not None:
-            for event in restore_events(self.recorded):
-                self.deliver(event)
+            events = replay_events(self.recorded)
+            took = events[-1].t if events else 0.0
+            self.started -= took  # the record ends as the session starts: its elapsed time goes on from there
+            for event in events:
+                self.deliver(dataclasses.replace(event, t=event.t + self.started))
         if self.run is not None:
             self.run.start()
 

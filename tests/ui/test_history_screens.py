@@ -16,11 +16,12 @@ from lfgtui.config import Config
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.resume import ReplayClock
+from lfgtui.resume import ReplayClock, replay_events
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
+from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import FollowUpScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
@@ -120,6 +121,20 @@ def counts(db: Path) -> tuple[int, ...]:
         return tuple(
             conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("runs", "attempts", "parts")
         )
+
+
+async def test_a_resumed_run_shows_how_long_it_ran_not_a_time_before_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Restored panes are timed on the session's clock, the record ending as the session starts."""
+    db = tmp_path / "h.sqlite3"
+    run_id = await record_tickets(sim, tickets_file(tmp_path), db)
+    took = replay_events(load_recorded(db, run_id))[-1].t
+    async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
+        summary = app.session.screen.summary
+        await until(pilot, lambda: "completed" in str(summary.render()))
+        shown = str(summary.render()).split()[-1]
+    assert shown == elapsed_text(took)
 
 
 async def test_resume_restores_every_pane_as_it_was_shown(sim: SimServer, tmp_path: Path) -> None:
