@@ -27,7 +27,7 @@ from lfgtui.ui.markdown_render import (
     LIGHT_CODE_THEME,
     OpenCode,
     RenderKey,
-    render_strips,
+    render_block,
 )
 from lfgtui.ui.plain_lines import PlainLines
 
@@ -53,6 +53,8 @@ class LiveMarkdownStats:
     tail_renders: int = 0
     flushes: int = 0
     lines_refreshed: int = 0
+    chars_rendered: int = 0
+    """Characters of text rendered, finished blocks and tail alike: what a flush's work grows with."""
 
 
 class LiveMarkdown(PlainLines, ScrollView):
@@ -107,8 +109,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         is exact, and `_line` renders them again on demand."""
         self._tail: list[Strip] = []
         """The live tail's strips, led by its separator line if it has one."""
-        self._tail_key: tuple[str, Join, bool] | None = None
-        self._tail_render: tuple[str, Join, list[Strip]] | tuple[()] = ()
+        self._tail_key: tuple[str, Join, bool, bool] | None = None
+        self._tail_render: tuple[str, Join, bool, list[Strip]] | tuple[()] = ()
         """The tail's last rendering: a block that finishes with exactly that text reuses it."""
         self._open_code = OpenCode()
         """The streaming code block's highlighted lines, for `_layout_key`."""
@@ -314,7 +316,7 @@ class LiveMarkdown(PlainLines, ScrollView):
                 self._ensure_rendered(number, key)
                 strips = block.strips[key]
             else:
-                strips = render_strips(self.app.console, block.text, block.join, block.continued, key)
+                strips = render_block(self.app.console, block, key)
         if self._separated(number, strips):
             local -= 1
         if strips is None or local < 0:
@@ -396,8 +398,9 @@ class LiveMarkdown(PlainLines, ScrollView):
     def _ensure_rendered(self, number: int, key: RenderKey) -> None:
         block = self._blocks[number]
         if key not in block.strips:
-            block.strips[key] = render_strips(self.app.console, block.text, block.join, block.continued, key)
+            block.strips[key] = render_block(self.app.console, block, key)
             self.stats.blocks_rendered += 1
+            self.stats.chars_rendered += len(block.text)
             self._heights[number] = self._height(number, key)
             self._kept.add(number)
             self._evicted.discard(number)
@@ -414,13 +417,12 @@ class LiveMarkdown(PlainLines, ScrollView):
         for block in new_blocks:
             number = len(self._blocks)
             self._blocks.append(block)
-            if not block.continued and self._tail_render[:2] == (block.text, block.join):
-                block.strips[key] = self._tail_render[2]
+            if not block.continued and self._tail_render[:3] == (block.text, block.join, block.plain):
+                block.strips[key] = self._tail_render[3]
             elif not self._stale and perf_counter() < deadline:
-                block.strips[key] = render_strips(
-                    self.app.console, block.text, block.join, block.continued, key
-                )
+                block.strips[key] = render_block(self.app.console, block, key)
                 self.stats.blocks_rendered += 1
+                self.stats.chars_rendered += len(block.text)
             else:
                 self._stale.append(number)
             if block.strips:
@@ -457,17 +459,18 @@ class LiveMarkdown(PlainLines, ScrollView):
             self._tail = []
             self._tail_key = None
             return
-        text, join = tail
+        text, join, plain = tail.text, tail.join, tail.plain
         separated = join is Join.GAP and self._offsets[-1] > 0
-        tail_key = (text, join, separated)
+        tail_key = (text, join, plain, separated)
         if tail_key == self._tail_key:
             return
         self._tail_key = tail_key
         code = self._splitter.open_code()
         if code is None:
-            strips = render_strips(self.app.console, text, join, False, key)
-            self._tail_render = (text, join, strips)
+            strips = render_block(self.app.console, tail, key)
+            self._tail_render = (text, join, plain, strips)
         else:
             strips = self._open_code.render(self.app.console, *code, join, key)
         self.stats.tail_renders += 1
+        self.stats.chars_rendered += len(text)
         self._tail = [self._blank_line, *strips] if separated and strips else strips

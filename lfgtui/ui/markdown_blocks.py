@@ -4,6 +4,10 @@
 the end of a long answer as at its start. A block is final once it is cut: the widget renders it
 once per width. Whatever text is split wherever, the blocks are the ones the whole text gives
 (tests/ui/test_markdown_blocks.py checks it with hypothesis).
+
+A block that grows past `LONG_BLOCK` characters (one huge paragraph, a table of thousands of rows)
+is cut too, into plain-text pieces of at most `PLAIN_PIECE` characters: rendering it as Markdown on
+every frame cost time in proportion to the whole block, so an 8 MB paragraph froze the pane.
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ if TYPE_CHECKING:
 PIECE_LINES = 8
 """An open fenced code block is cut into pieces of about this many lines, so a long code block
 streams at the cost of its last piece rather than of the whole block."""
+
+LONG_BLOCK = 8_000
+"""A block of this many characters or more is shown as plain text, cut into pieces: re-rendering an
+open block as Markdown on every frame costs about 1.5 ms per thousand characters."""
+PLAIN_PIECE = 2_000
+"""The most characters in one plain piece of a long block: what a frame re-wraps at most while it
+streams, and what the widget renders (and drops far from the view) as one."""
+PREFIX = 80
+"""How much of an unfinished line is looked at to tell how it will be classified once it ends."""
+_STARTERS = "#`~-*+"
+"""What a line that may start a block (a heading, a fence, a bullet item) begins with."""
+_CONTENT = re.compile(r"\S")
 
 FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
 _HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")
@@ -38,6 +54,8 @@ class Join(Enum):
     """Directly below: the next item of the same bullet list."""
     CODE = "code"
     """The next piece of the same fenced code block: its top padding row is dropped."""
+    PLAIN = "plain"
+    """The next plain-text piece of the same long block: directly below, as one text."""
 
 
 @dataclass(eq=False)
@@ -46,6 +64,8 @@ class Block:
     join: Join
     continued: bool = False
     """Another piece of the same code block follows, so the bottom padding row is dropped."""
+    plain: bool = False
+    """A piece of a block longer than `LONG_BLOCK`: drawn as plain wrapped text, not Markdown."""
     strips: dict[tuple[int, Style, str], list[Strip]] = field(default_factory=dict)
     """The widget's rendered strips per (width, base style, code theme)."""
 
@@ -80,10 +100,16 @@ class Splitter:
     A block ends at a blank line (unless the next line is indented, or continues an ordered list),
     before a heading, a column-0 fence or a bullet item, after a heading line, and after the closing
     line of a fenced code block that started the block. Such a code block is also cut into pieces of
-    about `PIECE_LINES` lines while it is open. Everything after the last boundary is the live tail.
+    about `PIECE_LINES` lines while it is open, and any other block, once it reaches `long_block`
+    characters, into plain pieces of at most `plain_piece` characters (after a line break or a space
+    when there is one in the second half of the piece). Everything after the last boundary is the
+    live tail.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, long_block: int = LONG_BLOCK, plain_piece: int = PLAIN_PIECE) -> None:
+        assert long_block > plain_piece, "a long block is cut into pieces from its first piece on"
+        self.long_block = long_block
+        self.plain_piece = plain_piece
         self.buffer = ""
         self.done: list[Block] = []
         self.previous_bullet: str | None = None
@@ -92,6 +118,15 @@ class Splitter:
     def _reset(self) -> None:
         self.scanned = 0
         """Start of the first line not classified yet."""
+        self.searched = 0
+        """Where the search for the next line break resumes: a long unfinished line is searched once."""
+        self.long = False
+        """The current block reached `long_block` characters: it is cut into plain pieces."""
+        self.long_bullet: str | None = None
+        """The bullet marker the long block started with (its later pieces no longer show it)."""
+        self.plain_pieces = 0
+        self.cut_line = False
+        """The line being scanned was cut into: what remains of it only continues the block."""
         self.start: int | None = None
         """Start of the current block, once it has a complete non-blank line."""
         self.ordered = False
@@ -117,26 +152,31 @@ class Splitter:
         return done
 
     def _scan(self) -> None:
-        """Classify the complete lines that arrived since the last scan."""
+        """Classify the complete lines that arrived since the last scan, and cut a long block."""
         buffer = self.buffer
-        while (end := buffer.find("\n", self.scanned)) != -1:
+        while (end := buffer.find("\n", max(self.scanned, self.searched))) != -1:
             start, self.scanned = self.scanned, end + 1
-            self._line(start, end)
+            if self.cut_line:
+                self.cut_line = False  # its start is gone; it was known to change nothing
+            else:
+                self._line(start, end)
+        self.searched = len(buffer)
         if self.gap is not None and self.fence is None:
-            partial = buffer[self.scanned :]
+            partial = buffer[self.scanned : self.scanned + PREFIX]
             if self._continues(partial, complete=False) is False:
                 self._emit(self.gap)
+        self._cut_long(self._settled())
         self._compact()
 
-    def tail(self) -> tuple[str, Join] | None:
-        """The live tail's text and join, or None when it has no content."""
+    def tail(self) -> Block | None:
+        """The live tail as a block (text, join, whether plain), or None when it has no content."""
         if self.chunked and self.pieces:
             body = self.buffer[self.piece_start :].rstrip()
-            return f"{self.header}\n{body}", Join.CODE
+            return Block(f"{self.header}\n{body}", Join.CODE)
         text = self.buffer[self.scanned if self.start is None else self.start :]
-        if not text.strip():
+        if not _CONTENT.search(text):
             return None
-        return text.rstrip(), self._join(text)
+        return Block(text.rstrip(), self._piece_join(text), plain=self.long)
 
     def open_code(self) -> tuple[str, str] | None:
         """(fence line, code since the last piece) while a column-0 fenced code block is open."""
@@ -151,13 +191,92 @@ class Splitter:
     def finish(self) -> None:
         """The stream ended: whatever is left is a finished block."""
         self._scan()
+        if not (self.chunked and self.pieces):
+            if self.start is None and _CONTENT.search(self.buffer, self.scanned):
+                self._open(self.scanned)
+            self._cut_long(len(self.buffer))
         tail = self.tail()
         if tail is not None:
-            text, join = tail
-            self.done.append(Block(text, join))
-            self.previous_bullet = None if join is Join.CODE else bullet(text)
+            self.done.append(tail)
+            if self.long:
+                self.previous_bullet = self.long_bullet
+            else:
+                self.previous_bullet = None if tail.join is Join.CODE else bullet(tail.text)
         self.buffer = ""
         self._reset()
+
+    def _open(self, start: int) -> None:
+        """The current block starts at `start`, with the line there."""
+        self.start = start
+        self.ordered = bool(_ORDERED.match(self.buffer, start, start + PREFIX))
+
+    def _settled(self) -> int:
+        """End of the text known to belong to the current block, however the text goes on.
+
+        An unfinished line counts when its start already shows that it continues the block and that
+        its end cannot change how what follows is classified (see `_changes_nothing`).
+        """
+        if self.chunked or (self.start is None and not self._unfinished_is_long()):
+            return self.scanned
+        if self.gap is not None:
+            return self.gap
+        if self.cut_line or self._changes_nothing(self.buffer[self.scanned : self.scanned + PREFIX]):
+            if self.start is None:
+                self._open(self.scanned)
+            return len(self.buffer)
+        return self.scanned
+
+    def _unfinished_is_long(self) -> bool:
+        return len(self.buffer) - self.scanned >= self.long_block
+
+    def _changes_nothing(self, prefix: str) -> bool:
+        """Whether an unfinished line starting with `prefix` surely continues the current block (or
+        starts a paragraph) without opening or closing a fence: neither blank, nor a heading, bullet
+        item or fence, which the line's start shows. False when the start cannot tell yet."""
+        first = _CONTENT.search(prefix)
+        if first is None:
+            return False
+        char = prefix[first.start()]
+        if self.fence is not None:
+            return char != self.fence[0]
+        if self.start is None and first.start():
+            return False  # an indented first line may open a fence
+        return char not in "`~" if first.start() else char not in _STARTERS
+
+    def _cut_long(self, settled: int) -> None:
+        """Cut the current block into plain pieces once it is long, as far as `settled` allows.
+
+        A piece is cut only with text after it, so the last piece of a block always has some.
+        """
+        if self.start is None or self.chunked:
+            return
+        if not self.long:
+            if settled - self.start < self.long_block:
+                return
+            self.long = True
+            self.long_bullet = bullet(self.buffer[self.start : self.start + self.plain_piece])
+        buffer = self.buffer
+        while settled - self.start > self.plain_piece:
+            start, end = self.start, self.start + self.plain_piece
+            half = start + self.plain_piece // 2
+            cut = (
+                buffer.rfind("\n", half, end) + 1
+                or max(buffer.rfind(" ", half, end), buffer.rfind("\t", half, end)) + 1
+                or end
+            )
+            if not _CONTENT.search(buffer, cut, settled):
+                return
+            self.done.append(
+                Block(buffer[start:cut].rstrip(), self._piece_join(buffer[start:end]), plain=True)
+            )
+            self.plain_pieces += 1
+            self.start = cut
+            if cut > self.scanned:
+                self.scanned = self.searched = cut
+                self.cut_line = True
+
+    def _piece_join(self, text: str) -> Join:
+        return Join.PLAIN if self.plain_pieces else self._join(text)
 
     def _line(self, start: int, end: int) -> None:
         line = self.buffer[start:end]
@@ -240,11 +359,15 @@ class Splitter:
 
     def _emit(self, end: int) -> None:
         assert self.start is not None
+        self._cut_long(end)
         text = self.buffer[self.start : end].rstrip()
-        self.done.append(Block(text, self._join(text)))
-        self.previous_bullet = bullet(text)
+        self.done.append(Block(text, self._piece_join(text), plain=self.long))
+        self.previous_bullet = self.long_bullet if self.long else bullet(text)
         self.start = None
         self.gap = None
+        self.long = False
+        self.long_bullet = None
+        self.plain_pieces = 0
 
     def _join(self, text: str) -> Join:
         marker = bullet(text)
@@ -261,6 +384,7 @@ class Splitter:
         if origin:
             self.buffer = self.buffer[origin:]
             self.scanned -= origin
+            self.searched -= origin
             self.piece_start -= origin
             self.last_code = self.last_code - origin if self.last_code >= 0 else -1
             if self.start is not None:

@@ -21,9 +21,10 @@ from rich.markdown import CodeBlock, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme, Syntax
+from rich.text import Text
 from textual.strip import Strip
 
-from lfgtui.ui.markdown_blocks import FENCE, Join
+from lfgtui.ui.markdown_blocks import FENCE, Block, Join
 
 DARK_CODE_THEME = "monokai"
 LIGHT_CODE_THEME = "default"
@@ -87,16 +88,21 @@ def _markdown(text: str, code_theme: str) -> Markdown:
     return markdown
 
 
-def render_strips(console: Console, text: str, join: Join, continued: bool, key: RenderKey) -> list[Strip]:
-    """Render Markdown into strips of exactly `width` cells, without rich's blank edge rows.
+def render_strips(
+    console: Console, text: str, join: Join, continued: bool, key: RenderKey, plain: bool = False
+) -> list[Strip]:
+    """Render Markdown (or, when `plain`, the text as it is) into strips of exactly `width` cells,
+    without rich's blank edge rows.
 
     A piece joined as `Join.CODE` loses its top padding row and a `continued` one its bottom row, so
     the pieces of one code block stack into the whole. Segments of one style are merged here, once,
-    because the compositor walks them on every repaint.
+    because the compositor walks them on every repaint. Plain text keeps its line breaks and wraps at
+    spaces, folding a word longer than the width.
     """
     width, style, theme = key
     options = console.options.update_width(width)
-    rows = console.render_lines(_markdown(text, theme), options, style=style, pad=False)
+    shown = Text(text, overflow="fold") if plain else _markdown(text, theme)
+    rows = console.render_lines(shown, options, style=style, pad=False)
     start, end = 0, len(rows)
     while start < end and not Segment.get_line_length(rows[start]):
         start += 1
@@ -115,6 +121,11 @@ def render_strips(console: Console, text: str, join: Join, continued: bool, key:
             row = Segment.adjust_line_length(row, width, style)
         strips.append(Strip(list(Segment.simplify(row)), width))
     return strips
+
+
+def render_block(console: Console, block: Block, key: RenderKey) -> list[Strip]:
+    """A block of the splitter (or its live tail) rendered into strips: see `render_strips`."""
+    return render_strips(console, block.text, block.join, block.continued, key, block.plain)
 
 
 class OpenCode:

@@ -509,6 +509,12 @@ ELSEWHERE = {
     "a history search has more than 1,000 characters, 64 terms or 8 prefix terms": [
         "tests/history/test_untrusted.py::test_a_search_too_big_to_run_is_refused_at_once",
     ],
+    "the answer holds one huge paragraph (megabytes without a blank line)": [
+        "tests/ui/test_huge_paragraph.py::test_an_8_mb_paragraph_streams_whole_and_scrolls_to_its_start",
+        "tests/ui/test_huge_paragraph.py::test_q_quits_while_an_8_mb_paragraph_streams",
+        "tests/ui/test_live_markdown.py::test_a_huge_paragraph_costs_each_flush_what_a_short_one_does",
+        "tests/ui/test_markdown_blocks.py::test_long_blocks_are_cut_the_same_however_the_text_is_split",
+    ],
 }
 """README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
 tests that cover it."""

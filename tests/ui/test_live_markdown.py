@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.markdown_blocks import PIECE_LINES
+from lfgtui.ui.markdown_blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE
 
 CODE_LINES = "\n".join(f"def handler_{i}(request):\n    return {{'id': {i}}}\n" for i in range(12))
 
@@ -596,3 +596,57 @@ async def test_code_theme_follows_the_app_theme() -> None:
         assert light_background != dark_background
         text_line = stream.lines[-1]
         assert {segment.style.bgcolor for segment in text_line if segment.style} == {light_background}
+
+
+WORDS = "All work and no play makes a long answer, however it ends. "
+
+
+async def test_a_huge_paragraph_costs_each_flush_what_a_short_one_does() -> None:
+    """The open paragraph was rendered whole on every flush, so an 8 MB one froze the pane. Past
+    LONG_BLOCK it is shown as plain text in pieces: a flush renders the new text and the last piece,
+    whether the paragraph is 64 KB or 4 MB, and every piece is still there to scroll to."""
+    async with StreamApp().run_test(size=(80, 24)) as pilot:
+        stream = await started(pilot)
+        worst = []
+        for size in (64_000, 4_000_000):
+            stream.clear()
+            stream.flush()
+            await pilot.pause()
+            paragraph = (WORDS * (size // len(WORDS) + 1))[:size]
+            stream.append(paragraph)
+            settle(stream)
+            await pilot.pause()
+            flushes = []
+            for _ in range(10):
+                before = stream.stats.chars_rendered
+                stream.append(WORDS * 16)
+                stream.flush()
+                flushes.append(stream.stats.chars_rendered - before)
+            worst.append(max(flushes))
+            await pilot.pause()
+            assert stream.scroll_offset.y == stream.max_scroll_y > 0
+            assert stream.render_line(stream.size.height - 1).text.rstrip().endswith("it ends.")
+        assert all(work <= 2 * PLAIN_PIECE + len(WORDS) * 16 for work in worst), worst
+
+        stream.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert stream.render_line(0).text.startswith(WORDS[:40])
+        assert stream.source.startswith(paragraph) and len(stream.source) == len(paragraph) + 10 * 16 * len(
+            WORDS
+        )
+
+
+async def test_a_long_paragraph_is_plain_text_and_reads_as_one() -> None:
+    """Past LONG_BLOCK characters a paragraph's Markdown is shown as it was written (`**` included),
+    its pieces directly under one another, every word there once."""
+    async with StreamApp().run_test(size=(80, 24)) as pilot:
+        stream = await started(pilot)
+        words = [f"**w{number}**" for number in range(LONG_BLOCK // 5)]
+        stream.append("Intro\n\n" + " ".join(words) + "\n\nAfter")
+        stream.finish()
+        settle(stream)
+        lines = texts(stream)
+        assert lines[:2] == ["Intro", ""] and lines[-2:] == ["", "After"]
+        body = lines[2:-2]
+        assert all(body), "no blank line between the pieces of one paragraph"
+        assert " ".join(body).split() == words
