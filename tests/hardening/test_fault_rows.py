@@ -403,6 +403,12 @@ ELSEWHERE = {
     "an agent service sends a tool call and never its result": [
         "tests/test_agent.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
     ],
+    "a provider reports a token count that is not a whole number from 0 to 10^12 (NaN, 1e400, 10.5, -3, "
+    '2^70, `"abc"`, a list), in any usage field of any wire format, an agent service or a coding agent': [
+        "tests/hardening/test_usage.py::test_a_bad_count_is_ignored_saying_so_and_costs_no_other_ticket",
+        "tests/hardening/test_usage.py::test_the_tui_prices_a_bad_count_as_an_estimate",
+        "tests/providers/test_usage.py::test_an_acp_turn_usage_goes_through_the_same_check",
+    ],
     "an Anthropic(-compatible) stream carries no usage": [
         "tests/providers/test_anthropic.py::test_a_stream_without_usage_completes_with_estimated_tokens",
         "tests/providers/test_anthropic.py::test_usage_only_in_message_start_keeps_the_input_and_estimates_the_output",
