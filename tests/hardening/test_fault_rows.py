@@ -482,7 +482,8 @@ ELSEWHERE = {
         "tests/history/test_untrusted.py::test_json_outputs_are_lossless_yet_show_nothing_raw",
     ],
     "`lfg history import` gets a file that is not UTF-8, not JSON, nested too deeply, or has a field of "
-    "the wrong type, a number that is not finite, an unknown outcome, a malformed id or a missing key": [
+    "the wrong type, a number that is not finite, a negative token count or cost, an unknown outcome, a "
+    "malformed id or a missing key": [
         "tests/history/test_untrusted.py::test_a_crafted_export_is_refused_whole_saying_where",
         "tests/history/test_untrusted.py::test_a_file_that_is_not_an_export_is_refused",
         "tests/history/test_untrusted.py::test_an_import_that_fails_half_way_leaves_nothing_behind",
