@@ -15,11 +15,13 @@ from anthropic.types import Usage as AnthropicUsage
 from genai_prices import data_snapshot
 from openai.types import CompletionUsage
 
+from lfgtui.events import EventFactory
 from lfgtui.prices import PriceBook, database_provider, format_usd, load
-from lfgtui.providers.anthropic import input_tokens
+from lfgtui.providers.anthropic import prompt_tokens
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.openai_chat import cache_tokens
+from lfgtui.providers.usage import UsageCheck
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """Prices are taken at this time, so a dated price change in the database cannot move a test."""
@@ -94,9 +96,8 @@ def test_what_our_adapters_read_off_the_wire_costs_what_genai_prices_reads_off_i
         genai_request_timestamp=AT
     )
     anthropic_usage = AnthropicUsage(**wire, output_tokens=700)
-    ours = our_price(
-        prices, "anthropic", response["model"], (input_tokens(anthropic_usage) or 0, 3_000, 2_000, 700)
-    )
+    prompt, _, _ = prompt_tokens(UsageCheck(EventFactory("t", 1)), anthropic_usage)
+    ours = our_price(prices, "anthropic", response["model"], (prompt or 0, 3_000, 2_000, 700))
     assert ours == float(theirs.total_price)
 
     details = {"cached_tokens": 6_000, "cache_write_tokens": 1_000}
@@ -105,7 +106,8 @@ def test_what_our_adapters_read_off_the_wire_costs_what_genai_prices_reads_off_i
     theirs = genai_prices.extract_usage(response, provider_id="openai", api_flavor="chat").calc_price(
         genai_request_timestamp=AT
     )
-    read, write = cache_tokens(CompletionUsage.model_validate(response["usage"]).prompt_tokens_details)
+    details = CompletionUsage.model_validate(response["usage"]).prompt_tokens_details
+    read, write = cache_tokens(UsageCheck(EventFactory("t", 1)), "usage.prompt_tokens_details", details)
     ours = our_price(prices, "openai", response["model"], (9_000, read or 0, write or 0, 300))
     assert ours == float(theirs.total_price)
 

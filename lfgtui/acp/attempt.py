@@ -44,11 +44,11 @@ from lfgtui.events import (
     SessionOpened,
     Status,
     TextDelta,
-    Usage,
 )
 from lfgtui.folders import private_folder
 from lfgtui.inert import inert
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
+from lfgtui.providers.usage import UsageCheck
 
 CANCEL_GRACE_S = 3.0
 """How long the agent has to end its turn after `session/cancel` before it is stopped."""
@@ -361,12 +361,13 @@ class AgentSession:
 
 
 def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
-    """The turn's token counts as the agent reported them; without them the gauges keep estimating."""
+    """The turn's token counts as the agent reported them, each checked; without them the gauges
+    keep estimating."""
     if usage is None:
         return []
-    counts = {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "reasoning_tokens": usage.thought_tokens,
-    }
-    return [ev(Usage, **counts)]
+    check = UsageCheck(ev)
+    return check.events(
+        input_tokens=check.count("usage.inputTokens", usage.input_tokens),
+        output_tokens=check.count("usage.outputTokens", usage.output_tokens),
+        reasoning_tokens=check.count("usage.thoughtTokens", usage.thought_tokens),
+    )

@@ -105,6 +105,12 @@ _ENUMS: dict[str, frozenset[str]] = {
     "kind": frozenset(k.value for k in PartKind),
 }
 _TIMES = frozenset({"started_at", "ended_at"})
+_AMOUNTS = frozenset({"cost_usd", "chunk_count", "diff_added", "diff_removed", "diff_files"})
+"""Columns besides the token counts (`*_tokens`) that hold an amount, which is never negative."""
+
+
+def _amount(column: str) -> bool:
+    return column.endswith("_tokens") or column in _AMOUNTS
 
 
 class InvalidExport(StoreError):
@@ -141,6 +147,8 @@ def _number(value: Any, where: str, column: str) -> float:
         raise InvalidExport(where, f"must be a finite number, not {_repr(value)}")
     if column in _TIMES and not 0 <= number <= MAX_TIME:
         raise InvalidExport(where, f"must be a Unix time between 1970 and 9999, not {_repr(value)}")
+    if number < 0 and _amount(column):
+        raise InvalidExport(where, f"must not be negative, not {_repr(value)}")
     return number
 
 
@@ -173,6 +181,8 @@ def _value(value: Any, column: Column, where: str) -> Any:
     if column.kind is int:
         if isinstance(value, bool) or not isinstance(value, int) or value not in SQLITE_INTEGERS:
             raise InvalidExport(where, f"must be a whole number of at most 19 digits, not {_repr(value)}")
+        if value < 0 and _amount(name):
+            raise InvalidExport(where, f"must not be negative, not {_repr(value)}")
         return value
     if column.kind is bool:
         if not isinstance(value, bool):

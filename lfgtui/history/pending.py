@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from lfgtui.events import AttemptEnded, Event
-from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks
+from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks, stored_count
 from lfgtui.history.schema import PartKind
 from lfgtui.metrics import Metrics
 
@@ -210,16 +210,16 @@ def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: P
             ms(measured.last_token),
             measured.chunks,
             measured.estimated_tokens,
-            measured.input_tokens,
-            measured.reported_tokens,
-            measured.reasoning_tokens,
+            stored_count(measured.input_tokens),
+            stored_count(measured.reported_tokens),
+            stored_count(measured.reasoning_tokens),
             request.usage_seq,
             request.usage_ms,
             request.ended_seq,
             request.ended_ms,
             request.stop_reason,
-            measured.cache_read_tokens,
-            measured.cache_write_tokens,
+            stored_count(measured.cache_read_tokens),
+            stored_count(measured.cache_write_tokens),
             request.row_id,
         ),
     )

@@ -65,6 +65,9 @@ class Started:
 
 
 Item = Event | Started
+INSERT_ATTEMPT = (
+    "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def ticket_row(ticket: Ticket) -> TicketRow:
@@ -95,6 +98,8 @@ class Recorder:
         self.lock = lock
         self._tickets = tickets
         self._attempts: dict[tuple[str, int], PendingAttempt] = {}
+        self._started: dict[tuple[str, int], tuple[PendingAttempt, tuple[object, ...]]] = {}
+        """Every attempt begun and the values of its row's INSERT, for `record_ends`."""
         self._pending = Pending()
 
     @classmethod
@@ -166,6 +171,33 @@ class Recorder:
                     self._apply(item)
             self._pending.write(self.conn)
 
+    def record_ends(self, ends: list[AttemptEnded]) -> None:
+        """Only how each attempt ended (outcome and error), for when a batch could not be written and
+        the rows in memory no longer match the file: every attempt keeps its outcome rather than
+        being found `interrupted`, its row written now if the failed batch held its INSERT."""
+        with transaction(self.conn):
+            for ended in ends:
+                started = self._started.get((ended.ticket, ended.attempt))
+                if started is None:
+                    continue
+                attempt, row = started
+                self.conn.execute(INSERT_ATTEMPT.replace("INSERT", "INSERT OR IGNORE", 1), row)
+                ms = attempt.ms(ended.t)
+                error = ended.error
+                self.conn.execute(
+                    "UPDATE attempts SET outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, "
+                    "error_message = ?, error_status = ? WHERE id = ? AND outcome IS NULL",
+                    (
+                        ended.outcome.value,
+                        attempt.wall0 + ms / 1000,
+                        ms,
+                        error.kind.value if error else None,
+                        error.message if error else None,
+                        error.status if error else None,
+                        attempt.id,
+                    ),
+                )
+
     # --- events to in-memory changes ---
 
     def _attempt(
@@ -176,11 +208,9 @@ class Recorder:
         if attempt is None:
             attempt = self._attempts[key] = PendingAttempt(new_id(), event.t, wall or time.time())
             model = event.model if isinstance(event, AttemptStarted) else None
-            self.conn.execute(
-                "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (attempt.id, self._tickets[event.ticket], event.attempt, provider, model, attempt.wall0),
-            )
+            row = (attempt.id, self._tickets[event.ticket], event.attempt, provider, model, attempt.wall0)
+            self._started[key] = (attempt, row)
+            self.conn.execute(INSERT_ATTEMPT, row)
         return attempt
 
     def _start(self, item: Started) -> None:

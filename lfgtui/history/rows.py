@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -58,6 +59,23 @@ def unpack_chunks(blob: bytes) -> list[tuple[int, int]]:
         at += delta
         chunks.append((at, length))
     return chunks
+
+
+MAX_COLUMN_INT = 2**63 - 1
+
+
+def stored_count(value: object) -> int | None:
+    """A count as its column stores it: an integer from 0 to SQLite's largest, else NULL. Counts are
+    checked where they enter lfg (providers/usage.py); this is the last line, so that no value can
+    stop the writer and with it the record of every ticket of the run."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COLUMN_INT:
+        return value
+    return None
+
+
+def stored_number(value: float | None) -> float | None:
+    """A measure (a cost, a rate) as its column stores it: finite, else NULL."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
@@ -278,10 +296,10 @@ def metrics_columns(metrics: Metrics) -> tuple[Any, ...]:
         _ms(metrics.ttft_s),
         _ms(metrics.ttft_text_s),
         _ms(metrics.ttft_reasoning_s),
-        metrics.tokens_per_s,
-        metrics.output_tokens,
-        metrics.input_tokens,
+        stored_number(metrics.tokens_per_s),
+        stored_count(metrics.output_tokens),
+        stored_count(metrics.input_tokens),
         metrics.tokens_estimated,
-        metrics.cost_usd,
+        stored_number(metrics.cost_usd),
         metrics.cost_usd is not None and metrics.cost_estimated,
     )

@@ -10,6 +10,11 @@ owns the one write connection (opened on that thread, so the connection never ch
 A thread is acceptable here: it is bounded local file I/O, one batch at a time, and it keeps a
 slow disk from ever stalling the event loop, the UI or a stream. The sink never waits for it: a
 batch that takes long just makes the next batch larger.
+
+A file that fails (full, locked, damaged) stops the recording. A batch that fails for any other
+reason (a value no column can take) is rolled back and leaves the rows in memory out of step with
+the file, so from then on only how each attempt ends is recorded (`Recorder.record_ends`): no ticket
+of the run is found `interrupted` for one bad value.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from lfgtui.events import (
 )
 from lfgtui.history.database import StoreError
 from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.inert import inert
 from lfgtui.tickets import TicketFile
 
 if TYPE_CHECKING:
@@ -64,11 +70,12 @@ class RunHistory:
         self._urgent = asyncio.Event()
         self._stopping = False
         self._failed = False
+        self._ends_only = False
         self._prices = prices
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
 
     def __call__(self, event: Event) -> None:
-        if self._failed:
+        if self._failed or (self._ends_only and not isinstance(event, AttemptEnded)):
             return
         pending = self._pending
         if not pending:
@@ -95,12 +102,30 @@ class RunHistory:
             if not batch:
                 continue
             try:
-                await loop.run_in_executor(self._executor, self._recorder.write, batch)
-            except (sqlite3.Error, OSError) as exc:
+                await self._write(loop, batch)
+            except Exception as exc:  # the file failed, or even the ends could not be written
                 self._failed = True
                 self._pending = []
-                self._on_error(f"history stopped recording this run: {exc}")
+                self._on_error(f"history stopped recording this run: {inert(str(exc))}")
                 return
+
+    async def _write(self, loop: asyncio.AbstractEventLoop, batch: list[Item]) -> None:
+        """One batch into the file; after a batch that failed for its values, only the ends."""
+        if not self._ends_only:
+            try:
+                await loop.run_in_executor(self._executor, self._recorder.write, batch)
+                return
+            except (sqlite3.Error, OSError):
+                raise
+            except Exception as exc:
+                self._ends_only = True
+                problem = inert(f"{type(exc).__name__}: {exc}")
+                self._on_error(
+                    f"history could not record part of this run ({problem}); "
+                    "from now on it records only how each attempt ends"
+                )
+        ends = [item for item in batch if isinstance(item, AttemptEnded)]
+        await loop.run_in_executor(self._executor, self._recorder.record_ends, ends)
 
     async def aclose(self) -> None:
         """Flush what is buffered, mark the run ended and release the file."""

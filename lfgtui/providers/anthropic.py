@@ -9,7 +9,6 @@ from typing import Any
 import anthropic
 from anthropic.types import (
     InputJSONDelta,
-    MessageDeltaUsage,
     RawContentBlockDeltaEvent,
     RawContentBlockStartEvent,
     RawContentBlockStopEvent,
@@ -21,7 +20,6 @@ from anthropic.types import (
     ToolUseBlock,
 )
 from anthropic.types import TextDelta as AnthropicTextDelta
-from anthropic.types import Usage as AnthropicUsage
 
 from lfgtui.events import (
     CallEnded,
@@ -34,7 +32,6 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
-    Usage,
 )
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -47,6 +44,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
+from lfgtui.providers.usage import UsageCheck
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
 
@@ -86,18 +84,23 @@ def anthropic_messages(call: ModelCall) -> list[dict[str, Any]]:
     return messages
 
 
-def input_tokens(usage: AnthropicUsage | MessageDeltaUsage | None) -> int | None:
-    """The whole prompt: Anthropic counts cache writes and cache reads apart from `input_tokens`.
+def prompt_tokens(check: UsageCheck, usage: Any) -> tuple[int | None, int | None, int | None]:
+    """(whole prompt, cache reads, cache writes), each checked; the prompt is None without
+    `input_tokens`. Anthropic counts cache writes and cache reads apart from `input_tokens`, so the
+    whole prompt is their sum.
 
     `usage` is None when the stream has none: the SDK builds stream events without validating them, so
     a `usage` the types require but the server left out (compatible proxies, the docs' own examples)
     arrives as None rather than as an error.
     """
-    if usage is None or usage.input_tokens is None:
-        return None
-    return (
-        usage.input_tokens + (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
+    uncached = check.count("usage.input_tokens", getattr(usage, "input_tokens", None))
+    read = check.count("usage.cache_read_input_tokens", getattr(usage, "cache_read_input_tokens", None))
+    write = check.count(
+        "usage.cache_creation_input_tokens", getattr(usage, "cache_creation_input_tokens", None)
     )
+    if uncached is None:
+        return None, None, None
+    return uncached + (read or 0) + (write or 0), read, write
 
 
 @dataclass
@@ -119,11 +122,15 @@ class MessageReader:
 
     ev: EventFactory
     tools: dict[int, _ToolBlock] = field(default_factory=dict)
+    check: UsageCheck = field(init=False)
     prompt_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     stop_reason: str | None = None
     finished: bool = False
+
+    def __post_init__(self) -> None:
+        self.check = UsageCheck(self.ev)
 
     def handle(self, event: RawMessageStreamEvent) -> list[Event]:
         ev = self.ev
@@ -164,34 +171,29 @@ class MessageReader:
                 if usage is None:
                     return []
                 self._prompt(usage)
-                return self._usage(output_tokens=usage.output_tokens)
+                output = self.check.count("usage.output_tokens", getattr(usage, "output_tokens", None))
+                return self._usage(output)
             case RawMessageStopEvent():
                 self.finished = True
         return []
 
-    def _prompt(self, usage: AnthropicUsage | MessageDeltaUsage | None) -> None:
+    def _prompt(self, usage: Any) -> None:
         """The prompt's counts, all three from the usage that gives its `input_tokens` (message_delta's
         are cumulative and may repeat or update message_start's), so the cached parts never exceed it."""
-        tokens = input_tokens(usage)
-        if usage is None or tokens is None:
+        prompt, read, write = prompt_tokens(self.check, usage)
+        if prompt is None:
             return
-        self.prompt_tokens = tokens
-        self.cache_read_tokens = usage.cache_read_input_tokens
-        self.cache_write_tokens = usage.cache_creation_input_tokens
+        self.prompt_tokens, self.cache_read_tokens, self.cache_write_tokens = prompt, read, write
 
     def _usage(self, output_tokens: int | None) -> list[Event]:
-        """A `Usage` only when some count is known: without one, the metrics keep their own estimate."""
-        if self.prompt_tokens is None and output_tokens is None:
-            return []
-        return [
-            self.ev(
-                Usage,
-                input_tokens=self.prompt_tokens,
-                output_tokens=output_tokens,
-                cache_read_tokens=self.cache_read_tokens,
-                cache_write_tokens=self.cache_write_tokens,
-            )
-        ]
+        """A `Usage` only when some count is known (without one, the metrics keep their own
+        estimate), after a status for each value ignored."""
+        return self.check.events(
+            input_tokens=self.prompt_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+        )
 
 
 def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:

@@ -19,7 +19,6 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
-    Usage,
 )
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -33,6 +32,7 @@ from lfgtui.providers.base import (
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.sdk_parsing import ValidatingClient
+from lfgtui.providers.usage import UsageCheck
 
 STOP_REASONS = {
     "stop": "stop",
@@ -137,28 +137,37 @@ def chat_messages(call: ModelCall) -> list[dict[str, Any]]:
     return messages
 
 
-def output_tokens(usage: Any) -> tuple[int | None, int | None]:
-    """(output tokens, reasoning tokens). xAI counts reasoning outside `completion_tokens`."""
-    completion = usage.completion_tokens
+def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
+    """The events of a chunk's usage, each count checked. xAI counts reasoning outside
+    `completion_tokens`: when the total says so, it is added to the output."""
+    prompt = check.count("usage.prompt_tokens", getattr(usage, "prompt_tokens", None))
+    completion = check.count("usage.completion_tokens", getattr(usage, "completion_tokens", None))
+    total = check.count("usage.total_tokens", getattr(usage, "total_tokens", None))
     details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(details, "reasoning_tokens", None) if details else None
-    total, prompt = usage.total_tokens, usage.prompt_tokens
+    reasoning = check.count(
+        "usage.completion_tokens_details.reasoning_tokens", getattr(details, "reasoning_tokens", None)
+    )
     if reasoning and completion is not None and total == (prompt or 0) + completion + reasoning:
         completion += reasoning
-    return completion, reasoning
+    cache_read, cache_write = cache_tokens(
+        check, "usage.prompt_tokens_details", getattr(usage, "prompt_tokens_details", None)
+    )
+    return check.events(
+        input_tokens=prompt,
+        output_tokens=completion,
+        reasoning_tokens=reasoning,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
 
 
-def cache_tokens(details: Any) -> tuple[int | None, int | None]:
-    """(cache reads, cache writes) from the prompt's token details of Chat Completions or Responses;
-    None where the server did not say. Only integers count: on the SDK's lenient path a compatible
-    server's odd value arrives as it was sent, and a field it left out is absent rather than None."""
-    read = getattr(details, "cached_tokens", None)
-    write = getattr(details, "cache_write_tokens", None)
-    return (read if _is_count(read) else None), (write if _is_count(write) else None)
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def cache_tokens(check: UsageCheck, where: str, details: Any) -> tuple[int | None, int | None]:
+    """(cache reads, cache writes) from the prompt's token details (`where`) of Chat Completions or
+    Responses; None where the server did not say. On the SDK's lenient path a field a compatible
+    server left out is absent rather than None."""
+    read = check.count(f"{where}.cached_tokens", getattr(details, "cached_tokens", None))
+    write = check.count(f"{where}.cache_write_tokens", getattr(details, "cache_write_tokens", None))
+    return read, write
 
 
 class OpenAIClient(ValidatingClient, openai.AsyncOpenAI):
@@ -217,23 +226,15 @@ class OpenAIChatProvider:
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
         tools = ToolCallAccumulator(ev)
+        usage = UsageCheck(ev)
         stop_reason: str | None = None
         try:
             stream = await self._client.chat.completions.create(**self._request(call))
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
-                        output, reasoning = output_tokens(chunk.usage)
-                        details = getattr(chunk.usage, "prompt_tokens_details", None)
-                        cache_read, cache_write = cache_tokens(details)
-                        yield ev(
-                            Usage,
-                            input_tokens=chunk.usage.prompt_tokens,
-                            output_tokens=output,
-                            reasoning_tokens=reasoning,
-                            cache_read_tokens=cache_read,
-                            cache_write_tokens=cache_write,
-                        )
+                        for event in chat_usage(usage, chunk.usage):
+                            yield event
                     for choice in chunk.choices:
                         delta = choice.delta
                         if reasoning_text := _reasoning(delta):

@@ -36,7 +36,6 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
-    Usage,
 )
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -49,6 +48,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.errors import classify
 from lfgtui.providers.openai_chat import cache_tokens, openai_client
+from lfgtui.providers.usage import UsageCheck
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
 
@@ -139,18 +139,22 @@ def responses_input(call: ModelCall) -> list[dict[str, Any]]:
     return items
 
 
-def usage_event(ev: EventFactory, response: Response) -> Usage | None:
-    """The final usage a finished response carries (the Responses API sends no running counts)."""
+def usage_events(check: UsageCheck, response: Response) -> list[Event]:
+    """The final usage a finished response carries (the Responses API sends no running counts),
+    each count checked."""
     usage = response.usage
     if usage is None:
-        return None
-    details = usage.output_tokens_details
-    cache_read, cache_write = cache_tokens(getattr(usage, "input_tokens_details", None))
-    return ev(
-        Usage,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        reasoning_tokens=details.reasoning_tokens if details else None,
+        return []
+    details = getattr(usage, "output_tokens_details", None)
+    cache_read, cache_write = cache_tokens(
+        check, "usage.input_tokens_details", getattr(usage, "input_tokens_details", None)
+    )
+    return check.events(
+        input_tokens=check.count("usage.input_tokens", getattr(usage, "input_tokens", None)),
+        output_tokens=check.count("usage.output_tokens", getattr(usage, "output_tokens", None)),
+        reasoning_tokens=check.count(
+            "usage.output_tokens_details.reasoning_tokens", getattr(details, "reasoning_tokens", None)
+        ),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
     )
@@ -223,8 +227,8 @@ class OpenAIResponsesProvider:
                         ):
                             for out in calls.finish():
                                 yield out
-                            if (usage := usage_event(ev, response)) is not None:
-                                yield usage
+                            for out in usage_events(UsageCheck(ev), response):
+                                yield out
                             stop_reason = _stop_reason(event, bool(calls.calls))
                         case ResponseFailedEvent(response=response):
                             message = response.error.message if response.error else "the response failed"

@@ -30,7 +30,6 @@ from lfgtui.events import (
     ToolCallReady,
     ToolCallStarted,
     ToolResult,
-    Usage,
 )
 from lfgtui.providers.base import (
     AssistantMessage,
@@ -43,6 +42,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client
 from lfgtui.providers.errors import body_message, classify, classify_status
+from lfgtui.providers.usage import UsageCheck
 
 RECONNECT_DELAYS_S = (0.25, 0.5, 1.0)
 NO_RESULT = "no result: the agent service did not report one (lfg does not run an agent service's tools)"
@@ -107,13 +107,6 @@ def _field(data: dict[str, Any], name: str, kind: type[T], default: T | None = N
     return value
 
 
-def _count(data: dict[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise _malformed(data["type"], f"whose {name!r} is not an integer")
-
-
 def _raw_arguments(value: Any) -> str:
     """Arguments as JSON text: an object is written out, a string is taken as the model wrote it."""
     if value is None:
@@ -163,16 +156,14 @@ def agent_events(data: Any, ev: EventFactory) -> list[Event]:
                 )
             ]
         case "usage":
-            return [
-                ev(
-                    Usage,
-                    input_tokens=_count(data, "input_tokens"),
-                    output_tokens=_count(data, "output_tokens"),
-                    reasoning_tokens=_count(data, "reasoning_tokens"),
-                    cache_read_tokens=_count(data, "cache_read_tokens"),
-                    cache_write_tokens=_count(data, "cache_write_tokens"),
-                )
-            ]
+            check = UsageCheck(ev)
+            return check.events(
+                input_tokens=check.count("input_tokens", data.get("input_tokens")),
+                output_tokens=check.count("output_tokens", data.get("output_tokens")),
+                reasoning_tokens=check.count("reasoning_tokens", data.get("reasoning_tokens")),
+                cache_read_tokens=check.count("cache_read_tokens", data.get("cache_read_tokens")),
+                cache_write_tokens=check.count("cache_write_tokens", data.get("cache_write_tokens")),
+            )
         case "done":
             return [ev(CallEnded, stop_reason=_field(data, "stop_reason", str, "stop"))]
         case "error":

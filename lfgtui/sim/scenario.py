@@ -2,8 +2,10 @@
 
 A scenario is a TOML file whose stem is the model name a ticket asks for: what the model answers
 to each model call (`[[call]]`, in order) and the faults it meets. Options may follow the name after
-a colon, e.g. `long-answer:tokens_per_s=200,ttft_ms=100,repeat=20`. Files written before the model
-calls got their name say `[[turn]]` and a fault's `turn`; they are read as `call`.
+a colon, e.g. `long-answer:tokens_per_s=200,ttft_ms=100,repeat=20`; `usage_FIELD=JSON` makes the usage
+report any JSON value in a field, as a faulty provider might (`hello:usage_output_tokens=NaN`). Files
+written before the model calls got their name say `[[turn]]` and a fault's `turn`; they are read as
+`call`.
 """
 
 from __future__ import annotations
@@ -89,6 +91,13 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     cache_read_tokens: int = 0  # the prompt cache each request's usage reports (see PromptCache)
     cache_write_tokens: int = 0
+    sent_usage: tuple[tuple[str, str], ...] = ()
+    """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
+
+    @property
+    def usage_values(self) -> dict[str, Any]:
+        """The values `sent_usage` sends, by field, as the client's JSON parser will read them."""
+        return {name: json.loads(text) for name, text in self.sent_usage}
 
     @property
     def prompt_cache(self) -> PromptCache:
@@ -116,6 +125,9 @@ OPTION_TYPES: dict[str, type] = {
     "cache_write_tokens": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
+SENT_USAGE = ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens")
+"""The usage fields a model name may set to any JSON value with `usage_FIELD=JSON`: each wire format
+sends it in its own field for that count (Anthropic reports no reasoning count)."""
 OLD_CALL = "turn"
 """What a scenario file called `call` (a `[[call]]` table, a fault's `call`) before model calls got
 their name; still read."""
@@ -254,15 +266,27 @@ class ScenarioLibrary:
 
 def _parse_options(model: str, text: str) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    sent: dict[str, str] = {}
+    usage_keys = [f"usage_{name}" for name in SENT_USAGE]
     for item in text.split(","):
         key, sep, value = item.partition("=")
-        key = key.strip()
+        key, value = key.strip(), value.strip()
+        if sep and key in usage_keys:
+            try:
+                json.loads(value)
+            except ValueError:
+                raise ScenarioError(
+                    f"model {model!r}: option {key} needs a JSON value, got {value!r}"
+                ) from None
+            sent[key.removeprefix("usage_")] = value
+            continue
         if not sep or key not in OPTION_TYPES:
-            raise ScenarioError(
-                f"model {model!r}: bad option {item!r}; options are {', '.join(OPTION_TYPES)} as key=value"
-            )
+            names = ", ".join([*OPTION_TYPES, *usage_keys])
+            raise ScenarioError(f"model {model!r}: bad option {item!r}; options are {names} as key=value")
         try:
-            options[key] = OPTION_TYPES[key](value.strip())
+            options[key] = OPTION_TYPES[key](value)
         except ValueError:
             raise ScenarioError(f"model {model!r}: option {key} needs a number, got {value!r}") from None
+    if sent:
+        options["sent_usage"] = tuple(sent.items())
     return options

@@ -8,6 +8,7 @@ stateful per response: they open and close content blocks as the pieces change k
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -138,6 +139,21 @@ def sse(data: dict[str, Any] | str, event: str | None = None, event_id: str | No
     head = f"event: {event}\n" if event else ""
     head += f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}data: {payload}\n\n".encode()
+
+
+def with_sent(usage: dict[str, Any], values: Mapping[str, Any], places: Mapping[str, str]) -> dict[str, Any]:
+    """`usage` with each value of `values` (by `SENT_USAGE` field) put at its wire field's place,
+    `places[field]` (a dotted path into `usage`); a field the wire format has no place for is left out."""
+    for name, value in values.items():
+        place = places.get(name)
+        if place is None:
+            continue
+        *parents, last = place.split(".")
+        target = usage
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    return usage
 
 
 def count_usage(pieces: list[Piece], request: SimRequest) -> SimUsage:

@@ -403,6 +403,12 @@ ELSEWHERE = {
     "an agent service sends a tool call and never its result": [
         "tests/test_agent.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
     ],
+    "a provider reports a token count that is not a whole number from 0 to 10^12 (NaN, 1e400, 10.5, -3, "
+    '2^70, `"abc"`, a list), in any usage field of any wire format, an agent service or a coding agent': [
+        "tests/hardening/test_usage.py::test_a_bad_count_is_ignored_saying_so_and_costs_no_other_ticket",
+        "tests/hardening/test_usage.py::test_the_tui_prices_a_bad_count_as_an_estimate",
+        "tests/providers/test_usage.py::test_an_acp_turn_usage_goes_through_the_same_check",
+    ],
     "an Anthropic(-compatible) stream carries no usage": [
         "tests/providers/test_anthropic.py::test_a_stream_without_usage_completes_with_estimated_tokens",
         "tests/providers/test_anthropic.py::test_usage_only_in_message_start_keeps_the_input_and_estimates_the_output",
@@ -476,10 +482,16 @@ ELSEWHERE = {
         "tests/history/test_untrusted.py::test_json_outputs_are_lossless_yet_show_nothing_raw",
     ],
     "`lfg history import` gets a file that is not UTF-8, not JSON, nested too deeply, or has a field of "
-    "the wrong type, a number that is not finite, an unknown outcome, a malformed id or a missing key": [
+    "the wrong type, a number that is not finite, a negative token count or cost, an unknown outcome, a "
+    "malformed id or a missing key": [
         "tests/history/test_untrusted.py::test_a_crafted_export_is_refused_whole_saying_where",
         "tests/history/test_untrusted.py::test_a_file_that_is_not_an_export_is_refused",
         "tests/history/test_untrusted.py::test_an_import_that_fails_half_way_leaves_nothing_behind",
+    ],
+    "the history writer meets a value its file cannot take (a count beyond 64 bits, text with a lone "
+    "surrogate)": [
+        "tests/history/test_numbers.py::test_counts_no_column_can_take_are_stored_as_null",
+        "tests/history/test_numbers.py::test_a_batch_that_fails_leaves_every_attempt_with_its_outcome",
     ],
     "the history file holds a row lfg did not write (edited by hand, another program)": [
         "tests/history/test_untrusted.py::test_rows_no_lfg_wrote_never_stop_a_reader",

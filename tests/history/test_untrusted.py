@@ -221,6 +221,12 @@ ATTEMPT = "tickets.0.attempts.0"
         (_set(f"{ATTEMPT}.output_tokens", "12"), "output_tokens: must be a whole number"),
         (_set(f"{ATTEMPT}.output_tokens", 10**30), "output_tokens: must be a whole number"),
         (_set(f"{ATTEMPT}.ttft_ms", float("nan")), "ttft_ms: must be a finite number"),
+        (_set(f"{ATTEMPT}.output_tokens", -3), "output_tokens: must not be negative, not -3"),
+        (_set(f"{ATTEMPT}.cost_usd", -0.5), "cost_usd: must not be negative, not -0.5"),
+        (
+            _set(f"{ATTEMPT}.requests.0.cache_read_tokens", -1),
+            "requests[0].cache_read_tokens: must not be negative",
+        ),
         (_set("id", {"a": 1}), "run.id: must be a string"),
         (_set("id", "../../etc"), "run.id: must be 12 lowercase hex digits"),
         (_set(f"{ATTEMPT}.id", "\x1b]0;x\x07"), "attempts[0].id: must be 12 lowercase hex digits"),

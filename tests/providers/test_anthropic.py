@@ -23,7 +23,7 @@ from lfgtui.events import (
     Usage,
 )
 from lfgtui.metrics import Metrics, estimate_tokens
-from lfgtui.providers.anthropic import AnthropicProvider, MessageReader, input_tokens
+from lfgtui.providers.anthropic import AnthropicProvider, MessageReader, prompt_tokens
 from lfgtui.providers.base import (
     AssistantMessage,
     ModelCall,
@@ -35,6 +35,7 @@ from lfgtui.providers.base import (
     UserMessage,
 )
 from lfgtui.providers.errors import classify
+from lfgtui.providers.usage import UsageCheck
 from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
@@ -398,7 +399,7 @@ def test_usage_counts_cache_reads_and_writes_as_input() -> None:
     usage = AnthropicUsage(
         input_tokens=10, cache_creation_input_tokens=5, cache_read_input_tokens=100, output_tokens=1
     )
-    assert input_tokens(usage) == 115
+    assert prompt_tokens(UsageCheck(EventFactory("t", 1)), usage) == (115, 100, 5)
 
 
 def test_reader_ignores_server_tool_json_and_maps_max_tokens() -> None:

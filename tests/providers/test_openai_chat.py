@@ -30,9 +30,10 @@ from lfgtui.providers.base import (
 from lfgtui.providers.openai_chat import (
     OpenAIChatProvider,
     ToolCallAccumulator,
+    chat_usage,
     openai_client,
-    output_tokens,
 )
+from lfgtui.providers.usage import UsageCheck
 from lfgtui.sim.protocols.openai_chat import OpenAIChatEncoder
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest
@@ -110,8 +111,13 @@ def test_xai_reasoning_tokens_outside_completion_tokens_are_counted() -> None:
         prompt_tokens, completion_tokens, total_tokens = 14, 30, 44
         completion_tokens_details = Details()
 
-    assert output_tokens(XaiUsage()) == (222, 196)
-    assert output_tokens(OpenAIUsage()) == (30, 196)
+    def counts(usage: object) -> tuple[int | None, int | None]:
+        (event,) = chat_usage(UsageCheck(EventFactory("t", 1)), usage)
+        assert isinstance(event, Usage)
+        return event.output_tokens, event.reasoning_tokens
+
+    assert counts(XaiUsage()) == (222, 196)
+    assert counts(OpenAIUsage()) == (30, 196)
 
 
 def test_sim_reply_matches_the_recorded_openai_shape() -> None:

@@ -295,9 +295,6 @@ async def test_a_success_that_is_not_an_event_stream_is_malformed(canned: Canned
         {"type": "token"},
         {"type": "token", "text": 3},
         {"type": "tool_call", "name": "x"},
-        {"type": "usage", "output_tokens": "many"},
-        {"type": "usage", "input_tokens": 9, "cache_read_tokens": 2.5},
-        {"type": "usage", "input_tokens": 9, "cache_write_tokens": True},
         {"text": "no type"},
         ["not", "an", "object"],
     ],
@@ -306,6 +303,24 @@ def test_events_of_the_wrong_shape_are_malformed(data: object) -> None:
     with pytest.raises(ProviderError) as caught:
         agent_events(data, EventFactory("t", 1))
     assert caught.value.info.kind is ErrorKind.MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("output_tokens", "many", 'output_tokens = "many": not a number'),
+        ("cache_read_tokens", 2.5, "cache_read_tokens = 2.5: not a whole number"),
+        ("cache_write_tokens", True, "cache_write_tokens = true: not a number"),
+        ("output_tokens", -3, "output_tokens = -3: negative"),
+        ("reasoning_tokens", 2**70, "reasoning_tokens = 1180591620717411303424: more than"),
+    ],
+)
+def test_a_usage_count_of_the_wrong_shape_is_ignored_saying_so(name: str, value: object, said: str) -> None:
+    """The call goes on: the field is left to lfg's estimate and a status names it."""
+    status, usage = agent_events({"type": "usage", "input_tokens": 9, name: value}, EventFactory("t", 1))
+    assert isinstance(status, Status) and said in status.message
+    assert isinstance(usage, Usage) and usage.input_tokens == 9
+    assert getattr(usage, name) is None
 
 
 def test_tool_call_arguments_may_be_an_object_or_json_text() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,18 @@ def test_a_scenario_reports_prompt_cache_tokens_from_its_file_or_its_name(tmp_pa
     assert library.resolve("hello").prompt_cache == PromptCache()
 
 
+def test_a_model_name_may_make_the_usage_report_any_json_value() -> None:
+    model = 'hello:usage_output_tokens=NaN,usage_cache_read_tokens="abc",usage_input_tokens=[1]'
+    values = ScenarioLibrary(extra_dirs=()).resolve(model).usage_values
+    assert math.isnan(values.pop("output_tokens"))
+    assert values == {"cache_read_tokens": "abc", "input_tokens": [1]}
+
+
 @pytest.mark.parametrize(
     ("model", "words"),
     [
         ("long-answer:speed=3", "bad option 'speed=3'"),
+        ("hello:usage_output_tokens=abc", "option usage_output_tokens needs a JSON value"),
         ("long-answer:tokens_per_s=fast", "needs a number"),
         ("nope", "unknown sim model 'nope'"),
     ],

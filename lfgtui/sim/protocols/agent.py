@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from lfgtui.providers.base import parse_tool_arguments
-from lfgtui.sim.scenario import Scenario, SimToolCall
+from lfgtui.sim.scenario import SENT_USAGE, Scenario, SimToolCall
 from lfgtui.sim.wire import (
     BadRequest,
     Piece,
@@ -22,6 +22,7 @@ from lfgtui.sim.wire import (
     estimate_input_tokens,
     plan_call,
     sse,
+    with_sent,
 )
 
 PARAGRAPH = "\n\n"
@@ -149,8 +150,9 @@ class AgentEncoder:
             tokens["cache_read_tokens"] = cache.read
         if cache.write:
             tokens["cache_write_tokens"] = cache.write
+        sent = with_sent(tokens, self.scenario.usage_values, {name: name for name in SENT_USAGE})
         return [
-            *self._event({"type": "usage", **tokens}),
+            *self._event({"type": "usage", **sent}),
             *self._event({"type": "done", "stop_reason": "stop"}),
         ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
@@ -17,6 +18,7 @@ from lfgtui.sim.wire import (
     estimate_input_tokens,
     require_stream,
     sse,
+    with_sent,
 )
 
 ERROR_TYPES = {
@@ -30,6 +32,15 @@ ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+START_USAGE_PLACES = {
+    "input_tokens": "input_tokens",
+    "cache_read_tokens": "cache_read_input_tokens",
+    "cache_write_tokens": "cache_creation_input_tokens",
+}
+"""Where each count of `Scenario.sent_usage` but the output goes: message_start's usage (the output
+goes in message_delta's; the Messages API reports no reasoning count)."""
+DELTA_USAGE_PLACES = {"output_tokens": "output_tokens"}
 
 SAMPLING_PARAMETERS = ("temperature", "top_p", "top_k")
 NO_SAMPLING_VERSION = "2026-10-21"  # the API version from which any sampling parameter is refused
@@ -67,7 +78,7 @@ class AnthropicProtocol(OneCallPerRequest):
         return SimRequest(model=model, call_index=call, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
-        return AnthropicEncoder(request, scenario.prompt_cache)
+        return AnthropicEncoder(request, scenario.prompt_cache, scenario.usage_values)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return anthropic_error_body(status, message)
@@ -76,9 +87,12 @@ class AnthropicProtocol(OneCallPerRequest):
 class AnthropicEncoder:
     """Opens a content block whenever the piece kind (or the tool call) changes, closing the last one."""
 
-    def __init__(self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE) -> None:
+    def __init__(
+        self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE, sent: Mapping[str, Any] | None = None
+    ) -> None:
         self.request = request
         self.cache = cache
+        self.sent = sent or {}
         self.id = f"msg_sim{time.monotonic_ns():x}"
         self.index = -1  # the index of the open content block
         self.open_kind: PieceKind | None = None
@@ -123,13 +137,17 @@ class AnthropicEncoder:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": self.request.input_tokens,
-                "cache_creation_input_tokens": self.cache.write,
-                "cache_read_input_tokens": self.cache.read,
-                "output_tokens": 1,
-                "service_tier": "standard",
-            },
+            "usage": with_sent(
+                {
+                    "input_tokens": self.request.input_tokens,
+                    "cache_creation_input_tokens": self.cache.write,
+                    "cache_read_input_tokens": self.cache.read,
+                    "output_tokens": 1,
+                    "service_tier": "standard",
+                },
+                self.sent,
+                START_USAGE_PLACES,
+            ),
         }
         return [_event({"type": "message_start", "message": message})]
 
@@ -163,7 +181,7 @@ class AnthropicEncoder:
     def finish(self, usage: SimUsage) -> list[bytes]:
         """Usage in message_delta is cumulative: the whole answer's output tokens, not the tail's."""
         delta = {"stop_reason": "tool_use" if self.saw_tool_call else "end_turn", "stop_sequence": None}
-        output = {"output_tokens": usage.output_tokens}
+        output = with_sent({"output_tokens": usage.output_tokens}, self.sent, DELTA_USAGE_PLACES)
         return [
             *self._stop_block(),
             _event({"type": "message_delta", "delta": delta, "usage": output}),

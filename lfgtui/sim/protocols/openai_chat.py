@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
@@ -17,7 +18,17 @@ from lfgtui.sim.wire import (
     estimate_input_tokens,
     require_stream,
     sse,
+    with_sent,
 )
+
+USAGE_PLACES = {
+    "input_tokens": "prompt_tokens",
+    "output_tokens": "completion_tokens",
+    "reasoning_tokens": "completion_tokens_details.reasoning_tokens",
+    "cache_read_tokens": "prompt_tokens_details.cached_tokens",
+    "cache_write_tokens": "prompt_tokens_details.cache_write_tokens",
+}
+"""Where each count of `Scenario.sent_usage` goes in a Chat Completions usage."""
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -55,16 +66,19 @@ class OpenAIChatProtocol(OneCallPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIChatEncoder:
-        return OpenAIChatEncoder(request, scenario.prompt_cache)
+        return OpenAIChatEncoder(request, scenario.prompt_cache, scenario.usage_values)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
 
 
 class OpenAIChatEncoder:
-    def __init__(self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE) -> None:
+    def __init__(
+        self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE, sent: Mapping[str, Any] | None = None
+    ) -> None:
         self.request = request
         self.cache = cache
+        self.sent = sent or {}
         self.id = f"chatcmpl-sim{time.monotonic_ns():x}"
         self.created = int(time.time())
         self.saw_tool_call = False
@@ -131,7 +145,7 @@ class OpenAIChatEncoder:
                 details["cache_write_tokens"] = cache.write
             tokens["prompt_tokens_details"] = details
         tokens["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-        return tokens
+        return with_sent(tokens, self.sent, USAGE_PLACES)
 
     def error_event(self, message: str) -> list[bytes]:
         return [sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})]

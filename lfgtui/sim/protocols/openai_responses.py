@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from lfgtui.sim.protocols.openai_chat import openai_error_body
@@ -23,6 +24,7 @@ from lfgtui.sim.wire import (
     estimate_input_tokens,
     require_stream,
     sse,
+    with_sent,
 )
 
 OBFUSCATION_PAD = "Xq7mZ2vLp9RtW4kN"  # the API pads some deltas to 16 characters against length side channels
@@ -67,18 +69,31 @@ class OpenAIResponsesProtocol(OneCallPerRequest):
         return SimRequest(model=model, call_index=call, input_tokens=estimate_input_tokens(body))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
-        return OpenAIResponsesEncoder(request, scenario.prompt_cache)
+        return OpenAIResponsesEncoder(request, scenario.prompt_cache, scenario.usage_values)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
 
 
+USAGE_PLACES = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "reasoning_tokens": "output_tokens_details.reasoning_tokens",
+    "cache_read_tokens": "input_tokens_details.cached_tokens",
+    "cache_write_tokens": "input_tokens_details.cache_write_tokens",
+}
+"""Where each count of `Scenario.sent_usage` goes in a Responses usage."""
+
+
 class OpenAIResponsesEncoder:
     """Keeps the one open output item and the finished ones, which `response.completed` repeats."""
 
-    def __init__(self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE) -> None:
+    def __init__(
+        self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE, sent: Mapping[str, Any] | None = None
+    ) -> None:
         self.request = request
         self.cache = cache
+        self.sent = sent or {}
         self.tag = f"sim{time.monotonic_ns():x}"
         self.id = f"resp_{self.tag}"
         self.created_at = int(time.time())
@@ -135,13 +150,14 @@ class OpenAIResponsesEncoder:
         details = {"cached_tokens": cache.read}
         if cache.write:
             details["cache_write_tokens"] = cache.write
-        return {
+        tokens = {
             "input_tokens": prompt,
             "input_tokens_details": details,
             "output_tokens": usage.output_tokens,
             "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": prompt + usage.output_tokens,
         }
+        return with_sent(tokens, self.sent, USAGE_PLACES)
 
     @property
     def _index(self) -> int:
