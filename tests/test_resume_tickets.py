@@ -12,12 +12,29 @@ from typing import Any
 
 import pytest
 
+import lfgtui.sim
+from lfgtui.approvals import Approvals
+from lfgtui.events import Outcome
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json
 from lfgtui.history.store import Selection, Store
+from lfgtui.history.writer import reopen_run_history
+from lfgtui.providers.registry import Providers
 from lfgtui.resume import NOT_KEPT_BEFORE, ticket_from_row, withheld
+from lfgtui.run import Run
+from lfgtui.sim.server import SimServer
 from lfgtui.tickets import DEFAULT_MAX_OUTPUT_CHARS, Ticket
-from tests.history.recording import ADDED_IN_V4, as_schema_3, load_recorded, record, sample_attempt
+from tests.history.recording import (
+    ADDED_IN_V4,
+    as_schema_3,
+    load_recorded,
+    record,
+    record_tickets,
+    sample_attempt,
+    tickets_file,
+)
+from tests.support import write_scenario
+from tests.test_run_worktrees import git, repository
 
 EVERY_FIELD: dict[str, Any] = {
     "id": "fix@gpt",
@@ -138,3 +155,39 @@ def test_an_export_older_than_the_fields_imports_with_the_defaults(tmp_path: Pat
     document["run"]["tickets"][0]["isolation"] = "elsewhere"
     with pytest.raises(StoreError, match=r"isolation: must be one of none, worktree"):
         from_json(document)
+
+
+FLAKY_WRITER = (Path(lfgtui.sim.__file__).parent / "scenarios" / "writer.toml").read_text() + (
+    '[[fault]]\nkind = "http"\nstatus = 401\ntimes = 1\n'
+)
+"""The writer scenario, whose first request is refused: the ticket fails, a retry writes."""
+
+
+async def test_a_retry_of_a_worktree_ticket_works_in_its_own_worktree(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resumed, the ticket is still `isolation = "worktree"`: its retry writes in the worktree it had,
+    on its branch, never in the repository it started from."""
+    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
+    write_scenario(scenario_dir, "flaky-writer", FLAKY_WRITER)
+    repo = repository(tmp_path / "repo")
+    toml = '[[ticket]]\nid = "one"\nprompt = "write"\nprovider = "sim"\nmodel = "flaky-writer"\n'
+    toml += f'workdir = "{repo}"\nisolation = "worktree"\ntools = ["write_file", "run_command"]\n'
+    db = tmp_path / "history.sqlite3"
+    run_id = await record_tickets(sim, tickets_file(tmp_path / "work", toml), db)
+    recorded = load_recorded(db, run_id)
+    assert recorded.earlier()["one"].outcome is Outcome.FAILED
+    async with reopen_run_history(db, run_id, pytest.fail) as history, Providers(sim=sim) as providers:
+        assert history is not None
+        run = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=recorded.earlier())
+        run.record(history)
+        assert run.retry("one")
+        assert (await run.wait())["one"] is Outcome.COMPLETED
+    assert not (repo / "notes").exists(), "nothing was written in the user's checkout"
+    assert git(repo, "status", "--porcelain") == ""
+    with Store.open(db) as store:
+        (ticket,) = store.load(Selection(run_id, ticket="one")).tickets
+    first, retry = (attempt.row for attempt in ticket.attempts)
+    assert first.worktree is not None and (retry.worktree, retry.branch) == (first.worktree, first.branch)
+    assert (Path(first.worktree) / "notes" / "summary.md").is_file()
+    assert retry.branch == f"lfg/{run_id}/one" and retry.diff_files == 1
