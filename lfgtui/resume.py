@@ -25,6 +25,7 @@ from lfgtui.events import Event, Outcome
 from lfgtui.history.rebuild import attempt_events, conversation
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
+from lfgtui.inert import inert
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
@@ -135,6 +136,14 @@ class RecordedRun:
             return []
         here = folder.resolve()
         return [t for t in tickets or self.as_tickets if not t.workdir.resolve().is_relative_to(here)]
+
+    def outside_question(self, folder: Path, tickets: Sequence[Ticket]) -> str:
+        """Whether `tickets` (from `outside`) may work where the run's sender said; plain text, inert."""
+        places = "\n".join(f"  {t.workdir}  (ticket {t.id})" for t in tickets)
+        return inert(
+            f"Run {self.run_id} was imported from elsewhere. Its tickets' tools would work outside "
+            f"the current folder {folder.resolve()}:\n{places}\nLet them work there?"
+        )
 
 
 def ticket_from_row(record: TicketRecord) -> Ticket:
