@@ -25,12 +25,15 @@ from lfgtui.events import Event, Outcome
 from lfgtui.history.rebuild import attempt_events, conversation
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
+from lfgtui.inert import inert
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
-from lfgtui.tickets import DEFAULT_MAX_CALLS, Ticket
+from lfgtui.tickets import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
 
 IDLE_GAP_S = 1.0
+NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
+"""What an lfg before migration 4 did not record of a ticket (its worktree is known by its attempts)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class RecordedRun:
     run_id: str
     tickets_file: Path | None
     tickets: tuple[RecordedTicket, ...]
+    imported: bool = False
+    """Brought in by `lfg history import`: its tickets' grants are withheld (see `withheld`)."""
+    older: tuple[str, ...] = ()
+    """Tickets recorded by an lfg that did not keep `NOT_KEPT_BEFORE`: they run with the defaults."""
 
     @property
     def as_tickets(self) -> tuple[Ticket, ...]:
@@ -105,9 +112,43 @@ class RecordedRun:
     def earlier(self) -> dict[str, Earlier]:
         return {t.ticket.id: t.earlier() for t in self.tickets}
 
+    def notice(self) -> str | None:
+        """What resuming this run must tell the person, since its tickets do not run quite as written:
+        fields an older lfg did not record, or grants a file from elsewhere does not bring."""
+        lines = []
+        if self.older:
+            who = ", ".join(self.older)
+            lines.append(
+                f"Recorded by an older lfg, which did not keep the {NOT_KEPT_BEFORE} of {who}: "
+                "a retry or follow-up runs without them, and risky tools ask."
+            )
+        if self.imported:
+            lines.append(
+                f"Run {self.run_id} was imported from elsewhere: its tickets' auto_approve, "
+                "env_passthrough and allow_git_writes are not applied here, and risky tools ask."
+            )
+        return "\n".join(lines) or None
+
+    def outside(self, folder: Path, tickets: Sequence[Ticket] | None = None) -> list[Ticket]:
+        """Of `tickets` (default: all), those of an imported run whose tools would work outside
+        `folder`: somewhere its sender chose, which the person must agree to first."""
+        if not self.imported:
+            return []
+        here = folder.resolve()
+        return [t for t in tickets or self.as_tickets if not t.workdir.resolve().is_relative_to(here)]
+
+    def outside_question(self, folder: Path, tickets: Sequence[Ticket]) -> str:
+        """Whether `tickets` (from `outside`) may work where the run's sender said; plain text, inert."""
+        places = "\n".join(f"  {t.workdir}  (ticket {t.id})" for t in tickets)
+        return inert(
+            f"Run {self.run_id} was imported from elsewhere. Its tickets' tools would work outside "
+            f"the current folder {folder.resolve()}:\n{places}\nLet them work there?"
+        )
+
 
 def ticket_from_row(record: TicketRecord) -> Ticket:
-    """The ticket as it ran. Approvals are not recorded: risky tools ask again unless `--yes`."""
+    """The ticket as it ran, every field as recorded; a row an older lfg recorded holds the defaults
+    of what it did not keep (`NOT_KEPT_BEFORE`: no approval given, no budget)."""
     row = record.row
     return Ticket(
         id=row.ticket,
@@ -122,9 +163,23 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         temperature=row.temperature,
         workdir=Path(row.workdir or "."),
         depends_on=row.depends_on,
-        auto_approve=frozenset(),
-        auto_approve_all=False,
-        line=0,
+        auto_approve=frozenset(row.auto_approve),
+        auto_approve_all=row.auto_approve_all,
+        line=row.line or 0,
+        env_passthrough=row.env_passthrough,
+        allow_git_writes=row.allow_git_writes,
+        max_output_chars=row.max_output_chars or DEFAULT_MAX_OUTPUT_CHARS,
+        isolation=row.isolation,
+        max_cost_usd=row.max_cost_usd,
+        group=row.fanned_from,
+    )
+
+
+def withheld(ticket: Ticket) -> Ticket:
+    """A ticket from elsewhere (an imported run) without what it grants its tools: running without
+    asking, the environment's variables, writing into `.git`. Its limits and isolation stay."""
+    return dataclasses.replace(
+        ticket, auto_approve=frozenset(), auto_approve_all=False, env_passthrough=(), allow_git_writes=False
     )
 
 
@@ -148,12 +203,17 @@ def _attempt(record: AttemptRecord, ticket: str) -> RecordedAttempt:
 
 def recorded_run(record: RunRecord) -> RecordedRun:
     """Shape what `Store.load` returned (a run, or the ticket or attempt a selection names)."""
+    imported = record.row.imported_at is not None
     tickets = tuple(
-        RecordedTicket(ticket_from_row(t), tuple(_attempt(a, t.row.ticket) for a in t.attempts))
+        RecordedTicket(
+            withheld(ticket_from_row(t)) if imported else ticket_from_row(t),
+            tuple(_attempt(a, t.row.ticket) for a in t.attempts),
+        )
         for t in record.tickets
     )
     file = record.row.tickets_file
-    return RecordedRun(record.row.id, Path(file) if file else None, tickets)
+    older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
+    return RecordedRun(record.row.id, Path(file) if file else None, tickets, imported, older)
 
 
 @dataclass

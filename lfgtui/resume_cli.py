@@ -1,7 +1,9 @@
 """`lfg resume RUN_ID` and `lfg replay ID`: a recorded run back in the TUI.
 
 `resume` reopens a run with every pane restored; retries and follow-ups are recorded into that same
-run. `replay` streams what was recorded at its recorded pace and sends nothing to any provider.
+run, each ticket as it was recorded (a worktree ticket in its worktree). A run imported from elsewhere
+whose tickets work outside the current folder asks first. `replay` streams what was recorded at its
+recorded pace and sends nothing to any provider.
 Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
 `resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
 
@@ -165,7 +167,7 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
-    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.app import EXIT_DECLINED, LfgApp
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services
     from lfgtui.ui.session import Session
@@ -187,11 +189,25 @@ async def resume(args: argparse.Namespace) -> int:
             max_cost_usd=config.run.max_cost_usd,
         )
         session = Session(services, recorded.as_tickets, Mode.RESUMED, recorded=recorded)
+        assert session.run is not None, "a resumed session runs its tickets"
+        session.run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not
         if history is not None:
-            assert session.run is not None, "a resumed session runs its tickets"
             session.run.record(history)
-        app = LfgApp(services, session, theme=args.theme or config.ui.theme, keymap=config.ui.keymap)
+        outside = recorded.outside(Path.cwd())
+        app = LfgApp(
+            services,
+            session,
+            theme=args.theme or config.ui.theme,
+            keymap=config.ui.keymap,
+            notice=recorded.notice(),
+            question=recorded.outside_question(Path.cwd(), outside) if outside else None,
+        )
         code = await app.run_async()
+    if outside and code == EXIT_DECLINED:
+        return _fail(
+            f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "
+            f"resume it from where they work, or watch it with lfg replay {recorded.run_id}"
+        )
     return 1 if code is None else code
 
 

@@ -154,3 +154,59 @@ def test_a_resumed_run_prices_its_new_attempts(recorded: tuple[Lfg, Path, str]) 
             process.wait()
         terminal.hang_up()
     assert cost is not None and cost[0] is not None and cost[0] > 0, "the follow-up was priced"
+
+
+def resume_in_terminal(env: Lfg, db: Path, run_id: str) -> tuple[Terminal, subprocess.Popen[bytes]]:
+    command = [sys.executable, "-m", "lfgtui", "resume", run_id, "--db", str(db), "--config", str(env.config)]
+    terminal = Terminal(columns=140)
+    return terminal, terminal.start(command, env.env)
+
+
+def attempts_of(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM attempts WHERE outcome IS NOT NULL").fetchone()[0]
+
+
+@pytest.mark.parametrize("answer", [b"n", b"y"])
+def test_an_imported_run_asks_before_its_tools_work_outside_this_folder(
+    recorded: tuple[Lfg, Path, str], tmp_path: Path, answer: bytes
+) -> None:
+    """Its tickets work in tmp_path/work, not under the folder lfg runs in: no says nothing ran (exit
+    2); yes lets a follow-up run there. Either way the grants of the file are not applied, and said."""
+    env, db, run_id = recorded
+    env.scenario("fast-agent", FAST_AGENT)
+    exported, other = tmp_path / "run.json", tmp_path / "other.sqlite3"
+    done = lfg(env, "history", "export", run_id, "--format", "json", "-o", str(exported), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert lfg(env, "history", "import", str(exported), "--db", str(other)).returncode == 0
+    before = counts(other)
+    terminal, process = resume_in_terminal(env, other, run_id)
+    try:
+        terminal.wait_for(b"Let them work there?")
+        assert b"(ticket explore)" in terminal.output
+        terminal.wait_for(b"not applied here")
+        terminal.type(answer)
+        if answer == b"n":
+            assert process.wait(timeout=30) == 2
+            terminal.wait_for(b"was not resumed: nothing ran")
+        else:
+            terminal.type(b"i")
+            terminal.wait_for(b"your next prompt")
+            terminal.type(b"And then?\r")
+            for _ in range(300):
+                if attempts_of(other) == 3:
+                    break
+                time.sleep(0.1)
+            terminal.type(b"q")
+            assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        terminal.hang_up()
+    if answer == b"n":
+        assert counts(other) == before, "nothing ran"
+    else:
+        with sqlite3.connect(other) as conn:
+            outcomes = conn.execute("SELECT outcome FROM attempts ORDER BY started_at").fetchall()
+        assert outcomes[-1] == ("completed",) and len(outcomes) == 3, "the follow-up ran once allowed"

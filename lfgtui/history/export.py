@@ -16,6 +16,7 @@ import json
 import math
 import re
 import sqlite3
+import time
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from lfgtui.history.store import Store
 from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
 from lfgtui.prices import format_usd
+from lfgtui.tickets import ISOLATIONS
 from lfgtui.validation import RUN_ID_PATTERN
 
 FORMAT = "lfgtui-history"
@@ -61,9 +63,9 @@ def row_json(row: Row) -> dict[str, Any]:
             data[name] = None  # a bad value read from the file (see `read_value`): JSON has no NaN
     if "chunks" in data:
         data["chunks"] = base64.b64encode(data["chunks"]).decode("ascii")
-    for name in ("tools", "depends_on"):
-        if name in data:
-            data[name] = list(data[name])
+    for name, value in data.items():
+        if isinstance(value, tuple):
+            data[name] = list(value)
     return data
 
 
@@ -103,6 +105,7 @@ _ENUMS: dict[str, frozenset[str]] = {
     "outcome": frozenset(o.value for o in Outcome),
     "error_kind": frozenset(k.value for k in ErrorKind),
     "kind": frozenset(k.value for k in PartKind),
+    "isolation": frozenset(ISOLATIONS),
 }
 _TIMES = frozenset({"started_at", "ended_at"})
 _AMOUNTS = frozenset({"cost_usd", "chunk_count", "diff_added", "diff_removed", "diff_files"})
@@ -268,18 +271,22 @@ def from_json(document: Any) -> RunRecord:
                 row_from_json(PartRow, p, w, names) for w, p in _objects(attempt, "parts", attempt_where)
             )
             attempts.append(AttemptRecord(attempt_row, requests, parts))
+        if "isolation" not in ticket and any(a.row.worktree is not None for a in attempts):
+            ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
         tickets.append(TicketRecord(ticket_row, tuple(attempts)))
     return RunRecord(run_row, tuple(tickets))
 
 
 def import_record(store: Store, record: RunRecord) -> int:
-    """Insert an exported run (or part of one) into the store; returns the number of attempts."""
+    """Insert an exported run (or part of one) into the store, marked imported now whatever the file
+    says (so that resuming it grants nothing, see resume.py); returns the number of attempts."""
     conn = store.conn
+    run = dataclasses.replace(record.row, imported_at=time.time())
     try:
         with transaction(conn):
-            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (record.row.id,)).fetchone():
-                raise StoreError(f"run {record.row.id} is already in the history")
-            conn.execute(RunRow.insert_sql(), record.row.to_db())
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone():
+                raise StoreError(f"run {run.id} is already in the history")
+            conn.execute(RunRow.insert_sql(), run.to_db())
             for ticket in record.tickets:
                 ticket_key = conn.execute(
                     TicketRow.insert_sql("run_id"), (record.row.id, *ticket.row.to_db())

@@ -71,7 +71,8 @@ INSERT_ATTEMPT = (
 
 
 def ticket_row(ticket: Ticket) -> TicketRow:
-    """The ticket as the history (and a watcher, see remote/) describes it."""
+    """The ticket as the history (and a watcher, see remote/) describes it: every field, so that
+    `lfg resume` runs it as it ran (tests/test_resume_tickets.py fails for a field left out)."""
     return TicketRow(
         ticket=ticket.id,
         title=ticket.title,
@@ -85,6 +86,16 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         max_tokens=ticket.max_tokens,
         temperature=ticket.temperature,
         workdir=str(ticket.workdir),
+        auto_approve=tuple(sorted(ticket.auto_approve)),
+        auto_approve_all=ticket.auto_approve_all,
+        env_passthrough=ticket.env_passthrough,
+        allow_git_writes=ticket.allow_git_writes,
+        max_output_chars=ticket.max_output_chars,
+        isolation=ticket.isolation,
+        max_cost_usd=ticket.max_cost_usd,
+        fanned_from=ticket.group,
+        line=ticket.line,
+        every_field=True,
     )
 
 

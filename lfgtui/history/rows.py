@@ -80,7 +80,7 @@ def stored_number(value: float | None) -> float | None:
 
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
 
-_LIST_COLUMNS = frozenset({"tools", "depends_on"})
+_LIST_COLUMNS = frozenset({"tools", "depends_on", "auto_approve", "env_passthrough"})
 
 
 @dataclass(frozen=True)
@@ -128,11 +128,14 @@ class RunRow(Row):
     command: str
     cwd: str | None
     lfg_version: str | None
+    imported_at: float | None = None
+    """When `lfg history import` brought the run in from elsewhere; None for a run recorded here."""
 
 
 @dataclass(frozen=True)
 class TicketRow(Row):
-    """A ticket as the run resolved it; `prompt` is the template, before `{{ outputs.ID }}`."""
+    """A ticket as the run resolved it; `prompt` is the template, before `{{ outputs.ID }}`. The
+    fields with defaults came with migration 4: `every_field` says the row holds them (see schema)."""
 
     table: ClassVar[str] = "tickets"
     ticket: str
@@ -147,6 +150,16 @@ class TicketRow(Row):
     max_tokens: int | None
     temperature: float | None
     workdir: str | None
+    auto_approve: tuple[str, ...] = ()
+    auto_approve_all: bool = False
+    env_passthrough: tuple[str, ...] = ()
+    allow_git_writes: bool = False
+    max_output_chars: int | None = None
+    isolation: str = "none"
+    max_cost_usd: float | None = None
+    fanned_from: str | None = None
+    line: int | None = None
+    every_field: bool = False
 
 
 @dataclass(frozen=True)

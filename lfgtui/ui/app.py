@@ -45,6 +45,8 @@ SAMPLE_S = 0.5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 EXIT_SIGHUP = 129
+EXIT_DECLINED = 2
+"""The person said no to the question asked at start: nothing ran."""
 
 
 class LfgApp(App[int]):
@@ -66,8 +68,10 @@ class LfgApp(App[int]):
         theme: str = "dark",
         keymap: Mapping[str, str] | None = None,
         notice: str | None = None,
+        question: str | None = None,
     ) -> None:
-        """`first`: the session the app opens with, built with the same `services`."""
+        """`first`: the session the app opens with, built with the same `services`. `question`: asked
+        before anything can run (inert, shown without markup); no exits with `EXIT_DECLINED`."""
         super().__init__()
         self.services = services
         self.clock = services.clock
@@ -75,6 +79,7 @@ class LfgApp(App[int]):
         self.user_keymap = dict(keymap or {})
         self.sessions = [first]
         self.notice = notice
+        self.question = question
         self.palette = DEFAULT
         """The theme's colours for states and marks (see palette.py), kept current with the theme."""
         self.served: str | None = None
@@ -121,6 +126,13 @@ class LfgApp(App[int]):
             self.notify(inert(self.notice), timeout=6, markup=False)  # may quote a server's words
         if self.served:
             self.notify(f"Serving this run. Watch it with: {self.served}", timeout=30, markup=False)
+        if self.question:
+            self.run_worker(self._ask_first(self.question), group="ask")
+
+    async def _ask_first(self, question: str) -> None:
+        """The first session's run waits for the person's yes (its screen's keys are under the modal)."""
+        if not await self.push_screen(ConfirmScreen(question, markup=False), wait_for_dismiss=True):
+            await self._finish(EXIT_DECLINED)
 
     async def on_unmount(self) -> None:
         """However the app ends, no ticket keeps streaming and every connection is closed."""
@@ -180,6 +192,10 @@ class LfgApp(App[int]):
         if problems:
             self.notify(inert(f"Cannot re-run: {problems[0]}"), severity="error", timeout=8, markup=False)
             return
+        if outside := recorded.outside(Path.cwd(), (ticket,)):
+            question = ConfirmScreen(recorded.outside_question(Path.cwd(), outside), markup=False)
+            if not await self.push_screen(question, wait_for_dismiss=True):
+                return
         session = Session(self.services, (ticket,), first=False)
         history = self.services.history
         if history is not None:

@@ -24,13 +24,15 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, markup: bool = True) -> None:
+        """`markup=False` for a question that quotes untrusted text (made inert first)."""
         super().__init__()
         self.question = question
+        self.markup = markup
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="question")
+            yield Static(self.question, classes="question", markup=self.markup)
             yield Static("[b]y[/b] yes    [b]n[/b] no", classes="choices")
 
     def action_answer(self, yes: bool) -> None:

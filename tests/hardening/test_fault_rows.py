@@ -504,6 +504,19 @@ ELSEWHERE = {
         "tests/history/test_store.py::test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_ends",
         "tests/history/test_untrusted.py::test_lfg_run_beside_an_older_lfg_still_recording_runs_without_history",
     ],
+    "`lfg resume` retries or follows up a ticket": [
+        "tests/test_resume_tickets.py::test_every_field_of_a_ticket_is_set_here",
+        "tests/test_resume_tickets.py::test_every_field_of_a_ticket_is_recorded_and_restored",
+        "tests/test_resume_tickets.py::test_a_retry_of_a_worktree_ticket_works_in_its_own_worktree",
+    ],
+    "a run recorded by an older lfg, which kept fewer ticket fields, is resumed or imported": [
+        "tests/test_resume_tickets.py::test_a_ticket_an_older_lfg_recorded_runs_with_the_defaults_and_says_so",
+        "tests/test_resume_tickets.py::test_an_export_older_than_the_fields_imports_with_the_defaults",
+    ],
+    "a run brought in by `lfg history import` is resumed, or one of its tickets re-run": [
+        "tests/test_resume_tickets.py::test_an_imported_run_keeps_every_field_but_grants_nothing_here",
+        "tests/test_resume_cli.py::test_an_imported_run_asks_before_its_tools_work_outside_this_folder",
+    ],
     "the history file or its -wal/-shm are readable by others": [
         "tests/history/test_untrusted.py::test_a_history_file_readable_by_others_is_tightened",
         "tests/history/test_untrusted.py::test_a_file_of_another_user_is_left_alone_with_a_warning",

@@ -200,6 +200,12 @@ def load_recorded(db: Path, ref: str) -> RecordedRun:
         return recorded_run(store.load(store.resolve(ref)))
 
 
+def without_imported_at(document: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """An export document without its run's `imported_at` (which `import` sets), and that value."""
+    run = dict(document["run"])
+    return document | {"run": run}, run.pop("imported_at")
+
+
 def exchange(request: RequestRecord) -> tuple[list[tuple[str, str]], dict[str, str], str]:
     """What a request carried, whatever its protocol: (tool call id, name) pairs, each call's
     result text by id, and the text of its last user message."""
@@ -240,6 +246,30 @@ def exchange(request: RequestRecord) -> tuple[list[tuple[str, str]], dict[str, s
     return calls, results, text if last.get("role") == "user" else ""
 
 
+ADDED_IN_V4 = [
+    ("tickets", column)
+    for column in (
+        "auto_approve",
+        "auto_approve_all",
+        "env_passthrough",
+        "allow_git_writes",
+        "max_output_chars",
+        "isolation",
+        "max_cost_usd",
+        "fanned_from",
+        "line",
+        "every_field",
+    )
+] + [("runs", "imported_at")]
+
+
+def as_schema_3(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 3 wrote: tickets with a few of their fields."""
+    for table, column in ADDED_IN_V4:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 3")
+
+
 UNDO_V3 = """
 ALTER TABLE requests RENAME TO turns;
 ALTER TABLE parts RENAME COLUMN request TO turn;
@@ -252,6 +282,7 @@ PRAGMA user_version = 2;
 def as_schema_2(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 2 wrote: `requests` called `turns`, a part's
     `request` its `turn`, `max_calls` `max_turns`, and an attempt stopped by it `max_turns`."""
+    as_schema_3(conn)
     conn.executescript(UNDO_V3)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, EventFactory, Outc
 from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
 from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
+from lfgtui.history.rows import RunRecord, TicketRow
 from lfgtui.history.schema import MIGRATIONS, PartKind
 from lfgtui.history.search import (
     MAX_QUERY_CHARS,
@@ -27,7 +29,14 @@ from lfgtui.history.search import (
 )
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
-from tests.history.recording import as_schema_2, older_lfg_recording, record, sample_attempt, ticket
+from tests.history.recording import (
+    as_schema_2,
+    as_schema_3,
+    older_lfg_recording,
+    record,
+    sample_attempt,
+    ticket,
+)
 
 TABLES = {"runs", "tickets", "attempts", "requests", "parts", "parts_fts"}
 
@@ -123,16 +132,19 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
 
 
-def test_undoing_migration_3_gives_the_tables_of_schema_2() -> None:
-    """What the migration tests start from is the shape schema 2 really had."""
+@pytest.mark.parametrize(("undo", "version"), [(as_schema_2, 2), (as_schema_3, 3)])
+def test_undoing_migrations_gives_the_tables_of_the_older_schema(
+    undo: Callable[[sqlite3.Connection], None], version: int
+) -> None:
+    """What the migration tests start from is the shape schemas 2 and 3 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)
-    as_schema_2(undone)
-    for migration in MIGRATIONS[:2]:
+    undo(undone)
+    for migration in MIGRATIONS[:version]:
         older.executescript(migration)
     assert columns(undone) == columns(older)
-    assert "turns" in columns(older)
+    assert undone.execute("PRAGMA user_version").fetchone()[0] == version
 
 
 def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_ends(tmp_path: Path) -> None:
@@ -152,6 +164,17 @@ def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_end
         assert store.load(Selection(run_id)).tickets[0].attempts
 
 
+def as_schema_2_kept(record: RunRecord) -> RunRecord:
+    """A run as a file of schema 2 keeps it: its tickets without what migration 4 added (the defaults)."""
+    defaults = {
+        f.name: f.default for f in dataclasses.fields(TicketRow) if f.default is not dataclasses.MISSING
+    }
+    tickets = tuple(
+        dataclasses.replace(t, row=dataclasses.replace(t.row, **defaults)) for t in record.tickets
+    )
+    return dataclasses.replace(record, tickets=tickets)
+
+
 def test_a_file_of_schema_2_is_migrated_and_reads_back_the_same(tmp_path: Path) -> None:
     """Schema 2 called each request sent a turn and the model-call limit max_turns: a file written then
     gets the names of now, and every run reads back as it did, its events, search and errors too."""
@@ -168,7 +191,7 @@ def test_a_file_of_schema_2_is_migrated_and_reads_back_the_same(tmp_path: Path) 
     with Store.open(db) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         after = store.load(Selection(run.id))
-        assert after == before
+        assert after == as_schema_2_kept(before)
         assert [store.attempt_events(a.row.id) for a in after.tickets[0].attempts] == events
         assert after.tickets[0].attempts[1].row.error_kind == ErrorKind.MAX_CALLS
         assert [p.request for p in after.tickets[0].attempts[0].parts] == [None, 0, 0, 0, 0, 1]
