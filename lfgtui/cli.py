@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
 from lfgtui.history.cli import add_history_commands, run_history_command
-from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serving
+from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serve_problem, serving
 from lfgtui.resume_cli import add_resume_commands, replay, resume
 from lfgtui.subcommands import Subcommands
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
@@ -386,6 +386,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "ask":
         return _in_loop(_ask(args))
     if args.command == "run":
+        if (problem := serve_problem(args)) is not None:
+            _warn(problem)
+            return EXIT_USAGE
         loaded = _load(args)
         return loaded if isinstance(loaded, int) else _in_loop(_run(args, *loaded))
     if args.command == "history":

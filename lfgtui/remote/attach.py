@@ -4,13 +4,17 @@ The server is trusted by nobody: its description of the run is read as strictly 
 history file (its price card as strictly, see price_card.py), every event is decoded strictly
 (codec.py), and events for tickets it did not describe are dropped. A dropped connection comes back
 with `Last-Event-ID`; each event is delivered once, in order, whatever the server resends (an
-attempt's events are numbered, see `Delivered`).
+attempt's events are numbered, see `Delivered`), and nothing of an attempt after its end. What the
+server sends is bounded (`MAX_RUN_BYTES`, `MAX_MESSAGE_BYTES`) and nothing in it can end `attach`
+with a traceback: an id, a clock or an event that is not valid is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,20 +22,28 @@ from urllib.parse import quote
 
 import httpx2
 
-from lfgtui.events import Event
+from lfgtui.calls import RetryPolicy
+from lfgtui.events import AttemptEnded, Event
 from lfgtui.history.export import InvalidExport, row_from_json
 from lfgtui.history.rows import TicketRecord, TicketRow
 from lfgtui.prices import PriceBook
-from lfgtui.remote.codec import CodecError, UnknownType, decode
+from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
 from lfgtui.remote.price_card import CardError, read_card
-from lfgtui.remote.server import API, HEARTBEAT_S
+from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.resume import ticket_from_row
 from lfgtui.tickets import Ticket
 
-RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
-"""Waits before each reconnect in a row that found no server; after the last, `attach` gives up."""
+RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
+"""Waits before each reconnect in a row that brought nothing new (no server, a proxy's 502, a
+server that greets and drops): 0.5 s, 1 s, 2 s … up to 15 s, each times 0.5 to 1 so that watchers dropped
+together do not come back together; after `max_retries` of them, `attach` gives up."""
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """The largest message taken: a batch can hold a whole diff or a long tool output."""
+MAX_RUN_BYTES = 16 * 1024 * 1024
+"""The largest description of a run (`GET /v1/run`) taken: 10,000 tickets of 1,500 characters."""
+MAX_EVENT_ID = 100
+"""The longest `id` kept to resume from; a longer one, or one that is not printable ASCII (it goes
+back in a header), is not kept: the next connection resumes from the id before it."""
 
 
 class AttachError(Exception):
@@ -56,12 +68,16 @@ class Delivered:
     """The highest sequence number delivered per attempt: a resent event is not delivered again."""
 
     seqs: dict[tuple[str, int], int] = field(default_factory=dict)
+    ended: set[tuple[str, int]] = field(default_factory=set)
+    """Attempts whose `attempt_ended` was delivered: nothing of theirs comes after it."""
 
     def first_time(self, event: Event) -> bool:
         key = (event.ticket, event.attempt)
-        if event.seq <= self.seqs.get(key, -1):
+        if event.seq <= self.seqs.get(key, -1) or key in self.ended:
             return False
         self.seqs[key] = event.seq
+        if isinstance(event, AttemptEnded):
+            self.ended.add(key)
         return True
 
 
@@ -96,15 +112,22 @@ def _describe(data: object) -> RemoteRun:
 class Attachment:
     """A connection to one served run: `describe` it, then `follow` its events until it ends."""
 
-    def __init__(self, url: str, token: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        clock: Callable[[], float] = time.monotonic,
+        reconnects: RetryPolicy = RECONNECTS,
+    ) -> None:
         self.url = url.rstrip("/")
         self.clock = clock
+        self.reconnects = reconnects
         self.run: RemoteRun | None = None
         self.offset = 0.0
         """Added to the server's times to put them on `clock`: the server's start, on this clock."""
         self.state = "connecting"
         """What the summary bar says about the connection."""
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
         self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)
 
@@ -113,13 +136,18 @@ class Attachment:
 
     async def describe(self) -> RemoteRun:
         try:
-            response = await self._client.get(f"{self.url}{API}/run")
+            async with self._client.stream("GET", f"{self.url}{API}/run") as response:
+                _check(response)
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RUN_BYTES:
+                        raise AttachError(f"{self.url} described a run in more than {MAX_RUN_BYTES:,} bytes")
         except httpx2.HTTPError as exc:
             raise AttachError(f"cannot reach {self.url}: {exc}") from None
-        _check(response)
         try:
-            data = response.json()
-        except ValueError:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
             raise AttachError(f"{self.url} did not answer with JSON (is it an lfg server?)") from None
         self.run = _describe(data)
         return self.run
@@ -150,40 +178,69 @@ class Attachment:
         last_id, instance, failures = "", "", 0
         while True:
             headers = {"Last-Event-ID": last_id} if last_id else {}
+            opened, resumed_from = self.clock(), last_id
             try:
                 async with self._client.sse(
                     f"{self.url}{API}/events", headers=headers, max_event_size=MAX_MESSAGE_BYTES
                 ) as source:
-                    _check(source.response)
-                    async for message in source:
-                        data = _json(message.data)
-                        if message.event == "hello":
-                            failures = 0
-                            if data.get("instance") != instance:  # a new server: a new clock
-                                instance, self.offset = str(data.get("instance")), self.clock() - _now(data)
-                            self._say(said, "live" if not last_id else "reconnected")
-                        elif message.event == "events":
-                            for event in _events(data, self.offset, said):
-                                if event.ticket in known and delivered.first_time(event):
-                                    deliver(event)
-                            last_id = message.id
-                        elif message.event == "end":
-                            self._say(said, "ended")
-                            return
-                lost = "the server closed the stream"
+                    lost = _unavailable(source.response)
+                    if lost is None:
+                        _check(source.response)
+                        async for message in source:
+                            data = _json(message.data)
+                            if message.event == "hello":
+                                if data.get("instance") != instance:  # a new server: a new clock
+                                    instance, self.offset = (
+                                        str(data.get("instance")),
+                                        self.clock() - _now(data),
+                                    )
+                                self._say(said, "live" if not last_id else "reconnected")
+                            elif message.event == "events":
+                                for event in _events(data, self.offset, said):
+                                    if event.ticket in known and delivered.first_time(event):
+                                        deliver(event)
+                                if _resumable(message.id):
+                                    last_id = message.id
+                            elif message.event == "end":
+                                self._say(said, "ended")
+                                return
+                        lost = "the server closed the stream"
             except httpx2.HTTPError as exc:
                 lost = str(exc) or type(exc).__name__
-            if failures >= len(RECONNECT_DELAYS_S):
+            if last_id != resumed_from or self.clock() - opened >= HEARTBEAT_S:
+                failures = 0  # that connection was worth it: the next one starts the waits over
+            if failures >= self.reconnects.max_retries:
                 self._say(said, f"disconnected: {lost}")
                 raise AttachError(f"lost {self.url}: {lost} (gave up after {failures} reconnects)")
-            delay = RECONNECT_DELAYS_S[failures]
             failures += 1
-            self._say(said, f"reconnecting in {delay:g} s ({lost})")
+            delay = self.reconnects.delay(failures, None)
+            self._say(said, f"reconnecting in {delay:.1f} s ({lost})")
             await asyncio.sleep(delay)
 
     def _say(self, said: Callable[[str], None], state: str) -> None:
         self.state = state
         said(state)
+
+
+def watcher_name() -> str:
+    """Who this watcher is, for the run to record with what it asks: `user@host`, in ASCII."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment, and no password entry
+        user = "?"
+    return f"{user}@{socket.gethostname()}".encode("ascii", "backslashreplace").decode()
+
+
+def _unavailable(response: httpx2.Response) -> str | None:
+    """Why a stream's answer is worth trying again later (a proxy's 502, a busy server's 503, a 429),
+    or None."""
+    if response.status_code >= 500 or response.status_code == 429:
+        return f"the server answered {response.status_code}"
+    return None
+
+
+def _resumable(event_id: str) -> bool:
+    return len(event_id) <= MAX_EVENT_ID and event_id.isascii() and event_id.isprintable()
 
 
 def _check(response: httpx2.Response) -> None:
@@ -202,8 +259,11 @@ def _json(data: str) -> dict[str, object]:
 
 
 def _now(data: dict[str, object]) -> float:
-    now = data.get("now")
-    return float(now) if isinstance(now, int | float) and not isinstance(now, bool) else 0.0
+    """The server's clock in `hello`; 0 when it is not a finite number."""
+    try:
+        return finite(data.get("now"))
+    except CodecError:
+        return 0.0
 
 
 def _events(data: dict[str, object], offset: float, said: Callable[[str], None]) -> list[Event]:

@@ -35,14 +35,23 @@ def _token_file_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _insecure_bind_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--insecure-bind",
+        action="store_true",
+        help="allow --serve on an address beyond this machine (plain HTTP: the token crosses in clear)",
+    )
+
+
 def add_serve_options(run: argparse.ArgumentParser) -> None:
-    """`lfg run`'s `--serve`, `--token-file` and `--control`."""
+    """`lfg run`'s `--serve`, `--token-file`, `--insecure-bind` and `--control`."""
     run.add_argument(
         "--serve",
         metavar="[HOST:]PORT",
         help="also serve the run's events to lfg attach (HOST defaults to 127.0.0.1; port 0 picks one)",
     )
     _token_file_option(run)
+    _insecure_bind_option(run)
     run.add_argument(
         "--control", action="store_true", help="with --serve: let watchers cancel, retry and approve"
     )
@@ -72,6 +81,21 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
     )
     _token_file_option(serve)
+    _insecure_bind_option(serve)
+
+
+def serve_problem(args: argparse.Namespace) -> str | None:
+    """Why `lfg run`'s `--serve` options cannot be served, checked before anything starts; or None."""
+    if args.serve is None:
+        return None
+    from lfgtui.remote.server import Address, ServeError, read_token
+
+    try:
+        refused = Address.parse(args.serve).refused(args.insecure_bind)
+        read_token(args.token_file)
+    except ServeError as exc:
+        return str(exc)
+    return refused
 
 
 def _attach_arguments(attach: argparse.ArgumentParser) -> None:
@@ -158,6 +182,9 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         token = read_token(args.token_file)
         address = Address.parse(args.serve)
+        refused = address.refused(args.insecure_bind)
+        if refused is not None:
+            raise ServeError(refused)
         tail = RunTail.open(db, run_id)
     except (ServeError, StoreError) as exc:
         _warn(str(exc))
@@ -188,29 +215,38 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 async def _follow(tail: RunTail, hub: EventHub) -> None:
-    """Publish what the run records until it ends (or its history cannot be read), then end the hub."""
+    """Publish what the run records until it ends (or its history, or its lock, cannot be read: then
+    the person serving it is told), then end the hub."""
     import sqlite3
 
     from lfgtui.history.database import StoreError
 
     try:
         await tail.follow(hub.publish_all, _warn)
-    except (StoreError, sqlite3.Error) as exc:
+    except (StoreError, sqlite3.Error, OSError) as exc:
         _warn(f"stopped following run {tail.run_id}: {exc}")
     hub.end()
 
 
 def _token(args: argparse.Namespace) -> str | None:
+    """The token `lfg attach` sends, or None after saying why there is none it could send."""
+    from lfgtui.remote.server import ServeError, token_in, token_problem
+
     if args.token_file is not None:
         try:
-            return args.token_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            _warn(f"cannot read the token file {args.token_file}: {exc}")
+            return token_in(args.token_file)
+        except ServeError as exc:
+            _warn(str(exc))
             return None
     token = args.token or os.environ.get("LFG_TOKEN")
     if not token:
         _warn("lfg attach needs the server's token: --token, --token-file or $LFG_TOKEN")
-    return token or None
+        return None
+    problem = token_problem(token)
+    if problem is not None:
+        _warn(f"the token {problem}")
+        return None
+    return token
 
 
 async def attach(args: argparse.Namespace) -> int:

@@ -68,8 +68,9 @@ module's own name for it picks the class: `Event.__subclasses__()` also lists, a
 _NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 _TIMES = ("until",)
 """Fields that, like every `t`, hold a time on the server's monotonic clock (`Queued.until`)."""
-_INT_RANGE = range(-(2**63), 2**63)
-"""The integers an event carries (counts, statuses, sequence numbers): what SQLite can store too."""
+_INT_RANGE = range(2**63)
+"""The integers an event carries (counts, statuses, sequence numbers: none is ever negative), up to
+what SQLite can store."""
 
 
 def _str(value: object) -> str:
@@ -81,10 +82,12 @@ def _str(value: object) -> str:
 def _int(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value in _INT_RANGE:
         return value
-    raise CodecError(f"expected a 64-bit integer, got {_describe(value)}")
+    raise CodecError(f"expected an integer from 0 to 2**63 - 1, got {_describe(value)}")
 
 
-def _float(value: object) -> float:
+def finite(value: object) -> float:
+    """`value` as a float when it is a finite JSON number (a 400-digit integer is not); else
+    `CodecError`."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
             number = float(value)
@@ -109,12 +112,12 @@ def _json_object(value: object) -> dict[str, Any]:
 
 def _describe(value: object) -> str:
     """A number itself (but never thousands of digits), else its type."""
-    if isinstance(value, float) or (type(value) is int and value in _INT_RANGE):
+    if isinstance(value, float) or (type(value) is int and abs(value) < 2**63):
         return repr(value)
     return "a larger integer" if type(value) is int else type(value).__name__
 
 
-_SCALARS: dict[Any, Decoder] = {str: _str, int: _int, float: _float, bool: _bool}
+_SCALARS: dict[Any, Decoder] = {str: _str, int: _int, float: finite, bool: _bool}
 
 
 class _Field(NamedTuple):
@@ -276,9 +279,6 @@ def decode(obj: object, offset: float) -> Event:
     if cls is None:
         raise UnknownType(f"unknown event type {reprlib.repr(name)}", "type")
     values = _decode_fields(cls, obj)
-    for stamp in ("attempt", "seq"):
-        if values[stamp] < 0:
-            raise CodecError(f"expected an integer >= 0, got {values[stamp]}", stamp)
     for time in ("t", *_plan(cls).times):
         if values.get(time) is not None:
             values[time] += offset

@@ -12,7 +12,9 @@ per streamed token), so nothing a watcher missed is ever lost.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +27,8 @@ BATCH_S = 0.05
 """How long events wait to be sent together: watchers see a run at 20 updates a second."""
 RECORDED_BATCH = 500
 """Events per message when a whole recorded run is published at once."""
+_EVENT_ID = re.compile(r"([0-9a-f]{8})\.([0-9]{1,18})", re.ASCII)
+"""An id this hub gives (`id: INSTANCE.N`): anything else a watcher sends back starts it over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +100,9 @@ class EventHub:
     def place(self, last_event_id: str | None) -> Place:
         """Where a watcher that last saw `last_event_id` goes on: just after it when it is one of this
         log's ids, else from the start (the watcher drops the events it already has)."""
-        instance, _, number = (last_event_id or "").partition(".")
-        if instance == self.instance and number.isdigit() and int(number) <= len(self.messages):
-            return Place(int(number), resumed=True)
+        known = _EVENT_ID.fullmatch(last_event_id or "")
+        if known is not None and known[1] == self.instance and int(known[2]) <= len(self.messages):
+            return Place(int(known[2]), resumed=True)
         return Place(0, resumed=False)
 
     @property
@@ -109,6 +113,12 @@ class EventHub:
     def behind(self, index: int) -> int:
         """Bytes in the log that a watcher about to read message `index` has not had yet."""
         return self.total - (self.sent_bytes[index - 1] if index else 0)
+
+    def up_to(self, index: int, size: int) -> int:
+        """Where a write that starts at message `index` ends to be about `size` bytes: at least one
+        message, and no more than the ones that fit in `size`."""
+        start = self.sent_bytes[index - 1] if index else 0
+        return max(index + 1, bisect.bisect_right(self.sent_bytes, start + size, lo=index))
 
     async def grown(self) -> None:
         """Wait for the next message."""

@@ -5,6 +5,11 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
 `…/calls/{call}/approve|deny` act on it, each recorded with who asked.
+
+Nothing a peer sends may cost the run it serves: connections are capped and must show the token
+within `AUTH_TIMEOUT_S` (`Gate`), so a flood of them never takes the descriptors the run's own
+connections need; a watcher dropped for being slow is cut off at once, its unsent bytes discarded;
+a malformed request gets its 400 and at most one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
+import logging
 import secrets
 import socket
 from collections.abc import Sequence
@@ -21,9 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from lfgtui.history.export import row_json
 from lfgtui.history.recorder import ticket_row
+from lfgtui.inert import inert
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.price_card import price_card
 from lfgtui.tickets import Ticket
@@ -42,8 +51,23 @@ MAX_BEHIND_BYTES = 8 * 1024 * 1024
 SEND_BUFFER_BYTES = 256 * 1024
 """The kernel's send buffer for each watcher: without a bound, a watcher that stopped reading would
 have megabytes queued for it before a write ever waited (and the drop above could start)."""
-WRITE_AT_ONCE = 64
-"""Messages written together to a watcher catching up."""
+WRITE_AT_ONCE_BYTES = 64 * 1024
+"""What is written to a watcher catching up at once (more only when one message is larger): what a
+watcher that stops reading can hold in this process beyond its kernel buffer, until it is dropped."""
+MAX_CONNECTIONS = 256
+"""Connections served at once, watchers included. Past it a connection is answered 503 and closed:
+a flood of connections never takes the file descriptors (1,024 by default) the run needs."""
+MAX_UNAUTHENTICATED = 32
+"""Connections at once that have not yet made a request with the token; past it, 503 too."""
+AUTH_TIMEOUT_S = 10.0
+"""A connection that has made no request with the token this long after it opened is closed."""
+WATCHER_HEADER = "LFG-Watcher"
+"""Who a watcher says it is (`lfg attach` sends `user@host`); a control action is recorded with it."""
+MAX_WATCHER_NAME = 100
+"""Characters of a watcher's name kept in what the run records."""
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+)
 
 
 class ServeError(Exception):
@@ -67,17 +91,17 @@ class RunControls:
     run: Run
 
     def cancel(self, ticket_id: str, who: str) -> str | None:
-        if self.run.cancel(ticket_id, why=f"cancel asked by {who} (lfg attach)"):
+        if self.run.cancel(ticket_id, why=f"cancel asked by {who}"):
             return None
         return f"{ticket_id} is not running"
 
     def retry(self, ticket_id: str, who: str) -> str | None:
-        if self.run.retry(ticket_id, why=f"retry asked by {who} (lfg attach)"):
+        if self.run.retry(ticket_id, why=f"retry asked by {who}"):
             return None
         return f"{ticket_id} is running or has completed: only a ticket that ended otherwise is retried"
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None:
-        if self.run.approvals.answer(ticket_id, call_id, allowed, by=f"{who} (lfg attach)"):
+        if self.run.approvals.answer(ticket_id, call_id, allowed, by=who):
             return None
         return f"no call {call_id!r} of {ticket_id} waits for approval (answered already, or it ended)"
 
@@ -86,6 +110,27 @@ class RunControls:
 class Address:
     host: str
     port: int
+
+    @property
+    def loopback(self) -> bool:
+        """Whether only this machine can reach it: `localhost` or a loopback address."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may resolve to any interface
+            return False
+
+    def refused(self, insecure_bind: bool) -> str | None:
+        """Why lfg will not listen here, or None: beyond loopback only with `--insecure-bind`."""
+        if self.loopback or insecure_bind:
+            return None
+        return (
+            f"refusing to serve on {self.host}: lfg speaks plain HTTP, so the token and every prompt "
+            "and answer would cross the network in clear text. Serve on 127.0.0.1 and reach it "
+            "through SSH (ssh -L PORT:127.0.0.1:PORT HOST) or a TLS proxy, or pass --insecure-bind "
+            "on a network you trust"
+        )
 
     @classmethod
     def parse(cls, text: str) -> Address:
@@ -97,17 +142,92 @@ class Address:
         return cls(host, int(port))
 
 
-def read_token(token_file: Path | None) -> str:
-    """The token in `token_file` (its first line), or a new random one."""
-    if token_file is None:
-        return secrets.token_urlsafe(32)
+def token_in(token_file: Path) -> str:
+    """The token in `token_file` (a byte-order mark and surrounding blanks left out); raises
+    `ServeError` when it cannot be read or is not printable ASCII without spaces, which is all
+    an HTTP header can carry."""
     try:
-        token = token_file.read_text(encoding="utf-8").strip()
+        token = token_file.read_text(encoding="utf-8-sig").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ServeError(f"cannot read the token file {token_file}: {exc}") from exc
-    if len(token) < 16 or not token.isprintable() or " " in token:
-        raise ServeError(f"the token in {token_file} must be at least 16 printable characters, no spaces")
+    if not token_problem(token):
+        return token
+    raise ServeError(f"the token in {token_file} {token_problem(token)}")
+
+
+def token_problem(token: str) -> str | None:
+    """What makes `token` unusable in an `Authorization` header, or None."""
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        return "must be printable ASCII characters, no spaces"
+    return None
+
+
+def read_token(token_file: Path | None) -> str:
+    """The token in `token_file`, or a new random one."""
+    if token_file is None:
+        return secrets.token_urlsafe(32)
+    token = token_in(token_file)
+    if len(token) < 16:
+        raise ServeError(f"the token in {token_file} must be at least 16 characters")
     return token
+
+
+class Gate:
+    """Makes each connection's protocol, in front of aiohttp's `web.Server`: a connection past
+    `MAX_CONNECTIONS`, or past `MAX_UNAUTHENTICATED` of those that have not yet shown the token, is
+    answered 503 and closed at once; one that has not shown it `auth_timeout_s` after it opened is
+    closed then."""
+
+    def __init__(self, server: web.Server, auth_timeout_s: float) -> None:
+        self.server = server
+        self.auth_timeout_s = auth_timeout_s
+        self.trusted: set[web.RequestHandler] = set()
+        """Open connections that made a request with the token (closed ones leave at the next)."""
+        self.refused = 0
+        """Connections answered 503 for want of room."""
+
+    def __call__(self) -> asyncio.Protocol:
+        connections = set(self.server.connections)
+        self.trusted &= connections
+        if len(connections) >= MAX_CONNECTIONS or len(connections - self.trusted) >= MAX_UNAUTHENTICATED:
+            self.refused += 1
+            return _Busy()
+        handler = self.server()
+        asyncio.get_running_loop().call_later(self.auth_timeout_s, self._expire, handler)
+        return handler
+
+    def _expire(self, handler: web.RequestHandler) -> None:
+        if handler not in self.trusted:
+            handler.force_close()
+
+
+class _Busy(asyncio.Protocol):
+    """A connection there is no room for: told so, and closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_BUSY)
+        transport.close()
+
+
+class _OneLine(logging.Filter):
+    """aiohttp's reports of failed requests: a malformed request from a peer (aiohttp answers it
+    400) is not this server's trouble and is dropped; anything else becomes one inert line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError | ConnectionError):
+            return False
+        said = record.getMessage() if exc is None else f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+        record.msg, record.args = f"lfg: serving: {inert(said)}", None
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+_REQUEST_LOG = logging.getLogger("lfgtui.remote.server.requests")
+_REQUEST_LOG.addFilter(_OneLine())
+_REQUEST_LOG.propagate = False
+_REQUEST_LOG.addHandler(logging.StreamHandler())
 
 
 class RunServer:
@@ -126,17 +246,21 @@ class RunServer:
         heartbeat_s: float = HEARTBEAT_S,
         write_timeout_s: float = WRITE_TIMEOUT_S,
         max_behind_bytes: int = MAX_BEHIND_BYTES,
+        auth_timeout_s: float = AUTH_TIMEOUT_S,
     ) -> None:
         self.hub = hub
         self.heartbeat_s = heartbeat_s
         self.write_timeout_s = write_timeout_s
         self.max_behind_bytes = max_behind_bytes
+        self.auth_timeout_s = auth_timeout_s
         self.run_id = run_id
         self.tickets = {ticket.id: ticket for ticket in tickets}
         self.controls = controls
         self.prices = prices
         self._expected = f"Bearer {token}".encode()
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self.gate: Gate | None = None
         self.url = ""
         self.watchers = 0
         self.dropped = 0
@@ -150,23 +274,34 @@ class RunServer:
         app.router.add_get(f"{API}/events", self._events)
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
         app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5, logger=_REQUEST_LOG
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, address.host, address.port)
+        assert self._runner.server is not None
+        self.gate = Gate(self._runner.server, self.auth_timeout_s)
         try:
-            await site.start()
+            loop = asyncio.get_running_loop()
+            self._listener = await loop.create_server(self.gate, address.host, address.port)
         except OSError as exc:
             await self._runner.cleanup()
             raise ServeError(f"cannot serve on {address.host}:{address.port}: {exc.strerror or exc}") from exc
-        host, port = self._runner.addresses[0][:2]
+        host, port = self._listener.sockets[0].getsockname()[:2]
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         return self.url
+
+    @property
+    def connections(self) -> int:
+        """Connections open now, watchers and all."""
+        return len(self._runner.server.connections) if self._runner and self._runner.server else 0
 
     async def aclose(self, grace_s: float = 0.0) -> None:
         """Stop serving, after up to `grace_s` for the watchers to take what is left (see `end`)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
                 await self._idle.wait()
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -174,9 +309,13 @@ class RunServer:
     async def _auth(self, request: web.Request, handler: web.Handler) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, self._expected):
-            return web.Response(
+            refused = web.Response(
                 status=401, text="a valid bearer token is needed\n", headers={"WWW-Authenticate": "Bearer"}
             )
+            refused.force_close()  # one guess per connection: it cannot stay open by guessing
+            return refused
+        if self.gate is not None:
+            self.gate.trusted.add(request.protocol)
         return await handler(request)
 
     async def _run(self, request: web.Request) -> web.Response:
@@ -210,12 +349,11 @@ class RunServer:
             await self._send(response, hub.hello())
             while True:
                 if min(hub.behind(index), hub.total - came_at) > self.max_behind_bytes:
-                    self.dropped += 1  # it comes back with Last-Event-ID
-                    return response
+                    return self._drop(request, response)  # it comes back with Last-Event-ID
                 if index < len(hub.messages):
-                    chunk = hub.messages[index : index + WRITE_AT_ONCE]
-                    await self._send(response, b"".join(chunk))
-                    index += len(chunk)
+                    end = hub.up_to(index, WRITE_AT_ONCE_BYTES)
+                    await self._send(response, b"".join(hub.messages[index:end]))
+                    index = end
                     continue
                 if hub.ended:
                     return response
@@ -225,14 +363,20 @@ class RunServer:
                 except TimeoutError:
                     await self._send(response, b": keep-alive\n\n")
         except TimeoutError:  # it could not take a message in time
-            self.dropped += 1
-            return response
+            return self._drop(request, response)
         except ConnectionError:
             return response
         finally:
             self.watchers -= 1
             if not self.watchers:
                 self._idle.set()
+
+    def _drop(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        """Cut a watcher off now: what is queued for it is discarded rather than kept until it reads."""
+        self.dropped += 1
+        if request.transport is not None:
+            request.transport.abort()
+        return response
 
     async def _send(self, response: web.StreamResponse, data: bytes) -> None:
         async with asyncio.timeout(self.write_timeout_s):
@@ -244,7 +388,7 @@ class RunServer:
             return _problem(403, "this run is served read-only: start it with --control to allow this")
         if ticket not in self.tickets:
             return _problem(404, f"the run has no ticket {ticket!r}")
-        who = request.remote or "an unknown address"
+        who = _who(request)
         match action:
             case "cancel":
                 problem = self.controls.cancel(ticket, who)
@@ -255,6 +399,13 @@ class RunServer:
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})
+
+
+def _who(request: web.Request) -> str:
+    """The watcher asking, as the run records it: its address, and the name it gives, made inert."""
+    peer = request.remote or "an unknown address"
+    name = request.headers.get(WATCHER_HEADER, "").strip()
+    return f"{peer} ({inert(name[:MAX_WATCHER_NAME])})" if name else peer
 
 
 def _problem(status: int, message: str) -> web.Response:

@@ -540,6 +540,29 @@ ELSEWHERE = {
         "tests/ui/test_live_markdown.py::test_a_huge_paragraph_costs_each_flush_what_a_short_one_does",
         "tests/ui/test_markdown_blocks.py::test_long_blocks_are_cut_the_same_however_the_text_is_split",
     ],
+    "`--serve` gets a flood of idle or unauthenticated connections, garbage requests or guessed tokens": [
+        "tests/remote/test_hostile_peers.py::test_connections_are_capped_and_timed_out_before_they_show_the_token",
+        "tests/remote/test_hostile_peers.py::test_malformed_requests_get_400_and_print_no_traceback",
+    ],
+    "a watcher stops reading, or resumes with an id the server never gave (`X.²`)": [
+        "tests/remote/test_hostile_peers.py::test_a_watcher_that_stops_reading_is_cut_off_and_leaves_nothing_queued",
+        "tests/remote/test_hostile_peers.py::test_an_id_the_server_never_gave_starts_the_stream_over",
+        "tests/remote/test_server.py::test_a_watcher_that_stops_reading_is_dropped_while_the_others_get_everything",
+    ],
+    "`--serve` is given an address beyond this machine (`0.0.0.0`, a host name)": [
+        "tests/remote/test_hostile_peers.py::test_lfg_refuses_to_serve_beyond_this_machine_unless_told",
+    ],
+    (
+        "`lfg attach` gets a non-ASCII id, a clock of 400 digits, a negative count, events after an "
+        "attempt's end, a description over 16 MiB, a 502, or a server that greets and drops"
+    ): [
+        "tests/remote/test_hostile_peers.py::test_attach_takes_no_bad_id_clock_count_or_event_after_an_attempts_end",
+        "tests/remote/test_hostile_peers.py::test_attach_backs_off_from_a_502_and_gives_up_on_a_server_that_greets_and_drops",
+        "tests/remote/test_hostile_peers.py::test_attach_takes_no_description_of_a_run_past_its_size_limit",
+    ],
+    "`lfg attach` gets a token with non-ASCII characters, or a token file with a byte-order mark": [
+        "tests/remote/test_hostile_peers.py::test_a_token_file_with_a_bom_is_read_and_a_token_an_http_header_cannot_carry_is_refused",
+    ],
 }
 """README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
 tests that cover it."""

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from lfgtui.events import ApprovalAnswered, AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, TextDelta
 from lfgtui.providers.registry import Providers
-from lfgtui.remote.attach import AttachError, Attachment
+from lfgtui.remote.attach import AttachError, Attachment, watcher_name
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
@@ -387,7 +387,7 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
             await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             await pilot.press("y")
             await until(pilot, lambda: w.state is PaneState.APPROVAL and len(w.tools.rows) == 2)
-            assert "write_file approved by 127.0.0.1 (lfg attach)" in w.status_note
+            assert f"write_file approved by 127.0.0.1 ({watcher_name()})" in w.status_note
             await pilot.press("n")
             await until(pilot, lambda: w.finished)
             await finish(run)
@@ -397,7 +397,8 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
     write, command = w.tools.rows.values()
     assert (write.state, command.state) == (ToolState.OK, ToolState.DENIED)
     answers = [(e.allowed, e.by) for e in run.events if isinstance(e, ApprovalAnswered)]
-    assert answers == [(True, "127.0.0.1 (lfg attach)"), (False, "127.0.0.1 (lfg attach)")]
+    who = f"127.0.0.1 ({watcher_name()})"  # lfg attach says who it is: user@host
+    assert answers == [(True, who), (False, who)]
     assert (tmp_path / "notes" / "summary.md").exists()
 
 

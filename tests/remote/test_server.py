@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -121,7 +122,8 @@ async def test_cancel_and_retry_need_control_and_are_recorded_with_who_asked(
         async with run.client() as client:
             while not any(isinstance(e, TextDelta) and e.ticket == "slow" for e in run.events):
                 await asyncio.sleep(0.01)
-            assert (await client.post("/v1/tickets/slow/cancel")).json() == {"ok": True}
+            named = {"LFG-Watcher": "ada@lab \u009b2J".encode()}  # the name a watcher gives, made inert
+            assert (await client.post("/v1/tickets/slow/cancel", headers=named)).json() == {"ok": True}
             await run.run.states["slow"].finished.wait()
             missing = await client.post("/v1/tickets/nobody/cancel")
             again = await client.post("/v1/tickets/slow/cancel")
@@ -134,8 +136,8 @@ async def test_cancel_and_retry_need_control_and_are_recorded_with_who_asked(
         await finish(run)
     notes = [(e.attempt, e.message) for e in run.events if type(e) is Status and e.ticket == "slow"]
     assert notes == [
-        (1, "cancel asked by 127.0.0.1 (lfg attach)"),
-        (2, "retry asked by 127.0.0.1 (lfg attach)"),
+        (1, "cancel asked by 127.0.0.1 (ada@lab \\x9b2J)"),
+        (2, "retry asked by 127.0.0.1"),
     ]
     ends = [e.outcome for e in run.events if isinstance(e, AttemptEnded) and e.ticket == "slow"]
     assert ends == [Outcome.CANCELLED, Outcome.COMPLETED]
@@ -161,9 +163,9 @@ async def test_approve_and_deny_answer_a_waiting_call_and_are_recorded_with_who_
     answers = [(e.call_id, e.message) for e in run.events if isinstance(e, ApprovalAsked | ApprovalAnswered)]
     assert answers == [
         (write.call_id, "write_file waits for approval"),
-        (write.call_id, "write_file approved by 127.0.0.1 (lfg attach)"),
+        (write.call_id, "write_file approved by 127.0.0.1"),
         (command.call_id, "run_command waits for approval"),
-        (command.call_id, "run_command denied by 127.0.0.1 (lfg attach)"),
+        (command.call_id, "run_command denied by 127.0.0.1"),
     ]
     assert (tmp_path / "notes" / "summary.md").exists()
 
@@ -215,7 +217,9 @@ async def test_a_watcher_that_stops_reading_is_dropped_while_the_others_get_ever
         await finish(run)
         assert identities(await watched) == identities(run.events)
         assert run.server.dropped >= 1
-        received = await asyncio.wait_for(reader.read(), 10)  # what it had been sent, then the end of it
+        received = b""
+        with contextlib.suppress(ConnectionResetError):  # cut off: what it had been sent, then a reset
+            received = await asyncio.wait_for(reader.read(), 10)
         assert b"event: end" not in received and len(received) < run.hub.total, (
             "the stuck watcher was dropped"
         )
@@ -263,5 +267,5 @@ def test_a_headless_run_served_with_control_waits_for_a_watchers_answer(tmp_path
         ("run_command", "run_command waits for approval"),
     ]
     answers = [(line["allowed"], line["by"]) for line in lines if line["type"] == "approval_answer"]
-    assert answers == [(True, "127.0.0.1 (lfg attach)"), (False, "127.0.0.1 (lfg attach)")]
+    assert answers == [(True, "127.0.0.1"), (False, "127.0.0.1")]  # a client that gives no name
     assert (env.workdir / "notes" / "summary.md").exists()

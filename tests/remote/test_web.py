@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.history.store import Selection, Store
+from lfgtui.remote.attach import watcher_name
 from tests.test_cli import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -123,4 +124,4 @@ async def test_lfg_web_shows_the_demo_in_chromium_and_c_cancels_a_running_ticket
     finally:
         os.killpg(web.pid, signal.SIGINT)
         await asyncio.to_thread(web.wait, 30)
-    assert attempts == [("cancelled", ["cancel asked by 127.0.0.1 (lfg attach)"])]
+    assert attempts == [("cancelled", [f"cancel asked by 127.0.0.1 ({watcher_name()})"])]
