@@ -515,6 +515,13 @@ ELSEWHERE = {
     "`lfg web --host` names an address other machines reach, or 0.0.0.0": [
         f"{WEB}::test_a_host_others_reach_is_refused_with_the_reason",
     ],
+    "a browser tab opens `lfg web FILE`, or is reloaded, after its run has ended": [
+        "tests/remote/test_web_tabs.py::test_a_tab_opened_after_the_run_ended_shows_the_recorded_run",
+    ],
+    "a tab's `lfg attach` cannot start (the run's server is gone, the token is refused, the config is "
+    "invalid)": [
+        "tests/remote/test_web_tabs.py::test_a_tab_whose_lfg_attach_cannot_start_shows_why",
+    ],
 }
 """README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
 tests that cover it."""
