@@ -202,7 +202,7 @@ class WebServer(Server):
         if self.tabs >= self.max_tabs:
             await websocket.send_bytes(
                 _terminal_text(
-                    f"lfg web: {self.tabs} tabs are open already, as many as --max-tabs allows "
+                    f"lfg web: as many tabs as --max-tabs allows ({self.max_tabs}) are open already "
                     "(each runs its own lfg attach). Close one, then reload this page."
                 )
             )

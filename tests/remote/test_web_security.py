@@ -91,7 +91,7 @@ async def test_tabs_past_max_tabs_are_told_why_and_start_nothing(env: dict[str, 
         second = await client.ws_connect(served.origin + "/ws", headers=headers)
         message = await second.receive(timeout=30)
         assert message.type == aiohttp.WSMsgType.BINARY
-        assert "1 tabs are open already, as many as --max-tabs allows" in message.data.decode()
+        assert "as many tabs as --max-tabs allows (1) are open already" in message.data.decode()
         await second.close()
         await first.close()
 
