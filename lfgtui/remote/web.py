@@ -233,15 +233,14 @@ class TabService(AppService):
     """One tab's `lfg attach`. textual-serve leaves a tab on its splash when the app ends before it
     starts (server gone, token refused); this one shows the end of the app's stderr instead."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.shown = False
-        self.stderr = KeptStderr()
+    shown = False
+    """Whether the app drew anything: after its prelude, textual-serve hands only its data here."""
+    stderr: KeptStderr | None = None
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
         process = await super()._open_app_process(width, height)
         assert process.stderr is not None
-        self.stderr.stream = process.stderr
+        self.stderr = KeptStderr(process.stderr)
         # AppService.run reads the stderr from here (only with read()); this keeps its end too
         process.stderr = self.stderr  # type: ignore[assignment]
         return process
@@ -253,7 +252,8 @@ class TabService(AppService):
     async def run(self) -> None:
         await super().run()
         if not self.shown:
-            why = inert(self.stderr.kept.decode("utf-8", "replace")).strip() or "it said nothing"
+            said = self.stderr.kept if self.stderr is not None else b""
+            why = inert(said.decode("utf-8", "replace")).strip() or "it said nothing"
             text = f"lfg web: this tab's lfg attach did not start:\n{why}\nReload the page to try again."
             with contextlib.suppress(ConnectionResetError):
                 await self.remote_write_bytes(_terminal_text(text))
@@ -263,11 +263,10 @@ class TabService(AppService):
 class KeptStderr:
     """A tab's stderr as AppService reads it, keeping its last `STDERR_KEPT_BYTES`."""
 
-    stream: asyncio.StreamReader | None = None
+    stream: asyncio.StreamReader
     kept: bytes = b""
 
     async def read(self, n: int = -1) -> bytes:
-        assert self.stream is not None
         data = await self.stream.read(n)
         self.kept = (self.kept + data)[-STDERR_KEPT_BYTES:]
         return data
