@@ -3,6 +3,7 @@ browser, not a DNS-rebinding host name, not a client without the key; and tabs a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -120,35 +121,59 @@ socket.onclose = () => {{ if (document.title !== "opened") document.title = "ref
 </script>"""
 
 
+@contextlib.asynccontextmanager
+async def page_elsewhere(html: str) -> AsyncIterator[int]:
+    """A page served on another port of 127.0.0.1, as any other program could: yields the port."""
+    app = web.Application()
+
+    async def page(_: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="the browser test needs Chromium (apt-get install chromium)")
 async def test_a_page_from_another_port_cannot_open_the_websocket_in_the_same_browser(served: LfgWeb) -> None:
     """The browser holds the cookie (the person opened lfg web), and cookies do not tell ports
     apart: only the Origin tells lfg web's page from another page on 127.0.0.1."""
     playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright")
-    hostile = web.Application()
-    page_text = HOSTILE_PAGE.format(port=served.port)
+    async with (
+        page_elsewhere(HOSTILE_PAGE.format(port=served.port)) as hostile_port,
+        playwright.async_playwright() as driver,
+    ):
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = await browser.new_context()
+        own = await context.new_page()
+        await own.goto(served.url)
+        await own.wait_for_url(served.origin + "/")
+        assert any(c["name"] == f"lfg_web_{served.port}" for c in await context.cookies())
+        other = await context.new_page()
+        await other.goto(f"http://127.0.0.1:{hostile_port}/")
+        await other.wait_for_function("document.title !== ''")
+        assert await other.title() == "refused"
+        await browser.close()
 
-    async def page(_: web.Request) -> web.Response:
-        return web.Response(text=page_text, content_type="text/html")
 
-    hostile.router.add_get("/", page)
-    runner = web.AppRunner(hostile)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    hostile_port = runner.addresses[0][1]
-    try:
-        async with playwright.async_playwright() as driver:
-            browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            context = await browser.new_context()
-            own = await context.new_page()
-            await own.goto(served.url)
-            await own.wait_for_url(served.origin + "/")
-            assert any(c["name"] == f"lfg_web_{served.port}" for c in await context.cookies())
-            other = await context.new_page()
-            await other.goto(f"http://127.0.0.1:{hostile_port}/")
-            await other.wait_for_function("document.title !== ''")
-            assert await other.title() == "refused"
-            await browser.close()
-    finally:
-        await runner.cleanup()
+@pytest.mark.skipif(CHROMIUM is None, reason="the browser test needs Chromium (apt-get install chromium)")
+async def test_the_printed_url_followed_from_another_sites_link_lets_the_browser_in(served: LfgWeb) -> None:
+    """A SameSite=Strict cookie set by a redirect that a link from another site led to would not
+    be sent to the page it redirects to: the page takes the browser on instead."""
+    playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright")
+    async with (
+        page_elsewhere(f'<a id="lfg" href="{served.url}">lfg</a>') as chat_port,
+        playwright.async_playwright() as driver,
+    ):
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = await browser.new_page()
+        await page.goto(f"http://localhost:{chat_port}/")  # localhost: another site than 127.0.0.1
+        await page.click("#lfg")
+        await page.wait_for_url(served.origin + "/")
+        assert "textual-terminal" in await page.content()
+        await browser.close()
