@@ -114,6 +114,17 @@ def _web_arguments(web: argparse.ArgumentParser) -> None:
     source.add_argument("--attach", metavar="URL", help="show a run another lfg serves instead")
     web.add_argument("--host", default="127.0.0.1", help="where the browser connects (default 127.0.0.1)")
     web.add_argument("--port", type=int, default=8000, help="the browser's port (default 8000)")
+    web.add_argument(
+        "--i-know-this-is-exposed",
+        action="store_true",
+        help="serve on a --host that is not loopback (others who get the URL can approve commands; no TLS)",
+    )
+    web.add_argument(
+        "--max-tabs",
+        type=int,
+        default=8,
+        help="browser tabs shown at once, each an lfg attach process of its own (default 8)",
+    )
     web.add_argument("--token", help="with --attach: the server's token (default: $LFG_TOKEN)")
     web.add_argument("--config", type=Path, help="config file, for the run, the theme and keys")
     web.add_argument("--db", type=Path, help="the history file the run is recorded in")

@@ -5,25 +5,52 @@ runs `lfg attach`, so every tab shows the same run: `lfg web FILE` first starts 
 headless `lfg run --serve --control` of its own on a loopback port with a fresh token, and stops it
 (Ctrl-C, so it is recorded as cancelled) when it ends; `lfg web --attach URL` shows a run served
 elsewhere. The token reaches the tabs in their environment, never on a command line.
+
+The run's server ends with the run, but the page does not: once the run's process has ended, `lfg
+web FILE` serves its record with `lfg serve RUN_ID` (same token, loopback) and later tabs attach to
+that. A tab whose `lfg attach` ends before it shows anything shows why (its stderr), not a splash.
+
+Nobody else may drive it (web_gate.py): every request needs the key printed at start, kept in a
+cookie, from this server's own page and under its own name; a non-loopback `--host` needs
+`--i-know-this-is-exposed`, and at most `--max-tabs` tabs run an `lfg attach` at once (each is a
+process of its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from aiohttp import WSMsgType
+from aiohttp.web import Application, Request, WebSocketResponse
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
+
+from lfgtui.inert import inert
+from lfgtui.remote.web_gate import Gate, is_loopback, is_wildcard
 
 EXIT_USAGE = 2
 START_TIMEOUT_S = 60.0
 SERVING = re.compile(r"serving this run at (http://\S+)")
+RECORDED = re.compile(r"recorded as run (\S+) ")
+"""What `lfg run` says last when its history has the run."""
+POLL_S = 0.25
+"""How often `lfg web FILE` looks whether its run's process has ended."""
+STDERR_KEPT_BYTES = 4096
+"""The end of a tab's stderr kept to say why its `lfg attach` did not start."""
 
 
 def _warn(message: str) -> None:
@@ -31,33 +58,233 @@ def _warn(message: str) -> None:
 
 
 def web(args: argparse.Namespace) -> int:
-    from textual_serve.server import Server
-
+    refused = _refused_host(args)
+    if refused is not None:
+        _warn(refused)
+        return EXIT_USAGE
+    if args.max_tabs < 1:
+        _warn("--max-tabs must be at least 1")
+        return EXIT_USAGE
     if args.attach is not None:
         token = args.token or os.environ.get("LFG_TOKEN")
         if not token:
             _warn("lfg web --attach needs the server's token: --token or $LFG_TOKEN")
             return EXIT_USAGE
-        url, run = args.attach, None
+        source = Source(args.attach, args.config)
     else:
         started = _start_run(args)
         if isinstance(started, int):
             return started
-        url, token, run = started
+        source, token = started
     os.environ["LFG_TOKEN"] = token  # the tabs' `lfg attach` inherit it
-    command = [sys.executable, "-m", "lfgtui", "attach", url]
-    if args.config is not None:
-        command += ["--config", str(args.config)]
     try:
-        Server(shlex.join(command), host=args.host, port=args.port, title="lfg").serve()
+        gate = Gate.for_address(secrets.token_urlsafe(32), args.host, args.port)
+        WebServer(source, gate, args.max_tabs).serve()
     finally:
-        if run is not None:
-            _stop(run)
+        source.stop()
     return 0
 
 
-def _start_run(args: argparse.Namespace) -> tuple[str, str, subprocess.Popen[str]] | int:
-    """`lfg run FILE --headless --serve` in the background: its URL, its token and the process."""
+@dataclass
+class Source:
+    """Where a new tab's `lfg attach` connects. For `lfg web FILE`: the run's own server while its
+    process lasts, then an `lfg serve` of its record, until Ctrl-C."""
+
+    url: str
+    config: Path | None
+    run: subprocess.Popen[str] | None = None
+    folder: Path | None = None
+    """Where the run's token file and the logs are."""
+    db: Path | None = None
+    record: subprocess.Popen[str] | None = None
+    switched: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once tabs attach to the record (or it could not be served): those opened after the
+    run's process ended wait for it."""
+
+    async def command(self) -> str:
+        """The `lfg attach` a tab runs now."""
+        if self.run is not None and self.run.poll() is not None:
+            await self.switched.wait()
+        command = [sys.executable, "-m", "lfgtui", "attach", self.url]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        return shlex.join(command)
+
+    async def follow(self) -> None:
+        """Once the run's process has ended, have tabs attach to its record instead."""
+        if self.run is None or self.folder is None:
+            return
+        while self.run.poll() is None:  # noqa: ASYNC110 (a Popen started before the loop: polled)
+            await asyncio.sleep(POLL_S)
+        try:
+            recorded = RECORDED.search((self.folder / "run.log").read_text())
+            if recorded is None:
+                _warn("the run ended unrecorded (history off?): new tabs cannot show it")
+            else:
+                await self._serve_record(recorded.group(1), self.folder)
+        finally:
+            self.switched.set()
+
+    async def _serve_record(self, run_id: str, folder: Path) -> None:
+        command = [sys.executable, "-m", "lfgtui", "serve", run_id, "--serve", "127.0.0.1:0"]
+        command += ["--token-file", str(folder / "token")]
+        for flag, value in (("--config", self.config), ("--db", self.db)):
+            if value is not None:
+                command += [flag, str(value)]
+        log = folder / "serve.log"
+        self.record = _launch(command, log)
+        url = await asyncio.to_thread(_wait_serving, self.record, log)
+        if url is None:
+            _warn(f"the run ended, and its record could not be served: {_tail(log)}")
+            return
+        self.url = url
+        _warn(f"the run ended; new tabs show its record (lfg serve {run_id})")
+
+    def stop(self) -> None:
+        """Stop the run and its record's server; the token file and logs go with them."""
+        for process in (self.run, self.record):
+            if process is not None:
+                _stop(process)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _refused_host(args: argparse.Namespace) -> str | None:
+    """Why `--host` is not served, or None: a wildcard cannot be checked against, and an address
+    others reach needs `--i-know-this-is-exposed`."""
+    if is_wildcard(args.host):
+        return (
+            f"--host {args.host}: name the address the browser will use (e.g. --host 192.168.1.5), "
+            "so that lfg web can check every request is made to it"
+        )
+    if is_loopback(args.host) or args.i_know_this_is_exposed:
+        return None
+    return (
+        f"--host {args.host} is not a loopback address: anyone who can reach that port and gets the "
+        "URL lfg web prints can approve its tool calls (write_file, run_command), and without TLS the "
+        "URL's key crosses the network in the clear. Reach it through SSH (ssh -L 8000:127.0.0.1:8000) "
+        "or a TLS proxy instead; to serve it there anyway, add --i-know-this-is-exposed"
+    )
+
+
+class WebServer(Server):
+    """textual-serve's server behind a `Gate`, with at most `max_tabs` tabs running at once, each
+    attaching to what `source` serves when it opens."""
+
+    def __init__(self, source: Source, gate: Gate, max_tabs: int) -> None:
+        super().__init__("lfg attach", host=gate.host.strip("[]"), port=gate.port, title="lfg")
+        self.public_url = gate.origin
+        self.source = source
+        self.gate = gate
+        self.max_tabs = max_tabs
+        self.tabs = 0
+        self.following: asyncio.Task[None] | None = None
+
+    async def _make_app(self) -> Application:
+        app = await super()._make_app()
+        app.middlewares.append(self.gate.check)
+        return app
+
+    async def on_startup(self, app: Application) -> None:
+        _warn(f"open {self.gate.url} in a browser (its key lets the browser in; share it with nobody)")
+        _warn("press Ctrl-C to stop")
+        self.following = asyncio.create_task(self.source.follow())
+
+    async def on_shutdown(self, app: Application) -> None:
+        if self.following is not None:
+            self.following.cancel()
+            await asyncio.wait([self.following])
+
+    async def handle_websocket(self, request: Request) -> WebSocketResponse:
+        """A tab: its own `lfg attach`, unless `max_tabs` run already."""
+        websocket = WebSocketResponse(heartbeat=15)
+        await websocket.prepare(request)
+        if self.tabs >= self.max_tabs:
+            await websocket.send_bytes(
+                _terminal_text(
+                    f"lfg web: as many tabs as --max-tabs allows ({self.max_tabs}) are open already "
+                    "(each runs its own lfg attach). Close one, then reload this page."
+                )
+            )
+            await _until_closed(websocket)
+            return websocket
+        self.tabs += 1
+        try:
+            width = to_int(request.query.get("width", "80"), 80)
+            height = to_int(request.query.get("height", "24"), 24)
+            service = TabService(
+                await self.source.command(),
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=websocket.close,
+                download_manager=self.download_manager,
+            )
+            await service.start(width, height)
+            try:
+                await self._process_messages(websocket, service)
+            finally:
+                await service.stop()
+        finally:
+            self.tabs -= 1
+        return websocket
+
+
+class TabService(AppService):
+    """One tab's `lfg attach`. textual-serve leaves a tab on its splash when the app ends before it
+    starts (server gone, token refused); this one shows the end of the app's stderr instead."""
+
+    shown = False
+    """Whether the app drew anything: after its prelude, textual-serve hands only its data here."""
+    stderr: KeptStderr | None = None
+
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
+        process = await super()._open_app_process(width, height)
+        assert process.stderr is not None
+        self.stderr = KeptStderr(process.stderr)
+        # AppService.run reads the stderr from here (only with read()); this keeps its end too
+        process.stderr = self.stderr  # type: ignore[assignment]
+        return process
+
+    async def on_data(self, payload: bytes) -> None:
+        self.shown = True
+        await super().on_data(payload)
+
+    async def run(self) -> None:
+        await super().run()
+        if not self.shown:
+            said = self.stderr.kept if self.stderr is not None else b""
+            why = inert(said.decode("utf-8", "replace")).strip() or "it said nothing"
+            text = f"lfg web: this tab's lfg attach did not start:\n{why}\nReload the page to try again."
+            with contextlib.suppress(ConnectionResetError):
+                await self.remote_write_bytes(_terminal_text(text))
+
+
+@dataclass
+class KeptStderr:
+    """A tab's stderr as AppService reads it, keeping its last `STDERR_KEPT_BYTES`."""
+
+    stream: asyncio.StreamReader
+    kept: bytes = b""
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self.stream.read(n)
+        self.kept = (self.kept + data)[-STDERR_KEPT_BYTES:]
+        return data
+
+
+def _terminal_text(text: str) -> bytes:
+    """`text` for a tab's terminal: xterm.js takes bytes, lines ending in CR LF."""
+    return text.replace("\n", "\r\n").encode() + b"\r\n"
+
+
+async def _until_closed(websocket: WebSocketResponse) -> None:
+    async for message in websocket:
+        if message.type == WSMsgType.ERROR:
+            break
+
+
+def _start_run(args: argparse.Namespace) -> tuple[Source, str] | int:
+    """`lfg run FILE --headless --serve` in the background: where it serves, and its token."""
     token = secrets.token_urlsafe(32)
     folder = Path(tempfile.mkdtemp(prefix="lfg-web-"))
     token_file = folder / "token"
@@ -71,22 +298,43 @@ def _start_run(args: argparse.Namespace) -> tuple[str, str, subprocess.Popen[str
             command += [flag, str(value)]
     if args.yes:
         command.append("--yes")
+    run = _launch(command, log)
+    url = _wait_serving(run, log)
+    if url is not None:
+        return Source(url, args.config, run, folder, args.db), token
+    if run.poll() is not None:
+        sys.stderr.write(log.read_text())
+        return run.returncode or 1
+    _stop(run)
+    _warn(f"the run did not start serving within {START_TIMEOUT_S:g} s; its log: {log}")
+    return 1
+
+
+def _launch(command: list[str], log: Path) -> subprocess.Popen[str]:
+    """`command` in the background, its stderr to `log`."""
     with log.open("w") as err:
-        run = subprocess.Popen(
+        return subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, text=True
         )
+
+
+def _wait_serving(process: subprocess.Popen[str], log: Path) -> str | None:
+    """The URL `process` serves at, once its `log` says; None if it ends or has not within
+    `START_TIMEOUT_S`."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         found = SERVING.search(log.read_text())
         if found:
-            return found.group(1), token, run
-        if run.poll() is not None:
-            sys.stderr.write(log.read_text())
-            return run.returncode or 1
+            return found.group(1)
+        if process.poll() is not None:
+            return None
         time.sleep(0.05)
-    _stop(run)
-    _warn(f"the run did not start serving within {START_TIMEOUT_S:g} s; its log: {log}")
-    return 1
+    return None
+
+
+def _tail(log: Path) -> str:
+    """The log's last lines, to say why a process did not serve."""
+    return " ".join(log.read_text().splitlines()[-3:]) or f"see {log}"
 
 
 def _stop(run: subprocess.Popen[str]) -> None:

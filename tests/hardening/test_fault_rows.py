@@ -381,6 +381,9 @@ def test_fault_row(harness: Harness, row: Row) -> None:
     result.check_history()
 
 
+WEB = "tests/remote/test_web_security.py"
+"""The tests of who may use `lfg web`."""
+
 ELSEWHERE = {
     "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
     "session": [
@@ -562,6 +565,26 @@ ELSEWHERE = {
     ],
     "`lfg attach` gets a token with non-ASCII characters, or a token file with a byte-order mark": [
         "tests/remote/test_hostile_peers.py::test_a_token_file_with_a_bom_is_read_and_a_token_an_http_header_cannot_carry_is_refused",
+    ],
+    "a web page in the person's browser (even one served from another port of 127.0.0.1), a DNS-rebinding "
+    "host name or any client without the key tries to use `lfg web`": [
+        f"{WEB}::test_without_the_key_the_page_its_files_and_the_websocket_are_refused",
+        f"{WEB}::test_a_host_name_it_does_not_serve_is_refused_even_with_the_cookie",
+        f"{WEB}::test_a_websocket_without_this_pages_origin_is_refused_even_with_the_cookie",
+        f"{WEB}::test_a_page_from_another_port_cannot_open_the_websocket_in_the_same_browser",
+    ],
+    "more browser tabs open `lfg web` than `--max-tabs` (default 8)": [
+        f"{WEB}::test_tabs_past_max_tabs_are_told_why_and_start_nothing",
+    ],
+    "`lfg web --host` names an address other machines reach, or 0.0.0.0": [
+        f"{WEB}::test_a_host_others_reach_is_refused_with_the_reason",
+    ],
+    "a browser tab opens `lfg web FILE`, or is reloaded, after its run has ended": [
+        "tests/remote/test_web_tabs.py::test_a_tab_opened_after_the_run_ended_shows_the_recorded_run",
+    ],
+    "a tab's `lfg attach` cannot start (the run's server is gone, the token is refused, the config is "
+    "invalid)": [
+        "tests/remote/test_web_tabs.py::test_a_tab_whose_lfg_attach_cannot_start_shows_why",
     ],
 }
 """README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the

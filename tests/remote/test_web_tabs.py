@@ -1,0 +1,92 @@
+"""What an `lfg web` tab shows when it cannot show the run live: the finished run, or why not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, ESCAPES, Frames, LfgWeb, lfg_web
+
+QUICK = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "hi"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "config.toml").write_text("")
+    return {**os.environ, "LFG_DB": str(tmp_path / "h.sqlite3"), "LFG_CONFIG": str(tmp_path / "config.toml")}
+
+
+async def shown_in_tab(websocket: aiohttp.ClientWebSocketResponse, text: str) -> str:
+    """What the tab's terminal received until it shows `text` (bounded: a tab that stays blank fails)."""
+    received = ""
+    async with asyncio.timeout(45):
+        while text not in ESCAPES.sub("", received):
+            message = await websocket.receive()
+            assert message.type == aiohttp.WSMsgType.BINARY, f"the tab closed showing {received!r}"
+            received += message.data.decode("utf-8", "replace")
+    return ESCAPES.sub("", received)
+
+
+async def test_a_tab_whose_lfg_attach_cannot_start_shows_why(env: dict[str, str]) -> None:
+    async with (
+        lfg_web(["--attach", "http://127.0.0.1:9", "--token", "t" * 20, "--max-tabs", "1"], env) as served,
+        aiohttp.ClientSession() as client,
+    ):
+        headers = served.cookie() | {"Origin": served.origin}
+        tab = await client.ws_connect(served.origin + "/ws", headers=headers)
+        shown = await shown_in_tab(tab, "Reload the page to try again")
+        assert "this tab's lfg attach did not start" in shown
+        assert "cannot reach http://127.0.0.1:9" in shown
+        await tab.close()
+        again = await client.ws_connect(served.origin + "/ws", headers=headers)  # its place is free
+        assert "cannot reach" in await shown_in_tab(again, "Reload the page to try again")
+        await again.close()
+
+
+def run_gone(web: LfgWeb) -> bool:
+    """Whether the `lfg run` that `lfg web FILE` started has exited (its child processes, on Linux)."""
+    children = Path(f"/proc/{web.process.pid}/task/{web.process.pid}/children").read_text().split()
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"run" in command and b"--headless" in command:
+            return False
+    return True
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="the browser test needs Chromium (apt-get install chromium)")
+async def test_a_tab_opened_after_the_run_ended_shows_the_recorded_run(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright")
+    tickets = tmp_path / "quick.toml"
+    tickets.write_text(QUICK)
+    async with lfg_web([str(tickets)], env) as web:
+        async with asyncio.timeout(45):
+            while not run_gone(web):
+                await asyncio.sleep(0.1)
+        frames = Frames()
+        async with playwright.async_playwright() as driver:
+            browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = await browser.new_page(viewport={"width": 1200, "height": 700})
+            page.on("websocket", lambda ws: ws.on("framereceived", frames.take))
+            await page.goto(web.url)
+            await frames.until_shown("Hello! I am the", "attached to")
+            await page.reload()  # a reload after the end, too
+            frames.received.clear()
+            await frames.until_shown("Hello! I am the")
+            await browser.close()
