@@ -184,12 +184,14 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
+    from lfgtui.logs import route_library_logs
     from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
     from lfgtui.ui import terminal_attached
 
+    route_library_logs()  # before any library can log: nothing they quote reaches the terminal
     use_tui = not (args.headless or args.json) and terminal_attached()
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:

@@ -18,7 +18,6 @@ import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 from lfgtui.tools import supervisor
 from lfgtui.tools.base import stdlib_script
@@ -32,10 +31,11 @@ REQUEST_PIPE_BYTES = 1024 * 1024
 
 
 async def start_agent(
-    command: Sequence[str], env: Mapping[str, str], workdir: Path, log: IO[bytes]
+    command: Sequence[str], env: Mapping[str, str], workdir: Path
 ) -> asyncio.subprocess.Process:
-    """Start the agent in `workdir` with exactly `env`, its stdin and stdout piped to lfg, its
-    stderr to `log`. Raises OSError when it cannot be started (its program is not found, say)."""
+    """Start the agent in `workdir` with exactly `env`, its stdin, stdout and stderr piped to lfg
+    (its stderr for `agent_log.AgentLog`). Raises OSError when it cannot be started (its program is
+    not found, say)."""
     program = shutil.which(command[0], path=env.get("PATH", os.defpath))
     if program is None:
         raise FileNotFoundError(errno.ENOENT, "not found on the agent's PATH", command[0])
@@ -43,7 +43,7 @@ async def start_agent(
     common = {
         "stdin": asyncio.subprocess.PIPE,
         "stdout": asyncio.subprocess.PIPE,
-        "stderr": log,
+        "stderr": asyncio.subprocess.PIPE,
         "cwd": workdir,
         "start_new_session": True,
         "limit": READ_LIMIT,

@@ -389,6 +389,20 @@ ELSEWHERE = {
         "tests/acp/test_attempt.py::test_an_agent_that_never_answers_initialize_times_out",
         "tests/acp/test_run.py::test_an_agent_that_crashes_fails_only_its_ticket",
     ],
+    "a coding agent sends JSON that is not a JSON-RPC message (an id that is a list, an error that is not "
+    "an object, nesting deeper than Python parses), a line over 64 MiB, or a message of more than 100,000 "
+    "objects and arrays": [
+        "tests/acp/test_side_channels.py::test_json_that_is_not_a_json_rpc_message_fails_the_ticket_as_malformed",
+        "tests/acp/test_side_channels.py::test_a_message_of_too_many_objects_is_refused_before_it_is_parsed",
+        "tests/acp/test_side_channels.py::test_brackets_inside_strings_are_text_and_not_counted",
+        "tests/acp/test_side_channels.py::test_a_line_over_64_mib_is_refused_as_it_is_read",
+    ],
+    "a coding agent floods its stderr": [
+        "tests/acp/test_side_channels.py::test_the_agents_log_keeps_its_head_and_tail_and_says_what_it_dropped",
+    ],
+    "a library logs what an agent or a server sent (the ACP SDK quotes an unknown method's name)": [
+        "tests/acp/test_side_channels.py::test_a_library_logging_what_an_agent_sent_never_writes_it_to_the_terminal",
+    ],
     "a coding agent asks for a terminal, or for a file outside the workdir, in .git or behind a link": [
         "tests/acp/test_attempt.py::test_a_client_method_lfg_does_not_offer_is_answered_method_not_found",
         "tests/acp/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
