@@ -408,6 +408,11 @@ ELSEWHERE = {
         "tests/acp/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
         "tests/acp/test_attempt.py::test_a_write_the_person_did_not_see_is_asked_for",
     ],
+    "a prompt with its dependencies' answers filled in (`{{ outputs.ID }}`, quoted once or many times) "
+    "would be longer than 4,000,000 characters": [
+        "tests/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
+        "tests/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
+    ],
     "a ticket's coding agent is not installed": [
         "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
     ],
