@@ -413,6 +413,10 @@ ELSEWHERE = {
         "tests/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
         "tests/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
     ],
+    "a 429's Retry-After asks for minutes, or is an HTTP-date (RFC 9110)": [
+        "tests/test_agent.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
+        "tests/test_agent.py::test_a_retry_after_http_date_is_waited_until_that_moment",
+    ],
     "a ticket's coding agent is not installed": [
         "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
     ],
