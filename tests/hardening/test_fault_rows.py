@@ -456,6 +456,12 @@ ELSEWHERE = {
         "tests/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
         "tests/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
     ],
+    "a `--notify-command` hook leaves processes behind (`setsid …`, a daemon), or hooks still hang when "
+    "the run ends": [
+        "tests/test_notify.py::test_what_a_hook_started_in_a_session_of_its_own_ends_with_it",
+        "tests/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
+        "tests/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
+    ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [
         "tests/hardening/test_escapes.py::test_the_tui_shows_escape_sequences_without_obeying_them",
