@@ -74,9 +74,16 @@ class AgentLog:
         self.file.write(dropped_note(self.dropped) + self.tail)
 
     async def pump(self, stream: asyncio.StreamReader) -> None:
-        """Copy the agent's stderr into the file until every process holding it has closed it."""
+        """Copy the agent's stderr into the file until every process holding it has closed it. When
+        the file cannot be written (a full disk), the rest is read and dropped: an agent whose stderr
+        nobody read would block on it."""
+        writing = True
         while chunk := await stream.read(READ_BYTES):
-            self.write(chunk)
+            if writing:
+                try:
+                    self.write(chunk)
+                except OSError:
+                    writing = False
 
     def close(self) -> None:
         self.file.close()

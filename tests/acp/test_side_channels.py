@@ -4,6 +4,7 @@ full of escape sequences that a library logs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.acp.agent_log import HEAD_BYTES, TAIL_BYTES
+from lfgtui.acp.agent_log import HEAD_BYTES, TAIL_BYTES, AgentLog
 from lfgtui.acp.attempt import AgentLaunch
 from lfgtui.acp.transport import MAX_CONTAINERS, MAX_LINE_BYTES
 from lfgtui.events import ErrorKind, Outcome
@@ -138,6 +139,22 @@ async def test_the_agents_log_keeps_its_head_and_tail_and_says_what_it_dropped(
     line = len(f"line {0:07d} " + "x" * 1000 + "\n")
     whole = len("the first line\n") + 10_000 * line + len("the last line\n")
     assert whole - dropped == len(kept) - len(note) - 2, "everything not dropped is kept"
+
+
+def log_on_a_full_disk() -> AgentLog:
+    full = Path("/dev/full")  # every write fails with ENOSPC
+    return AgentLog(full, full.open("ab", buffering=0))
+
+
+async def test_a_log_that_cannot_be_written_is_still_read_to_its_end() -> None:
+    """A full disk must not leave the agent blocked on a stderr pipe nobody reads."""
+    stderr = asyncio.StreamReader()
+    stderr.feed_data(b"x" * (HEAD_BYTES + 1))
+    stderr.feed_eof()
+    log = log_on_a_full_disk()
+    await log.pump(stderr)
+    log.close()
+    assert stderr.at_eof()
 
 
 UNKNOWN_METHOD = json.dumps(
