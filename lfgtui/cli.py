@@ -184,14 +184,12 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
-    from lfgtui.logs import route_library_logs
     from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
     from lfgtui.ui import terminal_attached
 
-    route_library_logs()  # before any library can log: nothing they quote reaches the terminal
     use_tui = not (args.headless or args.json) and terminal_attached()
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
@@ -376,11 +374,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _in_loop(_ask(args))
     if args.command == "run":
         loaded = _load(args)
-        return loaded if isinstance(loaded, int) else _in_loop(_run(args, *loaded))
+        if isinstance(loaded, int):
+            return loaded
+        from lfgtui.logs import library_logs
+
+        with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
+            return _in_loop(_run(args, *loaded))
     if args.command == "history":
         return run_history_command(args)
     if args.command == "resume":
-        return _in_loop(resume(args))
+        from lfgtui.logs import library_logs
+
+        with library_logs():
+            return _in_loop(resume(args))
     if args.command == "replay":
         return _in_loop(replay(args))
     if args.command == "serve":

@@ -3,14 +3,16 @@
 Libraries on the run path log through the root logger (Zed's ACP SDK calls `logging.exception`
 with whatever method name an agent sent). With no handler, Python writes such records raw to
 stderr: an agent could set the terminal's title or clear the screen of a headless run, or draw
-over the TUI. `route_library_logs` gives the root logger one handler instead, writing each record
-inert to a private file in lfg's log folder, rotated so that it never grows past a few MiB.
+over the TUI. `library_logs` gives the root logger, for a run, one handler instead, writing each
+record inert to a private file in lfg's log folder, rotated so that it never grows past a few MiB.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TextIO
@@ -52,22 +54,32 @@ class PrivateLogHandler(RotatingFileHandler):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A record that cannot be written (a full disk) is dropped: logging would print it, its
+        arguments raw, to stderr."""
 
-def route_library_logs() -> Path | None:
-    """Send every log record of this process to lfg's log (once; later calls change nothing) and
-    return its path; None when the log folder cannot be made, and then records are dropped rather
-    than written to the terminal."""
+    def close(self) -> None:
+        """Closed, even when what is still buffered cannot be written: the run is over, not failed."""
+        with contextlib.suppress(OSError):
+            super().close()
+
+
+@contextlib.contextmanager
+def library_logs() -> Iterator[Path | None]:
+    """While in it, every log record of this process goes to lfg's log (its path is given), or
+    nowhere when the log folder cannot be made: never to the terminal, as Python's last resort would
+    write it. Left, the root logger is as it was."""
     root = logging.getLogger()
-    for handler in root.handlers:
-        if isinstance(handler, PrivateLogHandler):
-            return Path(handler.baseFilename)
-        if isinstance(handler, DroppedLogs):
-            return None
-    path = lfg_log_path()
+    log = lfg_log_path()
+    path: Path | None = log
     try:
-        private_folder(path.parent)
+        private_folder(log.parent)
+        handler: logging.Handler = PrivateLogHandler(log)
     except OSError:
-        root.addHandler(DroppedLogs())
-        return None
-    root.addHandler(PrivateLogHandler(path))
-    return path
+        handler, path = DroppedLogs(), None
+    root.addHandler(handler)
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -161,7 +161,6 @@ async def resume(args: argparse.Namespace) -> int:
     if problem is not None:
         return _fail(problem)
     from lfgtui.history.writer import reopen_run_history
-    from lfgtui.logs import route_library_logs
     from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
@@ -171,7 +170,6 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.ui.services import Services
     from lfgtui.ui.session import Session
 
-    route_library_logs()
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
     prices = run_prices(config.providers, recorded.as_tickets)
     async with (

@@ -403,6 +403,8 @@ ELSEWHERE = {
     ],
     "a library logs what an agent or a server sent (the ACP SDK quotes an unknown method's name)": [
         "tests/acp/test_side_channels.py::test_a_library_logging_what_an_agent_sent_never_writes_it_to_the_terminal",
+        "tests/test_logs.py::test_within_library_logs_records_go_inert_to_a_private_file_and_the_root_is_left_as_it_was",
+        "tests/test_logs.py::test_a_record_that_cannot_be_written_is_dropped_not_printed_raw",
     ],
     "a coding agent asks for a terminal, or for a file outside the workdir, in .git or behind a link": [
         "tests/acp/test_attempt.py::test_a_client_method_lfg_does_not_offer_is_answered_method_not_found",
