@@ -41,7 +41,7 @@ def containers(line: bytes) -> int:
 
 
 def _is_id(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, str)) and not isinstance(value, bool))
+    return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
 
 
 def envelope_problem(message: Any) -> str | None:
