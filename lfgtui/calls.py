@@ -32,22 +32,23 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import ModelCall, Provider, ProviderError
 from lfgtui.providers.errors import for_user
-from lfgtui.ratelimit import ProviderLimiter, estimate_prompt_tokens
+from lfgtui.ratelimit import MAX_PAUSE_S, ProviderLimiter, estimate_prompt_tokens
 
 FIRST_OUTPUT = (TextDelta, ReasoningDelta, ToolCallStarted)
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with jitter; a provider's Retry-After wins when it is given."""
+    """Exponential backoff with jitter, up to `max_delay_s`; a provider's Retry-After wins when it is
+    given, up to `ratelimit.MAX_PAUSE_S` (10 minutes), as it does for the provider's shared pause."""
 
     max_retries: int = 2
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
 
     def delay(self, retry: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_delay_s)
+        if retry_after is not None:  # the provider's word, up to the limiters' longest pause
+            return min(retry_after, MAX_PAUSE_S)
         backoff = min(self.base_delay_s * 2 ** (retry - 1), self.max_delay_s)
         return backoff * random.uniform(0.5, 1.0)
 

@@ -390,11 +390,19 @@ def _main(argv: Sequence[str] | None) -> int:
             _warn(problem)
             return EXIT_USAGE
         loaded = _load(args)
-        return loaded if isinstance(loaded, int) else _in_loop(_run(args, *loaded))
+        if isinstance(loaded, int):
+            return loaded
+        from lfgtui.logs import library_logs
+
+        with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
+            return _in_loop(_run(args, *loaded))
     if args.command == "history":
         return run_history_command(args)
     if args.command == "resume":
-        return _in_loop(resume(args))
+        from lfgtui.logs import library_logs
+
+        with library_logs():
+            return _in_loop(resume(args))
     if args.command == "replay":
         return _in_loop(replay(args))
     if args.command == "serve":

@@ -14,10 +14,8 @@ asyncio is imported where it is used: `lfg --help` imports this module and must 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -207,11 +205,15 @@ STDERR_KEPT = 4096
 
 class NotifyCommand:
     """Runs the user's `--notify-command` for each event, like a git hook: `/bin/sh -c COMMAND` with the
-    event's JSON on stdin, in a session of its own (no terminal; one kill ends it and its children).
+    event's JSON on stdin, in a session of its own (no terminal), under lfg's supervisor on Linux
+    (`tools/supervised.py`): when the hook ends or is stopped, so is everything it started, even what
+    left its session (`setsid`, a daemon).
 
     At most `parallel` run at once and `backlog` wait; beyond that the oldest waiting event is dropped
     and counted, so a hook that is slow or hangs costs the run nothing. Each run is stopped after
-    `timeout` seconds. Problems go to `warn` as one line each, never as an exception."""
+    `timeout` seconds. The run's end ("done") is never the one dropped: when the run ends, hooks
+    still running after the grace are stopped to make room for it. Problems go to `warn` as one line
+    each, never as an exception."""
 
     def __init__(
         self,
@@ -246,7 +248,10 @@ class NotifyCommand:
             return
         self._waiting.append(attention)
         while len(self._waiting) > self._backlog + max(self._parallel - len(self._running), 0):
-            self._waiting.popleft()
+            oldest = next((a for a in self._waiting if a.kind != "done"), None)
+            if oldest is None:
+                break
+            self._waiting.remove(oldest)
             self.dropped += 1
         self._pump()
 
@@ -273,18 +278,13 @@ class NotifyCommand:
         import asyncio
         from asyncio.subprocess import DEVNULL, PIPE
 
+        from lfgtui.tools.supervised import start_supervised, stop_supervised
+
         of_ticket = f" of {printable(attention.ticket, TITLE_LIMIT)}" if attention.ticket else ""
         what = f"--notify-command ({attention.kind}{of_ticket})"
         try:
-            process = await asyncio.create_subprocess_exec(
-                self._shell,
-                "-c",
-                self._command,
-                stdin=PIPE,
-                stdout=DEVNULL,
-                stderr=PIPE,
-                start_new_session=True,
-            )
+            argv = [self._shell, "-c", self._command]
+            process = await start_supervised(argv, os.environ, stdin=PIPE, stdout=DEVNULL, stderr=PIPE)
         except OSError as error:
             self._warn(f"{what} could not start: {printable(str(error), BODY_LIMIT)}")
             return
@@ -301,7 +301,7 @@ class NotifyCommand:
             return
         finally:
             if not finished:
-                await _stop_group(process)
+                await stop_supervised(process)
         if code != 0:
             how = f"exit status {code}" if code > 0 else f"signal {-code}"
             said = printable(stderr.decode("utf-8", "replace"), BODY_LIMIT)
@@ -309,7 +309,8 @@ class NotifyCommand:
 
     async def aclose(self, grace: float = 2.0) -> None:
         """At the end of a run: give running and waiting events up to `grace` seconds to be handled,
-        then stop what still runs (with its children) and drop what still waits."""
+        then stop what still runs (with its children) and drop what still waits, except the run's
+        end, which is then handed to the command (within its own `timeout`)."""
         import asyncio
 
         if self._stopping:
@@ -323,13 +324,16 @@ class NotifyCommand:
         except TimeoutError:
             pass
         self._stopping = True
-        self.dropped += len(self._waiting)
+        ends = [attention for attention in self._waiting if attention.kind == "done"]
+        self.dropped += len(self._waiting) - len(ends)
         self._waiting.clear()
         running = list(self._running)
         self.stopped += len(running)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        for attention in ends:
+            await self._run(attention)
         if self.dropped or self.stopped:
             self._warn(
                 f"--notify-command: {self.dropped} notification(s) dropped (too many at once, or the run "
@@ -355,10 +359,3 @@ async def _head(stream: asyncio.StreamReader, limit: int) -> bytes:
     while chunk := await stream.read(65536):
         kept += chunk[: max(limit - len(kept), 0)]
     return bytes(kept)
-
-
-async def _stop_group(process: asyncio.subprocess.Process) -> None:
-    """Kill the command's whole session (the shell and whatever it started), then reap the shell."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    await process.wait()

@@ -52,7 +52,7 @@ from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMess
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.registry import Providers
 from lfgtui.ratelimit import Limiters
-from lfgtui.tickets import Ticket, render_prompt
+from lfgtui.tickets import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 
@@ -319,6 +319,8 @@ class Run:
                 self._emit(state, ev(Status, message=f"skipped: {', '.join(failed)} did not complete"))
                 self._emit(state, ev(AttemptEnded, outcome=Outcome.SKIPPED))
                 return
+            if not self._prompt_fits(state, ev):
+                return
             async with self._slots:
                 if state.ticket.isolation == "worktree" and not await self._isolate(state, ev):
                     return
@@ -369,6 +371,19 @@ class Run:
                 WorktreeReady, message=message, path=str(tree.path), branch=tree.branch, base=tree.base
             )
             self._emit(state, ready)
+
+    def _prompt_fits(self, state: TicketState, ev: EventFactory) -> bool:
+        """Whether the prompt, its dependencies' answers filled in, is within the cap; when it is not,
+        the attempt fails before anything is sent, saying which answer took it past."""
+        try:
+            self._sent_prompt(state)
+        except PromptTooLong as exc:
+            ticket = state.ticket
+            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+            error = ErrorInfo(ErrorKind.BAD_REQUEST, str(exc))
+            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            return False
+        return True
 
     async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the

@@ -119,14 +119,35 @@ class TicketFile:
     offline_default: bool
 
 
+MAX_PROMPT_CHARS = 4_000_000
+"""A prompt with its dependencies' answers filled in may be this long: about a million tokens, the
+largest context a model offers. Quoting an answer many times could otherwise make a prompt of
+hundreds of MB, built in memory and sent only to be refused."""
+
+
+class PromptTooLong(ValueError):
+    """Filling in the dependencies' answers would make the prompt longer than `MAX_PROMPT_CHARS`."""
+
+
 def render_prompt(ticket: Ticket, outputs: Mapping[str, str]) -> str:
-    """The ticket's prompt with each `{{ outputs.ID }}` replaced by that dependency's final answer."""
+    """The ticket's prompt with each `{{ outputs.ID }}` replaced by that dependency's final answer.
+    Raises PromptTooLong, naming the answer that would take it past the cap, before building it."""
+    size = len(ticket.prompt)
 
     def fill(match: re.Match[str]) -> str:
+        nonlocal size
         dependency = match.group(1)
         if dependency not in outputs:
             raise KeyError(f"ticket {ticket.id!r} needs the output of {dependency!r}, which has none yet")
-        return outputs[dependency]
+        answer = outputs[dependency]
+        size += len(answer) - len(match.group(0))
+        if size > MAX_PROMPT_CHARS:
+            raise PromptTooLong(
+                f"the prompt with the output of {dependency!r} ({len(answer):,} characters) filled in "
+                f"would be longer than {MAX_PROMPT_CHARS:,} characters, lfg's cap on a prompt; "
+                f"nothing was sent"
+            )
+        return answer
 
     return PLACEHOLDER.sub(fill, ticket.prompt)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,38 @@ async def test_rate_limit_is_retried_after_retry_after_and_said_so(sim: SimServe
     assert "HTTP 429" in status.message and "retrying in 1.0s (1/2)" in status.message
     assert len([e for e in events if isinstance(e, RequestSent)]) == 2
     assert [r.status for r in sim.log] == [429, 200]
+
+
+def rate_limited(scenario_dir: Path, retry_after: str) -> str:
+    """A scenario whose first request gets a 429 with `Retry-After: retry_after` (TOML)."""
+    toml = (
+        'ttft_ms = 0\ntokens_per_s = 0\n[[call]]\ntext = "After the wait."\n'
+        f'[[fault]]\nkind = "http"\nstatus = 429\nretry_after = {retry_after}\ntimes = 1\n'
+    )
+    return write_scenario(scenario_dir, "limited", toml)
+
+
+@pytest.mark.parametrize(("seconds", "waited"), [(240, 240.0), (3600, 600.0)])
+async def test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes(
+    sim: SimServer, scenario_dir: Path, seconds: int, waited: float
+) -> None:
+    """What the README and the shared limiter say; the retry policy cut it to 30 s."""
+    sleeps = Sleeps()
+    events = await attempt(sim, rate_limited(scenario_dir, str(seconds)), sleeps)
+    assert ending(events).outcome is Outcome.COMPLETED
+    assert sleeps.delays == [waited]
+
+
+async def test_a_retry_after_http_date_is_waited_until_that_moment(
+    sim: SimServer, scenario_dir: Path
+) -> None:
+    """RFC 9110 allows an HTTP-date; it was ignored, and the retry came after a second's backoff."""
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    sleeps = Sleeps()
+    events = await attempt(sim, rate_limited(scenario_dir, json.dumps(when)), sleeps)
+    assert ending(events).outcome is Outcome.COMPLETED
+    [delay] = sleeps.delays
+    assert 60 < delay <= 120, "until the date: the whole seconds that were left of it when the 429 came"
 
 
 async def test_server_errors_back_off_then_fail_with_the_last_error(sim: SimServer) -> None:

@@ -234,6 +234,63 @@ async def test_aclose_kills_what_still_runs_and_drops_what_waits(tmp_path: Path)
     assert notify.dropped == 2, "an event after aclose is dropped"
 
 
+@pytest.mark.parametrize("hangs", [False, True], ids=["exits", "times-out"])
+async def test_what_a_hook_started_in_a_session_of_its_own_ends_with_it(tmp_path: Path, hangs: bool) -> None:
+    """`setsid` took a hook's child out of the process group that was killed: it lived on."""
+    pid_file = tmp_path / "daemon.pid"
+    daemon = f"setsid sleep 1000 < /dev/null > /dev/null 2>&1 & echo $! > {shlex.quote(str(pid_file))}"
+    command = f"{daemon}; sleep 1000" if hangs else daemon
+    warnings: list[str] = []
+    notify = NotifyCommand(command, warn=warnings.append, timeout=1 if hangs else 30)
+    notify(APPROVAL)
+    await notify.aclose(grace=30)
+    await eventually(lambda: not pid_alive(int(pid_file.read_text())), "the setsid child outlived its hook")
+    assert warnings == (
+        ["--notify-command (approval of build-api) still ran after 1 s and was stopped"] if hangs else []
+    )
+
+
+DONE = Attention.done("r1", {"completed": 1, "failed": 2}, at=AT)
+HANGS_BUT_AT_THE_END = (
+    'event=$(cat); echo "$event" >> {out}; case $event in *\'"done"\'*) ;; *) sleep 1000;; esac'
+)
+"""A hook that records each event and hangs on all but the run's end."""
+
+
+async def test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "events"
+    warnings: list[str] = []
+    notify = NotifyCommand(HANGS_BUT_AT_THE_END.format(out=shlex.quote(str(out))), warn=warnings.append)
+    notify(Attention.failed("r1", "a", "x", at=AT))
+    notify(Attention.failed("r1", "b", "x", at=AT))
+    notify(DONE)
+    await eventually(lambda: out.exists() and len(out.read_text().splitlines()) == 2, "the hooks never ran")
+    await notify.aclose(grace=0.2)
+    kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
+    assert kinds == ["failed", "failed", "done"]
+    assert (notify.stopped, notify.dropped) == (2, 0)
+    assert warnings == [
+        "--notify-command: 0 notification(s) dropped (too many at once, or the run ended first), "
+        "2 stopped unfinished at the end of the run"
+    ]
+
+
+async def test_overflow_never_drops_the_run_finished_notification(tmp_path: Path) -> None:
+    out = tmp_path / "events"
+    warnings: list[str] = []
+    command = HANGS_BUT_AT_THE_END.format(out=shlex.quote(str(out)))
+    notify = NotifyCommand(command, warn=warnings.append, parallel=1, backlog=1)
+    notify(Attention.failed("r1", "a", "x", at=AT))
+    notify(DONE)
+    notify(Attention.failed("r1", "b", "x", at=AT))
+    assert notify.dropped == 1
+    await notify.aclose(grace=0.2)
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(e["kind"], e["ticket"]) for e in events] == [("failed", "a"), ("done", None)]
+
+
 async def test_overflow_drops_the_oldest_waiting_and_counts_them(tmp_path: Path) -> None:
     out, gate = tmp_path / "events", tmp_path / "gate"
     command = f"cat >> {shlex.quote(str(out))}; while [ ! -e {shlex.quote(str(gate))} ]; do sleep 0.02; done"

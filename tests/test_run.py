@@ -7,11 +7,20 @@ from pathlib import Path
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
-from lfgtui.events import AttemptEnded, AttemptStarted, Event, Outcome, PromptSent, TextDelta
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ErrorKind,
+    Event,
+    Outcome,
+    PromptSent,
+    RequestSent,
+    TextDelta,
+)
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets import MAX_PROMPT_CHARS, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 
@@ -96,3 +105,31 @@ async def test_each_attempt_says_what_it_asked(sim: SimServer, tmp_path: Path) -
     assert asked == [(1, "go", None), (1, f"Check: {answer}", None), (2, "And then?", 1), (3, "And then?", 1)]
     starts = [i for i, e in enumerate(events) if isinstance(e, AttemptStarted)]
     assert all(isinstance(events[i + 1], PromptSent) and events[i + 1].seq == 1 for i in starts)
+
+
+async def test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Its dependency's answer quoted too many times: `bad_request` naming it, and no request made."""
+    quoted = " ".join(["{{ outputs.a }}"] * (MAX_PROMPT_CHARS // 1000))
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[defaults]\nprovider = "sim"\n\n'
+        '[[ticket]]\nid = "a"\nprompt = "go"\nmodel = "long-answer:ttft_ms=0,tokens_per_s=0"\n\n'
+        f'[[ticket]]\nid = "b"\nprompt = "{quoted}"\ndepends_on = ["a"]\nmodel = "hello"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(), [events.append])
+        run.start()
+        await run.wait()
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta) and e.ticket == "a")
+    assert len(answer) > 1000
+    [end] = [e for e in events if isinstance(e, AttemptEnded) and e.ticket == "b"]
+    assert end.outcome is Outcome.FAILED and end.error is not None
+    assert end.error.kind is ErrorKind.BAD_REQUEST
+    assert end.error.message.startswith(f"the prompt with the output of 'a' ({len(answer):,} characters)")
+    assert f"longer than {MAX_PROMPT_CHARS:,} characters" in end.error.message
+    assert not [e for e in events if e.ticket == "b" and isinstance(e, (RequestSent, PromptSent))]
+    assert [r.model for r in sim.log] == ["long-answer:ttft_ms=0,tokens_per_s=0"]

@@ -12,7 +12,7 @@ import pytest
 
 from lfgtui.config import Config, load_config
 from lfgtui.sim.scenario import ScenarioLibrary
-from lfgtui.tickets import Ticket, TicketFile, load_tickets, render_prompt
+from lfgtui.tickets import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, load_tickets, render_prompt
 from lfgtui.validation import ValidationError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -245,6 +245,22 @@ def test_render_prompt_without_the_dependency_output_raises(tmp_path: Path) -> N
     )
     with pytest.raises(KeyError, match="'a'"):
         render_prompt(load(path).tickets[1], {})
+
+
+def test_render_prompt_past_the_cap_names_the_answer_and_the_cap(tmp_path: Path) -> None:
+    """Quoting an answer many times once made prompts of 100 MB, sent only to fail as `connection`."""
+    quoted = " ".join(["{{ outputs.a }}"] * 40)
+    dependent_toml = f'[[ticket]]\nid = "b"\nprompt = "{quoted}"\ndepends_on = ["a"]\n'
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\n' + dependent_toml)
+    dependent = load(path).tickets[1]
+    answer = "x" * ((MAX_PROMPT_CHARS - 39) // 40)
+    assert len(render_prompt(dependent, {"a": answer})) == 40 * len(answer) + 39
+    with pytest.raises(PromptTooLong) as caught:
+        render_prompt(dependent, {"a": answer + "y"})
+    assert str(caught.value) == (
+        f"the prompt with the output of 'a' ({len(answer) + 1:,} characters) filled in would be longer "
+        f"than {MAX_PROMPT_CHARS:,} characters, lfg's cap on a prompt; nothing was sent"
+    )
 
 
 def test_prompt_quoting_a_ticket_not_in_depends_on_is_an_error(tmp_path: Path) -> None:

@@ -14,17 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import acp
-import platformdirs
 from acp import schema
 
 from lfgtui import __version__
+from lfgtui.acp.agent_log import AgentLog, open_agent_log
 from lfgtui.acp.client import AgentClient
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
@@ -45,7 +43,6 @@ from lfgtui.events import (
     Status,
     TextDelta,
 )
-from lfgtui.folders import private_folder
 from lfgtui.inert import inert
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
 from lfgtui.providers.usage import UsageCheck
@@ -73,16 +70,6 @@ class AgentLaunch:
 
     def command(self, model: str) -> list[str]:
         return [part.replace("{model}", model) for part in self.config.command]
-
-
-def open_agent_log(ticket: str, attempt: int) -> tuple[Path, BinaryIO]:
-    """A new file readable only by us, for one attempt's stderr, in lfg's log folder."""
-    folder = Path(platformdirs.user_log_dir("lfgtui")) / "agents"
-    private_folder(folder)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ticket)
-    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{attempt}-{os.getpid()}.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    return path, os.fdopen(fd, "ab", buffering=0)
 
 
 def prompt_text(messages: tuple[Message, ...]) -> str:
@@ -168,11 +155,13 @@ class AgentSession:
         ev: EventFactory,
         toolbox: Toolbox,
         process: asyncio.subprocess.Process,
-        log_path: Path,
-        log: BinaryIO,
+        log: AgentLog,
     ) -> None:
         assert process.stdin is not None and process.stdout is not None  # piped by start_agent
-        self.launch, self.process, self.log_path, self._log = launch, process, log_path, log
+        assert process.stderr is not None
+        self.launch, self.process, self.log = launch, process, log
+        self.log_path = log.path
+        self._log_pump = asyncio.create_task(log.pump(process.stderr))
         self.client = AgentClient(UpdateReader(ev), toolbox)
         self.pipe = AgentPipe(process.stdout, process.stdin)
         self.conn = acp.connect_to_agent(self.client, self.pipe)
@@ -188,11 +177,11 @@ class AgentSession:
         command = launch.command(model)
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
-            process = await start_agent(command, launch.env, toolbox.ctx.workdir, log)
+            process = await start_agent(command, launch.env, toolbox.ctx.workdir)
         except BaseException:
             log.close()
             raise
-        session = cls(launch, ev, toolbox, process, log_path, log)
+        session = cls(launch, ev, toolbox, process, AgentLog(log_path, log))
         session.started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
         return session
 
@@ -267,7 +256,7 @@ class AgentSession:
                     self.session_id = (await self.conn.new_session(cwd=workdir, mcp_servers=[])).session_id
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
-            raise ProviderError(self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
         except Exception as exc:  # whatever breaks the start fails only this ticket
             raise ProviderError(await self._failure(exc)) from None
         return said
@@ -319,23 +308,31 @@ class AgentSession:
     async def _failure(self, exc: BaseException) -> ErrorInfo:
         """What went wrong, in terms of what the agent did."""
         if self.pipe.problem is not None:
-            return self._with_log(ErrorInfo(ErrorKind.MALFORMED, self.pipe.problem))
+            return await self._with_log(ErrorInfo(ErrorKind.MALFORMED, self.pipe.problem))
         if isinstance(exc, acp.RequestError):
             detail = exc.data.get("details") if isinstance(exc.data, dict) else None
             text = inert(f"{exc} ({detail})" if detail else str(exc))
             kind = ErrorKind.AUTH if exc.code == -32000 else ErrorKind.STREAM_ERROR
-            return self._with_log(ErrorInfo(kind, f"the agent answered an error: {text} (code {exc.code})"))
+            return await self._with_log(
+                ErrorInfo(kind, f"the agent answered an error: {text} (code {exc.code})")
+            )
         if isinstance(exc, ConnectionError):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.process.wait(), STOP_WAIT_S)
             code = self.process.returncode
             how = "ended" if code is None else f"exited with code {code}"
             message = f"the agent {how} before it finished"
-            return self._with_log(ErrorInfo(ErrorKind.CONNECTION, message))
+            return await self._with_log(ErrorInfo(ErrorKind.CONNECTION, message))
         message = f"the agent sent a message lfg cannot read: {type(exc).__name__}: {inert(str(exc))[:300]}"
-        return self._with_log(ErrorInfo(ErrorKind.MALFORMED, message))
+        return await self._with_log(ErrorInfo(ErrorKind.MALFORMED, message))
 
-    def _with_log(self, info: ErrorInfo) -> ErrorInfo:
+    async def _with_log(self, info: ErrorInfo) -> ErrorInfo:
+        """`info` quoting the end of the agent's log, once what it wrote before it ended is there."""
+        if self.process.returncode is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._log_pump), STOP_WAIT_S)
+        else:
+            await asyncio.sleep(0)  # what the pipe has brought is written
         tail = _stderr_tail(self.log_path)
         return ErrorInfo(info.kind, f"{info.message}; its log says: {tail}" if tail else info.message)
 
@@ -356,8 +353,11 @@ class AgentSession:
             await self.conn.close()
         try:
             await stop_process(self.process)
+            with contextlib.suppress(TimeoutError):  # its last words, once every holder of the pipe is gone
+                await asyncio.wait_for(asyncio.shield(self._log_pump), STOP_WAIT_S)
         finally:
-            self._log.close()
+            self._log_pump.cancel()
+            self.log.close()
 
 
 def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:

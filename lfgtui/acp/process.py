@@ -1,6 +1,7 @@
 """An agent's process: started under lfg's supervisor, stopped with everything it started.
 
-On Linux the agent runs under `tools/supervisor.py` (as `run_command` does), a child subreaper that
+On Linux the agent runs under `tools/supervisor.py` (`tools/supervised.py` starts it, as for a
+`--notify-command` hook; `run_command` uses it too), a child subreaper that
 kills every process the agent started when the agent exits, when lfg stops it, and when lfg itself
 dies (even by SIGKILL), so no agent or tool of one outlives lfg. Elsewhere it runs in its own process
 group, which is killed when it is stopped.
@@ -11,70 +12,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
-import json
 import os
 import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
-from lfgtui.tools import supervisor
-from lfgtui.tools.base import stdlib_script
-from lfgtui.tools.command import SUPERVISED
+from lfgtui.tools.supervised import start_supervised
 
 READ_LIMIT = 1024 * 1024
 """The agent's stdout is read in lines; longer ones are read in parts (see transport.py)."""
 STOP_WAIT_S = 2.0
 """How long the agent has to exit after its stdin closes, and again after SIGTERM."""
-REQUEST_PIPE_BYTES = 1024 * 1024
 
 
 async def start_agent(
-    command: Sequence[str], env: Mapping[str, str], workdir: Path, log: IO[bytes]
+    command: Sequence[str], env: Mapping[str, str], workdir: Path
 ) -> asyncio.subprocess.Process:
-    """Start the agent in `workdir` with exactly `env`, its stdin and stdout piped to lfg, its
-    stderr to `log`. Raises OSError when it cannot be started (its program is not found, say)."""
+    """Start the agent in `workdir` with exactly `env`, its stdin, stdout and stderr piped to lfg
+    (its stderr for `agent_log.AgentLog`). Raises OSError when it cannot be started (its program is
+    not found, say)."""
     program = shutil.which(command[0], path=env.get("PATH", os.defpath))
     if program is None:
         raise FileNotFoundError(errno.ENOENT, "not found on the agent's PATH", command[0])
-    argv = [program, *command[1:]]
-    common = {
-        "stdin": asyncio.subprocess.PIPE,
-        "stdout": asyncio.subprocess.PIPE,
-        "stderr": log,
-        "cwd": workdir,
-        "start_new_session": True,
-        "limit": READ_LIMIT,
-    }
-    if not SUPERVISED:
-        return await asyncio.create_subprocess_exec(*argv, env=dict(env), **common)
-    request = _request_pipe({"parent": os.getpid(), "argv": argv, "env": dict(env)})
-    try:
-        script = [*stdlib_script(Path(supervisor.__file__)), "--request-fd", str(request)]
-        return await asyncio.create_subprocess_exec(*script, env={}, pass_fds=(request,), **common)
-    finally:
-        os.close(request)
-
-
-def _request_pipe(request: dict[str, object]) -> int:
-    """A pipe already holding the supervisor's request, so writing it never blocks the event loop;
-    returns its reading end."""
-    data = json.dumps(request).encode()
-    read_end, write_end = os.pipe()
-    try:
-        with contextlib.suppress(OSError):  # kept at the default size where the system refuses
-            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, REQUEST_PIPE_BYTES)
-        if len(data) >= fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ):
-            raise OSError(errno.E2BIG, "the agent's command line and environment are too large")
-        os.write(write_end, data)
-    except BaseException:
-        os.close(read_end)
-        raise
-    finally:
-        os.close(write_end)
-    return read_end
+    pipe = asyncio.subprocess.PIPE
+    return await start_supervised(
+        [program, *command[1:]], env, stdin=pipe, stdout=pipe, stderr=pipe, cwd=workdir, limit=READ_LIMIT
+    )
 
 
 async def stop_process(process: asyncio.subprocess.Process) -> None:

@@ -3,20 +3,64 @@
 The SDK's stdio transport logs a line that is not JSON and reads on, and takes lines of any length.
 An agent whose stdout carries anything but protocol messages (a stray print, a crash dump) is
 broken, so here such a line ends the connection and is remembered as `problem`, which the attempt
-reports as `malformed`; a line longer than `MAX_LINE_BYTES` does the same instead of filling memory.
+reports as `malformed`. So does what would cost too much to read: a line longer than
+`MAX_LINE_BYTES`, or one of more than `MAX_CONTAINERS` objects and arrays (60 MB of `[{},{},…]`
+would take gigabytes as Python objects, and seconds of the loop every ticket shares), counted
+before it is parsed. And so does JSON that is not a JSON-RPC message the SDK can take (an id that
+is a list, an error that is not an object, nesting too deep to parse), which would otherwise
+break the SDK's reading and look like a lost connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from lfgtui.inert import inert
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """One message may be this big: a tool's diff or output carries whole files."""
+MAX_CONTAINERS = 100_000
+"""One message may hold this many JSON objects and arrays: a plan, a tool call's input and output,
+a diff's lines are far fewer; each costs about a hundred bytes once parsed and validated."""
 SHOWN_GARBAGE = 200
+JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+"""A JSON string, escapes and all: the brackets inside strings are text, not containers."""
+
+
+def containers(line: bytes) -> int:
+    """How many objects and arrays `line` holds, counted without parsing it: brackets outside
+    strings. Counting every bracket is quicker and already enough for almost every message."""
+    every = line.count(b"{") + line.count(b"[")
+    if every <= MAX_CONTAINERS:
+        return every
+    outside = JSON_STRING.sub(b"", line)
+    return outside.count(b"{") + outside.count(b"[")
+
+
+def _is_id(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
+
+
+def envelope_problem(message: Any) -> str | None:
+    """What makes a parsed line something other than a JSON-RPC message, or None."""
+    if not isinstance(message, dict):
+        return "not a JSON object"
+    if "id" in message and not _is_id(message["id"]):
+        return "its id is neither a number, a string nor null"
+    if "method" in message:
+        if not isinstance(message["method"], str):
+            return "its method is not a string"
+        return None
+    if "id" not in message:
+        return "neither a request, a notification nor a response"
+    if "error" in message and not isinstance(message["error"], dict):
+        return "its error is not an object"
+    if "result" not in message and "error" not in message:
+        return "a response with neither a result nor an error"
+    return None
 
 
 class AgentPipe:
@@ -39,32 +83,46 @@ class AgentPipe:
                 return None
             if not line.strip():
                 continue
+            if containers(line) > MAX_CONTAINERS:
+                self.problem = f"the agent sent a message of more than {MAX_CONTAINERS:,} objects and arrays"
+                return None
             try:
                 message = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
                 message = None
-            if isinstance(message, dict):
+                why = "not JSON"
+            else:
+                why = envelope_problem(message)
+            if why is None:
                 return message
             shown = inert(line[:SHOWN_GARBAGE].decode(errors="replace")).strip()
-            self.problem = f"the agent wrote something that is not an ACP message to its stdout: {shown!r}"
+            self.problem = (
+                f"the agent wrote something that is not an ACP message to its stdout ({why}): {shown!r}"
+            )
             return None
 
     async def _line(self) -> bytes | None:
-        """One line with its newline (the last may lack it), or None at the end of the stream."""
+        """One line with its newline (the last may lack it), or None at the end of the stream and
+        when it is longer than `MAX_LINE_BYTES`, its last part included."""
         parts: list[bytes] = []
         size = 0
         while True:
+            ended = True
             try:
-                return b"".join([*parts, await self._reader.readuntil(b"\n")])
+                chunk = await self._reader.readuntil(b"\n")
             except asyncio.IncompleteReadError as exc:
-                return b"".join([*parts, exc.partial]) if parts or exc.partial else None
+                if not (parts or exc.partial):
+                    return None
+                chunk = exc.partial
             except asyncio.LimitOverrunError as exc:  # longer than the reader's buffer: take it in parts
-                chunk = await self._reader.readexactly(exc.consumed)
+                chunk, ended = await self._reader.readexactly(exc.consumed), False
             parts.append(chunk)
             size += len(chunk)
             if size > MAX_LINE_BYTES:
                 self.problem = f"the agent sent a message longer than {MAX_LINE_BYTES // 2**20} MiB"
                 return None
+            if ended:
+                return b"".join(parts)
 
     async def close(self) -> None:
         if not self._writer.is_closing():

@@ -177,11 +177,27 @@ def status_error_kind(status: int) -> ErrorKind:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare from LLM APIs)."""
+    """Seconds from a Retry-After header (RFC 9110, 10.2.3): delay-seconds, or an HTTP-date counted
+    from now (0 when it has passed); None when it is neither. How long is honoured is the caller's."""
     if value is None:
         return None
+    text = value.strip()
     try:
-        seconds = float(value.strip())
+        seconds = float(text)
     except ValueError:
+        return _until_http_date(text)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _until_http_date(text: str) -> float | None:
+    import email.utils  # only for the rare date form
+    import time
+    from datetime import UTC
+
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
         return None
-    return seconds if seconds >= 0 else None
+    if when.tzinfo is None:  # "-0000": an HTTP-date is always in GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())

@@ -58,7 +58,7 @@ class Fault:
     call: int = 0
     after_tokens: int = 0
     status: int = 500
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # seconds, or an HTTP-date sent as it is
     message: str = "simulated failure"
     times: int | None = None  # only the first N requests that reach this fault; None means always
 
@@ -192,10 +192,15 @@ def _fault(where: str, table: dict[str, Any]) -> Fault:
         call=int(table.get("call", 0)),
         after_tokens=int(table.get("after_tokens", 0)),
         status=int(table.get("status", 500)),
-        retry_after=float(table["retry_after"]) if "retry_after" in table else None,
+        retry_after=_retry_after(table.get("retry_after")),
         message=str(table.get("message", Fault.message)),
         times=int(table["times"]) if "times" in table else None,
     )
+
+
+def _retry_after(value: Any) -> float | str | None:
+    """A fault's Retry-After: a number of seconds, or a string (an HTTP-date) sent as written."""
+    return value if value is None or isinstance(value, str) else float(value)
 
 
 def _typed(where: str, value: Any, kind: type) -> Any:

@@ -231,7 +231,8 @@ class SimServer:
             record.status, record.fault = http_fault.status, FaultKind.HTTP
             headers = {}
             if http_fault.retry_after is not None:
-                headers["retry-after"] = f"{http_fault.retry_after:g}"
+                after = http_fault.retry_after
+                headers["retry-after"] = after if isinstance(after, str) else f"{after:g}"
             message = http_fault.message.replace("{api_key}", _presented_key(request.headers))
             body = protocol.error_body(http_fault.status, message)
             await _send_json(conn, http_fault.status, body, headers)

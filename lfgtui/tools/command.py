@@ -10,22 +10,18 @@ command cannot exhaust memory; the end of a build or test log is where the answe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 from lfgtui.providers.base import ToolSpec
 from lfgtui.tools import supervisor
 from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome, stdlib_script
+from lfgtui.tools.supervised import SUPERVISED, stop_supervised
 
 READ_CHUNK = 64 * 1024
-KILL_GRACE_S = 5.0
-SUPERVISED = sys.platform == "linux"
-"""The supervisor needs Linux: a child subreaper, PR_SET_PDEATHSIG and /proc."""
 
 
 class _Tail:
@@ -94,11 +90,11 @@ class RunCommand:
                     tail.add(chunk)
                 code = await process.wait()
         except TimeoutError:
-            await _stop(process)
+            await stop_supervised(process)
             status = f"[timed out after {timeout_s:g} s; killed the command and every process it started]"
             return ToolOutcome(tail.render(status), is_error=True)
         except asyncio.CancelledError:
-            await _stop(process)
+            await stop_supervised(process)
             raise
         if code < 0:
             status = f"[killed by signal {-code}: {signal.strsignal(-code)}]"
@@ -127,22 +123,3 @@ async def _start(command: str, ctx: ToolContext) -> asyncio.subprocess.Process:
     await process.stdin.drain()
     process.stdin.close()
     return process
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """Stop the command and everything it started, then reap it.
-
-    The supervisor is asked first (SIGTERM: it kills the whole tree and exits); if it does not
-    exit in time, or there is none, the process group is SIGKILLed. Each wait is bounded: a process
-    stuck in the kernel may never exit.
-    """
-    if SUPERVISED:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), KILL_GRACE_S)
-            return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(process.wait(), KILL_GRACE_S)

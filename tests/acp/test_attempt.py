@@ -42,21 +42,6 @@ from tests.support import ask, write_scenario
 FAST = "ttft_ms=0,tokens_per_s=0"
 
 
-@pytest.fixture(autouse=True)
-def private_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Agent logs go to the test's own folder, not the user's."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state" / "lfgtui" / "log" / "agents"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    folder = (tmp_path / "project").resolve()
-    folder.mkdir()
-    (folder / "README.md").write_text("# Widget\nRenders widgets.\n")
-    return folder
-
-
 class Approvals:
     """Answers every approval with `answer`, keeping what was asked."""
 

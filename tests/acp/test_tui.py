@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from lfgtui.config import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import load_tickets
@@ -22,11 +20,6 @@ from tests.ui.test_history_screens import keys
 WRITER = (
     '[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=300"\n'
 )
-
-
-@pytest.fixture(autouse=True)
-def private_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def agent_app(tmp_path: Path, toml: str) -> LfgApp:

@@ -158,6 +158,7 @@ class Harness:
                 monkeypatch.delenv(name)
         monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
         monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+        monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # agents' logs and lfg's own
         monkeypatch.setenv(KEY_VAR, FAKE_KEY)
 
     def scenario(self, name: str, toml: str) -> str:

@@ -392,10 +392,36 @@ ELSEWHERE = {
         "tests/acp/test_attempt.py::test_an_agent_that_never_answers_initialize_times_out",
         "tests/acp/test_run.py::test_an_agent_that_crashes_fails_only_its_ticket",
     ],
+    "a coding agent sends JSON that is not a JSON-RPC message (an id that is a list, an error that is not "
+    "an object, nesting deeper than Python parses), a line over 64 MiB, or a message of more than 100,000 "
+    "objects and arrays": [
+        "tests/acp/test_side_channels.py::test_json_that_is_not_a_json_rpc_message_fails_the_ticket_as_malformed",
+        "tests/acp/test_side_channels.py::test_a_message_of_too_many_objects_is_refused_before_it_is_parsed",
+        "tests/acp/test_side_channels.py::test_brackets_inside_strings_are_text_and_not_counted",
+        "tests/acp/test_side_channels.py::test_a_line_over_64_mib_is_refused_as_it_is_read",
+    ],
+    "a coding agent floods its stderr": [
+        "tests/acp/test_side_channels.py::test_the_agents_log_keeps_its_head_and_tail_and_says_what_it_dropped",
+        "tests/acp/test_side_channels.py::test_a_log_that_cannot_be_written_is_still_read_to_its_end",
+    ],
+    "a library logs what an agent or a server sent (the ACP SDK quotes an unknown method's name)": [
+        "tests/acp/test_side_channels.py::test_a_library_logging_what_an_agent_sent_never_writes_it_to_the_terminal",
+        "tests/test_logs.py::test_within_library_logs_records_go_inert_to_a_private_file_and_the_root_is_left_as_it_was",
+        "tests/test_logs.py::test_a_record_that_cannot_be_written_is_dropped_not_printed_raw",
+    ],
     "a coding agent asks for a terminal, or for a file outside the workdir, in .git or behind a link": [
         "tests/acp/test_attempt.py::test_a_client_method_lfg_does_not_offer_is_answered_method_not_found",
         "tests/acp/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
         "tests/acp/test_attempt.py::test_a_write_the_person_did_not_see_is_asked_for",
+    ],
+    "a prompt with its dependencies' answers filled in (`{{ outputs.ID }}`, quoted once or many times) "
+    "would be longer than 4,000,000 characters": [
+        "tests/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
+        "tests/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
+    ],
+    "a 429's Retry-After asks for minutes, or is an HTTP-date (RFC 9110)": [
+        "tests/test_agent.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
+        "tests/test_agent.py::test_a_retry_after_http_date_is_waited_until_that_moment",
     ],
     "a ticket's coding agent is not installed": [
         "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
@@ -441,6 +467,12 @@ ELSEWHERE = {
         "tests/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout",
         "tests/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
         "tests/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
+    ],
+    "a `--notify-command` hook leaves processes behind (`setsid …`, a daemon), or hooks still hang when "
+    "the run ends": [
+        "tests/test_notify.py::test_what_a_hook_started_in_a_session_of_its_own_ends_with_it",
+        "tests/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
+        "tests/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
     ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [

@@ -53,6 +53,7 @@ def lfg(tmp_path: Path) -> Lfg:
     }
     made.config.write_text(tomli_w.dumps({"providers": providers}))
     made.env |= {KEY_VAR: FAKE_KEY, "OPENAI_LOG": "debug", "ANTHROPIC_LOG": "debug"}
+    made.env["XDG_STATE_HOME"] = str(tmp_path / "state")  # lfg's log, where the SDKs' debug logs go
     made.scenario("echo-401", ECHO_401)
     for name in KINDS:  # a fault's `times` counts requests to its scenario: one scenario per adapter
         made.scenario(f"echo-500-{name}", ECHO_500)
@@ -102,7 +103,9 @@ def test_the_key_is_in_nothing_lfg_writes(
         assert retrying.startswith(f"HTTP 500 server: Incorrect API key provided: {REDACTED}."), retrying
     (env_output,) = [e["output"] for e in events if e["type"] == "tool_result"]
     assert "PATH=" in env_output and "key=\n" in env_output
-    assert "DEBUG" in written[3], "the SDKs' debug logs were on"
+    debug_log = (tmp_path / "state" / "lfgtui" / "log" / "lfg.log").read_text()
+    assert " DEBUG openai." in debug_log and " DEBUG anthropic." in debug_log, "the SDKs' debug logs were on"
+    assert "DEBUG" not in written[3], "and went to lfg's log, not to the terminal"
 
     for db in dbs.values():
         (run,) = json.loads(history(capsys, lfg, db, "list", "--json"))
