@@ -383,6 +383,19 @@ def _main(argv: Sequence[str] | None) -> int:
         acp_agent(given[2:])
         return 0
     args = _parser().parse_args(given)
+    if args.command not in TALKING_COMMANDS:
+        return _command(args)
+    from lfgtui.logs import library_logs
+
+    with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
+        return _command(args)
+
+
+TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "web"})
+"""The commands that talk to providers, agents, servers or browsers, whose words libraries may log."""
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "ask":
         return _in_loop(_ask(args))
     if args.command == "run":
@@ -390,19 +403,11 @@ def _main(argv: Sequence[str] | None) -> int:
             _warn(problem)
             return EXIT_USAGE
         loaded = _load(args)
-        if isinstance(loaded, int):
-            return loaded
-        from lfgtui.logs import library_logs
-
-        with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
-            return _in_loop(_run(args, *loaded))
+        return loaded if isinstance(loaded, int) else _in_loop(_run(args, *loaded))
     if args.command == "history":
         return run_history_command(args)
     if args.command == "resume":
-        from lfgtui.logs import library_logs
-
-        with library_logs():
-            return _in_loop(resume(args))
+        return _in_loop(resume(args))
     if args.command == "replay":
         return _in_loop(replay(args))
     if args.command == "serve":
