@@ -226,22 +226,29 @@ def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: P
     request.dirty = False
 
 
+ATTEMPT_END_SET = (
+    "outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, error_status = ?"
+)
+
+
+def end_columns(attempt: PendingAttempt, ended: AttemptEnded) -> tuple[object, ...]:
+    """The values of `ATTEMPT_END_SET` for an attempt that ended so."""
+    error = ended.error
+    ms = attempt.ms(ended.t)
+    return (
+        ended.outcome.value,
+        attempt.wall0 + ms / 1000,
+        ms,
+        error.kind.value if error else None,
+        error.message if error else None,
+        error.status if error else None,
+    )
+
+
 def _write_end(conn: sqlite3.Connection, attempt: PendingAttempt) -> None:
     ended = attempt.ended
     assert ended is not None
-    error = ended.error
-    ms = attempt.ms(ended.t)
     conn.execute(
-        "UPDATE attempts SET outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, "
-        f"error_status = ?, {ATTEMPT_METRICS_SET} WHERE id = ?",
-        (
-            ended.outcome.value,
-            attempt.wall0 + ms / 1000,
-            ms,
-            error.kind.value if error else None,
-            error.message if error else None,
-            error.status if error else None,
-            *metrics_columns(attempt.metrics),
-            attempt.id,
-        ),
+        f"UPDATE attempts SET {ATTEMPT_END_SET}, {ATTEMPT_METRICS_SET} WHERE id = ?",
+        (*end_columns(attempt, ended), *metrics_columns(attempt.metrics), attempt.id),
     )

@@ -45,7 +45,7 @@ from lfgtui.events import (
 )
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
-from lfgtui.history.pending import Pending, PendingAttempt, PendingRequest
+from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
 from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
@@ -193,20 +193,9 @@ class Recorder:
                     continue
                 attempt, row = started
                 self.conn.execute(INSERT_ATTEMPT.replace("INSERT", "INSERT OR IGNORE", 1), row)
-                ms = attempt.ms(ended.t)
-                error = ended.error
                 self.conn.execute(
-                    "UPDATE attempts SET outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, "
-                    "error_message = ?, error_status = ? WHERE id = ? AND outcome IS NULL",
-                    (
-                        ended.outcome.value,
-                        attempt.wall0 + ms / 1000,
-                        ms,
-                        error.kind.value if error else None,
-                        error.message if error else None,
-                        error.status if error else None,
-                        attempt.id,
-                    ),
+                    f"UPDATE attempts SET {ATTEMPT_END_SET} WHERE id = ? AND outcome IS NULL",
+                    (*end_columns(attempt, ended), attempt.id),
                 )
 
     # --- events to in-memory changes ---

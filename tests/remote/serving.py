@@ -8,12 +8,13 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx2
+from aiohttp import web
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
@@ -201,3 +202,28 @@ async def attach_json(url: str, env: Mapping[str, str] = os.environ) -> tuple[li
     out, err = await asyncio.wait_for(attach.communicate(), 30)
     assert attach.returncode == 0, err.decode()
     return [json.loads(line) for line in out.decode().splitlines()], err.decode()
+
+
+@contextlib.asynccontextmanager
+async def on_loopback(app: web.Application) -> AsyncIterator[str]:
+    """`app` served on a free port of 127.0.0.1, as any other program could serve it: its URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def lookalike(run: object, events: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
+    """A server that says it is lfg: `/v1/run` describes `run`, `/v1/events` is `events`."""
+
+    async def describe(_: web.Request) -> web.Response:
+        return web.json_response(run)
+
+    app = web.Application()
+    app.router.add_get("/v1/run", describe)
+    app.router.add_get("/v1/events", events)
+    return app

@@ -26,7 +26,7 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.history.recording import load_recorded, record_tickets, tickets_file
-from tests.remote.serving import TOKEN, WRITER, attach_json, finish, served
+from tests.remote.serving import TOKEN, WRITER, attach_json, finish, lookalike, on_loopback, served
 from tests.terminal import Terminal
 from tests.test_run_cli import Lfg
 from tests.ui.apps import lfg_app
@@ -180,9 +180,6 @@ LIES = [
 async def lying_server(run: object, messages: list[bytes]) -> AsyncIterator[str]:
     """An HTTP server that says it is lfg, describes `run` and then streams `messages` and `end`."""
 
-    async def describe(_: web.Request) -> web.Response:
-        return web.json_response(run)
-
     async def events(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -192,18 +189,8 @@ async def lying_server(run: object, messages: list[bytes]) -> AsyncIterator[str]
         await response.write(b"event: end\ndata: {}\n\n")
         return response
 
-    app = web.Application()
-    app.router.add_get("/v1/run", describe)
-    app.router.add_get("/v1/events", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with on_loopback(lookalike(run, events)) as url:
+        yield url
 
 
 TICKET = {

@@ -20,7 +20,7 @@ from lfgtui.events import AttemptEnded, Event, TextDelta, Usage
 from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
 from lfgtui.remote.server import MAX_UNAUTHENTICATED, Address, ServeError, token_in
 from lfgtui.sim.server import SimServer
-from tests.remote.serving import TICKETS, TOKEN, served
+from tests.remote.serving import TICKETS, TOKEN, lookalike, on_loopback, served
 from tests.remote.test_attach import TICKET
 
 FAST = RetryPolicy(max_retries=4, base_delay_s=0.01, max_delay_s=0.05)
@@ -152,9 +152,6 @@ async def hostile_server(
     they hold one). Yields its URL and the `Last-Event-ID` each connection came with."""
     resumed: list[str | None] = []
 
-    async def describe(_: web.Request) -> web.Response:
-        return web.json_response(run)
-
     async def events(request: web.Request) -> web.StreamResponse:
         resumed.append(request.headers.get("Last-Event-ID"))
         answer = connections[min(len(resumed), len(connections)) - 1](request)
@@ -166,18 +163,8 @@ async def hostile_server(
         await response.write(answer)
         return response
 
-    app = web.Application()
-    app.router.add_get("/v1/run", describe)
-    app.router.add_get("/v1/events", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}", resumed
-    finally:
-        await runner.cleanup()
+    async with on_loopback(lookalike(run, events)) as url:
+        yield url, resumed
 
 
 def message(event_id: str, *events: dict[str, object]) -> bytes:

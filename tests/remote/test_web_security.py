@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, LfgWeb, lfg_web
+from tests.remote.serving import on_loopback
 from tests.test_cli import free_port
 
 NOBODY = "http://127.0.0.1:9"
@@ -130,13 +131,8 @@ async def page_elsewhere(html: str) -> AsyncIterator[int]:
         return web.Response(text=html, content_type="text/html")
 
     app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
+    async with on_loopback(app) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="the browser test needs Chromium (apt-get install chromium)")
