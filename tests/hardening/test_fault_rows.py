@@ -552,6 +552,12 @@ ELSEWHERE = {
         "tests/remote/test_hostile_peers.py::test_an_id_the_server_never_gave_starts_the_stream_over",
         "tests/remote/test_server.py::test_a_watcher_that_stops_reading_is_dropped_while_the_others_get_everything",
     ],
+    (
+        "`lfg attach` starts while others hold every connection a server takes before the token (it "
+        "answers 503), or its proxy answers 502 or 429"
+    ): [
+        "tests/remote/test_hostile_peers.py::test_attach_started_while_others_hold_every_slot_before_the_token_waits_its_turn",
+    ],
     "`--serve` is given an address beyond this machine (`0.0.0.0`, a host name)": [
         "tests/remote/test_hostile_peers.py::test_lfg_refuses_to_serve_beyond_this_machine_unless_told",
     ],

@@ -62,6 +62,26 @@ async def test_connections_are_capped_and_timed_out_before_they_show_the_token(
         writer.close()
 
 
+async def test_attach_started_while_others_hold_every_slot_before_the_token_waits_its_turn(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path) as run:
+        port = int(run.url.rsplit(":", 1)[1])
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(MAX_UNAUTHENTICATED)]
+        await until(lambda: run.server.connections == MAX_UNAUTHENTICATED)
+        attachment = Attachment(run.url, TOKEN, reconnects=FAST)
+        said: list[str] = []
+        describing = asyncio.create_task(attachment.describe(said.append))
+        await until(lambda: bool(said) or describing.done())
+        for _, writer in idle:  # the slots come free (as they do when the server times them out)
+            writer.close()
+        async with asyncio.timeout(10):
+            described = await describing
+        await attachment.aclose()
+    assert described.run_id == run.run.run_id
+    assert said[0].startswith("the server answered 503: asking again in "), said
+
+
 async def test_a_watcher_that_stops_reading_is_cut_off_and_leaves_nothing_queued(
     sim: SimServer, tmp_path: Path
 ) -> None:
