@@ -134,17 +134,28 @@ class Attachment:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def describe(self) -> RemoteRun:
-        try:
-            async with self._client.stream("GET", f"{self.url}{API}/run") as response:
-                _check(response)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RUN_BYTES:
-                        raise AttachError(f"{self.url} described a run in more than {MAX_RUN_BYTES:,} bytes")
-        except httpx2.HTTPError as exc:
-            raise AttachError(f"cannot reach {self.url}: {exc}") from None
+    async def describe(self, said: Callable[[str], None] | None = None) -> RemoteRun:
+        """What the run is. A server that is busy (a 503: others hold every connection it takes
+        before the token), a proxy's 502 or a 429 is asked again with the reconnects' backoff, each
+        wait told to `said`; a server that cannot be reached at all is not (a wrong URL fails at once)."""
+        retries = 0
+        while True:
+            try:
+                async with self._client.stream("GET", f"{self.url}{API}/run") as response:
+                    busy = _unavailable(response)
+                    if busy is None:
+                        _check(response)
+                        body = await _run_body(self.url, response)
+                        break
+            except httpx2.HTTPError as exc:
+                raise AttachError(f"cannot reach {self.url}: {exc}") from None
+            if retries == self.reconnects.max_retries:
+                raise AttachError(f"{self.url}: {busy} (gave up after {retries} retries)")
+            retries += 1
+            delay = self.reconnects.delay(retries, None)
+            if said is not None:
+                said(f"{busy}: asking again in {delay:.1f} s")
+            await asyncio.sleep(delay)
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):
@@ -241,6 +252,16 @@ def _unavailable(response: httpx2.Response) -> str | None:
 
 def _resumable(event_id: str) -> bool:
     return len(event_id) <= MAX_EVENT_ID and event_id.isascii() and event_id.isprintable()
+
+
+async def _run_body(url: str, response: httpx2.Response) -> bytes:
+    """The description's bytes, refused past `MAX_RUN_BYTES` as they come."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_RUN_BYTES:
+            raise AttachError(f"{url} described a run in more than {MAX_RUN_BYTES:,} bytes")
+    return bytes(body)
 
 
 def _check(response: httpx2.Response) -> None:

@@ -269,7 +269,7 @@ async def attach(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     attachment = Attachment(args.url, token)
     try:
-        remote = await attachment.describe()
+        remote = await attachment.describe(_warn)
         if args.json:
             return await _print_events(attachment, remote)
         return await _watch(args, attachment, remote)

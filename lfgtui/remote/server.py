@@ -56,9 +56,13 @@ WRITE_AT_ONCE_BYTES = 64 * 1024
 watcher that stops reading can hold in this process beyond its kernel buffer, until it is dropped."""
 MAX_CONNECTIONS = 256
 """Connections served at once, watchers included. Past it a connection is answered 503 and closed:
-a flood of connections never takes the file descriptors (1,024 by default) the run needs."""
+a flood of connections never takes the file descriptors (1,024 by default) the run needs. A process
+that may open fewer files serves fewer (`Caps.for_descriptors`)."""
 MAX_UNAUTHENTICATED = 32
 """Connections at once that have not yet made a request with the token; past it, 503 too."""
+BACKLOG = 16
+"""Connections the kernel queues until they are accepted. asyncio accepts up to this many in one go,
+each holding a descriptor until it is answered, so it bounds a flood's burst too."""
 AUTH_TIMEOUT_S = 10.0
 """A connection that has made no request with the token this long after it opened is closed."""
 WATCHER_HEADER = "LFG-Watcher"
@@ -172,28 +176,70 @@ def read_token(token_file: Path | None) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class Caps:
+    """How many connections are served at once, and how many of those before the token."""
+
+    connections: int = MAX_CONNECTIONS
+    unauthenticated: int = MAX_UNAUTHENTICATED
+
+    @classmethod
+    def for_descriptors(cls, limit: int | None) -> Caps:
+        """The caps for a process that may open `limit` files (None: no limit known). The server's
+        connections, with a few bursts of accepted ones waiting for their 503, take at most half of
+        them: the rest stay the run's own (its providers, the history, its tools' pipes), however
+        many connections a peer opens."""
+        if limit is None:
+            return cls()
+        share = max(limit // 2 - 3 * BACKLOG, 8)
+        return cls(min(MAX_CONNECTIONS, share), min(MAX_UNAUTHENTICATED, max(share // 8, 2)))
+
+
+def descriptor_limit() -> int | None:
+    """How many files this process may open (its soft `RLIMIT_NOFILE`), or None where that is not
+    limited or not known (Windows counts no sockets against such a limit)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
 class Gate:
     """Makes each connection's protocol, in front of aiohttp's `web.Server`: a connection past
-    `MAX_CONNECTIONS`, or past `MAX_UNAUTHENTICATED` of those that have not yet shown the token, is
-    answered 503 and closed at once; one that has not shown it `auth_timeout_s` after it opened is
-    closed then."""
+    `caps.connections`, or past `caps.unauthenticated` of those that have not yet shown the token,
+    is answered 503 and closed at once; one that has not shown it `auth_timeout_s` after it opened
+    is closed then."""
 
-    def __init__(self, server: web.Server, auth_timeout_s: float) -> None:
+    def __init__(self, server: web.Server, auth_timeout_s: float, caps: Caps) -> None:
         self.server = server
         self.auth_timeout_s = auth_timeout_s
+        self.caps = caps
         self.trusted: set[web.RequestHandler] = set()
         """Open connections that made a request with the token (closed ones leave at the next)."""
         self.refused = 0
         """Connections answered 503 for want of room."""
+        self._burst: set[web.RequestHandler] = set()
+        """Connections let in during this turn of the loop. asyncio accepts a burst of connections
+        at once and queues each one's `connection_made`, which puts it in `server.connections`,
+        after this call: until then they are counted here, or a burst would pass the caps whole.
+        Emptied by a callback queued ahead of those `connection_made`s, and nothing accepts a
+        connection between the two."""
 
     def __call__(self) -> asyncio.Protocol:
-        connections = set(self.server.connections)
+        connections = set(self.server.connections) | self._burst
         self.trusted &= connections
-        if len(connections) >= MAX_CONNECTIONS or len(connections - self.trusted) >= MAX_UNAUTHENTICATED:
+        caps = self.caps
+        if len(connections) >= caps.connections or len(connections - self.trusted) >= caps.unauthenticated:
             self.refused += 1
             return _Busy()
         handler = self.server()
-        asyncio.get_running_loop().call_later(self.auth_timeout_s, self._expire, handler)
+        loop = asyncio.get_running_loop()
+        if not self._burst:
+            loop.call_soon(self._burst.clear)
+        self._burst.add(handler)
+        loop.call_later(self.auth_timeout_s, self._expire, handler)
         return handler
 
     def _expire(self, handler: web.RequestHandler) -> None:
@@ -279,10 +325,10 @@ class RunServer:
         )
         await self._runner.setup()
         assert self._runner.server is not None
-        self.gate = Gate(self._runner.server, self.auth_timeout_s)
+        self.gate = Gate(self._runner.server, self.auth_timeout_s, Caps.for_descriptors(descriptor_limit()))
         try:
             loop = asyncio.get_running_loop()
-            self._listener = await loop.create_server(self.gate, address.host, address.port)
+            self._listener = await loop.create_server(self.gate, address.host, address.port, backlog=BACKLOG)
         except OSError as exc:
             await self._runner.cleanup()
             raise ServeError(f"cannot serve on {address.host}:{address.port}: {exc.strerror or exc}") from exc

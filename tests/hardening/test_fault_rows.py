@@ -383,6 +383,8 @@ def test_fault_row(harness: Harness, row: Row) -> None:
 
 WEB = "tests/remote/test_web_security.py"
 """The tests of who may use `lfg web`."""
+SOAK = "tests/hardening/test_served_hostile.py"
+"""The served run beside hostile peers."""
 
 ELSEWHERE = {
     "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
@@ -583,6 +585,21 @@ ELSEWHERE = {
         "tests/remote/test_hostile_peers.py::test_a_watcher_that_stops_reading_is_cut_off_and_leaves_nothing_queued",
         "tests/remote/test_hostile_peers.py::test_an_id_the_server_never_gave_starts_the_stream_over",
         "tests/remote/test_server.py::test_a_watcher_that_stops_reading_is_dropped_while_the_others_get_everything",
+    ],
+    "`--serve` runs with few file descriptors (`ulimit -n` 256, macOS's default) and gets a flood of "
+    "connections": [
+        "tests/remote/test_hostile_peers.py::test_a_burst_of_connections_accepted_at_once_is_capped_like_any_other",
+        f"{SOAK}::test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_all_of_it",
+    ],
+    "a `--serve` run ends while watchers that never read and idle connections are still open": [
+        f"{SOAK}::test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_all_of_it",
+    ],
+    (
+        "`lfg attach` starts while others hold every connection a server takes before the token (it "
+        "answers 503), or its proxy answers 502 or 429"
+    ): [
+        "tests/remote/test_hostile_peers.py::test_attach_started_while_others_hold_every_slot_before_the_token_waits_its_turn",
+        f"{SOAK}::test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_all_of_it",
     ],
     "`--serve` is given an address beyond this machine (`0.0.0.0`, a host name)": [
         "tests/remote/test_hostile_peers.py::test_lfg_refuses_to_serve_beyond_this_machine_unless_told",

@@ -18,7 +18,7 @@ from lfgtui import cli
 from lfgtui.calls import RetryPolicy
 from lfgtui.events import AttemptEnded, Event, TextDelta, Usage
 from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
-from lfgtui.remote.server import MAX_UNAUTHENTICATED, Address, ServeError, token_in
+from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
 from lfgtui.sim.server import SimServer
 from tests.remote.serving import TICKETS, TOKEN, lookalike, on_loopback, served
 from tests.remote.test_attach import TICKET
@@ -60,6 +60,55 @@ async def test_connections_are_capped_and_timed_out_before_they_show_the_token(
     assert answered.count(b"401 Unauthorized") == 1, "one guess per connection"
     for _, writer in idle:
         writer.close()
+
+
+def flood(port: int, count: int, into: list[socket.socket]) -> None:
+    """`count` connections to `port` that send nothing (put in `into`, for the caller to close)."""
+    for _ in range(count):
+        idle = socket.socket()
+        idle.setblocking(False)
+        into.append(idle)
+        with contextlib.suppress(BlockingIOError):
+            idle.connect(("127.0.0.1", port))
+
+
+async def test_a_burst_of_connections_accepted_at_once_is_capped_like_any_other(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path) as run:
+        port = int(run.url.rsplit(":", 1)[1])
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(MAX_UNAUTHENTICATED - 1)]
+        await until(lambda: run.server.connections == MAX_UNAUTHENTICATED - 1)
+        burst: list[socket.socket] = []
+        flood(port, BACKLOG, burst)  # connected before the server's loop runs: accepted in one go
+        gate, every = run.server.gate, MAX_UNAUTHENTICATED - 1 + BACKLOG
+        assert gate is not None
+        await until(lambda: run.server.connections + gate.refused == every)  # each let in or refused
+        assert (run.server.connections, gate.refused) == (MAX_UNAUTHENTICATED, BACKLOG - 1)
+        for sock in burst:
+            sock.close()
+        for _, writer in idle:
+            writer.close()
+
+
+async def test_attach_started_while_others_hold_every_slot_before_the_token_waits_its_turn(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path) as run:
+        port = int(run.url.rsplit(":", 1)[1])
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(MAX_UNAUTHENTICATED)]
+        await until(lambda: run.server.connections == MAX_UNAUTHENTICATED)
+        attachment = Attachment(run.url, TOKEN, reconnects=FAST)
+        said: list[str] = []
+        describing = asyncio.create_task(attachment.describe(said.append))
+        await until(lambda: bool(said) or describing.done())
+        for _, writer in idle:  # the slots come free (as they do when the server times them out)
+            writer.close()
+        async with asyncio.timeout(10):
+            described = await describing
+        await attachment.aclose()
+    assert described.run_id == run.run.run_id
+    assert said[0].startswith("the server answered 503: asking again in "), said
 
 
 async def test_a_watcher_that_stops_reading_is_cut_off_and_leaves_nothing_queued(
