@@ -4,7 +4,6 @@ clearly when the agent is not installed."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from dataclasses import asdict
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened
+from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened, ToolCallReady
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
 from tests.test_run_cli import Lfg, ending, of, text
@@ -221,7 +220,13 @@ def test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it(
     assert command["name"] == "run_command cat notes/summary.md" and command["kind"] == "execute"
     assert command["arguments"] == {"command": "cat notes/summary.md"}
 
-    [run_id] = [row[0] for row in sqlite3.connect(db).execute("SELECT id FROM runs")]
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        [ticket] = recorded_run(store.load(Selection(run.id))).tickets
+    replayed = [e for e in ticket.attempts[-1].events if isinstance(e, ToolCallReady) and e.call_id in final]
+    assert [e.name for e in replayed] == [write["name"], command["name"]], "a replay shows the final call"
+    assert [e.arguments for e in replayed] == [write["arguments"], command["arguments"]]
+    run_id = run.id
     shown = subprocess.run(
         [sys.executable, "-m", "lfgtui", "history", "show", run_id, "--json", "--db", str(db)],
         env=lfg.env,
