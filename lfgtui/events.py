@@ -142,6 +142,21 @@ class ToolCallReady(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallUpdated(Event):
+    """A coding agent's call shown before as `ToolCallReady`, now as the agent means it: a later
+    `tool_call_update` gave it a title, input, kind or locations it lacked (Claude Code announces a
+    call bare and names it only then). Everything shown of the call replaces what was; `kind` is the
+    agent's ACP tool kind, `locations` the files it touches (`path` or `path:line`)."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+    kind: str | None = None
+    locations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolResult(Event):
     call_id: str
     output: str

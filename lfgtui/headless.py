@@ -28,6 +28,7 @@ from lfgtui.events import (
     Status,
     TextDelta,
     ToolCallReady,
+    ToolCallUpdated,
     ToolResult,
     Usage,
     WorktreeReady,
@@ -119,6 +120,9 @@ class JsonLines:
                     "arguments": arguments,
                     "error": error,
                 }
+            case ToolCallUpdated(call_id=call_id, name=name, arguments=arguments, kind=kind):
+                changed = {"id": call_id, "name": name, "arguments": arguments, "kind": kind}
+                return {"type": "tool_call_update", **changed, "locations": list(event.locations)}
             case ToolResult(call_id=call_id, output=output, is_error=is_error):
                 return {"type": "tool_result", "id": call_id, "output": output, "is_error": is_error}
             case PlanUpdated(steps=steps):
@@ -212,7 +216,10 @@ class Progress:
                 self._answers[event.ticket].append(text)
             case DiffUpdated():
                 row.diff = event
-            case ToolCallReady(call_id=call_id, name=name, raw_arguments=raw):
+            case (
+                ToolCallReady(call_id=call_id, name=name, raw_arguments=raw)
+                | ToolCallUpdated(call_id=call_id, name=name, raw_arguments=raw)
+            ):
                 self._tool_names[call_id] = name
                 self._line(event, f"→ {name} {_first_line(raw, 80)}")
             case ToolResult(call_id=call_id, output=output, is_error=is_error):

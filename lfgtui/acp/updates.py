@@ -1,8 +1,10 @@
 """What an ACP agent's `session/update` notifications mean as lfg events.
 
 A tool call arrives as `tool_call` and then changes through `tool_call_update`s; lfg shows it as one
-row: `ToolCallStarted` + `ToolCallReady` when it appears, one `ToolResult` when it ends (completed or
-failed), with its content rendered as text (text as is, a diff as a unified diff, a terminal by id).
+row: `ToolCallStarted` + `ToolCallReady` when it appears, a `ToolCallUpdated` whenever an update
+changes its name, input, kind or locations (every field an update carries is merged into the call),
+one `ToolResult` when it ends (completed or failed), with its content rendered as text (text as is,
+a diff as a unified diff, a terminal by id).
 The agent runs its own tools: lfg never runs these calls, it shows them.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from acp import schema
@@ -25,6 +27,7 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
     ToolCallStarted,
+    ToolCallUpdated,
     ToolResult,
 )
 
@@ -69,13 +72,67 @@ def plan_message(steps: tuple[PlanStep, ...]) -> str:
     return "plan: " + " · ".join(f"{PLAN_GLYPHS.get(s.status, '?')} {s.content}" for s in steps)
 
 
+def _location(location: schema.ToolCallLocation) -> str:
+    return location.path if location.line is None else f"{location.path}:{location.line}"
+
+
+def _tool_name(meta: dict[str, Any] | None) -> str | None:
+    """The agent's own name for the tool, when it says (Claude Code's `_meta.claudeCode.toolName`)."""
+    own = meta.get("claudeCode") if isinstance(meta, dict) else None
+    name = own.get("toolName") if isinstance(own, dict) else None
+    return name if isinstance(name, str) and name.strip() else None
+
+
 @dataclass
 class _Call:
+    """One tool call as the agent has described it so far: each `tool_call_update` merges into it."""
+
     title: str
     kind: str | None
+    raw_input: Any = None
+    locations: tuple[str, ...] = ()
+    tool: str | None = None
+    """The agent's own name for the tool, when it gives one."""
     content: list[Any] = field(default_factory=list)
     raw_output: Any = None
     status: str | None = None
+
+    def merge(self, update: schema.ToolCallStart | schema.ToolCallProgress) -> bool:
+        """Take every field the update carries (one it leaves out keeps its value); whether what a
+        row shows of the call changed. No serializing: an update per line of output stays cheap."""
+        before = (self.name, self.kind, self.locations)
+        changed = update.raw_input is not None and update.raw_input != self.raw_input
+        if update.title is not None and update.title.strip():
+            self.title = update.title
+        if update.kind is not None:
+            self.kind = update.kind
+        if update.raw_input is not None:
+            self.raw_input = update.raw_input
+        if update.locations is not None:
+            self.locations = tuple(_location(location) for location in update.locations)
+        self.tool = _tool_name(update.field_meta) or self.tool
+        if update.content is not None:
+            self.content = list(update.content)
+        if update.raw_output is not None:
+            self.raw_output = update.raw_output
+        return changed or before != (self.name, self.kind, self.locations)
+
+    @property
+    def name(self) -> str:
+        """The row's name as the agent's own UI reads it: `Write src/app.py`, `Bash ls -la`. A call
+        whose input has not come yet reads as its tool; a command titled by itself (Claude Code's
+        Bash) reads after its tool's name."""
+        title, tool = self.title.strip(), self.tool
+        if tool and not self.raw_input:
+            return tool
+        if tool and self.kind == "execute" and not title.startswith(tool):
+            return f"{tool} {title}".strip()
+        return title or tool or self.kind or "tool"
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        raw = self.raw_input
+        return raw if isinstance(raw, dict) else ({} if raw is None else {"input": raw})
 
 
 @dataclass
@@ -85,7 +142,7 @@ class UpdateReader:
     ev: EventFactory
     calls: dict[str, _Call] = field(default_factory=dict)
     ready: dict[str, ToolCallReady] = field(default_factory=dict)
-    """Each call as first shown: what a permission request about it is asked as."""
+    """Each call as shown now: what a permission request about it is asked as."""
     inputs: dict[str, Any] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
     """Calls whose permission request the person answered no: their failure is shown as denied."""
@@ -117,13 +174,10 @@ class UpdateReader:
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:
         call_id = start.tool_call_id
-        call = self.calls[call_id] = _Call(
-            start.title, start.kind, list(start.content or []), start.raw_output
-        )
-        raw = start.raw_input
-        arguments = raw if isinstance(raw, dict) else ({} if raw is None else {"input": raw})
-        name = call.title or call.kind or "tool"
-        self.inputs[call_id] = raw
+        call = self.calls[call_id] = _Call(start.title, start.kind)
+        call.merge(start)
+        self.inputs[call_id] = call.raw_input
+        name, arguments = call.name, call.arguments
         started = self.ev(ToolCallStarted, call_id=call_id, name=name)
         ready = self.ready[call_id] = self.ev(
             ToolCallReady,
@@ -132,25 +186,44 @@ class UpdateReader:
             arguments=arguments,
             raw_arguments=json.dumps(arguments, ensure_ascii=False),
         )
-        return [
-            started,
-            ready,
-            *self._ending(call_id, start.status),
-        ]
+        return [started, ready, *self._ending(call_id, start.status)]
 
     def _progressed(self, progress: schema.ToolCallProgress) -> list[Event]:
         call_id = progress.tool_call_id
         call = self.calls.get(call_id)
         if call is None:  # an update for a call never announced: show it from here on
             start = schema.ToolCallStart(
-                session_update="tool_call", tool_call_id=call_id, title=progress.title or "tool"
+                session_update="tool_call",
+                tool_call_id=call_id,
+                title=progress.title or "",
+                kind=progress.kind,
+                raw_input=progress.raw_input,
+                locations=progress.locations,
+                field_meta=progress.field_meta,
             )
             return self._started(start) + self._progressed(progress)
-        if progress.content is not None:
-            call.content = list(progress.content)
-        if progress.raw_output is not None:
-            call.raw_output = progress.raw_output
-        return self._ending(call_id, progress.status)
+        updated = self._updated(call_id, call) if call.merge(progress) else []
+        return [*updated, *self._ending(call_id, progress.status)]
+
+    def _updated(self, call_id: str, call: _Call) -> list[Event]:
+        """The call's row as it now reads: emitted only when that changed, so a call's stream of
+        output updates costs no event until it ends."""
+        name, arguments, kind, locations = call.name, call.arguments, call.kind, call.locations
+        raw_arguments = json.dumps(arguments, ensure_ascii=False)
+        self.inputs[call_id] = call.raw_input
+        self.ready[call_id] = replace(
+            self.ready[call_id], name=name, arguments=arguments, raw_arguments=raw_arguments
+        )
+        updated = self.ev(
+            ToolCallUpdated,
+            call_id=call_id,
+            name=name,
+            arguments=arguments,
+            raw_arguments=raw_arguments,
+            kind=kind,
+            locations=locations,
+        )
+        return [updated]
 
     def _ending(self, call_id: str, status: str | None) -> list[Event]:
         call = self.calls[call_id]

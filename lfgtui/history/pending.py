@@ -57,7 +57,7 @@ class PendingRequest:
 @dataclass(eq=False)
 class PendingAttempt:
     """An attempt being recorded: its metrics, its requests, the part streaming now (`current`), its
-    tool calls still streaming arguments, and the name of each call for its result."""
+    tool calls still streaming arguments and those complete, and the name of each call for its result."""
 
     id: str
     t0: float
@@ -66,6 +66,8 @@ class PendingAttempt:
     requests: list[PendingRequest] = field(default_factory=list)
     current: PendingPart | None = None
     tools: dict[str, PendingPart] = field(default_factory=dict)
+    ready: dict[str, PendingPart] = field(default_factory=dict)
+    """Each complete tool call's part: a coding agent's later `ToolCallUpdated` rewrites it."""
     names: dict[str, str] = field(default_factory=dict)
     ended: AttemptEnded | None = None
 

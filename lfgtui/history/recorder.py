@@ -39,6 +39,7 @@ from lfgtui.events import (
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
+    ToolCallUpdated,
     ToolResult,
     Usage,
     WorktreeReady,
@@ -262,6 +263,16 @@ class Recorder:
                 part.meta = json.dumps({"error": error}) if error else None
                 part.end_ms = attempt.ms(event.t)
                 part.sealed = True
+                pending.touch(part)
+                attempt.ready[call_id] = part
+            case ToolCallUpdated(call_id=call_id, name=name, raw_arguments=raw, kind=kind):
+                part = attempt.ready.get(call_id) or pending.part(
+                    attempt, PartKind.TOOL_CALL, event, call_id=call_id
+                )
+                attempt.ready[call_id] = part
+                attempt.names[call_id] = part.name = name
+                part.text, part.replace, part.sealed = [raw], True, True
+                part.meta = json.dumps({"kind": kind, "locations": list(event.locations)})
                 pending.touch(part)
             case ToolResult(call_id=call_id, output=output, is_error=is_error):
                 pending.seal(attempt)

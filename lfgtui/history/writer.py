@@ -36,6 +36,7 @@ from lfgtui.events import (
     Retrying,
     Status,
     ToolCallReady,
+    ToolCallUpdated,
     ToolResult,
 )
 from lfgtui.history.database import StoreError
@@ -47,7 +48,9 @@ if TYPE_CHECKING:
     from lfgtui.prices import PriceBook
 
 FLUSH_INTERVAL_S = 0.25
-URGENT = frozenset({AttemptStarted, PromptSent, AttemptEnded, ToolCallReady, ToolResult, Status, Retrying})
+URGENT = frozenset(
+    {AttemptStarted, PromptSent, AttemptEnded, ToolCallReady, ToolCallUpdated, ToolResult, Status, Retrying}
+)
 
 
 class RunHistory:

@@ -225,11 +225,7 @@ class AgentRun:
         title, kind = tool_title(call.name, arguments), TOOL_KINDS.get(call.name, "other")
         path = self._path(arguments)
         locations = [ToolCallLocation(path=str(path))] if path else None
-        await self._update(
-            acp.start_tool_call(
-                call_id, title, kind=kind, status="pending", locations=locations, raw_input=arguments
-            )
-        )
+        await self._announce(call_id, title, kind, locations, arguments)
         try:
             if isinstance(arguments, str):
                 raise ToolFailed(call.result or "tool arguments are not a JSON object")
@@ -259,6 +255,27 @@ class AgentRun:
                 )
             )
         self.pacer.resume()
+
+    async def _announce(
+        self,
+        call_id: str,
+        title: str,
+        kind: ToolKind,
+        locations: list[ToolCallLocation] | None,
+        arguments: dict[str, Any] | str,
+    ) -> None:
+        """The call's `tool_call`: whole, or (`late_tool_input`) bare and then described in two
+        `tool_call_update`s, its title and kind first, its locations and input after, the way Claude
+        Code streams a call before its input is known."""
+        if not self.scenario.late_tool_input:
+            start = acp.start_tool_call(
+                call_id, title, kind=kind, status="pending", locations=locations, raw_input=arguments
+            )
+            await self._update(start)
+            return
+        await self._update(acp.start_tool_call(call_id, "", status="pending", raw_input={}))
+        await self._update(acp.update_tool_call(call_id, title=title, kind=kind))
+        await self._update(acp.update_tool_call(call_id, locations=locations, raw_input=arguments))
 
     def _path(self, arguments: dict[str, Any] | str) -> Path | None:
         value = arguments.get("path") if isinstance(arguments, dict) else None

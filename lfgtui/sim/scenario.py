@@ -91,6 +91,9 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     cache_read_tokens: int = 0  # the prompt cache each request's usage reports (see PromptCache)
     cache_write_tokens: int = 0
+    late_tool_input: int = 0
+    """1: the sim ACP agent announces each tool call bare (no title, no input) and gives its title,
+    kind, locations and input in later `tool_call_update`s, as Claude Code does."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
 
@@ -123,6 +126,7 @@ OPTION_TYPES: dict[str, type] = {
     "chunk_chars": int,
     "cache_read_tokens": int,
     "cache_write_tokens": int,
+    "late_tool_input": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 SENT_USAGE = ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens")

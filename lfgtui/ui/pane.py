@@ -37,6 +37,7 @@ from lfgtui.events import (
     Status,
     TextDelta,
     ToolCallReady,
+    ToolCallUpdated,
     ToolResult,
     WorktreeReady,
 )
@@ -188,6 +189,8 @@ class TicketPane(Vertical, can_focus=True):
                 self._asked(text, continues)
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments, t=t):
                 self.tools.add(call_id, name, arguments, t)
+            case ToolCallUpdated(call_id=call_id, name=name, arguments=arguments):
+                self.tools.describe(call_id, name, arguments)
             case ToolResult(call_id=call_id, output=output, is_error=is_error, t=t):
                 self.tools.finish(call_id, output, is_error, t)
             case Retrying():

@@ -97,6 +97,7 @@ class ToolRow(Collapsible):
         self.started = started
         self.state = ToolState.RUNNING
         self.duration: float | None = None
+        self.output = ""
         self.detail = Static(classes="tool-detail")
         super().__init__(self.detail, title=self._heading(), collapsed=True, classes="tool-row")
         self._show_detail("")
@@ -114,6 +115,13 @@ class ToolRow(Collapsible):
             body.append(revealed(output_tail(output)))
         self.detail.update(body)
 
+    def describe(self, name: str, arguments: dict[str, Any]) -> None:
+        """The call as the agent now means it (a coding agent names and fills in a call after it
+        announced it): the heading and the detail change, its state and output stay."""
+        self.tool_name, self.arguments = name, arguments
+        self.title = self._heading()
+        self._show_detail(self.output)
+
     def set_state(self, state: ToolState) -> None:
         self.state = state
         self.title = self._heading()
@@ -124,6 +132,7 @@ class ToolRow(Collapsible):
         self.duration = max(0.0, ended - self.started)
         denied = is_error and output.startswith("denied:")
         self.set_state(ToolState.DENIED if denied else ToolState.ERROR if is_error else ToolState.OK)
+        self.output = output
         self._show_detail(output)
 
 
@@ -152,6 +161,10 @@ class ToolLog(Collapsible):
         self.query_one(Collapsible.Contents).mount(row)
         self._retitle()
         return row
+
+    def describe(self, call_id: str, name: str, arguments: dict[str, Any]) -> None:
+        if call_id in self.rows:
+            self.rows[call_id].describe(name, arguments)
 
     def set_state(self, call_id: str, state: ToolState) -> None:
         if call_id in self.rows:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened
+from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened, ToolCallReady
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
 from tests.test_run_cli import Lfg, ending, of, text
@@ -192,3 +192,55 @@ def test_a_damaged_typed_note_comes_back_as_a_plain_status() -> None:
         PlanUpdated,
         {"steps": (PlanStep("a", "completed", "high"),)},
     )
+
+
+LATE = "writer:ttft_ms=0,tokens_per_s=0,late_tool_input=1"
+SUMMARY = "# Summary\n\nWritten by the lfg writer scenario.\n"
+
+
+def late_writer(lfg: Lfg) -> Path:
+    return lfg.tickets(f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim-acp"\nmodel = "{LATE}"\n')
+
+
+def test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it(
+    lfg: Lfg, tmp_path: Path
+) -> None:
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(late_writer(lfg), "--db", str(db), "--yes")
+    assert code == 0, stderr
+    assert ending(events, "w")["outcome"] == "completed"
+    announced = of(events, "w", "tool_call")
+    assert [(c["name"], c["arguments"]) for c in announced[:1]] == [("tool", {})], "announced bare"
+    final = {u["id"]: u for u in of(events, "w", "tool_call_update")}
+    target = str(lfg.workdir / "notes" / "summary.md")
+    write, command = final.values()
+    assert write["name"] == "write_file notes/summary.md" and write["kind"] == "edit"
+    assert write["arguments"] == {"path": "notes/summary.md", "content": SUMMARY}
+    assert write["locations"] == [target]
+    assert command["name"] == "run_command cat notes/summary.md" and command["kind"] == "execute"
+    assert command["arguments"] == {"command": "cat notes/summary.md"}
+
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        [ticket] = recorded_run(store.load(Selection(run.id))).tickets
+    replayed = [e for e in ticket.attempts[-1].events if isinstance(e, ToolCallReady) and e.call_id in final]
+    assert [e.name for e in replayed] == [write["name"], command["name"]], "a replay shows the final call"
+    assert [e.arguments for e in replayed] == [write["arguments"], command["arguments"]]
+    run_id = run.id
+    shown = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "history", "show", run_id, "--json", "--db", str(db)],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    [attempt] = json.loads(shown.stdout)["run"]["tickets"][0]["attempts"]
+    agent_calls = [p for p in attempt["parts"] if p["kind"] == "tool_call" and p["call_id"] in final]
+    assert [(p["name"], json.loads(p["text"])) for p in agent_calls] == [
+        ("write_file notes/summary.md", {"path": "notes/summary.md", "content": SUMMARY}),
+        ("run_command cat notes/summary.md", {"command": "cat notes/summary.md"}),
+    ]
+    assert json.loads(agent_calls[0]["meta"]) == {"kind": "edit", "locations": [target]}
+    results = {p["call_id"]: p["name"] for p in attempt["parts"] if p["kind"] == "tool_result"}
+    assert results[write["id"]] == "write_file notes/summary.md", "a result is named as its call now reads"

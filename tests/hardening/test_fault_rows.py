@@ -402,6 +402,13 @@ ELSEWHERE = {
         "tests/acp/test_side_channels.py::test_brackets_inside_strings_are_text_and_not_counted",
         "tests/acp/test_side_channels.py::test_a_line_over_64_mib_is_refused_as_it_is_read",
     ],
+    "a coding agent announces a tool call bare (no title, no input: Claude Code's `Write {}`, `Terminal {}`) "
+    "and describes it in later `tool_call_update`s": [
+        "tests/acp/test_tool_updates.py::test_claude_codes_bare_calls_become_rows_named_as_in_its_own_ui",
+        "tests/acp/test_tool_updates.py::test_an_update_that_changes_nothing_shown_is_no_event",
+        "tests/acp/test_tool_updates.py::test_the_panes_row_reads_as_the_agent_finally_described_the_call",
+        "tests/acp/test_run.py::test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it",
+    ],
     "a coding agent floods its stderr": [
         "tests/acp/test_side_channels.py::test_the_agents_log_keeps_its_head_and_tail_and_says_what_it_dropped",
         "tests/acp/test_side_channels.py::test_a_log_that_cannot_be_written_is_still_read_to_its_end",
