@@ -109,13 +109,17 @@ def test_a_mode_reaches_an_agent_that_offers_only_the_older_session_modes(lfg: L
     assert "the agent runs in mode plan (session/set_mode)" in notes(events)
 
 
-def test_a_model_the_agent_does_not_offer_fails_naming_those_it_does(lfg: Lfg) -> None:
+def test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does(lfg: Lfg) -> None:
     agent(lfg, "--models", "fast,smart")
     code, events, _ = lfg.run(lfg.tickets(TICKET + 'model = "huge"\n'), "--no-history")
     error = ending(events, "a")["error"]
     assert code == 1 and error["kind"] == "not_found"
     assert error["message"] == "the agent offers no model 'huge' (it offers fast, smart)"
     assert text(events, "a") == ""
+    code, events, _ = lfg.run(lfg.tickets(TICKET + 'mode = "yolo"\n'), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "not_found"
+    assert error["message"] == "the agent offers no mode 'yolo' (it offers default, plan)"
 
 
 def test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent(lfg: Lfg) -> None:

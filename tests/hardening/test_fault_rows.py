@@ -433,7 +433,7 @@ ELSEWHERE = {
     ],
     "a ticket's `model` or `mode` is not in the coding agent's own list (its session config options or "
     "modes)": [
-        "tests/acp/test_login.py::test_a_model_the_agent_does_not_offer_fails_naming_those_it_does",
+        "tests/acp/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
         "tests/acp/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
     ],
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
