@@ -18,6 +18,7 @@ import platformdirs
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
 from lfgtui.validation import (
+    ENV_NAME,
     ENV_NAMES,
     NON_NEGATIVE_INT,
     NON_NEGATIVE_NUMBER,
@@ -80,6 +81,12 @@ PROVIDER_FIELDS: dict[str, Kind] = {
         lambda value: STRING_LIST.check(value) and bool(value) and bool(value[0]),
     ),
     "env": ENV_NAMES,
+    "auth_method": STRING,
+    "login": STRING,
+    "model_env": Kind(
+        "an environment variable name",
+        lambda value: isinstance(value, str) and bool(ENV_NAME.fullmatch(value)),
+    ),
     "max_concurrency": POSITIVE_INT,
     "requests_per_minute": POSITIVE_INT,
     "tokens_per_minute": POSITIVE_INT,

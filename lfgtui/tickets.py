@@ -53,6 +53,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "system": STRING,
     "provider": STRING,
     "model": STRING,
+    "mode": STRING,
     "tools": STRING_LIST,
     "max_calls": POSITIVE_INT,
     "max_output_chars": POSITIVE_INT,
@@ -104,6 +105,8 @@ class Ticket:
     max_cost_usd: float | None = None
     group: str | None = None
     """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""
+    mode: str | None = None
+    """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""
@@ -203,6 +206,7 @@ class _Loader:
         variants = {draft.index: self._variants(draft, defaults, fallback) for draft in drafts}
         needs = self._check_dependencies(drafts, named, variants)
         self._check_keys(drafts, defaults, variants)
+        self._check_modes(drafts, defaults, variants)
         self.check.raise_if_any()
         tickets = tuple(
             self._ticket(draft, defaults, variant, needs[draft.index])
@@ -280,6 +284,23 @@ class _Loader:
                     f"{where}: env_passthrough: {variable!r} holds the API key of provider "
                     f"{keys[variable.upper()]!r}; lfg never passes a provider's key to a command",
                 )
+
+    def _check_modes(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> None:
+        """A `mode` is a coding agent's session mode: any other provider has none to set."""
+        for draft in drafts:
+            if "mode" not in draft.fields and "mode" not in defaults:
+                continue
+            for variant in variants[draft.index]:
+                kind = self.config.providers[variant.provider].kind
+                if kind != "acp":
+                    self.check.add(
+                        self.line(draft if "mode" in draft.fields else None, "mode"),
+                        f"{draft.where}: mode is a coding agent's session mode, and provider "
+                        f"{variant.provider!r} is not a coding agent (kind {kind!r}, not acp)",
+                    )
+                    break
 
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}
@@ -438,6 +459,7 @@ class _Loader:
             isolation=fields.get("isolation", "none"),
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
+            mode=fields.get("mode"),
         )
 
 

@@ -644,3 +644,15 @@ def test_isolation_is_none_or_worktree(tmp_path: Path) -> None:
         one_problem(path)
         == f'{path}:2: [defaults]: isolation must be "none" or "worktree", got the string \'docker\''
     )
+
+
+def test_a_mode_is_only_for_a_coding_agent(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "sim"\nmode = "plan"\n')
+    assert one_problem(path) == (
+        f"{path}:5: ticket 'a': mode is a coding agent's session mode, and provider 'sim' is not a "
+        "coding agent (kind 'sim', not acp)"
+    )
+    agent = write(
+        tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "sim-acp"\nmode = "plan"\n', "a.toml"
+    )
+    assert load(agent).tickets[0].mode == "plan"

@@ -23,7 +23,9 @@ from acp import schema
 
 from lfgtui import __version__
 from lfgtui.acp.agent_log import AgentLog, open_agent_log
+from lfgtui.acp.choices import Offered, choose, wanted
 from lfgtui.acp.client import AgentClient
+from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
 from lfgtui.acp.updates import UpdateReader
@@ -63,13 +65,21 @@ STOPPED = {
 
 @dataclass(frozen=True)
 class AgentLaunch:
-    """How to start one agent: its command line (with `{model}` filled in), environment and limits."""
+    """How to start one agent: its command line (with `{model}` filled in), environment and limits,
+    and the ticket's mode."""
 
     config: ProviderConfig
     env: Mapping[str, str]
+    mode: str | None = None
 
     def command(self, model: str) -> list[str]:
         return [part.replace("{model}", model) for part in self.config.command]
+
+    def environment(self, model: str) -> dict[str, str]:
+        """Its environment, with the ticket's model in the agent's own model variable if it has one."""
+        chosen = wanted(self.config, model, self.mode).model
+        variable = self.config.model_env
+        return {**self.env, variable: chosen} if variable and chosen else dict(self.env)
 
 
 def prompt_text(messages: tuple[Message, ...]) -> str:
@@ -170,6 +180,12 @@ class AgentSession:
         self.prompt: asyncio.Task[schema.PromptResponse] | None = None
         self.started = ""
         self._answer: list[str] = []
+        self.env: Mapping[str, str] = launch.env
+        """What the agent was started with: where a key for its auth methods is looked for."""
+        self.methods: list[AuthMethod] = []
+        self.authenticated: str | None = None
+        self.offered = Offered((), None)
+        """What the session lets lfg choose (its model and mode options)."""
 
     @classmethod
     async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
@@ -177,11 +193,12 @@ class AgentSession:
         command = launch.command(model)
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
-            process = await start_agent(command, launch.env, toolbox.ctx.workdir)
+            process = await start_agent(command, launch.environment(model), toolbox.ctx.workdir)
         except BaseException:
             log.close()
             raise
         session = cls(launch, ev, toolbox, process, AgentLog(log_path, log))
+        session.env = launch.environment(model)
         session.started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
         return session
 
@@ -200,15 +217,15 @@ class AgentSession:
         self._answer = []
         fresh = self.session_id is None
         try:
-            said = await self._open(load) if fresh else ""
+            said = await self._open(load, task.call.model) if fresh else []
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
             if fresh:
                 assert self.session_id is not None
                 opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
                 yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=self.loaded)
             yield ev(RequestSent, call=0)
-            if said:
-                yield ev(Status, message=said)
+            for line in said:
+                yield ev(Status, message=line)
             if whole and len(task.call.messages) > 1:
                 yield ev(Status, message="a new agent session: the earlier conversation is in the prompt")
             async for event in self._turn(task, whole):
@@ -236,10 +253,13 @@ class AgentSession:
                 transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
             yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
 
-    async def _open(self, load: str | None) -> str:
+    async def _open(self, load: str | None, model: str) -> list[str]:
         """initialize, then session/load of `load` when the agent can load sessions, else
-        session/new, within the provider's `connect_timeout_s`; returns what the pane is told."""
-        limit = self.launch.config.connect_timeout_s
+        session/new (logging in as `login.py` says), then the ticket's mode and model, all within
+        the provider's `connect_timeout_s`; returns what the pane is told."""
+        config = self.launch.config
+        limit = config.connect_timeout_s
+        said: list[str] = []
         try:
             async with asyncio.timeout(limit):
                 started = await self.conn.initialize(
@@ -250,16 +270,54 @@ class AgentSession:
                     ),
                     client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
                 )
-                said = await self._load(load, started.agent_capabilities.load_session) if load else ""
+                self.methods = offered_methods(started, config)
+                if config.auth_method is not None:
+                    said.append(await self._authenticate(config.auth_method))
+                if load:
+                    said.append(await self._load(load, started.agent_capabilities.load_session))
                 if self.session_id is None:
-                    workdir = str(self.client.toolbox.ctx.workdir)
-                    self.session_id = (await self.conn.new_session(cwd=workdir, mcp_servers=[])).session_id
+                    opened, logged_in = await self._new_session()
+                    said += logged_in
+                    self.session_id = opened.session_id
+                    self.offered = Offered(opened.config_options or [], opened.modes)
+                said += await choose(
+                    self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
+                )
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
             raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
+        except ProviderError:
+            raise
         except Exception as exc:  # whatever breaks the start fails only this ticket
             raise ProviderError(await self._failure(exc)) from None
         return said
+
+    async def _new_session(self) -> tuple[schema.NewSessionResponse, list[str]]:
+        """session/new; when the agent asks to log in first, once more after authenticating with
+        the first of its methods whose variables lfg passes it. Returns what the pane is told too."""
+        cwd = str(self.client.toolbox.ctx.workdir)
+        try:
+            return await self.conn.new_session(cwd=cwd, mcp_servers=[]), []
+        except acp.RequestError as exc:
+            method = usable_method(self.methods, self.env)
+            if exc.code != AUTH_REQUIRED or method is None or self.authenticated is not None:
+                raise
+        said = await self._authenticate(method.id)
+        return await self.conn.new_session(cwd=cwd, mcp_servers=[]), [said]
+
+    async def _authenticate(self, method_id: str) -> str:
+        """Log the agent in with `method_id` (ACP `authenticate`); a failure says what to do."""
+        guidance = login_guidance(self.launch.config, self.methods, self.env)
+        if method_id not in {method.id for method in self.methods}:
+            message = f"auth_method {inert(method_id)!r} is not one the agent offers; {guidance}"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.AUTH, message)))
+        try:
+            await self.conn.authenticate(method_id=method_id)
+        except acp.RequestError as exc:
+            message = f"logging the agent in with {inert(method_id)} failed: {_said(exc)}; {guidance}"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.AUTH, message))) from None
+        self.authenticated = method_id
+        return f"logged the agent in with its method {inert(method_id)} (authenticate)"
 
     async def _load(self, session_id: str, can_load: bool) -> str:
         """Load the agent's earlier session; what it replays of it is not shown again (the pane has
@@ -268,7 +326,7 @@ class AgentSession:
             return "this agent cannot load its earlier session"
         self.client.replaying = True
         try:
-            await self.conn.load_session(
+            loaded = await self.conn.load_session(
                 cwd=str(self.client.toolbox.ctx.workdir), session_id=session_id, mcp_servers=[]
             )
         except acp.RequestError as exc:
@@ -277,6 +335,7 @@ class AgentSession:
             await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
             self.client.replaying = False
         self.session_id, self.loaded = session_id, True
+        self.offered = Offered(loaded.config_options or [], loaded.modes)
         return "the agent's earlier session was loaded (session/load): it has the whole conversation"
 
     async def _turn(self, task: AgentTask, whole: bool) -> AsyncIterator[Event]:
@@ -309,13 +368,13 @@ class AgentSession:
         """What went wrong, in terms of what the agent did."""
         if self.pipe.problem is not None:
             return await self._with_log(ErrorInfo(ErrorKind.MALFORMED, self.pipe.problem))
+        if isinstance(exc, acp.RequestError) and exc.code == AUTH_REQUIRED:
+            guidance = login_guidance(self.launch.config, self.methods, self.env)
+            message = f"the agent asks to log in: {_said(exc)} (code {exc.code}); {guidance}"
+            return await self._with_log(ErrorInfo(ErrorKind.AUTH, message))
         if isinstance(exc, acp.RequestError):
-            detail = exc.data.get("details") if isinstance(exc.data, dict) else None
-            text = inert(f"{exc} ({detail})" if detail else str(exc))
-            kind = ErrorKind.AUTH if exc.code == -32000 else ErrorKind.STREAM_ERROR
-            return await self._with_log(
-                ErrorInfo(kind, f"the agent answered an error: {text} (code {exc.code})")
-            )
+            message = f"the agent answered an error: {_said(exc)} (code {exc.code})"
+            return await self._with_log(ErrorInfo(ErrorKind.STREAM_ERROR, message))
         if isinstance(exc, ConnectionError):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.process.wait(), STOP_WAIT_S)
@@ -358,6 +417,15 @@ class AgentSession:
         finally:
             self._log_pump.cancel()
             self.log.close()
+
+
+def _said(exc: acp.RequestError) -> str:
+    """The agent's error message with the detail it gave (`details` or `reason`, or a text), inert."""
+    data = exc.data
+    detail = data if isinstance(data, str) else None
+    if isinstance(data, dict):
+        detail = data.get("details") or data.get("reason")
+    return inert(f"{exc} ({detail})" if detail else str(exc))
 
 
 def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:

@@ -99,6 +99,16 @@ class ProviderConfig:
     """For a coding agent: environment variables it gets besides the safe allowlist (its keys)."""
     install: str | None = None
     """For a built-in coding agent: what to install when its command is missing."""
+    auth_method: str | None = None
+    """For a coding agent: the ACP auth method lfg asks for before a session (None: the agent's own
+    login, else the first method whose variables are set once the agent asks to log in)."""
+    auth_vars: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For a built-in coding agent: the variables each of its auth methods reads, for agents that
+    do not list them in `initialize` (Codex names its key variables only in a description)."""
+    login: str | None = None
+    """For a built-in coding agent: the command a person runs to log in, quoted when it asks to."""
+    model_env: str | None = None
+    """For a coding agent: its own variable for the model, set to the ticket's model at start."""
     max_concurrency: int | None = None
     """Model calls of this provider streaming at once, over every ticket of the run (None: no limit)."""
     requests_per_minute: int | None = None

@@ -16,8 +16,23 @@ SIM_URL = "sim:"
 
 AGENT_START_TIMEOUT_S = 60.0
 """An agent may first install itself (npx) or log in: it gets longer to start than an HTTP connection."""
-AGENT_ENV = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
-"""Where agents keep their logins and settings: passed to every agent besides the safe allowlist."""
+AGENT_ENV = (
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+"""Passed to every agent besides the safe allowlist: where agents keep their logins and settings,
+and the proxy and CA settings without which an agent behind a proxy reaches nothing."""
 
 
 def _agent(name: str, command: tuple[str, ...], env: tuple[str, ...], install: str | None) -> ProviderConfig:
@@ -64,29 +79,69 @@ BUILTIN: dict[str, ProviderConfig] = {
         _agent("sim-acp", (sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"), (), None),
         default_model="agent-demo",
     ),
-    "claude-code": _agent(
-        "claude-code",
-        ("claude-agent-acp",),
-        ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CONFIG_DIR"),
-        "npm install -g @agentclientprotocol/claude-agent-acp",
+    "claude-code": replace(
+        _agent(
+            "claude-code",
+            ("claude-agent-acp",),
+            (
+                "ANTHROPIC_API_KEY",
+                "ANTHROPIC_AUTH_TOKEN",
+                "ANTHROPIC_BASE_URL",
+                "ANTHROPIC_CUSTOM_HEADERS",
+                "ANTHROPIC_MODEL",
+                "ANTHROPIC_SMALL_FAST_MODEL",
+                "ANTHROPIC_DEFAULT_OPUS_MODEL",
+                "ANTHROPIC_DEFAULT_SONNET_MODEL",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+                "CLAUDE_CONFIG_DIR",
+                "CLAUDE_CODE_USE_BEDROCK",
+                "CLAUDE_CODE_USE_VERTEX",
+                "MAX_THINKING_TOKENS",
+            ),
+            "npm install -g @agentclientprotocol/claude-agent-acp",
+        ),
+        login="claude-agent-acp --cli auth login --claudeai (or --console), or set ANTHROPIC_API_KEY",
+        model_env="ANTHROPIC_MODEL",
     ),
-    "codex": _agent(
-        "codex",
-        ("codex-acp",),
-        ("OPENAI_API_KEY", "CODEX_API_KEY", "CODEX_HOME", "OPENAI_BASE_URL"),
-        "npm install -g @agentclientprotocol/codex-acp",
+    "codex": replace(
+        _agent(
+            "codex",
+            ("codex-acp",),
+            ("OPENAI_API_KEY", "CODEX_API_KEY", "CODEX_HOME", "OPENAI_BASE_URL", "CODEX_CA_CERTIFICATE"),
+            "npm install -g @agentclientprotocol/codex-acp",
+        ),
+        auth_vars={"openai-api-key": ("OPENAI_API_KEY",), "codex-api-key": ("CODEX_API_KEY",)},
+        login="codex login (or set OPENAI_API_KEY)",
     ),
-    "gemini": _agent(
-        "gemini",
-        ("gemini", "--acp"),
-        ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT", "GOOGLE_GENAI_USE_VERTEXAI"),
-        "npm install -g @google/gemini-cli",
+    "gemini": replace(
+        _agent(
+            "gemini",
+            ("gemini", "--acp"),
+            (
+                "GEMINI_API_KEY",
+                "GOOGLE_API_KEY",
+                "GOOGLE_CLOUD_PROJECT",
+                "GOOGLE_CLOUD_LOCATION",
+                "GOOGLE_GENAI_USE_VERTEXAI",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "GOOGLE_GEMINI_BASE_URL",
+                "GEMINI_MODEL",
+            ),
+            "npm install -g @google/gemini-cli",
+        ),
+        auth_vars={"gemini-api-key": ("GEMINI_API_KEY",), "vertex-ai": ("GOOGLE_API_KEY",)},
+        login="gemini (choose Login with Google), or set GEMINI_API_KEY",
+        model_env="GEMINI_MODEL",
     ),
-    "goose": _agent(
-        "goose",
-        ("goose", "acp"),
-        ("GOOSE_PROVIDER", "GOOSE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"),
-        "the goose CLI (https://github.com/block/goose/releases)",
+    "goose": replace(
+        _agent(
+            "goose",
+            ("goose", "acp"),
+            ("GOOSE_PROVIDER", "GOOSE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"),
+            "the goose CLI (https://github.com/block/goose/releases)",
+        ),
+        login="goose configure",
+        model_env="GOOSE_MODEL",
     ),
 }
 

@@ -5,7 +5,10 @@ tested against the real protocol and a real subprocess. One prompt plays every m
 scenario as one agent run, like the sim's generic agent protocol: thoughts, messages, a plan, and
 tool calls that ask permission and read and write files through the client. The scenario's faults
 become what an agent process can do wrong: crash, write garbage on stdout, go silent, or answer
-with an error.
+with an error. Like the real agents it offers auth methods (and with `--require-auth` opens no
+session before one succeeded); it offers its modes, and with `--models` the models and modes a
+client may choose as session config options (`session/set_config_option`). With models or a mode
+chosen, every answer starts by saying which model and mode it runs, so a test sees what reached the agent.
 Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -35,15 +39,22 @@ from acp.helpers import (
 )
 from acp.schema import (
     AgentCapabilities,
+    AuthenticateResponse,
+    AuthEnvVar,
+    AuthMethodAgent,
     AvailableCommand,
     ClientCapabilities,
+    EnvVarAuthMethod,
     Implementation,
     InitializeResponse,
     LoadSessionResponse,
     NewSessionResponse,
     PromptResponse,
+    SessionConfigOptionSelect,
+    SessionConfigSelectOption,
     SessionMode,
     SessionModeState,
+    SetSessionConfigOptionResponse,
     SetSessionModeResponse,
     StopReason,
     TextContentBlock,
@@ -78,6 +89,14 @@ MODES = (
     SessionMode(id="plan", name="Plan", description="Think and plan before acting"),
 )
 SCENARIO_COMMAND = AvailableCommand(name="scenario", description="Say which sim scenario this agent plays")
+KEY_ENV = "LFG_SIM_ACP_KEY"
+"""The sim agent's API key variable: its `sim-api-key` auth method succeeds when it is set."""
+AUTH_METHODS = [
+    AuthMethodAgent(id="sim-login", name="Log in to the sim", description="An interactive login"),
+    EnvVarAuthMethod(
+        type="env_var", id="sim-api-key", name="Sim API key", vars=[AuthEnvVar(name=KEY_ENV, secret=True)]
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +105,8 @@ class AgentOptions:
     stop_reason: StopReason = "end_turn"  # how a run that is not cancelled ends
     stall_initialize: bool = False  # never answer `initialize`: a client's handshake timeout is tested
     sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
+    require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
+    models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
 
 
 class SimAcpAgent:
@@ -98,6 +119,7 @@ class SimAcpAgent:
         self.store = SessionStore(options.sessions_dir)
         self._conn: AgentSideConnection | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.authenticated: str | None = None
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -124,37 +146,83 @@ class SimAcpAgent:
             protocol_version=acp.PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(load_session=True),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
+            auth_methods=list(AUTH_METHODS),
         )
+
+    async def authenticate(self, method_id: str, **kwargs: Any) -> AuthenticateResponse:
+        """`sim-api-key` succeeds when its variable is set, as Codex's key methods do; `sim-login`
+        would need a person at a browser, which a client over stdio is not."""
+        log.info("authenticate with %s", method_id)
+        if method_id == "sim-api-key" and os.environ.get(KEY_ENV):
+            self.authenticated = method_id
+            return AuthenticateResponse()
+        if method_id == "sim-api-key":
+            raise acp.RequestError.auth_required({"reason": f"{KEY_ENV} is not set"})
+        if method_id == "sim-login":
+            raise acp.RequestError.auth_required({"reason": "logging in needs a person at a browser"})
+        raise acp.RequestError.invalid_params({"methodId": method_id, "reason": "no such auth method"})
+
+    def _check_auth(self) -> None:
+        if self.options.require_auth and self.authenticated is None:
+            raise acp.RequestError.auth_required({"reason": "no auth method succeeded yet"})
 
     async def new_session(
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> NewSessionResponse:
-        session = SimSession(id=new_session_id(), cwd=Path(cwd), mode=MODES[0].id)
+        self._check_auth()
+        model = next(iter(self.options.models), None)
+        session = SimSession(id=new_session_id(), cwd=Path(cwd), mode=MODES[0].id, model=model)
         self.sessions[session.id] = session
         log.info("session %s started in %s", session.id, cwd)
         self._after_response(
             self.conn.session_update(session.id, update_available_commands([SCENARIO_COMMAND]))
         )
-        return NewSessionResponse(session_id=session.id, modes=_modes(session))
+        return NewSessionResponse(session_id=session.id, **self._choices(session))
+
+    def _choices(self, session: SimSession) -> dict[str, Any]:
+        """What a client may choose in `session`: its modes, and with models, both as config options."""
+        if not self.options.models:
+            return {"modes": _modes(session)}
+        return {"modes": _modes(session), "config_options": _config_options(session, self.options.models)}
+
+    async def set_config_option(
+        self, config_id: str, session_id: str, value: str | bool, **kwargs: Any
+    ) -> SetSessionConfigOptionResponse:
+        session = self._session(session_id)
+        allowed = {"model": self.options.models, "mode": tuple(mode.id for mode in MODES)}
+        if value not in allowed.get(config_id, ()):
+            raise acp.RequestError.invalid_params({"configId": config_id, "value": value})
+        if config_id == "model":
+            session.model = str(value)
+        else:
+            session.mode = str(value)
+        log.info("session %s %s %s", session_id, config_id, value)
+        return SetSessionConfigOptionResponse(config_options=_config_options(session, self.options.models))
 
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> LoadSessionResponse:
         """Continue a session saved by this or an earlier process, in the cwd given now. ACP wants
         the conversation replayed as updates before the response: a client rebuilds its view from it."""
+        self._check_auth()
         saved = self.store.load(session_id)
         for message in saved.messages:
             replay = update_user_message_text if message.role == "user" else update_agent_message_text
             await self.conn.session_update(session_id, replay(message.text))
         session = SimSession(
-            session_id, Path(cwd), MODES[0].id, prompts=saved.prompts, messages=saved.messages
+            session_id,
+            Path(cwd),
+            MODES[0].id,
+            model=next(iter(self.options.models), None),
+            prompts=saved.prompts,
+            messages=saved.messages,
         )
         self.sessions[session_id] = session
         log.info("session %s loaded with %d messages", session_id, len(saved.messages))
         self._after_response(
             self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
         )
-        return LoadSessionResponse(modes=_modes(session))
+        return LoadSessionResponse(**self._choices(session))
 
     def _after_response(self, update: Coroutine[Any, Any, None]) -> None:
         """Send an update once the current request is answered, so the client knows the session id.
@@ -188,6 +256,9 @@ class SimAcpAgent:
         run = AgentRun(self.conn, session, self.options.scenario, self.stdout)
         stop_reason: StopReason = self.options.stop_reason
         try:
+            if session.model is not None or session.mode != MODES[0].id:
+                model = session.model or "(none chosen)"
+                await run.say(f"(the sim agent runs model {model} in mode {session.mode})\n\n")
             if _command(prompt) == SCENARIO_COMMAND.name:
                 scenario = self.options.scenario
                 await run.say(f"I play the sim scenario **{scenario.name}**: {scenario.description}")
@@ -220,6 +291,28 @@ class SimAcpAgent:
 
 def _modes(session: SimSession) -> SessionModeState:
     return SessionModeState(current_mode_id=session.mode, available_modes=list(MODES))
+
+
+def _config_options(session: SimSession, models: tuple[str, ...]) -> list[Any]:
+    """The session's model and mode as config options, as Claude Code and Codex offer them."""
+    return [
+        SessionConfigOptionSelect(
+            type="select",
+            id="mode",
+            name="Mode",
+            category="mode",
+            current_value=session.mode,
+            options=[SessionConfigSelectOption(value=mode.id, name=mode.name) for mode in MODES],
+        ),
+        SessionConfigOptionSelect(
+            type="select",
+            id="model",
+            name="Model",
+            category="model",
+            current_value=session.model or "",
+            options=[SessionConfigSelectOption(value=model, name=model.title()) for model in models],
+        ),
+    ]
 
 
 def _command(prompt: list[ContentBlock]) -> str | None:
@@ -266,6 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
     )
     parser.add_argument(
+        "--require-auth",
+        action="store_true",
+        help=f"open no session before authenticate succeeded (sim-api-key does when {KEY_ENV} is set)",
+    )
+    parser.add_argument(
+        "--models",
+        type=lambda value: tuple(name for name in value.split(",") if name),
+        default=(),
+        metavar="A,B,...",
+        help="offer these models (the first runs unless the client chooses) and the modes as config options",
+    )
+    parser.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
@@ -291,6 +396,8 @@ def main(argv: list[str] | None = None) -> None:
         stop_reason=args.stop_reason,
         stall_initialize=args.stall_initialize,
         sessions_dir=args.sessions_dir,
+        require_auth=args.require_auth,
+        models=args.models,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(options))

@@ -61,6 +61,7 @@ class SimSession:
     id: str
     cwd: Path
     mode: str
+    model: str | None = None  # the model it runs, when the agent offers models (`--models`)
     prompts: int = 0
     used_tokens: int = 0  # the context filled so far, for usage updates
     always_allowed: set[str] = field(default_factory=set)  # tools the user chose "Always allow" for

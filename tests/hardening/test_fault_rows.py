@@ -432,6 +432,23 @@ ELSEWHERE = {
         "tests/test_agent.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
         "tests/test_agent.py::test_a_retry_after_http_date_is_waited_until_that_moment",
     ],
+    "a coding agent asks to log in (ACP `auth_required`)": [
+        "tests/acp/test_login.py::test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes",
+        "tests/acp/test_login.py::test_an_agent_that_cannot_log_in_says_which_methods_variables_and_login_command",
+    ],
+    "a provider's `auth_method` is not one the agent offers, or logging in with it fails": [
+        "tests/acp/test_login.py::test_auth_method_logs_in_before_the_session_and_a_failure_says_why",
+        "tests/acp/test_login.py::test_an_auth_method_the_agent_does_not_offer_is_named_with_those_it_does",
+    ],
+    "a ticket's `model` or `mode` is not in the coding agent's own list (its session config options or "
+    "modes)": [
+        "tests/acp/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
+        "tests/acp/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
+    ],
+    "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
+    "no `model_env`)": [
+        "tests/acp/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
+    ],
     "a ticket's coding agent is not installed": [
         "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
     ],

@@ -1,0 +1,72 @@
+"""A coding agent's login: which of its ACP auth methods lfg can use, and what to tell a person
+when none works.
+
+An agent lists its auth methods in `initialize`. lfg authenticates up front only with the method
+the provider's `auth_method` names; otherwise it lets the agent use its own stored login and, when
+the agent answers `auth_required`, picks the first method whose variables lfg passes it (Codex's
+`openai-api-key` when `OPENAI_API_KEY` is set). Authenticating unasked could replace a person's
+login (Codex's ChatGPT sign-in) with a key that happens to be in the environment. Interactive
+methods (a browser, a terminal) are never chosen: nobody is at the agent's terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from acp import schema
+
+from lfgtui.inert import inert
+from lfgtui.providers.base import ProviderConfig
+
+AUTH_REQUIRED = -32000
+"""ACP's `auth_required` error code."""
+
+
+@dataclass(frozen=True)
+class AuthMethod:
+    """One way the agent can be logged in; `variables` are those it reads (none: interactive)."""
+
+    id: str
+    name: str
+    variables: tuple[str, ...]
+
+
+def offered_methods(started: schema.InitializeResponse, config: ProviderConfig) -> list[AuthMethod]:
+    """The agent's auth methods in its order, each with the variables it needs: as the agent lists
+    them (`env_var` methods), else as the built-in provider knows them."""
+    methods = []
+    for method in started.auth_methods or []:
+        if isinstance(method, schema.EnvVarAuthMethod):
+            variables = tuple(var.name for var in method.vars if not var.optional)
+        else:
+            variables = config.auth_vars.get(method.id, ())
+        methods.append(AuthMethod(method.id, method.name, variables))
+    return methods
+
+
+def usable_method(methods: list[AuthMethod], env: Mapping[str, str]) -> AuthMethod | None:
+    """The first method whose variables are all set in the agent's environment."""
+    return next((m for m in methods if m.variables and all(env.get(v) for v in m.variables)), None)
+
+
+def login_guidance(config: ProviderConfig, methods: list[AuthMethod], env: Mapping[str, str]) -> str:
+    """What a person needs to log the agent in: the methods it offers, the variables lfg passed it
+    (names only, set or not), and the login command. Agent-given names are quoted inert."""
+    parts = []
+    if methods:
+        listed = [
+            f"{inert(m.id)} ({inert(m.name)}" + (f"; reads {', '.join(m.variables)})" if m.variables else ")")
+            for m in methods
+        ]
+        parts.append(f"the agent offers: {', '.join(listed)}")
+    else:
+        parts.append("the agent offers no auth method to choose")
+    names = list(dict.fromkeys([*config.env, *(v for m in methods for v in m.variables)]))
+    if names:
+        told = [f"{name} ({'set' if env.get(name) else 'not set'})" for name in names]
+        parts.append(f"lfg passes it: {', '.join(told)}")
+    if config.login:
+        parts.append(f"to log in, run: {config.login}")
+    parts.append(f"or choose a method with auth_method in [providers.{config.name}]")
+    return "; ".join(parts)

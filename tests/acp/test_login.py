@@ -1,0 +1,159 @@
+"""Credentials, models and modes reach a coding agent, through the real `lfg run --json` and the sim
+agent as a real subprocess: it logs in with the key lfg passes when the agent asks, an agent that
+cannot log in fails saying what to do, and the ticket's model and mode are the ones the agent runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from lfgtui.sim.acp_agent import KEY_ENV
+from tests.test_run_cli import Lfg, ending, of, text
+
+TICKET = '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "agent"\n'
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    isolated = Lfg(tmp_path)
+    isolated.env["XDG_STATE_HOME"] = str(isolated.home / "state")
+    return isolated
+
+
+def agent(lfg: Lfg, *args: str, settings: str = "") -> None:
+    """`[providers.agent]`: the sim agent with `args`, passed its key variable, and `settings`."""
+    command = [sys.executable, "-m", "lfgtui.sim.acp_agent", *args, "--scenario", "hello"]
+    lfg.config.write_text(
+        "[providers.agent]\n"
+        'kind = "acp"\n'
+        f"command = {json.dumps(command)}\n"
+        f'env = ["{KEY_ENV}"]\n'
+        'default_model = "hello"\n' + settings
+    )
+
+
+def notes(events: list[dict], ticket: str = "a") -> list[str]:
+    return [e["message"] for e in of(events, ticket, "status")]
+
+
+def test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes(lfg: Lfg) -> None:
+    agent(lfg, "--require-auth")
+    lfg.env[KEY_ENV] = "k"
+    code, events, stderr = lfg.run(lfg.tickets(TICKET), "--no-history")
+    assert code == 0, stderr
+    assert ending(events, "a")["outcome"] == "completed"
+    assert "logged the agent in with its method sim-api-key (authenticate)" in notes(events)
+
+
+def test_an_agent_that_cannot_log_in_says_which_methods_variables_and_login_command(lfg: Lfg) -> None:
+    agent(lfg, "--require-auth", settings='login = "sim-agent login"\n')
+    code, events, _ = lfg.run(lfg.tickets(TICKET), "--no-history")
+    assert code == 1
+    error = ending(events, "a")["error"]
+    assert error["kind"] == "auth"
+    message = error["message"]
+    assert "the agent asks to log in: Authentication required (no auth method succeeded yet)" in message
+    assert (
+        "the agent offers: sim-login (Log in to the sim), sim-api-key (Sim API key; reads LFG_SIM_ACP_KEY)"
+        in (message)
+    )
+    assert f"lfg passes it: {KEY_ENV} (not set)" in message
+    assert "to log in, run: sim-agent login" in message
+    assert "or choose a method with auth_method in [providers.agent]" in message
+
+
+def test_auth_method_logs_in_before_the_session_and_a_failure_says_why(lfg: Lfg) -> None:
+    agent(lfg, settings='auth_method = "sim-api-key"\n')
+    lfg.env[KEY_ENV] = "k"
+    code, events, stderr = lfg.run(lfg.tickets(TICKET), "--no-history")
+    assert code == 0, stderr
+    assert "logged the agent in with its method sim-api-key (authenticate)" in notes(events)
+    del lfg.env[KEY_ENV]
+    code, events, _ = lfg.run(lfg.tickets(TICKET), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "auth"
+    assert error["message"].startswith(
+        f"logging the agent in with sim-api-key failed: Authentication required ({KEY_ENV} is not set); "
+        "the agent offers: sim-login"
+    )
+
+
+def test_an_auth_method_the_agent_does_not_offer_is_named_with_those_it_does(lfg: Lfg) -> None:
+    agent(lfg, settings='auth_method = "api-key"\n')
+    code, events, _ = lfg.run(lfg.tickets(TICKET), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "auth"
+    assert error["message"].startswith(
+        "auth_method 'api-key' is not one the agent offers; the agent offers: sim-login"
+    )
+
+
+def test_the_tickets_model_and_mode_reach_the_agent_as_session_config_options(lfg: Lfg) -> None:
+    agent(lfg, "--models", "fast,smart")
+    tickets = lfg.tickets(TICKET + 'model = "smart"\nmode = "plan"\n')
+    code, events, stderr = lfg.run(tickets, "--no-history")
+    assert code == 0, stderr
+    assert text(events, "a").startswith("(the sim agent runs model smart in mode plan)")
+    assert "the agent runs in mode Plan (plan) (session/set_config_option)" in notes(events)
+    assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events)
+
+
+def test_a_mode_reaches_an_agent_that_offers_only_the_older_session_modes(lfg: Lfg) -> None:
+    agent(lfg)
+    code, events, stderr = lfg.run(lfg.tickets(TICKET + 'mode = "Plan"\n'), "--no-history")
+    assert code == 0, stderr
+    assert text(events, "a").startswith("(the sim agent runs model (none chosen) in mode plan)")
+    assert "the agent runs in mode plan (session/set_mode)" in notes(events)
+
+
+def test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does(lfg: Lfg) -> None:
+    agent(lfg, "--models", "fast,smart")
+    code, events, _ = lfg.run(lfg.tickets(TICKET + 'model = "huge"\n'), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "not_found"
+    assert error["message"] == "the agent offers no model 'huge' (it offers fast, smart)"
+    assert text(events, "a") == ""
+    code, events, _ = lfg.run(lfg.tickets(TICKET + 'mode = "yolo"\n'), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "not_found"
+    assert error["message"] == "the agent offers no mode 'yolo' (it offers default, plan)"
+
+
+def test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent(lfg: Lfg) -> None:
+    agent(lfg)
+    code, events, stderr = lfg.run(lfg.tickets(TICKET + 'model = "huge"\n'), "--no-history")
+    assert code == 0, stderr
+    assert (
+        "model 'huge' did not reach the agent: it offers no model to choose, and provider 'agent' passes "
+        "none at start (no {model} in its command, no model_env); it runs a model of its own choosing"
+    ) in notes(events)
+
+
+def test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own(lfg: Lfg) -> None:
+    lfg.env |= {
+        "ANTHROPIC_AUTH_TOKEN": "t",
+        "ANTHROPIC_MODEL": "from-the-shell",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "NODE_EXTRA_CA_CERTS": "/etc/ca.pem",
+        "STRIPE_KEY": "secret",
+    }
+    script = 'env > agent-env.txt; exec "$0" -m lfgtui.sim.acp_agent --scenario hello'
+    lfg.config.write_text(
+        f"[providers.claude-code]\ncommand = {json.dumps(['sh', '-c', script, sys.executable])}\n"
+    )
+    tickets = lfg.tickets('[[ticket]]\nid = "c"\nprompt = "hi"\nprovider = "claude-code"\nmodel = "opus"\n')
+    code, events, stderr = lfg.run(tickets, "--no-history")
+    assert code == 0, stderr
+    seen = dict(
+        line.split("=", 1) for line in (lfg.workdir / "agent-env.txt").read_text().splitlines() if "=" in line
+    )
+    assert seen["ANTHROPIC_AUTH_TOKEN"] == "t" and seen["ANTHROPIC_MODEL"] == "opus"
+    assert seen["HTTPS_PROXY"] == "http://proxy:3128" and seen["NODE_EXTRA_CA_CERTS"] == "/etc/ca.pem"
+    assert "STRIPE_KEY" not in seen
+    assert (
+        "model opus was passed in ANTHROPIC_MODEL; the agent offers no model option to confirm it"
+        in notes(events, "c")
+    )
