@@ -240,6 +240,8 @@ class SimServer:
         record.status = 200
         watcher = asyncio.create_task(conn.watch_for_eof())
         try:
+            if not sim_request.stream:
+                return await self._answer(protocol, scenario, sim_request, conn, record)
             return await self._stream(protocol, scenario, sim_request, conn, record)
         except _Disconnected:
             record.disconnected_at = time.monotonic()
@@ -307,6 +309,57 @@ class SimServer:
         await conn.write(b"0\r\n\r\n")
         record.ended_at = time.monotonic()
         return True
+
+    async def _answer(
+        self,
+        protocol: WireProtocol,
+        scenario: Scenario,
+        request: SimRequest,
+        conn: _Connection,
+        record: RequestRecord,
+    ) -> bool:
+        """A non-streaming request: the whole answer as one JSON body, sent when its last token would
+        have been (TTFT, then the scenario's pace), as a real API answers after generating it all.
+
+        A mid-stream fault anywhere in the answer strikes it: a drop closes the connection unanswered,
+        a stall never answers, an error event is a 500 in the provider's error shape, a malformed
+        chunk is a 200 whose JSON is cut off.
+        """
+        pieces = protocol.plan(scenario, request)
+        tokens = sum(1 for piece in pieces if piece.is_token)
+        fault = self._answer_fault(scenario, request, tokens)
+        interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
+        await conn.wait(scenario.ttft_ms / 1000 + max(tokens - 1, 0) * interval)
+        if fault is not None:
+            record.fault = fault.kind
+            if fault.kind is FaultKind.STALL:
+                await conn.gone.wait()
+                raise _Disconnected
+            if fault.kind is FaultKind.DROP:
+                record.ended_at = time.monotonic()
+                return False
+            if fault.kind is FaultKind.ERROR_EVENT:
+                record.status = 500
+                await _send_json(conn, 500, protocol.error_body(500, fault.message))
+                record.ended_at = time.monotonic()
+                return True
+        payload = json.dumps(protocol.complete(scenario, request, count_usage(pieces, request))).encode()
+        if fault is not None:  # malformed
+            payload = payload[: len(payload) // 2]
+        sent_at = time.monotonic()
+        await _send_payload(conn, 200, payload)
+        record.token_times = [sent_at] * tokens
+        record.ended_at = time.monotonic()
+        return True
+
+    def _answer_fault(self, scenario: Scenario, request: SimRequest, tokens: int) -> Fault | None:
+        """The first mid-stream fault due anywhere in an answer of `tokens` tokens, counting its use."""
+        for position in range(tokens + 1):
+            for kind in (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, FaultKind.DROP):
+                fault = self._take_fault(scenario, request, kind, position)
+                if fault is not None:
+                    return fault
+        return None
 
     async def _stream_fault(
         self,
@@ -411,7 +464,13 @@ def _request_body(request: _HttpRequest) -> dict[str, Any]:
 async def _send_json(
     conn: _Connection, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
-    payload = json.dumps(body).encode()
+    await _send_payload(conn, status, json.dumps(body).encode(), headers)
+
+
+async def _send_payload(
+    conn: _Connection, status: int, payload: bytes, headers: dict[str, str] | None = None
+) -> None:
+    """A JSON body already encoded (a malformed answer's may be cut off)."""
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     head = (
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\ncontent-type: application/json\r\n"
