@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import BadRequest, Encoder, SimRequest, WireProtocol, count_usage
 
@@ -48,7 +49,8 @@ class RequestRecord:
     headers: dict[str, str]
     body: dict[str, Any]
     received_at: float
-    model: str = ""
+    model: str = ""  # as the request asked for it
+    scenario: str = ""  # the scenario model name that answered it (see `ModelMap`)
     call_index: int = 0
     status: int = 0
     token_times: list[float] = field(default_factory=list)
@@ -138,10 +140,12 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         protocols: list[WireProtocol] | None = None,
+        models: ModelMap | None = None,
     ) -> None:
         from lfgtui.sim.protocols import default_protocols
 
         self.library = library or ScenarioLibrary()
+        self.models = models or ModelMap()
         self.host = host
         self.port = port
         self.protocols = {p.path: p for p in (protocols or default_protocols())}
@@ -220,7 +224,8 @@ class SimServer:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
             record.model, record.call_index = sim_request.model, sim_request.call_index
-            scenario = self.library.resolve(sim_request.model)
+            record.scenario = self.models.scenario_for(sim_request.model, self.library.names())
+            scenario = self.library.resolve(record.scenario)
         except (BadRequest, ScenarioError) as exc:
             status = 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
             record.status = status
