@@ -142,13 +142,14 @@ class SimServer:
         protocols: list[WireProtocol] | None = None,
         models: ModelMap | None = None,
     ) -> None:
-        from lfgtui.sim.protocols import default_protocols
+        from lfgtui.sim.protocols import default_protocols, routed_protocol
 
         self.library = library or ScenarioLibrary()
         self.models = models or ModelMap()
         self.host = host
         self.port = port
         self.protocols = {p.path: p for p in (protocols or default_protocols())}
+        self._routed = routed_protocol
         self.log: list[RequestRecord] = []
         self._fault_uses: Counter[tuple[str, int]] = Counter()
         self._server: asyncio.Server | None = None
@@ -212,7 +213,7 @@ class SimServer:
             models = [{"id": name, "object": "model", "owned_by": "lfg-sim"} for name in self.library.names()]
             await _send_json(conn, 200, {"object": "list", "data": models})
             return True
-        protocol = self.protocols.get(path)
+        protocol = self.protocols.get(path) or self._routed(path)
         if protocol is None:
             await _send_json(
                 conn, 404, {"error": {"message": f"no such endpoint: {path}", "type": "not_found"}}
