@@ -96,8 +96,9 @@ def _sim_arguments(sim: argparse.ArgumentParser) -> None:
 
 
 def _sim_serve_arguments(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    from lfgtui.sim.serve_cli import add_arguments
+
+    add_arguments(serve)
 
 
 async def _ask(args: argparse.Namespace) -> int:
@@ -327,21 +328,6 @@ def _command_line(args: argparse.Namespace) -> str:
     return " ".join(["lfg run", str(args.file), *options])
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    from lfgtui.sim.server import SimServer
-
-    async with SimServer(host=args.host, port=args.port) as server:
-        print(f"lfg sim listening on {server.url}")
-        print(f"  OpenAI Chat Completions  {server.url}/v1/chat/completions")
-        print(f"  OpenAI Responses         {server.url}/v1/responses")
-        print(f"  Anthropic Messages       {server.url}/v1/messages")
-        print(f"  generic agent SSE        {server.url}/agent")
-        print(f"  models: {', '.join(server.library.names())}")
-        sys.stdout.flush()
-        await server.serve_forever()
-    return 0
-
-
 def _list() -> int:
     from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
 
@@ -423,7 +409,8 @@ def _command(args: argparse.Namespace) -> int:
     if args.sim_command == "list":
         return _list()
     from lfgtui import event_loop
+    from lfgtui.sim.serve_cli import serve as sim_serve
 
     with contextlib.suppress(KeyboardInterrupt):
-        return event_loop.run(_serve(args))
+        return event_loop.run(sim_serve(args))
     return 130

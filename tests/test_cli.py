@@ -66,6 +66,39 @@ def test_sim_serve_runs_standalone_on_the_given_port(env: dict[str, str]) -> Non
         server.wait(timeout=10)
 
 
+def test_sim_serve_maps_agents_model_names_and_answers_unknown_ones(env: dict[str, str]) -> None:
+    """`--model PATTERN=SCENARIO` picks the scenario; any other unknown name gets the documented
+    default (`hello`) rather than the 404 a real agent's side call would fail on."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lfgtui", "sim", "serve", "--port", str(port), "--model", "gpt-*=reasoning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def answer(model: str) -> dict[str, object]:
+        body = json.dumps({"model": model, "messages": [{"role": "user", "content": "x"}]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=body)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)["choices"][0]["message"]
+
+    try:
+        assert server.stdout is not None
+        assert "listening" in server.stdout.readline()
+        assert "Euclid" in str(answer("gpt-5-codex")["reasoning_content"])
+        assert answer("some-model-nobody-knows")["content"].startswith("Hello! I am the **lfg simulator**")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sim_serve_refuses_a_malformed_model_rule(env: dict[str, str]) -> None:
+    done = lfg("sim", "serve", "--port", str(free_port()), "--model", "claude-*", env=env)
+    assert done.returncode == 2
+    assert "expected PATTERN=SCENARIO" in done.stderr
+
+
 def test_sim_list_shows_each_scenario_with_its_description(env: dict[str, str]) -> None:
     done = lfg("sim", "list", env=env)
     assert done.returncode == 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import BadRequest, Encoder, SimRequest, WireProtocol, count_usage
 
@@ -48,7 +49,8 @@ class RequestRecord:
     headers: dict[str, str]
     body: dict[str, Any]
     received_at: float
-    model: str = ""
+    model: str = ""  # as the request asked for it
+    scenario: str = ""  # the scenario model name that answered it (see `ModelMap`)
     call_index: int = 0
     status: int = 0
     token_times: list[float] = field(default_factory=list)
@@ -138,13 +140,16 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         protocols: list[WireProtocol] | None = None,
+        models: ModelMap | None = None,
     ) -> None:
-        from lfgtui.sim.protocols import default_protocols
+        from lfgtui.sim.protocols import default_protocols, routed_protocol
 
         self.library = library or ScenarioLibrary()
+        self.models = models or ModelMap()
         self.host = host
         self.port = port
         self.protocols = {p.path: p for p in (protocols or default_protocols())}
+        self._routed = routed_protocol
         self.log: list[RequestRecord] = []
         self._fault_uses: Counter[tuple[str, int]] = Counter()
         self._server: asyncio.Server | None = None
@@ -208,7 +213,7 @@ class SimServer:
             models = [{"id": name, "object": "model", "owned_by": "lfg-sim"} for name in self.library.names()]
             await _send_json(conn, 200, {"object": "list", "data": models})
             return True
-        protocol = self.protocols.get(path)
+        protocol = self.protocols.get(path) or self._routed(path)
         if protocol is None:
             await _send_json(
                 conn, 404, {"error": {"message": f"no such endpoint: {path}", "type": "not_found"}}
@@ -220,7 +225,8 @@ class SimServer:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
             record.model, record.call_index = sim_request.model, sim_request.call_index
-            scenario = self.library.resolve(sim_request.model)
+            record.scenario = self.models.scenario_for(sim_request.model, self.library.names())
+            scenario = self.library.resolve(record.scenario)
         except (BadRequest, ScenarioError) as exc:
             status = 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
             record.status = status
@@ -240,6 +246,8 @@ class SimServer:
         record.status = 200
         watcher = asyncio.create_task(conn.watch_for_eof())
         try:
+            if not sim_request.stream:
+                return await self._answer(protocol, scenario, sim_request, conn, record)
             return await self._stream(protocol, scenario, sim_request, conn, record)
         except _Disconnected:
             record.disconnected_at = time.monotonic()
@@ -307,6 +315,57 @@ class SimServer:
         await conn.write(b"0\r\n\r\n")
         record.ended_at = time.monotonic()
         return True
+
+    async def _answer(
+        self,
+        protocol: WireProtocol,
+        scenario: Scenario,
+        request: SimRequest,
+        conn: _Connection,
+        record: RequestRecord,
+    ) -> bool:
+        """A non-streaming request: the whole answer as one JSON body, sent when its last token would
+        have been (TTFT, then the scenario's pace), as a real API answers after generating it all.
+
+        A mid-stream fault anywhere in the answer strikes it: a drop closes the connection unanswered,
+        a stall never answers, an error event is a 500 in the provider's error shape, a malformed
+        chunk is a 200 whose JSON is cut off.
+        """
+        pieces = protocol.plan(scenario, request)
+        tokens = sum(1 for piece in pieces if piece.is_token)
+        fault = self._answer_fault(scenario, request, tokens)
+        interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
+        await conn.wait(scenario.ttft_ms / 1000 + max(tokens - 1, 0) * interval)
+        if fault is not None:
+            record.fault = fault.kind
+            if fault.kind is FaultKind.STALL:
+                await conn.gone.wait()
+                raise _Disconnected
+            if fault.kind is FaultKind.DROP:
+                record.ended_at = time.monotonic()
+                return False
+            if fault.kind is FaultKind.ERROR_EVENT:
+                record.status = 500
+                await _send_json(conn, 500, protocol.error_body(500, fault.message))
+                record.ended_at = time.monotonic()
+                return True
+        payload = json.dumps(protocol.complete(scenario, request, count_usage(pieces, request))).encode()
+        if fault is not None:  # malformed
+            payload = payload[: len(payload) // 2]
+        sent_at = time.monotonic()
+        await _send_payload(conn, 200, payload)
+        record.token_times = [sent_at] * tokens
+        record.ended_at = time.monotonic()
+        return True
+
+    def _answer_fault(self, scenario: Scenario, request: SimRequest, tokens: int) -> Fault | None:
+        """The first mid-stream fault due anywhere in an answer of `tokens` tokens, counting its use."""
+        for position in range(tokens + 1):
+            for kind in (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, FaultKind.DROP):
+                fault = self._take_fault(scenario, request, kind, position)
+                if fault is not None:
+                    return fault
+        return None
 
     async def _stream_fault(
         self,
@@ -411,7 +470,13 @@ def _request_body(request: _HttpRequest) -> dict[str, Any]:
 async def _send_json(
     conn: _Connection, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
-    payload = json.dumps(body).encode()
+    await _send_payload(conn, status, json.dumps(body).encode(), headers)
+
+
+async def _send_payload(
+    conn: _Connection, status: int, payload: bytes, headers: dict[str, str] | None = None
+) -> None:
+    """A JSON body already encoded (a malformed answer's may be cut off)."""
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     head = (
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\ncontent-type: application/json\r\n"

@@ -50,6 +50,7 @@ class SimRequest:
     include_usage: bool = True
     input_tokens: int = 0
     resume_after: int | None = None  # the agent protocol's Last-Event-ID
+    stream: bool = True  # False: the whole answer as one JSON body, as the API answers `stream: false`
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,18 @@ class WireProtocol(Protocol):
 
     def error_body(self, status: int, message: str) -> dict[str, Any]: ...
 
+    def complete(self, scenario: Scenario, request: SimRequest, usage: SimUsage) -> dict[str, Any]:
+        """The whole answer as the API's non-streaming response body, for a request `parse_request`
+        marked `stream=False` (the agent protocol always streams, so it has none)."""
+        ...
 
-def require_stream(body: dict[str, Any]) -> None:
-    if body.get("stream") is not True:
-        raise BadRequest("the lfg simulator only streams: set stream=true")
+
+def wants_stream(body: dict[str, Any]) -> bool:
+    """The body's `stream` flag; absent means a non-streaming request, as the APIs read it."""
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("stream: Input should be a valid boolean")
+    return stream
 
 
 def calls_answered(messages: list[Any]) -> int:

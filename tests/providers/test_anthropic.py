@@ -570,7 +570,10 @@ def test_sim_malformed_frame_is_named_and_cut_off() -> None:
         ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": True}, "model"),
         ({"model": "hello", "max_tokens": 5, "stream": True}, "messages"),
         ({"model": "hello", "messages": [{"role": "user", "content": "hi"}], "stream": True}, "max_tokens"),
-        ({"model": "hello", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}, "stream"),
+        (
+            {"model": "hello", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": 1},
+            "stream",
+        ),
     ],
 )
 async def test_sim_refuses_incomplete_requests_like_the_api(

@@ -292,7 +292,7 @@ def test_call_index_counts_the_calls_answered_in_the_input(items: Any, call: int
         {"input": "hi", "stream": True},
         {"model": "m", "stream": True},
         {"model": "m", "input": {"role": "user"}, "stream": True},
-        {"model": "m", "input": "hi"},
+        {"model": "m", "input": "hi", "stream": "true"},
     ],
 )
 def test_requests_the_api_would_refuse(body: dict[str, Any]) -> None:

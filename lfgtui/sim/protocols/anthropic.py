@@ -6,7 +6,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
+from lfgtui.providers.base import parse_tool_arguments
+from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
     OneCallPerRequest,
@@ -16,8 +17,8 @@ from lfgtui.sim.wire import (
     SimUsage,
     calls_answered,
     estimate_input_tokens,
-    require_stream,
     sse,
+    wants_stream,
     with_sent,
 )
 
@@ -70,18 +71,23 @@ class AnthropicProtocol(OneCallPerRequest):
             raise BadRequest("max_tokens: Field required")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise BadRequest("max_tokens: Input should be a valid integer greater than or equal to 1")
-        require_stream(body)
+        stream = wants_stream(body)
         sampling = [key for key in SAMPLING_PARAMETERS if key in body]
         if sampling and headers.get("anthropic-version", "") >= NO_SAMPLING_VERSION:
             raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
         call = calls_answered(messages)
-        return SimRequest(model=model, call_index=call, input_tokens=estimate_input_tokens(body))
+        return SimRequest(
+            model=model, call_index=call, input_tokens=estimate_input_tokens(body), stream=stream
+        )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
         return AnthropicEncoder(request, scenario.prompt_cache, scenario.usage_values)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return anthropic_error_body(status, message)
+
+    def complete(self, scenario: Scenario, request: SimRequest, usage: SimUsage) -> dict[str, Any]:
+        return self.encoder(scenario, request).message(scenario.call(request.call_index), usage)
 
 
 class AnthropicEncoder:
@@ -126,10 +132,44 @@ class AnthropicEncoder:
     def _delta(self, delta: dict[str, Any]) -> bytes:
         return _event({"type": "content_block_delta", "index": self.index, "delta": delta})
 
+    def message(self, answer: SimCall, usage: SimUsage) -> dict[str, Any]:
+        """The non-streaming `message`: the blocks the stream would build, in its order and with its
+        ids, and the whole usage. A tool call whose arguments are no JSON object has `{}` as its input:
+        this wire format cannot carry broken JSON outside a stream."""
+        content: list[dict[str, Any]] = []
+        if answer.reasoning:
+            signature = f"EqsimSig{self.id}x0"
+            content.append({"type": "thinking", "thinking": answer.reasoning, "signature": signature})
+        if answer.text:
+            content.append({"type": "text", "text": answer.text, "citations": None})
+        for index, call in enumerate(answer.tool_calls):
+            arguments, error = parse_tool_arguments(call.arguments)
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_sim{self.request.call_index}x{index}",
+                    "name": call.name,
+                    "caller": {"type": "direct"},
+                    "input": {} if error else arguments,
+                }
+            )
+        message = self._message_head()
+        message["content"] = content
+        message["stop_reason"] = "tool_use" if answer.tool_calls else "end_turn"
+        message["usage"]["output_tokens"] = usage.output_tokens
+        message["usage"] = with_sent(
+            message["usage"], self.sent, {**START_USAGE_PLACES, **DELTA_USAGE_PLACES}
+        )
+        return message
+
     def open(self) -> list[bytes]:
         """Anthropic's `input_tokens` is only the uncached part of the prompt; cache writes and reads are
         counted apart."""
-        message = {
+        return [_event({"type": "message_start", "message": self._message_head()})]
+
+    def _message_head(self) -> dict[str, Any]:
+        """The message as message_start carries it: no content yet, the usage at the start."""
+        return {
             "id": self.id,
             "type": "message",
             "role": "assistant",
@@ -149,7 +189,6 @@ class AnthropicEncoder:
                 START_USAGE_PLACES,
             ),
         }
-        return [_event({"type": "message_start", "message": message})]
 
     def piece(self, piece: Piece) -> list[bytes]:
         match piece.kind:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
+from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
     OneCallPerRequest,
@@ -16,8 +16,8 @@ from lfgtui.sim.wire import (
     SimUsage,
     calls_answered,
     estimate_input_tokens,
-    require_stream,
     sse,
+    wants_stream,
     with_sent,
 )
 
@@ -55,14 +55,15 @@ class OpenAIChatProtocol(OneCallPerRequest):
             raise BadRequest("you must provide a model parameter")
         if not isinstance(messages, list) or not messages:
             raise BadRequest("'messages' must be a non-empty array")
-        require_stream(body)
+        stream = wants_stream(body)
         options = body.get("stream_options") or {}
         call = calls_answered(messages)
         return SimRequest(
             model=model,
             call_index=call,
-            include_usage=bool(options.get("include_usage")),
+            include_usage=bool(options.get("include_usage")) or not stream,
             input_tokens=estimate_input_tokens(body),
+            stream=stream,
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIChatEncoder:
@@ -70,6 +71,10 @@ class OpenAIChatProtocol(OneCallPerRequest):
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
+
+    def complete(self, scenario: Scenario, request: SimRequest, usage: SimUsage) -> dict[str, Any]:
+        encoder = OpenAIChatEncoder(request, scenario.prompt_cache, scenario.usage_values)
+        return encoder.completion(scenario.call(request.call_index), usage)
 
 
 class OpenAIChatEncoder:
@@ -146,6 +151,43 @@ class OpenAIChatEncoder:
             tokens["prompt_tokens_details"] = details
         tokens["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
         return with_sent(tokens, self.sent, USAGE_PLACES)
+
+    def completion(self, answer: SimCall, usage: SimUsage) -> dict[str, Any]:
+        """A `chat.completion`: the message whole, its tool calls with the ids the stream gives them;
+        usage is always there, as in every non-streaming answer."""
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": answer.text or None,
+            "refusal": None,
+            "annotations": [],
+        }
+        if answer.reasoning:
+            message["reasoning_content"] = answer.reasoning
+        if answer.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": f"call_sim{self.request.call_index}x{index}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for index, call in enumerate(answer.tool_calls)
+            ]
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": "tool_calls" if answer.tool_calls else "stop",
+        }
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.request.model,
+            "choices": [choice],
+            "usage": self._usage(usage),
+            "service_tier": "default",
+            "system_fingerprint": "fp_lfgsim",
+        }
 
     def error_event(self, message: str) -> list[bytes]:
         return [sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})]

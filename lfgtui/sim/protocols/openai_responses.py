@@ -22,8 +22,8 @@ from lfgtui.sim.wire import (
     SimRequest,
     SimUsage,
     estimate_input_tokens,
-    require_stream,
     sse,
+    wants_stream,
     with_sent,
 )
 
@@ -64,15 +64,24 @@ class OpenAIResponsesProtocol(OneCallPerRequest):
             raise BadRequest("you must provide a model parameter")
         if not isinstance(items, str | list):
             raise BadRequest("'input' must be a string or an array of input items")
-        require_stream(body)
+        stream = wants_stream(body)
         call = calls_answered_in(items) if isinstance(items, list) else 0
-        return SimRequest(model=model, call_index=call, input_tokens=estimate_input_tokens(body))
+        return SimRequest(
+            model=model, call_index=call, input_tokens=estimate_input_tokens(body), stream=stream
+        )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
         return OpenAIResponsesEncoder(request, scenario.prompt_cache, scenario.usage_values)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
+
+    def complete(self, scenario: Scenario, request: SimRequest, usage: SimUsage) -> dict[str, Any]:
+        """The `response` object `response.completed` would carry: the stream's items, whole."""
+        encoder = self.encoder(scenario, request)
+        for piece in self.plan(scenario, request):
+            encoder.piece(piece)
+        return encoder.completed(usage)
 
 
 USAGE_PLACES = {
@@ -287,6 +296,11 @@ class OpenAIResponsesEncoder:
         frames = self._close()
         frames.append(self._event("response.completed", response=self._response("completed", usage)))
         return frames
+
+    def completed(self, usage: SimUsage) -> dict[str, Any]:
+        """The finished response, every item closed."""
+        self._close()
+        return self._response("completed", usage)
 
     def error_event(self, message: str) -> list[bytes]:
         """The `error` event, then `response.failed` with the same error, as the API sends them."""
