@@ -317,7 +317,9 @@ async def test_the_scenario_command_and_the_session_modes(project: Path) -> None
             await agent.conn.set_session_mode(session_id=session_id, mode_id="yolo")
         response = await agent.ask(session_id, "/scenario")
     assert response.stop_reason == "end_turn"
-    assert client.text().startswith("I play the sim scenario **hello**: A short friendly answer")
+    said, answer = client.text().split("\n\n", 1)
+    assert said == "(the sim agent runs model (none chosen) in mode plan)", "the mode it was set to"
+    assert answer.startswith("I play the sim scenario **hello**: A short friendly answer")
 
 
 async def test_cancel_stops_the_stream_and_answers_cancelled(project: Path) -> None:
