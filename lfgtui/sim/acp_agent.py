@@ -52,7 +52,14 @@ from acp.schema import (
 )
 
 from lfgtui import __version__
-from lfgtui.sim.acp_prompt import AgentRun, PromptCancelled, SimSession, prompt_text, prompt_words
+from lfgtui.sim.acp_prompt import (
+    AgentRun,
+    PromptCancelled,
+    Quirks,
+    SimSession,
+    prompt_text,
+    prompt_words,
+)
 from lfgtui.sim.acp_sessions import (
     Message,
     SavedSession,
@@ -86,6 +93,7 @@ class AgentOptions:
     stop_reason: StopReason = "end_turn"  # how a run that is not cancelled ends
     stall_initialize: bool = False  # never answer `initialize`: a client's handshake timeout is tested
     sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
+    quirks: Quirks = field(default_factory=Quirks)  # what real agents do that the client must show faithfully
 
 
 class SimAcpAgent:
@@ -185,7 +193,7 @@ class SimAcpAgent:
         session.prompts += 1
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
-        run = AgentRun(self.conn, session, self.options.scenario, self.stdout)
+        run = AgentRun(self.conn, session, self.options.scenario, self.stdout, self.options.quirks)
         stop_reason: StopReason = self.options.stop_reason
         try:
             if _command(prompt) == SCENARIO_COMMAND.name:
@@ -265,6 +273,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
     )
+    quirks = parser.add_argument_group("real agents' ways", "what real agents do, for a client to show")
+    quirks.add_argument(
+        "--bare-messages",
+        action="store_true",
+        help="each model call's text a message of its own, no blank line added between them (as Claude Code)",
+    )
+    quirks.add_argument(
+        "--empty-first-chunk", action="store_true", help="an empty message chunk as soon as a prompt arrives"
+    )
+    quirks.add_argument(
+        "--notice",
+        default="",
+        metavar="TEXT",
+        help="the agent's own warning, sent whole as soon as a prompt arrives, before the model's output",
+    )
+    quirks.add_argument(
+        "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
+    )
+    quirks.add_argument(
+        "--burst",
+        default="",
+        metavar="TEXT",
+        help="answer every prompt with this text at once (two chunks), as an agent relays an error",
+    )
     parser.add_argument(
         "--sessions-dir",
         type=Path,
@@ -291,6 +323,13 @@ def main(argv: list[str] | None = None) -> None:
         stop_reason=args.stop_reason,
         stall_initialize=args.stall_initialize,
         sessions_dir=args.sessions_dir,
+        quirks=Quirks(
+            bare_messages=args.bare_messages,
+            empty_first_chunk=args.empty_first_chunk,
+            notice=args.notice,
+            tool_ms=args.tool_ms,
+            burst=args.burst,
+        ),
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(options))
