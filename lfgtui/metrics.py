@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from lfgtui.prices import PriceBook, Pricer
 
 LIVE_WINDOW_S = 2.0
-MIN_STREAM_S = 0.1
+MIN_STREAM_S = 0.025
 """A run of chunks that all arrived within this is one burst: a rate over it would be noise."""
 PAUSES = (ToolCallStarted, ToolCallReady, ToolResult, ApprovalAsked, ApprovalAnswered)
 """Events between which output stops streaming: a tool call runs, or the person is asked."""
