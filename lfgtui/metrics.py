@@ -2,6 +2,17 @@
 
 The gauges, the history rows and the reports all read these numbers, so they are computed once,
 here, from event timestamps only. Every method is O(1) per event: this sits on the per-token path.
+
+What is measured, for a model API and a coding agent alike:
+
+- TTFT runs from the request (an agent's prompt) to its first output with a visible character: an
+  empty or blank chunk is not output yet. A one-chunk answer directly followed by thinking is the
+  agent's own notice (a warning it prints before the model speaks), not the model's first token.
+- tok/s is the tokens that streamed over the time they streamed: output is cut into runs of one
+  kind (answer, thinking, tool-call arguments) that tool calls and approvals interrupt, and each
+  run counts from its first chunk to its last. So the time an agent's tools run, or it waits for
+  the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
+  burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lfgtui.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
     AttemptStarted,
     CallEnded,
     Event,
@@ -18,6 +31,9 @@ from lfgtui.events import (
     RequestSent,
     TextDelta,
     ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolResult,
     Usage,
 )
 
@@ -25,11 +41,33 @@ if TYPE_CHECKING:
     from lfgtui.prices import PriceBook, Pricer
 
 LIVE_WINDOW_S = 2.0
+MIN_STREAM_S = 0.025
+"""A run of chunks that all arrived within this is one burst: a rate over it would be noise."""
+PAUSES = (ToolCallStarted, ToolCallReady, ToolResult, ApprovalAsked, ApprovalAnswered)
+"""Events between which output stops streaming: a tool call runs, or the person is asked."""
 
 
 def estimate_tokens(text: str) -> int:
     """A chunk's token count before the provider reports usage: about four characters a token."""
     return max(1, (len(text) + 2) // 4)
+
+
+@dataclass
+class Run:
+    """Output of one kind that streamed without a pause: where a rate can be measured."""
+
+    answer: bool | None
+    """True for the answer, False for thinking, None for tool-call arguments."""
+    first: float
+    last: float
+    first_tokens: int
+    tokens: int
+    chunks: int = 1
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the chunks came over time, not all at once."""
+        return self.chunks > 1 and self.last - self.first >= MIN_STREAM_S
 
 
 @dataclass
@@ -53,6 +91,12 @@ class RequestMetrics:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     ended: bool = False
+    run: Run | None = None
+    """The output streaming now, until a pause or another kind of output ends it."""
+    streamed_s: float = 0.0
+    """The time the runs ended so far streamed (each from its first chunk to its last)."""
+    streamed_estimate: int = 0
+    """lfg's estimate of the tokens that arrived over `streamed_s`: each run's after its first chunk."""
 
     @property
     def output_tokens(self) -> int:
@@ -77,19 +121,31 @@ class RequestMetrics:
             cache_write_tokens=self.cache_write_tokens or 0,
         )
 
-    @property
-    def streaming_s(self) -> float:
-        """Time from the first token to the last: the span over which a rate can be measured."""
-        if self.first_token is None or self.last_token is None:
-            return 0.0
-        return self.last_token - self.first_token
+    def end_run(self) -> Run | None:
+        """End the run streaming now (a pause, another kind of output); returns it."""
+        run, self.run = self.run, None
+        if run is not None and run.streamed:
+            self.streamed_s += run.last - run.first
+            self.streamed_estimate += run.tokens - run.first_tokens
+        return run
 
     @property
-    def tokens_after_first_chunk(self) -> float:
-        """Tokens that arrived after the first chunk, assuming tokens are spread evenly over chunks."""
-        if self.chunks < 2:
+    def streaming_s(self) -> float:
+        """The time output streamed: every run's first chunk to its last, bursts and pauses left out."""
+        run = self.run
+        return self.streamed_s + (run.last - run.first if run is not None and run.streamed else 0.0)
+
+    @property
+    def tokens_streamed(self) -> float:
+        """The tokens that arrived over `streaming_s`: lfg's estimate of them, scaled to the reported
+        count when there is one."""
+        run = self.run
+        estimate = self.streamed_estimate + (
+            run.tokens - run.first_tokens if run is not None and run.streamed else 0
+        )
+        if not self.estimated_tokens:
             return 0.0
-        return self.output_tokens * (self.chunks - 1) / self.chunks
+        return self.output_tokens * estimate / self.estimated_tokens
 
 
 @dataclass
@@ -118,6 +174,9 @@ class Metrics:
             case CallEnded():
                 if self.requests:
                     self.requests[-1].ended = True
+            case _ if isinstance(event, PAUSES):
+                if self.requests:
+                    self.requests[-1].end_run()
 
     @staticmethod
     def _usage(request: RequestMetrics, usage: Usage) -> None:
@@ -130,21 +189,47 @@ class Metrics:
                 setattr(request, name, value)
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
-        if not self.requests:
+        if not self.requests or not text:  # an empty chunk is no output
             return
         request = self.requests[-1]
+        tokens = estimate_tokens(text)
+        run = request.run
+        if run is not None and run.answer is answer:
+            run.last, run.tokens, run.chunks = t, run.tokens + tokens, run.chunks + 1
+        else:
+            if run is not None:
+                self._notice(request, request.end_run(), thinking_next=answer is False)
+            request.run = Run(answer, t, t, tokens, tokens)
+        if request.first_token is None or request.first_text is None or request.first_reasoning is None:
+            self._first(request, t, text, answer)
+        request.last_token = t
+        request.chunks += 1
+        request.estimated_tokens += tokens
+        self._window.append((t, tokens))
+        self._window_tokens += tokens
+
+    @staticmethod
+    def _first(request: RequestMetrics, t: float, text: str, answer: bool | None) -> None:
+        """Note the first output with a visible character, of any kind and of each."""
+        if text.isspace():
+            return
         if request.first_token is None:
             request.first_token = t
         if answer is True and request.first_text is None:
             request.first_text = t
         elif answer is False and request.first_reasoning is None:
             request.first_reasoning = t
-        request.last_token = t
-        request.chunks += 1
-        tokens = estimate_tokens(text)
-        request.estimated_tokens += tokens
-        self._window.append((t, tokens))
-        self._window_tokens += tokens
+
+    @staticmethod
+    def _notice(request: RequestMetrics, ended: Run | None, thinking_next: bool) -> None:
+        """An answer of one chunk that thinking follows at once is the agent's own notice: the
+        model's first output is still to come."""
+        if ended is None or ended.answer is not True or ended.chunks > 1 or not thinking_next:
+            return
+        if request.first_text == ended.first:
+            request.first_text = None
+        if request.first_token == ended.first:
+            request.first_token = None
 
     @property
     def chunks(self) -> int:
@@ -202,11 +287,13 @@ class Metrics:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Output rate over each request's first-to-last token, so time spent running tools is excluded."""
+        """Output rate over the time output streamed (see the module's docstring): tools, approvals
+        and the waits between model calls are left out, and so are bursts; None until one run
+        streamed."""
         span = sum(r.streaming_s for r in self.requests)
         if span <= 0:
             return None
-        return sum(r.tokens_after_first_chunk for r in self.requests) / span
+        return sum(r.tokens_streamed for r in self.requests) / span
 
     def live_tokens_per_s(self, now: float) -> float:
         """Tokens per second over the last couple of seconds, for the live gauge."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lfgtui.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
     AttemptStarted,
     CallEnded,
     EventFactory,
@@ -12,6 +14,8 @@ from lfgtui.events import (
     RequestSent,
     TextDelta,
     ToolCallArgsDelta,
+    ToolCallStarted,
+    ToolResult,
     Usage,
 )
 from lfgtui.metrics import Metrics, MetricsBook
@@ -149,3 +153,62 @@ def test_an_unpriced_attempt_has_no_cost_and_makes_the_runs_total_inexact(clock:
     book(ev(RequestSent, call=0))
     assert book.attempts[("t", 1)].cost_usd is None
     assert book.cost_usd() == (None, True)
+
+
+def test_ttft_skips_empty_chunks_and_an_agents_notice_before_its_thinking(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 0.01
+    m.apply(ev(TextDelta, text=""))
+    m.apply(ev(TextDelta, text="Heads up: this model is deprecated."))  # whole, then the model thinks
+    clock.now += 0.5
+    m.apply(ev(ReasoningDelta, text="hmm"))
+    clock.now += 0.5
+    m.apply(ev(TextDelta, text="\n"))
+    clock.now += 0.1
+    m.apply(ev(TextDelta, text="Hi"))
+    assert m.ttft_s == m.ttft_reasoning_s == pytest.approx(0.51)
+    assert m.ttft_text_s == pytest.approx(1.11), "a blank chunk is not the answer's first output"
+
+
+def test_a_one_chunk_answer_before_a_tool_call_is_the_models_first_output(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 0.3
+    m.apply(ev(TextDelta, text="Let me look."))
+    m.apply(ev(ToolCallStarted, call_id="c", name="read_file"))
+    clock.now += 1.0
+    m.apply(ev(ReasoningDelta, text="hmm"))
+    assert m.ttft_s == m.ttft_text_s == pytest.approx(0.3)
+
+
+def test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))  # one prompt: the agent makes its own model calls
+    for step in range(2):
+        for _ in range(11):
+            clock.now += 0.1
+            m.apply(ev(TextDelta, text="tok"))
+        m.apply(ev(ToolCallStarted, call_id=f"c{step}", name="write_file"))
+        m.apply(ev(ApprovalAsked, message="may it?", call_id=f"c{step}", name="write_file", arguments={}))
+        clock.now += 20.0  # the person takes their time
+        m.apply(ev(ApprovalAnswered, message="yes", call_id=f"c{step}", allowed=True, by="you"))
+        clock.now += 5.0  # the tool runs
+        m.apply(ev(ToolResult, call_id=f"c{step}", output="ok", is_error=False))
+    # each run: 10 tokens after its first chunk over 1.0 s
+    assert m.tokens_per_s == pytest.approx(10.0)
+
+
+def test_output_that_arrives_in_one_burst_has_no_rate(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 0.2
+    m.apply(ev(TextDelta, text="API Error:"))
+    clock.now += 0.002
+    m.apply(ev(TextDelta, text=" 500 the upstream service failed to answer in time" * 8))
+    assert m.output_tokens > 50 and m.tokens_per_s is None
+    m.apply(ev(ToolCallStarted, call_id="c", name="retry"))
+    for _ in range(5):  # a run that streams: the burst still counts for nothing
+        clock.now += 0.1
+        m.apply(ev(TextDelta, text="tok"))
+    assert m.tokens_per_s == pytest.approx(10.0)

@@ -17,6 +17,7 @@ from typing import Any
 
 from acp import schema
 
+from lfgtui.acp.blocks import MessageBlocks
 from lfgtui.events import (
     Event,
     EventFactory,
@@ -146,14 +147,17 @@ class UpdateReader:
     inputs: dict[str, Any] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
     """Calls whose permission request the person answered no: their failure is shown as denied."""
+    blocks: MessageBlocks = field(default_factory=MessageBlocks)
 
     def events(self, update: Any) -> list[Event]:
         ev = self.ev
+        if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
+            self.blocks.interrupt()
         match update:
-            case schema.AgentMessageChunk(content=block):
-                return [ev(TextDelta, text=content_text(block))]
-            case schema.AgentThoughtChunk(content=block):
-                return [ev(ReasoningDelta, text=content_text(block))]
+            case schema.AgentMessageChunk(content=block, message_id=message_id):
+                return [ev(TextDelta, text=self.blocks.text(content_text(block), message_id))]
+            case schema.AgentThoughtChunk(content=block, message_id=message_id):
+                return [ev(ReasoningDelta, text=self.blocks.thought(content_text(block), message_id))]
             case schema.ToolCallStart():
                 return self._started(update)
             case schema.ToolCallProgress():

@@ -63,7 +63,14 @@ from acp.schema import (
 )
 
 from lfgtui import __version__
-from lfgtui.sim.acp_prompt import AgentRun, PromptCancelled, SimSession, prompt_text, prompt_words
+from lfgtui.sim.acp_prompt import (
+    AgentRun,
+    PromptCancelled,
+    Quirks,
+    SimSession,
+    prompt_text,
+    prompt_words,
+)
 from lfgtui.sim.acp_sessions import (
     Message,
     SavedSession,
@@ -107,6 +114,7 @@ class AgentOptions:
     sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
     require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
     models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
+    quirks: Quirks = field(default_factory=Quirks)  # what real agents do that the client must show faithfully
 
 
 class SimAcpAgent:
@@ -253,7 +261,7 @@ class SimAcpAgent:
         session.prompts += 1
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
-        run = AgentRun(self.conn, session, self.options.scenario, self.stdout)
+        run = AgentRun(self.conn, session, self.options.scenario, self.stdout, self.options.quirks)
         stop_reason: StopReason = self.options.stop_reason
         try:
             if session.model is not None or session.mode != MODES[0].id:
@@ -358,6 +366,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
     )
+    quirks = parser.add_argument_group("real agents' ways", "what real agents do, for a client to show")
+    quirks.add_argument(
+        "--bare-messages",
+        action="store_true",
+        help="each model call's text a message of its own, no blank line added between them (as Claude Code)",
+    )
+    quirks.add_argument(
+        "--empty-first-chunk", action="store_true", help="an empty message chunk as soon as a prompt arrives"
+    )
+    quirks.add_argument(
+        "--notice",
+        default="",
+        metavar="TEXT",
+        help="the agent's own warning, sent whole as soon as a prompt arrives, before the model's output",
+    )
+    quirks.add_argument(
+        "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
+    )
+    quirks.add_argument(
+        "--burst",
+        default="",
+        metavar="TEXT",
+        help="answer every prompt with this text at once (two chunks), as an agent relays an error",
+    )
     parser.add_argument(
         "--require-auth",
         action="store_true",
@@ -398,6 +430,13 @@ def main(argv: list[str] | None = None) -> None:
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
         models=args.models,
+        quirks=Quirks(
+            bare_messages=args.bare_messages,
+            empty_first_chunk=args.empty_first_chunk,
+            notice=args.notice,
+            tool_ms=args.tool_ms,
+            burst=args.burst,
+        ),
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(options))

@@ -29,7 +29,7 @@ from acp.schema import (
 from lfgtui.sim.acp_sessions import Message
 from lfgtui.sim.protocols.agent import AgentProtocol, tool_call_id, wire_arguments
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, SimCall, split_tokens
-from lfgtui.sim.wire import Piece, PieceKind, SimRequest
+from lfgtui.sim.wire import Piece, PieceKind, SimRequest, plan_call
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,6 +67,24 @@ class SimSession:
     always_allowed: set[str] = field(default_factory=set)  # tools the user chose "Always allow" for
     messages: list[Message] = field(default_factory=list)  # the conversation, saved for `session/load`
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """What real agents do that a client must show faithfully, each a switch of `lfg sim acp`."""
+
+    bare_messages: bool = False
+    """Each model call's text is a message of its own, sent as is: no blank line is added between
+    them, as Claude Code sends them."""
+    empty_first_chunk: bool = False
+    """An empty message chunk as soon as a prompt arrives, before the model's output."""
+    notice: str = ""
+    """The agent's own warning, sent whole as soon as a prompt arrives, before the model's output."""
+    tool_ms: float = 0.0
+    """How long each tool call runs in the agent (after any permission)."""
+    burst: str = ""
+    """The answer to every prompt instead of the scenario: this text at once, in two chunks (its
+    first word, then the rest), as an agent relays an error it got whole."""
 
 
 class PromptCancelled(Exception):
@@ -144,20 +162,41 @@ class AgentRun:
     """One prompt: the scenario's model calls in order, each update awaited before the next is sent."""
 
     def __init__(
-        self, conn: AgentSideConnection, session: SimSession, scenario: Scenario, stdout: asyncio.StreamWriter
+        self,
+        conn: AgentSideConnection,
+        session: SimSession,
+        scenario: Scenario,
+        stdout: asyncio.StreamWriter,
+        quirks: Quirks | None = None,
     ) -> None:
         self.conn = conn
         self.session = session
         self.scenario = scenario
         self.stdout = stdout
+        self.quirks = quirks or Quirks()
         self.pacer = Pacer(scenario)
         self.chunks = 0  # thoughts and message pieces sent: the run's output tokens
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
 
     async def play(self) -> None:
-        """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls."""
-        pieces = AgentProtocol().plan(self.scenario, SimRequest(model=self.scenario.name))
+        """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls.
+        The agent's own words (an empty chunk, a notice, a relayed error) come first, unpaced."""
+        quirks = self.quirks
+        if quirks.empty_first_chunk:
+            await self._update(acp.update_agent_message_text(""))
+        if quirks.notice:
+            await self._own_words([quirks.notice])
+        if quirks.burst:
+            first, *rest = split_tokens(quirks.burst) or [""]
+            await self._own_words([first, "".join(rest)])
+            self.chunks += 2  # the agent reports what it relays as its output
+            return
         calls = len(self.scenario.calls)
+        if quirks.bare_messages:
+            chunk_chars = self.scenario.chunk_chars
+            pieces = [p for i in range(calls) for p in plan_call(self.scenario.call(i), i, chunk_chars)]
+        else:
+            pieces = AgentProtocol().plan(self.scenario, SimRequest(model=self.scenario.name))
         for index in range(calls):
             await self._plan(index)
             mine = [piece for piece in pieces if piece.call == index]
@@ -174,6 +213,12 @@ class AgentRun:
     async def say(self, text: str) -> None:
         for token in split_tokens(text, self.scenario.chunk_chars):
             await self._chunk(Piece(PieceKind.TEXT, token))
+
+    async def _own_words(self, chunks: list[str]) -> None:
+        """Text the agent sends itself, all at once: not the model's output, so not its tokens."""
+        for text in chunks:
+            await self._update(acp.update_agent_message_text(text))
+            self.said.append(text)
 
     async def _update(self, update: SessionUpdate) -> None:
         if self.session.cancelled.is_set():
@@ -241,6 +286,9 @@ class AgentRun:
                 )
                 await self._ask_permission(call.name, request)
             await self._update(acp.update_tool_call(call_id, status="in_progress"))
+            if self.quirks.tool_ms > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.session.cancelled.wait(), self.quirks.tool_ms / 1000)
             output, content = await self._run(call.name, call.result, arguments, path)
         except ToolFailed as exc:
             failure = [acp.tool_content(acp.text_block(str(exc)))]

@@ -387,6 +387,20 @@ SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
 ELSEWHERE = {
+    "a coding agent's messages follow one another with nothing between them (text before a tool call "
+    "and text after it, an answer on each side of its thinking, a new `messageId`)": [
+        "tests/acp/test_text_gauges.py::test_messages_on_both_sides_of_a_tool_call_are_separate_blocks",
+        "tests/acp/test_blocks.py::test_text_on_both_sides_of_a_tool_call_or_thinking_becomes_two_blocks",
+        "tests/acp/test_blocks.py::test_a_new_message_id_starts_a_block_and_breaks_already_there_are_kept",
+    ],
+    "a coding agent sends an empty chunk or a notice of its own before the model's output, waits for an "
+    "approval or runs tools mid-turn, or relays an error in one burst": [
+        "tests/acp/test_text_gauges.py::test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice",
+        "tests/acp/test_text_gauges.py::test_the_rate_leaves_out_the_time_the_agents_tools_run",
+        "tests/acp/test_text_gauges.py::test_an_error_relayed_in_one_burst_has_no_rate",
+        "tests/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
+        "tests/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
+    ],
     "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
     "session": [
         "tests/acp/test_attempt.py::test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log",
