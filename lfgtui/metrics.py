@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 LIVE_WINDOW_S = 2.0
 MIN_STREAM_S = 0.025
 """A run of chunks that all arrived within this is one burst: a rate over it would be noise."""
+RATE_STEP_S = 0.5
+"""The sparkline's step: one bar for each half second of an attempt's own timeline."""
+RATE_STEPS = 64
+"""How many steps an attempt keeps: more than any pane is wide enough to draw."""
 PAUSES = (ToolCallStarted, ToolCallReady, ToolResult, ApprovalAsked, ApprovalAnswered)
 """Events between which output stops streaming: a tool call runs, or the person is asked."""
 
@@ -149,12 +153,55 @@ class RequestMetrics:
 
 
 @dataclass
+class RateHistory:
+    """The tokens that arrived in each `RATE_STEP_S` of an attempt, by the events' own times.
+
+    The sparkline is drawn from it, not from samples a view takes while it watches: so a view that
+    opens late (`lfg attach`, a browser tab, a resumed or replayed run) draws the same rates as one
+    that watched from the first token, and a finished attempt keeps the shape of its last seconds.
+    """
+
+    counts: deque[int] = field(default_factory=lambda: deque(maxlen=RATE_STEPS))
+    newest: int | None = None
+    """The step `counts[-1]` is, counted from t = 0."""
+
+    def add(self, t: float, tokens: int) -> None:
+        step = int(t // RATE_STEP_S)
+        if self.newest is None or step > self.newest:
+            gap = RATE_STEPS if self.newest is None else min(step - self.newest, RATE_STEPS)
+            self.counts.extend([0] * gap)
+            self.newest = step
+        back = self.newest - step
+        if back < len(self.counts):  # an event older than the newest step lands in its own step
+            self.counts[-1 - back] += tokens
+
+    def rates(self, until: float, n: int, ended: bool = False) -> list[float]:
+        """The rate over the `LIVE_WINDOW_S` that ended with each of the last `n` steps completed by
+        `until`: the live gauge's number, as it stood at each step. The step `until` falls in counts
+        as complete when the attempt has `ended` then: nothing more will come in it."""
+        last = int(until // RATE_STEP_S) - (0 if ended else 1)
+        window = round(LIVE_WINDOW_S / RATE_STEP_S)
+        kept = len(self.counts)
+        newest = last if self.newest is None else self.newest
+
+        def count(step: int) -> int:
+            back = newest - step
+            return self.counts[-1 - back] if 0 <= back < kept else 0
+
+        return [
+            sum(count(s) for s in range(step - window + 1, step + 1)) / LIVE_WINDOW_S
+            for step in range(last - n + 1, last + 1)
+        ]
+
+
+@dataclass
 class Metrics:
     """Metrics of one attempt, fed every event of it through `apply`."""
 
     requests: list[RequestMetrics] = field(default_factory=list)
     pricer: Pricer | None = None
     """The price of the attempt's model; None when none is known (its cost is then unknown)."""
+    history: RateHistory = field(default_factory=RateHistory)
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -207,6 +254,7 @@ class Metrics:
         request.estimated_tokens += tokens
         self._window.append((t, tokens))
         self._window_tokens += tokens
+        self.history.add(t, tokens)
 
     @staticmethod
     def _first(request: RequestMetrics, t: float, text: str, answer: bool | None) -> None:

@@ -18,7 +18,7 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.metrics import LIVE_WINDOW_S, RATE_STEP_S, RATE_STEPS, Metrics, MetricsBook, RateHistory
 from lfgtui.prices import PriceBook
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 
@@ -212,3 +212,23 @@ def test_output_that_arrives_in_one_burst_has_no_rate(clock: Clock) -> None:
         clock.now += 0.1
         m.apply(ev(TextDelta, text="tok"))
     assert m.tokens_per_s == pytest.approx(10.0)
+
+
+def test_the_rate_history_is_the_live_rate_at_each_step_by_the_events_own_times() -> None:
+    history = RateHistory()
+    for i in range(40):  # 10 tokens every 0.1 s from t = 100 to 104: 100 tok/s
+        history.add(100.0 + i * 0.1, 10)
+    rates = history.rates(until=104.0, n=8)
+    assert rates[-4:] == [100.0] * 4, "a full window: the stream's rate"
+    assert history.rates(until=110.0, n=4) == [0.0] * 4, "nothing streamed in the last seconds"
+    assert history.rates(until=103.95, n=8, ended=True) == rates, "an attempt that ended: its last step whole"
+
+
+def test_an_event_older_than_the_newest_step_lands_in_its_own_step() -> None:
+    history = RateHistory()
+    history.add(10.0, 4)
+    history.add(12.0, 4)
+    history.add(10.2, 4)  # out of order
+    assert history.rates(until=10.5, n=1) == [8 / LIVE_WINDOW_S]
+    history.add(10.0 - RATE_STEPS * RATE_STEP_S, 99)  # older than what is kept: dropped
+    assert sum(history.counts) == 12

@@ -41,7 +41,6 @@ FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025
 """Time one frame may spend drawing panes: half of its 50 ms. The rest is for the screen update
 (about 7 ms at 16 streams), the streams' events and the user's keys."""
-SAMPLE_S = 0.5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 EXIT_SIGHUP = 129
@@ -115,7 +114,6 @@ class LfgApp(App[int]):
         await self.push_screen(self.sessions[0].screen)
         self.sessions[0].begin()
         self.set_interval(FRAME_S, self._frame)
-        self.set_interval(SAMPLE_S, self._sample)
         self.gc_pacer.started()
         self.set_interval(FREEZE_EVERY_S, self._pace_gc)
         loop = asyncio.get_running_loop()
@@ -159,12 +157,6 @@ class LfgApp(App[int]):
             if time.perf_counter() > deadline:
                 break
         session.show_summary(now, self.frames)
-
-    def _sample(self) -> None:
-        now = self.clock()
-        for pane in self.session.screen.panes:
-            if pane.running:
-                pane.sample_rate(now)
 
     def _pace_gc(self) -> None:
         self.gc_pacer.tick(any(pane.running for session in self.sessions for pane in session.screen.panes))

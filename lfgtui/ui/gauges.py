@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Sequence
 
 from rich.text import Text
 
@@ -17,7 +17,7 @@ MIN_SPARK = 4
 """Narrower than this, a sparkline says nothing: the pane shows none."""
 
 
-def sparkline(values: deque[float]) -> str:
+def sparkline(values: Sequence[float]) -> str:
     """Bars scaled to the largest value shown, so the shape of the rate is visible at any speed."""
     top = max(values, default=0.0)
     if top <= 0:
@@ -33,7 +33,7 @@ def elapsed_text(seconds: float) -> str:
 def gauge_text(
     metrics: Metrics,
     live_rate: float,
-    samples: deque[float],
+    samples: Sequence[float],
     elapsed: float | None,
     width: int,
     running: bool,
@@ -70,5 +70,5 @@ def gauge_text(
     spark = min(room(parts) - 1, len(samples))
     if spark >= MIN_SPARK:
         rate.append(" ")
-        rate.append(sparkline(deque(list(samples)[-spark:])), spark_style)
+        rate.append(sparkline(samples[-spark:]), spark_style)
     return separator.join(parts)

@@ -8,7 +8,6 @@ visible panes only.
 from __future__ import annotations
 
 import math
-from collections import deque
 from enum import StrEnum
 
 from rich.text import Text
@@ -103,7 +102,6 @@ class TicketPane(Vertical, can_focus=True):
         """What the ticket changed in its worktree (isolation = "worktree"), the latest measure; it
         outlives an attempt, since a retry works on in the same worktree."""
         self.branch: str | None = None
-        self.samples: deque[float] = deque([0.0] * SPARK_SAMPLES, maxlen=SPARK_SAMPLES)
         self.dirty = True
         self.lines_stale = True
         self.drawn_frame = 0
@@ -266,7 +264,6 @@ class TicketPane(Vertical, can_focus=True):
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
-        self.samples.extend([0.0] * SPARK_SAMPLES)
 
     def _answered(self, call_id: str) -> None:
         if self.approval is None or self.approval.call_id != call_id:
@@ -289,11 +286,6 @@ class TicketPane(Vertical, can_focus=True):
             return question, False
         lines = list(question.wrap(self.app.console, width))
         return approval_notice(question, lines, NOTICE_LINES, yes, no, attention)
-
-    def sample_rate(self, now: float) -> None:
-        """Add a point to the sparkline (called a couple of times a second)."""
-        self.samples.append(self.metrics.live_tokens_per_s(now) if self.running else 0.0)
-        self.dirty = True
 
     def render_frame(self, now: float, frame: int) -> None:
         """Draw what changed since the last frame; the Markdown body repaints only its live tail.
@@ -318,7 +310,8 @@ class TicketPane(Vertical, can_focus=True):
         if self._changed("header", header):
             self.header.update(header)
         width, running = self.gauges.size.width, self.running
-        gauges = gauge_text(self.metrics, live, self.samples, elapsed, width, running, self.palette.running)
+        samples = self.metrics.history.rates(end, SPARK_SAMPLES, ended=self.ended_at is not None)
+        gauges = gauge_text(self.metrics, live, samples, elapsed, width, running, self.palette.running)
         if self._changed("gauges", gauges):
             self.gauges.update(gauges)
         notice = self._notice(now)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
 
 from lfgtui.events import EventFactory, RequestSent, TextDelta, Usage
@@ -12,7 +10,7 @@ from lfgtui.prices import OverridePricer
 from lfgtui.providers.base import PriceOverride
 from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text
 
-SAMPLES = deque([float(i) for i in range(SPARK_SAMPLES)], maxlen=SPARK_SAMPLES)
+SAMPLES = [float(i) for i in range(SPARK_SAMPLES)]
 
 
 def streamed(reported: int | None = None) -> Metrics:

@@ -137,6 +137,19 @@ async def test_a_resumed_run_shows_how_long_it_ran_not_a_time_before_it(
     assert shown == elapsed_text(took)
 
 
+async def test_a_resumed_runs_sparklines_show_the_recorded_rates_not_a_flat_line(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The sparkline is drawn from the events' own times: a view that opens after the stream (resumed,
+    attached, a browser tab) draws the rates it had, not the flat line of samples it never took."""
+    db = tmp_path / "h.sqlite3"
+    run_id = await record_tickets(sim, tickets_file(tmp_path), db)
+    async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        lines = {ticket: pane.gauges.text.plain for ticket, pane in app.session.panes.items()}
+    assert all("█" in line for line in lines.values()), lines
+
+
 async def test_resume_restores_every_pane_as_it_was_shown(sim: SimServer, tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
