@@ -28,7 +28,6 @@ from lfgtui.acp.client import AgentClient
 from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
-from lfgtui.acp.updates import UpdateReader
 from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
@@ -172,7 +171,7 @@ class AgentSession:
         self.launch, self.process, self.log = launch, process, log
         self.log_path = log.path
         self._log_pump = asyncio.create_task(log.pump(process.stderr))
-        self.client = AgentClient(UpdateReader(ev), toolbox)
+        self.client = AgentClient(ev, toolbox)
         self.pipe = AgentPipe(process.stdout, process.stdin)
         self.conn = acp.connect_to_agent(self.client, self.pipe)
         self.session_id: str | None = None
@@ -212,7 +211,7 @@ class AgentSession:
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
         turn opens the session (loading `load` where it can)."""
-        self.client.reader = UpdateReader(ev)
+        self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
         fresh = self.session_id is None
@@ -266,7 +265,7 @@ class AgentSession:
                     protocol_version=acp.PROTOCOL_VERSION,
                     client_capabilities=schema.ClientCapabilities(
                         fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
-                        terminal=False,
+                        terminal=True,
                     ),
                     client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
                 )
@@ -405,9 +404,10 @@ class AgentSession:
             await asyncio.wait_for(asyncio.shield(self.prompt), CANCEL_GRACE_S)
 
     async def close(self) -> None:
-        """Close the connection and end the agent and everything it started."""
+        """Close the connection and end the agent, its terminals and everything it started."""
         if self.prompt is not None and not self.prompt.done():
             self.prompt.cancel()
+        await self.client.terminals.close()
         with contextlib.suppress(Exception):
             await self.conn.close()
         try:

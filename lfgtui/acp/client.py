@@ -1,14 +1,15 @@
-"""What an ACP agent may ask of lfg: the person's permission, and files in the ticket's workdir.
+"""What an ACP agent may ask of lfg: the person's permission, files in the ticket's workdir, and
+terminals to run commands in.
 
 Everything the agent sends goes through one inbox that the attempt streams from in order, so a
 permission request is asked only once the tool call it is about has been shown. Files are read and
 written under exactly the rules of lfg's own tools (confined to the workdir, regular files only, a
 killable reader with a time limit; writes approved, never into `.git` or through a hard link).
+Terminals run commands as `run_command` does (`terminals.py`), each approved as a `run_command`
+call unless the person just approved that very command in the agent's own request.
 
-The class is duck-typed on purpose: for most methods it lacks the SDK answers "method not found",
-which an agent handles; subclassing `acp.Client` would answer null instead. The terminal methods are
-the exception (the SDK answers null for those whatever the client), so they are answered here:
-terminals are not offered (`terminal: false`), and an agent runs its commands itself, asking first.
+The class is duck-typed on purpose: for methods it lacks the SDK answers "method not found", which
+an agent handles; subclassing `acp.Client` would answer null instead.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ import asyncio
 import itertools
 import json
 import os
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from acp import RequestError, schema
 
+from lfgtui.acp.terminals import Terminal, Terminals
 from lfgtui.acp.updates import UpdateReader, tool_content_text
 from lfgtui.agent import Toolbox
 from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
-from lfgtui.tools import BUILTIN_TOOLS, ToolError, run_tool
+from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
 
 INVALID_PARAMS = -32602
@@ -38,6 +41,16 @@ def _normal(path: str) -> str:
     return os.path.normpath(path)
 
 
+def _command_line(command: Any) -> str | None:
+    """A command as one shell line: a line as is, an argument list quoted (how an agent's own
+    request for a command is matched with the terminal it then creates)."""
+    if isinstance(command, str):
+        return command
+    if isinstance(command, list) and command and all(isinstance(part, str) for part in command):
+        return shlex.join(command)
+    return None
+
+
 def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.PermissionOption | None:
     return next((o for kind in kinds for o in options if o.kind == kind), None)
 
@@ -45,15 +58,23 @@ def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.Permi
 class AgentClient:
     """The client side of one agent session."""
 
-    def __init__(self, reader: UpdateReader, toolbox: Toolbox) -> None:
-        self.reader = reader
+    def __init__(self, ev: EventFactory, toolbox: Toolbox) -> None:
         self.toolbox = toolbox
+        self.terminals = Terminals(toolbox.ctx)
+        self.reader = self.new_reader(ev)
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         """Agent updates, lfg's own events, and futures to set once everything before them is out."""
         self.cancelling = False
         self.replaying = False
         self._writes = itertools.count(1)
         self._approved_edits: set[tuple[str, str]] = set()
+        self._approved_commands: set[str] = set()
+        self._terminal_asks = itertools.count(1)
+
+    def new_reader(self, ev: EventFactory) -> UpdateReader:
+        """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
+        self.reader = UpdateReader(ev, terminals=self.terminals)
+        return self.reader
 
     @property
     def ev(self) -> EventFactory:
@@ -109,6 +130,10 @@ class AgentClient:
             return CANCELLED
         if chosen is allow:
             self._approved_edits |= self._edits_shown(content, asked.get("input"))
+            raw_input = asked.get("input")
+            command = _command_line(raw_input.get("command")) if isinstance(raw_input, dict) else None
+            if command is not None:
+                self._approved_commands.add(command)
         return schema.RequestPermissionResponse(
             outcome=schema.AllowedOutcome(outcome="selected", option_id=chosen.option_id)
         )
@@ -200,20 +225,88 @@ class AgentClient:
         self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's {what} of {path}: {reason}"))
         return RequestError(INVALID_PARAMS, reason, {"path": path})
 
-    async def create_terminal(self, **_: Any) -> None:
-        raise RequestError.method_not_found("terminal/create")
+    def _refused_command(self, line: str, reason: str) -> RequestError:
+        """Say in the pane that lfg refused to run the agent's command, and tell the agent why."""
+        self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's command {line}: {reason}"))
+        return RequestError(INVALID_PARAMS, reason, {"command": line})
 
-    async def terminal_output(self, **_: Any) -> None:
-        raise RequestError.method_not_found("terminal/output")
+    async def create_terminal(
+        self,
+        session_id: str,
+        command: str,
+        args: list[str] | None = None,
+        env: list[schema.EnvVariable] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+        **_: Any,
+    ) -> schema.CreateTerminalResponse:
+        """Run the command as `run_command` runs one, once the person approved it as one (a lone
+        `command` is a shell line, with `args` it is a program and its arguments)."""
+        line = shlex.join([command, *args]) if args else command
+        try:
+            folder = confine(self.toolbox.ctx, self._relative(cwd)) if cwd else self.toolbox.ctx.workdir
+            if not folder.is_dir():
+                raise ToolError(f"cwd {cwd!r} is not a folder")
+        except ToolError as exc:
+            raise self._refused_command(line, str(exc)) from None
+        variables = {variable.name: variable.value for variable in env or ()}
+        if self.cancelling:
+            raise self._refused_command(line, "the attempt is being cancelled")
+        if line not in self._approved_commands:
+            await self.caught_up()
+            arguments: dict[str, Any] = {"command": line}
+            if folder != self.toolbox.ctx.workdir:
+                arguments["cwd"] = folder.relative_to(self.toolbox.ctx.workdir).as_posix()
+            if variables:
+                arguments["env"] = sorted(variables)
+            asked = self.ev(
+                ToolCallReady,
+                call_id=f"lfg-terminal-{next(self._terminal_asks)}",
+                name="run_command",
+                arguments=arguments,
+                raw_arguments=json.dumps(arguments, ensure_ascii=False),
+            )
+            refusal = await self.toolbox.approve(asked)
+            if refusal is not None:
+                raise self._refused_command(line, refusal)
+        terminal_id = await self.terminals.create(line, folder, variables, output_byte_limit)
+        return schema.CreateTerminalResponse(terminal_id=terminal_id)
 
-    async def wait_for_terminal_exit(self, **_: Any) -> None:
-        raise RequestError.method_not_found("terminal/wait_for_exit")
+    def _terminal(self, terminal_id: str) -> Terminal:
+        terminal = self.terminals.get(terminal_id)
+        if terminal is None:
+            raise RequestError.invalid_params({"terminalId": terminal_id, "reason": "no such terminal"})
+        return terminal
 
-    async def kill_terminal(self, **_: Any) -> None:
-        raise RequestError.method_not_found("terminal/kill")
+    async def terminal_output(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> schema.TerminalOutputResponse:
+        terminal = self._terminal(terminal_id)
+        output, dropped = terminal.tail.text()
+        exit_status = None
+        if terminal.ended.done():
+            exit_status = schema.TerminalExitStatus(exit_code=terminal.exit_code, signal=terminal.signal)
+        return schema.TerminalOutputResponse(output=output, truncated=dropped > 0, exit_status=exit_status)
 
-    async def release_terminal(self, **_: Any) -> None:
-        raise RequestError.method_not_found("terminal/release")
+    async def wait_for_terminal_exit(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> schema.WaitForTerminalExitResponse:
+        terminal = self._terminal(terminal_id)
+        await asyncio.shield(terminal.ended)
+        return schema.WaitForTerminalExitResponse(exit_code=terminal.exit_code, signal=terminal.signal)
+
+    async def kill_terminal(self, session_id: str, terminal_id: str, **_: Any) -> schema.KillTerminalResponse:
+        terminal = self._terminal(terminal_id)
+        await terminal.stop("by the agent")
+        await asyncio.shield(terminal.ended)
+        return schema.KillTerminalResponse()
+
+    async def release_terminal(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> schema.ReleaseTerminalResponse:
+        self._terminal(terminal_id)
+        await self.terminals.release(terminal_id)
+        return schema.ReleaseTerminalResponse()
 
     def _relative(self, path: str) -> str:
         """The agent's absolute `path` relative to the workdir; `confine` then checks it for real."""

@@ -4,7 +4,7 @@ A tool call arrives as `tool_call` and then changes through `tool_call_update`s;
 row: `ToolCallStarted` + `ToolCallReady` when it appears, a `ToolCallUpdated` whenever an update
 changes its name, input, kind or locations (every field an update carries is merged into the call),
 one `ToolResult` when it ends (completed or failed), with its content rendered as text (text as is,
-a diff as a unified diff, a terminal by id).
+a diff as a unified diff, a terminal lfg runs for the agent as its output and how it ended).
 The agent runs its own tools: lfg never runs these calls, it shows them.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 from acp import schema
 
 from lfgtui.acp.blocks import MessageBlocks
+from lfgtui.acp.terminals import Terminals
 from lfgtui.events import (
     Event,
     EventFactory,
@@ -148,6 +149,8 @@ class UpdateReader:
     denied: set[str] = field(default_factory=set)
     """Calls whose permission request the person answered no: their failure is shown as denied."""
     blocks: MessageBlocks = field(default_factory=MessageBlocks)
+    terminals: Terminals | None = None
+    """The session's terminals, whose output a call that embeds one shows."""
 
     def events(self, update: Any) -> list[Event]:
         ev = self.ev
@@ -234,13 +237,21 @@ class UpdateReader:
         if status not in ENDED or call.status in ENDED:
             return []
         call.status = status
-        parts = [tool_content_text(item) for item in call.content]
+        parts = [self._content_text(item) for item in call.content]
         if not parts and call.raw_output is not None:
             parts = [call.raw_output if isinstance(call.raw_output, str) else json.dumps(call.raw_output)]
         output = "\n".join(part.rstrip("\n") for part in parts)
         if status == "failed" and call_id in self.denied:
             output = f"denied: {output or 'the person said no'}"
         return [self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
+
+    def _content_text(self, item: Any) -> str:
+        """An item of a call's content; a terminal of this session as its output."""
+        if isinstance(item, schema.TerminalToolCallContent) and self.terminals is not None:
+            shown = self.terminals.shown(item.terminal_id)
+            if shown is not None:
+                return shown
+        return tool_content_text(item)
 
     def unfinished(self) -> list[Event]:
         """A failed result for every call the agent left open when its turn ended."""

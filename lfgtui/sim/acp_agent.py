@@ -128,6 +128,8 @@ class SimAcpAgent:
         self._conn: AgentSideConnection | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.authenticated: str | None = None
+        self.client_terminals = False
+        """Whether the client offers terminals (`initialize`), which `--terminals` runs commands in."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -147,6 +149,7 @@ class SimAcpAgent:
     ) -> InitializeResponse:
         client = f"{client_info.name} {client_info.version}" if client_info else "an unnamed client"
         log.info("initialize from %s (protocol %d)", client, protocol_version)
+        self.client_terminals = bool(client_capabilities and client_capabilities.terminal)
         if self.options.stall_initialize:
             log.info("stalling: initialize is never answered")
             await asyncio.Event().wait()
@@ -261,7 +264,9 @@ class SimAcpAgent:
         session.prompts += 1
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
-        run = AgentRun(self.conn, session, self.options.scenario, self.stdout, self.options.quirks)
+        run = AgentRun(
+            self.conn, session, self.options.scenario, self.stdout, self.options.quirks, self.client_terminals
+        )
         stop_reason: StopReason = self.options.stop_reason
         try:
             if session.model is not None or session.mode != MODES[0].id:
@@ -390,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="answer every prompt with this text at once (two chunks), as an agent relays an error",
     )
+    quirks.add_argument(
+        "--terminals",
+        action="store_true",
+        help="run run_command in the client's terminal when it offers one, shown in the call (as Codex)",
+    )
     parser.add_argument(
         "--require-auth",
         action="store_true",
@@ -436,6 +446,7 @@ def main(argv: list[str] | None = None) -> None:
             notice=args.notice,
             tool_ms=args.tool_ms,
             burst=args.burst,
+            terminals=args.terminals,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

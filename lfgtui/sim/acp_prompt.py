@@ -85,6 +85,10 @@ class Quirks:
     burst: str = ""
     """The answer to every prompt instead of the scenario: this text at once, in two chunks (its
     first word, then the rest), as an agent relays an error it got whole."""
+    terminals: bool = False
+    """`run_command` runs for real in the client's terminal when the client offers terminals
+    (create, wait for exit, output, release; killed past the call's `timeout_s`), embedded in the
+    call's content; the client, which runs it, asks the person, so the agent does not ask first."""
 
 
 class PromptCancelled(Exception):
@@ -93,6 +97,14 @@ class PromptCancelled(Exception):
 
 class ToolFailed(Exception):
     """A tool call that could not run (rejected, bad arguments, a file error); the run goes on."""
+
+
+class TerminalFailed(ToolFailed):
+    """A command that failed or was killed in the client's terminal, which the call still shows."""
+
+    def __init__(self, content: list[ToolCallContentVariant], output: str) -> None:
+        super().__init__(output)
+        self.content = content
 
 
 def tool_title(name: str, arguments: dict[str, Any] | str) -> str:
@@ -168,12 +180,15 @@ class AgentRun:
         scenario: Scenario,
         stdout: asyncio.StreamWriter,
         quirks: Quirks | None = None,
+        client_terminals: bool = False,
     ) -> None:
         self.conn = conn
         self.session = session
         self.scenario = scenario
         self.stdout = stdout
         self.quirks = quirks or Quirks()
+        self.terminals = self.quirks.terminals and client_terminals
+        """Whether commands run in the client's terminals."""
         self.pacer = Pacer(scenario)
         self.chunks = 0  # thoughts and message pieces sent: the run's output tokens
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
@@ -275,7 +290,9 @@ class AgentRun:
         try:
             if isinstance(arguments, str):
                 raise ToolFailed(call.result or "tool arguments are not a JSON object")
-            if call.name in NEEDS_PERMISSION and call.name not in self.session.always_allowed:
+            in_terminal = self.terminals and call.name == "run_command"
+            allowed = call.name in self.session.always_allowed or in_terminal
+            if call.name in NEEDS_PERMISSION and not allowed:
                 request = ToolCallUpdate(
                     tool_call_id=call_id,
                     title=title,
@@ -289,9 +306,14 @@ class AgentRun:
             if self.quirks.tool_ms > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.session.cancelled.wait(), self.quirks.tool_ms / 1000)
-            output, content = await self._run(call.name, call.result, arguments, path)
+            if in_terminal:
+                output, content = await self._in_terminal(call_id, arguments)
+            else:
+                output, content = await self._run(call.name, call.result, arguments, path)
         except ToolFailed as exc:
             failure = [acp.tool_content(acp.text_block(str(exc)))]
+            if isinstance(exc, TerminalFailed):
+                failure = exc.content
             await self._update(
                 acp.update_tool_call(
                     call_id, status="failed", content=failure, raw_output={"error": str(exc)}
@@ -370,6 +392,34 @@ class AgentRun:
             await self._client(self.conn.write_text_file(self.session.id, str(path), new_text))
             return result, [acp.tool_diff_content(str(path), new_text, old_text)]
         return result, [acp.tool_content(acp.text_block(result))]
+
+    async def _in_terminal(
+        self, call_id: str, arguments: dict[str, Any]
+    ) -> tuple[str, list[ToolCallContentVariant]]:
+        """Run the command in a terminal of the client, embedded in the call as soon as it starts;
+        past `timeout_s` it is killed. A command that fails, or is killed, fails the call."""
+        command = str(arguments.get("command", ""))
+        created = await self._client(self.conn.create_terminal(self.session.id, command))
+        terminal_id = created.terminal_id
+        content: list[ToolCallContentVariant] = [acp.tool_terminal_ref(terminal_id)]
+        await self._update(acp.update_tool_call(call_id, content=content))
+        try:
+            waiting = self.conn.wait_for_terminal_exit(self.session.id, terminal_id)
+            timeout_s = arguments.get("timeout_s")
+            try:
+                await asyncio.wait_for(self._unless_cancelled(waiting), timeout_s)
+            except TimeoutError:
+                await self.conn.kill_terminal(self.session.id, terminal_id)
+            ended = await self.conn.terminal_output(self.session.id, terminal_id)
+        finally:
+            with contextlib.suppress(acp.RequestError, ConnectionError):
+                await self.conn.release_terminal(self.session.id, terminal_id)
+        status = ended.exit_status
+        code = status.exit_code if status else None
+        if code != 0:
+            how = f"killed by {status.signal}" if status and status.signal else f"exit code {code}"
+            raise TerminalFailed(content, f"{ended.output}[{how}]")
+        return ended.output, content
 
     async def _client(self, request: Coroutine[Any, Any, T]) -> T:
         try:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from lfgtui.tools.supervised import SUPERVISED, stop_supervised
 READ_CHUNK = 64 * 1024
 
 
-class _Tail:
-    """The last `keep` bytes of a stream and a count of the bytes before them."""
+class Tail:
+    """The last `keep` bytes of a stream and a count of the bytes before them (an ACP terminal's
+    output is kept the same way)."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
@@ -39,16 +41,19 @@ class _Tail:
             del self.data[:excess]
             self.dropped += excess
 
+    def text(self) -> tuple[str, int]:
+        """The kept output as text, starting at a whole character, and the bytes dropped before it."""
+        data = bytes(self.data)
+        if not self.dropped:
+            return data.decode("utf-8", errors="replace"), 0
+        cut = len(data) - len(data.lstrip(bytes(range(0x80, 0xC0))))  # a UTF-8 character split in two
+        return data[cut:].decode("utf-8", errors="replace"), self.dropped + cut
+
     def render(self, status: str) -> str:
         """The kept output between a note of what was dropped and the `status` line."""
-        data = bytes(self.data)
-        if self.dropped:
-            cut = len(data) - len(data.lstrip(bytes(range(0x80, 0xC0))))  # a UTF-8 character split in two
-            data = data[cut:]
-            head = f"[… {self.dropped + cut} bytes of earlier output dropped]\n"
-        else:
-            head = ""
-        text = data.decode("utf-8", errors="replace") or "(no output)"
+        kept, dropped = self.text()
+        head = f"[… {dropped} bytes of earlier output dropped]\n" if dropped else ""
+        text = kept or "(no output)"
         separator = "" if text.endswith("\n") else "\n"
         return f"{head}{text}{separator}{status}"
 
@@ -81,9 +86,9 @@ class RunCommand:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         timeout_s: float = arguments.get("timeout_s", ctx.command_timeout_s)
-        process = await _start(arguments["command"], ctx)
+        process = await start_command(arguments["command"], ctx)
         assert process.stdout is not None  # piped above
-        tail = _Tail(ctx.output_limit - NOTE_ROOM)
+        tail = Tail(ctx.output_limit - NOTE_ROOM)
         try:
             async with asyncio.timeout(timeout_s):
                 while chunk := await process.stdout.read(READ_CHUNK):
@@ -102,23 +107,27 @@ class RunCommand:
         return ToolOutcome(tail.render(f"[exit code {code}]"), is_error=code != 0)
 
 
-async def _start(command: str, ctx: ToolContext) -> asyncio.subprocess.Process:
-    """Start the command (under the supervisor where there is one) in its own session."""
+async def start_command(
+    command: str, ctx: ToolContext, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """Start the command (under the supervisor where there is one) in its own session, in `cwd`
+    (the workdir unless given; the caller confines it) with `ctx.env` (and `env` over it)."""
+    environment = {**ctx.env, **(env or {})}
     common: dict[str, Any] = {
-        "cwd": ctx.workdir,
+        "cwd": cwd or ctx.workdir,
         "stdout": asyncio.subprocess.PIPE,
         "stderr": asyncio.subprocess.STDOUT,
         "start_new_session": True,
     }
     if not SUPERVISED:
         return await asyncio.create_subprocess_exec(
-            supervisor.SHELL, "-c", command, env=dict(ctx.env), stdin=asyncio.subprocess.DEVNULL, **common
+            supervisor.SHELL, "-c", command, env=environment, stdin=asyncio.subprocess.DEVNULL, **common
         )
     process = await asyncio.create_subprocess_exec(
         *stdlib_script(Path(supervisor.__file__)), env={}, stdin=asyncio.subprocess.PIPE, **common
     )
     assert process.stdin is not None  # piped above
-    request = {"parent": os.getpid(), "command": command, "env": dict(ctx.env)}
+    request = {"parent": os.getpid(), "command": command, "env": environment}
     process.stdin.write(json.dumps(request).encode())
     await process.stdin.drain()
     process.stdin.close()

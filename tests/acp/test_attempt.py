@@ -497,24 +497,86 @@ class Agent:
         return schema.NewSessionResponse(session_id="s1")
 
     async def prompt(self, session_id, prompt, **kw):
-        try:
-            await self.conn.create_terminal(session_id=session_id, command="ls")
-            answer = "the terminal was created"
-        except acp.RequestError as exc:
-            answer = f"refused: {exc.code} {exc}"
-        await self.conn.session_update(session_id, acp.update_agent_message_text(answer))
+        for cwd in ("/", None):
+            try:
+                await self.conn.create_terminal(session_id=session_id, command="touch ran", cwd=cwd)
+                answer = "the terminal was created"
+            except acp.RequestError as exc:
+                answer = f"refused: {exc.code} {exc.data}"
+            await self.conn.session_update(session_id, acp.update_agent_message_text(answer + "\\n"))
         return schema.PromptResponse(stop_reason="end_turn")
 
 asyncio.run(acp.run_agent(Agent()))
 """
 
 
-async def test_a_client_method_lfg_does_not_offer_is_answered_method_not_found(
+async def test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_the_reason(
     project: Path, tmp_path: Path
 ) -> None:
     script = tmp_path / "terminal_agent.py"
     script.write_text(ASKS_FOR_A_TERMINAL)
     launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
-    events = await attempt(project, "any", launch=launch)
+    approvals = Approvals(answer=False)
+    events = await attempt(project, "any", approvals, launch=launch)
     assert ending(events).outcome is Outcome.COMPLETED
-    assert text(events) == "refused: -32601 Method not found"
+    outside, unapproved = text(events).splitlines()
+    assert outside == "refused: -32602 {'command': 'touch ran'}"
+    assert unapproved == outside and not (project / "ran").exists()
+    assert [(c.name, c.arguments) for c in approvals.asked] == [("run_command", {"command": "touch ran"})]
+    notes = [e.message for e in of(events, Status) if e.message.startswith("refused")]
+    assert notes == [
+        "refused the agent's command touch ran: path '/' is outside the ticket's workdir",
+        "refused the agent's command touch ran: the person said no",
+    ]
+
+
+ASKS_THEN_RUNS = """
+import asyncio
+import acp
+from acp import schema
+
+class Agent:
+    def on_connect(self, conn):
+        self.conn = conn
+
+    async def initialize(self, protocol_version, **kw):
+        return schema.InitializeResponse(protocol_version=acp.PROTOCOL_VERSION)
+
+    async def new_session(self, cwd, **kw):
+        return schema.NewSessionResponse(session_id="s1")
+
+    async def prompt(self, session_id, prompt, **kw):
+        command = {"command": ["touch", "ran file"]}
+        await self.conn.session_update(
+            session_id, acp.start_tool_call("c1", "touch", kind="execute", raw_input=command)
+        )
+        options = [schema.PermissionOption(option_id="yes", name="Yes", kind="allow_once")]
+        asked = schema.ToolCallUpdate(tool_call_id="c1", raw_input=command)
+        await self.conn.request_permission(session_id=session_id, tool_call=asked, options=options)
+        made = await self.conn.create_terminal(session_id=session_id, command="touch", args=["ran file"])
+        ended = await self.conn.wait_for_terminal_exit(session_id=session_id, terminal_id=made.terminal_id)
+        content = [acp.tool_terminal_ref(made.terminal_id)]
+        await self.conn.session_update(
+            session_id, acp.update_tool_call("c1", status="completed", content=content)
+        )
+        await self.conn.release_terminal(session_id=session_id, terminal_id=made.terminal_id)
+        await self.conn.session_update(session_id, acp.update_agent_message_text(f"exit {ended.exit_code}"))
+        return schema.PromptResponse(stop_reason="end_turn")
+
+asyncio.run(acp.run_agent(Agent()))
+"""
+
+
+async def test_a_command_approved_in_the_agents_own_request_is_not_asked_again(
+    project: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "asks_then_runs.py"
+    script.write_text(ASKS_THEN_RUNS)
+    launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
+    approvals = Approvals()
+    events = await attempt(project, "any", approvals, launch=launch)
+    assert ending(events).outcome is Outcome.COMPLETED
+    assert text(events) == "exit 0" and (project / "ran file").exists()
+    assert [c.call_id for c in approvals.asked] == ["c1"]
+    [result] = of(events, ToolResult)
+    assert result.output == "(no output)\n[exit code 0]"

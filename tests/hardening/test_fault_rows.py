@@ -432,8 +432,9 @@ ELSEWHERE = {
         "tests/test_logs.py::test_within_library_logs_records_go_inert_to_a_private_file_and_the_root_is_left_as_it_was",
         "tests/test_logs.py::test_a_record_that_cannot_be_written_is_dropped_not_printed_raw",
     ],
-    "a coding agent asks for a terminal, or for a file outside the workdir, in .git or behind a link": [
-        "tests/acp/test_attempt.py::test_a_client_method_lfg_does_not_offer_is_answered_method_not_found",
+    "a coding agent asks for a terminal in a folder outside the workdir, or for a file outside the workdir, "
+    "in .git or behind a link": [
+        "tests/acp/test_attempt.py::test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_the_reason",
         "tests/acp/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
         "tests/acp/test_attempt.py::test_a_write_the_person_did_not_see_is_asked_for",
     ],
@@ -462,6 +463,15 @@ ELSEWHERE = {
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
     "no `model_env`)": [
         "tests/acp/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
+    ],
+    "a coding agent runs a command in lfg's terminal (`terminal/create`)": [
+        "tests/acp/test_terminals.py::test_the_commands_output_is_the_tool_calls_result",
+        "tests/acp/test_terminals.py::test_without_yes_a_headless_run_refuses_the_command_as_it_refuses_run_command",
+        "tests/acp/test_terminals.py::test_auto_approve_run_command_lets_the_agents_command_run",
+        "tests/acp/test_terminals.py::test_a_command_the_agent_kills_shows_its_output_and_that_it_was_killed",
+        "tests/acp/test_terminals.py::test_a_long_output_keeps_its_tail_within_the_cap",
+        "tests/acp/test_terminals.py::test_a_command_gets_no_secrets_only_the_allowlist_and_env_passthrough",
+        "tests/acp/test_attempt.py::test_a_command_approved_in_the_agents_own_request_is_not_asked_again",
     ],
     "a ticket's coding agent is not installed": [
         "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
