@@ -145,13 +145,15 @@ def test_check_names_an_auth_variable_lfg_does_not_pass(lfg: Lfg) -> None:
 
 
 def test_a_check_is_bounded_by_its_timeout_and_the_others_go_on(lfg: Lfg) -> None:
-    configure(lfg, stuck=[*SIM_AGENT, "--stall-initialize"], fine=SIM_AGENT)
+    exits = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    configure(lfg, stuck=[*SIM_AGENT, "--stall-initialize"], exits=exits, fine=SIM_AGENT)
     done = agents(lfg, "--check", "--timeout", "10", "--json")
     assert done.returncode == 1
     listed = records(done)
     stalled = listed["stuck"]["check"]["error"]
     assert stalled["kind"] == "timeout"
     assert stalled["message"].startswith("the agent did not start a session within 10 s (connect_timeout_s)")
+    assert listed["exits"]["check"]["error"]["kind"] == "connection"
     assert listed["fine"]["check"]["error"] is None
     assert listed["claude-code"]["check"] is None  # not installed: nothing to start
 
