@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
+from lfgtui.agents_cli import add_agents_command, run_agents_command
 from lfgtui.history.cli import add_history_commands, run_history_command
 from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serve_problem, serving
 from lfgtui.resume_cli import add_resume_commands, replay, resume
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
     commands.add_command("ask", "stream one prompt from one provider to the terminal", _ask_arguments)
     commands.add_command("run", "run every ticket of a tickets file concurrently", _run_arguments)
+    add_agents_command(commands)
     add_history_commands(commands)
     add_resume_commands(commands)
     add_remote_commands(commands)
@@ -406,6 +408,8 @@ def _command(args: argparse.Namespace) -> int:
         return web(args)
     if args.command == "worktrees":
         return run_worktree_command(args)
+    if args.command == "agents":
+        return run_agents_command(args)
     if args.sim_command == "list":
         return _list()
     from lfgtui import event_loop

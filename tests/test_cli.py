@@ -156,6 +156,7 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
 def test_help_and_version_import_only_the_command_line(env: dict[str, str]) -> None:
     command_line = {"lfgtui", "lfgtui.cli", "lfgtui.subcommands", "lfgtui.resume_cli", "lfgtui.worktrees_cli"}
     command_line |= {"lfgtui.history", "lfgtui.history.cli", "lfgtui.remote", "lfgtui.remote.cli"}
+    command_line |= {"lfgtui.agents_cli"}
     for args in (["--help"], ["--version"], ["history", "--help"], ["history", "search", "--help"]):
         done, imported = imported_by(*args, env=env)
         assert done.returncode == 0 and done.stdout.startswith(("usage: lfg", "lfg ")), done.stderr

@@ -185,6 +185,8 @@ class AgentSession:
         self.authenticated: str | None = None
         self.offered = Offered((), None)
         """What the session lets lfg choose (its model and mode options)."""
+        self.agent_info: schema.Implementation | None = None
+        """The agent's name and version as its `initialize` answer gives them."""
 
     @classmethod
     async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
@@ -252,6 +254,11 @@ class AgentSession:
                 transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
             yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
 
+    async def open(self, model: str) -> list[str]:
+        """Open a new session and choose `model` in it, sending no prompt (`lfg agents --check`);
+        returns what the pane would be told, raises `ProviderError` as a turn would fail."""
+        return await self._open(None, model)
+
     async def _open(self, load: str | None, model: str) -> list[str]:
         """initialize, then session/load of `load` when the agent can load sessions, else
         session/new (logging in as `login.py` says), then the ticket's mode and model, all within
@@ -270,6 +277,7 @@ class AgentSession:
                     client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
                 )
                 self.methods = offered_methods(started, config)
+                self.agent_info = started.agent_info
                 if config.auth_method is not None:
                     said.append(await self._authenticate(config.auth_method))
                 if load:

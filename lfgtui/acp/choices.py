@@ -162,3 +162,24 @@ async def _model(
         answered = await conn.set_config_option(option.id, session_id, value)
         option = _select(answered.config_options, "model") or option
     return f"the agent runs model {_named(option)} (session/set_config_option)"
+
+
+@dataclass(frozen=True)
+class Choosable:
+    """What a session offers for one category (model or mode): each value's id and name, and the
+    current one (None: the agent does not say)."""
+
+    values: tuple[tuple[str, str], ...]
+    current: str | None
+
+
+def choosable(offered: Offered, category: str) -> Choosable:
+    """The values of the session's `category` config option, else (for modes) its modes."""
+    option = _select(offered.config_options, category)
+    if option is not None:
+        values = tuple((v.value, v.name) for v in _values(option))
+        return Choosable(values, option.current_value or None)
+    if category == "mode" and offered.modes is not None:
+        modes = offered.modes
+        return Choosable(tuple((m.id, m.name) for m in modes.available_modes), modes.current_mode_id)
+    return Choosable((), None)

@@ -387,6 +387,14 @@ SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
 ELSEWHERE = {
+    "`lfg agents` lists an agent whose command is not installed": [
+        "tests/test_agents_cli.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
+        "tests/test_agents_cli.py::test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_install",
+    ],
+    "`lfg agents --check` starts an agent that never answers, asks to log in, or exits": [
+        "tests/test_agents_cli.py::test_a_check_is_bounded_by_its_timeout_and_the_others_go_on",
+        "tests/test_agents_cli.py::test_check_says_what_is_missing_when_the_agent_cannot_log_in",
+    ],
     "a coding agent's messages follow one another with nothing between them (text before a tool call "
     "and text after it, an answer on each side of its thinking, a new `messageId`)": [
         "tests/acp/test_text_gauges.py::test_messages_on_both_sides_of_a_tool_call_are_separate_blocks",

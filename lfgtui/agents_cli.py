@@ -1,0 +1,119 @@
+"""`lfg agents`: the coding agents lfg can run, whether each is installed, and what each offers.
+
+Before a run a person needs to know which agents they can give a ticket: installed or not (and
+which version), what to install, and which credentials lfg would pass it: variable names, set or
+not, never a value. `--check` starts each installed agent exactly as a ticket would (the same
+environment, supervisor, log and handshake: `acp/attempt.py`'s `AgentSession`), in an empty
+temporary folder, opens a session without sending a prompt, and reports the auth methods, models
+and modes it offers and what is missing. What an agent or a config file says is shown inert;
+`--json` is written with `json_text`. `lfg` imports this module for every command, so what does the
+work (`agents_report.py`, and the ACP SDK for a check) is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lfgtui.subcommands import Subcommands
+
+if TYPE_CHECKING:
+    from lfgtui.agents_report import Checked
+    from lfgtui.providers.base import ProviderConfig
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def add_agents_command(commands: Subcommands) -> None:
+    """Register `lfg agents` on the top-level subcommands."""
+    commands.add_command(
+        "agents",
+        "the coding agents lfg knows: installed or not, their credentials; --check starts them",
+        _arguments,
+    )
+
+
+def _arguments(agents: argparse.ArgumentParser) -> None:
+    agents.add_argument("names", nargs="*", metavar="NAME", help="only these agents (default: every one)")
+    agents.add_argument(
+        "--check",
+        action="store_true",
+        help="start each installed agent, open a session in a temporary folder (no prompt) and report "
+        "its auth methods, models and modes",
+    )
+    agents.add_argument("--json", action="store_true", help="one JSON object per agent and line")
+    agents.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds each check may take to open a session (default: the provider's connect_timeout_s)",
+    )
+    agents.add_argument(
+        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
+    )
+
+
+def run_agents_command(args: argparse.Namespace) -> int:
+    """List the agents (and check them): 0 when done, 1 when a check failed or a named agent is
+    not installed, 2 for an unknown name or a bad config."""
+    import os
+
+    from lfgtui.agents_report import as_json, as_text, listed, with_methods
+    from lfgtui.config import load_config
+    from lfgtui.validation import ValidationError
+
+    try:
+        config = load_config(args.config)
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    agents = {name: c for name, c in sorted(config.providers.items()) if c.kind == "acp"}
+    unknown = [name for name in args.names if name not in agents]
+    if unknown:
+        known = ", ".join(agents)
+        print(f"lfg: no coding agent named {', '.join(map(repr, unknown))} (known: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    chosen = {name: agents[name] for name in args.names} if args.names else agents
+    if args.timeout is not None and args.timeout <= 0:
+        print(f"lfg: --timeout must be positive, got {args.timeout:g}", file=sys.stderr)
+        return EXIT_USAGE
+    found = [listed(name, c, os.environ) for name, c in chosen.items()]
+    checks: dict[str, Checked] = {}
+    if args.check:
+        from lfgtui.logs import library_logs
+
+        with library_logs():  # what the ACP SDK logs of an agent's words goes to lfg's log
+            checks = _checks(chosen, [f.name for f in found if f.program is not None], args.timeout)
+    for agent in found:
+        checked = checks.get(agent.name)
+        if checked is not None:
+            agent = with_methods(agent, chosen[agent.name], checked, os.environ)
+        print(
+            as_json(agent, checked, args.check) if args.json else as_text(agent, checked, args.check),
+            flush=True,
+        )
+    failed = any(c.error is not None for c in checks.values())
+    absent = args.check and bool(args.names) and any(f.program is None for f in found)
+    return EXIT_FAILED if failed or absent else 0
+
+
+def _checks(chosen: dict[str, ProviderConfig], names: list[str], timeout: float | None) -> dict[str, Checked]:
+    """Every installed agent checked at once: one agent's start-up time is not waited for by another's."""
+    import asyncio
+    import contextlib
+    import tempfile
+
+    from lfgtui.agents_report import check
+
+    async def all_of(workdirs: list[Path]) -> list[Checked]:
+        return await asyncio.gather(
+            *(check(chosen[n], w, timeout) for n, w in zip(names, workdirs, strict=True))
+        )
+
+    with contextlib.ExitStack() as folders:
+        made = [folders.enter_context(tempfile.TemporaryDirectory(prefix="lfg-agents-check-")) for _ in names]
+        workdirs = [Path(folder).resolve() for folder in made]  # the tools compare resolved paths
+        return dict(zip(names, asyncio.run(all_of(workdirs)), strict=True))

@@ -1,0 +1,177 @@
+"""`lfg agents`, through the real command as a subprocess: the built-in and configured agents
+listed (installed or not, with version, the install command, the credentials lfg would pass by
+name only), and `--check` starting the sim agent for real to report its auth methods, models and
+modes, and what is missing, within a bounded time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfgtui.sim.acp_agent import KEY_ENV
+from tests.test_run_cli import Lfg
+
+SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "hello"]
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    """`lfg` in its own folders, agent logs included, with a PATH on which no real agent is found."""
+    isolated = Lfg(tmp_path)
+    isolated.env["XDG_STATE_HOME"] = str(isolated.home / "state")
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    isolated.env["PATH"] = str(bin_folder)
+    return isolated
+
+
+def configure(lfg: Lfg, **agents: list[str]) -> None:
+    """`[providers.NAME]` of kind acp for each agent, passed the sim agent's key variable."""
+    lfg.config.write_text(
+        "".join(
+            f'[providers.{name}]\nkind = "acp"\ncommand = {json.dumps(command)}\nenv = ["{KEY_ENV}"]\n\n'
+            for name, command in agents.items()
+        )
+    )
+
+
+def agents(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lfgtui", "agents", "--config", str(lfg.config), *args],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def records(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    """`--json`'s one object per agent and line, by name."""
+    return {record["name"]: record for record in map(json.loads, done.stdout.splitlines())}
+
+
+def test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names(
+    lfg: Lfg,
+) -> None:
+    configure(lfg, mine=SIM_AGENT)
+    lfg.env[KEY_ENV] = "secret-value-never-shown"
+    done = agents(lfg)
+    assert done.returncode == 0, done.stderr
+    assert "secret-value-never-shown" not in done.stdout
+    assert (
+        "claude-code  (built-in)  not installed; "
+        "install it: npm install -g @agentclientprotocol/claude-agent-acp" in done.stdout
+    )
+    assert (
+        "codex  (built-in)  not installed; install it: npm install -g @agentclientprotocol/codex-acp"
+        in done.stdout
+    )
+    assert "  variables: OPENAI_API_KEY (not set), CODEX_API_KEY (not set)," in done.stdout
+    assert f"mine  (config)  installed: {sys.executable}\n" in done.stdout
+    assert f"  variables: {KEY_ENV} (set)\n" in done.stdout
+    listed = records(agents(lfg, "--json"))
+    assert {"claude-code", "codex", "gemini", "goose", "sim-acp", "mine"} <= set(listed)
+    assert "sim" not in listed  # a model API, not a coding agent
+    assert listed["gemini"]["installed"] is False
+    assert listed["gemini"]["install"] == "npm install -g @google/gemini-cli"
+    assert listed["mine"]["credentials"] == [{"name": KEY_ENV, "passed": True, "set": True}]
+    assert listed["mine"]["installed"] is True and "check" not in listed["mine"]
+
+
+def test_an_npm_installed_agent_shows_its_packages_version(lfg: Lfg, tmp_path: Path) -> None:
+    package = tmp_path / "lib" / "node_modules" / "@acme" / "agent"
+    (package / "dist").mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "@acme/agent", "version": "1.4.2"}')
+    entry = package / "dist" / "index.js"
+    entry.write_text("#!/bin/sh\n")
+    entry.chmod(0o755)
+    (tmp_path / "bin" / "acme-agent").symlink_to(entry)
+    configure(lfg, acme=["acme-agent", "--acp"])
+    done = agents(lfg, "acme")
+    assert done.returncode == 0, done.stderr
+    assert f"acme  (config)  installed: {tmp_path / 'bin' / 'acme-agent'} (version 1.4.2)" in done.stdout
+    assert records(agents(lfg, "acme", "--json"))["acme"]["version"] == "1.4.2"
+
+
+def test_check_reports_the_auth_methods_models_and_modes_the_agent_offers(lfg: Lfg) -> None:
+    configure(lfg, chooser=[*SIM_AGENT, "--models", "fast,deep"])
+    lfg.env[KEY_ENV] = "k"
+    done = agents(lfg, "chooser", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "  check: lfg-sim-acp 0.1.0 opened a session\n" in done.stdout
+    assert (
+        "  auth methods: sim-login (Log in to the sim; interactive), "
+        f"sim-api-key (Sim API key; reads {KEY_ENV}; lfg would use it)\n"
+    ) in done.stdout
+    assert "  models: fast (current), deep\n" in done.stdout
+    assert "  modes: default (current), plan\n" in done.stdout
+    assert "missing" not in done.stdout
+    (checked,) = records(agents(lfg, "chooser", "--check", "--json")).values()
+    check = checked["check"]
+    assert check["error"] is None and check["missing"] == []
+    assert [m["id"] for m in check["auth_methods"]] == ["sim-login", "sim-api-key"]
+    assert check["models"] == {
+        "values": [{"id": "fast", "name": "Fast"}, {"id": "deep", "name": "Deep"}],
+        "current": "fast",
+    }
+    assert [v["id"] for v in check["modes"]["values"]] == ["default", "plan"]
+    assert Path(check["log"]).is_file()
+
+
+def test_check_says_what_is_missing_when_the_agent_cannot_log_in(lfg: Lfg) -> None:
+    configure(lfg, locked=[*SIM_AGENT, "--require-auth"])
+    done = agents(lfg, "locked", "--check")
+    assert done.returncode == 1
+    assert "  check: lfg-sim-acp 0.1.0 opened no session\n" in done.stdout
+    assert "  models: unknown: no session\n" in done.stdout
+    assert "  missing: auth: the agent asks to log in" in done.stdout
+    assert f"lfg passes it: {KEY_ENV} (not set)" in done.stdout
+
+
+def test_check_names_an_auth_variable_lfg_does_not_pass(lfg: Lfg) -> None:
+    lfg.config.write_text(f'[providers.bare]\nkind = "acp"\ncommand = {json.dumps(SIM_AGENT)}\n')
+    done = agents(lfg, "bare", "--check")
+    assert done.returncode == 0, done.stderr
+    assert f"  variables: {KEY_ENV} (not set; lfg does not pass it)\n" in done.stdout
+    assert (
+        f"  missing: {KEY_ENV} is read by one of its auth methods, but lfg does not pass it: add it to env "
+        "in [providers.bare]\n"
+    ) in done.stdout
+
+
+def test_a_check_is_bounded_by_its_timeout_and_the_others_go_on(lfg: Lfg) -> None:
+    exits = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    configure(lfg, stuck=[*SIM_AGENT, "--stall-initialize"], exits=exits, fine=SIM_AGENT)
+    done = agents(lfg, "--check", "--timeout", "10", "--json")
+    assert done.returncode == 1
+    listed = records(done)
+    stalled = listed["stuck"]["check"]["error"]
+    assert stalled["kind"] == "timeout"
+    assert stalled["message"].startswith("the agent did not start a session within 10 s (connect_timeout_s)")
+    assert listed["exits"]["check"]["error"]["kind"] == "connection"
+    assert listed["fine"]["check"]["error"] is None
+    assert listed["claude-code"]["check"] is None  # not installed: nothing to start
+
+
+def test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_install(lfg: Lfg) -> None:
+    done = agents(lfg, "codex", "--check")
+    assert done.returncode == 1
+    assert (
+        "codex  (built-in)  not installed; install it: npm install -g @agentclientprotocol/codex-acp"
+        in done.stdout
+    )
+    assert "  check: not run (not installed)" in done.stdout
+
+
+def test_an_unknown_agent_name_is_a_usage_error(lfg: Lfg) -> None:
+    done = agents(lfg, "sim", "nobody")
+    assert done.returncode == 2
+    assert (
+        "lfg: no coding agent named 'sim', 'nobody' (known: claude-code, codex, gemini, goose, sim-acp)"
+        in (done.stderr)
+    )
