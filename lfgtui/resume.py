@@ -172,6 +172,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         isolation=row.isolation,
         max_cost_usd=row.max_cost_usd,
         group=row.fanned_from,
+        mode=row.mode,
     )
 
 

@@ -58,6 +58,7 @@ EVERY_FIELD: dict[str, Any] = {
     "isolation": "worktree",
     "max_cost_usd": 0.05,
     "group": "fix",
+    "mode": "plan",
 }
 """A ticket with every field set, each default field to something else than its default."""
 

@@ -96,6 +96,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         max_cost_usd=ticket.max_cost_usd,
         fanned_from=ticket.group,
         line=ticket.line,
+        mode=ticket.mode,
         every_field=True,
     )
 

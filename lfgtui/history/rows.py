@@ -159,6 +159,7 @@ class TicketRow(Row):
     max_cost_usd: float | None = None
     fanned_from: str | None = None
     line: int | None = None
+    mode: str | None = None
     every_field: bool = False
 
 

@@ -211,14 +211,15 @@ ALTER TABLE tickets ADD COLUMN isolation TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE tickets ADD COLUMN max_cost_usd REAL;
 ALTER TABLE tickets ADD COLUMN fanned_from TEXT;
 ALTER TABLE tickets ADD COLUMN line INTEGER;
+ALTER TABLE tickets ADD COLUMN mode TEXT;
 ALTER TABLE tickets ADD COLUMN every_field INTEGER NOT NULL DEFAULT 0;
 UPDATE tickets SET isolation = 'worktree'
     WHERE id IN (SELECT ticket_id FROM attempts WHERE worktree IS NOT NULL);
 ALTER TABLE runs ADD COLUMN imported_at REAL;
 """
 """A ticket is recorded whole, so that `lfg resume` runs it as the tickets file said: its approvals,
-environment, `.git` writes, limits, isolation, the ticket it is one model of (`fanned_from`, a
-Ticket's `group`) and its line. `every_field` is 1 for a row that holds them all; a row recorded
+environment, `.git` writes, limits, isolation, a coding agent's mode, the ticket it is one model of
+(`fanned_from`, a Ticket's `group`) and its line. `every_field` is 1 for a row that holds them all; a row recorded
 before has only its defaults (a ticket that worked in a worktree is known by its attempts, and says
 so). `imported_at` is when `lfg history import` brought a run in from elsewhere (NULL: recorded
 here)."""

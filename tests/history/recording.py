@@ -258,6 +258,7 @@ ADDED_IN_V4 = [
         "max_cost_usd",
         "fanned_from",
         "line",
+        "mode",
         "every_field",
     )
 ] + [("runs", "imported_at")]
