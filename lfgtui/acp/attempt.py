@@ -28,7 +28,7 @@ from lfgtui.acp.client import AgentClient
 from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
-from lfgtui.acp.updates import UpdateReader
+from lfgtui.acp.updates import AgentView, UpdateReader
 from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
@@ -172,7 +172,9 @@ class AgentSession:
         self.launch, self.process, self.log = launch, process, log
         self.log_path = log.path
         self._log_pump = asyncio.create_task(log.pump(process.stderr))
-        self.client = AgentClient(UpdateReader(ev), toolbox)
+        self.view = AgentView()
+        """What the agent said about its session (details, context, cost): it outlives a turn."""
+        self.client = AgentClient(UpdateReader(ev, self.view), toolbox)
         self.pipe = AgentPipe(process.stdout, process.stdin)
         self.conn = acp.connect_to_agent(self.client, self.pipe)
         self.session_id: str | None = None
@@ -212,7 +214,7 @@ class AgentSession:
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
         turn opens the session (loading `load` where it can)."""
-        self.client.reader = UpdateReader(ev)
+        self.client.reader = UpdateReader(ev, self.view)
         self.client.cancelling = False
         self._answer = []
         fresh = self.session_id is None
@@ -224,6 +226,8 @@ class AgentSession:
                 opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
                 yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=self.loaded)
             yield ev(RequestSent, call=0)
+            for event in self.client.reader.carried():
+                yield event
             for line in said:
                 yield ev(Status, message=line)
             if whole and len(task.call.messages) > 1:

@@ -19,6 +19,7 @@ from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
+    AgentDetails,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
@@ -45,6 +46,7 @@ from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
+from lfgtui.ui.agent_detail import AgentDetail
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.palette import Palette, colours
@@ -125,6 +127,7 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
         self.tools = ToolLog()
         self.plan = Static(id="plan", classes="pane-plan")
+        self.agent = AgentDetail()
         self.notice = Static(id="notice", classes="pane-notice")
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
 
@@ -133,6 +136,7 @@ class TicketPane(Vertical, can_focus=True):
         yield self.thinking
         yield self.body
         yield self.plan
+        yield self.agent
         yield self.tools
         yield self.notice
         yield self.gauges
@@ -141,6 +145,7 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking.display = False
         self.tools.display = False
         self.plan.display = False
+        self.agent.display = False
         self.notice.display = False
 
     def on_resize(self, event: Resize) -> None:
@@ -207,6 +212,8 @@ class TicketPane(Vertical, can_focus=True):
             case WorktreeReady(branch=branch, message=message):
                 self.branch = branch
                 self.status_note = inert(message)
+            case AgentDetails():
+                self.agent.show(event)
             case PlanUpdated(steps=steps):
                 self.plan.update(plan_text(steps))
                 self.plan.display = bool(steps)
@@ -258,6 +265,7 @@ class TicketPane(Vertical, can_focus=True):
         self.tools.clear()
         self.thinking.display = False
         self.plan.display = False
+        self.agent.clear()
         self.agent_log = None
 
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
