@@ -117,6 +117,9 @@ def context_text(context: ContextUsed) -> str:
 
 
 def context_percent(used: int, size: int) -> str:
-    """How full a context window is: `0.4%` under ten, `23%` above (never 0% for a started one)."""
+    """How full a context window is: `0.4%` under ten, `23%` above, `<0.1%` for a context that has
+    something in it (never `0.0%`, which would say it is empty)."""
     share = 100 * used / size if size else 0.0
+    if 0 < share < 0.05:
+        return "<0.1%"
     return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"

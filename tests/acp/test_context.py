@@ -15,6 +15,7 @@ from acp import schema
 from lfgtui.acp.updates import AgentView, UpdateReader
 from lfgtui.config import Config
 from lfgtui.events import AgentCommand, AgentDetails, AgentSetting, ContextUsed, EventFactory, Status
+from lfgtui.formats import context_percent
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -172,3 +173,13 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
         await until(pilot, lambda: "$0.03 agent" in h.gauges.text.plain, timeout=5)
         assert h.agent.display, "the follow-up's pane still shows what the agent offers"
     assert await no_agent_left(tmp_path)
+
+
+def test_a_context_with_anything_in_it_is_never_shown_empty() -> None:
+    assert [context_percent(u, 200_000) for u in (0, 16, 173, 45_210, 200_000)] == [
+        "0.0%",
+        "<0.1%",
+        "0.1%",
+        "23%",
+        "100%",
+    ]
