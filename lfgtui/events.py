@@ -246,6 +246,53 @@ class PlanUpdated(Status):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContextUsed(Event):
+    """How full a coding agent's context window is, as it reports it (ACP `usage_update`): `used` of
+    `size` tokens. `cost_usd` is what this attempt cost by the agent's own count (the session's
+    cumulative cost it reports, less what it had reported before this attempt), when it reports one
+    in US dollars: it replaces lfg's price-based cost and counts toward `max_cost_usd`."""
+
+    used: int
+    size: int
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCommand:
+    """One of a coding agent's slash commands: `/name`, and what it does."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSetting:
+    """One of a coding agent's session settings as it now stands: its label and current value."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentDetails(Event):
+    """What a coding agent offers in its session, whole, emitted only when it changed: its slash
+    commands, the mode it is in and its settings (ACP config options: model, thought level...).
+    Shown once, in the pane's agent detail and the history, never as a status per update."""
+
+    commands: tuple[AgentCommand, ...] = ()
+    mode: str | None = None
+    settings: tuple[AgentSetting, ...] = ()
+
+    def summary(self) -> str:
+        """One line for people: `mode plan · model Opus · 25 commands`."""
+        parts = [] if self.mode is None else [f"mode {self.mode}"]
+        parts += [f"{setting.name} {setting.value}" for setting in self.settings]
+        count = len(self.commands)
+        parts += [f"{count} command{'' if count == 1 else 's'}"] if count else []
+        return " · ".join(parts) or "nothing offered"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorktreeReady(Status):
     """The ticket works in a git worktree of its own: `path`, on `branch`, started from commit `base`."""
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
+    from lfgtui.events import ContextUsed
     from lfgtui.metrics import Metrics
 
 OUTCOME_GLYPHS = {
@@ -102,3 +103,23 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def context_text(context: ContextUsed) -> str:
+    """A coding agent's context for people: `context 45,210 of 200,000 tokens (23%)`, with the cost it
+    reports when it does."""
+    from lfgtui.prices import format_usd
+
+    used, size = context.used, context.size
+    percent = f" ({context_percent(used, size)})" if size else ""
+    cost = "" if context.cost_usd is None else f", {format_usd(context.cost_usd)} by the agent's count"
+    return f"context {used:,} of {size:,} tokens{percent}{cost}"
+
+
+def context_percent(used: int, size: int) -> str:
+    """How full a context window is: `0.4%` under ten, `23%` above, `<0.1%` for a context that has
+    something in it (never `0.0%`, which would say it is empty)."""
+    share = 100 * used / size if size else 0.0
+    if 0 < share < 0.05:
+        return "<0.1%"
+    return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lfgtui.events import (
+    AgentDetails,
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
+    ContextUsed,
     DiffUpdated,
     ErrorInfo,
     Event,
@@ -138,6 +140,13 @@ class JsonLines:
             case ApprovalAnswered(call_id=call_id, allowed=allowed, by=by, message=message):
                 answer = {"id": call_id, "allowed": allowed, "by": by, "message": message}
                 return {"type": "approval_answer", **answer}
+            case ContextUsed(used=used, size=size, cost_usd=cost):
+                percent = round(100 * used / size, 1) if size else None
+                return {"type": "context", "used": used, "size": size, "percent": percent, "cost_usd": cost}
+            case AgentDetails(commands=commands, mode=mode, settings=settings):
+                offered = [{"name": c.name, "description": c.description} for c in commands]
+                options = {setting.name: setting.value for setting in settings}
+                return {"type": "agent", "mode": mode, "settings": options, "commands": offered}
             case Status(message=message):
                 return {"type": "status", "message": message}
             case Usage(input_tokens=input_tokens, output_tokens=output_tokens):
@@ -160,6 +169,7 @@ class JsonLines:
                     "output_tokens": metrics.output_tokens,
                     "cost_usd": metrics.cost_usd,
                     "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
+                    "cost_by_agent": metrics.cost_by_agent,
                 }
         return None
 

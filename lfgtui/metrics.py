@@ -13,6 +13,9 @@ What is measured, for a model API and a coding agent alike:
   run counts from its first chunk to its last. So the time an agent's tools run, or it waits for
   the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
   burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
+
+A coding agent that reports its cost (ACP `usage_update`) is taken at its word: that cost replaces
+lfg's price-based one for the attempt, exact and marked as the agent's (`cost_by_agent`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from lfgtui.events import (
     ApprovalAsked,
     AttemptStarted,
     CallEnded,
+    ContextUsed,
     Event,
     ReasoningDelta,
     RequestSent,
@@ -202,6 +206,10 @@ class Metrics:
     pricer: Pricer | None = None
     """The price of the attempt's model; None when none is known (its cost is then unknown)."""
     history: RateHistory = field(default_factory=RateHistory)
+    context: ContextUsed | None = None
+    """How full a coding agent's context window is, as it last reported it."""
+    agent_cost_usd: float | None = None
+    """What the attempt cost by the coding agent's own count, when it reports one."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -221,6 +229,10 @@ class Metrics:
             case CallEnded():
                 if self.requests:
                     self.requests[-1].ended = True
+            case ContextUsed(cost_usd=cost):
+                self.context = event
+                if cost is not None:
+                    self.agent_cost_usd = cost
             case _ if isinstance(event, PAUSES):
                 if self.requests:
                     self.requests[-1].end_run()
@@ -294,7 +306,10 @@ class Metrics:
 
     @property
     def cost_usd(self) -> float | None:
-        """What the attempt's requests cost so far; None when no price is known."""
+        """What the attempt's requests cost so far (the agent's own count when it reports one); None
+        when no price is known."""
+        if self.agent_cost_usd is not None:
+            return self.agent_cost_usd
         if self.pricer is None:
             return None
         return sum(request.cost(self.pricer) for request in self.requests)
@@ -302,7 +317,14 @@ class Metrics:
     @property
     def cost_estimated(self) -> bool:
         """True while a request's cost rests on our token estimate rather than the provider's usage."""
+        if self.agent_cost_usd is not None:
+            return False
         return any(not request.cost_known for request in self.requests if request.chunks or request.ended)
+
+    @property
+    def cost_by_agent(self) -> bool:
+        """The cost is the coding agent's own report, not lfg's pricing of its tokens."""
+        return self.agent_cost_usd is not None
 
     @property
     def tokens_estimated(self) -> bool:

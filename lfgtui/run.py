@@ -28,6 +28,7 @@ from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    ContextUsed,
     DiffUpdated,
     ErrorInfo,
     ErrorKind,
@@ -73,8 +74,9 @@ class Recording(Protocol):
     def __call__(self, event: Event) -> None: ...
 
 
-COSTLY = (Usage, CallEnded, ToolCallReady, ToolResult)
-"""Events after which a budget is checked: a cost changes with usage, and between them a long answer
+COSTLY = (Usage, ContextUsed, CallEnded, ToolCallReady, ToolResult)
+"""Events after which a budget is checked: a cost changes with usage (a coding agent's own report of
+it included), and between them a long answer
 or a tool call's arguments stream in: those are checked every `CHECK_EVERY` chunks, on the estimate."""
 STREAMED = (TextDelta, ReasoningDelta, ToolCallArgsDelta)
 CHECK_EVERY = 64
@@ -361,10 +363,9 @@ class Run:
         budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
         if budgeted and metrics is not None and metrics.pricer is None:
             model = f"{ticket.provider}/{ticket.model}"
-            self._emit(
-                state,
-                ev(Status, message=f"no price is known for {model}: its cost is not counted in max_cost_usd"),
-            )
+            agent = self.providers.configs[ticket.provider].kind == "acp"
+            counted = "only a cost the agent reports counts" if agent else "its cost is not counted"
+            self._emit(state, ev(Status, message=f"no price is known for {model}: {counted} in max_cost_usd"))
         if (tree := state.worktree) is not None:
             message = f"working in {tree.workdir} on branch {tree.branch}"
             ready = ev(

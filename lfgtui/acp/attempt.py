@@ -28,6 +28,7 @@ from lfgtui.acp.client import AgentClient
 from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.transport import AgentPipe
+from lfgtui.acp.updates import AgentView
 from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
@@ -171,7 +172,9 @@ class AgentSession:
         self.launch, self.process, self.log = launch, process, log
         self.log_path = log.path
         self._log_pump = asyncio.create_task(log.pump(process.stderr))
-        self.client = AgentClient(ev, toolbox)
+        self.view = AgentView()
+        """What the agent said about its session (details, context, cost): it outlives a turn."""
+        self.client = AgentClient(ev, toolbox, self.view)
         self.pipe = AgentPipe(process.stdout, process.stdin)
         self.conn = acp.connect_to_agent(self.client, self.pipe)
         self.session_id: str | None = None
@@ -225,6 +228,8 @@ class AgentSession:
                 opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
                 yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=self.loaded)
             yield ev(RequestSent, call=0)
+            for event in self.client.reader.carried():
+                yield event
             for line in said:
                 yield ev(Status, message=line)
             if whole and len(task.call.messages) > 1:

@@ -76,11 +76,15 @@ def _match(values: list[schema.SessionConfigSelectOption], asked: str) -> str | 
     return next((v.value for v in values if folded in (v.value.casefold(), v.name.casefold())), None)
 
 
-def _named(option: schema.SessionConfigOptionSelect) -> str:
-    """The option's current value as the agent names it."""
+def current_name(option: schema.SessionConfigOptionSelect) -> str:
+    """The option's current value as the agent names it (raw: make it inert to show it)."""
     value = option.current_value
     name = next((v.name for v in _values(option) if v.value == value), value)
-    return inert(value if name == value else f"{name} ({value})")
+    return value if name == value else f"{name} ({value})"
+
+
+def _named(option: schema.SessionConfigOptionSelect) -> str:
+    return inert(current_name(option))
 
 
 def _refused(message: str) -> ProviderError:

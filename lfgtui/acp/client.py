@@ -26,7 +26,7 @@ from typing import Any
 from acp import RequestError, schema
 
 from lfgtui.acp.terminals import Terminal, Terminals
-from lfgtui.acp.updates import UpdateReader, tool_content_text
+from lfgtui.acp.updates import AgentView, UpdateReader, tool_content_text
 from lfgtui.agent import Toolbox
 from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
 from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
@@ -58,9 +58,10 @@ def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.Permi
 class AgentClient:
     """The client side of one agent session."""
 
-    def __init__(self, ev: EventFactory, toolbox: Toolbox) -> None:
+    def __init__(self, ev: EventFactory, toolbox: Toolbox, view: AgentView) -> None:
         self.toolbox = toolbox
         self.terminals = Terminals(toolbox.ctx)
+        self.view = view
         self.reader = self.new_reader(ev)
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         """Agent updates, lfg's own events, and futures to set once everything before them is out."""
@@ -73,7 +74,7 @@ class AgentClient:
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
-        self.reader = UpdateReader(ev, terminals=self.terminals)
+        self.reader = UpdateReader(ev, self.view, terminals=self.terminals)
         return self.reader
 
     @property

@@ -6,6 +6,10 @@ changes its name, input, kind or locations (every field an update carries is mer
 one `ToolResult` when it ends (completed or failed), with its content rendered as text (text as is,
 a diff as a unified diff, a terminal lfg runs for the agent as its output and how it ended).
 The agent runs its own tools: lfg never runs these calls, it shows them.
+
+What the agent says about its session rather than its work (`usage_update`, its command list, its
+mode and settings) is not a status per update: `usage_update` becomes `ContextUsed` (the gauges'
+context and, with a cost, the agent-reported cost), the rest one `AgentDetails` whenever it changed.
 """
 
 from __future__ import annotations
@@ -18,8 +22,13 @@ from typing import Any
 from acp import schema
 
 from lfgtui.acp.blocks import MessageBlocks
+from lfgtui.acp.choices import current_name
 from lfgtui.acp.terminals import Terminals
 from lfgtui.events import (
+    AgentCommand,
+    AgentDetails,
+    AgentSetting,
+    ContextUsed,
     Event,
     EventFactory,
     PlanStep,
@@ -137,11 +146,48 @@ class _Call:
         return raw if isinstance(raw, dict) else ({} if raw is None else {"input": raw})
 
 
+EMPTY_DETAILS = AgentDetails(ticket="", attempt=0, seq=0, t=0.0)
+
+
+def _details_fields(details: AgentDetails) -> dict[str, Any]:
+    return {"commands": details.commands, "mode": details.mode, "settings": details.settings}
+
+
+def settings_of(details: AgentDetails, options: list[Any]) -> AgentDetails:
+    """`details` with the agent's config options as they now stand: one of category `mode` is the
+    mode, the others settings (a select as its value's name, a boolean as on or off)."""
+    mode, settings = details.mode, []
+    for option in options:
+        if isinstance(option, schema.SessionConfigOptionSelect) and option.category == "mode":
+            mode = option.current_value
+        elif isinstance(option, schema.SessionConfigOptionSelect):
+            settings.append(AgentSetting(option.name, current_name(option)))
+        elif isinstance(option, schema.SessionConfigOptionBoolean):
+            settings.append(AgentSetting(option.name, "on" if option.current_value else "off"))
+    return replace(details, mode=mode, settings=tuple(settings))
+
+
+@dataclass
+class AgentView:
+    """What an agent said about its session, kept by the session across its attempts (follow-ups):
+    its details, its context's fill, and the cumulative cost it last reported."""
+
+    details: AgentDetails = EMPTY_DETAILS
+    context: tuple[int, int] | None = None
+    cost: float | None = None
+    currency_noted: bool = False
+
+
 @dataclass
 class UpdateReader:
     """Turns one agent session's updates into events, remembering each tool call until it ends."""
 
     ev: EventFactory
+    view: AgentView = field(default_factory=AgentView)
+    spent_before: float = field(init=False)
+    """The session's cost the agent had reported before this attempt (its share is the rest)."""
+    shown: tuple[int, int, float | None] | None = None
+    """The last `ContextUsed` emitted, as (used, size, cost): the same again is not news."""
     calls: dict[str, _Call] = field(default_factory=dict)
     ready: dict[str, ToolCallReady] = field(default_factory=dict)
     """Each call as shown now: what a permission request about it is asked as."""
@@ -151,6 +197,9 @@ class UpdateReader:
     blocks: MessageBlocks = field(default_factory=MessageBlocks)
     terminals: Terminals | None = None
     """The session's terminals, whose output a call that embeds one shows."""
+
+    def __post_init__(self) -> None:
+        self.spent_before = self.view.cost or 0.0
 
     def events(self, update: Any) -> list[Event]:
         ev = self.ev
@@ -169,15 +218,55 @@ class UpdateReader:
                 steps = tuple(PlanStep(e.content, e.status, e.priority) for e in entries)
                 return [ev(PlanUpdated, message=plan_message(steps), steps=steps)]
             case schema.AvailableCommandsUpdate(available_commands=commands):
-                names = ", ".join(f"/{c.name}" for c in commands) or "none"
-                return [ev(Status, message=f"agent commands: {names}")]
+                offered = tuple(AgentCommand(c.name, c.description) for c in commands)
+                return self._details(replace(self.view.details, commands=offered))
             case schema.CurrentModeUpdate(current_mode_id=mode):
-                return [ev(Status, message=f"agent mode: {mode}")]
-            case schema.UsageUpdate(used=used, size=size):
-                return [ev(Status, message=f"context: {used:,} of {size:,} tokens")]
+                return self._details(replace(self.view.details, mode=mode))
+            case schema.ConfigOptionUpdate(config_options=options):
+                return self._details(settings_of(self.view.details, options))
+            case schema.UsageUpdate():
+                return self._context(update)
             case schema.SessionInfoUpdate(title=str(title)):
                 return [ev(Status, message=f"session: {title}")]
-        return []  # the person's own messages replayed by session/load, config changes: nothing to show
+        return []  # the person's own messages replayed by session/load: nothing to show
+
+    def carried(self) -> list[Event]:
+        """What this session's agent said before this attempt (its details, how full its context
+        is), so that each attempt's record is whole: a follow-up's agent need not say it again."""
+        view, shown = self.view, []
+        if view.details != EMPTY_DETAILS:
+            shown.append(self.ev(AgentDetails, **_details_fields(view.details)))
+        if view.context is not None:
+            shown.append(self.ev(ContextUsed, used=view.context[0], size=view.context[1]))
+        return shown
+
+    def _details(self, details: AgentDetails) -> list[Event]:
+        """One `AgentDetails` when what the agent offers changed, none for the same list again."""
+        if details == self.view.details:
+            return []
+        self.view.details = details
+        return [self.ev(AgentDetails, **_details_fields(details))]
+
+    def _context(self, usage: schema.UsageUpdate) -> list[Event]:
+        """The context's fill and, in US dollars, what this attempt cost: the agent reports its
+        session's cumulative cost, so the attempt's is that less what it had reported before (all of
+        it when the count went down: a new process counts afresh)."""
+        view, cost, events = self.view, None, []
+        if usage.cost is not None and usage.cost.currency.upper() == "USD":
+            total = usage.cost.amount
+            before = self.spent_before
+            cost = total - before if total >= before else total
+            view.cost = total
+        elif usage.cost is not None and not view.currency_noted:
+            view.currency_noted = True
+            note = f"the agent reports its cost in {usage.cost.currency}: it is not counted in max_cost_usd"
+            events.append(self.ev(Status, message=note))
+        shown = (usage.used, usage.size, cost)
+        if shown == self.shown:
+            return events
+        self.shown = shown
+        view.context = (usage.used, usage.size)
+        return [*events, self.ev(ContextUsed, used=usage.used, size=usage.size, cost_usd=cost)]
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:
         call_id = start.tool_call_id

@@ -20,9 +20,10 @@ import time
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from lfgtui.events import ErrorKind, Outcome
+from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
 from lfgtui.formats import diff_size, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
+from lfgtui.history.rebuild import agent_note
 from lfgtui.history.rows import (
     ID_BYTES,
     AttemptRecord,
@@ -395,6 +396,14 @@ def _approval_of(part: PartRow) -> str | None:
     return call_id if isinstance(call_id, str) else None
 
 
+def _offered(part: PartRow) -> str:
+    """An agent's details note as a list of its commands (empty for any other part)."""
+    note = agent_note(part.info)
+    if note is None or note[0] is not AgentDetails:
+        return ""
+    return "\n".join(f"- `/{c.name}` {c.description}".rstrip() for c in note[1]["commands"])
+
+
 def _paragraphs(blocks: list[str]) -> list[str]:
     return [line for block in blocks for line in (block, "")]
 
@@ -402,6 +411,9 @@ def _paragraphs(blocks: list[str]) -> list[str]:
 def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) -> list[str]:
     row = attempt.row
     title = f" — {ticket.title}" if ticket.title and ticket.title != ticket.ticket else ""
+    said = [(part, agent_note(part.info)) for part in attempt.parts if part.kind == PartKind.STATUS]
+    contexts = [part for part, note in said if note is not None and note[0] is ContextUsed]
+    context = f" · {contexts[-1].text}" if contexts else ""  # the last: how full it ended, what it cost
     lines = [
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
@@ -409,15 +421,15 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{rate(row.tokens_per_s)} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
-        f"{cost(row)}",
+        f"{cost(row)}{context}",
         "",
     ]
+    shown: set[int] = {part.seq for part in contexts}  # parts shown elsewhere than at their place
     results = {p.call_id: p for p in attempt.parts if p.kind == PartKind.TOOL_RESULT and p.call_id}
     approvals: dict[str, list[PartRow]] = {}
     for part in attempt.parts:
         if (call_id := _approval_of(part)) is not None:
             approvals.setdefault(call_id, []).append(part)
-    shown: set[int] = set()  # parts shown inside a tool call's block, ahead of their place
     for part in attempt.parts:
         if part.seq in shown:
             continue
@@ -446,6 +458,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
                 lines += _tool_block(part, notes, result, details)
             case PartKind.TOOL_RESULT:
                 lines += _tool_block(None, [], part, details)
+            case PartKind.STATUS if details and (offered := _offered(part)):
+                lines += ["<details><summary>" + part.text + "</summary>", "", offered, "", "</details>", ""]
             case PartKind.STATUS:
                 lines += [f"*{part.text}*", ""]
             case PartKind.ERROR:

@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lfgtui.events import (
+    AgentCommand,
+    AgentDetails,
+    AgentSetting,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    ContextUsed,
     DiffUpdated,
     ErrorInfo,
     ErrorKind,
@@ -135,6 +139,42 @@ def _approval(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None
     return None
 
 
+def _pairs(value: Any) -> list[tuple[str, str]] | None:
+    """A list of [str, str] as tuples, or None when it is not one."""
+    if not isinstance(value, list):
+        return None
+    pairs = [
+        (item[0], item[1])
+        for item in value
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+    ]
+    return pairs if len(pairs) == len(value) else None
+
+
+def agent_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
+    """A note of what a coding agent said about its session (its context, its details) as that
+    event's type and fields, or None when the part is not one (or is damaged)."""
+    context, cost, offered = info.get("context"), info.get("cost_usd"), info.get("agent")
+    if (
+        isinstance(context, list)
+        and len(context) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in context)
+        and (cost is None or (isinstance(cost, int | float) and not isinstance(cost, bool)))
+    ):
+        return ContextUsed, {"used": context[0], "size": context[1], "cost_usd": cost}
+    if not isinstance(offered, dict):
+        return None
+    commands, settings = _pairs(offered.get("commands")), _pairs(offered.get("settings"))
+    mode = offered.get("mode")
+    if commands is None or settings is None or not (mode is None or isinstance(mode, str)):
+        return None
+    return AgentDetails, {
+        "commands": tuple(AgentCommand(*pair) for pair in commands),
+        "mode": mode,
+        "settings": tuple(AgentSetting(*pair) for pair in settings),
+    }
+
+
 def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
     """A status that carries facts (a coding agent's start, session or plan; a ticket's worktree; an
     approval asked or answered) as its event type and fields, or None when the part is not one (or is
@@ -230,6 +270,9 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
                 )
             case PartKind.STATUS if (retrying := _retrying(info)) is not None:
                 events.add((part.seq, 0), part.t_ms, Retrying, message=part.text, **retrying)
+            case PartKind.STATUS if (said := agent_note(info)) is not None:
+                kind, facts = said
+                events.add((part.seq, 0), part.t_ms, kind, **facts)
             case PartKind.STATUS if (typed := _typed_note(info)) is not None:
                 kind, facts = typed
                 events.add((part.seq, 0), part.t_ms, kind, message=part.text, **facts)

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 
 from lfgtui import __version__
 from lfgtui.events import (
+    AgentDetails,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
+    ContextUsed,
     DiffUpdated,
     Event,
     PlanUpdated,
@@ -44,6 +46,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
+from lfgtui.formats import context_text
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
@@ -315,6 +318,18 @@ class Recorder:
                 pending.seal(attempt)
                 plan = [[step.content, step.status, step.priority] for step in steps]
                 pending.note(attempt, event, message, json.dumps({"plan": plan}))
+            case ContextUsed(used=used, size=size, cost_usd=cost):
+                pending.seal(attempt)
+                said = {"context": [used, size], "cost_usd": cost}
+                pending.note(attempt, event, context_text(event), json.dumps(said))
+            case AgentDetails(commands=commands, mode=mode, settings=settings):
+                pending.seal(attempt)
+                offered = {
+                    "commands": [[command.name, command.description] for command in commands],
+                    "mode": mode,
+                    "settings": [[setting.name, setting.value] for setting in settings],
+                }
+                pending.note(attempt, event, f"agent: {event.summary()}", json.dumps({"agent": offered}))
             case ApprovalAsked(message=message, call_id=call_id, name=name, arguments=arguments):
                 pending.seal(attempt)
                 asked = {"approval": call_id, "tool": name, "arguments": arguments}

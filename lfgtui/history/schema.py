@@ -219,10 +219,10 @@ ALTER TABLE runs ADD COLUMN imported_at REAL;
 """
 """A ticket is recorded whole, so that `lfg resume` runs it as the tickets file said: its approvals,
 environment, `.git` writes, limits, isolation, a coding agent's mode, the ticket it is one model of
-(`fanned_from`, a Ticket's `group`) and its line. `every_field` is 1 for a row that holds them all; a row recorded
-before has only its defaults (a ticket that worked in a worktree is known by its attempts, and says
-so). `imported_at` is when `lfg history import` brought a run in from elsewhere (NULL: recorded
-here)."""
+(`fanned_from`, a Ticket's `group`) and its line. `every_field` is 1 for a row that holds them all;
+a row recorded before has only its defaults (a ticket that worked in a worktree is known by its
+attempts, and says so). `imported_at` is when `lfg history import` brought a run in from elsewhere
+(NULL: recorded here)."""
 
 MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

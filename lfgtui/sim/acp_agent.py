@@ -44,6 +44,7 @@ from acp.schema import (
     AuthMethodAgent,
     AvailableCommand,
     ClientCapabilities,
+    Cost,
     EnvVarAuthMethod,
     Implementation,
     InitializeResponse,
@@ -284,9 +285,13 @@ class SimAcpAgent:
             self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
         usage = Usage(input_tokens=words, output_tokens=run.chunks, total_tokens=words + run.chunks)
         session.used_tokens += usage.total_tokens
+        session.cost_usd += self.options.quirks.cost_usd
+        cost = Cost(amount=session.cost_usd, currency="USD") if self.options.quirks.cost_usd else None
         await self.conn.session_update(
             session.id,
-            UsageUpdate(session_update="usage_update", used=session.used_tokens, size=CONTEXT_WINDOW),
+            UsageUpdate(
+                session_update="usage_update", used=session.used_tokens, size=CONTEXT_WINDOW, cost=cost
+            ),
         )
         log.info("prompt %d in %s: %s after %d chunks", session.prompts, session.id, stop_reason, run.chunks)
         return PromptResponse(stop_reason=stop_reason, usage=usage)
@@ -390,6 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
     )
     quirks.add_argument(
+        "--cost",
+        type=float,
+        default=0.0,
+        metavar="USD",
+        help="what each prompt costs: usage updates carry the session's cumulative cost (as Claude Code)",
+    )
+    quirks.add_argument(
         "--burst",
         default="",
         metavar="TEXT",
@@ -447,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
             tool_ms=args.tool_ms,
             burst=args.burst,
             terminals=args.terminals,
+            cost_usd=args.cost,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

@@ -64,6 +64,7 @@ class SimSession:
     model: str | None = None  # the model it runs, when the agent offers models (`--models`)
     prompts: int = 0
     used_tokens: int = 0  # the context filled so far, for usage updates
+    cost_usd: float = 0.0  # what the session cost so far, for usage updates (`--cost`)
     always_allowed: set[str] = field(default_factory=set)  # tools the user chose "Always allow" for
     messages: list[Message] = field(default_factory=list)  # the conversation, saved for `session/load`
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -89,6 +90,8 @@ class Quirks:
     """`run_command` runs for real in the client's terminal when the client offers terminals
     (create, wait for exit, output, release; killed past the call's `timeout_s`), embedded in the
     call's content; the client, which runs it, asks the person, so the agent does not ask first."""
+    cost_usd: float = 0.0
+    """What each prompt costs: usage updates then carry the session's cumulative cost in USD."""
 
 
 class PromptCancelled(Exception):

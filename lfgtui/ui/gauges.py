@@ -1,4 +1,5 @@
-"""The gauge line under each pane: TTFT, live tok/s with a sparkline, tokens, elapsed."""
+"""The gauge line under each pane: TTFT, live tok/s with a sparkline, tokens, a coding agent's
+context, cost, elapsed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from lfgtui.formats import tokens, ttft
+from lfgtui.formats import context_percent, tokens, ttft
 from lfgtui.metrics import Metrics
 from lfgtui.prices import format_usd
 from lfgtui.ui.palette import DEFAULT
@@ -25,6 +26,32 @@ def sparkline(values: Sequence[float]) -> str:
     return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
 
 
+def short_count(count: int) -> str:
+    """A token count in a few characters: `812`, `45.2k`, `1.2M`."""
+    for limit, unit in ((1_000_000, "M"), (1_000, "k")):
+        if count >= limit:
+            return f"{count / limit:.1f}".removesuffix(".0") + unit
+    return str(count)
+
+
+def context_gauge(metrics: Metrics) -> Text | None:
+    """`ctx 45.2k/200k 23%`: how full a coding agent's context window is, as numbers; None until it
+    says."""
+    context = metrics.context
+    if context is None:
+        return None
+    used = f"{short_count(context.used)}/{short_count(context.size)}"
+    return Text.assemble(("ctx ", "dim"), used, " ", (context_percent(context.used, context.size), "bold"))
+
+
+def cost_gauge(metrics: Metrics) -> Text:
+    """The cost, `~` while estimated, `$?` with no price, and `agent` after one the agent reported."""
+    cost = Text(format_usd(metrics.cost_usd, metrics.cost_estimated))
+    if metrics.cost_by_agent:
+        cost.append(" agent", "dim")
+    return cost
+
+
 def elapsed_text(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}:{secs:02d}" if minutes else f"{seconds:.1f}s"
@@ -41,11 +68,11 @@ def gauge_text(
 ) -> Text:
     """One line of gauges that fits `width`; `~` marks a rate, a token count and a cost that are still
     estimated (from the characters, until the provider reports its usage); `$?` is a cost no price is
-    known for.
+    known for, `agent` marks a cost the coding agent reported.
 
-    The cost comes after the token numbers, when it fits; the sparkline gets the room the numbers
-    leave (its latest samples). When not everything fits, a running pane keeps its sparkline and a
-    finished one its elapsed time.
+    A coding agent's context (`ctx used/size %`) and then the cost come after the token numbers, each
+    when it fits; the sparkline gets the room the numbers leave (its latest samples). When not
+    everything fits, a running pane keeps its sparkline and a finished one its elapsed time.
     """
     estimated = "~" if running or metrics.tokens_estimated else ""  # the live rate always counts estimates
     rate = Text.assemble((f"{estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
@@ -59,7 +86,10 @@ def gauge_text(
     def room(shown: list[Text]) -> int:
         return width - sum(map(len, shown)) - len(separator) * (len(shown) - 1)
 
-    with_cost = [*parts, Text(format_usd(metrics.cost_usd, metrics.cost_estimated))]
+    context = context_gauge(metrics)
+    if context is not None and room([*parts, context]) >= 0:
+        parts.append(context)
+    with_cost = [*parts, cost_gauge(metrics)]
     if room(with_cost) >= 0:
         parts = with_cost
 

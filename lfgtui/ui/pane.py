@@ -18,6 +18,7 @@ from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
+    AgentDetails,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
@@ -44,6 +45,7 @@ from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics
 from lfgtui.tickets import Ticket
+from lfgtui.ui.agent_detail import AgentDetail
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.palette import Palette, colours
@@ -123,6 +125,7 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
         self.tools = ToolLog()
         self.plan = Static(id="plan", classes="pane-plan")
+        self.agent = AgentDetail()
         self.notice = Static(id="notice", classes="pane-notice")
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
 
@@ -131,6 +134,7 @@ class TicketPane(Vertical, can_focus=True):
         yield self.thinking
         yield self.body
         yield self.plan
+        yield self.agent
         yield self.tools
         yield self.notice
         yield self.gauges
@@ -139,6 +143,7 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking.display = False
         self.tools.display = False
         self.plan.display = False
+        self.agent.display = False
         self.notice.display = False
 
     def on_resize(self, event: Resize) -> None:
@@ -205,6 +210,8 @@ class TicketPane(Vertical, can_focus=True):
             case WorktreeReady(branch=branch, message=message):
                 self.branch = branch
                 self.status_note = inert(message)
+            case AgentDetails():
+                self.agent.show(event)
             case PlanUpdated(steps=steps):
                 self.plan.update(plan_text(steps))
                 self.plan.display = bool(steps)
@@ -256,6 +263,7 @@ class TicketPane(Vertical, can_focus=True):
         self.tools.clear()
         self.thinking.display = False
         self.plan.display = False
+        self.agent.clear()
         self.agent_log = None
 
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:

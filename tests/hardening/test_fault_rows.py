@@ -395,6 +395,17 @@ ELSEWHERE = {
         "tests/test_agents_cli.py::test_a_check_is_bounded_by_its_timeout_and_the_others_go_on",
         "tests/test_agents_cli.py::test_check_says_what_is_missing_when_the_agent_cannot_log_in",
     ],
+    "a coding agent reports its context (`usage_update`) again and again, and resends its command list, "
+    "mode or settings (Claude Code: 2 to 4 usage updates a turn, 25 slash commands)": [
+        "tests/acp/test_context.py::test_usage_and_commands_are_a_context_and_a_detail_not_statuses",
+        "tests/acp/test_context.py::test_commands_mode_and_settings_are_one_detail_each_time_they_change",
+        "tests/acp/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
+    ],
+    "a coding agent reports a cost (`usage_update`'s `cost`, the session's cumulative total)": [
+        "tests/acp/test_context.py::test_an_agent_reported_cost_counts_toward_max_cost_usd",
+        "tests/acp/test_context.py::test_each_attempt_costs_its_share_of_the_sessions_cumulative_cost",
+        "tests/acp/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
+    ],
     "a coding agent's messages follow one another with nothing between them (text before a tool call "
     "and text after it, an answer on each side of its thinking, a new `messageId`)": [
         "tests/acp/test_text_gauges.py::test_messages_on_both_sides_of_a_tool_call_are_separate_blocks",
