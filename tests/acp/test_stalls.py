@@ -1,0 +1,99 @@
+"""Coding agents that go quiet, are told no, are resumed or quit: through `lfg run --json` and the
+attempt itself, against the sim ACP agent in a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config
+from lfgtui.events import AttemptEnded, ErrorKind, Outcome, Stalled, ToolCallReady
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.pane import PaneState
+from tests.acp.test_attempt import FAST, attempt, no_agent_left, of, sim_agent
+from tests.test_run_cli import Lfg, ending, text
+from tests.ui.apps import lfg_app
+from tests.ui.test_app import SIZE, until
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    """`lfg` in its own folders, agent logs included."""
+    isolated = Lfg(tmp_path)
+    isolated.env["XDG_STATE_HOME"] = str(isolated.home / "state")
+    return isolated
+
+
+STALLING = f"""
+[[ticket]]
+id = "quiet"
+prompt = "What is this project?"
+provider = "sim-acp"
+model = "fault-stall:{FAST}"
+"""
+
+
+def test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_text(lfg: Lfg) -> None:
+    lfg.config.write_text("[providers.sim-acp]\nidle_timeout_s = 1.5\n")
+    code, events, stderr = lfg.run(lfg.tickets(STALLING), "--no-history")
+    assert code == 1, stderr
+    failed = ending(events, "quiet")
+    assert failed["outcome"] == "failed" and failed["error"]["kind"] == "timeout"
+    assert failed["error"]["message"].startswith(
+        "the agent sent nothing for 1.5 s while its turn was under way (idle_timeout_s)"
+    )
+    assert text(events, "quiet") == "These first words arrive and", "what arrived is kept"
+    notes = [e["message"] for e in events if e["type"] == "status"]
+    [stalled] = [note for note in notes if note.startswith("stalled: ")]
+    assert "it fails at 1.5 s (idle_timeout_s)" in stalled
+
+
+class SlowApprovals:
+    """Answers yes after `wait_s`: a person who takes their time."""
+
+    def __init__(self, wait_s: float) -> None:
+        self.wait_s = wait_s
+        self.asked: list[ToolCallReady] = []
+
+    async def __call__(self, call: ToolCallReady) -> str | None:
+        self.asked.append(call)
+        await asyncio.sleep(self.wait_s)
+        return None
+
+
+async def test_waiting_for_the_person_is_not_a_stall(project: Path) -> None:
+    launch = sim_agent()
+    launch = replace(launch, config=replace(launch.config, idle_timeout_s=0.5))
+    approvals = SlowApprovals(1.5)
+    events = await attempt(project, f"writer:{FAST}", approvals, launch)  # type: ignore[arg-type]
+    assert approvals.asked
+    assert not of(events, Stalled)
+    ended = events[-1]
+    assert isinstance(ended, AttemptEnded) and ended.outcome is Outcome.COMPLETED, ended.error
+
+
+async def test_a_stalled_agent_is_waiting_for_you_until_it_times_out(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.toml"
+    path.write_text(STALLING)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    providers = Providers({"sim-acp": replace(BUILTIN["sim-acp"], idle_timeout_s=8)})
+    app = lfg_app(loaded.tickets, providers)
+    async with app.run_test(size=SIZE) as pilot:
+        quiet = app.session.panes["quiet"]
+        await until(pilot, lambda: quiet.stalled is not None, timeout=20)
+        await until(pilot, lambda: str(quiet.notice.render()).startswith("stalled for "), timeout=5)
+        assert "no update from the agent; fails at 8 s (idle_timeout_s), c: cancel" in str(
+            quiet.notice.render()
+        )
+        assert quiet.state is PaneState.RUNNING and quiet.needs_attention
+        await until(pilot, lambda: "⚑ 1 waiting for you" in str(app.screen.summary.render()), timeout=5)
+        await until(pilot, lambda: quiet.state is PaneState.FAILED, timeout=20)
+        assert quiet.stalled is None and quiet.error is not None and quiet.error.kind is ErrorKind.TIMEOUT
+        assert quiet.body.source == "These first words arrive and"
+    assert await no_agent_left(tmp_path)
