@@ -248,7 +248,11 @@ class AgentSession:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
-        if stop == "cancelled":
+        refused = stop == "cancelled" and not self.client.cancelling and bool(self.client.reader.denied)
+        if refused:  # the person's no ended the agent's turn (Codex's "tell it what to do differently")
+            message = "the agent ended its turn when told no: follow up to tell it what to do instead"
+            yield ev(Status, message=message)
+        if stop == "cancelled" and not refused:
             yield ev(AttemptEnded, outcome=Outcome.CANCELLED)
         elif stop in STOPPED:
             kind, message = STOPPED[stop]

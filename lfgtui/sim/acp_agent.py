@@ -68,6 +68,7 @@ from lfgtui.sim.acp_prompt import (
     PromptCancelled,
     Quirks,
     SimSession,
+    TurnEnded,
     prompt_text,
     prompt_words,
 )
@@ -274,6 +275,8 @@ class SimAcpAgent:
                 await run.play()
         except PromptCancelled:
             stop_reason = "cancelled"
+        except TurnEnded as ended:
+            stop_reason = ended.stop_reason
         finally:  # a failed prompt too: the client saw what the agent said before the failure
             session.messages += [Message("user", prompt_text(prompt)), Message("agent", "".join(run.said))]
             self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
@@ -390,6 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="answer every prompt with this text at once (two chunks), as an agent relays an error",
     )
+    quirks.add_argument(
+        "--after-denial",
+        choices=(*STOP_REASONS, "cancelled"),
+        default=None,
+        metavar="STOP_REASON",
+        help="end the turn at once with this stop reason when a permission request is rejected "
+        "(as Codex ends it cancelled); by default the run goes on",
+    )
     parser.add_argument(
         "--require-auth",
         action="store_true",
@@ -436,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
             notice=args.notice,
             tool_ms=args.tool_ms,
             burst=args.burst,
+            after_denial=args.after_denial,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

@@ -20,6 +20,7 @@ from acp.helpers import ContentBlock, SessionUpdate, ToolCallContentVariant
 from acp.schema import (
     DeniedOutcome,
     PermissionOption,
+    StopReason,
     TextContentBlock,
     ToolCallLocation,
     ToolCallUpdate,
@@ -85,6 +86,9 @@ class Quirks:
     burst: str = ""
     """The answer to every prompt instead of the scenario: this text at once, in two chunks (its
     first word, then the rest), as an agent relays an error it got whole."""
+    after_denial: StopReason | None = None
+    """How the turn ends at once when the client rejects a permission request (None: the run goes
+    on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""
 
 
 class PromptCancelled(Exception):
@@ -93,6 +97,18 @@ class PromptCancelled(Exception):
 
 class ToolFailed(Exception):
     """A tool call that could not run (rejected, bad arguments, a file error); the run goes on."""
+
+
+class Rejected(ToolFailed):
+    """The client rejected the call's permission request."""
+
+
+class TurnEnded(Exception):
+    """The agent ends its turn early with `stop_reason` (after a rejection, with `after_denial`)."""
+
+    def __init__(self, stop_reason: StopReason) -> None:
+        super().__init__(stop_reason)
+        self.stop_reason: StopReason = stop_reason
 
 
 def tool_title(name: str, arguments: dict[str, Any] | str) -> str:
@@ -297,6 +313,8 @@ class AgentRun:
                     call_id, status="failed", content=failure, raw_output={"error": str(exc)}
                 )
             )
+            if isinstance(exc, Rejected) and self.quirks.after_denial is not None:
+                raise TurnEnded(self.quirks.after_denial) from None
         else:
             await self._update(
                 acp.update_tool_call(
@@ -339,7 +357,7 @@ class AgentRun:
         if response.outcome.option_id == "allow_always":
             self.session.always_allowed.add(tool)
         if response.outcome.option_id not in ALLOWING:
-            raise ToolFailed("rejected by the user")
+            raise Rejected("rejected by the user")
 
     async def _unless_cancelled(self, request: Coroutine[Any, Any, T]) -> T:
         """The client's answer, unless the prompt is cancelled first: then the request is abandoned."""

@@ -4,6 +4,8 @@ attempt itself, against the sim ACP agent in a real subprocess."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,11 +17,14 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
-from tests.acp.test_attempt import FAST, attempt, no_agent_left, of, sim_agent
-from tests.test_run_cli import Lfg, ending, text
+from tests.acp.test_attempt import FAST, agent_processes, attempt, no_agent_left, sim_agent
+from tests.acp.test_attempt import of as of_type
+from tests.test_run_cli import Lfg, ending, of, text
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
+from tests.ui.test_history_screens import keys
 
 
 @pytest.fixture
@@ -73,7 +78,7 @@ async def test_waiting_for_the_person_is_not_a_stall(project: Path) -> None:
     approvals = SlowApprovals(1.5)
     events = await attempt(project, f"writer:{FAST}", approvals, launch)  # type: ignore[arg-type]
     assert approvals.asked
-    assert not of(events, Stalled)
+    assert not of_type(events, Stalled)
     ended = events[-1]
     assert isinstance(ended, AttemptEnded) and ended.outcome is Outcome.COMPLETED, ended.error
 
@@ -96,4 +101,47 @@ async def test_a_stalled_agent_is_waiting_for_you_until_it_times_out(tmp_path: P
         await until(pilot, lambda: quiet.state is PaneState.FAILED, timeout=20)
         assert quiet.stalled is None and quiet.error is not None and quiet.error.kind is ErrorKind.TIMEOUT
         assert quiet.body.source == "These first words arrive and"
+    assert await no_agent_left(tmp_path)
+
+
+def codex_like(*switches: str) -> tuple[str, ...]:
+    """The sim agent's command line with `switches`, ending its turn when told no as Codex does."""
+    return (sys.executable, "-m", "lfgtui.sim.acp_agent", *switches, "--scenario", "{model}")
+
+
+WRITER = f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim-acp"\nmodel = "writer:{FAST}"\n'
+
+
+def test_a_no_that_ends_the_agents_turn_completes_it_for_a_follow_up(lfg: Lfg) -> None:
+    command = codex_like("--after-denial", "cancelled")
+    lfg.config.write_text(f"[providers.sim-acp]\ncommand = {json.dumps(command)}\n")
+    code, events, stderr = lfg.run(lfg.tickets(WRITER), "--no-history")
+    assert code == 0, stderr
+    assert ending(events, "w")["outcome"] == "completed"
+    [refused] = of(events, "w", "tool_result")
+    assert refused["is_error"] and refused["output"].startswith("denied: ")
+    notes = [e["message"] for e in of(events, "w", "status")]
+    assert "the agent ended its turn when told no: follow up to tell it what to do instead" in notes
+    assert not (lfg.workdir / "notes").exists()
+
+
+async def test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.toml"
+    path.write_text(WRITER)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    codex = replace(BUILTIN["sim-acp"], command=codex_like("--after-denial", "cancelled"))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": codex}))
+    async with app.run_test(size=SIZE) as pilot:
+        w = app.session.panes["w"]
+        await until(pilot, lambda: w.state is PaneState.APPROVAL, timeout=20)
+        w.focus()
+        await pilot.press("n")
+        await until(pilot, lambda: w.state is PaneState.COMPLETED, timeout=20)
+        [agent] = agent_processes(tmp_path)
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen)
+        await pilot.press(*keys("write it elsewhere"), "enter")
+        await until(pilot, lambda: w.attempt == 2 and w.state is PaneState.APPROVAL, timeout=20)
+        assert agent_processes(tmp_path) == [agent], "the same agent goes on"
+        assert "> write it elsewhere" in w.body.source
     assert await no_agent_left(tmp_path)

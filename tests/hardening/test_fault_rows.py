@@ -387,6 +387,11 @@ SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
 ELSEWHERE = {
+    "your no to a coding agent's permission request ends its turn (Codex answers `cancelled` when you "
+    'pick "tell Codex what to do differently")': [
+        "tests/acp/test_stalls.py::test_a_no_that_ends_the_agents_turn_completes_it_for_a_follow_up",
+        "tests/acp/test_stalls.py::test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to_do",
+    ],
     "a coding agent sends nothing mid-turn while no approval waits for you (Codex retrying a dead network)": [
         "tests/acp/test_stalls.py::test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_text",
         "tests/acp/test_stalls.py::test_waiting_for_the_person_is_not_a_stall",
