@@ -224,10 +224,12 @@ class AgentSession:
         try:
             said = await self._open(load, task.call.model) if fresh else []
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
+            assert self.session_id is not None
             if fresh:
-                assert self.session_id is not None
                 opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
-                yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=self.loaded)
+            else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
+                opened = f"agent session {self.session_id} (goes on)"
+            yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=fresh and self.loaded)
             yield ev(RequestSent, call=0)
             for line in said:
                 yield ev(Status, message=line)

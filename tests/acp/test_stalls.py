@@ -10,19 +10,24 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from lfgtui.config import Config
-from lfgtui.events import AttemptEnded, ErrorKind, Outcome, Stalled, ToolCallReady
+from lfgtui.events import AttemptEnded, ErrorKind, Outcome, SessionOpened, Stalled, ToolCallReady
+from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
+from lfgtui.ui.run_screen import Mode
 from tests.acp.test_attempt import FAST, agent_processes, attempt, no_agent_left, sim_agent
 from tests.acp.test_attempt import of as of_type
+from tests.history.recording import load_recorded
 from tests.test_run_cli import Lfg, ending, of, text
-from tests.ui.apps import lfg_app
+from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import SIZE, until
 from tests.ui.test_history_screens import keys
 
@@ -144,4 +149,45 @@ async def test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to
         await until(pilot, lambda: w.attempt == 2 and w.state is PaneState.APPROVAL, timeout=20)
         assert agent_processes(tmp_path) == [agent], "the same agent goes on"
         assert "> write it elsewhere" in w.body.source
+    assert await no_agent_left(tmp_path)
+
+
+HELLO = '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
+
+
+async def follow_up(app: LfgApp, pilot: Pilot[None], text: str, attempt: int) -> None:
+    pane = app.session.panes["h"]
+    pane.focus()
+    await pilot.press("i")
+    assert isinstance(app.screen, FollowUpScreen)
+    await pilot.press(*keys(text), "enter")
+    await until(pilot, lambda: pane.attempt == attempt and pane.state is PaneState.COMPLETED, timeout=20)
+
+
+async def test_resume_after_a_live_follow_up_loads_the_latest_agent_session(tmp_path: Path) -> None:
+    db, path = tmp_path / "h.sqlite3", tmp_path / "tickets.toml"
+    path.write_text(HELLO)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
+        assert history is not None
+        app = lfg_app(loaded.tickets, Providers(), run_id=history.run_id, history=db)
+        first_run(app).record(history)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.session.panes["h"].state is PaneState.COMPLETED, timeout=20)
+            await follow_up(app, pilot, "and then?", 2)
+    recorded = load_recorded(db, history.run_id)
+    [ticket] = recorded.tickets
+    first, second = (attempt.agent_session for attempt in ticket.attempts)
+    assert first is not None and second == first, "the live follow-up recorded its session too"
+    assert recorded.earlier()["h"].agent_session == first
+
+    async with reopen_run_history(db, history.run_id, pytest.fail) as again:
+        assert again is not None
+        app = lfg_app(recorded.as_tickets, Providers(), Mode.RESUMED, recorded=recorded, history=db)
+        first_run(app).record(again)
+        async with app.run_test(size=SIZE) as pilot:
+            await follow_up(app, pilot, "and now?", 3)
+    [ticket] = load_recorded(db, history.run_id).tickets
+    [opened] = [e for e in ticket.attempts[-1].events if isinstance(e, SessionOpened)]
+    assert opened.session_id == first and opened.loaded, "a new agent loaded the session (session/load)"
     assert await no_agent_left(tmp_path)

@@ -387,6 +387,10 @@ SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
 ELSEWHERE = {
+    "a coding agent's run is resumed (`lfg resume`) after follow-ups it answered live in the same "
+    "agent session": [
+        "tests/acp/test_stalls.py::test_resume_after_a_live_follow_up_loads_the_latest_agent_session",
+    ],
     "your no to a coding agent's permission request ends its turn (Codex answers `cancelled` when you "
     'pick "tell Codex what to do differently")': [
         "tests/acp/test_stalls.py::test_a_no_that_ends_the_agents_turn_completes_it_for_a_follow_up",
