@@ -116,6 +116,7 @@ class AgentOptions:
     require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
     models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
     quirks: Quirks = field(default_factory=Quirks)  # what real agents do that the client must show faithfully
+    linger: Path | None = None  # after stdin closes, note it in this file and stay until stopped
 
 
 class SimAcpAgent:
@@ -339,6 +340,10 @@ async def serve(options: AgentOptions) -> None:
         await acp.run_agent(SimAcpAgent(options, writer), writer, reader)
     finally:
         writer.close()
+    if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped
+        with options.linger.open("a") as file:  # other agents append too: a short line is one write
+            file.write(f"eof {os.getpid()}\n")
+        await asyncio.Event().wait()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B,...",
         help="offer these models (the first runs unless the client chooses) and the modes as config options",
     )
+    quirks.add_argument(
+        "--linger",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="after stdin closes, append 'eof PID' to FILE and stay until stopped (SIGTERM), as real "
+        "agents take a moment to exit",
+    )
     parser.add_argument(
         "--sessions-dir",
         type=Path,
@@ -438,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         scenario,
         stop_reason=args.stop_reason,
         stall_initialize=args.stall_initialize,
+        linger=args.linger,
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
         models=args.models,

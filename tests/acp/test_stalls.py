@@ -191,3 +191,32 @@ async def test_resume_after_a_live_follow_up_loads_the_latest_agent_session(tmp_
     [opened] = [e for e in ticket.attempts[-1].events if isinstance(e, SessionOpened)]
     assert opened.session_id == first and opened.loaded, "a new agent loaded the session (session/load)"
     assert await no_agent_left(tmp_path)
+
+
+async def test_quitting_stops_the_kept_agents_all_at_once(tmp_path: Path) -> None:
+    trace = tmp_path / "stops.txt"
+    trace.touch()
+    two = HELLO + HELLO.replace('id = "h"', 'id = "g"')
+    path = tmp_path / "tickets.toml"
+    path.write_text(two)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    lingering = replace(BUILTIN["sim-acp"], command=codex_like("--linger", str(trace)))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": lingering}))
+
+    async def alive_once_both_are_told_to_stop() -> list[int]:
+        """The agents alive when the second has seen its stdin close (each lingers until SIGTERM)."""
+        for _ in range(1500):
+            if trace.read_text().count("eof") == 2:
+                return agent_processes(tmp_path)
+            await asyncio.sleep(0.02)
+        return []
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.session.panes.values()))
+        agents = agent_processes(tmp_path)
+        assert len(agents) == 2, "both agents are kept for a follow-up"
+        watching = asyncio.create_task(alive_once_both_are_told_to_stop())
+        await pilot.press("q")
+    alive = await asyncio.wait_for(watching, 40)
+    assert sorted(alive) == sorted(agents), "the second was told to stop while the first still lingered"
+    assert await no_agent_left(tmp_path)
