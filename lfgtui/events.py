@@ -210,6 +210,14 @@ class SessionOpened(Status):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentProgress(Status):
+    """A coding agent's own note on what its session is about (ACP `session_info_update`: Codex
+    names its thread so), which the pane shows while the agent works."""
+
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Stalled(Status):
     """A coding agent has sent nothing for `idle_s` while its prompt is outstanding and nothing waits
     for the person; at `limit_s` (its provider's `idle_timeout_s`) the attempt fails as `timeout`.

@@ -19,6 +19,7 @@ from acp import schema
 
 from lfgtui.acp.blocks import MessageBlocks
 from lfgtui.events import (
+    AgentProgress,
     Event,
     EventFactory,
     PlanStep,
@@ -172,8 +173,8 @@ class UpdateReader:
                 return [ev(Status, message=f"agent mode: {mode}")]
             case schema.UsageUpdate(used=used, size=size):
                 return [ev(Status, message=f"context: {used:,} of {size:,} tokens")]
-            case schema.SessionInfoUpdate(title=str(title)):
-                return [ev(Status, message=f"session: {title}")]
+            case schema.SessionInfoUpdate(title=str(title)) if title.strip():
+                return [ev(AgentProgress, message=f"session: {title}", title=title)]
         return []  # the person's own messages replayed by session/load, config changes: nothing to show
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:

@@ -419,6 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="offer these models (the first runs unless the client chooses) and the modes as config options",
     )
     quirks.add_argument(
+        "--progress",
+        default="",
+        metavar="TEXT",
+        help="a session_info_update titled TEXT as soon as a prompt arrives (as Codex names its thread)",
+    )
+    quirks.add_argument(
         "--linger",
         type=Path,
         default=None,
@@ -462,6 +468,7 @@ def main(argv: list[str] | None = None) -> None:
             tool_ms=args.tool_ms,
             burst=args.burst,
             after_denial=args.after_denial,
+            progress=args.progress,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

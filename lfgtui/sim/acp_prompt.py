@@ -20,6 +20,7 @@ from acp.helpers import ContentBlock, SessionUpdate, ToolCallContentVariant
 from acp.schema import (
     DeniedOutcome,
     PermissionOption,
+    SessionInfoUpdate,
     StopReason,
     TextContentBlock,
     ToolCallLocation,
@@ -86,6 +87,9 @@ class Quirks:
     burst: str = ""
     """The answer to every prompt instead of the scenario: this text at once, in two chunks (its
     first word, then the rest), as an agent relays an error it got whole."""
+    progress: str = ""
+    """A note on what the session is about (`session_info_update` with this title), sent as soon as a
+    prompt arrives, as Codex names its thread."""
     after_denial: StopReason | None = None
     """How the turn ends at once when the client rejects a permission request (None: the run goes
     on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""
@@ -198,6 +202,8 @@ class AgentRun:
         """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls.
         The agent's own words (an empty chunk, a notice, a relayed error) come first, unpaced."""
         quirks = self.quirks
+        if quirks.progress:
+            await self._update(SessionInfoUpdate(session_update="session_info_update", title=quirks.progress))
         if quirks.empty_first_chunk:
             await self._update(acp.update_agent_message_text(""))
         if quirks.notice:

@@ -19,6 +19,7 @@ from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
+    AgentProgress,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
@@ -113,6 +114,8 @@ class TicketPane(Vertical, can_focus=True):
         """The frame that last drew the header, gauges and notice."""
         self.approval: ApprovalAsked | None = None
         """The call waiting for a person's answer, as the run asked it."""
+        self.progress = ""
+        """A coding agent's latest note on what it is doing (its session's title), shown while it works."""
         self.stalled: Stalled | None = None
         """A coding agent gone quiet mid-turn, until its next event: the person may want to act."""
         self.attention_since: float | None = None
@@ -223,6 +226,8 @@ class TicketPane(Vertical, can_focus=True):
                 self.tools.set_state(call_id, ToolState.WAITING)
             case Stalled():
                 self.stalled = event
+            case AgentProgress(title=title):
+                self.progress = inert(title)
             case ApprovalAnswered(call_id=call_id, message=message):
                 self._answered(call_id)
                 self.status_note = inert(message)
@@ -275,6 +280,7 @@ class TicketPane(Vertical, can_focus=True):
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
+        self.progress = ""
         self.samples.extend([0.0] * SPARK_SAMPLES)
 
     def _answered(self, call_id: str) -> None:
@@ -409,6 +415,8 @@ class TicketPane(Vertical, can_focus=True):
             return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
+        if self.running and self.progress:
+            return Text(f"▸ {self.progress}", "dim")
         return ""
 
 

@@ -220,3 +220,21 @@ async def test_quitting_stops_the_kept_agents_all_at_once(tmp_path: Path) -> Non
     alive = await asyncio.wait_for(watching, 40)
     assert sorted(alive) == sorted(agents), "the second was told to stop while the first still lingered"
     assert await no_agent_left(tmp_path)
+
+
+async def test_the_agents_progress_note_shows_in_its_pane_while_it_works(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.toml"
+    slow = 'model = "long-answer:tokens_per_s=40,repeat=20"\n'
+    path.write_text(f'[[ticket]]\nid = "p"\nprompt = "x"\nprovider = "sim-acp"\n{slow}')
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    noting = replace(BUILTIN["sim-acp"], command=codex_like("--progress", "Fix the \x1b[31mwidget"))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": noting}))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.session.panes["p"]
+        await until(pilot, lambda: str(pane.notice.render()) == "▸ Fix the ␛[31mwidget", timeout=20)
+        assert pane.state is PaneState.RUNNING
+        pane.focus()
+        await pilot.press("c")
+        await until(pilot, lambda: pane.state is PaneState.CANCELLED, timeout=20)
+        await until(pilot, lambda: not pane.notice.display, timeout=5)  # the note went with the work
+    assert await no_agent_left(tmp_path)
