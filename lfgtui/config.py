@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 
 from lfgtui.providers.base import PriceOverride, ProviderConfig
-from lfgtui.providers.catalog import AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
+from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
 from lfgtui.validation import (
     ENV_NAME,
     ENV_NAMES,
@@ -234,6 +234,8 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 continue
             if "connect_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
+            if "idle_timeout_s" not in fields and name not in BUILTIN:
+                config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
         if config.kind == "sse" and not config.base_url:
             check.add(
                 check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"

@@ -210,6 +210,24 @@ class SessionOpened(Status):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentProgress(Status):
+    """A coding agent's own note on what its session is about (ACP `session_info_update`: Codex
+    names its thread so), which the pane shows while the agent works."""
+
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stalled(Status):
+    """A coding agent has sent nothing for `idle_s` while its prompt is outstanding and nothing waits
+    for the person; at `limit_s` (its provider's `idle_timeout_s`) the attempt fails as `timeout`.
+    The attempt's next event from the agent ends the stall."""
+
+    idle_s: float
+    limit_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalAsked(Status):
     """A tool call waits for a person's yes or no; `arguments` is everything they approve (for a
     coding agent's request, more than the call's own input: its changes and what yes picks)."""

@@ -205,10 +205,9 @@ class Run:
         return {tid: s.outcome or Outcome.CANCELLED for tid, s in self.states.items()}
 
     async def close_agents(self) -> None:
-        """End the coding agents kept for follow-ups."""
+        """End the coding agents kept for follow-ups, all at once: each may take seconds to exit."""
         kept, self.agents = self.agents or {}, None
-        for session in kept.values():
-            await session.close()
+        await asyncio.gather(*(session.close() for session in kept.values()))
 
     def cancel(self, ticket_id: str, why: str | None = None) -> bool:
         """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first."""

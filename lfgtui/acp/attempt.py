@@ -27,6 +27,7 @@ from lfgtui.acp.choices import Offered, choose, wanted
 from lfgtui.acp.client import AgentClient
 from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
+from lfgtui.acp.stall import IdleWatch
 from lfgtui.acp.transport import AgentPipe
 from lfgtui.acp.updates import AgentView
 from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
@@ -42,6 +43,7 @@ from lfgtui.events import (
     Outcome,
     RequestSent,
     SessionOpened,
+    Stalled,
     Status,
     TextDelta,
 )
@@ -174,7 +176,10 @@ class AgentSession:
         self._log_pump = asyncio.create_task(log.pump(process.stderr))
         self.view = AgentView()
         """What the agent said about its session (details, context, cost): it outlives a turn."""
-        self.client = AgentClient(ev, toolbox, self.view)
+        self.idle = IdleWatch(launch.config.idle_timeout_s)
+        """The current turn's silence; the person's approvals pause it."""
+        paused = Toolbox(toolbox.tools, toolbox.ctx, self.idle.pausing(toolbox.approve))
+        self.client = AgentClient(ev, paused, self.view)
         self.pipe = AgentPipe(process.stdout, process.stdin)
         self.conn = acp.connect_to_agent(self.client, self.pipe)
         self.session_id: str | None = None
@@ -223,10 +228,12 @@ class AgentSession:
         try:
             said = await self._open(load, task.call.model) if fresh else []
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
+            assert self.session_id is not None
             if fresh:
-                assert self.session_id is not None
                 opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
-                yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=self.loaded)
+            else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
+                opened = f"agent session {self.session_id} (goes on)"
+            yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=fresh and self.loaded)
             yield ev(RequestSent, call=0)
             for event in self.client.reader.carried():
                 yield event
@@ -249,7 +256,11 @@ class AgentSession:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
-        if stop == "cancelled":
+        refused = stop == "cancelled" and not self.client.cancelling and bool(self.client.reader.denied)
+        if refused:  # the person's no ended the agent's turn (Codex's "tell it what to do differently")
+            message = "the agent ended its turn when told no: follow up to tell it what to do instead"
+            yield ev(Status, message=message)
+        if stop == "cancelled" and not refused:
             yield ev(AttemptEnded, outcome=Outcome.CANCELLED)
         elif stop in STOPPED:
             kind, message = STOPPED[stop]
@@ -358,8 +369,20 @@ class AgentSession:
         text = acp.text_block(prompt_text(messages if whole else messages[-1:]))
         self.prompt = asyncio.create_task(self.conn.prompt(session_id=self.session_id, prompt=[text]))
         self.prompt.add_done_callback(lambda _: self.client.inbox.put_nowait(PROMPT_DONE))
+        self.idle.restart()
         streamed, limit = 0, task.max_output_chars
-        while (item := await self.client.inbox.get()) is not PROMPT_DONE:
+        while True:
+            try:
+                async with asyncio.timeout(self.idle.wait_s()):
+                    item = await self.client.inbox.get()
+            except TimeoutError:
+                for event in await self._quiet():
+                    yield event
+                continue
+            if (stalled := self.idle.heard()) is not None:
+                yield self.ev(Status, message=f"the agent goes on after {stalled:.0f} s without an update")
+            if item is PROMPT_DONE:
+                break
             for event in self.client.events(item):
                 if isinstance(event, TextDelta):
                     self._answer.append(event.text)
@@ -368,6 +391,31 @@ class AgentSession:
             if streamed > limit:
                 await self._cancel()
                 raise ProviderError(output_limit(limit))
+
+    async def _quiet(self) -> list[Event]:
+        """The agent has been silent a while: past the notice it is stalled (said once, with the end
+        of its log, where an agent retrying a dead network says so); at the limit the turn is
+        cancelled and the attempt fails as `timeout`."""
+        idle, watch = self.idle.idle_s(), self.idle
+        if idle is None:  # the person is asked: that takes as long as it takes
+            return []
+        limit = watch.limit_s
+        if idle >= limit:
+            await self._cancel()
+            message = f"the agent sent nothing for {limit:g} s while its turn was under way (idle_timeout_s)"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message)))
+        if watch.stalled or idle < watch.notice_s:
+            return []
+        watch.stalled = True
+        tail = _stderr_tail(self.log_path)
+        said = f"; its log says: {tail}" if tail else ""
+        silent = f"no update from the agent for {idle:.0f} s"
+        message = f"stalled: {silent}; it fails at {limit:g} s (idle_timeout_s){said}"
+        return [self.ev(Stalled, message=message, idle_s=idle, limit_s=limit)]
+
+    @property
+    def ev(self) -> EventFactory:
+        return self.client.ev
 
     async def _response(self) -> schema.PromptResponse:
         assert self.prompt is not None

@@ -27,6 +27,7 @@ from lfgtui.acp.terminals import Terminals
 from lfgtui.events import (
     AgentCommand,
     AgentDetails,
+    AgentProgress,
     AgentSetting,
     ContextUsed,
     Event,
@@ -226,8 +227,8 @@ class UpdateReader:
                 return self._details(settings_of(self.view.details, options))
             case schema.UsageUpdate():
                 return self._context(update)
-            case schema.SessionInfoUpdate(title=str(title)):
-                return [ev(Status, message=f"session: {title}")]
+            case schema.SessionInfoUpdate(title=str(title)) if title.strip():
+                return [ev(AgentProgress, message=f"session: {title}", title=title)]
         return []  # the person's own messages replayed by session/load: nothing to show
 
     def carried(self) -> list[Event]:

@@ -16,6 +16,9 @@ SIM_URL = "sim:"
 
 AGENT_START_TIMEOUT_S = 60.0
 """An agent may first install itself (npx) or log in: it gets longer to start than an HTTP connection."""
+AGENT_IDLE_TIMEOUT_S = 600.0
+"""How long an agent may send nothing mid-turn (no person asked) before its attempt fails: its own
+tools run without a word (Claude Code's Bash allows a command up to 10 minutes)."""
 AGENT_ENV = (
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
@@ -45,6 +48,7 @@ def _agent(name: str, command: tuple[str, ...], env: tuple[str, ...], install: s
         install=install,
         default_model="default",
         connect_timeout_s=AGENT_START_TIMEOUT_S,
+        idle_timeout_s=AGENT_IDLE_TIMEOUT_S,
     )
 
 

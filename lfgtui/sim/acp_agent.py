@@ -69,6 +69,7 @@ from lfgtui.sim.acp_prompt import (
     PromptCancelled,
     Quirks,
     SimSession,
+    TurnEnded,
     prompt_text,
     prompt_words,
 )
@@ -116,6 +117,7 @@ class AgentOptions:
     require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
     models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
     quirks: Quirks = field(default_factory=Quirks)  # what real agents do that the client must show faithfully
+    linger: Path | None = None  # after stdin closes, note it in this file and stay until stopped
 
 
 class SimAcpAgent:
@@ -280,6 +282,8 @@ class SimAcpAgent:
                 await run.play()
         except PromptCancelled:
             stop_reason = "cancelled"
+        except TurnEnded as ended:
+            stop_reason = ended.stop_reason
         finally:  # a failed prompt too: the client saw what the agent said before the failure
             session.messages += [Message("user", prompt_text(prompt)), Message("agent", "".join(run.said))]
             self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
@@ -346,6 +350,10 @@ async def serve(options: AgentOptions) -> None:
         await acp.run_agent(SimAcpAgent(options, writer), writer, reader)
     finally:
         writer.close()
+    if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped
+        with options.linger.open("a") as file:  # other agents append too: a short line is one write
+            file.write(f"eof {os.getpid()}\n")
+        await asyncio.Event().wait()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,6 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run run_command in the client's terminal when it offers one, shown in the call (as Codex)",
     )
+    quirks.add_argument(
+        "--after-denial",
+        choices=(*STOP_REASONS, "cancelled"),
+        default=None,
+        metavar="STOP_REASON",
+        help="end the turn at once with this stop reason when a permission request is rejected "
+        "(as Codex ends it cancelled); by default the run goes on",
+    )
     parser.add_argument(
         "--require-auth",
         action="store_true",
@@ -423,6 +439,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=(),
         metavar="A,B,...",
         help="offer these models (the first runs unless the client chooses) and the modes as config options",
+    )
+    quirks.add_argument(
+        "--progress",
+        default="",
+        metavar="TEXT",
+        help="a session_info_update titled TEXT as soon as a prompt arrives (as Codex names its thread)",
+    )
+    quirks.add_argument(
+        "--linger",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="after stdin closes, append 'eof PID' to FILE and stay until stopped (SIGTERM), as real "
+        "agents take a moment to exit",
     )
     parser.add_argument(
         "--sessions-dir",
@@ -449,6 +479,7 @@ def main(argv: list[str] | None = None) -> None:
         scenario,
         stop_reason=args.stop_reason,
         stall_initialize=args.stall_initialize,
+        linger=args.linger,
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
         models=args.models,
@@ -460,6 +491,8 @@ def main(argv: list[str] | None = None) -> None:
             burst=args.burst,
             terminals=args.terminals,
             cost_usd=args.cost,
+            after_denial=args.after_denial,
+            progress=args.progress,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

@@ -20,6 +20,8 @@ from acp.helpers import ContentBlock, SessionUpdate, ToolCallContentVariant
 from acp.schema import (
     DeniedOutcome,
     PermissionOption,
+    SessionInfoUpdate,
+    StopReason,
     TextContentBlock,
     ToolCallLocation,
     ToolCallUpdate,
@@ -92,6 +94,12 @@ class Quirks:
     call's content; the client, which runs it, asks the person, so the agent does not ask first."""
     cost_usd: float = 0.0
     """What each prompt costs: usage updates then carry the session's cumulative cost in USD."""
+    progress: str = ""
+    """A note on what the session is about (`session_info_update` with this title), sent as soon as a
+    prompt arrives, as Codex names its thread."""
+    after_denial: StopReason | None = None
+    """How the turn ends at once when the client rejects a permission request (None: the run goes
+    on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""
 
 
 class PromptCancelled(Exception):
@@ -108,6 +116,18 @@ class TerminalFailed(ToolFailed):
     def __init__(self, content: list[ToolCallContentVariant], output: str) -> None:
         super().__init__(output)
         self.content = content
+
+
+class Rejected(ToolFailed):
+    """The client rejected the call's permission request."""
+
+
+class TurnEnded(Exception):
+    """The agent ends its turn early with `stop_reason` (after a rejection, with `after_denial`)."""
+
+    def __init__(self, stop_reason: StopReason) -> None:
+        super().__init__(stop_reason)
+        self.stop_reason: StopReason = stop_reason
 
 
 def tool_title(name: str, arguments: dict[str, Any] | str) -> str:
@@ -200,6 +220,8 @@ class AgentRun:
         """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls.
         The agent's own words (an empty chunk, a notice, a relayed error) come first, unpaced."""
         quirks = self.quirks
+        if quirks.progress:
+            await self._update(SessionInfoUpdate(session_update="session_info_update", title=quirks.progress))
         if quirks.empty_first_chunk:
             await self._update(acp.update_agent_message_text(""))
         if quirks.notice:
@@ -322,6 +344,8 @@ class AgentRun:
                     call_id, status="failed", content=failure, raw_output={"error": str(exc)}
                 )
             )
+            if isinstance(exc, Rejected) and self.quirks.after_denial is not None:
+                raise TurnEnded(self.quirks.after_denial) from None
         else:
             await self._update(
                 acp.update_tool_call(
@@ -364,7 +388,7 @@ class AgentRun:
         if response.outcome.option_id == "allow_always":
             self.session.always_allowed.add(tool)
         if response.outcome.option_id not in ALLOWING:
-            raise ToolFailed("rejected by the user")
+            raise Rejected("rejected by the user")
 
     async def _unless_cancelled(self, request: Coroutine[Any, Any, T]) -> T:
         """The client's answer, unless the prompt is cancelled first: then the request is abandoned."""

@@ -133,9 +133,9 @@ class LfgApp(App[int]):
             await self._finish(EXIT_DECLINED)
 
     async def on_unmount(self) -> None:
-        """However the app ends, no ticket keeps streaming and every connection is closed."""
-        for session in reversed(self.sessions):
-            await session.shutdown()
+        """However the app ends, no ticket keeps streaming and every connection is closed; the
+        sessions end at once, since each may wait seconds for its agents to exit."""
+        await asyncio.gather(*(session.shutdown() for session in reversed(self.sessions)))
         await self.services.providers.aclose()
         self.gc_pacer.stopped()
 

@@ -19,6 +19,7 @@ from textual.widgets import Collapsible, Static
 
 from lfgtui.events import (
     AgentDetails,
+    AgentProgress,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
@@ -34,6 +35,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    Stalled,
     Status,
     TextDelta,
     ToolCallReady,
@@ -112,6 +114,10 @@ class TicketPane(Vertical, can_focus=True):
         """The frame that last drew the header, gauges and notice."""
         self.approval: ApprovalAsked | None = None
         """The call waiting for a person's answer, as the run asked it."""
+        self.progress = ""
+        """A coding agent's latest note on what it is doing (its session's title), shown while it works."""
+        self.stalled: Stalled | None = None
+        """A coding agent gone quiet mid-turn, until its next event: the person may want to act."""
         self.attention_since: float | None = None
         """When the pane started waiting for the person (an approval, a failure): `a` visits the
         longest-waiting first."""
@@ -166,12 +172,16 @@ class TicketPane(Vertical, can_focus=True):
 
     @property
     def needs_attention(self) -> bool:
-        return self.state in (PaneState.APPROVAL, PaneState.FAILED)
+        return self.state in (PaneState.APPROVAL, PaneState.FAILED) or self.stalled is not None
 
     def apply(self, event: Event, metrics: Metrics) -> None:
         """Take one event of this ticket; `metrics` is the attempt's shared reducer."""
         self.metrics = metrics
         self.dirty = True
+        if self.stalled is not None and not isinstance(event, DiffUpdated):  # lfg's own measure
+            self.stalled = None
+            self.lines_stale = True
+            self._attend(event.t)
         match event:
             case TextDelta(text=text):
                 self.body.append(inert(text))
@@ -219,6 +229,10 @@ class TicketPane(Vertical, can_focus=True):
                 self.approval = event
                 self.state = PaneState.APPROVAL
                 self.tools.set_state(call_id, ToolState.WAITING)
+            case Stalled():
+                self.stalled = event
+            case AgentProgress(title=title):
+                self.progress = inert(title)
             case ApprovalAnswered(call_id=call_id, message=message):
                 self._answered(call_id)
                 self.status_note = inert(message)
@@ -272,6 +286,7 @@ class TicketPane(Vertical, can_focus=True):
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
+        self.progress = ""
 
     def _answered(self, call_id: str) -> None:
         if self.approval is None or self.approval.call_id != call_id:
@@ -385,6 +400,11 @@ class TicketPane(Vertical, can_focus=True):
             count = f"{retry.retry}/{retry.max_retries}"
             waiting = self.palette.waiting
             return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", waiting)
+        if self.stalled is not None:
+            stalled = self.stalled
+            idle = stalled.idle_s + max(0.0, now - stalled.t)
+            left = f"fails at {stalled.limit_s:g} s (idle_timeout_s), {self._key('pane.cancel')}: cancel"
+            return Text(f"stalled for {idle:.0f} s: no update from the agent; {left}", self.palette.attention)
         if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
             until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
             left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
@@ -396,6 +416,8 @@ class TicketPane(Vertical, can_focus=True):
             return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
+        if self.running and self.progress:
+            return Text(f"▸ {self.progress}", "dim")
         return ""
 
 

@@ -406,6 +406,23 @@ ELSEWHERE = {
         "tests/acp/test_context.py::test_each_attempt_costs_its_share_of_the_sessions_cumulative_cost",
         "tests/acp/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
     ],
+    "you quit lfg (or leave a run) while several coding agents are kept for follow-ups, each slow to exit": [
+        "tests/acp/test_stalls.py::test_quitting_stops_the_kept_agents_all_at_once",
+    ],
+    "a coding agent's run is resumed (`lfg resume`) after follow-ups it answered live in the same "
+    "agent session": [
+        "tests/acp/test_stalls.py::test_resume_after_a_live_follow_up_loads_the_latest_agent_session",
+    ],
+    "your no to a coding agent's permission request ends its turn (Codex answers `cancelled` when you "
+    'pick "tell Codex what to do differently")': [
+        "tests/acp/test_stalls.py::test_a_no_that_ends_the_agents_turn_completes_it_for_a_follow_up",
+        "tests/acp/test_stalls.py::test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to_do",
+    ],
+    "a coding agent sends nothing mid-turn while no approval waits for you (Codex retrying a dead network)": [
+        "tests/acp/test_stalls.py::test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_text",
+        "tests/acp/test_stalls.py::test_waiting_for_the_person_is_not_a_stall",
+        "tests/acp/test_stalls.py::test_a_stalled_agent_is_waiting_for_you_until_it_times_out",
+    ],
     "a coding agent's messages follow one another with nothing between them (text before a tool call "
     "and text after it, an answer on each side of its thinking, a new `messageId`)": [
         "tests/acp/test_text_gauges.py::test_messages_on_both_sides_of_a_tool_call_are_separate_blocks",
