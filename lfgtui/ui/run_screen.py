@@ -368,7 +368,7 @@ class RunScreen(Screen[None]):
         for mounting in [*mounts, *self._show_window()]:
             await mounting
         if pane.view is not None:
-            pane.view.focus()
+            self.set_focus(pane.view)  # at once: the next key (typed ahead) moves on from this pane
 
     def scroll_rows(self, rows: int) -> None:
         """Move the window `rows` rows down (up if negative), within the grid."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.events import Key
+
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState, PaneView
@@ -103,4 +105,18 @@ async def test_a_run_of_3000_tickets_counts_them_as_they_change_and_streams_in_v
         assert first.on_screen
         await until(pilot, lambda: first.shown.body.source == first.body.source)
         assert_bounded(app)
+        await pilot.press("q", "y")
+
+
+async def test_keys_typed_ahead_move_the_focus_through_the_window_one_pane_each(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    app = make_app(sim, tickets(tmp_path, many_tickets(12)))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.session.screen
+        assert screen.focused_pane is app.session.panes["t0000"]
+        for _ in range(SHOWN + 1):  # a burst, as a terminal delivers keys typed ahead of the screen
+            app.post_message(Key("tab", None))
+        await until(pilot, lambda: screen.focused_pane is app.session.panes[f"t{SHOWN + 1:04d}"])
+        assert screen.window == "panes 4\u20139 of 12"
         await pilot.press("q", "y")
