@@ -268,8 +268,10 @@ class RunScreen(Screen[None]):
 
     @property
     def views(self) -> list[PaneView]:
-        """The panes' widgets the grid holds: those in the window."""
-        return [child for child in self.grid.children if isinstance(child, PaneView)]
+        """The panes' widgets the grid holds: those in the window (not those dropped from it whose
+        removal is still under way)."""
+        children = self.grid.children
+        return [child for child in children if isinstance(child, PaneView) and child.pane.view is child]
 
     @property
     def window(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.events import Key
+from textual.events import Key, MouseScrollDown, MouseScrollUp
 
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
@@ -119,4 +119,19 @@ async def test_keys_typed_ahead_move_the_focus_through_the_window_one_pane_each(
             app.post_message(Key("tab", None))
         await until(pilot, lambda: screen.focused_pane is app.session.panes[f"t{SHOWN + 1:04d}"])
         assert screen.window == "panes 4\u20139 of 12"
+        app.post_message(wheel(MouseScrollDown))
+        await until(pilot, lambda: screen.window == "panes 7\u201312 of 12")
+        await until(pilot, lambda: app.session.panes["t0011"].on_screen)
+        assert app.session.panes["t0005"].view is None, "scrolled away: its widgets are gone"
+        for _ in range(3):
+            app.post_message(wheel(MouseScrollUp))
+        await until(pilot, lambda: screen.window == "panes 1\u20136 of 12")
+        await until(pilot, lambda: len(screen.query(PaneView)) == SHOWN)  # the others' removal done
+        assert_bounded(app)
         await pilot.press("q", "y")
+
+
+def wheel(kind: type[MouseScrollDown | MouseScrollUp]) -> MouseScrollDown | MouseScrollUp:
+    """The mouse wheel turned once over the first pane's header, as the terminal reports it."""
+    down = 1 if kind is MouseScrollDown else -1
+    return kind(None, x=10, y=2, delta_x=0, delta_y=down, button=0, shift=False, meta=False, ctrl=False)
