@@ -495,10 +495,14 @@ class RunScreen(Screen[None]):
 
     async def action_attention(self) -> None:
         """Go to the pane that has waited longest for the person; pressed again, the next one."""
-        waiting = sorted(
-            (pane for pane in self.panes if pane.needs_attention),
-            key=lambda pane: (pane.attention_since or 0.0, self.panes.index(pane)),
-        )
+        waiting = [
+            pane
+            for _, _, pane in sorted(
+                (pane.attention_since or 0.0, number, pane)
+                for number, pane in enumerate(self.panes)
+                if pane.needs_attention
+            )
+        ]
         if not waiting:
             self.notify("No pane needs attention.", timeout=2)
             return
