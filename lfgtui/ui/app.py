@@ -57,7 +57,6 @@ class FrameWork:
 
     examined: int = 0
     """Panes looked at to see whether they need drawing (those in the grid's window)."""
-    drawn: int = 0
 
 
 class LfgApp(App[int]):
@@ -170,7 +169,6 @@ class LfgApp(App[int]):
         deadline = time.perf_counter() + FRAME_BUDGET_S
         for pane in due:
             pane.render_frame(now, self.frames)
-            self.frame_work.drawn += 1
             if time.perf_counter() > deadline:
                 break
         session.show_summary(now, self.frames)
