@@ -125,8 +125,10 @@ async def test_the_tui_prices_a_bad_count_as_an_estimate(sim: SimServer, tmp_pat
     )
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: {pane(app, t).state for t in ("ok", "bad")} == {PaneState.COMPLETED})
+        ended = app.frames
+        await until(pilot, lambda: app.frames > ended + 1)  # both gauges drawn again, as finished
         bad, ok = pane(app, "bad"), pane(app, "ok")
-        await until(pilot, lambda: "~$" in str(bad.gauges.text) and "$" in str(ok.gauges.text))
+        assert "~$" in str(bad.gauges.text) and "$" in str(ok.gauges.text)
         assert "~$" not in str(ok.gauges.text), "the healthy ticket's cost is its reported tokens'"
     said = [e.message for e in events if isinstance(e, Status) and e.ticket == "bad"]
     assert any(s.startswith("ignored the provider's usage.completion_tokens = ") for s in said), said
