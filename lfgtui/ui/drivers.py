@@ -7,7 +7,7 @@ write blocks the event loop for good (no signal is handled, the run's lock is ne
 input thread spins on the end of file; the browser driver's app keeps running with no one to see it.
 
 These drivers drop all output once a write has failed, stop reading, and tell the app once, from
-whichever thread noticed, through `terminal_lost`; the app then ends the run as a hangup would.
+whichever thread noticed, with a `TerminalLost` message; the app then ends the run as a hangup would.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from textual.drivers.web_driver import WebDriver
 from textual.message import Message
 
 HANGUP_POLL_S = 0.5
-"""How often the watcher thread looks for a hangup it may have missed while it was told to stop."""
+"""How often the watcher thread, waiting for a hangup, looks whether it was told to stop."""
 
 
 class TerminalLost(Message):

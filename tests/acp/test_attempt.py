@@ -481,7 +481,7 @@ async def test_a_session_that_cannot_be_loaded_falls_back_to_the_conversation_in
     assert not of(events, SessionOpened)[0].loaded
 
 
-ASKS_FOR_A_TERMINAL = """
+ONE_SESSION_AGENT = """
 import asyncio, sys
 import acp
 from acp import schema
@@ -495,7 +495,12 @@ class Agent:
 
     async def new_session(self, cwd, **kw):
         return schema.NewSessionResponse(session_id="s1")
+"""
+"""The start of a tiny ACP agent script with one session: each test adds its `prompt` and runs it."""
 
+ASKS_FOR_A_TERMINAL = (
+    ONE_SESSION_AGENT
+    + """
     async def prompt(self, session_id, prompt, **kw):
         for cwd in ("/", None):
             try:
@@ -508,6 +513,7 @@ class Agent:
 
 asyncio.run(acp.run_agent(Agent()))
 """
+)
 
 
 async def test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_the_reason(
@@ -530,21 +536,9 @@ async def test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_th
     ]
 
 
-ASKS_THEN_RUNS = """
-import asyncio
-import acp
-from acp import schema
-
-class Agent:
-    def on_connect(self, conn):
-        self.conn = conn
-
-    async def initialize(self, protocol_version, **kw):
-        return schema.InitializeResponse(protocol_version=acp.PROTOCOL_VERSION)
-
-    async def new_session(self, cwd, **kw):
-        return schema.NewSessionResponse(session_id="s1")
-
+ASKS_THEN_RUNS = (
+    ONE_SESSION_AGENT
+    + """
     async def prompt(self, session_id, prompt, **kw):
         command = {"command": ["touch", "ran file"]}
         await self.conn.session_update(
@@ -565,6 +559,7 @@ class Agent:
 
 asyncio.run(acp.run_agent(Agent()))
 """
+)
 
 
 async def test_a_command_approved_in_the_agents_own_request_is_not_asked_again(
