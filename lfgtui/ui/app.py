@@ -15,6 +15,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -46,6 +47,15 @@ EXIT_SIGTERM = 143
 EXIT_SIGHUP = 129
 EXIT_DECLINED = 2
 """The person said no to the question asked at start: nothing ran."""
+
+
+@dataclass
+class FrameWork:
+    """What the frame clock has done, so tests and benchmarks can see that a frame's work follows
+    the panes in view, not the number of tickets."""
+
+    examined: int = 0
+    """Panes looked at to see whether they need drawing (those in the grid's window)."""
 
 
 class LfgApp(App[int]):
@@ -84,6 +94,7 @@ class LfgApp(App[int]):
         self.served: str | None = None
         """How to watch this run from elsewhere (`lfg run --serve`): said at start, long enough to copy."""
         self.frames = 0
+        self.frame_work = FrameWork()
         self.gc_pacer = GcPacer()
 
     def get_driver_class(self) -> type[Driver]:
@@ -149,7 +160,9 @@ class LfgApp(App[int]):
         now = self.clock()
         self.frames += 1
         session = self.session
-        due = [p for p in session.screen.panes if p.needs_frame and p.display and p.is_on_screen]
+        views = session.screen.views
+        self.frame_work.examined += len(views)
+        due = [view.pane for view in views if view.pane.needs_frame and view.pane.on_screen]
         due.sort(key=lambda pane: pane.drawn_frame)
         deadline = time.perf_counter() + FRAME_BUDGET_S
         for pane in due:
@@ -159,7 +172,7 @@ class LfgApp(App[int]):
         session.show_summary(now, self.frames)
 
     def _pace_gc(self) -> None:
-        self.gc_pacer.tick(any(pane.running for session in self.sessions for pane in session.screen.panes))
+        self.gc_pacer.tick(any(session.screen.tally.running for session in self.sessions))
 
     def on_run_screen_open_history(self) -> None:
         if self.services.history is None:
@@ -172,8 +185,7 @@ class LfgApp(App[int]):
         session = Session(self.services, recorded.as_tickets, Mode.READ_ONLY, first=False, recorded=recorded)
         await self._push(session)
         if ticket in session.panes:
-            session.panes[ticket].focus()
-            session.panes[ticket].scroll_visible(animate=False)
+            await session.screen.show_pane(session.panes[ticket])
 
     def on_run_screen_rerun(self, message: RunScreen.Rerun) -> None:
         self.run_worker(self.rerun(message.ticket, message.recorded), group="rerun")

@@ -1,13 +1,18 @@
 """A ticket pane: header, streamed Markdown answer, thinking, tool log, errors and gauges.
 
-Events are applied as they arrive but only cheaply (text is appended, counters move); what they
-change on screen is drawn by `render_frame`, which the app's single frame clock calls for dirty,
-visible panes only.
+A `TicketPane` is what one ticket is doing, kept whether or not it is on screen: events are applied
+to it as they arrive, cheaply (text is appended, counters move). Its widgets, a `PaneView`, exist
+only while the run screen shows it: a run of thousands of tickets mounts the few panes in view, not
+thousands (Textual restyles and lays out every mounted widget). `render_frame`, which the app's frame
+clock calls for dirty panes in view, brings the view up to date with the pane; a view built when a
+pane scrolls into view shows everything the pane holds.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 from enum import StrEnum
 
 from rich.text import Text
@@ -52,7 +57,14 @@ from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.palette import Palette, colours
 from lfgtui.ui.plain_lines import TextLine
-from lfgtui.ui.tool_log import ToolLog, ToolState, approval_notice, approval_request, with_question
+from lfgtui.ui.tool_log import (
+    ToolCalls,
+    ToolLog,
+    ToolState,
+    approval_notice,
+    approval_request,
+    with_question,
+)
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 NOTICE_LINES = 3
@@ -81,13 +93,134 @@ GLYPHS = {PaneState.WAITING: "·", PaneState.QUEUED: "…", PaneState.APPROVAL: 
 }
 
 
-class TicketPane(Vertical, can_focus=True):
-    """Everything one ticket is doing, for its latest attempt."""
+UNDER_WAY = frozenset({PaneState.WAITING, PaneState.QUEUED, PaneState.RUNNING, PaneState.APPROVAL})
+RUNNING = frozenset({PaneState.RUNNING, PaneState.APPROVAL, PaneState.QUEUED})
 
-    def __init__(self, ticket: Ticket) -> None:
-        super().__init__(classes="pane")  # no id: a ticket id may hold "." or "@", which ids may not
+
+class Streamed:
+    """Text that arrives in pieces (an answer, its reasoning), kept whole for whichever view shows it.
+
+    A view remembers how many characters it has taken and takes only the rest (`tail`), so a token
+    costs the same however long the text is. `ends` are the lengths at which an attempt ended (its
+    Markdown closed there); `clears` counts how often it started afresh (a retry)."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self.length = 0
+        self.ends: list[int] = []
+        self.clears = 0
+
+    @property
+    def source(self) -> str:
+        """All of the text since the last `clear()`."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def append(self, text: str) -> None:
+        if text:
+            self._parts.append(text)
+            self.length += len(text)
+
+    def finish(self) -> None:
+        self.ends.append(self.length)
+
+    def clear(self) -> None:
+        self._parts.clear()
+        self.length = 0
+        self.ends.clear()
+        self.clears += 1
+
+    def tail(self, start: int) -> str:
+        """The text from character `start` on, joining only the pieces it spans."""
+        need = self.length - start
+        if need <= 0:
+            return ""
+        pieces: list[str] = []
+        got = 0
+        for part in reversed(self._parts):
+            pieces.append(part)
+            got += len(part)
+            if got >= need:
+                break
+        text = "".join(reversed(pieces))
+        return text[len(text) - need :]
+
+    def endswith(self, suffix: str) -> bool:
+        return self.length >= len(suffix) and self.tail(self.length - len(suffix)) == suffix
+
+
+@dataclass
+class Reader:
+    """How much of a `Streamed` one view's `LiveMarkdown` has taken."""
+
+    clears: int
+    taken: int = 0
+    ends: int = 0
+
+    def take(self, text: Streamed, into: LiveMarkdown) -> None:
+        """Hand `into` what it has not taken yet, closing the Markdown where an attempt ended."""
+        if self.clears != text.clears:
+            into.clear()
+            self.clears, self.taken, self.ends = text.clears, 0, 0
+        for end in text.ends[self.ends :]:
+            into.append(text.tail(self.taken)[: end - self.taken])
+            self.taken = end
+            into.finish()
+        self.ends = len(text.ends)
+        if self.taken < text.length:
+            into.append(text.tail(self.taken))
+            self.taken = text.length
+
+
+class Tally:
+    """A run screen's panes counted by state as their states change, so that the summary bar, the
+    GC pacer never walk thousands of panes: `running` holds the panes under way (streaming, waiting
+    for approval or queued for their provider), in the order they started; `stalled` the panes whose
+    coding agent has gone quiet mid-turn."""
+
+    def __init__(self) -> None:
+        self.panes: list[TicketPane] = []
+        self.counts: Counter[PaneState] = Counter()
+        self.running: dict[TicketPane, None] = {}
+        self.stalled: dict[TicketPane, None] = {}
+
+    def add(self, pane: TicketPane) -> None:
+        self.panes.append(pane)
+        self.counts[pane.state] += 1
+
+    def moved(self, pane: TicketPane, old: PaneState, new: PaneState) -> None:
+        self.counts[old] -= 1
+        self.counts[new] += 1
+        if new in RUNNING:
+            self.running[pane] = None
+        else:
+            self.running.pop(pane, None)
+
+    @property
+    def finished(self) -> bool:
+        """Every pane has ended (or never will run)."""
+        return not any(self.counts[state] for state in UNDER_WAY)
+
+    @property
+    def waiting(self) -> int:
+        """Panes that wait for the person: an approval, a failure or a stalled agent."""
+        asking = (PaneState.APPROVAL, PaneState.FAILED)
+        stalled = sum(1 for pane in self.stalled if pane.state not in asking)
+        return self.counts[PaneState.APPROVAL] + self.counts[PaneState.FAILED] + stalled
+
+    def last_end(self, default: float) -> float:
+        """When the last attempt ended (asked once, when every pane has ended)."""
+        return max((p.ended_at for p in self.panes if p.ended_at is not None), default=default)
+
+
+class TicketPane:
+    """Everything one ticket is doing, for its latest attempt; `view` is its widgets while on screen."""
+
+    def __init__(self, ticket: Ticket, tally: Tally) -> None:
         self.ticket = ticket
-        self.state = PaneState.WAITING
+        self.tally = tally
+        self._state = PaneState.WAITING
         self.attempt = 0
         self.provider = ticket.provider
         self.model = ticket.model
@@ -116,63 +249,96 @@ class TicketPane(Vertical, can_focus=True):
         """The call waiting for a person's answer, as the run asked it."""
         self.progress = ""
         """A coding agent's latest note on what it is doing (its session's title), shown while it works."""
-        self.stalled: Stalled | None = None
-        """A coding agent gone quiet mid-turn, until its next event: the person may want to act."""
+        self._stalled: Stalled | None = None
         self.attention_since: float | None = None
         """When the pane started waiting for the person (an approval, a failure): `a` visits the
         longest-waiting first."""
         self.earlier_shown = False
         """The output on show is an earlier attempt's: it stays under a follow-up, and goes when the
         new attempt asks afresh."""
-        self._shown: dict[str, Text | str] = {}
-        self.header = TextLine(id="header", classes="pane-header")
-        self.body = LiveMarkdown(classes="pane-body")
-        self.reasoning = LiveMarkdown(classes="pane-reasoning")
-        self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
-        self.tools = ToolLog()
-        self.plan = Static(id="plan", classes="pane-plan")
-        self.agent = AgentDetail()
-        self.notice = Static(id="notice", classes="pane-notice")
-        self.gauges = TextLine(id="gauges", classes="pane-gauges")
+        self.body = Streamed()
+        self.reasoning = Streamed()
+        self.tools = ToolCalls()
+        self.plan_steps: tuple[PlanStep, ...] = ()
+        self.agent_details: AgentDetails | None = None
+        """What a coding agent offers (mode, settings, commands), as it last said."""
+        self.thinking_collapsed = True
+        self.view: PaneView | None = None
+        tally.add(self)
 
-    def compose(self) -> ComposeResult:
-        yield self.header
-        yield self.thinking
-        yield self.body
-        yield self.plan
-        yield self.agent
-        yield self.tools
-        yield self.notice
-        yield self.gauges
+    @property
+    def state(self) -> PaneState:
+        return self._state
 
-    def on_mount(self) -> None:
-        self.thinking.display = False
-        self.tools.display = False
-        self.plan.display = False
-        self.agent.display = False
-        self.notice.display = False
+    @state.setter
+    def state(self, state: PaneState) -> None:
+        if state is not self._state:
+            self.tally.moved(self, self._state, state)
+            self._state = state
 
-    def on_resize(self, event: Resize) -> None:
-        """The gauges are laid out for the pane's width: draw them again at the new one."""
-        self.dirty = self.lines_stale = True
+    @property
+    def stalled(self) -> Stalled | None:
+        """A coding agent gone quiet mid-turn, until its next event: the person may want to act."""
+        return self._stalled
+
+    @stalled.setter
+    def stalled(self, stalled: Stalled | None) -> None:
+        self._stalled = stalled
+        if stalled is None:
+            self.tally.stalled.pop(self, None)
+        else:
+            self.tally.stalled[self] = None
+
+    @property
+    def shown(self) -> PaneView:
+        """The widgets showing this pane: only a pane the run screen shows has them."""
+        assert self.view is not None, f"pane {self.ticket.id} is not on screen"
+        return self.view
+
+    @property
+    def header(self) -> TextLine:
+        return self.shown.header
+
+    @property
+    def gauges(self) -> TextLine:
+        return self.shown.gauges
+
+    @property
+    def notice(self) -> Static:
+        return self.shown.notice
+
+    @property
+    def plan(self) -> Static:
+        return self.shown.plan
+
+    @property
+    def agent(self) -> AgentDetail:
+        return self.shown.agent
+
+    @property
+    def on_screen(self) -> bool:
+        """Whether its view is mounted, displayed and within the screen's region."""
+        view = self.view
+        return view is not None and view.display and view.is_on_screen
 
     @property
     def running(self) -> bool:
         """The attempt is under way: streaming, waiting for approval, or queued for its provider."""
-        return self.state in (PaneState.RUNNING, PaneState.APPROVAL, PaneState.QUEUED)
+        return self._state in RUNNING
 
     @property
     def needs_frame(self) -> bool:
         """Something to draw: a new event, or a body still re-laying itself out after a resize."""
-        return self.dirty or self.body.dirty or self.reasoning.dirty
+        view = self.view
+        return self.dirty or (view is not None and (view.body.dirty or view.reasoning.dirty))
 
     @property
     def finished(self) -> bool:
-        return self.state not in (PaneState.WAITING, PaneState.QUEUED, PaneState.RUNNING, PaneState.APPROVAL)
+        return self._state not in UNDER_WAY
 
     @property
     def needs_attention(self) -> bool:
-        return self.state in (PaneState.APPROVAL, PaneState.FAILED) or self.stalled is not None
+        return self._state in (PaneState.APPROVAL, PaneState.FAILED) or self._stalled is not None
 
     def apply(self, event: Event, metrics: Metrics) -> None:
         """Take one event of this ticket; `metrics` is the attempt's shared reducer."""
@@ -188,13 +354,12 @@ class TicketPane(Vertical, can_focus=True):
                 return
             case ReasoningDelta(text=text):
                 self.reasoning.append(inert(text))
-                self.thinking.display = True
                 return
             case RequestSent():
                 self.retrying = self.queued = None
                 if self.state is PaneState.QUEUED:
                     self.state = PaneState.RUNNING
-                if self.body.source and not self.body.source.endswith("\n\n"):
+                if self.body.length and not self.body.endswith("\n\n"):
                     self.body.append("\n\n")
             case AttemptStarted(attempt=attempt, provider=provider, model=model, t=t):
                 self._new_attempt(attempt, provider, model, t)
@@ -221,10 +386,9 @@ class TicketPane(Vertical, can_focus=True):
                 self.branch = branch
                 self.status_note = inert(message)
             case AgentDetails():
-                self.agent.show(event)
+                self.agent_details = event
             case PlanUpdated(steps=steps):
-                self.plan.update(plan_text(steps))
-                self.plan.display = bool(steps)
+                self.plan_steps = steps
             case ApprovalAsked(call_id=call_id):
                 self.approval = event
                 self.state = PaneState.APPROVAL
@@ -256,7 +420,6 @@ class TicketPane(Vertical, can_focus=True):
             self.attention_since = None
         elif self.attention_since is None:
             self.attention_since = t
-        self.set_class(self.needs_attention, "-attention")
 
     def _asked(self, prompt: str, continues: int | None) -> None:
         """A follow-up is quoted under the output it continues; a fresh prompt clears an earlier
@@ -275,9 +438,8 @@ class TicketPane(Vertical, can_focus=True):
         self.body.clear()
         self.reasoning.clear()
         self.tools.clear()
-        self.thinking.display = False
-        self.plan.display = False
-        self.agent.clear()
+        self.plan_steps = ()
+        self.agent_details = None
         self.agent_log = None
 
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
@@ -300,28 +462,32 @@ class TicketPane(Vertical, can_focus=True):
         """The pending approval as the notice shows it, and whether that is all of it (None: none)."""
         if self.approval is None:
             return None
+        view = self.shown
         call = self.approval
         yes, no = self._key("pane.approve"), self._key("pane.deny")
         attention = self.palette.attention
         question = with_question(approval_request(call.name, call.arguments, attention), yes, no, attention)
-        width = self.notice.content_region.width or self.content_region.width
+        width = view.notice.content_region.width or view.content_region.width
         if width <= 0:
             return question, False
-        lines = list(question.wrap(self.app.console, width))
+        lines = list(question.wrap(view.app.console, width))
         return approval_notice(question, lines, NOTICE_LINES, yes, no, attention)
 
     def render_frame(self, now: float, frame: int) -> None:
-        """Draw what changed since the last frame; the Markdown body repaints only its live tail.
+        """Draw what changed since the last frame into the view; the Markdown body repaints only its
+        live tail.
 
         The header, gauges and notice redraw on a state change, else a few times a second. The
         one-line header and gauges never change size, so they repaint without a layout pass; the
         notice, whose height varies, is re-laid out only when its text changes.
         """
+        view = self.shown
         self.dirty = self.running
         self.drawn_frame = frame
-        self.body.flush()
-        if self.reasoning.display and not self.thinking.collapsed:
-            self.reasoning.flush()
+        view.catch_up()
+        view.body.flush()
+        if view.reasoning.display and not view.thinking.collapsed:
+            view.reasoning.flush()
         if not self.lines_stale and frame - self.lines_frame < LINES_EVERY:
             return
         self.lines_stale = False
@@ -330,25 +496,18 @@ class TicketPane(Vertical, can_focus=True):
         end = self.ended_at if self.ended_at is not None else now
         elapsed = None if self.started_at is None else end - self.started_at
         header = self._header(now)
-        if self._changed("header", header):
-            self.header.update(header)
-        width, running = self.gauges.size.width, self.running
+        if view.changed("header", header):
+            view.header.update(header)
+        width, running = view.gauges.size.width, self.running
         samples = self.metrics.history.rates(end, SPARK_SAMPLES, ended=self.ended_at is not None)
         gauges = gauge_text(self.metrics, live, samples, elapsed, width, running, self.palette.running)
-        if self._changed("gauges", gauges):
-            self.gauges.update(gauges)
+        if view.changed("gauges", gauges):
+            view.gauges.update(gauges)
         notice = self._notice(now)
-        if self._changed("notice", notice):
-            self.notice.update(notice)
-            self.notice.display = bool(notice)
-            self.notice.set_class(self.state is PaneState.FAILED, "-error")
-
-    def _changed(self, line: str, content: Text | str) -> bool:
-        """Whether `line` must be redrawn to show `content` (remembered as shown)."""
-        if self._shown.get(line) == content:
-            return False
-        self._shown[line] = content
-        return True
+        if view.changed("notice", notice):
+            view.notice.update(notice)
+            view.notice.display = bool(notice)
+            view.notice.set_class(self.state is PaneState.FAILED, "-error")
 
     def _header(self, now: float) -> Text:
         spinning = self.state is PaneState.RUNNING
@@ -371,10 +530,10 @@ class TicketPane(Vertical, can_focus=True):
     def _key(self, binding: str) -> str:
         """The key of a binding of the run screen, as the user's keymap may have changed it (the first,
         if there are several), to offer in a notice."""
-        keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
+        keymap: dict[str, str] = getattr(self.shown.app, "user_keymap", {})
         if binding in keymap:
             return keymap[binding].split(",")[0]
-        keys = next(b.key for b in self.screen.BINDINGS if isinstance(b, Binding) and b.id == binding)
+        keys = next(b.key for b in self.shown.screen.BINDINGS if isinstance(b, Binding) and b.id == binding)
         return keys.split(",")[0]
 
     def _state_style(self) -> str:
@@ -388,7 +547,7 @@ class TicketPane(Vertical, can_focus=True):
 
     @property
     def palette(self) -> Palette:
-        return colours(self.app)
+        return colours(self.shown.app)
 
     def _notice(self, now: float) -> Text | str:
         shown = self.approval_shown()
@@ -419,6 +578,92 @@ class TicketPane(Vertical, can_focus=True):
         if self.running and self.progress:
             return Text(f"▸ {self.progress}", "dim")
         return ""
+
+
+class PaneView(Vertical, can_focus=True):
+    """The widgets of one `TicketPane` while the run screen shows it; built from the pane, so a pane
+    scrolled back into view shows everything it holds, and dropped when it scrolls away."""
+
+    def __init__(self, pane: TicketPane) -> None:
+        super().__init__(classes="pane")  # no id: a ticket id may hold "." or "@", which ids may not
+        self.pane = pane
+        self.header = TextLine(id="header", classes="pane-header")
+        self.body = LiveMarkdown(classes="pane-body")
+        self.reasoning = LiveMarkdown(classes="pane-reasoning")
+        self.thinking = Collapsible(
+            self.reasoning, title="thinking", collapsed=pane.thinking_collapsed, classes="thinking"
+        )
+        self.tools = ToolLog(pane.tools)
+        self.plan = Static(id="plan", classes="pane-plan")
+        self.agent = AgentDetail()
+        self.notice = Static(id="notice", classes="pane-notice")
+        self.gauges = TextLine(id="gauges", classes="pane-gauges")
+        self._shown: dict[str, object] = {}
+        self._body = Reader(pane.body.clears)
+        self._reasoning = Reader(pane.reasoning.clears)
+        pane.dirty = pane.lines_stale = True
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.thinking
+        yield self.body
+        yield self.plan
+        yield self.agent
+        yield self.tools
+        yield self.notice
+        yield self.gauges
+
+    def on_mount(self) -> None:
+        self.thinking.display = False
+        self.tools.display = False
+        self.plan.display = False
+        self.agent.display = False
+        self.notice.display = False
+
+    def on_resize(self, event: Resize) -> None:
+        """The gauges are laid out for the pane's width: draw them again at the new one."""
+        self.pane.dirty = self.pane.lines_stale = True
+
+    def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        self._folded(event.collapsible)
+
+    def on_collapsible_collapsed(self, event: Collapsible.Collapsed) -> None:
+        self._folded(event.collapsible)
+
+    def _folded(self, collapsible: Collapsible) -> None:
+        """A click (or `t`) folded or unfolded the tool log or the thinking: the pane remembers it."""
+        if collapsible is self.tools:
+            self.pane.tools.collapsed = collapsible.collapsed
+        elif collapsible is self.thinking:
+            self.pane.thinking_collapsed = collapsible.collapsed
+
+    def changed(self, line: str, content: object) -> bool:
+        """Whether `line` must be redrawn to show `content` (remembered as shown)."""
+        if self._shown.get(line) == content:
+            return False
+        self._shown[line] = content
+        return True
+
+    def catch_up(self) -> None:
+        """Take in what the pane got since the last frame: text, tool calls, the plan, attention."""
+        pane = self.pane
+        self._body.take(pane.body, self.body)
+        self._reasoning.take(pane.reasoning, self.reasoning)
+        thinking = bool(pane.reasoning.length)
+        if self.thinking.display != thinking:
+            self.thinking.display = thinking
+        self.tools.show()
+        if self.tools.collapsed != pane.tools.collapsed:
+            self.tools.collapsed = pane.tools.collapsed
+        if self.changed("plan", pane.plan_steps):
+            self.plan.update(plan_text(pane.plan_steps))
+            self.plan.display = bool(pane.plan_steps)
+        if self.changed("agent", pane.agent_details):
+            if pane.agent_details is None:
+                self.agent.clear()
+            else:
+                self.agent.show(pane.agent_details)
+        self.set_class(pane.needs_attention, "-attention")
 
 
 PLAN_STYLES = {"completed": ("✓", "dim"), "in_progress": ("▸", "bold"), "pending": ("○", "")}

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Protocol
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Container
 from textual.dom import DOMNode
-from textual.events import Resize
+from textual.events import MouseScrollDown, MouseScrollUp, Resize
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.widgets import Footer, Static
 
 from lfgtui.formats import compared
@@ -30,7 +31,7 @@ from lfgtui.tickets import Ticket
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
 from lfgtui.ui.palette import colours
-from lfgtui.ui.pane import PaneState, TicketPane
+from lfgtui.ui.pane import PaneState, PaneView, Tally, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
@@ -137,26 +138,27 @@ class SummaryBar(Static):
 
     def show(
         self,
-        panes: list[TicketPane],
+        tally: Tally,
         now: float,
         started: float,
         run_id: str,
         cost: tuple[float | None, bool],
         limits: list[str],
+        window: str = "",
     ) -> None:
-        """`limits`: a line per provider that is paused or has calls queued (ratelimit.py)."""
-        counts = {state: 0 for state in PaneState}
-        for pane in panes:
-            counts[pane.state] += 1
-        running = [p for p in panes if p.running]
-        if all(pane.finished for pane in panes):
+        """`limits`: a line per provider that is paused or has calls queued (ratelimit.py). `window`:
+        which panes the grid shows, when it cannot show them all. Costs the same for 3 or 3,000
+        tickets: the tally counts them as they change, and only running panes have a rate."""
+        counts = tally.counts
+        running = tally.running
+        if tally.finished:
             if self._ended_at is None:  # when the last attempt ended: now, unless watched afterwards
-                self._ended_at = max((p.ended_at for p in panes if p.ended_at is not None), default=now)
+                self._ended_at = tally.last_end(default=now)
         else:
             self._ended_at = None
         rate = sum(p.metrics.live_tokens_per_s(now) for p in running)
         text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
-        waiting = sum(pane.needs_attention for pane in panes)
+        waiting = tally.waiting
         palette = colours(self.app)
         if waiting:
             text.append(f"⚑ {waiting} waiting for you", f"bold reverse {palette.attention}")
@@ -180,6 +182,8 @@ class SummaryBar(Static):
             text.append(f"  {format_usd(*cost)}", "bold")
             end = now if self._ended_at is None else self._ended_at
             text.append(f"  {elapsed_text(end - started)}", "dim")
+        if window:
+            text.append(f"  {window}", "dim")
         for limit in limits:
             text.append(f"  {inert(limit)}", palette.waiting)
         text.rstrip()
@@ -245,19 +249,37 @@ class RunScreen(Screen[None]):
         self.control = control
         self.mode = mode
         self.first = first
-        self.panes = [TicketPane(ticket) for ticket in tickets]
+        self.tally = Tally()
+        self.panes = [TicketPane(ticket, self.tally) for ticket in tickets]
         self.summary = SummaryBar(id="summary", timed=mode is not Mode.READ_ONLY)
-        self.grid = VerticalScroll(*self.panes, id="grid")
+        self.grid = Container(id="grid")
+        """Holds the views of the panes in the window only: thousands of mounted panes would make
+        every focus change, layout and style pass of Textual walk all of them."""
         self.zoomed: TicketPane | None = None
+        self.columns = 1
+        self.rows_shown = 1
+        self.top_row = 0
+        """The first row of panes in the window; the mouse wheel and moving the focus move it."""
 
     def compose(self) -> ComposeResult:
         yield self.summary
         yield self.grid
         yield Footer()
 
-    def on_mount(self) -> None:
-        if self.panes:
-            self.panes[0].focus()
+    @property
+    def views(self) -> list[PaneView]:
+        """The panes' widgets the grid holds: those in the window (not those dropped from it whose
+        removal is still under way)."""
+        children = self.grid.children
+        return [child for child in children if isinstance(child, PaneView) and child.pane.view is child]
+
+    @property
+    def window(self) -> str:
+        """Which panes the grid shows, when it does not show them all."""
+        first, count = self.top_row * self.columns, self.rows_shown * self.columns
+        if self.zoomed is not None or count >= len(self.panes):
+            return ""
+        return f"panes {first + 1}\u2013{min(first + count, len(self.panes))} of {len(self.panes)}"
 
     def alert(self, attention: Attention) -> None:
         """The bell and a desktop notification (OSC 9 / 777, through tmux when inside it).
@@ -276,16 +298,22 @@ class RunScreen(Screen[None]):
             return False
         return not (action == "close" and self.first)
 
-    def on_resize(self, event: Resize) -> None:
-        self.layout_grid()
+    async def on_resize(self, event: Resize) -> None:
+        for mounting in self.layout_grid():
+            await mounting
+        if self.focused_pane is None and self.panes:
+            await self.show_pane(self.panes[self.top_row * self.columns])
 
-    def layout_grid(self) -> None:
+    def layout_grid(self) -> list[AwaitMount]:
         """A near-square grid of panes at least MIN_PANE_WIDTH wide; more columns when rows would not
-        fit the height; when even that is not enough, rows keep a minimum height and the grid scrolls."""
+        fit the height; when even that is not enough, the rows that fit at MIN_PANE_HEIGHT share the
+        height and the grid shows a window of them, moved a row at a time (`scroll_rows`).
+
+        Returns the mounting of the panes that came into the window."""
         if self.zoomed is not None:
             self.grid.styles.grid_size_columns = 1
             self.grid.styles.grid_rows = "1fr"
-            return
+            return self._show_window()
         width, height = self.size.width, max(1, self.size.height - 2)
         count = max(1, len(self.panes))
         widest = max(1, min(count, width // MIN_PANE_WIDTH))
@@ -293,35 +321,94 @@ class RunScreen(Screen[None]):
         while columns < widest and math.ceil(count / columns) * MIN_PANE_HEIGHT > height:
             columns += 1
         rows = math.ceil(count / columns)
-        row_height = height // rows
+        self.columns = columns
+        self.rows_shown = max(1, min(rows, height // MIN_PANE_HEIGHT))
+        self.top_row = max(0, min(self.top_row, rows - self.rows_shown))
         self.grid.styles.grid_size_columns = columns
-        self.grid.styles.grid_rows = str(max(row_height, MIN_PANE_HEIGHT))
+        self.grid.styles.grid_rows = str(max(height // self.rows_shown, MIN_PANE_HEIGHT))
+        return self._show_window()
+
+    def _show_window(self) -> list[AwaitMount]:
+        """Mount the views of the panes in the window, in order, and drop the others'."""
+        if self.zoomed is not None:
+            wanted = [self.zoomed]
+        else:
+            first = self.top_row * self.columns
+            wanted = self.panes[first : first + self.rows_shown * self.columns]
+        keep = set(wanted)
+        for view in self.views:
+            if view.pane not in keep:
+                view.pane.view = None
+                view.remove()
+        mounts: list[AwaitMount] = []
+        previous: PaneView | None = None
+        for pane in wanted:
+            if pane.view is None:
+                pane.view = PaneView(pane)
+                pane.view.set_class(pane is self.zoomed, "-zoom")
+                if previous is not None:
+                    mounts.append(self.grid.mount(pane.view, after=previous))
+                elif self.grid.children:
+                    mounts.append(self.grid.mount(pane.view, before=0))
+                else:
+                    mounts.append(self.grid.mount(pane.view))
+            previous = pane.view
+        return mounts
+
+    def _reveal(self, pane: TicketPane) -> None:
+        """Move the window by whole rows until it holds `pane`."""
+        row = self.panes.index(pane) // self.columns
+        if row < self.top_row:
+            self.top_row = row
+        elif row >= self.top_row + self.rows_shown:
+            self.top_row = row - self.rows_shown + 1
+
+    async def show_pane(self, pane: TicketPane) -> None:
+        """Bring `pane` into the window (zoomed, if a pane is) and focus it."""
+        mounts = self._zoom(pane) if self.zoomed not in (None, pane) else []
+        self._reveal(pane)
+        for mounting in [*mounts, *self._show_window()]:
+            await mounting
+        if pane.view is not None:
+            self.set_focus(pane.view)  # at once: the next key (typed ahead) moves on from this pane
+
+    def scroll_rows(self, rows: int) -> None:
+        """Move the window `rows` rows down (up if negative), within the grid."""
+        if self.zoomed is not None:
+            return
+        last = max(0, math.ceil(len(self.panes) / self.columns) - self.rows_shown)
+        top = max(0, min(self.top_row + rows, last))
+        if top != self.top_row:
+            self.top_row = top
+            self._show_window()
+
+    def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
+        self.scroll_rows(1)
+
+    def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
+        self.scroll_rows(-1)
 
     @property
     def focused_pane(self) -> TicketPane | None:
         node: DOMNode | None = self.focused
         while node is not None:
-            if isinstance(node, TicketPane):
-                return node
+            if isinstance(node, PaneView):
+                return node.pane
             node = node.parent
         return None
 
-    def action_focus_pane(self, step: int) -> None:
-        self._move_focus(step)
+    async def action_focus_pane(self, step: int) -> None:
+        await self._move_focus(step)
 
-    def action_focus_row(self, step: int) -> None:
-        self._move_focus(step * int(self.grid.styles.grid_size_columns or 1))
+    async def action_focus_row(self, step: int) -> None:
+        await self._move_focus(step * int(self.grid.styles.grid_size_columns or 1))
 
-    def _move_focus(self, step: int) -> None:
+    async def _move_focus(self, step: int) -> None:
         if not self.panes:
             return
         current = self.focused_pane
-        index = self.panes.index(current) if current in self.panes else -step
-        target = self.panes[(index + step) % len(self.panes)]
-        if self.zoomed is not None:
-            self._zoom(target)
-        target.focus()
-        target.scroll_visible(animate=False)
+        index = self.panes.index(current) if current is not None else self.top_row * self.columns - step
+        await self.show_pane(self.panes[(index + step) % len(self.panes)])
 
     def action_zoom(self) -> None:
         pane = self.focused_pane
@@ -329,23 +416,28 @@ class RunScreen(Screen[None]):
             return
         self._zoom(None if self.zoomed is pane else pane)
 
-    def _zoom(self, pane: TicketPane | None) -> None:
-        if self.zoomed is not None:
-            self.zoomed.remove_class("-zoom")
+    def _zoom(self, pane: TicketPane | None) -> list[AwaitMount]:
+        """Show `pane` alone (None: the grid again, its window holding the pane that was zoomed)."""
+        zoomed = self.zoomed
+        if zoomed is not None and zoomed.view is not None:
+            zoomed.view.remove_class("-zoom")
         self.zoomed = pane
         self.set_class(pane is not None, "-zoomed")
         if pane is not None:
-            pane.add_class("-zoom")
+            if pane.view is not None:
+                pane.view.add_class("-zoom")
             pane.dirty = True
-        else:
-            for other in self.panes:
-                other.dirty = True
-        self.layout_grid()
+        elif zoomed is not None:
+            self._reveal(zoomed)
+            for view in self.views:
+                view.pane.dirty = True
+        return self.layout_grid()
 
     def action_tools(self) -> None:
         pane = self.focused_pane
         if pane is not None and pane.tools.rows:
             pane.tools.collapsed = not pane.tools.collapsed
+            pane.shown.tools.collapsed = pane.tools.collapsed
 
     def action_agent_log(self) -> None:
         """A coding agent's log (its stderr) for the focused pane's attempt."""
@@ -401,32 +493,35 @@ class RunScreen(Screen[None]):
         request = approval_request(asked.name, asked.arguments, colours(self.app).attention)
         self.app.push_screen(ApprovalScreen(request), answered)
 
-    def action_attention(self) -> None:
+    async def action_attention(self) -> None:
         """Go to the pane that has waited longest for the person; pressed again, the next one."""
-        waiting = sorted(
-            (pane for pane in self.panes if pane.needs_attention),
-            key=lambda pane: (pane.attention_since or 0.0, self.panes.index(pane)),
-        )
+        waiting = [
+            pane
+            for _, _, pane in sorted(
+                (pane.attention_since or 0.0, number, pane)
+                for number, pane in enumerate(self.panes)
+                if pane.needs_attention
+            )
+        ]
         if not waiting:
             self.notify("No pane needs attention.", timeout=2)
             return
         focused = self.focused_pane
         pane = waiting[(waiting.index(focused) + 1) % len(waiting)] if focused in waiting else waiting[0]
-        if self.zoomed is not None:
-            self._zoom(pane)
-        pane.focus()
-        pane.scroll_visible(animate=False)
+        await self.show_pane(pane)
 
     def action_page(self, pages: int) -> None:
         pane = self.focused_pane
         if pane is not None:
-            scroll = pane.body.scroll_page_down if pages > 0 else pane.body.scroll_page_up
+            body = pane.shown.body
+            scroll = body.scroll_page_down if pages > 0 else body.scroll_page_up
             scroll(animate=False, force=True)
 
     def action_answer_edge(self, end: bool) -> None:
         pane = self.focused_pane
         if pane is not None:
-            edge = pane.body.scroll_end if end else pane.body.scroll_home
+            body = pane.shown.body
+            edge = body.scroll_end if end else body.scroll_home
             edge(animate=False, force=True, immediate=True)
 
     def action_cancel(self) -> None:

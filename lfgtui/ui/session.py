@@ -162,8 +162,9 @@ class Session:
         self.summary_stale = False
         self.summary_frame = frame
         limits = [] if self.run is None else self.run.limiters.summaries(now)
-        summary = self.screen.summary
-        summary.show(self.screen.panes, now, self.started, self.label, self.book.cost_usd(), limits)
+        screen = self.screen
+        cost = self.book.cost_usd()
+        screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)
 
     async def shutdown(self) -> None:
         """Stop the replay, cancel what runs, wait for the outcomes to be recorded, close the history."""

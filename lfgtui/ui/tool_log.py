@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -87,97 +88,136 @@ def output_tail(output: str) -> str:
     return f"… {hidden} earlier lines hidden …\n" + "\n".join(lines[-OUTPUT_TAIL_LINES:])
 
 
-class ToolRow(Collapsible):
-    """One tool call: name, short arguments, state and duration; expands to arguments and output."""
+@dataclass
+class ToolCall:
+    """One tool call as the pane knows it, whether or not its row is on screen."""
 
-    def __init__(self, call_id: str, name: str, arguments: dict[str, Any], started: float) -> None:
-        self.call_id = call_id
-        self.tool_name = name
-        self.arguments = arguments
-        self.started = started
-        self.state = ToolState.RUNNING
-        self.duration: float | None = None
-        self.output = ""
-        self.detail = Static(classes="tool-detail")
-        super().__init__(self.detail, title=self._heading(), collapsed=True, classes="tool-row")
-        self._show_detail("")
+    call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+    started: float
+    state: ToolState = ToolState.RUNNING
+    duration: float | None = None
+    output: str = ""
 
-    def _heading(self) -> Content:
+    def heading(self) -> Content:
         """The row's title, as literal text: a tool's name and arguments are the model's, never markup."""
         duration = "" if self.duration is None else f" · {self.duration:.1f}s"
         name = revealed(self.tool_name)
         return Content(f"{name} {short_arguments(self.arguments)} · {self.state.value}{duration}")
 
-    def _show_detail(self, output: str) -> None:
+    def detail(self) -> Text:
         body = Text(json_text(self.arguments, indent=2), "dim")
-        if output:
+        if self.output:
             body.append("\n")
-            body.append(revealed(output_tail(output)))
-        self.detail.update(body)
+            body.append(revealed(output_tail(self.output)))
+        return body
 
     def describe(self, name: str, arguments: dict[str, Any]) -> None:
         """The call as the agent now means it (a coding agent names and fills in a call after it
         announced it): the heading and the detail change, its state and output stay."""
         self.tool_name, self.arguments = name, arguments
-        self.title = self._heading()
-        self._show_detail(self.output)
-
-    def set_state(self, state: ToolState) -> None:
-        self.state = state
-        self.title = self._heading()
-        self.set_class(state in (ToolState.ERROR, ToolState.DENIED), "-failed")
-        self.set_class(state is ToolState.WAITING, "-waiting")
-
-    def finish(self, output: str, is_error: bool, ended: float) -> None:
-        self.duration = max(0.0, ended - self.started)
-        denied = is_error and output.startswith("denied:")
-        self.set_state(ToolState.DENIED if denied else ToolState.ERROR if is_error else ToolState.OK)
-        self.output = output
-        self._show_detail(output)
 
 
 TROUBLE = ((ToolState.ERROR, "failed"), (ToolState.DENIED, "denied"))
 """What a tool log's title counts apart: a call the user denied did not fail."""
 
 
-class ToolLog(Collapsible):
-    """All tool calls of the current attempt; its title counts them and flags trouble."""
+class ToolCalls:
+    """All tool calls of the current attempt, kept apart from the widgets that show them, so a pane
+    scrolled out of view (its widgets gone) keeps them and a view built later shows them all.
+
+    `changes` counts every change, so a view redraws only when it moved; `collapsed` is whether the
+    log is folded (the `t` key), kept here so a rebuilt view folds it the same way."""
 
     def __init__(self) -> None:
-        super().__init__(title="tools", collapsed=True, classes="tool-log")
-        self.rows: dict[str, ToolRow] = {}
+        self.rows: dict[str, ToolCall] = {}
+        self.collapsed = True
+        self.changes = 0
 
-    def _retitle(self) -> None:
+    @property
+    def title(self) -> str:
         states = [row.state for row in self.rows.values()]
         counts = [str(len(states))]
         counts += [f"{n} {label}" for state, label in TROUBLE if (n := states.count(state))]
         waiting = " · approval needed" if ToolState.WAITING in states else ""
-        self.title = f"tools ({', '.join(counts)}){waiting}"
-        self.display = bool(self.rows)
+        return f"tools ({', '.join(counts)}){waiting}"
 
-    def add(self, call_id: str, name: str, arguments: dict[str, Any], started: float) -> ToolRow:
-        row = ToolRow(call_id, name, arguments, started)
-        self.rows[call_id] = row
-        self.query_one(Collapsible.Contents).mount(row)
-        self._retitle()
-        return row
+    def add(self, call_id: str, name: str, arguments: dict[str, Any], started: float) -> None:
+        self.rows[call_id] = ToolCall(call_id, name, arguments, started)
+        self.changes += 1
 
     def describe(self, call_id: str, name: str, arguments: dict[str, Any]) -> None:
         if call_id in self.rows:
             self.rows[call_id].describe(name, arguments)
+            self.changes += 1
 
     def set_state(self, call_id: str, state: ToolState) -> None:
         if call_id in self.rows:
-            self.rows[call_id].set_state(state)
-            self._retitle()
+            self.rows[call_id].state = state
+            self.changes += 1
 
     def finish(self, call_id: str, output: str, is_error: bool, ended: float) -> None:
-        if call_id in self.rows:
-            self.rows[call_id].finish(output, is_error, ended)
-            self._retitle()
+        call = self.rows.get(call_id)
+        if call is None:
+            return
+        call.duration = max(0.0, ended - call.started)
+        denied = is_error and output.startswith("denied:")
+        call.state = ToolState.DENIED if denied else ToolState.ERROR if is_error else ToolState.OK
+        call.output = output
+        self.changes += 1
 
     def clear(self) -> None:
-        for row in self.rows.values():
-            row.remove()
         self.rows.clear()
-        self._retitle()
+        self.changes += 1
+
+
+class ToolRow(Collapsible):
+    """One tool call's row: name, short arguments, state and duration; expands to arguments and output."""
+
+    def __init__(self, call: ToolCall) -> None:
+        self.call_id = call.call_id
+        self.detail = Static(classes="tool-detail")
+        self._shown: tuple[ToolState, float | None, str, str, dict[str, Any]] | None = None
+        super().__init__(self.detail, title=call.heading(), collapsed=True, classes="tool-row")
+        self.show(call)
+
+    def show(self, call: ToolCall) -> None:
+        """Draw the call as it is now (nothing, if it has not changed since last drawn)."""
+        shown = (call.state, call.duration, call.output, call.tool_name, call.arguments)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.title = call.heading()
+        self.set_class(call.state in (ToolState.ERROR, ToolState.DENIED), "-failed")
+        self.set_class(call.state is ToolState.WAITING, "-waiting")
+        self.detail.update(call.detail())
+
+
+class ToolLog(Collapsible):
+    """The widgets of a pane's `ToolCalls`: its title counts them and flags trouble."""
+
+    def __init__(self, calls: ToolCalls) -> None:
+        super().__init__(title="tools", collapsed=calls.collapsed, classes="tool-log")
+        self.calls = calls
+        self.rows: dict[str, ToolRow] = {}
+        self._changes = -1
+
+    def show(self) -> None:
+        """Bring the rows up to date with the calls (once mounted: rows are mounted into it)."""
+        calls = self.calls
+        if calls.changes == self._changes:
+            return
+        self._changes = calls.changes
+        for call_id in [call_id for call_id in self.rows if call_id not in calls.rows]:
+            self.rows.pop(call_id).remove()
+        contents = self.query_one(Collapsible.Contents)
+        for call_id, call in calls.rows.items():
+            row = self.rows.get(call_id)
+            if row is None:
+                self.rows[call_id] = ToolRow(call)
+                contents.mount(self.rows[call_id])
+            else:
+                row.show(call)
+        self.title = calls.title
+        self.display = bool(calls.rows)

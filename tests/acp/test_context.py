@@ -166,7 +166,7 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
         assert "ctx " in gauges and "/200k " in gauges and "%" in gauges, gauges
         assert "$0.03 agent" in gauges, gauges
         assert h.agent.display and str(h.agent.title) == "agent: 1 command"
-        h.focus()
+        h.shown.focus()
         await pilot.press("i")
         await pilot.press(*keys("and then?"), "enter")
         await until(pilot, lambda: h.attempt == 2 and h.state.value == "completed", timeout=20)

@@ -139,7 +139,7 @@ async def test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to
     async with app.run_test(size=SIZE) as pilot:
         w = app.session.panes["w"]
         await until(pilot, lambda: w.state is PaneState.APPROVAL, timeout=20)
-        w.focus()
+        w.shown.focus()
         await pilot.press("n")
         await until(pilot, lambda: w.state is PaneState.COMPLETED, timeout=20)
         [agent] = agent_processes(tmp_path)
@@ -157,7 +157,7 @@ HELLO = '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hell
 
 async def follow_up(app: LfgApp, pilot: Pilot[None], text: str, attempt: int) -> None:
     pane = app.session.panes["h"]
-    pane.focus()
+    pane.shown.focus()
     await pilot.press("i")
     assert isinstance(app.screen, FollowUpScreen)
     await pilot.press(*keys(text), "enter")
@@ -233,7 +233,7 @@ async def test_the_agents_progress_note_shows_in_its_pane_while_it_works(tmp_pat
         pane = app.session.panes["p"]
         await until(pilot, lambda: str(pane.notice.render()) == "▸ Fix the ␛[31mwidget", timeout=20)
         assert pane.state is PaneState.RUNNING
-        pane.focus()
+        pane.shown.focus()
         await pilot.press("c")
         await until(pilot, lambda: pane.state is PaneState.CANCELLED, timeout=20)
         await until(pilot, lambda: not pane.notice.display, timeout=5)  # the note went with the work

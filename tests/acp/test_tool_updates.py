@@ -147,14 +147,16 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
         await until(
             pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
         )
-        [row] = w.tools.rows.values()
+        [call] = w.tools.rows.values()
+        assert call.state is ToolState.WAITING
+        [row] = w.shown.tools.rows.values()
         assert str(row.title).startswith('write_file notes/summary.md {"path": "notes/summary.md"')
-        assert row.state is ToolState.WAITING
         await approve(pilot, app)
         await until(pilot, lambda: w.state is PaneState.APPROVAL and len(w.tools.rows) == 3, 20)
         await approve(pilot, app)
         await until(pilot, lambda: w.state is PaneState.COMPLETED, 20)
-        titles = [str(row.title) for row in w.tools.rows.values()]
+        await until(pilot, lambda: " · ok" in str(list(w.shown.tools.rows.values())[-1].title), 5)
+        titles = [str(row.title) for row in w.shown.tools.rows.values()]
         assert titles[0].startswith("write_file notes/summary.md {") and " · ok" in titles[0]
         assert titles[2].startswith('run_command cat notes/summary.md {"command": "cat notes/summary.md"}')
     assert await no_agent_left(tmp_path)

@@ -89,7 +89,7 @@ async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
         h = app.session.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
         assert h.agent_log is not None
-        h.focus()
+        h.shown.focus()
         await pilot.press("L")
         await until(pilot, lambda: isinstance(app.screen, AgentLogScreen))
         shown = str(app.screen.query_one("#agent-log-text Static").render())
@@ -106,7 +106,7 @@ async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
         h = app.session.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
         [agent] = agent_processes(tmp_path)
-        h.focus()
+        h.shown.focus()
         await pilot.press("i")
         assert isinstance(app.screen, FollowUpScreen)
         await pilot.press(*keys("and then?"), "enter")

@@ -437,6 +437,11 @@ ELSEWHERE = {
         "tests/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
         "tests/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
     ],
+    "the TUI shows thousands of tickets (`lfg run` of a file with 3,000, `lfg attach` to a server "
+    "describing 3,000)": [
+        "tests/ui/test_many_tickets.py::test_attaching_to_a_run_of_3000_tickets_mounts_only_the_panes_in_view",
+        "tests/ui/test_many_tickets.py::test_a_run_of_3000_tickets_counts_them_as_they_change_and_streams_in_view",
+    ],
     "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
     "session": [
         "tests/acp/test_attempt.py::test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log",

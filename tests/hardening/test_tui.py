@@ -63,7 +63,7 @@ async def test_a_drop_mid_stream_keeps_the_text_and_offers_r(sim: SimServer, tmp
         await until(pilot, lambda: "r: retry" in notice(drop))
         assert "connection failed: peer closed connection" in notice(drop)
         assert len([r for r in sim.log if r.model == "fault-drop"]) == 1, "no automatic retry after a token"
-        drop.focus()
+        drop.shown.focus()
         await pilot.press("r")
         await until(pilot, lambda: drop.attempt == 2 and drop.state is PaneState.FAILED)
         assert len([r for r in sim.log if r.model == "fault-drop"]) == 2
@@ -81,17 +81,18 @@ async def test_a_resize_mid_stream_renders_every_pane_as_if_drawn_at_the_new_siz
     async with app.run_test(size=SIZE) as pilot:
         panes = [pane(app, "left"), pane(app, "right")]
         await until(pilot, lambda: all(len(p.body.source) > 200 for p in panes))
-        assert panes[0].region.y == panes[1].region.y, "side by side at 120 columns"
+        assert panes[0].shown.region.y == panes[1].shown.region.y, "side by side at 120 columns"
         await pilot.resize_terminal(70, 30)
         await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in panes), timeout=30)
         await pilot.pause()
-        assert panes[1].region.y > panes[0].region.y, "one column at 70"
+        assert panes[1].shown.region.y > panes[0].shown.region.y, "one column at 70"
         for each in panes:
             streamed = "".join(
                 e.text for e in events if isinstance(e, TextDelta) and e.ticket == each.ticket.id
             )
             assert each.body.source == streamed
-            settle(each.body)
-            width = each.body.scrollable_content_region.width
-            assert {strip.cell_length for strip in each.body.lines} == {width}
-            assert texts(each.body) == [strip.text.rstrip() for strip in whole(each.body, streamed)]
+            body = each.shown.body
+            settle(body)
+            width = body.scrollable_content_region.width
+            assert {strip.cell_length for strip in body.lines} == {width}
+            assert texts(body) == [strip.text.rstrip() for strip in whole(body, streamed)]

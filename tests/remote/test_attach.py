@@ -324,7 +324,7 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
             assert quick.state is PaneState.COMPLETED and "Hello" in quick.body.source
             assert "attached to" in str(app.session.screen.summary.render())
             assert app.session.started == attachment.offset, "elapsed counts from the run's start"
-            slow.focus()
+            slow.shown.focus()
             await pilot.press("c")
             await until(pilot, lambda: slow.finished)
             assert slow.state is PaneState.CANCELLED

@@ -128,12 +128,12 @@ async def test_zoom_shows_one_pane_and_back(sim: SimServer, tmp_path: Path) -> N
         await pilot.press("tab", "z")
         await pilot.pause()
         assert app.session.screen.zoomed is pane(app, "hi")
-        assert not pane(app, "long").display or not pane(app, "long").is_on_screen
-        assert pane(app, "hi").size.width > SIZE[0] - 6
+        assert not pane(app, "long").on_screen
+        assert pane(app, "hi").shown.size.width > SIZE[0] - 6
         await pilot.press("z")
         await pilot.pause()
         assert app.session.screen.zoomed is None
-        assert pane(app, "long").is_on_screen
+        assert pane(app, "long").on_screen
 
 
 async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path: Path) -> None:
@@ -252,7 +252,7 @@ async def test_page_keys_scroll_the_focused_answer_and_end_follows_again(
     toml = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=60,tokens_per_s=400"\n'
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
-        body = pane(app, "long").body
+        body = pane(app, "long").shown.body
         await until(pilot, lambda: body.max_scroll_y > 2 * body.size.height)
         await pilot.press("home")
         assert body.scroll_offset.y == 0

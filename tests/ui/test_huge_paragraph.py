@@ -28,7 +28,7 @@ async def test_an_8_mb_paragraph_streams_whole_and_scrolls_to_its_start(
     app = make_app(sim, huge_ticket(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         huge = pane(app, "huge")
-        body = huge.body
+        body = huge.shown.body
         await until(pilot, lambda: huge.state is PaneState.COMPLETED, timeout=30)
         last = body.size.height - 1
         await until(pilot, lambda: body.render_line(last).text.rstrip().endswith("real HTTP stream."))

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets._collapsible import CollapsibleTitle
 
-from lfgtui.ui.tool_log import ToolLog, approval_notice, approval_request, with_question
+from lfgtui.ui.tool_log import ToolCalls, ToolLog, approval_notice, approval_request, with_question
 
 
 def ask(name: str, **arguments: object) -> str:
@@ -67,16 +67,22 @@ def test_a_request_that_does_not_fit_says_how_much_is_hidden() -> None:
 
 
 class Host(App[None]):
+    def __init__(self, calls: ToolCalls) -> None:
+        super().__init__()
+        self.calls = calls
+
     def compose(self) -> ComposeResult:
-        yield ToolLog()
+        yield ToolLog(self.calls)
 
 
 async def test_a_tool_rows_title_is_literal_text_not_markup() -> None:
-    async with Host().run_test() as pilot:
-        row = pilot.app.query_one(ToolLog).add(
-            "c1", "[@click=app.quit]run[/]", {"q": "[b]x\x1b]0;t\x07"}, 0.0
-        )
+    calls = ToolCalls()
+    async with Host(calls).run_test() as pilot:
+        calls.add("c1", "[@click=app.quit]run[/]", {"q": "[b]x\x1b]0;t\x07"}, 0.0)
+        log = pilot.app.query_one(ToolLog)
+        log.show()
         await pilot.pause()
+        row = log.rows["c1"]
         label = row.query_one(CollapsibleTitle).label
         assert label.plain.startswith('[@click=app.quit]run[/] {"q": "[b]x\\u001b]0;t\\u0007"}')
         assert not label.spans, "no markup was parsed, so no action or style came from the model"
