@@ -330,7 +330,9 @@ class TicketPane:
     def needs_frame(self) -> bool:
         """Something to draw: a new event, or a body still re-laying itself out after a resize."""
         view = self.view
-        return self.dirty or (view is not None and (view.body.dirty or view.reasoning.dirty))
+        if view is None:
+            return self.dirty
+        return self.dirty or view.body.dirty or (view.reasoning.dirty and view.thinking_open)
 
     @property
     def finished(self) -> bool:
@@ -486,7 +488,7 @@ class TicketPane:
         self.drawn_frame = frame
         view.catch_up()
         view.body.flush()
-        if view.reasoning.display and not view.thinking.collapsed:
+        if view.thinking_open:
             view.reasoning.flush()
         if not self.lines_stale and frame - self.lines_frame < LINES_EVERY:
             return
@@ -630,8 +632,15 @@ class PaneView(Vertical, can_focus=True):
     def on_collapsible_collapsed(self, event: Collapsible.Collapsed) -> None:
         self._folded(event.collapsible)
 
+    @property
+    def thinking_open(self) -> bool:
+        """The thinking is on show (there is some, unfolded): only then is its text drawn."""
+        return self.thinking.display and not self.thinking.collapsed
+
     def _folded(self, collapsible: Collapsible) -> None:
-        """A click (or `t`) folded or unfolded the tool log or the thinking: the pane remembers it."""
+        """A click (or `t`) folded or unfolded the tool log or the thinking: the pane remembers it
+        (and draws an unfolded thinking's text on the next frame)."""
+        self.pane.dirty = True
         if collapsible is self.tools:
             self.pane.tools.collapsed = collapsible.collapsed
         elif collapsible is self.thinking:

@@ -69,6 +69,22 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app"
 
 
+async def test_a_finished_pane_costs_no_frame_and_its_thinking_shows_when_unfolded(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "r"\nprompt = "x"\nmodel = "reasoning"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        r = pane(app, "r")
+        await until(pilot, lambda: r.state is PaneState.COMPLETED)
+        await until(pilot, lambda: not r.needs_frame)  # the folded thinking waits, undrawn, for a look
+        view = r.shown
+        assert view.thinking.display and view.thinking.collapsed
+        view.thinking.collapsed = False
+        await until(pilot, lambda: any(strip.text.strip() for strip in view.reasoning.lines))
+        drawn = " ".join(strip.text.strip() for strip in view.reasoning.lines)
+        assert drawn.split() == r.reasoning.source.split()
+
+
 async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path) -> None:
     toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(4))
     app = make_app(sim, tickets(tmp_path, toml))
