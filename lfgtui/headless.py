@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from lfgtui.events import (
     AgentDetails,
+    AgentProgress,
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
@@ -27,6 +28,7 @@ from lfgtui.events import (
     PromptSent,
     ReasoningDelta,
     RequestSent,
+    Stalled,
     Status,
     TextDelta,
     ToolCallReady,
@@ -147,6 +149,10 @@ class JsonLines:
                 offered = [{"name": c.name, "description": c.description} for c in commands]
                 options = {setting.name: setting.value for setting in settings}
                 return {"type": "agent", "mode": mode, "settings": options, "commands": offered}
+            case Stalled(idle_s=idle_s, limit_s=limit_s, message=message):
+                return {"type": "stalled", "idle_s": round(idle_s, 1), "limit_s": limit_s, "message": message}
+            case AgentProgress(title=title, message=message):
+                return {"type": "agent_progress", "title": title, "message": message}
             case Status(message=message):
                 return {"type": "status", "message": message}
             case Usage(input_tokens=input_tokens, output_tokens=output_tokens):

@@ -3,12 +3,14 @@ panes), and its conversation as provider messages (to continue it)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from lfgtui.events import (
     AgentCommand,
     AgentDetails,
+    AgentProgress,
     AgentSetting,
     AgentStarted,
     ApprovalAnswered,
@@ -29,6 +31,7 @@ from lfgtui.events import (
     RequestSent,
     Retrying,
     SessionOpened,
+    Stalled,
     Status,
     TextDelta,
     ToolCallArgsDelta,
@@ -175,12 +178,27 @@ def agent_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | Non
     }
 
 
+def _seconds(value: Any) -> bool:
+    """A finite, non-negative number of seconds (an imported file's may be anything)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
+
+
+def _agent_state(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
+    """A coding agent's stall or progress note as its event type and fields, or None."""
+    stalled, progress = info.get("stalled"), info.get("progress")
+    if isinstance(stalled, list) and len(stalled) == 2 and all(_seconds(value) for value in stalled):
+        return Stalled, {"idle_s": float(stalled[0]), "limit_s": float(stalled[1])}
+    return (AgentProgress, {"title": progress}) if isinstance(progress, str) else None
+
+
 def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    """A status that carries facts (a coding agent's start, session or plan; a ticket's worktree; an
-    approval asked or answered) as its event type and fields, or None when the part is not one (or is
-    damaged): then it comes back as a plain status."""
+    """A status that carries facts (a coding agent's start, session, plan, stall or progress; a
+    ticket's worktree; an approval asked or answered) as its event type and fields, or None when the
+    part is not one (or is damaged): then it comes back as a plain status."""
     if (approval := _approval(info)) is not None:
         return approval
+    if (state := _agent_state(info)) is not None:
+        return state
     log, session, plan = info.get("agent_log"), info.get("acp_session"), info.get("plan")
     worktree = [info.get(key) for key in ("worktree", "branch", "base")]
     if all(isinstance(value, str) for value in worktree):

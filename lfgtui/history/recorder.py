@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from lfgtui import __version__
 from lfgtui.events import (
     AgentDetails,
+    AgentProgress,
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
@@ -36,6 +37,7 @@ from lfgtui.events import (
     RequestSent,
     Retrying,
     SessionOpened,
+    Stalled,
     Status,
     TextDelta,
     ToolCallArgsDelta,
@@ -338,6 +340,12 @@ class Recorder:
                 pending.seal(attempt)
                 answer = {"answered": call_id, "allowed": allowed, "by": by}
                 pending.note(attempt, event, message, json.dumps(answer))
+            case Stalled(message=message, idle_s=idle_s, limit_s=limit_s):
+                pending.seal(attempt)
+                pending.note(attempt, event, message, json.dumps({"stalled": [idle_s, limit_s]}))
+            case AgentProgress(message=message, title=title):
+                pending.seal(attempt)
+                pending.note(attempt, event, message, json.dumps({"progress": title}))
             case Status(message=message):
                 pending.seal(attempt)
                 pending.note(attempt, event, message, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,10 +14,19 @@ import pytest
 from textual.pilot import Pilot
 
 from lfgtui.config import Config
-from lfgtui.events import AttemptEnded, ErrorKind, Outcome, SessionOpened, Stalled, ToolCallReady
+from lfgtui.events import (
+    AgentProgress,
+    AttemptEnded,
+    ErrorKind,
+    Outcome,
+    SessionOpened,
+    Stalled,
+    ToolCallReady,
+)
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
+from lfgtui.resume import RecordedRun, ReplayClock
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
@@ -59,9 +69,51 @@ def test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_t
         "the agent sent nothing for 1.5 s while its turn was under way (idle_timeout_s)"
     )
     assert text(events, "quiet") == "These first words arrive and", "what arrived is kept"
-    notes = [e["message"] for e in events if e["type"] == "status"]
-    [stalled] = [note for note in notes if note.startswith("stalled: ")]
-    assert "it fails at 1.5 s (idle_timeout_s)" in stalled
+    [stalled] = of(events, "quiet", "stalled")
+    assert stalled["limit_s"] == 1.5 and 0.75 <= stalled["idle_s"] < 1.5
+    assert stalled["message"].startswith("stalled: no update from the agent for ")
+    assert "it fails at 1.5 s (idle_timeout_s)" in stalled["message"]
+    assert not [e for e in of(events, "quiet", "status") if e["message"].startswith("stalled")]
+
+
+def record_a_stall(lfg: Lfg) -> tuple[list[dict[str, object]], RecordedRun]:
+    """`lfg run --json` of an agent that names its work, then goes quiet past its idle limit; its
+    NDJSON and the run as the history recorded it."""
+    command = codex_like("--progress", "Fix the widget")
+    lfg.config.write_text(f"[providers.sim-acp]\nidle_timeout_s = 1.5\ncommand = {json.dumps(command)}\n")
+    db = lfg.home / "h.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(STALLING), "--db", str(db))
+    assert code == 1, stderr
+    with sqlite3.connect(db) as conn:
+        [(run_id,)] = conn.execute("SELECT id FROM runs").fetchall()
+    return events, load_recorded(db, run_id)
+
+
+def test_a_stall_and_a_progress_note_are_recorded_as_what_they_are(lfg: Lfg) -> None:
+    """NDJSON and the history keep both typed, so a replay shows them as the live run did."""
+    events, recorded = record_a_stall(lfg)
+    [stalled], [progress] = of(events, "quiet", "stalled"), of(events, "quiet", "agent_progress")
+    assert progress == progress | {"title": "Fix the widget", "message": "session: Fix the widget"}
+    [ticket] = recorded.tickets
+    replayed = ticket.attempts[-1].events
+    [stall], [note] = of_type(replayed, Stalled), of_type(replayed, AgentProgress)
+    assert isinstance(stall, Stalled) and isinstance(note, AgentProgress)
+    assert (stall.limit_s, round(stall.idle_s, 1)) == (1.5, stalled["idle_s"])
+    assert stall.message == stalled["message"]
+    assert (note.title, note.message) == ("Fix the widget", "session: Fix the widget")
+
+
+async def test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_did(tmp_path: Path) -> None:
+    _, recorded = record_a_stall(Lfg(tmp_path))
+    app = lfg_app(recorded.as_tickets, Providers(), Mode.REPLAY, recorded=recorded, clock=ReplayClock(0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        quiet = app.session.panes["quiet"]
+        await until(pilot, lambda: str(quiet.notice.render()) == "▸ Fix the widget", timeout=20)
+        await until(pilot, lambda: quiet.stalled is not None, timeout=20)
+        await until(pilot, lambda: str(quiet.notice.render()).startswith("stalled for "), timeout=5)
+        assert quiet.needs_attention
+        await until(pilot, lambda: quiet.state is PaneState.FAILED, timeout=20)
+        assert quiet.stalled is None
 
 
 class SlowApprovals:
