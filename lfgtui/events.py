@@ -295,11 +295,14 @@ class AgentSetting:
 class AgentDetails(Event):
     """What a coding agent offers in its session, whole, emitted only when it changed: its slash
     commands, the mode it is in and its settings (ACP config options: model, thought level...).
-    Shown once, in the pane's agent detail and the history, never as a status per update."""
+    Shown once, in the pane's agent detail and the history, never as a status per update. `model`
+    is the model the agent reports it runs (its model option's current value, or its session's
+    current model), which the pane's header shows when it is not the ticket's."""
 
     commands: tuple[AgentCommand, ...] = ()
     mode: str | None = None
     settings: tuple[AgentSetting, ...] = ()
+    model: str | None = None
 
     def summary(self) -> str:
         """One line for people: `mode plan · model Opus · 25 commands`."""

@@ -145,10 +145,16 @@ class JsonLines:
             case ContextUsed(used=used, size=size, cost_usd=cost):
                 percent = round(100 * used / size, 1) if size else None
                 return {"type": "context", "used": used, "size": size, "percent": percent, "cost_usd": cost}
-            case AgentDetails(commands=commands, mode=mode, settings=settings):
+            case AgentDetails(commands=commands, mode=mode, settings=settings, model=model):
                 offered = [{"name": c.name, "description": c.description} for c in commands]
                 options = {setting.name: setting.value for setting in settings}
-                return {"type": "agent", "mode": mode, "settings": options, "commands": offered}
+                return {
+                    "type": "agent",
+                    "model": model,
+                    "mode": mode,
+                    "settings": options,
+                    "commands": offered,
+                }
             case Stalled(idle_s=idle_s, limit_s=limit_s, message=message):
                 return {"type": "stalled", "idle_s": round(idle_s, 1), "limit_s": limit_s, "message": message}
             case AgentProgress(title=title, message=message):

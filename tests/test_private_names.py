@@ -4,7 +4,9 @@ pyproject.toml pins textual and openai below the next major version for the same
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import socket
 
 from textual.app import App
 from textual.driver import Driver
@@ -21,3 +23,22 @@ def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
     app = App()
     assert hasattr(app, "_driver") and app._driver is None, "App._driver: where a running app's driver is"
     assert callable(Driver.write) and list(inspect.signature(Driver.write).parameters) == ["self", "data"]
+
+
+async def test_acps_client_connection_still_sends_plain_requests_through_its_connection() -> None:
+    # lfgtui/acp/choices.py: set_model sends ACP's older session/set_model, which the SDK dropped,
+    # as a plain request on the connection that `ClientSideConnection._conn` holds.
+    import acp
+    from acp.connection import Connection
+
+    from lfgtui.acp.transport import AgentPipe
+
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=ours)
+    conn = acp.connect_to_agent(object(), AgentPipe(reader, writer))  # type: ignore[arg-type]
+    try:
+        assert isinstance(conn._conn, Connection), "ClientSideConnection._conn: the JSON-RPC connection"
+        assert list(inspect.signature(Connection.send_request).parameters) == ["self", "method", "params"]
+    finally:
+        await conn.close()
+        theirs.close()

@@ -23,13 +23,13 @@ from acp import schema
 
 from lfgtui import __version__
 from lfgtui.acp.agent_log import AgentLog, open_agent_log
-from lfgtui.acp.choices import Offered, choose, wanted
+from lfgtui.acp.choices import Offered, choose, session_models, wanted
 from lfgtui.acp.client import AgentClient
 from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.stall import IdleWatch
 from lfgtui.acp.transport import AgentPipe
-from lfgtui.acp.updates import AgentView
+from lfgtui.acp.updates import AgentView, offered_details
 from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
@@ -302,10 +302,12 @@ class AgentSession:
                     opened, logged_in = await self._new_session()
                     said += logged_in
                     self.session_id = opened.session_id
-                    self.offered = Offered(opened.config_options or [], opened.modes)
-                said += await choose(
+                    self.offered = self._offered(opened, "session/new")
+                chose, self.offered = await choose(
                     self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
                 )
+                said += chose
+                self.view.details = offered_details(self.view.details, self.offered)
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
             raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
@@ -358,8 +360,16 @@ class AgentSession:
             await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
             self.client.replaying = False
         self.session_id, self.loaded = session_id, True
-        self.offered = Offered(loaded.config_options or [], loaded.modes)
+        self.offered = self._offered(loaded, "session/load")
         return "the agent's earlier session was loaded (session/load): it has the whole conversation"
+
+    def _offered(
+        self, answer: schema.NewSessionResponse | schema.LoadSessionResponse, method: str
+    ) -> Offered:
+        """What the session lets lfg choose, as the agent's answer to `method` said (its older
+        `models` read from the raw answer: the SDK's schema has them no more)."""
+        models = session_models(self.pipe.results.get(method))
+        return Offered(answer.config_options or [], answer.modes, models)
 
     async def _turn(self, task: AgentTask, whole: bool) -> AsyncIterator[Event]:
         """Everything the agent streams until its prompt is answered. A new session is sent the

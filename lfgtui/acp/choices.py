@@ -1,16 +1,18 @@
 """A ticket's model and mode, brought to a coding agent's session.
 
 A session says what may be chosen in it: config options (`session/set_config_option`, with the
-categories `model` and `mode`), or the older `modes` (`session/set_mode`). Where the agent offers
-no model option, the model may still have reached it at start: in its command line (`{model}`) or
-its own variable (`model_env`, e.g. `ANTHROPIC_MODEL`); otherwise the pane says it did not reach
-the agent. A model or mode the agent's own list lacks (and nothing else passed) fails the ticket.
+categories `model` and `mode`), or the older `modes` (`session/set_mode`) and `models`
+(`session/set_model`, unstable: Gemini CLI's way, which the SDK no longer knows, so it is sent as
+plain JSON-RPC). Where the agent offers no model to choose, the model may still have reached it at
+start: in its command line (`{model}`) or its own variable (`model_env`, e.g. `ANTHROPIC_MODEL`);
+otherwise the pane says it did not reach the agent. A model or mode the agent's own list lacks (and
+nothing else passed) fails the ticket.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import acp
@@ -24,12 +26,47 @@ AGENT_DEFAULT = "default"
 """The model of a built-in agent's ticket that names none: the agent's own choice, nothing to set."""
 
 
+SET_MODEL = "session/set_model"
+
+
+@dataclass(frozen=True)
+class SessionModels:
+    """A session's models the older way (ACP's unstable `models`, chosen with `session/set_model`):
+    each model's id and name, and the current one's id (None: the agent does not say)."""
+
+    available: tuple[tuple[str, str], ...]
+    current: str | None
+
+    def name(self, model_id: str) -> str:
+        """The model as the agent names it: `Name (id)`, or its id alone."""
+        name = next((name for value, name in self.available if value == model_id), model_id)
+        return model_id if name == model_id else f"{name} ({model_id})"
+
+
+def session_models(result: dict[str, Any] | None) -> SessionModels | None:
+    """The `models` of a raw `session/new` or `session/load` result, or None when it has none (or
+    they are not well formed: an entry without a string `modelId` is left out)."""
+    models = (result or {}).get("models")
+    listed = models.get("availableModels") if isinstance(models, dict) else None
+    if not isinstance(models, dict) or not isinstance(listed, list):
+        return None
+    available = tuple(
+        (entry["modelId"], entry["name"] if isinstance(entry.get("name"), str) else entry["modelId"])
+        for entry in listed
+        if isinstance(entry, dict) and isinstance(entry.get("modelId"), str)
+    )
+    current = models.get("currentModelId")
+    return SessionModels(available, current if isinstance(current, str) and current else None)
+
+
 @dataclass(frozen=True)
 class Offered:
-    """What a session lets a client choose, as `session/new` or `session/load` answered."""
+    """What a session lets a client choose, as `session/new` or `session/load` answered (and lfg's
+    choices since left it)."""
 
     config_options: Sequence[Any]
     modes: schema.SessionModeState | None
+    models: SessionModels | None = None
 
 
 @dataclass(frozen=True)
@@ -97,36 +134,34 @@ async def choose(
     offered: Offered,
     want: Wanted,
     config: ProviderConfig,
-) -> list[str]:
+) -> tuple[list[str], Offered]:
     """Set the ticket's mode, then its model, in the session; returns what the pane is told (the
-    model and mode the agent reports it runs). Raises `ProviderError` when one cannot be set."""
+    model and mode the agent reports it runs) and what the session offers now. Raises
+    `ProviderError` when one cannot be set."""
     said: list[str] = []
-    options = list(offered.config_options)
     if want.mode is not None:
-        options, line = await _mode(conn, session_id, options, offered.modes, want.mode)
+        offered, line = await _mode(conn, session_id, offered, want.mode)
         said.append(line)
     if want.model is not None:
-        said.append(await _model(conn, session_id, options, want.model, config))
-    return said
+        offered, line = await _model(conn, session_id, offered, want.model, config)
+        said.append(line)
+    return said, offered
 
 
 async def _mode(
-    conn: acp.ClientSideConnection,
-    session_id: str,
-    options: list[Any],
-    modes: schema.SessionModeState | None,
-    asked: str,
-) -> tuple[list[Any], str]:
-    option = _select(options, "mode")
+    conn: acp.ClientSideConnection, session_id: str, offered: Offered, asked: str
+) -> tuple[Offered, str]:
+    option, modes = _select(offered.config_options, "mode"), offered.modes
     if option is not None:
         value = _match(_values(option), asked)
         if value is None:
             offers = ", ".join(inert(v.value) for v in _values(option))
             raise _refused(f"the agent offers no mode {asked!r} (it offers {offers})")
         if value != option.current_value:
-            options = list((await conn.set_config_option(option.id, session_id, value)).config_options)
+            options = (await conn.set_config_option(option.id, session_id, value)).config_options
+            offered = replace(offered, config_options=list(options))
             option = _select(options, "mode") or option
-        return options, f"the agent runs in mode {_named(option)} (session/set_config_option)"
+        return offered, f"the agent runs in mode {_named(option)} (session/set_config_option)"
     if modes is None:
         raise _refused(f"the agent offers no modes to choose, so mode {asked!r} cannot be set")
     folded = asked.casefold()
@@ -137,35 +172,67 @@ async def _mode(
         raise _refused(f"the agent offers no mode {asked!r} (it offers {offers})")
     if found != modes.current_mode_id:
         await conn.set_session_mode(session_id=session_id, mode_id=found)
-    return options, f"the agent runs in mode {inert(found)} (session/set_mode)"
+        offered = replace(offered, modes=modes.model_copy(update={"current_mode_id": found}))
+    return offered, f"the agent runs in mode {inert(found)} (session/set_mode)"
 
 
 async def _model(
-    conn: acp.ClientSideConnection, session_id: str, options: list[Any], asked: str, config: ProviderConfig
-) -> str:
-    option = _select(options, "model")
+    conn: acp.ClientSideConnection, session_id: str, offered: Offered, asked: str, config: ProviderConfig
+) -> tuple[Offered, str]:
+    option, models = _select(offered.config_options, "model"), offered.models
     passed = passed_at_start(config)
-    if option is None:
+    if option is None and models is None:
         if passed is None:
-            return (
+            return offered, (
                 f"model {asked!r} did not reach the agent: it offers no model to choose, and provider "
                 f"{config.name!r} passes none at start (no {{model}} in its command, no model_env); "
                 "it runs a model of its own choosing"
             )
-        return f"model {asked} was passed in {passed}; the agent offers no model option to confirm it"
-    value = _match(_values(option), asked)
+        confirm = "the agent offers no model option to confirm it"
+        return offered, f"model {asked} was passed in {passed}; {confirm}"
+    values = _values(option) if option is not None else _listed(models)
+    value = _match(values, asked)
     if value is None:
-        offers = ", ".join(inert(v.value) for v in _values(option))
+        offers = ", ".join(inert(v.value) for v in values)
         if passed is None:
             raise _refused(f"the agent offers no model {asked!r} (it offers {offers})")
-        return (
+        current = _reported_name(offered) or "none"
+        return offered, (
             f"the agent's model list has no {asked!r} (it offers {offers}); it was passed in {passed}, "
-            f"and the agent reports model {_named(option)}"
+            f"and the agent reports model {current}"
         )
+    if option is None:
+        assert models is not None
+        if value != models.current:
+            await set_model(conn, session_id, value)
+            offered = replace(offered, models=replace(models, current=value))
+        return offered, f"the agent runs model {_reported_name(offered)} ({SET_MODEL})"
     if value != option.current_value:
-        answered = await conn.set_config_option(option.id, session_id, value)
-        option = _select(answered.config_options, "model") or option
-    return f"the agent runs model {_named(option)} (session/set_config_option)"
+        options = list((await conn.set_config_option(option.id, session_id, value)).config_options)
+        if _select(options, "model") is not None:  # else what it had said stands
+            offered = replace(offered, config_options=options)
+    return offered, f"the agent runs model {_reported_name(offered)} (session/set_config_option)"
+
+
+async def set_model(conn: acp.ClientSideConnection, session_id: str, model_id: str) -> None:
+    """ACP's older `session/set_model`: the SDK has dropped it, so it goes as a plain request on the
+    SDK's connection (its one private name lfg uses: tests/test_private_names.py checks it)."""
+    await conn._conn.send_request(SET_MODEL, {"sessionId": session_id, "modelId": model_id})
+
+
+def _listed(models: SessionModels | None) -> list[schema.SessionConfigSelectOption]:
+    """A session's models as the values of a model option, to match a ticket's model the same way."""
+    listed = models.available if models is not None else ()
+    return [schema.SessionConfigSelectOption(value=value, name=name) for value, name in listed]
+
+
+def _reported_name(offered: Offered) -> str | None:
+    """The model the session runs as the agent names it, inert, or None."""
+    option = _select(offered.config_options, "model")
+    if option is not None:
+        return _named(option)
+    models = offered.models
+    return inert(models.name(models.current)) if models is not None and models.current else None
 
 
 @dataclass(frozen=True)
@@ -178,7 +245,7 @@ class Choosable:
 
 
 def choosable(offered: Offered, category: str) -> Choosable:
-    """The values of the session's `category` config option, else (for modes) its modes."""
+    """The values of the session's `category` config option, else its modes or its models."""
     option = _select(offered.config_options, category)
     if option is not None:
         values = tuple((v.value, v.name) for v in _values(option))
@@ -186,4 +253,6 @@ def choosable(offered: Offered, category: str) -> Choosable:
     if category == "mode" and offered.modes is not None:
         modes = offered.modes
         return Choosable(tuple((m.id, m.name) for m in modes.available_modes), modes.current_mode_id)
+    if category == "model" and offered.models is not None:
+        return Choosable(offered.models.available, offered.models.current)
     return Choosable((), None)

@@ -9,6 +9,10 @@ would take gigabytes as Python objects, and seconds of the loop every ticket sha
 before it is parsed. And so does JSON that is not a JSON-RPC message the SDK can take (an id that
 is a list, an error that is not an object, nesting too deep to parse), which would otherwise
 break the SDK's reading and look like a lost connection.
+
+It also keeps the raw result of the requests that open a session (`KEPT_RESULTS`): the SDK reads
+them into models of the current schema, which leave out what it no longer has (the older `models`
+of a session, which Gemini CLI still sends).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ MAX_CONTAINERS = 100_000
 """One message may hold this many JSON objects and arrays: a plan, a tool call's input and output,
 a diff's lines are far fewer; each costs about a hundred bytes once parsed and validated."""
 SHOWN_GARBAGE = 200
+KEPT_RESULTS = frozenset({"session/new", "session/load"})
 JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 """A JSON string, escapes and all: the brackets inside strings are text, not containers."""
 
@@ -70,8 +75,14 @@ class AgentPipe:
         self._reader = reader
         self._writer = writer
         self.problem: str | None = None
+        self.results: dict[str, dict[str, Any]] = {}
+        """The last raw result of each method of `KEPT_RESULTS`."""
+        self._kept: dict[Any, str] = {}
+        """The ids of those requests still unanswered, and their methods."""
 
     async def send(self, message: dict[str, Any]) -> None:
+        if message.get("method") in KEPT_RESULTS and "id" in message:
+            self._kept[message["id"]] = message["method"]
         self._writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         await self._writer.drain()
 
@@ -94,12 +105,19 @@ class AgentPipe:
             else:
                 why = envelope_problem(message)
             if why is None:
+                if self._kept and "method" not in message:
+                    self._keep(message)
                 return message
             shown = inert(line[:SHOWN_GARBAGE].decode(errors="replace")).strip()
             self.problem = (
                 f"the agent wrote something that is not an ACP message to its stdout ({why}): {shown!r}"
             )
             return None
+
+    def _keep(self, response: dict[str, Any]) -> None:
+        method = self._kept.pop(response["id"], None)
+        if method is not None and isinstance(response.get("result"), dict):
+            self.results[method] = response["result"]
 
     async def _line(self) -> bytes | None:
         """One line with its newline (the last may lack it), or None at the end of the stream and

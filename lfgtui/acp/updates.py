@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from acp import schema
 
 from lfgtui.acp.blocks import MessageBlocks
-from lfgtui.acp.choices import current_name
+from lfgtui.acp.choices import Offered, current_name
 from lfgtui.acp.terminals import Terminals
 from lfgtui.events import (
     AgentCommand,
@@ -151,21 +152,39 @@ EMPTY_DETAILS = AgentDetails(ticket="", attempt=0, seq=0, t=0.0)
 
 
 def _details_fields(details: AgentDetails) -> dict[str, Any]:
-    return {"commands": details.commands, "mode": details.mode, "settings": details.settings}
+    return {
+        "commands": details.commands,
+        "mode": details.mode,
+        "settings": details.settings,
+        "model": details.model,
+    }
 
 
-def settings_of(details: AgentDetails, options: list[Any]) -> AgentDetails:
+def settings_of(details: AgentDetails, options: Sequence[Any]) -> AgentDetails:
     """`details` with the agent's config options as they now stand: one of category `mode` is the
-    mode, the others settings (a select as its value's name, a boolean as on or off)."""
-    mode, settings = details.mode, []
+    mode, the others settings (a select as its value's name, a boolean as on or off); the current
+    value of one of category `model` is the model the agent runs."""
+    mode, model, settings = details.mode, details.model, []
     for option in options:
         if isinstance(option, schema.SessionConfigOptionSelect) and option.category == "mode":
             mode = option.current_value
         elif isinstance(option, schema.SessionConfigOptionSelect):
             settings.append(AgentSetting(option.name, current_name(option)))
+            model = (option.current_value or None) if option.category == "model" else model
         elif isinstance(option, schema.SessionConfigOptionBoolean):
             settings.append(AgentSetting(option.name, "on" if option.current_value else "off"))
-    return replace(details, mode=mode, settings=tuple(settings))
+    return replace(details, mode=mode, settings=tuple(settings), model=model)
+
+
+def offered_details(details: AgentDetails, offered: Offered) -> AgentDetails:
+    """`details` with what the session said as it opened (and lfg's choices left it): its config
+    options, else the model its older `models` run (a setting too, as a model option would be)."""
+    details = settings_of(details, offered.config_options)
+    models = offered.models
+    if details.model is not None or models is None or models.current is None:
+        return details
+    setting = AgentSetting("Model", models.name(models.current))
+    return replace(details, model=models.current, settings=(*details.settings, setting))
 
 
 @dataclass

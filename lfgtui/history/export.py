@@ -355,14 +355,22 @@ def _metrics_table(record: RunRecord) -> list[str]:
             outcome = row.outcome or "running"
             lines.append(
                 f"| {_cell(ticket.row.ticket)} | {count(row.number)} | `{row.id}` | {outcome} "
-                f"| {_cell(_model(ticket.row, row))} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s)} "
+                f"| {_cell(_model(ticket.row, attempt))} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s)} "
                 f"| {tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | {duration} |"
             )
     return lines
 
 
-def _model(ticket: TicketRow, attempt: AttemptRow) -> str:
-    return f"{attempt.provider or ticket.provider}/{attempt.model or ticket.model}"
+def _model(ticket: TicketRow, attempt: AttemptRecord) -> str:
+    """The attempt's provider and model as asked, and the model its coding agent last reported
+    running when that is another."""
+    row = attempt.row
+    asked = row.model or ticket.model
+    notes = [agent_note(part.info) for part in attempt.parts if part.kind == PartKind.STATUS]
+    models = [note[1]["model"] for note in notes if note is not None and note[0] is AgentDetails]
+    reported = models[-1] if models else None
+    said = f" (the agent reports {reported})" if reported and reported.casefold() != asked.casefold() else ""
+    return f"{row.provider or ticket.provider}/{asked}{said}"
 
 
 def _tool_block(
@@ -417,7 +425,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     lines = [
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
-        f"`{row.id}` · {_model(ticket, row)} · started {when(row.started_at)}",
+        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}",
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{rate(row.tokens_per_s)} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "

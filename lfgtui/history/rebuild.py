@@ -168,13 +168,18 @@ def agent_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | Non
     if not isinstance(offered, dict):
         return None
     commands, settings = _pairs(offered.get("commands")), _pairs(offered.get("settings"))
-    mode = offered.get("mode")
-    if commands is None or settings is None or not (mode is None or isinstance(mode, str)):
+    mode, model = offered.get("mode"), offered.get("model")
+    if (
+        commands is None
+        or settings is None
+        or not all(v is None or isinstance(v, str) for v in (mode, model))
+    ):
         return None
     return AgentDetails, {
         "commands": tuple(AgentCommand(*pair) for pair in commands),
         "mode": mode,
         "settings": tuple(AgentSetting(*pair) for pair in settings),
+        "model": model,
     }
 
 

@@ -330,6 +330,7 @@ class Recorder:
                     "commands": [[command.name, command.description] for command in commands],
                     "mode": mode,
                     "settings": [[setting.name, setting.value] for setting in settings],
+                    "model": event.model,
                 }
                 pending.note(attempt, event, f"agent: {event.summary()}", json.dumps({"agent": offered}))
             case ApprovalAsked(message=message, call_id=call_id, name=name, arguments=arguments):

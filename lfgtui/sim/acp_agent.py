@@ -7,8 +7,11 @@ tool calls that ask permission and read and write files through the client. The 
 become what an agent process can do wrong: crash, write garbage on stdout, go silent, or answer
 with an error. Like the real agents it offers auth methods (and with `--require-auth` opens no
 session before one succeeded); it offers its modes, and with `--models` the models and modes a
-client may choose as session config options (`session/set_config_option`). With models or a mode
-chosen, every answer starts by saying which model and mode it runs, so a test sees what reached the agent.
+client may choose as session config options (`session/set_config_option`), or with
+`--unstable-models` the models the older way Gemini CLI offers them (the `models` of `session/new`,
+chosen with `session/set_model`, which the SDK no longer routes: `OlderMethods` answers it). With
+models or a mode chosen, every answer starts by saying which model and mode it runs, so a test sees
+what reached the agent.
 Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
@@ -44,6 +47,7 @@ from acp.schema import (
     AuthMethodAgent,
     AvailableCommand,
     ClientCapabilities,
+    ConfigOptionUpdate,
     Cost,
     EnvVarAuthMethod,
     Implementation,
@@ -64,6 +68,7 @@ from acp.schema import (
 )
 
 from lfgtui import __version__
+from lfgtui.acp.transport import AgentPipe
 from lfgtui.sim.acp_prompt import (
     AgentRun,
     PromptCancelled,
@@ -98,6 +103,8 @@ MODES = (
     SessionMode(id="plan", name="Plan", description="Think and plan before acting"),
 )
 SCENARIO_COMMAND = AvailableCommand(name="scenario", description="Say which sim scenario this agent plays")
+SET_MODEL = "session/set_model"
+"""ACP's older way to choose a session's model (unstable, dropped from the SDK), as Gemini CLI offers it."""
 KEY_ENV = "LFG_SIM_ACP_KEY"
 """The sim agent's API key variable: its `sim-api-key` auth method succeeds when it is set."""
 AUTH_METHODS = [
@@ -116,6 +123,7 @@ class AgentOptions:
     sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
     require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
     models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
+    unstable_models: bool = False  # offer them as session/new's `models` and session/set_model
     quirks: Quirks = field(default_factory=Quirks)  # what real agents do that the client must show faithfully
     linger: Path | None = None  # after stdin closes, note it in this file and stay until stopped
 
@@ -191,13 +199,31 @@ class SimAcpAgent:
         self._after_response(
             self.conn.session_update(session.id, update_available_commands([SCENARIO_COMMAND]))
         )
-        return NewSessionResponse(session_id=session.id, **self._choices(session))
+        return self._with_models(NewSessionResponse(session_id=session.id, **self._choices(session)), session)
 
     def _choices(self, session: SimSession) -> dict[str, Any]:
         """What a client may choose in `session`: its modes, and with models, both as config options."""
-        if not self.options.models:
+        if not self.options.models or self.options.unstable_models:
             return {"modes": _modes(session)}
         return {"modes": _modes(session), "config_options": _config_options(session, self.options.models)}
+
+    def _with_models(self, answer: NewSessionResponse | LoadSessionResponse, session: SimSession) -> Any:
+        """The answer as it is, or with `--unstable-models` as a plain object with the session's
+        `models` too (the SDK's schema has them no more)."""
+        if not self.options.unstable_models:
+            return answer
+        listed = [{"modelId": model, "name": model.title()} for model in self.options.models]
+        models = {"availableModels": listed, "currentModelId": session.model}
+        return answer.model_dump(mode="json", by_alias=True, exclude_none=True) | {"models": models}
+
+    async def set_session_model(self, session_id: str, model_id: str) -> None:
+        """ACP's older `session/set_model`, offered with `--unstable-models` (see `OlderMethods`)."""
+        if not self.options.unstable_models:
+            raise acp.RequestError.method_not_found(SET_MODEL)
+        if model_id not in self.options.models:
+            raise acp.RequestError.invalid_params({"modelId": model_id})
+        self._session(session_id).model = model_id
+        log.info("session %s model %s", session_id, model_id)
 
     async def set_config_option(
         self, config_id: str, session_id: str, value: str | bool, **kwargs: Any
@@ -236,7 +262,7 @@ class SimAcpAgent:
         self._after_response(
             self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
         )
-        return LoadSessionResponse(**self._choices(session))
+        return self._with_models(LoadSessionResponse(**self._choices(session)), session)
 
     def _after_response(self, update: Coroutine[Any, Any, None]) -> None:
         """Send an update once the current request is answered, so the client knows the session id.
@@ -271,6 +297,7 @@ class SimAcpAgent:
             self.conn, session, self.options.scenario, self.stdout, self.options.quirks, self.client_terminals
         )
         stop_reason: StopReason = self.options.stop_reason
+        await self._fall_back(session)
         try:
             if session.model is not None or session.mode != MODES[0].id:
                 model = session.model or "(none chosen)"
@@ -299,6 +326,18 @@ class SimAcpAgent:
         )
         log.info("prompt %d in %s: %s after %d chunks", session.prompts, session.id, stop_reason, run.chunks)
         return PromptResponse(stop_reason=stop_reason, usage=usage)
+
+    async def _fall_back(self, session: SimSession) -> None:
+        """With `--fallback-model`, run that model from now on and say so as a config option update
+        (where models are config options), as an agent falls back from an overloaded model."""
+        fallback = self.options.quirks.fallback_model
+        if not fallback or fallback == session.model:
+            return
+        session.model = fallback
+        options = self._choices(session).get("config_options")
+        if options is not None:
+            update = ConfigOptionUpdate(session_update="config_option_update", config_options=options)
+            await self.conn.session_update(session.id, update)
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         if session := self.sessions.get(session_id):
@@ -343,11 +382,38 @@ def _command(prompt: list[ContentBlock]) -> str | None:
     return text[1:].split(maxsplit=1)[0] if text.startswith("/") and len(text) > 1 else None
 
 
+class OlderMethods(AgentPipe):
+    """The agent's stdin and stdout, answering ACP's older `session/set_model` itself: the SDK's
+    agent side no longer routes it."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, agent: SimAcpAgent
+    ) -> None:
+        super().__init__(reader, writer)
+        self.agent = agent
+
+    async def receive(self) -> dict[str, Any] | None:
+        while (message := await super().receive()) is not None and message.get("method") == SET_MODEL:
+            await self.send(await self._set_model(message))
+        return message
+
+    async def _set_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        params = request.get("params")
+        params = params if isinstance(params, dict) else {}
+        answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id")}
+        try:
+            await self.agent.set_session_model(str(params.get("sessionId")), str(params.get("modelId")))
+        except acp.RequestError as exc:
+            return answer | {"error": exc.to_error_obj()}
+        return answer | {"result": {}}
+
+
 async def serve(options: AgentOptions) -> None:
     """Speak ACP on stdin/stdout until the client closes stdin."""
     reader, writer = await acp.stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
+    agent = SimAcpAgent(options, writer)
     try:
-        await acp.run_agent(SimAcpAgent(options, writer), writer, reader)
+        await acp.run_agent(agent, OlderMethods(reader, writer, agent))
     finally:
         writer.close()
     if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped
@@ -440,6 +506,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B,...",
         help="offer these models (the first runs unless the client chooses) and the modes as config options",
     )
+    parser.add_argument(
+        "--unstable-models",
+        action="store_true",
+        help="offer --models the older way, as Gemini CLI does: the models of session/new and "
+        "session/load, chosen with session/set_model, no config options",
+    )
+    quirks.add_argument(
+        "--fallback-model",
+        default="",
+        metavar="NAME",
+        help="run NAME from the next prompt on, whatever was chosen, and say so in a config option "
+        "update (as an agent falls back from an overloaded model)",
+    )
     quirks.add_argument(
         "--progress",
         default="",
@@ -483,6 +562,7 @@ def main(argv: list[str] | None = None) -> None:
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
         models=args.models,
+        unstable_models=args.unstable_models,
         quirks=Quirks(
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,
@@ -493,6 +573,7 @@ def main(argv: list[str] | None = None) -> None:
             cost_usd=args.cost,
             after_denial=args.after_denial,
             progress=args.progress,
+            fallback_model=args.fallback_model,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

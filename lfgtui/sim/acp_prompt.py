@@ -97,6 +97,9 @@ class Quirks:
     progress: str = ""
     """A note on what the session is about (`session_info_update` with this title), sent as soon as a
     prompt arrives, as Codex names its thread."""
+    fallback_model: str = ""
+    """The model each prompt runs, whatever was chosen, said in a config option update where the
+    models are config options, as an agent falls back from an overloaded model."""
     after_denial: StopReason | None = None
     """How the turn ends at once when the client rejects a permission request (None: the run goes
     on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""

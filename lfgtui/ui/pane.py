@@ -316,6 +316,15 @@ class TicketPane:
         return self.shown.agent
 
     @property
+    def model_shown(self) -> str:
+        """The model the header names: the one a coding agent reports it runs, when that is not
+        the ticket's (the agent's own choice, a fallback), else the ticket's."""
+        reported = self.agent_details.model if self.agent_details is not None else None
+        if reported is None or reported.casefold() == self.model.casefold():
+            return self.model
+        return reported
+
+    @property
     def on_screen(self) -> bool:
         """Whether its view is mounted, displayed and within the screen's region."""
         view = self.view
@@ -517,7 +526,7 @@ class TicketPane:
         text = Text.assemble((f"{glyph} ", f"bold {self._state_style()}"), (self.ticket.id, "bold"))
         if self.ticket.title != self.ticket.id:  # an untitled ticket's title is its id
             text.append(f" {inert(self.ticket.title)}")
-        text.append(f"  {inert(self.provider)}/{inert(self.model)}", "dim")
+        text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")
         if self.diff is not None and not self.diff.files:

@@ -5,12 +5,16 @@ cannot log in fails saying what to do, and the ticket's model and mode are the o
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lfgtui.events import AgentDetails
 from lfgtui.sim.acp_agent import KEY_ENV
+from tests.history.recording import load_recorded
 from tests.test_run_cli import Lfg, ending, of, text
 
 TICKET = '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "agent"\n'
@@ -107,6 +111,56 @@ def test_a_mode_reaches_an_agent_that_offers_only_the_older_session_modes(lfg: L
     assert code == 0, stderr
     assert text(events, "a").startswith("(the sim agent runs model (none chosen) in mode plan)")
     assert "the agent runs in mode plan (session/set_mode)" in notes(events)
+
+
+def test_a_model_reaches_an_agent_that_offers_only_the_older_session_models(lfg: Lfg) -> None:
+    """Gemini CLI's way: `models` in session/new's answer, chosen with session/set_model."""
+    agent(lfg, "--models", "fast,smart", "--unstable-models")
+    code, events, stderr = lfg.run(lfg.tickets(TICKET + 'model = "Smart"\n'), "--no-history")
+    assert code == 0, stderr
+    assert text(events, "a").startswith("(the sim agent runs model smart in mode default)")
+    assert "the agent runs model Smart (smart) (session/set_model)" in notes(events)
+    *_, offered = of(events, "a", "agent")  # its commands come after its session opened
+    assert offered["model"] == "smart" and offered["settings"] == {"Model": "Smart (smart)"}
+    code, events, _ = lfg.run(lfg.tickets(TICKET + 'model = "huge"\n'), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "not_found"
+    assert error["message"] == "the agent offers no model 'huge' (it offers fast, smart)"
+
+
+def test_the_model_the_agent_reports_is_kept_beside_the_one_asked(lfg: Lfg, tmp_path: Path) -> None:
+    """A ticket that leaves the model to the agent, then an agent that falls back to another."""
+    agent(lfg, "--models", "fast,smart", "--unstable-models")
+    db = tmp_path / "h.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(TICKET), "--db", str(db))
+    assert code == 0, stderr
+    assert of(events, "a", "attempt_started")[0]["model"] == "hello", "what was asked"
+    assert {e["model"] for e in of(events, "a", "agent")} == {"fast"}, "what the agent reports"
+    shown = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "history", "show", "--db", str(db), history_run(db)],
+        env=lfg.env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "agent/hello (the agent reports fast)" in shown.stdout
+    [ticket] = load_recorded(db, history_run(db)).tickets
+    assert {e.model for e in ticket.attempts[-1].events if isinstance(e, AgentDetails)} == {"fast"}
+
+    agent(lfg, "--models", "fast,smart", "--fallback-model", "fast")
+    code, events, stderr = lfg.run(lfg.tickets(TICKET + 'model = "smart"\n'), "--no-history")
+    assert code == 0, stderr
+    assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events)
+    assert [e["model"] for e in of(events, "a", "agent")] == ["smart", "smart", "fast"], "as it said"
+    assert text(events, "a").startswith("(the sim agent runs model fast in mode default)")
+
+
+def history_run(db: Path) -> str:
+    """The id of the one run recorded in `db`."""
+    with sqlite3.connect(db) as conn:
+        [(run_id,)] = conn.execute("SELECT id FROM runs").fetchall()
+    return run_id
 
 
 def test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does(lfg: Lfg) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from lfgtui.config import Config
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -55,10 +57,10 @@ async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: 
         assert states == [ToolState.OK, ToolState.OK, ToolState.DENIED], "the edit, lfg's write, the command"
         assert str(w.tools.title) == "tools (3, 1 denied)"
         assert "Done: the notes are in" in w.body.source
-        assert w.plan.display
         plan = "✓ write_file notes/summary.md, run_command cat notes/summary.md\n"
         plan += "✓ Done: the notes are in `notes/summary.md`."
-        assert str(w.plan.render()) == plan
+        await until(pilot, lambda: str(w.plan.render()) == plan, timeout=5)  # drawn on the next frame
+        assert w.plan.display
     assert await no_agent_left(tmp_path)
 
 
@@ -114,4 +116,20 @@ async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
         assert agent_processes(tmp_path) == [agent], "the same agent answered"
         assert "> and then?" in h.body.source
         assert h.body.source.count("Hello!") == 2
+    assert await no_agent_left(tmp_path)
+
+
+async def test_the_header_names_the_model_the_agent_reports_when_not_the_tickets(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.toml"
+    path.write_text('[[ticket]]\nid = "m"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "smart"\n')
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    command = ("--models", "fast,smart", "--fallback-model", "fast", "--scenario", "hello:ttft_ms=0")
+    falls_back = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command[:3], *command))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": falls_back}))
+    async with app.run_test(size=SIZE) as pilot:
+        m = app.session.panes["m"]
+        await until(pilot, lambda: m.state is PaneState.COMPLETED, timeout=20)
+        await until(pilot, lambda: "sim-acp/fast" in m.header.text.plain, timeout=5)
+        assert m.model == "smart", "what the ticket asked is kept"
+        assert "(the sim agent runs model fast in mode default)" in m.body.source
     assert await no_agent_left(tmp_path)

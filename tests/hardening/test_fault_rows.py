@@ -498,14 +498,20 @@ ELSEWHERE = {
         "tests/acp/test_login.py::test_auth_method_logs_in_before_the_session_and_a_failure_says_why",
         "tests/acp/test_login.py::test_an_auth_method_the_agent_does_not_offer_is_named_with_those_it_does",
     ],
-    "a ticket's `model` or `mode` is not in the coding agent's own list (its session config options or "
-    "modes)": [
+    "a ticket's `model` or `mode` is not in the coding agent's own list (its session config options, or "
+    "its older models or modes)": [
         "tests/acp/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
+        "tests/acp/test_login.py::test_a_model_reaches_an_agent_that_offers_only_the_older_session_models",
         "tests/acp/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
     ],
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
     "no `model_env`)": [
         "tests/acp/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
+    ],
+    "a coding agent runs another model than the ticket's (its own choice for a ticket that left it, or "
+    "one it fell back to and says so in a config option update)": [
+        "tests/acp/test_login.py::test_the_model_the_agent_reports_is_kept_beside_the_one_asked",
+        "tests/acp/test_tui.py::test_the_header_names_the_model_the_agent_reports_when_not_the_tickets",
     ],
     "a coding agent runs a command in lfg's terminal (`terminal/create`)": [
         "tests/acp/test_terminals.py::test_the_commands_output_is_the_tool_calls_result",
