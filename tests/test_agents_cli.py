@@ -123,6 +123,15 @@ def test_check_reports_the_auth_methods_models_and_modes_the_agent_offers(lfg: L
     assert Path(check["log"]).is_file()
 
 
+def test_check_reports_the_models_an_agent_offers_the_older_way(lfg: Lfg) -> None:
+    """Gemini CLI's: the `models` of session/new, chosen with session/set_model."""
+    configure(lfg, older=[*SIM_AGENT, "--models", "fast,deep", "--unstable-models"])
+    done = agents(lfg, "older", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "  models: fast (current), deep\n" in done.stdout
+    assert "missing" not in done.stdout
+
+
 def test_check_says_what_is_missing_when_the_agent_cannot_log_in(lfg: Lfg) -> None:
     configure(lfg, locked=[*SIM_AGENT, "--require-auth"])
     done = agents(lfg, "locked", "--check")
