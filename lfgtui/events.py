@@ -157,6 +157,16 @@ class ToolCallUpdated(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolOutputDelta(Event):
+    """More output of a tool call still running (a command a coding agent runs, in lfg's terminal or
+    its own), appended to the call's row as it comes: coalesced where it comes from, a few a second
+    at most. Its `ToolResult` carries the whole output, which is what the history keeps."""
+
+    call_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolResult(Event):
     call_id: str
     output: str

@@ -33,6 +33,7 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
     ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
     Usage,
     WorktreeReady,
@@ -127,6 +128,8 @@ class JsonLines:
             case ToolCallUpdated(call_id=call_id, name=name, arguments=arguments, kind=kind):
                 changed = {"id": call_id, "name": name, "arguments": arguments, "kind": kind}
                 return {"type": "tool_call_update", **changed, "locations": list(event.locations)}
+            case ToolOutputDelta(call_id=call_id, text=text):
+                return {"type": "tool_output", "id": call_id, "text": text}
             case ToolResult(call_id=call_id, output=output, is_error=is_error):
                 return {"type": "tool_result", "id": call_id, "output": output, "is_error": is_error}
             case PlanUpdated(steps=steps):
@@ -244,6 +247,8 @@ class Progress:
             ):
                 self._tool_names[call_id] = name
                 self._line(event, f"→ {name} {_first_line(raw, 80)}")
+            case ToolOutputDelta():
+                pass  # a command's output as it streams: the result's line says how it ended
             case ToolResult(call_id=call_id, output=output, is_error=is_error):
                 name = self._tool_names.get(call_id, "tool")
                 summary = _first_line(output, 80) if is_error else f"ok ({len(output.splitlines())} lines)"

@@ -6,7 +6,8 @@ permission request is asked only once the tool call it is about has been shown. 
 written under exactly the rules of lfg's own tools (confined to the workdir, regular files only, a
 killable reader with a time limit; writes approved, never into `.git` or through a hard link).
 Terminals run commands as `run_command` does (`terminals.py`), each approved as a `run_command`
-call unless the person just approved that very command in the agent's own request.
+call unless the person just approved that very command in the agent's own request; their output
+reaches the calls that embed them through the inbox as it comes (`tool_output.py`).
 
 The class is duck-typed on purpose: for methods it lacks the SDK answers "method not found", which
 an agent handles; subclassing `acp.Client` would answer null instead.
@@ -26,6 +27,7 @@ from typing import Any
 from acp import RequestError, schema
 
 from lfgtui.acp.terminals import Terminal, Terminals
+from lfgtui.acp.tool_output import OutputDue, TerminalNews
 from lfgtui.acp.updates import AgentView, UpdateReader, tool_content_text
 from lfgtui.agent import Toolbox
 from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
@@ -60,8 +62,10 @@ class AgentClient:
 
     def __init__(self, ev: EventFactory, toolbox: Toolbox, view: AgentView) -> None:
         self.toolbox = toolbox
-        self.terminals = Terminals(toolbox.ctx)
+        self.terminals = Terminals(toolbox.ctx, self._terminal_output)
         self.view = view
+        self._told: set[str] = set()
+        """lfg's terminals with a `TerminalNews` in the inbox not streamed yet: one is enough."""
         self.reader = self.new_reader(ev)
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         """Agent updates, lfg's own events, and futures to set once everything before them is out."""
@@ -74,8 +78,18 @@ class AgentClient:
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
-        self.reader = UpdateReader(ev, self.view, terminals=self.terminals)
+        self.reader = UpdateReader(ev, self.view, terminals=self.terminals, wake=self._wake)
         return self.reader
+
+    def _terminal_output(self, terminal_id: str) -> None:
+        """A terminal has new output: the inbox says so once, until it is streamed."""
+        if terminal_id not in self._told:
+            self._told.add(terminal_id)
+            self.inbox.put_nowait(TerminalNews(terminal_id))
+
+    def _wake(self, call_id: str, delay_s: float) -> None:
+        """The reader holds a call's output for `delay_s`: the inbox says when it may go."""
+        asyncio.get_running_loop().call_later(delay_s, self.inbox.put_nowait, OutputDue(call_id))
 
     @property
     def ev(self) -> EventFactory:
@@ -327,4 +341,6 @@ class AgentClient:
             if not item.done():
                 item.set_result(None)
             return []
+        if isinstance(item, TerminalNews):
+            self._told.discard(item.terminal_id)
         return self.reader.events(item)

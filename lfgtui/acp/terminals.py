@@ -5,16 +5,19 @@ outlives it), with the ticket's environment (the allowlist and `env_passthrough`
 key), in the workdir or a folder inside it, killed with everything it started after the ticket's
 command timeout. Only the tail of its output is kept, within the agent's `outputByteLimit` and the
 ticket's output cap. Approval is the caller's (`client.py`). Each terminal's output stays readable
-after the agent releases it, for the tool call that shows it.
+after the agent releases it, for the tool call that shows it; `on_output` hears of each read, so a
+call that embeds the terminal can show its output while it runs (an `OutputReader` each).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import functools
 import itertools
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,8 @@ class Terminal:
     process: asyncio.subprocess.Process
     tail: Tail
     timeout_s: float
+    read: Callable[[], None] = lambda: None
+    """Called after each read of its output."""
     ended: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     killed: str | None = None
     """Why lfg stopped it (the agent's kill, its release, the command timeout), if it did."""
@@ -71,6 +76,7 @@ class Terminal:
             async with asyncio.timeout(self.timeout_s):
                 while chunk := await self.process.stdout.read(READ_CHUNK):
                     self.tail.add(chunk)
+                    self.read()
                 await self.process.wait()
         except TimeoutError:
             await self.stop(f"timed out after {self.timeout_s:g} s")
@@ -85,12 +91,35 @@ class Terminal:
 
 
 @dataclass
+class OutputReader:
+    """One reader's place in a terminal's output: it takes what came since it last took, as text (a
+    character split between two reads comes whole with the second)."""
+
+    at: int = 0
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+
+    def take(self, tail: Tail) -> str:
+        """The output since the last take; output dropped meanwhile (past the terminal's limit) is
+        said, not shown."""
+        data, dropped = tail.since(self.at)
+        self.at = tail.total
+        if not dropped:
+            return self.decoder.decode(data)
+        self.decoder.reset()
+        return f"[… {dropped} bytes of output dropped]\n" + self.decoder.decode(data)
+
+
+@dataclass
 class Terminals:
-    """One agent session's terminals by id; released ones keep only what they showed."""
+    """One agent session's terminals by id, released ones too (stopped, their output kept).
+    `on_output(terminal_id)` is called after each read of a terminal's output."""
 
     ctx: ToolContext
+    on_output: Callable[[str], None] = lambda _: None
     live: dict[str, Terminal] = field(default_factory=dict)
-    released: dict[str, str] = field(default_factory=dict)
+    released: dict[str, Terminal] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _pumps: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -101,7 +130,10 @@ class Terminals:
             keep = min(keep, byte_limit)
         process = await start_command(command, self.ctx, cwd, env)
         terminal_id = f"term-{next(self._ids)}"
-        terminal = self.live[terminal_id] = Terminal(command, process, Tail(keep), self.ctx.command_timeout_s)
+        read = functools.partial(self.on_output, terminal_id)
+        terminal = self.live[terminal_id] = Terminal(
+            command, process, Tail(keep), self.ctx.command_timeout_s, read
+        )
         pump = asyncio.create_task(terminal.pump())
         self._pumps.add(pump)
         pump.add_done_callback(self._pumps.discard)
@@ -110,18 +142,22 @@ class Terminals:
     def get(self, terminal_id: str) -> Terminal | None:
         return self.live.get(terminal_id)
 
+    def any(self, terminal_id: str) -> Terminal | None:
+        """The terminal, running or released."""
+        return self.live.get(terminal_id) or self.released.get(terminal_id)
+
     async def release(self, terminal_id: str) -> None:
-        """Kill it if it still runs and forget it, keeping what it showed."""
+        """Kill it if it still runs and let the agent use it no more, keeping what it showed."""
         terminal = self.live.pop(terminal_id, None)
         if terminal is not None:
             await terminal.stop("released by the agent")
             await terminal.ended
-            self.released[terminal_id] = terminal.shown()
+            self.released[terminal_id] = terminal
 
     def shown(self, terminal_id: str) -> str | None:
         """What a tool call embedding the terminal shows: its output so far and how it ended."""
-        terminal = self.live.get(terminal_id)
-        return terminal.shown() if terminal is not None else self.released.get(terminal_id)
+        terminal = self.any(terminal_id)
+        return terminal.shown() if terminal is not None else None
 
     async def close(self) -> None:
         """Stop every terminal still running (the session ends)."""

@@ -3,9 +3,10 @@
 A tool call arrives as `tool_call` and then changes through `tool_call_update`s; lfg shows it as one
 row: `ToolCallStarted` + `ToolCallReady` when it appears, a `ToolCallUpdated` whenever an update
 changes its name, input, kind or locations (every field an update carries is merged into the call),
-one `ToolResult` when it ends (completed or failed), with its content rendered as text (text as is,
-a diff as a unified diff, a terminal lfg runs for the agent as its output and how it ended).
-The agent runs its own tools: lfg never runs these calls, it shows them.
+`ToolOutputDelta`s while a command of it runs (see `tool_output.py`), one `ToolResult` when it ends
+(completed or failed), with its content rendered as text (text as is, a diff as a unified diff, a
+terminal as its output and how it ended). The agent runs its own tools: lfg never runs these calls,
+it shows them.
 
 What the agent says about its session rather than its work (`usage_update`, its command list, its
 mode and settings) is not a status per update: `usage_update` becomes `ContextUsed` (the gauges'
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,7 +25,8 @@ from acp import schema
 
 from lfgtui.acp.blocks import MessageBlocks
 from lfgtui.acp.choices import Offered, current_name
-from lfgtui.acp.terminals import Terminals
+from lfgtui.acp.terminals import OutputReader, Terminals
+from lfgtui.acp.tool_output import AgentTerminal, Coalescer, OutputDue, TerminalNews, meta_output
 from lfgtui.events import (
     AgentCommand,
     AgentDetails,
@@ -41,6 +43,7 @@ from lfgtui.events import (
     ToolCallReady,
     ToolCallStarted,
     ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
 )
 
@@ -109,6 +112,8 @@ class _Call:
     content: list[Any] = field(default_factory=list)
     raw_output: Any = None
     status: str | None = None
+    agent_terminal: AgentTerminal | None = None
+    """The output of a command the agent runs itself, as its updates' `_meta` streamed it."""
 
     def merge(self, update: schema.ToolCallStart | schema.ToolCallProgress) -> bool:
         """Take every field the update carries (one it leaves out keeps its value); whether what a
@@ -217,9 +222,18 @@ class UpdateReader:
     blocks: MessageBlocks = field(default_factory=MessageBlocks)
     terminals: Terminals | None = None
     """The session's terminals, whose output a call that embeds one shows."""
+    wake: Callable[[str, float], None] | None = None
+    """Asks for an `OutputDue(call_id)` in so many seconds (through the session's inbox): held output
+    goes then. Without it, output goes as it comes."""
+    output: Coalescer = field(init=False)
+    readers: dict[tuple[str, str], OutputReader] = field(default_factory=dict)
+    """Each (call, terminal) pair's place in the output of one of lfg's terminals the call embeds."""
+    embedding: dict[str, list[str]] = field(default_factory=dict)
+    """The calls that embed each of lfg's terminals."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
+        self.output = Coalescer(self.ev.clock, self.wake)
 
     def events(self, update: Any) -> list[Event]:
         ev = self.ev
@@ -248,6 +262,10 @@ class UpdateReader:
                 return self._context(update)
             case schema.SessionInfoUpdate(title=str(title)) if title.strip():
                 return [ev(AgentProgress, message=f"session: {title}", title=title)]
+            case TerminalNews(terminal_id=terminal_id):
+                return self._terminal_news(terminal_id)
+            case OutputDue(call_id=call_id):
+                return self._sent(call_id, self.output.due(call_id))
         return []  # the person's own messages replayed by session/load: nothing to show
 
     def carried(self) -> list[Event]:
@@ -302,7 +320,8 @@ class UpdateReader:
             arguments=arguments,
             raw_arguments=json.dumps(arguments, ensure_ascii=False),
         )
-        return [started, ready, *self._ending(call_id, start.status)]
+        live = self._live(call_id, call, start.field_meta)
+        return [started, ready, *live, *self._ending(call_id, start.status)]
 
     def _progressed(self, progress: schema.ToolCallProgress) -> list[Event]:
         call_id = progress.tool_call_id
@@ -319,7 +338,8 @@ class UpdateReader:
             )
             return self._started(start) + self._progressed(progress)
         updated = self._updated(call_id, call) if call.merge(progress) else []
-        return [*updated, *self._ending(call_id, progress.status)]
+        live = self._live(call_id, call, progress.field_meta)
+        return [*updated, *live, *self._ending(call_id, progress.status)]
 
     def _updated(self, call_id: str, call: _Call) -> list[Event]:
         """The call's row as it now reads: emitted only when that changed, so a call's stream of
@@ -341,23 +361,80 @@ class UpdateReader:
         )
         return [updated]
 
+    def _live(self, call_id: str, call: _Call, meta: Any) -> list[Event]:
+        """The output the call's command brought with this update: the agent's own command's, in the
+        update's `_meta`, and that of lfg's terminals the call embeds (one it embeds for the first
+        time shows all it has so far)."""
+        chunk, ended = meta_output(meta)
+        if chunk or ended:
+            own = call.agent_terminal = call.agent_terminal or AgentTerminal()
+            own.output.add(chunk)
+            own.ended = ended or own.ended
+        events = self._stream(call_id, chunk)
+        for terminal_id in self._embedded(call):
+            watching = self.embedding.setdefault(terminal_id, [])
+            if call_id not in watching:
+                watching.append(call_id)
+                events += self._stream(call_id, self._taken(call_id, terminal_id))
+        return events
+
+    def _embedded(self, call: _Call) -> list[str]:
+        """The ids of lfg's terminals the call's content embeds."""
+        terminals = self.terminals
+        if terminals is None:
+            return []
+        embedded = (item for item in call.content if isinstance(item, schema.TerminalToolCallContent))
+        return [item.terminal_id for item in embedded if terminals.any(item.terminal_id) is not None]
+
+    def _taken(self, call_id: str, terminal_id: str) -> str:
+        """The output of lfg's terminal `terminal_id` that call `call_id` has not shown yet."""
+        terminal = self.terminals.any(terminal_id) if self.terminals is not None else None
+        if terminal is None:
+            return ""
+        return self.readers.setdefault((call_id, terminal_id), OutputReader()).take(terminal.tail)
+
+    def _terminal_news(self, terminal_id: str) -> list[Event]:
+        """One of lfg's terminals has new output: each running call that embeds it shows it."""
+        events: list[Event] = []
+        for call_id in self.embedding.get(terminal_id, ()):
+            if self.calls[call_id].status not in ENDED:
+                events += self._stream(call_id, self._taken(call_id, terminal_id))
+        return events
+
+    def _stream(self, call_id: str, text: str) -> list[Event]:
+        """More output of the call: shown now, or held for a moment."""
+        return self._sent(call_id, self.output.add(call_id, text)) if text else []
+
+    def _sent(self, call_id: str, text: str) -> list[Event]:
+        return [self.ev(ToolOutputDelta, call_id=call_id, text=text)] if text else []
+
     def _ending(self, call_id: str, status: str | None) -> list[Event]:
+        """The call's result once it ended, after the last of its output held back."""
         call = self.calls[call_id]
         if status not in ENDED or call.status in ENDED:
             return []
         call.status = status
-        parts = [self._content_text(item) for item in call.content]
+        for terminal_id in self._embedded(call):
+            self.output.hold(call_id, self._taken(call_id, terminal_id))
+        held = self._sent(call_id, self.output.end(call_id))
+        parts = [self._content_text(call, item) for item in call.content]
+        terminal_shown = any(isinstance(item, schema.TerminalToolCallContent) for item in call.content)
+        if call.agent_terminal is not None and not terminal_shown:
+            parts.append(call.agent_terminal.shown())
         if not parts and call.raw_output is not None:
             parts = [call.raw_output if isinstance(call.raw_output, str) else json.dumps(call.raw_output)]
         output = "\n".join(part.rstrip("\n") for part in parts)
         if status == "failed" and call_id in self.denied:
             output = f"denied: {output or 'the person said no'}"
-        return [self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
+        return [*held, self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
 
-    def _content_text(self, item: Any) -> str:
-        """An item of a call's content; a terminal of this session as its output."""
-        if isinstance(item, schema.TerminalToolCallContent) and self.terminals is not None:
-            shown = self.terminals.shown(item.terminal_id)
+    def _content_text(self, call: _Call, item: Any) -> str:
+        """An item of a call's content; a terminal as its output: one of lfg's, else the agent's own
+        command's as its updates streamed it."""
+        if isinstance(item, schema.TerminalToolCallContent):
+            shown = self.terminals.shown(item.terminal_id) if self.terminals is not None else None
+            if shown is None and call.agent_terminal is not None:
+                shown = call.agent_terminal.shown()
             if shown is not None:
                 return shown
         return tool_content_text(item)

@@ -37,6 +37,7 @@ from lfgtui.events import (
     Status,
     ToolCallReady,
     ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
 )
 from lfgtui.history.database import StoreError
@@ -51,6 +52,8 @@ FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset(
     {AttemptStarted, PromptSent, AttemptEnded, ToolCallReady, ToolCallUpdated, ToolResult, Status, Retrying}
 )
+UNRECORDED = frozenset({ToolOutputDelta})
+"""What the history leaves out: a running call's output as it streams (its `ToolResult` keeps it whole)."""
 
 
 class RunHistory:
@@ -78,7 +81,11 @@ class RunHistory:
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
 
     def __call__(self, event: Event) -> None:
-        if self._failed or (self._ends_only and not isinstance(event, AttemptEnded)):
+        if (
+            self._failed
+            or type(event) in UNRECORDED
+            or (self._ends_only and not isinstance(event, AttemptEnded))
+        ):
             return
         pending = self._pending
         if not pending:

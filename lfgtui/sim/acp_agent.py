@@ -484,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     quirks.add_argument(
         "--terminals",
         action="store_true",
-        help="run run_command in the client's terminal when it offers one, shown in the call (as Codex)",
+        help="run run_command in the client's terminal when it offers one, embedded in the call",
     )
     quirks.add_argument(
         "--after-denial",
@@ -511,6 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="offer --models the older way, as Gemini CLI does: the models of session/new and "
         "session/load, chosen with session/set_model, no config options",
+    )
+    quirks.add_argument(
+        "--own-terminal",
+        action="store_true",
+        help="run run_command in the agent itself, streaming its output (the scenario's result) in the "
+        "call's _meta, terminal_output_delta then terminal_exit (as Codex shows its commands to lfg)",
     )
     quirks.add_argument(
         "--fallback-model",
@@ -574,6 +580,7 @@ def main(argv: list[str] | None = None) -> None:
             after_denial=args.after_denial,
             progress=args.progress,
             fallback_model=args.fallback_model,
+            own_terminal=args.own_terminal,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

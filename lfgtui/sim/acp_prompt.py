@@ -92,6 +92,11 @@ class Quirks:
     """`run_command` runs for real in the client's terminal when the client offers terminals
     (create, wait for exit, output, release; killed past the call's `timeout_s`), embedded in the
     call's content; the client, which runs it, asks the person, so the agent does not ask first."""
+    own_terminal: bool = False
+    """`run_command` runs in the agent itself, which streams its output (the scenario's result, a line
+    at a time at the scenario's pace) in the call's `_meta` (`terminal_output_delta`, then
+    `terminal_exit`), the call embedding a terminal of its own id: how Codex shows a client like lfg
+    the commands it runs."""
     cost_usd: float = 0.0
     """What each prompt costs: usage updates then carry the session's cumulative cost in USD."""
     progress: str = ""
@@ -334,8 +339,12 @@ class AgentRun:
             if self.quirks.tool_ms > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.session.cancelled.wait(), self.quirks.tool_ms / 1000)
+            ending: dict[str, Any] | None = None
             if in_terminal:
                 output, content = await self._in_terminal(call_id, arguments)
+            elif self.quirks.own_terminal and call.name == "run_command":
+                output, content = await self._own_terminal(call_id, call.result)
+                ending = {"terminal_exit": {"terminal_id": call_id, "exit_code": 0, "signal": None}}
             else:
                 output, content = await self._run(call.name, call.result, arguments, path)
         except ToolFailed as exc:
@@ -350,11 +359,10 @@ class AgentRun:
             if isinstance(exc, Rejected) and self.quirks.after_denial is not None:
                 raise TurnEnded(self.quirks.after_denial) from None
         else:
-            await self._update(
-                acp.update_tool_call(
-                    call_id, status="completed", content=content, raw_output={"output": output}
-                )
+            done = acp.update_tool_call(
+                call_id, status="completed", content=content, raw_output={"output": output}
             )
+            await self._update(done.model_copy(update={"field_meta": ending}))
         self.pacer.resume()
 
     async def _announce(
@@ -450,6 +458,20 @@ class AgentRun:
             how = f"killed by {status.signal}" if status and status.signal else f"exit code {code}"
             raise TerminalFailed(content, f"{ended.output}[{how}]")
         return ended.output, content
+
+    async def _own_terminal(self, call_id: str, result: str) -> tuple[str, list[ToolCallContentVariant]]:
+        """Run the command in the agent itself: its output, the scenario's result, streamed a line at a
+        time in the call's `_meta`, in a terminal of the call's own id (see `Quirks.own_terminal`)."""
+        content: list[ToolCallContentVariant] = [acp.tool_terminal_ref(call_id)]
+        started = acp.update_tool_call(call_id, content=content)
+        await self._update(
+            started.model_copy(update={"field_meta": {"terminal_info": {"terminal_id": call_id}}})
+        )
+        for line in result.splitlines(keepends=True):
+            await self.pacer.wait(self.session.cancelled)
+            chunk = {"terminal_output_delta": {"terminal_id": call_id, "data": line}}
+            await self._update(acp.update_tool_call(call_id).model_copy(update={"field_meta": chunk}))
+        return result, content
 
     async def _client(self, request: Coroutine[Any, Any, T]) -> T:
         try:

@@ -23,6 +23,8 @@ from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome, stdlib_script
 from lfgtui.tools.supervised import SUPERVISED, stop_supervised
 
 READ_CHUNK = 64 * 1024
+CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+"""The bytes that go on a UTF-8 character: output cut at one starts mid-character."""
 
 
 class Tail:
@@ -43,11 +45,22 @@ class Tail:
 
     def text(self) -> tuple[str, int]:
         """The kept output as text, starting at a whole character, and the bytes dropped before it."""
+        data, dropped = self.since(0)
+        return data.decode("utf-8", errors="replace"), dropped
+
+    @property
+    def total(self) -> int:
+        """Every byte the stream has brought, kept or dropped."""
+        return self.dropped + len(self.data)
+
+    def since(self, at: int) -> tuple[bytes, int]:
+        """The kept output after the stream's byte `at`, and how many bytes after `at` were dropped
+        (then it starts at a whole character: the rest of one split in two is dropped too)."""
+        if at >= self.dropped:
+            return bytes(self.data[at - self.dropped :]), 0
         data = bytes(self.data)
-        if not self.dropped:
-            return data.decode("utf-8", errors="replace"), 0
-        cut = len(data) - len(data.lstrip(bytes(range(0x80, 0xC0))))  # a UTF-8 character split in two
-        return data[cut:].decode("utf-8", errors="replace"), self.dropped + cut
+        kept = data.lstrip(CONTINUATION_BYTES)
+        return kept, self.dropped - at + len(data) - len(kept)
 
     def render(self, status: str) -> str:
         """The kept output between a note of what was dropped and the `status` line."""

@@ -45,6 +45,7 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
     ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
     WorktreeReady,
 )
@@ -365,6 +366,9 @@ class TicketPane:
                 return
             case ReasoningDelta(text=text):
                 self.reasoning.append(inert(text))
+                return
+            case ToolOutputDelta(call_id=call_id, text=text):
+                self.tools.stream(call_id, text)
                 return
             case RequestSent():
                 self.retrying = self.queued = None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.alerts import RunAlerts
 from lfgtui.approvals import Approvals
-from lfgtui.events import Event, ReasoningDelta, TextDelta
+from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
 from lfgtui.metrics import Metrics, MetricsBook
@@ -151,7 +151,7 @@ class Session:
         """An event of this session's run (or its record) to its pane; the frame clock draws it."""
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         self.panes[event.ticket].apply(event, metrics)
-        if not isinstance(event, TextDelta | ReasoningDelta):
+        if not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):
             self.summary_stale = True
 
     def show_summary(self, now: float, frame: int) -> None:

@@ -10,11 +10,16 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-from lfgtui.inert import json_text, revealed
+from lfgtui.inert import inert, json_text, revealed
 from lfgtui.ui.palette import DEFAULT
 
 OUTPUT_TAIL_LINES = 40
 SHORT_ARGS = 48
+LIVE_OUTPUT_CHARS = 64 * 1024
+"""The most of a running call's streamed output a row keeps (its last characters), as much as
+`run_command` keeps of a command's."""
+LAST_LINE = 60
+"""The most of a running call's last line of output its heading shows."""
 
 
 class ToolState(StrEnum):
@@ -101,10 +106,15 @@ class ToolCall:
     output: str = ""
 
     def heading(self) -> Content:
-        """The row's title, as literal text: a tool's name and arguments are the model's, never markup."""
+        """The row's title, as literal text: a tool's name and arguments are the model's, never markup.
+        While the call runs, the last line of the output it streams follows."""
         duration = "" if self.duration is None else f" · {self.duration:.1f}s"
         name = revealed(self.tool_name)
-        return Content(f"{name} {short_arguments(self.arguments)} · {self.state.value}{duration}")
+        heading = f"{name} {short_arguments(self.arguments)} · {self.state.value}{duration}"
+        last = self.output.rstrip().rpartition("\n")[2].strip() if self.duration is None else ""
+        if last:
+            heading += f" · ▸ {inert(last if len(last) <= LAST_LINE else last[: LAST_LINE - 1] + '…')}"
+        return Content(heading)
 
     def detail(self) -> Text:
         body = Text(json_text(self.arguments, indent=2), "dim")
@@ -151,6 +161,17 @@ class ToolCalls:
         if call_id in self.rows:
             self.rows[call_id].describe(name, arguments)
             self.changes += 1
+
+    def stream(self, call_id: str, text: str) -> None:
+        """More output of a call still running, kept up to `LIVE_OUTPUT_CHARS` (its result replaces it)."""
+        call = self.rows.get(call_id)
+        if call is None or call.duration is not None:
+            return
+        output = call.output + text
+        if len(output) > LIVE_OUTPUT_CHARS:
+            output = "[… earlier output dropped]\n" + output[-LIVE_OUTPUT_CHARS:]
+        call.output = output
+        self.changes += 1
 
     def set_state(self, call_id: str, state: ToolState) -> None:
         if call_id in self.rows:

@@ -522,6 +522,14 @@ ELSEWHERE = {
         "tests/acp/test_terminals.py::test_a_command_gets_no_secrets_only_the_allowlist_and_env_passthrough",
         "tests/acp/test_attempt.py::test_a_command_approved_in_the_agents_own_request_is_not_asked_again",
     ],
+    "a coding agent's command prints while it runs (in lfg's terminal, or in the agent itself streaming "
+    "it in its updates' `_meta`, as Codex does), fast or with escape sequences": [
+        "tests/acp/test_tool_output.py::test_codexs_command_output_is_coalesced_into_a_few_events_and_its_result_keeps_it_all",
+        "tests/acp/test_tool_output.py::test_what_a_call_holds_and_keeps_is_bounded",
+        "tests/acp/test_tool_output.py::test_the_output_of_a_command_in_lfgs_terminal_and_in_the_agents_own_streams_into_its_row",
+        "tests/acp/test_tool_output.py::test_a_chatty_commands_output_streams_bounded_and_a_killed_one_shows_what_it_printed",
+        "tests/acp/test_tool_output.py::test_the_row_shows_a_commands_output_inert_while_it_runs",
+    ],
     "a ticket's coding agent is not installed": [
         "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
     ],
