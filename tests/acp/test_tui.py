@@ -120,16 +120,28 @@ async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
 
 
 async def test_the_header_names_the_model_the_agent_reports_when_not_the_tickets(tmp_path: Path) -> None:
+    """One agent falls back from the ticket's model (a config option update says so); one offers its
+    models the older way, as Gemini CLI does, and picks its own for a ticket that leaves it."""
     path = tmp_path / "tickets.toml"
-    path.write_text('[[ticket]]\nid = "m"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "smart"\n')
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    command = ("--models", "fast,smart", "--fallback-model", "fast", "--scenario", "hello:ttft_ms=0")
-    falls_back = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command[:3], *command))
-    app = lfg_app(loaded.tickets, Providers({"sim-acp": falls_back}))
+    path.write_text(
+        '[[ticket]]\nid = "m"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "smart"\n'
+        '[[ticket]]\nid = "g"\nprompt = "x"\nprovider = "gemini"\n'
+    )
+    sim = (*BUILTIN["sim-acp"].command[:3], "--models", "fast,smart")
+    hello = ("--scenario", "hello:ttft_ms=0")
+    agents = {
+        "sim-acp": replace(BUILTIN["sim-acp"], command=(*sim, "--fallback-model", "fast", *hello)),
+        "gemini": replace(BUILTIN["gemini"], command=(*sim, "--unstable-models", *hello)),
+    }
+    loaded = load_tickets(path, Config(path=None, providers=BUILTIN | agents), BUILTIN_TOOLS)
+    app = lfg_app(loaded.tickets, Providers(agents))
     async with app.run_test(size=SIZE) as pilot:
-        m = app.session.panes["m"]
-        await until(pilot, lambda: m.state is PaneState.COMPLETED, timeout=20)
+        m, g = app.session.panes["m"], app.session.panes["g"]
+        await until(pilot, lambda: m.finished and g.finished, timeout=20)
+        assert m.state is g.state is PaneState.COMPLETED
         await until(pilot, lambda: "sim-acp/fast" in m.header.text.plain, timeout=5)
-        assert m.model == "smart", "what the ticket asked is kept"
+        await until(pilot, lambda: "gemini/fast" in g.header.text.plain, timeout=5)
+        assert (m.model, g.model) == ("smart", "default"), "what the tickets asked is kept"
         assert "(the sim agent runs model fast in mode default)" in m.body.source
+        assert "(the sim agent runs model fast in mode default)" in g.body.source
     assert await no_agent_left(tmp_path)
