@@ -131,7 +131,7 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking = Collapsible(self.reasoning, title="thinking", collapsed=True, classes="thinking")
         self.tools = ToolLog()
         self.plan = Static(id="plan", classes="pane-plan")
-        self.agent = AgentDetail()
+        self.agent = AgentDetail(ticket.mcp_servers)
         self.notice = Static(id="notice", classes="pane-notice")
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
 
@@ -149,7 +149,6 @@ class TicketPane(Vertical, can_focus=True):
         self.thinking.display = False
         self.tools.display = False
         self.plan.display = False
-        self.agent.display = False
         self.notice.display = False
 
     def on_resize(self, event: Resize) -> None:
