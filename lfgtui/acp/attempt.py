@@ -199,7 +199,8 @@ class AgentSession:
         self.agent_info: schema.Implementation | None = None
         """The agent's name and version as its `initialize` answer gives them."""
         self.mcp_capabilities: schema.McpCapabilities | None = None
-        """The MCP transports the agent takes besides stdio, as its `initialize` answer says."""
+        """The MCP transports the agent takes besides stdio, as its `initialize` answer says (None
+        before it answered)."""
 
     @classmethod
     async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
@@ -300,7 +301,7 @@ class AgentSession:
                 self.methods = offered_methods(started, config)
                 self.agent_info = started.agent_info
                 capabilities = started.agent_capabilities or schema.AgentCapabilities()
-                self.mcp_capabilities = capabilities.mcp_capabilities
+                self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
                 if config.auth_method is not None:
                     said.append(await self._authenticate(config.auth_method))

@@ -42,7 +42,8 @@ def session_servers(
             message = (
                 f"the agent cannot take MCP server {name!r} ({server.transport}): it takes "
                 f"{' and '.join(takes)} servers only (the mcpCapabilities of its initialize answer); "
-                "take it out of the ticket's mcp_servers, or give the agent another transport of it"
+                f"take it out of the ticket's mcp_servers, or define [mcp_servers.{name}] with a transport "
+                "the agent takes"
             )
             raise ProviderError(ErrorInfo(ErrorKind.BAD_REQUEST, message))
         if (problem := unavailable(server, env)) is not None:
