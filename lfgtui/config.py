@@ -11,12 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from lfgtui.mcp import NAME as MCP_NAME
-from lfgtui.mcp import TRANSPORTS, VARIABLE, McpServer
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
 from lfgtui.validation import (
@@ -39,6 +37,9 @@ from lfgtui.validation import (
     load_toml,
     unknown,
 )
+
+if TYPE_CHECKING:  # loaded only for a config with MCP servers (see _mcp_servers)
+    from lfgtui.mcp import McpServer
 
 CONFIG_ENV = "LFG_CONFIG"
 
@@ -120,7 +121,6 @@ UI_FIELDS: dict[str, Kind] = {
 HISTORY_FIELDS: dict[str, Kind] = {"path": PATH}
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 MCP_FIELDS: dict[str, Kind] = {
-    "transport": Kind(f"one of {', '.join(TRANSPORTS)}", lambda value: value in TRANSPORTS),
     "command": Kind("a program's name or path", lambda value: isinstance(value, str) and bool(value.strip())),
     "args": STRING_LIST,
     "env": ENV_NAMES,
@@ -269,22 +269,33 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
 def _mcp_servers(check: Checker, tables: Mapping[str, Any], folder: Path) -> dict[str, McpServer]:
     """`[mcp_servers.NAME]`: a program the agent starts (`command`, `args`, `env`), or a URL it
     reaches (`url`, `headers`, `transport` http or sse)."""
-    servers = {name: _mcp_server(check, name, table, folder) for name, table in tables.items()}
+    if not tables:
+        return {}
+    from lfgtui.mcp import TRANSPORTS  # here: every command reads the config, few use MCP servers
+
+    allowed = {"transport": Kind(f"one of {', '.join(TRANSPORTS)}", lambda value: value in TRANSPORTS)}
+    servers = {
+        name: _mcp_server(check, name, table, folder, allowed | MCP_FIELDS) for name, table in tables.items()
+    }
     return {name: server for name, server in servers.items() if server is not None}
 
 
-def _mcp_server(check: Checker, name: str, table: Any, folder: Path) -> McpServer | None:
+def _mcp_server(
+    check: Checker, name: str, table: Any, folder: Path, allowed: Mapping[str, Kind]
+) -> McpServer | None:
     """One server, or None when it has a problem. A relative command path is relative to the
     config file's folder, as a relative history path is."""
+    from lfgtui.mcp import NAME, McpServer
+
     header, where = f'mcp_servers."{name}"', f"[mcp_servers.{name}]"
     if not isinstance(table, dict):
         check.add(check.doc.line("mcp_servers", name), f"{where}: must be a table of MCP server settings")
         return None
     before = len(check.problems)
-    if not MCP_NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         message = "a server's name may use only letters, digits, '_' and '-' (agents name its tools after it)"
         check.add(check.doc.line(header), f"{where}: {message}")
-    fields = check.fields(table, MCP_FIELDS, where, header)
+    fields = check.fields(table, allowed, where, header)
     stdio = "command" in table
     if stdio == ("url" in table):
         what = "one of command and url, not both" if stdio else "command or url"
@@ -323,6 +334,8 @@ def _mcp_server(check: Checker, name: str, table: Any, folder: Path) -> McpServe
 
 def _check_mcp_headers(check: Checker, headers: Mapping[str, str], where: str, line: int | None) -> None:
     """Each `${NAME}` names a variable, and a secret header takes its value from one."""
+    from lfgtui.mcp import VARIABLE
+
     for name, value in headers.items():
         if name.lower() in SECRET_HEADERS and not VARIABLE.search(value):
             check.add(
