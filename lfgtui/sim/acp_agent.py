@@ -8,7 +8,8 @@ become what an agent process can do wrong: crash, write garbage on stdout, go si
 with an error. Like the real agents it offers auth methods (and with `--require-auth` opens no
 session before one succeeded); it offers its modes, and with `--models` the models and modes a
 client may choose as session config options (`session/set_config_option`). With models or a mode
-chosen, every answer starts by saying which model and mode it runs, so a test sees what reached the agent.
+chosen, every answer starts by saying which model and mode it runs, and with MCP servers given
+(`acp_mcp.py`), which; so a test sees what reached the agent.
 Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
