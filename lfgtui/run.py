@@ -436,7 +436,7 @@ class Run:
                 kept = None
             task = self._task(state)
             load = state.agent_session if state.follow_up is not None else None
-            launch = AgentLaunch(config, env, ticket.mode)
+            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
             return run_acp(launch, task, ev, toolbox, state.transcript, kept, self.agents, load)
         provider = await self.providers.get(ticket.provider)
         limiter = self.limiters[ticket.provider]

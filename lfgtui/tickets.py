@@ -16,6 +16,7 @@ from typing import Any
 
 from lfgtui.config import Config
 from lfgtui.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
+from lfgtui.mcp import McpServer, unavailable
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.validation import (
@@ -69,12 +70,18 @@ TICKET_FIELDS: dict[str, Kind] = {
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
     "max_cost_usd": POSITIVE_NUMBER,
     "models": MODELS,
+    "mcp_servers": STRING_LIST,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
+AGENT_ONLY = {
+    "mode": "mode is a coding agent's session mode",
+    "mcp_servers": "mcp_servers are given to a coding agent's session",
+}
+"""Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
 
 PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
 
@@ -107,6 +114,8 @@ class Ticket:
     """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""
     mode: str | None = None
     """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
+    mcp_servers: tuple[McpServer, ...] = ()
+    """For a coding agent: the MCP servers its session is given (`[mcp_servers.NAME]`), whole."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""
@@ -206,7 +215,8 @@ class _Loader:
         variants = {draft.index: self._variants(draft, defaults, fallback) for draft in drafts}
         needs = self._check_dependencies(drafts, named, variants)
         self._check_keys(drafts, defaults, variants)
-        self._check_modes(drafts, defaults, variants)
+        self._check_agents_only(drafts, defaults, variants)
+        self._check_mcp_servers(drafts, defaults)
         self.check.raise_if_any()
         tickets = tuple(
             self._ticket(draft, defaults, variant, needs[draft.index])
@@ -257,6 +267,11 @@ class _Loader:
                     message = unknown("tool", name, self.known_tools)
                     self.check.add(self.line(draft, key), f"{where}: {key}: {message}")
         self._check_passthrough(draft, where, fields.get("env_passthrough", ()))
+        for name in fields.get("mcp_servers", ()):
+            if name not in self.config.mcp_servers:
+                message = unknown("MCP server", name, self.config.mcp_servers)
+                defined = "config.toml defines each as [mcp_servers.NAME]"
+                self.check.add(self.line(draft, "mcp_servers"), f"{where}: mcp_servers: {message}; {defined}")
         if "workdir" in fields:
             workdir = (self.folder / Path(fields["workdir"]).expanduser()).resolve()
             try:
@@ -285,22 +300,42 @@ class _Loader:
                     f"{keys[variable.upper()]!r}; lfg never passes a provider's key to a command",
                 )
 
-    def _check_modes(
+    def _check_agents_only(
         self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
     ) -> None:
-        """A `mode` is a coding agent's session mode: any other provider has none to set."""
+        """A `mode` is a coding agent's session mode and `mcp_servers` are given to its session: any
+        other provider has neither."""
+        for key, what in AGENT_ONLY.items():
+            for draft in drafts:
+                if key not in draft.fields and key not in defaults:
+                    continue
+                for variant in variants[draft.index]:
+                    kind = self.config.providers[variant.provider].kind
+                    if kind != "acp":
+                        self.check.add(
+                            self.line(draft if key in draft.fields else None, key),
+                            f"{draft.where}: {what}, and provider {variant.provider!r} is not a coding "
+                            f"agent (kind {kind!r}, not acp)",
+                        )
+                        break
+
+    def _check_mcp_servers(self, drafts: Sequence[_Draft], defaults: Mapping[str, Any]) -> None:
+        """Each MCP server in use can be given on this machine: its program is found, the variables
+        it takes are set. One message per server, naming every ticket using it."""
+        users: dict[str, list[_Draft]] = {}
         for draft in drafts:
-            if "mode" not in draft.fields and "mode" not in defaults:
+            for name in dict.fromkeys(draft.fields.get("mcp_servers", defaults.get("mcp_servers", ()))):
+                users.setdefault(name, []).append(draft)
+        for name, group in users.items():
+            server = self.config.mcp_servers.get(name)
+            problem = None if server is None else unavailable(server, self.env)
+            if problem is None:
                 continue
-            for variant in variants[draft.index]:
-                kind = self.config.providers[variant.provider].kind
-                if kind != "acp":
-                    self.check.add(
-                        self.line(draft if "mode" in draft.fields else None, "mode"),
-                        f"{draft.where}: mode is a coding agent's session mode, and provider "
-                        f"{variant.provider!r} is not a coding agent (kind {kind!r}, not acp)",
-                    )
-                    break
+            first = group[0]
+            ids = ", ".join(repr(draft.id) for draft in group if draft.id is not None)
+            who = f"tickets {ids}" if len(group) > 1 else first.where
+            line = self.line(first if "mcp_servers" in first.fields else None, "mcp_servers")
+            self.check.add(line, f"{who}: MCP server {name!r} cannot be given to the agent: {problem}")
 
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}
@@ -460,6 +495,9 @@ class _Loader:
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
             mode=fields.get("mode"),
+            mcp_servers=tuple(
+                self.config.mcp_servers[name] for name in dict.fromkeys(fields.get("mcp_servers", ()))
+            ),
         )
 
 

@@ -161,6 +161,8 @@ class TicketRow(Row):
     line: int | None = None
     mode: str | None = None
     every_field: bool = False
+    mcp_servers: str = "[]"
+    """The ticket's MCP servers as JSON (`mcp.servers_json`), from migration 5."""
 
 
 @dataclass(frozen=True)

@@ -597,7 +597,7 @@ class PaneView(Vertical, can_focus=True):
         )
         self.tools = ToolLog(pane.tools)
         self.plan = Static(id="plan", classes="pane-plan")
-        self.agent = AgentDetail()
+        self.agent = AgentDetail(pane.ticket.mcp_servers)
         self.notice = Static(id="notice", classes="pane-notice")
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
         self._shown: dict[str, object] = {}
@@ -619,7 +619,6 @@ class PaneView(Vertical, can_focus=True):
         self.thinking.display = False
         self.tools.display = False
         self.plan.display = False
-        self.agent.display = False
         self.notice.display = False
 
     def on_resize(self, event: Resize) -> None:

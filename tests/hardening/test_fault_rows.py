@@ -501,6 +501,16 @@ ELSEWHERE = {
         "tests/acp/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
         "tests/acp/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
     ],
+    "a ticket's MCP server uses a transport its coding agent does not take (http or sse, which the agent's "
+    "`mcpCapabilities` do not list)": [
+        "tests/acp/test_mcp.py::test_the_tickets_servers_reach_the_agent_in_session_new_only_as_it_takes_them",
+        "tests/acp/test_mcp.py::test_stdio_is_always_taken_http_and_sse_as_the_agent_says",
+    ],
+    "a ticket's MCP server cannot be given on this machine: its program is not on PATH, or a variable it "
+    "takes a value from is unset": [
+        "tests/test_tickets.py::test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available",
+        "tests/acp/test_mcp.py::test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_attempt",
+    ],
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
     "no `model_env`)": [
         "tests/acp/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
