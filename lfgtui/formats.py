@@ -32,11 +32,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def diff_size(added: int, removed: int, files: int) -> str:
-    """`+12 \u22123, 2 files` (a minus sign, not a hyphen): what a ticket changed in its worktree."""
-    return f"+{added} \u2212{removed}, {plural(files, 'file')}"
-
-
 def when(timestamp: float | None) -> str:
     """A Unix time as local `YYYY-MM-DD HH:MM:SS`, `-` for none, `?` for a bad value."""
     if timestamp is None:

@@ -35,9 +35,10 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, diff_size, gauges
+from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges
 from lfgtui.inert import inert, json_text
 from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.worktrees.size import diff_size
 
 
 @dataclass

@@ -59,9 +59,9 @@ from lfgtui.tools.base import ToolContext
 
 if TYPE_CHECKING:
     from lfgtui.acp.attempt import AgentSession
-    from lfgtui.diff_watch import DiffWatch
     from lfgtui.prices import PriceBook
-    from lfgtui.worktrees import DiffStat, Worktree
+    from lfgtui.worktrees.diff_watch import DiffWatch
+    from lfgtui.worktrees.tree import DiffStat, Worktree
 
 Sink = Callable[[Event], None]
 
@@ -388,8 +388,8 @@ class Run:
     async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
-        from lfgtui.git import GitError
-        from lfgtui.worktrees import create_worktree, worktrees_root
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import create_worktree, worktrees_root
 
         if state.worktree is not None:
             return True
@@ -408,7 +408,7 @@ class Run:
         """Keep the worktree's diff size current in the events while the attempt runs."""
         if state.worktree is None:
             return None
-        from lfgtui.diff_watch import DiffWatch
+        from lfgtui.worktrees.diff_watch import DiffWatch
 
         def report(stat: DiffStat, text: str | None) -> None:
             fields = {"added": stat.added, "removed": stat.removed, "files": stat.files}

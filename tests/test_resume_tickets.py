@@ -34,7 +34,7 @@ from tests.history.recording import (
     tickets_file,
 )
 from tests.support import write_scenario
-from tests.test_run_worktrees import git, repository
+from tests.worktrees.test_run import git, repository
 
 EVERY_FIELD: dict[str, Any] = {
     "id": "fix@gpt",

@@ -34,7 +34,7 @@ from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
     from lfgtui.remote.attach import Attachment
-    from lfgtui.worktrees import Worktree
+    from lfgtui.worktrees.tree import Worktree
 
 
 class Session:
@@ -245,8 +245,8 @@ class Session:
         self.screen.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
 
     async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:
-        from lfgtui.git import GitError
-        from lfgtui.worktrees import diff_text
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import diff_text
 
         try:
             text = await diff_text(tree)

@@ -546,7 +546,7 @@ ELSEWHERE = {
     ],
     '`isolation = "worktree"` is set but the workdir is not in a git repository, or the repository has '
     "no commit": [
-        "tests/test_run_worktrees.py::test_a_workdir_outside_a_repository_fails_the_ticket_saying_why",
+        "tests/worktrees/test_run.py::test_a_workdir_outside_a_repository_fails_the_ticket_saying_why",
     ],
     "a `--notify-command` hook fails, hangs or cannot keep up": [
         "tests/test_notify.py::test_a_failing_or_missing_command_is_a_warning_not_an_exception",
