@@ -105,6 +105,7 @@ def _sim_serve_arguments(serve: argparse.ArgumentParser) -> None:
 
 async def _ask(args: argparse.Namespace) -> int:
     from lfgtui.agent import AgentTask, run_agent
+    from lfgtui.cost.metrics import Metrics
     from lfgtui.events import (
         AttemptEnded,
         EventFactory,
@@ -116,7 +117,6 @@ async def _ask(args: argparse.Namespace) -> int:
     )
     from lfgtui.formats import gauges
     from lfgtui.inert import inert, revealed
-    from lfgtui.metrics import Metrics
     from lfgtui.providers.base import ModelCall, UserMessage
     from lfgtui.providers.catalog import ProviderUnavailable
     from lfgtui.providers.registry import Providers
@@ -185,9 +185,9 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
-    from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys

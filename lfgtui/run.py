@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
 from lfgtui.approvals import Approvals
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.cost.prices import format_usd
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -47,8 +49,6 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.metrics import MetricsBook
-from lfgtui.prices import format_usd
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.registry import Providers
@@ -59,7 +59,7 @@ from lfgtui.tools.base import ToolContext
 
 if TYPE_CHECKING:
     from lfgtui.acp.attempt import AgentSession
-    from lfgtui.prices import PriceBook
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.worktrees.diff_watch import DiffWatch
     from lfgtui.worktrees.tree import DiffStat, Worktree
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
+from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta
-from lfgtui.prices import PriceBook
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run

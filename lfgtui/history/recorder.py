@@ -56,7 +56,7 @@ from lfgtui.history.store import Store
 from lfgtui.tickets import Ticket, TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.prices import Pricer
+    from lfgtui.cost.prices import Pricer
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from lfgtui.inert import inert
 from lfgtui.tickets import TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.prices import PriceBook
+    from lfgtui.cost.prices import PriceBook
 
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset(

@@ -23,10 +23,10 @@ from urllib.parse import quote
 import httpx2
 
 from lfgtui.calls import RetryPolicy
+from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, Event
 from lfgtui.history.export import InvalidExport, row_from_json
 from lfgtui.history.rows import TicketRecord, TicketRow
-from lfgtui.prices import PriceBook
 from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
 from lfgtui.remote.price_card import CardError, read_card
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER

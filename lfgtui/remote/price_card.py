@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.prices import OverridePricer, PriceBook
+from lfgtui.cost.prices import OverridePricer, PriceBook
 from lfgtui.providers.base import PriceOverride
 
 if TYPE_CHECKING:
-    from lfgtui.prices import Pricer
+    from lfgtui.cost.prices import Pricer
     from lfgtui.tickets import Ticket
 
 RATES = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")

@@ -38,7 +38,7 @@ from lfgtui.remote.price_card import price_card
 from lfgtui.tickets import Ticket
 
 if TYPE_CHECKING:
-    from lfgtui.prices import PriceBook
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.run import Run
 
 API = "/v1"

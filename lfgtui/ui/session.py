@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 from lfgtui.alerts import RunAlerts
 from lfgtui.approvals import Approvals
+from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import Event, ReasoningDelta, TextDelta
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
-from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.run import Run, Sink
 from lfgtui.tickets import Ticket

@@ -434,8 +434,8 @@ ELSEWHERE = {
         "tests/acp/test_text_gauges.py::test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice",
         "tests/acp/test_text_gauges.py::test_the_rate_leaves_out_the_time_the_agents_tools_run",
         "tests/acp/test_text_gauges.py::test_an_error_relayed_in_one_burst_has_no_rate",
-        "tests/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
-        "tests/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
+        "tests/cost/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
+        "tests/cost/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
     ],
     "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
     "session": [

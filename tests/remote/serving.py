@@ -18,8 +18,8 @@ from aiohttp import web
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
+from lfgtui.cost.prices import run_prices
 from lfgtui.events import ApprovalAsked, Event
-from lfgtui.prices import run_prices
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
