@@ -25,9 +25,9 @@ from lfgtui.subcommands import Subcommands
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 if TYPE_CHECKING:
+    from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
-    from lfgtui.notify import NotifyCommand
     from lfgtui.providers.registry import Providers
     from lfgtui.tickets import Ticket, TicketFile
 
@@ -276,7 +276,7 @@ async def _run_headless(
     run.sinks.append(output)
     kinds, command = alerts
     if command is not None:
-        from lfgtui.alerts import RunAlerts
+        from lfgtui.alerts.moments import RunAlerts
 
         run.sinks.append(RunAlerts(run, kinds, [command]))
     if history is not None:
@@ -305,7 +305,7 @@ async def _notify_command(args: argparse.Namespace) -> AsyncIterator[NotifyComma
     if not args.notify_command:
         yield None
         return
-    from lfgtui.notify import NotifyCommand
+    from lfgtui.alerts.notify import NotifyCommand
 
     command = NotifyCommand(args.notify_command, warn=_warn)
     try:

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lfgtui.alerts import RunAlerts
+from lfgtui.alerts.moments import RunAlerts
 from lfgtui.approvals import Approvals
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import Event, ReasoningDelta, TextDelta

@@ -549,16 +549,16 @@ ELSEWHERE = {
         "tests/worktrees/test_run.py::test_a_workdir_outside_a_repository_fails_the_ticket_saying_why",
     ],
     "a `--notify-command` hook fails, hangs or cannot keep up": [
-        "tests/test_notify.py::test_a_failing_or_missing_command_is_a_warning_not_an_exception",
-        "tests/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout",
-        "tests/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
-        "tests/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
+        "tests/alerts/test_notify.py::test_a_failing_or_missing_command_is_a_warning_not_an_exception",
+        "tests/alerts/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout",
+        "tests/alerts/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
+        "tests/alerts/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
     ],
     "a `--notify-command` hook leaves processes behind (`setsid …`, a daemon), or hooks still hang when "
     "the run ends": [
-        "tests/test_notify.py::test_what_a_hook_started_in_a_session_of_its_own_ends_with_it",
-        "tests/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
-        "tests/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
+        "tests/alerts/test_notify.py::test_what_a_hook_started_in_a_session_of_its_own_ends_with_it",
+        "tests/alerts/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
+        "tests/alerts/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
     ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [
