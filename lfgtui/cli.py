@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
-    from lfgtui.tickets import Ticket, TicketFile
+    from lfgtui.tickets.ticket import Ticket, TicketFile
 
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
@@ -169,7 +169,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
     check at once and ends lfg with one line and 130, as it does during a run.
     """
     from lfgtui.config import load_config
-    from lfgtui.tickets import load_tickets
+    from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.validation import ValidationError
 

@@ -53,7 +53,7 @@ from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMess
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.registry import Providers
 from lfgtui.ratelimit import Limiters
-from lfgtui.tickets import PromptTooLong, Ticket, render_prompt
+from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import lfgtui
 
 ROOT = Path(lfgtui.__file__).parent
-LIBRARIES = ("lfgtui.worktrees", "lfgtui.cost", "lfgtui.alerts")
+LIBRARIES = ("lfgtui.worktrees", "lfgtui.cost", "lfgtui.alerts", "lfgtui.tickets")
 """Packages that do one job for whoever calls them."""
 ON_TOP = ("lfgtui.ui", "lfgtui.commands")
 """What sits on top of the libraries: the Textual app and the commands (with the command modules not

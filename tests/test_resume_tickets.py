@@ -23,7 +23,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import NOT_KEPT_BEFORE, ticket_from_row, withheld
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_MAX_OUTPUT_CHARS, Ticket
 from tests.history.recording import (
     ADDED_IN_V4,
     as_schema_3,

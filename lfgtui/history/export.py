@@ -41,7 +41,7 @@ from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
-from lfgtui.tickets import ISOLATIONS
+from lfgtui.tickets.ticket import ISOLATIONS
 from lfgtui.validation import RUN_ID_PATTERN
 from lfgtui.worktrees.size import diff_size
 

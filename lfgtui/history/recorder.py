@@ -53,7 +53,7 @@ from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, Pen
 from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
-from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import Pricer

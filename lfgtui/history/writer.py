@@ -42,7 +42,7 @@ from lfgtui.events import (
 from lfgtui.history.database import StoreError
 from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.inert import inert
-from lfgtui.tickets import TicketFile
+from lfgtui.tickets.ticket import TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
     from lfgtui.subcommands import Subcommands
-    from lfgtui.tickets import Ticket
+    from lfgtui.tickets.ticket import Ticket
 
 EXIT_USAGE = 2
 DRAIN_S = 2.0

@@ -46,7 +46,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown

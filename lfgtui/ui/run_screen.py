@@ -27,7 +27,7 @@ from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_ale
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
 from lfgtui.inert import inert
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
 from lfgtui.ui.palette import colours

@@ -25,7 +25,7 @@ from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.run import Run, Sink
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane

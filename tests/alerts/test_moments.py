@@ -11,7 +11,7 @@ from lfgtui.config import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 

@@ -476,7 +476,7 @@ ELSEWHERE = {
     ],
     "a prompt with its dependencies' answers filled in (`{{ outputs.ID }}`, quoted once or many times) "
     "would be longer than 4,000,000 characters": [
-        "tests/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
+        "tests/tickets/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
         "tests/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
     ],
     "a 429's Retry-After asks for minutes, or is an HTTP-date (RFC 9110)": [
@@ -529,7 +529,7 @@ ELSEWHERE = {
         "tests/providers/test_anthropic.py::test_usage_only_in_message_start_keeps_the_input_and_estimates_the_output",
     ],
     "a tickets file holds 10,000 tickets, or Ctrl-C comes while it is checked": [
-        "tests/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
+        "tests/tickets/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
         "tests/test_run_cli.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
     ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "

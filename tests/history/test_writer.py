@@ -21,7 +21,7 @@ from lfgtui.providers.base import AssistantMessage, ToolCall, ToolResultMessage,
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.history.recording import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
 from tests.support import imported_lfgtui_modules

@@ -28,7 +28,7 @@ from lfgtui.remote.server import Address, Controls, RunControls, RunServer
 from lfgtui.remote.tail import RunTail
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 TOKEN = "test-token-0123456789abcdef"

@@ -12,7 +12,7 @@ from lfgtui.config import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.diff_screen import DiffScreen, split_files, styled
 from lfgtui.ui.modals import CompareScreen
