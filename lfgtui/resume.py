@@ -30,7 +30,7 @@ from lfgtui.mcp import servers_from_json
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
-from lfgtui.tickets import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
 
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"

@@ -24,7 +24,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import NOT_KEPT_BEFORE, ticket_from_row, withheld
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_MAX_OUTPUT_CHARS, Ticket
 from tests.history.recording import (
     ADDED_IN_V4,
     ADDED_IN_V5,
@@ -36,7 +36,7 @@ from tests.history.recording import (
     tickets_file,
 )
 from tests.support import write_scenario
-from tests.test_run_worktrees import git, repository
+from tests.worktrees.test_run import git, repository
 
 EVERY_FIELD: dict[str, Any] = {
     "id": "fix@gpt",

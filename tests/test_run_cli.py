@@ -18,7 +18,7 @@ import pytest
 
 from lfgtui.sim.server import SimServer
 from tests.terminal import Terminal
-from tests.test_tickets import many_tickets
+from tests.tickets.test_tickets import many_tickets
 
 
 class Lfg:

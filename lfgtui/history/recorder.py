@@ -54,10 +54,10 @@ from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.mcp import servers_json
-from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.prices import Pricer
+    from lfgtui.cost.prices import Pricer
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from lfgtui.history.values import read_values
 
 if TYPE_CHECKING:
-    from lfgtui.metrics import Metrics
+    from lfgtui.cost.metrics import Metrics
 
 ID_BYTES = 6
 

@@ -22,6 +22,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
     AgentProgress,
@@ -50,8 +51,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
-from lfgtui.metrics import Metrics
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown

@@ -27,7 +27,7 @@ from lfgtui.providers.base import ProviderError
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from tests.acp.test_attempt import FAST, ending, no_agent_left, of, sim_agent
 from tests.acp.test_attempt import Approvals as Answer

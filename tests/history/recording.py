@@ -36,7 +36,8 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, recorded_run
 from lfgtui.run import Run
 from lfgtui.sim.server import RequestRecord, SimServer
-from lfgtui.tickets import Ticket, TicketFile, load_tickets
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import Ticket, TicketFile
 from lfgtui.tools import BUILTIN_TOOLS
 
 WALL = 1_700_000_000.0

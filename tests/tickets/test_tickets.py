@@ -13,10 +13,11 @@ import pytest
 
 from lfgtui.config import Config, load_config
 from lfgtui.sim.scenario import ScenarioLibrary
-from lfgtui.tickets import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, load_tickets, render_prompt
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, render_prompt
 from lfgtui.validation import ValidationError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("read_file", "list_dir", "search_files", "write_file", "run_command")
 NO_KEYS: dict[str, str] = {}
 
