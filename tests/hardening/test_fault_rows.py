@@ -508,7 +508,7 @@ ELSEWHERE = {
     ],
     "a ticket's MCP server cannot be given on this machine: its program is not on PATH, or a variable it "
     "takes a value from is unset": [
-        "tests/test_tickets.py::test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available",
+        "tests/tickets/test_tickets.py::test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available",
         "tests/acp/test_mcp.py::test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_attempt",
     ],
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
