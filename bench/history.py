@@ -55,7 +55,7 @@ from lfgtui.history.stats import percentile
 from lfgtui.history.store import Store
 from lfgtui.history.writer import FLUSH_INTERVAL_S
 from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
-from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 SYLLABLES = [a + b for a in "bcdfghklmnprstvz" for b in ("a", "e", "i", "o", "u", "ar", "en", "is", "on")]
 

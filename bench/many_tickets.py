@@ -31,7 +31,7 @@ from lfgtui.config import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.services import Services

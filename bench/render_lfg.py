@@ -90,7 +90,7 @@ async def run_lfg(
     from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
-    from lfgtui.tickets import load_tickets
+    from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.pane import TicketPane

@@ -199,7 +199,7 @@ async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     from lfgtui.config import Config
     from lfgtui.providers.registry import Providers
     from lfgtui.sim.server import SimServer
-    from lfgtui.tickets import load_tickets
+    from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
 
     repeat = int(args.rate * args.duration / LONG_ANSWER_TOKENS) + 1

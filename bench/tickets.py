@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from lfgtui.config import Config
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 ORDERS = {"deps first": (-1, -7), "deps later": (1, 7)}

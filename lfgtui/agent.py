@@ -41,7 +41,7 @@ from lfgtui.providers.base import (
     ToolResultMessage,
 )
 from lfgtui.ratelimit import ProviderLimiter
-from lfgtui.tickets import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
+from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
 
 NO_TOOLS = "error: this run offers no tools"

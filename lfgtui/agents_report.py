@@ -56,6 +56,8 @@ class Checked:
     error: dict[str, str] | None
     missing: tuple[str, ...]
     log: str | None
+    mcp_transports: tuple[str, ...] = ()
+    """The MCP servers it takes (stdio, and http and sse as it says); empty when it never answered."""
 
 
 def _origin(name: str, config: ProviderConfig) -> str:
@@ -127,6 +129,7 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
     from lfgtui.acp.attempt import AgentLaunch, AgentSession
     from lfgtui.acp.choices import choosable, passed_at_start
     from lfgtui.acp.login import usable_method
+    from lfgtui.acp.mcp import taken
     from lfgtui.agent import Toolbox
     from lfgtui.events import EventFactory
     from lfgtui.providers.base import ProviderError
@@ -186,6 +189,7 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
         error=error,
         missing=tuple(missing),
         log=str(session.log_path),
+        mcp_transports=() if session.mcp_capabilities is None else taken(session.mcp_capabilities),
     )
 
 
@@ -248,6 +252,8 @@ def _check_lines(checked: Checked | None) -> list[str]:
         ]
         unknown = "unknown: no session" if checked.error is not None else "none offered"
         lines.append(f"  {category}: {', '.join(values) if values else unknown}")
+    transports = ", ".join(checked.mcp_transports) or "unknown: no initialize answer"
+    lines.append(f"  MCP servers it takes: {transports}")
     lines += [f"  note: {note}" for note in checked.notes]
     lines += [f"  missing: {item}" for item in checked.missing]
     if checked.log:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from lfgtui.agent import Approve
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, ToolCallReady
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 
 Say = Callable[..., None]
 """Emits one of the ticket's events in its current attempt: `say(EventType, **fields)`."""

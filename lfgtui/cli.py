@@ -25,11 +25,11 @@ from lfgtui.subcommands import Subcommands
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 if TYPE_CHECKING:
+    from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
-    from lfgtui.notify import NotifyCommand
     from lfgtui.providers.registry import Providers
-    from lfgtui.tickets import Ticket, TicketFile
+    from lfgtui.tickets.ticket import Ticket, TicketFile
 
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
@@ -105,6 +105,7 @@ def _sim_serve_arguments(serve: argparse.ArgumentParser) -> None:
 
 async def _ask(args: argparse.Namespace) -> int:
     from lfgtui.agent import AgentTask, run_agent
+    from lfgtui.cost.metrics import Metrics
     from lfgtui.events import (
         AttemptEnded,
         EventFactory,
@@ -116,7 +117,6 @@ async def _ask(args: argparse.Namespace) -> int:
     )
     from lfgtui.formats import gauges
     from lfgtui.inert import inert, revealed
-    from lfgtui.metrics import Metrics
     from lfgtui.providers.base import ModelCall, UserMessage
     from lfgtui.providers.catalog import ProviderUnavailable
     from lfgtui.providers.registry import Providers
@@ -169,7 +169,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
     check at once and ends lfg with one line and 130, as it does during a run.
     """
     from lfgtui.config import load_config
-    from lfgtui.tickets import load_tickets
+    from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.validation import ValidationError
 
@@ -185,9 +185,9 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
-    from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys
@@ -276,7 +276,7 @@ async def _run_headless(
     run.sinks.append(output)
     kinds, command = alerts
     if command is not None:
-        from lfgtui.alerts import RunAlerts
+        from lfgtui.alerts.moments import RunAlerts
 
         run.sinks.append(RunAlerts(run, kinds, [command]))
     if history is not None:
@@ -305,7 +305,7 @@ async def _notify_command(args: argparse.Namespace) -> AsyncIterator[NotifyComma
     if not args.notify_command:
         yield None
         return
-    from lfgtui.notify import NotifyCommand
+    from lfgtui.alerts.notify import NotifyCommand
 
     command = NotifyCommand(args.notify_command, warn=_warn)
     try:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -37,6 +37,9 @@ from lfgtui.validation import (
     load_toml,
     unknown,
 )
+
+if TYPE_CHECKING:  # loaded only for a config with MCP servers (see _mcp_servers)
+    from lfgtui.mcp import McpServer
 
 CONFIG_ENV = "LFG_CONFIG"
 
@@ -66,7 +69,13 @@ def _is_header_table(value: Any) -> bool:
 
 URL = Kind("an http:// or https:// URL", _is_url)
 HEADERS = Kind("a table of headers (token names, printable ASCII values)", _is_header_table)
-SECTIONS: dict[str, Kind] = {"providers": TABLE, "run": TABLE, "ui": TABLE, "history": TABLE}
+SECTIONS: dict[str, Kind] = {
+    "providers": TABLE,
+    "mcp_servers": TABLE,
+    "run": TABLE,
+    "ui": TABLE,
+    "history": TABLE,
+}
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
     "base_url": URL,
@@ -111,6 +120,15 @@ UI_FIELDS: dict[str, Kind] = {
 }
 HISTORY_FIELDS: dict[str, Kind] = {"path": PATH}
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
+MCP_FIELDS: dict[str, Kind] = {
+    "command": Kind("a program's name or path", lambda value: isinstance(value, str) and bool(value.strip())),
+    "args": STRING_LIST,
+    "env": ENV_NAMES,
+    "url": Kind("an http:// or https:// URL", lambda value: _is_url(value) and not value.startswith(SIM_URL)),
+    "headers": HEADERS,
+}
+MCP_STDIO_ONLY = ("command", "args", "env")
+MCP_URL_ONLY = ("url", "headers")
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,8 @@ class Config:
     run: RunSettings = field(default_factory=RunSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    mcp_servers: dict[str, McpServer] = field(default_factory=dict)
+    """The MCP servers tickets may give their coding agent, by name (`[mcp_servers.NAME]`)."""
 
 
 def _chosen_path(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, str | None]:
@@ -169,6 +189,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     check = Checker(load_toml(path))
     sections = check.fields(check.doc.data, SECTIONS, "top level")
     providers = _providers(check, sections.get("providers", {}))
+    mcp_servers = _mcp_servers(check, sections.get("mcp_servers", {}), path.resolve().parent)
     run = check.fields(sections.get("run", {}), RUN_FIELDS, "[run]", "run")
     ui = check.fields(sections.get("ui", {}), UI_FIELDS, "[ui]", "ui")
     ui |= {"notify": tuple(dict.fromkeys(ui["notify"]))} if "notify" in ui else {}
@@ -181,6 +202,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         run=RunSettings(**run),
         ui=UiSettings(**ui),
         history=HistorySettings(path=path.resolve().parent / history_path if history_path else None),
+        mcp_servers=mcp_servers,
     )
 
 
@@ -242,3 +264,85 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             )
         providers[name] = config
     return providers
+
+
+def _mcp_servers(check: Checker, tables: Mapping[str, Any], folder: Path) -> dict[str, McpServer]:
+    """`[mcp_servers.NAME]`: a program the agent starts (`command`, `args`, `env`), or a URL it
+    reaches (`url`, `headers`, `transport` http or sse)."""
+    if not tables:
+        return {}
+    from lfgtui.mcp import TRANSPORTS  # here: every command reads the config, few use MCP servers
+
+    allowed = {"transport": Kind(f"one of {', '.join(TRANSPORTS)}", lambda value: value in TRANSPORTS)}
+    servers = {
+        name: _mcp_server(check, name, table, folder, allowed | MCP_FIELDS) for name, table in tables.items()
+    }
+    return {name: server for name, server in servers.items() if server is not None}
+
+
+def _mcp_server(
+    check: Checker, name: str, table: Any, folder: Path, allowed: Mapping[str, Kind]
+) -> McpServer | None:
+    """One server, or None when it has a problem. A relative command path is relative to the
+    config file's folder, as a relative history path is."""
+    from lfgtui.mcp import NAME, McpServer
+
+    header, where = f'mcp_servers."{name}"', f"[mcp_servers.{name}]"
+    if not isinstance(table, dict):
+        check.add(check.doc.line("mcp_servers", name), f"{where}: must be a table of MCP server settings")
+        return None
+    before = len(check.problems)
+    if not NAME.fullmatch(name):
+        message = "a server's name may use only letters, digits, '_' and '-' (agents name its tools after it)"
+        check.add(check.doc.line(header), f"{where}: {message}")
+    fields = check.fields(table, allowed, where, header)
+    stdio = "command" in table
+    if stdio == ("url" in table):
+        what = "one of command and url, not both" if stdio else "command or url"
+        check.add(
+            check.doc.line(header),
+            f"{where}: needs {what}: command is a program the agent starts (stdio), url a server it "
+            "reaches over HTTP",
+        )
+        return None
+    transport = fields.get("transport", "stdio" if stdio else "http")
+    if (transport == "stdio") != stdio:
+        fit = "a program the agent starts (command): leave it out" if stdio else "a url: http or sse"
+        check.add(check.doc.line(header, "transport"), f"{where}: transport {transport!r} does not fit {fit}")
+    for key in [key for key in (MCP_URL_ONLY if stdio else MCP_STDIO_ONLY) if key in table]:
+        kind = "a program the agent starts (command)" if stdio else "a server the agent reaches (url)"
+        takes = "command, args and env" if stdio else "url, headers and transport"
+        check.add(check.doc.line(header, key), f"{where}: {key} is not for {kind}, which takes {takes}")
+    headers: dict[str, str] = fields.get("headers", {})
+    _check_mcp_headers(check, headers, where, check.doc.line(header, "headers"))
+    if len(check.problems) > before:
+        return None
+    command = fields.get("command", "")
+    if "/" in command:
+        path = Path(command).expanduser()
+        command = str(path if path.is_absolute() else folder / path)
+    return McpServer(
+        name=name,
+        transport=transport,
+        command=command,
+        args=tuple(fields.get("args", ())),
+        env=tuple(dict.fromkeys(fields.get("env", ()))),
+        url=fields.get("url", ""),
+        headers=tuple(headers.items()),
+    )
+
+
+def _check_mcp_headers(check: Checker, headers: Mapping[str, str], where: str, line: int | None) -> None:
+    """Each `${NAME}` names a variable, and a secret header takes its value from one."""
+    from lfgtui.mcp import VARIABLE
+
+    for name, value in headers.items():
+        if name.lower() in SECRET_HEADERS and not VARIABLE.search(value):
+            check.add(
+                line,
+                f"{where}: header {name!r} must take its secret from an environment variable: write "
+                'its value as "Bearer ${NAME}", NAME the variable that holds it',
+            )
+        for written in VARIABLE.findall(value):
+            if not ENV_NAME.fullmatch(written):
+                check.add(line, f"{where}: header {name!r}: ${{{written}}} must name an environment variable")

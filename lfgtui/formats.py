@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
+    from lfgtui.cost.metrics import Metrics
     from lfgtui.events import ContextUsed
-    from lfgtui.metrics import Metrics
 
 OUTCOME_GLYPHS = {
     Outcome.COMPLETED: "✓",
@@ -30,11 +30,6 @@ _BAD = "?"
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def diff_size(added: int, removed: int, files: int) -> str:
-    """`+12 \u22123, 2 files` (a minus sign, not a hyphen): what a ticket changed in its worktree."""
-    return f"+{added} \u2212{removed}, {plural(files, 'file')}"
 
 
 def when(timestamp: float | None) -> str:
@@ -75,7 +70,7 @@ def ttft(m: Metrics) -> str:
 
 def gauges(m: Metrics) -> str:
     """TTFT, tok/s, tokens and cost on one line; `~` marks a count or cost that is still an estimate."""
-    from lfgtui.prices import format_usd  # here: prices.py imports decimal, which a listing never needs
+    from lfgtui.cost.prices import format_usd  # here: prices.py imports decimal, which a listing never needs
 
     counted = tokens(m.output_tokens, m.tokens_estimated)
     cost = format_usd(m.cost_usd, m.cost_estimated)
@@ -85,7 +80,7 @@ def gauges(m: Metrics) -> str:
 def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
     """Outcome, TTFT, tok/s, tokens, cost and duration of an attempt: a row of the headless closing
     table and of the TUI's comparison of a fanned-out ticket's models."""
-    from lfgtui.prices import format_usd
+    from lfgtui.cost.prices import format_usd
 
     return (
         outcome,
@@ -108,7 +103,7 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
 def context_text(context: ContextUsed) -> str:
     """A coding agent's context for people: `context 45,210 of 200,000 tokens (23%)`, with the cost it
     reports when it does."""
-    from lfgtui.prices import format_usd
+    from lfgtui.cost.prices import format_usd
 
     used, size = context.used, context.size
     percent = f" ({context_percent(used, size)})" if size else ""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import (
     AgentDetails,
     AgentProgress,
@@ -38,9 +39,9 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, diff_size, gauges
+from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges
 from lfgtui.inert import inert, json_text
-from lfgtui.metrics import Metrics, MetricsBook
+from lfgtui.worktrees.size import diff_size
 
 
 @dataclass

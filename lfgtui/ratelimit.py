@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 
-from lfgtui.metrics import estimate_tokens
+from lfgtui.cost.tokens import estimate_tokens
 from lfgtui.providers.base import AssistantMessage, ModelCall, ProviderConfig, ToolResultMessage, UserMessage
 
 Clock = Callable[[], float]

@@ -26,10 +26,11 @@ from lfgtui.history.rebuild import attempt_events, conversation
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
+from lfgtui.mcp import servers_from_json
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run import Earlier
-from lfgtui.tickets import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
 
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
@@ -125,7 +126,8 @@ class RecordedRun:
         if self.imported:
             lines.append(
                 f"Run {self.run_id} was imported from elsewhere: its tickets' auto_approve, "
-                "env_passthrough and allow_git_writes are not applied here, and risky tools ask."
+                "env_passthrough, allow_git_writes and mcp_servers are not applied here, and risky "
+                "tools ask."
             )
         return "\n".join(lines) or None
 
@@ -173,14 +175,21 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         max_cost_usd=row.max_cost_usd,
         group=row.fanned_from,
         mode=row.mode,
+        mcp_servers=servers_from_json(row.mcp_servers),
     )
 
 
 def withheld(ticket: Ticket) -> Ticket:
     """A ticket from elsewhere (an imported run) without what it grants its tools: running without
-    asking, the environment's variables, writing into `.git`. Its limits and isolation stay."""
+    asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
+    given the values of variables). Its limits and isolation stay."""
     return dataclasses.replace(
-        ticket, auto_approve=frozenset(), auto_approve_all=False, env_passthrough=(), allow_git_writes=False
+        ticket,
+        auto_approve=frozenset(),
+        auto_approve_all=False,
+        env_passthrough=(),
+        allow_git_writes=False,
+        mcp_servers=(),
     )
 
 

@@ -162,8 +162,8 @@ async def resume(args: argparse.Namespace) -> int:
     problem = tui_problem(args, config, "resume")
     if problem is not None:
         return _fail(problem)
+    from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
-    from lfgtui.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.tools import without_keys

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
 from lfgtui.approvals import Approvals
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.cost.prices import format_usd
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -47,21 +49,19 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.metrics import MetricsBook
-from lfgtui.prices import format_usd
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.registry import Providers
 from lfgtui.ratelimit import Limiters
-from lfgtui.tickets import PromptTooLong, Ticket, render_prompt
+from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 
 if TYPE_CHECKING:
     from lfgtui.acp.attempt import AgentSession
-    from lfgtui.diff_watch import DiffWatch
-    from lfgtui.prices import PriceBook
-    from lfgtui.worktrees import DiffStat, Worktree
+    from lfgtui.cost.prices import PriceBook
+    from lfgtui.worktrees.diff_watch import DiffWatch
+    from lfgtui.worktrees.tree import DiffStat, Worktree
 
 Sink = Callable[[Event], None]
 
@@ -388,8 +388,8 @@ class Run:
     async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
-        from lfgtui.git import GitError
-        from lfgtui.worktrees import create_worktree, worktrees_root
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import create_worktree, worktrees_root
 
         if state.worktree is not None:
             return True
@@ -408,7 +408,7 @@ class Run:
         """Keep the worktree's diff size current in the events while the attempt runs."""
         if state.worktree is None:
             return None
-        from lfgtui.diff_watch import DiffWatch
+        from lfgtui.worktrees.diff_watch import DiffWatch
 
         def report(stat: DiffStat, text: str | None) -> None:
             fields = {"added": stat.added, "removed": stat.removed, "files": stat.files}
@@ -436,7 +436,7 @@ class Run:
                 kept = None
             task = self._task(state)
             load = state.agent_session if state.follow_up is not None else None
-            launch = AgentLaunch(config, env, ticket.mode)
+            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
             return run_acp(launch, task, ev, toolbox, state.transcript, kept, self.agents, load)
         provider = await self.providers.get(ticket.provider)
         limiter = self.limiters[ticket.provider]

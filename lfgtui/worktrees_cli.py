@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from lfgtui.subcommands import Subcommands
 
 if TYPE_CHECKING:
-    from lfgtui.worktrees_cleanup import WorktreeInfo
+    from lfgtui.worktrees.cleanup import WorktreeInfo
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -65,9 +65,9 @@ def run_worktree_command(args: argparse.Namespace) -> int:
 
 
 async def _command(args: argparse.Namespace) -> int:
-    from lfgtui.git import GitError
-    from lfgtui.worktrees import worktrees_root
-    from lfgtui.worktrees_cleanup import list_worktrees
+    from lfgtui.worktrees.cleanup import list_worktrees
+    from lfgtui.worktrees.git import GitError
+    from lfgtui.worktrees.tree import worktrees_root
 
     root = worktrees_root()
     try:
@@ -153,7 +153,7 @@ def _list(found: list[WorktreeInfo], root: Path, as_json: bool) -> int:
 async def _clean(found: list[WorktreeInfo], root: Path, force: bool) -> int:
     """Remove one worktree at a time: several of one repository would contend for its locks."""
     from lfgtui.inert import inert
-    from lfgtui.worktrees_cleanup import remove_worktree
+    from lfgtui.worktrees.cleanup import remove_worktree
 
     if not found:
         print(inert(f"no worktrees to clean in {root}"))

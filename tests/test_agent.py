@@ -12,6 +12,7 @@ import pytest
 
 from lfgtui.agent import AgentTask, Toolbox, run_agent
 from lfgtui.calls import RetryPolicy
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -26,7 +27,6 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
 )
-from lfgtui.metrics import Metrics
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.providers.sse import AgentSSEProvider

@@ -99,7 +99,7 @@ def test_an_npm_installed_agent_shows_its_packages_version(lfg: Lfg, tmp_path: P
 
 
 def test_check_reports_the_auth_methods_models_and_modes_the_agent_offers(lfg: Lfg) -> None:
-    configure(lfg, chooser=[*SIM_AGENT, "--models", "fast,deep"])
+    configure(lfg, chooser=[*SIM_AGENT, "--models", "fast,deep", "--mcp", "http"])
     lfg.env[KEY_ENV] = "k"
     done = agents(lfg, "chooser", "--check")
     assert done.returncode == 0, done.stderr
@@ -110,6 +110,7 @@ def test_check_reports_the_auth_methods_models_and_modes_the_agent_offers(lfg: L
     ) in done.stdout
     assert "  models: fast (current), deep\n" in done.stdout
     assert "  modes: default (current), plan\n" in done.stdout
+    assert "  MCP servers it takes: stdio, http\n" in done.stdout
     assert "missing" not in done.stdout
     (checked,) = records(agents(lfg, "chooser", "--check", "--json")).values()
     check = checked["check"]
@@ -120,6 +121,7 @@ def test_check_reports_the_auth_methods_models_and_modes_the_agent_offers(lfg: L
         "current": "fast",
     }
     assert [v["id"] for v in check["modes"]["values"]] == ["default", "plan"]
+    assert check["mcp_transports"] == ["stdio", "http"]
     assert Path(check["log"]).is_file()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config import Config, config_path, load_config
+from lfgtui.mcp import McpServer
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.validation import ValidationError
@@ -284,3 +285,63 @@ def test_a_model_variable_must_be_a_variable_name(tmp_path: Path) -> None:
     path = write(tmp_path, '[providers.mine]\nkind = "acp"\ncommand = ["mine"]\nmodel_env = "MY MODEL"\n')
     (message,) = problems(path)
     assert "model_env must be an environment variable name, got the string 'MY MODEL'" in message
+
+
+def test_mcp_servers_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[mcp_servers.docs]\ncommand = "bin/docs-mcp"\nargs = ["--root", "."]\n'
+        'env = ["DOCS_TOKEN", "DOCS_TOKEN"]\n'
+        '[mcp_servers.search]\nurl = "https://mcp.example.com/mcp"\n'
+        'headers = { Authorization = "Bearer ${SEARCH_TOKEN}", "X-Team" = "docs" }\n'
+        '[mcp_servers.old]\nurl = "http://127.0.0.1:9000/sse"\ntransport = "sse"\n'
+        '[mcp_servers.npx]\ncommand = "npx"\n',
+    )
+    servers = load_config(path, env={}).mcp_servers
+    assert servers["docs"] == McpServer(
+        "docs", "stdio", command=str(tmp_path / "bin/docs-mcp"), args=("--root", "."), env=("DOCS_TOKEN",)
+    ), "a relative command path is relative to the config file, as the history's path is"
+    assert servers["search"] == McpServer(
+        "search",
+        "http",
+        url="https://mcp.example.com/mcp",
+        headers=(("Authorization", "Bearer ${SEARCH_TOKEN}"), ("X-Team", "docs")),
+    )
+    assert servers["search"].variables() == ("SEARCH_TOKEN",)
+    assert (servers["old"].transport, servers["npx"].command) == ("sse", "npx")
+
+
+def test_bad_mcp_servers_are_named_with_their_line_and_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[mcp_servers.both]\ncommand = "x"\nurl = "https://x"\n'  # 1
+        '[mcp_servers.neither]\nargs = ["a"]\n'  # 4
+        '[mcp_servers.mixed]\nurl = "https://x"\nenv = ["A"]\ntransport = "stdio"\n'  # 6
+        '[mcp_servers.leaky]\nurl = "https://x"\nheaders = { Authorization = "Bearer sk-live-123" }\n'  # 10
+        '[mcp_servers.typo]\ncommand = "x"\nenv = ["not a name"]\nheaders = { A = "${1X}" }\n'  # 13
+        '[mcp_servers."with space"]\ncommand = "x"\n'  # 17
+        '[mcp_servers.local]\nurl = "sim:/v1"\n'  # 19
+        "[mcp_servers]\nflat = 1\n",  # 21
+    )
+    messages = problems(path)
+    assert messages == [
+        f"{path}:1: [mcp_servers.both]: needs one of command and url, not both: command is a program the "
+        "agent starts (stdio), url a server it reaches over HTTP",
+        f"{path}:4: [mcp_servers.neither]: needs command or url: command is a program the agent starts "
+        "(stdio), url a server it reaches over HTTP",
+        f"{path}:8: [mcp_servers.mixed]: env is not for a server the agent reaches (url), which takes url, "
+        "headers and transport",
+        f"{path}:9: [mcp_servers.mixed]: transport 'stdio' does not fit a url: http or sse",
+        f"{path}:12: [mcp_servers.leaky]: header 'Authorization' must take its secret from an environment "
+        'variable: write its value as "Bearer ${NAME}", NAME the variable that holds it',
+        f"{path}:15: [mcp_servers.typo]: env must be a list of environment variable names (letters, digits "
+        "and '_', not starting with a digit), got an array of strings",
+        f"{path}:16: [mcp_servers.typo]: headers is not for a program the agent starts (command), which "
+        "takes command, args and env",
+        f"{path}:16: [mcp_servers.typo]: header 'A': ${{1X}} must name an environment variable",
+        f"{path}:17: [mcp_servers.with space]: a server's name may use only letters, digits, '_' and '-' "
+        "(agents name its tools after it)",
+        f"{path}:20: [mcp_servers.local]: url must be an http:// or https:// URL, got the string 'sim:/v1'",
+        f"{path}:22: [mcp_servers.flat]: must be a table of MCP server settings",
+    ]
+    assert "sk-live-123" not in "\n".join(messages)

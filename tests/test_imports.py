@@ -1,19 +1,27 @@
-"""No import circles in lfgtui: each module can be read knowing only what it imports.
+"""No import circles in lfgtui: each module can be read knowing only what it imports. And no library
+reaches up: what does one job for others never imports the UI or the command line.
 
-Counted: the imports at a module's top level and under `if TYPE_CHECKING:`, since a type-only import
-is still a dependency a reader follows. Not counted: imports inside functions (how a command loads
-only what it needs) and a module's own packages (Python loads those first anyway).
+Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
+type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
+command loads only what it needs) and a module's own packages (Python loads those first anyway).
+Counted for the libraries: every import, inside functions too, since importing the UI late still
+depends on it.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import lfgtui
 
 ROOT = Path(lfgtui.__file__).parent
+LIBRARIES = ("lfgtui.worktrees", "lfgtui.cost", "lfgtui.alerts", "lfgtui.tickets")
+"""Packages that do one job for whoever calls them."""
+ON_TOP = ("lfgtui.ui", "lfgtui.commands")
+"""What sits on top of the libraries: the Textual app and the commands (with the command modules not
+yet in `commands/`: `cli.py` and each `*_cli.py`)."""
 
 
 def modules() -> dict[str, Path]:
@@ -32,10 +40,19 @@ def top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]
             yield from (n for n in node.body if isinstance(n, ast.Import | ast.ImportFrom))
 
 
-def dependencies(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+def every_import(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    yield from (node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom))
+
+
+def dependencies(
+    name: str,
+    path: Path,
+    known: dict[str, Path],
+    imports: Callable[[ast.Module], Iterator[ast.Import | ast.ImportFrom]] = top_level_imports,
+) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: list[str] = []
-    for node in top_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in imports(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             targets += [alias.name for alias in node.names]
             continue
@@ -84,6 +101,30 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     assert graph["lfgtui.ui.app"] >= {"lfgtui.ui.session"}, "the graph sees real imports"
     assert graph["lfgtui.ui.session"] >= {"lfgtui.remote.attach"}, "and imports for type checking"
     assert circles(graph) == []
+
+
+def within(module: str, packages: Iterable[str]) -> bool:
+    return any(module == package or module.startswith(f"{package}.") for package in packages)
+
+
+def on_top(module: str) -> bool:
+    last = module.rpartition(".")[2]
+    return within(module, ON_TOP) or last == "cli" or last.endswith("_cli")
+
+
+def test_no_library_imports_the_ui_or_a_command() -> None:
+    known = modules()
+    reaching = {
+        f"{name} imports {other}"
+        for name in known
+        if within(name, LIBRARIES)
+        for other in dependencies(name, known[name], known, every_import)
+        if on_top(other)
+    }
+    late = dependencies("lfgtui.ui.session", known["lfgtui.ui.session"], known, every_import)
+    assert "lfgtui.worktrees.git" in late, "the rule sees imports inside functions"
+    assert on_top("lfgtui.ui.app") and on_top("lfgtui.worktrees_cli") and not on_top("lfgtui.worktrees.tree")
+    assert sorted(reaching) == []
 
 
 def test_a_circle_is_found() -> None:

@@ -19,13 +19,15 @@ from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
+from lfgtui.mcp import McpServer
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import NOT_KEPT_BEFORE, ticket_from_row, withheld
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_MAX_OUTPUT_CHARS, Ticket
 from tests.history.recording import (
     ADDED_IN_V4,
+    ADDED_IN_V5,
     as_schema_3,
     load_recorded,
     record,
@@ -34,7 +36,7 @@ from tests.history.recording import (
     tickets_file,
 )
 from tests.support import write_scenario
-from tests.test_run_worktrees import git, repository
+from tests.worktrees.test_run import git, repository
 
 EVERY_FIELD: dict[str, Any] = {
     "id": "fix@gpt",
@@ -59,6 +61,12 @@ EVERY_FIELD: dict[str, Any] = {
     "max_cost_usd": 0.05,
     "group": "fix",
     "mode": "plan",
+    "mcp_servers": (
+        McpServer("docs", "stdio", command="/usr/bin/docs-mcp", args=("--root", "."), env=("DOCS_TOKEN",)),
+        McpServer(
+            "search", "sse", url="https://mcp.example.com/sse", headers=(("Authorization", "Bearer ${T}"),)
+        ),
+    ),
 }
 """A ticket with every field set, each default field to something else than its default."""
 
@@ -129,11 +137,16 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
     assert ticket == withheld(Ticket(**EVERY_FIELD)) and recorded.imported
     assert (ticket.isolation, ticket.max_cost_usd, ticket.max_output_chars) == ("worktree", 0.05, 5000)
     assert not (
-        ticket.auto_approve_all or ticket.auto_approve or ticket.env_passthrough or ticket.allow_git_writes
+        ticket.auto_approve_all
+        or ticket.auto_approve
+        or ticket.env_passthrough
+        or ticket.allow_git_writes
+        or ticket.mcp_servers
     )
     notice = recorded.notice()
     assert (
-        notice is not None and "auto_approve, env_passthrough and allow_git_writes are not applied" in notice
+        notice is not None
+        and "auto_approve, env_passthrough, allow_git_writes and mcp_servers are not applied" in notice
     )
     assert recorded.outside(tmp_path) == [ticket], "/srv/project/sub is not under the current folder"
     assert recorded.outside(Path("/srv")) == []
@@ -145,7 +158,7 @@ def test_an_export_older_than_the_fields_imports_with_the_defaults(tmp_path: Pat
     with Store.open(db) as store:
         document = to_json(store.load(Selection(run_id)))
     (ticket,) = document["run"]["tickets"]
-    for _, column in ADDED_IN_V4:
+    for _, column in ADDED_IN_V4 + ADDED_IN_V5:
         ticket.pop(column, None)
         document["run"].pop(column, None)
     with Store.open(tmp_path / "other.sqlite3") as store:

@@ -20,7 +20,8 @@ from lfgtui.events import (
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import MAX_PROMPT_CHARS, load_tickets
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import MAX_PROMPT_CHARS
 from lfgtui.tools import BUILTIN_TOOLS
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
+from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta
-from lfgtui.prices import PriceBook
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 LONG = "long-answer:repeat=20,tokens_per_s=400"

@@ -18,7 +18,7 @@ import pytest
 
 from lfgtui.sim.server import SimServer
 from tests.terminal import Terminal
-from tests.test_tickets import many_tickets
+from tests.tickets.test_tickets import many_tickets
 
 
 class Lfg:
@@ -179,7 +179,8 @@ def test_dependents_of_a_failed_ticket_are_skipped(lfg: Lfg) -> None:
 
 def test_eight_slow_tickets_stream_concurrently(lfg: Lfg) -> None:
     model = lfg.scenario(
-        "slow-start", 'ttft_ms = 500\ntokens_per_s = 100\n[[call]]\ntext = "one two three"\n'
+        "slow-start",  # long enough (about 0.5 s of tokens) that streams overlap on a loaded machine
+        'ttft_ms = 500\ntokens_per_s = 100\n[[call]]\ntext = "' + "one two three " * 16 + '"\n',
     )
     tickets = lfg.tickets(
         "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "go"\nmodel = "{model}"\n\n' for i in range(8))

@@ -26,6 +26,7 @@ from lfgtui.acp.agent_log import AgentLog, open_agent_log
 from lfgtui.acp.choices import Offered, choose, session_models, wanted
 from lfgtui.acp.client import AgentClient
 from lfgtui.acp.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
+from lfgtui.acp.mcp import AcpServer, given_line, session_servers
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.stall import IdleWatch
 from lfgtui.acp.transport import AgentPipe
@@ -48,6 +49,7 @@ from lfgtui.events import (
     TextDelta,
 )
 from lfgtui.inert import inert
+from lfgtui.mcp import McpServer
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
 from lfgtui.providers.usage import UsageCheck
 
@@ -68,11 +70,12 @@ STOPPED = {
 @dataclass(frozen=True)
 class AgentLaunch:
     """How to start one agent: its command line (with `{model}` filled in), environment and limits,
-    and the ticket's mode."""
+    and the ticket's mode and MCP servers."""
 
     config: ProviderConfig
     env: Mapping[str, str]
     mode: str | None = None
+    mcp_servers: tuple[McpServer, ...] = ()
 
     def command(self, model: str) -> list[str]:
         return [part.replace("{model}", model) for part in self.config.command]
@@ -195,6 +198,9 @@ class AgentSession:
         """What the session lets lfg choose (its model and mode options)."""
         self.agent_info: schema.Implementation | None = None
         """The agent's name and version as its `initialize` answer gives them."""
+        self.mcp_capabilities: schema.McpCapabilities | None = None
+        """The MCP transports the agent takes besides stdio, as its `initialize` answer says (None
+        before it answered)."""
 
     @classmethod
     async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
@@ -294,15 +300,21 @@ class AgentSession:
                 )
                 self.methods = offered_methods(started, config)
                 self.agent_info = started.agent_info
+                capabilities = started.agent_capabilities or schema.AgentCapabilities()
+                self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
+                servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
                 if config.auth_method is not None:
                     said.append(await self._authenticate(config.auth_method))
                 if load:
-                    said.append(await self._load(load, started.agent_capabilities.load_session))
+                    said.append(await self._load(load, bool(capabilities.load_session), servers))
                 if self.session_id is None:
-                    opened, logged_in = await self._new_session()
+                    opened, logged_in = await self._new_session(servers)
                     said += logged_in
                     self.session_id = opened.session_id
                     self.offered = self._offered(opened, "session/new")
+                if servers:
+                    method = "session/load" if self.loaded else "session/new"
+                    said.append(given_line(self.launch.mcp_servers, method))
                 chose, self.offered = await choose(
                     self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
                 )
@@ -317,18 +329,19 @@ class AgentSession:
             raise ProviderError(await self._failure(exc)) from None
         return said
 
-    async def _new_session(self) -> tuple[schema.NewSessionResponse, list[str]]:
-        """session/new; when the agent asks to log in first, once more after authenticating with
-        the first of its methods whose variables lfg passes it. Returns what the pane is told too."""
+    async def _new_session(self, servers: list[AcpServer]) -> tuple[schema.NewSessionResponse, list[str]]:
+        """session/new with the ticket's MCP servers; when the agent asks to log in first, once more
+        after authenticating with the first of its methods whose variables lfg passes it. Returns
+        what the pane is told too."""
         cwd = str(self.client.toolbox.ctx.workdir)
         try:
-            return await self.conn.new_session(cwd=cwd, mcp_servers=[]), []
+            return await self.conn.new_session(cwd=cwd, mcp_servers=servers), []
         except acp.RequestError as exc:
             method = usable_method(self.methods, self.env)
             if exc.code != AUTH_REQUIRED or method is None or self.authenticated is not None:
                 raise
         said = await self._authenticate(method.id)
-        return await self.conn.new_session(cwd=cwd, mcp_servers=[]), [said]
+        return await self.conn.new_session(cwd=cwd, mcp_servers=servers), [said]
 
     async def _authenticate(self, method_id: str) -> str:
         """Log the agent in with `method_id` (ACP `authenticate`); a failure says what to do."""
@@ -344,15 +357,16 @@ class AgentSession:
         self.authenticated = method_id
         return f"logged the agent in with its method {inert(method_id)} (authenticate)"
 
-    async def _load(self, session_id: str, can_load: bool) -> str:
-        """Load the agent's earlier session; what it replays of it is not shown again (the pane has
-        it). When the agent cannot, or the load fails, the caller opens a new session instead."""
+    async def _load(self, session_id: str, can_load: bool, servers: list[AcpServer]) -> str:
+        """Load the agent's earlier session with the ticket's MCP servers; what it replays of it is
+        not shown again (the pane has it). When the agent cannot, or the load fails, the caller opens
+        a new session instead."""
         if not can_load:
             return "this agent cannot load its earlier session"
         self.client.replaying = True
         try:
             loaded = await self.conn.load_session(
-                cwd=str(self.client.toolbox.ctx.workdir), session_id=session_id, mcp_servers=[]
+                cwd=str(self.client.toolbox.ctx.workdir), session_id=session_id, mcp_servers=servers
             )
         except acp.RequestError as exc:
             return f"loading the agent's earlier session failed: {inert(str(exc))}"

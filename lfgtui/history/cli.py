@@ -398,7 +398,7 @@ def _daily(store: Store, args: argparse.Namespace) -> int:
 
 def _cost(total: float | None, unpriced: int, estimated: bool) -> str:
     """The known cost, and how many attempts it leaves out for want of a price."""
-    from lfgtui.prices import format_usd
+    from lfgtui.cost.prices import format_usd
 
     shown = format_usd(total, estimated)
     return f"{shown} (+{unpriced} unpriced)" if unpriced and total is not None else shown

@@ -20,8 +20,9 @@ import time
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from lfgtui.cost.prices import format_usd
 from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
-from lfgtui.formats import diff_size, ms, rate, tokens, when
+from lfgtui.formats import ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.rebuild import agent_note
 from lfgtui.history.rows import (
@@ -40,9 +41,9 @@ from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
-from lfgtui.prices import format_usd
-from lfgtui.tickets import ISOLATIONS
+from lfgtui.tickets.ticket import ISOLATIONS
 from lfgtui.validation import RUN_ID_PATTERN
+from lfgtui.worktrees.size import diff_size
 
 FORMAT = "lfgtui-history"
 VERSION = 2

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import AttemptEnded, Event
 from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks, stored_count
 from lfgtui.history.schema import PartKind
-from lfgtui.metrics import Metrics
 
 
 @dataclass(eq=False)

@@ -55,10 +55,11 @@ from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, Pen
 from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
-from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.mcp import servers_json
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.prices import Pricer
+    from lfgtui.cost.prices import Pricer
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         line=ticket.line,
         mode=ticket.mode,
         every_field=True,
+        mcp_servers=servers_json(ticket.mcp_servers),
     )
 
 

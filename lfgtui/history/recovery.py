@@ -57,9 +57,9 @@ def recover(conn: sqlite3.Connection, path: Path) -> list[str]:
 
 
 def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
+    from lfgtui.cost.metrics import Metrics
     from lfgtui.history.rebuild import attempt_events
     from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
-    from lfgtui.metrics import Metrics
 
     record = read_attempt(conn, attempt_id)
     if record.row.outcome is not None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from lfgtui.history.values import read_values
 
 if TYPE_CHECKING:
-    from lfgtui.metrics import Metrics
+    from lfgtui.cost.metrics import Metrics
 
 ID_BYTES = 6
 
@@ -161,6 +161,8 @@ class TicketRow(Row):
     line: int | None = None
     mode: str | None = None
     every_field: bool = False
+    mcp_servers: str = "[]"
+    """The ticket's MCP servers as JSON (`mcp.servers_json`), from migration 5."""
 
 
 @dataclass(frozen=True)

@@ -224,5 +224,12 @@ a row recorded before has only its defaults (a ticket that worked in a worktree 
 attempts, and says so). `imported_at` is when `lfg history import` brought a run in from elsewhere
 (NULL: recorded here)."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+V5 = """
+ALTER TABLE tickets ADD COLUMN mcp_servers TEXT NOT NULL DEFAULT '[]';
+"""
+"""The MCP servers a coding agent's ticket gave its session, whole (as JSON: each server's transport,
+command, arguments, URL, the names of the variables it took values from, its headers as written), so
+`lfg resume` gives the same ones. A row recorded before has none, as its ticket had."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -43,10 +43,10 @@ from lfgtui.events import (
 from lfgtui.history.database import StoreError
 from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.inert import inert
-from lfgtui.tickets import TicketFile
+from lfgtui.tickets.ticket import TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.prices import PriceBook
+    from lfgtui.cost.prices import PriceBook
 
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset(

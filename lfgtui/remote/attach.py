@@ -23,15 +23,15 @@ from urllib.parse import quote
 import httpx2
 
 from lfgtui.calls import RetryPolicy
+from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, Event
 from lfgtui.history.export import InvalidExport, row_from_json
 from lfgtui.history.rows import TicketRecord, TicketRow
-from lfgtui.prices import PriceBook
 from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
 from lfgtui.remote.price_card import CardError, read_card
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.resume import ticket_from_row
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
 """Waits before each reconnect in a row that brought nothing new (no server, a proxy's 502, a

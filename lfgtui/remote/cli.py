@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
     from lfgtui.subcommands import Subcommands
-    from lfgtui.tickets import Ticket
+    from lfgtui.tickets.ticket import Ticket
 
 EXIT_USAGE = 2
 DRAIN_S = 2.0
@@ -178,8 +178,8 @@ async def serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import StoreError
-    from lfgtui.prices import run_prices
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunServer, ServeError, read_token
     from lfgtui.remote.tail import RunTail
@@ -281,9 +281,9 @@ async def attach(args: argparse.Namespace) -> int:
 
 
 async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
+    from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
     from lfgtui.headless import JsonLines, UntilClosed
-    from lfgtui.metrics import MetricsBook
 
     if remote.prices_problem is not None:
         _warn(remote.prices_problem)

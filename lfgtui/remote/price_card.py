@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.prices import OverridePricer, PriceBook
+from lfgtui.cost.prices import OverridePricer, PriceBook
 from lfgtui.providers.base import PriceOverride
 
 if TYPE_CHECKING:
-    from lfgtui.prices import Pricer
-    from lfgtui.tickets import Ticket
+    from lfgtui.cost.prices import Pricer
+    from lfgtui.tickets.ticket import Ticket
 
 RATES = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
 """USD per million tokens of each kind, every one given (the runner fills in the input rate)."""

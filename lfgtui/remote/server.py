@@ -35,10 +35,10 @@ from lfgtui.history.recorder import ticket_row
 from lfgtui.inert import inert
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.price_card import price_card
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
-    from lfgtui.prices import PriceBook
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.run import Run
 
 API = "/v1"

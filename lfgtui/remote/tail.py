@@ -51,7 +51,7 @@ from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.history.values import read_value
 from lfgtui.resume import Timeline, ticket_from_row
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 
 POLL_S = 0.25
 """How often the history is read: with the run's own batching (at most 250 ms), watchers see a

@@ -10,8 +10,8 @@ session before one succeeded); it offers its modes, and with `--models` the mode
 client may choose as session config options (`session/set_config_option`), or with
 `--unstable-models` the models the older way Gemini CLI offers them (the `models` of `session/new`,
 chosen with `session/set_model`, which the SDK no longer routes: `OlderMethods` answers it). With
-models or a mode chosen, every answer starts by saying which model and mode it runs, so a test sees
-what reached the agent.
+models or a mode chosen, every answer starts by saying which model and mode it runs, and with MCP
+servers given (`acp_mcp.py`), which; so a test sees what reached the agent.
 Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
@@ -69,6 +69,7 @@ from acp.schema import (
 
 from lfgtui import __version__
 from lfgtui.acp.transport import AgentPipe
+from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
     AgentRun,
     PromptCancelled,
@@ -126,6 +127,8 @@ class AgentOptions:
     unstable_models: bool = False  # offer them as session/new's `models` and session/set_model
     quirks: Quirks = field(default_factory=Quirks)  # what real agents do that the client must show faithfully
     linger: Path | None = None  # after stdin closes, note it in this file and stay until stopped
+    mcp: tuple[str, ...] = ()  # the MCP transports it takes besides stdio (http, sse)
+    mcp_record: Path | None = None  # where each session request's MCP servers are appended (acp_mcp.py)
 
 
 class SimAcpAgent:
@@ -166,7 +169,9 @@ class SimAcpAgent:
             await asyncio.Event().wait()
         return InitializeResponse(
             protocol_version=acp.PROTOCOL_VERSION,
-            agent_capabilities=AgentCapabilities(load_session=True),
+            agent_capabilities=AgentCapabilities(
+                load_session=True, mcp_capabilities=capabilities(self.options.mcp)
+            ),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
             auth_methods=list(AUTH_METHODS),
         )
@@ -190,10 +195,13 @@ class SimAcpAgent:
 
     async def new_session(
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
-    ) -> NewSessionResponse:
+    ) -> NewSessionResponse | dict[str, Any]:
         self._check_auth()
+        servers = received("session/new", mcp_servers, self.options.mcp, self.options.mcp_record)
         model = next(iter(self.options.models), None)
-        session = SimSession(id=new_session_id(), cwd=Path(cwd), mode=MODES[0].id, model=model)
+        session = SimSession(
+            id=new_session_id(), cwd=Path(cwd), mode=MODES[0].id, model=model, mcp_servers=servers
+        )
         self.sessions[session.id] = session
         log.info("session %s started in %s", session.id, cwd)
         self._after_response(
@@ -207,7 +215,9 @@ class SimAcpAgent:
             return {"modes": _modes(session)}
         return {"modes": _modes(session), "config_options": _config_options(session, self.options.models)}
 
-    def _with_models(self, answer: NewSessionResponse | LoadSessionResponse, session: SimSession) -> Any:
+    def _with_models(
+        self, answer: NewSessionResponse | LoadSessionResponse, session: SimSession
+    ) -> NewSessionResponse | LoadSessionResponse | dict[str, Any]:
         """The answer as it is, or with `--unstable-models` as a plain object with the session's
         `models` too (the SDK's schema has them no more)."""
         if not self.options.unstable_models:
@@ -241,10 +251,11 @@ class SimAcpAgent:
 
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
-    ) -> LoadSessionResponse:
+    ) -> LoadSessionResponse | dict[str, Any]:
         """Continue a session saved by this or an earlier process, in the cwd given now. ACP wants
         the conversation replayed as updates before the response: a client rebuilds its view from it."""
         self._check_auth()
+        servers = received("session/load", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
         for message in saved.messages:
             replay = update_user_message_text if message.role == "user" else update_agent_message_text
@@ -254,6 +265,7 @@ class SimAcpAgent:
             Path(cwd),
             MODES[0].id,
             model=next(iter(self.options.models), None),
+            mcp_servers=servers,
             prompts=saved.prompts,
             messages=saved.messages,
         )
@@ -302,6 +314,8 @@ class SimAcpAgent:
             if session.model is not None or session.mode != MODES[0].id:
                 model = session.model or "(none chosen)"
                 await run.say(f"(the sim agent runs model {model} in mode {session.mode})\n\n")
+            if session.mcp_servers:
+                await run.say(f"(the sim agent has MCP servers {', '.join(session.mcp_servers)})\n\n")
             if _command(prompt) == SCENARIO_COMMAND.name:
                 scenario = self.options.scenario
                 await run.say(f"I play the sim scenario **{scenario.name}**: {scenario.description}")
@@ -422,6 +436,14 @@ async def serve(options: AgentOptions) -> None:
         await asyncio.Event().wait()
 
 
+def _transports(value: str) -> tuple[str, ...]:
+    """`--mcp http,sse`: MCP transports besides stdio."""
+    names = tuple(name for name in value.split(",") if name)
+    if not set(names) <= set(MCP_TRANSPORTS):
+        raise argparse.ArgumentTypeError(f"MCP transports are {' and '.join(MCP_TRANSPORTS)}, not {value!r}")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lfg sim acp",
@@ -540,6 +562,21 @@ def build_parser() -> argparse.ArgumentParser:
         "agents take a moment to exit",
     )
     parser.add_argument(
+        "--mcp",
+        type=_transports,
+        default=(),
+        metavar="http,sse",
+        help="the MCP transports it takes besides stdio (mcpCapabilities); a server of another is refused",
+    )
+    parser.add_argument(
+        "--mcp-record",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append each session/new and session/load's mcpServers (values too: for tests) to FILE, "
+        "a JSON line each",
+    )
+    parser.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
@@ -569,6 +606,8 @@ def main(argv: list[str] | None = None) -> None:
         require_auth=args.require_auth,
         models=args.models,
         unstable_models=args.unstable_models,
+        mcp=args.mcp,
+        mcp_record=args.mcp_record,
         quirks=Quirks(
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,

@@ -27,7 +27,7 @@ from lfgtui.events import Outcome
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
 from lfgtui.resume import RecordedRun, provider_problems
-from lfgtui.tickets import Ticket, TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 from lfgtui.ui.drivers import DRIVERS, TerminalLost
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen

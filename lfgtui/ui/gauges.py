@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.prices import format_usd
 from lfgtui.formats import context_percent, tokens, ttft
-from lfgtui.metrics import Metrics
-from lfgtui.prices import format_usd
 from lfgtui.ui.palette import DEFAULT
 
 BARS = "▁▂▃▄▅▆▇█"

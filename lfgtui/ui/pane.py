@@ -22,6 +22,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
     AgentProgress,
@@ -51,8 +52,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
-from lfgtui.metrics import Metrics
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
 from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown
@@ -610,7 +610,7 @@ class PaneView(Vertical, can_focus=True):
         )
         self.tools = ToolLog(pane.tools)
         self.plan = Static(id="plan", classes="pane-plan")
-        self.agent = AgentDetail()
+        self.agent = AgentDetail(pane.ticket.mcp_servers)
         self.notice = Static(id="notice", classes="pane-notice")
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
         self._shown: dict[str, object] = {}
@@ -632,7 +632,6 @@ class PaneView(Vertical, can_focus=True):
         self.thinking.display = False
         self.tools.display = False
         self.plan.display = False
-        self.agent.display = False
         self.notice.display = False
 
     def on_resize(self, event: Resize) -> None:

@@ -23,11 +23,12 @@ from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.widgets import Footer, Static
 
+from lfgtui.alerts.attention import Attention
+from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_alert
+from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
 from lfgtui.inert import inert
-from lfgtui.notify import Attention, in_tmux, notification_protocols, terminal_alert
-from lfgtui.prices import format_usd
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
 from lfgtui.ui.palette import colours

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lfgtui.notify import NotifyCommand
-    from lfgtui.prices import PriceBook
+    from lfgtui.alerts.notify import NotifyCommand
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.providers.registry import Providers
 
 

@@ -17,15 +17,15 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lfgtui.alerts import RunAlerts
+from lfgtui.alerts.moments import RunAlerts
 from lfgtui.approvals import Approvals
+from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
-from lfgtui.metrics import Metrics, MetricsBook
 from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.run import Run, Sink
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
@@ -34,7 +34,7 @@ from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
     from lfgtui.remote.attach import Attachment
-    from lfgtui.worktrees import Worktree
+    from lfgtui.worktrees.tree import Worktree
 
 
 class Session:
@@ -246,8 +246,8 @@ class Session:
         self.screen.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
 
     async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:
-        from lfgtui.git import GitError
-        from lfgtui.worktrees import diff_text
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import diff_text
 
         try:
             text = await diff_text(tree)

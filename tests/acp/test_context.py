@@ -20,7 +20,7 @@ from lfgtui.history.store import Selection, Store
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import recorded_run
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.acp.test_attempt import no_agent_left
 from tests.test_run_cli import Lfg, ending, of

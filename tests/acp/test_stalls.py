@@ -27,7 +27,7 @@ from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, ReplayClock
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen

@@ -22,7 +22,7 @@ from lfgtui.config import Config
 from lfgtui.events import EventFactory, ToolOutputDelta, ToolResult
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState

@@ -8,7 +8,7 @@ from pathlib import Path
 from lfgtui.config import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen, FollowUpScreen

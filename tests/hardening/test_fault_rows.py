@@ -436,8 +436,8 @@ ELSEWHERE = {
         "tests/acp/test_text_gauges.py::test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice",
         "tests/acp/test_text_gauges.py::test_the_rate_leaves_out_the_time_the_agents_tools_run",
         "tests/acp/test_text_gauges.py::test_an_error_relayed_in_one_burst_has_no_rate",
-        "tests/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
-        "tests/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
+        "tests/cost/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
+        "tests/cost/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
     ],
     "the TUI shows thousands of tickets (`lfg run` of a file with 3,000, `lfg attach` to a server "
     "describing 3,000)": [
@@ -483,7 +483,7 @@ ELSEWHERE = {
     ],
     "a prompt with its dependencies' answers filled in (`{{ outputs.ID }}`, quoted once or many times) "
     "would be longer than 4,000,000 characters": [
-        "tests/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
+        "tests/tickets/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
         "tests/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
     ],
     "a 429's Retry-After asks for minutes, or is an HTTP-date (RFC 9110)": [
@@ -503,6 +503,16 @@ ELSEWHERE = {
         "tests/acp/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
         "tests/acp/test_login.py::test_a_model_reaches_an_agent_that_offers_only_the_older_session_models",
         "tests/acp/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
+    ],
+    "a ticket's MCP server uses a transport its coding agent does not take (http or sse, which the agent's "
+    "`mcpCapabilities` do not list)": [
+        "tests/acp/test_mcp.py::test_the_tickets_servers_reach_the_agent_in_session_new_only_as_it_takes_them",
+        "tests/acp/test_mcp.py::test_stdio_is_always_taken_http_and_sse_as_the_agent_says",
+    ],
+    "a ticket's MCP server cannot be given on this machine: its program is not on PATH, or a variable it "
+    "takes a value from is unset": [
+        "tests/tickets/test_tickets.py::test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available",
+        "tests/acp/test_mcp.py::test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_attempt",
     ],
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
     "no `model_env`)": [
@@ -550,7 +560,7 @@ ELSEWHERE = {
         "tests/providers/test_anthropic.py::test_usage_only_in_message_start_keeps_the_input_and_estimates_the_output",
     ],
     "a tickets file holds 10,000 tickets, or Ctrl-C comes while it is checked": [
-        "tests/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
+        "tests/tickets/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
         "tests/test_run_cli.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
     ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
@@ -567,19 +577,19 @@ ELSEWHERE = {
     ],
     '`isolation = "worktree"` is set but the workdir is not in a git repository, or the repository has '
     "no commit": [
-        "tests/test_run_worktrees.py::test_a_workdir_outside_a_repository_fails_the_ticket_saying_why",
+        "tests/worktrees/test_run.py::test_a_workdir_outside_a_repository_fails_the_ticket_saying_why",
     ],
     "a `--notify-command` hook fails, hangs or cannot keep up": [
-        "tests/test_notify.py::test_a_failing_or_missing_command_is_a_warning_not_an_exception",
-        "tests/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout",
-        "tests/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
-        "tests/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
+        "tests/alerts/test_notify.py::test_a_failing_or_missing_command_is_a_warning_not_an_exception",
+        "tests/alerts/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout",
+        "tests/alerts/test_notify.py::test_overflow_drops_the_oldest_waiting_and_counts_them",
+        "tests/alerts/test_notify.py::test_the_call_returns_before_the_command_has_read_its_event",
     ],
     "a `--notify-command` hook leaves processes behind (`setsid …`, a daemon), or hooks still hang when "
     "the run ends": [
-        "tests/test_notify.py::test_what_a_hook_started_in_a_session_of_its_own_ends_with_it",
-        "tests/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
-        "tests/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
+        "tests/alerts/test_notify.py::test_what_a_hook_started_in_a_session_of_its_own_ends_with_it",
+        "tests/alerts/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
+        "tests/alerts/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
     ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [

@@ -22,7 +22,7 @@ from lfgtui import cli
 from lfgtui.config import HISTORY_FIELDS, PROVIDER_FIELDS, RUN_FIELDS, UI_FIELDS, load_config
 from lfgtui.providers.catalog import BUILTIN, KINDS, resolve
 from lfgtui.providers.registry import make_adapter
-from lfgtui.tickets import TICKET_FIELDS, load_tickets
+from lfgtui.tickets.load import TICKET_FIELDS, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.validation import ValidationError
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.cost.prices import PriceBook
 from lfgtui.events import Event, Status
-from lfgtui.prices import PriceBook
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.sim.protocols import anthropic, openai_chat, openai_responses

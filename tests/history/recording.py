@@ -36,7 +36,8 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import RecordedRun, recorded_run
 from lfgtui.run import Run
 from lfgtui.sim.server import RequestRecord, SimServer
-from lfgtui.tickets import Ticket, TicketFile, load_tickets
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import Ticket, TicketFile
 from lfgtui.tools import BUILTIN_TOOLS
 
 WALL = 1_700_000_000.0
@@ -264,8 +265,19 @@ ADDED_IN_V4 = [
 ] + [("runs", "imported_at")]
 
 
+ADDED_IN_V5 = [("tickets", "mcp_servers")]
+
+
+def as_schema_4(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 4 wrote: tickets without MCP servers."""
+    for table, column in ADDED_IN_V5:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 4")
+
+
 def as_schema_3(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 3 wrote: tickets with a few of their fields."""
+    as_schema_4(conn)
     for table, column in ADDED_IN_V4:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 3")

@@ -76,7 +76,8 @@ def test_list_makes_no_event_row_or_stats_classes(recorded: tuple[Lfg, str]) -> 
     done, imported = imported_by("history", "list", "--config", str(lfg.config), env=lfg.env)
     assert done.returncode == 0 and run_id in done.stdout, done.stderr
     heavy = {"lfgtui.events", "lfgtui.history.rows", "lfgtui.history.rebuild", "lfgtui.history.stats"}
-    assert imported & (heavy | {"lfgtui.metrics", "lfgtui.prices", "lfgtui.providers.registry"}) == set()
+    heavy |= {"lfgtui.cost.metrics", "lfgtui.cost.prices", "lfgtui.providers.registry"}
+    assert imported & heavy == set()
     assert {"lfgtui.config", "lfgtui.history.store", "lfgtui.formats"} <= imported, "the test sees imports"
 
 

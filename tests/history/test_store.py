@@ -32,6 +32,7 @@ from lfgtui.providers.base import AssistantMessage, ToolResultMessage
 from tests.history.recording import (
     as_schema_2,
     as_schema_3,
+    as_schema_4,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -132,11 +133,11 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
 
 
-@pytest.mark.parametrize(("undo", "version"), [(as_schema_2, 2), (as_schema_3, 3)])
+@pytest.mark.parametrize(("undo", "version"), [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4)])
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 and 3 really had."""
+    """What the migration tests start from is the shape schemas 2, 3 and 4 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

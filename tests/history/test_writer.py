@@ -10,18 +10,18 @@ import pytest
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, EventFactory, Outcome, Status
 from lfgtui.history import writer
 from lfgtui.history.rows import unpack_chunks
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import FLUSH_INTERVAL_S, open_run_history
-from lfgtui.metrics import Metrics
 from lfgtui.providers.base import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.history.recording import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
 from tests.support import imported_lfgtui_modules

@@ -13,6 +13,8 @@ import pytest
 from anthropic.types import RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageDeltaEvent
 from anthropic.types import Usage as AnthropicUsage
 
+from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.tokens import estimate_tokens
 from lfgtui.events import (
     CallEnded,
     ErrorKind,
@@ -22,7 +24,6 @@ from lfgtui.events import (
     TextDelta,
     Usage,
 )
-from lfgtui.metrics import Metrics, estimate_tokens
 from lfgtui.providers.anthropic import AnthropicProvider, MessageReader, prompt_tokens
 from lfgtui.providers.base import (
     AssistantMessage,

@@ -18,8 +18,8 @@ from aiohttp import web
 
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
+from lfgtui.cost.prices import run_prices
 from lfgtui.events import ApprovalAsked, Event
-from lfgtui.prices import run_prices
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -28,7 +28,7 @@ from lfgtui.remote.server import Address, Controls, RunControls, RunServer
 from lfgtui.remote.tail import RunTail
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 TOKEN = "test-token-0123456789abcdef"

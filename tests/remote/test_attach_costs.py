@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.cost.prices import format_usd
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -21,8 +23,6 @@ from lfgtui.events import (
     TextDelta,
     Usage,
 )
-from lfgtui.metrics import MetricsBook
-from lfgtui.prices import format_usd
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.attach import Attachment

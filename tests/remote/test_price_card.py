@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from genai_prices import data_snapshot
 
-from lfgtui.prices import DatabasePricer, OverridePricer, PriceBook, Pricer
+from lfgtui.cost.prices import DatabasePricer, OverridePricer, PriceBook, Pricer
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.price_card import CardError, price_card, read_card

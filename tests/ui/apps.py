@@ -9,7 +9,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment
 from lfgtui.resume import RecordedRun
 from lfgtui.run import Run, Sink
-from lfgtui.tickets import Ticket
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.services import Services

@@ -14,7 +14,7 @@ from lfgtui.config import Config
 from lfgtui.events import Event, Outcome, TextDelta
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.prices import OverridePricer
 from lfgtui.events import EventFactory, RequestSent, TextDelta, Usage
-from lfgtui.metrics import Metrics
-from lfgtui.prices import OverridePricer
 from lfgtui.providers.base import PriceOverride
 from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text
 

@@ -18,7 +18,7 @@ from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.resume import ReplayClock, replay_events
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.gauges import elapsed_text

@@ -12,14 +12,14 @@ from lfgtui.config import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.diff_screen import DiffScreen, split_files, styled
 from lfgtui.ui.modals import CompareScreen
 from lfgtui.ui.pane import PaneState
-from tests.test_run_worktrees import repository
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, make_app, pane, tickets, until
+from tests.worktrees.test_run import repository
 
 
 async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from lfgtui.config import Config
 from lfgtui.providers.registry import Providers
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState

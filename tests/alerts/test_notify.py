@@ -13,14 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.notify import (
-    Attention,
-    NotifyCommand,
-    in_tmux,
-    notification_protocols,
-    printable,
-    terminal_alert,
-)
+from lfgtui.alerts.attention import Attention, printable
+from lfgtui.alerts.notify import NotifyCommand
+from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_alert
 
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 APPROVAL = Attention.approval("r1", "build-api", "run_command", "pytest -q", at=AT)

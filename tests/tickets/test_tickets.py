@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,10 +13,11 @@ import pytest
 
 from lfgtui.config import Config, load_config
 from lfgtui.sim.scenario import ScenarioLibrary
-from lfgtui.tickets import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, load_tickets, render_prompt
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, render_prompt
 from lfgtui.validation import ValidationError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("read_file", "list_dir", "search_files", "write_file", "run_command")
 NO_KEYS: dict[str, str] = {}
 
@@ -656,3 +658,47 @@ def test_a_mode_is_only_for_a_coding_agent(tmp_path: Path) -> None:
         tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "sim-acp"\nmode = "plan"\n', "a.toml"
     )
     assert load(agent).tickets[0].mode == "plan"
+
+
+MCP_CONFIG = (
+    '[mcp_servers.docs]\ncommand = "sh"\nargs = ["-c", "exit 0"]\nenv = ["DOCS_TOKEN"]\n'
+    '[mcp_servers.search]\nurl = "https://mcp.example.com/mcp"\n'
+    'headers = { Authorization = "Bearer ${SEARCH_TOKEN}" }\n'
+    '[mcp_servers.gone]\ncommand = "no-such-mcp-server"\n'
+)
+
+
+def test_a_ticket_gets_its_mcp_servers_whole_and_defaults_give_them_too(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MCP_CONFIG, "config.toml"), env={})
+    path = write(
+        tmp_path,
+        '[defaults]\nprovider = "sim-acp"\nmcp_servers = ["docs"]\n'
+        '[[ticket]]\nid = "a"\nprompt = "p"\n'
+        '[[ticket]]\nid = "b"\nprompt = "p"\nmcp_servers = ["search", "docs", "search"]\n'
+        '[[ticket]]\nid = "c"\nprompt = "p"\nmcp_servers = []\n',
+    )
+    env = {"PATH": os.environ["PATH"], "DOCS_TOKEN": "d", "SEARCH_TOKEN": "s"}
+    a, b, c = load(path, env, config).tickets
+    docs, search = config.mcp_servers["docs"], config.mcp_servers["search"]
+    assert (a.mcp_servers, b.mcp_servers, c.mcp_servers) == ((docs,), (search, docs), ())
+
+
+def test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MCP_CONFIG, "config.toml"), env={})
+    path = write(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "sim-acp"\nmcp_servers = ["dcos"]\n'  # 1
+        '[[ticket]]\nid = "b"\nprompt = "p"\nprovider = "sim"\nmcp_servers = ["docs"]\n'  # 6
+        '[[ticket]]\nid = "c"\nprompt = "p"\nprovider = "sim-acp"\nmcp_servers = ["search", "gone"]\n'  # 11
+        '[[ticket]]\nid = "d"\nprompt = "p"\nprovider = "sim-acp"\nmcp_servers = ["search"]\n',  # 16
+    )
+    assert problems(path, {"PATH": os.environ["PATH"], "DOCS_TOKEN": "d"}, config) == [
+        f"{path}:5: ticket 'a': mcp_servers: unknown MCP server 'dcos' (did you mean 'docs'?); known MCP "
+        "servers: docs, gone, search; config.toml defines each as [mcp_servers.NAME]",
+        f"{path}:10: ticket 'b': mcp_servers are given to a coding agent's session, and provider 'sim' is "
+        "not a coding agent (kind 'sim', not acp)",
+        f"{path}:15: tickets 'c', 'd': MCP server 'search' cannot be given to the agent: it needs "
+        "SEARCH_TOKEN set in lfg's environment",
+        f"{path}:15: ticket 'c': MCP server 'gone' cannot be given to the agent: its command "
+        "'no-such-mcp-server' is not found on PATH",
+    ]

@@ -17,7 +17,7 @@ in case (macOS folders and loose refs ignore case), and two ids never share a na
 A ticket that runs again under the same run id (a retry) continues in its worktree; if only its
 branch is left (the worktree was cleaned but the branch had commits), a new worktree checks it out.
 
-git itself is run by `lfgtui.git`; `lfgtui.worktrees_cleanup` lists and removes what runs left.
+git itself is run by `git.py`; `cleanup.py` lists and removes what runs left.
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from pathlib import Path
 import platformdirs
 
 from lfgtui.folders import private_folder
-from lfgtui.formats import diff_size
-from lfgtui.git import GitError, checked, git, line, quoted
 from lfgtui.inert import inert
+from lfgtui.worktrees.git import GitError, checked, git, line, quoted
+from lfgtui.worktrees.size import diff_size
 
 WORKTREES_ENV = "LFG_WORKTREES"
 BRANCH_PREFIX = "lfg"
 METADATA_VERSION = 1
 CHECKOUT_TIMEOUT_S = 300.0
-"""`git worktree add` writes every file: a large repository needs more than `lfgtui.git`'s limit."""
+"""`git worktree add` writes every file: a large repository needs more than `git.py`'s limit."""
 DIFF_TEXT_CHARS = 500_000
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")

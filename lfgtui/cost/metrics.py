@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lfgtui.cost.tokens import estimate_tokens
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -42,7 +43,7 @@ from lfgtui.events import (
 )
 
 if TYPE_CHECKING:
-    from lfgtui.prices import PriceBook, Pricer
+    from lfgtui.cost.prices import PriceBook, Pricer
 
 LIVE_WINDOW_S = 2.0
 MIN_STREAM_S = 0.025
@@ -53,11 +54,6 @@ RATE_STEPS = 64
 """How many steps an attempt keeps: more than any pane is wide enough to draw."""
 PAUSES = (ToolCallStarted, ToolCallReady, ToolResult, ApprovalAsked, ApprovalAnswered)
 """Events between which output stops streaming: a tool call runs, or the person is asked."""
-
-
-def estimate_tokens(text: str) -> int:
-    """A chunk's token count before the provider reports usage: about four characters a token."""
-    return max(1, (len(text) + 2) // 4)
 
 
 @dataclass

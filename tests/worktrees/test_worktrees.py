@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lfgtui import worktrees
-from lfgtui.git import GitError
+import lfgtui.worktrees.tree
 from lfgtui.subcommands import Subcommands
-from lfgtui.worktrees import (
+from lfgtui.worktrees.cleanup import list_worktrees, remove_worktree
+from lfgtui.worktrees.git import GitError
+from lfgtui.worktrees.tree import (
+    WORKTREES_ENV,
     DiffStat,
     Worktree,
     create_worktree,
@@ -27,7 +29,6 @@ from lfgtui.worktrees import (
     ref_safe,
     worktrees_root,
 )
-from lfgtui.worktrees_cleanup import list_worktrees, remove_worktree
 from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 ESCAPE = "\x1b]0;pwned\x07"
@@ -56,7 +57,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "worktrees"
-    monkeypatch.setenv(worktrees.WORKTREES_ENV, str(folder))
+    monkeypatch.setenv(WORKTREES_ENV, str(folder))
     return folder
 
 
@@ -178,7 +179,7 @@ async def test_a_hung_git_is_killed_with_everything_it_started(
 ) -> None:
     pid_file = tmp_path / "sleeper.pid"
     fake_git(tmp_path / "bin", f"sleep 600 &\necho $! > '{pid_file}'\nwait\n", monkeypatch)
-    monkeypatch.setattr("lfgtui.git.GIT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("lfgtui.worktrees.git.GIT_TIMEOUT_S", 0.5)
     with pytest.raises(GitError, match=r"did not finish within 0\.5 s"):
         await create_worktree(repo, "run1", "t", root)
     sleeper = int(pid_file.read_text())
@@ -233,7 +234,7 @@ async def test_twelve_tickets_of_a_run_make_worktrees_of_one_repository_at_once(
     assert trees[12:] == trees[:2]
     listed = git(repo, "worktree", "list", "--porcelain")
     assert all(f"worktree {tree.path}" in listed for tree in trees)
-    assert not worktrees._repository_locks._locks  # nothing kept once nobody needs it
+    assert not lfgtui.worktrees.tree._repository_locks._locks  # nothing kept once nobody needs it
 
 
 async def test_a_retry_continues_in_its_worktree(repo: Path, root: Path) -> None:
@@ -440,7 +441,7 @@ def command(*argv: str) -> argparse.Namespace:
 def evil_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A root whose name would set the terminal's title if printed raw."""
     folder = tmp_path / f"worktrees{ESCAPE}"
-    monkeypatch.setenv(worktrees.WORKTREES_ENV, str(folder))
+    monkeypatch.setenv(WORKTREES_ENV, str(folder))
     return folder
 
 

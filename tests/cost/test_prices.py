@@ -15,8 +15,8 @@ from anthropic.types import Usage as AnthropicUsage
 from genai_prices import data_snapshot
 from openai.types import CompletionUsage
 
+from lfgtui.cost.prices import PriceBook, database_provider, format_usd, load
 from lfgtui.events import EventFactory
-from lfgtui.prices import PriceBook, database_provider, format_usd, load
 from lfgtui.providers.anthropic import prompt_tokens
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
@@ -265,9 +265,9 @@ def test_prices_never_come_from_the_network() -> None:
 
 def test_importing_prices_does_not_import_genai_prices() -> None:
     code = (
-        "import sys, lfgtui.prices\n"
+        "import sys, lfgtui.cost.prices\n"
         "print('genai_prices' in sys.modules)\n"
-        "lfgtui.prices.load()\n"
+        "lfgtui.cost.prices.load()\n"
         "print('genai_prices' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,28 +1,42 @@
 """When a run needs the person: a pane starts waiting for approval, a ticket fails, the run ends.
 
 `RunAlerts` is a sink of the run's events (`ApprovalAsked` among them); each
-moment worth telling becomes an `Attention` (notify.py) handed to every channel: the terminal's
-bell and desktop notification in the TUI, `--notify-command` anywhere.
+moment worth telling becomes an `Attention` (attention.py) handed to every channel: the terminal's
+bell and desktop notification in the TUI (terminal.py), `--notify-command` anywhere (notify.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Protocol
 
+from lfgtui.alerts.attention import Attention
 from lfgtui.events import ApprovalAsked, AttemptEnded, Event, Outcome
-from lfgtui.notify import Attention
-
-if TYPE_CHECKING:
-    from lfgtui.run import Run
 
 Channel = Callable[[Attention], None]
 
 
+class Standing(Protocol):
+    @property
+    def outcome(self) -> Outcome | None: ...
+
+
+class Watched(Protocol):
+    """What the sink reads of its run (a `run.Run`): the id it is recorded under, which the history
+    sets after the sink is made, and each ticket's outcome, None while one is still to come (a retry
+    waiting for its turn has sent no event yet, so the events alone cannot tell)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def states(self) -> Mapping[str, Standing]: ...
+
+
 class RunAlerts:
-    def __init__(self, run: Run, kinds: Collection[str], channels: Sequence[Channel]) -> None:
+    def __init__(self, run: Watched, kinds: Collection[str], channels: Sequence[Channel]) -> None:
         self.run = run
         self.kinds = frozenset(kinds)
         self.channels = list(channels)

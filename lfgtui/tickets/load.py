@@ -1,23 +1,31 @@
 """tickets.toml: the agents one `lfg run` starts, checked as a whole before any of them runs.
 
-Each `[[ticket]]` inherits the fields of `[defaults]` it does not set; one with `models` becomes a
-ticket per model (fanout.py). A ticket's prompt can quote the final answer of a ticket it depends on
-with `{{ outputs.ID }}`.
+Each `[[ticket]]` inherits the fields of `[defaults]` it does not set and becomes a `Ticket`
+(ticket.py); one with `models` becomes a ticket per model (fanout.py). A ticket's prompt can quote
+the final answer of a ticket it depends on with `{{ outputs.ID }}`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lfgtui.config import Config
-from lfgtui.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
+from lfgtui.mcp import unavailable
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
+from lfgtui.tickets.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
+from lfgtui.tickets.ticket import (
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_OUTPUT_CHARS,
+    ISOLATIONS,
+    PLACEHOLDER,
+    Ticket,
+    TicketFile,
+)
 from lfgtui.validation import (
     BOOLEAN,
     ENV_NAMES,
@@ -36,13 +44,6 @@ from lfgtui.validation import (
     unknown,
 )
 
-DEFAULT_MAX_CALLS = 20
-"""How many model calls an attempt may make (each answered by tool results) before it stops."""
-DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
-"""About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
-answer, well before an endless stream fills memory or the history file."""
-ISOLATIONS = ("none", "worktree")
-"""Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 OFFLINE_PROVIDER = "sim"
 KEYED_FALLBACKS = ("openai", "anthropic")
 
@@ -69,90 +70,18 @@ TICKET_FIELDS: dict[str, Kind] = {
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
     "max_cost_usd": POSITIVE_NUMBER,
     "models": MODELS,
+    "mcp_servers": STRING_LIST,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
 TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
-
-PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """One agent to run, with every default applied and every name checked."""
-
-    id: str
-    prompt: str
-    title: str
-    system: str | None
-    provider: str
-    model: str
-    tools: tuple[str, ...]
-    max_calls: int
-    max_tokens: int | None
-    temperature: float | None
-    workdir: Path
-    depends_on: tuple[str, ...]
-    auto_approve: frozenset[str]
-    auto_approve_all: bool
-    line: int
-    env_passthrough: tuple[str, ...] = ()
-    allow_git_writes: bool = False
-    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
-    isolation: str = "none"
-    max_cost_usd: float | None = None
-    group: str | None = None
-    """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""
-    mode: str | None = None
-    """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
-
-    def auto_approves(self, tool: str) -> bool:
-        """Whether the ticket lets `tool` run without asking anyone."""
-        return self.auto_approve_all or tool in self.auto_approve
-
-
-@dataclass(frozen=True)
-class TicketFile:
-    """A loaded tickets file. `offline_default` says tickets fell back to the sim for want of a key."""
-
-    path: Path
-    tickets: tuple[Ticket, ...]
-    offline_default: bool
-
-
-MAX_PROMPT_CHARS = 4_000_000
-"""A prompt with its dependencies' answers filled in may be this long: about a million tokens, the
-largest context a model offers. Quoting an answer many times could otherwise make a prompt of
-hundreds of MB, built in memory and sent only to be refused."""
-
-
-class PromptTooLong(ValueError):
-    """Filling in the dependencies' answers would make the prompt longer than `MAX_PROMPT_CHARS`."""
-
-
-def render_prompt(ticket: Ticket, outputs: Mapping[str, str]) -> str:
-    """The ticket's prompt with each `{{ outputs.ID }}` replaced by that dependency's final answer.
-    Raises PromptTooLong, naming the answer that would take it past the cap, before building it."""
-    size = len(ticket.prompt)
-
-    def fill(match: re.Match[str]) -> str:
-        nonlocal size
-        dependency = match.group(1)
-        if dependency not in outputs:
-            raise KeyError(f"ticket {ticket.id!r} needs the output of {dependency!r}, which has none yet")
-        answer = outputs[dependency]
-        size += len(answer) - len(match.group(0))
-        if size > MAX_PROMPT_CHARS:
-            raise PromptTooLong(
-                f"the prompt with the output of {dependency!r} ({len(answer):,} characters) filled in "
-                f"would be longer than {MAX_PROMPT_CHARS:,} characters, lfg's cap on a prompt; "
-                f"nothing was sent"
-            )
-        return answer
-
-    return PLACEHOLDER.sub(fill, ticket.prompt)
+AGENT_ONLY = {
+    "mode": "mode is a coding agent's session mode",
+    "mcp_servers": "mcp_servers are given to a coding agent's session",
+}
+"""Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
 
 
 @dataclass
@@ -206,7 +135,8 @@ class _Loader:
         variants = {draft.index: self._variants(draft, defaults, fallback) for draft in drafts}
         needs = self._check_dependencies(drafts, named, variants)
         self._check_keys(drafts, defaults, variants)
-        self._check_modes(drafts, defaults, variants)
+        self._check_agents_only(drafts, defaults, variants)
+        self._check_mcp_servers(drafts, defaults)
         self.check.raise_if_any()
         tickets = tuple(
             self._ticket(draft, defaults, variant, needs[draft.index])
@@ -257,6 +187,11 @@ class _Loader:
                     message = unknown("tool", name, self.known_tools)
                     self.check.add(self.line(draft, key), f"{where}: {key}: {message}")
         self._check_passthrough(draft, where, fields.get("env_passthrough", ()))
+        for name in fields.get("mcp_servers", ()):
+            if name not in self.config.mcp_servers:
+                message = unknown("MCP server", name, self.config.mcp_servers)
+                defined = "config.toml defines each as [mcp_servers.NAME]"
+                self.check.add(self.line(draft, "mcp_servers"), f"{where}: mcp_servers: {message}; {defined}")
         if "workdir" in fields:
             workdir = (self.folder / Path(fields["workdir"]).expanduser()).resolve()
             try:
@@ -285,22 +220,42 @@ class _Loader:
                     f"{keys[variable.upper()]!r}; lfg never passes a provider's key to a command",
                 )
 
-    def _check_modes(
+    def _check_agents_only(
         self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
     ) -> None:
-        """A `mode` is a coding agent's session mode: any other provider has none to set."""
+        """A `mode` is a coding agent's session mode and `mcp_servers` are given to its session: any
+        other provider has neither."""
+        for key, what in AGENT_ONLY.items():
+            for draft in drafts:
+                if key not in draft.fields and key not in defaults:
+                    continue
+                for variant in variants[draft.index]:
+                    kind = self.config.providers[variant.provider].kind
+                    if kind != "acp":
+                        self.check.add(
+                            self.line(draft if key in draft.fields else None, key),
+                            f"{draft.where}: {what}, and provider {variant.provider!r} is not a coding "
+                            f"agent (kind {kind!r}, not acp)",
+                        )
+                        break
+
+    def _check_mcp_servers(self, drafts: Sequence[_Draft], defaults: Mapping[str, Any]) -> None:
+        """Each MCP server in use can be given on this machine: its program is found, the variables
+        it takes are set. One message per server, naming every ticket using it."""
+        users: dict[str, list[_Draft]] = {}
         for draft in drafts:
-            if "mode" not in draft.fields and "mode" not in defaults:
+            for name in dict.fromkeys(draft.fields.get("mcp_servers", defaults.get("mcp_servers", ()))):
+                users.setdefault(name, []).append(draft)
+        for name, group in users.items():
+            server = self.config.mcp_servers.get(name)
+            problem = None if server is None else unavailable(server, self.env)
+            if problem is None:
                 continue
-            for variant in variants[draft.index]:
-                kind = self.config.providers[variant.provider].kind
-                if kind != "acp":
-                    self.check.add(
-                        self.line(draft if "mode" in draft.fields else None, "mode"),
-                        f"{draft.where}: mode is a coding agent's session mode, and provider "
-                        f"{variant.provider!r} is not a coding agent (kind {kind!r}, not acp)",
-                    )
-                    break
+            first = group[0]
+            ids = ", ".join(repr(draft.id) for draft in group if draft.id is not None)
+            who = f"tickets {ids}" if len(group) > 1 else first.where
+            line = self.line(first if "mcp_servers" in first.fields else None, "mcp_servers")
+            self.check.add(line, f"{who}: MCP server {name!r} cannot be given to the agent: {problem}")
 
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}
@@ -460,6 +415,9 @@ class _Loader:
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
             mode=fields.get("mode"),
+            mcp_servers=tuple(
+                self.config.mcp_servers[name] for name in dict.fromkeys(fields.get("mcp_servers", ()))
+            ),
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lfgtui.cost.metrics import LIVE_WINDOW_S, RATE_STEP_S, RATE_STEPS, Metrics, MetricsBook, RateHistory
+from lfgtui.cost.prices import PriceBook
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -18,8 +20,6 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.metrics import LIVE_WINDOW_S, RATE_STEP_S, RATE_STEPS, Metrics, MetricsBook, RateHistory
-from lfgtui.prices import PriceBook
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lfgtui.formats import plural
-from lfgtui.git import MESSAGE_CHARS, GitError, checked, git, line, quoted
 from lfgtui.inert import inert
-from lfgtui.worktrees import (
+from lfgtui.worktrees.git import MESSAGE_CHARS, GitError, checked, git, line, quoted
+from lfgtui.worktrees.tree import (
     DiffStat,
     Worktree,
     branch_exists,

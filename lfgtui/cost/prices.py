@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from genai_prices.types import ModelInfo, Provider, TieredPrices
 
     from lfgtui.providers.base import PriceOverride, ProviderConfig
-    from lfgtui.tickets import Ticket
+    from lfgtui.tickets.ticket import Ticket
 
 DEFAULT_ENDPOINT = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
 """The genai-prices provider of each API kind when the config gives no base URL (the SDK's default)."""

@@ -13,7 +13,7 @@ from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 

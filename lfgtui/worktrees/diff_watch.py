@@ -1,6 +1,6 @@
 """Keeps the diff size of a ticket that works in its own git worktree current while it works.
 
-The size is measured by `git` (see worktrees.py), which costs tens of milliseconds on a large
+The size is measured by `git` (see tree.py), which costs tens of milliseconds on a large
 repository, so it is measured after a tool may have changed files (a poke), at most once a
 second, and every few seconds besides (a coding agent can write files with tools lfg never sees);
 an event goes out only when the numbers change. At the end of an attempt the final size and the
@@ -14,8 +14,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from lfgtui.git import GitError
-from lfgtui.worktrees import DiffStat, Worktree, diff_stat, diff_text
+from lfgtui.worktrees.git import GitError
+from lfgtui.worktrees.tree import DiffStat, Worktree, diff_stat, diff_text
 
 Report = Callable[[DiffStat, str | None], None]
 """Receives a new size, and with the final one the whole unified diff."""

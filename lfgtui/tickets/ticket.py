@@ -1,0 +1,100 @@
+"""A ticket: one agent to run, as the rest of lfg sees it once its file is loaded (load.py), and its
+prompt with the answers it depends on filled in. Light to import: it needs neither the config nor the
+providers, so what only names a ticket does not load the checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.mcp import McpServer
+
+DEFAULT_MAX_CALLS = 20
+"""How many model calls an attempt may make (each answered by tool results) before it stops."""
+DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
+"""About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
+answer, well before an endless stream fills memory or the history file."""
+ISOLATIONS = ("none", "worktree")
+"""Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
+
+PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One agent to run, with every default applied and every name checked."""
+
+    id: str
+    prompt: str
+    title: str
+    system: str | None
+    provider: str
+    model: str
+    tools: tuple[str, ...]
+    max_calls: int
+    max_tokens: int | None
+    temperature: float | None
+    workdir: Path
+    depends_on: tuple[str, ...]
+    auto_approve: frozenset[str]
+    auto_approve_all: bool
+    line: int
+    env_passthrough: tuple[str, ...] = ()
+    allow_git_writes: bool = False
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    isolation: str = "none"
+    max_cost_usd: float | None = None
+    group: str | None = None
+    """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""
+    mode: str | None = None
+    """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
+    mcp_servers: tuple[McpServer, ...] = ()
+    """For a coding agent: the MCP servers its session is given (`[mcp_servers.NAME]`), whole."""
+
+    def auto_approves(self, tool: str) -> bool:
+        """Whether the ticket lets `tool` run without asking anyone."""
+        return self.auto_approve_all or tool in self.auto_approve
+
+
+@dataclass(frozen=True)
+class TicketFile:
+    """A loaded tickets file. `offline_default` says tickets fell back to the sim for want of a key."""
+
+    path: Path
+    tickets: tuple[Ticket, ...]
+    offline_default: bool
+
+
+MAX_PROMPT_CHARS = 4_000_000
+"""A prompt with its dependencies' answers filled in may be this long: about a million tokens, the
+largest context a model offers. Quoting an answer many times could otherwise make a prompt of
+hundreds of MB, built in memory and sent only to be refused."""
+
+
+class PromptTooLong(ValueError):
+    """Filling in the dependencies' answers would make the prompt longer than `MAX_PROMPT_CHARS`."""
+
+
+def render_prompt(ticket: Ticket, outputs: Mapping[str, str]) -> str:
+    """The ticket's prompt with each `{{ outputs.ID }}` replaced by that dependency's final answer.
+    Raises PromptTooLong, naming the answer that would take it past the cap, before building it."""
+    size = len(ticket.prompt)
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal size
+        dependency = match.group(1)
+        if dependency not in outputs:
+            raise KeyError(f"ticket {ticket.id!r} needs the output of {dependency!r}, which has none yet")
+        answer = outputs[dependency]
+        size += len(answer) - len(match.group(0))
+        if size > MAX_PROMPT_CHARS:
+            raise PromptTooLong(
+                f"the prompt with the output of {dependency!r} ({len(answer):,} characters) filled in "
+                f"would be longer than {MAX_PROMPT_CHARS:,} characters, lfg's cap on a prompt; "
+                f"nothing was sent"
+            )
+        return answer
+
+    return PLACEHOLDER.sub(fill, ticket.prompt)

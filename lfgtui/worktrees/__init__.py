@@ -1,0 +1,11 @@
+"""Git worktrees: a ticket with `isolation = "worktree"` works in a checkout and on a branch of its own.
+
+- `git`: runs `git`, bounded in time and output, in a clean environment, its errors inert (`GitError`);
+- `tree`: a ticket's worktree made, recorded and measured (`create_worktree`, `diff_stat`, `diff_text`);
+- `cleanup`: the worktrees runs left, listed and removed without losing work;
+- `diff_watch`: the diff size kept current in the events while a ticket works (`DiffWatch`);
+- `size`: `diff_size`, how much a ticket changed as people read it.
+
+Importing the package imports none of them: the listings and the history's export take `size` alone.
+The `lfg worktrees` command is `worktrees_cli.py`.
+"""
