@@ -250,6 +250,8 @@ class UpdateReader:
     blocks: MessageBlocks = field(default_factory=MessageBlocks)
     terminals: Terminals | None = None
     """The session's terminals, whose output a call that embeds one shows."""
+    details_unshown: bool = False
+    """The details the session opened with are not shown yet (see `opened`)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -283,11 +285,26 @@ class UpdateReader:
                 return [ev(AgentProgress, message=f"session: {title}", title=title)]
         return []  # the person's own messages replayed by session/load: nothing to show
 
+    def opened(self, options: list[Any], modes: schema.SessionModeState | None) -> None:
+        """The mode and settings the session opened with (its config options once the ticket's choices
+        were set, else its modes): what the agent runs even when the ticket chose nothing. They are
+        shown with the agent's first word about its session (its command list, say), or by `unsaid`
+        at the end of the turn when it says none, so that they are one detail, not two."""
+        details = self.view.details
+        if modes is not None and details.mode is None:
+            details = replace(details, mode=modes.current_mode_id)
+        self.view.details = settings_of(details, options)
+        self.details_unshown = self.view.details != EMPTY_DETAILS
+
+    def unsaid(self) -> list[Event]:
+        """The details the session opened with, if nothing has shown them yet."""
+        return self._details(self.view.details) if self.details_unshown else []
+
     def carried(self) -> list[Event]:
         """What this session's agent said before this attempt (its details, how full its context
         is), so that each attempt's record is whole: a follow-up's agent need not say it again."""
         view, shown = self.view, []
-        if view.details != EMPTY_DETAILS:
+        if view.details != EMPTY_DETAILS and not self.details_unshown:
             shown.append(self.ev(AgentDetails, **_details_fields(view.details)))
         if view.context is not None:
             shown.append(self.ev(ContextUsed, used=view.context[0], size=view.context[1]))
@@ -295,9 +312,9 @@ class UpdateReader:
 
     def _details(self, details: AgentDetails) -> list[Event]:
         """One `AgentDetails` when what the agent offers changed, none for the same list again."""
-        if details == self.view.details:
+        if details == self.view.details and not self.details_unshown:
             return []
-        self.view.details = details
+        self.view.details, self.details_unshown = details, False
         return [self.ev(AgentDetails, **_details_fields(details))]
 
     def _context(self, usage: schema.UsageUpdate) -> list[Event]:

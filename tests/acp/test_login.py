@@ -104,6 +104,15 @@ def test_the_tickets_model_and_mode_reach_the_agent_as_session_config_options(lf
     assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events)
 
 
+def test_the_model_and_mode_a_session_opened_with_are_shown_when_the_ticket_chose_none(lfg: Lfg) -> None:
+    agent(lfg, "--models", "fast,smart")
+    code, events, stderr = lfg.run(lfg.tickets(TICKET), "--no-history")
+    assert code == 0, stderr
+    [details] = of(events, "a", "agent")
+    assert (details["mode"], details["settings"]) == ("default", {"Model": "Fast (fast)"})
+    assert [c["name"] for c in details["commands"]] == ["scenario"], "one detail with the command list"
+
+
 def test_a_mode_reaches_an_agent_that_offers_only_the_older_session_modes(lfg: Lfg) -> None:
     agent(lfg)
     code, events, stderr = lfg.run(lfg.tickets(TICKET + 'mode = "Plan"\n'), "--no-history")

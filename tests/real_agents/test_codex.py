@@ -222,6 +222,8 @@ async def test_a_denied_command_ends_codexs_turn_completed_and_says_so(world: Ag
         "a no ends Codex's turn cancelled; the ticket is not"
     )
     assert DENIED in [e["message"] for e in of(events, "d", "status")]
+    details = of(events, "d", "agent")[-1]
+    assert details["mode"] == "read-only" and "(gpt-" in details["settings"]["Model"], "what Codex runs"
     listed, refused = of(events, "d", "tool_result")
     assert not listed["is_error"], "the listing ran in the sandbox, unasked"
     assert (refused["output"], refused["is_error"]) == ("denied: the person said no", True)
