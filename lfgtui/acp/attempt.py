@@ -30,7 +30,7 @@ from lfgtui.acp.mcp import AcpServer, given_line, session_servers
 from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.stall import IdleWatch
 from lfgtui.acp.transport import AgentPipe
-from lfgtui.acp.updates import AgentView, offered_details
+from lfgtui.acp.updates import AgentView
 from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
@@ -251,14 +251,15 @@ class AgentSession:
                 yield event
             response = await self._response()
         except ProviderError as failed:
-            for event in self.client.reader.unfinished():
+            for event in [*self.client.reader.unfinished(), *self.client.reader.unsaid()]:
                 yield event
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=failed.info)
             return
         except asyncio.CancelledError:
             await self._cancel()
             raise
-        for event in [*self.client.reader.unfinished(), *from_usage(ev, response.usage)]:
+        reader = self.client.reader
+        for event in [*reader.unfinished(), *reader.unsaid(), *from_usage(ev, response.usage)]:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
@@ -319,7 +320,7 @@ class AgentSession:
                     self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
                 )
                 said += chose
-                self.view.details = offered_details(self.view.details, self.offered)
+                self.client.reader.opened(self.offered)
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
             raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None

@@ -3,7 +3,9 @@
 A command an agent runs streams its output one of two ways: into a terminal lfg runs for it
 (`terminal/*`, embedded in the call by its id), or from the agent itself in its tool call updates'
 `_meta`: `terminal_output_delta` (what Codex sends a client like lfg) or Zed's `terminal_output`,
-each `{"terminal_id": …, "data": "…"}`, and `terminal_exit` (`exit_code`, `signal`) at the end.
+each `{"terminal_id": …, "data": "…"}`, and `terminal_exit` (`exit_code`, `signal`) at the end of
+one it shows a terminal for; one it shows none for (a listing, a search) ends with an `exit_code` in
+the call's `rawOutput`, and a command refused before it ran ends with neither code nor signal.
 Either way each call's new output is held here and goes out as one `ToolOutputDelta` at most every
 `OUTPUT_EVERY_S` (the first at once), so a command printing thousands of lines a second costs a few
 events, not one per read. What is held, and what the agent's own terminal keeps for the call's
@@ -63,22 +65,21 @@ class Kept:
         return whole
 
 
-def _exit_line(ending: dict[str, Any]) -> str:
-    signal, code = ending.get("signal"), ending.get("exit_code")
+TERMINAL_KEYS = frozenset({"terminal_info", "terminal_output", "terminal_output_delta", "terminal_exit"})
+"""The `_meta` keys of a tool call update that report a command the agent runs itself."""
+
+
+def _exit_line(code: Any, signal: Any) -> str | None:
+    """How a command ended, or None when the agent gives neither a code nor a signal (Codex's way
+    for a command that never ran: the person said no, or the turn ended first)."""
     if isinstance(signal, str) and signal:
         return f"[killed by signal {signal}]"
-    return f"[exit code {code}]" if isinstance(code, int) and not isinstance(code, bool) else "[ended]"
+    return f"[exit code {code}]" if isinstance(code, int) and not isinstance(code, bool) else None
 
 
-def meta_output(meta: Any) -> tuple[str, str | None]:
-    """The output a tool call update's `_meta` carries (empty when none) and, at the end of the
-    agent's own command, how it ended (`[exit code 0]`), else None."""
-    if not isinstance(meta, dict):
-        return "", None
-    chunk = meta.get("terminal_output_delta") or meta.get("terminal_output")
-    data = chunk.get("data") if isinstance(chunk, dict) else None
-    ending = meta.get("terminal_exit")
-    return (data if isinstance(data, str) else ""), (_exit_line(ending) if isinstance(ending, dict) else None)
+def reports_agent_terminal(meta: Any) -> bool:
+    """Whether a tool call update's `_meta` says anything of a command the agent runs itself."""
+    return isinstance(meta, dict) and not TERMINAL_KEYS.isdisjoint(meta)
 
 
 @dataclass
@@ -88,13 +89,29 @@ class AgentTerminal:
     output: Kept = field(default_factory=Kept)
     ended: str | None = None
 
-    def shown(self) -> str:
-        """What the call's result shows: the output, then how it ended (when the agent said)."""
+    def take(self, meta: dict[str, Any]) -> str:
+        """Take what an update's `_meta` says of the command; returns the output it brought."""
+        chunk = meta.get("terminal_output_delta") or meta.get("terminal_output")
+        data = chunk.get("data") if isinstance(chunk, dict) else None
+        text = data if isinstance(data, str) else ""
+        self.output.add(text)
+        ending = meta.get("terminal_exit")
+        if isinstance(ending, dict):
+            self.ended = _exit_line(ending.get("exit_code"), ending.get("signal")) or self.ended
+        return text
+
+    def shown(self, raw_output: Any) -> str:
+        """What the call's result shows: the output, then how it ended, as `terminal_exit` said, else
+        as an `exit_code` in the call's raw output (Codex's way for a command it shows no terminal
+        for: a listing, a search). Empty when it never ran."""
+        ended = self.ended
+        if ended is None and isinstance(raw_output, dict):
+            ended = _exit_line(raw_output.get("exit_code"), None)
         text = self.output.whole()
-        if self.ended is None:
+        if ended is None:
             return text
         separator = "" if not text or text.endswith("\n") else "\n"
-        return f"{text}{separator}{self.ended}"
+        return f"{text}{separator}{ended}"
 
 
 @dataclass

@@ -5,8 +5,9 @@ row: `ToolCallStarted` + `ToolCallReady` when it appears, a `ToolCallUpdated` wh
 changes its name, input, kind or locations (every field an update carries is merged into the call),
 `ToolOutputDelta`s while a command of it runs (see `tool_output.py`), one `ToolResult` when it ends
 (completed or failed), with its content rendered as text (text as is, a diff as a unified diff, a
-terminal as its output and how it ended). The agent runs its own tools: lfg never runs these calls,
-it shows them.
+terminal as its output and how it ended: one lfg runs for the agent, or a command the agent ran
+itself and reported in the call's `_meta`, as Codex does). The agent runs its own tools: lfg never
+runs these calls, it shows them.
 
 What the agent says about its session rather than its work (`usage_update`, its command list, its
 mode and settings) is not a status per update: `usage_update` becomes `ContextUsed` (the gauges'
@@ -26,7 +27,7 @@ from acp import schema
 from lfgtui.acp.blocks import MessageBlocks
 from lfgtui.acp.choices import Offered, current_name
 from lfgtui.acp.terminals import OutputReader, Terminals
-from lfgtui.acp.tool_output import AgentTerminal, Coalescer, OutputDue, TerminalNews, meta_output
+from lfgtui.acp.tool_output import AgentTerminal, Coalescer, OutputDue, TerminalNews, reports_agent_terminal
 from lfgtui.events import (
     AgentCommand,
     AgentDetails,
@@ -183,7 +184,10 @@ def settings_of(details: AgentDetails, options: Sequence[Any]) -> AgentDetails:
 
 def offered_details(details: AgentDetails, offered: Offered) -> AgentDetails:
     """`details` with what the session said as it opened (and lfg's choices left it): its config
-    options, else the model its older `models` run (a setting too, as a model option would be)."""
+    options, else the current mode of its older `modes` and the model its older `models` run (a
+    setting too, as a model option would be)."""
+    if offered.modes is not None:
+        details = replace(details, mode=offered.modes.current_mode_id)
     details = settings_of(details, offered.config_options)
     models = offered.models
     if details.model is not None or models is None or models.current is None:
@@ -230,6 +234,8 @@ class UpdateReader:
     """Each (call, terminal) pair's place in the output of one of lfg's terminals the call embeds."""
     embedding: dict[str, list[str]] = field(default_factory=dict)
     """The calls that embed each of lfg's terminals."""
+    details_unshown: bool = False
+    """The details the session opened with are not shown yet (see `opened`)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -268,11 +274,23 @@ class UpdateReader:
                 return self._sent(call_id, self.output.due(call_id))
         return []  # the person's own messages replayed by session/load: nothing to show
 
+    def opened(self, offered: Offered) -> None:
+        """What the session opened with, once the ticket's choices were set (`offered_details`): what
+        the agent runs even when the ticket chose nothing. It is shown with the agent's first word
+        about its session (its command list, say), or by `unsaid` at the end of the turn when it says
+        none, so that it is one detail, not two."""
+        self.view.details = offered_details(self.view.details, offered)
+        self.details_unshown = self.view.details != EMPTY_DETAILS
+
+    def unsaid(self) -> list[Event]:
+        """The details the session opened with, if nothing has shown them yet."""
+        return self._details(self.view.details) if self.details_unshown else []
+
     def carried(self) -> list[Event]:
         """What this session's agent said before this attempt (its details, how full its context
         is), so that each attempt's record is whole: a follow-up's agent need not say it again."""
         view, shown = self.view, []
-        if view.details != EMPTY_DETAILS:
+        if view.details != EMPTY_DETAILS and not self.details_unshown:
             shown.append(self.ev(AgentDetails, **_details_fields(view.details)))
         if view.context is not None:
             shown.append(self.ev(ContextUsed, used=view.context[0], size=view.context[1]))
@@ -280,9 +298,9 @@ class UpdateReader:
 
     def _details(self, details: AgentDetails) -> list[Event]:
         """One `AgentDetails` when what the agent offers changed, none for the same list again."""
-        if details == self.view.details:
+        if details == self.view.details and not self.details_unshown:
             return []
-        self.view.details = details
+        self.view.details, self.details_unshown = details, False
         return [self.ev(AgentDetails, **_details_fields(details))]
 
     def _context(self, usage: schema.UsageUpdate) -> list[Event]:
@@ -365,11 +383,10 @@ class UpdateReader:
         """The output the call's command brought with this update: the agent's own command's, in the
         update's `_meta`, and that of lfg's terminals the call embeds (one it embeds for the first
         time shows all it has so far)."""
-        chunk, ended = meta_output(meta)
-        if chunk or ended:
+        chunk = ""
+        if reports_agent_terminal(meta):
             own = call.agent_terminal = call.agent_terminal or AgentTerminal()
-            own.output.add(chunk)
-            own.ended = ended or own.ended
+            chunk = own.take(meta)
         events = self._stream(call_id, chunk)
         for terminal_id in self._embedded(call):
             watching = self.embedding.setdefault(terminal_id, [])
@@ -420,7 +437,8 @@ class UpdateReader:
         parts = [self._content_text(call, item) for item in call.content]
         terminal_shown = any(isinstance(item, schema.TerminalToolCallContent) for item in call.content)
         if call.agent_terminal is not None and not terminal_shown:
-            parts.append(call.agent_terminal.shown())
+            own = call.agent_terminal.shown(call.raw_output)
+            parts = [own, *parts] if own else parts
         if not parts and call.raw_output is not None:
             parts = [call.raw_output if isinstance(call.raw_output, str) else json.dumps(call.raw_output)]
         output = "\n".join(part.rstrip("\n") for part in parts)
@@ -434,7 +452,7 @@ class UpdateReader:
         if isinstance(item, schema.TerminalToolCallContent):
             shown = self.terminals.shown(item.terminal_id) if self.terminals is not None else None
             if shown is None and call.agent_terminal is not None:
-                shown = call.agent_terminal.shown()
+                shown = call.agent_terminal.shown(call.raw_output)
             if shown is not None:
                 return shown
         return tool_content_text(item)

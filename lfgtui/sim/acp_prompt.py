@@ -465,9 +465,8 @@ class AgentRun:
         time in the call's `_meta`, in a terminal of the call's own id (see `Quirks.own_terminal`)."""
         content: list[ToolCallContentVariant] = [acp.tool_terminal_ref(call_id)]
         started = acp.update_tool_call(call_id, content=content)
-        await self._update(
-            started.model_copy(update={"field_meta": {"terminal_info": {"terminal_id": call_id}}})
-        )
+        info = {"terminal_info": {"cwd": str(self.session.cwd), "terminal_id": call_id}}
+        await self._update(started.model_copy(update={"field_meta": info}))
         for line in result.splitlines(keepends=True):
             await self.pacer.wait(self.session.cancelled)
             chunk = {"terminal_output_delta": {"terminal_id": call_id, "data": line}}

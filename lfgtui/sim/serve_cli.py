@@ -47,7 +47,7 @@ async def serve(args: argparse.Namespace) -> int:
         url = server.url
         print(f"lfg sim listening on {url}")
         print(f"  OpenAI Chat Completions  {url}/v1/chat/completions")
-        print(f"  OpenAI Responses         {url}/v1/responses")
+        print(f"  OpenAI Responses         {url}/v1/responses (and its WebSocket mode there)")
         print(f"  Anthropic Messages       {url}/v1/messages")
         print(f"  Gemini                   {url}/v1beta/models/MODEL:streamGenerateContent")
         print(f"  generic agent SSE        {url}/agent")

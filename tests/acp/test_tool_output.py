@@ -111,6 +111,49 @@ def test_what_a_call_holds_and_keeps_is_bounded() -> None:
     assert result.output.startswith("[… ") and result.output.endswith("y")
 
 
+def exited(call_id: str, status: str, code: int | None) -> Any:
+    """The end of a command Codex shows a terminal for: its exit code (None: it never ran)."""
+    meta = {"terminal_exit": {"exit_code": code, "signal": None, "terminal_id": call_id}}
+    return codex(
+        {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": status, "_meta": meta}
+    )
+
+
+def test_codexs_commands_end_with_their_exit_code_and_one_refused_before_it_ran_reads_denied() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    reader.events(
+        codex({"sessionUpdate": "tool_call", "toolCallId": "r", "kind": "read", "title": "List files"})
+    )
+    [listing] = reader.events(chunk("r", "README.md\n"))
+    assert isinstance(listing, ToolOutputDelta) and listing.text == "README.md\n"
+    done = {"sessionUpdate": "tool_call_update", "toolCallId": "r", "status": "completed"}
+    [listed] = reader.events(codex(done | {"rawOutput": {"exit_code": 0}}))
+    assert isinstance(listed, ToolResult)
+    assert listed.output == "README.md\n[exit code 0]", "a command with no terminal: its code in rawOutput"
+
+    terminal = {"type": "terminal", "terminalId": "w"}
+    started = {"sessionUpdate": "tool_call", "toolCallId": "w", "kind": "execute", "title": "wc -l README.md"}
+    info = {"terminal_info": {"cwd": "/repo", "terminal_id": "w"}}
+    command = {"content": [terminal], "rawInput": {"command": "wc -l README.md"}, "_meta": info}
+    reader.events(codex(started | command))
+    reader.events(chunk("w", "1 READ"))
+    reader.events(chunk("w", "ME.md\n"))
+    [counted] = reader.events(exited("w", "completed", 0))
+    assert isinstance(counted, ToolResult)
+    assert (counted.output, counted.is_error) == ("1 README.md\n[exit code 0]", False)
+
+    refused_info = {"terminal_info": {"cwd": "/repo", "terminal_id": "n"}}
+    reader.events(
+        codex(
+            started | {"toolCallId": "n", "content": [terminal | {"terminalId": "n"}], "_meta": refused_info}
+        )
+    )
+    reader.denied.add("n")
+    [refused] = reader.events(exited("n", "failed", None))
+    assert isinstance(refused, ToolResult)
+    assert (refused.output, refused.is_error) == ("denied: the person said no", True), "it never ran"
+
+
 @pytest.fixture
 def lfg(tmp_path: Path) -> Lfg:
     """`lfg` with two sim agents: one running its commands in lfg's terminals, one itself as Codex does."""

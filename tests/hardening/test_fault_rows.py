@@ -536,6 +536,7 @@ ELSEWHERE = {
     "it in its updates' `_meta`, as Codex does), fast or with escape sequences": [
         "tests/acp/test_tool_output.py::test_codexs_command_output_is_coalesced_into_a_few_events_and_its_result_keeps_it_all",
         "tests/acp/test_tool_output.py::test_what_a_call_holds_and_keeps_is_bounded",
+        "tests/acp/test_tool_output.py::test_codexs_commands_end_with_their_exit_code_and_one_refused_before_it_ran_reads_denied",
         "tests/acp/test_tool_output.py::test_the_output_of_a_command_in_lfgs_terminal_and_in_the_agents_own_streams_into_its_row",
         "tests/acp/test_tool_output.py::test_a_chatty_commands_output_streams_bounded_and_a_killed_one_shows_what_it_printed",
         "tests/acp/test_tool_output.py::test_the_row_shows_a_commands_output_inert_while_it_runs",
