@@ -46,6 +46,8 @@ from lfgtui.events import (
 ENDED = frozenset({"completed", "failed"})
 PLAN_GLYPHS = {"completed": "✓", "in_progress": "▸", "pending": "○"}
 NO_ENDING = "the agent did not say how this call ended"
+DENIED = "denied: the person said no"
+"""A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
 
 
 def content_text(block: Any) -> str:
@@ -332,7 +334,7 @@ class UpdateReader:
             parts = [call.raw_output if isinstance(call.raw_output, str) else json.dumps(call.raw_output)]
         output = "\n".join(part.rstrip("\n") for part in parts)
         if status == "failed" and call_id in self.denied:
-            output = f"denied: {output or 'the person said no'}"
+            output = f"denied: {output}" if output else DENIED
         return [self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
 
     def _content_text(self, item: Any) -> str:
@@ -348,4 +350,7 @@ class UpdateReader:
         open_calls = [call_id for call_id, call in self.calls.items() if call.status not in ENDED]
         for call_id in open_calls:
             self.calls[call_id].status = "failed"
-        return [self.ev(ToolResult, call_id=c, output=NO_ENDING, is_error=True) for c in open_calls]
+        return [
+            self.ev(ToolResult, call_id=c, output=DENIED if c in self.denied else NO_ENDING, is_error=True)
+            for c in open_calls
+        ]

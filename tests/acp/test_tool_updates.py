@@ -131,6 +131,17 @@ def test_an_update_for_a_call_never_announced_is_shown_once_as_it_reads() -> Non
     assert events[1].name == "Bash pwd" and events[1].arguments == {"command": "pwd"}
 
 
+def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
+    """Gemini CLI asks about a command and, told no, says nothing more about the call."""
+    reader = UpdateReader(EventFactory("t", 1))
+    for call_id, title in (("sh", "touch x"), ("other", "README.md")):
+        reader.events(claude({"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title}))
+    reader.denied.add("sh")
+    denied, unsaid = reader.unfinished()
+    assert (denied.call_id, denied.output, denied.is_error) == ("sh", "denied: the person said no", True)
+    assert (unsaid.output, unsaid.is_error) == ("the agent did not say how this call ended", True)
+
+
 async def approve(pilot: Pilot[int], app: LfgApp) -> None:
     """Yes to the pane's approval, and again on the whole request when the notice could not show it."""
     await pilot.press("y")
