@@ -1,0 +1,219 @@
+"""Claude Code and Gemini CLI, the real agents, through `lfg run --json`, `lfg resume` and the TUI,
+against the sim: what a person sees of each must be what the agent did.
+
+Each scenario scripts the agent's own tools with their real arguments (Claude Code's `Read`, `Write`
+and `Bash`; Gemini CLI's `list_directory`, `read_file`, `write_file` and `run_shell_command`), so the
+agent really runs them in the project folder; the sim records what each agent asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from lfgtui.sim.model_map import ModelMap, parse_rule
+from tests.real_agents.conftest import AgentWorld
+
+REAL_AGENT = pytest.mark.timeout(400)
+"""A real agent starts in seconds on an idle machine and in tens on a loaded one; a test's several
+runs get minutes (the tests never assert on time)."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What a test needs to know of one real agent: its provider, its own model names and tools."""
+
+    provider: str
+    models: str  # a glob of the names it asks the sim for its main calls
+    side_calls: str  # ... and of those of its side calls (titles, routing)
+    write: str  # its tool that writes a file, with a `file_path` and a `content`
+    shell: str  # its tool that runs a command, with a `command` and a `description`
+    key: str  # the variable holding its API key
+    login: str  # what its auth failure tells a person to run
+
+    def __str__(self) -> str:
+        return self.provider
+
+
+CLAUDE = Agent(
+    "claude-code", "claude-*", "claude-haiku-*", "Write", "Bash", "ANTHROPIC_API_KEY", "auth login"
+)
+GEMINI = Agent(
+    "gemini", "gemini-*", "gemini-*-lite*", "write_file", "run_shell_command", "GEMINI_API_KEY", "gemini"
+)
+AGENTS = pytest.mark.parametrize("agent", [CLAUDE, GEMINI], ids=str)
+
+NOTES = "# Notes\n\nWritten by the agent.\n"
+
+
+def work(agent: Agent) -> str:
+    """A scenario: write notes.md (asks), run a command that shows it and creates a file (asks),
+    report; a follow-up gets the last call's answer."""
+    write = json.dumps({"file_path": "notes.md", "content": NOTES})
+    command = json.dumps({"command": "cat notes.md; touch checked.txt", "description": "Check the notes"})
+    return f"""
+        ttft_ms = 50
+        tokens_per_s = 200
+        [[call]]
+        text = "I'll write the notes."
+        [[call.tool_call]]
+        name = "{agent.write}"
+        arguments_raw = '{write}'
+        [[call]]
+        text = "Now I'll check them."
+        [[call.tool_call]]
+        name = "{agent.shell}"
+        arguments_raw = '{command}'
+        [[call]]
+        text = "Done: the notes are written."
+        [[call]]
+        text = "Nothing else is left to do."
+        """
+
+
+def answer_with(world: AgentWorld, agent: Agent, scenario: str) -> None:
+    """The agent's own model names answered by `scenario`; its side calls by `hello`."""
+    rules = (f"{agent.side_calls}=hello", f"{agent.models}={scenario}")
+    world.sim.models = ModelMap(tuple(parse_rule(rule) for rule in rules), unknown="hello")
+
+
+@REAL_AGENT
+@AGENTS
+async def test_text_thinking_and_tool_calls_read_as_the_agent_means_them(
+    world: AgentWorld, agent: Agent
+) -> None:
+    run = await world.run(world.ticket(agent.provider, "Suggest one improvement to the README."))
+    assert run.code == 0, run.stderr
+    end = run.ending()
+    assert end["outcome"] == "completed" and end["error"] is None
+    assert end["ttft_ms"] > 0 and end["output_tokens"] > 0
+    text = run.text()
+    assert text.startswith("Let me ") and "\n\n## What I found\n\n" in text, "a block of its own"
+    assert "- **Say how to run it** in the first paragraph" in text
+    calls = list(run.calls().values())
+    if agent is CLAUDE:
+        assert run.text(kind="reasoning") == "I should read the README before answering."
+        read, bash = calls
+        assert (read["name"], read["arguments"], read["kind"]) == (
+            "Read README.md",
+            {"file_path": "README.md"},
+            "read",
+        )
+        assert "Renders widgets." in read["result"]["output"]
+        assert (bash["name"], bash["kind"]) == ("Bash wc -l README.md", "execute")
+        assert bash["arguments"] == {"command": "wc -l README.md", "description": "Count the README's lines"}
+        assert "2 README.md" in bash["result"]["output"], "the command really ran: its output"
+        assert not any(c["result"]["is_error"] for c in calls)
+    else:
+        thought = run.text(kind="reasoning")
+        assert thought == "**Looking around**\nI should see what is in this folder before answering."
+        listed, read = calls
+        assert (listed["name"], read["name"]) == (".", "README.md"), "Gemini CLI titles a call by its target"
+        assert not any(c["result"]["is_error"] for c in calls)
+        results = json.dumps(world.sim.log[-1].body["contents"])
+        assert "Renders widgets." in results, "the agent read the project's README and told the model"
+
+
+@REAL_AGENT
+@AGENTS
+async def test_yes_lets_the_agent_write_and_run_its_command(world: AgentWorld, agent: Agent) -> None:
+    answer_with(world, agent, world.scenario("work", work(agent)))
+    run = await world.run(world.ticket(agent.provider, "Write the notes."), "--yes")
+    assert run.code == 0, run.stderr
+    assert run.ending()["outcome"] == "completed"
+    assert (world.project / "notes.md").read_text() == NOTES
+    assert (world.project / "checked.txt").exists()
+    calls = run.calls()
+    command = next(c for c in calls.values() if "cat notes.md" in c["name"])
+    assert "Written by the agent." in command["result"]["output"], "the command's output, as the agent saw it"
+    assert not any(c["result"]["is_error"] for c in calls.values())
+    assert "Done: the notes are written." in run.text()
+
+
+@REAL_AGENT
+@AGENTS
+async def test_without_yes_the_agent_is_refused_and_its_turn_completes(
+    world: AgentWorld, agent: Agent
+) -> None:
+    answer_with(world, agent, world.scenario("work", work(agent)))
+    run = await world.run(world.ticket(agent.provider, "Write the notes."))
+    assert run.code == 0, run.stderr
+    assert run.ending()["outcome"] == "completed", "refusals end no turn: the agent goes on"
+    assert sorted(p.name for p in world.project.iterdir()) == ["README.md"], "nothing written, nothing run"
+    results = [c["result"] for c in run.calls().values()]
+    assert len(results) == 2 and all(r["is_error"] and r["output"].startswith("denied") for r in results)
+    assert "Done: the notes are written." in run.text()
+
+
+@REAL_AGENT
+@AGENTS
+async def test_a_tickets_model_reaches_the_sim(world: AgentWorld, agent: Agent) -> None:
+    model = "claude-sonnet-4-5" if agent is CLAUDE else "gemini-2.5-pro"
+    run = await world.run(world.ticket(agent.provider, "hi", model=model))
+    assert run.code == 0, run.stderr
+    assert run.of("attempt_started")[0]["model"] == model
+    asked = {r.model for r in world.sim.log if r.scenario != "hello"}
+    assert asked == {model}, f"every main call asked for the ticket's model: {asked}"
+    how = "session/set_config_option" if agent is CLAUDE else "GEMINI_MODEL"
+    assert any(model in s and how in s for s in run.statuses()), run.statuses()
+
+
+@REAL_AGENT
+@AGENTS
+async def test_no_key_fails_as_auth_saying_what_to_do(world: AgentWorld, agent: Agent) -> None:
+    del world.env[agent.key]
+    run = await world.run(world.ticket(agent.provider, "hi"))
+    assert run.code == 1
+    error = run.ending()["error"]
+    assert error["kind"] == "auth"
+    message = error["message"]
+    assert message.startswith("the agent asks to log in: ")
+    assert f"{agent.key} (not set)" in message and agent.login in message
+    if agent is GEMINI:
+        assert "gemini-api-key (Gemini API key; reads GEMINI_API_KEY)" in message, "the methods it offers"
+    assert world.sim.log == [], "nothing reached a model"
+
+
+STALL = """
+    ttft_ms = 50
+    tokens_per_s = 100
+    [[call]]
+    text = "Working on it, one moment please."
+    [[fault]]
+    kind = "stall"
+    call = 0
+    after_tokens = 4
+    """
+
+
+@REAL_AGENT
+@AGENTS
+async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
+    world: AgentWorld, agent: Agent
+) -> None:
+    answer_with(world, agent, world.scenario("stall", STALL))
+    world.config(f"[providers.{agent.provider}]\nidle_timeout_s = 30\n")
+    run = await world.run(world.ticket(agent.provider, "hi"))
+    assert run.code == 1
+    end = run.ending()
+    assert end["outcome"] == "failed" and end["error"]["kind"] == "timeout"
+    assert "sent nothing for 30 s while its turn was under way (idle_timeout_s)" in end["error"]["message"]
+    assert any(s.startswith("stalled: no update from the agent for 15 s") for s in run.statuses())
+    assert run.text() == "Working on it, one", "what arrived is kept"
+
+
+@REAL_AGENT
+async def test_claude_codes_context_reaches_the_gauge(world: AgentWorld) -> None:
+    run = await world.run(world.ticket("claude-code", "hi"))
+    assert run.code == 0, run.stderr
+    contexts = run.of("context")
+    assert contexts, "Claude Code reports its context window"
+    last = contexts[-1]
+    assert 0 < last["used"] < last["size"] and last["percent"] == pytest.approx(
+        100 * last["used"] / last["size"], abs=0.1
+    )
+    assert run.ending()["cost_by_agent"] and run.ending()["cost_usd"] > 0, (
+        "its own cost, marked as the agent's"
+    )
