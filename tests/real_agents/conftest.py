@@ -236,3 +236,42 @@ async def sim(tmp_path: Path) -> AsyncIterator[SimServer]:
 @pytest.fixture
 def world(tmp_path: Path, sim: SimServer) -> AgentWorld:
     return AgentWorld(tmp_path / "world", sim)
+
+
+@pytest.fixture
+def in_world(world: AgentWorld, monkeypatch: pytest.MonkeyPatch) -> AgentWorld:
+    """`world`, whose environment is this process's too: for the app run in the test (`run_test`),
+    which starts the agents with it."""
+    for name in list(os.environ):
+        if name not in world.env:
+            monkeypatch.delenv(name)
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(world.project)
+    return world
+
+
+def agent_processes(world: AgentWorld, program: str) -> list[int]:
+    """The live processes of an agent's program working in this world's folders."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                cwd = (entry / "cwd").readlink()
+            except OSError:
+                continue
+            named = any(part.endswith(program.encode()) for part in cmdline[:2])
+            if named and state != "Z" and cwd.is_relative_to(world.root.resolve()):
+                found.append(int(entry.name))
+    return found
+
+
+async def no_agent_left(world: AgentWorld, program: str) -> bool:
+    """Whether the agent is gone, allowing it the moment its death takes (bounded)."""
+    for _ in range(400):
+        if not agent_processes(world, program):
+            return True
+        await asyncio.sleep(0.025)
+    return False

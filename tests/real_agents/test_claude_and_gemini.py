@@ -8,17 +8,35 @@ agent really runs them in the project folder; the sim records what each agent as
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
 
+from lfgtui.config import Config
+from lfgtui.events import Outcome, SessionOpened
+from lfgtui.providers.registry import Providers
 from lfgtui.sim.model_map import ModelMap, parse_rule
-from tests.real_agents.conftest import AgentWorld
+from lfgtui.tickets import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.modals import FollowUpScreen
+from lfgtui.ui.pane import PaneState
+from lfgtui.ui.tool_log import ToolState
+from tests.acp.test_tool_updates import approve
+from tests.history.recording import load_recorded
+from tests.real_agents.conftest import AgentWorld, agent_processes, no_agent_left
+from tests.terminal import Terminal
+from tests.ui.apps import lfg_app
+from tests.ui.test_app import SIZE, until
+from tests.ui.test_history_screens import keys
 
 REAL_AGENT = pytest.mark.timeout(400)
 """A real agent starts in seconds on an idle machine and in tens on a loaded one; a test's several
 runs get minutes (the tests never assert on time)."""
+STEP_S = 120.0
+"""How long the TUI may take to reach the next thing an agent does (its start included)."""
 
 
 @dataclass(frozen=True)
@@ -32,16 +50,31 @@ class Agent:
     shell: str  # its tool that runs a command, with a `command` and a `description`
     key: str  # the variable holding its API key
     login: str  # what its auth failure tells a person to run
+    program: str  # its process's program, as its command line names it
 
     def __str__(self) -> str:
         return self.provider
 
 
 CLAUDE = Agent(
-    "claude-code", "claude-*", "claude-haiku-*", "Write", "Bash", "ANTHROPIC_API_KEY", "auth login"
+    "claude-code",
+    "claude-*",
+    "claude-haiku-*",
+    "Write",
+    "Bash",
+    "ANTHROPIC_API_KEY",
+    "auth login",
+    "claude-agent-acp",
 )
 GEMINI = Agent(
-    "gemini", "gemini-*", "gemini-*-lite*", "write_file", "run_shell_command", "GEMINI_API_KEY", "gemini"
+    "gemini",
+    "gemini-*",
+    "gemini-*-lite*",
+    "write_file",
+    "run_shell_command",
+    "GEMINI_API_KEY",
+    "gemini",
+    "gemini",
 )
 AGENTS = pytest.mark.parametrize("agent", [CLAUDE, GEMINI], ids=str)
 
@@ -217,3 +250,113 @@ async def test_claude_codes_context_reaches_the_gauge(world: AgentWorld) -> None
     assert run.ending()["cost_by_agent"] and run.ending()["cost_usd"] > 0, (
         "its own cost, marked as the agent's"
     )
+
+
+@REAL_AGENT
+@AGENTS
+async def test_in_the_tui_a_yes_writes_a_no_refuses_and_a_follow_up_goes_on(
+    in_world: AgentWorld, agent: Agent
+) -> None:
+    world = in_world
+    answer_with(world, agent, world.scenario("work", work(agent)))
+    loaded = load_tickets(world.ticket(agent.provider, "Write the notes."), Config(path=None), BUILTIN_TOOLS)
+    app = lfg_app(loaded.tickets, Providers())
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.session.panes["t"]
+
+        def asks(tool: str) -> bool:
+            return (
+                pane.state is PaneState.APPROVAL and pane.approval is not None and tool in pane.approval.name
+            )
+
+        await until(pilot, lambda: asks("notes.md"), timeout=STEP_S)
+        await approve(pilot, app)
+        await until(pilot, lambda: asks("cat notes.md"), timeout=STEP_S)
+        assert (world.project / "notes.md").read_text() == NOTES, "written once the person said yes"
+        await pilot.press("n")
+        await until(pilot, lambda: pane.state is PaneState.COMPLETED, timeout=STEP_S)
+        assert not (world.project / "checked.txt").exists(), "the command the person refused never ran"
+        rows = list(pane.tools.rows.values())
+        assert rows[0].state is ToolState.OK and rows[-1].state is ToolState.DENIED
+        assert "Done: the notes are written." in pane.body.source
+        if agent is CLAUDE:
+            assert str(rows[0].title).startswith("Write notes.md ")
+            await until(pilot, lambda: "ctx " in pane.gauges.text.plain, timeout=5)
+        agents = agent_processes(world, agent.program)
+        assert agents, "the agent is kept for a follow-up"
+        pane.focus()
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen)
+        await pilot.press(*keys("anything else?"), "enter")
+        await until(pilot, lambda: pane.attempt == 2 and pane.state is PaneState.COMPLETED, timeout=STEP_S)
+        assert "Nothing else is left to do." in pane.body.source
+        assert agent_processes(world, agent.program) == agents, "the same agent went on"
+    assert await no_agent_left(world, agent.program)
+
+
+async def shown(terminal: Terminal, needle: bytes, timeout: float = STEP_S) -> None:
+    """Until the app in the terminal has written `needle`, letting the sim answer meanwhile."""
+    async with asyncio.timeout(timeout):
+        while needle not in terminal.output:
+            await asyncio.sleep(0.05)
+
+
+@REAL_AGENT
+@AGENTS
+async def test_lfg_resume_loads_the_agents_session_for_a_follow_up(world: AgentWorld, agent: Agent) -> None:
+    run = await world.run(world.ticket(agent.provider, "Suggest one improvement to the README."))
+    assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
+    run_id = run.stderr.split("recorded as run ", 1)[1].split()[0]
+    asked_before = len(world.sim.log)
+    if agent is GEMINI:
+        await next_minute()
+    terminal = Terminal(columns=140)
+    process = terminal.start(world.lfg_args("resume", run_id, "--db", str(world.db)), world.env)
+    try:
+        await shown(terminal, b"1 completed")
+        terminal.type(b"i")
+        await shown(terminal, b"your next prompt")
+        terminal.type(b"And the tests?")
+        await shown(terminal, b"And the tests?")
+        terminal.type(b"\r")
+        async with asyncio.timeout(STEP_S):
+            while len(load_recorded(world.db, run_id).tickets[0].attempts) < 2 or not ended(world, run_id):
+                await asyncio.sleep(0.2)
+        terminal.type(b"q")
+        async with asyncio.timeout(60):
+            while process.poll() is None:
+                await asyncio.sleep(0.1)
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        terminal.hang_up()
+    [ticket] = load_recorded(world.db, run_id).tickets
+    first, second = ticket.attempts
+    [opened] = [e for e in second.events if isinstance(e, SessionOpened)]
+    assert first.agent_session is not None
+    assert (opened.session_id, opened.loaded) == (first.agent_session, True), (
+        "session/load, not a new session"
+    )
+    assert second.outcome is Outcome.COMPLETED
+    follow_up = json.dumps(world.sim.log[-1].body)
+    assert "And the tests?" in follow_up and "Suggest one improvement to the README." in follow_up, (
+        "the loaded agent sent the model the whole conversation"
+    )
+    assert len(world.sim.log) > asked_before
+    assert await no_agent_left(world, agent.program)
+
+
+async def next_minute() -> None:
+    """Until the clock's minute (UTC) is another: Gemini CLI 0.61 names a session's file by the
+    minute it was opened, and loading the session within that minute opens a file of the same name
+    first, emptying it (a new session in the same minute is not affected)."""
+    started = time.gmtime()[:5]
+    while time.gmtime()[:5] == started:
+        await asyncio.sleep(0.5)
+
+
+def ended(world: AgentWorld, run_id: str) -> bool:
+    """Whether the run's latest attempt has ended, as the history says."""
+    return load_recorded(world.db, run_id).tickets[0].attempts[-1].outcome is not None
