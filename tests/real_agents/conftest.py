@@ -201,10 +201,10 @@ def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: st
 
 
 def settle_agents_home(home: Path) -> None:
-    """The agents' own settings in the test's home: Gemini CLI logs in with its API key variable (not
-    Google's login) and trusts folders without asking; none of them phones home or updates itself."""
+    """The agents' own settings in the test's home: none of them phones home or updates itself, and
+    Gemini CLI runs commands without its interactive shell, the only way it reports their output over
+    ACP. Nothing else is set: each logs in with its key variable as a new user's would."""
     gemini = {
-        "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
         "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
         "privacy": {"usageStatisticsEnabled": False},
         "telemetry": {"enabled": False},

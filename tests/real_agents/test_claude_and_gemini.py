@@ -8,16 +8,21 @@ agent really runs them in the project folder; the sim records what each agent as
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import shlex
 import time
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from lfgtui.config import Config
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.providers.registry import Providers
+from lfgtui.sim import serve_cli
 from lfgtui.sim.model_map import ModelMap, parse_rule
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -26,7 +31,7 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
-from tests.real_agents.conftest import AgentWorld, agent_processes, no_agent_left
+from tests.real_agents.conftest import AgentWorld, agent_processes, agent_program, no_agent_left
 from tests.terminal import Terminal
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
@@ -196,7 +201,10 @@ async def test_a_tickets_model_reaches_the_sim(world: AgentWorld, agent: Agent) 
 @REAL_AGENT
 @AGENTS
 async def test_no_key_fails_as_auth_saying_what_to_do(world: AgentWorld, agent: Agent) -> None:
-    del world.env[agent.key]
+    """No key, as a person who never set one up: Gemini CLI pointed at a base URL of its own (a
+    gateway) goes on without a key, so it goes too."""
+    for name in (agent.key, "GOOGLE_GEMINI_BASE_URL"):
+        world.env.pop(name)
     run = await world.run(world.ticket(agent.provider, "hi"))
     assert run.code == 1
     error = run.ending()["error"]
@@ -360,3 +368,45 @@ async def next_minute() -> None:
 def ended(world: AgentWorld, run_id: str) -> bool:
     """Whether the run's latest attempt has ended, as the history says."""
     return load_recorded(world.db, run_id).tickets[0].attempts[-1].outcome is not None
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "agents-offline.toml"
+DOCUMENTED_URL = "http://127.0.0.1:8765"
+
+
+def documented(example: str) -> tuple[list[str], dict[str, str]]:
+    """The example's `lfg sim serve` command line, and the variables it says to export."""
+    comments = [line.removeprefix("#").strip() for line in example.splitlines() if line.startswith("#")]
+    start = next(i for i, line in enumerate(comments) if line.startswith("lfg sim serve"))
+    end = next(i for i in range(start, len(comments)) if not comments[i].endswith("\\"))
+    command = shlex.split(" ".join(line.removesuffix("\\") for line in comments[start : end + 1]))
+    exports = [line.removeprefix("export ") for line in comments if line.startswith("export ")]
+    return command, dict(pair.split("=", 1) for line in exports for pair in line.split())
+
+
+@REAL_AGENT
+async def test_the_offline_example_runs_claude_code_and_gemini_cli_as_it_says(world: AgentWorld) -> None:
+    """examples/agents-offline.toml's own sim command line and variables, nothing else."""
+    text = EXAMPLE.read_text()
+    command, exports = documented(text)
+    parser = argparse.ArgumentParser()
+    serve_cli.add_arguments(parser)
+    world.sim.models = serve_cli.model_map(parser.parse_args(command[3:]))
+    world.env = {k: v for k, v in world.env.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "GEMINI_"))}
+    world.env.pop("GOOGLE_GEMINI_BASE_URL")
+    world.env |= {name: value.replace(DOCUMENTED_URL, world.sim.url) for name, value in exports.items()}
+    tickets = [t for t in tomllib.loads(text)["ticket"] if t["provider"] in ("claude-code", "gemini")]
+    for ticket in tickets:
+        agent_program(ticket["provider"])
+        ticket["workdir"] = str(world.project)
+    tables = "".join(f"[[ticket]]\n{toml_table(ticket)}\n" for ticket in tickets)
+    run = await world.run(world.tickets(tables))
+    assert run.code == 0, run.stderr
+    assert [run.ending(t)["outcome"] for t in ("claude", "gemini")] == ["completed", "completed"]
+    names = {t: [c["name"] for c in run.calls(t).values()] for t in ("claude", "gemini")}
+    assert names == {"claude": ["Read README.md", "Bash wc -l README.md"], "gemini": [".", "README.md"]}
+    assert all("## What I found" in run.text(t) for t in ("claude", "gemini"))
+
+
+def toml_table(table: dict[str, str]) -> str:
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items())
