@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -97,6 +98,16 @@ def _tool_name(meta: dict[str, Any] | None) -> str | None:
     return name if isinstance(name, str) and name.strip() else None
 
 
+NAMED_ID = re.compile(r"([a-z][a-z0-9_]*?)__.")
+"""A call id that leads with its tool's name and two underscores, as Gemini CLI names every call
+(`read_file__…`): its titles name only what the call acts on (`README.md`)."""
+
+
+def _id_tool(call_id: str) -> str | None:
+    named = NAMED_ID.match(call_id)
+    return named[1] if named else None
+
+
 @dataclass
 class _Call:
     """One tool call as the agent has described it so far: each `tool_call_update` merges into it."""
@@ -107,6 +118,8 @@ class _Call:
     locations: tuple[str, ...] = ()
     tool: str | None = None
     """The agent's own name for the tool, when it gives one."""
+    id_tool: str | None = None
+    """The tool's name as the call's id gives it (Gemini CLI's), shown before the title."""
     content: list[Any] = field(default_factory=list)
     raw_output: Any = None
     status: str | None = None
@@ -135,12 +148,15 @@ class _Call:
     def name(self) -> str:
         """The row's name as the agent's own UI reads it: `Write src/app.py`, `Bash ls -la`. A call
         whose input has not come yet reads as its tool; a command titled by itself (Claude Code's
-        Bash) reads after its tool's name."""
+        Bash) reads after its tool's name, as does every title of a call its id names
+        (`read_file README.md`)."""
         title, tool = self.title.strip(), self.tool
         if tool and not self.raw_input:
             return tool
         if tool and self.kind == "execute" and not title.startswith(tool):
             return f"{tool} {title}".strip()
+        if not tool and self.id_tool and not title.startswith(self.id_tool):
+            return f"{self.id_tool} {title}".strip()
         return title or tool or self.kind or "tool"
 
     @property
@@ -273,7 +289,7 @@ class UpdateReader:
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:
         call_id = start.tool_call_id
-        call = self.calls[call_id] = _Call(start.title, start.kind)
+        call = self.calls[call_id] = _Call(start.title, start.kind, id_tool=_id_tool(call_id))
         call.merge(start)
         self.inputs[call_id] = call.raw_input
         name, arguments = call.name, call.arguments

@@ -148,7 +148,7 @@ async def test_text_thinking_and_tool_calls_read_as_the_agent_means_them(
         thought = run.text(kind="reasoning")
         assert thought == "**Looking around**\nI should see what is in this folder before answering."
         listed, read = calls
-        assert (listed["name"], read["name"]) == (".", "README.md"), "Gemini CLI titles a call by its target"
+        assert (listed["name"], read["name"]) == ("list_directory .", "read_file README.md")
         assert not any(c["result"]["is_error"] for c in calls)
         results = json.dumps(world.sim.log[-1].body["contents"])
         assert "Renders widgets." in results, "the agent read the project's README and told the model"
@@ -404,7 +404,10 @@ async def test_the_offline_example_runs_claude_code_and_gemini_cli_as_it_says(wo
     assert run.code == 0, run.stderr
     assert [run.ending(t)["outcome"] for t in ("claude", "gemini")] == ["completed", "completed"]
     names = {t: [c["name"] for c in run.calls(t).values()] for t in ("claude", "gemini")}
-    assert names == {"claude": ["Read README.md", "Bash wc -l README.md"], "gemini": [".", "README.md"]}
+    assert names == {
+        "claude": ["Read README.md", "Bash wc -l README.md"],
+        "gemini": ["list_directory .", "read_file README.md"],
+    }
     assert all("## What I found" in run.text(t) for t in ("claude", "gemini"))
 
 
