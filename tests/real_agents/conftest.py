@@ -66,6 +66,7 @@ class AgentWorld:
 
     root: Path
     sim: SimServer
+    scenarios: Path  # the sim's folder of this test's own scenarios
     home: Path = field(init=False)
     project: Path = field(init=False)
     env: dict[str, str] = field(init=False)
@@ -91,8 +92,13 @@ class AgentWorld:
 
     def scenario(self, name: str, toml: str) -> str:
         """A scenario of this test's own (the sim picks it by its name); its name."""
-        (self.root.parent / "scenarios" / f"{name}.toml").write_text(textwrap.dedent(toml))
+        (self.scenarios / f"{name}.toml").write_text(textwrap.dedent(toml))
         return name
+
+    def map_models(self, *rules: str) -> None:
+        """The sim answers model names by these `PATTERN=SCENARIO` rules (the first match wins), and
+        any other name with `hello`, as `lfg sim serve --model` does."""
+        self.sim.models = ModelMap(tuple(parse_rule(rule) for rule in rules), unknown="hello")
 
     def tickets(self, toml: str) -> Path:
         path = self.root / "tickets.toml"
@@ -132,12 +138,6 @@ class AgentWorld:
         """`lfg run TICKETS --json` recorded into this world's history."""
         done = await self.lfg("run", str(tickets), "--json", "--db", str(self.db), *extra)
         return Run(done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr)
-
-    def requests_for(self, model_glob: str) -> list[str]:
-        """The model names the agents asked the sim for, matching a glob."""
-        from fnmatch import fnmatchcase
-
-        return [record.model for record in self.sim.log if fnmatchcase(record.model, model_glob)]
 
 
 @dataclass
@@ -223,19 +223,14 @@ def settle_agents_home(home: Path) -> None:
 
 
 @pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[SimServer]:
-    """The sim on a free port, with the agents' model map and the test's own scenario folder
-    (`tmp_path/scenarios`)."""
+async def world(tmp_path: Path) -> AsyncIterator[AgentWorld]:
+    """A world whose sim listens on a free port with examples/agents-offline.toml's model map."""
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    models = ModelMap(tuple(parse_rule(rule) for rule in MODEL_MAP), unknown="hello")
-    async with SimServer(ScenarioLibrary(extra_dirs=(scenarios,)), models=models) as server:
-        yield server
-
-
-@pytest.fixture
-def world(tmp_path: Path, sim: SimServer) -> AgentWorld:
-    return AgentWorld(tmp_path / "world", sim)
+    async with SimServer(ScenarioLibrary(extra_dirs=(scenarios,))) as sim:
+        world = AgentWorld(tmp_path / "world", sim, scenarios)
+        world.map_models(*MODEL_MAP)
+        yield world
 
 
 @pytest.fixture

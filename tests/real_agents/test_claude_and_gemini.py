@@ -23,7 +23,6 @@ from lfgtui.config import Config
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.providers.registry import Providers
 from lfgtui.sim import serve_cli
-from lfgtui.sim.model_map import ModelMap, parse_rule
 from lfgtui.tickets import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.modals import FollowUpScreen
@@ -62,24 +61,24 @@ class Agent:
 
 
 CLAUDE = Agent(
-    "claude-code",
-    "claude-*",
-    "claude-haiku-*",
-    "Write",
-    "Bash",
-    "ANTHROPIC_API_KEY",
-    "auth login",
-    "claude-agent-acp",
+    provider="claude-code",
+    models="claude-*",
+    side_calls="claude-haiku-*",
+    write="Write",
+    shell="Bash",
+    key="ANTHROPIC_API_KEY",
+    login="claude-agent-acp --cli auth login",
+    program="claude-agent-acp",
 )
 GEMINI = Agent(
-    "gemini",
-    "gemini-*",
-    "gemini-*-lite*",
-    "write_file",
-    "run_shell_command",
-    "GEMINI_API_KEY",
-    "gemini",
-    "gemini",
+    provider="gemini",
+    models="gemini-*",
+    side_calls="gemini-*-lite*",
+    write="write_file",
+    shell="run_shell_command",
+    key="GEMINI_API_KEY",
+    login="gemini (choose Login with Google)",
+    program="gemini",
 )
 AGENTS = pytest.mark.parametrize("agent", [CLAUDE, GEMINI], ids=str)
 
@@ -113,8 +112,7 @@ def work(agent: Agent) -> str:
 
 def answer_with(world: AgentWorld, agent: Agent, scenario: str) -> None:
     """The agent's own model names answered by `scenario`; its side calls by `hello`."""
-    rules = (f"{agent.side_calls}=hello", f"{agent.models}={scenario}")
-    world.sim.models = ModelMap(tuple(parse_rule(rule) for rule in rules), unknown="hello")
+    world.map_models(f"{agent.side_calls}=hello", f"{agent.models}={scenario}")
 
 
 @REAL_AGENT
