@@ -150,6 +150,10 @@ async def test_text_thinking_and_tool_calls_read_as_the_agent_means_them(
         assert not any(c["result"]["is_error"] for c in calls)
         results = json.dumps(world.sim.log[-1].body["contents"])
         assert "Renders widgets." in results, "the agent read the project's README and told the model"
+        [router] = [r for r in world.sim.log if r.body["generationConfig"].get("responseMimeType")]
+        assert "complexity_score" in json.dumps(router.body), "its router asks for JSON once: no retries"
+        [routed] = {r.model for r in world.sim.log if r is not router}
+        assert "flash" in routed, "it routed the request by the sim's answer: the lowest complexity"
 
 
 @REAL_AGENT
