@@ -23,7 +23,7 @@ from lfgtui.config import Config
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.providers.registry import Providers
 from lfgtui.sim import serve_cli
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
@@ -290,11 +290,11 @@ async def test_in_the_tui_a_yes_writes_a_no_refuses_and_a_follow_up_goes_on(
         assert rows[0].state is ToolState.OK and rows[-1].state is ToolState.DENIED
         assert "Done: the notes are written." in pane.body.source
         if agent is CLAUDE:
-            assert str(rows[0].title).startswith("Write notes.md ")
+            assert str(rows[0].heading()).startswith("Write notes.md ")
             await until(pilot, lambda: "ctx " in pane.gauges.text.plain, timeout=5)
         agents = agent_processes(world, agent.program)
         assert agents, "the agent is kept for a follow-up"
-        pane.focus()
+        pane.shown.focus()
         await pilot.press("i")
         assert isinstance(app.screen, FollowUpScreen)
         await pilot.press(*keys("anything else?"), "enter")
