@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.sim.acp_agent import KEY_ENV
-from tests.test_run_cli import Lfg, ending, of, text
+from tests.commands.test_run import Lfg, ending, of, text
 
 TICKET = '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "agent"\n'
 

@@ -9,7 +9,7 @@ made inert (`lfgtui.inert`) so no escape sequence in it reaches the terminal, an
 with `json_text`, lossless but showable.
 
 `lfg` imports this module for every command, so it imports little: a command's parser is built when
-the command is chosen (`lfgtui.subcommands`), and each command imports what it uses when it runs
+the command is chosen (`subcommands.py`), and each command imports what it uses when it runs
 (rich's Markdown only for `show`).
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from rich.console import Console

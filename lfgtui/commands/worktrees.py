@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.worktrees.cleanup import WorktreeInfo

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from lfgtui.commands.subcommands import Subcommands
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
     from lfgtui.resume import RecordedRun
-    from lfgtui.subcommands import Subcommands
 
 T = TypeVar("T")
 

@@ -13,10 +13,10 @@ import pytest
 
 from lfgtui.approvals import Approvals
 from lfgtui.sim.server import SimServer
+from tests.commands.test_main import imported_by
+from tests.commands.test_run import Lfg
 from tests.history.recording import without_imported_at
 from tests.test_approvals import Answerer, run_writer
-from tests.test_cli import imported_by
-from tests.test_run_cli import Lfg
 
 TICKETS = """
 [[ticket]]

@@ -1,7 +1,7 @@
-"""The `lfg` command line.
+"""`lfg run FILE`: every ticket of a tickets file, in the TUI, headless or as NDJSON.
 
-The parser is built from light modules and each command imports what it needs when it runs, so
-`lfg --help` does not wait for the providers, the HTTP client, the history or the TUI to load.
+`lfg` imports this module for every command, so the providers, the history and the TUI are imported
+only when `run` runs.
 """
 
 from __future__ import annotations
@@ -12,17 +12,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui import __version__
-from lfgtui.agents_cli import add_agents_command, run_agents_command
-from lfgtui.history.cli import add_history_commands, run_history_command
-from lfgtui.remote.cli import add_remote_commands, add_serve_options, attach, serve, serve_problem, serving
-from lfgtui.resume_cli import add_resume_commands, replay, resume
-from lfgtui.subcommands import Subcommands
-from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
+from lfgtui.commands.remote import add_serve_options, serve_problem, serving
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
@@ -35,31 +30,12 @@ EXIT_USAGE = 2
 EXIT_SIGINT = 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lfg", description="Run AI agents side by side and watch them stream."
-    )
-    parser.add_argument("--version", action="version", version=f"lfg {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
-    commands.add_command("ask", "stream one prompt from one provider to the terminal", _ask_arguments)
-    commands.add_command("run", "run every ticket of a tickets file concurrently", _run_arguments)
-    add_agents_command(commands)
-    add_history_commands(commands)
-    add_resume_commands(commands)
-    add_remote_commands(commands)
-    add_worktree_commands(commands)
-    commands.add_command("sim", "the built-in offline LLM server", _sim_arguments)
-    return parser
+def add_run_command(commands: Subcommands) -> None:
+    """Register `lfg run` on the top-level subcommands."""
+    commands.add_command("run", "run every ticket of a tickets file concurrently", _arguments)
 
 
-def _ask_arguments(ask: argparse.ArgumentParser) -> None:
-    ask.add_argument("prompt")
-    ask.add_argument("--provider", default="sim", help="openai, anthropic, xai, ollama or sim (default: sim)")
-    ask.add_argument("--model", help="model name (default: the provider's default model)")
-    ask.add_argument("--system", help="a system prompt")
-
-
-def _run_arguments(run: argparse.ArgumentParser) -> None:
+def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("file", type=Path, help="a tickets.toml")
     run.add_argument("--headless", action="store_true", help="progress lines and a closing table")
     run.add_argument("--json", action="store_true", help="NDJSON events on stdout (implies --headless)")
@@ -86,79 +62,15 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     add_serve_options(run)
 
 
-def _sim_arguments(sim: argparse.ArgumentParser) -> None:
-    sim_commands = sim.add_subparsers(dest="sim_command", required=True, action=Subcommands)
-    sim_commands.add_command("serve", "run the sim server standalone for other tools", _sim_serve_arguments)
-    sim_commands.add_command("list", "list the scenarios (model names) the sim knows")
-    sim_commands.add_command(
-        "acp",
-        "run the sim as a coding agent speaking ACP on stdin/stdout (lfg sim acp --help)",
-        add_help=False,
-    )
+def run(args: argparse.Namespace) -> int:
+    """Check the `--serve` options and the tickets, then run them."""
+    import asyncio
 
-
-def _sim_serve_arguments(serve: argparse.ArgumentParser) -> None:
-    from lfgtui.sim.serve_cli import add_arguments
-
-    add_arguments(serve)
-
-
-async def _ask(args: argparse.Namespace) -> int:
-    from lfgtui.agent import AgentTask, run_agent
-    from lfgtui.cost.metrics import Metrics
-    from lfgtui.events import (
-        AttemptEnded,
-        EventFactory,
-        Outcome,
-        ReasoningDelta,
-        Status,
-        TextDelta,
-        ToolCallReady,
-    )
-    from lfgtui.formats import gauges
-    from lfgtui.inert import inert, revealed
-    from lfgtui.providers.base import ModelCall, UserMessage
-    from lfgtui.providers.catalog import ProviderUnavailable
-    from lfgtui.providers.registry import Providers
-
-    async with Providers() as providers:
-        if getattr(providers.configs.get(args.provider), "kind", None) == "acp":
-            print(
-                f"lfg: {args.provider!r} is a coding agent: run it as a ticket with lfg run", file=sys.stderr
-            )
-            return EXIT_USAGE
-        try:
-            provider = await providers.get(args.provider)
-        except KeyError:
-            print(f"lfg: unknown provider {args.provider!r}", file=sys.stderr)
-            return EXIT_USAGE
-        except ProviderUnavailable as exc:
-            print(f"lfg: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        model = args.model or provider.config.default_model or ""
-        call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
-        metrics = Metrics()
-        outcome = Outcome.COMPLETED
-        async for event in run_agent(provider, AgentTask(call, max_calls=1), EventFactory("ask", 1)):
-            metrics.apply(event)
-            match event:
-                case TextDelta(text=text):
-                    sys.stdout.write(inert(text))
-                    sys.stdout.flush()
-                case ReasoningDelta(text=text):
-                    sys.stderr.write(inert(text))
-                case ToolCallReady(name=name, raw_arguments=raw):
-                    print(f"\n[tool call] {revealed(name)} {revealed(raw)}", file=sys.stderr)
-                case Status(message=message):
-                    print(f"[{inert(message)}]", file=sys.stderr)
-                case AttemptEnded(outcome=ended, error=error):
-                    outcome = ended
-                    if error is not None:
-                        failed = f"{provider.config.name} failed: {error.describe()}"
-                        print(f"\nlfg: {inert(failed)}", file=sys.stderr)
-        print(file=sys.stdout)
-        print(inert(f"{provider.config.name}/{model} · {gauges(metrics)}"), file=sys.stderr)
-        return 0 if outcome is Outcome.COMPLETED else 1
+    if (problem := serve_problem(args)) is not None:
+        _warn(problem)
+        return EXIT_USAGE
+    loaded = _load(args)
+    return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
@@ -328,93 +240,3 @@ def _command_line(args: argparse.Namespace) -> str:
         if name not in ("command", "file") and value not in (None, False)
     ]
     return " ".join(["lfg run", str(args.file), *options])
-
-
-def _list() -> int:
-    from lfgtui.sim.scenario import ScenarioError, ScenarioLibrary
-
-    library = ScenarioLibrary()
-    for name in library.names():
-        try:
-            description = library.resolve(name).description
-        except ScenarioError as exc:
-            description = f"(broken: {exc})"
-        print(f"{name:20} {description}")
-    return 0
-
-
-def _in_loop(command: Coroutine[Any, Any, int]) -> int:
-    """`asyncio.run`, imported only by the commands that need an event loop."""
-    import asyncio
-
-    return asyncio.run(command)
-
-
-EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
-"""What a Unix tool killed by SIGPIPE exits with: its reader went away (`lfg history list | head -1`)."""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except BrokenPipeError:
-        # Later writes, and the interpreter's last flush of stdout, go nowhere instead of raising again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    given = list(sys.argv[1:] if argv is None else argv)
-    if given[:2] == ["sim", "acp"]:  # the agent parses its own arguments, --help included
-        from lfgtui.sim.acp_agent import main as acp_agent  # imports the ACP SDK only here
-
-        acp_agent(given[2:])
-        return 0
-    args = _parser().parse_args(given)
-    if args.command not in TALKING_COMMANDS:
-        return _command(args)
-    from lfgtui.logs import library_logs
-
-    with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
-        return _command(args)
-
-
-TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "web"})
-"""The commands that talk to providers, agents, servers or browsers, whose words libraries may log."""
-
-
-def _command(args: argparse.Namespace) -> int:
-    if args.command == "ask":
-        return _in_loop(_ask(args))
-    if args.command == "run":
-        if (problem := serve_problem(args)) is not None:
-            _warn(problem)
-            return EXIT_USAGE
-        loaded = _load(args)
-        return loaded if isinstance(loaded, int) else _in_loop(_run(args, *loaded))
-    if args.command == "history":
-        return run_history_command(args)
-    if args.command == "resume":
-        return _in_loop(resume(args))
-    if args.command == "replay":
-        return _in_loop(replay(args))
-    if args.command == "serve":
-        return _in_loop(serve(args))
-    if args.command == "attach":
-        return _in_loop(attach(args))
-    if args.command == "web":
-        from lfgtui.remote.web import web
-
-        return web(args)
-    if args.command == "worktrees":
-        return run_worktree_command(args)
-    if args.command == "agents":
-        return run_agents_command(args)
-    if args.sim_command == "list":
-        return _list()
-    from lfgtui import event_loop
-    from lfgtui.sim.serve_cli import serve as sim_serve
-
-    with contextlib.suppress(KeyboardInterrupt):
-        return event_loop.run(sim_serve(args))
-    return 130

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lfgtui.commands.subcommands import Subcommands
     from lfgtui.remote.attach import Attachment, RemoteRun
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
-    from lfgtui.subcommands import Subcommands
     from lfgtui.tickets.ticket import Ticket
 
 EXIT_USAGE = 2
@@ -178,12 +178,12 @@ async def serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from lfgtui.commands.resume import find_run
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import StoreError
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunServer, ServeError, read_token
     from lfgtui.remote.tail import RunTail
-    from lfgtui.resume_cli import find_run
 
     found = find_run(args, args.run_id)
     if isinstance(found, str):
@@ -308,9 +308,9 @@ async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
 
 
 async def _watch(args: argparse.Namespace, attachment: Attachment, remote: RemoteRun) -> int:
+    from lfgtui.commands.resume import tui_problem
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers
-    from lfgtui.resume_cli import tui_problem
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services

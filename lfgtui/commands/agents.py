@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.agents_report import Checked
