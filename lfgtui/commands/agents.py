@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import EXIT_USAGE, add_config
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from lfgtui.providers.base import ProviderConfig
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def add_agents_command(commands: Subcommands) -> None:
@@ -51,9 +51,7 @@ def _arguments(agents: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds each check may take to open a session (default: the provider's connect_timeout_s)",
     )
-    agents.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
+    add_config(agents)
 
 
 def run_agents_command(args: argparse.Namespace) -> int:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lfgtui.commands.common import EXIT_USAGE
 from lfgtui.commands.subcommands import Subcommands
-
-EXIT_USAGE = 2
 
 
 def add_ask_command(commands: Subcommands) -> None:

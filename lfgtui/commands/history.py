@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lfgtui.commands.common import EXIT_USAGE, add_config, add_db
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from lfgtui.history.search import Filters
     from lfgtui.history.store import Store
 
-EXIT_USAGE = 2
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -69,12 +69,8 @@ def _history_commands(history: argparse.ArgumentParser) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
-    )
-    parser.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
+    add_db(parser)
+    add_config(parser)
 
 
 def _as_json(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from lfgtui.commands.remote import add_remote_commands, attach, serve
 from lfgtui.commands.resume import add_resume_commands, replay, resume
 from lfgtui.commands.run import add_run_command, run
 from lfgtui.commands.subcommands import Subcommands
+from lfgtui.commands.web import add_web_command, web
 from lfgtui.commands.worktrees import add_worktree_commands, run_worktree_command
 
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     add_history_commands(commands)
     add_resume_commands(commands)
     add_remote_commands(commands)
+    add_web_command(commands)
     add_worktree_commands(commands)
     sim.add_sim_commands(commands)
     return parser
@@ -95,8 +97,6 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "attach":
         return _in_loop(attach(args))
     if args.command == "web":
-        from lfgtui.remote.web import web
-
         return web(args)
     if args.command == "worktrees":
         return run_worktree_command(args)

@@ -15,20 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
+
+from lfgtui.commands.common import add_config, add_db, add_theme, fail, find_recorded, tui_problem, warn
 
 if TYPE_CHECKING:
     from lfgtui.commands.subcommands import Subcommands
-    from lfgtui.config import Config
-    from lfgtui.history.store import Selection, Store
-    from lfgtui.resume import RecordedRun
-
-T = TypeVar("T")
-
-EXIT_USAGE = 2
 
 
 def _speed(text: str) -> float:
@@ -51,18 +44,10 @@ def add_resume_commands(commands: Subcommands) -> None:
     )
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
-    )
-    parser.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
-    parser.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
-
-
 def _resume_arguments(resume: argparse.ArgumentParser) -> None:
-    _common(resume)
+    add_db(resume)
+    add_config(resume)
+    add_theme(resume)
     resume.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
     resume.add_argument(
         "--yes", action="store_true", help="let write_file and run_command run without asking"
@@ -71,97 +56,30 @@ def _resume_arguments(resume: argparse.ArgumentParser) -> None:
 
 
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
-    _common(replay)
+    add_db(replay)
+    add_config(replay)
+    add_theme(replay)
     replay.add_argument("id", metavar="ID", help="a run, RUN/TICKET or an attempt id (or a unique prefix)")
     replay.add_argument(
         "--speed", type=_speed, default=1.0, help="how many times faster than recorded (default 1)"
     )
 
 
-def _fail(message: str) -> int:
-    print(f"lfg: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _found(
-    args: argparse.Namespace, ref: str, read: Callable[[Store, Selection], T]
-) -> tuple[Config, Path, T] | str:
-    """The config, the history file and what `read` makes of what `ref` names in it; or what is wrong."""
-    import sqlite3
-
-    from lfgtui.config import load_config
-    from lfgtui.history.database import StoreError, resolve_db_path, unusable
-    from lfgtui.history.store import Store
-    from lfgtui.validation import ValidationError
-
-    try:
-        config = load_config(args.config)
-    except ValidationError as exc:
-        return str(exc)
-    db = resolve_db_path(args.db, os.environ, config.history.path)
-    try:
-        with Store.open(db) as store:
-            return config, db, read(store, store.resolve(ref))
-    except StoreError as exc:
-        return str(exc)
-    except sqlite3.DatabaseError as exc:  # pages damaged past the header: found only when read
-        return str(unusable(db, exc, "read"))
-
-
-def find_recorded(
-    args: argparse.Namespace, ref: str, whole_run: bool
-) -> tuple[Config, Path, RecordedRun] | str:
-    """The config, the history file and what `ref` names in it; or what is wrong."""
-    from lfgtui.history.database import StoreError
-    from lfgtui.history.lock import RunLock
-    from lfgtui.history.store import Selection
-    from lfgtui.resume import recorded_run
-
-    def read(store: Store, selection: Selection) -> RecordedRun:
-        if whole_run:
-            if RunLock.alive(store.path, selection.run_id):
-                raise StoreError(f"run {selection.run_id} is still running in another lfg")
-            selection = Selection(selection.run_id)
-        return recorded_run(store.load(selection))
-
-    return _found(args, ref, read)
-
-
-def find_run(args: argparse.Namespace, ref: str) -> tuple[Config, Path, str] | str:
-    """The config, the history file and the id of the run `ref` names (or the run of the attempt it
-    names), ended or still running; or what is wrong."""
-    return _found(args, ref, lambda _, selection: selection.run_id)
-
-
-def tui_problem(args: argparse.Namespace, config: Config, command: str) -> str | None:
-    """What stops the TUI from opening: no terminal, or an unknown or broken theme."""
-    from lfgtui.ui import terminal_attached
-    from lfgtui.ui.themes import ThemeError, check_theme
-
-    if not terminal_attached():
-        return f"lfg {command} opens the TUI: run it in a terminal"
-    try:
-        check_theme(args.theme or config.ui.theme)
-    except ThemeError as exc:
-        return str(exc)
-    return None
-
-
 async def resume(args: argparse.Namespace) -> int:
     from lfgtui.resume import provider_problems
 
-    found = find_recorded(args, args.run_id, whole_run=True)
+    found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
     if isinstance(found, str):
-        return _fail(found)
+        return fail(found)
     config, db, recorded = found
     problems = provider_problems(recorded.as_tickets, config.providers)
     if problems:
         for problem in problems:
-            _fail(f"cannot resume run {recorded.run_id}: {problem}")
-        return _fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
-    problem = tui_problem(args, config, "resume")
+            fail(f"cannot resume run {recorded.run_id}: {problem}")
+        return fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
+    problem = tui_problem(args.theme or config.ui.theme, "resume")
     if problem is not None:
-        return _fail(problem)
+        return fail(problem)
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
@@ -175,7 +93,7 @@ async def resume(args: argparse.Namespace) -> int:
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
     prices = run_prices(config.providers, recorded.as_tickets)
     async with (
-        reopen_run_history(db, recorded.run_id, _fail, prices) as history,
+        reopen_run_history(db, recorded.run_id, warn, prices) as history,
         Providers(config.providers, backend=ProviderWorker()) as providers,
     ):
         await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
@@ -204,7 +122,7 @@ async def resume(args: argparse.Namespace) -> int:
         )
         code = await app.run_async()
     if outside and code == EXIT_DECLINED:
-        return _fail(
+        return fail(
             f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "
             f"resume it from where they work, or watch it with lfg replay {recorded.run_id}"
         )
@@ -212,15 +130,15 @@ async def resume(args: argparse.Namespace) -> int:
 
 
 async def replay(args: argparse.Namespace) -> int:
-    found = find_recorded(args, args.id, whole_run=False)
+    found = find_recorded(args.id, args.config, args.db, whole_run=False)
     if isinstance(found, str):
-        return _fail(found)
+        return fail(found)
     config, _, recorded = found
     if not any(ticket.attempts for ticket in recorded.tickets):
-        return _fail(f"{args.id} has no recorded attempt to replay")
-    problem = tui_problem(args, config, "replay")
+        return fail(f"{args.id} has no recorded attempt to replay")
+    problem = tui_problem(args.theme or config.ui.theme, "replay")
     if problem is not None:
-        return _fail(problem)
+        return fail(problem)
     from lfgtui.providers.registry import Providers
     from lfgtui.resume import ReplayClock
     from lfgtui.ui.app import LfgApp

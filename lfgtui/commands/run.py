@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lfgtui.commands.common import EXIT_SIGINT, EXIT_USAGE, add_config, add_db, add_theme, warn
 from lfgtui.commands.remote import add_serve_options, serve_problem, serving
 from lfgtui.commands.subcommands import Subcommands
 
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.tickets.ticket import Ticket, TicketFile
-
-EXIT_USAGE = 2
-EXIT_SIGINT = 130
 
 
 def add_run_command(commands: Subcommands) -> None:
@@ -40,17 +38,13 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--headless", action="store_true", help="progress lines and a closing table")
     run.add_argument("--json", action="store_true", help="NDJSON events on stdout (implies --headless)")
     run.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
-    run.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
+    add_config(run)
     run.add_argument(
         "--max-concurrency", type=int, help="tickets streaming at once (default: [run] in config, 8)"
     )
-    run.add_argument(
-        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
-    )
+    add_db(run)
     run.add_argument("--no-history", action="store_true", help="do not record this run")
-    run.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+    add_theme(run)
     run.add_argument(
         "--quiet", action="store_true", help="no bell or desktop notification when a ticket needs you"
     )
@@ -67,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     if (problem := serve_problem(args)) is not None:
-        _warn(problem)
+        warn(problem)
         return EXIT_USAGE
     loaded = _load(args)
     return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
@@ -92,7 +86,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _warn(f"interrupted while checking {args.file}")
+        warn(f"interrupted while checking {args.file}")
         return EXIT_SIGINT
 
 
@@ -132,7 +126,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
             "max_cost_usd": config.run.max_cost_usd,
         }
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
-        async with open_run_history(db, tickets, _command_line(args), _warn, options["prices"]) as history:
+        async with open_run_history(db, tickets, _command_line(args), warn, options["prices"]) as history:
             if use_tui:
                 services = Services(
                     providers,
@@ -159,7 +153,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                 alerts = (config.ui.notify, command)
                 code = await _run_headless(args, tickets.tickets, providers, history, options, alerts)
     if history is not None:
-        _warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
+        warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
 
 
@@ -219,17 +213,11 @@ async def _notify_command(args: argparse.Namespace) -> AsyncIterator[NotifyComma
         return
     from lfgtui.alerts.notify import NotifyCommand
 
-    command = NotifyCommand(args.notify_command, warn=_warn)
+    command = NotifyCommand(args.notify_command, warn=warn)
     try:
         yield command
     finally:
         await command.aclose()
-
-
-def _warn(message: str) -> None:
-    """A note on stderr, which may be a terminal that has gone away (SIGHUP): then it is dropped."""
-    with contextlib.suppress(OSError):
-        print(f"lfg: {message}", file=sys.stderr, flush=True)
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import EXIT_SIGINT, EXIT_USAGE
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def serve(args: argparse.Namespace) -> int:
 
     with contextlib.suppress(KeyboardInterrupt):
         return event_loop.run(_serve(args))
-    return 130
+    return EXIT_SIGINT
 
 
 def _model_map(args: argparse.Namespace) -> ModelMap:
@@ -103,7 +104,7 @@ async def _serve(args: argparse.Namespace) -> int:
         models = _model_map(args)
     except ScenarioError as exc:
         print(f"lfg sim serve: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     async with SimServer(host=args.host, port=args.port, models=models) as server:
         url = server.url
         print(f"lfg sim listening on {url}")

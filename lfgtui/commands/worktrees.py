@@ -15,13 +15,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import EXIT_USAGE
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.worktrees.cleanup import WorktreeInfo
 
 EXIT_REFUSED = 1
-EXIT_USAGE = 2
 
 
 def add_worktree_commands(commands: Subcommands) -> None:

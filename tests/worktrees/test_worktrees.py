@@ -491,5 +491,5 @@ def test_the_cli_module_imports_only_the_standard_library_at_first() -> None:
     code = "import sys, lfgtui.commands.worktrees\n"
     code += "print(sorted(m for m in sys.modules if m.startswith('lfgtui')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    command_line = ["lfgtui", "lfgtui.commands", "lfgtui.commands.subcommands", "lfgtui.commands.worktrees"]
-    assert done.stdout.strip() == str(command_line)
+    commands = [f"lfgtui.commands{name}" for name in ("", ".common", ".subcommands", ".worktrees")]
+    assert done.stdout.strip() == str(["lfgtui", *commands])
