@@ -33,6 +33,7 @@ def add_agents_command(commands: Subcommands) -> None:
         "agents",
         "the coding agents lfg knows: installed or not, their credentials; --check starts them",
         _arguments,
+        run_agents_command,
     )
 
 

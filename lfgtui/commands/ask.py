@@ -14,7 +14,7 @@ from lfgtui.commands.subcommands import Subcommands
 
 def add_ask_command(commands: Subcommands) -> None:
     """Register `lfg ask` on the top-level subcommands."""
-    commands.add_command("ask", "stream one prompt from one provider to the terminal", _arguments)
+    commands.add_command("ask", "stream one prompt from one provider to the terminal", _arguments, ask)
 
 
 def _arguments(ask: argparse.ArgumentParser) -> None:

@@ -54,7 +54,9 @@ def since(text: str) -> float:
 
 def add_history_commands(commands: Subcommands) -> None:
     """Register `lfg history …` on the top-level subcommands."""
-    commands.add_command("history", "list, search, show and export recorded runs", _history_commands)
+    commands.add_command(
+        "history", "list, search, show and export recorded runs", _history_commands, run_history_command
+    )
 
 
 def _history_commands(history: argparse.ArgumentParser) -> None:

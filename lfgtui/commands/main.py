@@ -15,15 +15,15 @@ from typing import Any
 
 from lfgtui import __version__
 from lfgtui.commands import sim
-from lfgtui.commands.agents import add_agents_command, run_agents_command
-from lfgtui.commands.ask import add_ask_command, ask
-from lfgtui.commands.history import add_history_commands, run_history_command
-from lfgtui.commands.remote import add_remote_commands, attach, serve
-from lfgtui.commands.resume import add_resume_commands, replay, resume
-from lfgtui.commands.run import add_run_command, run
+from lfgtui.commands.agents import add_agents_command
+from lfgtui.commands.ask import add_ask_command
+from lfgtui.commands.history import add_history_commands
+from lfgtui.commands.remote import add_remote_commands
+from lfgtui.commands.resume import add_resume_commands
+from lfgtui.commands.run import add_run_command
 from lfgtui.commands.subcommands import Subcommands
-from lfgtui.commands.web import add_web_command, web
-from lfgtui.commands.worktrees import add_worktree_commands, run_worktree_command
+from lfgtui.commands.web import add_web_command
+from lfgtui.commands.worktrees import add_worktree_commands
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,26 +82,6 @@ TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach
 
 
 def _command(args: argparse.Namespace) -> int:
-    if args.command == "ask":
-        return _in_loop(ask(args))
-    if args.command == "run":
-        return run(args)
-    if args.command == "history":
-        return run_history_command(args)
-    if args.command == "resume":
-        return _in_loop(resume(args))
-    if args.command == "replay":
-        return _in_loop(replay(args))
-    if args.command == "serve":
-        return _in_loop(serve(args))
-    if args.command == "attach":
-        return _in_loop(attach(args))
-    if args.command == "web":
-        return web(args)
-    if args.command == "worktrees":
-        return run_worktree_command(args)
-    if args.command == "agents":
-        return run_agents_command(args)
-    if args.sim_command == "list":
-        return sim.list_scenarios(args)
-    return sim.serve(args)
+    """Run the handler the chosen command registered, in an event loop if it is a coroutine."""
+    done = args.handler(args)
+    return done if isinstance(done, int) else _in_loop(done)

@@ -61,9 +61,9 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
 def add_remote_commands(commands: Subcommands) -> None:
     """Register `lfg serve` and `lfg attach` on the top-level subcommands."""
     commands.add_command(
-        "serve", "serve a recorded or still running run's events to lfg attach (SSE)", _serve_arguments
+        "serve", "serve a recorded or still running run's events to lfg attach (SSE)", _serve_arguments, serve
     )
-    commands.add_command("attach", "watch a run that another lfg serves", _attach_arguments)
+    commands.add_command("attach", "watch a run that another lfg serves", _attach_arguments, attach)
 
 
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:

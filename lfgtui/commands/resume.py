@@ -37,11 +37,10 @@ def _speed(text: str) -> float:
 def add_resume_commands(commands: Subcommands) -> None:
     """Register `lfg resume` and `lfg replay` on the top-level subcommands."""
     commands.add_command(
-        "resume", "reopen a recorded run: retry what did not complete, follow up", _resume_arguments
+        "resume", "reopen a recorded run: retry what did not complete, follow up", _resume_arguments, resume
     )
-    commands.add_command(
-        "replay", "stream a recorded run, ticket or attempt again at its recorded pace", _replay_arguments
-    )
+    replaying = "stream a recorded run, ticket or attempt again at its recorded pace"
+    commands.add_command("replay", replaying, _replay_arguments, replay)
 
 
 def _resume_arguments(resume: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def add_run_command(commands: Subcommands) -> None:
     """Register `lfg run` on the top-level subcommands."""
-    commands.add_command("run", "run every ticket of a tickets file concurrently", _arguments)
+    commands.add_command("run", "run every ticket of a tickets file concurrently", _arguments, run)
 
 
 def _arguments(run: argparse.ArgumentParser) -> None:
@@ -225,6 +225,6 @@ def _command_line(args: argparse.Namespace) -> str:
     options = [
         f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
         for name, value in vars(args).items()
-        if name not in ("command", "file") and value not in (None, False)
+        if name not in ("command", "handler", "file") and value not in (None, False)
     ]
     return " ".join(["lfg run", str(args.file), *options])

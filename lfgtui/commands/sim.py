@@ -27,12 +27,14 @@ def add_sim_commands(commands: Subcommands) -> None:
 
 def _sim_commands(sim: argparse.ArgumentParser) -> None:
     sim_commands = sim.add_subparsers(dest="sim_command", required=True, action=Subcommands)
-    sim_commands.add_command("serve", "run the sim server standalone for other tools", _serve_arguments)
-    sim_commands.add_command("list", "list the scenarios (model names) the sim knows")
+    sim_commands.add_command(
+        "serve", "run the sim server standalone for other tools", _serve_arguments, serve
+    )
+    sim_commands.add_command("list", "list the scenarios (model names) the sim knows", None, list_scenarios)
     sim_commands.add_command(
         "acp",
         "run the sim as a coding agent speaking ACP on stdin/stdout (lfg sim acp --help)",
-        add_help=False,
+        add_help=False,  # `lfg` hands `lfg sim acp …` to the agent before parsing (`acp`)
     )
 
 

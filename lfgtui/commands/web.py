@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def add_web_command(commands: Subcommands) -> None:
     """Register `lfg web` on the top-level subcommands."""
-    commands.add_command("web", "serve the TUI to a browser (textual-serve)", _arguments)
+    commands.add_command("web", "serve the TUI to a browser (textual-serve)", _arguments, web)
 
 
 def _arguments(web: argparse.ArgumentParser) -> None:

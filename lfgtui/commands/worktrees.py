@@ -27,7 +27,10 @@ EXIT_REFUSED = 1
 def add_worktree_commands(commands: Subcommands) -> None:
     """Register `lfg worktrees list|clean` on the top-level subcommands."""
     commands.add_command(
-        "worktrees", 'list or remove the git worktrees of tickets with isolation = "worktree"', _commands
+        "worktrees",
+        'list or remove the git worktrees of tickets with isolation = "worktree"',
+        _commands,
+        run_worktree_command,
     )
 
 
