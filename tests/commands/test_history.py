@@ -223,3 +223,9 @@ async def test_show_tells_a_calls_approval_between_its_request_and_its_result(
     for block, answer in zip(blocks, ["approved by", "denied by"], strict=True):
         inside = block.split("</details>")[0]
         assert inside.index("waits for approval") < inside.index(answer) < inside.index("*Result")
+
+
+def test_the_run_records_its_command_line_as_given(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    run = data(history(lfg, "show", run_id, "--json"))["run"]
+    assert run["command"] == f"lfg run {lfg.workdir / 'tickets.toml'} --json --config {lfg.config}"
