@@ -276,12 +276,11 @@ async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
 
 
 async def _watch(args: argparse.Namespace, attachment: Attachment, remote: RemoteRun) -> int:
+    from lfgtui.commands.compose import open_tui
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers
-    from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
     from lfgtui.validation import ValidationError
 
     try:
@@ -294,9 +293,14 @@ async def _watch(args: argparse.Namespace, attachment: Attachment, remote: Remot
         warn(problem)
         return EXIT_USAGE
     async with Providers() as providers:  # an attached view sends nothing to any provider
-        services = Services(providers, prices=remote.prices)
-        session = Session(services, remote.tickets, Mode.ATTACHED, remote.run_id, attachment=attachment)
-        theme = args.theme or config.ui.theme
-        app = LfgApp(services, session, theme=theme, keymap=config.ui.keymap, notice=remote.prices_problem)
-        code = await app.run_async()
+        code = await open_tui(
+            Services(providers, prices=remote.prices),
+            remote.tickets,
+            Mode.ATTACHED,
+            args.theme or config.ui.theme,
+            config.ui.keymap,
+            run_id=remote.run_id,
+            attachment=attachment,
+            notice=remote.prices_problem,
+        )
     return 0 if code is None else code

@@ -14,7 +14,6 @@ only when `resume` or `replay` runs.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,47 +78,32 @@ async def resume(args: argparse.Namespace) -> int:
     problem = tui_problem(args.theme or config.ui.theme, "resume")
     if problem is not None:
         return fail(problem)
+    from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
-    from lfgtui.tools import without_keys
-    from lfgtui.ui.app import EXIT_DECLINED, LfgApp
+    from lfgtui.ui.app import EXIT_DECLINED
     from lfgtui.ui.run_screen import Mode
-    from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
 
-    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
-    prices = run_prices(config.providers, recorded.as_tickets)
+    options = RunOptions.of(config, args.max_concurrency, run_prices(config.providers, recorded.as_tickets))
     async with (
-        reopen_run_history(db, recorded.run_id, warn, prices) as history,
+        reopen_run_history(db, recorded.run_id, warn, options.prices) as history,
         Providers(config.providers, backend=ProviderWorker()) as providers,
     ):
         await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
-        services = Services(
-            providers,
-            history=db,
-            yes=args.yes,
-            max_concurrency=args.max_concurrency or config.run.max_concurrency,
-            tool_env=without_keys(os.environ, secret_vars),
-            prices=prices,
-            max_cost_usd=config.run.max_cost_usd,
-        )
-        session = Session(services, recorded.as_tickets, Mode.RESUMED, recorded=recorded)
-        assert session.run is not None, "a resumed session runs its tickets"
-        session.run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not
-        if history is not None:
-            session.run.record(history)
         outside = recorded.outside(Path.cwd())
-        app = LfgApp(
-            services,
-            session,
-            theme=args.theme or config.ui.theme,
-            keymap=config.ui.keymap,
+        code = await open_tui(
+            options.services(providers, db, args.yes),
+            recorded.as_tickets,
+            Mode.RESUMED,
+            args.theme or config.ui.theme,
+            config.ui.keymap,
+            recorded=recorded,
+            history=history,
             notice=recorded.notice(),
             question=recorded.outside_question(Path.cwd(), outside) if outside else None,
         )
-        code = await app.run_async()
     if outside and code == EXIT_DECLINED:
         return fail(
             f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "
@@ -138,16 +122,16 @@ async def replay(args: argparse.Namespace) -> int:
     problem = tui_problem(args.theme or config.ui.theme, "replay")
     if problem is not None:
         return fail(problem)
+    from lfgtui.commands.compose import open_tui
     from lfgtui.providers.registry import Providers
     from lfgtui.resume import ReplayClock
-    from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
 
     async with Providers() as providers:  # a replay has no run: nothing is ever sent
         services = Services(providers, clock=ReplayClock(args.speed))
-        session = Session(services, recorded.as_tickets, Mode.REPLAY, recorded=recorded)
-        app = LfgApp(services, session, theme=args.theme or config.ui.theme, keymap=config.ui.keymap)
-        code = await app.run_async()
+        theme = args.theme or config.ui.theme
+        code = await open_tui(
+            services, recorded.as_tickets, Mode.REPLAY, theme, config.ui.keymap, recorded=recorded
+        )
     return 0 if code is None else code

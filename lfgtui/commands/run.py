@@ -14,14 +14,24 @@ import sys
 import time
 from collections.abc import AsyncIterator, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_SIGINT, EXIT_USAGE, add_config, add_db, add_theme, warn
+from lfgtui.commands.common import (
+    EXIT_SIGINT,
+    EXIT_USAGE,
+    add_config,
+    add_db,
+    add_theme,
+    fail,
+    tui_problem,
+    warn,
+)
 from lfgtui.commands.remote import add_serve_options, serve_problem, serving
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
+    from lfgtui.commands.compose import RunOptions
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
@@ -91,12 +101,12 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
-    from lfgtui.tools import without_keys
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json) and terminal_attached()
@@ -108,46 +118,26 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     async with Providers(config.providers, backend=backend) as providers, _notify_command(args) as command:
         if use_tui:
             await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
-            from lfgtui.ui.app import LfgApp
-            from lfgtui.ui.services import Services
-            from lfgtui.ui.session import Session
-            from lfgtui.ui.themes import ThemeError, check_theme
-
-            try:
-                check_theme(theme)
-            except ThemeError as exc:
-                print(f"lfg: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-        secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
-        options = {
-            "max_concurrency": args.max_concurrency or config.run.max_concurrency,
-            "tool_env": without_keys(os.environ, secret_vars),
-            "prices": run_prices(providers.configs, tickets.tickets),
-            "max_cost_usd": config.run.max_cost_usd,
-        }
+            if (problem := tui_problem(theme, "run")) is not None:
+                return fail(problem)
+        options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets.tickets))
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
-        async with open_run_history(db, tickets, _command_line(args), warn, options["prices"]) as history:
+        async with open_run_history(db, tickets, _command_line(args), warn, options.prices) as history:
             if use_tui:
-                services = Services(
-                    providers,
-                    history=db,
-                    yes=args.yes,
-                    notify=() if args.quiet else config.ui.notify,
-                    notify_command=command,
-                    **options,
+                from lfgtui.ui.run_screen import Mode
+
+                notify = () if args.quiet else config.ui.notify
+                code = await open_tui(
+                    options.services(providers, db, args.yes, notify, command),
+                    tickets.tickets,
+                    Mode.LIVE,
+                    theme,
+                    config.ui.keymap,
+                    run_id=history.run_id if history is not None else None,
+                    history=history,
+                    notice=offline if tickets.offline_default else None,
+                    served=lambda run: serving(args, run, tickets.tickets),
                 )
-                session = Session(
-                    services, tickets.tickets, run_id=history.run_id if history is not None else None
-                )
-                run = session.run
-                assert run is not None, "a live session runs its tickets"
-                if history is not None:
-                    run.record(history)
-                notice = offline if tickets.offline_default else None
-                app = LfgApp(services, session, theme=theme, keymap=config.ui.keymap, notice=notice)
-                async with serving(args, run, tickets.tickets) as watch:
-                    app.served = watch
-                    code = await app.run_async()
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
@@ -162,7 +152,7 @@ async def _run_headless(
     tickets: tuple[Ticket, ...],
     providers: Providers,
     history: RunHistory | None,
-    options: dict[str, Any],
+    options: RunOptions,
     alerts: tuple[Collection[str], NotifyCommand | None],
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
@@ -171,11 +161,10 @@ async def _run_headless(
     from lfgtui.approvals import Approvals
     from lfgtui.events import Outcome
     from lfgtui.headless import JsonLines, Progress, UntilClosed
-    from lfgtui.run import Run
 
     t0 = time.monotonic()
     answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
-    run = Run(tickets, providers, Approvals(yes=args.yes, askable=answerable), [], **options)
+    run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable))
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)
