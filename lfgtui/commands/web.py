@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +46,8 @@ def _arguments(web: argparse.ArgumentParser) -> None:
 
 
 def web(args: argparse.Namespace) -> int:
+    import secrets
+
     from lfgtui.remote.web import Source, WebServer, start_run
     from lfgtui.remote.web_gate import Gate
 
