@@ -163,6 +163,7 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
             "id": m.id,
             "name": m.name,
             "variables": list(m.variables),
+            "any_one": m.any_one,
             "usable": m is usable,
         }
         for m in session.methods
@@ -238,7 +239,11 @@ def _check_lines(checked: Checked | None) -> list[str]:
     lines = [f"  check: {who} {opened}"]
     methods = [
         f"{m['id']} ({m['name']}"
-        + (f"; reads {', '.join(m['variables'])}" if m["variables"] else "; interactive")
+        + (
+            f"; reads {(' or ' if m['any_one'] else ', ').join(m['variables'])}"
+            if m["variables"]
+            else "; interactive"
+        )
         + ("; lfg would use it)" if m["usable"] else ")")
         for m in checked.auth_methods
     ]

@@ -271,12 +271,12 @@ def test_bad_prices_and_notify_events_are_named_with_their_line(tmp_path: Path) 
 def test_an_agents_auth_method_login_and_model_variable_are_read(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[providers.codex]\nauth_method = "openai-api-key"\n\n'
+        '[providers.codex]\nauth_method = "api-key"\n\n'
         '[providers.mine]\nkind = "acp"\ncommand = ["mine"]\n'
         'login = "mine login"\nmodel_env = "MINE_MODEL"\n',
     )
     providers = load_config(path, env={}).providers
-    assert providers["codex"].auth_method == "openai-api-key"
+    assert providers["codex"].auth_method == "api-key"
     assert providers["codex"].auth_vars == BUILTIN["codex"].auth_vars
     assert (providers["mine"].login, providers["mine"].model_env) == ("mine login", "MINE_MODEL")
 

@@ -251,14 +251,15 @@ class AgentSession:
                 yield event
             response = await self._response()
         except ProviderError as failed:
-            for event in self.client.reader.unfinished():
+            for event in [*self.client.reader.unfinished(), *self.client.reader.unsaid()]:
                 yield event
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=failed.info)
             return
         except asyncio.CancelledError:
             await self._cancel()
             raise
-        for event in [*self.client.reader.unfinished(), *from_usage(ev, response.usage)]:
+        reader = self.client.reader
+        for event in [*reader.unfinished(), *reader.unsaid(), *from_usage(ev, response.usage)]:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
@@ -315,9 +316,11 @@ class AgentSession:
                 if servers:
                     method = "session/load" if self.loaded else "session/new"
                     said.append(given_line(self.launch.mcp_servers, method))
-                said += await choose(
+                chosen, options = await choose(
                     self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
                 )
+                said += chosen
+                self.client.reader.opened(options, self.offered.modes)
         except TimeoutError:
             message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
             raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None

@@ -97,17 +97,19 @@ async def choose(
     offered: Offered,
     want: Wanted,
     config: ProviderConfig,
-) -> list[str]:
+) -> tuple[list[str], list[Any]]:
     """Set the ticket's mode, then its model, in the session; returns what the pane is told (the
-    model and mode the agent reports it runs). Raises `ProviderError` when one cannot be set."""
+    model and mode the agent reports it runs) and the session's config options as they now stand.
+    Raises `ProviderError` when one cannot be set."""
     said: list[str] = []
     options = list(offered.config_options)
     if want.mode is not None:
         options, line = await _mode(conn, session_id, options, offered.modes, want.mode)
         said.append(line)
     if want.model is not None:
-        said.append(await _model(conn, session_id, options, want.model, config))
-    return said
+        options, line = await _model(conn, session_id, options, want.model, config)
+        said.append(line)
+    return said, options
 
 
 async def _mode(
@@ -142,30 +144,31 @@ async def _mode(
 
 async def _model(
     conn: acp.ClientSideConnection, session_id: str, options: list[Any], asked: str, config: ProviderConfig
-) -> str:
+) -> tuple[list[Any], str]:
     option = _select(options, "model")
     passed = passed_at_start(config)
     if option is None:
         if passed is None:
-            return (
+            return options, (
                 f"model {asked!r} did not reach the agent: it offers no model to choose, and provider "
                 f"{config.name!r} passes none at start (no {{model}} in its command, no model_env); "
                 "it runs a model of its own choosing"
             )
-        return f"model {asked} was passed in {passed}; the agent offers no model option to confirm it"
+        said = f"model {asked} was passed in {passed}; the agent offers no model option to confirm it"
+        return options, said
     value = _match(_values(option), asked)
     if value is None:
         offers = ", ".join(inert(v.value) for v in _values(option))
         if passed is None:
             raise _refused(f"the agent offers no model {asked!r} (it offers {offers})")
-        return (
+        return options, (
             f"the agent's model list has no {asked!r} (it offers {offers}); it was passed in {passed}, "
             f"and the agent reports model {_named(option)}"
         )
     if value != option.current_value:
-        answered = await conn.set_config_option(option.id, session_id, value)
-        option = _select(answered.config_options, "model") or option
-    return f"the agent runs model {_named(option)} (session/set_config_option)"
+        options = list((await conn.set_config_option(option.id, session_id, value)).config_options)
+        option = _select(options, "model") or option
+    return options, f"the agent runs model {_named(option)} (session/set_config_option)"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ when none works.
 An agent lists its auth methods in `initialize`. lfg authenticates up front only with the method
 the provider's `auth_method` names; otherwise it lets the agent use its own stored login and, when
 the agent answers `auth_required`, picks the first method whose variables lfg passes it (Codex's
-`openai-api-key` when `OPENAI_API_KEY` is set). Authenticating unasked could replace a person's
+`api-key` when `CODEX_API_KEY` or `OPENAI_API_KEY` is set). Authenticating unasked could replace a person's
 login (Codex's ChatGPT sign-in) with a key that happens to be in the environment. Interactive
 methods (a browser, a terminal) are never chosen: nobody is at the agent's terminal.
 """
@@ -25,11 +25,18 @@ AUTH_REQUIRED = -32000
 
 @dataclass(frozen=True)
 class AuthMethod:
-    """One way the agent can be logged in; `variables` are those it reads (none: interactive)."""
+    """One way the agent can be logged in; `variables` are those it reads (none: interactive): all of
+    them, or with `any_one` the first that is set (Codex's key: `CODEX_API_KEY`, else `OPENAI_API_KEY`)."""
 
     id: str
     name: str
     variables: tuple[str, ...]
+    any_one: bool = False
+
+    def usable(self, env: Mapping[str, str]) -> bool:
+        """Whether the variables it needs are set in the agent's environment."""
+        present = [bool(env.get(name)) for name in self.variables]
+        return bool(present) and (any(present) if self.any_one else all(present))
 
 
 def offered_methods(started: schema.InitializeResponse, config: ProviderConfig) -> list[AuthMethod]:
@@ -39,15 +46,16 @@ def offered_methods(started: schema.InitializeResponse, config: ProviderConfig) 
     for method in started.auth_methods or []:
         if isinstance(method, schema.EnvVarAuthMethod):
             variables = tuple(var.name for var in method.vars if not var.optional)
+            methods.append(AuthMethod(method.id, method.name, variables))
         else:
-            variables = config.auth_vars.get(method.id, ())
-        methods.append(AuthMethod(method.id, method.name, variables))
+            known = config.auth_vars.get(method.id, ())
+            methods.append(AuthMethod(method.id, method.name, known, any_one=True))
     return methods
 
 
 def usable_method(methods: list[AuthMethod], env: Mapping[str, str]) -> AuthMethod | None:
-    """The first method whose variables are all set in the agent's environment."""
-    return next((m for m in methods if m.variables and all(env.get(v) for v in m.variables)), None)
+    """The first method whose variables are set in the agent's environment."""
+    return next((m for m in methods if m.usable(env)), None)
 
 
 def login_guidance(config: ProviderConfig, methods: list[AuthMethod], env: Mapping[str, str]) -> str:
@@ -56,7 +64,8 @@ def login_guidance(config: ProviderConfig, methods: list[AuthMethod], env: Mappi
     parts = []
     if methods:
         listed = [
-            f"{inert(m.id)} ({inert(m.name)}" + (f"; reads {', '.join(m.variables)})" if m.variables else ")")
+            f"{inert(m.id)} ({inert(m.name)}"
+            + (f"; reads {(' or ' if m.any_one else ', ').join(m.variables)})" if m.variables else ")")
             for m in methods
         ]
         parts.append(f"the agent offers: {', '.join(listed)}")

@@ -4,7 +4,8 @@ A tool call arrives as `tool_call` and then changes through `tool_call_update`s;
 row: `ToolCallStarted` + `ToolCallReady` when it appears, a `ToolCallUpdated` whenever an update
 changes its name, input, kind or locations (every field an update carries is merged into the call),
 one `ToolResult` when it ends (completed or failed), with its content rendered as text (text as is,
-a diff as a unified diff, a terminal lfg runs for the agent as its output and how it ended).
+a diff as a unified diff, a terminal lfg runs for the agent as its output and how it ended, and so
+is a command the agent ran itself and reported in the call's `_meta`, as Codex does).
 The agent runs its own tools: lfg never runs these calls, it shows them.
 
 What the agent says about its session rather than its work (`usage_update`, its command list, its
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,10 +44,13 @@ from lfgtui.events import (
     ToolCallUpdated,
     ToolResult,
 )
+from lfgtui.tools.command import Tail
 
 ENDED = frozenset({"completed", "failed"})
 PLAN_GLYPHS = {"completed": "✓", "in_progress": "▸", "pending": "○"}
 NO_ENDING = "the agent did not say how this call ended"
+DENIED = "denied: the person said no"
+"""A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
 
 
 def content_text(block: Any) -> str:
@@ -88,11 +93,65 @@ def _location(location: schema.ToolCallLocation) -> str:
     return location.path if location.line is None else f"{location.path}:{location.line}"
 
 
+TERMINAL_KEYS = frozenset({"terminal_info", "terminal_output", "terminal_output_delta", "terminal_exit"})
+"""The `_meta` keys of a tool call whose command the agent runs itself (Zed's convention)."""
+AGENT_OUTPUT_KEPT = 64 * 1024
+"""Bytes of a command's output, as the agent reports it, that its row keeps (the end of it)."""
+
+
+def _meta_record(meta: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = meta.get(key)
+    return value if isinstance(value, dict) else None
+
+
+@dataclass
+class AgentTerminal:
+    """A command the agent runs itself and reports in its tool call's `_meta` (Zed's convention, which
+    Codex follows): output chunks in `terminal_output_delta` (or `terminal_output`), how it ended in
+    `terminal_exit`. Only the end of the output is kept."""
+
+    output: Tail = field(default_factory=lambda: Tail(AGENT_OUTPUT_KEPT))
+    ending: str | None = None
+
+    def take(self, meta: dict[str, Any]) -> None:
+        """Take what `meta` says about the command."""
+        chunk = _meta_record(meta, "terminal_output_delta") or _meta_record(meta, "terminal_output")
+        if chunk is not None and isinstance(chunk.get("data"), str):
+            self.output.add(chunk["data"].encode())
+        exit_ = _meta_record(meta, "terminal_exit")
+        if exit_ is not None:  # no code and no signal: it never ran (the person said no)
+            code, signal = exit_.get("exit_code"), exit_.get("signal")
+            if signal:
+                self.ending = f"[killed by signal {signal}]"
+            elif code is not None:
+                self.ending = f"[exit code {code}]"
+
+    def shown(self, raw_output: Any) -> str:
+        """The output and how the command ended (from `terminal_exit`, else an `exit_code` in the
+        call's raw output)."""
+        ending = self.ending
+        if ending is None and isinstance(raw_output, dict) and raw_output.get("exit_code") is not None:
+            ending = f"[exit code {raw_output['exit_code']}]"
+        if ending is None and not self.output.data:
+            return ""
+        return self.output.render(ending or "")
+
+
 def _tool_name(meta: dict[str, Any] | None) -> str | None:
     """The agent's own name for the tool, when it says (Claude Code's `_meta.claudeCode.toolName`)."""
     own = meta.get("claudeCode") if isinstance(meta, dict) else None
     name = own.get("toolName") if isinstance(own, dict) else None
     return name if isinstance(name, str) and name.strip() else None
+
+
+NAMED_ID = re.compile(r"([a-z][a-z0-9_]*?)__.")
+"""A call id that leads with its tool's name and two underscores, as Gemini CLI names every call
+(`read_file__…`): its titles name only what the call acts on (`README.md`)."""
+
+
+def _id_tool(call_id: str) -> str | None:
+    named = NAMED_ID.match(call_id)
+    return named[1] if named else None
 
 
 @dataclass
@@ -105,9 +164,13 @@ class _Call:
     locations: tuple[str, ...] = ()
     tool: str | None = None
     """The agent's own name for the tool, when it gives one."""
+    id_tool: str | None = None
+    """The tool's name as the call's id gives it (Gemini CLI's), shown before the title."""
     content: list[Any] = field(default_factory=list)
     raw_output: Any = None
     status: str | None = None
+    terminal: AgentTerminal | None = None
+    """The command the agent ran for this call, as it reports it in `_meta`."""
 
     def merge(self, update: schema.ToolCallStart | schema.ToolCallProgress) -> bool:
         """Take every field the update carries (one it leaves out keeps its value); whether what a
@@ -127,18 +190,25 @@ class _Call:
             self.content = list(update.content)
         if update.raw_output is not None:
             self.raw_output = update.raw_output
+        meta = update.field_meta
+        if meta and not TERMINAL_KEYS.isdisjoint(meta):
+            self.terminal = self.terminal or AgentTerminal()
+            self.terminal.take(meta)
         return changed or before != (self.name, self.kind, self.locations)
 
     @property
     def name(self) -> str:
         """The row's name as the agent's own UI reads it: `Write src/app.py`, `Bash ls -la`. A call
         whose input has not come yet reads as its tool; a command titled by itself (Claude Code's
-        Bash) reads after its tool's name."""
+        Bash) reads after its tool's name, as does every title of a call its id names
+        (`read_file README.md`)."""
         title, tool = self.title.strip(), self.tool
         if tool and not self.raw_input:
             return tool
         if tool and self.kind == "execute" and not title.startswith(tool):
             return f"{tool} {title}".strip()
+        if not tool and self.id_tool and not title.startswith(self.id_tool):
+            return f"{self.id_tool} {title}".strip()
         return title or tool or self.kind or "tool"
 
     @property
@@ -198,6 +268,8 @@ class UpdateReader:
     blocks: MessageBlocks = field(default_factory=MessageBlocks)
     terminals: Terminals | None = None
     """The session's terminals, whose output a call that embeds one shows."""
+    details_unshown: bool = False
+    """The details the session opened with are not shown yet (see `opened`)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -231,11 +303,26 @@ class UpdateReader:
                 return [ev(AgentProgress, message=f"session: {title}", title=title)]
         return []  # the person's own messages replayed by session/load: nothing to show
 
+    def opened(self, options: list[Any], modes: schema.SessionModeState | None) -> None:
+        """The mode and settings the session opened with (its config options once the ticket's choices
+        were set, else its modes): what the agent runs even when the ticket chose nothing. They are
+        shown with the agent's first word about its session (its command list, say), or by `unsaid`
+        at the end of the turn when it says none, so that they are one detail, not two."""
+        details = self.view.details
+        if modes is not None and details.mode is None:
+            details = replace(details, mode=modes.current_mode_id)
+        self.view.details = settings_of(details, options)
+        self.details_unshown = self.view.details != EMPTY_DETAILS
+
+    def unsaid(self) -> list[Event]:
+        """The details the session opened with, if nothing has shown them yet."""
+        return self._details(self.view.details) if self.details_unshown else []
+
     def carried(self) -> list[Event]:
         """What this session's agent said before this attempt (its details, how full its context
         is), so that each attempt's record is whole: a follow-up's agent need not say it again."""
         view, shown = self.view, []
-        if view.details != EMPTY_DETAILS:
+        if view.details != EMPTY_DETAILS and not self.details_unshown:
             shown.append(self.ev(AgentDetails, **_details_fields(view.details)))
         if view.context is not None:
             shown.append(self.ev(ContextUsed, used=view.context[0], size=view.context[1]))
@@ -243,9 +330,9 @@ class UpdateReader:
 
     def _details(self, details: AgentDetails) -> list[Event]:
         """One `AgentDetails` when what the agent offers changed, none for the same list again."""
-        if details == self.view.details:
+        if details == self.view.details and not self.details_unshown:
             return []
-        self.view.details = details
+        self.view.details, self.details_unshown = details, False
         return [self.ev(AgentDetails, **_details_fields(details))]
 
     def _context(self, usage: schema.UsageUpdate) -> list[Event]:
@@ -271,7 +358,7 @@ class UpdateReader:
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:
         call_id = start.tool_call_id
-        call = self.calls[call_id] = _Call(start.title, start.kind)
+        call = self.calls[call_id] = _Call(start.title, start.kind, id_tool=_id_tool(call_id))
         call.merge(start)
         self.inputs[call_id] = call.raw_input
         name, arguments = call.name, call.arguments
@@ -327,18 +414,24 @@ class UpdateReader:
         if status not in ENDED or call.status in ENDED:
             return []
         call.status = status
-        parts = [self._content_text(item) for item in call.content]
+        parts = [self._content_text(item, call) for item in call.content]
+        embedded = any(isinstance(item, schema.TerminalToolCallContent) for item in call.content)
+        if call.terminal is not None and not embedded:
+            parts.insert(0, call.terminal.shown(call.raw_output))
         if not parts and call.raw_output is not None:
             parts = [call.raw_output if isinstance(call.raw_output, str) else json.dumps(call.raw_output)]
         output = "\n".join(part.rstrip("\n") for part in parts)
         if status == "failed" and call_id in self.denied:
-            output = f"denied: {output or 'the person said no'}"
+            output = f"denied: {output}" if output else DENIED
         return [self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
 
-    def _content_text(self, item: Any) -> str:
-        """An item of a call's content; a terminal of this session as its output."""
-        if isinstance(item, schema.TerminalToolCallContent) and self.terminals is not None:
-            shown = self.terminals.shown(item.terminal_id)
+    def _content_text(self, item: Any, call: _Call) -> str:
+        """An item of a call's content; a terminal as its output: one of lfg's, else the command the
+        agent reported."""
+        if isinstance(item, schema.TerminalToolCallContent):
+            shown = self.terminals.shown(item.terminal_id) if self.terminals is not None else None
+            if shown is None and call.terminal is not None:
+                shown = call.terminal.shown(call.raw_output)
             if shown is not None:
                 return shown
         return tool_content_text(item)
@@ -348,4 +441,7 @@ class UpdateReader:
         open_calls = [call_id for call_id, call in self.calls.items() if call.status not in ENDED]
         for call_id in open_calls:
             self.calls[call_id].status = "failed"
-        return [self.ev(ToolResult, call_id=c, output=NO_ENDING, is_error=True) for c in open_calls]
+        return [
+            self.ev(ToolResult, call_id=c, output=DENIED if c in self.denied else NO_ENDING, is_error=True)
+            for c in open_calls
+        ]

@@ -28,7 +28,7 @@ def add_sim_commands(commands: Subcommands) -> None:
 def _sim_commands(sim: argparse.ArgumentParser) -> None:
     sim_commands = sim.add_subparsers(dest="sim_command", required=True, action=Subcommands)
     sim_commands.add_command(
-        "serve", "run the sim server standalone for other tools", _serve_arguments, serve
+        "serve", "run the sim server standalone for other tools", add_serve_arguments, serve
     )
     sim_commands.add_command("list", "list the scenarios (model names) the sim knows", None, list_scenarios)
     sim_commands.add_command(
@@ -38,7 +38,8 @@ def _sim_commands(sim: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    """`lfg sim serve`'s arguments (the real-agent tests read a documented command line with them)."""
     from lfgtui.sim.model_map import UNKNOWN_MODEL
 
     serve.add_argument("--host", default="127.0.0.1")
@@ -90,7 +91,7 @@ def serve(args: argparse.Namespace) -> int:
     return EXIT_SIGINT
 
 
-def _model_map(args: argparse.Namespace) -> ModelMap:
+def model_map(args: argparse.Namespace) -> ModelMap:
     """The map the arguments ask for; a malformed rule is a ScenarioError naming it."""
     from lfgtui.sim.model_map import ModelMap, parse_rule
 
@@ -103,7 +104,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from lfgtui.sim.server import SimServer
 
     try:
-        models = _model_map(args)
+        models = model_map(args)
     except ScenarioError as exc:
         print(f"lfg sim serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -111,7 +112,7 @@ async def _serve(args: argparse.Namespace) -> int:
         url = server.url
         print(f"lfg sim listening on {url}")
         print(f"  OpenAI Chat Completions  {url}/v1/chat/completions")
-        print(f"  OpenAI Responses         {url}/v1/responses")
+        print(f"  OpenAI Responses         {url}/v1/responses (and its WebSocket mode there)")
         print(f"  Anthropic Messages       {url}/v1/messages")
         print(f"  Gemini                   {url}/v1beta/models/MODEL:streamGenerateContent")
         print(f"  generic agent SSE        {url}/agent")

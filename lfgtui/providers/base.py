@@ -103,8 +103,8 @@ class ProviderConfig:
     """For a coding agent: the ACP auth method lfg asks for before a session (None: the agent's own
     login, else the first method whose variables are set once the agent asks to log in)."""
     auth_vars: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """For a built-in coding agent: the variables each of its auth methods reads, for agents that
-    do not list them in `initialize` (Codex names its key variables only in a description)."""
+    """For a built-in coding agent: the variables each of its auth methods reads (any one of them
+    logs it in), for agents that do not list them in `initialize` (Codex names none)."""
     login: str | None = None
     """For a built-in coding agent: the command a person runs to log in, quoted when it asks to."""
     model_env: str | None = None

@@ -111,11 +111,22 @@ BUILTIN: dict[str, ProviderConfig] = {
         _agent(
             "codex",
             ("codex-acp",),
-            ("OPENAI_API_KEY", "CODEX_API_KEY", "CODEX_HOME", "OPENAI_BASE_URL", "CODEX_CA_CERTIFICATE"),
+            (
+                "OPENAI_API_KEY",
+                "CODEX_API_KEY",
+                "CODEX_HOME",
+                "CODEX_CONFIG",
+                "CODEX_CA_CERTIFICATE",
+                "CODEX_PATH",
+                "MODEL_PROVIDER",
+                "INITIAL_AGENT_MODE",
+                "NO_BROWSER",
+                "OPENAI_BASE_URL",
+            ),
             "npm install -g @agentclientprotocol/codex-acp",
         ),
-        auth_vars={"openai-api-key": ("OPENAI_API_KEY",), "codex-api-key": ("CODEX_API_KEY",)},
-        login="codex login (or set OPENAI_API_KEY)",
+        auth_vars={"api-key": ("CODEX_API_KEY", "OPENAI_API_KEY")},  # codex-acp 2.x's method, either key
+        login="codex-acp cli login (Codex's own login), or set OPENAI_API_KEY",
     ),
     "gemini": replace(
         _agent(

@@ -40,6 +40,9 @@ class SimToolCall:
     name: str
     arguments: str  # the exact JSON text the model "writes", which may be deliberately invalid
     result: str = ""  # what the agent protocol reports as the tool's output
+    custom: bool = False
+    """A freeform tool's call (the Responses API's custom tools, as Codex's `exec` and `apply_patch`
+    take their input): `arguments` is its raw input text, not JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +157,23 @@ def _check_keys(where: str, table: dict[str, Any], allowed: Iterable[str]) -> No
 
 
 def _tool_call(where: str, table: dict[str, Any]) -> SimToolCall:
-    _check_keys(where, table, {"name", "arguments", "arguments_raw", "result"})
+    _check_keys(where, table, {"name", "arguments", "arguments_raw", "input", "result"})
     if "name" not in table:
         raise ScenarioError(f"{where}: missing field 'name'")
-    if "arguments_raw" in table:
+    if "input" in table and ({"arguments", "arguments_raw"} & set(table)):
+        raise ScenarioError(f"{where}: input is a freeform tool's whole input; give it without arguments")
+    if "input" in table:
+        arguments = str(table["input"])
+    elif "arguments_raw" in table:
         arguments = str(table["arguments_raw"])
     else:
         arguments = json.dumps(table.get("arguments", {}))
-    return SimToolCall(name=str(table["name"]), arguments=arguments, result=str(table.get("result", "")))
+    return SimToolCall(
+        name=str(table["name"]),
+        arguments=arguments,
+        result=str(table.get("result", "")),
+        custom="input" in table,
+    )
 
 
 def _renamed(where: str, table: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,23 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from lfgtui.sim import websocket
 from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
-from lfgtui.sim.wire import BadRequest, Encoder, SimRequest, WireProtocol, count_usage
+from lfgtui.sim.wire import (
+    BadRequest,
+    Encoder,
+    SimRequest,
+    SimUsage,
+    SocketProtocol,
+    SocketSession,
+    WireProtocol,
+    count_usage,
+    sse_data,
+)
 
 REASONS = {
     200: "OK",
@@ -121,9 +132,73 @@ class _Connection:
         with contextlib.suppress(ConnectionError):
             while await self.reader.read(65536):
                 pass
+        self.lost()
+
+    def lost(self) -> None:
+        """The client is gone: wake whatever waits to write to it."""
         self.gone.set()
         if self._sleeper is not None:
             _wake(self._sleeper)
+
+
+class _Outlet(Protocol):
+    """Where a streamed answer's events go: an HTTP event stream or a WebSocket."""
+
+    conn: _Connection
+
+    async def begin(self) -> None: ...
+
+    async def event(self, frame: bytes) -> None:
+        """One encoded event (an SSE frame, as the encoders write them)."""
+        ...
+
+    async def keepalive(self) -> None: ...
+
+    async def end(self) -> None: ...
+
+
+class _EventStream:
+    """An answer as a chunked `text/event-stream` response, heartbeats as SSE comments."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+
+    async def begin(self) -> None:
+        await self.conn.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\nx-lfg-sim: 1\r\n\r\n"
+        )
+
+    async def event(self, frame: bytes) -> None:
+        await self.conn.chunk(frame)
+
+    async def keepalive(self) -> None:
+        await self.conn.chunk(b": keep-alive\n\n")
+
+    async def end(self) -> None:
+        await self.conn.write(b"0\r\n\r\n")
+
+
+class _SocketEvents:
+    """An answer on a WebSocket: each event's JSON as one text message, heartbeats as pings."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+
+    async def begin(self) -> None:
+        pass
+
+    async def event(self, frame: bytes) -> None:
+        await self.conn.write(websocket.text(sse_data(frame)))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.conn.write(websocket.text(json.dumps(message, separators=(",", ":"))))
+
+    async def keepalive(self) -> None:
+        await self.conn.write(websocket.frame(websocket.Opcode.PING, b""))
+
+    async def end(self) -> None:
+        pass
 
 
 def _wake(sleeper: asyncio.Future[None]) -> None:
@@ -219,27 +294,22 @@ class SimServer:
                 conn, 404, {"error": {"message": f"no such endpoint: {path}", "type": "not_found"}}
             )
             return True
+        if isinstance(protocol, SocketProtocol) and websocket.is_upgrade(request.method, request.headers):
+            return await self._socket(request, path, protocol, conn)
         record = RequestRecord(request.method, path, request.headers, {}, received_at=now)
         self.log.append(record)
         try:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
-            record.model, record.call_index = sim_request.model, sim_request.call_index
-            record.scenario = self.models.scenario_for(sim_request.model, self.library.names())
-            scenario = self.library.resolve(record.scenario)
+            scenario = self._scenario(sim_request, record)
         except (BadRequest, ScenarioError) as exc:
-            status = 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
-            record.status = status
+            record.status = status = _refusal_status(exc)
             await _send_json(conn, status, protocol.error_body(status, str(exc)))
             return True
         http_fault = self._take_fault(scenario, sim_request, FaultKind.HTTP, None)
         if http_fault is not None:
             record.status, record.fault = http_fault.status, FaultKind.HTTP
-            headers = {}
-            if http_fault.retry_after is not None:
-                after = http_fault.retry_after
-                headers["retry-after"] = after if isinstance(after, str) else f"{after:g}"
-            message = http_fault.message.replace("{api_key}", _presented_key(request.headers))
+            message, headers = _fault_reply(http_fault, request.headers)
             body = protocol.error_body(http_fault.status, message)
             await _send_json(conn, http_fault.status, body, headers)
             return True
@@ -248,7 +318,8 @@ class SimServer:
         try:
             if not sim_request.stream:
                 return await self._answer(protocol, scenario, sim_request, conn, record)
-            return await self._stream(protocol, scenario, sim_request, conn, record)
+            encoder = protocol.encoder(scenario, sim_request)
+            return await self._stream(protocol, scenario, sim_request, _EventStream(conn), record, encoder)
         except _Disconnected:
             record.disconnected_at = time.monotonic()
             record.disconnected.set()
@@ -256,6 +327,84 @@ class SimServer:
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+
+    def _scenario(self, request: SimRequest, record: RequestRecord) -> Scenario:
+        """The scenario that answers `request`, noted in its record; ScenarioError if none does."""
+        record.model, record.call_index = request.model, request.call_index
+        record.scenario = self.models.scenario_for(request.model, self.library.names())
+        return self.library.resolve(record.scenario)
+
+    async def _socket(
+        self, request: _HttpRequest, path: str, protocol: SocketProtocol, conn: _Connection
+    ) -> bool:
+        """A WebSocket in the protocol's socket mode: each message asks for a model call, answered in
+        turn on the same socket, until the client closes it."""
+        try:
+            answer = websocket.handshake(request.headers)
+        except websocket.ProtocolError as exc:
+            await _send_json(conn, 400, protocol.error_body(400, str(exc)))
+            return True
+        await conn.write(answer)
+        session = protocol.socket_session()
+        messages: asyncio.Queue[bytes | None] = asyncio.Queue()
+        reader = asyncio.create_task(_read_socket(conn, messages))
+        try:
+            while (payload := await messages.get()) is not None:
+                if not await self._socket_call(request, path, protocol, session, payload, conn):
+                    break
+        except _Disconnected:
+            pass
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        return False
+
+    async def _socket_call(
+        self,
+        request: _HttpRequest,
+        path: str,
+        protocol: SocketProtocol,
+        session: SocketSession,
+        payload: bytes,
+        conn: _Connection,
+    ) -> bool:
+        """Answer one socket message; return whether the socket stays open (a dropped stream ends it)."""
+        record = RequestRecord("WS", path, request.headers, {}, received_at=time.monotonic())
+        outlet = _SocketEvents(conn)
+        try:
+            record.body = body = _json_object(payload)
+            call = session.call(body, request.headers)
+            if call is None:
+                return True
+            self.log.append(record)
+            scenario = self._scenario(call.request, record)
+        except (BadRequest, ScenarioError) as exc:
+            self.log.append(record)
+            record.status = status = _refusal_status(exc)
+            await outlet.send(session.error_event(status, str(exc), getattr(exc, "code", None)))
+            return True
+        http_fault = self._take_fault(scenario, call.request, FaultKind.HTTP, None) if call.generate else None
+        if http_fault is not None:
+            record.status, record.fault = http_fault.status, FaultKind.HTTP
+            message, headers = _fault_reply(http_fault, request.headers)
+            await outlet.send(session.error_event(http_fault.status, message, None, headers))
+            return True
+        record.status = 200
+        encoder = session.encoder(scenario, call.request)
+        try:
+            if call.generate:
+                if not await self._stream(protocol, scenario, call.request, outlet, record, encoder):
+                    return False
+            else:
+                usage = SimUsage(call.request.input_tokens, 0, 0)
+                for frame in [*encoder.open(), *encoder.finish(usage)]:
+                    await outlet.event(frame)
+        except _Disconnected:
+            record.disconnected_at = time.monotonic()
+            record.disconnected.set()
+            raise
+        session.answered()
+        return True
 
     def _take_fault(
         self, scenario: Scenario, request: SimRequest, kind: FaultKind, tokens_sent: int | None
@@ -278,41 +427,40 @@ class SimServer:
         protocol: WireProtocol,
         scenario: Scenario,
         request: SimRequest,
-        conn: _Connection,
+        outlet: _Outlet,
         record: RequestRecord,
+        encoder: Encoder,
     ) -> bool:
+        """Play the answer's events through `outlet` at the scenario's pace, with its faults; return
+        whether the connection may carry another request."""
         pieces = protocol.plan(scenario, request)
-        encoder = protocol.encoder(scenario, request)
-        await conn.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\nx-lfg-sim: 1\r\n\r\n"
-        )
+        await outlet.begin()
         for frame in encoder.open():
-            await conn.chunk(frame)
-        pacer = _Pacer(scenario, conn)
+            await outlet.event(frame)
+        pacer = _Pacer(scenario, outlet)
         tokens = 0  # tokens written on this connection: they set the pace
         position = 0  # token pieces of the plan passed, written or not (a resumed stream skips some)
         for piece in pieces:
             if piece.is_token:
-                if await self._stream_fault(scenario, request, encoder, conn, record, position):
+                if await self._stream_fault(scenario, request, encoder, outlet, record, position):
                     return False
                 position += 1
             frames = encoder.piece(piece)
             if not frames:
                 continue
-            if piece.is_token:
-                await pacer.until_token(tokens)
-                tokens += 1
+            if piece.is_token:  # when its last token is due
+                tokens += piece.tokens
+                await pacer.until_token(tokens - 1)
             sent_at = time.monotonic()  # before the write: the client may read it before we resume
             for frame in frames:
-                await conn.chunk(frame)
+                await outlet.event(frame)
             if piece.is_token:
-                record.token_times.append(sent_at)
-        if await self._stream_fault(scenario, request, encoder, conn, record, position):
+                record.token_times += [sent_at] * piece.tokens
+        if await self._stream_fault(scenario, request, encoder, outlet, record, position):
             return False
         for frame in encoder.finish(count_usage(pieces, request)):
-            await conn.chunk(frame)
-        await conn.write(b"0\r\n\r\n")
+            await outlet.event(frame)
+        await outlet.end()
         record.ended_at = time.monotonic()
         return True
 
@@ -332,7 +480,7 @@ class SimServer:
         chunk is a 200 whose JSON is cut off.
         """
         pieces = protocol.plan(scenario, request)
-        tokens = sum(1 for piece in pieces if piece.is_token)
+        tokens = sum(piece.tokens for piece in pieces if piece.is_token)
         fault = self._answer_fault(scenario, request, tokens)
         interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
         await conn.wait(scenario.ttft_ms / 1000 + max(tokens - 1, 0) * interval)
@@ -372,7 +520,7 @@ class SimServer:
         scenario: Scenario,
         request: SimRequest,
         encoder: Encoder,
-        conn: _Connection,
+        outlet: _Outlet,
         record: RequestRecord,
         position: int,
     ) -> bool:
@@ -387,14 +535,14 @@ class SimServer:
                 continue
             record.fault = kind
             if kind is FaultKind.MALFORMED:
-                await conn.chunk(encoder.malformed())
+                await outlet.event(encoder.malformed())
                 continue
             if kind is FaultKind.ERROR_EVENT:
                 for frame in encoder.error_event(fault.message):
-                    await conn.chunk(frame)
-                await conn.write(b"0\r\n\r\n")
+                    await outlet.event(frame)
+                await outlet.end()
             elif kind is FaultKind.STALL:
-                await conn.gone.wait()
+                await outlet.conn.gone.wait()
                 raise _Disconnected
             record.ended_at = time.monotonic()
             return True
@@ -404,8 +552,9 @@ class SimServer:
 class _Pacer:
     """Schedules tokens on an absolute timeline (TTFT, then 1/rate apart) with optional heartbeats."""
 
-    def __init__(self, scenario: Scenario, conn: _Connection) -> None:
-        self.conn = conn
+    def __init__(self, scenario: Scenario, outlet: _Outlet) -> None:
+        self.outlet = outlet
+        self.conn = outlet.conn
         self.start = time.monotonic()
         self.ttft = scenario.ttft_ms / 1000
         self.interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
@@ -420,7 +569,7 @@ class _Pacer:
                 return
             if self.keepalive and due > self.last_write + self.keepalive:
                 await self.conn.wait(self.last_write + self.keepalive - now)
-                await self.conn.chunk(b": keep-alive\n\n")
+                await self.outlet.keepalive()
                 self.last_write = time.monotonic()
                 continue
             await self.conn.wait(due - now)
@@ -456,15 +605,56 @@ def _presented_key(headers: dict[str, str]) -> str:
 def _request_body(request: _HttpRequest) -> dict[str, Any]:
     """The JSON body, or for GET requests the query string as a flat dict."""
     if request.body:
-        try:
-            value = json.loads(request.body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequest("the request body is not valid JSON") from None
-        if not isinstance(value, dict):
-            raise BadRequest("the request body must be a JSON object")
-        return value
+        return _json_object(request.body)
     query = parse_qs(urlsplit(request.target).query)
     return {key: values[-1] for key, values in query.items()}
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    """A request body or socket message: a JSON object, else BadRequest."""
+    try:
+        value = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return value
+
+
+def _refusal_status(exc: BadRequest | ScenarioError) -> int:
+    """404 for a model no scenario answers (as the APIs answer an unknown model), else 400."""
+    return 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
+
+
+def _fault_reply(fault: Fault, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """An HTTP fault's message (`{api_key}` filled in from the request) and its extra headers."""
+    extra = {}
+    if fault.retry_after is not None:
+        after = fault.retry_after
+        extra["retry-after"] = after if isinstance(after, str) else f"{after:g}"
+    return fault.message.replace("{api_key}", _presented_key(headers)), extra
+
+
+async def _read_socket(conn: _Connection, messages: asyncio.Queue[bytes | None]) -> None:
+    """Read a WebSocket's frames for as long as it lives: data messages into `messages`, pings
+    answered, a close answered; at its end (or a framing error) the connection is lost and `None`
+    queued."""
+    frames = websocket.MessageReader(conn.reader)
+    try:
+        while True:
+            message = await frames.next()
+            if message.opcode is websocket.Opcode.PING:
+                await conn.write(websocket.frame(websocket.Opcode.PONG, message.payload))
+            elif message.opcode is websocket.Opcode.CLOSE:
+                await conn.write(websocket.close())
+                break
+            elif message.opcode is not websocket.Opcode.PONG:
+                messages.put_nowait(message.payload)
+    except (asyncio.IncompleteReadError, ConnectionError, websocket.ProtocolError, _Disconnected):
+        pass
+    finally:
+        conn.lost()
+        messages.put_nowait(None)
 
 
 async def _send_json(

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from lfgtui.sim.scenario import Scenario, SimCall, split_tokens
 
@@ -35,6 +35,9 @@ class Piece:
     tool_index: int = -1
     tool_name: str = ""
     call: int = 0
+    custom: bool = False  # a freeform tool's call: its argument pieces are raw input (see SimToolCall)
+    tokens: int = 1
+    """How many tokens it stands for: more than one when several arrive together (a Gemini thought)."""
 
     @property
     def is_token(self) -> bool:
@@ -51,6 +54,8 @@ class SimRequest:
     input_tokens: int = 0
     resume_after: int | None = None  # the agent protocol's Last-Event-ID
     stream: bool = True  # False: the whole answer as one JSON body, as the API answers `stream: false`
+    json_output: bool = False  # the request asks for JSON output (see `json_answer`)
+    json_schema: Any = None  # ... shaped by this schema, when it gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,45 @@ class WireProtocol(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SocketCall:
+    """A model call asked for on a WebSocket; a warm-up (`generate` false) gets an empty response."""
+
+    request: SimRequest
+    generate: bool = True
+
+
+class SocketSession(Protocol):
+    """One WebSocket's state in a protocol's socket mode (the Responses API's): what each message
+    asks for, and the answers a later message may continue from."""
+
+    def call(self, message: dict[str, Any], headers: dict[str, str]) -> SocketCall | None:
+        """The model call a message asks for; None for a message that needs no answer. Raises
+        BadRequest (its `code`, if any, goes in the error event)."""
+        ...
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> Encoder:
+        """The encoder of the answer to the call just read."""
+        ...
+
+    def answered(self) -> None:
+        """That answer went out whole: later messages may continue from it."""
+        ...
+
+    def error_event(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """An HTTP error as the socket carries it: an event with the status and the error body."""
+        ...
+
+
+@runtime_checkable
+class SocketProtocol(WireProtocol, Protocol):
+    """A wire protocol that also streams over a WebSocket opened on its path."""
+
+    def socket_session(self) -> SocketSession: ...
+
+
 def wants_stream(body: dict[str, Any]) -> bool:
     """The body's `stream` flag; absent means a non-streaming request, as the APIs read it."""
     stream = body.get("stream", False)
@@ -130,7 +174,7 @@ def plan_call(answer: SimCall, call_index: int = 0, chunk_chars: int = 0) -> lis
     pieces = [Piece(PieceKind.REASONING, tok, call=call_index) for tok in reasoning]
     pieces += [Piece(PieceKind.TEXT, tok, call=call_index) for tok in text]
     for index, call in enumerate(answer.tool_calls):
-        common = {"tool_index": index, "tool_name": call.name, "call": call_index}
+        common = {"tool_index": index, "tool_name": call.name, "call": call_index, "custom": call.custom}
         pieces.append(Piece(PieceKind.TOOL_START, **common))
         pieces += [Piece(PieceKind.TOOL_ARGS, frag, **common) for frag in _fragments(call.arguments)]
         pieces.append(Piece(PieceKind.TOOL_END, **common))
@@ -150,6 +194,12 @@ def sse(data: dict[str, Any] | str, event: str | None = None, event_id: str | No
     return f"{head}data: {payload}\n\n".encode()
 
 
+def sse_data(frame: bytes) -> str:
+    """The data of an SSE frame `sse` wrote (its `data:` lines joined), as a socket sends it alone."""
+    lines = frame.decode().splitlines()
+    return "\n".join(line[len("data: ") :] for line in lines if line.startswith("data: "))
+
+
 def with_sent(usage: dict[str, Any], values: Mapping[str, Any], places: Mapping[str, str]) -> dict[str, Any]:
     """`usage` with each value of `values` (by `SENT_USAGE` field) put at its wire field's place,
     `places[field]` (a dotted path into `usage`); a field the wire format has no place for is left out."""
@@ -166,9 +216,9 @@ def with_sent(usage: dict[str, Any], values: Mapping[str, Any], places: Mapping[
 
 
 def count_usage(pieces: list[Piece], request: SimRequest) -> SimUsage:
-    """Usage as the sim reports it: one output token per token piece."""
-    reasoning = sum(1 for p in pieces if p.kind is PieceKind.REASONING)
-    output = sum(1 for p in pieces if p.is_token)
+    """Usage as the sim reports it: the tokens its token pieces stand for."""
+    reasoning = sum(p.tokens for p in pieces if p.kind is PieceKind.REASONING)
+    output = sum(p.tokens for p in pieces if p.is_token)
     return SimUsage(input_tokens=request.input_tokens, output_tokens=output, reasoning_tokens=reasoning)
 
 

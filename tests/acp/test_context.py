@@ -52,6 +52,7 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
     assert (context["used"], context["size"], context["percent"]) == (173, 200_000, 0.1)
     assert context["cost_usd"] == 0.03
     [offered] = of(events, "a", "agent")
+    assert offered["mode"] == "default", "the mode the session opened in, with the commands it lists"
     assert offered["commands"] == [
         {"name": "scenario", "description": "Say which sim scenario this agent plays"}
     ]
@@ -78,7 +79,7 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count("context 173 of 200,000 tokens (0.1%), $0.03 by the agent's count") == 1
-    assert shown.stdout.count("agent: 1 command") == 1
+    assert shown.stdout.count("agent: mode default · 1 command") == 1
 
 
 def test_an_agent_reported_cost_counts_toward_max_cost_usd(lfg: Lfg) -> None:
@@ -119,6 +120,20 @@ def test_each_attempt_costs_its_share_of_the_sessions_cumulative_cost() -> None:
     [noted, euros] = UpdateReader(EventFactory("t", 4), AgentView()).events(usage(10, 1.5, "EUR"))
     assert isinstance(noted, Status) and "in EUR: it is not counted in max_cost_usd" in noted.message
     assert isinstance(euros, ContextUsed) and euros.cost_usd is None
+
+
+def test_what_a_session_opened_with_is_shown_once_even_when_the_agent_says_nothing_more() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    modes = schema.SessionModeState(
+        current_mode_id="ask", available_modes=[schema.SessionMode(id="ask", name="Ask")]
+    )
+    reader.opened([], modes)
+    assert reader.carried() == [], "shown with the agent's first word about its session, or at the end"
+    [opened] = reader.unsaid()
+    assert isinstance(opened, AgentDetails) and opened.mode == "ask"
+    assert reader.unsaid() == []
+    follow_up = UpdateReader(EventFactory("t", 2), reader.view)
+    assert [e.mode for e in follow_up.carried() if isinstance(e, AgentDetails)] == ["ask"]
 
 
 def test_commands_mode_and_settings_are_one_detail_each_time_they_change() -> None:
@@ -165,7 +180,7 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
         gauges = h.gauges.text.plain
         assert "ctx " in gauges and "/200k " in gauges and "%" in gauges, gauges
         assert "$0.03 agent" in gauges, gauges
-        assert h.agent.display and str(h.agent.title) == "agent: 1 command"
+        assert h.agent.display and str(h.agent.title) == "agent: mode default · 1 command"
         h.shown.focus()
         await pilot.press("i")
         await pilot.press(*keys("and then?"), "enter")

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from acp import schema
 
+from lfgtui.acp.login import login_guidance, offered_methods, usable_method
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.sim.acp_agent import KEY_ENV
 from tests.commands.test_run import Lfg, ending, of, text
 
@@ -101,6 +104,15 @@ def test_the_tickets_model_and_mode_reach_the_agent_as_session_config_options(lf
     assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events)
 
 
+def test_the_model_and_mode_a_session_opened_with_are_shown_when_the_ticket_chose_none(lfg: Lfg) -> None:
+    agent(lfg, "--models", "fast,smart")
+    code, events, stderr = lfg.run(lfg.tickets(TICKET), "--no-history")
+    assert code == 0, stderr
+    [details] = of(events, "a", "agent")
+    assert (details["mode"], details["settings"]) == ("default", {"Model": "Fast (fast)"})
+    assert [c["name"] for c in details["commands"]] == ["scenario"], "one detail with the command list"
+
+
 def test_a_mode_reaches_an_agent_that_offers_only_the_older_session_modes(lfg: Lfg) -> None:
     agent(lfg)
     code, events, stderr = lfg.run(lfg.tickets(TICKET + 'mode = "Plan"\n'), "--no-history")
@@ -157,3 +169,25 @@ def test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own(
         "model opus was passed in ANTHROPIC_MODEL; the agent offers no model option to confirm it"
         in notes(events, "c")
     )
+
+
+CODEX_STARTED = {
+    "protocolVersion": 1,
+    "authMethods": [
+        {"id": "api-key", "name": "API Key", "description": "Use an API key to authenticate"},
+        {"id": "chat-gpt", "name": "ChatGPT", "description": "Use ChatGPT to authenticate"},
+    ],
+}
+"""The auth methods of codex-acp 2.6's `initialize`: no variables named, as lfg gets them."""
+
+
+@pytest.mark.parametrize("key", ["CODEX_API_KEY", "OPENAI_API_KEY"])
+def test_codex_logs_in_with_its_api_key_method_when_either_key_is_set(key: str) -> None:
+    started = schema.InitializeResponse.model_validate(CODEX_STARTED)
+    methods = offered_methods(started, BUILTIN["codex"])
+    method = usable_method(methods, {key: "k"})
+    assert method is not None and method.id == "api-key"
+    assert usable_method(methods, {}) is None
+    guidance = login_guidance(BUILTIN["codex"], methods, {key: "k"})
+    assert "api-key (API Key; reads CODEX_API_KEY or OPENAI_API_KEY), chat-gpt (ChatGPT)" in guidance
+    assert "to log in, run: codex-acp cli login" in guidance

@@ -268,7 +268,7 @@ async def test_the_pane_lists_the_tickets_mcp_servers_in_the_agent_detail(
         await until(
             pilot, lambda: h.state.value == "completed" and "command" in str(h.agent.title), timeout=20
         )
-        assert str(h.agent.title) == "agent: 1 command · 1 MCP server"
+        assert str(h.agent.title) == "agent: mode default · 1 command · 1 MCP server"
         body = str(h.agent.content.render())
         assert "MCP docs  stdio: sh -c exit 0 (env DOCS_TOKEN)" in body
         assert "/scenario" in body

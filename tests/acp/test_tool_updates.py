@@ -131,6 +131,72 @@ def test_an_update_for_a_call_never_announced_is_shown_once_as_it_reads() -> Non
     assert events[1].name == "Bash pwd" and events[1].arguments == {"command": "pwd"}
 
 
+def codex_output(call_id: str, data: str) -> dict[str, Any]:
+    """A chunk of a command's output as Codex reports it: in the call's `_meta`, not its content."""
+    meta = {"terminal_output_delta": {"data": data, "terminal_id": call_id}}
+    return {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "_meta": meta}
+
+
+def codex_exit(call_id: str, status: str, code: int | None) -> dict[str, Any]:
+    meta = {"terminal_exit": {"exit_code": code, "signal": None, "terminal_id": call_id}}
+    return {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": status, "_meta": meta}
+
+
+def test_the_commands_codex_runs_show_the_output_it_reports_in_meta() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    reader.events(
+        claude({"sessionUpdate": "tool_call", "toolCallId": "r", "kind": "read", "title": "List files"})
+    )
+    assert reader.events(claude(codex_output("r", "README.md\n"))) == []
+    done = {"sessionUpdate": "tool_call_update", "toolCallId": "r", "status": "completed"}
+    [listed] = reader.events(claude(done | {"rawOutput": {"exit_code": 0}}))
+    assert listed.output == "README.md\n[exit code 0]"
+
+    terminal = {"type": "terminal", "terminalId": "w"}
+    started = {"sessionUpdate": "tool_call", "toolCallId": "w", "kind": "execute", "title": "wc -l README.md"}
+    info = {"terminal_info": {"cwd": "/repo", "terminal_id": "w"}}
+    reader.events(
+        claude(started | {"content": [terminal], "rawInput": {"command": "wc -l README.md"}, "_meta": info})
+    )
+    reader.events(claude(codex_output("w", "1 READ")))
+    reader.events(claude(codex_output("w", "ME.md\n")))
+    [counted] = reader.events(claude(codex_exit("w", "completed", 0)))
+    assert (counted.output, counted.is_error) == ("1 README.md\n[exit code 0]", False)
+
+    reader.events(claude(started | {"toolCallId": "n", "content": [terminal | {"terminalId": "n"}]}))
+    reader.denied.add("n")
+    [refused] = reader.events(claude(codex_exit("n", "failed", None)))
+    assert (refused.output, refused.is_error) == ("denied: the person said no", True), "it never ran"
+
+
+def test_a_call_whose_id_names_its_tool_reads_tool_first() -> None:
+    """Gemini CLI titles a call by what it acts on, sends no input, and leads each id with the tool."""
+    reader = UpdateReader(EventFactory("t", 1))
+    rows = {
+        "read_file__read_file_1795_0": ("README.md", "read_file README.md"),
+        "list_directory__synth_p1_1795_1": (".", "list_directory ."),
+        "run_shell_command__x": ("", "run_shell_command"),
+        "call_abc": ("Read a.py", "Read a.py"),
+    }
+    for call_id, (title, _) in rows.items():
+        started = {"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title, "kind": "read"}
+        reader.events(claude(started))
+    assert {call_id: call.name for call_id, call in reader.ready.items()} == {
+        call_id: name for call_id, (_, name) in rows.items()
+    }
+
+
+def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
+    """Gemini CLI asks about a command and, told no, says nothing more about the call."""
+    reader = UpdateReader(EventFactory("t", 1))
+    for call_id, title in (("sh", "touch x"), ("other", "README.md")):
+        reader.events(claude({"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title}))
+    reader.denied.add("sh")
+    denied, unsaid = reader.unfinished()
+    assert (denied.call_id, denied.output, denied.is_error) == ("sh", "denied: the person said no", True)
+    assert (unsaid.output, unsaid.is_error) == ("the agent did not say how this call ended", True)
+
+
 async def approve(pilot: Pilot[int], app: LfgApp) -> None:
     """Yes to the pane's approval, and again on the whole request when the notice could not show it."""
     await pilot.press("y")

@@ -99,6 +99,17 @@ def test_sim_serve_refuses_a_malformed_model_rule(env: dict[str, str]) -> None:
     assert "expected PATTERN=SCENARIO" in done.stderr
 
 
+def test_sim_serve_on_a_port_in_use_says_so(env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = lfg("sim", "serve", "--port", str(port), env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"lfg sim serve: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in done.stderr
+
+
 def test_sim_list_shows_each_scenario_with_its_description(env: dict[str, str]) -> None:
     done = lfg("sim", "list", env=env)
     assert done.returncode == 0

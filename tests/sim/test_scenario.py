@@ -76,6 +76,10 @@ def test_bad_model_names_say_what_is_wrong(model: str, words: str) -> None:
         ("description = 'x'\n", "at least one [[call]]"),
         ("[[call]]\n[[fault]]\nkind = 'explode'\n", "fault[0].kind: must be one of"),
         ("[[call]]\n[[call.tool_call]]\narguments = {}\n", "tool_call[0]: missing field 'name'"),
+        (
+            "[[call]]\n[[call.tool_call]]\nname = 'exec'\ninput = 'x'\narguments = {}\n",
+            "tool_call[0]: input is a freeform tool's whole input; give it without arguments",
+        ),
         ("[[call]\n", "my.toml"),
         ("ttft_ms = 'soon'\n[[call]]\n", "my.toml: ttft_ms: expected float, got 'soon'"),
         ("endless = 1\n[[call]]\n", "endless: expected true or false"),

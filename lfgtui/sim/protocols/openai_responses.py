@@ -21,6 +21,7 @@ from lfgtui.sim.wire import (
     PieceKind,
     SimRequest,
     SimUsage,
+    SocketCall,
     estimate_input_tokens,
     sse,
     wants_stream,
@@ -36,11 +37,12 @@ def obfuscation(delta: str) -> str:
 
 
 def is_assistant_item(item: Any) -> bool:
-    """An input item the model produced: an assistant message, a function call or its reasoning."""
+    """An input item the model produced: an assistant message, a tool call or its reasoning."""
     if not isinstance(item, dict):
         return False
     kind = item.get("type", "message")
-    return kind in ("function_call", "reasoning") or (kind == "message" and item.get("role") == "assistant")
+    produced = ("function_call", "custom_tool_call", "reasoning")
+    return kind in produced or (kind == "message" and item.get("role") == "assistant")
 
 
 def calls_answered_in(items: list[Any]) -> int:
@@ -82,6 +84,68 @@ class OpenAIResponsesProtocol(OneCallPerRequest):
         for piece in self.plan(scenario, request):
             encoder.piece(piece)
         return encoder.completed(usage)
+
+    def socket_session(self) -> ResponsesSocket:
+        return ResponsesSocket(self)
+
+
+class PreviousResponseNotFound(BadRequest):
+    code = "previous_response_not_found"
+
+
+class ResponsesSocket:
+    """One WebSocket in the Responses API's socket mode, as Codex uses it: each `response.create`
+    message is a model call whose events come back as text messages. A message with
+    `previous_response_id` continues the socket's last response, which the socket keeps (input and
+    output, as the API keeps it in the connection's memory for `store: false`), so its `input` holds
+    only the new items; `generate: false` warms up, answered by an empty response to continue from."""
+
+    def __init__(self, protocol: OpenAIResponsesProtocol) -> None:
+        self.protocol = protocol
+        self.last_id: str | None = None
+        self.last_items: list[Any] = []  # the last response's whole conversation: its input, then output
+        self._items: list[Any] = []  # the call being answered: its whole input
+        self._encoder: OpenAIResponsesEncoder | None = None
+
+    def call(self, message: dict[str, Any], headers: dict[str, str]) -> SocketCall | None:
+        kind = message.get("type")
+        if kind == "response.processed":  # Codex acknowledges a response it has handled
+            return None
+        if kind != "response.create":
+            raise BadRequest(f"unsupported message type: {kind!r}")
+        items, previous, generate = message.get("input", []), message.get("previous_response_id"), True
+        if not isinstance(items, list):
+            raise BadRequest("'input' must be an array of input items")
+        if previous is not None:
+            if previous != self.last_id:
+                raise PreviousResponseNotFound(f"Previous response with id '{previous}' not found.")
+            items = self.last_items + items
+        if "generate" in message:
+            generate = message["generate"]
+            if not isinstance(generate, bool):
+                raise BadRequest("generate: Input should be a valid boolean")
+        request = self.protocol.parse_request({**message, "input": items, "stream": True}, headers)
+        self._items = items
+        return SocketCall(request, generate)
+
+    def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
+        self._encoder = self.protocol.encoder(scenario, request)
+        return self._encoder
+
+    def answered(self) -> None:
+        assert self._encoder is not None
+        self.last_id, self.last_items = self._encoder.id, [*self._items, *self._encoder.output]
+
+    def error_event(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        error = openai_error_body(status, message)["error"]
+        if code is not None:
+            error["code"] = code
+        event: dict[str, Any] = {"type": "error", "status": status, "error": error}
+        if headers:
+            event["headers"] = headers
+        return event
 
 
 USAGE_PLACES = {
@@ -198,6 +262,9 @@ class OpenAIResponsesEncoder:
             frames.append(self._event("response.output_text.done", **at, content_index=0, text=text))
             frames.append(self._event("response.content_part.done", **at, content_index=0, part=part))
             done = {**item, "status": "completed", "content": [part]}
+        elif item["type"] == "custom_tool_call":
+            frames.append(self._event("response.custom_tool_call_input.done", **at, input=text))
+            done = {**item, "status": "completed", "input": text}
         else:
             frames.append(self._event("response.function_call_arguments.done", **at, arguments=text))
             done = {**item, "status": "completed", "arguments": text}
@@ -268,19 +335,19 @@ class OpenAIResponsesEncoder:
                 )
             case PieceKind.TOOL_START:
                 frames += self._close()
-                call = {
-                    "id": f"fc_{self.tag}{self._index}",
-                    "type": "function_call",
-                    "status": "in_progress",
-                    "arguments": "",
-                    "call_id": f"call_sim{piece.call}x{piece.tool_index}",
-                    "name": piece.tool_name,
-                }
-                frames += self._add(call)
+                call_id, name = f"call_sim{piece.call}x{piece.tool_index}", piece.tool_name
+                if piece.custom:  # a freeform tool: its input is raw text
+                    item_id, call = f"ctc_{self.tag}{self._index}", {"type": "custom_tool_call", "input": ""}
+                else:
+                    item_id, call = f"fc_{self.tag}{self._index}", {"type": "function_call", "arguments": ""}
+                frames += self._add(
+                    {"id": item_id, **call, "status": "in_progress", "call_id": call_id, "name": name}
+                )
             case PieceKind.TOOL_ARGS:
+                kind = "custom_tool_call_input" if piece.custom else "function_call_arguments"
                 frames.append(
                     self._event(
-                        "response.function_call_arguments.delta",
+                        f"response.{kind}.delta",
                         **self._at(),
                         delta=piece.text,
                         obfuscation=obfuscation(piece.text),
