@@ -23,7 +23,7 @@ from lfgtui.commands import sim as sim_command
 from lfgtui.config import Config
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.providers.registry import Providers
-from lfgtui.tickets import load_tickets
+from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
