@@ -108,7 +108,14 @@ async def _serve(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"lfg sim serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    async with SimServer(host=args.host, port=args.port, models=models) as server:
+    server = SimServer(host=args.host, port=args.port, models=models)
+    try:
+        await server.start()
+    except OSError as exc:
+        where = f"{args.host}:{args.port}"
+        print(f"lfg sim serve: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         url = server.url
         print(f"lfg sim listening on {url}")
         print(f"  OpenAI Chat Completions  {url}/v1/chat/completions")
@@ -122,4 +129,6 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"  any other name → {models.unknown or '404'}")
         sys.stdout.flush()
         await server.serve_forever()
+    finally:
+        await server.aclose()
     return 0
