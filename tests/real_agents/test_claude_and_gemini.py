@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.commands import sim as sim_command
 from lfgtui.config import Config
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.providers.registry import Providers
-from lfgtui.sim import serve_cli
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.modals import FollowUpScreen
@@ -392,8 +392,8 @@ async def test_the_offline_example_runs_claude_code_and_gemini_cli_as_it_says(wo
     text = EXAMPLE.read_text()
     command, exports = documented(text)
     parser = argparse.ArgumentParser()
-    serve_cli.add_arguments(parser)
-    world.sim.models = serve_cli.model_map(parser.parse_args(command[3:]))
+    sim_command.add_serve_arguments(parser)
+    world.sim.models = sim_command.model_map(parser.parse_args(command[3:]))
     world.env = {k: v for k, v in world.env.items() if not k.startswith(("ANTHROPIC_", "OPENAI_", "GEMINI_"))}
     world.env.pop("GOOGLE_GEMINI_BASE_URL")
     world.env |= {name: value.replace(DOCUMENTED_URL, world.sim.url) for name, value in exports.items()}
