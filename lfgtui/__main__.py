@@ -2,6 +2,6 @@
 
 import sys
 
-from lfgtui.cli import main
+from lfgtui.commands.main import main
 
 sys.exit(main())

@@ -36,6 +36,10 @@ from lfgtui.tools.files import read_text
 
 INVALID_PARAMS = -32602
 CANCELLED = schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))
+MISSING_FILE_TEXT = ""
+"""What a file that does not exist (yet) in the workdir reads as, as an editor's buffer for a new file
+does: agents read a file before they create it, and Gemini CLI 0.61 fails its write on any error
+answered to that read (it cannot tell a client's "not found" from another failure)."""
 
 
 def _normal(path: str) -> str:
@@ -129,6 +133,7 @@ class AgentClient:
                     kind=tool_call.kind,
                     content=tool_call.content,
                     raw_input=tool_call.raw_input,
+                    locations=tool_call.locations,
                 )
             )
             await self.caught_up()
@@ -196,8 +201,8 @@ class AgentClient:
         try:
             name = self._relative(path)
             content = await read_text(self.toolbox.ctx, name, line or 1, limit)
-        except FileNotFoundError:  # agents look before they create: not a refusal
-            raise RequestError.resource_not_found(path) from None
+        except FileNotFoundError:
+            return schema.ReadTextFileResponse(content=MISSING_FILE_TEXT)
         except (ToolError, OSError) as exc:
             raise self._refused("read", path, str(exc)) from None
         return schema.ReadTextFileResponse(content=content)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -51,6 +52,8 @@ from lfgtui.events import (
 ENDED = frozenset({"completed", "failed"})
 PLAN_GLYPHS = {"completed": "✓", "in_progress": "▸", "pending": "○"}
 NO_ENDING = "the agent did not say how this call ended"
+DENIED = "denied: the person said no"
+"""A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
 
 
 def content_text(block: Any) -> str:
@@ -100,6 +103,16 @@ def _tool_name(meta: dict[str, Any] | None) -> str | None:
     return name if isinstance(name, str) and name.strip() else None
 
 
+NAMED_ID = re.compile(r"([a-z][a-z0-9_]*?)__.")
+"""A call id that leads with its tool's name and two underscores, as Gemini CLI names every call
+(`read_file__…`): its titles name only what the call acts on (`README.md`)."""
+
+
+def _id_tool(call_id: str) -> str | None:
+    named = NAMED_ID.match(call_id)
+    return named[1] if named else None
+
+
 @dataclass
 class _Call:
     """One tool call as the agent has described it so far: each `tool_call_update` merges into it."""
@@ -110,6 +123,8 @@ class _Call:
     locations: tuple[str, ...] = ()
     tool: str | None = None
     """The agent's own name for the tool, when it gives one."""
+    id_tool: str | None = None
+    """The tool's name as the call's id gives it (Gemini CLI's), shown before the title."""
     content: list[Any] = field(default_factory=list)
     raw_output: Any = None
     status: str | None = None
@@ -140,12 +155,15 @@ class _Call:
     def name(self) -> str:
         """The row's name as the agent's own UI reads it: `Write src/app.py`, `Bash ls -la`. A call
         whose input has not come yet reads as its tool; a command titled by itself (Claude Code's
-        Bash) reads after its tool's name."""
+        Bash) reads after its tool's name, as does every title of a call its id names
+        (`read_file README.md`)."""
         title, tool = self.title.strip(), self.tool
         if tool and not self.raw_input:
             return tool
         if tool and self.kind == "execute" and not title.startswith(tool):
             return f"{tool} {title}".strip()
+        if not tool and self.id_tool and not title.startswith(self.id_tool):
+            return f"{self.id_tool} {title}".strip()
         return title or tool or self.kind or "tool"
 
     @property
@@ -326,7 +344,7 @@ class UpdateReader:
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:
         call_id = start.tool_call_id
-        call = self.calls[call_id] = _Call(start.title, start.kind)
+        call = self.calls[call_id] = _Call(start.title, start.kind, id_tool=_id_tool(call_id))
         call.merge(start)
         self.inputs[call_id] = call.raw_input
         name, arguments = call.name, call.arguments
@@ -443,7 +461,7 @@ class UpdateReader:
             parts = [call.raw_output if isinstance(call.raw_output, str) else json.dumps(call.raw_output)]
         output = "\n".join(part.rstrip("\n") for part in parts)
         if status == "failed" and call_id in self.denied:
-            output = f"denied: {output or 'the person said no'}"
+            output = f"denied: {output}" if output else DENIED
         return [*held, self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
 
     def _content_text(self, call: _Call, item: Any) -> str:
@@ -462,4 +480,7 @@ class UpdateReader:
         open_calls = [call_id for call_id, call in self.calls.items() if call.status not in ENDED]
         for call_id in open_calls:
             self.calls[call_id].status = "failed"
-        return [self.ev(ToolResult, call_id=c, output=NO_ENDING, is_error=True) for c in open_calls]
+        return [
+            self.ev(ToolResult, call_id=c, output=DENIED if c in self.denied else NO_ENDING, is_error=True)
+            for c in open_calls
+        ]

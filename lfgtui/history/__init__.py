@@ -11,6 +11,5 @@
 - `store`: every reader (ids, list, search, show, stats, an attempt's events and conversation);
 - `recorder`: a run's events into rows, one batch per transaction (every write of a recorded run);
 - `writer`: the sink a run feeds and the writer task that batches events for the recorder;
-- `export`: Markdown and lossless JSON, and importing JSON back;
-- `cli`: `lfg history list|search|show|export|import|stats`.
+- `export`: Markdown and lossless JSON, and importing JSON back.
 """

@@ -18,10 +18,8 @@ process of its own).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
 import re
 import secrets
 import shlex
@@ -40,9 +38,8 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from lfgtui.inert import inert
-from lfgtui.remote.web_gate import Gate, is_loopback, is_wildcard
+from lfgtui.remote.web_gate import Gate
 
-EXIT_USAGE = 2
 START_TIMEOUT_S = 60.0
 SERVING = re.compile(r"serving this run at (http://\S+)")
 RECORDED = re.compile(r"recorded as run (\S+) ")
@@ -55,34 +52,6 @@ STDERR_KEPT_BYTES = 4096
 
 def _warn(message: str) -> None:
     print(f"lfg: {message}", file=sys.stderr)
-
-
-def web(args: argparse.Namespace) -> int:
-    refused = _refused_host(args)
-    if refused is not None:
-        _warn(refused)
-        return EXIT_USAGE
-    if args.max_tabs < 1:
-        _warn("--max-tabs must be at least 1")
-        return EXIT_USAGE
-    if args.attach is not None:
-        token = args.token or os.environ.get("LFG_TOKEN")
-        if not token:
-            _warn("lfg web --attach needs the server's token: --token or $LFG_TOKEN")
-            return EXIT_USAGE
-        source = Source(args.attach, args.config)
-    else:
-        started = _start_run(args)
-        if isinstance(started, int):
-            return started
-        source, token = started
-    os.environ["LFG_TOKEN"] = token  # the tabs' `lfg attach` inherit it
-    try:
-        gate = Gate.for_address(secrets.token_urlsafe(32), args.host, args.port)
-        WebServer(source, gate, args.max_tabs).serve()
-    finally:
-        source.stop()
-    return 0
 
 
 @dataclass
@@ -147,24 +116,6 @@ class Source:
                 _stop(process)
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _refused_host(args: argparse.Namespace) -> str | None:
-    """Why `--host` is not served, or None: a wildcard cannot be checked against, and an address
-    others reach needs `--i-know-this-is-exposed`."""
-    if is_wildcard(args.host):
-        return (
-            f"--host {args.host}: name the address the browser will use (e.g. --host 192.168.1.5), "
-            "so that lfg web can check every request is made to it"
-        )
-    if is_loopback(args.host) or args.i_know_this_is_exposed:
-        return None
-    return (
-        f"--host {args.host} is not a loopback address: anyone who can reach that port and gets the "
-        "URL lfg web prints can approve its tool calls (write_file, run_command), and without TLS the "
-        "URL's key crosses the network in the clear. Reach it through SSH (ssh -L 8000:127.0.0.1:8000) "
-        "or a TLS proxy instead; to serve it there anyway, add --i-know-this-is-exposed"
-    )
 
 
 class WebServer(Server):
@@ -283,25 +234,26 @@ async def _until_closed(websocket: WebSocketResponse) -> None:
             break
 
 
-def _start_run(args: argparse.Namespace) -> tuple[Source, str] | int:
-    """`lfg run FILE --headless --serve` in the background: where it serves, and its token."""
+def start_run(file: Path, config: Path | None, db: Path | None, yes: bool) -> tuple[Source, str] | int:
+    """`lfg run FILE --headless --serve` in the background: where it serves, and its token; or the
+    exit code when it did not start serving (its log said why)."""
     token = secrets.token_urlsafe(32)
     folder = Path(tempfile.mkdtemp(prefix="lfg-web-"))
     token_file = folder / "token"
     token_file.touch(mode=0o600)
     token_file.write_text(token)
     log = folder / "run.log"
-    command = [sys.executable, "-m", "lfgtui", "run", str(args.file), "--headless", "--control"]
+    command = [sys.executable, "-m", "lfgtui", "run", str(file), "--headless", "--control"]
     command += ["--serve", "127.0.0.1:0", "--token-file", str(token_file)]
-    for flag, value in (("--config", args.config), ("--db", args.db)):
+    for flag, value in (("--config", config), ("--db", db)):
         if value is not None:
             command += [flag, str(value)]
-    if args.yes:
+    if yes:
         command.append("--yes")
     run = _launch(command, log)
     url = _wait_serving(run, log)
     if url is not None:
-        return Source(url, args.config, run, folder, args.db), token
+        return Source(url, config, run, folder, db), token
     if run.poll() is not None:
         sys.stderr.write(log.read_text())
         return run.returncode or 1

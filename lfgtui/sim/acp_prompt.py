@@ -427,7 +427,8 @@ class AgentRun:
             try:
                 old_text: str | None = (await self.conn.read_text_file(self.session.id, str(path))).content
             except acp.RequestError:
-                old_text = None  # a new file
+                old_text = None
+            old_text = old_text or None  # a new file: a client answers it empty (lfg does) or not found
             await self._client(self.conn.write_text_file(self.session.id, str(path), new_text))
             return result, [acp.tool_diff_content(str(path), new_text, old_text)]
         return result, [acp.tool_content(acp.text_block(result))]

@@ -448,14 +448,14 @@ class SimServer:
             frames = encoder.piece(piece)
             if not frames:
                 continue
-            if piece.is_token:
-                await pacer.until_token(tokens)
-                tokens += 1
+            if piece.is_token:  # when its last token is due
+                tokens += piece.tokens
+                await pacer.until_token(tokens - 1)
             sent_at = time.monotonic()  # before the write: the client may read it before we resume
             for frame in frames:
                 await outlet.event(frame)
             if piece.is_token:
-                record.token_times.append(sent_at)
+                record.token_times += [sent_at] * piece.tokens
         if await self._stream_fault(scenario, request, encoder, outlet, record, position):
             return False
         for frame in encoder.finish(count_usage(pieces, request)):
@@ -480,7 +480,7 @@ class SimServer:
         chunk is a 200 whose JSON is cut off.
         """
         pieces = protocol.plan(scenario, request)
-        tokens = sum(1 for piece in pieces if piece.is_token)
+        tokens = sum(piece.tokens for piece in pieces if piece.is_token)
         fault = self._answer_fault(scenario, request, tokens)
         interval = 1 / scenario.tokens_per_s if scenario.tokens_per_s > 0 else 0.0
         await conn.wait(scenario.ttft_ms / 1000 + max(tokens - 1, 0) * interval)

@@ -36,6 +36,8 @@ class Piece:
     tool_name: str = ""
     call: int = 0
     custom: bool = False  # a freeform tool's call: its argument pieces are raw input (see SimToolCall)
+    tokens: int = 1
+    """How many tokens it stands for: more than one when several arrive together (a Gemini thought)."""
 
     @property
     def is_token(self) -> bool:
@@ -52,6 +54,8 @@ class SimRequest:
     input_tokens: int = 0
     resume_after: int | None = None  # the agent protocol's Last-Event-ID
     stream: bool = True  # False: the whole answer as one JSON body, as the API answers `stream: false`
+    json_output: bool = False  # the request asks for JSON output (see `json_answer`)
+    json_schema: Any = None  # ... shaped by this schema, when it gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +216,9 @@ def with_sent(usage: dict[str, Any], values: Mapping[str, Any], places: Mapping[
 
 
 def count_usage(pieces: list[Piece], request: SimRequest) -> SimUsage:
-    """Usage as the sim reports it: one output token per token piece."""
-    reasoning = sum(1 for p in pieces if p.kind is PieceKind.REASONING)
-    output = sum(1 for p in pieces if p.is_token)
+    """Usage as the sim reports it: the tokens its token pieces stand for."""
+    reasoning = sum(p.tokens for p in pieces if p.kind is PieceKind.REASONING)
+    output = sum(p.tokens for p in pieces if p.is_token)
     return SimUsage(input_tokens=request.input_tokens, output_tokens=output, reasoning_tokens=reasoning)
 
 

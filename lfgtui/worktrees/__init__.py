@@ -7,5 +7,5 @@
 - `size`: `diff_size`, how much a ticket changed as people read it.
 
 Importing the package imports none of them: the listings and the history's export take `size` alone.
-The `lfg worktrees` command is `worktrees_cli.py`.
+The `lfg worktrees` command is `commands/worktrees.py`.
 """

@@ -24,7 +24,7 @@ from lfgtui.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.acp.test_attempt import no_agent_left
-from tests.test_run_cli import Lfg, ending, of
+from tests.commands.test_run import Lfg, ending, of
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
 from tests.ui.test_history_screens import keys

@@ -31,10 +31,10 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from tests.acp.test_attempt import FAST, ending, no_agent_left, of, sim_agent
 from tests.acp.test_attempt import Approvals as Answer
+from tests.commands.test_run import Lfg, text
+from tests.commands.test_run import of as of_ticket
 from tests.history.recording import load_recorded
 from tests.support import ask
-from tests.test_run_cli import Lfg, text
-from tests.test_run_cli import of as of_ticket
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
 

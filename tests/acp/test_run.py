@@ -15,7 +15,7 @@ import pytest
 from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened, ToolCallReady
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
-from tests.test_run_cli import Lfg, ending, of, text
+from tests.commands.test_run import Lfg, ending, of, text
 
 AGENT_AND_API = """
 [[ticket]]

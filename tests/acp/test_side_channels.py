@@ -19,8 +19,8 @@ from lfgtui.acp.transport import MAX_CONTAINERS, MAX_LINE_BYTES
 from lfgtui.events import ErrorKind, Outcome
 from lfgtui.providers.catalog import BUILTIN
 from tests.acp.test_attempt import attempt, ending, no_agent_left, text, the_log
+from tests.commands.test_run import Lfg
 from tests.terminal import Terminal
-from tests.test_run_cli import Lfg
 
 RAW_AGENT = '''
 """An agent written against the wire: it opens a session, and each prompt runs ON_PROMPT."""

@@ -35,8 +35,8 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from tests.acp.test_attempt import FAST, agent_processes, attempt, no_agent_left, sim_agent
 from tests.acp.test_attempt import of as of_type
+from tests.commands.test_run import Lfg, ending, of, text
 from tests.history.recording import load_recorded
-from tests.test_run_cli import Lfg, ending, of, text
 from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import SIZE, until
 from tests.ui.test_history_screens import keys

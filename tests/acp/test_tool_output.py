@@ -27,7 +27,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_attempt import no_agent_left
-from tests.test_run_cli import Lfg, ending, of
+from tests.commands.test_run import Lfg, ending, of
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
 

@@ -131,6 +131,34 @@ def test_an_update_for_a_call_never_announced_is_shown_once_as_it_reads() -> Non
     assert events[1].name == "Bash pwd" and events[1].arguments == {"command": "pwd"}
 
 
+def test_a_call_whose_id_names_its_tool_reads_tool_first() -> None:
+    """Gemini CLI titles a call by what it acts on, sends no input, and leads each id with the tool."""
+    reader = UpdateReader(EventFactory("t", 1))
+    rows = {
+        "read_file__read_file_1795_0": ("README.md", "read_file README.md"),
+        "list_directory__synth_p1_1795_1": (".", "list_directory ."),
+        "run_shell_command__x": ("", "run_shell_command"),
+        "call_abc": ("Read a.py", "Read a.py"),
+    }
+    for call_id, (title, _) in rows.items():
+        started = {"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title, "kind": "read"}
+        reader.events(claude(started))
+    assert {call_id: call.name for call_id, call in reader.ready.items()} == {
+        call_id: name for call_id, (_, name) in rows.items()
+    }
+
+
+def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
+    """Gemini CLI asks about a command and, told no, says nothing more about the call."""
+    reader = UpdateReader(EventFactory("t", 1))
+    for call_id, title in (("sh", "touch x"), ("other", "README.md")):
+        reader.events(claude({"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title}))
+    reader.denied.add("sh")
+    denied, unsaid = reader.unfinished()
+    assert (denied.call_id, denied.output, denied.is_error) == ("sh", "denied: the person said no", True)
+    assert (unsaid.output, unsaid.is_error) == ("the agent did not say how this call ended", True)
+
+
 async def approve(pilot: Pilot[int], app: LfgApp) -> None:
     """Yes to the pane's approval, and again on the whole request when the notice could not show it."""
     await pilot.press("y")

@@ -8,8 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.commands.test_run import Lfg
 from tests.terminal import Terminal
-from tests.test_run_cli import Lfg
 
 TERMINAL_NAMES = (
     "TMUX",

@@ -2,7 +2,7 @@
 left behind: the exit code, the NDJSON events, stderr and the attempts recorded in the history file.
 
 Running `cli.main` in-process (rather than as a subprocess) keeps a test per fault row cheap; the
-signal tests, which need a process of their own, use `tests.test_run_cli.Lfg` instead.
+signal tests, which need a process of their own, use `tests.commands.test_run.Lfg` instead.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from lfgtui import cli
+from lfgtui.commands import main as cli
 
 KEY_VAR = "LFG_HARDENING_KEY"
 FAKE_KEY = "sk-lfgtest-5f1c9a7e3b2d4c6e8a0b"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands.test_run import Lfg
 from tests.terminal import Terminal
-from tests.test_run_cli import Lfg
 
 HOSTILE = (
     "Title \\u001b]0;pwned\\u0007 clip \\u001b]52;c;ZXZpbA==\\u0007 "

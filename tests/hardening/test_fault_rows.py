@@ -388,12 +388,12 @@ SOAK = "tests/hardening/test_served_hostile.py"
 
 ELSEWHERE = {
     "`lfg agents` lists an agent whose command is not installed": [
-        "tests/test_agents_cli.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
-        "tests/test_agents_cli.py::test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_install",
+        "tests/commands/test_agents.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
+        "tests/commands/test_agents.py::test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_install",
     ],
     "`lfg agents --check` starts an agent that never answers, asks to log in, or exits": [
-        "tests/test_agents_cli.py::test_a_check_is_bounded_by_its_timeout_and_the_others_go_on",
-        "tests/test_agents_cli.py::test_check_says_what_is_missing_when_the_agent_cannot_log_in",
+        "tests/commands/test_agents.py::test_a_check_is_bounded_by_its_timeout_and_the_others_go_on",
+        "tests/commands/test_agents.py::test_check_says_what_is_missing_when_the_agent_cannot_log_in",
     ],
     "a coding agent reports its context (`usage_update`) again and again, and resends its command list, "
     "mode or settings (Claude Code: 2 to 4 usage updates a turn, 25 slash commands)": [
@@ -562,7 +562,7 @@ ELSEWHERE = {
     ],
     "a tickets file holds 10,000 tickets, or Ctrl-C comes while it is checked": [
         "tests/tickets/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
-        "tests/test_run_cli.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
+        "tests/commands/test_run.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
     ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
@@ -627,7 +627,7 @@ ELSEWHERE = {
         "tests/tools/test_files.py::test_paths_with_control_characters_are_refused",
     ],
     "a tool call's arguments contain NaN, Infinity or 1e999": [
-        "tests/test_run_cli.py::test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed",
+        "tests/commands/test_run.py::test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed",
     ],
     "a recorded answer, tool output, title or imported field holds terminal escape sequences": [
         "tests/history/test_untrusted.py::test_text_outputs_show_escape_sequences_without_running_them",
@@ -668,7 +668,7 @@ ELSEWHERE = {
     ],
     "a run brought in by `lfg history import` is resumed, or one of its tickets re-run": [
         "tests/test_resume_tickets.py::test_an_imported_run_keeps_every_field_but_grants_nothing_here",
-        "tests/test_resume_cli.py::test_an_imported_run_asks_before_its_tools_work_outside_this_folder",
+        "tests/commands/test_resume.py::test_an_imported_run_asks_before_its_tools_work_outside_this_folder",
     ],
     "the history file or its -wal/-shm are readable by others": [
         "tests/history/test_untrusted.py::test_a_history_file_readable_by_others_is_tightened",
@@ -682,7 +682,7 @@ ELSEWHERE = {
         "tests/hardening/test_hangup.py::test_a_browser_tab_ends_when_the_web_server_goes",
     ],
     "whatever reads a command's output stops reading (`lfg history list --json \\| head -1`)": [
-        "tests/history/test_cli.py::test_a_reader_that_stops_reading_ends_the_command_quietly",
+        "tests/commands/test_history.py::test_a_reader_that_stops_reading_ends_the_command_quietly",
     ],
     "a history search has more than 1,000 characters, 64 terms or 8 prefix terms": [
         "tests/history/test_untrusted.py::test_a_search_too_big_to_run_is_refused_at_once",

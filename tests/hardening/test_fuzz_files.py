@@ -18,7 +18,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lfgtui import cli
+from lfgtui.commands import main as cli
 from lfgtui.config import HISTORY_FIELDS, PROVIDER_FIELDS, RUN_FIELDS, UI_FIELDS, load_config
 from lfgtui.providers.catalog import BUILTIN, KINDS, resolve
 from lfgtui.providers.registry import make_adapter

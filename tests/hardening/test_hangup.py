@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from lfgtui.history.lock import RunLock
+from tests.commands.test_run import Lfg
 from tests.hardening.test_signals import TICKETS, saved, wait_for_text
 from tests.terminal import Terminal
-from tests.test_run_cli import Lfg
 
 EXIT_HANGUP = 129
 GONE_WITHIN_S = 30

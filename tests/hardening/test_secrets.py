@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from lfgtui import cli
+from lfgtui.commands import main as cli
 from lfgtui.providers.errors import REDACTED, redact
+from tests.commands.test_run import Lfg
 from tests.hardening.harness import FAKE_KEY, KEY_VAR
-from tests.test_run_cli import Lfg
 
 ECHO_401 = """
     ttft_ms = 10

@@ -4,7 +4,7 @@ Each signal cancels every ticket, the history file ends up with every attempt `c
 for recovery to mark `interrupted`) with the text that arrived, and the exit code names the signal.
 Headless, a hangup is tested the way it really happens: the terminal goes away first, so every write
 to it fails while the tickets stream on, and then SIGHUP arrives (the TUI: test_hangup.py). Headless
-SIGINT and SIGTERM are tests/history/test_kill.py and tests/test_run_cli.py.
+SIGINT and SIGTERM are tests/history/test_kill.py and tests/commands/test_run.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands.test_run import Lfg
 from tests.terminal import Terminal
-from tests.test_run_cli import Lfg
 
 TICKETS = (
     '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n\n'

@@ -39,8 +39,8 @@ from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_attempt import agent_processes
 from tests.acp.test_tool_updates import approve
+from tests.commands.test_run import ending, of, text
 from tests.history.recording import load_recorded
-from tests.test_run_cli import ending, of, text
 from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import SIZE, until
 from tests.ui.test_history_screens import keys

@@ -18,8 +18,8 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from tests.commands.test_main import free_port
 from tests.terminal import Terminal
-from tests.test_cli import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [

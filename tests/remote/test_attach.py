@@ -25,10 +25,10 @@ from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
+from tests.commands.test_run import Lfg
 from tests.history.recording import load_recorded, record_tickets, tickets_file
 from tests.remote.serving import TOKEN, WRITER, attach_json, finish, lookalike, on_loopback, served
 from tests.terminal import Terminal
-from tests.test_run_cli import Lfg
 from tests.ui.apps import lfg_app
 from tests.ui.test_app import until
 

@@ -17,8 +17,8 @@ import pytest
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, Status, TextDelta
 from lfgtui.remote.codec import EVENT_TYPES, decode
 from lfgtui.sim.server import SimServer
+from tests.commands.test_run import Lfg
 from tests.remote.serving import TOKEN, WRITER, Served, asked, finish, served
-from tests.test_run_cli import Lfg
 
 
 async def read_stream(

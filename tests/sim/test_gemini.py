@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -55,7 +56,7 @@ async def test_stream_generate_content_streams_thoughts_text_and_whole_function_
     stream = await client.aio.models.generate_content_stream(model="gemini-2.5-pro", contents="go")
     chunks = [chunk async for chunk in stream]
     parts = [part for chunk in chunks for part in (chunk.candidates or [])[0].content.parts or []]
-    assert "".join(p.text or "" for p in parts if p.thought) == "Look first."
+    assert [p.text for p in parts if p.thought] == ["Look first."], "a thought arrives whole"
     assert "".join(p.text or "" for p in parts if not p.thought) == "Writing it."
     assert calls(parts) == [WRITE, SHELL]
     last = chunks[-1]
@@ -115,3 +116,52 @@ async def test_the_v1beta_path_gemini_cli_uses_streams_crlf_framed_events(
     frames = response.text.split("\r\n\r\n")
     assert frames[-1] == "" and all(frame.startswith("data: {") for frame in frames[:-1])
     assert '"finishReason":"STOP"' in frames[-2]
+
+
+ROUTER_SCHEMA = {
+    "type": "OBJECT",
+    "properties": {
+        "complexity_reasoning": {"type": "STRING", "description": "Brief explanation for the score."},
+        "complexity_score": {"type": "INTEGER", "description": "Complexity score from 1-100."},
+    },
+    "required": ["complexity_reasoning", "complexity_score"],
+}
+"""Gemini CLI 0.61's numerical router: it retries an answer that is not JSON for over a minute."""
+
+
+async def test_a_request_for_json_gets_json_its_schema_allows(gemini: tuple[genai.Client, SimServer]) -> None:
+    client, sim = gemini
+    config = types.GenerateContentConfig(
+        response_mime_type="application/json", response_json_schema=ROUTER_SCHEMA
+    )
+    routed = await client.aio.models.generate_content(model="gemini-3-flash", contents="go", config=config)
+    assert json.loads(routed.text or "") == {"complexity_reasoning": "sim", "complexity_score": 1}
+    speaker = types.Schema(
+        type=types.Type.OBJECT,
+        properties={
+            "reasoning": types.Schema(type=types.Type.STRING),
+            "next_speaker": types.Schema(type=types.Type.STRING, enum=["user", "model"]),
+            "confidence": types.Schema(type=types.Type.NUMBER),
+            "steps": types.Schema(type=types.Type.ARRAY, min_items=1, items=types.Schema(type="BOOLEAN")),
+        },
+    )
+    config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=speaker)
+    model = "gemini-3-flash"
+    stream = await client.aio.models.generate_content_stream(model=model, contents="go", config=config)
+    text = "".join([chunk.text or "" async for chunk in stream])
+    assert json.loads(text) == {"reasoning": "sim", "next_speaker": "user", "confidence": 0, "steps": [False]}
+    assert [record.scenario for record in sim.log] == ["tools", "tools"], "the scenario still paces it"
+
+
+async def test_a_scenario_that_answers_json_itself_is_not_replaced(
+    scenario_dir: Path, gemini: tuple[genai.Client, SimServer]
+) -> None:
+    client, _ = gemini
+    write_scenario(scenario_dir, "router", 'ttft_ms = 0\n[[call]]\ntext = \'{"model_choice": "pro"}\'\n')
+    config = types.GenerateContentConfig(
+        response_mime_type="application/json", response_json_schema=ROUTER_SCHEMA
+    )
+    answer = await client.aio.models.generate_content(model="router", contents="go", config=config)
+    assert json.loads(answer.text or "") == {"model_choice": "pro"}
+    plain = await client.aio.models.generate_content(model="gemini-3-flash", contents="go")
+    assert plain.text == "Writing it.", "without a JSON request the scenario's prose"

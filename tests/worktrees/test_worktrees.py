@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lfgtui.worktrees.tree
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.subcommands import Subcommands
+from lfgtui.commands.worktrees import add_worktree_commands, run_worktree_command
 from lfgtui.worktrees.cleanup import list_worktrees, remove_worktree
 from lfgtui.worktrees.git import GitError
 from lfgtui.worktrees.tree import (
@@ -29,7 +30,6 @@ from lfgtui.worktrees.tree import (
     ref_safe,
     worktrees_root,
 )
-from lfgtui.worktrees_cli import add_worktree_commands, run_worktree_command
 
 ESCAPE = "\x1b]0;pwned\x07"
 """An OSC sequence that would set the terminal's title if it reached it raw."""
@@ -488,6 +488,8 @@ def test_the_cli_shows_problems_under_the_table(
 
 
 def test_the_cli_module_imports_only_the_standard_library_at_first() -> None:
-    code = "import sys, lfgtui.worktrees_cli; print(sorted(m for m in sys.modules if m.startswith('lfgtui')))"
+    code = "import sys, lfgtui.commands.worktrees\n"
+    code += "print(sorted(m for m in sys.modules if m.startswith('lfgtui')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['lfgtui', 'lfgtui.subcommands', 'lfgtui.worktrees_cli']"
+    commands = [f"lfgtui.commands{name}" for name in ("", ".common", ".subcommands", ".worktrees")]
+    assert done.stdout.strip() == str(["lfgtui", *commands])

@@ -2,9 +2,13 @@
 
 The model is in the path, not the body: `/v1beta/models/MODEL:streamGenerateContent?alt=sse` streams
 `GenerateContentResponse`s as Server-Sent Events, `:generateContent` answers one, `:countTokens`
-counts a prompt. Every chunk is a whole response holding only what is new: thoughts are text parts
-marked `thought`, a function call arrives whole in one part, and the last chunk carries the finish
-reason and the usage.
+counts a prompt. Every chunk is a whole response holding only what is new: a model call's thoughts
+are one text part marked `thought` (Gemini sends each thought summary whole, and Gemini CLI shows
+each part as a thought of its own), a function call arrives whole in one part, and the last chunk
+carries the finish reason and the usage. A request whose `generationConfig` asks for JSON
+(`responseMimeType: application/json`, Gemini CLI's router and other side calls) is answered with
+JSON: the scenario's text when it is JSON, else the plainest value its schema allows
+(`sim/json_answer.py`).
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
 
 from lfgtui.providers.base import parse_tool_arguments
+from lfgtui.sim.json_answer import json_answer
 from lfgtui.sim.scenario import Scenario, SimCall
-from lfgtui.sim.wire import BadRequest, OneCallPerRequest, Piece, PieceKind, SimRequest, SimUsage, with_sent
+from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, plan_call, with_sent
 
 ROUTE = re.compile(r"/(v1beta|v1alpha|v1)/models/(?P<model>[^/]+):(?P<method>[A-Za-z]+)")
 METHODS = ("generateContent", "streamGenerateContent", "countTokens")
@@ -71,8 +76,25 @@ def gemini_route(path: str) -> GeminiProtocol | None:
     return GeminiProtocol(unquote(match["model"]), match["method"])
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _whole_thoughts(pieces: list[Piece]) -> list[Piece]:
+    """The call's reasoning (its first pieces) as one piece standing for all its tokens."""
+    thoughts = [p for p in pieces if p.kind is PieceKind.REASONING]
+    if len(thoughts) < 2:
+        return pieces
+    whole = replace(thoughts[0], text="".join(p.text for p in thoughts), tokens=len(thoughts))
+    return [whole, *pieces[len(thoughts) :]]
+
+
 @dataclass(frozen=True)
-class GeminiProtocol(OneCallPerRequest):
+class GeminiProtocol:
     """One request's route: the model and the method its path names (any API version)."""
 
     model: str
@@ -85,16 +107,32 @@ class GeminiProtocol(OneCallPerRequest):
         if not isinstance(contents, list) or not contents:
             raise BadRequest("* GenerateContentRequest.contents: contents is not specified")
         answered = sum(1 for c in contents if isinstance(c, dict) and c.get("role") == "model")
+        config = body.get("generationConfig")
+        config = config if isinstance(config, dict) else {}
+        json_output = config.get("responseMimeType") == "application/json"
+        schema = config.get("responseJsonSchema", config.get("responseSchema"))
         return SimRequest(
             model=self.model,
             call_index=answered,
             input_tokens=max(1, len(repr(contents)) // 4),
             stream=self.method == "streamGenerateContent",
+            json_output=json_output,
+            json_schema=schema if json_output else None,
         )
+
+    def answer(self, scenario: Scenario, request: SimRequest) -> SimCall:
+        """The scenario's answer to the request's model call; JSON when the request asks for it."""
+        answer = scenario.call(request.call_index)
+        if not request.json_output or _is_json(answer.text):
+            return answer
+        return SimCall(text=json_answer(request.json_schema))
 
     def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
         """countTokens generates nothing: it is answered after the scenario's TTFT."""
-        return [] if self.method == "countTokens" else super().plan(scenario, request)
+        if self.method == "countTokens":
+            return []
+        answer = self.answer(scenario, request)
+        return _whole_thoughts(plan_call(answer, request.call_index, scenario.chunk_chars))
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> GeminiEncoder:
         return GeminiEncoder(scenario, request, scenario.usage_values)
@@ -105,7 +143,7 @@ class GeminiProtocol(OneCallPerRequest):
     def complete(self, scenario: Scenario, request: SimRequest, usage: SimUsage) -> dict[str, Any]:
         if self.method == "countTokens":
             return {"totalTokens": request.input_tokens}
-        return self.encoder(scenario, request).response(scenario.call(request.call_index), usage)
+        return self.encoder(scenario, request).response(self.answer(scenario, request), usage)
 
 
 class GeminiEncoder:

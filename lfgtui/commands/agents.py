@@ -17,14 +17,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.common import EXIT_USAGE, add_config
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.agents_report import Checked
     from lfgtui.providers.base import ProviderConfig
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def add_agents_command(commands: Subcommands) -> None:
@@ -33,6 +33,7 @@ def add_agents_command(commands: Subcommands) -> None:
         "agents",
         "the coding agents lfg knows: installed or not, their credentials; --check starts them",
         _arguments,
+        run_agents_command,
     )
 
 
@@ -51,9 +52,7 @@ def _arguments(agents: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds each check may take to open a session (default: the provider's connect_timeout_s)",
     )
-    agents.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
+    add_config(agents)
 
 
 def run_agents_command(args: argparse.Namespace) -> int:

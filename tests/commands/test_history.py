@@ -13,10 +13,10 @@ import pytest
 
 from lfgtui.approvals import Approvals
 from lfgtui.sim.server import SimServer
+from tests.commands.test_main import imported_by
+from tests.commands.test_run import Lfg
 from tests.history.recording import without_imported_at
 from tests.test_approvals import Answerer, run_writer
-from tests.test_cli import imported_by
-from tests.test_run_cli import Lfg
 
 TICKETS = """
 [[ticket]]
@@ -223,3 +223,9 @@ async def test_show_tells_a_calls_approval_between_its_request_and_its_result(
     for block, answer in zip(blocks, ["approved by", "denied by"], strict=True):
         inside = block.split("</details>")[0]
         assert inside.index("waits for approval") < inside.index(answer) < inside.index("*Result")
+
+
+def test_the_run_records_its_command_line_as_given(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    run = data(history(lfg, "show", run_id, "--json"))["run"]
+    assert run["command"] == f"lfg run {lfg.workdir / 'tickets.toml'} --json --config {lfg.config}"

@@ -448,7 +448,7 @@ def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg)
 
 
 def test_the_demo_runs_offline(lfg: Lfg) -> None:
-    demo = Path(__file__).parent.parent / "examples" / "demo.toml"
+    demo = Path(__file__).parents[2] / "examples" / "demo.toml"
     done = subprocess.run(
         [sys.executable, "-m", "lfgtui", "run", str(demo), "--json", "--config", str(lfg.config)],
         env=lfg.env,

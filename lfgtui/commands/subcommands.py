@@ -4,30 +4,42 @@ Building every command's parser for each `lfg` run (27 parsers and ~100 argument
 for argparse's own words in each parser) cost ~10 ms of every command, `lfg --help` included. Help
 for a group of commands needs only their names and help lines: each command's arguments, and its
 own subcommands, are added when argparse reaches its name, so help, usage and errors read as before.
+Each command registers its handler with its name (`args.handler`), so `lfg` runs the command chosen
+without a list of names of its own.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]]
+"""What runs a command: its exit code, or a coroutine that `lfg` runs in an event loop for it."""
 
 
 class Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
     """`parser.add_subparsers(action=Subcommands, …)`; `add_command` registers a command with what
-    adds its arguments."""
+    adds its arguments and what runs it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: dict[str, AddArguments] = {}
 
     def add_command(
-        self, name: str, help: str, add_arguments: AddArguments | None = None, **options: Any
+        self,
+        name: str,
+        help: str,
+        add_arguments: AddArguments | None = None,
+        handler: Handler | None = None,
+        **options: Any,
     ) -> None:
-        """A command named (and listed in help) now, its arguments added only if it is chosen."""
-        self.add_parser(name, help=help, **options)
+        """A command named (and listed in help) now, its arguments added only if it is chosen;
+        `handler` runs it (`args.handler`; a subcommand's handler replaces its command's)."""
+        parser = self.add_parser(name, help=help, **options)
+        if handler is not None:
+            parser.set_defaults(handler=handler)
         if add_arguments is not None:
             self._pending[name] = add_arguments
 

@@ -1,4 +1,4 @@
-"""`lfg serve`, `lfg attach`, `lfg web` and `lfg run --serve`: the command line of watching from elsewhere.
+"""`lfg serve`, `lfg attach` and `lfg run --serve`: the command line of watching from elsewhere.
 
 `lfg` imports this module for every command, so the server (aiohttp), the HTTP client and the TUI
 are imported only when one of these commands runs.
@@ -14,15 +14,16 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, add_theme, find_run, tui_problem, warn
+
 if TYPE_CHECKING:
+    from lfgtui.commands.subcommands import Subcommands
     from lfgtui.remote.attach import Attachment, RemoteRun
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
-    from lfgtui.subcommands import Subcommands
     from lfgtui.tickets.ticket import Ticket
 
-EXIT_USAGE = 2
 DRAIN_S = 2.0
 """How long a finished run's server waits for its watchers to take the last messages."""
 
@@ -58,12 +59,11 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
 
 
 def add_remote_commands(commands: Subcommands) -> None:
-    """Register `lfg serve`, `lfg attach` and `lfg web` on the top-level subcommands."""
+    """Register `lfg serve` and `lfg attach` on the top-level subcommands."""
     commands.add_command(
-        "serve", "serve a recorded or still running run's events to lfg attach (SSE)", _serve_arguments
+        "serve", "serve a recorded or still running run's events to lfg attach (SSE)", _serve_arguments, serve
     )
-    commands.add_command("attach", "watch a run that another lfg serves", _attach_arguments)
-    commands.add_command("web", "serve the TUI to a browser (textual-serve)", _web_arguments)
+    commands.add_command("attach", "watch a run that another lfg serves", _attach_arguments, attach)
 
 
 def _serve_arguments(serve: argparse.ArgumentParser) -> None:
@@ -74,12 +74,8 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
         default="127.0.0.1:0",
         help="where to listen (default: a free port on 127.0.0.1)",
     )
-    serve.add_argument(
-        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
-    )
-    serve.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
+    add_db(serve)
+    add_config(serve)
     _token_file_option(serve)
     _insecure_bind_option(serve)
 
@@ -104,35 +100,8 @@ def _attach_arguments(attach: argparse.ArgumentParser) -> None:
     token.add_argument("--token", help="the token the server printed (default: $LFG_TOKEN)")
     token.add_argument("--token-file", type=Path, help="read the token from this file")
     attach.add_argument("--json", action="store_true", help="print the run's events as NDJSON")
-    attach.add_argument("--config", type=Path, help="config file, for the theme and keys")
-    attach.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
-
-
-def _web_arguments(web: argparse.ArgumentParser) -> None:
-    source = web.add_mutually_exclusive_group(required=True)
-    source.add_argument("file", type=Path, nargs="?", help="a tickets.toml to run and show")
-    source.add_argument("--attach", metavar="URL", help="show a run another lfg serves instead")
-    web.add_argument("--host", default="127.0.0.1", help="where the browser connects (default 127.0.0.1)")
-    web.add_argument("--port", type=int, default=8000, help="the browser's port (default 8000)")
-    web.add_argument(
-        "--i-know-this-is-exposed",
-        action="store_true",
-        help="serve on a --host that is not loopback (others who get the URL can approve commands; no TLS)",
-    )
-    web.add_argument(
-        "--max-tabs",
-        type=int,
-        default=8,
-        help="browser tabs shown at once, each an lfg attach process of its own (default 8)",
-    )
-    web.add_argument("--token", help="with --attach: the server's token (default: $LFG_TOKEN)")
-    web.add_argument("--config", type=Path, help="config file, for the run, the theme and keys")
-    web.add_argument("--db", type=Path, help="the history file the run is recorded in")
-    web.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
-
-
-def _warn(message: str) -> None:
-    print(f"lfg: {message}", file=sys.stderr)
+    add_config(attach, "config file, for the theme and keys")
+    add_theme(attach)
 
 
 @contextlib.asynccontextmanager
@@ -165,10 +134,10 @@ async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
 def _announce(url: str, token: str, token_file: Path | None, control: bool) -> str:
     """Say where the run is served and how to watch it; returns that command."""
     access = "watchers may cancel, retry, approve and deny" if control else "read-only"
-    _warn(f"serving this run at {url} ({access})")
+    warn(f"serving this run at {url} ({access})")
     shown = f"--token-file {token_file}" if token_file is not None else f"--token {token}"
     watch = f"lfg attach {url} {shown}"
-    _warn(f"watch it with: {watch}")
+    warn(f"watch it with: {watch}")
     return watch
 
 
@@ -183,11 +152,10 @@ async def serve(args: argparse.Namespace) -> int:
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunServer, ServeError, read_token
     from lfgtui.remote.tail import RunTail
-    from lfgtui.resume_cli import find_run
 
-    found = find_run(args, args.run_id)
+    found = find_run(args.run_id, args.config, args.db)
     if isinstance(found, str):
-        _warn(found)
+        warn(found)
         return EXIT_USAGE
     config, db, run_id = found
     try:
@@ -198,7 +166,7 @@ async def serve(args: argparse.Namespace) -> int:
             raise ServeError(refused)
         tail = RunTail.open(db, run_id)
     except (ServeError, StoreError) as exc:
-        _warn(str(exc))
+        warn(str(exc))
         return EXIT_USAGE
     hub = EventHub(tail.now, t0=0.0)  # the tail's clock counts from the run's start
     prices = run_prices(config.providers, tail.tickets)  # this machine's, as the run was priced here
@@ -207,7 +175,7 @@ async def serve(args: argparse.Namespace) -> int:
         url = await server.start(address)
     except ServeError as exc:
         await tail.aclose()
-        _warn(str(exc))
+        warn(str(exc))
         return EXIT_USAGE
     _announce(url, token, args.token_file, False)
     following = asyncio.create_task(_follow(tail, hub))
@@ -233,9 +201,9 @@ async def _follow(tail: RunTail, hub: EventHub) -> None:
     from lfgtui.history.database import StoreError
 
     try:
-        await tail.follow(hub.publish_all, _warn)
+        await tail.follow(hub.publish_all, warn)
     except (StoreError, sqlite3.Error, OSError) as exc:
-        _warn(f"stopped following run {tail.run_id}: {exc}")
+        warn(f"stopped following run {tail.run_id}: {exc}")
     hub.end()
 
 
@@ -247,15 +215,15 @@ def _token(args: argparse.Namespace) -> str | None:
         try:
             return token_in(args.token_file)
         except ServeError as exc:
-            _warn(str(exc))
+            warn(str(exc))
             return None
     token = args.token or os.environ.get("LFG_TOKEN")
     if not token:
-        _warn("lfg attach needs the server's token: --token, --token-file or $LFG_TOKEN")
+        warn("lfg attach needs the server's token: --token, --token-file or $LFG_TOKEN")
         return None
     problem = token_problem(token)
     if problem is not None:
-        _warn(f"the token {problem}")
+        warn(f"the token {problem}")
         return None
     return token
 
@@ -269,12 +237,12 @@ async def attach(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     attachment = Attachment(args.url, token)
     try:
-        remote = await attachment.describe(_warn)
+        remote = await attachment.describe(warn)
         if args.json:
             return await _print_events(attachment, remote)
         return await _watch(args, attachment, remote)
     except AttachError as exc:
-        _warn(str(exc))
+        warn(str(exc))
         return 1
     finally:
         await attachment.aclose()
@@ -286,7 +254,7 @@ async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
     from lfgtui.headless import JsonLines, UntilClosed
 
     if remote.prices_problem is not None:
-        _warn(remote.prices_problem)
+        warn(remote.prices_problem)
     book = MetricsBook(prices=remote.prices)  # the runner's card: its costs, to the bit
     lines: JsonLines | None = None
     output: UntilClosed | None = None
@@ -301,35 +269,38 @@ async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
 
     def said(state: str) -> None:
         if state not in ("live", "ended"):
-            _warn(state)
+            warn(state)
 
     await attachment.follow(deliver, said)
     return 0
 
 
 async def _watch(args: argparse.Namespace, attachment: Attachment, remote: RemoteRun) -> int:
+    from lfgtui.commands.compose import open_tui
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers
-    from lfgtui.resume_cli import tui_problem
-    from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
     from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)
     except ValidationError as exc:
-        _warn(str(exc))
+        warn(str(exc))
         return EXIT_USAGE
-    problem = tui_problem(args, config, "attach")
+    problem = tui_problem(args.theme or config.ui.theme, "attach")
     if problem is not None:
-        _warn(problem)
+        warn(problem)
         return EXIT_USAGE
     async with Providers() as providers:  # an attached view sends nothing to any provider
-        services = Services(providers, prices=remote.prices)
-        session = Session(services, remote.tickets, Mode.ATTACHED, remote.run_id, attachment=attachment)
-        theme = args.theme or config.ui.theme
-        app = LfgApp(services, session, theme=theme, keymap=config.ui.keymap, notice=remote.prices_problem)
-        code = await app.run_async()
+        code = await open_tui(
+            Services(providers, prices=remote.prices),
+            remote.tickets,
+            Mode.ATTACHED,
+            args.theme or config.ui.theme,
+            config.ui.keymap,
+            run_id=remote.run_id,
+            attachment=attachment,
+            notice=remote.prices_problem,
+        )
     return 0 if code is None else code

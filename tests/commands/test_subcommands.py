@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.subcommands import Subcommands
 
 
 def parser_adding(added: list[str]) -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ def imported_by(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedPr
     """`lfg ARGS` run to its end, and the lfgtui modules it imported: a short command starts fast only
     while it imports little (issue #15; the time itself is measured by bench/startup.py)."""
     code = (
-        "import sys\nfrom lfgtui.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+        "import sys\nfrom lfgtui.commands.main import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
         "    print('imported:', *sorted(m for m in sys.modules if m.startswith('lfgtui')), file=sys.stderr)"
     )
     done = subprocess.run(
@@ -99,6 +99,17 @@ def test_sim_serve_refuses_a_malformed_model_rule(env: dict[str, str]) -> None:
     assert "expected PATTERN=SCENARIO" in done.stderr
 
 
+def test_sim_serve_on_a_port_in_use_says_so(env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = lfg("sim", "serve", "--port", str(port), env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"lfg sim serve: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in done.stderr
+
+
 def test_sim_list_shows_each_scenario_with_its_description(env: dict[str, str]) -> None:
     done = lfg("sim", "list", env=env)
     assert done.returncode == 0
@@ -153,10 +164,12 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
         server.wait(timeout=10)
 
 
+COMMAND_MODULES = ("main", "subcommands", "ask", "run", "agents", "history", "resume", "remote")
+COMMAND_MODULES += ("worktrees", "sim", "web", "common")
+
+
 def test_help_and_version_import_only_the_command_line(env: dict[str, str]) -> None:
-    command_line = {"lfgtui", "lfgtui.cli", "lfgtui.subcommands", "lfgtui.resume_cli", "lfgtui.worktrees_cli"}
-    command_line |= {"lfgtui.history", "lfgtui.history.cli", "lfgtui.remote", "lfgtui.remote.cli"}
-    command_line |= {"lfgtui.agents_cli"}
+    command_line = {"lfgtui", "lfgtui.commands"} | {f"lfgtui.commands.{name}" for name in COMMAND_MODULES}
     for args in (["--help"], ["--version"], ["history", "--help"], ["history", "search", "--help"]):
         done, imported = imported_by(*args, env=env)
         assert done.returncode == 0 and done.stdout.startswith(("usage: lfg", "lfg ")), done.stderr

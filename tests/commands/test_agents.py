@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lfgtui.sim.acp_agent import KEY_ENV
-from tests.test_run_cli import Lfg
+from tests.commands.test_run import Lfg
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "hello"]
 

@@ -15,19 +15,22 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.common import EXIT_USAGE
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from lfgtui.worktrees.cleanup import WorktreeInfo
 
 EXIT_REFUSED = 1
-EXIT_USAGE = 2
 
 
 def add_worktree_commands(commands: Subcommands) -> None:
     """Register `lfg worktrees list|clean` on the top-level subcommands."""
     commands.add_command(
-        "worktrees", 'list or remove the git worktrees of tickets with isolation = "worktree"', _commands
+        "worktrees",
+        'list or remove the git worktrees of tickets with isolation = "worktree"',
+        _commands,
+        run_worktree_command,
     )
 
 

@@ -9,7 +9,7 @@ made inert (`lfgtui.inert`) so no escape sequence in it reaches the terminal, an
 with `json_text`, lossless but showable.
 
 `lfg` imports this module for every command, so it imports little: a command's parser is built when
-the command is chosen (`lfgtui.subcommands`), and each command imports what it uses when it runs
+the command is chosen (`subcommands.py`), and each command imports what it uses when it runs
 (rich's Markdown only for `show`).
 """
 
@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.subcommands import Subcommands
+from lfgtui.commands.common import EXIT_USAGE, add_config, add_db
+from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from lfgtui.history.search import Filters
     from lfgtui.history.store import Store
 
-EXIT_USAGE = 2
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -54,7 +54,9 @@ def since(text: str) -> float:
 
 def add_history_commands(commands: Subcommands) -> None:
     """Register `lfg history …` on the top-level subcommands."""
-    commands.add_command("history", "list, search, show and export recorded runs", _history_commands)
+    commands.add_command(
+        "history", "list, search, show and export recorded runs", _history_commands, run_history_command
+    )
 
 
 def _history_commands(history: argparse.ArgumentParser) -> None:
@@ -69,12 +71,8 @@ def _history_commands(history: argparse.ArgumentParser) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", type=Path, help="history file (default: $LFG_DB, [history] path, the user data folder)"
-    )
-    parser.add_argument(
-        "--config", type=Path, help="config file (default: $LFG_CONFIG or the user config folder)"
-    )
+    add_db(parser)
+    add_config(parser)
 
 
 def _as_json(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,82 @@
+"""`lfg ask PROMPT`: one prompt streamed from one provider to the terminal.
+
+`lfg` imports this module for every command, so the providers are imported only when `ask` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lfgtui.commands.common import EXIT_USAGE
+from lfgtui.commands.subcommands import Subcommands
+
+
+def add_ask_command(commands: Subcommands) -> None:
+    """Register `lfg ask` on the top-level subcommands."""
+    commands.add_command("ask", "stream one prompt from one provider to the terminal", _arguments, ask)
+
+
+def _arguments(ask: argparse.ArgumentParser) -> None:
+    ask.add_argument("prompt")
+    ask.add_argument("--provider", default="sim", help="openai, anthropic, xai, ollama or sim (default: sim)")
+    ask.add_argument("--model", help="model name (default: the provider's default model)")
+    ask.add_argument("--system", help="a system prompt")
+
+
+async def ask(args: argparse.Namespace) -> int:
+    from lfgtui.agent import AgentTask, run_agent
+    from lfgtui.cost.metrics import Metrics
+    from lfgtui.events import (
+        AttemptEnded,
+        EventFactory,
+        Outcome,
+        ReasoningDelta,
+        Status,
+        TextDelta,
+        ToolCallReady,
+    )
+    from lfgtui.formats import gauges
+    from lfgtui.inert import inert, revealed
+    from lfgtui.providers.base import ModelCall, UserMessage
+    from lfgtui.providers.catalog import ProviderUnavailable
+    from lfgtui.providers.registry import Providers
+
+    async with Providers() as providers:
+        if getattr(providers.configs.get(args.provider), "kind", None) == "acp":
+            print(
+                f"lfg: {args.provider!r} is a coding agent: run it as a ticket with lfg run", file=sys.stderr
+            )
+            return EXIT_USAGE
+        try:
+            provider = await providers.get(args.provider)
+        except KeyError:
+            print(f"lfg: unknown provider {args.provider!r}", file=sys.stderr)
+            return EXIT_USAGE
+        except ProviderUnavailable as exc:
+            print(f"lfg: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        model = args.model or provider.config.default_model or ""
+        call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
+        metrics = Metrics()
+        outcome = Outcome.COMPLETED
+        async for event in run_agent(provider, AgentTask(call, max_calls=1), EventFactory("ask", 1)):
+            metrics.apply(event)
+            match event:
+                case TextDelta(text=text):
+                    sys.stdout.write(inert(text))
+                    sys.stdout.flush()
+                case ReasoningDelta(text=text):
+                    sys.stderr.write(inert(text))
+                case ToolCallReady(name=name, raw_arguments=raw):
+                    print(f"\n[tool call] {revealed(name)} {revealed(raw)}", file=sys.stderr)
+                case Status(message=message):
+                    print(f"[{inert(message)}]", file=sys.stderr)
+                case AttemptEnded(outcome=ended, error=error):
+                    outcome = ended
+                    if error is not None:
+                        failed = f"{provider.config.name} failed: {error.describe()}"
+                        print(f"\nlfg: {inert(failed)}", file=sys.stderr)
+        print(file=sys.stdout)
+        print(inert(f"{provider.config.name}/{model} · {gauges(metrics)}"), file=sys.stderr)
+        return 0 if outcome is Outcome.COMPLETED else 1

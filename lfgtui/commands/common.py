@@ -1,0 +1,122 @@
+"""What the commands share: exit codes, the options several take, a recorded run looked up.
+
+`lfg` imports this module for every command, so it imports only the standard library at first;
+what a function needs it imports when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from lfgtui.config import Config
+    from lfgtui.history.store import Selection, Store
+    from lfgtui.resume import RecordedRun
+
+T = TypeVar("T")
+
+EXIT_USAGE = 2
+"""Bad usage, a bad config or tickets file, or something named that is not there: nothing was done."""
+EXIT_SIGINT = 130
+"""Stopped by Ctrl-C, as a shell reports a process SIGINT ended."""
+
+CONFIG_HELP = "config file (default: $LFG_CONFIG or the user config folder)"
+DB_HELP = "history file (default: $LFG_DB, [history] path, the user data folder)"
+
+
+def add_config(parser: argparse.ArgumentParser, help: str = CONFIG_HELP) -> None:
+    """`--config FILE`; `help` says what a command reads it for, when that is not everything."""
+    parser.add_argument("--config", type=Path, help=help)
+
+
+def add_db(parser: argparse.ArgumentParser, help: str = DB_HELP) -> None:
+    """`--db FILE`, the history file."""
+    parser.add_argument("--db", type=Path, help=help)
+
+
+def add_theme(parser: argparse.ArgumentParser) -> None:
+    """`--theme NAME`, for a command that opens the TUI."""
+    parser.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+
+
+def warn(message: str) -> None:
+    """A note on stderr, which may be a terminal that has gone away (SIGHUP): then it is dropped."""
+    with contextlib.suppress(OSError):
+        print(f"lfg: {message}", file=sys.stderr, flush=True)
+
+
+def fail(message: str) -> int:
+    """Say what is wrong; the exit code for bad usage."""
+    warn(message)
+    return EXIT_USAGE
+
+
+def find_recorded(
+    ref: str, config_file: Path | None, db_file: Path | None, whole_run: bool
+) -> tuple[Config, Path, RecordedRun] | str:
+    """The config, the history file and the run, ticket or attempt `ref` names in it (its whole run
+    with `whole_run`, which must not be running); or what is wrong."""
+    from lfgtui.history.database import StoreError
+    from lfgtui.history.lock import RunLock
+    from lfgtui.history.store import Selection
+    from lfgtui.resume import recorded_run
+
+    def read(store: Store, selection: Selection) -> RecordedRun:
+        if whole_run:
+            if RunLock.alive(store.path, selection.run_id):
+                raise StoreError(f"run {selection.run_id} is still running in another lfg")
+            selection = Selection(selection.run_id)
+        return recorded_run(store.load(selection))
+
+    return _found(ref, config_file, db_file, read)
+
+
+def find_run(ref: str, config_file: Path | None, db_file: Path | None) -> tuple[Config, Path, str] | str:
+    """The config, the history file and the id of the run `ref` names (or the run of the attempt it
+    names), ended or still running; or what is wrong."""
+    return _found(ref, config_file, db_file, lambda _, selection: selection.run_id)
+
+
+def _found(
+    ref: str, config_file: Path | None, db_file: Path | None, read: Callable[[Store, Selection], T]
+) -> tuple[Config, Path, T] | str:
+    """The config, the history file and what `read` makes of what `ref` names in it; or what is wrong."""
+    import sqlite3
+
+    from lfgtui.config import load_config
+    from lfgtui.history.database import StoreError, resolve_db_path, unusable
+    from lfgtui.history.store import Store
+    from lfgtui.validation import ValidationError
+
+    try:
+        config = load_config(config_file)
+    except ValidationError as exc:
+        return str(exc)
+    db = resolve_db_path(db_file, os.environ, config.history.path)
+    try:
+        with Store.open(db) as store:
+            return config, db, read(store, store.resolve(ref))
+    except StoreError as exc:
+        return str(exc)
+    except sqlite3.DatabaseError as exc:  # pages damaged past the header: found only when read
+        return str(unusable(db, exc, "read"))
+
+
+def tui_problem(theme: str, command: str) -> str | None:
+    """What stops the TUI of `lfg COMMAND` from opening: no terminal, or an unknown or broken theme."""
+    from lfgtui.ui import terminal_attached
+    from lfgtui.ui.themes import ThemeError, check_theme
+
+    if not terminal_attached():
+        return f"lfg {command} opens the TUI: run it in a terminal"
+    try:
+        check_theme(theme)
+    except ThemeError as exc:
+        return str(exc)
+    return None

@@ -1,0 +1,128 @@
+"""What the commands that run tickets or open the TUI put together, written once.
+
+- `RunOptions`: how a run's tickets run, from the config and the command line (the providers' keys
+  left out of the tools' environment, the prices looked up before the UI starts), given to `Services`
+  for the TUI's runs and to `Run` for a headless one;
+- `open_tui`: `Services` → `Session` → `LfgApp`, run to its end, for `lfg run`, `resume`, `replay`
+  and `attach` alike.
+
+Only those commands import it, when they run (it makes a dataclass, which `lfg --help` need not).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lfgtui.alerts.notify import NotifyCommand
+    from lfgtui.approvals import Approvals
+    from lfgtui.config import Config
+    from lfgtui.cost.prices import PriceBook
+    from lfgtui.history.writer import RunHistory
+    from lfgtui.providers.registry import Providers
+    from lfgtui.remote.attach import Attachment
+    from lfgtui.resume import RecordedRun
+    from lfgtui.run import Run
+    from lfgtui.tickets.ticket import Ticket
+    from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.services import Services
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the tickets of a run run, whether the TUI or a headless run runs them."""
+
+    max_concurrency: int
+    tool_env: Mapping[str, str]
+    """lfg's environment without the configured providers' key variables."""
+    prices: PriceBook
+    max_cost_usd: float | None
+
+    @classmethod
+    def of(cls, config: Config, max_concurrency: int | None, prices: PriceBook) -> RunOptions:
+        """The config's options, `--max-concurrency` over its own."""
+        from lfgtui.tools import without_keys
+
+        secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+        tool_env = without_keys(os.environ, secret_vars)
+        concurrency = max_concurrency or config.run.max_concurrency
+        return cls(concurrency, tool_env, prices, config.run.max_cost_usd)
+
+    def services(
+        self,
+        providers: Providers,
+        history: Path | None,
+        yes: bool,
+        notify: Collection[str] = frozenset(),
+        notify_command: NotifyCommand | None = None,
+    ) -> Services:
+        """The TUI's services, whose runs run so."""
+        from lfgtui.ui.services import Services
+
+        return Services(
+            providers,
+            history=history,
+            yes=yes,
+            max_concurrency=self.max_concurrency,
+            tool_env=self.tool_env,
+            prices=self.prices,
+            max_cost_usd=self.max_cost_usd,
+            notify=notify,
+            notify_command=notify_command,
+        )
+
+    def run(self, tickets: tuple[Ticket, ...], providers: Providers, approvals: Approvals) -> Run:
+        """A headless run of `tickets`, run so (its sinks added by the caller)."""
+        from lfgtui.run import Run
+
+        return Run(
+            tickets,
+            providers,
+            approvals,
+            [],
+            max_concurrency=self.max_concurrency,
+            tool_env=self.tool_env,
+            prices=self.prices,
+            max_cost_usd=self.max_cost_usd,
+        )
+
+
+async def open_tui(
+    services: Services,
+    tickets: tuple[Ticket, ...],
+    mode: Mode,
+    theme: str,
+    keymap: Mapping[str, str],
+    *,
+    run_id: str | None = None,
+    recorded: RecordedRun | None = None,
+    attachment: Attachment | None = None,
+    history: RunHistory | None = None,
+    notice: str | None = None,
+    question: str | None = None,
+    served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
+) -> int | None:
+    """The first session (`mode`: live, resumed, replayed or attached) on the app, until it exits:
+    its exit code, None when it ended without one. A session that runs its tickets records them in
+    `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
+    yields how to watch it."""
+    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.session import Session
+
+    session = Session(services, tickets, mode, run_id, recorded=recorded, attachment=attachment)
+    run = session.run
+    if run is not None and recorded is not None:
+        run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not
+    if run is not None and history is not None:
+        run.record(history)
+    app = LfgApp(services, session, theme=theme, keymap=keymap, notice=notice, question=question)
+    if run is None or served is None:
+        return await app.run_async()
+    async with served(run) as watch:
+        app.served = watch
+        return await app.run_async()

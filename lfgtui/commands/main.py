@@ -1,0 +1,87 @@
+"""`lfg`: the parser of every command, and the command chosen run.
+
+The parser is built from light modules and each command imports what it needs when it runs, so
+`lfg --help` does not wait for the providers, the HTTP client, the history or the TUI to load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from lfgtui import __version__
+from lfgtui.commands import sim
+from lfgtui.commands.agents import add_agents_command
+from lfgtui.commands.ask import add_ask_command
+from lfgtui.commands.history import add_history_commands
+from lfgtui.commands.remote import add_remote_commands
+from lfgtui.commands.resume import add_resume_commands
+from lfgtui.commands.run import add_run_command
+from lfgtui.commands.subcommands import Subcommands
+from lfgtui.commands.web import add_web_command
+from lfgtui.commands.worktrees import add_worktree_commands
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lfg", description="Run AI agents side by side and watch them stream."
+    )
+    parser.add_argument("--version", action="version", version=f"lfg {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
+    add_ask_command(commands)
+    add_run_command(commands)
+    add_agents_command(commands)
+    add_history_commands(commands)
+    add_resume_commands(commands)
+    add_remote_commands(commands)
+    add_web_command(commands)
+    add_worktree_commands(commands)
+    sim.add_sim_commands(commands)
+    return parser
+
+
+def _in_loop(command: Coroutine[Any, Any, int]) -> int:
+    """`asyncio.run`, imported only by the commands that need an event loop."""
+    import asyncio
+
+    return asyncio.run(command)
+
+
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""What a Unix tool killed by SIGPIPE exits with: its reader went away (`lfg history list | head -1`)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Later writes, and the interpreter's last flush of stdout, go nowhere instead of raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:2] == ["sim", "acp"]:  # the agent parses its own arguments, --help included
+        return sim.acp(given[2:])
+    args = _parser().parse_args(given)
+    if args.command not in TALKING_COMMANDS:
+        return _command(args)
+    from lfgtui.logs import library_logs
+
+    with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
+        return _command(args)
+
+
+TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "web"})
+"""The commands that talk to providers, agents, servers or browsers, whose words libraries may log."""
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the handler the chosen command registered, in an event loop if it is a coroutine."""
+    done = args.handler(args)
+    return done if isinstance(done, int) else _in_loop(done)

@@ -1,0 +1,137 @@
+"""`lfg resume RUN_ID` and `lfg replay ID`: a recorded run back in the TUI.
+
+`resume` reopens a run with every pane restored; retries and follow-ups are recorded into that same
+run, each ticket as it was recorded (a worktree ticket in its worktree). A run imported from elsewhere
+whose tickets work outside the current folder asks first. `replay` streams what was recorded at its
+recorded pace and sends nothing to any provider.
+Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
+`resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
+
+`lfg` imports this module for every command, so the history, the providers and the TUI are imported
+only when `resume` or `replay` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lfgtui.commands.common import add_config, add_db, add_theme, fail, find_recorded, tui_problem, warn
+
+if TYPE_CHECKING:
+    from lfgtui.commands.subcommands import Subcommands
+
+
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (1 is the recorded pace)")
+    return speed
+
+
+def add_resume_commands(commands: Subcommands) -> None:
+    """Register `lfg resume` and `lfg replay` on the top-level subcommands."""
+    commands.add_command(
+        "resume", "reopen a recorded run: retry what did not complete, follow up", _resume_arguments, resume
+    )
+    replaying = "stream a recorded run, ticket or attempt again at its recorded pace"
+    commands.add_command("replay", replaying, _replay_arguments, replay)
+
+
+def _resume_arguments(resume: argparse.ArgumentParser) -> None:
+    add_db(resume)
+    add_config(resume)
+    add_theme(resume)
+    resume.add_argument("run_id", metavar="RUN_ID", help="a run id (or any unique prefix of one)")
+    resume.add_argument(
+        "--yes", action="store_true", help="let write_file and run_command run without asking"
+    )
+    resume.add_argument("--max-concurrency", type=int, help="tickets streaming at once (default: [run], 8)")
+
+
+def _replay_arguments(replay: argparse.ArgumentParser) -> None:
+    add_db(replay)
+    add_config(replay)
+    add_theme(replay)
+    replay.add_argument("id", metavar="ID", help="a run, RUN/TICKET or an attempt id (or a unique prefix)")
+    replay.add_argument(
+        "--speed", type=_speed, default=1.0, help="how many times faster than recorded (default 1)"
+    )
+
+
+async def resume(args: argparse.Namespace) -> int:
+    from lfgtui.resume import provider_problems
+
+    found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
+    if isinstance(found, str):
+        return fail(found)
+    config, db, recorded = found
+    problems = provider_problems(recorded.as_tickets, config.providers)
+    if problems:
+        for problem in problems:
+            fail(f"cannot resume run {recorded.run_id}: {problem}")
+        return fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
+    problem = tui_problem(args.theme or config.ui.theme, "resume")
+    if problem is not None:
+        return fail(problem)
+    from lfgtui.commands.compose import RunOptions, open_tui
+    from lfgtui.cost.prices import run_prices
+    from lfgtui.history.writer import reopen_run_history
+    from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.ui.app import EXIT_DECLINED
+    from lfgtui.ui.run_screen import Mode
+
+    options = RunOptions.of(config, args.max_concurrency, run_prices(config.providers, recorded.as_tickets))
+    async with (
+        reopen_run_history(db, recorded.run_id, warn, options.prices) as history,
+        Providers(config.providers, backend=ProviderWorker()) as providers,
+    ):
+        await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
+        outside = recorded.outside(Path.cwd())
+        code = await open_tui(
+            options.services(providers, db, args.yes),
+            recorded.as_tickets,
+            Mode.RESUMED,
+            args.theme or config.ui.theme,
+            config.ui.keymap,
+            recorded=recorded,
+            history=history,
+            notice=recorded.notice(),
+            question=recorded.outside_question(Path.cwd(), outside) if outside else None,
+        )
+    if outside and code == EXIT_DECLINED:
+        return fail(
+            f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "
+            f"resume it from where they work, or watch it with lfg replay {recorded.run_id}"
+        )
+    return 1 if code is None else code
+
+
+async def replay(args: argparse.Namespace) -> int:
+    found = find_recorded(args.id, args.config, args.db, whole_run=False)
+    if isinstance(found, str):
+        return fail(found)
+    config, _, recorded = found
+    if not any(ticket.attempts for ticket in recorded.tickets):
+        return fail(f"{args.id} has no recorded attempt to replay")
+    problem = tui_problem(args.theme or config.ui.theme, "replay")
+    if problem is not None:
+        return fail(problem)
+    from lfgtui.commands.compose import open_tui
+    from lfgtui.providers.registry import Providers
+    from lfgtui.resume import ReplayClock
+    from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.services import Services
+
+    async with Providers() as providers:  # a replay has no run: nothing is ever sent
+        services = Services(providers, clock=ReplayClock(args.speed))
+        theme = args.theme or config.ui.theme
+        code = await open_tui(
+            services, recorded.as_tickets, Mode.REPLAY, theme, config.ui.keymap, recorded=recorded
+        )
+    return 0 if code is None else code

@@ -1,0 +1,219 @@
+"""`lfg run FILE`: every ticket of a tickets file, in the TUI, headless or as NDJSON.
+
+`lfg` imports this module for every command, so the providers, the history and the TUI are imported
+only when `run` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lfgtui.commands.common import (
+    EXIT_SIGINT,
+    EXIT_USAGE,
+    add_config,
+    add_db,
+    add_theme,
+    fail,
+    tui_problem,
+    warn,
+)
+from lfgtui.commands.remote import add_serve_options, serve_problem, serving
+from lfgtui.commands.subcommands import Subcommands
+
+if TYPE_CHECKING:
+    from lfgtui.alerts.notify import NotifyCommand
+    from lfgtui.commands.compose import RunOptions
+    from lfgtui.config import Config
+    from lfgtui.history.writer import RunHistory
+    from lfgtui.providers.registry import Providers
+    from lfgtui.tickets.ticket import Ticket, TicketFile
+
+
+def add_run_command(commands: Subcommands) -> None:
+    """Register `lfg run` on the top-level subcommands."""
+    commands.add_command("run", "run every ticket of a tickets file concurrently", _arguments, run)
+
+
+def _arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("file", type=Path, help="a tickets.toml")
+    run.add_argument("--headless", action="store_true", help="progress lines and a closing table")
+    run.add_argument("--json", action="store_true", help="NDJSON events on stdout (implies --headless)")
+    run.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
+    add_config(run)
+    run.add_argument(
+        "--max-concurrency", type=int, help="tickets streaming at once (default: [run] in config, 8)"
+    )
+    add_db(run)
+    run.add_argument("--no-history", action="store_true", help="do not record this run")
+    add_theme(run)
+    run.add_argument(
+        "--quiet", action="store_true", help="no bell or desktop notification when a ticket needs you"
+    )
+    run.add_argument(
+        "--notify-command",
+        metavar="CMD",
+        help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
+    )
+    add_serve_options(run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the `--serve` options and the tickets, then run them."""
+    import asyncio
+
+    if (problem := serve_problem(args)) is not None:
+        warn(problem)
+        return EXIT_USAGE
+    loaded = _load(args)
+    return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
+    """The config and the checked tickets, or the exit code when they cannot be had.
+
+    This runs before the event loop starts: asyncio.run turns Ctrl-C into a cancellation that a
+    check of a big file would only notice once done, then ends in a traceback. Here Ctrl-C stops the
+    check at once and ends lfg with one line and 130, as it does during a run.
+    """
+    from lfgtui.config import load_config
+    from lfgtui.tickets.load import load_tickets
+    from lfgtui.tools import BUILTIN_TOOLS
+    from lfgtui.validation import ValidationError
+
+    try:
+        config = load_config(args.config)
+        return config, load_tickets(args.file, config, BUILTIN_TOOLS)
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        warn(f"interrupted while checking {args.file}")
+        return EXIT_SIGINT
+
+
+async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.commands.compose import RunOptions, open_tui
+    from lfgtui.cost.prices import run_prices
+    from lfgtui.history.database import resolve_db_path
+    from lfgtui.history.writer import open_run_history
+    from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.ui import terminal_attached
+
+    use_tui = not (args.headless or args.json) and terminal_attached()
+    offline = "no provider named and no API key set: running offline on the built-in sim provider"
+    if tickets.offline_default and not use_tui:
+        print(f"lfg: {offline}", file=sys.stderr)
+    theme = args.theme or config.ui.theme
+    backend = ProviderWorker() if use_tui else None  # the TUI reads the streams in a child process
+    async with Providers(config.providers, backend=backend) as providers, _notify_command(args) as command:
+        if use_tui:
+            await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
+            if (problem := tui_problem(theme, "run")) is not None:
+                return fail(problem)
+        options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets.tickets))
+        db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
+        async with open_run_history(db, tickets, _command_line(args), warn, options.prices) as history:
+            if use_tui:
+                from lfgtui.ui.run_screen import Mode
+
+                notify = () if args.quiet else config.ui.notify
+                code = await open_tui(
+                    options.services(providers, db, args.yes, notify, command),
+                    tickets.tickets,
+                    Mode.LIVE,
+                    theme,
+                    config.ui.keymap,
+                    run_id=history.run_id if history is not None else None,
+                    history=history,
+                    notice=offline if tickets.offline_default else None,
+                    served=lambda run: serving(args, run, tickets.tickets),
+                )
+                code = 1 if code is None else code
+            else:
+                alerts = (config.ui.notify, command)
+                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts)
+    if history is not None:
+        warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
+    return code
+
+
+async def _run_headless(
+    args: argparse.Namespace,
+    tickets: tuple[Ticket, ...],
+    providers: Providers,
+    history: RunHistory | None,
+    options: RunOptions,
+    alerts: tuple[Collection[str], NotifyCommand | None],
+) -> int:
+    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
+    import asyncio
+
+    from lfgtui.approvals import Approvals
+    from lfgtui.events import Outcome
+    from lfgtui.headless import JsonLines, Progress, UntilClosed
+
+    t0 = time.monotonic()
+    answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
+    run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable))
+    groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
+    progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
+    output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)
+    run.sinks.append(output)
+    kinds, command = alerts
+    if command is not None:
+        from lfgtui.alerts.moments import RunAlerts
+
+        run.sinks.append(RunAlerts(run, kinds, [command]))
+    if history is not None:
+        run.record(history)
+    signalled: list[int] = []
+    loop = asyncio.get_running_loop()
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
+        loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
+    # Every provider's SDK imported before the first request: an import in the middle of the run would
+    # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
+    names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
+    await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
+    async with serving(args, run, tickets):
+        run.start()
+        outcomes = await run.wait()
+    if progress is not None:
+        output.write(f"\n{progress.table()}\n")
+    if signalled:
+        return signalled[0]
+    return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+@contextlib.asynccontextmanager
+async def _notify_command(args: argparse.Namespace) -> AsyncIterator[NotifyCommand | None]:
+    """`--notify-command`, given a few seconds at the end of the run to deliver what is queued."""
+    if not args.notify_command:
+        yield None
+        return
+    from lfgtui.alerts.notify import NotifyCommand
+
+    command = NotifyCommand(args.notify_command, warn=warn)
+    try:
+        yield command
+    finally:
+        await command.aclose()
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The `lfg run` command as the history records it: the file and the options that were set."""
+    options = [
+        f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
+        for name, value in vars(args).items()
+        if name not in ("command", "handler", "file") and value not in (None, False)
+    ]
+    return " ".join(["lfg run", str(args.file), *options])

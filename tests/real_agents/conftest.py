@@ -1,0 +1,272 @@
+"""The real coding agents (installed from npm at the versions package-lock.json pins) against lfg's sim.
+
+Each test gets its own world: a home folder the agents keep their settings and sessions in (never the
+person's), a project folder, and an in-process `SimServer` on a free loopback port that answers the
+agents' own model names with scenarios (the model map `lfg sim serve --model` takes). Every agent is
+pointed at it with a made-up key, so nothing reaches the network and no real key is needed.
+
+`npm ci --prefix tests/real_agents` installs the agents; without them the tests are skipped, except
+under CI (the variable `CI` set), where a missing agent fails: CI must not pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.sim.model_map import ModelMap, parse_rule
+from lfgtui.sim.scenario import ScenarioLibrary
+from lfgtui.sim.server import SimServer
+
+AGENTS_BIN = Path(__file__).parent / "node_modules" / ".bin"
+"""Where `npm ci --prefix tests/real_agents` puts the agents' programs."""
+
+MODEL_MAP = (
+    "claude-haiku-*=hello",
+    "claude-*=claude-code-demo",
+    "gemini-*-lite*=hello",
+    "gemini-*=gemini-cli-demo",
+)
+"""examples/agents-offline.toml's map: each agent's own model names to a scenario scripted with its own
+tools; side calls (Claude Code's haiku, Gemini CLI's flash-lite) and any other name get `hello`."""
+
+RUN_TIMEOUT_S = 240.0
+"""How long one `lfg run` of real agents may take before the test fails (they start slowly: a
+loaded two-core machine takes tens of seconds for Node to load an agent)."""
+
+STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_", "CLAUDE_", "LFG_", "XDG_")
+
+
+def agent_program(provider: str) -> Path:
+    """The installed program of a built-in agent provider (`claude-code`, `gemini`, `codex`); a missing
+    one skips the test, or fails it under CI."""
+    program = AGENTS_BIN / BUILTIN[provider].command[0]
+    if not program.exists():
+        message = f"{program} is not installed: run npm ci --prefix tests/real_agents"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real agents: {message}")
+        pytest.skip(message)
+    return program
+
+
+@dataclass
+class AgentWorld:
+    """One test's folders, environment and sim, and `lfg` run in them."""
+
+    root: Path
+    sim: SimServer
+    scenarios: Path  # the sim's folder of this test's own scenarios
+    home: Path = field(init=False)
+    project: Path = field(init=False)
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.home = self.root / "home"
+        self.project = self.root / "project"
+        for folder in (self.home, self.project, self.root / "tmp"):
+            folder.mkdir(parents=True)
+        (self.project / "README.md").write_text("# Widget\nRenders widgets.\n")
+        self.env = offline_env(os.environ, self.root, self.sim.url)
+        settle_agents_home(self.home)
+
+    @property
+    def db(self) -> Path:
+        return self.root / "history.sqlite3"
+
+    def config(self, toml: str) -> None:
+        """lfg's config.toml (where `lfg` looks for it in this home)."""
+        path = Path(self.env["XDG_CONFIG_HOME"]) / "lfgtui" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(toml))
+
+    def scenario(self, name: str, toml: str) -> str:
+        """A scenario of this test's own (the sim picks it by its name); its name."""
+        (self.scenarios / f"{name}.toml").write_text(textwrap.dedent(toml))
+        return name
+
+    def map_models(self, *rules: str) -> None:
+        """The sim answers model names by these `PATTERN=SCENARIO` rules (the first match wins), and
+        any other name with `hello`, as `lfg sim serve --model` does."""
+        self.sim.models = ModelMap(tuple(parse_rule(rule) for rule in rules), unknown="hello")
+
+    def tickets(self, toml: str) -> Path:
+        path = self.root / "tickets.toml"
+        path.write_text(textwrap.dedent(toml))
+        return path
+
+    def ticket(self, provider: str, prompt: str, **fields: Any) -> Path:
+        """A tickets file of one ticket `t` run by `provider` in the project folder."""
+        agent_program(provider)
+        lines = ["[[ticket]]", 'id = "t"', f"prompt = {json.dumps(prompt)}", f'provider = "{provider}"']
+        lines += [f"workdir = {json.dumps(str(self.project))}"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
+        return self.tickets("\n".join(lines) + "\n")
+
+    def lfg_args(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "lfgtui", *args]
+
+    async def lfg(self, *args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        """`lfg ARGS` to its end, on this loop (the sim answers on it meanwhile)."""
+        process = await asyncio.create_subprocess_exec(
+            *self.lfg_args(*args),
+            cwd=self.project,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            stdout, stderr = await process.communicate()
+            pytest.fail(f"lfg {' '.join(args)} did not end: {stderr.decode()[-4000:]}")
+        return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
+
+    async def run(self, tickets: Path, *extra: str) -> Run:
+        """`lfg run TICKETS --json` recorded into this world's history."""
+        done = await self.lfg("run", str(tickets), "--json", "--db", str(self.db), *extra)
+        return Run(done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr)
+
+
+@dataclass
+class Run:
+    """One `lfg run --json`: its exit code, its NDJSON events and its stderr."""
+
+    code: int
+    events: list[dict[str, Any]]
+    stderr: str
+
+    def of(self, kind: str, ticket: str = "t") -> list[dict[str, Any]]:
+        return [e for e in self.events if e["ticket"] == ticket and e["type"] == kind]
+
+    def text(self, ticket: str = "t", kind: str = "text") -> str:
+        return "".join(e["text"] for e in self.of(kind, ticket))
+
+    def ending(self, ticket: str = "t") -> dict[str, Any]:
+        endings = self.of("attempt_ended", ticket)
+        assert endings, f"no attempt ended: {self.stderr[-4000:]}"
+        return endings[-1]
+
+    def calls(self, ticket: str = "t") -> dict[str, dict[str, Any]]:
+        """Each tool call as it finally reads (its `tool_call` with every `tool_call_update` merged),
+        by id, with its result under `result`."""
+        calls: dict[str, dict[str, Any]] = {}
+        for event in self.events:
+            if event["ticket"] != ticket:
+                continue
+            if event["type"] in ("tool_call", "tool_call_update"):
+                calls.setdefault(event["id"], {}).update(event)
+            elif event["type"] == "tool_result":
+                calls[event["id"]]["result"] = event
+        return calls
+
+    def statuses(self, ticket: str = "t") -> list[str]:
+        return [e["message"] for e in self.of("status", ticket)]
+
+
+def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: str) -> dict[str, str]:
+    """The environment `lfg` runs in: the person's own credentials, agent settings and lfg settings
+    gone; home, config, state and temporary folders inside `root`; the agents on the PATH; every
+    agent pointed at the sim with a key the sim does not check."""
+    env = {k: v for k, v in base.items() if not k.startswith(STRIPPED_PREFIXES) and not k.endswith("_KEY")}
+    home = root / "home"
+    env |= {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "TMPDIR": str(root / "tmp"),
+        "PATH": f"{AGENTS_BIN}{os.pathsep}{base.get('PATH', os.defpath)}",
+        "ANTHROPIC_BASE_URL": sim_url,
+        "ANTHROPIC_API_KEY": "sim",
+        "OPENAI_BASE_URL": f"{sim_url}/v1",
+        "OPENAI_API_KEY": "sim",
+        "GOOGLE_GEMINI_BASE_URL": sim_url,
+        "GEMINI_API_KEY": "sim",
+    }
+    return env
+
+
+def settle_agents_home(home: Path) -> None:
+    """The agents' own settings in the test's home: none of them phones home or updates itself, and
+    Gemini CLI runs commands without its interactive shell, the only way it reports their output over
+    ACP. Nothing else is set: each logs in with its key variable as a new user's would."""
+    gemini = {
+        "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False},
+        "tools": {"shell": {"enableInteractiveShell": False}},
+    }
+    claude = {
+        "env": {
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_TELEMETRY": "1",
+        }
+    }
+    for folder, settings in ((home / ".gemini", gemini), (home / ".claude", claude)):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "settings.json").write_text(json.dumps(settings, indent=2))
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[AgentWorld]:
+    """A world whose sim listens on a free port with examples/agents-offline.toml's model map."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    async with SimServer(ScenarioLibrary(extra_dirs=(scenarios,))) as sim:
+        world = AgentWorld(tmp_path / "world", sim, scenarios)
+        world.map_models(*MODEL_MAP)
+        yield world
+
+
+@pytest.fixture
+def in_world(world: AgentWorld, monkeypatch: pytest.MonkeyPatch) -> AgentWorld:
+    """`world`, whose environment is this process's too: for the app run in the test (`run_test`),
+    which starts the agents with it."""
+    for name in list(os.environ):
+        if name not in world.env:
+            monkeypatch.delenv(name)
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(world.project)
+    return world
+
+
+def agent_processes(world: AgentWorld, program: str) -> list[int]:
+    """The live processes of an agent's program working in this world's folders."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                cwd = (entry / "cwd").readlink()
+            except OSError:
+                continue
+            named = any(part.endswith(program.encode()) for part in cmdline[:2])
+            if named and state != "Z" and cwd.is_relative_to(world.root.resolve()):
+                found.append(int(entry.name))
+    return found
+
+
+async def no_agent_left(world: AgentWorld, program: str) -> bool:
+    """Whether the agent is gone, allowing it the moment its death takes (bounded)."""
+    for _ in range(400):
+        if not agent_processes(world, program):
+            return True
+        await asyncio.sleep(0.025)
+    return False
