@@ -24,10 +24,20 @@ from typing import Any
 
 import pytest
 
+from lfgtui.config import Config
 from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
 from lfgtui.sim.model_map import ModelMap, parse_rule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import FollowUpScreen
+from lfgtui.ui.pane import PaneState, TicketPane
+from tests.ui.apps import lfg_app
+from tests.ui.test_app import until
+from tests.ui.test_history_screens import keys
 
 AGENTS_BIN = Path(__file__).parent / "node_modules" / ".bin"
 """Where `npm ci --prefix tests/real_agents` puts the agents' programs."""
@@ -37,9 +47,12 @@ MODEL_MAP = (
     "claude-*=claude-code-demo",
     "gemini-*-lite*=hello",
     "gemini-*=gemini-cli-demo",
+    "gpt-*-luna=hello",
+    "gpt-*=codex-demo",
 )
 """examples/agents-offline.toml's map: each agent's own model names to a scenario scripted with its own
-tools; side calls (Claude Code's haiku, Gemini CLI's flash-lite) and any other name get `hello`."""
+tools; side calls (Claude Code's haiku, Gemini CLI's flash-lite, Codex's luna) and any other name get
+`hello`."""
 
 RUN_TIMEOUT_S = 240.0
 """How long one `lfg run` of real agents may take before the test fails (they start slowly: a
@@ -78,7 +91,7 @@ class AgentWorld:
             folder.mkdir(parents=True)
         (self.project / "README.md").write_text("# Widget\nRenders widgets.\n")
         self.env = offline_env(os.environ, self.root, self.sim.url)
-        settle_agents_home(self.home)
+        settle_agents_home(self.home, self.sim.url)
 
     @property
     def db(self) -> Path:
@@ -134,6 +147,11 @@ class AgentWorld:
             pytest.fail(f"lfg {' '.join(args)} did not end: {stderr.decode()[-4000:]}")
         return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
 
+    def app(self, tickets: Path) -> LfgApp:
+        """The TUI running `tickets`, for `run_test` (in `in_world`, whose environment the agents get)."""
+        loaded = load_tickets(tickets, Config(path=None), BUILTIN_TOOLS)
+        return lfg_app(loaded.tickets, Providers())
+
     async def run(self, tickets: Path, *extra: str) -> Run:
         """`lfg run TICKETS --json` recorded into this world's history."""
         done = await self.lfg("run", str(tickets), "--json", "--db", str(self.db), *extra)
@@ -175,6 +193,11 @@ class Run:
     def statuses(self, ticket: str = "t") -> list[str]:
         return [e["message"] for e in self.of("status", ticket)]
 
+    @property
+    def run_id(self) -> str:
+        """The id the run is recorded under in the history, as `lfg run` says."""
+        return self.stderr.split("recorded as run ", 1)[1].split()[0]
+
 
 def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: str) -> dict[str, str]:
     """The environment `lfg` runs in: the person's own credentials, agent settings and lfg settings
@@ -196,14 +219,16 @@ def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: st
         "OPENAI_API_KEY": "sim",
         "GOOGLE_GEMINI_BASE_URL": sim_url,
         "GEMINI_API_KEY": "sim",
+        "CODEX_HOME": str(home / ".codex"),
     }
     return env
 
 
-def settle_agents_home(home: Path) -> None:
-    """The agents' own settings in the test's home: none of them phones home or updates itself, and
+def settle_agents_home(home: Path, sim_url: str) -> None:
+    """The agents' own settings in the test's home: none of them phones home or updates itself,
     Gemini CLI runs commands without its interactive shell, the only way it reports their output over
-    ACP. Nothing else is set: each logs in with its key variable as a new user's would."""
+    ACP, and Codex talks to the sim (it reads its base URL only from its config.toml). Nothing else is
+    set: each logs in with its key variable as a new user's would."""
     gemini = {
         "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
         "privacy": {"usageStatisticsEnabled": False},
@@ -220,6 +245,9 @@ def settle_agents_home(home: Path) -> None:
     for folder, settings in ((home / ".gemini", gemini), (home / ".claude", claude)):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "settings.json").write_text(json.dumps(settings, indent=2))
+    codex = home / ".codex"
+    codex.mkdir()
+    (codex / "config.toml").write_text(f"openai_base_url = {json.dumps(sim_url + '/v1')}\n")
 
 
 @pytest.fixture
@@ -247,7 +275,8 @@ def in_world(world: AgentWorld, monkeypatch: pytest.MonkeyPatch) -> AgentWorld:
 
 
 def agent_processes(world: AgentWorld, program: str) -> list[int]:
-    """The live processes of an agent's program working in this world's folders."""
+    """The live processes working in this world's folders whose program (or the script Node runs) is
+    named `program` or starts with it: `codex` finds codex-acp, Codex's app server and its helpers."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -257,16 +286,28 @@ def agent_processes(world: AgentWorld, program: str) -> list[int]:
                 cwd = (entry / "cwd").readlink()
             except OSError:
                 continue
-            named = any(part.endswith(program.encode()) for part in cmdline[:2])
+            named = any(Path(part.decode(errors="replace")).name.startswith(program) for part in cmdline[:2])
             if named and state != "Z" and cwd.is_relative_to(world.root.resolve()):
                 found.append(int(entry.name))
     return found
 
 
 async def no_agent_left(world: AgentWorld, program: str) -> bool:
-    """Whether the agent is gone, allowing it the moment its death takes (bounded)."""
+    """Whether the agent (every process `agent_processes` finds) is gone, allowing it the moment its
+    death takes (bounded)."""
     for _ in range(400):
         if not agent_processes(world, program):
             return True
         await asyncio.sleep(0.025)
     return False
+
+
+async def follow_up(
+    app: LfgApp, pilot: Any, pane: TicketPane, words: str, attempt: int, timeout: float
+) -> None:
+    """A follow-up to the pane's ticket, typed as a person does, until it has completed as `attempt`."""
+    pane.shown.focus()
+    await pilot.press("i")
+    assert isinstance(app.screen, FollowUpScreen)
+    await pilot.press(*keys(words), "enter")
+    await until(pilot, lambda: pane.attempt == attempt and pane.state is PaneState.COMPLETED, timeout)
