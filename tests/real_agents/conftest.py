@@ -58,6 +58,21 @@ RUN_TIMEOUT_S = 240.0
 """How long one `lfg run` of real agents may take before the test fails (they start slowly: a
 loaded two-core machine takes tens of seconds for Node to load an agent)."""
 
+IDLE_TIMEOUT_S = 30
+"""The `idle_timeout_s` a stall test gives the agent's provider (`AgentWorld.idle_timeout`)."""
+
+STALL = """
+    ttft_ms = 50
+    tokens_per_s = 100
+    [[call]]
+    text = "Working on it, one moment please."
+    [[fault]]
+    kind = "stall"
+    call = 0
+    after_tokens = 4
+    """
+"""A scenario whose answer goes silent after its fourth token, its connection left open."""
+
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_", "CLAUDE_", "LFG_", "XDG_")
 
 
@@ -102,6 +117,11 @@ class AgentWorld:
         path = Path(self.env["XDG_CONFIG_HOME"]) / "lfgtui" / "config.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(toml))
+
+    def idle_timeout(self, provider: str) -> None:
+        """lfg's config: `provider` fails as `timeout` once its agent is silent mid-turn for
+        `IDLE_TIMEOUT_S`, and is said to stall at half of that."""
+        self.config(f"[providers.{provider}]\nidle_timeout_s = {IDLE_TIMEOUT_S}\n")
 
     def scenario(self, name: str, toml: str) -> str:
         """A scenario of this test's own (the sim picks it by its name); its name."""
@@ -197,6 +217,19 @@ class Run:
     def run_id(self) -> str:
         """The id the run is recorded under in the history, as `lfg run` says."""
         return self.stderr.split("recorded as run ", 1)[1].split()[0]
+
+
+def timed_out_keeping_what_arrived(run: Run) -> None:
+    """Assert that the run of ticket `t`, whose agent went silent mid-answer (`STALL`), was said to
+    stall, failed as `timeout` after `IDLE_TIMEOUT_S`, and kept the text that arrived."""
+    assert run.code == 1
+    end = run.ending()
+    assert end["outcome"] == "failed" and end["error"]["kind"] == "timeout"
+    said = f"sent nothing for {IDLE_TIMEOUT_S} s while its turn was under way (idle_timeout_s)"
+    assert said in end["error"]["message"]
+    stalled = f"stalled: no update from the agent for {IDLE_TIMEOUT_S // 2} s"
+    assert any(s.startswith(stalled) for s in run.statuses()), run.statuses()
+    assert run.text() == "Working on it, one", "what arrived is kept"
 
 
 def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: str) -> dict[str, str]:

@@ -26,11 +26,13 @@ from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
+    STALL,
     AgentWorld,
     agent_processes,
     agent_program,
     follow_up,
     no_agent_left,
+    timed_out_keeping_what_arrived,
 )
 from tests.terminal import Terminal
 from tests.ui.test_app import SIZE, until
@@ -218,32 +220,14 @@ async def test_no_key_fails_as_auth_saying_what_to_do(world: AgentWorld, agent: 
     assert world.sim.log == [], "nothing reached a model"
 
 
-STALL = """
-    ttft_ms = 50
-    tokens_per_s = 100
-    [[call]]
-    text = "Working on it, one moment please."
-    [[fault]]
-    kind = "stall"
-    call = 0
-    after_tokens = 4
-    """
-
-
 @REAL_AGENT
 @AGENTS
 async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
     world: AgentWorld, agent: Agent
 ) -> None:
     answer_with(world, agent, world.scenario("stall", STALL))
-    world.config(f"[providers.{agent.provider}]\nidle_timeout_s = 30\n")
-    run = await world.run(world.ticket(agent.provider, "hi"))
-    assert run.code == 1
-    end = run.ending()
-    assert end["outcome"] == "failed" and end["error"]["kind"] == "timeout"
-    assert "sent nothing for 30 s while its turn was under way (idle_timeout_s)" in end["error"]["message"]
-    assert any(s.startswith("stalled: no update from the agent for 15 s") for s in run.statuses())
-    assert run.text() == "Working on it, one", "what arrived is kept"
+    world.idle_timeout(agent.provider)
+    timed_out_keeping_what_arrived(await world.run(world.ticket(agent.provider, "hi")))
 
 
 @REAL_AGENT

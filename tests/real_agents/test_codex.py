@@ -25,7 +25,14 @@ from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
-from tests.real_agents.conftest import AgentWorld, agent_processes, follow_up, no_agent_left
+from tests.real_agents.conftest import (
+    STALL,
+    AgentWorld,
+    agent_processes,
+    follow_up,
+    no_agent_left,
+    timed_out_keeping_what_arrived,
+)
 from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import SIZE, until
 
@@ -35,6 +42,28 @@ pytestmark = pytest.mark.timeout(4 * AGENT_TIMEOUT_S)
 MODEL = "gpt-5.6-terra"  # one of Codex's own models, not its default: the ticket's choice must reach the sim
 FINAL = "## What I found"  # the start of codex-demo's answer
 DENIED = "the agent ended its turn when told no: follow up to tell it what to do instead"
+NOTES = "# Notes\n\nWritten by Codex.\n"
+PATCH = r"""
+    ttft_ms = 50
+    tokens_per_s = 400
+    [[call]]
+    text = "I'll write the notes."
+    [[call.tool_call]]
+    name = "exec"
+    input = '''
+    const patch = "*** Begin Patch\n*** Add File: notes.md\n+# Notes\n+\n+Written by Codex.\n*** End Patch";
+    text(JSON.stringify(await tools.apply_patch(patch)));
+    '''
+    [[call]]
+    text = "Done: the notes are written."
+    """
+"""A scenario: Codex adds notes.md with its `apply_patch` (called from `exec`, as its models call its
+tools), then ends its turn."""
+
+
+def answer_with(world: AgentWorld, scenario: str) -> None:
+    """Codex's own model names answered by `scenario`; its side calls by `hello`."""
+    world.map_models("gpt-*-luna=hello", f"gpt-*={scenario}")
 
 
 def codex_ticket(world: AgentWorld, **fields: str) -> Path:
@@ -184,4 +213,36 @@ async def test_resuming_a_recorded_codex_ticket_loads_its_session(in_world: Agen
     assert "Suggest one improvement to the README." in json.dumps(resumed.body), (
         "Codex had the whole conversation"
     )
+    assert await no_agent_left(world, "codex")
+
+
+async def test_a_codex_gone_silent_is_stalled_then_fails_as_timeout_keeping_what_arrived(
+    world: AgentWorld,
+) -> None:
+    answer_with(world, world.scenario("stall", STALL))
+    world.idle_timeout("codex")
+    timed_out_keeping_what_arrived(await world.run(world.ticket("codex", "hi"), "--no-history"))
+    assert await no_agent_left(world, "codex"), "lfg stopped the silent Codex"
+
+
+async def test_in_the_tui_an_approved_apply_patch_writes_the_file_and_its_row_shows_the_diff(
+    in_world: AgentWorld,
+) -> None:
+    world = in_world
+    answer_with(world, world.scenario("patch", PATCH))
+    notes = world.project / "notes.md"
+    app = world.app(codex_ticket(world))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.session.panes["t"]
+        await until(pilot, lambda: pane.state is PaneState.APPROVAL, AGENT_TIMEOUT_S)
+        assert not notes.exists(), "in read-only mode Codex asks before it writes"
+        pane.shown.focus()
+        await approve(pilot, app)
+        await until(pilot, lambda: pane.state is PaneState.COMPLETED, AGENT_TIMEOUT_S)
+        assert notes.read_text() == NOTES
+        [row] = pane.tools.rows.values()
+        assert row.state is ToolState.OK
+        diff = f"--- /dev/null\n+++ {notes}\n@@ -0,0 +1,3 @@\n+# Notes\n+\n+Written by Codex."
+        assert row.output.startswith(diff), row.output
+        assert "Done: the notes are written." in pane.body.source
     assert await no_agent_left(world, "codex")
