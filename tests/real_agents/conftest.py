@@ -24,10 +24,20 @@ from typing import Any
 
 import pytest
 
+from lfgtui.config import Config
 from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
 from lfgtui.sim.model_map import ModelMap, parse_rule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import FollowUpScreen
+from lfgtui.ui.pane import PaneState, TicketPane
+from tests.ui.apps import lfg_app
+from tests.ui.test_app import until
+from tests.ui.test_history_screens import keys
 
 AGENTS_BIN = Path(__file__).parent / "node_modules" / ".bin"
 """Where `npm ci --prefix tests/real_agents` puts the agents' programs."""
@@ -37,13 +47,31 @@ MODEL_MAP = (
     "claude-*=claude-code-demo",
     "gemini-*-lite*=hello",
     "gemini-*=gemini-cli-demo",
+    "gpt-*-luna=hello",
+    "gpt-*=codex-demo",
 )
 """examples/agents-offline.toml's map: each agent's own model names to a scenario scripted with its own
-tools; side calls (Claude Code's haiku, Gemini CLI's flash-lite) and any other name get `hello`."""
+tools; side calls (Claude Code's haiku, Gemini CLI's flash-lite, Codex's luna) and any other name get
+`hello`."""
 
 RUN_TIMEOUT_S = 240.0
 """How long one `lfg run` of real agents may take before the test fails (they start slowly: a
 loaded two-core machine takes tens of seconds for Node to load an agent)."""
+
+IDLE_TIMEOUT_S = 30
+"""The `idle_timeout_s` a stall test gives the agent's provider (`AgentWorld.idle_timeout`)."""
+
+STALL = """
+    ttft_ms = 50
+    tokens_per_s = 100
+    [[call]]
+    text = "Working on it, one moment please."
+    [[fault]]
+    kind = "stall"
+    call = 0
+    after_tokens = 4
+    """
+"""A scenario whose answer goes silent after its fourth token, its connection left open."""
 
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_", "CLAUDE_", "LFG_", "XDG_")
 
@@ -78,7 +106,7 @@ class AgentWorld:
             folder.mkdir(parents=True)
         (self.project / "README.md").write_text("# Widget\nRenders widgets.\n")
         self.env = offline_env(os.environ, self.root, self.sim.url)
-        settle_agents_home(self.home)
+        settle_agents_home(self.home, self.sim.url)
 
     @property
     def db(self) -> Path:
@@ -89,6 +117,11 @@ class AgentWorld:
         path = Path(self.env["XDG_CONFIG_HOME"]) / "lfgtui" / "config.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(toml))
+
+    def idle_timeout(self, provider: str) -> None:
+        """lfg's config: `provider` fails as `timeout` once its agent is silent mid-turn for
+        `IDLE_TIMEOUT_S`, and is said to stall at half of that."""
+        self.config(f"[providers.{provider}]\nidle_timeout_s = {IDLE_TIMEOUT_S}\n")
 
     def scenario(self, name: str, toml: str) -> str:
         """A scenario of this test's own (the sim picks it by its name); its name."""
@@ -134,6 +167,11 @@ class AgentWorld:
             pytest.fail(f"lfg {' '.join(args)} did not end: {stderr.decode()[-4000:]}")
         return subprocess.CompletedProcess(args, process.returncode or 0, stdout.decode(), stderr.decode())
 
+    def app(self, tickets: Path) -> LfgApp:
+        """The TUI running `tickets`, for `run_test` (in `in_world`, whose environment the agents get)."""
+        loaded = load_tickets(tickets, Config(path=None), BUILTIN_TOOLS)
+        return lfg_app(loaded.tickets, Providers())
+
     async def run(self, tickets: Path, *extra: str) -> Run:
         """`lfg run TICKETS --json` recorded into this world's history."""
         done = await self.lfg("run", str(tickets), "--json", "--db", str(self.db), *extra)
@@ -175,6 +213,24 @@ class Run:
     def statuses(self, ticket: str = "t") -> list[str]:
         return [e["message"] for e in self.of("status", ticket)]
 
+    @property
+    def run_id(self) -> str:
+        """The id the run is recorded under in the history, as `lfg run` says."""
+        return self.stderr.split("recorded as run ", 1)[1].split()[0]
+
+
+def timed_out_keeping_what_arrived(run: Run) -> None:
+    """Assert that the run of ticket `t`, whose agent went silent mid-answer (`STALL`), was said to
+    stall, failed as `timeout` after `IDLE_TIMEOUT_S`, and kept the text that arrived."""
+    assert run.code == 1
+    end = run.ending()
+    assert end["outcome"] == "failed" and end["error"]["kind"] == "timeout"
+    said = f"sent nothing for {IDLE_TIMEOUT_S} s while its turn was under way (idle_timeout_s)"
+    assert said in end["error"]["message"]
+    [stalled] = run.of("stalled")
+    assert stalled["message"].startswith(f"stalled: no update from the agent for {IDLE_TIMEOUT_S // 2} s")
+    assert run.text() == "Working on it, one", "what arrived is kept"
+
 
 def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: str) -> dict[str, str]:
     """The environment `lfg` runs in: the person's own credentials, agent settings and lfg settings
@@ -196,14 +252,16 @@ def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: st
         "OPENAI_API_KEY": "sim",
         "GOOGLE_GEMINI_BASE_URL": sim_url,
         "GEMINI_API_KEY": "sim",
+        "CODEX_HOME": str(home / ".codex"),
     }
     return env
 
 
-def settle_agents_home(home: Path) -> None:
-    """The agents' own settings in the test's home: none of them phones home or updates itself, and
+def settle_agents_home(home: Path, sim_url: str) -> None:
+    """The agents' own settings in the test's home: none of them phones home or updates itself,
     Gemini CLI runs commands without its interactive shell, the only way it reports their output over
-    ACP. Nothing else is set: each logs in with its key variable as a new user's would."""
+    ACP, and Codex talks to the sim (it reads its base URL only from its config.toml). Nothing else is
+    set: each logs in with its key variable as a new user's would."""
     gemini = {
         "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
         "privacy": {"usageStatisticsEnabled": False},
@@ -220,6 +278,9 @@ def settle_agents_home(home: Path) -> None:
     for folder, settings in ((home / ".gemini", gemini), (home / ".claude", claude)):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "settings.json").write_text(json.dumps(settings, indent=2))
+    codex = home / ".codex"
+    codex.mkdir()
+    (codex / "config.toml").write_text(f"openai_base_url = {json.dumps(sim_url + '/v1')}\n")
 
 
 @pytest.fixture
@@ -247,7 +308,8 @@ def in_world(world: AgentWorld, monkeypatch: pytest.MonkeyPatch) -> AgentWorld:
 
 
 def agent_processes(world: AgentWorld, program: str) -> list[int]:
-    """The live processes of an agent's program working in this world's folders."""
+    """The live processes working in this world's folders whose program (or the script Node runs) is
+    named `program` or starts with it: `codex` finds codex-acp, Codex's app server and its helpers."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -257,16 +319,28 @@ def agent_processes(world: AgentWorld, program: str) -> list[int]:
                 cwd = (entry / "cwd").readlink()
             except OSError:
                 continue
-            named = any(part.endswith(program.encode()) for part in cmdline[:2])
+            named = any(Path(part.decode(errors="replace")).name.startswith(program) for part in cmdline[:2])
             if named and state != "Z" and cwd.is_relative_to(world.root.resolve()):
                 found.append(int(entry.name))
     return found
 
 
 async def no_agent_left(world: AgentWorld, program: str) -> bool:
-    """Whether the agent is gone, allowing it the moment its death takes (bounded)."""
+    """Whether the agent (every process `agent_processes` finds) is gone, allowing it the moment its
+    death takes (bounded)."""
     for _ in range(400):
         if not agent_processes(world, program):
             return True
         await asyncio.sleep(0.025)
     return False
+
+
+async def follow_up(
+    app: LfgApp, pilot: Any, pane: TicketPane, words: str, attempt: int, timeout: float
+) -> None:
+    """A follow-up to the pane's ticket, typed as a person does, until it has completed as `attempt`."""
+    pane.shown.focus()
+    await pilot.press("i")
+    assert isinstance(app.screen, FollowUpScreen)
+    await pilot.press(*keys(words), "enter")
+    await until(pilot, lambda: pane.attempt == attempt and pane.state is PaneState.COMPLETED, timeout)

@@ -20,21 +20,22 @@ from pathlib import Path
 import pytest
 
 from lfgtui.commands import sim as sim_command
-from lfgtui.config import Config
 from lfgtui.events import Outcome, SessionOpened
-from lfgtui.providers.registry import Providers
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
-from tests.real_agents.conftest import AgentWorld, agent_processes, agent_program, no_agent_left
+from tests.real_agents.conftest import (
+    STALL,
+    AgentWorld,
+    agent_processes,
+    agent_program,
+    follow_up,
+    no_agent_left,
+    timed_out_keeping_what_arrived,
+)
 from tests.terminal import Terminal
-from tests.ui.apps import lfg_app
 from tests.ui.test_app import SIZE, until
-from tests.ui.test_history_screens import keys
 
 REAL_AGENT = pytest.mark.timeout(400)
 """A real agent starts in seconds on an idle machine and in tens on a loaded one; a test's several
@@ -219,33 +220,14 @@ async def test_no_key_fails_as_auth_saying_what_to_do(world: AgentWorld, agent: 
     assert world.sim.log == [], "nothing reached a model"
 
 
-STALL = """
-    ttft_ms = 50
-    tokens_per_s = 100
-    [[call]]
-    text = "Working on it, one moment please."
-    [[fault]]
-    kind = "stall"
-    call = 0
-    after_tokens = 4
-    """
-
-
 @REAL_AGENT
 @AGENTS
 async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
     world: AgentWorld, agent: Agent
 ) -> None:
     answer_with(world, agent, world.scenario("stall", STALL))
-    world.config(f"[providers.{agent.provider}]\nidle_timeout_s = 30\n")
-    run = await world.run(world.ticket(agent.provider, "hi"))
-    assert run.code == 1
-    end = run.ending()
-    assert end["outcome"] == "failed" and end["error"]["kind"] == "timeout"
-    assert "sent nothing for 30 s while its turn was under way (idle_timeout_s)" in end["error"]["message"]
-    [stalled] = run.of("stalled")
-    assert stalled["message"].startswith("stalled: no update from the agent for 15 s")
-    assert run.text() == "Working on it, one", "what arrived is kept"
+    world.idle_timeout(agent.provider)
+    timed_out_keeping_what_arrived(await world.run(world.ticket(agent.provider, "hi")))
 
 
 @REAL_AGENT
@@ -270,8 +252,7 @@ async def test_in_the_tui_a_yes_writes_a_no_refuses_and_a_follow_up_goes_on(
 ) -> None:
     world = in_world
     answer_with(world, agent, world.scenario("work", work(agent)))
-    loaded = load_tickets(world.ticket(agent.provider, "Write the notes."), Config(path=None), BUILTIN_TOOLS)
-    app = lfg_app(loaded.tickets, Providers())
+    app = world.app(world.ticket(agent.provider, "Write the notes."))
     async with app.run_test(size=SIZE) as pilot:
         pane = app.session.panes["t"]
 
@@ -295,11 +276,7 @@ async def test_in_the_tui_a_yes_writes_a_no_refuses_and_a_follow_up_goes_on(
             await until(pilot, lambda: "ctx " in pane.gauges.text.plain, timeout=5)
         agents = agent_processes(world, agent.program)
         assert agents, "the agent is kept for a follow-up"
-        pane.shown.focus()
-        await pilot.press("i")
-        assert isinstance(app.screen, FollowUpScreen)
-        await pilot.press(*keys("anything else?"), "enter")
-        await until(pilot, lambda: pane.attempt == 2 and pane.state is PaneState.COMPLETED, timeout=STEP_S)
+        await follow_up(app, pilot, pane, "anything else?", 2, STEP_S)
         assert "Nothing else is left to do." in pane.body.source
         assert agent_processes(world, agent.program) == agents, "the same agent went on"
     assert await no_agent_left(world, agent.program)
@@ -317,7 +294,7 @@ async def shown(terminal: Terminal, needle: bytes, timeout: float = STEP_S) -> N
 async def test_lfg_resume_loads_the_agents_session_for_a_follow_up(world: AgentWorld, agent: Agent) -> None:
     run = await world.run(world.ticket(agent.provider, "Suggest one improvement to the README."))
     assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
-    run_id = run.stderr.split("recorded as run ", 1)[1].split()[0]
+    run_id = run.run_id
     asked_before = len(world.sim.log)
     if agent is GEMINI:
         await next_minute()

@@ -5,145 +5,72 @@ Codex's own tools drive it: the sim's `codex-demo` answers Codex's models with `
 calling `tools.exec_command`), as Codex's default models call its tools. What lfg shows of it (the
 text, the tool rows with Codex's titles and arguments, the output of the commands Codex runs, its
 approvals, its context) is checked in the NDJSON of `lfg run --json`, in the TUI through Pilot, and
-in the history that `lfg resume` loads Codex's session from.
-
-Skipped when the agents are not installed here (`npm ci --prefix tests/real_agents`); under CI
-(the variable `CI` set) a missing agent fails instead.
+in the history that `lfg resume` loads Codex's session from. The world (conftest.py) gives Codex a
+CODEX_HOME whose config.toml points it at the sim.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from lfgtui.config import Config
 from lfgtui.events import SessionOpened
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.sim.model_map import ModelMap, parse_rule
 from lfgtui.sim.server import RequestRecord, SimServer
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_attempt import agent_processes
 from tests.acp.test_tool_updates import approve
-from tests.commands.test_run import ending, of, text
 from tests.history.recording import load_recorded
+from tests.real_agents.conftest import (
+    STALL,
+    AgentWorld,
+    agent_processes,
+    follow_up,
+    no_agent_left,
+    timed_out_keeping_what_arrived,
+)
 from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import SIZE, until
-from tests.ui.test_history_screens import keys
 
-BIN = Path(__file__).parent / "node_modules" / ".bin"
 AGENT_TIMEOUT_S = 90  # a turn of a real agent on a loaded 2-core machine
 pytestmark = pytest.mark.timeout(4 * AGENT_TIMEOUT_S)
 
 MODEL = "gpt-5.6-terra"  # one of Codex's own models, not its default: the ticket's choice must reach the sim
-README = "# Widget\nA tiny service that renders widgets.\n"
 FINAL = "## What I found"  # the start of codex-demo's answer
 DENIED = "the agent ended its turn when told no: follow up to tell it what to do instead"
+NOTES = "# Notes\n\nWritten by Codex.\n"
+PATCH = r"""
+    ttft_ms = 50
+    tokens_per_s = 400
+    [[call]]
+    text = "I'll write the notes."
+    [[call.tool_call]]
+    name = "exec"
+    input = '''
+    const patch = "*** Begin Patch\n*** Add File: notes.md\n+# Notes\n+\n+Written by Codex.\n*** End Patch";
+    text(JSON.stringify(await tools.apply_patch(patch)));
+    '''
+    [[call]]
+    text = "Done: the notes are written."
+    """
+"""A scenario: Codex adds notes.md with its `apply_patch` (called from `exec`, as its models call its
+tools), then ends its turn."""
 
 
-@pytest.fixture(autouse=True)
-def installed() -> None:
-    """The agents npm installed here, else a skip (a failure under CI, which must run them)."""
-    missing = [name for name in ("codex-acp", "codex") if not (BIN / name).exists()]
-    if missing:
-        why = f"{', '.join(missing)} not installed: npm ci --prefix tests/real_agents --no-audit --no-fund"
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
+def answer_with(world: AgentWorld, scenario: str) -> None:
+    """Codex's own model names answered by `scenario`; its side calls by `hello`."""
+    world.map_models("gpt-*-luna=hello", f"gpt-*={scenario}")
 
 
-@pytest.fixture
-async def agent_sim() -> AsyncIterator[SimServer]:
-    """`lfg sim serve` as the offline example runs it: Codex's title side calls (its `-luna` model)
-    answered by `hello`, its other model names by codex-demo (at a test's pace), any other by `hello`."""
-    rules = ("gpt-*-luna=hello", "gpt-*=codex-demo:ttft_ms=50,tokens_per_s=400")
-    models = ModelMap(tuple(parse_rule(rule) for rule in rules), "hello")
-    async with SimServer(models=models) as server:
-        yield server
-
-
-@dataclass
-class AgentWorld:
-    """A real agent's surroundings in a test: its own home, lfg's folders, a workdir with a README, the
-    agents npm installed first on PATH, and the variables that point it at the sim with a fake key."""
-
-    root: Path
-    sim: SimServer
-    env: dict[str, str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        home, codex_home = self.root / "home", self.root / "codex-home"
-        self.workdir.mkdir(parents=True)
-        (self.workdir / "README.md").write_text(README)
-        codex_home.mkdir(parents=True)
-        (codex_home / "config.toml").write_text(f'openai_base_url = "{self.sim.url}/v1"\n')
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LFG_")
-        }
-        self.env |= {
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / "config"),
-            "XDG_DATA_HOME": str(home / "data"),
-            "XDG_STATE_HOME": str(home / "state"),
-            "CODEX_HOME": str(codex_home),
-            "OPENAI_API_KEY": "sim",
-        }
-
-    @property
-    def workdir(self) -> Path:
-        return self.root / "work"
-
-    def tickets(self, toml: str) -> Path:
-        path = self.workdir / "tickets.toml"
-        path.write_text(toml)
-        return path
-
-    async def lfg(self, *args: str) -> tuple[int, list[dict[str, Any]], str]:
-        """`lfg ARGS` in a subprocess (the sim serves it from this test's loop): exit code, NDJSON
-        events, stderr."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "lfgtui",
-            *args,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=self.workdir,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 2 * AGENT_TIMEOUT_S)
-        assert process.returncode is not None
-        return process.returncode, [json.loads(line) for line in out.splitlines()], err.decode()
-
-    def live(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """This process's environment as the agent's: for the TUI run in the test itself."""
-        for name in [k for k in os.environ if k.endswith("_API_KEY")]:
-            monkeypatch.delenv(name)
-        for name, value in self.env.items():
-            monkeypatch.setenv(name, value)
-
-
-def codex_ticket(ticket_id: str, **fields: str) -> str:
+def codex_ticket(world: AgentWorld, **fields: str) -> Path:
     """A Codex ticket in read-only mode, where Codex asks the person before a command leaves the
     sandbox (its default mode has a model review them instead)."""
-    lines = [f'id = "{ticket_id}"', 'prompt = "Suggest one improvement to the README. Change nothing."']
-    lines += ['provider = "codex"', 'mode = "read-only"', *(f'{k} = "{v}"' for k, v in fields.items())]
-    return "[[ticket]]\n" + "\n".join(lines) + "\n"
+    prompt = "Suggest one improvement to the README. Change nothing."
+    return world.ticket("codex", prompt, mode="read-only", **fields)
 
 
 def turns(sim: SimServer) -> list[RequestRecord]:
@@ -156,93 +83,59 @@ def followed(sim: SimServer, words: str) -> RequestRecord:
     return next(r for r in turns(sim) if words in json.dumps(r.body))
 
 
-def app_for(world: AgentWorld, toml: str, **services: Any) -> LfgApp:
-    path = world.tickets(toml)
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    return lfg_app(loaded.tickets, Providers(), **services)
-
-
-def codex_processes(world: AgentWorld, marker: bytes = b"codex") -> list[int]:
-    """Codex's processes working under the test's folder: codex-acp, its app server, their commands."""
-    return agent_processes(world.root, marker)
-
-
-async def codex_gone(world: AgentWorld) -> bool:
-    """Whether every Codex process of the test has ended, allowing the moment a stop takes (bounded)."""
-    for _ in range(400):
-        if not codex_processes(world):
-            return True
-        await asyncio.sleep(0.025)
-    return False
-
-
-@pytest.fixture
-def world(tmp_path: Path, agent_sim: SimServer) -> AgentWorld:
-    return AgentWorld(tmp_path, agent_sim)
-
-
 async def test_codex_answers_shows_its_commands_with_their_output_and_its_context(world: AgentWorld) -> None:
-    tickets = world.tickets(codex_ticket("c", model=MODEL))
-    code, events, stderr = await world.lfg("run", str(tickets), "--json", "--yes", "--no-history")
-    assert code == 0, stderr
-    assert ending(events, "c")["outcome"] == "completed", ending(events, "c")
-    notes = [e["message"] for e in of(events, "c", "status")]
+    run = await world.run(codex_ticket(world, model=MODEL), "--yes", "--no-history")
+    assert run.code == 0, run.stderr
+    assert run.ending()["outcome"] == "completed", run.ending()
+    notes = run.statuses()
     assert "logged the agent in with its method api-key (authenticate)" in notes, "OPENAI_API_KEY logs it in"
     assert any(n.startswith("the agent runs model ") and MODEL in n for n in notes), notes
     assert {r.model for r in turns(world.sim)} == {MODEL}, "every model call asks for the ticket's model"
-    assert (
-        "".join(e["text"] for e in of(events, "c", "reasoning"))
-        .strip()
-        .startswith("I should see which files")
-    )
-    answer = text(events, "c")
+    assert run.text(kind="reasoning").strip().startswith("I should see which files")
+    answer = run.text()
     assert "Let me look at the files first." in answer and FINAL in answer
-    calls = [(e["name"], e["arguments"]) for e in of(events, "c", "tool_call")]
+    calls = [(e["name"], e["arguments"]) for e in run.of("tool_call")]
     assert calls == [
         ("List files", {}),
-        ("wc -l README.md", {"command": "wc -l README.md", "cwd": str(world.workdir)}),
+        ("wc -l README.md", {"command": "wc -l README.md", "cwd": str(world.project)}),
     ]
-    listed, counted = of(events, "c", "tool_result")
+    listed, counted = run.of("tool_result")
     assert "README.md\n" in listed["output"] and listed["output"].endswith("[exit code 0]")
     assert (counted["output"], counted["is_error"]) == ("2 README.md\n[exit code 0]", False)
     streamed: dict[str, str] = {}
-    for piece in of(events, "c", "tool_output"):
+    for piece in run.of("tool_output"):
         streamed[piece["id"]] = streamed.get(piece["id"], "") + piece["text"]
     results = [listed["output"], counted["output"]]
     assert sorted(streamed.values()) == sorted(r.removesuffix("[exit code 0]") for r in results), (
         "each command's output streamed into its row as Codex ran it"
     )
-    context = of(events, "c", "context")
+    context = run.of("context")
     assert context and context[-1]["size"] > context[-1]["used"] > 0, (
         "Codex's usage_update is the context gauge"
     )
-    assert ending(events, "c")["ttft_ms"] is not None
-    assert "Traceback" not in stderr
-    assert await codex_gone(world), "lfg stopped Codex and its app server when the run ended"
+    assert run.ending()["ttft_ms"] is not None
+    assert "Traceback" not in run.stderr
+    assert await no_agent_left(world, "codex"), "lfg stopped Codex and its app server when the run ended"
 
 
 async def test_a_denied_command_ends_codexs_turn_completed_and_says_so(world: AgentWorld) -> None:
-    tickets = world.tickets(codex_ticket("d"))
-    code, events, stderr = await world.lfg("run", str(tickets), "--json", "--no-history")
-    assert code == 0, stderr
-    assert ending(events, "d")["outcome"] == "completed", (
-        "a no ends Codex's turn cancelled; the ticket is not"
-    )
-    assert DENIED in [e["message"] for e in of(events, "d", "status")]
-    details = of(events, "d", "agent")[-1]
+    run = await world.run(codex_ticket(world), "--no-history")
+    assert run.code == 0, run.stderr
+    assert run.ending()["outcome"] == "completed", "a no ends Codex's turn cancelled; the ticket is not"
+    assert DENIED in run.statuses()
+    details = run.of("agent")[-1]
     assert details["mode"] == "read-only" and "(gpt-" in details["settings"]["Model"], "what Codex runs"
-    listed, refused = of(events, "d", "tool_result")
+    listed, refused = run.of("tool_result")
     assert not listed["is_error"], "the listing ran in the sandbox, unasked"
     assert (refused["output"], refused["is_error"]) == ("denied: the person said no", True)
-    assert FINAL not in text(events, "d")
+    assert FINAL not in run.text()
 
 
 async def test_without_a_key_codexs_login_failure_says_what_to_do(world: AgentWorld) -> None:
     del world.env["OPENAI_API_KEY"]
-    tickets = world.tickets(codex_ticket("k"))
-    code, events, _ = await world.lfg("run", str(tickets), "--json", "--no-history")
-    assert code == 1
-    error = ending(events, "k")["error"]
+    run = await world.run(codex_ticket(world), "--no-history")
+    assert run.code == 1
+    error = run.ending()["error"]
     assert error["kind"] == "auth"
     message = error["message"]
     assert message.startswith("the agent asks to log in: Authentication required")
@@ -255,14 +148,6 @@ async def test_without_a_key_codexs_login_failure_says_what_to_do(world: AgentWo
     assert turns(world.sim) == [], "nothing reached the model"
 
 
-async def follow_up(app: LfgApp, pilot: Any, pane: TicketPane, words: str, attempt: int) -> None:
-    pane.shown.focus()
-    await pilot.press("i")
-    assert isinstance(app.screen, FollowUpScreen)
-    await pilot.press(*keys(words), "enter")
-    await until(pilot, lambda: pane.attempt == attempt and pane.state is PaneState.COMPLETED, AGENT_TIMEOUT_S)
-
-
 def asks_to_run_wc(pane: TicketPane) -> bool:
     return pane.state is PaneState.APPROVAL and str(pane.notice.render()).startswith(
         "approve wc -l README.md"
@@ -270,10 +155,10 @@ def asks_to_run_wc(pane: TicketPane) -> bool:
 
 
 async def test_in_the_tui_an_approved_command_shows_its_output_and_a_follow_up_goes_on_in_codexs_session(
-    world: AgentWorld, monkeypatch: pytest.MonkeyPatch
+    in_world: AgentWorld,
 ) -> None:
-    world.live(monkeypatch)
-    app = app_for(world, codex_ticket("t"))
+    world = in_world
+    app = world.app(codex_ticket(world))
     async with app.run_test(size=SIZE) as pilot:
         pane = app.session.panes["t"]
         await until(pilot, lambda: asks_to_run_wc(pane), AGENT_TIMEOUT_S)
@@ -287,67 +172,84 @@ async def test_in_the_tui_an_approved_command_shows_its_output_and_a_follow_up_g
         assert FINAL in pane.body.source
         gauges = pane.gauges.text.plain
         assert "ctx " in gauges and "/258.4k " in gauges, gauges
-        [agent] = codex_processes(world, b"codex-acp")
-        await follow_up(app, pilot, pane, "and the tests?", 2)
-        assert codex_processes(world, b"codex-acp") == [agent], "the same Codex answered"
+        [agent] = agent_processes(world, "codex-acp")
+        await follow_up(app, pilot, pane, "and the tests?", 2, AGENT_TIMEOUT_S)
+        assert agent_processes(world, "codex-acp") == [agent], "the same Codex answered"
         assert "> and the tests?" in pane.body.source
         assert followed(world.sim, "and the tests?").model.startswith("gpt-"), "it reached the model"
-    assert await codex_gone(world)
+    assert await no_agent_left(world, "codex")
 
 
-async def test_in_the_tui_after_a_no_a_follow_up_tells_codex_what_to_do_instead(
-    world: AgentWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    world.live(monkeypatch)
-    app = app_for(world, codex_ticket("n"))
+async def test_in_the_tui_after_a_no_a_follow_up_tells_codex_what_to_do_instead(in_world: AgentWorld) -> None:
+    world = in_world
+    app = world.app(codex_ticket(world))
     async with app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["n"]
+        pane = app.session.panes["t"]
         await until(pilot, lambda: asks_to_run_wc(pane), AGENT_TIMEOUT_S)
         pane.shown.focus()
         await pilot.press("n")
         await until(pilot, lambda: pane.state is PaneState.COMPLETED, AGENT_TIMEOUT_S)
         assert [row.state for row in pane.tools.rows.values()] == [ToolState.OK, ToolState.DENIED]
-        await follow_up(app, pilot, pane, "count them with grep", 2)
+        await follow_up(app, pilot, pane, "count them with grep", 2, AGENT_TIMEOUT_S)
         assert "> count them with grep" in pane.body.source
         assert FINAL in pane.body.source, "Codex went on with its answer"
-    assert await codex_gone(world)
+    assert await no_agent_left(world, "codex")
 
 
-async def test_resuming_a_recorded_codex_ticket_loads_its_session(
-    world: AgentWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = world.root / "history.sqlite3"
-    tickets = world.tickets(codex_ticket("r"))
-    code, events, stderr = await world.lfg("run", str(tickets), "--json", "--yes", "--db", str(db))
-    assert code == 0, stderr
-    [session] = [e["message"] for e in of(events, "r", "status") if e["message"].startswith("agent session ")]
-    run_id = load_recorded_run_id(db)
-    recorded = load_recorded(db, run_id)
-    assert recorded.earlier()["r"].agent_session == session.removeprefix("agent session ")
-    world.live(monkeypatch)
-    async with reopen_run_history(db, run_id, pytest.fail) as again:
+async def test_resuming_a_recorded_codex_ticket_loads_its_session(in_world: AgentWorld) -> None:
+    world = in_world
+    run = await world.run(codex_ticket(world), "--yes")
+    assert run.code == 0, run.stderr
+    [session] = [s.removeprefix("agent session ") for s in run.statuses() if s.startswith("agent session ")]
+    recorded = load_recorded(world.db, run.run_id)
+    assert recorded.earlier()["t"].agent_session == session
+    async with reopen_run_history(world.db, run.run_id, pytest.fail) as again:
         assert again is not None
-        app = lfg_app(recorded.as_tickets, Providers(), Mode.RESUMED, recorded=recorded, history=db)
+        app = lfg_app(recorded.as_tickets, Providers(), Mode.RESUMED, recorded=recorded, history=world.db)
         first_run(app).record(again)
         async with app.run_test(size=SIZE) as pilot:
-            pane = app.session.panes["r"]
-            await follow_up(app, pilot, pane, "and the tests?", 2)
+            pane = app.session.panes["t"]
+            await follow_up(app, pilot, pane, "and the tests?", 2, AGENT_TIMEOUT_S)
             assert pane.body.source.count(FINAL) == 2, (
                 "the answer before and after; Codex's replay is not shown"
             )
-    [ticket] = load_recorded(db, run_id).tickets
+    [ticket] = load_recorded(world.db, run.run_id).tickets
     [opened] = [e for e in ticket.attempts[-1].events if isinstance(e, SessionOpened)]
-    assert opened.session_id == session.removeprefix("agent session ") and opened.loaded
+    assert opened.session_id == session and opened.loaded
     resumed = followed(world.sim, "and the tests?")
     assert "Suggest one improvement to the README." in json.dumps(resumed.body), (
         "Codex had the whole conversation"
     )
-    assert await codex_gone(world)
+    assert await no_agent_left(world, "codex")
 
 
-def load_recorded_run_id(db: Path) -> str:
-    from lfgtui.history.store import Store
+async def test_a_codex_gone_silent_is_stalled_then_fails_as_timeout_keeping_what_arrived(
+    world: AgentWorld,
+) -> None:
+    answer_with(world, world.scenario("stall", STALL))
+    world.idle_timeout("codex")
+    timed_out_keeping_what_arrived(await world.run(world.ticket("codex", "hi"), "--no-history"))
+    assert await no_agent_left(world, "codex"), "lfg stopped the silent Codex"
 
-    with Store.open(db) as store:
-        [run] = store.list_runs(1)
-    return run.id
+
+async def test_in_the_tui_an_approved_apply_patch_writes_the_file_and_its_row_shows_the_diff(
+    in_world: AgentWorld,
+) -> None:
+    world = in_world
+    answer_with(world, world.scenario("patch", PATCH))
+    notes = world.project / "notes.md"
+    app = world.app(codex_ticket(world))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.session.panes["t"]
+        await until(pilot, lambda: pane.state is PaneState.APPROVAL, AGENT_TIMEOUT_S)
+        assert not notes.exists(), "in read-only mode Codex asks before it writes"
+        pane.shown.focus()
+        await approve(pilot, app)
+        await until(pilot, lambda: pane.state is PaneState.COMPLETED, AGENT_TIMEOUT_S)
+        assert notes.read_text() == NOTES
+        [row] = pane.tools.rows.values()
+        assert row.state is ToolState.OK
+        diff = f"--- /dev/null\n+++ {notes}\n@@ -0,0 +1,3 @@\n+# Notes\n+\n+Written by Codex."
+        assert row.output.startswith(diff), row.output
+        assert "Done: the notes are written." in pane.body.source
+    assert await no_agent_left(world, "codex")
