@@ -89,6 +89,7 @@ def measure(args: argparse.Namespace, mode: str, tickets: int) -> dict[str, Any]
     """One run in a fresh process: its figures, or why it failed."""
     command = [sys.executable, __file__, "--child", "--mode", mode, "--tickets", str(tickets)]
     command += ["--scenario", args.scenario, "--size", args.size, "--timeout", str(args.timeout)]
+    command += ["--agent-nice", str(args.agent_nice)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 120)
     if done.returncode != 0:
         return f"FAILED: {done.stderr.strip()[-600:]}"
@@ -116,6 +117,9 @@ def main() -> None:
     )
     parser.add_argument("--size", default="200x60", help="terminal size; every pane must be visible")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
+    parser.add_argument(
+        "--agent-nice", type=int, default=0, help="agents and their sessions at nice N (0: as lfg does)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -124,7 +128,10 @@ def main() -> None:
         child(args)
         return
     if agent_installed() is None:
-        print("skipped: Claude Code's ACP agent is not installed; run npm ci --prefix tests/real_agents")
+        print(
+            "skipped: Claude Code's ACP agent (tests/real_agents/node_modules/.bin/claude-agent-acp) is "
+            "not installed; run npm ci --prefix tests/real_agents (Node 20 or later)"
+        )
         return
     args.scenario = f"long-answer:tokens_per_s={args.rate:g},ttft_ms=100,repeat={args.length}"
     print(f"scenario: {args.scenario}\n")
