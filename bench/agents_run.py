@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -351,6 +352,7 @@ def child(args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)  # the agents' homes, sessions and logs
     print(json.dumps(result))
 
 
