@@ -1,8 +1,9 @@
 """The one event vocabulary every provider speaks and every consumer reads.
 
 Data flows one way: adapters turn a provider stream into these events; the UI, the history and
-the headless output only ever `match` on them. Each event is stamped with the ticket, the attempt,
-a per-attempt sequence number and the monotonic time at which it was observed.
+the headless output only ever read them, each through one `Translation` table. Each event is
+stamped with the ticket, the attempt, a per-attempt sequence number and the monotonic time at which
+it was observed.
 """
 
 from __future__ import annotations
