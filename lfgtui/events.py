@@ -1,19 +1,21 @@
 """The one event vocabulary every provider speaks and every consumer reads.
 
 Data flows one way: adapters turn a provider stream into these events; the UI, the history and
-the headless output only ever `match` on them. Each event is stamped with the ticket, the attempt,
-a per-attempt sequence number and the monotonic time at which it was observed.
+the headless output only ever read them, each through one `Translation` table. Each event is
+stamped with the ticket, the attempt, a per-attempt sequence number and the monotonic time at which
+it was observed.
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lfgtui.outcome import Outcome
 
@@ -373,6 +375,36 @@ class AttemptEnded(Event):
 
 
 E = TypeVar("E", bound=Event)
+H = TypeVar("H")
+
+
+def event_types() -> tuple[type[Event], ...]:
+    """Every event type this module defines, walked down from `Event` (subclasses of subclasses too).
+    The module's own name for a class picks it: `Event.__subclasses__()` also lists, alive, the class
+    each `@dataclass(slots=True)` replaced."""
+    module = vars(sys.modules[__name__])
+
+    def below(cls: type[Event]) -> list[type[Event]]:
+        return [found for sub in cls.__subclasses__() for found in (sub, *below(sub))]
+
+    return tuple(cls for cls in below(Event) if module.get(cls.__name__) is cls)
+
+
+@dataclass(frozen=True)
+class Translation(Generic[H]):
+    """How one consumer (the history, the NDJSON, a pane...) turns events into its own terms: the
+    handler of each event type it acts on, found by the event's exact type (one dict lookup per
+    event), and the types it leaves alone, each with why. tests/test_translations.py fails, naming
+    the translation and the type, for an event type one of them neither handles nor ignores."""
+
+    name: str
+    handlers: Mapping[type[Event], H]
+    ignored: Mapping[type[Event], str]
+    """Each type left alone and the reason."""
+
+    def untranslated(self, types: Iterable[type[Event]]) -> list[type[Event]]:
+        """Those of `types` this translation neither handles nor ignores."""
+        return [cls for cls in types if cls not in self.handlers and cls not in self.ignored]
 
 
 @dataclass

@@ -16,10 +16,12 @@ from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import (
     AgentDetails,
     AgentProgress,
+    AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
+    CallEnded,
     ContextUsed,
     DiffUpdated,
     ErrorInfo,
@@ -27,15 +29,21 @@ from lfgtui.events import (
     Outcome,
     PlanUpdated,
     PromptSent,
+    Queued,
     ReasoningDelta,
     RequestSent,
+    Retrying,
+    SessionOpened,
     Stalled,
     Status,
     TextDelta,
+    ToolCallArgsDelta,
     ToolCallReady,
+    ToolCallStarted,
     ToolCallUpdated,
     ToolOutputDelta,
     ToolResult,
+    Translation,
     Usage,
     WorktreeReady,
 )
@@ -109,85 +117,152 @@ class JsonLines:
         self.out.flush()
 
     def _record(self, event: Event) -> dict[str, Any] | None:
-        match event:
-            case AttemptStarted(provider=provider, model=model):
-                return {"type": "attempt_started", "provider": provider, "model": model}
-            case PromptSent(text=text, continues=continues):
-                return {"type": "prompt", "text": text, "continues": continues}
-            case TextDelta(text=text):
-                return {"type": "text", "text": text}
-            case ReasoningDelta(text=text):
-                return {"type": "reasoning", "text": text}
-            case ToolCallReady(call_id=call_id, name=name, arguments=arguments, error=error):
-                return {
-                    "type": "tool_call",
-                    "id": call_id,
-                    "name": name,
-                    "arguments": arguments,
-                    "error": error,
-                }
-            case ToolCallUpdated(call_id=call_id, name=name, arguments=arguments, kind=kind):
-                changed = {"id": call_id, "name": name, "arguments": arguments, "kind": kind}
-                return {"type": "tool_call_update", **changed, "locations": list(event.locations)}
-            case ToolOutputDelta(call_id=call_id, text=text):
-                return {"type": "tool_output", "id": call_id, "text": text}
-            case ToolResult(call_id=call_id, output=output, is_error=is_error):
-                return {"type": "tool_result", "id": call_id, "output": output, "is_error": is_error}
-            case PlanUpdated(steps=steps):
-                plan = [{"content": s.content, "status": s.status, "priority": s.priority} for s in steps]
-                return {"type": "plan", "steps": plan}
-            case WorktreeReady(path=path, branch=branch, base=base, message=message):
-                return {"type": "worktree", "path": path, "branch": branch, "base": base, "message": message}
-            case DiffUpdated(added=added, removed=removed, files=files, text=text):
-                return {"type": "diff", "added": added, "removed": removed, "files": files, "text": text}
-            case ApprovalAsked(call_id=call_id, name=name, arguments=arguments, message=message):
-                asked = {"id": call_id, "name": name, "arguments": arguments, "message": message}
-                return {"type": "approval", **asked}
-            case ApprovalAnswered(call_id=call_id, allowed=allowed, by=by, message=message):
-                answer = {"id": call_id, "allowed": allowed, "by": by, "message": message}
-                return {"type": "approval_answer", **answer}
-            case ContextUsed(used=used, size=size, cost_usd=cost):
-                percent = round(100 * used / size, 1) if size else None
-                return {"type": "context", "used": used, "size": size, "percent": percent, "cost_usd": cost}
-            case AgentDetails(commands=commands, mode=mode, settings=settings, model=model):
-                offered = [{"name": c.name, "description": c.description} for c in commands]
-                options = {setting.name: setting.value for setting in settings}
-                return {
-                    "type": "agent",
-                    "model": model,
-                    "mode": mode,
-                    "settings": options,
-                    "commands": offered,
-                }
-            case Stalled(idle_s=idle_s, limit_s=limit_s, message=message):
-                return {"type": "stalled", "idle_s": round(idle_s, 1), "limit_s": limit_s, "message": message}
-            case AgentProgress(title=title, message=message):
-                return {"type": "agent_progress", "title": title, "message": message}
-            case Status(message=message):
-                return {"type": "status", "message": message}
-            case Usage(input_tokens=input_tokens, output_tokens=output_tokens):
-                return {
-                    "type": "usage",
-                    "input_tokens": input_tokens,
-                    "output_tokens": output_tokens,
-                    "cache_read_tokens": event.cache_read_tokens,
-                    "cache_write_tokens": event.cache_write_tokens,
-                }
-            case AttemptEnded(outcome=outcome, error=error):
-                metrics = self.book.attempts.get((event.ticket, event.attempt), Metrics())
-                rate = metrics.tokens_per_s
-                return {
-                    "type": "attempt_ended",
-                    "outcome": outcome.value,
-                    "error": _error_json(error),
-                    "ttft_ms": _ms(metrics.ttft_s),
-                    "tokens_per_s": None if rate is None else round(rate, 2),
-                    "output_tokens": metrics.output_tokens,
-                    "cost_usd": metrics.cost_usd,
-                    "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
-                    "cost_by_agent": metrics.cost_by_agent,
-                }
-        return None
+        record = JSON_LINES.handlers.get(type(event))
+        return None if record is None else record(self, event)
+
+    def _started(self, event: AttemptStarted) -> dict[str, Any]:
+        return {"type": "attempt_started", "provider": event.provider, "model": event.model}
+
+    def _prompt(self, event: PromptSent) -> dict[str, Any]:
+        return {"type": "prompt", "text": event.text, "continues": event.continues}
+
+    def _text(self, event: TextDelta) -> dict[str, Any]:
+        return {"type": "text", "text": event.text}
+
+    def _reasoning(self, event: ReasoningDelta) -> dict[str, Any]:
+        return {"type": "reasoning", "text": event.text}
+
+    def _tool_call(self, event: ToolCallReady) -> dict[str, Any]:
+        call = {"id": event.call_id, "name": event.name, "arguments": event.arguments}
+        return {"type": "tool_call", **call, "error": event.error}
+
+    def _tool_update(self, event: ToolCallUpdated) -> dict[str, Any]:
+        changed = {"id": event.call_id, "name": event.name, "arguments": event.arguments, "kind": event.kind}
+        return {"type": "tool_call_update", **changed, "locations": list(event.locations)}
+
+    def _tool_output(self, event: ToolOutputDelta) -> dict[str, Any]:
+        return {"type": "tool_output", "id": event.call_id, "text": event.text}
+
+    def _tool_result(self, event: ToolResult) -> dict[str, Any]:
+        return {
+            "type": "tool_result",
+            "id": event.call_id,
+            "output": event.output,
+            "is_error": event.is_error,
+        }
+
+    def _plan(self, event: PlanUpdated) -> dict[str, Any]:
+        plan = [{"content": s.content, "status": s.status, "priority": s.priority} for s in event.steps]
+        return {"type": "plan", "steps": plan}
+
+    def _worktree(self, event: WorktreeReady) -> dict[str, Any]:
+        where = {"path": event.path, "branch": event.branch, "base": event.base}
+        return {"type": "worktree", **where, "message": event.message}
+
+    def _diff(self, event: DiffUpdated) -> dict[str, Any]:
+        size = {"added": event.added, "removed": event.removed, "files": event.files}
+        return {"type": "diff", **size, "text": event.text}
+
+    def _approval(self, event: ApprovalAsked) -> dict[str, Any]:
+        asked = {
+            "id": event.call_id,
+            "name": event.name,
+            "arguments": event.arguments,
+            "message": event.message,
+        }
+        return {"type": "approval", **asked}
+
+    def _approval_answer(self, event: ApprovalAnswered) -> dict[str, Any]:
+        answer = {"id": event.call_id, "allowed": event.allowed, "by": event.by, "message": event.message}
+        return {"type": "approval_answer", **answer}
+
+    def _context(self, event: ContextUsed) -> dict[str, Any]:
+        used, size = event.used, event.size
+        percent = round(100 * used / size, 1) if size else None
+        return {"type": "context", "used": used, "size": size, "percent": percent, "cost_usd": event.cost_usd}
+
+    def _agent(self, event: AgentDetails) -> dict[str, Any]:
+        offered = [{"name": c.name, "description": c.description} for c in event.commands]
+        options = {setting.name: setting.value for setting in event.settings}
+        return {
+            "type": "agent",
+            "model": event.model,
+            "mode": event.mode,
+            "settings": options,
+            "commands": offered,
+        }
+
+    def _stalled(self, event: Stalled) -> dict[str, Any]:
+        stall = {"idle_s": round(event.idle_s, 1), "limit_s": event.limit_s}
+        return {"type": "stalled", **stall, "message": event.message}
+
+    def _progress(self, event: AgentProgress) -> dict[str, Any]:
+        return {"type": "agent_progress", "title": event.title, "message": event.message}
+
+    def _status(self, event: Status) -> dict[str, Any]:
+        return {"type": "status", "message": event.message}
+
+    def _usage(self, event: Usage) -> dict[str, Any]:
+        return {
+            "type": "usage",
+            "input_tokens": event.input_tokens,
+            "output_tokens": event.output_tokens,
+            "cache_read_tokens": event.cache_read_tokens,
+            "cache_write_tokens": event.cache_write_tokens,
+        }
+
+    def _ended(self, event: AttemptEnded) -> dict[str, Any]:
+        metrics = self.book.attempts.get((event.ticket, event.attempt), Metrics())
+        rate = metrics.tokens_per_s
+        return {
+            "type": "attempt_ended",
+            "outcome": event.outcome.value,
+            "error": _error_json(event.error),
+            "ttft_ms": _ms(metrics.ttft_s),
+            "tokens_per_s": None if rate is None else round(rate, 2),
+            "output_tokens": metrics.output_tokens,
+            "cost_usd": metrics.cost_usd,
+            "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
+            "cost_by_agent": metrics.cost_by_agent,
+        }
+
+
+PLAIN_STATUSES = (Status, Retrying, Queued, AgentStarted, SessionOpened)
+"""Statuses whose facts NDJSON leaves out: each is a `status` line with its message."""
+
+JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translation(
+    "headless NDJSON",
+    {
+        AttemptStarted: JsonLines._started,
+        PromptSent: JsonLines._prompt,
+        TextDelta: JsonLines._text,
+        ReasoningDelta: JsonLines._reasoning,
+        ToolCallReady: JsonLines._tool_call,
+        ToolCallUpdated: JsonLines._tool_update,
+        ToolOutputDelta: JsonLines._tool_output,
+        ToolResult: JsonLines._tool_result,
+        PlanUpdated: JsonLines._plan,
+        WorktreeReady: JsonLines._worktree,
+        DiffUpdated: JsonLines._diff,
+        ApprovalAsked: JsonLines._approval,
+        ApprovalAnswered: JsonLines._approval_answer,
+        ContextUsed: JsonLines._context,
+        AgentDetails: JsonLines._agent,
+        Stalled: JsonLines._stalled,
+        AgentProgress: JsonLines._progress,
+        **dict.fromkeys(PLAIN_STATUSES, JsonLines._status),
+        Usage: JsonLines._usage,
+        AttemptEnded: JsonLines._ended,
+    },
+    {
+        RequestSent: "lfg's own bookkeeping: its usage and the attempt's end say what a request did",
+        ToolCallStarted: "a call is printed once, complete, as `tool_call`",
+        ToolCallArgsDelta: "a call is printed once, complete, as `tool_call`",
+        CallEnded: "a model call's end is lfg's own bookkeeping; the attempt's end says how it ended",
+    },
+)
+"""The NDJSON line (README's "NDJSON events") of each event type. Not the remote codec's dialect:
+see docs/watching.md."""
 
 
 @dataclass
@@ -231,39 +306,45 @@ class Progress:
             row = self.rows[event.ticket] = _Row(event.ticket, event.attempt)
             self._answers[event.ticket] = []
         row.metrics = self.book.attempts.get((event.ticket, event.attempt), row.metrics)
-        match event:
-            case AttemptStarted(provider=provider, model=model):
-                row.started, row.model = event.t, f"{provider}/{model}"
-                again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
-                self._line(event, f"started on {provider}/{model}{again}")
-            case RequestSent():
-                self._answers[event.ticket] = []
-            case TextDelta(text=text):
-                self._answers[event.ticket].append(text)
-            case DiffUpdated():
-                row.diff = event
-            case (
-                ToolCallReady(call_id=call_id, name=name, raw_arguments=raw)
-                | ToolCallUpdated(call_id=call_id, name=name, raw_arguments=raw)
-            ):
-                self._tool_names[call_id] = name
-                self._line(event, f"→ {name} {_first_line(raw, 80)}")
-            case ToolOutputDelta():
-                pass  # a command's output as it streams: the result's line says how it ended
-            case ToolResult(call_id=call_id, output=output, is_error=is_error):
-                name = self._tool_names.get(call_id, "tool")
-                summary = _first_line(output, 80) if is_error else f"ok ({len(output.splitlines())} lines)"
-                self._line(event, f"← {name} {summary}")
-            case Status(message=message):
-                self._line(event, f"· {message}")
-            case AttemptEnded(outcome=outcome, error=error):
-                row.ended, row.outcome = event.t, outcome
-                self._line(event, f"{OUTCOME_GLYPHS[outcome]} {self._ending(row, error)}")
-                answer = inert("".join(self._answers.pop(event.ticket, []))).strip()
-                if answer:
-                    pad = " " * 10
-                    self.out.write("".join(f"{pad}│ {line}\n" for line in answer.splitlines()))
-                    self.out.flush()
+        show = PROGRESS.handlers.get(type(event))
+        if show is not None:
+            show(self, row, event)
+
+    def _started(self, row: _Row, event: AttemptStarted) -> None:
+        row.started, row.model = event.t, f"{event.provider}/{event.model}"
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        self._line(event, f"started on {event.provider}/{event.model}{again}")
+
+    def _request(self, row: _Row, event: RequestSent) -> None:
+        self._answers[event.ticket] = []
+
+    def _text(self, row: _Row, event: TextDelta) -> None:
+        self._answers[event.ticket].append(event.text)
+
+    def _diff(self, row: _Row, event: DiffUpdated) -> None:
+        row.diff = event
+
+    def _tool_call(self, row: _Row, event: ToolCallReady | ToolCallUpdated) -> None:
+        self._tool_names[event.call_id] = event.name
+        self._line(event, f"→ {event.name} {_first_line(event.raw_arguments, 80)}")
+
+    def _tool_result(self, row: _Row, event: ToolResult) -> None:
+        name = self._tool_names.get(event.call_id, "tool")
+        output = event.output
+        summary = _first_line(output, 80) if event.is_error else f"ok ({len(output.splitlines())} lines)"
+        self._line(event, f"← {name} {summary}")
+
+    def _status(self, row: _Row, event: Status) -> None:
+        self._line(event, f"· {event.message}")
+
+    def _ended(self, row: _Row, event: AttemptEnded) -> None:
+        row.ended, row.outcome = event.t, event.outcome
+        self._line(event, f"{OUTCOME_GLYPHS[event.outcome]} {self._ending(row, event.error)}")
+        answer = inert("".join(self._answers.pop(event.ticket, []))).strip()
+        if answer:
+            pad = " " * 10
+            self.out.write("".join(f"{pad}│ {line}\n" for line in answer.splitlines()))
+            self.out.flush()
 
     def _ending(self, row: _Row, error: ErrorInfo | None) -> str:
         assert row.outcome is not None
@@ -295,6 +376,45 @@ class Progress:
             models += [(row.model, *_cells(row)) for row in rows]
             tables.append(f"compare {group}: {len(rows)} models, one prompt\n{columns(models)}")
         return inert("\n\n".join(tables))
+
+
+PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
+    "headless progress",
+    {
+        AttemptStarted: Progress._started,
+        RequestSent: Progress._request,
+        TextDelta: Progress._text,
+        DiffUpdated: Progress._diff,
+        ToolCallReady: Progress._tool_call,
+        ToolCallUpdated: Progress._tool_call,
+        ToolResult: Progress._tool_result,
+        **dict.fromkeys(
+            (
+                *PLAIN_STATUSES,
+                AgentProgress,
+                Stalled,
+                ApprovalAsked,
+                ApprovalAnswered,
+                PlanUpdated,
+                WorktreeReady,
+            ),
+            Progress._status,
+        ),
+        AttemptEnded: Progress._ended,
+    },
+    {
+        PromptSent: "the ticket's prompt is the person's own; the answer is what the lines show",
+        ReasoningDelta: "progress shows the answer, not the thinking",
+        ToolCallStarted: "a call gets its line once complete",
+        ToolCallArgsDelta: "a call gets its line once complete",
+        ToolOutputDelta: "a command's output as it streams: the result's line says how it ended",
+        Usage: "the counts are in the closing table, from the metrics",
+        CallEnded: "the attempt's end is the line that counts",
+        ContextUsed: "a coding agent's context and cost reach the closing table through the metrics",
+        AgentDetails: "what an agent offers is the TUI's and NDJSON's, not a progress line",
+    },
+)
+"""Each event type's progress line (most events make none): what `lfg run --headless` prints."""
 
 
 def _cells(row: _Row) -> tuple[str, ...]:

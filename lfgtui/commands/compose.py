@@ -3,7 +3,7 @@
 - `RunOptions`: how a run's tickets run, from the config and the command line (the providers' keys
   left out of the tools' environment, the prices looked up before the UI starts), given to `Services`
   for the TUI's runs and to `Run` for a headless one;
-- `open_tui`: `Services` → `Session` → `LfgApp`, run to its end, for `lfg run`, `resume`, `replay`
+- `open_tui`: `Services` → `RunController` → `LfgApp`, run to its end, for `lfg run`, `resume`, `replay`
   and `attach` alike.
 
 Only those commands import it, when they run (it makes a dataclass, which `lfg --help` need not).
@@ -107,20 +107,20 @@ async def open_tui(
     question: str | None = None,
     served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
 ) -> int | None:
-    """The first session (`mode`: live, resumed, replayed or attached) on the app, until it exits:
-    its exit code, None when it ended without one. A session that runs its tickets records them in
+    """The first controller (`mode`: live, resumed, replayed or attached) on the app, until it exits:
+    its exit code, None when it ended without one. A controller that runs its tickets records them in
     `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
     yields how to watch it."""
     from lfgtui.ui.app import LfgApp
-    from lfgtui.ui.session import Session
+    from lfgtui.ui.run_controller import RunController
 
-    session = Session(services, tickets, mode, run_id, recorded=recorded, attachment=attachment)
-    run = session.run
+    controller = RunController(services, tickets, mode, run_id, recorded=recorded, attachment=attachment)
+    run = controller.run
     if run is not None and recorded is not None:
         run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not
     if run is not None and history is not None:
         run.record(history)
-    app = LfgApp(services, session, theme=theme, keymap=keymap, notice=notice, question=question)
+    app = LfgApp(services, controller, theme=theme, keymap=keymap, notice=notice, question=question)
     if run is None or served is None:
         return await app.run_async()
     async with served(run) as watch:

@@ -24,7 +24,7 @@ from lfgtui.cost.prices import format_usd
 from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
 from lfgtui.formats import ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
-from lfgtui.history.rebuild import agent_note
+from lfgtui.history.notes import agent_note
 from lfgtui.history.rows import (
     ID_BYTES,
     AttemptRecord,

@@ -3,44 +3,34 @@ panes), and its conversation as provider messages (to continue it)."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lfgtui.events import (
-    AgentCommand,
-    AgentDetails,
-    AgentProgress,
-    AgentSetting,
-    AgentStarted,
-    ApprovalAnswered,
-    ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
-    ContextUsed,
     DiffUpdated,
     ErrorInfo,
-    ErrorKind,
     Event,
     Outcome,
-    PlanStep,
-    PlanUpdated,
     PromptSent,
+    Queued,
     ReasoningDelta,
     RequestSent,
-    Retrying,
-    SessionOpened,
-    Stalled,
     Status,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
+    ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
+    Translation,
     Usage,
-    WorktreeReady,
 )
+from lfgtui.history.notes import NOTES, error_kind, read_note
 from lfgtui.history.rows import AttemptRecord, PartRow, RequestRow, unpack_chunks
 from lfgtui.history.schema import PartKind
 from lfgtui.providers.base import (
@@ -107,118 +97,6 @@ def _streamed(
         events.add((part.seq, first + i), when, cls, **{field_name: chunk}, **extra)
 
 
-def _error_kind(value: Any) -> ErrorKind:
-    """The recorded kind of error; one this lfg does not know (a newer lfg's, an edited row) is
-    `internal` rather than a crash."""
-    try:
-        return ErrorKind(value)
-    except ValueError:
-        return ErrorKind.INTERNAL
-
-
-def _retrying(info: dict[str, Any]) -> dict[str, Any] | None:
-    """A retry status's facts as `Retrying` fields, or None when the part is not one (or is damaged)."""
-    error, retry, limit, delay = (info.get(k) for k in ("error", "retry", "max_retries", "delay_s"))
-    if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
-        return None
-    if not (isinstance(retry, int) and isinstance(limit, int) and isinstance(delay, int | float)):
-        return None
-    kind = _error_kind(error.get("kind"))
-    return {
-        "error": ErrorInfo(kind, error["message"]),
-        "retry": retry,
-        "max_retries": limit,
-        "delay_s": delay,
-    }
-
-
-def _approval(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    asked, tool, arguments = info.get("approval"), info.get("tool"), info.get("arguments")
-    if isinstance(asked, str) and isinstance(tool, str) and isinstance(arguments, dict):
-        return ApprovalAsked, {"call_id": asked, "name": tool, "arguments": arguments}
-    answered, allowed, by = info.get("answered"), info.get("allowed"), info.get("by")
-    if isinstance(answered, str) and isinstance(allowed, bool) and isinstance(by, str):
-        return ApprovalAnswered, {"call_id": answered, "allowed": allowed, "by": by}
-    return None
-
-
-def _pairs(value: Any) -> list[tuple[str, str]] | None:
-    """A list of [str, str] as tuples, or None when it is not one."""
-    if not isinstance(value, list):
-        return None
-    pairs = [
-        (item[0], item[1])
-        for item in value
-        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
-    ]
-    return pairs if len(pairs) == len(value) else None
-
-
-def agent_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    """A note of what a coding agent said about its session (its context, its details) as that
-    event's type and fields, or None when the part is not one (or is damaged)."""
-    context, cost, offered = info.get("context"), info.get("cost_usd"), info.get("agent")
-    if (
-        isinstance(context, list)
-        and len(context) == 2
-        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in context)
-        and (cost is None or (isinstance(cost, int | float) and not isinstance(cost, bool)))
-    ):
-        return ContextUsed, {"used": context[0], "size": context[1], "cost_usd": cost}
-    if not isinstance(offered, dict):
-        return None
-    commands, settings = _pairs(offered.get("commands")), _pairs(offered.get("settings"))
-    mode, model = offered.get("mode"), offered.get("model")
-    if (
-        commands is None
-        or settings is None
-        or not all(v is None or isinstance(v, str) for v in (mode, model))
-    ):
-        return None
-    return AgentDetails, {
-        "commands": tuple(AgentCommand(*pair) for pair in commands),
-        "mode": mode,
-        "settings": tuple(AgentSetting(*pair) for pair in settings),
-        "model": model,
-    }
-
-
-def _seconds(value: Any) -> bool:
-    """A finite, non-negative number of seconds (an imported file's may be anything)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
-
-
-def _agent_state(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    """A coding agent's stall or progress note as its event type and fields, or None."""
-    stalled, progress = info.get("stalled"), info.get("progress")
-    if isinstance(stalled, list) and len(stalled) == 2 and all(_seconds(value) for value in stalled):
-        return Stalled, {"idle_s": float(stalled[0]), "limit_s": float(stalled[1])}
-    return (AgentProgress, {"title": progress}) if isinstance(progress, str) else None
-
-
-def _typed_note(info: dict[str, Any]) -> tuple[type[Event], dict[str, Any]] | None:
-    """A status that carries facts (a coding agent's start, session, plan, stall or progress; a
-    ticket's worktree; an approval asked or answered) as its event type and fields, or None when the
-    part is not one (or is damaged): then it comes back as a plain status."""
-    if (approval := _approval(info)) is not None:
-        return approval
-    if (state := _agent_state(info)) is not None:
-        return state
-    log, session, plan = info.get("agent_log"), info.get("acp_session"), info.get("plan")
-    worktree = [info.get(key) for key in ("worktree", "branch", "base")]
-    if all(isinstance(value, str) for value in worktree):
-        return WorktreeReady, dict(zip(("path", "branch", "base"), worktree, strict=True))
-    if isinstance(log, str):
-        return AgentStarted, {"log": log}
-    if isinstance(session, str):
-        return SessionOpened, {"session_id": session, "loaded": info.get("loaded") is True}
-    well_formed = isinstance(plan, list) and all(
-        isinstance(step, list) and len(step) == 3 and all(isinstance(field, str) for field in step)
-        for step in plan
-    )
-    return (PlanUpdated, {"steps": tuple(PlanStep(*step) for step in plan)}) if well_formed else None
-
-
 def _usage_key(requests: tuple[RequestRow, ...], n: int) -> Key:
     """A request's usage stands where its last count is known for good: just before its `CallEnded`,
     else just before the next request, else with the attempt's end. (The counts grow while a request
@@ -254,64 +132,101 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
             ended = {"stop_reason": request.stop_reason or ""}
             events.add((request.ended_seq, 0), request.ended_ms, CallEnded, **ended)
     for part in record.parts:
-        info = part.info
-        match part.kind:
-            case PartKind.PROMPT:
-                continues = info.get("continues")
-                continues = (
-                    continues if isinstance(continues, int) and not isinstance(continues, bool) else None
-                )
-                events.add((part.seq, 0), part.t_ms, PromptSent, text=part.text, continues=continues)
-            case PartKind.TEXT:
-                _streamed(events, part, TextDelta, "text", 0)
-            case PartKind.REASONING:
-                _streamed(events, part, ReasoningDelta, "text", 0)
-            case PartKind.TOOL_CALL:
-                call_id, name = part.call_id or "", part.name or ""
-                events.add((part.seq, 0), part.t_ms, ToolCallStarted, call_id=call_id, name=name)
-                _streamed(events, part, ToolCallArgsDelta, "fragment", 1, call_id=call_id)
-                if not info.get("partial"):
-                    arguments, error = parse_tool_arguments(part.text)
-                    events.add(
-                        (part.seq, 1 << 30),
-                        part.end_ms,
-                        ToolCallReady,
-                        call_id=call_id,
-                        name=name,
-                        arguments=arguments,
-                        raw_arguments=part.text,
-                        error=info.get("error", error),
-                    )
-            case PartKind.TOOL_RESULT:
-                events.add(
-                    (part.seq, 0),
-                    part.t_ms,
-                    ToolResult,
-                    call_id=part.call_id or "",
-                    output=part.text,
-                    is_error=part.is_error,
-                )
-            case PartKind.STATUS if (retrying := _retrying(info)) is not None:
-                events.add((part.seq, 0), part.t_ms, Retrying, message=part.text, **retrying)
-            case PartKind.STATUS if (said := agent_note(info)) is not None:
-                kind, facts = said
-                events.add((part.seq, 0), part.t_ms, kind, **facts)
-            case PartKind.STATUS if (typed := _typed_note(info)) is not None:
-                kind, facts = typed
-                events.add((part.seq, 0), part.t_ms, kind, message=part.text, **facts)
-            case PartKind.STATUS:
-                events.add((part.seq, 0), part.t_ms, Status, message=part.text)
+        rebuild = _FROM_PART.get(part.kind)
+        if rebuild is not None:
+            rebuild(events, part)
     if row.diff_files is not None:
         diff = {"added": row.diff_added or 0, "removed": row.diff_removed or 0, "files": row.diff_files}
         events.add((1 << 62, -1), row.ended_ms or 0.0, DiffUpdated, text=row.diff, **diff)
     if row.outcome is not None:
         error = (
-            ErrorInfo(_error_kind(row.error_kind), row.error_message or "", row.error_status)
+            ErrorInfo(error_kind(row.error_kind), row.error_message or "", row.error_status)
             if row.error_kind
             else None
         )
         events.add((1 << 62, 0), row.ended_ms or 0.0, AttemptEnded, outcome=Outcome(row.outcome), error=error)
     return events.events()
+
+
+def _prompt(events: _Events, part: PartRow) -> None:
+    continues = part.info.get("continues")
+    continues = continues if isinstance(continues, int) and not isinstance(continues, bool) else None
+    events.add((part.seq, 0), part.t_ms, PromptSent, text=part.text, continues=continues)
+
+
+def _text(events: _Events, part: PartRow) -> None:
+    _streamed(events, part, TextDelta, "text", 0)
+
+
+def _reasoning(events: _Events, part: PartRow) -> None:
+    _streamed(events, part, ReasoningDelta, "text", 0)
+
+
+def _tool_call(events: _Events, part: PartRow) -> None:
+    """A call as it streamed (`ToolCallStarted`, its arguments' fragments) and, unless it never
+    completed, as the model or agent last described it: a `ToolCallUpdated` replaced the row."""
+    call_id, name = part.call_id or "", part.name or ""
+    events.add((part.seq, 0), part.t_ms, ToolCallStarted, call_id=call_id, name=name)
+    _streamed(events, part, ToolCallArgsDelta, "fragment", 1, call_id=call_id)
+    if not part.info.get("partial"):
+        arguments, error = parse_tool_arguments(part.text)
+        ready = {"call_id": call_id, "name": name, "arguments": arguments, "raw_arguments": part.text}
+        events.add(
+            (part.seq, 1 << 30), part.end_ms, ToolCallReady, **ready, error=part.info.get("error", error)
+        )
+
+
+def _tool_result(events: _Events, part: PartRow) -> None:
+    result = {"call_id": part.call_id or "", "output": part.text, "is_error": part.is_error}
+    events.add((part.seq, 0), part.t_ms, ToolResult, **result)
+
+
+def _status(events: _Events, part: PartRow) -> None:
+    """A note with facts as its event (notes.py); any other, or a damaged one, as a plain `Status`."""
+    kind, facts = read_note(part.info) or (Status, {})
+    if issubclass(kind, Status):
+        facts["message"] = part.text
+    events.add((part.seq, 0), part.t_ms, kind, **facts)
+
+
+_FROM_PART: dict[PartKind, Callable[[_Events, PartRow], None]] = {
+    PartKind.PROMPT: _prompt,
+    PartKind.TEXT: _text,
+    PartKind.REASONING: _reasoning,
+    PartKind.TOOL_CALL: _tool_call,
+    PartKind.TOOL_RESULT: _tool_result,
+    PartKind.STATUS: _status,
+}
+"""An attempt's events from each kind of part; its error part is read with its row, as its end."""
+
+_PARTS = "a part of its kind"
+REBUILT: Translation[str] = Translation(
+    "history rebuild",
+    {
+        AttemptStarted: "the attempt's row",
+        RequestSent: "a request's row",
+        Usage: "a request's row",
+        CallEnded: "a request's row",
+        PromptSent: _PARTS,
+        TextDelta: _PARTS,
+        ReasoningDelta: _PARTS,
+        ToolCallStarted: _PARTS,
+        ToolCallArgsDelta: _PARTS,
+        ToolCallReady: _PARTS,
+        ToolResult: _PARTS,
+        Status: _PARTS,
+        **dict.fromkeys(NOTES, "a status part's meta (notes.py)"),
+        DiffUpdated: "the attempt's row: its last diff",
+        AttemptEnded: "the attempt's row and its error part",
+    },
+    {
+        ToolCallUpdated: "it replaced its call's row, which comes back as the `ToolCallReady` it describes",
+        ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
+        Queued: "recorded as a plain status note (the wait is long over when the history is read)",
+    },
+)
+"""Where each event type of a recorded attempt comes back from (`attempt_events`); the recorder's
+translation is `recorder.RECORDED`."""
 
 
 def conversation(record: AttemptRecord) -> list[Message]:

@@ -14,43 +14,37 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
 from lfgtui.events import (
-    AgentDetails,
-    AgentProgress,
-    AgentStarted,
-    ApprovalAnswered,
-    ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
     CallEnded,
-    ContextUsed,
     DiffUpdated,
     Event,
-    PlanUpdated,
     PromptSent,
+    Queued,
     ReasoningDelta,
     RequestSent,
-    Retrying,
-    SessionOpened,
-    Stalled,
     Status,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
     ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
+    Translation,
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import context_text
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
+from lfgtui.history.notes import NOTES
 from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
 from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
@@ -229,156 +223,156 @@ class Recorder:
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)
-        pending = self._pending
         attempt.metrics.apply(event)
-        match event:
-            case RequestSent(call=call):
-                pending.seal(attempt)
-                n = len(attempt.requests)
-                row_id = self.conn.execute(
-                    "INSERT INTO requests (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
-                    (attempt.id, n, call, event.seq, attempt.ms(event.t)),
-                ).lastrowid
-                assert row_id is not None
-                attempt.requests.append(PendingRequest(row_id, n))
-            case PromptSent(text=text, continues=continues):
-                meta = None if continues is None else json.dumps({"continues": continues})
-                pending.note(attempt, event, text, meta, PartKind.PROMPT)
-            case TextDelta(text=text):
-                pending.stream(attempt, PartKind.TEXT, event, text)
-            case ReasoningDelta(text=text):
-                pending.stream(attempt, PartKind.REASONING, event, text)
-            case ToolCallStarted(call_id=call_id, name=name):
-                pending.seal(attempt)
-                partial = json.dumps({"partial": True})
-                attempt.tools[call_id] = pending.part(
-                    attempt, PartKind.TOOL_CALL, event, call_id=call_id, name=name, meta=partial
-                )
-                attempt.names[call_id] = name
-            case ToolCallArgsDelta(call_id=call_id, fragment=fragment):
-                part = attempt.tools.get(call_id) or pending.part(
-                    attempt, PartKind.TOOL_CALL, event, call_id=call_id, meta=json.dumps({"partial": True})
-                )
-                attempt.tools[call_id] = part
-                pending.chunk(attempt, part, event.t, fragment)
-            case ToolCallReady(call_id=call_id, name=name, raw_arguments=raw, error=error):
-                pending.seal(attempt)
-                part = attempt.tools.pop(call_id, None) or pending.part(
-                    attempt, PartKind.TOOL_CALL, event, call_id=call_id
-                )
-                attempt.names[call_id] = part.name = name
-                part.text, part.replace = [raw], True
-                part.meta = json.dumps({"error": error}) if error else None
-                part.end_ms = attempt.ms(event.t)
-                part.sealed = True
-                pending.touch(part)
-                attempt.ready[call_id] = part
-            case ToolCallUpdated(call_id=call_id, name=name, raw_arguments=raw, kind=kind):
-                part = attempt.ready.get(call_id) or pending.part(
-                    attempt, PartKind.TOOL_CALL, event, call_id=call_id
-                )
-                attempt.ready[call_id] = part
-                attempt.names[call_id] = part.name = name
-                part.text, part.replace, part.sealed = [raw], True, True
-                part.meta = json.dumps({"kind": kind, "locations": list(event.locations)})
-                pending.touch(part)
-            case ToolResult(call_id=call_id, output=output, is_error=is_error):
-                pending.seal(attempt)
-                name = attempt.names.get(call_id)
-                part = pending.part(attempt, PartKind.TOOL_RESULT, event, call_id=call_id, name=name)
-                part.text.append(output)
-                part.is_error, part.sealed = is_error, True
-            case Retrying(message=message, error=error):
-                pending.seal(attempt)
-                meta = {
-                    "retry": event.retry,
-                    "max_retries": event.max_retries,
-                    "delay_s": event.delay_s,
-                    "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
-                }
-                pending.note(attempt, event, message, json.dumps(meta))
-            case SessionOpened(message=message, session_id=session_id, loaded=loaded):
-                pending.seal(attempt)
-                opened = {"acp_session": session_id, "loaded": loaded}
-                pending.note(attempt, event, message, json.dumps(opened))
-            case AgentStarted(message=message, log=log):
-                pending.seal(attempt)
-                pending.note(attempt, event, message, json.dumps({"agent_log": log}))
-            case WorktreeReady(message=message, path=path, branch=branch, base=base):
-                pending.seal(attempt)
-                pending.note(
-                    attempt, event, message, json.dumps({"worktree": path, "branch": branch, "base": base})
-                )
-                self.conn.execute(
-                    "UPDATE attempts SET worktree = ?, branch = ? WHERE id = ?", (path, branch, attempt.id)
-                )
-            case DiffUpdated(added=added, removed=removed, files=files, text=text):
-                self.conn.execute(
-                    "UPDATE attempts SET diff_added = ?, diff_removed = ?, diff_files = ?, "
-                    "diff = coalesce(?, diff) WHERE id = ?",
-                    (added, removed, files, text, attempt.id),
-                )
-            case PlanUpdated(message=message, steps=steps):
-                pending.seal(attempt)
-                plan = [[step.content, step.status, step.priority] for step in steps]
-                pending.note(attempt, event, message, json.dumps({"plan": plan}))
-            case ContextUsed(used=used, size=size, cost_usd=cost):
-                pending.seal(attempt)
-                said = {"context": [used, size], "cost_usd": cost}
-                pending.note(attempt, event, context_text(event), json.dumps(said))
-            case AgentDetails(commands=commands, mode=mode, settings=settings):
-                pending.seal(attempt)
-                offered = {
-                    "commands": [[command.name, command.description] for command in commands],
-                    "mode": mode,
-                    "settings": [[setting.name, setting.value] for setting in settings],
-                    "model": event.model,
-                }
-                pending.note(attempt, event, f"agent: {event.summary()}", json.dumps({"agent": offered}))
-            case ApprovalAsked(message=message, call_id=call_id, name=name, arguments=arguments):
-                pending.seal(attempt)
-                asked = {"approval": call_id, "tool": name, "arguments": arguments}
-                pending.note(attempt, event, message, json.dumps(asked))
-            case ApprovalAnswered(message=message, call_id=call_id, allowed=allowed, by=by):
-                pending.seal(attempt)
-                answer = {"answered": call_id, "allowed": allowed, "by": by}
-                pending.note(attempt, event, message, json.dumps(answer))
-            case Stalled(message=message, idle_s=idle_s, limit_s=limit_s):
-                pending.seal(attempt)
-                pending.note(attempt, event, message, json.dumps({"stalled": [idle_s, limit_s]}))
-            case AgentProgress(message=message, title=title):
-                pending.seal(attempt)
-                pending.note(attempt, event, message, json.dumps({"progress": title}))
-            case Status(message=message):
-                pending.seal(attempt)
-                pending.note(attempt, event, message, None)
-            case Usage():
-                if attempt.requests:
-                    request = attempt.requests[-1]
-                    request.usage_seq, request.usage_ms = event.seq, attempt.ms(event.t)
-                    pending.touch_request(attempt, request)
-            case CallEnded(stop_reason=stop_reason):
-                pending.seal(attempt)
-                if attempt.requests:
-                    request = attempt.requests[-1]
-                    request.ended_seq, request.ended_ms, request.stop_reason = (
-                        event.seq,
-                        attempt.ms(event.t),
-                        stop_reason,
-                    )
-                    pending.touch_request(attempt, request)
-            case AttemptEnded(error=error):
-                pending.seal(attempt)
-                for part in attempt.tools.values():
-                    part.sealed = True
-                    pending.touch(part)
-                if error is not None:
-                    meta = {
-                        "kind": error.kind.value,
-                        "status": error.status,
-                        "retry_after": error.retry_after,
-                    }
-                    pending.note(attempt, event, error.message, json.dumps(meta), PartKind.ERROR)
-                attempt.ended = event
-                pending.ended.append(attempt)
-                del self._attempts[(event.ticket, event.attempt)]
+        record = RECORDED.handlers.get(type(event))
+        if record is not None:
+            record(self, attempt, event)
+
+    def _request(self, attempt: PendingAttempt, event: RequestSent) -> None:
+        self._pending.seal(attempt)
+        n = len(attempt.requests)
+        row_id = self.conn.execute(
+            "INSERT INTO requests (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
+            (attempt.id, n, event.call, event.seq, attempt.ms(event.t)),
+        ).lastrowid
+        assert row_id is not None
+        attempt.requests.append(PendingRequest(row_id, n))
+
+    def _prompt(self, attempt: PendingAttempt, event: PromptSent) -> None:
+        meta = None if event.continues is None else json.dumps({"continues": event.continues})
+        self._pending.note(attempt, event, event.text, meta, PartKind.PROMPT)
+
+    def _text(self, attempt: PendingAttempt, event: TextDelta) -> None:
+        self._pending.stream(attempt, PartKind.TEXT, event, event.text)
+
+    def _reasoning(self, attempt: PendingAttempt, event: ReasoningDelta) -> None:
+        self._pending.stream(attempt, PartKind.REASONING, event, event.text)
+
+    def _tool_started(self, attempt: PendingAttempt, event: ToolCallStarted) -> None:
+        pending = self._pending
+        pending.seal(attempt)
+        partial = json.dumps({"partial": True})
+        attempt.tools[event.call_id] = pending.part(
+            attempt, PartKind.TOOL_CALL, event, call_id=event.call_id, name=event.name, meta=partial
+        )
+        attempt.names[event.call_id] = event.name
+
+    def _tool_arguments(self, attempt: PendingAttempt, event: ToolCallArgsDelta) -> None:
+        pending, call_id = self._pending, event.call_id
+        part = attempt.tools.get(call_id) or pending.part(
+            attempt, PartKind.TOOL_CALL, event, call_id=call_id, meta=json.dumps({"partial": True})
+        )
+        attempt.tools[call_id] = part
+        pending.chunk(attempt, part, event.t, event.fragment)
+
+    def _tool_ready(self, attempt: PendingAttempt, event: ToolCallReady) -> None:
+        pending, call_id = self._pending, event.call_id
+        pending.seal(attempt)
+        part = attempt.tools.pop(call_id, None) or pending.part(
+            attempt, PartKind.TOOL_CALL, event, call_id=call_id
+        )
+        attempt.names[call_id] = part.name = event.name
+        part.text, part.replace = [event.raw_arguments], True
+        part.meta = json.dumps({"error": event.error}) if event.error else None
+        part.end_ms = attempt.ms(event.t)
+        part.sealed = True
+        pending.touch(part)
+        attempt.ready[call_id] = part
+
+    def _tool_updated(self, attempt: PendingAttempt, event: ToolCallUpdated) -> None:
+        pending, call_id = self._pending, event.call_id
+        part = attempt.ready.get(call_id) or pending.part(attempt, PartKind.TOOL_CALL, event, call_id=call_id)
+        attempt.ready[call_id] = part
+        attempt.names[call_id] = part.name = event.name
+        part.text, part.replace, part.sealed = [event.raw_arguments], True, True
+        part.meta = json.dumps({"kind": event.kind, "locations": list(event.locations)})
+        pending.touch(part)
+
+    def _tool_result(self, attempt: PendingAttempt, event: ToolResult) -> None:
+        pending = self._pending
+        pending.seal(attempt)
+        name = attempt.names.get(event.call_id)
+        part = pending.part(attempt, PartKind.TOOL_RESULT, event, call_id=event.call_id, name=name)
+        part.text.append(event.output)
+        part.is_error, part.sealed = event.is_error, True
+
+    def _note(self, attempt: PendingAttempt, event: Event) -> None:
+        """A status, or what a coding agent said about its session: a note, its facts as its meta."""
+        self._pending.seal(attempt)
+        kind = NOTES.get(type(event))
+        if kind is None:
+            assert isinstance(event, Status)
+            self._pending.note(attempt, event, event.message, None)
+        else:
+            self._pending.note(attempt, event, kind.text(event), json.dumps(kind.meta(event)))
+
+    def _worktree(self, attempt: PendingAttempt, event: WorktreeReady) -> None:
+        self._note(attempt, event)
+        self.conn.execute(
+            "UPDATE attempts SET worktree = ?, branch = ? WHERE id = ?",
+            (event.path, event.branch, attempt.id),
+        )
+
+    def _diff(self, attempt: PendingAttempt, event: DiffUpdated) -> None:
+        self.conn.execute(
+            "UPDATE attempts SET diff_added = ?, diff_removed = ?, diff_files = ?, "
+            "diff = coalesce(?, diff) WHERE id = ?",
+            (event.added, event.removed, event.files, event.text, attempt.id),
+        )
+
+    def _usage(self, attempt: PendingAttempt, event: Usage) -> None:
+        if attempt.requests:
+            request = attempt.requests[-1]
+            request.usage_seq, request.usage_ms = event.seq, attempt.ms(event.t)
+            self._pending.touch_request(attempt, request)
+
+    def _call_ended(self, attempt: PendingAttempt, event: CallEnded) -> None:
+        self._pending.seal(attempt)
+        if attempt.requests:
+            request = attempt.requests[-1]
+            request.ended_seq, request.ended_ms = event.seq, attempt.ms(event.t)
+            request.stop_reason = event.stop_reason
+            self._pending.touch_request(attempt, request)
+
+    def _ended(self, attempt: PendingAttempt, event: AttemptEnded) -> None:
+        pending, error = self._pending, event.error
+        pending.seal(attempt)
+        for part in attempt.tools.values():
+            part.sealed = True
+            pending.touch(part)
+        if error is not None:
+            meta = {"kind": error.kind.value, "status": error.status, "retry_after": error.retry_after}
+            pending.note(attempt, event, error.message, json.dumps(meta), PartKind.ERROR)
+        attempt.ended = event
+        pending.ended.append(attempt)
+        del self._attempts[(event.ticket, event.attempt)]
+
+
+Record = Callable[[Recorder, PendingAttempt, Any], None]
+RECORDED: Translation[Record] = Translation(
+    "history recorder",
+    {
+        RequestSent: Recorder._request,
+        PromptSent: Recorder._prompt,
+        TextDelta: Recorder._text,
+        ReasoningDelta: Recorder._reasoning,
+        ToolCallStarted: Recorder._tool_started,
+        ToolCallArgsDelta: Recorder._tool_arguments,
+        ToolCallReady: Recorder._tool_ready,
+        ToolCallUpdated: Recorder._tool_updated,
+        ToolResult: Recorder._tool_result,
+        Status: Recorder._note,
+        Queued: Recorder._note,
+        **dict.fromkeys(NOTES, Recorder._note),
+        WorktreeReady: Recorder._worktree,  # a note, and the attempt's worktree and branch
+        DiffUpdated: Recorder._diff,
+        Usage: Recorder._usage,
+        CallEnded: Recorder._call_ended,
+        AttemptEnded: Recorder._ended,
+    },
+    {
+        AttemptStarted: "it comes wrapped as `Started` (its wall-clock time and price): see `_start`",
+        ToolOutputDelta: "a running command's output as it comes; the `ToolResult` keeps the whole of it",
+    },
+)
+"""How the history records each event type: a row, a part, a note or a column of the attempt."""

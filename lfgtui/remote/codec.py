@@ -25,7 +25,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from lfgtui import events
-from lfgtui.events import Event
+from lfgtui.events import Event, Translation
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[object], Any]
@@ -54,18 +54,12 @@ def _wire_name(cls: type) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
-def _subclasses(cls: type) -> list[type]:
-    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+EVENT_TYPES: dict[str, type[Event]] = {_wire_name(cls): cls for cls in events.event_types()}
+"""Every event type of `lfgtui.events` by its name on the wire: `TextDelta` is `text_delta`."""
 
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    _wire_name(cls): cls for cls in _subclasses(Event) if vars(events).get(cls.__name__) is cls
-}
-"""Every event type of `lfgtui.events` by its name on the wire: `TextDelta` is `text_delta`. (The
-module's own name for it picks the class: `Event.__subclasses__()` also lists, alive, the class each
-`@dataclass(slots=True)` replaced.)"""
-
-_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
+CODEC: Translation[str] = Translation("remote codec", {cls: name for name, cls in EVENT_TYPES.items()}, {})
+"""Every event type and its name on the wire; none is left out, since a watcher rebuilds the run
+from these alone. What goes with each type comes from its dataclass (`_plan`), not written by hand."""
 _TIMES = ("until",)
 """Fields that, like every `t`, hold a time on the server's monotonic clock (`Queued.until`)."""
 _INT_RANGE = range(2**63)
@@ -234,7 +228,7 @@ def _plan(cls: type[Event]) -> _Plan:
     if any(hints[name] not in (float, float | None) for name in times):
         raise TypeError(f"{cls.__name__}: a time field must be a float")
     return _Plan(
-        _NAMES[cls],
+        CODEC.handlers[cls],
         tuple(f.name for f in own if f.encode is None and f.name not in times),
         tuple((f.name, f.encode) for f in own if f.encode is not None),
         times,

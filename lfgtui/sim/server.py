@@ -25,7 +25,7 @@ from lfgtui.sim.wire import (
     SimRequest,
     SimUsage,
     SocketProtocol,
-    SocketSession,
+    SocketState,
     WireProtocol,
     count_usage,
     sse_data,
@@ -345,12 +345,12 @@ class SimServer:
             await _send_json(conn, 400, protocol.error_body(400, str(exc)))
             return True
         await conn.write(answer)
-        session = protocol.socket_session()
+        state = protocol.socket_state()
         messages: asyncio.Queue[bytes | None] = asyncio.Queue()
         reader = asyncio.create_task(_read_socket(conn, messages))
         try:
             while (payload := await messages.get()) is not None:
-                if not await self._socket_call(request, path, protocol, session, payload, conn):
+                if not await self._socket_call(request, path, protocol, state, payload, conn):
                     break
         except _Disconnected:
             pass
@@ -364,7 +364,7 @@ class SimServer:
         request: _HttpRequest,
         path: str,
         protocol: SocketProtocol,
-        session: SocketSession,
+        state: SocketState,
         payload: bytes,
         conn: _Connection,
     ) -> bool:
@@ -373,7 +373,7 @@ class SimServer:
         outlet = _SocketEvents(conn)
         try:
             record.body = body = _json_object(payload)
-            call = session.call(body, request.headers)
+            call = state.call(body, request.headers)
             if call is None:
                 return True
             self.log.append(record)
@@ -381,16 +381,16 @@ class SimServer:
         except (BadRequest, ScenarioError) as exc:
             self.log.append(record)
             record.status = status = _refusal_status(exc)
-            await outlet.send(session.error_event(status, str(exc), getattr(exc, "code", None)))
+            await outlet.send(state.error_event(status, str(exc), getattr(exc, "code", None)))
             return True
         http_fault = self._take_fault(scenario, call.request, FaultKind.HTTP, None) if call.generate else None
         if http_fault is not None:
             record.status, record.fault = http_fault.status, FaultKind.HTTP
             message, headers = _fault_reply(http_fault, request.headers)
-            await outlet.send(session.error_event(http_fault.status, message, None, headers))
+            await outlet.send(state.error_event(http_fault.status, message, None, headers))
             return True
         record.status = 200
-        encoder = session.encoder(scenario, call.request)
+        encoder = state.encoder(scenario, call.request)
         try:
             if call.generate:
                 if not await self._stream(protocol, scenario, call.request, outlet, record, encoder):
@@ -403,7 +403,7 @@ class SimServer:
             record.disconnected_at = time.monotonic()
             record.disconnected.set()
             raise
-        session.answered()
+        state.answered()
         return True
 
     def _take_fault(

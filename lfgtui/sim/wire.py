@@ -116,7 +116,7 @@ class SocketCall:
     generate: bool = True
 
 
-class SocketSession(Protocol):
+class SocketState(Protocol):
     """One WebSocket's state in a protocol's socket mode (the Responses API's): what each message
     asks for, and the answers a later message may continue from."""
 
@@ -144,7 +144,7 @@ class SocketSession(Protocol):
 class SocketProtocol(WireProtocol, Protocol):
     """A wire protocol that also streams over a WebSocket opened on its path."""
 
-    def socket_session(self) -> SocketSession: ...
+    def socket_state(self) -> SocketState: ...
 
 
 def wants_stream(body: dict[str, Any]) -> bool:

@@ -2,9 +2,10 @@
 
 On Linux the command runs under a small supervisor (`supervisor.py`) that kills every process the
 command started, even those that left its process group (`setsid`, `nohup … &`, daemons), when the
-shell exits, on timeout, on cancel and if lfg dies. Elsewhere the command leads its own session
-and its process group is killed. Output is read as it comes and only the tail is kept, so a chatty
-command cannot exhaust memory; the end of a build or test log is where the answer usually is.
+shell exits, on timeout, on cancel and if lfg dies. Elsewhere the command starts a process group
+of its own (`start_new_session`), which is killed. Output is read as it comes and only the tail is
+kept, so a chatty command cannot exhaust memory; the end of a build or test log is where the answer
+usually is.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ class RunCommand:
 async def start_command(
     command: str, ctx: ToolContext, cwd: Path | None = None, env: Mapping[str, str] | None = None
 ) -> asyncio.subprocess.Process:
-    """Start the command (under the supervisor where there is one) in its own session, in `cwd`
-    (the workdir unless given; the caller confines it) with `ctx.env` (and `env` over it)."""
+    """Start the command (under the supervisor where there is one) in a process group of its own, in
+    `cwd` (the workdir unless given; the caller confines it) with `ctx.env` (and `env` over it)."""
     environment = {**ctx.env, **(env or {})}
     common: dict[str, Any] = {
         "cwd": cwd or ctx.workdir,

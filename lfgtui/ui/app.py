@@ -1,9 +1,9 @@
 """The Textual app of `lfg run`, `lfg resume`, `lfg replay` and `lfg attach`: a stack of run
 screens, each owning its run, drawn by one frame clock at a capped rate.
 
-The command builds the app's `Services` and its first `Session` (which run screen opens, live,
+The command builds the app's `Services` and its first `RunController` (which run screen opens, live,
 resumed, replayed or attached); the app adds to the stack what the screens ask for: `/` opens the
-history screen, from which a recorded run opens read-only (a new session on top) and a ticket of it
+history screen, from which a recorded run opens read-only (a new controller on top) and a ticket of it
 can be re-run. The frame clock redraws only panes that changed and are on screen, so a hidden or
 scrolled-away pane costs nothing until it is shown, and the cost of a token does not depend on how
 many panes there are.
@@ -33,9 +33,9 @@ from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.palette import DEFAULT, Palette
+from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import HELP, Mode, RunScreen
 from lfgtui.ui.services import Services
-from lfgtui.ui.session import Session
 from lfgtui.ui.themes import load_themes
 
 FRAME_S = 1 / 20
@@ -72,21 +72,21 @@ class LfgApp(App[int]):
     def __init__(
         self,
         services: Services,
-        first: Session,
+        first: RunController,
         *,
         theme: str = "dark",
         keymap: Mapping[str, str] | None = None,
         notice: str | None = None,
         question: str | None = None,
     ) -> None:
-        """`first`: the session the app opens with, built with the same `services`. `question`: asked
+        """`first`: the controller the app opens with, built with the same `services`. `question`: asked
         before anything can run (inert, shown without markup); no exits with `EXIT_DECLINED`."""
         super().__init__()
         self.services = services
         self.clock = services.clock
         self.theme_name = theme
         self.user_keymap = dict(keymap or {})
-        self.sessions = [first]
+        self.controllers = [first]
         self.notice = notice
         self.question = question
         self.palette = DEFAULT
@@ -105,15 +105,15 @@ class LfgApp(App[int]):
     def watch_theme(self) -> None:
         """A new theme (the command palette can change it): repaint every pane's lines in its colours."""
         self.palette = Palette.of(self.get_css_variables())
-        for session in self.sessions:
-            for pane in session.screen.panes:
+        for controller in self.controllers:
+            for pane in controller.screen.panes:
                 pane.dirty = pane.lines_stale = True
-            session.summary_stale = True
+            controller.summary_stale = True
 
     @property
-    def session(self) -> Session:
-        """The session on screen: the topmost one (the history screen may cover it)."""
-        return self.sessions[-1]
+    def controller(self) -> RunController:
+        """The controller on screen: the topmost one (the history screen may cover it)."""
+        return self.controllers[-1]
 
     async def on_mount(self) -> None:
         for theme in load_themes().values():
@@ -122,8 +122,8 @@ class LfgApp(App[int]):
         self.palette = Palette.of(self.get_css_variables())
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        await self.push_screen(self.sessions[0].screen)
-        self.sessions[0].begin()
+        await self.push_screen(self.controllers[0].screen)
+        self.controllers[0].begin()
         self.set_interval(FRAME_S, self._frame)
         self.gc_pacer.started()
         self.set_interval(FREEZE_EVERY_S, self._pace_gc)
@@ -139,14 +139,14 @@ class LfgApp(App[int]):
             self.run_worker(self._ask_first(self.question), group="ask")
 
     async def _ask_first(self, question: str) -> None:
-        """The first session's run waits for the person's yes (its screen's keys are under the modal)."""
+        """The first controller's run waits for the person's yes (its screen's keys are under the modal)."""
         if not await self.push_screen(ConfirmScreen(question, markup=False), wait_for_dismiss=True):
             await self._finish(EXIT_DECLINED)
 
     async def on_unmount(self) -> None:
         """However the app ends, no ticket keeps streaming and every connection is closed; the
-        sessions end at once, since each may wait seconds for its agents to exit."""
-        await asyncio.gather(*(session.shutdown() for session in reversed(self.sessions)))
+        controllers end at once, since each may wait seconds for its agents to exit."""
+        await asyncio.gather(*(controller.shutdown() for controller in reversed(self.controllers)))
         await self.services.providers.aclose()
         self.gc_pacer.stopped()
 
@@ -159,8 +159,8 @@ class LfgApp(App[int]):
         """
         now = self.clock()
         self.frames += 1
-        session = self.session
-        views = session.screen.views
+        controller = self.controller
+        views = controller.screen.views
         self.frame_work.examined += len(views)
         due = [view.pane for view in views if view.pane.needs_frame and view.pane.on_screen]
         due.sort(key=lambda pane: pane.drawn_frame)
@@ -169,10 +169,10 @@ class LfgApp(App[int]):
             pane.render_frame(now, self.frames)
             if time.perf_counter() > deadline:
                 break
-        session.show_summary(now, self.frames)
+        controller.show_summary(now, self.frames)
 
     def _pace_gc(self) -> None:
-        self.gc_pacer.tick(any(session.screen.tally.running for session in self.sessions))
+        self.gc_pacer.tick(any(controller.screen.tally.running for controller in self.controllers))
 
     def on_run_screen_open_history(self) -> None:
         if self.services.history is None:
@@ -182,10 +182,12 @@ class LfgApp(App[int]):
 
     async def open_recorded(self, recorded: RecordedRun, ticket: str | None) -> None:
         """Show a recorded run read-only, over the history screen, its `ticket` pane focused."""
-        session = Session(self.services, recorded.as_tickets, Mode.READ_ONLY, first=False, recorded=recorded)
-        await self._push(session)
-        if ticket in session.panes:
-            await session.screen.show_pane(session.panes[ticket])
+        controller = RunController(
+            self.services, recorded.as_tickets, Mode.READ_ONLY, first=False, recorded=recorded
+        )
+        await self._push(controller)
+        if ticket in controller.panes:
+            await controller.screen.show_pane(controller.panes[ticket])
 
     def on_run_screen_rerun(self, message: RunScreen.Rerun) -> None:
         self.run_worker(self.rerun(message.ticket, message.recorded), group="rerun")
@@ -200,41 +202,41 @@ class LfgApp(App[int]):
             question = ConfirmScreen(recorded.outside_question(Path.cwd(), outside), markup=False)
             if not await self.push_screen(question, wait_for_dismiss=True):
                 return
-        session = Session(self.services, (ticket,), first=False)
+        controller = RunController(self.services, (ticket,), first=False)
         history = self.services.history
         if history is not None:
             tickets = TicketFile(recorded.tickets_file or Path(), (ticket,), offline_default=False)
             command = f"lfg history: re-run of {recorded.run_id}/{ticket.id}"
-            await session.record(open_run_history(history, tickets, command, self._history_problem))
-        await self._push(session)
+            await controller.record(open_run_history(history, tickets, command, self._history_problem))
+        await self._push(controller)
 
-    async def _push(self, session: Session) -> None:
-        self.sessions.append(session)
-        await self.push_screen(session.screen)
-        session.begin()
+    async def _push(self, controller: RunController) -> None:
+        self.controllers.append(controller)
+        await self.push_screen(controller.screen)
+        controller.begin()
 
     def on_run_screen_leave(self, message: RunScreen.Leave) -> None:
-        session = next(s for s in self.sessions if s.screen is message.run_screen)
-        self.run_worker(self.leave(session), group="leave")
+        controller = next(s for s in self.controllers if s.screen is message.run_screen)
+        self.run_worker(self.leave(controller), group="leave")
 
-    async def leave(self, session: Session) -> None:
-        """Leave a session opened from the history: its run (a re-run) is cancelled first."""
-        running = session.running
+    async def leave(self, controller: RunController) -> None:
+        """Leave a controller opened from the history: its run (a re-run) is cancelled first."""
+        running = controller.running
         if running:
             question = ConfirmScreen(f"Cancel {running} running tickets and go back?")
             if not await self.push_screen(question, wait_for_dismiss=True):
                 return
-        await session.shutdown()
-        self.sessions.remove(session)
-        if self.screen is session.screen:
+        await controller.shutdown()
+        self.controllers.remove(controller)
+        if self.screen is controller.screen:
             self.pop_screen()
-        self.session.summary_stale = True
+        self.controller.summary_stale = True
 
     def _history_problem(self, message: str) -> None:
         self.notify(inert(message), severity="warning", timeout=6, markup=False)
 
     async def action_quit(self) -> None:
-        running = sum(session.running for session in self.sessions)
+        running = sum(controller.running for controller in self.controllers)
         if not running:
             await self._finish()
             return
@@ -248,14 +250,14 @@ class LfgApp(App[int]):
     async def _finish(self, code: int | None = None) -> None:
         """Cancel what still runs, wait for every ticket to record its outcome, and exit.
 
-        The exit code is the first session's: a replay exits 0.
+        The exit code is the first controller's: a replay exits 0.
         """
-        runs = [session.run for session in self.sessions if session.run is not None]
+        runs = [controller.run for controller in self.controllers if controller.run is not None]
         for run in runs:
             run.cancel_all()
         for run in runs:
             await run.wait()
-        first = self.sessions[0].run
+        first = self.controllers[0].run
         outcomes = {} if first is None else await first.wait()
         if code is None:
             code = 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,6 +33,8 @@ from lfgtui.events import (
     ApprovalAsked,
     AttemptEnded,
     AttemptStarted,
+    CallEnded,
+    ContextUsed,
     DiffUpdated,
     ErrorInfo,
     Event,
@@ -41,13 +45,18 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    SessionOpened,
     Stalled,
     Status,
     TextDelta,
+    ToolCallArgsDelta,
     ToolCallReady,
+    ToolCallStarted,
     ToolCallUpdated,
     ToolOutputDelta,
     ToolResult,
+    Translation,
+    Usage,
     WorktreeReady,
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural
@@ -360,74 +369,96 @@ class TicketPane:
             self.stalled = None
             self.lines_stale = True
             self._attend(event.t)
-        match event:
-            case TextDelta(text=text):
-                self.body.append(inert(text))
-                return
-            case ReasoningDelta(text=text):
-                self.reasoning.append(inert(text))
-                return
-            case ToolOutputDelta(call_id=call_id, text=text):
-                self.tools.stream(call_id, text)
-                return
-            case RequestSent():
-                self.retrying = self.queued = None
-                if self.state is PaneState.QUEUED:
-                    self.state = PaneState.RUNNING
-                if self.body.length and not self.body.endswith("\n\n"):
-                    self.body.append("\n\n")
-            case AttemptStarted(attempt=attempt, provider=provider, model=model, t=t):
-                self._new_attempt(attempt, provider, model, t)
-            case PromptSent(text=text, continues=continues):
-                self._asked(text, continues)
-            case ToolCallReady(call_id=call_id, name=name, arguments=arguments, t=t):
-                self.tools.add(call_id, name, arguments, t)
-            case ToolCallUpdated(call_id=call_id, name=name, arguments=arguments):
-                self.tools.describe(call_id, name, arguments)
-            case ToolResult(call_id=call_id, output=output, is_error=is_error, t=t):
-                self.tools.finish(call_id, output, is_error, t)
-            case Retrying():
-                self.retries += 1
-                self.retrying = event
-            case AgentStarted(log=log, message=message):
-                self.agent_log = log
-                self.status_note = inert(message)
-            case DiffUpdated():
-                self.diff = event
-            case Queued():
-                self.queued = event
-                self.state = PaneState.QUEUED
-            case WorktreeReady(branch=branch, message=message):
-                self.branch = branch
-                self.status_note = inert(message)
-            case AgentDetails():
-                self.agent_details = event
-            case PlanUpdated(steps=steps):
-                self.plan_steps = steps
-            case ApprovalAsked(call_id=call_id):
-                self.approval = event
-                self.state = PaneState.APPROVAL
-                self.tools.set_state(call_id, ToolState.WAITING)
-            case Stalled():
-                self.stalled = event
-            case AgentProgress(title=title):
-                self.progress = inert(title)
-            case ApprovalAnswered(call_id=call_id, message=message):
-                self._answered(call_id)
-                self.status_note = inert(message)
-            case Status(message=message):
-                self.status_note = inert(message)
-            case AttemptEnded(outcome=outcome, error=error, t=t):
-                self._clear_earlier()  # an attempt that ended before it asked anything
-                self.state = PaneState(outcome.value)
-                self.error = error
-                self.ended_at = t
-                self.retrying = self.queued = None
-                self.approval = None
-                self.body.finish()
-                self.reasoning.finish()
-        self.lines_stale = True
-        self._attend(event.t)
+        apply = PANE.handlers.get(kind := type(event))
+        if apply is not None:
+            apply(self, event)
+        if kind not in STREAMED:
+            self.lines_stale = True
+            self._attend(event.t)
+
+    def _text(self, event: TextDelta) -> None:
+        self.body.append(inert(event.text))
+
+    def _reasoning(self, event: ReasoningDelta) -> None:
+        self.reasoning.append(inert(event.text))
+
+    def _tool_output(self, event: ToolOutputDelta) -> None:
+        self.tools.stream(event.call_id, event.text)
+
+    def _request(self, event: RequestSent) -> None:
+        self.retrying = self.queued = None
+        if self.state is PaneState.QUEUED:
+            self.state = PaneState.RUNNING
+        if self.body.length and not self.body.endswith("\n\n"):
+            self.body.append("\n\n")
+
+    def _started(self, event: AttemptStarted) -> None:
+        self._new_attempt(event.attempt, event.provider, event.model, event.t)
+
+    def _prompt(self, event: PromptSent) -> None:
+        self._asked(event.text, event.continues)
+
+    def _tool_ready(self, event: ToolCallReady) -> None:
+        self.tools.add(event.call_id, event.name, event.arguments, event.t)
+
+    def _tool_updated(self, event: ToolCallUpdated) -> None:
+        self.tools.describe(event.call_id, event.name, event.arguments)
+
+    def _tool_result(self, event: ToolResult) -> None:
+        self.tools.finish(event.call_id, event.output, event.is_error, event.t)
+
+    def _retrying(self, event: Retrying) -> None:
+        self.retries += 1
+        self.retrying = event
+
+    def _agent_started(self, event: AgentStarted) -> None:
+        self.agent_log = event.log
+        self.status_note = inert(event.message)
+
+    def _diff(self, event: DiffUpdated) -> None:
+        self.diff = event
+
+    def _queued(self, event: Queued) -> None:
+        self.queued = event
+        self.state = PaneState.QUEUED
+
+    def _worktree(self, event: WorktreeReady) -> None:
+        self.branch = event.branch
+        self.status_note = inert(event.message)
+
+    def _agent_details(self, event: AgentDetails) -> None:
+        self.agent_details = event
+
+    def _plan(self, event: PlanUpdated) -> None:
+        self.plan_steps = event.steps
+
+    def _approval(self, event: ApprovalAsked) -> None:
+        self.approval = event
+        self.state = PaneState.APPROVAL
+        self.tools.set_state(event.call_id, ToolState.WAITING)
+
+    def _stalled(self, event: Stalled) -> None:
+        self.stalled = event
+
+    def _progress(self, event: AgentProgress) -> None:
+        self.progress = inert(event.title)
+
+    def _approval_answered(self, event: ApprovalAnswered) -> None:
+        self._answered(event.call_id)
+        self.status_note = inert(event.message)
+
+    def _status(self, event: Status) -> None:
+        self.status_note = inert(event.message)
+
+    def _ended(self, event: AttemptEnded) -> None:
+        self._clear_earlier()  # an attempt that ended before it asked anything
+        self.state = PaneState(event.outcome.value)
+        self.error = event.error
+        self.ended_at = event.t
+        self.retrying = self.queued = None
+        self.approval = None
+        self.body.finish()
+        self.reasoning.finish()
 
     def _attend(self, t: float) -> None:
         """Mark (or unmark) the pane as waiting for the person since `t`."""
@@ -593,6 +624,45 @@ class TicketPane:
         if self.running and self.progress:
             return Text(f"▸ {self.progress}", "dim")
         return ""
+
+
+STREAMED = frozenset({TextDelta, ReasoningDelta, ToolOutputDelta})
+"""Events that only append to the pane's text: its header, gauges and notice stay as they were."""
+
+PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
+    "pane",
+    {
+        TextDelta: TicketPane._text,
+        ReasoningDelta: TicketPane._reasoning,
+        ToolOutputDelta: TicketPane._tool_output,
+        RequestSent: TicketPane._request,
+        AttemptStarted: TicketPane._started,
+        PromptSent: TicketPane._prompt,
+        ToolCallReady: TicketPane._tool_ready,
+        ToolCallUpdated: TicketPane._tool_updated,
+        ToolResult: TicketPane._tool_result,
+        Retrying: TicketPane._retrying,
+        AgentStarted: TicketPane._agent_started,
+        DiffUpdated: TicketPane._diff,
+        Queued: TicketPane._queued,
+        WorktreeReady: TicketPane._worktree,
+        AgentDetails: TicketPane._agent_details,
+        PlanUpdated: TicketPane._plan,
+        ApprovalAsked: TicketPane._approval,
+        Stalled: TicketPane._stalled,
+        AgentProgress: TicketPane._progress,
+        ApprovalAnswered: TicketPane._approval_answered,
+        Status: TicketPane._status,
+        SessionOpened: TicketPane._status,
+        AttemptEnded: TicketPane._ended,
+    },
+    dict.fromkeys(
+        (ToolCallStarted, ToolCallArgsDelta, Usage, CallEnded, ContextUsed),
+        "the gauges show it from the attempt's metrics, redrawn with the pane's lines; a call's row"
+        " waits for the call complete",
+    ),
+)
+"""What each event does to a pane (every one but `STREAMED` also redraws its lines)."""
 
 
 class PaneView(Vertical, can_focus=True):

@@ -1,6 +1,6 @@
 """The run screen: a summary bar over a grid of ticket panes that adapts to the terminal.
 
-Its keys act on its run through its `RunControl` (the session); leaving it, opening the history and
+Its keys act on its run through its `RunControl` (the run controller); leaving it, opening the history and
 re-running a recorded ticket as a new run are the app's to do, so the screen posts them as messages.
 """
 

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Services:
-    """The providers and history every session uses, and how every run started here runs.
+    """The providers and history every controller uses, and how every run started here runs.
 
-    The first session (`lfg run`, `lfg resume`, `lfg replay`, `lfg attach`) and any opened later from
+    The first controller (`lfg run`, `lfg resume`, `lfg replay`, `lfg attach`) and any opened later from
     the history screen share them, so a ticket re-run from the history runs as the first run does.
     """
 

@@ -176,7 +176,7 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
     costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--cost", "0.03"))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": costly}))
     async with app.run_test(size=SIZE) as pilot:
-        h = app.session.panes["h"]
+        h = app.controller.panes["h"]
         await until(pilot, lambda: h.state.value == "completed" and "ctx" in h.gauges.text.plain, timeout=20)
         gauges = h.gauges.text.plain
         assert "ctx " in gauges and "/200k " in gauges and "%" in gauges, gauges

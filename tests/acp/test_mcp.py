@@ -261,7 +261,7 @@ async def test_the_pane_lists_the_tickets_mcp_servers_in_the_agent_detail(
     loaded = load_tickets(tickets, config, BUILTIN_TOOLS, env=GIVEN_ENV)
     app = lfg_app(loaded.tickets, Providers({"sim-acp": BUILTIN["sim-acp"]}))
     async with app.run_test(size=SIZE) as pilot:
-        h = app.session.panes["h"]
+        h = app.controller.panes["h"]
         assert h.agent.display and str(h.agent.title) == "agent: 1 MCP server", (
             "shown before the agent says any"
         )

@@ -183,12 +183,12 @@ def test_a_recorded_agent_run_rebuilds_its_plan_log_and_session(lfg: Lfg, tmp_pa
 
 
 def test_a_damaged_typed_note_comes_back_as_a_plain_status() -> None:
-    from lfgtui.history.rebuild import _typed_note
+    from lfgtui.history.notes import read_note
 
-    assert _typed_note({"plan": [["step", "pending"]]}) is None
-    assert _typed_note({"plan": [["step", 3, "high"]]}) is None
-    assert _typed_note({"plan": "x"}) is None
-    assert _typed_note({"plan": [["a", "completed", "high"]]}) == (
+    assert read_note({"plan": [["step", "pending"]]}) is None
+    assert read_note({"plan": [["step", 3, "high"]]}) is None
+    assert read_note({"plan": "x"}) is None
+    assert read_note({"plan": [["a", "completed", "high"]]}) == (
         PlanUpdated,
         {"steps": (PlanStep("a", "completed", "high"),)},
     )

@@ -107,7 +107,7 @@ async def test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_d
     _, recorded = record_a_stall(Lfg(tmp_path))
     app = lfg_app(recorded.as_tickets, Providers(), Mode.REPLAY, recorded=recorded, clock=ReplayClock(0.5))
     async with app.run_test(size=SIZE) as pilot:
-        quiet = app.session.panes["quiet"]
+        quiet = app.controller.panes["quiet"]
         await until(pilot, lambda: str(quiet.notice.render()) == "▸ Fix the widget", timeout=20)
         await until(pilot, lambda: quiet.stalled is not None, timeout=20)
         await until(pilot, lambda: str(quiet.notice.render()).startswith("stalled for "), timeout=5)
@@ -147,7 +147,7 @@ async def test_a_stalled_agent_is_waiting_for_you_until_it_times_out(tmp_path: P
     providers = Providers({"sim-acp": replace(BUILTIN["sim-acp"], idle_timeout_s=8)})
     app = lfg_app(loaded.tickets, providers)
     async with app.run_test(size=SIZE) as pilot:
-        quiet = app.session.panes["quiet"]
+        quiet = app.controller.panes["quiet"]
         await until(pilot, lambda: quiet.stalled is not None, timeout=20)
         await until(pilot, lambda: str(quiet.notice.render()).startswith("stalled for "), timeout=5)
         assert "no update from the agent; fails at 8 s (idle_timeout_s), c: cancel" in str(
@@ -189,7 +189,7 @@ async def test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to
     codex = replace(BUILTIN["sim-acp"], command=codex_like("--after-denial", "cancelled"))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": codex}))
     async with app.run_test(size=SIZE) as pilot:
-        w = app.session.panes["w"]
+        w = app.controller.panes["w"]
         await until(pilot, lambda: w.state is PaneState.APPROVAL, timeout=20)
         w.shown.focus()
         await pilot.press("n")
@@ -208,7 +208,7 @@ HELLO = '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hell
 
 
 async def follow_up(app: LfgApp, pilot: Pilot[None], text: str, attempt: int) -> None:
-    pane = app.session.panes["h"]
+    pane = app.controller.panes["h"]
     pane.shown.focus()
     await pilot.press("i")
     assert isinstance(app.screen, FollowUpScreen)
@@ -225,7 +225,7 @@ async def test_resume_after_a_live_follow_up_loads_the_latest_agent_session(tmp_
         app = lfg_app(loaded.tickets, Providers(), run_id=history.run_id, history=db)
         first_run(app).record(history)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.session.panes["h"].state is PaneState.COMPLETED, timeout=20)
+            await until(pilot, lambda: app.controller.panes["h"].state is PaneState.COMPLETED, timeout=20)
             await follow_up(app, pilot, "and then?", 2)
     recorded = load_recorded(db, history.run_id)
     [ticket] = recorded.tickets
@@ -264,7 +264,7 @@ async def test_quitting_stops_the_kept_agents_all_at_once(tmp_path: Path) -> Non
         return []
 
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.session.panes.values()))
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.controller.panes.values()))
         agents = agent_processes(tmp_path)
         assert len(agents) == 2, "both agents are kept for a follow-up"
         watching = asyncio.create_task(alive_once_both_are_told_to_stop())
@@ -282,7 +282,7 @@ async def test_the_agents_progress_note_shows_in_its_pane_while_it_works(tmp_pat
     noting = replace(BUILTIN["sim-acp"], command=codex_like("--progress", "Fix the \x1b[31mwidget"))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": noting}))
     async with app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["p"]
+        pane = app.controller.panes["p"]
         await until(pilot, lambda: str(pane.notice.render()) == "▸ Fix the ␛[31mwidget", timeout=20)
         assert pane.state is PaneState.RUNNING
         pane.shown.focus()

@@ -255,7 +255,7 @@ async def test_the_row_shows_a_commands_output_inert_while_it_runs(tmp_path: Pat
         loaded.tickets, Providers({"sim-acp": replace(BUILTIN["sim-acp"], command=command)}), yes=True
     )
     async with app.run_test(size=SIZE) as pilot:
-        h = app.session.panes["h"]
+        h = app.controller.panes["h"]
 
         def shown_live() -> bool:
             rows = h.shown.tools.rows

@@ -171,7 +171,7 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
     toml = f'[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "{LATE}"\n'
     app = agent_app(tmp_path, toml)
     async with app.run_test(size=SIZE) as pilot:
-        w = app.session.panes["w"]
+        w = app.controller.panes["w"]
         await until(
             pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
         )

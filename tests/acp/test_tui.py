@@ -34,7 +34,7 @@ def agent_app(tmp_path: Path, toml: str) -> LfgApp:
 async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: Path) -> None:
     app = agent_app(tmp_path, WRITER)
     async with app.run_test(size=SIZE) as pilot:
-        w = app.session.panes["w"]
+        w = app.controller.panes["w"]
         await until(
             pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
         )
@@ -71,11 +71,11 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
     )
     async with app.run_test(size=SIZE) as pilot:
         await until(
-            pilot, lambda: all(len(p.body.source) > 20 for p in app.session.panes.values()), timeout=20
+            pilot, lambda: all(len(p.body.source) > 20 for p in app.controller.panes.values()), timeout=20
         )
         assert len(agent_processes(tmp_path)) == 2
         await pilot.press("c")
-        await until(pilot, lambda: app.session.panes["a"].state is PaneState.CANCELLED, timeout=20)
+        await until(pilot, lambda: app.controller.panes["a"].state is PaneState.CANCELLED, timeout=20)
         assert len(agent_processes(tmp_path)) == 1, "cancelling one ticket ends its agent only"
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
@@ -88,7 +88,7 @@ async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
     toml = '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
     app = agent_app(tmp_path, toml)
     async with app.run_test(size=SIZE) as pilot:
-        h = app.session.panes["h"]
+        h = app.controller.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
         assert h.agent_log is not None
         h.shown.focus()
@@ -105,7 +105,7 @@ async def test_i_follows_up_in_the_same_agent_session(tmp_path: Path) -> None:
         tmp_path, '[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
     )
     async with app.run_test(size=SIZE) as pilot:
-        h = app.session.panes["h"]
+        h = app.controller.panes["h"]
         await until(pilot, lambda: h.state is PaneState.COMPLETED, timeout=20)
         [agent] = agent_processes(tmp_path)
         h.shown.focus()
@@ -136,7 +136,7 @@ async def test_the_header_names_the_model_the_agent_reports_when_not_the_tickets
     loaded = load_tickets(path, Config(path=None, providers=BUILTIN | agents), BUILTIN_TOOLS)
     app = lfg_app(loaded.tickets, Providers(agents))
     async with app.run_test(size=SIZE) as pilot:
-        m, g = app.session.panes["m"], app.session.panes["g"]
+        m, g = app.controller.panes["m"], app.controller.panes["g"]
         await until(pilot, lambda: m.finished and g.finished, timeout=20)
         assert m.state is g.state is PaneState.COMPLETED
         await until(pilot, lambda: "sim-acp/fast" in m.header.text.plain, timeout=5)

@@ -254,7 +254,7 @@ async def test_in_the_tui_a_yes_writes_a_no_refuses_and_a_follow_up_goes_on(
     answer_with(world, agent, world.scenario("work", work(agent)))
     app = world.app(world.ticket(agent.provider, "Write the notes."))
     async with app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["t"]
+        pane = app.controller.panes["t"]
 
         def asks(tool: str) -> bool:
             return (

@@ -160,7 +160,7 @@ async def test_in_the_tui_an_approved_command_shows_its_output_and_a_follow_up_g
     world = in_world
     app = world.app(codex_ticket(world))
     async with app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["t"]
+        pane = app.controller.panes["t"]
         await until(pilot, lambda: asks_to_run_wc(pane), AGENT_TIMEOUT_S)
         pane.shown.focus()
         await approve(pilot, app)
@@ -184,7 +184,7 @@ async def test_in_the_tui_after_a_no_a_follow_up_tells_codex_what_to_do_instead(
     world = in_world
     app = world.app(codex_ticket(world))
     async with app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["t"]
+        pane = app.controller.panes["t"]
         await until(pilot, lambda: asks_to_run_wc(pane), AGENT_TIMEOUT_S)
         pane.shown.focus()
         await pilot.press("n")
@@ -208,7 +208,7 @@ async def test_resuming_a_recorded_codex_ticket_loads_its_session(in_world: Agen
         app = lfg_app(recorded.as_tickets, Providers(), Mode.RESUMED, recorded=recorded, history=world.db)
         first_run(app).record(again)
         async with app.run_test(size=SIZE) as pilot:
-            pane = app.session.panes["t"]
+            pane = app.controller.panes["t"]
             await follow_up(app, pilot, pane, "and the tests?", 2, AGENT_TIMEOUT_S)
             assert pane.body.source.count(FINAL) == 2, (
                 "the answer before and after; Codex's replay is not shown"
@@ -240,7 +240,7 @@ async def test_in_the_tui_an_approved_apply_patch_writes_the_file_and_its_row_sh
     notes = world.project / "notes.md"
     app = world.app(codex_ticket(world))
     async with app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["t"]
+        pane = app.controller.panes["t"]
         await until(pilot, lambda: pane.state is PaneState.APPROVAL, AGENT_TIMEOUT_S)
         assert not notes.exists(), "in read-only mode Codex asks before it writes"
         pane.shown.focus()

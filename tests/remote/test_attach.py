@@ -319,11 +319,11 @@ async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(
         sent = len(sim.log)
         async with app.run_test(size=(140, 44)) as pilot:
             run.run.start()
-            slow, quick = app.session.panes["slow"], app.session.panes["quick"]
+            slow, quick = app.controller.panes["slow"], app.controller.panes["quick"]
             await until(pilot, lambda: quick.finished and bool(slow.body.source))
             assert quick.state is PaneState.COMPLETED and "Hello" in quick.body.source
-            assert "attached to" in str(app.session.screen.summary.render())
-            assert app.session.started == attachment.offset, "elapsed counts from the run's start"
+            assert "attached to" in str(app.controller.screen.summary.render())
+            assert app.controller.started == attachment.offset, "elapsed counts from the run's start"
             slow.shown.focus()
             await pilot.press("c")
             await until(pilot, lambda: slow.finished)
@@ -349,7 +349,7 @@ async def test_the_tui_attached_after_the_run_ended_shows_how_long_it_took(
         await asyncio.sleep(1.5)  # watched a while after it ended
         app, attachment = await attached_app(run.url, sim)
         async with app.run_test(size=(120, 30)) as pilot:
-            summary = app.session.screen.summary
+            summary = app.controller.screen.summary
             await until(pilot, lambda: attachment.state == "ended" and "1 completed" in str(summary.render()))
             shown = str(summary.render()).split()[-1]
             await pilot.press("q")
@@ -365,7 +365,7 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
         app, attachment = await attached_app(run.url, sim)
         async with app.run_test(size=(120, 40)) as pilot:
             run.run.start()
-            w = app.session.panes["w"]
+            w = app.controller.panes["w"]
             await until(pilot, lambda: w.state is PaneState.APPROVAL)
             await until(
                 pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md")

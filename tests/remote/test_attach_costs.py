@@ -68,7 +68,7 @@ CONFIGS = {
 
 def gauges(app: LfgApp, ticket: str) -> list[str]:
     """The parts of a pane's gauge line: TTFT, rate, tokens, cost, time."""
-    return [part.strip() for part in app.session.panes[ticket].gauges.text.plain.split(" · ")]
+    return [part.strip() for part in app.controller.panes[ticket].gauges.text.plain.split(" · ")]
 
 
 def runner_costs(book: MetricsBook) -> dict[tuple[str, int], tuple[float | None, bool]]:
@@ -80,7 +80,7 @@ def runner_costs(book: MetricsBook) -> dict[tuple[str, int], tuple[float | None,
 async def test_the_attached_tui_shows_the_runners_costs(sim: SimServer, tmp_path: Any) -> None:
     async with served(sim, tmp_path, PRICED, configs=CONFIGS) as run:
         app, attachment = await attached_app(run.url, sim)
-        watched = app.session
+        watched = app.controller
         async with app.run_test(size=(140, 44)) as pilot:
             run.run.start()
             await finish(run)
@@ -207,10 +207,10 @@ async def test_a_card_with_garbage_shows_unknown_costs_and_breaks_nothing(
             assert "xxxx" not in remote.prices_problem
         app, attachment = await attached_app(url, sim)
         async with app.run_test(size=(120, 30)) as pilot:
-            await until(pilot, lambda: attachment.state == "ended" and app.session.panes["a"].finished)
-            cost = app.session.book.cost_usd()
+            await until(pilot, lambda: attachment.state == "ended" and app.controller.panes["a"].finished)
+            cost = app.controller.book.cost_usd()
             assert cost == ((0.006, False) if valid else (None, True)), "a call, priced or not"
-            summary = app.session.screen.summary
+            summary = app.controller.screen.summary
             await until(pilot, lambda: "1 completed" in str(summary.render()))
             assert f"  {shown}  " in str(summary.render())
             await until(pilot, lambda: "500 tok" in gauges(app, "a"))

@@ -1,4 +1,4 @@
-"""The app as the commands build it: its services, then a first session on the tickets."""
+"""The app as the commands build it: its services, then a first controller on the tickets."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from lfgtui.resume import RecordedRun
 from lfgtui.run import Run, Sink
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.app import LfgApp
+from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.services import Services
-from lfgtui.ui.session import Session
 
 
 def lfg_app(
@@ -32,12 +32,14 @@ def lfg_app(
 ) -> LfgApp:
     """`services`: the fields of `Services` besides the providers (history, yes, clock, ...)."""
     shared = Services(providers, **services)
-    first = Session(shared, tickets, mode, run_id, recorded=recorded, attachment=attachment, sinks=sinks)
+    first = RunController(
+        shared, tickets, mode, run_id, recorded=recorded, attachment=attachment, sinks=sinks
+    )
     return LfgApp(shared, first, theme=theme, keymap=keymap, notice=notice)
 
 
 def first_run(app: LfgApp) -> Run:
     """The run the app was started for (`lfg run`, `lfg resume`)."""
-    run = app.sessions[0].run
+    run = app.controllers[0].run
     assert run is not None, "a replay or an attached view runs nothing"
     return run

@@ -46,7 +46,7 @@ async def until(pilot: object, condition: Callable[[], bool], timeout: float = 1
 
 
 def pane(app: LfgApp, ticket: str) -> TicketPane:
-    return app.session.panes[ticket]
+    return app.controller.panes[ticket]
 
 
 TWO = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=40,tokens_per_s=200"\n\n'
@@ -61,10 +61,10 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
         assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
         await until(pilot, lambda: str(hi.header.text).startswith("✓ "))
         assert str(hi.header.text) == "✓ hi  sim/hello", "an untitled ticket shows its id once"
-        await until(pilot, lambda: "1 completed" in str(app.session.screen.summary.render()))
-        summary = str(app.session.screen.summary.render())
+        await until(pilot, lambda: "1 completed" in str(app.controller.screen.summary.render()))
+        summary = str(app.controller.screen.summary.render())
         await pilot.pause(0.3)
-        assert str(app.session.screen.summary.render()) == summary, "a finished run's elapsed time stops"
+        assert str(app.controller.screen.summary.render()) == summary, "a finished run's elapsed time stops"
         assert gc.get_freeze_count() > 0, "the GC pacer froze what lives while it streamed"
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app"
 
@@ -89,7 +89,7 @@ async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path)
     toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(4))
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.session.screen
+        screen = app.controller.screen
         assert screen.focused_pane is pane(app, "t0")
         await pilot.press("tab")
         assert screen.focused_pane is pane(app, "t1")
@@ -128,14 +128,14 @@ async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp
 async def test_cancel_all_asks_first(sim: SimServer, tmp_path: Path) -> None:
     app = make_app(sim, tickets(tmp_path, TWO.replace('model = "hello"', 'model = "long-answer:repeat=40"')))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(p.state is PaneState.RUNNING for p in app.session.panes.values()))
+        await until(pilot, lambda: all(p.state is PaneState.RUNNING for p in app.controller.panes.values()))
         await pilot.press("C")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
-        assert all(p.running for p in app.session.panes.values())
+        assert all(p.running for p in app.controller.panes.values())
         await pilot.press("C")
         await pilot.press("y")
-        await until(pilot, lambda: all(p.state is PaneState.CANCELLED for p in app.session.panes.values()))
+        await until(pilot, lambda: all(p.state is PaneState.CANCELLED for p in app.controller.panes.values()))
 
 
 async def test_zoom_shows_one_pane_and_back(sim: SimServer, tmp_path: Path) -> None:
@@ -143,12 +143,12 @@ async def test_zoom_shows_one_pane_and_back(sim: SimServer, tmp_path: Path) -> N
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab", "z")
         await pilot.pause()
-        assert app.session.screen.zoomed is pane(app, "hi")
+        assert app.controller.screen.zoomed is pane(app, "hi")
         assert not pane(app, "long").on_screen
         assert pane(app, "hi").shown.size.width > SIZE[0] - 6
         await pilot.press("z")
         await pilot.pause()
-        assert app.session.screen.zoomed is None
+        assert app.controller.screen.zoomed is None
         assert pane(app, "long").on_screen
 
 
@@ -241,9 +241,9 @@ async def test_attention_jumps_to_failed_and_waiting_panes(sim: SimServer, tmp_p
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "bad").state is PaneState.FAILED)
-        assert app.session.screen.focused_pane is pane(app, "ok")
+        assert app.controller.screen.focused_pane is pane(app, "ok")
         await pilot.press("a")
-        assert app.session.screen.focused_pane is pane(app, "bad")
+        assert app.controller.screen.focused_pane is pane(app, "bad")
         await pilot.pause(0.1)
         notice = str(pane(app, "bad").notice.render())
         assert "HTTP 401" in notice and "Incorrect API key" in notice

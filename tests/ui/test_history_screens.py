@@ -95,9 +95,9 @@ async def record_live(sim: SimServer, path: Path, db: Path) -> tuple[str, dict[s
         app = lfg_app(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
         first_run(app).record(history)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: all(p.finished for p in app.session.panes.values()))
+            await until(pilot, lambda: all(p.finished for p in app.controller.panes.values()))
             await pilot.pause(0.2)
-            views = {ticket: PaneView.of(pane) for ticket, pane in app.session.panes.items()}
+            views = {ticket: PaneView.of(pane) for ticket, pane in app.controller.panes.items()}
     return history.run_id, views
 
 
@@ -126,12 +126,12 @@ def counts(db: Path) -> tuple[int, ...]:
 async def test_a_resumed_run_shows_how_long_it_ran_not_a_time_before_it(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    """Restored panes are timed on the session's clock, the record ending as the session starts."""
+    """Restored panes are timed on the controller's clock, the record ending as it starts."""
     db = tmp_path / "h.sqlite3"
     run_id = await record_tickets(sim, tickets_file(tmp_path), db)
     took = replay_events(load_recorded(db, run_id))[-1].t
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
-        summary = app.session.screen.summary
+        summary = app.controller.screen.summary
         await until(pilot, lambda: "completed" in str(summary.render()))
         shown = str(summary.render()).split()[-1]
     assert shown == elapsed_text(took)
@@ -146,7 +146,7 @@ async def test_a_resumed_runs_sparklines_show_the_recorded_rates_not_a_flat_line
     run_id = await record_tickets(sim, tickets_file(tmp_path), db)
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.3)
-        lines = {ticket: pane.gauges.text.plain for ticket, pane in app.session.panes.items()}
+        lines = {ticket: pane.gauges.text.plain for ticket, pane in app.controller.panes.items()}
     assert all("█" in line for line in lines.values()), lines
 
 
@@ -156,14 +156,14 @@ async def test_resume_restores_every_pane_as_it_was_shown(sim: SimServer, tmp_pa
     sent = len(sim.log)
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
-        assert app.session.mode is Mode.RESUMED
+        assert app.controller.mode is Mode.RESUMED
         for ticket, view in shown.items():
-            PaneView.of(app.session.panes[ticket]).same(view)
+            PaneView.of(app.controller.panes[ticket]).same(view)
         explore = shown["explore"]
         assert "renders **widgets**" in explore.body and explore.reasoning == "Look at the files first."
         assert [name for name, _, state in explore.tools] == ["list_dir", "read_file"]
         assert explore.ttft.startswith("TTFT") and explore.tokens.endswith("tok")
-        assert f"{run_id} · resumed" in str(app.session.screen.summary.render())
+        assert f"{run_id} · resumed" in str(app.controller.screen.summary.render())
     assert len(sim.log) == sent, "restoring sends nothing"
 
 
@@ -172,8 +172,8 @@ async def test_follow_up_key_continues_a_completed_ticket_in_its_pane(sim: SimSe
     run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
     earlier = exchange([r for r in sim.log if r.model == "fast-agent"][-1])
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
-        pane = app.session.panes["explore"]
-        assert app.session.screen.focused_pane is pane
+        pane = app.controller.panes["explore"]
+        assert app.controller.screen.focused_pane is pane
         await pilot.press("i")
         assert isinstance(app.screen, FollowUpScreen)
         await pilot.press(*keys("Which file matters?"), "enter")
@@ -209,7 +209,7 @@ async def test_retry_all_retries_what_did_not_complete_into_the_same_run(
     db = tmp_path / "h.sqlite3"
     run_id = await record_tickets(sim, tickets_file(tmp_path, toml), db)
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
-        a, b, ok = (app.session.panes[t] for t in ("a", "b", "ok"))
+        a, b, ok = (app.controller.panes[t] for t in ("a", "b", "ok"))
         assert (a.state, b.state, ok.state) == (PaneState.FAILED, PaneState.FAILED, PaneState.COMPLETED)
         await pilot.press("i")
         assert not isinstance(app.screen, FollowUpScreen), "a failed ticket cannot be followed up"
@@ -238,7 +238,7 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
     loaded = load_tickets(live / "tickets.toml", Config(path=None), BUILTIN_TOOLS, env={})
     app = lfg_app(loaded.tickets, Providers(sim=sim), history=db)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.session.panes["hey"].finished)
+        await until(pilot, lambda: app.controller.panes["hey"].finished)
         await pilot.press("slash")
         history = app.screen
         assert isinstance(history, HistoryScreen)
@@ -251,14 +251,20 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
         assert "widgets" in history.found[0].snippet.plain.lower()
 
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.session.mode is Mode.READ_ONLY)
+        await until(
+            pilot, lambda: isinstance(app.screen, RunScreen) and app.controller.mode is Mode.READ_ONLY
+        )
         await pilot.pause(0.1)
-        session = app.session
-        assert session.run is None and session.run_id == recorded_id
-        assert app.session.screen.focused_pane is session.panes["explore"]
-        assert "renders **widgets**" in session.panes["explore"].body.source
-        await until(pilot, lambda: f"{recorded_id} · read-only" in str(app.session.screen.summary.render()))
-        assert "tok/s" not in str(app.session.screen.summary.render()), "a record has no live rate or clock"
+        controller = app.controller
+        assert controller.run is None and controller.run_id == recorded_id
+        assert app.controller.screen.focused_pane is controller.panes["explore"]
+        assert "renders **widgets**" in controller.panes["explore"].body.source
+        await until(
+            pilot, lambda: f"{recorded_id} · read-only" in str(app.controller.screen.summary.render())
+        )
+        assert "tok/s" not in str(app.controller.screen.summary.render()), (
+            "a record has no live rate or clock"
+        )
         sent = len(sim.log)
         await pilot.press("c", "i", "R")
         assert len(sim.log) == sent and not isinstance(app.screen, FollowUpScreen), (
@@ -266,19 +272,22 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
         )
 
         await pilot.press("r")
-        await until(pilot, lambda: app.session.mode is Mode.LIVE and len(app.sessions) == 3)
-        rerun = app.session
+        await until(pilot, lambda: app.controller.mode is Mode.LIVE and len(app.controllers) == 3)
+        rerun = app.controller
         await until(pilot, lambda: rerun.panes["explore"].state is PaneState.COMPLETED)
-        assert list(rerun.panes) == ["explore"] and rerun.run_id not in (recorded_id, app.sessions[0].run_id)
+        assert list(rerun.panes) == ["explore"] and rerun.run_id not in (
+            recorded_id,
+            app.controllers[0].run_id,
+        )
 
         await pilot.press("escape")
-        await until(pilot, lambda: len(app.sessions) == 2)
-        assert app.session is session
+        await until(pilot, lambda: len(app.controllers) == 2)
+        assert app.controller is controller
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await pilot.press("escape")
-        await until(pilot, lambda: app.screen is app.sessions[0].screen)
-        assert len(app.sessions) == 1
+        await until(pilot, lambda: app.screen is app.controllers[0].screen)
+        assert len(app.controllers) == 1
     with Store.open(db) as store:
         record = store.load(Selection(rerun.run_id))
     (ticket,) = record.tickets
@@ -327,24 +336,26 @@ async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
         recorded.as_tickets, Providers(sim=sim), Mode.REPLAY, recorded=recorded, clock=ReplayClock(50)
     )
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: all(p.finished for p in app.session.panes.values()))
+        await until(pilot, lambda: all(p.finished for p in app.controller.panes.values()))
         await pilot.pause(0.2)
         for ticket, view in shown.items():
-            PaneView.of(app.session.panes[ticket]).same(view)
+            PaneView.of(app.controller.panes[ticket]).same(view)
         await pilot.press("r", "R", "i", "slash")
         await pilot.pause(0.1)
-        assert app.screen is app.session.screen and all(p.attempt == 1 for p in app.session.panes.values())
-        assert "replay at 50x" in str(app.session.screen.summary.render())
+        assert app.screen is app.controller.screen and all(
+            p.attempt == 1 for p in app.controller.panes.values()
+        )
+        assert "replay at 50x" in str(app.controller.screen.summary.render())
     assert len(sim.log) == sent, "a replay sends nothing to any provider"
     assert counts(db) == rows, "and writes nothing to the history"
 
     one = load_recorded(db, f"{run_id}/hi")
     app = lfg_app(one.as_tickets, Providers(sim=sim), Mode.REPLAY, recorded=one, clock=ReplayClock(50))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.session.panes["hi"].finished)
+        await until(pilot, lambda: app.controller.panes["hi"].finished)
         await pilot.pause(0.1)
-        assert list(app.session.panes) == ["hi"]
-        PaneView.of(app.session.panes["hi"]).same(shown["hi"])
+        assert list(app.controller.panes) == ["hi"]
+        PaneView.of(app.controller.panes["hi"]).same(shown["hi"])
 
 
 async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimServer, tmp_path: Path) -> None:
@@ -355,7 +366,7 @@ async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimSer
         app = lfg_app(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
         first_run(app).record(history)
         async with app.run_test(size=SIZE) as pilot:
-            hi = app.session.panes["hi"]
+            hi = app.controller.panes["hi"]
             await until(pilot, lambda: hi.state is PaneState.COMPLETED)
             await pilot.press("tab", "i")
             follow_up = app.screen

@@ -34,7 +34,7 @@ async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
         await until(pilot, lambda: "+3 \u22120 1 file" in str(pane(app, "w").header.text))
-        assert app.session.screen.focused_pane is pane(app, "w")
+        assert app.controller.screen.focused_pane is pane(app, "w")
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, DiffScreen))
         assert isinstance(app.screen, DiffScreen)
@@ -65,8 +65,8 @@ async def test_a_fanned_out_ticket_with_a_dotted_id_gets_a_pane_per_model(
     toml = '[[ticket]]\nid = "ask.v1"\nprompt = "x"\nmodels = ["sim/hello", "sim-anthropic/hello"]\n'
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
-        assert set(app.session.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
-        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.session.panes.values()))
+        assert set(app.controller.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.controller.panes.values()))
         assert "sim-anthropic/hello" in str(pane(app, "ask.v1@sim-anthropic-hello").header.text)
         await pilot.press("equals_sign")
         assert isinstance(app.screen, CompareScreen)
@@ -87,7 +87,7 @@ async def test_a_goes_to_the_pane_that_has_waited_longest(sim: SimServer, tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "later").state is PaneState.FAILED)
         assert pane(app, "first").attention_since < pane(app, "later").attention_since  # type: ignore[operator]
-        screen = app.session.screen
+        screen = app.controller.screen
         await until(pilot, lambda: "⚑ 2 waiting for you" in str(screen.summary.render()))
         await pilot.press("a")
         assert screen.focused_pane is pane(app, "first"), "the longest-waiting, though listed last"
@@ -109,7 +109,7 @@ async def test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued(
         await until(pilot, lambda: pane(app, "first").state is PaneState.RUNNING)
         await until(pilot, lambda: pane(app, "second").state is PaneState.QUEUED)
         await until(pilot, lambda: "sim allows 1 at once" in str(pane(app, "second").notice.render()))
-        await until(pilot, lambda: "1 queued" in str(app.session.screen.summary.render()))
-        assert "sim: 1 streaming, 1 queued" in str(app.session.screen.summary.render())
+        await until(pilot, lambda: "1 queued" in str(app.controller.screen.summary.render()))
+        assert "sim: 1 streaming, 1 queued" in str(app.controller.screen.summary.render())
         await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED, timeout=30)
         assert pane(app, "first").state is PaneState.COMPLETED, "the second went once the first was done"

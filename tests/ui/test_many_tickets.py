@@ -32,7 +32,7 @@ def many_tickets(count: int = MANY) -> str:
 
 def assert_bounded(app: LfgApp) -> None:
     """Only the panes in view have widgets, and nothing else grows with the tickets."""
-    screen = app.session.screen
+    screen = app.controller.screen
     views = list(screen.query(PaneView))
     assert len(views) <= SHOWN and views == screen.views
     assert len(app.screen.query("*")) <= WIDGETS_PER_PANE * SHOWN + 20
@@ -47,8 +47,8 @@ async def test_attaching_to_a_run_of_3000_tickets_mounts_only_the_panes_in_view(
         app, attachment = await attached_app(run.url, sim)
         async with app.run_test(size=SIZE) as pilot:
             run.run.start()
-            screen = app.session.screen
-            failing, last = app.session.panes[f"t{FAILING:04d}"], app.session.panes[f"t{MANY - 1:04d}"]
+            screen = app.controller.screen
+            failing, last = app.controller.panes[f"t{FAILING:04d}"], app.controller.panes[f"t{MANY - 1:04d}"]
             await until(pilot, lambda: failing.state is PaneState.FAILED, timeout=20)
             await until(pilot, lambda: "1 waiting for you" in str(screen.summary.render()))
             assert failing.view is None, "beyond the window: no widgets, yet its state is kept"
@@ -85,8 +85,8 @@ async def test_a_run_of_3000_tickets_counts_them_as_they_change_and_streams_in_v
 ) -> None:
     app = make_app(sim, tickets(tmp_path, many_tickets()))
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.session.screen
-        first = app.session.panes["t0000"]
+        screen = app.controller.screen
+        first = app.controller.panes["t0000"]
         await until(pilot, lambda: first.state is PaneState.COMPLETED, timeout=20)
         await until(pilot, lambda: str(first.shown.body.source).startswith("Hello! I am the **lfg"))
         assert_bounded(app)
@@ -96,9 +96,9 @@ async def test_a_run_of_3000_tickets_counts_them_as_they_change_and_streams_in_v
         }
         assert set(screen.tally.running) == {p for p in screen.panes if p.running}
         await pilot.press("down")
-        assert screen.focused_pane is app.session.panes["t0003"], "three columns: down is the next row"
+        assert screen.focused_pane is app.controller.panes["t0003"], "three columns: down is the next row"
         await pilot.press("down")
-        assert screen.focused_pane is app.session.panes["t0006"]
+        assert screen.focused_pane is app.controller.panes["t0006"]
         assert screen.window == f"panes 4\u20139 of {MANY}", "the window moved down a row"
         assert first.view is None and first.body.source.startswith("Hello!")
         await pilot.press("up", "up")
@@ -113,16 +113,16 @@ async def test_keys_typed_ahead_move_the_focus_through_the_window_one_pane_each(
 ) -> None:
     app = make_app(sim, tickets(tmp_path, many_tickets(12)))
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.session.screen
-        assert screen.focused_pane is app.session.panes["t0000"]
+        screen = app.controller.screen
+        assert screen.focused_pane is app.controller.panes["t0000"]
         for _ in range(SHOWN + 1):  # a burst, as a terminal delivers keys typed ahead of the screen
             app.post_message(Key("tab", None))
-        await until(pilot, lambda: screen.focused_pane is app.session.panes[f"t{SHOWN + 1:04d}"])
+        await until(pilot, lambda: screen.focused_pane is app.controller.panes[f"t{SHOWN + 1:04d}"])
         assert screen.window == "panes 4\u20139 of 12"
         app.post_message(wheel(MouseScrollDown))
         await until(pilot, lambda: screen.window == "panes 7\u201312 of 12")
-        await until(pilot, lambda: app.session.panes["t0011"].on_screen)
-        assert app.session.panes["t0005"].view is None, "scrolled away: its widgets are gone"
+        await until(pilot, lambda: app.controller.panes["t0011"].on_screen)
+        assert app.controller.panes["t0005"].view is None, "scrolled away: its widgets are gone"
         for _ in range(3):
             app.post_message(wheel(MouseScrollUp))
         await until(pilot, lambda: screen.window == "panes 1\u20136 of 12")

@@ -104,7 +104,7 @@ def ticket(ticket_id: str, model: str, extra: str = "") -> str:
 
 def test_one_pane_finished(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("hello", "hello"))
-    done = settled(lambda a: a.session.panes["hello"].state is PaneState.COMPLETED)
+    done = settled(lambda a: a.controller.panes["hello"].state is PaneState.COMPLETED)
     assert snap_compare(app, terminal_size=SIZE, run_before=done)
 
 
@@ -113,7 +113,7 @@ def test_four_panes_mid_stream_with_a_tool_log_expanded(workdir: Path, snap_comp
     toml += ticket("gamma", "tool-then-stall", 'tools = ["read_file"]') + ticket("delta", "stalled")
 
     def streaming(app: LfgApp) -> bool:
-        bodies = [p.body.source for p in app.session.panes.values()]
+        bodies = [p.body.source for p in app.controller.panes.values()]
         return all(b.endswith(("never", "stops right")) for b in bodies)
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -128,7 +128,7 @@ def test_a_zoomed_pane(workdir: Path, snap_compare: Any) -> None:
     toml = ticket("alpha", "stalled") + ticket("beta", "hello")
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        await settled(lambda a: a.session.panes["alpha"].body.source.endswith("never"))(pilot)
+        await settled(lambda a: a.controller.panes["alpha"].body.source.endswith("never"))(pilot)
         await pilot.press("z")
         await pilot.pause(0.3)
 
@@ -137,11 +137,11 @@ def test_a_zoomed_pane(workdir: Path, snap_compare: Any) -> None:
 
 def test_a_failed_pane_with_its_error(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("dropped", "fault-drop") + ticket("denied", "fault-401"))
-    failed = settled(lambda a: all(p.state is PaneState.FAILED for p in a.session.panes.values()))
+    failed = settled(lambda a: all(p.state is PaneState.FAILED for p in a.controller.panes.values()))
     assert snap_compare(app, terminal_size=SIZE, run_before=failed)
 
 
 def test_the_light_theme(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("gcd", "reasoning"), theme="light")
-    done = settled(lambda a: a.session.panes["gcd"].state is PaneState.COMPLETED)
+    done = settled(lambda a: a.controller.panes["gcd"].state is PaneState.COMPLETED)
     assert snap_compare(app, terminal_size=SIZE, run_before=done)

@@ -85,7 +85,7 @@ class OpenAIResponsesProtocol(OneCallPerRequest):
             encoder.piece(piece)
         return encoder.completed(usage)
 
-    def socket_session(self) -> ResponsesSocket:
+    def socket_state(self) -> ResponsesSocket:
         return ResponsesSocket(self)
 
 

@@ -1,8 +1,8 @@
 """One run on one run screen: its panes, its metrics, and the run feeding them (none when read-only).
 
-The command that starts the app builds its first session (`lfg run`, `lfg resume`, `lfg replay`,
+The command that starts the app builds its first controller (`lfg run`, `lfg resume`, `lfg replay`,
 `lfg attach`); the app keeps it, and any recorded run opened from the history screen or ticket re-run
-from there, in a stack that follows its run screens. A session is its run screen's `RunControl`, so
+from there, in a stack that follows its run screens. A controller is its run screen's `RunControl`, so
 keys act on its own run, and it talks back only through its screen: notices, modals and workers go
 there, and what the app must do (re-run a ticket as a new run) is a message the screen posts.
 Restored and replayed events go through the same metrics book and pane code as live ones.
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from lfgtui.worktrees.tree import Worktree
 
 
-class Session:
-    """`recorded` is the run a resumed, read-only or replayed session shows; None for a fresh run."""
+class RunController:
+    """`recorded` is the run a resumed, read-only or replayed controller shows; None for a fresh run."""
 
     def __init__(
         self,
@@ -52,8 +52,8 @@ class Session:
         sinks: Sequence[Sink] = (),
         attachment: Attachment | None = None,
     ) -> None:
-        """`first`: the session the app opens with, which cannot be left. `sinks` also hear the run's
-        events. `attachment`: the served run an attached session follows (`lfg attach`)."""
+        """`first`: the controller the app opens with, which cannot be left. `sinks` also hear the run's
+        events. `attachment`: the served run an attached controller follows (`lfg attach`)."""
         self.services = services
         self.attachment = attachment
         self.mode = mode
@@ -102,7 +102,7 @@ class Session:
         return 0 if self.run is None else sum(1 for s in self.run.states.values() if s.running)
 
     async def record(self, history: contextlib.AbstractAsyncContextManager[RunHistory | None]) -> None:
-        """Record this session's run into `history` until the session closes."""
+        """Record this controller's run into `history` until the controller closes."""
         recording = await self._resources.enter_async_context(history)
         if recording is not None and self.run is not None:
             self.run_id = recording.run_id
@@ -120,7 +120,9 @@ class Session:
         elif self.recorded is not None:
             events = replay_events(self.recorded)
             took = events[-1].t if events else 0.0
-            self.started -= took  # the record ends as the session starts: its elapsed time goes on from there
+            self.started -= (
+                took  # the record ends as the controller starts: its elapsed time goes on from there
+            )
             for event in events:
                 self.deliver(dataclasses.replace(event, t=event.t + self.started))
         if self.run is not None:
@@ -148,7 +150,7 @@ class Session:
         self.show(event)
 
     def show(self, event: Event) -> None:
-        """An event of this session's run (or its record) to its pane; the frame clock draws it."""
+        """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         self.panes[event.ticket].apply(event, metrics)
         if not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):

@@ -1,0 +1,244 @@
+"""Status notes that carry facts, as the history keeps them: for each such event type, the JSON its
+status part's `meta` holds (what the recorder writes) and how that JSON is read back into the event's
+fields (what rebuild.py and the export read). One table for both directions, so a note written is a
+note read. A part whose meta is not one of these (a plain status, a damaged or edited row) comes
+back as a plain `Status`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lfgtui.events import (
+    AgentCommand,
+    AgentDetails,
+    AgentProgress,
+    AgentSetting,
+    AgentStarted,
+    ApprovalAnswered,
+    ApprovalAsked,
+    ContextUsed,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    PlanStep,
+    PlanUpdated,
+    Retrying,
+    SessionOpened,
+    Stalled,
+    Status,
+    WorktreeReady,
+)
+from lfgtui.formats import context_text
+
+Facts = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NoteKind:
+    """One kind of note: its text and meta from the event, and its event fields from the meta (None
+    when the meta is not this kind's, or is damaged). A `Status` kind's `message` is the part's text."""
+
+    text: Callable[[Any], str]
+    meta: Callable[[Any], Facts]
+    read: Callable[[Facts], Facts | None]
+
+
+def _message(event: Status) -> str:
+    return event.message
+
+
+def error_kind(value: Any) -> ErrorKind:
+    """The recorded kind of error; one this lfg does not know (a newer lfg's, an edited row) is
+    `internal` rather than a crash."""
+    try:
+        return ErrorKind(value)
+    except ValueError:
+        return ErrorKind.INTERNAL
+
+
+def _retry_meta(event: Retrying) -> Facts:
+    error = event.error
+    return {
+        "retry": event.retry,
+        "max_retries": event.max_retries,
+        "delay_s": event.delay_s,
+        "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
+    }
+
+
+def _read_retry(info: Facts) -> Facts | None:
+    error, retry, limit, delay = (info.get(k) for k in ("error", "retry", "max_retries", "delay_s"))
+    if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
+        return None
+    if not (isinstance(retry, int) and isinstance(limit, int) and isinstance(delay, int | float)):
+        return None
+    kind = error_kind(error.get("kind"))
+    return {
+        "error": ErrorInfo(kind, error["message"]),
+        "retry": retry,
+        "max_retries": limit,
+        "delay_s": delay,
+    }
+
+
+def _read_context(info: Facts) -> Facts | None:
+    context, cost = info.get("context"), info.get("cost_usd")
+    if (
+        isinstance(context, list)
+        and len(context) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in context)
+        and (cost is None or (isinstance(cost, int | float) and not isinstance(cost, bool)))
+    ):
+        return {"used": context[0], "size": context[1], "cost_usd": cost}
+    return None
+
+
+def _details_meta(event: AgentDetails) -> Facts:
+    offered = {
+        "commands": [[command.name, command.description] for command in event.commands],
+        "mode": event.mode,
+        "settings": [[setting.name, setting.value] for setting in event.settings],
+        "model": event.model,
+    }
+    return {"agent": offered}
+
+
+def _pairs(value: Any) -> list[tuple[str, str]] | None:
+    """A list of [str, str] as tuples, or None when it is not one."""
+    if not isinstance(value, list):
+        return None
+    pairs = [
+        (item[0], item[1])
+        for item in value
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+    ]
+    return pairs if len(pairs) == len(value) else None
+
+
+def _read_details(info: Facts) -> Facts | None:
+    offered = info.get("agent")
+    if not isinstance(offered, dict):
+        return None
+    commands, settings = _pairs(offered.get("commands")), _pairs(offered.get("settings"))
+    mode, model = offered.get("mode"), offered.get("model")
+    if (
+        commands is None
+        or settings is None
+        or not all(v is None or isinstance(v, str) for v in (mode, model))
+    ):
+        return None
+    return {
+        "commands": tuple(AgentCommand(*pair) for pair in commands),
+        "mode": mode,
+        "settings": tuple(AgentSetting(*pair) for pair in settings),
+        "model": model,
+    }
+
+
+def _read_asked(info: Facts) -> Facts | None:
+    asked, tool, arguments = info.get("approval"), info.get("tool"), info.get("arguments")
+    if isinstance(asked, str) and isinstance(tool, str) and isinstance(arguments, dict):
+        return {"call_id": asked, "name": tool, "arguments": arguments}
+    return None
+
+
+def _read_answered(info: Facts) -> Facts | None:
+    answered, allowed, by = info.get("answered"), info.get("allowed"), info.get("by")
+    if isinstance(answered, str) and isinstance(allowed, bool) and isinstance(by, str):
+        return {"call_id": answered, "allowed": allowed, "by": by}
+    return None
+
+
+def _seconds(value: Any) -> bool:
+    """A finite, non-negative number of seconds (an imported file's may be anything)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
+
+
+def _read_stalled(info: Facts) -> Facts | None:
+    stalled = info.get("stalled")
+    if isinstance(stalled, list) and len(stalled) == 2 and all(_seconds(value) for value in stalled):
+        return {"idle_s": float(stalled[0]), "limit_s": float(stalled[1])}
+    return None
+
+
+def _read_progress(info: Facts) -> Facts | None:
+    progress = info.get("progress")
+    return {"title": progress} if isinstance(progress, str) else None
+
+
+def _read_worktree(info: Facts) -> Facts | None:
+    worktree = [info.get(key) for key in ("worktree", "branch", "base")]
+    if all(isinstance(value, str) for value in worktree):
+        return dict(zip(("path", "branch", "base"), worktree, strict=True))
+    return None
+
+
+def _read_agent_log(info: Facts) -> Facts | None:
+    log = info.get("agent_log")
+    return {"log": log} if isinstance(log, str) else None
+
+
+def _read_session(info: Facts) -> Facts | None:
+    session = info.get("acp_session")
+    return {"session_id": session, "loaded": info.get("loaded") is True} if isinstance(session, str) else None
+
+
+def _read_plan(info: Facts) -> Facts | None:
+    plan = info.get("plan")
+    well_formed = isinstance(plan, list) and all(
+        isinstance(step, list) and len(step) == 3 and all(isinstance(field, str) for field in step)
+        for step in plan
+    )
+    return {"steps": tuple(PlanStep(*step) for step in plan)} if well_formed else None
+
+
+NOTES: dict[type[Event], NoteKind] = {
+    Retrying: NoteKind(_message, _retry_meta, _read_retry),
+    ContextUsed: NoteKind(
+        context_text, lambda e: {"context": [e.used, e.size], "cost_usd": e.cost_usd}, _read_context
+    ),
+    AgentDetails: NoteKind(lambda e: f"agent: {e.summary()}", _details_meta, _read_details),
+    ApprovalAsked: NoteKind(
+        _message, lambda e: {"approval": e.call_id, "tool": e.name, "arguments": e.arguments}, _read_asked
+    ),
+    ApprovalAnswered: NoteKind(
+        _message, lambda e: {"answered": e.call_id, "allowed": e.allowed, "by": e.by}, _read_answered
+    ),
+    Stalled: NoteKind(_message, lambda e: {"stalled": [e.idle_s, e.limit_s]}, _read_stalled),
+    AgentProgress: NoteKind(_message, lambda e: {"progress": e.title}, _read_progress),
+    WorktreeReady: NoteKind(
+        _message, lambda e: {"worktree": e.path, "branch": e.branch, "base": e.base}, _read_worktree
+    ),
+    AgentStarted: NoteKind(_message, lambda e: {"agent_log": e.log}, _read_agent_log),
+    SessionOpened: NoteKind(
+        _message, lambda e: {"acp_session": e.session_id, "loaded": e.loaded}, _read_session
+    ),
+    PlanUpdated: NoteKind(
+        _message,
+        lambda e: {"plan": [[step.content, step.status, step.priority] for step in e.steps]},
+        _read_plan,
+    ),
+}
+"""Every note with facts, in the order a part's meta is tried when it is read back."""
+
+
+def read_note(info: Facts) -> tuple[type[Event], Facts] | None:
+    """The event type and fields (but a status's `message`) a status part's meta stands for, or None
+    when it is none of these kinds: then the part is a plain `Status`."""
+    for kind, note in NOTES.items():
+        if (facts := note.read(info)) is not None:
+            return kind, facts
+    return None
+
+
+def agent_note(info: Facts) -> tuple[type[Event], Facts] | None:
+    """A note of what a coding agent said about its session (its context, its details) as that
+    event's type and fields, or None when the part is not one (or is damaged)."""
+    for kind in (ContextUsed, AgentDetails):
+        if (facts := NOTES[kind].read(info)) is not None:
+            return kind, facts
+    return None

@@ -1,0 +1,62 @@
+"""Every place that translates events says, for every event type, what it does with it or why it
+leaves it alone: an event type added to lfgtui/events.py fails here, naming each place that has not
+decided, instead of being silently dropped there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lfgtui import events
+from lfgtui.events import Event, Status, Translation, event_types
+from lfgtui.headless import JSON_LINES, PROGRESS
+from lfgtui.history.rebuild import REBUILT
+from lfgtui.history.recorder import RECORDED
+from lfgtui.remote.codec import CODEC
+from lfgtui.ui.pane import PANE
+
+TRANSLATIONS: tuple[Translation[object], ...] = (RECORDED, REBUILT, JSON_LINES, PROGRESS, CODEC, PANE)
+
+
+def undecided(types: tuple[type[Event], ...]) -> list[str]:
+    return [
+        f"{translation.name}: {cls.__name__} is neither handled nor ignored"
+        for translation in TRANSLATIONS
+        for cls in translation.untranslated(types)
+    ]
+
+
+def test_every_event_type_is_handled_or_ignored_by_every_translation() -> None:
+    assert undecided(event_types()) == []
+
+
+def test_an_event_type_added_to_the_vocabulary_is_named_wherever_it_is_undecided(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Throwaway(Status):
+        detail: str
+
+    monkeypatch.setattr(events, "Throwaway", Throwaway, raising=False)
+    assert Throwaway in event_types()
+    named = [f"{translation.name}: Throwaway is neither handled nor ignored" for translation in TRANSLATIONS]
+    assert undecided(event_types()) == named
+
+
+def test_the_walk_finds_every_event_class_of_the_module_and_only_those() -> None:
+    defined = {
+        value
+        for value in vars(events).values()
+        if isinstance(value, type) and issubclass(value, Event) and value is not Event
+    }
+    found = event_types()
+    assert set(found) == defined and len(found) == len(defined)
+    assert {events.Retrying, events.Queued, events.ApprovalAsked} <= defined  # subclasses of a subclass
+
+
+@pytest.mark.parametrize("translation", TRANSLATIONS, ids=lambda translation: translation.name)
+def test_each_type_is_either_handled_or_ignored_with_a_reason(translation: Translation[object]) -> None:
+    assert not translation.handlers.keys() & translation.ignored.keys()
+    assert set(translation.handlers) | set(translation.ignored) <= set(event_types())
+    assert all(reason.strip() for reason in translation.ignored.values())
