@@ -94,8 +94,8 @@ async def run_lfg(
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.pane import TicketPane
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-bench-{os.getpid()}"
     stamps = folder / "stamps"
@@ -160,7 +160,7 @@ async def run_lfg(
 
     providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
     services = Services(providers, max_concurrency=panes)
-    app = LfgApp(services, Session(services, tickets, run_id="bench", sinks=[record]))
+    app = LfgApp(services, RunController.live(services, tickets, "bench", sinks=[record]))
     async with app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)

@@ -3,8 +3,8 @@
 - `RunOptions`: how a run's tickets run, from the config and the command line (the providers' keys
   left out of the tools' environment, the prices looked up before the UI starts), given to `Services`
   for the TUI's runs and to `Run` for a headless one;
-- `open_tui`: `Services` → `RunController` → `LfgApp`, run to its end, for `lfg run`, `resume`, `replay`
-  and `attach` alike.
+- `open_tui`: `LfgApp` on the first `RunController` (built on the `Services`), run to its end, for
+  `lfg run`, `resume`, `replay` and `attach` alike.
 
 Only those commands import it, when they run (it makes a dataclass, which `lfg --help` need not).
 """
@@ -25,11 +25,9 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
-    from lfgtui.remote.attach import Attachment
-    from lfgtui.resume import RecordedRun
     from lfgtui.run import Run
     from lfgtui.tickets.ticket import Ticket
-    from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 
 
@@ -58,6 +56,7 @@ class RunOptions:
         providers: Providers,
         history: Path | None,
         yes: bool,
+        keymap: Mapping[str, str],
         notify: Collection[str] = frozenset(),
         notify_command: NotifyCommand | None = None,
     ) -> Services:
@@ -68,6 +67,7 @@ class RunOptions:
             providers,
             history=history,
             yes=yes,
+            keymap=keymap,
             max_concurrency=self.max_concurrency,
             tool_env=self.tool_env,
             prices=self.prices,
@@ -93,34 +93,24 @@ class RunOptions:
 
 
 async def open_tui(
-    services: Services,
-    tickets: tuple[Ticket, ...],
-    mode: Mode,
+    first: RunController,
     theme: str,
-    keymap: Mapping[str, str],
     *,
-    run_id: str | None = None,
-    recorded: RecordedRun | None = None,
-    attachment: Attachment | None = None,
     history: RunHistory | None = None,
     notice: str | None = None,
     question: str | None = None,
     served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
 ) -> int | None:
-    """The first controller (`mode`: live, resumed, replayed or attached) on the app, until it exits:
-    its exit code, None when it ended without one. A controller that runs its tickets records them in
-    `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
-    yields how to watch it."""
+    """The app opened on its `first` controller (live, resumed, replayed or attached), with its services,
+    until it exits: its exit code, None when it ended without one. A controller that runs its tickets
+    records them in `history`; `served` serves its run while the app runs (`--serve`) and yields how to
+    watch it."""
     from lfgtui.ui.app import LfgApp
-    from lfgtui.ui.run_controller import RunController
 
-    controller = RunController(services, tickets, mode, run_id, recorded=recorded, attachment=attachment)
-    run = controller.run
-    if run is not None and recorded is not None:
-        run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not
+    run = first.run
     if run is not None and history is not None:
         run.record(history)
-    app = LfgApp(services, controller, theme=theme, keymap=keymap, notice=notice, question=question)
+    app = LfgApp(first.services, first, theme=theme, notice=notice, question=question)
     if run is None or served is None:
         return await app.run_async()
     async with served(run) as watch:

@@ -279,7 +279,7 @@ async def _watch(args: argparse.Namespace, attachment: Attachment, remote: Remot
     from lfgtui.commands.compose import open_tui
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers
-    from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
     from lfgtui.validation import ValidationError
 
@@ -293,14 +293,10 @@ async def _watch(args: argparse.Namespace, attachment: Attachment, remote: Remot
         warn(problem)
         return EXIT_USAGE
     async with Providers() as providers:  # an attached view sends nothing to any provider
+        services = Services(providers, prices=remote.prices, keymap=config.ui.keymap)
         code = await open_tui(
-            Services(providers, prices=remote.prices),
-            remote.tickets,
-            Mode.ATTACHED,
+            RunController.attached(services, remote.tickets, remote.run_id, attachment),
             args.theme or config.ui.theme,
-            config.ui.keymap,
-            run_id=remote.run_id,
-            attachment=attachment,
             notice=remote.prices_problem,
         )
     return 0 if code is None else code

@@ -84,7 +84,7 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.ui.app import EXIT_DECLINED
-    from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.run_controller import RunController
 
     options = RunOptions.of(config, args.max_concurrency, run_prices(config.providers, recorded.as_tickets))
     async with (
@@ -93,13 +93,10 @@ async def resume(args: argparse.Namespace) -> int:
     ):
         await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
         outside = recorded.outside(Path.cwd())
+        services = options.services(providers, db, args.yes, config.ui.keymap)
         code = await open_tui(
-            options.services(providers, db, args.yes),
-            recorded.as_tickets,
-            Mode.RESUMED,
+            RunController.resumed(services, recorded),
             args.theme or config.ui.theme,
-            config.ui.keymap,
-            recorded=recorded,
             history=history,
             notice=recorded.notice(),
             question=recorded.outside_question(Path.cwd(), outside) if outside else None,
@@ -125,13 +122,10 @@ async def replay(args: argparse.Namespace) -> int:
     from lfgtui.commands.compose import open_tui
     from lfgtui.providers.registry import Providers
     from lfgtui.resume import ReplayClock
-    from lfgtui.ui.run_screen import Mode
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 
     async with Providers() as providers:  # a replay has no run: nothing is ever sent
-        services = Services(providers, clock=ReplayClock(args.speed))
-        theme = args.theme or config.ui.theme
-        code = await open_tui(
-            services, recorded.as_tickets, Mode.REPLAY, theme, config.ui.keymap, recorded=recorded
-        )
+        services = Services(providers, clock=ReplayClock(args.speed), keymap=config.ui.keymap)
+        code = await open_tui(RunController.replay(services, recorded), args.theme or config.ui.theme)
     return 0 if code is None else code

@@ -124,16 +124,14 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
         async with open_run_history(db, tickets, _command_line(args), warn, options.prices) as history:
             if use_tui:
-                from lfgtui.ui.run_screen import Mode
+                from lfgtui.ui.run_controller import RunController
 
                 notify = () if args.quiet else config.ui.notify
+                services = options.services(providers, db, args.yes, config.ui.keymap, notify, command)
+                run_id = history.run_id if history is not None else None
                 code = await open_tui(
-                    options.services(providers, db, args.yes, notify, command),
-                    tickets.tickets,
-                    Mode.LIVE,
+                    RunController.live(services, tickets.tickets, run_id),
                     theme,
-                    config.ui.keymap,
-                    run_id=history.run_id if history is not None else None,
                     history=history,
                     notice=offline if tickets.offline_default else None,
                     served=lambda run: serving(args, run, tickets.tickets),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -34,7 +33,7 @@ from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.palette import DEFAULT, Palette
 from lfgtui.ui.run_controller import RunController
-from lfgtui.ui.run_screen import HELP, Mode, RunScreen
+from lfgtui.ui.run_screen import HELP, RunScreen
 from lfgtui.ui.services import Services
 from lfgtui.ui.themes import load_themes
 
@@ -75,7 +74,6 @@ class LfgApp(App[int]):
         first: RunController,
         *,
         theme: str = "dark",
-        keymap: Mapping[str, str] | None = None,
         notice: str | None = None,
         question: str | None = None,
     ) -> None:
@@ -83,9 +81,7 @@ class LfgApp(App[int]):
         before anything can run (inert, shown without markup); no exits with `EXIT_DECLINED`."""
         super().__init__()
         self.services = services
-        self.clock = services.clock
         self.theme_name = theme
-        self.user_keymap = dict(keymap or {})
         self.controllers = [first]
         self.notice = notice
         self.question = question
@@ -120,8 +116,8 @@ class LfgApp(App[int]):
             self.register_theme(theme)
         self.theme = self.theme_name
         self.palette = Palette.of(self.get_css_variables())
-        if self.user_keymap:
-            self.set_keymap(self.user_keymap)
+        if self.services.keymap:
+            self.set_keymap(self.services.keymap)
         await self.push_screen(self.controllers[0].screen)
         self.controllers[0].begin()
         self.set_interval(FRAME_S, self._frame)
@@ -157,7 +153,7 @@ class LfgApp(App[int]):
         take in every stream's events (and the user's keys) however many panes stream at once, so
         an overloaded screen updates each pane less often instead of falling behind the streams.
         """
-        now = self.clock()
+        now = self.services.clock()
         self.frames += 1
         controller = self.controller
         views = controller.screen.views
@@ -182,9 +178,7 @@ class LfgApp(App[int]):
 
     async def open_recorded(self, recorded: RecordedRun, ticket: str | None) -> None:
         """Show a recorded run read-only, over the history screen, its `ticket` pane focused."""
-        controller = RunController(
-            self.services, recorded.as_tickets, Mode.READ_ONLY, first=False, recorded=recorded
-        )
+        controller = RunController.read_only(self.services, recorded)
         await self._push(controller)
         if ticket in controller.panes:
             await controller.screen.show_pane(controller.panes[ticket])
@@ -202,7 +196,7 @@ class LfgApp(App[int]):
             question = ConfirmScreen(recorded.outside_question(Path.cwd(), outside), markup=False)
             if not await self.push_screen(question, wait_for_dismiss=True):
                 return
-        controller = RunController(self.services, (ticket,), first=False)
+        controller = RunController.live(self.services, (ticket,), first=False)
         history = self.services.history
         if history is not None:
             tickets = TicketFile(recorded.tickets_file or Path(), (ticket,), offline_default=False)
@@ -274,8 +268,7 @@ class LfgApp(App[int]):
         rows = []
         for binding in [*RunScreen.BINDINGS, *ApprovalScreen.BINDINGS, *self.BINDINGS]:
             assert isinstance(binding, Binding)
-            keys = self.user_keymap.get(binding.id or "", binding.key)
-            keys = keys.replace("question_mark", "?").replace("slash", "/")
+            keys = self.services.keys(binding).replace("question_mark", "?").replace("slash", "/")
             what = HELP.get(binding.id or "", binding.description.lower())
             rows.append((keys, what, binding.id or ""))
         self.push_screen(HelpScreen(rows))

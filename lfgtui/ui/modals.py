@@ -3,7 +3,7 @@ agent's log and the key help."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from lfgtui.inert import inert
+
+if TYPE_CHECKING:
+    from lfgtui.ui.services import Services
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -50,9 +53,11 @@ class ApprovalScreen(ModalScreen[bool | None]):
         Binding("end", "scroll_to_end", "End", show=False, id="approval.end"),
     ]
 
-    def __init__(self, request: Text) -> None:
+    def __init__(self, request: Text, services: Services) -> None:
+        """`services`: whose keymap names the keys offered."""
         super().__init__()
         self.request = request
+        self.services = services
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog approval"):
@@ -82,8 +87,7 @@ class ApprovalScreen(ModalScreen[bool | None]):
 
     def _key(self, name: str) -> str:
         binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == f"approval.{name}")
-        keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
-        return keymap.get(f"approval.{name}", binding.key).split(",")[0]
+        return self.services.first_key(binding)
 
     def action_answer(self, yes: bool) -> None:
         if yes and not self.all_seen:

@@ -19,7 +19,6 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Collapsible, Static
@@ -227,9 +226,11 @@ class Tally:
 class TicketPane:
     """Everything one ticket is doing, for its latest attempt; `view` is its widgets while on screen."""
 
-    def __init__(self, ticket: Ticket, tally: Tally) -> None:
+    def __init__(self, ticket: Ticket, tally: Tally, key: Callable[[str], str]) -> None:
+        """`key`: the key of a run screen's binding (by id) as the person may have rebound it."""
         self.ticket = ticket
         self.tally = tally
+        self.key = key
         self._state = PaneState.WAITING
         self.attempt = 0
         self.provider = ticket.provider
@@ -510,7 +511,7 @@ class TicketPane:
             return None
         view = self.shown
         call = self.approval
-        yes, no = self._key("pane.approve"), self._key("pane.deny")
+        yes, no = self.key("pane.approve"), self.key("pane.deny")
         attention = self.palette.attention
         question = with_question(approval_request(call.name, call.arguments, attention), yes, no, attention)
         width = view.notice.content_region.width or view.content_region.width
@@ -573,15 +574,6 @@ class TicketPane:
             text.append(f" {plural(self.diff.files, 'file')}", "dim")
         return text
 
-    def _key(self, binding: str) -> str:
-        """The key of a binding of the run screen, as the user's keymap may have changed it (the first,
-        if there are several), to offer in a notice."""
-        keymap: dict[str, str] = getattr(self.shown.app, "user_keymap", {})
-        if binding in keymap:
-            return keymap[binding].split(",")[0]
-        keys = next(b.key for b in self.shown.screen.BINDINGS if isinstance(b, Binding) and b.id == binding)
-        return keys.split(",")[0]
-
     def _state_style(self) -> str:
         palette = self.palette
         return {
@@ -608,7 +600,7 @@ class TicketPane:
         if self.stalled is not None:
             stalled = self.stalled
             idle = stalled.idle_s + max(0.0, now - stalled.t)
-            left = f"fails at {stalled.limit_s:g} s (idle_timeout_s), {self._key('pane.cancel')}: cancel"
+            left = f"fails at {stalled.limit_s:g} s (idle_timeout_s), {self.key('pane.cancel')}: cancel"
             return Text(f"stalled for {idle:.0f} s: no update from the agent; {left}", self.palette.attention)
         if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
             until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
@@ -617,7 +609,7 @@ class TicketPane:
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
             failed = f"✗ {inert(self.error.describe())}{retries}"
-            retry_key = f"  {self._key('pane.retry')}: retry"
+            retry_key = f"  {self.key('pane.retry')}: retry"
             return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")

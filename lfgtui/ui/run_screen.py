@@ -1,6 +1,6 @@
 """The run screen: a summary bar over a grid of ticket panes that adapts to the terminal.
 
-Its keys act on its run through its `RunControl` (the run controller); leaving it, opening the history and
+Its keys act on its run through its `RunKeys` (the run controller); leaving it, opening the history and
 re-running a recorded ticket as a new run are the app's to do, so the screen posts them as messages.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -37,6 +36,7 @@ from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
     from lfgtui.resume import RecordedRun
+    from lfgtui.ui.services import Services
 
 MIN_PANE_WIDTH = 40
 MIN_PANE_HEIGHT = 14
@@ -200,8 +200,8 @@ def compare_row(pane: TicketPane, now: float) -> tuple[str, ...]:
     return (inert(f"{pane.provider}/{pane.model}"), *compared(pane.metrics, pane.state.value, duration))
 
 
-class RunControl(Protocol):
-    """What the run screen asks of the app that owns the run."""
+class RunKeys(Protocol):
+    """What the run screen's keys ask of the controller that owns its run."""
 
     def cancel_ticket(self, ticket_id: str) -> None: ...
 
@@ -244,14 +244,16 @@ class RunScreen(Screen[None]):
             self.recorded = recorded
 
     def __init__(
-        self, tickets: tuple[Ticket, ...], control: RunControl, mode: Mode = Mode.LIVE, first: bool = True
+        self, tickets: tuple[Ticket, ...], keys: RunKeys, services: Services, mode: Mode, first: bool = True
     ) -> None:
+        """`keys`: what its keys act on; `services`: its clock and the person's keymap."""
         super().__init__()
-        self.control = control
+        self.keys = keys
+        self.services = services
         self.mode = mode
         self.first = first
         self.tally = Tally()
-        self.panes = [TicketPane(ticket, self.tally) for ticket in tickets]
+        self.panes = [TicketPane(ticket, self.tally, self.key) for ticket in tickets]
         self.summary = SummaryBar(id="summary", timed=mode is not Mode.READ_ONLY)
         self.grid = Container(id="grid")
         """Holds the views of the panes in the window only: thousands of mounted panes would make
@@ -261,6 +263,11 @@ class RunScreen(Screen[None]):
         self.rows_shown = 1
         self.top_row = 0
         """The first row of panes in the window; the mouse wheel and moving the focus move it."""
+
+    def key(self, binding_id: str) -> str:
+        """The first key of this screen's binding `binding_id`, as the person may have rebound it."""
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+        return self.services.first_key(binding)
 
     def compose(self) -> ComposeResult:
         yield self.summary
@@ -455,7 +462,7 @@ class RunScreen(Screen[None]):
         if pane.diff is None:
             self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
             return
-        self.control.show_diff(pane.ticket.id)
+        self.keys.show_diff(pane.ticket.id)
 
     def action_compare(self) -> None:
         """The focused pane's fanned-out ticket, every model of it side by side."""
@@ -466,7 +473,7 @@ class RunScreen(Screen[None]):
                 "This ticket runs on one model: models = [...] fans a ticket out over several.", timeout=3
             )
             return
-        now = getattr(self.app, "clock", time.monotonic)()
+        now = self.services.clock()
         rows = [compare_row(other, now) for other in self.panes if other.ticket.group == group]
         self.app.push_screen(CompareScreen(group, rows))
 
@@ -480,7 +487,7 @@ class RunScreen(Screen[None]):
             return
         asked = pane.approval
         if not allowed or shown[1]:
-            self.control.answer(pane.ticket.id, asked.call_id, allowed)
+            self.keys.answer(pane.ticket.id, asked.call_id, allowed)
             return
 
         def answered(yes: bool | None) -> None:
@@ -489,10 +496,10 @@ class RunScreen(Screen[None]):
             if pane.approval is not asked:
                 self.notify("That request is no longer waiting.", timeout=3)
                 return
-            self.control.answer(pane.ticket.id, asked.call_id, yes)
+            self.keys.answer(pane.ticket.id, asked.call_id, yes)
 
         request = approval_request(asked.name, asked.arguments, colours(self.app).attention)
-        self.app.push_screen(ApprovalScreen(request), answered)
+        self.app.push_screen(ApprovalScreen(request, self.services), answered)
 
     async def action_attention(self) -> None:
         """Go to the pane that has waited longest for the person; pressed again, the next one."""
@@ -528,28 +535,28 @@ class RunScreen(Screen[None]):
     def action_cancel(self) -> None:
         pane = self.focused_pane
         if pane is not None:
-            self.control.cancel_ticket(pane.ticket.id)
+            self.keys.cancel_ticket(pane.ticket.id)
 
     def action_retry(self) -> None:
         pane = self.focused_pane
         if pane is not None:
-            self.control.retry_ticket(pane.ticket.id)
+            self.keys.retry_ticket(pane.ticket.id)
 
     def action_rerun(self) -> None:
         pane = self.focused_pane
         if pane is not None:
-            self.control.rerun_ticket(pane.ticket.id)
+            self.keys.rerun_ticket(pane.ticket.id)
 
     def action_retry_all(self) -> None:
-        self.control.retry_all()
+        self.keys.retry_all()
 
     def action_follow_up(self) -> None:
         pane = self.focused_pane
         if pane is not None:
-            self.control.ask_follow_up(pane.ticket.id)
+            self.keys.ask_follow_up(pane.ticket.id)
 
     def action_cancel_all(self) -> None:
-        self.control.confirm_cancel_all()
+        self.keys.confirm_cancel_all()
 
     def action_history(self) -> None:
         self.post_message(self.OpenHistory())

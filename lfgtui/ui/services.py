@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from textual.binding import Binding
+
     from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.cost.prices import PriceBook
     from lfgtui.providers.registry import Providers
@@ -28,6 +30,8 @@ class Services:
     yes: bool = False
     clock: Callable[[], float] = time.monotonic
     """The app's clock: a `ReplayClock` under `lfg replay`."""
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """The keys the user bound to the app's bindings, by binding id (`[ui] keymap`)."""
     max_concurrency: int = 8
     tool_env: Mapping[str, str] | None = None
     prices: PriceBook | None = None
@@ -35,3 +39,11 @@ class Services:
     notify: Collection[str] = field(default_factory=frozenset)
     """What rings the terminal (`[ui] notify`; none with --quiet) and goes to `notify_command`."""
     notify_command: NotifyCommand | None = None
+
+    def keys(self, binding: Binding) -> str:
+        """The keys of `binding`, as the user's keymap may have changed them (comma-separated)."""
+        return self.keymap.get(binding.id or "", binding.key)
+
+    def first_key(self, binding: Binding) -> str:
+        """The first key of `binding`, to offer in a notice."""
+        return self.keys(binding).split(",")[0]

@@ -32,12 +32,11 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
-from lfgtui.ui.run_screen import Mode
 from tests.acp.test_attempt import FAST, agent_processes, attempt, no_agent_left, sim_agent
 from tests.acp.test_attempt import of as of_type
 from tests.commands.test_run import Lfg, ending, of, text
 from tests.history.recording import load_recorded
-from tests.ui.apps import first_run, lfg_app
+from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
 from tests.ui.test_app import SIZE, until
 from tests.ui.test_history_screens import keys
 
@@ -105,7 +104,7 @@ def test_a_stall_and_a_progress_note_are_recorded_as_what_they_are(lfg: Lfg) -> 
 
 async def test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_did(tmp_path: Path) -> None:
     _, recorded = record_a_stall(Lfg(tmp_path))
-    app = lfg_app(recorded.as_tickets, Providers(), Mode.REPLAY, recorded=recorded, clock=ReplayClock(0.5))
+    app = replay_app(recorded, Providers(), clock=ReplayClock(0.5))
     async with app.run_test(size=SIZE) as pilot:
         quiet = app.controller.panes["quiet"]
         await until(pilot, lambda: str(quiet.notice.render()) == "▸ Fix the widget", timeout=20)
@@ -235,7 +234,7 @@ async def test_resume_after_a_live_follow_up_loads_the_latest_agent_session(tmp_
 
     async with reopen_run_history(db, history.run_id, pytest.fail) as again:
         assert again is not None
-        app = lfg_app(recorded.as_tickets, Providers(), Mode.RESUMED, recorded=recorded, history=db)
+        app = resumed_app(recorded, Providers(), history=db)
         first_run(app).record(again)
         async with app.run_test(size=SIZE) as pilot:
             await follow_up(app, pilot, "and now?", 3)

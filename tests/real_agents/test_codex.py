@@ -21,7 +21,6 @@ from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
-from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
@@ -33,7 +32,7 @@ from tests.real_agents.conftest import (
     no_agent_left,
     timed_out_keeping_what_arrived,
 )
-from tests.ui.apps import first_run, lfg_app
+from tests.ui.apps import first_run, resumed_app
 from tests.ui.test_app import SIZE, until
 
 AGENT_TIMEOUT_S = 90  # a turn of a real agent on a loaded 2-core machine
@@ -205,7 +204,7 @@ async def test_resuming_a_recorded_codex_ticket_loads_its_session(in_world: Agen
     assert recorded.earlier()["t"].agent_session == session
     async with reopen_run_history(world.db, run.run_id, pytest.fail) as again:
         assert again is not None
-        app = lfg_app(recorded.as_tickets, Providers(), Mode.RESUMED, recorded=recorded, history=world.db)
+        app = resumed_app(recorded, Providers(), history=world.db)
         first_run(app).record(again)
         async with app.run_test(size=SIZE) as pilot:
             pane = app.controller.panes["t"]

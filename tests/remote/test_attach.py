@@ -23,13 +23,12 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
-from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
 from tests.commands.test_run import Lfg
 from tests.history.recording import load_recorded, record_tickets, tickets_file
 from tests.remote.serving import TOKEN, WRITER, attach_json, finish, lookalike, on_loopback, served
 from tests.terminal import Terminal
-from tests.ui.apps import lfg_app
+from tests.ui.apps import attach_app
 from tests.ui.test_app import until
 
 
@@ -299,15 +298,7 @@ async def attached_app(url: str, sim: SimServer) -> tuple[LfgApp, Attachment]:
     the end)."""
     attachment = Attachment(url, TOKEN)
     remote = await attachment.describe()
-    app = lfg_app(
-        remote.tickets,
-        Providers(sim=sim),
-        Mode.ATTACHED,
-        run_id=remote.run_id,
-        attachment=attachment,
-        notice=remote.prices_problem,
-        prices=remote.prices,
-    )
+    app = attach_app(remote, attachment, Providers(sim=sim))
     return app, attachment
 
 

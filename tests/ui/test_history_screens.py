@@ -28,7 +28,7 @@ from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
 from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support import write_scenario
-from tests.ui.apps import first_run, lfg_app
+from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
 from tests.ui.test_app import until
 
 SIZE = (140, 44)
@@ -107,7 +107,7 @@ async def resumed(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[LfgApp
     recorded = load_recorded(db, run_id)
     async with reopen_run_history(db, run_id, pytest.fail) as history:
         assert history is not None
-        app = lfg_app(recorded.as_tickets, Providers(sim=sim), Mode.RESUMED, recorded=recorded, history=db)
+        app = resumed_app(recorded, Providers(sim=sim), history=db)
         first_run(app).record(history)
         yield app
 
@@ -332,9 +332,7 @@ async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
     run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
     sent, rows = len(sim.log), counts(db)
     recorded = load_recorded(db, run_id)
-    app = lfg_app(
-        recorded.as_tickets, Providers(sim=sim), Mode.REPLAY, recorded=recorded, clock=ReplayClock(50)
-    )
+    app = replay_app(recorded, Providers(sim=sim), clock=ReplayClock(50))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: all(p.finished for p in app.controller.panes.values()))
         await pilot.pause(0.2)
@@ -350,7 +348,7 @@ async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
     assert counts(db) == rows, "and writes nothing to the history"
 
     one = load_recorded(db, f"{run_id}/hi")
-    app = lfg_app(one.as_tickets, Providers(sim=sim), Mode.REPLAY, recorded=one, clock=ReplayClock(50))
+    app = replay_app(one, Providers(sim=sim), clock=ReplayClock(50))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.controller.panes["hi"].finished)
         await pilot.pause(0.1)

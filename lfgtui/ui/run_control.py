@@ -1,0 +1,231 @@
+"""Where what the person asks of a run goes: the engine running here, the run another lfg serves
+(over the wire), or nowhere (a record, a replay), with the screen saying so.
+
+`RunControl` itself is the last: a run nothing acts on, every request refused as the person is told.
+`LocalControl` runs the tickets here (`lfg run`, `lfg resume`, a re-run from the history);
+`ServedControl` asks the server of an attached run. What the engine refuses is answered as a record
+answers it. The run controller only asks its control, so another way of reaching a run is a new
+class, not a branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from lfgtui.alerts.moments import RunAlerts
+from lfgtui.approvals import Approvals
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.inert import inert
+from lfgtui.run import Run, Sink
+from lfgtui.tickets.ticket import Ticket
+from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
+from lfgtui.ui.run_screen import RunScreen
+from lfgtui.ui.services import Services
+
+if TYPE_CHECKING:
+    from lfgtui.cost.prices import PriceBook
+    from lfgtui.history.writer import RunHistory
+    from lfgtui.remote.attach import Attachment
+    from lfgtui.resume import Earlier
+    from lfgtui.worktrees.tree import Worktree
+
+
+class RunControl:
+    """A run nothing acts on (a record, a replay): its events go through `book`, every request is
+    refused and the screen says why."""
+
+    def __init__(self, prices: PriceBook | None) -> None:
+        self.book = MetricsBook(prices=prices)
+        """The run's metrics, which every event it shows goes through first."""
+        self.screen: RunScreen | None = None
+
+    @property
+    def run(self) -> Run | None:
+        """The engine, when the run runs here."""
+        return None
+
+    def connect(self, show: Sink, screen: RunScreen) -> None:
+        """Hear the run's events in `show` and speak through `screen` from now on."""
+        self.screen = screen
+
+    @property
+    def _screen(self) -> RunScreen:
+        assert self.screen is not None, "connect() first"
+        return self.screen
+
+    def start(self) -> None:
+        """Once the screen is mounted and the feed has begun: start running the tickets."""
+
+    def record(self, recording: RunHistory) -> None:
+        """Record the run into `recording` from now on."""
+
+    @property
+    def running(self) -> int:
+        """Tickets whose attempt (or wait for a dependency) is under way here."""
+        return 0
+
+    def limits(self, now: float) -> list[str]:
+        """The providers' shared limits as the summary bar shows them."""
+        return []
+
+    def worktree(self, ticket_id: str) -> Worktree | None:
+        """The ticket's worktree while it works in it here."""
+        return None
+
+    async def close(self) -> None:
+        """Cancel what runs, wait for the outcomes to be recorded, close the agents."""
+
+    def cancel(self, ticket_id: str) -> None:
+        self._screen.app.bell()
+
+    def retry(self, ticket_id: str) -> None:
+        self._screen.notify("Only a ticket that ended without completing can be retried.", timeout=3)
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
+        self._screen.notify("That request is no longer waiting.", timeout=3)
+
+    def retry_all(self) -> None:
+        self._screen.notify("Every ticket has completed or is running.", timeout=3)
+
+    def follow_up(self, ticket_id: str) -> None:
+        self._screen.notify("Only a completed ticket can be followed up.", timeout=3)
+
+    def cancel_all(self) -> None:
+        self._screen.notify("Nothing is running.", timeout=2)
+
+
+class LocalControl(RunControl):
+    """The tickets run here, by a `Run` whose first sink is the screen's and whose alerts ring it."""
+
+    def __init__(
+        self,
+        services: Services,
+        tickets: tuple[Ticket, ...],
+        sinks: Sequence[Sink] = (),
+        earlier: Mapping[str, Earlier] | None = None,
+    ) -> None:
+        """`sinks` also hear the run's events; `earlier`: where a resumed run takes each ticket up."""
+        super().__init__(services.prices)
+        self.services = services
+        self.engine = Run(
+            tickets,
+            services.providers,
+            Approvals(yes=services.yes, askable=True),
+            list(sinks),
+            max_concurrency=services.max_concurrency,
+            tool_env=services.tool_env,
+            clock=services.clock,
+            earlier=earlier,
+            keep_agents=True,
+            prices=services.prices,
+            max_cost_usd=services.max_cost_usd,
+        )
+        self.book = self.engine.book
+
+    @property
+    def run(self) -> Run:
+        return self.engine
+
+    def connect(self, show: Sink, screen: RunScreen) -> None:
+        super().connect(show, screen)
+        services, run = self.services, self.engine
+        run.sinks.insert(0, show)
+        command = [services.notify_command] if services.notify_command is not None else []
+        run.sinks.append(RunAlerts(run, services.notify, [screen.alert, *command]))
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def record(self, recording: RunHistory) -> None:
+        self.engine.record(recording)
+
+    @property
+    def running(self) -> int:
+        return sum(1 for state in self.engine.states.values() if state.running)
+
+    def limits(self, now: float) -> list[str]:
+        return self.engine.limiters.summaries(now)
+
+    def worktree(self, ticket_id: str) -> Worktree | None:
+        return self.engine.states[ticket_id].worktree
+
+    async def close(self) -> None:
+        self.engine.cancel_all()
+        await self.engine.wait()
+        await self.engine.close_agents()
+
+    def cancel(self, ticket_id: str) -> None:
+        if not self.engine.cancel(ticket_id):
+            super().cancel(ticket_id)
+
+    def retry(self, ticket_id: str) -> None:
+        if not self.engine.retry(ticket_id):
+            super().retry(ticket_id)
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
+        if not self.engine.approvals.answer(ticket_id, call_id, allowed, "you"):
+            super().answer(ticket_id, call_id, allowed)
+
+    def retry_all(self) -> None:
+        retried = self.engine.retry_all()
+        if not retried:
+            super().retry_all()
+        else:
+            self._screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+
+    def follow_up(self, ticket_id: str) -> None:
+        run = self.engine
+        if not run.can_continue(ticket_id):
+            super().follow_up(ticket_id)
+            return
+
+        def send(prompt: str | None) -> None:
+            if prompt:
+                run.continue_with(ticket_id, prompt)
+
+        self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+
+    def cancel_all(self) -> None:
+        running = self.running
+        if not running:
+            super().cancel_all()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.engine.cancel_all()
+
+        self._screen.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
+
+
+class ServedControl(RunControl):
+    """A run another lfg serves: cancel, retry and approvals go to its server, when it lets its
+    watchers (`--control`); what the server refuses is said."""
+
+    def __init__(self, attachment: Attachment, prices: PriceBook | None) -> None:
+        super().__init__(prices)
+        self.attachment = attachment
+
+    def cancel(self, ticket_id: str) -> None:
+        self._ask("cancel", ticket_id)
+
+    def retry(self, ticket_id: str) -> None:
+        self._ask("retry", ticket_id)
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
+        self._ask("approve" if allowed else "deny", ticket_id, call_id)
+
+    def _ask(self, action: str, ticket_id: str, call_id: str | None = None) -> None:
+        attachment, screen = self.attachment, self._screen
+        assert attachment.run is not None, "an attached view opens on a described run"
+        if not attachment.run.control:
+            screen.notify("This run is served read-only: its server was not started with --control.")
+            return
+
+        async def ask() -> None:
+            problem = await attachment.act(action, ticket_id, call_id)
+            if problem is not None:
+                screen.notify(inert(f"The server did not {action}: {problem}"), timeout=4, markup=False)
+
+        screen.run_worker(ask(), group="remote")
