@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from lfgtui import events
+from lfgtui.alerts.moments import MOMENTS
+from lfgtui.cost.metrics import METRICS
 from lfgtui.events import Event, Status, Translation, event_types
 from lfgtui.headless import JSON_LINES, PROGRESS
 from lfgtui.history.rebuild import REBUILT
@@ -16,7 +18,16 @@ from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
 from lfgtui.ui.pane import PANE
 
-TRANSLATIONS: tuple[Translation[object], ...] = (RECORDED, REBUILT, JSON_LINES, PROGRESS, CODEC, PANE)
+TRANSLATIONS: tuple[Translation[object], ...] = (
+    RECORDED,
+    REBUILT,
+    JSON_LINES,
+    PROGRESS,
+    CODEC,
+    PANE,
+    METRICS,
+    MOMENTS,
+)
 
 
 def undecided(types: tuple[type[Event], ...]) -> list[str]:

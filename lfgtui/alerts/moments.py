@@ -1,8 +1,9 @@
 """When a run needs the person: a pane starts waiting for approval, a ticket fails, the run ends.
 
-`RunAlerts` is a sink of the run's events (`ApprovalAsked` among them); each
-moment worth telling becomes an `Attention` (attention.py) handed to every channel: the terminal's
-bell and desktop notification in the TUI (terminal.py), `--notify-command` anywhere (notify.py).
+`RunAlerts` is a sink of the run's events, each found in `MOMENTS` by its exact type (`ApprovalAsked`,
+`AttemptEnded`); each moment worth telling becomes an `Attention` (attention.py) handed to every
+channel: the terminal's bell and desktop notification in the TUI (terminal.py), `--notify-command`
+anywhere (notify.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,42 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from lfgtui.alerts.attention import Attention
-from lfgtui.events import ApprovalAsked, AttemptEnded, Event, Outcome
+from lfgtui.events import (
+    AgentDetails,
+    AgentProgress,
+    AgentStarted,
+    ApprovalAnswered,
+    ApprovalAsked,
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    ContextUsed,
+    DiffUpdated,
+    Event,
+    Outcome,
+    PlanUpdated,
+    PromptSent,
+    Queued,
+    ReasoningDelta,
+    RequestSent,
+    Retrying,
+    SessionOpened,
+    Stalled,
+    Status,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolCallUpdated,
+    ToolOutputDelta,
+    ToolResult,
+    Translation,
+    Usage,
+    WorktreeReady,
+)
 
 Channel = Callable[[Attention], None]
 
@@ -47,13 +80,16 @@ class RunAlerts:
                 channel(attention)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, ApprovalAsked):
-            args = event.arguments
-            detail = args.get("command") or args.get("path") or json.dumps(args, ensure_ascii=False)
-            self._tell(Attention.approval(self.run.run_id, event.ticket, event.name, str(detail)))
-            return
-        if not isinstance(event, AttemptEnded):
-            return
+        tell = MOMENTS.handlers.get(type(event))
+        if tell is not None:
+            tell(self, event)
+
+    def _approval(self, event: ApprovalAsked) -> None:
+        args = event.arguments
+        detail = args.get("command") or args.get("path") or json.dumps(args, ensure_ascii=False)
+        self._tell(Attention.approval(self.run.run_id, event.ticket, event.name, str(detail)))
+
+    def _ended(self, event: AttemptEnded) -> None:
         if event.outcome is Outcome.FAILED:
             error = event.error.describe() if event.error is not None else "failed"
             self._tell(Attention.failed(self.run.run_id, event.ticket, error))
@@ -61,3 +97,44 @@ class RunAlerts:
         if all(outcome is not None for outcome in outcomes):
             counts = Counter(outcome.value for outcome in outcomes if outcome is not None)
             self._tell(Attention.done(self.run.run_id, dict(sorted(counts.items()))))
+
+
+WORKING = (
+    AttemptStarted,
+    PromptSent,
+    RequestSent,
+    TextDelta,
+    ReasoningDelta,
+    ToolCallStarted,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallUpdated,
+    ToolOutputDelta,
+    ToolResult,
+    Status,
+    Retrying,
+    Queued,
+    AgentStarted,
+    SessionOpened,
+    AgentProgress,
+    PlanUpdated,
+    WorktreeReady,
+    ContextUsed,
+    AgentDetails,
+    DiffUpdated,
+    Usage,
+    CallEnded,
+)
+"""A ticket at work, which needs nobody."""
+
+MOMENTS: Translation[Callable[[RunAlerts, Any], None]] = Translation(
+    "alerts",
+    {ApprovalAsked: RunAlerts._approval, AttemptEnded: RunAlerts._ended},
+    {
+        **dict.fromkeys(WORKING, "a ticket at work needs nobody"),
+        Stalled: "the pane says so, and the idle timeout ends the attempt, which is a moment if it fails",
+        ApprovalAnswered: "someone has answered: nobody needs to be called",
+    },
+)
+"""The moments a run needs the person: a call waits for approval, an attempt ends (failed, or the
+last of the run)."""

@@ -14,6 +14,9 @@ What is measured, for a model API and a coding agent alike:
   the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
   burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
 
+Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
+exact type; the types it leaves alone say why.
+
 A coding agent that reports its cost (ACP `usage_update`) is taken at its word: that cost replaces
 lfg's price-based one for the attempt, exact and marked as the agent's (`cost_by_agent`).
 """
@@ -21,25 +24,42 @@ lfg's price-based one for the attempt, exact and marked as the agent's (`cost_by
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.tokens import estimate_tokens
 from lfgtui.events import (
+    AgentDetails,
+    AgentProgress,
+    AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
+    AttemptEnded,
     AttemptStarted,
     CallEnded,
     ContextUsed,
+    DiffUpdated,
     Event,
+    PlanUpdated,
+    PromptSent,
+    Queued,
     ReasoningDelta,
     RequestSent,
+    Retrying,
+    SessionOpened,
+    Stalled,
+    Status,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
     ToolCallStarted,
+    ToolCallUpdated,
+    ToolOutputDelta,
     ToolResult,
+    Translation,
     Usage,
+    WorktreeReady,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +74,17 @@ RATE_STEPS = 64
 """How many steps an attempt keeps: more than any pane is wide enough to draw."""
 PAUSES = (ToolCallStarted, ToolCallReady, ToolResult, ApprovalAsked, ApprovalAnswered)
 """Events between which output stops streaming: a tool call runs, or the person is asked."""
+NOTES = (
+    Status,
+    Retrying,
+    Queued,
+    AgentStarted,
+    SessionOpened,
+    AgentProgress,
+    Stalled,
+    PlanUpdated,
+)
+"""Notes about the attempt: neither output nor a pause in it."""
 
 
 @dataclass
@@ -210,28 +241,42 @@ class Metrics:
     _window_tokens: int = 0
 
     def apply(self, event: Event) -> None:
-        match event:
-            case RequestSent(t=t, call=call, input_estimate=input_estimate):
-                self.requests.append(RequestMetrics(request_sent=t, call=call, input_estimate=input_estimate))
-            case TextDelta(t=t, text=text):
-                self._token(t, text, answer=True)
-            case ReasoningDelta(t=t, text=text):
-                self._token(t, text, answer=False)
-            case ToolCallArgsDelta(t=t, fragment=fragment):
-                self._token(t, fragment, answer=None)
-            case Usage():
-                if self.requests:
-                    self._usage(self.requests[-1], event)
-            case CallEnded():
-                if self.requests:
-                    self.requests[-1].ended = True
-            case ContextUsed(cost_usd=cost):
-                self.context = event
-                if cost is not None:
-                    self.agent_cost_usd = cost
-            case _ if isinstance(event, PAUSES):
-                if self.requests:
-                    self.requests[-1].end_run()
+        """One event of the attempt, through `METRICS`: one dict lookup by its exact type."""
+        apply = METRICS.handlers.get(type(event))
+        if apply is not None:
+            apply(self, event)
+
+    def _request(self, event: RequestSent) -> None:
+        self.requests.append(
+            RequestMetrics(request_sent=event.t, call=event.call, input_estimate=event.input_estimate)
+        )
+
+    def _text(self, event: TextDelta) -> None:
+        self._token(event.t, event.text, answer=True)
+
+    def _reasoning(self, event: ReasoningDelta) -> None:
+        self._token(event.t, event.text, answer=False)
+
+    def _tool_arguments(self, event: ToolCallArgsDelta) -> None:
+        self._token(event.t, event.fragment, answer=None)
+
+    def _reported(self, event: Usage) -> None:
+        if self.requests:
+            self._usage(self.requests[-1], event)
+
+    def _call_ended(self, _: CallEnded) -> None:
+        if self.requests:
+            self.requests[-1].ended = True
+
+    def _context(self, event: ContextUsed) -> None:
+        self.context = event
+        if event.cost_usd is not None:
+            self.agent_cost_usd = event.cost_usd
+
+    def _paused(self, _: Event) -> None:
+        """Output stops streaming: a tool call runs, or the person is asked."""
+        if self.requests:
+            self.requests[-1].end_run()
 
     @staticmethod
     def _usage(request: RequestMetrics, usage: Usage) -> None:
@@ -371,6 +416,34 @@ class Metrics:
         first = next((r.first_token for r in self.requests if r.first_token is not None), now)
         span = min(LIVE_WINDOW_S, now - first)
         return self._window_tokens / span if span > 0 else 0.0
+
+
+METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
+    "metrics",
+    {
+        RequestSent: Metrics._request,
+        TextDelta: Metrics._text,
+        ReasoningDelta: Metrics._reasoning,
+        ToolCallArgsDelta: Metrics._tool_arguments,
+        Usage: Metrics._reported,
+        CallEnded: Metrics._call_ended,
+        ContextUsed: Metrics._context,
+        **dict.fromkeys(PAUSES, Metrics._paused),
+    },
+    {
+        AttemptStarted: "it names the attempt's model, which `MetricsBook` prices it by",
+        PromptSent: "what the attempt asks; its request (`RequestSent`) carries the estimate of its tokens",
+        ToolCallUpdated: "an agent's later description of a call already started: no output, no new pause",
+        ToolOutputDelta: "a running command's output is the tool's, not the model's: it is no token",
+        **dict.fromkeys(NOTES, "a note: neither output nor a pause in it"),
+        WorktreeReady: "where the ticket works: neither output nor a pause in it",
+        AgentDetails: "what an agent says about its session: nothing measured",
+        DiffUpdated: "the worktree's size, not the model's output",
+        AttemptEnded: "the attempt's end adds nothing to what its requests measured",
+    },
+)
+"""What the metrics take from each event type: output, the requests it belongs to, and the pauses
+(a tool call runs, the person is asked) that cut it into runs."""
 
 
 @dataclass
