@@ -66,7 +66,12 @@ def _retry_meta(event: Retrying) -> Facts:
         "retry": event.retry,
         "max_retries": event.max_retries,
         "delay_s": event.delay_s,
-        "error": {"kind": error.kind.value, "message": error.message, "status": error.status},
+        "error": {
+            "kind": error.kind.value,
+            "message": error.message,
+            "status": error.status,
+            "retry_after": error.retry_after,
+        },
     }
 
 
@@ -76,9 +81,11 @@ def _read_retry(info: Facts) -> Facts | None:
         return None
     if not (isinstance(retry, int) and isinstance(limit, int) and isinstance(delay, int | float)):
         return None
-    kind = error_kind(error.get("kind"))
+    kind, status, after = error_kind(error.get("kind")), error.get("status"), error.get("retry_after")
+    status = status if isinstance(status, int) and not isinstance(status, bool) else None
+    after = float(after) if _seconds(after) else None
     return {
-        "error": ErrorInfo(kind, error["message"]),
+        "error": ErrorInfo(kind, error["message"], status, after),
         "retry": retry,
         "max_retries": limit,
         "delay_s": delay,
