@@ -10,7 +10,7 @@ import pytest
 
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from tests.support import CannedServer
+from tests.support.streams import CannedServer
 
 
 @pytest.fixture

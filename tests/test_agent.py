@@ -33,17 +33,8 @@ from lfgtui.providers.sse import AgentSSEProvider
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
-from tests.support import CannedServer, ask, write_scenario
-
-
-class Sleeps:
-    """Records the delays the retry loop asks for instead of waiting them out."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+from tests.support.run import Sleeps
+from tests.support.streams import CannedServer, ask, write_scenario
 
 
 async def attempt(sim: SimServer, model: str, sleeps: Sleeps) -> list[Event]:

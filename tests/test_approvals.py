@@ -8,63 +8,12 @@ from pathlib import Path
 from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, ToolResult
-from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-
-WRITER = '[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\ntools = ["write_file", "run_command"]\n'
-
-
-def writer_tickets(tmp_path: Path, extra: str = "") -> Path:
-    (tmp_path / "README.md").write_text("# Widget\n")
-    path = tmp_path / "tickets.toml"
-    path.write_text('[defaults]\nprovider = "sim"\n\n' + WRITER + extra)
-    return path
-
-
-class Answerer:
-    """A sink that answers each `ApprovalAsked` as a person would: later, from outside the run."""
-
-    def __init__(self, answers: list[bool]) -> None:
-        self.answers = answers
-        self.events: list[Event] = []
-        self.run: Run | None = None
-        self.late: list[bool] = []
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-        if isinstance(event, ApprovalAsked):
-            asyncio.get_running_loop().call_soon(self._answer, event)
-
-    def _answer(self, asked: ApprovalAsked) -> None:
-        assert self.run is not None
-        allowed = self.answers.pop(0)
-        assert self.run.approvals.answer(asked.ticket, asked.call_id, allowed, "203.0.113.9 (lfg attach)")
-        self.late.append(self.run.approvals.answer(asked.ticket, asked.call_id, True, "you"))
-
-
-async def run_writer(
-    sim: SimServer, tmp_path: Path, approvals: Approvals, answerer: Answerer, db: Path | None = None
-) -> Run:
-    """The writer ticket run to its end, its approvals answered by `answerer`; recorded into the
-    history file `db` when given (the run then has the history's id)."""
-    loaded = load_tickets(writer_tickets(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
-    problems: list[str] = []
-    async with (
-        open_run_history(db, loaded, "lfg run", problems.append) as history,
-        Providers(sim=sim) as providers,
-    ):
-        assert db is None or history is not None, problems
-        run = Run(loaded.tickets, providers, approvals, [answerer])
-        answerer.run = run
-        if history is not None:
-            run.record(history)
-        run.start()
-        await asyncio.wait_for(run.wait(), 30)
-    return run
+from tests.support.run import Answerer, run_writer, writer_tickets
 
 
 async def test_a_call_waits_for_the_first_answer_and_both_question_and_answer_are_events(

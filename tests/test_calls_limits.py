@@ -26,9 +26,8 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.ratelimit import Limiters, ProviderLimiter
 from lfgtui.sim.server import SimServer
-from tests.support import ask, write_scenario
-from tests.test_agent import Sleeps
-from tests.test_ratelimit import FakeTime, settle
+from tests.support.run import FakeTime, Sleeps, settle
+from tests.support.streams import ask, write_scenario
 
 
 def sim_config(sim: SimServer, **limits: int) -> ProviderConfig:

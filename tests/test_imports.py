@@ -1,6 +1,6 @@
 """No import circles in lfgtui: each module can be read knowing only what it imports. And nothing
 reaches up: what does one job for others never imports the UI or the command line, and the UI never
-imports the command line.
+imports the command line. And no test module imports another (tests/support/ holds what they share).
 
 Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
 type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
@@ -132,6 +132,19 @@ def test_the_ui_never_imports_a_command() -> None:
         if within(name, [UI])
         for other in dependencies(name, known[name], known, every_import)
         if within(other, [COMMANDS])
+    }
+    assert sorted(reaching) == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What test modules share lives in tests/support/: importing a test module would also import
+    (and, with its fixtures, entangle) the tests it holds."""
+    tests = Path(__file__).parent
+    reaching = {
+        f"{path.relative_to(tests)} imports {node.module}"
+        for path in tests.rglob("*.py")
+        for node in every_import(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_")
     }
     assert sorted(reaching) == []
 

@@ -25,43 +25,8 @@ from lfgtui.ratelimit import (
     WaitReason,
     estimate_prompt_tokens,
 )
-from tests.support import ask
-
-
-class FakeTime:
-    """A clock that moves only when told, and a sleep that ends when the clock passes its time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self.now + seconds, wake))
-        await wake
-
-    async def advance(self, seconds: float) -> None:
-        await settle()  # sleeps that are due to start, start before the clock moves
-        self.now += seconds
-        for at, wake in list(self._sleepers):
-            if at <= self.now:
-                self._sleepers.remove((at, wake))
-                if not wake.done():
-                    wake.set_result(None)
-        await settle()
-
-    @property
-    def sleeping(self) -> int:
-        return sum(not wake.done() for _, wake in self._sleepers)
-
-
-async def settle() -> None:
-    """Let every task that can run, run."""
-    for _ in range(20):
-        await asyncio.sleep(0)
+from tests.support.run import FakeTime, settle
+from tests.support.streams import ask
 
 
 def limiter(time: FakeTime, **limits: int) -> ProviderLimiter:

@@ -19,7 +19,7 @@ from lfgtui.resume import IDLE_GAP_S, ReplayClock, play, replay_events
 from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
-from tests.support import write_scenario
+from tests.support.streams import write_scenario
 
 
 @pytest.fixture(autouse=True)

@@ -35,8 +35,8 @@ from tests.history.recording import (
     sample_attempt,
     tickets_file,
 )
-from tests.support import write_scenario
-from tests.worktrees.test_run import git, repository
+from tests.support.git import git, repository
+from tests.support.streams import write_scenario
 
 EVERY_FIELD: dict[str, Any] = {
     "id": "fix@gpt",

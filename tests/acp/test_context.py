@@ -23,11 +23,10 @@ from lfgtui.providers.registry import Providers
 from lfgtui.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.acp.test_attempt import no_agent_left
-from tests.commands.test_run import Lfg, ending, of
+from tests.support.agents import no_agent_left
+from tests.support.app import SIZE, keys, until
+from tests.support.lfg import Lfg, ending, of
 from tests.ui.apps import lfg_app
-from tests.ui.test_app import SIZE, until
-from tests.ui.test_history_screens import keys
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 COSTLY = f'[providers.costly]\nkind = "acp"\ncommand = {json.dumps([*SIM_AGENT, "--cost", "0.03"])}\n'

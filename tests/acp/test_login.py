@@ -17,8 +17,8 @@ from lfgtui.acp.login import login_guidance, offered_methods, usable_method
 from lfgtui.events import AgentDetails
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.sim.acp_agent import KEY_ENV
-from tests.commands.test_run import Lfg, ending, of, text
 from tests.history.recording import load_recorded
+from tests.support.lfg import Lfg, ending, of, text
 
 TICKET = '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "agent"\n'
 

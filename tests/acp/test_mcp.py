@@ -29,14 +29,14 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
-from tests.acp.test_attempt import FAST, ending, no_agent_left, of, sim_agent
-from tests.acp.test_attempt import Approvals as Answer
-from tests.commands.test_run import Lfg, text
-from tests.commands.test_run import of as of_ticket
 from tests.history.recording import load_recorded
-from tests.support import ask
+from tests.support.agents import FAST, ending, no_agent_left, of, sim_agent
+from tests.support.agents import Approvals as Answer
+from tests.support.app import SIZE, until
+from tests.support.lfg import Lfg, text
+from tests.support.lfg import of as of_ticket
+from tests.support.streams import ask
 from tests.ui.apps import lfg_app
-from tests.ui.test_app import SIZE, until
 
 SECRET = "s3cret-value"
 GIVEN_ENV = {"PATH": os.environ["PATH"], "DOCS_TOKEN": "d0cs"}

@@ -15,7 +15,8 @@ import pytest
 from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened, ToolCallReady
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
-from tests.commands.test_run import Lfg, ending, of, text
+from tests.support.agents import LATE
+from tests.support.lfg import Lfg, ending, of, text
 
 AGENT_AND_API = """
 [[ticket]]
@@ -194,7 +195,6 @@ def test_a_damaged_typed_note_comes_back_as_a_plain_status() -> None:
     )
 
 
-LATE = "writer:ttft_ms=0,tokens_per_s=0,late_tool_input=1"
 SUMMARY = "# Summary\n\nWritten by the lfg writer scenario.\n"
 
 

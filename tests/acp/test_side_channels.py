@@ -18,8 +18,8 @@ from lfgtui.acp.attempt import AgentLaunch
 from lfgtui.acp.transport import MAX_CONTAINERS, MAX_LINE_BYTES
 from lfgtui.events import ErrorKind, Outcome
 from lfgtui.providers.catalog import BUILTIN
-from tests.acp.test_attempt import attempt, ending, no_agent_left, text, the_log
-from tests.commands.test_run import Lfg
+from tests.support.agents import attempt, ending, no_agent_left, text, the_log
+from tests.support.lfg import Lfg
 from tests.terminal import Terminal
 
 RAW_AGENT = '''

@@ -32,13 +32,12 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
-from tests.acp.test_attempt import FAST, agent_processes, attempt, no_agent_left, sim_agent
-from tests.acp.test_attempt import of as of_type
-from tests.commands.test_run import Lfg, ending, of, text
 from tests.history.recording import load_recorded
+from tests.support.agents import FAST, agent_processes, attempt, no_agent_left, sim_agent
+from tests.support.agents import of as of_type
+from tests.support.app import SIZE, keys, until
+from tests.support.lfg import Lfg, ending, of, text
 from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
-from tests.ui.test_app import SIZE, until
-from tests.ui.test_history_screens import keys
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands.test_run import Lfg, ending, of
+from tests.support.lfg import Lfg, ending, of
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}", "--terminals"]
 

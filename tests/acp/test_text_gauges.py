@@ -14,7 +14,7 @@ import pytest
 from lfgtui.events import TextDelta
 from lfgtui.history.store import Selection, Store
 from lfgtui.resume import recorded_run
-from tests.commands.test_run import Lfg, ending, text
+from tests.support.lfg import Lfg, ending, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 QUIRKS = {

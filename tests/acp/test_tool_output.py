@@ -26,10 +26,10 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_attempt import no_agent_left
-from tests.commands.test_run import Lfg, ending, of
+from tests.support.agents import no_agent_left
+from tests.support.app import SIZE, until
+from tests.support.lfg import Lfg, ending, of
 from tests.ui.apps import lfg_app
-from tests.ui.test_app import SIZE, until
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 

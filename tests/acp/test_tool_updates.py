@@ -9,18 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from acp import schema
-from textual.pilot import Pilot
 
 from lfgtui.acp.updates import UpdateReader
 from lfgtui.events import EventFactory, ToolCallReady, ToolCallStarted, ToolCallUpdated, ToolResult
-from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_attempt import no_agent_left
-from tests.acp.test_run import LATE
-from tests.acp.test_tui import agent_app
-from tests.ui.test_app import SIZE, until
+from tests.support.agents import LATE, agent_app, approve, no_agent_left
+from tests.support.app import SIZE, until
 
 
 def claude(update: dict[str, Any]) -> Any:
@@ -157,14 +152,6 @@ def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
     denied, unsaid = reader.unfinished()
     assert (denied.call_id, denied.output, denied.is_error) == ("sh", "denied: the person said no", True)
     assert (unsaid.output, unsaid.is_error) == ("the agent did not say how this call ended", True)
-
-
-async def approve(pilot: Pilot[int], app: LfgApp) -> None:
-    """Yes to the pane's approval, and again on the whole request when the notice could not show it."""
-    await pilot.press("y")
-    await pilot.pause()
-    if isinstance(app.screen, ApprovalScreen):
-        await pilot.press("y")
 
 
 async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_path: Path) -> None:

@@ -10,25 +10,16 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen, FollowUpScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_attempt import agent_processes, no_agent_left
+from tests.support.agents import agent_app, agent_processes, no_agent_left
+from tests.support.app import SIZE, keys, until
 from tests.ui.apps import lfg_app
-from tests.ui.test_app import SIZE, until
-from tests.ui.test_history_screens import keys
 
 WRITER = (
     '[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=300"\n'
 )
-
-
-def agent_app(tmp_path: Path, toml: str) -> LfgApp:
-    path = tmp_path / "tickets.toml"
-    path.write_text(toml)
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    return lfg_app(loaded.tickets, Providers())
 
 
 async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.commands.test_run import Lfg
+from tests.support.lfg import Lfg
 from tests.terminal import Terminal
 
 TERMINAL_NAMES = (

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lfgtui.sim.acp_agent import KEY_ENV
-from tests.commands.test_run import Lfg
+from tests.support.lfg import Lfg
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "hello"]
 

@@ -13,10 +13,9 @@ import pytest
 
 from lfgtui.approvals import Approvals
 from lfgtui.sim.server import SimServer
-from tests.commands.test_main import imported_by
-from tests.commands.test_run import Lfg
 from tests.history.recording import without_imported_at
-from tests.test_approvals import Answerer, run_writer
+from tests.support.lfg import Lfg, imported_by
+from tests.support.run import Answerer, run_writer
 
 TICKETS = """
 [[ticket]]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.lfg import free_port, imported_by
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
@@ -24,27 +26,6 @@ def lfg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lfgtui", *args], env=env, capture_output=True, text=True, timeout=60
     )
-
-
-def imported_by(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """`lfg ARGS` run to its end, and the lfgtui modules it imported: a short command starts fast only
-    while it imports little (issue #15; the time itself is measured by bench/startup.py)."""
-    code = (
-        "import sys\nfrom lfgtui.commands.main import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
-        "    print('imported:', *sorted(m for m in sys.modules if m.startswith('lfgtui')), file=sys.stderr)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    last = done.stderr.splitlines()[-1]
-    assert last.startswith("imported: "), done.stderr
-    return done, set(last.split()[1:])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_sim_serve_runs_standalone_on_the_given_port(env: dict[str, str]) -> None:

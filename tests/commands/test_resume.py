@@ -17,9 +17,9 @@ import pytest
 from lfgtui.history.lock import RunLock
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from tests.commands.test_run import Lfg
 from tests.history.recording import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file
-from tests.support import write_scenario
+from tests.support.lfg import Lfg
+from tests.support.streams import write_scenario
 from tests.terminal import Terminal
 
 

@@ -9,71 +9,19 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lfgtui.sim.server import SimServer
+from tests.support.lfg import Lfg, ending, many_tickets, of, text
 from tests.terminal import Terminal
-from tests.tickets.test_tickets import many_tickets
-
-
-class Lfg:
-    """Runs `python -m lfgtui` in an isolated environment: no keys, its own config and scenario folders."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.home = tmp_path / "home"
-        self.scenarios = self.home / "config" / "lfgtui" / "scenarios"
-        self.scenarios.mkdir(parents=True)
-        self.config = tmp_path / "config.toml"
-        self.config.write_text("")
-        self.workdir = tmp_path / "work"
-        self.workdir.mkdir()
-        (self.workdir / "README.md").write_text("# Widget\nA tiny service that renders widgets.\n")
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LFG_")
-        }
-        self.env |= {"XDG_CONFIG_HOME": str(self.home / "config"), "XDG_DATA_HOME": str(self.home / "data")}
-
-    def tickets(self, toml: str) -> Path:
-        path = self.workdir / "tickets.toml"
-        path.write_text(textwrap.dedent(toml))
-        return path
-
-    def scenario(self, name: str, toml: str) -> str:
-        (self.scenarios / f"{name}.toml").write_text(textwrap.dedent(toml))
-        return name
-
-    def args(self, tickets: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "lfgtui", "run", str(tickets), "--config", str(self.config), *extra]
-
-    def run(self, tickets: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
-        done = subprocess.run(
-            self.args(tickets, "--json", *extra), env=self.env, capture_output=True, text=True, timeout=60
-        )
-        events = [json.loads(line) for line in done.stdout.splitlines()]
-        return done.returncode, events, done.stderr
 
 
 @pytest.fixture
 def lfg(tmp_path: Path) -> Lfg:
     return Lfg(tmp_path)
-
-
-def of(events: list[dict[str, Any]], ticket: str, kind: str | None = None) -> list[dict[str, Any]]:
-    return [e for e in events if e["ticket"] == ticket and (kind is None or e["type"] == kind)]
-
-
-def text(events: list[dict[str, Any]], ticket: str) -> str:
-    return "".join(e["text"] for e in of(events, ticket, "text"))
-
-
-def ending(events: list[dict[str, Any]], ticket: str) -> dict[str, Any]:
-    (end,) = of(events, ticket, "attempt_ended")
-    return end
 
 
 def test_a_tool_using_multi_turn_ticket(lfg: Lfg) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands.test_run import Lfg
+from tests.support.lfg import Lfg
 from tests.terminal import Terminal
 
 HOSTILE = (

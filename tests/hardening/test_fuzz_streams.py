@@ -27,8 +27,8 @@ from lfgtui.providers.base import Provider, ProviderError
 from lfgtui.sim.protocols import default_protocols
 from lfgtui.sim.scenario import parse_scenario
 from lfgtui.sim.wire import SimRequest, count_usage
-from tests.providers.test_fault_matrix import ADAPTERS, Adapter
-from tests.support import ask
+from tests.support.adapters import ADAPTERS, Adapter
+from tests.support.streams import ask
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from lfgtui.history.lock import RunLock
-from tests.commands.test_run import Lfg
-from tests.hardening.test_signals import TICKETS, saved, wait_for_text
+from tests.support.lfg import Lfg
+from tests.support.signals import TICKETS, saved, wait_for_text
 from tests.terminal import Terminal
 
 EXIT_HANGUP = 129

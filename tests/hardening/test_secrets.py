@@ -13,8 +13,8 @@ import tomli_w
 
 from lfgtui.commands import main as cli
 from lfgtui.providers.errors import REDACTED, redact
-from tests.commands.test_run import Lfg
 from tests.hardening.harness import FAKE_KEY, KEY_VAR
+from tests.support.lfg import Lfg
 
 ECHO_401 = """
     ttft_ms = 10

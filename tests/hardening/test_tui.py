@@ -8,9 +8,8 @@ from pathlib import Path
 from lfgtui.events import Event, TextDelta
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState
-from tests.support import write_scenario
-from tests.ui.test_app import SIZE, make_app, pane, tickets, until
-from tests.ui.test_live_markdown import settle, texts, whole
+from tests.support.app import SIZE, make_app, pane, settle, texts, tickets, until, whole
+from tests.support.streams import write_scenario
 
 
 class ManualClock:

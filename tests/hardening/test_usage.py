@@ -23,8 +23,8 @@ from lfgtui.sim.scenario import SENT_USAGE
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState
 from tests.hardening.harness import Harness
-from tests.ui.test_app import SIZE, make_app, pane, until
-from tests.ui.test_app import tickets as tickets_file
+from tests.support.app import SIZE, make_app, pane, until
+from tests.support.app import tickets as tickets_file
 
 BAD_VALUES = {
     "nan": "NaN",

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.commands.test_run import Lfg
+from tests.support.lfg import Lfg
 
 PROGRESS = """
     SELECT t.ticket, p.kind, p.text FROM parts p JOIN attempts a ON a.id = p.attempt_id

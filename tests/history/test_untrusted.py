@@ -21,8 +21,8 @@ from lfgtui.commands import main as cli
 from lfgtui.history.export import to_json
 from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
-from tests.commands.test_run import Lfg as LfgRun
 from tests.history.recording import older_lfg_recording, record, sample_attempt, without_imported_at
+from tests.support.lfg import Lfg as LfgRun
 from tests.terminal import Terminal
 
 EVIL = (

@@ -41,7 +41,7 @@ from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_call
-from tests.support import CannedServer, Collected, ask, cached_usage, collect
+from tests.support.streams import CannedServer, Collected, ask, cached_usage, collect
 
 
 def config(url: str, **fields: Any) -> ProviderConfig:

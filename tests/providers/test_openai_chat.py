@@ -37,7 +37,7 @@ from lfgtui.providers.usage import UsageCheck
 from lfgtui.sim.protocols.openai_chat import OpenAIChatEncoder
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest
-from tests.support import CannedServer, Collected, ask, cached_usage, collect
+from tests.support.streams import CannedServer, Collected, ask, cached_usage, collect
 
 
 @pytest.fixture

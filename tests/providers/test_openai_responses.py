@@ -36,7 +36,7 @@ from lfgtui.sim.protocols.openai_responses import OpenAIResponsesEncoder, OpenAI
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_call
-from tests.support import Collected, ask, cached_usage, collect
+from tests.support.streams import Collected, ask, cached_usage, collect
 
 
 def responses_provider(url: str) -> OpenAIResponsesProvider:

@@ -34,7 +34,7 @@ from lfgtui.sim.protocols.agent import AgentEncoder, AgentProtocol
 from lfgtui.sim.scenario import FaultKind, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, estimate_input_tokens
-from tests.support import CannedServer, ask, collect
+from tests.support.streams import CannedServer, ask, collect
 
 FAST = (0.01, 0.01, 0.01)
 

@@ -25,7 +25,7 @@ from lfgtui.providers import registry, worker, worker_child
 from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
-from tests.support import ask, collect, imported_lfgtui_modules
+from tests.support.streams import ask, collect, imported_lfgtui_modules
 
 PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
 

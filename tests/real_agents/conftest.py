@@ -36,9 +36,8 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from tests.real_agents.offline import AGENTS_BIN, MODEL_MAP, offline_env, settle_agents_home
+from tests.support.app import keys, until
 from tests.ui.apps import lfg_app
-from tests.ui.test_app import until
-from tests.ui.test_history_screens import keys
 
 RUN_TIMEOUT_S = 240.0
 """How long one `lfg run` of real agents may take before the test fails (they start slowly: a

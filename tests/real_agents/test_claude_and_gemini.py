@@ -23,7 +23,6 @@ from lfgtui.commands import sim as sim_command
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
@@ -34,8 +33,9 @@ from tests.real_agents.conftest import (
     no_agent_left,
     timed_out_keeping_what_arrived,
 )
+from tests.support.agents import approve
+from tests.support.app import SIZE, until
 from tests.terminal import Terminal
-from tests.ui.test_app import SIZE, until
 
 REAL_AGENT = pytest.mark.timeout(400)
 """A real agent starts in seconds on an idle machine and in tens on a loaded one; a test's several

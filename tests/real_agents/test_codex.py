@@ -22,7 +22,6 @@ from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
@@ -32,8 +31,9 @@ from tests.real_agents.conftest import (
     no_agent_left,
     timed_out_keeping_what_arrived,
 )
+from tests.support.agents import approve
+from tests.support.app import SIZE, until
 from tests.ui.apps import first_run, resumed_app
-from tests.ui.test_app import SIZE, until
 
 AGENT_TIMEOUT_S = 90  # a turn of a real agent on a loaded 2-core machine
 pytestmark = pytest.mark.timeout(4 * AGENT_TIMEOUT_S)

@@ -18,7 +18,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
-from tests.commands.test_main import free_port
+from tests.support.lfg import free_port
 from tests.terminal import Terminal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

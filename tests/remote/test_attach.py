@@ -13,23 +13,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from lfgtui.events import ApprovalAnswered, AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, TextDelta
-from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import AttachError, Attachment, watcher_name
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.commands.test_run import Lfg
 from tests.history.recording import load_recorded, record_tickets, tickets_file
-from tests.remote.serving import TOKEN, WRITER, attach_json, finish, lookalike, on_loopback, served
+from tests.remote.serving import TOKEN, WRITER, attach_json, finish, served
+from tests.support.app import until
+from tests.support.lfg import Lfg
+from tests.support.remote import TICKET, attached_app, lying_server
 from tests.terminal import Terminal
-from tests.ui.apps import attach_app
-from tests.ui.test_app import until
 
 
 def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
@@ -175,39 +172,6 @@ LIES = [
 ]
 
 
-@contextlib.asynccontextmanager
-async def lying_server(run: object, messages: list[bytes]) -> AsyncIterator[str]:
-    """An HTTP server that says it is lfg, describes `run` and then streams `messages` and `end`."""
-
-    async def events(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(b'event: hello\ndata: {"now": 0, "instance": "x"}\n\n')
-        for n, data in enumerate(messages):
-            await response.write(b"id: x.%d\nevent: events\ndata: " % n + data + b"\n\n")
-        await response.write(b"event: end\ndata: {}\n\n")
-        return response
-
-    async with on_loopback(lookalike(run, events)) as url:
-        yield url
-
-
-TICKET = {
-    "ticket": "a",
-    "title": "a",
-    "prompt": "p",
-    "system": None,
-    "provider": "p",
-    "model": "m",
-    "tools": [],
-    "depends_on": [],
-    "max_calls": None,
-    "max_tokens": None,
-    "temperature": None,
-    "workdir": None,
-}
-
-
 async def test_a_lying_server_cannot_crash_attach_or_reach_a_pane_it_did_not_describe() -> None:
     async with lying_server({"run_id": "r", "tickets": [TICKET]}, LIES) as url:
         attachment = Attachment(url, TOKEN)
@@ -291,15 +255,6 @@ async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_h
     ended = [(line["ticket"], line["outcome"]) for line in lines if line["type"] == "attempt_ended"]
     outcomes = [(t.ticket.id, a.outcome) for t in recorded.tickets for a in t.attempts]
     assert sorted(ended) == sorted(outcomes) and len(ended) == 2
-
-
-async def attached_app(url: str, sim: SimServer) -> tuple[LfgApp, Attachment]:
-    """The TUI as `lfg attach` opens it on the run served at `url`, and its attachment (to close at
-    the end)."""
-    attachment = Attachment(url, TOKEN)
-    remote = await attachment.describe()
-    app = attach_app(remote, attachment, Providers(sim=sim))
-    return app, attachment
 
 
 async def test_the_tui_attaches_to_a_live_run_and_cancels_through_the_server(

@@ -21,7 +21,7 @@ from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
 from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
 from lfgtui.sim.server import SimServer
 from tests.remote.serving import TICKETS, TOKEN, lookalike, on_loopback, served
-from tests.remote.test_attach import TICKET
+from tests.support.remote import TICKET, flood
 
 FAST = RetryPolicy(max_retries=4, base_delay_s=0.01, max_delay_s=0.05)
 """Reconnect waits short enough for a test; the same backoff with jitter as `lfg attach`'s."""
@@ -60,16 +60,6 @@ async def test_connections_are_capped_and_timed_out_before_they_show_the_token(
     assert answered.count(b"401 Unauthorized") == 1, "one guess per connection"
     for _, writer in idle:
         writer.close()
-
-
-def flood(port: int, count: int, into: list[socket.socket]) -> None:
-    """`count` connections to `port` that send nothing (put in `into`, for the caller to close)."""
-    for _ in range(count):
-        idle = socket.socket()
-        idle.setblocking(False)
-        into.append(idle)
-        with contextlib.suppress(BlockingIOError):
-            idle.connect(("127.0.0.1", port))
 
 
 async def test_a_burst_of_connections_accepted_at_once_is_capped_like_any_other(

@@ -15,41 +15,11 @@ import httpx2
 import pytest
 
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, Status, TextDelta
-from lfgtui.remote.codec import EVENT_TYPES, decode
+from lfgtui.remote.codec import EVENT_TYPES
 from lfgtui.sim.server import SimServer
-from tests.commands.test_run import Lfg
 from tests.remote.serving import TOKEN, WRITER, Served, asked, finish, served
-
-
-async def read_stream(
-    served: Served, last_id: str = "", messages: int | None = None
-) -> tuple[list[Event], str, list[str]]:
-    """Read `/v1/events` (after `last_id`) until `end`, or until `messages` batches came: the events,
-    the last id, and the kinds of message seen."""
-    events: list[Event] = []
-    kinds: list[str] = []
-    headers = {"Last-Event-ID": last_id} if last_id else {}
-    try:
-        async with served.client() as client, client.sse("/v1/events", headers=headers) as source:
-            assert source.response.status_code == 200
-            assert source.response.headers["content-type"] == "text/event-stream"
-            assert "content-encoding" not in source.response.headers, "no compression on a stream"
-            async for message in source:
-                kinds.append(message.event)
-                if message.event == "events":
-                    events.extend(decode(item, 0.0) for item in json.loads(message.data)["events"])
-                    last_id = message.id
-                    if messages is not None and kinds.count("events") >= messages:
-                        break
-                elif message.event == "end":
-                    break
-    except (httpx2.RemoteProtocolError, httpx2.ReadError):  # cut off as too slow (a loaded machine)
-        kinds.append("cut")
-    return events, last_id, kinds
-
-
-def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
-    return [(e.ticket, e.attempt, e.seq, type(e).__name__) for e in events]
+from tests.support.lfg import Lfg
+from tests.support.remote import identities, read_stream
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.commands.test_main import free_port
 from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, LfgWeb, lfg_web
 from tests.remote.serving import on_loopback
+from tests.support.lfg import free_port
 
 NOBODY = "http://127.0.0.1:9"
 """Where `--attach` points when the test is about the web server, not the run: the discard port."""

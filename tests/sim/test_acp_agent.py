@@ -39,7 +39,7 @@ from acp.schema import (
     WriteTextFileResponse,
 )
 
-from tests.support import write_scenario
+from tests.support.streams import write_scenario
 
 FAST = "ttft_ms=0,tokens_per_s=0"
 README = "# Real README\nread through the client's file system\n"

@@ -14,7 +14,7 @@ from google.genai import errors, types
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from tests.support import write_scenario
+from tests.support.streams import write_scenario
 
 TOOLS = """
 ttft_ms = 0

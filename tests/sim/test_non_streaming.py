@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from lfgtui.sim.server import SimServer
-from tests.support import write_scenario
+from tests.support.streams import write_scenario
 
 TOOLS = """
 ttft_ms = 0

@@ -15,7 +15,7 @@ import openai
 
 from lfgtui.sim.scenario import FaultKind
 from lfgtui.sim.server import SimServer
-from tests.support import write_scenario
+from tests.support.streams import write_scenario
 
 TWO_CALLS = """
 ttft_ms = 0

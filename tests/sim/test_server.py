@@ -11,7 +11,7 @@ from lfgtui.events import EventFactory, TextDelta
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.sim.server import SimServer
-from tests.support import ask
+from tests.support.streams import ask
 
 CHAT = {"model": "keepalive", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 

@@ -16,6 +16,7 @@ from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, render_prompt
 from lfgtui.validation import ValidationError
+from tests.support.lfg import many_tickets
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("read_file", "list_dir", "search_files", "write_file", "run_command")
@@ -42,20 +43,6 @@ def problems(path: Path, env: Mapping[str, str] = NO_KEYS, config: Config | None
 def one_problem(path: Path, env: Mapping[str, str] = NO_KEYS) -> str:
     (message,) = problems(path, env)
     return message
-
-
-def many_tickets(count: int) -> str:
-    """A valid file of `count` tickets, each depending on (and quoting) later ones: one long chain."""
-    tickets = ['[defaults]\nprovider = "sim"\nmodel = "hello"\n']
-    for number in range(count):
-        later = [f"t{after:06d}" for after in (number + 1, number + 7) if after < count]
-        quoted = f"{{{{ outputs.{later[0]} }}}}" if later else "nothing"
-        depends_on = ", ".join(f'"{ticket}"' for ticket in later)
-        tickets.append(
-            f'[[ticket]]\nid = "t{number:06d}"\ntitle = "Ticket {number}"\nprompt = """\nGo on from\n'
-            f'{quoted}\n"""\ndepends_on = [{depends_on}]\ntools = ["read_file"]\nmax_tokens = 100\n'
-        )
-    return "\n".join(tickets)
 
 
 def lines_run(path: Path) -> int:

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from lfgtui.config import Config
 from lfgtui.events import Event, Outcome, TextDelta
-from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
-from lfgtui.ui.pane import PaneState, TicketPane
+from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.support import write_scenario
-from tests.ui.apps import first_run, lfg_app
-
-SIZE = (120, 40)
-
-
-def tickets(tmp_path: Path, toml: str) -> Path:
-    (tmp_path / "README.md").write_text("# Widget\nRenders widgets.\n")
-    path = tmp_path / "tickets.toml"
-    path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
-    return path
-
-
-def make_app(sim: SimServer, path: Path, **options: object) -> LfgApp:
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    return lfg_app(loaded.tickets, Providers(sim=sim), **options)
-
-
-async def until(pilot: object, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let the app run until `condition` holds (bounded, so a broken feature fails instead of hanging)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
-def pane(app: LfgApp, ticket: str) -> TicketPane:
-    return app.controller.panes[ticket]
-
+from tests.support.app import SIZE, make_app, pane, tickets, until
+from tests.support.streams import write_scenario
+from tests.ui.apps import first_run
 
 TWO = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=40,tokens_per_s=200"\n\n'
 TWO += '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'

@@ -27,9 +27,9 @@ from lfgtui.ui.modals import FollowUpScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
 from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
-from tests.support import write_scenario
+from tests.support.app import keys, until
+from tests.support.streams import write_scenario
 from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
-from tests.ui.test_app import until
 
 SIZE = (140, 44)
 
@@ -110,10 +110,6 @@ async def resumed(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[LfgApp
         app = resumed_app(recorded, Providers(sim=sim), history=db)
         first_run(app).record(history)
         yield app
-
-
-def keys(text: str) -> list[str]:
-    return ["space" if ch == " " else "question_mark" if ch == "?" else ch for ch in text]
 
 
 def counts(db: Path) -> tuple[int, ...]:

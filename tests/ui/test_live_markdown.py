@@ -7,7 +7,6 @@ from dataclasses import replace
 from itertools import pairwise
 
 import pytest
-from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
@@ -18,6 +17,7 @@ from textual.strip import Strip
 
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.markdown_blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE
+from tests.support.app import settle, texts, whole
 
 CODE_LINES = "\n".join(f"def handler_{i}(request):\n    return {{'id': {i}}}\n" for i in range(12))
 
@@ -111,38 +111,6 @@ async def started(pilot: Pilot[None]) -> LiveMarkdown:
     stream = pilot.app.query_one(LiveMarkdown)
     assert stream.scrollable_content_region.width > 0
     return stream
-
-
-def settle(stream: LiveMarkdown) -> None:
-    """Flush until no budgeted re-rendering is left, like the frame clock does over a few frames."""
-    stream.flush()
-    while stream.dirty:
-        assert stream.flush()
-
-
-def texts(stream: LiveMarkdown) -> list[str]:
-    return [strip.text.rstrip() for strip in stream.lines]
-
-
-def whole(stream: LiveMarkdown, source: str) -> list[Strip]:
-    """The document rendered in one go by rich, padded like the widget pads its lines.
-
-    rich starts a document that opens with a list with an empty line; that edge is trimmed.
-    """
-    width = stream.scrollable_content_region.width
-    style = stream.rich_style
-    console = stream.app.console
-    rows = console.render_lines(
-        Markdown(source, code_theme="monokai", hyperlinks=False),
-        console.options.update_width(width),
-        style=style,
-        pad=False,
-    )
-    while rows and not Segment.get_line_length(rows[0]):
-        rows.pop(0)
-    while rows and not Segment.get_line_length(rows[-1]):
-        rows.pop()
-    return [Strip([*row, Segment(" " * (width - Segment.get_line_length(row)), style)]) for row in rows]
 
 
 def cells(strip: Strip) -> list[tuple[str, Style | None]]:

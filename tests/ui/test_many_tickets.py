@@ -11,8 +11,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState, PaneView
 from tests.remote.serving import served
-from tests.remote.test_attach import attached_app
-from tests.ui.test_app import SIZE, make_app, tickets, until
+from tests.support.app import SIZE, make_app, tickets, until
+from tests.support.remote import attached_app
 
 MANY = 3000
 FAILING = 7

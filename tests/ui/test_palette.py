@@ -10,7 +10,7 @@ from rich.text import Text
 
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState
-from tests.ui.test_app import SIZE, make_app, pane, tickets, until
+from tests.support.app import SIZE, make_app, pane, tickets, until
 
 
 def glyph_colour(text: Text) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from lfgtui.approvals import Approvals
@@ -15,23 +14,7 @@ from lfgtui.run import Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(folder), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def repository(folder: Path) -> Path:
-    folder.mkdir()
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.name", "Test")
-    git(folder, "config", "user.email", "test@example.com")
-    (folder / "README.md").write_text("# Project\n")
-    git(folder, "add", "README.md")
-    git(folder, "commit", "-q", "-m", "first")
-    return folder
+from tests.support.git import git, repository
 
 
 def tickets(folder: Path, workdir: Path) -> Path:

@@ -1,0 +1,126 @@
+"""Coding agents in tests: the sim ACP agent launched, one attempt run, its events read, its
+processes found, the app on agent tickets, an approval given."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from lfgtui.acp.attempt import AgentLaunch, run_acp
+from lfgtui.agent import AgentTask, Toolbox
+from lfgtui.config import Config
+from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, TextDelta, ToolCallReady
+from lfgtui.providers.base import Message
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS, ToolContext
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ApprovalScreen
+from tests.support.streams import ask
+from tests.ui.apps import lfg_app
+
+FAST = "ttft_ms=0,tokens_per_s=0"
+
+
+class Approvals:
+    """Answers every approval with `answer`, keeping what was asked."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.answer = answer
+        self.asked: list[ToolCallReady] = []
+
+    async def __call__(self, call: ToolCallReady) -> str | None:
+        self.asked.append(call)
+        return None if self.answer else "the person said no"
+
+
+def sim_agent(*args: str) -> AgentLaunch:
+    command = (sys.executable, "-m", "lfgtui.sim.acp_agent", *args, "--scenario", "{model}")
+    config = replace(BUILTIN["sim-acp"], command=command)
+    return AgentLaunch(config, dict(os.environ))
+
+
+async def attempt(
+    project: Path,
+    model: str,
+    approvals: Approvals | None = None,
+    launch: AgentLaunch | None = None,
+    transcript: list[Message] | None = None,
+    **task: object,
+) -> list[Event]:
+    ctx = ToolContext(workdir=project, env={})
+    toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, ctx, approvals or Approvals())
+    events = run_acp(
+        launch or sim_agent(), AgentTask(ask(model), **task), EventFactory("t", 1), toolbox, transcript
+    )  # type: ignore[arg-type]
+    return [event async for event in events]
+
+
+def of(events: list[Event], kind: type[Event]) -> list[Event]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def ending(events: list[Event]) -> AttemptEnded:
+    assert isinstance(events[0], AttemptStarted) and isinstance(events[-1], AttemptEnded)
+    return events[-1]
+
+
+def text(events: list[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def the_log(folder: Path) -> tuple[Path, str, int, int]:
+    """The one agent log in `folder`: its path, text, and its and the folder's permission bits."""
+    [log] = list(folder.iterdir())
+    return log, log.read_text(), log.stat().st_mode & 0o777, folder.stat().st_mode & 0o777
+
+
+async def no_agent_left(under: Path) -> bool:
+    """Whether every sim agent working under `under` is gone, allowing a killed one the moment its death
+    takes (bounded)."""
+    for _ in range(400):
+        if not agent_processes(under):
+            return True
+        await asyncio.sleep(0.025)
+    return False
+
+
+def agent_processes(under: Path, marker: bytes = b"lfgtui.sim.acp_agent") -> list[int]:
+    """Live processes whose command line holds `marker` (by default: sim agents) working in a folder
+    under `under`: this test's own, whatever else runs on the machine (an orphan keeps its folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                cwd = (entry / "cwd").readlink()
+            except OSError:
+                continue
+            if marker in cmdline and state != "Z" and cwd.is_relative_to(under.resolve()):
+                found.append(int(entry.name))
+    return found
+
+
+LATE = "writer:ttft_ms=0,tokens_per_s=0,late_tool_input=1"
+
+
+def agent_app(tmp_path: Path, toml: str) -> LfgApp:
+    path = tmp_path / "tickets.toml"
+    path.write_text(toml)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    return lfg_app(loaded.tickets, Providers())
+
+
+async def approve(pilot: Pilot[int], app: LfgApp) -> None:
+    """Yes to the pane's approval, and again on the whole request when the notice could not show it."""
+    await pilot.press("y")
+    await pilot.pause()
+    if isinstance(app.screen, ApprovalScreen):
+        await pilot.press("y")

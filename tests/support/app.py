@@ -1,0 +1,83 @@
+"""The real app through Pilot: tickets written, the app made, waiting (bounded) for a condition, a
+pane, keys typed, and a live Markdown view's lines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.markdown import Markdown
+from rich.segment import Segment
+from textual.strip import Strip
+
+from lfgtui.config import Config
+from lfgtui.providers.registry import Providers
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.live_markdown import LiveMarkdown
+from lfgtui.ui.pane import TicketPane
+from tests.ui.apps import lfg_app
+
+SIZE = (120, 40)
+
+
+def tickets(tmp_path: Path, toml: str) -> Path:
+    (tmp_path / "README.md").write_text("# Widget\nRenders widgets.\n")
+    path = tmp_path / "tickets.toml"
+    path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
+    return path
+
+
+def make_app(sim: SimServer, path: Path, **options: object) -> LfgApp:
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    return lfg_app(loaded.tickets, Providers(sim=sim), **options)
+
+
+async def until(pilot: object, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `condition` holds (bounded, so a broken feature fails instead of hanging)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def pane(app: LfgApp, ticket: str) -> TicketPane:
+    return app.controller.panes[ticket]
+
+
+def keys(text: str) -> list[str]:
+    return ["space" if ch == " " else "question_mark" if ch == "?" else ch for ch in text]
+
+
+def settle(stream: LiveMarkdown) -> None:
+    """Flush until no budgeted re-rendering is left, like the frame clock does over a few frames."""
+    stream.flush()
+    while stream.dirty:
+        assert stream.flush()
+
+
+def texts(stream: LiveMarkdown) -> list[str]:
+    return [strip.text.rstrip() for strip in stream.lines]
+
+
+def whole(stream: LiveMarkdown, source: str) -> list[Strip]:
+    """The document rendered in one go by rich, padded like the widget pads its lines.
+
+    rich starts a document that opens with a list with an empty line; that edge is trimmed.
+    """
+    width = stream.scrollable_content_region.width
+    style = stream.rich_style
+    console = stream.app.console
+    rows = console.render_lines(
+        Markdown(source, code_theme="monokai", hyperlinks=False),
+        console.options.update_width(width),
+        style=style,
+        pad=False,
+    )
+    while rows and not Segment.get_line_length(rows[0]):
+        rows.pop(0)
+    while rows and not Segment.get_line_length(rows[-1]):
+        rows.pop()
+    return [Strip([*row, Segment(" " * (width - Segment.get_line_length(row)), style)]) for row in rows]

@@ -1,0 +1,98 @@
+"""`lfg` as a subprocess in an isolated environment (no keys, its own config and scenarios), its
+NDJSON events picked apart, a free port, the modules a command imports, a long tickets file."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+
+class Lfg:
+    """Runs `python -m lfgtui` in an isolated environment: no keys, its own config and scenario folders."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.home = tmp_path / "home"
+        self.scenarios = self.home / "config" / "lfgtui" / "scenarios"
+        self.scenarios.mkdir(parents=True)
+        self.config = tmp_path / "config.toml"
+        self.config.write_text("")
+        self.workdir = tmp_path / "work"
+        self.workdir.mkdir()
+        (self.workdir / "README.md").write_text("# Widget\nA tiny service that renders widgets.\n")
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LFG_")
+        }
+        self.env |= {"XDG_CONFIG_HOME": str(self.home / "config"), "XDG_DATA_HOME": str(self.home / "data")}
+
+    def tickets(self, toml: str) -> Path:
+        path = self.workdir / "tickets.toml"
+        path.write_text(textwrap.dedent(toml))
+        return path
+
+    def scenario(self, name: str, toml: str) -> str:
+        (self.scenarios / f"{name}.toml").write_text(textwrap.dedent(toml))
+        return name
+
+    def args(self, tickets: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "lfgtui", "run", str(tickets), "--config", str(self.config), *extra]
+
+    def run(self, tickets: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+        done = subprocess.run(
+            self.args(tickets, "--json", *extra), env=self.env, capture_output=True, text=True, timeout=60
+        )
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        return done.returncode, events, done.stderr
+
+
+def of(events: list[dict[str, Any]], ticket: str, kind: str | None = None) -> list[dict[str, Any]]:
+    return [e for e in events if e["ticket"] == ticket and (kind is None or e["type"] == kind)]
+
+
+def text(events: list[dict[str, Any]], ticket: str) -> str:
+    return "".join(e["text"] for e in of(events, ticket, "text"))
+
+
+def ending(events: list[dict[str, Any]], ticket: str) -> dict[str, Any]:
+    (end,) = of(events, ticket, "attempt_ended")
+    return end
+
+
+def imported_by(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`lfg ARGS` run to its end, and the lfgtui modules it imported: a short command starts fast only
+    while it imports little (issue #15; the time itself is measured by bench/startup.py)."""
+    code = (
+        "import sys\nfrom lfgtui.commands.main import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+        "    print('imported:', *sorted(m for m in sys.modules if m.startswith('lfgtui')), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("imported: "), done.stderr
+    return done, set(last.split()[1:])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def many_tickets(count: int) -> str:
+    """A valid file of `count` tickets, each depending on (and quoting) later ones: one long chain."""
+    tickets = ['[defaults]\nprovider = "sim"\nmodel = "hello"\n']
+    for number in range(count):
+        later = [f"t{after:06d}" for after in (number + 1, number + 7) if after < count]
+        quoted = f"{{{{ outputs.{later[0]} }}}}" if later else "nothing"
+        depends_on = ", ".join(f'"{ticket}"' for ticket in later)
+        tickets.append(
+            f'[[ticket]]\nid = "t{number:06d}"\ntitle = "Ticket {number}"\nprompt = """\nGo on from\n'
+            f'{quoted}\n"""\ndepends_on = [{depends_on}]\ntools = ["read_file"]\nmax_tokens = 100\n'
+        )
+    return "\n".join(tickets)
