@@ -181,6 +181,7 @@ async def test_the_run_index_lists_who_ran_what_and_its_states(
     assert listed.states == {"completed": 2} and listed.title.endswith("tickets.toml")
 
 
+@pytest.mark.timeout(120)  # its bounded waits add up past the default 60 s on a loaded machine
 async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_gap_when_it_returns(
     sim: SimServer, tmp_path: Path, start_redis: Callable[..., RedisServer]
 ) -> None:
