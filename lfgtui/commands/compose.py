@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
-    from lfgtui.remote.attach import Attachment
+    from lfgtui.remote.attach import Followed
     from lfgtui.resume import RecordedRun
     from lfgtui.run import Run
     from lfgtui.tickets.ticket import Ticket
@@ -101,7 +101,7 @@ async def open_tui(
     *,
     run_id: str | None = None,
     recorded: RecordedRun | None = None,
-    attachment: Attachment | None = None,
+    attachment: Followed | None = None,
     history: RunHistory | None = None,
     notice: str | None = None,
     question: str | None = None,

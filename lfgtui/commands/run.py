@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.broker import Outlet, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
     EXIT_USAGE,
@@ -64,13 +65,14 @@ def _arguments(run: argparse.ArgumentParser) -> None:
         help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
     )
     add_serve_options(run)
+    add_publish_option(run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check the `--serve` options and the tickets, then run them."""
     import asyncio
 
-    if (problem := serve_problem(args)) is not None:
+    if (problem := serve_problem(args) or publish_problem(args)) is not None:
         warn(problem)
         return EXIT_USAGE
     loaded = _load(args)
@@ -101,6 +103,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.broker.settings import BrokerError
     from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
@@ -110,12 +113,22 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json) and terminal_attached()
+    try:
+        outlet = await Outlet.open(
+            args, config
+        )  # a broker that cannot be used stops the run before it starts
+    except BrokerError as exc:
+        return fail(str(exc))
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
     backend = ProviderWorker() if use_tui else None  # the TUI reads the streams in a child process
-    async with Providers(config.providers, backend=backend) as providers, _notify_command(args) as command:
+    async with (
+        Providers(config.providers, backend=backend) as providers,
+        _notify_command(args) as command,
+        Outlet.closing(outlet),
+    ):
         if use_tui:
             await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
             if (problem := tui_problem(theme, "run")) is not None:
@@ -136,12 +149,12 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     run_id=history.run_id if history is not None else None,
                     history=history,
                     notice=offline if tickets.offline_default else None,
-                    served=lambda run: serving(args, run, tickets.tickets),
+                    served=lambda run: serving(args, run, tickets.tickets, outlet),
                 )
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts)
+                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts, outlet)
     if history is not None:
         warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
@@ -154,6 +167,7 @@ async def _run_headless(
     history: RunHistory | None,
     options: RunOptions,
     alerts: tuple[Collection[str], NotifyCommand | None],
+    outlet: Outlet | None,
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
@@ -184,7 +198,7 @@ async def _run_headless(
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    async with serving(args, run, tickets):
+    async with serving(args, run, tickets, outlet):
         run.start()
         outcomes = await run.wait()
     if progress is not None:

@@ -33,7 +33,7 @@ from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
-    from lfgtui.remote.attach import Attachment
+    from lfgtui.remote.attach import Followed
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -50,7 +50,7 @@ class RunController:
         first: bool = True,
         recorded: RecordedRun | None = None,
         sinks: Sequence[Sink] = (),
-        attachment: Attachment | None = None,
+        attachment: Followed | None = None,
     ) -> None:
         """`first`: the controller the app opens with, which cannot be left. `sinks` also hear the run's
         events. `attachment`: the served run an attached controller follows (`lfg attach`)."""
@@ -132,7 +132,7 @@ class RunController:
         await play(events, clock, self.deliver)
         self.screen.notify("Replay finished.", timeout=4)
 
-    async def _follow(self, attachment: Attachment) -> None:
+    async def _follow(self, attachment: Followed) -> None:
         from lfgtui.remote.attach import AttachError
 
         def said(_: str) -> None:

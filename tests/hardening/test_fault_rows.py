@@ -386,6 +386,7 @@ WEB = "tests/remote/test_web_security.py"
 SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
+BROKER = "tests/broker"
 ELSEWHERE = {
     "`lfg agents` lists an agent whose command is not installed": [
         "tests/commands/test_agents.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
@@ -746,6 +747,19 @@ ELSEWHERE = {
     ],
     "a browser tab opens `lfg web FILE`, or is reloaded, after its run has ended": [
         "tests/remote/test_web_tabs.py::test_a_tab_opened_after_the_run_ended_shows_the_recorded_run",
+    ],
+    "the broker goes away while `lfg run --publish` runs (killed, restarted, unreachable)": [
+        f"{BROKER}/test_publish_attach.py::test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_gap_when_it_returns",
+    ],
+    "the broker has a password and none or a wrong one is given, a TLS broker is asked with `redis://`, its "
+    "certificate is not trusted, a URL holds a password, or no broker is there": [
+        f"{BROKER}/test_commands.py::test_a_wrong_password_and_no_password_are_said",
+        f"{BROKER}/test_commands.py::test_a_tls_broker_asked_without_tls_says_to_use_rediss",
+        f"{BROKER}/test_commands.py::test_a_broker_that_is_not_there_stops_the_run_before_it_starts",
+    ],
+    "a broker entry arrives twice (a write retried after a lost reply) or is read again after a reconnect": [
+        f"{BROKER}/test_publish_attach.py::test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice",
+        f"{BROKER}/test_publish_attach.py::test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_once",
     ],
     "a tab's `lfg attach` cannot start (the run's server is gone, the token is refused, the config is "
     "invalid)": [
