@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from lfgtui.calls import RetryPolicy, run_call
@@ -42,37 +42,10 @@ from lfgtui.providers.base import (
 )
 from lfgtui.ratelimit import ProviderLimiter
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
-from lfgtui.tools.base import Tool, ToolContext, ToolOutcome, run_tool
+from lfgtui.tools.base import ToolOutcome
+from lfgtui.tools.toolbox import Toolbox
 
 NO_TOOLS = "error: this run offers no tools"
-
-Approve = Callable[[ToolCallReady], Awaitable[str | None]]
-"""Asks whether a tool call that needs approval may run: None if yes, else the reason it may not."""
-
-
-@dataclass(frozen=True, slots=True)
-class Toolbox:
-    """The tools one ticket may use, where they run, and who approves the risky ones."""
-
-    tools: Mapping[str, Tool]
-    ctx: ToolContext
-    approve: Approve
-
-    async def execute(self, call: ToolCallReady) -> ToolOutcome:
-        tool = self.tools.get(call.name)
-        if tool is None:
-            available = ", ".join(sorted(self.tools)) or "none"
-            return ToolOutcome(
-                f"error: unknown tool {call.name!r}; available tools: {available}", is_error=True
-            )
-        if call.error is not None:
-            return ToolOutcome(f"error: {call.error}", is_error=True)
-        if tool.needs_approval:
-            refusal = await self.approve(call)
-            if refusal is not None:
-                return ToolOutcome(f"denied: {refusal}", is_error=True)
-        return await run_tool(tool, call.arguments, self.ctx)
-
 
 @dataclass(frozen=True, slots=True)
 class AgentTask:

@@ -130,12 +130,12 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
     from lfgtui.acp.choices import choosable, passed_at_start
     from lfgtui.acp.login import usable_method
     from lfgtui.acp.mcp import taken
-    from lfgtui.agent import Toolbox
     from lfgtui.events import EventFactory
     from lfgtui.providers.base import ProviderError
     from lfgtui.providers.catalog import AGENT_ENV
     from lfgtui.tools import command_env
     from lfgtui.tools.base import ToolContext
+    from lfgtui.tools.toolbox import Toolbox
 
     if limit_s is not None:
         config = replace(config, connect_timeout_s=limit_s)

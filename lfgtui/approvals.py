@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lfgtui.agent import Approve
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, ToolCallReady
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.tools.toolbox import Approve
 
 Say = Callable[..., None]
 """Emits one of the ticket's events in its current attempt: `say(EventType, **fields)`."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lfgtui.agent import AgentTask, Approve, Toolbox, run_agent
+from lfgtui.agent import AgentTask, run_agent
 from lfgtui.approvals import Approvals
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.cost.prices import format_usd
@@ -56,6 +56,7 @@ from lfgtui.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
+from lfgtui.tools.toolbox import Approve, Toolbox
 
 if TYPE_CHECKING:
     from lfgtui.acp.attempt import AgentSession

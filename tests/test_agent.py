@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.agent import AgentTask, Toolbox, run_agent
+from lfgtui.agent import AgentTask, run_agent
 from lfgtui.calls import RetryPolicy
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
@@ -33,6 +33,7 @@ from lfgtui.providers.sse import AgentSSEProvider
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
+from lfgtui.tools.toolbox import Toolbox
 from tests.support import CannedServer, ask, write_scenario
 
 

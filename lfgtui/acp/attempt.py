@@ -31,7 +31,7 @@ from lfgtui.acp.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.acp.stall import IdleWatch
 from lfgtui.acp.transport import AgentPipe
 from lfgtui.acp.updates import AgentView
-from lfgtui.agent import AgentTask, Toolbox, output_limit, streamed_chars
+from lfgtui.agent import AgentTask, output_limit, streamed_chars
 from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
@@ -52,6 +52,7 @@ from lfgtui.inert import inert
 from lfgtui.mcp import McpServer
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
 from lfgtui.providers.usage import UsageCheck
+from lfgtui.tools.toolbox import Toolbox
 
 CANCEL_GRACE_S = 3.0
 """How long the agent has to end its turn after `session/cancel` before it is stopped."""

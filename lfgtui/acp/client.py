@@ -29,10 +29,10 @@ from acp import RequestError, schema
 from lfgtui.acp.terminals import Terminal, Terminals
 from lfgtui.acp.tool_output import OutputDue, TerminalNews
 from lfgtui.acp.updates import AgentView, UpdateReader, tool_content_text
-from lfgtui.agent import Toolbox
 from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
 from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
+from lfgtui.tools.toolbox import Toolbox
 
 INVALID_PARAMS = -32602
 CANCELLED = schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lfgtui.agent import Approve
 from lfgtui.events import ToolCallReady
+from lfgtui.tools.toolbox import Approve
 
 STALL_NOTICE_S = 30.0
 """Silence after which an agent is said to be stalled (half the limit, when that is shorter)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.acp.attempt import AgentLaunch, AgentSession, run_acp
-from lfgtui.agent import AgentTask, Toolbox
+from lfgtui.agent import AgentTask
 from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
@@ -37,6 +37,7 @@ from lfgtui.events import (
 from lfgtui.providers.base import AssistantMessage, Message, UserMessage
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
+from lfgtui.tools.toolbox import Toolbox
 from tests.support import ask, write_scenario
 
 FAST = "ttft_ms=0,tokens_per_s=0"
@@ -341,7 +342,8 @@ import asyncio, os, sys
 from dataclasses import replace
 from pathlib import Path
 from lfgtui.acp.attempt import AgentLaunch, run_acp
-from lfgtui.agent import AgentTask, Toolbox
+from lfgtui.agent import AgentTask
+from lfgtui.tools.toolbox import Toolbox
 from lfgtui.events import EventFactory, TextDelta
 from lfgtui.providers.base import ModelCall, UserMessage
 from lfgtui.providers.catalog import BUILTIN

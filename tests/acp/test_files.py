@@ -9,10 +9,10 @@ from acp import RequestError
 
 from lfgtui.acp.client import AgentClient
 from lfgtui.acp.updates import AgentView
-from lfgtui.agent import Toolbox
 from lfgtui.events import EventFactory
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
+from lfgtui.tools.toolbox import Toolbox
 
 
 async def yes(_: object) -> None:

@@ -16,7 +16,7 @@ from acp import schema
 
 from lfgtui.acp.attempt import AgentLaunch, run_acp
 from lfgtui.acp.mcp import session_servers, taken
-from lfgtui.agent import AgentTask, Toolbox
+from lfgtui.agent import AgentTask
 from lfgtui.approvals import Approvals
 from lfgtui.config import load_config
 from lfgtui.events import ErrorKind, EventFactory, Outcome, SessionOpened, Status
@@ -29,6 +29,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
+from lfgtui.tools.toolbox import Toolbox
 from tests.acp.test_attempt import FAST, ending, no_agent_left, of, sim_agent
 from tests.acp.test_attempt import Approvals as Answer
 from tests.commands.test_run import Lfg, text
