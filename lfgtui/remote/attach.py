@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 import httpx2
 
-from lfgtui.calls import RetryPolicy
 from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, Event
 from lfgtui.history.export import InvalidExport, row_from_json
@@ -30,7 +29,8 @@ from lfgtui.history.rows import TicketRecord, TicketRow
 from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
 from lfgtui.remote.price_card import CardError, read_card
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
-from lfgtui.resume import ticket_from_row
+from lfgtui.run import RetryPolicy
+from lfgtui.run.resume import ticket_from_row
 from lfgtui.tickets.ticket import Ticket
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)

@@ -68,7 +68,7 @@ from acp.schema import (
 )
 
 from lfgtui import __version__
-from lfgtui.acp.transport import AgentPipe
+from lfgtui.run.agents.transport import AgentPipe
 from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
     AgentRun,
