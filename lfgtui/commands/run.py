@@ -158,8 +158,8 @@ async def _run_headless(
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
 
+    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
-    from lfgtui.headless import JsonLines, Progress, UntilClosed
     from lfgtui.run import Approvals
 
     t0 = time.monotonic()
