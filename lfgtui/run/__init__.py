@@ -11,8 +11,8 @@
 
 Its face, for the other packages: `Run` and its `Sink`, `Approvals`, `RetryPolicy`, and
 `AgentTask`/`run_agent` for one attempt without a run (`lfg ask`). Each name is imported from its
-module when first asked for, so what takes one light module of the engine (the sim a coding
-agent's pipe, a command a recorded run's shape) loads neither the scheduler nor the providers.
+module when first asked for, so what takes one light module of the engine (`lfg agents` its
+report) loads neither the scheduler nor the providers.
 """
 
 from __future__ import annotations
