@@ -99,8 +99,8 @@ class Watch:
 def watch_agents(watch: Watch) -> None:
     """Note each agent's start-up steps and count its `session/update`s, by wrapping lfg's agent
     start and its stdio transport (the names `lfgtui.acp` has today)."""
-    from lfgtui.acp import attempt
-    from lfgtui.acp.transport import AgentPipe
+    from lfgtui.run.agents import attempt
+    from lfgtui.run.agents.transport import AgentPipe
 
     start_agent, send, receive = attempt.start_agent, AgentPipe.send, AgentPipe.receive
 
@@ -207,8 +207,8 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
 
     agents = args.mode == "agents"
     watch = Watch()
@@ -253,7 +253,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     samples = {"start": sample()}  # before the worker and the app start: their start-up is the run's
     providers = Providers(config.providers, backend=None if agents else ProviderWorker())
     services = Services(providers, max_concurrency=int(args.tickets))
-    app = LfgApp(services, Session(services, tickets, run_id="bench", sinks=[record]))
+    app = LfgApp(services, RunController(services, tickets, run_id="bench", sinks=[record]))
     width, height = (int(v) for v in args.size.split("x"))
     async with app.run_test(headless=True, size=(width, height)):
         deadline = time.monotonic() + args.timeout

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from lfgtui import events
+from lfgtui.commands.headless import JSON_LINES, PROGRESS
 from lfgtui.events import Event, Status, Translation, event_types
-from lfgtui.headless import JSON_LINES, PROGRESS
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC

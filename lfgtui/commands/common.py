@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
-    from lfgtui.resume import RecordedRun
+    from lfgtui.run.resume import RecordedRun
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ def find_recorded(
     from lfgtui.history.database import StoreError
     from lfgtui.history.lock import RunLock
     from lfgtui.history.store import Selection
-    from lfgtui.resume import recorded_run
+    from lfgtui.run.resume import recorded_run
 
     def read(store: Store, selection: Selection) -> RecordedRun:
         if whole_run:

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
-    from lfgtui.approvals import Approvals
     from lfgtui.config import Config
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.remote.attach import Followed
-    from lfgtui.resume import RecordedRun
-    from lfgtui.run import Run
+    from lfgtui.run import Approvals, Run
+    from lfgtui.run.resume import RecordedRun
     from lfgtui.tickets.ticket import Ticket
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services

@@ -276,9 +276,9 @@ async def attach(args: argparse.Namespace) -> int:
 
 
 async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
+    from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
-    from lfgtui.headless import JsonLines, UntilClosed
 
     if remote.prices_problem is not None:
         warn(remote.prices_problem)

@@ -172,9 +172,9 @@ async def _run_headless(
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
 
-    from lfgtui.approvals import Approvals
+    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
-    from lfgtui.headless import JsonLines, Progress, UntilClosed
+    from lfgtui.run import Approvals
 
     t0 = time.monotonic()
     answerable = args.serve is not None and args.control  # a watcher can answer what needs approval

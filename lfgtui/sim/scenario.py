@@ -44,6 +44,20 @@ class SimToolCall:
     """A freeform tool's call (the Responses API's custom tools, as Codex's `exec` and `apply_patch`
     take their input): `arguments` is its raw input text, not JSON."""
 
+    @property
+    def json_object(self) -> dict[str, Any] | None:
+        """The arguments as the JSON object a wire format carries (none written: an empty one), or
+        None when they are no such object: not JSON, not an object, or numbers JSON has not (`NaN`,
+        `Infinity`, `1e999`, which Python reads as infinite). The sim's own reading, not lfg's."""
+        if not self.arguments.strip():
+            return {}
+        try:
+            value = json.loads(self.arguments)
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
 
 @dataclass(frozen=True, slots=True)
 class SimCall:
