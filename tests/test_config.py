@@ -284,7 +284,8 @@ def test_an_agents_auth_method_login_and_model_variable_are_read(tmp_path: Path)
 def test_an_agents_nice_is_read_and_is_10_unless_set(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[providers.claude-code]\nnice = 0\n\n[providers.mine]\nkind = "acp"\ncommand = ["mine"]\nnice = 19\n\n'
+        "[providers.claude-code]\nnice = 0\n\n"
+        '[providers.mine]\nkind = "acp"\ncommand = ["mine"]\nnice = 19\n\n'
         '[providers.other]\nkind = "acp"\ncommand = ["other"]\n',
     )
     providers = load_config(path, env={}).providers
