@@ -98,6 +98,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "auth_method": STRING,
     "login": STRING,
     "model_env": ENV_NAME_KIND,
+    "nice": Kind("an integer from 0 to 19", lambda value: NON_NEGATIVE_INT.check(value) and value <= 19),
     "max_concurrency": POSITIVE_INT,
     "requests_per_minute": POSITIVE_INT,
     "tokens_per_minute": POSITIVE_INT,
@@ -289,6 +290,12 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
             if "idle_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
+        if "nice" in fields and config.kind != "acp":
+            check.add(
+                check.doc.line(header, "nice"),
+                f"{where}: nice is a coding agent's CPU priority, and this provider is not a coding agent "
+                f"(kind {config.kind!r}, not acp)",
+            )
         if config.kind == "sse" and not config.base_url:
             check.add(
                 check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"

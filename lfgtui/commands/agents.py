@@ -3,7 +3,7 @@
 Before a run a person needs to know which agents they can give a ticket: installed or not (and
 which version), what to install, and which credentials lfg would pass it: variable names, set or
 not, never a value. `--check` starts each installed agent exactly as a ticket would (the same
-environment, supervisor, log and handshake: `acp/attempt.py`'s `AgentSession`), in an empty
+environment, supervisor, log and handshake: `run/agents/attempt.py`'s `AgentSession`), in an empty
 temporary folder, opens a session without sending a prompt, and reports the auth methods, models
 and modes it offers and what is missing. What an agent or a config file says is shown inert;
 `--json` is written with `json_text`. `lfg` imports this module for every command, so what does the

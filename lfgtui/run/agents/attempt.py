@@ -209,7 +209,9 @@ class AgentSession:
         command = launch.command(model)
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
-            process = await start_agent(command, launch.environment(model), toolbox.ctx.workdir)
+            process = await start_agent(
+                command, launch.environment(model), toolbox.ctx.workdir, launch.config.nice
+            )
         except BaseException:
             log.close()
             raise

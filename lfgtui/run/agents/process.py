@@ -27,9 +27,10 @@ STOP_WAIT_S = 2.0
 
 
 async def start_agent(
-    command: Sequence[str], env: Mapping[str, str], workdir: Path
+    command: Sequence[str], env: Mapping[str, str], workdir: Path, nice: int
 ) -> asyncio.subprocess.Process:
-    """Start the agent in `workdir` with exactly `env`, its stdin, stdout and stderr piped to lfg
+    """Start the agent in `workdir` with exactly `env`, its CPU priority lowered by `nice` (its
+    provider's: busy agents must not starve lfg's UI), its stdin, stdout and stderr piped to lfg
     (its stderr for `agent_log.AgentLog`). Raises OSError when it cannot be started (its program is
     not found, say)."""
     program = shutil.which(command[0], path=env.get("PATH", os.defpath))
@@ -37,7 +38,14 @@ async def start_agent(
         raise FileNotFoundError(errno.ENOENT, "not found on the agent's PATH", command[0])
     pipe = asyncio.subprocess.PIPE
     return await start_supervised(
-        [program, *command[1:]], env, stdin=pipe, stdout=pipe, stderr=pipe, cwd=workdir, limit=READ_LIMIT
+        [program, *command[1:]],
+        env,
+        nice,
+        stdin=pipe,
+        stdout=pipe,
+        stderr=pipe,
+        cwd=workdir,
+        limit=READ_LIMIT,
     )
 
 

@@ -415,6 +415,44 @@ async def test_a_kept_session_goes_on_with_the_follow_up_only(project: Path, pri
     assert await no_agent_left(project)
 
 
+def autogroup_nice(pid: int) -> int | None:
+    """The nice of the scheduling group of `pid`'s session (`/autogroup-N nice X`), None where the
+    kernel has no autogroups or the process is in none."""
+    try:
+        shown = Path(f"/proc/{pid}/autogroup").read_text().split()
+    except OSError:
+        return None
+    return int(shown[2]) if shown else None
+
+
+@pytest.mark.parametrize("nice", [None, 3, 0])
+async def test_an_agent_runs_at_its_providers_lower_cpu_priority(project: Path, nice: int | None) -> None:
+    launch = sim_agent()
+    if nice is not None:
+        launch = replace(launch, config=replace(launch.config, nice=nice))
+    wanted = 10 if nice is None else nice
+    ours = autogroup_nice(os.getpid())
+    ctx = ToolContext(workdir=project, env={})
+    kept: dict[str, AgentSession] = {}
+    task = AgentTask(ask(f"hello:{FAST}"))
+    events = [
+        e
+        async for e in run_acp(
+            launch, task, EventFactory("t", 1), Toolbox({}, ctx, Approvals()), None, None, kept
+        )
+    ]
+    assert ending(events).outcome is Outcome.COMPLETED
+    try:
+        [agent] = agent_processes(project)
+        assert os.getpriority(os.PRIO_PROCESS, agent) == min(os.getpriority(os.PRIO_PROCESS, 0) + wanted, 19)
+        group = autogroup_nice(agent)
+        if group is not None:
+            assert group == wanted, "its session's scheduling group is lowered too"
+            assert autogroup_nice(os.getpid()) == ours, "lfg's own group is left as it was"
+    finally:
+        await kept.pop("t").close()
+
+
 async def test_a_session_is_kept_only_after_a_completed_attempt(project: Path) -> None:
     ctx = ToolContext(workdir=project, env={})
     kept: dict[str, AgentSession] = {}
