@@ -1,6 +1,7 @@
 """The sink `--otel` adds to a run: its events as spans in the OpenTelemetry GenAI conventions.
 
-Each attempt is a trace whose root is an `invoke_agent TICKET` span; each request (a model call
+Each attempt is a trace whose root is an `invoke_agent TICKET` span (a retry's or a follow-up's
+linked to the ticket's attempt before it); each request (a model call
 sent, or sent again after a failure; a coding agent's prompt) is a `chat MODEL` span under it, and
 each tool call (lfg's tools and a coding agent's alike) an `execute_tool NAME` span. Spans open and
 close only at those boundaries: the per-token events are in `SPANS.ignored`, so a token costs this
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import Span, SpanKind, StatusCode, set_span_in_context
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, set_span_in_context
 
 from lfgtui.events import (
     AgentDetails,
@@ -89,6 +90,8 @@ class Telemetry:
         self.meters = Meters(meter, self.tally)
         self.capture_content = capture_content
         self.attempts: dict[Key, AttemptSpans] = {}
+        self.latest: dict[str, tuple[int, SpanContext]] = {}
+        """Each ticket's latest attempt and its span: a retry's or a follow-up's trace links to it."""
         wall, mono = time.time_ns(), run.clock()
         self.wall_ns: Callable[[float], int] = lambda t: wall + int((t - mono) * 1e9)
 
@@ -111,10 +114,12 @@ class Telemetry:
 def _started(sink: Telemetry, event: AttemptStarted) -> None:
     key = (event.ticket, event.attempt)
     metric_attributes = {names.PROVIDER: event.provider, names.REQUEST_MODEL: event.model}
+    earlier = sink.latest.get(event.ticket)
     span = sink.tracer.start_span(
         f"invoke_agent {event.ticket}",
         kind=SpanKind.INTERNAL,
         start_time=sink.wall_ns(event.t),
+        links=[] if earlier is None else [Link(earlier[1], {names.ATTEMPT: earlier[0]})],
         attributes={
             names.OPERATION: "invoke_agent",
             **metric_attributes,
@@ -125,6 +130,7 @@ def _started(sink: Telemetry, event: AttemptStarted) -> None:
         },
     )
     sink.attempts[key] = AttemptSpans(span, metric_attributes)
+    sink.latest[event.ticket] = (event.attempt, span.get_span_context())
     sink.tally.running.add(key)
 
 

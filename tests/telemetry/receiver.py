@@ -46,6 +46,8 @@ class ReceivedSpan:
     status: int
     """0 unset, 1 ok, 2 error (`Status.StatusCode`)."""
     events: tuple[str, ...]
+    links: tuple[tuple[str, str, dict[str, Any]], ...]
+    """Each link's trace id, span id and attributes."""
     start_ns: int
     end_ns: int
     service: str
@@ -128,6 +130,10 @@ class OtlpReceiver:
                         attributes=attributes(span.attributes),
                         status=span.status.code,
                         events=tuple(event.name for event in span.events),
+                        links=tuple(
+                            (link.trace_id.hex(), link.span_id.hex(), attributes(link.attributes))
+                            for link in span.links
+                        ),
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
                         service=service,
