@@ -18,7 +18,9 @@ import platformdirs
 from lfgtui.broker.settings import BrokerSettings, url_problem
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
+from lfgtui.telemetry.settings import PROTOCOLS, TelemetrySettings
 from lfgtui.validation import (
+    BOOLEAN,
     ENV_NAME,
     ENV_NAMES,
     NON_NEGATIVE_INT,
@@ -80,6 +82,7 @@ SECTIONS: dict[str, Kind] = {
     "ui": TABLE,
     "history": TABLE,
     "broker": TABLE,
+    "telemetry": TABLE,
 }
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
@@ -145,6 +148,25 @@ BROKER_FIELDS: dict[str, Kind] = {
     "max_age_s": POSITIVE_NUMBER,
     "queue_bytes": POSITIVE_INT,
 }
+TELEMETRY_FIELDS: dict[str, Kind] = {
+    "enabled": BOOLEAN,
+    "endpoint": Kind(
+        "an http:// or https:// URL", lambda value: _is_url(value) and not value.startswith(SIM_URL)
+    ),
+    "protocol": Kind(f"one of {', '.join(PROTOCOLS)}", lambda value: value in PROTOCOLS),
+    "headers": Kind(
+        "a table of header names to the environment variables holding their values",
+        lambda value: (
+            isinstance(value, dict)
+            and all(
+                HEADER_NAME.fullmatch(name) and ENV_NAME_KIND.check(variable)
+                for name, variable in value.items()
+            )
+        ),
+    ),
+    "capture_content": BOOLEAN,
+    "service_name": STRING,
+}
 BROKER_PATHS = ("password_file", "ca_file", "cert_file", "key_file")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 MCP_FIELDS: dict[str, Kind] = {
@@ -191,6 +213,7 @@ class Config:
     mcp_servers: dict[str, McpServer] = field(default_factory=dict)
     """The MCP servers tickets may give their coding agent, by name (`[mcp_servers.NAME]`)."""
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def _chosen_path(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, str | None]:
@@ -223,6 +246,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     ui |= {"notify": tuple(dict.fromkeys(ui["notify"]))} if "notify" in ui else {}
     history = check.fields(sections.get("history", {}), HISTORY_FIELDS, "[history]", "history")
     broker = check.fields(sections.get("broker", {}), BROKER_FIELDS, "[broker]", "broker")
+    telemetry = check.fields(sections.get("telemetry", {}), TELEMETRY_FIELDS, "[telemetry]", "telemetry")
     check.raise_if_any()
     folder = path.resolve().parent
     broker |= {name: folder / Path(broker[name]).expanduser() for name in BROKER_PATHS if name in broker}
@@ -235,6 +259,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         history=HistorySettings(path=path.resolve().parent / history_path if history_path else None),
         mcp_servers=mcp_servers,
         broker=BrokerSettings(**broker),
+        telemetry=TelemetrySettings(**telemetry),
     )
 
 

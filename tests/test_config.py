@@ -232,6 +232,7 @@ def test_example_config_commented_values_are_valid(tmp_path: Path) -> None:
     assert config.ui.keymap
     assert config.history.path is not None
     assert config.broker.url is not None and config.broker.ca_file is not None
+    assert config.telemetry.headers == {"x-honeycomb-team": "HONEYCOMB_API_KEY"} and config.telemetry.endpoint
     assert config.providers["anthropic"].default_model != BUILTIN["anthropic"].default_model
 
 

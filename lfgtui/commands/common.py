@@ -51,6 +51,15 @@ def warn(message: str) -> None:
         print(f"lfg: {message}", file=sys.stderr, flush=True)
 
 
+class Notices:
+    """Where what goes wrong beside a run (its telemetry's receiver) is said: stderr, or the TUI's
+    notices while it is open (nothing is written to stderr under the TUI). A plain class: every
+    command imports this module, and making a dataclass costs startup a millisecond."""
+
+    def __init__(self) -> None:
+        self.say: Callable[[str], None] = warn
+
+
 def fail(message: str) -> int:
     """Say what is wrong; the exit code for bad usage."""
     warn(message)

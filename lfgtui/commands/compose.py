@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import warn
+
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
+    from lfgtui.commands.common import Notices
     from lfgtui.config import Config
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
@@ -105,11 +108,13 @@ async def open_tui(
     notice: str | None = None,
     question: str | None = None,
     served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
+    notices: Notices | None = None,
 ) -> int | None:
     """The first controller (`mode`: live, resumed, replayed or attached) on the app, until it exits:
     its exit code, None when it ended without one. A controller that runs its tickets records them in
     `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
-    yields how to watch it."""
+    yields how to watch it; `notices` are the app's while it runs."""
+    from lfgtui.inert import inert
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_controller import RunController
 
@@ -124,4 +129,10 @@ async def open_tui(
         return await app.run_async()
     async with served(run) as watch:
         app.served = watch
-        return await app.run_async()
+        if notices is None:
+            return await app.run_async()
+        notices.say = lambda message: app.notify(inert(message), severity="warning", timeout=8, markup=False)
+        try:
+            return await app.run_async()
+        finally:
+            notices.say = warn

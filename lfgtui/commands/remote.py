@@ -19,6 +19,7 @@ from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, add_theme, fi
 if TYPE_CHECKING:
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.subcommands import Subcommands
+    from lfgtui.commands.telemetry import TelemetryOut
     from lfgtui.remote.attach import Followed, RemoteRun
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.tail import RunTail
@@ -111,14 +112,21 @@ def _attach_arguments(attach: argparse.ArgumentParser) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(
-    args: argparse.Namespace, run: Run, tickets: Sequence[Ticket], outlet: Outlet | None = None
+    args: argparse.Namespace,
+    run: Run,
+    tickets: Sequence[Ticket],
+    outlet: Outlet | None = None,
+    telemetry: TelemetryOut | None = None,
 ) -> AsyncIterator[str | None]:
-    """Serve `run` while the block runs when `lfg run` was given `--serve`, and publish it to
-    `outlet` (`--publish`): yields how to watch it (the `lfg attach` commands), or None.
+    """Serve `run` while the block runs when `lfg run` was given `--serve`, publish it to `outlet`
+    (`--publish`) and export its telemetry (`--otel`): yields how to watch it (the `lfg attach`
+    commands), or None.
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
     async with contextlib.AsyncExitStack() as stack:
+        if telemetry is not None:
+            await stack.enter_async_context(telemetry.exporting_run(run))
         watches: list[str | None] = []
         if outlet is not None:
             watches.append(await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file))))

@@ -20,6 +20,7 @@ from lfgtui.commands.broker import Outlet, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
     EXIT_USAGE,
+    Notices,
     add_config,
     add_db,
     add_theme,
@@ -29,6 +30,7 @@ from lfgtui.commands.common import (
 )
 from lfgtui.commands.remote import add_serve_options, serve_problem, serving
 from lfgtui.commands.subcommands import Subcommands
+from lfgtui.commands.telemetry import TelemetryOut, add_otel_option
 
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
@@ -66,6 +68,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     )
     add_serve_options(run)
     add_publish_option(run)
+    add_otel_option(run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,14 +113,15 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.telemetry.settings import TelemetryError
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json) and terminal_attached()
-    try:
-        outlet = await Outlet.open(
-            args, config
-        )  # a broker that cannot be used stops the run before it starts
-    except BrokerError as exc:
+    notices = Notices()
+    try:  # a broker or telemetry that cannot be used stops the run before it starts
+        outlet = await Outlet.open(args, config)
+        telemetry = TelemetryOut.open(args, config, notices)
+    except (BrokerError, TelemetryError) as exc:
         return fail(str(exc))
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
@@ -149,12 +153,15 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     run_id=history.run_id if history is not None else None,
                     history=history,
                     notice=offline if tickets.offline_default else None,
-                    served=lambda run: serving(args, run, tickets.tickets, outlet),
+                    served=lambda run: serving(args, run, tickets.tickets, outlet, telemetry),
+                    notices=notices,
                 )
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts, outlet)
+                code = await _run_headless(
+                    args, tickets.tickets, providers, history, options, alerts, (outlet, telemetry)
+                )
     if history is not None:
         warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
@@ -167,7 +174,7 @@ async def _run_headless(
     history: RunHistory | None,
     options: RunOptions,
     alerts: tuple[Collection[str], NotifyCommand | None],
-    outlet: Outlet | None,
+    outlets: tuple[Outlet | None, TelemetryOut | None],
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
@@ -198,7 +205,7 @@ async def _run_headless(
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    async with serving(args, run, tickets, outlet):
+    async with serving(args, run, tickets, *outlets):
         run.start()
         outcomes = await run.wait()
     if progress is not None:

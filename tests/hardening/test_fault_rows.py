@@ -387,6 +387,7 @@ SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
 BROKER = "tests/broker"
+TELEMETRY = "tests/telemetry"
 ELSEWHERE = {
     "`lfg agents` lists an agent whose command is not installed": [
         "tests/commands/test_agents.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
@@ -760,6 +761,15 @@ ELSEWHERE = {
     "a broker entry arrives twice (a write retried after a lost reply) or is read again after a reconnect": [
         f"{BROKER}/test_publish_attach.py::test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice",
         f"{BROKER}/test_publish_attach.py::test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_once",
+    ],
+    "the OpenTelemetry receiver is down or too slow while `lfg run --otel` runs": [
+        f"{TELEMETRY}/test_export.py::test_a_receiver_down_or_slow_never_holds_up_the_run_and_what_it_lost_is_counted",
+    ],
+    "`lfg run --otel` without the `lfgtui[otel]` extra, with a `[telemetry] headers` variable unset, or a "
+    "protocol lfg does not speak": [
+        f"{TELEMETRY}/test_export.py::test_without_the_extra_the_run_stops_before_it_starts_saying_what_to_install",
+        f"{TELEMETRY}/test_settings.py::test_headers_come_from_the_variables_the_config_names",
+        f"{TELEMETRY}/test_settings.py::test_a_protocol_lfg_does_not_speak_is_refused_saying_who_asked",
     ],
     "a tab's `lfg attach` cannot start (the run's server is gone, the token is refused, the config is "
     "invalid)": [
