@@ -27,6 +27,10 @@ class ScenarioError(ValueError):
     """A scenario file or model name that cannot be used; the message names the file and field."""
 
 
+FAULT_MESSAGE = "simulated failure"
+"""What a fault says when its scenario gives no `message`."""
+
+
 class FaultKind(StrEnum):
     HTTP = "http"  # answer the request with an HTTP error status instead of a stream
     DROP = "drop"  # close the connection abruptly mid-stream
@@ -76,7 +80,7 @@ class Fault:
     after_tokens: int = 0
     status: int = 500
     retry_after: float | str | None = None  # seconds, or an HTTP-date sent as it is
-    message: str = "simulated failure"
+    message: str = FAULT_MESSAGE
     times: int | None = None  # only the first N requests that reach this fault; None means always
 
 
@@ -223,7 +227,7 @@ def _fault(where: str, table: dict[str, Any]) -> Fault:
         after_tokens=int(table.get("after_tokens", 0)),
         status=int(table.get("status", 500)),
         retry_after=_retry_after(table.get("retry_after")),
-        message=str(table.get("message", Fault.message)),
+        message=str(table.get("message", FAULT_MESSAGE)),
         times=int(table["times"]) if "times" in table else None,
     )
 

@@ -148,3 +148,9 @@ def test_tokens_keep_every_character() -> None:
 def test_a_tool_calls_arguments_are_an_object_a_wire_carries_or_none(written: str, carried: object) -> None:
     """The sim reads a scenario's arguments itself (it checks lfg's parsing, so it shares none of it)."""
     assert SimToolCall("read_file", written).json_object == carried
+
+
+def test_a_fault_without_a_message_says_the_default_one() -> None:
+    text = '[[call]]\ntext = "hi"\n[[fault]]\nkind = "http"\nstatus = 503\n'
+    (fault,) = parse_scenario("my", text, "my.toml").faults
+    assert fault.message == "simulated failure"
