@@ -51,7 +51,7 @@ def watch_acp_reads() -> dict[str, list[float]] | None:
     the moment before the SDK parses it in the UI process and lfg maps it to an event. Patches
     lfg's stdio transport (`AgentPipe.receive`); None if lfg has none, so that split is left out."""
     try:
-        from lfgtui.acp.transport import AgentPipe
+        from lfgtui.run.agents.transport import AgentPipe
     except ImportError:
         return None
     reads: dict[str, list[float]] = {}

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from lfgtui.broker.settings import BrokerSettings, url_problem
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
+from lfgtui.telemetry.settings import PROTOCOLS, TelemetrySettings
 from lfgtui.validation import (
+    BOOLEAN,
     ENV_NAME,
     ENV_NAMES,
     NON_NEGATIVE_INT,
@@ -68,6 +71,9 @@ def _is_header_table(value: Any) -> bool:
 
 
 URL = Kind("an http:// or https:// URL", _is_url)
+ENV_NAME_KIND = Kind(
+    "an environment variable name", lambda value: isinstance(value, str) and bool(ENV_NAME.fullmatch(value))
+)
 HEADERS = Kind("a table of headers (token names, printable ASCII values)", _is_header_table)
 SECTIONS: dict[str, Kind] = {
     "providers": TABLE,
@@ -75,6 +81,8 @@ SECTIONS: dict[str, Kind] = {
     "run": TABLE,
     "ui": TABLE,
     "history": TABLE,
+    "broker": TABLE,
+    "telemetry": TABLE,
 }
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
@@ -92,10 +100,8 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "env": ENV_NAMES,
     "auth_method": STRING,
     "login": STRING,
-    "model_env": Kind(
-        "an environment variable name",
-        lambda value: isinstance(value, str) and bool(ENV_NAME.fullmatch(value)),
-    ),
+    "model_env": ENV_NAME_KIND,
+    "nice": Kind("an integer from 0 to 19", lambda value: NON_NEGATIVE_INT.check(value) and value <= 19),
     "max_concurrency": POSITIVE_INT,
     "requests_per_minute": POSITIVE_INT,
     "tokens_per_minute": POSITIVE_INT,
@@ -119,6 +125,49 @@ UI_FIELDS: dict[str, Kind] = {
     ),
 }
 HISTORY_FIELDS: dict[str, Kind] = {"path": PATH}
+BROKER_URL = Kind(
+    "a redis:// or rediss:// URL of a broker, with no password in it",
+    lambda value: isinstance(value, str) and url_problem(value) is None,
+)
+BROKER_FIELDS: dict[str, Kind] = {
+    "url": BROKER_URL,
+    "username": STRING,
+    "password_env": Kind(
+        "an environment variable name",
+        lambda value: isinstance(value, str) and bool(ENV_NAME.fullmatch(value)),
+    ),
+    "password_file": PATH,
+    "ca_file": PATH,
+    "cert_file": PATH,
+    "key_file": PATH,
+    "prefix": Kind(
+        "a key prefix of letters, digits, '-', '_' and '.'",
+        lambda value: isinstance(value, str) and bool(re.fullmatch(r"[A-Za-z0-9_.-]+", value)),
+    ),
+    "max_len": POSITIVE_INT,
+    "max_age_s": POSITIVE_NUMBER,
+    "queue_bytes": POSITIVE_INT,
+}
+TELEMETRY_FIELDS: dict[str, Kind] = {
+    "enabled": BOOLEAN,
+    "endpoint": Kind(
+        "an http:// or https:// URL", lambda value: _is_url(value) and not value.startswith(SIM_URL)
+    ),
+    "protocol": Kind(f"one of {', '.join(PROTOCOLS)}", lambda value: value in PROTOCOLS),
+    "headers": Kind(
+        "a table of header names to the environment variables holding their values",
+        lambda value: (
+            isinstance(value, dict)
+            and all(
+                HEADER_NAME.fullmatch(name) and ENV_NAME_KIND.check(variable)
+                for name, variable in value.items()
+            )
+        ),
+    ),
+    "capture_content": BOOLEAN,
+    "service_name": STRING,
+}
+BROKER_PATHS = ("password_file", "ca_file", "cert_file", "key_file")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 MCP_FIELDS: dict[str, Kind] = {
     "command": Kind("a program's name or path", lambda value: isinstance(value, str) and bool(value.strip())),
@@ -163,6 +212,8 @@ class Config:
     history: HistorySettings = field(default_factory=HistorySettings)
     mcp_servers: dict[str, McpServer] = field(default_factory=dict)
     """The MCP servers tickets may give their coding agent, by name (`[mcp_servers.NAME]`)."""
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def _chosen_path(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, str | None]:
@@ -194,7 +245,11 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     ui = check.fields(sections.get("ui", {}), UI_FIELDS, "[ui]", "ui")
     ui |= {"notify": tuple(dict.fromkeys(ui["notify"]))} if "notify" in ui else {}
     history = check.fields(sections.get("history", {}), HISTORY_FIELDS, "[history]", "history")
+    broker = check.fields(sections.get("broker", {}), BROKER_FIELDS, "[broker]", "broker")
+    telemetry = check.fields(sections.get("telemetry", {}), TELEMETRY_FIELDS, "[telemetry]", "telemetry")
     check.raise_if_any()
+    folder = path.resolve().parent
+    broker |= {name: folder / Path(broker[name]).expanduser() for name in BROKER_PATHS if name in broker}
     history_path = Path(history["path"]).expanduser() if "path" in history else None
     return Config(
         path=path,
@@ -203,6 +258,8 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         ui=UiSettings(**ui),
         history=HistorySettings(path=path.resolve().parent / history_path if history_path else None),
         mcp_servers=mcp_servers,
+        broker=BrokerSettings(**broker),
+        telemetry=TelemetrySettings(**telemetry),
     )
 
 
@@ -258,6 +315,12 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
             if "idle_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
+        if "nice" in fields and config.kind != "acp":
+            check.add(
+                check.doc.line(header, "nice"),
+                f"{where}: nice is a coding agent's CPU priority, and this provider is not a coding agent "
+                f"(kind {config.kind!r}, not acp)",
+            )
         if config.kind == "sse" and not config.base_url:
             check.add(
                 check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"

@@ -10,12 +10,13 @@ import pytest
 
 from lfgtui import events
 from lfgtui.alerts.moments import MOMENTS
+from lfgtui.commands.headless import JSON_LINES, PROGRESS
 from lfgtui.cost.metrics import METRICS
 from lfgtui.events import Event, Status, Translation, event_types
-from lfgtui.headless import JSON_LINES, PROGRESS
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
+from lfgtui.telemetry.spans import SPANS
 from lfgtui.ui.pane import PANE
 
 TRANSLATIONS: tuple[Translation[object], ...] = (
@@ -27,6 +28,7 @@ TRANSLATIONS: tuple[Translation[object], ...] = (
     PANE,
     METRICS,
     MOMENTS,
+    SPANS,
 )
 
 

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import warn
+
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
-    from lfgtui.approvals import Approvals
+    from lfgtui.commands.common import Notices
     from lfgtui.config import Config
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
-    from lfgtui.run import Run
+    from lfgtui.run import Approvals, Run
     from lfgtui.tickets.ticket import Ticket
     from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
@@ -100,11 +102,13 @@ async def open_tui(
     notice: str | None = None,
     question: str | None = None,
     served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
+    notices: Notices | None = None,
 ) -> int | None:
     """The app opened on its `first` controller (live, resumed, replayed or attached), with its services,
     until it exits: its exit code, None when it ended without one. A controller that runs its tickets
     records them in `history`; `served` serves its run while the app runs (`--serve`) and yields how to
-    watch it."""
+    watch it; `notices` are the app's while it runs."""
+    from lfgtui.inert import inert
     from lfgtui.ui.app import LfgApp
 
     run = first.run
@@ -115,4 +119,10 @@ async def open_tui(
         return await app.run_async()
     async with served(run) as watch:
         app.served = watch
-        return await app.run_async()
+        if notices is None:
+            return await app.run_async()
+        notices.say = lambda message: app.notify(inert(message), severity="warning", timeout=8, markup=False)
+        try:
+            return await app.run_async()
+        finally:
+            notices.say = warn

@@ -17,6 +17,7 @@ from lfgtui import __version__
 from lfgtui.commands import sim
 from lfgtui.commands.agents import add_agents_command
 from lfgtui.commands.ask import add_ask_command
+from lfgtui.commands.broker import add_broker_commands
 from lfgtui.commands.history import add_history_commands
 from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     add_history_commands(commands)
     add_resume_commands(commands)
     add_remote_commands(commands)
+    add_broker_commands(commands)
     add_web_command(commands)
     add_worktree_commands(commands)
     sim.add_sim_commands(commands)
@@ -77,7 +79,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _command(args)
 
 
-TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "web"})
+TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "web", "runs"})
 """The commands that talk to providers, agents, servers or browsers, whose words libraries may log."""
 
 

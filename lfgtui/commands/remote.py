@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, add_theme, find_run, tui_problem, warn
 
 if TYPE_CHECKING:
+    from lfgtui.commands.broker import Outlet
     from lfgtui.commands.subcommands import Subcommands
-    from lfgtui.remote.attach import Attachment, RemoteRun
+    from lfgtui.commands.telemetry import TelemetryOut
+    from lfgtui.remote.attach import Followed, RemoteRun
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
@@ -95,25 +97,47 @@ def serve_problem(args: argparse.Namespace) -> str | None:
 
 
 def _attach_arguments(attach: argparse.ArgumentParser) -> None:
-    attach.add_argument("url", metavar="URL", help="what lfg run --serve printed, e.g. http://127.0.0.1:8700")
+    attach.add_argument(
+        "url",
+        metavar="URL",
+        help="what lfg run --serve or --publish printed: http://127.0.0.1:8700, or redis://HOST[:PORT]/RUN",
+    )
     token = attach.add_mutually_exclusive_group()
     token.add_argument("--token", help="the token the server printed (default: $LFG_TOKEN)")
     token.add_argument("--token-file", type=Path, help="read the token from this file")
     attach.add_argument("--json", action="store_true", help="print the run's events as NDJSON")
-    add_config(attach, "config file, for the theme and keys")
+    add_config(attach, "config file, for the theme, the keys and [broker]")
     add_theme(attach)
 
 
 @contextlib.asynccontextmanager
-async def serving(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[str | None]:
-    """Serve `run` while the block runs when `lfg run` was given `--serve`: yields how to watch it
-    (the `lfg attach` command), or None.
+async def serving(
+    args: argparse.Namespace,
+    run: Run,
+    tickets: Sequence[Ticket],
+    outlet: Outlet | None = None,
+    telemetry: TelemetryOut | None = None,
+) -> AsyncIterator[str | None]:
+    """Serve `run` while the block runs when `lfg run` was given `--serve`, publish it to `outlet`
+    (`--publish`) and export its telemetry (`--otel`): yields how to watch it (the `lfg attach`
+    commands), or None.
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
-    if args.serve is None:
-        yield None
-        return
+    async with contextlib.AsyncExitStack() as stack:
+        if telemetry is not None:
+            await stack.enter_async_context(telemetry.exporting_run(run))
+        watches: list[str | None] = []
+        if outlet is not None:
+            watches.append(await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file))))
+        if args.serve is not None:
+            watches.append(await stack.enter_async_context(_served(args, run, tickets)))
+        yield " or ".join(watch for watch in watches if watch) or None
+
+
+@contextlib.asynccontextmanager
+async def _served(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[str]:
+    """`--serve`: the run's events over HTTP while the block runs; yields the `lfg attach` command."""
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunControls, RunServer, read_token
 
@@ -229,13 +253,24 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 async def attach(args: argparse.Namespace) -> int:
-    """`lfg attach URL`: the TUI on a served run, or its events as NDJSON with `--json`."""
+    """`lfg attach URL`: the TUI on a served run, or on a run on a broker (`redis://HOST/RUN`), or its
+    events as NDJSON with `--json`."""
+    from lfgtui.broker.settings import is_broker_url
     from lfgtui.remote.attach import AttachError, Attachment
 
-    token = _token(args)
-    if token is None:
-        return EXIT_USAGE
-    attachment = Attachment(args.url, token)
+    attachment: Followed
+    if is_broker_url(args.url):
+        from lfgtui.commands.broker import broker_attachment
+
+        made = broker_attachment(args)
+        if isinstance(made, int):
+            return made
+        attachment = made
+    else:
+        token = _token(args)
+        if token is None:
+            return EXIT_USAGE
+        attachment = Attachment(args.url, token)
     try:
         remote = await attachment.describe(warn)
         if args.json:
@@ -248,10 +283,10 @@ async def attach(args: argparse.Namespace) -> int:
         await attachment.aclose()
 
 
-async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
+async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
+    from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
-    from lfgtui.headless import JsonLines, UntilClosed
 
     if remote.prices_problem is not None:
         warn(remote.prices_problem)
@@ -275,7 +310,7 @@ async def _print_events(attachment: Attachment, remote: RemoteRun) -> int:
     return 0
 
 
-async def _watch(args: argparse.Namespace, attachment: Attachment, remote: RemoteRun) -> int:
+async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteRun) -> int:
     from lfgtui.commands.compose import open_tui
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers

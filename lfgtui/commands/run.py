@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.broker import Outlet, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
     EXIT_USAGE,
+    Notices,
     add_config,
     add_db,
     add_theme,
@@ -28,6 +30,7 @@ from lfgtui.commands.common import (
 )
 from lfgtui.commands.remote import add_serve_options, serve_problem, serving
 from lfgtui.commands.subcommands import Subcommands
+from lfgtui.commands.telemetry import TelemetryOut, add_otel_option
 
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
@@ -64,13 +67,15 @@ def _arguments(run: argparse.ArgumentParser) -> None:
         help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
     )
     add_serve_options(run)
+    add_publish_option(run)
+    add_otel_option(run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check the `--serve` options and the tickets, then run them."""
     import asyncio
 
-    if (problem := serve_problem(args)) is not None:
+    if (problem := serve_problem(args) or publish_problem(args)) is not None:
         warn(problem)
         return EXIT_USAGE
     loaded = _load(args)
@@ -101,21 +106,33 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.broker.settings import BrokerError
     from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.telemetry.settings import TelemetryError
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json) and terminal_attached()
+    notices = Notices()
+    try:  # a broker or telemetry that cannot be used stops the run before it starts
+        outlet = await Outlet.open(args, config)
+        telemetry = TelemetryOut.open(args, config, notices)
+    except (BrokerError, TelemetryError) as exc:
+        return fail(str(exc))
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
     backend = ProviderWorker() if use_tui else None  # the TUI reads the streams in a child process
-    async with Providers(config.providers, backend=backend) as providers, _notify_command(args) as command:
+    async with (
+        Providers(config.providers, backend=backend) as providers,
+        _notify_command(args) as command,
+        Outlet.closing(outlet),
+    ):
         if use_tui:
             await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
             if (problem := tui_problem(theme, "run")) is not None:
@@ -134,12 +151,15 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     theme,
                     history=history,
                     notice=offline if tickets.offline_default else None,
-                    served=lambda run: serving(args, run, tickets.tickets),
+                    served=lambda run: serving(args, run, tickets.tickets, outlet, telemetry),
+                    notices=notices,
                 )
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts)
+                code = await _run_headless(
+                    args, tickets.tickets, providers, history, options, alerts, (outlet, telemetry)
+                )
     if history is not None:
         warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
@@ -152,13 +172,14 @@ async def _run_headless(
     history: RunHistory | None,
     options: RunOptions,
     alerts: tuple[Collection[str], NotifyCommand | None],
+    outlets: tuple[Outlet | None, TelemetryOut | None],
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
 
-    from lfgtui.approvals import Approvals
+    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
-    from lfgtui.headless import JsonLines, Progress, UntilClosed
+    from lfgtui.run import Approvals
 
     t0 = time.monotonic()
     answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
@@ -182,7 +203,7 @@ async def _run_headless(
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    async with serving(args, run, tickets):
+    async with serving(args, run, tickets, *outlets):
         run.start()
         outcomes = await run.wait()
     if progress is not None:

@@ -18,20 +18,16 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx2
 
-from lfgtui.calls import RetryPolicy
-from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, Event
-from lfgtui.history.export import InvalidExport, row_from_json
-from lfgtui.history.rows import TicketRecord, TicketRow
 from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
-from lfgtui.remote.price_card import CardError, read_card
+from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
-from lfgtui.resume import ticket_from_row
-from lfgtui.tickets.ticket import Ticket
+from lfgtui.run import RetryPolicy
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
 """Waits before each reconnect in a row that brought nothing new (no server, a proxy's 502, a
@@ -48,19 +44,6 @@ back in a header), is not kept: the next connection resumes from the id before i
 
 class AttachError(Exception):
     """The run cannot be followed: no server, a refused token, a server that does not speak lfg."""
-
-
-@dataclass(frozen=True)
-class RemoteRun:
-    """What the server says the run is; `control` says whether it takes cancel and retry."""
-
-    run_id: str
-    tickets: tuple[Ticket, ...]
-    control: bool
-    prices: PriceBook | None = None
-    """The runner's prices, from its card; None when it sent none or one that is not valid."""
-    prices_problem: str | None = None
-    """What was wrong with the card, to tell the person why costs show `$?`."""
 
 
 @dataclass
@@ -81,32 +64,21 @@ class Delivered:
         return True
 
 
-def _names(ticket: object) -> dict[str, str]:
-    """An lfg from before `max_calls` describes a ticket's limit by its old name, `max_turns`."""
-    old = isinstance(ticket, dict) and "max_calls" not in ticket and "max_turns" in ticket
-    return {"max_calls": "max_turns"} if old else {}
+class Followed(Protocol):
+    """A run followed from elsewhere, whatever carries it: what the attached TUI and NDJSON need."""
 
+    url: str
+    state: str
+    offset: float
+    run: RemoteRun | None
 
-def _describe(data: object) -> RemoteRun:
-    if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
-        raise AttachError("the server did not describe a run (is it an lfg server?)")
-    items = data.get("tickets")
-    if not isinstance(items, list) or not items:
-        raise AttachError("the server's run has no tickets")
-    try:
-        rows = [row_from_json(TicketRow, item, f"tickets[{i}]", _names(item)) for i, item in enumerate(items)]
-    except InvalidExport as exc:
-        raise AttachError(f"the server's description of the run is not valid: {exc}") from None
-    tickets = tuple(ticket_from_row(TicketRecord(row, ())) for row in rows)
-    if len({ticket.id for ticket in tickets}) != len(tickets):
-        raise AttachError("the server's run has two tickets with one id")
-    prices, problem = None, None
-    if data.get("prices") is not None:
-        try:
-            prices = read_card(data["prices"], tickets)
-        except CardError as exc:
-            problem = f"the server's prices are not valid ({exc}): costs show $?"
-    return RemoteRun(data["run_id"], tickets, data.get("control") is True, prices, problem)
+    async def describe(self, said: Callable[[str], None] | None = None) -> RemoteRun: ...
+
+    async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None: ...
+
+    async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class Attachment:
@@ -160,7 +132,10 @@ class Attachment:
             data = json.loads(body)
         except (ValueError, RecursionError):
             raise AttachError(f"{self.url} did not answer with JSON (is it an lfg server?)") from None
-        self.run = _describe(data)
+        try:
+            self.run = read_description(data)
+        except DescriptionError as exc:
+            raise AttachError(str(exc)) from None
         return self.run
 
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
@@ -207,7 +182,7 @@ class Attachment:
                                     )
                                 self._say(said, "live" if not last_id else "reconnected")
                             elif message.event == "events":
-                                for event in _events(data, self.offset, said):
+                                for event in events_of(data, self.offset, said):
                                     if event.ticket in known and delivered.first_time(event):
                                         deliver(event)
                                 if _resumable(message.id):
@@ -287,7 +262,7 @@ def _now(data: dict[str, object]) -> float:
         return 0.0
 
 
-def _events(data: dict[str, object], offset: float, said: Callable[[str], None]) -> list[Event]:
+def events_of(data: dict[str, object], offset: float, said: Callable[[str], None]) -> list[Event]:
     """A message's events, each decoded strictly; one that is not valid is skipped, and said."""
     items = data.get("events")
     events = []

@@ -30,11 +30,9 @@ from typing import TYPE_CHECKING, Protocol
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from lfgtui.history.export import row_json
-from lfgtui.history.recorder import ticket_row
 from lfgtui.inert import inert
+from lfgtui.remote.description import run_description
 from lfgtui.remote.hub import EventHub
-from lfgtui.remote.price_card import price_card
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -365,13 +363,7 @@ class RunServer:
         return await handler(request)
 
     async def _run(self, request: web.Request) -> web.Response:
-        tickets = [row_json(ticket_row(ticket)) for ticket in self.tickets.values()]
-        info = {
-            "run_id": self.run_id,
-            "tickets": tickets,
-            "control": self.controls is not None,
-            "prices": price_card(self.prices, self.tickets.values()),
-        }
+        info = run_description(self.run_id, self.tickets.values(), self.prices, self.controls is not None)
         return web.json_response(info)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:

@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
-from lfgtui.approvals import Approvals
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.inert import inert
-from lfgtui.run import Run, Sink
+from lfgtui.run import Approvals, Run, Sink
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.run_screen import RunScreen
@@ -26,8 +25,8 @@ from lfgtui.ui.services import Services
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
-    from lfgtui.remote.attach import Attachment
-    from lfgtui.resume import Earlier
+    from lfgtui.remote.attach import Followed
+    from lfgtui.run.resume import Earlier
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -203,7 +202,7 @@ class ServedControl(RunControl):
     """A run another lfg serves: cancel, retry and approvals go to its server, when it lets its
     watchers (`--control`); what the server refuses is said."""
 
-    def __init__(self, attachment: Attachment, prices: PriceBook | None) -> None:
+    def __init__(self, attachment: Followed, prices: PriceBook | None) -> None:
         super().__init__(prices)
         self.attachment = attachment
 

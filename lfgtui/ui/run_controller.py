@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.inert import inert
-from lfgtui.resume import ReplayClock
+from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
@@ -33,9 +33,9 @@ from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
-    from lfgtui.remote.attach import Attachment
-    from lfgtui.resume import RecordedRun
+    from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
+    from lfgtui.run.resume import RecordedRun
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -113,7 +113,7 @@ class RunController:
 
     @classmethod
     def attached(
-        cls, services: Services, tickets: tuple[Ticket, ...], run_id: str, attachment: Attachment
+        cls, services: Services, tickets: tuple[Ticket, ...], run_id: str, attachment: Followed
     ) -> RunController:
         """A run another lfg serves (`lfg attach`), described as `tickets` and `run_id`."""
         feed, control = AttachedFeed(attachment), ServedControl(attachment, services.prices)

@@ -14,12 +14,12 @@ import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
 from lfgtui.inert import inert
-from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events
+from lfgtui.run.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.ui.run_screen import Mode, RunScreen
 
 if TYPE_CHECKING:
     from lfgtui.events import Event
-    from lfgtui.remote.attach import Attachment
+    from lfgtui.remote.attach import Followed
 
 
 class Receiver(Protocol):
@@ -95,7 +95,7 @@ class ReplayFeed(RunFeed):
 class AttachedFeed(RunFeed):
     """A run another lfg serves, followed over the wire (`lfg attach`): events as they come."""
 
-    def __init__(self, attachment: Attachment) -> None:
+    def __init__(self, attachment: Followed) -> None:
         super().__init__()
         self.attachment = attachment
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.approvals import Approvals
+from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from tests.history.recording import without_imported_at
 from tests.support.lfg import Lfg, imported_by

@@ -11,15 +11,16 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from lfgtui.acp.attempt import AgentLaunch, run_acp
-from lfgtui.agent import AgentTask, Toolbox
 from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, TextDelta, ToolCallReady
 from lfgtui.providers.base import Message
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
+from lfgtui.run.agent_loop import AgentTask
+from lfgtui.run.agents.attempt import AgentLaunch, run_acp
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
+from lfgtui.tools.toolbox import Toolbox
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen
 from tests.support.streams import ask

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import ApprovalAsked, Event
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.run import Run
+from lfgtui.run import Approvals, Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

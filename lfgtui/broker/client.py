@@ -1,0 +1,114 @@
+"""A connection to the broker (redis-py's asyncio client), and what its failures mean to a person.
+
+redis-py is the `lfgtui[broker]` extra: it is imported here, when a command uses the broker, and
+its absence is said as the command to install it. The client retries nothing itself: a publisher
+and a watcher each have their own policy for a broker that goes away, and a first connection that
+fails says why at once.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING
+
+from lfgtui.broker.settings import Broker, BrokerError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+EXTRA = "pip install 'lfgtui[broker]'"
+CONNECT_TIMEOUT_S = 5.0
+"""How long a connection (TLS handshake included) may take."""
+
+
+def require_redis() -> None:
+    """Raise `BrokerError` naming the extra to install when redis-py is not there."""
+    try:
+        import redis.asyncio  # noqa: F401
+    except ImportError:
+        raise BrokerError(f"using a broker needs redis-py, which is not installed: {EXTRA}") from None
+
+
+def client(broker: Broker, read_timeout_s: float | None) -> Redis:
+    """A client of `broker` (no connection is made until it is used); `read_timeout_s` bounds each
+    answer's wait (None: a blocking read may wait as long as it asked to)."""
+    require_redis()
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    settings = broker.settings
+    tls: dict[str, object] = {}
+    if broker.url.tls:
+        tls = {
+            "ssl": True,
+            "ssl_ca_certs": str(settings.ca_file) if settings.ca_file else None,
+            "ssl_certfile": str(settings.cert_file) if settings.cert_file else None,
+            "ssl_keyfile": str(settings.key_file) if settings.key_file else None,
+        }
+    return Redis(
+        host=broker.url.host,
+        port=broker.url.port,
+        username=broker.username,
+        password=broker.password,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=read_timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        client_name="lfg",
+        **tls,  # type: ignore[arg-type]
+    )
+
+
+async def connect(broker: Broker, read_timeout_s: float | None = CONNECT_TIMEOUT_S) -> Redis:
+    """A client of `broker` whose first command (PING) was answered; raises `BrokerError` saying why not."""
+    redis = client(broker, read_timeout_s)
+    try:
+        await redis.ping()
+    except BaseException as exc:
+        await redis.aclose()
+        if isinstance(exc, Exception) and (problem := explain(exc, broker)) is not None:
+            raise BrokerError(problem) from None
+        raise
+    return redis
+
+
+def explain(exc: Exception, broker: Broker) -> str | None:
+    """What a failure of the broker's client means, in a person's terms; None for anything that is
+    not the broker's (a bug)."""
+    from redis import exceptions
+
+    where = broker.where
+    text = str(exc)
+    if isinstance(exc, exceptions.AuthenticationError):
+        if broker.password is None:
+            return (
+                f"the broker at {where} needs a password: set ${broker.settings.password_env} "
+                "or [broker] password_file"
+            )
+        user = broker.username or "default"
+        return (
+            f"the broker at {where} refused user {user!r} with that password (wrong, or the user is disabled)"
+        )
+    if isinstance(exc, exceptions.NoPermissionError):
+        return f"the broker at {where} does not let user {broker.username or 'default'!r} do that: {text}"
+    if isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError | OSError):
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            return (
+                f"the broker at {where} has a certificate this machine does not trust ({text}): "
+                "name its CA with [broker] ca_file"
+            )
+        if not broker.url.tls and "reading from" in text:
+            return (
+                f"the broker at {where} closed the connection without answering ({text}): "
+                "a broker that takes TLS does that, so try rediss://"
+            )
+        if broker.url.tls and isinstance(exc, exceptions.TimeoutError):
+            return (
+                f"the broker at {where} did not complete a TLS handshake ({text}): "
+                "if it does not take TLS, use redis://"
+            )
+        return f"cannot reach the broker at {where}: {text}"
+    if isinstance(exc, exceptions.RedisError):
+        return f"the broker at {where} answered with an error: {text}"
+    return None

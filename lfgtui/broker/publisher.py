@@ -1,0 +1,280 @@
+"""`lfg run --publish`: a sink that publishes the run's events to the broker, never making it wait.
+
+Per event the sink only appends to a list (and notes a ticket's state when an attempt starts or
+ends); every `BATCH_S` the pending events become one entry (the SSE message's JSON, encoded once,
+as remote/hub.py does) in a queue bounded in bytes. One writer task sends what is queued in a
+pipeline (`XADD … MAXLEN ~`, the run's entry in the index, the keys' expiry), at most
+`PIPELINE_ENTRIES` at a time, and drops an entry only once the broker took it.
+
+When the broker is slow or away the queue fills: new batches are then dropped, and what they held
+(per attempt, the range of seqs) is gathered into one gap entry at the place they would have
+been, so watchers see what is missing. The writer tries again with backoff and says once that the
+broker went away and once that it is back. The run's history on this machine stays whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import socket
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout
+from lfgtui.broker.settings import BrokerError, BrokerSettings
+from lfgtui.events import AttemptEnded, AttemptStarted, Event
+from lfgtui.remote.codec import encode
+from lfgtui.remote.hub import BATCH_S
+from lfgtui.run.calls import RetryPolicy
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+PIPELINE_ENTRIES = 256
+"""Entries sent in one round trip."""
+HEARTBEAT_S = 5.0
+"""How often the run's entry in the index is touched while nothing else is sent: `lfg runs` tells a
+run whose publisher went silent by it."""
+TRIM_EVERY_S = 60.0
+"""How often entries older than `max_age_s` are trimmed from the event stream (`XTRIM MINID ~`)."""
+RESENDS = RetryPolicy(max_retries=0, base_delay_s=0.25, max_delay_s=2.0)
+"""Waits before sending again to a broker that failed: 0.25 s doubling to 2 s; never given up."""
+PENDING = "pending"
+RUNNING = "running"
+
+
+@dataclass
+class _Entry:
+    kind: str
+    data: bytes
+
+
+@dataclass
+class _Gap:
+    """Batches dropped in a row: per attempt, the first and last seq and how many events."""
+
+    now: float
+    lost: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    sealed: bool = False
+    """Taken for sending: drops after it start a new gap."""
+
+    def add(self, events: Sequence[Event], now: float) -> None:
+        self.now = now
+        for event in events:
+            seqs = self.lost.setdefault((event.ticket, event.attempt), [event.seq, event.seq, 0])
+            seqs[0], seqs[1], seqs[2] = min(seqs[0], event.seq), max(seqs[1], event.seq), seqs[2] + 1
+
+    def entry(self) -> _Entry:
+        lost = [
+            {"ticket": t, "attempt": a, "first_seq": first, "last_seq": last, "events": n}
+            for (t, a), (first, last, n) in self.lost.items()
+        ]
+        return _Entry(ENTRY_GAP, _json({"now": self.now, "lost": lost}))
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+class Publisher:
+    """The sink (see the module docstring). `register` the run, `start`, feed it, then `aclose`."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        run_id: str,
+        tickets: Sequence[str],
+        settings: BrokerSettings,
+        said: Callable[[str], None],
+        explain: Callable[[Exception], str | None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = redis
+        self.run_id = run_id
+        self.settings = settings
+        self.layout = Layout(settings.prefix)
+        self.said = said
+        self.explain = explain
+        self.clock = clock
+        self.t0 = clock()
+        self.instance = secrets.token_hex(4)
+        self.states = dict.fromkeys(tickets, PENDING)
+        self.sent = 0
+        """Entries the broker took."""
+        self.dropped = 0
+        """Events dropped because the queue was full."""
+        self._numbered = 0
+        self._queue: deque[_Entry | _Gap] = deque()
+        self._queued_bytes = 0
+        self._pending: list[Event] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._states_changed = True
+        self._ended = False
+        self._writer: asyncio.Task[None] | None = None
+
+    async def register(self, description: dict[str, Any], who: str, title: str) -> None:
+        """Claim the run's id in the index and describe it there; raises `BrokerError` when another
+        run holds the id (never mixing two runs), or the broker's `RedisError`."""
+        run_key, now = self.layout.run(self.run_id), time.time()
+        if not await self.redis.hsetnx(run_key, "run", _json(description)):
+            raise BrokerError(f"the broker already holds a run {self.run_id}: not publishing over it")
+        user, _, host = who.rpartition("@")
+        fields = {"who": user, "host": host or socket.gethostname(), "title": title, "started": now}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(run_key, mapping={**fields, **self._index_fields(now)})
+        pipe.expire(run_key, int(self.settings.max_age_s))
+        pipe.zadd(self.layout.runs, {self.run_id: now})
+        pipe.zremrangebyscore(self.layout.runs, "-inf", now - self.settings.max_age_s)
+        await pipe.execute()
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write(), name="publish")
+
+    def __call__(self, event: Event) -> None:
+        self._pending.append(event)
+        if isinstance(event, AttemptStarted | AttemptEnded):
+            state = RUNNING if isinstance(event, AttemptStarted) else event.outcome.value
+            self.states[event.ticket] = state
+            self._states_changed = True
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_S, self.publish)
+
+    def publish(self) -> None:
+        """Queue what is pending as one entry, or count it into a gap when the queue is full."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        now = self.clock() - self.t0
+        data = _json({"now": now, "events": [encode(event, self.t0) for event in batch]})
+        if self._queued_bytes + len(data) <= self.settings.queue_bytes:
+            self._queue_entry(_Entry(ENTRY_EVENTS, data))
+            return
+        self.dropped += len(batch)
+        gap = self._queue[-1] if self._queue else None
+        if not isinstance(gap, _Gap) or gap.sealed:
+            gap = _Gap(now)
+            self._queue.append(gap)
+        gap.add(batch, now)
+
+    def _queue_entry(self, entry: _Entry) -> None:
+        self._queue.append(entry)
+        self._queued_bytes += len(entry.data)
+        self._drained.clear()
+        self._wake.set()
+
+    def end(self) -> None:
+        """The run is over: what is pending goes, then the `end` entry."""
+        if self._ended:
+            return
+        self.publish()
+        self._ended = True
+        self._queue_entry(_Entry(ENTRY_END, _json({"now": self.clock() - self.t0})))
+
+    async def aclose(self, grace_s: float) -> None:
+        """End the run on the broker, waiting up to `grace_s` for it to take what is queued."""
+        self.end()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                await self._drained.wait()
+        if self._queue:
+            self.said(
+                f"the broker did not take the run's last {len(self._queue)} entries in {grace_s:g} s: "
+                "its watchers see the run unfinished (its history here is whole)"
+            )
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    def _index_fields(self, now: float) -> dict[str, str | float]:
+        fields: dict[str, str | float] = {"updated": now}
+        if self._states_changed:
+            self._states_changed = False
+            fields["states"] = json.dumps(Counter(self.states.values()))
+        return fields
+
+    async def _write(self) -> None:
+        """Send what is queued until cancelled, again and again while the broker fails."""
+        failures, trimmed = 0, 0.0
+        while True:
+            taken = self._sendable()
+            if not taken:
+                if not self._queue:
+                    self._drained.set()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(HEARTBEAT_S):
+                        await self._wake.wait()
+                self._wake.clear()
+                taken = self._sendable()
+            trim = time.monotonic() - trimmed >= TRIM_EVERY_S
+            try:
+                await self._send([item if isinstance(item, _Entry) else item.entry() for item in taken], trim)
+            except Exception as exc:
+                problem = self.explain(exc)
+                if problem is None:
+                    raise
+                failures += 1
+                if failures == 1:
+                    self.said(
+                        f"{problem}: publishing waits for it; the run goes on, and its history here is whole"
+                    )
+                await asyncio.sleep(RESENDS.delay(failures, None))
+                continue
+            if failures:
+                self.said("the broker is back: publishing again")
+                failures = 0
+            if trim:
+                trimmed = time.monotonic()
+            for item in taken:
+                self._queue.popleft()
+                if isinstance(item, _Entry):
+                    self._queued_bytes -= len(item.data)
+            self.sent += len(taken)
+
+    def _sendable(self) -> list[_Entry | _Gap]:
+        """The next items to send: a gap still growing at the end of the queue waits, so that one
+        outage is one gap; a gap taken is sealed."""
+        taken = [self._queue[i] for i in range(min(PIPELINE_ENTRIES, len(self._queue)))]
+        if taken and isinstance(taken[-1], _Gap) and len(taken) == len(self._queue) and not taken[-1].sealed:
+            taken.pop()
+        for item in taken:
+            if isinstance(item, _Gap):
+                item.sealed = True
+        return taken
+
+    async def _send(self, entries: list[_Entry], trim: bool) -> None:
+        """One round trip: the entries, the run's entry in the index, the keys' expiry."""
+        now = time.time()
+        events, run_key = self.layout.events(self.run_id), self.layout.run(self.run_id)
+        pipe = self.redis.pipeline(transaction=False)
+        numbered = self._numbered
+        for entry in entries:
+            numbered += 1
+            fields = {"kind": entry.kind, "n": f"{self.instance}.{numbered}", "data": entry.data}
+            pipe.xadd(events, fields, maxlen=self.settings.max_len, approximate=True)  # type: ignore[arg-type]
+        index = self._index_fields(now)
+        if any(entry.kind == ENTRY_END for entry in entries):
+            index["ended"] = now
+        pipe.hset(run_key, mapping=index)  # type: ignore[arg-type]
+        for key in (events, run_key):
+            pipe.expire(key, int(self.settings.max_age_s))
+        if trim:
+            oldest = int((now - self.settings.max_age_s) * 1000)
+            pipe.xtrim(events, minid=f"{oldest}-0", approximate=True)
+        try:
+            await pipe.execute()
+        except BaseException:
+            self._states_changed = self._states_changed or "states" in index
+            raise
+        self._numbered = numbered

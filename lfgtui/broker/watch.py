@@ -1,0 +1,281 @@
+"""Following a run on the broker (`lfg attach redis://HOST/RUN`) and listing the run index (`lfg runs`).
+
+`BrokerAttachment` is what `remote/attach.py`'s `Attachment` is for a served run, so the TUI and the
+NDJSON printer take either: it reads the run's description from its entry in the index, then its
+event stream from the start with `XREAD BLOCK`, decoding every event strictly (remote/codec.py) and
+delivering each once (`Delivered`: an entry sent twice, or read again after a reconnect, shows
+nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said.
+Watching is read-only in this slice: cancel and retry will travel on the run's control stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lfgtui.broker.client import connect, explain
+from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout
+from lfgtui.broker.settings import Broker, BrokerError
+from lfgtui.formats import plural
+from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of
+from lfgtui.remote.codec import CodecError, finite
+from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from lfgtui.events import Event
+    from lfgtui.run.calls import RetryPolicy
+
+BLOCK_MS = 15_000
+"""How long one read waits for the next entry."""
+ENTRIES_PER_READ = 100
+MAX_RUNS = 1_000
+"""The most runs `lfg runs` lists, newest first."""
+INDEX_FIELDS = ("who", "host", "title", "started", "updated", "ended", "states")
+
+
+class BrokerAttachment:
+    """One run on the broker: `describe` it, then `follow` its events until it ends."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        run_id: str,
+        clock: Callable[[], float] = time.monotonic,
+        reconnects: RetryPolicy = RECONNECTS,
+        block_ms: int = BLOCK_MS,
+    ) -> None:
+        self.broker = broker
+        self.run_id = run_id
+        self.url = f"{broker.where}/{run_id}"
+        self.clock = clock
+        self.reconnects = reconnects
+        self.block_ms = block_ms
+        self.layout = Layout(broker.settings.prefix)
+        self.run: RemoteRun | None = None
+        self.offset = 0.0
+        """Added to the publisher's times to put them on `clock` (see `_place`)."""
+        self.state = "connecting"
+        self.gaps: list[str] = []
+        """What the run's watchers missed, as said."""
+        self._redis: Redis | None = None
+        self._broker_time = (0.0, 0.0)
+        """The broker's wall clock and this `clock` at one moment: entry ids are the broker's time."""
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def describe(self, said: Callable[[str], None] | None = None) -> RemoteRun:
+        """What the run is, from its entry in the index; raises `AttachError` saying why not."""
+        try:
+            self._redis = await connect(self.broker, read_timeout_s=self.block_ms / 1000 + 10)
+            description = await self._redis.hget(self.layout.run(self.run_id), "run")
+            seconds, micros = await self._redis.time()
+        except BrokerError as exc:
+            raise AttachError(str(exc)) from None
+        except Exception as exc:
+            if (problem := explain(exc, self.broker)) is None:
+                raise
+            raise AttachError(problem) from None
+        self._broker_time = (seconds + micros / 1e6, self.clock())
+        if description is None:
+            raise AttachError(
+                f"the broker at {self.broker.where} has no run {self.run_id!r} "
+                f"(lfg runs --broker {self.broker.where} lists those it has)"
+            )
+        try:
+            self.run = read_description(_loads(description), "the broker")
+        except DescriptionError as exc:
+            raise AttachError(str(exc)) from None
+        if self.run.run_id != self.run_id:
+            raise AttachError(f"the broker's entry for run {self.run_id} describes run {self.run.run_id!r}")
+        self.run = RemoteRun(
+            self.run.run_id, self.run.tickets, False, self.run.prices, self.run.prices_problem
+        )
+        return self.run
+
+    async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
+        return "a run watched through the broker is read-only"
+
+    async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
+        """Deliver the run's events until its `end`; `said` hears how the watching is doing."""
+        assert self.run is not None and self._redis is not None, "describe() first"
+        known = {ticket.id for ticket in self.run.tickets}
+        delivered, numbers = Delivered(), _Numbers()
+        key, last, failures, placed = self.layout.events(self.run_id), "0-0", 0, False
+        while True:
+            try:
+                reply = await self._redis.xread({key: last}, count=ENTRIES_PER_READ, block=self.block_ms)
+            except Exception as exc:
+                problem = explain(exc, self.broker)
+                if problem is None:
+                    raise
+                if failures >= self.reconnects.max_retries:
+                    self._say(said, f"disconnected: {problem}")
+                    raise AttachError(
+                        f"lost the broker: {problem} (gave up after {failures} retries)"
+                    ) from None
+                failures += 1
+                delay = self.reconnects.delay(failures, None)
+                self._say(said, f"reconnecting in {delay:.1f} s ({problem})")
+                await asyncio.sleep(delay)
+                continue
+            if failures or self.state == "connecting":
+                self._say(said, "live" if last == "0-0" else "reconnected")
+            failures = 0
+            for entry_id, fields in reply[0][1] if reply else ():
+                last = entry_id.decode()
+                kind, data = _text(fields.get(b"kind")), _loads(fields.get(b"data"))
+                if (missed := numbers.missed(_text(fields.get(b"n")))) is None:
+                    continue  # the same entry again: the publisher resent it
+                if missed:
+                    self._gap(
+                        said,
+                        f"{missed} of the run's entries were trimmed from the broker before they were read",
+                    )
+                if not placed:
+                    self.offset, placed = self._place(last, data), True
+                if kind == ENTRY_EVENTS:
+                    for event in events_of(data, self.offset, said):
+                        if event.ticket in known and delivered.first_time(event):
+                            deliver(event)
+                elif kind == ENTRY_GAP:
+                    self._gap(said, _lost(data))
+                elif kind == ENTRY_END:
+                    self._say(said, "ended")
+                    return
+
+    def _place(self, entry_id: str, data: dict[str, object]) -> float:
+        """The offset from the publisher's clock to this one, from the first entry read: its `now`
+        on the publisher's clock, and its id, when the broker took it on the broker's clock, which
+        `describe` put beside this clock; so an entry read long after it was written is placed then."""
+        broker_then, here_then = self._broker_time
+        written = int(entry_id.partition("-")[0]) / 1000
+        age = broker_then + (self.clock() - here_then) - written
+        try:
+            now = finite(data.get("now"))
+        except CodecError:
+            now = 0.0
+        return self.clock() - age - now
+
+    def _gap(self, said: Callable[[str], None], text: str) -> None:
+        self.gaps.append(text)
+        self._say(said, f"gap: {text}")
+
+    def _say(self, said: Callable[[str], None], state: str) -> None:
+        self.state = state
+        said(state)
+
+
+@dataclass
+class _Numbers:
+    """The publisher's entry numbers (`INSTANCE.N`): a number seen again is a resent entry, one that
+    jumps says how many were trimmed before this watcher read them."""
+
+    last: dict[str, int] = field(default_factory=dict)
+
+    def missed(self, number: str) -> int | None:
+        """How many entries were skipped before this one (0 for the next), None for one seen already."""
+        instance, _, n = number.partition(".")
+        if not n.isdigit() or len(n) > 18:
+            return 0
+        before = self.last.get(instance, 0)
+        if int(n) <= before:
+            return None
+        self.last[instance] = int(n)
+        return int(n) - before - 1
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+
+
+def _loads(value: object) -> dict[str, Any]:
+    try:
+        data = json.loads(value) if isinstance(value, bytes | str) else None
+    except (ValueError, RecursionError):
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def _lost(data: dict[str, object]) -> str:
+    """A gap entry as people read it: how many events of which tickets the publisher dropped."""
+    lost = data.get("lost")
+    items = [item for item in lost if isinstance(item, dict)] if isinstance(lost, list) else []
+    count = sum(item["events"] for item in items if type(item.get("events")) is int)
+    tickets = sorted({str(item.get("ticket")) for item in items})
+    shown = ", ".join(tickets[:5]) + (f" and {len(tickets) - 5} more" if len(tickets) > 5 else "")
+    return (
+        f"the publisher dropped {plural(count, 'event')} of {shown or 'no ticket'} while the broker was away"
+    )
+
+
+@dataclass(frozen=True)
+class IndexedRun:
+    """One run of the run index, as `lfg runs` shows it."""
+
+    run_id: str
+    who: str
+    host: str
+    title: str
+    started: float
+    updated: float | None
+    ended: float | None
+    states: dict[str, int]
+
+    def json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "who": self.who,
+            "host": self.host,
+            "title": self.title,
+            "started": self.started,
+            "updated": self.updated,
+            "ended": self.ended,
+            "states": self.states,
+        }
+
+
+async def indexed_runs(redis: Redis, layout: Layout, limit: int = MAX_RUNS) -> list[IndexedRun]:
+    """The runs of the index, newest first (a run whose entry expired is left out)."""
+    members = await redis.zrevrange(layout.runs, 0, limit - 1, withscores=True)
+    pipe = redis.pipeline(transaction=False)
+    for run_id, _ in members:
+        pipe.hmget(layout.run(run_id.decode()), list(INDEX_FIELDS))
+    rows = await pipe.execute()
+    runs = []
+    for (run_id, started), values in zip(members, rows, strict=True):
+        fields = dict(zip(INDEX_FIELDS, (_text(value) if value else None for value in values), strict=True))
+        if fields["started"] is None:
+            continue
+        runs.append(
+            IndexedRun(
+                run_id.decode(),
+                fields["who"] or "?",
+                fields["host"] or "?",
+                fields["title"] or "",
+                started,
+                _number(fields["updated"]),
+                _number(fields["ended"]),
+                _states(fields["states"]),
+            )
+        )
+    return runs
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return finite(float(text)) if text else None
+    except (ValueError, CodecError):
+        return None
+
+
+def _states(text: str | None) -> dict[str, int]:
+    data = _loads(text.encode()) if text else {}
+    return {str(state): count for state, count in data.items() if type(count) is int}

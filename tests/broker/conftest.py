@@ -1,0 +1,37 @@
+"""Fixtures of the broker's tests: a real `redis-server` per test (see redis_server.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker.redis_server import RedisServer, TlsFiles
+
+
+@pytest.fixture
+def start_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Starts a `RedisServer` with the options given (`password`, `tls`, `aof`); all stopped at the end."""
+    servers: list[RedisServer] = []
+
+    def start(**options: object) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis-{len(servers)}", **options)  # type: ignore[arg-type]
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(start_redis: Callable[..., RedisServer]) -> RedisServer:
+    """A plain `redis-server`: no password, no TLS, no persistence."""
+    return start_redis()
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    return TlsFiles.make(tmp_path / "tls")

@@ -1,0 +1,150 @@
+"""`lfg run --publish`, `lfg attach redis://…/RUN --json` and `lfg runs` as subprocesses against a
+real redis-server, and the errors a person gets for a broker they cannot use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.broker.redis_server import RedisServer, TlsFiles
+from tests.support.lfg import Lfg
+
+TICKETS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "slow"
+prompt = "go"
+model = "long-answer:tokens_per_s=400"
+
+[[ticket]]
+id = "quick"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    return Lfg(tmp_path)
+
+
+def command(lfg: Lfg, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lfgtui", *args],
+        env=lfg.env | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def without_times(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in line.items() if k != "t"} for line in lines]
+
+
+def test_a_published_run_attached_from_the_broker_prints_the_same_ndjson(
+    lfg: Lfg, redis_server: RedisServer
+) -> None:
+    code, local, err = lfg.run(lfg.tickets(TICKETS), "--publish", redis_server.url)
+    assert code == 0, err
+    watch = next(line for line in err.splitlines() if "watch it with: " in line).split("watch it with: ")[1]
+    run_id = watch.rsplit("/", 1)[1]
+    assert watch == f"lfg attach {redis_server.url}/{run_id}" and f"recorded as run {run_id}" in err
+    attached = command(lfg, "attach", f"{redis_server.url}/{run_id}", "--json", "--config", str(lfg.config))
+    assert attached.returncode == 0, attached.stderr
+    remote = [json.loads(line) for line in attached.stdout.splitlines()]
+    assert without_times(remote) == without_times(local) and len(local) > 20
+    listed = command(lfg, "runs", "--json", env={"LFG_BROKER": redis_server.url})
+    (run,) = json.loads(listed.stdout)
+    assert run["run_id"] == run_id and run["states"] == {"completed": 2} and run["ended"] is not None
+    table = command(lfg, "runs", "--broker", redis_server.url).stdout.splitlines()
+    assert table[0].split() == ["id", "who", "host", "started", "ended", "states", "file"]
+    assert table[1].startswith(run_id) and "2 completed" in table[1] and table[1].endswith("tickets.toml")
+
+
+def test_a_wrong_password_and_no_password_are_said(
+    lfg: Lfg, start_redis: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    server = start_redis(password="right-password")
+    wrong = command(lfg, "runs", "--broker", server.url, env={"LFG_BROKER_PASSWORD": "wrong"})
+    assert wrong.returncode == 2
+    assert "refused user 'default' with that password" in wrong.stderr and "Traceback" not in wrong.stderr
+    missing = command(lfg, "runs", "--broker", server.url)
+    assert missing.returncode == 2 and "needs a password: set $LFG_BROKER_PASSWORD" in missing.stderr
+    (tmp_path / "password").write_text("right-password\n")
+    lfg.config.write_text(f'[broker]\nurl = "{server.url}"\npassword_file = "{tmp_path / "password"}"\n')
+    right = command(lfg, "runs", "--config", str(lfg.config))
+    assert right.returncode == 0 and f"no runs on the broker at {server.url}" in right.stdout
+    in_url = command(lfg, "runs", "--broker", f"redis://:right-password@127.0.0.1:{server.port}")
+    assert in_url.returncode == 2 and "may not hold a password" in in_url.stderr
+    assert "right-password" not in in_url.stderr
+
+
+def test_a_tls_broker_asked_without_tls_says_to_use_rediss(
+    lfg: Lfg, start_redis: Callable[..., RedisServer], tls_files: TlsFiles
+) -> None:
+    server = start_redis(tls=tls_files)
+    plain = command(lfg, "runs", "--broker", f"redis://127.0.0.1:{server.port}")
+    assert plain.returncode == 2 and "try rediss://" in plain.stderr, plain.stderr
+    untrusted = command(lfg, "runs", "--broker", server.url)
+    assert untrusted.returncode == 2 and "name its CA with [broker] ca_file" in untrusted.stderr
+    lfg.config.write_text(f'[broker]\nca_file = "{tls_files.ca}"\n')
+    trusted = command(lfg, "runs", "--broker", server.url, "--config", str(lfg.config))
+    assert trusted.returncode == 0 and "no runs on the broker at rediss://" in trusted.stdout
+
+
+def test_a_broker_that_is_not_there_stops_the_run_before_it_starts(
+    lfg: Lfg, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    code, events, err = lfg.run(lfg.tickets(TICKETS), "--publish", redis_server.url)
+    assert code == 2 and events == [] and f"cannot reach the broker at {redis_server.url}" in err
+    attached = command(lfg, "attach", f"{redis_server.url}/0123456789ab", "--json")
+    assert attached.returncode == 1 and "cannot reach the broker" in attached.stderr
+
+
+def test_attach_names_a_run_the_broker_does_not_have(lfg: Lfg, redis_server: RedisServer) -> None:
+    attached = command(lfg, "attach", f"{redis_server.url}/0123456789ab", "--json")
+    assert attached.returncode == 1 and "has no run '0123456789ab'" in attached.stderr
+    no_run = command(lfg, "attach", redis_server.url, "--json")
+    assert no_run.returncode == 2 and "name the run after the host" in no_run.stderr
+
+
+def test_without_the_extra_the_broker_commands_say_what_to_install(lfg: Lfg) -> None:
+    # As if redis-py were not installed: its import fails, as it does then.
+    script = (
+        "import sys; sys.modules['redis'] = None; from lfgtui.commands.main import main; "
+        "sys.exit(main(['runs', '--broker', 'redis://127.0.0.1:1']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "pip install 'lfgtui[broker]'" in done.stderr
+
+
+def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
+    script = (
+        "import sys, contextlib; from lfgtui.commands.main import main\n"
+        "with contextlib.suppress(SystemExit): main(['--help'])\n"
+        "with contextlib.suppress(SystemExit): main(['run', '--help'])\n"
+        "code = main(sys.argv[1:])\n"
+        "assert not [m for m in sys.modules if m == 'redis' or m.startswith('redis.')], 'redis imported'\n"
+        "sys.exit(code)"
+    )
+    tickets = lfg.tickets(TICKETS)
+    done = subprocess.run(
+        [sys.executable, "-c", script, "run", str(tickets), "--json", "--config", str(lfg.config)],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,225 @@
+"""A sim run published to a real redis-server and followed from it, as `lfg run --publish` and
+`lfg attach redis://…/RUN` do it (the same `Outlet` and `BrokerAttachment`, in this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from lfgtui.broker.client import connect
+from lfgtui.broker.layout import Layout
+from lfgtui.broker.settings import Broker, BrokerSettings, resolve
+from lfgtui.broker.watch import BrokerAttachment, indexed_runs
+from lfgtui.commands.broker import Outlet
+from lfgtui.config import Config
+from lfgtui.cost.prices import run_prices
+from lfgtui.events import AttemptEnded, Event, TextDelta
+from lfgtui.outcome import Outcome
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.calls import RetryPolicy
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.broker.redis_server import RedisServer
+
+TICKETS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "slow"
+title = "A slow answer"
+prompt = "go"
+model = "long-answer:tokens_per_s=150,repeat=2"
+
+[[ticket]]
+id = "quick"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
+    return [(e.ticket, e.attempt, e.seq, type(e).__name__) for e in events]
+
+
+@dataclass
+class Published:
+    """A run on the sim with its publisher attached (not started: the test starts it)."""
+
+    run: Run
+    broker: Broker
+    events: list[Event] = field(default_factory=list)
+
+    async def finish(self) -> None:
+        await asyncio.wait_for(self.run.wait(), 30)
+
+
+@contextlib.asynccontextmanager
+async def published(
+    sim: SimServer, tmp_path: Path, url: str, settings: BrokerSettings | None = None, toml: str = TICKETS
+) -> AsyncIterator[Published]:
+    """`lfg run --publish URL` of `toml`, in this process; the publisher ends with the block."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(toml)
+    config = Config(path=None, providers=dict(BUILTIN))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    broker = resolve(url, {}, settings or BrokerSettings())
+    async with Providers(config.providers, sim=sim) as providers:
+        prices = run_prices(providers.configs, loaded.tickets)
+        events: list[Event] = []
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append], prices=prices)
+        outlet = Outlet(broker, await connect(broker))
+        async with Outlet.closing(outlet), outlet.publishing(run, loaded.tickets, str(path)) as watch:
+            assert watch == f"lfg attach {broker.where}/{run.run_id}"
+            try:
+                yield Published(run, broker, events)
+            finally:
+                run.cancel_all()
+                await run.wait()
+
+
+async def follow(attachment: BrokerAttachment, states: list[str] | None = None) -> list[Event]:
+    got: list[Event] = []
+    await attachment.describe()
+    try:
+        await asyncio.wait_for(
+            attachment.follow(got.append, (states if states is not None else []).append), 40
+        )
+    finally:
+        await attachment.aclose()
+    return got
+
+
+async def test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_once(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url) as run:
+        watchers = [BrokerAttachment(run.broker, run.run.run_id) for _ in range(20)]
+        described = await watchers[0].describe()
+        assert [t.id for t in described.tickets] == ["slow", "quick"] and described.control is False
+        assert described.tickets[0].title == "A slow answer"
+        run.run.start()
+        following = [asyncio.create_task(follow(w)) for w in watchers[1:]]
+        first: list[Event] = []
+        following.append(asyncio.create_task(watchers[0].follow(first.append, lambda _: None)))
+        await run.finish()
+    got = [await task for task in following[:-1]]
+    await following[-1]
+    await watchers[0].aclose()
+    mine = identities(run.events)
+    assert len(mine) > 50
+    for events in [*got, first]:
+        assert identities(events) == mine, "every event once, in the run's order"
+    text = "".join(e.text for e in run.events if isinstance(e, TextDelta))
+    assert "".join(e.text for e in first if isinstance(e, TextDelta)) == text
+    mine_events, theirs = run.events, first
+    assert theirs[-1].t - theirs[0].t == pytest.approx(mine_events[-1].t - mine_events[0].t, abs=1e-6)
+    assert [replace(e, t=0.0) for e in theirs] == [replace(e, t=0.0) for e in mine_events], "equal events"
+
+
+async def test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url) as run:
+        run.run.start()
+        await run.finish()
+    layout, run_id = Layout(), run.run.run_id
+    redis = Redis(port=redis_server.port)
+    try:
+        entries = await redis.xrange(layout.events(run_id))
+        assert entries and entries[-1][1][b"kind"] == b"end"
+        # At-least-once: every entry the publisher sent arrives again (a pipeline resent after a lost
+        # reply), in another run's stream of the same description.
+        again = "0123456789ab"
+        await redis.hset(
+            layout.run(again),
+            "run",
+            (await redis.hget(layout.run(run_id), "run")).replace(run_id.encode(), again.encode()),
+        )
+        for _, fields in entries[:-1]:
+            await redis.xadd(layout.events(again), fields)
+            await redis.xadd(layout.events(again), fields)
+        await redis.xadd(layout.events(again), entries[-1][1])
+    finally:
+        await redis.aclose()
+    whole = await follow(BrokerAttachment(run.broker, run_id))
+    twice = await follow(BrokerAttachment(run.broker, again))
+    assert identities(whole) == identities(run.events)
+    assert identities(twice) == identities(run.events), "an entry sent twice is delivered once"
+
+
+async def test_the_run_index_lists_who_ran_what_and_its_states(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url) as run:
+        redis = await connect(run.broker)
+        try:
+            (listed,) = await indexed_runs(redis, Layout())
+            assert listed.run_id == run.run.run_id and listed.ended is None
+            assert listed.states == {"pending": 2} and listed.host == os.uname().nodename
+            run.run.start()
+            await run.finish()
+        finally:
+            await redis.aclose()
+    redis = await connect(run.broker)
+    try:
+        (listed,) = await indexed_runs(redis, Layout())
+    finally:
+        await redis.aclose()
+    assert listed.ended is not None and listed.ended >= listed.started
+    assert listed.states == {"completed": 2} and listed.title.endswith("tickets.toml")
+
+
+@pytest.mark.timeout(120)  # its bounded waits add up past the default 60 s on a loaded machine
+async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_gap_when_it_returns(
+    sim: SimServer, tmp_path: Path, start_redis: Callable[..., RedisServer]
+) -> None:
+    broker = start_redis(aof=True)
+    settings = BrokerSettings(queue_bytes=2_000)  # a few batches: the rest of the outage is a gap
+    slow = TICKETS.replace("tokens_per_s=150,repeat=2", "tokens_per_s=100,repeat=8")
+    async with published(sim, tmp_path, broker.url, settings, slow) as run:
+        watcher = BrokerAttachment(
+            run.broker,
+            run.run.run_id,
+            reconnects=RetryPolicy(max_retries=20, base_delay_s=0.1, max_delay_s=0.5),
+        )
+        states: list[str] = []
+        got: list[Event] = []
+        await watcher.describe()
+        watching = asyncio.create_task(watcher.follow(got.append, states.append))
+        run.run.start()
+        async with asyncio.timeout(20):
+            while not any(isinstance(e, TextDelta) and e.ticket == "slow" for e in got):
+                await asyncio.sleep(0.01)
+        broker.kill()
+        async with asyncio.timeout(20):
+            while (
+                sum(isinstance(e, TextDelta) for e in run.events)
+                < sum(isinstance(e, TextDelta) for e in got) + 200
+            ):  # the run goes on without the broker
+                await asyncio.sleep(0.02)
+        assert any(s.startswith("reconnecting") for s in states)
+        broker.start()  # the same port and append-only file
+        await run.finish()
+    await asyncio.wait_for(watching, 30)
+    await watcher.aclose()
+    ends = [(e.ticket, e.outcome) for e in run.events if isinstance(e, AttemptEnded)]
+    assert sorted(ends) == [("quick", Outcome.COMPLETED), ("slow", Outcome.COMPLETED)], "the run completed"
+    (gap,) = watcher.gaps  # one outage, one gap
+    assert "dropped" in gap and "of slow while the broker was away" in gap
+    assert any(s.startswith("gap: ") for s in states) and states[-1] == "ended"
+    mine = identities(run.events)
+    seen = identities(got)
+    assert len(seen) == len(set(seen)) and set(seen) < set(mine), "some lost, none twice, none made up"
+    assert seen[-1] == mine[-1], "the run's end reached the watcher after the gap"
