@@ -143,6 +143,7 @@ BROKER_FIELDS: dict[str, Kind] = {
     "max_len": POSITIVE_INT,
     "max_age_s": POSITIVE_NUMBER,
     "queue_bytes": POSITIVE_INT,
+    "lease_s": POSITIVE_NUMBER,
 }
 BROKER_PATHS = ("password_file", "ca_file", "cert_file", "key_file")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})

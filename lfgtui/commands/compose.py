@@ -76,11 +76,18 @@ class RunOptions:
             notify_command=notify_command,
         )
 
-    def run(self, tickets: tuple[Ticket, ...], providers: Providers, approvals: Approvals) -> Run:
-        """A headless run of `tickets`, run so (its sinks added by the caller)."""
+    def run(
+        self,
+        tickets: tuple[Ticket, ...],
+        providers: Providers,
+        approvals: Approvals,
+        make_run: Callable[..., Run] | None = None,
+    ) -> Run:
+        """A headless run of `tickets`, run so (its sinks added by the caller); `make_run`: what makes
+        it (a coordinated run, `--broker`), else a `Run`."""
         from lfgtui.run import Run
 
-        return Run(
+        return (make_run or Run)(
             tickets,
             providers,
             approvals,
@@ -105,16 +112,21 @@ async def open_tui(
     history: RunHistory | None = None,
     notice: str | None = None,
     question: str | None = None,
-    served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
+    served: Callable[[Run, Callable[[str], None]], AbstractAsyncContextManager[str | None]] | None = None,
+    make_run: Callable[..., Run] | None = None,
 ) -> int | None:
     """The first controller (`mode`: live, resumed, replayed or attached) on the app, until it exits:
     its exit code, None when it ended without one. A controller that runs its tickets records them in
     `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
-    yields how to watch it."""
+    yields how to watch it, telling the app's notices what goes wrong meanwhile. `make_run` makes
+    the first controller's run (a coordinated one, `--broker`)."""
+    from lfgtui.inert import inert
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_controller import RunController
 
-    controller = RunController(services, tickets, mode, run_id, recorded=recorded, attachment=attachment)
+    controller = RunController(
+        services, tickets, mode, run_id, recorded=recorded, attachment=attachment, make_run=make_run
+    )
     run = controller.run
     if run is not None and recorded is not None:
         run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not
@@ -123,6 +135,10 @@ async def open_tui(
     app = LfgApp(services, controller, theme=theme, keymap=keymap, notice=notice, question=question)
     if run is None or served is None:
         return await app.run_async()
-    async with served(run) as watch:
+
+    def said(text: str) -> None:
+        app.notify(inert(text), severity="warning", timeout=8, markup=False)  # may quote the broker
+
+    async with served(run, said) as watch:
         app.served = watch
         return await app.run_async()

@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,17 +111,24 @@ def _attach_arguments(attach: argparse.ArgumentParser) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(
-    args: argparse.Namespace, run: Run, tickets: Sequence[Ticket], outlet: Outlet | None = None
+    args: argparse.Namespace,
+    run: Run,
+    tickets: Sequence[Ticket],
+    outlet: Outlet | None = None,
+    said: Callable[[str], None] = warn,
 ) -> AsyncIterator[str | None]:
     """Serve `run` while the block runs when `lfg run` was given `--serve`, and publish it to
-    `outlet` (`--publish`): yields how to watch it (the `lfg attach` commands), or None.
+    `outlet` (`--publish`, `--broker`): yields how to watch it (the `lfg attach` commands), or None.
+    `said` hears how the broker is doing (stderr, or the TUI's notices).
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
     async with contextlib.AsyncExitStack() as stack:
         watches: list[str | None] = []
         if outlet is not None:
-            watches.append(await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file))))
+            watches.append(
+                await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file), said))
+            )
         if args.serve is not None:
             watches.append(await stack.enter_async_context(_served(args, run, tickets)))
         yield " or ".join(watch for watch in watches if watch) or None
