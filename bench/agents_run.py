@@ -197,6 +197,7 @@ def rss_kb(pid: int | str, field_name: str = "VmRSS") -> int:
 
 
 async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int) -> dict[str, Any]:
+    from lfgtui.ui.session import Session
     from textual.screen import Screen
 
     from lfgtui.config import Config
@@ -208,7 +209,6 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
 
     agents = args.mode == "agents"
     watch = Watch()

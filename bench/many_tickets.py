@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lfgtui.ui.session import Session
 from textual.events import Key
 
 from lfgtui.config import Config
@@ -35,7 +36,6 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.services import Services
-from lfgtui.ui.session import Session
 
 
 async def measure(count: int, folder: Path, size: tuple[int, int], seconds: float) -> str:

@@ -82,6 +82,7 @@ async def run_lfg(
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
     (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine)."""
     from acp_stamps import read_agent, read_stamps  # beside this file
+    from lfgtui.ui.session import Session
     from textual.screen import Screen
 
     from lfgtui.config import Config
@@ -95,7 +96,6 @@ async def run_lfg(
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.pane import TicketPane
     from lfgtui.ui.services import Services
-    from lfgtui.ui.session import Session
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-bench-{os.getpid()}"
     stamps = folder / "stamps"

@@ -164,7 +164,18 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
     assert len([e for e in events if e["attempt"] == 1 and e["type"] == "text"]) >= 10, "what arrived is kept"
     run_id = err.split("recorded as run ")[1].split()[0]
     export = subprocess.run(
-        [sys.executable, "-m", "lfgtui", "history", "export", run_id, "--format", "json", "--config", str(fleet.lfg.config)],
+        [
+            sys.executable,
+            "-m",
+            "lfgtui",
+            "history",
+            "export",
+            run_id,
+            "--format",
+            "json",
+            "--config",
+            str(fleet.lfg.config),
+        ],
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
