@@ -47,8 +47,10 @@ import subprocess
 import sys
 from typing import Any
 
-from agents_run import agent_installed, child
+from agents_run import AGENT, agent_installed, child
 from figures import figure, median_of, ratio, table_head, table_row
+
+from lfgtui.providers.catalog import BUILTIN
 
 MODES = ("api", "agents")
 STEPS = ("process", "initialize answered", "session/new answered", "first update", "first text")
@@ -118,7 +120,10 @@ def main() -> None:
     parser.add_argument("--size", default="200x60", help="terminal size; every pane must be visible")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
     parser.add_argument(
-        "--agent-nice", type=int, default=0, help="agents and their sessions at nice N (0: as lfg does)"
+        "--agent-nice",
+        type=int,
+        default=BUILTIN[AGENT].nice,
+        help="the agents' provider's nice (default: lfg's; 0: the agents as the UI's equals)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)

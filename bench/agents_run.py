@@ -44,10 +44,6 @@ from tests.real_agents.offline import AGENTS_BIN, offline_env, settle_agents_hom
 AGENT = "claude-code"
 SIDE_CALLS = "claude-haiku-*=hello"
 """Claude Code's side calls to its small model get a short answer, as in examples/agents-offline.toml."""
-NICE_SESSION = 'echo {nice} > /proc/self/autogroup 2>/dev/null; exec nice -n {nice} "$0" "$@"'
-"""`--agent-nice`: each agent leads a session of its own (lfg starts it so), which Linux schedules as
-a group of its own (autogroup) as much as lfg's whole session; `nice` alone acts only inside that
-group, so the group's own nice is set too."""
 AGENT_START_TIMEOUT_S = 600.0
 """Sixteen Node agents starting at once on two shared cores take tens of seconds; a bench must not
 fail on that."""
@@ -98,9 +94,9 @@ class Watch:
 
 def watch_agents(watch: Watch) -> None:
     """Note each agent's start-up steps and count its `session/update`s, by wrapping lfg's agent
-    start and its stdio transport (the names `lfgtui.acp` has today)."""
-    from lfgtui.acp import attempt
-    from lfgtui.acp.transport import AgentPipe
+    start and its stdio transport (the names `lfgtui.run.agents` has today)."""
+    from lfgtui.run.agents import attempt
+    from lfgtui.run.agents.transport import AgentPipe
 
     start_agent, send, receive = attempt.start_agent, AgentPipe.send, AgentPipe.receive
 
@@ -197,7 +193,6 @@ def rss_kb(pid: int | str, field_name: str = "VmRSS") -> int:
 
 
 async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int) -> dict[str, Any]:
-    from lfgtui.ui.session import Session
     from textual.screen import Screen
 
     from lfgtui.config import Config
@@ -208,6 +203,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 
     agents = args.mode == "agents"
@@ -216,10 +212,9 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
         watch_agents(watch)
     count_frames(Screen, watch)
     providers_used = dict(BUILTIN)
-    command = BUILTIN[AGENT].command
-    if args.agent_nice:  # the agents below the UI in the scheduler's eyes: does the UI keep drawing?
-        command = ("sh", "-c", NICE_SESSION.format(nice=args.agent_nice), *command)
-    providers_used[AGENT] = replace(BUILTIN[AGENT], command=command, connect_timeout_s=AGENT_START_TIMEOUT_S)
+    providers_used[AGENT] = replace(
+        BUILTIN[AGENT], connect_timeout_s=AGENT_START_TIMEOUT_S, nice=args.agent_nice
+    )
     providers_used["bench-api"] = replace(BUILTIN["anthropic"], name="bench-api", base_url=sim_url)
     config = Config(path=None, providers=providers_used)
     project = folder / "project"
@@ -253,7 +248,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     samples = {"start": sample()}  # before the worker and the app start: their start-up is the run's
     providers = Providers(config.providers, backend=None if agents else ProviderWorker())
     services = Services(providers, max_concurrency=int(args.tickets))
-    app = LfgApp(services, Session(services, tickets, run_id="bench", sinks=[record]))
+    app = LfgApp(services, RunController(services, tickets, run_id="bench", sinks=[record]))
     width, height = (int(v) for v in args.size.split("x"))
     async with app.run_test(headless=True, size=(width, height)):
         deadline = time.monotonic() + args.timeout

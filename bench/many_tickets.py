@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from lfgtui.ui.session import Session
 from textual.events import Key
 
 from lfgtui.config import Config
@@ -35,6 +34,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
+from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.services import Services
 
 
@@ -48,7 +48,7 @@ async def measure(count: int, folder: Path, size: tuple[int, int], seconds: floa
     async with SimServer(ScenarioLibrary()) as sim:
         services = Services(Providers(sim=sim))
         start = time.perf_counter()
-        app = LfgApp(services, Session(services, tickets))
+        app = LfgApp(services, RunController(services, tickets))
         async with app.run_test(headless=True, size=size):
             mounted = time.perf_counter() - start
             widgets = len(app.screen.query("*"))
@@ -56,7 +56,7 @@ async def measure(count: int, folder: Path, size: tuple[int, int], seconds: floa
             await asyncio.sleep(seconds)
             cpu_per_s = (time.process_time() - cpu) / (time.perf_counter() - wall)
             keys = 0.0
-            screen = app.session.screen
+            screen = app.controller.screen
             for _ in range(5):
                 current = screen.focused_pane
                 assert current is not None
@@ -66,7 +66,7 @@ async def measure(count: int, folder: Path, size: tuple[int, int], seconds: floa
                 while screen.focused_pane is not below:
                     await asyncio.sleep(0.001)
                 keys = max(keys, time.perf_counter() - key)
-            run = app.sessions[0].run
+            run = app.controllers[0].run
             assert run is not None
             run.cancel_all()
             await run.wait()

@@ -51,7 +51,7 @@ def watch_acp_reads() -> dict[str, list[float]] | None:
     the moment before the SDK parses it in the UI process and lfg maps it to an event. Patches
     lfg's stdio transport (`AgentPipe.receive`); None if lfg has none, so that split is left out."""
     try:
-        from lfgtui.acp.transport import AgentPipe
+        from lfgtui.run.agents.transport import AgentPipe
     except ImportError:
         return None
     reads: dict[str, list[float]] = {}
@@ -82,7 +82,6 @@ async def run_lfg(
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
     (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine)."""
     from acp_stamps import read_agent, read_stamps  # beside this file
-    from lfgtui.ui.session import Session
     from textual.screen import Screen
 
     from lfgtui.config import Config
@@ -95,6 +94,7 @@ async def run_lfg(
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.pane import TicketPane
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-bench-{os.getpid()}"
@@ -160,7 +160,7 @@ async def run_lfg(
 
     providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
     services = Services(providers, max_concurrency=panes)
-    app = LfgApp(services, Session(services, tickets, run_id="bench", sinks=[record]))
+    app = LfgApp(services, RunController(services, tickets, run_id="bench", sinks=[record]))
     async with app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)

@@ -117,8 +117,7 @@ async def measure(
     mode: str, tickets: Any, providers: Any, args: argparse.Namespace, clients: int
 ) -> dict[str, Any]:
     """One run in configuration `mode` (base, hub); with `clients` watchers when there is a hub."""
-    from lfgtui.approvals import Approvals
-    from lfgtui.run import Run
+    from lfgtui.run import Approvals, Run
 
     counter = Counter()
     run = Run(tickets, providers, Approvals(), [counter], max_concurrency=len(tickets))

@@ -18,7 +18,9 @@ import platformdirs
 from lfgtui.broker.settings import BrokerSettings, url_problem
 from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
+from lfgtui.telemetry.settings import PROTOCOLS, TelemetrySettings
 from lfgtui.validation import (
+    BOOLEAN,
     ENV_NAME,
     ENV_NAMES,
     NON_NEGATIVE_INT,
@@ -80,6 +82,7 @@ SECTIONS: dict[str, Kind] = {
     "ui": TABLE,
     "history": TABLE,
     "broker": TABLE,
+    "telemetry": TABLE,
 }
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
@@ -98,6 +101,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "auth_method": STRING,
     "login": STRING,
     "model_env": ENV_NAME_KIND,
+    "nice": Kind("an integer from 0 to 19", lambda value: NON_NEGATIVE_INT.check(value) and value <= 19),
     "max_concurrency": POSITIVE_INT,
     "requests_per_minute": POSITIVE_INT,
     "tokens_per_minute": POSITIVE_INT,
@@ -145,6 +149,25 @@ BROKER_FIELDS: dict[str, Kind] = {
     "queue_bytes": POSITIVE_INT,
     "lease_s": POSITIVE_NUMBER,
 }
+TELEMETRY_FIELDS: dict[str, Kind] = {
+    "enabled": BOOLEAN,
+    "endpoint": Kind(
+        "an http:// or https:// URL", lambda value: _is_url(value) and not value.startswith(SIM_URL)
+    ),
+    "protocol": Kind(f"one of {', '.join(PROTOCOLS)}", lambda value: value in PROTOCOLS),
+    "headers": Kind(
+        "a table of header names to the environment variables holding their values",
+        lambda value: (
+            isinstance(value, dict)
+            and all(
+                HEADER_NAME.fullmatch(name) and ENV_NAME_KIND.check(variable)
+                for name, variable in value.items()
+            )
+        ),
+    ),
+    "capture_content": BOOLEAN,
+    "service_name": STRING,
+}
 BROKER_PATHS = ("password_file", "ca_file", "cert_file", "key_file")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 MCP_FIELDS: dict[str, Kind] = {
@@ -191,6 +214,7 @@ class Config:
     mcp_servers: dict[str, McpServer] = field(default_factory=dict)
     """The MCP servers tickets may give their coding agent, by name (`[mcp_servers.NAME]`)."""
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def _chosen_path(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, str | None]:
@@ -223,6 +247,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     ui |= {"notify": tuple(dict.fromkeys(ui["notify"]))} if "notify" in ui else {}
     history = check.fields(sections.get("history", {}), HISTORY_FIELDS, "[history]", "history")
     broker = check.fields(sections.get("broker", {}), BROKER_FIELDS, "[broker]", "broker")
+    telemetry = check.fields(sections.get("telemetry", {}), TELEMETRY_FIELDS, "[telemetry]", "telemetry")
     check.raise_if_any()
     folder = path.resolve().parent
     broker |= {name: folder / Path(broker[name]).expanduser() for name in BROKER_PATHS if name in broker}
@@ -235,6 +260,7 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         history=HistorySettings(path=path.resolve().parent / history_path if history_path else None),
         mcp_servers=mcp_servers,
         broker=BrokerSettings(**broker),
+        telemetry=TelemetrySettings(**telemetry),
     )
 
 
@@ -290,6 +316,12 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
             if "idle_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
+        if "nice" in fields and config.kind != "acp":
+            check.add(
+                check.doc.line(header, "nice"),
+                f"{where}: nice is a coding agent's CPU priority, and this provider is not a coding agent "
+                f"(kind {config.kind!r}, not acp)",
+            )
         if config.kind == "sse" and not config.base_url:
             check.add(
                 check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"

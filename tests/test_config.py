@@ -232,6 +232,7 @@ def test_example_config_commented_values_are_valid(tmp_path: Path) -> None:
     assert config.ui.keymap
     assert config.history.path is not None
     assert config.broker.url is not None and config.broker.ca_file is not None
+    assert config.telemetry.headers == {"x-honeycomb-team": "HONEYCOMB_API_KEY"} and config.telemetry.endpoint
     assert config.providers["anthropic"].default_model != BUILTIN["anthropic"].default_model
 
 
@@ -280,6 +281,36 @@ def test_an_agents_auth_method_login_and_model_variable_are_read(tmp_path: Path)
     assert providers["codex"].auth_method == "api-key"
     assert providers["codex"].auth_vars == BUILTIN["codex"].auth_vars
     assert (providers["mine"].login, providers["mine"].model_env) == ("mine login", "MINE_MODEL")
+
+
+def test_an_agents_nice_is_read_and_is_10_unless_set(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[providers.claude-code]\nnice = 0\n\n"
+        '[providers.mine]\nkind = "acp"\ncommand = ["mine"]\nnice = 19\n\n'
+        '[providers.other]\nkind = "acp"\ncommand = ["other"]\n',
+    )
+    providers = load_config(path, env={}).providers
+    assert [providers[name].nice for name in ("claude-code", "mine", "other", "codex")] == [0, 19, 10, 10]
+
+
+def test_an_agents_nice_is_an_integer_from_0_to_19_and_only_an_agents(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[providers.a]\nkind = "acp"\ncommand = ["a"]\nnice = 20\n'
+        '[providers.b]\nkind = "acp"\ncommand = ["b"]\nnice = -1\n'
+        '[providers.c]\nkind = "acp"\ncommand = ["c"]\nnice = "10"\n'
+        '[providers.d]\nkind = "acp"\ncommand = ["d"]\nnice = 1.5\n'
+        "[providers.openai]\nnice = 5\n",
+    )
+    assert problems(path) == [
+        f"{path}:4: [providers.a]: nice must be an integer from 0 to 19, got the integer 20",
+        f"{path}:8: [providers.b]: nice must be an integer from 0 to 19, got the integer -1",
+        f"{path}:12: [providers.c]: nice must be an integer from 0 to 19, got the string '10'",
+        f"{path}:16: [providers.d]: nice must be an integer from 0 to 19, got the float 1.5",
+        f"{path}:18: [providers.openai]: nice is a coding agent's CPU priority, and this provider is not a "
+        "coding agent (kind 'openai', not acp)",
+    ]
 
 
 def test_a_model_variable_must_be_a_variable_name(tmp_path: Path) -> None:

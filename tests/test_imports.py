@@ -1,11 +1,13 @@
 """No import circles in lfgtui: each module can be read knowing only what it imports. And nothing
-reaches up: what does one job for others never imports the UI or the command line, and the UI never
-imports the command line.
+reaches up: what does one job for others (every package and module but the UI and the command line)
+never imports the UI or the command line, the UI never imports the command line, and the engine
+(run/) never imports the UI, a command, remote/ or telemetry/ (watching a run and exporting its
+telemetry are built on the engine, not in it).
 
 Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
 type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
 command loads only what it needs) and a module's own packages (Python loads those first anyway).
-Counted for the libraries: every import, inside functions too, since importing the UI late still
+Counted for the folder rules: every import, inside functions too, since importing the UI late still
 depends on it.
 """
 
@@ -18,12 +20,13 @@ from pathlib import Path
 import lfgtui
 
 ROOT = Path(lfgtui.__file__).parent
-LIBRARIES = ("lfgtui.worktrees", "lfgtui.cost", "lfgtui.alerts", "lfgtui.tickets")
-"""Packages that do one job for whoever calls them."""
 UI = "lfgtui.ui"
 COMMANDS = "lfgtui.commands"
-ON_TOP = (UI, COMMANDS)
-"""What sits on top of the libraries: the Textual app, and the commands on top of it."""
+ON_TOP = (UI, COMMANDS, "lfgtui.__main__")
+"""What sits on top of the rest: the Textual app, and the commands (and `python -m lfgtui`) on top of it."""
+ENGINE = "lfgtui.run"
+REMOTE = "lfgtui.remote"
+TELEMETRY = "lfgtui.telemetry"
 
 
 def modules() -> dict[str, Path]:
@@ -109,31 +112,33 @@ def within(module: str, packages: Iterable[str]) -> bool:
     return any(module == package or module.startswith(f"{package}.") for package in packages)
 
 
-def test_no_library_imports_the_ui_or_a_command() -> None:
+def reaching(importers: Callable[[str], bool], imported: Iterable[str]) -> list[str]:
+    """Every import, inside functions too, of a module that `importers` takes, of one in `imported`."""
     known = modules()
-    reaching = {
+    return sorted(
         f"{name} imports {other}"
         for name in known
-        if within(name, LIBRARIES)
+        if importers(name)
         for other in dependencies(name, known[name], known, every_import)
-        if within(other, ON_TOP)
-    }
+        if within(other, imported)
+    )
+
+
+def test_nothing_below_the_ui_and_the_commands_imports_them() -> None:
+    known = modules()
     late = dependencies("lfgtui.ui.run_controller", known["lfgtui.ui.run_controller"], known, every_import)
     assert "lfgtui.worktrees.git" in late, "the rule sees imports inside functions"
     assert within("lfgtui.commands.worktrees", ON_TOP) and not within("lfgtui.worktrees.tree", ON_TOP)
-    assert sorted(reaching) == []
+    assert reaching(lambda name: not within(name, ON_TOP), ON_TOP) == []
 
 
 def test_the_ui_never_imports_a_command() -> None:
-    known = modules()
-    reaching = {
-        f"{name} imports {other}"
-        for name in known
-        if within(name, [UI])
-        for other in dependencies(name, known[name], known, every_import)
-        if within(other, [COMMANDS])
-    }
-    assert sorted(reaching) == []
+    assert reaching(lambda name: within(name, [UI]), [COMMANDS]) == []
+
+
+def test_the_engine_never_imports_the_ui_a_command_remote_or_telemetry() -> None:
+    assert "lfgtui.run.agents.attempt" in modules(), "the engine's coding agents are under it"
+    assert reaching(lambda name: within(name, [ENGINE]), [*ON_TOP, REMOTE, TELEMETRY]) == []
 
 
 def test_a_circle_is_found() -> None:

@@ -26,12 +26,12 @@ def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
 
 
 async def test_acps_client_connection_still_sends_plain_requests_through_its_connection() -> None:
-    # lfgtui/acp/choices.py: set_model sends ACP's older session/set_model, which the SDK dropped,
+    # lfgtui/run/agents/choices.py: set_model sends ACP's older session/set_model, which the SDK dropped,
     # as a plain request on the connection that `ClientSideConnection._conn` holds.
     import acp
     from acp.connection import Connection
 
-    from lfgtui.acp.transport import AgentPipe
+    from lfgtui.run.agents.transport import AgentPipe
 
     ours, theirs = socket.socketpair()
     reader, writer = await asyncio.open_connection(sock=ours)

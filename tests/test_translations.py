@@ -9,14 +9,15 @@ from dataclasses import dataclass
 import pytest
 
 from lfgtui import events
+from lfgtui.commands.headless import JSON_LINES, PROGRESS
 from lfgtui.events import Event, Status, Translation, event_types
-from lfgtui.headless import JSON_LINES, PROGRESS
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
+from lfgtui.telemetry.spans import SPANS
 from lfgtui.ui.pane import PANE
 
-TRANSLATIONS: tuple[Translation[object], ...] = (RECORDED, REBUILT, JSON_LINES, PROGRESS, CODEC, PANE)
+TRANSLATIONS: tuple[Translation[object], ...] = (RECORDED, REBUILT, JSON_LINES, PROGRESS, CODEC, PANE, SPANS)
 
 
 def undecided(types: tuple[type[Event], ...]) -> list[str]:

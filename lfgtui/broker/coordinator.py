@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.approvals import Approvals
 from lfgtui.broker.layout import Layout, loads
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
@@ -40,7 +39,8 @@ from lfgtui.events import (
     observed,
 )
 from lfgtui.remote.attach import watcher_name
-from lfgtui.run import Run, TicketState
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.scheduler import Run, TicketState
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

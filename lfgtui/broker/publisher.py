@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.broker.settings import BrokerError, BrokerSettings
-from lfgtui.calls import RetryPolicy
 from lfgtui.events import AttemptEnded, AttemptStarted, Event
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import BATCH_S
+from lfgtui.run.calls import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

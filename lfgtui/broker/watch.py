@@ -27,8 +27,8 @@ from lfgtui.remote.description import DescriptionError, RemoteRun, read_descript
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from lfgtui.calls import RetryPolicy
     from lfgtui.events import Event
+    from lfgtui.run.calls import RetryPolicy
 
 BLOCK_MS = 15_000
 """How long one read waits for the next entry."""

@@ -30,15 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.approvals import Approvals
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
-from lfgtui.calls import RetryPolicy
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
-from lfgtui.run import Earlier, Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.scheduler import Earlier, Run
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 Before a run a person needs to know which agents they can give a ticket: installed or not (and
 which version), what to install, and which credentials lfg would pass it: variable names, set or
 not, never a value. `--check` starts each installed agent exactly as a ticket would (the same
-environment, supervisor, log and handshake: `acp/attempt.py`'s `AgentSession`), in an empty
+environment, supervisor, log and handshake: `run/agents/attempt.py`'s `AgentSession`), in an empty
 temporary folder, opens a session without sending a prompt, and reports the auth methods, models
 and modes it offers and what is missing. What an agent or a config file says is shown inert;
 `--json` is written with `json_text`. `lfg` imports this module for every command, so what does the
@@ -21,8 +21,8 @@ from lfgtui.commands.common import EXIT_USAGE, add_config
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
-    from lfgtui.agents_report import Checked
     from lfgtui.providers.base import ProviderConfig
+    from lfgtui.run.agents.report import Checked
 
 EXIT_FAILED = 1
 
@@ -60,8 +60,8 @@ def run_agents_command(args: argparse.Namespace) -> int:
     not installed, 2 for an unknown name or a bad config."""
     import os
 
-    from lfgtui.agents_report import as_json, as_text, listed, with_methods
     from lfgtui.config import load_config
+    from lfgtui.run.agents.report import as_json, as_text, listed, with_methods
     from lfgtui.validation import ValidationError
 
     try:
@@ -105,7 +105,7 @@ def _checks(chosen: dict[str, ProviderConfig], names: list[str], timeout: float 
     import contextlib
     import tempfile
 
-    from lfgtui.agents_report import check
+    from lfgtui.run.agents.report import check
 
     async def all_of(workdirs: list[Path]) -> list[Checked]:
         return await asyncio.gather(

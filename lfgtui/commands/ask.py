@@ -25,7 +25,6 @@ def _arguments(ask: argparse.ArgumentParser) -> None:
 
 
 async def ask(args: argparse.Namespace) -> int:
-    from lfgtui.agent import AgentTask, run_agent
     from lfgtui.cost.metrics import Metrics
     from lfgtui.events import (
         AttemptEnded,
@@ -41,6 +40,7 @@ async def ask(args: argparse.Namespace) -> int:
     from lfgtui.providers.base import ModelCall, UserMessage
     from lfgtui.providers.catalog import ProviderUnavailable
     from lfgtui.providers.registry import Providers
+    from lfgtui.run import AgentTask, run_agent
 
     async with Providers() as providers:
         if getattr(providers.configs.get(args.provider), "kind", None) == "acp":

@@ -129,7 +129,7 @@ class Outlet:
 
     def make_run(self) -> Callable[..., Run]:
         """What makes the run: one coordinated on the broker's workers (`--broker`), else a `Run`."""
-        from lfgtui.run import Run
+        from lfgtui.run.scheduler import Run
 
         if self.folder is None:
             return Run

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
-    from lfgtui.resume import RecordedRun
+    from lfgtui.run.resume import RecordedRun
 
 T = TypeVar("T")
 
@@ -51,6 +51,15 @@ def warn(message: str) -> None:
         print(f"lfg: {message}", file=sys.stderr, flush=True)
 
 
+class Notices:
+    """Where what goes wrong beside a run (its telemetry's receiver) is said: stderr, or the TUI's
+    notices while it is open (nothing is written to stderr under the TUI). A plain class: every
+    command imports this module, and making a dataclass costs startup a millisecond."""
+
+    def __init__(self) -> None:
+        self.say: Callable[[str], None] = warn
+
+
 def fail(message: str) -> int:
     """Say what is wrong; the exit code for bad usage."""
     warn(message)
@@ -65,7 +74,7 @@ def find_recorded(
     from lfgtui.history.database import StoreError
     from lfgtui.history.lock import RunLock
     from lfgtui.history.store import Selection
-    from lfgtui.resume import recorded_run
+    from lfgtui.run.resume import recorded_run
 
     def read(store: Store, selection: Selection) -> RecordedRun:
         if whole_run:

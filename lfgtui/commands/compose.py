@@ -18,16 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.common import warn
+
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
-    from lfgtui.approvals import Approvals
+    from lfgtui.commands.common import Notices
     from lfgtui.config import Config
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.remote.attach import Followed
-    from lfgtui.resume import RecordedRun
-    from lfgtui.run import Run
+    from lfgtui.run import Approvals, Run
+    from lfgtui.run.resume import RecordedRun
     from lfgtui.tickets.ticket import Ticket
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services
@@ -112,14 +114,15 @@ async def open_tui(
     history: RunHistory | None = None,
     notice: str | None = None,
     question: str | None = None,
-    served: Callable[[Run, Callable[[str], None]], AbstractAsyncContextManager[str | None]] | None = None,
+    served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
+    notices: Notices | None = None,
     make_run: Callable[..., Run] | None = None,
 ) -> int | None:
     """The first controller (`mode`: live, resumed, replayed or attached) on the app, until it exits:
     its exit code, None when it ended without one. A controller that runs its tickets records them in
     `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
-    yields how to watch it, telling the app's notices what goes wrong meanwhile. `make_run` makes
-    the first controller's run (a coordinated one, `--broker`)."""
+    yields how to watch it; `notices` are the app's while it runs. `make_run` makes the first
+    controller's run (a coordinated one, `--broker`)."""
     from lfgtui.inert import inert
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_controller import RunController
@@ -135,10 +138,12 @@ async def open_tui(
     app = LfgApp(services, controller, theme=theme, keymap=keymap, notice=notice, question=question)
     if run is None or served is None:
         return await app.run_async()
-
-    def said(text: str) -> None:
-        app.notify(inert(text), severity="warning", timeout=8, markup=False)  # may quote the broker
-
-    async with served(run, said) as watch:
+    async with served(run) as watch:
         app.served = watch
-        return await app.run_async()
+        if notices is None:
+            return await app.run_async()
+        notices.say = lambda message: app.notify(inert(message), severity="warning", timeout=8, markup=False)
+        try:
+            return await app.run_async()
+        finally:
+            notices.say = warn

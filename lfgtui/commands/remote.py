@@ -19,6 +19,7 @@ from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, add_theme, fi
 if TYPE_CHECKING:
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.subcommands import Subcommands
+    from lfgtui.commands.telemetry import TelemetryOut
     from lfgtui.remote.attach import Followed, RemoteRun
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.tail import RunTail
@@ -115,15 +116,18 @@ async def serving(
     run: Run,
     tickets: Sequence[Ticket],
     outlet: Outlet | None = None,
+    telemetry: TelemetryOut | None = None,
     said: Callable[[str], None] = warn,
 ) -> AsyncIterator[str | None]:
-    """Serve `run` while the block runs when `lfg run` was given `--serve`, and publish it to
-    `outlet` (`--publish`, `--broker`): yields how to watch it (the `lfg attach` commands), or None.
-    `said` hears how the broker is doing (stderr, or the TUI's notices).
+    """Serve `run` while the block runs when `lfg run` was given `--serve`, publish it to `outlet`
+    (`--publish`, `--broker`) and export its telemetry (`--otel`): yields how to watch it (the `lfg
+    attach` commands), or None. `said` hears how the broker is doing (stderr, or the TUI's notices).
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
     async with contextlib.AsyncExitStack() as stack:
+        if telemetry is not None:
+            await stack.enter_async_context(telemetry.exporting_run(run))
         watches: list[str | None] = []
         if outlet is not None:
             watches.append(
@@ -283,9 +287,9 @@ async def attach(args: argparse.Namespace) -> int:
 
 
 async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
+    from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
-    from lfgtui.headless import JsonLines, UntilClosed
 
     if remote.prices_problem is not None:
         warn(remote.prices_problem)

@@ -64,7 +64,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
 
 
 async def resume(args: argparse.Namespace) -> int:
-    from lfgtui.resume import provider_problems
+    from lfgtui.run.resume import provider_problems
 
     found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
     if isinstance(found, str):
@@ -124,7 +124,7 @@ async def replay(args: argparse.Namespace) -> int:
         return fail(problem)
     from lfgtui.commands.compose import open_tui
     from lfgtui.providers.registry import Providers
-    from lfgtui.resume import ReplayClock
+    from lfgtui.run.resume import ReplayClock
     from lfgtui.ui.run_screen import Mode
     from lfgtui.ui.services import Services
 

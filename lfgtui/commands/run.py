@@ -20,6 +20,7 @@ from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_op
 from lfgtui.commands.common import (
     EXIT_SIGINT,
     EXIT_USAGE,
+    Notices,
     add_config,
     add_db,
     add_theme,
@@ -29,6 +30,7 @@ from lfgtui.commands.common import (
 )
 from lfgtui.commands.remote import add_serve_options, serve_problem, serving
 from lfgtui.commands.subcommands import Subcommands
+from lfgtui.commands.telemetry import TelemetryOut, add_otel_option
 
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
@@ -67,6 +69,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     add_serve_options(run)
     add_publish_option(run)
     add_coordinate_option(run)
+    add_otel_option(run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,14 +114,15 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.telemetry.settings import TelemetryError
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json) and terminal_attached()
-    try:
-        outlet = await Outlet.open(
-            args, config
-        )  # a broker that cannot be used stops the run before it starts
-    except BrokerError as exc:
+    notices = Notices()
+    try:  # a broker or telemetry that cannot be used stops the run before it starts
+        outlet = await Outlet.open(args, config)
+        telemetry = TelemetryOut.open(args, config, notices)
+    except (BrokerError, TelemetryError) as exc:
         return fail(str(exc))
     offline = "no provider named and no API key set: running offline on the built-in sim provider"
     if tickets.offline_default and not use_tui:
@@ -150,13 +154,18 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     run_id=history.run_id if history is not None else None,
                     history=history,
                     notice=offline if tickets.offline_default else None,
-                    served=lambda run, said: serving(args, run, tickets.tickets, outlet, said),
+                    served=lambda run: serving(
+                        args, run, tickets.tickets, outlet, telemetry, lambda text: notices.say(text)
+                    ),
+                    notices=notices,
                     make_run=outlet.make_run() if outlet is not None else None,
                 )
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await _run_headless(args, tickets.tickets, providers, history, options, alerts, outlet)
+                code = await _run_headless(
+                    args, tickets.tickets, providers, history, options, alerts, (outlet, telemetry)
+                )
     if history is not None:
         warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
     return code
@@ -169,17 +178,18 @@ async def _run_headless(
     history: RunHistory | None,
     options: RunOptions,
     alerts: tuple[Collection[str], NotifyCommand | None],
-    outlet: Outlet | None,
+    outlets: tuple[Outlet | None, TelemetryOut | None],
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
     import asyncio
 
-    from lfgtui.approvals import Approvals
+    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
-    from lfgtui.headless import JsonLines, Progress, UntilClosed
+    from lfgtui.run import Approvals
 
     t0 = time.monotonic()
     answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
+    outlet = outlets[0]
     make_run = outlet.make_run() if outlet is not None else None
     run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
@@ -201,7 +211,7 @@ async def _run_headless(
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    async with serving(args, run, tickets, outlet):
+    async with serving(args, run, tickets, *outlets):
         run.start()
         outcomes = await run.wait()
     if progress is not None:

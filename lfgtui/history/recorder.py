@@ -73,7 +73,7 @@ INSERT_ATTEMPT = (
 
 def ticket_row(ticket: Ticket) -> TicketRow:
     """The ticket as the history (and a watcher, see remote/) describes it: every field, so that
-    `lfg resume` runs it as it ran (tests/test_resume_tickets.py fails for a field left out)."""
+    `lfg resume` runs it as it ran (tests/run/test_resume_tickets.py fails for a field left out)."""
     return TicketRow(
         ticket=ticket.id,
         title=ticket.title,

@@ -109,6 +109,9 @@ class ProviderConfig:
     """For a built-in coding agent: the command a person runs to log in, quoted when it asks to."""
     model_env: str | None = None
     """For a coding agent: its own variable for the model, set to the ticket's model at start."""
+    nice: int = 10
+    """For a coding agent: how much lower than lfg's its CPU priority is (0 to 19; 0: as lfg's), so
+    that busy agents leave the UI its share."""
     max_concurrency: int | None = None
     """Model calls of this provider streaming at once, over every ticket of the run (None: no limit)."""
     requests_per_minute: int | None = None

@@ -23,11 +23,11 @@ from urllib.parse import quote
 
 import httpx2
 
-from lfgtui.calls import RetryPolicy
 from lfgtui.events import AttemptEnded, Event
 from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
+from lfgtui.run import RetryPolicy
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
 """Waits before each reconnect in a row that brought nothing new (no server, a proxy's 502, a

@@ -50,7 +50,7 @@ from lfgtui.history.rows import (
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.history.values import read_value
-from lfgtui.resume import Timeline, ticket_from_row
+from lfgtui.run.resume import Timeline, ticket_from_row
 from lfgtui.tickets.ticket import Ticket
 
 POLL_S = 0.25

@@ -9,7 +9,7 @@ with an error. Like the real agents it offers auth methods (and with `--require-
 session before one succeeded); it offers its modes, and with `--models` the models and modes a
 client may choose as session config options (`session/set_config_option`), or with
 `--unstable-models` the models the older way Gemini CLI offers them (the `models` of `session/new`,
-chosen with `session/set_model`, which the SDK no longer routes: `OlderMethods` answers it). With
+chosen with `session/set_model`, which the SDK no longer routes: `SimPipe` answers it). With
 models or a mode chosen, every answer starts by saying which model and mode it runs, and with MCP
 servers given (`acp_mcp.py`), which; so a test sees what reached the agent.
 Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -68,7 +69,6 @@ from acp.schema import (
 )
 
 from lfgtui import __version__
-from lfgtui.acp.transport import AgentPipe
 from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
     AgentRun,
@@ -227,7 +227,7 @@ class SimAcpAgent:
         return answer.model_dump(mode="json", by_alias=True, exclude_none=True) | {"models": models}
 
     async def set_session_model(self, session_id: str, model_id: str) -> None:
-        """ACP's older `session/set_model`, offered with `--unstable-models` (see `OlderMethods`)."""
+        """ACP's older `session/set_model`, offered with `--unstable-models` (see `SimPipe`)."""
         if not self.options.unstable_models:
             raise acp.RequestError.method_not_found(SET_MODEL)
         if model_id not in self.options.models:
@@ -396,20 +396,42 @@ def _command(prompt: list[ContentBlock]) -> str | None:
     return text[1:].split(maxsplit=1)[0] if text.startswith("/") and len(text) > 1 else None
 
 
-class OlderMethods(AgentPipe):
-    """The agent's stdin and stdout, answering ACP's older `session/set_model` itself: the SDK's
-    agent side no longer routes it."""
+class SimPipe:
+    """The agent's stdin and stdout as an ACP transport, one JSON object a line each way, answering
+    ACP's older `session/set_model` itself: the SDK's agent side no longer routes it.
+
+    The sim's own, not lfg's stricter pipe (`run/agents/transport.py`): the sim is what lfg's ACP
+    client is checked against, so it shares none of it. A line that is no JSON object ends the stream."""
 
     def __init__(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, agent: SimAcpAgent
     ) -> None:
-        super().__init__(reader, writer)
+        self.reader = reader
+        self.writer = writer
         self.agent = agent
 
+    async def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        await self.writer.drain()
+
     async def receive(self) -> dict[str, Any] | None:
-        while (message := await super().receive()) is not None and message.get("method") == SET_MODEL:
+        while line := await self.reader.readline():
+            if not line.strip():
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+            if not isinstance(message, dict):
+                return None
+            if message.get("method") != SET_MODEL:
+                return message
             await self.send(await self._set_model(message))
-        return message
+        return None
+
+    async def close(self) -> None:
+        if not self.writer.is_closing():
+            self.writer.close()
 
     async def _set_model(self, request: dict[str, Any]) -> dict[str, Any]:
         params = request.get("params")
@@ -427,7 +449,7 @@ async def serve(options: AgentOptions) -> None:
     reader, writer = await acp.stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
     agent = SimAcpAgent(options, writer)
     try:
-        await acp.run_agent(agent, OlderMethods(reader, writer, agent))
+        await acp.run_agent(agent, SimPipe(reader, writer, agent))
     finally:
         writer.close()
     if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped

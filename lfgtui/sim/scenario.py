@@ -27,6 +27,10 @@ class ScenarioError(ValueError):
     """A scenario file or model name that cannot be used; the message names the file and field."""
 
 
+FAULT_MESSAGE = "simulated failure"
+"""What a fault says when its scenario gives no `message`."""
+
+
 class FaultKind(StrEnum):
     HTTP = "http"  # answer the request with an HTTP error status instead of a stream
     DROP = "drop"  # close the connection abruptly mid-stream
@@ -43,6 +47,20 @@ class SimToolCall:
     custom: bool = False
     """A freeform tool's call (the Responses API's custom tools, as Codex's `exec` and `apply_patch`
     take their input): `arguments` is its raw input text, not JSON."""
+
+    @property
+    def json_object(self) -> dict[str, Any] | None:
+        """The arguments as the JSON object a wire format carries (none written: an empty one), or
+        None when they are no such object: not JSON, not an object, or numbers JSON has not (`NaN`,
+        `Infinity`, `1e999`, which Python reads as infinite). The sim's own reading, not lfg's."""
+        if not self.arguments.strip():
+            return {}
+        try:
+            value = json.loads(self.arguments)
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +80,7 @@ class Fault:
     after_tokens: int = 0
     status: int = 500
     retry_after: float | str | None = None  # seconds, or an HTTP-date sent as it is
-    message: str = "simulated failure"
+    message: str = FAULT_MESSAGE
     times: int | None = None  # only the first N requests that reach this fault; None means always
 
 
@@ -209,7 +227,7 @@ def _fault(where: str, table: dict[str, Any]) -> Fault:
         after_tokens=int(table.get("after_tokens", 0)),
         status=int(table.get("status", 500)),
         retry_after=_retry_after(table.get("retry_after")),
-        message=str(table.get("message", Fault.message)),
+        message=str(table.get("message", FAULT_MESSAGE)),
         times=int(table["times"]) if "times" in table else None,
     )
 

@@ -3,8 +3,10 @@
 `supervisor.py` (Linux) is a child subreaper: every process the program starts, `setsid` and
 double-forked daemons included, is reparented to it, and it kills them all when the program exits,
 when lfg stops it (SIGTERM) or when lfg dies. A coding agent and a `--notify-command` hook run under
-it this way, keeping the supervisor's stdin, stdout and stderr, which lfg chooses. Elsewhere the
-program leads a session of its own, whose process group is killed when it is stopped.
+it this way, keeping the supervisor's stdin, stdout and stderr, which lfg chooses; an agent at a
+lower CPU priority (its provider's `nice`), which the supervisor sets for its session before the
+agent starts. Elsewhere the program leads a session of its own, whose process group is killed when
+it is stopped, and is reniced as soon as it has started.
 """
 
 from __future__ import annotations
@@ -31,17 +33,22 @@ KILL_GRACE_S = 5.0
 
 
 async def start_supervised(
-    argv: Sequence[str], env: Mapping[str, str], **options: Any
+    argv: Sequence[str], env: Mapping[str, str], nice: int = 0, **options: Any
 ) -> asyncio.subprocess.Process:
     """Start `argv` (its program an absolute path) with exactly `env`, in a session of its own,
-    under the supervisor where there is one; `options` are `create_subprocess_exec`'s (its stdin,
-    stdout, stderr, cwd). Raises OSError when the program cannot be run, before anything starts."""
+    under the supervisor where there is one, its CPU priority lowered by `nice` (best effort);
+    `options` are `create_subprocess_exec`'s (its stdin, stdout, stderr, cwd). Raises OSError when
+    the program cannot be run, before anything starts."""
     if not os.access(argv[0], os.X_OK):
         raise FileNotFoundError(errno.ENOENT, "not found, or not an executable", argv[0])
     options = {**options, "start_new_session": True}
     if not SUPERVISED:
-        return await asyncio.create_subprocess_exec(*argv, env=dict(env), **options)
-    request = _request_pipe({"parent": os.getpid(), "argv": list(argv), "env": dict(env)})
+        process = await asyncio.create_subprocess_exec(*argv, env=dict(env), **options)
+        if nice > 0:  # its process group, just started (the system caps the value at its lowest)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PGRP, process.pid, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        return process
+    request = _request_pipe({"parent": os.getpid(), "argv": list(argv), "env": dict(env), "nice": nice})
     try:
         script = [*stdlib_script(Path(supervisor.__file__)), "--request-fd", str(request)]
         return await asyncio.create_subprocess_exec(*script, env={}, pass_fds=(request,), **options)

@@ -13,7 +13,8 @@ to the supervisor's environment); the command's stdin is /dev/null.
 
 A coding agent runs under it too (`supervisor.py --request-fd N`): the request, read from that
 descriptor, names a program (`argv`, its path absolute) instead of a shell command, and the program
-keeps the supervisor's stdin, stdout and stderr, which carry its protocol and its log.
+keeps the supervisor's stdin, stdout and stderr, which carry its protocol and its log. Its `nice`
+lowers the agent's CPU priority (see `lower_priority`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ PR_SET_CHILD_SUBREAPER = 36
 SHELL = "/bin/sh"
 RESCAN_S = 0.01
 WATCHED = {signal.SIGCHLD, signal.SIGTERM}
+AUTOGROUP = "/proc/self/autogroup"
+AUTOGROUP_RETRY_S = 0.1
+"""Linux takes one change of an autogroup's nice a tenth of a second from a user, machine-wide:
+agents starting together take turns."""
+AUTOGROUP_WAIT_S = 5.0
 
 
 def descendants(root: int) -> set[int]:
@@ -93,6 +99,35 @@ def exit_like(status: int | None) -> None:
     sys.exit(os.waitstatus_to_exitcode(status))
 
 
+def lower_priority(nice: int) -> None:
+    """Lower this session's CPU priority by `nice` before the program starts, so that busy agents
+    leave lfg's UI its share. The supervisor leads a session of its own, which Linux's autogroup
+    scheduling weighs as much as lfg's whole session whatever its processes' nice: the session's
+    group gets the nice too, where the kernel has autogroups. Best effort: a refusal leaves the
+    priority as it was."""
+    if nice <= 0:
+        return
+    with contextlib.suppress(OSError):
+        os.nice(nice)
+    deadline = time.monotonic() + AUTOGROUP_WAIT_S
+    while True:
+        try:
+            group = os.open(AUTOGROUP, os.O_WRONLY)
+        except OSError:  # no autogroups here
+            return
+        try:
+            os.write(group, str(nice).encode())
+            return
+        except BlockingIOError:  # another session's change came less than 0.1 s ago
+            if time.monotonic() > deadline:
+                return
+            time.sleep(AUTOGROUP_RETRY_S)
+        except OSError:
+            return
+        finally:
+            os.close(group)
+
+
 def main() -> None:
     """Run the command, wait for the shell or for SIGTERM, then kill what is left.
 
@@ -111,6 +146,7 @@ def main() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     status: int | None = None
     if os.getppid() == request["parent"]:  # else lfg died before PR_SET_PDEATHSIG was set
+        lower_priority(request.get("nice", 0))
         argv = request["argv"] if passthrough else [SHELL, "-c", request["command"]]
         stdin = [] if passthrough else [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
         shell = os.posix_spawn(

@@ -26,7 +26,7 @@ from textual.driver import Driver
 from lfgtui.events import Outcome
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
-from lfgtui.resume import RecordedRun, provider_problems
+from lfgtui.run.resume import RecordedRun, provider_problems
 from lfgtui.tickets.ticket import Ticket, TicketFile
 from lfgtui.ui.drivers import DRIVERS, TerminalLost
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer

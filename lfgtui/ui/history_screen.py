@@ -28,7 +28,7 @@ from lfgtui.history.database import StoreError
 from lfgtui.history.search import QueryTooLarge, SearchHit, snippet_text
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
-from lfgtui.resume import RecordedRun, recorded_run
+from lfgtui.run.resume import RecordedRun, recorded_run
 from lfgtui.ui.palette import colours
 
 DEBOUNCE_S = 0.2

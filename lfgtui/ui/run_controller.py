@@ -18,13 +18,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
-from lfgtui.approvals import Approvals
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
-from lfgtui.resume import RecordedRun, ReplayClock, play, replay_events
-from lfgtui.run import Run, Sink
+from lfgtui.run import Approvals, Run, Sink
+from lfgtui.run.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen

@@ -36,7 +36,7 @@ from lfgtui.ui.pane import PaneState, PaneView, Tally, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
-    from lfgtui.resume import RecordedRun
+    from lfgtui.run.resume import RecordedRun
 
 MIN_PANE_WIDTH = 40
 MIN_PANE_HEIGHT = 14

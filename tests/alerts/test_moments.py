@@ -6,10 +6,10 @@ from pathlib import Path
 
 from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.moments import RunAlerts
-from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

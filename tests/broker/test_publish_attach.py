@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from lfgtui.approvals import Approvals
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.settings import Broker, BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment, indexed_runs
-from lfgtui.calls import RetryPolicy
 from lfgtui.commands.broker import Outlet
 from lfgtui.config import Config
 from lfgtui.cost.prices import run_prices
@@ -28,6 +26,8 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import AttachError
 from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.calls import RetryPolicy
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from lfgtui.approvals import Approvals
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
 from lfgtui.broker.settings import BrokerSettings, resolve
@@ -30,6 +29,7 @@ from lfgtui.cost.prices import run_prices
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Status, TextDelta
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
+from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.broker.redis_server import RedisServer

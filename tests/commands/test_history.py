@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from lfgtui.approvals import Approvals
+from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from tests.commands.test_main import imported_by
 from tests.commands.test_run import Lfg
 from tests.history.recording import without_imported_at
-from tests.test_approvals import Answerer, run_writer
+from tests.run.test_approvals import Answerer, run_writer
 
 TICKETS = """
 [[ticket]]

@@ -387,6 +387,7 @@ SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
 
 BROKER = "tests/broker"
+TELEMETRY = "tests/telemetry"
 ELSEWHERE = {
     "`lfg agents` lists an agent whose command is not installed": [
         "tests/commands/test_agents.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
@@ -398,45 +399,45 @@ ELSEWHERE = {
     ],
     "a coding agent reports its context (`usage_update`) again and again, and resends its command list, "
     "mode or settings (Claude Code: 2 to 4 usage updates a turn, 25 slash commands)": [
-        "tests/acp/test_context.py::test_usage_and_commands_are_a_context_and_a_detail_not_statuses",
-        "tests/acp/test_context.py::test_commands_mode_and_settings_are_one_detail_each_time_they_change",
-        "tests/acp/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
+        "tests/run/agents/test_context.py::test_usage_and_commands_are_a_context_and_a_detail_not_statuses",
+        "tests/run/agents/test_context.py::test_commands_mode_and_settings_are_one_detail_each_time_they_change",
+        "tests/run/agents/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
     ],
     "a coding agent reports a cost (`usage_update`'s `cost`, the session's cumulative total)": [
-        "tests/acp/test_context.py::test_an_agent_reported_cost_counts_toward_max_cost_usd",
-        "tests/acp/test_context.py::test_each_attempt_costs_its_share_of_the_sessions_cumulative_cost",
-        "tests/acp/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
+        "tests/run/agents/test_context.py::test_an_agent_reported_cost_counts_toward_max_cost_usd",
+        "tests/run/agents/test_context.py::test_each_attempt_costs_its_share_of_the_sessions_cumulative_cost",
+        "tests/run/agents/test_context.py::test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt",
     ],
     "you quit lfg (or leave a run) while several coding agents are kept for follow-ups, each slow to exit": [
-        "tests/acp/test_stalls.py::test_quitting_stops_the_kept_agents_all_at_once",
+        "tests/run/agents/test_stalls.py::test_quitting_stops_the_kept_agents_all_at_once",
     ],
     "a coding agent's run is resumed (`lfg resume`) after follow-ups it answered live in the same "
     "agent session": [
-        "tests/acp/test_stalls.py::test_resume_after_a_live_follow_up_loads_the_latest_agent_session",
+        "tests/run/agents/test_stalls.py::test_resume_after_a_live_follow_up_loads_the_latest_agent_session",
     ],
     "your no to a coding agent's permission request ends its turn (Codex answers `cancelled` when you "
     'pick "tell Codex what to do differently")': [
-        "tests/acp/test_stalls.py::test_a_no_that_ends_the_agents_turn_completes_it_for_a_follow_up",
-        "tests/acp/test_stalls.py::test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to_do",
+        "tests/run/agents/test_stalls.py::test_a_no_that_ends_the_agents_turn_completes_it_for_a_follow_up",
+        "tests/run/agents/test_stalls.py::test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to_do",
     ],
     "a coding agent sends nothing mid-turn while no approval waits for you (Codex retrying a dead network)": [
-        "tests/acp/test_stalls.py::test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_text",
-        "tests/acp/test_stalls.py::test_waiting_for_the_person_is_not_a_stall",
-        "tests/acp/test_stalls.py::test_a_stalled_agent_is_waiting_for_you_until_it_times_out",
-        "tests/acp/test_stalls.py::test_a_stall_and_a_progress_note_are_recorded_as_what_they_are",
-        "tests/acp/test_stalls.py::test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_did",
+        "tests/run/agents/test_stalls.py::test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_text",
+        "tests/run/agents/test_stalls.py::test_waiting_for_the_person_is_not_a_stall",
+        "tests/run/agents/test_stalls.py::test_a_stalled_agent_is_waiting_for_you_until_it_times_out",
+        "tests/run/agents/test_stalls.py::test_a_stall_and_a_progress_note_are_recorded_as_what_they_are",
+        "tests/run/agents/test_stalls.py::test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_did",
     ],
     "a coding agent's messages follow one another with nothing between them (text before a tool call "
     "and text after it, an answer on each side of its thinking, a new `messageId`)": [
-        "tests/acp/test_text_gauges.py::test_messages_on_both_sides_of_a_tool_call_are_separate_blocks",
-        "tests/acp/test_blocks.py::test_text_on_both_sides_of_a_tool_call_or_thinking_becomes_two_blocks",
-        "tests/acp/test_blocks.py::test_a_new_message_id_starts_a_block_and_breaks_already_there_are_kept",
+        "tests/run/agents/test_text_gauges.py::test_messages_on_both_sides_of_a_tool_call_are_separate_blocks",
+        "tests/run/agents/test_blocks.py::test_text_on_both_sides_of_a_tool_call_or_thinking_becomes_two_blocks",
+        "tests/run/agents/test_blocks.py::test_a_new_message_id_starts_a_block_and_breaks_already_there_are_kept",
     ],
     "a coding agent sends an empty chunk or a notice of its own before the model's output, waits for an "
     "approval or runs tools mid-turn, or relays an error in one burst": [
-        "tests/acp/test_text_gauges.py::test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice",
-        "tests/acp/test_text_gauges.py::test_the_rate_leaves_out_the_time_the_agents_tools_run",
-        "tests/acp/test_text_gauges.py::test_an_error_relayed_in_one_burst_has_no_rate",
+        "tests/run/agents/test_text_gauges.py::test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice",
+        "tests/run/agents/test_text_gauges.py::test_the_rate_leaves_out_the_time_the_agents_tools_run",
+        "tests/run/agents/test_text_gauges.py::test_an_error_relayed_in_one_burst_has_no_rate",
         "tests/cost/test_metrics.py::test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval",
         "tests/cost/test_metrics.py::test_output_that_arrives_in_one_burst_has_no_rate",
     ],
@@ -447,109 +448,109 @@ ELSEWHERE = {
     ],
     "a coding agent exits mid-turn, writes something other than ACP on its stdout, or never opens a "
     "session": [
-        "tests/acp/test_attempt.py::test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log",
-        "tests/acp/test_attempt.py::test_garbage_on_stdout_fails_the_ticket_as_malformed",
-        "tests/acp/test_attempt.py::test_an_agent_that_never_answers_initialize_times_out",
-        "tests/acp/test_run.py::test_an_agent_that_crashes_fails_only_its_ticket",
+        "tests/run/agents/test_attempt.py::test_a_crash_fails_the_ticket_keeping_the_text_and_quoting_the_log",
+        "tests/run/agents/test_attempt.py::test_garbage_on_stdout_fails_the_ticket_as_malformed",
+        "tests/run/agents/test_attempt.py::test_an_agent_that_never_answers_initialize_times_out",
+        "tests/run/agents/test_run.py::test_an_agent_that_crashes_fails_only_its_ticket",
     ],
     "a coding agent sends JSON that is not a JSON-RPC message (an id that is a list, an error that is not "
     "an object, nesting deeper than Python parses), a line over 64 MiB, or a message of more than 100,000 "
     "objects and arrays": [
-        "tests/acp/test_side_channels.py::test_json_that_is_not_a_json_rpc_message_fails_the_ticket_as_malformed",
-        "tests/acp/test_side_channels.py::test_a_message_of_too_many_objects_is_refused_before_it_is_parsed",
-        "tests/acp/test_side_channels.py::test_brackets_inside_strings_are_text_and_not_counted",
-        "tests/acp/test_side_channels.py::test_a_line_over_64_mib_is_refused_as_it_is_read",
+        "tests/run/agents/test_side_channels.py::test_json_that_is_not_a_json_rpc_message_fails_the_ticket_as_malformed",
+        "tests/run/agents/test_side_channels.py::test_a_message_of_too_many_objects_is_refused_before_it_is_parsed",
+        "tests/run/agents/test_side_channels.py::test_brackets_inside_strings_are_text_and_not_counted",
+        "tests/run/agents/test_side_channels.py::test_a_line_over_64_mib_is_refused_as_it_is_read",
     ],
     "a coding agent announces a tool call bare (no title, no input: Claude Code's `Write {}`, `Terminal {}`) "
     "and describes it in later `tool_call_update`s": [
-        "tests/acp/test_tool_updates.py::test_claude_codes_bare_calls_become_rows_named_as_in_its_own_ui",
-        "tests/acp/test_tool_updates.py::test_an_update_that_changes_nothing_shown_is_no_event",
-        "tests/acp/test_tool_updates.py::test_the_panes_row_reads_as_the_agent_finally_described_the_call",
-        "tests/acp/test_run.py::test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it",
+        "tests/run/agents/test_tool_updates.py::test_claude_codes_bare_calls_become_rows_named_as_in_its_own_ui",
+        "tests/run/agents/test_tool_updates.py::test_an_update_that_changes_nothing_shown_is_no_event",
+        "tests/run/agents/test_tool_updates.py::test_the_panes_row_reads_as_the_agent_finally_described_the_call",
+        "tests/run/agents/test_run.py::test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it",
     ],
     "a coding agent floods its stderr": [
-        "tests/acp/test_side_channels.py::test_the_agents_log_keeps_its_head_and_tail_and_says_what_it_dropped",
-        "tests/acp/test_side_channels.py::test_a_log_that_cannot_be_written_is_still_read_to_its_end",
+        "tests/run/agents/test_side_channels.py::test_the_agents_log_keeps_its_head_and_tail_and_says_what_it_dropped",
+        "tests/run/agents/test_side_channels.py::test_a_log_that_cannot_be_written_is_still_read_to_its_end",
     ],
     "a library logs what an agent or a server sent (the ACP SDK quotes an unknown method's name)": [
-        "tests/acp/test_side_channels.py::test_a_library_logging_what_an_agent_sent_never_writes_it_to_the_terminal",
+        "tests/run/agents/test_side_channels.py::test_a_library_logging_what_an_agent_sent_never_writes_it_to_the_terminal",
         "tests/test_logs.py::test_within_library_logs_records_go_inert_to_a_private_file_and_the_root_is_left_as_it_was",
         "tests/test_logs.py::test_a_record_that_cannot_be_written_is_dropped_not_printed_raw",
     ],
     "a coding agent asks for a terminal in a folder outside the workdir, or for a file outside the workdir, "
     "in .git or behind a link": [
-        "tests/acp/test_attempt.py::test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_the_reason",
-        "tests/acp/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
-        "tests/acp/test_attempt.py::test_a_write_the_person_did_not_see_is_asked_for",
+        "tests/run/agents/test_attempt.py::test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_the_reason",
+        "tests/run/agents/test_attempt.py::test_reads_and_writes_outside_the_workdir_are_refused",
+        "tests/run/agents/test_attempt.py::test_a_write_the_person_did_not_see_is_asked_for",
     ],
     "a prompt with its dependencies' answers filled in (`{{ outputs.ID }}`, quoted once or many times) "
     "would be longer than 4,000,000 characters": [
         "tests/tickets/test_tickets.py::test_render_prompt_past_the_cap_names_the_answer_and_the_cap",
-        "tests/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
+        "tests/run/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
     ],
     "a 429's Retry-After asks for minutes, or is an HTTP-date (RFC 9110)": [
-        "tests/test_agent.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
-        "tests/test_agent.py::test_a_retry_after_http_date_is_waited_until_that_moment",
+        "tests/run/test_agent_loop.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
+        "tests/run/test_agent_loop.py::test_a_retry_after_http_date_is_waited_until_that_moment",
     ],
     "a coding agent asks to log in (ACP `auth_required`)": [
-        "tests/acp/test_login.py::test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes",
-        "tests/acp/test_login.py::test_an_agent_that_cannot_log_in_says_which_methods_variables_and_login_command",
+        "tests/run/agents/test_login.py::test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes",
+        "tests/run/agents/test_login.py::test_an_agent_that_cannot_log_in_says_which_methods_variables_and_login_command",
     ],
     "a provider's `auth_method` is not one the agent offers, or logging in with it fails": [
-        "tests/acp/test_login.py::test_auth_method_logs_in_before_the_session_and_a_failure_says_why",
-        "tests/acp/test_login.py::test_an_auth_method_the_agent_does_not_offer_is_named_with_those_it_does",
+        "tests/run/agents/test_login.py::test_auth_method_logs_in_before_the_session_and_a_failure_says_why",
+        "tests/run/agents/test_login.py::test_an_auth_method_the_agent_does_not_offer_is_named_with_those_it_does",
     ],
     "a ticket's `model` or `mode` is not in the coding agent's own list (its session config options, or "
     "its older models or modes)": [
-        "tests/acp/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
-        "tests/acp/test_login.py::test_a_model_reaches_an_agent_that_offers_only_the_older_session_models",
-        "tests/acp/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
+        "tests/run/agents/test_login.py::test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does",
+        "tests/run/agents/test_login.py::test_a_model_reaches_an_agent_that_offers_only_the_older_session_models",
+        "tests/run/agents/test_login.py::test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own",
     ],
     "a ticket's MCP server uses a transport its coding agent does not take (http or sse, which the agent's "
     "`mcpCapabilities` do not list)": [
-        "tests/acp/test_mcp.py::test_the_tickets_servers_reach_the_agent_in_session_new_only_as_it_takes_them",
-        "tests/acp/test_mcp.py::test_stdio_is_always_taken_http_and_sse_as_the_agent_says",
+        "tests/run/agents/test_mcp.py::test_the_tickets_servers_reach_the_agent_in_session_new_only_as_it_takes_them",
+        "tests/run/agents/test_mcp.py::test_stdio_is_always_taken_http_and_sse_as_the_agent_says",
     ],
     "a ticket's MCP server cannot be given on this machine: its program is not on PATH, or a variable it "
     "takes a value from is unset": [
         "tests/tickets/test_tickets.py::test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available",
-        "tests/acp/test_mcp.py::test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_attempt",
+        "tests/run/agents/test_mcp.py::test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_attempt",
     ],
     "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
     "no `model_env`)": [
-        "tests/acp/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
+        "tests/run/agents/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
     ],
     "a coding agent runs another model than the ticket's (its own choice for a ticket that left it, or "
     "one it fell back to and says so in a config option update)": [
-        "tests/acp/test_login.py::test_the_model_the_agent_reports_is_kept_beside_the_one_asked",
-        "tests/acp/test_tui.py::test_the_header_names_the_model_the_agent_reports_when_not_the_tickets",
+        "tests/run/agents/test_login.py::test_the_model_the_agent_reports_is_kept_beside_the_one_asked",
+        "tests/run/agents/test_tui.py::test_the_header_names_the_model_the_agent_reports_when_not_the_tickets",
     ],
     "a coding agent runs a command in lfg's terminal (`terminal/create`)": [
-        "tests/acp/test_terminals.py::test_the_commands_output_is_the_tool_calls_result",
-        "tests/acp/test_terminals.py::test_without_yes_a_headless_run_refuses_the_command_as_it_refuses_run_command",
-        "tests/acp/test_terminals.py::test_auto_approve_run_command_lets_the_agents_command_run",
-        "tests/acp/test_terminals.py::test_a_command_the_agent_kills_shows_its_output_and_that_it_was_killed",
-        "tests/acp/test_terminals.py::test_a_long_output_keeps_its_tail_within_the_cap",
-        "tests/acp/test_terminals.py::test_a_command_gets_no_secrets_only_the_allowlist_and_env_passthrough",
-        "tests/acp/test_attempt.py::test_a_command_approved_in_the_agents_own_request_is_not_asked_again",
+        "tests/run/agents/test_terminals.py::test_the_commands_output_is_the_tool_calls_result",
+        "tests/run/agents/test_terminals.py::test_without_yes_a_headless_run_refuses_the_command_as_it_refuses_run_command",
+        "tests/run/agents/test_terminals.py::test_auto_approve_run_command_lets_the_agents_command_run",
+        "tests/run/agents/test_terminals.py::test_a_command_the_agent_kills_shows_its_output_and_that_it_was_killed",
+        "tests/run/agents/test_terminals.py::test_a_long_output_keeps_its_tail_within_the_cap",
+        "tests/run/agents/test_terminals.py::test_a_command_gets_no_secrets_only_the_allowlist_and_env_passthrough",
+        "tests/run/agents/test_attempt.py::test_a_command_approved_in_the_agents_own_request_is_not_asked_again",
     ],
     "a coding agent's command prints while it runs (in lfg's terminal, or in the agent itself streaming "
     "it in its updates' `_meta`, as Codex does), fast or with escape sequences": [
-        "tests/acp/test_tool_output.py::test_codexs_command_output_is_coalesced_into_a_few_events_and_its_result_keeps_it_all",
-        "tests/acp/test_tool_output.py::test_what_a_call_holds_and_keeps_is_bounded",
-        "tests/acp/test_tool_output.py::test_codexs_commands_end_with_their_exit_code_and_one_refused_before_it_ran_reads_denied",
-        "tests/acp/test_tool_output.py::test_the_output_of_a_command_in_lfgs_terminal_and_in_the_agents_own_streams_into_its_row",
-        "tests/acp/test_tool_output.py::test_a_chatty_commands_output_streams_bounded_and_a_killed_one_shows_what_it_printed",
-        "tests/acp/test_tool_output.py::test_the_row_shows_a_commands_output_inert_while_it_runs",
+        "tests/run/agents/test_tool_output.py::test_codexs_command_output_is_coalesced_into_a_few_events_and_its_result_keeps_it_all",
+        "tests/run/agents/test_tool_output.py::test_what_a_call_holds_and_keeps_is_bounded",
+        "tests/run/agents/test_tool_output.py::test_codexs_commands_end_with_their_exit_code_and_one_refused_before_it_ran_reads_denied",
+        "tests/run/agents/test_tool_output.py::test_the_output_of_a_command_in_lfgs_terminal_and_in_the_agents_own_streams_into_its_row",
+        "tests/run/agents/test_tool_output.py::test_a_chatty_commands_output_streams_bounded_and_a_killed_one_shows_what_it_printed",
+        "tests/run/agents/test_tool_output.py::test_the_row_shows_a_commands_output_inert_while_it_runs",
     ],
     "a ticket's coding agent is not installed": [
-        "tests/acp/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
+        "tests/run/agents/test_run.py::test_an_agent_that_is_not_installed_is_refused_naming_what_to_install",
     ],
     "lfg is killed (even SIGKILL) while coding agents work": [
-        "tests/acp/test_attempt.py::test_no_agent_outlives_lfg_killed_with_sigkill",
+        "tests/run/agents/test_attempt.py::test_no_agent_outlives_lfg_killed_with_sigkill",
     ],
     "an agent service sends a tool call and never its result": [
-        "tests/test_agent.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
+        "tests/run/test_agent_loop.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
     ],
     "a provider reports a token count that is not a whole number from 0 to 10^12 (NaN, 1e400, 10.5, -3, "
     '2^70, `"abc"`, a list), in any usage field of any wire format, an agent service or a coding agent': [
@@ -567,15 +568,15 @@ ELSEWHERE = {
     ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
-        "tests/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
-        "tests/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request",
-        "tests/test_ratelimit.py::test_the_line_is_first_come_first_served",
+        "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
+        "tests/run/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request",
+        "tests/run/test_ratelimit.py::test_the_line_is_first_come_first_served",
         "tests/ui/test_many_agents.py::test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued",
     ],
     "a ticket or the whole run reaches its `max_cost_usd`": [
-        "tests/test_run_budgets.py::test_a_ticket_stops_at_its_budget_keeping_its_text",
-        "tests/test_run_budgets.py::test_the_run_budget_stops_every_running_ticket",
-        "tests/test_run_budgets.py::test_an_unpriced_model_is_never_stopped_by_a_budget",
+        "tests/run/test_budgets.py::test_a_ticket_stops_at_its_budget_keeping_its_text",
+        "tests/run/test_budgets.py::test_the_run_budget_stops_every_running_ticket",
+        "tests/run/test_budgets.py::test_an_unpriced_model_is_never_stopped_by_a_budget",
     ],
     '`isolation = "worktree"` is set but the workdir is not in a git repository, or the repository has '
     "no commit": [
@@ -659,16 +660,16 @@ ELSEWHERE = {
         "tests/history/test_untrusted.py::test_lfg_run_beside_an_older_lfg_still_recording_runs_without_history",
     ],
     "`lfg resume` retries or follows up a ticket": [
-        "tests/test_resume_tickets.py::test_every_field_of_a_ticket_is_set_here",
-        "tests/test_resume_tickets.py::test_every_field_of_a_ticket_is_recorded_and_restored",
-        "tests/test_resume_tickets.py::test_a_retry_of_a_worktree_ticket_works_in_its_own_worktree",
+        "tests/run/test_resume_tickets.py::test_every_field_of_a_ticket_is_set_here",
+        "tests/run/test_resume_tickets.py::test_every_field_of_a_ticket_is_recorded_and_restored",
+        "tests/run/test_resume_tickets.py::test_a_retry_of_a_worktree_ticket_works_in_its_own_worktree",
     ],
     "a run recorded by an older lfg, which kept fewer ticket fields, is resumed or imported": [
-        "tests/test_resume_tickets.py::test_a_ticket_an_older_lfg_recorded_runs_with_the_defaults_and_says_so",
-        "tests/test_resume_tickets.py::test_an_export_older_than_the_fields_imports_with_the_defaults",
+        "tests/run/test_resume_tickets.py::test_a_ticket_an_older_lfg_recorded_runs_with_the_defaults_and_says_so",
+        "tests/run/test_resume_tickets.py::test_an_export_older_than_the_fields_imports_with_the_defaults",
     ],
     "a run brought in by `lfg history import` is resumed, or one of its tickets re-run": [
-        "tests/test_resume_tickets.py::test_an_imported_run_keeps_every_field_but_grants_nothing_here",
+        "tests/run/test_resume_tickets.py::test_an_imported_run_keeps_every_field_but_grants_nothing_here",
         "tests/commands/test_resume.py::test_an_imported_run_asks_before_its_tools_work_outside_this_folder",
     ],
     "the history file or its -wal/-shm are readable by others": [
@@ -768,6 +769,15 @@ ELSEWHERE = {
     "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
     "installed) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why",
+    ],
+    "the OpenTelemetry receiver is down or too slow while `lfg run --otel` runs": [
+        f"{TELEMETRY}/test_export.py::test_a_receiver_down_or_slow_never_holds_up_the_run_and_what_it_lost_is_counted",
+    ],
+    "`lfg run --otel` without the `lfgtui[otel]` extra, with a `[telemetry] headers` variable unset, or a "
+    "protocol lfg does not speak": [
+        f"{TELEMETRY}/test_export.py::test_without_the_extra_the_run_stops_before_it_starts_saying_what_to_install",
+        f"{TELEMETRY}/test_settings.py::test_headers_come_from_the_variables_the_config_names",
+        f"{TELEMETRY}/test_settings.py::test_a_protocol_lfg_does_not_speak_is_refused_saying_who_asked",
     ],
     "a tab's `lfg attach` cannot start (the run's server is gone, the token is refused, the config is "
     "invalid)": [

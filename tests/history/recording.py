@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.events import (
     AttemptEnded,
@@ -33,8 +32,9 @@ from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.resume import RecordedRun, recorded_run
 from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.resume import RecordedRun, recorded_run
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import Ticket, TicketFile

@@ -8,9 +8,9 @@ import math
 import pytest
 from acp import schema
 
-from lfgtui.acp.attempt import from_usage
 from lfgtui.events import EventFactory, Status, Usage
 from lfgtui.providers.usage import MAX_TOKENS, UsageCheck, count_problem
+from lfgtui.run.agents.attempt import from_usage
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,6 @@ from lfgtui.commands import sim as sim_command
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
@@ -34,6 +33,7 @@ from tests.real_agents.conftest import (
     no_agent_left,
     timed_out_keeping_what_arrived,
 )
+from tests.run.agents.test_tool_updates import approve
 from tests.terminal import Terminal
 from tests.ui.test_app import SIZE, until
 

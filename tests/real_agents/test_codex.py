@@ -23,7 +23,6 @@ from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode
 from lfgtui.ui.tool_log import ToolState
-from tests.acp.test_tool_updates import approve
 from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
@@ -33,6 +32,7 @@ from tests.real_agents.conftest import (
     no_agent_left,
     timed_out_keeping_what_arrived,
 )
+from tests.run.agents.test_tool_updates import approve
 from tests.ui.apps import first_run, lfg_app
 from tests.ui.test_app import SIZE, until
 

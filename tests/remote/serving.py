@@ -16,7 +16,6 @@ from typing import Any
 import httpx2
 from aiohttp import web
 
-from lfgtui.approvals import Approvals
 from lfgtui.config import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import ApprovalAsked, Event
@@ -27,6 +26,7 @@ from lfgtui.remote.hub import EventHub
 from lfgtui.remote.server import Address, Controls, RunControls, RunServer
 from lfgtui.remote.tail import RunTail
 from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

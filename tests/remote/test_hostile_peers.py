@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from lfgtui.calls import RetryPolicy
 from lfgtui.commands import main as cli
 from lfgtui.events import AttemptEnded, Event, TextDelta, Usage
 from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
 from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
+from lfgtui.run.calls import RetryPolicy
 from lfgtui.sim.server import SimServer
 from tests.remote.serving import TICKETS, TOKEN, lookalike, on_loopback, served
 from tests.remote.test_attach import TICKET

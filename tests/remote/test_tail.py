@@ -42,7 +42,7 @@ from lfgtui.history.recorder import Item, Started
 from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.tail import RunTail
-from lfgtui.resume import replay_events
+from lfgtui.run.resume import replay_events
 from tests.commands.test_run import Lfg
 from tests.history.recording import WALL, Clock, load_recorded, record, sample_attempt, ticket
 from tests.remote.serving import TOKEN, Tailed, tailing

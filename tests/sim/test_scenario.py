@@ -12,6 +12,7 @@ from lfgtui.sim.scenario import (
     PromptCache,
     ScenarioError,
     ScenarioLibrary,
+    SimToolCall,
     parse_scenario,
     split_tokens,
 )
@@ -130,3 +131,26 @@ def test_tokens_keep_every_character() -> None:
     tokens = split_tokens(text)
     assert "".join(tokens) == text
     assert all(len(t.strip()) <= 8 for t in tokens)
+
+
+@pytest.mark.parametrize(
+    ("written", "carried"),
+    [
+        ('{"path": "a.txt", "limit": 2.5}', {"path": "a.txt", "limit": 2.5}),
+        (" ", {}),
+        ('{"path": ', None),
+        ('["a.txt"]', None),
+        ('{"timeout_s": NaN}', None),
+        ('{"timeout_s": -Infinity}', None),
+        ('{"timeout_s": [1e999]}', None),
+    ],
+)
+def test_a_tool_calls_arguments_are_an_object_a_wire_carries_or_none(written: str, carried: object) -> None:
+    """The sim reads a scenario's arguments itself (it checks lfg's parsing, so it shares none of it)."""
+    assert SimToolCall("read_file", written).json_object == carried
+
+
+def test_a_fault_without_a_message_says_the_default_one() -> None:
+    text = '[[call]]\ntext = "hi"\n[[fault]]\nkind = "http"\nstatus = 503\n'
+    (fault,) = parse_scenario("my", text, "my.toml").faults
+    assert fault.message == "simulated failure"

@@ -7,8 +7,8 @@ from typing import Any
 
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment
-from lfgtui.resume import RecordedRun
 from lfgtui.run import Run, Sink
+from lfgtui.run.resume import RecordedRun
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.run_controller import RunController

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from lfgtui.providers.base import parse_tool_arguments
 from lfgtui.sim.scenario import SENT_USAGE, Scenario, SimToolCall
 from lfgtui.sim.wire import (
     BadRequest,
@@ -44,8 +43,8 @@ def tool_call_id(call: int, index: int) -> str:
 
 def wire_arguments(call: SimToolCall) -> dict[str, Any] | str:
     """A JSON object when the model wrote one, else its raw text as a string, as the protocol says."""
-    arguments, error = parse_tool_arguments(call.arguments)
-    return call.arguments if error else arguments
+    arguments = call.json_object
+    return call.arguments if arguments is None else arguments
 
 
 class AgentProtocol:

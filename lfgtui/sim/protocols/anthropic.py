@@ -6,7 +6,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lfgtui.providers.base import parse_tool_arguments
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
@@ -143,14 +142,13 @@ class AnthropicEncoder:
         if answer.text:
             content.append({"type": "text", "text": answer.text, "citations": None})
         for index, call in enumerate(answer.tool_calls):
-            arguments, error = parse_tool_arguments(call.arguments)
             content.append(
                 {
                     "type": "tool_use",
                     "id": f"toolu_sim{self.request.call_index}x{index}",
                     "name": call.name,
                     "caller": {"type": "direct"},
-                    "input": {} if error else arguments,
+                    "input": call.json_object or {},
                 }
             )
         message = self._message_head()

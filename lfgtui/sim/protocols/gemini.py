@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
 
-from lfgtui.providers.base import parse_tool_arguments
 from lfgtui.sim.json_answer import json_answer
 from lfgtui.sim.scenario import Scenario, SimCall
 from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, plan_call, with_sent
@@ -59,13 +58,6 @@ def gemini_error_body(status: int, message: str) -> dict[str, Any]:
 def _frame(data: dict[str, Any]) -> bytes:
     """One SSE frame as the Gemini API writes it: `data:` only, CRLF line ends."""
     return b"data: " + json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode() + b"\r\n\r\n"
-
-
-def _args(arguments: str) -> dict[str, Any]:
-    """A function call's `args` object; arguments that are no JSON object become `{}`, since this
-    format cannot carry broken JSON."""
-    parsed, error = parse_tool_arguments(arguments)
-    return {} if error else parsed
 
 
 def gemini_route(path: str) -> GeminiProtocol | None:
@@ -187,7 +179,8 @@ class GeminiEncoder:
             parts.append({"text": answer.reasoning, "thought": True})
         if answer.text:
             parts.append({"text": answer.text})
-        parts += [{"functionCall": {"name": c.name, "args": _args(c.arguments)}} for c in answer.tool_calls]
+        # arguments that are no JSON object go as `{}`: this format cannot carry broken JSON
+        parts += [{"functionCall": {"name": c.name, "args": c.json_object or {}}} for c in answer.tool_calls]
         return {**self._response(parts, "STOP"), "usageMetadata": self._usage(usage)}
 
     def open(self) -> list[bytes]:
@@ -201,7 +194,7 @@ class GeminiEncoder:
                 return [_frame(self._response([{"text": piece.text}]))]
             case PieceKind.TOOL_END:
                 call = self.scenario.call(piece.call).tool_calls[piece.tool_index]
-                part = {"functionCall": {"name": call.name, "args": _args(call.arguments)}}
+                part = {"functionCall": {"name": call.name, "args": call.json_object or {}}}
                 return [_frame(self._response([part]))]
         return []
 

@@ -1,0 +1,155 @@
+"""The agent loop: a model call, then each complete tool call runs, results go back, next call.
+
+Agent services (the `sse` protocol) run their own tools and stream the results; those calls are
+not run again here. The loop ends when no tool call is left to run (completed), when a call fails
+(failed, partial output kept), or when `max_calls` model calls have been made while the model still
+wants tools. Nothing a model sends can crash it: an unknown tool, bad arguments or a refused
+approval become error results the model sees. Nor can it stream forever: past `max_output_chars`
+(text, reasoning, tool arguments and a service's tool results, over every call of the attempt) the
+stream is closed and the attempt fails, keeping what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    Outcome,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolResult,
+)
+from lfgtui.providers.base import (
+    AssistantMessage,
+    Message,
+    ModelCall,
+    Provider,
+    ProviderError,
+    ToolCall,
+    ToolResultMessage,
+)
+from lfgtui.run.calls import RetryPolicy, run_call
+from lfgtui.run.ratelimit import ProviderLimiter
+from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
+from lfgtui.tools.base import ToolOutcome
+from lfgtui.tools.toolbox import Toolbox
+
+NO_TOOLS = "error: this run offers no tools"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTask:
+    """What to ask: the first model call (model, system, prompt, tool specs, limits), how many model
+    calls the attempt may make and how much it may stream."""
+
+    call: ModelCall
+    max_calls: int = DEFAULT_MAX_CALLS
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+
+
+async def run_agent(
+    provider: Provider,
+    task: AgentTask,
+    ev: EventFactory,
+    toolbox: Toolbox | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    transcript: list[Message] | None = None,
+    limiter: ProviderLimiter | None = None,
+) -> AsyncIterator[Event]:
+    """One attempt, framed by `AttemptStarted` and `AttemptEnded`.
+
+    Cancellation is the caller's: cancelling the consuming task closes the stream (and its HTTP
+    connection); the caller then records the `cancelled` outcome. `transcript`, when given, receives
+    the whole conversation as it grows (the task's messages, each answer, each tool result), so a
+    completed attempt can be continued. `limiter`, when given, holds every model call to the provider's
+    limits shared with the run's other tickets.
+    """
+    yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
+    policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
+    messages: list[Message] = [] if transcript is None else transcript
+    messages.extend(task.call.messages)
+    streamed = 0
+    for call_index in range(task.max_calls):
+        text: list[str] = []
+        reasoning: list[str] = []
+        ready: list[ToolCallReady] = []
+        ran_remotely: dict[str, ToolResult] = {}
+        call = replace(task.call, messages=tuple(messages))
+        try:
+            calling = run_call(provider, call, ev, call_index, policy, sleep, limiter)
+            async with contextlib.aclosing(calling) as stream:
+                async for event in stream:
+                    match event:
+                        case TextDelta(text=chunk):
+                            text.append(chunk)
+                        case ReasoningDelta(text=chunk):
+                            reasoning.append(chunk)
+                        case ToolCallReady():
+                            ready.append(event)
+                        case ToolResult(call_id=call_id):
+                            ran_remotely[call_id] = event
+                    streamed += streamed_chars(event)
+                    yield event
+                    if streamed > task.max_output_chars:
+                        break
+        except ProviderError as exc:
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=exc.info)
+            return
+        if streamed > task.max_output_chars:
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=output_limit(task.max_output_chars))
+            return
+        tool_calls = tuple(ToolCall(c.call_id, c.name, c.arguments, c.raw_arguments) for c in ready)
+        messages.append(AssistantMessage("".join(text), "".join(reasoning), tool_calls))
+        if all(c.call_id in ran_remotely for c in ready):
+            yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
+            return
+        for tool_call in ready:
+            result = ran_remotely.get(tool_call.call_id)
+            if result is None:
+                outcome = (
+                    await toolbox.execute(tool_call) if toolbox else ToolOutcome(NO_TOOLS, is_error=True)
+                )
+                result = ev(
+                    ToolResult, call_id=tool_call.call_id, output=outcome.output, is_error=outcome.is_error
+                )
+                yield result
+            messages.append(
+                ToolResultMessage(tool_call.call_id, tool_call.name, result.output, result.is_error)
+            )
+    message = (
+        f"stopped after {task.max_calls} model calls (max_calls) while the model was still calling tools"
+    )
+    yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_CALLS, message))
+
+
+def streamed_chars(event: Event) -> int:
+    """What an event adds to the attempt's output, as counted against `max_output_chars`: text,
+    reasoning, tool-call arguments and tool results an agent reports."""
+    match event:
+        case TextDelta(text=text) | ReasoningDelta(text=text):
+            return len(text)
+        case ToolCallArgsDelta(fragment=fragment):
+            return len(fragment)
+        case ToolResult(output=output):
+            return len(output)
+    return 0
+
+
+def output_limit(limit: int) -> ErrorInfo:
+    return ErrorInfo(
+        ErrorKind.OUTPUT_LIMIT,
+        f"stopped: the attempt streamed more than {limit:,} characters (max_output_chars); "
+        "what arrived is kept",
+    )

@@ -1,0 +1,530 @@
+"""One attempt of a coding-agent ticket: start the agent, open a session in the workdir, send the
+prompt, stream what the agent does, and leave no process behind.
+
+An agent process and its session serve one attempt, and the follow-ups of a completed one where
+the caller keeps it. Its stderr goes to a private log file, never to the screen; the tail of it is
+quoted when the agent fails. An agent that crashes, writes something other than ACP to its
+stdout, or never answers `initialize` fails only its own ticket (`connection`, `malformed`,
+`timeout`). Cancelling sends `session/cancel`, waits a moment for the agent to end its turn, then
+ends the process (stdin closed, SIGTERM, SIGKILL to its whole process group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import acp
+from acp import schema
+
+from lfgtui import __version__
+from lfgtui.events import (
+    AgentStarted,
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    Outcome,
+    RequestSent,
+    SessionOpened,
+    Stalled,
+    Status,
+    TextDelta,
+)
+from lfgtui.inert import inert
+from lfgtui.mcp import McpServer
+from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
+from lfgtui.providers.usage import UsageCheck
+from lfgtui.run.agent_loop import AgentTask, output_limit, streamed_chars
+from lfgtui.run.agents.agent_log import AgentLog, open_agent_log
+from lfgtui.run.agents.choices import Offered, choose, session_models, wanted
+from lfgtui.run.agents.client import AgentClient
+from lfgtui.run.agents.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
+from lfgtui.run.agents.mcp import AcpServer, given_line, session_servers
+from lfgtui.run.agents.process import STOP_WAIT_S, start_agent, stop_process
+from lfgtui.run.agents.stall import IdleWatch
+from lfgtui.run.agents.transport import AgentPipe
+from lfgtui.run.agents.updates import AgentView
+from lfgtui.tools.toolbox import Toolbox
+
+CANCEL_GRACE_S = 3.0
+"""How long the agent has to end its turn after `session/cancel` before it is stopped."""
+STDERR_TAIL_BYTES = 1500
+PROMPT_DONE = object()
+STOPPED = {
+    "max_tokens": (ErrorKind.STOPPED, "the agent stopped at its token limit (max_tokens)"),
+    "max_turn_requests": (
+        ErrorKind.MAX_CALLS,
+        "the agent stopped at its limit of model calls for one turn (max_turn_requests)",
+    ),
+    "refusal": (ErrorKind.STOPPED, "the agent refused to go on (refusal)"),
+}
+
+
+@dataclass(frozen=True)
+class AgentLaunch:
+    """How to start one agent: its command line (with `{model}` filled in), environment and limits,
+    and the ticket's mode and MCP servers."""
+
+    config: ProviderConfig
+    env: Mapping[str, str]
+    mode: str | None = None
+    mcp_servers: tuple[McpServer, ...] = ()
+
+    def command(self, model: str) -> list[str]:
+        return [part.replace("{model}", model) for part in self.config.command]
+
+    def environment(self, model: str) -> dict[str, str]:
+        """Its environment, with the ticket's model in the agent's own model variable if it has one."""
+        chosen = wanted(self.config, model, self.mode).model
+        variable = self.config.model_env
+        return {**self.env, variable: chosen} if variable and chosen else dict(self.env)
+
+
+def prompt_text(messages: tuple[Message, ...]) -> str:
+    """The prompt to send: the last user message, after the earlier conversation written out when
+    there is one (for a new session, which remembers nothing of it)."""
+    *earlier, last = messages
+    asked = last.text if isinstance(last, UserMessage) else ""
+    if not earlier:
+        return asked
+    lines = ["This continues an earlier conversation with you, which follows.", ""]
+    for message in earlier:
+        if isinstance(message, UserMessage):
+            lines += ["## The user asked", "", message.text, ""]
+        elif isinstance(message, AssistantMessage) and message.text:
+            lines += ["## You answered", "", message.text, ""]
+    return "\n".join([*lines, "## Now the user asks", "", asked])
+
+
+def _stderr_tail(log: Path) -> str:
+    try:
+        with log.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
+            tail = file.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [inert(line).strip() for line in tail.splitlines() if line.strip()]
+    return " | ".join(lines[-5:])
+
+
+async def run_acp(
+    launch: AgentLaunch,
+    task: AgentTask,
+    ev: EventFactory,
+    toolbox: Toolbox,
+    transcript: list[Message] | None = None,
+    session: AgentSession | None = None,
+    keep: dict[str, AgentSession] | None = None,
+    load: str | None = None,
+) -> AsyncIterator[Event]:
+    """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `agent.run_agent`.
+
+    `session` is a live session an earlier attempt kept (a follow-up goes on in it: the agent has the
+    whole conversation); without one a new agent process starts. With `keep`, a session whose attempt
+    completed is kept there under the ticket's id for the next follow-up instead of being ended.
+    `load` is the session id of an earlier lfg's agent (a resumed run), which a new agent that can
+    load sessions goes on with.
+    Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
+    """
+    yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
+    if session is not None and not session.alive:
+        await session.close()
+        session = None
+    if session is None:
+        try:
+            session = await AgentSession.start(launch, task.call.model, ev, toolbox)
+        except OSError as exc:
+            message = (
+                f"could not start the agent: {launch.command(task.call.model)[0]}: {exc.strerror or exc}"
+            )
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
+            return
+        yield ev(AgentStarted, message=session.started, log=str(session.log_path))
+    else:
+        yield ev(Status, message="the same agent session goes on: the agent has the whole conversation")
+    completed = False
+    try:
+        async for event in session.turn(task, ev, transcript, load):
+            completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
+            yield event
+    finally:
+        if completed and keep is not None and session.alive:
+            keep[ev.ticket] = session
+        else:
+            await session.close()
+
+
+class AgentSession:
+    """One running agent and its one session, which may serve several attempts (follow-ups)."""
+
+    def __init__(
+        self,
+        launch: AgentLaunch,
+        ev: EventFactory,
+        toolbox: Toolbox,
+        process: asyncio.subprocess.Process,
+        log: AgentLog,
+    ) -> None:
+        assert process.stdin is not None and process.stdout is not None  # piped by start_agent
+        assert process.stderr is not None
+        self.launch, self.process, self.log = launch, process, log
+        self.log_path = log.path
+        self._log_pump = asyncio.create_task(log.pump(process.stderr))
+        self.view = AgentView()
+        """What the agent said about its session (details, context, cost): it outlives a turn."""
+        self.idle = IdleWatch(launch.config.idle_timeout_s)
+        """The current turn's silence; the person's approvals pause it."""
+        paused = Toolbox(toolbox.tools, toolbox.ctx, self.idle.pausing(toolbox.approve))
+        self.client = AgentClient(ev, paused, self.view)
+        self.pipe = AgentPipe(process.stdout, process.stdin)
+        self.conn = acp.connect_to_agent(self.client, self.pipe)
+        self.session_id: str | None = None
+        self.loaded = False
+        self.prompt: asyncio.Task[schema.PromptResponse] | None = None
+        self.started = ""
+        self._answer: list[str] = []
+        self.env: Mapping[str, str] = launch.env
+        """What the agent was started with: where a key for its auth methods is looked for."""
+        self.methods: list[AuthMethod] = []
+        self.authenticated: str | None = None
+        self.offered = Offered((), None)
+        """What the session lets lfg choose (its model and mode options)."""
+        self.agent_info: schema.Implementation | None = None
+        """The agent's name and version as its `initialize` answer gives them."""
+        self.mcp_capabilities: schema.McpCapabilities | None = None
+        """The MCP transports the agent takes besides stdio, as its `initialize` answer says (None
+        before it answered)."""
+
+    @classmethod
+    async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
+        """Start the agent's process (its session opens with the first turn); raises OSError."""
+        command = launch.command(model)
+        log_path, log = open_agent_log(ev.ticket, ev.attempt)
+        try:
+            process = await start_agent(
+                command, launch.environment(model), toolbox.ctx.workdir, launch.config.nice
+            )
+        except BaseException:
+            log.close()
+            raise
+        session = cls(launch, ev, toolbox, process, AgentLog(log_path, log))
+        session.env = launch.environment(model)
+        session.started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
+        return session
+
+    @property
+    def alive(self) -> bool:
+        """The agent runs, its session is open and nothing it sent was broken."""
+        return self.process.returncode is None and self.session_id is not None and self.pipe.problem is None
+
+    async def turn(
+        self, task: AgentTask, ev: EventFactory, transcript: list[Message] | None, load: str | None = None
+    ) -> AsyncIterator[Event]:
+        """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
+        turn opens the session (loading `load` where it can)."""
+        self.client.new_reader(ev)
+        self.client.cancelling = False
+        self._answer = []
+        fresh = self.session_id is None
+        try:
+            said = await self._open(load, task.call.model) if fresh else []
+            whole = fresh and not self.loaded  # a session that has none of the conversation yet
+            assert self.session_id is not None
+            if fresh:
+                opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
+            else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
+                opened = f"agent session {self.session_id} (goes on)"
+            yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=fresh and self.loaded)
+            yield ev(RequestSent, call=0)
+            for event in self.client.reader.carried():
+                yield event
+            for line in said:
+                yield ev(Status, message=line)
+            if whole and len(task.call.messages) > 1:
+                yield ev(Status, message="a new agent session: the earlier conversation is in the prompt")
+            async for event in self._turn(task, whole):
+                yield event
+            response = await self._response()
+        except ProviderError as failed:
+            for event in [*self.client.reader.unfinished(), *self.client.reader.unsaid()]:
+                yield event
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=failed.info)
+            return
+        except asyncio.CancelledError:
+            await self._cancel()
+            raise
+        reader = self.client.reader
+        for event in [*reader.unfinished(), *reader.unsaid(), *from_usage(ev, response.usage)]:
+            yield event
+        stop = response.stop_reason
+        yield ev(CallEnded, stop_reason=stop)
+        refused = stop == "cancelled" and not self.client.cancelling and bool(self.client.reader.denied)
+        if refused:  # the person's no ended the agent's turn (Codex's "tell it what to do differently")
+            message = "the agent ended its turn when told no: follow up to tell it what to do instead"
+            yield ev(Status, message=message)
+        if stop == "cancelled" and not refused:
+            yield ev(AttemptEnded, outcome=Outcome.CANCELLED)
+        elif stop in STOPPED:
+            kind, message = STOPPED[stop]
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(kind, message))
+        else:
+            if transcript is not None:
+                transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
+            yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
+
+    async def open(self, model: str) -> list[str]:
+        """Open a new session and choose `model` in it, sending no prompt (`lfg agents --check`);
+        returns what the pane would be told, raises `ProviderError` as a turn would fail."""
+        return await self._open(None, model)
+
+    async def _open(self, load: str | None, model: str) -> list[str]:
+        """initialize, then session/load of `load` when the agent can load sessions, else
+        session/new (logging in as `login.py` says), then the ticket's mode and model, all within
+        the provider's `connect_timeout_s`; returns what the pane is told."""
+        config = self.launch.config
+        limit = config.connect_timeout_s
+        said: list[str] = []
+        try:
+            async with asyncio.timeout(limit):
+                started = await self.conn.initialize(
+                    protocol_version=acp.PROTOCOL_VERSION,
+                    client_capabilities=schema.ClientCapabilities(
+                        fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
+                        terminal=True,
+                    ),
+                    client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
+                )
+                self.methods = offered_methods(started, config)
+                self.agent_info = started.agent_info
+                capabilities = started.agent_capabilities or schema.AgentCapabilities()
+                self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
+                servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
+                if config.auth_method is not None:
+                    said.append(await self._authenticate(config.auth_method))
+                if load:
+                    said.append(await self._load(load, bool(capabilities.load_session), servers))
+                if self.session_id is None:
+                    opened, logged_in = await self._new_session(servers)
+                    said += logged_in
+                    self.session_id = opened.session_id
+                    self.offered = self._offered(opened, "session/new")
+                if servers:
+                    method = "session/load" if self.loaded else "session/new"
+                    said.append(given_line(self.launch.mcp_servers, method))
+                chose, self.offered = await choose(
+                    self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
+                )
+                said += chose
+                self.client.reader.opened(self.offered)
+        except TimeoutError:
+            message = f"the agent did not start a session within {limit:g} s (connect_timeout_s)"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
+        except ProviderError:
+            raise
+        except Exception as exc:  # whatever breaks the start fails only this ticket
+            raise ProviderError(await self._failure(exc)) from None
+        return said
+
+    async def _new_session(self, servers: list[AcpServer]) -> tuple[schema.NewSessionResponse, list[str]]:
+        """session/new with the ticket's MCP servers; when the agent asks to log in first, once more
+        after authenticating with the first of its methods whose variables lfg passes it. Returns
+        what the pane is told too."""
+        cwd = str(self.client.toolbox.ctx.workdir)
+        try:
+            return await self.conn.new_session(cwd=cwd, mcp_servers=servers), []
+        except acp.RequestError as exc:
+            method = usable_method(self.methods, self.env)
+            if exc.code != AUTH_REQUIRED or method is None or self.authenticated is not None:
+                raise
+        said = await self._authenticate(method.id)
+        return await self.conn.new_session(cwd=cwd, mcp_servers=servers), [said]
+
+    async def _authenticate(self, method_id: str) -> str:
+        """Log the agent in with `method_id` (ACP `authenticate`); a failure says what to do."""
+        guidance = login_guidance(self.launch.config, self.methods, self.env)
+        if method_id not in {method.id for method in self.methods}:
+            message = f"auth_method {inert(method_id)!r} is not one the agent offers; {guidance}"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.AUTH, message)))
+        try:
+            await self.conn.authenticate(method_id=method_id)
+        except acp.RequestError as exc:
+            message = f"logging the agent in with {inert(method_id)} failed: {_said(exc)}; {guidance}"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.AUTH, message))) from None
+        self.authenticated = method_id
+        return f"logged the agent in with its method {inert(method_id)} (authenticate)"
+
+    async def _load(self, session_id: str, can_load: bool, servers: list[AcpServer]) -> str:
+        """Load the agent's earlier session with the ticket's MCP servers; what it replays of it is
+        not shown again (the pane has it). When the agent cannot, or the load fails, the caller opens
+        a new session instead."""
+        if not can_load:
+            return "this agent cannot load its earlier session"
+        self.client.replaying = True
+        try:
+            loaded = await self.conn.load_session(
+                cwd=str(self.client.toolbox.ctx.workdir), session_id=session_id, mcp_servers=servers
+            )
+        except acp.RequestError as exc:
+            return f"loading the agent's earlier session failed: {inert(str(exc))}"
+        finally:
+            await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
+            self.client.replaying = False
+        self.session_id, self.loaded = session_id, True
+        self.offered = self._offered(loaded, "session/load")
+        return "the agent's earlier session was loaded (session/load): it has the whole conversation"
+
+    def _offered(
+        self, answer: schema.NewSessionResponse | schema.LoadSessionResponse, method: str
+    ) -> Offered:
+        """What the session lets lfg choose, as the agent's answer to `method` said (its older
+        `models` read from the raw answer: the SDK's schema has them no more)."""
+        models = session_models(self.pipe.results.get(method))
+        return Offered(answer.config_options or [], answer.modes, models)
+
+    async def _turn(self, task: AgentTask, whole: bool) -> AsyncIterator[Event]:
+        """Everything the agent streams until its prompt is answered. A new session is sent the
+        earlier conversation too; a live one has it already and gets the last prompt only."""
+        assert self.session_id is not None
+        messages = task.call.messages
+        text = acp.text_block(prompt_text(messages if whole else messages[-1:]))
+        self.prompt = asyncio.create_task(self.conn.prompt(session_id=self.session_id, prompt=[text]))
+        self.prompt.add_done_callback(lambda _: self.client.inbox.put_nowait(PROMPT_DONE))
+        self.idle.restart()
+        streamed, limit = 0, task.max_output_chars
+        while True:
+            try:
+                async with asyncio.timeout(self.idle.wait_s()):
+                    item = await self.client.inbox.get()
+            except TimeoutError:
+                for event in await self._quiet():
+                    yield event
+                continue
+            if (stalled := self.idle.heard()) is not None:
+                yield self.ev(Status, message=f"the agent goes on after {stalled:.0f} s without an update")
+            if item is PROMPT_DONE:
+                break
+            for event in self.client.events(item):
+                if isinstance(event, TextDelta):
+                    self._answer.append(event.text)
+                streamed += streamed_chars(event)
+                yield event
+            if streamed > limit:
+                await self._cancel()
+                raise ProviderError(output_limit(limit))
+
+    async def _quiet(self) -> list[Event]:
+        """The agent has been silent a while: past the notice it is stalled (said once, with the end
+        of its log, where an agent retrying a dead network says so); at the limit the turn is
+        cancelled and the attempt fails as `timeout`."""
+        idle, watch = self.idle.idle_s(), self.idle
+        if idle is None:  # the person is asked: that takes as long as it takes
+            return []
+        limit = watch.limit_s
+        if idle >= limit:
+            await self._cancel()
+            message = f"the agent sent nothing for {limit:g} s while its turn was under way (idle_timeout_s)"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message)))
+        if watch.stalled or idle < watch.notice_s:
+            return []
+        watch.stalled = True
+        tail = _stderr_tail(self.log_path)
+        said = f"; its log says: {tail}" if tail else ""
+        silent = f"no update from the agent for {idle:.0f} s"
+        message = f"stalled: {silent}; it fails at {limit:g} s (idle_timeout_s){said}"
+        return [self.ev(Stalled, message=message, idle_s=idle, limit_s=limit)]
+
+    @property
+    def ev(self) -> EventFactory:
+        return self.client.ev
+
+    async def _response(self) -> schema.PromptResponse:
+        assert self.prompt is not None
+        try:
+            return self.prompt.result()
+        except Exception as exc:  # see _failure
+            raise ProviderError(await self._failure(exc)) from None
+
+    async def _failure(self, exc: BaseException) -> ErrorInfo:
+        """What went wrong, in terms of what the agent did."""
+        if self.pipe.problem is not None:
+            return await self._with_log(ErrorInfo(ErrorKind.MALFORMED, self.pipe.problem))
+        if isinstance(exc, acp.RequestError) and exc.code == AUTH_REQUIRED:
+            guidance = login_guidance(self.launch.config, self.methods, self.env)
+            message = f"the agent asks to log in: {_said(exc)} (code {exc.code}); {guidance}"
+            return await self._with_log(ErrorInfo(ErrorKind.AUTH, message))
+        if isinstance(exc, acp.RequestError):
+            message = f"the agent answered an error: {_said(exc)} (code {exc.code})"
+            return await self._with_log(ErrorInfo(ErrorKind.STREAM_ERROR, message))
+        if isinstance(exc, ConnectionError):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), STOP_WAIT_S)
+            code = self.process.returncode
+            how = "ended" if code is None else f"exited with code {code}"
+            message = f"the agent {how} before it finished"
+            return await self._with_log(ErrorInfo(ErrorKind.CONNECTION, message))
+        message = f"the agent sent a message lfg cannot read: {type(exc).__name__}: {inert(str(exc))[:300]}"
+        return await self._with_log(ErrorInfo(ErrorKind.MALFORMED, message))
+
+    async def _with_log(self, info: ErrorInfo) -> ErrorInfo:
+        """`info` quoting the end of the agent's log, once what it wrote before it ended is there."""
+        if self.process.returncode is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._log_pump), STOP_WAIT_S)
+        else:
+            await asyncio.sleep(0)  # what the pipe has brought is written
+        tail = _stderr_tail(self.log_path)
+        return ErrorInfo(info.kind, f"{info.message}; its log says: {tail}" if tail else info.message)
+
+    async def _cancel(self) -> None:
+        """Ask the agent to end its turn (`session/cancel`), then wait a moment for it to do so."""
+        self.client.cancelling = True
+        if self.prompt is None or self.prompt.done() or self.session_id is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.conn.cancel(session_id=self.session_id), CANCEL_GRACE_S)
+            await asyncio.wait_for(asyncio.shield(self.prompt), CANCEL_GRACE_S)
+
+    async def close(self) -> None:
+        """Close the connection and end the agent, its terminals and everything it started."""
+        if self.prompt is not None and not self.prompt.done():
+            self.prompt.cancel()
+        await self.client.terminals.close()
+        with contextlib.suppress(Exception):
+            await self.conn.close()
+        try:
+            await stop_process(self.process)
+            with contextlib.suppress(TimeoutError):  # its last words, once every holder of the pipe is gone
+                await asyncio.wait_for(asyncio.shield(self._log_pump), STOP_WAIT_S)
+        finally:
+            self._log_pump.cancel()
+            self.log.close()
+
+
+def _said(exc: acp.RequestError) -> str:
+    """The agent's error message with the detail it gave (`details` or `reason`, or a text), inert."""
+    data = exc.data
+    detail = data if isinstance(data, str) else None
+    if isinstance(data, dict):
+        detail = data.get("details") or data.get("reason")
+    return inert(f"{exc} ({detail})" if detail else str(exc))
+
+
+def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
+    """The turn's token counts as the agent reported them, each checked; without them the gauges
+    keep estimating."""
+    if usage is None:
+        return []
+    check = UsageCheck(ev)
+    return check.events(
+        input_tokens=check.count("usage.inputTokens", usage.input_tokens),
+        output_tokens=check.count("usage.outputTokens", usage.output_tokens),
+        reasoning_tokens=check.count("usage.thoughtTokens", usage.thought_tokens),
+    )

@@ -1,0 +1,351 @@
+"""What an ACP agent may ask of lfg: the person's permission, files in the ticket's workdir, and
+terminals to run commands in.
+
+Everything the agent sends goes through one inbox that the attempt streams from in order, so a
+permission request is asked only once the tool call it is about has been shown. Files are read and
+written under exactly the rules of lfg's own tools (confined to the workdir, regular files only, a
+killable reader with a time limit; writes approved, never into `.git` or through a hard link).
+Terminals run commands as `run_command` does (`terminals.py`), each approved as a `run_command`
+call unless the person just approved that very command in the agent's own request; their output
+reaches the calls that embed them through the inbox as it comes (`tool_output.py`).
+
+The class is duck-typed on purpose: for methods it lacks the SDK answers "method not found", which
+an agent handles; subclassing `acp.Client` would answer null instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import shlex
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from acp import RequestError, schema
+
+from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.run.agents.terminals import Terminal, Terminals
+from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
+from lfgtui.run.agents.updates import AgentView, UpdateReader, tool_content_text
+from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
+from lfgtui.tools.files import read_text
+from lfgtui.tools.toolbox import Toolbox
+
+INVALID_PARAMS = -32602
+CANCELLED = schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))
+MISSING_FILE_TEXT = ""
+"""What a file that does not exist (yet) in the workdir reads as, as an editor's buffer for a new file
+does: agents read a file before they create it, and Gemini CLI 0.61 fails its write on any error
+answered to that read (it cannot tell a client's "not found" from another failure)."""
+
+
+def _normal(path: str) -> str:
+    """A path with `.` and `..` folded (no file system access): how an approved edit is matched."""
+    return os.path.normpath(path)
+
+
+def _command_line(command: Any) -> str | None:
+    """A command as one shell line: a line as is, an argument list quoted (how an agent's own
+    request for a command is matched with the terminal it then creates)."""
+    if isinstance(command, str):
+        return command
+    if isinstance(command, list) and command and all(isinstance(part, str) for part in command):
+        return shlex.join(command)
+    return None
+
+
+def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.PermissionOption | None:
+    return next((o for kind in kinds for o in options if o.kind == kind), None)
+
+
+class AgentClient:
+    """The client side of one agent session."""
+
+    def __init__(self, ev: EventFactory, toolbox: Toolbox, view: AgentView) -> None:
+        self.toolbox = toolbox
+        self.terminals = Terminals(toolbox.ctx, self._terminal_output)
+        self.view = view
+        self._told: set[str] = set()
+        """lfg's terminals with a `TerminalNews` in the inbox not streamed yet: one is enough."""
+        self.reader = self.new_reader(ev)
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        """Agent updates, lfg's own events, and futures to set once everything before them is out."""
+        self.cancelling = False
+        self.replaying = False
+        self._writes = itertools.count(1)
+        self._approved_edits: set[tuple[str, str]] = set()
+        self._approved_commands: set[str] = set()
+        self._terminal_asks = itertools.count(1)
+
+    def new_reader(self, ev: EventFactory) -> UpdateReader:
+        """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
+        self.reader = UpdateReader(ev, self.view, terminals=self.terminals, wake=self._wake)
+        return self.reader
+
+    def _terminal_output(self, terminal_id: str) -> None:
+        """A terminal has new output: the inbox says so once, until it is streamed."""
+        if terminal_id not in self._told:
+            self._told.add(terminal_id)
+            self.inbox.put_nowait(TerminalNews(terminal_id))
+
+    def _wake(self, call_id: str, delay_s: float) -> None:
+        """The reader holds a call's output for `delay_s`: the inbox says when it may go."""
+        asyncio.get_running_loop().call_later(delay_s, self.inbox.put_nowait, OutputDue(call_id))
+
+    @property
+    def ev(self) -> EventFactory:
+        return self.reader.ev
+
+    async def session_update(self, session_id: str, update: Any, **_: Any) -> None:
+        if not self.replaying:  # a loaded session's replay: the pane shows that conversation already
+            self.inbox.put_nowait(update)  # before any await, so updates keep the agent's order
+
+    async def caught_up(self) -> None:
+        """Wait until everything the agent sent before now has been streamed (shown and recorded)."""
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inbox.put_nowait(marker)
+        await marker
+
+    async def request_permission(
+        self,
+        session_id: str,
+        tool_call: schema.ToolCallUpdate,
+        options: list[schema.PermissionOption],
+        **_: Any,
+    ) -> schema.RequestPermissionResponse:
+        """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
+        allow-once option (else allow-always), no its reject option."""
+        allow = _option(options, "allow_once", "allow_always")
+        reject = _option(options, "reject_once", "reject_always")
+        if self.cancelling or allow is None:
+            return CANCELLED
+        await self.caught_up()
+        call_id = tool_call.tool_call_id
+        if call_id not in self.reader.ready:  # asked about a call it never announced: show it first
+            self.inbox.put_nowait(
+                schema.ToolCallStart(
+                    session_update="tool_call",
+                    tool_call_id=call_id,
+                    title=tool_call.title or "tool",
+                    kind=tool_call.kind,
+                    content=tool_call.content,
+                    raw_input=tool_call.raw_input,
+                    locations=tool_call.locations,
+                )
+            )
+            await self.caught_up()
+        content = tool_call.content or self.reader.calls[call_id].content
+        asked = self._asked(tool_call, content, options, allow, reject)
+        request = replace(self.reader.ready[call_id], arguments=asked)
+        refusal = await self.toolbox.approve(request)
+        if self.cancelling:
+            return CANCELLED
+        chosen = allow if refusal is None else reject
+        if refusal is not None:
+            self.reader.denied.add(call_id)
+        if chosen is None:
+            return CANCELLED
+        if chosen is allow:
+            self._approved_edits |= self._edits_shown(content, asked.get("input"))
+            raw_input = asked.get("input")
+            command = _command_line(raw_input.get("command")) if isinstance(raw_input, dict) else None
+            if command is not None:
+                self._approved_commands.add(command)
+        return schema.RequestPermissionResponse(
+            outcome=schema.AllowedOutcome(outcome="selected", option_id=chosen.option_id)
+        )
+
+    def _edits_shown(self, content: list[Any], raw_input: Any) -> set[tuple[str, str]]:
+        """The (file, new text) pairs a person saw in full when approving: each diff, and an input
+        that names a `path` and its whole `content`."""
+        shown = {
+            (_normal(item.path), item.new_text)
+            for item in content
+            if isinstance(item, schema.FileEditToolCallContent)
+        }
+        if isinstance(raw_input, dict):
+            path, text = raw_input.get("path"), raw_input.get("content")
+            if isinstance(path, str) and isinstance(text, str):
+                shown.add((_normal(str(self.toolbox.ctx.workdir / path)), text))
+        return shown
+
+    def _asked(
+        self,
+        tool_call: schema.ToolCallUpdate,
+        content: list[Any],
+        options: list[schema.PermissionOption],
+        allow: schema.PermissionOption,
+        reject: schema.PermissionOption | None,
+    ) -> dict[str, Any]:
+        """Everything the person approves: the call's input, its changes, and what yes and no pick."""
+        call = self.reader.calls[tool_call.tool_call_id]
+        asked: dict[str, Any] = {"kind": tool_call.kind or call.kind or "other"}
+        known = self.reader.inputs.get(tool_call.tool_call_id)
+        raw_input = tool_call.raw_input if tool_call.raw_input is not None else known
+        if raw_input is not None:
+            asked["input"] = raw_input
+        changes = "\n".join(tool_content_text(item).rstrip("\n") for item in content)
+        if changes:
+            asked["changes"] = changes
+        asked["the agent offers"] = [f"{o.name} ({o.kind})" for o in options]
+        asked["yes picks"] = allow.name
+        asked["no picks"] = reject.name if reject is not None else "cancel the request"
+        return asked
+
+    async def read_text_file(
+        self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **_: Any
+    ) -> schema.ReadTextFileResponse:
+        try:
+            name = self._relative(path)
+            content = await read_text(self.toolbox.ctx, name, line or 1, limit)
+        except FileNotFoundError:
+            return schema.ReadTextFileResponse(content=MISSING_FILE_TEXT)
+        except (ToolError, OSError) as exc:
+            raise self._refused("read", path, str(exc)) from None
+        return schema.ReadTextFileResponse(content=content)
+
+    async def write_text_file(
+        self, session_id: str, path: str, content: str, **_: Any
+    ) -> schema.WriteTextFileResponse:
+        """Write as lfg's own `write_file` does, shown as a row of the tool log. The person is asked
+        unless they just approved exactly this content for this file in the agent's own request."""
+        try:
+            name = self._relative(path)
+        except ToolError as exc:
+            raise self._refused("write", path, str(exc)) from None
+        await self.caught_up()
+        call_id = f"lfg-write-{next(self._writes)}"
+        arguments = {"path": name, "content": content}
+        ready = self.ev(
+            ToolCallReady,
+            call_id=call_id,
+            name="write_file",
+            arguments=arguments,
+            raw_arguments=json.dumps(arguments, ensure_ascii=False),
+        )
+        self.inbox.put_nowait(self.ev(ToolCallStarted, call_id=call_id, name="write_file"))
+        self.inbox.put_nowait(ready)
+        await self.caught_up()
+        if (_normal(path), content) in self._approved_edits:
+            outcome = await run_tool(BUILTIN_TOOLS["write_file"], arguments, self.toolbox.ctx)
+        else:
+            outcome = await self.toolbox.execute(ready)
+        self.inbox.put_nowait(
+            self.ev(ToolResult, call_id=call_id, output=outcome.output, is_error=outcome.is_error)
+        )
+        if outcome.is_error:
+            raise RequestError(INVALID_PARAMS, outcome.output, {"path": path})
+        return schema.WriteTextFileResponse()
+
+    def _refused(self, what: str, path: str, reason: str) -> RequestError:
+        """Say in the pane that lfg refused the agent's `what` of `path`, and tell the agent why."""
+        self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's {what} of {path}: {reason}"))
+        return RequestError(INVALID_PARAMS, reason, {"path": path})
+
+    def _refused_command(self, line: str, reason: str) -> RequestError:
+        """Say in the pane that lfg refused to run the agent's command, and tell the agent why."""
+        self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's command {line}: {reason}"))
+        return RequestError(INVALID_PARAMS, reason, {"command": line})
+
+    async def create_terminal(
+        self,
+        session_id: str,
+        command: str,
+        args: list[str] | None = None,
+        env: list[schema.EnvVariable] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+        **_: Any,
+    ) -> schema.CreateTerminalResponse:
+        """Run the command as `run_command` runs one, once the person approved it as one (a lone
+        `command` is a shell line, with `args` it is a program and its arguments)."""
+        line = shlex.join([command, *args]) if args else command
+        try:
+            folder = confine(self.toolbox.ctx, self._relative(cwd)) if cwd else self.toolbox.ctx.workdir
+            if not folder.is_dir():
+                raise ToolError(f"cwd {cwd!r} is not a folder")
+        except ToolError as exc:
+            raise self._refused_command(line, str(exc)) from None
+        variables = {variable.name: variable.value for variable in env or ()}
+        if self.cancelling:
+            raise self._refused_command(line, "the attempt is being cancelled")
+        if line not in self._approved_commands:
+            await self.caught_up()
+            arguments: dict[str, Any] = {"command": line}
+            if folder != self.toolbox.ctx.workdir:
+                arguments["cwd"] = folder.relative_to(self.toolbox.ctx.workdir).as_posix()
+            if variables:
+                arguments["env"] = sorted(variables)
+            asked = self.ev(
+                ToolCallReady,
+                call_id=f"lfg-terminal-{next(self._terminal_asks)}",
+                name="run_command",
+                arguments=arguments,
+                raw_arguments=json.dumps(arguments, ensure_ascii=False),
+            )
+            refusal = await self.toolbox.approve(asked)
+            if refusal is not None:
+                raise self._refused_command(line, refusal)
+        terminal_id = await self.terminals.create(line, folder, variables, output_byte_limit)
+        return schema.CreateTerminalResponse(terminal_id=terminal_id)
+
+    def _terminal(self, terminal_id: str) -> Terminal:
+        terminal = self.terminals.get(terminal_id)
+        if terminal is None:
+            raise RequestError.invalid_params({"terminalId": terminal_id, "reason": "no such terminal"})
+        return terminal
+
+    async def terminal_output(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> schema.TerminalOutputResponse:
+        terminal = self._terminal(terminal_id)
+        output, dropped = terminal.tail.text()
+        exit_status = None
+        if terminal.ended.done():
+            exit_status = schema.TerminalExitStatus(exit_code=terminal.exit_code, signal=terminal.signal)
+        return schema.TerminalOutputResponse(output=output, truncated=dropped > 0, exit_status=exit_status)
+
+    async def wait_for_terminal_exit(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> schema.WaitForTerminalExitResponse:
+        terminal = self._terminal(terminal_id)
+        await asyncio.shield(terminal.ended)
+        return schema.WaitForTerminalExitResponse(exit_code=terminal.exit_code, signal=terminal.signal)
+
+    async def kill_terminal(self, session_id: str, terminal_id: str, **_: Any) -> schema.KillTerminalResponse:
+        terminal = self._terminal(terminal_id)
+        await terminal.stop("by the agent")
+        await asyncio.shield(terminal.ended)
+        return schema.KillTerminalResponse()
+
+    async def release_terminal(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> schema.ReleaseTerminalResponse:
+        self._terminal(terminal_id)
+        await self.terminals.release(terminal_id)
+        return schema.ReleaseTerminalResponse()
+
+    def _relative(self, path: str) -> str:
+        """The agent's absolute `path` relative to the workdir; `confine` then checks it for real."""
+        workdir = self.toolbox.ctx.workdir
+        if not Path(path).is_absolute():
+            raise ToolError(f"path {path!r} is not absolute, as ACP file paths must be")
+        lexical = Path(_normal(path))
+        if not lexical.is_relative_to(workdir):
+            raise ToolError(f"path {path!r} is outside the ticket's workdir")
+        return lexical.relative_to(workdir).as_posix()
+
+    def events(self, item: Any) -> list[Event]:
+        """What one inbox item streams as (a marker is set, and streams nothing)."""
+        if isinstance(item, Event):
+            return [item]
+        if isinstance(item, asyncio.Future):
+            if not item.done():
+                item.set_result(None)
+            return []
+        if isinstance(item, TerminalNews):
+            self._told.discard(item.terminal_id)
+        return self.reader.events(item)

@@ -1,0 +1,68 @@
+"""An agent's process: started under lfg's supervisor, stopped with everything it started.
+
+On Linux the agent runs under `tools/supervisor.py` (`tools/supervised.py` starts it, as for a
+`--notify-command` hook; `run_command` uses it too), a child subreaper that
+kills every process the agent started when the agent exits, when lfg stops it, and when lfg itself
+dies (even by SIGKILL), so no agent or tool of one outlives lfg. Elsewhere it runs in its own process
+group, which is killed when it is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import shutil
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lfgtui.tools.supervised import start_supervised
+
+READ_LIMIT = 1024 * 1024
+"""The agent's stdout is read in lines; longer ones are read in parts (see transport.py)."""
+STOP_WAIT_S = 2.0
+"""How long the agent has to exit after its stdin closes, and again after SIGTERM."""
+
+
+async def start_agent(
+    command: Sequence[str], env: Mapping[str, str], workdir: Path, nice: int
+) -> asyncio.subprocess.Process:
+    """Start the agent in `workdir` with exactly `env`, its CPU priority lowered by `nice` (its
+    provider's: busy agents must not starve lfg's UI), its stdin, stdout and stderr piped to lfg
+    (its stderr for `agent_log.AgentLog`). Raises OSError when it cannot be started (its program is
+    not found, say)."""
+    program = shutil.which(command[0], path=env.get("PATH", os.defpath))
+    if program is None:
+        raise FileNotFoundError(errno.ENOENT, "not found on the agent's PATH", command[0])
+    pipe = asyncio.subprocess.PIPE
+    return await start_supervised(
+        [program, *command[1:]],
+        env,
+        nice,
+        stdin=pipe,
+        stdout=pipe,
+        stderr=pipe,
+        cwd=workdir,
+        limit=READ_LIMIT,
+    )
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """End the agent: stdin closed first (an ACP agent exits on it), then SIGTERM, then SIGKILL. Its
+    process group is killed at the end whatever happens, even when this is cancelled (lfg quitting),
+    so nothing it started lives on."""
+    try:
+        if process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()
+        for signum in (None, signal.SIGTERM, signal.SIGKILL):
+            if signum is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signum)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), STOP_WAIT_S)
+                return
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,105 @@
+"""One model call with honest retries.
+
+The SDKs' own retries are off (see providers/clients.py): a retry here is announced with a `Status`
+event and a fresh `RequestSent`, so the user sees why nothing is streaming yet. Only failures before
+the first token are retried; after it, the partial answer is kept and the attempt fails. Every error
+leaves here through `errors.for_user`, so no key reaches a status line, the history or the output.
+
+With a `ProviderLimiter` every request (retries included) first waits for the provider's shared
+limits, announced by a `Queued` event, and holds its place until it ends. A 429 with a Retry-After
+pauses every request of the provider, this call's retry included: its wait is the pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from lfgtui.events import (
+    ErrorKind,
+    Event,
+    EventFactory,
+    Queued,
+    ReasoningDelta,
+    RequestSent,
+    Retrying,
+    TextDelta,
+    ToolCallStarted,
+    Usage,
+)
+from lfgtui.providers.base import ModelCall, Provider, ProviderError
+from lfgtui.providers.errors import for_user
+from lfgtui.run.ratelimit import MAX_PAUSE_S, ProviderLimiter, estimate_prompt_tokens
+
+FIRST_OUTPUT = (TextDelta, ReasoningDelta, ToolCallStarted)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, up to `max_delay_s`; a provider's Retry-After wins when it is
+    given, up to `ratelimit.MAX_PAUSE_S` (10 minutes), as it does for the provider's shared pause."""
+
+    max_retries: int = 2
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        if retry_after is not None:  # the provider's word, up to the limiters' longest pause
+            return min(retry_after, MAX_PAUSE_S)
+        backoff = min(self.base_delay_s * 2 ** (retry - 1), self.max_delay_s)
+        return backoff * random.uniform(0.5, 1.0)
+
+
+async def run_call(
+    provider: Provider,
+    call: ModelCall,
+    ev: EventFactory,
+    call_index: int,
+    policy: RetryPolicy,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    limiter: ProviderLimiter | None = None,
+) -> AsyncIterator[Event]:
+    """Stream one model call, retrying retryable failures that happen before any output."""
+    estimate = estimate_prompt_tokens(call)
+    retry = 0
+    while True:
+        permit = limiter.enter(estimate) if limiter is not None else None
+        with permit or contextlib.nullcontext():  # leaving releases the place or the slot, however
+            if permit is not None:  # one `Queued` per wait, another only when its reason changes
+                wait = permit.wait
+                while wait is not None:
+                    yield ev(Queued, message=permit.explain(wait), reason=wait.reason.value, until=wait.until)
+                    wait = await permit.next_wait(wait)
+            yield ev(RequestSent, call=call_index, input_estimate=estimate)
+            got_output = False
+            try:
+                async with contextlib.aclosing(provider.stream(call, ev)) as events:  # closed when we are
+                    async for event in events:
+                        got_output = got_output or isinstance(event, FIRST_OUTPUT)
+                        if permit is not None and isinstance(event, Usage):
+                            permit.settle(event.input_tokens, event.output_tokens)
+                        yield event
+                return
+            except ProviderError as exc:
+                error = for_user(exc.info, provider.config)
+                if got_output or not error.retryable or retry >= policy.max_retries:
+                    raise ProviderError(error) from exc
+                retry += 1
+                wait_s = policy.delay(retry, error.retry_after)
+                rate_limited = error.kind is ErrorKind.RATE_LIMITED and error.retry_after is not None
+                pausing = limiter if rate_limited else None
+                if pausing is not None:
+                    pausing.pause(wait_s, error.describe())  # before this request's slot is given back
+        yield ev(
+            Retrying,
+            message=f"{error.describe()}; retrying in {wait_s:.1f}s ({retry}/{policy.max_retries})",
+            error=error,
+            retry=retry,
+            max_retries=policy.max_retries,
+            delay_s=wait_s,
+        )
+        if pausing is None:  # a pause is waited out in the limiter's line, with everyone else
+            await sleep(wait_s)

@@ -1,0 +1,313 @@
+"""A recorded run, shaped for the TUI: its tickets, each pane's events, and replay's timeline.
+
+Nothing here touches a widget or a provider. `recorded_run` turns one `Store.load` into:
+
+- the tickets as they ran, rebuilt from their rows;
+- per ticket, every attempt's events with their recorded timing (`attempt_events`), and for a
+  continuation the follow-up prompt shown in the pane before it;
+- what a resumed `Run` is seeded with (`Earlier`): the attempts made, the latest outcome, and the
+  whole conversation a follow-up continues (`conversation`, chained through earlier continuations).
+
+`replay_events` puts every ticket on one timeline: a resumed run's panes are filled from it at once,
+and `play` delivers it at the pace of a `ReplayClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.events import Event, Outcome
+from lfgtui.history.rebuild import attempt_events, conversation
+from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
+from lfgtui.history.schema import PartKind
+from lfgtui.inert import inert
+from lfgtui.mcp import servers_from_json
+from lfgtui.providers.base import Message, ProviderConfig
+from lfgtui.providers.catalog import ProviderUnavailable, resolve
+from lfgtui.run.scheduler import Earlier
+from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
+
+IDLE_GAP_S = 1.0
+NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
+"""What an lfg before migration 4 did not record of a ticket (its worktree is known by its attempts)."""
+
+
+@dataclass(frozen=True)
+class RecordedAttempt:
+    """One attempt: `messages` is its own part of the conversation (its prompt first)."""
+
+    number: int
+    started_at: float
+    outcome: Outcome | None
+    prompt: str
+    continues: int | None
+    events: tuple[Event, ...]
+    messages: tuple[Message, ...]
+    agent_session: str | None = None
+    """The coding agent's session id (ACP), for `session/load`."""
+
+
+@dataclass(frozen=True)
+class RecordedTicket:
+    ticket: Ticket
+    attempts: tuple[RecordedAttempt, ...]
+
+    def conversation(self, number: int) -> tuple[Message, ...]:
+        """The whole conversation of attempt `number`: what it continued, then its own messages."""
+        by_number = {a.number: a for a in self.attempts}
+        chain: list[RecordedAttempt] = []
+        attempt = by_number.get(number)
+        while attempt is not None:
+            chain.append(attempt)
+            earlier = attempt.continues
+            attempt = by_number.get(earlier) if earlier is not None and earlier < attempt.number else None
+        return tuple(message for a in reversed(chain) for message in a.messages)
+
+    def earlier(self) -> Earlier:
+        """Where a resumed run takes this ticket up (see `Earlier`)."""
+        if not self.attempts:
+            return Earlier(attempts=0, outcome=None)
+        latest = self.attempts[-1]
+        completed = latest.outcome is Outcome.COMPLETED
+        continued = latest.continues is not None
+        return Earlier(
+            attempts=latest.number,
+            outcome=latest.outcome,
+            conversation=self.conversation(latest.number) if completed else (),
+            base=self.conversation(latest.continues) if latest.continues is not None else (),
+            follow_up=latest.prompt if continued else None,
+            continues=latest.continues,
+            agent_session=latest.agent_session,
+        )
+
+    def standalone(self) -> Ticket | None:
+        """The ticket as a run of its own: its prompt as last sent, so no dependency is needed.
+
+        None when it depends on other tickets and never sent a prompt (its dependencies never completed).
+        """
+        prompts = [a.prompt for a in self.attempts if a.continues is None and a.prompt]
+        if prompts:
+            return dataclasses.replace(self.ticket, prompt=prompts[-1], depends_on=())
+        return None if self.ticket.depends_on else self.ticket
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    run_id: str
+    tickets_file: Path | None
+    tickets: tuple[RecordedTicket, ...]
+    imported: bool = False
+    """Brought in by `lfg history import`: its tickets' grants are withheld (see `withheld`)."""
+    older: tuple[str, ...] = ()
+    """Tickets recorded by an lfg that did not keep `NOT_KEPT_BEFORE`: they run with the defaults."""
+
+    @property
+    def as_tickets(self) -> tuple[Ticket, ...]:
+        return tuple(t.ticket for t in self.tickets)
+
+    def earlier(self) -> dict[str, Earlier]:
+        return {t.ticket.id: t.earlier() for t in self.tickets}
+
+    def notice(self) -> str | None:
+        """What resuming this run must tell the person, since its tickets do not run quite as written:
+        fields an older lfg did not record, or grants a file from elsewhere does not bring."""
+        lines = []
+        if self.older:
+            who = ", ".join(self.older)
+            lines.append(
+                f"Recorded by an older lfg, which did not keep the {NOT_KEPT_BEFORE} of {who}: "
+                "a retry or follow-up runs without them, and risky tools ask."
+            )
+        if self.imported:
+            lines.append(
+                f"Run {self.run_id} was imported from elsewhere: its tickets' auto_approve, "
+                "env_passthrough, allow_git_writes and mcp_servers are not applied here, and risky "
+                "tools ask."
+            )
+        return "\n".join(lines) or None
+
+    def outside(self, folder: Path, tickets: Sequence[Ticket] | None = None) -> list[Ticket]:
+        """Of `tickets` (default: all), those of an imported run whose tools would work outside
+        `folder`: somewhere its sender chose, which the person must agree to first."""
+        if not self.imported:
+            return []
+        here = folder.resolve()
+        return [t for t in tickets or self.as_tickets if not t.workdir.resolve().is_relative_to(here)]
+
+    def outside_question(self, folder: Path, tickets: Sequence[Ticket]) -> str:
+        """Whether `tickets` (from `outside`) may work where the run's sender said; plain text, inert."""
+        places = "\n".join(f"  {t.workdir}  (ticket {t.id})" for t in tickets)
+        return inert(
+            f"Run {self.run_id} was imported from elsewhere. Its tickets' tools would work outside "
+            f"the current folder {folder.resolve()}:\n{places}\nLet them work there?"
+        )
+
+
+def ticket_from_row(record: TicketRecord) -> Ticket:
+    """The ticket as it ran, every field as recorded; a row an older lfg recorded holds the defaults
+    of what it did not keep (`NOT_KEPT_BEFORE`: no approval given, no budget)."""
+    row = record.row
+    return Ticket(
+        id=row.ticket,
+        prompt=row.prompt,
+        title=row.title,
+        system=row.system,
+        provider=row.provider,
+        model=row.model,
+        tools=row.tools,
+        max_calls=row.max_calls or DEFAULT_MAX_CALLS,
+        max_tokens=row.max_tokens,
+        temperature=row.temperature,
+        workdir=Path(row.workdir or "."),
+        depends_on=row.depends_on,
+        auto_approve=frozenset(row.auto_approve),
+        auto_approve_all=row.auto_approve_all,
+        line=row.line or 0,
+        env_passthrough=row.env_passthrough,
+        allow_git_writes=row.allow_git_writes,
+        max_output_chars=row.max_output_chars or DEFAULT_MAX_OUTPUT_CHARS,
+        isolation=row.isolation,
+        max_cost_usd=row.max_cost_usd,
+        group=row.fanned_from,
+        mode=row.mode,
+        mcp_servers=servers_from_json(row.mcp_servers),
+    )
+
+
+def withheld(ticket: Ticket) -> Ticket:
+    """A ticket from elsewhere (an imported run) without what it grants its tools: running without
+    asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
+    given the values of variables). Its limits and isolation stay."""
+    return dataclasses.replace(
+        ticket,
+        auto_approve=frozenset(),
+        auto_approve_all=False,
+        env_passthrough=(),
+        allow_git_writes=False,
+        mcp_servers=(),
+    )
+
+
+def _attempt(record: AttemptRecord, ticket: str) -> RecordedAttempt:
+    row = record.row
+    prompt = next((p for p in record.parts if p.kind == PartKind.PROMPT), None)
+    continues = prompt.info.get("continues") if prompt is not None else None
+    return RecordedAttempt(
+        number=row.number,
+        started_at=row.started_at,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        prompt=prompt.text if prompt is not None else "",
+        continues=continues if isinstance(continues, int) else None,
+        events=tuple(attempt_events(record, ticket, row.number)),
+        messages=tuple(conversation(record)),
+        agent_session=next(
+            (s for p in record.parts if isinstance(s := p.info.get("acp_session"), str)), None
+        ),
+    )
+
+
+def recorded_run(record: RunRecord) -> RecordedRun:
+    """Shape what `Store.load` returned (a run, or the ticket or attempt a selection names)."""
+    imported = record.row.imported_at is not None
+    tickets = tuple(
+        RecordedTicket(
+            withheld(ticket_from_row(t)) if imported else ticket_from_row(t),
+            tuple(_attempt(a, t.row.ticket) for a in t.attempts),
+        )
+        for t in record.tickets
+    )
+    file = record.row.tickets_file
+    older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
+    return RecordedRun(record.row.id, Path(file) if file else None, tickets, imported, older)
+
+
+@dataclass
+class Timeline:
+    """Where attempts go on one timeline, in the order they started: `t` counts from the first one's
+    start, and a pause in which no attempt was running (a run resumed the next day) lasts at most
+    `IDLE_GAP_S`."""
+
+    zero: float | None = None
+    skipped: float = 0.0
+    busy_until: float | None = None
+
+    def place(self, started_at: float, running: bool = False) -> float:
+        """What to add to the times of an attempt that started at `started_at` (wall clock), once every
+        attempt that started before it is placed; `running` when one of those has not ended yet (then
+        no pause came before this one)."""
+        if self.zero is None:
+            self.zero = started_at
+        if not running and self.busy_until is not None and started_at > self.busy_until + IDLE_GAP_S:
+            self.skipped += started_at - self.busy_until - IDLE_GAP_S
+        return started_at - self.zero - self.skipped
+
+    def ended(self, started_at: float, length: float) -> None:
+        """An attempt placed before has ended, `length` seconds after it started."""
+        self.busy_until = max(self.busy_until or started_at, started_at + length)
+
+
+def replay_events(run: RecordedRun) -> list[Event]:
+    """Every attempt on one `Timeline`, as recorded; `t` counts from 0."""
+    attempts = sorted(
+        ((a.started_at, a) for ticket in run.tickets for a in ticket.attempts),
+        key=lambda item: item[0],
+    )
+    events: list[Event] = []
+    timeline = Timeline()
+    for started_at, attempt in attempts:
+        offset = timeline.place(started_at)
+        timeline.ended(started_at, attempt.events[-1].t if attempt.events else 0.0)
+        events.extend(dataclasses.replace(e, t=e.t + offset) for e in attempt.events)
+    events.sort(key=lambda event: event.t)
+    return events
+
+
+class ReplayClock:
+    """Recorded time played `speed` times faster than real time, from 0 when created."""
+
+    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self._clock = clock
+        self._zero = clock()
+
+    def __call__(self) -> float:
+        return (self._clock() - self._zero) * self.speed
+
+    async def sleep_until(self, t: float) -> None:
+        delay = (t - self()) / self.speed
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def play(events: Sequence[Event], clock: ReplayClock, deliver: Callable[[Event], None]) -> None:
+    """Deliver each event when the clock reaches its time (at once for those already due)."""
+    for event in events:
+        await clock.sleep_until(event.t)
+        deliver(event)
+
+
+def provider_problems(tickets: Sequence[Ticket], configs: Mapping[str, ProviderConfig]) -> list[str]:
+    """Why recorded tickets could not be sent again: a provider no longer configured, a missing key."""
+    users: dict[str, list[str]] = {}
+    for ticket in tickets:
+        users.setdefault(ticket.provider, []).append(ticket.id)
+    problems = []
+    for name, ids in users.items():
+        who = f"ticket {ids[0]!r}" if len(ids) == 1 else "tickets " + ", ".join(repr(i) for i in ids)
+        config = configs.get(name)
+        if config is None:
+            problems.append(
+                f"{who} ran on provider {name!r}, which is not configured any more: "
+                f"add [providers.{name}] to config.toml"
+            )
+            continue
+        try:
+            resolve(config)
+        except ProviderUnavailable as exc:
+            problems.append(f"{who}: {exc}")
+    return problems

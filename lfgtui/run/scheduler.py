@@ -1,0 +1,497 @@
+"""A run: every ticket of a tickets file, scheduled concurrently and fanned out to the consumers.
+
+Tickets run up to `max_concurrency` at a time and wait for their `depends_on`; dependents of a
+ticket that did not complete end as `skipped`. Each attempt is one asyncio task, so cancelling a
+ticket cancels exactly its stream (and closes its connection). Every event goes to every sink in
+the order it happened; sinks must be cheap, since text events arrive once per token.
+
+A completed ticket can be continued: a new attempt sends a follow-up prompt after the whole earlier
+conversation (answers, tool calls and results). A resumed run starts from `Earlier` states (what
+the history recorded) and runs nothing until a ticket is retried or continued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.cost.prices import format_usd
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    ContextUsed,
+    DiffUpdated,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    Outcome,
+    PromptSent,
+    ReasoningDelta,
+    RequestSent,
+    SessionOpened,
+    Status,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolResult,
+    Usage,
+    WorktreeReady,
+)
+from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
+from lfgtui.providers.catalog import AGENT_ENV
+from lfgtui.providers.registry import Providers
+from lfgtui.run.agent_loop import AgentTask, run_agent
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.ratelimit import Limiters
+from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
+from lfgtui.tools import BUILTIN_TOOLS, command_env
+from lfgtui.tools.base import ToolContext
+from lfgtui.tools.toolbox import Approve, Toolbox
+
+if TYPE_CHECKING:
+    from lfgtui.cost.prices import PriceBook
+    from lfgtui.run.agents.attempt import AgentSession
+    from lfgtui.worktrees.diff_watch import DiffWatch
+    from lfgtui.worktrees.tree import DiffStat, Worktree
+
+Sink = Callable[[Event], None]
+
+
+class Recording(Protocol):
+    """A sink that records the run under an id of its own (the history's `RunHistory`)."""
+
+    run_id: str
+
+    def __call__(self, event: Event) -> None: ...
+
+
+COSTLY = (Usage, ContextUsed, CallEnded, ToolCallReady, ToolResult)
+"""Events after which a budget is checked: a cost changes with usage (a coding agent's own report of
+it included), and between them a long answer
+or a tool call's arguments stream in: those are checked every `CHECK_EVERY` chunks, on the estimate."""
+STREAMED = (TextDelta, ReasoningDelta, ToolCallArgsDelta)
+CHECK_EVERY = 64
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What a ticket's recorded attempts leave to a resumed run.
+
+    `conversation` is the whole conversation of the latest attempt when it completed (what a
+    follow-up continues). `follow_up` and `continues` describe the latest attempt when it was itself
+    a continuation, so retrying it asks the same follow-up after the same `base` conversation.
+    """
+
+    attempts: int
+    outcome: Outcome | None
+    conversation: tuple[Message, ...] = ()
+    base: tuple[Message, ...] = ()
+    follow_up: str | None = None
+    continues: int | None = None
+    agent_session: str | None = None
+    """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
+
+
+@dataclass
+class TicketState:
+    """Where one ticket stands; `answer` is the text of its latest model call.
+
+    The next attempt sends `base` and then `follow_up` (a continuation, of attempt `continues`) or
+    else the ticket's prompt; `conversation` is the full conversation of the latest completed attempt.
+    """
+
+    ticket: Ticket
+    attempt: int = 0
+    outcome: Outcome | None = None
+    answer_parts: list[str] = field(default_factory=list)
+    answer: str = ""
+    ev: EventFactory | None = None
+    task: asyncio.Task[None] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    base: tuple[Message, ...] = ()
+    follow_up: str | None = None
+    continues: int | None = None
+    transcript: list[Message] = field(default_factory=list)
+    conversation: tuple[Message, ...] = ()
+    agent_session: str | None = None
+    worktree: Worktree | None = None
+    """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
+    stop: ErrorInfo | None = None
+    """Why lfg itself ended the attempt (a budget), when it did: the attempt fails with it."""
+    streamed: int = 0
+    why: str | None = None
+    """Who asked for the next attempt from elsewhere (`lfg attach`), said once it has started."""
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def seed(self, earlier: Earlier) -> None:
+        """Take up where the recorded attempts left off; nothing runs until a retry or a follow-up."""
+        self.attempt, self.outcome = earlier.attempts, earlier.outcome
+        self.conversation, self.base = earlier.conversation, earlier.base
+        self.follow_up, self.continues = earlier.follow_up, earlier.continues
+        self.agent_session = earlier.agent_session
+        answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
+        self.answer = answers[-1].text if answers else ""
+        self.finished.set()
+
+
+class Run:
+    def __init__(
+        self,
+        tickets: tuple[Ticket, ...],
+        providers: Providers,
+        approvals: Approvals,
+        sinks: list[Sink],
+        max_concurrency: int = 8,
+        tool_env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        earlier: Mapping[str, Earlier] | None = None,
+        keep_agents: bool = False,
+        worktrees: Path | None = None,
+        prices: PriceBook | None = None,
+        max_cost_usd: float | None = None,
+    ) -> None:
+        self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
+        for ticket_id, seed in (earlier or {}).items():
+            self.states[ticket_id].seed(seed)
+        self._seeded = frozenset(earlier or ())
+        self.providers = providers
+        self.approvals = approvals
+        self.sinks = sinks
+        self.tool_env = dict(tool_env or {})
+        self.clock = clock
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self.agents: dict[str, AgentSession] | None = {} if keep_agents else None
+        """Coding-agent sessions whose attempt completed, kept for a follow-up (where one can come)."""
+        self.run_id = secrets.token_hex(6)
+        """Names the run's worktree branches; the history sets it to the id it records the run under."""
+        self.worktrees = worktrees
+        """The folder that holds the run's worktrees (None: the user data folder's, see worktrees.py)."""
+        self.limiters = Limiters(providers.configs, clock=clock)
+        """Each provider's limits, shared by all its tickets (and told of a 429 by any of them)."""
+        self.book = MetricsBook(prices=prices)
+        """Every attempt's metrics and cost, kept before any sink sees the event (sinks may read it)."""
+        self.max_cost_usd = max_cost_usd
+        """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
+
+    def record(self, recording: Recording) -> None:
+        """Feed `recording` before every other sink, and take the id it records the run under (the
+        worktree branches are named after it)."""
+        self.run_id = recording.run_id
+        self.sinks.insert(0, recording)
+
+    def start(self) -> None:
+        """Start every ticket, except those a resumed run was seeded with."""
+        for state in self.states.values():
+            if state.ticket.id not in self._seeded:
+                state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id}")
+
+    async def wait(self) -> dict[str, Outcome]:
+        """Wait until no ticket is running (retries started meanwhile included); return the outcomes."""
+        while running := [s.task for s in self.states.values() if s.task is not None and not s.task.done()]:
+            await asyncio.wait(running)
+        return {tid: s.outcome or Outcome.CANCELLED for tid, s in self.states.items()}
+
+    async def close_agents(self) -> None:
+        """End the coding agents kept for follow-ups, all at once: each may take seconds to exit."""
+        kept, self.agents = self.agents or {}, None
+        await asyncio.gather(*(session.close() for session in kept.values()))
+
+    def cancel(self, ticket_id: str, why: str | None = None) -> bool:
+        """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first."""
+        state = self.states[ticket_id]
+        if not state.running:
+            return False
+        if why is not None and state.ev is not None:
+            self._emit(state, state.ev(Status, message=why))
+        assert state.task is not None
+        state.task.cancel()
+        return True
+
+    def cancel_all(self) -> None:
+        for ticket_id in self.states:
+            self.cancel(ticket_id)
+
+    def retry(self, ticket_id: str, why: str | None = None) -> bool:
+        """Start a new attempt of a ticket that ended without completing; earlier attempts are kept.
+        `why` (who asked, from elsewhere) is said in the new attempt's events, after its prompt."""
+        state = self.states[ticket_id]
+        if state.running or state.outcome is Outcome.COMPLETED:
+            return False
+        state.why = why
+        self._launch(state, "retry")
+        return True
+
+    def retry_all(self) -> list[str]:
+        """Retry every ticket that ended without completing (or never started); returns their ids."""
+        return [ticket_id for ticket_id in self.states if self.retry(ticket_id)]
+
+    def can_continue(self, ticket_id: str) -> bool:
+        state = self.states[ticket_id]
+        return not state.running and state.outcome is Outcome.COMPLETED and bool(state.conversation)
+
+    def continue_with(self, ticket_id: str, follow_up: str) -> bool:
+        """Start a new attempt that sends `follow_up` after the latest attempt's whole conversation."""
+        if not follow_up.strip() or not self.can_continue(ticket_id):
+            return False
+        state = self.states[ticket_id]
+        state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
+        self._launch(state, "follow-up")
+        return True
+
+    def _launch(self, state: TicketState, why: str) -> None:
+        state.finished.clear()
+        state.outcome = None
+        state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id} {why}")
+
+    def _emit(self, state: TicketState, event: Event) -> None:
+        match event:
+            case RequestSent():
+                state.answer_parts = []
+            case TextDelta(text=text):
+                state.answer_parts.append(text)
+            case SessionOpened(session_id=session_id):
+                state.agent_session = session_id
+            case AttemptEnded(outcome=outcome):
+                state.outcome = outcome
+                state.answer = "".join(state.answer_parts)
+                if outcome is Outcome.COMPLETED:
+                    state.conversation = tuple(state.transcript)
+        self.book(event)
+        for sink in self.sinks:
+            sink(event)
+        if state.ticket.max_cost_usd is None and self.max_cost_usd is None:
+            return
+        if isinstance(event, COSTLY):
+            self._check_budgets(state)
+        elif isinstance(event, STREAMED):
+            state.streamed += 1
+            if state.streamed % CHECK_EVERY == 0:
+                self._check_budgets(state)
+
+    def _check_budgets(self, state: TicketState) -> None:
+        """End the ticket once it has cost its `max_cost_usd`, every running one once the run has cost
+        the run's; an estimate counts, so a budget holds before the provider reports usage."""
+        ticket, metrics = state.ticket, self.book.attempts.get((state.ticket.id, state.attempt))
+        cost = None if metrics is None else metrics.cost_usd
+        if ticket.max_cost_usd is not None and cost is not None and cost >= ticket.max_cost_usd:
+            spent = format_usd(cost, metrics is not None and metrics.cost_estimated)
+            limit = f"${ticket.max_cost_usd:g}"
+            self._stop(state, f"this attempt cost {spent}, reaching the ticket's max_cost_usd {limit}")
+        if self.max_cost_usd is not None:
+            total, estimated = self.book.cost_usd()
+            if total is not None and total >= self.max_cost_usd:
+                spent, limit = format_usd(total, estimated), f"${self.max_cost_usd:g}"
+                why = f"the run cost {spent}, reaching [run] max_cost_usd {limit}"
+                for other in self.states.values():
+                    self._stop(other, why)
+
+    def _stop(self, state: TicketState, why: str) -> None:
+        """Cancel a running ticket so that it ends failed with a `budget` error (its output is kept)."""
+        if state.running and state.stop is None:
+            state.stop = ErrorInfo(ErrorKind.BUDGET, why)
+            assert state.task is not None
+            state.task.cancel()
+
+    async def _ticket(self, state: TicketState) -> None:
+        state.attempt += 1
+        state.stop = None
+        state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
+        try:
+            follow_up = state.follow_up is not None  # its conversation already holds what it depended on
+            unfinished = [] if follow_up else [self.states[d] for d in state.ticket.depends_on]
+            for dependency in unfinished:
+                await dependency.finished.wait()
+            failed = [d.ticket.id for d in unfinished if d.outcome is not Outcome.COMPLETED]
+            if failed:
+                self._emit(state, ev(Status, message=f"skipped: {', '.join(failed)} did not complete"))
+                self._emit(state, ev(AttemptEnded, outcome=Outcome.SKIPPED))
+                return
+            if not self._prompt_fits(state, ev):
+                return
+            async with self._slots:
+                await self._run_attempt(state, ev)
+        except asyncio.CancelledError:
+            if state.outcome is None:
+                outcome = Outcome.CANCELLED if state.stop is None else Outcome.FAILED
+                self._emit(state, state.ev(AttemptEnded, outcome=outcome, error=state.stop))
+        except Exception as exc:  # a bug of ours must end this ticket, not the run
+            logger.exception("ticket %s failed inside lfg", state.ticket.id)
+            if state.outcome is None:
+                error = ErrorInfo(ErrorKind.INTERNAL, f"lfg failed: {type(exc).__name__}: {exc}")
+                self._emit(state, state.ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+        finally:
+            state.finished.set()
+
+    async def _run_attempt(self, state: TicketState, ev: EventFactory) -> None:
+        """Run the attempt here, in the ticket's worktree when it has one. A coordinator's run sends
+        it to a worker instead (broker/coordinator.py), which may number it anew (`state.ev`)."""
+        if state.ticket.isolation == "worktree" and not await self._isolate(state, ev):
+            return
+        watch = self._watch(state, ev)
+        try:
+            async for event in await self._attempt(state, ev):
+                if isinstance(event, AttemptEnded) and watch is not None:
+                    await watch.finish()
+                    watch = None
+                self._emit(state, event)
+                if isinstance(event, AttemptStarted):
+                    self._started(state, ev)
+                elif isinstance(event, ToolResult) and watch is not None:
+                    watch.poke()
+        finally:
+            if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
+                await watch.finish()
+
+    def _started(self, state: TicketState, ev: EventFactory) -> None:
+        """Right after `AttemptStarted`: what it asks; then say so when a budget cannot hold (no price
+        is known for the attempt's model), and where the ticket works when it has a worktree."""
+        ticket = state.ticket
+        prompt, continues = self._sent_prompt(state)
+        self._emit(state, ev(PromptSent, text=prompt, continues=continues))
+        if state.why is not None:
+            self._emit(state, ev(Status, message=state.why))
+            state.why = None
+        metrics = self.book.attempts.get((ticket.id, state.attempt))
+        budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
+        if budgeted and metrics is not None and metrics.pricer is None:
+            model = f"{ticket.provider}/{ticket.model}"
+            agent = self.providers.configs[ticket.provider].kind == "acp"
+            counted = "only a cost the agent reports counts" if agent else "its cost is not counted"
+            self._emit(state, ev(Status, message=f"no price is known for {model}: {counted} in max_cost_usd"))
+        if (tree := state.worktree) is not None:
+            message = f"working in {tree.workdir} on branch {tree.branch}"
+            ready = ev(
+                WorktreeReady, message=message, path=str(tree.path), branch=tree.branch, base=tree.base
+            )
+            self._emit(state, ready)
+
+    def _prompt_fits(self, state: TicketState, ev: EventFactory) -> bool:
+        """Whether the prompt, its dependencies' answers filled in, is within the cap; when it is not,
+        the attempt fails before anything is sent, saying which answer took it past."""
+        try:
+            self._sent_prompt(state)
+        except PromptTooLong as exc:
+            ticket = state.ticket
+            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+            error = ErrorInfo(ErrorKind.BAD_REQUEST, str(exc))
+            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            return False
+        return True
+
+    async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
+        """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
+        attempt fails saying why."""
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import create_worktree, worktrees_root
+
+        if state.worktree is not None:
+            return True
+        ticket = state.ticket
+        try:
+            root = self.worktrees or worktrees_root()
+            state.worktree = await create_worktree(ticket.workdir, self.run_id, ticket.id, root)
+        except GitError as exc:
+            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+            error = ErrorInfo(ErrorKind.WORKTREE, str(exc))
+            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            return False
+        return True
+
+    def _watch(self, state: TicketState, ev: EventFactory) -> DiffWatch | None:
+        """Keep the worktree's diff size current in the events while the attempt runs."""
+        if state.worktree is None:
+            return None
+        from lfgtui.worktrees.diff_watch import DiffWatch
+
+        def report(stat: DiffStat, text: str | None) -> None:
+            fields = {"added": stat.added, "removed": stat.removed, "files": stat.files}
+            self._emit(state, ev(DiffUpdated, text=text, **fields))
+
+        watch = DiffWatch(state.worktree, report)
+        watch.start()
+        return watch
+
+    async def _attempt(self, state: TicketState, ev: EventFactory) -> AsyncIterator[Event]:
+        """The events of one attempt: lfg's own agent loop over a model API, or a coding agent (ACP)
+        that runs its own loop."""
+        state.transcript = []
+        ticket = state.ticket
+        config = self.providers.configs[ticket.provider]
+        if config.kind == "acp":
+            from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
+
+            context = self._context(state)
+            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
+            toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(state))
+            kept = None if self.agents is None else self.agents.pop(ticket.id, None)
+            if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
+                await kept.close()
+                kept = None
+            task = self._task(state)
+            load = state.agent_session if state.follow_up is not None else None
+            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
+            return run_acp(launch, task, ev, toolbox, state.transcript, kept, self.agents, load)
+        provider = await self.providers.get(ticket.provider)
+        limiter = self.limiters[ticket.provider]
+        toolbox = self._toolbox(state)
+        return run_agent(
+            provider, self._task(state), ev, toolbox, transcript=state.transcript, limiter=limiter
+        )
+
+    def _sent_prompt(self, state: TicketState) -> tuple[str, int | None]:
+        """What the current attempt asks and the attempt it continues: its follow-up, or else the
+        ticket's prompt with its dependencies' final answers filled in."""
+        if state.follow_up is not None:
+            return state.follow_up, state.continues
+        ticket = state.ticket
+        return render_prompt(ticket, {d: self.states[d].answer for d in ticket.depends_on}), None
+
+    def _task(self, state: TicketState) -> AgentTask:
+        ticket = state.ticket
+        prompt, _ = self._sent_prompt(state)
+        call = ModelCall(
+            model=ticket.model,
+            messages=(*state.base, UserMessage(prompt)),
+            system=ticket.system,
+            tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
+            max_tokens=ticket.max_tokens,
+            temperature=ticket.temperature,
+        )
+        return AgentTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
+
+    def _toolbox(self, state: TicketState) -> Toolbox | None:
+        ticket = state.ticket
+        if not ticket.tools:
+            return None
+        tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
+        return Toolbox(tools, self._context(state), self._approve(state))
+
+    def _approve(self, state: TicketState) -> Approve:
+        def say(event_type: type[Event], **fields: Any) -> None:
+            assert state.ev is not None
+            self._emit(state, state.ev(event_type, **fields))
+
+        return self.approvals.gate(state.ticket, say)
+
+    def _context(self, state: TicketState) -> ToolContext:
+        ticket = state.ticket
+        workdir = ticket.workdir if state.worktree is None else state.worktree.workdir
+        return ToolContext(
+            workdir=workdir,
+            env=command_env(self.tool_env, ticket.env_passthrough, workdir),
+            allow_git_writes=ticket.allow_git_writes,
+        )

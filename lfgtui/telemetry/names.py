@@ -1,0 +1,37 @@
+"""The attribute names lfg's telemetry uses: the OpenTelemetry GenAI semantic conventions' (still
+in development upstream, so written here once rather than taken from the incubating package), and
+lfg's own under `lfg.`."""
+
+from __future__ import annotations
+
+OPERATION = "gen_ai.operation.name"
+PROVIDER = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+RESPONSE_MODEL = "gen_ai.response.model"
+FINISH_REASONS = "gen_ai.response.finish_reasons"
+AGENT_NAME = "gen_ai.agent.name"
+CONVERSATION = "gen_ai.conversation.id"
+INPUT_TOKENS = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+CACHE_WRITE_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+TOKEN_TYPE = "gen_ai.token.type"
+TOOL_NAME = "gen_ai.tool.name"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
+TOOL_TYPE = "gen_ai.tool.type"
+ERROR_TYPE = "error.type"
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+TOOL_ARGUMENTS = "gen_ai.tool.call.arguments"
+TOOL_RESULT = "gen_ai.tool.call.result"
+"""Content: only with `[telemetry] capture_content = true`."""
+
+RUN_ID = "lfg.run.id"
+TICKET_ID = "lfg.ticket.id"
+ATTEMPT = "lfg.attempt"
+CALL = "lfg.call"
+OUTCOME = "lfg.outcome"
+TTFT = "lfg.ttft_s"
+TOKENS_PER_S = "lfg.tokens_per_s"
+COST = "lfg.cost_usd"
+TOKENS_ESTIMATED = "lfg.tokens_estimated"

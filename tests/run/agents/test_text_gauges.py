@@ -1,0 +1,138 @@
+"""Text and gauges as the agent means them, through the real `lfg run --json` and the history: the
+sim agent plays what real agents do (bare messages around a tool call, an empty first chunk and its
+own notice, a slow tool, an error relayed in one burst)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfgtui.events import TextDelta
+from lfgtui.history.store import Selection, Store
+from lfgtui.run.resume import recorded_run
+from tests.commands.test_run import Lfg, ending, text
+
+SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
+QUIRKS = {
+    "bare": ["--bare-messages"],
+    "noisy": ["--empty-first-chunk", "--notice", "Heads up: this model is deprecated."],
+    "plain": ["--bare-messages"],
+    "slow-tools": ["--bare-messages", "--tool-ms", "2000"],
+    "relay": ["--burst", "API Error: 500 " + "the upstream service failed to answer in time; " * 8],
+}
+WORDS = " ".join(f"word{i}" for i in range(30))
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    """`lfg` in its own folders, with a sim agent per quirk of real agents as its providers."""
+    isolated = Lfg(tmp_path)
+    isolated.env["XDG_STATE_HOME"] = str(isolated.home / "state")
+    isolated.config.write_text(
+        "".join(
+            f'[providers.{name}]\nkind = "acp"\ncommand = {json.dumps(SIM_AGENT + flags)}\n\n'
+            for name, flags in QUIRKS.items()
+        )
+    )
+    return isolated
+
+
+def ticket(ticket_id: str, provider: str, model: str) -> str:
+    return f'[[ticket]]\nid = "{ticket_id}"\nprompt = "go"\nprovider = "{provider}"\nmodel = "{model}"\n\n'
+
+
+def recorded(db: Path, ticket_id: str) -> tuple[Any, str]:
+    """The ticket's last attempt as the history keeps it: its row, and its text rebuilt from the rows."""
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        record = store.load(Selection(run.id))
+    [kept] = [t for t in record.tickets if t.row.ticket == ticket_id]
+    [shown] = [t for t in recorded_run(record).tickets if t.ticket.id == ticket_id]
+    answer = "".join(e.text for e in shown.attempts[-1].events if isinstance(e, TextDelta))
+    return kept.attempts[-1].row, answer
+
+
+def test_messages_on_both_sides_of_a_tool_call_are_separate_blocks(lfg: Lfg, tmp_path: Path) -> None:
+    lfg.scenario(
+        "two-steps",
+        """
+        ttft_ms = 0
+        tokens_per_s = 0
+        [[call]]
+        text = "I'll read the README first."
+        [[call.tool_call]]
+        name = "read_file"
+        arguments = { path = "README.md" }
+        [[call]]
+        text = "## What it is\\n\\nA widget service."
+        """,
+    )
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(ticket("t", "bare", "two-steps")), "--db", str(db))
+    assert code == 0, stderr
+    blocks = "I'll read the README first.\n\n## What it is\n\nA widget service."
+    assert text(events, "t") == blocks
+    assert recorded(db, "t")[1] == blocks
+
+
+def test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice(
+    lfg: Lfg, tmp_path: Path
+) -> None:
+    lfg.scenario(
+        "thinker",
+        """
+        ttft_ms = 400
+        tokens_per_s = 100
+        [[call]]
+        reasoning = "The user wants the answer."
+        text = "The answer is 42."
+        """,
+    )
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(ticket("t", "noisy", "thinker")), "--db", str(db))
+    assert code == 0, stderr
+    assert text(events, "t") == "Heads up: this model is deprecated.\n\nThe answer is 42."
+    # the model's first thought is due 400 ms after the prompt arrives, which is after lfg sent it
+    assert ending(events, "t")["ttft_ms"] >= 400
+    row, answer = recorded(db, "t")
+    assert row.ttft_ms >= 400 and row.ttft_text_ms > row.ttft_reasoning_ms >= 400
+    assert answer == text(events, "t")
+
+
+def test_the_rate_leaves_out_the_time_the_agents_tools_run(lfg: Lfg, tmp_path: Path) -> None:
+    lfg.scenario(
+        "steps",
+        f"""
+        ttft_ms = 0
+        tokens_per_s = 60
+        [[call]]
+        text = "{WORDS}"
+        [[call.tool_call]]
+        name = "read_file"
+        arguments = {{ path = "README.md" }}
+        [[call]]
+        text = "{WORDS}"
+        """,
+    )
+    tickets = ticket("plain", "plain", "steps") + ticket("slow", "slow-tools", "steps")
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(tickets), "--db", str(db))
+    assert code == 0, stderr
+    plain, slow = ending(events, "plain")["tokens_per_s"], ending(events, "slow")["tokens_per_s"]
+    # both streamed at the same pace; the slow ticket's tool ran 2 s longer, more than it streamed
+    assert slow > 0.7 * plain, (slow, plain)
+    assert recorded(db, "slow")[0].tokens_per_s == pytest.approx(slow, rel=0.01)
+
+
+def test_an_error_relayed_in_one_burst_has_no_rate(lfg: Lfg, tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(ticket("t", "relay", "hello")), "--db", str(db))
+    assert code == 0, stderr
+    assert text(events, "t").startswith("API Error: 500 the upstream service")
+    end = ending(events, "t")
+    assert end["tokens_per_s"] is None and end["output_tokens"] > 0
+    assert recorded(db, "t")[0].tokens_per_s is None

@@ -1,0 +1,190 @@
+"""A coding agent's tool call as the agent means it: announced bare, then named and filled in by
+`tool_call_update`s (as Claude Code does), one row that reads as the agent's own UI would, in the
+pane, the NDJSON and the history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from acp import schema
+from textual.pilot import Pilot
+
+from lfgtui.events import EventFactory, ToolCallReady, ToolCallStarted, ToolCallUpdated, ToolResult
+from lfgtui.run.agents.updates import UpdateReader
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ApprovalScreen
+from lfgtui.ui.pane import PaneState
+from lfgtui.ui.tool_log import ToolState
+from tests.run.agents.test_attempt import no_agent_left
+from tests.run.agents.test_run import LATE
+from tests.run.agents.test_tui import agent_app
+from tests.ui.test_app import SIZE, until
+
+
+def claude(update: dict[str, Any]) -> Any:
+    """A `session/update` as Claude Code's ACP adapter sends it, parsed by the SDK as lfg reads it."""
+    notification = {"sessionId": "s", "update": update}
+    return schema.SessionNotification.model_validate(notification).update
+
+
+def bash(call_id: str, **fields: Any) -> dict[str, Any]:
+    return {"toolCallId": call_id, "_meta": {"claudeCode": {"toolName": "Bash"}}, **fields}
+
+
+def test_claude_codes_bare_calls_become_rows_named_as_in_its_own_ui() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    write = {"toolCallId": "w", "_meta": {"claudeCode": {"toolName": "Write"}}}
+    started = reader.events(
+        claude({"sessionUpdate": "tool_call", **write, "title": "Write", "kind": "edit", "rawInput": {}})
+    )
+    assert [type(e) for e in started] == [ToolCallStarted, ToolCallReady]
+    assert started[1].name == "Write" and started[1].arguments == {}
+    path = "/repo/src/app.py"
+    full = {"file_path": path, "content": "print(1)\n"}
+    described = reader.events(
+        claude(
+            {
+                "sessionUpdate": "tool_call_update",
+                **write,
+                "title": "Write src/app.py",
+                "kind": "edit",
+                "rawInput": full,
+                "locations": [{"path": path}],
+                "content": [{"type": "diff", "path": path, "oldText": None, "newText": "print(1)\n"}],
+            }
+        )
+    )
+    [updated] = described
+    assert isinstance(updated, ToolCallUpdated)
+    assert (updated.name, updated.arguments, updated.kind, updated.locations) == (
+        "Write src/app.py",
+        full,
+        "edit",
+        (path,),
+    )
+    assert json.loads(updated.raw_arguments) == full
+    assert reader.ready["w"].name == "Write src/app.py", (
+        "a permission request asks about the call as it is now"
+    )
+    assert reader.ready["w"].arguments == full
+    [result] = reader.events(
+        claude({"sessionUpdate": "tool_call_update", "toolCallId": "w", "status": "completed"})
+    )
+    assert isinstance(result, ToolResult) and "+print(1)" in result.output, "the diff merged in is the output"
+
+    reader.events(claude({"sessionUpdate": "tool_call", **bash("b"), "title": "Terminal", "kind": "execute"}))
+    [named] = reader.events(
+        claude(
+            {
+                "sessionUpdate": "tool_call_update",
+                **bash("b"),
+                "title": "ls -la",
+                "kind": "execute",
+                "rawInput": {"command": "ls -la", "description": "List files"},
+            }
+        )
+    )
+    assert named.name == "Bash ls -la"
+
+
+def test_an_update_that_changes_nothing_shown_is_no_event() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    reader.events(
+        claude(
+            {
+                "sessionUpdate": "tool_call",
+                **bash("b"),
+                "title": "ls",
+                "kind": "execute",
+                "rawInput": {"command": "ls"},
+            }
+        )
+    )
+    output = {"type": "content", "content": {"type": "text", "text": "a.txt"}}
+    assert (
+        reader.events(claude({"sessionUpdate": "tool_call_update", **bash("b"), "content": [output]})) == []
+    )
+    same = {"sessionUpdate": "tool_call_update", **bash("b"), "title": "ls", "rawInput": {"command": "ls"}}
+    assert reader.events(claude(same)) == []
+    [result] = reader.events(
+        claude({"sessionUpdate": "tool_call_update", "toolCallId": "b", "status": "completed"})
+    )
+    assert result.output == "a.txt"
+
+
+def test_an_update_for_a_call_never_announced_is_shown_once_as_it_reads() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    events = reader.events(
+        claude(
+            {
+                "sessionUpdate": "tool_call_update",
+                **bash("x"),
+                "title": "pwd",
+                "kind": "execute",
+                "rawInput": {"command": "pwd"},
+            }
+        )
+    )
+    assert [type(e) for e in events] == [ToolCallStarted, ToolCallReady]
+    assert events[1].name == "Bash pwd" and events[1].arguments == {"command": "pwd"}
+
+
+def test_a_call_whose_id_names_its_tool_reads_tool_first() -> None:
+    """Gemini CLI titles a call by what it acts on, sends no input, and leads each id with the tool."""
+    reader = UpdateReader(EventFactory("t", 1))
+    rows = {
+        "read_file__read_file_1795_0": ("README.md", "read_file README.md"),
+        "list_directory__synth_p1_1795_1": (".", "list_directory ."),
+        "run_shell_command__x": ("", "run_shell_command"),
+        "call_abc": ("Read a.py", "Read a.py"),
+    }
+    for call_id, (title, _) in rows.items():
+        started = {"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title, "kind": "read"}
+        reader.events(claude(started))
+    assert {call_id: call.name for call_id, call in reader.ready.items()} == {
+        call_id: name for call_id, (_, name) in rows.items()
+    }
+
+
+def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
+    """Gemini CLI asks about a command and, told no, says nothing more about the call."""
+    reader = UpdateReader(EventFactory("t", 1))
+    for call_id, title in (("sh", "touch x"), ("other", "README.md")):
+        reader.events(claude({"sessionUpdate": "tool_call", "toolCallId": call_id, "title": title}))
+    reader.denied.add("sh")
+    denied, unsaid = reader.unfinished()
+    assert (denied.call_id, denied.output, denied.is_error) == ("sh", "denied: the person said no", True)
+    assert (unsaid.output, unsaid.is_error) == ("the agent did not say how this call ended", True)
+
+
+async def approve(pilot: Pilot[int], app: LfgApp) -> None:
+    """Yes to the pane's approval, and again on the whole request when the notice could not show it."""
+    await pilot.press("y")
+    await pilot.pause()
+    if isinstance(app.screen, ApprovalScreen):
+        await pilot.press("y")
+
+
+async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_path: Path) -> None:
+    toml = f'[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "{LATE}"\n'
+    app = agent_app(tmp_path, toml)
+    async with app.run_test(size=SIZE) as pilot:
+        w = app.controller.panes["w"]
+        await until(
+            pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
+        )
+        [call] = w.tools.rows.values()
+        assert call.state is ToolState.WAITING
+        [row] = w.shown.tools.rows.values()
+        assert str(row.title).startswith('write_file notes/summary.md {"path": "notes/summary.md"')
+        await approve(pilot, app)
+        await until(pilot, lambda: w.state is PaneState.APPROVAL and len(w.tools.rows) == 3, 20)
+        await approve(pilot, app)
+        await until(pilot, lambda: w.state is PaneState.COMPLETED, 20)
+        await until(pilot, lambda: " · ok" in str(list(w.shown.tools.rows.values())[-1].title), 5)
+        titles = [str(row.title) for row in w.shown.tools.rows.values()]
+        assert titles[0].startswith("write_file notes/summary.md {") and " · ok" in titles[0]
+        assert titles[2].startswith('run_command cat notes/summary.md {"command": "cat notes/summary.md"}')
+    assert await no_agent_left(tmp_path)
