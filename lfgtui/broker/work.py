@@ -22,7 +22,7 @@ from lfgtui.broker.layout import dumps, loads
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
 from lfgtui.history.recorder import ticket_row
 from lfgtui.history.rows import TicketRecord, TicketRow
-from lfgtui.resume import ticket_from_row
+from lfgtui.run.resume import ticket_from_row
 from lfgtui.tickets.ticket import Ticket
 
 CANCEL = "cancel"
