@@ -78,11 +78,18 @@ class RunOptions:
             notify_command=notify_command,
         )
 
-    def run(self, tickets: tuple[Ticket, ...], providers: Providers, approvals: Approvals) -> Run:
-        """A headless run of `tickets`, run so (its sinks added by the caller)."""
+    def run(
+        self,
+        tickets: tuple[Ticket, ...],
+        providers: Providers,
+        approvals: Approvals,
+        make_run: Callable[..., Run] | None = None,
+    ) -> Run:
+        """A headless run of `tickets`, run so (its sinks added by the caller); `make_run`: what makes
+        it (a coordinated run, `--broker`), else a `Run`."""
         from lfgtui.run import Run
 
-        return Run(
+        return (make_run or Run)(
             tickets,
             providers,
             approvals,

@@ -10,7 +10,7 @@ class, not a branch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
@@ -103,11 +103,13 @@ class LocalControl(RunControl):
         tickets: tuple[Ticket, ...],
         sinks: Sequence[Sink] = (),
         earlier: Mapping[str, Earlier] | None = None,
+        make_run: Callable[..., Run] | None = None,
     ) -> None:
-        """`sinks` also hear the run's events; `earlier`: where a resumed run takes each ticket up."""
+        """`sinks` also hear the run's events; `earlier`: where a resumed run takes each ticket up;
+        `make_run`: what makes the run (a coordinated one, `lfg run --broker`), else a `Run`."""
         super().__init__(services.prices)
         self.services = services
-        self.engine = Run(
+        self.engine = (make_run or Run)(
             tickets,
             services.providers,
             Approvals(yes=services.yes, askable=True),

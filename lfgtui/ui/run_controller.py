@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.cost.metrics import Metrics
@@ -81,9 +81,11 @@ class RunController:
         *,
         first: bool = True,
         sinks: Sequence[Sink] = (),
+        make_run: Callable[..., Run] | None = None,
     ) -> RunController:
-        """A fresh run of `tickets` (`lfg run`, a ticket re-run from the history); `sinks` also hear it."""
-        control = LocalControl(services, tickets, sinks)
+        """A fresh run of `tickets` (`lfg run`, a ticket re-run from the history); `sinks` also hear it.
+        `make_run`: what makes its run (a coordinated one, `lfg run --broker`), else a `Run`."""
+        control = LocalControl(services, tickets, sinks, make_run=make_run)
         return cls(services, tickets, Mode.LIVE, RunFeed(), control, run_id, first=first)
 
     @classmethod
