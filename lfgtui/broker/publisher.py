@@ -1,10 +1,10 @@
 """`lfg run --publish`: a sink that publishes the run's events to the broker, never making it wait.
 
 Per event the sink only appends to a list (and notes a ticket's state when an attempt starts or
-ends); every `BATCH_S` the pending events become one entry (the SSE message's JSON, encoded once,
-as remote/hub.py does) in a queue bounded in bytes. One writer task sends what is queued in a
-pipeline (`XADD … MAXLEN ~`, the run's entry in the index, the keys' expiry), at most
-`PIPELINE_ENTRIES` at a time, and drops an entry only once the broker took it.
+ends, or an approval is asked or answered); every `BATCH_S` the pending events become one entry (the
+SSE message's JSON, encoded once, as remote/hub.py does) in a queue bounded in bytes. One writer
+task sends what is queued in a pipeline (`XADD … MAXLEN ~`, the run's entry in the index, the keys'
+expiry), at most `PIPELINE_ENTRIES` at a time, and drops an entry only once the broker took it.
 
 When the broker is slow or away the queue fills: new batches are then dropped, and what they held
 (per attempt, the range of seqs) is gathered into one gap entry at the place they would have
@@ -12,7 +12,9 @@ been, so watchers see what is missing. The writer tries again with backoff and s
 broker went away and once that it is back. The run's history on this machine stays whole.
 
 The publisher of the machine that owns the run (a runner, a coordinator) also keeps the run's entry
-in the index and writes its `end`; a worker's publisher (`owner=False`) only adds the events of the
+in the index and writes its `end`: the tickets' states and those waiting for an approval when they
+change, the run's cost and tok/s (from its metrics book) at most every `TOTALS_EVERY_S`, all in the
+pipeline a batch goes in, never per token; a worker's publisher (`owner=False`) only adds the events of the
 attempt it runs to the same stream, beside other workers'.
 """
 
@@ -31,13 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.broker.settings import BrokerError, BrokerSettings
-from lfgtui.events import AttemptEnded, AttemptStarted, Event
+from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, AttemptStarted, Event
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import BATCH_S
 from lfgtui.run.calls import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from lfgtui.cost.metrics import MetricsBook
 
 PIPELINE_ENTRIES = 256
 """Entries sent in one round trip."""
@@ -48,6 +52,8 @@ TRIM_EVERY_S = 60.0
 """How often entries older than `max_age_s` are trimmed from the event stream (`XTRIM MINID ~`)."""
 RESENDS = RetryPolicy(max_retries=0, base_delay_s=0.25, max_delay_s=2.0)
 """Waits before sending again to a broker that failed: 0.25 s doubling to 2 s; never given up."""
+TOTALS_EVERY_S = 1.0
+"""How often the run's cost and tok/s in the index are brought up to date (while batches go)."""
 PENDING = "pending"
 RUNNING = "running"
 
@@ -94,7 +100,9 @@ class Publisher:
         explain: Callable[[Exception], str | None],
         clock: Callable[[], float] = time.monotonic,
         owner: bool = True,
+        book: MetricsBook | None = None,
     ) -> None:
+        """`book`: the run's metrics, whose cost and tok/s the index shows (None: it shows neither)."""
         self.redis = redis
         self.owner = owner
         self.run_id = run_id
@@ -106,6 +114,10 @@ class Publisher:
         self.t0 = clock()
         self.instance = secrets.token_hex(4)
         self.states = dict.fromkeys(tickets, PENDING)
+        self.book = book
+        self.waiting: dict[str, float] = {}
+        """The tickets waiting for an approval, each since when (wall clock): the fleet's `a`."""
+        self._totals_at = -TOTALS_EVERY_S
         self.sent = 0
         """Entries the broker took."""
         self.dropped = 0
@@ -152,6 +164,14 @@ class Publisher:
         if isinstance(event, AttemptStarted | AttemptEnded):
             state = RUNNING if isinstance(event, AttemptStarted) else event.outcome.value
             self.states[event.ticket] = state
+            self._states_changed = True
+            if isinstance(event, AttemptEnded):
+                self.waiting.pop(event.ticket, None)
+        elif isinstance(event, ApprovalAsked):
+            self.waiting.setdefault(event.ticket, time.time())
+            self._states_changed = True
+        elif isinstance(event, ApprovalAnswered):
+            self.waiting.pop(event.ticket, None)
             self._states_changed = True
 
     def publish(self) -> None:
@@ -211,7 +231,24 @@ class Publisher:
         if self._states_changed:
             self._states_changed = False
             fields["states"] = json.dumps(Counter(self.states.values()))
+            fields["waiting"] = json.dumps(self.waiting)
+        if self.book is not None and now - self._totals_at >= TOTALS_EVERY_S:
+            self._totals_at = now
+            fields.update(self._totals())
         return fields
+
+    def _totals(self) -> dict[str, str | float]:
+        """The run's cost so far (`cost`, empty when nothing is priced) and the live tok/s of its
+        running tickets' latest attempts (`tok_s`), as the run's summary bar shows them."""
+        assert self.book is not None
+        cost, _ = self.book.cost_usd()
+        latest: dict[str, int] = {}
+        for ticket, attempt in self.book.attempts:
+            if self.states.get(ticket) == RUNNING:
+                latest[ticket] = max(attempt, latest.get(ticket, 0))
+        now = self.clock()
+        rate = sum(self.book.attempts[key].live_tokens_per_s(now) for key in latest.items())
+        return {"cost": "" if cost is None else cost, "tok_s": round(rate, 1)}
 
     async def _write(self) -> None:
         """Send what is queued until cancelled, again and again while the broker fails."""
@@ -286,5 +323,7 @@ class Publisher:
             await pipe.execute()
         except BaseException:
             self._states_changed = self._states_changed or "states" in index
+            if "tok_s" in index:
+                self._totals_at = -TOTALS_EVERY_S
             raise
         self._numbered = numbered

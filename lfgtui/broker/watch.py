@@ -1,4 +1,5 @@
-"""Following a run on the broker (`lfg attach redis://HOST/RUN`) and listing the run index (`lfg runs`).
+"""Following a run on the broker (`lfg attach redis://HOST/RUN`) and reading the run index and the
+workers' presence (`lfg runs`, the fleet view).
 
 `BrokerAttachment` is what `remote/attach.py`'s `Attachment` is for a served run, so the TUI and the
 NDJSON printer take either: it reads the run's description from its entry in the index, then its
@@ -11,12 +12,13 @@ Watching is read-only in this slice: cancel and retry will travel on the run's c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lfgtui.broker.client import connect, explain
+from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
 from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.formats import plural
@@ -35,7 +37,8 @@ BLOCK_MS = 15_000
 ENTRIES_PER_READ = 100
 MAX_RUNS = 1_000
 """The most runs `lfg runs` lists, newest first."""
-INDEX_FIELDS = ("who", "host", "title", "started", "updated", "ended", "states")
+INDEX_FIELDS = ("who", "host", "title", "started", "updated", "ended", "states", "waiting", "cost", "tok_s")
+WORKER_FIELDS = ("host", "serves", "running")
 
 
 class BrokerAttachment:
@@ -215,7 +218,7 @@ def _lost(data: dict[str, object]) -> str:
 
 @dataclass(frozen=True)
 class IndexedRun:
-    """One run of the run index, as `lfg runs` shows it."""
+    """One run of the run index, as `lfg runs` and the fleet view show it (its text untrusted)."""
 
     run_id: str
     who: str
@@ -225,6 +228,10 @@ class IndexedRun:
     updated: float | None
     ended: float | None
     states: dict[str, int]
+    waiting: dict[str, float] = field(default_factory=dict)
+    """Its tickets waiting for an approval, each since when (the runner's wall clock)."""
+    cost: float | None = None
+    tok_s: float | None = None
 
     def json(self) -> dict[str, object]:
         return {
@@ -236,34 +243,113 @@ class IndexedRun:
             "updated": self.updated,
             "ended": self.ended,
             "states": self.states,
+            "waiting": self.waiting,
+            "cost": self.cost,
+            "tok_s": self.tok_s,
         }
+
+
+@dataclass(frozen=True)
+class OnlineWorker:
+    """A worker whose presence has not lapsed (`lfg worker`), and the providers it serves."""
+
+    name: str
+    host: str
+    serves: tuple[str, ...]
+    running: int
+
+
+@dataclass(frozen=True)
+class FleetIndex:
+    """What is on the broker: its runs, newest first, and the workers online."""
+
+    runs: list[IndexedRun]
+    workers: list[OnlineWorker]
+
+
+async def fleet_index(redis: Redis, layout: Layout, limit: int = MAX_RUNS) -> FleetIndex:
+    """The run index and the workers' presence in two round trips however many runs there are: the
+    names, then every run's and worker's hash in one pipeline. A run or worker whose hash expired is
+    left out."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.zrevrange(layout.runs, 0, limit - 1, withscores=True)
+    pipe.zrangebyscore(layout.workers, time.time(), "+inf")
+    members, names = await pipe.execute()
+    pipe = redis.pipeline(transaction=False)
+    for run_id, _ in members:
+        pipe.hmget(layout.run(run_id.decode()), list(INDEX_FIELDS))
+    for name in names:
+        pipe.hmget(layout.worker(name.decode()), list(WORKER_FIELDS))
+    rows = await pipe.execute()
+    runs = [
+        run
+        for (run_id, started), values in zip(members, rows[: len(members)], strict=True)
+        if (run := _indexed_run(_text(run_id), started, values)) is not None
+    ]
+    workers = [
+        worker
+        for name, values in zip(names, rows[len(members) :], strict=True)
+        if (worker := _online_worker(_text(name), values)) is not None
+    ]
+    return FleetIndex(runs, sorted(workers, key=lambda worker: worker.name))
+
+
+class FleetReader:
+    """The fleet view's reads of one broker, on a connection of its own: a read that fails raises (the
+    view keeps what it showed), and the next one connects again."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.where = broker.where
+        self.layout = Layout(broker.settings.prefix)
+        self._redis: Redis | None = None
+
+    async def read(self) -> FleetIndex:
+        if self._redis is None:
+            self._redis = client(self.broker, read_timeout_s=CONNECT_TIMEOUT_S)
+        return await fleet_index(self._redis, self.layout)
+
+    def explain(self, exc: Exception) -> str | None:
+        """What a failed read means to a person; None for a bug."""
+        return explain(exc, self.broker)
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 async def indexed_runs(redis: Redis, layout: Layout, limit: int = MAX_RUNS) -> list[IndexedRun]:
     """The runs of the index, newest first (a run whose entry expired is left out)."""
-    members = await redis.zrevrange(layout.runs, 0, limit - 1, withscores=True)
-    pipe = redis.pipeline(transaction=False)
-    for run_id, _ in members:
-        pipe.hmget(layout.run(run_id.decode()), list(INDEX_FIELDS))
-    rows = await pipe.execute()
-    runs = []
-    for (run_id, started), values in zip(members, rows, strict=True):
-        fields = dict(zip(INDEX_FIELDS, (_text(value) if value else None for value in values), strict=True))
-        if fields["started"] is None:
-            continue
-        runs.append(
-            IndexedRun(
-                run_id.decode(),
-                fields["who"] or "?",
-                fields["host"] or "?",
-                fields["title"] or "",
-                started,
-                _number(fields["updated"]),
-                _number(fields["ended"]),
-                _states(fields["states"]),
-            )
-        )
-    return runs
+    return (await fleet_index(redis, layout, limit)).runs
+
+
+def _indexed_run(run_id: str, started: float, values: list[bytes | None]) -> IndexedRun | None:
+    fields = dict(zip(INDEX_FIELDS, (_text(value) if value else None for value in values), strict=True))
+    if fields["started"] is None:
+        return None
+    return IndexedRun(
+        run_id,
+        fields["who"] or "?",
+        fields["host"] or "?",
+        fields["title"] or "",
+        started,
+        _number(fields["updated"]),
+        _number(fields["ended"]),
+        _states(fields["states"]),
+        _waiting(fields["waiting"]),
+        _number(fields["cost"]),
+        _number(fields["tok_s"]),
+    )
+
+
+def _online_worker(name: str, values: list[bytes | None]) -> OnlineWorker | None:
+    host, serves, running = (_text(value) if value else None for value in values)
+    if host is None:
+        return None
+    providers = loads(serves.encode()).get("providers") if serves else None
+    served = tuple(p for p in providers if isinstance(p, str)) if isinstance(providers, list) else ()
+    count = running if running is not None and running.isdigit() and len(running) < 10 else "0"
+    return OnlineWorker(name, host, served, int(count))
 
 
 def _number(text: str | None) -> float | None:
@@ -276,3 +362,12 @@ def _number(text: str | None) -> float | None:
 def _states(text: str | None) -> dict[str, int]:
     data = loads(text.encode()) if text else {}
     return {str(state): count for state, count in data.items() if type(count) is int}
+
+
+def _waiting(text: str | None) -> dict[str, float]:
+    data = loads(text.encode()) if text else {}
+    waiting = {}
+    for ticket, since in data.items():
+        with contextlib.suppress(CodecError):
+            waiting[str(ticket)] = finite(since)
+    return waiting

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_USAGE, add_config, warn
+from lfgtui.commands.common import EXIT_USAGE, add_config, add_theme, tui_problem, warn
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -58,8 +58,15 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", metavar="URL", help=BROKER_HELP)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_config(parser)
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print JSON instead of text")
+    shown.add_argument(
+        "--tui",
+        action="store_true",
+        help="open the fleet view: the runs and workers, kept current, any run's panes a key away",
+    )
+    add_config(parser, "config file, for [broker] (and with --tui the theme and the keys)")
+    add_theme(parser)
 
 
 def add_publish_option(run: argparse.ArgumentParser) -> None:
@@ -161,6 +168,7 @@ class Outlet:
             said,
             lambda exc: explain(exc, broker),
             run.clock,
+            book=run.book,
         )
         description = run_description(run.run_id, tickets, run.book.prices, False)
         try:
@@ -206,7 +214,7 @@ class Outlet:
 
 
 async def runs(args: argparse.Namespace) -> int:
-    """`lfg runs`: the run index of a broker, newest first."""
+    """`lfg runs`: the run index of a broker, newest first; `--tui`: the fleet view of it."""
     from lfgtui.broker.client import connect
     from lfgtui.broker.layout import Layout
     from lfgtui.broker.settings import BrokerError
@@ -221,6 +229,9 @@ async def runs(args: argparse.Namespace) -> int:
     except (ValidationError, BrokerError) as exc:
         warn(str(exc))
         return EXIT_USAGE
+    if args.tui:
+        await redis.aclose()
+        return await _fleet(broker, config, args.theme or config.ui.theme)
     try:
         found = await indexed_runs(redis, Layout(broker.settings.prefix))
     except Exception as exc:
@@ -242,6 +253,21 @@ async def runs(args: argparse.Namespace) -> int:
         return 0
     print(_table(found))
     return 0
+
+
+async def _fleet(broker: Broker, config: Config, theme: str) -> int:
+    """`lfg runs --tui`: the app on the fleet view of `broker` (which answered), until it quits."""
+    from lfgtui.providers.registry import Providers
+    from lfgtui.ui.app import LfgApp
+    from lfgtui.ui.services import Services
+
+    if (problem := tui_problem(theme, "runs --tui")) is not None:
+        warn(problem)
+        return EXIT_USAGE
+    async with Providers() as providers:  # the runs it opens are watched: nothing goes to a provider
+        services = Services(providers, keymap=config.ui.keymap, broker=broker)
+        code = await LfgApp(services, None, theme=theme).run_async()
+    return 0 if code is None else code
 
 
 def _table(found: Sequence[IndexedRun]) -> str:
