@@ -314,6 +314,7 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
 
 
 async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteRun) -> int:
+    from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.commands.compose import open_tui
     from lfgtui.config import load_config
     from lfgtui.providers.registry import Providers
@@ -331,7 +332,8 @@ async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteR
         warn(problem)
         return EXIT_USAGE
     async with Providers() as providers:  # an attached view sends nothing to any provider
-        services = Services(providers, prices=remote.prices, keymap=config.ui.keymap)
+        broker = attachment.broker if isinstance(attachment, BrokerAttachment) else None
+        services = Services(providers, prices=remote.prices, keymap=config.ui.keymap, broker=broker)
         code = await open_tui(
             RunController.attached(services, remote.tickets, remote.run_id, attachment),
             args.theme or config.ui.theme,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -146,6 +147,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
 
                 notify = () if args.quiet else config.ui.notify
                 services = options.services(providers, db, args.yes, config.ui.keymap, notify, command)
+                if outlet is not None:  # the fleet view (F) reads the broker the run is on
+                    services = dataclasses.replace(services, broker=outlet.broker)
                 run_id = history.run_id if history is not None else None
                 make_run = outlet.make_run() if outlet is not None else None
                 code = await open_tui(

@@ -4,7 +4,9 @@ screens, each owning its run, drawn by one frame clock at a capped rate.
 The command builds the app's `Services` and its first `RunController` (which run screen opens, live,
 resumed, replayed or attached); the app adds to the stack what the screens ask for: `/` opens the
 history screen, from which a recorded run opens read-only (a new controller on top) and a ticket of it
-can be re-run. The frame clock redraws only panes that changed and are on screen, so a hidden or
+can be re-run; `F` (when a broker is known) opens the fleet view, from which any run on the broker opens
+attached (a new controller on top). `lfg runs --tui` opens the app on the fleet view, with no run of
+its own. The frame clock redraws only panes that changed and are on screen, so a hidden or
 scrolled-away pane costs nothing until it is shown, and the cost of a token does not depend on how
 many panes there are.
 """
@@ -28,6 +30,7 @@ from lfgtui.inert import inert
 from lfgtui.run.resume import RecordedRun, provider_problems
 from lfgtui.tickets.ticket import Ticket, TicketFile
 from lfgtui.ui.drivers import DRIVERS, TerminalLost
+from lfgtui.ui.fleet_screen import FleetScreen
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
@@ -71,18 +74,20 @@ class LfgApp(App[int]):
     def __init__(
         self,
         services: Services,
-        first: RunController,
+        first: RunController | None,
         *,
         theme: str = "dark",
         notice: str | None = None,
         question: str | None = None,
     ) -> None:
-        """`first`: the controller the app opens with, built with the same `services`. `question`: asked
-        before anything can run (inert, shown without markup); no exits with `EXIT_DECLINED`."""
+        """`first`: the controller the app opens with, built with the same `services`; None opens the
+        fleet view of `services.broker` instead. `question`: asked before anything can run (inert,
+        shown without markup); no exits with `EXIT_DECLINED`."""
         super().__init__()
+        assert first is not None or services.broker is not None, "the fleet view needs a broker"
         self.services = services
         self.theme_name = theme
-        self.controllers = [first]
+        self.controllers = [] if first is None else [first]
         self.notice = notice
         self.question = question
         self.palette = DEFAULT
@@ -118,8 +123,11 @@ class LfgApp(App[int]):
         self.palette = Palette.of(self.get_css_variables())
         if self.services.keymap:
             self.set_keymap(self.services.keymap)
-        await self.push_screen(self.controllers[0].screen)
-        self.controllers[0].begin()
+        if self.controllers:
+            await self.push_screen(self.controllers[0].screen)
+            self.controllers[0].begin()
+        else:
+            await self.push_screen(self._fleet(first=True))
         self.set_interval(FRAME_S, self._frame)
         self.gc_pacer.started()
         self.set_interval(FREEZE_EVERY_S, self._pace_gc)
@@ -155,6 +163,8 @@ class LfgApp(App[int]):
         """
         now = self.services.clock()
         self.frames += 1
+        if not self.controllers:
+            return
         controller = self.controller
         views = controller.screen.views
         self.frame_work.examined += len(views)
@@ -180,6 +190,44 @@ class LfgApp(App[int]):
         """Show a recorded run read-only, over the history screen, its `ticket` pane focused."""
         controller = RunController.read_only(self.services, recorded)
         await self._push(controller)
+        if ticket in controller.panes:
+            await controller.screen.show_pane(controller.panes[ticket])
+
+    def on_run_screen_open_fleet(self) -> None:
+        self.push_screen(self._fleet(first=False))
+
+    def _fleet(self, first: bool) -> FleetScreen:
+        from lfgtui.broker.watch import FleetReader
+
+        assert self.services.broker is not None, "the fleet view reads a broker"
+        return FleetScreen(FleetReader(self.services.broker), self.open_broker_run, first)
+
+    async def open_broker_run(self, run_id: str, ticket: str | None) -> None:
+        """A run on the broker, over the fleet view: attached, its `ticket` pane focused. The run this
+        app runs or watches already, when the fleet was opened over it, is shown there instead."""
+        from lfgtui.broker.watch import BrokerAttachment
+        from lfgtui.remote.attach import AttachError
+
+        fleet = self.screen
+        below = self.controller if self.controllers else None
+        if below is not None and below.run_id == run_id and self.screen_stack[-2:] == [below.screen, fleet]:
+            fleet.dismiss(None)
+            controller = below
+        else:
+            assert self.services.broker is not None, "the fleet view reads a broker"
+            attachment = BrokerAttachment(self.services.broker, run_id)
+            try:
+                remote = await attachment.describe()
+            except AttachError as exc:
+                await attachment.aclose()
+                why = inert(f"Cannot open run {run_id}: {exc}")
+                self.notify(why, severity="error", timeout=8, markup=False)
+                return
+            controller = RunController.attached(
+                self.services, remote.tickets, run_id, attachment, first=False, prices=remote.prices
+            )
+            controller.close_with(attachment.aclose)
+            await self._push(controller)
         if ticket in controller.panes:
             await controller.screen.show_pane(controller.panes[ticket])
 
@@ -224,7 +272,8 @@ class LfgApp(App[int]):
         self.controllers.remove(controller)
         if self.screen is controller.screen:
             self.pop_screen()
-        self.controller.summary_stale = True
+        if self.controllers:
+            self.controller.summary_stale = True
 
     def _history_problem(self, message: str) -> None:
         self.notify(inert(message), severity="warning", timeout=6, markup=False)
@@ -244,14 +293,14 @@ class LfgApp(App[int]):
     async def _finish(self, code: int | None = None) -> None:
         """Cancel what still runs, wait for every ticket to record its outcome, and exit.
 
-        The exit code is the first controller's: a replay exits 0.
+        The exit code is the first controller's: a replay, an attached view and the fleet view exit 0.
         """
         runs = [controller.run for controller in self.controllers if controller.run is not None]
         for run in runs:
             run.cancel_all()
         for run in runs:
             await run.wait()
-        first = self.controllers[0].run
+        first = self.controllers[0].run if self.controllers else None
         outcomes = {} if first is None else await first.wait()
         if code is None:
             code = 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
@@ -266,7 +315,7 @@ class LfgApp(App[int]):
 
     def action_help(self) -> None:
         rows = []
-        for binding in [*RunScreen.BINDINGS, *ApprovalScreen.BINDINGS, *self.BINDINGS]:
+        for binding in [*RunScreen.BINDINGS, *ApprovalScreen.BINDINGS, *FleetScreen.BINDINGS, *self.BINDINGS]:
             assert isinstance(binding, Binding)
             keys = self.services.keys(binding).replace("question_mark", "?").replace("slash", "/")
             what = HELP.get(binding.id or "", binding.description.lower())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.cost.metrics import Metrics
@@ -32,6 +32,7 @@ from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
@@ -115,11 +116,19 @@ class RunController:
 
     @classmethod
     def attached(
-        cls, services: Services, tickets: tuple[Ticket, ...], run_id: str, attachment: Followed
+        cls,
+        services: Services,
+        tickets: tuple[Ticket, ...],
+        run_id: str,
+        attachment: Followed,
+        *,
+        first: bool = True,
+        prices: PriceBook | None = None,
     ) -> RunController:
-        """A run another lfg serves (`lfg attach`), described as `tickets` and `run_id`."""
-        feed, control = AttachedFeed(attachment), ServedControl(attachment, services.prices)
-        return cls(services, tickets, Mode.ATTACHED, feed, control, run_id)
+        """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
+        `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
+        control = ServedControl(attachment, prices or services.prices)
+        return cls(services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first)
 
     @property
     def run(self) -> Run | None:
@@ -171,6 +180,10 @@ class RunController:
         screen = self.screen
         cost = self.book.cost_usd()
         screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)
+
+    def close_with(self, close: Callable[[], Awaitable[object]]) -> None:
+        """Call `close` when the controller shuts down (the connection of a run it opened itself)."""
+        self._resources.push_async_callback(close)
 
     async def shutdown(self) -> None:
         """Stop the feed, cancel what runs, wait for the outcomes to be recorded, close the history."""

@@ -86,6 +86,7 @@ BINDINGS = [
     Binding("home", "answer_edge(False)", "Top", id="pane.top", show=False),
     Binding("end", "answer_edge(True)", "Bottom", id="pane.bottom", show=False),
     Binding("slash", "history", "History", id="run.history"),
+    Binding("F", "fleet", "Fleet", id="run.fleet", show=False),
     Binding("escape", "close", "Back", id="run.close"),
 ]
 
@@ -114,6 +115,13 @@ HELP = {
     "pane.top": "scroll the focused pane's answer to its start",
     "pane.bottom": "scroll the focused pane's answer to its end (it follows new output again)",
     "run.history": "search the history; open a recorded run",
+    "run.fleet": "the fleet view: every run on the broker this run publishes to or is attached from "
+    "(--publish, --broker, lfg attach redis://…)",
+    "fleet.open": "(fleet view) open the chosen run's panes; Escape comes back",
+    "fleet.attention": "(fleet view) open the pane, in any run, that has waited longest for your approval",
+    "fleet.next": "(fleet view) the next run",
+    "fleet.previous": "(fleet view) the previous run",
+    "fleet.close": "(fleet view) back to the run it was opened from",
     "run.close": "leave this run for the screen before it",
     "approval.yes": "(a request shown whole) approve it, once its end has been on screen",
     "approval.no": "(a request shown whole) deny it",
@@ -235,6 +243,9 @@ class RunScreen(Screen[None]):
     class OpenHistory(Message):
         """Search the history, over this screen."""
 
+    class OpenFleet(Message):
+        """The fleet view of the broker, over this screen."""
+
     class Rerun(Message):
         """Run a recorded run's ticket again, as a new run of its own."""
 
@@ -304,6 +315,8 @@ class RunScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in HIDDEN[self.mode]:
             return False
+        if action == "fleet":
+            return self.services.broker is not None
         return not (action == "close" and self.first)
 
     async def on_resize(self, event: Resize) -> None:
@@ -560,6 +573,9 @@ class RunScreen(Screen[None]):
 
     def action_history(self) -> None:
         self.post_message(self.OpenHistory())
+
+    def action_fleet(self) -> None:
+        self.post_message(self.OpenFleet())
 
     def action_close(self) -> None:
         self.post_message(self.Leave(self))

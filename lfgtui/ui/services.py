@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from textual.binding import Binding
 
     from lfgtui.alerts.notify import NotifyCommand
+    from lfgtui.broker.settings import Broker
     from lfgtui.cost.prices import PriceBook
     from lfgtui.providers.registry import Providers
 
@@ -39,6 +40,8 @@ class Services:
     notify: Collection[str] = field(default_factory=frozenset)
     """What rings the terminal (`[ui] notify`; none with --quiet) and goes to `notify_command`."""
     notify_command: NotifyCommand | None = None
+    broker: Broker | None = None
+    """The broker the fleet view (`F`) reads: the one the run publishes to or was attached from."""
 
     def keys(self, binding: Binding) -> str:
         """The keys of `binding`, as the user's keymap may have changed them (comma-separated)."""
