@@ -12,10 +12,11 @@ been, so watchers see what is missing. The writer tries again with backoff and s
 broker went away and once that it is back. The run's history on this machine stays whole.
 
 The publisher of the machine that owns the run (a runner, a coordinator) also keeps the run's entry
-in the index and writes its `end`: the tickets' states and those waiting for an approval when they
-change, the run's cost and tok/s (from its metrics book) at most every `TOTALS_EVERY_S`, all in the
-pipeline a batch goes in, never per token; a worker's publisher (`owner=False`) only adds the events of the
-attempt it runs to the same stream, beside other workers'.
+in the index and writes its `end`. The entry has the tickets' states and those waiting for an
+approval, written when they change, and the run's cost and tok/s (from its metrics book), written
+then too (an attempt's end shows its final cost) and otherwise at most every `TOTALS_EVERY_S`; all
+in the pipeline a batch goes in, never per token. A worker's publisher (`owner=False`) only adds
+the events of the attempt it runs to the same stream, beside other workers'.
 """
 
 from __future__ import annotations
@@ -228,11 +229,11 @@ class Publisher:
 
     def _index_fields(self, now: float) -> dict[str, str | float]:
         fields: dict[str, str | float] = {"updated": now}
-        if self._states_changed:
-            self._states_changed = False
+        changed, self._states_changed = self._states_changed, False
+        if changed:
             fields["states"] = json.dumps(Counter(self.states.values()))
             fields["waiting"] = json.dumps(self.waiting)
-        if self.book is not None and now - self._totals_at >= TOTALS_EVERY_S:
+        if self.book is not None and (changed or now - self._totals_at >= TOTALS_EVERY_S):
             self._totals_at = now
             fields.update(self._totals())
         return fields

@@ -79,14 +79,14 @@ class FleetScreen(Screen[None]):
         self.header = Static(id="fleet-header")
         self.status = Static(id="fleet-status")
         self.table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="fleet-runs")
-        self.workers = Static(id="fleet-workers")
+        self.workers_line = Static(id="fleet-workers")
         self._reading = False
 
     def compose(self) -> ComposeResult:
         yield self.header
         yield self.status
         yield self.table
-        yield self.workers
+        yield self.workers_line
         yield Footer()
 
     def on_mount(self) -> None:
@@ -142,7 +142,7 @@ class FleetScreen(Screen[None]):
             header.append(f"⚑ {waiting} waiting for you", f"bold reverse {palette.attention}")
         self.header.update(header)
         self.status.update(self._status(now))
-        self.workers.update(_workers_text(workers))
+        self.workers_line.update(_workers_text(workers))
 
     def _status(self, now: float) -> Text:
         palette = colours(self.app)

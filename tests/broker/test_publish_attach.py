@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,23 +15,15 @@ from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import Broker, BrokerSettings, resolve
+from lfgtui.broker.settings import BrokerSettings
 from lfgtui.broker.watch import BrokerAttachment, indexed_runs
-from lfgtui.commands.broker import Outlet
-from lfgtui.config import Config
-from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, Event, TextDelta
 from lfgtui.outcome import Outcome
-from lfgtui.providers.catalog import BUILTIN
-from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import AttachError
-from lfgtui.run import Run
-from lfgtui.run.approvals import Approvals
 from lfgtui.run.calls import RetryPolicy
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
 from tests.broker.redis_server import RedisServer
+from tests.support.broker import published
 
 TICKETS = """
 [defaults]
@@ -54,42 +46,6 @@ def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
     return [(e.ticket, e.attempt, e.seq, type(e).__name__) for e in events]
 
 
-@dataclass
-class Published:
-    """A run on the sim with its publisher attached (not started: the test starts it)."""
-
-    run: Run
-    broker: Broker
-    events: list[Event] = field(default_factory=list)
-
-    async def finish(self) -> None:
-        await asyncio.wait_for(self.run.wait(), 30)
-
-
-@contextlib.asynccontextmanager
-async def published(
-    sim: SimServer, tmp_path: Path, url: str, settings: BrokerSettings | None = None, toml: str = TICKETS
-) -> AsyncIterator[Published]:
-    """`lfg run --publish URL` of `toml`, in this process; the publisher ends with the block."""
-    path = tmp_path / "tickets.toml"
-    path.write_text(toml)
-    config = Config(path=None, providers=dict(BUILTIN))
-    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
-    broker = resolve(url, {}, settings or BrokerSettings())
-    async with Providers(config.providers, sim=sim) as providers:
-        prices = run_prices(providers.configs, loaded.tickets)
-        events: list[Event] = []
-        run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append], prices=prices)
-        outlet = Outlet(broker, await connect(broker))
-        async with Outlet.closing(outlet), outlet.publishing(run, loaded.tickets, str(path)) as watch:
-            assert watch == f"lfg attach {broker.where}/{run.run_id}"
-            try:
-                yield Published(run, broker, events)
-            finally:
-                run.cancel_all()
-                await run.wait()
-
-
 async def follow(attachment: BrokerAttachment, states: list[str] | None = None) -> list[Event]:
     got: list[Event] = []
     await attachment.describe()
@@ -105,7 +61,7 @@ async def follow(attachment: BrokerAttachment, states: list[str] | None = None) 
 async def test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_once(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    async with published(sim, tmp_path, redis_server.url) as run:
+    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
         watchers = [BrokerAttachment(run.broker, run.run.run_id) for _ in range(20)]
         described = await watchers[0].describe()
         assert [t.id for t in described.tickets] == ["slow", "quick"] and described.control is False
@@ -132,7 +88,7 @@ async def test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_
 async def test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    async with published(sim, tmp_path, redis_server.url) as run:
+    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
         run.run.start()
         await run.finish()
     layout, run_id = Layout(), run.run.run_id
@@ -163,7 +119,7 @@ async def test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent
 async def test_the_run_index_lists_who_ran_what_and_its_states(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    async with published(sim, tmp_path, redis_server.url) as run:
+    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
         redis = await connect(run.broker)
         try:
             (listed,) = await indexed_runs(redis, Layout())
@@ -194,7 +150,7 @@ async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_ga
     watcher: BrokerAttachment | None = None
     watching: asyncio.Task[None] | None = None
     try:  # a failure anywhere stops the watcher at once: the test fails there, not at pytest's timeout
-        async with published(sim, tmp_path, broker.url, settings, slow) as run:
+        async with published(sim, tmp_path, broker.url, slow, settings) as run:
             watcher = BrokerAttachment(
                 run.broker,
                 run.run.run_id,

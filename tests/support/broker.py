@@ -1,0 +1,72 @@
+"""A sim run published to a broker in this process, as `lfg run --publish URL` does it (the same
+`Outlet` and `Publisher`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lfgtui.broker.client import connect
+from lfgtui.broker.settings import Broker, BrokerSettings, resolve
+from lfgtui.commands.broker import Outlet
+from lfgtui.config import Config
+from lfgtui.cost.prices import run_prices
+from lfgtui.events import Event
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+
+@dataclass
+class Published:
+    """A run on the sim with its publisher attached (not started: the test starts it)."""
+
+    run: Run
+    broker: Broker
+    events: list[Event] = field(default_factory=list)
+
+    async def finish(self) -> None:
+        await asyncio.wait_for(self.run.wait(), 30)
+
+
+@contextlib.asynccontextmanager
+async def published(
+    sim: SimServer,
+    folder: Path,
+    url: str,
+    toml: str,
+    settings: BrokerSettings | None = None,
+    approvals: Approvals | None = None,
+    title: str | None = None,
+    providers: Mapping[str, ProviderConfig] | None = None,
+) -> AsyncIterator[Published]:
+    """`lfg run --publish URL` of `toml` in `folder` (which exists), in this process; the publisher
+    ends with the block. `approvals`: the run's (default: `--yes`); `title`: the index's (default:
+    the file's path); `providers`: the configured providers (default: the built-in ones)."""
+    path = folder / "tickets.toml"
+    path.write_text(toml)
+    config = Config(path=None, providers=dict(providers or BUILTIN))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    broker = resolve(url, {}, settings or BrokerSettings())
+    async with Providers(config.providers, sim=sim) as providers:
+        prices = run_prices(providers.configs, loaded.tickets)
+        events: list[Event] = []
+        policy = approvals or Approvals(yes=True)
+        run = Run(loaded.tickets, providers, policy, [events.append], prices=prices)
+        outlet = Outlet(broker, await connect(broker))
+        publishing = outlet.publishing(run, loaded.tickets, title or str(path))
+        async with Outlet.closing(outlet), publishing as watch:
+            assert watch == f"lfg attach {broker.where}/{run.run_id}"
+            try:
+                yield Published(run, broker, events)
+            finally:
+                run.cancel_all()
+                await run.wait()
