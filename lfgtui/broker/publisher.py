@@ -119,6 +119,10 @@ class Publisher:
         self.waiting: dict[str, float] = {}
         """The tickets waiting for an approval, each since when (wall clock): the fleet's `a`."""
         self._totals_at = -TOTALS_EVERY_S
+        self._entry: dict[str, str | float | bytes] = {}
+        """The run's description in the index, written again once a broker that failed is back (one
+        restarted without its append-only file has lost it)."""
+        self._rewrite_entry = False
         self.sent = 0
         """Entries the broker took."""
         self.dropped = 0
@@ -143,6 +147,7 @@ class Publisher:
             raise BrokerError(f"the broker already holds a run {self.run_id}: not publishing over it")
         user, _, host = who.rpartition("@")
         fields = {"who": user, "host": host or socket.gethostname(), "title": title, "started": now}
+        self._entry = {**fields, "run": dumps(description)}
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(run_key, mapping={**fields, **self._index_fields(now)})
         pipe.expire(run_key, int(self.settings.max_age_s))
@@ -272,6 +277,7 @@ class Publisher:
                 if problem is None:
                     raise
                 failures += 1
+                self._rewrite_entry = True
                 if failures == 1:
                     self.said(
                         f"{problem}: publishing waits for it; the run goes on, and its history here is whole"
@@ -313,6 +319,11 @@ class Publisher:
         index = self._index_fields(now) if self.owner else {}
         if any(entry.kind == ENTRY_END for entry in entries):
             index["ended"] = now
+        rewrite = self.owner and self._rewrite_entry and bool(self._entry)
+        if rewrite:
+            index = {**self._entry, "states": json.dumps(Counter(self.states.values())), **index}
+            index["waiting"] = json.dumps(self.waiting)
+            pipe.zadd(self.layout.runs, {self.run_id: self._entry["started"]})
         if index:
             pipe.hset(run_key, mapping=index)  # type: ignore[arg-type]
         for key in (events, run_key) if self.owner else (events,):
@@ -322,6 +333,7 @@ class Publisher:
             pipe.xtrim(events, minid=f"{oldest}-0", approximate=True)
         try:
             await pipe.execute()
+            self._rewrite_entry = self._rewrite_entry and not rewrite
         except BaseException:
             self._states_changed = self._states_changed or "states" in index
             if "tok_s" in index:

@@ -147,8 +147,8 @@ class FleetScreen(Screen[None]):
     def _status(self, now: float) -> Text:
         palette = colours(self.app)
         if self.problem is not None:
-            kept = "" if self.read_at is None else f"; showing the list as read {_ago(now, self.read_at)}"
-            return Text(inert(f"{self.problem}{kept}"), palette.bad)
+            kept = "" if self.read_at is None else f"the list as read {_ago(now, self.read_at)}: "
+            return Text(inert(f"{kept}{self.problem}"), palette.bad)
         if self.index is None:
             return Text("reading the broker…", "dim")
         if not self.shown:

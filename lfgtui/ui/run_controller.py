@@ -136,6 +136,12 @@ class RunController:
         return self.control.run
 
     @property
+    def broker_run_id(self) -> str:
+        """The id the run has on a broker: its engine's (under which it is published), else the one
+        this view shows (an attached run's)."""
+        return self.run.run_id if self.run is not None else self.run_id
+
+    @property
     def label(self) -> str:
         """The run id, with what kind of view this is unless it streams live."""
         return self.feed.label(self.run_id)

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.settings import Broker, BrokerSettings, resolve
-from lfgtui.broker.watch import FleetReader
+from lfgtui.broker.watch import BrokerAttachment, FleetReader
 from lfgtui.cost.prices import format_usd
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
@@ -30,6 +30,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.fleet_screen import FleetScreen
 from lfgtui.ui.pane import PaneState
+from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import RunScreen
 from lfgtui.ui.services import Services
 from tests.broker.redis_server import RedisServer
@@ -137,6 +138,28 @@ async def test_enter_opens_a_runs_panes_which_stream_and_escape_comes_back(
             assert app.controllers == [], "the attached run was closed"
 
 
+async def test_f_opens_the_fleet_over_an_attached_run_and_enter_on_that_run_goes_back_to_it(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url, STREAMING) as streaming:
+        streaming.run.start()
+        attachment = BrokerAttachment(streaming.broker, streaming.run.run_id)
+        remote = await attachment.describe()
+        services = Services(Providers(), prices=remote.prices, broker=streaming.broker)
+        first = RunController.attached(services, remote.tickets, remote.run_id, attachment)
+        app = LfgApp(services, first)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.press("F")
+                screen = fleet(app)
+                await until(pilot, lambda: "1 running" in row(screen, streaming.run.run_id))
+                await pilot.press("enter")
+                await until(pilot, lambda: app.screen is first.screen)
+                assert app.controllers == [first], "the run on screen already, not a second view of it"
+        finally:
+            await attachment.aclose()
+
+
 async def test_a_opens_the_pane_that_has_waited_longest_for_an_approval_in_any_run(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
@@ -215,12 +238,31 @@ async def test_a_broker_that_goes_away_is_said_the_list_kept_and_it_recovers_whe
         server.kill()
         await until(pilot, lambda: screen.problem is not None)
         assert "cannot reach the broker" in str(screen.status.content)
-        assert "showing the list as read" in str(screen.status.content)
+        assert str(screen.status.content).startswith("the list as read")
         assert row(screen, "r1"), "the last list is kept"
         reads = screen.reads
         server.start()
         await until(pilot, lambda: screen.reads > reads and screen.problem is None, timeout=20)
         assert row(screen, "r1") and "cannot reach" not in str(screen.status.content)
+
+
+@pytest.mark.timeout(120)
+async def test_a_run_comes_back_into_the_list_after_its_broker_restarted_without_its_data(
+    sim: SimServer, tmp_path: Path, start_redis: Callable[..., RedisServer]
+) -> None:
+    server = start_redis()  # no append-only file: a restart loses the index
+    async with published(sim, tmp_path, server.url, STREAMING) as streaming:
+        streaming.run.start()
+        app = fleet_app(streaming.broker)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = fleet(app)
+            await until(pilot, lambda: "1 running" in row(screen, streaming.run.run_id))
+            server.kill()
+            await until(pilot, lambda: screen.problem is not None)
+            server.start()
+            await until(pilot, lambda: screen.problem is None)
+            await until(pilot, lambda: "1 running" in row(screen, streaming.run.run_id), timeout=20)
+            assert "tickets.toml" in row(screen, streaming.run.run_id), "its description written again"
 
 
 NOW = 1_750_000_000.0
