@@ -149,6 +149,7 @@ def test_no_test_module_imports_another() -> None:
     reaching = {
         f"{path.relative_to(tests)} imports {node.module}"
         for path in tests.rglob("*.py")
+        if "node_modules" not in path.parts  # the real agents' npm packages ship Python 2 scripts
         for node in every_import(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_")
     }
