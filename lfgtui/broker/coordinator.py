@@ -279,6 +279,10 @@ class CoordinatedRun(Run):
             f"another worker took the ticket over as attempt {attempt}"
         )
         error = ErrorInfo(ErrorKind.CONNECTION, message)
+        # Published, unlike the rest of a dispatched attempt: no worker ends it. Its seq is past the
+        # worker's last (each worker event is adopted in order after this run's own start), so
+        # watchers take it as the attempt's end.
+        self.dispatched.discard((state.ticket.id, state.attempt))
         self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
         state.attempt, state.outcome = attempt, None
         state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)

@@ -184,6 +184,18 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
     assert export.returncode == 0, export.stderr
     (ticket,) = json.loads(export.stdout)["run"]["tickets"]
     assert [(a["number"], a["outcome"]) for a in ticket["attempts"]] == [(1, "interrupted"), (2, "completed")]
+    watched = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "attach", f"{fleet.url}/{run_id}", "--json"],
+        env=fleet.lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert watched.returncode == 0, watched.stderr
+    seen_by_watcher = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert ends(seen_by_watcher) == {("long", 1): "interrupted", ("long", 2): "completed"}, (
+        "lfg attach sees the attempt taken over end"
+    )
 
 
 def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why(fleet: Fleet) -> None:
