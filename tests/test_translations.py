@@ -14,10 +14,20 @@ from lfgtui.events import Event, Status, Translation, event_types
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
+from lfgtui.telemetry.metered import METERED
 from lfgtui.telemetry.spans import SPANS
 from lfgtui.ui.pane import PANE
 
-TRANSLATIONS: tuple[Translation[object], ...] = (RECORDED, REBUILT, JSON_LINES, PROGRESS, CODEC, PANE, SPANS)
+TRANSLATIONS: tuple[Translation[object], ...] = (
+    RECORDED,
+    REBUILT,
+    JSON_LINES,
+    PROGRESS,
+    CODEC,
+    PANE,
+    SPANS,
+    METERED,
+)
 
 
 def undecided(types: tuple[type[Event], ...]) -> list[str]:

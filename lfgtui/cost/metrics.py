@@ -32,6 +32,7 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     Event,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     TextDelta,
@@ -380,8 +381,12 @@ class MetricsBook:
     attempts: dict[tuple[str, int], Metrics] = field(default_factory=dict)
     prices: PriceBook | None = None
     """Where each attempt's price is looked up when it starts (None: costs are not known)."""
+    quotas: dict[str, QuotaSeen] = field(default_factory=dict)
+    """Each provider's allowance as its rate-limit headers last said it."""
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, QuotaSeen):
+            self.quotas[event.provider] = event
         key = (event.ticket, event.attempt)
         metrics = self.attempts.get(key)
         if metrics is None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from lfgtui.alerts.moments import RunAlerts
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
+from lfgtui.formats import quota_text
 from lfgtui.history.writer import RunHistory
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
@@ -163,6 +164,7 @@ class RunController:
         self.summary_stale = False
         self.summary_frame = frame
         limits = [] if self.run is None else self.run.limiters.summaries(now)
+        limits += [quota_text(quota, now - quota.t) for quota in self.book.quotas.values()]
         screen = self.screen
         cost = self.book.cost_usd()
         screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)
