@@ -131,12 +131,13 @@ def countdown(seconds: float) -> str:
 
 
 def _compact(count: int) -> str:
-    """A count in a few characters: `950`, `9,800`, `98k`, `1.2M`."""
-    if count < 10_000:
+    """A count in a few characters, rounded down (what is left is never overstated): `950`,
+    `89,950`, `450k`, `1.2M`."""
+    if count < 100_000:
         return f"{count:,}"
     if count < 1_000_000:
-        return f"{count / 1000:.0f}k"
-    return f"{count / 1_000_000:.1f}M".replace(".0M", "M")
+        return f"{count // 1000}k"
+    return f"{count // 100_000 / 10:g}M"
 
 
 def quota_text(quota: QuotaSeen, elapsed: float = 0.0) -> str:

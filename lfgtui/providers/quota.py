@@ -27,7 +27,7 @@ Allowance = tuple[int | None, int | None, float | None]
 
 
 def quota_seen(ev: EventFactory, provider: str, headers: Mapping[str, str]) -> QuotaSeen | None:
-    """The quota `headers` (case-insensitive, as httpx's are) tell of, or None when they tell none."""
+    """The quota `headers` (case-insensitive, as httpx2's are) tell of, or None when they tell none."""
     if headers.get("anthropic-ratelimit-requests-limit") or headers.get("anthropic-ratelimit-tokens-limit"):
         requests = _allowance(headers, "anthropic-ratelimit-requests-{}", _until_time)
         tokens = _tightest(

@@ -309,3 +309,18 @@ def test_lfg_help_and_a_run_without_otel_never_import_opentelemetry(lfg: Lfg) ->
             [sys.executable, "-c", IMPORTED, *args], env=lfg.env, capture_output=True, text=True, timeout=60
         )
         assert done.stderr.splitlines()[-1] == "otel:", done.stderr
+
+
+def test_a_providers_quota_is_an_ndjson_line_and_a_gauge(lfg: Lfg, receiver: OtlpReceiver) -> None:
+    model = "hello:ttft_ms=1,ratelimit_requests=10,ratelimit_tokens=5000"
+    tickets = f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n'
+    code, events, stderr = exported(lfg, receiver.url, tickets, "--otel")
+    assert code == 0, stderr
+    (line,) = of(events, "q", "quota")
+    assert line["provider"] == "sim"
+    assert line["requests"]["limit"] == 10 and line["requests"]["remaining"] == 9
+    assert 0 < line["requests"]["reset_s"] <= 60
+    assert line["tokens"]["limit"] == 5000 and 0 < line["tokens"]["remaining"] < 5000
+    remaining = {p.attributes["lfg.quota"]: p.value for p in receiver.metrics("lfg.quota.remaining")}
+    assert remaining == {"requests": 9, "tokens": line["tokens"]["remaining"]}
+    assert {p.attributes["lfg.provider"] for p in receiver.metrics("lfg.quota.limit")} == {"sim"}
