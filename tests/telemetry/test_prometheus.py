@@ -5,10 +5,16 @@ with a completed, a failed and a rate-limited ticket, and each provider's quota 
 from __future__ import annotations
 
 import argparse
+import re
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -24,7 +30,9 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.commands.test_run import Lfg
 from tests.support import write_scenario
+from tests.telemetry.test_export import recorded_run
 
 TOKEN = "a-token-of-sixteen-or-more"
 TICKETS = """
@@ -135,3 +143,32 @@ async def test_metrics_are_served_with_the_runs_token_and_say_what_the_metrics_b
     assert value(found, "lfg_quota_limit", provider="sim", quota="tokens") == 90000
     assert 0 < value(found, "lfg_quota_remaining", provider="sim", quota="tokens") < 90000
     assert 0 < value(found, "lfg_quota_reset_seconds", provider="sim", quota="requests") <= 60
+
+
+def test_lfg_serve_scrapes_a_recorded_run_its_quotas_read_back_from_the_history(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    model = "hello:ttft_ms=1,ratelimit_requests=7"
+    code, _, stderr = lfg.run(lfg.tickets(f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n'))
+    assert code == 0, stderr
+    (tmp_path / "token").write_text(TOKEN)
+    serve = [sys.executable, "-m", "lfgtui", "serve", recorded_run(stderr), "--config", str(lfg.config)]
+    server = subprocess.Popen(
+        [*serve, "--token-file", str(tmp_path / "token")], env=lfg.env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stderr is not None
+        served = re.search(r"serving this run at (\S+) ", server.stderr.readline())
+        assert served is not None
+        url = served.group(1) + "/metrics"
+        assert httpx2.get(url).status_code == 401
+        for _ in range(100):  # the run is followed from its history file a moment after the server starts
+            found = samples(httpx2.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).text)
+            if any(name == "lfg_attempts_total" for name, _ in found):
+                break
+            time.sleep(0.1)
+        assert value(found, "lfg_attempts_total", provider="sim", model=model, outcome="completed") == 1
+        assert value(found, "lfg_quota_remaining", provider="sim", quota="requests") == 6
+        assert value(found, "lfg_quota_limit", provider="sim", quota="requests") == 7
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
