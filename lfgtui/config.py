@@ -147,6 +147,7 @@ BROKER_FIELDS: dict[str, Kind] = {
     "max_len": POSITIVE_INT,
     "max_age_s": POSITIVE_NUMBER,
     "queue_bytes": POSITIVE_INT,
+    "lease_s": POSITIVE_NUMBER,
 }
 TELEMETRY_FIELDS: dict[str, Kind] = {
     "enabled": BOOLEAN,

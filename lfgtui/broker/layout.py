@@ -5,22 +5,30 @@ PREFIX:runs                 sorted set: every run's id, scored by its start (wal
 PREFIX:run:RUN              hash: the run index's entry (who, host, started, updated, ended, states)
                             and the run's description (`run`: its tickets and prices, as /v1/run)
 PREFIX:run:RUN:events       stream: one entry per batch of events (`EventEntry`), then `end`
-PREFIX:run:RUN:control      stream: commands for the run (the next slice: cancel, retry, approvals)
+PREFIX:run:RUN:control      stream: commands to the workers running its tickets (cancel, answers)
+PREFIX:work:PROVIDER        stream: attempts to run, one per entry (`broker/work.py`), read by the
+                            consumer group `workers` of those workers that have PROVIDER
+PREFIX:workers              sorted set: the workers' names, scored by when their presence lapses
+PREFIX:worker:NAME          hash: a worker's presence (its host, the providers it serves and those
+                            it does not, with why), expiring unless the worker renews it
 ```
 
-Every key starts with `PREFIX:`, so one ACL key pattern (`~lfg:*`) gives a team its runs. The
-workers' queue (`PREFIX:work`, a stream read by the `workers` consumer group) will sit beside these.
+Every key starts with `PREFIX:`, so one ACL key pattern (`~lfg:*`) gives a team its runs.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 ENTRY_EVENTS = "events"
 """An entry of `data` = `{"now": …, "events": [...]}`: the SSE message's JSON (remote/hub.py)."""
 ENTRY_GAP = "gap"
 """An entry saying what the publisher dropped while the broker was away or slow: `{"now", "lost":
 [{"ticket", "attempt", "first_seq", "last_seq", "events"}]}`."""
+GROUP = "workers"
+"""The consumer group every work stream is read by: each entry goes to one worker."""
 ENTRY_END = "end"
 """The run is over: `{"now": …}`; nothing follows."""
 
@@ -43,3 +51,28 @@ class Layout:
 
     def control(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:control"
+
+    def work(self, provider: str) -> str:
+        return f"{self.prefix}:work:{provider}"
+
+    def worker(self, name: str) -> str:
+        return f"{self.prefix}:worker:{name}"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+
+def dumps(payload: dict[str, Any]) -> bytes:
+    """An entry's `data`: compact JSON, no NaN."""
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+def loads(value: object) -> dict[str, Any]:
+    """An entry's `data` read back: a JSON object, or {} for anything else (a writer of the broker
+    is trusted by nobody)."""
+    try:
+        data = json.loads(value) if isinstance(value, bytes | str) else None
+    except (ValueError, RecursionError):
+        data = None
+    return data if isinstance(data, dict) else {}

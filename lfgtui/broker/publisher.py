@@ -10,6 +10,10 @@ When the broker is slow or away the queue fills: new batches are then dropped, a
 (per attempt, the range of seqs) is gathered into one gap entry at the place they would have
 been, so watchers see what is missing. The writer tries again with backoff and says once that the
 broker went away and once that it is back. The run's history on this machine stays whole.
+
+The publisher of the machine that owns the run (a runner, a coordinator) also keeps the run's entry
+in the index and writes its `end`; a worker's publisher (`owner=False`) only adds the events of the
+attempt it runs to the same stream, beside other workers'.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout
+from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.broker.settings import BrokerError, BrokerSettings
 from lfgtui.events import AttemptEnded, AttemptStarted, Event
 from lfgtui.remote.codec import encode
@@ -74,11 +78,7 @@ class _Gap:
             {"ticket": t, "attempt": a, "first_seq": first, "last_seq": last, "events": n}
             for (t, a), (first, last, n) in self.lost.items()
         ]
-        return _Entry(ENTRY_GAP, _json({"now": self.now, "lost": lost}))
-
-
-def _json(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        return _Entry(ENTRY_GAP, dumps({"now": self.now, "lost": lost}))
 
 
 class Publisher:
@@ -93,8 +93,10 @@ class Publisher:
         said: Callable[[str], None],
         explain: Callable[[Exception], str | None],
         clock: Callable[[], float] = time.monotonic,
+        owner: bool = True,
     ) -> None:
         self.redis = redis
+        self.owner = owner
         self.run_id = run_id
         self.settings = settings
         self.layout = Layout(settings.prefix)
@@ -124,7 +126,7 @@ class Publisher:
         """Claim the run's id in the index and describe it there; raises `BrokerError` when another
         run holds the id (never mixing two runs), or the broker's `RedisError`."""
         run_key, now = self.layout.run(self.run_id), time.time()
-        if not await self.redis.hsetnx(run_key, "run", _json(description)):
+        if not await self.redis.hsetnx(run_key, "run", dumps(description)):
             raise BrokerError(f"the broker already holds a run {self.run_id}: not publishing over it")
         user, _, host = who.rpartition("@")
         fields = {"who": user, "host": host or socket.gethostname(), "title": title, "started": now}
@@ -139,13 +141,18 @@ class Publisher:
         self._writer = asyncio.create_task(self._write(), name="publish")
 
     def __call__(self, event: Event) -> None:
+        self.note(event)
         self._pending.append(event)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_S, self.publish)
+
+    def note(self, event: Event) -> None:
+        """Count the ticket's state in the index, without publishing the event (a coordinator's own
+        event of an attempt a worker publishes)."""
         if isinstance(event, AttemptStarted | AttemptEnded):
             state = RUNNING if isinstance(event, AttemptStarted) else event.outcome.value
             self.states[event.ticket] = state
             self._states_changed = True
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(BATCH_S, self.publish)
 
     def publish(self) -> None:
         """Queue what is pending as one entry, or count it into a gap when the queue is full."""
@@ -156,7 +163,7 @@ class Publisher:
             return
         batch, self._pending = self._pending, []
         now = self.clock() - self.t0
-        data = _json({"now": now, "events": [encode(event, self.t0) for event in batch]})
+        data = dumps({"now": now, "events": [encode(event, self.t0) for event in batch]})
         if self._queued_bytes + len(data) <= self.settings.queue_bytes:
             self._queue_entry(_Entry(ENTRY_EVENTS, data))
             return
@@ -174,15 +181,17 @@ class Publisher:
         self._wake.set()
 
     def end(self) -> None:
-        """The run is over: what is pending goes, then the `end` entry."""
+        """The run is over: what is pending goes, then (from the run's owner) the `end` entry."""
         if self._ended:
             return
         self.publish()
         self._ended = True
-        self._queue_entry(_Entry(ENTRY_END, _json({"now": self.clock() - self.t0})))
+        if self.owner:
+            self._queue_entry(_Entry(ENTRY_END, dumps({"now": self.clock() - self.t0})))
 
     async def aclose(self, grace_s: float) -> None:
-        """End the run on the broker, waiting up to `grace_s` for it to take what is queued."""
+        """End the run on the broker (or a worker's part of it), waiting up to `grace_s` for it to take
+        what is queued."""
         self.end()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_s):
@@ -263,11 +272,12 @@ class Publisher:
             numbered += 1
             fields = {"kind": entry.kind, "n": f"{self.instance}.{numbered}", "data": entry.data}
             pipe.xadd(events, fields, maxlen=self.settings.max_len, approximate=True)  # type: ignore[arg-type]
-        index = self._index_fields(now)
+        index = self._index_fields(now) if self.owner else {}
         if any(entry.kind == ENTRY_END for entry in entries):
             index["ended"] = now
-        pipe.hset(run_key, mapping=index)  # type: ignore[arg-type]
-        for key in (events, run_key):
+        if index:
+            pipe.hset(run_key, mapping=index)  # type: ignore[arg-type]
+        for key in (events, run_key) if self.owner else (events,):
             pipe.expire(key, int(self.settings.max_age_s))
         if trim:
             oldest = int((now - self.settings.max_age_s) * 1000)

@@ -46,6 +46,9 @@ class BrokerSettings:
     """Entries and runs older than this are trimmed; a run's keys expire this long after its last word."""
     queue_bytes: int = 32 * 1024 * 1024
     """What a publisher holds for a broker that is slow or away; past it, events are dropped (a gap)."""
+    lease_s: float = 30.0
+    """How long a worker holds a ticket without renewing its lease (it renews every third of it);
+    past it another worker takes the ticket over, as the next attempt."""
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,13 @@ Watching is read-only in this slice: cancel and retry will travel on the run's c
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import connect, explain
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout
+from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
 from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.formats import plural
 from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of
@@ -90,7 +89,7 @@ class BrokerAttachment:
                 f"(lfg runs --broker {self.broker.where} lists those it has)"
             )
         try:
-            self.run = read_description(_loads(description), "the broker")
+            self.run = read_description(loads(description), "the broker")
         except DescriptionError as exc:
             raise AttachError(str(exc)) from None
         if self.run.run_id != self.run_id:
@@ -107,8 +106,8 @@ class BrokerAttachment:
         """Deliver the run's events until its `end`; `said` hears how the watching is doing."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
-        delivered, numbers = Delivered(), _Numbers()
-        key, last, failures, placed = self.layout.events(self.run_id), "0-0", 0, False
+        delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
+        key, last, failures = self.layout.events(self.run_id), "0-0", 0
         while True:
             try:
                 reply = await self._redis.xread({key: last}, count=ENTRIES_PER_READ, block=self.block_ms)
@@ -131,18 +130,24 @@ class BrokerAttachment:
             failures = 0
             for entry_id, fields in reply[0][1] if reply else ():
                 last = entry_id.decode()
-                kind, data = _text(fields.get(b"kind")), _loads(fields.get(b"data"))
-                if (missed := numbers.missed(_text(fields.get(b"n")))) is None:
+                kind, data, number = (
+                    _text(fields.get(b"kind")),
+                    loads(fields.get(b"data")),
+                    _text(fields.get(b"n")),
+                )
+                if (missed := numbers.missed(number)) is None:
                     continue  # the same entry again: the publisher resent it
                 if missed:
                     self._gap(
                         said,
                         f"{missed} of the run's entries were trimmed from the broker before they were read",
                     )
-                if not placed:
-                    self.offset, placed = self._place(last, data), True
+                instance = number.partition(".")[0]
+                if instance not in offsets:  # each publisher (a run's workers have one each) its clock
+                    offsets[instance] = self._place(last, data)
+                    self.offset = offsets[next(iter(offsets))]
                 if kind == ENTRY_EVENTS:
-                    for event in events_of(data, self.offset, said):
+                    for event in events_of(data, offsets[instance], said):
                         if event.ticket in known and delivered.first_time(event):
                             deliver(event)
                 elif kind == ENTRY_GAP:
@@ -152,7 +157,7 @@ class BrokerAttachment:
                     return
 
     def _place(self, entry_id: str, data: dict[str, object]) -> float:
-        """The offset from the publisher's clock to this one, from the first entry read: its `now`
+        """The offset from a publisher's clock to this one, from its first entry read: its `now`
         on the publisher's clock, and its id, when the broker took it on the broker's clock, which
         `describe` put beside this clock; so an entry read long after it was written is placed then."""
         broker_then, here_then = self._broker_time
@@ -194,14 +199,6 @@ class _Numbers:
 
 def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
-
-
-def _loads(value: object) -> dict[str, Any]:
-    try:
-        data = json.loads(value) if isinstance(value, bytes | str) else None
-    except (ValueError, RecursionError):
-        data = None
-    return data if isinstance(data, dict) else {}
 
 
 def _lost(data: dict[str, object]) -> str:
@@ -277,5 +274,5 @@ def _number(text: str | None) -> float | None:
 
 
 def _states(text: str | None) -> dict[str, int]:
-    data = _loads(text.encode()) if text else {}
+    data = loads(text.encode()) if text else {}
     return {str(state): count for state, count in data.items() if type(count) is int}

@@ -1,4 +1,5 @@
-"""`lfg runs`, `lfg run --publish` and `lfg attach redis://…/RUN`: the command line of the broker.
+"""`lfg runs`, `lfg worker`, `lfg run --publish`, `lfg run --broker` (the coordinator) and
+`lfg attach redis://…/RUN`: the command line of the broker.
 
 `lfg` imports this module for every command, so redis-py (the `lfgtui[broker]` extra) and the
 broker's modules are imported only when one of these runs.
@@ -9,8 +10,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.commands.common import EXIT_USAGE, add_config, warn
@@ -31,8 +33,27 @@ BROKER_HELP = "the broker, redis://HOST[:PORT] or rediss://… (default: $LFG_BR
 
 
 def add_broker_commands(commands: Subcommands) -> None:
-    """Register `lfg runs` on the top-level subcommands."""
+    """Register `lfg runs` and `lfg worker` on the top-level subcommands."""
     commands.add_command("runs", "list the runs published to a broker", _runs_arguments, runs)
+    commands.add_command(
+        "worker", "run the tickets that lfg run --broker puts on a broker", _worker_arguments, worker
+    )
+
+
+def _worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", metavar="URL", help=BROKER_HELP)
+    parser.add_argument(
+        "--max-concurrency", type=int, default=4, help="attempts this worker runs at once (default: 4)"
+    )
+    parser.add_argument("--name", help="this worker's name on the broker (default: HOST-PID)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(),
+        help="tickets' workdirs are relative to this folder, as they are to the tickets file's "
+        "(default: the current folder)",
+    )
+    add_config(parser)
 
 
 def _runs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,13 +74,26 @@ def add_publish_option(run: argparse.ArgumentParser) -> None:
     )
 
 
+def add_coordinate_option(run: argparse.ArgumentParser) -> None:
+    """`lfg run`'s `--broker [URL]`."""
+    run.add_argument(
+        "--broker",
+        metavar="URL",
+        nargs="?",
+        const="",
+        help="run the tickets on the workers of a broker (lfg worker), coordinating and watching "
+        "them here; implies --publish (URL default: $LFG_BROKER, [broker] url)",
+    )
+
+
 def publish_problem(args: argparse.Namespace) -> str | None:
-    """Why `--publish`'s URL cannot be used, checked before anything starts; or None."""
-    if not args.publish:
-        return None
+    """Why `--publish`'s or `--broker`'s URL cannot be used, checked before anything starts; or None."""
     from lfgtui.broker.settings import url_problem
 
-    return url_problem(args.publish)
+    if args.publish is not None and args.broker is not None:
+        return "--broker publishes the run already: give --broker or --publish, not both"
+    given = args.broker or args.publish
+    return url_problem(given) if given else None
 
 
 def _broker(given: str | None, config: Config) -> Broker:
@@ -78,22 +112,41 @@ class Outlet:
 
     broker: Broker
     redis: Redis
+    folder: Path | None = None
+    """Coordinating (`--broker`): the tickets file's folder, which workdirs are relative to."""
 
     @classmethod
     async def open(cls, args: argparse.Namespace, config: Config) -> Outlet | None:
-        """The broker `--publish` names, connected; None without `--publish`. Raises `BrokerError`."""
-        if args.publish is None:
+        """The broker `--publish` or `--broker` names, connected; None without either. Raises
+        `BrokerError`."""
+        if args.publish is None and args.broker is None:
             return None
         from lfgtui.broker.client import connect
 
-        broker = _broker(args.publish, config)
-        return cls(broker, await connect(broker, read_timeout_s=10.0))
+        broker = _broker(args.broker if args.broker is not None else args.publish, config)
+        folder = args.file.resolve().parent if args.broker is not None else None
+        return cls(broker, await connect(broker, read_timeout_s=10.0), folder)
+
+    def make_run(self) -> Callable[..., Run]:
+        """What makes the run: one coordinated on the broker's workers (`--broker`), else a `Run`."""
+        from lfgtui.run.scheduler import Run
+
+        if self.folder is None:
+            return Run
+        from lfgtui.broker.coordinator import CoordinatedRun, Dispatch
+
+        dispatch = Dispatch(self.redis, self.broker, self.folder)
+        return lambda *args, **kwargs: CoordinatedRun(*args, dispatch=dispatch, **kwargs)
 
     @contextlib.asynccontextmanager
-    async def publishing(self, run: Run, tickets: Sequence[Ticket], title: str) -> AsyncIterator[str | None]:
-        """Publish `run` while the block runs; yields how to watch it. Start it after the history has
-        named the run, so the broker has the id it is recorded under."""
+    async def publishing(
+        self, run: Run, tickets: Sequence[Ticket], title: str, said: Callable[[str], None] = warn
+    ) -> AsyncIterator[str | None]:
+        """Publish `run` while the block runs (and coordinate it, when it is a `CoordinatedRun`);
+        yields how to watch it. Start it after the history has named the run, so the broker has the
+        id it is recorded under. `said` hears the broker going away and coming back."""
         from lfgtui.broker.client import explain
+        from lfgtui.broker.coordinator import CoordinatedRun
         from lfgtui.broker.publisher import Publisher
         from lfgtui.broker.settings import BrokerError
         from lfgtui.remote.attach import watcher_name
@@ -105,7 +158,7 @@ class Outlet:
             run.run_id,
             [ticket.id for ticket in tickets],
             broker.settings,
-            warn,
+            said,
             lambda exc: explain(exc, broker),
             run.clock,
         )
@@ -116,19 +169,30 @@ class Outlet:
             problem = str(exc) if isinstance(exc, BrokerError) else explain(exc, broker)
             if problem is None:
                 raise
-            warn(f"not publishing this run: {problem}")
+            if isinstance(run, CoordinatedRun):  # its tickets cannot run without the broker
+                raise BrokerError(problem) from None
+            said(f"not publishing this run: {problem}")
             yield None
             return
-        run.sinks.append(publisher)
+        coordinated = isinstance(run, CoordinatedRun)
+        if coordinated:
+            run.publish_to(publisher)
+        else:
+            run.sinks.append(publisher)
         publisher.start()
         watch = f"lfg attach {broker.where}/{run.run_id}"
-        warn(f"publishing this run to {broker.where}; watch it with: {watch}")
+        doing = "running this run on the workers of" if coordinated else "publishing this run to"
+        said(f"{doing} {broker.where}; watch it with: {watch}")
         try:
+            if coordinated:
+                await run.dispatch.start(run.run_id, said)
             yield watch
         finally:
             await publisher.aclose(DRAIN_S)
+            if coordinated:
+                await run.dispatch.aclose()
             if publisher.dropped:
-                warn(f"{publisher.dropped} events were not published while the broker was away")
+                said(f"{publisher.dropped} events were not published while the broker was away")
 
     @staticmethod
     @contextlib.asynccontextmanager
@@ -211,3 +275,63 @@ def broker_attachment(args: argparse.Namespace) -> BrokerAttachment | int:
         warn(f"lfg attach {args.url}: name the run after the host, {broker.where}/RUN (lfg runs lists them)")
         return EXIT_USAGE
     return BrokerAttachment(broker, run_id)
+
+
+def worker(args: argparse.Namespace) -> int:
+    """`lfg worker`: take and run the broker's work until SIGINT or SIGTERM."""
+    import asyncio
+
+    return asyncio.run(_worker(args))
+
+
+async def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    import socket
+
+    from lfgtui.broker.client import connect, explain
+    from lfgtui.broker.settings import BrokerError
+    from lfgtui.broker.worker import BLOCK_MS, Worker, WorkerOptions
+    from lfgtui.config import load_config
+    from lfgtui.providers.registry import Providers
+    from lfgtui.tools import without_keys
+    from lfgtui.validation import ValidationError
+
+    if args.max_concurrency < 1:
+        warn("--max-concurrency must be at least 1")
+        return EXIT_USAGE
+    root = args.root.resolve()
+    if not root.is_dir():
+        warn(f"--root {args.root} is not a folder")
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+        broker = _broker(args.broker, config)
+        redis = await connect(broker, read_timeout_s=BLOCK_MS / 1000 + 10)
+    except (ValidationError, BrokerError) as exc:
+        warn(str(exc))
+        return EXIT_USAGE
+    name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+    secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
+    options = WorkerOptions(name, root, args.max_concurrency, without_keys(os.environ, secret_vars))
+    signalled: list[int] = []
+    async with Providers(config.providers) as providers:
+        worker = Worker(redis, broker, providers, options, warn, lambda exc: explain(exc, broker))
+        refused = "; ".join(f"not {p}: {why}" for p, why in worker.refused.items())
+        warn(f"worker {name} on {broker.where}, in {root}: serves {', '.join(worker.serves) or 'nothing'}")
+        if refused:
+            warn(f"worker {name} leaves to other workers: {refused}")
+        serving = asyncio.create_task(worker.serve(), name="worker")
+        loop = asyncio.get_running_loop()
+        for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), serving.cancel()))
+        try:
+            await serving
+        except asyncio.CancelledError:
+            pass
+        except BrokerError as exc:
+            warn(str(exc))
+            return 1
+        finally:
+            await redis.aclose()
+    return signalled[0] if signalled else 0

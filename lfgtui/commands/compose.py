@@ -78,11 +78,18 @@ class RunOptions:
             notify_command=notify_command,
         )
 
-    def run(self, tickets: tuple[Ticket, ...], providers: Providers, approvals: Approvals) -> Run:
-        """A headless run of `tickets`, run so (its sinks added by the caller)."""
+    def run(
+        self,
+        tickets: tuple[Ticket, ...],
+        providers: Providers,
+        approvals: Approvals,
+        make_run: Callable[..., Run] | None = None,
+    ) -> Run:
+        """A headless run of `tickets`, run so (its sinks added by the caller); `make_run`: what makes
+        it (a coordinated run, `--broker`), else a `Run`."""
         from lfgtui.run import Run
 
-        return Run(
+        return (make_run or Run)(
             tickets,
             providers,
             approvals,
@@ -109,16 +116,20 @@ async def open_tui(
     question: str | None = None,
     served: Callable[[Run], AbstractAsyncContextManager[str | None]] | None = None,
     notices: Notices | None = None,
+    make_run: Callable[..., Run] | None = None,
 ) -> int | None:
     """The first controller (`mode`: live, resumed, replayed or attached) on the app, until it exits:
     its exit code, None when it ended without one. A controller that runs its tickets records them in
     `history`, under a resumed run's id; `served` serves its run while the app runs (`--serve`) and
-    yields how to watch it; `notices` are the app's while it runs."""
+    yields how to watch it; `notices` are the app's while it runs. `make_run` makes the first
+    controller's run (a coordinated one, `--broker`)."""
     from lfgtui.inert import inert
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.run_controller import RunController
 
-    controller = RunController(services, tickets, mode, run_id, recorded=recorded, attachment=attachment)
+    controller = RunController(
+        services, tickets, mode, run_id, recorded=recorded, attachment=attachment, make_run=make_run
+    )
     run = controller.run
     if run is not None and recorded is not None:
         run.run_id = recorded.run_id  # its worktrees are the recorded run's, history or not

@@ -121,10 +121,11 @@ async def serving(
     tickets: Sequence[Ticket],
     outlet: Outlet | None = None,
     telemetry: TelemetryOut | None = None,
+    said: Callable[[str], None] = warn,
 ) -> AsyncIterator[str | None]:
     """Serve `run` while the block runs when `lfg run` was given `--serve`, publish it to `outlet`
-    (`--publish`) and export its telemetry (`--otel`): yields how to watch it (the `lfg attach`
-    commands), or None.
+    (`--publish`, `--broker`) and export its telemetry (`--otel`): yields how to watch it (the `lfg
+    attach` commands), or None. `said` hears how the broker is doing (stderr, or the TUI's notices).
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
@@ -133,7 +134,9 @@ async def serving(
             await stack.enter_async_context(telemetry.exporting_run(run))
         watches: list[str | None] = []
         if outlet is not None:
-            watches.append(await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file))))
+            watches.append(
+                await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file), said))
+            )
         if args.serve is not None:
             watches.append(await stack.enter_async_context(_served(args, run, tickets)))
         yield " or ".join(watch for watch in watches if watch) or None

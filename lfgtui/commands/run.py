@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.broker import Outlet, add_publish_option, publish_problem
+from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
     EXIT_USAGE,
@@ -68,6 +68,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     )
     add_serve_options(run)
     add_publish_option(run)
+    add_coordinate_option(run)
     add_otel_option(run)
 
 
@@ -153,8 +154,11 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                     run_id=history.run_id if history is not None else None,
                     history=history,
                     notice=offline if tickets.offline_default else None,
-                    served=lambda run: serving(args, run, tickets.tickets, outlet, telemetry),
+                    served=lambda run: serving(
+                        args, run, tickets.tickets, outlet, telemetry, lambda text: notices.say(text)
+                    ),
                     notices=notices,
+                    make_run=outlet.make_run() if outlet is not None else None,
                 )
                 code = 1 if code is None else code
             else:
@@ -185,7 +189,9 @@ async def _run_headless(
 
     t0 = time.monotonic()
     answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
-    run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable))
+    outlet = outlets[0]
+    make_run = outlet.make_run() if outlet is not None else None
+    run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)

@@ -310,7 +310,6 @@ class Run:
         state.attempt += 1
         state.stop = None
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
-        watch: DiffWatch | None = None
         try:
             follow_up = state.follow_up is not None  # its conversation already holds what it depended on
             unfinished = [] if follow_up else [self.states[d] for d in state.ticket.depends_on]
@@ -324,31 +323,38 @@ class Run:
             if not self._prompt_fits(state, ev):
                 return
             async with self._slots:
-                if state.ticket.isolation == "worktree" and not await self._isolate(state, ev):
-                    return
-                watch = self._watch(state, ev)
-                async for event in await self._attempt(state, ev):
-                    if isinstance(event, AttemptEnded) and watch is not None:
-                        await watch.finish()
-                        watch = None
-                    self._emit(state, event)
-                    if isinstance(event, AttemptStarted):
-                        self._started(state, ev)
-                    elif isinstance(event, ToolResult) and watch is not None:
-                        watch.poke()
+                await self._run_attempt(state, ev)
         except asyncio.CancelledError:
             if state.outcome is None:
-                if watch is not None:
-                    await watch.finish()
                 outcome = Outcome.CANCELLED if state.stop is None else Outcome.FAILED
-                self._emit(state, ev(AttemptEnded, outcome=outcome, error=state.stop))
+                self._emit(state, state.ev(AttemptEnded, outcome=outcome, error=state.stop))
         except Exception as exc:  # a bug of ours must end this ticket, not the run
             logger.exception("ticket %s failed inside lfg", state.ticket.id)
             if state.outcome is None:
                 error = ErrorInfo(ErrorKind.INTERNAL, f"lfg failed: {type(exc).__name__}: {exc}")
-                self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+                self._emit(state, state.ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
         finally:
             state.finished.set()
+
+    async def _run_attempt(self, state: TicketState, ev: EventFactory) -> None:
+        """Run the attempt here, in the ticket's worktree when it has one. A coordinator's run sends
+        it to a worker instead (broker/coordinator.py), which may number it anew (`state.ev`)."""
+        if state.ticket.isolation == "worktree" and not await self._isolate(state, ev):
+            return
+        watch = self._watch(state, ev)
+        try:
+            async for event in await self._attempt(state, ev):
+                if isinstance(event, AttemptEnded) and watch is not None:
+                    await watch.finish()
+                    watch = None
+                self._emit(state, event)
+                if isinstance(event, AttemptStarted):
+                    self._started(state, ev)
+                elif isinstance(event, ToolResult) and watch is not None:
+                    watch.poke()
+        finally:
+            if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
+                await watch.finish()
 
     def _started(self, state: TicketState, ev: EventFactory) -> None:
         """Right after `AttemptStarted`: what it asks; then say so when a budget cannot hold (no price

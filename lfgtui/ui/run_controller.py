@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
@@ -51,9 +51,11 @@ class RunController:
         recorded: RecordedRun | None = None,
         sinks: Sequence[Sink] = (),
         attachment: Followed | None = None,
+        make_run: Callable[..., Run] | None = None,
     ) -> None:
         """`first`: the controller the app opens with, which cannot be left. `sinks` also hear the run's
-        events. `attachment`: the served run an attached controller follows (`lfg attach`)."""
+        events. `attachment`: the served run an attached controller follows (`lfg attach`). `make_run`:
+        what makes its run (a coordinated one, `lfg run --broker`), else a `Run`."""
         self.services = services
         self.attachment = attachment
         self.mode = mode
@@ -69,7 +71,7 @@ class RunController:
         self._resources = contextlib.AsyncExitStack()
         self._replay: asyncio.Task[None] | None = None
         if mode in (Mode.LIVE, Mode.RESUMED):
-            self.run = Run(
+            self.run = (make_run or Run)(
                 tickets,
                 services.providers,
                 Approvals(yes=services.yes, askable=True),

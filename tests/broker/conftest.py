@@ -22,8 +22,10 @@ def start_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
         return server
 
     yield start
+    died = [why for server in servers if (why := server.died()) is not None]
     for server in servers:
         server.stop()
+    assert not died, "; ".join(died)
 
 
 @pytest.fixture

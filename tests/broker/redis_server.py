@@ -21,6 +21,7 @@ import pytest
 
 READY = "Ready to accept connections"
 START_TIMEOUT_S = 20.0
+PORT_TRIES = 5
 
 
 def redis_program() -> str:
@@ -35,6 +36,8 @@ def redis_program() -> str:
 
 
 def free_port() -> int:
+    """A port free now: another process (another test's server, any connection's local end) may take
+    it before redis-server binds it, so `RedisServer.start` checks who answers there."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -76,6 +79,8 @@ class RedisServer:
     aof: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    killed: bool = False
+    """Whether its last exit was this object's doing (`kill`, `stop`)."""
 
     @property
     def url(self) -> str:
@@ -100,25 +105,69 @@ class RedisServer:
         ]
 
     def start(self) -> None:
+        """Start it and wait until it takes connections. A first start whose port another process
+        took since `free_port` picked it starts again on another port; a restart (same port, same
+        append-only file) cannot, and fails saying so."""
+        first = self.process is None
+        for _ in range(PORT_TRIES if first else 1):
+            if self._started():
+                return
+            if not first or "Address already in use" not in self.log.read_text():
+                break
+            self.port = free_port()
+        raise RuntimeError(f"redis-server did not start on port {self.port}: {self.log.read_text()}")
+
+    def _started(self) -> bool:
+        """Whether this process, and not another on its port, answers there."""
         self.folder.mkdir(parents=True, exist_ok=True)
         said = self.log.read_text().count(READY) if self.log.exists() else 0
-        self.process = subprocess.Popen([redis_program(), *self.arguments()], stdin=subprocess.DEVNULL)
+        self.killed = False
+        self.process = process = subprocess.Popen(
+            [redis_program(), *self.arguments()], stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (self.log.exists() and self.log.read_text().count(READY) > said):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited {self.process.returncode}: {self.log.read_text()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start: {self.log.read_text()}")
+            if process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                return False
             time.sleep(0.02)
+        if self.answering_pid() != process.pid:
+            self.kill()
+            raise RuntimeError(f"another process answers on port {self.port}, not redis-server {process.pid}")
+        return True
 
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill: nothing is flushed beyond what AOF already has."""
         if self.process is not None and self.process.poll() is None:
+            self.killed = True
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
+    def answering_pid(self) -> int | None:
+        """The process id of the redis-server that answers on its port (`INFO server`), or None."""
+        import redis
+
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
+        client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, **tls)  # type: ignore[arg-type]
+        try:
+            return int(client.info("server")["process_id"])
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
+
+    def died(self) -> str | None:
+        """How the server ended without this object asking (another process killed it), or None:
+        a test's "Connection refused" then has its cause."""
+        code = None if self.process is None else self.process.poll()
+        if code is None or self.killed:
+            return None
+        pid = self.process.pid if self.process is not None else "?"
+        return f"redis-server {pid} on port {self.port} exited {code} during the test, not stopped by it"
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.killed = True
             self.process.terminate()
             try:
                 self.process.wait(10)

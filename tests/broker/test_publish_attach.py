@@ -24,6 +24,7 @@ from lfgtui.events import AttemptEnded, Event, TextDelta
 from lfgtui.outcome import Outcome
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
+from lfgtui.remote.attach import AttachError
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.calls import RetryPolicy
@@ -188,36 +189,47 @@ async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_ga
     broker = start_redis(aof=True)
     settings = BrokerSettings(queue_bytes=2_000)  # a few batches: the rest of the outage is a gap
     slow = TICKETS.replace("tokens_per_s=150,repeat=2", "tokens_per_s=100,repeat=8")
-    async with published(sim, tmp_path, broker.url, settings, slow) as run:
-        watcher = BrokerAttachment(
-            run.broker,
-            run.run.run_id,
-            reconnects=RetryPolicy(max_retries=20, base_delay_s=0.1, max_delay_s=0.5),
-        )
-        states: list[str] = []
-        got: list[Event] = []
-        await watcher.describe()
-        watching = asyncio.create_task(watcher.follow(got.append, states.append))
-        run.run.start()
-        async with asyncio.timeout(20):
-            while not any(isinstance(e, TextDelta) and e.ticket == "slow" for e in got):
-                await asyncio.sleep(0.01)
-        broker.kill()
-        async with asyncio.timeout(20):
-            while (
-                sum(isinstance(e, TextDelta) for e in run.events)
-                < sum(isinstance(e, TextDelta) for e in got) + 200
-            ):  # the run goes on without the broker
-                await asyncio.sleep(0.02)
-        assert any(s.startswith("reconnecting") for s in states)
-        broker.start()  # the same port and append-only file
-        await run.finish()
-    await asyncio.wait_for(watching, 30)
-    await watcher.aclose()
+    states: list[str] = []
+    got: list[Event] = []
+    watcher: BrokerAttachment | None = None
+    watching: asyncio.Task[None] | None = None
+    try:  # a failure anywhere stops the watcher at once: the test fails there, not at pytest's timeout
+        async with published(sim, tmp_path, broker.url, settings, slow) as run:
+            watcher = BrokerAttachment(
+                run.broker,
+                run.run.run_id,
+                reconnects=RetryPolicy(max_retries=20, base_delay_s=0.1, max_delay_s=0.5),
+            )
+            await watcher.describe()
+            watching = asyncio.create_task(watcher.follow(got.append, states.append))
+            run.run.start()
+            async with asyncio.timeout(20):
+                while not any(isinstance(e, TextDelta) and e.ticket == "slow" for e in got):
+                    await asyncio.sleep(0.01)
+            broker.kill()
+            async with asyncio.timeout(20):
+                while (
+                    sum(isinstance(e, TextDelta) for e in run.events)
+                    < sum(isinstance(e, TextDelta) for e in got) + 200
+                ):  # the run goes on without the broker
+                    await asyncio.sleep(0.02)
+            assert any(s.startswith("reconnecting") for s in states)
+            broker.start()  # the same port and append-only file
+            await run.finish()
+        await asyncio.wait_for(watching, 30)
+    finally:
+        if watching is not None:  # its own failure, if it failed, is the test's already or after this
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError, AttachError):
+                await watching
+        if watcher is not None:
+            await watcher.aclose()
     ends = [(e.ticket, e.outcome) for e in run.events if isinstance(e, AttemptEnded)]
     assert sorted(ends) == [("quick", Outcome.COMPLETED), ("slow", Outcome.COMPLETED)], "the run completed"
-    (gap,) = watcher.gaps  # one outage, one gap
-    assert "dropped" in gap and "of slow while the broker was away" in gap
+    # One outage is one gap; on a loaded machine the publisher catching up after it may fall behind
+    # its tiny queue again, and say so with another.
+    assert watcher.gaps and all("dropped" in gap for gap in watcher.gaps)
+    assert "of slow while the broker was away" in watcher.gaps[0]
     assert any(s.startswith("gap: ") for s in states) and states[-1] == "ended"
     mine = identities(run.events)
     seen = identities(got)

@@ -767,6 +767,14 @@ ELSEWHERE = {
         f"{BROKER}/test_publish_attach.py::test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice",
         f"{BROKER}/test_publish_attach.py::test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_once",
     ],
+    "a worker is killed mid-ticket (`kill -9`, its machine gone, cut off from the broker) under `lfg run "
+    "--broker`": [
+        f"{BROKER}/test_workers.py::test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attempts_are_recorded",
+    ],
+    "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
+    "installed) under `lfg run --broker`": [
+        f"{BROKER}/test_workers.py::test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why",
+    ],
     "the OpenTelemetry receiver is down or too slow while `lfg run --otel` runs": [
         f"{TELEMETRY}/test_export.py::test_a_receiver_down_or_slow_never_holds_up_the_run_and_what_it_lost_is_counted",
     ],

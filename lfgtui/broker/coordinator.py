@@ -1,0 +1,287 @@
+"""`lfg run FILE --broker URL`: the coordinator, which schedules a run here and runs it on workers.
+
+`CoordinatedRun` is a `Run` (dependencies, concurrency, budgets, retries, its sinks: history, TUI,
+NDJSON) whose attempts run elsewhere: each is a work entry on its provider's work stream, and its
+events come back on the run's event stream, which `Dispatch` follows (as `lfg attach` does) and
+hands to the attempt waiting for them. The run numbers those events anew as its own, so what it
+says itself (who cancelled, that no worker serves a provider) sits among them in its history.
+
+Cancelling an attempt, and answering a call that waits for approval, are commands on the run's
+control stream, which the worker holding the ticket reads. When a worker dies its lease lapses,
+another worker takes the ticket over as the next attempt, and the run records the earlier one
+`interrupted` with what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lfgtui.broker.layout import Layout, loads
+from lfgtui.broker.watch import BrokerAttachment
+from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
+from lfgtui.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
+    AttemptEnded,
+    AttemptStarted,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    EventFactory,
+    Outcome,
+    Status,
+    observed,
+)
+from lfgtui.remote.attach import watcher_name
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.scheduler import Run, TicketState
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from lfgtui.broker.publisher import Publisher
+    from lfgtui.broker.settings import Broker
+
+END_WAIT_S = 10.0
+"""How long the run's feed may take to read the `end` entry once the run is over."""
+
+
+@dataclass(frozen=True)
+class WorkerPresence:
+    """A worker as it says itself on the broker: the providers it serves and those it does not, why."""
+
+    name: str
+    serves: tuple[str, ...]
+    refused: dict[str, str]
+
+    def why_not(self, provider: str) -> str:
+        return self.refused.get(provider, f"no provider {provider!r} in its config")
+
+
+@dataclass
+class Dispatch:
+    """One coordinated run's side of the broker: enqueue its attempts, follow its event stream and
+    hand each event to the ticket that waits for it, send its commands."""
+
+    redis: Redis
+    broker: Broker
+    folder: Path
+    """The tickets file's folder: workdirs go to workers relative to it."""
+    clock: Callable[[], float] = time.monotonic
+    run_id: str = field(default="", init=False)
+    said: Callable[[str], None] = field(default=print, init=False)
+    layout: Layout = field(init=False)
+    _waiting: dict[str, asyncio.Queue[Event]] = field(default_factory=dict, init=False)
+    _feed: asyncio.Task[None] | None = field(default=None, init=False)
+    _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self.layout = Layout(self.broker.settings.prefix)
+
+    async def start(self, run_id: str, said: Callable[[str], None]) -> None:
+        """Follow the run's event stream (the run is registered on the broker already); `said` hears
+        what goes wrong on the way."""
+        self.run_id, self.said = run_id, said
+        attachment = BrokerAttachment(self.broker, self.run_id, self.clock)
+        await attachment.describe()
+        self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")
+
+    async def _follow(self, attachment: BrokerAttachment) -> None:
+        def said(state: str) -> None:
+            if state not in ("live", "ended"):
+                self.said(f"the run's events from the broker: {state}")
+
+        try:
+            await attachment.follow(self._route, said)
+        finally:
+            await attachment.aclose()
+
+    def _route(self, event: Event) -> None:
+        queue = self._waiting.get(event.ticket)
+        if queue is not None:
+            queue.put_nowait(event)
+
+    def wait_for(self, ticket_id: str) -> asyncio.Queue[Event]:
+        """The events of a ticket's attempts from now on, until `done_with`."""
+        queue = self._waiting[ticket_id] = asyncio.Queue()
+        return queue
+
+    def done_with(self, ticket_id: str) -> None:
+        self._waiting.pop(ticket_id, None)
+
+    async def enqueue(self, item: WorkItem) -> str:
+        """Put an attempt on its provider's work stream; returns its entry's id."""
+        item = WorkItem(
+            self.run_id,
+            relative_to(item.ticket, self.folder),
+            item.attempt,
+            item.outputs,
+            item.why,
+            item.yes,
+            item.askable,
+        )
+        stream = self.layout.work(item.ticket.provider)
+        entry = await self.redis.xadd(stream, item.fields())  # type: ignore[arg-type]
+        return entry.decode()
+
+    def send(self, command: Command) -> None:
+        """Put a command on the run's control stream, without waiting (`aclose` waits for it)."""
+
+        async def send() -> None:
+            try:
+                await self.redis.xadd(self.layout.control(self.run_id), command.fields())  # type: ignore[arg-type]
+            except Exception as exc:
+                from lfgtui.broker.client import explain
+
+                if (problem := explain(exc, self.broker)) is None:
+                    raise
+                self.said(f"could not send {command.action} of {command.ticket} to its worker: {problem}")
+
+        task = asyncio.create_task(send(), name=f"{command.action} {command.ticket}")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def unserved(self, provider: str) -> str | None:
+        """Why no worker on the broker takes work of `provider` now, naming each and its reason; None
+        when one does."""
+        workers = await self.workers()
+        if any(provider in worker.serves for worker in workers):
+            return None
+        if not workers:
+            return f"no worker is on the broker yet: this waits for one that serves {provider!r}"
+        reasons = "; ".join(f"worker {w.name}: {w.why_not(provider)}" for w in workers)
+        return f"no worker serves provider {provider!r} yet ({reasons}): this waits for one that does"
+
+    async def workers(self) -> list[WorkerPresence]:
+        """The workers whose presence has not lapsed."""
+        names = await self.redis.zrangebyscore(self.layout.workers, time.time(), "+inf")
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(self.layout.worker(name.decode()), ["serves", "refused"])
+        found = []
+        for name, (serves, refused) in zip(names, await pipe.execute(), strict=True):
+            served = loads(serves).get("providers")
+            reasons = loads(refused)
+            found.append(
+                WorkerPresence(
+                    name.decode("utf-8", "replace"),
+                    tuple(p for p in served if isinstance(p, str)) if isinstance(served, list) else (),
+                    {str(p): str(why) for p, why in reasons.items()},
+                )
+            )
+        return found
+
+    async def aclose(self) -> None:
+        """Once the run is over and its `end` published: the commands still being sent, then the feed."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._feed is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._feed), END_WAIT_S)
+            self._feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feed
+
+
+class ForwardedApprovals(Approvals):
+    """The run's approvals when workers ask them: the question arrives as the worker's event, the
+    answer goes to the worker on the run's control stream."""
+
+    def __init__(self, yes: bool, askable: bool, dispatch: Dispatch) -> None:
+        super().__init__(yes=yes, askable=askable)
+        self.dispatch = dispatch
+        self.asked: set[tuple[str, str]] = set()
+
+    def note(self, event: Event) -> None:
+        """Keep which calls wait, from the workers' events."""
+        if isinstance(event, ApprovalAsked):
+            self.asked.add((event.ticket, event.call_id))
+        elif isinstance(event, ApprovalAnswered):
+            self.asked.discard((event.ticket, event.call_id))
+
+    def answer(self, ticket_id: str, call_id: str, allowed: bool, by: str) -> bool:
+        if (ticket_id, call_id) not in self.asked:
+            return False
+        self.asked.discard((ticket_id, call_id))
+        who = watcher_name() if by == "you" else by
+        self.dispatch.send(Command(ANSWER, ticket_id, who, call_id=call_id, allowed=allowed))
+        return True
+
+
+class CoordinatedRun(Run):
+    """A run whose attempts run on workers (see the module docstring)."""
+
+    def __init__(self, *args: Any, dispatch: Dispatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dispatch = dispatch
+        self.approvals = ForwardedApprovals(self.approvals.yes, self.approvals.askable, dispatch)
+        self.dispatched: set[tuple[str, int]] = set()
+        """The attempts a worker ran (or was asked to): their events on the broker are the worker's."""
+
+    def publish_to(self, publisher: Publisher) -> None:
+        """Publish what this run says itself; the events of attempts a worker ran are the worker's to
+        publish, and only counted in the run's states here."""
+
+        def sink(event: Event) -> None:
+            if (event.ticket, event.attempt) in self.dispatched:
+                publisher.note(event)
+            else:
+                publisher(event)
+
+        self.sinks.append(sink)
+
+    async def _run_attempt(self, state: TicketState, ev: EventFactory) -> None:
+        ticket = state.ticket
+        approvals = self.approvals
+        assert isinstance(approvals, ForwardedApprovals)
+        events = self.dispatch.wait_for(ticket.id)
+        work: str | None = None
+        try:
+            self.dispatched.add((ticket.id, state.attempt))
+            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+            outputs = {d: self.states[d].answer for d in ticket.depends_on}
+            item = WorkItem(
+                self.run_id, ticket, state.attempt, outputs, state.why, approvals.yes, approvals.askable
+            )
+            state.why = None
+            work = await self.dispatch.enqueue(item)
+            if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
+                self._emit(state, ev(Status, message=unserved))
+            while True:
+                event = await events.get()
+                if event.attempt < state.attempt:
+                    continue  # an attempt that ended here already
+                if event.attempt > state.attempt:
+                    ev = self._taken_over(state, event.attempt)
+                if isinstance(event, AttemptStarted):
+                    continue  # this run's own started it, when it was enqueued
+                approvals.note(event)
+                self._emit(state, ev.adopt(observed(event)))
+                if isinstance(event, AttemptEnded):
+                    return
+        finally:
+            self.dispatch.done_with(ticket.id)
+            if state.outcome is None and work is not None:  # cancelled here: the worker stops it
+                self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
+
+    def _taken_over(self, state: TicketState, attempt: int) -> EventFactory:
+        """Another worker took the ticket over as `attempt`: the attempt before it ends `interrupted`
+        with what arrived, and this one starts."""
+        assert state.ev is not None
+        message = (
+            f"its worker stopped renewing its lease (killed, or cut off from the broker): "
+            f"another worker took the ticket over as attempt {attempt}"
+        )
+        error = ErrorInfo(ErrorKind.CONNECTION, message)
+        self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
+        state.attempt, state.outcome = attempt, None
+        state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)
+        self.dispatched.add((state.ticket.id, attempt))
+        self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
+        return ev

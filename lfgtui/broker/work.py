@@ -1,0 +1,137 @@
+"""What crosses the broker between a coordinator and its workers: an attempt to run, and the
+commands that follow it.
+
+A `WorkItem` is one entry of a work stream (`PREFIX:work:PROVIDER`): the run, the ticket as the
+history records it (its workdir relative to the tickets file's folder, since each worker has its
+own `--root`), the attempt's number, the answers of the tickets it depends on (its prompt is filled
+in on the worker, as here), who asked for it, and the run's approval policy. A `Command` is one entry
+of the run's control stream: cancel a taken work entry, or answer a call that waits for approval.
+Both are read as strictly as a watcher reads a description: a writer of the broker is trusted to
+give work, not to crash a worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lfgtui.broker.layout import dumps, loads
+from lfgtui.history.export import InvalidExport, row_from_json, row_json
+from lfgtui.history.recorder import ticket_row
+from lfgtui.history.rows import TicketRecord, TicketRow
+from lfgtui.run.resume import ticket_from_row
+from lfgtui.tickets.ticket import Ticket
+
+CANCEL = "cancel"
+ANSWER = "answer"
+
+
+class WorkError(ValueError):
+    """An entry that is not work (or a command) lfg can act on: the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One attempt for a worker to run (see the module docstring)."""
+
+    run_id: str
+    ticket: Ticket
+    attempt: int
+    outputs: dict[str, str]
+    """The final answer of each ticket it depends on."""
+    why: str | None = None
+    """Who asked for this attempt from elsewhere (a retry), said in its events."""
+    yes: bool = False
+    askable: bool = False
+    """Whether someone at the coordinator answers calls that wait for approval."""
+
+    def fields(self) -> dict[str, bytes]:
+        data = {
+            "run": self.run_id,
+            "ticket": row_json(ticket_row(self.ticket)),
+            "attempt": self.attempt,
+            "outputs": self.outputs,
+            "why": self.why,
+            "yes": self.yes,
+            "askable": self.askable,
+        }
+        return {"data": dumps(data)}
+
+    @classmethod
+    def read(cls, fields: dict[bytes, bytes]) -> WorkItem:
+        data = loads(fields.get(b"data"))
+        run_id, attempt, outputs = data.get("run"), data.get("attempt"), data.get("outputs")
+        if not isinstance(run_id, str) or not run_id:
+            raise WorkError("the work entry names no run")
+        if type(attempt) is not int or attempt < 1:
+            raise WorkError(f"the work entry's attempt is not a number from 1: {attempt!r}")
+        if not isinstance(outputs, dict) or not all(isinstance(v, str) for v in outputs.values()):
+            raise WorkError("the work entry's outputs are not answers by ticket id")
+        why, ticket = data.get("why"), data.get("ticket")
+        if not isinstance(ticket, dict):
+            raise WorkError("the work entry holds no ticket")
+        try:
+            row = row_from_json(TicketRow, ticket, "ticket")
+        except InvalidExport as exc:
+            raise WorkError(f"the work entry's ticket is not valid: {exc}") from None
+        ticket = ticket_from_row(TicketRecord(row, ()))
+        return cls(
+            run_id,
+            ticket,
+            attempt,
+            {str(k): v for k, v in outputs.items()},
+            why if isinstance(why, str) else None,
+            data.get("yes") is True,
+            data.get("askable") is True,
+        )
+
+    def placed(self, root: Path) -> Ticket:
+        """The ticket as this worker runs it: its workdir under `root`; raises `WorkError` when the
+        workdir would leave `root` or is not a folder there."""
+        relative = Path(self.ticket.workdir)
+        workdir = (root / relative).resolve()
+        if relative.is_absolute() or not workdir.is_relative_to(root.resolve()):
+            raise WorkError(f"the ticket's workdir {str(relative)!r} is outside this worker's --root {root}")
+        if not workdir.is_dir():
+            raise WorkError(f"the ticket's workdir {str(relative)!r} is not a folder under --root {root}")
+        return dataclasses.replace(self.ticket, workdir=workdir)
+
+
+def relative_to(ticket: Ticket, folder: Path) -> Ticket:
+    """The ticket with its workdir relative to `folder` (the tickets file's), as workers take it."""
+    return dataclasses.replace(ticket, workdir=Path(os.path.relpath(ticket.workdir, folder)))
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of a run's control stream."""
+
+    action: Literal["cancel", "answer"]
+    ticket: str
+    by: str
+    work: str | None = None
+    """The work entry a `cancel` is for: the ticket's attempt that entry started."""
+    call_id: str | None = None
+    allowed: bool = False
+
+    def fields(self) -> dict[str, bytes]:
+        return {"data": dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})}
+
+    @classmethod
+    def read(cls, fields: dict[bytes, bytes]) -> Command:
+        data = loads(fields.get(b"data"))
+        action, ticket, by = data.get("action"), data.get("ticket"), data.get("by")
+        if action not in (CANCEL, ANSWER) or not isinstance(ticket, str) or not isinstance(by, str):
+            raise WorkError(f"not a command: {data!r:.200}")
+        work, call_id = data.get("work"), data.get("call_id")
+        return cls(
+            action,
+            ticket,
+            by,
+            work if isinstance(work, str) else None,
+            call_id if isinstance(call_id, str) else None,
+            data.get("allowed") is True,
+        )

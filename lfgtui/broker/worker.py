@@ -1,0 +1,371 @@
+"""`lfg worker --broker URL`: runs the attempts coordinators put on the broker, with this machine's
+providers, keys, coding agents, tools and worktrees.
+
+A worker reads the work streams of the providers it has (`PREFIX:work:PROVIDER`, consumer group
+`workers`, so each entry goes to one worker), at most `max_concurrency` at a time. Each attempt
+runs in a `Run` of its own (the ticket, and the tickets it depends on as done with the answers the
+coordinator sent), whose events a `Publisher` adds to the run's event stream. While it runs the
+worker renews its lease on the entry (`XCLAIM … JUSTID`) and follows the run's control stream from
+the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
+the broker, it acknowledges the entry. An entry whose lease lapsed (its worker was killed) is taken
+over (`XAUTOCLAIM`) and run as the next attempt.
+
+A provider this worker lacks (not in its config, no key, its agent not installed) is not read at
+all, and the worker's presence (`PREFIX:worker:NAME`) says why, which the coordinator repeats in
+the ticket of any attempt no worker serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.publisher import Publisher
+from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
+from lfgtui.cost.prices import run_prices
+from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
+from lfgtui.providers.base import AssistantMessage, ProviderConfig
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.scheduler import Earlier, Run
+from lfgtui.tickets.ticket import Ticket
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from lfgtui.broker.settings import Broker
+    from lfgtui.providers.registry import Providers
+
+BLOCK_MS = 2_000
+"""How long one read of the work streams, or of a control stream, waits."""
+DRAIN_S = 10.0
+"""How long an attempt's publisher may take to hand its last events to the broker."""
+RETRIES = RetryPolicy(max_retries=0, base_delay_s=0.5, max_delay_s=5.0)
+"""Waits before asking a broker that failed again: 0.5 s doubling to 5 s; never given up."""
+
+
+def provider_problem(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
+    """Why this machine cannot run a provider's tickets, or None."""
+    if config.kind == "acp":
+        program = config.command[0] if config.command else ""
+        if not program or shutil.which(program) is None:
+            install = f" (install it: {config.install})" if config.install else ""
+            return f"its agent {program!r} is not installed here{install}"
+        return None
+    if config.api_key_env and not env.get(config.api_key_env):
+        return f"${config.api_key_env} is not set here"
+    return None
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    name: str
+    root: Path
+    """Tickets' workdirs are relative to it."""
+    max_concurrency: int = 4
+    tool_env: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A work entry this worker holds: its stream, its id, how many times it was delivered."""
+
+    stream: str
+    entry: str
+    fields: dict[bytes, bytes]
+    deliveries: int
+
+
+class Worker:
+    """One `lfg worker` (see the module docstring): `serve` until cancelled."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        broker: Broker,
+        providers: Providers,
+        options: WorkerOptions,
+        said: Callable[[str], None],
+        explain: Callable[[Exception], str | None],
+        env: Mapping[str, str] = os.environ,
+    ) -> None:
+        self.redis = redis
+        self.broker = broker
+        self.providers = providers
+        self.options = options
+        self.said = said
+        self.explain = explain
+        self.layout = Layout(broker.settings.prefix)
+        self.lease_s = broker.settings.lease_s
+        configs = providers.configs
+        self.refused = {n: why for n, c in configs.items() if (why := provider_problem(c, env)) is not None}
+        self.serves = tuple(name for name in configs if name not in self.refused)
+        self.streams = [self.layout.work(name) for name in self.serves]
+        self.running: dict[str, asyncio.Task[None]] = {}
+        """The attempts under way, by work entry."""
+        self._slots = asyncio.Semaphore(options.max_concurrency)
+
+    async def serve(self) -> None:
+        """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
+        await self._groups()
+        presence = asyncio.create_task(self._present(), name="presence")
+        failures = 0
+        try:
+            while True:
+                await self._slots.acquire()
+                try:
+                    taken = await self._claim() or await self._read()
+                except Exception as exc:
+                    self._slots.release()
+                    failures += 1
+                    await self._failed(exc, failures, "taking work waits for it; what runs goes on")
+                    continue
+                if failures:
+                    self.said("the broker is back: taking work again")
+                    failures = 0
+                if taken is None:
+                    self._slots.release()
+                    continue
+                task = asyncio.create_task(self._run(taken), name=f"work {taken.entry}")
+                self.running[taken.entry] = task
+                task.add_done_callback(lambda _, entry=taken.entry: self._done(entry))
+        finally:
+            presence.cancel()
+            for task in self.running.values():
+                task.cancel()
+            await asyncio.gather(presence, *self.running.values(), return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._absent()
+
+    def _done(self, entry: str) -> None:
+        self.running.pop(entry, None)
+        self._slots.release()
+
+    async def _failed(self, exc: Exception, failures: int, consequence: str) -> None:
+        problem = self.explain(exc)
+        if problem is None:
+            raise exc
+        if failures == 1:
+            self.said(f"{problem}: {consequence}")
+        await asyncio.sleep(RETRIES.delay(failures, None))
+
+    async def _groups(self) -> None:
+        """The consumer group on every stream this worker reads, made if it is not there yet."""
+        from redis.exceptions import ResponseError
+
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def _claim(self) -> Taken | None:
+        """An entry whose worker's lease lapsed, taken over; None when there is none."""
+        lapsed = int(self.lease_s * 1000)
+        for stream in self.streams:
+            _, entries, _ = await self.redis.xautoclaim(
+                stream, GROUP, self.options.name, lapsed, start_id="0-0", count=1
+            )
+            for entry, fields in entries:
+                if fields is None:
+                    continue  # trimmed from the stream meanwhile
+                pending = await self.redis.xpending_range(stream, GROUP, min=entry, max=entry, count=1)
+                deliveries = pending[0]["times_delivered"] if pending else 2
+                return Taken(stream, entry.decode(), fields, deliveries)
+        return None
+
+    async def _read(self) -> Taken | None:
+        """The next new entry of any stream this worker reads, waiting up to `BLOCK_MS` for one."""
+        if not self.streams:
+            await asyncio.sleep(BLOCK_MS / 1000)
+            return None
+        reply = await self.redis.xreadgroup(
+            GROUP, self.options.name, dict.fromkeys(self.streams, ">"), count=1, block=BLOCK_MS
+        )
+        for stream, entries in reply or ():
+            for entry, fields in entries:
+                return Taken(stream.decode(), entry.decode(), fields, 1)
+        return None
+
+    async def _run(self, taken: Taken) -> None:
+        """Run one taken entry's attempt to its end, then acknowledge the entry (if it is still ours)."""
+        try:
+            item = WorkItem.read(taken.fields)
+        except WorkError as exc:
+            self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
+            await self.redis.xack(taken.stream, GROUP, taken.entry)
+            return
+        attempt = item.attempt + taken.deliveries - 1
+        control = self.layout.control(item.run_id)
+        since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
+        earlier = await self.redis.xrange(control, min=since, max="+")
+        if any(_cancels(fields, item.ticket.id, taken.entry) for _, fields in earlier):
+            self.said(f"{item.ticket.id} of run {item.run_id} was cancelled before it started")
+            await self.redis.xack(taken.stream, GROUP, taken.entry)
+            return
+        last = earlier[-1][0].decode() if earlier else since
+        publisher = Publisher(
+            self.redis,
+            item.run_id,
+            [item.ticket.id],
+            self.broker.settings,
+            self.said,
+            self.explain,
+            owner=False,
+        )
+        publisher.start()
+        how = "took over" if taken.deliveries > 1 else "took"
+        self.said(f"{how} {item.ticket.id} of run {item.run_id} (attempt {attempt})")
+        try:
+            outcome = await self._attempt(item, attempt, taken, publisher, control, last)
+        finally:
+            await publisher.aclose(DRAIN_S)
+        self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {outcome}")
+        if await self._holds(taken):
+            await self.redis.xack(taken.stream, GROUP, taken.entry)
+
+    async def _attempt(
+        self, item: WorkItem, attempt: int, taken: Taken, publisher: Publisher, control: str, last: str
+    ) -> Outcome:
+        try:
+            ticket = item.placed(self.options.root)
+        except WorkError as exc:
+            ev = EventFactory(item.ticket.id, attempt)
+            publisher(ev(AttemptStarted, provider=item.ticket.provider, model=item.ticket.model))
+            publisher(
+                ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.BAD_REQUEST, str(exc)))
+            )
+            return Outcome.FAILED
+        run = self._make_run(item, ticket, attempt, publisher)
+        where = f"running on worker {self.options.name} ({socket.gethostname()})"
+        run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
+        lease = asyncio.create_task(self._lease(taken, run, ticket.id), name="lease")
+        commands = asyncio.create_task(self._commands(control, last, taken.entry, run, ticket.id))
+        try:
+            outcomes = await run.wait()
+        finally:
+            run.cancel_all()
+            await run.wait()
+            lease.cancel()
+            commands.cancel()
+            await asyncio.gather(lease, commands, return_exceptions=True)
+        return outcomes[ticket.id]
+
+    def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
+        """A run of the one ticket, its dependencies done with their answers, at `attempt` - 1 so that
+        retrying it starts `attempt`."""
+        done = {
+            d: Earlier(1, Outcome.COMPLETED, conversation=(AssistantMessage(answer),))
+            for d, answer in item.outputs.items()
+        }
+        dependencies = tuple(dataclasses.replace(ticket, id=d, depends_on=()) for d in item.outputs)
+        tickets = (ticket, *dependencies)
+        run = Run(
+            tickets,
+            self.providers,
+            Approvals(yes=item.yes, askable=item.askable),
+            [publisher],
+            max_concurrency=1,
+            tool_env=self.options.tool_env,
+            earlier={ticket.id: Earlier(attempt - 1, None), **done},
+            prices=run_prices(self.providers.configs, (ticket,)),
+        )
+        run.run_id = item.run_id  # its worktree's branch is named after the run
+        return run
+
+    async def _lease(self, taken: Taken, run: Run, ticket_id: str) -> None:
+        """Renew the lease every third of it; stop the attempt once another worker holds the entry."""
+        failures = 0
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                if not await self._holds(taken):
+                    why = f"worker {self.options.name} lost its lease: another worker took the ticket over"
+                    run.cancel(ticket_id, why)
+                    return
+                await self.redis.xclaim(taken.stream, GROUP, self.options.name, 0, [taken.entry], justid=True)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                await self._failed(exc, failures, "the lease waits for it; the attempt goes on")
+
+    async def _holds(self, taken: Taken) -> bool:
+        """Whether the entry is still this worker's (not acknowledged, not taken over)."""
+        pending = await self.redis.xpending_range(
+            taken.stream, GROUP, min=taken.entry, max=taken.entry, count=1
+        )
+        return bool(pending) and pending[0]["consumer"].decode() == self.options.name
+
+    async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
+        """Act on the run's commands for this attempt: cancel it, answer its calls."""
+        failures = 0
+        while True:
+            try:
+                reply = await self.redis.xread({control: last}, count=100, block=BLOCK_MS)
+            except Exception as exc:
+                failures += 1
+                await self._failed(exc, failures, "commands for its attempts wait for it")
+                continue
+            failures = 0
+            for command_id, fields in reply[0][1] if reply else ():
+                last = command_id.decode()
+                try:
+                    command = Command.read(fields)
+                except WorkError:
+                    continue
+                if command.ticket != ticket_id:
+                    continue
+                if command.action == CANCEL and command.work == entry:
+                    run.cancel(ticket_id, f"cancel asked by {command.by}")
+                elif command.action == ANSWER and command.call_id is not None:
+                    run.approvals.answer(ticket_id, command.call_id, command.allowed, command.by)
+
+    async def _present(self) -> None:
+        """Say on the broker that this worker is here and what it serves, every third of a lease."""
+        key, failures = self.layout.worker(self.options.name), 0
+        fields = {
+            "host": socket.gethostname(),
+            "serves": json.dumps({"providers": list(self.serves)}),
+            "refused": json.dumps(self.refused),
+        }
+        while True:
+            now, lasts = time.time(), 3 * self.lease_s
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(key, mapping={**fields, "running": len(self.running), "seen": now})
+            pipe.expire(key, int(lasts) + 1)
+            pipe.zadd(self.layout.workers, {self.options.name: now + lasts})
+            pipe.zremrangebyscore(self.layout.workers, "-inf", now)
+            try:
+                await pipe.execute()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                await self._failed(exc, failures, "this worker's presence waits for it")
+                continue
+            await asyncio.sleep(self.lease_s / 3)
+
+    async def _absent(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.layout.worker(self.options.name))
+        pipe.zrem(self.layout.workers, self.options.name)
+        await pipe.execute()
+
+
+def _cancels(fields: dict[bytes, bytes], ticket_id: str, entry: str) -> bool:
+    try:
+        command = Command.read(fields)
+    except WorkError:
+        return False
+    return command.action == CANCEL and command.ticket == ticket_id and command.work == entry
