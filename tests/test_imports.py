@@ -2,8 +2,9 @@
 reaches up: what does one job for others (every package and module but the UI and the command line)
 never imports the UI or the command line, the UI never imports the command line, and the engine
 (run/) never imports the UI, a command, remote/ or telemetry/ (watching a run and exporting its
-telemetry are built on the engine, not in it). And no test module imports another (tests/support/
-holds what they share).
+telemetry are built on the engine, not in it). The packages (and loose modules) of lfgtui/ form no
+circle either, so the folders can be read from the bottom up as docs/architecture.md lists them.
+And no test module imports another (tests/support/ holds what they share).
 
 Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
 type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
@@ -149,10 +150,27 @@ def test_no_test_module_imports_another() -> None:
     reaching = {
         f"{path.relative_to(tests)} imports {node.module}"
         for path in tests.rglob("*.py")
+        if "node_modules" not in path.parts  # the real agents' npm packages ship Python 2 scripts
         for node in every_import(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].startswith("test_")
     }
     assert sorted(reaching) == []
+
+
+def room(name: str) -> str:
+    """The first level under lfgtui/ that `name` is in: a package, or a loose module."""
+    return ".".join(name.split(".")[:2])
+
+
+def test_no_two_packages_import_each_other_through_a_circle() -> None:
+    known = modules()
+    graph: dict[str, set[str]] = {room(name): set() for name in known}
+    for name, path in known.items():
+        graph[room(name)] |= {room(other) for other in dependencies(name, path, known, every_import)}
+    for name, imported in graph.items():
+        imported.discard(name)
+    assert "lfgtui.broker" in graph["lfgtui.config"], "the graph sees packages"
+    assert circles(graph) == []
 
 
 def test_a_circle_is_found() -> None:

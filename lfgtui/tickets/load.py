@@ -11,10 +11,9 @@ import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from lfgtui.config import Config
-from lfgtui.mcp import unavailable
+from lfgtui.mcp import McpServer, unavailable
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.tickets.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
@@ -94,9 +93,21 @@ class _Draft:
     fields: dict[str, Any]
 
 
+class Configured(Protocol):
+    """What tickets are checked against: config.toml's providers and MCP servers (`config.Config`;
+    named by what it has, so the tickets never import the config, which imports the broker and
+    telemetry settings that import tickets)."""
+
+    @property
+    def providers(self) -> Mapping[str, ProviderConfig]: ...
+
+    @property
+    def mcp_servers(self) -> Mapping[str, McpServer]: ...
+
+
 def load_tickets(
     path: Path,
-    config: Config,
+    config: Configured,
     known_tools: Collection[str],
     env: Mapping[str, str] | None = None,
 ) -> TicketFile:
@@ -108,7 +119,7 @@ class _Loader:
     """The checks of one tickets file, sharing the file, the config and the problems found so far."""
 
     def __init__(
-        self, path: Path, config: Config, known_tools: Collection[str], env: Mapping[str, str]
+        self, path: Path, config: Configured, known_tools: Collection[str], env: Mapping[str, str]
     ) -> None:
         self.path = path
         self.folder = path.resolve().parent

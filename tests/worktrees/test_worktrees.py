@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lfgtui.worktrees.tree
-from lfgtui.commands.subcommands import Subcommands
-from lfgtui.commands.worktrees import add_worktree_commands, run_worktree_command
 from lfgtui.worktrees.cleanup import list_worktrees, remove_worktree
 from lfgtui.worktrees.git import GitError
 from lfgtui.worktrees.tree import (
@@ -30,28 +26,12 @@ from lfgtui.worktrees.tree import (
     ref_safe,
     worktrees_root,
 )
-
-ESCAPE = "\x1b]0;pwned\x07"
-"""An OSC sequence that would set the terminal's title if it reached it raw."""
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
-def commit_all(cwd: Path, message: str) -> str:
-    git(cwd, "add", "-A")
-    git(cwd, "commit", "-q", "-m", message)
-    return git(cwd, "rev-parse", "HEAD")
+from tests.support.git import ESCAPE, commit_all, git, isolate_git, worktree_repo
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No git above tmp_path is found, and no user config changes what git does here."""
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    isolate_git(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -61,23 +41,9 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def make_repo(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.name", "Test")
-    git(folder, "config", "user.email", "test@example.com")
-    (folder / "sub").mkdir()
-    (folder / "sub" / "code.py").write_text("one\ntwo\nthree\n")
-    (folder / "change.txt").write_text("a\nb\nc\n")
-    (folder / "delete.txt").write_text("gone\nsoon\n")
-    (folder / ".gitignore").write_text("*.log\n")
-    commit_all(folder, "start")
-    return folder
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    return make_repo(tmp_path / "repo")
+    return worktree_repo(tmp_path / "repo")
 
 
 def test_the_root_is_lfg_worktrees_or_the_user_data_folder() -> None:
@@ -279,7 +245,7 @@ async def test_a_worktree_of_another_repository_under_the_same_ids_is_refused(
     repo: Path, root: Path, tmp_path: Path
 ) -> None:
     await create_worktree(repo, "run1", "t", root)
-    other = make_repo(tmp_path / "other")
+    other = worktree_repo(tmp_path / "other")
     with pytest.raises(GitError, match="already has a worktree of"):
         await create_worktree(other, "run1", "t", root)
 
@@ -429,67 +395,3 @@ async def test_clean_keeps_an_entry_it_cannot_read(root: Path) -> None:
     removal = await remove_worktree(info, force=True)
     assert removal.refused and "remove it by hand" in removal.message
     assert (root / "run1" / "t.json").exists()
-
-
-def command(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_worktree_commands(parser.add_subparsers(dest="command", action=Subcommands))
-    return parser.parse_args(argv)
-
-
-@pytest.fixture
-def evil_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A root whose name would set the terminal's title if printed raw."""
-    folder = tmp_path / f"worktrees{ESCAPE}"
-    monkeypatch.setenv(WORKTREES_ENV, str(folder))
-    return folder
-
-
-def test_the_cli_lists_and_cleans_with_every_outside_string_inert(
-    repo: Path, evil_root: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    tree = asyncio.run(create_worktree(repo, "run1", "t", evil_root))
-    (tree.path / f"evil{ESCAPE}.txt").write_text("1\n2\n")
-    assert run_worktree_command(command("worktrees", "list")) == 0
-    out = capsys.readouterr().out
-    assert "\x1b" not in out and "\x07" not in out
-    header, row = out.splitlines()
-    assert header.split() == ["run", "ticket", "branch", "commits", "diff", "files", "dirty", "path"]
-    assert row.split()[:7] == ["run1", "t", "lfg/run1/t", "0", "+2", "\u22120", "1"]
-    assert row.endswith("worktrees\u241b]0;pwned\u2407/run1/t")
-
-    assert run_worktree_command(command("worktrees", "list", "--json", "--run", "run1")) == 0
-    [line] = capsys.readouterr().out.splitlines()
-    record = json.loads(line)
-    assert record["path"] == str(tree.path) and record["dirty"] is True and record["added"] == 2
-    assert "\x1b" not in line
-
-    assert run_worktree_command(command("worktrees", "clean", "--run", "run1")) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("kept ") and "uncommitted" in out and "\x1b" not in out
-    assert run_worktree_command(command("worktrees", "clean", "--ticket", "other")) == 0
-    assert "no worktrees to clean" in capsys.readouterr().out
-    assert tree.path.exists()
-    assert run_worktree_command(command("worktrees", "clean", "--ticket", "t", "--force")) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("removed ") and "\x1b" not in out
-    assert not tree.path.exists()
-
-
-def test_the_cli_shows_problems_under_the_table(
-    repo: Path, root: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    tree = asyncio.run(create_worktree(repo, "run1", "t", root))
-    shutil.rmtree(tree.path)
-    assert run_worktree_command(command("worktrees", "list")) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:7] == ["run1", "t", "lfg/run1/t", "0", "-", "-", "gone"]
-    assert lines[2].startswith("run1/t: its folder was deleted by hand")
-
-
-def test_the_cli_module_imports_only_the_standard_library_at_first() -> None:
-    code = "import sys, lfgtui.commands.worktrees\n"
-    code += "print(sorted(m for m in sys.modules if m.startswith('lfgtui')))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    commands = [f"lfgtui.commands{name}" for name in ("", ".common", ".subcommands", ".worktrees")]
-    assert done.stdout.strip() == str(["lfgtui", *commands])
