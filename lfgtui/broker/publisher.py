@@ -48,6 +48,8 @@ TRIM_EVERY_S = 60.0
 """How often entries older than `max_age_s` are trimmed from the event stream (`XTRIM MINID ~`)."""
 RESENDS = RetryPolicy(max_retries=0, base_delay_s=0.25, max_delay_s=2.0)
 """Waits before sending again to a broker that failed: 0.25 s doubling to 2 s; never given up."""
+STOP_S = 5.0
+"""How long a drained writer may take to finish the round trip it is in once the run has ended."""
 PENDING = "pending"
 RUNNING = "running"
 
@@ -137,6 +139,11 @@ class Publisher:
         pipe.zremrangebyscore(self.layout.runs, "-inf", now - self.settings.max_age_s)
         await pipe.execute()
 
+    @property
+    def queued(self) -> int:
+        """Entries the broker has not taken yet."""
+        return len(self._queue)
+
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="publish")
 
@@ -201,7 +208,13 @@ class Publisher:
                 f"the broker did not take the run's last {len(self._queue)} entries in {grace_s:g} s: "
                 "its watchers see the run unfinished (its history here is whole)"
             )
-        if self._writer is not None:
+        if self._writer is None:
+            return
+        self._wake.set()  # a drained writer of an ended run returns (cancelling redis-py mid-send can hang)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0 if self._queue else STOP_S):
+                await asyncio.shield(self._writer)
+        if not self._writer.done():
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
@@ -221,6 +234,8 @@ class Publisher:
             if not taken:
                 if not self._queue:
                     self._drained.set()
+                    if self._ended:
+                        return
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEARTBEAT_S):
                         await self._wake.wait()

@@ -771,6 +771,10 @@ ELSEWHERE = {
     "--broker`": [
         f"{BROKER}/test_workers.py::test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attempts_are_recorded",
     ],
+    "the broker is killed and restarted (with its append-only file) while `lfg run --broker` hands out "
+    "tickets": [
+        f"{BROKER}/test_workers.py::test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_ticket_and_completes_none_twice",
+    ],
     "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
     "installed) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why",
