@@ -44,12 +44,12 @@ PIPELINE_ENTRIES = 256
 HEARTBEAT_S = 5.0
 """How often the run's entry in the index is touched while nothing else is sent: `lfg runs` tells a
 run whose publisher went silent by it."""
+STOP_S = 5.0
+"""How long a writer cancelled at the end may take to stop before closing goes on without it."""
 TRIM_EVERY_S = 60.0
 """How often entries older than `max_age_s` are trimmed from the event stream (`XTRIM MINID ~`)."""
 RESENDS = RetryPolicy(max_retries=0, base_delay_s=0.25, max_delay_s=2.0)
 """Waits before sending again to a broker that failed: 0.25 s doubling to 2 s; never given up."""
-STOP_S = 5.0
-"""How long a drained writer may take to finish the round trip it is in once the run has ended."""
 PENDING = "pending"
 RUNNING = "running"
 
@@ -118,8 +118,6 @@ class Publisher:
         self._pending: list[Event] = []
         self._flush: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
         self._states_changed = True
         self._ended = False
         self._writer: asyncio.Task[None] | None = None
@@ -184,7 +182,6 @@ class Publisher:
     def _queue_entry(self, entry: _Entry) -> None:
         self._queue.append(entry)
         self._queued_bytes += len(entry.data)
-        self._drained.clear()
         self._wake.set()
 
     def end(self) -> None:
@@ -198,26 +195,27 @@ class Publisher:
 
     async def aclose(self, grace_s: float) -> None:
         """End the run on the broker (or a worker's part of it), waiting up to `grace_s` for it to take
-        what is queued."""
+        what is queued: the writer stops by itself once it has; else it is cancelled. Every wait is
+        bounded, and `asyncio.wait` neither raises the writer's CancelledError nor swallows ours."""
         self.end()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace_s):
-                await self._drained.wait()
+        writer = self._writer
+        if writer is not None:
+            try:
+                await asyncio.wait([writer], timeout=grace_s)
+            finally:
+                writer.cancel()
         if self._queue:
             self.said(
                 f"the broker did not take the run's last {len(self._queue)} entries in {grace_s:g} s: "
                 "its watchers see the run unfinished (its history here is whole)"
             )
-        if self._writer is None:
+        if writer is None:
             return
-        self._wake.set()  # a drained writer of an ended run returns (cancelling redis-py mid-send can hang)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0 if self._queue else STOP_S):
-                await asyncio.shield(self._writer)
-        if not self._writer.done():
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        await asyncio.wait([writer], timeout=STOP_S)
+        if not writer.done():
+            self.said(f"publishing did not stop in {STOP_S:g} s of being cancelled: leaving it")
+        elif not writer.cancelled():
+            writer.result()  # a bug in the writer surfaces here
 
     def _index_fields(self, now: float) -> dict[str, str | float]:
         fields: dict[str, str | float] = {"updated": now}
@@ -227,15 +225,16 @@ class Publisher:
         return fields
 
     async def _write(self) -> None:
-        """Send what is queued until cancelled, again and again while the broker fails."""
+        """Send what is queued, again and again while the broker fails, until the run has ended and
+        the broker took everything, or until cancelled."""
         failures, trimmed = 0, 0.0
         while True:
+            if _cancel_was_swallowed():
+                raise asyncio.CancelledError
             taken = self._sendable()
             if not taken:
-                if not self._queue:
-                    self._drained.set()
-                    if self._ended:
-                        return
+                if not self._queue and self._ended:
+                    return
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEARTBEAT_S):
                         await self._wake.wait()
@@ -303,3 +302,11 @@ class Publisher:
             self._states_changed = self._states_changed or "states" in index
             raise
         self._numbered = numbered
+
+
+def _cancel_was_swallowed() -> bool:
+    """Whether this task was cancelled without the CancelledError reaching it: Python 3.11's
+    `asyncio.wait_for`, which redis-py writes a command in, returns normally when the cancel lands in
+    the turn of the loop its write completes (cpython#86296); the request is still counted."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -50,6 +50,11 @@ model = "hello"
 """
 
 
+SHUTDOWN_S = 20.0
+"""How long the run and its publisher may take to shut down: a hang fails the test saying so, not at
+pytest's timeout (waited for in a task of its own, which a swallowed cancellation cannot stall)."""
+
+
 def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
     return [(e.ticket, e.attempt, e.seq, type(e).__name__) for e in events]
 
@@ -81,13 +86,24 @@ async def published(
         events: list[Event] = []
         run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append], prices=prices)
         outlet = Outlet(broker, await connect(broker))
-        async with Outlet.closing(outlet), outlet.publishing(run, loaded.tickets, str(path)) as watch:
+        async with contextlib.AsyncExitStack() as publishing:
+            await publishing.enter_async_context(Outlet.closing(outlet))
+            watch = await publishing.enter_async_context(outlet.publishing(run, loaded.tickets, str(path)))
             assert watch == f"lfg attach {broker.where}/{run.run_id}"
             try:
                 yield Published(run, broker, events)
             finally:
-                run.cancel_all()
-                await run.wait()
+                shutting = asyncio.create_task(shut_down(run, publishing))
+                done, _ = await asyncio.wait([shutting], timeout=SHUTDOWN_S)
+                assert done, f"the run and its publisher did not shut down in {SHUTDOWN_S:g} s"
+                await shutting
+
+
+async def shut_down(run: Run, publishing: contextlib.AsyncExitStack) -> None:
+    """What `lfg run` does at its end: the run stops, then the publisher and the broker's connection."""
+    run.cancel_all()
+    await run.wait()
+    await publishing.aclose()
 
 
 async def follow(attachment: BrokerAttachment, states: list[str] | None = None) -> list[Event]:
