@@ -196,8 +196,9 @@ class Retrying(Status):
 class Queued(Status):
     """A request waits for its provider's shared limits (see ratelimit.py) before it is sent.
 
-    `reason` is "concurrency", "requests_per_minute", "tokens_per_minute" or "rate_limited" (a 429
-    paused the provider); `until` is the monotonic time it may go, when known. A `RequestSent` follows
+    `reason` is "concurrency", "requests_per_minute", "tokens_per_minute", "rate_limited" (a 429
+    paused the provider), "quota_requests" or "quota_tokens" (its headers said none is left);
+    `until` is the monotonic time it may go, when known. A `RequestSent` follows
     when it goes.
     """
 
@@ -359,6 +360,22 @@ class Usage(Event):
     reasoning_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotaSeen(Event):
+    """What a provider's rate-limit headers said of its account's allowance when a request's answer
+    began (OpenAI's `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`, and the OpenAI-compatible
+    servers that send them): requests and tokens left of the window's `limit`, and the seconds after
+    this event's `t` at which each allowance is whole again. Each is None when the headers did not say."""
+
+    provider: str
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset_s: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
-    from lfgtui.events import ContextUsed
+    from lfgtui.events import ContextUsed, QuotaSeen
 
 OUTCOME_GLYPHS = {
     Outcome.COMPLETED: "✓",
@@ -118,3 +118,40 @@ def context_percent(used: int, size: int) -> str:
     if 0 < share < 0.05:
         return "<0.1%"
     return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"
+
+
+def countdown(seconds: float) -> str:
+    """A time left, short: `42s`, `6m00s`, `2h05m`."""
+    whole = max(0, math.ceil(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def _compact(count: int) -> str:
+    """A count in a few characters, rounded down (what is left is never overstated): `950`,
+    `89,950`, `450k`, `1.2M`."""
+    if count < 100_000:
+        return f"{count:,}"
+    if count < 1_000_000:
+        return f"{count // 1000}k"
+    return f"{count // 100_000 / 10:g}M"
+
+
+def quota_text(quota: QuotaSeen, elapsed: float = 0.0) -> str:
+    """A provider's quota as its headers said it, `elapsed` seconds ago: `openai 12/500 req ↻42s ·
+    9,800/30k tok ↻1s` (left of the limit, and the time until each resets while it has not)."""
+    parts = []
+    for unit, limit, left, reset_s in (
+        ("req", quota.requests_limit, quota.requests_remaining, quota.requests_reset_s),
+        ("tok", quota.tokens_limit, quota.tokens_remaining, quota.tokens_reset_s),
+    ):
+        if left is None:
+            continue
+        part = f"{_compact(left)}{'' if limit is None else '/' + _compact(limit)} {unit}"
+        if reset_s is not None and reset_s > elapsed:
+            part += f" ↻{countdown(reset_s - elapsed)}"
+        parts.append(part)
+    return f"{quota.provider} {' · '.join(parts) or 'quota unknown'}"

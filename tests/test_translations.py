@@ -16,6 +16,7 @@ from lfgtui.events import Event, Status, Translation, event_types
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
+from lfgtui.telemetry.metered import METERED
 from lfgtui.telemetry.spans import SPANS
 from lfgtui.ui.pane import PANE
 
@@ -26,6 +27,7 @@ TRANSLATIONS: tuple[Translation[object], ...] = (
     PROGRESS,
     CODEC,
     PANE,
+    METERED,
     METRICS,
     MOMENTS,
     SPANS,

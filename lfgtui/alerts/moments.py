@@ -30,6 +30,7 @@ from lfgtui.events import (
     PlanUpdated,
     PromptSent,
     Queued,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -134,6 +135,7 @@ MOMENTS: Translation[Callable[[RunAlerts, Any], None]] = Translation(
         **dict.fromkeys(WORKING, "a ticket at work needs nobody"),
         Stalled: "the pane says so, and the idle timeout ends the attempt, which is a moment if it fails",
         ApprovalAnswered: "someone has answered: nobody needs to be called",
+        QuotaSeen: "a provider's allowance: the summary bar shows it, and the limiter waits for it",
     },
 )
 """The moments a run needs the person: a call waits for approval, an attempt ends (failed, or the

@@ -8,17 +8,23 @@ fails says why at once.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.broker.settings import Broker, BrokerError
+from lfgtui.run.calls import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+T = TypeVar("T")
 EXTRA = "pip install 'lfgtui[broker]'"
 CONNECT_TIMEOUT_S = 5.0
 """How long a connection (TLS handshake included) may take."""
+AWAY = RetryPolicy(max_retries=0, base_delay_s=0.5, max_delay_s=5.0)
+"""Waits before asking a broker that failed again: 0.5 s doubling to 5 s; never given up."""
 
 
 def require_redis() -> None:
@@ -112,3 +118,24 @@ def explain(exc: Exception, broker: Broker) -> str | None:
     if isinstance(exc, exceptions.RedisError):
         return f"the broker at {where} answered with an error: {text}"
     return None
+
+
+async def until_answered(
+    ask: Callable[[], Awaitable[T]],
+    explain: Callable[[Exception], str | None],
+    said: Callable[[str], None],
+    consequence: str,
+) -> T:
+    """`ask` the broker until it answers, saying once what waits for it meanwhile: a broker that went
+    away stalls the asker, never fails it. A failure that is not the broker's is raised."""
+    failures = 0
+    while True:
+        try:
+            return await ask()
+        except Exception as exc:
+            if (problem := explain(exc)) is None:
+                raise
+            failures += 1
+            if failures == 1:
+                said(f"{problem}: {consequence}")
+            await asyncio.sleep(AWAY.delay(failures, None))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.layout import Layout, loads
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
@@ -40,6 +41,7 @@ from lfgtui.events import (
 )
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.scheduler import Run, TicketState
 
 if TYPE_CHECKING:
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
 
 END_WAIT_S = 10.0
 """How long the run's feed may take to read the `end` entry once the run is over."""
+FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
+"""The run's feed never gives up on a broker that went away: its events are how the run learns how
+its attempts go, and it goes on where it left off when the broker is back."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class Dispatch:
         """Follow the run's event stream (the run is registered on the broker already); `said` hears
         what goes wrong on the way."""
         self.run_id, self.said = run_id, said
-        attachment = BrokerAttachment(self.broker, self.run_id, self.clock)
+        attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS)
         await attachment.describe()
         self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")
 
@@ -116,7 +121,8 @@ class Dispatch:
         self._waiting.pop(ticket_id, None)
 
     async def enqueue(self, item: WorkItem) -> str:
-        """Put an attempt on its provider's work stream; returns its entry's id."""
+        """Put an attempt on its provider's work stream, waiting for a broker that went away; returns
+        its entry's id."""
         item = WorkItem(
             self.run_id,
             relative_to(item.ticket, self.folder),
@@ -127,8 +133,16 @@ class Dispatch:
             item.askable,
         )
         stream = self.layout.work(item.ticket.provider)
-        entry = await self.redis.xadd(stream, item.fields())  # type: ignore[arg-type]
+        entry = await until_answered(
+            lambda: self.redis.xadd(stream, item.fields()),  # type: ignore[arg-type]
+            self._explain,
+            self.said,
+            f"{item.ticket.id} waits for it to be put on the work stream",
+        )
         return entry.decode()
+
+    def _explain(self, exc: Exception) -> str | None:
+        return explain(exc, self.broker)
 
     def send(self, command: Command) -> None:
         """Put a command on the run's control stream, without waiting (`aclose` waits for it)."""
@@ -137,9 +151,7 @@ class Dispatch:
             try:
                 await self.redis.xadd(self.layout.control(self.run_id), command.fields())  # type: ignore[arg-type]
             except Exception as exc:
-                from lfgtui.broker.client import explain
-
-                if (problem := explain(exc, self.broker)) is None:
+                if (problem := self._explain(exc)) is None:
                     raise
                 self.said(f"could not send {command.action} of {command.ticket} to its worker: {problem}")
 
@@ -149,8 +161,13 @@ class Dispatch:
 
     async def unserved(self, provider: str) -> str | None:
         """Why no worker on the broker takes work of `provider` now, naming each and its reason; None
-        when one does."""
-        workers = await self.workers()
+        when one does, or the broker cannot say now."""
+        try:
+            workers = await self.workers()
+        except Exception as exc:
+            if self._explain(exc) is None:
+                raise
+            return None
         if any(provider in worker.serves for worker in workers):
             return None
         if not workers:
@@ -279,6 +296,10 @@ class CoordinatedRun(Run):
             f"another worker took the ticket over as attempt {attempt}"
         )
         error = ErrorInfo(ErrorKind.CONNECTION, message)
+        # Published, unlike the rest of a dispatched attempt: no worker ends it. Its seq is past the
+        # worker's last (each worker event is adopted in order after this run's own start), so
+        # watchers take it as the attempt's end.
+        self.dispatched.discard((state.ticket.id, state.attempt))
         self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
         state.attempt, state.outcome = attempt, None
         state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)

@@ -49,6 +49,8 @@ PIPELINE_ENTRIES = 256
 HEARTBEAT_S = 5.0
 """How often the run's entry in the index is touched while nothing else is sent: `lfg runs` tells a
 run whose publisher went silent by it."""
+STOP_S = 5.0
+"""How long a writer cancelled at the end may take to stop before closing goes on without it."""
 TRIM_EVERY_S = 60.0
 """How often entries older than `max_age_s` are trimmed from the event stream (`XTRIM MINID ~`)."""
 RESENDS = RetryPolicy(max_retries=0, base_delay_s=0.25, max_delay_s=2.0)
@@ -133,8 +135,6 @@ class Publisher:
         self._pending: list[Event] = []
         self._flush: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
         self._states_changed = True
         self._ended = False
         self._writer: asyncio.Task[None] | None = None
@@ -154,6 +154,11 @@ class Publisher:
         pipe.zadd(self.layout.runs, {self.run_id: now})
         pipe.zremrangebyscore(self.layout.runs, "-inf", now - self.settings.max_age_s)
         await pipe.execute()
+
+    @property
+    def queued(self) -> int:
+        """Entries the broker has not taken yet."""
+        return len(self._queue)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="publish")
@@ -203,7 +208,6 @@ class Publisher:
     def _queue_entry(self, entry: _Entry) -> None:
         self._queue.append(entry)
         self._queued_bytes += len(entry.data)
-        self._drained.clear()
         self._wake.set()
 
     def end(self) -> None:
@@ -217,20 +221,27 @@ class Publisher:
 
     async def aclose(self, grace_s: float) -> None:
         """End the run on the broker (or a worker's part of it), waiting up to `grace_s` for it to take
-        what is queued."""
+        what is queued: the writer stops by itself once it has; else it is cancelled. Every wait is
+        bounded, and `asyncio.wait` neither raises the writer's CancelledError nor swallows ours."""
         self.end()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace_s):
-                await self._drained.wait()
+        writer = self._writer
+        if writer is not None:
+            try:
+                await asyncio.wait([writer], timeout=grace_s)
+            finally:
+                writer.cancel()
         if self._queue:
             self.said(
                 f"the broker did not take the run's last {len(self._queue)} entries in {grace_s:g} s: "
                 "its watchers see the run unfinished (its history here is whole)"
             )
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        if writer is None:
+            return
+        await asyncio.wait([writer], timeout=STOP_S)
+        if not writer.done():
+            self.said(f"publishing did not stop in {STOP_S:g} s of being cancelled: leaving it")
+        elif not writer.cancelled():
+            writer.result()  # a bug in the writer surfaces here
 
     def _index_fields(self, now: float) -> dict[str, str | float]:
         fields: dict[str, str | float] = {"updated": now}
@@ -257,13 +268,16 @@ class Publisher:
         return {"cost": "" if cost is None else cost, "tok_s": round(rate, 1)}
 
     async def _write(self) -> None:
-        """Send what is queued until cancelled, again and again while the broker fails."""
+        """Send what is queued, again and again while the broker fails, until the run has ended and
+        the broker took everything, or until cancelled."""
         failures, trimmed = 0, 0.0
         while True:
+            if _cancel_was_swallowed():
+                raise asyncio.CancelledError
             taken = self._sendable()
             if not taken:
-                if not self._queue:
-                    self._drained.set()
+                if not self._queue and self._ended:
+                    return
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEARTBEAT_S):
                         await self._wake.wait()
@@ -340,3 +354,11 @@ class Publisher:
                 self._totals_at = -TOTALS_EVERY_S
             raise
         self._numbered = numbered
+
+
+def _cancel_was_swallowed() -> bool:
+    """Whether this task was cancelled without the CancelledError reaching it: Python 3.11's
+    `asyncio.wait_for`, which redis-py writes a command in, returns normally when the cancel lands in
+    the turn of the loop its write completes (cpython#86296); the request is still counted."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

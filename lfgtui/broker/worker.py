@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
@@ -37,7 +38,6 @@ from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.scheduler import Earlier, Run
 from lfgtui.tickets.ticket import Ticket
 
@@ -49,10 +49,9 @@ if TYPE_CHECKING:
 
 BLOCK_MS = 2_000
 """How long one read of the work streams, or of a control stream, waits."""
-DRAIN_S = 10.0
-"""How long an attempt's publisher may take to hand its last events to the broker."""
-RETRIES = RetryPolicy(max_retries=0, base_delay_s=0.5, max_delay_s=5.0)
-"""Waits before asking a broker that failed again: 0.5 s doubling to 5 s; never given up."""
+DRAIN_S = 60.0
+"""How long an attempt's publisher may take to hand its last events to the broker (the lease held
+meanwhile): an entry is acknowledged only once they are there."""
 
 
 def provider_problem(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
@@ -87,6 +86,18 @@ class Taken:
     deliveries: int
 
 
+@dataclass
+class Holding:
+    """A taken entry while this worker holds its lease: from taking it until it is acknowledged, so
+    an attempt that ended while the broker was away is not taken over and run again."""
+
+    taken: Taken
+    run: Run | None = None
+    """The attempt's run once it started: losing the lease cancels it."""
+    ticket_id: str = ""
+    lost: bool = False
+
+
 class Worker:
     """One `lfg worker` (see the module docstring): `serve` until cancelled."""
 
@@ -115,6 +126,10 @@ class Worker:
         self.running: dict[str, asyncio.Task[None]] = {}
         """The attempts under way, by work entry."""
         self._slots = asyncio.Semaphore(options.max_concurrency)
+        self._claim_after = 0.0
+        """No entry is taken over before this (monotonic): a lease after the last failure of the
+        broker seen here, so that once it is back the workers holding entries renew their leases
+        first (the entries' idle clock ran on while it was away)."""
 
     async def serve(self) -> None:
         """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
@@ -152,13 +167,16 @@ class Worker:
         self.running.pop(entry, None)
         self._slots.release()
 
-    async def _failed(self, exc: Exception, failures: int, consequence: str) -> None:
+    async def _failed(
+        self, exc: Exception, failures: int, consequence: str, at_most_s: float | None = None
+    ) -> None:
         problem = self.explain(exc)
         if problem is None:
             raise exc
+        self._claim_after = time.monotonic() + self.lease_s
         if failures == 1:
             self.said(f"{problem}: {consequence}")
-        await asyncio.sleep(RETRIES.delay(failures, None))
+        await asyncio.sleep(min(AWAY.delay(failures, None), at_most_s or AWAY.max_delay_s))
 
     async def _groups(self) -> None:
         """The consumer group on every stream this worker reads, made if it is not there yet."""
@@ -173,6 +191,8 @@ class Worker:
 
     async def _claim(self) -> Taken | None:
         """An entry whose worker's lease lapsed, taken over; None when there is none."""
+        if time.monotonic() < self._claim_after:
+            return None
         lapsed = int(self.lease_s * 1000)
         for stream in self.streams:
             _, entries, _ = await self.redis.xautoclaim(
@@ -200,21 +220,44 @@ class Worker:
         return None
 
     async def _run(self, taken: Taken) -> None:
-        """Run one taken entry's attempt to its end, then acknowledge the entry (if it is still ours)."""
+        """Run one taken entry's attempt to its end, holding the entry's lease until its events are on
+        the broker and the entry is acknowledged (unless another worker took it over meanwhile)."""
+        holding = Holding(taken)
+        lease = asyncio.create_task(self._lease(holding), name="lease")
+        try:
+            if await self._run_held(holding):
+                await until_answered(
+                    lambda: self._acknowledge(holding), self.explain, self.said, "acknowledging waits for it"
+                )
+        finally:
+            lease.cancel()
+            await asyncio.gather(lease, return_exceptions=True)
+
+    async def _acknowledge(self, holding: Holding) -> None:
+        taken = holding.taken
+        if not holding.lost and await self._holds(taken):
+            await self.redis.xack(taken.stream, GROUP, taken.entry)
+
+    async def _run_held(self, holding: Holding) -> bool:
+        """Run the entry's attempt; whether the entry is done with (to acknowledge)."""
+        taken = holding.taken
         try:
             item = WorkItem.read(taken.fields)
         except WorkError as exc:
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
-            await self.redis.xack(taken.stream, GROUP, taken.entry)
-            return
+            return True
         attempt = item.attempt + taken.deliveries - 1
         control = self.layout.control(item.run_id)
         since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
-        earlier = await self.redis.xrange(control, min=since, max="+")
+        earlier = await until_answered(
+            lambda: self.redis.xrange(control, min=since, max="+"),
+            self.explain,
+            self.said,
+            "starting an attempt waits for it",
+        )
         if any(_cancels(fields, item.ticket.id, taken.entry) for _, fields in earlier):
             self.said(f"{item.ticket.id} of run {item.run_id} was cancelled before it started")
-            await self.redis.xack(taken.stream, GROUP, taken.entry)
-            return
+            return True
         last = earlier[-1][0].decode() if earlier else since
         publisher = Publisher(
             self.redis,
@@ -229,15 +272,20 @@ class Worker:
         how = "took over" if taken.deliveries > 1 else "took"
         self.said(f"{how} {item.ticket.id} of run {item.run_id} (attempt {attempt})")
         try:
-            outcome = await self._attempt(item, attempt, taken, publisher, control, last)
+            outcome = await self._attempt(item, attempt, holding, publisher, control, last)
         finally:
             await publisher.aclose(DRAIN_S)
         self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {outcome}")
-        if await self._holds(taken):
-            await self.redis.xack(taken.stream, GROUP, taken.entry)
+        if publisher.queued:
+            self.said(
+                f"the last events of {item.ticket.id} (attempt {attempt}) did not reach the broker: "
+                "its entry is left for another worker to run again"
+            )
+            return False
+        return True
 
     async def _attempt(
-        self, item: WorkItem, attempt: int, taken: Taken, publisher: Publisher, control: str, last: str
+        self, item: WorkItem, attempt: int, holding: Holding, publisher: Publisher, control: str, last: str
     ) -> Outcome:
         try:
             ticket = item.placed(self.options.root)
@@ -249,18 +297,20 @@ class Worker:
             )
             return Outcome.FAILED
         run = self._make_run(item, ticket, attempt, publisher)
+        holding.run, holding.ticket_id = run, ticket.id
         where = f"running on worker {self.options.name} ({socket.gethostname()})"
         run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
-        lease = asyncio.create_task(self._lease(taken, run, ticket.id), name="lease")
-        commands = asyncio.create_task(self._commands(control, last, taken.entry, run, ticket.id))
+        if holding.lost:
+            run.cancel(ticket.id, self._lost_lease)
+        entry = holding.taken.entry
+        commands = asyncio.create_task(self._commands(control, last, entry, run, ticket.id))
         try:
             outcomes = await run.wait()
         finally:
             run.cancel_all()
             await run.wait()
-            lease.cancel()
             commands.cancel()
-            await asyncio.gather(lease, commands, return_exceptions=True)
+            await asyncio.gather(commands, return_exceptions=True)
         return outcomes[ticket.id]
 
     def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
@@ -285,21 +335,29 @@ class Worker:
         run.run_id = item.run_id  # its worktree's branch is named after the run
         return run
 
-    async def _lease(self, taken: Taken, run: Run, ticket_id: str) -> None:
-        """Renew the lease every third of it; stop the attempt once another worker holds the entry."""
-        failures = 0
+    @property
+    def _lost_lease(self) -> str:
+        return f"worker {self.options.name} lost its lease: another worker took the ticket over"
+
+    async def _lease(self, holding: Holding) -> None:
+        """Renew the lease every third of it; stop the attempt once another worker holds the entry.
+        A renewal that fails is tried again within half a lease, so that one comes soon after the
+        broker is back, before other workers take entries over (see `_claim_after`)."""
+        taken, failures = holding.taken, 0
         while True:
             await asyncio.sleep(self.lease_s / 3)
             try:
                 if not await self._holds(taken):
-                    why = f"worker {self.options.name} lost its lease: another worker took the ticket over"
-                    run.cancel(ticket_id, why)
+                    holding.lost = True
+                    if holding.run is not None:
+                        holding.run.cancel(holding.ticket_id, self._lost_lease)
                     return
                 await self.redis.xclaim(taken.stream, GROUP, self.options.name, 0, [taken.entry], justid=True)
                 failures = 0
             except Exception as exc:
                 failures += 1
-                await self._failed(exc, failures, "the lease waits for it; the attempt goes on")
+                consequence = "the lease waits for it; the attempt goes on"
+                await self._failed(exc, failures, consequence, at_most_s=self.lease_s / 6)
 
     async def _holds(self, taken: Taken) -> bool:
         """Whether the entry is still this worker's (not acknowledged, not taken over)."""
@@ -352,7 +410,7 @@ class Worker:
                 failures = 0
             except Exception as exc:
                 failures += 1
-                await self._failed(exc, failures, "this worker's presence waits for it")
+                await self._failed(exc, failures, "this worker's presence waits for it", self.lease_s / 3)
                 continue
             await asyncio.sleep(self.lease_s / 3)
 

@@ -30,6 +30,7 @@ from lfgtui.events import (
     PlanUpdated,
     PromptSent,
     Queued,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -181,6 +182,17 @@ class JsonLines:
         percent = round(100 * used / size, 1) if size else None
         return {"type": "context", "used": used, "size": size, "percent": percent, "cost_usd": event.cost_usd}
 
+    def _quota(self, event: QuotaSeen) -> dict[str, Any]:
+        allowances = {
+            kind: {
+                "limit": getattr(event, f"{kind}_limit"),
+                "remaining": getattr(event, f"{kind}_remaining"),
+                "reset_s": getattr(event, f"{kind}_reset_s"),
+            }
+            for kind in ("requests", "tokens")
+        }
+        return {"type": "quota", "provider": event.provider, **allowances}
+
     def _agent(self, event: AgentDetails) -> dict[str, Any]:
         offered = [{"name": c.name, "description": c.description} for c in event.commands]
         options = {setting.name: setting.value for setting in event.settings}
@@ -247,6 +259,7 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
         ApprovalAsked: JsonLines._approval,
         ApprovalAnswered: JsonLines._approval_answer,
         ContextUsed: JsonLines._context,
+        QuotaSeen: JsonLines._quota,
         AgentDetails: JsonLines._agent,
         Stalled: JsonLines._stalled,
         AgentProgress: JsonLines._progress,
@@ -412,6 +425,7 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
         CallEnded: "the attempt's end is the line that counts",
         ContextUsed: "a coding agent's context and cost reach the closing table through the metrics",
         AgentDetails: "what an agent offers is the TUI's and NDJSON's, not a progress line",
+        QuotaSeen: "a provider's quota is the TUI's summary bar's and NDJSON's, not a progress line",
     },
 )
 """Each event type's progress line (most events make none): what `lfg run --headless` prints."""

@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +20,14 @@ if TYPE_CHECKING:
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.commands.telemetry import TelemetryOut
+    from lfgtui.cost.metrics import MetricsBook
+    from lfgtui.events import Event
     from lfgtui.remote.attach import Followed, RemoteRun
     from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.server import Metrics
     from lfgtui.remote.tail import RunTail
     from lfgtui.run import Run
+    from lfgtui.telemetry.metered import Metered
     from lfgtui.tickets.ticket import Ticket
 
 DRAIN_S = 2.0
@@ -143,12 +147,16 @@ async def _served(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
     """`--serve`: the run's events over HTTP while the block runs; yields the `lfg attach` command."""
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunControls, RunServer, read_token
+    from lfgtui.telemetry.metered import provider_kinds
 
     token = read_token(args.token_file)
     hub = EventHub(run.clock)
     run.sinks.append(hub)
+    scraped, metrics = _scraped(run.book, provider_kinds(run), run.clock)
+    if scraped is not None:
+        run.sinks.append(scraped)
     controls = RunControls(run) if args.control else None
-    server = RunServer(hub, run.run_id, tickets, token, controls, prices=run.book.prices)
+    server = RunServer(hub, run.run_id, tickets, token, controls, prices=run.book.prices, metrics=metrics)
     url = await server.start(Address.parse(args.serve))
     watch = _announce(url, token, args.token_file, controls is not None)
     try:
@@ -156,6 +164,23 @@ async def _served(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
     finally:
         hub.end()
         await server.aclose(grace_s=DRAIN_S)
+
+
+def _scraped(
+    book: MetricsBook, kinds: Mapping[str, str], clock: Callable[[], float]
+) -> tuple[Metered | None, Metrics | None]:
+    """The sink that keeps a served run's Prometheus metrics from its events and `book`, and what
+    `/metrics` reads; (None, None) without prometheus-client, when `/metrics` says so."""
+    try:
+        from lfgtui.telemetry.prometheus import CONTENT_TYPE, PrometheusMeters
+    except ImportError:
+        return None, None
+    from lfgtui.telemetry.metered import Metered
+
+    sink = Metered(book, kinds)
+    meters = PrometheusMeters(sink.tally, book.quotas, clock)
+    sink.instruments.append(meters)
+    return sink, lambda: (meters.render(), CONTENT_TYPE)
 
 
 def _announce(url: str, token: str, token_file: Path | None, control: bool) -> str:
@@ -174,6 +199,7 @@ async def serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from lfgtui.cost.metrics import MetricsBook
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import StoreError
     from lfgtui.remote.hub import EventHub
@@ -197,7 +223,9 @@ async def serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     hub = EventHub(tail.now, t0=0.0)  # the tail's clock counts from the run's start
     prices = run_prices(config.providers, tail.tickets)  # this machine's, as the run was priced here
-    server = RunServer(hub, run_id, tail.tickets, token, prices=prices)
+    book = MetricsBook(prices=prices)
+    scraped, metrics = _scraped(book, {name: c.kind for name, c in config.providers.items()}, tail.now)
+    server = RunServer(hub, run_id, tail.tickets, token, prices=prices, metrics=metrics)
     try:
         url = await server.start(address)
     except ServeError as exc:
@@ -205,7 +233,7 @@ async def serve(args: argparse.Namespace) -> int:
         warn(str(exc))
         return EXIT_USAGE
     _announce(url, token, args.token_file, False)
-    following = asyncio.create_task(_follow(tail, hub))
+    following = asyncio.create_task(_follow(tail, hub, [book, scraped] if scraped is not None else []))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -220,15 +248,21 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _follow(tail: RunTail, hub: EventHub) -> None:
+async def _follow(tail: RunTail, hub: EventHub, sinks: Sequence[Callable[[Event], None]]) -> None:
     """Publish what the run records until it ends (or its history, or its lock, cannot be read: then
-    the person serving it is told), then end the hub."""
+    the person serving it is told), then end the hub; `sinks` take each event first (its metrics)."""
     import sqlite3
 
     from lfgtui.history.database import StoreError
 
+    def publish(events: list[Event]) -> None:
+        for event in events:
+            for sink in sinks:
+                sink(event)
+        hub.publish_all(events)
+
     try:
-        await tail.follow(hub.publish_all, warn)
+        await tail.follow(publish, warn)
     except (StoreError, sqlite3.Error, OSError) as exc:
         warn(f"stopped following run {tail.run_id}: {exc}")
     hub.end()
@@ -289,7 +323,6 @@ async def attach(args: argparse.Namespace) -> int:
 async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
     from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
-    from lfgtui.events import Event
 
     if remote.prices_problem is not None:
         warn(remote.prices_problem)

@@ -67,10 +67,15 @@ class TelemetryOut:
     @contextlib.asynccontextmanager
     async def exporting_run(self, run: Run) -> AsyncIterator[None]:
         """Export `run` while the block runs, then flush (for at most `FLUSH_S`) and say what was lost."""
+        from lfgtui.telemetry.metered import metered
+        from lfgtui.telemetry.meters import Meters
         from lfgtui.telemetry.spans import Telemetry
 
         pipeline = self.pipeline
-        run.sinks.append(Telemetry(run, pipeline.tracer, pipeline.meter, self.exporting.capture_content))
+        run.sinks.append(Telemetry(run, pipeline.tracer, self.exporting.capture_content))
+        counted = metered(run)
+        counted.instruments.append(Meters(pipeline.meter, counted.tally, run.book.quotas))
+        run.sinks.append(counted)
         try:
             yield
         finally:

@@ -44,6 +44,7 @@ from lfgtui.events import (
     PlanUpdated,
     PromptSent,
     Queued,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -440,6 +441,7 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         AgentDetails: "what an agent says about its session: nothing measured",
         DiffUpdated: "the worktree's size, not the model's output",
         AttemptEnded: "the attempt's end adds nothing to what its requests measured",
+        QuotaSeen: "a provider's allowance, not the attempt's: `MetricsBook` keeps it per provider",
     },
 )
 """What the metrics take from each event type: output, the requests it belongs to, and the pauses
@@ -453,8 +455,12 @@ class MetricsBook:
     attempts: dict[tuple[str, int], Metrics] = field(default_factory=dict)
     prices: PriceBook | None = None
     """Where each attempt's price is looked up when it starts (None: costs are not known)."""
+    quotas: dict[str, QuotaSeen] = field(default_factory=dict)
+    """Each provider's allowance as its rate-limit headers last said it."""
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, QuotaSeen):
+            self.quotas[event.provider] = event
         key = (event.ticket, event.attempt)
         metrics = self.attempts.get(key)
         if metrics is None:

@@ -26,13 +26,14 @@ from lfgtui.events import (
     Event,
     PlanStep,
     PlanUpdated,
+    QuotaSeen,
     Retrying,
     SessionOpened,
     Stalled,
     Status,
     WorktreeReady,
 )
-from lfgtui.formats import context_text
+from lfgtui.formats import context_text, quota_text
 
 Facts = dict[str, Any]
 
@@ -203,12 +204,44 @@ def _read_plan(info: Facts) -> Facts | None:
     return {"steps": tuple(PlanStep(*step) for step in plan)} if well_formed else None
 
 
+QUOTA_FIELDS = ("limit", "remaining", "reset_s")
+
+
+def _quota_meta(event: QuotaSeen) -> Facts:
+    allowances = {
+        kind: [getattr(event, f"{kind}_{field}") for field in QUOTA_FIELDS] for kind in ("requests", "tokens")
+    }
+    return {"quota": event.provider, **allowances}
+
+
+def _read_quota(info: Facts) -> Facts | None:
+    provider = info.get("quota")
+    if not isinstance(provider, str):
+        return None
+    facts: Facts = {"provider": provider}
+    for kind in ("requests", "tokens"):
+        values = info.get(kind)
+        if not (isinstance(values, list) and len(values) == len(QUOTA_FIELDS)):
+            return None
+        limit, remaining, reset_s = values
+        if not (_count(limit) and _count(remaining) and (reset_s is None or _seconds(reset_s))):
+            return None
+        facts |= {f"{kind}_limit": limit, f"{kind}_remaining": remaining, f"{kind}_reset_s": reset_s}
+    return facts
+
+
+def _count(value: Any) -> bool:
+    """None, or a whole number not below zero."""
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
 NOTES: dict[type[Event], NoteKind] = {
     Retrying: NoteKind(_message, _retry_meta, _read_retry),
     ContextUsed: NoteKind(
         context_text, lambda e: {"context": [e.used, e.size], "cost_usd": e.cost_usd}, _read_context
     ),
     AgentDetails: NoteKind(lambda e: f"agent: {e.summary()}", _details_meta, _read_details),
+    QuotaSeen: NoteKind(lambda e: f"quota: {quota_text(e)}", _quota_meta, _read_quota),
     ApprovalAsked: NoteKind(
         _message, lambda e: {"approval": e.call_id, "tool": e.name, "arguments": e.arguments}, _read_asked
     ),

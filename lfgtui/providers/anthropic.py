@@ -44,6 +44,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
+from lfgtui.providers.quota import quota_seen
 from lfgtui.providers.usage import UsageCheck
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
@@ -235,6 +236,8 @@ class AnthropicProvider:
         message = MessageReader(ev)
         try:
             stream = await self._client.messages.create(**self._request(call))
+            if (quota := quota_seen(ev, self.config.name, stream.response.headers)) is not None:
+                yield quota
             async with stream:
                 async for event in stream:
                     for out in message.handle(event):

@@ -31,6 +31,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
+from lfgtui.providers.quota import quota_seen
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 
@@ -230,6 +231,8 @@ class OpenAIChatProvider:
         stop_reason: str | None = None
         try:
             stream = await self._client.chat.completions.create(**self._request(call))
+            if (quota := quota_seen(ev, self.config.name, stream.response.headers)) is not None:
+                yield quota
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:

@@ -48,6 +48,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.errors import classify
 from lfgtui.providers.openai_chat import cache_tokens, openai_client
+from lfgtui.providers.quota import quota_seen
 from lfgtui.providers.usage import UsageCheck
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
@@ -203,6 +204,8 @@ class OpenAIResponsesProvider:
         stop_reason: str | None = None
         try:
             stream = await self._client.responses.create(**self._request(call))
+            if (quota := quota_seen(ev, self.config.name, stream.response.headers)) is not None:
+                yield quota
             async with stream:
                 async for event in stream:
                     match event:

@@ -4,7 +4,8 @@ aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every 
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
-`…/calls/{call}/approve|deny` act on it, each recorded with who asked.
+`…/calls/{call}/approve|deny` act on it, each recorded with who asked. `GET /metrics` is the run's
+metrics for Prometheus (telemetry/prometheus.py), with the same token.
 
 Nothing a peer sends may cost the run it serves: connections are capped and must show the token
 within `AUTH_TIMEOUT_S` (`Gate`), so a flood of them never takes the descriptors the run's own
@@ -22,7 +23,7 @@ import json
 import logging
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -70,6 +71,11 @@ MAX_WATCHER_NAME = 100
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 )
+
+
+Metrics = Callable[[], tuple[bytes, str]]
+"""The run's metrics as a scrape reads them, and their content type."""
+NO_PROMETHEUS = "prometheus-client is not installed (pip install 'lfgtui[prometheus]')"
 
 
 class ServeError(Exception):
@@ -287,6 +293,7 @@ class RunServer:
         controls: Controls | None = None,
         *,
         prices: PriceBook | None = None,
+        metrics: Metrics | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         write_timeout_s: float = WRITE_TIMEOUT_S,
         max_behind_bytes: int = MAX_BEHIND_BYTES,
@@ -301,6 +308,7 @@ class RunServer:
         self.tickets = {ticket.id: ticket for ticket in tickets}
         self.controls = controls
         self.prices = prices
+        self.metrics = metrics
         self._expected = f"Bearer {token}".encode()
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -316,6 +324,7 @@ class RunServer:
         app = web.Application(middlewares=[self._auth], client_max_size=4096)
         app.router.add_get(f"{API}/run", self._run)
         app.router.add_get(f"{API}/events", self._events)
+        app.router.add_get("/metrics", self._metrics)
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
         app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
         self._runner = web.AppRunner(
@@ -365,6 +374,12 @@ class RunServer:
     async def _run(self, request: web.Request) -> web.Response:
         info = run_description(self.run_id, self.tickets.values(), self.prices, self.controls is not None)
         return web.json_response(info)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if self.metrics is None:
+            return _problem(501, f"no metrics: {NO_PROMETHEUS}")
+        body, content_type = self.metrics()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         hub = self.hub

@@ -7,7 +7,9 @@ leaves here through `errors.for_user`, so no key reaches a status line, the hist
 
 With a `ProviderLimiter` every request (retries included) first waits for the provider's shared
 limits, announced by a `Queued` event, and holds its place until it ends. A 429 with a Retry-After
-pauses every request of the provider, this call's retry included: its wait is the pause.
+pauses every request of the provider, this call's retry included: its wait is the pause. What the
+provider's rate-limit headers say is left (`QuotaSeen`) goes to the limiter, which holds the next
+requests until the quota resets when none is left.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lfgtui.events import (
     Event,
     EventFactory,
     Queued,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -81,6 +84,8 @@ async def run_call(
                         got_output = got_output or isinstance(event, FIRST_OUTPUT)
                         if permit is not None and isinstance(event, Usage):
                             permit.settle(event.input_tokens, event.output_tokens)
+                        elif limiter is not None and isinstance(event, QuotaSeen):
+                            limiter.saw(event)
                         yield event
                 return
             except ProviderError as exc:

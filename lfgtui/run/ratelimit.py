@@ -7,7 +7,11 @@ one first-come-first-served line, and its head goes when
 - no pause is in force: a 429's Retry-After pauses every new request of the provider (the longest
   pause wins), while requests already streaming go on;
 - fewer than `max_concurrency` of the provider's requests are streaming;
-- the requests bucket holds one request and the tokens bucket holds the request's estimate.
+- the requests bucket holds one request and the tokens bucket holds the request's estimate;
+- the provider's own word (its rate-limit headers, a `QuotaSeen`) leaves a request and the
+  request's estimate of tokens before its quota resets: a provider that said none is left is not
+  sent to until the reset it named, rather than meeting a 429. What it said is counted down by what
+  went since, so requests sent together do not all take the last one.
 
 A later request never overtakes an earlier one, so no ticket is starved by smaller ones behind it.
 
@@ -32,6 +36,7 @@ from enum import StrEnum
 from types import TracebackType
 
 from lfgtui.cost.tokens import estimate_tokens
+from lfgtui.events import QuotaSeen
 from lfgtui.providers.base import AssistantMessage, ModelCall, ProviderConfig, ToolResultMessage, UserMessage
 
 Clock = Callable[[], float]
@@ -51,6 +56,8 @@ class WaitReason(StrEnum):
     REQUESTS_PER_MINUTE = "requests_per_minute"
     TOKENS_PER_MINUTE = "tokens_per_minute"
     RATE_LIMITED = "rate_limited"
+    QUOTA_REQUESTS = "quota_requests"
+    QUOTA_TOKENS = "quota_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,27 @@ class LimiterState:
         if self.queued:
             return f"{self.provider}: {self.streaming} streaming, {self.queued} queued"
         return None
+
+
+@dataclass(slots=True)
+class Left:
+    """What a provider said is left of one allowance, less what went since, until it resets."""
+
+    left: float
+    limit: float | None
+    resets_at: float
+    """Monotonic."""
+
+    def short(self, need: float, now: float) -> bool:
+        """Whether `need` (capped at the whole allowance) is more than is left before the reset."""
+        wanted = need if self.limit is None else min(need, self.limit)
+        return now < self.resets_at and self.left < wanted
+
+
+def _left(limit: int | None, remaining: int | None, reset_s: float | None, t: float) -> Left | None:
+    if remaining is None or reset_s is None:
+        return None
+    return Left(float(remaining), None if limit is None else float(limit), t + reset_s)
 
 
 class TokenBucket:
@@ -203,6 +231,8 @@ class ProviderLimiter:
         self._streaming = 0
         self._paused_until: float | None = None
         self._pause_reason: str | None = None
+        self._requests_left: Left | None = None
+        self._tokens_left: Left | None = None
         self._blocked: Wait | None = None
         """Why the head of the line waits, as of the last look; None when the line is empty."""
         self._news = asyncio.Event()
@@ -226,6 +256,14 @@ class ProviderLimiter:
         if self._paused_until is None or until > self._paused_until:
             self._paused_until, self._pause_reason = until, reason
             self._advance()
+
+    def saw(self, quota: QuotaSeen) -> None:
+        """The provider's rate-limit headers: what it has left, and when each allowance resets."""
+        self._requests_left = _left(
+            quota.requests_limit, quota.requests_remaining, quota.requests_reset_s, quota.t
+        )
+        self._tokens_left = _left(quota.tokens_limit, quota.tokens_remaining, quota.tokens_reset_s, quota.t)
+        self._advance()
 
     @property
     def queued(self) -> int:
@@ -263,7 +301,10 @@ class ProviderLimiter:
             case WaitReason.TOKENS_PER_MINUTE:
                 return f"queued: {self.name} allows {self.tokens_per_minute:,} tokens a minute"
         left = math.ceil(max(0.0, (wait.until or 0.0) - self._clock()))
-        return f"paused: {self.name} rate limited, resumes in {left} s"
+        if wait.reason is WaitReason.RATE_LIMITED:
+            return f"paused: {self.name} rate limited, resumes in {left} s"
+        used_up = "requests" if wait.reason is WaitReason.QUOTA_REQUESTS else "tokens"
+        return f"queued: {self.name} has no {used_up} left, its quota resets in {left} s"
 
     def _wait_of(self, permit: Permit) -> Wait:
         blocked = self._blocked
@@ -275,6 +316,10 @@ class ProviderLimiter:
     def _head_blocked(self, head: Permit, now: float) -> Wait | None:
         if self._paused_until is not None and now < self._paused_until:
             return Wait(WaitReason.RATE_LIMITED, self._paused_until)
+        if (left := self._requests_left) is not None and left.short(1, now):
+            return Wait(WaitReason.QUOTA_REQUESTS, left.resets_at)
+        if (left := self._tokens_left) is not None and left.short(head.estimate, now):
+            return Wait(WaitReason.QUOTA_TOKENS, left.resets_at)
         if self.max_concurrency is not None and self._streaming >= self.max_concurrency:
             return Wait(WaitReason.CONCURRENCY)
         if self._requests is not None and (wait_s := self._requests.wait_s(1, now)) > 0:
@@ -301,6 +346,10 @@ class ProviderLimiter:
                 self._requests.take(1, now)
             if self._tokens is not None:
                 self._tokens.take(head.estimate, now)
+            if self._requests_left is not None:
+                self._requests_left.left -= 1
+            if self._tokens_left is not None:
+                self._tokens_left.left -= head.estimate
         self._blocked = blocked
         self._arm_timer(blocked.until if blocked is not None else None)
         self._news.set()

@@ -115,6 +115,11 @@ class Scenario:
     late_tool_input: int = 0
     """1: the sim ACP agent announces each tool call bare (no title, no input) and gives its title,
     kind, locations and input in later `tool_call_update`s, as Claude Code does."""
+    ratelimit_requests: int = 0
+    ratelimit_tokens: int = 0
+    """The account's quota of requests and of tokens (prompt and answer) a window (0: none), counted
+    over every request of this scenario and told in the provider's rate-limit headers (sim/quota.py)."""
+    ratelimit_window_ms: float = 60_000.0
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
 
@@ -148,6 +153,9 @@ OPTION_TYPES: dict[str, type] = {
     "cache_read_tokens": int,
     "cache_write_tokens": int,
     "late_tool_input": int,
+    "ratelimit_requests": int,
+    "ratelimit_tokens": int,
+    "ratelimit_window_ms": float,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 SENT_USAGE = ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens")

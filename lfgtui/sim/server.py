@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lfgtui.sim import websocket
 from lfgtui.sim.model_map import ModelMap
+from lfgtui.sim.quota import Quotas, Taken
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
     BadRequest,
@@ -160,13 +162,17 @@ class _Outlet(Protocol):
 class _EventStream:
     """An answer as a chunked `text/event-stream` response, heartbeats as SSE comments."""
 
-    def __init__(self, conn: _Connection) -> None:
+    def __init__(self, conn: _Connection, headers: dict[str, str] | None = None) -> None:
         self.conn = conn
+        self.headers = headers or {}
 
     async def begin(self) -> None:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
         await self.conn.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\nx-lfg-sim: 1\r\n\r\n"
+            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\nx-lfg-sim: 1\r\n"
+            + extra.encode()
+            + b"\r\n"
         )
 
     async def event(self, frame: bytes) -> None:
@@ -227,6 +233,7 @@ class SimServer:
         self._routed = routed_protocol
         self.log: list[RequestRecord] = []
         self._fault_uses: Counter[tuple[str, int]] = Counter()
+        self.quotas = Quotas()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -306,6 +313,14 @@ class SimServer:
             record.status = status = _refusal_status(exc)
             await _send_json(conn, status, protocol.error_body(status, str(exc)))
             return True
+        quota = self._quota(protocol, scenario, sim_request, now)
+        if quota is not None and not quota.allowed:
+            record.status = 429
+            retry = {"retry-after": str(math.ceil(quota.retry_after_s))}
+            body = protocol.error_body(429, f"rate limit reached for {scenario.name}: its quota resets soon")
+            await _send_json(conn, 429, body, quota.headers | retry)
+            return True
+        quota_headers = {} if quota is None else quota.headers
         http_fault = self._take_fault(scenario, sim_request, FaultKind.HTTP, None)
         if http_fault is not None:
             record.status, record.fault = http_fault.status, FaultKind.HTTP
@@ -317,9 +332,10 @@ class SimServer:
         watcher = asyncio.create_task(conn.watch_for_eof())
         try:
             if not sim_request.stream:
-                return await self._answer(protocol, scenario, sim_request, conn, record)
+                return await self._answer(protocol, scenario, sim_request, conn, record, quota_headers)
             encoder = protocol.encoder(scenario, sim_request)
-            return await self._stream(protocol, scenario, sim_request, _EventStream(conn), record, encoder)
+            outlet = _EventStream(conn, quota_headers)
+            return await self._stream(protocol, scenario, sim_request, outlet, record, encoder)
         except _Disconnected:
             record.disconnected_at = time.monotonic()
             record.disconnected.set()
@@ -327,6 +343,15 @@ class SimServer:
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+
+    def _quota(
+        self, protocol: WireProtocol, scenario: Scenario, request: SimRequest, now: float
+    ) -> Taken | None:
+        """The request counted against its scenario's quota (sim/quota.py), when it has one."""
+        if not (scenario.ratelimit_requests or scenario.ratelimit_tokens):
+            return None
+        usage = count_usage(protocol.plan(scenario, request), request)
+        return self.quotas.take(scenario, usage.input_tokens + usage.output_tokens, protocol.ratelimit, now)
 
     def _scenario(self, request: SimRequest, record: RequestRecord) -> Scenario:
         """The scenario that answers `request`, noted in its record; ScenarioError if none does."""
@@ -471,6 +496,7 @@ class SimServer:
         request: SimRequest,
         conn: _Connection,
         record: RequestRecord,
+        headers: dict[str, str],
     ) -> bool:
         """A non-streaming request: the whole answer as one JSON body, sent when its last token would
         have been (TTFT, then the scenario's pace), as a real API answers after generating it all.
@@ -501,7 +527,7 @@ class SimServer:
         if fault is not None:  # malformed
             payload = payload[: len(payload) // 2]
         sent_at = time.monotonic()
-        await _send_payload(conn, 200, payload)
+        await _send_payload(conn, 200, payload, headers)
         record.token_times = [sent_at] * tokens
         record.ended_at = time.monotonic()
         return True

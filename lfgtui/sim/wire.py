@@ -93,6 +93,8 @@ class WireProtocol(Protocol):
     """One provider API the sim serves: how to read its requests and write its responses."""
 
     path: str
+    ratelimit: str
+    """Whose rate-limit headers it sends (sim/quota.py): "openai", "anthropic", or "" for none."""
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest: ...
 

@@ -6,7 +6,7 @@ sent, or sent again after a failure; a coding agent's prompt) is a `chat MODEL` 
 each tool call (lfg's tools and a coding agent's alike) an `execute_tool NAME` span. Spans open and
 close only at those boundaries: the per-token events are in `SPANS.ignored`, so a token costs this
 sink one dict lookup. What a span says of tokens, TTFT, rate and cost is read from the run's
-metrics book when it ends, and the metrics (`meters.py`) are recorded then too. Prompts, answers,
+metrics book when it ends (the metrics are `metered.py`'s, a sink of their own). Prompts, answers,
 tool arguments and output go on the spans only with `capture_content`.
 
 Events are timed by the run's monotonic clock; a span's times are those, moved onto the wall clock
@@ -38,6 +38,7 @@ from lfgtui.events import (
     PlanUpdated,
     PromptSent,
     Queued,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -57,10 +58,9 @@ from lfgtui.events import (
 )
 from lfgtui.outcome import Outcome
 from lfgtui.telemetry import names
-from lfgtui.telemetry.meters import Meters, Tally
+from lfgtui.telemetry.metered import genai_provider, provider_kinds
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Meter
     from opentelemetry.trace import Tracer
 
     from lfgtui.cost.metrics import Metrics
@@ -83,11 +83,10 @@ class AttemptSpans:
 class Telemetry:
     """The sink (see the module's docstring)."""
 
-    def __init__(self, run: Run, tracer: Tracer, meter: Meter, capture_content: bool) -> None:
+    def __init__(self, run: Run, tracer: Tracer, capture_content: bool) -> None:
         self.run = run
         self.tracer = tracer
-        self.tally = Tally()
-        self.meters = Meters(meter, self.tally)
+        self.kinds = provider_kinds(run)
         self.capture_content = capture_content
         self.attempts: dict[Key, AttemptSpans] = {}
         self.latest: dict[str, tuple[int, SpanContext]] = {}
@@ -113,7 +112,11 @@ class Telemetry:
 
 def _started(sink: Telemetry, event: AttemptStarted) -> None:
     key = (event.ticket, event.attempt)
-    metric_attributes = {names.PROVIDER: event.provider, names.REQUEST_MODEL: event.model}
+    metric_attributes = {
+        names.PROVIDER: genai_provider(event.provider, sink.kinds),
+        names.LFG_PROVIDER: event.provider,
+        names.REQUEST_MODEL: event.model,
+    }
     earlier = sink.latest.get(event.ticket)
     span = sink.tracer.start_span(
         f"invoke_agent {event.ticket}",
@@ -131,7 +134,6 @@ def _started(sink: Telemetry, event: AttemptStarted) -> None:
     )
     sink.attempts[key] = AttemptSpans(span, metric_attributes)
     sink.latest[event.ticket] = (event.attempt, span.get_span_context())
-    sink.tally.running.add(key)
 
 
 def _prompt(sink: Telemetry, event: PromptSent) -> None:
@@ -140,14 +142,8 @@ def _prompt(sink: Telemetry, event: PromptSent) -> None:
         sink.content(spans.agent, names.INPUT_MESSAGES, [message])
 
 
-def _queued(sink: Telemetry, event: Queued) -> None:
-    sink.tally.queued.add((event.ticket, event.attempt))
-
-
 def _request(sink: Telemetry, event: RequestSent) -> None:
-    key = (event.ticket, event.attempt)
-    sink.tally.queued.discard(key)
-    if (spans := sink.attempts.get(key)) is None:
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is None:
         return
     model = spans.attributes[names.REQUEST_MODEL]
     spans.chat = sink.tracer.start_span(
@@ -162,7 +158,7 @@ def _request(sink: Telemetry, event: RequestSent) -> None:
 def _end_chat(
     sink: Telemetry, spans: AttemptSpans, event: Event, error: str | None, why: str | None = None
 ) -> None:
-    """End the attempt's open request span: its usage and TTFT from the metrics book, its metrics."""
+    """End the attempt's open request span: its usage and TTFT from the metrics book."""
     if spans.chat is None:
         return
     chat, spans.chat = spans.chat, None
@@ -180,7 +176,6 @@ def _end_chat(
             chat.set_attribute(names.CACHE_WRITE_TOKENS, request.cache_write_tokens)
         if request.first_token is not None:
             chat.set_attribute(names.TTFT, request.first_token - request.request_sent)
-        sink.meters.request_ended(spans.attributes, request, event.t)
     if error is not None:
         chat.set_attribute(names.ERROR_TYPE, error)
         chat.set_status(StatusCode.ERROR, why)
@@ -245,20 +240,13 @@ def _tool_result(sink: Telemetry, event: ToolResult) -> None:
 
 
 def _approval_asked(sink: Telemetry, event: ApprovalAsked) -> None:
-    key = (event.ticket, event.attempt)
-    sink.tally.waiting[key] = sink.tally.waiting.get(key, 0) + 1
-    if (spans := sink.attempts.get(key)) is not None:
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is not None:
         span = spans.tools.get(event.call_id, spans.agent)
         span.add_event("lfg.approval.asked", {names.TOOL_CALL_ID: event.call_id}, sink.wall_ns(event.t))
 
 
 def _approval_answered(sink: Telemetry, event: ApprovalAnswered) -> None:
-    key = (event.ticket, event.attempt)
-    if (left := sink.tally.waiting.get(key, 0) - 1) > 0:
-        sink.tally.waiting[key] = left
-    else:
-        sink.tally.waiting.pop(key, None)
-    if (spans := sink.attempts.get(key)) is not None:
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is not None:
         span = spans.tools.get(event.call_id, spans.agent)
         answer = {names.TOOL_CALL_ID: event.call_id, "lfg.approval.allowed": event.allowed}
         span.add_event("lfg.approval.answered", answer, sink.wall_ns(event.t))
@@ -299,14 +287,9 @@ def _diff(sink: Telemetry, event: DiffUpdated) -> None:
 
 def _ended(sink: Telemetry, event: AttemptEnded) -> None:
     """Close what the attempt left open (a cancel or a failure ends it mid-request or mid-tool), then
-    its span, with what the metrics book says of it, and record its metrics."""
-    key = (event.ticket, event.attempt)
-    sink.tally.running.discard(key)
-    sink.tally.queued.discard(key)
-    sink.tally.waiting.pop(key, None)
-    spans = sink.attempts.pop(key, None)
+    its span, with what the metrics book says of it."""
+    spans = sink.attempts.pop((event.ticket, event.attempt), None)
     if spans is None:  # skipped: its dependencies did not complete, so it never started
-        sink.meters.attempts.add(1, {names.OUTCOME: event.outcome.value})
         return
     failed = event.outcome is not Outcome.COMPLETED
     error = (event.error.kind.value if event.error is not None else event.outcome.value) if failed else None
@@ -330,7 +313,6 @@ def _ended(sink: Telemetry, event: AttemptEnded) -> None:
         agent.set_attribute(names.ERROR_TYPE, error)
         agent.set_status(StatusCode.ERROR, why)
     agent.end(end)
-    sink.meters.attempt_ended({**spans.attributes, names.OUTCOME: event.outcome.value}, metrics)
 
 
 def _measured(span: Span, metrics: Metrics) -> None:
@@ -351,7 +333,6 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
     handlers={
         AttemptStarted: _started,
         PromptSent: _prompt,
-        Queued: _queued,
         RequestSent: _request,
         Retrying: _retrying,
         CallEnded: _call_ended,
@@ -379,5 +360,7 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
         AgentProgress: "a title for the pane",
         Stalled: "a pane's state; a stall that lasts ends the attempt, which its span says",
         WorktreeReady: "a path on this machine",
+        Queued: "a wait for the provider's limits: the metrics count it (metered.py)",
+        QuotaSeen: "the provider's allowance: a gauge of the metrics (meters.py)",
     },
 )

@@ -41,6 +41,7 @@ from lfgtui.events import (
     PlanUpdated,
     PromptSent,
     Queued,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -652,7 +653,8 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         (ToolCallStarted, ToolCallArgsDelta, Usage, CallEnded, ContextUsed),
         "the gauges show it from the attempt's metrics, redrawn with the pane's lines; a call's row"
         " waits for the call complete",
-    ),
+    )
+    | {QuotaSeen: "a provider's quota is the summary bar's (run_controller.py), not one ticket's"},
 )
 """What each event does to a pane (every one but `STREAMED` also redraws its lines)."""
 

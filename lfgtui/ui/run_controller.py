@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
+from lfgtui.formats import quota_text
 from lfgtui.inert import inert
 from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
@@ -183,6 +184,7 @@ class RunController:
         self.summary_stale = False
         self.summary_frame = frame
         limits = self.control.limits(now)
+        limits += [quota_text(quota, now - quota.t) for quota in self.book.quotas.values()]
         screen = self.screen
         cost = self.book.cost_usd()
         screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)

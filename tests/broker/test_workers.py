@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,55 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
     assert export.returncode == 0, export.stderr
     (ticket,) = json.loads(export.stdout)["run"]["tickets"]
     assert [(a["number"], a["outcome"]) for a in ticket["attempts"]] == [(1, "interrupted"), (2, "completed")]
+    watched = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "attach", f"{fleet.url}/{run_id}", "--json"],
+        env=fleet.lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert watched.returncode == 0, watched.stderr
+    seen_by_watcher = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert ends(seen_by_watcher) == {("long", 1): "interrupted", ("long", 2): "completed"}, (
+        "lfg attach sees the attempt taken over end"
+    )
+
+
+def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_ticket_and_completes_none_twice(
+    tmp_path: Path, start_redis: Callable[..., RedisServer]
+) -> None:
+    broker = start_redis(aof=True)
+    fleet = Fleet(Lfg(tmp_path), broker.url)
+    names = [f"t{n}" for n in range(6)]
+    model = "long-answer:tokens_per_s=80,repeat=2"
+    tickets = fleet.lfg.tickets(
+        "".join(
+            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
+        )
+    )
+    try:
+        for name in ("w1", "w2"):
+            fleet.start(name, "--max-concurrency", "2")  # four run at once, two wait on the work stream
+        coordinator = coordinate(fleet, tickets)
+        assert coordinator.stdout is not None
+        seen: list[dict[str, Any]] = []
+        for line in coordinator.stdout:
+            seen.append(json.loads(line))
+            if sum(bool(of(seen, n, "text")) for n in names) >= 3:
+                break
+        broker.kill()  # mid-distribution: entries taken, entries waiting, events on their way
+        time.sleep(2.5)  # longer than the lease: the entries' idle clock has run out when it is back
+        broker.start()  # the same port and append-only file
+        code, events, err = finish(coordinator)
+    finally:
+        fleet.stop()
+    assert code == 0, err
+    completed = [ticket for (ticket, _), outcome in ends(seen + events).items() if outcome == "completed"]
+    assert sorted(completed) == names, "every ticket completed, once"
+    said = fleet.said("w1") + fleet.said("w2")
+    for name in names:
+        runs = re.findall(rf"{name} of run \S+ \(attempt \d+\): completed", said)
+        assert len(runs) == 1, f"{name} ran to completion on one worker, once:\n{said}"
 
 
 def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why(fleet: Fleet) -> None:

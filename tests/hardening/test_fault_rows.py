@@ -566,6 +566,11 @@ ELSEWHERE = {
         "tests/tickets/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
         "tests/commands/test_run.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
     ],
+    "a provider's rate-limit headers say its account has no requests (or not a request's tokens) left "
+    "before a reset": [
+        "tests/run/test_quota.py::test_the_limiter_waits_for_the_reset_the_provider_named_instead_of_meeting_a_429",
+        "tests/ui/test_app.py::test_the_summary_bar_shows_what_each_provider_has_left_and_when_it_resets",
+    ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
         "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
@@ -765,6 +770,10 @@ ELSEWHERE = {
     "a worker is killed mid-ticket (`kill -9`, its machine gone, cut off from the broker) under `lfg run "
     "--broker`": [
         f"{BROKER}/test_workers.py::test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attempts_are_recorded",
+    ],
+    "the broker is killed and restarted (with its append-only file) while `lfg run --broker` hands out "
+    "tickets": [
+        f"{BROKER}/test_workers.py::test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_ticket_and_completes_none_twice",
     ],
     "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
     "installed) under `lfg run --broker`": [

@@ -33,6 +33,7 @@ from lfgtui.events import (
     PlanStep,
     PlanUpdated,
     PromptSent,
+    QuotaSeen,
     ReasoningDelta,
     RequestSent,
     Retrying,
@@ -134,6 +135,20 @@ SAMPLES: dict[type[Event], list[Sample]] = {
         )
     ],
     CallEnded: [(CallEnded, {"stop_reason": "tool_use"})],
+    QuotaSeen: [
+        (
+            QuotaSeen,
+            {
+                "provider": "openai",
+                "requests_limit": 500,
+                "requests_remaining": 12,
+                "requests_reset_s": 42.0,
+                "tokens_limit": 90_000,
+                "tokens_remaining": 89_950,
+                "tokens_reset_s": 0.02,
+            },
+        )
+    ],
     AttemptEnded: [],  # the failed end below
 }
 """The events of one attempt per type, after its prompt and first request: the type's sample, and

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from lfgtui.events import QuotaSeen
 from lfgtui.providers.base import (
     AssistantMessage,
     ModelCall,
@@ -281,3 +282,22 @@ def test_bad_limits_are_refused() -> None:
     for limits in ({"max_concurrency": 0}, {"tokens_per_minute": -5}, {"requests_per_minute": 0}):
         with pytest.raises(ValueError):
             limiter(time, **limits)
+
+
+async def test_a_quota_the_provider_said_is_short_holds_requests_until_its_reset() -> None:
+    time = FakeTime()
+    lim = limiter(time)
+    said = {"ticket": "t", "attempt": 1, "seq": 0, "t": time.now, "provider": "openai"}
+    quota = {"requests_remaining": 3, "requests_reset_s": 10, "tokens_remaining": 500, "tokens_reset_s": 4}
+    lim.saw(QuotaSeen(**said, **quota))
+    first, second = lim.enter(100), lim.enter(300)
+    assert first.granted and second.granted, "what went since the headers is counted down"
+    third = lim.enter(200)
+    assert third.wait == Wait(WaitReason.QUOTA_TOKENS, time.now + 4), "100 tokens left, 200 wanted"
+    await time.advance(4)
+    assert third.granted, "the tokens' reset came"
+    fourth = lim.enter(1)
+    assert fourth.wait == Wait(WaitReason.QUOTA_REQUESTS, time.now + 6), "no request left until its reset"
+    assert lim.explain(fourth.wait) == "queued: openai has no requests left, its quota resets in 6 s"
+    lim.saw(QuotaSeen(**said | {"t": time.now}, requests_limit=5, requests_remaining=4, requests_reset_s=60))
+    assert fourth.granted, "the provider's newer word wins"

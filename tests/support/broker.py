@@ -24,6 +24,10 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
+SHUTDOWN_S = 20.0
+"""How long the run and its publisher may take to shut down: a hang fails the test saying so, not at
+pytest's timeout (waited for in a task of its own, which a swallowed cancellation cannot stall)."""
+
 
 @dataclass
 class Published:
@@ -62,11 +66,23 @@ async def published(
         policy = approvals or Approvals(yes=True)
         run = Run(loaded.tickets, providers, policy, [events.append], prices=prices)
         outlet = Outlet(broker, await connect(broker))
-        publishing = outlet.publishing(run, loaded.tickets, title or str(path))
-        async with Outlet.closing(outlet), publishing as watch:
+        async with contextlib.AsyncExitStack() as publishing:
+            await publishing.enter_async_context(Outlet.closing(outlet))
+            watch = await publishing.enter_async_context(
+                outlet.publishing(run, loaded.tickets, title or str(path))
+            )
             assert watch == f"lfg attach {broker.where}/{run.run_id}"
             try:
                 yield Published(run, broker, events)
             finally:
-                run.cancel_all()
-                await run.wait()
+                shutting = asyncio.create_task(shut_down(run, publishing))
+                done, _ = await asyncio.wait([shutting], timeout=SHUTDOWN_S)
+                assert done, f"the run and its publisher did not shut down in {SHUTDOWN_S:g} s"
+                await shutting
+
+
+async def shut_down(run: Run, publishing: contextlib.AsyncExitStack) -> None:
+    """What `lfg run` does at its end: the run stops, then the publisher and the broker's connection."""
+    run.cancel_all()
+    await run.wait()
+    await publishing.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -96,3 +97,10 @@ def many_tickets(count: int) -> str:
             f'{quoted}\n"""\ndepends_on = [{depends_on}]\ntools = ["read_file"]\nmax_tokens = 100\n'
         )
     return "\n".join(tickets)
+
+
+def recorded_run(stderr: str) -> str:
+    """The id of the run `lfg run` says it recorded."""
+    found = re.search(r"recorded as run (\w+)", stderr)
+    assert found is not None, stderr
+    return found.group(1)

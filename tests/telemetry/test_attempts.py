@@ -38,7 +38,7 @@ async def test_a_retried_and_a_continued_ticket_link_each_attempts_trace_to_the_
     pipeline = Pipeline(resolve(TelemetrySettings(endpoint=receiver.url), {}), lambda what: None)
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(), [])
-        run.sinks.append(Telemetry(run, pipeline.tracer, pipeline.meter, capture_content=False))
+        run.sinks.append(Telemetry(run, pipeline.tracer, capture_content=False))
         run.start()
         assert await run.wait() == {"t": Outcome.FAILED}
         assert run.retry("t")

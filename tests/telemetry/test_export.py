@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.lfg import Lfg, of
+from tests.support.lfg import Lfg, of, recorded_run
 from tests.telemetry.receiver import OtlpReceiver, ReceivedSpan
 
 INTERNAL, CLIENT = 1, 3
@@ -58,12 +58,6 @@ def exported(
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr
 
 
-def recorded_run(stderr: str) -> str:
-    found = re.search(r"recorded as run (\w+)", stderr)
-    assert found is not None, stderr
-    return found.group(1)
-
-
 def named(spans: list[ReceivedSpan], prefix: str) -> list[ReceivedSpan]:
     return [span for span in spans if span.name.startswith(prefix)]
 
@@ -89,7 +83,8 @@ def test_an_api_ticket_with_tools_is_one_trace_of_its_requests_and_tool_calls(
     assert root.status == UNSET and root.service == "lfg"
     assert root.attributes | {"lfg.ttft_s": 0, "lfg.tokens_per_s": 0, "lfg.cost_usd": 0} == {
         "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.provider.name": "sim",
+        "gen_ai.provider.name": "openai",  # the conventions' name, by the sim provider's wire
+        "lfg.provider": "sim",
         "gen_ai.request.model": "agent-demo",
         "gen_ai.agent.name": "explore",
         "lfg.run.id": recorded_run(stderr),
@@ -136,7 +131,8 @@ def test_an_api_ticket_with_tools_is_one_trace_of_its_requests_and_tool_calls(
     assert not [name for span in spans for name in CONTENT if name in span.attributes]
 
     attributes = {
-        "gen_ai.provider.name": "sim",
+        "gen_ai.provider.name": "openai",
+        "lfg.provider": "sim",
         "gen_ai.request.model": "agent-demo",
         "lfg.outcome": "completed",
     }
@@ -185,9 +181,10 @@ def test_a_coding_agents_turn_and_tool_calls_are_spans_of_its_attempt(
     assert code == 0, stderr
     spans = receiver.spans()
     root = root_of(spans, "agent")
-    assert (
-        root.attributes["gen_ai.provider.name"] == "sim-acp" and root.attributes["lfg.outcome"] == "completed"
+    assert root.attributes["gen_ai.provider.name"] == root.attributes["lfg.provider"] == "sim-acp", (
+        "a coding agent has no well-known name: lfg's is the provider's"
     )
+    assert root.attributes["lfg.outcome"] == "completed"
     (session,) = [
         e["message"] for e in of(events, "agent", "status") if e["message"].startswith("agent session ")
     ]
@@ -306,3 +303,18 @@ def test_lfg_help_and_a_run_without_otel_never_import_opentelemetry(lfg: Lfg) ->
             [sys.executable, "-c", IMPORTED, *args], env=lfg.env, capture_output=True, text=True, timeout=60
         )
         assert done.stderr.splitlines()[-1] == "otel:", done.stderr
+
+
+def test_a_providers_quota_is_an_ndjson_line_and_a_gauge(lfg: Lfg, receiver: OtlpReceiver) -> None:
+    model = "hello:ttft_ms=1,ratelimit_requests=10,ratelimit_tokens=5000"
+    tickets = f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n'
+    code, events, stderr = exported(lfg, receiver.url, tickets, "--otel")
+    assert code == 0, stderr
+    (line,) = of(events, "q", "quota")
+    assert line["provider"] == "sim"
+    assert line["requests"]["limit"] == 10 and line["requests"]["remaining"] == 9
+    assert 0 < line["requests"]["reset_s"] <= 60
+    assert line["tokens"]["limit"] == 5000 and 0 < line["tokens"]["remaining"] < 5000
+    remaining = {p.attributes["lfg.quota"]: p.value for p in receiver.metrics("lfg.quota.remaining")}
+    assert remaining == {"requests": 9, "tokens": line["tokens"]["remaining"]}
+    assert {p.attributes["lfg.provider"] for p in receiver.metrics("lfg.quota.limit")} == {"sim"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,16 @@ async def test_themes_load_by_name(sim: SimServer, tmp_path: Path, theme: str) -
     async with app.run_test(size=SIZE):
         assert app.theme == theme
         assert app.current_theme.dark is (theme == "dark")
+
+
+async def test_the_summary_bar_shows_what_each_provider_has_left_and_when_it_resets(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    model = "hello:ttft_ms=1,ratelimit_requests=500,ratelimit_tokens=90000,ratelimit_window_ms=360000"
+    app = make_app(sim, tickets(tmp_path, f'[[ticket]]\nid = "q"\nprompt = "x"\nmodel = "{model}"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "1 completed" in str(app.controller.screen.summary.render()))
+        await until(pilot, lambda: "sim 499/500 req" in str(app.controller.screen.summary.render()))
+        shown = str(app.controller.screen.summary.render())
+        quota = shown[shown.index("sim 499/500 req") :]
+        assert re.fullmatch(r"sim 499/500 req ↻[56]m\d\ds · 89,\d\d\d/90,000 tok ↻[56]m\d\ds", quota), quota

@@ -49,6 +49,7 @@ def wire_arguments(call: SimToolCall) -> dict[str, Any] | str:
 
 class AgentProtocol:
     path = "/agent"
+    ratelimit = ""
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
         model, prompt = body.get("model"), body.get("prompt")

@@ -59,6 +59,7 @@ def _event(data: dict[str, Any]) -> bytes:
 
 class AnthropicProtocol(OneCallPerRequest):
     path = "/v1/messages"
+    ratelimit = "anthropic"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
         model, messages, max_tokens = body.get("model"), body.get("messages"), body.get("max_tokens")

@@ -91,6 +91,7 @@ class GeminiProtocol:
 
     model: str
     method: str
+    ratelimit: str = ""  # the Gemini API sends no rate-limit headers
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
         contents = body.get("contents")

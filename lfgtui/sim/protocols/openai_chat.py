@@ -48,6 +48,7 @@ def openai_error_body(status: int, message: str) -> dict[str, Any]:
 
 class OpenAIChatProtocol(OneCallPerRequest):
     path = "/v1/chat/completions"
+    ratelimit = "openai"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
         model, messages = body.get("model"), body.get("messages")

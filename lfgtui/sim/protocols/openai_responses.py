@@ -59,6 +59,7 @@ def calls_answered_in(items: list[Any]) -> int:
 
 class OpenAIResponsesProtocol(OneCallPerRequest):
     path = "/v1/responses"
+    ratelimit = "openai"
 
     def parse_request(self, body: dict[str, Any], headers: dict[str, str]) -> SimRequest:
         model, items = body.get("model"), body.get("input")
