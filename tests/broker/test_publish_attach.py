@@ -42,11 +42,6 @@ model = "hello"
 """
 
 
-SHUTDOWN_S = 20.0
-"""How long the run and its publisher may take to shut down: a hang fails the test saying so, not at
-pytest's timeout (waited for in a task of its own, which a swallowed cancellation cannot stall)."""
-
-
 def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:
     return [(e.ticket, e.attempt, e.seq, type(e).__name__) for e in events]
 
