@@ -109,11 +109,17 @@ class AttachedFeed(RunFeed):
     async def _follow(self, receiver: Receiver) -> None:
         from lfgtui.remote.attach import AttachError
 
+        attachment = self.attachment
+
+        def deliver(event: Event) -> None:
+            receiver.started = attachment.offset  # the run's start on this clock: a broker's is
+            receiver.deliver(event)  # known only from its first entry, after it said "live"
+
         def said(_: str) -> None:
-            receiver.started = self.attachment.offset  # the run's start on this clock
+            receiver.started = attachment.offset
             receiver.summary_stale = True
 
         try:
-            await self.attachment.follow(receiver.deliver, said)
+            await attachment.follow(deliver, said)
         except AttachError as exc:
             receiver.screen.notify(inert(str(exc)), severity="error", timeout=10, markup=False)

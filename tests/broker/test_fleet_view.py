@@ -133,6 +133,8 @@ async def test_enter_opens_a_runs_panes_which_stream_and_escape_comes_back(
             before = len(body.source)
             await until(pilot, lambda: len(body.source) > before + 20)
             assert app.controller.run_id == streaming.run.run_id
+            started = app.controller.started  # the summary's elapsed time counts from the run's start
+            assert abs(started - streaming.events[0].t) < 5, "the run's start, placed on this clock"
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
             assert app.controllers == [], "the attached run was closed"
