@@ -54,12 +54,6 @@ if TYPE_CHECKING:
     from lfgtui.run import Run
 
 Key = tuple[str, int]
-TTFT_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-RATE_BUCKETS = (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
-TOKEN_BUCKETS = tuple(float(4**n) for n in range(14))
-"""The GenAI conventions' advice for `gen_ai.client.token.usage`: 1, 4, 16 ... 67,108,864."""
-DURATION_BUCKETS_S = tuple(0.01 * 2**n for n in range(14))
-"""Their advice for `gen_ai.client.operation.duration`: 0.01, 0.02 ... 81.92 s."""
 
 WIRE_PROVIDERS = {"openai": "openai", "openai-responses": "openai", "sim": "openai", "anthropic": "anthropic"}
 """The GenAI conventions' well-known `gen_ai.provider.name` of each provider kind lfg speaks to (by
