@@ -306,6 +306,12 @@ class Recorder:
         else:
             self._pending.note(attempt, event, kind.text(event), json.dumps(kind.meta(event)))
 
+    def _queued(self, attempt: PendingAttempt, event: Queued) -> None:
+        """A wait for the provider's limits: a plain note (it comes back as a `Status`), its reason
+        kept as its meta for `lfg history stats --by quota` (how often a quota's reset was waited for)."""
+        self._pending.seal(attempt)
+        self._pending.note(attempt, event, event.message, json.dumps({"queued": event.reason}))
+
     def _worktree(self, attempt: PendingAttempt, event: WorktreeReady) -> None:
         self._note(attempt, event)
         self.conn.execute(
@@ -362,7 +368,7 @@ RECORDED: Translation[Record] = Translation(
         ToolCallUpdated: Recorder._tool_updated,
         ToolResult: Recorder._tool_result,
         Status: Recorder._note,
-        Queued: Recorder._note,
+        Queued: Recorder._queued,
         **dict.fromkeys(NOTES, Recorder._note),
         WorktreeReady: Recorder._worktree,  # a note, and the attempt's worktree and branch
         DiffUpdated: Recorder._diff,
