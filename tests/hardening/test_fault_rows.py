@@ -571,6 +571,11 @@ ELSEWHERE = {
         "tests/run/test_quota.py::test_the_limiter_waits_for_the_reset_the_provider_named_instead_of_meeting_a_429",
         "tests/ui/test_app.py::test_the_summary_bar_shows_what_each_provider_has_left_and_when_it_resets",
     ],
+    "a 429 has no Retry-After, but its rate-limit headers say when the quota resets (another client "
+    "spent it)": [
+        "tests/run/test_quota.py::"
+        "test_a_429_without_retry_after_names_the_reset_in_its_headers_and_the_retry_waits_for_it",
+    ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
         "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
