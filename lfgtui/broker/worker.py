@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from lfgtui.broker.settings import Broker
     from lfgtui.providers.registry import Providers
+    from lfgtui.telemetry.runs import RunsMetered
 
 BLOCK_MS = 2_000
 """How long one read of the work streams, or of a control stream, waits."""
@@ -74,6 +75,8 @@ class WorkerOptions:
     """Tickets' workdirs are relative to it."""
     max_concurrency: int = 4
     tool_env: Mapping[str, str] | None = None
+    metrics: RunsMetered | None = None
+    """What `lfg worker --metrics` serves: each attempt's run is counted there while it runs."""
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,8 @@ class Worker:
         finally:
             run.cancel_all()
             await run.wait()
+            if self.options.metrics is not None:
+                self.options.metrics.done(run)
             commands.cancel()
             await asyncio.gather(commands, return_exceptions=True)
         return outcomes[ticket.id]
@@ -333,6 +338,8 @@ class Worker:
             prices=run_prices(self.providers.configs, (ticket,)),
         )
         run.run_id = item.run_id  # its worktree's branch is named after the run
+        if self.options.metrics is not None:
+            self.options.metrics.count(run)
         return run
 
     @property

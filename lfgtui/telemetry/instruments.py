@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lfgtui.events import QuotaSeen
-    from lfgtui.telemetry.metered import Tally
+    from lfgtui.telemetry.metered import Counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ PAUSES = Instrument(
     "lfg.rate_limit.pauses", "lfg_rate_limit_pauses", "{pause}", "429s that paused a provider's requests"
 )
 
-TICKETS: tuple[tuple[Instrument, Callable[[Tally], int]], ...] = (
+TICKETS: tuple[tuple[Instrument, Callable[[Counted], int]], ...] = (
     (
         Instrument("lfg.tickets.running", "lfg_tickets_running", "{ticket}", "Tickets running"),
         lambda tally: len(tally.running),

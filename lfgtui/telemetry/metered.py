@@ -10,7 +10,7 @@ neither OpenTelemetry nor prometheus-client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,6 +91,19 @@ class Instruments(Protocol):
     def rate_limited(self, labels: Labels) -> None:
         """A request met a 429 and its provider pauses."""
         ...
+
+
+class Counted(Protocol):
+    """What the tickets' gauges count: a run's `Tally`, or several runs' as one (runs.py)."""
+
+    @property
+    def running(self) -> Collection[Key]: ...
+
+    @property
+    def queued(self) -> Collection[Key]: ...
+
+    @property
+    def waiting(self) -> Collection[Key]: ...
 
 
 @dataclass

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from lfgtui.cost.metrics import Metrics, RequestMetrics
     from lfgtui.events import QuotaSeen
-    from lfgtui.telemetry.metered import Labels, Tally
+    from lfgtui.telemetry.metered import Counted, Labels
 
 Attributes = Mapping[str, str | int]
 
@@ -63,7 +63,7 @@ class Meters:
     """The instruments, and what each boundary records."""
 
     def __init__(
-        self, meter: Meter, tally: Tally, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]
+        self, meter: Meter, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]
     ) -> None:
         def histogram(instrument: Instrument) -> Histogram:
             return meter.create_histogram(
@@ -130,7 +130,7 @@ class Meters:
 
 
 def _tickets(
-    tally: Tally, count: Callable[[Tally], int]
+    tally: Counted, count: Callable[[Counted], int]
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def observe(options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(count(tally))]

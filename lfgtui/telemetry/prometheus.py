@@ -29,7 +29,7 @@ from lfgtui.telemetry.instruments import (
     Instrument,
     quota_values,
 )
-from lfgtui.telemetry.metered import Labels, Tally
+from lfgtui.telemetry.metered import Counted, Labels
 
 try:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -50,7 +50,7 @@ BY_REQUEST = ("provider", "model")
 class PrometheusMeters:
     """The instruments `metered.py` records into, and the text a scrape reads (`render`)."""
 
-    def __init__(self, tally: Tally, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
+    def __init__(self, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
         self.registry = registry = CollectorRegistry()
 
         def histogram(instrument: Instrument, labels: tuple[str, ...]) -> Histogram:
@@ -110,7 +110,7 @@ class PrometheusMeters:
 class _Gauges(Collector):
     """What is true at the scrape: the tickets' states and the providers' quotas."""
 
-    def __init__(self, tally: Tally, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
+    def __init__(self, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
         self.tally = tally
         self.quotas = quotas
         self.clock = clock

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
@@ -330,3 +332,66 @@ async def test_a_ticket_cancelled_at_the_coordinator_stops_on_its_worker(fleet: 
     assert outcomes == {"long": Outcome.CANCELLED}
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.CANCELLED]
     await until(lambda: "long of run" in fleet.said("w1") and ": cancelled" in fleet.said("w1"), 30)
+
+
+def scraped(url: str, token: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a scrape of `url`, parsed by prometheus-client's own parser."""
+    reply = httpx2.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(reply.text)
+        for sample in family.samples
+    }
+
+
+def test_a_workers_metrics_count_its_attempts_behind_its_token(fleet: Fleet) -> None:
+    token = "a-worker-token-of-sixteen-or-more"
+    (fleet.lfg.home / "token").write_text(token)
+    fleet.start("w1", "--metrics", "127.0.0.1:0", "--token-file", str(fleet.lfg.home / "token"))
+    for _ in range(300):
+        if served := re.search(r"serving this worker's metrics at (\S+)", fleet.said("w1")):
+            break
+        time.sleep(0.1)
+    assert served, fleet.said("w1")
+    url = served.group(1)
+    assert f"scrape them with the bearer token in {fleet.lfg.home / 'token'}" in fleet.said("w1")
+    refused = httpx2.get(url, timeout=10)
+    assert refused.status_code == 401 and "lfg_" not in refused.text
+    assert (
+        httpx2.get(
+            url.removesuffix("/metrics") + "/v1/run", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 404
+    )
+    slow = "long-answer:ttft_ms=1,tokens_per_s=100,repeat=3,ratelimit_requests=9"
+    tickets = fleet.lfg.tickets(
+        f'[[ticket]]\nid = "slow"\nprompt = "go"\nmodel = "{slow}"\n\n'
+        '[[ticket]]\nid = "quick"\nprompt = "go"\nmodel = "hello:ttft_ms=1"\n'
+    )
+    process = coordinate(fleet, tickets)
+    running: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for _ in range(600):
+        running = scraped(url, token)
+        if running.get(("lfg_tickets_running", frozenset())) == 1:
+            break
+        time.sleep(0.05)
+    assert running.get(("lfg_tickets_running", frozenset())) == 1, "the slow ticket, while it streams"
+    code, events, err = finish(process)
+    assert code == 0, err
+    found = scraped(url, token)
+
+    def value(name: str, **labels: str) -> float:
+        return found[(name, frozenset(labels.items()))]
+
+    ended = {e["ticket"]: e for e in events if e["type"] == "attempt_ended"}
+    for ticket, model in (("slow", slow), ("quick", "hello:ttft_ms=1")):
+        by = {"provider": "sim", "model": model, "outcome": "completed"}
+        assert value("lfg_attempts_total", **by) == 1
+        assert value("lfg_tokens_total", **by, token_type="output") == ended[ticket]["output_tokens"]
+        assert value("lfg_ttft_seconds_count", **by) == 1
+        assert value("lfg_ttft_seconds_sum", **by) == pytest.approx(ended[ticket]["ttft_ms"] / 1000, abs=1e-3)
+    assert value("lfg_tokens_per_second_count", provider="sim", model=slow, outcome="completed") == 1
+    assert value("lfg_tickets_running") == value("lfg_tickets_queued") == value("lfg_tickets_waiting") == 0
+    assert value("lfg_quota_limit", provider="sim", quota="requests") == 9, "kept after its run ended"
+    assert value("lfg_quota_remaining", provider="sim", quota="requests") == 8
