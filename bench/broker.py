@@ -64,9 +64,8 @@ from typing import IO, Any
 
 from figures import ms, percentile, ratio, table_head, table_row
 from procfs import cpu_s, machine_busy_s
-from render_lfg import free_port
+from render_lfg import LONG_ANSWER_TOKENS, free_port
 
-LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 TTFT_MS = 100
 SAMPLE_S = 0.1
 READY_S = 20.0
@@ -184,6 +183,10 @@ class Phase:
     @property
     def tokens(self) -> list[float]:
         return sorted(seen for tokens in self.texts.values() for seen, _, _ in tokens)
+
+    def said(self) -> str:
+        seen = self.tokens
+        return f"{self.name}: {len(seen)} tokens read over {seen[-1] - seen[0]:.1f} s" if seen else self.name
 
     def window(self) -> tuple[Sample, Sample, int]:
         """The samples bounding the streaming, and the tokens read between them."""
@@ -492,7 +495,7 @@ def bench(args: argparse.Namespace, folder: Path) -> int:
         local = run_phase(
             "local", [*run, str(tickets), "--db", str(folder / "local.sqlite3")], env, roles, None, folder
         )
-        print(f"local: {len(local.tokens)} tokens", flush=True)
+        print(local.said(), flush=True)
         before = redis.info("memory")
         broker = run_phase(
             "broker",
@@ -502,7 +505,7 @@ def bench(args: argparse.Namespace, folder: Path) -> int:
             redis,
             folder,
         )
-        print(f"broker: {len(broker.tokens)} tokens", flush=True)
+        print(broker.said(), flush=True)
         if broker.code != 0 or local.code != 0:
             return 1
         key = max(redis.scan_iter("lfg:run:*:events"), key=redis.xlen).decode()  # not the warm-up's
