@@ -24,7 +24,8 @@ process of one machine shares. Figures:
   monotonic clock, from the publisher's start) and its id is when redis took it (wall clock, ms).
   A publisher's start on the wall clock is the smallest (id - `now`) over its entries, so a token
   was made at start + `t`; this under-reads by the quickest hand-over of any of its entries to redis
-  (well under a ms on an idle writer) and the ids' truncation to the ms over-reads by up to 1 ms.
+  (one round trip: under a ms while the worker has a core, more on a machine with none to spare)
+  and the ids' truncation to the ms over-reads by up to 1 ms.
   The broker's lag is split into: batching (`now` - `t` on the worker: the publisher's 50 ms),
   to redis (id - made - batching: the worker's queue and round trip) and out (read - id: the
   coordinator's `XREAD`, decoding, history and printing, and the pipe). The coordinator's printed
