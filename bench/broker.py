@@ -30,6 +30,10 @@ process of one machine shares. Figures:
   to redis (id - made - batching: the worker's queue and round trip) and out (read - id: the
   coordinator's `XREAD`, decoding, history and printing, and the pipe). The coordinator's printed
   text must be the workers' published text, token for token, else the bench says so and exits 1;
+- behind the sim: a token is made when the process reads it from the sim, so the lag leaves out
+  the tokens a process too busy to read them leaves waiting in its socket. Per ticket, how much
+  longer than the sim's pace (`--rate`) its tokens took to be printed, first to last, shows that
+  (p50 and max over the tickets; the sim's own delays included; ± one 50 ms batch for `broker`);
 - CPU per token over the streaming window (from the first sample of /proc after the first token to
   the last before the last token, sampled every 0.1 s): the run's process (local, or the
   coordinator, their ratio), the workers' together, redis-server's and the sim's; machine CPU is
@@ -53,6 +57,7 @@ import math
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,6 +80,7 @@ COLUMNS = [
     "run",
     "tokens",
     "lag p50/p95/p99/max ms",
+    "behind the sim p50/max s",
     "CPU us/token",
     "CPU s (whole run)",
     "no-core ms/s",
@@ -199,6 +205,11 @@ class Phase:
             )
         first, last = inside[0], inside[-1]
         return first, last, sum(1 for s in seen if first.wall < s <= last.wall)
+
+    def behind(self, rate: float) -> list[float]:
+        """Per attempt, how much longer than the sim's pace its tokens took to be read, first to last:
+        what the lag leaves out, the tokens a busy process had not read yet (the sim's own delays in)."""
+        return [tokens[-1][0] - tokens[0][0] - (len(tokens) - 1) / rate for tokens in self.texts.values()]
 
     def no_core_ms_per_s(self, role: str) -> float:
         first, last, _ = self.window()
@@ -392,12 +403,14 @@ def report(
     local_lag = local_lags(local)
     print("\n" + table_head(COLUMNS))
     for phase, lag in ((local, local_lag), (broker, lags.total)):
+        behind = phase.behind(args.rate)
         first, last, _ = phase.window()
         busy = (last.busy - first.busy) / (last.wall - first.wall)
         cells = [
             phase.name,
             str(len(phase.tokens)),
             spread(lag),
+            "/".join(f"{value:.2f}" for value in (statistics.median(behind), max(behind))),
             f"{phase.cpu_us_per_token('run'):.0f}",
             f"{phase.total_cpu_s:.1f}",
             f"{phase.no_core_ms_per_s('run'):.0f}",
