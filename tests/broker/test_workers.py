@@ -52,6 +52,9 @@ from tests.support.lfg import Lfg, of
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 LEASE = "[broker]\nlease_s = 1.5\n"
+STEADY = "[broker]\nlease_s = 10\n"
+"""For tests of something else than a lapsed lease: on a loaded machine a lease of 1.5 s can lapse
+while its worker is busy, and another worker (or the same one) takes the ticket over."""
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 
 
@@ -369,7 +372,7 @@ async def test_a_follow_up_of_a_ticket_a_worker_ran_sends_its_whole_conversation
 ) -> None:
     """The writer scenario answers by how many answers the conversation holds: asked alone, the
     follow-up would get its first call (tool calls, then more); after the whole conversation, its last."""
-    fleet.start("w1")
+    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
     toml = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\n'
     toml += 'model = "writer:ttft_ms=0,tokens_per_s=0"\n'
     db = tmp_path / "history.db"
@@ -406,7 +409,7 @@ def agent_config(fleet: Fleet, name: str) -> Path:
     sessions = fleet.lfg.home / f"{name}-sessions"
     command = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--sessions-dir", str(sessions)]
     command += ["--scenario", "{model}"]
-    return fleet.config(LEASE + agent_provider(command), f"{name}.toml")
+    return fleet.config(STEADY + agent_provider(command), f"{name}.toml")
 
 
 def agent_provider(command: list[str]) -> str:
@@ -414,8 +417,21 @@ def agent_provider(command: list[str]) -> str:
 
 
 AGENT_TICKET = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "hello:ttft_ms=0"\n'
-COORDINATOR_AGENT = LEASE + agent_provider([sys.executable])
+COORDINATOR_AGENT = STEADY + agent_provider([sys.executable])
 """The coordinator knows the provider is a coding agent; its workers run it."""
+
+
+async def acknowledged(fleet: Fleet, stream: str) -> None:
+    """Wait until no entry of `stream` is pending: the run sees an attempt end before its worker
+    acknowledges its entry, once its events are on the broker."""
+    broker = resolve(fleet.url, {}, BrokerSettings())
+    redis = await connect(broker)
+    try:
+        async with asyncio.timeout(30):
+            while (await redis.xpending(stream, "workers"))["pending"]:
+                await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
 
 
 def loaded(events: list[Event], attempt: int) -> bool:
@@ -446,6 +462,7 @@ async def test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_else
     first = fleet.start("w1", config=agent_config(fleet, "w1"))
     async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
         assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+        await acknowledged(fleet, "lfg:work:agent")  # else another worker would run attempt 1 again
         first.send_signal(signal.SIGTERM)  # it leaves the broker, and its agent's sessions with it
         first.wait(15)
         fleet.start("w2", config=agent_config(fleet, "w2"))
