@@ -6,6 +6,10 @@ events come back on the run's event stream, which `Dispatch` follows (as `lfg at
 hands to the attempt waiting for them. The run numbers those events anew as its own, so what it
 says itself (who cancelled, that no worker serves a provider) sits among them in its history.
 
+A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
+local run sends the one its agent loop built; a coding agent's follow-up goes back to the worker
+that has the agent's session (`_destination`).
+
 Cancelling an attempt, and answering a call that waits for approval, are commands on the run's
 control stream, which the worker holding the ticket reads. When a worker dies its lease lapses,
 another worker takes the ticket over as the next attempt, and the run records the earlier one
