@@ -784,6 +784,10 @@ ELSEWHERE = {
     "installed) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why",
     ],
+    "a coding agent's ticket that a worker ran is followed up (`f`) under `lfg run --broker` after that "
+    "worker left the broker": [
+        f"{BROKER}/test_workers.py::test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_elsewhere_and_says_so",
+    ],
     "the OpenTelemetry receiver is down or too slow while `lfg run --otel` runs": [
         f"{TELEMETRY}/test_export.py::test_a_receiver_down_or_slow_never_holds_up_the_run_and_what_it_lost_is_counted",
     ],
