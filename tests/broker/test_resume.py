@@ -138,3 +138,43 @@ def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_not
     trimmed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
     assert trimmed.returncode == 2 and "trimmed" in trimmed.stderr
     assert exported(fleet, run_id) == before, "nothing changed"
+
+
+LONG = '[[ticket]]\nid = "long"\nprompt = "go"\nprovider = "sim"\n'
+LONG += 'model = "long-answer:tokens_per_s=40,repeat=3"\n'
+
+
+def test_an_attempt_still_streaming_on_its_worker_is_followed_to_its_end_not_run_again(fleet: Fleet) -> None:
+    fleet.start("w1")
+    tickets = fleet.lfg.tickets(LONG)
+    run_id, seen = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "(attempt 1): completed" in fleet.said("w1") and fleet.said("w1").count("took long") == 1
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert ends(events) == {("long", 1): "completed"}
+    (attempt,) = exported(fleet, run_id)["long"]
+    assert attempt["outcome"] == "completed"
+    whole = text_of(attempt)
+    assert whole == "".join(e["text"] for e in of(events, "long", "text"))
+    assert whole.startswith("".join(e["text"] for e in of(seen, "long", "text")))
+    assert len(whole) > len("".join(e["text"] for e in of(seen, "long", "text")))
+
+
+def test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_attempts(
+    fleet: Fleet,
+) -> None:
+    first = fleet.start("w1")
+    tickets = fleet.lfg.tickets(LONG)
+    run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
+    first.send_signal(signal.SIGKILL)  # its worker dies too: another takes the ticket over as attempt 2
+    fleet.start("w2")
+    until(lambda: f"long of run {run_id} (attempt 2): completed" in fleet.said("w2"))
+    before = exported(fleet, run_id)["long"]
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    after = exported(fleet, run_id)["long"]
+    assert [(a["number"], a["outcome"]) for a in after] == [(1, "interrupted"), (2, "completed")]
+    assert after[0]["id"] == before[0]["id"]
+    assert "took the ticket over as attempt 2" in after[0]["error_message"], "not lfg's interruption"
+    assert fleet.said("w2").count("took over long") == 1
