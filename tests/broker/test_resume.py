@@ -15,10 +15,8 @@ from typing import Any
 
 from redis import Redis
 
-from tests.broker.test_workers import EXAMPLES, LEASE, Fleet, coordinate, ends, fleet, ran_on
+from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
 from tests.support.lfg import of
-
-__all__ = ["fleet"]  # the fixture, from the workers' tests
 
 DEMO = ("explore", "gcd", "tour", "summary")
 
