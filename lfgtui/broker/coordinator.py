@@ -14,6 +14,10 @@ Cancelling an attempt, and answering a call that waits for approval, are command
 control stream, which the worker holding the ticket reads. When a worker dies its lease lapses,
 another worker takes the ticket over as the next attempt, and the run records the earlier one
 `interrupted` with what arrived.
+
+A coordinator killed mid-run is picked up by `lfg resume RUN --broker` (broker/pickup.py): its
+workers ran on, so the resumed run adopts each attempt they hold or finished (`reopened`), taking
+its events from the run's event stream from its start, and enqueues only what no worker has.
 """
 
 from __future__ import annotations
@@ -120,9 +124,9 @@ class Dispatch:
             queue.put_nowait(event)
 
     def wait_for(self, ticket_id: str) -> asyncio.Queue[Event]:
-        """The events of a ticket's attempts from now on, until `done_with`."""
-        queue = self._waiting[ticket_id] = asyncio.Queue()
-        return queue
+        """The events of a ticket's attempts from now on (or from when it was first asked for, by an
+        adopted attempt before the feed starts), until `done_with`."""
+        return self._waiting.setdefault(ticket_id, asyncio.Queue())
 
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
@@ -250,12 +254,29 @@ class ForwardedApprovals(Approvals):
 class CoordinatedRun(Run):
     """A run whose attempts run on workers (see the module docstring)."""
 
-    def __init__(self, *args: Any, dispatch: Dispatch, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, dispatch: Dispatch, reopened: dict[str, str | None] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.dispatch = dispatch
         self.approvals = ForwardedApprovals(self.approvals.yes, self.approvals.askable, dispatch)
         self.dispatched: set[tuple[str, int]] = set()
         """The attempts a worker ran (or was asked to): their events on the broker are the worker's."""
+        self.reopened = dict(reopened or {})
+        """A resumed run's tickets whose latest attempt its coordinator before left open (seeded with
+        the attempt before): each runs that attempt again, adopting its work entry when it has one
+        (a worker runs it or ran it), else enqueuing it anew."""
+        self._adopting: dict[str, str] = {}
+
+    def start(self) -> None:
+        """Start the attempts a resumed run reopens (their events from the stream's start), then the
+        tickets that never started."""
+        for ticket_id, work in self.reopened.items():
+            if work is not None:
+                self._adopting[ticket_id] = work
+                self.dispatch.wait_for(ticket_id)
+            self.retry(ticket_id)
+        super().start()
 
     def publish_to(self, publisher: Publisher) -> None:
         """Publish what this run says itself; the events of attempts a worker ran are the worker's to
@@ -274,41 +295,47 @@ class CoordinatedRun(Run):
         approvals = self.approvals
         assert isinstance(approvals, ForwardedApprovals)
         events = self.dispatch.wait_for(ticket.id)
-        work: str | None = None
+        work = self._adopting.pop(ticket.id, None)
+        started = work is None
         try:
             self.dispatched.add((ticket.id, state.attempt))
-            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
-            outputs = {d: self.states[d].answer for d in ticket.depends_on}
-            item = WorkItem(
-                self.run_id,
-                ticket,
-                state.attempt,
-                outputs,
-                state.why,
-                approvals.yes,
-                approvals.askable,
-                *self._continuing(state),
-            )
-            state.why = None
+            if work is None:
+                self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+                outputs = {d: self.states[d].answer for d in ticket.depends_on}
+                item = WorkItem(
+                    self.run_id,
+                    ticket,
+                    state.attempt,
+                    outputs,
+                    state.why,
+                    approvals.yes,
+                    approvals.askable,
+                    *self._continuing(state),
+                )
+                state.why = None
+                item, worker = await self._destination(item, ev)
+                work = await self.dispatch.enqueue(item, worker)
+                if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
+                    self._emit(state, ev(Status, message=unserved))
             conversation = self._transcribe(state)
-            item, worker = await self._destination(item, ev)
-            work = await self.dispatch.enqueue(item, worker)
-            if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
-                self._emit(state, ev(Status, message=unserved))
             while True:
                 event = await events.get()
                 if event.attempt < state.attempt:
                     continue  # an attempt that ended here already
                 if event.attempt > state.attempt:
-                    ev = self._taken_over(state, event.attempt)
+                    ev, started = self._taken_over(state, event), True
                     conversation = self._transcribe(state)
-                if isinstance(event, AttemptStarted):
+                elif not started:  # adopted: its start is the worker's, when it started
+                    started = True
+                    if not isinstance(event, AttemptStarted):
+                        self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+                elif isinstance(event, AttemptStarted):
                     continue  # this run's own started it, when it was enqueued
                 approvals.note(event)
                 conversation.add(event)
                 self._emit(state, ev.adopt(observed(event)))
-                if isinstance(event, AttemptEnded):
-                    return
+                if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
+                    return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
@@ -356,10 +383,11 @@ class CoordinatedRun(Run):
         state.transcript = conversation.messages
         return conversation
 
-    def _taken_over(self, state: TicketState, attempt: int) -> EventFactory:
-        """Another worker took the ticket over as `attempt`: the attempt before it ends `interrupted`
-        with what arrived, and this one starts."""
+    def _taken_over(self, state: TicketState, announced: Event) -> EventFactory:
+        """Another worker took the ticket over as the attempt `announced` is of: the attempt before it
+        ends `interrupted` with what arrived (unless its end came already), and this one starts."""
         assert state.ev is not None
+        attempt = announced.attempt
         message = (
             f"its worker stopped renewing its lease (killed, or cut off from the broker): "
             f"another worker took the ticket over as attempt {attempt}"
@@ -369,9 +397,11 @@ class CoordinatedRun(Run):
         # worker's last (each worker event is adopted in order after this run's own start), so
         # watchers take it as the attempt's end.
         self.dispatched.discard((state.ticket.id, state.attempt))
-        self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
+        if state.outcome is None:
+            self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
         state.attempt, state.outcome = attempt, None
         state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)
         self.dispatched.add((state.ticket.id, attempt))
-        self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
+        if not isinstance(announced, AttemptStarted):  # else the worker's, at its time, is adopted next
+            self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
         return ev

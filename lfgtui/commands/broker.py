@@ -178,6 +178,8 @@ class Outlet:
     redis: Redis
     folder: Path | None = None
     """Coordinating (`--broker`): the tickets file's folder, which workdirs are relative to."""
+    resumed: bool = False
+    """The run is on the broker already, from a coordinator before (`lfg resume --broker`)."""
 
     @classmethod
     async def open(cls, args: argparse.Namespace, config: Config) -> Outlet | None:
@@ -228,8 +230,11 @@ class Outlet:
             book=run.book,
         )
         description = run_description(run.run_id, tickets, run.book.prices, False)
+        for ticket_id, state in run.states.items():  # a resumed run's tickets as its history has them
+            if state.outcome is not None:
+                publisher.states[ticket_id] = state.outcome.value
         try:
-            await publisher.register(description, watcher_name(), title)
+            await publisher.register(description, watcher_name(), title, again=self.resumed)
         except Exception as exc:  # the broker went away since `open`, or holds this id: the run goes on
             problem = str(exc) if isinstance(exc, BrokerError) else explain(exc, broker)
             if problem is None:

@@ -106,6 +106,13 @@ class RecordedRun:
     """Brought in by `lfg history import`: its tickets' grants are withheld (see `withheld`)."""
     older: tuple[str, ...] = ()
     """Tickets recorded by an lfg that did not keep `NOT_KEPT_BEFORE`: they run with the defaults."""
+    command: str = ""
+    """The command line that ran it, as recorded."""
+
+    @property
+    def coordinated(self) -> bool:
+        """Whether it ran on a broker's workers (`lfg run --broker`): `lfg resume --broker` picks it up."""
+        return self.command.startswith("lfg run ") and " --broker" in self.command
 
     @property
     def as_tickets(self) -> tuple[Ticket, ...]:
@@ -225,7 +232,9 @@ def recorded_run(record: RunRecord) -> RecordedRun:
     )
     file = record.row.tickets_file
     older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
-    return RecordedRun(record.row.id, Path(file) if file else None, tickets, imported, older)
+    return RecordedRun(
+        record.row.id, Path(file) if file else None, tickets, imported, older, record.row.command
+    )
 
 
 @dataclass

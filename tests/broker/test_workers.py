@@ -14,8 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,88 +49,13 @@ from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.broker.redis_server import RedisServer
+from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, of
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
-LEASE = "[broker]\nlease_s = 1.5\n"
 STEADY = "[broker]\nlease_s = 10\n"
 """For tests of something else than a lapsed lease: on a loaded machine a lease of 1.5 s can lapse
 while its worker is busy, and another worker (or the same one) takes the ticket over."""
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
-
-
-@dataclass
-class Fleet:
-    """`lfg worker` processes on one broker, each logging to a file; all killed at the end."""
-
-    lfg: Lfg
-    url: str
-    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def config(self, text: str, name: str = "config.toml") -> Path:
-        path = self.lfg.home / name
-        path.write_text(text)
-        return path
-
-    def start(self, name: str, *extra: str, config: Path | None = None) -> subprocess.Popen[bytes]:
-        log = self.log(name).open("wb")
-        args = ["worker", "--broker", self.url, "--name", name, "--root", str(self.lfg.workdir)]
-        config = config or self.config(LEASE)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lfgtui", *args, "--config", str(config), *extra],
-            env=self.lfg.env,
-            stdout=log,
-            stderr=log,
-        )
-        self.workers[name] = process
-        return process
-
-    def log(self, name: str) -> Path:
-        return self.lfg.home / f"{name}.log"
-
-    def said(self, name: str) -> str:
-        return self.log(name).read_text()
-
-    def stop(self) -> None:
-        for process in self.workers.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.workers.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, redis_server: RedisServer) -> Iterator[Fleet]:
-    found = Fleet(Lfg(tmp_path), redis_server.url)
-    yield found
-    found.stop()
-
-
-def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
-    """`lfg run TICKETS --broker URL --json`, its NDJSON on a pipe."""
-    args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url, *extra)
-    args[args.index("--config") + 1] = str(config or fleet.config(LEASE))
-    return subprocess.Popen(
-        args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
-    out, err = process.communicate(timeout=90)
-    return process.returncode, [json.loads(line) for line in out.splitlines()], err
-
-
-def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
-    return {(e["ticket"], e["attempt"]): e["outcome"] for e in events if e["type"] == "attempt_ended"}
-
-
-def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
-    said = [e["message"] for e in of(events, ticket, "status")]
-    return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
 
 
 def test_the_demo_runs_across_two_workers_and_is_recorded_here(fleet: Fleet) -> None:
