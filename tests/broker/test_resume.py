@@ -15,7 +15,7 @@ from typing import Any
 
 from redis import Redis
 
-from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
+from tests.support.fleet import EXAMPLES, LEASE, STEADY, Fleet, coordinate, ends, ran_on
 from tests.support.lfg import of
 
 DEMO = ("explore", "gcd", "tour", "summary")
@@ -23,7 +23,7 @@ DEMO = ("explore", "gcd", "tour", "summary")
 
 def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(LEASE))],
+        [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(STEADY))],
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
@@ -162,11 +162,12 @@ def test_an_attempt_still_streaming_on_its_worker_is_followed_to_its_end_not_run
 def test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_attempts(
     fleet: Fleet,
 ) -> None:
-    first = fleet.start("w1")
+    lapsing = fleet.config(LEASE, "lease.toml")
+    first = fleet.start("w1", config=lapsing)
     tickets = fleet.lfg.tickets(LONG)
     run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
     first.send_signal(signal.SIGKILL)  # its worker dies too: another takes the ticket over as attempt 2
-    fleet.start("w2")
+    fleet.start("w2", config=lapsing)
     until(lambda: f"long of run {run_id} (attempt 2): completed" in fleet.said("w2"))
     before = exported(fleet, run_id)["long"]
     resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
