@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -105,8 +105,16 @@ class BrokerAttachment:
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
         return "a run watched through the broker is read-only"
 
-    async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
-        """Deliver the run's events until its `end`; `said` hears how the watching is doing."""
+    async def follow(
+        self,
+        deliver: Callable[[Event], None],
+        said: Callable[[str], None],
+        caught_up: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Deliver the run's events until its `end`; `said` hears how the watching is doing.
+        `caught_up` is awaited after each read that reached the stream's end (fewer entries than it
+        asked for), once what it read is delivered: every entry added before that read is then
+        delivered or was trimmed."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
         delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
@@ -158,6 +166,8 @@ class BrokerAttachment:
                 elif kind == ENTRY_END:
                     self._say(said, "ended")
                     return
+            if caught_up is not None and len(reply[0][1] if reply else ()) < ENTRIES_PER_READ:
+                await caught_up()
 
     def _place(self, entry_id: str, data: dict[str, object]) -> float:
         """The offset from a publisher's clock to this one, from its first entry read: its `now`
