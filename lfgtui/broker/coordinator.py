@@ -15,14 +15,13 @@ another worker takes the ticket over as the next attempt, and the run records th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.broker.client import explain, until_answered
+from lfgtui.broker.client import STOP_S, explain, stop, until_answered
 from lfgtui.broker.layout import Layout, loads
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
@@ -198,12 +197,14 @@ class Dispatch:
         """Once the run is over and its `end` published: the commands still being sent, then the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._feed is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._feed), END_WAIT_S)
-            self._feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed
+        feed = self._feed
+        if feed is None:
+            return
+        await asyncio.wait([feed], timeout=END_WAIT_S)
+        if not await stop([feed]):
+            self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
+        elif not feed.cancelled():
+            feed.result()  # a bug in the feed surfaces here
 
 
 class ForwardedApprovals(Approvals):

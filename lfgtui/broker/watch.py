@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
+from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain, raise_swallowed_cancel
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
 from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.formats import plural
@@ -106,12 +106,14 @@ class BrokerAttachment:
         return "a run watched through the broker is read-only"
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
-        """Deliver the run's events until its `end`; `said` hears how the watching is doing."""
+        """Deliver the run's events until its `end` (or until cancelled); `said` hears how the watching
+        is doing."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
         delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
         key, last, failures = self.layout.events(self.run_id), "0-0", 0
         while True:
+            raise_swallowed_cancel()
             try:
                 reply = await self._redis.xread({key: last}, count=ENTRIES_PER_READ, block=self.block_ms)
             except Exception as exc:
