@@ -212,7 +212,7 @@ class LfgApp(App[int]):
         below = self.controller if self.controllers else None
         if (
             below is not None
-            and below.broker_run_id == run_id
+            and below.run_id == run_id
             and self.screen_stack[-2:] == [below.screen, fleet]
         ):
             fleet.dismiss(None)
