@@ -6,7 +6,8 @@ NDJSON printer take either: it reads the run's description from its entry in the
 event stream from the start with `XREAD BLOCK`, decoding every event strictly (remote/codec.py) and
 delivering each once (`Delivered`: an entry sent twice, or read again after a reconnect, shows
 nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said.
-Watching is read-only in this slice: cancel and retry will travel on the run's control stream.
+Watching is read-only: only the lfg that runs the run acts on it (a coordinator sends cancels and
+approvals to its workers on the run's control stream).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class BrokerAttachment:
         self.offset = 0.0
         """Added to the publisher's times to put them on `clock` (see `_place`)."""
         self.state = "connecting"
+        self.read_only = (
+            "This run is watched through the broker, read-only: cancel, retry and approve in the TUI of "
+            "the lfg that runs it (for lfg run --broker, its coordinator), which sends them to its workers."
+        )
         self.gaps: list[str] = []
         """What the run's watchers missed, as said."""
         self._redis: Redis | None = None
@@ -103,7 +108,7 @@ class BrokerAttachment:
         return self.run
 
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
-        return "a run watched through the broker is read-only"
+        return self.read_only
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
         """Deliver the run's events until its `end` (or until cancelled); `said` hears how the watching
