@@ -30,6 +30,13 @@ running on a shared machine.
     python bench/render.py --inline                # and lfg with the streams in the UI process
     python bench/render.py --baselines stream,static50,richmd50   # and a baseline rendering Markdown
     python bench/render.py --acp --configs 16x50,16x200 --repeat 3   # and ACP agent panes
+    python bench/render.py --otel --configs 16x200 --skip-baseline --repeat 3   # telemetry on vs off
+
+`--otel` adds a run exporting the run's traces and metrics as `lfg run --otel` does, to
+`otlp_sink.py` (a local OTLP/HTTP receiver in its own process, so its CPU is not lfg's), metrics
+every second; the SDK's export threads run in the UI process and count in its CPU. Spans end with
+their attempts, after the measured window: what the window measures per token is the telemetry's
+sinks seeing every event, plus the metric exports.
 """
 
 from __future__ import annotations
@@ -80,6 +87,12 @@ def main() -> None:
         action="store_true",
         help="also run lfg with every ticket on sim-acp (one sim ACP agent process per pane, same pacing)",
     )
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="also run lfg exporting its telemetry as lfg run --otel does, to a local OTLP receiver "
+        "(otlp_sink.py, its own process; metrics every second), beside lfg without it",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--panes", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=200, help=argparse.SUPPRESS)
@@ -110,6 +123,8 @@ def main() -> None:
             commands["lfg-inline"] = [*commands["lfg"], "--inline"]
         if args.acp:
             commands["lfg-acp"] = [*commands["lfg"], "--acp"]
+        if args.otel:
+            commands["lfg-otel"] = [*commands["lfg"], "--otel"]
         for mode in baselines:
             commands[mode] = [*child_command(str(args.baseline), panes, rate, args), "--mode", mode]
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in commands}
@@ -140,6 +155,8 @@ def main() -> None:
                     )
         if "lfg-acp" in medians and "lfg" in medians:
             ratios.append(acp_line(panes, rate, medians["lfg-acp"], medians["lfg"]))
+        if "lfg-otel" in medians and "lfg" in medians:
+            ratios.append(otel_line(panes, rate, medians["lfg-otel"], medians["lfg"], runs["lfg-otel"]))
         sys.stdout.flush()
     if ratios:
         print("\nratios of medians (below 1 means the first is better):")
@@ -192,6 +209,23 @@ def acp_line(panes: float, rate: float, acp: dict[str, Any], api: dict[str, Any]
         f"{panes:g}x{rate:g} lfg-acp/lfg: {', '.join(parts)}; "
         f"ACP chunk waits p50/p95: agent's send to lfg's read {unread} ms, read to lfg event {parse} ms; "
         f"agents apart: {agents} ms/tok; the streams' sources' CPU: {sources}"
+    )
+
+
+def otel_line(
+    panes: float, rate: float, on: dict[str, Any], off: dict[str, Any], runs: list[dict[str, Any]]
+) -> str:
+    """Telemetry on against off: what exporting costs per token and in lag, and what was exported."""
+    exports = [run.get("otlp_exports", {}) for run in runs]
+    sent = ", ".join(f"{path} {[e.get(path, 0) for e in exports]}" for path in ("/v1/metrics", "/v1/traces"))
+    ui_on, ui_off = ui_ms_per_token(on), ui_ms_per_token(off)
+    return (
+        f"{panes:g}x{rate:g} lfg-otel/lfg: CPU per token: UI process {ratio(ui_on, ui_off)} "
+        f"({ui_on:.3f} vs {ui_off:.3f} ms), "
+        f"UI + worker {ratio(on['cpu_ms_per_token'], off['cpu_ms_per_token'])}, "
+        f"lag p50 {ratio(on['lag_p50'], off['lag_p50'])}, lag p95 {ratio(on['lag_p95'], off['lag_p95'])}, "
+        f"tok/s {ratio(on['arrived_tps_per_pane'], off['arrived_tps_per_pane'])}; "
+        f"exports the receiver took, per run: {sent}"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -18,14 +19,17 @@ import subprocess
 import sys
 import time
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 
 from figures import percentile
 from procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 
 ACP_STAMPS = Path(__file__).resolve().parent / "acp_stamps.py"
+OTLP_SINK = Path(__file__).resolve().parent / "otlp_sink.py"
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 
 
@@ -78,12 +82,16 @@ async def run_lfg(
     worker: bool,
     acp: bool = False,
     sim_pid: int | None = None,
+    otel: bool = False,
 ) -> dict[str, Any]:
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
-    (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine)."""
+    (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine).
+    `otel` exports its telemetry as `lfg run --otel` does, where `$OTEL_EXPORTER_OTLP_ENDPOINT` says."""
     from acp_stamps import read_agent, read_stamps  # beside this file
     from textual.screen import Screen
 
+    from lfgtui.commands.common import Notices
+    from lfgtui.commands.telemetry import TelemetryOut
     from lfgtui.config import Config
     from lfgtui.events import Event, TextDelta
     from lfgtui.providers.base import ProviderConfig
@@ -160,8 +168,11 @@ async def run_lfg(
 
     providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
     services = Services(providers, max_concurrency=panes)
-    app = LfgApp(services, RunController.live(services, tickets, "bench", sinks=[record]))
-    async with app.run_test(headless=True, size=size) as pilot:
+    controller = RunController.live(services, tickets, "bench", sinks=[record])
+    app = LfgApp(services, controller)
+    telemetry = TelemetryOut.open(argparse.Namespace(otel=True), config, Notices()) if otel else None
+    exported = telemetry.exporting_run(controller.run) if telemetry is not None else contextlib.nullcontext()
+    async with exported, app.run_test(headless=True, size=size) as pilot:
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -209,7 +220,7 @@ async def run_lfg(
                 unread.append(read[k] - times[k])
                 parsing.append(made - read[k])
     return {
-        "mode": "lfg-acp" if acp else "lfg" if worker else "lfg-inline",
+        "mode": "lfg-acp" if acp else "lfg-otel" if otel else "lfg" if worker else "lfg-inline",
         "panes": panes,
         "rate": rate,
         "arrived_tps_per_pane": arrived / wall / panes,
@@ -253,21 +264,43 @@ def child(args: argparse.Namespace) -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:
-        assert server.stdout is not None
-        server.stdout.readline()
-        result = asyncio.run(
-            run_lfg(
-                args.panes,
-                args.rate,
-                args.duration,
-                (width, height),
-                port,
-                worker=not args.inline,
-                sim_pid=server.pid,
+    with otlp_sink() if args.otel else contextlib.nullcontext() as sink:
+        try:
+            assert server.stdout is not None
+            server.stdout.readline()
+            result = asyncio.run(
+                run_lfg(
+                    args.panes,
+                    args.rate,
+                    args.duration,
+                    (width, height),
+                    port,
+                    worker=not args.inline,
+                    sim_pid=server.pid,
+                    otel=args.otel,
+                )
             )
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        if sink is not None:
+            result["otlp_exports"] = json.loads(urlopen(f"{sink}/stats", timeout=10).read())
     print(json.dumps(result))
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    """`otlp_sink.py` in a process of its own while the block runs, lfg's OTLP exports pointed at it
+    (metrics every second, so that some are sent within the measured window, as spans are once
+    their attempts end); yields its URL."""
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, str(OTLP_SINK), str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sink.stdout is not None
+        sink.stdout.readline()
+        url = f"http://127.0.0.1:{port}"
+        os.environ |= {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_METRIC_EXPORT_INTERVAL": "1000"}
+        yield url
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)

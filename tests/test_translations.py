@@ -11,7 +11,7 @@ import pytest
 from lfgtui import events
 from lfgtui.alerts.moments import MOMENTS
 from lfgtui.commands.headless import JSON_LINES, PROGRESS
-from lfgtui.cost.metrics import METRICS
+from lfgtui.cost.metrics import BOOK, METRICS
 from lfgtui.events import Event, Status, Translation, event_types
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
@@ -29,6 +29,7 @@ TRANSLATIONS: tuple[Translation[object], ...] = (
     PANE,
     METERED,
     METRICS,
+    BOOK,
     MOMENTS,
     SPANS,
 )

@@ -6,15 +6,24 @@ events come back on the run's event stream, which `Dispatch` follows (as `lfg at
 hands to the attempt waiting for them. The run numbers those events anew as its own, so what it
 says itself (who cancelled, that no worker serves a provider) sits among them in its history.
 
+A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
+local run sends the one its agent loop built; a coding agent's follow-up goes back to the worker
+that has the agent's session (`_destination`).
+
 Cancelling an attempt, and answering a call that waits for approval, are commands on the run's
 control stream, which the worker holding the ticket reads. When a worker dies its lease lapses,
 another worker takes the ticket over as the next attempt, and the run records the earlier one
 `interrupted` with what arrived.
+
+A coordinator killed mid-run is picked up by `lfg resume RUN --broker` (broker/pickup.py): its
+workers ran on, so the resumed run adopts each attempt they hold or finished (`reopened`), taking
+its events from the run's event stream from its start, and enqueues only what no worker has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,9 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import STOP_S, explain, stop, until_answered
-from lfgtui.broker.layout import Layout, loads
+from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
+from lfgtui.conversation import Conversation
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -38,6 +48,7 @@ from lfgtui.events import (
     Status,
     observed,
 )
+from lfgtui.providers.base import Message
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.calls import RetryPolicy
@@ -112,26 +123,18 @@ class Dispatch:
             queue.put_nowait(event)
 
     def wait_for(self, ticket_id: str) -> asyncio.Queue[Event]:
-        """The events of a ticket's attempts from now on, until `done_with`."""
-        queue = self._waiting[ticket_id] = asyncio.Queue()
-        return queue
+        """The events of a ticket's attempts from now on (or from when it was first asked for, by an
+        adopted attempt before the feed starts), until `done_with`."""
+        return self._waiting.setdefault(ticket_id, asyncio.Queue())
 
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
 
-    async def enqueue(self, item: WorkItem) -> str:
-        """Put an attempt on its provider's work stream, waiting for a broker that went away; returns
-        its entry's id."""
-        item = WorkItem(
-            self.run_id,
-            relative_to(item.ticket, self.folder),
-            item.attempt,
-            item.outputs,
-            item.why,
-            item.yes,
-            item.askable,
-        )
-        stream = self.layout.work(item.ticket.provider)
+    async def enqueue(self, item: WorkItem, worker: str | None = None) -> str:
+        """Put an attempt on its provider's work stream (or on `worker`'s own), waiting for a broker
+        that went away; returns its entry's id."""
+        item = dataclasses.replace(item, run_id=self.run_id, ticket=relative_to(item.ticket, self.folder))
+        stream = self.layout.assigned(worker) if worker else self.layout.work(item.ticket.provider)
         entry = await until_answered(
             lambda: self.redis.xadd(stream, item.fields()),  # type: ignore[arg-type]
             self._explain,
@@ -157,6 +160,23 @@ class Dispatch:
         task = asyncio.create_task(send(), name=f"{command.action} {command.ticket}")
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+
+    async def ran_on(self, ticket_id: str, attempt: int) -> str | None:
+        """The worker that took an attempt of this run, as it said on the broker (None: not known)."""
+        name = await until_answered(
+            lambda: self.redis.hget(self.layout.ran(self.run_id), ran_field(ticket_id, attempt)),
+            self._explain,
+            self.said,
+            f"{ticket_id} waits for it to learn which worker ran attempt {attempt}",
+        )
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else None
+
+    async def present(self, name: str, provider: str) -> bool:
+        """Whether worker `name` is on the broker now, serving `provider`."""
+        workers = await until_answered(
+            self.workers, self._explain, self.said, f"{provider} work waits for it to list the workers"
+        )
+        return any(w.name == name and provider in w.serves for w in workers)
 
     async def unserved(self, provider: str) -> str | None:
         """Why no worker on the broker takes work of `provider` now, naming each and its reason; None
@@ -235,12 +255,29 @@ class ForwardedApprovals(Approvals):
 class CoordinatedRun(Run):
     """A run whose attempts run on workers (see the module docstring)."""
 
-    def __init__(self, *args: Any, dispatch: Dispatch, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, dispatch: Dispatch, reopened: dict[str, str | None] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.dispatch = dispatch
         self.approvals = ForwardedApprovals(self.approvals.yes, self.approvals.askable, dispatch)
         self.dispatched: set[tuple[str, int]] = set()
         """The attempts a worker ran (or was asked to): their events on the broker are the worker's."""
+        self.reopened = dict(reopened or {})
+        """A resumed run's tickets whose latest attempt its coordinator before left open (seeded with
+        the attempt before): each runs that attempt again, adopting its work entry when it has one
+        (a worker runs it or ran it), else enqueuing it anew."""
+        self._adopting: dict[str, str] = {}
+
+    def start(self) -> None:
+        """Start the attempts a resumed run reopens (their events from the stream's start), then the
+        tickets that never started."""
+        for ticket_id, work in self.reopened.items():
+            if work is not None:
+                self._adopting[ticket_id] = work
+                self.dispatch.wait_for(ticket_id)
+            self.retry(ticket_id)
+        super().start()
 
     def publish_to(self, publisher: Publisher) -> None:
         """Publish what this run says itself; the events of attempts a worker ran are the worker's to
@@ -259,39 +296,99 @@ class CoordinatedRun(Run):
         approvals = self.approvals
         assert isinstance(approvals, ForwardedApprovals)
         events = self.dispatch.wait_for(ticket.id)
-        work: str | None = None
+        work = self._adopting.pop(ticket.id, None)
+        started = work is None
         try:
             self.dispatched.add((ticket.id, state.attempt))
-            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
-            outputs = {d: self.states[d].answer for d in ticket.depends_on}
-            item = WorkItem(
-                self.run_id, ticket, state.attempt, outputs, state.why, approvals.yes, approvals.askable
-            )
-            state.why = None
-            work = await self.dispatch.enqueue(item)
-            if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
-                self._emit(state, ev(Status, message=unserved))
+            if work is None:
+                self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+                outputs = {d: self.states[d].answer for d in ticket.depends_on}
+                item = WorkItem(
+                    self.run_id,
+                    ticket,
+                    state.attempt,
+                    outputs,
+                    state.why,
+                    approvals.yes,
+                    approvals.askable,
+                    *self._continuing(state),
+                )
+                state.why = None
+                item, worker = await self._destination(item, ev)
+                work = await self.dispatch.enqueue(item, worker)
+                if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
+                    self._emit(state, ev(Status, message=unserved))
+            conversation = self._transcribe(state)
             while True:
                 event = await events.get()
                 if event.attempt < state.attempt:
                     continue  # an attempt that ended here already
                 if event.attempt > state.attempt:
-                    ev = self._taken_over(state, event.attempt)
-                if isinstance(event, AttemptStarted):
+                    ev, started = self._taken_over(state, event), True
+                    conversation = self._transcribe(state)
+                elif not started:  # adopted: its start is the worker's, when it started
+                    started = True
+                    if not isinstance(event, AttemptStarted):
+                        self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+                elif isinstance(event, AttemptStarted):
                     continue  # this run's own started it, when it was enqueued
                 approvals.note(event)
+                conversation.add(event)
                 self._emit(state, ev.adopt(observed(event)))
-                if isinstance(event, AttemptEnded):
-                    return
+                if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
+                    return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
 
-    def _taken_over(self, state: TicketState, attempt: int) -> EventFactory:
-        """Another worker took the ticket over as `attempt`: the attempt before it ends `interrupted`
-        with what arrived, and this one starts."""
+    @staticmethod
+    def _continuing(state: TicketState) -> tuple[tuple[Message, ...], str | None, int | None, str | None]:
+        """What a follow-up's attempt (or a retry of one) sends besides the ticket, as a local one does."""
+        if state.follow_up is None:
+            return (), None, None, None
+        return state.base, state.follow_up, state.continues, state.agent_session
+
+    async def _destination(self, item: WorkItem, ev: EventFactory) -> tuple[WorkItem, str | None]:
+        """The worker a coding agent's follow-up must go to: the one that ran the attempt it
+        continues, which alone has the agent's session to load. When that worker is gone the
+        follow-up goes to any worker, in a new session told the earlier conversation (as when an
+        agent cannot load its session here), and the pane says so."""
+        ticket, continues = item.ticket, item.continues
+        if (
+            continues is None
+            or item.agent_session is None
+            or self.providers.configs[ticket.provider].kind != "acp"
+        ):
+            return item, None
+        worker = await self.dispatch.ran_on(ticket.id, continues)
+        if worker is not None and await self.dispatch.present(worker, ticket.provider):
+            return item, worker
+        state = self.states[ticket.id]
+        gone = (
+            f"worker {worker}, which ran attempt {continues} and has its agent's session, is gone"
+            if worker is not None
+            else f"no worker on the broker is known to have the agent's session of attempt {continues}"
+        )
+        message = (
+            f"{gone}: this follow-up starts a new agent session on any worker, told the earlier conversation"
+        )
+        self._emit(state, ev(Status, message=message))
+        return dataclasses.replace(item, agent_session=None), None
+
+    @staticmethod
+    def _transcribe(state: TicketState) -> Conversation:
+        """The attempt's conversation, built from the worker's events as they are adopted: the
+        conversation a follow-up continues once it completed (`Run._emit` keeps it)."""
+        conversation = Conversation(list(state.base))
+        state.transcript = conversation.messages
+        return conversation
+
+    def _taken_over(self, state: TicketState, announced: Event) -> EventFactory:
+        """Another worker took the ticket over as the attempt `announced` is of: the attempt before it
+        ends `interrupted` with what arrived (unless its end came already), and this one starts."""
         assert state.ev is not None
+        attempt = announced.attempt
         message = (
             f"its worker stopped renewing its lease (killed, or cut off from the broker): "
             f"another worker took the ticket over as attempt {attempt}"
@@ -301,9 +398,11 @@ class CoordinatedRun(Run):
         # worker's last (each worker event is adopted in order after this run's own start), so
         # watchers take it as the attempt's end.
         self.dispatched.discard((state.ticket.id, state.attempt))
-        self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
+        if state.outcome is None:
+            self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
         state.attempt, state.outcome = attempt, None
         state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)
         self.dispatched.add((state.ticket.id, attempt))
-        self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
+        if not isinstance(announced, AttemptStarted):  # else the worker's, at its time, is adopted next
+            self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
         return ev

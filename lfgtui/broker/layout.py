@@ -6,11 +6,15 @@ PREFIX:run:RUN              hash: the run index's entry (who, host, started, upd
                             and the run's description (`run`: its tickets and prices, as /v1/run)
 PREFIX:run:RUN:events       stream: one entry per batch of events (`EventEntry`), then `end`
 PREFIX:run:RUN:control      stream: commands to the workers running its tickets (cancel, answers)
+PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
+                            agent's follow-up goes back to the one that has the agent's session
 PREFIX:work:PROVIDER        stream: attempts to run, one per entry (`broker/work.py`), read by the
                             consumer group `workers` of those workers that have PROVIDER
 PREFIX:workers              sorted set: the workers' names, scored by when their presence lapses
 PREFIX:worker:NAME          hash: a worker's presence (its host, the providers it serves and those
                             it does not, with why), expiring unless the worker renews it
+PREFIX:worker:NAME:work     stream: attempts for worker NAME alone (a coding agent's follow-up),
+                            read by NAME in the consumer group `workers` as it reads the others
 ```
 
 Every key starts with `PREFIX:`, so one ACL key pattern (`~lfg:*`) gives a team its runs.
@@ -52,15 +56,27 @@ class Layout:
     def control(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:control"
 
+    def ran(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}:ran"
+
     def work(self, provider: str) -> str:
         return f"{self.prefix}:work:{provider}"
 
     def worker(self, name: str) -> str:
         return f"{self.prefix}:worker:{name}"
 
+    def assigned(self, name: str) -> str:
+        """The work stream of worker `name` alone."""
+        return f"{self.prefix}:worker:{name}:work"
+
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+
+def ran_field(ticket_id: str, attempt: int) -> str:
+    """An attempt's field in a run's `ran` hash."""
+    return f"{ticket_id}#{attempt}"
 
 
 def dumps(payload: dict[str, Any]) -> bytes:

@@ -138,19 +138,25 @@ class Publisher:
         self._ended = False
         self._writer: asyncio.Task[None] | None = None
 
-    async def register(self, description: dict[str, Any], who: str, title: str) -> None:
+    async def register(self, description: dict[str, Any], who: str, title: str, again: bool = False) -> None:
         """Claim the run's id in the index and describe it there; raises `BrokerError` when another
-        run holds the id (never mixing two runs), or the broker's `RedisError`."""
+        run holds the id (never mixing two runs), or the broker's `RedisError`. `again`: the run is
+        there already, from its coordinator before this one (`lfg resume --broker`, which checked
+        that it is this run): it is described anew, keeping when it started."""
         run_key, now = self.layout.run(self.run_id), time.time()
-        if not await self.redis.hsetnx(run_key, "run", dumps(description)):
+        started = now
+        if again:
+            with contextlib.suppress(TypeError, ValueError):
+                started = float(await self.redis.hget(run_key, "started"))  # type: ignore[arg-type]
+        elif not await self.redis.hsetnx(run_key, "run", dumps(description)):
             raise BrokerError(f"the broker already holds a run {self.run_id}: not publishing over it")
         user, _, host = who.rpartition("@")
-        fields = {"who": user, "host": host or socket.gethostname(), "title": title, "started": now}
+        fields = {"who": user, "host": host or socket.gethostname(), "title": title, "started": started}
         self._entry = {**fields, "run": dumps(description)}
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(run_key, mapping={**fields, **self._index_fields(now)})
         pipe.expire(run_key, int(self.settings.max_age_s))
-        pipe.zadd(self.layout.runs, {self.run_id: now})
+        pipe.zadd(self.layout.runs, {self.run_id: started})
         pipe.zremrangebyscore(self.layout.runs, "-inf", now - self.settings.max_age_s)
         await pipe.execute()
 

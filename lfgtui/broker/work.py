@@ -4,7 +4,10 @@ commands that follow it.
 A `WorkItem` is one entry of a work stream (`PREFIX:work:PROVIDER`): the run, the ticket as the
 history records it (its workdir relative to the tickets file's folder, since each worker has its
 own `--root`), the attempt's number, the answers of the tickets it depends on (its prompt is filled
-in on the worker, as here), who asked for it, and the run's approval policy. A `Command` is one entry
+in on the worker, as here), who asked for it, and the run's approval policy. A follow-up (and a retry
+of one) carries what a local one sends: the whole earlier conversation (`base`, each message as
+remote/codec.py writes it), the follow-up prompt, the attempt it continues and, for a coding agent,
+the session to load. A `Command` is one entry
 of the run's control stream: cancel a taken work entry, or answer a call that waits for approval.
 Both are read as strictly as a watcher reads a description: a writer of the broker is trusted to
 give work, not to crash a worker.
@@ -16,13 +19,16 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from lfgtui.broker.layout import dumps, loads
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
 from lfgtui.history.recorder import ticket_row
 from lfgtui.history.rows import TicketRecord, TicketRow
+from lfgtui.providers.base import Message
+from lfgtui.remote.codec import CodecError, decode_message, encode_message
 from lfgtui.run.resume import ticket_from_row
+from lfgtui.run.scheduler import Earlier
 from lfgtui.tickets.ticket import Ticket
 
 CANCEL = "cancel"
@@ -47,6 +53,12 @@ class WorkItem:
     yes: bool = False
     askable: bool = False
     """Whether someone at the coordinator answers calls that wait for approval."""
+    base: tuple[Message, ...] = ()
+    """The conversation a follow-up is sent after (`TicketState.base`)."""
+    follow_up: str | None = None
+    continues: int | None = None
+    agent_session: str | None = None
+    """The coding agent's session a follow-up loads (ACP `session/load`)."""
 
     def fields(self) -> dict[str, bytes]:
         data = {
@@ -58,6 +70,13 @@ class WorkItem:
             "yes": self.yes,
             "askable": self.askable,
         }
+        if self.follow_up is not None:
+            data |= {
+                "base": [encode_message(message) for message in self.base],
+                "follow_up": self.follow_up,
+                "continues": self.continues,
+                "agent_session": self.agent_session,
+            }
         return {"data": dumps(data)}
 
     @classmethod
@@ -86,6 +105,19 @@ class WorkItem:
             why if isinstance(why, str) else None,
             data.get("yes") is True,
             data.get("askable") is True,
+            *_follow_up(data, attempt),
+        )
+
+    def earlier(self, attempt: int) -> Earlier:
+        """What the worker's run of the ticket starts from, so that retrying it starts `attempt`:
+        a follow-up's base, prompt and agent session (what `Run.continue_with` leaves)."""
+        return Earlier(
+            attempt - 1,
+            None,
+            base=self.base,
+            follow_up=self.follow_up,
+            continues=self.continues,
+            agent_session=self.agent_session,
         )
 
     def placed(self, root: Path) -> Ticket:
@@ -98,6 +130,33 @@ class WorkItem:
         if not workdir.is_dir():
             raise WorkError(f"the ticket's workdir {str(relative)!r} is not a folder under --root {root}")
         return dataclasses.replace(self.ticket, workdir=workdir)
+
+
+def _follow_up(
+    data: dict[str, Any], attempt: int
+) -> tuple[tuple[Message, ...], str | None, int | None, str | None]:
+    """A follow-up's base, prompt, the attempt it continues and the agent's session; all empty when
+    the entry is no follow-up. Raises `WorkError` naming the field at fault."""
+    follow_up = data.get("follow_up")
+    if follow_up is None:
+        return (), None, None, None
+    base, continues, session = data.get("base"), data.get("continues"), data.get("agent_session")
+    if not isinstance(follow_up, str):
+        raise WorkError("the work entry's follow_up is not text")
+    if type(continues) is not int or not 1 <= continues < attempt:
+        raise WorkError(f"the work entry's continues is not an attempt before {attempt}: {continues!r:.40}")
+    if session is not None and not isinstance(session, str):
+        raise WorkError("the work entry's agent_session is not text")
+    if not isinstance(base, list) or not base:
+        raise WorkError("the work entry's base is not a conversation (a list of messages)")
+    messages = []
+    for index, message in enumerate(base):
+        try:
+            messages.append(decode_message(message))
+        except CodecError as exc:
+            problem = exc.inside(f"[{index}]")
+            raise WorkError(f"the work entry's base is not a conversation: base{problem}") from None
+    return tuple(messages), follow_up, continues, session
 
 
 def relative_to(ticket: Ticket, folder: Path) -> Ticket:

@@ -2,7 +2,9 @@
 providers, keys, coding agents, tools and worktrees.
 
 A worker reads the work streams of the providers it has (`PREFIX:work:PROVIDER`, consumer group
-`workers`, so each entry goes to one worker), at most `max_concurrency` at a time. Each attempt
+`workers`, so each entry goes to one worker), and its own (`PREFIX:worker:NAME:work`: the follow-ups
+of coding-agent tickets it ran, whose agent sessions are on this machine), at most `max_concurrency`
+at a time; it notes in the run's `ran` hash which attempts it took. Each attempt
 runs in a `Run` of its own (the ticket, and the tickets it depends on as done with the answers the
 coordinator sent), whose events a `Publisher` adds to the run's event stream. While it runs the
 worker renews its lease on the entry (`XCLAIM … JUSTID`) and follows the run's control stream from
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import AWAY, STOP_S, raise_swallowed_cancel, stop, until_answered
-from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
 from lfgtui.cost.prices import run_prices
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
     from lfgtui.broker.settings import Broker
     from lfgtui.providers.registry import Providers
+    from lfgtui.telemetry.runs import RunsMetered
 
 BLOCK_MS = 2_000
 """How long one read of the work streams, or of a control stream, waits."""
@@ -74,6 +77,8 @@ class WorkerOptions:
     """Tickets' workdirs are relative to it."""
     max_concurrency: int = 4
     tool_env: Mapping[str, str] | None = None
+    metrics: RunsMetered | None = None
+    """What `lfg worker --metrics` serves: each attempt's run is counted there while it runs."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,9 @@ class Worker:
         configs = providers.configs
         self.refused = {n: why for n, c in configs.items() if (why := provider_problem(c, env)) is not None}
         self.serves = tuple(name for name in configs if name not in self.refused)
-        self.streams = [self.layout.work(name) for name in self.serves]
+        self.streams = [self.layout.assigned(options.name), *(self.layout.work(name) for name in self.serves)]
+        """Its own stream (a coding agent's follow-up, for the worker that has the agent's session)
+        first, then those of the providers it serves."""
         self.running: dict[str, asyncio.Task[None]] = {}
         """The attempts under way, by work entry."""
         self._slots = asyncio.Semaphore(options.max_concurrency)
@@ -209,9 +216,6 @@ class Worker:
 
     async def _read(self) -> Taken | None:
         """The next new entry of any stream this worker reads, waiting up to `BLOCK_MS` for one."""
-        if not self.streams:
-            await asyncio.sleep(BLOCK_MS / 1000)
-            return None
         reply = await self.redis.xreadgroup(
             GROUP, self.options.name, dict.fromkeys(self.streams, ">"), count=1, block=BLOCK_MS
         )
@@ -258,6 +262,9 @@ class Worker:
         if any(_cancels(fields, item.ticket.id, taken.entry) for _, fields in earlier):
             self.said(f"{item.ticket.id} of run {item.run_id} was cancelled before it started")
             return True
+        await until_answered(
+            lambda: self._took(item, attempt), self.explain, self.said, "starting an attempt waits for it"
+        )
         last = earlier[-1][0].decode() if earlier else since
         publisher = Publisher(
             self.redis,
@@ -284,6 +291,14 @@ class Worker:
             return False
         return True
 
+    async def _took(self, item: WorkItem, attempt: int) -> None:
+        """Say in the run's `ran` hash that this worker runs the attempt, before any of its events."""
+        key = self.layout.ran(item.run_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, ran_field(item.ticket.id, attempt), self.options.name)
+        pipe.expire(key, int(self.broker.settings.max_age_s))
+        await pipe.execute()
+
     async def _attempt(
         self, item: WorkItem, attempt: int, holding: Holding, publisher: Publisher, control: str, last: str
     ) -> Outcome:
@@ -309,12 +324,14 @@ class Worker:
         finally:
             run.cancel_all()
             await run.wait()
+            if self.options.metrics is not None:
+                self.options.metrics.done(run)
             await stop([commands])
         return outcomes[ticket.id]
 
     def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
         """A run of the one ticket, its dependencies done with their answers, at `attempt` - 1 so that
-        retrying it starts `attempt`."""
+        retrying it starts `attempt`: a follow-up's, which sends what a local one sends."""
         done = {
             d: Earlier(1, Outcome.COMPLETED, conversation=(AssistantMessage(answer),))
             for d, answer in item.outputs.items()
@@ -328,10 +345,12 @@ class Worker:
             [publisher],
             max_concurrency=1,
             tool_env=self.options.tool_env,
-            earlier={ticket.id: Earlier(attempt - 1, None), **done},
+            earlier={ticket.id: item.earlier(attempt), **done},
             prices=run_prices(self.providers.configs, (ticket,)),
         )
         run.run_id = item.run_id  # its worktree's branch is named after the run
+        if self.options.metrics is not None:
+            self.options.metrics.count(run)
         return run
 
     @property

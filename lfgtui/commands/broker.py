@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_USAGE, add_config, add_theme, tui_problem, warn
+from lfgtui.commands.common import (
+    EXIT_USAGE,
+    add_config,
+    add_insecure_bind_option,
+    add_theme,
+    add_token_file_option,
+    tui_problem,
+    warn,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.config import Config
     from lfgtui.run import Run
+    from lfgtui.telemetry.runs import RunsMetered
     from lfgtui.tickets.ticket import Ticket
 
 DRAIN_S = 5.0
@@ -53,7 +62,55 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="tickets' workdirs are relative to this folder, as they are to the tickets file's "
         "(default: the current folder)",
     )
+    _metrics_arguments(parser)
     add_config(parser)
+
+
+def _metrics_arguments(worker: argparse.ArgumentParser) -> None:
+    """`lfg worker`'s `--metrics`, with `--token-file` and `--insecure-bind` as `lfg run --serve` has them."""
+    worker.add_argument(
+        "--metrics",
+        metavar="[HOST:]PORT",
+        help="serve this worker's metrics to Prometheus at /metrics, behind a bearer token (HOST defaults "
+        "to 127.0.0.1; port 0 picks one; needs pip install 'lfgtui[prometheus]')",
+    )
+    add_token_file_option(worker)
+    add_insecure_bind_option(worker, "--metrics")
+
+
+@contextlib.asynccontextmanager
+async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered | None]:
+    """`lfg worker --metrics`: the metrics of the attempts it runs at `GET /metrics` while the block
+    runs, behind the token (`--token-file`'s, or a new one printed); yields what the worker counts its
+    runs into, or None without `--metrics`. Raises `ServeError` when it cannot serve."""
+    if args.metrics is None:
+        yield None
+        return
+    import time
+
+    from lfgtui.remote.server import Address, MetricsServer, ServeError, read_token
+    from lfgtui.telemetry.runs import RunsMetered
+
+    try:
+        from lfgtui.telemetry.prometheus import CONTENT_TYPE, PrometheusMeters
+    except ImportError as exc:
+        raise ServeError("--metrics needs prometheus-client: pip install 'lfgtui[prometheus]'") from exc
+    address = Address.parse(args.metrics, "--metrics")
+    if (refused := address.refused(args.insecure_bind)) is not None:
+        raise ServeError(refused)
+    token = read_token(args.token_file)
+    runs = RunsMetered()
+    meters = PrometheusMeters(runs.tally, runs.quotas, time.monotonic)  # the runs' clock
+    runs.instruments.append(meters)
+    server = MetricsServer(token, lambda: (meters.render(), CONTENT_TYPE))
+    url = await server.start(address)
+    warn(f"serving this worker's metrics at {url}/metrics")
+    shown = f"in {args.token_file}" if args.token_file is not None else token
+    warn(f"scrape them with the bearer token {shown}")
+    try:
+        yield runs
+    finally:
+        await server.aclose()
 
 
 def _runs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +178,8 @@ class Outlet:
     redis: Redis
     folder: Path | None = None
     """Coordinating (`--broker`): the tickets file's folder, which workdirs are relative to."""
+    resumed: bool = False
+    """The run is on the broker already, from a coordinator before (`lfg resume --broker`)."""
 
     @classmethod
     async def open(cls, args: argparse.Namespace, config: Config) -> Outlet | None:
@@ -171,8 +230,11 @@ class Outlet:
             book=run.book,
         )
         description = run_description(run.run_id, tickets, run.book.prices, False)
+        for ticket_id, state in run.states.items():  # a resumed run's tickets as its history has them
+            if state.outcome is not None:
+                publisher.states[ticket_id] = state.outcome.value
         try:
-            await publisher.register(description, watcher_name(), title)
+            await publisher.register(description, watcher_name(), title, again=self.resumed)
         except Exception as exc:  # the broker went away since `open`, or holds this id: the run goes on
             problem = str(exc) if isinstance(exc, BrokerError) else explain(exc, broker)
             if problem is None:
@@ -311,6 +373,23 @@ def worker(args: argparse.Namespace) -> int:
 
 
 async def _worker(args: argparse.Namespace) -> int:
+    from lfgtui.remote.server import ServeError
+
+    if args.max_concurrency < 1:
+        warn("--max-concurrency must be at least 1")
+        return EXIT_USAGE
+    if not args.root.resolve().is_dir():
+        warn(f"--root {args.root} is not a folder")
+        return EXIT_USAGE
+    try:
+        async with _worker_metrics(args) as metrics:
+            return await _work(args, metrics)
+    except ServeError as exc:  # --metrics cannot be served
+        warn(str(exc))
+        return EXIT_USAGE
+
+
+async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     import asyncio
     import signal
     import socket
@@ -323,13 +402,7 @@ async def _worker(args: argparse.Namespace) -> int:
     from lfgtui.tools import without_keys
     from lfgtui.validation import ValidationError
 
-    if args.max_concurrency < 1:
-        warn("--max-concurrency must be at least 1")
-        return EXIT_USAGE
     root = args.root.resolve()
-    if not root.is_dir():
-        warn(f"--root {args.root} is not a folder")
-        return EXIT_USAGE
     try:
         config = load_config(args.config)
         broker = _broker(args.broker, config)
@@ -339,7 +412,7 @@ async def _worker(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
-    options = WorkerOptions(name, root, args.max_concurrency, without_keys(os.environ, secret_vars))
+    options = WorkerOptions(name, root, args.max_concurrency, without_keys(os.environ, secret_vars), metrics)
     signalled: list[int] = []
     async with Providers(config.providers) as providers:
         worker = Worker(redis, broker, providers, options, warn, lambda exc: explain(exc, broker))

@@ -45,6 +45,24 @@ def add_theme(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
 
 
+def add_token_file_option(parser: argparse.ArgumentParser) -> None:
+    """`--token-file`, of whatever serves behind a bearer token (`--serve`, `lfg serve`, `--metrics`)."""
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="serve with the token in this file (default: a new random token, printed at start)",
+    )
+
+
+def add_insecure_bind_option(parser: argparse.ArgumentParser, option: str = "--serve") -> None:
+    """`--insecure-bind`, which lets `option` listen beyond loopback."""
+    parser.add_argument(
+        "--insecure-bind",
+        action="store_true",
+        help=f"allow {option} on an address beyond this machine (plain HTTP: the token crosses in clear)",
+    )
+
+
 def warn(message: str) -> None:
     """A note on stderr, which may be a terminal that has gone away (SIGHUP): then it is dropped."""
     with contextlib.suppress(OSError):

@@ -128,9 +128,10 @@ def _stats_arguments(stats: argparse.ArgumentParser) -> None:
     _filters_arguments(stats)
     stats.add_argument(
         "--by",
-        choices=("model", "day"),
+        choices=("model", "day", "quota"),
         default="model",
-        help="one row per provider and model (default) or per day",
+        help="one row per provider and model (default), per day, or per provider with its quota as its "
+        "rate-limit headers last said and how often requests waited for its reset or met a 429",
     )
 
 
@@ -339,6 +340,8 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
 
     if args.by == "day":
         return _daily(store, args)
+    if args.by == "quota":
+        return _quotas(store, args)
     stats = store.stats(_filters(args))
     if args.json:
         _print_json([asdict(s) for s in stats])
@@ -392,6 +395,45 @@ def _daily(store: Store, args: argparse.Namespace) -> int:
     rows += [(d.day, str(d.attempts), _cost(d.cost_usd, d.unpriced, d.cost_estimated)) for d in days]
     print(columns(rows))
     return 0
+
+
+def _quotas(store: Store, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from lfgtui.formats import columns, when
+    from lfgtui.inert import inert
+
+    quotas = store.quota_stats(_filters(args))
+    if args.json:
+        _print_json([asdict(q) for q in quotas])
+        return 0
+    if not quotas:
+        print(
+            "no quota recorded yet: no provider sent rate-limit headers, held a request or met a 429",
+            file=sys.stderr,
+        )
+        return 0
+    rows = [("provider", "requests left", "tokens left", "seen", "waits for a reset", "429s")]
+    rows += [
+        (
+            inert(q.provider),
+            _left(q.requests_remaining, q.requests_limit),
+            _left(q.tokens_remaining, q.tokens_limit),
+            when(q.seen_at),
+            str(q.quota_waits),
+            str(q.rate_limited),
+        )
+        for q in quotas
+    ]
+    print(columns(rows))
+    return 0
+
+
+def _left(remaining: int | None, limit: int | None) -> str:
+    """What an allowance had left of its limit: `48/50`, `-` when its headers did not say."""
+    if remaining is None:
+        return "-"
+    return f"{remaining:,}" if limit is None else f"{remaining:,}/{limit:,}"
 
 
 def _cost(total: float | None, unpriced: int, estimated: bool) -> str:

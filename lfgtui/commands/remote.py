@@ -14,7 +14,17 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, add_theme, find_run, tui_problem, warn
+from lfgtui.commands.common import (
+    EXIT_USAGE,
+    add_config,
+    add_db,
+    add_insecure_bind_option,
+    add_theme,
+    add_token_file_option,
+    find_run,
+    tui_problem,
+    warn,
+)
 
 if TYPE_CHECKING:
     from lfgtui.commands.broker import Outlet
@@ -34,22 +44,6 @@ DRAIN_S = 2.0
 """How long a finished run's server waits for its watchers to take the last messages."""
 
 
-def _token_file_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--token-file",
-        type=Path,
-        help="serve with the token in this file (default: a new random token, printed at start)",
-    )
-
-
-def _insecure_bind_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--insecure-bind",
-        action="store_true",
-        help="allow --serve on an address beyond this machine (plain HTTP: the token crosses in clear)",
-    )
-
-
 def add_serve_options(run: argparse.ArgumentParser) -> None:
     """`lfg run`'s `--serve`, `--token-file`, `--insecure-bind` and `--control`."""
     run.add_argument(
@@ -57,8 +51,8 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
         metavar="[HOST:]PORT",
         help="also serve the run's events to lfg attach (HOST defaults to 127.0.0.1; port 0 picks one)",
     )
-    _token_file_option(run)
-    _insecure_bind_option(run)
+    add_token_file_option(run)
+    add_insecure_bind_option(run)
     run.add_argument(
         "--control", action="store_true", help="with --serve: let watchers cancel, retry and approve"
     )
@@ -82,8 +76,8 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     )
     add_db(serve)
     add_config(serve)
-    _token_file_option(serve)
-    _insecure_bind_option(serve)
+    add_token_file_option(serve)
+    add_insecure_bind_option(serve)
 
 
 def serve_problem(args: argparse.Namespace) -> str | None:

@@ -1,9 +1,11 @@
 """`lfg resume RUN_ID` and `lfg replay ID`: a recorded run back in the TUI.
 
 `resume` reopens a run with every pane restored; retries and follow-ups are recorded into that same
-run, each ticket as it was recorded (a worktree ticket in its worktree). A run imported from elsewhere
-whose tickets work outside the current folder asks first. `replay` streams what was recorded at its
-recorded pace and sends nothing to any provider.
+run, each ticket as it was recorded (a worktree ticket in its worktree). A run coordinated on a
+broker's workers (`lfg run --broker`) is resumed with `--broker` once its coordinator was killed: it
+picks up what the workers ran meanwhile (broker/pickup.py) and runs the rest on them, headless. A
+run imported from elsewhere whose tickets work outside the current folder asks first. `replay`
+streams what was recorded at its recorded pace and sends nothing to any provider.
 Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
 `resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
 
@@ -21,6 +23,7 @@ from lfgtui.commands.common import add_config, add_db, add_theme, fail, find_rec
 
 if TYPE_CHECKING:
     from lfgtui.commands.subcommands import Subcommands
+    from lfgtui.run.resume import RecordedRun
 
 
 def _speed(text: str) -> float:
@@ -51,6 +54,16 @@ def _resume_arguments(resume: argparse.ArgumentParser) -> None:
         "--yes", action="store_true", help="let write_file and run_command run without asking"
     )
     resume.add_argument("--max-concurrency", type=int, help="tickets streaming at once (default: [run], 8)")
+    resume.add_argument(
+        "--broker",
+        metavar="URL",
+        nargs="?",
+        const="",
+        help="pick a run lfg run --broker coordinated up again on that broker's workers, adopting what "
+        "they ran meanwhile; needs --headless or --json (URL default: $LFG_BROKER, [broker] url)",
+    )
+    resume.add_argument("--headless", action="store_true", help="with --broker: progress lines and a table")
+    resume.add_argument("--json", action="store_true", help="with --broker: NDJSON events on stdout")
 
 
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
@@ -70,11 +83,17 @@ async def resume(args: argparse.Namespace) -> int:
     if isinstance(found, str):
         return fail(found)
     config, db, recorded = found
+    if (problem := _broker_problem(args, recorded)) is not None:
+        return fail(problem)
     problems = provider_problems(recorded.as_tickets, config.providers)
     if problems:
         for problem in problems:
             fail(f"cannot resume run {recorded.run_id}: {problem}")
         return fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
+    if args.broker is not None:
+        from lfgtui.commands.pickup import resume_coordinated
+
+        return await resume_coordinated(args, config, db, recorded)
     problem = tui_problem(args.theme or config.ui.theme, "resume")
     if problem is not None:
         return fail(problem)
@@ -107,6 +126,23 @@ async def resume(args: argparse.Namespace) -> int:
             f"resume it from where they work, or watch it with lfg replay {recorded.run_id}"
         )
     return 1 if code is None else code
+
+
+def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | None:
+    """Why `--broker`, `--headless` and `--json` do not fit the run, or None."""
+    run_id = recorded.run_id
+    if args.broker is None and (args.headless or args.json):
+        return "--headless and --json resume a run coordinated on a broker: give --broker too"
+    if args.broker is None and recorded.coordinated:
+        return (
+            f"run {run_id} ran on the workers of a broker (lfg run --broker), which may still be running "
+            f"its tickets: pick it up there with lfg resume {run_id} --broker URL --headless"
+        )
+    if args.broker is not None and not recorded.coordinated:
+        return f"run {run_id} was not coordinated on a broker (lfg run --broker): resume it without --broker"
+    if args.broker is not None and not (args.headless or args.json):
+        return "lfg resume --broker runs headless: give --headless or --json"
+    return None
 
 
 async def replay(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
+    from lfgtui.run import Run
     from lfgtui.tickets.ticket import Ticket, TicketFile
 
 
@@ -180,8 +181,10 @@ async def _run_headless(
     options: RunOptions,
     alerts: tuple[Collection[str], NotifyCommand | None],
     outlets: tuple[Outlet | None, TelemetryOut | None],
+    make_run: Callable[..., Run] | None = None,
 ) -> int:
-    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket."""
+    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket.
+    `make_run`: what makes the run (default: the outlet's, else a `Run`)."""
     import asyncio
 
     from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
@@ -191,7 +194,8 @@ async def _run_headless(
     t0 = time.monotonic()
     answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
     outlet = outlets[0]
-    make_run = outlet.make_run() if outlet is not None else None
+    if make_run is None and outlet is not None:
+        make_run = outlet.make_run()
     run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)

@@ -74,7 +74,7 @@ class TelemetryOut:
         pipeline = self.pipeline
         run.sinks.append(Telemetry(run, pipeline.tracer, self.exporting.capture_content))
         counted = metered(run)
-        counted.instruments.append(Meters(pipeline.meter, counted.tally, run.book.quotas))
+        counted.instruments.append(Meters(pipeline.meter, counted.tally, run.book.quotas, run.clock))
         run.sinks.append(counted)
         try:
             yield

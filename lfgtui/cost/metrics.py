@@ -459,15 +459,26 @@ class MetricsBook:
     """Each provider's allowance as its rate-limit headers last said it."""
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, QuotaSeen):
-            self.quotas[event.provider] = event
+        """One event, through `BOOK`: one dict lookup by its exact type, as a token's is in `METRICS`."""
+        book = BOOK.handlers.get(type(event))
+        if book is not None:
+            book(self, event)
+
+    def _attempt(self, event: Event) -> Metrics:
         key = (event.ticket, event.attempt)
         metrics = self.attempts.get(key)
         if metrics is None:
             metrics = self.attempts[key] = Metrics()
-        if isinstance(event, AttemptStarted) and self.prices is not None:
-            metrics.pricer = self.prices.pricer(event.provider, event.model)
         metrics.apply(event)
+        return metrics
+
+    def _started(self, event: AttemptStarted) -> None:
+        metrics = self._attempt(event)
+        if self.prices is not None:
+            metrics.pricer = self.prices.pricer(event.provider, event.model)
+
+    def _quota(self, event: QuotaSeen) -> None:
+        self.quotas[event.provider] = event
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
@@ -482,3 +493,17 @@ class MetricsBook:
                 total = (total or 0.0) + cost
                 inexact = inexact or metrics.cost_estimated
         return total, inexact
+
+
+BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
+    "metrics book",
+    {
+        **dict.fromkeys([*METRICS.handlers, *METRICS.ignored], MetricsBook._attempt),
+        AttemptStarted: MetricsBook._started,
+        QuotaSeen: MetricsBook._quota,
+    },
+    {},
+)
+"""What the book does with each event type: an attempt's event goes to its `Metrics` (which
+`METRICS` decides for); an attempt's start also prices it; a provider's quota is kept per provider,
+not per attempt. Built from `METRICS`, so a type `METRICS` has not decided is undecided here too."""

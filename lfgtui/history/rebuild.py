@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lfgtui.conversation import conversation_of
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -33,14 +34,7 @@ from lfgtui.events import (
 from lfgtui.history.notes import NOTES, error_kind, read_note
 from lfgtui.history.rows import AttemptRecord, PartRow, RequestRow, unpack_chunks
 from lfgtui.history.schema import PartKind
-from lfgtui.providers.base import (
-    AssistantMessage,
-    Message,
-    ToolCall,
-    ToolResultMessage,
-    UserMessage,
-    parse_tool_arguments,
-)
+from lfgtui.providers.base import Message, parse_tool_arguments
 
 Key = tuple[int, int]
 """Where an event stands in its attempt: the seq of the row it comes from, then its place in that row."""
@@ -238,43 +232,5 @@ the last comes back as none); tests/history/test_round_trip.py holds every other
 
 
 def conversation(record: AttemptRecord) -> list[Message]:
-    """See `Store.conversation`: one assistant message per model call, results after it."""
-    call_of = {request.n: request.call for request in record.requests}
-    messages: list[Message] = []
-    text: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    names: dict[str, str] = {}
-    current: int | None = None
-
-    def flush() -> None:
-        if text or reasoning or calls:
-            messages.append(AssistantMessage("".join(text), "".join(reasoning), tuple(calls)))
-        text.clear()
-        reasoning.clear()
-        calls.clear()
-
-    for part in record.parts:
-        call = call_of.get(part.request) if part.request is not None else None
-        if call != current and part.kind in (PartKind.TEXT, PartKind.REASONING, PartKind.TOOL_CALL):
-            flush()
-            current = call
-        match part.kind:
-            case PartKind.PROMPT:
-                messages.append(UserMessage(part.text))
-            case PartKind.TEXT:
-                text.append(part.text)
-            case PartKind.REASONING:
-                reasoning.append(part.text)
-            case PartKind.TOOL_CALL:
-                arguments, _ = parse_tool_arguments(part.text)
-                call_id = part.call_id or ""
-                names[call_id] = part.name or ""
-                calls.append(ToolCall(call_id, part.name or "", arguments, part.text))
-            case PartKind.TOOL_RESULT:
-                flush()
-                call_id = part.call_id or ""
-                name = part.name or names.get(call_id, "")
-                messages.append(ToolResultMessage(call_id, name, part.text, part.is_error))
-    flush()
-    return messages
+    """See `Store.conversation`: built from its events as a running attempt's is (conversation.py)."""
+    return conversation_of(attempt_events(record, "", record.row.number))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,7 +105,14 @@ def ticket_row(ticket: Ticket) -> TicketRow:
 class Recorder:
     """Turns batches of events into rows. Owns the write connection; use it from one thread only."""
 
-    def __init__(self, store: Store, run_id: str, lock: RunLock, tickets: dict[str, int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        lock: RunLock,
+        tickets: dict[str, int],
+        reopened: dict[tuple[str, int], tuple[str, float]] | None = None,
+    ) -> None:
         self.store = store
         self.conn = store.conn
         self.run_id = run_id
@@ -114,6 +121,10 @@ class Recorder:
         self._attempts: dict[tuple[str, int], PendingAttempt] = {}
         self._started: dict[tuple[str, int], tuple[PendingAttempt, tuple[object, ...]]] = {}
         """Every attempt begun and the values of its row's INSERT, for `record_ends`."""
+        self._reopened = dict(reopened or {})
+        """Attempts recorded already that this run records again from their start (an `lfg resume
+        --broker` adopting what workers ran while the coordinator was away): by (ticket, number),
+        the attempt's id and wall-clock start, both kept."""
         self._pending = Pending()
 
     @classmethod
@@ -149,8 +160,10 @@ class Recorder:
         return cls(store, run_id, lock, ids)
 
     @classmethod
-    def reopen(cls, path: Path, run_id: str) -> Recorder:
-        """Record into a run again (`lfg resume`): take its lock and mark it open until `finish`."""
+    def reopen(cls, path: Path, run_id: str, again: Collection[tuple[str, int]] = ()) -> Recorder:
+        """Record into a run again (`lfg resume`): take its lock and mark it open until `finish`.
+        `again`: attempts (ticket, number) to record anew from their start, each replacing its rows
+        once its first event comes (so a resume that stops before leaves it as it was)."""
         store = Store.open(path)
         try:
             lock = RunLock(path, run_id)
@@ -161,11 +174,19 @@ class Recorder:
             with transaction(store.conn) as conn:
                 conn.execute("UPDATE runs SET ended_at = NULL WHERE id = ?", (run_id,))
                 ids = dict(conn.execute("SELECT ticket, id FROM tickets WHERE run_id = ?", (run_id,)))
+                reopened = {
+                    (ticket, number): (attempt_id, started_at)
+                    for ticket, number in again
+                    for attempt_id, started_at in conn.execute(
+                        "SELECT id, started_at FROM attempts WHERE ticket_id = ? AND number = ?",
+                        (ids.get(ticket), number),
+                    )
+                }
         except BaseException:
             store.close()
             lock.release()
             raise
-        return cls(store, run_id, lock, ids)
+        return cls(store, run_id, lock, ids, reopened)
 
     def finish(self) -> None:
         """Mark the run ended, close the connection and release the lock (in that order)."""
@@ -209,7 +230,11 @@ class Recorder:
         key = (event.ticket, event.attempt)
         attempt = self._attempts.get(key)
         if attempt is None:
-            attempt = self._attempts[key] = PendingAttempt(new_id(), event.t, wall or time.time())
+            attempt_id, wall = new_id(), wall or time.time()
+            if (reopened := self._reopened.pop(key, None)) is not None:
+                attempt_id, wall = reopened
+                self.conn.execute("DELETE FROM attempts WHERE id = ?", (attempt_id,))  # its rows go too
+            attempt = self._attempts[key] = PendingAttempt(attempt_id, event.t, wall)
             model = event.model if isinstance(event, AttemptStarted) else None
             row = (attempt.id, self._tickets[event.ticket], event.attempt, provider, model, attempt.wall0)
             self._started[key] = (attempt, row)
@@ -306,6 +331,12 @@ class Recorder:
         else:
             self._pending.note(attempt, event, kind.text(event), json.dumps(kind.meta(event)))
 
+    def _queued(self, attempt: PendingAttempt, event: Queued) -> None:
+        """A wait for the provider's limits: a plain note (it comes back as a `Status`), its reason
+        kept as its meta for `lfg history stats --by quota` (how often a quota's reset was waited for)."""
+        self._pending.seal(attempt)
+        self._pending.note(attempt, event, event.message, json.dumps({"queued": event.reason}))
+
     def _worktree(self, attempt: PendingAttempt, event: WorktreeReady) -> None:
         self._note(attempt, event)
         self.conn.execute(
@@ -362,7 +393,7 @@ RECORDED: Translation[Record] = Translation(
         ToolCallUpdated: Recorder._tool_updated,
         ToolResult: Recorder._tool_result,
         Status: Recorder._note,
-        Queued: Recorder._note,
+        Queued: Recorder._queued,
         **dict.fromkeys(NOTES, Recorder._note),
         WorktreeReady: Recorder._worktree,  # a note, and the attempt's worktree and branch
         DiffUpdated: Recorder._diff,

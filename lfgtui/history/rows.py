@@ -252,8 +252,13 @@ class PartRow(Row):
     @property
     def info(self) -> dict[str, Any]:
         """The part's extra facts; {} when it has none, or when what the file holds is unreadable."""
+        return self.meta_info(self.meta)
+
+    @staticmethod
+    def meta_info(meta: str | None) -> dict[str, Any]:
+        """A part's `meta` column as its facts (see `info`)."""
         try:
-            info = json.loads(self.meta) if self.meta else {}
+            info = json.loads(meta) if meta else {}
         except (ValueError, RecursionError):
             return {}
         return info if isinstance(info, dict) else {}

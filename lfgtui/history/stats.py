@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from lfgtui.events import QuotaSeen, Retrying
+from lfgtui.history.notes import NOTES
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -65,3 +70,75 @@ def summed_costs(rows: Sequence[StatsRow]) -> tuple[float | None, int, bool]:
     total = sum(r.cost for r in priced if r.cost is not None) if priced else None
     unpriced = sum(1 for r in rows if r.cost is None and r.tokens)
     return total, unpriced, any(r.estimated for r in priced)
+
+
+@dataclass(frozen=True)
+class QuotaStats:
+    """One provider's quota as its rate-limit headers last said it in the attempts read (times are
+    wall-clock seconds; None where nothing was said), and how often those attempts waited for it."""
+
+    provider: str
+    seen_at: float | None
+    """When the headers last spoke (None: they never did, only waits or 429s were recorded)."""
+    requests_remaining: int | None
+    requests_limit: int | None
+    requests_reset_at: float | None
+    tokens_remaining: int | None
+    tokens_limit: int | None
+    tokens_reset_at: float | None
+    quota_waits: int
+    """Requests held until a quota's reset because its headers said none was left."""
+    rate_limited: int
+    """Requests that met a 429: each retried one and each attempt that failed on one."""
+
+
+QUOTA_WAITS = frozenset({"quota_requests", "quota_tokens"})
+"""The reasons of a `Queued` (run/ratelimit.py's `WaitReason`) that are a wait for a quota's reset."""
+
+
+@dataclass
+class QuotaCounts:
+    """What the attempts' notes say of each provider's quota, taken note by note."""
+
+    seen: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    """Each provider's latest quota: when, and its `QuotaSeen` fields."""
+    waits: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def note(self, provider: str, at: float, info: dict[str, Any]) -> None:
+        """A note of an attempt of `provider`, written at `at` (wall clock), its meta `info`."""
+        if (quota := NOTES[QuotaSeen].read(info)) is not None:
+            said = quota["provider"]
+            if said not in self.seen or self.seen[said][0] <= at:
+                self.seen[said] = (at, quota)
+        elif info.get("queued") in QUOTA_WAITS:
+            self.waits[provider] += 1
+        elif (retry := NOTES[Retrying].read(info)) is not None and retry["error"].status == 429:
+            self.refused[provider] += 1
+
+    def stats(self) -> list[QuotaStats]:
+        """One row per provider that any of it concerns, by name."""
+        rows = []
+        for provider in sorted(self.seen.keys() | self.waits.keys() | self.refused.keys()):
+            at, quota = self.seen.get(provider, (None, {}))
+            rows.append(
+                QuotaStats(
+                    provider=provider,
+                    seen_at=at,
+                    requests_remaining=quota.get("requests_remaining"),
+                    requests_limit=quota.get("requests_limit"),
+                    requests_reset_at=_reset_at(at, quota, "requests"),
+                    tokens_remaining=quota.get("tokens_remaining"),
+                    tokens_limit=quota.get("tokens_limit"),
+                    tokens_reset_at=_reset_at(at, quota, "tokens"),
+                    quota_waits=self.waits[provider],
+                    rate_limited=self.refused[provider],
+                )
+            )
+        return rows
+
+
+def _reset_at(at: float | None, quota: dict[str, Any], kind: str) -> float | None:
+    """When a quota seen at `at` said its `kind` (requests, tokens) would be whole again."""
+    after = quota.get(f"{kind}_reset_s")
+    return None if at is None or after is None else at + after

@@ -27,7 +27,7 @@ from lfgtui.outcome import Outcome
 if TYPE_CHECKING:
     from lfgtui.events import Event
     from lfgtui.history.rows import AttemptRecord, RunRecord
-    from lfgtui.history.stats import DayCost, ModelStats
+    from lfgtui.history.stats import DayCost, ModelStats, QuotaStats
     from lfgtui.providers.base import Message
 
 
@@ -298,6 +298,31 @@ class Store:
         return [
             DayCost(day, len(rows), *summed_costs(rows)) for day, rows in sorted(days.items(), reverse=True)
         ]
+
+    def quota_stats(self, filters: Filters | None = None) -> list[QuotaStats]:
+        """Per provider, its quota as last seen, the waits for its reset and the 429s met, read from
+        the attempts' notes (a `QuotaSeen`'s, a `Queued`'s reason, a `Retrying`'s error) and ends."""
+        from lfgtui.history.rows import PartRow
+        from lfgtui.history.stats import QuotaCounts
+
+        where, params = (filters or Filters()).where()
+        counts = QuotaCounts()
+        for provider, started_at, t_ms, meta in self.conn.execute(
+            "SELECT a.provider, a.started_at, p.t_ms, p.meta FROM parts p "
+            "JOIN attempts a ON a.id = p.attempt_id JOIN tickets t ON t.id = a.ticket_id "
+            "WHERE p.kind = 'status' AND p.meta IS NOT NULL "
+            f"AND a.provider IS NOT NULL {where}",
+            params,
+        ):
+            at = read_value(started_at, float) + read_value(t_ms, float) / 1000
+            counts.note(read_value(provider, str), at, PartRow.meta_info(meta))
+        for provider, failed in self.conn.execute(
+            "SELECT a.provider, count(*) FROM attempts a JOIN tickets t ON t.id = a.ticket_id "
+            f"WHERE a.provider IS NOT NULL AND a.error_status = 429 {where} GROUP BY a.provider",
+            params,
+        ):
+            counts.refused[read_value(provider, str)] += failed
+        return counts.stats()
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -167,10 +167,15 @@ def open_run_history(
 
 
 def reopen_run_history(
-    path: Path, run_id: str, on_error: Callable[[str], None], prices: PriceBook | None = None
+    path: Path,
+    run_id: str,
+    on_error: Callable[[str], None],
+    prices: PriceBook | None = None,
+    again: Collection[tuple[str, int]] = (),
 ) -> contextlib.AbstractAsyncContextManager[RunHistory | None]:
-    """Record new attempts of a recorded run into that same run (see `open_run_history`)."""
-    return _recording(path, lambda p: Recorder.reopen(p, run_id), on_error, prices)
+    """Record new attempts of a recorded run into that same run (see `open_run_history`); `again`:
+    recorded attempts (ticket, number) recorded anew from their start (see `Recorder.reopen`)."""
+    return _recording(path, lambda p: Recorder.reopen(p, run_id, again), on_error, prices)
 
 
 @contextlib.asynccontextmanager

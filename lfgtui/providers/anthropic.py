@@ -44,7 +44,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
-from lfgtui.providers.quota import quota_seen
+from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.usage import UsageCheck
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
@@ -243,6 +243,8 @@ class AnthropicProvider:
                     for out in message.handle(event):
                         yield out
         except Exception as exc:
+            if (quota := refused_quota(ev, self.config.name, exc)) is not None:
+                yield quota  # what a 429 says is left, and when it resets: the limiter waits for it
             raise ProviderError(classify(exc)) from exc
         if not message.finished:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))

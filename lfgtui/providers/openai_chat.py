@@ -31,7 +31,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
-from lfgtui.providers.quota import quota_seen
+from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 
@@ -257,6 +257,8 @@ class OpenAIChatProvider:
         except ProviderError:
             raise
         except Exception as exc:
+            if (quota := refused_quota(ev, self.config.name, exc)) is not None:
+                yield quota  # what a 429 says is left, and when it resets: the limiter waits for it
             raise ProviderError(classify(exc)) from exc
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))

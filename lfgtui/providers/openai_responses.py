@@ -48,7 +48,7 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.errors import classify
 from lfgtui.providers.openai_chat import cache_tokens, openai_client
-from lfgtui.providers.quota import quota_seen
+from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.usage import UsageCheck
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
@@ -241,6 +241,8 @@ class OpenAIResponsesProvider:
         except ProviderError:
             raise
         except Exception as exc:
+            if (quota := refused_quota(ev, self.config.name, exc)) is not None:
+                yield quota  # what a 429 says is left, and when it resets: the limiter waits for it
             raise ProviderError(classify(exc)) from exc
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))

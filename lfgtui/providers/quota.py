@@ -1,7 +1,7 @@
 """A provider's rate-limit headers as a `QuotaSeen`: what its account has left, and when it resets.
 
 Two dialects, read from the response's headers as the official SDK received them (the stream's
-`response.headers`), never from the stream's body:
+`response.headers`, or an error's: a 429 says when the quota resets), never from the stream's body:
 - OpenAI's (and the OpenAI-compatible servers that send them): `x-ratelimit-limit-requests`,
   `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` (a duration such as `6m0s`, `1s`
   or `20ms`) and the same for `-tokens`;
@@ -49,6 +49,13 @@ def quota_seen(ev: EventFactory, provider: str, headers: Mapping[str, str]) -> Q
         tokens_remaining=tokens[1],
         tokens_reset_s=tokens[2],
     )
+
+
+def refused_quota(ev: EventFactory, provider: str, exc: BaseException) -> QuotaSeen | None:
+    """The quota an error response's headers tell of (an SDK's status error carries its response):
+    a 429's say that none is left and when it resets, even without a Retry-After."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return None if headers is None else quota_seen(ev, provider, headers)
 
 
 def _allowance(headers: Mapping[str, str], pattern: str, reset: Callable[[str], float | None]) -> Allowance:

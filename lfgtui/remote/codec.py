@@ -1,4 +1,5 @@
-"""Events as JSON, for a run watched over the network (`lfg serve`, `lfg attach`).
+"""Events as JSON, for a run watched over the network (`lfg serve`, `lfg attach`), and the messages
+of a conversation, which a follow-up sends to a broker's worker.
 
 An event that crosses a network is read by a program that has no reason to trust what sent it, so
 `decode` is strict: whatever `json.loads` produced, it returns an event whose every field has the type
@@ -26,6 +27,7 @@ from typing import Any, NamedTuple
 
 from lfgtui import events
 from lfgtui.events import Event, Translation
+from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[object], Any]
@@ -279,3 +281,29 @@ def decode(obj: object, offset: float) -> Event:
             if not math.isfinite(values[time]):
                 raise CodecError("out of range once on this clock", time)
     return cls(**values)
+
+
+MESSAGE_ROLES: dict[str, type[Message]] = {
+    "user": UserMessage,
+    "assistant": AssistantMessage,
+    "tool": ToolResultMessage,
+}
+"""A conversation's messages by their `role` on the wire (a follow-up sent to a broker's worker)."""
+
+
+def encode_message(message: Message) -> dict[str, Any]:
+    """A message of a conversation as a JSON-ready dict: its `role` and its fields, losslessly."""
+    role = next(role for role, cls in MESSAGE_ROLES.items() if isinstance(message, cls))
+    return {"role": role, **_encode_dataclass(_fields(type(message)), message)}
+
+
+def decode_message(obj: object) -> Message:
+    """The message `obj` (from `json.loads`) stands for, every field of the type it declares; raises
+    `CodecError` for anything else."""
+    if not isinstance(obj, dict):
+        raise CodecError(f"expected an object, got {type(obj).__name__}")
+    role = obj.get("role")
+    cls = MESSAGE_ROLES.get(role) if isinstance(role, str) else None
+    if cls is None:
+        raise CodecError(f"expected one of {', '.join(MESSAGE_ROLES)}, got {reprlib.repr(role)}", "role")
+    return _decode_dataclass(cls, obj)  # type: ignore[no-any-return]

@@ -5,7 +5,8 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
 `…/calls/{call}/approve|deny` act on it, each recorded with who asked. `GET /metrics` is the run's
-metrics for Prometheus (telemetry/prometheus.py), with the same token.
+metrics for Prometheus (telemetry/prometheus.py), with the same token; `MetricsServer` serves only
+that, for a broker worker.
 
 Nothing a peer sends may cost the run it serves: connections are capped and must show the token
 within `AUTH_TIMEOUT_S` (`Gate`), so a flood of them never takes the descriptors the run's own
@@ -141,12 +142,12 @@ class Address:
         )
 
     @classmethod
-    def parse(cls, text: str) -> Address:
-        """`PORT`, `HOST:PORT` or `[IPv6]:PORT`; the host is 127.0.0.1 unless given."""
+    def parse(cls, text: str, option: str = "--serve") -> Address:
+        """`PORT`, `HOST:PORT` or `[IPv6]:PORT` (given as `option`); the host is 127.0.0.1 unless given."""
         host, _, port = text.rpartition(":")
         host = host.removeprefix("[").removesuffix("]") or "127.0.0.1"
         if not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ServeError(f"--serve {text!r}: expected [HOST:]PORT, with a port from 0 to 65535")
+            raise ServeError(f"{option} {text!r}: expected [HOST:]PORT, with a port from 0 to 65535")
         return cls(host, int(port))
 
 
@@ -320,13 +321,16 @@ class RunServer:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def start(self, address: Address) -> str:
-        app = web.Application(middlewares=[self._auth], client_max_size=4096)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get(f"{API}/run", self._run)
         app.router.add_get(f"{API}/events", self._events)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
         app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
+
+    async def start(self, address: Address) -> str:
+        app = web.Application(middlewares=[self._auth], client_max_size=4096)
+        self._routes(app)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5, logger=_REQUEST_LOG
         )
@@ -452,6 +456,17 @@ class RunServer:
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})
+
+
+class MetricsServer(RunServer):
+    """Only `GET /metrics`, behind the token and the same gate: a broker worker's (`lfg worker
+    --metrics`), which serves no one run's events."""
+
+    def __init__(self, token: str, metrics: Metrics) -> None:
+        super().__init__(EventHub(), "", (), token, metrics=metrics)
+
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_get("/metrics", self._metrics)
 
 
 def _who(request: web.Request) -> str:

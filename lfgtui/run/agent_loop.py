@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from lfgtui.conversation import Conversation
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -30,15 +31,7 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
 )
-from lfgtui.providers.base import (
-    AssistantMessage,
-    Message,
-    ModelCall,
-    Provider,
-    ProviderError,
-    ToolCall,
-    ToolResultMessage,
-)
+from lfgtui.providers.base import Message, ModelCall, Provider, ProviderError
 from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import ProviderLimiter
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
@@ -72,34 +65,29 @@ async def run_agent(
 
     Cancellation is the caller's: cancelling the consuming task closes the stream (and its HTTP
     connection); the caller then records the `cancelled` outcome. `transcript`, when given, receives
-    the whole conversation as it grows (the task's messages, each answer, each tool result), so a
-    completed attempt can be continued. `limiter`, when given, holds every model call to the provider's
+    the whole conversation (the task's messages, each answer, each tool result: conversation.py), so
+    a completed attempt can be continued. `limiter`, when given, holds every model call to the provider's
     limits shared with the run's other tickets.
     """
     yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
-    messages: list[Message] = [] if transcript is None else transcript
-    messages.extend(task.call.messages)
+    conversation = Conversation([] if transcript is None else transcript)
+    conversation.messages.extend(task.call.messages)
     streamed = 0
     for call_index in range(task.max_calls):
-        text: list[str] = []
-        reasoning: list[str] = []
         ready: list[ToolCallReady] = []
-        ran_remotely: dict[str, ToolResult] = {}
-        call = replace(task.call, messages=tuple(messages))
+        ran_remotely: set[str] = set()
+        call = replace(task.call, messages=tuple(conversation.so_far()))
         try:
             calling = run_call(provider, call, ev, call_index, policy, sleep, limiter)
             async with contextlib.aclosing(calling) as stream:
                 async for event in stream:
+                    conversation.add(event)
                     match event:
-                        case TextDelta(text=chunk):
-                            text.append(chunk)
-                        case ReasoningDelta(text=chunk):
-                            reasoning.append(chunk)
                         case ToolCallReady():
                             ready.append(event)
                         case ToolResult(call_id=call_id):
-                            ran_remotely[call_id] = event
+                            ran_remotely.add(call_id)
                     streamed += streamed_chars(event)
                     yield event
                     if streamed > task.max_output_chars:
@@ -110,24 +98,21 @@ async def run_agent(
         if streamed > task.max_output_chars:
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=output_limit(task.max_output_chars))
             return
-        tool_calls = tuple(ToolCall(c.call_id, c.name, c.arguments, c.raw_arguments) for c in ready)
-        messages.append(AssistantMessage("".join(text), "".join(reasoning), tool_calls))
-        if all(c.call_id in ran_remotely for c in ready):
-            yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
-            return
         for tool_call in ready:
-            result = ran_remotely.get(tool_call.call_id)
-            if result is None:
-                outcome = (
-                    await toolbox.execute(tool_call) if toolbox else ToolOutcome(NO_TOOLS, is_error=True)
-                )
+            if tool_call.call_id not in ran_remotely:
+                outcome = ToolOutcome(NO_TOOLS, is_error=True)
+                if toolbox is not None:
+                    outcome = await toolbox.execute(tool_call)
                 result = ev(
                     ToolResult, call_id=tool_call.call_id, output=outcome.output, is_error=outcome.is_error
                 )
+                conversation.add(result)
                 yield result
-            messages.append(
-                ToolResultMessage(tool_call.call_id, tool_call.name, result.output, result.is_error)
-            )
+        if all(c.call_id in ran_remotely for c in ready):
+            ended = ev(AttemptEnded, outcome=Outcome.COMPLETED)
+            conversation.add(ended)
+            yield ended
+            return
     message = (
         f"stopped after {task.max_calls} model calls (max_calls) while the model was still calling tools"
     )

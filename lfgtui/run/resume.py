@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.conversation import conversation_of
 from lfgtui.events import Event, Outcome
-from lfgtui.history.rebuild import attempt_events, conversation
+from lfgtui.history.rebuild import attempt_events
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
@@ -105,6 +106,13 @@ class RecordedRun:
     """Brought in by `lfg history import`: its tickets' grants are withheld (see `withheld`)."""
     older: tuple[str, ...] = ()
     """Tickets recorded by an lfg that did not keep `NOT_KEPT_BEFORE`: they run with the defaults."""
+    command: str = ""
+    """The command line that ran it, as recorded."""
+
+    @property
+    def coordinated(self) -> bool:
+        """Whether it ran on a broker's workers (`lfg run --broker`): `lfg resume --broker` picks it up."""
+        return self.command.startswith("lfg run ") and " --broker" in self.command
 
     @property
     def as_tickets(self) -> tuple[Ticket, ...]:
@@ -197,14 +205,15 @@ def _attempt(record: AttemptRecord, ticket: str) -> RecordedAttempt:
     row = record.row
     prompt = next((p for p in record.parts if p.kind == PartKind.PROMPT), None)
     continues = prompt.info.get("continues") if prompt is not None else None
+    events = tuple(attempt_events(record, ticket, row.number))
     return RecordedAttempt(
         number=row.number,
         started_at=row.started_at,
         outcome=Outcome(row.outcome) if row.outcome else None,
         prompt=prompt.text if prompt is not None else "",
         continues=continues if isinstance(continues, int) else None,
-        events=tuple(attempt_events(record, ticket, row.number)),
-        messages=tuple(conversation(record)),
+        events=events,
+        messages=tuple(conversation_of(events)),
         agent_session=next(
             (s for p in record.parts if isinstance(s := p.info.get("acp_session"), str)), None
         ),
@@ -223,7 +232,9 @@ def recorded_run(record: RunRecord) -> RecordedRun:
     )
     file = record.row.tickets_file
     older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
-    return RecordedRun(record.row.id, Path(file) if file else None, tickets, imported, older)
+    return RecordedRun(
+        record.row.id, Path(file) if file else None, tickets, imported, older, record.row.command
+    )
 
 
 @dataclass

@@ -120,6 +120,8 @@ class Scenario:
     """The account's quota of requests and of tokens (prompt and answer) a window (0: none), counted
     over every request of this scenario and told in the provider's rate-limit headers (sim/quota.py)."""
     ratelimit_window_ms: float = 60_000.0
+    ratelimit_retry_after: int = 1
+    """0: a 429 past the quota names its reset only in the rate-limit headers, with no Retry-After."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
 
@@ -156,6 +158,7 @@ OPTION_TYPES: dict[str, type] = {
     "ratelimit_requests": int,
     "ratelimit_tokens": int,
     "ratelimit_window_ms": float,
+    "ratelimit_retry_after": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 SENT_USAGE = ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens")

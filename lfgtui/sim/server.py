@@ -316,7 +316,9 @@ class SimServer:
         quota = self._quota(protocol, scenario, sim_request, now)
         if quota is not None and not quota.allowed:
             record.status = 429
-            retry = {"retry-after": str(math.ceil(quota.retry_after_s))}
+            retry = (
+                {"retry-after": str(math.ceil(quota.retry_after_s))} if scenario.ratelimit_retry_after else {}
+            )
             body = protocol.error_body(429, f"rate limit reached for {scenario.name}: its quota resets soon")
             await _send_json(conn, 429, body, quota.headers | retry)
             return True

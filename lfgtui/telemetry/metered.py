@@ -10,7 +10,7 @@ neither OpenTelemetry nor prometheus-client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,12 +54,6 @@ if TYPE_CHECKING:
     from lfgtui.run import Run
 
 Key = tuple[str, int]
-TTFT_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-RATE_BUCKETS = (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
-TOKEN_BUCKETS = tuple(float(4**n) for n in range(14))
-"""The GenAI conventions' advice for `gen_ai.client.token.usage`: 1, 4, 16 ... 67,108,864."""
-DURATION_BUCKETS_S = tuple(0.01 * 2**n for n in range(14))
-"""Their advice for `gen_ai.client.operation.duration`: 0.01, 0.02 ... 81.92 s."""
 
 WIRE_PROVIDERS = {"openai": "openai", "openai-responses": "openai", "sim": "openai", "anthropic": "anthropic"}
 """The GenAI conventions' well-known `gen_ai.provider.name` of each provider kind lfg speaks to (by
@@ -97,6 +91,19 @@ class Instruments(Protocol):
     def rate_limited(self, labels: Labels) -> None:
         """A request met a 429 and its provider pauses."""
         ...
+
+
+class Counted(Protocol):
+    """What the tickets' gauges count: a run's `Tally`, or several runs' as one (runs.py)."""
+
+    @property
+    def running(self) -> Collection[Key]: ...
+
+    @property
+    def queued(self) -> Collection[Key]: ...
+
+    @property
+    def waiting(self) -> Collection[Key]: ...
 
 
 @dataclass

@@ -8,7 +8,9 @@ conventions' client metrics). Each attempt: `lfg.ttft` and `lfg.tokens_per_s` (h
 `lfg.rate_limit.pauses`, the 429s that paused a provider. The tickets' states:
 `lfg.tickets.running`, `lfg.tickets.queued` (waiting for their provider's limits) and
 `lfg.tickets.waiting` (for a person's approval); each provider's quota as its headers last said
-(`lfg.quota.remaining`, `lfg.quota.limit`, by `lfg.quota`: requests or tokens).
+(`lfg.quota.remaining`, `lfg.quota.limit`, and `lfg.quota.reset`, the seconds until it is whole
+again, by `lfg.quota`: requests or tokens). Their names, units, descriptions and buckets are
+`instruments.py`'s, which Prometheus's are built from too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,20 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from lfgtui.telemetry.metered import DURATION_BUCKETS_S, RATE_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS_S
+from lfgtui.telemetry.instruments import (
+    ATTEMPTS,
+    COST,
+    DURATION,
+    PAUSES,
+    QUOTAS,
+    RATE,
+    TICKETS,
+    TOKEN_USAGE,
+    TOKENS,
+    TTFT,
+    Instrument,
+    quota_values,
+)
 from lfgtui.telemetry.names import (
     LFG_PROVIDER,
     OPERATION,
@@ -30,11 +45,11 @@ from lfgtui.telemetry.names import (
 )
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Meter
+    from opentelemetry.metrics import Counter, Histogram, Meter
 
     from lfgtui.cost.metrics import Metrics, RequestMetrics
     from lfgtui.events import QuotaSeen
-    from lfgtui.telemetry.metered import Labels, Tally
+    from lfgtui.telemetry.metered import Counted, Labels
 
 Attributes = Mapping[str, str | int]
 
@@ -47,53 +62,44 @@ def attributes(labels: Labels) -> dict[str, str]:
 class Meters:
     """The instruments, and what each boundary records."""
 
-    def __init__(self, meter: Meter, tally: Tally, quotas: Mapping[str, QuotaSeen]) -> None:
-        self.token_usage = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Tokens of each request, input and output",
-            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
-        )
-        self.duration = meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="Each request, sent to answered",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_S,
-        )
-        self.ttft = meter.create_histogram(
-            "lfg.ttft",
-            unit="s",
-            description="An attempt's time to its first token",
-            explicit_bucket_boundaries_advisory=TTFT_BUCKETS_S,
-        )
-        self.rate = meter.create_histogram(
-            "lfg.tokens_per_s",
-            unit="{token}/s",
-            description="An attempt's output rate while it streamed",
-            explicit_bucket_boundaries_advisory=RATE_BUCKETS,
-        )
-        self.tokens = meter.create_counter(
-            "lfg.tokens", unit="{token}", description="Tokens of ended attempts"
-        )
-        self.cost = meter.create_counter("lfg.cost", unit="USD", description="What ended attempts cost")
-        self.attempts = meter.create_counter("lfg.attempts", unit="{attempt}", description="Attempts ended")
-        gauges = {
-            "lfg.tickets.running": ("Tickets running", lambda: len(tally.running)),
-            "lfg.tickets.queued": ("Tickets waiting for their provider's limits", lambda: len(tally.queued)),
-            "lfg.tickets.waiting": ("Tickets waiting for a person's approval", lambda: len(tally.waiting)),
-        }
-        for name, (description, count) in gauges.items():
-            meter.create_observable_gauge(
-                name, callbacks=[_observed(count)], unit="{ticket}", description=description
+    def __init__(
+        self, meter: Meter, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]
+    ) -> None:
+        def histogram(instrument: Instrument) -> Histogram:
+            return meter.create_histogram(
+                instrument.name,
+                unit=instrument.unit,
+                description=instrument.description,
+                explicit_bucket_boundaries_advisory=instrument.buckets,
             )
-        self.pauses = meter.create_counter(
-            "lfg.rate_limit.pauses", unit="{pause}", description="429s that paused a provider's requests"
-        )
-        for name, description, field in (
-            ("lfg.quota.remaining", "What a provider's rate-limit headers said is left", "remaining"),
-            ("lfg.quota.limit", "A provider's allowance per window, as its rate-limit headers said", "limit"),
-        ):
-            meter.create_observable_gauge(name, callbacks=[_quota(quotas, field)], description=description)
+
+        def counter(instrument: Instrument) -> Counter:
+            return meter.create_counter(
+                instrument.name, unit=instrument.unit, description=instrument.description
+            )
+
+        self.token_usage = histogram(TOKEN_USAGE)
+        self.duration = histogram(DURATION)
+        self.ttft = histogram(TTFT)
+        self.rate = histogram(RATE)
+        self.tokens = counter(TOKENS)
+        self.cost = counter(COST)
+        self.attempts = counter(ATTEMPTS)
+        self.pauses = counter(PAUSES)
+        for instrument, count in TICKETS:
+            meter.create_observable_gauge(
+                instrument.name,
+                callbacks=[_tickets(tally, count)],
+                unit=instrument.unit,
+                description=instrument.description,
+            )
+        for instrument, field in QUOTAS:
+            meter.create_observable_gauge(
+                instrument.name,
+                callbacks=[_quota(quotas, field, clock)],
+                unit=instrument.unit,
+                description=instrument.description,
+            )
 
     def request_ended(self, labels: Labels, request: RequestMetrics, ended: float) -> None:
         chat = {**attributes(labels), OPERATION: "chat"}
@@ -123,22 +129,24 @@ class Meters:
         self.pauses.add(1, attributes(labels))
 
 
-def _observed(count: Callable[[], int]) -> Callable[[CallbackOptions], Iterable[Observation]]:
+def _tickets(
+    tally: Counted, count: Callable[[Counted], int]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def observe(options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(count())]
+        return [Observation(count(tally))]
 
     return observe
 
 
-def _quota(quotas: Mapping[str, QuotaSeen], field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-    """The gauge of each provider's requests and tokens `field` (remaining or limit), as last seen."""
+def _quota(
+    quotas: Mapping[str, QuotaSeen], field: str, clock: Callable[[], float]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    """The gauge of each provider's requests and tokens `field` (remaining, limit, reset), as last seen."""
 
     def observe(options: CallbackOptions) -> Iterable[Observation]:
         return [
             Observation(value, {LFG_PROVIDER: provider, QUOTA: kind})
-            for provider, seen in list(quotas.items())
-            for kind in ("requests", "tokens")
-            if (value := getattr(seen, f"{kind}_{field}")) is not None
+            for provider, kind, value in quota_values(quotas, field, clock())
         ]
 
     return observe

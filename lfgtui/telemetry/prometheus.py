@@ -6,7 +6,8 @@ TTFT and tok/s per attempt and of tokens and duration per request, counters of t
 attempts and 429 pauses, by provider, model and outcome, recorded by `metered.py` when a request or
 an attempt ends (never per token), in a registry of their own (never the process's global one).
 The gauges (tickets running, queued, waiting for a person; each provider's quota as its rate-limit
-headers last said, and the seconds until it resets) are read when Prometheus scrapes.
+headers last said, and the seconds until it resets) are read when Prometheus scrapes. The names,
+descriptions and buckets are `instruments.py`'s, which OpenTelemetry's are built from too.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from lfgtui.telemetry.metered import (
-    DURATION_BUCKETS_S,
-    RATE_BUCKETS,
-    TOKEN_BUCKETS,
-    TTFT_BUCKETS_S,
-    Labels,
-    Tally,
+from lfgtui.telemetry.instruments import (
+    ATTEMPTS,
+    COST,
+    DURATION,
+    PAUSES,
+    QUOTAS,
+    RATE,
+    TICKETS,
+    TOKEN_USAGE,
+    TOKENS,
+    TTFT,
+    Instrument,
+    quota_values,
 )
+from lfgtui.telemetry.metered import Counted, Labels
 
 try:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -37,39 +45,34 @@ if TYPE_CHECKING:
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 BY_ATTEMPT = ("provider", "model", "outcome")
 BY_REQUEST = ("provider", "model")
-QUOTAS = ("requests", "tokens")
 
 
 class PrometheusMeters:
     """The instruments `metered.py` records into, and the text a scrape reads (`render`)."""
 
-    def __init__(self, tally: Tally, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
-        self.registry = CollectorRegistry()
-        registry = self.registry
-        self.ttft = Histogram(
-            "lfg_ttft_seconds", "An attempt's time to its first token", BY_ATTEMPT,
-            registry=registry, buckets=TTFT_BUCKETS_S,
-        )  # fmt: skip
-        self.rate = Histogram(
-            "lfg_tokens_per_second", "An attempt's output rate while it streamed", BY_ATTEMPT,
-            registry=registry, buckets=RATE_BUCKETS,
-        )  # fmt: skip
-        self.token_usage = Histogram(
-            "gen_ai_client_token_usage", "Tokens of each request, input and output",
-            (*BY_REQUEST, "token_type"), registry=registry, buckets=TOKEN_BUCKETS,
-        )  # fmt: skip
-        self.duration = Histogram(
-            "gen_ai_client_operation_duration_seconds", "Each request, sent to answered", BY_REQUEST,
-            registry=registry, buckets=DURATION_BUCKETS_S,
-        )  # fmt: skip
-        self.tokens = Counter(
-            "lfg_tokens", "Tokens of ended attempts", (*BY_ATTEMPT, "token_type"), registry=registry
-        )
-        self.cost = Counter("lfg_cost_usd", "What ended attempts cost", BY_ATTEMPT, registry=registry)
-        self.attempts = Counter("lfg_attempts", "Attempts ended", BY_ATTEMPT, registry=registry)
-        self.pauses = Counter(
-            "lfg_rate_limit_pauses", "429s that paused a provider's requests", BY_REQUEST, registry=registry
-        )
+    def __init__(self, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
+        self.registry = registry = CollectorRegistry()
+
+        def histogram(instrument: Instrument, labels: tuple[str, ...]) -> Histogram:
+            return Histogram(
+                instrument.prometheus,
+                instrument.description,
+                labels,
+                registry=registry,
+                buckets=instrument.buckets,
+            )
+
+        def counter(instrument: Instrument, labels: tuple[str, ...]) -> Counter:
+            return Counter(instrument.prometheus, instrument.description, labels, registry=registry)
+
+        self.ttft = histogram(TTFT, BY_ATTEMPT)
+        self.rate = histogram(RATE, BY_ATTEMPT)
+        self.token_usage = histogram(TOKEN_USAGE, (*BY_REQUEST, "token_type"))
+        self.duration = histogram(DURATION, BY_REQUEST)
+        self.tokens = counter(TOKENS, (*BY_ATTEMPT, "token_type"))
+        self.cost = counter(COST, BY_ATTEMPT)
+        self.attempts = counter(ATTEMPTS, BY_ATTEMPT)
+        self.pauses = counter(PAUSES, BY_REQUEST)
         registry.register(_Gauges(tally, quotas, clock))
 
     def render(self) -> bytes:
@@ -107,31 +110,19 @@ class PrometheusMeters:
 class _Gauges(Collector):
     """What is true at the scrape: the tickets' states and the providers' quotas."""
 
-    def __init__(self, tally: Tally, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
+    def __init__(self, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
         self.tally = tally
         self.quotas = quotas
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        tally = self.tally
-        for name, text, count in (
-            ("lfg_tickets_running", "Tickets running", len(tally.running)),
-            ("lfg_tickets_queued", "Tickets waiting for their provider's limits", len(tally.queued)),
-            ("lfg_tickets_waiting", "Tickets waiting for a person's approval", len(tally.waiting)),
-        ):
-            yield GaugeMetricFamily(name, text, value=count)
-        by = ("provider", "quota")
-        remaining = GaugeMetricFamily("lfg_quota_remaining", "What a provider said is left", labels=by)
-        limit = GaugeMetricFamily("lfg_quota_limit", "A provider's allowance per window", labels=by)
-        reset = GaugeMetricFamily("lfg_quota_reset_seconds", "Seconds until it is whole again", labels=by)
+        for instrument, count in TICKETS:
+            yield GaugeMetricFamily(instrument.prometheus, instrument.description, value=count(self.tally))
         now = self.clock()
-        for provider, seen in list(self.quotas.items()):
-            for quota in QUOTAS:
-                which = [provider, quota]
-                if (left := getattr(seen, f"{quota}_remaining")) is not None:
-                    remaining.add_metric(which, left)
-                if (whole := getattr(seen, f"{quota}_limit")) is not None:
-                    limit.add_metric(which, whole)
-                if (after := getattr(seen, f"{quota}_reset_s")) is not None:
-                    reset.add_metric(which, max(0.0, seen.t + after - now))
-        yield from (remaining, limit, reset)
+        for instrument, field in QUOTAS:
+            gauge = GaugeMetricFamily(
+                instrument.prometheus, instrument.description, labels=("provider", "quota")
+            )
+            for provider, kind, value in quota_values(self.quotas, field, now):
+                gauge.add_metric([provider, kind], value)
+            yield gauge

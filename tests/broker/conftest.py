@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.broker.redis_server import RedisServer, TlsFiles
+from tests.support.fleet import Fleet
+from tests.support.lfg import Lfg
 
 
 @pytest.fixture
@@ -37,3 +39,10 @@ def redis_server(start_redis: Callable[..., RedisServer]) -> RedisServer:
 @pytest.fixture
 def tls_files(tmp_path: Path) -> TlsFiles:
     return TlsFiles.make(tmp_path / "tls")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, redis_server: RedisServer) -> Iterator[Fleet]:
+    found = Fleet(Lfg(tmp_path), redis_server.url)
+    yield found
+    found.stop()

@@ -148,3 +148,29 @@ def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("metrics", "said"),
+    [
+        ("nope", "lfg: --metrics 'nope': expected [HOST:]PORT, with a port from 0 to 65535"),
+        ("0.0.0.0:0", "lfg: refusing to serve on 0.0.0.0: lfg speaks plain HTTP"),
+    ],
+)
+def test_a_worker_refuses_metrics_it_cannot_serve_safely_before_taking_work(
+    lfg: Lfg, metrics: str, said: str
+) -> None:
+    done = command(lfg, "worker", "--broker", "redis://127.0.0.1:1", "--metrics", metrics)
+    assert done.returncode == 2 and done.stderr.startswith(said), done.stderr
+
+
+def test_a_worker_without_prometheus_client_says_what_to_install(lfg: Lfg) -> None:
+    script = (
+        "import sys; sys.modules['prometheus_client'] = None; from lfgtui.commands.main import main; "
+        "sys.exit(main(['worker', '--broker', 'redis://127.0.0.1:1', '--metrics', '0']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr == "lfg: --metrics needs prometheus-client: pip install 'lfgtui[prometheus]'\n"

@@ -14,23 +14,38 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
 from lfgtui.broker.settings import BrokerSettings, resolve
+from lfgtui.broker.work import WorkItem, relative_to
 from lfgtui.commands.broker import Outlet
 from lfgtui.config import load_config
 from lfgtui.cost.prices import run_prices
-from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Status, TextDelta
+from lfgtui.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
+    AttemptEnded,
+    Event,
+    PromptSent,
+    SessionOpened,
+    Status,
+    TextDelta,
+)
+from lfgtui.history.store import Store
+from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
+from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
@@ -41,85 +56,13 @@ from lfgtui.ui.run_screen import BINDINGS
 from lfgtui.ui.services import Services
 from tests.broker.redis_server import RedisServer
 from tests.support.app import SIZE
+from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, of
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
-LEASE = "[broker]\nlease_s = 1.5\n"
+STEADY = "[broker]\nlease_s = 10\n"
+"""For tests of something else than a lapsed lease: on a loaded machine a lease of 1.5 s can lapse
+while its worker is busy, and another worker (or the same one) takes the ticket over."""
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
-
-
-@dataclass
-class Fleet:
-    """`lfg worker` processes on one broker, each logging to a file; all killed at the end."""
-
-    lfg: Lfg
-    url: str
-    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def config(self, text: str, name: str = "config.toml") -> Path:
-        path = self.lfg.home / name
-        path.write_text(text)
-        return path
-
-    def start(self, name: str, *extra: str, config: Path | None = None) -> subprocess.Popen[bytes]:
-        log = self.log(name).open("wb")
-        args = ["worker", "--broker", self.url, "--name", name, "--root", str(self.lfg.workdir)]
-        config = config or self.config(LEASE)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lfgtui", *args, "--config", str(config), *extra],
-            env=self.lfg.env,
-            stdout=log,
-            stderr=log,
-        )
-        self.workers[name] = process
-        return process
-
-    def log(self, name: str) -> Path:
-        return self.lfg.home / f"{name}.log"
-
-    def said(self, name: str) -> str:
-        return self.log(name).read_text()
-
-    def stop(self) -> None:
-        for process in self.workers.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.workers.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, redis_server: RedisServer) -> Iterator[Fleet]:
-    found = Fleet(Lfg(tmp_path), redis_server.url)
-    yield found
-    found.stop()
-
-
-def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
-    """`lfg run TICKETS --broker URL --json`, its NDJSON on a pipe."""
-    args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url, *extra)
-    args[args.index("--config") + 1] = str(config or fleet.config(LEASE))
-    return subprocess.Popen(
-        args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
-    out, err = process.communicate(timeout=90)
-    return process.returncode, [json.loads(line) for line in out.splitlines()], err
-
-
-def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
-    return {(e["ticket"], e["attempt"]): e["outcome"] for e in events if e["type"] == "attempt_ended"}
-
-
-def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
-    said = [e["message"] for e in of(events, ticket, "status")]
-    return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
 
 
 def test_the_demo_runs_across_two_workers_and_is_recorded_here(fleet: Fleet) -> None:
@@ -272,20 +215,29 @@ def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_sa
 
 
 @contextlib.asynccontextmanager
-async def coordinated(fleet: Fleet, toml: str) -> AsyncIterator[tuple[CoordinatedRun, list[Event]]]:
+async def coordinated(
+    fleet: Fleet, toml: str, config_text: str = LEASE, db: Path | None = None
+) -> AsyncIterator[tuple[CoordinatedRun, list[Event]]]:
     """A coordinated run in this process, as `lfg run --broker` makes it for the TUI (someone can
-    answer approvals), started; cancelled at the end of the block if it has not ended."""
+    answer approvals), started, recorded into the history `db` when given; cancelled at the end of
+    the block if it has not ended."""
     path = fleet.lfg.tickets(toml)
-    config = load_config(fleet.config(LEASE))
+    config = load_config(fleet.config(config_text))
     loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
     broker = resolve(fleet.url, {}, BrokerSettings(lease_s=1.5))
     outlet = Outlet(broker, await connect(broker), path.parent)
-    async with Providers(config.providers) as providers, Outlet.closing(outlet):
+    async with (
+        Providers(config.providers) as providers,
+        Outlet.closing(outlet),
+        open_run_history(db, loaded, "lfg run", pytest.fail) as history,
+    ):
         events: list[Event] = []
         make_run = outlet.make_run()
         prices = run_prices(providers.configs, loaded.tickets)
         run = make_run(loaded.tickets, providers, Approvals(askable=True), [events.append], prices=prices)
         assert isinstance(run, CoordinatedRun)
+        if history is not None:
+            run.record(history)
         async with outlet.publishing(run, loaded.tickets, str(path), lambda _: None):
             run.start()
             try:
@@ -388,3 +340,216 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
     assert w.state is PaneState.COMPLETED
     assert (fleet.lfg.workdir / "w" / "notes" / "summary.md").exists(), "approved here: written on the worker"
     assert "took w of run" in fleet.said("w1")
+
+
+def scraped(url: str, token: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a scrape of `url`, parsed by prometheus-client's own parser."""
+    reply = httpx2.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(reply.text)
+        for sample in family.samples
+    }
+
+
+def test_a_workers_metrics_count_its_attempts_behind_its_token(fleet: Fleet) -> None:
+    token = "a-worker-token-of-sixteen-or-more"
+    (fleet.lfg.home / "token").write_text(token)
+    fleet.start("w1", "--metrics", "127.0.0.1:0", "--token-file", str(fleet.lfg.home / "token"))
+    for _ in range(300):
+        if served := re.search(r"serving this worker's metrics at (\S+)", fleet.said("w1")):
+            break
+        time.sleep(0.1)
+    assert served, fleet.said("w1")
+    url = served.group(1)
+    assert f"scrape them with the bearer token in {fleet.lfg.home / 'token'}" in fleet.said("w1")
+    refused = httpx2.get(url, timeout=10)
+    assert refused.status_code == 401 and "lfg_" not in refused.text
+    assert (
+        httpx2.get(
+            url.removesuffix("/metrics") + "/v1/run", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 404
+    )
+    slow = "long-answer:ttft_ms=1,tokens_per_s=100,repeat=3,ratelimit_requests=9"
+    tickets = fleet.lfg.tickets(
+        f'[[ticket]]\nid = "slow"\nprompt = "go"\nmodel = "{slow}"\n\n'
+        '[[ticket]]\nid = "quick"\nprompt = "go"\nmodel = "hello:ttft_ms=1"\n'
+    )
+    process = coordinate(fleet, tickets)
+    running: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for _ in range(600):
+        running = scraped(url, token)
+        if running.get(("lfg_tickets_running", frozenset())) == 1:
+            break
+        time.sleep(0.05)
+    assert running.get(("lfg_tickets_running", frozenset())) == 1, "the slow ticket, while it streams"
+    code, events, err = finish(process)
+    assert code == 0, err
+    found = scraped(url, token)
+
+    def value(name: str, **labels: str) -> float:
+        return found[(name, frozenset(labels.items()))]
+
+    ended = {e["ticket"]: e for e in events if e["type"] == "attempt_ended"}
+    for ticket, model in (("slow", slow), ("quick", "hello:ttft_ms=1")):
+        by = {"provider": "sim", "model": model, "outcome": "completed"}
+        assert value("lfg_attempts_total", **by) == 1
+        assert value("lfg_tokens_total", **by, token_type="output") == ended[ticket]["output_tokens"]
+        assert value("lfg_ttft_seconds_count", **by) == 1
+        assert value("lfg_ttft_seconds_sum", **by) == pytest.approx(ended[ticket]["ttft_ms"] / 1000, abs=1e-3)
+    assert value("lfg_tokens_per_second_count", provider="sim", model=slow, outcome="completed") == 1
+    assert value("lfg_tickets_running") == value("lfg_tickets_queued") == value("lfg_tickets_waiting") == 0
+    assert value("lfg_quota_limit", provider="sim", quota="requests") == 9, "kept after its run ended"
+    assert value("lfg_quota_remaining", provider="sim", quota="requests") == 8
+
+
+def answers(events: list[Event], ticket: str) -> dict[int, str]:
+    """Each attempt's text."""
+    said: dict[int, str] = {}
+    for e in events:
+        if isinstance(e, TextDelta) and e.ticket == ticket:
+            said[e.attempt] = said.get(e.attempt, "") + e.text
+    return said
+
+
+async def test_a_follow_up_of_a_ticket_a_worker_ran_sends_its_whole_conversation_and_is_recorded_as_such(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The writer scenario answers by how many answers the conversation holds: asked alone, the
+    follow-up would get its first call (tool calls, then more); after the whole conversation, its last."""
+    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    toml = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\n'
+    toml += 'model = "writer:ttft_ms=0,tokens_per_s=0"\n'
+    db = tmp_path / "history.db"
+    async with coordinated(fleet, toml, db=db) as (run, events):
+        assert await asyncio.wait_for(run.wait(), 40) == {"t": Outcome.COMPLETED}
+        assert run.continue_with("t", "And then?")
+        assert await asyncio.wait_for(run.wait(), 40) == {"t": Outcome.COMPLETED}
+        conversation = run.states["t"].conversation
+    asked = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert asked == [(1, "go", None), (2, "And then?", 1)]
+    assert answers(events, "t") == {
+        1: "I'll write the notes file and check it.Done: the notes are in `notes/summary.md`.",
+        2: "Done: the notes are in `notes/summary.md`.",
+    }, "the follow-up was sent after the whole earlier conversation"
+    with Store.open(db) as store:
+        (ticket,) = recorded_run(store.load(store.resolve(run.run_id))).tickets
+    assert [(a.number, a.outcome, a.continues) for a in ticket.attempts] == [
+        (1, Outcome.COMPLETED, None),
+        (2, Outcome.COMPLETED, 1),
+    ]
+    assert conversation == ticket.conversation(2), "the history holds the conversation the run continued"
+    assert conversation[0] == UserMessage("go") and conversation[5] == UserMessage("And then?")
+    assert [type(m).__name__ for m in conversation[1:5]] == [
+        "AssistantMessage",
+        "ToolResultMessage",
+        "ToolResultMessage",
+        "AssistantMessage",
+    ]
+
+
+def agent_config(fleet: Fleet, name: str) -> Path:
+    """A config whose provider `agent` is the sim ACP agent keeping its sessions in a folder of
+    `name`'s alone, as a coding agent keeps them on its own machine."""
+    sessions = fleet.lfg.home / f"{name}-sessions"
+    command = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--sessions-dir", str(sessions)]
+    command += ["--scenario", "{model}"]
+    return fleet.config(STEADY + agent_provider(command), f"{name}.toml")
+
+
+def agent_provider(command: list[str]) -> str:
+    return f'[providers.agent]\nkind = "acp"\ncommand = {json.dumps(command)}\n'
+
+
+AGENT_TICKET = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "hello:ttft_ms=0"\n'
+COORDINATOR_AGENT = STEADY + agent_provider([sys.executable])
+"""The coordinator knows the provider is a coding agent; its workers run it."""
+
+
+async def acknowledged(fleet: Fleet, stream: str) -> None:
+    """Wait until no entry of `stream` is pending: the run sees an attempt end before its worker
+    acknowledges its entry, once its events are on the broker."""
+    broker = resolve(fleet.url, {}, BrokerSettings())
+    redis = await connect(broker)
+    try:
+        async with asyncio.timeout(30):
+            while (await redis.xpending(stream, "workers"))["pending"]:
+                await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+
+
+def loaded(events: list[Event], attempt: int) -> bool:
+    (opened,) = [e for e in events if isinstance(e, SessionOpened) and e.attempt == attempt]
+    return opened.loaded
+
+
+async def test_a_follow_up_of_a_coding_agents_ticket_goes_to_the_worker_that_has_its_session(
+    fleet: Fleet,
+) -> None:
+    for name in ("w1", "w2"):
+        fleet.start(name, config=agent_config(fleet, name))
+    async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
+        assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+        for follow_up in ("And then?", "And after that?"):
+            assert run.continue_with("a", follow_up)
+            assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+    where = [e.message for e in events if isinstance(e, Status) and "running on worker" in e.message]
+    assert len(where) == 3 and len({m.split()[3] for m in where}) == 1, f"all on one worker: {where}"
+    assert [loaded(events, n) for n in (1, 2, 3)] == [False, True, True], "each loaded the session before"
+    asked = [(e.attempt, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert asked == [(1, None), (2, 1), (3, 2)]
+
+
+async def test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_elsewhere_and_says_so(
+    fleet: Fleet,
+) -> None:
+    first = fleet.start("w1", config=agent_config(fleet, "w1"))
+    async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
+        assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+        await acknowledged(fleet, "lfg:work:agent")  # else another worker would run attempt 1 again
+        first.send_signal(signal.SIGTERM)  # it leaves the broker, and its agent's sessions with it
+        first.wait(15)
+        fleet.start("w2", config=agent_config(fleet, "w2"))
+        assert run.continue_with("a", "And then?")
+        assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+    said = [e.message for e in events if isinstance(e, Status) and e.attempt == 2]
+    assert (
+        "worker w1, which ran attempt 1 and has its agent's session, is gone: this follow-up starts a new "
+        "agent session on any worker, told the earlier conversation"
+    ) in said
+    assert "a new agent session: the earlier conversation is in the prompt" in said, said
+    assert any("running on worker w2" in m for m in said) and not loaded(events, 2)
+    asked = [(e.attempt, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert asked == [(1, None), (2, 1)]
+
+
+async def test_a_work_entry_whose_follow_up_has_a_malformed_conversation_is_refused_saying_why(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1")
+    ticket = load_tickets(
+        fleet.lfg.tickets('[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'),
+        load_config(fleet.config(LEASE)),
+        BUILTIN_TOOLS,
+        env={},
+    ).tickets[0]
+    base = (UserMessage("go"), AssistantMessage("hi"))
+    placed = relative_to(ticket, fleet.lfg.workdir)
+    item = WorkItem("r1", placed, 2, {}, base=base, follow_up="and?", continues=1)
+    data = json.loads(item.fields()["data"])
+    data["base"][1]["text"] = ["not", "text"]
+    broker = resolve(fleet.url, {}, BrokerSettings())
+    redis = await connect(broker)
+    try:
+        await redis.xadd("lfg:work:sim", {"data": json.dumps(data)})
+        await until(lambda: "dropped entry" in fleet.said("w1"), 30)
+    finally:
+        await redis.aclose()
+    assert (
+        "the work entry's base is not a conversation: base[1].text: expected a string, got list"
+        in fleet.said("w1")
+    )
+    assert "took t of run r1" not in fleet.said("w1")

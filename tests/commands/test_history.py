@@ -6,6 +6,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,67 @@ def test_stats(recorded: tuple[Lfg, str]) -> None:
     assert demo["ttft_p50_ms"] > 0 and demo["ttft_p95_ms"] >= demo["ttft_p50_ms"]
     assert demo["tokens_per_s_p50"] > 0
     assert "TTFT p95" in history(lfg, "stats").stdout
+
+
+QUOTA_TICKETS = (
+    "".join(f'[[ticket]]\nid = "q{n}"\nprompt = "go"\nmodel = "quota"\n\n' for n in range(3))
+    + '[[ticket]]\nid = "refused"\nprompt = "go"\nprovider = "sim-anthropic"\nmodel = "refused"\n'
+)
+
+
+def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -> None:
+    """Three tickets one at a time through a quota of two requests a window: the third waits for the
+    reset; another provider meets a 429 on each of its three requests (two retries, then it fails)."""
+    lfg = Lfg(tmp_path)
+    lfg.config.write_text("[providers.sim]\nmax_concurrency = 1\n")
+    lfg.scenario(
+        "quota", 'ttft_ms = 1\nratelimit_requests = 2\nratelimit_window_ms = 1500\n[[call]]\ntext = "ok"\n'
+    )
+    lfg.scenario(
+        "refused",
+        'ttft_ms = 1\n[[call]]\ntext = "ok"\n[[fault]]\nkind = "http"\nstatus = 429\nretry_after = 0.05\n',
+    )
+    before = time.time()
+    code, events, stderr = lfg.run(lfg.tickets(QUOTA_TICKETS))
+    after = time.time()
+    assert code == 1, stderr
+    assert [e["outcome"] for e in events if e["type"] == "attempt_ended"].count("completed") == 3
+
+    sim, anthropic = data(history(lfg, "stats", "--by", "quota", "--json"))
+    assert (sim["provider"], sim["requests_limit"], sim["requests_remaining"]) == ("sim", 2, 1)
+    assert sim["tokens_limit"] is None and sim["tokens_remaining"] is None
+    assert before < sim["seen_at"] < after and 0 < sim["requests_reset_at"] - sim["seen_at"] <= 1.5
+    assert (sim["quota_waits"], sim["rate_limited"]) == (1, 0)
+    assert anthropic == {
+        "provider": "sim-anthropic",
+        "seen_at": None,
+        "requests_remaining": None,
+        "requests_limit": None,
+        "requests_reset_at": None,
+        "tokens_remaining": None,
+        "tokens_limit": None,
+        "tokens_reset_at": None,
+        "quota_waits": 0,
+        "rate_limited": 3,
+    }
+    table = history(lfg, "stats", "--by", "quota").stdout.splitlines()
+    assert table[0].split() == [
+        "provider",
+        "requests",
+        "left",
+        "tokens",
+        "left",
+        "seen",
+        "waits",
+        "for",
+        "a",
+        "reset",
+        "429s",
+    ]
+    assert table[1].split()[:3] == ["sim", "1/2", "-"] and table[1].split()[-2:] == ["1", "0"]
+    assert table[2].split() == ["sim-anthropic", "-", "-", "-", "0", "3"]
+    only = data(history(lfg, "stats", "--by", "quota", "--provider", "sim-anthropic", "--json"))
+    assert [row["provider"] for row in only] == ["sim-anthropic"]
 
 
 def test_no_history_records_nothing(tmp_path: Path) -> None:

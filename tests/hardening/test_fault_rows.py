@@ -571,6 +571,11 @@ ELSEWHERE = {
         "tests/run/test_quota.py::test_the_limiter_waits_for_the_reset_the_provider_named_instead_of_meeting_a_429",
         "tests/ui/test_app.py::test_the_summary_bar_shows_what_each_provider_has_left_and_when_it_resets",
     ],
+    "a 429 has no Retry-After, but its rate-limit headers say when the quota resets (another client "
+    "spent it)": [
+        "tests/run/test_quota.py::"
+        "test_a_429_without_retry_after_names_the_reset_in_its_headers_and_the_retry_waits_for_it",
+    ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
         "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
@@ -775,9 +780,20 @@ ELSEWHERE = {
     "tickets": [
         f"{BROKER}/test_workers.py::test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_ticket_and_completes_none_twice",
     ],
+    "the coordinator of `lfg run --broker` is killed (`kill -9`) while its workers run its tickets, then "
+    "`lfg resume RUN --broker URL --headless`": [
+        f"{BROKER}/test_resume.py::test_a_killed_coordinator_is_picked_up_and_adopts_what_its_workers_ran_meanwhile",
+        f"{BROKER}/test_resume.py::test_an_attempt_still_streaming_on_its_worker_is_followed_to_its_end_not_run_again",
+        f"{BROKER}/test_resume.py::test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_attempts",
+        f"{BROKER}/test_resume.py::test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_nothing",
+    ],
     "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
     "installed) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why",
+    ],
+    "a coding agent's ticket that a worker ran is followed up (`f`) under `lfg run --broker` after that "
+    "worker left the broker": [
+        f"{BROKER}/test_workers.py::test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_elsewhere_and_says_so",
     ],
     "the OpenTelemetry receiver is down or too slow while `lfg run --otel` runs": [
         f"{TELEMETRY}/test_export.py::test_a_receiver_down_or_slow_never_holds_up_the_run_and_what_it_lost_is_counted",

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from lfgtui.config import Config
-from lfgtui.events import Event, EventFactory, Outcome, Queued, QuotaSeen
+from lfgtui.events import Event, EventFactory, Outcome, Queued, QuotaSeen, Retrying
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.quota import quota_seen
 from lfgtui.providers.registry import Providers
@@ -65,6 +65,45 @@ async def test_the_limiter_waits_for_the_reset_the_provider_named_instead_of_mee
     (waited,) = [event for event in events if isinstance(event, Queued) and event.reason == "quota_requests"]
     assert waited.message.startswith(f"queued: {provider} has no requests left, its quota resets in ")
     assert waited.until is not None and waited.until > seen[0].t, "until the reset the provider named"
+
+
+@pytest.mark.parametrize("provider", ["sim", "sim-anthropic"])
+async def test_a_429_without_retry_after_names_the_reset_in_its_headers_and_the_retry_waits_for_it(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path, provider: str
+) -> None:
+    """Another client took the window's one request; lfg's first request meets the 429, which says
+    when the quota resets only in its rate-limit headers. The limiter learns it from the 429 itself:
+    the retry waits for the reset instead of backing off into another 429."""
+    write_scenario(
+        scenario_dir,
+        "quota",
+        "ttft_ms = 1\nratelimit_requests = 1\nratelimit_window_ms = 3000\nratelimit_retry_after = 0\n"
+        '[[call]]\ntext = "ok"\n',
+    )
+    one = tmp_path / "one.toml"
+    one.write_text(f'[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "{provider}"\nmodel = "quota"\n')
+    loaded = load_tickets(one, Config(path=None), BUILTIN_TOOLS, env={})
+    async with Providers(BUILTIN, sim=sim) as other_client:
+        taken = Run(loaded.tickets, other_client, Approvals(), [])
+        taken.start()
+        assert await taken.wait() == {"t": Outcome.COMPLETED}
+    events: list[Event] = []
+    async with Providers(BUILTIN, sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(), [events.append])
+        run.start()
+        assert await run.wait() == {"t": Outcome.COMPLETED}
+
+    assert [record.status for record in sim.log] == [200, 429, 200], "one 429, then the reset"
+    refused = next(event for event in events if isinstance(event, QuotaSeen))
+    assert (refused.requests_limit, refused.requests_remaining) == (1, 0)
+    assert (
+        refused.requests_reset_s is not None and 0 < refused.requests_reset_s <= 4
+    )  # whole seconds: Anthropic
+    (retrying,) = [event for event in events if isinstance(event, Retrying)]
+    assert retrying.error.status == 429 and retrying.error.retry_after is None and refused.t < retrying.t
+    (waited,) = [event for event in events if isinstance(event, Queued)]
+    assert waited.reason == "quota_requests" and waited.until is not None
+    assert waited.until >= refused.t + refused.requests_reset_s, "until the reset the 429 named"
 
 
 def headers(pairs: dict[str, str]) -> httpx2.Headers:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.lfg import Lfg, of, recorded_run
 from tests.telemetry.receiver import OtlpReceiver, ReceivedSpan
+from tests.telemetry.table import TABLE
 
 INTERNAL, CLIENT = 1, 3
 UNSET, ERROR = 0, 2
@@ -318,3 +319,6 @@ def test_a_providers_quota_is_an_ndjson_line_and_a_gauge(lfg: Lfg, receiver: Otl
     remaining = {p.attributes["lfg.quota"]: p.value for p in receiver.metrics("lfg.quota.remaining")}
     assert remaining == {"requests": 9, "tokens": line["tokens"]["remaining"]}
     assert {p.attributes["lfg.provider"] for p in receiver.metrics("lfg.quota.limit")} == {"sim"}
+    reset = {p.attributes["lfg.quota"]: p.value for p in receiver.metrics("lfg.quota.reset")}
+    assert reset.keys() == {"requests", "tokens"} and all(0 <= left <= 60 for left in reset.values())
+    assert {point.metric for point in receiver.points} <= {instrument.name for instrument in TABLE}

@@ -32,6 +32,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.lfg import Lfg, recorded_run
 from tests.support.streams import write_scenario
+from tests.telemetry.table import TABLE
 
 TOKEN = "a-token-of-sixteen-or-more"
 TICKETS = """
@@ -113,7 +114,12 @@ async def test_metrics_are_served_with_the_runs_token_and_say_what_the_metrics_b
                 async with session.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as scraped:
                     assert scraped.status == 200
                     assert scraped.headers["Content-Type"].startswith("text/plain; version=")
-                    found = samples(await scraped.text())
+                    text = await scraped.text()
+    found = samples(text)
+    families = text_string_to_metric_families(text)
+    assert {f.name: f.documentation for f in families if not f.name.endswith("_created")} == {
+        instrument.prometheus: instrument.description for instrument in TABLE
+    }  # every one of the table's, as it says (a counter's or histogram's `_created` is the client's own)
 
     book = run.book.attempts
     counted = [book[("done", 1)], book[("also", 1)]]

@@ -1,0 +1,144 @@
+"""`lfg resume RUN --broker`: where a coordinated run picks up after its coordinator was killed.
+
+The workers ran on while it was away: an attempt they held kept streaming to the run's event stream
+and may have ended there. So the resumed coordinator adopts, not runs again: each ticket whose latest
+attempt the history left open (recovery marked it `interrupted`, history/recovery.py) is recorded
+again as that same attempt from the stream's start, when its work entry is still on the broker; one
+whose entry is gone is enqueued again as that attempt (no worker ran it: nothing was sent); a
+ticket the coordinator enqueued before the history recorded it is adopted too. The rest is seeded as
+`lfg resume` seeds a run, and the tickets that never started run as they would have.
+
+Nothing changes before every check passed: the run is on this broker (same prefix), its event
+stream is whole (never trimmed) and has not ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lfgtui.broker.client import explain
+from lfgtui.broker.layout import ENTRY_END, Layout, loads
+from lfgtui.events import Status
+from lfgtui.history.recovery import INTERRUPTED_STATUS
+from lfgtui.outcome import Outcome
+from lfgtui.remote.description import DescriptionError, read_description
+from lfgtui.run.scheduler import Earlier
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from lfgtui.broker.settings import Broker
+    from lfgtui.run.resume import RecordedAttempt, RecordedRun
+
+PAGE = 500
+"""Work entries read at once while looking for the run's."""
+
+
+class PickupError(Exception):
+    """The run cannot be picked up from this broker: the message says why (nothing was changed)."""
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """How the resumed run starts (see the module docstring)."""
+
+    earlier: dict[str, Earlier]
+    """Each ticket's seed: what the history holds, or the attempt before one that is reopened; a
+    ticket left out never started, and starts."""
+    reopened: dict[str, str | None]
+    """The tickets whose attempt runs again, by ticket: its work entry to adopt, or None to enqueue."""
+    again: list[tuple[str, int]]
+    """The recorded attempts (ticket, number) the history records anew."""
+
+
+def left_open(attempt: RecordedAttempt) -> bool:
+    """Whether the attempt was running when its lfg died: recovery ended it `interrupted`, saying so."""
+    return attempt.outcome is Outcome.INTERRUPTED and any(
+        isinstance(event, Status) and event.message == INTERRUPTED_STATUS for event in attempt.events
+    )
+
+
+async def pick_up(redis: Redis, broker: Broker, recorded: RecordedRun) -> Pickup:
+    """Check that `recorded` can be picked up on `broker` and say how; raises `PickupError`."""
+    try:
+        return await _pick_up(redis, Layout(broker.settings.prefix), recorded, broker.where)
+    except PickupError:
+        raise
+    except Exception as exc:
+        if (problem := explain(exc, broker)) is None:
+            raise
+        raise PickupError(problem) from None
+
+
+async def _pick_up(redis: Redis, layout: Layout, recorded: RecordedRun, where: str) -> Pickup:
+    run_id = recorded.run_id
+    description = await redis.hget(layout.run(run_id), "run")
+    if description is None:
+        raise PickupError(
+            f"the broker at {where} (prefix {layout.prefix!r}) has no run {run_id}: it was coordinated "
+            "through another broker or prefix, or the broker has forgotten it"
+        )
+    try:
+        described = read_description(loads(description), "the broker")
+    except DescriptionError as exc:
+        raise PickupError(str(exc)) from None
+    if described.run_id != run_id:
+        raise PickupError(f"the broker's entry for run {run_id} describes run {described.run_id!r}")
+    await _whole_stream(redis, layout.events(run_id), run_id, where)
+    providers = {ticket.ticket.provider for ticket in recorded.tickets}
+    entries = await _work_entries(redis, layout, run_id, providers)
+    earlier: dict[str, Earlier] = {}
+    reopened: dict[str, str | None] = {}
+    again: list[tuple[str, int]] = []
+    for ticket in recorded.tickets:
+        tid, last = ticket.ticket.id, ticket.attempts[-1] if ticket.attempts else None
+        entry, enqueued = entries.get(tid, (None, 0))
+        if last is not None and left_open(last):
+            taken_over = len(ticket.attempts) > 1 and ticket.attempts[-2].outcome is Outcome.INTERRUPTED
+            its_own = enqueued == last.number or (taken_over and enqueued < last.number)
+            earlier[tid], reopened[tid] = Earlier(last.number - 1, None), entry if its_own else None
+            again.append((tid, last.number))
+        elif entry is not None and enqueued > (last.number if last is not None else 0):
+            earlier[tid], reopened[tid] = Earlier(enqueued - 1, None), entry  # enqueued, not yet recorded
+        elif last is not None:
+            earlier[tid] = ticket.earlier()
+    return Pickup(earlier, reopened, again)
+
+
+async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None:
+    """Raise `PickupError` unless the run's event stream holds every entry it was given and no end."""
+    from redis.exceptions import ResponseError
+
+    try:
+        info = await redis.xinfo_stream(key)
+    except ResponseError:
+        raise PickupError(f"the broker at {where} has no events of run {run_id} (they expired)") from None
+    added = info.get("entries-added")
+    if added is not None and added != info["length"]:
+        raise PickupError(
+            f"the broker at {where} trimmed {added - info['length']} entries of run {run_id}'s events: "
+            "what its workers did while its coordinator was away cannot all be read"
+        )
+    last = await redis.xrevrange(key, count=1)
+    if last and last[0][1].get(b"kind") == ENTRY_END.encode():
+        raise PickupError(f"run {run_id} ended on the broker at {where}: there is nothing to pick up")
+
+
+async def _work_entries(
+    redis: Redis, layout: Layout, run_id: str, providers: set[str]
+) -> dict[str, tuple[str, int]]:
+    """The latest work entry of each of the run's tickets on the providers' work streams, by ticket:
+    its id and the attempt it was enqueued as."""
+    found: dict[str, tuple[str, int]] = {}
+    for provider in sorted(providers):
+        start = "-"
+        while entries := await redis.xrange(layout.work(provider), min=start, max="+", count=PAGE):
+            for entry_id, fields in entries:
+                data = loads(fields.get(b"data"))
+                ticket, attempt = data.get("ticket"), data.get("attempt")
+                tid = ticket.get("ticket") if isinstance(ticket, dict) else None
+                if data.get("run") == run_id and isinstance(tid, str) and type(attempt) is int:
+                    found[tid] = (entry_id.decode(), attempt)
+            start = "(" + entries[-1][0].decode()
+    return found

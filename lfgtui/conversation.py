@@ -1,0 +1,83 @@
+"""An attempt's conversation built from its events: what a follow-up sends after it.
+
+One builder for every place that needs it, so a follow-up sends the same conversation wherever the
+attempt ran: lfg's agent loop feeds it the events it yields (and sends what it holds as the next
+model call's messages), a coordinator the events its workers publish, and the history the events it
+rebuilds from rows. A model call (`RequestSent` of a new call) becomes one assistant message (its
+text, reasoning and tool calls, even when empty), followed by the results of its tool calls in the
+order the model made them, wherever they ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lfgtui.events import (
+    AttemptEnded,
+    Event,
+    PromptSent,
+    ReasoningDelta,
+    RequestSent,
+    TextDelta,
+    ToolCallReady,
+    ToolResult,
+)
+from lfgtui.providers.base import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+
+
+@dataclass
+class Conversation:
+    """The messages so far (`messages`, which may start with an earlier conversation), and the model
+    call under way, which `so_far` (or the attempt's end) adds to them."""
+
+    messages: list[Message] = field(default_factory=list)
+    _call: int | None = None
+    _text: list[str] = field(default_factory=list)
+    _reasoning: list[str] = field(default_factory=list)
+    _calls: list[ToolCall] = field(default_factory=list)
+    _results: list[ToolResult] = field(default_factory=list)
+
+    def add(self, event: Event) -> None:
+        """Take one event of the attempt (those that are no part of a conversation are ignored)."""
+        match event:
+            case PromptSent(text=text):
+                self.so_far()
+                self.messages.append(UserMessage(text))
+            case RequestSent(call=call) if call != self._call:  # a retry is the same call again
+                self.so_far()
+                self._call = call
+            case TextDelta(text=text):
+                self._text.append(text)
+            case ReasoningDelta(text=text):
+                self._reasoning.append(text)
+            case ToolCallReady(call_id=call_id, name=name, arguments=arguments, raw_arguments=raw):
+                self._calls.append(ToolCall(call_id, name, arguments, raw))
+            case ToolResult():
+                self._results.append(event)
+            case AttemptEnded():
+                self.so_far()
+
+    def so_far(self) -> list[Message]:
+        """The messages with the model call under way added: the next call's, once a call ended."""
+        if self._call is None and not self._results:
+            return self.messages
+        if self._call is not None:
+            text, reasoning = "".join(self._text), "".join(self._reasoning)
+            self.messages.append(AssistantMessage(text, reasoning, tuple(self._calls)))
+        names = {call.id: call.name for call in self._calls}
+        order = {call.id: n for n, call in enumerate(self._calls)}
+        for result in sorted(self._results, key=lambda r: order.get(r.call_id, len(order))):
+            name = names.get(result.call_id, "")
+            self.messages.append(ToolResultMessage(result.call_id, name, result.output, result.is_error))
+        self._call = None
+        self._text, self._reasoning, self._calls, self._results = [], [], [], []
+        return self.messages
+
+
+def conversation_of(events: Iterable[Event]) -> list[Message]:
+    """The conversation of an attempt's whole events (its own part: its prompt first)."""
+    conversation = Conversation()
+    for event in events:
+        conversation.add(event)
+    return conversation.so_far()

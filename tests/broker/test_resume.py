@@ -1,0 +1,178 @@
+"""`lfg resume RUN --broker`: a coordinator killed with kill -9 mid-run, picked up again on the same
+real redis-server while its `lfg worker` processes ran on. The resumed run adopts what the workers
+ran meanwhile (nothing runs twice), and the history ends as if the coordinator had never died."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
+from tests.support.lfg import of
+
+DEMO = ("explore", "gcd", "tour", "summary")
+
+
+def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(LEASE))],
+        env=fleet.lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def killed_mid_stream(fleet: Fleet, tickets: Path, enough: Any) -> tuple[str, list[dict[str, Any]]]:
+    """`lfg run TICKETS --broker` killed with SIGKILL once `enough(events)` holds: its run id, and
+    the events it had printed."""
+    coordinator = coordinate(fleet, tickets)
+    assert coordinator.stdout is not None and coordinator.stderr is not None
+    seen: list[dict[str, Any]] = []
+    for line in coordinator.stdout:
+        seen.append(json.loads(line))
+        if enough(seen):
+            break
+    coordinator.send_signal(signal.SIGKILL)
+    coordinator.wait(30)
+    said = coordinator.stderr.read()
+    return said.split(f"lfg attach {fleet.url}/")[1].split()[0], seen
+
+
+def exported(fleet: Fleet, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The run's attempts in the history, by ticket (`lfg history export --format json`)."""
+    done = lfg(fleet, "history", "export", run_id, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return {t["ticket"]: t["attempts"] for t in json.loads(done.stdout)["run"]["tickets"]}
+
+
+def text_of(attempt: dict[str, Any]) -> str:
+    return "".join(part["text"] for part in attempt["parts"] if part["kind"] == "text")
+
+
+def until(check: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_killed_coordinator_is_picked_up_and_adopts_what_its_workers_ran_meanwhile(fleet: Fleet) -> None:
+    shutil.copy(EXAMPLES / "demo.toml", fleet.lfg.workdir / "demo.toml")
+    for name in ("w1", "w2"):
+        fleet.start(name, "--max-concurrency", "2")
+    run_id, seen = killed_mid_stream(
+        fleet, fleet.lfg.workdir / "demo.toml", lambda seen: len(of(seen, "tour", "text")) >= 10
+    )
+    assert ("tour", 1) not in ends(seen), "killed while the tour streamed"
+    said = lambda: fleet.said("w1") + fleet.said("w2")  # noqa: E731
+    until(lambda: f"tour of run {run_id} (attempt 1): completed" in said())  # finished while it was away
+    assert "summary" not in said(), "nothing enqueued the summary: the coordinator that would is dead"
+    before = exported(fleet, run_id)
+    assert before["tour"][0]["outcome"] == "interrupted" and not before["summary"]
+
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert ends(events) == {(t, 1): "completed" for t in DEMO}
+    after = exported(fleet, run_id)
+    assert {t: [(a["number"], a["outcome"]) for a in after[t]] for t in DEMO} == {
+        t: [(1, "completed")] for t in DEMO
+    }, "each attempt once, its number unchanged, none left interrupted"
+    assert after["tour"][0]["id"] == before["tour"][0]["id"], "the same attempt, reopened"
+    streamed = "".join(e["text"] for e in of(seen, "tour", "text"))
+    tour = text_of(after["tour"][0])
+    assert tour.startswith(streamed) and len(tour) > len(streamed), "the whole answer, nothing twice"
+    assert tour == "".join(e["text"] for e in of(events, "tour", "text"))
+    explored = text_of(after["explore"][0])
+    (prompt,) = [p["text"] for p in after["summary"][0]["parts"] if p["kind"] == "prompt"]
+    assert len(explored) > 200 and explored[-200:] in prompt, "the summary was sent the explore answer"
+    for ticket in DEMO:
+        assert said().count(f"took {ticket} of run {run_id}") == 1, f"{ticket} ran once:\n{said()}"
+    assert ran_on(events, "summary") <= {"w1", "w2"}
+    listed = lfg(fleet, "runs", "--broker", fleet.url, "--json")
+    (indexed,) = [run for run in json.loads(listed.stdout) if run["run_id"] == run_id]
+    assert indexed["states"] == {"completed": 4} and indexed["ended"] is not None
+    watched = lfg(fleet, "attach", f"{fleet.url}/{run_id}", "--json")
+    assert watched.returncode == 0, watched.stderr
+    watcher_saw = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert ends(watcher_saw) == {(t, 1): "completed" for t in DEMO}, "lfg attach follows it to its end"
+
+
+def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_nothing(fleet: Fleet) -> None:
+    fleet.start("w1")
+    tickets = fleet.lfg.tickets(
+        '[[ticket]]\nid = "long"\nprompt = "go"\nprovider = "sim"\n'
+        'model = "long-answer:tokens_per_s=60,repeat=2"\n'
+    )
+    run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
+    before = exported(fleet, run_id)
+
+    plain = lfg(fleet, "resume", run_id, "--headless")
+    assert plain.returncode == 2 and "give --broker" in plain.stderr
+    unknown = lfg(fleet, "resume", "0000nosuchrun", "--broker", fleet.url, "--json")
+    assert unknown.returncode == 2 and unknown.stderr
+    local = lfg(fleet, "resume", run_id)
+    assert local.returncode == 2 and f"lfg resume {run_id} --broker URL" in local.stderr
+    other = fleet.config(LEASE.replace("[broker]\n", '[broker]\nprefix = "other"\n'), "other.toml")
+    elsewhere = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=other)
+    assert elsewhere.returncode == 2 and f"has no run {run_id}" in elsewhere.stderr
+    assert exported(fleet, run_id) == before, "nothing changed"
+
+    done = lfg(fleet, "run", str(tickets), "--json")  # not coordinated
+    local_id = done.stderr.split("recorded as run ")[1].split()[0]
+    not_coordinated = lfg(fleet, "resume", local_id, "--broker", fleet.url, "--json")
+    assert not_coordinated.returncode == 2 and "not coordinated on a broker" in not_coordinated.stderr
+
+    Redis.from_url(fleet.url).xtrim(f"lfg:run:{run_id}:events", maxlen=1)
+    trimmed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert trimmed.returncode == 2 and "trimmed" in trimmed.stderr
+    assert exported(fleet, run_id) == before, "nothing changed"
+
+
+LONG = '[[ticket]]\nid = "long"\nprompt = "go"\nprovider = "sim"\n'
+LONG += 'model = "long-answer:tokens_per_s=40,repeat=3"\n'
+
+
+def test_an_attempt_still_streaming_on_its_worker_is_followed_to_its_end_not_run_again(fleet: Fleet) -> None:
+    fleet.start("w1")
+    tickets = fleet.lfg.tickets(LONG)
+    run_id, seen = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "(attempt 1): completed" in fleet.said("w1") and fleet.said("w1").count("took long") == 1
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert ends(events) == {("long", 1): "completed"}
+    (attempt,) = exported(fleet, run_id)["long"]
+    assert attempt["outcome"] == "completed"
+    whole = text_of(attempt)
+    assert whole == "".join(e["text"] for e in of(events, "long", "text"))
+    assert whole.startswith("".join(e["text"] for e in of(seen, "long", "text")))
+    assert len(whole) > len("".join(e["text"] for e in of(seen, "long", "text")))
+
+
+def test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_attempts(
+    fleet: Fleet,
+) -> None:
+    first = fleet.start("w1")
+    tickets = fleet.lfg.tickets(LONG)
+    run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
+    first.send_signal(signal.SIGKILL)  # its worker dies too: another takes the ticket over as attempt 2
+    fleet.start("w2")
+    until(lambda: f"long of run {run_id} (attempt 2): completed" in fleet.said("w2"))
+    before = exported(fleet, run_id)["long"]
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    after = exported(fleet, run_id)["long"]
+    assert [(a["number"], a["outcome"]) for a in after] == [(1, "interrupted"), (2, "completed")]
+    assert after[0]["id"] == before[0]["id"]
+    assert "took the ticket over as attempt 2" in after[0]["error_message"], "not lfg's interruption"
+    assert fleet.said("w2").count("took over long") == 1

@@ -1,0 +1,84 @@
+"""`lfg worker` processes and an `lfg run --broker` coordinator as real processes on one broker, their
+logs and NDJSON picked apart (tests/broker)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.lfg import Lfg, of
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+LEASE = "[broker]\nlease_s = 1.5\n"
+
+
+@dataclass
+class Fleet:
+    """`lfg worker` processes on one broker, each logging to a file; all killed at the end."""
+
+    lfg: Lfg
+    url: str
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def config(self, text: str, name: str = "config.toml") -> Path:
+        path = self.lfg.home / name
+        path.write_text(text)
+        return path
+
+    def start(self, name: str, *extra: str, config: Path | None = None) -> subprocess.Popen[bytes]:
+        log = self.log(name).open("wb")
+        args = ["worker", "--broker", self.url, "--name", name, "--root", str(self.lfg.workdir)]
+        config = config or self.config(LEASE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lfgtui", *args, "--config", str(config), *extra],
+            env=self.lfg.env,
+            stdout=log,
+            stderr=log,
+        )
+        self.workers[name] = process
+        return process
+
+    def log(self, name: str) -> Path:
+        return self.lfg.home / f"{name}.log"
+
+    def said(self, name: str) -> str:
+        return self.log(name).read_text()
+
+    def stop(self) -> None:
+        for process in self.workers.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.workers.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
+    """`lfg run TICKETS --broker URL --json`, its NDJSON on a pipe."""
+    args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url, *extra)
+    args[args.index("--config") + 1] = str(config or fleet.config(LEASE))
+    return subprocess.Popen(
+        args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
+    out, err = process.communicate(timeout=90)
+    return process.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
+def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
+    return {(e["ticket"], e["attempt"]): e["outcome"] for e in events if e["type"] == "attempt_ended"}
+
+
+def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
+    said = [e["message"] for e in of(events, ticket, "status")]
+    return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
