@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable, Collection
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.broker.settings import Broker, BrokerError
+from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.run.calls import RetryPolicy
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ T = TypeVar("T")
 EXTRA = "pip install 'lfgtui[broker]'"
 CONNECT_TIMEOUT_S = 5.0
 """How long a connection (TLS handshake included) may take."""
-STOP_S = 5.0
-"""How long a task cancelled at the end may take to stop before closing goes on without it."""
 AWAY = RetryPolicy(max_retries=0, base_delay_s=0.5, max_delay_s=5.0)
 """Waits before asking a broker that failed again: 0.5 s doubling to 5 s; never given up."""
 
@@ -144,28 +143,3 @@ async def until_answered(
         else:
             raise_swallowed_cancel()
             return answer
-
-
-def raise_swallowed_cancel() -> None:
-    """Raise the CancelledError of a cancel this task got that never reached it: Python 3.11's
-    `asyncio.wait_for`, which redis-py writes a command in, returns normally when the cancel lands in
-    the turn of the loop its write completes (cpython#86296); the request is still counted. A loop
-    that a cancel stops calls this after its commands, else it goes on forever."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling() > 0:
-        raise asyncio.CancelledError
-
-
-async def stop(tasks: Collection[asyncio.Task[Any]], within_s: float = STOP_S) -> bool:
-    """Cancel `tasks` and wait up to `within_s` for them to end; whether they all did. The wait is
-    bounded (a task whose cancel was swallowed may not end), `asyncio.wait` neither raises their
-    CancelledError nor swallows ours, and what they raised is dropped (their own code says it)."""
-    for task in tasks:
-        task.cancel()
-    if not tasks:
-        return True
-    done, pending = await asyncio.wait(tasks, timeout=within_s)
-    for task in done:
-        if not task.cancelled():
-            task.exception()
-    return not pending

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.broker.client import STOP_S, explain, stop, until_answered
+from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
+from lfgtui.cancels import STOP_S, stop
 from lfgtui.conversation import Conversation
 from lfgtui.events import (
     ApprovalAnswered,

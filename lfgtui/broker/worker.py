@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.broker.client import AWAY, STOP_S, raise_swallowed_cancel, stop, until_answered
+from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
+from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig

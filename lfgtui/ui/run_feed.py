@@ -48,7 +48,7 @@ class RunFeed:
 
     async def stop(self) -> None:
         """Cancel the task, waiting a bounded time for it: a swallowed cancel never holds up quitting."""
-        from lfgtui.broker.client import stop
+        from lfgtui.cancels import stop
 
         if self.task is not None and await stop([self.task]) and not self.task.cancelled():
             self.task.result()  # a bug in the feed surfaces here
