@@ -36,6 +36,7 @@ from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
+from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
@@ -151,6 +152,7 @@ class Worker:
         failures = 0
         try:
             while True:
+                raise_swallowed_cancel()
                 await self._slots.acquire()
                 try:
                     claimed = await self._claim()
@@ -160,6 +162,7 @@ class Worker:
                     failures += 1
                     await self._failed(exc, failures, "taking work waits for it; what runs goes on")
                     continue
+                raise_swallowed_cancel()  # a taken entry's lease lapses: another worker runs it
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
@@ -169,10 +172,9 @@ class Worker:
                 for n, one in enumerate(taken):
                     self._start(Holding(one, slot=n == 0))
         finally:
-            presence.cancel()
-            for task in self.running.values():
-                task.cancel()
-            await asyncio.gather(presence, *self.running.values(), return_exceptions=True)
+            within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
+            if not await stop([presence, *self.running.values()], within_s):
+                self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
             with contextlib.suppress(Exception):
                 await self._absent()
 
@@ -190,6 +192,7 @@ class Worker:
     async def _failed(
         self, exc: Exception, failures: int, consequence: str, at_most_s: float | None = None
     ) -> None:
+        raise_swallowed_cancel()
         problem = self.explain(exc)
         if problem is None:
             raise exc
@@ -252,8 +255,7 @@ class Worker:
             if not holding.lost and await self._run_held(holding):
                 await self._outlast(self._finish(holding, None), holding)
         finally:
-            lease.cancel()
-            await asyncio.gather(lease, return_exceptions=True)
+            await stop([lease])
 
     async def _outlast(self, work: Coroutine[None, None, None], holding: Holding) -> None:
         """Do `work`, what follows an attempt's end, even when the worker is stopped meanwhile: for up
@@ -412,8 +414,7 @@ class Worker:
             await run.wait()
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
-            commands.cancel()
-            await asyncio.gather(commands, return_exceptions=True)
+            await stop([commands])
         if not ended:
             return AttemptEnd(ticket.id, attempt, outcomes[ticket.id], None, 0)
         metrics = run.book.attempts.get((ticket.id, attempt))
@@ -471,6 +472,7 @@ class Worker:
                         holding.run.cancel(holding.ticket_id, self._lost_lease)
                     return
                 await self.redis.xclaim(taken.stream, GROUP, self.options.name, 0, [taken.entry], justid=True)
+                raise_swallowed_cancel()
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -485,9 +487,10 @@ class Worker:
         return bool(pending) and pending[0]["consumer"].decode() == self.options.name
 
     async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
-        """Act on the run's commands for this attempt: cancel it, answer its calls."""
+        """Act on the run's commands for this attempt: cancel it, answer its calls; until cancelled."""
         failures = 0
         while True:
+            raise_swallowed_cancel()
             try:
                 reply = await self.redis.xread({control: last}, count=100, block=BLOCK_MS)
             except Exception as exc:
@@ -530,6 +533,7 @@ class Worker:
                 failures += 1
                 await self._failed(exc, failures, "this worker's presence waits for it", self.lease_s / 3)
                 continue
+            raise_swallowed_cancel()
             await asyncio.sleep(self.lease_s / 3)
 
     async def _absent(self) -> None:
