@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
-    from lfgtui.cost.metrics import Metrics
+    from lfgtui.cost.metrics import AgentUsage, Metrics
     from lfgtui.events import ContextUsed, QuotaSeen
 
 OUTCOME_GLYPHS = {
@@ -111,6 +111,20 @@ def context_text(context: ContextUsed) -> str:
     return f"context {used:,} of {size:,} tokens{percent}{cost}"
 
 
+def short_count(count: int) -> str:
+    """A token count in a few characters: `812`, `45.2k`, `1.2M`."""
+    for limit, unit in ((1_000_000, "M"), (1_000, "k")):
+        if count >= limit:
+            return f"{count / limit:.1f}".removesuffix(".0") + unit
+    return str(count)
+
+
+def short_context(context: ContextUsed) -> str:
+    """`ctx 45.2k/200k 23%`: how full a coding agent's context window is, in a few characters."""
+    used, size = context.used, context.size
+    return f"ctx {short_count(used)}/{short_count(size)} {context_percent(used, size)}"
+
+
 def context_percent(used: int, size: int) -> str:
     """How full a context window is: `0.4%` under ten, `23%` above, `<0.1%` for a context that has
     something in it (never `0.0%`, which would say it is empty)."""
@@ -155,3 +169,18 @@ def quota_text(quota: QuotaSeen, elapsed: float = 0.0) -> str:
             part += f" ↻{countdown(reset_s - elapsed)}"
         parts.append(part)
     return f"{quota.provider} {' · '.join(parts) or 'quota unknown'}"
+
+
+def agent_usage_text(usage: AgentUsage) -> str:
+    """A coding agent provider's sessions as they reported themselves, for the summary bar:
+    `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 reported` (the context of the fullest
+    running session, else of the last report; the cost of all its attempts by the agents' count)."""
+    from lfgtui.cost.prices import format_usd
+
+    parts = []
+    if usage.context is not None:
+        fullest = f" (fullest of {usage.sessions})" if usage.sessions > 1 else ""
+        parts.append(short_context(usage.context) + fullest)
+    if usage.cost_usd is not None:
+        parts.append(f"{format_usd(usage.cost_usd)} reported")
+    return f"{usage.provider} {' · '.join(parts)}"

@@ -13,8 +13,19 @@ import pytest
 from acp import schema
 
 from lfgtui.config import Config
-from lfgtui.events import AgentCommand, AgentDetails, AgentSetting, ContextUsed, EventFactory, Status
-from lfgtui.formats import context_percent
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.events import (
+    AgentCommand,
+    AgentDetails,
+    AgentSetting,
+    AttemptEnded,
+    AttemptStarted,
+    ContextUsed,
+    EventFactory,
+    Outcome,
+    Status,
+)
+from lfgtui.formats import agent_usage_text, context_percent
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -188,6 +199,44 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
         await until(pilot, lambda: "$0.03 agent" in h.gauges.text.plain, timeout=5)
         assert h.agent.display, "the follow-up's pane still shows what the agent offers"
     assert await no_agent_left(tmp_path)
+
+
+async def test_the_summary_bar_shows_what_an_agent_providers_sessions_reported(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.toml"
+    two = "".join(
+        f'[[ticket]]\nid = "{name}"\nprompt = "{prompt}"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
+        for name, prompt in (("short", "x"), ("long", "say hello to everyone in the room please"))
+    )
+    path.write_text(two)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--cost", "0.03"))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": costly}))
+    async with app.run_test(size=SIZE) as pilot:
+        summary = app.controller.screen.summary
+        await until(pilot, lambda: "2 completed" in str(summary.render()), timeout=20)
+        await until(pilot, lambda: "$0.06 reported" in str(summary.render()), timeout=5)
+        shown = str(summary.render())
+        said = shown[shown.index("sim-acp ctx") :]
+        contexts = [m.context for m in app.controller.book.attempts.values() if m.context is not None]
+        last = max(contexts, key=lambda c: c.t)
+        assert said == f"sim-acp ctx {last.used}/200k {context_percent(last.used, 200_000)} · $0.06 reported"
+    assert await no_agent_left(tmp_path)
+
+
+def test_the_fullest_running_session_is_the_providers_context_until_it_ends() -> None:
+    book, ev = MetricsBook(), EventFactory("a", 1)
+    other = EventFactory("b", 1)
+    book(ev(AttemptStarted, provider="claude-code", model="default"))
+    book(other(AttemptStarted, provider="claude-code", model="default"))
+    book(ev(ContextUsed, used=150_000, size=200_000, cost_usd=0.5))
+    book(other(ContextUsed, used=20_000, size=200_000, cost_usd=0.25))
+    book(other(ContextUsed, used=30_000, size=200_000, cost_usd=0.75))
+    usage = book.agents["claude-code"]
+    assert agent_usage_text(usage) == "claude-code ctx 150k/200k 75% (fullest of 2) · $1.25 reported"
+    book(ev(AttemptEnded, outcome=Outcome.COMPLETED))
+    assert agent_usage_text(usage) == "claude-code ctx 30k/200k 15% · $1.25 reported"
+    book(other(AttemptEnded, outcome=Outcome.COMPLETED))
+    assert agent_usage_text(usage) == "claude-code ctx 30k/200k 15% · $1.25 reported", "the last one reported"
 
 
 def test_a_context_with_anything_in_it_is_never_shown_empty() -> None:
