@@ -15,7 +15,7 @@ from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import AgentUsage, Metrics
-    from lfgtui.events import ContextUsed, QuotaSeen
+    from lfgtui.events import AgentLimit, ContextUsed, QuotaSeen
 
 OUTCOME_GLYPHS = {
     Outcome.COMPLETED: "✓",
@@ -101,14 +101,15 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
 
 
 def context_text(context: ContextUsed) -> str:
-    """A coding agent's context for people: `context 45,210 of 200,000 tokens (23%)`, with the cost it
-    reports when it does."""
+    """A coding agent's context for people: `context 45,210 of 200,000 tokens (23%)`, with the cost
+    and the account's limit it reports when it does."""
     from lfgtui.cost.prices import format_usd
 
     used, size = context.used, context.size
     percent = f" ({context_percent(used, size)})" if size else ""
     cost = "" if context.cost_usd is None else f", {format_usd(context.cost_usd)} by the agent's count"
-    return f"context {used:,} of {size:,} tokens{percent}{cost}"
+    limit = "" if context.limit is None else f", {limit_text(context.limit)}"
+    return f"context {used:,} of {size:,} tokens{percent}{cost}{limit}"
 
 
 def short_count(count: int) -> str:
@@ -171,10 +172,11 @@ def quota_text(quota: QuotaSeen, elapsed: float = 0.0) -> str:
     return f"{quota.provider} {' · '.join(parts) or 'quota unknown'}"
 
 
-def agent_usage_text(usage: AgentUsage) -> str:
-    """A coding agent provider's sessions as they reported themselves, for the summary bar:
-    `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 reported` (the context of the fullest
-    running session, else of the last report; the cost of all its attempts by the agents' count)."""
+def agent_usage_text(usage: AgentUsage, now: float) -> str:
+    """A coding agent provider's sessions as they reported themselves, for the summary bar at `now`:
+    `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 reported · 5h limit 91% used ↻1h12m` (the
+    context of the fullest running session, else of the last report; the cost of all its attempts
+    by the agents' count; the account's limit as last said)."""
     from lfgtui.cost.prices import format_usd
 
     parts = []
@@ -183,4 +185,30 @@ def agent_usage_text(usage: AgentUsage) -> str:
         parts.append(short_context(usage.context) + fullest)
     if usage.cost_usd is not None:
         parts.append(f"{format_usd(usage.cost_usd)} reported")
+    if usage.limited is not None and usage.limited.limit is not None:
+        parts.append(limit_text(usage.limited.limit, now - usage.limited.t))
     return f"{usage.provider} {' · '.join(parts)}"
+
+
+LIMIT_WINDOWS = {
+    "five_hour": "5h",
+    "seven_day": "7d",
+    "seven_day_opus": "7d opus",
+    "seven_day_sonnet": "7d sonnet",
+}
+"""Short names of Claude Code's windows; another is shown as the agent names it."""
+
+
+def limit_text(limit: AgentLimit, elapsed: float = 0.0) -> str:
+    """An agent's account limit as it said it, `elapsed` seconds ago: `5h limit 91% used ↻1h12m`,
+    `7d limit reached ↻2h05m`, `5h limit ok` (the countdown while the window has not reset)."""
+    said = f"{LIMIT_WINDOWS.get(limit.window, limit.window)} limit".lstrip()
+    if limit.status == "rejected":
+        said += " reached"
+    elif limit.used is not None:
+        said += f" {limit.used * 100:.0f}% used"
+    else:
+        said += " near" if limit.status == "allowed_warning" else " ok"
+    if limit.reset_s is not None and limit.reset_s > elapsed:
+        said += f" ↻{countdown(limit.reset_s - elapsed)}"
+    return said

@@ -463,11 +463,15 @@ class AgentUsage:
     """The running attempts' fullest context (by share of its window), else the last one reported."""
     cost_usd: float | None = None
     """What the provider's attempts cost by the agents' own count; None until one reports a cost."""
+    limited: ContextUsed | None = None
+    """The last report that said the account's limit (`ContextUsed.limit`): the time it counts from."""
 
     def reported(self, key: tuple[str, int], context: ContextUsed, cost_before: float | None) -> None:
         """An attempt's new report; `cost_before` is what its cost was by the agent's count before it."""
         self.running[key] = context
         self.context = self._fullest() or context
+        if context.limit is not None:
+            self.limited = context
         if context.cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + context.cost_usd - (cost_before or 0.0)
 

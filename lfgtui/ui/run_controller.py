@@ -185,7 +185,7 @@ class RunController:
         self.summary_frame = frame
         limits = self.control.limits(now)
         limits += [quota_text(quota, now - quota.t) for quota in self.book.quotas.values()]
-        limits += [agent_usage_text(usage) for usage in self.book.agents.values()]
+        limits += [agent_usage_text(usage, now) for usage in self.book.agents.values()]
         screen = self.screen
         cost = self.book.cost_usd()
         screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)
