@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lfgtui.history.search import Filters
+    from lfgtui.history.stats import QuotaStats
     from lfgtui.history.store import Store
 
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
@@ -415,7 +416,7 @@ def _quotas(store: Store, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    header = ("provider", "requests left", "tokens left", "context", "agent cost", "seen")
+    header = ("provider", "requests left", "tokens left", "context", "agent cost", "agent limit", "seen")
     rows = [(*header, "waits for a reset", "429s")]
     rows += [
         (
@@ -424,6 +425,7 @@ def _quotas(store: Store, args: argparse.Namespace) -> int:
             _left(q.tokens_remaining, q.tokens_limit),
             _context(q.context_used, q.context_size),
             "-" if q.agent_cost_usd is None else format_usd(q.agent_cost_usd),
+            _limit(q),
             when(max((t for t in (q.seen_at, q.context_at) if t is not None), default=None)),
             str(q.quota_waits),
             str(q.rate_limited),
@@ -432,6 +434,17 @@ def _quotas(store: Store, args: argparse.Namespace) -> int:
     ]
     print(columns(rows))
     return 0
+
+
+def _limit(quota: QuotaStats) -> str:
+    """The account's limit as a coding agent last said it, `5h limit 91% used ↻1h12m` counted from now
+    (without the countdown once it has reset), `-` when none said one."""
+    from lfgtui.formats import limit_text
+    from lfgtui.inert import inert
+
+    if quota.limit is None or quota.limit_at is None:
+        return "-"
+    return inert(limit_text(quota.limit, time.time() - quota.limit_at))
 
 
 def _context(used: int | None, size: int | None) -> str:

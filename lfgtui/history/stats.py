@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lfgtui.events import ContextUsed, QuotaSeen, Retrying
+from lfgtui.events import AgentLimit, ContextUsed, QuotaSeen, Retrying
 from lfgtui.history.notes import NOTES
 
 
@@ -99,6 +99,10 @@ class QuotaStats:
     """When the agent last reported its context."""
     agent_cost_usd: float | None = None
     """What its attempts cost by the agent's own count (each attempt's last report, summed)."""
+    limit: AgentLimit | None = None
+    """The account's limit as the agent last said it (Claude Code's), its reset counted from..."""
+    limit_at: float | None = None
+    """...when the agent said it."""
 
 
 QUOTA_WAITS = frozenset({"quota_requests", "quota_tokens"})
@@ -115,6 +119,8 @@ class QuotaCounts:
     refused: Counter[str] = field(default_factory=Counter)
     contexts: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     """Each coding agent provider's latest context: when, and its `ContextUsed` fields."""
+    limits: dict[str, tuple[float, AgentLimit]] = field(default_factory=dict)
+    """Each coding agent provider's latest account limit: when it said it, and the limit."""
     agent_costs: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     """Each attempt's latest cost by its agent's count: its provider, when, and the cost."""
 
@@ -127,6 +133,9 @@ class QuotaCounts:
         elif (context := NOTES[ContextUsed].read(info)) is not None:
             if provider not in self.contexts or self.contexts[provider][0] <= at:
                 self.contexts[provider] = (at, context)
+            limit = context["limit"]
+            if limit is not None and (provider not in self.limits or self.limits[provider][0] <= at):
+                self.limits[provider] = (at, limit)
             cost = context["cost_usd"]
             if cost is not None and (attempt not in self.agent_costs or self.agent_costs[attempt][1] <= at):
                 self.agent_costs[attempt] = (provider, at, cost)
@@ -145,6 +154,7 @@ class QuotaCounts:
         for provider in sorted(said):
             at, quota = self.seen.get(provider, (None, {}))
             context_at, context = self.contexts.get(provider, (None, {}))
+            limit_at, limit = self.limits.get(provider, (None, None))
             rows.append(
                 QuotaStats(
                     provider=provider,
@@ -161,6 +171,8 @@ class QuotaCounts:
                     context_size=context.get("size"),
                     context_at=context_at,
                     agent_cost_usd=costs.get(provider),
+                    limit=limit,
+                    limit_at=limit_at,
                 )
             )
         return rows

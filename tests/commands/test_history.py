@@ -211,6 +211,8 @@ def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -
         "context_size": None,
         "context_at": None,
         "agent_cost_usd": None,
+        "limit": None,
+        "limit_at": None,
     }
     table = history(lfg, "stats", "--by", "quota").stdout.splitlines()
     assert table[0].split() == [
@@ -222,6 +224,8 @@ def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -
         "context",
         "agent",
         "cost",
+        "agent",
+        "limit",
         "seen",
         "waits",
         "for",
@@ -230,7 +234,7 @@ def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -
         "429s",
     ]
     assert table[1].split()[:3] == ["sim", "1/2", "-"] and table[1].split()[-2:] == ["1", "0"]
-    assert table[2].split() == ["sim-anthropic", "-", "-", "-", "-", "-", "0", "3"]
+    assert table[2].split() == ["sim-anthropic", "-", "-", "-", "-", "-", "-", "0", "3"]
     only = data(history(lfg, "stats", "--by", "quota", "--provider", "sim-anthropic", "--json"))
     assert [row["provider"] for row in only] == ["sim-anthropic"]
 
@@ -239,9 +243,10 @@ SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model
 
 
 def test_stats_by_quota_read_a_coding_agents_last_context_and_its_reported_cost_back(tmp_path: Path) -> None:
-    """Two tickets on an agent that reports $0.03 a prompt: its last context, and both prompts' cost."""
+    """Two tickets on an agent that reports $0.03 a prompt and a five-hour limit 91% used: its last
+    context, both prompts' cost, and the limit."""
     lfg = Lfg(tmp_path)
-    costly = json.dumps([*SIM_AGENT, "--cost", "0.03"])
+    costly = json.dumps([*SIM_AGENT, "--cost", "0.03", "--rate-limit", "0.91"])
     lfg.config.write_text(f'[providers.costly]\nkind = "acp"\ncommand = {costly}\n')
     tickets = "".join(
         f'[[ticket]]\nid = "{name}"\nprompt = "{prompt}"\nprovider = "costly"\nmodel = "hello:ttft_ms=0"\n'
@@ -252,16 +257,20 @@ def test_stats_by_quota_read_a_coding_agents_last_context_and_its_reported_cost_
     after = time.time()
     assert code == 0, stderr
     contexts = [e for e in events if e["type"] == "context"]
-    assert [c["cost_usd"] for c in contexts] == [0.03, 0.03]
+    assert [(c["cost_usd"], c["limit"] is None) for c in contexts] == [(None, False), (0.03, True)] * 2
 
     [agent] = data(history(lfg, "stats", "--by", "quota", "--json"))
     assert (agent["provider"], agent["agent_cost_usd"], agent["context_size"]) == ("costly", 0.06, 200_000)
     assert agent["context_used"] == contexts[-1]["used"] and before < agent["context_at"] < after
     assert agent["seen_at"] is None and agent["requests_remaining"] is None
+    limit, said_at = agent["limit"], agent["limit_at"]
+    assert (limit["window"], limit["status"], limit["used"]) == ("five_hour", "allowed_warning", 0.91)
+    assert before < said_at < after and 3590 < limit["reset_s"] <= 3600
     table = history(lfg, "stats", "--by", "quota").stdout.splitlines()
     used = contexts[-1]["used"]
-    shown = f"{used:,}/200,000 ({context_percent(used, 200_000)})"
-    assert table[1].split()[:6] == ["costly", "-", "-", *shown.split(), "$0.06"], table
+    shown = f"{used:,}/200,000 ({context_percent(used, 200_000)}) $0.06 5h limit 91% used"
+    assert table[1].split()[:10] == ["costly", "-", "-", *shown.split()], table
+    assert table[1].split()[10].startswith("↻"), table
 
 
 def test_no_history_records_nothing(tmp_path: Path) -> None:
