@@ -174,7 +174,7 @@ def quota_text(quota: QuotaSeen, elapsed: float = 0.0) -> str:
 
 def agent_usage_text(usage: AgentUsage, now: float) -> str:
     """A coding agent provider's sessions as they reported themselves, for the summary bar at `now`:
-    `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 reported · 5h limit 91% used ↻1h12m` (the
+    `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 agent · 5h 91% used ↻1h12m` (the
     context of the fullest running session, else of the last report; the cost of all its attempts
     by the agents' count; the account's limit as last said)."""
     from lfgtui.cost.prices import format_usd
@@ -184,7 +184,7 @@ def agent_usage_text(usage: AgentUsage, now: float) -> str:
         fullest = f" (fullest of {usage.sessions})" if usage.sessions > 1 else ""
         parts.append(short_context(usage.context) + fullest)
     if usage.cost_usd is not None:
-        parts.append(f"{format_usd(usage.cost_usd)} reported")
+        parts.append(f"{format_usd(usage.cost_usd)} agent")
     if usage.limited is not None and usage.limited.limit is not None:
         parts.append(limit_text(usage.limited.limit, now - usage.limited.t))
     return f"{usage.provider} {' · '.join(parts)}"
@@ -200,15 +200,15 @@ LIMIT_WINDOWS = {
 
 
 def limit_text(limit: AgentLimit, elapsed: float = 0.0) -> str:
-    """An agent's account limit as it said it, `elapsed` seconds ago: `5h limit 91% used ↻1h12m`,
+    """An agent's account limit as it said it, `elapsed` seconds ago: `5h 91% used ↻1h12m`,
     `7d limit reached ↻2h05m`, `5h limit ok` (the countdown while the window has not reset)."""
-    said = f"{LIMIT_WINDOWS.get(limit.window, limit.window)} limit".lstrip()
+    window = LIMIT_WINDOWS.get(limit.window, limit.window)
     if limit.status == "rejected":
-        said += " reached"
+        said = f"{window} limit reached"
     elif limit.used is not None:
-        said += f" {limit.used * 100:.0f}% used"
+        said = f"{window} {limit.used * 100:.0f}% used"
     else:
-        said += " near" if limit.status == "allowed_warning" else " ok"
+        said = f"{window} limit {'near' if limit.status == 'allowed_warning' else 'ok'}"
     if limit.reset_s is not None and limit.reset_s > elapsed:
         said += f" ↻{countdown(limit.reset_s - elapsed)}"
-    return said
+    return said.lstrip()

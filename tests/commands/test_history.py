@@ -268,9 +268,9 @@ def test_stats_by_quota_read_a_coding_agents_last_context_and_its_reported_cost_
     assert before < said_at < after and 3590 < limit["reset_s"] <= 3600
     table = history(lfg, "stats", "--by", "quota").stdout.splitlines()
     used = contexts[-1]["used"]
-    shown = f"{used:,}/200,000 ({context_percent(used, 200_000)}) $0.06 5h limit 91% used"
-    assert table[1].split()[:10] == ["costly", "-", "-", *shown.split()], table
-    assert table[1].split()[10].startswith("↻"), table
+    shown = f"{used:,}/200,000 ({context_percent(used, 200_000)}) $0.06 5h 91% used"
+    assert table[1].split()[:9] == ["costly", "-", "-", *shown.split()], table
+    assert table[1].split()[9].startswith("↻"), table
 
 
 def test_no_history_records_nothing(tmp_path: Path) -> None:

@@ -157,7 +157,7 @@ def test_claude_codes_rate_limit_is_the_accounts_limit_and_a_damaged_one_is_none
         0.91,
     )
     assert limited.limit.reset_s == pytest.approx(3600, abs=5)
-    assert "5h limit 91% used ↻" in context_text(limited)
+    assert "5h 91% used ↻" in context_text(limited)
     damaged = [{"status": 3}, {"utilization": 0.5}, "rejected", None]
     assert [agent_limit({CLAUDE_LIMIT: meta}, 0.0) for meta in damaged] == [None] * 4
     odd = agent_limit({CLAUDE_LIMIT: {"status": "rejected", "utilization": "all", "resetsAt": True}}, 0.0)
@@ -248,15 +248,13 @@ async def test_the_summary_bar_shows_what_an_agent_providers_sessions_reported_a
     async with app.run_test(size=SIZE) as pilot:
         summary = app.controller.screen.summary
         await until(pilot, lambda: "2 completed" in str(summary.render()), timeout=20)
-        await until(pilot, lambda: "$0.06 reported" in str(summary.render()), timeout=5)
+        await until(pilot, lambda: "$0.06 agent" in str(summary.render()), timeout=5)
         shown = str(summary.render())
         said = shown[shown.index("sim-acp ctx") :]
         contexts = [m.context for m in app.controller.book.attempts.values() if m.context is not None]
         last = max(contexts, key=lambda c: c.t)
         context = f"sim-acp ctx {last.used}/200k {context_percent(last.used, 200_000)}"
-        assert re.fullmatch(rf"{context} · \$0\.06 reported · 5h limit 91% used ↻(59m\d\ds|1h00m)", said), (
-            said
-        )
+        assert re.fullmatch(rf"{context} · \$0\.06 agent · 5h 91% used ↻(59m\d\ds|1h00m)", said), said
     assert await no_agent_left(tmp_path)
 
 
@@ -269,11 +267,11 @@ def test_the_fullest_running_session_is_the_providers_context_until_it_ends() ->
     book(other(ContextUsed, used=20_000, size=200_000, cost_usd=0.25))
     book(other(ContextUsed, used=30_000, size=200_000, cost_usd=0.75))
     usage = book.agents["claude-code"]
-    assert agent_usage_text(usage, 0.0) == "claude-code ctx 150k/200k 75% (fullest of 2) · $1.25 reported"
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 150k/200k 75% (fullest of 2) · $1.25 agent"
     book(ev(AttemptEnded, outcome=Outcome.COMPLETED))
-    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 reported"
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 agent"
     book(other(AttemptEnded, outcome=Outcome.COMPLETED))
-    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 reported", (
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 agent", (
         "the last one reported"
     )
 
