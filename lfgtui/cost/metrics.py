@@ -465,11 +465,14 @@ class AgentUsage:
     """What the provider's attempts cost by the agents' own count; None until one reports a cost."""
     limited: ContextUsed | None = None
     """The last report that said the account's limit (`ContextUsed.limit`): the time it counts from."""
+    t: float = 0.0
+    """When its sessions last reported (the events' clock)."""
 
     def reported(self, key: tuple[str, int], context: ContextUsed, cost_before: float | None) -> None:
         """An attempt's new report; `cost_before` is what its cost was by the agent's count before it."""
         self.running[key] = context
         self.context = self._fullest() or context
+        self.t = context.t
         if context.limit is not None:
             self.limited = context
         if context.cost_usd is not None:
