@@ -465,13 +465,15 @@ class AgentUsage:
     """What the provider's attempts cost by the agents' own count; None until one reports a cost."""
     limited: ContextUsed | None = None
     """The last report that said the account's limit (`ContextUsed.limit`): the time it counts from."""
+    last: ContextUsed | None = None
+    """The last report, of any attempt."""
     t: float = 0.0
     """When its sessions last reported (the events' clock)."""
 
     def reported(self, key: tuple[str, int], context: ContextUsed, cost_before: float | None) -> None:
         """An attempt's new report; `cost_before` is what its cost was by the agent's count before it."""
-        self.running[key] = context
-        self.context = self._fullest() or context
+        self.running[key] = self.last = context
+        self.context = self._fullest()
         self.t = context.t
         if context.limit is not None:
             self.limited = context
@@ -479,9 +481,9 @@ class AgentUsage:
             self.cost_usd = (self.cost_usd or 0.0) + context.cost_usd - (cost_before or 0.0)
 
     def ended(self, key: tuple[str, int]) -> None:
-        """An attempt ended: the fullest is of those still running, or the last that ran's."""
-        if self.running.pop(key, None) is not None and self.running:
-            self.context = self._fullest()
+        """An attempt ended: the fullest is of those still running, or the last report once none runs."""
+        if self.running.pop(key, None) is not None:
+            self.context = self._fullest() or self.last
 
     @property
     def sessions(self) -> int:

@@ -268,12 +268,10 @@ def test_the_fullest_running_session_is_the_providers_context_until_it_ends() ->
     book(other(ContextUsed, used=30_000, size=200_000, cost_usd=0.75))
     usage = book.agents["claude-code"]
     assert agent_usage_text(usage, 0.0) == "claude-code ctx 150k/200k 75% (fullest of 2) · $1.25 agent"
-    book(ev(AttemptEnded, outcome=Outcome.COMPLETED))
-    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 agent"
     book(other(AttemptEnded, outcome=Outcome.COMPLETED))
-    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 agent", (
-        "the last one reported"
-    )
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 150k/200k 75% · $1.25 agent", "the one running"
+    book(ev(AttemptEnded, outcome=Outcome.COMPLETED))
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 agent", "none runs: the last"
 
 
 def test_a_context_with_anything_in_it_is_never_shown_empty() -> None:
