@@ -4,17 +4,29 @@ ran meanwhile (nothing runs twice), and the history ends as if the coordinator h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis import Redis
+from textual.pilot import Pilot
 
+from lfgtui.commands.common import find_recorded
+from lfgtui.commands.main import _parser
+from lfgtui.commands.pickup import picked_up
+from lfgtui.inert import inert
+from lfgtui.outcome import Outcome
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.fleet_screen import FleetScreen
+from tests.support import app as pilot_support
 from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
 from tests.support.lfg import of
 
@@ -176,3 +188,87 @@ def test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_
     assert after[0]["id"] == before[0]["id"]
     assert "took the ticket over as attempt 2" in after[0]["error_message"], "not lfg's interruption"
     assert fleet.said("w2").count("took over long") == 1
+
+
+AFTER = LONG + '\n[[ticket]]\nid = "quick"\nprompt = "hi"\nprovider = "sim"\nmodel = "hello"\n'
+AFTER += '\n[[ticket]]\nid = "after"\nprompt = "sum up"\nprovider = "sim"\nmodel = "hello"\n'
+AFTER += 'depends_on = ["long"]\n'
+
+
+@contextlib.asynccontextmanager
+async def resumed_in_tui(fleet: Fleet, run_id: str) -> AsyncIterator[tuple[LfgApp, Pilot[None]]]:
+    """`lfg resume RUN --broker URL` in this process, as it opens the TUI: the run picked up by the
+    command's own `picked_up` and `PickedUp`, the app through Pilot, the run published while it runs."""
+    db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"  # where its lfg processes record
+    config = fleet.config(LEASE)
+    args = _parser().parse_args(
+        ["resume", run_id, "--broker", fleet.url, "--config", str(config), "--db", str(db)]
+    )
+    found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
+    assert not isinstance(found, str), found
+    config, db, recorded = found
+    async with picked_up(args, config, db, recorded) as picked:
+        services = picked.options.services(picked.providers, db, False, config.ui.keymap)
+        controller = picked.controller(services)
+        assert controller.run is not None and picked.history is not None
+        controller.run.record(picked.history)
+        async with picked.served(lambda _: None)(controller.run):
+            app = LfgApp(controller.services, controller)
+            async with app.run_test(size=(140, 40)) as pilot:
+                yield app, pilot
+
+
+async def test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_and_streaming_on(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1", "--max-concurrency", "2")
+    tickets = fleet.lfg.tickets(AFTER)
+    run_id, seen = killed_mid_stream(
+        fleet, tickets, lambda seen: ("quick", 1) in ends(seen) and len(of(seen, "long", "text")) >= 5
+    )
+    streamed = "".join(e["text"] for e in of(seen, "long", "text"))
+    before = exported(fleet, run_id)
+    async with resumed_in_tui(fleet, run_id) as (app, pilot):
+        panes = app.controller.panes
+        assert "Hello" in panes["quick"].body.source, "a pane restored from the history at once"
+        assert panes["quick"].finished and not panes["after"].finished
+        long = panes["long"].body
+        await until_shown(pilot, lambda: inert(streamed) in long.source)
+        shown = len(long.source)
+        await until_shown(pilot, lambda: len(long.source) > shown, "the rest streams in")
+        await until_shown(pilot, lambda: all(pane.finished for pane in panes.values()), "the run completes")
+        assert app.controller.run is not None
+        assert {t: s.outcome for t, s in app.controller.run.states.items()} == dict.fromkeys(
+            ("long", "quick", "after"), Outcome.COMPLETED
+        )
+        shown_text = long.source
+        requests = app.controller.book.attempts["long", 1].requests
+        assert len(requests) == 1, "its metrics count the attempt once, restored or streamed"
+        run_screen = app.screen
+        await pilot.press("F")
+        await until_shown(pilot, lambda: isinstance(app.screen, FleetScreen), "the fleet view opens")
+        fleet_view = app.screen
+        assert isinstance(fleet_view, FleetScreen)
+        await until_shown(pilot, lambda: run_id in {run.run_id for run in fleet_view.shown}, "its run listed")
+        await pilot.press("escape")
+        await until_shown(pilot, lambda: app.screen is run_screen, "back on the run")
+    after = exported(fleet, run_id)
+    assert {t: [(a["number"], a["outcome"]) for a in after[t]] for t in after} == {
+        "long": [(1, "completed")],
+        "quick": [(1, "completed")],
+        "after": [(1, "completed")],
+    }, "each attempt once, none left interrupted"
+    assert after["long"][0]["id"] == before["long"][0]["id"] and after["quick"] == before["quick"]
+    whole = text_of(after["long"][0])
+    assert whole.startswith(streamed) and len(whole) > len(streamed)
+    assert shown_text.rstrip() == inert(whole).rstrip(), "the whole answer once: the earlier text not twice"
+    assert fleet.said("w1").count("took long") == 1, "adopted, not run again"
+
+
+async def until_shown(
+    pilot: Pilot[None], check: Callable[[], bool], what: str = "", timeout: float = 60
+) -> None:
+    try:
+        await pilot_support.until(pilot, check, timeout)
+    except TimeoutError:
+        pytest.fail(f"timed out: {what}")
