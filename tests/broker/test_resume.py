@@ -26,9 +26,13 @@ from lfgtui.inert import inert
 from lfgtui.outcome import Outcome
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.fleet_screen import FleetScreen
+from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen
+from lfgtui.ui.pane import PaneState
 from tests.support import app as pilot_support
+from tests.support.app import keys
 from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
 from tests.support.lfg import of
+from tests.terminal import Terminal
 
 DEMO = ("explore", "gcd", "tour", "summary")
 
@@ -43,10 +47,12 @@ def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.Comp
     )
 
 
-def killed_mid_stream(fleet: Fleet, tickets: Path, enough: Any) -> tuple[str, list[dict[str, Any]]]:
-    """`lfg run TICKETS --broker` killed with SIGKILL once `enough(events)` holds: its run id, and
-    the events it had printed."""
-    coordinator = coordinate(fleet, tickets)
+def killed_mid_stream(
+    fleet: Fleet, tickets: Path, enough: Any, *extra: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """`lfg run TICKETS --broker EXTRA` killed with SIGKILL once `enough(events)` holds: its run id,
+    and the events it had printed."""
+    coordinator = coordinate(fleet, tickets, *extra)
     assert coordinator.stdout is not None and coordinator.stderr is not None
     seen: list[dict[str, Any]] = []
     for line in coordinator.stdout:
@@ -137,6 +143,9 @@ def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_not
     other = fleet.config(LEASE.replace("[broker]\n", '[broker]\nprefix = "other"\n'), "other.toml")
     elsewhere = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=other)
     assert elsewhere.returncode == 2 and f"has no run {run_id}" in elsewhere.stderr
+    refused_in_terminal(fleet, f"has no run {run_id}", "resume", run_id, "--broker", fleet.url, config=other)
+    no_terminal = lfg(fleet, "resume", run_id, "--broker", fleet.url)
+    assert no_terminal.returncode == 2 and "opens the TUI: run it in a terminal" in no_terminal.stderr
     assert exported(fleet, run_id) == before, "nothing changed"
 
     done = lfg(fleet, "run", str(tickets), "--json")  # not coordinated
@@ -147,7 +156,24 @@ def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_not
     Redis.from_url(fleet.url).xtrim(f"lfg:run:{run_id}:events", maxlen=1)
     trimmed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
     assert trimmed.returncode == 2 and "trimmed" in trimmed.stderr
+    refused_in_terminal(fleet, "trimmed", "resume", run_id, "--broker", fleet.url)
     assert exported(fleet, run_id) == before, "nothing changed"
+
+
+def refused_in_terminal(fleet: Fleet, why: str, *args: str, config: Path | None = None) -> None:
+    """`lfg ARGS` in a terminal, where it would open the TUI, says `why` and exits 2 before it does."""
+    terminal = Terminal()
+    command = [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(LEASE))]
+    process = terminal.start(command, fleet.lfg.env)
+    try:
+        terminal.wait_for(why.encode(), timeout=60)
+        assert process.wait(timeout=30) == 2, terminal.output.decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        terminal.hang_up()
+    assert b"\x1b[?1049h" not in terminal.output, "the TUI never opened"
 
 
 LONG = '[[ticket]]\nid = "long"\nprompt = "go"\nprovider = "sim"\n'
@@ -252,13 +278,22 @@ async def test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_a
         await until_shown(pilot, lambda: run_id in {run.run_id for run in fleet_view.shown}, "its run listed")
         await pilot.press("escape")
         await until_shown(pilot, lambda: app.screen is run_screen, "back on the run")
+        quick = panes["quick"]
+        await pilot.press("tab")
+        assert app.controller.screen.focused_pane is quick
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen), "a ticket restored from the history follows up"
+        await pilot.press(*keys("once more"), "enter")
+        await until_shown(pilot, lambda: quick.attempt == 2 and quick.finished, "the follow-up on a worker")
+        assert quick.state is PaneState.COMPLETED and "> once more" in quick.body.source
     after = exported(fleet, run_id)
     assert {t: [(a["number"], a["outcome"]) for a in after[t]] for t in after} == {
         "long": [(1, "completed")],
-        "quick": [(1, "completed")],
+        "quick": [(1, "completed"), (2, "completed")],
         "after": [(1, "completed")],
     }, "each attempt once, none left interrupted"
-    assert after["long"][0]["id"] == before["long"][0]["id"] and after["quick"] == before["quick"]
+    assert after["long"][0]["id"] == before["long"][0]["id"] and after["quick"][0] == before["quick"][0]
+    assert fleet.said("w1").count("took quick") == 2, "the follow-up ran on the worker"
     whole = text_of(after["long"][0])
     assert whole.startswith(streamed) and len(whole) > len(streamed)
     assert shown_text.rstrip() == inert(whole).rstrip(), "the whole answer once: the earlier text not twice"
@@ -266,9 +301,34 @@ async def test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_a
 
 
 async def until_shown(
-    pilot: Pilot[None], check: Callable[[], bool], what: str = "", timeout: float = 60
+    pilot: Pilot[None], check: Callable[[], bool], what: str = "", timeout: float = 30
 ) -> None:
     try:
         await pilot_support.until(pilot, check, timeout)
     except TimeoutError:
         pytest.fail(f"timed out: {what}")
+
+
+WRITER = (
+    '[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim"\nmodel = "writer"\ntools = ["write_file"]\n'
+)
+
+
+async def test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_key_in_the_tui(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1")
+    tickets = fleet.lfg.tickets(WRITER)
+    served = ("--serve", "127.0.0.1:0", "--control")  # someone can answer: its worker asks
+    run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: bool(of(seen, "w", "approval")), *served)
+    async with resumed_in_tui(fleet, run_id) as (app, pilot):
+        pane = app.controller.panes["w"]
+        await until_shown(pilot, lambda: pane.state is PaneState.APPROVAL, "the question, from the broker")
+        assert app.controller.screen.focused_pane is pane
+        await pilot.press("y")  # the file in full first, then approved
+        await until_shown(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the whole request")
+        await pilot.press("y")
+        await until_shown(pilot, lambda: pane.finished, "the worker goes on")
+        assert pane.state is PaneState.COMPLETED
+    assert (fleet.lfg.workdir / "notes" / "summary.md").exists(), "allowed: written on its worker"
+    assert [(a["number"], a["outcome"]) for a in exported(fleet, run_id)["w"]] == [(1, "completed")]
