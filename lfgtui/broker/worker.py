@@ -36,6 +36,7 @@ from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
+from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
@@ -145,6 +146,7 @@ class Worker:
         failures = 0
         try:
             while True:
+                raise_swallowed_cancel()
                 await self._slots.acquire()
                 try:
                     taken = await self._claim() or await self._read()
@@ -153,6 +155,7 @@ class Worker:
                     failures += 1
                     await self._failed(exc, failures, "taking work waits for it; what runs goes on")
                     continue
+                raise_swallowed_cancel()  # a taken entry's lease lapses: another worker runs it
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
@@ -163,10 +166,8 @@ class Worker:
                 self.running[taken.entry] = task
                 task.add_done_callback(lambda _, entry=taken.entry: self._done(entry))
         finally:
-            presence.cancel()
-            for task in self.running.values():
-                task.cancel()
-            await asyncio.gather(presence, *self.running.values(), return_exceptions=True)
+            if not await stop([presence, *self.running.values()]):
+                self.said(f"its tasks did not stop in {STOP_S:g} s of being cancelled: leaving them")
             with contextlib.suppress(Exception):
                 await self._absent()
 
@@ -177,6 +178,7 @@ class Worker:
     async def _failed(
         self, exc: Exception, failures: int, consequence: str, at_most_s: float | None = None
     ) -> None:
+        raise_swallowed_cancel()
         problem = self.explain(exc)
         if problem is None:
             raise exc
@@ -234,8 +236,7 @@ class Worker:
                     lambda: self._acknowledge(holding), self.explain, self.said, "acknowledging waits for it"
                 )
         finally:
-            lease.cancel()
-            await asyncio.gather(lease, return_exceptions=True)
+            await stop([lease])
 
     async def _acknowledge(self, holding: Holding) -> None:
         taken = holding.taken
@@ -326,8 +327,7 @@ class Worker:
             await run.wait()
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
-            commands.cancel()
-            await asyncio.gather(commands, return_exceptions=True)
+            await stop([commands])
         return outcomes[ticket.id]
 
     def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
@@ -372,6 +372,7 @@ class Worker:
                         holding.run.cancel(holding.ticket_id, self._lost_lease)
                     return
                 await self.redis.xclaim(taken.stream, GROUP, self.options.name, 0, [taken.entry], justid=True)
+                raise_swallowed_cancel()
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -386,9 +387,10 @@ class Worker:
         return bool(pending) and pending[0]["consumer"].decode() == self.options.name
 
     async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
-        """Act on the run's commands for this attempt: cancel it, answer its calls."""
+        """Act on the run's commands for this attempt: cancel it, answer its calls; until cancelled."""
         failures = 0
         while True:
+            raise_swallowed_cancel()
             try:
                 reply = await self.redis.xread({control: last}, count=100, block=BLOCK_MS)
             except Exception as exc:
@@ -431,6 +433,7 @@ class Worker:
                 failures += 1
                 await self._failed(exc, failures, "this worker's presence waits for it", self.lease_s / 3)
                 continue
+            raise_swallowed_cancel()
             await asyncio.sleep(self.lease_s / 3)
 
     async def _absent(self) -> None:
