@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
-from lfgtui.formats import quota_text
+from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.inert import inert
 from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
@@ -197,6 +197,7 @@ class RunController:
         self.summary_frame = frame
         limits = self.control.limits(now)
         limits += [quota_text(quota, now - quota.t) for quota in self.book.quotas.values()]
+        limits += [agent_usage_text(usage, now) for usage in self.book.agents.values()]
         screen = self.screen
         cost = self.book.cost_usd()
         screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)
