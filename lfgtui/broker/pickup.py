@@ -144,15 +144,15 @@ _UNSENT = (
 
 def as_recorded(ticket: RecordedTicket, attempt: RecordedAttempt) -> Earlier | None:
     """What sends `attempt` again as itself, from the history: its recorded prompt after the whole
-    conversation of the attempt it continues, with that attempt's agent session; unrecorded, the
-    attempt before it says (a retry asks what that one asked). None when it was a follow-up (the
-    attempt before it completed) whose text was never recorded."""
-    number, by_number = attempt.number, {a.number: a for a in ticket.attempts}
+    conversation of the attempt it continues, with that attempt's agent session; unrecorded, it
+    asked what the attempt before it asked (a retry). None when that cannot be known: it (or the
+    attempt it retried) was a follow-up, the attempt before it completed, whose text was never recorded."""
+    number = attempt.number
     if any(isinstance(event, PromptSent) for event in attempt.events):
         continues = attempt.continues
         if continues is None:
             return Earlier(number - 1, None)
-        continued = by_number.get(continues)
+        continued = next((a for a in ticket.attempts if a.number == continues), None)
         return Earlier(
             number - 1,
             None,
@@ -161,11 +161,12 @@ def as_recorded(ticket: RecordedTicket, attempt: RecordedAttempt) -> Earlier | N
             continues=continues,
             agent_session=continued.agent_session if continued is not None else None,
         )
-    before = tuple(a for a in ticket.attempts if a.number < number)
-    if before and before[-1].outcome is Outcome.COMPLETED:
+    before = [a for a in ticket.attempts if a.number < number]
+    if not before:
+        return Earlier(number - 1, None)
+    if before[-1].outcome is Outcome.COMPLETED or (retried := as_recorded(ticket, before[-1])) is None:
         return None
-    retried = dataclasses.replace(ticket, attempts=before).earlier()
-    return dataclasses.replace(retried, attempts=number - 1, outcome=None, conversation=())
+    return dataclasses.replace(retried, attempts=number - 1)
 
 
 async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None:

@@ -366,6 +366,19 @@ def read_until(process: subprocess.Popen[str], line: str) -> None:
         assert said, f"the coordinator ended before it said {line!r}"
 
 
+def send_follow_up(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    process.stdin.write("\n")
+    process.stdin.flush()
+
+
+def streaming_follow_up(process: subprocess.Popen[str]) -> None:
+    """Once `t` completed, its follow-up sent; back when the follow-up's answer streams on its worker."""
+    read_until(process, "AttemptEnded t 1")
+    send_follow_up(process)
+    read_until(process, "TextDelta t 2")
+
+
 def killed(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(30)
@@ -384,11 +397,7 @@ async def test_a_follow_up_running_on_its_worker_when_its_coordinator_died_is_ad
     fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
     run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER))
     try:
-        read_until(coordinator, "AttemptEnded t 1")
-        assert coordinator.stdin is not None
-        coordinator.stdin.write("\n")
-        coordinator.stdin.flush()
-        read_until(coordinator, "TextDelta t 2")
+        streaming_follow_up(coordinator)
     finally:
         killed(coordinator)
     async with resumed_in_tui(fleet, run_id) as (app, pilot):
@@ -425,9 +434,7 @@ def test_a_follow_up_its_coordinator_died_before_any_worker_had_is_not_sent_as_t
         until(lambda: not broker.xpending("lfg:work:sim", "workers")["pending"])
         first.send_signal(signal.SIGTERM)  # no worker takes the follow-up
         first.wait(15)
-        assert coordinator.stdin is not None
-        coordinator.stdin.write("\n")
-        coordinator.stdin.flush()
+        send_follow_up(coordinator)
         until(lambda: broker.xlen("lfg:work:sim") == 2 and len(exported(fleet, run_id)["t"]) == 2)
     finally:
         killed(coordinator)
@@ -441,3 +448,26 @@ def test_a_follow_up_its_coordinator_died_before_any_worker_had_is_not_sent_as_t
     assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "interrupted")]
     assert "took t" not in fleet.said("w2"), "the ticket's first prompt was not sent in its place"
     assert [item.attempt for item in work_items(fleet)] == [1]
+
+
+def test_a_follow_up_whose_work_entry_is_gone_is_enqueued_again_as_the_history_recorded_it(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=8")))
+    try:
+        streaming_follow_up(coordinator)
+        until(lambda: any(p["kind"] == "prompt" for p in exported(fleet, run_id)["t"][1]["parts"]))
+    finally:
+        killed(coordinator)
+    broker = Redis.from_url(fleet.url)
+    ((entry_id, _),) = broker.xrevrange("lfg:work:sim", count=1)
+    broker.xdel("lfg:work:sim", entry_id)  # gone: what the attempt asked is the history's alone
+
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    with Store.open(fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3") as store:
+        (ticket,) = recorded_run(store.load(store.resolve(run_id))).tickets
+    *_, again = work_items(fleet)
+    assert (again.attempt, again.follow_up, again.continues) == (2, "And then?", 1), "not the first prompt"
+    assert again.base == ticket.conversation(1) and again.base[0] == UserMessage("go")
