@@ -339,10 +339,6 @@ async def test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_
     assert [(a["number"], a["outcome"]) for a in exported(fleet, run_id)["w"]] == [(1, "completed")]
 
 
-STEADY = "[broker]\nlease_s = 10\n"
-"""Workers whose lease does not lapse while a loaded machine keeps them busy (no takeover)."""
-
-
 def following_up(fleet: Fleet, tickets: Path) -> tuple[str, subprocess.Popen[str]]:
     """tests/broker/follow_up_coordinator.py on `tickets`, recording where `lfg resume` looks: its run
     id once it started, and the process (a line on its stdin sends the follow-up of `t`)."""
