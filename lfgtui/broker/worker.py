@@ -409,6 +409,9 @@ class Worker:
         commands = asyncio.create_task(self._commands(control, last, entry, run, ticket.id))
         try:
             outcomes = await run.wait()
+        except asyncio.CancelledError:  # this worker is stopping: another one runs the ticket
+            run.interrupt(ticket.id, ErrorInfo(ErrorKind.CONNECTION, self._stopped_mid_attempt))
+            raise
         finally:
             run.cancel_all()
             await run.wait()
@@ -457,6 +460,13 @@ class Worker:
     @property
     def _lost_lease(self) -> str:
         return f"worker {self.options.name} lost its lease: another worker took the ticket over"
+
+    @property
+    def _stopped_mid_attempt(self) -> str:
+        return (
+            f"worker {self.options.name} was stopped mid-attempt: another worker takes the ticket over "
+            "once its lease lapses"
+        )
 
     async def _lease(self, holding: Holding) -> None:
         """Renew the lease every third of it; stop the attempt once another worker holds the entry.

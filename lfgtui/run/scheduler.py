@@ -127,8 +127,9 @@ class TicketState:
     agent_session: str | None = None
     worktree: Worktree | None = None
     """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
-    stop: ErrorInfo | None = None
-    """Why lfg itself ended the attempt (a budget), when it did: the attempt fails with it."""
+    stop: tuple[Outcome, ErrorInfo] | None = None
+    """How and why lfg itself ended the attempt, when it did: failed on a budget, or interrupted by
+    the process running it stopping (a broker worker)."""
     streamed: int = 0
     why: str | None = None
     """Who asked for the next attempt from elsewhere (`lfg attach`), said once it has started."""
@@ -290,19 +291,27 @@ class Run:
         if ticket.max_cost_usd is not None and cost is not None and cost >= ticket.max_cost_usd:
             spent = format_usd(cost, metrics is not None and metrics.cost_estimated)
             limit = f"${ticket.max_cost_usd:g}"
-            self._stop(state, f"this attempt cost {spent}, reaching the ticket's max_cost_usd {limit}")
+            why = f"this attempt cost {spent}, reaching the ticket's max_cost_usd {limit}"
+            self._stop(state, Outcome.FAILED, ErrorInfo(ErrorKind.BUDGET, why))
         if self.max_cost_usd is not None:
             total, estimated = self.book.cost_usd()
             if total is not None and total >= self.max_cost_usd:
                 spent, limit = format_usd(total, estimated), f"${self.max_cost_usd:g}"
-                why = f"the run cost {spent}, reaching [run] max_cost_usd {limit}"
+                why = ErrorInfo(
+                    ErrorKind.BUDGET, f"the run cost {spent}, reaching [run] max_cost_usd {limit}"
+                )
                 for other in self.states.values():
-                    self._stop(other, why)
+                    self._stop(other, Outcome.FAILED, why)
 
-    def _stop(self, state: TicketState, why: str) -> None:
-        """Cancel a running ticket so that it ends failed with a `budget` error (its output is kept)."""
+    def interrupt(self, ticket_id: str, why: ErrorInfo) -> None:
+        """Cancel a running ticket so that it ends `interrupted` (its output kept): the process running
+        it is stopping, and the attempt is for someone else to run again, not cancelled by a person."""
+        self._stop(self.states[ticket_id], Outcome.INTERRUPTED, why)
+
+    def _stop(self, state: TicketState, outcome: Outcome, why: ErrorInfo) -> None:
+        """Cancel a running ticket so that it ends `outcome` with `why` (its output is kept)."""
         if state.running and state.stop is None:
-            state.stop = ErrorInfo(ErrorKind.BUDGET, why)
+            state.stop = outcome, why
             assert state.task is not None
             state.task.cancel()
 
@@ -326,8 +335,8 @@ class Run:
                 await self._run_attempt(state, ev)
         except asyncio.CancelledError:
             if state.outcome is None:
-                outcome = Outcome.CANCELLED if state.stop is None else Outcome.FAILED
-                self._emit(state, state.ev(AttemptEnded, outcome=outcome, error=state.stop))
+                outcome, error = (Outcome.CANCELLED, None) if state.stop is None else state.stop
+                self._emit(state, state.ev(AttemptEnded, outcome=outcome, error=error))
         except Exception as exc:  # a bug of ours must end this ticket, not the run
             logger.exception("ticket %s failed inside lfg", state.ticket.id)
             if state.outcome is None:

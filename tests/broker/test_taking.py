@@ -85,3 +85,23 @@ def test_a_worker_stopped_right_after_an_attempt_ended_acknowledges_its_entry_be
     first.wait(30)
     assert admin.xpending("lfg:work:sim", "workers")["pending"] == 0, fleet.said("w1")
     assert "stopping: recording how entry" in fleet.said("w1")
+
+
+def test_a_worker_stopped_mid_attempt_ends_it_interrupted_and_another_worker_runs_the_ticket(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """SIGTERM to a worker mid-stream is not a person cancelling: the attempt ends `interrupted`, the
+    coordinator waits on, and the ticket completes as the next attempt on another worker."""
+    first = fleet.start("w1", config=fleet.config(LEASE, "lease.toml"))
+    slow = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=20"\n'
+    coordinator = coordinate(fleet, fleet.lfg.tickets(slow))
+    eventually(lambda: "took t of run" in fleet.said("w1"))
+    time.sleep(0.5)
+    first.send_signal(signal.SIGTERM)
+    first.wait(30)
+    fleet.start("w2", config=fleet.config(LEASE, "lease.toml"))
+    code, events, err = finish(coordinator)
+    assert code == 0, err
+    assert ends(events) == {("t", 1): "interrupted", ("t", 2): "completed"}, err
+    (stopped,) = [e for e in events if e["type"] == "attempt_ended" and e["attempt"] == 1]
+    assert "worker w1 was stopped mid-attempt" in stopped["error"]["message"]

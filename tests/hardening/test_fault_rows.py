@@ -772,9 +772,10 @@ ELSEWHERE = {
         f"{BROKER}/test_publish_attach.py::test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice",
         f"{BROKER}/test_publish_attach.py::test_twenty_watchers_follow_a_published_run_and_each_gets_every_event_once",
     ],
-    "a worker is killed mid-ticket (`kill -9`, its machine gone, cut off from the broker) under `lfg run "
-    "--broker`": [
+    "a worker is killed or stopped mid-ticket (`kill -9`, SIGTERM, its machine gone, cut off from the "
+    "broker) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attempts_are_recorded",
+        f"{BROKER}/test_taking.py::test_a_worker_stopped_mid_attempt_ends_it_interrupted_and_another_worker_runs_the_ticket",
     ],
     "the broker is killed and restarted (with its append-only file) while `lfg run --broker` hands out "
     "tickets": [
