@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.broker.settings import Broker, BrokerError
+from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.run.calls import RetryPolicy
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ async def until_answered(
     failures = 0
     while True:
         try:
-            return await ask()
+            answer = await ask()
         except Exception as exc:
             if (problem := explain(exc)) is None:
                 raise
@@ -139,3 +140,6 @@ async def until_answered(
             if failures == 1:
                 said(f"{problem}: {consequence}")
             await asyncio.sleep(AWAY.delay(failures, None))
+        else:
+            raise_swallowed_cancel()
+            return answer

@@ -23,7 +23,6 @@ its events from the run's event stream from its start, and enqueues only what no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
+from lfgtui.cancels import STOP_S, stop
 from lfgtui.conversation import Conversation
 from lfgtui.events import (
     ApprovalAnswered,
@@ -218,12 +218,14 @@ class Dispatch:
         """Once the run is over and its `end` published: the commands still being sent, then the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._feed is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._feed), END_WAIT_S)
-            self._feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed
+        feed = self._feed
+        if feed is None:
+            return
+        await asyncio.wait([feed], timeout=END_WAIT_S)
+        if not await stop([feed]):
+            self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
+        elif not feed.cancelled():
+            feed.result()  # a bug in the feed surfaces here
 
 
 class ForwardedApprovals(Approvals):

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.broker.settings import BrokerError, BrokerSettings
+from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, AttemptStarted, Event
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import BATCH_S
@@ -52,8 +53,6 @@ PIPELINE_ENTRIES = 256
 HEARTBEAT_S = 5.0
 """How often the run's entry in the index is touched while nothing else is sent: `lfg runs` tells a
 run whose publisher went silent by it."""
-STOP_S = 5.0
-"""How long a writer cancelled at the end may take to stop before closing goes on without it."""
 TRIM_EVERY_S = 60.0
 """How often entries older than `max_age_s` are trimmed from the event stream (`XTRIM MINID ~`)."""
 RESENDS = RetryPolicy(max_retries=0, base_delay_s=0.25, max_delay_s=2.0)
@@ -321,8 +320,7 @@ class Publisher:
         the broker took everything, or until cancelled."""
         failures, trimmed = 0, 0.0
         while True:
-            if _cancel_was_swallowed():
-                raise asyncio.CancelledError
+            raise_swallowed_cancel()
             taken = self._sendable()
             if not taken:
                 if not self._queue and self._ended:
@@ -405,11 +403,3 @@ class Publisher:
                 self._totals_at = -TOTALS_EVERY_S
             raise
         self._numbered = numbered
-
-
-def _cancel_was_swallowed() -> bool:
-    """Whether this task was cancelled without the CancelledError reaching it: Python 3.11's
-    `asyncio.wait_for`, which redis-py writes a command in, returns normally when the cancel lands in
-    the turn of the loop its write completes (cpython#86296); the request is still counted."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

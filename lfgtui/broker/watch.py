@@ -6,7 +6,8 @@ NDJSON printer take either: it reads the run's description from its entry in the
 event stream from the start with `XREAD BLOCK`, decoding every event strictly (remote/codec.py) and
 delivering each once (`Delivered`: an entry sent twice, or read again after a reconnect, shows
 nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said.
-Watching is read-only in this slice: cancel and retry will travel on the run's control stream.
+Watching is read-only: only the lfg that runs the run acts on it (a coordinator sends cancels and
+approvals to its workers on the run's control stream).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
 from lfgtui.broker.settings import Broker, BrokerError
+from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.formats import plural
 from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of
 from lfgtui.remote.codec import CodecError, finite
@@ -63,6 +65,10 @@ class BrokerAttachment:
         self.offset = 0.0
         """Added to the publisher's times to put them on `clock` (see `_place`)."""
         self.state = "connecting"
+        self.read_only = (
+            "This run is watched through the broker, read-only: cancel, retry and approve in the TUI of "
+            "the lfg that runs it (for lfg run --broker, its coordinator), which sends them to its workers."
+        )
         self.gaps: list[str] = []
         """What the run's watchers missed, as said."""
         self._redis: Redis | None = None
@@ -103,15 +109,17 @@ class BrokerAttachment:
         return self.run
 
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
-        return "a run watched through the broker is read-only"
+        return self.read_only
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
-        """Deliver the run's events until its `end`; `said` hears how the watching is doing."""
+        """Deliver the run's events until its `end` (or until cancelled); `said` hears how the watching
+        is doing."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
         delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
         key, last, failures = self.layout.events(self.run_id), "0-0", 0
         while True:
+            raise_swallowed_cancel()
             try:
                 reply = await self._redis.xread({key: last}, count=ENTRIES_PER_READ, block=self.block_ms)
             except Exception as exc:

@@ -38,6 +38,7 @@ from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
+from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
@@ -148,6 +149,7 @@ class Worker:
         failures = 0
         try:
             while True:
+                raise_swallowed_cancel()
                 await self._slots.acquire()
                 try:
                     taken = await self._claim() or await self._read()
@@ -156,6 +158,7 @@ class Worker:
                     failures += 1
                     await self._failed(exc, failures, "taking work waits for it; what runs goes on")
                     continue
+                raise_swallowed_cancel()  # a taken entry's lease lapses: another worker runs it
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
@@ -166,10 +169,8 @@ class Worker:
                 self.running[taken.entry] = task
                 task.add_done_callback(lambda _, entry=taken.entry: self._done(entry))
         finally:
-            presence.cancel()
-            for task in self.running.values():
-                task.cancel()
-            await asyncio.gather(presence, *self.running.values(), return_exceptions=True)
+            if not await stop([presence, *self.running.values()]):
+                self.said(f"its tasks did not stop in {STOP_S:g} s of being cancelled: leaving them")
             with contextlib.suppress(Exception):
                 await self._absent()
 
@@ -180,6 +181,7 @@ class Worker:
     async def _failed(
         self, exc: Exception, failures: int, consequence: str, at_most_s: float | None = None
     ) -> None:
+        raise_swallowed_cancel()
         problem = self.explain(exc)
         if problem is None:
             raise exc
@@ -237,8 +239,7 @@ class Worker:
                     lambda: self._acknowledge(holding), self.explain, self.said, "acknowledging waits for it"
                 )
         finally:
-            lease.cancel()
-            await asyncio.gather(lease, return_exceptions=True)
+            await stop([lease])
 
     async def _acknowledge(self, holding: Holding) -> None:
         taken = holding.taken
@@ -324,8 +325,7 @@ class Worker:
             await run.wait()
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
-            commands.cancel()
-            await asyncio.gather(commands, return_exceptions=True)
+            await stop([commands])
         return outcomes[ticket.id]
 
     def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
@@ -370,6 +370,7 @@ class Worker:
                         holding.run.cancel(holding.ticket_id, self._lost_lease)
                     return
                 await self.redis.xclaim(taken.stream, GROUP, self.options.name, 0, [taken.entry], justid=True)
+                raise_swallowed_cancel()
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -384,9 +385,10 @@ class Worker:
         return bool(pending) and pending[0]["consumer"].decode() == self.options.name
 
     async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
-        """Act on the run's commands for this attempt: cancel it, answer its calls."""
+        """Act on the run's commands for this attempt: cancel it, answer its calls; until cancelled."""
         failures = 0
         while True:
+            raise_swallowed_cancel()
             try:
                 reply = await self.redis.xread({control: last}, count=100, block=BLOCK_MS)
             except Exception as exc:
@@ -429,6 +431,7 @@ class Worker:
                 failures += 1
                 await self._failed(exc, failures, "this worker's presence waits for it", self.lease_s / 3)
                 continue
+            raise_swallowed_cancel()
             await asyncio.sleep(self.lease_s / 3)
 
     async def _absent(self) -> None:

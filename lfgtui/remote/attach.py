@@ -71,6 +71,9 @@ class Followed(Protocol):
     state: str
     offset: float
     run: RemoteRun | None
+    read_only: str
+    """What the person who asks it to cancel, retry or approve is told when the run does not let its
+    watchers (its description's `control` is false): how this kind of run is controlled."""
 
     async def describe(self, said: Callable[[str], None] | None = None) -> RemoteRun: ...
 
@@ -99,6 +102,7 @@ class Attachment:
         """Added to the server's times to put them on `clock`: the server's start, on this clock."""
         self.state = "connecting"
         """What the summary bar says about the connection."""
+        self.read_only = "This run is served read-only: its server was not started with --control."
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
         self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)

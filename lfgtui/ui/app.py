@@ -210,11 +210,7 @@ class LfgApp(App[int]):
 
         fleet = self.screen
         below = self.controller if self.controllers else None
-        if (
-            below is not None
-            and below.broker_run_id == run_id
-            and self.screen_stack[-2:] == [below.screen, fleet]
-        ):
+        if below is not None and below.run_id == run_id and self.screen_stack[-2:] == [below.screen, fleet]:
             fleet.dismiss(None)
             controller = below
         else:

@@ -202,7 +202,8 @@ class LocalControl(RunControl):
 
 class ServedControl(RunControl):
     """A run another lfg serves: cancel, retry and approvals go to its server, when it lets its
-    watchers (`--control`); what the server refuses is said."""
+    watchers (`--control`); what the server refuses is said. A run that does not (one served without
+    `--control`, one watched through the broker) says how it is controlled instead."""
 
     def __init__(self, attachment: Followed, prices: PriceBook | None) -> None:
         super().__init__(prices)
@@ -221,7 +222,7 @@ class ServedControl(RunControl):
         attachment, screen = self.attachment, self._screen
         assert attachment.run is not None, "an attached view opens on a described run"
         if not attachment.run.control:
-            screen.notify("This run is served read-only: its server was not started with --control.")
+            screen.notify(attachment.read_only)
             return
 
         async def ask() -> None:

@@ -63,7 +63,7 @@ class RunController:
         self.mode = mode
         self.feed = feed
         self.control = control
-        self.run_id = run_id or (recorded.run_id if recorded is not None else secrets.token_hex(3))
+        self.run_id = run_id or (recorded.run_id if recorded is not None else self._fresh_id(control))
         self.recorded = recorded
         self.book = control.book
         self.screen = RunScreen(tickets, self, services, mode, first)
@@ -136,11 +136,11 @@ class RunController:
         """The engine, when this controller's run runs here."""
         return self.control.run
 
-    @property
-    def broker_run_id(self) -> str:
-        """The id the run has on a broker: its engine's (under which it is published), else the one
-        this view shows (an attached run's)."""
-        return self.run.run_id if self.run is not None else self.run_id
+    @staticmethod
+    def _fresh_id(control: RunControl) -> str:
+        """A run not recorded: the id its engine has (the one a broker and its watchers know), else a
+        new one."""
+        return control.run.run_id if control.run is not None else secrets.token_hex(3)
 
     @property
     def label(self) -> str:

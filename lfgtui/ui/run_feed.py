@@ -9,7 +9,6 @@ way of watching a run (another carrier of a served run's events) is a new `RunFe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,10 +47,11 @@ class RunFeed:
         """Once the screen is mounted: deliver what is known now, start delivering what comes later."""
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        """Cancel the task, waiting a bounded time for it: a swallowed cancel never holds up quitting."""
+        from lfgtui.cancels import stop
+
+        if self.task is not None and await stop([self.task]) and not self.task.cancelled():
+            self.task.result()  # a bug in the feed surfaces here
 
 
 class RecordFeed(RunFeed):

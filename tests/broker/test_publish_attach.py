@@ -15,15 +15,27 @@ from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import BrokerSettings
+from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment, indexed_runs
+from lfgtui.commands.broker import Outlet
+from lfgtui.config import Config
 from lfgtui.events import AttemptEnded, Event, TextDelta
 from lfgtui.outcome import Outcome
+from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import AttachError
+from lfgtui.run.approvals import Approvals
 from lfgtui.run.calls import RetryPolicy
 from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ApprovalScreen
+from lfgtui.ui.pane import PaneState
 from tests.broker.redis_server import RedisServer
+from tests.remote.serving import WRITER
+from tests.support.app import SIZE, until
 from tests.support.broker import published
+from tests.ui.apps import attach_app, first_run, lfg_app
 
 TICKETS = """
 [defaults]
@@ -191,3 +203,51 @@ async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_ga
     seen = identities(got)
     assert len(seen) == len(set(seen)) and set(seen) < set(mine), "some lost, none twice, none made up"
     assert seen[-1] == mine[-1], "the run's end reached the watcher after the gap"
+
+
+async def test_a_published_run_without_history_shows_the_id_it_has_on_the_broker(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    # `lfg run FILE --publish URL --no-history` in the TUI: no history names the run, so the app's
+    # first controller is made without an id, and its run is published under the run's own.
+    path = tmp_path / "tickets.toml"
+    path.write_text(TICKETS)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    app = lfg_app(loaded.tickets, Providers(sim=sim))
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    outlet = Outlet(broker, await connect(broker))
+    async with (
+        Outlet.closing(outlet),
+        outlet.publishing(first_run(app), loaded.tickets, str(path), lambda _: None) as watch,
+        app.run_test(size=SIZE) as pilot,
+    ):
+        (listed,) = await indexed_runs(outlet.redis, Layout())
+        await until(pilot, lambda: f"run {listed.run_id}" in str(app.controller.screen.summary.render()))
+        assert app.controller.run_id == listed.run_id and watch is not None and watch.endswith(listed.run_id)
+
+
+async def test_approving_in_a_run_attached_through_the_broker_says_where_it_is_answered(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    # A run whose TUI answers approvals (askable), published; watched with `lfg attach redis://…/RUN`.
+    async with published(sim, tmp_path, redis_server.url, WRITER, approvals=Approvals(askable=True)) as run:
+        attachment = BrokerAttachment(run.broker, run.run.run_id)
+        app = attach_app(await attachment.describe(), attachment, Providers(sim=sim))
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            run.run.start()
+            w = app.controller.panes["w"]
+            await until(pilot, lambda: w.state is PaneState.APPROVAL and w.approval is not None)
+            await pilot.press("y")
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await pilot.press("y")
+            await until(pilot, lambda: any("through the broker" in toast for toast in toasts(app)))
+            (said,) = toasts(app)
+            assert "--control" not in said and "coordinator" in said, said
+            assert w.state is PaneState.APPROVAL, "still waiting: a watcher cannot answer it"
+            await pilot.press("q")
+        await attachment.aclose()
+
+
+def toasts(app: LfgApp) -> list[str]:
+    """The notifications on screen, as shown."""
+    return [str(toast.render()) for toast in app.screen.query("Toast")]

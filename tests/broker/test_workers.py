@@ -48,7 +48,14 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.modals import ApprovalScreen
+from lfgtui.ui.pane import PaneState
+from lfgtui.ui.run_controller import RunController
+from lfgtui.ui.run_screen import BINDINGS
+from lfgtui.ui.services import Services
 from tests.broker.redis_server import RedisServer
+from tests.support.app import SIZE
 from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, of
 
@@ -282,6 +289,57 @@ async def test_a_ticket_cancelled_at_the_coordinator_stops_on_its_worker(fleet: 
     assert outcomes == {"long": Outcome.CANCELLED}
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.CANCELLED]
     await until(lambda: "long of run" in fleet.said("w1") and ": cancelled" in fleet.said("w1"), 30)
+
+
+async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_key_reaches_the_worker(
+    fleet: Fleet,
+) -> None:
+    # `lfg run --broker` in the TUI: its controller as run.py makes it (the coordinated run), published
+    # and dispatched before the app opens, a worker process running the tickets.
+    (fleet.lfg.workdir / "w").mkdir()
+    path = fleet.lfg.tickets(
+        '[[ticket]]\nid = "hi"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n\n'
+        '[[ticket]]\nid = "w"\nworkdir = "w"\nprompt = "write"\nprovider = "sim"\nmodel = "writer"\n'
+        'tools = ["write_file"]\n'
+    )
+    fleet.start("w1")
+    config = load_config(fleet.config(LEASE))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    broker = resolve(fleet.url, {}, BrokerSettings(lease_s=1.5))
+    outlet = Outlet(broker, await connect(broker), path.parent)
+    async with Providers(config.providers) as providers, Outlet.closing(outlet):
+        prices = run_prices(providers.configs, loaded.tickets)
+        services = Services(providers, prices=prices, broker=broker)  # not --yes: the TUI answers
+        controller = RunController.live(services, loaded.tickets, make_run=outlet.make_run())
+        run = controller.run
+        assert isinstance(run, CoordinatedRun)
+        app = LfgApp(services, controller)
+
+        def key(binding: str) -> str:
+            """The key of a binding, as this app's keymap has it."""
+            return services.first_key(
+                next(b for b in (*BINDINGS, *ApprovalScreen.BINDINGS) if b.id == binding)
+            )
+
+        async with (
+            outlet.publishing(run, loaded.tickets, str(path), lambda _: None),
+            app.run_test(size=SIZE) as pilot,
+        ):
+            hi, w = controller.panes["hi"], controller.panes["w"]
+            await until(lambda: hi.state is PaneState.COMPLETED, 40)
+            answer = run.states["hi"].answer
+            assert answer, "the worker's answer reached the coordinator"
+            await until(lambda: answer in hi.shown.body.source, 10)  # drawn in its pane
+            await until(lambda: w.approval is not None, 40)
+            await pilot.press(key("run.attention"))  # to the pane that waits for the person
+            await pilot.press(key("pane.approve"))
+            if isinstance(app.screen, ApprovalScreen):  # the request did not fit the pane's notice
+                await pilot.press(key("approval.yes"))
+            await until(lambda: w.finished, 40)
+            await pilot.press("q")
+    assert w.state is PaneState.COMPLETED
+    assert (fleet.lfg.workdir / "w" / "notes" / "summary.md").exists(), "approved here: written on the worker"
+    assert "took w of run" in fleet.said("w1")
 
 
 def scraped(url: str, token: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

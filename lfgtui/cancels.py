@@ -1,0 +1,41 @@
+"""Stopping tasks whose cancel may be lost, within a bounded time.
+
+Python 3.11's `asyncio.wait_for`, which redis-py writes each command in, returns normally when a
+cancel lands in the loop turn its write completes (cpython#86296): the task goes on as if never
+cancelled. A loop a cancel stops checks for that after its commands (`raise_swallowed_cancel`), and
+whoever cancels a task waits for it a bounded time (`stop`), so a lost cancel never hangs quitting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from typing import Any
+
+STOP_S = 5.0
+"""How long a task cancelled at the end may take to stop before closing goes on without it."""
+
+
+def raise_swallowed_cancel() -> None:
+    """Raise the CancelledError of a cancel this task got that never reached it: Python 3.11's
+    `asyncio.wait_for`, which redis-py writes a command in, returns normally when the cancel lands in
+    the turn of the loop its write completes (cpython#86296); the request is still counted. A loop
+    that a cancel stops calls this after its commands, else it goes on forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError
+
+
+async def stop(tasks: Collection[asyncio.Task[Any]], within_s: float = STOP_S) -> bool:
+    """Cancel `tasks` and wait up to `within_s` for them to end; whether they all did. The wait is
+    bounded (a task whose cancel was swallowed may not end), `asyncio.wait` neither raises their
+    CancelledError nor swallows ours, and what they raised is dropped (their own code says it)."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return True
+    done, pending = await asyncio.wait(tasks, timeout=within_s)
+    for task in done:
+        if not task.cancelled():
+            task.exception()
+    return not pending
