@@ -18,8 +18,7 @@ from lfgtui.broker.work import ANSWER, Command, WorkItem, relative_to
 from lfgtui.config import load_config
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.broker.test_workers import STEADY, until
-from tests.support.fleet import Fleet, coordinate, ends, finish
+from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, until
 
 LAYOUT = Layout()
 

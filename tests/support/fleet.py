@@ -3,6 +3,7 @@ logs and NDJSON picked apart (tests/broker)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -15,6 +16,9 @@ from tests.support.lfg import Lfg, of
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 LEASE = "[broker]\nlease_s = 1.5\n"
+STEADY = "[broker]\nlease_s = 10\n"
+"""For tests of something else than a lapsed lease: on a loaded machine a lease of 1.5 s can lapse
+while its worker is busy, and another worker (or the same one) takes the ticket over."""
 
 
 @dataclass
@@ -82,3 +86,10 @@ def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
 def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
     said = [e["message"] for e in of(events, ticket, "status")]
     return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
+
+
+async def until(check: Any, timeout: float = 40) -> None:
+    """Wait (polling) until `check()` holds: a log line, a state; `timeout` fails the test."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
