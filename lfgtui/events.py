@@ -276,16 +276,34 @@ class PlanUpdated(Status):
     steps: tuple[PlanStep, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AgentLimit:
+    """A limit of a coding agent's account as the agent reports it with its usage: Claude Code's
+    `_claude/rateLimit` (a claude.ai subscription's window: `five_hour`, `seven_day`...). ACP itself
+    has no such field; this is the one agent that sends one."""
+
+    window: str
+    """Which window (`five_hour`, `seven_day`...); empty when the agent did not say."""
+    status: str
+    """`allowed`, `allowed_warning` (close to the limit) or `rejected` (the limit is reached)."""
+    used: float | None = None
+    """The share of the window used, from 0 to 1, when the agent says."""
+    reset_s: float | None = None
+    """Seconds after the event's `t` at which the window resets, when the agent says."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContextUsed(Event):
     """How full a coding agent's context window is, as it reports it (ACP `usage_update`): `used` of
     `size` tokens. `cost_usd` is what this attempt cost by the agent's own count (the session's
     cumulative cost it reports, less what it had reported before this attempt), when it reports one
-    in US dollars: it replaces lfg's price-based cost and counts toward `max_cost_usd`."""
+    in US dollars: it replaces lfg's price-based cost and counts toward `max_cost_usd`. `limit`: the
+    account's limit, when the update says one (`AgentLimit`)."""
 
     used: int
     size: int
     cost_usd: float | None = None
+    limit: AgentLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)

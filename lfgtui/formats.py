@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from lfgtui.outcome import Outcome
 
 if TYPE_CHECKING:
-    from lfgtui.cost.metrics import Metrics
-    from lfgtui.events import ContextUsed, QuotaSeen
+    from lfgtui.cost.metrics import AgentUsage, Metrics
+    from lfgtui.events import AgentLimit, ContextUsed, QuotaSeen
 
 OUTCOME_GLYPHS = {
     Outcome.COMPLETED: "✓",
@@ -101,14 +101,29 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
 
 
 def context_text(context: ContextUsed) -> str:
-    """A coding agent's context for people: `context 45,210 of 200,000 tokens (23%)`, with the cost it
-    reports when it does."""
+    """A coding agent's context for people: `context 45,210 of 200,000 tokens (23%)`, with the cost
+    and the account's limit it reports when it does."""
     from lfgtui.cost.prices import format_usd
 
     used, size = context.used, context.size
     percent = f" ({context_percent(used, size)})" if size else ""
     cost = "" if context.cost_usd is None else f", {format_usd(context.cost_usd)} by the agent's count"
-    return f"context {used:,} of {size:,} tokens{percent}{cost}"
+    limit = "" if context.limit is None else f", {limit_text(context.limit)}"
+    return f"context {used:,} of {size:,} tokens{percent}{cost}{limit}"
+
+
+def short_count(count: int) -> str:
+    """A token count in a few characters: `812`, `45.2k`, `1.2M`."""
+    for limit, unit in ((1_000_000, "M"), (1_000, "k")):
+        if count >= limit:
+            return f"{count / limit:.1f}".removesuffix(".0") + unit
+    return str(count)
+
+
+def short_context(context: ContextUsed) -> str:
+    """`ctx 45.2k/200k 23%`: how full a coding agent's context window is, in a few characters."""
+    used, size = context.used, context.size
+    return f"ctx {short_count(used)}/{short_count(size)} {context_percent(used, size)}"
 
 
 def context_percent(used: int, size: int) -> str:
@@ -155,3 +170,45 @@ def quota_text(quota: QuotaSeen, elapsed: float = 0.0) -> str:
             part += f" ↻{countdown(reset_s - elapsed)}"
         parts.append(part)
     return f"{quota.provider} {' · '.join(parts) or 'quota unknown'}"
+
+
+def agent_usage_text(usage: AgentUsage, now: float) -> str:
+    """A coding agent provider's sessions as they reported themselves, for the summary bar at `now`:
+    `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 agent · 5h 91% used ↻1h12m` (the
+    context of the fullest running session, else of the last report; the cost of all its attempts
+    by the agents' count; the account's limit as last said)."""
+    from lfgtui.cost.prices import format_usd
+
+    parts = []
+    if usage.context is not None:
+        fullest = f" (fullest of {usage.sessions})" if usage.sessions > 1 else ""
+        parts.append(short_context(usage.context) + fullest)
+    if usage.cost_usd is not None:
+        parts.append(f"{format_usd(usage.cost_usd)} agent")
+    if usage.limited is not None and usage.limited.limit is not None:
+        parts.append(limit_text(usage.limited.limit, now - usage.limited.t))
+    return f"{usage.provider} {' · '.join(parts)}"
+
+
+LIMIT_WINDOWS = {
+    "five_hour": "5h",
+    "seven_day": "7d",
+    "seven_day_opus": "7d opus",
+    "seven_day_sonnet": "7d sonnet",
+}
+"""Short names of Claude Code's windows; another is shown as the agent names it."""
+
+
+def limit_text(limit: AgentLimit, elapsed: float = 0.0) -> str:
+    """An agent's account limit as it said it, `elapsed` seconds ago: `5h 91% used ↻1h12m`,
+    `7d limit reached ↻2h05m`, `5h limit ok` (the countdown while the window has not reset)."""
+    window = LIMIT_WINDOWS.get(limit.window, limit.window)
+    if limit.status == "rejected":
+        said = f"{window} limit reached"
+    elif limit.used is not None:
+        said = f"{window} {limit.used * 100:.0f}% used"
+    else:
+        said = f"{window} limit {'near' if limit.status == 'allowed_warning' else 'ok'}"
+    if limit.reset_s is not None and limit.reset_s > elapsed:
+        said += f" ↻{countdown(limit.reset_s - elapsed)}"
+    return said.lstrip()

@@ -268,15 +268,14 @@ class CoordinatedRun(Run):
         """A resumed run's tickets whose latest attempt its coordinator before left open (seeded with
         the attempt before): each runs that attempt again, adopting its work entry when it has one
         (a worker runs it or ran it), else enqueuing it anew."""
-        self._adopting: dict[str, str] = {}
+        self._adopting = {ticket_id: work for ticket_id, work in self.reopened.items() if work is not None}
+        for ticket_id in self._adopting:  # their events kept from the feed's start, which may come first
+            self.dispatch.wait_for(ticket_id)
 
     def start(self) -> None:
         """Start the attempts a resumed run reopens (their events from the stream's start), then the
         tickets that never started."""
-        for ticket_id, work in self.reopened.items():
-            if work is not None:
-                self._adopting[ticket_id] = work
-                self.dispatch.wait_for(ticket_id)
+        for ticket_id in self.reopened:
             self.retry(ticket_id)
         super().start()
 

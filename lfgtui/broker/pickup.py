@@ -14,6 +14,7 @@ stream is whole (never trimmed) and has not ended.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,18 @@ class Pickup:
     """The tickets whose attempt runs again, by ticket: its work entry to adopt, or None to enqueue."""
     again: list[tuple[str, int]]
     """The recorded attempts (ticket, number) the history records anew."""
+
+    def restored(self, recorded: RecordedRun) -> RecordedRun:
+        """The record as the TUI's panes restore it: without the attempts recorded anew, whose
+        events come again from the run's event stream, from its start (so none is shown twice)."""
+        again = set(self.again)
+        tickets = tuple(
+            dataclasses.replace(
+                t, attempts=tuple(a for a in t.attempts if (t.ticket.id, a.number) not in again)
+            )
+            for t in recorded.tickets
+        )
+        return dataclasses.replace(recorded, tickets=tickets)
 
 
 def left_open(attempt: RecordedAttempt) -> bool:

@@ -100,7 +100,7 @@ async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered
         raise ServeError(refused)
     token = read_token(args.token_file)
     runs = RunsMetered()
-    meters = PrometheusMeters(runs.tally, runs.quotas, time.monotonic)  # the runs' clock
+    meters = PrometheusMeters(runs.tally, runs.quotas, runs.agents, time.monotonic)  # the runs' clock
     runs.instruments.append(meters)
     server = MetricsServer(token, lambda: (meters.render(), CONTENT_TYPE))
     url = await server.start(address)

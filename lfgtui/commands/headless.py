@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from lfgtui.cost.metrics import Metrics, MetricsBook
@@ -180,7 +180,9 @@ class JsonLines:
     def _context(self, event: ContextUsed) -> dict[str, Any]:
         used, size = event.used, event.size
         percent = round(100 * used / size, 1) if size else None
-        return {"type": "context", "used": used, "size": size, "percent": percent, "cost_usd": event.cost_usd}
+        limit = None if event.limit is None else asdict(event.limit)
+        said = {"used": used, "size": size, "percent": percent, "cost_usd": event.cost_usd, "limit": limit}
+        return {"type": "context", **said}
 
     def _quota(self, event: QuotaSeen) -> dict[str, Any]:
         allowances = {

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lfgtui.history.search import Filters
+    from lfgtui.history.stats import QuotaStats
     from lfgtui.history.store import Store
 
 _RELATIVE = re.compile(r"(\d+)\s*([mhdw])")
@@ -400,6 +401,7 @@ def _daily(store: Store, args: argparse.Namespace) -> int:
 def _quotas(store: Store, args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from lfgtui.cost.prices import format_usd
     from lfgtui.formats import columns, when
     from lfgtui.inert import inert
 
@@ -409,17 +411,22 @@ def _quotas(store: Store, args: argparse.Namespace) -> int:
         return 0
     if not quotas:
         print(
-            "no quota recorded yet: no provider sent rate-limit headers, held a request or met a 429",
+            "no quota recorded yet: no provider sent rate-limit headers, held a request or met a 429, "
+            "and no coding agent reported its context",
             file=sys.stderr,
         )
         return 0
-    rows = [("provider", "requests left", "tokens left", "seen", "waits for a reset", "429s")]
+    header = ("provider", "requests left", "tokens left", "context", "agent cost", "agent limit", "seen")
+    rows = [(*header, "waits for a reset", "429s")]
     rows += [
         (
             inert(q.provider),
             _left(q.requests_remaining, q.requests_limit),
             _left(q.tokens_remaining, q.tokens_limit),
-            when(q.seen_at),
+            _context(q.context_used, q.context_size),
+            "-" if q.agent_cost_usd is None else format_usd(q.agent_cost_usd),
+            _limit(q),
+            when(max((t for t in (q.seen_at, q.context_at) if t is not None), default=None)),
             str(q.quota_waits),
             str(q.rate_limited),
         )
@@ -427,6 +434,26 @@ def _quotas(store: Store, args: argparse.Namespace) -> int:
     ]
     print(columns(rows))
     return 0
+
+
+def _limit(quota: QuotaStats) -> str:
+    """The account's limit as a coding agent last said it, `5h limit 91% used ↻1h12m` counted from now
+    (without the countdown once it has reset), `-` when none said one."""
+    from lfgtui.formats import limit_text
+    from lfgtui.inert import inert
+
+    if quota.limit is None or quota.limit_at is None:
+        return "-"
+    return inert(limit_text(quota.limit, time.time() - quota.limit_at))
+
+
+def _context(used: int | None, size: int | None) -> str:
+    """A coding agent's context as it last reported it: `45,210/200,000 (23%)`, `-` when it did not."""
+    from lfgtui.formats import context_percent
+
+    if used is None or size is None:
+        return "-"
+    return f"{used:,}/{size:,} ({context_percent(used, size)})"
 
 
 def _left(remaining: int | None, limit: int | None) -> str:

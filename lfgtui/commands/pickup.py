@@ -1,5 +1,8 @@
-"""`lfg resume RUN --broker URL --headless|--json`: a coordinated run picked up after its coordinator
-was killed, headless, recorded into the same run (see broker/pickup.py for what it adopts).
+"""`lfg resume RUN --broker URL`: a coordinated run picked up after its coordinator was killed, in the
+TUI (every pane restored, the attempts its workers hold going on live from the broker) or with
+`--headless` / `--json`, recorded into the same run (see broker/pickup.py for what it adopts).
+
+Both go the same way up to the run itself (`picked_up`); only what shows it differs.
 
 Only `lfg resume` imports it, when `--broker` is given.
 """
@@ -7,62 +10,153 @@ Only `lfg resume` imports it, when `--broker` is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import functools
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import fail, warn
+from lfgtui.commands.common import Notices, fail, warn
 
 if TYPE_CHECKING:
+    from lfgtui.broker.pickup import Pickup
+    from lfgtui.commands.broker import Outlet
+    from lfgtui.commands.compose import RunOptions
     from lfgtui.config import Config
+    from lfgtui.history.writer import RunHistory
+    from lfgtui.providers.registry import Providers
+    from lfgtui.run import Run
     from lfgtui.run.resume import RecordedRun
+    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.services import Services
 
 
 async def resume_coordinated(
-    args: argparse.Namespace, config: Config, db: Path, recorded: RecordedRun
+    args: argparse.Namespace, config: Config, db: Path, recorded: RecordedRun, theme: str | None
 ) -> int:
-    """Check the run on the broker, then run it there to its end: the exit code of `lfg run`."""
+    """Check the run on the broker, then run it there to its end, in the TUI on `theme` (None:
+    headless): the exit code of `lfg run`."""
+    from lfgtui.broker.pickup import PickupError
+
+    try:
+        async with picked_up(args, config, db, recorded) as picked:
+            code = await (_headless(picked, config) if theme is None else _in_tui(picked, config, db, theme))
+    except PickupError as exc:
+        return fail(f"cannot resume run {recorded.run_id}: {exc}")
+    warn(f"recorded into run {recorded.run_id} (lfg history show {recorded.run_id})")
+    return code
+
+
+@dataclass(frozen=True)
+class PickedUp:
+    """A coordinated run ready to go on: found whole on its broker, its history reopened."""
+
+    recorded: RecordedRun
+    pickup: Pickup
+    outlet: Outlet
+    providers: Providers
+    options: RunOptions
+    history: RunHistory | None
+    args: argparse.Namespace
+    """`lfg resume`'s arguments as `lfg run --broker` has them: its tickets file, nothing served."""
+
+    @property
+    def adopting(self) -> str | None:
+        """What the person is told of the attempts taken from the workers, if any."""
+        adopted = sorted(self.pickup.reopened)
+        if not adopted:
+            return None
+        return f"picking up {', '.join(adopted)} where the workers of {self.outlet.broker.where} have them"
+
+    def make_run(self) -> Callable[..., Run]:
+        """What makes the run: coordinated on the broker's workers, adopting the attempts they hold."""
+        return functools.partial(self.outlet.make_run(), reopened=self.pickup.reopened)
+
+    def controller(self, services: Services) -> RunController:
+        """The TUI's controller: the record restored but for the attempts adopted (they come again
+        from the broker), its tickets taken up where the pickup says, the fleet view (F) on its broker."""
+        from lfgtui.ui.run_controller import RunController
+
+        services = dataclasses.replace(services, broker=self.outlet.broker)
+        restored = self.pickup.restored(self.recorded)
+        earlier, make_run = self.pickup.earlier, self.make_run()
+        return RunController.resumed(services, restored, earlier=earlier, make_run=make_run)
+
+    def served(self, said: Callable[[str], None]) -> Callable[[Run], AbstractAsyncContextManager[str | None]]:
+        """What registers the run on the broker again and coordinates it while the TUI runs it;
+        `said` hears how the broker is doing."""
+        from lfgtui.commands.remote import serving
+
+        return lambda run: serving(self.args, run, self.recorded.as_tickets, self.outlet, None, said)
+
+
+@contextlib.asynccontextmanager
+async def picked_up(
+    args: argparse.Namespace, config: Config, db: Path, recorded: RecordedRun
+) -> AsyncIterator[PickedUp]:
+    """The run checked on the broker `--broker` names and its history reopened while the block runs;
+    raises `PickupError` first, having changed nothing, when it cannot be picked up there."""
     from lfgtui.broker.client import connect
     from lfgtui.broker.pickup import PickupError, pick_up
     from lfgtui.broker.settings import BrokerError
     from lfgtui.commands.broker import Outlet, _broker
     from lfgtui.commands.compose import RunOptions
-    from lfgtui.commands.run import _run_headless
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
 
-    run_id, tickets_file = recorded.run_id, recorded.tickets_file
+    tickets_file = recorded.tickets_file
     if tickets_file is None:
-        return fail(f"run {run_id} has no tickets file recorded: its workdirs cannot be placed")
+        raise PickupError("it has no tickets file recorded: its workdirs cannot be placed")
     try:
         broker = _broker(args.broker, config)
         redis = await connect(broker, read_timeout_s=10.0)
     except BrokerError as exc:
-        return fail(f"cannot resume run {run_id}: {exc}")
-    try:
-        pickup = await pick_up(redis, broker, recorded)
-    except PickupError as exc:
-        await redis.aclose()
-        return fail(f"cannot resume run {run_id}: {exc}")
+        raise PickupError(str(exc)) from None
     outlet = Outlet(broker, redis, tickets_file.parent, resumed=True)
-    make = outlet.make_run()
-    adopted = sorted(pickup.reopened)
-    if adopted:
-        warn(f"picking up {', '.join(adopted)} where the workers of {broker.where} have them")
     tickets = recorded.as_tickets
-    headless = argparse.Namespace(**vars(args), file=tickets_file, serve=None, control=False)
-    async with Providers(config.providers) as providers, Outlet.closing(outlet):
-        options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets))
-        async with reopen_run_history(db, run_id, warn, options.prices, pickup.again) as history:
-            code = await _run_headless(
-                headless,
-                tickets,
-                providers,
-                history,
-                options,
-                (config.ui.notify, None),
-                (outlet, None),
-                lambda *a, **kw: make(*a, earlier=pickup.earlier, reopened=pickup.reopened, **kw),
-            )
-    warn(f"recorded into run {run_id} (lfg history show {run_id})")
-    return code
+    as_run = argparse.Namespace(**vars(args), file=tickets_file, serve=None, control=False)
+    async with Outlet.closing(outlet):
+        pickup = await pick_up(redis, broker, recorded)
+        async with Providers(config.providers) as providers:  # the workers send; these say how
+            options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets))
+            async with reopen_run_history(db, recorded.run_id, warn, options.prices, pickup.again) as history:
+                yield PickedUp(recorded, pickup, outlet, providers, options, history, as_run)
+
+
+async def _headless(picked: PickedUp, config: Config) -> int:
+    from lfgtui.commands.run import _run_headless
+
+    if (adopting := picked.adopting) is not None:
+        warn(adopting)
+    make = functools.partial(picked.make_run(), earlier=picked.pickup.earlier)
+    return await _run_headless(
+        picked.args,
+        picked.recorded.as_tickets,
+        picked.providers,
+        picked.history,
+        picked.options,
+        (config.ui.notify, None),
+        (picked.outlet, None),
+        make,
+    )
+
+
+async def _in_tui(picked: PickedUp, config: Config, db: Path, theme: str) -> int:
+    from lfgtui.commands.compose import open_tui
+
+    args, notices = picked.args, Notices()
+    services = picked.options.services(picked.providers, db, args.yes, config.ui.keymap, config.ui.notify)
+    notice = "\n".join(line for line in (picked.adopting, picked.recorded.notice()) if line)
+    code = await open_tui(
+        picked.controller(services),
+        theme,
+        history=picked.history,
+        notice=notice or None,
+        served=picked.served(lambda text: notices.say(text)),
+        notices=notices,
+    )
+    return 1 if code is None else code

@@ -172,7 +172,7 @@ def _scraped(
     from lfgtui.telemetry.metered import Metered
 
     sink = Metered(book, kinds)
-    meters = PrometheusMeters(sink.tally, book.quotas, clock)
+    meters = PrometheusMeters(sink.tally, book.quotas, book.agents, clock)
     sink.instruments.append(meters)
     return sink, lambda: (meters.render(), CONTENT_TYPE)
 

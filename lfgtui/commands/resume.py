@@ -3,9 +3,10 @@
 `resume` reopens a run with every pane restored; retries and follow-ups are recorded into that same
 run, each ticket as it was recorded (a worktree ticket in its worktree). A run coordinated on a
 broker's workers (`lfg run --broker`) is resumed with `--broker` once its coordinator was killed: it
-picks up what the workers ran meanwhile (broker/pickup.py) and runs the rest on them, headless. A
-run imported from elsewhere whose tickets work outside the current folder asks first. `replay`
-streams what was recorded at its recorded pace and sends nothing to any provider.
+picks up what the workers ran meanwhile (broker/pickup.py) and runs the rest on them, in the TUI
+or headless (commands/pickup.py). A run imported from elsewhere whose tickets work outside the
+current folder asks first. `replay` streams what was recorded at its recorded pace and sends nothing
+to any provider.
 Both check everything before the TUI opens: a bad id, a run still open in another lfg, or (for
 `resume`) a provider no longer configured is an error with exit code 2 and changes nothing.
 
@@ -60,7 +61,7 @@ def _resume_arguments(resume: argparse.ArgumentParser) -> None:
         nargs="?",
         const="",
         help="pick a run lfg run --broker coordinated up again on that broker's workers, adopting what "
-        "they ran meanwhile; needs --headless or --json (URL default: $LFG_BROKER, [broker] url)",
+        "they ran meanwhile, in the TUI or with --headless / --json (URL default: $LFG_BROKER, [broker] url)",
     )
     resume.add_argument("--headless", action="store_true", help="with --broker: progress lines and a table")
     resume.add_argument("--json", action="store_true", help="with --broker: NDJSON events on stdout")
@@ -90,13 +91,14 @@ async def resume(args: argparse.Namespace) -> int:
         for problem in problems:
             fail(f"cannot resume run {recorded.run_id}: {problem}")
         return fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
+    theme = None if args.headless or args.json else args.theme or config.ui.theme
+    if theme is not None and (problem := tui_problem(theme, "resume")) is not None:
+        return fail(problem)
     if args.broker is not None:
         from lfgtui.commands.pickup import resume_coordinated
 
-        return await resume_coordinated(args, config, db, recorded)
-    problem = tui_problem(args.theme or config.ui.theme, "resume")
-    if problem is not None:
-        return fail(problem)
+        return await resume_coordinated(args, config, db, recorded, theme)
+    assert theme is not None, "--headless and --json are refused without --broker"
     from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
@@ -115,7 +117,7 @@ async def resume(args: argparse.Namespace) -> int:
         services = options.services(providers, db, args.yes, config.ui.keymap)
         code = await open_tui(
             RunController.resumed(services, recorded),
-            args.theme or config.ui.theme,
+            theme,
             history=history,
             notice=recorded.notice(),
             question=recorded.outside_question(Path.cwd(), outside) if outside else None,
@@ -136,12 +138,10 @@ def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | No
     if args.broker is None and recorded.coordinated:
         return (
             f"run {run_id} ran on the workers of a broker (lfg run --broker), which may still be running "
-            f"its tickets: pick it up there with lfg resume {run_id} --broker URL --headless"
+            f"its tickets: pick it up there with lfg resume {run_id} --broker URL"
         )
     if args.broker is not None and not recorded.coordinated:
         return f"run {run_id} was not coordinated on a broker (lfg run --broker): resume it without --broker"
-    if args.broker is not None and not (args.headless or args.json):
-        return "lfg resume --broker runs headless: give --headless or --json"
     return None
 
 

@@ -74,7 +74,9 @@ class TelemetryOut:
         pipeline = self.pipeline
         run.sinks.append(Telemetry(run, pipeline.tracer, self.exporting.capture_content))
         counted = metered(run)
-        counted.instruments.append(Meters(pipeline.meter, counted.tally, run.book.quotas, run.clock))
+        counted.instruments.append(
+            Meters(pipeline.meter, counted.tally, run.book.quotas, run.book.agents, run.clock)
+        )
         run.sinks.append(counted)
         try:
             yield

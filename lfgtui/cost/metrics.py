@@ -233,6 +233,8 @@ class Metrics:
     requests: list[RequestMetrics] = field(default_factory=list)
     pricer: Pricer | None = None
     """The price of the attempt's model; None when none is known (its cost is then unknown)."""
+    provider: str | None = None
+    """The attempt's provider, as its `AttemptStarted` named it."""
     history: RateHistory = field(default_factory=RateHistory)
     context: ContextUsed | None = None
     """How full a coding agent's context window is, as it last reported it."""
@@ -449,6 +451,50 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
 
 
 @dataclass
+class AgentUsage:
+    """What one coding agent provider's sessions in a run said of themselves (ACP `usage_update`,
+    as `ContextUsed`): the summary bar's view of that provider beside the API providers' quotas.
+    Kept as those events come, never per token."""
+
+    provider: str
+    running: dict[tuple[str, int], ContextUsed] = field(default_factory=dict)
+    """Each running attempt's context as it last reported it."""
+    context: ContextUsed | None = None
+    """The running attempts' fullest context (by share of its window), else the last one reported."""
+    cost_usd: float | None = None
+    """What the provider's attempts cost by the agents' own count; None until one reports a cost."""
+    limited: ContextUsed | None = None
+    """The last report that said the account's limit (`ContextUsed.limit`): the time it counts from."""
+    last: ContextUsed | None = None
+    """The last report, of any attempt."""
+    t: float = 0.0
+    """When its sessions last reported (the events' clock)."""
+
+    def reported(self, key: tuple[str, int], context: ContextUsed, cost_before: float | None) -> None:
+        """An attempt's new report; `cost_before` is what its cost was by the agent's count before it."""
+        self.running[key] = self.last = context
+        self.context = self._fullest()
+        self.t = context.t
+        if context.limit is not None:
+            self.limited = context
+        if context.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + context.cost_usd - (cost_before or 0.0)
+
+    def ended(self, key: tuple[str, int]) -> None:
+        """An attempt ended: the fullest is of those still running, or the last report once none runs."""
+        if self.running.pop(key, None) is not None:
+            self.context = self._fullest() or self.last
+
+    @property
+    def sessions(self) -> int:
+        """How many of the provider's attempts run and have reported their context."""
+        return len(self.running)
+
+    def _fullest(self) -> ContextUsed | None:
+        return max(self.running.values(), key=lambda c: c.used / c.size if c.size else 0.0, default=None)
+
+
+@dataclass
 class MetricsBook:
     """Metrics for every attempt of a run, keyed by (ticket, attempt), fed from one event stream."""
 
@@ -457,6 +503,8 @@ class MetricsBook:
     """Where each attempt's price is looked up when it starts (None: costs are not known)."""
     quotas: dict[str, QuotaSeen] = field(default_factory=dict)
     """Each provider's allowance as its rate-limit headers last said it."""
+    agents: dict[str, AgentUsage] = field(default_factory=dict)
+    """Each coding agent provider's sessions as they reported themselves."""
 
     def __call__(self, event: Event) -> None:
         """One event, through `BOOK`: one dict lookup by its exact type, as a token's is in `METRICS`."""
@@ -474,11 +522,27 @@ class MetricsBook:
 
     def _started(self, event: AttemptStarted) -> None:
         metrics = self._attempt(event)
+        metrics.provider = event.provider
         if self.prices is not None:
             metrics.pricer = self.prices.pricer(event.provider, event.model)
 
     def _quota(self, event: QuotaSeen) -> None:
         self.quotas[event.provider] = event
+
+    def _context(self, event: ContextUsed) -> None:
+        key = (event.ticket, event.attempt)
+        before = self.attempts[key].agent_cost_usd if key in self.attempts else None
+        metrics = self._attempt(event)
+        provider = metrics.provider
+        if provider is not None:
+            if provider not in self.agents:
+                self.agents[provider] = AgentUsage(provider)
+            self.agents[provider].reported(key, event, before)
+
+    def _ended(self, event: AttemptEnded) -> None:
+        metrics = self._attempt(event)
+        if metrics.provider in self.agents:
+            self.agents[metrics.provider].ended((event.ticket, event.attempt))
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
@@ -501,9 +565,12 @@ BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
         **dict.fromkeys([*METRICS.handlers, *METRICS.ignored], MetricsBook._attempt),
         AttemptStarted: MetricsBook._started,
         QuotaSeen: MetricsBook._quota,
+        ContextUsed: MetricsBook._context,
+        AttemptEnded: MetricsBook._ended,
     },
     {},
 )
 """What the book does with each event type: an attempt's event goes to its `Metrics` (which
 `METRICS` decides for); an attempt's start also prices it; a provider's quota is kept per provider,
-not per attempt. Built from `METRICS`, so a type `METRICS` has not decided is undecided here too."""
+not per attempt, and so is what a coding agent's sessions report (context, cost) besides. Built
+from `METRICS`, so a type `METRICS` has not decided is undecided here too."""

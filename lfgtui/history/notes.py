@@ -15,6 +15,7 @@ from typing import Any
 from lfgtui.events import (
     AgentCommand,
     AgentDetails,
+    AgentLimit,
     AgentProgress,
     AgentSetting,
     AgentStarted,
@@ -93,16 +94,46 @@ def _read_retry(info: Facts) -> Facts | None:
     }
 
 
+def _context_meta(event: ContextUsed) -> Facts:
+    facts: Facts = {"context": [event.used, event.size], "cost_usd": event.cost_usd}
+    if (limit := event.limit) is not None:
+        facts["limit"] = [limit.window, limit.status, limit.used, limit.reset_s]
+    return facts
+
+
 def _read_context(info: Facts) -> Facts | None:
     context, cost = info.get("context"), info.get("cost_usd")
     if (
         isinstance(context, list)
         and len(context) == 2
         and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in context)
-        and (cost is None or (isinstance(cost, int | float) and not isinstance(cost, bool)))
+        and (cost is None or _number(cost))
     ):
-        return {"used": context[0], "size": context[1], "cost_usd": cost}
+        return {
+            "used": context[0],
+            "size": context[1],
+            "cost_usd": cost,
+            "limit": _read_limit(info.get("limit")),
+        }
     return None
+
+
+def _read_limit(said: Any) -> AgentLimit | None:
+    """An agent's account limit as a context note keeps it, or None (none, or a damaged one)."""
+    if not (isinstance(said, list) and len(said) == 4):
+        return None
+    window, status, used, reset_s = said
+    if (
+        isinstance(window, str)
+        and isinstance(status, str)
+        and all(v is None or _number(v) for v in (used, reset_s))
+    ):
+        return AgentLimit(window, status, used, reset_s)
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _details_meta(event: AgentDetails) -> Facts:
@@ -237,9 +268,7 @@ def _count(value: Any) -> bool:
 
 NOTES: dict[type[Event], NoteKind] = {
     Retrying: NoteKind(_message, _retry_meta, _read_retry),
-    ContextUsed: NoteKind(
-        context_text, lambda e: {"context": [e.used, e.size], "cost_usd": e.cost_usd}, _read_context
-    ),
+    ContextUsed: NoteKind(context_text, _context_meta, _read_context),
     AgentDetails: NoteKind(lambda e: f"agent: {e.summary()}", _details_meta, _read_details),
     QuotaSeen: NoteKind(lambda e: f"quota: {quota_text(e)}", _quota_meta, _read_quota),
     ApprovalAsked: NoteKind(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lfgtui.events import QuotaSeen, Retrying
+from lfgtui.events import AgentLimit, ContextUsed, QuotaSeen, Retrying
 from lfgtui.history.notes import NOTES
 
 
@@ -75,7 +75,8 @@ def summed_costs(rows: Sequence[StatsRow]) -> tuple[float | None, int, bool]:
 @dataclass(frozen=True)
 class QuotaStats:
     """One provider's quota as its rate-limit headers last said it in the attempts read (times are
-    wall-clock seconds; None where nothing was said), and how often those attempts waited for it."""
+    wall-clock seconds; None where nothing was said), and how often those attempts waited for it; for
+    a coding agent, what its sessions last reported of their context, and what they cost by its count."""
 
     provider: str
     seen_at: float | None
@@ -90,6 +91,18 @@ class QuotaStats:
     """Requests held until a quota's reset because its headers said none was left."""
     rate_limited: int
     """Requests that met a 429: each retried one and each attempt that failed on one."""
+    context_used: int | None = None
+    """A coding agent's context as its sessions last reported it (ACP `usage_update`): tokens in it..."""
+    context_size: int | None = None
+    """...of its window's."""
+    context_at: float | None = None
+    """When the agent last reported its context."""
+    agent_cost_usd: float | None = None
+    """What its attempts cost by the agent's own count (each attempt's last report, summed)."""
+    limit: AgentLimit | None = None
+    """The account's limit as the agent last said it (Claude Code's), its reset counted from..."""
+    limit_at: float | None = None
+    """...when the agent said it."""
 
 
 QUOTA_WAITS = frozenset({"quota_requests", "quota_tokens"})
@@ -104,13 +117,28 @@ class QuotaCounts:
     """Each provider's latest quota: when, and its `QuotaSeen` fields."""
     waits: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
+    contexts: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    """Each coding agent provider's latest context: when, and its `ContextUsed` fields."""
+    limits: dict[str, tuple[float, AgentLimit]] = field(default_factory=dict)
+    """Each coding agent provider's latest account limit: when it said it, and the limit."""
+    agent_costs: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    """Each attempt's latest cost by its agent's count: its provider, when, and the cost."""
 
-    def note(self, provider: str, at: float, info: dict[str, Any]) -> None:
-        """A note of an attempt of `provider`, written at `at` (wall clock), its meta `info`."""
+    def note(self, provider: str, attempt: str, at: float, info: dict[str, Any]) -> None:
+        """A note of `attempt` (its id) of `provider`, written at `at` (wall clock), its meta `info`."""
         if (quota := NOTES[QuotaSeen].read(info)) is not None:
             said = quota["provider"]
             if said not in self.seen or self.seen[said][0] <= at:
                 self.seen[said] = (at, quota)
+        elif (context := NOTES[ContextUsed].read(info)) is not None:
+            if provider not in self.contexts or self.contexts[provider][0] <= at:
+                self.contexts[provider] = (at, context)
+            limit = context["limit"]
+            if limit is not None and (provider not in self.limits or self.limits[provider][0] <= at):
+                self.limits[provider] = (at, limit)
+            cost = context["cost_usd"]
+            if cost is not None and (attempt not in self.agent_costs or self.agent_costs[attempt][1] <= at):
+                self.agent_costs[attempt] = (provider, at, cost)
         elif info.get("queued") in QUOTA_WAITS:
             self.waits[provider] += 1
         elif (retry := NOTES[Retrying].read(info)) is not None and retry["error"].status == 429:
@@ -118,9 +146,15 @@ class QuotaCounts:
 
     def stats(self) -> list[QuotaStats]:
         """One row per provider that any of it concerns, by name."""
+        costs: dict[str, float] = {}
+        for provider, _, cost in self.agent_costs.values():
+            costs[provider] = costs.get(provider, 0.0) + cost
         rows = []
-        for provider in sorted(self.seen.keys() | self.waits.keys() | self.refused.keys()):
+        said = self.seen.keys() | self.waits.keys() | self.refused.keys() | self.contexts.keys()
+        for provider in sorted(said):
             at, quota = self.seen.get(provider, (None, {}))
+            context_at, context = self.contexts.get(provider, (None, {}))
+            limit_at, limit = self.limits.get(provider, (None, None))
             rows.append(
                 QuotaStats(
                     provider=provider,
@@ -133,6 +167,12 @@ class QuotaCounts:
                     tokens_reset_at=_reset_at(at, quota, "tokens"),
                     quota_waits=self.waits[provider],
                     rate_limited=self.refused[provider],
+                    context_used=context.get("used"),
+                    context_size=context.get("size"),
+                    context_at=context_at,
+                    agent_cost_usd=costs.get(provider),
+                    limit=limit,
+                    limit_at=limit_at,
                 )
             )
         return rows

@@ -300,22 +300,23 @@ class Store:
         ]
 
     def quota_stats(self, filters: Filters | None = None) -> list[QuotaStats]:
-        """Per provider, its quota as last seen, the waits for its reset and the 429s met, read from
-        the attempts' notes (a `QuotaSeen`'s, a `Queued`'s reason, a `Retrying`'s error) and ends."""
+        """Per provider, its quota as last seen, the waits for its reset and the 429s met, and a coding
+        agent's context as last reported and its cost by its count, read from the attempts' notes (a
+        `QuotaSeen`'s, a `Queued`'s reason, a `Retrying`'s error, a `ContextUsed`'s) and ends."""
         from lfgtui.history.rows import PartRow
         from lfgtui.history.stats import QuotaCounts
 
         where, params = (filters or Filters()).where()
         counts = QuotaCounts()
-        for provider, started_at, t_ms, meta in self.conn.execute(
-            "SELECT a.provider, a.started_at, p.t_ms, p.meta FROM parts p "
+        for provider, attempt, started_at, t_ms, meta in self.conn.execute(
+            "SELECT a.provider, a.id, a.started_at, p.t_ms, p.meta FROM parts p "
             "JOIN attempts a ON a.id = p.attempt_id JOIN tickets t ON t.id = a.ticket_id "
             "WHERE p.kind = 'status' AND p.meta IS NOT NULL "
             f"AND a.provider IS NOT NULL {where}",
             params,
         ):
             at = read_value(started_at, float) + read_value(t_ms, float) / 1000
-            counts.note(read_value(provider, str), at, PartRow.meta_info(meta))
+            counts.note(read_value(provider, str), read_value(attempt, str), at, PartRow.meta_info(meta))
         for provider, failed in self.conn.execute(
             "SELECT a.provider, count(*) FROM attempts a JOIN tickets t ON t.id = a.ticket_id "
             f"WHERE a.provider IS NOT NULL AND a.error_status = 429 {where} GROUP BY a.provider",

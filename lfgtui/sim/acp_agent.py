@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,6 +329,8 @@ class SimAcpAgent:
         finally:  # a failed prompt too: the client saw what the agent said before the failure
             session.messages += [Message("user", prompt_text(prompt)), Message("agent", "".join(run.said))]
             self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
+        if self.options.quirks.rate_limit is not None:
+            await self._report_limit(session, self.options.quirks.rate_limit)
         usage = Usage(input_tokens=words, output_tokens=run.chunks, total_tokens=words + run.chunks)
         session.used_tokens += usage.total_tokens
         session.cost_usd += self.options.quirks.cost_usd
@@ -340,6 +343,17 @@ class SimAcpAgent:
         )
         log.info("prompt %d in %s: %s after %d chunks", session.prompts, session.id, stop_reason, run.chunks)
         return PromptResponse(stop_reason=stop_reason, usage=usage)
+
+    async def _report_limit(self, session: SimSession, used: float) -> None:
+        """The account's limit in a usage update of its own, as Claude Code relays its SDK's rate-limit
+        event: the context as it stood, `_meta["_claude/rateLimit"]` the window."""
+        status = "rejected" if used >= 1 else "allowed_warning" if used >= 0.9 else "allowed"
+        said = {"status": status, "rateLimitType": "five_hour", "utilization": used}
+        said["resetsAt"] = int(time.time()) + 3600
+        meta = {"_claude/rateLimit": said}
+        context = {"used": session.used_tokens, "size": CONTEXT_WINDOW}
+        update = UsageUpdate(session_update="usage_update", **context, field_meta=meta)
+        await self.conn.session_update(session.id, update)
 
     async def _fall_back(self, session: SimSession) -> None:
         """With `--fallback-model`, run that model from now on and say so as a config option update
@@ -520,6 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="what each prompt costs: usage updates carry the session's cumulative cost (as Claude Code)",
     )
     quirks.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="each prompt's end reports a five-hour limit this share used (0-1), as Claude Code does",
+    )
+    quirks.add_argument(
         "--burst",
         default="",
         metavar="TEXT",
@@ -638,6 +659,7 @@ def main(argv: list[str] | None = None) -> None:
             burst=args.burst,
             terminals=args.terminals,
             cost_usd=args.cost,
+            rate_limit=args.rate_limit,
             after_denial=args.after_denial,
             progress=args.progress,
             fallback_model=args.fallback_model,

@@ -100,6 +100,10 @@ class Quirks:
     the commands it runs."""
     cost_usd: float = 0.0
     """What each prompt costs: usage updates then carry the session's cumulative cost in USD."""
+    rate_limit: float | None = None
+    """Each prompt's end first reports the account's limit as Claude Code does (a usage update with
+    `_meta["_claude/rateLimit"]`): a five-hour window with this share (0 to 1) used, resetting in an
+    hour; at 1 the limit is reached."""
     progress: str = ""
     """A note on what the session is about (`session_info_update` with this title), sent as soon as a
     prompt arrives, as Codex names its thread."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lfgtui.events import QuotaSeen
+    from lfgtui.cost.metrics import AgentUsage
+    from lfgtui.events import ContextUsed, QuotaSeen
     from lfgtui.telemetry.metered import Counted
 
 
@@ -118,3 +119,31 @@ def quota_values(quotas: Mapping[str, QuotaSeen], field: str, now: float) -> Ite
             value = getattr(seen, f"{kind}_{field}")
             if value is not None:
                 yield provider, kind, max(0.0, seen.t + value - now) if field == "reset_s" else value
+
+
+CONTEXTS: tuple[tuple[Instrument, Callable[[ContextUsed], int]], ...] = (
+    (
+        Instrument(
+            "lfg.context.used",
+            "lfg_context_used_tokens",
+            "{token}",
+            "The fullest context a coding agent's running sessions reported (else its last report)",
+        ),
+        lambda context: context.used,
+    ),
+    (
+        Instrument("lfg.context.size", "lfg_context_size_tokens", "{token}", "The window of that context"),
+        lambda context: context.size,
+    ),
+)
+"""The gauges of each coding agent provider's context, as its sessions reported it (`AgentUsage`),
+each with what it reads of the report."""
+
+
+def context_values(
+    agents: Mapping[str, AgentUsage], read: Callable[[ContextUsed], int]
+) -> Iterator[tuple[str, int]]:
+    """(provider, value) of each coding agent provider's context that its sessions reported."""
+    for provider, usage in list(agents.items()):
+        if usage.context is not None:
+            yield provider, read(usage.context)

@@ -9,8 +9,9 @@ conventions' client metrics). Each attempt: `lfg.ttft` and `lfg.tokens_per_s` (h
 `lfg.tickets.running`, `lfg.tickets.queued` (waiting for their provider's limits) and
 `lfg.tickets.waiting` (for a person's approval); each provider's quota as its headers last said
 (`lfg.quota.remaining`, `lfg.quota.limit`, and `lfg.quota.reset`, the seconds until it is whole
-again, by `lfg.quota`: requests or tokens). Their names, units, descriptions and buckets are
-`instruments.py`'s, which Prometheus's are built from too.
+again, by `lfg.quota`: requests or tokens); each coding agent provider's context as its sessions
+reported it (`lfg.context.used`, the fullest running one's, and `lfg.context.size`). Their names,
+units, descriptions and buckets are `instruments.py`'s, which Prometheus's are built from too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from lfgtui.telemetry.instruments import (
     ATTEMPTS,
+    CONTEXTS,
     COST,
     DURATION,
     PAUSES,
@@ -32,6 +34,7 @@ from lfgtui.telemetry.instruments import (
     TOKENS,
     TTFT,
     Instrument,
+    context_values,
     quota_values,
 )
 from lfgtui.telemetry.names import (
@@ -47,8 +50,8 @@ from lfgtui.telemetry.names import (
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram, Meter
 
-    from lfgtui.cost.metrics import Metrics, RequestMetrics
-    from lfgtui.events import QuotaSeen
+    from lfgtui.cost.metrics import AgentUsage, Metrics, RequestMetrics
+    from lfgtui.events import ContextUsed, QuotaSeen
     from lfgtui.telemetry.metered import Counted, Labels
 
 Attributes = Mapping[str, str | int]
@@ -63,7 +66,12 @@ class Meters:
     """The instruments, and what each boundary records."""
 
     def __init__(
-        self, meter: Meter, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]
+        self,
+        meter: Meter,
+        tally: Counted,
+        quotas: Mapping[str, QuotaSeen],
+        agents: Mapping[str, AgentUsage],
+        clock: Callable[[], float],
     ) -> None:
         def histogram(instrument: Instrument) -> Histogram:
             return meter.create_histogram(
@@ -97,6 +105,13 @@ class Meters:
             meter.create_observable_gauge(
                 instrument.name,
                 callbacks=[_quota(quotas, field, clock)],
+                unit=instrument.unit,
+                description=instrument.description,
+            )
+        for instrument, read in CONTEXTS:
+            meter.create_observable_gauge(
+                instrument.name,
+                callbacks=[_context(agents, read)],
                 unit=instrument.unit,
                 description=instrument.description,
             )
@@ -147,6 +162,19 @@ def _quota(
         return [
             Observation(value, {LFG_PROVIDER: provider, QUOTA: kind})
             for provider, kind, value in quota_values(quotas, field, clock())
+        ]
+
+    return observe
+
+
+def _context(
+    agents: Mapping[str, AgentUsage], read: Callable[[ContextUsed], int]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    """The gauge of what each coding agent provider's context `read`s, as its sessions reported it."""
+
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(value, {LFG_PROVIDER: provider}) for provider, value in context_values(agents, read)
         ]
 
     return observe

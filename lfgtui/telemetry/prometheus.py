@@ -6,7 +6,8 @@ TTFT and tok/s per attempt and of tokens and duration per request, counters of t
 attempts and 429 pauses, by provider, model and outcome, recorded by `metered.py` when a request or
 an attempt ends (never per token), in a registry of their own (never the process's global one).
 The gauges (tickets running, queued, waiting for a person; each provider's quota as its rate-limit
-headers last said, and the seconds until it resets) are read when Prometheus scrapes. The names,
+headers last said, and the seconds until it resets; each coding agent provider's context as its
+sessions reported it) are read when Prometheus scrapes. The names,
 descriptions and buckets are `instruments.py`'s, which OpenTelemetry's are built from too.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.telemetry.instruments import (
     ATTEMPTS,
+    CONTEXTS,
     COST,
     DURATION,
     PAUSES,
@@ -27,6 +29,7 @@ from lfgtui.telemetry.instruments import (
     TOKENS,
     TTFT,
     Instrument,
+    context_values,
     quota_values,
 )
 from lfgtui.telemetry.metered import Counted, Labels
@@ -39,7 +42,7 @@ except ImportError as exc:  # the base install: `lfgtui[prometheus]` brings it
     raise ImportError("pip install 'lfgtui[prometheus]'") from exc
 
 if TYPE_CHECKING:
-    from lfgtui.cost.metrics import Metrics, RequestMetrics
+    from lfgtui.cost.metrics import AgentUsage, Metrics, RequestMetrics
     from lfgtui.events import QuotaSeen
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -50,7 +53,13 @@ BY_REQUEST = ("provider", "model")
 class PrometheusMeters:
     """The instruments `metered.py` records into, and the text a scrape reads (`render`)."""
 
-    def __init__(self, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        tally: Counted,
+        quotas: Mapping[str, QuotaSeen],
+        agents: Mapping[str, AgentUsage],
+        clock: Callable[[], float],
+    ) -> None:
         self.registry = registry = CollectorRegistry()
 
         def histogram(instrument: Instrument, labels: tuple[str, ...]) -> Histogram:
@@ -73,7 +82,7 @@ class PrometheusMeters:
         self.cost = counter(COST, BY_ATTEMPT)
         self.attempts = counter(ATTEMPTS, BY_ATTEMPT)
         self.pauses = counter(PAUSES, BY_REQUEST)
-        registry.register(_Gauges(tally, quotas, clock))
+        registry.register(_Gauges(tally, quotas, agents, clock))
 
     def render(self) -> bytes:
         """The metrics in Prometheus's text format, as of now."""
@@ -108,11 +117,19 @@ class PrometheusMeters:
 
 
 class _Gauges(Collector):
-    """What is true at the scrape: the tickets' states and the providers' quotas."""
+    """What is true at the scrape: the tickets' states, the providers' quotas and the coding agents'
+    contexts."""
 
-    def __init__(self, tally: Counted, quotas: Mapping[str, QuotaSeen], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        tally: Counted,
+        quotas: Mapping[str, QuotaSeen],
+        agents: Mapping[str, AgentUsage],
+        clock: Callable[[], float],
+    ) -> None:
         self.tally = tally
         self.quotas = quotas
+        self.agents = agents
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -125,4 +142,9 @@ class _Gauges(Collector):
             )
             for provider, kind, value in quota_values(self.quotas, field, now):
                 gauge.add_metric([provider, kind], value)
+            yield gauge
+        for instrument, read in CONTEXTS:
+            gauge = GaugeMetricFamily(instrument.prometheus, instrument.description, labels=("provider",))
+            for provider, value in context_values(self.agents, read):
+                gauge.add_metric([provider], value)
             yield gauge

@@ -4,32 +4,47 @@ attempt it takes in a `Run` of its own.
 Each run's events are counted by a `Metered` of its own, reading that run's metrics book (two runs
 of different coordinators may both have a ticket `t` at attempt 1, which one book or one tally would
 mix up), and all of them record into the same instruments. The tickets' gauges add up the tallies of
-the runs under way; each provider's quota is the latest any run saw, kept after the run ends. Light:
+the runs under way; each provider's quota, and each coding agent provider's context, is the latest
+any run saw, kept after the run ends. Light:
 it imports neither OpenTelemetry nor prometheus-client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from lfgtui.telemetry.metered import Instruments, Key, Metered, provider_kinds
 
 if TYPE_CHECKING:
+    from lfgtui.cost.metrics import AgentUsage
     from lfgtui.events import QuotaSeen
     from lfgtui.run import Run
 
 
+class Said(Protocol):
+    """What a provider said of itself, at a time on the runs' clock (a quota, an agent's usage)."""
+
+    @property
+    def t(self) -> float: ...
+
+
+S = TypeVar("S", bound=Said)
+
+
 class RunsMetered:
-    """Counts each run between `count` and `done`; `tally` and `quotas` are what the gauges read."""
+    """Counts each run between `count` and `done`; `tally`, `quotas` and `agents` are what the gauges
+    read."""
 
     def __init__(self) -> None:
         self.instruments: list[Instruments] = []
         self.live: dict[int, Metered] = {}
         """The runs under way, by `id` of the run."""
-        self.ended_quotas: dict[str, QuotaSeen] = {}
+        self.ended: dict[str, dict[str, Any]] = {"quotas": {}, "agents": {}}
+        """Each of the books' `quotas` and `agents` as the ended runs last said them."""
         self.tally = _Tallies(self)
-        self.quotas = _LatestQuotas(self)
+        self.quotas: Mapping[str, QuotaSeen] = _Latest(self, "quotas")
+        self.agents: Mapping[str, AgentUsage] = _Latest(self, "agents")
 
     def count(self, run: Run) -> None:
         """Count `run`'s events from now on (before it starts)."""
@@ -39,10 +54,11 @@ class RunsMetered:
         run.sinks.append(sink)
 
     def done(self, run: Run) -> None:
-        """`run` has ended: its tally leaves the gauges, its providers' quotas stay."""
+        """`run` has ended: its tally leaves the gauges, what its providers said stays."""
         sink = self.live.pop(id(run), None)
         if sink is not None:
-            self.ended_quotas = _latest(self.ended_quotas, sink.book.quotas)
+            for kind, kept in self.ended.items():
+                self.ended[kind] = _latest(kept, getattr(sink.book, kind))
 
 
 class _Tallies:
@@ -67,19 +83,21 @@ class _Tallies:
         return self._keys("waiting")
 
 
-class _LatestQuotas(Mapping[str, "QuotaSeen"]):
-    """Each provider's quota as the latest of the runs' said it, ended runs' included."""
+class _Latest(Mapping[str, S], Generic[S]):
+    """What each provider said (the books' `kind`: `quotas` or `agents`) as the latest of the runs'
+    said it, ended runs' included."""
 
-    def __init__(self, runs: RunsMetered) -> None:
+    def __init__(self, runs: RunsMetered, kind: str) -> None:
         self.runs = runs
+        self.kind = kind
 
-    def _now(self) -> dict[str, QuotaSeen]:
-        latest = self.runs.ended_quotas
+    def _now(self) -> dict[str, S]:
+        latest = self.runs.ended[self.kind]
         for sink in list(self.runs.live.values()):
-            latest = _latest(latest, sink.book.quotas)
+            latest = _latest(latest, getattr(sink.book, self.kind))
         return latest
 
-    def __getitem__(self, provider: str) -> QuotaSeen:
+    def __getitem__(self, provider: str) -> S:
         return self._now()[provider]
 
     def __iter__(self) -> Iterator[str]:
@@ -89,10 +107,10 @@ class _LatestQuotas(Mapping[str, "QuotaSeen"]):
         return len(self._now())
 
 
-def _latest(kept: Mapping[str, QuotaSeen], seen: Mapping[str, QuotaSeen]) -> dict[str, QuotaSeen]:
-    """`kept` with each of `seen`'s quotas that is newer (all runs of a process share one clock)."""
+def _latest(kept: Mapping[str, S], seen: Mapping[str, S]) -> dict[str, S]:
+    """`kept` with each of `seen`'s that is newer (all runs of a process share one clock)."""
     merged = dict(kept)
-    for provider, quota in list(seen.items()):
-        if provider not in merged or quota.t >= merged[provider].t:
-            merged[provider] = quota
+    for provider, said in list(seen.items()):
+        if provider not in merged or said.t >= merged[provider].t:
+            merged[provider] = said
     return merged

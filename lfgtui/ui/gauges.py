@@ -9,7 +9,7 @@ from rich.text import Text
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.cost.prices import format_usd
-from lfgtui.formats import context_percent, tokens, ttft
+from lfgtui.formats import context_percent, short_count, tokens, ttft
 from lfgtui.ui.palette import DEFAULT
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -24,14 +24,6 @@ def sparkline(values: Sequence[float]) -> str:
     if top <= 0:
         return BARS[0] * len(values)
     return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
-
-
-def short_count(count: int) -> str:
-    """A token count in a few characters: `812`, `45.2k`, `1.2M`."""
-    for limit, unit in ((1_000_000, "M"), (1_000, "k")):
-        if count >= limit:
-            return f"{count / limit:.1f}".removesuffix(".0") + unit
-    return str(count)
 
 
 def context_gauge(metrics: Metrics) -> Text | None:

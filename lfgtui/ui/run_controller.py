@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
-from lfgtui.formats import quota_text
+from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.inert import inert
 from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
     from lfgtui.run.resume import RecordedRun
+    from lfgtui.run.scheduler import Earlier
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -91,11 +92,22 @@ class RunController:
         return cls(services, tickets, Mode.LIVE, RunFeed(), control, run_id, first=first)
 
     @classmethod
-    def resumed(cls, services: Services, recorded: RecordedRun, sinks: Sequence[Sink] = ()) -> RunController:
+    def resumed(
+        cls,
+        services: Services,
+        recorded: RecordedRun,
+        sinks: Sequence[Sink] = (),
+        *,
+        earlier: Mapping[str, Earlier] | None = None,
+        make_run: Callable[..., Run] | None = None,
+    ) -> RunController:
         """A recorded run taken up again (`lfg resume`): its record restored, its tickets run here, under
-        its id (its worktrees are the recorded run's, history or not)."""
+        its id (its worktrees are the recorded run's, history or not). `earlier`: where each ticket is
+        taken up (default: where the record leaves it); `make_run`: what makes its run (a coordinated
+        one picked up again, `lfg resume --broker`), else a `Run`."""
         tickets = recorded.as_tickets
-        control = LocalControl(services, tickets, sinks, earlier=recorded.earlier())
+        seeds = recorded.earlier() if earlier is None else earlier
+        control = LocalControl(services, tickets, sinks, earlier=seeds, make_run=make_run)
         control.run.run_id = recorded.run_id
         feed = RecordFeed(recorded, Mode.RESUMED)
         return cls(services, tickets, Mode.RESUMED, feed, control, recorded=recorded)
@@ -185,6 +197,7 @@ class RunController:
         self.summary_frame = frame
         limits = self.control.limits(now)
         limits += [quota_text(quota, now - quota.t) for quota in self.book.quotas.values()]
+        limits += [agent_usage_text(usage, now) for usage in self.book.agents.values()]
         screen = self.screen
         cost = self.book.cost_usd()
         screen.summary.show(screen.tally, now, self.started, self.label, cost, limits, screen.window)

@@ -155,7 +155,8 @@ class SummaryBar(Static):
         limits: list[str],
         window: str = "",
     ) -> None:
-        """`limits`: a line per provider that is paused or has calls queued (ratelimit.py). `window`:
+        """`limits`: a line per provider that is paused or has calls queued (ratelimit.py), has told
+        its quota, or (a coding agent) has reported its sessions' context and cost. `window`:
         which panes the grid shows, when it cannot show them all. Costs the same for 3 or 3,000
         tickets: the tally counts them as they change, and only running panes have a rate."""
         counts = tally.counts

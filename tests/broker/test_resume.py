@@ -4,19 +4,35 @@ ran meanwhile (nothing runs twice), and the history ends as if the coordinator h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis import Redis
+from textual.pilot import Pilot
 
+from lfgtui.commands.common import find_recorded
+from lfgtui.commands.main import _parser
+from lfgtui.commands.pickup import picked_up
+from lfgtui.inert import inert
+from lfgtui.outcome import Outcome
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.fleet_screen import FleetScreen
+from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen
+from lfgtui.ui.pane import PaneState
+from tests.support import app as pilot_support
+from tests.support.app import keys
 from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
 from tests.support.lfg import of
+from tests.terminal import Terminal
 
 DEMO = ("explore", "gcd", "tour", "summary")
 
@@ -31,10 +47,12 @@ def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.Comp
     )
 
 
-def killed_mid_stream(fleet: Fleet, tickets: Path, enough: Any) -> tuple[str, list[dict[str, Any]]]:
-    """`lfg run TICKETS --broker` killed with SIGKILL once `enough(events)` holds: its run id, and
-    the events it had printed."""
-    coordinator = coordinate(fleet, tickets)
+def killed_mid_stream(
+    fleet: Fleet, tickets: Path, enough: Any, *extra: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """`lfg run TICKETS --broker EXTRA` killed with SIGKILL once `enough(events)` holds: its run id,
+    and the events it had printed."""
+    coordinator = coordinate(fleet, tickets, *extra)
     assert coordinator.stdout is not None and coordinator.stderr is not None
     seen: list[dict[str, Any]] = []
     for line in coordinator.stdout:
@@ -125,6 +143,9 @@ def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_not
     other = fleet.config(LEASE.replace("[broker]\n", '[broker]\nprefix = "other"\n'), "other.toml")
     elsewhere = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=other)
     assert elsewhere.returncode == 2 and f"has no run {run_id}" in elsewhere.stderr
+    refused_in_terminal(fleet, f"has no run {run_id}", "resume", run_id, "--broker", fleet.url, config=other)
+    no_terminal = lfg(fleet, "resume", run_id, "--broker", fleet.url)
+    assert no_terminal.returncode == 2 and "opens the TUI: run it in a terminal" in no_terminal.stderr
     assert exported(fleet, run_id) == before, "nothing changed"
 
     done = lfg(fleet, "run", str(tickets), "--json")  # not coordinated
@@ -135,7 +156,24 @@ def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_not
     Redis.from_url(fleet.url).xtrim(f"lfg:run:{run_id}:events", maxlen=1)
     trimmed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
     assert trimmed.returncode == 2 and "trimmed" in trimmed.stderr
+    refused_in_terminal(fleet, "trimmed", "resume", run_id, "--broker", fleet.url)
     assert exported(fleet, run_id) == before, "nothing changed"
+
+
+def refused_in_terminal(fleet: Fleet, why: str, *args: str, config: Path | None = None) -> None:
+    """`lfg ARGS` in a terminal, where it would open the TUI, says `why` and exits 2 before it does."""
+    terminal = Terminal()
+    command = [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(LEASE))]
+    process = terminal.start(command, fleet.lfg.env)
+    try:
+        terminal.wait_for(why.encode(), timeout=60)
+        assert process.wait(timeout=30) == 2, terminal.output.decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        terminal.hang_up()
+    assert b"\x1b[?1049h" not in terminal.output, "the TUI never opened"
 
 
 LONG = '[[ticket]]\nid = "long"\nprompt = "go"\nprovider = "sim"\n'
@@ -176,3 +214,121 @@ def test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_
     assert after[0]["id"] == before[0]["id"]
     assert "took the ticket over as attempt 2" in after[0]["error_message"], "not lfg's interruption"
     assert fleet.said("w2").count("took over long") == 1
+
+
+AFTER = LONG + '\n[[ticket]]\nid = "quick"\nprompt = "hi"\nprovider = "sim"\nmodel = "hello"\n'
+AFTER += '\n[[ticket]]\nid = "after"\nprompt = "sum up"\nprovider = "sim"\nmodel = "hello"\n'
+AFTER += 'depends_on = ["long"]\n'
+
+
+@contextlib.asynccontextmanager
+async def resumed_in_tui(fleet: Fleet, run_id: str) -> AsyncIterator[tuple[LfgApp, Pilot[None]]]:
+    """`lfg resume RUN --broker URL` in this process, as it opens the TUI: the run picked up by the
+    command's own `picked_up` and `PickedUp`, the app through Pilot, the run published while it runs."""
+    db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"  # where its lfg processes record
+    config = fleet.config(LEASE)
+    args = _parser().parse_args(
+        ["resume", run_id, "--broker", fleet.url, "--config", str(config), "--db", str(db)]
+    )
+    found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
+    assert not isinstance(found, str), found
+    config, db, recorded = found
+    async with picked_up(args, config, db, recorded) as picked:
+        services = picked.options.services(picked.providers, db, False, config.ui.keymap)
+        controller = picked.controller(services)
+        assert controller.run is not None and picked.history is not None
+        controller.run.record(picked.history)
+        async with picked.served(lambda _: None)(controller.run):
+            app = LfgApp(controller.services, controller)
+            async with app.run_test(size=(140, 40)) as pilot:
+                yield app, pilot
+
+
+async def test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_and_streaming_on(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1", "--max-concurrency", "2")
+    tickets = fleet.lfg.tickets(AFTER)
+    run_id, seen = killed_mid_stream(
+        fleet, tickets, lambda seen: ("quick", 1) in ends(seen) and len(of(seen, "long", "text")) >= 5
+    )
+    streamed = "".join(e["text"] for e in of(seen, "long", "text"))
+    before = exported(fleet, run_id)
+    async with resumed_in_tui(fleet, run_id) as (app, pilot):
+        panes = app.controller.panes
+        assert "Hello" in panes["quick"].body.source, "a pane restored from the history at once"
+        assert panes["quick"].finished and not panes["after"].finished
+        long = panes["long"].body
+        await until_shown(pilot, lambda: inert(streamed) in long.source)
+        shown = len(long.source)
+        await until_shown(pilot, lambda: len(long.source) > shown, "the rest streams in")
+        await until_shown(pilot, lambda: all(pane.finished for pane in panes.values()), "the run completes")
+        assert app.controller.run is not None
+        assert {t: s.outcome for t, s in app.controller.run.states.items()} == dict.fromkeys(
+            ("long", "quick", "after"), Outcome.COMPLETED
+        )
+        shown_text = long.source
+        requests = app.controller.book.attempts["long", 1].requests
+        assert len(requests) == 1, "its metrics count the attempt once, restored or streamed"
+        run_screen = app.screen
+        await pilot.press("F")
+        await until_shown(pilot, lambda: isinstance(app.screen, FleetScreen), "the fleet view opens")
+        fleet_view = app.screen
+        assert isinstance(fleet_view, FleetScreen)
+        await until_shown(pilot, lambda: run_id in {run.run_id for run in fleet_view.shown}, "its run listed")
+        await pilot.press("escape")
+        await until_shown(pilot, lambda: app.screen is run_screen, "back on the run")
+        quick = panes["quick"]
+        await pilot.press("tab")
+        assert app.controller.screen.focused_pane is quick
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen), "a ticket restored from the history follows up"
+        await pilot.press(*keys("once more"), "enter")
+        await until_shown(pilot, lambda: quick.attempt == 2 and quick.finished, "the follow-up on a worker")
+        assert quick.state is PaneState.COMPLETED and "> once more" in quick.body.source
+    after = exported(fleet, run_id)
+    assert {t: [(a["number"], a["outcome"]) for a in after[t]] for t in after} == {
+        "long": [(1, "completed")],
+        "quick": [(1, "completed"), (2, "completed")],
+        "after": [(1, "completed")],
+    }, "each attempt once, none left interrupted"
+    assert after["long"][0]["id"] == before["long"][0]["id"] and after["quick"][0] == before["quick"][0]
+    assert fleet.said("w1").count("took quick") == 2, "the follow-up ran on the worker"
+    whole = text_of(after["long"][0])
+    assert whole.startswith(streamed) and len(whole) > len(streamed)
+    assert shown_text.rstrip() == inert(whole).rstrip(), "the whole answer once: the earlier text not twice"
+    assert fleet.said("w1").count("took long") == 1, "adopted, not run again"
+
+
+async def until_shown(
+    pilot: Pilot[None], check: Callable[[], bool], what: str = "", timeout: float = 30
+) -> None:
+    try:
+        await pilot_support.until(pilot, check, timeout)
+    except TimeoutError:
+        pytest.fail(f"timed out: {what}")
+
+
+WRITER = (
+    '[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim"\nmodel = "writer"\ntools = ["write_file"]\n'
+)
+
+
+async def test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_key_in_the_tui(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1")
+    tickets = fleet.lfg.tickets(WRITER)
+    served = ("--serve", "127.0.0.1:0", "--control")  # someone can answer: its worker asks
+    run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: bool(of(seen, "w", "approval")), *served)
+    async with resumed_in_tui(fleet, run_id) as (app, pilot):
+        pane = app.controller.panes["w"]
+        await until_shown(pilot, lambda: pane.state is PaneState.APPROVAL, "the question, from the broker")
+        assert app.controller.screen.focused_pane is pane
+        await pilot.press("y")  # the file in full first, then approved
+        await until_shown(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the whole request")
+        await pilot.press("y")
+        await until_shown(pilot, lambda: pane.finished, "the worker goes on")
+        assert pane.state is PaneState.COMPLETED
+    assert (fleet.lfg.workdir / "notes" / "summary.md").exists(), "allowed: written on its worker"
+    assert [(a["number"], a["outcome"]) for a in exported(fleet, run_id)["w"]] == [(1, "completed")]

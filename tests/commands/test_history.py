@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lfgtui.formats import context_percent
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from tests.history.recording import without_imported_at
@@ -206,6 +207,12 @@ def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -
         "tokens_reset_at": None,
         "quota_waits": 0,
         "rate_limited": 3,
+        "context_used": None,
+        "context_size": None,
+        "context_at": None,
+        "agent_cost_usd": None,
+        "limit": None,
+        "limit_at": None,
     }
     table = history(lfg, "stats", "--by", "quota").stdout.splitlines()
     assert table[0].split() == [
@@ -214,6 +221,11 @@ def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -
         "left",
         "tokens",
         "left",
+        "context",
+        "agent",
+        "cost",
+        "agent",
+        "limit",
         "seen",
         "waits",
         "for",
@@ -222,9 +234,43 @@ def test_stats_by_quota_read_a_runs_quotas_waits_and_429s_back(tmp_path: Path) -
         "429s",
     ]
     assert table[1].split()[:3] == ["sim", "1/2", "-"] and table[1].split()[-2:] == ["1", "0"]
-    assert table[2].split() == ["sim-anthropic", "-", "-", "-", "0", "3"]
+    assert table[2].split() == ["sim-anthropic", "-", "-", "-", "-", "-", "-", "0", "3"]
     only = data(history(lfg, "stats", "--by", "quota", "--provider", "sim-anthropic", "--json"))
     assert [row["provider"] for row in only] == ["sim-anthropic"]
+
+
+SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
+
+
+def test_stats_by_quota_read_a_coding_agents_last_context_and_its_reported_cost_back(tmp_path: Path) -> None:
+    """Two tickets on an agent that reports $0.03 a prompt and a five-hour limit 91% used: its last
+    context, both prompts' cost, and the limit."""
+    lfg = Lfg(tmp_path)
+    costly = json.dumps([*SIM_AGENT, "--cost", "0.03", "--rate-limit", "0.91"])
+    lfg.config.write_text(f'[providers.costly]\nkind = "acp"\ncommand = {costly}\n')
+    tickets = "".join(
+        f'[[ticket]]\nid = "{name}"\nprompt = "{prompt}"\nprovider = "costly"\nmodel = "hello:ttft_ms=0"\n'
+        for name, prompt in (("short", "x"), ("long", "say hello to everyone in the room"))
+    )
+    before = time.time()
+    code, events, stderr = lfg.run(lfg.tickets(tickets))
+    after = time.time()
+    assert code == 0, stderr
+    contexts = [e for e in events if e["type"] == "context"]
+    assert [(c["cost_usd"], c["limit"] is None) for c in contexts] == [(None, False), (0.03, True)] * 2
+
+    [agent] = data(history(lfg, "stats", "--by", "quota", "--json"))
+    assert (agent["provider"], agent["agent_cost_usd"], agent["context_size"]) == ("costly", 0.06, 200_000)
+    assert agent["context_used"] == contexts[-1]["used"] and before < agent["context_at"] < after
+    assert agent["seen_at"] is None and agent["requests_remaining"] is None
+    limit, said_at = agent["limit"], agent["limit_at"]
+    assert (limit["window"], limit["status"], limit["used"]) == ("five_hour", "allowed_warning", 0.91)
+    assert before < said_at < after and 3590 < limit["reset_s"] <= 3600
+    table = history(lfg, "stats", "--by", "quota").stdout.splitlines()
+    used = contexts[-1]["used"]
+    shown = f"{used:,}/200,000 ({context_percent(used, 200_000)}) $0.06 5h 91% used"
+    assert table[1].split()[:9] == ["costly", "-", "-", *shown.split()], table
+    assert table[1].split()[9].startswith("↻"), table
 
 
 def test_no_history_records_nothing(tmp_path: Path) -> None:

@@ -781,11 +781,13 @@ ELSEWHERE = {
         f"{BROKER}/test_workers.py::test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_ticket_and_completes_none_twice",
     ],
     "the coordinator of `lfg run --broker` is killed (`kill -9`) while its workers run its tickets, then "
-    "`lfg resume RUN --broker URL --headless`": [
+    "`lfg resume RUN --broker URL` (the TUI, `--headless` or `--json`)": [
         f"{BROKER}/test_resume.py::test_a_killed_coordinator_is_picked_up_and_adopts_what_its_workers_ran_meanwhile",
         f"{BROKER}/test_resume.py::test_an_attempt_still_streaming_on_its_worker_is_followed_to_its_end_not_run_again",
         f"{BROKER}/test_resume.py::test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_attempts",
         f"{BROKER}/test_resume.py::test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_nothing",
+        f"{BROKER}/test_resume.py::test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_and_streaming_on",
+        f"{BROKER}/test_resume.py::test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_key_in_the_tui",
     ],
     "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
     "installed) under `lfg run --broker`": [

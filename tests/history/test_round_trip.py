@@ -15,6 +15,7 @@ from lfgtui import events
 from lfgtui.events import (
     AgentCommand,
     AgentDetails,
+    AgentLimit,
     AgentProgress,
     AgentSetting,
     AgentStarted,
@@ -109,7 +110,17 @@ SAMPLES: dict[type[Event], list[Sample]] = {
     WorktreeReady: [
         (WorktreeReady, {"message": "worktree", "path": "/tmp/wt", "branch": "lfg/t", "base": "abc123"})
     ],
-    ContextUsed: [(ContextUsed, {"used": 1200, "size": 200_000, "cost_usd": 0.25})],
+    ContextUsed: [
+        (ContextUsed, {"used": 1200, "size": 200_000, "cost_usd": 0.25}),
+        (
+            ContextUsed,
+            {
+                "used": 1300,
+                "size": 200_000,
+                "limit": AgentLimit("five_hour", "allowed_warning", 0.91, 3600.0),
+            },
+        ),
+    ],
     AgentDetails: [
         (
             AgentDetails,

@@ -306,9 +306,10 @@ def test_lfg_help_and_a_run_without_otel_never_import_opentelemetry(lfg: Lfg) ->
         assert done.stderr.splitlines()[-1] == "otel:", done.stderr
 
 
-def test_a_providers_quota_is_an_ndjson_line_and_a_gauge(lfg: Lfg, receiver: OtlpReceiver) -> None:
+def test_a_quota_and_an_agents_context_are_ndjson_lines_and_gauges(lfg: Lfg, receiver: OtlpReceiver) -> None:
     model = "hello:ttft_ms=1,ratelimit_requests=10,ratelimit_tokens=5000"
     tickets = f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n'
+    tickets += '[[ticket]]\nid = "agent"\nprompt = "go"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
     code, events, stderr = exported(lfg, receiver.url, tickets, "--otel")
     assert code == 0, stderr
     (line,) = of(events, "q", "quota")
@@ -321,4 +322,8 @@ def test_a_providers_quota_is_an_ndjson_line_and_a_gauge(lfg: Lfg, receiver: Otl
     assert {p.attributes["lfg.provider"] for p in receiver.metrics("lfg.quota.limit")} == {"sim"}
     reset = {p.attributes["lfg.quota"]: p.value for p in receiver.metrics("lfg.quota.reset")}
     assert reset.keys() == {"requests", "tokens"} and all(0 <= left <= 60 for left in reset.values())
+    (context,) = of(events, "agent", "context")
+    used = {p.attributes["lfg.provider"]: p.value for p in receiver.metrics("lfg.context.used")}
+    size = {p.attributes["lfg.provider"]: p.value for p in receiver.metrics("lfg.context.size")}
+    assert (used, size) == ({"sim-acp": context["used"]}, {"sim-acp": 200_000}), "as the agent reported it"
     assert {point.metric for point in receiver.points} <= {instrument.name for instrument in TABLE}

@@ -150,10 +150,12 @@ async def test_metrics_are_served_with_the_runs_token_and_say_what_the_metrics_b
     assert 0 < value(found, "lfg_quota_reset_seconds", provider="sim", quota="requests") <= 60
 
 
-def test_lfg_serve_scrapes_a_recorded_run_its_quotas_read_back_from_the_history(tmp_path: Path) -> None:
+def test_lfg_serve_scrapes_a_recorded_runs_quotas_and_contexts_read_from_the_history(tmp_path: Path) -> None:
     lfg = Lfg(tmp_path)
     model = "hello:ttft_ms=1,ratelimit_requests=7"
-    code, _, stderr = lfg.run(lfg.tickets(f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n'))
+    agent = '[[ticket]]\nid = "agent"\nprompt = "go"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
+    tickets = f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n' + agent
+    code, events, stderr = lfg.run(lfg.tickets(tickets))
     assert code == 0, stderr
     (tmp_path / "token").write_text(TOKEN)
     serve = [sys.executable, "-m", "lfgtui", "serve", recorded_run(stderr), "--config", str(lfg.config)]
@@ -174,6 +176,9 @@ def test_lfg_serve_scrapes_a_recorded_run_its_quotas_read_back_from_the_history(
         assert value(found, "lfg_attempts_total", provider="sim", model=model, outcome="completed") == 1
         assert value(found, "lfg_quota_remaining", provider="sim", quota="requests") == 6
         assert value(found, "lfg_quota_limit", provider="sim", quota="requests") == 7
+        (context,) = [e for e in events if e["type"] == "context"]
+        assert value(found, "lfg_context_used_tokens", provider="sim-acp") == context["used"]
+        assert value(found, "lfg_context_size_tokens", provider="sim-acp") == 200_000
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)

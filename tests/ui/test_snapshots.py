@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from lfgtui.config import Config
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -76,11 +78,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def app_for(workdir: Path, toml: str, **options: Any) -> LfgApp:
+def app_for(workdir: Path, toml: str, providers: Providers | None = None, **options: Any) -> LfgApp:
     path = workdir / "tickets.toml"
     path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    return lfg_app(loaded.tickets, Providers(), run_id="snapshot", clock=lambda: 1000.0, **options)
+    shared = providers or Providers()
+    return lfg_app(loaded.tickets, shared, run_id="snapshot", clock=lambda: 1000.0, **options)
 
 
 def settled(condition: Callable[[LfgApp], bool]) -> Callable[[Pilot[Any]], Any]:
@@ -139,6 +142,18 @@ def test_a_failed_pane_with_its_error(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("dropped", "fault-drop") + ticket("denied", "fault-401"))
     failed = settled(lambda a: all(p.state is PaneState.FAILED for p in a.controller.panes.values()))
     assert snap_compare(app, terminal_size=SIZE, run_before=failed)
+
+
+def test_coding_agents_beside_the_api_quotas_in_the_summary_bar(workdir: Path, snap_compare: Any) -> None:
+    """Two sim agent tickets that report $0.03 a prompt, and an API ticket whose headers say its quota."""
+    quota = "hello:ttft_ms=1,ratelimit_requests=500,ratelimit_tokens=90000,ratelimit_window_ms=360000"
+    toml = ticket("api", quota)
+    toml += ticket("one", "hello:ttft_ms=0", 'provider = "sim-acp"')
+    toml += ticket("two", "hello:ttft_ms=0", 'provider = "sim-acp"')
+    costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--cost", "0.03"))
+    app = app_for(workdir, toml, providers=Providers({"sim-acp": costly}))
+    done = settled(lambda a: all(p.state is PaneState.COMPLETED for p in a.controller.panes.values()))
+    assert snap_compare(app, terminal_size=(160, 36), run_before=done)
 
 
 def test_the_light_theme(workdir: Path, snap_compare: Any) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -46,6 +47,7 @@ from lfgtui.events import (
 )
 from lfgtui.run.agents.blocks import MessageBlocks
 from lfgtui.run.agents.choices import Offered, current_name
+from lfgtui.run.agents.limits import agent_limit
 from lfgtui.run.agents.terminals import OutputReader, Terminals
 from lfgtui.run.agents.tool_output import (
     AgentTerminal,
@@ -328,9 +330,10 @@ class UpdateReader:
         return [self.ev(AgentDetails, **_details_fields(details))]
 
     def _context(self, usage: schema.UsageUpdate) -> list[Event]:
-        """The context's fill and, in US dollars, what this attempt cost: the agent reports its
-        session's cumulative cost, so the attempt's is that less what it had reported before (all of
-        it when the count went down: a new process counts afresh)."""
+        """The context's fill, in US dollars what this attempt cost, and the account's limit when the
+        agent says it (`limits.py`): the agent reports its session's cumulative cost, so the attempt's
+        is that less what it had reported before (all of it when the count went down: a new process
+        counts afresh)."""
         view, cost, events = self.view, None, []
         if usage.cost is not None and usage.cost.currency.upper() == "USD":
             total = usage.cost.amount
@@ -341,12 +344,13 @@ class UpdateReader:
             view.currency_noted = True
             note = f"the agent reports its cost in {usage.cost.currency}: it is not counted in max_cost_usd"
             events.append(self.ev(Status, message=note))
+        limit = agent_limit(usage.field_meta, time.time())
         shown = (usage.used, usage.size, cost)
-        if shown == self.shown:
+        if shown == self.shown and limit is None:
             return events
         self.shown = shown
         view.context = (usage.used, usage.size)
-        return [*events, self.ev(ContextUsed, used=usage.used, size=usage.size, cost_usd=cost)]
+        return [*events, self.ev(ContextUsed, used=usage.used, size=usage.size, cost_usd=cost, limit=limit)]
 
     def _started(self, start: schema.ToolCallStart) -> list[Event]:
         call_id = start.tool_call_id

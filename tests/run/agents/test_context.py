@@ -4,8 +4,10 @@ per update. Through the real `lfg run --json`, the history, the app's pane (Pilo
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,12 +15,25 @@ import pytest
 from acp import schema
 
 from lfgtui.config import Config
-from lfgtui.events import AgentCommand, AgentDetails, AgentSetting, ContextUsed, EventFactory, Status
-from lfgtui.formats import context_percent
+from lfgtui.cost.metrics import MetricsBook
+from lfgtui.events import (
+    AgentCommand,
+    AgentDetails,
+    AgentLimit,
+    AgentSetting,
+    AttemptEnded,
+    AttemptStarted,
+    ContextUsed,
+    EventFactory,
+    Outcome,
+    Status,
+)
+from lfgtui.formats import agent_usage_text, context_percent, context_text, limit_text
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.choices import Offered
+from lfgtui.run.agents.limits import CLAUDE_LIMIT, agent_limit
 from lfgtui.run.agents.updates import AgentView, UpdateReader
 from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
@@ -122,6 +137,33 @@ def test_each_attempt_costs_its_share_of_the_sessions_cumulative_cost() -> None:
     assert isinstance(euros, ContextUsed) and euros.cost_usd is None
 
 
+def test_claude_codes_rate_limit_is_the_accounts_limit_and_a_damaged_one_is_none() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    in_an_hour = time.time() + 3600
+    said = {
+        "status": "allowed_warning",
+        "rateLimitType": "five_hour",
+        "utilization": 0.91,
+        "resetsAt": in_an_hour,
+    }
+    update = schema.UsageUpdate(
+        session_update="usage_update", used=10, size=1000, field_meta={CLAUDE_LIMIT: said}
+    )
+    [limited] = reader.events(update)
+    assert isinstance(limited, ContextUsed) and limited.limit is not None
+    assert (limited.limit.window, limited.limit.status, limited.limit.used) == (
+        "five_hour",
+        "allowed_warning",
+        0.91,
+    )
+    assert limited.limit.reset_s == pytest.approx(3600, abs=5)
+    assert "5h 91% used ↻" in context_text(limited)
+    damaged = [{"status": 3}, {"utilization": 0.5}, "rejected", None]
+    assert [agent_limit({CLAUDE_LIMIT: meta}, 0.0) for meta in damaged] == [None] * 4
+    odd = agent_limit({CLAUDE_LIMIT: {"status": "rejected", "utilization": "all", "resetsAt": True}}, 0.0)
+    assert odd == AgentLimit("", "rejected") and limit_text(odd) == "limit reached"
+
+
 def test_what_a_session_opened_with_is_shown_once_even_when_the_agent_says_nothing_more() -> None:
     reader = UpdateReader(EventFactory("t", 1))
     modes = schema.SessionModeState(
@@ -188,6 +230,48 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
         await until(pilot, lambda: "$0.03 agent" in h.gauges.text.plain, timeout=5)
         assert h.agent.display, "the follow-up's pane still shows what the agent offers"
     assert await no_agent_left(tmp_path)
+
+
+async def test_the_summary_bar_shows_what_an_agent_providers_sessions_reported_and_its_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tickets.toml"
+    two = "".join(
+        f'[[ticket]]\nid = "{name}"\nprompt = "{prompt}"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
+        for name, prompt in (("short", "x"), ("long", "say hello to everyone in the room please"))
+    )
+    path.write_text(two)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    limited = ("--cost", "0.03", "--rate-limit", "0.91")
+    costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, *limited))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": costly}))
+    async with app.run_test(size=SIZE) as pilot:
+        summary = app.controller.screen.summary
+        await until(pilot, lambda: "2 completed" in str(summary.render()), timeout=20)
+        await until(pilot, lambda: "$0.06 agent" in str(summary.render()), timeout=5)
+        shown = str(summary.render())
+        said = shown[shown.index("sim-acp ctx") :]
+        contexts = [m.context for m in app.controller.book.attempts.values() if m.context is not None]
+        last = max(contexts, key=lambda c: c.t)
+        context = f"sim-acp ctx {last.used}/200k {context_percent(last.used, 200_000)}"
+        assert re.fullmatch(rf"{context} · \$0\.06 agent · 5h 91% used ↻(59m\d\ds|1h00m)", said), said
+    assert await no_agent_left(tmp_path)
+
+
+def test_the_fullest_running_session_is_the_providers_context_until_it_ends() -> None:
+    book, ev = MetricsBook(), EventFactory("a", 1)
+    other = EventFactory("b", 1)
+    book(ev(AttemptStarted, provider="claude-code", model="default"))
+    book(other(AttemptStarted, provider="claude-code", model="default"))
+    book(ev(ContextUsed, used=150_000, size=200_000, cost_usd=0.5))
+    book(other(ContextUsed, used=20_000, size=200_000, cost_usd=0.25))
+    book(other(ContextUsed, used=30_000, size=200_000, cost_usd=0.75))
+    usage = book.agents["claude-code"]
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 150k/200k 75% (fullest of 2) · $1.25 agent"
+    book(other(AttemptEnded, outcome=Outcome.COMPLETED))
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 150k/200k 75% · $1.25 agent", "the one running"
+    book(ev(AttemptEnded, outcome=Outcome.COMPLETED))
+    assert agent_usage_text(usage, 0.0) == "claude-code ctx 30k/200k 15% · $1.25 agent", "none runs: the last"
 
 
 def test_a_context_with_anything_in_it_is_never_shown_empty() -> None:
