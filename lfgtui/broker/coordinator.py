@@ -15,6 +15,12 @@ control stream, which the worker holding the ticket reads. When a worker dies it
 another worker takes the ticket over as the next attempt, and the run records the earlier one
 `interrupted` with what arrived.
 
+An attempt whose end the broker trimmed from the run's event stream before the coordinator read it
+(`[broker] max_len`, a coordinator that fell behind) ends as its worker recorded it apart from the
+stream (`AttemptEnd`), which the feed looks for while attempts wait: the pane says how many of its
+events were lost; when those may hold part of its answer, the tickets that depend on it fail saying
+why, and it takes no follow-up (what was lost is not made up).
+
 A coordinator killed mid-run is picked up by `lfg resume RUN --broker` (broker/pickup.py): its
 workers ran on, so the resumed run adopts each attempt they hold or finished (`reopened`), taking
 its events from the run's event stream from its start, and enqueues only what no worker has.
@@ -33,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
-from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkItem, relative_to
+from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkItem, ended_field, relative_to
 from lfgtui.cancels import STOP_S, stop
 from lfgtui.conversation import Conversation
+from lfgtui.cost.prices import format_usd
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -49,6 +56,7 @@ from lfgtui.events import (
     Status,
     observed,
 )
+from lfgtui.formats import plural
 from lfgtui.providers.base import Message
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
@@ -63,6 +71,8 @@ if TYPE_CHECKING:
 
 END_WAIT_S = 10.0
 """How long the run's feed may take to read the `end` entry once the run is over."""
+ENDS_EVERY_S = 1.0
+"""How often, at most, the feed reads the ends workers recorded of the attempts that wait."""
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -93,7 +103,13 @@ class Dispatch:
     run_id: str = field(default="", init=False)
     said: Callable[[str], None] = field(default=print, init=False)
     layout: Layout = field(init=False)
-    _waiting: dict[str, asyncio.Queue[Event]] = field(default_factory=dict, init=False)
+    _waiting: dict[str, asyncio.Queue[Event | AttemptEnd]] = field(default_factory=dict, init=False)
+    _works: dict[str, str] = field(default_factory=dict, init=False)
+    """The work entry of each ticket's attempt that waits."""
+    _recorded: dict[str, tuple[str, AttemptEnd]] = field(default_factory=dict, init=False)
+    """The ends workers recorded of waiting attempts (by ticket, with the work entry), read before the
+    feed's latest read."""
+    _ends_read: float = field(default=float("-inf"), init=False)
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
     _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
 
@@ -114,22 +130,51 @@ class Dispatch:
                 self.said(f"the run's events from the broker: {state}")
 
         try:
-            await attachment.follow(self._route, said)
+            await attachment.follow(self._route, said, self._caught_up)
         finally:
             await attachment.aclose()
+
+    async def _caught_up(self) -> None:
+        """The feed read to the stream's end: each end recorded before that read whose attempt still
+        waits goes to it after what the read delivered (the attempt's own end, when it was not
+        trimmed, comes first); then the recorded ends are read again, at most every `ENDS_EVERY_S`."""
+        recorded, self._recorded = self._recorded, {}
+        for ticket_id, (work, end) in recorded.items():
+            if (queue := self._waiting.get(ticket_id)) is not None and self._works.get(ticket_id) == work:
+                queue.put_nowait(end)
+        if not self._works or self.clock() - self._ends_read < ENDS_EVERY_S:
+            return
+        self._ends_read, works = self.clock(), dict(self._works)
+        fields = [ended_field(ticket_id, work) for ticket_id, work in works.items()]
+        try:
+            values = await self.redis.hmget(self.layout.ended(self.run_id), fields)
+        except Exception as exc:
+            if self._explain(exc) is None:
+                raise
+            return  # the feed says the broker is away; read again once it is back
+        for (ticket_id, work), value in zip(works.items(), values, strict=True):
+            end = None if value is None else AttemptEnd.read(value)
+            if end is not None and end.ticket == ticket_id:
+                self._recorded[ticket_id] = (work, end)
 
     def _route(self, event: Event) -> None:
         queue = self._waiting.get(event.ticket)
         if queue is not None:
             queue.put_nowait(event)
 
-    def wait_for(self, ticket_id: str) -> asyncio.Queue[Event]:
+    def wait_for(self, ticket_id: str) -> asyncio.Queue[Event | AttemptEnd]:
         """The events of a ticket's attempts from now on (or from when it was first asked for, by an
-        adopted attempt before the feed starts), until `done_with`."""
+        adopted attempt before the feed starts), until `done_with`; and, once `expect` named its work
+        entry, the end its worker recorded when the stream lost its own."""
         return self._waiting.setdefault(ticket_id, asyncio.Queue())
+
+    def expect(self, ticket_id: str, work: str) -> None:
+        """The work entry whose attempt the ticket waits for."""
+        self._works[ticket_id] = work
 
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
+        self._works.pop(ticket_id, None)
 
     async def enqueue(self, item: WorkItem, worker: str | None = None) -> str:
         """Put an attempt on its provider's work stream (or on `worker`'s own), waiting for a broker
@@ -271,6 +316,9 @@ class CoordinatedRun(Run):
         self._adopting = {ticket_id: work for ticket_id, work in self.reopened.items() if work is not None}
         for ticket_id in self._adopting:  # their events kept from the feed's start, which may come first
             self.dispatch.wait_for(ticket_id)
+        self.answer_lost: set[str] = set()
+        """Tickets whose latest attempt completed but lost events (maybe of its answer) to the broker's
+        trimming: what depends on them fails, saying so."""
 
     def start(self) -> None:
         """Start the attempts a resumed run reopens (their events from the stream's start), then the
@@ -295,6 +343,14 @@ class CoordinatedRun(Run):
         ticket = state.ticket
         approvals = self.approvals
         assert isinstance(approvals, ForwardedApprovals)
+        if lost := [d for d in ticket.depends_on if d in self.answer_lost and state.follow_up is None]:
+            message = (
+                f"the answer of {', '.join(lost)} is not whole here (the broker trimmed some of its events "
+                "before this coordinator read them, see [broker] max_len): its prompt cannot be filled in"
+            )
+            error = ErrorInfo(ErrorKind.CONNECTION, message)
+            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            return
         events = self.dispatch.wait_for(ticket.id)
         work = self._adopting.pop(ticket.id, None)
         started = work is None
@@ -318,20 +374,29 @@ class CoordinatedRun(Run):
                 work = await self.dispatch.enqueue(item, worker)
                 if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
                     self._emit(state, ev(Status, message=unserved))
+            self.dispatch.expect(ticket.id, work)
             conversation = self._transcribe(state)
+            seen = 0  # the worker's events of the attempt delivered here
             while True:
                 event = await events.get()
                 if event.attempt < state.attempt:
                     continue  # an attempt that ended here already
+                if isinstance(event, AttemptEnd):
+                    if event.attempt > state.attempt:  # taken over, and all of that attempt trimmed
+                        ev, seen = self._taken_over(state, self._end_event(event)), 0
+                    self._ended_apart(state, ev, event, seen)
+                    return
                 if event.attempt > state.attempt:
-                    ev, started = self._taken_over(state, event), True
+                    ev, started, seen = self._taken_over(state, event), True, 0
                     conversation = self._transcribe(state)
                 elif not started:  # adopted: its start is the worker's, when it started
                     started = True
                     if not isinstance(event, AttemptStarted):
                         self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
                 elif isinstance(event, AttemptStarted):
+                    seen += 1
                     continue  # this run's own started it, when it was enqueued
+                seen += 1
                 approvals.note(event)
                 conversation.add(event)
                 self._emit(state, ev.adopt(observed(event)))
@@ -341,6 +406,32 @@ class CoordinatedRun(Run):
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
+
+    def _end_event(self, end: AttemptEnd) -> AttemptEnded:
+        """A recorded end as the worker's event was (its time: now)."""
+        return AttemptEnded(end.ticket, end.attempt, end.events - 1, self.clock(), end.outcome, end.error)
+
+    def _ended_apart(self, state: TicketState, ev: EventFactory, end: AttemptEnd, seen: int) -> None:
+        """End the attempt as its worker recorded it: the broker trimmed its end from the run's event
+        stream (and maybe more of its events) before this coordinator read it. Its answer is whole
+        only when every other event arrived; else what arrived is kept, and said to be partial."""
+        lost = max(end.events - seen, 1)
+        cost = "" if end.cost_usd is None else f", costing {format_usd(end.cost_usd, end.cost_estimated)}"
+        tokens = f"{end.input_tokens or 0} input and {end.output_tokens} output tokens{cost}"
+        message = (
+            f"{plural(lost, 'event')} of this attempt's {end.events} were trimmed from the broker before "
+            f"this coordinator read them ([broker] max_len); its worker recorded that it ended "
+            f"{end.outcome} after {tokens}"
+        )
+        if end.outcome is Outcome.COMPLETED and lost > 1:
+            self.answer_lost.add(state.ticket.id)
+            state.transcript = []  # no follow-up of a conversation that lacks part of it
+            message += (
+                ": its answer here lacks what was trimmed, so the tickets that depend on it fail "
+                "and it takes no follow-up"
+            )
+        self._emit(state, ev(Status, message=message))
+        self._emit(state, ev(AttemptEnded, outcome=end.outcome, error=end.error))
 
     @staticmethod
     def _continuing(state: TicketState) -> tuple[tuple[Message, ...], str | None, int | None, str | None]:

@@ -8,6 +8,8 @@ PREFIX:run:RUN:events       stream: one entry per batch of events (`EventEntry`)
 PREFIX:run:RUN:control      stream: commands to the workers running its tickets (cancel, answers)
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session
+PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
+                            by `ended_field`), written before its work entry is acknowledged
 PREFIX:work:PROVIDER        stream: attempts to run, one per entry (`broker/work.py`), read by the
                             consumer group `workers` of those workers that have PROVIDER
 PREFIX:workers              sorted set: the workers' names, scored by when their presence lapses
@@ -58,6 +60,9 @@ class Layout:
 
     def ran(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ran"
+
+    def ended(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}:ended"
 
     def work(self, provider: str) -> str:
         return f"{self.prefix}:work:{provider}"

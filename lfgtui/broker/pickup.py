@@ -8,6 +8,12 @@ whose entry is gone is enqueued again as that attempt (no worker ran it: nothing
 ticket the coordinator enqueued before the history recorded it is adopted too. The rest is seeded as
 `lfg resume` seeds a run, and the tickets that never started run as they would have.
 
+A reopened attempt runs again as what it was: a follow-up (or a retry of one) with its prompt, the
+whole conversation before it and its agent's session, from its own work entry when the broker still
+has it, else from the history (`as_recorded`). A follow-up the coordinator started but never
+enqueued, whose text no worker ever recorded, cannot be sent again: it stays as recovery ended it
+(`unsent` says why), rather than send the ticket's first prompt in its place.
+
 Nothing changes before every check passed: the run is on this broker (same prefix), its event
 stream is whole (never trimmed) and has not ended.
 """
@@ -20,7 +26,8 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import explain
 from lfgtui.broker.layout import ENTRY_END, Layout, loads
-from lfgtui.events import Status
+from lfgtui.broker.work import WorkError, WorkItem
+from lfgtui.events import PromptSent, Status
 from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.outcome import Outcome
 from lfgtui.remote.description import DescriptionError, read_description
@@ -30,7 +37,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.broker.settings import Broker
-    from lfgtui.run.resume import RecordedAttempt, RecordedRun
+    from lfgtui.run.resume import RecordedAttempt, RecordedRun, RecordedTicket
 
 PAGE = 500
 """Work entries read at once while looking for the run's."""
@@ -51,6 +58,9 @@ class Pickup:
     """The tickets whose attempt runs again, by ticket: its work entry to adopt, or None to enqueue."""
     again: list[tuple[str, int]]
     """The recorded attempts (ticket, number) the history records anew."""
+    unsent: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Why a ticket's open attempt is not run again, by ticket: a follow-up never sent, whose text
+    was not recorded (it stays interrupted, as recovery ended it)."""
 
     def restored(self, recorded: RecordedRun) -> RecordedRun:
         """The record as the TUI's panes restore it: without the attempts recorded anew, whose
@@ -104,19 +114,59 @@ async def _pick_up(redis: Redis, layout: Layout, recorded: RecordedRun, where: s
     earlier: dict[str, Earlier] = {}
     reopened: dict[str, str | None] = {}
     again: list[tuple[str, int]] = []
+    unsent: dict[str, str] = {}
     for ticket in recorded.tickets:
         tid, last = ticket.ticket.id, ticket.attempts[-1] if ticket.attempts else None
-        entry, enqueued = entries.get(tid, (None, 0))
+        entry, enqueued, item = entries.get(tid, (None, 0, None))
         if last is not None and left_open(last):
             taken_over = len(ticket.attempts) > 1 and ticket.attempts[-2].outcome is Outcome.INTERRUPTED
             its_own = enqueued == last.number or (taken_over and enqueued < last.number)
-            earlier[tid], reopened[tid] = Earlier(last.number - 1, None), entry if its_own else None
+            seed = item.earlier(last.number) if its_own and item is not None else as_recorded(ticket, last)
+            if seed is None:
+                earlier[tid], unsent[tid] = ticket.earlier(), _UNSENT.format(tid, last.number)
+                continue
+            earlier[tid], reopened[tid] = seed, entry if its_own else None
             again.append((tid, last.number))
         elif entry is not None and enqueued > (last.number if last is not None else 0):
-            earlier[tid], reopened[tid] = Earlier(enqueued - 1, None), entry  # enqueued, not yet recorded
+            # enqueued, not yet recorded
+            earlier[tid] = item.earlier(enqueued) if item is not None else Earlier(enqueued - 1, None)
+            reopened[tid] = entry
         elif last is not None:
             earlier[tid] = ticket.earlier()
-    return Pickup(earlier, reopened, again)
+    return Pickup(earlier, reopened, again, unsent)
+
+
+_UNSENT = (
+    "{0}: its follow-up (attempt {1}) was never sent to a worker and its text was not recorded, so it "
+    "is not sent again: it stays interrupted (r runs the ticket's prompt anew; f then asks again)"
+)
+
+
+def as_recorded(ticket: RecordedTicket, attempt: RecordedAttempt) -> Earlier | None:
+    """What sends `attempt` again as itself, from the history: its recorded prompt after the whole
+    conversation of the attempt it continues, with that attempt's agent session; unrecorded, it
+    asked what the attempt before it asked (a retry). None when that cannot be known: it (or the
+    attempt it retried) was a follow-up, the attempt before it completed, whose text was never recorded."""
+    number = attempt.number
+    if any(isinstance(event, PromptSent) for event in attempt.events):
+        continues = attempt.continues
+        if continues is None:
+            return Earlier(number - 1, None)
+        continued = next((a for a in ticket.attempts if a.number == continues), None)
+        return Earlier(
+            number - 1,
+            None,
+            base=ticket.conversation(continues),
+            follow_up=attempt.prompt,
+            continues=continues,
+            agent_session=continued.agent_session if continued is not None else None,
+        )
+    before = [a for a in ticket.attempts if a.number < number]
+    if not before:
+        return Earlier(number - 1, None)
+    if before[-1].outcome is Outcome.COMPLETED or (retried := as_recorded(ticket, before[-1])) is None:
+        return None
+    return dataclasses.replace(retried, attempts=number - 1)
 
 
 async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None:
@@ -140,10 +190,11 @@ async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None
 
 async def _work_entries(
     redis: Redis, layout: Layout, run_id: str, providers: set[str]
-) -> dict[str, tuple[str, int]]:
+) -> dict[str, tuple[str, int, WorkItem | None]]:
     """The latest work entry of each of the run's tickets on the providers' work streams, by ticket:
-    its id and the attempt it was enqueued as."""
-    found: dict[str, tuple[str, int]] = {}
+    its id, the attempt it was enqueued as, and the attempt it holds (None when it cannot be read
+    whole, as a worker would drop it: the history says what the attempt was)."""
+    found: dict[str, tuple[str, int, WorkItem | None]] = {}
     for provider in sorted(providers):
         start = "-"
         while entries := await redis.xrange(layout.work(provider), min=start, max="+", count=PAGE):
@@ -152,6 +203,13 @@ async def _work_entries(
                 ticket, attempt = data.get("ticket"), data.get("attempt")
                 tid = ticket.get("ticket") if isinstance(ticket, dict) else None
                 if data.get("run") == run_id and isinstance(tid, str) and type(attempt) is int:
-                    found[tid] = (entry_id.decode(), attempt)
+                    found[tid] = (entry_id.decode(), attempt, _item(fields))
             start = "(" + entries[-1][0].decode()
     return found
+
+
+def _item(fields: dict[bytes, bytes]) -> WorkItem | None:
+    try:
+        return WorkItem.read(fields)
+    except WorkError:
+        return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -111,9 +111,17 @@ class BrokerAttachment:
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
         return self.read_only
 
-    async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
+    async def follow(
+        self,
+        deliver: Callable[[Event], None],
+        said: Callable[[str], None],
+        caught_up: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Deliver the run's events until its `end` (or until cancelled); `said` hears how the watching
-        is doing."""
+        is doing.
+        `caught_up` is awaited after each read that reached the stream's end (fewer entries than it
+        asked for), once what it read is delivered: every entry added before that read is then
+        delivered or was trimmed."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
         delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
@@ -166,6 +174,8 @@ class BrokerAttachment:
                 elif kind == ENTRY_END:
                     self._say(said, "ended")
                     return
+            if caught_up is not None and len(reply[0][1] if reply else ()) < ENTRIES_PER_READ:
+                await caught_up()
 
     def _place(self, entry_id: str, data: dict[str, object]) -> float:
         """The offset from a publisher's clock to this one, from its first entry read: its `now`

@@ -8,7 +8,10 @@ in on the worker, as here), who asked for it, and the run's approval policy. A f
 of one) carries what a local one sends: the whole earlier conversation (`base`, each message as
 remote/codec.py writes it), the follow-up prompt, the attempt it continues and, for a coding agent,
 the session to load. A `Command` is one entry
-of the run's control stream: cancel a taken work entry, or answer a call that waits for approval.
+of the run's control stream: cancel a taken work entry, or answer a call that waits for approval. An
+`AttemptEnd` is what a worker records of an attempt it ran to its end (`PREFIX:run:RUN:ended`), so
+the end is known when the run's event stream was trimmed before its coordinator read it, and a work
+entry whose attempt ended is never run again.
 Both are read as strictly as a watcher reads a description: a writer of the broker is trusted to
 give work, not to crash a worker.
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lfgtui.broker.layout import dumps, loads
+from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
 from lfgtui.history.recorder import ticket_row
 from lfgtui.history.rows import TicketRecord, TicketRow
@@ -194,3 +198,55 @@ class Command:
             call_id if isinstance(call_id, str) else None,
             data.get("allowed") is True,
         )
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How an attempt a worker ran ended: what the run's event stream said, kept apart from it."""
+
+    ticket: str
+    attempt: int
+    outcome: Outcome
+    error: ErrorInfo | None
+    events: int
+    """How many events the attempt had (its end's seq + 1): those a coordinator read are fewer when
+    the broker trimmed some."""
+    input_tokens: int | None = None
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    cost_estimated: bool = False
+
+    def value(self) -> bytes:
+        data = dataclasses.asdict(self)
+        data["outcome"] = self.outcome.value
+        if self.error is not None:
+            data["error"] = {"kind": self.error.kind.value, "message": self.error.message}
+        return dumps(data)
+
+    @classmethod
+    def read(cls, value: object) -> AttemptEnd | None:
+        """A recorded end read back strictly; None for anything else (a writer of the broker is
+        trusted to give work, not to crash a coordinator)."""
+        data = loads(value)
+        ticket, attempt, events = data.get("ticket"), data.get("attempt"), data.get("events")
+        inputs, outputs, cost = data.get("input_tokens"), data.get("output_tokens"), data.get("cost_usd")
+        error = data.get("error")
+        try:
+            outcome = Outcome(data.get("outcome"))
+            info = None if error is None else ErrorInfo(ErrorKind(error["kind"]), str(error["message"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not isinstance(ticket, str) or type(attempt) is not int or type(events) is not int:
+            return None
+        if not (inputs is None or type(inputs) is int) or type(outputs) is not int:
+            return None
+        if not (cost is None or isinstance(cost, int | float)):
+            return None
+        estimated = data.get("cost_estimated") is True
+        return cls(ticket, attempt, outcome, info, events, inputs, outputs, cost, estimated)
+
+
+def ended_field(ticket_id: str, entry: str) -> str:
+    """The field of a run's `ended` hash for the attempt a work entry started (or a worker taking it
+    over ran): unique in a run, since a ticket's entries are enqueued one after another."""
+    return f"{ticket_id}@{entry}"

@@ -28,7 +28,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,10 +37,10 @@ from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
-from lfgtui.broker.work import ANSWER, CANCEL, Command, WorkError, WorkItem
+from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
-from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, EventFactory, Outcome
+from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Earlier, Run
@@ -58,6 +58,9 @@ BLOCK_MS = 2_000
 DRAIN_S = 60.0
 """How long an attempt's last events may take to reach the broker once it ended (the lease held
 meanwhile): an entry is acknowledged only once they are there."""
+FINISH_S = 10.0
+"""How long a worker stopped right after an attempt ended may take to record the end and acknowledge
+its entry before it exits."""
 
 
 def provider_problem(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
@@ -100,6 +103,9 @@ class Holding:
     an attempt that ended while the broker was away is not taken over and run again."""
 
     taken: Taken
+    slot: bool = False
+    """Whether it holds one of the worker's `max_concurrency` slots (else it waits for one, its lease
+    renewed meanwhile)."""
     run: Run | None = None
     """The attempt's run once it started: losing the lease cancels it."""
     ticket_id: str = ""
@@ -152,7 +158,8 @@ class Worker:
                 raise_swallowed_cancel()
                 await self._slots.acquire()
                 try:
-                    taken = await self._claim() or await self._read()
+                    claimed = await self._claim()
+                    taken = [claimed] if claimed is not None else await self._read()
                 except Exception as exc:
                     self._slots.release()
                     failures += 1
@@ -162,21 +169,28 @@ class Worker:
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
-                if taken is None:
+                if not taken:
                     self._slots.release()
                     continue
-                task = asyncio.create_task(self._run(taken), name=f"work {taken.entry}")
-                self.running[taken.entry] = task
-                task.add_done_callback(lambda _, entry=taken.entry: self._done(entry))
+                for n, one in enumerate(taken):
+                    self._start(Holding(one, slot=n == 0))
         finally:
-            if not await stop([presence, *self.running.values()]):
-                self.said(f"its tasks did not stop in {STOP_S:g} s of being cancelled: leaving them")
+            within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
+            if not await stop([presence, *self.running.values()], within_s):
+                self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
             with contextlib.suppress(Exception):
                 await self._absent()
 
-    def _done(self, entry: str) -> None:
-        self.running.pop(entry, None)
-        self._slots.release()
+    def _start(self, holding: Holding) -> None:
+        entry = holding.taken.entry
+        task = asyncio.create_task(self._run(holding), name=f"work {entry}")
+        self.running[entry] = task
+        task.add_done_callback(lambda _: self._done(holding))
+
+    def _done(self, holding: Holding) -> None:
+        self.running.pop(holding.taken.entry, None)
+        if holding.slot:
+            self._slots.release()
 
     async def _failed(
         self, exc: Exception, failures: int, consequence: str, at_most_s: float | None = None
@@ -218,36 +232,102 @@ class Worker:
                 return Taken(stream, entry.decode(), fields, deliveries)
         return None
 
-    async def _read(self) -> Taken | None:
-        """The next new entry of any stream this worker reads, waiting up to `BLOCK_MS` for one."""
+    async def _read(self) -> list[Taken]:
+        """The next new entries of the streams this worker reads, waiting up to `BLOCK_MS` for one:
+        one of each stream that has some (`COUNT` is per stream), all delivered to this worker, so
+        all of them run (each as a slot frees), none left to lapse."""
         reply = await self.redis.xreadgroup(
             GROUP, self.options.name, dict.fromkeys(self.streams, ">"), count=1, block=BLOCK_MS
         )
-        for stream, entries in reply or ():
-            for entry, fields in entries:
-                return Taken(stream.decode(), entry.decode(), fields, 1)
-        return None
+        return [
+            Taken(stream.decode(), entry.decode(), fields, 1)
+            for stream, entries in reply or ()
+            for entry, fields in entries
+        ]
 
-    async def _run(self, taken: Taken) -> None:
+    async def _run(self, holding: Holding) -> None:
         """Run one taken entry's attempt to its end, holding the entry's lease until its events are on
-        the broker and the entry is acknowledged (unless another worker took it over meanwhile)."""
-        holding = Holding(taken)
+        the broker, its end is recorded and the entry is acknowledged (unless another worker took it
+        over meanwhile). Stopped (SIGTERM) once the attempt ended, the worker still records that and
+        acknowledges, for up to `FINISH_S`: else another worker would run the attempt again."""
         lease = asyncio.create_task(self._lease(holding), name="lease")
         try:
-            if await self._run_held(holding):
-                await until_answered(
-                    lambda: self._acknowledge(holding), self.explain, self.said, "acknowledging waits for it"
-                )
+            if not holding.slot:
+                await self._slots.acquire()
+                holding.slot = True
+            if not holding.lost and await self._run_held(holding):
+                await self._outlast(self._finish(holding, None), holding)
         finally:
             await stop([lease])
+
+    async def _outlast(self, work: Coroutine[None, None, None], holding: Holding) -> None:
+        """Do `work`, what follows an attempt's end, even when the worker is stopped meanwhile: for up
+        to `FINISH_S` more."""
+        finishing = asyncio.create_task(work, name=f"finish {holding.taken.entry}")
+        try:
+            await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            if not finishing.done():
+                entry = holding.taken.entry
+                self.said(f"stopping: recording how entry {entry} ended first (at most {FINISH_S:g} s)")
+                await asyncio.wait([finishing], timeout=FINISH_S)
+                finishing.cancel()
+            raise
+
+    async def _wrap_up(
+        self, holding: Holding, publisher: Publisher, item: WorkItem, attempt: int, end: AttemptEnd
+    ) -> None:
+        """Once the attempt ended: its last events to the broker, then record its end and acknowledge
+        its entry; or, when the events did not get there, leave the entry to be run again. The run's
+        other attempts here go on publishing meanwhile (`RunPublishers`)."""
+        self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {end.outcome}")
+        if not await self.publishers.release(publisher, item.ticket.id, attempt):
+            self.said(
+                f"the last events of {item.ticket.id} (attempt {attempt}) did not reach the broker: "
+                "its entry is left for another worker to run again"
+            )
+            return
+        await self._finish(holding, end)
+
+    async def _finish(self, holding: Holding, end: AttemptEnd | None) -> None:
+        """Record how the attempt ended (None: nothing to record), then acknowledge its entry."""
+        if end is not None and not holding.lost:
+            await until_answered(
+                lambda: self._record(holding, end), self.explain, self.said, "acknowledging waits for it"
+            )
+        await until_answered(
+            lambda: self._acknowledge(holding), self.explain, self.said, "acknowledging waits for it"
+        )
+
+    async def _record(self, holding: Holding, end: AttemptEnd) -> None:
+        """Note the attempt's end in the run's `ended` hash, where its coordinator finds it when the
+        event stream was trimmed, and a worker that takes the entry over finds it ran already."""
+        run_id = WorkItem.read(holding.taken.fields).run_id
+        key = self.layout.ended(run_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, ended_field(end.ticket, holding.taken.entry), end.value())
+        pipe.expire(key, int(self.broker.settings.max_age_s))
+        await pipe.execute()
 
     async def _acknowledge(self, holding: Holding) -> None:
         taken = holding.taken
         if not holding.lost and await self._holds(taken):
             await self.redis.xack(taken.stream, GROUP, taken.entry)
 
+    async def _ended_before(self, item: WorkItem, entry: str) -> AttemptEnd | None:
+        """How an attempt of this entry ended, when a worker ran one to its end but was stopped
+        before it acknowledged the entry."""
+        value = await until_answered(
+            lambda: self.redis.hget(self.layout.ended(item.run_id), ended_field(item.ticket.id, entry)),
+            self.explain,
+            self.said,
+            "starting an attempt waits for it",
+        )
+        return None if value is None else AttemptEnd.read(value)
+
     async def _run_held(self, holding: Holding) -> bool:
-        """Run the entry's attempt; whether the entry is done with (to acknowledge)."""
+        """Run the entry's attempt, and wrap it up once it ended; True when the entry is done with
+        without running (to acknowledge)."""
         taken = holding.taken
         try:
             item = WorkItem.read(taken.fields)
@@ -255,6 +335,12 @@ class Worker:
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
             return True
         attempt = item.attempt + taken.deliveries - 1
+        if taken.deliveries > 1 and (ended := await self._ended_before(item, taken.entry)) is not None:
+            self.said(
+                f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
+                f"({ended.outcome}) on a worker stopped before it acknowledged it: not running it again"
+            )
+            return True
         control = self.layout.control(item.run_id)
         since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
         earlier = await until_answered(
@@ -274,17 +360,12 @@ class Worker:
         how = "took over" if taken.deliveries > 1 else "took"
         self.said(f"{how} {item.ticket.id} of run {item.run_id} (attempt {attempt})")
         try:
-            outcome = await self._attempt(item, attempt, holding, publisher, control, last)
-            self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {outcome}")
-        finally:
-            on_broker = await self.publishers.release(publisher, item.ticket.id, attempt)
-        if not on_broker:
-            self.said(
-                f"the last events of {item.ticket.id} (attempt {attempt}) did not reach the broker: "
-                "its entry is left for another worker to run again"
-            )
-            return False
-        return True
+            end = await self._attempt(item, attempt, holding, publisher, control, last)
+        except BaseException:  # stopped mid-attempt: its entry is left to run again
+            await self.publishers.release(publisher, item.ticket.id, attempt)
+            raise
+        await self._outlast(self._wrap_up(holding, publisher, item, attempt, end), holding)
+        return False
 
     def _publisher(self, run_id: str) -> Publisher:
         """A publisher of this worker's attempts of a run (see `RunPublishers`)."""
@@ -300,17 +381,23 @@ class Worker:
 
     async def _attempt(
         self, item: WorkItem, attempt: int, holding: Holding, publisher: Publisher, control: str, last: str
-    ) -> Outcome:
+    ) -> AttemptEnd:
         try:
             ticket = item.placed(self.options.root)
         except WorkError as exc:
             ev = EventFactory(item.ticket.id, attempt)
             publisher(ev(AttemptStarted, provider=item.ticket.provider, model=item.ticket.model))
-            publisher(
-                ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.BAD_REQUEST, str(exc)))
-            )
-            return Outcome.FAILED
+            error = ErrorInfo(ErrorKind.BAD_REQUEST, str(exc))
+            publisher(ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            return AttemptEnd(item.ticket.id, attempt, Outcome.FAILED, error, 2)
         run = self._make_run(item, ticket, attempt, publisher)
+        ended: list[AttemptEnded] = []
+
+        def end_of(event: Event) -> None:
+            if isinstance(event, AttemptEnded) and event.ticket == ticket.id:
+                ended.append(event)
+
+        run.sinks.append(end_of)
         holding.run, holding.ticket_id = run, ticket.id
         where = f"running on worker {self.options.name} ({socket.gethostname()})"
         run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
@@ -326,7 +413,20 @@ class Worker:
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
             await stop([commands])
-        return outcomes[ticket.id]
+        if not ended:
+            return AttemptEnd(ticket.id, attempt, outcomes[ticket.id], None, 0)
+        metrics = run.book.attempts.get((ticket.id, attempt))
+        return AttemptEnd(
+            ticket.id,
+            attempt,
+            ended[-1].outcome,
+            ended[-1].error,
+            ended[-1].seq + 1,
+            None if metrics is None else metrics.input_tokens,
+            0 if metrics is None else metrics.output_tokens,
+            None if metrics is None else metrics.cost_usd,
+            metrics is not None and metrics.cost_estimated,
+        )
 
     def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
         """A run of the one ticket, its dependencies done with their answers, at `attempt` - 1 so that

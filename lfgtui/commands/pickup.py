@@ -65,11 +65,14 @@ class PickedUp:
 
     @property
     def adopting(self) -> str | None:
-        """What the person is told of the attempts taken from the workers, if any."""
+        """What the person is told of the attempts taken from the workers, and of those that cannot
+        be sent again, if any."""
         adopted = sorted(self.pickup.reopened)
-        if not adopted:
-            return None
-        return f"picking up {', '.join(adopted)} where the workers of {self.outlet.broker.where} have them"
+        lines = [self.pickup.unsent[ticket] for ticket in sorted(self.pickup.unsent)]
+        if adopted:
+            where = self.outlet.broker.where
+            lines.insert(0, f"picking up {', '.join(adopted)} where the workers of {where} have them")
+        return "\n".join(lines) or None
 
     def make_run(self) -> Callable[..., Run]:
         """What makes the run: coordinated on the broker's workers, adopting the attempts they hold."""

@@ -19,18 +19,22 @@ import pytest
 from redis import Redis
 from textual.pilot import Pilot
 
+from lfgtui.broker.work import WorkItem
 from lfgtui.commands.common import find_recorded
 from lfgtui.commands.main import _parser
 from lfgtui.commands.pickup import picked_up
+from lfgtui.history.store import Store
 from lfgtui.inert import inert
 from lfgtui.outcome import Outcome
+from lfgtui.providers.base import UserMessage
+from lfgtui.run.resume import recorded_run
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.fleet_screen import FleetScreen
 from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen
 from lfgtui.ui.pane import PaneState
 from tests.support import app as pilot_support
 from tests.support.app import keys
-from tests.support.fleet import EXAMPLES, LEASE, Fleet, coordinate, ends, ran_on
+from tests.support.fleet import EXAMPLES, LEASE, STEADY, Fleet, coordinate, ends, ran_on
 from tests.support.lfg import of
 from tests.terminal import Terminal
 
@@ -39,7 +43,7 @@ DEMO = ("explore", "gcd", "tour", "summary")
 
 def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(LEASE))],
+        [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(STEADY))],
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
@@ -163,7 +167,7 @@ def test_a_run_that_cannot_be_picked_up_from_the_broker_says_why_and_changes_not
 def refused_in_terminal(fleet: Fleet, why: str, *args: str, config: Path | None = None) -> None:
     """`lfg ARGS` in a terminal, where it would open the TUI, says `why` and exits 2 before it does."""
     terminal = Terminal()
-    command = [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(LEASE))]
+    command = [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(STEADY))]
     process = terminal.start(command, fleet.lfg.env)
     try:
         terminal.wait_for(why.encode(), timeout=60)
@@ -200,11 +204,12 @@ def test_an_attempt_still_streaming_on_its_worker_is_followed_to_its_end_not_run
 def test_a_ticket_taken_over_while_its_coordinator_was_away_is_recorded_as_both_attempts(
     fleet: Fleet,
 ) -> None:
-    first = fleet.start("w1")
+    lapsing = fleet.config(LEASE, "lease.toml")
+    first = fleet.start("w1", config=lapsing)
     tickets = fleet.lfg.tickets(LONG)
     run_id, _ = killed_mid_stream(fleet, tickets, lambda seen: len(of(seen, "long", "text")) >= 5)
     first.send_signal(signal.SIGKILL)  # its worker dies too: another takes the ticket over as attempt 2
-    fleet.start("w2")
+    fleet.start("w2", config=lapsing)
     until(lambda: f"long of run {run_id} (attempt 2): completed" in fleet.said("w2"))
     before = exported(fleet, run_id)["long"]
     resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
@@ -226,7 +231,7 @@ async def resumed_in_tui(fleet: Fleet, run_id: str) -> AsyncIterator[tuple[LfgAp
     """`lfg resume RUN --broker URL` in this process, as it opens the TUI: the run picked up by the
     command's own `picked_up` and `PickedUp`, the app through Pilot, the run published while it runs."""
     db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"  # where its lfg processes record
-    config = fleet.config(LEASE)
+    config = fleet.config(STEADY)
     args = _parser().parse_args(
         ["resume", run_id, "--broker", fleet.url, "--config", str(config), "--db", str(db)]
     )
@@ -332,3 +337,134 @@ async def test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_
         assert pane.state is PaneState.COMPLETED
     assert (fleet.lfg.workdir / "notes" / "summary.md").exists(), "allowed: written on its worker"
     assert [(a["number"], a["outcome"]) for a in exported(fleet, run_id)["w"]] == [(1, "completed")]
+
+
+def following_up(fleet: Fleet, tickets: Path) -> tuple[str, subprocess.Popen[str]]:
+    """tests/broker/follow_up_coordinator.py on `tickets`, recording where `lfg resume` looks: its run
+    id once it started, and the process (a line on its stdin sends the follow-up of `t`)."""
+    db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    args = [fleet.url, str(tickets), str(fleet.config(LEASE)), str(db), "t", "And then?"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.broker.follow_up_coordinator", *args],
+        env=fleet.lfg.env,
+        cwd=Path(__file__).parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process.stdout.readline().strip(), process
+
+
+def read_until(process: subprocess.Popen[str], line: str) -> None:
+    assert process.stdout is not None
+    while (said := process.stdout.readline()) != f"{line}\n":
+        assert said, f"the coordinator ended before it said {line!r}"
+
+
+def send_follow_up(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    process.stdin.write("\n")
+    process.stdin.flush()
+
+
+def streaming_follow_up(process: subprocess.Popen[str]) -> None:
+    """Once `t` completed, its follow-up sent; back when the follow-up's answer streams on its worker."""
+    read_until(process, "AttemptEnded t 1")
+    send_follow_up(process)
+    read_until(process, "TextDelta t 2")
+
+
+def killed(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+
+
+def work_items(fleet: Fleet) -> list[WorkItem]:
+    return [WorkItem.read(fields) for _, fields in Redis.from_url(fleet.url).xrange("lfg:work:sim")]
+
+
+SLOW_WRITER = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "writer:tokens_per_s=20"\n'
+
+
+async def test_a_follow_up_running_on_its_worker_when_its_coordinator_died_is_adopted_with_its_conversation(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER))
+    try:
+        streaming_follow_up(coordinator)
+    finally:
+        killed(coordinator)
+    async with resumed_in_tui(fleet, run_id) as (app, pilot):
+        run = app.controller.run
+        assert run is not None
+        state = run.states["t"]
+        await until_shown(pilot, lambda: state.attempt == 2 and state.outcome is Outcome.COMPLETED)
+        adopted = state.conversation
+        assert run.continue_with("t", "And after that?")
+        await until_shown(pilot, lambda: state.attempt == 3 and state.outcome is Outcome.COMPLETED)
+    with Store.open(fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3") as store:
+        (ticket,) = recorded_run(store.load(store.resolve(run_id))).tickets
+    assert [(a.number, a.outcome, a.continues) for a in ticket.attempts] == [
+        (1, Outcome.COMPLETED, None),
+        (2, Outcome.COMPLETED, 1),
+        (3, Outcome.COMPLETED, 2),
+    ]
+    assert adopted == ticket.conversation(2) and adopted[0] == UserMessage("go"), "with the earlier one"
+    *_, third = work_items(fleet)
+    assert (third.attempt, third.follow_up, third.continues) == (3, "And after that?", 2)
+    assert third.base == ticket.conversation(2), "the later follow-up sent the whole conversation"
+    assert fleet.said("w1").count("took t of run") == 3, "the follow-up adopted, not run again"
+
+
+def test_a_follow_up_its_coordinator_died_before_any_worker_had_is_not_sent_as_the_first_prompt(
+    fleet: Fleet,
+) -> None:
+    first = fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    tickets = fleet.lfg.tickets('[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n')
+    run_id, coordinator = following_up(fleet, tickets)
+    broker = Redis.from_url(fleet.url)
+    try:
+        read_until(coordinator, "AttemptEnded t 1")
+        until(lambda: not broker.xpending("lfg:work:sim", "workers")["pending"])
+        first.send_signal(signal.SIGTERM)  # no worker takes the follow-up
+        first.wait(15)
+        send_follow_up(coordinator)
+        until(lambda: broker.xlen("lfg:work:sim") == 2 and len(exported(fleet, run_id)["t"]) == 2)
+    finally:
+        killed(coordinator)
+    ((entry_id, _),) = broker.xrevrange("lfg:work:sim", count=1)
+    broker.xdel("lfg:work:sim", entry_id)  # as if it died before enqueuing it: its text is nowhere
+    fleet.start("w2", config=fleet.config(STEADY, "steady.toml"))
+
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert "t: its follow-up (attempt 2) was never sent to a worker" in resumed.stderr, resumed.stderr
+    attempts = exported(fleet, run_id)["t"]
+    assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "interrupted")]
+    assert "took t" not in fleet.said("w2"), "the ticket's first prompt was not sent in its place"
+    assert [item.attempt for item in work_items(fleet)] == [1]
+
+
+def test_a_follow_up_whose_work_entry_is_gone_is_enqueued_again_as_the_history_recorded_it(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=8")))
+    try:
+        streaming_follow_up(coordinator)
+        until(lambda: any(p["kind"] == "prompt" for p in exported(fleet, run_id)["t"][1]["parts"]))
+    finally:
+        killed(coordinator)
+    broker = Redis.from_url(fleet.url)
+    ((entry_id, _),) = broker.xrevrange("lfg:work:sim", count=1)
+    broker.xdel("lfg:work:sim", entry_id)  # gone: what the attempt asked is the history's alone
+
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    with Store.open(fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3") as store:
+        (ticket,) = recorded_run(store.load(store.resolve(run_id))).tickets
+    *_, again = work_items(fleet)
+    assert (again.attempt, again.follow_up, again.continues) == (2, "And then?", 1), "not the first prompt"
+    assert again.base == ticket.conversation(1) and again.base[0] == UserMessage("go")

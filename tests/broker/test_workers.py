@@ -92,7 +92,8 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
         '[[ticket]]\nid = "long"\nprompt = "go"\nprovider = "sim"\n'
         'model = "long-answer:tokens_per_s=60,repeat=3"\n'
     )
-    first = fleet.start("w1")
+    lapsing = fleet.config(LEASE, "lease.toml")
+    first = fleet.start("w1", config=lapsing)
     coordinator = coordinate(fleet, tickets)
     assert coordinator.stdout is not None
     seen: list[dict[str, Any]] = []
@@ -101,7 +102,7 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
         if len(of(seen, "long", "text")) >= 10:
             break
     first.send_signal(signal.SIGKILL)  # mid-stream: no goodbye, its lease lapses
-    fleet.start("w2")
+    fleet.start("w2", config=lapsing)
     code, events, err = finish(coordinator)
     events = seen + events
     assert code == 0, err
@@ -159,8 +160,8 @@ def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_tick
         )
     )
     try:
-        for name in ("w1", "w2"):
-            fleet.start(name, "--max-concurrency", "2")  # four run at once, two wait on the work stream
+        for name in ("w1", "w2"):  # four run at once, two wait on the work stream
+            fleet.start(name, "--max-concurrency", "2", config=fleet.config(LEASE, "lease.toml"))
         coordinator = coordinate(fleet, tickets)
         assert coordinator.stdout is not None
         seen: list[dict[str, Any]] = []
@@ -187,7 +188,7 @@ def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_sa
     tickets = fleet.lfg.tickets(
         '[[ticket]]\nid = "lab"\nprompt = "Say hello."\nprovider = "lab"\nmodel = "hello"\n'
     )
-    with_lab = fleet.config(LEASE + LAB, "lab.toml")
+    with_lab = fleet.config(STEADY + LAB, "lab.toml")
     fleet.start("plain")
     deadline = time.monotonic() + 30
     while "serves" not in fleet.said("plain") and time.monotonic() < deadline:  # it is on the broker
@@ -213,7 +214,7 @@ def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_sa
 
 @contextlib.asynccontextmanager
 async def coordinated(
-    fleet: Fleet, toml: str, config_text: str = LEASE, db: Path | None = None
+    fleet: Fleet, toml: str, config_text: str = STEADY, db: Path | None = None
 ) -> AsyncIterator[tuple[CoordinatedRun, list[Event]]]:
     """A coordinated run in this process, as `lfg run --broker` makes it for the TUI (someone can
     answer approvals), started, recorded into the history `db` when given; cancelled at the end of
@@ -221,7 +222,7 @@ async def coordinated(
     path = fleet.lfg.tickets(toml)
     config = load_config(fleet.config(config_text))
     loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
-    broker = resolve(fleet.url, {}, BrokerSettings(lease_s=1.5))
+    broker = resolve(fleet.url, {}, BrokerSettings())
     outlet = Outlet(broker, await connect(broker), path.parent)
     async with (
         Providers(config.providers) as providers,
@@ -294,9 +295,9 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
         'tools = ["write_file"]\n'
     )
     fleet.start("w1")
-    config = load_config(fleet.config(LEASE))
+    config = load_config(fleet.config(STEADY))
     loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
-    broker = resolve(fleet.url, {}, BrokerSettings(lease_s=1.5))
+    broker = resolve(fleet.url, {}, BrokerSettings())
     outlet = Outlet(broker, await connect(broker), path.parent)
     async with Providers(config.providers) as providers, Outlet.closing(outlet):
         prices = run_prices(providers.configs, loaded.tickets)
@@ -410,7 +411,7 @@ async def test_a_follow_up_of_a_ticket_a_worker_ran_sends_its_whole_conversation
 ) -> None:
     """The writer scenario answers by how many answers the conversation holds: asked alone, the
     follow-up would get its first call (tool calls, then more); after the whole conversation, its last."""
-    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    fleet.start("w1")
     toml = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\n'
     toml += 'model = "writer:ttft_ms=0,tokens_per_s=0"\n'
     db = tmp_path / "history.db"
@@ -523,7 +524,7 @@ async def test_a_work_entry_whose_follow_up_has_a_malformed_conversation_is_refu
     fleet.start("w1")
     ticket = load_tickets(
         fleet.lfg.tickets('[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'),
-        load_config(fleet.config(LEASE)),
+        load_config(fleet.config(STEADY)),
         BUILTIN_TOOLS,
         env={},
     ).tickets[0]

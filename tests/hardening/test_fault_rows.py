@@ -789,6 +789,15 @@ ELSEWHERE = {
         f"{BROKER}/test_resume.py::test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_and_streaming_on",
         f"{BROKER}/test_resume.py::test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_key_in_the_tui",
     ],
+    "the broker trims the run's events (`[broker] max_len`) before the coordinator of `lfg run --broker` "
+    "reads them (it fell behind: paused, slow, cut off)": [
+        f"{BROKER}/test_trimmed.py::test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_attempt_ended",
+    ],
+    "a worker is stopped (SIGTERM) or killed after an attempt ended but before it handed the ticket back, "
+    "under `lfg run --broker`": [
+        f"{BROKER}/test_taking.py::test_an_attempt_that_ended_on_a_worker_stopped_before_it_acknowledged_is_not_run_again",
+        f"{BROKER}/test_taking.py::test_a_worker_stopped_right_after_an_attempt_ended_acknowledges_its_entry_before_it_exits",
+    ],
     "no worker on the broker has a ticket's provider (not in its config, its key not set, its agent not "
     "installed) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why",

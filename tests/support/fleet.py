@@ -1,5 +1,6 @@
 """`lfg worker` processes and an `lfg run --broker` coordinator as real processes on one broker, their
-logs and NDJSON picked apart (tests/broker)."""
+logs and NDJSON picked apart (tests/broker). They hold leases of `STEADY` unless a test of a lapsing
+lease gives them `LEASE`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.support.lfg import Lfg, of
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 LEASE = "[broker]\nlease_s = 1.5\n"
+"""A lease that lapses soon: for the tests of a worker that stops renewing it."""
 STEADY = "[broker]\nlease_s = 10\n"
 """For tests of something else than a lapsed lease: on a loaded machine a lease of 1.5 s can lapse
 while its worker is busy, and another worker (or the same one) takes the ticket over."""
@@ -37,7 +39,7 @@ class Fleet:
     def start(self, name: str, *extra: str, config: Path | None = None) -> subprocess.Popen[bytes]:
         log = self.log(name).open("wb")
         args = ["worker", "--broker", self.url, "--name", name, "--root", str(self.lfg.workdir)]
-        config = config or self.config(LEASE)
+        config = config or self.config(STEADY)
         process = subprocess.Popen(
             [sys.executable, "-m", "lfgtui", *args, "--config", str(config), *extra],
             env=self.lfg.env,
@@ -68,7 +70,7 @@ class Fleet:
 def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
     """`lfg run TICKETS --broker URL --json`, its NDJSON on a pipe."""
     args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url, *extra)
-    args[args.index("--config") + 1] = str(config or fleet.config(LEASE))
+    args[args.index("--config") + 1] = str(config or fleet.config(STEADY))
     return subprocess.Popen(
         args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

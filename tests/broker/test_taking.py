@@ -1,0 +1,87 @@
+"""How `lfg worker` takes work entries, with real worker and coordinator processes on a real
+redis-server: every entry a read delivers to it runs; an attempt that ended is never run again, even
+when its worker was stopped before it acknowledged the entry."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, finish
+
+LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
+HELLO = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
+
+
+@pytest.fixture
+def admin(fleet: Fleet) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(fleet.url)
+    yield client
+    client.close()
+
+
+def eventually(check: Callable[[], object], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_entries_of_two_streams_delivered_by_one_read_both_run_at_once(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """XREADGROUP's COUNT is per stream: one read hands this worker an entry of each stream that has
+    one, and each runs, none left waiting for its lease to lapse."""
+    config = fleet.config(STEADY + LAB, "lab.toml")
+    tickets = fleet.lfg.tickets(HELLO + HELLO.replace('"t"', '"u"').replace('"sim"', '"lab"'))
+    coordinator = coordinate(fleet, tickets, config=config)
+    eventually(lambda: admin.exists("lfg:work:sim") and admin.exists("lfg:work:lab"))  # both enqueued
+    fleet.start("w1", "--max-concurrency", "2", config=config)
+    code, events, err = finish(coordinator)
+    assert code == 0, err
+    assert ends(events) == {("t", 1): "completed", ("u", 1): "completed"}
+    assert "took over" not in fleet.said("w1")
+
+
+def stopped_after_an_unacknowledged_end(fleet: Fleet, admin: redis.Redis) -> subprocess.Popen[bytes]:
+    """Worker w1, stopped (SIGTERM) after it ran a ticket to its end while the broker refused it XACK
+    (given back by `acknowledging`): the coordinator saw the attempt end, its entry is pending."""
+    admin.execute_command("ACL", "SETUSER", "default", "-xack")
+    first = fleet.start("w1", config=fleet.config(LEASE, "lease.toml"))
+    code, events, err = finish(coordinate(fleet, fleet.lfg.tickets(HELLO)))
+    assert code == 0 and ends(events) == {("t", 1): "completed"}, err
+    eventually(lambda: "acknowledging waits for it" in fleet.said("w1"))
+    first.send_signal(signal.SIGTERM)
+    return first
+
+
+def acknowledging(admin: redis.Redis) -> None:
+    admin.execute_command("ACL", "SETUSER", "default", "+xack")
+
+
+def test_an_attempt_that_ended_on_a_worker_stopped_before_it_acknowledged_is_not_run_again(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    stopped_after_an_unacknowledged_end(fleet, admin).wait(30)
+    acknowledging(admin)
+    fleet.start("w2", config=fleet.config(LEASE, "lease.toml"))  # takes the entry over: w1's lease lapsed
+    eventually(lambda: admin.xpending("lfg:work:sim", "workers")["pending"] == 0)
+    said = fleet.said("w2")
+    assert "t of run" in said and "(attempt 1) ended already (completed)" in said, said
+    assert "took over t" not in said
+
+
+def test_a_worker_stopped_right_after_an_attempt_ended_acknowledges_its_entry_before_it_exits(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    first = stopped_after_an_unacknowledged_end(fleet, admin)
+    time.sleep(1)
+    acknowledging(admin)
+    first.wait(30)
+    assert admin.xpending("lfg:work:sim", "workers")["pending"] == 0, fleet.said("w1")
+    assert "stopping: recording how entry" in fleet.said("w1")

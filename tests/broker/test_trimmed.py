@@ -1,0 +1,87 @@
+"""What a coordinated run does when the broker trimmed its event stream before the coordinator read it
+(`[broker] max_len`), and when a worker stops in the moment between an attempt's end and its
+acknowledgement: real `lfg worker` and `lfg run --broker` processes on a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from lfgtui.broker.work import AttemptEnd
+from lfgtui.events import ErrorInfo, ErrorKind, Outcome
+from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish
+from tests.support.lfg import of
+
+TRIMMED = STEADY + "max_len = 10\n"
+
+
+def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_attempt_ended(
+    fleet: Fleet,
+) -> None:
+    names = [f"t{n:02}" for n in range(16)]
+    model = "long-answer:tokens_per_s=100"
+    tickets = fleet.lfg.tickets(
+        "".join(
+            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
+        )
+        + '[[ticket]]\nid = "after"\nprompt = "Sum up: {{t00}}"\nprovider = "sim"\nmodel = "hello"\n'
+        'depends_on = ["t00"]\n'
+    )
+    config = fleet.config(TRIMMED, "trimmed.toml")
+    fleet.start("w1", config=config)
+    coordinator = coordinate(fleet, tickets, config=config)
+    assert coordinator.stdout is not None
+    seen: list[dict[str, Any]] = []
+    for line in coordinator.stdout:
+        seen.append(json.loads(line))
+        if of(seen, "t00", "text"):
+            break
+    coordinator.send_signal(signal.SIGSTOP)  # it reads nothing while t00 ends, and more, on the worker
+    time.sleep(6)
+    coordinator.send_signal(signal.SIGCONT)
+    code, events, err = finish(coordinator)  # before the fix: never ended
+    events = seen + events
+    assert "were trimmed from the broker before they were read" in err, err
+    ended = ends(events)
+    assert {ended[(n, 1)] for n in names} == {"completed"}, "each ended as its worker recorded it"
+    said = " ".join(e["message"] for e in of(events, "t00", "status"))
+    assert re.search(
+        r"\d+ events of this attempt's \d+ were trimmed from the broker before this coordinator read them "
+        r"\(\[broker\] max_len\); its worker recorded that it ended completed after \d+ input and \d+ output "
+        r"tokens: its answer here lacks what was trimmed, so the tickets that depend on it fail",
+        said,
+    ), said
+    (after,) = of(events, "after", "attempt_ended")
+    assert after["outcome"] == "failed" and after["error"]["message"].startswith(
+        "the answer of t00 is not whole here (the broker trimmed some of its events"
+    )
+    assert code == 1, "a ticket failed"
+    run_id = err.split("recorded as run ")[1].split()[0]
+    exported = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "history", "export", run_id, "--format", "json", "--config", config],
+        env=fleet.lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    recorded = {t["ticket"]: t for t in json.loads(exported.stdout)["run"]["tickets"]}
+    assert [a["outcome"] for a in recorded["t00"]["attempts"]] == ["completed"]
+
+
+def test_a_recorded_end_reads_back_and_anything_else_on_the_broker_reads_as_none() -> None:
+    end = AttemptEnd("t", 2, Outcome.FAILED, ErrorInfo(ErrorKind.TIMEOUT, "no data"), 12, 30, 40, 0.5, True)
+    assert AttemptEnd.read(end.value()) == end
+    assert AttemptEnd.read(AttemptEnd("t", 1, Outcome.COMPLETED, None, 3).value()) == AttemptEnd(
+        "t", 1, Outcome.COMPLETED, None, 3
+    )
+    data = json.loads(end.value())
+    wrong = [{"outcome": "won"}, {"error": {"kind": "no"}}, {"attempt": "2"}, {"events": 1.5}]
+    for broken in wrong:
+        assert AttemptEnd.read(json.dumps(data | broken).encode()) is None, broken
+    assert AttemptEnd.read(b"[1]") is None and AttemptEnd.read(None) is None
