@@ -40,7 +40,8 @@ process of one machine shares. Figures:
   every core's busy time in the window (of `nproc`), whoever used it;
 - through the broker: entries, events and their bytes per second (the stream read back, over the
   window between its first and last entry), redis's network bytes in and out and commands per
-  second (`INFO stats`, over the CPU window), and redis's memory (`INFO memory`: used and RSS)
+  second (`INFO stats`, over the CPU window), redis-server's CPU per entry (the entries it took in
+  the CPU window), and redis's memory (`INFO memory`: used and RSS)
   before the run, at its peak (sampled every 0.1 s) and at its end, with the event stream's own
   size (`MEMORY USAGE`) per entry and per event.
 
@@ -256,6 +257,8 @@ class Published:
     bytes: int
     first: float
     last: float
+    taken: list[float]
+    """When redis took each entry (wall clock, from its id)."""
 
 
 def read_stream(redis: Any, key: str) -> Published:
@@ -287,7 +290,7 @@ def read_stream(redis: Any, key: str) -> Published:
                     (made, start + data["now"], taken, event["text"])
                 )
     ids = [int(entry_id.decode().partition("-")[0]) / 1000 for entry_id, _ in entries]
-    return Published(dict(tokens), len(entries), events, size, min(ids), max(ids))
+    return Published(dict(tokens), len(entries), events, size, min(ids), max(ids), ids)
 
 
 @dataclass
@@ -444,6 +447,9 @@ def report(
     net_in, net_out = rate("total_net_input_bytes") / 1e6, rate("total_net_output_bytes") / 1e6
     commands = rate("total_commands_processed")
     print(f"  redis's network: in {net_in:.2f} MB/s, out {net_out:.2f} MB/s; {commands:.0f} commands/s")
+    entries = sum(1 for at in published.taken if first.wall < at <= last.wall)
+    per_entry = 1e6 * (last.cpu["redis"] - first.cpu["redis"]) / max(1, entries)
+    print(f"  redis-server's CPU per entry: {per_entry:.0f} us ({entries} entries in the CPU window)")
     mib = 1 << 20
     before, end = (f"{m['used_memory'] / mib:.1f} / {m['used_memory_rss'] / mib:.1f}" for m in memory["at"])
     sampled = [row.info for row in broker.rows] + [memory["at"][1]]

@@ -16,7 +16,10 @@ in the index and writes its `end`. The entry has the tickets' states and those w
 approval, written when they change, and the run's cost and tok/s (from its metrics book), written
 then too (an attempt's end shows its final cost) and otherwise at most every `TOTALS_EVERY_S`; all
 in the pipeline a batch goes in, never per token. A worker's publisher (`owner=False`) only adds
-the events of the attempt it runs to the same stream, beside other workers'.
+the events of the attempts it runs to the same stream, beside other workers': one publisher for all
+the attempts of a run that the worker runs at once (broker/publishers.py), so that a batch holds
+all of them. The worker holds each attempt's work entry until the broker has its events: `mark`
+once the attempt ended, then `drained` (or `aclose`) and `took`.
 """
 
 from __future__ import annotations
@@ -128,6 +131,12 @@ class Publisher:
         """Entries the broker took."""
         self.dropped = 0
         """Events dropped because the queue was full."""
+        self.ends_dropped: set[tuple[str, int]] = set()
+        """The attempts (ticket, attempt) whose end was dropped: the broker never gets it (only a gap)."""
+        self._added = 0
+        """Items ever put in the queue: a mark counts up to one, and `sent` reaches it once they went."""
+        self._progress = asyncio.Event()
+        """Set (and replaced) whenever the broker took entries or the writer stopped."""
         self._numbered = 0
         self._queue: deque[_Entry | _Gap] = deque()
         self._queued_bytes = 0
@@ -167,6 +176,7 @@ class Publisher:
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="publish")
+        self._writer.add_done_callback(lambda _: self._advanced())
 
     def __call__(self, event: Event) -> None:
         self.note(event)
@@ -204,16 +214,48 @@ class Publisher:
             self._queue_entry(_Entry(ENTRY_EVENTS, data))
             return
         self.dropped += len(batch)
+        self.ends_dropped.update((e.ticket, e.attempt) for e in batch if isinstance(e, AttemptEnded))
         gap = self._queue[-1] if self._queue else None
         if not isinstance(gap, _Gap) or gap.sealed:
             gap = _Gap(now)
             self._queue.append(gap)
+            self._added += 1
         gap.add(batch, now)
 
     def _queue_entry(self, entry: _Entry) -> None:
         self._queue.append(entry)
+        self._added += 1
         self._queued_bytes += len(entry.data)
         self._wake.set()
+
+    def mark(self) -> int:
+        """A mark past everything given so far, queued now (what was dropped, its gap, sealed to go
+        too): `drained` waits for the broker to take it all."""
+        self.publish()
+        gap = self._queue[-1] if self._queue else None
+        if isinstance(gap, _Gap) and not gap.sealed:
+            gap.sealed = True
+            self._wake.set()
+        return self._added
+
+    async def drained(self, mark: int, within_s: float) -> bool:
+        """Wait up to `within_s` for the broker to take everything queued up to `mark` (the writer
+        goes on for the others given it after); whether it did. The wait ends early if the writer stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_s):
+                while self.sent < mark and self._writer is not None and not self._writer.done():
+                    await self._progress.wait()
+        return self.sent >= mark
+
+    def took(self, mark: int, ticket: str, attempt: int) -> bool:
+        """Whether the broker has an attempt's events, once it ended and `mark` was taken: everything
+        up to the mark, its end among it (not dropped into a gap, which tells watchers only that it
+        is missing: a coordinator would never see the attempt end)."""
+        return self.sent >= mark and (ticket, attempt) not in self.ends_dropped
+
+    def _advanced(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     def end(self) -> None:
         """The run is over: what is pending goes, then (from the run's owner) the `end` entry."""
@@ -221,6 +263,7 @@ class Publisher:
             return
         self.publish()
         self._ended = True
+        self._wake.set()  # a writer waiting for more stops once the queue is empty
         if self.owner:
             self._queue_entry(_Entry(ENTRY_END, dumps({"now": self.clock() - self.t0})))
 
@@ -312,6 +355,8 @@ class Publisher:
                 if isinstance(item, _Entry):
                     self._queued_bytes -= len(item.data)
             self.sent += len(taken)
+            if taken:
+                self._advanced()
 
     def _sendable(self) -> list[_Entry | _Gap]:
         """The next items to send: a gap still growing at the end of the queue waits, so that one

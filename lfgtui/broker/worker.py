@@ -6,7 +6,8 @@ A worker reads the work streams of the providers it has (`PREFIX:work:PROVIDER`,
 of coding-agent tickets it ran, whose agent sessions are on this machine), at most `max_concurrency`
 at a time; it notes in the run's `ran` hash which attempts it took. Each attempt
 runs in a `Run` of its own (the ticket, and the tickets it depends on as done with the answers the
-coordinator sent), whose events a `Publisher` adds to the run's event stream. While it runs the
+coordinator sent), whose events the worker's publisher of that run (one for all the attempts of the
+run it runs at once, broker/publishers.py) adds to the run's event stream. While it runs the
 worker renews its lease on the entry (`XCLAIM … JUSTID`) and follows the run's control stream from
 the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
 the broker, it acknowledges the entry. An entry whose lease lapsed (its worker was killed) is taken
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.publisher import Publisher
+from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
 BLOCK_MS = 2_000
 """How long one read of the work streams, or of a control stream, waits."""
 DRAIN_S = 60.0
-"""How long an attempt's publisher may take to hand its last events to the broker (the lease held
+"""How long an attempt's last events may take to reach the broker once it ended (the lease held
 meanwhile): an entry is acknowledged only once they are there."""
 FINISH_S = 10.0
 """How long a worker stopped right after an attempt ended may take to record the end and acknowledge
@@ -140,6 +142,7 @@ class Worker:
         self.running: dict[str, asyncio.Task[None]] = {}
         """The attempts under way, by work entry."""
         self._slots = asyncio.Semaphore(options.max_concurrency)
+        self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self._claim_after = 0.0
         """No entry is taken over before this (monotonic): a lease after the last failure of the
         broker seen here, so that once it is back the workers holding entries renew their leases
@@ -275,10 +278,10 @@ class Worker:
         self, holding: Holding, publisher: Publisher, item: WorkItem, attempt: int, end: AttemptEnd
     ) -> None:
         """Once the attempt ended: its last events to the broker, then record its end and acknowledge
-        its entry; or, when the events did not get there, leave the entry to be run again."""
-        await publisher.aclose(DRAIN_S)
+        its entry; or, when the events did not get there, leave the entry to be run again. The run's
+        other attempts here go on publishing meanwhile (`RunPublishers`)."""
         self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {end.outcome}")
-        if publisher.queued:
+        if not await self.publishers.release(publisher, item.ticket.id, attempt):
             self.said(
                 f"the last events of {item.ticket.id} (attempt {attempt}) did not reach the broker: "
                 "its entry is left for another worker to run again"
@@ -353,25 +356,20 @@ class Worker:
             lambda: self._took(item, attempt), self.explain, self.said, "starting an attempt waits for it"
         )
         last = earlier[-1][0].decode() if earlier else since
-        publisher = Publisher(
-            self.redis,
-            item.run_id,
-            [item.ticket.id],
-            self.broker.settings,
-            self.said,
-            self.explain,
-            owner=False,
-        )
-        publisher.start()
+        publisher = self.publishers.open(item.run_id)
         how = "took over" if taken.deliveries > 1 else "took"
         self.said(f"{how} {item.ticket.id} of run {item.run_id} (attempt {attempt})")
         try:
             end = await self._attempt(item, attempt, holding, publisher, control, last)
         except BaseException:  # stopped mid-attempt: its entry is left to run again
-            await publisher.aclose(DRAIN_S)
+            await self.publishers.release(publisher, item.ticket.id, attempt)
             raise
         await self._outlast(self._wrap_up(holding, publisher, item, attempt, end), holding)
         return False
+
+    def _publisher(self, run_id: str) -> Publisher:
+        """A publisher of this worker's attempts of a run (see `RunPublishers`)."""
+        return Publisher(self.redis, run_id, [], self.broker.settings, self.said, self.explain, owner=False)
 
     async def _took(self, item: WorkItem, attempt: int) -> None:
         """Say in the run's `ran` hash that this worker runs the attempt, before any of its events."""

@@ -56,7 +56,7 @@ from lfgtui.ui.run_screen import BINDINGS
 from lfgtui.ui.services import Services
 from tests.broker.redis_server import RedisServer
 from tests.support.app import SIZE
-from tests.support.fleet import EXAMPLES, LEASE, STEADY, Fleet, coordinate, ends, finish, ran_on
+from tests.support.fleet import EXAMPLES, LEASE, STEADY, Fleet, coordinate, ends, finish, ran_on, until
 from tests.support.lfg import Lfg, of
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
@@ -243,12 +243,6 @@ async def coordinated(
             finally:
                 run.cancel_all()
                 await asyncio.wait_for(run.wait(), 30)
-
-
-async def until(check: Any, timeout: float = 40) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
 
 
 async def test_approvals_answered_at_the_coordinator_reach_the_worker_holding_each_ticket(

@@ -4,6 +4,7 @@ lease gives them `LEASE`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -87,3 +88,10 @@ def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
 def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
     said = [e["message"] for e in of(events, ticket, "status")]
     return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
+
+
+async def until(check: Any, timeout: float = 40) -> None:
+    """Wait (polling) until `check()` holds: a log line, a state; `timeout` fails the test."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
