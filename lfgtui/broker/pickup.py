@@ -191,18 +191,23 @@ async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None
 async def _work_entries(
     redis: Redis, layout: Layout, run_id: str, providers: set[str]
 ) -> dict[str, tuple[str, int, WorkItem | None]]:
-    """The latest work entry of each of the run's tickets on the providers' work streams, by ticket:
-    its id, the attempt it was enqueued as, and the attempt it holds (None when it cannot be read
-    whole, as a worker would drop it: the history says what the attempt was)."""
+    """The latest work entry of each of the run's tickets on the providers' work streams and the
+    workers' own (where a coding agent's follow-up goes), by ticket: its id, the attempt it was
+    enqueued as, and the attempt it holds (None when it cannot be read whole, as a worker would drop
+    it: the history says what the attempt was)."""
+    streams = [layout.work(provider) for provider in sorted(providers)]
+    streams += [layout.assigned(name.decode()) for name in await redis.zrange(layout.workers, 0, -1)]
     found: dict[str, tuple[str, int, WorkItem | None]] = {}
-    for provider in sorted(providers):
+    for stream in streams:
         start = "-"
-        while entries := await redis.xrange(layout.work(provider), min=start, max="+", count=PAGE):
+        while entries := await redis.xrange(stream, min=start, max="+", count=PAGE):
             for entry_id, fields in entries:
                 data = loads(fields.get(b"data"))
                 ticket, attempt = data.get("ticket"), data.get("attempt")
                 tid = ticket.get("ticket") if isinstance(ticket, dict) else None
-                if data.get("run") == run_id and isinstance(tid, str) and type(attempt) is int:
+                if data.get("run") != run_id or not isinstance(tid, str) or type(attempt) is not int:
+                    continue
+                if tid not in found or attempt >= found[tid][1]:
                     found[tid] = (entry_id.decode(), attempt, _item(fields))
             start = "(" + entries[-1][0].decode()
     return found

@@ -34,7 +34,17 @@ from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen
 from lfgtui.ui.pane import PaneState
 from tests.support import app as pilot_support
 from tests.support.app import keys
-from tests.support.fleet import EXAMPLES, LEASE, STEADY, Fleet, coordinate, ends, ran_on
+from tests.support.fleet import (
+    COORDINATOR_AGENT,
+    EXAMPLES,
+    LEASE,
+    STEADY,
+    Fleet,
+    agent_config,
+    coordinate,
+    ends,
+    ran_on,
+)
 from tests.support.lfg import of
 from tests.terminal import Terminal
 
@@ -339,12 +349,15 @@ async def test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_
     assert [(a["number"], a["outcome"]) for a in exported(fleet, run_id)["w"]] == [(1, "completed")]
 
 
-def following_up(fleet: Fleet, tickets: Path) -> tuple[str, subprocess.Popen[str]]:
+def following_up(
+    fleet: Fleet, tickets: Path, config: Path | None = None
+) -> tuple[str, subprocess.Popen[str]]:
     """tests/broker/follow_up_coordinator.py on `tickets`, recording where `lfg resume` looks: its run
     id once it started, and the process (a line on its stdin sends the follow-up of `t`)."""
     db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
     db.parent.mkdir(parents=True, exist_ok=True)
-    args = [fleet.url, str(tickets), str(fleet.config(LEASE)), str(db), "t", "And then?"]
+    config = config or fleet.config(LEASE)
+    args = [fleet.url, str(tickets), str(config), str(db), "t", "And then?"]
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.broker.follow_up_coordinator", *args],
         env=fleet.lfg.env,
@@ -468,3 +481,32 @@ def test_a_follow_up_whose_work_entry_is_gone_is_enqueued_again_as_the_history_r
     *_, again = work_items(fleet)
     assert (again.attempt, again.follow_up, again.continues) == (2, "And then?", 1), "not the first prompt"
     assert again.base == ticket.conversation(1) and again.base[0] == UserMessage("go")
+
+
+def test_a_coding_agents_follow_up_on_its_workers_own_stream_when_its_coordinator_died_is_adopted(
+    fleet: Fleet,
+) -> None:
+    """A coding agent's follow-up goes on the stream of the worker that has its session, not its
+    provider's: the resumed coordinator finds it there and adopts it rather than sending it again."""
+    fleet.start("w1", config=agent_config(fleet, "w1"))
+    slow = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "agent"\nmodel = "long-answer:tokens_per_s=20"\n'
+    run_id, coordinator = following_up(
+        fleet, fleet.lfg.tickets(slow), fleet.config(COORDINATOR_AGENT, "c.toml")
+    )
+    try:
+        streaming_follow_up(coordinator)
+    finally:
+        killed(coordinator)
+    resumed = lfg(
+        fleet,
+        "resume",
+        run_id,
+        "--broker",
+        fleet.url,
+        "--json",
+        config=fleet.config(COORDINATOR_AGENT, "c.toml"),
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    attempts = exported(fleet, run_id)["t"]
+    assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "completed")]
+    assert fleet.said("w1").count("took t of run") == 2, "the follow-up adopted, not run again"

@@ -56,7 +56,20 @@ from lfgtui.ui.run_screen import BINDINGS
 from lfgtui.ui.services import Services
 from tests.broker.redis_server import RedisServer
 from tests.support.app import SIZE
-from tests.support.fleet import EXAMPLES, LEASE, STEADY, Fleet, coordinate, ends, finish, ran_on, until
+from tests.support.fleet import (
+    AGENT_TICKET,
+    COORDINATOR_AGENT,
+    EXAMPLES,
+    LEASE,
+    STEADY,
+    Fleet,
+    agent_config,
+    coordinate,
+    ends,
+    finish,
+    ran_on,
+    until,
+)
 from tests.support.lfg import Lfg, of
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
@@ -440,24 +453,6 @@ async def test_a_follow_up_of_a_ticket_a_worker_ran_sends_its_whole_conversation
         "ToolResultMessage",
         "AssistantMessage",
     ]
-
-
-def agent_config(fleet: Fleet, name: str) -> Path:
-    """A config whose provider `agent` is the sim ACP agent keeping its sessions in a folder of
-    `name`'s alone, as a coding agent keeps them on its own machine."""
-    sessions = fleet.lfg.home / f"{name}-sessions"
-    command = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--sessions-dir", str(sessions)]
-    command += ["--scenario", "{model}"]
-    return fleet.config(STEADY + agent_provider(command), f"{name}.toml")
-
-
-def agent_provider(command: list[str]) -> str:
-    return f'[providers.agent]\nkind = "acp"\ncommand = {json.dumps(command)}\n'
-
-
-AGENT_TICKET = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "hello:ttft_ms=0"\n'
-COORDINATOR_AGENT = STEADY + agent_provider([sys.executable])
-"""The coordinator knows the provider is a coding agent; its workers run it."""
 
 
 async def acknowledged(fleet: Fleet, stream: str) -> None:

@@ -95,3 +95,21 @@ async def until(check: Any, timeout: float = 40) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.02)
+
+
+def agent_config(fleet: Fleet, name: str) -> Path:
+    """A config whose provider `agent` is the sim ACP agent keeping its sessions in a folder of
+    `name`'s alone, as a coding agent keeps them on its own machine."""
+    sessions = fleet.lfg.home / f"{name}-sessions"
+    command = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--sessions-dir", str(sessions)]
+    command += ["--scenario", "{model}"]
+    return fleet.config(STEADY + agent_provider(command), f"{name}.toml")
+
+
+def agent_provider(command: list[str]) -> str:
+    return f'[providers.agent]\nkind = "acp"\ncommand = {json.dumps(command)}\n'
+
+
+AGENT_TICKET = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "hello:ttft_ms=0"\n'
+COORDINATOR_AGENT = STEADY + agent_provider([sys.executable])
+"""The coordinator knows the provider is a coding agent; its workers run it."""
