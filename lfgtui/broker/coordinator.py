@@ -21,6 +21,12 @@ stream (`AttemptEnd`), which the feed looks for while attempts wait: the pane sa
 events were lost; when those may hold part of its answer, the tickets that depend on it fail saying
 why, and it takes no follow-up (what was lost is not made up).
 
+A work entry the broker lost before any worker ended its attempt (a redis-server restarted without
+persistence, FLUSHALL, a failover to a replica that lacked it, eviction) is noticed by the feed, which
+looks at least once a lease whether each waiting attempt's entry is still there (`LostEntry`): the
+attempt ends `interrupted`, saying so, and the ticket is enqueued again as the next attempt, so a
+broker that lost everything mid-run ends with every ticket run, never a run waiting forever.
+
 A coordinator killed mid-run is picked up by `lfg resume RUN --broker` (broker/pickup.py): its
 workers ran on, so the resumed run adopts each attempt they hold or finished (`reopened`), taking
 its events from the run's event stream from its start, and enqueues only what no worker has.
@@ -79,6 +85,13 @@ its attempts go, and it goes on where it left off when the broker is back."""
 
 
 @dataclass(frozen=True)
+class LostEntry:
+    """The broker no longer has the work entry a ticket's attempt waits for, nor a recorded end of it."""
+
+    work: str
+
+
+@dataclass(frozen=True)
 class WorkerPresence:
     """A worker as it says itself on the broker: the providers it serves and those it does not, why."""
 
@@ -103,9 +116,14 @@ class Dispatch:
     run_id: str = field(default="", init=False)
     said: Callable[[str], None] = field(default=print, init=False)
     layout: Layout = field(init=False)
-    _waiting: dict[str, asyncio.Queue[Event | AttemptEnd]] = field(default_factory=dict, init=False)
+    _waiting: dict[str, asyncio.Queue[Event | AttemptEnd | LostEntry]] = field(
+        default_factory=dict, init=False
+    )
     _works: dict[str, str] = field(default_factory=dict, init=False)
     """The work entry of each ticket's attempt that waits."""
+    _streams: dict[str, str] = field(default_factory=dict, init=False)
+    """The stream of each work entry this run enqueued."""
+    _entries_read: float = field(default=float("-inf"), init=False)
     _recorded: dict[str, tuple[str, AttemptEnd]] = field(default_factory=dict, init=False)
     """The ends workers recorded of waiting attempts (by ticket, with the work entry), read before the
     feed's latest read."""
@@ -146,23 +164,35 @@ class Dispatch:
             return
         self._ends_read, works = self.clock(), dict(self._works)
         fields = [ended_field(ticket_id, work) for ticket_id, work in works.items()]
+        looked = {t: w for t, w in works.items() if w in self._streams}
+        if self.clock() - self._entries_read < self.broker.settings.lease_s:
+            looked = {}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(self.layout.ended(self.run_id), fields)
+        for work in looked.values():
+            pipe.xrange(self._streams[work], min=work, max=work, count=1)
         try:
-            values = await self.redis.hmget(self.layout.ended(self.run_id), fields)
+            values, *entries = await pipe.execute()
         except Exception as exc:
             if self._explain(exc) is None:
                 raise
             return  # the feed says the broker is away; read again once it is back
+        if looked:
+            self._entries_read = self.clock()
         for (ticket_id, work), value in zip(works.items(), values, strict=True):
             end = None if value is None else AttemptEnd.read(value)
             if end is not None and end.ticket == ticket_id:
                 self._recorded[ticket_id] = (work, end)
+        for (ticket_id, work), entry in zip(looked.items(), entries, strict=True):
+            if not entry and ticket_id not in self._recorded and (queue := self._waiting.get(ticket_id)):
+                queue.put_nowait(LostEntry(work))  # after the events the feed delivered already
 
     def _route(self, event: Event) -> None:
         queue = self._waiting.get(event.ticket)
         if queue is not None:
             queue.put_nowait(event)
 
-    def wait_for(self, ticket_id: str) -> asyncio.Queue[Event | AttemptEnd]:
+    def wait_for(self, ticket_id: str) -> asyncio.Queue[Event | AttemptEnd | LostEntry]:
         """The events of a ticket's attempts from now on (or from when it was first asked for, by an
         adopted attempt before the feed starts), until `done_with`; and, once `expect` named its work
         entry, the end its worker recorded when the stream lost its own."""
@@ -174,7 +204,7 @@ class Dispatch:
 
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
-        self._works.pop(ticket_id, None)
+        self._streams.pop(self._works.pop(ticket_id, ""), None)
 
     async def enqueue(self, item: WorkItem, worker: str | None = None) -> str:
         """Put an attempt on its provider's work stream (or on `worker`'s own), waiting for a broker
@@ -187,6 +217,7 @@ class Dispatch:
             self.said,
             f"{item.ticket.id} waits for it to be put on the work stream",
         )
+        self._streams[entry.decode()] = stream
         return entry.decode()
 
     def _explain(self, exc: Exception) -> str | None:
@@ -358,27 +389,19 @@ class CoordinatedRun(Run):
             self.dispatched.add((ticket.id, state.attempt))
             if work is None:
                 self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
-                outputs = {d: self.states[d].answer for d in ticket.depends_on}
-                item = WorkItem(
-                    self.run_id,
-                    ticket,
-                    state.attempt,
-                    outputs,
-                    state.why,
-                    approvals.yes,
-                    approvals.askable,
-                    *self._continuing(state),
-                )
-                state.why = None
-                item, worker = await self._destination(item, ev)
-                work = await self.dispatch.enqueue(item, worker)
-                if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
-                    self._emit(state, ev(Status, message=unserved))
+                work = await self._enqueue(state, ev)
             self.dispatch.expect(ticket.id, work)
             conversation = self._transcribe(state)
             seen = 0  # the worker's events of the attempt delivered here
             while True:
                 event = await events.get()
+                if isinstance(event, LostEntry):
+                    if event.work == work:
+                        ev, seen = self._next_attempt(state, self._lost(work, state.attempt + 1)), 0
+                        work = await self._enqueue(state, ev)
+                        self.dispatch.expect(ticket.id, work)
+                        started, conversation = True, self._transcribe(state)
+                    continue
                 if event.attempt < state.attempt:
                     continue  # an attempt that ended here already
                 if isinstance(event, AttemptEnd):
@@ -406,6 +429,35 @@ class CoordinatedRun(Run):
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
+
+    async def _enqueue(self, state: TicketState, ev: EventFactory) -> str:
+        """Put the ticket's attempt on the broker for a worker; returns its work entry."""
+        ticket, approvals = state.ticket, self.approvals
+        outputs = {d: self.states[d].answer for d in ticket.depends_on}
+        item = WorkItem(
+            self.run_id,
+            ticket,
+            state.attempt,
+            outputs,
+            state.why,
+            approvals.yes,
+            approvals.askable,
+            *self._continuing(state),
+        )
+        state.why = None
+        item, worker = await self._destination(item, ev)
+        work = await self.dispatch.enqueue(item, worker)
+        if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
+            self._emit(state, ev(Status, message=unserved))
+        return work
+
+    @staticmethod
+    def _lost(work: str, attempt: int) -> str:
+        return (
+            f"the broker lost this attempt's work entry {work} before a worker ended it (restarted without "
+            f"persistence, flushed, or failed over to a replica that lacked it): enqueued again as attempt "
+            f"{attempt}"
+        )
 
     def _end_event(self, end: AttemptEnd) -> AttemptEnded:
         """A recorded end as the worker's event was (its time: now)."""
@@ -478,12 +530,20 @@ class CoordinatedRun(Run):
     def _taken_over(self, state: TicketState, announced: Event) -> EventFactory:
         """Another worker took the ticket over as the attempt `announced` is of: the attempt before it
         ends `interrupted` with what arrived (unless its end came already), and this one starts."""
-        assert state.ev is not None
         attempt = announced.attempt
         message = (
-            f"its worker stopped renewing its lease (killed, or cut off from the broker): "
+            f"its worker stopped renewing its lease (killed, paused, or cut off from the broker): "
             f"another worker took the ticket over as attempt {attempt}"
         )
+        return self._next_attempt(state, message, attempt, started=isinstance(announced, AttemptStarted))
+
+    def _next_attempt(
+        self, state: TicketState, message: str, attempt: int | None = None, started: bool = False
+    ) -> EventFactory:
+        """End the ticket's attempt `interrupted` with `message` (unless its end came already) and
+        start `attempt` (the next one by default; `started`: the worker's own start follows)."""
+        assert state.ev is not None
+        attempt = state.attempt + 1 if attempt is None else attempt
         error = ErrorInfo(ErrorKind.CONNECTION, message)
         # Published, unlike the rest of a dispatched attempt: no worker ends it. Its seq is past the
         # worker's last (each worker event is adopted in order after this run's own start), so
@@ -494,6 +554,6 @@ class CoordinatedRun(Run):
         state.attempt, state.outcome = attempt, None
         state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)
         self.dispatched.add((state.ticket.id, attempt))
-        if not isinstance(announced, AttemptStarted):  # else the worker's, at its time, is adopted next
+        if not started:  # else the worker's, at its time, is adopted next
             self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
         return ev

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
+from lfgtui.broker.ownership import Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
@@ -54,7 +55,14 @@ if TYPE_CHECKING:
     from lfgtui.telemetry.runs import RunsMetered
 
 BLOCK_MS = 2_000
-"""How long one read of the work streams, or of a control stream, waits."""
+"""How long one read of the work streams, or of a control stream, waits (a read of the work streams
+at most a renewal interval, so that a free slot looks for lapsed entries that often)."""
+RENEW_EVERY = 0.25
+"""A lease is renewed every quarter of it."""
+FENCE_AFTER = 0.8
+"""A worker stops an attempt whose lease it has not renewed for this much of it, by its own clock:
+counted from when it sent the last renewal the broker confirmed, which is before the broker reset the
+entry's idle time, so the attempt is stopped before another worker may take the entry over."""
 DRAIN_S = 60.0
 """How long an attempt's last events may take to reach the broker once it ended (the lease held
 meanwhile): an entry is acknowledged only once they are there."""
@@ -95,6 +103,8 @@ class Taken:
     entry: str
     fields: dict[bytes, bytes]
     deliveries: int
+    asked: float
+    """When (monotonic) this worker asked for it: its lease counts from no earlier."""
 
 
 @dataclass
@@ -110,6 +120,21 @@ class Holding:
     """The attempt's run once it started: losing the lease cancels it."""
     ticket_id: str = ""
     lost: bool = False
+    """Another worker holds the entry now."""
+    fenced: bool = False
+    """The lease was not renewed in time: the attempt stopped, its entry is left to be taken over."""
+    ended: bool = False
+    """The attempt ran to its end here: nothing left to fence."""
+    renewed: float = 0.0
+    """When (monotonic) the last renewal the broker confirmed was sent."""
+
+    def __post_init__(self) -> None:
+        self.renewed = self.taken.asked
+
+    @property
+    def forsaken(self) -> bool:
+        """Whether this worker is to leave the entry alone: neither record its end nor acknowledge it."""
+        return self.lost or self.fenced
 
 
 class Worker:
@@ -143,6 +168,7 @@ class Worker:
         """The attempts under way, by work entry."""
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
+        self.ownership = Ownership(redis, GROUP, options.name)
         self._claim_after = 0.0
         """No entry is taken over before this (monotonic): a lease after the last failure of the
         broker seen here, so that once it is back the workers holding entries renew their leases
@@ -162,6 +188,9 @@ class Worker:
                     taken = [claimed] if claimed is not None else await self._read()
                 except Exception as exc:
                     self._slots.release()
+                    if _lost_group(exc):
+                        await self._regroup()
+                        continue
                     failures += 1
                     await self._failed(exc, failures, "taking work waits for it; what runs goes on")
                     continue
@@ -215,32 +244,37 @@ class Worker:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
+    async def _regroup(self) -> None:
+        """The broker lost a consumer group (restarted without persistence, flushed, failed over):
+        make them again and go on; the attempts whose entries it lost stop as their leases do."""
+        self.said(
+            f"the broker at {self.broker.where} lost the work streams' consumer group (restarted without "
+            "persistence, flushed, or failed over): made it again"
+        )
+        await until_answered(self._groups, self.explain, self.said, "taking work waits for it")
+
     async def _claim(self) -> Taken | None:
         """An entry whose worker's lease lapsed, taken over; None when there is none."""
         if time.monotonic() < self._claim_after:
             return None
-        lapsed = int(self.lease_s * 1000)
         for stream in self.streams:
-            _, entries, _ = await self.redis.xautoclaim(
-                stream, GROUP, self.options.name, lapsed, start_id="0-0", count=1
-            )
-            for entry, fields in entries:
-                if fields is None:
-                    continue  # trimmed from the stream meanwhile
-                pending = await self.redis.xpending_range(stream, GROUP, min=entry, max=entry, count=1)
-                deliveries = pending[0]["times_delivered"] if pending else 2
-                return Taken(stream, entry.decode(), fields, deliveries)
+            asked = time.monotonic()
+            lapsed = await self.ownership.take_over(stream, int(self.lease_s * 1000))
+            if lapsed is not None:
+                return Taken(stream, lapsed.entry, lapsed.fields, lapsed.deliveries, asked)
         return None
 
     async def _read(self) -> list[Taken]:
-        """The next new entries of the streams this worker reads, waiting up to `BLOCK_MS` for one:
-        one of each stream that has some (`COUNT` is per stream), all delivered to this worker, so
-        all of them run (each as a slot frees), none left to lapse."""
+        """The next new entries of the streams this worker reads, waiting up to a renewal interval
+        for one: one of each stream that has some (`COUNT` is per stream), all delivered to this
+        worker, so all of them run (each as a slot frees), none left to lapse."""
+        asked = time.monotonic()
+        block = min(BLOCK_MS, max(int(self.lease_s * RENEW_EVERY * 1000), 1))
         reply = await self.redis.xreadgroup(
-            GROUP, self.options.name, dict.fromkeys(self.streams, ">"), count=1, block=BLOCK_MS
+            GROUP, self.options.name, dict.fromkeys(self.streams, ">"), count=1, block=block
         )
         return [
-            Taken(stream.decode(), entry.decode(), fields, 1)
+            Taken(stream.decode(), entry.decode(), fields, 1, asked)
             for stream, entries in reply or ()
             for entry, fields in entries
         ]
@@ -251,14 +285,15 @@ class Worker:
         over meanwhile). Stopped (SIGTERM) once the attempt ended, the worker still records that and
         acknowledges, for up to `FINISH_S`: else another worker would run the attempt again."""
         lease = asyncio.create_task(self._lease(holding), name="lease")
+        fence = asyncio.create_task(self._fence(holding), name="fence")
         try:
             if not holding.slot:
                 await self._slots.acquire()
                 holding.slot = True
-            if not holding.lost and await self._run_held(holding):
+            if not holding.forsaken and await self._run_held(holding):
                 await self._outlast(self._finish(holding, None), holding)
         finally:
-            await stop([lease])
+            await stop([lease, fence])
 
     async def _outlast(self, work: Coroutine[None, None, None], holding: Holding) -> None:
         """Do `work`, what follows an attempt's end, even when the worker is stopped meanwhile: for up
@@ -281,42 +316,45 @@ class Worker:
         its entry; or, when the events did not get there, leave the entry to be run again. The run's
         other attempts here go on publishing meanwhile (`RunPublishers`)."""
         self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {end.outcome}")
-        if not await self.publishers.release(publisher, item.ticket.id, attempt):
+        released = await self.publishers.release(publisher, item.ticket.id, attempt)
+        if holding.fenced:
+            return  # stopped by its own fence: its entry is left to be taken over
+        if not released:
             self.said(
                 f"the last events of {item.ticket.id} (attempt {attempt}) did not reach the broker: "
                 "its entry is left for another worker to run again"
             )
             return
-        await self._finish(holding, end)
+        await self._finish(holding, end, item.run_id)
 
-    async def _finish(self, holding: Holding, end: AttemptEnd | None) -> None:
-        """Record how the attempt ended (None: nothing to record), then acknowledge its entry."""
-        if end is not None and not holding.lost:
-            await until_answered(
-                lambda: self._record(holding, end), self.explain, self.said, "acknowledging waits for it"
-            )
-        await until_answered(
-            lambda: self._acknowledge(holding), self.explain, self.said, "acknowledging waits for it"
-        )
-
-    async def _record(self, holding: Holding, end: AttemptEnd) -> None:
-        """Note the attempt's end in the run's `ended` hash, where its coordinator finds it when the
-        event stream was trimmed, and a worker that takes the entry over finds it ran already."""
-        run_id = WorkItem.read(holding.taken.fields).run_id
-        key = self.layout.ended(run_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, ended_field(end.ticket, holding.taken.entry), end.value())
-        pipe.expire(key, int(self.broker.settings.max_age_s))
-        await pipe.execute()
-
-    async def _acknowledge(self, holding: Holding) -> None:
+    async def _finish(self, holding: Holding, end: AttemptEnd | None, run_id: str = "") -> None:
+        """Record how the attempt ended (None: nothing to record) in the run's `ended` hash, where its
+        coordinator finds it when the event stream was trimmed and a worker that takes the entry over
+        finds that it ran already, and acknowledge its entry: in one step, and only while this worker
+        holds the entry, so a stale attempt's end never stands in for the live one's."""
+        if holding.forsaken:
+            return
         taken = holding.taken
-        if not holding.lost and await self._holds(taken):
-            await self.redis.xack(taken.stream, GROUP, taken.entry)
+        ended = self.layout.ended(run_id) if end is not None else taken.stream
+        field = ended_field(end.ticket, taken.entry) if end is not None else ""
+        value = end.value() if end is not None else None
+        lifetime = int(self.broker.settings.max_age_s)
+        if not await until_answered(
+            lambda: self.ownership.finish(taken.stream, taken.entry, ended, field, value, lifetime),
+            self.explain,
+            self.said,
+            "acknowledging waits for it",
+        ):
+            holding.lost = True
+            self.said(
+                f"entry {taken.entry} of {taken.stream} was taken over by another worker before "
+                "this one recorded how it ended: that worker's attempt is the one that counts"
+            )
 
     async def _ended_before(self, item: WorkItem, entry: str) -> AttemptEnd | None:
         """How an attempt of this entry ended, when a worker ran one to its end but was stopped
-        before it acknowledged the entry."""
+        before it acknowledged the entry (or the broker lost the entry's delivery and gave it out
+        again)."""
         value = await until_answered(
             lambda: self.redis.hget(self.layout.ended(item.run_id), ended_field(item.ticket.id, entry)),
             self.explain,
@@ -331,11 +369,12 @@ class Worker:
         taken = holding.taken
         try:
             item = WorkItem.read(taken.fields)
+            self._check_provider(item, taken.stream)
         except WorkError as exc:
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
             return True
         attempt = item.attempt + taken.deliveries - 1
-        if taken.deliveries > 1 and (ended := await self._ended_before(item, taken.entry)) is not None:
+        if (ended := await self._ended_before(item, taken.entry)) is not None:
             self.said(
                 f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
                 f"({ended.outcome}) on a worker stopped before it acknowledged it: not running it again"
@@ -364,8 +403,19 @@ class Worker:
         except BaseException:  # stopped mid-attempt: its entry is left to run again
             await self.publishers.release(publisher, item.ticket.id, attempt)
             raise
+        holding.ended = not holding.forsaken
         await self._outlast(self._wrap_up(holding, publisher, item, attempt, end), holding)
         return False
+
+    def _check_provider(self, item: WorkItem, stream: str) -> None:
+        """Raise `WorkError` unless the entry's provider is one this worker serves and, on a
+        provider's work stream, that provider: whoever may write one stream must not start another
+        provider's agents here."""
+        provider = item.ticket.provider
+        if provider not in self.serves:
+            raise WorkError(f"its provider {provider!r:.60} is not one this worker serves")
+        if stream != self.streams[0] and stream != self.layout.work(provider):
+            raise WorkError(f"it names provider {provider!r:.60} but came on another provider's work stream")
 
     def _publisher(self, run_id: str) -> Publisher:
         """A publisher of this worker's attempts of a run (see `RunPublishers`)."""
@@ -401,8 +451,8 @@ class Worker:
         holding.run, holding.ticket_id = run, ticket.id
         where = f"running on worker {self.options.name} ({socket.gethostname()})"
         run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
-        if holding.lost:
-            run.cancel(ticket.id, self._lost_lease)
+        if holding.forsaken:
+            run.interrupt(ticket.id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease))
         entry = holding.taken.entry
         commands = asyncio.create_task(self._commands(control, last, entry, run, ticket.id))
         try:
@@ -457,7 +507,17 @@ class Worker:
 
     @property
     def _lost_lease(self) -> str:
-        return f"worker {self.options.name} lost its lease: another worker took the ticket over"
+        return (
+            f"worker {self.options.name} no longer holds this ticket's work entry (another worker took it "
+            "over, or the broker lost it): it stopped the attempt"
+        )
+
+    @property
+    def _fenced(self) -> str:
+        return (
+            f"worker {self.options.name} could not renew its lease for {self.lease_s * FENCE_AFTER:g} s "
+            "(paused, or cut off from the broker): it stopped the attempt, which another worker takes over"
+        )
 
     @property
     def _stopped_mid_attempt(self) -> str:
@@ -467,32 +527,52 @@ class Worker:
         )
 
     async def _lease(self, holding: Holding) -> None:
-        """Renew the lease every third of it; stop the attempt once another worker holds the entry.
-        A renewal that fails is tried again within half a lease, so that one comes soon after the
-        broker is back, before other workers take entries over (see `_claim_after`)."""
+        """Renew the lease every `RENEW_EVERY` of it, while this worker holds the entry (checked and
+        renewed in one step); stop the attempt once it does not. A renewal that fails is tried again
+        soon, so that one comes right after the broker is back, before other workers take entries
+        over (see `_claim_after`)."""
         taken, failures = holding.taken, 0
         while True:
-            await asyncio.sleep(self.lease_s / 3)
+            await asyncio.sleep(self.lease_s * RENEW_EVERY)
+            asked = time.monotonic()
             try:
-                if not await self._holds(taken):
-                    holding.lost = True
-                    if holding.run is not None:
-                        holding.run.cancel(holding.ticket_id, self._lost_lease)
-                    return
-                await self.redis.xclaim(taken.stream, GROUP, self.options.name, 0, [taken.entry], justid=True)
-                raise_swallowed_cancel()
-                failures = 0
+                mine = await self.ownership.renew(taken.stream, taken.entry)
             except Exception as exc:
                 failures += 1
-                consequence = "the lease waits for it; the attempt goes on"
-                await self._failed(exc, failures, consequence, at_most_s=self.lease_s / 6)
+                consequence = "the lease waits for it; the attempt goes on until the lease would lapse"
+                await self._failed(exc, failures, consequence, at_most_s=self.lease_s * RENEW_EVERY / 2)
+                continue
+            raise_swallowed_cancel()
+            failures = 0
+            if not mine:
+                holding.lost = True
+                if holding.run is not None:
+                    holding.run.interrupt(
+                        holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease)
+                    )
+                return
+            holding.renewed = max(holding.renewed, asked)
 
-    async def _holds(self, taken: Taken) -> bool:
-        """Whether the entry is still this worker's (not acknowledged, not taken over)."""
-        pending = await self.redis.xpending_range(
-            taken.stream, GROUP, min=taken.entry, max=taken.entry, count=1
+    async def _fence(self, holding: Holding) -> None:
+        """Stop the attempt once its lease went unrenewed for `FENCE_AFTER` of it by this worker's
+        clock (paused, or cut off from the broker): another worker may take the entry over soon
+        after, and the work must not go on here beside it. Once the attempt ended there is nothing
+        to stop: its end is recorded only if the entry is still this worker's (`_finish`)."""
+        span = self.lease_s * FENCE_AFTER
+        while True:  # a renewal moves the deadline on while this sleeps
+            left = holding.renewed + span - time.monotonic()
+            if left <= 0:
+                break
+            await asyncio.sleep(left)
+        if holding.ended or holding.forsaken:
+            return
+        holding.fenced = True
+        self.said(
+            f"entry {holding.taken.entry}: its lease was not renewed for {span:g} s (paused, or cut off "
+            "from the broker): stopped its attempt here, for another worker to take over"
         )
-        return bool(pending) and pending[0]["consumer"].decode() == self.options.name
+        if holding.run is not None:
+            holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._fenced))
 
     async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
         """Act on the run's commands for this attempt: cancel it, answer its calls; until cancelled."""
@@ -549,6 +629,13 @@ class Worker:
         pipe.delete(self.layout.worker(self.options.name))
         pipe.zrem(self.layout.workers, self.options.name)
         await pipe.execute()
+
+
+def _lost_group(exc: Exception) -> bool:
+    """Whether the broker answered that a stream's consumer group is not there (it lost it)."""
+    from redis.exceptions import ResponseError
+
+    return isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP")
 
 
 def _cancels(fields: dict[bytes, bytes], ticket_id: str, entry: str) -> bool:

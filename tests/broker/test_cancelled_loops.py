@@ -10,6 +10,7 @@ test_publisher_close.py)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,7 @@ async def test_a_lease_cancelled_at_any_turn_stops_renewing(worker: Worker) -> N
     entry = (await worker.redis.xadd(stream, {"work": "{}"})).decode()
     await worker.redis.xreadgroup(GROUP, "w1", {stream: ">"})
     worker.lease_s = 0  # renewed again at once: the cancel lands on each turn of a renewal
-    holding = Holding(Taken(stream, entry, {}, 1))
+    holding = Holding(Taken(stream, entry, {}, 1, time.monotonic()))
     await cancel_at_each_turn(lambda: worker._lease(holding), "the lease")
     assert not holding.lost
 

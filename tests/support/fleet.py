@@ -9,6 +9,8 @@ import json
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,14 @@ def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
 def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
     said = [e["message"] for e in of(events, ticket, "status")]
     return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
+
+
+def eventually(check: Callable[[], object], timeout: float = 60) -> None:
+    """Wait (polling) until `check()` holds, from a test that is not async; `timeout` fails the test."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 async def until(check: Any, timeout: float = 40) -> None:
