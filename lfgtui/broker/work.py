@@ -13,7 +13,8 @@ of the run's control stream: cancel a taken work entry, or answer a call that wa
 the end is known when the run's event stream was trimmed before its coordinator read it, and a work
 entry whose attempt ended is never run again.
 Both are read as strictly as a watcher reads a description: a writer of the broker is trusted to
-give work, not to crash a worker.
+give work, not to crash a worker, name its keys or files, or flood its terminal: a run id is one
+lfg made, every number and text has a bound, and the worker says what it refused in one inert line.
 """
 
 from __future__ import annotations
@@ -28,15 +29,20 @@ from lfgtui.broker.layout import dumps, loads
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
 from lfgtui.history.recorder import ticket_row
-from lfgtui.history.rows import TicketRecord, TicketRow
+from lfgtui.history.rows import ID_FORM, TicketRecord, TicketRow
 from lfgtui.providers.base import Message
 from lfgtui.remote.codec import CodecError, decode_message, encode_message
 from lfgtui.run.resume import ticket_from_row
 from lfgtui.run.scheduler import Earlier
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.validation import RUN_ID_PATTERN
 
 CANCEL = "cancel"
 ANSWER = "answer"
+MAX_ATTEMPT = 100_000
+"""No ticket is tried more often: a larger attempt number is not lfg's."""
+MAX_NOTE = 2_000
+"""The longest `why` or agent session id an entry may carry (a prompt or an answer has no bound)."""
 
 
 class WorkError(ValueError):
@@ -87,13 +93,19 @@ class WorkItem:
     def read(cls, fields: dict[bytes, bytes]) -> WorkItem:
         data = loads(fields.get(b"data"))
         run_id, attempt, outputs = data.get("run"), data.get("attempt"), data.get("outputs")
-        if not isinstance(run_id, str) or not run_id:
-            raise WorkError("the work entry names no run")
-        if type(attempt) is not int or attempt < 1:
-            raise WorkError(f"the work entry's attempt is not a number from 1: {attempt!r}")
-        if not isinstance(outputs, dict) or not all(isinstance(v, str) for v in outputs.values()):
+        if not isinstance(run_id, str) or not ID_FORM.fullmatch(run_id):
+            raise WorkError(f"the work entry's run is not a run id lfg makes: {run_id!r:.40}")
+        if type(attempt) is not int or not 1 <= attempt <= MAX_ATTEMPT:
+            raise WorkError(
+                f"the work entry's attempt is not a number from 1 to {MAX_ATTEMPT}: {attempt!r:.40}"
+            )
+        if not isinstance(outputs, dict) or not all(
+            isinstance(v, str) and RUN_ID_PATTERN.fullmatch(k) for k, v in outputs.items()
+        ):
             raise WorkError("the work entry's outputs are not answers by ticket id")
         why, ticket = data.get("why"), data.get("ticket")
+        if isinstance(why, str) and len(why) > MAX_NOTE:
+            raise WorkError(f"the work entry's why is longer than {MAX_NOTE} characters")
         if not isinstance(ticket, dict):
             raise WorkError("the work entry holds no ticket")
         try:
@@ -149,8 +161,8 @@ def _follow_up(
         raise WorkError("the work entry's follow_up is not text")
     if type(continues) is not int or not 1 <= continues < attempt:
         raise WorkError(f"the work entry's continues is not an attempt before {attempt}: {continues!r:.40}")
-    if session is not None and not isinstance(session, str):
-        raise WorkError("the work entry's agent_session is not text")
+    if session is not None and (not isinstance(session, str) or len(session) > MAX_NOTE):
+        raise WorkError(f"the work entry's agent_session is not text of at most {MAX_NOTE} characters")
     if not isinstance(base, list) or not base:
         raise WorkError("the work entry's base is not a conversation (a list of messages)")
     messages = []

@@ -398,6 +398,7 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     from lfgtui.broker.settings import BrokerError
     from lfgtui.broker.worker import BLOCK_MS, Worker, WorkerOptions
     from lfgtui.config import load_config
+    from lfgtui.inert import inert
     from lfgtui.providers.registry import Providers
     from lfgtui.tools import without_keys
     from lfgtui.validation import ValidationError
@@ -415,7 +416,8 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     options = WorkerOptions(name, root, args.max_concurrency, without_keys(os.environ, secret_vars), metrics)
     signalled: list[int] = []
     async with Providers(config.providers) as providers:
-        worker = Worker(redis, broker, providers, options, warn, lambda exc: explain(exc, broker))
+        said = lambda line: warn(inert(line))  # noqa: E731 (what a work entry holds reaches it)
+        worker = Worker(redis, broker, providers, options, said, lambda exc: explain(exc, broker))
         refused = "; ".join(f"not {p}: {why}" for p, why in worker.refused.items())
         warn(f"worker {name} on {broker.where}, in {root}: serves {', '.join(worker.serves) or 'nothing'}")
         if refused:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
 
 ID_BYTES = 6
+ID_FORM = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")
+"""What `new_id` makes: a run id read from elsewhere (a work entry) is checked against it."""
 
 
 def new_id() -> str:

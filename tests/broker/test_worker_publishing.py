@@ -21,6 +21,8 @@ from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, until
 
 LAYOUT = Layout()
+RUN = "0123456789ab"
+"""A run id as lfg makes them (workers take no other)."""
 
 
 def entries_of(stream: list[tuple[bytes, dict[bytes, bytes]]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -79,28 +81,28 @@ async def work(fleet: Fleet) -> AsyncIterator[Any]:
 
 
 def work_item(fleet: Fleet, toml: str) -> WorkItem:
-    """Attempt 1 of the ticket of `toml` in run r1, as a coordinator enqueues it."""
+    """Attempt 1 of the ticket of `toml` in run RUN, as a coordinator enqueues it."""
     ticket = load_tickets(
         fleet.lfg.tickets(toml), load_config(fleet.config(STEADY)), BUILTIN_TOOLS, env={}
     ).tickets[0]
-    return WorkItem("r1", relative_to(ticket, fleet.lfg.workdir), 1, {}, askable=True)
+    return WorkItem(RUN, relative_to(ticket, fleet.lfg.workdir), 1, {}, askable=True)
 
 
 async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_while_others_publish(
     fleet: Fleet, work: Any
 ) -> None:
     # The run's event stream is a string: every XADD fails, as with a broker that refuses them.
-    events = LAYOUT.events("r1")
+    events = LAYOUT.events(RUN)
     await work.set(events, "not a stream")
     fleet.start("w1", "--max-concurrency", "2", config=fleet.config(STEADY, "steady.toml"))
     waits = work_item(
         fleet, '[[ticket]]\nid = "waits"\nprompt = "write"\nmodel = "writer"\ntools = ["write_file"]\n'
     )
     waiting = (await work.xadd("lfg:work:sim", waits.fields())).decode()
-    await until(lambda: "took waits of run r1" in fleet.said("w1"))
+    await until(lambda: f"took waits of run {RUN}" in fleet.said("w1"))
     quick = work_item(fleet, '[[ticket]]\nid = "quick"\nprompt = "hi"\nmodel = "hello:ttft_ms=0"\n')
     quickly = (await work.xadd("lfg:work:sim", quick.fields())).decode()
-    await until(lambda: "quick of run r1 (attempt 1): completed" in fleet.said("w1"))
+    await until(lambda: f"quick of run {RUN} (attempt 1): completed" in fleet.said("w1"))
 
     async def pending() -> set[str]:
         held = await work.xpending_range("lfg:work:sim", GROUP, min="-", max="+", count=10)
@@ -122,11 +124,11 @@ async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_whi
         while not (asked := await published("approval_asked")):
             await asyncio.sleep(0.05)
     answer = Command(ANSWER, "waits", "you", call_id=asked[0]["call_id"], allowed=False)
-    await work.xadd(LAYOUT.control("r1"), answer.fields())
+    await work.xadd(LAYOUT.control(RUN), answer.fields())
     async with asyncio.timeout(40):
         while await pending():
             await asyncio.sleep(0.05)
-    assert "waits of run r1 (attempt 1): completed" in fleet.said("w1")
+    assert f"waits of run {RUN} (attempt 1): completed" in fleet.said("w1")
     assert "did not reach the broker" not in fleet.said("w1")
     instances = {instance for instance, _ in entries_of(await work.xrange(events))}
     assert len(instances) == 1, "one publisher for both attempts"

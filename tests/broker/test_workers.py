@@ -525,7 +525,7 @@ async def test_a_work_entry_whose_follow_up_has_a_malformed_conversation_is_refu
     ).tickets[0]
     base = (UserMessage("go"), AssistantMessage("hi"))
     placed = relative_to(ticket, fleet.lfg.workdir)
-    item = WorkItem("r1", placed, 2, {}, base=base, follow_up="and?", continues=1)
+    item = WorkItem("0123456789ab", placed, 2, {}, base=base, follow_up="and?", continues=1)
     data = json.loads(item.fields()["data"])
     data["base"][1]["text"] = ["not", "text"]
     broker = resolve(fleet.url, {}, BrokerSettings())
@@ -539,4 +539,4 @@ async def test_a_work_entry_whose_follow_up_has_a_malformed_conversation_is_refu
         "the work entry's base is not a conversation: base[1].text: expected a string, got list"
         in fleet.said("w1")
     )
-    assert "took t of run r1" not in fleet.said("w1")
+    assert "took t of run 0123456789ab" not in fleet.said("w1")
