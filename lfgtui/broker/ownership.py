@@ -14,6 +14,7 @@ rest to a cursor.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,19 +22,25 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 TAKE_OVER = """
-local lapsed = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], '-', '+', 16)
+local running = {}
+for i = 4, #ARGV do running[ARGV[i]] = true end
+local lapsed = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], '-', '+', 16 + #ARGV - 3)
 for _, pending in ipairs(lapsed) do
-    local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], pending[1])
-    if #claimed > 0 and claimed[1][2] then
-        return {claimed[1][1], claimed[1][2], pending[4] + 1}
+    if not (pending[2] == ARGV[2] and running[pending[1]]) then
+        local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], pending[1])
+        if #claimed > 0 and claimed[1][2] then
+            return {claimed[1][1], claimed[1][2], pending[4] + 1}
+        end
+        redis.call('XACK', KEYS[1], ARGV[1], pending[1])
     end
-    redis.call('XACK', KEYS[1], ARGV[1], pending[1])
 end
 return false
 """
-"""KEYS: the stream; ARGV: group, this consumer, the lease in ms. The first entry idle for longer than
-the lease, claimed only if it still is (XCLAIM's min-idle): its id, fields and delivery count. An
-entry whose message was trimmed away is acknowledged: nothing is left to run."""
+"""KEYS: the stream; ARGV: group, this consumer, the lease in ms, then the entries this consumer runs.
+The first entry idle for longer than the lease, claimed only if it still is (XCLAIM's min-idle): its
+id, fields and delivery count. Not one this consumer runs, whose renewal a stalled event loop held
+up (its own renewal will confirm it): the worker would run it twice. An entry whose message was
+trimmed away is acknowledged: nothing is left to run."""
 
 HOLDER = """
 local ok, pending = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
@@ -96,9 +103,11 @@ class Ownership:
         self._renew = redis.register_script(RENEW)
         self._finish = redis.register_script(FINISH)
 
-    async def take_over(self, stream: str, lease_ms: int) -> Lapsed | None:
-        """The oldest entry of `stream` whose holder's lease lapsed, now this consumer's; None if none."""
-        found = await self._take_over(keys=[stream], args=[self.group, self.consumer, lease_ms])
+    async def take_over(self, stream: str, lease_ms: int, running: Iterable[str]) -> Lapsed | None:
+        """The oldest entry of `stream` whose holder's lease lapsed, but for those this consumer is
+        `running`, now this consumer's; None if none."""
+        args = [self.group, self.consumer, lease_ms, *running]
+        found = await self._take_over(keys=[stream], args=args)
         if not found:
             return None
         entry, flat, deliveries = found

@@ -60,9 +60,13 @@ at most a renewal interval, so that a free slot looks for lapsed entries that of
 RENEW_EVERY = 0.25
 """A lease is renewed every quarter of it."""
 FENCE_AFTER = 0.8
-"""A worker stops an attempt whose lease it has not renewed for this much of it, by its own clock:
-counted from when it sent the last renewal the broker confirmed, which is before the broker reset the
-entry's idle time, so the attempt is stopped before another worker may take the entry over."""
+"""A worker that has not renewed an attempt's lease for this much of it, by its own clock, asks the
+broker once more; counted from when it sent the last renewal the broker confirmed, which is before
+the broker reset the entry's idle time, so never later than the broker's own count."""
+CONFIRM_BY = 0.9
+"""... and stops the attempt unless the broker confirms by this much of the lease (or within a tenth
+of a lease, when a pause of this process already took it past that): before another worker may take
+the entry over. A confirmed renewal after a pause is safe to go on from: nobody took the entry over."""
 DRAIN_S = 60.0
 """How long an attempt's last events may take to reach the broker once it ended (the lease held
 meanwhile): an entry is acknowledged only once they are there."""
@@ -259,7 +263,7 @@ class Worker:
             return None
         for stream in self.streams:
             asked = time.monotonic()
-            lapsed = await self.ownership.take_over(stream, int(self.lease_s * 1000))
+            lapsed = await self.ownership.take_over(stream, int(self.lease_s * 1000), self.running)
             if lapsed is not None:
                 return Taken(stream, lapsed.entry, lapsed.fields, lapsed.deliveries, asked)
         return None
@@ -515,7 +519,7 @@ class Worker:
     @property
     def _fenced(self) -> str:
         return (
-            f"worker {self.options.name} could not renew its lease for {self.lease_s * FENCE_AFTER:g} s "
+            f"worker {self.options.name} could not renew its lease for {self.lease_s * CONFIRM_BY:g} s "
             "(paused, or cut off from the broker): it stopped the attempt, which another worker takes over"
         )
 
@@ -545,34 +549,62 @@ class Worker:
             raise_swallowed_cancel()
             failures = 0
             if not mine:
-                holding.lost = True
-                if holding.run is not None:
-                    holding.run.interrupt(
-                        holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease)
-                    )
+                self._lose(holding)
                 return
             holding.renewed = max(holding.renewed, asked)
 
+    def _lose(self, holding: Holding) -> None:
+        """Another worker holds the entry (or the broker lost it): stop the attempt here."""
+        holding.lost = True
+        if holding.run is not None:
+            holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease))
+
     async def _fence(self, holding: Holding) -> None:
         """Stop the attempt once its lease went unrenewed for `FENCE_AFTER` of it by this worker's
-        clock (paused, or cut off from the broker): another worker may take the entry over soon
-        after, and the work must not go on here beside it. Once the attempt ended there is nothing
-        to stop: its end is recorded only if the entry is still this worker's (`_finish`)."""
+        clock and the broker does not confirm it by `CONFIRM_BY` (paused, or cut off from it):
+        another worker may take the entry over soon after, and the work must not go on here beside
+        it. Once the attempt ended there is nothing to stop: its end is recorded only if the entry is
+        still this worker's (`_finish`)."""
         span = self.lease_s * FENCE_AFTER
-        while True:  # a renewal moves the deadline on while this sleeps
+        while True:
             left = holding.renewed + span - time.monotonic()
-            if left <= 0:
+            if left > 0:  # a renewal moved the deadline on while this slept
+                await asyncio.sleep(left)
+                continue
+            if holding.ended or holding.forsaken:
+                return
+            asked = time.monotonic()
+            confirmed = await self._confirm(holding, asked)
+            if holding.ended or holding.forsaken:
+                return
+            if confirmed is None:
                 break
-            await asyncio.sleep(left)
-        if holding.ended or holding.forsaken:
-            return
+            if not confirmed:
+                self._lose(holding)
+                return
+            holding.renewed = max(holding.renewed, asked)
         holding.fenced = True
         self.said(
-            f"entry {holding.taken.entry}: its lease was not renewed for {span:g} s (paused, or cut off "
-            "from the broker): stopped its attempt here, for another worker to take over"
+            f"entry {holding.taken.entry}: its lease was not renewed for {self.lease_s * CONFIRM_BY:g} s "
+            "(paused, or cut off from the broker): stopped its attempt here, for another worker to take over"
         )
         if holding.run is not None:
             holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._fenced))
+
+    async def _confirm(self, holding: Holding, asked: float) -> bool | None:
+        """Renew the lease now, within `CONFIRM_BY` of it: whether this worker still held the entry;
+        None when the broker did not answer in time (or failed)."""
+        lease, taken = self.lease_s, holding.taken
+        within = max(holding.renewed + lease * CONFIRM_BY - asked, lease * (CONFIRM_BY - FENCE_AFTER))
+        try:
+            async with asyncio.timeout(within):
+                return await self.ownership.renew(taken.stream, taken.entry)
+        except TimeoutError:
+            return None
+        except Exception as exc:
+            if self.explain(exc) is None:
+                raise
+            return None
 
     async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
         """Act on the run's commands for this attempt: cancel it, answer its calls; until cancelled."""

@@ -48,6 +48,7 @@ def once_taken_over(events: list[dict[str, Any]]) -> bool:
     return len(completed) == 1 and completed[0] > 1 and outcomes[("t", 1)] == "interrupted"
 
 
+@pytest.mark.timeout(120)  # a lease to lapse and a takeover: bounded waits that add up
 def test_a_dead_workers_entry_is_taken_over_behind_any_number_of_live_ones(
     fleet: Fleet, admin: redis.Redis
 ) -> None:
@@ -81,6 +82,7 @@ def test_a_dead_workers_entry_is_taken_over_behind_any_number_of_live_ones(
     assert {e["consumer"] for e in admin.xpending_range(STREAM, "workers", "-", "+", 100)} == {b"busy"}
 
 
+@pytest.mark.timeout(150)  # six tickets, several run twice: past the default 60 s on a loaded machine
 @pytest.mark.parametrize("loss", ["flushall", "restart"])
 def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_once(
     fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, loss: str
@@ -121,6 +123,7 @@ def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_
     assert lost, "the attempts whose entries were lost ended interrupted"
 
 
+@pytest.mark.timeout(120)  # a lease to lapse and a takeover: bounded waits that add up
 def test_a_worker_cut_off_past_its_lease_stops_its_attempt_before_another_takes_it_over(
     fleet: Fleet, redis_server: RedisServer
 ) -> None:
@@ -151,6 +154,7 @@ def test_a_worker_cut_off_past_its_lease_stops_its_attempt_before_another_takes_
     assert completions(fleet, "w1", "w2") == {"t": 1}
 
 
+@pytest.mark.timeout(120)  # a lease to lapse and a takeover: bounded waits that add up
 def test_a_worker_paused_past_its_lease_does_not_run_its_attempt_on_beside_the_one_that_took_it_over(
     fleet: Fleet,
 ) -> None:
