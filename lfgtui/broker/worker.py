@@ -64,9 +64,12 @@ FENCE_AFTER = 0.8
 broker once more; counted from when it sent the last renewal the broker confirmed, which is before
 the broker reset the entry's idle time, so never later than the broker's own count."""
 CONFIRM_BY = 0.9
-"""... and stops the attempt unless the broker confirms by this much of the lease (or within a tenth
-of a lease, when a pause of this process already took it past that): before another worker may take
-the entry over. A confirmed renewal after a pause is safe to go on from: nobody took the entry over."""
+"""... and stops the attempt unless the broker confirms by this much of the lease, before another
+worker may take the entry over. A confirmed renewal after a pause is safe to go on from: nobody took
+the entry over meanwhile."""
+LATE_CONFIRM_S = 1.0
+"""How long the broker may take to confirm a lease once a pause of this process (a stalled loop, a
+SIGSTOP) already took it past `CONFIRM_BY`: at most a quarter lease."""
 DRAIN_S = 60.0
 """How long an attempt's last events may take to reach the broker once it ended (the lease held
 meanwhile): an entry is acknowledged only once they are there."""
@@ -595,7 +598,7 @@ class Worker:
         """Renew the lease now, within `CONFIRM_BY` of it: whether this worker still held the entry;
         None when the broker did not answer in time (or failed)."""
         lease, taken = self.lease_s, holding.taken
-        within = max(holding.renewed + lease * CONFIRM_BY - asked, lease * (CONFIRM_BY - FENCE_AFTER))
+        within = max(holding.renewed + lease * CONFIRM_BY - asked, min(lease / 4, LATE_CONFIRM_S))
         try:
             async with asyncio.timeout(within):
                 return await self.ownership.renew(taken.stream, taken.entry)

@@ -183,7 +183,7 @@ def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_tick
             if sum(bool(of(seen, n, "text")) for n in names) >= 3:
                 break
         broker.kill()  # mid-distribution: entries taken, entries waiting, events on their way
-        time.sleep(2.5)  # longer than the lease: the entries' idle clock has run out when it is back
+        time.sleep(4)  # longer than the lease: the entries' idle clock has run out when it is back
         broker.start()  # the same port and append-only file
         code, events, err = finish(coordinator)
     finally:

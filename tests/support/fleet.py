@@ -18,8 +18,9 @@ from typing import Any
 from tests.support.lfg import Lfg, of
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-LEASE = "[broker]\nlease_s = 1.5\n"
-"""A lease that lapses soon: for the tests of a worker that stops renewing it."""
+LEASE = "[broker]\nlease_s = 3\n"
+"""A lease that lapses soon: for the tests of a worker that stops renewing it (long enough that a
+worker stalled a moment on a loaded machine does not stop its own attempt, see `FENCE_AFTER`)."""
 STEADY = "[broker]\nlease_s = 10\n"
 """For tests of something else than a lapsed lease: on a loaded machine a lease of 1.5 s can lapse
 while its worker is busy, and another worker (or the same one) takes the ticket over."""
