@@ -339,15 +339,24 @@ async def _fleet(broker: Broker, config: Config, theme: str) -> int:
 
 
 def _table(found: Sequence[IndexedRun]) -> str:
-    from lfgtui.formats import columns, when
-    from lfgtui.inert import inert
+    """The runs as a table, every field cut to its width: the index is written by others' lfg."""
+    from lfgtui.formats import cell, columns, when
 
     rows = [("id", "who", "host", "started", "ended", "states", "file")]
     for run in found:
         states = ", ".join(f"{count} {state}" for state, count in sorted(run.states.items()))
         ended = when(run.ended) if run.ended is not None else "running"
-        cells = (run.run_id, run.who, run.host, when(run.started), ended, states, run.title)
-        rows.append(tuple(inert(cell) for cell in cells))
+        rows.append(
+            (
+                cell(run.run_id, 24),
+                cell(run.who),
+                cell(run.host),
+                when(run.started),
+                ended,
+                cell(states, 60),
+                cell(run.title, 60, keep_end=True),
+            )
+        )
     return columns(rows)
 
 

@@ -174,3 +174,28 @@ def test_a_worker_without_prometheus_client_says_what_to_install(lfg: Lfg) -> No
     )
     assert done.returncode == 2
     assert done.stderr == "lfg: --metrics needs prometheus-client: pip install 'lfgtui[prometheus]'\n"
+
+
+def test_one_oversize_field_in_the_run_index_is_cut_and_every_line_stays_short(
+    lfg: Lfg, redis_server: RedisServer
+) -> None:
+    import redis
+
+    from lfgtui.broker.layout import Layout
+
+    client = redis.Redis(port=redis_server.port)
+    layout = Layout()
+    huge = "who\n\x1b[2J" + "w" * 200_000
+    try:
+        for run_id, who in (("a1b2c3d4e5f6", huge), ("0f1e2d3c4b5a", "bo")):
+            fields = {"who": who, "host": "box", "title": "/x" * 50_000 + "/t.toml", "started": 1.0e9}
+            client.hset(layout.run(run_id), mapping=fields)  # type: ignore[arg-type]
+            client.zadd(layout.runs, {run_id: 1.0e9})
+    finally:
+        client.close()
+    listed = command(lfg, "runs", "--broker", redis_server.url)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 3 and max(map(len, lines)) < 300, [len(line) for line in lines]
+    shown = next(line for line in lines if line.startswith("a1b2c3d4e5f6"))
+    assert "who ␛[2Jwww" in shown and "w… " in shown and shown.endswith("/x/t.toml")
