@@ -125,12 +125,8 @@ UI_FIELDS: dict[str, Kind] = {
     ),
 }
 HISTORY_FIELDS: dict[str, Kind] = {"path": PATH}
-BROKER_URL = Kind(
-    "a redis:// or rediss:// URL of a broker, with no password in it",
-    lambda value: isinstance(value, str) and url_problem(value) is None,
-)
 BROKER_FIELDS: dict[str, Kind] = {
-    "url": BROKER_URL,
+    "url": STRING,  # and then `url_problem`, which never quotes a password in the URL
     "username": STRING,
     "password_env": Kind(
         "an environment variable name",
@@ -247,6 +243,8 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
     ui |= {"notify": tuple(dict.fromkeys(ui["notify"]))} if "notify" in ui else {}
     history = check.fields(sections.get("history", {}), HISTORY_FIELDS, "[history]", "history")
     broker = check.fields(sections.get("broker", {}), BROKER_FIELDS, "[broker]", "broker")
+    if "url" in broker and (problem := url_problem(broker["url"])) is not None:
+        check.add(check.doc.line("broker", "url", 0), f"[broker]: url {problem}")
     telemetry = check.fields(sections.get("telemetry", {}), TELEMETRY_FIELDS, "[telemetry]", "telemetry")
     check.raise_if_any()
     folder = path.resolve().parent

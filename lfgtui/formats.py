@@ -92,6 +92,22 @@ def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
     )
 
 
+FIELD_WIDTH = 40
+"""The most characters `cell` shows of one field that someone else wrote."""
+
+
+def cell(text: str, width: int = FIELD_WIDTH, keep_end: bool = False) -> str:
+    """Text someone else wrote (a broker's run index) as one cell of a table: inert, on one line, and
+    cut to `width` characters with `…` (its end kept for a path): one field of 200 kB would push
+    every other column off the screen."""
+    from lfgtui.inert import inert  # here: most listings show only their own text
+
+    shown = inert(text).replace("\n", " ").replace("\t", " ")
+    if len(shown) <= width:
+        return shown
+    return "…" + shown[1 - width :] if keep_end else shown[: width - 1] + "…"
+
+
 def columns(rows: Sequence[Sequence[str]]) -> str:
     """Rows of cells as left-aligned columns two spaces apart, with no trailing spaces."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

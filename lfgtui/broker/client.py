@@ -56,6 +56,7 @@ def client(broker: Broker, read_timeout_s: float | None) -> Redis:
     return Redis(
         host=broker.url.host,
         port=broker.url.port,
+        db=broker.url.db,
         username=broker.username,
         password=broker.password,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
@@ -73,15 +74,16 @@ async def connect(broker: Broker, read_timeout_s: float | None = CONNECT_TIMEOUT
         await redis.ping()
     except BaseException as exc:
         await redis.aclose()
-        if isinstance(exc, Exception) and (problem := explain(exc, broker)) is not None:
+        if isinstance(exc, Exception) and (problem := explain(exc, broker, first=True)) is not None:
             raise BrokerError(problem) from None
         raise
     return redis
 
 
-def explain(exc: Exception, broker: Broker) -> str | None:
+def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
     """What a failure of the broker's client means, in a person's terms; None for anything that is
-    not the broker's (a bug)."""
+    not the broker's (a bug). `first`: it failed the connection's first exchange (`connect`'s PING),
+    the only one a TLS broker asked without TLS fails, by closing the connection."""
     from redis import exceptions
 
     where = broker.where
@@ -105,7 +107,8 @@ def explain(exc: Exception, broker: Broker) -> str | None:
                 f"the broker at {where} has a certificate this machine does not trust ({text}): "
                 "name its CA with [broker] ca_file"
             )
-        if not broker.url.tls and "reading from" in text:
+        closed = first and not isinstance(exc, exceptions.TimeoutError) and "reading from" in text
+        if closed and not broker.url.tls:
             return (
                 f"the broker at {where} closed the connection without answering ({text}): "
                 "a broker that takes TLS does that, so try rediss://"

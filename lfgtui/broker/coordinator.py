@@ -79,6 +79,9 @@ END_WAIT_S = 10.0
 """How long the run's feed may take to read the `end` entry once the run is over."""
 ENDS_EVERY_S = 1.0
 """How often, at most, the feed reads the ends workers recorded of the attempts that wait."""
+WORKERS_KEPT_S = 2.0
+"""How long the workers' presence, once read, answers `unserved` and `present`: every enqueue asks,
+and a read costs a round trip and a hash of every live worker."""
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -130,6 +133,9 @@ class Dispatch:
     _ends_read: float = field(default=float("-inf"), init=False)
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
     _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+    _workers: tuple[float, list[WorkerPresence]] | None = field(default=None, init=False)
+    """The workers' presence as last read, and when (on `clock`)."""
+    _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
@@ -272,7 +278,14 @@ class Dispatch:
         return f"no worker serves provider {provider!r} yet ({reasons}): this waits for one that does"
 
     async def workers(self) -> list[WorkerPresence]:
-        """The workers whose presence has not lapsed."""
+        """The workers whose presence has not lapsed, as read at most `WORKERS_KEPT_S` ago: the
+        tickets enqueued at once share one read."""
+        async with self._reading_workers:
+            if self._workers is None or self.clock() - self._workers[0] >= WORKERS_KEPT_S:
+                self._workers = (self.clock(), await self._read_workers())
+            return self._workers[1]
+
+    async def _read_workers(self) -> list[WorkerPresence]:
         names = await self.redis.zrangebyscore(self.layout.workers, time.time(), "+inf")
         pipe = self.redis.pipeline(transaction=False)
         for name in names:

@@ -1,23 +1,29 @@
 """Which broker, and how to reach it: the URL (`--broker`/`--publish`, `LFG_BROKER`, `[broker] url`), the
 user and password, TLS, and how much of a run the broker keeps.
 
-A password never goes in a URL: a URL is seen in `ps`, shell history and logs, so one that holds a
-password is refused. It comes from an environment variable (`LFG_BROKER_PASSWORD` unless
-`[broker] password_env` names another) or a file (`[broker] password_file`). Light to import: the
+The URL is written as the Redis ecosystem writes it (`REDIS_URL`): `redis://[USER[:PASSWORD]@]HOST
+[:PORT][/DB]`, `rediss://` for TLS. A password is best kept out of it (a URL given on the command line
+is seen in `ps` and shell history): it comes from an environment variable (`LFG_BROKER_PASSWORD`
+unless `[broker] password_env` names another) or a file (`[broker] password_file`) just as well, and
+whatever lfg says of a URL never holds its password (`shown_url`, `where`). Light to import: the
 config reads this module, and nothing here loads redis-py.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 BROKER_ENV = "LFG_BROKER"
 PASSWORD_ENV = "LFG_BROKER_PASSWORD"
 DEFAULT_PORT = 6379
 SCHEMES = ("redis", "rediss")
+DB_PATH = re.compile("[0-9]{1,9}")
+"""A path that is a database number; any other names a run, as `lfg attach redis://HOST/RUN` always
+has (a run id is 12 hex digits: one of only digits is not taken for a database)."""
 
 
 class BrokerError(Exception):
@@ -53,12 +59,15 @@ class BrokerSettings:
 
 @dataclass(frozen=True)
 class BrokerUrl:
-    """`redis[s]://[USER@]HOST[:PORT][/RUN]`: where the broker is, and for `attach` which run."""
+    """`redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB][#RUN]`: where the broker is, which of its
+    databases, and for `attach` which run (also `…/RUN`, a path that is not a database number)."""
 
     scheme: str
     host: str
     port: int
     username: str | None
+    password: str | None = field(repr=False)
+    db: int
     run: str
 
     @property
@@ -67,10 +76,11 @@ class BrokerUrl:
 
     @property
     def where(self) -> str:
-        """The broker's URL without the run, as people read it."""
+        """The broker's URL as people read it: its user and database, never its password, not the run."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        user = f"{self.username}@" if self.username else ""
-        return f"{self.scheme}://{user}{host}:{self.port}"
+        user = f"{quote(self.username, safe='')}@" if self.username else ""
+        db = f"/{self.db}" if self.db else ""
+        return f"{self.scheme}://{user}{host}:{self.port}{db}"
 
 
 def is_broker_url(text: str) -> bool:
@@ -78,40 +88,61 @@ def is_broker_url(text: str) -> bool:
     return text.partition("://")[0].lower() in SCHEMES
 
 
+def shown_url(text: str) -> str:
+    """`text`, a URL someone gave, as a message may quote it: a password in it (before the host, or
+    in a ?query) is left out, even from a URL too broken to parse."""
+    scheme, sep, rest = text.strip().partition("://")
+    userinfo, at, rest = rest.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        shown = "***" if any(mark in user for mark in "/?#") else user + (":***" if colon else "")
+        rest = f"{shown}@{rest}"
+    before, query, after = rest.partition("?")
+    if query:
+        rest = f"{before}?***" + (f"#{after.partition('#')[2]}" if "#" in after else "")
+    return f"{scheme}{sep}{rest}"
+
+
 def url_problem(text: str) -> str | None:
-    """What is wrong with a broker URL that names no run (`[broker] url`, `--publish`), or None."""
+    """What is wrong with a broker URL that names no run (`--broker`, `--publish`, `LFG_BROKER`,
+    `[broker] url`), or None."""
     try:
         parsed = parse_url(text)
     except BrokerError as exc:
         return str(exc)
-    return f"{text!r} names a run ({parsed.run}): give the broker only" if parsed.run else None
+    if not parsed.run:
+        return None
+    return f"{shown_url(text)!r} names a run ({parsed.run}): give the broker only, {parsed.where}"
 
 
 def parse_url(text: str) -> BrokerUrl:
-    """A broker URL, read strictly (raises `BrokerError` saying what is wrong)."""
+    """A broker URL, read strictly (raises `BrokerError` saying what is wrong, never quoting a password)."""
+    shown = repr(shown_url(text))
     parts = urlsplit(text.strip())
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise BrokerError(
-            f"{text!r} is not a broker URL: expected redis://HOST[:PORT] or rediss://HOST[:PORT]"
-        )
-    if parts.password is not None:
-        raise BrokerError(
-            "a broker URL may not hold a password (it would show in ps, shell history and logs): "
-            f"put it in ${PASSWORD_ENV} or in a file named by [broker] password_file"
-        )
+        raise BrokerError(f"{shown} is not a broker URL: expected redis://HOST[:PORT][/DB] or rediss://…")
+    if "@" in parts.path + parts.query + parts.fragment:
+        raise BrokerError(f"{shown}: an @ after the host: in a password, write / ? # @ as %2F %3F %23 %40")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise BrokerError(f"{text!r}: the port must be a number from 1 to 65535") from None
+        raise BrokerError(f"{shown}: the port must be a number from 1 to 65535") from None
     if not parts.hostname:
-        raise BrokerError(f"{text!r} names no host")
-    if parts.query or parts.fragment:
-        raise BrokerError(f"{text!r}: a broker URL takes no ?query or #fragment ([broker] settings do)")
-    run = parts.path.strip("/")
-    if "/" in run:
-        raise BrokerError(f"{text!r}: expected at most one run id after the host")
-    return BrokerUrl(scheme, parts.hostname, port, parts.username or None, run)
+        raise BrokerError(f"{shown} names no host")
+    if parts.query:
+        raise BrokerError(
+            f"{shown}: a broker URL takes no ?query: the database is its path (/DB), the rest in [broker]"
+        )
+    path = parts.path.strip("/")
+    if "/" in path:
+        raise BrokerError(f"{shown}: expected at most a database number (or a run id) after the host")
+    db, run = (int(path), "") if DB_PATH.fullmatch(path) else (0, path)
+    if run and parts.fragment:
+        raise BrokerError(f"{shown} names two runs: give the run once, as #RUN")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return BrokerUrl(scheme, parts.hostname, port, username, password, db, run or parts.fragment)
 
 
 @dataclass(frozen=True)
@@ -122,6 +153,7 @@ class Broker:
     settings: BrokerSettings
     username: str | None
     password: str | None = field(repr=False)
+    """The URL's, else the environment's, else the password file's."""
 
     @property
     def where(self) -> str:
@@ -134,9 +166,9 @@ def chosen_url(given: str | None, env: Mapping[str, str], settings: BrokerSettin
 
 
 def resolve(url: str, env: Mapping[str, str], settings: BrokerSettings) -> Broker:
-    """The broker `url` names, with its password from the environment or the password file."""
+    """The broker `url` names, with its password from the URL, the environment or the password file."""
     parsed = parse_url(url)
-    password = env.get(settings.password_env) or None
+    password = parsed.password or env.get(settings.password_env) or None
     if password is None and settings.password_file is not None:
         try:
             password = settings.password_file.read_text(encoding="utf-8-sig").strip() or None

@@ -1,4 +1,4 @@
-"""Following a run on the broker (`lfg attach redis://HOST/RUN`) and reading the run index and the
+"""Following a run on the broker (`lfg attach redis://HOST RUN`) and reading the run index and the
 workers' presence (`lfg runs`, the fleet view).
 
 `BrokerAttachment` is what `remote/attach.py`'s `Attachment` is for a served run, so the TUI and the
@@ -56,7 +56,7 @@ class BrokerAttachment:
     ) -> None:
         self.broker = broker
         self.run_id = run_id
-        self.url = f"{broker.where}/{run_id}"
+        self.url = f"{broker.where}#{run_id}"
         self.clock = clock
         self.reconnects = reconnects
         self.block_ms = block_ms

@@ -1,5 +1,5 @@
 """`lfg runs`, `lfg worker`, `lfg run --publish`, `lfg run --broker` (the coordinator) and
-`lfg attach redis://…/RUN`: the command line of the broker.
+`lfg attach redis://… RUN`: the command line of the broker.
 
 `lfg` imports this module for every command, so redis-py (the `lfgtui[broker]` extra) and the
 broker's modules are imported only when one of these runs.
@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 
 DRAIN_S = 5.0
 """How long a finished run waits for the broker to take its last entries."""
-BROKER_HELP = "the broker, redis://HOST[:PORT] or rediss://… (default: $LFG_BROKER, [broker] url)"
+BROKER_HELP = (
+    "the broker, redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] or rediss://… "
+    "(default: $LFG_BROKER, [broker] url)"
+)
 
 
 def add_broker_commands(commands: Subcommands) -> None:
@@ -160,13 +163,16 @@ def publish_problem(args: argparse.Namespace) -> str | None:
     return url_problem(given) if given else None
 
 
-def _broker(given: str | None, config: Config) -> Broker:
-    """The broker the command line, the environment or the config names; raises `BrokerError`."""
-    from lfgtui.broker.settings import BrokerError, chosen_url, resolve
+def _broker(given: str | None, config: Config, run: bool = False) -> Broker:
+    """The broker the command line, the environment or the config names; raises `BrokerError`, also
+    for a URL that names a run unless `run` (`lfg attach`)."""
+    from lfgtui.broker.settings import BrokerError, chosen_url, resolve, url_problem
 
     url = chosen_url(given, os.environ, config.broker)
     if url is None:
         raise BrokerError("no broker given: pass a URL, or set $LFG_BROKER or [broker] url in config.toml")
+    if not run and (problem := url_problem(url)) is not None:
+        raise BrokerError(problem)
     return resolve(url, os.environ, config.broker)
 
 
@@ -250,7 +256,7 @@ class Outlet:
         else:
             run.sinks.append(publisher)
         publisher.start()
-        watch = f"lfg attach {broker.where}/{run.run_id}"
+        watch = f"lfg attach {broker.where} {run.run_id}"
         doing = "running this run on the workers of" if coordinated else "publishing this run to"
         said(f"{doing} {broker.where}; watch it with: {watch}")
         try:
@@ -333,34 +339,47 @@ async def _fleet(broker: Broker, config: Config, theme: str) -> int:
 
 
 def _table(found: Sequence[IndexedRun]) -> str:
-    from lfgtui.formats import columns, when
-    from lfgtui.inert import inert
+    """The runs as a table, every field cut to its width: the index is written by others' lfg."""
+    from lfgtui.formats import cell, columns, when
 
     rows = [("id", "who", "host", "started", "ended", "states", "file")]
     for run in found:
         states = ", ".join(f"{count} {state}" for state, count in sorted(run.states.items()))
         ended = when(run.ended) if run.ended is not None else "running"
-        cells = (run.run_id, run.who, run.host, when(run.started), ended, states, run.title)
-        rows.append(tuple(inert(cell) for cell in cells))
+        rows.append(
+            (
+                cell(run.run_id, 24),
+                cell(run.who),
+                cell(run.host),
+                when(run.started),
+                ended,
+                cell(states, 60),
+                cell(run.title, 60, keep_end=True),
+            )
+        )
     return columns(rows)
 
 
 def broker_attachment(args: argparse.Namespace) -> BrokerAttachment | int:
-    """What `lfg attach redis://HOST[:PORT]/RUN` follows, or the exit code after saying why not."""
-    from lfgtui.broker.settings import BrokerError, parse_url
+    """What `lfg attach redis://HOST[:PORT][/DB] RUN` (or `…#RUN`, or `redis://HOST/RUN`) follows, or
+    the exit code after saying why not."""
+    from lfgtui.broker.settings import BrokerError
     from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.config import load_config
     from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)
-        run_id = parse_url(args.url).run
-        broker = _broker(args.url, config)
+        broker = _broker(args.url, config, run=True)
     except (ValidationError, BrokerError) as exc:
         warn(str(exc))
         return EXIT_USAGE
-    if not run_id:
-        warn(f"lfg attach {args.url}: name the run after the host, {broker.where}/RUN (lfg runs lists them)")
+    named = broker.url.run
+    if named and args.run and named != args.run:
+        warn(f"lfg attach: the URL names run {named!r} and the command line {args.run!r}: give one")
+        return EXIT_USAGE
+    if not (run_id := args.run or named):
+        warn(f"lfg attach: name the run after the URL, lfg attach {broker.where} RUN (lfg runs lists them)")
         return EXIT_USAGE
     return BrokerAttachment(broker, run_id)
 

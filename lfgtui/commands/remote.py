@@ -98,7 +98,14 @@ def _attach_arguments(attach: argparse.ArgumentParser) -> None:
     attach.add_argument(
         "url",
         metavar="URL",
-        help="what lfg run --serve or --publish printed: http://127.0.0.1:8700, or redis://HOST[:PORT]/RUN",
+        help="what lfg run --serve or --publish printed: http://127.0.0.1:8700, or a broker's "
+        "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (or rediss://…) followed by RUN",
+    )
+    attach.add_argument(
+        "run",
+        metavar="RUN",
+        nargs="?",
+        help="the run on the broker (lfg runs lists them; also URL#RUN, or redis://HOST/RUN)",
     )
     token = attach.add_mutually_exclusive_group()
     token.add_argument("--token", help="the token the server printed (default: $LFG_TOKEN)")
@@ -284,8 +291,8 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 async def attach(args: argparse.Namespace) -> int:
-    """`lfg attach URL`: the TUI on a served run, or on a run on a broker (`redis://HOST/RUN`), or its
-    events as NDJSON with `--json`."""
+    """`lfg attach URL`: the TUI on a served run, or on a run on a broker (`lfg attach redis://HOST
+    RUN`), or its events as NDJSON with `--json`."""
     from lfgtui.broker.settings import is_broker_url
     from lfgtui.remote.attach import AttachError, Attachment
 
@@ -297,6 +304,9 @@ async def attach(args: argparse.Namespace) -> int:
         if isinstance(made, int):
             return made
         attachment = made
+    elif args.run is not None:
+        warn(f"lfg attach {args.url}: a served run's URL names its run already (RUN is for a broker's)")
+        return EXIT_USAGE
     else:
         token = _token(args)
         if token is None:

@@ -4,7 +4,7 @@ Every `REFRESH_S` the screen reads the run index and the workers' presence (`Fle
 pipelined round trips however many runs there are) and redraws the table; a read still under way
 when the next is due makes that one skip. A broker that cannot be read is said above the list, which
 stays as last read, until a read succeeds again. Everything the broker holds was written by someone
-else's lfg: it is shown inert.
+else's lfg: it is shown inert, each field cut to a width (`cell`).
 
 A run that ended stays, shown as ended, for `ENDED_KEPT_S`, then drops off; one whose runner has not
 updated its entry for `SILENT_S` is shown as silent (its runner may be gone: its entry expires with
@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lfgtui.cost.prices import format_usd
-from lfgtui.formats import plural
+from lfgtui.formats import cell, plural
 from lfgtui.inert import inert
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.palette import colours
@@ -157,7 +157,6 @@ class FleetScreen(Screen[None]):
 
     def _row(self, run: IndexedRun, now: float) -> tuple[Text, ...]:
         palette = colours(self.app)
-        title = run.title if len(run.title) <= TITLE_WIDTH else "…" + run.title[-TITLE_WIDTH + 1 :]
         tickets = Text()
         if run.ended is not None:
             tickets.append(f"ended {_ago(now, run.ended)}  ", "dim")
@@ -166,7 +165,7 @@ class FleetScreen(Screen[None]):
         styles = {"running": palette.running, "completed": palette.good, "failed": palette.bad}
         order = {state: number for number, state in enumerate(STATES)}
         for state, count in sorted(run.states.items(), key=lambda item: (order.get(item[0], 99), item[0])):
-            tickets.append(inert(f"{count} {state}"), styles.get(state, "dim"))
+            tickets.append(cell(f"{count} {state}"), styles.get(state, "dim"))
             tickets.append(" ")
         tickets.rstrip()
         live = run.ended is None
@@ -176,9 +175,9 @@ class FleetScreen(Screen[None]):
             waiting.append(f"⚑ {len(run.waiting)}", f"bold {palette.attention}")
             waiting.append(f" for {elapsed_text(max(0.0, now - min(run.waiting.values())))}", "dim")
         return (
-            Text(inert(run.run_id)),
-            Text(inert(f"{run.who}@{run.host}")),
-            Text(inert(title)),
+            Text(cell(run.run_id, 24)),
+            Text(f"{cell(run.who)}@{cell(run.host)}"),
+            Text(cell(run.title, TITLE_WIDTH, keep_end=True)),
             Text(_ago(now, run.started), "dim"),
             tickets,
             Text(format_usd(run.cost) if run.cost is not None else "-"),
@@ -242,7 +241,7 @@ def _workers_text(workers: list[OnlineWorker]) -> Text:
     for number, worker in enumerate(workers):
         if number:
             text.append("   ")
-        text.append(inert(f"{worker.name} ({worker.host})"))
-        serves = ", ".join(worker.serves) or "nothing"
-        text.append(inert(f" serves {serves} · {worker.running} running"), "dim")
+        text.append(f"{cell(worker.name)} ({cell(worker.host)})")
+        serves = cell(", ".join(worker.serves), 60) or "nothing"
+        text.append(f" serves {serves} · {worker.running} running", "dim")
     return text

@@ -219,6 +219,34 @@ async def test_what_the_broker_holds_is_shown_inert(
                 assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
 
 
+async def test_an_oversize_field_of_the_index_is_shown_cut(redis_server: RedisServer) -> None:
+    client = Redis(port=redis_server.port)
+    layout = Layout()
+    huge = "who\n\x1b[2J" + "w" * 200_000
+    try:
+        states = json.dumps({"s" * 100_000: 1, "running": 1})
+        fields = {"who": huge, "host": "h" * 100_000, "states": states, "started": NOW}
+        fields["title"] = "t" * 100_000
+        await client.hset(layout.run("r1"), mapping=fields)  # type: ignore[arg-type]
+        await client.zadd(layout.runs, {"r1": NOW})
+        presence = {"host": "h" * 100_000, "serves": json.dumps({"providers": ["p" * 100_000]}), "running": 1}
+        await client.hset(layout.worker("n" * 100_000), mapping=presence)  # type: ignore[arg-type]
+        await client.zadd(layout.workers, {"n" * 100_000: 4e9})
+    finally:
+        await client.aclose()
+    app = fleet_app(resolve(redis_server.url, {}, BrokerSettings()))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = fleet(app)
+        await until(pilot, lambda: bool(row(screen, "r1")))
+        cells = [cell.plain for cell in screen.table.get_row("r1")]
+        workers = str(screen.workers_line.content)
+        assert cells[1].startswith("who ␛[2Jwww") and "w…@hhh" in cells[1] and len(cells[1]) < 100
+        assert max(map(len, cells)) < 100 and "1 running" in cells[4], cells
+        assert "…" in workers and len(workers) < 300, len(workers)
+        widths = [column.get_render_width(screen.table) for column in screen.table.ordered_columns]
+        assert sum(widths) < 300, widths
+
+
 @pytest.mark.timeout(120)
 async def test_a_broker_that_goes_away_is_said_the_list_kept_and_it_recovers_when_back(
     start_redis: Callable[..., RedisServer],

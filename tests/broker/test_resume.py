@@ -76,7 +76,7 @@ def killed_mid_stream(
     coordinator.send_signal(signal.SIGKILL)
     coordinator.wait(30)
     said = coordinator.stderr.read()
-    return said.split(f"lfg attach {fleet.url}/")[1].split()[0], seen
+    return said.split(f"lfg attach {fleet.url} ")[1].split()[0], seen
 
 
 def exported(fleet: Fleet, run_id: str) -> dict[str, list[dict[str, Any]]]:

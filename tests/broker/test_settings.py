@@ -13,11 +13,12 @@ from lfgtui.validation import ValidationError
 
 def test_a_url_names_the_broker_its_user_and_for_attach_a_run() -> None:
     url = parse_url("rediss://alice@broker.example:6380/0123456789ab")
-    assert (url.tls, url.host, url.port, url.username, url.run) == (
+    assert (url.tls, url.host, url.port, url.username, url.db, url.run) == (
         True,
         "broker.example",
         6380,
         "alice",
+        0,
         "0123456789ab",
     )
     assert url.where == "rediss://alice@broker.example:6380"
@@ -25,20 +26,54 @@ def test_a_url_names_the_broker_its_user_and_for_attach_a_run() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "db", "run"),
+    [
+        ("redis://h:6379/0", 0, ""),
+        ("redis://h:6379/", 0, ""),
+        ("redis://h/3", 3, ""),
+        ("redis://h/3#0123456789ab", 3, "0123456789ab"),
+        ("redis://h#0123456789ab", 0, "0123456789ab"),
+        ("redis://h/0123456789ab", 0, "0123456789ab"),
+        ("redis://h/012345678901", 0, "012345678901"),  # a run id of digits only is still a run
+    ],
+)
+def test_a_url_path_of_digits_is_the_database_and_the_run_is_its_fragment_or_any_other_path(
+    text: str, db: int, run: str
+) -> None:
+    url = parse_url(text)
+    assert (url.db, url.run) == (db, run)
+    assert url_problem(text) is None if not run else "names a run" in (url_problem(text) or "")
+
+
+def test_a_password_in_the_url_is_used_and_never_shown() -> None:
+    url = parse_url("rediss://bob:hun%40ter2@h:6380/2")
+    assert (url.username, url.password, url.db) == ("bob", "hun@ter2", 2)
+    assert url.where == "rediss://bob@h:6380/2" and "hun" not in repr(url)
+    broker = resolve("redis://:hunter2@h", {"LFG_BROKER_PASSWORD": "other"}, BrokerSettings())
+    assert broker.password == "hunter2" and broker.username is None, "the URL's password wins"
+    assert "hunter2" not in repr(broker) and "hunter2" not in broker.where
+
+
+@pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("redis://:hunter2@h", "may not hold a password"),
-        ("redis://bob:hunter2@h", "may not hold a password"),
-        ("http://h:6379", "is not a broker URL"),
-        ("redis://h:99999", "the port must be a number"),
-        ("redis://h?db=2", "takes no ?query"),
-        ("redis://h/a/b", "at most one run id"),
-        ("redis://h/RUN", "names a run"),
+        ("http://bob:hunter2@h:6379", "is not a broker URL"),
+        ("redis://bob:hunter2@h:99999", "the port must be a number"),
+        ("redis://:hunter2@:6379", "names no host"),
+        ("redis://h?password=hunter2", "takes no ?query"),
+        ("redis://h/0?password=hunter2#r", "takes no ?query"),
+        ("redis://:hunter2@h/a/b", "at most a database number"),
+        ("redis://bob:hunter2@h/RUN", "names a run"),
+        ("redis://bob:hunter2@h/3#RUN", "names a run"),
+        ("redis://h/RUN#OTHER", "names two runs"),
+        ("redis://bob:hun/ter2@h", "an @ after the host"),
+        ("redis://bob:hun#ter2@h", "an @ after the host"),
+        ("redis://:hunter2?x@h", "an @ after the host"),
     ],
 )
 def test_a_url_that_cannot_be_used_is_refused_saying_why(text: str, problem: str) -> None:
     said = url_problem(text)
-    assert said is not None and problem in said and "hunter2" not in said
+    assert said is not None and problem in said and "hunter2" not in said and "ter2" not in said
 
 
 def test_the_url_comes_from_the_command_line_then_the_environment_then_the_config() -> None:
@@ -80,12 +115,11 @@ def test_broker_settings_are_read_from_config_toml_with_paths_beside_it(tmp_path
 
 def test_a_password_in_config_toml_is_refused_with_file_line_and_field(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text('[broker]\nurl = "redis://:pw@b"\npassword = "pw"\nmax_len = 0\n')
+    config.write_text('[broker]\nurl = "redis://:pw@b/RUN"\npassword = "pw"\nmax_len = 0\n')
     with pytest.raises(ValidationError) as caught:
         load_config(config)
     said = str(caught.value)
-    assert (
-        f"{config}:2: [broker]: url must be a redis:// or rediss:// URL of a broker, with no password" in said
-    )
+    assert f"{config}:2: [broker]: url 'redis://:***@b/RUN' names a run (RUN)" in said
     assert f"{config}:3: [broker]: 'password' is not allowed" in said
     assert f"{config}:4: [broker]: max_len must be an integer of at least 1" in said
+    assert ":pw@" not in said

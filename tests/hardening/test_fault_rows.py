@@ -763,10 +763,11 @@ ELSEWHERE = {
         f"{BROKER}/test_publish_attach.py::test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_gap_when_it_returns",
     ],
     "the broker has a password and none or a wrong one is given, a TLS broker is asked with `redis://`, its "
-    "certificate is not trusted, a URL holds a password, or no broker is there": [
+    "certificate is not trusted, a URL names a run where a broker is asked for, or no broker is there": [
         f"{BROKER}/test_commands.py::test_a_wrong_password_and_no_password_are_said",
         f"{BROKER}/test_commands.py::test_a_tls_broker_asked_without_tls_says_to_use_rediss",
         f"{BROKER}/test_commands.py::test_a_broker_that_is_not_there_stops_the_run_before_it_starts",
+        f"{BROKER}/test_urls.py::test_a_password_in_the_urls_query_is_never_said",
     ],
     "a broker entry arrives twice (a write retried after a lost reply) or is read again after a reconnect": [
         f"{BROKER}/test_publish_attach.py::test_a_watcher_that_comes_after_the_end_reads_the_whole_run_and_resent_entries_show_nothing_twice",

@@ -71,7 +71,7 @@ async def published(
             watch = await publishing.enter_async_context(
                 outlet.publishing(run, loaded.tickets, title or str(path))
             )
-            assert watch == f"lfg attach {broker.where}/{run.run_id}"
+            assert watch == f"lfg attach {broker.where} {run.run_id}"
             try:
                 yield Published(run, broker, events)
             finally:

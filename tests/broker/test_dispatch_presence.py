@@ -1,0 +1,59 @@
+"""What a coordinator reads of the workers' presence on a real redis-server: every enqueue asks
+whether a worker serves the ticket's provider, and the tickets enqueued together share one read of
+it (counted by the server's own `INFO commandstats`), on the coordinator's clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import redis
+
+from lfgtui.broker.client import connect
+from lfgtui.broker.coordinator import WORKERS_KEPT_S, Dispatch
+from lfgtui.broker.layout import Layout
+from lfgtui.broker.settings import BrokerSettings, resolve
+from tests.broker.redis_server import RedisServer
+
+
+def calls(client: redis.Redis, command: str) -> int:
+    """How many times the server ran `command` since its statistics were reset."""
+    return int(client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+def present(client: redis.Redis, name: str, serves: list[str]) -> None:
+    """A worker's presence, as `lfg worker` writes it (lasting far beyond the test)."""
+    layout = Layout()
+    said = {"serves": json.dumps({"providers": serves}), "refused": json.dumps({"sim": "no key"})}
+    client.hset(layout.worker(name), mapping=said)
+    client.zadd(layout.workers, {name: 4e9})
+
+
+async def test_tickets_enqueued_together_read_the_workers_presence_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    watching = redis.Redis(port=redis_server.port)
+    for name in ("w1", "w2", "w3"):
+        present(watching, name, ["other"])
+    now = [100.0]
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    client = await connect(broker)
+    try:
+        dispatch = Dispatch(client, broker, tmp_path, clock=lambda: now[0])
+        watching.config_resetstat()
+        together = await asyncio.gather(*(dispatch.unserved("sim") for _ in range(50)))
+        one_by_one = [await dispatch.unserved("sim") for _ in range(50)]
+        assert set(together + one_by_one) == {
+            "no worker serves provider 'sim' yet (worker w1: no key; worker w2: no key; worker w3: no key): "
+            "this waits for one that does"
+        }
+        assert (calls(watching, "zrangebyscore"), calls(watching, "hmget")) == (1, 3), "one read of 3 workers"
+        present(watching, "w4", ["sim"])
+        now[0] += WORKERS_KEPT_S
+        assert await dispatch.unserved("sim") is None, "read again once it is old: w4 serves sim"
+        assert await dispatch.present("w4", "sim")
+        assert (calls(watching, "zrangebyscore"), calls(watching, "hmget")) == (2, 7)
+    finally:
+        await client.aclose()
+        watching.close()
