@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -28,6 +29,54 @@ EXIT_SIGINT = 130
 
 CONFIG_HELP = "config file (default: $LFG_CONFIG or the user config folder)"
 DB_HELP = "history file (default: $LFG_DB, [history] path, the user data folder)"
+
+
+def positive_int(text: str) -> int:
+    """argparse's `type` for a count of at least 1 (`--max-concurrency`, `--limit`): refused while the
+    command line is read, before a run is started or recorded."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse's `type` for a finite number above 0 (a timeout, a speed), refused as `positive_int`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse's `type` for a TCP port to listen on, 1 to 65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 1 to 65535")
+    return int(text)
+
+
+def listen_address(option: str) -> Callable[[str], str]:
+    """argparse's `type` for `option`'s `[HOST:]PORT`: well formed, and free to listen on now, so that
+    a port in use stops the command before it starts anything (the server binds it later)."""
+
+    def checked(text: str) -> str:
+        from lfgtui.remote.server import Address, ServeError
+
+        try:
+            problem = Address.parse(text, option).busy()
+        except ServeError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return text
+
+    return checked
 
 
 def add_config(parser: argparse.ArgumentParser, help: str = CONFIG_HELP) -> None:

@@ -26,6 +26,7 @@ from lfgtui.commands.common import (
     add_db,
     add_theme,
     fail,
+    positive_int,
     tui_problem,
     warn,
 )
@@ -55,7 +56,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
     add_config(run)
     run.add_argument(
-        "--max-concurrency", type=int, help="tickets streaming at once (default: [run] in config, 8)"
+        "--max-concurrency", type=positive_int, help="tickets streaming at once (default: [run] in config, 8)"
     )
     add_db(run)
     run.add_argument("--no-history", action="store_true", help="do not record this run")
