@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from lfgtui.commands import EXIT_SIGINT as EXIT_SIGINT  # the entry point's own, for every command
+
 if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
@@ -24,8 +26,6 @@ T = TypeVar("T")
 
 EXIT_USAGE = 2
 """Bad usage, a bad config or tickets file, or something named that is not there: nothing was done."""
-EXIT_SIGINT = 130
-"""Stopped by Ctrl-C, as a shell reports a process SIGINT ended."""
 
 CONFIG_HELP = "config file (default: $LFG_CONFIG or the user config folder)"
 DB_HELP = "history file (default: $LFG_DB, [history] path, the user data folder)"
