@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 EXIT_USAGE = 2
 """Bad usage, a bad config or tickets file, or something named that is not there: nothing was done."""
+EXIT_UNRECORDED = 3
+"""The run ran, but its history stopped recording it (a full disk): what the file lacks is said last."""
 
 CONFIG_HELP = "config file (default: $LFG_CONFIG or the user config folder)"
 DB_HELP = "history file (default: $LFG_DB, [history] path, the user data folder)"
