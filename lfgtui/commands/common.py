@@ -20,6 +20,7 @@ from lfgtui.commands import EXIT_SIGINT as EXIT_SIGINT  # the entry point's own,
 if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
+    from lfgtui.history.writer import RunHistory
     from lfgtui.run.resume import RecordedRun
 
 T = TypeVar("T")
@@ -133,6 +134,21 @@ def fail(message: str) -> int:
     """Say what is wrong; the exit code for bad usage."""
     warn(message)
     return EXIT_USAGE
+
+
+def recorded_exit(history: RunHistory | None, code: int, recorded: str = "") -> int:
+    """A run's last line and exit code once its history is closed: `recorded` (where it is, with
+    `{run}` for its id), or what the file lacks when it stopped recording (a full disk), and then
+    EXIT_UNRECORDED, unless `code` is a signal's, which says more."""
+    if history is None:
+        return code
+    shortfall = history.shortfall()
+    if shortfall is None:
+        if recorded:
+            warn(recorded.format(run=history.run_id))
+        return code
+    warn(shortfall)
+    return max(code, EXIT_UNRECORDED)
 
 
 def find_recorded(

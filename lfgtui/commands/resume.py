@@ -28,6 +28,7 @@ from lfgtui.commands.common import (
     find_recorded,
     positive_int,
     positive_number,
+    recorded_exit,
     tui_problem,
     warn,
 )
@@ -129,7 +130,7 @@ async def resume(args: argparse.Namespace) -> int:
             f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "
             f"resume it from where they work, or watch it with lfg replay {recorded.run_id}"
         )
-    return 1 if code is None else code
+    return recorded_exit(history, 1 if code is None else code)
 
 
 def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | None:

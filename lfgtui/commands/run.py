@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
-    EXIT_UNRECORDED,
     EXIT_USAGE,
     Notices,
     add_config,
@@ -28,6 +27,7 @@ from lfgtui.commands.common import (
     add_theme,
     fail,
     positive_int,
+    recorded_exit,
     tui_problem,
     warn,
 )
@@ -170,14 +170,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                 code = await _run_headless(
                     args, tickets.tickets, providers, history, options, alerts, (outlet, telemetry)
                 )
-    if history is None:
-        return code
-    shortfall = history.shortfall()
-    if shortfall is None:
-        warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
-        return code
-    warn(shortfall)
-    return max(code, EXIT_UNRECORDED)  # a signal's code (129, 130, 143) still says how it ended
+    return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
 
 async def _run_headless(
