@@ -14,7 +14,7 @@ batch that takes long just makes the next batch larger.
 A batch that fails is rolled back and leaves the rows in memory out of step with the file, so from
 then on only how each attempt starts and ends is recorded (`Recorder.record_ends`): no ticket of the
 run is found `interrupted` for one bad value. When it was the file that failed (full, locked,
-damaged) the recording has stopped (`stopped`), and the starts and ends it could not take are tried
+damaged) the recording has stopped, and the starts and ends it could not take are tried
 again with each later batch, so that a disk given room before the run ends has every ticket's
 outcome; `shortfall` is what the run then says last instead of where it is recorded.
 """
@@ -79,7 +79,7 @@ class RunHistory:
         self._stopping = False
         self._failed = False
         self._ends_only = False
-        self.stopped: str | None = None
+        self._stopped: str | None = None
         """Why the file stopped taking this run's streams (full, locked, damaged), or None."""
         self._unwritten: list[Item] = []
         """Starts and ends the file did not take since, tried again with each batch."""
@@ -137,9 +137,9 @@ class RunHistory:
                 return
             except (sqlite3.Error, OSError) as exc:
                 self._ends_only = True
-                self.stopped = inert(str(exc))
+                self._stopped = inert(str(exc))
                 self._on_error(
-                    f"history stopped recording this run: {self.stopped} "
+                    f"history stopped recording this run: {self._stopped} "
                     "(how each ticket ends is still recorded if the file takes it)"
                 )
             except Exception as exc:
@@ -170,9 +170,9 @@ class RunHistory:
     def shortfall(self) -> str | None:
         """What the file lacks of this run once closed, said last instead of where it is recorded;
         None when it has the run (or all but values it could not take, said when they came)."""
-        if self.stopped is None and not self._failed and self._finished:
+        if self._stopped is None and not self._failed and self._finished:
             return None
-        why = f" ({self.stopped})" if self.stopped is not None else ""
+        why = f" ({self._stopped})" if self._stopped is not None else ""
         said = f"history stopped recording run {self.run_id}{why}"
         ends = [item for item in self._unwritten if isinstance(item, AttemptEnded)]
         if not self._failed and not ends and self._finished:
@@ -180,7 +180,7 @@ class RunHistory:
         if not ends:
             return f"{said}: it could not mark the run ended"
         lost = ", ".join(f"{end.ticket} ({end.outcome.value})" for end in ends)
-        return f"{said}: the file did not take how {lost} ended, and will read them as interrupted"
+        return f"{said}: the file did not take how these ended, and will read them as interrupted: {lost}"
 
 
 def open_run_history(

@@ -111,6 +111,8 @@ def test_a_disk_full_to_the_end_says_what_the_history_lacks_and_exits_3(tmp_path
         process.kill()
     *_, last = err.splitlines()
     assert last.startswith("lfg: history stopped recording run "), err
-    assert "the file did not take how story (completed) ended" in last
+    assert last.endswith(
+        "the file did not take how these ended, and will read them as interrupted: story (completed)"
+    )
     assert "recorded as run" not in err
     assert process.returncode == 3
