@@ -2,6 +2,6 @@
 
 import sys
 
-from lfgtui.commands.main import main
+from lfgtui.commands import lfg
 
-sys.exit(main())
+sys.exit(lfg())

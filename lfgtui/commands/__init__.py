@@ -9,5 +9,27 @@
 - `headless`: what a run without the TUI prints (`lfg run --headless`, `--json`, `lfg attach --json`):
   progress lines and a closing table, or NDJSON.
 
-Nothing outside this package imports it, except `lfgtui/__main__.py`.
+Nothing outside this package imports it, except `lfgtui/__main__.py`: `lfg` (the entry point) is
+this package's, so that Ctrl-C while even `main` is being imported ends lfg as Ctrl-C does later.
 """
+
+import sys
+
+EXIT_SIGINT = 130
+"""Stopped by Ctrl-C, as a shell reports a process SIGINT ended."""
+
+
+def lfg() -> int:
+    """`lfg` and `python -m lfgtui`: the command line run, and Ctrl-C at any moment of it, imports
+    included, one line and 130, never a traceback (a run's own Ctrl-C cancels its tickets first)."""
+    try:
+        from lfgtui.commands.main import main
+
+        return main()
+    except KeyboardInterrupt:
+        try:
+            sys.stderr.write("lfg: interrupted\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a terminal gone away, stderr closed
+            pass
+        return EXIT_SIGINT

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_USAGE, add_config
+from lfgtui.commands.common import EXIT_USAGE, add_config, positive_number
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _arguments(agents: argparse.ArgumentParser) -> None:
     agents.add_argument("--json", action="store_true", help="one JSON object per agent and line")
     agents.add_argument(
         "--timeout",
-        type=float,
+        type=positive_number,
         metavar="S",
         help="seconds each check may take to open a session (default: the provider's connect_timeout_s)",
     )
@@ -76,9 +76,6 @@ def run_agents_command(args: argparse.Namespace) -> int:
         print(f"lfg: no coding agent named {', '.join(map(repr, unknown))} (known: {known})", file=sys.stderr)
         return EXIT_USAGE
     chosen = {name: agents[name] for name in args.names} if args.names else agents
-    if args.timeout is not None and args.timeout <= 0:
-        print(f"lfg: --timeout must be positive, got {args.timeout:g}", file=sys.stderr)
-        return EXIT_USAGE
     found = [listed(name, c, os.environ) for name, c in chosen.items()]
     checks: dict[str, Checked] = {}
     if args.check:

@@ -21,6 +21,8 @@ from lfgtui.commands.common import (
     add_insecure_bind_option,
     add_theme,
     add_token_file_option,
+    listen_address,
+    positive_int,
     tui_problem,
     warn,
 )
@@ -55,7 +57,10 @@ def add_broker_commands(commands: Subcommands) -> None:
 def _worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", metavar="URL", help=BROKER_HELP)
     parser.add_argument(
-        "--max-concurrency", type=int, default=4, help="attempts this worker runs at once (default: 4)"
+        "--max-concurrency",
+        type=positive_int,
+        default=4,
+        help="attempts this worker runs at once (default: 4)",
     )
     parser.add_argument("--name", help="this worker's name on the broker (default: HOST-PID)")
     parser.add_argument(
@@ -74,6 +79,7 @@ def _metrics_arguments(worker: argparse.ArgumentParser) -> None:
     worker.add_argument(
         "--metrics",
         metavar="[HOST:]PORT",
+        type=listen_address("--metrics"),
         help="serve this worker's metrics to Prometheus at /metrics, behind a bearer token (HOST defaults "
         "to 127.0.0.1; port 0 picks one; needs pip install 'lfgtui[prometheus]')",
     )
@@ -394,9 +400,6 @@ def worker(args: argparse.Namespace) -> int:
 async def _worker(args: argparse.Namespace) -> int:
     from lfgtui.remote.server import ServeError
 
-    if args.max_concurrency < 1:
-        warn("--max-concurrency must be at least 1")
-        return EXIT_USAGE
     if not args.root.resolve().is_dir():
         warn(f"--root {args.root} is not a folder")
         return EXIT_USAGE

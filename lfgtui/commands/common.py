@@ -8,26 +8,78 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from lfgtui.commands import EXIT_SIGINT as EXIT_SIGINT  # the entry point's own, for every command
+
 if TYPE_CHECKING:
     from lfgtui.config import Config
     from lfgtui.history.store import Selection, Store
+    from lfgtui.history.writer import RunHistory
     from lfgtui.run.resume import RecordedRun
 
 T = TypeVar("T")
 
 EXIT_USAGE = 2
 """Bad usage, a bad config or tickets file, or something named that is not there: nothing was done."""
-EXIT_SIGINT = 130
-"""Stopped by Ctrl-C, as a shell reports a process SIGINT ended."""
+EXIT_UNRECORDED = 3
+"""The run ran, but its history stopped recording it (a full disk): what the file lacks is said last."""
 
 CONFIG_HELP = "config file (default: $LFG_CONFIG or the user config folder)"
 DB_HELP = "history file (default: $LFG_DB, [history] path, the user data folder)"
+
+
+def positive_int(text: str) -> int:
+    """argparse's `type` for a count of at least 1 (`--max-concurrency`, `--limit`): refused while the
+    command line is read, before a run is started or recorded."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse's `type` for a finite number above 0 (a timeout, a speed), refused as `positive_int`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse's `type` for a TCP port to listen on, 1 to 65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 1 to 65535")
+    return int(text)
+
+
+def listen_address(option: str) -> Callable[[str], str]:
+    """argparse's `type` for `option`'s `[HOST:]PORT`: well formed, and free to listen on now, so that
+    a port in use stops the command before it starts anything (the server binds it later)."""
+
+    def checked(text: str) -> str:
+        from lfgtui.remote.server import Address, ServeError
+
+        try:
+            problem = Address.parse(text, option).busy()
+        except ServeError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return text
+
+    return checked
 
 
 def add_config(parser: argparse.ArgumentParser, help: str = CONFIG_HELP) -> None:
@@ -82,6 +134,21 @@ def fail(message: str) -> int:
     """Say what is wrong; the exit code for bad usage."""
     warn(message)
     return EXIT_USAGE
+
+
+def recorded_exit(history: RunHistory | None, code: int, recorded: str = "") -> int:
+    """A run's last line and exit code once its history is closed: `recorded` (where it is, with
+    `{run}` for its id), or what the file lacks when it stopped recording (a full disk), and then
+    EXIT_UNRECORDED, unless `code` is a signal's, which says more."""
+    if history is None:
+        return code
+    shortfall = history.shortfall()
+    if shortfall is None:
+        if recorded:
+            warn(recorded.format(run=history.run_id))
+        return code
+    warn(shortfall)
+    return max(code, EXIT_UNRECORDED)
 
 
 def find_recorded(

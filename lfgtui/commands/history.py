@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.commands.common import EXIT_USAGE, add_config, add_db
+from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, positive_int
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def _filters_arguments(parser: argparse.ArgumentParser) -> None:
 def _list_arguments(listing: argparse.ArgumentParser) -> None:
     _common(listing)
     _as_json(listing)
-    listing.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    listing.add_argument("--limit", type=positive_int, default=20, help="how many runs (default 20)")
 
 
 def _search_arguments(search: argparse.ArgumentParser) -> None:
@@ -102,7 +102,7 @@ def _search_arguments(search: argparse.ArgumentParser) -> None:
     _as_json(search)
     _filters_arguments(search)
     search.add_argument("query", nargs="+", help='words (all must match); "an exact phrase"; prefix*')
-    search.add_argument("--limit", type=int, default=20, help="how many matches (default 20)")
+    search.add_argument("--limit", type=positive_int, default=20, help="how many matches (default 20)")
 
 
 def _show_arguments(show: argparse.ArgumentParser) -> None:

@@ -11,13 +11,14 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from lfgtui import __version__
 from lfgtui.commands import sim
 from lfgtui.commands.agents import add_agents_command
 from lfgtui.commands.ask import add_ask_command
 from lfgtui.commands.broker import add_broker_commands
+from lfgtui.commands.common import EXIT_USAGE
 from lfgtui.commands.history import add_history_commands
 from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
@@ -27,10 +28,16 @@ from lfgtui.commands.web import add_web_command
 from lfgtui.commands.worktrees import add_worktree_commands
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose error is one line that says where help is: `lfg run`'s usage alone
+    takes a dozen lines, which buried what was wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lfg", description="Run AI agents side by side and watch them stream."
-    )
+    parser = _Parser(prog="lfg", description="Run AI agents side by side and watch them stream.")
     parser.add_argument("--version", action="version", version=f"lfg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
     add_ask_command(commands)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import Notices, fail, warn
+from lfgtui.commands.common import Notices, fail, recorded_exit, warn
 
 if TYPE_CHECKING:
     from lfgtui.broker.pickup import Pickup
@@ -46,8 +46,7 @@ async def resume_coordinated(
             code = await (_headless(picked, config) if theme is None else _in_tui(picked, config, db, theme))
     except PickupError as exc:
         return fail(f"cannot resume run {recorded.run_id}: {exc}")
-    warn(f"recorded into run {recorded.run_id} (lfg history show {recorded.run_id})")
-    return code
+    return recorded_exit(picked.history, code, "recorded into run {run} (lfg history show {run})")
 
 
 @dataclass(frozen=True)

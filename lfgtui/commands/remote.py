@@ -22,6 +22,7 @@ from lfgtui.commands.common import (
     add_theme,
     add_token_file_option,
     find_run,
+    listen_address,
     tui_problem,
     warn,
 )
@@ -49,6 +50,7 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--serve",
         metavar="[HOST:]PORT",
+        type=listen_address("--serve"),
         help="also serve the run's events to lfg attach (HOST defaults to 127.0.0.1; port 0 picks one)",
     )
     add_token_file_option(run)
@@ -71,6 +73,7 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--serve",
         metavar="[HOST:]PORT",
+        type=listen_address("--serve"),
         default="127.0.0.1:0",
         help="where to listen (default: a free port on 127.0.0.1)",
     )

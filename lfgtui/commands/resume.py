@@ -20,21 +20,22 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import add_config, add_db, add_theme, fail, find_recorded, tui_problem, warn
+from lfgtui.commands.common import (
+    add_config,
+    add_db,
+    add_theme,
+    fail,
+    find_recorded,
+    positive_int,
+    positive_number,
+    recorded_exit,
+    tui_problem,
+    warn,
+)
 
 if TYPE_CHECKING:
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.run.resume import RecordedRun
-
-
-def _speed(text: str) -> float:
-    try:
-        speed = float(text)
-    except ValueError:
-        speed = 0.0
-    if not speed > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (1 is the recorded pace)")
-    return speed
 
 
 def add_resume_commands(commands: Subcommands) -> None:
@@ -54,7 +55,9 @@ def _resume_arguments(resume: argparse.ArgumentParser) -> None:
     resume.add_argument(
         "--yes", action="store_true", help="let write_file and run_command run without asking"
     )
-    resume.add_argument("--max-concurrency", type=int, help="tickets streaming at once (default: [run], 8)")
+    resume.add_argument(
+        "--max-concurrency", type=positive_int, help="tickets streaming at once (default: [run], 8)"
+    )
     resume.add_argument(
         "--broker",
         metavar="URL",
@@ -73,7 +76,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     add_theme(replay)
     replay.add_argument("id", metavar="ID", help="a run, RUN/TICKET or an attempt id (or a unique prefix)")
     replay.add_argument(
-        "--speed", type=_speed, default=1.0, help="how many times faster than recorded (default 1)"
+        "--speed", type=positive_number, default=1.0, help="how many times faster than recorded (default 1)"
     )
 
 
@@ -127,7 +130,7 @@ async def resume(args: argparse.Namespace) -> int:
             f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "
             f"resume it from where they work, or watch it with lfg replay {recorded.run_id}"
         )
-    return 1 if code is None else code
+    return recorded_exit(history, 1 if code is None else code)
 
 
 def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | None:

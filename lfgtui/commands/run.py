@@ -26,6 +26,8 @@ from lfgtui.commands.common import (
     add_db,
     add_theme,
     fail,
+    positive_int,
+    recorded_exit,
     tui_problem,
     warn,
 )
@@ -55,7 +57,7 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
     add_config(run)
     run.add_argument(
-        "--max-concurrency", type=int, help="tickets streaming at once (default: [run] in config, 8)"
+        "--max-concurrency", type=positive_int, help="tickets streaming at once (default: [run] in config, 8)"
     )
     add_db(run)
     run.add_argument("--no-history", action="store_true", help="do not record this run")
@@ -168,9 +170,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
                 code = await _run_headless(
                     args, tickets.tickets, providers, history, options, alerts, (outlet, telemetry)
                 )
-    if history is not None:
-        warn(f"recorded as run {history.run_id} (lfg history show {history.run_id})")
-    return code
+    return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
 
 async def _run_headless(

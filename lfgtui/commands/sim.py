@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_SIGINT, EXIT_USAGE
+from lfgtui.commands.common import EXIT_SIGINT, EXIT_USAGE, port
 from lfgtui.commands.subcommands import Subcommands
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     from lfgtui.sim.model_map import UNKNOWN_MODEL
 
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=port, default=8765)
     serve.add_argument(
         "--model",
         action="append",

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, warn
+from lfgtui.commands.common import EXIT_USAGE, add_config, add_db, port, positive_int, warn
 
 if TYPE_CHECKING:
     from lfgtui.commands.subcommands import Subcommands
@@ -27,7 +27,7 @@ def _arguments(web: argparse.ArgumentParser) -> None:
     source.add_argument("file", type=Path, nargs="?", help="a tickets.toml to run and show")
     source.add_argument("--attach", metavar="URL", help="show a run another lfg serves instead")
     web.add_argument("--host", default="127.0.0.1", help="where the browser connects (default 127.0.0.1)")
-    web.add_argument("--port", type=int, default=8000, help="the browser's port (default 8000)")
+    web.add_argument("--port", type=port, default=8000, help="the browser's port (default 8000)")
     web.add_argument(
         "--i-know-this-is-exposed",
         action="store_true",
@@ -35,7 +35,7 @@ def _arguments(web: argparse.ArgumentParser) -> None:
     )
     web.add_argument(
         "--max-tabs",
-        type=int,
+        type=positive_int,
         default=8,
         help="browser tabs shown at once, each an lfg attach process of its own (default 8)",
     )
@@ -48,15 +48,15 @@ def _arguments(web: argparse.ArgumentParser) -> None:
 def web(args: argparse.Namespace) -> int:
     import secrets
 
+    from lfgtui.remote.server import Address
     from lfgtui.remote.web import Source, WebServer, start_run
     from lfgtui.remote.web_gate import Gate
 
     refused = _refused_host(args.host, args.i_know_this_is_exposed)
+    if refused is None:  # a port in use stops it before the run starts, not once it is recorded
+        refused = Address(args.host.strip("[]"), args.port).busy()
     if refused is not None:
         warn(refused)
-        return EXIT_USAGE
-    if args.max_tabs < 1:
-        warn("--max-tabs must be at least 1")
         return EXIT_USAGE
     if args.attach is not None:
         token = args.token or os.environ.get("LFG_TOKEN")
@@ -73,6 +73,9 @@ def web(args: argparse.Namespace) -> int:
     try:
         gate = Gate.for_address(secrets.token_urlsafe(32), args.host, args.port)
         WebServer(source, gate, args.max_tabs).serve()
+    except OSError as exc:  # the port was taken since it was checked
+        warn(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
+        return 1
     finally:
         source.stop()
     return 0

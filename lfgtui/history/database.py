@@ -150,7 +150,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")  # a full disk fails here, and may leave the transaction open
     except BaseException:
         conn.rollback()
         raise
-    conn.execute("COMMIT")

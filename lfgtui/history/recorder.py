@@ -206,21 +206,26 @@ class Recorder:
                     self._apply(item)
             self._pending.write(self.conn)
 
-    def record_ends(self, ends: list[AttemptEnded]) -> None:
-        """Only how each attempt ended (outcome and error), for when a batch could not be written and
-        the rows in memory no longer match the file: every attempt keeps its outcome rather than
-        being found `interrupted`, its row written now if the failed batch held its INSERT."""
+    def record_ends(self, items: list[Started | AttemptEnded]) -> None:
+        """Only how each attempt started and ended (outcome and error), for when a batch could not be
+        written and the rows in memory no longer match the file: every attempt keeps its outcome
+        rather than being found `interrupted`, its row written now if a failed batch held its INSERT.
+        Written again whole after it failed, it records each once."""
         with transaction(self.conn):
-            for ended in ends:
-                started = self._started.get((ended.ticket, ended.attempt))
+            for item in items:
+                if isinstance(item, Started):
+                    self._start(item)
+                event = item.event if isinstance(item, Started) else item
+                started = self._started.get((event.ticket, event.attempt))
                 if started is None:
                     continue
                 attempt, row = started
                 self.conn.execute(INSERT_ATTEMPT.replace("INSERT", "INSERT OR IGNORE", 1), row)
-                self.conn.execute(
-                    f"UPDATE attempts SET {ATTEMPT_END_SET} WHERE id = ? AND outcome IS NULL",
-                    (*end_columns(attempt, ended), attempt.id),
-                )
+                if isinstance(item, AttemptEnded):
+                    self.conn.execute(
+                        f"UPDATE attempts SET {ATTEMPT_END_SET} WHERE id = ? AND outcome IS NULL",
+                        (*end_columns(attempt, item), attempt.id),
+                    )
 
     # --- events to in-memory changes ---
 

@@ -11,10 +11,12 @@ A thread is acceptable here: it is bounded local file I/O, one batch at a time, 
 slow disk from ever stalling the event loop, the UI or a stream. The sink never waits for it: a
 batch that takes long just makes the next batch larger.
 
-A file that fails (full, locked, damaged) stops the recording. A batch that fails for any other
-reason (a value no column can take) is rolled back and leaves the rows in memory out of step with
-the file, so from then on only how each attempt ends is recorded (`Recorder.record_ends`): no ticket
-of the run is found `interrupted` for one bad value.
+A batch that fails is rolled back and leaves the rows in memory out of step with the file, so from
+then on only how each attempt starts and ends is recorded (`Recorder.record_ends`): no ticket of the
+run is found `interrupted` for one bad value. When it was the file that failed (full, locked,
+damaged) the recording has stopped, and the starts and ends it could not take are tried
+again with each later batch, so that a disk given room before the run ends has every ticket's
+outcome; `shortfall` is what the run then says last instead of where it is recorded.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ class RunHistory:
         self._stopping = False
         self._failed = False
         self._ends_only = False
+        self._stopped: str | None = None
+        """Why the file stopped taking this run's streams (full, locked, damaged), or None."""
+        self._unwritten: list[Item] = []
+        """Starts and ends the file did not take since, tried again with each batch."""
+        self._finished = False
         self._prices = prices
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
 
@@ -84,7 +91,7 @@ class RunHistory:
         if (
             self._failed
             or type(event) in UNRECORDED
-            or (self._ends_only and not isinstance(event, AttemptEnded))
+            or (self._ends_only and not isinstance(event, AttemptStarted | AttemptEnded))
         ):
             return
         pending = self._pending
@@ -113,20 +120,28 @@ class RunHistory:
                 continue
             try:
                 await self._write(loop, batch)
-            except Exception as exc:  # the file failed, or even the ends could not be written
+            except (sqlite3.Error, OSError):  # the file still fails: the ends wait for the next batch
+                continue
+            except Exception as exc:  # even the ends could not be written
                 self._failed = True
                 self._pending = []
                 self._on_error(f"history stopped recording this run: {inert(str(exc))}")
                 return
 
     async def _write(self, loop: asyncio.AbstractEventLoop, batch: list[Item]) -> None:
-        """One batch into the file; after a batch that failed for its values, only the ends."""
+        """One batch into the file; after a batch that failed, only the starts and ends, with those
+        the file did not take before."""
         if not self._ends_only:
             try:
                 await loop.run_in_executor(self._executor, self._recorder.write, batch)
                 return
-            except (sqlite3.Error, OSError):
-                raise
+            except (sqlite3.Error, OSError) as exc:
+                self._ends_only = True
+                self._stopped = inert(str(exc))
+                self._on_error(
+                    f"history stopped recording this run: {self._stopped} "
+                    "(how each ticket ends is still recorded if the file takes it)"
+                )
             except Exception as exc:
                 self._ends_only = True
                 problem = inert(f"{type(exc).__name__}: {exc}")
@@ -134,8 +149,9 @@ class RunHistory:
                     f"history could not record part of this run ({problem}); "
                     "from now on it records only how each attempt ends"
                 )
-        ends = [item for item in batch if isinstance(item, AttemptEnded)]
-        await loop.run_in_executor(self._executor, self._recorder.record_ends, ends)
+        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded)]
+        await loop.run_in_executor(self._executor, self._recorder.record_ends, self._unwritten)
+        self._unwritten = []
 
     async def aclose(self) -> None:
         """Flush what is buffered, mark the run ended and release the file."""
@@ -145,10 +161,26 @@ class RunHistory:
         await self._task
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.finish)
+            self._finished = True
         except (sqlite3.Error, OSError) as exc:
             self._on_error(f"history could not close this run: {exc}")
         finally:
             self._executor.shutdown()
+
+    def shortfall(self) -> str | None:
+        """What the file lacks of this run once closed, said last instead of where it is recorded;
+        None when it has the run (or all but values it could not take, said when they came)."""
+        if self._stopped is None and not self._failed and self._finished:
+            return None
+        why = f" ({self._stopped})" if self._stopped is not None else ""
+        said = f"history stopped recording run {self.run_id}{why}"
+        ends = [item for item in self._unwritten if isinstance(item, AttemptEnded)]
+        if not self._failed and not ends and self._finished:
+            return f"{said}: it has how each ticket ended, not all they said (lfg history show {self.run_id})"
+        if not ends:
+            return f"{said}: it could not mark the run ended"
+        lost = ", ".join(f"{end.ticket} ({end.outcome.value})" for end in ends)
+        return f"{said}: the file did not take how these ended, and will read them as interrupted: {lost}"
 
 
 def open_run_history(

@@ -141,6 +141,22 @@ class Address:
             "on a network you trust"
         )
 
+    def busy(self) -> str | None:
+        """Why nothing can listen here now (the port is in use, the host is not this machine's), or
+        None. Checked before a command starts its run, which a server failing later would leave
+        half started and recorded; bound as `create_server` binds (reusable, IPv6 alone)."""
+        try:
+            found = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+            for family, kind, proto, _, where in found:
+                with socket.socket(family, kind, proto) as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if family == socket.AF_INET6:
+                        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    probe.bind(where)
+        except OSError as exc:
+            return f"cannot serve on {self.host}:{self.port}: {exc.strerror or exc}"
+        return None
+
     @classmethod
     def parse(cls, text: str, option: str = "--serve") -> Address:
         """`PORT`, `HOST:PORT` or `[IPv6]:PORT` (given as `option`); the host is 127.0.0.1 unless given."""

@@ -42,8 +42,8 @@ from lfgtui.remote.web_gate import Gate
 
 START_TIMEOUT_S = 60.0
 SERVING = re.compile(r"serving this run at (http://\S+)")
-RECORDED = re.compile(r"recorded as run (\S+) ")
-"""What `lfg run` says last when its history has the run."""
+RECORDED = re.compile(r"(?:recorded as|history stopped recording) run (\S+) ")
+"""What `lfg run` says last when its history has the run (all of it, or what the disk took)."""
 POLL_S = 0.25
 """How often `lfg web FILE` looks whether its run's process has ended."""
 STDERR_KEPT_BYTES = 4096

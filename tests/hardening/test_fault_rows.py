@@ -658,6 +658,11 @@ ELSEWHERE = {
         "tests/history/test_numbers.py::test_counts_no_column_can_take_are_stored_as_null",
         "tests/history/test_numbers.py::test_a_batch_that_fails_leaves_every_attempt_with_its_outcome",
     ],
+    "the disk of the history file fills up (or the file is locked or fails) during `lfg run` or `lfg "
+    "resume`": [
+        "tests/history/test_full_disk.py::test_a_disk_given_room_before_the_run_ends_gets_every_ticket_s_outcome",
+        "tests/history/test_full_disk.py::test_a_disk_full_to_the_end_says_what_the_history_lacks_and_exits_3",
+    ],
     "the history file holds a row lfg did not write (edited by hand, another program)": [
         "tests/history/test_untrusted.py::test_rows_no_lfg_wrote_never_stop_a_reader",
     ],

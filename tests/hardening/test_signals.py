@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,37 @@ def test_headless_streams_on_after_the_terminal_is_gone_until_the_hangup(tmp_pat
     process.send_signal(signal.SIGHUP)
     assert process.wait(timeout=30) == 129
     check_cancelled_and_flushed(db)
+
+
+def wait_until_loaded(process: subprocess.Popen[str], library: str) -> None:
+    """Returns once `process` has loaded the extension module `library`: one moment of its imports
+    and start, seen in its memory map rather than guessed from a delay."""
+    maps = Path(f"/proc/{process.pid}/maps")
+    if not maps.exists():
+        pytest.skip("needs /proc to see what lfg has loaded")
+    deadline = time.monotonic() + 30
+    while library not in maps.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, f"lfg never loaded {library}"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize(
+    "library",
+    ["_ssl", "_asyncio", "_json", "_decimal", "_sqlite3", "_hashlib", "_csv"],
+)
+def test_ctrl_c_while_lfg_starts_exits_130_without_a_traceback(tmp_path: Path, library: str) -> None:
+    """SIGINT as soon as lfg has loaded each of the modules it loads in turn while it imports the
+    command line (`_ssl`, `_asyncio`), checks the tickets and opens the history (`_sqlite3`, …), before
+    its run cancels on SIGINT: whatever it was doing then, it ends as Ctrl-C ends a run, never with a
+    traceback."""
+    lfg = Lfg(tmp_path)
+    args = lfg.args(lfg.tickets(TICKETS), "--headless", "--db", str(tmp_path / "h.sqlite3"))
+    process = subprocess.Popen(args, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_loaded(process, library)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
