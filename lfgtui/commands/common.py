@@ -75,8 +75,8 @@ def listen_address(option: str) -> Callable[[str], str]:
             problem = Address.parse(text, option).busy()
         except ServeError as exc:
             problem = str(exc)
-        if problem is not None:
-            raise argparse.ArgumentTypeError(problem)
+        if problem is not None:  # argparse names the option itself
+            raise argparse.ArgumentTypeError(problem.removeprefix(f"{option} "))
         return text
 
     return checked

@@ -153,7 +153,7 @@ def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
 @pytest.mark.parametrize(
     ("metrics", "said"),
     [
-        ("nope", "lfg: --metrics 'nope': expected [HOST:]PORT, with a port from 0 to 65535"),
+        ("nope", "lfg worker: argument --metrics: 'nope': expected [HOST:]PORT, with a port from 0 to 65535"),
         ("0.0.0.0:0", "lfg: refusing to serve on 0.0.0.0: lfg speaks plain HTTP"),
     ],
 )
