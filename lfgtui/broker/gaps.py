@@ -85,15 +85,15 @@ class Gaps:
         with whole numbers is told."""
         items = data.get("lost")
         for item in items if isinstance(items, list) else ():
-            if not isinstance(item, dict) or item.get("ticket") not in known:
+            ticket = item.get("ticket") if isinstance(item, dict) else None
+            if not isinstance(ticket, str) or ticket not in known:
                 continue
             numbers = [item.get(name) for name in ("attempt", "first_seq", "last_seq", "events")]
             if any(type(number) is not int for number in numbers):
                 continue
             attempt, first, last, count = numbers
-            key = (str(item["ticket"]), attempt)
-            self.told[key] = max(last, self.told.get(key, -1))
-            self.report(Lost(DROPPED, t, key[0], attempt, first, last, count))
+            self.told[ticket, attempt] = max(last, self.told.get((ticket, attempt), -1))
+            self.report(Lost(DROPPED, t, ticket, attempt, first, last, count))
 
     def deliver(self, event: Event, delivered: Delivered, deliver: Callable[[Event], None]) -> None:
         """`deliver` the event unless it was delivered already; once entries were trimmed, first tell
