@@ -6,12 +6,17 @@ run's stream."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from lfgtui.broker.gaps import DROPPED, Lost
+from lfgtui.broker.layout import ENTRY_GAP, Layout, dumps
 from lfgtui.broker.settings import BrokerSettings
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.providers.registry import Providers
@@ -92,3 +97,42 @@ async def test_the_attached_tui_says_in_the_pane_what_a_trimmed_stream_lost(
             await pilot.press("q")
     finally:
         await attachment.aclose()
+
+
+async def test_a_gap_entry_tells_each_attempt_it_names_and_nothing_a_stranger_wrote_in_it(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
+        run.run.start()
+        await run.finish()
+    layout, run_id, again = Layout(), run.run.run_id, "0123456789ab"
+    valid = {"ticket": "slow", "attempt": 1, "first_seq": 3, "last_seq": 7, "events": 5}
+    spoilt = [
+        valid | {"ticket": ["slow"]},
+        valid | {"ticket": "stranger"},
+        valid | {"ticket": "slow\x1b[2J"},
+        valid | {"attempt": "1"},
+        valid | {"events": 2.5},
+        "slow",
+    ]
+    redis = AsyncRedis(port=redis_server.port)
+    try:  # the run's entries again under another id, a gap entry (another publisher's) after the third
+        description = await redis.hget(layout.run(run_id), "run")
+        await redis.hset(layout.run(again), "run", description.replace(run_id.encode(), again.encode()))
+        for number, (_, fields) in enumerate(await redis.xrange(layout.events(run_id))):
+            await redis.xadd(layout.events(again), fields)
+            if number == 2:
+                gap = dumps({"now": 1.0, "lost": [*spoilt, valid]})
+                await redis.xadd(layout.events(again), {"kind": ENTRY_GAP, "n": "feedbeef.1", "data": gap})
+    finally:
+        await redis.aclose()
+    attachment = BrokerAttachment(run.broker, again)
+    told: list[Lost] = []
+    got: list[object] = []
+    await attachment.describe()
+    try:
+        await asyncio.wait_for(attachment.follow(got.append, lambda _: None, lost=told.append), 40)
+    finally:
+        await attachment.aclose()
+    assert [replace(lost, t=0.0) for lost in told] == [Lost(DROPPED, 0.0, "slow", 1, 3, 7, 5)]
+    assert len(got) == len(run.events), "a gap entry takes nothing away from what was read"
