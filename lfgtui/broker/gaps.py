@@ -98,11 +98,15 @@ class Gaps:
     def deliver(self, event: Event, delivered: Delivered, deliver: Callable[[Event], None]) -> None:
         """`deliver` the event unless it was delivered already; once entries were trimmed, first tell
         what its attempt lost before it."""
+        if not self.trimmed:  # per token: nothing more than the dedupe
+            if delivered.first_time(event):
+                deliver(event)
+            return
         key = (event.ticket, event.attempt)
-        after = delivered.seqs.get(key, -1)
+        after = max(delivered.seqs.get(key, -1), self.told.get(key, -1))
         if not delivered.first_time(event):
             return
-        if self.trimmed and event.seq > (after := max(after, self.told.get(key, -1))) + 1:
+        if event.seq > after + 1:
             first, last = after + 1, event.seq - 1
             self.report(Lost(TRIMMED, event.t, event.ticket, event.attempt, first, last, last - first + 1))
         deliver(event)

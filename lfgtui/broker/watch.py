@@ -161,9 +161,8 @@ class BrokerAttachment:
                 if (missed := numbers.missed(number)) is None:
                     continue  # the same entry again: the publisher resent it
                 instance = number.partition(".")[0]
-                if (
-                    first := instance not in offsets
-                ):  # each publisher (a run's workers have one each) its clock
+                # each publisher (a run's workers have one each) its clock
+                if first := instance not in offsets:
                     offsets[instance] = self._place(last, data)
                     self.offset = offsets[next(iter(offsets))]
                 if missed:
