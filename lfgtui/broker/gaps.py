@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from lfgtui.formats import plural
+
 if TYPE_CHECKING:
     from lfgtui.events import Event
     from lfgtui.remote.attach import Delivered
@@ -60,7 +62,7 @@ class Lost:
             else "its publisher dropped them while the broker was away"
         )
         return (
-            f"lost {self.events} events of attempt {self.attempt} (seq {which}): {cause}; "
+            f"lost {plural(self.events or 0, 'event')} of attempt {self.attempt} (seq {which}): {cause}; "
             "what shows here is not whole"
         )
 

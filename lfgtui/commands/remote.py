@@ -335,11 +335,11 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
 
     def deliver(event: Event) -> None:
         book(event)
-        opened()[1](event)
+        (output if output is not None else opened()[1])(event)
 
     def lost(gap: Lost) -> None:
-        lines, output = opened()
-        output.write_with(lambda: lines.gap(gap))
+        printer, guarded = opened()
+        guarded.write_with(lambda: printer.gap(gap))
 
     def said(state: str) -> None:
         if state not in ("live", "ended"):
