@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
+from lfgtui.broker.gaps import Gaps, Lost
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
 from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.formats import plural
-from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of
+from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of, now_in
 from lfgtui.remote.codec import CodecError, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
 
@@ -116,15 +117,18 @@ class BrokerAttachment:
         deliver: Callable[[Event], None],
         said: Callable[[str], None],
         caught_up: Callable[[], Awaitable[None]] | None = None,
+        lost: Callable[[Lost], None] | None = None,
     ) -> None:
         """Deliver the run's events until its `end` (or until cancelled); `said` hears how the watching
         is doing.
         `caught_up` is awaited after each read that reached the stream's end (fewer entries than it
         asked for), once what it read is delivered: every entry added before that read is then
-        delivered or was trimmed."""
+        delivered or was trimmed. `lost` hears what was trimmed or dropped (broker/gaps.py), in
+        order before the events that follow it."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
         delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
+        gaps = Gaps(lost or (lambda _: None))
         key, last, failures = self.layout.events(self.run_id), "0-0", 0
         while True:
             raise_swallowed_cancel()
@@ -156,21 +160,24 @@ class BrokerAttachment:
                 )
                 if (missed := numbers.missed(number)) is None:
                     continue  # the same entry again: the publisher resent it
+                instance = number.partition(".")[0]
+                # each publisher (a run's workers have one each) its clock
+                if first := instance not in offsets:
+                    offsets[instance] = self._place(last, data)
+                    self.offset = offsets[next(iter(offsets))]
                 if missed:
                     self._gap(
                         said,
                         f"{missed} of the run's entries were trimmed from the broker before they were read",
                     )
-                instance = number.partition(".")[0]
-                if instance not in offsets:  # each publisher (a run's workers have one each) its clock
-                    offsets[instance] = self._place(last, data)
-                    self.offset = offsets[next(iter(offsets))]
+                    gaps.entries(missed, offsets[instance] + now_in(data), first)
                 if kind == ENTRY_EVENTS:
                     for event in events_of(data, offsets[instance], said):
-                        if event.ticket in known and delivered.first_time(event):
-                            deliver(event)
+                        if event.ticket in known:
+                            gaps.deliver(event, delivered, deliver)
                 elif kind == ENTRY_GAP:
                     self._gap(said, _lost(data))
+                    gaps.dropped(data, offsets[instance] + now_in(data), known)
                 elif kind == ENTRY_END:
                     self._say(said, "ended")
                     return
@@ -184,11 +191,7 @@ class BrokerAttachment:
         broker_then, here_then = self._broker_time
         written = int(entry_id.partition("-")[0]) / 1000
         age = broker_then + (self.clock() - here_then) - written
-        try:
-            now = finite(data.get("now"))
-        except CodecError:
-            now = 0.0
-        return self.clock() - age - now
+        return self.clock() - age - now_in(data)
 
     def _gap(self, said: Callable[[str], None], text: str) -> None:
         self.gaps.append(text)

@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import (
@@ -52,6 +52,9 @@ from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges
 from lfgtui.inert import inert, json_text
 from lfgtui.worktrees.size import diff_size
 
+if TYPE_CHECKING:
+    from lfgtui.broker.gaps import Lost
+
 
 @dataclass
 class UntilClosed:
@@ -70,6 +73,14 @@ class UntilClosed:
         if not self.closed:
             try:
                 self.sink(event)
+            except OSError:
+                self._close()
+
+    def write_with(self, write: Callable[[], None]) -> None:
+        """A line of the sink's own that is no event (`JsonLines.gap`), kept from a closed output alike."""
+        if not self.closed:
+            try:
+                write()
             except OSError:
                 self._close()
 
@@ -106,14 +117,24 @@ class JsonLines:
     out: TextIO
     book: MetricsBook
     t0: float
+    partial: set[tuple[str, int]] = field(default_factory=set)
+    """Attempts a watcher lost events of (`gap`): their `attempt_ended` says `partial`."""
 
     def __call__(self, event: Event) -> None:
         record = self._record(event)
-        if record is None:
-            return
-        line = {"type": record.pop("type"), "ticket": event.ticket, "attempt": event.attempt}
-        line["t"] = round(event.t - self.t0, 4)
-        line.update(record)
+        if record is not None:
+            self._write(record.pop("type"), event.ticket, event.attempt, event.t, record)
+
+    def gap(self, lost: Lost) -> None:
+        """What `lfg attach --json` of a run on a broker did not get, in order among the events."""
+        if lost.ticket is not None and lost.attempt is not None:
+            self.partial.add((lost.ticket, lost.attempt))
+        self._write("gap", lost.ticket, lost.attempt, lost.t, lost.fields())
+
+    def _write(
+        self, kind: str, ticket: str | None, attempt: int | None, t: float, record: dict[str, Any]
+    ) -> None:
+        line = {"type": kind, "ticket": ticket, "attempt": attempt, "t": round(t - self.t0, 4), **record}
         self.out.write(json_text(line) + "\n")
         self.out.flush()
 
@@ -238,6 +259,7 @@ class JsonLines:
             "cost_usd": metrics.cost_usd,
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
             "cost_by_agent": metrics.cost_by_agent,
+            "partial": (event.ticket, event.attempt) in self.partial,
         }
 
 

@@ -28,6 +28,7 @@ from lfgtui.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from lfgtui.broker.gaps import Lost
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.commands.telemetry import TelemetryOut
@@ -328,6 +329,7 @@ async def attach(args: argparse.Namespace) -> int:
 
 
 async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
+    from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
 
@@ -337,19 +339,29 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
     lines: JsonLines | None = None
     output: UntilClosed | None = None
 
-    def deliver(event: Event) -> None:
+    def opened() -> tuple[JsonLines, UntilClosed]:
         nonlocal lines, output
-        if output is None:  # the first event's clock is known: times print as the server counts them
-            lines = JsonLines(sys.stdout, book, attachment.offset)
+        if lines is None or output is None:  # the first entry's clock is known: times print as the
+            lines = JsonLines(sys.stdout, book, attachment.offset)  # server counts them
             output = UntilClosed(lines, sys.stdout)
+        return lines, output
+
+    def deliver(event: Event) -> None:
         book(event)
-        output(event)
+        (output if output is not None else opened()[1])(event)
+
+    def lost(gap: Lost) -> None:
+        printer, guarded = opened()
+        guarded.write_with(lambda: printer.gap(gap))
 
     def said(state: str) -> None:
         if state not in ("live", "ended"):
             warn(state)
 
-    await attachment.follow(deliver, said)
+    if isinstance(attachment, BrokerAttachment):
+        await attachment.follow(deliver, said, lost=lost)
+    else:
+        await attachment.follow(deliver, said)
     return 0
 
 

@@ -182,7 +182,7 @@ class Attachment:
                                 if data.get("instance") != instance:  # a new server: a new clock
                                     instance, self.offset = (
                                         str(data.get("instance")),
-                                        self.clock() - _now(data),
+                                        self.clock() - now_in(data),
                                     )
                                 self._say(said, "live" if not last_id else "reconnected")
                             elif message.event == "events":
@@ -258,8 +258,8 @@ def _json(data: str) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def _now(data: dict[str, object]) -> float:
-    """The server's clock in `hello`; 0 when it is not a finite number."""
+def now_in(data: dict[str, object]) -> float:
+    """The sender's clock in a message (`hello`, a broker's entry); 0 when it is not a finite number."""
     try:
         return finite(data.get("now"))
     except CodecError:

@@ -245,6 +245,8 @@ class TicketPane:
         self.queued: Queued | None = None
         """Why the next request waits (its provider's shared limits), while it does."""
         self.status_note = ""
+        self.lost_note = ""
+        """What a watcher of a run on the broker lost of the attempt (broker/gaps.py), inert."""
         self.agent_log: str | None = None
         """The file a coding agent's stderr goes to, for this attempt."""
         self.diff: DiffUpdated | None = None
@@ -362,6 +364,11 @@ class TicketPane:
     @property
     def needs_attention(self) -> bool:
         return self._state in (PaneState.APPROVAL, PaneState.FAILED) or self._stalled is not None
+
+    def lose(self, text: str) -> None:
+        """Say, until the next attempt, that what shows of this one is not whole."""
+        self.lost_note = inert(text)
+        self.dirty = self.lines_stale = True
 
     def apply(self, event: Event, metrics: Metrics) -> None:
         """Take one event of this ticket; `metrics` is the attempt's shared reducer."""
@@ -496,6 +503,7 @@ class TicketPane:
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
+        self.lost_note = ""
         self.progress = ""
 
     def _answered(self, call_id: str) -> None:
@@ -612,6 +620,8 @@ class TicketPane:
             failed = f"✗ {inert(self.error.describe())}{retries}"
             retry_key = f"  {self.key('pane.retry')}: retry"
             return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
+        if self.lost_note:
+            return Text(f"⚠ {self.lost_note}", self.palette.waiting)
         if self.state is PaneState.SKIPPED and self.status_note:
             return Text(self.status_note, "dim")
         if self.running and self.progress:

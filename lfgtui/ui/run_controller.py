@@ -33,6 +33,7 @@ from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
+    from lfgtui.broker.gaps import Lost
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
@@ -180,6 +181,13 @@ class RunController:
         """A recorded event, through the same book and pane code as a live one."""
         self.book(event)
         self.show(event)
+
+    def lost(self, lost: Lost) -> None:
+        """Events a watcher of a run on the broker will never get: the attempt's pane says its text
+        is not whole (those of unknown tickets only the summary bar's state says)."""
+        pane = self.panes.get(lost.ticket) if lost.ticket is not None else None
+        if pane is not None:
+            pane.lose(lost.text())
 
     def show(self, event: Event) -> None:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""

@@ -17,6 +17,7 @@ from lfgtui.run.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.ui.run_screen import Mode, RunScreen
 
 if TYPE_CHECKING:
+    from lfgtui.broker.gaps import Lost
     from lfgtui.events import Event
     from lfgtui.remote.attach import Followed
 
@@ -30,6 +31,8 @@ class Receiver(Protocol):
     summary_stale: bool
 
     def deliver(self, event: Event) -> None: ...
+
+    def lost(self, lost: Lost) -> None: ...
 
 
 class RunFeed:
@@ -107,6 +110,7 @@ class AttachedFeed(RunFeed):
         self.task = asyncio.create_task(self._follow(receiver), name="attach")
 
     async def _follow(self, receiver: Receiver) -> None:
+        from lfgtui.broker.watch import BrokerAttachment
         from lfgtui.remote.attach import AttachError
 
         attachment = self.attachment
@@ -120,6 +124,9 @@ class AttachedFeed(RunFeed):
             receiver.summary_stale = True
 
         try:
-            await attachment.follow(deliver, said)
+            if isinstance(attachment, BrokerAttachment):
+                await attachment.follow(deliver, said, lost=receiver.lost)
+            else:
+                await attachment.follow(deliver, said)
         except AttachError as exc:
             receiver.screen.notify(inert(str(exc)), severity="error", timeout=10, markup=False)

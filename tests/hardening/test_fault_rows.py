@@ -815,6 +815,12 @@ ELSEWHERE = {
     "reads them (it fell behind: paused, slow, cut off)": [
         f"{BROKER}/test_trimmed.py::test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_attempt_ended",
     ],
+    "`lfg attach redis://…/RUN` comes to a run after the broker trimmed its events (`[broker] max_len`), "
+    "or reads a publisher's gap entry": [
+        f"{BROKER}/test_lost_by_watchers.py::test_attach_json_to_a_trimmed_stream_prints_the_gap_and_the_attempt_end_partial",
+        f"{BROKER}/test_lost_by_watchers.py::test_the_attached_tui_says_in_the_pane_what_a_trimmed_stream_lost",
+        f"{BROKER}/test_lost_by_watchers.py::test_a_gap_entry_tells_each_attempt_it_names_and_nothing_a_stranger_wrote_in_it",
+    ],
     "a worker is stopped (SIGTERM) or killed after an attempt ended but before it handed the ticket back, "
     "under `lfg run --broker`": [
         f"{BROKER}/test_taking.py::test_an_attempt_that_ended_on_a_worker_stopped_before_it_acknowledged_is_not_run_again",
