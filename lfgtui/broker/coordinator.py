@@ -177,11 +177,11 @@ class Dispatch:
         if self.clock() - self._entries_read < self.broker.settings.lease_s:
             looked = {}
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(self.layout.ended(self.run_id), fields)
-        for work in looked.values():
+        for work in looked.values():  # before the ends: a worker deletes an entry as it records its end
             pipe.xrange(self._streams[work], min=work, max=work, count=1)
+        pipe.hmget(self.layout.ended(self.run_id), fields)
         try:
-            values, *entries = await pipe.execute()
+            *entries, values = await pipe.execute()
         except Exception as exc:
             if self._explain(exc) is None:
                 raise
