@@ -782,6 +782,21 @@ ELSEWHERE = {
     "broker) under `lfg run --broker`": [
         f"{BROKER}/test_workers.py::test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attempts_are_recorded",
         f"{BROKER}/test_taking.py::test_a_worker_stopped_mid_attempt_ends_it_interrupted_and_another_worker_runs_the_ticket",
+        f"{BROKER}/test_faults.py::test_a_dead_workers_entry_is_taken_over_behind_any_number_of_live_ones",
+    ],
+    "a worker is paused (SIGSTOP) or cut off from the broker for longer than its lease, under `lfg run "
+    "--broker`": [
+        f"{BROKER}/test_faults.py::test_a_worker_cut_off_past_its_lease_stops_its_attempt_before_another_takes_it_over",
+        f"{BROKER}/test_faults.py::test_a_worker_paused_past_its_lease_does_not_run_its_attempt_on_beside_the_one_that_took_it_over",
+        f"{BROKER}/test_faults.py::test_a_stale_attempts_end_is_not_recorded_once_another_worker_holds_its_entry",
+    ],
+    "the broker loses its state mid-run (redis-server restarted without persistence, `FLUSHALL`, failover "
+    "to a lagging replica, eviction) under `lfg run --broker`": [
+        f"{BROKER}/test_faults.py::test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_once",
+    ],
+    "a work entry on the broker is malformed or hostile (escapes or `../` in the run id, a provider other "
+    "than its stream's, an unknown provider, an attempt of 2^70, a 200 kB note)": [
+        f"{BROKER}/test_hostile.py::test_hostile_work_entries_are_refused_inert_and_leave_nothing_behind",
     ],
     "the broker is killed and restarted (with its append-only file) while `lfg run --broker` hands out "
     "tickets": [
