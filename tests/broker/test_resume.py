@@ -479,7 +479,8 @@ def test_a_follow_up_whose_work_entry_is_gone_is_enqueued_again_as_the_history_r
     fleet: Fleet,
 ) -> None:
     fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
-    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=8")))
+    # slow enough to be still streaming once its prompt is recorded, however loaded the machine
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=2")))
     broker = Redis.from_url(fleet.url)
     try:
         read_until(coordinator, "AttemptEnded t 1")
