@@ -141,6 +141,7 @@ BROKER_FIELDS: dict[str, Kind] = {
         lambda value: isinstance(value, str) and bool(re.fullmatch(r"[A-Za-z0-9_.-]+", value)),
     ),
     "max_len": POSITIVE_INT,
+    "max_bytes": POSITIVE_INT,
     "max_age_s": POSITIVE_NUMBER,
     "queue_bytes": POSITIVE_INT,
     "lease_s": POSITIVE_NUMBER,

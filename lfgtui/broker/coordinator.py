@@ -46,6 +46,7 @@ from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkItem, ended_field, relative_to
+from lfgtui.broker.work_index import WorkIndex
 from lfgtui.cancels import STOP_S, stop
 from lfgtui.conversation import Conversation
 from lfgtui.cost.prices import format_usd
@@ -119,6 +120,7 @@ class Dispatch:
     run_id: str = field(default="", init=False)
     said: Callable[[str], None] = field(default=print, init=False)
     layout: Layout = field(init=False)
+    work_index: WorkIndex = field(init=False)
     _waiting: dict[str, asyncio.Queue[Event | AttemptEnd | LostEntry]] = field(
         default_factory=dict, init=False
     )
@@ -139,6 +141,7 @@ class Dispatch:
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
+        self.work_index = WorkIndex(self.redis, self.broker.settings.max_age_s)
 
     async def start(self, run_id: str, said: Callable[[str], None]) -> None:
         """Follow the run's event stream (the run is registered on the broker already); `said` hears
@@ -174,11 +177,11 @@ class Dispatch:
         if self.clock() - self._entries_read < self.broker.settings.lease_s:
             looked = {}
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(self.layout.ended(self.run_id), fields)
-        for work in looked.values():
+        for work in looked.values():  # before the ends: a worker deletes an entry as it records its end
             pipe.xrange(self._streams[work], min=work, max=work, count=1)
+        pipe.hmget(self.layout.ended(self.run_id), fields)
         try:
-            values, *entries = await pipe.execute()
+            *entries, values = await pipe.execute()
         except Exception as exc:
             if self._explain(exc) is None:
                 raise
@@ -217,14 +220,15 @@ class Dispatch:
         that went away; returns its entry's id."""
         item = dataclasses.replace(item, run_id=self.run_id, ticket=relative_to(item.ticket, self.folder))
         stream = self.layout.assigned(worker) if worker else self.layout.work(item.ticket.provider)
+        index, data = self.layout.work_index(self.run_id), item.fields()["data"]
         entry = await until_answered(
-            lambda: self.redis.xadd(stream, item.fields()),  # type: ignore[arg-type]
+            lambda: self.work_index.enqueue(stream, index, data, item.ticket.id),
             self._explain,
             self.said,
             f"{item.ticket.id} waits for it to be put on the work stream",
         )
-        self._streams[entry.decode()] = stream
-        return entry.decode()
+        self._streams[entry] = stream
+        return entry
 
     def _explain(self, exc: Exception) -> str | None:
         return explain(exc, self.broker)

@@ -10,8 +10,13 @@ PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
                             by `ended_field`), written before its work entry is acknowledged
+PREFIX:run:RUN:work         hash: each ticket's latest work entry, its stream and data, written
+                            with the entry (`broker/work_index.py`): what `lfg resume --broker`
+                            reads once the entry was deleted from its stream
 PREFIX:work:PROVIDER        stream: attempts to run, one per entry (`broker/work.py`), read by the
-                            consumer group `workers` of those workers that have PROVIDER
+                            consumer group `workers` of those workers that have PROVIDER; an
+                            entry is deleted once its end is recorded and it is acknowledged, and
+                            entries older than `max_age_s` are trimmed
 PREFIX:workers              sorted set: the workers' names, scored by when their presence lapses
 PREFIX:worker:NAME          hash: a worker's presence (its host, the providers it serves and those
                             it does not, with why), expiring unless the worker renews it
@@ -63,6 +68,9 @@ class Layout:
 
     def ended(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ended"
+
+    def work_index(self, run_id: str) -> str:
+        return f"{self.prefix}:run:{run_id}:work"
 
     def work(self, provider: str) -> str:
         return f"{self.prefix}:work:{provider}"

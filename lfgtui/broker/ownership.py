@@ -74,15 +74,17 @@ if ARGV[5] ~= '' then
     end
     redis.call('EXPIRE', KEYS[2], ARGV[6])
 end
+if held ~= '' then redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) end
+if ARGV[5] ~= '' then redis.call('XDEL', KEYS[1], ARGV[2]) end
 if held == '' then return 2 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 )
 """KEYS: the stream, the run's `ended` hash; ARGV: group, entry, this consumer, the end's field, its
 value ('' for none), the hash's lifetime in s. Record the end and acknowledge the entry if this
 consumer holds it: 1. If nobody does (the broker lost it), the end is recorded unless one is there
-already: 2. If another worker holds it, nothing is written: 0."""
+already: 2. If another worker holds it, nothing is written: 0. An entry whose end is recorded is
+deleted from its stream: the end, and the run's work index, say all that is left to know of it."""
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 The workers ran on while it was away: an attempt they held kept streaming to the run's event stream
 and may have ended there. So the resumed coordinator adopts, not runs again: each ticket whose latest
 attempt the history left open (recovery marked it `interrupted`, history/recovery.py) is recorded
-again as that same attempt from the stream's start, when its work entry is still on the broker; one
-whose entry is gone is enqueued again as that attempt (no worker ran it: nothing was sent); a
-ticket the coordinator enqueued before the history recorded it is adopted too. The rest is seeded as
-`lfg resume` seeds a run, and the tickets that never started run as they would have.
+again as that same attempt from the stream's start, when the run's work index (broker/work_index.py)
+says it was enqueued; one that never was is enqueued again as that attempt (no worker ran it:
+nothing was sent); a ticket the coordinator enqueued before the history recorded it is adopted too.
+The rest is seeded as `lfg resume` seeds a run, and the tickets that never started run as they
+would have.
 
 A reopened attempt runs again as what it was: a follow-up (or a retry of one) with its prompt, the
 whole conversation before it and its agent's session, from its own work entry when the broker still
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.client import explain
 from lfgtui.broker.layout import ENTRY_END, Layout, loads
 from lfgtui.broker.work import WorkError, WorkItem
+from lfgtui.broker.work_index import read_index
 from lfgtui.events import PromptSent, Status
 from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.outcome import Outcome
@@ -191,13 +193,22 @@ async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None
 async def _work_entries(
     redis: Redis, layout: Layout, run_id: str, providers: set[str]
 ) -> dict[str, tuple[str, int, WorkItem | None]]:
-    """The latest work entry of each of the run's tickets on the providers' work streams and the
-    workers' own (where a coding agent's follow-up goes), by ticket: its id, the attempt it was
+    """The latest work entry of each of the run's tickets, by ticket: its id, the attempt it was
     enqueued as, and the attempt it holds (None when it cannot be read whole, as a worker would drop
-    it: the history says what the attempt was)."""
+    it: the history says what the attempt was). From the run's work index, which keeps an entry
+    after its stream forgot it; a run coordinated before there was one has its entries looked for
+    on the providers' work streams and the workers' own (where a coding agent's follow-up goes)."""
+    indexed = await read_index(redis, layout.work_index(run_id))
+    if indexed is not None:
+        found: dict[str, tuple[str, int, WorkItem | None]] = {}
+        for tid, latest in indexed.items():
+            data = loads(latest.data)
+            if data.get("run") == run_id and type(attempt := data.get("attempt")) is int:
+                found[tid] = (latest.entry, attempt, _item({b"data": latest.data}))
+        return found
     streams = [layout.work(provider) for provider in sorted(providers)]
     streams += [layout.assigned(name.decode()) for name in await redis.zrange(layout.workers, 0, -1)]
-    found: dict[str, tuple[str, int, WorkItem | None]] = {}
+    found = {}
     for stream in streams:
         start = "-"
         while entries := await redis.xrange(stream, min=start, max="+", count=PAGE):

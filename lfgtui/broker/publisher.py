@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 PIPELINE_ENTRIES = 256
 """Entries sent in one round trip."""
+ENTRY_BYTES = 16 * 1024
+"""What one entry holds at most of a batch's events (a larger single event goes alone): with
+`[broker] max_bytes` it bounds a run's event stream in bytes, not only in entries."""
 HEARTBEAT_S = 5.0
 """How often the run's entry in the index is touched while nothing else is sent: `lfg runs` tells a
 run whose publisher went silent by it."""
@@ -92,6 +95,16 @@ class _Gap:
         return _Entry(ENTRY_GAP, dumps({"now": self.now, "lost": lost}))
 
 
+def _entries(now: float, events: list[dict[str, object]]) -> list[bytes]:
+    """A batch's events as entries of at most `ENTRY_BYTES` each (but a larger single event): one
+    entry in the common case, split in halves only when it is larger."""
+    data = dumps({"now": now, "events": events})
+    if len(data) <= ENTRY_BYTES or len(events) == 1:
+        return [data]
+    half = len(events) // 2
+    return _entries(now, events[:half]) + _entries(now, events[half:])
+
+
 class Publisher:
     """The sink (see the module docstring). `register` the run, `start`, feed it, then `aclose`."""
 
@@ -112,6 +125,9 @@ class Publisher:
         self.owner = owner
         self.run_id = run_id
         self.settings = settings
+        self._max_len = min(settings.max_len, max(settings.max_bytes // ENTRY_BYTES, 1))
+        """The stream's `MAXLEN`: `max_len`, or fewer when `max_bytes` of entries of at most
+        `ENTRY_BYTES` are fewer."""
         self.layout = Layout(settings.prefix)
         self.said = said
         self.explain = explain
@@ -209,9 +225,10 @@ class Publisher:
             return
         batch, self._pending = self._pending, []
         now = self.clock() - self.t0
-        data = dumps({"now": now, "events": [encode(event, self.t0) for event in batch]})
-        if self._queued_bytes + len(data) <= self.settings.queue_bytes:
-            self._queue_entry(_Entry(ENTRY_EVENTS, data))
+        entries = _entries(now, [encode(event, self.t0) for event in batch])
+        if self._queued_bytes + sum(len(data) for data in entries) <= self.settings.queue_bytes:
+            for data in entries:
+                self._queue_entry(_Entry(ENTRY_EVENTS, data))
             return
         self.dropped += len(batch)
         self.ends_dropped.update((e.ticket, e.attempt) for e in batch if isinstance(e, AttemptEnded))
@@ -378,7 +395,7 @@ class Publisher:
         for entry in entries:
             numbered += 1
             fields = {"kind": entry.kind, "n": f"{self.instance}.{numbered}", "data": entry.data}
-            pipe.xadd(events, fields, maxlen=self.settings.max_len, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(events, fields, maxlen=self._max_len, approximate=True)  # type: ignore[arg-type]
         index = self._index_fields(now) if self.owner else {}
         if any(entry.kind == ENTRY_END for entry in entries):
             index["ended"] = now

@@ -47,14 +47,19 @@ class BrokerSettings:
     prefix: str = "lfg"
     """Every key lfg writes starts with `PREFIX:`, so an ACL can give a team its own keys."""
     max_len: int = 100_000
-    """Entries kept per run's event stream (one entry is ~50 ms of events), trimmed approximately."""
+    """Entries kept per run's event stream (one entry is ~50 ms of one publisher's events), trimmed
+    approximately; fewer when `max_bytes` says so."""
+    max_bytes: int = 1024 * 1024 * 1024
+    """About what a run's event stream may hold: an entry holds at most `ENTRY_BYTES` of events (one
+    larger event alone), so the stream keeps at most `max_bytes / ENTRY_BYTES` entries."""
     max_age_s: float = 86_400.0
     """Entries and runs older than this are trimmed; a run's keys expire this long after its last word."""
     queue_bytes: int = 32 * 1024 * 1024
     """What a publisher holds for a broker that is slow or away; past it, events are dropped (a gap)."""
     lease_s: float = 30.0
-    """How long a worker holds a ticket without renewing its lease (it renews every third of it);
-    past it another worker takes the ticket over, as the next attempt."""
+    """How long a worker holds a ticket without renewing its lease (it renews every quarter of it,
+    and stops the attempt itself past 0.9 of it unrenewed); past it another worker takes the ticket
+    over, as the next attempt."""
 
 
 @dataclass(frozen=True)

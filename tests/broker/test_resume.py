@@ -395,7 +395,20 @@ def killed(process: subprocess.Popen[str]) -> None:
 
 
 def work_items(fleet: Fleet) -> list[WorkItem]:
-    return [WorkItem.read(fields) for _, fields in Redis.from_url(fleet.url).xrange("lfg:work:sim")]
+    """Each ticket's latest work entry, as the runs' work indexes keep them (a stream forgets an entry
+    once its attempt ended)."""
+    broker = Redis.from_url(fleet.url)
+    indexed = [json.loads(v) for key in broker.scan_iter("lfg:run:*:work") for v in broker.hvals(key)]
+    return sorted((WorkItem.read({b"data": i["data"].encode()}) for i in indexed), key=lambda i: i.attempt)
+
+
+def never_enqueued(broker: Redis, run_id: str, before: bytes) -> None:
+    """As if the coordinator died before it enqueued `t`'s latest attempt: its entry gone from its
+    stream, and the run's work index holding the entry before it (`before`) again."""
+    index = f"lfg:run:{run_id}:work"
+    latest = json.loads(broker.hget(index, "t"))
+    broker.xdel(latest["stream"], latest["entry"])
+    broker.hset(index, "t", before)
 
 
 SLOW_WRITER = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "writer:tokens_per_s=20"\n'
@@ -442,14 +455,16 @@ def test_a_follow_up_its_coordinator_died_before_any_worker_had_is_not_sent_as_t
     try:
         read_until(coordinator, "AttemptEnded t 1")
         until(lambda: not broker.xpending("lfg:work:sim", "workers")["pending"])
+        before = broker.hget(f"lfg:run:{run_id}:work", "t")
         first.send_signal(signal.SIGTERM)  # no worker takes the follow-up
         first.wait(15)
         send_follow_up(coordinator)
-        until(lambda: broker.xlen("lfg:work:sim") == 2 and len(exported(fleet, run_id)["t"]) == 2)
+        until(
+            lambda: [i.attempt for i in work_items(fleet)] == [2] and len(exported(fleet, run_id)["t"]) == 2
+        )
     finally:
         killed(coordinator)
-    ((entry_id, _),) = broker.xrevrange("lfg:work:sim", count=1)
-    broker.xdel("lfg:work:sim", entry_id)  # as if it died before enqueuing it: its text is nowhere
+    never_enqueued(broker, run_id, before)  # its text is nowhere
     fleet.start("w2", config=fleet.config(STEADY, "steady.toml"))
 
     resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
@@ -464,15 +479,18 @@ def test_a_follow_up_whose_work_entry_is_gone_is_enqueued_again_as_the_history_r
     fleet: Fleet,
 ) -> None:
     fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
-    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=8")))
+    # slow enough to be still streaming once its prompt is recorded, however loaded the machine
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=2")))
+    broker = Redis.from_url(fleet.url)
     try:
-        streaming_follow_up(coordinator)
+        read_until(coordinator, "AttemptEnded t 1")
+        before = broker.hget(f"lfg:run:{run_id}:work", "t")
+        send_follow_up(coordinator)
+        read_until(coordinator, "TextDelta t 2")
         until(lambda: any(p["kind"] == "prompt" for p in exported(fleet, run_id)["t"][1]["parts"]))
     finally:
         killed(coordinator)
-    broker = Redis.from_url(fleet.url)
-    ((entry_id, _),) = broker.xrevrange("lfg:work:sim", count=1)
-    broker.xdel("lfg:work:sim", entry_id)  # gone: what the attempt asked is the history's alone
+    never_enqueued(broker, run_id, before)  # what the attempt asked is the history's alone
 
     resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json")
     assert resumed.returncode == 0, resumed.stderr

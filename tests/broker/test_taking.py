@@ -98,3 +98,20 @@ def test_a_worker_stopped_mid_attempt_ends_it_interrupted_and_another_worker_run
     assert ends(events) == {("t", 1): "interrupted", ("t", 2): "completed"}, err
     (stopped,) = [e for e in events if e["type"] == "attempt_ended" and e["attempt"] == 1]
     assert "worker w1 was stopped mid-attempt" in stopped["error"]["message"]
+
+
+def test_a_work_stream_forgets_entries_whose_attempts_ended_and_those_past_the_age_limit(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """Work streams are shared by every run and never expire: an entry is deleted once its end is
+    recorded, one nobody acknowledged once it is older than `max_age_s`; the run's work index keeps
+    each ticket's latest, for `lfg resume --broker`."""
+    admin.xadd("lfg:work:sim", {"data": b"{}"}, id="1-0")  # a dropped entry of long ago
+    fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
+    tickets = fleet.lfg.tickets(HELLO + HELLO.replace('"t"', '"u"'))
+    code, events, err = finish(coordinate(fleet, tickets))
+    assert code == 0 and ends(events) == {("t", 1): "completed", ("u", 1): "completed"}, err
+    eventually(lambda: admin.xlen("lfg:work:sim") == 0)
+    (index,) = admin.scan_iter("lfg:run:*:work")
+    assert sorted(admin.hkeys(index)) == [b"t", b"u"]
+    assert 0 < admin.ttl(index) <= 86_400
