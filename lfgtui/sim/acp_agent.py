@@ -331,7 +331,9 @@ class SimAcpAgent:
             self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
         if self.options.quirks.rate_limit is not None:
             await self._report_limit(session, self.options.quirks.rate_limit)
-        usage = Usage(input_tokens=words, output_tokens=run.chunks, total_tokens=words + run.chunks)
+        usage = Usage(
+            input_tokens=words, output_tokens=run.output_tokens, total_tokens=words + run.output_tokens
+        )
         session.used_tokens += usage.total_tokens
         session.cost_usd += self.options.quirks.cost_usd
         cost = Cost(amount=session.cost_usd, currency="USD") if self.options.quirks.cost_usd else None
@@ -341,7 +343,13 @@ class SimAcpAgent:
                 session_update="usage_update", used=session.used_tokens, size=CONTEXT_WINDOW, cost=cost
             ),
         )
-        log.info("prompt %d in %s: %s after %d chunks", session.prompts, session.id, stop_reason, run.chunks)
+        log.info(
+            "prompt %d in %s: %s after %d output tokens",
+            session.prompts,
+            session.id,
+            stop_reason,
+            run.output_tokens,
+        )
         return PromptResponse(stop_reason=stop_reason, usage=usage)
 
     async def _report_limit(self, session: SimSession, used: float) -> None:

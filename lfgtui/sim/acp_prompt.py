@@ -226,7 +226,10 @@ class AgentRun:
         self.terminals = self.quirks.terminals and client_terminals
         """Whether commands run in the client's terminals."""
         self.pacer = Pacer(scenario)
-        self.chunks = 0  # thoughts and message pieces sent: the run's output tokens
+        self.output_tokens = 0
+        """The run's output tokens, as a real agent reports them: the thoughts and message pieces it
+        streamed, and its tool calls' arguments, a token per piece a model API would stream them in,
+        though the agent sends each call whole."""
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
 
     async def play(self) -> None:
@@ -242,7 +245,7 @@ class AgentRun:
         if quirks.burst:
             first, *rest = split_tokens(quirks.burst) or [""]
             await self._own_words([first, "".join(rest)])
-            self.chunks += 2  # the agent reports what it relays as its output
+            self.output_tokens += 2  # the agent reports what it relays as its output
             return
         calls = len(self.scenario.calls)
         if quirks.bare_messages:
@@ -259,7 +262,9 @@ class AgentRun:
                 await self._chunk(piece)
             await self._faults(index, len(chunks))
             for piece in mine:
-                if piece.kind is PieceKind.TOOL_END:
+                if piece.kind is PieceKind.TOOL_ARGS:
+                    self.output_tokens += piece.tokens
+                elif piece.kind is PieceKind.TOOL_END:
                     await self._tool_call(index, piece.tool_index)
         await self._plan(calls)
 
@@ -296,7 +301,7 @@ class AgentRun:
         else:
             await self._update(acp.update_agent_message_text(piece.text))
             self.said.append(piece.text)
-        self.chunks += 1
+        self.output_tokens += 1
 
     async def _faults(self, call: int, position: int) -> None:
         """Play the faults due after `position` chunks of `call`; `times` is moot in a one-shot process."""

@@ -64,7 +64,8 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
     notes = [e["message"] for e in of(events, "a", "status")]
     assert not [n for n in notes if n.startswith(("context", "agent commands", "agent mode"))], notes
     [context] = of(events, "a", "context")
-    assert (context["used"], context["size"], context["percent"]) == (173, 200_000, 0.1)
+    # 173 tokens of prompt and streamed output, and 7 of its two tool calls' arguments
+    assert (context["used"], context["size"], context["percent"]) == (180, 200_000, 0.1)
     assert context["cost_usd"] == 0.03
     [offered] = of(events, "a", "agent")
     assert offered["mode"] == "default", "the mode the session opened in, with the commands it lists"
@@ -81,7 +82,7 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
     [ticket] = recorded_run(record).tickets
     rebuilt = ticket.attempts[-1].events
     assert [(e.used, e.size, e.cost_usd) for e in rebuilt if isinstance(e, ContextUsed)] == [
-        (173, 200_000, 0.03)
+        (180, 200_000, 0.03)
     ]
     [details] = [e for e in rebuilt if isinstance(e, AgentDetails)]
     assert details.commands == (AgentCommand("scenario", "Say which sim scenario this agent plays"),)
@@ -93,7 +94,7 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
         timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.count("context 173 of 200,000 tokens (0.1%), $0.03 by the agent's count") == 1
+    assert shown.stdout.count("context 180 of 200,000 tokens (0.1%), $0.03 by the agent's count") == 1
     assert shown.stdout.count("agent: mode default · 1 command") == 1
 
 
