@@ -120,6 +120,12 @@ class ReasoningDelta(Event):
     text: str
 
 
+LFG_CALL = "lfg-"
+"""How the ids of the rows lfg shows for what a coding agent asks of lfg itself begin (a file it
+writes through lfg, a command in lfg's terminal): lfg's calls, not the model's, whose input the
+agent's token count does not include."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCallStarted(Event):
     call_id: str

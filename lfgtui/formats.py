@@ -49,11 +49,12 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if math.isfinite(value) else _BAD
 
 
-def rate(value: float | None) -> str:
-    """A rate such as tokens per second, one decimal; `-` for none, `?` for a bad value."""
+def rate(value: float | None, estimated: bool = False) -> str:
+    """A rate such as tokens per second, one decimal, `~` in front when it rests on an estimate; `-`
+    for none, `?` for a bad value."""
     if value is None:
         return "-"
-    return f"{value:.1f}" if math.isfinite(value) else _BAD
+    return f"{'~' if estimated else ''}{value:.1f}" if math.isfinite(value) else _BAD
 
 
 def tokens(count: int | None, estimated: bool) -> str:
@@ -74,7 +75,7 @@ def gauges(m: Metrics) -> str:
 
     counted = tokens(m.output_tokens, m.tokens_estimated)
     cost = format_usd(m.cost_usd, m.cost_estimated)
-    return f"TTFT {ttft(m)} · {rate(m.tokens_per_s)} tok/s · {counted} tokens · {cost}"
+    return f"TTFT {ttft(m)} · {rate(m.tokens_per_s, m.rate_estimated)} tok/s · {counted} tokens · {cost}"
 
 
 def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
@@ -85,7 +86,7 @@ def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
     return (
         outcome,
         ttft(m),
-        rate(m.tokens_per_s),
+        rate(m.tokens_per_s, m.rate_estimated),
         tokens(m.output_tokens, m.tokens_estimated),
         format_usd(m.cost_usd, m.cost_estimated),
         duration,

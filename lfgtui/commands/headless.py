@@ -255,6 +255,7 @@ class JsonLines:
             "error": _error_json(event.error),
             "ttft_ms": _ms(metrics.ttft_s),
             "tokens_per_s": None if rate is None else round(rate, 2),
+            "tokens_per_s_estimated": rate is not None and metrics.rate_estimated,
             "output_tokens": metrics.output_tokens,
             "cost_usd": metrics.cost_usd,
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,

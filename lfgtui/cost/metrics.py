@@ -13,6 +13,13 @@ What is measured, for a model API and a coding agent alike:
   run counts from its first chunk to its last. So the time an agent's tools run, or it waits for
   the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
   burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
+  The tokens over that time are lfg's estimate of the chunks that arrived in it until the count is
+  reported; then the characters that arrived in it at the reported count's tokens per character,
+  per request `reported * streamed_chars / (chars + whole_chars)`: `chars` are every chunk's
+  characters, `whole_chars` those of the tool-call input an agent sent whole (`ToolCallReady`,
+  `ToolCallUpdated` without argument fragments), which its count includes though it never
+  streamed. That split assumes the input has the output's tokens per character, so a rate with
+  such input is an estimate (`rate_estimated`), as one on lfg's own count is.
 
 Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
 exact type; the types it leaves alone say why.
@@ -30,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.tokens import estimate_tokens
 from lfgtui.events import (
+    LFG_CALL,
     AgentDetails,
     AgentProgress,
     AgentStarted,
@@ -98,6 +106,8 @@ class Run:
     last: float
     first_tokens: int
     tokens: int
+    first_chars: int
+    chars: int
     chunks: int = 1
 
     @property
@@ -129,10 +139,21 @@ class RequestMetrics:
     ended: bool = False
     run: Run | None = None
     """The output streaming now, until a pause or another kind of output ends it."""
+    chars: int = 0
+    """The characters of every output chunk."""
     streamed_s: float = 0.0
     """The time the runs ended so far streamed (each from its first chunk to its last)."""
     streamed_estimate: int = 0
     """lfg's estimate of the tokens that arrived over `streamed_s`: each run's after its first chunk."""
+    streamed_chars: int = 0
+    """The characters that arrived over `streamed_s`, likewise."""
+    whole: dict[str, int] = field(default_factory=dict)
+    """The characters of each tool call's input the agent sent whole, never as argument fragments:
+    its reported count includes them though they never streamed."""
+    whole_chars: int = 0
+    """The sum of `whole`."""
+    fragmented: set[str] = field(default_factory=set)
+    """The calls whose arguments streamed as fragments: their input is in `chars` already."""
 
     @property
     def output_tokens(self) -> int:
@@ -163,7 +184,17 @@ class RequestMetrics:
         if run is not None and run.streamed:
             self.streamed_s += run.last - run.first
             self.streamed_estimate += run.tokens - run.first_tokens
+            self.streamed_chars += run.chars - run.first_chars
         return run
+
+    def tool_input(self, call_id: str, raw_arguments: str) -> None:
+        """A call's input as the agent describes it now; counted when it came whole and is the
+        model's (not lfg's own row for a write or command the agent asked of lfg, `LFG_CALL`)."""
+        if call_id in self.fragmented or call_id.startswith(LFG_CALL):
+            return
+        chars = len(raw_arguments)
+        self.whole_chars += chars - self.whole.get(call_id, 0)
+        self.whole[call_id] = chars
 
     @property
     def streaming_s(self) -> float:
@@ -173,15 +204,22 @@ class RequestMetrics:
 
     @property
     def tokens_streamed(self) -> float:
-        """The tokens that arrived over `streaming_s`: lfg's estimate of them, scaled to the reported
-        count when there is one."""
+        """The tokens that arrived over `streaming_s`: lfg's estimate of them, or once the count is
+        reported, the characters that did at the reported count's tokens per character (over all it
+        counts: the chunks and any tool input an agent sent whole)."""
         run = self.run
-        estimate = self.streamed_estimate + (
-            run.tokens - run.first_tokens if run is not None and run.streamed else 0
-        )
-        if not self.estimated_tokens:
-            return 0.0
-        return self.output_tokens * estimate / self.estimated_tokens
+        streaming = run is not None and run.streamed
+        if self.reported_tokens is None:
+            return self.streamed_estimate + (run.tokens - run.first_tokens if streaming else 0)
+        streamed = self.streamed_chars + (run.chars - run.first_chars if streaming else 0)
+        counted = self.chars + self.whole_chars
+        return self.reported_tokens * streamed / counted if counted else 0.0
+
+    @property
+    def rate_split(self) -> bool:
+        """Whether the reported count was split between what streamed and tool input sent whole: by
+        characters, so the rate is an estimate."""
+        return self.reported_tokens is not None and self.whole_chars > 0
 
 
 @dataclass
@@ -261,7 +299,18 @@ class Metrics:
         self._token(event.t, event.text, answer=False)
 
     def _tool_arguments(self, event: ToolCallArgsDelta) -> None:
+        if self.requests:
+            self.requests[-1].fragmented.add(event.call_id)
         self._token(event.t, event.fragment, answer=None)
+
+    def _tool_ready(self, event: ToolCallReady) -> None:
+        """A complete call: output pauses, and input that came whole is counted (see `tool_input`)."""
+        self._paused(event)
+        self._tool_updated(event)
+
+    def _tool_updated(self, event: ToolCallReady | ToolCallUpdated) -> None:
+        if self.requests:
+            self.requests[-1].tool_input(event.call_id, event.raw_arguments)
 
     def _reported(self, event: Usage) -> None:
         if self.requests:
@@ -295,19 +344,21 @@ class Metrics:
         if not self.requests or not text:  # an empty chunk is no output
             return
         request = self.requests[-1]
-        tokens = estimate_tokens(text)
+        tokens, chars = estimate_tokens(text), len(text)
         run = request.run
         if run is not None and run.answer is answer:
-            run.last, run.tokens, run.chunks = t, run.tokens + tokens, run.chunks + 1
+            run.last, run.chunks = t, run.chunks + 1
+            run.tokens, run.chars = run.tokens + tokens, run.chars + chars
         else:
             if run is not None:
                 self._notice(request, request.end_run(), thinking_next=answer is False)
-            request.run = Run(answer, t, t, tokens, tokens)
+            request.run = Run(answer, t, t, tokens, tokens, chars, chars)
         if request.first_token is None or request.first_text is None or request.first_reasoning is None:
             self._first(request, t, text, answer)
         request.last_token = t
         request.chunks += 1
         request.estimated_tokens += tokens
+        request.chars += chars
         self._window.append((t, tokens))
         self._window_tokens += tokens
         self.history.add(t, tokens)
@@ -375,6 +426,12 @@ class Metrics:
         """True while any request's count is our estimate rather than the provider's usage."""
         return any(r.estimated for r in self.requests if r.chunks)
 
+    @property
+    def rate_estimated(self) -> bool:
+        """True when `tokens_per_s` rests on an estimate: of the tokens, or of a reported count's
+        split between what streamed and tool input an agent sent whole."""
+        return any(r.estimated or r.rate_split for r in self.requests if r.chunks)
+
     def _ttft(self, pick: str) -> float | None:
         """From the request that answered the first model call: its retries (after a 429, a drop...)
         brought no output, and the wait for them is shown as retries, not folded into TTFT."""
@@ -432,11 +489,12 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         CallEnded: Metrics._call_ended,
         ContextUsed: Metrics._context,
         **dict.fromkeys(PAUSES, Metrics._paused),
+        ToolCallReady: Metrics._tool_ready,  # a pause that may carry input that came whole
+        ToolCallUpdated: Metrics._tool_updated,
     },
     {
         AttemptStarted: "it names the attempt's model, which `MetricsBook` prices it by",
         PromptSent: "what the attempt asks; its request (`RequestSent`) carries the estimate of its tokens",
-        ToolCallUpdated: "an agent's later description of a call already started: no output, no new pause",
         ToolOutputDelta: "a running command's output is the tool's, not the model's: it is no token",
         **dict.fromkeys(NOTES, "a note: neither output nor a pause in it"),
         WorktreeReady: "where the ticket works: neither output nor a pause in it",

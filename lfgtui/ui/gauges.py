@@ -59,14 +59,15 @@ def gauge_text(
     spark_style: str = DEFAULT.running,
 ) -> Text:
     """One line of gauges that fits `width`; `~` marks a rate, a token count and a cost that are still
-    estimated (from the characters, until the provider reports its usage); `$?` is a cost no price is
+    estimated (from the characters, until the provider reports its usage; a rate also when an agent's
+    count includes tool input it sent whole, see `Metrics.rate_estimated`); `$?` is a cost no price is
     known for, `agent` marks a cost the coding agent reported.
 
     A coding agent's context (`ctx used/size %`) and then the cost come after the token numbers, each
     when it fits; the sparkline gets the room the numbers leave (its latest samples). When not
     everything fits, a running pane keeps its sparkline and a finished one its elapsed time.
     """
-    estimated = "~" if running or metrics.tokens_estimated else ""  # the live rate always counts estimates
+    estimated = "~" if running or metrics.rate_estimated else ""  # the live rate always counts estimates
     rate = Text.assemble((f"{estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
     parts = [
         Text.assemble(("TTFT ", "dim"), ttft(metrics)),

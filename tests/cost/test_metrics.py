@@ -16,7 +16,9 @@ from lfgtui.events import (
     RequestSent,
     TextDelta,
     ToolCallArgsDelta,
+    ToolCallReady,
     ToolCallStarted,
+    ToolCallUpdated,
     ToolResult,
     Usage,
 )
@@ -197,6 +199,46 @@ def test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval(clock: Cl
         m.apply(ev(ToolResult, call_id=f"c{step}", output="ok", is_error=False))
     # each run: 10 tokens after its first chunk over 1.0 s
     assert m.tokens_per_s == pytest.approx(10.0)
+
+
+def test_an_agents_tool_input_sent_whole_is_left_out_of_its_reported_tokens_that_streamed(
+    clock: Clock,
+) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))  # one prompt: the agent makes its own model calls
+    for step in range(2):
+        for _ in range(11):  # 11 chunks of 4 characters a run, 0.1 s apart
+            clock.now += 0.1
+            m.apply(ev(TextDelta, text=" tok"))
+        if step == 0:  # a Write announced bare, then its 1,000 characters of input, all at once
+            m.apply(ev(ToolCallStarted, call_id="w", name="Write"))
+            m.apply(ev(ToolCallReady, call_id="w", name="Write", arguments={}, raw_arguments="{}"))
+            content = {"content": "x" * 985}
+            raw = '{"content": "' + "x" * 985 + '"}'
+            m.apply(ev(ToolCallUpdated, call_id="w", name="Write", arguments=content, raw_arguments=raw))
+            clock.now += 5.0  # the tool runs
+            m.apply(ev(ToolResult, call_id="w", output="ok", is_error=False))
+    assert m.tokens_per_s == pytest.approx(10.0) and m.rate_estimated, "lfg's own count: the chunks"
+    # the agent counts what it wrote: 22 chunks of a token each and 250 tokens of input (4 characters a token)
+    m.apply(ev(Usage, output_tokens=272))
+    assert not m.tokens_estimated and m.output_tokens == 272
+    # 88 characters of chunks and 1,000 of input for 272 tokens: 20 chunks of 4 characters streamed over 2 s
+    assert m.tokens_per_s == pytest.approx(272 * 80 / 1088 / 2.0) == pytest.approx(10.0)
+    assert m.rate_estimated, "the split between what streamed and the input assumed one tokens per character"
+
+
+def test_tool_arguments_that_streamed_are_not_counted_again_when_the_call_is_ready(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    m.apply(ev(ToolCallStarted, call_id="c", name="write_file"))
+    raw = ""
+    for _ in range(11):
+        clock.now += 0.1
+        m.apply(ev(ToolCallArgsDelta, call_id="c", fragment="abcd"))
+        raw += "abcd"
+    m.apply(ev(ToolCallReady, call_id="c", name="write_file", arguments={}, raw_arguments=raw))
+    m.apply(ev(Usage, output_tokens=11))
+    assert m.tokens_per_s == pytest.approx(10.0) and not m.rate_estimated
 
 
 def test_output_that_arrives_in_one_burst_has_no_rate(clock: Clock) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from acp import RequestError, schema
 
-from lfgtui.events import Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
 from lfgtui.run.agents.updates import AgentView, UpdateReader, tool_content_text
@@ -217,7 +217,7 @@ class AgentClient:
         except ToolError as exc:
             raise self._refused("write", path, str(exc)) from None
         await self.caught_up()
-        call_id = f"lfg-write-{next(self._writes)}"
+        call_id = f"{LFG_CALL}write-{next(self._writes)}"
         arguments = {"path": name, "content": content}
         ready = self.ev(
             ToolCallReady,
@@ -281,7 +281,7 @@ class AgentClient:
                 arguments["env"] = sorted(variables)
             asked = self.ev(
                 ToolCallReady,
-                call_id=f"lfg-terminal-{next(self._terminal_asks)}",
+                call_id=f"{LFG_CALL}terminal-{next(self._terminal_asks)}",
                 name="run_command",
                 arguments=arguments,
                 raw_arguments=json.dumps(arguments, ensure_ascii=False),

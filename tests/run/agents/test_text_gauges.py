@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import TextDelta
 from lfgtui.history.store import Selection, Store
 from lfgtui.run.resume import recorded_run
@@ -25,6 +26,15 @@ QUIRKS = {
     "relay": ["--burst", "API Error: 500 " + "the upstream service failed to answer in time; " * 8],
 }
 WORDS = " ".join(f"word{i}" for i in range(30))
+FIVES = ("quick", "brown", "foxes", "jumps", "above", "lazy.", "dogs,", "every", "night", "under")
+"""Words whose sim tokens (a word with its space) are 6 characters, as its tool calls' argument
+pieces are: the agent's tokens per character are the same in its text as in its tool input."""
+
+
+def prose(words: int) -> str:
+    """`words` of `FIVES`, a dozen a line."""
+    chosen = [FIVES[i % len(FIVES)] for i in range(words)]
+    return "\n".join(" ".join(chosen[i : i + 12]) for i in range(0, words, 12))
 
 
 @pytest.fixture
@@ -136,3 +146,41 @@ def test_an_error_relayed_in_one_burst_has_no_rate(lfg: Lfg, tmp_path: Path) -> 
     end = ending(events, "t")
     assert end["tokens_per_s"] is None and end["output_tokens"] > 0
     assert recorded(db, "t")[0].tokens_per_s is None
+
+
+def test_the_rate_leaves_out_the_tool_input_the_agent_counts_but_never_streamed(
+    lfg: Lfg, tmp_path: Path
+) -> None:
+    """Issue 33: an agent's usage counts a file it writes, which it sends whole; the rate is that of
+    its text, paced by the sim, not of the file's tokens over the text's time."""
+    write = json.dumps({"path": "notes/long.md", "content": prose(700)})
+    lfg.scenario(
+        "writes",
+        f"""
+        ttft_ms = 300
+        tokens_per_s = 120
+        [[call]]
+        text = "{prose(40).replace(chr(10), " ")}"
+        [[call.tool_call]]
+        name = "write_file"
+        arguments_raw = '{write}'
+        [[call]]
+        text = "{prose(40).replace(chr(10), " ")}"
+        """,
+    )
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(ticket("t", "plain", "writes")), "--db", str(db), "--yes")
+    assert code == 0, stderr
+    end = ending(events, "t")
+    assert end["output_tokens"] > 700, "the agent's count includes the file"
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        record = store.load(Selection(run.id))
+    [shown] = recorded_run(record).tickets
+    resumed = Metrics()
+    for event in shown.attempts[-1].events:
+        resumed.apply(event)
+    assert end["tokens_per_s"] == pytest.approx(120, rel=0.05), "the pace the text streamed at"
+    assert end["tokens_per_s_estimated"], "split from the file's tokens by characters"
+    assert resumed.tokens_per_s == pytest.approx(end["tokens_per_s"], rel=0.01), "as a resumed pane has it"
+    assert recorded(db, "t")[0].tokens_per_s == pytest.approx(end["tokens_per_s"], rel=0.01)
