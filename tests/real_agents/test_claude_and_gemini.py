@@ -84,6 +84,9 @@ GEMINI = Agent(
 AGENTS = pytest.mark.parametrize("agent", [CLAUDE, GEMINI], ids=str)
 
 NOTES = "# Notes\n\nWritten by the agent.\n"
+FIVES = ("quick", "brown", "foxes", "jumps", "above", "lazy.", "dogs,", "every", "night", "under")
+"""Five-letter words: each a sim token of 6 characters with its space, as long as the pieces the sim
+streams a tool call's arguments in, so an agent's tokens per character are the same in both."""
 
 
 def work(agent: Agent) -> str:
@@ -108,6 +111,30 @@ def work(agent: Agent) -> str:
         text = "Done: the notes are written."
         [[call]]
         text = "Nothing else is left to do."
+        """
+
+
+def prose(words: int, line: int = 12) -> str:
+    """`words` of `FIVES`, `line` a line."""
+    chosen = [FIVES[i % len(FIVES)] for i in range(words)]
+    return "\n".join(" ".join(chosen[i : i + line]) for i in range(0, words, line))
+
+
+def long_write(agent: Agent) -> str:
+    """A scenario: a paragraph, a file of ~700 words written with the agent's tool, a paragraph;
+    its text at 120 tok/s."""
+    write = json.dumps({"file_path": "long.md", "content": prose(696)})
+    paragraph = prose(480, line=480)
+    return f"""
+        ttft_ms = 300
+        tokens_per_s = 120
+        [[call]]
+        text = "{paragraph}"
+        [[call.tool_call]]
+        name = "{agent.write}"
+        arguments_raw = '{write}'
+        [[call]]
+        text = "{paragraph}"
         """
 
 
@@ -228,6 +255,23 @@ async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
     answer_with(world, agent, world.scenario("stall", STALL))
     world.idle_timeout(agent.provider)
     timed_out_keeping_what_arrived(await world.run(world.ticket(agent.provider, "hi")))
+
+
+@REAL_AGENT
+async def test_the_rate_is_the_texts_pace_though_claude_code_counts_a_file_it_wrote(
+    world: AgentWorld,
+) -> None:
+    """Issue 33: Claude Code's count includes the ~700 words of a file it writes through its Write
+    tool, which reach lfg whole; the rate is the pace its text streamed at. Each paragraph streams for
+    4 s, so the agent's own buffering at a run's ends moves the rate by little."""
+    answer_with(world, CLAUDE, world.scenario("long", long_write(CLAUDE)))
+    run = await world.run(world.ticket(CLAUDE.provider, "Write the long file."), "--yes")
+    assert run.code == 0, run.stderr
+    assert (world.project / "long.md").read_text() == prose(696)
+    end = run.ending()
+    assert end["output_tokens"] > 2 * 480 + 696, "the agent's count includes the file"
+    assert end["tokens_per_s"] == pytest.approx(120, rel=0.05), "the pace its text streamed at"
+    assert end["tokens_per_s_estimated"], "split from the file's tokens by characters"
 
 
 @REAL_AGENT
