@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from lfgtui.sim.scenario import split_tokens
+
 
 class Lfg:
     """Runs `python -m lfgtui` in an isolated environment: no keys, its own config and scenario folders."""
@@ -57,6 +59,22 @@ def of(events: list[dict[str, Any]], ticket: str, kind: str | None = None) -> li
 
 def text(events: list[dict[str, Any]], ticket: str) -> str:
     return "".join(e["text"] for e in of(events, ticket, "text"))
+
+
+def sim_pace(events: list[dict[str, Any]], ticket: str) -> float:
+    """The sim's tokens of text that streamed over the time they streamed, from the NDJSON's own
+    times: the text is cut into runs at each tool call, and a run counts its tokens after its first
+    chunk (the sim's own pieces, `split_tokens`) over its first chunk to its last. What tok/s must
+    read, whatever pace a loaded machine let the agent keep."""
+    runs: list[list[dict[str, Any]]] = [[]]
+    for event in of(events, ticket):
+        if event["type"] == "tool_call":
+            runs.append([])
+        elif event["type"] == "text" and event["text"]:
+            runs[-1].append(event)
+    streamed = [run for run in runs if len(run) > 1]
+    tokens = sum(len(split_tokens(e["text"])) for run in streamed for e in run[1:])
+    return tokens / sum(run[-1]["t"] - run[0]["t"] for run in streamed)
 
 
 def ending(events: list[dict[str, Any]], ticket: str) -> dict[str, Any]:
