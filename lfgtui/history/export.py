@@ -354,9 +354,10 @@ def _metrics_table(record: RunRecord) -> list[str]:
             row = attempt.row
             duration = "-" if row.duration_s is None else f"{rate(row.duration_s)} s"
             outcome = row.outcome or "running"
+            speed = rate(row.tokens_per_s, row.tokens_per_s_estimated)
             lines.append(
                 f"| {_cell(ticket.row.ticket)} | {count(row.number)} | `{row.id}` | {outcome} "
-                f"| {_cell(_model(ticket.row, attempt))} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s)} "
+                f"| {_cell(_model(ticket.row, attempt))} | {ms(row.ttft_ms)} | {speed} "
                 f"| {tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | {duration} |"
             )
     return lines
@@ -423,13 +424,14 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     said = [(part, agent_note(part.info)) for part in attempt.parts if part.kind == PartKind.STATUS]
     contexts = [part for part, note in said if note is not None and note[0] is ContextUsed]
     context = f" · {contexts[-1].text}" if contexts else ""  # the last: how full it ended, what it cost
+    speed = rate(row.tokens_per_s, row.tokens_per_s_estimated)
     lines = [
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
         f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}",
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
-        f"{rate(row.tokens_per_s)} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
+        f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
         f"{cost(row)}{context}",
         "",
     ]

@@ -199,6 +199,7 @@ class AttemptRow(Row):
     diff_removed: int | None = None
     diff_files: int | None = None
     diff: str | None = None
+    tokens_per_s_estimated: bool = False
 
     @property
     def duration_s(self) -> float | None:
@@ -306,7 +307,7 @@ class RunRecord:
 
 ATTEMPT_METRICS_SET = (
     "ttft_ms = ?, ttft_text_ms = ?, ttft_reasoning_ms = ?, tokens_per_s = ?, output_tokens = ?, "
-    "input_tokens = ?, tokens_estimated = ?, cost_usd = ?, cost_estimated = ?"
+    "input_tokens = ?, tokens_estimated = ?, cost_usd = ?, cost_estimated = ?, tokens_per_s_estimated = ?"
 )
 
 
@@ -326,4 +327,5 @@ def metrics_columns(metrics: Metrics) -> tuple[Any, ...]:
         metrics.tokens_estimated,
         stored_number(metrics.cost_usd),
         metrics.cost_usd is not None and metrics.cost_estimated,
+        metrics.tokens_per_s is not None and metrics.rate_estimated,
     )

@@ -231,5 +231,12 @@ ALTER TABLE tickets ADD COLUMN mcp_servers TEXT NOT NULL DEFAULT '[]';
 command, arguments, URL, the names of the variables it took values from, its headers as written), so
 `lfg resume` gives the same ones. A row recorded before has none, as its ticket had."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+V6 = """
+ALTER TABLE attempts ADD COLUMN tokens_per_s_estimated INTEGER NOT NULL DEFAULT 0;
+"""
+"""Whether an attempt's `tokens_per_s` rests on an estimate (`Metrics.rate_estimated`: lfg's own
+count, or a coding agent's count split between what streamed and tool input it sent whole), so the
+history shows it with `~` as the gauge did. A row recorded before says 0."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

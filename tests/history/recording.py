@@ -266,10 +266,19 @@ ADDED_IN_V4 = [
 
 
 ADDED_IN_V5 = [("tickets", "mcp_servers")]
+ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
+
+
+def as_schema_5(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 5 wrote: attempts without a rate's mark."""
+    for table, column in ADDED_IN_V6:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 5")
 
 
 def as_schema_4(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 4 wrote: tickets without MCP servers."""
+    as_schema_5(conn)
     for table, column in ADDED_IN_V5:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 4")

@@ -33,6 +33,7 @@ from tests.history.recording import (
     as_schema_2,
     as_schema_3,
     as_schema_4,
+    as_schema_5,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -133,11 +134,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     return {table: list(conn.execute(f"PRAGMA table_info({table})")) for table in tables}
 
 
-@pytest.mark.parametrize(("undo", "version"), [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4)])
+@pytest.mark.parametrize(
+    ("undo", "version"), [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4), (as_schema_5, 5)]
+)
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2, 3 and 4 really had."""
+    """What the migration tests start from is the shape schemas 2 to 5 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)
@@ -166,12 +169,21 @@ def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_end
 
 
 def as_schema_2_kept(record: RunRecord) -> RunRecord:
-    """A run as a file of schema 2 keeps it: its tickets without what migration 4 added (the defaults)."""
+    """A run as a file of schema 2 keeps it: its tickets without what migration 4 added (the defaults),
+    its attempts without what migration 6 added."""
     defaults = {
         f.name: f.default for f in dataclasses.fields(TicketRow) if f.default is not dataclasses.MISSING
     }
     tickets = tuple(
-        dataclasses.replace(t, row=dataclasses.replace(t.row, **defaults)) for t in record.tickets
+        dataclasses.replace(
+            t,
+            row=dataclasses.replace(t.row, **defaults),
+            attempts=tuple(
+                dataclasses.replace(a, row=dataclasses.replace(a.row, tokens_per_s_estimated=False))
+                for a in t.attempts
+            ),
+        )
+        for t in record.tickets
     )
     return dataclasses.replace(record, tickets=tickets)
 
