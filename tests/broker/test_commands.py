@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.broker.redis_server import RedisServer, TlsFiles
-from tests.support.lfg import Lfg
+from tests.support.lfg import Lfg, command
 
 TICKETS = """
 [defaults]
@@ -34,16 +34,6 @@ model = "hello"
 @pytest.fixture
 def lfg(tmp_path: Path) -> Lfg:
     return Lfg(tmp_path)
-
-
-def command(lfg: Lfg, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lfgtui", *args],
-        env=lfg.env | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def without_times(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

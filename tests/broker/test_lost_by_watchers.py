@@ -23,10 +23,9 @@ from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState
 from tests.broker.redis_server import RedisServer
-from tests.broker.test_commands import command
 from tests.support.app import SIZE, pane, until
 from tests.support.broker import published
-from tests.support.lfg import Lfg, ending, of, recorded_run, text
+from tests.support.lfg import Lfg, command, ending, of, recorded_run, text
 from tests.ui.apps import attach_app
 
 TICKETS = """

@@ -77,6 +77,17 @@ def sim_pace(events: list[dict[str, Any]], ticket: str) -> float:
     return tokens / sum(run[-1]["t"] - run[0]["t"] for run in streamed)
 
 
+def command(lfg: Lfg, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`lfg ARGS` run to its end in `lfg`'s environment (plus `env`), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "lfgtui", *args],
+        env=lfg.env | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def ending(events: list[dict[str, Any]], ticket: str) -> dict[str, Any]:
     (end,) = of(events, ticket, "attempt_ended")
     return end
