@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.broker.redis_server import RedisServer, TlsFiles
 from tests.support.fleet import Fleet
@@ -46,3 +47,11 @@ def fleet(tmp_path: Path, redis_server: RedisServer) -> Iterator[Fleet]:
     found = Fleet(Lfg(tmp_path), redis_server.url)
     yield found
     found.stop()
+
+
+@pytest.fixture
+def admin(fleet: Fleet) -> Iterator[redis.Redis]:
+    """A plain redis-py client of the fleet's broker, for a test that looks at (or spoils) its keys."""
+    client = redis.Redis.from_url(fleet.url)
+    yield client
+    client.close()

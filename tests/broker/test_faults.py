@@ -9,26 +9,17 @@ import json
 import re
 import signal
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
 from tests.broker.redis_server import RedisServer
-from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish
-from tests.support.lfg import of
+from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
 from tests.support.proxy import partition
 
 STREAM = "lfg:work:sim"
 SLOW = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=40"\n'
-
-
-@pytest.fixture
-def admin(fleet: Fleet) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(fleet.url)
-    yield client
-    client.close()
 
 
 def completions(fleet: Fleet, *workers: str) -> dict[str, int]:
@@ -101,12 +92,7 @@ def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_
     for name in ("w1", "w2"):  # four run at once, two wait on the work stream
         fleet.start(name, "--max-concurrency", "2", config=config)
     coordinator = coordinate(fleet, tickets, config=config)
-    assert coordinator.stdout is not None
-    seen: list[dict[str, Any]] = []
-    for line in coordinator.stdout:
-        seen.append(json.loads(line))
-        if sum(bool(of(seen, n, "text")) for n in names) >= 3:
-            break
+    seen = streaming(coordinator, names, 3)
     if loss == "flushall":
         admin.flushall()
     else:

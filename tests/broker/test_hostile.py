@@ -6,9 +6,7 @@ no branch), then runs real work as before."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from lfgtui.broker.work import WorkItem, relative_to
@@ -23,13 +21,6 @@ TICKET = (
     '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
     'workdir = "repo"\nisolation = "worktree"\n'
 )
-
-
-@pytest.fixture
-def admin(fleet: Fleet) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(fleet.url)
-    yield client
-    client.close()
 
 
 def hostile(fleet: Fleet, config_text: str) -> list[tuple[str, dict[str, object]]]:

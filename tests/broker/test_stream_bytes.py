@@ -6,20 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from lfgtui.broker.publisher import ENTRY_BYTES
 from tests.support.fleet import Fleet
-
-
-@pytest.fixture
-def admin(fleet: Fleet) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(fleet.url)
-    yield client
-    client.close()
 
 
 def published(fleet: Fleet, model: str, config: str) -> str:

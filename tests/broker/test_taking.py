@@ -7,22 +7,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 HELLO = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
-
-
-@pytest.fixture
-def admin(fleet: Fleet) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(fleet.url)
-    yield client
-    client.close()
 
 
 def test_entries_of_two_streams_delivered_by_one_read_both_run_at_once(

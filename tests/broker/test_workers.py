@@ -68,6 +68,7 @@ from tests.support.fleet import (
     ends,
     finish,
     ran_on,
+    streaming,
     until,
 )
 from tests.support.lfg import Lfg, of
@@ -176,12 +177,7 @@ def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_tick
         for name in ("w1", "w2"):  # four run at once, two wait on the work stream
             fleet.start(name, "--max-concurrency", "2", config=fleet.config(LEASE, "lease.toml"))
         coordinator = coordinate(fleet, tickets)
-        assert coordinator.stdout is not None
-        seen: list[dict[str, Any]] = []
-        for line in coordinator.stdout:
-            seen.append(json.loads(line))
-            if sum(bool(of(seen, n, "text")) for n in names) >= 3:
-                break
+        seen = streaming(coordinator, names, 3)
         broker.kill()  # mid-distribution: entries taken, entries waiting, events on their way
         time.sleep(4)  # longer than the lease: the entries' idle clock has run out when it is back
         broker.start()  # the same port and append-only file

@@ -84,6 +84,17 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], s
     return process.returncode, [json.loads(line) for line in out.splitlines()], err
 
 
+def streaming(coordinator: subprocess.Popen[str], names: list[str], count: int) -> list[dict[str, Any]]:
+    """The coordinator's NDJSON read until `count` of the tickets `names` stream text (mid-run)."""
+    assert coordinator.stdout is not None
+    seen: list[dict[str, Any]] = []
+    for line in coordinator.stdout:
+        seen.append(json.loads(line))
+        if sum(bool(of(seen, name, "text")) for name in names) >= count:
+            break
+    return seen
+
+
 def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
     return {(e["ticket"], e["attempt"]): e["outcome"] for e in events if e["type"] == "attempt_ended"}
 
