@@ -15,7 +15,17 @@ import pytest
 import redis
 
 from tests.broker.redis_server import RedisServer
-from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
+from tests.support.fleet import (
+    LEASE,
+    STEADY,
+    Fleet,
+    coordinate,
+    ends,
+    eventually,
+    finish,
+    same_tickets,
+    streaming,
+)
 from tests.support.proxy import partition
 
 STREAM = "lfg:work:sim"
@@ -83,11 +93,7 @@ def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_
     and stop the attempts whose entries are gone; the coordinator enqueues those again."""
     names = [f"t{n}" for n in range(6)]
     model = "long-answer:tokens_per_s=80,repeat=2"
-    tickets = fleet.lfg.tickets(
-        "".join(
-            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
-        )
-    )
+    tickets = fleet.lfg.tickets(same_tickets(names, model))
     config = fleet.config(LEASE, "lease.toml")
     for name in ("w1", "w2"):  # four run at once, two wait on the work stream
         fleet.start(name, "--max-concurrency", "2", config=config)

@@ -11,6 +11,7 @@ import redis
 
 from lfgtui.broker.publisher import ENTRY_BYTES
 from tests.support.fleet import Fleet
+from tests.support.lfg import recorded_run
 
 
 def published(fleet: Fleet, model: str, config: str) -> str:
@@ -20,7 +21,7 @@ def published(fleet: Fleet, model: str, config: str) -> str:
     args[args.index("--config") + 1] = str(fleet.config(config))
     done = subprocess.run(args, env=fleet.lfg.env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    return done.stderr.split("recorded as run ")[1].split()[0]
+    return recorded_run(done.stderr)
 
 
 def test_a_batch_larger_than_an_entry_holds_is_split(fleet: Fleet, admin: redis.Redis) -> None:

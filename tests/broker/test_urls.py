@@ -21,7 +21,7 @@ from lfgtui.broker.client import connect, explain
 from lfgtui.broker.settings import BrokerError, BrokerSettings, resolve
 from tests.broker.redis_server import RedisServer
 from tests.support.fleet import Fleet, coordinate, ends, finish, ran_on
-from tests.support.lfg import Lfg
+from tests.support.lfg import Lfg, recorded_run
 
 PASSWORD = "s3cret-pw"
 HELLO = '[[ticket]]\nid = "hi"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n'
@@ -59,7 +59,7 @@ def test_a_worker_and_its_coordinator_keep_every_key_in_the_urls_database(
     code, events, err = finish(coordinate(fleet, fleet.lfg.tickets(HELLO)))
     assert code == 0, err
     assert ends(events) == {("hi", 1): "completed"} and ran_on(events, "hi") == {"w1"}
-    run_id = err.split("recorded as run ")[1].split()[0]
+    run_id = recorded_run(err)
     assert f"watch it with: lfg attach redis://127.0.0.1:{server.port}/3 {run_id}" in err
     for db, keys in ((3, True), (0, False)):
         client = redis.Redis(port=server.port, password=PASSWORD, db=db)
@@ -78,7 +78,7 @@ def test_attach_and_runs_read_the_urls_database_with_the_run_named_apart(
     fleet.start("w1")
     code, events, err = finish(coordinate(fleet, fleet.lfg.tickets(HELLO)))
     assert code == 0, err
-    run_id = err.split("recorded as run ")[1].split()[0]
+    run_id = recorded_run(err)
     local = [{k: v for k, v in e.items() if k != "t"} for e in events]
     for args in ((fleet.url, run_id), (f"{fleet.url}#{run_id}",)):
         attached = lfg_command(fleet.lfg, "attach", *args, "--json")

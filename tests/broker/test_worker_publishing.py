@@ -18,7 +18,7 @@ from lfgtui.broker.work import ANSWER, Command, WorkItem, relative_to
 from lfgtui.config import load_config
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, until
+from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, same_tickets, until
 
 LAYOUT = Layout()
 RUN = "0123456789ab"
@@ -37,11 +37,7 @@ def entries_of(stream: list[tuple[bytes, dict[bytes, bytes]]]) -> list[tuple[str
 def test_the_tickets_of_a_run_that_a_worker_runs_at_once_share_its_entries(fleet: Fleet) -> None:
     names = [f"t{n}" for n in range(4)]
     model = "long-answer:ttft_ms=0,tokens_per_s=40"
-    tickets = fleet.lfg.tickets(
-        "".join(
-            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
-        )
-    )
+    tickets = fleet.lfg.tickets(same_tickets(names, model))
     steady = fleet.config(STEADY, "steady.toml")
     fleet.start("w1", "--max-concurrency", "4", config=steady)
     code, events, err = finish(coordinate(fleet, tickets, config=steady))

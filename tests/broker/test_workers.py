@@ -68,6 +68,7 @@ from tests.support.fleet import (
     ends,
     finish,
     ran_on,
+    same_tickets,
     streaming,
     until,
 )
@@ -168,11 +169,7 @@ def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_tick
     fleet = Fleet(Lfg(tmp_path), broker.url)
     names = [f"t{n}" for n in range(6)]
     model = "long-answer:tokens_per_s=80,repeat=2"
-    tickets = fleet.lfg.tickets(
-        "".join(
-            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
-        )
-    )
+    tickets = fleet.lfg.tickets(same_tickets(names, model))
     try:
         for name in ("w1", "w2"):  # four run at once, two wait on the work stream
             fleet.start(name, "--max-concurrency", "2", config=fleet.config(LEASE, "lease.toml"))

@@ -84,6 +84,13 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], s
     return process.returncode, [json.loads(line) for line in out.splitlines()], err
 
 
+def same_tickets(names: list[str], model: str) -> str:
+    """A tickets file's text: a ticket of each id in `names`, all asking `model` of the sim."""
+    return "".join(
+        f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
+    )
+
+
 def streaming(coordinator: subprocess.Popen[str], names: list[str], count: int) -> list[dict[str, Any]]:
     """The coordinator's NDJSON read until `count` of the tickets `names` stream text (mid-run)."""
     assert coordinator.stdout is not None
