@@ -39,6 +39,10 @@ LINKS = {"../docs/": "", "docs/": "", "bench/README.md": "benchmarks.md", "CHANG
 """How those files' relative links read from the site's root."""
 
 
+USAGE_WIDTH = 96
+"""Where a command's usage wraps: as `--help` wraps it in a terminal of this width."""
+
+
 class ReferenceError(Exception):
     """The docs and the code disagree: the build stops and says where."""
 
@@ -94,8 +98,9 @@ def _cell(text: str) -> str:
 
 def command_section(words: str, parser: argparse.ArgumentParser) -> str:
     """One command's usage (as `lfg WORDS --help` prints it) and a table of its arguments."""
-    usage = " ".join(parser.format_usage().split()).removeprefix("usage: ")
-    lines = ["```text", usage, "```", ""]
+    formatter = parser.formatter_class(prog=parser.prog, width=USAGE_WIDTH)
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
+    lines = ["```text", formatter.format_help().strip(), "```", ""]
     if parser.description:
         lines += [_cell(parser.description), ""]
     rows = [
@@ -373,6 +378,8 @@ KEY_HELP = {
     "history.previous": "the previous result",
     "history.open": "open that run read-only in the run screen, its ticket focused",
     "history.close": "back to the run",
+    "fleet.open": "open the run's panes, attached (read-only, as `lfg attach redis://… RUN`); escape "
+    "comes back. The run this TUI runs itself is shown in its own screen instead",
     "fleet.close": "back to the run the view was opened from",
     "run.close": "leave a run opened from the history screen (a running re-run is cancelled, after asking)",
 }
