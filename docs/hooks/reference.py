@@ -8,6 +8,7 @@ A MkDocs hook (mkdocs.yml `hooks:`). A page asks for a generated part with a com
   it accepts (the `Kind` the loader checks it with), its default where a dataclass holds one, and
   what it is for (`FIELD_HELP` below);
 - `<!-- lfg-keys -->`: every key binding of the TUI, by screen, from the screens' `BINDINGS`;
+- `<!-- lfg-tools -->`: lfg's built-in tools, as the model is told of them (`BUILTIN_TOOLS`);
 - `<!-- lfg-events-checked -->`: the page's table of NDJSON types is checked against every type the
   code writes (`lfgtui/commands/headless.py`).
 
@@ -386,6 +387,28 @@ KEY_HELP = {
 """Longer words than the help screen's for a few bindings; the rest read as `?` shows them."""
 
 
+# Tools ------------------------------------------------------------------------------------------
+
+TOOLS_MARK = "<!-- lfg-tools -->"
+
+
+def tools_table() -> str:
+    """lfg's built-in tools as the model is told of them: each one's description and arguments."""
+    from lfgtui.tools import BUILTIN_TOOLS
+
+    lines = ["| tool | arguments | needs approval | what the model is told |", "|---|---|---|---|"]
+    for name, tool in BUILTIN_TOOLS.items():
+        params = tool.spec.parameters
+        required = set(params.get("required", ()))
+        arguments = "<br>".join(
+            f"`{arg}`{'' if arg in required else ' (optional)'}: {_cell(spec.get('description', ''))}"
+            for arg, spec in params.get("properties", {}).items()
+        )
+        approval = "yes" if tool.needs_approval else "no"
+        lines.append(f"| `{name}` | {arguments} | {approval} | {_cell(tool.spec.description)} |")
+    return "\n".join(lines) + "\n"
+
+
 # NDJSON events ---------------------------------------------------------------------------------
 
 EVENTS_MARK = "<!-- lfg-events-checked -->"
@@ -436,6 +459,8 @@ def render(markdown: str) -> str:
         markdown = _fields_in(markdown)
     if EVENTS_MARK in markdown:
         markdown = _events_checked(markdown)
+    if TOOLS_MARK in markdown:
+        markdown = markdown.replace(TOOLS_MARK, tools_table())
     if KEYS_MARK in markdown:
         markdown = markdown.replace(KEYS_MARK, keys_tables())
     return markdown
