@@ -44,7 +44,7 @@ USAGE_WIDTH = 96
 """Where a command's usage wraps: as `--help` wraps it in a terminal of this width."""
 
 
-class ReferenceError(Exception):
+class DocsDrift(Exception):
     """The docs and the code disagree: the build stops and says where."""
 
 
@@ -127,14 +127,14 @@ def _commands_in(markdown: str, found: Mapping[str, argparse.ArgumentParser]) ->
     def section(match: re.Match[str]) -> str:
         words = match.group(1)
         if words not in found:
-            raise ReferenceError(f"<!-- lfg-help {words} -->: lfg has no command {words!r}")
+            raise DocsDrift(f"<!-- lfg-help {words} -->: lfg has no command {words!r}")
         return command_section(words, found[words])
 
     named = HELP_MARK.findall(markdown)
     if named:
         missing = [words for words in found if words not in named]
         if missing:
-            raise ReferenceError(f"commands with no <!-- lfg-help … --> section: {', '.join(missing)}")
+            raise DocsDrift(f"commands with no <!-- lfg-help … --> section: {', '.join(missing)}")
     return HELP_MARK.sub(section, markdown)
 
 
@@ -198,7 +198,7 @@ def fields_table(schema: str) -> str:
     for name, kind in kinds.items():
         key = f"{schema}.{name}"
         if key not in FIELD_HELP:
-            raise ReferenceError(f"{key} has no description in docs/hooks/reference.py FIELD_HELP")
+            raise DocsDrift(f"{key} has no description in docs/hooks/reference.py FIELD_HELP")
         default = _default(schema, name, holder)
         lines.append(f"| `{name}` | {_cell(kind.description)} | {default} | {FIELD_HELP[key]} |")
     return "\n".join(lines) + "\n"
@@ -212,7 +212,7 @@ def _stale_field_help() -> list[str]:
 def _fields_in(markdown: str) -> str:
     def table(match: re.Match[str]) -> str:
         if match.group(1) not in schemas():
-            raise ReferenceError(f"<!-- lfg-fields {match.group(1)} -->: no such schema")
+            raise DocsDrift(f"<!-- lfg-fields {match.group(1)} -->: no such schema")
         return fields_table(match.group(1))
 
     return FIELDS_MARK.sub(table, markdown)
@@ -352,7 +352,7 @@ def keys_tables() -> str:
     known = {binding.id for _, bindings in screens() for binding in bindings}
     stale = sorted(set(KEY_HELP) - known)
     if stale:
-        raise ReferenceError(f"KEY_HELP names bindings the TUI does not have: {', '.join(stale)}")
+        raise DocsDrift(f"KEY_HELP names bindings the TUI does not have: {', '.join(stale)}")
     for title, bindings in screens():
         parts += [f"### {title}", "", "| key | binding id | does |", "|---|---|---|"]
         for binding in bindings:
@@ -438,7 +438,7 @@ def _events_checked(markdown: str) -> str:
     documented = {name for cell in EVENT_TYPE.findall(markdown) for name in re.findall(r"`([a-z_]+)`", cell)}
     written = ndjson_types()
     if documented != written:
-        raise ReferenceError(
+        raise DocsDrift(
             f"reference/events.md and lfgtui/commands/headless.py disagree: undocumented "
             f"{sorted(written - documented)}, documented but never written {sorted(documented - written)}"
         )
@@ -455,7 +455,7 @@ def render(markdown: str) -> str:
     if FIELDS_MARK.search(markdown):
         stale = _stale_field_help()
         if stale:
-            raise ReferenceError(f"FIELD_HELP names fields no loader knows: {', '.join(stale)}")
+            raise DocsDrift(f"FIELD_HELP names fields no loader knows: {', '.join(stale)}")
         markdown = _fields_in(markdown)
     if EVENTS_MARK in markdown:
         markdown = _events_checked(markdown)
