@@ -3,7 +3,7 @@
 A MkDocs hook (mkdocs.yml `hooks:`). A page asks for a generated part with a comment:
 
 - `<!-- lfg-help COMMAND -->`: the command's usage and options, from lfg's own argparse parser;
-- `<!-- lfg-fields SCHEMA -->`: the fields a loader accepts (`tickets`, `defaults`, `config`,
+- `<!-- lfg-fields SCHEMA -->`: the fields a loader accepts (`tickets`, `ticket`, `config`,
   `providers`, `prices`, `mcp_servers`, `run`, `ui`, `history`, `broker`, `telemetry`), each with what
   it accepts (the `Kind` the loader checks it with), its default where a dataclass holds one, and
   what it is for (`FIELD_HELP` below);
@@ -131,10 +131,9 @@ def _commands_in(markdown: str, found: Mapping[str, argparse.ArgumentParser]) ->
         return command_section(words, found[words])
 
     named = HELP_MARK.findall(markdown)
-    if named:
-        missing = [words for words in found if words not in named]
-        if missing:
-            raise DocsDrift(f"commands with no <!-- lfg-help … --> section: {', '.join(missing)}")
+    missing = [words for words in found if words not in named]
+    if missing:
+        raise DocsDrift(f"commands with no <!-- lfg-help … --> section: {', '.join(missing)}")
     return HELP_MARK.sub(section, markdown)
 
 
