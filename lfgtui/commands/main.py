@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def whole_parser() -> argparse.ArgumentParser:
+    """The parser with every command's arguments added, for what reads all of them at once (the
+    documentation's command reference, generated from it)."""
+    parser = _parser()
+    for action in parser._actions:
+        if isinstance(action, Subcommands):
+            action.add_every_argument()
+    return parser
+
+
 def _in_loop(command: Coroutine[Any, Any, int]) -> int:
     """`asyncio.run`, imported only by the commands that need an event loop."""
     import asyncio

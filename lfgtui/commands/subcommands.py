@@ -43,6 +43,17 @@ class Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         if add_arguments is not None:
             self._pending[name] = add_arguments
 
+    def add_every_argument(self) -> None:
+        """Add every command's arguments now, subcommands' too: for a reader of the whole parser
+        (the documentation's command reference), not for a run, which adds only its command's."""
+        for name, add_arguments in list(self._pending.items()):
+            add_arguments(self.choices[name])
+        self._pending.clear()
+        for parser in self.choices.values():
+            for action in parser._actions:
+                if isinstance(action, Subcommands):
+                    action.add_every_argument()
+
     def __call__(
         self,
         parser: argparse.ArgumentParser,

@@ -2,9 +2,9 @@
 
 Each row checks what the faulty ticket did (outcome, error, retries, the text it kept), that the
 healthy ticket streamed to the end regardless, that the history file holds both attempts with every
-token that was printed, and the exit code. `WHEN` is the README's "What happens when…" table: a test
-below keeps the two in step. How each adapter classifies the same faults is
-tests/providers/test_fault_matrix.py; this file is about the whole run.
+token that was printed, and the exit code. `when` names a row of the documentation's "What happens
+when…" tables (docs/what-happens/): a test below keeps the two in step. How each adapter classifies
+the same faults is tests/providers/test_fault_matrix.py; this file is about the whole run.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ SCENARIOS = {
 
 @dataclass(frozen=True)
 class Row:
-    """One faulty ticket and what must come of it; `when` names its row in the README table."""
+    """One faulty ticket and what must come of it; `when` names its row in docs/what-happens/."""
 
     id: str
     when: str
@@ -848,22 +848,44 @@ ELSEWHERE = {
         "tests/remote/test_web_tabs.py::test_a_tab_whose_lfg_attach_cannot_start_shows_why",
     ],
 }
-"""README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
-tests that cover it."""
+"""Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
+names the tests that cover it."""
+
+WHAT_HAPPENS = Path(__file__).parents[2] / "docs" / "what-happens"
+PAGES = (
+    "providers.md",
+    "coding-agents.md",
+    "runs.md",
+    "tools.md",
+    "history.md",
+    "watching.md",
+    "broker.md",
+    "telemetry.md",
+)
+"""The topic pages of "What happens when…", in the order of the site's navigation."""
 
 
-def readme_fault_table() -> list[str]:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## What happens when…", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| when")]
+def documented_faults() -> list[str]:
+    """The `when` of every row of every page's table, page after page."""
+    rows = []
+    for page in PAGES:
+        text = (WHAT_HAPPENS / page).read_text(encoding="utf-8")
+        rows += [
+            line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| when ")
+        ]
     return [row.split(" | ")[0].removeprefix("| ") for row in rows]
 
 
-def test_the_readme_fault_table_matches_the_rows() -> None:
+def test_every_what_happens_page_is_read() -> None:
+    assert {path.name for path in WHAT_HAPPENS.glob("*.md")} - {"index.md"} == set(PAGES)
+
+
+def test_the_documented_faults_match_the_rows() -> None:
     tested = list(dict.fromkeys(row.when for row in ROWS))
-    table = readme_fault_table()
-    assert [when for when in table if when not in ELSEWHERE] == tested
-    assert set(ELSEWHERE) <= set(table)
+    documented = documented_faults()
+    assert [when for when in documented if when not in ELSEWHERE] == tested
+    assert set(ELSEWHERE) <= set(documented)
+    assert len(documented) == len(set(documented)), "a row is documented twice"
 
 
 @pytest.mark.parametrize("node", [node for nodes in ELSEWHERE.values() for node in nodes])
