@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +35,6 @@ from tests.support import app as pilot_support
 from tests.support.app import keys
 from tests.support.fleet import (
     COORDINATOR_AGENT,
-    EXAMPLES,
     LEASE,
     STEADY,
     Fleet,
@@ -45,7 +43,7 @@ from tests.support.fleet import (
     ends,
     ran_on,
 )
-from tests.support.lfg import of
+from tests.support.lfg import of, quick_demo
 from tests.terminal import Terminal
 
 DEMO = ("explore", "gcd", "tour", "summary")
@@ -98,7 +96,7 @@ def until(check: Any, timeout: float = 60) -> None:
 
 
 def test_a_killed_coordinator_is_picked_up_and_adopts_what_its_workers_ran_meanwhile(fleet: Fleet) -> None:
-    shutil.copy(EXAMPLES / "demo.toml", fleet.lfg.workdir / "demo.toml")
+    quick_demo(fleet.lfg.workdir)
     for name in ("w1", "w2"):
         fleet.start(name, "--max-concurrency", "2")
     run_id, seen = killed_mid_stream(
