@@ -315,8 +315,11 @@ class RunServer:
         write_timeout_s: float = WRITE_TIMEOUT_S,
         max_behind_bytes: int = MAX_BEHIND_BYTES,
         auth_timeout_s: float = AUTH_TIMEOUT_S,
+        watched: asyncio.Event | None = None,
     ) -> None:
         self.hub = hub
+        self.watched = watched
+        """Set when the first watcher connects (`lfg run --start-on-attach` waits for it)."""
         self.heartbeat_s = heartbeat_s
         self.write_timeout_s = write_timeout_s
         self.max_behind_bytes = max_behind_bytes
@@ -418,6 +421,8 @@ class RunServer:
         came_at = hub.total  # what the log held then is caught up at the watcher's own pace
         self.watchers += 1
         self._idle.clear()
+        if self.watched is not None:
+            self.watched.set()
         try:
             await self._send(response, hub.hello())
             while True:

@@ -398,9 +398,9 @@ def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg)
     assert b"\x1b[?1049h" not in terminal.output, "the TUI never took over the screen"
 
 
-def test_the_demo_runs_offline_and_its_tickets_build_on_what_they_saw(lfg: Lfg, tmp_path: Path) -> None:
+def test_the_demo_runs_offline_and_its_tickets_build_on_what_they_saw(lfg: Lfg) -> None:
     done = subprocess.run(
-        lfg.args(quick_demo(tmp_path), "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(quick_demo(lfg.workdir), "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
@@ -408,9 +408,9 @@ def test_the_demo_runs_offline_and_its_tickets_build_on_what_they_saw(lfg: Lfg, 
     assert len(tickets) >= 4
     assert all(ending(events, t)["outcome"] == "completed" for t in tickets)
     explored = text(events, "explore")
-    listing = sorted(path.name for path in DEMO.parent.iterdir())
+    listing = sorted(path.name for path in lfg.workdir.iterdir())
     assert f"In short, this folder holds: {', '.join(listing)}." in explored, "the real folder, listed"
-    assert "Ticket files to try `lfg` with" in explored, "its real README, read"
+    assert (lfg.workdir / "README.md").read_text() in explored, "its real README, read"
     assert explored.splitlines()[-1] in text(events, "summary"), "the summary quotes explore's answer"
 
 

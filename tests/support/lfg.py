@@ -132,8 +132,8 @@ DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
 
 
 def quick_demo(folder: Path, tokens_per_s: int = 150) -> Path:
-    """examples/demo.toml in `folder`, its workdir still examples/, every ticket's sim model at
-    `tokens_per_s`: what a test of the run around the demo needs, not the ~25 s a person watches."""
+    """examples/demo.toml in `folder` (its workdir), every ticket's sim model at `tokens_per_s`: what
+    a test of the run around the demo needs, not the ~25 s a person watches."""
 
     def paced(found: re.Match[str]) -> str:
         name, _, options = found.group(1).partition(":")
@@ -141,7 +141,6 @@ def quick_demo(folder: Path, tokens_per_s: int = 150) -> Path:
         return f'model = "{name}:{",".join([*kept, f"tokens_per_s={tokens_per_s}"])}"'
 
     text = re.sub(r'^model = "([^"]+)"', paced, DEMO.read_text(), flags=re.MULTILINE)
-    text = text.replace("[defaults]\n", f"[defaults]\nworkdir = {str(DEMO.parent)!r}\n", 1)
     path = folder / "demo.toml"
     path.write_text(text)
     return path
