@@ -29,7 +29,7 @@ def add_otel_option(run: argparse.ArgumentParser) -> None:
         "--otel",
         action="store_true",
         help="export the run's traces and metrics over OTLP ([telemetry] in config, the OTEL_* variables; "
-        "pip install 'lfgtui[otel]')",
+        "the otel extra: pip install -e '.[otel]' in lfg's clone)",
     )
 
 

@@ -76,7 +76,13 @@ _BUSY = (
 
 Metrics = Callable[[], tuple[bytes, str]]
 """The run's metrics as a scrape reads them, and their content type."""
-NO_PROMETHEUS = "prometheus-client is not installed (pip install 'lfgtui[prometheus]')"
+
+
+def no_prometheus() -> str:
+    """What `/metrics` says without prometheus-client."""
+    from lfgtui.extras import install_hint
+
+    return f"prometheus-client is not installed ({install_hint('prometheus')})"
 
 
 class ServeError(Exception):
@@ -400,7 +406,7 @@ class RunServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.metrics is None:
-            return _problem(501, f"no metrics: {NO_PROMETHEUS}")
+            return _problem(501, f"no metrics: {no_prometheus()}")
         body, content_type = self.metrics()
         return web.Response(body=body, headers={"Content-Type": content_type})
 

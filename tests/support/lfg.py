@@ -128,7 +128,9 @@ def many_tickets(count: int) -> str:
     return "\n".join(tickets)
 
 
-DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
+CLONE = Path(__file__).parents[2]
+"""lfg's clone, which the tests' lfg is installed from (`pip install -e`): the install hints name it."""
+DEMO = CLONE / "examples" / "demo.toml"
 
 
 def quick_demo(folder: Path, tokens_per_s: int = 150) -> Path:
