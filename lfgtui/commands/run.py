@@ -269,6 +269,6 @@ def _command_line(args: argparse.Namespace) -> str:
     options = [
         f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
         for name, value in vars(args).items()
-        if name not in ("command", "handler", "file") and value not in (None, False)
+        if name not in ("command", "command_parser", "handler", "file") and value not in (None, False)
     ]
     return " ".join(["lfg run", str(args.file), *options])

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 
 from lfgtui.broker.work import WorkItem
 from lfgtui.commands.common import find_recorded
-from lfgtui.commands.main import _parser
+from lfgtui.commands.main import build_parser
 from lfgtui.commands.pickup import picked_up
 from lfgtui.history.store import Store
 from lfgtui.inert import inert
@@ -240,7 +240,7 @@ async def resumed_in_tui(fleet: Fleet, run_id: str) -> AsyncIterator[tuple[LfgAp
     command's own `picked_up` and `PickedUp`, the app through Pilot, the run published while it runs."""
     db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"  # where its lfg processes record
     config = fleet.config(STEADY)
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["resume", run_id, "--broker", fleet.url, "--config", str(config), "--db", str(db)]
     )
     found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
