@@ -277,7 +277,11 @@ class Outlet:
             if coordinated:
                 await run.dispatch.aclose()
             if publisher.dropped:
-                said(f"{publisher.dropped} events were not published while the broker was away")
+                from lfgtui.formats import plural
+
+                dropped = plural(publisher.dropped, "event")
+                were = "was" if publisher.dropped == 1 else "were"
+                said(f"{dropped} {were} not published while the broker was away")
 
     @staticmethod
     @contextlib.asynccontextmanager

@@ -81,9 +81,11 @@ class TelemetryOut:
         try:
             yield
         finally:
+            from lfgtui.formats import plural
+
             flushed = await pipeline.shutdown()
             lost = (
-                [f"{pipeline.spans_dropped} of {pipeline.spans_ended} spans"]
+                [f"{pipeline.spans_dropped} of {plural(pipeline.spans_ended, 'span')}"]
                 if pipeline.spans_dropped
                 else []
             )

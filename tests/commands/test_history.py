@@ -110,7 +110,9 @@ def test_show_a_run_a_ticket_and_an_attempt_by_prefix(recorded: tuple[Lfg, str])
     by_attempt = data(history(lfg, "show", attempt["id"][:7], "--json"))
     assert by_attempt == ticket
     unknown = history(lfg, "show", "ffffffffffff0")
-    assert unknown.returncode == 1 and "no run or attempt" in unknown.stderr
+    assert unknown.returncode == 2 and "no run or attempt" in unknown.stderr, (
+        "as lfg resume and replay answer it"
+    )
 
 
 def test_export_markdown(recorded: tuple[Lfg, str]) -> None:
