@@ -196,7 +196,8 @@ def _console() -> Console:
             self.quiet = True
             raise BrokenPipeError
 
-    return _Console(highlight=False)
+    # not a terminal: Rich would wrap at 80 columns; a pipe gets each line whole
+    return _Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
 def _print_json(data: Any) -> None:
@@ -291,6 +292,8 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     record = store.load(store.resolve(args.id))
     if args.json:
         _print_json(to_json(record))
+    elif not sys.stdout.isatty():  # a pipe or a file: the Markdown as it is, no width to fit
+        sys.stdout.write(to_markdown(record, details=False))
     else:
         # no OSC 8 hyperlinks: a link in a model's answer shows its address, as text
         _console().print(Markdown(to_markdown(record, details=False), hyperlinks=False))
