@@ -11,6 +11,7 @@ A call's text and reasoning may echo the request (`Echoes`): `{{ result.N }}` is
 the conversation carries (from 1), `{{ result.N.inline }}` the same with its lines joined by `, `,
 `{{ prompt }}` the last user message and `{{ prompt.last_line }}` its last non-blank line. So a
 scripted agent describes the folder lfg's tools really listed, and a ticket quotes the one it depends on.
+The agent protocols (whose agent runs no real tools) quote the results the script gives.
 """
 
 from __future__ import annotations
@@ -140,9 +141,14 @@ class Scenario:
         return PromptCache(read=self.cache_read_tokens, write=self.cache_write_tokens)
 
     def echoing(self, echoes: Echoes) -> Scenario:
-        """This scenario with its calls' placeholders filled from a request's `echoes`."""
+        """This scenario with its calls' placeholders filled from a request's `echoes`; a request that
+        carries no tool results (the agent protocols, whose agent runs no real tools) gets the
+        results its script gives."""
         if not any("{{" in call.text or "{{" in call.reasoning for call in self.calls):
             return self
+        if not echoes.results:
+            scripted = tuple(tool.result for call in self.calls for tool in call.tool_calls)
+            echoes = replace(echoes, results=scripted)
         calls = tuple(
             replace(call, text=echoes.fill(call.text), reasoning=echoes.fill(call.reasoning))
             for call in self.calls

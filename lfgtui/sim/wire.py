@@ -235,8 +235,9 @@ TOOL_RESULT_TYPES = ("tool_result", "function_call_output", "custom_tool_call_ou
 
 def echoes(body: dict[str, Any]) -> Echoes:
     """The last user message and the tool results of a request's conversation, whichever of the chat,
-    Anthropic and Responses shapes it has (`messages`, or `input`), for a scenario to quote."""
-    items = body.get("messages", body.get("input"))
+    Anthropic and Responses shapes it has (`messages`, or `input`; the agent protocol's: `prompt`),
+    for a scenario to quote."""
+    items = body.get("messages", body.get("input", body.get("prompt")))  # `prompt`: the agent protocol's
     if isinstance(items, str):
         return Echoes(prompt=items)
     prompt, results = "", []

@@ -193,3 +193,11 @@ def test_a_call_echoes_its_requests_prompt_and_tool_results(body: dict[str, obje
 def test_a_scenario_without_placeholders_is_answered_as_written() -> None:
     scenario = ScenarioLibrary(extra_dirs=()).resolve("agent-demo")
     assert scenario.echoing(echoes({"messages": [{"role": "user", "content": "hi"}]})) is scenario
+
+
+def test_a_request_without_tool_results_quotes_the_ones_its_script_gives() -> None:
+    """The agent protocols run no real tools: `folder-tour` there describes its scripted folder."""
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("folder-tour")
+    answer = scenario.echoing(echoes({"model": "folder-tour", "prompt": "What is here?"})).calls[-1]
+    assert "In short, this folder holds: README.md, tickets.toml." in answer.text
+    assert "{{" not in answer.text
