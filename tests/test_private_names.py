@@ -42,3 +42,15 @@ async def test_acps_client_connection_still_sends_plain_requests_through_its_con
     finally:
         await conn.close()
         theirs.close()
+
+
+def test_argparse_still_keeps_the_actions_lfg_completion_reads() -> None:
+    # lfgtui/commands/completion.py: command_tree walks `_actions`, and a subparsers action's
+    # `_choices_actions` (each command's help line), to write the shell completion scripts.
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    commands.add_parser("run", help="run it")
+    assert isinstance(commands, argparse._SubParsersAction) and commands in parser._actions
+    assert [(choice.dest, choice.help) for choice in commands._choices_actions] == [("run", "run it")]

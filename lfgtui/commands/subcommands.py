@@ -61,7 +61,13 @@ class Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         values: Sequence[str],  # the command's name, then the arguments that follow it
         option_string: str | None = None,
     ) -> None:
-        add_arguments = self._pending.pop(values[0], None)
-        if add_arguments is not None:
-            add_arguments(self.choices[values[0]])
+        namespace.command_parser = self.parser_of(values[0])  # whose usage an error shows
         super().__call__(parser, namespace, values, option_string)
+
+    def parser_of(self, name: str) -> argparse.ArgumentParser:
+        """The parser of command `name`, its arguments added (parsing it, or reading the whole tree
+        for shell completion)."""
+        add_arguments = self._pending.pop(name, None)
+        if add_arguments is not None:
+            add_arguments(self.choices[name])
+        return self.choices[name]

@@ -279,15 +279,17 @@ def replay_events(run: RecordedRun) -> list[Event]:
 
 
 class ReplayClock:
-    """Recorded time played `speed` times faster than real time, from 0 when created."""
+    """Recorded time played `speed` times faster than real time, from `start` when created (`lfg
+    replay --from`: what was recorded before it is delivered at once)."""
 
-    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic, start: float = 0.0) -> None:
         self.speed = speed
+        self.start = start
         self._clock = clock
         self._zero = clock()
 
     def __call__(self) -> float:
-        return (self._clock() - self._zero) * self.speed
+        return self.start + (self._clock() - self._zero) * self.speed
 
     async def sleep_until(self, t: float) -> None:
         delay = (t - self()) / self.speed

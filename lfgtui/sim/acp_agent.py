@@ -88,6 +88,7 @@ from lfgtui.sim.acp_sessions import (
     new_session_id,
 )
 from lfgtui.sim.scenario import (
+    Echoes,
     Scenario,
     ScenarioError,
     ScenarioLibrary,
@@ -306,9 +307,8 @@ class SimAcpAgent:
         session.prompts += 1
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
-        run = AgentRun(
-            self.conn, session, self.options.scenario, self.stdout, self.options.quirks, self.client_terminals
-        )
+        scenario = self.options.scenario.echoing(Echoes(prompt=prompt_text(prompt)))
+        run = AgentRun(self.conn, session, scenario, self.stdout, self.options.quirks, self.client_terminals)
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:

@@ -30,6 +30,7 @@ from lfgtui.sim.wire import (
     SocketState,
     WireProtocol,
     count_usage,
+    echoes,
     sse_data,
 )
 
@@ -359,7 +360,7 @@ class SimServer:
         """The scenario that answers `request`, noted in its record; ScenarioError if none does."""
         record.model, record.call_index = request.model, request.call_index
         record.scenario = self.models.scenario_for(request.model, self.library.names())
-        return self.library.resolve(record.scenario)
+        return self.library.resolve(record.scenario).echoing(echoes(record.body))
 
     async def _socket(
         self, request: _HttpRequest, path: str, protocol: SocketProtocol, conn: _Connection

@@ -128,6 +128,26 @@ def many_tickets(count: int) -> str:
     return "\n".join(tickets)
 
 
+CLONE = Path(__file__).parents[2]
+"""lfg's clone, which the tests' lfg is installed from (`pip install -e`): the install hints name it."""
+DEMO = CLONE / "examples" / "demo.toml"
+
+
+def quick_demo(folder: Path, tokens_per_s: int = 150) -> Path:
+    """examples/demo.toml in `folder` (its workdir), every ticket's sim model at `tokens_per_s`: what
+    a test of the run around the demo needs, not the ~25 s a person watches."""
+
+    def paced(found: re.Match[str]) -> str:
+        name, _, options = found.group(1).partition(":")
+        kept = [option for option in options.split(",") if option and not option.startswith("tokens_per_s=")]
+        return f'model = "{name}:{",".join([*kept, f"tokens_per_s={tokens_per_s}"])}"'
+
+    text = re.sub(r'^model = "([^"]+)"', paced, DEMO.read_text(), flags=re.MULTILINE)
+    path = folder / "demo.toml"
+    path.write_text(text)
+    return path
+
+
 def recorded_run(stderr: str) -> str:
     """The id of the run `lfg run` says it recorded."""
     found = re.search(r"recorded as run (\w+)", stderr)

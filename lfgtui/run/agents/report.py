@@ -201,13 +201,12 @@ def _values(offered: Choosable) -> dict[str, Any]:
     }
 
 
-def as_json(agent: Listed, checked: Checked | None, checking: bool) -> str:
-    from lfgtui.inert import json_text
-
+def as_record(agent: Listed, checked: Checked | None, checking: bool) -> dict[str, Any]:
+    """The agent (and its check) as `lfg agents --json` lists it."""
     record = asdict(agent) | {"installed": agent.program is not None}
     if checking:
         record["check"] = None if checked is None else asdict(checked)
-    return json_text(record)
+    return record
 
 
 def as_text(agent: Listed, checked: Checked | None, checking: bool) -> str:
