@@ -256,6 +256,8 @@ FIELD_HELP = {
     "providers.base_url": "where requests go",
     "providers.api_key_env": "the variable holding the key (a key is never written in a file)",
     "providers.default_model": "the model of tickets that name none",
+    "providers.ask_model": "the model `lfg ask` uses when `--model` is not given (default: "
+    "`default_model`; the built-in sim providers: `hello`)",
     "providers.headers": "extra HTTP headers on every request",
     "providers.connect_timeout_s": "seconds to connect (a coding agent: to start and open a session; "
     "default 60)",

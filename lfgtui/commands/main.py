@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def whole_parser() -> argparse.ArgumentParser:
     """The parser with every command's arguments added, for what reads all of them at once (the
     documentation's command reference, generated from it)."""
-    parser = _parser()
+    parser = build_parser()
     for action in parser._actions:
         if isinstance(action, Subcommands):
             action.add_every_argument()
