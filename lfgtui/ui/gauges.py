@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.metrics import RATE_STEP_S, Metrics
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import context_percent, short_count, tokens, ttft
 from lfgtui.ui.palette import DEFAULT
@@ -18,12 +18,26 @@ MIN_SPARK = 4
 """Narrower than this, a sparkline says nothing: the pane shows none."""
 
 
-def sparkline(values: Sequence[float]) -> str:
-    """Bars scaled to the largest value shown, so the shape of the rate is visible at any speed."""
-    top = max(values, default=0.0)
-    if top <= 0:
-        return BARS[0] * len(values)
-    return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
+def sparkline(values: Sequence[float | None]) -> str:
+    """Bars scaled to the largest value shown, so the shape of the rate is visible at any speed; a
+    blank for a step before the attempt started (a low bar there would read as a slow stream)."""
+    top = max((v for v in values if v is not None), default=0.0)
+
+    def bar(value: float | None) -> str:
+        if value is None:
+            return " "
+        return BARS[0] if top <= 0 else BARS[min(len(BARS) - 1, int(value / top * (len(BARS) - 1) + 0.5))]
+
+    return "".join(map(bar, values))
+
+
+def since_start(samples: Sequence[float], until: float, started: float, ended: bool) -> list[float | None]:
+    """`samples` (`RateHistory.rates(until, len(samples), ended)`, one a step, the last one ending by
+    `until`) with the steps that ended before the attempt `started` blanked (None)."""
+    last = int(until // RATE_STEP_S) - (0 if ended else 1)
+    first = last - len(samples) + 1
+    before = max(0, min(len(samples), int(started // RATE_STEP_S) - first))
+    return [None] * before + list(samples[before:])
 
 
 def context_gauge(metrics: Metrics) -> Text | None:
@@ -52,7 +66,7 @@ def elapsed_text(seconds: float) -> str:
 def gauge_text(
     metrics: Metrics,
     live_rate: float,
-    samples: Sequence[float],
+    samples: Sequence[float | None],
     elapsed: float | None,
     width: int,
     running: bool,

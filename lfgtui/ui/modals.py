@@ -10,7 +10,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from lfgtui.inert import inert
@@ -44,7 +46,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class ApprovalScreen(ModalScreen[bool | None]):
     """A request too long for its pane's notice, shown whole: `y` counts only once the end of it has
-    been on screen, so no part of what runs can stay hidden. Escape goes back undecided."""
+    been on screen, so no part of what runs can stay hidden. Escape goes back undecided.
+
+    It opens centred over the pane that asks (moved only as far as keeps it whole on screen), so the
+    person sees which ticket asks."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Approve", id="approval.yes"),
@@ -53,14 +58,17 @@ class ApprovalScreen(ModalScreen[bool | None]):
         Binding("end", "scroll_to_end", "End", show=False, id="approval.end"),
     ]
 
-    def __init__(self, request: Text, services: Services) -> None:
-        """`services`: whose keymap names the keys offered."""
+    def __init__(self, request: Text, services: Services, over: Widget | None = None) -> None:
+        """`services`: whose keymap names the keys offered; `over`: the pane that asks (None: the
+        middle of the screen)."""
         super().__init__()
         self.request = request
         self.services = services
+        self.over = over
+        self.dialog = Vertical(classes="dialog approval")
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog approval"):
+        with self.dialog:
             with VerticalScroll(id="approval-request"):
                 yield Static(self.request)
             yield Static(id="approval-choices", classes="choices")
@@ -69,6 +77,23 @@ class ApprovalScreen(ModalScreen[bool | None]):
         self.query_one("#approval-request").focus()
         self.set_interval(0.1, self._show_choices)
         self._show_choices()
+        self.call_after_refresh(self._place)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._place)
+
+    def _place(self) -> None:
+        """Centre the dialog on the pane, then pull it back inside the screen where it would overflow.
+        Drawn hidden until placed, so it never shows in the corner first."""
+        dialog, screen = self.dialog, self.size
+        width, height = dialog.outer_size
+        target = self.over.region if self.over is not None and self.over.is_attached else Region()
+        if not target.area:
+            target = Region(0, 0, screen.width, screen.height)
+        x = max(0, min(target.x + (target.width - width) // 2, screen.width - width))
+        y = max(0, min(target.y + (target.height - height) // 2, screen.height - height))
+        dialog.styles.offset = (x, y)
+        dialog.styles.visibility = "visible"
 
     @property
     def all_seen(self) -> bool:
@@ -163,27 +188,35 @@ class AgentLogScreen(ModalScreen[None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key the run screen answers to, with its binding id for `[ui] keymap`."""
+    """The keys that work on the screen it was opened over (its mode's, as the person bound them),
+    with each binding's id for `[ui] keymap`. It scrolls: arrows, page keys, home and end."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", id="help.close")
     ]
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str]], where: str = "") -> None:
+        """`rows`: (keys as shown, what they do, binding id); `where`: the screen they work on."""
         super().__init__()
         self.rows = rows
+        self.where = where
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
-        table.add_column("key")
-        table.add_column("does")
-        table.add_column("binding id (rebind in the ui keymap)", style="dim")
+        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold", expand=True)
+        table.add_column("key", no_wrap=True)
+        table.add_column("does", ratio=1)
+        table.add_column("binding id ([ui] keymap)", style="dim", no_wrap=True)
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*map(Text, row))
         with Vertical(classes="dialog help"):
-            yield Static("[b]lfg keys[/b]", classes="question")
-            yield Static(table)
-            yield Static("escape to close", classes="choices")
+            title = Text.assemble(("lfg keys", "bold"), f" {self.where}" if self.where else "")
+            yield Static(title, classes="question")
+            with VerticalScroll(id="help-keys"):
+                yield Static(table)
+            yield Static("↑ ↓ pgup pgdn home end scroll    esc close", classes="choices")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-keys").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

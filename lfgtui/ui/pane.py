@@ -63,7 +63,7 @@ from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
-from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
+from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text, since_start
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.palette import Palette, colours
 from lfgtui.ui.plain_lines import TextLine
@@ -521,8 +521,9 @@ class TicketPane:
         view = self.shown
         call = self.approval
         yes, no = self.key("pane.approve"), self.key("pane.deny")
-        attention = self.palette.attention
-        question = with_question(approval_request(call.name, call.arguments, attention), yes, no, attention)
+        palette = self.palette
+        attention = palette.attention
+        question = with_question(approval_request(call.name, call.arguments, palette), yes, no, attention)
         width = view.notice.content_region.width or view.content_region.width
         if width <= 0:
             return question, False
@@ -555,7 +556,9 @@ class TicketPane:
         if view.changed("header", header):
             view.header.update(header)
         width, running = view.gauges.size.width, self.running
-        samples = self.metrics.history.rates(end, SPARK_SAMPLES, ended=self.ended_at is not None)
+        ended = self.ended_at is not None
+        rates = self.metrics.history.rates(end, SPARK_SAMPLES, ended=ended)
+        samples = rates if self.started_at is None else since_start(rates, end, self.started_at, ended)
         gauges = gauge_text(self.metrics, live, samples, elapsed, width, running, self.palette.running)
         if view.changed("gauges", gauges):
             view.gauges.update(gauges)
@@ -601,11 +604,11 @@ class TicketPane:
         if shown is not None:
             return shown[0]
         if self.retrying is not None:
-            left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
             retry = self.retrying
+            left = math.ceil(max(0.0, retry.delay_s - (now - retry.t)))  # never "in 0s" while it waits
+            when = f"retrying in {left}s" if left else "retrying now"
             count = f"{retry.retry}/{retry.max_retries}"
-            waiting = self.palette.waiting
-            return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", waiting)
+            return Text(f"{inert(retry.error.describe())} — {when} ({count})", self.palette.waiting)
         if self.stalled is not None:
             stalled = self.stalled
             idle = stalled.idle_s + max(0.0, now - stalled.t)
@@ -617,9 +620,8 @@ class TicketPane:
             return Text(f"{inert(why)}{left}", self.palette.waiting)
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
-            failed = f"✗ {inert(self.error.describe())}{retries}"
-            retry_key = f"  {self.key('pane.retry')}: retry"
-            return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
+            failed = Text(f"✗ {inert(self.error.describe())}{retries}", f"bold {self.palette.bad}")
+            return with_hint(failed, f"{self.key('pane.retry')}: retry", self.shown)
         if self.lost_note:
             return Text(f"⚠ {self.lost_note}", self.palette.waiting)
         if self.state is PaneState.SKIPPED and self.status_note:
@@ -627,6 +629,15 @@ class TicketPane:
         if self.running and self.progress:
             return Text(f"▸ {self.progress}", "dim")
         return ""
+
+
+def with_hint(text: Text, hint: str, view: PaneView) -> Text:
+    """`text` and a key's hint after it, the hint never split over two lines: on a line of its own
+    when the last line of `text`, wrapped at the notice's width, has no room for it."""
+    width = view.notice.content_region.width or view.content_region.width
+    last = text.wrap(view.app.console, width)[-1] if width > 0 else text
+    gap = "  " if width <= 0 or last.cell_len + 2 + len(hint) <= width else "\n"
+    return Text.assemble(text, gap, (hint, "dim"))
 
 
 STREAMED = frozenset({TextDelta, ReasoningDelta, ToolOutputDelta})

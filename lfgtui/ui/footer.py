@@ -1,0 +1,45 @@
+"""The footer of lfg's screens: Textual's, with help and quit pinned to its right edge.
+
+Textual's footer lists the focused widget's keys, then the screen's, then the app's, and cuts off
+what does not fit: at 80 columns the run screen's own keys pushed `? Help` and `q Quit` out of
+sight. Pinned beside the command palette's key, those two stay whatever the width; the other keys
+drop first.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalGroup
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+PINNED = frozenset({"help", "quit"})
+"""The actions (the app's) a footer always shows."""
+
+
+class KeysFooter(Footer):
+    """A footer whose help, quit and command palette keys never scroll out of view."""
+
+    DEFAULT_CSS = """
+    KeysFooter .pinned {
+        dock: right;
+        width: auto;
+        height: 1;
+        background: $footer-background;
+    }
+    KeysFooter .pinned FooterKey.-command-palette {
+        dock: none;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        pinned = [key for key in keys if isinstance(key, FooterKey) and pinned_key(key)]
+        yield from (key for key in keys if not any(key is p for p in pinned))
+        if pinned:
+            with HorizontalGroup(classes="pinned"):
+                yield from pinned
+
+
+def pinned_key(key: FooterKey) -> bool:
+    return key.action in PINNED or key.has_class("-command-palette")
