@@ -39,6 +39,22 @@ class KeysFooter(Footer):
         if pinned:
             with HorizontalGroup(classes="pinned"):
                 yield from pinned
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Hide the keys that would be cut off by the pinned ones: a key shows whole or not at all."""
+        pinned = self.query(".pinned")
+        keys = self.query_children(FooterKey)
+        if not self.size.width or any(not key.outer_size.width for key in keys):
+            self.call_after_refresh(self._fit)  # not laid out yet
+            return
+        room = self.size.width - (pinned.first().outer_size.width if pinned else 0)
+        for key in keys:
+            fits = key.virtual_region_with_margin.right <= room
+            key.styles.visibility = "visible" if fits else "hidden"
 
 
 def pinned_key(key: FooterKey) -> bool:

@@ -75,7 +75,8 @@ def gauge_text(
     """One line of gauges that fits `width`; `~` marks a rate, a token count and a cost that are still
     estimated (from the characters, until the provider reports its usage; a rate also when an agent's
     count includes tool input it sent whole, see `Metrics.rate_estimated`); `$?` is a cost no price is
-    known for, `agent` marks a cost the coding agent reported.
+    known for, `agent` marks a cost the coding agent reported; `$0` before the attempt starts
+    (`elapsed` None): nothing is spent yet, whatever the price.
 
     A coding agent's context (`ctx used/size %`) and then the cost come after the token numbers, each
     when it fits; the sparkline gets the room the numbers leave (its latest samples). When not
@@ -96,7 +97,7 @@ def gauge_text(
     context = context_gauge(metrics)
     if context is not None and room([*parts, context]) >= 0:
         parts.append(context)
-    with_cost = [*parts, cost_gauge(metrics)]
+    with_cost = [*parts, cost_gauge(metrics) if elapsed is not None else Text("$0")]  # nothing spent yet
     if room(with_cost) >= 0:
         parts = with_cost
 

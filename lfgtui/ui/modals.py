@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from lfgtui.ui.services import Services
 
 
+def fit_scroll(dialog: Widget, scroll: Widget, room: int) -> None:
+    """Make `scroll` no taller than what leaves `dialog` (its border, padding and other lines)
+    within `room` lines: a dialog taller than the screen would cut off its own last lines, which
+    could then never be scrolled to."""
+    others = sum(child.outer_size.height + child.styles.margin.height for child in dialog.children)
+    chrome = dialog.styles.gutter.height + others - scroll.outer_size.height - scroll.styles.margin.height
+    scroll.styles.max_height = max(3, room - chrome)
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """Asks a yes/no question; y or enter says yes, n or escape says no."""
 
@@ -66,6 +75,8 @@ class ApprovalScreen(ModalScreen[bool | None]):
         self.services = services
         self.over = over
         self.dialog = Vertical(classes="dialog approval")
+        self.placed = False
+        """Laid out at the screen's height and shown: before that, the end may be cut off unseen."""
 
     def compose(self) -> ComposeResult:
         with self.dialog:
@@ -77,23 +88,32 @@ class ApprovalScreen(ModalScreen[bool | None]):
         self.query_one("#approval-request").focus()
         self.set_interval(0.1, self._show_choices)
         self._show_choices()
-        self.call_after_refresh(self._place)
+        self.call_after_refresh(self._fit)
 
     def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """No taller than the screen, so its end can be scrolled to; then placed once laid out."""
+        fit_scroll(self.dialog, self.query_one("#approval-request"), self.size.height)
         self.call_after_refresh(self._place)
 
     def _place(self) -> None:
         """Centre the dialog on the pane, then pull it back inside the screen where it would overflow.
-        Drawn hidden until placed, so it never shows in the corner first."""
+        Drawn transparent until placed (laid out all the same), so it never shows in the corner first."""
         dialog, screen = self.dialog, self.size
         width, height = dialog.outer_size
+        if not (width and height):
+            self.set_timer(0.02, self._place)  # not laid out yet
+            return
         target = self.over.region if self.over is not None and self.over.is_attached else Region()
         if not target.area:
             target = Region(0, 0, screen.width, screen.height)
         x = max(0, min(target.x + (target.width - width) // 2, screen.width - width))
         y = max(0, min(target.y + (target.height - height) // 2, screen.height - height))
         dialog.styles.offset = (x, y)
-        dialog.styles.visibility = "visible"
+        dialog.styles.opacity = 1.0
+        self.placed = True
 
     @property
     def all_seen(self) -> bool:
@@ -115,7 +135,7 @@ class ApprovalScreen(ModalScreen[bool | None]):
         return self.services.first_key(binding)
 
     def action_answer(self, yes: bool) -> None:
-        if yes and not self.all_seen:
+        if yes and not (self.placed and self.all_seen):
             self.app.bell()
             self.notify("Read the request to its end first: part of it is still off-screen.", timeout=3)
             return
@@ -205,7 +225,7 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold", expand=True)
         table.add_column("key", no_wrap=True)
         table.add_column("does", ratio=1)
-        table.add_column("binding id ([ui] keymap)", style="dim", no_wrap=True)
+        table.add_column("binding id", style="dim", no_wrap=True)
         for row in self.rows:
             table.add_row(*map(Text, row))
         with Vertical(classes="dialog help"):
@@ -213,10 +233,18 @@ class HelpScreen(ModalScreen[None]):
             yield Static(title, classes="question")
             with VerticalScroll(id="help-keys"):
                 yield Static(table)
-            yield Static("↑ ↓ pgup pgdn home end scroll    esc close", classes="choices")
+            choices = "↑ ↓ pgup pgdn home end scroll    esc close    rebind a key by its id: [ui] keymap"
+            yield Static(Text(choices), classes="choices")
 
     def on_mount(self) -> None:
         self.query_one("#help-keys").focus()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        fit_scroll(self.query_one(".dialog"), self.query_one("#help-keys"), self.size.height - 2)
 
     def action_close(self) -> None:
         self.dismiss(None)

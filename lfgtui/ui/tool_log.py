@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lfgtui.inert import inert, json_text, revealed
+from lfgtui.ui.diff_screen import line_style
 from lfgtui.ui.palette import DEFAULT, Palette
 
 OUTPUT_TAIL_LINES = 40
@@ -84,7 +85,7 @@ def arguments_text(arguments: dict[str, Any], palette: Palette = DEFAULT, indent
         elif isinstance(value, str) and "\n" in value.rstrip("\n"):
             for line in value.rstrip("\n").split("\n"):
                 text.append(f"\n{pad}  {GUTTER}", "dim")
-                text.append(revealed(line), _diff_style(line, palette) if key in DIFFS else "")
+                text.append(revealed(line), line_style(line, palette) if key in DIFFS else "")
         elif isinstance(value, str):
             text.append(f" {_shown_lines(value)}", "bold")
         elif isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -92,18 +93,6 @@ def arguments_text(arguments: dict[str, Any], palette: Palette = DEFAULT, indent
         else:
             text.append(f" {json_text(value)}")
     return text
-
-
-def _diff_style(line: str, palette: Palette) -> str:
-    if line.startswith(("+++", "---")):
-        return "bold"
-    if line.startswith("@@"):
-        return palette.running
-    if line.startswith("+"):
-        return palette.good
-    if line.startswith("-"):
-        return palette.bad
-    return ""
 
 
 def approval_notice(
