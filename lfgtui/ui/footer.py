@@ -17,6 +17,11 @@ PINNED = frozenset({"help", "quit"})
 """The actions (the app's) a footer always shows."""
 
 
+FIT_TRIES = 10
+FIT_WAIT_S = 0.05
+"""How often, and how long apart, a footer looks again for its keys laid out before it fits them."""
+
+
 class KeysFooter(Footer):
     """A footer whose help, quit and command palette keys never scroll out of view."""
 
@@ -44,12 +49,13 @@ class KeysFooter(Footer):
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit)
 
-    def _fit(self) -> None:
+    def _fit(self, tries: int = FIT_TRIES) -> None:
         """Hide the keys that would be cut off by the pinned ones: a key shows whole or not at all."""
         pinned = self.query(".pinned")
         keys = self.query_children(FooterKey)
         if not self.size.width or any(not key.outer_size.width for key in keys):
-            self.call_after_refresh(self._fit)  # not laid out yet
+            if tries and self.screen.is_current:  # not laid out yet; a screen under another waits
+                self.set_timer(FIT_WAIT_S, lambda: self._fit(tries - 1))
             return
         room = self.size.width - (pinned.first().outer_size.width if pinned else 0)
         for key in keys:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -604,11 +605,7 @@ class TicketPane:
         if shown is not None:
             return shown[0]
         if self.retrying is not None:
-            retry = self.retrying
-            left = math.ceil(max(0.0, retry.delay_s - (now - retry.t)))  # never "in 0s" while it waits
-            when = f"retrying in {left}s" if left else "retrying now"
-            count = f"{retry.retry}/{retry.max_retries}"
-            return Text(f"{inert(retry.error.describe())} — {when} ({count})", self.palette.waiting)
+            return Text(retry_text(self.retrying, now), self.palette.waiting)
         if self.stalled is not None:
             stalled = self.stalled
             idle = stalled.idle_s + max(0.0, now - stalled.t)
@@ -621,7 +618,9 @@ class TicketPane:
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
             failed = Text(f"✗ {inert(self.error.describe())}{retries}", f"bold {self.palette.bad}")
-            return with_hint(failed, f"{self.key('pane.retry')}: retry", self.shown)
+            view = self.shown
+            width = view.notice.content_region.width or view.content_region.width
+            return with_hint(failed, f"{self.key('pane.retry')}: retry", width, view.app.console)
         if self.lost_note:
             return Text(f"⚠ {self.lost_note}", self.palette.waiting)
         if self.state is PaneState.SKIPPED and self.status_note:
@@ -631,11 +630,18 @@ class TicketPane:
         return ""
 
 
-def with_hint(text: Text, hint: str, view: PaneView) -> Text:
+def retry_text(retry: Retrying, now: float) -> str:
+    """What failed and when the retry goes: whole seconds rounded up, so a wait still under way never
+    reads `in 0s`; `now` once it is due."""
+    left = math.ceil(max(0.0, retry.delay_s - (now - retry.t)))
+    when = f"retrying in {left}s" if left else "retrying now"
+    return f"{inert(retry.error.describe())} — {when} ({retry.retry}/{retry.max_retries})"
+
+
+def with_hint(text: Text, hint: str, width: int, console: Console) -> Text:
     """`text` and a key's hint after it, the hint never split over two lines: on a line of its own
-    when the last line of `text`, wrapped at the notice's width, has no room for it."""
-    width = view.notice.content_region.width or view.content_region.width
-    last = text.wrap(view.app.console, width)[-1] if width > 0 else text
+    when the last line of `text`, wrapped at `width`, has no room for it."""
+    last = text.wrap(console, width)[-1] if width > 0 else text
     gap = "  " if width <= 0 or last.cell_len + 2 + len(hint) <= width else "\n"
     return Text.assemble(text, gap, (hint, "dim"))
 
