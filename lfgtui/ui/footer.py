@@ -50,17 +50,18 @@ class KeysFooter(Footer):
         self.call_after_refresh(self._fit)
 
     def _fit(self, tries: int = FIT_TRIES) -> None:
-        """Hide the keys that would be cut off by the pinned ones: a key shows whole or not at all."""
+        """Hide the keys that would be cut off by the pinned ones: a key shows whole or not at all.
+        A key's width is its rendered text's (a hidden key has no region to measure)."""
         pinned = self.query(".pinned")
-        keys = self.query_children(FooterKey)
-        if not self.size.width or any(not key.outer_size.width for key in keys):
-            if tries and self.screen.is_current:  # not laid out yet; a screen under another waits
+        width = pinned.first().outer_size.width if pinned else 0
+        if not self.size.width or (pinned and not width):
+            if tries:  # not laid out yet
                 self.set_timer(FIT_WAIT_S, lambda: self._fit(tries - 1))
             return
-        room = self.size.width - (pinned.first().outer_size.width if pinned else 0)
-        for key in keys:
-            fits = key.virtual_region_with_margin.right <= room
-            key.styles.visibility = "visible" if fits else "hidden"
+        room, right = self.size.width - width, 0
+        for key in self.query_children(FooterKey):
+            right += key.render().cell_len + key.styles.margin.width
+            key.styles.visibility = "visible" if right <= room else "hidden"
 
 
 def pinned_key(key: FooterKey) -> bool:

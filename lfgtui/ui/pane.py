@@ -638,12 +638,22 @@ def retry_text(retry: Retrying, now: float) -> str:
     return f"{inert(retry.error.describe())} — {when} ({retry.retry}/{retry.max_retries})"
 
 
-def with_hint(text: Text, hint: str, width: int, console: Console) -> Text:
-    """`text` and a key's hint after it, the hint never split over two lines: on a line of its own
-    when the last line of `text`, wrapped at `width`, has no room for it."""
-    last = text.wrap(console, width)[-1] if width > 0 else text
-    gap = "  " if width <= 0 or last.cell_len + 2 + len(hint) <= width else "\n"
-    return Text.assemble(text, gap, (hint, "dim"))
+def with_hint(text: Text, hint: str, width: int, console: Console, room: int = NOTICE_LINES) -> Text:
+    """`text` and a key's hint after it, within `room` lines of `width`: the hint never split over
+    two lines (on a line of its own when the last line has no room for it) and never cut off (the
+    text is cut short, marked `…`, when it leaves no line for the hint)."""
+    tail = f"  {hint}"
+    if width <= 0:
+        return Text.assemble(text, (tail, "dim"))
+    lines = text.wrap(console, width)
+    if len(lines) <= room and lines[-1].cell_len + len(tail) <= width:
+        return Text.assemble(text, (tail, "dim"))
+    if len(lines) < room:
+        return Text.assemble(text, "\n", (hint, "dim"))
+    last = lines[room - 1]
+    last.truncate(max(0, width - len(tail) - 1))
+    last.rstrip()
+    return Text.assemble(Text("\n").join([*lines[: room - 1], last]), "…", (tail, "dim"))
 
 
 STREAMED = frozenset({TextDelta, ReasoningDelta, ToolOutputDelta})

@@ -170,7 +170,8 @@ class SummaryBar(Static):
         """`limits`: a line per provider that is paused or has calls queued (ratelimit.py), has told
         its quota, or (a coding agent) has reported its sessions' context and cost. `window`:
         which panes the grid shows and how to reach the others, when it cannot show them all (it
-        leads the line, so a narrow terminal never cuts it off). Costs the same for 3 or 3,000
+        leads the line, so a narrow terminal never cuts it off). `cost`: `MetricsBook.cost_usd`, `$0`
+        while no attempt has asked anything. Costs the same for 3 or 3,000
         tickets: the tally counts them as they change, and only running panes have a rate."""
         counts = tally.counts
         running = tally.running
@@ -207,7 +208,8 @@ class SummaryBar(Static):
                 text.append("  ")
         if self.timed:
             text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
-            text.append(f"  {format_usd(*cost)}", "bold")
+            spent, unknown = cost
+            text.append(f"  {format_usd(0.0 if spent is None and not unknown else spent, unknown)}", "bold")
             end = now if self._ended_at is None else self._ended_at
             text.append(f"  {elapsed_text(end - started)}", "dim")
         for limit in limits:

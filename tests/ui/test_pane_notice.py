@@ -15,9 +15,11 @@ def test_a_retry_counts_whole_seconds_up_and_never_says_in_0s() -> None:
         Retrying, message="", error=error, retry=1, max_retries=3, delay_s=2.0
     )
     said = [retry_text(retry, now).split(" — ")[1] for now in (10.0, 11.2, 11.9, 12.0, 13.0)]
-    assert said == ["retrying in 2s (1/3)", "retrying in 1s (1/3)", "retrying in 1s (1/3)"] + [
-        "retrying now (1/3)"
-    ] * 2
+    assert (
+        said
+        == ["retrying in 2s (1/3)", "retrying in 1s (1/3)", "retrying in 1s (1/3)"]
+        + ["retrying now (1/3)"] * 2
+    )
 
 
 def test_the_retry_hint_is_never_split_over_two_lines() -> None:
@@ -28,3 +30,11 @@ def test_the_retry_hint_is_never_split_over_two_lines() -> None:
         lines = [line.plain.rstrip() for line in shown.wrap(console, 36)]
         assert any(line.endswith("r: retry") for line in lines), lines
         assert not any(line.endswith("r:") for line in lines), lines
+
+
+def test_an_error_too_long_for_the_notice_is_cut_short_so_the_hint_shows() -> None:
+    console = Console(width=200)
+    failed = Text("✗ HTTP 401 auth: " + "word " * 40)
+    shown = with_hint(failed, "r: retry", 36, console, room=3)
+    lines = [line.plain.rstrip() for line in shown.wrap(console, 36)]
+    assert len(lines) == 3 and lines[-1].endswith("…  r: retry"), lines
