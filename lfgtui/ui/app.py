@@ -325,17 +325,18 @@ class LfgApp(App[int]):
         self._on_signal(EXIT_SIGHUP)
 
     def action_help(self) -> None:
-        """The keys that work on the screen on show, as the footer names them (`?`, `=`), each
-        binding once: what its mode hides or the person rebound is as it is."""
+        """The keys that work on the screen on show, as the footer names them (`?`, `=`), a row per
+        action: what its mode hides or the person rebound is as it is."""
         screen = self.screen
         rows: dict[str, tuple[list[str], str, str]] = {}
         for active in screen.active_bindings.values():
             binding = active.binding
             if not active.enabled or binding.system or not binding.description:
                 continue
-            name = binding.id or binding.action
-            what = HELP.get(name, binding.description.lower())
-            rows.setdefault(name, ([], what, binding.id or ""))[0].append(self.get_key_display(binding))
+            keys, what, ident = rows.get(binding.action, ([], "", ""))
+            ident = ident or binding.id or ""
+            what = HELP.get(binding.id or binding.action) or what or binding.description.lower()
+            rows[binding.action] = ([*keys, self.get_key_display(binding)], what, ident)
         shown = [(", ".join(keys), what, ident) for keys, what, ident in rows.values()]
         self.push_screen(HelpScreen(shown, where_keys(screen)))
 

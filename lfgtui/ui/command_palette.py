@@ -44,11 +44,10 @@ def key_commands(app: App[object], screen: Screen[object]) -> Iterator[SystemCom
     seen: set[str] = set()
     for active in screen.active_bindings.values():
         binding = active.binding
-        name = binding.id or binding.action
-        if not active.enabled or binding.system or not binding.description or name in seen:
+        if not active.enabled or binding.system or not binding.description or binding.action in seen:
             continue
-        seen.add(name)
-        what = HELP.get(name, binding.description.lower())
+        seen.add(binding.action)
+        what = HELP.get(binding.id or binding.action, binding.description.lower())
         help = f"{app.get_key_display(binding)}: {what}"
         yield SystemCommand(binding.description, help, _runs(app, binding.action, active.node))
 
