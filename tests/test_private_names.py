@@ -42,3 +42,12 @@ async def test_acps_client_connection_still_sends_plain_requests_through_its_con
     finally:
         await conn.close()
         theirs.close()
+
+
+def test_textuals_footer_still_makes_footer_keys_that_name_their_action() -> None:
+    # lfgtui/ui/footer.py: KeysFooter pins the keys of help and quit by `FooterKey.action`, and the
+    # palette's key by its `-command-palette` class, from `textual.widgets._footer`.
+    from textual.widgets._footer import FooterKey
+
+    key = FooterKey("q", "q", "Quit", "quit", classes="-command-palette")
+    assert key.action == "quit" and key.has_class("-command-palette")

@@ -341,7 +341,7 @@ async def test_the_palette_offers_lfgs_keys_themes_and_tickets_not_textuals_them
     sim: SimServer, tmp_path: Path
 ) -> None:
     app = make_app(sim, tickets(tmp_path, TWO))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         screen = app.controller.screen
         titles = {command.title: command for command in app.get_system_commands(screen)}
         assert {"Cancel", "Retry", "Zoom", "Tools", "Thinking", "History", "Help", "Quit"} <= set(titles)
