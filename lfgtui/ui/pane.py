@@ -529,7 +529,7 @@ class TicketPane:
         if width <= 0:
             return question, False
         lines = list(question.wrap(view.app.console, width))
-        return approval_notice(question, lines, NOTICE_LINES, yes, no, attention)
+        return approval_notice(question, lines, NOTICE_LINES, yes, no, attention, width)
 
     def render_frame(self, now: float, frame: int) -> None:
         """Draw what changed since the last frame into the view; the Markdown body repaints only its
@@ -726,8 +726,9 @@ class PaneView(Vertical, can_focus=True):
         yield self.plan
         yield self.agent
         yield self.tools
-        yield self.notice
-        yield self.gauges
+        with Vertical(classes="pane-foot"):  # docked: a crowded small pane clips its plan, not these
+            yield self.notice
+            yield self.gauges
 
     def on_mount(self) -> None:
         self.thinking.display = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -96,19 +97,32 @@ def arguments_text(arguments: dict[str, Any], palette: Palette = DEFAULT, indent
 
 
 def approval_notice(
-    request: Text, lines: list[Text], room: int, yes: str, no: str, attention: str = DEFAULT.attention
+    request: Text,
+    lines: list[Text],
+    room: int,
+    yes: str,
+    no: str,
+    attention: str = DEFAULT.attention,
+    width: int = 0,
 ) -> tuple[Text, bool]:
     """What a pane's notice shows of an approval, and whether that is the whole request.
 
-    `lines` is the request with its question wrapped at the notice's width; `room` is how many lines
-    the notice has. When it all fits, `yes` approves there; otherwise the notice says how much is
-    hidden and `yes` opens the whole request first.
+    `lines` is the request with its question wrapped at the notice's `width`; `room` is how many
+    lines the notice has. When it all fits, `yes` approves there; otherwise the notice says how much
+    is hidden and `yes` opens the whole request first (that line wrapped too, in a narrow pane, so it
+    is never cut off itself).
     """
     if len(lines) <= room:
         return request, True
-    shown = Text("\n").join(lines[: room - 1])
-    hidden = len(lines) - room + 1
-    shown.append(f"\n… {hidden} more lines: {yes} = see it all, {no} = no", attention)
+
+    def more(kept: int) -> str:
+        return f"… {len(lines) - kept} more lines: {yes} = see it all, {no} = no"
+
+    kept = room - 1
+    while width > 0 and kept > 0 and kept + math.ceil(len(more(kept)) / width) > room:
+        kept -= 1
+    shown = Text("\n").join(lines[:kept])
+    shown.append(f"\n{more(kept)}" if kept else more(kept), attention)
     return shown, False
 
 

@@ -123,3 +123,11 @@ def test_nothing_in_an_agents_request_passes_for_another_argument_or_hides() -> 
     ).plain
     assert "    │ yes picks: Allow always␛[2K" in request, "a value's lines sit behind its gutter"
     assert "  note⏎\nyes picks: Allow<U+202E>" in request, "a key's line break is marked, bidi shown"
+
+
+def test_in_a_narrow_pane_the_hidden_lines_note_wraps_within_the_notice() -> None:
+    question = with_question(approval_request("run_command", {"command": "ls\n" * 9}), "y", "n")
+    shown, whole = approval_notice(question, wrapped(question, 36), 3, "y", "n", width=36)
+    assert not whole
+    assert shown.plain == "approve run_command ls⏎\n… 9 more lines: y = see it all, n = no"
+    assert len(wrapped(shown, 36)) == 3, "the note takes two lines: one line of the request is left"
