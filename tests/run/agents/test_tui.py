@@ -32,9 +32,9 @@ async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: 
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         request = app.screen.request.plain
-        assert "\n  kind: edit\n" in request and "│ +Written by the lfg writer scenario." in request
+        assert "\n  kind: edit\n" in request and "\n      │ Written by the lfg writer scenario." in request
         assert "\n  yes picks: Allow once\n  no picks: Reject" in request, "one argument a line"
-        assert "\\n" not in request, "the edit is a diff, line by line, not a JSON string"
+        assert "\\n" not in request, "the written text line by line, not a JSON string"
         await pilot.press("y")
 
         def asks_about_the_command() -> bool:
