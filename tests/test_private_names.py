@@ -25,6 +25,15 @@ def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
     assert callable(Driver.write) and list(inspect.signature(Driver.write).parameters) == ["self", "data"]
 
 
+def test_textuals_footer_still_makes_footer_keys_that_name_their_action() -> None:
+    # lfgtui/ui/footer.py: KeysFooter pins the keys of help and quit by `FooterKey.action`, and the
+    # palette's key by its `-command-palette` class, from `textual.widgets._footer`.
+    from textual.widgets._footer import FooterKey
+
+    key = FooterKey("q", "q", "Quit", "quit", classes="-command-palette")
+    assert key.action == "quit" and key.has_class("-command-palette")
+
+
 async def test_acps_client_connection_still_sends_plain_requests_through_its_connection() -> None:
     # lfgtui/run/agents/choices.py: set_model sends ACP's older session/set_model, which the SDK dropped,
     # as a plain request on the connection that `ClientSideConnection._conn` holds.

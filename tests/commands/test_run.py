@@ -381,7 +381,7 @@ def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
     assert header.split() == ["ticket", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration"]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[-2:]}
     assert rows["good"][1] == "completed" and rows["bad"][1] == "failed"
-    assert rows["good"][6] == "$?", "the sim has no price: its cost is unknown, not zero"  # TTFT is 2 words
+    assert rows["good"][6] == "$0", "the sim is free: a known zero, not an unknown `$?`"  # TTFT is 2 words
 
 
 def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg) -> None:

@@ -317,7 +317,8 @@ async def test_history_is_off_without_a_history_file(sim: SimServer, tmp_path: P
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         ids = {row[2] for row in app.screen.rows}
-        assert {"pane.rerun", "run.retry_all", "pane.follow_up", "run.history", "run.close"} <= ids
+        assert {"run.retry_all", "pane.follow_up", "run.history"} <= ids
+        assert not {"pane.rerun", "run.close"} & ids, "a live first run can neither re-run nor be left"
         assert ("/", "search the history; open a recorded run", "run.history") in app.screen.rows
 
 
