@@ -14,12 +14,14 @@ What is measured, for a model API and a coding agent alike:
   the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
   burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
   The tokens over that time are lfg's estimate of the chunks that arrived in it until the count is
-  reported; then the characters that arrived in it at the reported count's tokens per character,
-  per request `reported * streamed_chars / (chars + whole_chars)`: `chars` are every chunk's
-  characters, `whole_chars` those of the tool-call input an agent sent whole (`ToolCallReady`,
-  `ToolCallUpdated` without argument fragments), which its count includes though it never
-  streamed. That split assumes the input has the output's tokens per character, so a rate with
-  such input is an estimate (`rate_estimated`), as one on lfg's own count is.
+  reported (the request's characters so far at `RequestSent.tokens_per_char`, which the run's
+  `OutputCalibration` learnt from the model's earlier counts: cost/tokens.py); then the characters
+  that arrived in it at the reported count's tokens per character, per request `reported *
+  streamed_chars / (chars + whole_chars)`: `chars` are every chunk's characters, `whole_chars`
+  those of the tool-call input an agent sent whole (`ToolCallReady`, `ToolCallUpdated` without
+  argument fragments), which its count includes though it never streamed. That split assumes the
+  input has the output's tokens per character, so a rate with such input is an estimate
+  (`rate_estimated`), as one on lfg's own count is.
 
 Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
 exact type; the types it leaves alone say why.
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.cost.tokens import estimate_tokens
+from lfgtui.cost.tokens import OutputCalibration, tokens_in
 from lfgtui.events import (
     LFG_CALL,
     AgentDetails,
@@ -49,6 +51,7 @@ from lfgtui.events import (
     ContextUsed,
     DiffUpdated,
     Event,
+    Outcome,
     PlanUpdated,
     PromptSent,
     Queued,
@@ -125,6 +128,8 @@ class RequestMetrics:
     call: int = 0
     input_estimate: int | None = None
     """lfg's estimate of the prompt, for the cost until the provider reports `input_tokens`."""
+    tokens_per_char: float | None = None
+    """What lfg counts a character of the output as until the count is reported (None: a quarter)."""
     first_reasoning: float | None = None
     first_text: float | None = None
     first_token: float | None = None
@@ -154,6 +159,8 @@ class RequestMetrics:
     """The sum of `whole`."""
     fragmented: set[str] = field(default_factory=set)
     """The calls whose arguments streamed as fragments: their input is in `chars` already."""
+    calibrated: bool = False
+    """Its reported count went into the run's `OutputCalibration` already."""
 
     @property
     def output_tokens(self) -> int:
@@ -273,6 +280,8 @@ class Metrics:
     """The price of the attempt's model; None when none is known (its cost is then unknown)."""
     provider: str | None = None
     """The attempt's provider, as its `AttemptStarted` named it."""
+    model: str = ""
+    """Its model, likewise."""
     history: RateHistory = field(default_factory=RateHistory)
     context: ContextUsed | None = None
     """How full a coding agent's context window is, as it last reported it."""
@@ -289,7 +298,12 @@ class Metrics:
 
     def _request(self, event: RequestSent) -> None:
         self.requests.append(
-            RequestMetrics(request_sent=event.t, call=event.call, input_estimate=event.input_estimate)
+            RequestMetrics(
+                request_sent=event.t,
+                call=event.call,
+                input_estimate=event.input_estimate,
+                tokens_per_char=event.tokens_per_char,
+            )
         )
 
     def _text(self, event: TextDelta) -> None:
@@ -344,7 +358,8 @@ class Metrics:
         if not self.requests or not text:  # an empty chunk is no output
             return
         request = self.requests[-1]
-        tokens, chars = estimate_tokens(text), len(text)
+        chars = len(text)
+        tokens = tokens_in(request.chars + chars, request.tokens_per_char) - request.estimated_tokens
         run = request.run
         if run is not None and run.answer is answer:
             run.last, run.chunks = t, run.chunks + 1
@@ -563,6 +578,9 @@ class MetricsBook:
     """Each provider's allowance as its rate-limit headers last said it."""
     agents: dict[str, AgentUsage] = field(default_factory=dict)
     """Each coding agent provider's sessions as they reported themselves."""
+    calibration: OutputCalibration = field(default_factory=OutputCalibration)
+    """Tokens per character of each model's output, from its requests that reported their count: what
+    the run's next requests of that model are estimated with (`RequestSent.tokens_per_char`)."""
 
     def __call__(self, event: Event) -> None:
         """One event, through `BOOK`: one dict lookup by its exact type, as a token's is in `METRICS`."""
@@ -580,7 +598,7 @@ class MetricsBook:
 
     def _started(self, event: AttemptStarted) -> None:
         metrics = self._attempt(event)
-        metrics.provider = event.provider
+        metrics.provider, metrics.model = event.provider, event.model
         if self.prices is not None:
             metrics.pricer = self.prices.pricer(event.provider, event.model)
 
@@ -597,10 +615,30 @@ class MetricsBook:
                 self.agents[provider] = AgentUsage(provider)
             self.agents[provider].reported(key, event, before)
 
+    def _call_ended(self, event: CallEnded) -> None:
+        self._calibrate(self._attempt(event))
+
     def _ended(self, event: AttemptEnded) -> None:
         metrics = self._attempt(event)
+        if event.outcome is Outcome.COMPLETED:  # a coding agent's turn has no `CallEnded`
+            self._calibrate(metrics)
         if metrics.provider in self.agents:
             self.agents[metrics.provider].ended((event.ticket, event.attempt))
+
+    def _calibrate(self, metrics: Metrics) -> None:
+        """Learn from the attempt's last request once its count is known for good: its call ended (a
+        count reported before, like Anthropic's first, is no measure of the output)."""
+        request = metrics.requests[-1] if metrics.requests else None
+        if (
+            request is None
+            or request.calibrated
+            or request.reported_tokens is None
+            or metrics.provider is None
+        ):
+            return
+        request.calibrated = True
+        chars = request.chars + request.whole_chars
+        self.calibration.learn(metrics.provider, metrics.model, request.reported_tokens, chars)
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
@@ -624,11 +662,13 @@ BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
         AttemptStarted: MetricsBook._started,
         QuotaSeen: MetricsBook._quota,
         ContextUsed: MetricsBook._context,
+        CallEnded: MetricsBook._call_ended,
         AttemptEnded: MetricsBook._ended,
     },
     {},
 )
 """What the book does with each event type: an attempt's event goes to its `Metrics` (which
-`METRICS` decides for); an attempt's start also prices it; a provider's quota is kept per provider,
+`METRICS` decides for); an attempt's start also prices it; a call's end, and an attempt's, teach the
+run's calibration what a character of that model's output counts for; a provider's quota is kept per provider,
 not per attempt, and so is what a coding agent's sessions report (context, cost) besides. Built
 from `METRICS`, so a type `METRICS` has not decided is undecided here too."""
