@@ -27,6 +27,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from lfgtui.events import Outcome
+from lfgtui.formats import plural
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
 from lfgtui.run.resume import RecordedRun, provider_problems
@@ -299,7 +300,9 @@ class LfgApp(App[int]):
             if yes:
                 await self._finish()
 
-        self.push_screen(ConfirmScreen(f"{running} tickets have not finished. Cancel them and quit?"), answer)
+        have = "has" if running == 1 else "have"
+        question = f"{plural(running, 'ticket')} {have} not finished. Cancel them and quit?"
+        self.push_screen(ConfirmScreen(question), answer)
 
     async def _finish(self, code: int | None = None) -> None:
         """Cancel what still runs, wait for every ticket to record its outcome, and exit.

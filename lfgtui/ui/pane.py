@@ -160,6 +160,11 @@ class Streamed:
     def endswith(self, suffix: str) -> bool:
         return self.length >= len(suffix) and self.tail(self.length - len(suffix)) == suffix
 
+    def new_paragraph(self) -> None:
+        """What comes next (a new model call's output) starts a paragraph of its own, not glued on."""
+        if self.length and not self.endswith("\n\n"):
+            self.append("\n\n")
+
 
 @dataclass
 class Reader:
@@ -399,8 +404,8 @@ class TicketPane:
         self.retrying = self.queued = None
         if self.state is PaneState.QUEUED:
             self.state = PaneState.RUNNING
-        if self.body.length and not self.body.endswith("\n\n"):
-            self.body.append("\n\n")
+        self.body.new_paragraph()
+        self.reasoning.new_paragraph()
 
     def _started(self, event: AttemptStarted) -> None:
         self._new_attempt(event.attempt, event.provider, event.model, event.t)

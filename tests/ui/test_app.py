@@ -54,6 +54,24 @@ async def test_a_finished_pane_costs_no_frame_and_its_thinking_shows_when_unfold
         assert drawn.split() == r.reasoning.source.split()
 
 
+async def test_each_model_calls_thinking_starts_a_paragraph_of_its_own(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    """Reasoning of two model calls (a tool call between them) is not glued into one sentence."""
+    model = write_scenario(
+        scenario_dir,
+        "two-thoughts",
+        '[[call]]\nreasoning = "First I list the folder."\n'
+        '[[call.tool_call]]\nname = "list_files"\narguments = { path = "." }\n'
+        '[[call]]\nreasoning = "There is one file."\ntext = "done"\n',
+    )
+    app = make_app(sim, tickets(tmp_path, f'[[ticket]]\nid = "r"\nprompt = "x"\nmodel = "{model}"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        r = pane(app, "r")
+        await until(pilot, lambda: r.state is PaneState.COMPLETED)
+        assert r.reasoning.source == "First I list the folder.\n\nThere is one file."
+
+
 async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path) -> None:
     toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(4))
     app = make_app(sim, tickets(tmp_path, toml))
