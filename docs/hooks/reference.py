@@ -316,17 +316,15 @@ FIELD_HELP = {
 
 # Keys -------------------------------------------------------------------------------------------
 
-KEY_NAMES = {
-    "question_mark": "?",
-    "slash": "/",
-    "equals_sign": "=",
-    "pageup": "page up",
-    "pagedown": "page down",
-}
+KEY_NAMES = {"pageup": "page up", "pagedown": "page down", "escape": "escape", "enter": "enter"}
+"""Words where Textual's own display of a key is a symbol or a short cut; every other key as the
+footer and `?` show it (`format_key`: `]`, `=`, `>`, `→`)."""
 
 
 def _key(keys: str) -> str:
-    return " / ".join(f"`{KEY_NAMES.get(key, key)}`" for key in keys.split(","))
+    from textual.keys import format_key
+
+    return " / ".join(f"`{KEY_NAMES.get(key) or format_key(key)}`" for key in keys.split(","))
 
 
 def screens() -> Iterator[tuple[str, list[Any]]]:
@@ -365,7 +363,7 @@ def keys_tables() -> str:
 
 KEY_HELP = {
     "app.quit": "quit (asks while tickets run, then cancels them cleanly)",
-    "app.help": "list every key",
+    "app.help": "list the keys that work on the screen on show, in its mode",
     "pane.diff": "the focused ticket's diff, per file: what it changed in its git worktree (`e` / `c` "
     "expand or collapse every file, escape closes); live while it works, the recorded one after",
     "pane.agent_log": "a coding agent's log (its stderr) for the focused pane's attempt",

@@ -27,6 +27,7 @@ from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_ale
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
 from lfgtui.inert import inert
+from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.gauges import elapsed_text
@@ -56,12 +57,13 @@ class Mode(StrEnum):
 
 
 ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve"})
+REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
-    Mode.LIVE: frozenset({"rerun"}),
-    Mode.RESUMED: frozenset({"rerun"}),
-    Mode.READ_ONLY: ACTING,
+    Mode.LIVE: REPLAYING | {"rerun"},
+    Mode.RESUMED: REPLAYING | {"rerun"},
+    Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
-    Mode.ATTACHED: ACTING - {"cancel", "retry", "approve"} | {"rerun", "history"},
+    Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve"}) | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
 
@@ -93,6 +95,8 @@ BINDINGS = [
     Binding("slash", "history", "History", id="run.history"),
     Binding("F", "fleet", "Fleet", id="run.fleet", show=False),
     Binding("escape", "close", "Back", id="run.close"),
+    Binding("space", "replay_pause", "Pause", id="replay.pause"),
+    Binding("greater_than_sign", "replay_skip(10)", "Skip 10 s", id="replay.skip"),
 ]
 
 HELP = {
@@ -128,6 +132,9 @@ HELP = {
     "fleet.previous": "the previous run",
     "fleet.close": "back to the run it was opened from",
     "run.close": "leave this run for the screen before it",
+    "replay.pause": "(lfg replay) pause the replay, and play it on",
+    "replay.skip": "(lfg replay) skip ten seconds of the record ahead: what was recorded in them shows "
+    "at once",
     "pane.thinking": "show or hide the focused pane's thinking",
     "pane.tool_row": "open the focused pane's next tool call (its arguments and output), closing the one "
     "open; past the last, none",
@@ -632,3 +639,14 @@ class RunScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.post_message(self.Leave(self))
+
+    def action_replay_pause(self) -> None:
+        clock = self.services.clock
+        if isinstance(clock, ReplayClock):
+            clock.play_on() if clock.paused else clock.pause()
+            self.notify("replay paused" if clock.paused else "replay playing on", timeout=2)
+
+    def action_replay_skip(self, recorded_s: float) -> None:
+        clock = self.services.clock
+        if isinstance(clock, ReplayClock):
+            clock.skip(recorded_s)

@@ -353,6 +353,31 @@ async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
         PaneView.of(app.controller.panes["hi"]).same(shown["hi"])
 
 
+async def test_a_replay_pauses_and_its_keys_move_the_record_ahead(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
+    frozen = ReplayClock(1, clock=lambda: 0.0)  # time stands still: only the replay's keys move it
+    app = replay_app(load_recorded(db, run_id), Providers(sim=sim), clock=frozen)
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.controller.panes
+        await pilot.pause()
+        assert not any(p.finished for p in panes.values())
+        await pilot.press("space")
+        assert frozen.paused
+        await pilot.press("greater_than_sign")
+        assert frozen() == 10.0, "paused, a skip still moves the record on"
+        await pilot.press("space")
+        assert not frozen.paused
+        for _ in range(100):
+            if all(p.finished for p in panes.values()):
+                break
+            await pilot.press("greater_than_sign")
+            await pilot.pause()
+        assert all(p.finished for p in panes.values())
+        for ticket, view in shown.items():
+            PaneView.of(panes[ticket]).same(view)
+
+
 async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimServer, tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"
     loaded = load_tickets(tickets_file(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
