@@ -9,9 +9,11 @@ terminal as its output and how it ended: one lfg runs for the agent, or a comman
 itself and reported in the call's `_meta`, as Codex does). The agent runs its own tools: lfg never
 runs these calls, it shows them.
 
-What the agent says about its session rather than its work (`usage_update`, its command list, its
-mode and settings) is not a status per update: `usage_update` becomes `ContextUsed` (the gauges'
-context and, with a cost, the agent-reported cost), the rest one `AgentDetails` whenever it changed.
+An agent's own notice sent as answer text (Codex's warnings, see `NOTICE`) is a `Status`, never
+the answer's first token. What the agent says about its session rather than its work
+(`usage_update`, its command list, its mode and settings) is not a status per update:
+`usage_update` becomes `ContextUsed` (the gauges' context and, with a cost, the agent-reported
+cost), the rest one `AgentDetails` whenever it changed.
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ from lfgtui.run.agents.tool_output import (
 ENDED = frozenset({"completed", "failed"})
 PLAN_GLYPHS = {"completed": "✓", "in_progress": "▸", "pending": "○"}
 NO_ENDING = "the agent did not say how this call ended"
+NOTICE = re.compile(
+    r"(?:Warning|Config warning|Heads up|Notice|Note): [^\n]+\n*|\*Context compacted[^\n]*\*\n*"
+)
+"""The agent's own words about the session, which it sends whole as answer text where the client
+takes no ACP notices: Codex's `Warning: Model metadata for … not found …` when a model is outside
+its catalogue, its config warnings, its `*Context compacted …*`, and the like (one line each)."""
+NOTICE_SAYS = "the agent's notice: "
+"""How the status an agent's notice becomes begins."""
 DENIED = "denied: the person said no"
 """A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
 
@@ -231,6 +241,8 @@ class AgentView:
     context: tuple[int, int] | None = None
     cost: float | None = None
     currency_noted: bool = False
+    message_ids: bool = False
+    """The agent gives its messages ids (ACP `messageId`): a chunk without one is its own notice."""
 
 
 @dataclass
@@ -262,6 +274,8 @@ class UpdateReader:
     """The calls that embed each of lfg's terminals."""
     details_unshown: bool = False
     """The details the session opened with are not shown yet (see `opened`)."""
+    output_began: bool = False
+    """Some of the turn's answer or thinking has come (an agent's notice is not output)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -273,8 +287,14 @@ class UpdateReader:
             self.blocks.interrupt()
         match update:
             case schema.AgentMessageChunk(content=block, message_id=message_id):
-                return [ev(TextDelta, text=self.blocks.text(content_text(block), message_id))]
+                text = content_text(block)
+                if self._notice(text, message_id):
+                    return [ev(Status, message=f"{NOTICE_SAYS}{text.strip()}")]
+                self.output_began = self.output_began or bool(text)
+                self.view.message_ids = self.view.message_ids or message_id is not None
+                return [ev(TextDelta, text=self.blocks.text(text, message_id))]
             case schema.AgentThoughtChunk(content=block, message_id=message_id):
+                self.output_began = True
                 return [ev(ReasoningDelta, text=self.blocks.thought(content_text(block), message_id))]
             case schema.ToolCallStart():
                 return self._started(update)
@@ -299,6 +319,14 @@ class UpdateReader:
             case OutputDue(call_id=call_id):
                 return self._sent(call_id, self.output.due(call_id))
         return []  # the person's own messages replayed by session/load: nothing to show
+
+    def _notice(self, text: str, message_id: str | None) -> bool:
+        """Whether the chunk is the agent's own notice, not the model's output: sent whole with no
+        message id, in a notice's form (`NOTICE`), either before anything else of the turn or from an
+        agent whose model's messages carry ids (Codex: its warnings are the only chunks without)."""
+        if message_id is not None or NOTICE.fullmatch(text) is None:
+            return False
+        return not self.output_began or self.view.message_ids
 
     def opened(self, offered: Offered) -> None:
         """What the session opened with, once the ticket's choices were set (`offered_details`): what

@@ -21,6 +21,7 @@ SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model
 QUIRKS = {
     "bare": ["--bare-messages"],
     "noisy": ["--empty-first-chunk", "--notice", "Heads up: this model is deprecated."],
+    "codex-like": ["--notice", "Warning: Model metadata for `gw-1` not found. Defaulting to fallback.\n\n"],
     "plain": ["--bare-messages"],
     "slow-tools": ["--bare-messages", "--tool-ms", "2000"],
     "relay": ["--burst", "API Error: 500 " + "the upstream service failed to answer in time; " * 8],
@@ -102,15 +103,22 @@ def test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_not
         text = "The answer is 42."
         """,
     )
+    lfg.scenario("answerer", 'ttft_ms = 400\ntokens_per_s = 100\n[[call]]\ntext = "The answer is 42."\n')
     db = tmp_path / "history.sqlite3"
-    code, events, stderr = lfg.run(lfg.tickets(ticket("t", "noisy", "thinker")), "--db", str(db))
+    tickets = ticket("t", "noisy", "thinker") + ticket("codex", "codex-like", "answerer")
+    code, events, stderr = lfg.run(lfg.tickets(tickets), "--db", str(db))
     assert code == 0, stderr
-    assert text(events, "t") == "Heads up: this model is deprecated.\n\nThe answer is 42."
-    # the model's first thought is due 400 ms after the prompt arrives, which is after lfg sent it
-    assert ending(events, "t")["ttft_ms"] >= 400
-    row, answer = recorded(db, "t")
-    assert row.ttft_ms >= 400 and row.ttft_text_ms > row.ttft_reasoning_ms >= 400
-    assert answer == text(events, "t")
+    notices = {"t": "Heads up: this model is deprecated.", "codex": "Warning: Model metadata for `gw-1` not"}
+    for ticket_id, notice in notices.items():
+        assert text(events, ticket_id) == "The answer is 42.", "the agent's notice is no answer text"
+        said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == ticket_id]
+        assert any(m.startswith(f"the agent's notice: {notice}") for m in said), said
+        # the model's first token is due 400 ms after the prompt arrives, which is after lfg sent it
+        assert ending(events, ticket_id)["ttft_ms"] >= 400
+        row, answer = recorded(db, ticket_id)
+        assert row.ttft_ms >= 400 and row.ttft_text_ms >= 400
+        assert answer == text(events, ticket_id)
+    assert recorded(db, "t")[0].ttft_text_ms > recorded(db, "t")[0].ttft_reasoning_ms
 
 
 def test_the_rate_leaves_out_the_time_the_agents_tools_run(lfg: Lfg, tmp_path: Path) -> None:
