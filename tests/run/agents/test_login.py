@@ -15,7 +15,13 @@ from acp import schema
 
 from lfgtui.events import AgentDetails
 from lfgtui.providers.catalog import BUILTIN
-from lfgtui.run.agents.login import login_guidance, offered_methods, usable_method
+from lfgtui.run.agents.login import (
+    claude_login_missing,
+    login_guidance,
+    login_missing,
+    offered_methods,
+    usable_method,
+)
 from lfgtui.sim.acp_agent import KEY_ENV
 from tests.history.recording import load_recorded
 from tests.support.lfg import Lfg, ending, of, text
@@ -245,3 +251,63 @@ def test_codex_logs_in_with_its_api_key_method_when_either_key_is_set(key: str) 
     guidance = login_guidance(BUILTIN["codex"], methods, {key: "k"})
     assert "api-key (API Key; reads CODEX_API_KEY or OPENAI_API_KEY), chat-gpt (ChatGPT)" in guidance
     assert "to log in, run: codex-acp cli login" in guidance
+
+
+@pytest.mark.parametrize(
+    ("where", "found"),
+    [
+        ("nothing", False),
+        ("key", True),
+        ("oauth token", True),
+        ("settings env", True),
+        ("api key helper", True),
+        ("credentials file", True),
+        ("config dir credentials", True),
+        ("bedrock", True),
+    ],
+)
+def test_claude_codes_login_is_looked_for_where_it_keeps_it(tmp_path: Path, where: str, found: bool) -> None:
+    """Claude Code opens a session with no login at all; `lfg agents --check` looks where Claude Code
+    itself does (its key variables, its settings.json, ~/.claude/.credentials.json or
+    $CLAUDE_CONFIG_DIR's) and says it is missing only when none has one."""
+    home = tmp_path / "home"
+    claude = home / ".claude"
+    claude.mkdir(parents=True)
+    env = {"HOME": str(home)}
+    match where:
+        case "key":
+            env["ANTHROPIC_API_KEY"] = "sk"
+        case "oauth token":
+            env["CLAUDE_CODE_OAUTH_TOKEN"] = "t"
+        case "settings env":
+            (claude / "settings.json").write_text(json.dumps({"env": {"ANTHROPIC_AUTH_TOKEN": "t"}}))
+        case "api key helper":
+            (claude / "settings.json").write_text(json.dumps({"apiKeyHelper": "echo sk"}))
+        case "credentials file":
+            (claude / ".credentials.json").write_text("{}")
+        case "config dir credentials":
+            (tmp_path / "elsewhere").mkdir()
+            (tmp_path / "elsewhere" / ".credentials.json").write_text("{}")
+            env["CLAUDE_CONFIG_DIR"] = str(tmp_path / "elsewhere")
+        case "bedrock":
+            env["CLAUDE_CODE_USE_BEDROCK"] = "1"
+    missing = claude_login_missing(env, platform="linux")
+    assert (missing is None) is found, missing
+    if not found:
+        assert missing is not None
+        assert "ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN are not set" in missing
+        assert (
+            f"no {claude / '.credentials.json'}" in missing and "claude-agent-acp --cli auth login" in missing
+        )
+        assert login_missing("@agentclientprotocol/claude-agent-acp", env) == [missing]
+    assert login_missing("codex-acp", env) == [], "the others' session/new says"
+
+
+def test_a_credentials_file_elsewhere_does_not_count_when_claude_config_dir_points_away(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / ".credentials.json").write_text("{}")
+    env = {"HOME": str(tmp_path), "CLAUDE_CONFIG_DIR": str(tmp_path / "empty")}
+    missing = claude_login_missing(env, platform="darwin")
+    assert missing is not None and str(tmp_path / "empty" / ".credentials.json") in missing
