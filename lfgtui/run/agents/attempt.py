@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import acp
 from acp import schema
@@ -262,7 +263,8 @@ class AgentSession:
             await self._cancel()
             raise
         reader = self.client.reader
-        for event in [*reader.unfinished(), *reader.unsaid(), *from_usage(ev, response.usage)]:
+        counted = from_usage(ev, response.usage) or from_quota(ev, response.field_meta)
+        for event in [*reader.unfinished(), *reader.unsaid(), *counted]:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
@@ -527,4 +529,26 @@ def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
         input_tokens=check.count("usage.inputTokens", usage.input_tokens),
         output_tokens=check.count("usage.outputTokens", usage.output_tokens),
         reasoning_tokens=check.count("usage.thoughtTokens", usage.thought_tokens),
+    )
+
+
+QUOTA_COUNT = "_meta.quota.token_count"
+"""Where Gemini CLI puts the turn's token counts in its `session/prompt` answer: the sums over the
+turn's model calls of each one's `promptTokenCount` and `candidatesTokenCount` (its answer and its
+tool calls' arguments; its thoughts are not in it)."""
+
+
+def from_quota(ev: EventFactory, meta: dict[str, Any] | None) -> list[Event]:
+    """The turn's token counts from the answer's `_meta.quota.token_count` (Gemini CLI's), each
+    checked; none when it has none. Its output count holds none of the thoughts (`reasoning_tokens`
+    0), so the rate leaves them out too (`RequestMetrics.thinking_uncounted`)."""
+    quota = meta.get("quota") if isinstance(meta, dict) else None
+    counted = quota.get("token_count") if isinstance(quota, dict) else None
+    if not isinstance(counted, dict):
+        return []
+    check = UsageCheck(ev)
+    return check.events(
+        input_tokens=check.count(f"{QUOTA_COUNT}.input_tokens", counted.get("input_tokens")),
+        output_tokens=(output := check.count(f"{QUOTA_COUNT}.output_tokens", counted.get("output_tokens"))),
+        reasoning_tokens=None if output is None else 0,
     )
