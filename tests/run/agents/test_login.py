@@ -44,7 +44,7 @@ def agent(lfg: Lfg, *args: str, settings: str = "") -> None:
         'kind = "acp"\n'
         f"command = {json.dumps(command)}\n"
         f'env = ["{KEY_ENV}"]\n'
-        'default_model = "hello"\n' + settings
+        'default_model = "default"\n' + settings
     )
 
 
@@ -229,6 +229,34 @@ def test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own(
         "model opus was passed in ANTHROPIC_MODEL; the agent offers no model option to confirm it"
         in notes(events, "c")
     )
+
+
+def test_a_providers_default_model_reaches_the_agent_as_a_tickets_model_does(lfg: Lfg) -> None:
+    """Issue 33: with no model on the ticket, its provider's `default_model` is its model, brought to
+    the agent in `model_env` or its session's model option, or said at start not to reach it."""
+    sim = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "hello"]
+    script = 'echo "$AGENT_MODEL" > agent-model.txt; exec "$0" -m lfgtui.sim.acp_agent --scenario hello'
+    lfg.config.write_text(
+        f'[providers.by-env]\nkind = "acp"\ncommand = {json.dumps(["sh", "-c", script, sys.executable])}\n'
+        'model_env = "AGENT_MODEL"\ndefault_model = "gw-large"\n\n'
+        f'[providers.by-option]\nkind = "acp"\ncommand = {json.dumps([*sim, "--models", "fast,smart"])}\n'
+        'default_model = "smart"\n\n'
+        f'[providers.by-nothing]\nkind = "acp"\ncommand = {json.dumps(sim)}\ndefault_model = "huge"\n'
+    )
+    tickets = "".join(
+        f'[[ticket]]\nid = "{name}"\nprompt = "hi"\nprovider = "{name}"\n'
+        for name in ("by-env", "by-option", "by-nothing")
+    )
+    code, events, stderr = lfg.run(lfg.tickets(tickets), "--no-history")
+    assert code == 0, stderr
+    assert (lfg.workdir / "agent-model.txt").read_text() == "gw-large\n"
+    assert (
+        "model gw-large was passed in AGENT_MODEL; the agent offers no model option to confirm it"
+        in notes(events, "by-env")
+    )
+    assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events, "by-option")
+    assert text(events, "by-option").startswith("(the sim agent runs model smart in mode default)")
+    assert any(n.startswith("model 'huge' did not reach the agent") for n in notes(events, "by-nothing"))
 
 
 CODEX_STARTED = {
