@@ -186,8 +186,13 @@ class _Call:
 
     @property
     def arguments(self) -> dict[str, Any]:
+        """The call's input as the agent sent it; from an agent that sends none (Gemini CLI), what
+        it said of the call instead: its title (the command, the file) and locations."""
         raw = self.raw_input
-        return raw if isinstance(raw, dict) else ({} if raw is None else {"input": raw})
+        if raw is not None:
+            return raw if isinstance(raw, dict) else {"input": raw}
+        said: dict[str, Any] = {"title": self.title.strip()} if self.title.strip() else {}
+        return said | ({"locations": list(self.locations)} if self.locations else {})
 
 
 EMPTY_DETAILS = AgentDetails(ticket="", attempt=0, seq=0, t=0.0)

@@ -143,6 +143,20 @@ def test_a_call_whose_id_names_its_tool_reads_tool_first() -> None:
     }
 
 
+def test_a_call_sent_without_input_shows_what_the_agent_said_of_it_as_its_arguments() -> None:
+    """Gemini CLI sends no `rawInput`: its row's arguments are its title and locations, not `{}`;
+    the same call's `ToolCallUpdated` carries them as they change."""
+    reader = UpdateReader(EventFactory("t", 1))
+    call = {"toolCallId": "write_file__1", "kind": "edit"}
+    started = reader.events(claude({"sessionUpdate": "tool_call", **call, "title": "Writing to notes.md"}))
+    assert started[1].arguments == {"title": "Writing to notes.md"}
+    located = {"sessionUpdate": "tool_call_update", **call, "locations": [{"path": "/w/notes.md"}]}
+    [updated] = reader.events(claude(located))
+    assert isinstance(updated, ToolCallUpdated)
+    assert updated.arguments == {"title": "Writing to notes.md", "locations": ["/w/notes.md"]}
+    assert json.loads(updated.raw_arguments) == updated.arguments
+
+
 def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
     """Gemini CLI asks about a command and, told no, says nothing more about the call."""
     reader = UpdateReader(EventFactory("t", 1))
