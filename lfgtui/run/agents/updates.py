@@ -152,7 +152,7 @@ class _Call:
     def merge(self, update: schema.ToolCallStart | schema.ToolCallProgress) -> bool:
         """Take every field the update carries (one it leaves out keeps its value); whether what a
         row shows of the call changed. No serializing: an update per line of output stays cheap."""
-        before = (self.name, self.kind, self.locations)
+        before = (self.name, self.kind, self.locations, self.written)
         changed = update.raw_input is not None and update.raw_input != self.raw_input
         if update.title is not None and update.title.strip():
             self.title = update.title
@@ -167,7 +167,15 @@ class _Call:
             self.content = list(update.content)
         if update.raw_output is not None:
             self.raw_output = update.raw_output
-        return changed or before != (self.name, self.kind, self.locations)
+        return changed or before != (self.name, self.kind, self.locations, self.written)
+
+    @property
+    def written(self) -> str | None:
+        """The text of a file the call creates, as its content's diff shows it (no text before)."""
+        for item in self.content:
+            if isinstance(item, schema.FileEditToolCallContent) and not item.old_text:
+                return item.new_text
+        return None
 
     @property
     def name(self) -> str:
@@ -187,12 +195,16 @@ class _Call:
     @property
     def arguments(self) -> dict[str, Any]:
         """The call's input as the agent sent it; from an agent that sends none (Gemini CLI), what
-        it said of the call instead: its title (the command, the file) and locations."""
+        it said of the call instead: its title (the command, the file), locations, and the content
+        of a file it creates (the input its token count holds, see `Metrics`)."""
         raw = self.raw_input
         if raw is not None:
             return raw if isinstance(raw, dict) else {"input": raw}
         said: dict[str, Any] = {"title": self.title.strip()} if self.title.strip() else {}
-        return said | ({"locations": list(self.locations)} if self.locations else {})
+        if self.locations:
+            said["locations"] = list(self.locations)
+        written = self.written
+        return said if written is None else said | {"content": written}
 
 
 EMPTY_DETAILS = AgentDetails(ticket="", attempt=0, seq=0, t=0.0)

@@ -155,6 +155,12 @@ def test_a_call_sent_without_input_shows_what_the_agent_said_of_it_as_its_argume
     assert isinstance(updated, ToolCallUpdated)
     assert updated.arguments == {"title": "Writing to notes.md", "locations": ["/w/notes.md"]}
     assert json.loads(updated.raw_arguments) == updated.arguments
+    diff = {"type": "diff", "path": "/w/notes.md", "oldText": "", "newText": "# Notes\n"}
+    done = {"sessionUpdate": "tool_call_update", **call, "status": "completed", "content": [diff]}
+    updated, _ = reader.events(claude(done))
+    assert isinstance(updated, ToolCallUpdated) and updated.arguments["content"] == "# Notes\n", (
+        "the file it created: its input, which its count holds"
+    )
 
 
 def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
