@@ -56,7 +56,8 @@ from lfgtui.run.agents.updates import AgentView
 from lfgtui.tools.toolbox import Toolbox
 
 CANCEL_GRACE_S = 3.0
-"""How long the agent has to end its turn after `session/cancel` before it is stopped."""
+"""How long the agent has to take `session/cancel` and end its turn, both, before it is stopped:
+with `stop_process`'s steps, what bounds quitting with many agents mid-turn."""
 STDERR_TAIL_BYTES = 1500
 PROMPT_DONE = object()
 STOPPED = {
@@ -491,8 +492,9 @@ class AgentSession:
         if self.prompt is None or self.prompt.done() or self.session_id is None:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.conn.cancel(session_id=self.session_id), CANCEL_GRACE_S)
-            await asyncio.wait_for(asyncio.shield(self.prompt), CANCEL_GRACE_S)
+            async with asyncio.timeout(CANCEL_GRACE_S):
+                await self.conn.cancel(session_id=self.session_id)
+                await asyncio.shield(self.prompt)
 
     async def close(self) -> None:
         """Close the connection and end the agent, its terminals and everything it started."""
