@@ -13,7 +13,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from lfgtui.cost.metrics import MIN_STREAM_S
+from lfgtui.cost.metrics import MIN_STREAM_S, Metrics
+from lfgtui.history.store import Selection, Store
+from lfgtui.run import resume
 from lfgtui.sim.scenario import split_tokens
 
 
@@ -135,3 +137,16 @@ def recorded_run(stderr: str) -> str:
     found = re.search(r"recorded as run (\w+)", stderr)
     assert found is not None, stderr
     return found.group(1)
+
+
+def rebuilt_metrics(db: Path, ticket_id: str) -> Metrics:
+    """The ticket's last attempt's metrics as a resumed or replayed pane computes them: from the
+    events the history rebuilds."""
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        record = store.load(Selection(run.id))
+    [shown] = [t for t in resume.recorded_run(record).tickets if t.ticket.id == ticket_id]
+    metrics = Metrics()
+    for event in shown.attempts[-1].events:
+        metrics.apply(event)
+    return metrics

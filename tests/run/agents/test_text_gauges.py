@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from lfgtui.cost.metrics import Metrics
 from lfgtui.events import TextDelta
 from lfgtui.history.store import Selection, Store
 from lfgtui.run.resume import recorded_run
-from tests.support.lfg import Lfg, ending, sim_pace, text
+from tests.support.lfg import Lfg, ending, rebuilt_metrics, sim_pace, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 QUIRKS = {
@@ -147,19 +146,6 @@ def test_the_rate_leaves_out_the_time_the_agents_tools_run(lfg: Lfg, tmp_path: P
     assert recorded(db, "slow")[0].tokens_per_s == pytest.approx(slow, rel=0.01)
 
 
-def rebuilt_metrics(db: Path, ticket_id: str) -> Metrics:
-    """The ticket's last attempt's metrics as a resumed or replayed pane computes them: from the
-    events the history rebuilds."""
-    with Store.open(db) as store:
-        [run] = store.list_runs(1)
-        record = store.load(Selection(run.id))
-    [shown] = [t for t in recorded_run(record).tickets if t.ticket.id == ticket_id]
-    metrics = Metrics()
-    for event in shown.attempts[-1].events:
-        metrics.apply(event)
-    return metrics
-
-
 def test_a_resumed_attempt_reads_the_live_rate_and_ttft_to_the_shown_precision(
     lfg: Lfg, tmp_path: Path
 ) -> None:
@@ -212,13 +198,7 @@ def test_the_rate_leaves_out_the_tool_input_the_agent_counts_but_never_streamed(
     assert code == 0, stderr
     end = ending(events, "t")
     assert end["output_tokens"] > 700, "the agent's count includes the file"
-    with Store.open(db) as store:
-        [run] = store.list_runs(1)
-        record = store.load(Selection(run.id))
-    [shown] = recorded_run(record).tickets
-    resumed = Metrics()
-    for event in shown.attempts[-1].events:
-        resumed.apply(event)
+    resumed = rebuilt_metrics(db, "t")
     assert end["tokens_per_s"] == pytest.approx(sim_pace(events, "t"), rel=0.05), "the text's pace"
     assert end["tokens_per_s_estimated"], "split from the file's tokens by characters"
     assert resumed.tokens_per_s == pytest.approx(end["tokens_per_s"], abs=0.006), "as a resumed pane has it"
