@@ -195,12 +195,14 @@ class _Call:
     @property
     def arguments(self) -> dict[str, Any]:
         """The call's input as the agent sent it; from an agent that sends none (Gemini CLI), what
-        it said of the call instead: its title (the command, the file), locations, and the content
-        of a file it creates (the input its token count holds, see `Metrics`)."""
+        it said of the call beyond the row's name instead: its title (the command, the file),
+        locations, and the content of a file it creates (the input its token count holds, see
+        `Metrics`)."""
         raw = self.raw_input
         if raw is not None:
             return raw if isinstance(raw, dict) else {"input": raw}
-        said: dict[str, Any] = {"title": self.title.strip()} if self.title.strip() else {}
+        title = self.title.strip()
+        said: dict[str, Any] = {"title": title} if title and title != self.name else {}
         if self.locations:
             said["locations"] = list(self.locations)
         written = self.written
@@ -293,12 +295,24 @@ class UpdateReader:
     """The details the session opened with are not shown yet (see `opened`)."""
     output_began: bool = False
     """Some of the turn's answer or thinking has come (an agent's notice is not output)."""
+    working: bool = False
+    """The turn's work has begun: something other than the session's details was shown."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
         self.output = Coalescer(self.ev.clock, self.wake)
 
     def events(self, update: Any) -> list[Event]:
+        """The events of one update; the turn's first that are not about the session bring the
+        session's details first, once (see `_details`)."""
+        read = self._read(update)
+        if read and not self.working:
+            self.working = True
+            if self.details_unshown:
+                return [*self.unsaid(), *read]
+        return read
+
+    def _read(self, update: Any) -> list[Event]:
         ev = self.ev
         if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
             self.blocks.interrupt()
@@ -355,6 +369,7 @@ class UpdateReader:
 
     def unsaid(self) -> list[Event]:
         """The details the session opened with, if nothing has shown them yet."""
+        self.working = True
         return self._details(self.view.details) if self.details_unshown else []
 
     def carried(self) -> list[Event]:
@@ -368,10 +383,17 @@ class UpdateReader:
         return shown
 
     def _details(self, details: AgentDetails) -> list[Event]:
-        """One `AgentDetails` when what the agent offers changed, none for the same list again."""
+        """One `AgentDetails` when what the agent offers changed, none for the same list again.
+        Before the turn's work begins they are held, to be shown whole with it: an agent describes
+        its session in several updates as it opens (Codex: its settings, then 26 ms later its
+        commands), which are one line in the pane and the history, not two."""
         if details == self.view.details and not self.details_unshown:
             return []
-        self.view.details, self.details_unshown = details, False
+        self.view.details = details
+        if not self.working:
+            self.details_unshown = True
+            return []
+        self.details_unshown = False
         return [self.ev(AgentDetails, **_details_fields(details))]
 
     def _context(self, usage: schema.UsageUpdate) -> list[Event]:

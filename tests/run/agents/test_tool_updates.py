@@ -10,7 +10,15 @@ from typing import Any
 
 from acp import schema
 
-from lfgtui.events import EventFactory, ToolCallReady, ToolCallStarted, ToolCallUpdated, ToolResult
+from lfgtui.events import (
+    AgentDetails,
+    EventFactory,
+    TextDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolCallUpdated,
+    ToolResult,
+)
 from lfgtui.run.agents.updates import UpdateReader
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
@@ -195,3 +203,23 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
         assert titles[0].startswith("write_file notes/summary.md {") and " · ok" in titles[0]
         assert titles[2].startswith('run_command cat notes/summary.md {"command": "cat notes/summary.md"}')
     assert await no_agent_left(tmp_path)
+
+
+def test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_its_work() -> None:
+    """Codex describes its session in two updates as the turn starts (its mode, then 26 ms later its
+    commands): one `AgentDetails` with both, ahead of the turn's first text, not two lines."""
+    reader = UpdateReader(EventFactory("t", 1))
+    assert reader.events(claude({"sessionUpdate": "current_mode_update", "currentModeId": "read-only"})) == []
+    commands = [{"name": "review", "description": "Review my changes"}]
+    assert (
+        reader.events(claude({"sessionUpdate": "available_commands_update", "availableCommands": commands}))
+        == []
+    )
+    text = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hi"}}
+    details, said = reader.events(claude(text))
+    assert isinstance(details, AgentDetails) and isinstance(said, TextDelta)
+    assert details.summary() == "mode read-only · 1 command"
+    [changed] = reader.events(claude({"sessionUpdate": "current_mode_update", "currentModeId": "auto"}))
+    assert isinstance(changed, AgentDetails) and changed.mode == "auto", (
+        "once it works, a change shows at once"
+    )
