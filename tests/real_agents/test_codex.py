@@ -300,7 +300,9 @@ async def test_a_model_outside_codexs_catalogue_its_warning_is_a_notice_and_the_
     assert notices and "gw-large" in notices[0], run.statuses()
     assert run.text().startswith(paragraph(5)), "the warning is no answer text"
     assert end["ttft_ms"] >= 900, "never before the sim's first token"
+    [details] = run.of("agent")
+    assert details["commands"] and details["mode"] == "read-only", "its settings and commands: one line"
     pace = sim_pace(run.events, "t")
     assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
-    assert resumed == pytest.approx(end["tokens_per_s"], abs=0.006), "a resumed pane's rate is the live one"
+    assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
