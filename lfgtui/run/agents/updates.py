@@ -304,12 +304,12 @@ class UpdateReader:
 
     def events(self, update: Any) -> list[Event]:
         """The events of one update; the turn's first that are not about the session bring the
-        session's details first, once (see `_details`)."""
+        session's details after them, once (see `_details`; after, so that seqs and times go up)."""
         read = self._read(update)
         if read and not self.working:
             self.working = True
             if self.details_unshown:
-                return [*self.unsaid(), *read]
+                return [*read, *self.unsaid()]
         return read
 
     def _read(self, update: Any) -> list[Event]:

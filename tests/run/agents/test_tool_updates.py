@@ -207,7 +207,7 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
 
 def test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_its_work() -> None:
     """Codex describes its session in two updates as the turn starts (its mode, then 26 ms later its
-    commands): one `AgentDetails` with both, ahead of the turn's first text, not two lines."""
+    commands): one `AgentDetails` with both, with the turn's first text, not two lines."""
     reader = UpdateReader(EventFactory("t", 1))
     assert reader.events(claude({"sessionUpdate": "current_mode_update", "currentModeId": "read-only"})) == []
     commands = [{"name": "review", "description": "Review my changes"}]
@@ -216,8 +216,9 @@ def test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_it
         == []
     )
     text = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hi"}}
-    details, said = reader.events(claude(text))
+    said, details = reader.events(claude(text))
     assert isinstance(details, AgentDetails) and isinstance(said, TextDelta)
+    assert said.seq < details.seq
     assert details.summary() == "mode read-only · 1 command"
     [changed] = reader.events(claude({"sessionUpdate": "current_mode_update", "currentModeId": "auto"}))
     assert isinstance(changed, AgentDetails) and changed.mode == "auto", (
