@@ -296,7 +296,8 @@ class UpdateReader:
     output_began: bool = False
     """Some of the turn's answer or thinking has come (an agent's notice is not output)."""
     working: bool = False
-    """The turn's work has begun: something other than the session's details was shown."""
+    """The turn's work has begun: output or a tool call (not a note: an agent's notice, its
+    progress, its plan or its context)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -306,7 +307,7 @@ class UpdateReader:
         """The events of one update; the turn's first that are not about the session bring the
         session's details after them, once (see `_details`; after, so that seqs and times go up)."""
         read = self._read(update)
-        if read and not self.working:
+        if read and not self.working and not isinstance(read[0], Status | ContextUsed):  # notes are no work
             self.working = True
             if self.details_unshown:
                 return [*read, *self.unsaid()]

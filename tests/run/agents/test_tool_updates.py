@@ -215,6 +215,9 @@ def test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_it
         reader.events(claude({"sessionUpdate": "available_commands_update", "availableCommands": commands}))
         == []
     )
+    warning = {"type": "text", "text": "Warning: Model metadata for `gw` not found.\n\n"}
+    [notice] = reader.events(claude({"sessionUpdate": "agent_message_chunk", "content": warning}))
+    assert notice.message.startswith("the agent's notice: Warning"), "a note, not the turn's work"
     text = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hi"}}
     said, details = reader.events(claude(text))
     assert isinstance(details, AgentDetails) and isinstance(said, TextDelta)
