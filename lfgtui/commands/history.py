@@ -292,11 +292,13 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     record = store.load(store.resolve(args.id))
     if args.json:
         _print_json(to_json(record))
-    elif not sys.stdout.isatty():  # a pipe or a file: the Markdown as it is, no width to fit
+        return 0
+    console = _console()
+    if not console.is_terminal:  # a pipe or a file (FORCE_COLOR aside): the Markdown as it is
         sys.stdout.write(to_markdown(record, details=False))
     else:
         # no OSC 8 hyperlinks: a link in a model's answer shows its address, as text
-        _console().print(Markdown(to_markdown(record, details=False), hyperlinks=False))
+        console.print(Markdown(to_markdown(record, details=False), hyperlinks=False))
     return 0
 
 

@@ -21,7 +21,12 @@ What is measured, for a model API and a coding agent alike:
   those of the tool-call input an agent sent whole (`ToolCallReady`, `ToolCallUpdated` without
   argument fragments), which its count includes though it never streamed. That split assumes the
   input has the output's tokens per character, so a rate with such input is an estimate
-  (`rate_estimated`), as one on lfg's own count is.
+  (`rate_estimated`), as one on lfg's own count is. A count that says it holds no thinking
+  (`reasoning_tokens` 0, as Gemini CLI's leaves its thoughts out) is rated by the characters of the
+  rest alone, over the time the rest streamed.
+
+Output times count in whole milliseconds from the attempt's first event, as the history keeps
+them, so a resumed or replayed attempt reads the same rate and TTFT as the live one did.
 
 Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
 exact type; the types it leaves alone say why.
@@ -161,6 +166,12 @@ class RequestMetrics:
     """The calls whose arguments streamed as fragments: their input is in `chars` already."""
     calibrated: bool = False
     """Its reported count went into the run's `OutputCalibration` already."""
+    thought_chars: int = 0
+    """The characters of the thinking chunks (in `chars`)."""
+    streamed_thought_chars: int = 0
+    """Those that arrived over `streamed_s` (in `streamed_chars`)."""
+    streamed_thought_s: float = 0.0
+    """The part of `streamed_s` the thinking streamed."""
 
     @property
     def output_tokens(self) -> int:
@@ -192,6 +203,9 @@ class RequestMetrics:
             self.streamed_s += run.last - run.first
             self.streamed_estimate += run.tokens - run.first_tokens
             self.streamed_chars += run.chars - run.first_chars
+            if run.answer is False:
+                self.streamed_thought_chars += run.chars - run.first_chars
+                self.streamed_thought_s += run.last - run.first
         return run
 
     def tool_input(self, call_id: str, raw_arguments: str) -> None:
@@ -207,7 +221,17 @@ class RequestMetrics:
     def streaming_s(self) -> float:
         """The time output streamed: every run's first chunk to its last, bursts and pauses left out."""
         run = self.run
-        return self.streamed_s + (run.last - run.first if run is not None and run.streamed else 0.0)
+        streaming = run.last - run.first if run is not None and run.streamed else 0.0
+        if self.thinking_uncounted:
+            thinking = streaming if run is not None and run.answer is False else 0.0
+            return self.streamed_s - self.streamed_thought_s + streaming - thinking
+        return self.streamed_s + streaming
+
+    @property
+    def thinking_uncounted(self) -> bool:
+        """The reported count says it holds no thinking though some came (Gemini CLI's count leaves
+        its thoughts out): the rate is of the rest alone, their characters over their time."""
+        return self.reasoning_tokens == 0 and self.thought_chars > 0
 
     @property
     def tokens_streamed(self) -> float:
@@ -220,6 +244,10 @@ class RequestMetrics:
             return self.streamed_estimate + (run.tokens - run.first_tokens if streaming else 0)
         streamed = self.streamed_chars + (run.chars - run.first_chars if streaming else 0)
         counted = self.chars + self.whole_chars
+        if self.thinking_uncounted:
+            thinking = run is not None and run.answer is False and streaming
+            streamed -= self.streamed_thought_chars + (run.chars - run.first_chars if thinking else 0)
+            counted -= self.thought_chars
         return self.reported_tokens * streamed / counted if counted else 0.0
 
     @property
@@ -287,11 +315,20 @@ class Metrics:
     """How full a coding agent's context window is, as it last reported it."""
     agent_cost_usd: float | None = None
     """What the attempt cost by the coding agent's own count, when it reports one."""
+    t0: float | None = None
+    """When the attempt's first event came: output times count in whole milliseconds from it."""
+    kept_t: float = 0.0
+    """The last event's time as the history keeps it (see `_token`)."""
+    before_t: float = 0.0
+    """The time of the event before the one applied now, likewise."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
     def apply(self, event: Event) -> None:
         """One event of the attempt, through `METRICS`: one dict lookup by its exact type."""
+        if self.t0 is None:
+            self.t0 = event.t
+        self.before_t, self.kept_t = self.kept_t, event.t
         apply = METRICS.handlers.get(type(event))
         if apply is not None:
             apply(self, event)
@@ -358,6 +395,10 @@ class Metrics:
         if not self.requests or not text:  # an empty chunk is no output
             return
         request = self.requests[-1]
+        # The history keeps a chunk's time in whole ms from the attempt's start, and never before the
+        # event before it: so do the runs, and a resumed attempt's rate is the live one's.
+        t0 = self.t0 or 0.0
+        t = self.kept_t = max(t0 + round((t - t0) * 1000) / 1000, self.before_t)
         chars = len(text)
         tokens = tokens_in(request.chars + chars, request.tokens_per_char) - request.estimated_tokens
         run = request.run
@@ -374,6 +415,8 @@ class Metrics:
         request.chunks += 1
         request.estimated_tokens += tokens
         request.chars += chars
+        if answer is False:
+            request.thought_chars += chars
         self._window.append((t, tokens))
         self._window_tokens += tokens
         self.history.add(t, tokens)
@@ -637,7 +680,9 @@ class MetricsBook:
         ):
             return
         request.calibrated = True
-        chars = request.chars + request.whole_chars
+        chars = request.chars + request.whole_chars  # what the count holds (see `tokens_streamed`)
+        if request.thinking_uncounted:
+            chars -= request.thought_chars
         self.calibration.learn(metrics.provider, metrics.model, request.reported_tokens, chars)
 
     def cost_usd(self) -> tuple[float | None, bool]:

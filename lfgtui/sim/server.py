@@ -72,6 +72,8 @@ class RequestRecord:
     disconnected_at: float | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     fault: FaultKind | None = None
+    usage: SimUsage | None = None
+    """The counts a streamed answer reported as it finished."""
 
     @property
     def first_token_at(self) -> float | None:
@@ -486,7 +488,8 @@ class SimServer:
                 record.token_times += [sent_at] * piece.tokens
         if await self._stream_fault(scenario, request, encoder, outlet, record, position):
             return False
-        for frame in encoder.finish(count_usage(pieces, request)):
+        record.usage = count_usage(pieces, request)
+        for frame in encoder.finish(record.usage):
             await outlet.event(frame)
         await outlet.end()
         record.ended_at = time.monotonic()

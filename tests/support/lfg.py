@@ -13,6 +13,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from lfgtui.cost.metrics import MIN_STREAM_S, Metrics
+from lfgtui.history.store import Selection, Store
+from lfgtui.run import resume
 from lfgtui.sim.scenario import split_tokens
 
 
@@ -64,15 +67,16 @@ def text(events: list[dict[str, Any]], ticket: str) -> str:
 def sim_pace(events: list[dict[str, Any]], ticket: str) -> float:
     """The sim's tokens of text that streamed over the time they streamed, from the NDJSON's own
     times: the text is cut into runs at each tool call, and a run counts its tokens after its first
-    chunk (the sim's own pieces, `split_tokens`) over its first chunk to its last. What tok/s must
-    read, whatever pace a loaded machine let the agent keep."""
+    chunk (the sim's own pieces, `split_tokens`) over its first chunk to its last, a run that came
+    all at once (a loaded machine's sim catching up: within `MIN_STREAM_S`) counting for nothing, as
+    in the metrics. What tok/s must read, whatever pace a loaded machine let the agent keep."""
     runs: list[list[dict[str, Any]]] = [[]]
     for event in of(events, ticket):
         if event["type"] == "tool_call":
             runs.append([])
         elif event["type"] == "text" and event["text"]:
             runs[-1].append(event)
-    streamed = [run for run in runs if len(run) > 1]
+    streamed = [run for run in runs if len(run) > 1 and run[-1]["t"] - run[0]["t"] >= MIN_STREAM_S]
     tokens = sum(len(split_tokens(e["text"])) for run in streamed for e in run[1:])
     return tokens / sum(run[-1]["t"] - run[0]["t"] for run in streamed)
 
@@ -153,3 +157,16 @@ def recorded_run(stderr: str) -> str:
     found = re.search(r"recorded as run (\w+)", stderr)
     assert found is not None, stderr
     return found.group(1)
+
+
+def rebuilt_metrics(db: Path, ticket_id: str) -> Metrics:
+    """The ticket's last attempt's metrics as a resumed or replayed pane computes them: from the
+    events the history rebuilds."""
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        record = store.load(Selection(run.id))
+    [shown] = [t for t in resume.recorded_run(record).tickets if t.ticket.id == ticket_id]
+    metrics = Metrics()
+    for event in shown.attempts[-1].events:
+        metrics.apply(event)
+    return metrics
