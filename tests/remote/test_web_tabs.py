@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,26 @@ def test_start_on_attach_needs_serve(tmp_path: Path, env: dict[str, str]) -> Non
         timeout=60,
     )
     assert done.returncode == 2 and "--start-on-attach needs --serve" in done.stderr
+
+
+def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    tickets = tmp_path / "quick.toml"
+    tickets.write_text(QUICK)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lfgtui", "run", str(tickets), "--serve", "0", "--start-on-attach"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    said = ""
+    while "the tickets start when the first watcher attaches" not in said:
+        line = process.stderr.readline()
+        assert line, f"lfg run ended before waiting for a watcher: {said}"
+        said += line
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == 130, rest
+    assert "recorded as run" in rest
+    assert not run_started(env), "the run is recorded with no attempt"
