@@ -31,6 +31,7 @@ def _arguments(ask: argparse.ArgumentParser) -> None:
 async def ask(args: argparse.Namespace) -> int:
     from lfgtui.config import load_config
     from lfgtui.cost.metrics import Metrics
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.events import (
         AttemptEnded,
         EventFactory,
@@ -43,7 +44,7 @@ async def ask(args: argparse.Namespace) -> int:
     from lfgtui.formats import gauges
     from lfgtui.inert import inert, revealed
     from lfgtui.providers.base import ModelCall, UserMessage
-    from lfgtui.providers.catalog import ProviderUnavailable
+    from lfgtui.providers.catalog import ProviderUnavailable, resolve
     from lfgtui.providers.registry import Providers
     from lfgtui.run import AgentTask, run_agent
     from lfgtui.validation import ValidationError
@@ -69,7 +70,8 @@ async def ask(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         model = args.model or provider.config.ask_model or provider.config.default_model or ""
         call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
-        metrics = Metrics()
+        prices = PriceBook({args.provider: resolve(providers.configs[args.provider])})  # as lfg run does
+        metrics = Metrics(pricer=prices.pricer(args.provider, model))
         outcome = Outcome.COMPLETED
         async for event in run_agent(provider, AgentTask(call, max_calls=1), EventFactory("ask", 1)):
             metrics.apply(event)

@@ -113,6 +113,7 @@ def test_ask_answers_on_the_default_provider_and_says_which_model(env: dict[str,
     assert done.returncode == 0, done.stderr
     assert "lfg simulator" in done.stdout
     assert "sim/hello · TTFT" in done.stderr
+    assert done.stderr.rstrip().endswith("· $0"), "priced as lfg run prices it: the sim is free"
 
 
 def test_ask_model_of_a_provider_is_configurable(env: dict[str, str], tmp_path: Path) -> None:
