@@ -189,6 +189,10 @@ class Worker:
         """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
         await self._groups()
         presence = asyncio.create_task(self._present(), name="presence")
+        # Its providers made ready now (their SDKs imported, the sim started), in the background:
+        # else the first attempts it takes, a dead worker's all at once, wait seconds on that.
+        configs = self.providers.configs
+        await self.providers.warm(name for name in self.serves if configs[name].kind != "acp")
         failures = 0
         try:
             while True:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx2
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.broker.client import connect
@@ -64,6 +65,7 @@ from tests.support.fleet import (
     agent_config,
     coordinate,
     ends,
+    eventually,
     finish,
     ran_on,
     same_tickets,
@@ -188,15 +190,15 @@ def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_tick
         assert len(runs) == 1, f"{name} ran to completion on one worker, once:\n{said}"
 
 
-def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why(fleet: Fleet) -> None:
+def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
     tickets = fleet.lfg.tickets(
         '[[ticket]]\nid = "lab"\nprompt = "Say hello."\nprovider = "lab"\nmodel = "hello"\n'
     )
     with_lab = fleet.config(STEADY + LAB, "lab.toml")
     fleet.start("plain")
-    deadline = time.monotonic() + 30
-    while "serves" not in fleet.said("plain") and time.monotonic() < deadline:  # it is on the broker
-        time.sleep(0.05)
+    eventually(lambda: admin.zscore("lfg:workers", "plain") is not None)  # it is on the broker
     coordinator = coordinate(fleet, tickets, config=with_lab)
     assert coordinator.stdout is not None
     seen = []
