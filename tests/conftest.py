@@ -1,16 +1,34 @@
-"""Shared fixtures: a real sim server on 127.0.0.1 with a per-test scenario folder, a canned server."""
+"""Shared fixtures: a real sim server on 127.0.0.1 with a per-test scenario folder, a canned server; the
+person's own lfg folders kept out of every test; the markers of tests/support/markers.py."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from tests.support import markers
 from tests.support.streams import CannedServer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    markers.apply(items)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """lfg's config, history, logs and sim sessions in this session's tmp folder, for every test and every
+    `lfg` it starts: never the person's own (a test would read their config and leave its logs there),
+    and never shared with another pytest running at the same time (or another xdist worker)."""
+    root = tmp_path_factory.mktemp("xdg")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("CONFIG", "DATA", "STATE", "CACHE"):
+            patch.setenv(f"XDG_{name}_HOME", str(root / name.lower()))
+        yield
 
 
 @pytest.fixture
