@@ -89,6 +89,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "base_url": URL,
     "api_key_env": STRING,
     "default_model": STRING,
+    "ask_model": STRING,
     "headers": HEADERS,
     "connect_timeout_s": POSITIVE_NUMBER,
     "idle_timeout_s": POSITIVE_NUMBER,

@@ -104,10 +104,13 @@ class RequestSent(Event):
     """A request left for the provider: model call `call` (counted from 0 within the attempt), sent
     for the first time or again after a failure (a retry is a new request of the same call).
     `input_estimate` is lfg's estimate of the prompt's tokens: what a cost counts until the provider
-    reports the input it charged."""
+    reports the input it charged. `tokens_per_char` is what lfg counts a character of the output as
+    until the provider reports its count: learnt from the model's earlier requests in the run (None:
+    none reported yet, a quarter token); on the event, so that every view estimates alike."""
 
     call: int
     input_estimate: int | None = None
+    tokens_per_char: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,15 @@ def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
     assert callable(Driver.write) and list(inspect.signature(Driver.write).parameters) == ["self", "data"]
 
 
+def test_textuals_footer_still_makes_footer_keys_that_name_their_action() -> None:
+    # lfgtui/ui/footer.py: KeysFooter pins the keys of help and quit by `FooterKey.action`, and the
+    # palette's key by its `-command-palette` class, from `textual.widgets._footer`.
+    from textual.widgets._footer import FooterKey
+
+    key = FooterKey("q", "q", "Quit", "quit", classes="-command-palette")
+    assert key.action == "quit" and key.has_class("-command-palette")
+
+
 async def test_acps_client_connection_still_sends_plain_requests_through_its_connection() -> None:
     # lfgtui/run/agents/choices.py: set_model sends ACP's older session/set_model, which the SDK dropped,
     # as a plain request on the connection that `ClientSideConnection._conn` holds.
@@ -42,3 +51,15 @@ async def test_acps_client_connection_still_sends_plain_requests_through_its_con
     finally:
         await conn.close()
         theirs.close()
+
+
+def test_argparse_still_keeps_the_actions_lfg_completion_reads() -> None:
+    # lfgtui/commands/completion.py: command_tree walks `_actions`, and a subparsers action's
+    # `_choices_actions` (each command's help line), to write the shell completion scripts.
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    commands.add_parser("run", help="run it")
+    assert isinstance(commands, argparse._SubParsersAction) and commands in parser._actions
+    assert [(choice.dest, choice.help) for choice in commands._choices_actions] == [("run", "run it")]

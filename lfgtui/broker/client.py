@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.cancels import raise_swallowed_cancel
+from lfgtui.extras import install_hint
 from lfgtui.run.calls import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 T = TypeVar("T")
-EXTRA = "pip install 'lfgtui[broker]'"
 CONNECT_TIMEOUT_S = 5.0
 """How long a connection (TLS handshake included) may take."""
 AWAY = RetryPolicy(max_retries=0, base_delay_s=0.5, max_delay_s=5.0)
@@ -33,7 +33,9 @@ def require_redis() -> None:
     try:
         import redis.asyncio  # noqa: F401
     except ImportError:
-        raise BrokerError(f"using a broker needs redis-py, which is not installed: {EXTRA}") from None
+        raise BrokerError(
+            f"using a broker needs redis-py, which is not installed: {install_hint('broker')}"
+        ) from None
 
 
 def client(broker: Broker, read_timeout_s: float | None) -> Redis:

@@ -9,7 +9,8 @@ a lagging replica) reads as an entry nobody holds.
 
 `TAKE_OVER` finds lapsed entries however many live ones are pending: `XPENDING … IDLE` filters the
 whole pending list on the server, where `XAUTOCLAIM` scans only ten entries per `COUNT` and leaves the
-rest to a cursor.
+rest to a cursor. It takes as many as the worker has free slots at once, which it then starts
+together, and says when the next one lapses.
 """
 
 from __future__ import annotations
@@ -23,24 +24,36 @@ if TYPE_CHECKING:
 
 TAKE_OVER = """
 local running = {}
-for i = 4, #ARGV do running[ARGV[i]] = true end
-local lapsed = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], '-', '+', 16 + #ARGV - 3)
+for i = 5, #ARGV do running[ARGV[i]] = true end
+local lease, want = tonumber(ARGV[3]), tonumber(ARGV[4])
+local function others(pending) return not (pending[2] == ARGV[2] and running[pending[1]]) end
+local taken = {}
+local lapsed = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', lease, '-', '+', want + #ARGV - 4)
 for _, pending in ipairs(lapsed) do
-    if not (pending[2] == ARGV[2] and running[pending[1]]) then
-        local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], pending[1])
+    if #taken == want then break end
+    if others(pending) then
+        local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], lease, pending[1])
         if #claimed > 0 and claimed[1][2] then
-            return {claimed[1][1], claimed[1][2], pending[4] + 1}
+            taken[#taken + 1] = {claimed[1][1], claimed[1][2], pending[4] + 1}
+        else
+            redis.call('XACK', KEYS[1], ARGV[1], pending[1])
         end
-        redis.call('XACK', KEYS[1], ARGV[1], pending[1])
     end
 end
-return false
+local soonest, half = lease, math.floor(lease / 2)
+local overdue = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', half, '-', '+', 64 + #ARGV - 4)
+for _, pending in ipairs(overdue) do
+    if others(pending) then soonest = math.min(soonest, math.max(lease - pending[3], 0)) end
+end
+return {soonest, taken}
 """
-"""KEYS: the stream; ARGV: group, this consumer, the lease in ms, then the entries this consumer runs.
-The first entry idle for longer than the lease, claimed only if it still is (XCLAIM's min-idle): its
-id, fields and delivery count. Not one this consumer runs, whose renewal a stalled event loop held
-up (its own renewal will confirm it): the worker would run it twice. An entry whose message was
-trimmed away is acknowledged: nothing is left to run."""
+"""KEYS: the stream; ARGV: group, this consumer, the lease in ms, how many to take, then the entries
+this consumer runs. Up to that many entries idle for longer than the lease, oldest first, each claimed
+only if it still is (XCLAIM's min-idle): their ids, fields and delivery counts; and how soon (ms) the
+next entry lapses, of those overdue (unrenewed for half a lease), the lease if none is, so that a
+free slot looks again right then instead of up to a renewal interval later. Never one this consumer
+runs, whose renewal a stalled event loop held up (its own renewal will confirm it): the worker would
+run it twice. An entry whose message was trimmed away is acknowledged: nothing is left to run."""
 
 HOLDER = """
 local ok, pending = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
@@ -96,6 +109,15 @@ class Lapsed:
     deliveries: int
 
 
+@dataclass(frozen=True)
+class TakenOver:
+    """What one look for lapsed entries found: those now this consumer's, and how soon (s) the next
+    may lapse (at most the lease)."""
+
+    lapsed: list[Lapsed]
+    next_lapse_s: float
+
+
 class Ownership:
     """The scripts above, bound to one broker connection and consumer group, as one consumer."""
 
@@ -105,16 +127,16 @@ class Ownership:
         self._renew = redis.register_script(RENEW)
         self._finish = redis.register_script(FINISH)
 
-    async def take_over(self, stream: str, lease_ms: int, running: Iterable[str]) -> Lapsed | None:
-        """The oldest entry of `stream` whose holder's lease lapsed, but for those this consumer is
-        `running`, now this consumer's; None if none."""
-        args = [self.group, self.consumer, lease_ms, *running]
-        found = await self._take_over(keys=[stream], args=args)
-        if not found:
-            return None
-        entry, flat, deliveries = found
-        fields = dict(zip(flat[::2], flat[1::2], strict=True))
-        return Lapsed(entry.decode(), fields, int(deliveries))
+    async def take_over(self, stream: str, lease_ms: int, running: Iterable[str], count: int) -> TakenOver:
+        """Up to `count` of the oldest entries of `stream` whose holder's lease lapsed, but for those
+        this consumer is `running`, now this consumer's; and when the next may lapse."""
+        args = [self.group, self.consumer, lease_ms, count, *running]
+        soonest, found = await self._take_over(keys=[stream], args=args)
+        lapsed = [
+            Lapsed(entry.decode(), dict(zip(flat[::2], flat[1::2], strict=True)), int(deliveries))
+            for entry, flat, deliveries in found
+        ]
+        return TakenOver(lapsed, int(soonest) / 1000)
 
     async def renew(self, stream: str, entry: str) -> bool:
         """Whether this consumer still held the entry (its lease now renewed)."""

@@ -10,8 +10,8 @@ coordinator sent), whose events the worker's publisher of that run (one for all 
 run it runs at once, broker/publishers.py) adds to the run's event stream. While it runs the
 worker renews its lease on the entry (`XCLAIM … JUSTID`) and follows the run's control stream from
 the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
-the broker, it acknowledges the entry. An entry whose lease lapsed (its worker was killed) is taken
-over (`XAUTOCLAIM`) and run as the next attempt.
+the broker, it acknowledges the entry. Entries whose lease lapsed (their worker was killed) are taken
+over, as many at once as it has free slots (broker/ownership.py), and run as their next attempts.
 
 A provider this worker lacks (not in its config, no key, its agent not installed) is not read at
 all, and the worker's presence (`PREFIX:worker:NAME`) says why, which the coordinator repeats in
@@ -56,9 +56,13 @@ if TYPE_CHECKING:
 
 BLOCK_MS = 2_000
 """How long one read of the work streams, or of a control stream, waits (a read of the work streams
-at most a renewal interval, so that a free slot looks for lapsed entries that often)."""
+at most a renewal interval, and no longer than until the next entry lapses, so that a free slot takes
+it over right then)."""
 RENEW_EVERY = 0.25
 """A lease is renewed every quarter of it."""
+LAPSE_MARGIN_S = 0.005
+"""How long after an entry's lease is due to lapse a free slot looks for it: the broker's idle count
+must be past the lease for the takeover to claim it."""
 FENCE_AFTER = 0.8
 """A worker that has not renewed an attempt's lease for this much of it, by its own clock, asks the
 broker once more; counted from when it sent the last renewal the broker confirmed, which is before
@@ -189,12 +193,12 @@ class Worker:
         try:
             while True:
                 raise_swallowed_cancel()
-                await self._slots.acquire()
+                slots = await self._free_slots()
                 try:
-                    claimed = await self._claim()
-                    taken = [claimed] if claimed is not None else await self._read()
+                    taken, next_lapse_s = await self._claim(slots)
+                    taken = taken or await self._read(next_lapse_s)
                 except Exception as exc:
-                    self._slots.release()
+                    self._release(slots)
                     if _lost_group(exc):
                         await self._regroup()
                         continue
@@ -205,11 +209,9 @@ class Worker:
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
-                if not taken:
-                    self._slots.release()
-                    continue
                 for n, one in enumerate(taken):
-                    self._start(Holding(one, slot=n == 0))
+                    self._start(Holding(one, slot=n < slots))
+                self._release(slots - len(taken))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
             if not await stop([presence, *self.running.values()], within_s):
@@ -260,23 +262,44 @@ class Worker:
         )
         await until_answered(self._groups, self.explain, self.said, "taking work waits for it")
 
-    async def _claim(self) -> Taken | None:
-        """An entry whose worker's lease lapsed, taken over; None when there is none."""
-        if time.monotonic() < self._claim_after:
-            return None
+    async def _free_slots(self) -> int:
+        """Hold a slot, waiting for one, and every other slot free now: how many."""
+        await self._slots.acquire()
+        held = 1
+        while not self._slots.locked():
+            await self._slots.acquire()
+            held += 1
+        return held
+
+    def _release(self, slots: int) -> None:
+        for _ in range(slots):
+            self._slots.release()
+
+    async def _claim(self, slots: int) -> tuple[list[Taken], float]:
+        """Up to `slots` entries whose worker's lease lapsed, taken over at once (so they start
+        together, not one read apart); and how soon (s) the next one lapses."""
+        now = time.monotonic()
+        if now < self._claim_after:
+            return [], self._claim_after - now
+        taken: list[Taken] = []
+        next_lapse_s = self.lease_s
+        lease_ms = int(self.lease_s * 1000)
         for stream in self.streams:
             asked = time.monotonic()
-            lapsed = await self.ownership.take_over(stream, int(self.lease_s * 1000), self.running)
-            if lapsed is not None:
-                return Taken(stream, lapsed.entry, lapsed.fields, lapsed.deliveries, asked)
-        return None
+            found = await self.ownership.take_over(stream, lease_ms, self.running, slots - len(taken))
+            taken += [Taken(stream, one.entry, one.fields, one.deliveries, asked) for one in found.lapsed]
+            next_lapse_s = min(next_lapse_s, found.next_lapse_s)
+            if len(taken) == slots:
+                break
+        return taken, next_lapse_s
 
-    async def _read(self) -> list[Taken]:
-        """The next new entries of the streams this worker reads, waiting up to a renewal interval
-        for one: one of each stream that has some (`COUNT` is per stream), all delivered to this
-        worker, so all of them run (each as a slot frees), none left to lapse."""
+    async def _read(self, next_lapse_s: float) -> list[Taken]:
+        """The next new entries of the streams this worker reads, waiting for one up to a renewal
+        interval, or until the next lapse: one of each stream that has some (`COUNT` is per stream),
+        all delivered to this worker, so all of them run (each as a slot frees), none left to lapse."""
         asked = time.monotonic()
-        block = min(BLOCK_MS, max(int(self.lease_s * RENEW_EVERY * 1000), 1))
+        wait_s = min(self.lease_s * RENEW_EVERY, next_lapse_s + LAPSE_MARGIN_S)
+        block = min(BLOCK_MS, max(int(wait_s * 1000), 1))
         reply = await self.redis.xreadgroup(
             GROUP, self.options.name, dict.fromkeys(self.streams, ">"), count=1, block=block
         )

@@ -45,7 +45,7 @@ def _arguments(agents: argparse.ArgumentParser) -> None:
         help="start each installed agent, open a session in a temporary folder (no prompt) and report "
         "its auth methods, models and modes",
     )
-    agents.add_argument("--json", action="store_true", help="one JSON object per agent and line")
+    agents.add_argument("--json", action="store_true", help="one JSON array: an object per agent")
     agents.add_argument(
         "--timeout",
         type=positive_number,
@@ -61,7 +61,8 @@ def run_agents_command(args: argparse.Namespace) -> int:
     import os
 
     from lfgtui.config import load_config
-    from lfgtui.run.agents.report import as_json, as_text, listed, with_methods
+    from lfgtui.inert import json_text
+    from lfgtui.run.agents.report import as_record, as_text, listed, with_methods
     from lfgtui.validation import ValidationError
 
     try:
@@ -83,14 +84,17 @@ def run_agents_command(args: argparse.Namespace) -> int:
 
         with library_logs():  # what the ACP SDK logs of an agent's words goes to lfg's log
             checks = _checks(chosen, [f.name for f in found if f.program is not None], args.timeout)
+    records = []
     for agent in found:
         checked = checks.get(agent.name)
         if checked is not None:
             agent = with_methods(agent, chosen[agent.name], checked, os.environ)
-        print(
-            as_json(agent, checked, args.check) if args.json else as_text(agent, checked, args.check),
-            flush=True,
-        )
+        if args.json:
+            records.append(as_record(agent, checked, args.check))
+        else:
+            print(as_text(agent, checked, args.check), flush=True)
+    if args.json:  # one answer: one JSON document (NDJSON is for streams of events)
+        print(json_text(records, indent=2))
     failed = any(c.error is not None for c in checks.values())
     absent = args.check and bool(args.names) and any(f.program is None for f in found)
     return EXIT_FAILED if failed or absent else 0

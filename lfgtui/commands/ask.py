@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lfgtui.commands.common import EXIT_USAGE
+from lfgtui.commands.common import EXIT_USAGE, add_config
 from lfgtui.commands.subcommands import Subcommands
 
 
@@ -20,12 +20,18 @@ def add_ask_command(commands: Subcommands) -> None:
 def _arguments(ask: argparse.ArgumentParser) -> None:
     ask.add_argument("prompt")
     ask.add_argument("--provider", default="sim", help="openai, anthropic, xai, ollama or sim (default: sim)")
-    ask.add_argument("--model", help="model name (default: the provider's default model)")
+    ask.add_argument(
+        "--model",
+        help="model name (default: the provider's ask_model, else its default_model; on the sim: hello)",
+    )
     ask.add_argument("--system", help="a system prompt")
+    add_config(ask, help="config file, for its [providers] (default: $LFG_CONFIG or the user config folder)")
 
 
 async def ask(args: argparse.Namespace) -> int:
+    from lfgtui.config import load_config
     from lfgtui.cost.metrics import Metrics
+    from lfgtui.cost.prices import PriceBook
     from lfgtui.events import (
         AttemptEnded,
         EventFactory,
@@ -38,11 +44,17 @@ async def ask(args: argparse.Namespace) -> int:
     from lfgtui.formats import gauges
     from lfgtui.inert import inert, revealed
     from lfgtui.providers.base import ModelCall, UserMessage
-    from lfgtui.providers.catalog import ProviderUnavailable
+    from lfgtui.providers.catalog import ProviderUnavailable, resolve
     from lfgtui.providers.registry import Providers
     from lfgtui.run import AgentTask, run_agent
+    from lfgtui.validation import ValidationError
 
-    async with Providers() as providers:
+    try:
+        config = load_config(args.config)
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    async with Providers(config.providers) as providers:
         if getattr(providers.configs.get(args.provider), "kind", None) == "acp":
             print(
                 f"lfg: {args.provider!r} is a coding agent: run it as a ticket with lfg run", file=sys.stderr
@@ -56,9 +68,10 @@ async def ask(args: argparse.Namespace) -> int:
         except ProviderUnavailable as exc:
             print(f"lfg: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        model = args.model or provider.config.default_model or ""
+        model = args.model or provider.config.ask_model or provider.config.default_model or ""
         call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
-        metrics = Metrics()
+        prices = PriceBook({args.provider: resolve(providers.configs[args.provider])})  # as lfg run does
+        metrics = Metrics(pricer=prices.pricer(args.provider, model))
         outcome = Outcome.COMPLETED
         async for event in run_agent(provider, AgentTask(call, max_calls=1), EventFactory("ask", 1)):
             metrics.apply(event)

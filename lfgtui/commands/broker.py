@@ -81,7 +81,8 @@ def _metrics_arguments(worker: argparse.ArgumentParser) -> None:
         metavar="[HOST:]PORT",
         type=listen_address("--metrics"),
         help="serve this worker's metrics to Prometheus at /metrics, behind a bearer token (HOST defaults "
-        "to 127.0.0.1; port 0 picks one; needs pip install 'lfgtui[prometheus]')",
+        "to 127.0.0.1; port 0 picks one; needs the prometheus extra: pip install -e '.[prometheus]' in lfg's "
+        "clone)",
     )
     add_token_file_option(worker)
     add_insecure_bind_option(worker, "--metrics")
@@ -103,7 +104,9 @@ async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered
     try:
         from lfgtui.telemetry.prometheus import CONTENT_TYPE, PrometheusMeters
     except ImportError as exc:
-        raise ServeError("--metrics needs prometheus-client: pip install 'lfgtui[prometheus]'") from exc
+        from lfgtui.extras import install_hint
+
+        raise ServeError(f"--metrics needs prometheus-client: {install_hint('prometheus')}") from exc
     address = Address.parse(args.metrics, "--metrics")
     if (refused := address.refused(args.insecure_bind)) is not None:
         raise ServeError(refused)
@@ -274,7 +277,11 @@ class Outlet:
             if coordinated:
                 await run.dispatch.aclose()
             if publisher.dropped:
-                said(f"{publisher.dropped} events were not published while the broker was away")
+                from lfgtui.formats import plural
+
+                dropped = plural(publisher.dropped, "event")
+                were = "was" if publisher.dropped == 1 else "were"
+                said(f"{dropped} {were} not published while the broker was away")
 
     @staticmethod
     @contextlib.asynccontextmanager

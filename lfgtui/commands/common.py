@@ -94,7 +94,27 @@ def add_db(parser: argparse.ArgumentParser, help: str = DB_HELP) -> None:
 
 def add_theme(parser: argparse.ArgumentParser) -> None:
     """`--theme NAME`, for a command that opens the TUI."""
-    parser.add_argument("--theme", help="the TUI's theme: dark, light or one of yours (default: [ui] theme)")
+    parser.add_argument(
+        "--theme",
+        type=theme_name,
+        help="the TUI's theme: dark, light or one of yours in the themes folder (lfg paths; "
+        "default: [ui] theme)",
+    )
+
+
+def theme_name(text: str) -> str:
+    """argparse's `type` for `--theme`: one of lfg's themes (built-in or the user's), else refused
+    with the likely one and every name, before anything starts (headless too, where it was ignored)."""
+    from lfgtui.ui.themes import ThemeError, load_themes
+    from lfgtui.validation import unknown
+
+    try:
+        themes = load_themes()
+    except ThemeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if text not in themes:
+        raise argparse.ArgumentTypeError(unknown("theme", text, themes))
+    return text
 
 
 def add_token_file_option(parser: argparse.ArgumentParser) -> None:

@@ -48,7 +48,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges
+from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges, plural
 from lfgtui.inert import inert, json_text
 from lfgtui.worktrees.size import diff_size
 
@@ -369,7 +369,9 @@ class Progress:
     def _tool_result(self, row: _Row, event: ToolResult) -> None:
         name = self._tool_names.get(event.call_id, "tool")
         output = event.output
-        summary = _first_line(output, 80) if event.is_error else f"ok ({len(output.splitlines())} lines)"
+        summary = (
+            _first_line(output, 80) if event.is_error else f"ok ({plural(len(output.splitlines()), 'line')})"
+        )
         self._line(event, f"← {name} {summary}")
 
     def _status(self, row: _Row, event: Status) -> None:
@@ -412,7 +414,7 @@ class Progress:
         for group, rows in groups.items():
             models = [("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")]
             models += [(row.model, *_cells(row)) for row in rows]
-            tables.append(f"compare {group}: {len(rows)} models, one prompt\n{columns(models)}")
+            tables.append(f"compare {group}: {plural(len(rows), 'model')}, one prompt\n{columns(models)}")
         return inert("\n\n".join(tables))
 
 

@@ -145,12 +145,13 @@ def _delete_arguments(delete: argparse.ArgumentParser) -> None:
 
 
 def run_history_command(args: argparse.Namespace) -> int:
-    """Run one `lfg history` command; 0 on success, 1 when an id or the file is wrong (unknown,
-    ambiguous, unreadable, damaged, not an export), 2 for bad usage or a bad config."""
+    """Run one `lfg history` command; 0 on success, 2 for bad usage, a bad config or an id that names
+    nothing (unknown, ambiguous: as `lfg resume`, `replay` and `serve` answer one), 1 when the file is
+    wrong (unreadable, damaged, not an export, a run still running)."""
     import sqlite3
 
     from lfgtui.config import load_config
-    from lfgtui.history.database import StoreError, resolve_db_path, unusable
+    from lfgtui.history.database import StoreError, UnknownId, resolve_db_path, unusable
     from lfgtui.history.search import QueryTooLarge
     from lfgtui.history.store import Store
     from lfgtui.validation import ValidationError
@@ -172,6 +173,9 @@ def run_history_command(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             except sqlite3.DatabaseError as exc:
                 raise unusable(path, exc, "read") from exc
+    except UnknownId as exc:
+        _error(str(exc))
+        return EXIT_USAGE
     except StoreError as exc:
         _error(str(exc))
         return 1
@@ -192,7 +196,8 @@ def _console() -> Console:
             self.quiet = True
             raise BrokenPipeError
 
-    return _Console(highlight=False)
+    # not a terminal: Rich would wrap at 80 columns; a pipe gets each line whole
+    return _Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
 def _print_json(data: Any) -> None:
@@ -287,9 +292,13 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     record = store.load(store.resolve(args.id))
     if args.json:
         _print_json(to_json(record))
+        return 0
+    console = _console()
+    if not console.is_terminal:  # a pipe or a file (FORCE_COLOR aside): the Markdown as it is
+        sys.stdout.write(to_markdown(record, details=False))
     else:
         # no OSC 8 hyperlinks: a link in a model's answer shows its address, as text
-        _console().print(Markdown(to_markdown(record, details=False), hyperlinks=False))
+        console.print(Markdown(to_markdown(record, details=False), hyperlinks=False))
     return 0
 
 
@@ -328,8 +337,11 @@ def _import(store: Store, args: argparse.Namespace) -> int:
         record = from_json(document)
     except StoreError as exc:
         raise StoreError(f"{name}: {exc}; nothing was imported") from exc
+    from lfgtui.formats import plural
+
     attempts = import_record(store, record)
-    print(f"imported run {record.row.id} ({len(record.tickets)} tickets, {attempts} attempts)")
+    counted = f"{plural(len(record.tickets), 'ticket')}, {plural(attempts, 'attempt')}"
+    print(f"imported run {record.row.id} ({counted})")
     return 0
 
 
@@ -472,7 +484,7 @@ def _cost(total: float | None, unpriced: int, estimated: bool) -> str:
 
 
 def _delete(store: Store, args: argparse.Namespace) -> int:
-    from lfgtui.formats import when
+    from lfgtui.formats import plural, when
     from lfgtui.history.database import StoreError
     from lfgtui.inert import inert
 
@@ -488,7 +500,8 @@ def _delete(store: Store, args: argparse.Namespace) -> int:
     record = store.load(selection)
     attempts = sum(len(ticket.attempts) for ticket in record.tickets)
     started = when(record.row.started_at)
-    what = f"run {run_id} ({len(record.tickets)} tickets, {attempts} attempts, started {started})"
+    counted = f"{plural(len(record.tickets), 'ticket')}, {plural(attempts, 'attempt')}"
+    what = f"run {run_id} ({counted}, started {started})"
     if not args.yes:
         if not sys.stdin.isatty():
             _error(f"not deleting {what} without --yes: stdin is not a terminal to ask on")

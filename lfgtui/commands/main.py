@@ -19,7 +19,9 @@ from lfgtui.commands.agents import add_agents_command
 from lfgtui.commands.ask import add_ask_command
 from lfgtui.commands.broker import add_broker_commands
 from lfgtui.commands.common import EXIT_USAGE
+from lfgtui.commands.completion import add_completion_command
 from lfgtui.commands.history import add_history_commands
+from lfgtui.commands.paths import add_paths_command
 from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
 from lfgtui.commands.run import add_run_command
@@ -36,7 +38,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """`lfg`'s parser, each command's arguments added when it is chosen (`Subcommands`)."""
     parser = _Parser(prog="lfg", description="Run AI agents side by side and watch them stream.")
     parser.add_argument("--version", action="version", version=f"lfg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, action=Subcommands)
@@ -50,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     add_web_command(commands)
     add_worktree_commands(commands)
     sim.add_sim_commands(commands)
+    add_completion_command(commands)
+    add_paths_command(commands)
+    return parser
+
+
+def whole_parser() -> argparse.ArgumentParser:
+    """The parser with every command's arguments added, for what reads all of them at once (the
+    documentation's command reference, generated from it)."""
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, Subcommands):
+            action.add_every_argument()
     return parser
 
 
@@ -77,7 +92,9 @@ def _main(argv: Sequence[str] | None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     if given[:2] == ["sim", "acp"]:  # the agent parses its own arguments, --help included
         return sim.acp(given[2:])
-    args = _parser().parse_args(given)
+    args, unknown = build_parser().parse_known_args(given)
+    if unknown:  # said with the usage of the command they were given to, not lfg's
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command not in TALKING_COMMANDS:
         return _command(args)
     from lfgtui.logs import library_logs

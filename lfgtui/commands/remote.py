@@ -28,6 +28,8 @@ from lfgtui.commands.common import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from lfgtui.broker.gaps import Lost
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.subcommands import Subcommands
@@ -59,6 +61,12 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--control", action="store_true", help="with --serve: let watchers cancel, retry and approve"
     )
+    run.add_argument(
+        "--start-on-attach",
+        action="store_true",
+        help="with --serve: start the tickets when the first watcher attaches, so it sees them from "
+        "the start (implies --headless; lfg web runs its tickets so)",
+    )
 
 
 def add_remote_commands(commands: Subcommands) -> None:
@@ -87,7 +95,9 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
 def serve_problem(args: argparse.Namespace) -> str | None:
     """Why `lfg run`'s `--serve` options cannot be served, checked before anything starts; or None."""
     if args.serve is None:
-        return None
+        return (
+            "--start-on-attach needs --serve (where the watcher attaches)" if args.start_on_attach else None
+        )
     from lfgtui.remote.server import Address, ServeError, read_token
 
     try:
@@ -127,10 +137,12 @@ async def serving(
     outlet: Outlet | None = None,
     telemetry: TelemetryOut | None = None,
     said: Callable[[str], None] = warn,
+    watched: asyncio.Event | None = None,
 ) -> AsyncIterator[str | None]:
     """Serve `run` while the block runs when `lfg run` was given `--serve`, publish it to `outlet`
     (`--publish`, `--broker`) and export its telemetry (`--otel`): yields how to watch it (the `lfg
-    attach` commands), or None. `said` hears how the broker is doing (stderr, or the TUI's notices).
+    attach` commands), or None. `said` hears how the broker is doing (stderr, or the TUI's notices);
+    `watched` is set when the first watcher attaches to `--serve`.
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
@@ -143,12 +155,14 @@ async def serving(
                 await stack.enter_async_context(outlet.publishing(run, tickets, str(args.file), said))
             )
         if args.serve is not None:
-            watches.append(await stack.enter_async_context(_served(args, run, tickets)))
+            watches.append(await stack.enter_async_context(_served(args, run, tickets, watched)))
         yield " or ".join(watch for watch in watches if watch) or None
 
 
 @contextlib.asynccontextmanager
-async def _served(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[str]:
+async def _served(
+    args: argparse.Namespace, run: Run, tickets: Sequence[Ticket], watched: asyncio.Event | None
+) -> AsyncIterator[str]:
     """`--serve`: the run's events over HTTP while the block runs; yields the `lfg attach` command."""
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Address, RunControls, RunServer, read_token
@@ -161,7 +175,9 @@ async def _served(args: argparse.Namespace, run: Run, tickets: Sequence[Ticket])
     if scraped is not None:
         run.sinks.append(scraped)
     controls = RunControls(run) if args.control else None
-    server = RunServer(hub, run.run_id, tickets, token, controls, prices=run.book.prices, metrics=metrics)
+    server = RunServer(
+        hub, run.run_id, tickets, token, controls, prices=run.book.prices, metrics=metrics, watched=watched
+    )
     url = await server.start(Address.parse(args.serve))
     watch = _announce(url, token, args.token_file, controls is not None)
     try:

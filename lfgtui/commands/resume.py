@@ -78,6 +78,14 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--speed", type=positive_number, default=1.0, help="how many times faster than recorded (default 1)"
     )
+    replay.add_argument(
+        "--from",
+        dest="start",
+        type=positive_number,
+        default=0.0,
+        metavar="SECONDS",
+        help="start this many seconds into the recording: what came before is shown at once",
+    )
 
 
 async def resume(args: argparse.Namespace) -> int:
@@ -165,6 +173,8 @@ async def replay(args: argparse.Namespace) -> int:
     from lfgtui.ui.services import Services
 
     async with Providers() as providers:  # a replay has no run: nothing is ever sent
-        services = Services(providers, clock=ReplayClock(args.speed), keymap=config.ui.keymap)
+        services = Services(
+            providers, clock=ReplayClock(args.speed, start=args.start), keymap=config.ui.keymap
+        )
         code = await open_tui(RunController.replay(services, recorded), args.theme or config.ui.theme)
     return 0 if code is None else code

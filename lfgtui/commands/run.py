@@ -36,6 +36,8 @@ from lfgtui.commands.subcommands import Subcommands
 from lfgtui.commands.telemetry import TelemetryOut, add_otel_option
 
 if TYPE_CHECKING:
+    import asyncio
+
     from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.commands.compose import RunOptions
     from lfgtui.config import Config
@@ -121,7 +123,7 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     from lfgtui.telemetry.settings import TelemetryError
     from lfgtui.ui import terminal_attached
 
-    use_tui = not (args.headless or args.json) and terminal_attached()
+    use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
     notices = Notices()
     try:  # a broker or telemetry that cannot be used stops the run before it starts
         outlet = await Outlet.open(args, config)
@@ -209,14 +211,23 @@ async def _run_headless(
     if history is not None:
         run.record(history)
     signalled: list[int] = []
+    stopped = asyncio.Event()  # a signal came: the run is not waiting for a watcher any more
     loop = asyncio.get_running_loop()
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
-        loop.add_signal_handler(sig, lambda code=code: (signalled.append(code), run.cancel_all()))
+        loop.add_signal_handler(
+            sig, lambda code=code: (signalled.append(code), run.cancel_all(), stopped.set())
+        )
     # Every provider's SDK imported before the first request: an import in the middle of the run would
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    async with serving(args, run, tickets, *outlets):
+    watched = asyncio.Event() if getattr(args, "start_on_attach", False) else None  # not in lfg resume
+    async with serving(args, run, tickets, *outlets, watched=watched):
+        if watched is not None:
+            warn("the tickets start when the first watcher attaches")
+            await _first_of(watched, stopped)
+            if signalled:  # stopped before anyone watched: nothing was started
+                return signalled[0]
         run.start()
         outcomes = await run.wait()
     if progress is not None:
@@ -224,6 +235,18 @@ async def _run_headless(
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of `events` is set."""
+    import asyncio
+
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 @contextlib.asynccontextmanager
@@ -246,6 +269,6 @@ def _command_line(args: argparse.Namespace) -> str:
     options = [
         f"--{name.replace('_', '-')}" + ("" if value is True else f" {value}")
         for name, value in vars(args).items()
-        if name not in ("command", "handler", "file") and value not in (None, False)
+        if name not in ("command", "command_parser", "handler", "file") and value not in (None, False)
     ]
     return " ".join(["lfg run", str(args.file), *options])

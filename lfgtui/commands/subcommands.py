@@ -43,6 +43,17 @@ class Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         if add_arguments is not None:
             self._pending[name] = add_arguments
 
+    def add_every_argument(self) -> None:
+        """Add every command's arguments now, subcommands' too: for a reader of the whole parser
+        (the documentation's command reference), not for a run, which adds only its command's."""
+        for name, add_arguments in list(self._pending.items()):
+            add_arguments(self.choices[name])
+        self._pending.clear()
+        for parser in self.choices.values():
+            for action in parser._actions:
+                if isinstance(action, Subcommands):
+                    action.add_every_argument()
+
     def __call__(
         self,
         parser: argparse.ArgumentParser,
@@ -50,7 +61,13 @@ class Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         values: Sequence[str],  # the command's name, then the arguments that follow it
         option_string: str | None = None,
     ) -> None:
-        add_arguments = self._pending.pop(values[0], None)
-        if add_arguments is not None:
-            add_arguments(self.choices[values[0]])
+        namespace.command_parser = self.parser_of(values[0])  # whose usage an error shows
         super().__call__(parser, namespace, values, option_string)
+
+    def parser_of(self, name: str) -> argparse.ArgumentParser:
+        """The parser of command `name`, its arguments added (parsing it, or reading the whole tree
+        for shell completion)."""
+        add_arguments = self._pending.pop(name, None)
+        if add_arguments is not None:
+            add_arguments(self.choices[name])
+        return self.choices[name]

@@ -29,7 +29,7 @@ def add_otel_option(run: argparse.ArgumentParser) -> None:
         "--otel",
         action="store_true",
         help="export the run's traces and metrics over OTLP ([telemetry] in config, the OTEL_* variables; "
-        "pip install 'lfgtui[otel]')",
+        "the otel extra: pip install -e '.[otel]' in lfg's clone)",
     )
 
 
@@ -81,9 +81,11 @@ class TelemetryOut:
         try:
             yield
         finally:
+            from lfgtui.formats import plural
+
             flushed = await pipeline.shutdown()
             lost = (
-                [f"{pipeline.spans_dropped} of {pipeline.spans_ended} spans"]
+                [f"{pipeline.spans_dropped} of {plural(pipeline.spans_ended, 'span')}"]
                 if pipeline.spans_dropped
                 else []
             )

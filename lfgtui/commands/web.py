@@ -43,6 +43,11 @@ def _arguments(web: argparse.ArgumentParser) -> None:
     add_config(web, "config file, for the run, the theme and keys")
     add_db(web, "the history file the run is recorded in")
     web.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
+    web.add_argument(
+        "--start-now",
+        action="store_true",
+        help="start the run at once, not when the first browser tab opens",
+    )
 
 
 def web(args: argparse.Namespace) -> int:
@@ -65,7 +70,7 @@ def web(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         source = Source(args.attach, args.config)
     else:
-        started = start_run(args.file, args.config, args.db, args.yes)
+        started = start_run(args.file, args.config, args.db, args.yes, args.start_now)
         if isinstance(started, int):
             return started
         source, token = started

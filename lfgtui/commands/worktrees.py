@@ -46,7 +46,7 @@ def _commands(worktrees: argparse.ArgumentParser) -> None:
 
 def _list_arguments(listing: argparse.ArgumentParser) -> None:
     listing.add_argument("--run", metavar="ID", help="only the worktrees of this run")
-    listing.add_argument("--json", action="store_true", help="one JSON object per worktree and line")
+    listing.add_argument("--json", action="store_true", help="one JSON array: an object per worktree")
 
 
 def _clean_arguments(clean: argparse.ArgumentParser) -> None:
@@ -125,9 +125,8 @@ def _list(found: list[WorktreeInfo], root: Path, as_json: bool) -> int:
     from lfgtui.formats import columns
     from lfgtui.inert import inert, json_text
 
-    if as_json:
-        for info in found:
-            print(json_text(_record(info)))
+    if as_json:  # one answer: one JSON document (NDJSON is for streams of events)
+        print(json_text([_record(info) for info in found], indent=2))
         return 0
     if not found:
         print(inert(f"no worktrees in {root}"))

@@ -14,12 +14,19 @@ What is measured, for a model API and a coding agent alike:
   the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
   burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
   The tokens over that time are lfg's estimate of the chunks that arrived in it until the count is
-  reported; then the characters that arrived in it at the reported count's tokens per character,
-  per request `reported * streamed_chars / (chars + whole_chars)`: `chars` are every chunk's
-  characters, `whole_chars` those of the tool-call input an agent sent whole (`ToolCallReady`,
-  `ToolCallUpdated` without argument fragments), which its count includes though it never
-  streamed. That split assumes the input has the output's tokens per character, so a rate with
-  such input is an estimate (`rate_estimated`), as one on lfg's own count is.
+  reported (the request's characters so far at `RequestSent.tokens_per_char`, which the run's
+  `OutputCalibration` learnt from the model's earlier counts: cost/tokens.py); then the characters
+  that arrived in it at the reported count's tokens per character, per request `reported *
+  streamed_chars / (chars + whole_chars)`: `chars` are every chunk's characters, `whole_chars`
+  those of the tool-call input an agent sent whole (`ToolCallReady`, `ToolCallUpdated` without
+  argument fragments), which its count includes though it never streamed. That split assumes the
+  input has the output's tokens per character, so a rate with such input is an estimate
+  (`rate_estimated`), as one on lfg's own count is. A count that says it holds no thinking
+  (`reasoning_tokens` 0, as Gemini CLI's leaves its thoughts out) is rated by the characters of the
+  rest alone, over the time the rest streamed.
+
+Output times count in whole milliseconds from the attempt's first event, as the history keeps
+them, so a resumed or replayed attempt reads the same rate and TTFT as the live one did.
 
 Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
 exact type; the types it leaves alone say why.
@@ -35,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.cost.tokens import estimate_tokens
+from lfgtui.cost.tokens import OutputCalibration, tokens_in
 from lfgtui.events import (
     LFG_CALL,
     AgentDetails,
@@ -49,6 +56,7 @@ from lfgtui.events import (
     ContextUsed,
     DiffUpdated,
     Event,
+    Outcome,
     PlanUpdated,
     PromptSent,
     Queued,
@@ -125,6 +133,8 @@ class RequestMetrics:
     call: int = 0
     input_estimate: int | None = None
     """lfg's estimate of the prompt, for the cost until the provider reports `input_tokens`."""
+    tokens_per_char: float | None = None
+    """What lfg counts a character of the output as until the count is reported (None: a quarter)."""
     first_reasoning: float | None = None
     first_text: float | None = None
     first_token: float | None = None
@@ -154,6 +164,14 @@ class RequestMetrics:
     """The sum of `whole`."""
     fragmented: set[str] = field(default_factory=set)
     """The calls whose arguments streamed as fragments: their input is in `chars` already."""
+    calibrated: bool = False
+    """Its reported count went into the run's `OutputCalibration` already."""
+    thought_chars: int = 0
+    """The characters of the thinking chunks (in `chars`)."""
+    streamed_thought_chars: int = 0
+    """Those that arrived over `streamed_s` (in `streamed_chars`)."""
+    streamed_thought_s: float = 0.0
+    """The part of `streamed_s` the thinking streamed."""
 
     @property
     def output_tokens(self) -> int:
@@ -185,6 +203,9 @@ class RequestMetrics:
             self.streamed_s += run.last - run.first
             self.streamed_estimate += run.tokens - run.first_tokens
             self.streamed_chars += run.chars - run.first_chars
+            if run.answer is False:
+                self.streamed_thought_chars += run.chars - run.first_chars
+                self.streamed_thought_s += run.last - run.first
         return run
 
     def tool_input(self, call_id: str, raw_arguments: str) -> None:
@@ -200,7 +221,17 @@ class RequestMetrics:
     def streaming_s(self) -> float:
         """The time output streamed: every run's first chunk to its last, bursts and pauses left out."""
         run = self.run
-        return self.streamed_s + (run.last - run.first if run is not None and run.streamed else 0.0)
+        streaming = run.last - run.first if run is not None and run.streamed else 0.0
+        if self.thinking_uncounted:
+            thinking = streaming if run is not None and run.answer is False else 0.0
+            return self.streamed_s - self.streamed_thought_s + streaming - thinking
+        return self.streamed_s + streaming
+
+    @property
+    def thinking_uncounted(self) -> bool:
+        """The reported count says it holds no thinking though some came (Gemini CLI's count leaves
+        its thoughts out): the rate is of the rest alone, their characters over their time."""
+        return self.reasoning_tokens == 0 and self.thought_chars > 0
 
     @property
     def tokens_streamed(self) -> float:
@@ -213,6 +244,10 @@ class RequestMetrics:
             return self.streamed_estimate + (run.tokens - run.first_tokens if streaming else 0)
         streamed = self.streamed_chars + (run.chars - run.first_chars if streaming else 0)
         counted = self.chars + self.whole_chars
+        if self.thinking_uncounted:
+            thinking = run is not None and run.answer is False and streaming
+            streamed -= self.streamed_thought_chars + (run.chars - run.first_chars if thinking else 0)
+            counted -= self.thought_chars
         return self.reported_tokens * streamed / counted if counted else 0.0
 
     @property
@@ -273,23 +308,39 @@ class Metrics:
     """The price of the attempt's model; None when none is known (its cost is then unknown)."""
     provider: str | None = None
     """The attempt's provider, as its `AttemptStarted` named it."""
+    model: str = ""
+    """Its model, likewise."""
     history: RateHistory = field(default_factory=RateHistory)
     context: ContextUsed | None = None
     """How full a coding agent's context window is, as it last reported it."""
     agent_cost_usd: float | None = None
     """What the attempt cost by the coding agent's own count, when it reports one."""
+    t0: float | None = None
+    """When the attempt's first event came: output times count in whole milliseconds from it."""
+    kept_t: float = 0.0
+    """The last event's time as the history keeps it (see `_token`)."""
+    before_t: float = 0.0
+    """The time of the event before the one applied now, likewise."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
     def apply(self, event: Event) -> None:
         """One event of the attempt, through `METRICS`: one dict lookup by its exact type."""
+        if self.t0 is None:
+            self.t0 = event.t
+        self.before_t, self.kept_t = self.kept_t, event.t
         apply = METRICS.handlers.get(type(event))
         if apply is not None:
             apply(self, event)
 
     def _request(self, event: RequestSent) -> None:
         self.requests.append(
-            RequestMetrics(request_sent=event.t, call=event.call, input_estimate=event.input_estimate)
+            RequestMetrics(
+                request_sent=event.t,
+                call=event.call,
+                input_estimate=event.input_estimate,
+                tokens_per_char=event.tokens_per_char,
+            )
         )
 
     def _text(self, event: TextDelta) -> None:
@@ -344,7 +395,12 @@ class Metrics:
         if not self.requests or not text:  # an empty chunk is no output
             return
         request = self.requests[-1]
-        tokens, chars = estimate_tokens(text), len(text)
+        # The history keeps a chunk's time in whole ms from the attempt's start, and never before the
+        # event before it: so do the runs, and a resumed attempt's rate is the live one's.
+        t0 = self.t0 or 0.0
+        t = self.kept_t = max(t0 + round((t - t0) * 1000) / 1000, self.before_t)
+        chars = len(text)
+        tokens = tokens_in(request.chars + chars, request.tokens_per_char) - request.estimated_tokens
         run = request.run
         if run is not None and run.answer is answer:
             run.last, run.chunks = t, run.chunks + 1
@@ -359,6 +415,8 @@ class Metrics:
         request.chunks += 1
         request.estimated_tokens += tokens
         request.chars += chars
+        if answer is False:
+            request.thought_chars += chars
         self._window.append((t, tokens))
         self._window_tokens += tokens
         self.history.add(t, tokens)
@@ -563,6 +621,9 @@ class MetricsBook:
     """Each provider's allowance as its rate-limit headers last said it."""
     agents: dict[str, AgentUsage] = field(default_factory=dict)
     """Each coding agent provider's sessions as they reported themselves."""
+    calibration: OutputCalibration = field(default_factory=OutputCalibration)
+    """Tokens per character of each model's output, from its requests that reported their count: what
+    the run's next requests of that model are estimated with (`RequestSent.tokens_per_char`)."""
 
     def __call__(self, event: Event) -> None:
         """One event, through `BOOK`: one dict lookup by its exact type, as a token's is in `METRICS`."""
@@ -580,7 +641,7 @@ class MetricsBook:
 
     def _started(self, event: AttemptStarted) -> None:
         metrics = self._attempt(event)
-        metrics.provider = event.provider
+        metrics.provider, metrics.model = event.provider, event.model
         if self.prices is not None:
             metrics.pricer = self.prices.pricer(event.provider, event.model)
 
@@ -597,10 +658,32 @@ class MetricsBook:
                 self.agents[provider] = AgentUsage(provider)
             self.agents[provider].reported(key, event, before)
 
+    def _call_ended(self, event: CallEnded) -> None:
+        self._calibrate(self._attempt(event))
+
     def _ended(self, event: AttemptEnded) -> None:
         metrics = self._attempt(event)
+        if event.outcome is Outcome.COMPLETED:  # a coding agent's turn has no `CallEnded`
+            self._calibrate(metrics)
         if metrics.provider in self.agents:
             self.agents[metrics.provider].ended((event.ticket, event.attempt))
+
+    def _calibrate(self, metrics: Metrics) -> None:
+        """Learn from the attempt's last request once its count is known for good: its call ended (a
+        count reported before, like Anthropic's first, is no measure of the output)."""
+        request = metrics.requests[-1] if metrics.requests else None
+        if (
+            request is None
+            or request.calibrated
+            or request.reported_tokens is None
+            or metrics.provider is None
+        ):
+            return
+        request.calibrated = True
+        chars = request.chars + request.whole_chars  # what the count holds (see `tokens_streamed`)
+        if request.thinking_uncounted:
+            chars -= request.thought_chars
+        self.calibration.learn(metrics.provider, metrics.model, request.reported_tokens, chars)
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
@@ -624,11 +707,13 @@ BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
         AttemptStarted: MetricsBook._started,
         QuotaSeen: MetricsBook._quota,
         ContextUsed: MetricsBook._context,
+        CallEnded: MetricsBook._call_ended,
         AttemptEnded: MetricsBook._ended,
     },
     {},
 )
 """What the book does with each event type: an attempt's event goes to its `Metrics` (which
-`METRICS` decides for); an attempt's start also prices it; a provider's quota is kept per provider,
+`METRICS` decides for); an attempt's start also prices it; a call's end, and an attempt's, teach the
+run's calibration what a character of that model's output counts for; a provider's quota is kept per provider,
 not per attempt, and so is what a coding agent's sessions report (context, cost) besides. Built
 from `METRICS`, so a type `METRICS` has not decided is undecided here too."""

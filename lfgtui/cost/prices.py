@@ -2,9 +2,10 @@
 
 genai-prices (pydantic's price database) knows the providers by their API URLs and matches model
 names its own way (dated snapshots such as `gpt-4o-2024-08-06` find `gpt-4o`); both are left to it.
-A provider it cannot be sure of (the offline sim, a server on this machine, an agent service or a
-coding agent, which bill their own way) and a model it does not know have no price: the answer is
-None, shown as `$?`, never a guess.
+The built-in sim (a base URL of `sim:`) costs nothing: its price is a known zero, shown `$0`. A
+provider genai-prices cannot be sure of (a server on this machine, an agent service or a coding
+agent, which bill their own way) and a model it does not know have no price: the answer is None,
+shown as `$?`, never a guess.
 
 Importing genai-prices and reading its table takes a few hundred ms, so it happens in `load()`, which
 a run calls once before the UI starts; nothing imports it at module level. Prices come only from the
@@ -216,6 +217,13 @@ def _is_local(url: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+def is_sim(config: ProviderConfig) -> bool:
+    """The built-in simulator, on this machine, whatever its port: it charges nothing."""
+    from lfgtui.providers.catalog import SIM_URL
+
+    return config.base_url is not None and config.base_url.startswith(SIM_URL)
+
+
 def database_provider(config: ProviderConfig) -> tuple[str | None, str | None] | None:
     """How genai-prices should find this provider, as (provider id, API URL); None when it should not.
 
@@ -263,6 +271,10 @@ class PriceBook:
             return None
         if config.prices is not None:
             return OverridePricer(config.prices)
+        if is_sim(config):
+            from lfgtui.providers.base import PriceOverride
+
+            return OverridePricer(PriceOverride(0.0, 0.0), "the sim: free")
         where = database_provider(config)
         if where is None or not model:
             return None
@@ -290,10 +302,13 @@ def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket])
 
 
 def format_usd(cost: float | None, estimated: bool = False) -> str:
-    """`$?` when unknown; cents from a dollar up (`$1.23`), else three significant digits
-    (`$0.0123`, `$0.00042`); `~` in front when the tokens behind it are estimated."""
+    """`$?` when unknown; `$0` for nothing at all (a free model: no `~`, however its tokens were
+    counted); cents from a dollar up (`$1.23`), else three significant digits (`$0.0123`,
+    `$0.00042`); `~` in front when the tokens behind it are estimated."""
     if cost is None or not math.isfinite(cost):
         return "$?"
+    if cost == 0:
+        return "$0"
     sign = "~" if estimated else ""
     if cost >= 1:
         return f"{sign}${cost:,.2f}"

@@ -1,9 +1,47 @@
 """lfg's own token count, for what a provider has not reported yet: the metrics count streamed chunks
-with it, and the shared limits a prompt before it is sent."""
+with it, and the shared limits a prompt before it is sent.
+
+A fixed four characters a token reads a stream of short tokens (a word each, as most providers
+stream) a third or more high until the count arrives. A provider's own counts say what one of its
+model's characters is worth: `OutputCalibration` learns that from the requests that reported it, and
+each later request of that model in the run (`RequestSent.tokens_per_char`) is estimated with it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+TOKENS_PER_CHAR = 0.25
+"""What a character of output counts for before a provider's own count says better."""
+
 
 def estimate_tokens(text: str) -> int:
-    """A chunk's token count before the provider reports usage: about four characters a token."""
+    """A prompt's token count before the provider reports usage: about four characters a token."""
     return max(1, (len(text) + 2) // 4)
+
+
+def tokens_in(chars: int, tokens_per_char: float | None) -> int:
+    """The estimated tokens of `chars` characters of output: counted on a request's whole output so
+    far, so that no chunk rounds up on its own."""
+    return round(chars * (TOKENS_PER_CHAR if tokens_per_char is None else tokens_per_char))
+
+
+@dataclass
+class OutputCalibration:
+    """Tokens per character of each provider and model's output, from the counts its requests
+    reported over the characters they sent (the tool input an agent sent whole included: its count
+    has those tokens too)."""
+
+    counted: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """(reported tokens, characters) of every calibrating request, by (provider, model)."""
+
+    def learn(self, provider: str, model: str, tokens: int, chars: int) -> None:
+        if tokens <= 0 or chars <= 0:
+            return
+        before_tokens, before_chars = self.counted.get((provider, model), (0, 0))
+        self.counted[provider, model] = (before_tokens + tokens, before_chars + chars)
+
+    def tokens_per_char(self, provider: str, model: str) -> float | None:
+        """What a character of the model's output counts for; None until one of its requests reported."""
+        counted = self.counted.get((provider, model))
+        return None if counted is None else counted[0] / counted[1]

@@ -28,6 +28,11 @@ class StoreError(Exception):
     """A history file that cannot be used, or an id that names nothing (or too many things)."""
 
 
+class UnknownId(StoreError):
+    """An id (or `RUN/TICKET`) that names nothing in the history file, or more than one thing: bad
+    usage, which every command answers with exit code 2."""
+
+
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("lfgtui")) / "history.sqlite3"
 

@@ -332,6 +332,40 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?=\s|$)")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
+NESTED_LEVELS = 2
+"""How far a model's headings are moved down: below the attempt's `##`, so that an answer's own
+`#` or `##` can never read as the start of another ticket."""
+
+
+def _nested(text: str) -> str:
+    """A model's Markdown with each heading `NESTED_LEVELS` deeper (at most `######`): `# Plan`
+    becomes `### Plan`, an underlined heading an ATX one; code fences are left as they are."""
+    lines = text.split("\n")
+    out: list[str] = []
+    fence = ""
+    for line in lines:
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+            out.append(line)
+        elif opened:
+            fence = opened.group(1)
+            out.append(line)
+        elif (atx := _ATX.match(line)) is not None:
+            level = min(len(atx.group(1)) + NESTED_LEVELS, 6)
+            out.append("#" * level + line[atx.end() :])
+        elif (setext := _SETEXT.match(line)) and out and out[-1].strip() and not _ATX.match(out[-1]):
+            level = (1 if setext.group(1)[0] == "=" else 2) + NESTED_LEVELS
+            out[-1] = "#" * level + " " + out[-1].strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.rstrip().splitlines())
 
@@ -451,7 +485,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
                 lines += [
                     "<details><summary>Reasoning</summary>",
                     "",
-                    part.text.strip(),
+                    _nested(part.text.strip()),
                     "",
                     "</details>",
                     "",
@@ -459,7 +493,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
             case PartKind.REASONING:
                 lines += ["*Reasoning*", "", _quote(part.text), ""]
             case PartKind.TEXT:
-                lines += [part.text.strip(), ""]
+                lines += [_nested(part.text.strip()), ""]
             case PartKind.TOOL_CALL:
                 result = results.get(part.call_id)
                 notes = [note for note in approvals.get(part.call_id or "", []) if note.seq > part.seq]

@@ -112,7 +112,13 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
     if row.provider is not None:
         events.add((-1, 0), 0.0, AttemptStarted, provider=row.provider, model=row.model or "")
     for n, request in enumerate(record.requests):
-        events.add((request.seq, 0), request.request_ms, RequestSent, call=request.call)
+        events.add(
+            (request.seq, 0),
+            request.request_ms,
+            RequestSent,
+            call=request.call,
+            tokens_per_char=request.tokens_per_char,
+        )
         if request.usage_seq is not None and request.usage_ms is not None:
             usage = {
                 "input_tokens": request.input_tokens,

@@ -262,8 +262,9 @@ class Recorder:
         self._pending.seal(attempt)
         n = len(attempt.requests)
         row_id = self.conn.execute(
-            "INSERT INTO requests (attempt_id, n, call, seq, request_ms) VALUES (?, ?, ?, ?, ?)",
-            (attempt.id, n, event.call, event.seq, attempt.ms(event.t)),
+            "INSERT INTO requests (attempt_id, n, call, seq, request_ms, tokens_per_char) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (attempt.id, n, event.call, event.seq, attempt.ms(event.t), event.tokens_per_char),
         ).lastrowid
         assert row_id is not None
         attempt.requests.append(PendingRequest(row_id, n))

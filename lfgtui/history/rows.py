@@ -232,6 +232,7 @@ class RequestRow(Row):
     stop_reason: str | None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    tokens_per_char: float | None = None
 
 
 @dataclass(frozen=True)

@@ -238,5 +238,12 @@ ALTER TABLE attempts ADD COLUMN tokens_per_s_estimated INTEGER NOT NULL DEFAULT 
 count, or a coding agent's count split between what streamed and tool input it sent whole), so the
 history shows it with `~` as the gauge did. A row recorded before says 0."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+V7 = """
+ALTER TABLE requests ADD COLUMN tokens_per_char REAL;
+"""
+"""What lfg counted a character of a request's output as until the provider reported its count
+(`RequestSent.tokens_per_char`), so a request that never reported one is estimated as it was live.
+A row recorded before says NULL: a quarter token, as lfg counted then (but chunk by chunk)."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

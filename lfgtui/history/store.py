@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, connect, transaction, unusable
+from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, UnknownId, connect, transaction, unusable
 from lfgtui.history.lock import RunLock
 from lfgtui.history.recovery import recover
 from lfgtui.history.schema import MIGRATIONS
@@ -122,7 +122,7 @@ class Store:
             if not self.conn.execute(
                 "SELECT 1 FROM tickets WHERE run_id = ? AND ticket = ?", (run_id, ticket)
             ).fetchone():
-                raise StoreError(f"run {run_id} has no ticket {ticket!r}")
+                raise UnknownId(f"run {run_id} has no ticket {ticket!r}")
             return Selection(run_id, ticket=ticket)
         runs = self._matches("runs", ref)
         attempts = self._matches("attempts", ref)
@@ -148,11 +148,11 @@ class Store:
         return [r for (r,) in rows]
 
     @staticmethod
-    def _not_one(ref: str, candidates: list[str]) -> StoreError:
+    def _not_one(ref: str, candidates: list[str]) -> UnknownId:
         if not candidates:
-            return StoreError(f"no run or attempt with id {ref!r} (see `lfg history list`)")
+            return UnknownId(f"no run or attempt with id {ref!r} (see `lfg history list`)")
         more = " and more" if len(candidates) > 5 else ""
-        return StoreError(f"{ref!r} is ambiguous: it could be {', '.join(candidates[:5])}{more}")
+        return UnknownId(f"{ref!r} is ambiguous: it could be {', '.join(candidates[:5])}{more}")
 
     # --- deleting ---
 

@@ -89,6 +89,10 @@ class ProviderConfig:
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
     default_model: str | None = None
+    ask_model: str | None = None
+    """The model `lfg ask` uses when none is named (None: `default_model`): `ask` gives the model no
+    tools, so a provider whose default model is a tool-calling agent (the sim's `agent-demo`) names
+    one that answers a plain question."""
     headers: dict[str, str] = field(default_factory=dict)
     connect_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0

@@ -52,6 +52,10 @@ def _agent(name: str, command: tuple[str, ...], env: tuple[str, ...], install: s
     )
 
 
+SIM_ASK_MODEL = "hello"
+"""What `lfg ask` asks the sim for: a plain answer (its default, `agent-demo`, calls tools `ask` does
+not give)."""
+
 BUILTIN: dict[str, ProviderConfig] = {
     "openai": ProviderConfig(
         name="openai", kind="openai", api_key_env="OPENAI_API_KEY", default_model="gpt-4.1-mini"
@@ -69,12 +73,22 @@ BUILTIN: dict[str, ProviderConfig] = {
     "ollama": ProviderConfig(
         name="ollama", kind="openai", base_url="http://localhost:11434/v1", default_model="llama3.2"
     ),
-    "sim": ProviderConfig(name="sim", kind="sim", base_url=SIM_URL + "/v1", default_model="agent-demo"),
+    "sim": ProviderConfig(
+        name="sim", kind="sim", base_url=SIM_URL + "/v1", default_model="agent-demo", ask_model=SIM_ASK_MODEL
+    ),
     "sim-responses": ProviderConfig(
-        name="sim-responses", kind="openai-responses", base_url=SIM_URL + "/v1", default_model="agent-demo"
+        name="sim-responses",
+        kind="openai-responses",
+        base_url=SIM_URL + "/v1",
+        default_model="agent-demo",
+        ask_model=SIM_ASK_MODEL,
     ),
     "sim-anthropic": ProviderConfig(
-        name="sim-anthropic", kind="anthropic", base_url=SIM_URL, default_model="agent-demo"
+        name="sim-anthropic",
+        kind="anthropic",
+        base_url=SIM_URL,
+        default_model="agent-demo",
+        ask_model=SIM_ASK_MODEL,
     ),
     "sim-agent": ProviderConfig(
         name="sim-agent", kind="sse", base_url=SIM_URL + "/agent", default_model="agent-demo"
@@ -98,8 +112,10 @@ BUILTIN: dict[str, ProviderConfig] = {
                 "ANTHROPIC_DEFAULT_SONNET_MODEL",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL",
                 "CLAUDE_CONFIG_DIR",
+                "CLAUDE_CODE_OAUTH_TOKEN",
                 "CLAUDE_CODE_USE_BEDROCK",
                 "CLAUDE_CODE_USE_VERTEX",
+                "CLAUDE_CODE_USE_FOUNDRY",
                 "MAX_THINKING_TOKENS",
             ),
             "npm install -g @agentclientprotocol/claude-agent-acp",

@@ -76,7 +76,13 @@ _BUSY = (
 
 Metrics = Callable[[], tuple[bytes, str]]
 """The run's metrics as a scrape reads them, and their content type."""
-NO_PROMETHEUS = "prometheus-client is not installed (pip install 'lfgtui[prometheus]')"
+
+
+def no_prometheus() -> str:
+    """What `/metrics` says without prometheus-client."""
+    from lfgtui.extras import install_hint
+
+    return f"prometheus-client is not installed ({install_hint('prometheus')})"
 
 
 class ServeError(Exception):
@@ -315,8 +321,11 @@ class RunServer:
         write_timeout_s: float = WRITE_TIMEOUT_S,
         max_behind_bytes: int = MAX_BEHIND_BYTES,
         auth_timeout_s: float = AUTH_TIMEOUT_S,
+        watched: asyncio.Event | None = None,
     ) -> None:
         self.hub = hub
+        self.watched = watched
+        """Set when the first watcher connects (`lfg run --start-on-attach` waits for it)."""
         self.heartbeat_s = heartbeat_s
         self.write_timeout_s = write_timeout_s
         self.max_behind_bytes = max_behind_bytes
@@ -397,7 +406,7 @@ class RunServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.metrics is None:
-            return _problem(501, f"no metrics: {NO_PROMETHEUS}")
+            return _problem(501, f"no metrics: {no_prometheus()}")
         body, content_type = self.metrics()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -418,6 +427,8 @@ class RunServer:
         came_at = hub.total  # what the log held then is caught up at the watcher's own pace
         self.watchers += 1
         self._idle.clear()
+        if self.watched is not None:
+            self.watched.set()
         try:
             await self._send(response, hub.hello())
             while True:

@@ -1,10 +1,11 @@
 """`lfg web`: the TUI in a browser, through textual-serve (the Textual project's own server).
 
 textual-serve starts a command per browser tab and carries its terminal over a websocket. Each tab
-runs `lfg attach`, so every tab shows the same run: `lfg web FILE` first starts the tickets as a
-headless `lfg run --serve --control` of its own on a loopback port with a fresh token, and stops it
-(Ctrl-C, so it is recorded as cancelled) when it ends; `lfg web --attach URL` shows a run served
-elsewhere. The token reaches the tabs in their environment, never on a command line.
+runs `lfg attach`, so every tab shows the same run: `lfg web FILE` first starts a headless `lfg run
+--serve --control --start-on-attach` of its own on a loopback port with a fresh token, whose tickets
+start when the first tab's `lfg attach` connects (so the browser watches them stream; `--start-now`:
+at once), and stops it (Ctrl-C, so it is recorded as cancelled) when it ends; `lfg web --attach URL`
+shows a run served elsewhere. The token reaches the tabs in their environment, never on a command line.
 
 The run's server ends with the run, but the page does not: once the run's process has ended, `lfg
 web FILE` serves its record with `lfg serve RUN_ID` (same token, loopback) and later tabs attach to
@@ -66,6 +67,8 @@ class Source:
     """Where the run's token file and the logs are."""
     db: Path | None = None
     record: subprocess.Popen[str] | None = None
+    waiting: bool = False
+    """The run's tickets start when the first tab attaches (`lfg run --start-on-attach`)."""
     switched: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once tabs attach to the record (or it could not be served): those opened after the
     run's process ended wait for it."""
@@ -138,6 +141,8 @@ class WebServer(Server):
 
     async def on_startup(self, app: Application) -> None:
         _warn(f"open {self.gate.url} in a browser (its key lets the browser in; share it with nobody)")
+        if self.source.waiting:
+            _warn("the run starts when the first browser tab opens")
         _warn("press Ctrl-C to stop")
         self.following = asyncio.create_task(self.source.follow())
 
@@ -234,9 +239,12 @@ async def _until_closed(websocket: WebSocketResponse) -> None:
             break
 
 
-def start_run(file: Path, config: Path | None, db: Path | None, yes: bool) -> tuple[Source, str] | int:
-    """`lfg run FILE --headless --serve` in the background: where it serves, and its token; or the
-    exit code when it did not start serving (its log said why)."""
+def start_run(
+    file: Path, config: Path | None, db: Path | None, yes: bool, now: bool = False
+) -> tuple[Source, str] | int:
+    """`lfg run FILE --headless --serve` in the background, its tickets started by the first watcher
+    (`now`: at once): where it serves, and its token; or the exit code when it did not start serving
+    (its log said why)."""
     token = secrets.token_urlsafe(32)
     folder = Path(tempfile.mkdtemp(prefix="lfg-web-"))
     token_file = folder / "token"
@@ -250,10 +258,12 @@ def start_run(file: Path, config: Path | None, db: Path | None, yes: bool) -> tu
             command += [flag, str(value)]
     if yes:
         command.append("--yes")
+    if not now:
+        command.append("--start-on-attach")
     run = _launch(command, log)
     url = _wait_serving(run, log)
     if url is not None:
-        return Source(url, config, run, folder, db), token
+        return Source(url, config, run, folder, db, waiting=not now), token
     if run.poll() is not None:
         sys.stderr.write(log.read_text())
         return run.returncode or 1

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from lfgtui.conversation import Conversation
+from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -60,6 +61,7 @@ async def run_agent(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transcript: list[Message] | None = None,
     limiter: ProviderLimiter | None = None,
+    calibration: OutputCalibration | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`.
 
@@ -67,7 +69,8 @@ async def run_agent(
     connection); the caller then records the `cancelled` outcome. `transcript`, when given, receives
     the whole conversation (the task's messages, each answer, each tool result: conversation.py), so
     a completed attempt can be continued. `limiter`, when given, holds every model call to the provider's
-    limits shared with the run's other tickets.
+    limits shared with the run's other tickets; `calibration`, when given, is what the run learnt of
+    each model's tokens per character, which each request's live estimate uses.
     """
     yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
@@ -79,7 +82,7 @@ async def run_agent(
         ran_remotely: set[str] = set()
         call = replace(task.call, messages=tuple(conversation.so_far()))
         try:
-            calling = run_call(provider, call, ev, call_index, policy, sleep, limiter)
+            calling = run_call(provider, call, ev, call_index, policy, sleep, limiter, calibration)
             async with contextlib.aclosing(calling) as stream:
                 async for event in stream:
                     conversation.add(event)

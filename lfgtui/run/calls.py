@@ -20,6 +20,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
     ErrorKind,
     Event,
@@ -64,6 +65,7 @@ async def run_call(
     policy: RetryPolicy,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     limiter: ProviderLimiter | None = None,
+    calibration: OutputCalibration | None = None,
 ) -> AsyncIterator[Event]:
     """Stream one model call, retrying retryable failures that happen before any output."""
     estimate = estimate_prompt_tokens(call)
@@ -76,7 +78,10 @@ async def run_call(
                 while wait is not None:
                     yield ev(Queued, message=permit.explain(wait), reason=wait.reason.value, until=wait.until)
                     wait = await permit.next_wait(wait)
-            yield ev(RequestSent, call=call_index, input_estimate=estimate)
+            per_char = (
+                None if calibration is None else calibration.tokens_per_char(provider.config.name, call.model)
+            )
+            yield ev(RequestSent, call=call_index, input_estimate=estimate, tokens_per_char=per_char)
             got_output = False
             try:
                 async with contextlib.aclosing(provider.stream(call, ev)) as events:  # closed when we are

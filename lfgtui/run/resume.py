@@ -15,6 +15,7 @@ and `play` delivers it at the pace of a `ReplayClock`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -279,20 +280,50 @@ def replay_events(run: RecordedRun) -> list[Event]:
 
 
 class ReplayClock:
-    """Recorded time played `speed` times faster than real time, from 0 when created."""
+    """Recorded time played `speed` times faster than real time, from `start` when created (`lfg
+    replay --from`: what was recorded before it is delivered at once); paused, played on, and moved
+    ahead by the replay's keys, which wake whatever waits on it."""
 
-    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic, start: float = 0.0) -> None:
         self.speed = speed
+        self.start = start
         self._clock = clock
         self._zero = clock()
+        self._paused_at: float | None = None
+        self._moved = asyncio.Event()
 
     def __call__(self) -> float:
-        return (self._clock() - self._zero) * self.speed
+        now = self._clock() if self._paused_at is None else self._paused_at
+        return self.start + (now - self._zero) * self.speed
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._paused_at = self._clock()
+            self._moved.set()
+
+    def play_on(self) -> None:
+        if self._paused_at is not None:
+            self._zero += self._clock() - self._paused_at
+            self._paused_at = None
+            self._moved.set()
+
+    def skip(self, recorded_s: float) -> None:
+        """Move `recorded_s` seconds of the record ahead: what was recorded in them comes at once."""
+        self.start += recorded_s
+        self._moved.set()
 
     async def sleep_until(self, t: float) -> None:
-        delay = (t - self()) / self.speed
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Until the record reaches `t`: paused, it stands still, but a skip still moves it on."""
+        while t > self():
+            self._moved.clear()
+            wait = None if self.paused else (t - self()) / self.speed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._moved.wait()
 
 
 async def play(events: Sequence[Event], clock: ReplayClock, deliver: Callable[[Event], None]) -> None:

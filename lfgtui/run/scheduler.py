@@ -458,7 +458,13 @@ class Run:
         limiter = self.limiters[ticket.provider]
         toolbox = self._toolbox(state)
         return run_agent(
-            provider, self._task(state), ev, toolbox, transcript=state.transcript, limiter=limiter
+            provider,
+            self._task(state),
+            ev,
+            toolbox,
+            transcript=state.transcript,
+            limiter=limiter,
+            calibration=self.book.calibration,
         )
 
     def _sent_prompt(self, state: TicketState) -> tuple[str, int | None]:

@@ -88,6 +88,7 @@ from lfgtui.sim.acp_sessions import (
     new_session_id,
 )
 from lfgtui.sim.scenario import (
+    Echoes,
     Scenario,
     ScenarioError,
     ScenarioLibrary,
@@ -306,9 +307,8 @@ class SimAcpAgent:
         session.prompts += 1
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
-        run = AgentRun(
-            self.conn, session, self.options.scenario, self.stdout, self.options.quirks, self.client_terminals
-        )
+        scenario = self.options.scenario.echoing(Echoes(prompt=prompt_text(prompt)))
+        run = AgentRun(self.conn, session, scenario, self.stdout, self.options.quirks, self.client_terminals)
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:
@@ -335,6 +335,9 @@ class SimAcpAgent:
             input_tokens=words, output_tokens=run.output_tokens, total_tokens=words + run.output_tokens
         )
         session.used_tokens += usage.total_tokens
+        if self.options.quirks.quota_meta:
+            counted = {"input_tokens": words, "output_tokens": run.output_tokens - run.thought_tokens}
+            return PromptResponse(stop_reason=stop_reason, field_meta={"quota": {"token_count": counted}})
         session.cost_usd += self.options.quirks.cost_usd
         cost = Cost(amount=session.cost_usd, currency="USD") if self.options.quirks.cost_usd else None
         await self.conn.session_update(
@@ -605,6 +608,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a session_info_update titled TEXT as soon as a prompt arrives (as Codex names its thread)",
     )
     quirks.add_argument(
+        "--quota-meta",
+        action="store_true",
+        help="report each prompt's tokens only in its answer's _meta.quota.token_count, the thoughts "
+        "left out of output_tokens, with no usage update (as Gemini CLI)",
+    )
+    quirks.add_argument(
         "--linger",
         type=Path,
         default=None,
@@ -672,6 +681,7 @@ def main(argv: list[str] | None = None) -> None:
             progress=args.progress,
             fallback_model=args.fallback_model,
             own_terminal=args.own_terminal,
+            quota_meta=args.quota_meta,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

@@ -110,6 +110,10 @@ class Quirks:
     fallback_model: str = ""
     """The model each prompt runs, whatever was chosen, said in a config option update where the
     models are config options, as an agent falls back from an overloaded model."""
+    quota_meta: bool = False
+    """Each prompt's counts are in its answer's `_meta.quota.token_count` (`input_tokens`,
+    `output_tokens` without the thoughts), with no `usage` and no usage update, as Gemini CLI reports
+    them."""
     after_denial: StopReason | None = None
     """How the turn ends at once when the client rejects a permission request (None: the run goes
     on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""
@@ -230,6 +234,8 @@ class AgentRun:
         """The run's output tokens, as a real agent reports them: the thoughts and message pieces it
         streamed, and its tool calls' arguments, a token per piece a model API would stream them in,
         though the agent sends each call whole."""
+        self.thought_tokens = 0
+        """The thoughts' part of `output_tokens`."""
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
 
     async def play(self) -> None:
@@ -298,6 +304,7 @@ class AgentRun:
         await self.pacer.wait(self.session.cancelled)
         if piece.kind is PieceKind.REASONING:
             await self._update(acp.update_agent_thought_text(piece.text))
+            self.thought_tokens += 1
         else:
             await self._update(acp.update_agent_message_text(piece.text))
             self.said.append(piece.text)

@@ -6,6 +6,12 @@ a colon, e.g. `long-answer:tokens_per_s=200,ttft_ms=100,repeat=20`; `usage_FIELD
 report any JSON value in a field, as a faulty provider might (`hello:usage_output_tokens=NaN`). Files
 written before the model calls got their name say `[[turn]]` and a fault's `turn`; they are read as
 `call`.
+
+A call's text and reasoning may echo the request (`Echoes`): `{{ result.N }}` is the Nth tool result
+the conversation carries (from 1), `{{ result.N.inline }}` the same with its lines joined by `, `,
+`{{ prompt }}` the last user message and `{{ prompt.last_line }}` its last non-blank line. So a
+scripted agent describes the folder lfg's tools really listed, and a ticket quotes the one it depends on.
+The agent protocols (whose agent runs no real tools) quote the results the script gives.
 """
 
 from __future__ import annotations
@@ -134,6 +140,21 @@ class Scenario:
     def prompt_cache(self) -> PromptCache:
         return PromptCache(read=self.cache_read_tokens, write=self.cache_write_tokens)
 
+    def echoing(self, echoes: Echoes) -> Scenario:
+        """This scenario with its calls' placeholders filled from a request's `echoes`; a request that
+        carries no tool results (the agent protocols, whose agent runs no real tools) gets the
+        results its script gives."""
+        if not any("{{" in call.text or "{{" in call.reasoning for call in self.calls):
+            return self
+        if not echoes.results:
+            scripted = tuple(tool.result for call in self.calls for tool in call.tool_calls)
+            echoes = replace(echoes, results=scripted)
+        calls = tuple(
+            replace(call, text=echoes.fill(call.text), reasoning=echoes.fill(call.reasoning))
+            for call in self.calls
+        )
+        return replace(self, calls=calls)
+
     def call(self, index: int) -> SimCall:
         """The answer to model call `index`; past the script, the last one (its tool calls only if
         endless)."""
@@ -169,6 +190,32 @@ OLD_CALL = "turn"
 their name; still read."""
 
 _TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
+
+
+_ECHO = re.compile(r"\{\{ *(result\.([1-9][0-9]*)(\.inline)?|prompt(\.last_line)?) *\}\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Echoes:
+    """What of a request a scenario's text may quote: the last user message and the tool results."""
+
+    prompt: str = ""
+    results: tuple[str, ...] = ()
+
+    def fill(self, text: str) -> str:
+        """`text` with each placeholder replaced (a result the conversation lacks: empty)."""
+        return _ECHO.sub(self._value, text) if "{{" in text else text
+
+    def _value(self, match: re.Match[str]) -> str:
+        if match.group(2) is not None:
+            number = int(match.group(2))
+            result = self.results[number - 1] if number <= len(self.results) else ""
+            return (
+                ", ".join(line for line in result.splitlines() if line.strip()) if match.group(3) else result
+            )
+        if match.group(4):
+            return next((line for line in reversed(self.prompt.splitlines()) if line.strip()), "")
+        return self.prompt
 
 
 def split_tokens(text: str, chunk_chars: int = 0) -> list[str]:

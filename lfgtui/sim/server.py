@@ -30,6 +30,7 @@ from lfgtui.sim.wire import (
     SocketState,
     WireProtocol,
     count_usage,
+    echoes,
     sse_data,
 )
 
@@ -71,6 +72,8 @@ class RequestRecord:
     disconnected_at: float | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     fault: FaultKind | None = None
+    usage: SimUsage | None = None
+    """The counts a streamed answer reported as it finished."""
 
     @property
     def first_token_at(self) -> float | None:
@@ -359,7 +362,7 @@ class SimServer:
         """The scenario that answers `request`, noted in its record; ScenarioError if none does."""
         record.model, record.call_index = request.model, request.call_index
         record.scenario = self.models.scenario_for(request.model, self.library.names())
-        return self.library.resolve(record.scenario)
+        return self.library.resolve(record.scenario).echoing(echoes(record.body))
 
     async def _socket(
         self, request: _HttpRequest, path: str, protocol: SocketProtocol, conn: _Connection
@@ -485,7 +488,8 @@ class SimServer:
                 record.token_times += [sent_at] * piece.tokens
         if await self._stream_fault(scenario, request, encoder, outlet, record, position):
             return False
-        for frame in encoder.finish(count_usage(pieces, request)):
+        record.usage = count_usage(pieces, request)
+        for frame in encoder.finish(record.usage):
             await outlet.event(frame)
         await outlet.end()
         record.ended_at = time.monotonic()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from lfgtui.sim.scenario import Scenario, SimCall, split_tokens
+from lfgtui.sim.scenario import Echoes, Scenario, SimCall, split_tokens
 
 
 class PieceKind(StrEnum):
@@ -227,3 +227,50 @@ def count_usage(pieces: list[Piece], request: SimRequest) -> SimUsage:
 def estimate_input_tokens(body: dict[str, Any]) -> int:
     """A rough prompt size (4 characters a token) for the usage the sim reports."""
     return max(1, len(repr(body)) // 4)
+
+
+TOOL_RESULT_TYPES = ("tool_result", "function_call_output", "custom_tool_call_output")
+"""The content blocks (Anthropic) and input items (Responses) that carry a tool's result."""
+
+
+def echoes(body: dict[str, Any]) -> Echoes:
+    """The last user message and the tool results of a request's conversation, whichever of the chat,
+    Anthropic and Responses shapes it has (`messages`, or `input`; the agent protocol's: `prompt`),
+    for a scenario to quote."""
+    items = body.get("messages", body.get("input", body.get("prompt")))  # `prompt`: the agent protocol's
+    if isinstance(items, str):
+        return Echoes(prompt=items)
+    prompt, results = "", []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("role") == "tool":
+            results.append(_text(item.get("content")))
+        elif item.get("type") in TOOL_RESULT_TYPES:
+            results.append(_text(item.get("output")))
+        elif item.get("role") == "user":
+            content = item.get("content")
+            blocks = content if isinstance(content, list) else []
+            results += [
+                _text(b.get("content"))
+                for b in blocks
+                if isinstance(b, dict) and b.get("type") in TOOL_RESULT_TYPES
+            ]
+            said = _text(
+                [b for b in blocks if not (isinstance(b, dict) and b.get("type") in TOOL_RESULT_TYPES)]
+                if blocks
+                else content
+            )
+            prompt = said or prompt
+    return Echoes(prompt=prompt, results=tuple(results))
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string, or the `text` of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
 from lfgtui.telemetry.destination import Exporting
-from lfgtui.telemetry.settings import MISSING_EXTRA, TelemetryError
+from lfgtui.telemetry.settings import TelemetryError, missing_extra
 
 try:
     from opentelemetry.context import Context
@@ -35,7 +35,7 @@ try:
     from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 except ImportError as exc:  # the base install: `lfgtui[otel]` brings these
-    raise TelemetryError(MISSING_EXTRA) from exc
+    raise TelemetryError(missing_extra()) from exc
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter

@@ -39,7 +39,9 @@ try:
     from prometheus_client.core import GaugeMetricFamily, Metric
     from prometheus_client.registry import Collector
 except ImportError as exc:  # the base install: `lfgtui[prometheus]` brings it
-    raise ImportError("pip install 'lfgtui[prometheus]'") from exc
+    from lfgtui.extras import install_hint
+
+    raise ImportError(install_hint("prometheus")) from exc
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import AgentUsage, Metrics, RequestMetrics

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 PROTOCOLS = ("http/protobuf", "grpc")
 DISABLED_ENV = "OTEL_SDK_DISABLED"
-MISSING_EXTRA = "telemetry needs OpenTelemetry, which is not installed: pip install 'lfgtui[otel]'"
+
+
+def missing_extra() -> str:
+    """What an export without OpenTelemetry installed says."""
+    from lfgtui.extras import install_hint
+
+    return f"telemetry needs OpenTelemetry, which is not installed: {install_hint('otel')}"
 
 
 class TelemetryError(Exception):

@@ -16,24 +16,28 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
+from textual.screen import Screen
 
 from lfgtui.events import Outcome
+from lfgtui.formats import plural
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
 from lfgtui.run.resume import RecordedRun, provider_problems
 from lfgtui.tickets.ticket import Ticket, TicketFile
+from lfgtui.ui.command_palette import TEXTUAL_OWN, lfg_commands
 from lfgtui.ui.drivers import DRIVERS, TerminalLost
 from lfgtui.ui.fleet_screen import FleetScreen
 from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
-from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
+from lfgtui.ui.modals import ConfirmScreen, HelpScreen
 from lfgtui.ui.palette import DEFAULT, Palette
 from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import HELP, RunScreen
@@ -97,6 +101,14 @@ class LfgApp(App[int]):
         self.frames = 0
         self.frame_work = FrameWork()
         self.gc_pacer = GcPacer()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette's commands: lfg's (its keys, its themes, its tickets), then what Textual has
+        that lfg does not replace (a screenshot, maximize)."""
+        yield from lfg_commands(self, screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in TEXTUAL_OWN:
+                yield command
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver for where the app runs, made to notice a terminal that went away."""
@@ -288,7 +300,9 @@ class LfgApp(App[int]):
             if yes:
                 await self._finish()
 
-        self.push_screen(ConfirmScreen(f"{running} tickets have not finished. Cancel them and quit?"), answer)
+        have = "has" if running == 1 else "have"
+        question = f"{plural(running, 'ticket')} {have} not finished. Cancel them and quit?"
+        self.push_screen(ConfirmScreen(question), answer)
 
     async def _finish(self, code: int | None = None) -> None:
         """Cancel what still runs, wait for every ticket to record its outcome, and exit.
@@ -314,10 +328,28 @@ class LfgApp(App[int]):
         self._on_signal(EXIT_SIGHUP)
 
     def action_help(self) -> None:
-        rows = []
-        for binding in [*RunScreen.BINDINGS, *ApprovalScreen.BINDINGS, *FleetScreen.BINDINGS, *self.BINDINGS]:
-            assert isinstance(binding, Binding)
-            keys = self.services.keys(binding).replace("question_mark", "?").replace("slash", "/")
-            what = HELP.get(binding.id or "", binding.description.lower())
-            rows.append((keys, what, binding.id or ""))
-        self.push_screen(HelpScreen(rows))
+        """The keys that work on the screen on show, as the footer names them (`?`, `=`), a row per
+        action: what its mode hides or the person rebound is as it is."""
+        screen = self.screen
+        rows: dict[str, tuple[list[str], str, str]] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not active.enabled or binding.system or not binding.description:
+                continue
+            keys, what, ident = rows.get(binding.action, ([], "", ""))
+            ident = ident or binding.id or ""
+            what = HELP.get(binding.id or binding.action) or what or binding.description.lower()
+            rows[binding.action] = ([*keys, self.get_key_display(binding)], what, ident)
+        shown = [(", ".join(keys), what, ident) for keys, what, ident in rows.values()]
+        self.push_screen(HelpScreen(shown, where_keys(screen)))
+
+
+def where_keys(screen: Screen[object]) -> str:
+    """The screen the help's keys work on, as its title says it."""
+    if isinstance(screen, RunScreen):
+        return f"for this {screen.mode.value} run"
+    if isinstance(screen, HistoryScreen):
+        return "for the history"
+    if isinstance(screen, FleetScreen):
+        return "for the fleet view"
+    return ""

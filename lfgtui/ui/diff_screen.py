@@ -58,21 +58,22 @@ def split_files(diff: str) -> list[FileDiff]:
     return files
 
 
+def line_style(line: str, palette: Palette = DEFAULT) -> str:
+    """The style of a diff line by what it is: added, removed, hunk header, file header."""
+    if line.startswith(("+++", "---", "diff --git", "Binary files")):
+        return "bold"
+    if line.startswith("+"):
+        return palette.good
+    if line.startswith("-"):
+        return palette.bad
+    return palette.running if line.startswith("@@") else ""
+
+
 def styled(lines: tuple[str, ...], palette: Palette = DEFAULT) -> Text:
-    """Diff lines coloured by what they are: added, removed, hunk header, file header."""
-    line_styles = (
-        ("+++", "bold"),
-        ("---", "bold"),
-        ("+", palette.good),
-        ("-", palette.bad),
-        ("@@", palette.running),
-    )
+    """Diff lines coloured by what they are (`line_style`), each made inert."""
     text = Text()
     for line in lines:
-        style = next((style for prefix, style in line_styles if line.startswith(prefix)), "")
-        if line.startswith("diff --git") or line.startswith("Binary files"):
-            style = "bold"
-        text.append(inert(line) + "\n", style)
+        text.append(inert(line) + "\n", line_style(line, palette))
     text.rstrip()
     return text
 

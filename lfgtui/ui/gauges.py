@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.metrics import RATE_STEP_S, Metrics
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import context_percent, short_count, tokens, ttft
 from lfgtui.ui.palette import DEFAULT
@@ -18,12 +18,26 @@ MIN_SPARK = 4
 """Narrower than this, a sparkline says nothing: the pane shows none."""
 
 
-def sparkline(values: Sequence[float]) -> str:
-    """Bars scaled to the largest value shown, so the shape of the rate is visible at any speed."""
-    top = max(values, default=0.0)
-    if top <= 0:
-        return BARS[0] * len(values)
-    return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
+def sparkline(values: Sequence[float | None]) -> str:
+    """Bars scaled to the largest value shown, so the shape of the rate is visible at any speed; a
+    blank for a step before the attempt started (a low bar there would read as a slow stream)."""
+    top = max((v for v in values if v is not None), default=0.0)
+
+    def bar(value: float | None) -> str:
+        if value is None:
+            return " "
+        return BARS[0] if top <= 0 else BARS[min(len(BARS) - 1, int(value / top * (len(BARS) - 1) + 0.5))]
+
+    return "".join(map(bar, values))
+
+
+def since_start(samples: Sequence[float], until: float, started: float, ended: bool) -> list[float | None]:
+    """`samples` (`RateHistory.rates(until, len(samples), ended)`, one a step, the last one ending by
+    `until`) with the steps that ended before the attempt `started` blanked (None)."""
+    last = int(until // RATE_STEP_S) - (0 if ended else 1)
+    first = last - len(samples) + 1
+    before = max(0, min(len(samples), int(started // RATE_STEP_S) - first))
+    return [None] * before + list(samples[before:])
 
 
 def context_gauge(metrics: Metrics) -> Text | None:
@@ -52,7 +66,7 @@ def elapsed_text(seconds: float) -> str:
 def gauge_text(
     metrics: Metrics,
     live_rate: float,
-    samples: Sequence[float],
+    samples: Sequence[float | None],
     elapsed: float | None,
     width: int,
     running: bool,
@@ -61,7 +75,8 @@ def gauge_text(
     """One line of gauges that fits `width`; `~` marks a rate, a token count and a cost that are still
     estimated (from the characters, until the provider reports its usage; a rate also when an agent's
     count includes tool input it sent whole, see `Metrics.rate_estimated`); `$?` is a cost no price is
-    known for, `agent` marks a cost the coding agent reported.
+    known for, `agent` marks a cost the coding agent reported; `$0` before the attempt starts
+    (`elapsed` None): nothing is spent yet, whatever the price.
 
     A coding agent's context (`ctx used/size %`) and then the cost come after the token numbers, each
     when it fits; the sparkline gets the room the numbers leave (its latest samples). When not
@@ -82,7 +97,7 @@ def gauge_text(
     context = context_gauge(metrics)
     if context is not None and room([*parts, context]) >= 0:
         parts.append(context)
-    with_cost = [*parts, cost_gauge(metrics)]
+    with_cost = [*parts, cost_gauge(metrics) if elapsed is not None else Text("$0")]  # nothing spent yet
     if room(with_cost) >= 0:
         parts = with_cost
 

@@ -167,9 +167,11 @@ class HistoryScreen(Screen[None]):
     def _show_count(self) -> None:
         found = self.found
         if not (self.shown_query or "").strip():
-            self.status.update(f"{len(found)} recent runs · type to search prompts, answers and tool calls")
+            recent = plural(len(found), "recent run")
+            self.status.update(f"{recent} · type to search prompts, answers and tool calls")
         else:
-            self.status.update(f"{len(found)} matches" if found else "no matches")
+            matches = f"{len(found)} {'match' if len(found) == 1 else 'matches'}"
+            self.status.update(matches if found else "no matches")
 
     def action_move(self, step: int) -> None:
         if self.found:

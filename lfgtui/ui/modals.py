@@ -10,13 +10,24 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from lfgtui.inert import inert
 
 if TYPE_CHECKING:
     from lfgtui.ui.services import Services
+
+
+def fit_scroll(dialog: Widget, scroll: Widget, room: int) -> None:
+    """Make `scroll` no taller than what leaves `dialog` (its border, padding and other lines)
+    within `room` lines: a dialog taller than the screen would cut off its own last lines, which
+    could then never be scrolled to."""
+    others = sum(child.outer_size.height + child.styles.margin.height for child in dialog.children)
+    chrome = dialog.styles.gutter.height + others - scroll.outer_size.height - scroll.styles.margin.height
+    scroll.styles.max_height = max(3, room - chrome)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -44,7 +55,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class ApprovalScreen(ModalScreen[bool | None]):
     """A request too long for its pane's notice, shown whole: `y` counts only once the end of it has
-    been on screen, so no part of what runs can stay hidden. Escape goes back undecided."""
+    been on screen, so no part of what runs can stay hidden. Escape goes back undecided.
+
+    It opens centred over the pane that asks (moved only as far as keeps it whole on screen), so the
+    person sees which ticket asks."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Approve", id="approval.yes"),
@@ -53,14 +67,19 @@ class ApprovalScreen(ModalScreen[bool | None]):
         Binding("end", "scroll_to_end", "End", show=False, id="approval.end"),
     ]
 
-    def __init__(self, request: Text, services: Services) -> None:
-        """`services`: whose keymap names the keys offered."""
+    def __init__(self, request: Text, services: Services, over: Widget | None = None) -> None:
+        """`services`: whose keymap names the keys offered; `over`: the pane that asks (None: the
+        middle of the screen)."""
         super().__init__()
         self.request = request
         self.services = services
+        self.over = over
+        self.dialog = Vertical(classes="dialog approval")
+        self.placed = False
+        """Laid out at the screen's height and shown: before that, the end may be cut off unseen."""
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog approval"):
+        with self.dialog:
             with VerticalScroll(id="approval-request"):
                 yield Static(self.request)
             yield Static(id="approval-choices", classes="choices")
@@ -69,6 +88,32 @@ class ApprovalScreen(ModalScreen[bool | None]):
         self.query_one("#approval-request").focus()
         self.set_interval(0.1, self._show_choices)
         self._show_choices()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """No taller than the screen, so its end can be scrolled to; then placed once laid out."""
+        fit_scroll(self.dialog, self.query_one("#approval-request"), self.size.height)
+        self.call_after_refresh(self._place)
+
+    def _place(self) -> None:
+        """Centre the dialog on the pane, then pull it back inside the screen where it would overflow.
+        Drawn transparent until placed (laid out all the same), so it never shows in the corner first."""
+        dialog, screen = self.dialog, self.size
+        width, height = dialog.outer_size
+        if not (width and height):
+            self.set_timer(0.02, self._place)  # not laid out yet
+            return
+        target = self.over.region if self.over is not None and self.over.is_attached else Region()
+        if not target.area:
+            target = Region(0, 0, screen.width, screen.height)
+        x = max(0, min(target.x + (target.width - width) // 2, screen.width - width))
+        y = max(0, min(target.y + (target.height - height) // 2, screen.height - height))
+        dialog.styles.offset = (x, y)
+        dialog.styles.opacity = 1.0
+        self.placed = True
 
     @property
     def all_seen(self) -> bool:
@@ -90,7 +135,7 @@ class ApprovalScreen(ModalScreen[bool | None]):
         return self.services.first_key(binding)
 
     def action_answer(self, yes: bool) -> None:
-        if yes and not self.all_seen:
+        if yes and not (self.placed and self.all_seen):
             self.app.bell()
             self.notify("Read the request to its end first: part of it is still off-screen.", timeout=3)
             return
@@ -163,27 +208,43 @@ class AgentLogScreen(ModalScreen[None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key the run screen answers to, with its binding id for `[ui] keymap`."""
+    """The keys that work on the screen it was opened over (its mode's, as the person bound them),
+    with each binding's id for `[ui] keymap`. It scrolls: arrows, page keys, home and end."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", id="help.close")
     ]
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str]], where: str = "") -> None:
+        """`rows`: (keys as shown, what they do, binding id); `where`: the screen they work on."""
         super().__init__()
         self.rows = rows
+        self.where = where
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
-        table.add_column("key")
-        table.add_column("does")
-        table.add_column("binding id (rebind in the ui keymap)", style="dim")
+        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold", expand=True)
+        table.add_column("key", no_wrap=True)
+        table.add_column("does", ratio=1)
+        table.add_column("binding id", style="dim", no_wrap=True)
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*map(Text, row))
         with Vertical(classes="dialog help"):
-            yield Static("[b]lfg keys[/b]", classes="question")
-            yield Static(table)
-            yield Static("escape to close", classes="choices")
+            title = Text.assemble(("lfg keys", "bold"), f" {self.where}" if self.where else "")
+            yield Static(title, classes="question")
+            with VerticalScroll(id="help-keys"):
+                yield Static(table)
+            choices = "↑ ↓ pgup pgdn home end scroll    esc close    rebind a key by its id: [ui] keymap"
+            yield Static(Text(choices), classes="choices")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-keys").focus()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        fit_scroll(self.query_one(".dialog"), self.query_one("#help-keys"), self.size.height - 2)
 
     def action_close(self) -> None:
         self.dismiss(None)

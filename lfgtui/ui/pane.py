@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -63,7 +64,7 @@ from lfgtui.formats import OUTCOME_GLYPHS, plural
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
-from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text
+from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text, since_start
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.palette import Palette, colours
 from lfgtui.ui.plain_lines import TextLine
@@ -158,6 +159,11 @@ class Streamed:
 
     def endswith(self, suffix: str) -> bool:
         return self.length >= len(suffix) and self.tail(self.length - len(suffix)) == suffix
+
+    def new_paragraph(self) -> None:
+        """What comes next (a new model call's output) starts a paragraph of its own, not glued on."""
+        if self.length and not self.endswith("\n\n"):
+            self.append("\n\n")
 
 
 @dataclass
@@ -398,8 +404,8 @@ class TicketPane:
         self.retrying = self.queued = None
         if self.state is PaneState.QUEUED:
             self.state = PaneState.RUNNING
-        if self.body.length and not self.body.endswith("\n\n"):
-            self.body.append("\n\n")
+        self.body.new_paragraph()
+        self.reasoning.new_paragraph()
 
     def _started(self, event: AttemptStarted) -> None:
         self._new_attempt(event.attempt, event.provider, event.model, event.t)
@@ -521,13 +527,14 @@ class TicketPane:
         view = self.shown
         call = self.approval
         yes, no = self.key("pane.approve"), self.key("pane.deny")
-        attention = self.palette.attention
-        question = with_question(approval_request(call.name, call.arguments, attention), yes, no, attention)
+        palette = self.palette
+        attention = palette.attention
+        question = with_question(approval_request(call.name, call.arguments, palette), yes, no, attention)
         width = view.notice.content_region.width or view.content_region.width
         if width <= 0:
             return question, False
         lines = list(question.wrap(view.app.console, width))
-        return approval_notice(question, lines, NOTICE_LINES, yes, no, attention)
+        return approval_notice(question, lines, NOTICE_LINES, yes, no, attention, width)
 
     def render_frame(self, now: float, frame: int) -> None:
         """Draw what changed since the last frame into the view; the Markdown body repaints only its
@@ -555,7 +562,9 @@ class TicketPane:
         if view.changed("header", header):
             view.header.update(header)
         width, running = view.gauges.size.width, self.running
-        samples = self.metrics.history.rates(end, SPARK_SAMPLES, ended=self.ended_at is not None)
+        ended = self.ended_at is not None
+        rates = self.metrics.history.rates(end, SPARK_SAMPLES, ended=ended)
+        samples = rates if self.started_at is None else since_start(rates, end, self.started_at, ended)
         gauges = gauge_text(self.metrics, live, samples, elapsed, width, running, self.palette.running)
         if view.changed("gauges", gauges):
             view.gauges.update(gauges)
@@ -601,11 +610,7 @@ class TicketPane:
         if shown is not None:
             return shown[0]
         if self.retrying is not None:
-            left = max(0.0, self.retrying.delay_s - (now - self.retrying.t))
-            retry = self.retrying
-            count = f"{retry.retry}/{retry.max_retries}"
-            waiting = self.palette.waiting
-            return Text(f"{inert(retry.error.describe())} — retrying in {left:.0f}s ({count})", waiting)
+            return Text(retry_text(self.retrying, now), self.palette.waiting)
         if self.stalled is not None:
             stalled = self.stalled
             idle = stalled.idle_s + max(0.0, now - stalled.t)
@@ -617,9 +622,10 @@ class TicketPane:
             return Text(f"{inert(why)}{left}", self.palette.waiting)
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
-            failed = f"✗ {inert(self.error.describe())}{retries}"
-            retry_key = f"  {self.key('pane.retry')}: retry"
-            return Text.assemble((failed, f"bold {self.palette.bad}"), (retry_key, "dim"))
+            failed = Text(f"✗ {inert(self.error.describe())}{retries}", f"bold {self.palette.bad}")
+            view = self.shown
+            width = view.notice.content_region.width or view.content_region.width
+            return with_hint(failed, f"{self.key('pane.retry')}: retry", width, view.app.console)
         if self.lost_note:
             return Text(f"⚠ {self.lost_note}", self.palette.waiting)
         if self.state is PaneState.SKIPPED and self.status_note:
@@ -627,6 +633,32 @@ class TicketPane:
         if self.running and self.progress:
             return Text(f"▸ {self.progress}", "dim")
         return ""
+
+
+def retry_text(retry: Retrying, now: float) -> str:
+    """What failed and when the retry goes: whole seconds rounded up, so a wait still under way never
+    reads `in 0s`; `now` once it is due."""
+    left = math.ceil(max(0.0, retry.delay_s - (now - retry.t)))
+    when = f"retrying in {left}s" if left else "retrying now"
+    return f"{inert(retry.error.describe())} — {when} ({retry.retry}/{retry.max_retries})"
+
+
+def with_hint(text: Text, hint: str, width: int, console: Console, room: int = NOTICE_LINES) -> Text:
+    """`text` and a key's hint after it, within `room` lines of `width`: the hint never split over
+    two lines (on a line of its own when the last line has no room for it) and never cut off (the
+    text is cut short, marked `…`, when it leaves no line for the hint)."""
+    tail = f"  {hint}"
+    if width <= 0:
+        return Text.assemble(text, (tail, "dim"))
+    lines = text.wrap(console, width)
+    if len(lines) <= room and lines[-1].cell_len + len(tail) <= width:
+        return Text.assemble(text, (tail, "dim"))
+    if len(lines) < room:
+        return Text.assemble(text, "\n", (hint, "dim"))
+    last = lines[room - 1]
+    last.truncate(max(0, width - len(tail) - 1))
+    last.rstrip()
+    return Text.assemble(Text("\n").join([*lines[: room - 1], last]), "…", (tail, "dim"))
 
 
 STREAMED = frozenset({TextDelta, ReasoningDelta, ToolOutputDelta})
@@ -699,8 +731,9 @@ class PaneView(Vertical, can_focus=True):
         yield self.plan
         yield self.agent
         yield self.tools
-        yield self.notice
-        yield self.gauges
+        with Vertical(classes="pane-foot"):  # docked: a crowded small pane clips its plan, not these
+            yield self.notice
+            yield self.gauges
 
     def on_mount(self) -> None:
         self.thinking.display = False

@@ -20,14 +20,16 @@ from textual.events import MouseScrollDown, MouseScrollUp, Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import AwaitMount
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_alert
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
 from lfgtui.inert import inert
+from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
 from lfgtui.ui.palette import colours
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
     from lfgtui.ui.services import Services
 
 MIN_PANE_WIDTH = 40
-MIN_PANE_HEIGHT = 14
+MIN_PANE_HEIGHT = 11
+"""Two rows of panes in a 24-line terminal: a pane's borders, header and gauges leave its answer
+seven lines (fewer while it shows a notice)."""
 
 
 class Mode(StrEnum):
@@ -53,12 +57,13 @@ class Mode(StrEnum):
 
 
 ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve"})
+REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
-    Mode.LIVE: frozenset({"rerun"}),
-    Mode.RESUMED: frozenset({"rerun"}),
-    Mode.READ_ONLY: ACTING,
+    Mode.LIVE: REPLAYING | {"rerun"},
+    Mode.RESUMED: REPLAYING | {"rerun"},
+    Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
-    Mode.ATTACHED: ACTING - {"cancel", "retry", "approve"} | {"rerun", "history"},
+    Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve"}) | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
 
@@ -75,6 +80,8 @@ BINDINGS = [
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
+    Binding("right_square_bracket", "tool_row", "Tool call", id="pane.tool_row", show=False),
+    Binding("T", "thinking", "Thinking", id="pane.thinking", show=False),
     Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
     Binding("d", "diff", "Diff", id="pane.diff", show=False),
     Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
@@ -88,6 +95,8 @@ BINDINGS = [
     Binding("slash", "history", "History", id="run.history"),
     Binding("F", "fleet", "Fleet", id="run.fleet", show=False),
     Binding("escape", "close", "Back", id="run.close"),
+    Binding("space", "replay_pause", "Pause", id="replay.pause"),
+    Binding("greater_than_sign", "replay_skip(10)", "Skip 10 s", id="replay.skip"),
 ]
 
 HELP = {
@@ -117,12 +126,22 @@ HELP = {
     "run.history": "search the history; open a recorded run",
     "run.fleet": "the fleet view: every run on the broker this run publishes to or is attached from "
     "(--publish, --broker, lfg attach redis://…)",
-    "fleet.open": "(fleet view) open the chosen run's panes; Escape comes back",
-    "fleet.attention": "(fleet view) open the pane, in any run, that has waited longest for your approval",
-    "fleet.next": "(fleet view) the next run",
-    "fleet.previous": "(fleet view) the previous run",
-    "fleet.close": "(fleet view) back to the run it was opened from",
+    "fleet.open": "open the chosen run's panes; Escape comes back",
+    "fleet.attention": "open the pane, in any run, that has waited longest for your approval",
+    "fleet.next": "the next run",
+    "fleet.previous": "the previous run",
+    "fleet.close": "back to the run it was opened from",
     "run.close": "leave this run for the screen before it",
+    "replay.pause": "(lfg replay) pause the replay, and play it on",
+    "replay.skip": "(lfg replay) skip ten seconds of the record ahead: what was recorded in them shows "
+    "at once",
+    "pane.thinking": "show or hide the focused pane's thinking",
+    "pane.tool_row": "open the focused pane's next tool call (its arguments and output), closing the one "
+    "open; past the last, none",
+    "pane.agent_log": "the focused coding agent's log (its stderr)",
+    "app.quit": "quit (asks first while tickets run)",
+    "app.help": "this help: the keys that work here",
+    "command_palette": "the command palette: every command here, lfg's themes, a ticket by id or title",
     "approval.yes": "(a request shown whole) approve it, once its end has been on screen",
     "approval.no": "(a request shown whole) deny it",
     "approval.close": "(a request shown whole) back to the pane, undecided",
@@ -157,7 +176,9 @@ class SummaryBar(Static):
     ) -> None:
         """`limits`: a line per provider that is paused or has calls queued (ratelimit.py), has told
         its quota, or (a coding agent) has reported its sessions' context and cost. `window`:
-        which panes the grid shows, when it cannot show them all. Costs the same for 3 or 3,000
+        which panes the grid shows and how to reach the others, when it cannot show them all (it
+        leads the line, so a narrow terminal never cuts it off). `cost`: `MetricsBook.cost_usd`, `$0`
+        while no attempt has asked anything. Costs the same for 3 or 3,000
         tickets: the tally counts them as they change, and only running panes have a rate."""
         counts = tally.counts
         running = tally.running
@@ -167,9 +188,14 @@ class SummaryBar(Static):
         else:
             self._ended_at = None
         rate = sum(p.metrics.live_tokens_per_s(now) for p in running)
-        text = Text.assemble(("lfg ", "bold"), (f"run {run_id}", "dim"), "  ")
-        waiting = tally.waiting
         palette = colours(self.app)
+        text = Text("lfg ", "bold")
+        if window:  # first: cut off at the right edge, a newcomer would never learn of the others
+            text.append(window, f"bold {palette.waiting}")
+            text.append("  ")
+        text.append(f"run {run_id}", "dim")
+        text.append("  ")
+        waiting = tally.waiting
         if waiting:
             text.append(f"⚑ {waiting} waiting for you", f"bold reverse {palette.attention}")
             text.append("  ")
@@ -189,11 +215,10 @@ class SummaryBar(Static):
                 text.append("  ")
         if self.timed:
             text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
-            text.append(f"  {format_usd(*cost)}", "bold")
+            spent, unknown = cost
+            text.append(f"  {format_usd(0.0 if spent is None and not unknown else spent, unknown)}", "bold")
             end = now if self._ended_at is None else self._ended_at
             text.append(f"  {elapsed_text(end - started)}", "dim")
-        if window:
-            text.append(f"  {window}", "dim")
         for limit in limits:
             text.append(f"  {inert(limit)}", palette.waiting)
         text.rstrip()
@@ -284,7 +309,7 @@ class RunScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.summary
         yield self.grid
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def views(self) -> list[PaneView]:
@@ -295,11 +320,24 @@ class RunScreen(Screen[None]):
 
     @property
     def window(self) -> str:
-        """Which panes the grid shows, when it does not show them all."""
-        first, count = self.top_row * self.columns, self.rows_shown * self.columns
-        if self.zoomed is not None or count >= len(self.panes):
+        """Which panes the grid shows and the keys that reach the hidden ones, when it does not show
+        them all: `panes 1-4 of 9 · 5 more ↓` (with an en dash)."""
+        first, count, total = self.top_row * self.columns, self.rows_shown * self.columns, len(self.panes)
+        if self.zoomed is not None or count >= total:
             return ""
-        return f"panes {first + 1}\u2013{min(first + count, len(self.panes))} of {len(self.panes)}"
+        last = min(first + count, total)
+        keys = "/".join(
+            self.key_display(binding_id)
+            for binding_id, hidden in (("pane.up", first > 0), ("pane.down", last < total))
+            if hidden
+        )
+        return f"panes {first + 1}\u2013{last} of {total} \u00b7 {total - (last - first)} more {keys}"
+
+    def key_display(self, binding_id: str) -> str:
+        """How the footer and the help show this screen's binding `binding_id` (`↓`, `=`), as the
+        person may have rebound it."""
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id)
+        return self.app.get_key_display(binding.with_key(self.key(binding_id)))
 
     def alert(self, attention: Attention) -> None:
         """The bell and a desktop notification (OSC 9 / 777, through tmux when inside it).
@@ -461,6 +499,27 @@ class RunScreen(Screen[None]):
             pane.tools.collapsed = not pane.tools.collapsed
             pane.shown.tools.collapsed = pane.tools.collapsed
 
+    def action_tool_row(self) -> None:
+        """Open the focused pane's next tool call, closing the one open (the mouse opens any)."""
+        pane = self.focused_pane
+        if pane is None or not pane.tools.rows:
+            self.app.bell()
+            return
+        pane.tools.open_next()
+        view = pane.shown
+        view.tools.collapsed = pane.tools.collapsed
+        view.tools.show()
+
+    def action_thinking(self) -> None:
+        """Unfold or fold the focused pane's thinking (drawn on the next frame once unfolded)."""
+        pane = self.focused_pane
+        if pane is None or not pane.reasoning.length:
+            self.app.bell()
+            return
+        pane.thinking_collapsed = not pane.thinking_collapsed
+        pane.shown.thinking.collapsed = pane.thinking_collapsed
+        pane.dirty = True
+
     def action_agent_log(self) -> None:
         """A coding agent's log (its stderr) for the focused pane's attempt."""
         pane = self.focused_pane
@@ -512,8 +571,8 @@ class RunScreen(Screen[None]):
                 return
             self.keys.answer(pane.ticket.id, asked.call_id, yes)
 
-        request = approval_request(asked.name, asked.arguments, colours(self.app).attention)
-        self.app.push_screen(ApprovalScreen(request, self.services), answered)
+        request = approval_request(asked.name, asked.arguments, colours(self.app))
+        self.app.push_screen(ApprovalScreen(request, self.services, over=pane.view), answered)
 
     async def action_attention(self) -> None:
         """Go to the pane that has waited longest for the person; pressed again, the next one."""
@@ -580,3 +639,14 @@ class RunScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.post_message(self.Leave(self))
+
+    def action_replay_pause(self) -> None:
+        clock = self.services.clock
+        if isinstance(clock, ReplayClock):
+            clock.play_on() if clock.paused else clock.pause()
+            self.notify("replay paused" if clock.paused else "replay playing on", timeout=2)
+
+    def action_replay_skip(self, recorded_s: float) -> None:
+        clock = self.services.clock
+        if isinstance(clock, ReplayClock):
+            clock.skip(recorded_s)

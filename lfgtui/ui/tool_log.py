@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -11,7 +12,8 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lfgtui.inert import inert, json_text, revealed
-from lfgtui.ui.palette import DEFAULT
+from lfgtui.ui.diff_screen import line_style
+from lfgtui.ui.palette import DEFAULT, Palette
 
 OUTPUT_TAIL_LINES = 40
 SHORT_ARGS = 48
@@ -40,11 +42,11 @@ def _shown_lines(text: str) -> str:
     return revealed(text).replace("\n", "⏎\n")
 
 
-def approval_request(name: str, arguments: dict[str, Any], attention: str = DEFAULT.attention) -> Text:
+def approval_request(name: str, arguments: dict[str, Any], palette: Palette = DEFAULT) -> Text:
     """Everything a person approves, nothing cut and every character visible (controls, carriage
     returns and bidi overrides shown, line breaks marked): a command with its timeout; a file's path,
-    size and whole content; any other tool's arguments in full."""
-    text = Text.assemble(("approve ", f"bold {attention}"), (revealed(name), "bold"), " ")
+    size and whole content; any other tool's arguments in full, one a line (`arguments_text`)."""
+    text = Text.assemble(("approve ", f"bold {palette.attention}"), (revealed(name), "bold"), " ")
     command, path, content = arguments.get("command"), arguments.get("path"), arguments.get("content")
     if name == "run_command" and isinstance(command, str):
         text.append(_shown_lines(command), "bold")
@@ -58,24 +60,69 @@ def approval_request(name: str, arguments: dict[str, Any], attention: str = DEFA
             text.append(":\n")
             text.append(revealed(content).rstrip("\n"), "dim")
     else:
-        text.append(json_text(arguments, indent=2), "bold")
+        text.rstrip()
+        text.append_text(arguments_text(arguments, palette))
+    return text
+
+
+DIFFS = frozenset({"changes"})
+"""The arguments that hold a unified diff: a coding agent's edits, as its request shows them
+(`run/agents/client.py`)."""
+GUTTER = "│ "
+"""Marks each line of a value that spans lines, so none of its lines can pass for an argument."""
+
+
+def arguments_text(arguments: dict[str, Any], palette: Palette = DEFAULT, indent: int = 1) -> Text:
+    """Each argument on a line of its own, `name: value`, nested ones indented; a value that spans
+    lines follows its name, each line behind a gutter; a diff with its added and removed lines in
+    the theme's colours. Every character revealed: the agent's text stays text."""
+    text = Text()
+    pad = "  " * indent
+    for key, value in arguments.items():
+        text.append(f"\n{pad}")
+        text.append(f"{_shown_lines(str(key))}:", "dim")
+        if isinstance(value, dict) and value:
+            text.append_text(arguments_text(value, palette, indent + 1))
+        elif isinstance(value, str) and "\n" in value.rstrip("\n"):
+            for line in value.rstrip("\n").split("\n"):
+                text.append(f"\n{pad}  {GUTTER}", "dim")
+                text.append(revealed(line), line_style(line, palette) if key in DIFFS else "")
+        elif isinstance(value, str):
+            text.append(f" {_shown_lines(value)}", "bold")
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            text.append(" " + ", ".join(_shown_lines(item) for item in value))
+        else:
+            text.append(f" {json_text(value)}")
     return text
 
 
 def approval_notice(
-    request: Text, lines: list[Text], room: int, yes: str, no: str, attention: str = DEFAULT.attention
+    request: Text,
+    lines: list[Text],
+    room: int,
+    yes: str,
+    no: str,
+    attention: str = DEFAULT.attention,
+    width: int = 0,
 ) -> tuple[Text, bool]:
     """What a pane's notice shows of an approval, and whether that is the whole request.
 
-    `lines` is the request with its question wrapped at the notice's width; `room` is how many lines
-    the notice has. When it all fits, `yes` approves there; otherwise the notice says how much is
-    hidden and `yes` opens the whole request first.
+    `lines` is the request with its question wrapped at the notice's `width`; `room` is how many
+    lines the notice has. When it all fits, `yes` approves there; otherwise the notice says how much
+    is hidden and `yes` opens the whole request first (that line wrapped too, in a narrow pane, so it
+    is never cut off itself).
     """
     if len(lines) <= room:
         return request, True
-    shown = Text("\n").join(lines[: room - 1])
-    hidden = len(lines) - room + 1
-    shown.append(f"\n… {hidden} more lines: {yes} = see it all, {no} = no", attention)
+
+    def more(kept: int) -> str:
+        return f"… {len(lines) - kept} more lines: {yes} = see it all, {no} = no"
+
+    kept = room - 1
+    while width > 0 and kept > 0 and kept + math.ceil(len(more(kept)) / width) > room:
+        kept -= 1
+    shown = Text("\n").join(lines[:kept])
+    shown.append(f"\n{more(kept)}" if kept else more(kept), attention)
     return shown, False
 
 
@@ -138,12 +185,26 @@ class ToolCalls:
     scrolled out of view (its widgets gone) keeps them and a view built later shows them all.
 
     `changes` counts every change, so a view redraws only when it moved; `collapsed` is whether the
-    log is folded (the `t` key), kept here so a rebuilt view folds it the same way."""
+    log is folded (the `t` key) and `open_row` the call whose row the `]` key opened, kept here so a
+    rebuilt view folds them the same way."""
 
     def __init__(self) -> None:
         self.rows: dict[str, ToolCall] = {}
         self.collapsed = True
+        self.open_row: str | None = None
         self.changes = 0
+
+    def open_next(self) -> None:
+        """Open the row after the one open (the first, when none is), closing that one; past the
+        last, none. The log unfolds to show it."""
+        ids = list(self.rows)
+        if not ids:
+            return
+        at = ids.index(self.open_row) + 1 if self.open_row in ids else 0
+        self.open_row = ids[at] if at < len(ids) else None
+        if self.open_row is not None:
+            self.collapsed = False
+        self.changes += 1
 
     @property
     def title(self) -> str:
@@ -190,6 +251,7 @@ class ToolCalls:
 
     def clear(self) -> None:
         self.rows.clear()
+        self.open_row = None
         self.changes += 1
 
 
@@ -223,6 +285,8 @@ class ToolLog(Collapsible):
         self.calls = calls
         self.rows: dict[str, ToolRow] = {}
         self._changes = -1
+        self._open_row: str | None = None
+        """The row the keys last opened, as applied: a row the mouse opens stays open until they move."""
 
     def show(self) -> None:
         """Bring the rows up to date with the calls (once mounted: rows are mounted into it)."""
@@ -240,5 +304,9 @@ class ToolLog(Collapsible):
                 contents.mount(self.rows[call_id])
             else:
                 row.show(call)
+        if calls.open_row != self._open_row:
+            self._open_row = calls.open_row
+            for call_id, row in self.rows.items():
+                row.collapsed = call_id != calls.open_row
         self.title = calls.title
         self.display = bool(calls.rows)

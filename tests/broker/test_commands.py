@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.broker.redis_server import RedisServer, TlsFiles
-from tests.support.lfg import Lfg, command
+from tests.support.lfg import CLONE, Lfg, command
 
 TICKETS = """
 [defaults]
@@ -117,7 +117,7 @@ def test_without_the_extra_the_broker_commands_say_what_to_install(lfg: Lfg) -> 
     done = subprocess.run(
         [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 2 and "pip install 'lfgtui[broker]'" in done.stderr
+    assert done.returncode == 2 and f"pip install -e '{CLONE}[broker]'" in done.stderr
 
 
 def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
@@ -163,7 +163,7 @@ def test_a_worker_without_prometheus_client_says_what_to_install(lfg: Lfg) -> No
         [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
-    assert done.stderr == "lfg: --metrics needs prometheus-client: pip install 'lfgtui[prometheus]'\n"
+    assert done.stderr == f"lfg: --metrics needs prometheus-client: pip install -e '{CLONE}[prometheus]'\n"
 
 
 def test_one_oversize_field_in_the_run_index_is_cut_and_every_line_stays_short(

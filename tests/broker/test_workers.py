@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -59,7 +58,6 @@ from tests.support.app import SIZE
 from tests.support.fleet import (
     AGENT_TICKET,
     COORDINATOR_AGENT,
-    EXAMPLES,
     LEASE,
     STEADY,
     Fleet,
@@ -72,13 +70,13 @@ from tests.support.fleet import (
     streaming,
     until,
 )
-from tests.support.lfg import Lfg, of
+from tests.support.lfg import Lfg, of, quick_demo
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 
 
 def test_the_demo_runs_across_two_workers_and_is_recorded_here(fleet: Fleet) -> None:
-    shutil.copy(EXAMPLES / "demo.toml", fleet.lfg.workdir / "demo.toml")
+    quick_demo(fleet.lfg.workdir)
     for name in ("w1", "w2"):
         fleet.start(name, "--max-concurrency", "2")  # three tickets start at once: both take some
     code, events, err = finish(coordinate(fleet, fleet.lfg.workdir / "demo.toml"))

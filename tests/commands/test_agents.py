@@ -51,8 +51,8 @@ def agents(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def records(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
-    """`--json`'s one object per agent and line, by name."""
-    return {record["name"]: record for record in map(json.loads, done.stdout.splitlines())}
+    """`--json`'s array of agents, by name."""
+    return {record["name"]: record for record in json.loads(done.stdout)}
 
 
 def test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names(

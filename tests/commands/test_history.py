@@ -110,7 +110,9 @@ def test_show_a_run_a_ticket_and_an_attempt_by_prefix(recorded: tuple[Lfg, str])
     by_attempt = data(history(lfg, "show", attempt["id"][:7], "--json"))
     assert by_attempt == ticket
     unknown = history(lfg, "show", "ffffffffffff0")
-    assert unknown.returncode == 1 and "no run or attempt" in unknown.stderr
+    assert unknown.returncode == 2 and "no run or attempt" in unknown.stderr, (
+        "as lfg resume and replay answer it"
+    )
 
 
 def test_export_markdown(recorded: tuple[Lfg, str]) -> None:
@@ -336,3 +338,28 @@ def test_the_run_records_its_command_line_as_given(recorded: tuple[Lfg, str]) ->
     lfg, run_id = recorded
     run = data(history(lfg, "show", run_id, "--json"))["run"]
     assert run["command"] == f"lfg run {lfg.workdir / 'tickets.toml'} --json --config {lfg.config}"
+
+
+def test_a_models_headings_nest_under_its_attempts_heading(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    markdown = history(lfg, "export", run_id, "--format", "md").stdout
+    assert "\n#### What this project is\n" in markdown and "\n##### How to run it\n" in markdown
+    outline, fenced = [], False
+    for line in markdown.splitlines():
+        fenced ^= line.startswith("```")  # a tool's output (the README it read) is in a code block
+        if not fenced and line.startswith(("# ", "## ")):
+            outline.append(line)
+    assert outline[0] == f"# Run {run_id}"
+    assert [line.split(" · ")[0] for line in outline[1:]] == ["## explore", "## hello"], outline
+
+
+def test_piped_show_is_the_markdown_whole_not_fitted_to_80_columns(recorded: tuple[Lfg, str]) -> None:
+    lfg, run_id = recorded
+    shown = history(lfg, "show", run_id)
+    assert shown.returncode == 0, shown.stderr
+    attempt_ids = [
+        a["id"] for t in data(history(lfg, "show", run_id, "--json"))["run"]["tickets"] for a in t["attempts"]
+    ]
+    assert all(f"`{attempt_id}`" in shown.stdout for attempt_id in attempt_ids), "whole ids"
+    assert not [line for line in shown.stdout.splitlines() if line != line.rstrip()], "no padding"
+    assert shown.stdout.startswith(f"# Run {run_id}\n")

@@ -106,6 +106,25 @@ def test_ask_streams_an_answer_and_reports_the_gauges(env: dict[str, str]) -> No
     assert "sim/reasoning · TTFT" in done.stderr and "tok/s · 49 tokens" in done.stderr
 
 
+def test_ask_answers_on_the_default_provider_and_says_which_model(env: dict[str, str]) -> None:
+    """The first command a newcomer tries: no provider, no model, no key. `ask` gives no tools, so the
+    sim answers with its ask_model, not the tool-calling default of tickets."""
+    done = lfg("ask", "What is 2+2?", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "lfg simulator" in done.stdout
+    assert "sim/hello · TTFT" in done.stderr
+    assert done.stderr.rstrip().endswith("· $0"), "priced as lfg run prices it: the sim is free"
+
+
+def test_ask_model_of_a_provider_is_configurable(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "config" / "lfgtui" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[providers.sim]\nask_model = "reasoning"\n')
+    done = lfg("ask", "gcd?", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "sim/reasoning · TTFT" in done.stderr
+
+
 def test_ask_reports_a_provider_failure(env: dict[str, str]) -> None:
     done = lfg("ask", "--model", "fault-401", "hi", env=env)
     assert done.returncode == 1
@@ -146,7 +165,7 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
 
 
 COMMAND_MODULES = ("main", "subcommands", "ask", "run", "agents", "history", "resume", "remote")
-COMMAND_MODULES += ("worktrees", "sim", "web", "common", "broker", "telemetry")
+COMMAND_MODULES += ("worktrees", "sim", "web", "common", "broker", "telemetry", "completion", "paths")
 
 
 def test_help_and_version_import_only_the_command_line(env: dict[str, str]) -> None:

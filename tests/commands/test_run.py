@@ -8,14 +8,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from lfgtui.config import load_config
+from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
 from lfgtui.sim.server import SimServer
-from tests.support.lfg import Lfg, ending, many_tickets, of, text
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.lfg import DEMO, Lfg, ending, many_tickets, of, quick_demo, text
 from tests.terminal import Terminal
 
 
@@ -378,7 +381,7 @@ def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
     assert header.split() == ["ticket", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration"]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[-2:]}
     assert rows["good"][1] == "completed" and rows["bad"][1] == "failed"
-    assert rows["good"][6] == "$?", "the sim has no price: its cost is unknown, not zero"  # TTFT is 2 words
+    assert rows["good"][6] == "$0", "the sim is free: a known zero, not an unknown `$?`"  # TTFT is 2 words
 
 
 def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg) -> None:
@@ -395,18 +398,31 @@ def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg)
     assert b"\x1b[?1049h" not in terminal.output, "the TUI never took over the screen"
 
 
-def test_the_demo_runs_offline(lfg: Lfg) -> None:
-    demo = Path(__file__).parents[2] / "examples" / "demo.toml"
+def test_the_demo_runs_offline_and_its_tickets_build_on_what_they_saw(lfg: Lfg) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "lfgtui", "run", str(demo), "--json", "--config", str(lfg.config)],
-        env=lfg.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        lfg.args(quick_demo(lfg.workdir), "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     tickets = {e["ticket"] for e in events}
     assert len(tickets) >= 4
     assert all(ending(events, t)["outcome"] == "completed" for t in tickets)
-    assert any(e["type"] == "tool_call" for e in events)
+    explored = text(events, "explore")
+    listing = sorted(path.name for path in lfg.workdir.iterdir())
+    assert f"In short, this folder holds: {', '.join(listing)}." in explored, "the real folder, listed"
+    assert (lfg.workdir / "README.md").read_text() in explored, "its real README, read"
+    assert explored.splitlines()[-1] in text(events, "summary"), "the summary quotes explore's answer"
+
+
+def test_the_demo_lasts_long_enough_to_watch(lfg: Lfg) -> None:
+    """Its slowest ticket takes 20 to 35 s at the pace its model names set (written, not timed here)."""
+    library = ScenarioLibrary(extra_dirs=())
+    loaded = load_tickets(DEMO, load_config(lfg.config), BUILTIN_TOOLS)
+
+    def seconds(model: str) -> float:
+        scenario = library.resolve(model)
+        calls = [scenario.call(index) for index in range(len(scenario.calls))]
+        tokens = sum(len(split_tokens(call.reasoning + call.text)) for call in calls)
+        return len(scenario.calls) * scenario.ttft_ms / 1000 + tokens / scenario.tokens_per_s
+
+    assert 20 <= max(seconds(ticket.model) for ticket in loaded.tickets) <= 35

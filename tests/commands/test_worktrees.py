@@ -63,10 +63,10 @@ def test_the_cli_lists_and_cleans_with_every_outside_string_inert(
     assert row.endswith("worktrees\u241b]0;pwned\u2407/run1/t")
 
     assert run_worktree_command(command("worktrees", "list", "--json", "--run", "run1")) == 0
-    [line] = capsys.readouterr().out.splitlines()
-    record = json.loads(line)
+    out = capsys.readouterr().out
+    [record] = json.loads(out)
     assert record["path"] == str(tree.path) and record["dirty"] is True and record["added"] == 2
-    assert "\x1b" not in line
+    assert "\x1b" not in out
 
     assert run_worktree_command(command("worktrees", "clean", "--run", "run1")) == 1
     out = capsys.readouterr().out

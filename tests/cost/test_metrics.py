@@ -72,7 +72,7 @@ def test_tokens_are_estimated_until_usage_arrives(clock: Clock) -> None:
         clock.now += 0.1
         m.apply(ev(TextDelta, text=word))
     assert m.tokens_estimated
-    assert m.output_tokens == 5  # "Hello" 1, " there" 2, " friend" 2 at about four characters a token
+    assert m.output_tokens == 4  # 18 characters at about four a token, counted on the whole output
     m.apply(ev(Usage, input_tokens=12, output_tokens=3))
     assert not m.tokens_estimated
     assert (m.output_tokens, m.input_tokens) == (3, 12)
@@ -109,9 +109,9 @@ def test_tool_argument_fragments_count_as_output(clock: Clock) -> None:
 def test_live_rate_uses_a_sliding_window(clock: Clock) -> None:
     ev, m = EventFactory("t", 1, clock=clock), Metrics()
     m.apply(ev(RequestSent, call=0))
-    for _ in range(40):  # 20 tokens/s for 2 s, one token per chunk
+    for _ in range(40):  # 20 tokens/s for 2 s, one token (four characters) per chunk
         clock.now += 0.05
-        m.apply(ev(TextDelta, text="ab"))
+        m.apply(ev(TextDelta, text="abcd"))
     assert m.live_tokens_per_s(clock.now) == pytest.approx(20.0, rel=0.05)
     assert m.live_tokens_per_s(clock.now + 10) == 0.0
 
@@ -190,7 +190,7 @@ def test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval(clock: Cl
     for step in range(2):
         for _ in range(11):
             clock.now += 0.1
-            m.apply(ev(TextDelta, text="tok"))
+            m.apply(ev(TextDelta, text=" tok"))
         m.apply(ev(ToolCallStarted, call_id=f"c{step}", name="write_file"))
         m.apply(ev(ApprovalAsked, message="may it?", call_id=f"c{step}", name="write_file", arguments={}))
         clock.now += 20.0  # the person takes their time
@@ -252,7 +252,7 @@ def test_output_that_arrives_in_one_burst_has_no_rate(clock: Clock) -> None:
     m.apply(ev(ToolCallStarted, call_id="c", name="retry"))
     for _ in range(5):  # a run that streams: the burst still counts for nothing
         clock.now += 0.1
-        m.apply(ev(TextDelta, text="tok"))
+        m.apply(ev(TextDelta, text=" tok"))
     assert m.tokens_per_s == pytest.approx(10.0)
 
 

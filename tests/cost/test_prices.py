@@ -147,24 +147,20 @@ LOCAL_OR_AGENT = {
 }
 
 
-@pytest.mark.parametrize(
-    "provider",
-    [
-        "sim",
-        "sim-responses",
-        "sim-anthropic",
-        "sim-agent",
-        "sim-acp",
-        "claude-code",
-        "ollama",
-        *LOCAL_OR_AGENT,
-    ],
-)
+@pytest.mark.parametrize("provider", ["sim-acp", "claude-code", "ollama", *LOCAL_OR_AGENT])
 @pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4-5"])
-def test_the_sim_local_servers_agents_and_unknown_hosts_have_no_database_price(
-    provider: str, model: str
-) -> None:
+def test_local_servers_agents_and_unknown_hosts_have_no_database_price(provider: str, model: str) -> None:
     assert book(**LOCAL_OR_AGENT).pricer(provider, model) is None
+
+
+@pytest.mark.parametrize("provider", ["sim", "sim-responses", "sim-anthropic", "sim-agent"])
+def test_the_built_in_sim_is_free_whatever_the_model(provider: str) -> None:
+    """Its price is a known zero (`$0`), not an unknown one (`$?`): a model name it shares with a
+    real model (`gpt-4o`) is still the sim's."""
+    pricer = book().pricer(provider, "gpt-4o")
+    assert pricer is not None and pricer.source == "the sim: free"
+    assert pricer.cost(input_tokens=10_000, output_tokens=5_000, cache_read_tokens=2_000) == 0.0
+    assert format_usd(pricer.cost(input_tokens=1, output_tokens=1), estimated=True) == "$0"
 
 
 def test_a_base_url_finds_its_provider() -> None:
@@ -280,7 +276,8 @@ def test_importing_prices_does_not_import_genai_prices() -> None:
         (None, False, "$?"),
         (None, True, "$?"),
         (float("nan"), False, "$?"),
-        (0.0, False, "$0.00"),
+        (0.0, False, "$0"),
+        (0.0, True, "$0"),
         (1e-12, False, "$0.00"),
         (0.00042, False, "$0.00042"),
         (0.0123, False, "$0.0123"),

@@ -2,9 +2,9 @@
 
 Each row checks what the faulty ticket did (outcome, error, retries, the text it kept), that the
 healthy ticket streamed to the end regardless, that the history file holds both attempts with every
-token that was printed, and the exit code. `WHEN` is the README's "What happens when…" table: a test
-below keeps the two in step. How each adapter classifies the same faults is
-tests/providers/test_fault_matrix.py; this file is about the whole run.
+token that was printed, and the exit code. `when` names a row of the documentation's "What happens
+when…" tables (docs/what-happens/): a test below keeps the two in step. How each adapter classifies
+the same faults is tests/providers/test_fault_matrix.py; this file is about the whole run.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ SCENARIOS = {
 
 @dataclass(frozen=True)
 class Row:
-    """One faulty ticket and what must come of it; `when` names its row in the README table."""
+    """One faulty ticket and what must come of it; `when` names its row in docs/what-happens/."""
 
     id: str
     when: str
@@ -604,6 +604,21 @@ ELSEWHERE = {
         "tests/alerts/test_notify.py::test_two_hung_hooks_do_not_keep_the_run_finished_notification_from_the_command",
         "tests/alerts/test_notify.py::test_overflow_never_drops_the_run_finished_notification",
     ],
+    "`lfg ask` has no `--model`, and the provider's default model calls tools": [
+        "tests/commands/test_main.py::test_ask_answers_on_the_default_provider_and_says_which_model",
+        "tests/commands/test_main.py::test_ask_model_of_a_provider_is_configurable",
+    ],
+    "a command needs an extra that is not installed (`otel`, `broker`, `prometheus`)": [
+        f"{TELEMETRY}/test_export.py::test_without_the_extra_the_run_stops_before_it_starts_saying_what_to_install",
+        f"{BROKER}/test_commands.py::test_without_the_extra_the_broker_commands_say_what_to_install",
+        f"{BROKER}/test_commands.py::test_a_worker_without_prometheus_client_says_what_to_install",
+    ],
+    "`--theme` names no theme (`lfg run --theme ligth`), headless runs included": [
+        "tests/commands/test_bad_values.py::test_a_bad_value_is_refused_in_one_line_before_anything_starts",
+    ],
+    "a command is given an option it does not take (`lfg run --bogus`)": [
+        "tests/commands/test_completion.py::test_an_unknown_option_is_said_with_its_commands_usage",
+    ],
     "the answer, reasoning, a tool's output or an error message carries escape sequences (title, "
     "clipboard, hyperlink, cursor moves)": [
         "tests/hardening/test_escapes.py::test_the_tui_shows_escape_sequences_without_obeying_them",
@@ -698,6 +713,10 @@ ELSEWHERE = {
         "tests/hardening/test_hangup.py::test_lfg_attach_ends_when_its_terminal_goes",
         "tests/hardening/test_hangup.py::test_a_browser_tab_ends_when_the_web_server_goes",
     ],
+    "`lfg history show` is piped into another program or a file": [
+        "tests/commands/test_history.py::test_piped_show_is_the_markdown_whole_not_fitted_to_80_columns",
+        "tests/commands/test_history.py::test_a_models_headings_nest_under_its_attempts_heading",
+    ],
     "whatever reads a command's output stops reading (`lfg history list --json \\| head -1`)": [
         "tests/commands/test_history.py::test_a_reader_that_stops_reading_ends_the_command_quietly",
     ],
@@ -734,6 +753,9 @@ ELSEWHERE = {
         "tests/remote/test_hostile_peers.py::test_attach_started_while_others_hold_every_slot_before_the_token_waits_its_turn",
         f"{SOAK}::test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_all_of_it",
     ],
+    "`lfg run --serve … --start-on-attach` gets Ctrl-C before anyone attached": [
+        "tests/remote/test_web_tabs.py::test_ctrl_c_before_anyone_attached_starts_nothing",
+    ],
     "`--serve` is given an address beyond this machine (`0.0.0.0`, a host name)": [
         "tests/remote/test_hostile_peers.py::test_lfg_refuses_to_serve_beyond_this_machine_unless_told",
     ],
@@ -760,6 +782,9 @@ ELSEWHERE = {
     ],
     "`lfg web --host` names an address other machines reach, or 0.0.0.0": [
         f"{WEB}::test_a_host_others_reach_is_refused_with_the_reason",
+    ],
+    "`lfg web FILE` starts and no browser tab opens": [
+        "tests/remote/test_web_tabs.py::test_the_run_starts_when_the_first_tab_opens",
     ],
     "a browser tab opens `lfg web FILE`, or is reloaded, after its run has ended": [
         "tests/remote/test_web_tabs.py::test_a_tab_opened_after_the_run_ended_shows_the_recorded_run",
@@ -837,8 +862,8 @@ ELSEWHERE = {
     "the OpenTelemetry receiver is down or too slow while `lfg run --otel` runs": [
         f"{TELEMETRY}/test_export.py::test_a_receiver_down_or_slow_never_holds_up_the_run_and_what_it_lost_is_counted",
     ],
-    "`lfg run --otel` without the `lfgtui[otel]` extra, with a `[telemetry] headers` variable unset, or a "
-    "protocol lfg does not speak": [
+    "`lfg run --otel` without the `otel` extra, with a `[telemetry] headers` variable unset, or a protocol "
+    "lfg does not speak": [
         f"{TELEMETRY}/test_export.py::test_without_the_extra_the_run_stops_before_it_starts_saying_what_to_install",
         f"{TELEMETRY}/test_settings.py::test_headers_come_from_the_variables_the_config_names",
         f"{TELEMETRY}/test_settings.py::test_a_protocol_lfg_does_not_speak_is_refused_saying_who_asked",
@@ -848,22 +873,45 @@ ELSEWHERE = {
         "tests/remote/test_web_tabs.py::test_a_tab_whose_lfg_attach_cannot_start_shows_why",
     ],
 }
-"""README rows whose fault is not a ticket beside a healthy one in `lfg run --json`: each names the
-tests that cover it."""
+"""Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
+names the tests that cover it."""
+
+WHAT_HAPPENS = Path(__file__).parents[2] / "docs" / "what-happens"
+PAGES = (
+    "providers.md",
+    "coding-agents.md",
+    "runs.md",
+    "commands.md",
+    "tools.md",
+    "history.md",
+    "watching.md",
+    "broker.md",
+    "telemetry.md",
+)
+"""The topic pages of "What happens when…", in the order of the site's navigation."""
 
 
-def readme_fault_table() -> list[str]:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## What happens when…", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| when")]
+def documented_faults() -> list[str]:
+    """The `when` of every row of every page's table, page after page."""
+    rows = []
+    for page in PAGES:
+        text = (WHAT_HAPPENS / page).read_text(encoding="utf-8")
+        rows += [
+            line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| when ")
+        ]
     return [row.split(" | ")[0].removeprefix("| ") for row in rows]
 
 
-def test_the_readme_fault_table_matches_the_rows() -> None:
+def test_every_what_happens_page_is_read() -> None:
+    assert {path.name for path in WHAT_HAPPENS.glob("*.md")} - {"index.md"} == set(PAGES)
+
+
+def test_the_documented_faults_match_the_rows() -> None:
     tested = list(dict.fromkeys(row.when for row in ROWS))
-    table = readme_fault_table()
-    assert [when for when in table if when not in ELSEWHERE] == tested
-    assert set(ELSEWHERE) <= set(table)
+    documented = documented_faults()
+    assert [when for when in documented if when not in ELSEWHERE] == tested
+    assert set(ELSEWHERE) <= set(documented)
+    assert len(documented) == len(set(documented)), "a row is documented twice"
 
 
 @pytest.mark.parametrize("node", [node for nodes in ELSEWHERE.values() for node in nodes])

@@ -267,10 +267,20 @@ ADDED_IN_V4 = [
 
 ADDED_IN_V5 = [("tickets", "mcp_servers")]
 ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
+ADDED_IN_V7 = [("requests", "tokens_per_char")]
+
+
+def as_schema_6(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 6 wrote: requests without their estimate's
+    tokens per character."""
+    for table, column in ADDED_IN_V7:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 6")
 
 
 def as_schema_5(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 5 wrote: attempts without a rate's mark."""
+    as_schema_6(conn)
     for table, column in ADDED_IN_V6:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 5")

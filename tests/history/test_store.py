@@ -34,6 +34,7 @@ from tests.history.recording import (
     as_schema_3,
     as_schema_4,
     as_schema_5,
+    as_schema_6,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -135,12 +136,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
 
 
 @pytest.mark.parametrize(
-    ("undo", "version"), [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4), (as_schema_5, 5)]
+    ("undo", "version"),
+    [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4), (as_schema_5, 5), (as_schema_6, 6)],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 5 really had."""
+    """What the migration tests start from is the shape schemas 2 to 6 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)
@@ -237,7 +239,7 @@ def test_a_crashed_attempt_is_marked_interrupted_on_the_next_open(tmp_path: Path
         assert store.recovered == [attempt.row.id]
         assert attempt.row.outcome == "interrupted"
         assert attempt.row.ended_ms == pytest.approx(545)
-        assert attempt.row.ttft_ms == pytest.approx(299.4) and attempt.row.output_tokens == 12
+        assert attempt.row.ttft_ms == pytest.approx(299.0) and attempt.row.output_tokens == 12
         assert store.load(Selection(recorder.run_id)).row.ended_at is not None
         kinds = [p.kind for p in attempt.parts]
         assert kinds[-2:] == [PartKind.TOOL_RESULT, PartKind.STATUS]
@@ -436,6 +438,6 @@ def test_list_and_stats(store: Store) -> None:
     stats = {(s.provider, s.model): s for s in store.stats()}
     explore = stats[("sim", "agent-demo")]
     assert (explore.attempts, explore.completed, explore.output_tokens) == (1, 1, 20)
-    assert explore.ttft_p50_ms == explore.ttft_p95_ms == pytest.approx(299.4)
+    assert explore.ttft_p50_ms == explore.ttft_p95_ms == pytest.approx(299.0)
     assert explore.tokens_per_s_p50 is not None
     assert stats[("sim", "reviewer")].completed == 0

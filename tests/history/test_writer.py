@@ -81,13 +81,13 @@ def test_timings_usage_and_summary_match_the_metrics_reducer(tmp_path: Path) -> 
     assert row.outcome == "completed" and row.provider == "sim" and row.model == "agent-demo"
     assert row.started_at == WALL and row.ended_at == pytest.approx(WALL + 1.07)
     assert metrics.ttft_s is not None and row.ttft_ms == pytest.approx(metrics.ttft_s * 1000)
-    assert row.ttft_reasoning_ms == pytest.approx(299.4)
+    assert row.ttft_reasoning_ms == pytest.approx(299.0)
     assert row.ttft_text_ms == pytest.approx(399.0)
     assert row.tokens_per_s == pytest.approx(metrics.tokens_per_s)
     assert row.output_tokens == metrics.output_tokens == 20 and not row.tokens_estimated
     first, second = attempt.requests
     assert (first.call, first.request_ms, first.stop_reason) == (0, pytest.approx(1.0), "tool_use")
-    assert first.first_token_ms == pytest.approx(300.4) and first.last_token_ms == pytest.approx(520)
+    assert first.first_token_ms == pytest.approx(300.0) and first.last_token_ms == pytest.approx(520)
     assert (first.input_tokens, first.output_tokens, first.chunk_count) == (10, 12, 6)
     assert (second.call, second.first_text_ms, second.output_tokens) == (1, pytest.approx(1000), 8)
 

@@ -35,7 +35,7 @@ from tests.real_agents.conftest import (
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
-from tests.support.lfg import sim_pace
+from tests.support.lfg import rebuilt_metrics, sim_pace
 from tests.terminal import Terminal
 
 REAL_AGENT = pytest.mark.timeout(400)
@@ -115,9 +115,10 @@ def work(agent: Agent) -> str:
         """
 
 
-def prose(words: int, line: int = 12) -> str:
-    """`words` of `FIVES`, `line` a line."""
-    chosen = [FIVES[i % len(FIVES)] for i in range(words)]
+def prose(words: int, line: int = 12, start: int = 0) -> str:
+    """`words` five-letter words from the `start`th, `line` a line, none the same (a letter of `FIVES`
+    and a number): Gemini CLI ends a turn whose text repeats itself as a loop."""
+    chosen = [f"{FIVES[i % len(FIVES)][0]}{i:04d}" for i in range(start, start + words)]
     return "\n".join(" ".join(chosen[i : i + line]) for i in range(0, words, line))
 
 
@@ -125,17 +126,17 @@ def long_write(agent: Agent) -> str:
     """A scenario: a paragraph, a file of ~700 words written with the agent's tool, a paragraph;
     its text at 120 tok/s."""
     write = json.dumps({"file_path": "long.md", "content": prose(696)})
-    paragraph = prose(120, line=120)
+    first, last = prose(120, line=120, start=1000), prose(120, line=120, start=2000)
     return f"""
         ttft_ms = 300
         tokens_per_s = 120
         [[call]]
-        text = "{paragraph}"
+        text = "{first}"
         [[call.tool_call]]
         name = "{agent.write}"
         arguments_raw = '{write}'
         [[call]]
-        text = "{paragraph}"
+        text = "{last}"
         """
 
 
@@ -246,6 +247,15 @@ async def test_no_key_fails_as_auth_saying_what_to_do(world: AgentWorld, agent: 
     if agent is GEMINI:
         assert "gemini-api-key (Gemini API key; reads GEMINI_API_KEY)" in message, "the methods it offers"
     assert world.sim.log == [], "nothing reached a model"
+    if agent is CLAUDE:  # it opens a session all the same: --check looks for its login where it keeps it
+        checked = await world.lfg("agents", "claude-code", "--check")
+        home = world.home / ".claude"
+        said = "  missing: login: Claude Code has none: ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN"
+        assert said in checked.stdout, checked.stdout
+        assert f"no {home / '.credentials.json'}" in checked.stdout, checked.stdout
+        (home / ".credentials.json").write_text("{}")
+        checked = await world.lfg("agents", "claude-code", "--check")
+        assert "opened a session" in checked.stdout and "missing:" not in checked.stdout, checked.stdout
 
 
 @REAL_AGENT
@@ -259,19 +269,32 @@ async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
 
 
 @REAL_AGENT
-async def test_the_rate_is_the_texts_pace_though_claude_code_counts_a_file_it_wrote(
-    world: AgentWorld,
+@AGENTS
+async def test_the_rate_is_the_texts_pace_though_the_agent_counts_a_file_it_wrote(
+    world: AgentWorld, agent: Agent
 ) -> None:
-    """Issue 33: Claude Code's count includes the ~700 words of a file it writes through its Write
-    tool, which reach lfg whole; the rate is the pace its text streamed at, as lfg received it."""
-    answer_with(world, CLAUDE, world.scenario("long", long_write(CLAUDE)))
-    run = await world.run(world.ticket(CLAUDE.provider, "Write the long file."), "--yes")
-    assert run.code == 0, run.stderr
-    assert (world.project / "long.md").read_text() == prose(696)
+    """Issue 33: the agent's count includes the ~700 words of a file it writes through its tool,
+    which reach lfg whole (Claude Code's input, Gemini CLI's diff); the rate is the pace its text
+    streamed at, as lfg received it, and a resumed pane reads the same. Gemini CLI's count is its
+    own (`_meta.quota`), the sim's counts of its model calls summed."""
+    answer_with(world, agent, world.scenario("long", long_write(agent)))
+    run = await world.run(world.ticket(agent.provider, "Write the long file."), "--yes")
+    assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
+    assert (world.project / "long.md").read_text().rstrip("\n") == prose(696)
     end = run.ending()
     assert end["output_tokens"] > 2 * 120 + 696, "the agent's count includes the file"
-    assert end["tokens_per_s"] == pytest.approx(sim_pace(run.events, "t"), rel=0.05), "the text's pace"
+    pace = sim_pace(run.events, "t")
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
     assert end["tokens_per_s_estimated"], "split from the file's tokens by characters"
+    resumed = rebuilt_metrics(world.db, "t").tokens_per_s
+    assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
+    if agent is GEMINI:
+        write = next(c for c in run.calls().values() if c["name"].startswith(GEMINI.write))
+        assert write["arguments"]["content"].rstrip("\n") == prose(696), "what it wrote, as its diff said"
+        [usage] = run.of("usage")
+        counted = [r.usage for r in world.sim.log if r.scenario == "long" and r.usage is not None]
+        reported = sum(u.output_tokens - u.reasoning_tokens for u in counted)
+        assert end["output_tokens"] == usage["output_tokens"] == reported, "what Gemini CLI reported"
 
 
 @REAL_AGENT

@@ -33,6 +33,7 @@ from tests.real_agents.conftest import (
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
+from tests.support.lfg import rebuilt_metrics, sim_pace
 from tests.ui.apps import first_run, resumed_app
 
 AGENT_TIMEOUT_S = 90  # a turn of a real agent on a loaded 2-core machine
@@ -252,3 +253,56 @@ async def test_in_the_tui_an_approved_apply_patch_writes_the_file_and_its_row_sh
         assert row.output.startswith(diff), row.output
         assert "Done: the notes are written." in pane.body.source
     assert await no_agent_left(world, "codex")
+
+
+FIVES = ("quick", "brown", "foxes", "jumps", "above", "lazy.", "dogs,", "every", "night", "under")
+
+
+def paragraph(words: int) -> str:
+    """`words` five-letter words on one line: sim tokens of 6 characters each."""
+    return " ".join(FIVES[i % len(FIVES)] for i in range(words))
+
+
+GATEWAY = f"""
+    ttft_ms = 900
+    tokens_per_s = 120
+    [[call]]
+    text = "{paragraph(250)}"
+    [[call.tool_call]]
+    name = "exec"
+    input = '''
+    const listing = await tools.exec_command({{ cmd: "ls" }});
+    text(listing.output);
+    '''
+    [[call]]
+    text = "{paragraph(250)}"
+    """
+"""A scenario: a paragraph, a listing through Codex's `exec`, a paragraph, at 120 tok/s; its first
+token 900 ms after the request."""
+
+
+async def test_a_model_outside_codexs_catalogue_its_warning_is_a_notice_and_the_rate_is_the_texts(
+    world: AgentWorld,
+) -> None:
+    """Issue 33: Codex warns of a model it has no metadata for (a gateway's own name, in its
+    config.toml) as answer text at once; lfg shows it as the agent's notice, TTFT waits for the
+    model's first token, and tok/s is the pace the text streamed at though Codex counts its exec
+    script too."""
+    world.map_models("gpt-*-luna=hello", f"gw-*={world.scenario('gateway', GATEWAY)}")
+    with (world.home / ".codex" / "config.toml").open("a") as config:  # its list has no such model to choose
+        config.write('model = "gw-large"\n')
+    run = await world.run(codex_ticket(world), "--yes")
+    assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
+    end = run.ending()
+    assert end["outcome"] == "completed", end
+    assert {r.model for r in turns(world.sim)} == {"gw-large"}
+    notices = [n for n in run.statuses() if n.startswith("the agent's notice: Warning: Model metadata for")]
+    assert notices and "gw-large" in notices[0], run.statuses()
+    assert run.text().startswith(paragraph(5)), "the warning is no answer text"
+    assert end["ttft_ms"] >= 900, "never before the sim's first token"
+    [details] = run.of("agent")
+    assert details["commands"] and details["mode"] == "read-only", "its settings and commands: one line"
+    pace = sim_pace(run.events, "t")
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
+    resumed = rebuilt_metrics(world.db, "t").tokens_per_s
+    assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"

@@ -23,7 +23,7 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 def demo(tmp_path: Path) -> Path:
     """The demo, its long answer slowed down so that it is still running when the browser presses c."""
     text = (EXAMPLES / "demo.toml").read_text()
-    text = text.replace("long-answer:tokens_per_s=120,repeat=2", "long-answer:tokens_per_s=10,repeat=2")
+    text = text.replace("long-answer:tokens_per_s=20,repeat=5", "long-answer:tokens_per_s=10,repeat=5")
     text = text.replace("[defaults]\n", f"[defaults]\nworkdir = {str(EXAMPLES)!r}\n", 1)
     path = tmp_path / "demo.toml"
     path.write_text(text)
@@ -52,7 +52,7 @@ async def test_lfg_web_shows_the_demo_in_chromium_and_c_cancels_a_running_ticket
         await frames.until_shown(
             "greatest common divisor of 1071 and 462", "TTFT", "tok/s", "tour", "attached to"
         )
-        await frames.until_shown("Hello! I am the")  # the summary ticket, after its dependency
+        await frames.until_shown("Here is the gist")  # the summary ticket, after its dependency
         await page.mouse.click(300, 650)  # the tour pane: bottom left of the 2 x 2 grid
         await page.keyboard.press("c")
         for _ in range(300):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from lfgtui.history.store import Selection, Store
 from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, ESCAPES, Frames, LfgWeb, lfg_web
 
 QUICK = """
@@ -75,7 +79,7 @@ async def test_a_tab_opened_after_the_run_ended_shows_the_recorded_run(
     playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright")
     tickets = tmp_path / "quick.toml"
     tickets.write_text(QUICK)
-    async with lfg_web([str(tickets)], env) as web:
+    async with lfg_web([str(tickets), "--start-now"], env) as web:
         async with asyncio.timeout(45):
             while not run_gone(web):
                 await asyncio.sleep(0.1)
@@ -90,3 +94,58 @@ async def test_a_tab_opened_after_the_run_ended_shows_the_recorded_run(
             frames.received.clear()
             await frames.until_shown("Hello! I am the")
             await browser.close()
+
+
+def run_started(env: dict[str, str]) -> bool:
+    """Whether the run has started a ticket (an attempt recorded)."""
+    with Store.open_read_only(Path(env["LFG_DB"])) as store:
+        (run,) = store.list_runs()
+        return any(ticket.attempts for ticket in store.load(Selection(run.id)).tickets)
+
+
+async def test_the_run_starts_when_the_first_tab_opens(tmp_path: Path, env: dict[str, str]) -> None:
+    tickets = tmp_path / "quick.toml"
+    tickets.write_text(QUICK)
+    async with lfg_web([str(tickets)], env) as web, aiohttp.ClientSession() as client:
+        assert b"the run starts when the first browser tab opens" in web.terminal.output
+        assert not run_started(env), "the run waits, recorded, for its first watcher"
+        tab = await client.ws_connect(web.origin + "/ws", headers=web.cookie() | {"Origin": web.origin})
+        await shown_in_tab(tab, "Hello! I am the")
+        await tab.close()
+        assert run_started(env)
+
+
+def test_start_on_attach_needs_serve(tmp_path: Path, env: dict[str, str]) -> None:
+    tickets = tmp_path / "quick.toml"
+    tickets.write_text(QUICK)
+    done = subprocess.run(
+        [sys.executable, "-m", "lfgtui", "run", str(tickets), "--start-on-attach"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--start-on-attach needs --serve" in done.stderr
+
+
+def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    tickets = tmp_path / "quick.toml"
+    tickets.write_text(QUICK)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lfgtui", "run", str(tickets), "--serve", "0", "--start-on-attach"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    said = ""
+    while "the tickets start when the first watcher attaches" not in said:
+        line = process.stderr.readline()
+        assert line, f"lfg run ended before waiting for a watcher: {said}"
+        said += line
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == 130, rest
+    assert "recorded as run" in rest
+    assert not run_started(env), "the run is recorded with no attempt"

@@ -173,6 +173,14 @@ async def test_restore_and_replay_events_keep_order_time_and_follow_ups(
     assert delivered == steps
     assert clock() >= steps[-1].t, "nothing was delivered before its (scaled) time"
 
+    middle = steps[len(steps) // 2].t
+    late = ReplayClock(speed=1, clock=lambda: 0.0, start=middle)  # `lfg replay --from`, time frozen
+    assert late() == middle
+    due = [step for step in steps if step.t <= middle]
+    shown: list[object] = []
+    await play(due, late, shown.append)  # up to there at once: the frozen clock never reaches a later t
+    assert shown == due
+
 
 async def test_the_recorded_conversation_is_what_the_agent_sent(sim: SimServer, tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite3"

@@ -16,6 +16,7 @@ from lfgtui.sim.scenario import (
     parse_scenario,
     split_tokens,
 )
+from lfgtui.sim.wire import echoes
 
 
 def test_every_shipped_scenario_parses() -> None:
@@ -154,3 +155,49 @@ def test_a_fault_without_a_message_says_the_default_one() -> None:
     text = '[[call]]\ntext = "hi"\n[[fault]]\nkind = "http"\nstatus = 503\n'
     (fault,) = parse_scenario("my", text, "my.toml").faults
     assert fault.message == "simulated failure"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {  # OpenAI chat
+            "messages": [
+                {"role": "user", "content": "Report:\nthe last line"},
+                {"role": "assistant", "tool_calls": []},
+                {"role": "tool", "content": "a.txt\nb.txt\n"},
+            ]
+        },
+        {  # Anthropic: results are blocks of a user message
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Report:\nthe last line"}]},
+                {"role": "assistant", "content": []},
+                {"role": "user", "content": [{"type": "tool_result", "content": "a.txt\nb.txt\n"}]},
+            ]
+        },
+        {  # Responses: input items
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Report:\nthe last line"}]},
+                {"type": "function_call", "name": "list_dir"},
+                {"type": "function_call_output", "output": "a.txt\nb.txt\n"},
+            ]
+        },
+    ],
+)
+def test_a_call_echoes_its_requests_prompt_and_tool_results(body: dict[str, object]) -> None:
+    script = "{{ result.1.inline }} | {{result.1}}| {{ result.2 }} | {{ prompt.last_line }} | {{ prompt }}"
+    scenario = parse_scenario("echo", f"[[call]]\ntext = {script!r}\n", "echo.toml")
+    (call,) = scenario.echoing(echoes(body)).calls
+    assert call.text == "a.txt, b.txt | a.txt\nb.txt\n|  | the last line | Report:\nthe last line"
+
+
+def test_a_scenario_without_placeholders_is_answered_as_written() -> None:
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("agent-demo")
+    assert scenario.echoing(echoes({"messages": [{"role": "user", "content": "hi"}]})) is scenario
+
+
+def test_a_request_without_tool_results_quotes_the_ones_its_script_gives() -> None:
+    """The agent protocols run no real tools: `folder-tour` there describes its scripted folder."""
+    scenario = ScenarioLibrary(extra_dirs=()).resolve("folder-tour")
+    answer = scenario.echoing(echoes({"model": "folder-tour", "prompt": "What is here?"})).calls[-1]
+    assert "In short, this folder holds: README.md, tickets.toml." in answer.text
+    assert "{{" not in answer.text

@@ -78,3 +78,11 @@ async def test_cancelling_a_stream_closes_its_connection(sim: SimServer) -> None
     finally:
         await provider.aclose()
     assert record.ended_at is None
+
+
+async def test_a_scenario_quotes_the_prompt_it_was_sent(sim: SimServer) -> None:
+    """`summarise` answers with its prompt's last line: a ticket visibly builds on the one it depends on."""
+    body = {"model": "summarise", "messages": [{"role": "user", "content": "Sum up:\n\nIt found 3 files.\n"}]}
+    async with httpx2.AsyncClient() as client:
+        response = await client.post(sim.url + "/v1/chat/completions", json=body)
+    assert "*It found 3 files.*" in response.json()["choices"][0]["message"]["content"]

@@ -12,6 +12,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 
 from lfgtui.config import Config
+from lfgtui.cost.prices import run_prices
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
@@ -32,8 +33,11 @@ def tickets(tmp_path: Path, toml: str) -> Path:
 
 
 def make_app(sim: SimServer, path: Path, **options: object) -> LfgApp:
+    """`lfg run`'s app on the tickets at `path`, priced as `lfg run` prices them (the sim is free)."""
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    return lfg_app(loaded.tickets, Providers(sim=sim), **options)
+    providers = Providers(sim=sim)
+    options.setdefault("prices", run_prices(providers.configs, loaded.tickets))
+    return lfg_app(loaded.tickets, providers, **options)
 
 
 async def until(pilot: object, condition: Callable[[], bool], timeout: float = 10.0) -> None:

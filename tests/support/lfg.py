@@ -13,6 +13,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from lfgtui.cost.metrics import MIN_STREAM_S, Metrics
+from lfgtui.history.store import Selection, Store
+from lfgtui.run import resume
 from lfgtui.sim.scenario import split_tokens
 
 
@@ -64,15 +67,16 @@ def text(events: list[dict[str, Any]], ticket: str) -> str:
 def sim_pace(events: list[dict[str, Any]], ticket: str) -> float:
     """The sim's tokens of text that streamed over the time they streamed, from the NDJSON's own
     times: the text is cut into runs at each tool call, and a run counts its tokens after its first
-    chunk (the sim's own pieces, `split_tokens`) over its first chunk to its last. What tok/s must
-    read, whatever pace a loaded machine let the agent keep."""
+    chunk (the sim's own pieces, `split_tokens`) over its first chunk to its last, a run that came
+    all at once (a loaded machine's sim catching up: within `MIN_STREAM_S`) counting for nothing, as
+    in the metrics. What tok/s must read, whatever pace a loaded machine let the agent keep."""
     runs: list[list[dict[str, Any]]] = [[]]
     for event in of(events, ticket):
         if event["type"] == "tool_call":
             runs.append([])
         elif event["type"] == "text" and event["text"]:
             runs[-1].append(event)
-    streamed = [run for run in runs if len(run) > 1]
+    streamed = [run for run in runs if len(run) > 1 and run[-1]["t"] - run[0]["t"] >= MIN_STREAM_S]
     tokens = sum(len(split_tokens(e["text"])) for run in streamed for e in run[1:])
     return tokens / sum(run[-1]["t"] - run[0]["t"] for run in streamed)
 
@@ -128,8 +132,41 @@ def many_tickets(count: int) -> str:
     return "\n".join(tickets)
 
 
+CLONE = Path(__file__).parents[2]
+"""lfg's clone, which the tests' lfg is installed from (`pip install -e`): the install hints name it."""
+DEMO = CLONE / "examples" / "demo.toml"
+
+
+def quick_demo(folder: Path, tokens_per_s: int = 150) -> Path:
+    """examples/demo.toml in `folder` (its workdir), every ticket's sim model at `tokens_per_s`: what
+    a test of the run around the demo needs, not the ~25 s a person watches."""
+
+    def paced(found: re.Match[str]) -> str:
+        name, _, options = found.group(1).partition(":")
+        kept = [option for option in options.split(",") if option and not option.startswith("tokens_per_s=")]
+        return f'model = "{name}:{",".join([*kept, f"tokens_per_s={tokens_per_s}"])}"'
+
+    text = re.sub(r'^model = "([^"]+)"', paced, DEMO.read_text(), flags=re.MULTILINE)
+    path = folder / "demo.toml"
+    path.write_text(text)
+    return path
+
+
 def recorded_run(stderr: str) -> str:
     """The id of the run `lfg run` says it recorded."""
     found = re.search(r"recorded as run (\w+)", stderr)
     assert found is not None, stderr
     return found.group(1)
+
+
+def rebuilt_metrics(db: Path, ticket_id: str) -> Metrics:
+    """The ticket's last attempt's metrics as a resumed or replayed pane computes them: from the
+    events the history rebuilds."""
+    with Store.open(db) as store:
+        [run] = store.list_runs(1)
+        record = store.load(Selection(run.id))
+    [shown] = [t for t in resume.recorded_run(record).tickets if t.ticket.id == ticket_id]
+    metrics = Metrics()
+    for event in shown.attempts[-1].events:
+        metrics.apply(event)
+    return metrics

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.lfg import Lfg, of, recorded_run
+from tests.support.lfg import CLONE, Lfg, of, recorded_run
 from tests.telemetry.receiver import OtlpReceiver, ReceivedSpan
 from tests.telemetry.table import TABLE
 
@@ -284,7 +284,7 @@ def test_without_the_extra_the_run_stops_before_it_starts_saying_what_to_install
     )
     assert done.returncode == 2 and done.stdout == ""
     assert (
-        "lfg: telemetry needs OpenTelemetry, which is not installed: pip install 'lfgtui[otel]'"
+        f"lfg: telemetry needs OpenTelemetry, which is not installed: pip install -e '{CLONE}[otel]'"
         in done.stderr
     )
     assert "Traceback" not in done.stderr

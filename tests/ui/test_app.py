@@ -54,6 +54,24 @@ async def test_a_finished_pane_costs_no_frame_and_its_thinking_shows_when_unfold
         assert drawn.split() == r.reasoning.source.split()
 
 
+async def test_each_model_calls_thinking_starts_a_paragraph_of_its_own(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    """Reasoning of two model calls (a tool call between them) is not glued into one sentence."""
+    model = write_scenario(
+        scenario_dir,
+        "two-thoughts",
+        '[[call]]\nreasoning = "First I list the folder."\n'
+        '[[call.tool_call]]\nname = "list_files"\narguments = { path = "." }\n'
+        '[[call]]\nreasoning = "There is one file."\ntext = "done"\n',
+    )
+    app = make_app(sim, tickets(tmp_path, f'[[ticket]]\nid = "r"\nprompt = "x"\nmodel = "{model}"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        r = pane(app, "r")
+        await until(pilot, lambda: r.state is PaneState.COMPLETED)
+        assert r.reasoning.source == "First I list the folder.\n\nThere is one file."
+
+
 async def test_tab_and_arrows_move_between_panes(sim: SimServer, tmp_path: Path) -> None:
     toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(4))
     app = make_app(sim, tickets(tmp_path, toml))
@@ -302,3 +320,53 @@ async def test_the_summary_bar_shows_what_each_provider_has_left_and_when_it_res
         shown = str(app.controller.screen.summary.render())
         quota = shown[shown.index("sim 499/500 req") :]
         assert re.fullmatch(r"sim 499/500 req ↻[56]m\d\ds · 89,\d\d\d/90,000 tok ↻[56]m\d\ds", quota), quota
+
+
+async def test_the_thinking_and_each_tool_row_open_and_close_from_the_keyboard(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    toml = '[[ticket]]\nid = "r"\nprompt = "x"\nmodel = "reasoning"\n\n'
+    toml += '[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\ntools = ["write_file", "run_command"]\n'
+    app = make_app(sim, tickets(tmp_path, toml), yes=True)
+    async with app.run_test(size=SIZE) as pilot:
+        r, w = pane(app, "r"), pane(app, "w")
+        await until(pilot, lambda: r.finished and w.finished and len(w.tools.rows) == 2)
+        await until(pilot, lambda: r.shown.thinking.display)
+        assert r.shown.thinking.collapsed
+        await pilot.press("T")
+        assert not r.shown.thinking.collapsed and not r.thinking_collapsed
+        await until(pilot, lambda: any(strip.text.strip() for strip in r.shown.reasoning.lines))
+        await pilot.press("T")
+        assert r.shown.thinking.collapsed
+
+        await pilot.press("tab")
+        log = w.shown.tools
+        first, second = log.rows.values()
+        await pilot.press("right_square_bracket")
+        assert not log.collapsed and not first.collapsed and second.collapsed, "the log opens on the first"
+        await pilot.press("right_square_bracket")
+        assert first.collapsed and not second.collapsed
+        await pilot.press("right_square_bracket")
+        assert first.collapsed and second.collapsed and not log.collapsed, "past the last: none open"
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = {ident: keys for keys, _, ident in app.screen.rows}
+        assert (shown["pane.thinking"], shown["pane.tool_row"], shown["pane.compare"]) == ("T", "]", "=")
+        assert shown["app.help"] == "?" and "question_mark" not in str(app.screen.rows)
+
+
+async def test_the_palette_offers_lfgs_keys_themes_and_tickets_not_textuals_themes(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    app = make_app(sim, tickets(tmp_path, TWO))
+    async with app.run_test(size=SIZE):
+        screen = app.controller.screen
+        titles = {command.title: command for command in app.get_system_commands(screen)}
+        assert {"Cancel", "Retry", "Zoom", "Tools", "Thinking", "History", "Help", "Quit"} <= set(titles)
+        assert "Re-run" not in titles, "a live run cannot re-run: the palette leaves it out as help does"
+        assert {t for t in titles if t.startswith("Theme")} == {"Theme: dark", "Theme: light"}
+        assert titles["Cancel"].help == "c: cancel the focused ticket"
+        await titles["Go to hi"].callback()  # type: ignore[misc]
+        assert screen.focused_pane is pane(app, "hi")
+        titles["Theme: light"].callback()
+        assert app.theme == "light"

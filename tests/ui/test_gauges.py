@@ -8,7 +8,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.cost.prices import OverridePricer
 from lfgtui.events import EventFactory, RequestSent, TextDelta, Usage
 from lfgtui.providers.base import PriceOverride
-from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text
+from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text, since_start, sparkline
 
 SAMPLES = [float(i) for i in range(SPARK_SAMPLES)]
 
@@ -70,3 +70,17 @@ def test_a_narrow_pane_keeps_what_matters_and_never_overflows(width: int) -> Non
         assert spark_length(running) >= MIN_SPARK, "a running pane gives up its elapsed time first"
     if width >= numbers + len(" · 1:05"):
         assert finished.endswith("1:05"), "a finished pane gives up its sparkline first"
+
+
+def test_steps_before_the_attempt_started_are_blank_not_slow() -> None:
+    """Started 1.9 s ago (4 steps of 0.5 s): the 12 steps before it are blanks, not low bars."""
+    samples = [0.0] * 12 + [10.0, 20.0, 30.0, 40.0]
+    shown = since_start(samples, until=101.9, started=100.0, ended=True)
+    assert shown == [None] * 12 + [10.0, 20.0, 30.0, 40.0]
+    assert sparkline(shown) == " " * 12 + "▃▅▆█"
+    assert since_start(samples, until=200.0, started=100.0, ended=False) == samples, "long enough: all"
+
+
+def test_a_pane_that_has_not_started_has_spent_nothing() -> None:
+    line = gauge_text(Metrics(), 0.0, [], None, width=80, running=False).plain
+    assert line.endswith(" · $0"), "not `$?`: nothing was asked of any provider yet"

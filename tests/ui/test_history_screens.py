@@ -317,7 +317,8 @@ async def test_history_is_off_without_a_history_file(sim: SimServer, tmp_path: P
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         ids = {row[2] for row in app.screen.rows}
-        assert {"pane.rerun", "run.retry_all", "pane.follow_up", "run.history", "run.close"} <= ids
+        assert {"run.retry_all", "pane.follow_up", "run.history"} <= ids
+        assert not {"pane.rerun", "run.close"} & ids, "a live first run can neither re-run nor be left"
         assert ("/", "search the history; open a recorded run", "run.history") in app.screen.rows
 
 
@@ -350,6 +351,31 @@ async def test_replay_streams_the_record_through_the_panes_and_sends_nothing(
         await pilot.pause(0.1)
         assert list(app.controller.panes) == ["hi"]
         PaneView.of(app.controller.panes["hi"]).same(shown["hi"])
+
+
+async def test_a_replay_pauses_and_its_keys_move_the_record_ahead(sim: SimServer, tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    run_id, shown = await record_live(sim, tickets_file(tmp_path), db)
+    frozen = ReplayClock(1, clock=lambda: 0.0)  # time stands still: only the replay's keys move it
+    app = replay_app(load_recorded(db, run_id), Providers(sim=sim), clock=frozen)
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.controller.panes
+        await pilot.pause()
+        assert not any(p.finished for p in panes.values())
+        await pilot.press("space")
+        assert frozen.paused
+        await pilot.press("greater_than_sign")
+        assert frozen() == 10.0, "paused, a skip still moves the record on"
+        await pilot.press("space")
+        assert not frozen.paused
+        for _ in range(100):
+            if all(p.finished for p in panes.values()):
+                break
+            await pilot.press("greater_than_sign")
+            await pilot.pause()
+        assert all(p.finished for p in panes.values())
+        for ticket, view in shown.items():
+            PaneView.of(panes[ticket]).same(view)
 
 
 async def test_follow_up_in_a_live_run_is_recorded_as_a_continuation(sim: SimServer, tmp_path: Path) -> None:

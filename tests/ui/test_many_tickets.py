@@ -15,10 +15,10 @@ from tests.support.app import SIZE, make_app, tickets, until
 from tests.support.remote import attached_app
 
 MANY = 3000
-FAILING = 7
-"""The ticket that fails at once (HTTP 401): in the run's first batch, beyond the panes in view."""
-SHOWN = 6
-"""Panes in view at SIZE: three columns of panes at least 40 wide, two rows of at least 14 lines."""
+FAILING = 10
+"""The ticket that fails at once (HTTP 401): among the first to run, beyond the panes in view."""
+SHOWN = 9
+"""Panes in view at SIZE: three columns of panes at least 40 wide, three rows of at least 11 lines."""
 WIDGETS_PER_PANE = 20
 
 
@@ -53,13 +53,13 @@ async def test_attaching_to_a_run_of_3000_tickets_mounts_only_the_panes_in_view(
             await until(pilot, lambda: "1 waiting for you" in str(screen.summary.render()))
             assert failing.view is None, "beyond the window: no widgets, yet its state is kept"
             assert_bounded(app)
-            assert screen.window == f"panes 1\u20136 of {MANY}"
+            assert screen.window == f"panes 1\u20139 of {MANY} \u00b7 {MANY - 9} more \u2193"
 
             await pilot.press("a")
             assert screen.focused_pane is failing and failing.on_screen
             await until(pilot, lambda: "401" in str(failing.notice.render()))
             notice = str(failing.notice.render())
-            assert str(failing.header.text).startswith("✗ t0007")
+            assert str(failing.header.text).startswith(f"✗ t{FAILING:04d}")
             assert_bounded(app)
 
             await pilot.press(*["shift+tab"] * (FAILING + 1))
@@ -97,11 +97,12 @@ async def test_a_run_of_3000_tickets_counts_them_as_they_change_and_streams_in_v
         assert set(screen.tally.running) == {p for p in screen.panes if p.running}
         await pilot.press("down")
         assert screen.focused_pane is app.controller.panes["t0003"], "three columns: down is the next row"
-        await pilot.press("down")
-        assert screen.focused_pane is app.controller.panes["t0006"]
-        assert screen.window == f"panes 4\u20139 of {MANY}", "the window moved down a row"
+        await pilot.press("down", "down")
+        assert screen.focused_pane is app.controller.panes["t0009"]
+        window = f"panes 4\u201312 of {MANY} \u00b7 {MANY - 9} more \u2191/\u2193"
+        assert screen.window == window, "the window moved down a row; the hint names both ways"
         assert first.view is None and first.body.source.startswith("Hello!")
-        await pilot.press("up", "up")
+        await pilot.press("up", "up", "up")
         assert first.on_screen
         await until(pilot, lambda: first.shown.body.source == first.body.source)
         assert_bounded(app)
@@ -111,21 +112,21 @@ async def test_a_run_of_3000_tickets_counts_them_as_they_change_and_streams_in_v
 async def test_keys_typed_ahead_move_the_focus_through_the_window_one_pane_each(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    app = make_app(sim, tickets(tmp_path, many_tickets(12)))
+    app = make_app(sim, tickets(tmp_path, many_tickets(15)))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.controller.screen
         assert screen.focused_pane is app.controller.panes["t0000"]
         for _ in range(SHOWN + 1):  # a burst, as a terminal delivers keys typed ahead of the screen
             app.post_message(Key("tab", None))
         await until(pilot, lambda: screen.focused_pane is app.controller.panes[f"t{SHOWN + 1:04d}"])
-        assert screen.window == "panes 4\u20139 of 12"
+        assert screen.window == "panes 4\u201312 of 15 \u00b7 6 more \u2191/\u2193"
         app.post_message(wheel(MouseScrollDown))
-        await until(pilot, lambda: screen.window == "panes 7\u201312 of 12")
-        await until(pilot, lambda: app.controller.panes["t0011"].on_screen)
+        await until(pilot, lambda: screen.window == "panes 7\u201315 of 15 \u00b7 6 more \u2191")
+        await until(pilot, lambda: app.controller.panes["t0014"].on_screen)
         assert app.controller.panes["t0005"].view is None, "scrolled away: its widgets are gone"
         for _ in range(3):
             app.post_message(wheel(MouseScrollUp))
-        await until(pilot, lambda: screen.window == "panes 1\u20136 of 12")
+        await until(pilot, lambda: screen.window == "panes 1\u20139 of 15 \u00b7 6 more \u2193")
         await until(pilot, lambda: len(screen.query(PaneView)) == SHOWN)  # the others' removal done
         assert_bounded(app)
         await pilot.press("q", "y")

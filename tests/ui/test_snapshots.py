@@ -16,6 +16,7 @@ import pytest
 from textual.pilot import Pilot
 
 from lfgtui.config import Config
+from lfgtui.cost.prices import run_prices
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
@@ -83,7 +84,8 @@ def app_for(workdir: Path, toml: str, providers: Providers | None = None, **opti
     path.write_text('[defaults]\nprovider = "sim"\n\n' + toml)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     shared = providers or Providers()
-    return lfg_app(loaded.tickets, shared, run_id="snapshot", clock=lambda: 1000.0, **options)
+    prices = run_prices(shared.configs, loaded.tickets)  # as `lfg run` prices them: the sim is free
+    return lfg_app(loaded.tickets, shared, run_id="snapshot", clock=lambda: 1000.0, prices=prices, **options)
 
 
 def settled(condition: Callable[[LfgApp], bool]) -> Callable[[Pilot[Any]], Any]:
@@ -160,3 +162,12 @@ def test_the_light_theme(workdir: Path, snap_compare: Any) -> None:
     app = app_for(workdir, ticket("gcd", "reasoning"), theme="light")
     done = settled(lambda a: a.controller.panes["gcd"].state is PaneState.COMPLETED)
     assert snap_compare(app, terminal_size=SIZE, run_before=done)
+
+
+def test_a_default_terminal_shows_four_panes_says_where_two_more_are_and_keeps_help_and_quit(
+    workdir: Path, snap_compare: Any
+) -> None:
+    toml = "".join(ticket(name, "stalled") for name in ("one", "two", "three", "four", "five", "six"))
+    app = app_for(workdir, toml)
+    streaming = settled(lambda a: all(p.body.source.endswith("never") for p in a.controller.panes.values()))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=streaming)

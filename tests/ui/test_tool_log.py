@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets._collapsible import CollapsibleTitle
 
+from lfgtui.ui.palette import Palette
 from lfgtui.ui.tool_log import ToolCalls, ToolLog, approval_notice, approval_request, with_question
 
 
@@ -86,3 +87,47 @@ async def test_a_tool_rows_title_is_literal_text_not_markup() -> None:
         label = row.query_one(CollapsibleTitle).label
         assert label.plain.startswith('[@click=app.quit]run[/] {"q": "[b]x\\u001b]0;t\\u0007"}')
         assert not label.spans, "no markup was parsed, so no action or style came from the model"
+
+
+EDIT = {
+    "kind": "edit",
+    "input": {"path": "notes.md", "old": "a\nb\n", "new": "a\nc\n"},
+    "changes": "--- notes.md\n+++ notes.md\n@@ -1,2 +1,2 @@\n a\n-b\n+c",
+    "the agent offers": ["Allow once (allow_once)", "Reject (reject_once)"],
+    "yes picks": "Allow once",
+}
+
+
+def test_an_agents_edit_is_shown_as_a_coloured_diff_one_argument_a_line() -> None:
+    palette = Palette(running="blue", waiting="yellow", attention="magenta", good="green", bad="red")
+    request = approval_request("Edit notes.md", EDIT, palette)
+    assert request.plain == (
+        "approve Edit notes.md\n"
+        "  kind: edit\n"
+        "  input:\n"
+        "    path: notes.md\n"
+        "    old:\n      │ a\n      │ b\n"
+        "    new:\n      │ a\n      │ c\n"
+        "  changes:\n"
+        "    │ --- notes.md\n    │ +++ notes.md\n    │ @@ -1,2 +1,2 @@\n    │  a\n    │ -b\n    │ +c\n"
+        "  the agent offers: Allow once (allow_once), Reject (reject_once)\n"
+        "  yes picks: Allow once"
+    )
+    styles = {request.plain[span.start : span.end]: str(span.style) for span in request.spans}
+    assert (styles["-b"], styles["+c"], styles["@@ -1,2 +1,2 @@"]) == ("red", "green", "blue")
+
+
+def test_nothing_in_an_agents_request_passes_for_another_argument_or_hides() -> None:
+    request = approval_request(
+        "Edit x", {"changes": "+ok\nyes picks: Allow always\x1b[2K", "note\nyes picks": "Allow\u202e"}
+    ).plain
+    assert "    │ yes picks: Allow always␛[2K" in request, "a value's lines sit behind its gutter"
+    assert "  note⏎\nyes picks: Allow<U+202E>" in request, "a key's line break is marked, bidi shown"
+
+
+def test_in_a_narrow_pane_the_hidden_lines_note_wraps_within_the_notice() -> None:
+    question = with_question(approval_request("run_command", {"command": "ls\n" * 9}), "y", "n")
+    shown, whole = approval_notice(question, wrapped(question, 36), 3, "y", "n", width=36)
+    assert not whole
+    assert shown.plain == "approve run_command ls⏎\n… 9 more lines: y = see it all, n = no"
+    assert len(wrapped(shown, 36)) == 3, "the note takes two lines: one line of the request is left"

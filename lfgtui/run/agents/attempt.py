@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import acp
 from acp import schema
@@ -55,7 +56,8 @@ from lfgtui.run.agents.updates import AgentView
 from lfgtui.tools.toolbox import Toolbox
 
 CANCEL_GRACE_S = 3.0
-"""How long the agent has to end its turn after `session/cancel` before it is stopped."""
+"""How long the agent has to take `session/cancel` and end its turn, both, before it is stopped:
+with `stop_process`'s steps, what bounds quitting with many agents mid-turn."""
 STDERR_TAIL_BYTES = 1500
 PROMPT_DONE = object()
 STOPPED = {
@@ -262,7 +264,8 @@ class AgentSession:
             await self._cancel()
             raise
         reader = self.client.reader
-        for event in [*reader.unfinished(), *reader.unsaid(), *from_usage(ev, response.usage)]:
+        counted = from_usage(ev, response.usage) or from_quota(ev, response.field_meta)
+        for event in [*reader.unfinished(), *reader.unsaid(), *counted]:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
@@ -489,8 +492,9 @@ class AgentSession:
         if self.prompt is None or self.prompt.done() or self.session_id is None:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.conn.cancel(session_id=self.session_id), CANCEL_GRACE_S)
-            await asyncio.wait_for(asyncio.shield(self.prompt), CANCEL_GRACE_S)
+            async with asyncio.timeout(CANCEL_GRACE_S):
+                await self.conn.cancel(session_id=self.session_id)
+                await asyncio.shield(self.prompt)
 
     async def close(self) -> None:
         """Close the connection and end the agent, its terminals and everything it started."""
@@ -527,4 +531,26 @@ def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
         input_tokens=check.count("usage.inputTokens", usage.input_tokens),
         output_tokens=check.count("usage.outputTokens", usage.output_tokens),
         reasoning_tokens=check.count("usage.thoughtTokens", usage.thought_tokens),
+    )
+
+
+QUOTA_COUNT = "_meta.quota.token_count"
+"""Where Gemini CLI puts the turn's token counts in its `session/prompt` answer: the sums over the
+turn's model calls of each one's `promptTokenCount` and `candidatesTokenCount` (its answer and its
+tool calls' arguments; its thoughts are not in it)."""
+
+
+def from_quota(ev: EventFactory, meta: dict[str, Any] | None) -> list[Event]:
+    """The turn's token counts from the answer's `_meta.quota.token_count` (Gemini CLI's), each
+    checked; none when it has none. Its output count holds none of the thoughts (`reasoning_tokens`
+    0), so the rate leaves them out too (`RequestMetrics.thinking_uncounted`)."""
+    quota = meta.get("quota") if isinstance(meta, dict) else None
+    counted = quota.get("token_count") if isinstance(quota, dict) else None
+    if not isinstance(counted, dict):
+        return []
+    check = UsageCheck(ev)
+    return check.events(
+        input_tokens=check.count(f"{QUOTA_COUNT}.input_tokens", counted.get("input_tokens")),
+        output_tokens=(output := check.count(f"{QUOTA_COUNT}.output_tokens", counted.get("output_tokens"))),
+        reasoning_tokens=None if output is None else 0,
     )

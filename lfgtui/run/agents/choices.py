@@ -78,9 +78,11 @@ class Wanted:
 
 
 def wanted(config: ProviderConfig, model: str, mode: str | None) -> Wanted:
-    """The provider's own `default_model` is what its agent runs unasked (a built-in's `default`
-    leaves it to the agent): only another model has to be brought to the agent."""
-    return Wanted(None if model in ("", AGENT_DEFAULT, config.default_model) else model, mode)
+    """What has to be brought to the agent: the ticket's model, which is its provider's
+    `default_model` when the ticket names none, like any other (its command line, `model_env`, the
+    session's model option; where none can carry it the pane says so at start). Only `default` (a
+    built-in agent's `default_model`) leaves the model to the agent."""
+    return Wanted(None if model in ("", AGENT_DEFAULT) else model, mode)
 
 
 def passed_at_start(config: ProviderConfig) -> str | None:

@@ -11,8 +11,12 @@ methods (a browser, a terminal) are never chosen: nobody is at the agent's termi
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from acp import schema
 
@@ -79,3 +83,52 @@ def login_guidance(config: ProviderConfig, methods: list[AuthMethod], env: Mappi
         parts.append(f"to log in, run: {config.login}")
     parts.append(f"or choose a method with auth_method in [providers.{config.name}]")
     return "; ".join(parts)
+
+
+CLAUDE_AGENTS = frozenset({"@agentclientprotocol/claude-agent-acp", "@zed-industries/claude-code-acp"})
+"""The names Claude Code's ACP adapter gives itself in `initialize`."""
+CLAUDE_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+"""The variables Claude Code logs in with, its own settings' `env` too."""
+CLAUDE_CLOUDS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
+"""Set, Claude Code logs in to a cloud with that cloud's own credentials, which lfg cannot judge."""
+
+
+def _settings(folder: Path) -> dict[str, Any]:
+    try:
+        settings = json.loads((folder / "settings.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def claude_login_missing(env: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """What Claude Code lacks to log in, as its own start looks for it, or None when it has
+    something: a key variable (in lfg's environment for it, or its settings.json's `env`), a cloud,
+    an `apiKeyHelper`, or the login `claude-agent-acp --cli auth login` stores in
+    `$CLAUDE_CONFIG_DIR/.credentials.json` (else `~/.claude/`). On macOS that login is in the
+    keychain unless CLAUDE_CONFIG_DIR is set, which lfg cannot read: then nothing is said missing.
+    Claude Code opens a session without a login and fails only the first prompt, so `--check` looks."""
+    configured = env.get("CLAUDE_CONFIG_DIR")
+    folder = Path(configured) if configured else Path(env.get("HOME") or Path.home()) / ".claude"
+    settings = _settings(folder)
+    own = settings.get("env") if isinstance(settings.get("env"), dict) else {}
+    if any(env.get(name) or own.get(name) for name in (*CLAUDE_KEYS, *CLAUDE_CLOUDS)):
+        return None
+    if settings.get("apiKeyHelper") or (folder / ".credentials.json").is_file():
+        return None
+    if platform == "darwin" and not configured:
+        return None
+    return (
+        f"login: Claude Code has none: {', '.join(CLAUDE_KEYS)} are not set (nor in the env of "
+        f"{folder / 'settings.json'}), no apiKeyHelper there, and no {folder / '.credentials.json'} "
+        "(the login claude-agent-acp --cli auth login stores); its first prompt would fail as auth"
+    )
+
+
+def login_missing(agent_name: str | None, env: Mapping[str, str]) -> list[str]:
+    """What an agent that opens sessions without a login lacks to answer a prompt, where lfg knows
+    where it keeps its login (Claude Code's); nothing for the others, whose `session/new` says."""
+    if agent_name in CLAUDE_AGENTS:
+        missing = claude_login_missing(env)
+        return [] if missing is None else [missing]
+    return []

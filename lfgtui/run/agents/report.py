@@ -131,7 +131,7 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
     from lfgtui.providers.catalog import AGENT_ENV
     from lfgtui.run.agents.attempt import AgentLaunch, AgentSession
     from lfgtui.run.agents.choices import choosable, passed_at_start
-    from lfgtui.run.agents.login import usable_method
+    from lfgtui.run.agents.login import login_missing, usable_method
     from lfgtui.run.agents.mcp import taken
     from lfgtui.tools import command_env
     from lfgtui.tools.base import ToolContext
@@ -169,7 +169,11 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
         for m in session.methods
     )
     models, modes = (choosable(session.offered, category) for category in ("model", "mode"))
-    missing = [] if error is None else [f"{error['kind']}: {error['message']}"]
+    missing = (
+        [f"{error['kind']}: {error['message']}"]
+        if error
+        else login_missing(None if info is None else info.name, session.env)
+    )
     unpassed = [v for m in session.methods for v in m.variables if v not in config.env and v not in AGENT_ENV]
     missing += [
         f"{name} is read by one of its auth methods, but lfg does not pass it: add it to env in "
@@ -201,13 +205,12 @@ def _values(offered: Choosable) -> dict[str, Any]:
     }
 
 
-def as_json(agent: Listed, checked: Checked | None, checking: bool) -> str:
-    from lfgtui.inert import json_text
-
+def as_record(agent: Listed, checked: Checked | None, checking: bool) -> dict[str, Any]:
+    """The agent (and its check) as `lfg agents --json` lists it."""
     record = asdict(agent) | {"installed": agent.program is not None}
     if checking:
         record["check"] = None if checked is None else asdict(checked)
-    return json_text(record)
+    return record
 
 
 def as_text(agent: Listed, checked: Checked | None, checking: bool) -> str:

@@ -9,9 +9,11 @@ terminal as its output and how it ended: one lfg runs for the agent, or a comman
 itself and reported in the call's `_meta`, as Codex does). The agent runs its own tools: lfg never
 runs these calls, it shows them.
 
-What the agent says about its session rather than its work (`usage_update`, its command list, its
-mode and settings) is not a status per update: `usage_update` becomes `ContextUsed` (the gauges'
-context and, with a cost, the agent-reported cost), the rest one `AgentDetails` whenever it changed.
+An agent's own notice sent as answer text (Codex's warnings, see `NOTICE`) is a `Status`, never
+the answer's first token. What the agent says about its session rather than its work
+(`usage_update`, its command list, its mode and settings) is not a status per update:
+`usage_update` becomes `ContextUsed` (the gauges' context and, with a cost, the agent-reported
+cost), the rest one `AgentDetails` whenever it changed.
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ from lfgtui.run.agents.tool_output import (
 ENDED = frozenset({"completed", "failed"})
 PLAN_GLYPHS = {"completed": "✓", "in_progress": "▸", "pending": "○"}
 NO_ENDING = "the agent did not say how this call ended"
+NOTICE = re.compile(
+    r"(?:Warning|Config warning|Heads up|Notice|Note): [^\n]+\n*|\*Context compacted[^\n]*\*\n*"
+)
+"""The agent's own words about the session, which it sends whole as answer text where the client
+takes no ACP notices: Codex's `Warning: Model metadata for … not found …` when a model is outside
+its catalogue, its config warnings, its `*Context compacted …*`, and the like (one line each)."""
+NOTICE_SAYS = "the agent's notice: "
+"""How the status an agent's notice becomes begins."""
 DENIED = "denied: the person said no"
 """A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
 
@@ -142,7 +152,7 @@ class _Call:
     def merge(self, update: schema.ToolCallStart | schema.ToolCallProgress) -> bool:
         """Take every field the update carries (one it leaves out keeps its value); whether what a
         row shows of the call changed. No serializing: an update per line of output stays cheap."""
-        before = (self.name, self.kind, self.locations)
+        before = (self.name, self.kind, self.locations, self.written)
         changed = update.raw_input is not None and update.raw_input != self.raw_input
         if update.title is not None and update.title.strip():
             self.title = update.title
@@ -157,7 +167,15 @@ class _Call:
             self.content = list(update.content)
         if update.raw_output is not None:
             self.raw_output = update.raw_output
-        return changed or before != (self.name, self.kind, self.locations)
+        return changed or before != (self.name, self.kind, self.locations, self.written)
+
+    @property
+    def written(self) -> str | None:
+        """The text of a file the call creates, as its content's diff shows it (no text before)."""
+        for item in self.content:
+            if isinstance(item, schema.FileEditToolCallContent) and not item.old_text:
+                return item.new_text
+        return None
 
     @property
     def name(self) -> str:
@@ -176,8 +194,19 @@ class _Call:
 
     @property
     def arguments(self) -> dict[str, Any]:
+        """The call's input as the agent sent it; from an agent that sends none (Gemini CLI), what
+        it said of the call beyond the row's name instead: its title (the command, the file),
+        locations, and the content of a file it creates (the input its token count holds, see
+        `Metrics`)."""
         raw = self.raw_input
-        return raw if isinstance(raw, dict) else ({} if raw is None else {"input": raw})
+        if raw is not None:
+            return raw if isinstance(raw, dict) else {"input": raw}
+        title = self.title.strip()
+        said: dict[str, Any] = {"title": title} if title and title != self.name else {}
+        if self.locations:
+            said["locations"] = list(self.locations)
+        written = self.written
+        return said if written is None else said | {"content": written}
 
 
 EMPTY_DETAILS = AgentDetails(ticket="", attempt=0, seq=0, t=0.0)
@@ -231,6 +260,8 @@ class AgentView:
     context: tuple[int, int] | None = None
     cost: float | None = None
     currency_noted: bool = False
+    message_ids: bool = False
+    """The agent gives its messages ids (ACP `messageId`): a chunk without one is its own notice."""
 
 
 @dataclass
@@ -262,19 +293,40 @@ class UpdateReader:
     """The calls that embed each of lfg's terminals."""
     details_unshown: bool = False
     """The details the session opened with are not shown yet (see `opened`)."""
+    output_began: bool = False
+    """Some of the turn's answer or thinking has come (an agent's notice is not output)."""
+    working: bool = False
+    """The turn's work has begun: output or a tool call (not a note: an agent's notice, its
+    progress, its plan or its context)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
         self.output = Coalescer(self.ev.clock, self.wake)
 
     def events(self, update: Any) -> list[Event]:
+        """The events of one update; the turn's first that are not about the session bring the
+        session's details after them, once (see `_details`; after, so that seqs and times go up)."""
+        read = self._read(update)
+        if read and not self.working and not isinstance(read[0], Status | ContextUsed):  # notes are no work
+            self.working = True
+            if self.details_unshown:
+                return [*read, *self.unsaid()]
+        return read
+
+    def _read(self, update: Any) -> list[Event]:
         ev = self.ev
         if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
             self.blocks.interrupt()
         match update:
             case schema.AgentMessageChunk(content=block, message_id=message_id):
-                return [ev(TextDelta, text=self.blocks.text(content_text(block), message_id))]
+                text = content_text(block)
+                if self._notice(text, message_id):
+                    return [ev(Status, message=f"{NOTICE_SAYS}{text.strip()}")]
+                self.output_began = self.output_began or bool(text)
+                self.view.message_ids = self.view.message_ids or message_id is not None
+                return [ev(TextDelta, text=self.blocks.text(text, message_id))]
             case schema.AgentThoughtChunk(content=block, message_id=message_id):
+                self.output_began = True
                 return [ev(ReasoningDelta, text=self.blocks.thought(content_text(block), message_id))]
             case schema.ToolCallStart():
                 return self._started(update)
@@ -300,6 +352,14 @@ class UpdateReader:
                 return self._sent(call_id, self.output.due(call_id))
         return []  # the person's own messages replayed by session/load: nothing to show
 
+    def _notice(self, text: str, message_id: str | None) -> bool:
+        """Whether the chunk is the agent's own notice, not the model's output: sent whole with no
+        message id, in a notice's form (`NOTICE`), either before anything else of the turn or from an
+        agent whose model's messages carry ids (Codex: its warnings are the only chunks without)."""
+        if message_id is not None or NOTICE.fullmatch(text) is None:
+            return False
+        return not self.output_began or self.view.message_ids
+
     def opened(self, offered: Offered) -> None:
         """What the session opened with, once the ticket's choices were set (`offered_details`): what
         the agent runs even when the ticket chose nothing. It is shown with the agent's first word
@@ -310,6 +370,7 @@ class UpdateReader:
 
     def unsaid(self) -> list[Event]:
         """The details the session opened with, if nothing has shown them yet."""
+        self.working = True
         return self._details(self.view.details) if self.details_unshown else []
 
     def carried(self) -> list[Event]:
@@ -323,10 +384,17 @@ class UpdateReader:
         return shown
 
     def _details(self, details: AgentDetails) -> list[Event]:
-        """One `AgentDetails` when what the agent offers changed, none for the same list again."""
+        """One `AgentDetails` when what the agent offers changed, none for the same list again.
+        Before the turn's work begins they are held, to be shown whole with it: an agent describes
+        its session in several updates as it opens (Codex: its settings, then 26 ms later its
+        commands), which are one line in the pane and the history, not two."""
         if details == self.view.details and not self.details_unshown:
             return []
-        self.view.details, self.details_unshown = details, False
+        self.view.details = details
+        if not self.working:
+            self.details_unshown = True
+            return []
+        self.details_unshown = False
         return [self.ev(AgentDetails, **_details_fields(details))]
 
     def _context(self, usage: schema.UsageUpdate) -> list[Event]:

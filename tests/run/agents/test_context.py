@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from acp import schema
+from acp import schema, text_block
 
 from lfgtui.config import Config
 from lfgtui.cost.metrics import MetricsBook
@@ -180,7 +180,9 @@ def test_what_a_session_opened_with_is_shown_once_even_when_the_agent_says_nothi
 
 
 def test_commands_mode_and_settings_are_one_detail_each_time_they_change() -> None:
+    """Once the turn's work began (before it they are held, to be one detail with it)."""
     reader = UpdateReader(EventFactory("t", 1))
+    reader.events(schema.AgentMessageChunk(session_update="agent_message_chunk", content=text_block("Hi")))
     commands = schema.AvailableCommandsUpdate(
         session_update="available_commands_update",
         available_commands=[schema.AvailableCommand(name=f"c{i}", description="d") for i in range(25)],

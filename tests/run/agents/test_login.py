@@ -15,7 +15,13 @@ from acp import schema
 
 from lfgtui.events import AgentDetails
 from lfgtui.providers.catalog import BUILTIN
-from lfgtui.run.agents.login import login_guidance, offered_methods, usable_method
+from lfgtui.run.agents.login import (
+    claude_login_missing,
+    login_guidance,
+    login_missing,
+    offered_methods,
+    usable_method,
+)
 from lfgtui.sim.acp_agent import KEY_ENV
 from tests.history.recording import load_recorded
 from tests.support.lfg import Lfg, ending, of, text
@@ -38,7 +44,7 @@ def agent(lfg: Lfg, *args: str, settings: str = "") -> None:
         'kind = "acp"\n'
         f"command = {json.dumps(command)}\n"
         f'env = ["{KEY_ENV}"]\n'
-        'default_model = "hello"\n' + settings
+        'default_model = "default"\n' + settings
     )
 
 
@@ -225,6 +231,34 @@ def test_a_builtin_agent_gets_its_documented_variables_and_the_model_in_its_own(
     )
 
 
+def test_a_providers_default_model_reaches_the_agent_as_a_tickets_model_does(lfg: Lfg) -> None:
+    """Issue 33: with no model on the ticket, its provider's `default_model` is its model, brought to
+    the agent in `model_env` or its session's model option, or said at start not to reach it."""
+    sim = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "hello"]
+    script = 'echo "$AGENT_MODEL" > agent-model.txt; exec "$0" -m lfgtui.sim.acp_agent --scenario hello'
+    lfg.config.write_text(
+        f'[providers.by-env]\nkind = "acp"\ncommand = {json.dumps(["sh", "-c", script, sys.executable])}\n'
+        'model_env = "AGENT_MODEL"\ndefault_model = "gw-large"\n\n'
+        f'[providers.by-option]\nkind = "acp"\ncommand = {json.dumps([*sim, "--models", "fast,smart"])}\n'
+        'default_model = "smart"\n\n'
+        f'[providers.by-nothing]\nkind = "acp"\ncommand = {json.dumps(sim)}\ndefault_model = "huge"\n'
+    )
+    tickets = "".join(
+        f'[[ticket]]\nid = "{name}"\nprompt = "hi"\nprovider = "{name}"\n'
+        for name in ("by-env", "by-option", "by-nothing")
+    )
+    code, events, stderr = lfg.run(lfg.tickets(tickets), "--no-history")
+    assert code == 0, stderr
+    assert (lfg.workdir / "agent-model.txt").read_text() == "gw-large\n"
+    assert (
+        "model gw-large was passed in AGENT_MODEL; the agent offers no model option to confirm it"
+        in notes(events, "by-env")
+    )
+    assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events, "by-option")
+    assert text(events, "by-option").startswith("(the sim agent runs model smart in mode default)")
+    assert any(n.startswith("model 'huge' did not reach the agent") for n in notes(events, "by-nothing"))
+
+
 CODEX_STARTED = {
     "protocolVersion": 1,
     "authMethods": [
@@ -245,3 +279,63 @@ def test_codex_logs_in_with_its_api_key_method_when_either_key_is_set(key: str) 
     guidance = login_guidance(BUILTIN["codex"], methods, {key: "k"})
     assert "api-key (API Key; reads CODEX_API_KEY or OPENAI_API_KEY), chat-gpt (ChatGPT)" in guidance
     assert "to log in, run: codex-acp cli login" in guidance
+
+
+@pytest.mark.parametrize(
+    ("where", "found"),
+    [
+        ("nothing", False),
+        ("key", True),
+        ("oauth token", True),
+        ("settings env", True),
+        ("api key helper", True),
+        ("credentials file", True),
+        ("config dir credentials", True),
+        ("bedrock", True),
+    ],
+)
+def test_claude_codes_login_is_looked_for_where_it_keeps_it(tmp_path: Path, where: str, found: bool) -> None:
+    """Claude Code opens a session with no login at all; `lfg agents --check` looks where Claude Code
+    itself does (its key variables, its settings.json, ~/.claude/.credentials.json or
+    $CLAUDE_CONFIG_DIR's) and says it is missing only when none has one."""
+    home = tmp_path / "home"
+    claude = home / ".claude"
+    claude.mkdir(parents=True)
+    env = {"HOME": str(home)}
+    match where:
+        case "key":
+            env["ANTHROPIC_API_KEY"] = "sk"
+        case "oauth token":
+            env["CLAUDE_CODE_OAUTH_TOKEN"] = "t"
+        case "settings env":
+            (claude / "settings.json").write_text(json.dumps({"env": {"ANTHROPIC_AUTH_TOKEN": "t"}}))
+        case "api key helper":
+            (claude / "settings.json").write_text(json.dumps({"apiKeyHelper": "echo sk"}))
+        case "credentials file":
+            (claude / ".credentials.json").write_text("{}")
+        case "config dir credentials":
+            (tmp_path / "elsewhere").mkdir()
+            (tmp_path / "elsewhere" / ".credentials.json").write_text("{}")
+            env["CLAUDE_CONFIG_DIR"] = str(tmp_path / "elsewhere")
+        case "bedrock":
+            env["CLAUDE_CODE_USE_BEDROCK"] = "1"
+    missing = claude_login_missing(env, platform="linux")
+    assert (missing is None) is found, missing
+    if not found:
+        assert missing is not None
+        assert "ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN are not set" in missing
+        assert (
+            f"no {claude / '.credentials.json'}" in missing and "claude-agent-acp --cli auth login" in missing
+        )
+        assert login_missing("@agentclientprotocol/claude-agent-acp", env) == [missing]
+    assert login_missing("codex-acp", env) == [], "the others' session/new says"
+
+
+def test_a_credentials_file_elsewhere_does_not_count_when_claude_config_dir_points_away(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / ".credentials.json").write_text("{}")
+    env = {"HOME": str(tmp_path), "CLAUDE_CONFIG_DIR": str(tmp_path / "empty")}
+    missing = claude_login_missing(env, platform="darwin")
+    assert missing is not None and str(tmp_path / "empty" / ".credentials.json") in missing

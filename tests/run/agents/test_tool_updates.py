@@ -10,7 +10,15 @@ from typing import Any
 
 from acp import schema
 
-from lfgtui.events import EventFactory, ToolCallReady, ToolCallStarted, ToolCallUpdated, ToolResult
+from lfgtui.events import (
+    AgentDetails,
+    EventFactory,
+    TextDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolCallUpdated,
+    ToolResult,
+)
 from lfgtui.run.agents.updates import UpdateReader
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
@@ -143,6 +151,26 @@ def test_a_call_whose_id_names_its_tool_reads_tool_first() -> None:
     }
 
 
+def test_a_call_sent_without_input_shows_what_the_agent_said_of_it_as_its_arguments() -> None:
+    """Gemini CLI sends no `rawInput`: its row's arguments are its title and locations, not `{}`;
+    the same call's `ToolCallUpdated` carries them as they change."""
+    reader = UpdateReader(EventFactory("t", 1))
+    call = {"toolCallId": "write_file__1", "kind": "edit"}
+    started = reader.events(claude({"sessionUpdate": "tool_call", **call, "title": "Writing to notes.md"}))
+    assert started[1].arguments == {"title": "Writing to notes.md"}
+    located = {"sessionUpdate": "tool_call_update", **call, "locations": [{"path": "/w/notes.md"}]}
+    [updated] = reader.events(claude(located))
+    assert isinstance(updated, ToolCallUpdated)
+    assert updated.arguments == {"title": "Writing to notes.md", "locations": ["/w/notes.md"]}
+    assert json.loads(updated.raw_arguments) == updated.arguments
+    diff = {"type": "diff", "path": "/w/notes.md", "oldText": "", "newText": "# Notes\n"}
+    done = {"sessionUpdate": "tool_call_update", **call, "status": "completed", "content": [diff]}
+    updated, _ = reader.events(claude(done))
+    assert isinstance(updated, ToolCallUpdated) and updated.arguments["content"] == "# Notes\n", (
+        "the file it created: its input, which its count holds"
+    )
+
+
 def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:
     """Gemini CLI asks about a command and, told no, says nothing more about the call."""
     reader = UpdateReader(EventFactory("t", 1))
@@ -175,3 +203,27 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
         assert titles[0].startswith("write_file notes/summary.md {") and " · ok" in titles[0]
         assert titles[2].startswith('run_command cat notes/summary.md {"command": "cat notes/summary.md"}')
     assert await no_agent_left(tmp_path)
+
+
+def test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_its_work() -> None:
+    """Codex describes its session in two updates as the turn starts (its mode, then 26 ms later its
+    commands): one `AgentDetails` with both, with the turn's first text, not two lines."""
+    reader = UpdateReader(EventFactory("t", 1))
+    assert reader.events(claude({"sessionUpdate": "current_mode_update", "currentModeId": "read-only"})) == []
+    commands = [{"name": "review", "description": "Review my changes"}]
+    assert (
+        reader.events(claude({"sessionUpdate": "available_commands_update", "availableCommands": commands}))
+        == []
+    )
+    warning = {"type": "text", "text": "Warning: Model metadata for `gw` not found.\n\n"}
+    [notice] = reader.events(claude({"sessionUpdate": "agent_message_chunk", "content": warning}))
+    assert notice.message.startswith("the agent's notice: Warning"), "a note, not the turn's work"
+    text = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Hi"}}
+    said, details = reader.events(claude(text))
+    assert isinstance(details, AgentDetails) and isinstance(said, TextDelta)
+    assert said.seq < details.seq
+    assert details.summary() == "mode read-only · 1 command"
+    [changed] = reader.events(claude({"sessionUpdate": "current_mode_update", "currentModeId": "auto"}))
+    assert isinstance(changed, AgentDetails) and changed.mode == "auto", (
+        "once it works, a change shows at once"
+    )

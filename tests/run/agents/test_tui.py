@@ -26,15 +26,15 @@ async def test_the_agents_permission_requests_are_the_panes_approvals(tmp_path: 
     app = agent_app(tmp_path, WRITER)
     async with app.run_test(size=SIZE) as pilot:
         w = app.controller.panes["w"]
-        await until(
-            pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
-        )
+        asking = "approve write_file notes/summary.md\n  kind: edit"
+        await until(pilot, lambda: str(w.notice.render()).startswith(asking), 20)
         assert w.state is PaneState.APPROVAL
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         request = app.screen.request.plain
-        assert '"kind": "edit"' in request and "Written by the lfg writer scenario." in request
-        assert '"yes picks": "Allow once"' in request and '"no picks": "Reject"' in request
+        assert "\n  kind: edit\n" in request and "\n      │ Written by the lfg writer scenario." in request
+        assert "\n  yes picks: Allow once\n  no picks: Reject" in request, "one argument a line"
+        assert "\\n" not in request, "the written text line by line, not a JSON string"
         await pilot.press("y")
 
         def asks_about_the_command() -> bool:

@@ -1,0 +1,68 @@
+"""The footer of lfg's screens: Textual's, with help and quit pinned to its right edge.
+
+Textual's footer lists the focused widget's keys, then the screen's, then the app's, and cuts off
+what does not fit: at 80 columns the run screen's own keys pushed `? Help` and `q Quit` out of
+sight. Pinned beside the command palette's key, those two stay whatever the width; the other keys
+drop first.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import HorizontalGroup
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+PINNED = frozenset({"help", "quit"})
+"""The actions (the app's) a footer always shows."""
+
+
+FIT_TRIES = 10
+FIT_WAIT_S = 0.05
+"""How often, and how long apart, a footer looks again for its keys laid out before it fits them."""
+
+
+class KeysFooter(Footer):
+    """A footer whose help, quit and command palette keys never scroll out of view."""
+
+    DEFAULT_CSS = """
+    KeysFooter .pinned {
+        dock: right;
+        width: auto;
+        height: 1;
+        background: $footer-background;
+    }
+    KeysFooter .pinned FooterKey.-command-palette {
+        dock: none;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        pinned = [key for key in keys if isinstance(key, FooterKey) and pinned_key(key)]
+        yield from (key for key in keys if not any(key is p for p in pinned))
+        if pinned:
+            with HorizontalGroup(classes="pinned"):
+                yield from pinned
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self, tries: int = FIT_TRIES) -> None:
+        """Hide the keys that would be cut off by the pinned ones: a key shows whole or not at all.
+        A key's width is its rendered text's (a hidden key has no region to measure)."""
+        pinned = self.query(".pinned")
+        width = pinned.first().outer_size.width if pinned else 0
+        if not self.size.width or (pinned and not width):
+            if tries:  # not laid out yet
+                self.set_timer(FIT_WAIT_S, lambda: self._fit(tries - 1))
+            return
+        room, right = self.size.width - width, 0
+        for key in self.query_children(FooterKey):
+            right += key.render().cell_len + key.styles.margin.width
+            key.styles.visibility = "visible" if right <= room else "hidden"
+
+
+def pinned_key(key: FooterKey) -> bool:
+    return key.action in PINNED or key.has_class("-command-palette")

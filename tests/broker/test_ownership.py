@@ -1,0 +1,100 @@
+"""The ownership scripts (broker/ownership.py) on a real redis-server, without workers: what a take-over
+takes, how many at once, and when it says the next entry lapses. Idle times are set with XCLAIM's
+IDLE option, so nothing here waits for a lease to run out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+import redis.asyncio
+
+from lfgtui.broker.layout import GROUP
+from lfgtui.broker.ownership import Ownership, TakenOver
+from tests.broker.redis_server import RedisServer
+
+STREAM = "lfg:work:sim"
+LEASE_MS = 60_000
+"""Long, so that no stall of this test ages a live entry to overdue (half a lease)."""
+
+
+@pytest.fixture
+def admin(redis_server: RedisServer) -> redis.Redis:
+    client = redis.Redis.from_url(redis_server.url)
+    client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    return client
+
+
+def held(admin: redis.Redis, consumer: str, idle_ms: int, count: int = 1) -> list[str]:
+    """`count` new entries delivered to `consumer`, each idle for `idle_ms` now."""
+    entries = [admin.xadd(STREAM, {"data": f"{consumer}-{n}"}).decode() for n in range(count)]
+    admin.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count)
+    admin.xclaim(STREAM, GROUP, consumer, 0, entries, idle=idle_ms, justid=True)
+    return entries
+
+
+def take_over(url: str, consumer: str, count: int, running: tuple[str, ...] = ()) -> TakenOver:
+    async def go() -> TakenOver:
+        client = redis.asyncio.Redis.from_url(url)
+        try:
+            return await Ownership(client, GROUP, consumer).take_over(STREAM, LEASE_MS, running, count)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_take_over_claims_as_many_lapsed_entries_as_asked_oldest_first_behind_live_ones(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    live = held(admin, "busy", 100, count=40)
+    dead = held(admin, "dead", LEASE_MS + 500, count=5)
+    found = take_over(redis_server.url, "spare", 3)
+    assert [one.entry for one in found.lapsed] == dead[:3]
+    assert [one.fields[b"data"] for one in found.lapsed] == [b"dead-0", b"dead-1", b"dead-2"]
+    assert {one.deliveries for one in found.lapsed} == {2}
+    assert found.next_lapse_s == 0  # two more lapsed, left for the next free slots
+    pending = admin.xpending_range(STREAM, GROUP, "-", "+", 100)
+    holders = {p["message_id"].decode(): p["consumer"].decode() for p in pending}
+    assert [holders[e] for e in dead] == ["spare"] * 3 + ["dead"] * 2
+    assert all(holders[e] == "busy" for e in live)
+
+
+def test_a_take_over_says_when_the_next_overdue_entry_lapses(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    held(admin, "busy", 100, count=3)
+    held(admin, "slow", LEASE_MS - 1_000)
+    held(admin, "slower", LEASE_MS - 400)
+    found = take_over(redis_server.url, "spare", 4)
+    assert found.lapsed == []
+    assert found.next_lapse_s <= 0.4  # the slower one's; the broker's idle clock ran on since it was set
+
+
+def test_with_nothing_overdue_the_next_lapse_is_a_lease_away(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    held(admin, "busy", 100, count=3)
+    assert take_over(redis_server.url, "spare", 4).next_lapse_s == LEASE_MS / 1000
+
+
+def test_a_take_over_leaves_the_entries_its_own_consumer_runs(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    """A stalled event loop can let an entry this worker runs go idle past the lease: it is neither
+    taken again nor counted as the next lapse (its own renewal confirms it)."""
+    mine = held(admin, "spare", LEASE_MS + 500, count=2)
+    found = take_over(redis_server.url, "spare", 4, running=(mine[0],))
+    assert [one.entry for one in found.lapsed] == [mine[1]]
+    assert found.next_lapse_s == LEASE_MS / 1000
+
+
+def test_an_entry_trimmed_from_its_stream_is_acknowledged_not_taken(
+    redis_server: RedisServer, admin: redis.Redis
+) -> None:
+    gone, kept = held(admin, "dead", LEASE_MS + 500, count=2)
+    admin.xdel(STREAM, gone)
+    found = take_over(redis_server.url, "spare", 4)
+    assert [one.entry for one in found.lapsed] == [kept]
+    assert admin.xpending(STREAM, GROUP)["pending"] == 1

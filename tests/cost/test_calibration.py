@@ -1,0 +1,76 @@
+"""lfg's live token estimate, calibrated by the provider's own counts earlier in the run: on the real
+scheduler and the sim, whose tokens (a word each) a fixed four characters a token reads a third high."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lfgtui.config import Config
+from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.tokens import OutputCalibration, tokens_in
+from lfgtui.events import Event, Outcome, RequestSent, TextDelta, Usage
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+
+def metrics_of(events: list[Event]) -> Metrics:
+    metrics = Metrics()
+    for event in events:
+        metrics.apply(event)
+    return metrics
+
+
+async def test_a_later_attempt_is_estimated_within_ten_percent_of_its_reported_rate_before_the_count_arrives(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=2000"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(), [events.append])
+        run.start()
+        assert await run.wait() == {"t": Outcome.COMPLETED}
+        assert run.continue_with("t", "go on")  # the ticket's next attempt, on the same model
+        assert await run.wait() == {"t": Outcome.COMPLETED}
+
+    requests = [e for e in events if isinstance(e, RequestSent)]
+    assert [r.attempt for r in requests] == [1, 2]
+    assert requests[0].tokens_per_char is None, "nothing reported yet: the default quarter token"
+    assert requests[1].tokens_per_char is not None
+    second = [e for e in events if e.attempt == 2]
+    counted = next(n for n, e in enumerate(second) if isinstance(e, Usage) and e.output_tokens)
+    before, final = metrics_of(second[:counted]), metrics_of(second)
+    assert before.rate_estimated and not final.rate_estimated
+    assert before.tokens_per_s is not None and final.tokens_per_s is not None
+    assert abs(before.tokens_per_s / final.tokens_per_s - 1) <= 0.10, (
+        before.tokens_per_s,
+        final.tokens_per_s,
+    )
+    assert abs(before.output_tokens / final.output_tokens - 1) <= 0.10
+
+
+def test_the_estimate_counts_a_request_whole_so_small_chunks_do_not_each_round_up() -> None:
+    metrics = Metrics()
+    metrics.apply(RequestSent(ticket="t", attempt=1, seq=0, t=0.0, call=0))
+    for n in range(100):  # two characters: half a token each at a quarter
+        metrics.apply(TextDelta(ticket="t", attempt=1, seq=n + 1, t=0.01 * n, text=" a"))
+    assert metrics.output_tokens == tokens_in(200, None) == 50
+
+
+def test_a_calibration_adds_up_every_count_of_a_model_and_keeps_models_apart() -> None:
+    calibration = OutputCalibration()
+    calibration.learn("sim", "m", 100, 500)
+    calibration.learn("sim", "m", 50, 100)
+    calibration.learn("sim", "other", 10, 10)
+    calibration.learn("sim", "empty", 0, 0)
+    assert calibration.tokens_per_char("sim", "m") == 150 / 600
+    assert calibration.tokens_per_char("sim", "other") == 1.0
+    assert calibration.tokens_per_char("sim", "empty") is None
+    assert calibration.tokens_per_char("lab", "m") is None

@@ -1,0 +1,111 @@
+"""The documentation's generated reference (docs/hooks/reference.py, which the site's build runs) says
+what the code does: each command's section reads as `lfg COMMAND --help` prints it, and every page
+that asks for a generated part renders, so a field, key or event the words no longer match fails here
+as it fails `mkdocs build --strict`."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from lfgtui.commands.main import main
+
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+def load_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_reference", DOCS / "hooks" / "reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HOOK = load_hook()
+COMMANDS = HOOK.commands()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.replace("\\|", "|").split())
+
+
+def sections() -> dict[str, str]:
+    """The rendered commands page, by command: the text under each `lfg WORDS` heading."""
+    page = HOOK.render((DOCS / "reference" / "commands.md").read_text(encoding="utf-8"))
+    parts = re.split(r"^#{2,3} lfg ([a-z ]+)$", page, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+SECTIONS = sections()
+
+
+def help_of(words: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*words.split(), "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def entries(help_text: str) -> dict[str, str]:
+    """Each argument `--help` lists (its invocation, two spaces in) and its help, lines joined."""
+    found: dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        entry = re.match(r"^  (\S.*?)(?:\s{2,}(\S.*))?$", line)
+        if entry:
+            current = entry.group(1)
+            found[current] = entry.group(2) or ""
+        elif current is not None and line.startswith("   ") and line.strip():
+            found[current] += " " + line.strip()
+        else:
+            current = None
+    return found
+
+
+def test_every_command_has_a_section() -> None:
+    assert set(SECTIONS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("words", sorted(COMMANDS))
+def test_a_commands_section_reads_as_its_help(
+    words: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    printed = help_of(words, capsys)
+    section = flat(SECTIONS[words])
+    usage = printed.split("\n\n", 1)[0].removeprefix("usage: ")
+    assert flat(usage) in section
+    listed = entries(printed.split("\n\n", 1)[1])
+    assert listed, f"lfg {words} --help lists no argument"
+    for invocation, help_line in listed.items():
+        if invocation.startswith("{"):  # a group's subcommands: each has a section of its own
+            continue
+        for option in re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", invocation):
+            assert f"`{option}" in section or f", {option}" in section, f"lfg {words}: {option} is missing"
+        assert flat(help_line) in section, f"lfg {words} {invocation}: its help is not in the reference"
+
+
+@pytest.mark.parametrize("page", sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
+def test_every_page_renders_its_generated_parts(page: str) -> None:
+    rendered = HOOK.render((DOCS / page).read_text(encoding="utf-8"))
+    assert "<!-- lfg-" not in rendered
+
+
+def test_the_fields_reference_lists_every_field_the_loaders_check() -> None:
+    from lfgtui.config import PROVIDER_FIELDS
+    from lfgtui.tickets.load import TICKET_FIELDS
+
+    tickets = HOOK.render((DOCS / "reference" / "tickets.md").read_text(encoding="utf-8"))
+    config = HOOK.render((DOCS / "reference" / "config.md").read_text(encoding="utf-8"))
+    assert all(f"| `{name}` |" in tickets for name in TICKET_FIELDS)
+    assert all(f"| `{name}` |" in config for name in PROVIDER_FIELDS)
+
+
+def test_words_for_a_field_no_loader_knows_stop_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(HOOK.FIELD_HELP, "ticket.retired_field", "gone")
+    with pytest.raises(HOOK.DocsDrift, match=r"ticket\.retired_field"):
+        HOOK.render("<!-- lfg-fields ticket -->")
