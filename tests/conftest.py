@@ -4,7 +4,10 @@ person's own lfg folders kept out of every test; the markers of tests/support/ma
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import functools
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +22,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     markers.apply(items)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def own_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """lfg's config, history, logs and sim sessions in this session's tmp folder, for every test and every
-    `lfg` it starts: never the person's own (a test would read their config and leave its logs there),
-    and never shared with another pytest running at the same time (or another xdist worker)."""
-    root = tmp_path_factory.mktemp("xdg")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("CONFIG", "DATA", "STATE", "CACHE"):
-            patch.setenv(f"XDG_{name}_HOME", str(root / name.lower()))
-        yield
+def pytest_configure(config: pytest.Config) -> None:
+    """lfg's config, history, logs and sim sessions in a tmp folder of this session's, from collection
+    on (a module may read a default path when imported), for every test and every `lfg` it starts:
+    never the person's own (a test would read their config and leave its logs there), and never shared
+    with another pytest running at the same time (or another xdist worker)."""
+    root = Path(tempfile.mkdtemp(prefix="lfg-tests-"))
+    config.add_cleanup(functools.partial(shutil.rmtree, root, ignore_errors=True))
+    patch = pytest.MonkeyPatch()
+    config.add_cleanup(patch.undo)
+    for name in ("CONFIG", "DATA", "STATE", "CACHE"):
+        patch.setenv(f"XDG_{name}_HOME", str(root / name.lower()))
 
 
 @pytest.fixture
