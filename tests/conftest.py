@@ -1,8 +1,12 @@
-"""Shared fixtures: a real sim server on 127.0.0.1 with a per-test scenario folder, a canned server."""
+"""Shared fixtures: a real sim server on 127.0.0.1 with a per-test scenario folder, a canned server; the
+person's own lfg folders kept out of every test; the markers of tests/support/markers.py."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +14,25 @@ import pytest
 
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from tests.support import markers
 from tests.support.streams import CannedServer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    markers.apply(items)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """lfg's config, history, logs and sim sessions in a tmp folder of this session's, from collection
+    on (a module may read a default path when imported), for every test and every `lfg` it starts:
+    never the person's own (a test would read their config and leave its logs there), and never shared
+    with another pytest running at the same time (or another xdist worker)."""
+    root = Path(tempfile.mkdtemp(prefix="lfg-tests-"))
+    config.add_cleanup(functools.partial(shutil.rmtree, root, ignore_errors=True))
+    patch = pytest.MonkeyPatch()
+    config.add_cleanup(patch.undo)
+    for name in ("CONFIG", "DATA", "STATE", "CACHE"):
+        patch.setenv(f"XDG_{name}_HOME", str(root / name.lower()))
 
 
 @pytest.fixture

@@ -22,6 +22,12 @@ def _take_as_controlling_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def sized_by_the_terminal(env: dict[str, str]) -> dict[str, str]:
+    """`env` without COLUMNS and LINES, which Textual would take over the pty's size: pytest-xdist
+    sets them (80 and 24) in its workers, and a shell may export them."""
+    return {name: value for name, value in env.items() if name not in ("COLUMNS", "LINES")}
+
+
 class Terminal:
     def __init__(self, columns: int = 120, rows: int = 40) -> None:
         self.master, self.slave = pty.openpty()
@@ -42,7 +48,7 @@ class Terminal:
             stdin=self.slave if stdin is None else stdin,
             stdout=self.slave,
             stderr=self.slave,
-            env=env | {"TERM": "xterm-256color"},
+            env=sized_by_the_terminal(env) | {"TERM": "xterm-256color"},
             start_new_session=not controlling,
             preexec_fn=_take_as_controlling_terminal if controlling else None,
         )
