@@ -14,7 +14,7 @@ from anthropic.types import RawContentBlockDeltaEvent, RawContentBlockStartEvent
 from anthropic.types import Usage as AnthropicUsage
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.cost.tokens import estimate_tokens
+from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import (
     CallEnded,
     ErrorKind,
@@ -319,7 +319,7 @@ async def test_a_stream_without_usage_completes_with_estimated_tokens(canned: Ca
     assert out.of(CallEnded)[0].stop_reason == "stop"
     assert not out.of(Usage)
     assert metrics.tokens_estimated
-    assert metrics.output_tokens == sum(estimate_tokens(c) for c in [*DOCS_REASONING, DOCS_TEXT])
+    assert metrics.output_tokens == tokens_in(sum(len(c) for c in [*DOCS_REASONING, DOCS_TEXT]), None)
     assert metrics.input_tokens is None
 
 
@@ -344,7 +344,7 @@ async def test_usage_only_in_message_start_keeps_the_input_and_estimates_the_out
     assert out.of(CallEnded)[0].stop_reason == "stop"
     assert [(u.input_tokens, u.output_tokens) for u in out.of(Usage)] == [(57, None)]
     assert (metrics.input_tokens, metrics.tokens_estimated) == (57, True)
-    assert metrics.output_tokens == sum(estimate_tokens(c) for c in [*DOCS_REASONING, DOCS_TEXT])
+    assert metrics.output_tokens == tokens_in(sum(len(c) for c in [*DOCS_REASONING, DOCS_TEXT]), None)
 
 
 @pytest.mark.parametrize(

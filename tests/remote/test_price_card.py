@@ -111,9 +111,17 @@ def test_a_configured_price_goes_as_the_config_says_with_the_cache_at_the_input_
 
 def test_no_book_no_card_and_an_unknown_price_goes_as_null() -> None:
     assert price_card(None, [ticket("a")]) is None
-    card = price_card(PriceBook(BUILTIN), [ticket("a")])
+    elsewhere = replace(BUILTIN["sim"], base_url="http://127.0.0.1:9/v1")  # not the sim: no price known
+    card = price_card(PriceBook({**BUILTIN, "sim": elsewhere}), [ticket("a")])
     assert card == [{"provider": "sim", "model": "agent-demo", "price": None}]
     assert read_card(card, [ticket("a")]).pricer("sim", "agent-demo") is None
+
+
+def test_the_sims_price_travels_as_free() -> None:
+    card = price_card(PriceBook(BUILTIN), [ticket("a")])
+    assert card is not None and card[0]["price"]["source"] == "the sim: free"
+    pricer = read_card(card, [ticket("a")]).pricer("sim", "agent-demo")
+    assert pricer is not None and cost(pricer, (12_000, 8_000, 1_500, 800)) == 0.0
 
 
 RATES = {

@@ -27,9 +27,12 @@ def tickets(tmp_path: Path, toml: str) -> Path:
 
 
 def priced(providers: Providers) -> PriceBook:
-    """The sim priced at $1,000 per million output tokens (a tenth of a cent a token), input free."""
-    sim = replace(providers.configs["sim"], prices=PriceOverride(input_per_mtok=0.0, output_per_mtok=1000.0))
-    return PriceBook({**providers.configs, "sim": sim})
+    """The sim priced at $1,000 per million output tokens (a tenth of a cent a token), input free;
+    `sim-anthropic` priced as Anthropic's own endpoint would be, where its model `hello` has no price."""
+    configs = providers.configs
+    sim = replace(configs["sim"], prices=PriceOverride(input_per_mtok=0.0, output_per_mtok=1000.0))
+    unpriced = replace(configs["sim-anthropic"], base_url="https://api.anthropic.com")
+    return PriceBook({**configs, "sim": sim, "sim-anthropic": unpriced})
 
 
 async def run_to_end(sim: SimServer, path: Path, max_cost_usd: float | None = None) -> list[Event]:
