@@ -14,7 +14,7 @@ import pytest
 
 import lfgtui
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.catalog import BUILTIN, resolve
 from lfgtui.providers.errors import SDKS
 from lfgtui.providers.kinds import KINDS, ErrorMapping, ProviderKind
 from lfgtui.providers.registry import make_adapter
@@ -68,6 +68,15 @@ def test_kinds_of_one_wire_speak_it_the_same_way() -> None:
             same.adapter,
             same.telemetry_name,
         ), f"{kind.name} and {same.name} both speak {kind.wire}"
+
+
+def test_the_base_url_variable_moves_only_the_built_in_provider_named_as_the_kind() -> None:
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-test", "XAI_API_KEY": "x"}
+    assert resolve(BUILTIN["openai"], env).base_url == "http://127.0.0.1:9/v1"
+    assert resolve(BUILTIN["xai"], env).base_url == "https://api.x.ai/v1", "its own URL wins"
+    mine = ProviderConfig(name="mine", kind="openai", api_key_env="OPENAI_API_KEY")
+    assert resolve(mine, env).base_url is None, "left to the SDK"
+    assert resolve(BUILTIN["anthropic"], env | {"ANTHROPIC_API_KEY": "sk-test"}).base_url is None
 
 
 def test_every_built_in_provider_is_of_a_kind_in_the_table() -> None:
