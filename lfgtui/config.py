@@ -17,7 +17,8 @@ import platformdirs
 
 from lfgtui.broker.settings import BrokerSettings, url_problem
 from lfgtui.providers.base import PriceOverride, ProviderConfig
-from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN, KINDS, SIM_URL
+from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
+from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 from lfgtui.telemetry.settings import PROTOCOLS, TelemetrySettings
 from lfgtui.validation import (
     BOOLEAN,
@@ -305,7 +306,7 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             continue
         else:
             config = ProviderConfig(name=name, **fields)
-        if config.kind == "acp":
+        if kind_of(config).coding_agent:
             if not config.command:
                 check.add(
                     check.doc.line(header),
@@ -316,15 +317,16 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
             if "idle_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
-        if "nice" in fields and config.kind != "acp":
+        if "nice" in fields and not kind_of(config).coding_agent:
             check.add(
                 check.doc.line(header, "nice"),
                 f"{where}: nice is a coding agent's CPU priority, and this provider is not a coding agent "
                 f"(kind {config.kind!r}, not acp)",
             )
-        if config.kind == "sse" and not config.base_url:
+        if kind_of(config).needs_base_url and not config.base_url:
             check.add(
-                check.doc.line(header), f"{where}: an sse provider needs base_url, the agent's stream URL"
+                check.doc.line(header),
+                f"{where}: an {config.kind} provider needs base_url, the agent's stream URL",
             )
         providers[name] = config
     return providers

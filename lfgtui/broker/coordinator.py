@@ -65,6 +65,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import plural
 from lfgtui.providers.base import Message
+from lfgtui.providers.kinds import kind_of
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.calls import RetryPolicy
@@ -518,7 +519,7 @@ class CoordinatedRun(Run):
         if (
             continues is None
             or item.agent_session is None
-            or self.providers.configs[ticket.provider].kind != "acp"
+            or not kind_of(self.providers.configs[ticket.provider]).coding_agent
         ):
             return item, None
         worker = await self.dispatch.ran_on(ticket.id, continues)

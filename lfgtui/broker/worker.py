@@ -43,6 +43,7 @@ from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
+from lfgtui.providers.kinds import kind_of
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Earlier, Run
 from lfgtui.tickets.ticket import Ticket
@@ -84,7 +85,7 @@ its entry before it exits."""
 
 def provider_problem(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
     """Why this machine cannot run a provider's tickets, or None."""
-    if config.kind == "acp":
+    if kind_of(config).coding_agent:
         program = config.command[0] if config.command else ""
         if not program or shutil.which(program) is None:
             install = f" (install it: {config.install})" if config.install else ""

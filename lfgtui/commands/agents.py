@@ -62,6 +62,7 @@ def run_agents_command(args: argparse.Namespace) -> int:
 
     from lfgtui.config import load_config
     from lfgtui.inert import json_text
+    from lfgtui.providers.kinds import kind_of
     from lfgtui.run.agents.report import as_record, as_text, listed, with_methods
     from lfgtui.validation import ValidationError
 
@@ -70,7 +71,7 @@ def run_agents_command(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    agents = {name: c for name, c in sorted(config.providers.items()) if c.kind == "acp"}
+    agents = {name: c for name, c in sorted(config.providers.items()) if kind_of(c).coding_agent}
     unknown = [name for name in args.names if name not in agents]
     if unknown:
         known = ", ".join(agents)

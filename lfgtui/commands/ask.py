@@ -45,6 +45,7 @@ async def ask(args: argparse.Namespace) -> int:
     from lfgtui.inert import inert, revealed
     from lfgtui.providers.base import ModelCall, UserMessage
     from lfgtui.providers.catalog import ProviderUnavailable, resolve
+    from lfgtui.providers.kinds import kind_of
     from lfgtui.providers.registry import Providers
     from lfgtui.run import AgentTask, run_agent
     from lfgtui.validation import ValidationError
@@ -55,7 +56,7 @@ async def ask(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     async with Providers(config.providers) as providers:
-        if getattr(providers.configs.get(args.provider), "kind", None) == "acp":
+        if (config := providers.configs.get(args.provider)) is not None and kind_of(config).coding_agent:
             print(
                 f"lfg: {args.provider!r} is a coding agent: run it as a ticket with lfg run", file=sys.stderr
             )

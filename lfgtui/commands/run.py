@@ -191,6 +191,7 @@ async def _run_headless(
 
     from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
+    from lfgtui.providers.kinds import kind_of
     from lfgtui.run import Approvals
 
     t0 = time.monotonic()
@@ -219,7 +220,9 @@ async def _run_headless(
         )
     # Every provider's SDK imported before the first request: an import in the middle of the run would
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
-    names = dict.fromkeys(t.provider for t in tickets if providers.configs[t.provider].kind != "acp")
+    names = dict.fromkeys(
+        t.provider for t in tickets if not kind_of(providers.configs[t.provider]).coding_agent
+    )
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
     watched = asyncio.Event() if getattr(args, "start_on_attach", False) else None  # not in lfg resume
     async with serving(args, run, tickets, *outlets, watched=watched):

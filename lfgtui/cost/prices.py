@@ -23,14 +23,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from lfgtui.providers.kinds import SIM_URL, kind_of
+
 if TYPE_CHECKING:
     from genai_prices.types import ModelInfo, Provider, TieredPrices
 
     from lfgtui.providers.base import PriceOverride, ProviderConfig
     from lfgtui.tickets.ticket import Ticket
-
-DEFAULT_ENDPOINT = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
-"""The genai-prices provider of each API kind when the config gives no base URL (the SDK's default)."""
 
 
 class Pricer(Protocol):
@@ -219,20 +218,20 @@ def _is_local(url: str) -> bool:
 
 def is_sim(config: ProviderConfig) -> bool:
     """The built-in simulator, on this machine, whatever its port: it charges nothing."""
-    from lfgtui.providers.catalog import SIM_URL
-
     return config.base_url is not None and config.base_url.startswith(SIM_URL)
 
 
 def database_provider(config: ProviderConfig) -> tuple[str | None, str | None] | None:
     """How genai-prices should find this provider, as (provider id, API URL); None when it should not.
 
-    Its base URL when it has one (genai-prices matches API URLs), else the kind's default endpoint.
+    Its base URL when it has one (genai-prices matches API URLs), else the kind's default endpoint
+    (`ProviderKind.price_endpoint`, None for a kind never priced from the database).
     """
-    if config.kind not in DEFAULT_ENDPOINT:
+    endpoint = kind_of(config).price_endpoint
+    if endpoint is None:
         return None
     if config.base_url is None:
-        return DEFAULT_ENDPOINT[config.kind], None
+        return endpoint, None
     if _is_local(config.base_url):
         return None
     return None, config.base_url

@@ -9,10 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from lfgtui.providers.base import ProviderConfig
-
-KINDS = ("openai", "openai-responses", "anthropic", "sse", "sim", "acp")
-SIM_URL = "sim:"
-"""A base URL starting with this points at the in-process sim server, whatever its port turns out to be."""
+from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
 AGENT_START_TIMEOUT_S = 60.0
 """An agent may first install itself (npx) or log in: it gets longer to start than an HTTP connection."""
@@ -74,7 +71,11 @@ BUILTIN: dict[str, ProviderConfig] = {
         name="ollama", kind="openai", base_url="http://localhost:11434/v1", default_model="llama3.2"
     ),
     "sim": ProviderConfig(
-        name="sim", kind="sim", base_url=SIM_URL + "/v1", default_model="agent-demo", ask_model=SIM_ASK_MODEL
+        name="sim",
+        kind="sim",
+        base_url=KINDS["sim"].default_base_url,
+        default_model="agent-demo",
+        ask_model=SIM_ASK_MODEL,
     ),
     "sim-responses": ProviderConfig(
         name="sim-responses",
@@ -176,8 +177,6 @@ BUILTIN: dict[str, ProviderConfig] = {
     ),
 }
 
-BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
-
 
 class ProviderUnavailable(Exception):
     """A provider that cannot be used on this machine; the message says why and what to do."""
@@ -209,10 +208,14 @@ def resolve(config: ProviderConfig, env: Mapping[str, str] | None = None) -> Pro
     """Fill in the key (and, for the built-in names, a base URL override) from the environment; a
     coding agent's program must be found on the PATH."""
     env = os.environ if env is None else env
-    if config.kind == "acp" and shutil.which(config.command[0], path=env.get("PATH", os.defpath)) is None:
+    if (
+        kind_of(config).coding_agent
+        and shutil.which(config.command[0], path=env.get("PATH", os.defpath)) is None
+    ):
         raise MissingAgent(config)
-    if config.base_url is None and config.name in BASE_URL_ENV and env.get(BASE_URL_ENV[config.name]):
-        config = replace(config, base_url=env[BASE_URL_ENV[config.name]])
+    named = KINDS.get(config.name)  # the built-in `openai` and `anthropic`, or a config in their place
+    if config.base_url is None and named is not None and named.base_url_env and env.get(named.base_url_env):
+        config = replace(config, base_url=env[named.base_url_env])
     if config.api_key_env:
         key = env.get(config.api_key_env)
         if not key:

@@ -25,8 +25,12 @@ import httpx2
 
 from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.providers.base import ProviderConfig, parse_retry_after, status_error_kind
+from lfgtui.providers.kinds import KINDS, ErrorMapping
 
-SDKS = ("openai", "anthropic")
+SDKS = tuple(
+    dict.fromkeys(kind.sdk for kind in KINDS.values() if kind.errors is ErrorMapping.SDK and kind.sdk)
+)
+"""The SDKs whose exceptions `classify` maps: those of the kinds that leave their errors to it."""
 
 
 def _loaded_sdks() -> list[ModuleType]:

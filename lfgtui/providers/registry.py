@@ -19,7 +19,8 @@ from dataclasses import replace
 from typing import Protocol
 
 from lfgtui.providers.base import Provider, ProviderConfig
-from lfgtui.providers.catalog import BUILTIN, KINDS, SIM_URL, resolve
+from lfgtui.providers.catalog import BUILTIN, resolve
+from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 from lfgtui.sim.server import SimServer
 
 
@@ -147,31 +148,17 @@ class InProcessBackend:
 
 def sim_path(config: ProviderConfig) -> str | None:
     """The path on the sim server a config points at (a `sim:` URL, the `sim` kind's default), else None."""
-    base_url = (
-        BUILTIN["sim"].base_url if config.kind == "sim" and config.base_url is None else config.base_url
-    )
+    base_url = config.base_url if config.base_url is not None else kind_of(config).default_base_url
     if base_url is None or not base_url.startswith(SIM_URL):
         return None
     return base_url.removeprefix(SIM_URL)
 
 
 def make_adapter(config: ProviderConfig) -> Provider:
-    """The adapter for a resolved config; each SDK is imported only when a provider needs it."""
-    match config.kind:
-        case "openai" | "sim":
-            from lfgtui.providers.openai_chat import OpenAIChatProvider
-
-            return OpenAIChatProvider(config)
-        case "openai-responses":
-            from lfgtui.providers.openai_responses import OpenAIResponsesProvider
-
-            return OpenAIResponsesProvider(config)
-        case "anthropic":
-            from lfgtui.providers.anthropic import AnthropicProvider
-
-            return AnthropicProvider(config)
-        case "sse":
-            from lfgtui.providers.sse import AgentSSEProvider
-
-            return AgentSSEProvider(config)
-    raise ValueError(f"provider {config.name!r}: unknown kind {config.kind!r} (kinds: {', '.join(KINDS)})")
+    """The adapter for a resolved config, made by its kind; each SDK is imported only when a provider
+    needs it."""
+    kind = KINDS.get(config.kind)
+    if kind is None or kind.adapter is None:
+        adapters = ", ".join(name for name, known in KINDS.items() if known.adapter is not None)
+        raise ValueError(f"provider {config.name!r}: no adapter for kind {config.kind!r} (kinds: {adapters})")
+    return kind.adapter(config)

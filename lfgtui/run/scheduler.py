@@ -49,6 +49,7 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
+from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.agent_loop import AgentTask, run_agent
 from lfgtui.run.approvals import Approvals
@@ -378,7 +379,7 @@ class Run:
         budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
         if budgeted and metrics is not None and metrics.pricer is None:
             model = f"{ticket.provider}/{ticket.model}"
-            agent = self.providers.configs[ticket.provider].kind == "acp"
+            agent = kind_of(self.providers.configs[ticket.provider]).coding_agent
             counted = "only a cost the agent reports counts" if agent else "its cost is not counted"
             self._emit(state, ev(Status, message=f"no price is known for {model}: {counted} in max_cost_usd"))
         if (tree := state.worktree) is not None:
@@ -440,7 +441,7 @@ class Run:
         state.transcript = []
         ticket = state.ticket
         config = self.providers.configs[ticket.provider]
-        if config.kind == "acp":
+        if kind_of(config).coding_agent:
             from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
 
             context = self._context(state)

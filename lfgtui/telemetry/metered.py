@@ -48,17 +48,13 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
+from lfgtui.providers.kinds import KINDS
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics, MetricsBook, RequestMetrics
     from lfgtui.run import Run
 
 Key = tuple[str, int]
-
-WIRE_PROVIDERS = {"openai": "openai", "openai-responses": "openai", "sim": "openai", "anthropic": "anthropic"}
-"""The GenAI conventions' well-known `gen_ai.provider.name` of each provider kind lfg speaks to (by
-its wire: an OpenAI-compatible server is reached as OpenAI is). A kind without one (a coding agent,
-lfg's own agent protocol) is named by the provider's name in lfg."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +64,16 @@ class Labels:
     provider: str
     """lfg's name for the provider (`[providers.NAME]`)."""
     genai_provider: str
-    """The provider as the GenAI conventions name it (`WIRE_PROVIDERS`)."""
+    """The provider as the GenAI conventions name it (`ProviderKind.telemetry_name`)."""
     model: str
 
 
 def genai_provider(provider: str, kinds: Mapping[str, str]) -> str:
-    """`gen_ai.provider.name` of lfg's provider `provider`, by its kind (`kinds`: provider → kind)."""
-    return WIRE_PROVIDERS.get(kinds.get(provider, ""), provider)
+    """`gen_ai.provider.name` of lfg's provider `provider`, by its kind (`kinds`: provider → kind): the
+    well-known name of the kind's wire, else the provider's name in lfg (a coding agent, lfg's own
+    agent protocol)."""
+    kind = KINDS.get(kinds.get(provider, ""))
+    return (kind.telemetry_name if kind is not None else None) or provider
 
 
 class Instruments(Protocol):

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from lfgtui.mcp import McpServer, unavailable
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
+from lfgtui.providers.kinds import kind_of
 from lfgtui.tickets.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
 from lfgtui.tickets.ticket import (
     DEFAULT_MAX_CALLS,
@@ -241,12 +242,12 @@ class _Loader:
                 if key not in draft.fields and key not in defaults:
                     continue
                 for variant in variants[draft.index]:
-                    kind = self.config.providers[variant.provider].kind
-                    if kind != "acp":
+                    config = self.config.providers[variant.provider]
+                    if not kind_of(config).coding_agent:
                         self.check.add(
                             self.line(draft if key in draft.fields else None, key),
                             f"{draft.where}: {what}, and provider {variant.provider!r} is not a coding "
-                            f"agent (kind {kind!r}, not acp)",
+                            f"agent (kind {config.kind!r}, not acp)",
                         )
                         break
 

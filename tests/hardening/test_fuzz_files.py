@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from lfgtui.commands import main as cli
 from lfgtui.config import HISTORY_FIELDS, PROVIDER_FIELDS, RUN_FIELDS, UI_FIELDS, load_config
-from lfgtui.providers.catalog import BUILTIN, KINDS, resolve
+from lfgtui.providers.catalog import BUILTIN, resolve
+from lfgtui.providers.kinds import KINDS
 from lfgtui.providers.registry import make_adapter
 from lfgtui.tickets.load import TICKET_FIELDS, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
