@@ -193,7 +193,7 @@ class Worker:
         # Its providers made ready now (their SDKs imported, the sim started), in the background:
         # else the first attempts it takes, a dead worker's all at once, wait seconds on that.
         configs = self.providers.configs
-        await self.providers.warm(name for name in self.serves if configs[name].kind != "acp")
+        await self.providers.warm(name for name in self.serves if not kind_of(configs[name]).coding_agent)
         failures = 0
         try:
             while True:

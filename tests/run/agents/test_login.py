@@ -152,7 +152,7 @@ def test_the_model_the_agent_reports_is_kept_beside_the_one_asked(lfg: Lfg, tmp_
     db = tmp_path / "h.sqlite3"
     code, events, stderr = lfg.run(lfg.tickets(TICKET), "--db", str(db))
     assert code == 0, stderr
-    assert of(events, "a", "attempt_started")[0]["model"] == "hello", "what was asked"
+    assert of(events, "a", "attempt_started")[0]["model"] == "default", "what was asked: the agent's own"
     assert {e["model"] for e in of(events, "a", "agent")} == {"fast"}, "what the agent reports"
     shown = subprocess.run(
         [sys.executable, "-m", "lfgtui", "history", "show", "--db", str(db), history_run(db)],
@@ -162,7 +162,7 @@ def test_the_model_the_agent_reports_is_kept_beside_the_one_asked(lfg: Lfg, tmp_
         timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
-    assert "agent/hello (the agent reports fast)" in shown.stdout
+    assert "agent/default (the agent reports fast)" in shown.stdout
     [ticket] = load_recorded(db, history_run(db)).tickets
     assert {e.model for e in ticket.attempts[-1].events if isinstance(e, AgentDetails)} == {"fast"}
 
@@ -170,7 +170,9 @@ def test_the_model_the_agent_reports_is_kept_beside_the_one_asked(lfg: Lfg, tmp_
     code, events, stderr = lfg.run(lfg.tickets(TICKET + 'model = "smart"\n'), "--no-history")
     assert code == 0, stderr
     assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events)
-    assert [e["model"] for e in of(events, "a", "agent")] == ["smart", "fast"], "as it said"
+    assert [e["model"] for e in of(events, "a", "agent")] == ["fast"], (
+        "its agent line is held until the turn's work begins, and then says the model it fell back to"
+    )
     assert text(events, "a").startswith("(the sim agent runs model fast in mode default)")
 
 

@@ -188,7 +188,7 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
     async with app.run_test(size=SIZE) as pilot:
         w = app.controller.panes["w"]
         await until(
-            pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md {"), 20
+            pilot, lambda: str(w.notice.render()).startswith("approve write_file notes/summary.md\n"), 20
         )
         [call] = w.tools.rows.values()
         assert call.state is ToolState.WAITING
