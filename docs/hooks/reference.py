@@ -329,6 +329,8 @@ def _key(keys: str) -> str:
 
 def screens() -> Iterator[tuple[str, list[Any]]]:
     """Each screen of the TUI and its bindings, in the order a person meets them."""
+    from textual.binding import Binding
+
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.diff_screen import DiffScreen
     from lfgtui.ui.fleet_screen import FleetScreen
@@ -336,7 +338,9 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.modals import ApprovalScreen
     from lfgtui.ui.run_screen import RunScreen
 
-    yield "Everywhere", LfgApp.BINDINGS
+    # Textual adds the palette's key to every app, with no id: `[ui] keymap` cannot rebind it.
+    palette = Binding(LfgApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
+    yield "Everywhere", [*LfgApp.BINDINGS, palette]
     yield "A run", RunScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
@@ -355,8 +359,10 @@ def keys_tables() -> str:
     for title, bindings in screens():
         parts += [f"### {title}", "", "| key | binding id | does |", "|---|---|---|"]
         for binding in bindings:
-            does = KEY_HELP.get(binding.id) or HELP.get(binding.id) or binding.description.lower()
-            parts.append(f"| {_key(binding.key)} | `{binding.id}` | {_cell(does)} |")
+            named = binding.id or binding.action
+            does = KEY_HELP.get(named) or HELP.get(named) or binding.description.lower()
+            ident = f"`{binding.id}`" if binding.id else "(Textual's)"
+            parts.append(f"| {_key(binding.key)} | {ident} | {_cell(does)} |")
         parts.append("")
     return "\n".join(parts)
 
