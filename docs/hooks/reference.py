@@ -251,8 +251,6 @@ FIELD_HELP = {
     "config.history": "`[history]`: the history file",
     "config.broker": "`[broker]`: a Redis Streams broker",
     "config.telemetry": "`[telemetry]`: OpenTelemetry export",
-    "providers.kind": "the wire: `openai`, `openai-responses`, `anthropic`, `sse`, `sim` or `acp` (a "
-    "coding agent)",
     "providers.base_url": "where requests go",
     "providers.api_key_env": "the variable holding the key (a key is never written in a file)",
     "providers.default_model": "the model of tickets that name none",
@@ -312,6 +310,20 @@ FIELD_HELP = {
     "telemetry.service_name": "the `service.name` exported (default `lfg`)",
 }
 """What each field is for, in a few words: `SCHEMA.FIELD`, every field of `schemas()` and no other."""
+
+
+def _kinds_help() -> str:
+    """`providers.kind`'s words, from the table of kinds itself, so a new kind cannot be left out."""
+    from lfgtui.providers.kinds import KINDS
+
+    said = [
+        f"`{kind.name}` ({'a coding agent over ' if kind.coding_agent else ''}{kind.wire})"
+        for kind in KINDS.values()
+    ]
+    return "what it speaks: " + ", ".join(said[:-1]) + " or " + said[-1]
+
+
+FIELD_HELP["providers.kind"] = _kinds_help()
 
 
 # Keys -------------------------------------------------------------------------------------------
