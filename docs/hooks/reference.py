@@ -251,8 +251,6 @@ FIELD_HELP = {
     "config.history": "`[history]`: the history file",
     "config.broker": "`[broker]`: a Redis Streams broker",
     "config.telemetry": "`[telemetry]`: OpenTelemetry export",
-    "providers.kind": "the wire: `openai`, `openai-responses`, `anthropic`, `sse`, `sim` or `acp` (a "
-    "coding agent)",
     "providers.base_url": "where requests go",
     "providers.api_key_env": "the variable holding the key (a key is never written in a file)",
     "providers.default_model": "the model of tickets that name none",
@@ -314,6 +312,20 @@ FIELD_HELP = {
 """What each field is for, in a few words: `SCHEMA.FIELD`, every field of `schemas()` and no other."""
 
 
+def _kinds_help() -> str:
+    """`providers.kind`'s words, from the table of kinds itself, so a new kind cannot be left out."""
+    from lfgtui.providers.kinds import KINDS
+
+    said = [
+        f"`{kind.name}` ({'a coding agent over ' if kind.coding_agent else ''}{kind.wire})"
+        for kind in KINDS.values()
+    ]
+    return "what it speaks: " + ", ".join(said[:-1]) + " or " + said[-1]
+
+
+FIELD_HELP["providers.kind"] = _kinds_help()
+
+
 # Keys -------------------------------------------------------------------------------------------
 
 KEY_NAMES = {"pageup": "page up", "pagedown": "page down", "escape": "escape", "enter": "enter"}
@@ -329,6 +341,8 @@ def _key(keys: str) -> str:
 
 def screens() -> Iterator[tuple[str, list[Any]]]:
     """Each screen of the TUI and its bindings, in the order a person meets them."""
+    from textual.binding import Binding
+
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.diff_screen import DiffScreen
     from lfgtui.ui.fleet_screen import FleetScreen
@@ -336,7 +350,9 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.modals import ApprovalScreen
     from lfgtui.ui.run_screen import RunScreen
 
-    yield "Everywhere", LfgApp.BINDINGS
+    # Textual adds the palette's key to every app, with no id: `[ui] keymap` cannot rebind it.
+    palette = Binding(LfgApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
+    yield "Everywhere", [*LfgApp.BINDINGS, palette]
     yield "A run", RunScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
@@ -355,8 +371,10 @@ def keys_tables() -> str:
     for title, bindings in screens():
         parts += [f"### {title}", "", "| key | binding id | does |", "|---|---|---|"]
         for binding in bindings:
-            does = KEY_HELP.get(binding.id) or HELP.get(binding.id) or binding.description.lower()
-            parts.append(f"| {_key(binding.key)} | `{binding.id}` | {_cell(does)} |")
+            named = binding.id or binding.action
+            does = KEY_HELP.get(named) or HELP.get(named) or binding.description.lower()
+            ident = f"`{binding.id}`" if binding.id else "(Textual's)"
+            parts.append(f"| {_key(binding.key)} | {ident} | {_cell(does)} |")
         parts.append("")
     return "\n".join(parts)
 

@@ -385,6 +385,8 @@ WEB = "tests/remote/test_web_security.py"
 """The tests of who may use `lfg web`."""
 SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
+NEWCOMER = "tests/ui/test_newcomer.py"
+"""The TUI as someone new meets it: a default terminal, the help, the palette, a small approval."""
 
 BROKER = "tests/broker"
 TELEMETRY = "tests/telemetry"
@@ -516,9 +518,45 @@ ELSEWHERE = {
         "tests/tickets/test_tickets.py::test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available",
         "tests/run/agents/test_mcp.py::test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_attempt",
     ],
-    "a ticket's `model` has no way to reach its coding agent (no model option, no `{model}` in the command, "
-    "no `model_env`)": [
+    "a ticket's `model`, or its provider's `default_model`, has no way to reach its coding agent (no model "
+    "option, no `{model}` in the command, no `model_env`)": [
         "tests/run/agents/test_login.py::test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent",
+        "tests/run/agents/test_login.py::test_a_providers_default_model_reaches_the_agent_as_a_tickets_model_does",
+    ],
+    "Codex runs a model outside its catalogue (a gateway's own name) and warns about it as answer text": [
+        "tests/run/agents/test_text_gauges.py::test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice",
+        "tests/run/agents/test_tool_updates.py::test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_its_work",
+    ],
+    "lfg quits, or a ticket is cancelled, while a coding agent is mid-turn": [
+        "tests/run/agents/test_attempt.py::test_cancelling_sends_session_cancel_and_leaves_no_process",
+        "tests/run/agents/test_tui.py::test_cancel_and_quit_while_agents_work_leave_no_process",
+    ],
+    "`lfg agents --check` checks Claude Code, which has no key and no login": [
+        "tests/run/agents/test_login.py::test_claude_codes_login_is_looked_for_where_it_keeps_it",
+        "tests/run/agents/test_login.py::test_a_credentials_file_elsewhere_does_not_count_when_claude_config_dir_points_away",
+    ],
+    "a run has more tickets than the terminal holds panes (an 80\u00d724 terminal holds four, two rows of "
+    "two)": [
+        f"{NEWCOMER}::test_the_demo_at_80x24_shows_its_panes_says_where_the_others_are_and_keeps_help_and_quit",
+        "tests/ui/test_snapshots.py::test_a_default_terminal_shows_four_panes_says_where_two_more_are_and_keeps_help_and_quit",
+    ],
+    "the footer is too narrow for every key": [
+        f"{NEWCOMER}::test_the_demo_at_80x24_shows_its_panes_says_where_the_others_are_and_keeps_help_and_quit",
+        "tests/ui/test_snapshots.py::test_a_default_terminal_shows_four_panes_says_where_two_more_are_and_keeps_help_and_quit",
+    ],
+    "the help (`?`) is taller than the terminal": [
+        f"{NEWCOMER}::test_the_demo_at_80x24_shows_its_panes_says_where_the_others_are_and_keeps_help_and_quit",
+    ],
+    "an approval is asked on a small terminal": [
+        f"{NEWCOMER}::test_an_approval_opens_centred_over_the_pane_that_asks_and_stays_whole_when_small",
+    ],
+    "an error is too long for the pane's three-line notice": [
+        "tests/ui/test_pane_notice.py::test_an_error_too_long_for_the_notice_is_cut_short_so_the_hint_shows",
+        "tests/ui/test_pane_notice.py::test_the_retry_hint_is_never_split_over_two_lines",
+    ],
+    "a coding agent asks to edit a file": [
+        "tests/ui/test_tool_log.py::test_an_agents_edit_is_shown_as_a_coloured_diff_one_argument_a_line",
+        "tests/ui/test_tool_log.py::test_nothing_in_an_agents_request_passes_for_another_argument_or_hides",
     ],
     "a coding agent runs another model than the ticket's (its own choice for a ticket that left it, or "
     "one it fell back to and says so in a config option update)": [
@@ -881,6 +919,7 @@ PAGES = (
     "providers.md",
     "coding-agents.md",
     "runs.md",
+    "live-view.md",
     "commands.md",
     "tools.md",
     "history.md",
