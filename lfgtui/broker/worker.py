@@ -181,6 +181,8 @@ class Worker:
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self.ownership = Ownership(redis, GROUP, options.name)
+        self._announced = asyncio.Event()
+        """Set once its presence is on the broker."""
         self._claim_after = 0.0
         """No entry is taken over before this (monotonic): a lease after the last failure of the
         broker seen here, so that once it is back the workers holding entries renew their leases
@@ -190,10 +192,7 @@ class Worker:
         """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
         await self._groups()
         presence = asyncio.create_task(self._present(), name="presence")
-        # Its providers made ready now (their SDKs imported, the sim started), in the background:
-        # else the first attempts it takes, a dead worker's all at once, wait seconds on that.
-        configs = self.providers.configs
-        await self.providers.warm(name for name in self.serves if not kind_of(configs[name]).coding_agent)
+        warming = asyncio.create_task(self._warm(), name="warm providers")
         failures = 0
         try:
             while True:
@@ -219,7 +218,7 @@ class Worker:
                 self._release(slots - len(taken))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
-            if not await stop([presence, *self.running.values()], within_s):
+            if not await stop([presence, warming, *self.running.values()], within_s):
                 self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
             with contextlib.suppress(Exception):
                 await self._absent()
@@ -662,6 +661,14 @@ class Worker:
                 elif command.action == ANSWER and command.call_id is not None:
                     run.approvals.answer(ticket_id, command.call_id, command.allowed, command.by)
 
+    async def _warm(self) -> None:
+        """Make its providers ready (their SDKs imported, the sim started) once it is on the broker:
+        else the first attempts it takes, a dead worker's all at once, wait seconds on that; and
+        before it is on the broker, a coordinator that looks would find no worker."""
+        await self._announced.wait()
+        configs = self.providers.configs
+        await self.providers.warm(name for name in self.serves if not kind_of(configs[name]).coding_agent)
+
     async def _present(self) -> None:
         """Say on the broker that this worker is here and what it serves, every third of a lease."""
         key, failures = self.layout.worker(self.options.name), 0
@@ -685,6 +692,7 @@ class Worker:
                 await self._failed(exc, failures, "this worker's presence waits for it", self.lease_s / 3)
                 continue
             raise_swallowed_cancel()
+            self._announced.set()
             await asyncio.sleep(self.lease_s / 3)
 
     async def _absent(self) -> None:

@@ -331,7 +331,8 @@ def test_the_fleet_view_snapshot(redis_server: RedisServer, snapshot: SnapshotAs
         """The fleet read at a frozen clock, over the one the app opened with."""
         screen = FleetScreen(FleetReader(broker), app.open_broker_run, first=False, clock=lambda: NOW)
         await app.push_screen(screen)
-        await until(pilot, lambda: screen.reads > 0)
+        await until(pilot, lambda: screen.reads > 0 and screen.table.row_count == len(screen.shown) == 3)
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
 
     svg = take_svg_screenshot(app=app, terminal_size=(150, 14), run_before=frozen)

@@ -53,7 +53,7 @@ def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_a
     assert re.search(
         r"\d+ events of this attempt's \d+ were trimmed from the broker before this coordinator read them "
         r"\(\[broker\] max_len\); its worker recorded that it ended completed after \d+ input and \d+ output "
-        r"tokens: its answer here lacks what was trimmed, so the tickets that depend on it fail",
+        r"tokens, costing \$0: its answer here lacks what was trimmed, so the tickets that depend on it fail",
         said,
     ), said
     (after,) = of(events, "after", "attempt_ended")

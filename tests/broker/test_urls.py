@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -71,6 +72,13 @@ def test_a_worker_and_its_coordinator_keep_every_key_in_the_urls_database(
     assert PASSWORD not in err + fleet.said("w1")
 
 
+def same_but_ttft(event: dict[str, Any]) -> dict[str, Any]:
+    """An NDJSON line but for its time, and its TTFT, which a watcher reads to within a millisecond of
+    the coordinator's: output times count in whole ms from the attempt's start, and the coordinator
+    starts an attempt when it enqueues it, a watcher when the worker does (a known difference)."""
+    return {k: v for k, v in event.items() if k not in ("t", "ttft_ms")}
+
+
 def test_attach_and_runs_read_the_urls_database_with_the_run_named_apart(
     on_db_3: tuple[Fleet, RedisServer],
 ) -> None:
@@ -79,12 +87,14 @@ def test_attach_and_runs_read_the_urls_database_with_the_run_named_apart(
     code, events, err = finish(coordinate(fleet, fleet.lfg.tickets(HELLO)))
     assert code == 0, err
     run_id = recorded_run(err)
-    local = [{k: v for k, v in e.items() if k != "t"} for e in events]
+    local = [same_but_ttft(e) for e in events]
     for args in ((fleet.url, run_id), (f"{fleet.url}#{run_id}",)):
         attached = lfg_command(fleet.lfg, "attach", *args, "--json")
         assert attached.returncode == 0, attached.stderr
         remote = [json.loads(line) for line in attached.stdout.splitlines()]
-        assert [{k: v for k, v in e.items() if k != "t"} for e in remote] == local
+        assert [same_but_ttft(e) for e in remote] == local
+        ttfts = [(e.get("ttft_ms"), r.get("ttft_ms")) for e, r in zip(events, remote, strict=True)]
+        assert all((a is None and b is None) or abs(a - b) <= 1.0 for a, b in ttfts), ttfts
     listed = lfg_command(fleet.lfg, "runs", "--broker", fleet.url)
     assert listed.returncode == 0 and listed.stdout.splitlines()[1].startswith(run_id), listed.stderr
     other = lfg_command(fleet.lfg, "runs", "--broker", f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0")
