@@ -278,6 +278,8 @@ class TicketPane:
         new attempt asks afresh."""
         self.body = Streamed()
         self.reasoning = Streamed()
+        self.new_thought = False
+        """A model call began since the last thinking: the next thinking starts a paragraph."""
         self.tools = ToolCalls()
         self.plan_steps: tuple[PlanStep, ...] = ()
         self.agent_details: AgentDetails | None = None
@@ -395,6 +397,9 @@ class TicketPane:
         self.body.append(inert(event.text))
 
     def _reasoning(self, event: ReasoningDelta) -> None:
+        if self.new_thought:  # a new model call's thinking: a paragraph of its own, once it comes
+            self.new_thought = False
+            self.reasoning.new_paragraph()
         self.reasoning.append(inert(event.text))
 
     def _tool_output(self, event: ToolOutputDelta) -> None:
@@ -405,7 +410,7 @@ class TicketPane:
         if self.state is PaneState.QUEUED:
             self.state = PaneState.RUNNING
         self.body.new_paragraph()
-        self.reasoning.new_paragraph()
+        self.new_thought = True
 
     def _started(self, event: AttemptStarted) -> None:
         self._new_attempt(event.attempt, event.provider, event.model, event.t)
