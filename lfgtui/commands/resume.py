@@ -167,6 +167,7 @@ async def replay(args: argparse.Namespace) -> int:
     if problem is not None:
         return fail(problem)
     from lfgtui.commands.compose import open_tui
+    from lfgtui.cost.prices import run_prices
     from lfgtui.providers.registry import Providers
     from lfgtui.run.resume import ReplayClock
     from lfgtui.ui.run_controller import RunController
@@ -174,7 +175,10 @@ async def replay(args: argparse.Namespace) -> int:
 
     async with Providers() as providers:  # a replay has no run: nothing is ever sent
         services = Services(
-            providers, clock=ReplayClock(args.speed, start=args.start), keymap=config.ui.keymap
+            providers,
+            clock=ReplayClock(args.speed, start=args.start),
+            keymap=config.ui.keymap,
+            prices=run_prices(config.providers, recorded.as_tickets),
         )
         code = await open_tui(RunController.replay(services, recorded), args.theme or config.ui.theme)
     return 0 if code is None else code

@@ -114,6 +114,7 @@ def test_replay_in_a_terminal_plays_the_run_and_quits(recorded: tuple[Lfg, Path,
     process = terminal.start(command, env.env)
     try:
         terminal.wait_for(b"2 completed")
+        assert b"$?" not in terminal.output, "the replay knows the sim's prices: it costs $0"
         terminal.type(b"q")
         assert process.wait(timeout=30) == 0
     finally:
