@@ -381,7 +381,8 @@ class SimAcpAgent:
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         if session := self.sessions.get(session_id):
             log.info("cancel in %s", session_id)
-            session.cancelled.set()
+            if not self.options.quirks.deaf_to_cancel:
+                session.cancelled.set()
 
     def _session(self, session_id: str) -> SimSession:
         if session := self.sessions.get(session_id):
@@ -570,6 +571,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="end the turn at once with this stop reason when a permission request is rejected "
         "(as Codex ends it cancelled); by default the run goes on",
     )
+    quirks.add_argument(
+        "--deaf-to-cancel",
+        action="store_true",
+        help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
+    )
     parser.add_argument(
         "--require-auth",
         action="store_true",
@@ -678,6 +684,7 @@ def main(argv: list[str] | None = None) -> None:
             cost_usd=args.cost,
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
+            deaf_to_cancel=args.deaf_to_cancel,
             progress=args.progress,
             fallback_model=args.fallback_model,
             own_terminal=args.own_terminal,

@@ -117,6 +117,9 @@ class Quirks:
     after_denial: StopReason | None = None
     """How the turn ends at once when the client rejects a permission request (None: the run goes
     on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""
+    deaf_to_cancel: bool = False
+    """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
+    client ends the process."""
 
 
 class PromptCancelled(Exception):

@@ -112,11 +112,11 @@ def agent_processes(under: Path, marker: bytes = b"lfgtui.sim.acp_agent") -> lis
 LATE = "writer:ttft_ms=0,tokens_per_s=0,late_tool_input=1"
 
 
-def agent_app(tmp_path: Path, toml: str) -> LfgApp:
+def agent_app(tmp_path: Path, toml: str, providers: Providers | None = None) -> LfgApp:
     path = tmp_path / "tickets.toml"
     path.write_text(toml)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    return lfg_app(loaded.tickets, Providers())
+    return lfg_app(loaded.tickets, providers or Providers())
 
 
 async def approve(pilot: Pilot[int], app: LfgApp) -> None:
