@@ -195,7 +195,7 @@ def rss_kb(pid: int | str, field_name: str = "VmRSS") -> int:
 async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int) -> dict[str, Any]:
     from textual.screen import Screen
 
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.events import AttemptEnded, AttemptStarted, Event, TextDelta
     from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers

@@ -92,7 +92,7 @@ async def run_lfg(
 
     from lfgtui.commands.common import Notices
     from lfgtui.commands.telemetry import TelemetryOut
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.events import Event, TextDelta
     from lfgtui.providers.base import ProviderConfig
     from lfgtui.providers.catalog import BUILTIN

@@ -195,7 +195,7 @@ async def measured(
 
 
 async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.providers.registry import Providers
     from lfgtui.sim.server import SimServer
     from lfgtui.tickets.load import load_tickets

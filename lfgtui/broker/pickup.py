@@ -38,7 +38,7 @@ from lfgtui.run.scheduler import Earlier
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from lfgtui.broker.settings import Broker
+    from lfgtui.config.broker import Broker
     from lfgtui.run.resume import RecordedAttempt, RecordedRun, RecordedTicket
 
 PAGE = 500

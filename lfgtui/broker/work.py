@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lfgtui.broker.layout import dumps, loads
+from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
 from lfgtui.history.recorder import ticket_row
@@ -35,7 +36,6 @@ from lfgtui.remote.codec import CodecError, decode_message, encode_message
 from lfgtui.run.resume import ticket_from_row
 from lfgtui.run.scheduler import Earlier
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.validation import RUN_ID_PATTERN
 
 CANCEL = "cancel"
 ANSWER = "answer"

@@ -22,13 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.config.mcp import servers_from_json
 from lfgtui.conversation import conversation_of
 from lfgtui.events import Event, Outcome
 from lfgtui.history.rebuild import attempt_events
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
-from lfgtui.mcp import servers_from_json
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run.scheduler import Earlier

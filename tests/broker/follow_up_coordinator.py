@@ -15,9 +15,9 @@ from pathlib import Path
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import load_config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import Event
 from lfgtui.history.writer import open_run_history

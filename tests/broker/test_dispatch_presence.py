@@ -13,7 +13,7 @@ import redis
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import WORKERS_KEPT_S, Dispatch
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import BrokerSettings, resolve
+from lfgtui.config.broker import BrokerSettings, resolve
 from tests.broker.redis_server import RedisServer
 
 

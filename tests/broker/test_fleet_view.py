@@ -19,8 +19,8 @@ from textual._doc import take_svg_screenshot
 from textual.pilot import Pilot
 
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import Broker, BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment, FleetReader
+from lfgtui.config.broker import Broker, BrokerSettings, resolve
 from lfgtui.cost.prices import format_usd
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN

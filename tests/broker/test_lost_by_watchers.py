@@ -17,8 +17,8 @@ from redis.asyncio import Redis as AsyncRedis
 
 from lfgtui.broker.gaps import DROPPED, Lost
 from lfgtui.broker.layout import ENTRY_GAP, Layout, dumps
-from lfgtui.broker.settings import BrokerSettings
 from lfgtui.broker.watch import BrokerAttachment
+from lfgtui.config.broker import BrokerSettings
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState

@@ -15,10 +15,10 @@ from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment, indexed_runs
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import Config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, Event, TextDelta
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers

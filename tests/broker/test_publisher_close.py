@@ -14,7 +14,7 @@ import pytest
 from lfgtui.broker.client import connect, explain
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.publisher import STOP_S, Publisher
-from lfgtui.broker.settings import BrokerSettings, resolve
+from lfgtui.config.broker import BrokerSettings, resolve
 from tests.broker.redis_server import RedisServer
 
 LOOP_TURNS = 60

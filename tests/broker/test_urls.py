@@ -19,7 +19,7 @@ import redis
 from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect, explain
-from lfgtui.broker.settings import BrokerError, BrokerSettings, resolve
+from lfgtui.config.broker import BrokerError, BrokerSettings, resolve
 from tests.broker.redis_server import RedisServer
 from tests.support.fleet import Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, recorded_run

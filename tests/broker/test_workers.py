@@ -24,10 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.broker.work import WorkItem, relative_to
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import load_config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import (
     ApprovalAnswered,

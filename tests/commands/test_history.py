@@ -79,7 +79,9 @@ def test_list_makes_no_event_row_or_stats_classes(recorded: tuple[Lfg, str]) -> 
     heavy = {"lfgtui.events", "lfgtui.history.rows", "lfgtui.history.rebuild", "lfgtui.history.stats"}
     heavy |= {"lfgtui.cost.metrics", "lfgtui.cost.prices", "lfgtui.providers.registry"}
     assert imported & heavy == set()
-    assert {"lfgtui.config", "lfgtui.history.store", "lfgtui.formats"} <= imported, "the test sees imports"
+    assert {"lfgtui.config.load", "lfgtui.history.store", "lfgtui.formats"} <= imported, (
+        "the test sees imports"
+    )
 
 
 def test_search(recorded: tuple[Lfg, str]) -> None:

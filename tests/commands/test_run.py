@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import load_config
+from lfgtui.config.load import load_config
 from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets

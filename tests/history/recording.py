@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, EventFactory, Outcome, Status
 from lfgtui.history import writer

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.model_map import ModelMap, parse_rule

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 import lfgtui.sim
+from lfgtui.config.mcp import McpServer
 from lfgtui.events import Outcome
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
-from lfgtui.mcp import McpServer
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, TextDelta, ToolCallReady
 from lfgtui.providers.base import Message
 from lfgtui.providers.catalog import BUILTIN

@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from textual.strip import Strip
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer

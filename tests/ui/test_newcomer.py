@@ -13,7 +13,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets

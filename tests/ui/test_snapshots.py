@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from acp import schema, text_block
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.events import (
     AgentCommand,

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from acp import schema
 
-from lfgtui.config import load_config
+from lfgtui.config.load import load_config
+from lfgtui.config.mcp import McpServer
 from lfgtui.events import ErrorKind, EventFactory, Outcome, SessionOpened, Status
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
-from lfgtui.mcp import McpServer
 from lfgtui.providers.base import ProviderError
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers

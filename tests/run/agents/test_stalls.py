@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import (
     AgentProgress,
     AttemptEnded,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from acp import schema
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import EventFactory, ToolOutputDelta, ToolResult
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
