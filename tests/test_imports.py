@@ -1,12 +1,13 @@
 """No import circles in lfgtui: each module can be read knowing only what it imports. And nothing reaches
 up: what does one job for others (every package and module but the UI and the command line) never
 imports the UI or the command line, the UI never imports the command line, and the engine (run/) never
-imports the UI, a command, remote/ or telemetry/ (watching a run and exporting its telemetry are built
-on the engine, not in it). The input layer (config/: config.toml, its checks, and the settings of the
-broker, telemetry and MCP servers) never imports the features it configures, nor the engine or the
-history, so reading the config loads no feature. The packages (and loose modules) of lfgtui/ form no
-circle either, so the folders can be read from the bottom up as docs/architecture.md lists them. And no
-test module imports another (tests/support/ holds what they share).
+imports the UI, a command, remote/, telemetry/ or the history (watching a run, exporting its telemetry
+and recording it are built on the engine, not in it: the history reads a recorded run back itself). The
+input layer (config/: config.toml, its checks, and the settings of the broker, telemetry and MCP
+servers) never imports the features it configures, nor the engine or the history, so reading the config
+loads no feature. The packages (and loose modules) of lfgtui/ form no circle either, so the folders can
+be read from the bottom up as docs/architecture.md lists them. And no test module imports another
+(tests/support/ holds what they share).
 
 Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
 type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
@@ -143,9 +144,9 @@ def test_the_ui_never_imports_a_command() -> None:
     assert reaching(lambda name: within(name, [UI]), [COMMANDS]) == []
 
 
-def test_the_engine_never_imports_the_ui_a_command_remote_or_telemetry() -> None:
+def test_the_engine_never_imports_the_ui_a_command_remote_telemetry_or_the_history() -> None:
     assert "lfgtui.run.agents.attempt" in modules(), "the engine's coding agents are under it"
-    assert reaching(lambda name: within(name, [ENGINE]), [*ON_TOP, REMOTE, TELEMETRY]) == []
+    assert reaching(lambda name: within(name, [ENGINE]), [*ON_TOP, REMOTE, TELEMETRY, HISTORY]) == []
 
 
 def test_settings_never_import_their_features() -> None:

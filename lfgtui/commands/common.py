@@ -19,9 +19,9 @@ from lfgtui.commands import EXIT_SIGINT as EXIT_SIGINT  # the entry point's own,
 
 if TYPE_CHECKING:
     from lfgtui.config.load import Config
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.store import Selection, Store
     from lfgtui.history.writer import RunHistory
-    from lfgtui.run.resume import RecordedRun
 
 T = TypeVar("T")
 
@@ -178,8 +178,8 @@ def find_recorded(
     with `whole_run`, which must not be running); or what is wrong."""
     from lfgtui.history.database import StoreError
     from lfgtui.history.lock import RunLock
+    from lfgtui.history.recorded import recorded_run
     from lfgtui.history.store import Selection
-    from lfgtui.run.resume import recorded_run
 
     def read(store: Store, selection: Selection) -> RecordedRun:
         if whole_run:

@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.compose import RunOptions
     from lfgtui.config.load import Config
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.run import Run
-    from lfgtui.run.resume import RecordedRun
     from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 

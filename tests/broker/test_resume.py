@@ -22,11 +22,11 @@ from lfgtui.broker.work import WorkItem
 from lfgtui.commands.common import find_recorded
 from lfgtui.commands.main import build_parser
 from lfgtui.commands.pickup import picked_up
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Store
 from lfgtui.inert import inert
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import UserMessage
-from lfgtui.run.resume import recorded_run
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.fleet_screen import FleetScreen
 from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen

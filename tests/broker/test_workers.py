@@ -39,13 +39,13 @@ from lfgtui.events import (
     Status,
     TextDelta,
 )
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp

@@ -19,6 +19,7 @@ import pytest
 from lfgtui.events import SessionOpened
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
@@ -202,7 +203,7 @@ async def test_resuming_a_recorded_codex_ticket_loads_its_session(in_world: Agen
     assert run.code == 0, run.stderr
     [session] = [s.removeprefix("agent session ") for s in run.statuses() if s.startswith("agent session ")]
     recorded = load_recorded(world.db, run.run_id)
-    assert recorded.earlier()["t"].agent_session == session
+    assert earlier_of_each(recorded.tickets)["t"].agent_session == session
     async with reopen_run_history(world.db, run.run_id, pytest.fail) as again:
         assert again is not None
         app = resumed_app(recorded, Providers(), history=world.db)

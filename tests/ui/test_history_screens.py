@@ -13,10 +13,10 @@ import pytest
 from textual.widgets import Input
 
 from lfgtui.config.load import Config
+from lfgtui.history.recorded import ReplayClock, replay_events
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.run.resume import ReplayClock, replay_events
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

@@ -29,13 +29,13 @@ from lfgtui.events import (
     Status,
 )
 from lfgtui.formats import agent_usage_text, context_percent, context_text, limit_text
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.choices import Offered
 from lfgtui.run.agents.limits import CLAUDE_LIMIT, agent_limit
 from lfgtui.run.agents.updates import AgentView, UpdateReader
-from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.agents import no_agent_left

@@ -27,6 +27,7 @@ from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
 from lfgtui.run.agents.mcp import session_servers, taken
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
@@ -193,7 +194,9 @@ async def test_a_resumed_follow_up_gives_the_servers_to_session_load(
         Providers(config.providers) as providers,
     ):
         assert history is not None
-        resumed = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=recorded.earlier())
+        resumed = Run(
+            recorded.as_tickets, providers, Approvals(yes=True), [], earlier=earlier_of_each(recorded.tickets)
+        )
         resumed.record(history)
         assert resumed.continue_with("both", "and then?")
         assert (await resumed.wait())["both"] is Outcome.COMPLETED

@@ -23,10 +23,11 @@ from lfgtui.events import (
     Stalled,
     ToolCallReady,
 )
+from lfgtui.history.recorded import RecordedRun, ReplayClock
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.run.resume import RecordedRun, ReplayClock
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
@@ -229,7 +230,7 @@ async def test_resume_after_a_live_follow_up_loads_the_latest_agent_session(tmp_
     [ticket] = recorded.tickets
     first, second = (attempt.agent_session for attempt in ticket.attempts)
     assert first is not None and second == first, "the live follow-up recorded its session too"
-    assert recorded.earlier()["h"].agent_session == first
+    assert earlier_of_each(recorded.tickets)["h"].agent_session == first
 
     async with reopen_run_history(db, history.run_id, pytest.fail) as again:
         assert again is not None
