@@ -169,6 +169,21 @@ def test_no_test_module_imports_another() -> None:
     assert sorted(reaching) == []
 
 
+def test_what_tests_share_is_in_tests_support() -> None:
+    """A module under tests/ that holds no tests is a helper, and every helper is in tests/support/:
+    one place to look, one way to import (`from tests.support.x import ...`)."""
+    tests = Path(__file__).parent
+    strays = sorted(
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if "node_modules" not in path.parts
+        and not path.name.startswith("test_")
+        and path.name not in ("conftest.py", "__init__.py")
+        and path.parent != tests / "support"
+    )
+    assert strays == []
+
+
 def room(name: str) -> str:
     """The first level under lfgtui/ that `name` is in: a package, or a loose module."""
     return ".".join(name.split(".")[:2])

@@ -32,7 +32,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.broker.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

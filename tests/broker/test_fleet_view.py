@@ -33,9 +33,9 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import RunScreen
 from lfgtui.ui.services import Services
-from tests.broker.redis_server import RedisServer
 from tests.support.app import until
 from tests.support.broker import published
+from tests.support.redis_server import RedisServer
 
 SIZE = (150, 30)
 TWO = """

@@ -54,7 +54,6 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import BINDINGS
 from lfgtui.ui.services import Services
-from tests.broker.redis_server import RedisServer
 from tests.support.app import SIZE
 from tests.support.fleet import (
     AGENT_TICKET,
@@ -73,6 +72,7 @@ from tests.support.fleet import (
     until,
 )
 from tests.support.lfg import Lfg, of, quick_demo
+from tests.support.redis_server import RedisServer
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 

@@ -15,8 +15,8 @@ import pytest
 from lfgtui.formats import context_percent
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
-from tests.history.recording import without_imported_at
 from tests.support.lfg import Lfg, imported_by
+from tests.support.recording import without_imported_at
 from tests.support.run import Answerer, run_writer
 
 TICKETS = """

@@ -19,7 +19,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.lfg import DEMO, Lfg, ending, many_tickets, of, quick_demo, text
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
-from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
     AgentWorld,
@@ -34,8 +33,9 @@ from tests.real_agents.conftest import (
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
+from tests.support.compose import first_run, resumed_app
 from tests.support.lfg import rebuilt_metrics, sim_pace
-from tests.ui.apps import first_run, resumed_app
+from tests.support.recording import load_recorded
 
 AGENT_TIMEOUT_S = 90  # a turn of a real agent on a loaded 2-core machine
 pytestmark = pytest.mark.timeout(4 * AGENT_TIMEOUT_S)

@@ -19,7 +19,7 @@ from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of, earlier_of_each
 from lfgtui.sim.server import SimServer
-from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
+from tests.support.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support.streams import write_scenario
 
 

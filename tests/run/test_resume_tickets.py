@@ -26,7 +26,8 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.ticket import DEFAULT_MAX_OUTPUT_CHARS, Ticket
-from tests.history.recording import (
+from tests.support.git import git, repository
+from tests.support.recording import (
     ADDED_IN_V4,
     ADDED_IN_V5,
     as_schema_3,
@@ -36,7 +37,6 @@ from tests.history.recording import (
     sample_attempt,
     tickets_file,
 )
-from tests.support.git import git, repository
 from tests.support.streams import write_scenario
 
 EVERY_FIELD: dict[str, Any] = {

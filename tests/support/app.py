@@ -20,7 +20,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.pane import TicketPane
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 SIZE = (120, 40)
 

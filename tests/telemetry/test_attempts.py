@@ -18,8 +18,8 @@ from lfgtui.telemetry.export import Pipeline
 from lfgtui.telemetry.spans import Telemetry
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.streams import write_scenario
-from tests.telemetry.receiver import OtlpReceiver
 
 ERROR = 2
 

@@ -30,9 +30,9 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.instruments import TABLE
 from tests.support.lfg import Lfg, recorded_run
 from tests.support.streams import write_scenario
-from tests.telemetry.table import TABLE
 
 TOKEN = "a-token-of-sixteen-or-more"
 TICKETS = """

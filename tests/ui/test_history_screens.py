@@ -26,10 +26,10 @@ from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import FollowUpScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
-from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support.app import keys, until
+from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
+from tests.support.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support.streams import write_scenario
-from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
 
 SIZE = (140, 44)
 

@@ -24,7 +24,7 @@ from lfgtui.ui.modals import ApprovalScreen, HelpScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_screen import RunScreen
 from tests.support.app import keys, make_app, pane, tickets, until
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
 TERMINAL = (80, 24)

@@ -23,7 +23,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 SIZE = (120, 36)
 

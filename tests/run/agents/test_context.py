@@ -40,8 +40,8 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, keys, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of
-from tests.ui.apps import lfg_app
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 COSTLY = f'[providers.costly]\nkind = "acp"\ncommand = {json.dumps([*SIM_AGENT, "--cost", "0.03"])}\n'

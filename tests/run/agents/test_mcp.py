@@ -31,14 +31,14 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
-from tests.history.recording import load_recorded
 from tests.support.agents import FAST, ending, no_agent_left, of, sim_agent
 from tests.support.agents import Approvals as Answer
 from tests.support.app import SIZE, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, text
 from tests.support.lfg import of as of_ticket
+from tests.support.recording import load_recorded
 from tests.support.streams import ask
-from tests.ui.apps import lfg_app
 
 SECRET = "s3cret-value"
 GIVEN_ENV = {"PATH": os.environ["PATH"], "DOCS_TOKEN": "d0cs"}

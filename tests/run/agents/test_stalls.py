@@ -33,12 +33,12 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
-from tests.history.recording import load_recorded
 from tests.support.agents import FAST, agent_processes, attempt, no_agent_left, sim_agent
 from tests.support.agents import of as of_type
 from tests.support.app import SIZE, keys, until
+from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.lfg import Lfg, ending, of, text
-from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
+from tests.support.recording import load_recorded
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of
-from tests.ui.apps import lfg_app
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 
