@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
+from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 
 from lfgtui.sim.offline_agents import agents_bin, offline_env, settle_agents_home
 
@@ -168,7 +168,7 @@ class Sample:
     updates: int
     chunks: int
     frames: int
-    machine: float  # every core's busy seconds so far (procfs.machine_busy_s)
+    machine: float  # every core's busy seconds so far (_procfs.machine_busy_s)
 
 
 def helper_pids(skip: set[int]) -> tuple[list[int], list[int]]:
