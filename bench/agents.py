@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What real Claude Code agents cost lfg, against API panes streaming the same answer in the same run.
 
-For each count of tickets (8 and 16 by default) it runs, each in a fresh process (`agents_run.py`):
+For each count of tickets (8 and 16 by default) it runs, each in a fresh process (`_agents_run.py`):
 
 - **agents**: N tickets on `claude-code`, the pinned `claude-agent-acp` that `npm ci --prefix
   tests/real_agents` installs, each a real agent process (Node, which starts Claude Code's own CLI)
@@ -47,8 +47,8 @@ import subprocess
 import sys
 from typing import Any
 
-from agents_run import AGENT, agent_installed, child
-from figures import figure, median_of, ratio, table_head, table_row
+from _agents_run import AGENT, agent_installed, child
+from _figures import figure, median_of, ratio, table_head, table_row
 
 from lfgtui.providers.catalog import BUILTIN
 

@@ -69,9 +69,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from figures import ms, percentile, ratio, table_head, table_row
-from procfs import cpu_s, machine_busy_s
-from render_lfg import LONG_ANSWER_TOKENS, free_port
+from _figures import ms, percentile, ratio, table_head, table_row
+from _procfs import cpu_s, machine_busy_s
+from _render_lfg import LONG_ANSWER_TOKENS, free_port
 
 TTFT_MS = 100
 SAMPLE_S = 0.1

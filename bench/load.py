@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from figures import percentile
+from _figures import percentile
 
 
 def setup(folder: Path, args: argparse.Namespace) -> tuple[Path, Path, dict[str, str]]:

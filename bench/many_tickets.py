@@ -27,7 +27,7 @@ from pathlib import Path
 
 from textual.events import Key
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer

@@ -13,7 +13,7 @@ like with like.
 
 `--acp` adds a run with every ticket on `sim-acp`: one sim ACP agent process per ticket, playing the
 same scenario at the same pacing, its JSON-RPC read and parsed in the UI process (no provider
-worker). Its lag runs from when the agent wrote the chunk to its stdout (`bench/acp_stamps.py` wraps
+worker). Its lag runs from when the agent wrote the chunk to its stdout (`bench/_acp_stamps.py` wraps
 the sim agent to note that), so it includes the time the line waits in the pipe for a busy UI, the
 SDK's parsing and lfg's mapping; the ratio lines split those two waits out. lfg starts each agent
 under its supervisor (on Linux), both below the process running the app: the supervisors' CPU is
@@ -33,7 +33,7 @@ running on a shared machine.
     python bench/render.py --otel --configs 16x200 --skip-baseline --repeat 3   # telemetry on vs off
 
 `--otel` adds a run exporting the run's traces and metrics as `lfg run --otel` does, to
-`otlp_sink.py` (a local OTLP/HTTP receiver in its own process, so its CPU is not lfg's), metrics
+`_otlp_sink.py` (a local OTLP/HTTP receiver in its own process, so its CPU is not lfg's), metrics
 every second; the SDK's export threads run in the UI process and count in its CPU. Spans end with
 their attempts, after the measured window: what the window measures per token is the telemetry's
 sinks seeing every event, plus the metric exports.
@@ -48,8 +48,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from figures import figure, median_of, ms, ratio, table_head
-from render_lfg import child
+from _figures import figure, median_of, ms, ratio, table_head
+from _render_lfg import child
 
 BASELINE = Path(__file__).resolve().parent / "textual_baseline.py"
 
@@ -91,7 +91,7 @@ def main() -> None:
         "--otel",
         action="store_true",
         help="also run lfg exporting its telemetry as lfg run --otel does, to a local OTLP receiver "
-        "(otlp_sink.py, its own process; metrics every second), beside lfg without it",
+        "(_otlp_sink.py, its own process; metrics every second), beside lfg without it",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--panes", type=int, default=16, help=argparse.SUPPRESS)

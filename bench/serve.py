@@ -65,9 +65,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from figures import figure, median_of, ms, percentile, ratio, table_head, table_row
-from procfs import machine_busy_s, runqueue_s
-from serve_watchers import Watchers, check
+from _figures import figure, median_of, ms, percentile, ratio, table_head, table_row
+from _procfs import machine_busy_s, runqueue_s
+from _serve_watchers import Watchers, check
 
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 TICK_S = 0.005
@@ -195,7 +195,7 @@ async def measured(
 
 
 async def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.providers.registry import Providers
     from lfgtui.sim.server import SimServer
     from lfgtui.tickets.load import load_tickets

@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _figures import ratio
 from broker import LFG, start_redis, wait_for_workers
-from figures import ratio
 
 
 def tickets(folder: Path, count: int) -> Path:

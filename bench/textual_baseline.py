@@ -46,11 +46,11 @@ import os
 import subprocess
 import sys
 
-from figures import figure, ms, table_head
-from textual_baseline_run import run_child
+from _figures import figure, ms, table_head
+from _textual_baseline_run import run_child
 
 # --------------------------------------------------------------------------
-# Parent: run the matrix, one subprocess per run (each: textual_baseline_run.py)
+# Parent: run the matrix, one subprocess per run (each: _textual_baseline_run.py)
 # --------------------------------------------------------------------------
 
 

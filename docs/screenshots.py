@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

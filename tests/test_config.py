@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import Config, config_path, load_config
-from lfgtui.mcp import McpServer
+from lfgtui.config.load import Config, config_path, load_config
+from lfgtui.config.mcp import McpServer
+from lfgtui.config.validation import ValidationError
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
-from lfgtui.validation import ValidationError
 
 REPO = Path(__file__).resolve().parent.parent
 

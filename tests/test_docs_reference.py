@@ -96,7 +96,7 @@ def test_every_page_renders_its_generated_parts(page: str) -> None:
 
 
 def test_the_fields_reference_lists_every_field_the_loaders_check() -> None:
-    from lfgtui.config import PROVIDER_FIELDS
+    from lfgtui.config.load import PROVIDER_FIELDS
     from lfgtui.tickets.load import TICKET_FIELDS
 
     tickets = HOOK.render((DOCS / "reference" / "tickets.md").read_text(encoding="utf-8"))

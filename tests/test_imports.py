@@ -1,10 +1,13 @@
-"""No import circles in lfgtui: each module can be read knowing only what it imports. And nothing
-reaches up: what does one job for others (every package and module but the UI and the command line)
-never imports the UI or the command line, the UI never imports the command line, and the engine
-(run/) never imports the UI, a command, remote/ or telemetry/ (watching a run and exporting its
-telemetry are built on the engine, not in it). The packages (and loose modules) of lfgtui/ form no
-circle either, so the folders can be read from the bottom up as docs/architecture.md lists them.
-And no test module imports another (tests/support/ holds what they share).
+"""No import circles in lfgtui: each module can be read knowing only what it imports. And nothing reaches
+up: what does one job for others (every package and module but the UI and the command line) never
+imports the UI or the command line, the UI never imports the command line, and the engine (run/) never
+imports the UI, a command, remote/, telemetry/ or the history (watching a run, exporting its telemetry
+and recording it are built on the engine, not in it: the history reads a recorded run back itself). The
+input layer (config/: config.toml, its checks, and the settings of the broker, telemetry and MCP
+servers) never imports the features it configures, nor the engine or the history, so reading the config
+loads no feature. The packages (and loose modules) of lfgtui/ form no circle either, so the folders can
+be read from the bottom up as docs/architecture.md lists them. And no test module imports another
+(tests/support/ holds what they share).
 
 Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
 type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
@@ -29,6 +32,9 @@ ON_TOP = (UI, COMMANDS, "lfgtui.__main__")
 ENGINE = "lfgtui.run"
 REMOTE = "lfgtui.remote"
 TELEMETRY = "lfgtui.telemetry"
+BROKER = "lfgtui.broker"
+HISTORY = "lfgtui.history"
+INPUT = "lfgtui.config"
 
 
 def modules() -> dict[str, Path]:
@@ -138,9 +144,15 @@ def test_the_ui_never_imports_a_command() -> None:
     assert reaching(lambda name: within(name, [UI]), [COMMANDS]) == []
 
 
-def test_the_engine_never_imports_the_ui_a_command_remote_or_telemetry() -> None:
+def test_the_engine_never_imports_the_ui_a_command_remote_telemetry_or_the_history() -> None:
     assert "lfgtui.run.agents.attempt" in modules(), "the engine's coding agents are under it"
-    assert reaching(lambda name: within(name, [ENGINE]), [*ON_TOP, REMOTE, TELEMETRY]) == []
+    assert reaching(lambda name: within(name, [ENGINE]), [*ON_TOP, REMOTE, TELEMETRY, HISTORY]) == []
+
+
+def test_settings_never_import_their_features() -> None:
+    assert "lfgtui.config.broker" in modules() and "lfgtui.config.telemetry" in modules()
+    features = [*ON_TOP, BROKER, TELEMETRY, ENGINE, HISTORY, REMOTE]
+    assert reaching(lambda name: within(name, [INPUT]), features) == []
 
 
 def test_no_test_module_imports_another() -> None:
@@ -157,6 +169,21 @@ def test_no_test_module_imports_another() -> None:
     assert sorted(reaching) == []
 
 
+def test_what_tests_share_is_in_tests_support() -> None:
+    """A module under tests/ that holds no tests is a helper, and every helper is in tests/support/:
+    one place to look, one way to import (`from tests.support.x import ...`)."""
+    tests = Path(__file__).parent
+    strays = sorted(
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if "node_modules" not in path.parts
+        and not path.name.startswith("test_")
+        and path.name not in ("conftest.py", "__init__.py")
+        and path.parent != tests / "support"
+    )
+    assert strays == []
+
+
 def room(name: str) -> str:
     """The first level under lfgtui/ that `name` is in: a package, or a loose module."""
     return ".".join(name.split(".")[:2])
@@ -169,7 +196,7 @@ def test_no_two_packages_import_each_other_through_a_circle() -> None:
         graph[room(name)] |= {room(other) for other in dependencies(name, path, known, every_import)}
     for name, imported in graph.items():
         imported.discard(name)
-    assert "lfgtui.broker" in graph["lfgtui.config"], "the graph sees packages"
+    assert "lfgtui.providers" in graph["lfgtui.config"], "the graph sees packages"
     assert circles(graph) == []
 
 

@@ -142,10 +142,10 @@ def _commands_in(markdown: str, found: Mapping[str, argparse.ArgumentParser]) ->
 
 def schemas() -> dict[str, tuple[Mapping[str, Any], type | None]]:
     """Each table a loader checks: its fields' `Kind`s, and the dataclass holding their defaults."""
-    from lfgtui import config
-    from lfgtui.broker.settings import BrokerSettings
+    from lfgtui.config import load as config
+    from lfgtui.config.broker import BrokerSettings
+    from lfgtui.config.telemetry import TelemetrySettings
     from lfgtui.providers.base import ProviderConfig
-    from lfgtui.telemetry.settings import TelemetrySettings
     from lfgtui.tickets import load
     from lfgtui.tickets.ticket import Ticket
 

@@ -13,8 +13,8 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.cancels import raise_swallowed_cancel
+from lfgtui.config.broker import Broker, BrokerError
 from lfgtui.extras import install_hint
 from lfgtui.run.calls import RetryPolicy
 

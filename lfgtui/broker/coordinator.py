@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.broker.publisher import Publisher
-    from lfgtui.broker.settings import Broker
+    from lfgtui.config.broker import Broker
 
 END_WAIT_S = 10.0
 """How long the run's feed may take to read the `end` entry once the run is over."""

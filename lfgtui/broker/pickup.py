@@ -34,12 +34,13 @@ from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.outcome import Outcome
 from lfgtui.remote.description import DescriptionError, read_description
 from lfgtui.run.scheduler import Earlier
+from lfgtui.run.seeds import earlier_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from lfgtui.broker.settings import Broker
-    from lfgtui.run.resume import RecordedAttempt, RecordedRun, RecordedTicket
+    from lfgtui.config.broker import Broker
+    from lfgtui.history.recorded import RecordedAttempt, RecordedRun, RecordedTicket
 
 PAGE = 500
 """Work entries read at once while looking for the run's."""
@@ -125,7 +126,7 @@ async def _pick_up(redis: Redis, layout: Layout, recorded: RecordedRun, where: s
             its_own = enqueued == last.number or (taken_over and enqueued < last.number)
             seed = item.earlier(last.number) if its_own and item is not None else as_recorded(ticket, last)
             if seed is None:
-                earlier[tid], unsent[tid] = ticket.earlier(), _UNSENT.format(tid, last.number)
+                earlier[tid], unsent[tid] = earlier_of(ticket), _UNSENT.format(tid, last.number)
                 continue
             earlier[tid], reopened[tid] = seed, entry if its_own else None
             again.append((tid, last.number))
@@ -134,7 +135,7 @@ async def _pick_up(redis: Redis, layout: Layout, recorded: RecordedRun, where: s
             earlier[tid] = item.earlier(enqueued) if item is not None else Earlier(enqueued - 1, None)
             reopened[tid] = entry
         elif last is not None:
-            earlier[tid] = ticket.earlier()
+            earlier[tid] = earlier_of(ticket)
     return Pickup(earlier, reopened, again, unsent)
 
 

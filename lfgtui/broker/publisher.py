@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
-from lfgtui.broker.settings import BrokerError, BrokerSettings
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
+from lfgtui.config.broker import BrokerError, BrokerSettings
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, AttemptStarted, Event
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import BATCH_S

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.gaps import Gaps, Lost
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
-from lfgtui.broker.settings import Broker, BrokerError
 from lfgtui.cancels import raise_swallowed_cancel
+from lfgtui.config.broker import Broker, BrokerError
 from lfgtui.formats import plural
 from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of, now_in
 from lfgtui.remote.codec import CodecError, finite

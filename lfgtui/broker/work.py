@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lfgtui.broker.layout import dumps, loads
+from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
+from lfgtui.history.recorded import ticket_from_row
 from lfgtui.history.recorder import ticket_row
 from lfgtui.history.rows import ID_FORM, TicketRecord, TicketRow
 from lfgtui.providers.base import Message
 from lfgtui.remote.codec import CodecError, decode_message, encode_message
-from lfgtui.run.resume import ticket_from_row
 from lfgtui.run.scheduler import Earlier
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.validation import RUN_ID_PATTERN
 
 CANCEL = "cancel"
 ANSWER = "answer"

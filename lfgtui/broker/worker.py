@@ -51,7 +51,7 @@ from lfgtui.tickets.ticket import Ticket
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from lfgtui.broker.settings import Broker
+    from lfgtui.config.broker import Broker
     from lfgtui.providers.registry import Providers
     from lfgtui.telemetry.runs import RunsMetered
 

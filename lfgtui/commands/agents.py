@@ -60,11 +60,11 @@ def run_agents_command(args: argparse.Namespace) -> int:
     not installed, 2 for an unknown name or a bad config."""
     import os
 
-    from lfgtui.config import load_config
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.inert import json_text
     from lfgtui.providers.kinds import kind_of
     from lfgtui.run.agents.report import as_record, as_text, listed, with_methods
-    from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)

@@ -29,7 +29,8 @@ def _arguments(ask: argparse.ArgumentParser) -> None:
 
 
 async def ask(args: argparse.Namespace) -> int:
-    from lfgtui.config import load_config
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.cost.metrics import Metrics
     from lfgtui.cost.prices import PriceBook
     from lfgtui.events import (
@@ -48,7 +49,6 @@ async def ask(args: argparse.Namespace) -> int:
     from lfgtui.providers.kinds import kind_of
     from lfgtui.providers.registry import Providers
     from lfgtui.run import AgentTask, run_agent
-    from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)

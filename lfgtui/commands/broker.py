@@ -30,10 +30,10 @@ from lfgtui.commands.common import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from lfgtui.broker.settings import Broker
     from lfgtui.broker.watch import BrokerAttachment, IndexedRun
     from lfgtui.commands.subcommands import Subcommands
-    from lfgtui.config import Config
+    from lfgtui.config.broker import Broker
+    from lfgtui.config.load import Config
     from lfgtui.run import Run
     from lfgtui.telemetry.runs import RunsMetered
     from lfgtui.tickets.ticket import Ticket
@@ -164,7 +164,7 @@ def add_coordinate_option(run: argparse.ArgumentParser) -> None:
 
 def publish_problem(args: argparse.Namespace) -> str | None:
     """Why `--publish`'s or `--broker`'s URL cannot be used, checked before anything starts; or None."""
-    from lfgtui.broker.settings import url_problem
+    from lfgtui.config.broker import url_problem
 
     if args.publish is not None and args.broker is not None:
         return "--broker publishes the run already: give --broker or --publish, not both"
@@ -175,7 +175,7 @@ def publish_problem(args: argparse.Namespace) -> str | None:
 def _broker(given: str | None, config: Config, run: bool = False) -> Broker:
     """The broker the command line, the environment or the config names; raises `BrokerError`, also
     for a URL that names a run unless `run` (`lfg attach`)."""
-    from lfgtui.broker.settings import BrokerError, chosen_url, resolve, url_problem
+    from lfgtui.config.broker import BrokerError, chosen_url, resolve, url_problem
 
     url = chosen_url(given, os.environ, config.broker)
     if url is None:
@@ -229,7 +229,7 @@ class Outlet:
         from lfgtui.broker.client import explain
         from lfgtui.broker.coordinator import CoordinatedRun
         from lfgtui.broker.publisher import Publisher
-        from lfgtui.broker.settings import BrokerError
+        from lfgtui.config.broker import BrokerError
         from lfgtui.remote.attach import watcher_name
         from lfgtui.remote.description import run_description
 
@@ -298,10 +298,10 @@ async def runs(args: argparse.Namespace) -> int:
     """`lfg runs`: the run index of a broker, newest first; `--tui`: the fleet view of it."""
     from lfgtui.broker.client import connect
     from lfgtui.broker.layout import Layout
-    from lfgtui.broker.settings import BrokerError
     from lfgtui.broker.watch import indexed_runs
-    from lfgtui.config import load_config
-    from lfgtui.validation import ValidationError
+    from lfgtui.config.broker import BrokerError
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
 
     try:
         config = load_config(args.config)
@@ -376,10 +376,10 @@ def _table(found: Sequence[IndexedRun]) -> str:
 def broker_attachment(args: argparse.Namespace) -> BrokerAttachment | int:
     """What `lfg attach redis://HOST[:PORT][/DB] RUN` (or `…#RUN`, or `redis://HOST/RUN`) follows, or
     the exit code after saying why not."""
-    from lfgtui.broker.settings import BrokerError
     from lfgtui.broker.watch import BrokerAttachment
-    from lfgtui.config import load_config
-    from lfgtui.validation import ValidationError
+    from lfgtui.config.broker import BrokerError
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
 
     try:
         config = load_config(args.config)
@@ -424,13 +424,13 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     import socket
 
     from lfgtui.broker.client import connect, explain
-    from lfgtui.broker.settings import BrokerError
     from lfgtui.broker.worker import BLOCK_MS, Worker, WorkerOptions
-    from lfgtui.config import load_config
+    from lfgtui.config.broker import BrokerError
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.inert import inert
     from lfgtui.providers.registry import Providers
     from lfgtui.tools import without_keys
-    from lfgtui.validation import ValidationError
 
     root = args.root.resolve()
     try:

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, TypeVar
 from lfgtui.commands import EXIT_SIGINT as EXIT_SIGINT  # the entry point's own, for every command
 
 if TYPE_CHECKING:
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.store import Selection, Store
     from lfgtui.history.writer import RunHistory
-    from lfgtui.run.resume import RecordedRun
 
 T = TypeVar("T")
 
@@ -105,8 +105,8 @@ def add_theme(parser: argparse.ArgumentParser) -> None:
 def theme_name(text: str) -> str:
     """argparse's `type` for `--theme`: one of lfg's themes (built-in or the user's), else refused
     with the likely one and every name, before anything starts (headless too, where it was ignored)."""
+    from lfgtui.config.validation import unknown
     from lfgtui.ui.themes import ThemeError, load_themes
-    from lfgtui.validation import unknown
 
     try:
         themes = load_themes()
@@ -178,8 +178,8 @@ def find_recorded(
     with `whole_run`, which must not be running); or what is wrong."""
     from lfgtui.history.database import StoreError
     from lfgtui.history.lock import RunLock
+    from lfgtui.history.recorded import recorded_run
     from lfgtui.history.store import Selection
-    from lfgtui.run.resume import recorded_run
 
     def read(store: Store, selection: Selection) -> RecordedRun:
         if whole_run:
@@ -203,10 +203,10 @@ def _found(
     """The config, the history file and what `read` makes of what `ref` names in it; or what is wrong."""
     import sqlite3
 
-    from lfgtui.config import load_config
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.history.database import StoreError, resolve_db_path, unusable
     from lfgtui.history.store import Store
-    from lfgtui.validation import ValidationError
 
     try:
         config = load_config(config_file)

@@ -23,7 +23,7 @@ from lfgtui.commands.common import warn
 if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.commands.common import Notices
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers

@@ -150,11 +150,11 @@ def run_history_command(args: argparse.Namespace) -> int:
     wrong (unreadable, damaged, not an export, a run still running)."""
     import sqlite3
 
-    from lfgtui.config import load_config
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.history.database import StoreError, UnknownId, resolve_db_path, unusable
     from lfgtui.history.search import QueryTooLarge
     from lfgtui.history.store import Store
-    from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)

@@ -44,7 +44,7 @@ class Place:
 
 
 def paths(args: argparse.Namespace) -> int:
-    from lfgtui.validation import ValidationError
+    from lfgtui.config.validation import ValidationError
 
     try:
         places = _places(args.config, args.db, os.environ, sys.platform)
@@ -68,7 +68,7 @@ def paths(args: argparse.Namespace) -> int:
 def _places(
     config_file: Path | None, db_file: Path | None, env: Mapping[str, str], platform: str
 ) -> list[Place]:
-    from lfgtui.config import CONFIG_ENV, config_path, load_config
+    from lfgtui.config.load import CONFIG_ENV, config_path, load_config
     from lfgtui.history.database import DB_ENV, resolve_db_path
     from lfgtui.logs import lfg_log_path
     from lfgtui.sim.scenario import user_scenario_dir

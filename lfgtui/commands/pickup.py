@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from lfgtui.broker.pickup import Pickup
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.compose import RunOptions
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.run import Run
-    from lfgtui.run.resume import RecordedRun
     from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 
@@ -103,9 +103,9 @@ async def picked_up(
     raises `PickupError` first, having changed nothing, when it cannot be picked up there."""
     from lfgtui.broker.client import connect
     from lfgtui.broker.pickup import PickupError, pick_up
-    from lfgtui.broker.settings import BrokerError
     from lfgtui.commands.broker import Outlet, _broker
     from lfgtui.commands.compose import RunOptions
+    from lfgtui.config.broker import BrokerError
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers

@@ -313,7 +313,7 @@ def _token(args: argparse.Namespace) -> str | None:
 async def attach(args: argparse.Namespace) -> int:
     """`lfg attach URL`: the TUI on a served run, or on a run on a broker (`lfg attach redis://HOST
     RUN`), or its events as NDJSON with `--json`."""
-    from lfgtui.broker.settings import is_broker_url
+    from lfgtui.config.broker import is_broker_url
     from lfgtui.remote.attach import AttachError, Attachment
 
     attachment: Followed
@@ -384,11 +384,11 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
 async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteRun) -> int:
     from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.commands.compose import open_tui
-    from lfgtui.config import load_config
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.providers.registry import Providers
     from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
-    from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)

@@ -35,7 +35,7 @@ from lfgtui.commands.common import (
 
 if TYPE_CHECKING:
     from lfgtui.commands.subcommands import Subcommands
-    from lfgtui.run.resume import RecordedRun
+    from lfgtui.history.recorded import RecordedRun
 
 
 def add_resume_commands(commands: Subcommands) -> None:
@@ -89,7 +89,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
 
 
 async def resume(args: argparse.Namespace) -> int:
-    from lfgtui.run.resume import provider_problems
+    from lfgtui.history.recorded import provider_problems
 
     found = find_recorded(args.run_id, args.config, args.db, whole_run=True)
     if isinstance(found, str):
@@ -168,8 +168,8 @@ async def replay(args: argparse.Namespace) -> int:
         return fail(problem)
     from lfgtui.commands.compose import open_tui
     from lfgtui.cost.prices import run_prices
+    from lfgtui.history.recorded import ReplayClock
     from lfgtui.providers.registry import Providers
-    from lfgtui.run.resume import ReplayClock
     from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.services import Services
 

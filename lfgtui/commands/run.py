@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.commands.compose import RunOptions
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.run import Run
@@ -96,10 +96,10 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
     check of a big file would only notice once done, then ends in a traceback. Here Ctrl-C stops the
     check at once and ends lfg with one line and 130, as it does during a run.
     """
-    from lfgtui.config import load_config
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
-    from lfgtui.validation import ValidationError
 
     try:
         config = load_config(args.config)
@@ -113,14 +113,14 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
-    from lfgtui.broker.settings import BrokerError
     from lfgtui.commands.compose import RunOptions, open_tui
+    from lfgtui.config.broker import BrokerError
+    from lfgtui.config.telemetry import TelemetryError
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
-    from lfgtui.telemetry.settings import TelemetryError
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()

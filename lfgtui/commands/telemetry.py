@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lfgtui.commands.common import Notices
 
 if TYPE_CHECKING:
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.run import Run
     from lfgtui.telemetry.destination import Exporting
     from lfgtui.telemetry.export import Pipeline
@@ -47,8 +47,8 @@ class TelemetryOut:
     @classmethod
     def open(cls, args: argparse.Namespace, config: Config, notices: Notices) -> TelemetryOut | None:
         """The telemetry `--otel` or the config asks for; None when not asked. Raises `TelemetryError`."""
+        from lfgtui.config.telemetry import wanted
         from lfgtui.telemetry.destination import resolve
-        from lfgtui.telemetry.settings import wanted
 
         if not wanted(args.otel, config.telemetry, os.environ):
             return None

@@ -11,5 +11,7 @@
 - `store`: every reader (ids, list, search, show, stats, an attempt's events and conversation);
 - `recorder`: a run's events into rows, one batch per transaction (every write of a recorded run);
 - `writer`: the sink a run feeds and the writer task that batches events for the recorder;
+- `recorded`: the recorder's twin, a recorded run read back for `lfg resume` and `lfg replay` (its
+  tickets as they ran, each attempt's events, replay's timeline and clock);
 - `export`: Markdown and lossless JSON, and importing JSON back.
 """

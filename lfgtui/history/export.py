@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.cost.prices import format_usd
 from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
 from lfgtui.formats import ms, rate, tokens, when
@@ -42,7 +43,6 @@ from lfgtui.history.store import Store
 from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import ISOLATIONS
-from lfgtui.validation import RUN_ID_PATTERN
 from lfgtui.worktrees.size import diff_size
 
 FORMAT = "lfgtui-history"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
+from lfgtui.config.mcp import servers_json
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -49,7 +50,6 @@ from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, Pen
 from lfgtui.history.rows import RunRow, TicketRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
-from lfgtui.mcp import servers_json
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # config.py reads provider configs: it need not make every event class
+if TYPE_CHECKING:  # config/load.py reads provider configs: it need not make every event class
     from lfgtui.events import ErrorInfo, ErrorKind, Event, EventFactory
 
 

@@ -1,6 +1,6 @@
 """What a provider kind is, in one table: `[providers.NAME] kind` names one of `KINDS`.
 
-Everything that acts by a provider's kind asks its entry here: the config's checks (`config.py`),
+Everything that acts by a provider's kind asks its entry here: the config's checks (`config/load.py`),
 the adapter a provider is made with (`registry.py` `make_adapter`), whose exceptions are classified
 (`errors.py`), where genai-prices looks a kind's price up (`cost/prices.py`), how the telemetry names
 it (`telemetry/metered.py`), and whether it is a coding agent, which runs as a process of its own with

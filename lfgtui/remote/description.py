@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.prices import PriceBook
 from lfgtui.history.export import InvalidExport, row_from_json, row_json
+from lfgtui.history.recorded import ticket_from_row
 from lfgtui.history.recorder import ticket_row
 from lfgtui.history.rows import TicketRecord, TicketRow
 from lfgtui.remote.price_card import CardError, price_card, read_card
-from lfgtui.run.resume import ticket_from_row
 
 if TYPE_CHECKING:
     from lfgtui.tickets.ticket import Ticket

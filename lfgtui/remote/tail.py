@@ -38,6 +38,7 @@ from pathlib import Path
 from lfgtui.events import Event
 from lfgtui.history.lock import RunLock
 from lfgtui.history.rebuild import END, WHOLE, Key, Window, attempt_events
+from lfgtui.history.recorded import Timeline, ticket_from_row
 from lfgtui.history.rows import (
     AttemptRecord,
     AttemptRow,
@@ -50,7 +51,6 @@ from lfgtui.history.rows import (
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.history.values import read_value
-from lfgtui.run.resume import Timeline, ticket_from_row
 from lfgtui.tickets.ticket import Ticket
 
 POLL_S = 0.25

@@ -6,7 +6,8 @@
 - `calls.py`: one model call with honest, announced retries before the first token;
 - `ratelimit.py`: each provider's limits, shared by all its tickets;
 - `approvals.py`: who answers a tool call that needs approval;
-- `resume.py`: a recorded run made ready to run on or to replay (`lfg resume`, `lfg replay`);
+- `seeds.py`: where a resumed run takes each recorded ticket up (`Earlier`), the record known by a
+  `Protocol`, so the engine never imports the history;
 - `agents/`: coding agents as tickets, each its own process over the Agent Client Protocol.
 
 Its face, for the other packages: `Run` and its `Sink`, `Approvals`, `RetryPolicy`, and

@@ -1,12 +1,12 @@
 """Where and how a run's telemetry goes, resolved before the run starts from `[telemetry]` and the
-`OTEL_*` variables (see settings.py), for the exporters (export.py)."""
+`OTEL_*` variables (see config/telemetry.py), for the exporters (export.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lfgtui.telemetry.settings import PROTOCOLS, TelemetryError, TelemetrySettings
+from lfgtui.config.telemetry import PROTOCOLS, TelemetryError, TelemetrySettings
 
 DEFAULT_SERVICE = "lfg"
 DEFAULT_ENDPOINT = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}

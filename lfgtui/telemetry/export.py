@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
+from lfgtui.config.telemetry import TelemetryError, missing_extra
 from lfgtui.telemetry.destination import Exporting
-from lfgtui.telemetry.settings import TelemetryError, missing_extra
 
 try:
     from opentelemetry.context import Context

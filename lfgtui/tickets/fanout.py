@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lfgtui.validation import STRING_LIST, Kind, unknown
+from lfgtui.config.validation import STRING_LIST, Kind, unknown
 
 UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 OWN = ("provider", "model")

@@ -13,20 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from lfgtui.mcp import McpServer, unavailable
-from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.catalog import ProviderUnavailable, resolve
-from lfgtui.providers.kinds import kind_of
-from lfgtui.tickets.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
-from lfgtui.tickets.ticket import (
-    DEFAULT_MAX_CALLS,
-    DEFAULT_MAX_OUTPUT_CHARS,
-    ISOLATIONS,
-    PLACEHOLDER,
-    Ticket,
-    TicketFile,
-)
-from lfgtui.validation import (
+from lfgtui.config.mcp import McpServer, unavailable
+from lfgtui.config.validation import (
     BOOLEAN,
     ENV_NAMES,
     ID_PATTERN,
@@ -42,6 +30,18 @@ from lfgtui.validation import (
     Kind,
     load_toml,
     unknown,
+)
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.catalog import ProviderUnavailable, resolve
+from lfgtui.providers.kinds import kind_of
+from lfgtui.tickets.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
+from lfgtui.tickets.ticket import (
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_OUTPUT_CHARS,
+    ISOLATIONS,
+    PLACEHOLDER,
+    Ticket,
+    TicketFile,
 )
 
 OFFLINE_PROVIDER = "sim"

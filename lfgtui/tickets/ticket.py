@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lfgtui.mcp import McpServer
+from lfgtui.config.mcp import McpServer
 
 DEFAULT_MAX_CALLS = 20
 """How many model calls an attempt may make (each answered by tool results) before it stops."""

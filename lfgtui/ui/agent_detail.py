@@ -11,10 +11,10 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
+from lfgtui.config.mcp import McpServer
 from lfgtui.events import AgentDetails
 from lfgtui.formats import plural
 from lfgtui.inert import inert
-from lfgtui.mcp import McpServer
 
 
 def details_text(details: AgentDetails | None, servers: tuple[McpServer, ...] = ()) -> Text:

@@ -28,9 +28,9 @@ from textual.screen import Screen
 
 from lfgtui.events import Outcome
 from lfgtui.formats import plural
+from lfgtui.history.recorded import RecordedRun, provider_problems
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
-from lfgtui.run.resume import RecordedRun, provider_problems
 from lfgtui.tickets.ticket import Ticket, TicketFile
 from lfgtui.ui.command_palette import TEXTUAL_OWN, lfg_commands
 from lfgtui.ui.drivers import DRIVERS, TerminalLost

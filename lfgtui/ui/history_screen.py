@@ -25,10 +25,10 @@ from textual.widgets import DataTable, Input, Static
 
 from lfgtui.formats import plural, when
 from lfgtui.history.database import StoreError
+from lfgtui.history.recorded import RecordedRun, recorded_run
 from lfgtui.history.search import QueryTooLarge, SearchHit, snippet_text
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
-from lfgtui.run.resume import RecordedRun, recorded_run
 from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.palette import colours
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
-    from lfgtui.run.resume import Earlier
+    from lfgtui.run.scheduler import Earlier
     from lfgtui.worktrees.tree import Worktree
 
 

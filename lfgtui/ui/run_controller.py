@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.formats import agent_usage_text, quota_text
+from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
-from lfgtui.run.resume import ReplayClock
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
@@ -35,10 +36,10 @@ from lfgtui.ui.services import Services
 if TYPE_CHECKING:
     from lfgtui.broker.gaps import Lost
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
-    from lfgtui.run.resume import RecordedRun
     from lfgtui.run.scheduler import Earlier
     from lfgtui.worktrees.tree import Worktree
 
@@ -107,7 +108,7 @@ class RunController:
         taken up (default: where the record leaves it); `make_run`: what makes its run (a coordinated
         one picked up again, `lfg resume --broker`), else a `Run`."""
         tickets = recorded.as_tickets
-        seeds = recorded.earlier() if earlier is None else earlier
+        seeds = earlier_of_each(recorded.tickets) if earlier is None else earlier
         control = LocalControl(services, tickets, sinks, earlier=seeds, make_run=make_run)
         control.run.run_id = recorded.run_id
         feed = RecordFeed(recorded, Mode.RESUMED)

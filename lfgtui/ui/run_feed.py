@@ -12,8 +12,8 @@ import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
+from lfgtui.history.recorded import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.inert import inert
-from lfgtui.run.resume import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.ui.run_screen import Mode, RunScreen
 
 if TYPE_CHECKING:

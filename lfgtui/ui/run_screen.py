@@ -26,8 +26,8 @@ from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_alert
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
+from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
-from lfgtui.run.resume import ReplayClock
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.gauges import elapsed_text
@@ -37,7 +37,7 @@ from lfgtui.ui.pane import PaneState, PaneView, Tally, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
-    from lfgtui.run.resume import RecordedRun
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.ui.services import Services
 
 MIN_PANE_WIDTH = 40

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from textual.binding import Binding
 
     from lfgtui.alerts.notify import NotifyCommand
-    from lfgtui.broker.settings import Broker
+    from lfgtui.config.broker import Broker
     from lfgtui.cost.prices import PriceBook
     from lfgtui.providers.registry import Providers
 

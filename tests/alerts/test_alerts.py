@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.support.lfg import Lfg
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 TERMINAL_NAMES = (
     "TMUX",

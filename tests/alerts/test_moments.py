@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.moments import RunAlerts
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.broker.redis_server import RedisServer, TlsFiles
 from tests.support.fleet import Fleet
 from tests.support.lfg import Lfg
+from tests.support.redis_server import RedisServer, TlsFiles
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ import pytest
 from lfgtui.broker.client import connect, explain
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.publisher import Publisher
-from lfgtui.broker.settings import Broker, BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.worker import BLOCK_MS, Holding, Taken, Worker, WorkerOptions
 from lfgtui.cancels import STOP_S
-from lfgtui.config import Config
+from lfgtui.config.broker import Broker, BrokerSettings, resolve
+from lfgtui.config.load import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.description import run_description
@@ -32,7 +32,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.broker.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.broker.redis_server import RedisServer, TlsFiles
 from tests.support.lfg import CLONE, Lfg, command
+from tests.support.redis_server import RedisServer, TlsFiles
 
 TICKETS = """
 [defaults]

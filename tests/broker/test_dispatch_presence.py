@@ -13,8 +13,8 @@ import redis
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import WORKERS_KEPT_S, Dispatch
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import BrokerSettings, resolve
-from tests.broker.redis_server import RedisServer
+from lfgtui.config.broker import BrokerSettings, resolve
+from tests.support.redis_server import RedisServer
 
 
 def calls(client: redis.Redis, command: str) -> int:

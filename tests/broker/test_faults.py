@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import redis
 
-from tests.broker.redis_server import RedisServer
 from tests.support.fleet import (
     LEASE,
     STEADY,
@@ -27,6 +26,7 @@ from tests.support.fleet import (
     streaming,
 )
 from tests.support.proxy import partition
+from tests.support.redis_server import RedisServer
 
 STREAM = "lfg:work:sim"
 SLOW = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=40"\n'

@@ -19,8 +19,8 @@ from textual._doc import take_svg_screenshot
 from textual.pilot import Pilot
 
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import Broker, BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment, FleetReader
+from lfgtui.config.broker import Broker, BrokerSettings, resolve
 from lfgtui.cost.prices import format_usd
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
@@ -33,9 +33,9 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import RunScreen
 from lfgtui.ui.services import Services
-from tests.broker.redis_server import RedisServer
 from tests.support.app import until
 from tests.support.broker import published
+from tests.support.redis_server import RedisServer
 
 SIZE = (150, 30)
 TWO = """

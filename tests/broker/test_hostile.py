@@ -10,7 +10,7 @@ import json
 import redis
 
 from lfgtui.broker.work import WorkItem, relative_to
-from lfgtui.config import load_config
+from lfgtui.config.load import load_config
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.fleet import STEADY, Fleet, agent_provider, coordinate, ends, eventually, finish

@@ -17,16 +17,16 @@ from redis.asyncio import Redis as AsyncRedis
 
 from lfgtui.broker.gaps import DROPPED, Lost
 from lfgtui.broker.layout import ENTRY_GAP, Layout, dumps
-from lfgtui.broker.settings import BrokerSettings
 from lfgtui.broker.watch import BrokerAttachment
+from lfgtui.config.broker import BrokerSettings
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.pane import PaneState
-from tests.broker.redis_server import RedisServer
 from tests.support.app import SIZE, pane, until
 from tests.support.broker import published
+from tests.support.compose import attach_app
 from tests.support.lfg import Lfg, command, ending, of, recorded_run, text
-from tests.ui.apps import attach_app
+from tests.support.redis_server import RedisServer
 
 TICKETS = """
 [[ticket]]

@@ -12,7 +12,7 @@ import redis.asyncio
 
 from lfgtui.broker.layout import GROUP
 from lfgtui.broker.ownership import Ownership, TakenOver
-from tests.broker.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 STREAM = "lfg:work:sim"
 LEASE_MS = 60_000

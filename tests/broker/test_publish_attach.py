@@ -15,10 +15,10 @@ from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.broker.watch import BrokerAttachment, indexed_runs
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import Config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, Event, TextDelta
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
@@ -31,11 +31,11 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
-from tests.broker.redis_server import RedisServer
-from tests.remote.serving import WRITER
 from tests.support.app import SIZE, until
 from tests.support.broker import published
-from tests.ui.apps import attach_app, first_run, lfg_app
+from tests.support.compose import attach_app, first_run, lfg_app
+from tests.support.redis_server import RedisServer
+from tests.support.serving import WRITER
 
 TICKETS = """
 [defaults]

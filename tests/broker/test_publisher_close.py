@@ -14,8 +14,8 @@ import pytest
 from lfgtui.broker.client import connect, explain
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.publisher import STOP_S, Publisher
-from lfgtui.broker.settings import BrokerSettings, resolve
-from tests.broker.redis_server import RedisServer
+from lfgtui.config.broker import BrokerSettings, resolve
+from tests.support.redis_server import RedisServer
 
 LOOP_TURNS = 60
 """More turns of the event loop than the writer takes to send one pipeline to a local broker."""

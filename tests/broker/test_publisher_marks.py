@@ -10,10 +10,10 @@ import json
 from lfgtui.broker.client import connect, explain
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.publisher import Publisher
-from lfgtui.broker.settings import BrokerSettings, resolve
+from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.events import AttemptEnded, AttemptStarted, EventFactory, TextDelta
 from lfgtui.outcome import Outcome
-from tests.broker.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 REFUSED_S = 0.3
 """How long a drain is given while the broker refuses every entry: it cannot succeed however long."""

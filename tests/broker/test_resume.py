@@ -22,11 +22,11 @@ from lfgtui.broker.work import WorkItem
 from lfgtui.commands.common import find_recorded
 from lfgtui.commands.main import build_parser
 from lfgtui.commands.pickup import picked_up
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Store
 from lfgtui.inert import inert
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import UserMessage
-from lfgtui.run.resume import recorded_run
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.fleet_screen import FleetScreen
 from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen
@@ -44,7 +44,7 @@ from tests.support.fleet import (
     ran_on,
 )
 from tests.support.lfg import of, quick_demo
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 DEMO = ("explore", "gcd", "tour", "summary")
 
@@ -353,14 +353,14 @@ async def test_an_approval_asked_before_the_coordinator_died_is_answered_with_a_
 def following_up(
     fleet: Fleet, tickets: Path, config: Path | None = None
 ) -> tuple[str, subprocess.Popen[str]]:
-    """tests/broker/follow_up_coordinator.py on `tickets`, recording where `lfg resume` looks: its run
+    """tests/support/follow_up_coordinator.py on `tickets`, recording where `lfg resume` looks: its run
     id once it started, and the process (a line on its stdin sends the follow-up of `t`)."""
     db = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
     db.parent.mkdir(parents=True, exist_ok=True)
     config = config or fleet.config(LEASE)
     args = [fleet.url, str(tickets), str(config), str(db), "t", "And then?"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.broker.follow_up_coordinator", *args],
+        [sys.executable, "-m", "tests.support.follow_up_coordinator", *args],
         env=fleet.lfg.env,
         cwd=Path(__file__).parents[2],
         stdin=subprocess.PIPE,

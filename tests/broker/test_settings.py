@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.broker.settings import BrokerError, BrokerSettings, chosen_url, parse_url, resolve, url_problem
-from lfgtui.config import load_config
-from lfgtui.validation import ValidationError
+from lfgtui.config.broker import BrokerError, BrokerSettings, chosen_url, parse_url, resolve, url_problem
+from lfgtui.config.load import load_config
+from lfgtui.config.validation import ValidationError
 
 
 def test_a_url_names_the_broker_its_user_and_for_attach_a_run() -> None:

@@ -19,10 +19,10 @@ import redis
 from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect, explain
-from lfgtui.broker.settings import BrokerError, BrokerSettings, resolve
-from tests.broker.redis_server import RedisServer
+from lfgtui.config.broker import BrokerError, BrokerSettings, resolve
 from tests.support.fleet import Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, recorded_run
+from tests.support.redis_server import RedisServer
 
 PASSWORD = "s3cret-pw"
 HELLO = '[[ticket]]\nid = "hi"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n'

@@ -13,9 +13,9 @@ import pytest
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import GROUP, Layout
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.broker.work import ANSWER, Command, WorkItem, relative_to
-from lfgtui.config import load_config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, same_tickets, until

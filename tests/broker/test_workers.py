@@ -24,10 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.broker.work import WorkItem, relative_to
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import load_config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import (
     ApprovalAnswered,
@@ -39,13 +39,13 @@ from lfgtui.events import (
     Status,
     TextDelta,
 )
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
@@ -54,7 +54,6 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import BINDINGS
 from lfgtui.ui.services import Services
-from tests.broker.redis_server import RedisServer
 from tests.support.app import SIZE
 from tests.support.fleet import (
     AGENT_TICKET,
@@ -73,6 +72,7 @@ from tests.support.fleet import (
     until,
 )
 from tests.support.lfg import Lfg, of, quick_demo
+from tests.support.redis_server import RedisServer
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 

@@ -15,8 +15,8 @@ import pytest
 from lfgtui.formats import context_percent
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
-from tests.history.recording import without_imported_at
 from tests.support.lfg import Lfg, imported_by
+from tests.support.recording import without_imported_at
 from tests.support.run import Answerer, run_writer
 
 TICKETS = """
@@ -79,7 +79,9 @@ def test_list_makes_no_event_row_or_stats_classes(recorded: tuple[Lfg, str]) -> 
     heavy = {"lfgtui.events", "lfgtui.history.rows", "lfgtui.history.rebuild", "lfgtui.history.stats"}
     heavy |= {"lfgtui.cost.metrics", "lfgtui.cost.prices", "lfgtui.providers.registry"}
     assert imported & heavy == set()
-    assert {"lfgtui.config", "lfgtui.history.store", "lfgtui.formats"} <= imported, "the test sees imports"
+    assert {"lfgtui.config.load", "lfgtui.history.store", "lfgtui.formats"} <= imported, (
+        "the test sees imports"
+    )
 
 
 def test_search(recorded: tuple[Lfg, str]) -> None:

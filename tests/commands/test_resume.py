@@ -17,10 +17,10 @@ import pytest
 from lfgtui.history.lock import RunLock
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from tests.history.recording import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file
 from tests.support.lfg import Lfg
+from tests.support.recording import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file
 from tests.support.streams import write_scenario
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 
 @pytest.fixture(autouse=True)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import load_config
+from lfgtui.config.load import load_config
 from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.lfg import DEMO, Lfg, ending, many_tickets, of, quick_demo, text
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
 from lfgtui.cost.tokens import OutputCalibration, tokens_in
 from lfgtui.events import Event, Outcome, RequestSent, TextDelta, Usage

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import Lfg
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 HOSTILE = (
     "Title \\u001b]0;pwned\\u0007 clip \\u001b]52;c;ZXZpbA==\\u0007 "

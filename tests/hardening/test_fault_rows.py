@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.hardening.harness import KEY_VAR, Harness, Result
+from tests.support.hardening import KEY_VAR, Harness, Result
 
 STEADY_TEXT = (
     "Steady progress: this ticket keeps streaming while its neighbour fails — ünïcödé, 漢字 and 🚀 "

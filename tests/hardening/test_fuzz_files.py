@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lfgtui.commands import main as cli
-from lfgtui.config import HISTORY_FIELDS, PROVIDER_FIELDS, RUN_FIELDS, UI_FIELDS, load_config
+from lfgtui.config.load import HISTORY_FIELDS, PROVIDER_FIELDS, RUN_FIELDS, UI_FIELDS, load_config
+from lfgtui.config.validation import ValidationError
 from lfgtui.providers.catalog import BUILTIN, resolve
 from lfgtui.providers.kinds import KINDS
 from lfgtui.providers.registry import make_adapter
 from lfgtui.tickets.load import TICKET_FIELDS, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.validation import ValidationError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PER_FIELD = settings(FUZZ, max_examples=20)

@@ -22,7 +22,7 @@ import pytest
 from lfgtui.history.lock import RunLock
 from tests.support.lfg import Lfg
 from tests.support.signals import TICKETS, saved, wait_for_text
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 EXIT_HANGUP = 129
 GONE_WITHIN_S = 30

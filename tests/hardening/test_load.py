@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.providers.registry import Providers
-from tests.hardening.harness import Harness
+from tests.support.hardening import Harness
 
 TICKETS = 64
 

@@ -13,7 +13,7 @@ import tomli_w
 
 from lfgtui.commands import main as cli
 from lfgtui.providers.errors import REDACTED, redact
-from tests.hardening.harness import FAKE_KEY, KEY_VAR
+from tests.support.hardening import FAKE_KEY, KEY_VAR
 from tests.support.lfg import Lfg
 
 ECHO_401 = """

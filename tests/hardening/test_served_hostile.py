@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.hardening.harness import recorded
-from tests.remote.serving import TOKEN
+from tests.support.hardening import recorded
 from tests.support.lfg import Lfg, text
 from tests.support.remote import flood
+from tests.support.serving import TOKEN
 
 DESCRIPTORS = 256
 """The runner's descriptor limit (macOS's default): each flood below is more than it could hold."""

@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.lfg import Lfg
 from tests.support.signals import TICKETS, saved, wait_for_text
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 
 def streamed(db: Path) -> int:

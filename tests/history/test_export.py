@@ -13,7 +13,7 @@ from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json, to_markdown
 from lfgtui.history.store import Selection, Store
-from tests.history.recording import ANSWER, record, sample_attempt, without_imported_at
+from tests.support.recording import ANSWER, record, sample_attempt, without_imported_at
 
 
 def recorded(tmp_path: Path) -> tuple[Path, str]:

@@ -18,7 +18,7 @@ from lfgtui.events import (
 )
 from lfgtui.history.recorder import Started
 from lfgtui.history.writer import open_run_history
-from tests.history.recording import WALL, record, ticket, ticket_file
+from tests.support.recording import WALL, record, ticket, ticket_file
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:

@@ -53,7 +53,7 @@ from lfgtui.events import (
 from lfgtui.history.rebuild import NOT_AS_RECORDED, REBUILT
 from lfgtui.history.recorder import RECORDED, Item, Started
 from lfgtui.history.store import Selection, Store
-from tests.history.recording import WALL, Clock, events_of, record, ticket
+from tests.support.recording import WALL, Clock, events_of, record, ticket
 
 Sample = tuple[type[Event], dict[str, Any]]
 RAW = '{"path": "src"}'

@@ -29,7 +29,7 @@ from lfgtui.history.search import (
 )
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage
-from tests.history.recording import (
+from tests.support.recording import (
     as_schema_2,
     as_schema_3,
     as_schema_4,

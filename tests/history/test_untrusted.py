@@ -21,9 +21,9 @@ from lfgtui.commands import main as cli
 from lfgtui.history.export import to_json
 from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
-from tests.history.recording import older_lfg_recording, record, sample_attempt, without_imported_at
 from tests.support.lfg import Lfg as LfgRun
-from tests.terminal import Terminal
+from tests.support.recording import older_lfg_recording, record, sample_attempt, without_imported_at
+from tests.support.terminal import Terminal
 
 EVIL = (
     "\x1b]0;pwned\x07 \x1b]52;c;cm0gLXJmIH4=\x07 \x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\ "

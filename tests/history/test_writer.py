@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, EventFactory, Outcome, Status
 from lfgtui.history import writer
@@ -23,7 +23,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.history.recording import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
+from tests.support.recording import ANSWER, PROMPT, WALL, events_of, record, sample_attempt, ticket
 from tests.support.run import Answerer, run_writer
 from tests.support.streams import imported_lfgtui_modules
 

@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.model_map import ModelMap, parse_rule
+from lfgtui.sim.offline_agents import MODEL_MAP, agents_bin, offline_env, settle_agents_home
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
@@ -35,9 +36,11 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
-from tests.real_agents.offline import AGENTS_BIN, MODEL_MAP, offline_env, settle_agents_home
 from tests.support.app import keys, until
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
+
+AGENTS_BIN = agents_bin(Path(__file__).resolve().parents[2])
+"""The pinned agents' programs (`npm ci --prefix tests/real_agents`)."""
 
 RUN_TIMEOUT_S = 240.0
 """How long one `lfg run` of real agents may take before the test fails (they start slowly: a
@@ -88,7 +91,7 @@ class AgentWorld:
         for folder in (self.home, self.project, self.root / "tmp"):
             folder.mkdir(parents=True)
         (self.project / "README.md").write_text("# Widget\nRenders widgets.\n")
-        self.env = offline_env(os.environ, self.root, self.sim.url)
+        self.env = offline_env(os.environ, self.root, self.sim.url, AGENTS_BIN)
         settle_agents_home(self.home, self.sim.url)
 
     @property

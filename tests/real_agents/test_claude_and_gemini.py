@@ -23,7 +23,6 @@ from lfgtui.commands import sim as sim_command
 from lfgtui.events import Outcome, SessionOpened
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
     AgentWorld,
@@ -36,7 +35,8 @@ from tests.real_agents.conftest import (
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
 from tests.support.lfg import rebuilt_metrics, sim_pace
-from tests.terminal import Terminal
+from tests.support.recording import load_recorded
+from tests.support.terminal import Terminal
 
 REAL_AGENT = pytest.mark.timeout(400)
 """A real agent starts in seconds on an idle machine and in tens on a loaded one; a test's several

@@ -19,10 +19,10 @@ import pytest
 from lfgtui.events import SessionOpened
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
-from tests.history.recording import load_recorded
 from tests.real_agents.conftest import (
     STALL,
     AgentWorld,
@@ -33,8 +33,9 @@ from tests.real_agents.conftest import (
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
+from tests.support.compose import first_run, resumed_app
 from tests.support.lfg import rebuilt_metrics, sim_pace
-from tests.ui.apps import first_run, resumed_app
+from tests.support.recording import load_recorded
 
 AGENT_TIMEOUT_S = 90  # a turn of a real agent on a loaded 2-core machine
 pytestmark = pytest.mark.timeout(4 * AGENT_TIMEOUT_S)
@@ -202,7 +203,7 @@ async def test_resuming_a_recorded_codex_ticket_loads_its_session(in_world: Agen
     assert run.code == 0, run.stderr
     [session] = [s.removeprefix("agent session ") for s in run.statuses() if s.startswith("agent session ")]
     recorded = load_recorded(world.db, run.run_id)
-    assert recorded.earlier()["t"].agent_session == session
+    assert earlier_of_each(recorded.tickets)["t"].agent_session == session
     async with reopen_run_history(world.db, run.run_id, pytest.fail) as again:
         assert again is not None
         app = resumed_app(recorded, Providers(), history=world.db)

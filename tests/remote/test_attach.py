@@ -21,12 +21,12 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.modals import ApprovalScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
-from tests.history.recording import load_recorded, record_tickets, tickets_file
-from tests.remote.serving import TOKEN, WRITER, attach_json, finish, served
 from tests.support.app import until
 from tests.support.lfg import Lfg
+from tests.support.recording import load_recorded, record_tickets, tickets_file
 from tests.support.remote import TICKET, attached_app, lying_server
-from tests.terminal import Terminal
+from tests.support.serving import TOKEN, WRITER, attach_json, finish, served
+from tests.support.terminal import Terminal
 
 
 def identities(events: list[Event]) -> list[tuple[str, int, int, str]]:

@@ -29,11 +29,11 @@ from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from tests.remote.serving import TOKEN, attach_json, finish, served
 from tests.support.app import until
 from tests.support.lfg import Lfg
 from tests.support.remote import TICKET, attached_app, lying_server
-from tests.terminal import Terminal
+from tests.support.serving import TOKEN, attach_json, finish, served
+from tests.support.terminal import Terminal
 
 PRICED = """
 [[ticket]]

@@ -20,8 +20,8 @@ from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
 from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
 from lfgtui.run.calls import RetryPolicy
 from lfgtui.sim.server import SimServer
-from tests.remote.serving import TICKETS, TOKEN, lookalike, on_loopback, served
 from tests.support.remote import TICKET, flood
+from tests.support.serving import TICKETS, TOKEN, lookalike, on_loopback, served
 
 FAST = RetryPolicy(max_retries=4, base_delay_s=0.01, max_delay_s=0.05)
 """Reconnect waits short enough for a test; the same backoff with jitter as `lfg attach`'s."""

@@ -16,7 +16,7 @@ from lfgtui.cost.prices import DatabasePricer, OverridePricer, PriceBook, Pricer
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.price_card import CardError, price_card, read_card
-from tests.history.recording import ticket
+from tests.support.recording import ticket
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """Prices are taken at this time, so a dated price change in the database cannot move a test."""

@@ -17,9 +17,9 @@ import pytest
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, Status, TextDelta
 from lfgtui.remote.codec import EVENT_TYPES
 from lfgtui.sim.server import SimServer
-from tests.remote.serving import TOKEN, WRITER, Served, asked, finish, served
 from tests.support.lfg import Lfg
 from tests.support.remote import identities, read_stream
+from tests.support.serving import TOKEN, WRITER, Served, asked, finish, served
 
 
 @pytest.mark.parametrize(

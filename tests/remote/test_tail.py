@@ -38,15 +38,15 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
+from lfgtui.history.recorded import replay_events
 from lfgtui.history.recorder import Item, Started
 from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.tail import RunTail
-from lfgtui.run.resume import replay_events
-from tests.history.recording import WALL, Clock, load_recorded, record, sample_attempt, ticket
-from tests.remote.serving import TOKEN, Tailed, tailing
 from tests.support.lfg import Lfg
+from tests.support.recording import WALL, Clock, load_recorded, record, sample_attempt, ticket
 from tests.support.remote import identities, read_stream
+from tests.support.serving import TOKEN, Tailed, tailing
 
 Attempts = dict[tuple[str, int], list[Event]]
 

@@ -10,7 +10,7 @@ import pytest
 
 from lfgtui.history.store import Selection, Store
 from lfgtui.remote.attach import watcher_name
-from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, Frames, lfg_web
+from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, Frames, lfg_web
 
 playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright (.[test])")
 pytestmark = pytest.mark.skipif(

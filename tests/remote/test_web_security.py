@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, LfgWeb, lfg_web
-from tests.remote.serving import on_loopback
+from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, LfgWeb, lfg_web
 from tests.support.lfg import free_port
+from tests.support.serving import on_loopback
 
 NOBODY = "http://127.0.0.1:9"
 """Where `--attach` points when the test is about the web server, not the run: the discard port."""

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from lfgtui.history.store import Selection, Store
-from tests.remote.browsing import CHROMIUM, CHROMIUM_FLAGS, ESCAPES, Frames, LfgWeb, lfg_web
+from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, ESCAPES, Frames, LfgWeb, lfg_web
 
 QUICK = """
 [defaults]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, ToolResult
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run

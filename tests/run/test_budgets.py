@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta
 from lfgtui.providers.base import PriceOverride

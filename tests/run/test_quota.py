@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import Event, EventFactory, Outcome, Queued, QuotaSeen, Retrying
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.quota import quota_seen

@@ -10,15 +10,16 @@ import pytest
 
 from lfgtui.events import AttemptStarted, Outcome, PromptSent, TextDelta
 from lfgtui.history.database import StoreError
+from lfgtui.history.recorded import IDLE_GAP_S, ReplayClock, play, replay_events
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import AssistantMessage, ToolResultMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.resume import IDLE_GAP_S, ReplayClock, play, replay_events
+from lfgtui.run.seeds import earlier_of, earlier_of_each
 from lfgtui.sim.server import SimServer
-from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
+from tests.support.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support.streams import write_scenario
 
 
@@ -36,7 +37,9 @@ async def follow_up(sim: SimServer, db: Path, run_id: str, ticket: str, prompt: 
         Providers(sim=sim) as providers,
     ):
         assert history is not None, problems
-        run = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=recorded.earlier())
+        run = Run(
+            recorded.as_tickets, providers, Approvals(yes=True), [], earlier=earlier_of_each(recorded.tickets)
+        )
         run.record(history)
         run.start()
         assert not any(state.running for state in run.states.values()), "a resumed run starts nothing"
@@ -92,7 +95,7 @@ async def test_a_second_follow_up_carries_both_earlier_attempts(sim: SimServer, 
     conversation = explore.conversation(3)
     assert [type(m).__name__ for m in conversation].count("ToolResultMessage") == 2
     assert isinstance(conversation[-1], AssistantMessage) and conversation[-1].text
-    earlier = explore.earlier()
+    earlier = earlier_of(explore)
     assert earlier.attempts == 3 and earlier.conversation == conversation
 
 
@@ -110,7 +113,7 @@ async def test_retries_in_a_resumed_run_are_new_attempts_of_the_same_run(
     db = tmp_path / "h.sqlite3"
     run_id = await record_tickets(sim, tickets_file(tmp_path, toml), db)
     recorded = load_recorded(db, run_id)
-    earlier = recorded.earlier()
+    earlier = earlier_of_each(recorded.tickets)
     assert (earlier["flaky"].outcome, earlier["after"].outcome) == (Outcome.FAILED, Outcome.SKIPPED)
 
     async with reopen_run_history(db, run_id, pytest.fail) as history, Providers(sim=sim) as providers:

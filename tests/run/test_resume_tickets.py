@@ -13,19 +13,21 @@ from typing import Any
 import pytest
 
 import lfgtui.sim
+from lfgtui.config.mcp import McpServer
 from lfgtui.events import Outcome
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json
+from lfgtui.history.recorded import NOT_KEPT_BEFORE, ticket_from_row, withheld
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
-from lfgtui.mcp import McpServer
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.resume import NOT_KEPT_BEFORE, ticket_from_row, withheld
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.ticket import DEFAULT_MAX_OUTPUT_CHARS, Ticket
-from tests.history.recording import (
+from tests.support.git import git, repository
+from tests.support.recording import (
     ADDED_IN_V4,
     ADDED_IN_V5,
     as_schema_3,
@@ -35,7 +37,6 @@ from tests.history.recording import (
     sample_attempt,
     tickets_file,
 )
-from tests.support.git import git, repository
 from tests.support.streams import write_scenario
 
 EVERY_FIELD: dict[str, Any] = {
@@ -190,10 +191,12 @@ async def test_a_retry_of_a_worktree_ticket_works_in_its_own_worktree(
     db = tmp_path / "history.sqlite3"
     run_id = await record_tickets(sim, tickets_file(tmp_path / "work", toml), db)
     recorded = load_recorded(db, run_id)
-    assert recorded.earlier()["one"].outcome is Outcome.FAILED
+    assert earlier_of_each(recorded.tickets)["one"].outcome is Outcome.FAILED
     async with reopen_run_history(db, run_id, pytest.fail) as history, Providers(sim=sim) as providers:
         assert history is not None
-        run = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=recorded.earlier())
+        run = Run(
+            recorded.as_tickets, providers, Approvals(yes=True), [], earlier=earlier_of_each(recorded.tickets)
+        )
         run.record(history)
         assert run.retry("one")
         assert (await run.wait())["one"] is Outcome.COMPLETED

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, TextDelta, ToolCallReady
 from lfgtui.providers.base import Message
 from lfgtui.providers.catalog import BUILTIN
@@ -23,8 +23,8 @@ from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import ApprovalScreen
+from tests.support.compose import lfg_app
 from tests.support.streams import ask
-from tests.ui.apps import lfg_app
 
 FAST = "ttft_ms=0,tokens_per_s=0"
 

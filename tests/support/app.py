@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from textual.strip import Strip
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
@@ -20,7 +20,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.pane import TicketPane
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 SIZE = (120, 40)
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lfgtui.broker.client import connect
-from lfgtui.broker.settings import Broker, BrokerSettings, resolve
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import Config
+from lfgtui.config.broker import Broker, BrokerSettings, resolve
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import Event
 from lfgtui.providers.base import ProviderConfig

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lfgtui.cost.metrics import MIN_STREAM_S, Metrics
+from lfgtui.history import recorded
 from lfgtui.history.store import Selection, Store
-from lfgtui.run import resume
 from lfgtui.sim.scenario import split_tokens
 
 
@@ -165,7 +165,7 @@ def rebuilt_metrics(db: Path, ticket_id: str) -> Metrics:
     with Store.open(db) as store:
         [run] = store.list_runs(1)
         record = store.load(Selection(run.id))
-    [shown] = [t for t in resume.recorded_run(record).tickets if t.ticket.id == ticket_id]
+    [shown] = [t for t in recorded.recorded_run(record).tickets if t.ticket.id == ticket_id]
     metrics = Metrics()
     for event in shown.attempts[-1].events:
         metrics.apply(event)

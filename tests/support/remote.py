@@ -17,8 +17,8 @@ from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import decode
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from tests.remote.serving import TOKEN, Served, lookalike, on_loopback
-from tests.ui.apps import attach_app
+from tests.support.compose import attach_app
+from tests.support.serving import TOKEN, Served, lookalike, on_loopback
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import ApprovalAsked, Event
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers

@@ -1,4 +1,4 @@
-"""Fixtures of the telemetry's tests: a real OTLP/HTTP receiver per test (see receiver.py)."""
+"""Fixtures of the telemetry's tests: a real OTLP/HTTP receiver per test (tests/support/otlp_receiver.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.telemetry.receiver import OtlpReceiver
+from tests.support.otlp_receiver import OtlpReceiver
 
 
 @pytest.fixture

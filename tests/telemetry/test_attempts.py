@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
+from lfgtui.config.telemetry import TelemetrySettings
 from lfgtui.events import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -14,12 +15,11 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.telemetry.destination import resolve
 from lfgtui.telemetry.export import Pipeline
-from lfgtui.telemetry.settings import TelemetrySettings
 from lfgtui.telemetry.spans import Telemetry
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.streams import write_scenario
-from tests.telemetry.receiver import OtlpReceiver
 
 ERROR = 2
 

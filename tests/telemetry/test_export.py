@@ -1,6 +1,6 @@
-"""`lfg run --otel` as a subprocess against a real OTLP/HTTP receiver (receiver.py), decoding the
-protobuf it was sent: the spans' names, parents and attributes for an API ticket with tools, a
-coding agent, a failed ticket and a retried request; the metrics; content only when captured; a
+"""`lfg run --otel` as a subprocess against a real OTLP/HTTP receiver (tests/support/otlp_receiver.py),
+decoding the protobuf it was sent: the spans' names, parents and attributes for an API ticket with
+tools, a coding agent, a failed ticket and a retried request; the metrics; content only when captured; a
 receiver that is down or slow never holding up the run; and a base install that never imports
 OpenTelemetry."""
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.instruments import TABLE
 from tests.support.lfg import CLONE, Lfg, of, recorded_run
-from tests.telemetry.receiver import OtlpReceiver, ReceivedSpan
-from tests.telemetry.table import TABLE
+from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
 
 INTERNAL, CLIENT = 1, 3
 UNSET, ERROR = 0, 2

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.commands.remote import serving
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import Outcome
 from lfgtui.providers.base import PriceOverride
@@ -30,9 +30,9 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.instruments import TABLE
 from tests.support.lfg import Lfg, recorded_run
 from tests.support.streams import write_scenario
-from tests.telemetry.table import TABLE
 
 TOKEN = "a-token-of-sixteen-or-more"
 TICKETS = """

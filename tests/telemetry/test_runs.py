@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import load_config
+from lfgtui.config.load import load_config
+from lfgtui.config.telemetry import TelemetryError, TelemetrySettings, wanted
+from lfgtui.config.validation import ValidationError
 from lfgtui.telemetry.destination import resolve
-from lfgtui.telemetry.settings import TelemetryError, TelemetrySettings, wanted
-from lfgtui.validation import ValidationError
 
 
 def config_of(tmp_path: Path, toml: str) -> TelemetrySettings:

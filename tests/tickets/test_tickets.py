@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from lfgtui.config import Config, load_config
+from lfgtui.config.load import Config, load_config
+from lfgtui.config.validation import ValidationError
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import MAX_PROMPT_CHARS, PromptTooLong, Ticket, TicketFile, render_prompt
-from lfgtui.validation import ValidationError
 from tests.support.lfg import many_tickets
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.support.app import SIZE, make_app, pane, tickets, until
+from tests.support.compose import first_run
 from tests.support.streams import write_scenario
-from tests.ui.apps import first_run
 
 TWO = '[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:repeat=40,tokens_per_s=200"\n\n'
 TWO += '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'

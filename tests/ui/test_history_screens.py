@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
+from lfgtui.history.recorded import ReplayClock, replay_events
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
-from lfgtui.run.resume import ReplayClock, replay_events
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -26,10 +26,10 @@ from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import FollowUpScreen, HelpScreen
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.run_screen import Mode, RunScreen
-from tests.history.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support.app import keys, until
+from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
+from tests.support.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file
 from tests.support.streams import write_scenario
-from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
 
 SIZE = (140, 44)
 

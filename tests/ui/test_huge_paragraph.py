@@ -9,7 +9,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.modals import ConfirmScreen
 from lfgtui.ui.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
-from tests.ui.apps import first_run
+from tests.support.compose import first_run
 
 HELLO = "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
 HUGE = "hello:repeat=100000,chunk_chars=65536,tokens_per_s=0,ttft_ms=0"

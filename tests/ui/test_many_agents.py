@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
@@ -18,8 +18,8 @@ from lfgtui.ui.diff_screen import DiffScreen, split_files, styled
 from lfgtui.ui.modals import CompareScreen
 from lfgtui.ui.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
+from tests.support.compose import lfg_app
 from tests.support.git import repository
-from tests.ui.apps import lfg_app
 
 
 async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(

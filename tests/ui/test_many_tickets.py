@@ -10,9 +10,9 @@ from textual.events import Key, MouseScrollDown, MouseScrollUp
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState, PaneView
-from tests.remote.serving import served
 from tests.support.app import SIZE, make_app, tickets, until
 from tests.support.remote import attached_app
+from tests.support.serving import served
 
 MANY = 3000
 FAILING = 10

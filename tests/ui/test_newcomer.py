@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
@@ -25,7 +25,7 @@ from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, HelpScreen
 from lfgtui.ui.pane import PaneState
 from tests.support.app import keys, make_app, pane, tickets, until
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
 TERMINAL = (80, 24)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -23,7 +23,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 SIZE = (120, 36)
 

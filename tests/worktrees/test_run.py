@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, DiffUpdated, ErrorKind, Event, Outcome, WorktreeReady
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history

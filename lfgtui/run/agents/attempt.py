@@ -23,6 +23,7 @@ import acp
 from acp import schema
 
 from lfgtui import __version__
+from lfgtui.config.mcp import McpServer
 from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
@@ -40,7 +41,6 @@ from lfgtui.events import (
     TextDelta,
 )
 from lfgtui.inert import inert
-from lfgtui.mcp import McpServer
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.run.agent_loop import AgentTask, output_limit, streamed_chars

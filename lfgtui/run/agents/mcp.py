@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 
 from acp import schema
 
+from lfgtui.config.mcp import McpServer, filled_headers, program, unavailable
 from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.inert import inert
-from lfgtui.mcp import McpServer, filled_headers, program, unavailable
 from lfgtui.providers.base import ProviderError
 
 AcpServer = schema.McpServerStdio | schema.HttpMcpServer | schema.SseMcpServer

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from acp import schema, text_block
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.events import (
     AgentCommand,
@@ -29,19 +29,19 @@ from lfgtui.events import (
     Status,
 )
 from lfgtui.formats import agent_usage_text, context_percent, context_text, limit_text
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.choices import Offered
 from lfgtui.run.agents.limits import CLAUDE_LIMIT, agent_limit
 from lfgtui.run.agents.updates import AgentView, UpdateReader
-from lfgtui.run.resume import recorded_run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, keys, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of
-from tests.ui.apps import lfg_app
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 COSTLY = f'[providers.costly]\nkind = "acp"\ncommand = {json.dumps([*SIM_AGENT, "--cost", "0.03"])}\n'

@@ -23,8 +23,8 @@ from lfgtui.run.agents.login import (
     usable_method,
 )
 from lfgtui.sim.acp_agent import KEY_ENV
-from tests.history.recording import load_recorded
 from tests.support.lfg import Lfg, ending, of, text
+from tests.support.recording import load_recorded
 
 TICKET = '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "agent"\n'
 

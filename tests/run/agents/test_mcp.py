@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from acp import schema
 
-from lfgtui.config import load_config
+from lfgtui.config.load import load_config
+from lfgtui.config.mcp import McpServer
 from lfgtui.events import ErrorKind, EventFactory, Outcome, SessionOpened, Status
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
-from lfgtui.mcp import McpServer
 from lfgtui.providers.base import ProviderError
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -27,17 +27,18 @@ from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
 from lfgtui.run.agents.mcp import session_servers, taken
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
-from tests.history.recording import load_recorded
 from tests.support.agents import FAST, ending, no_agent_left, of, sim_agent
 from tests.support.agents import Approvals as Answer
 from tests.support.app import SIZE, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, text
 from tests.support.lfg import of as of_ticket
+from tests.support.recording import load_recorded
 from tests.support.streams import ask
-from tests.ui.apps import lfg_app
 
 SECRET = "s3cret-value"
 GIVEN_ENV = {"PATH": os.environ["PATH"], "DOCS_TOKEN": "d0cs"}
@@ -193,7 +194,9 @@ async def test_a_resumed_follow_up_gives_the_servers_to_session_load(
         Providers(config.providers) as providers,
     ):
         assert history is not None
-        resumed = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=recorded.earlier())
+        resumed = Run(
+            recorded.as_tickets, providers, Approvals(yes=True), [], earlier=earlier_of_each(recorded.tickets)
+        )
         resumed.record(history)
         assert resumed.continue_with("both", "and then?")
         assert (await resumed.wait())["both"] is Outcome.COMPLETED

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened, ToolCallReady
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
-from lfgtui.run.resume import recorded_run
+from lfgtui.run.seeds import earlier_of_each
 from tests.support.agents import LATE
 from tests.support.lfg import Lfg, ending, of, text
 
@@ -150,7 +151,7 @@ def test_a_recorded_agent_ticket_gives_a_resumed_run_its_session_to_load(lfg: Lf
     with Store.open(db) as store:
         [run] = store.list_runs(1)
         recorded = recorded_run(store.load(Selection(run.id)))
-    earlier = recorded.earlier()
+    earlier = earlier_of_each(recorded.tickets)
     assert earlier["agent"].agent_session == opened.removeprefix("agent session ")
     assert earlier["api"].agent_session is None
 

@@ -20,7 +20,7 @@ from lfgtui.run.agents.attempt import AgentLaunch
 from lfgtui.run.agents.transport import MAX_CONTAINERS, MAX_LINE_BYTES
 from tests.support.agents import attempt, ending, no_agent_left, text, the_log
 from tests.support.lfg import Lfg
-from tests.terminal import Terminal
+from tests.support.terminal import Terminal
 
 RAW_AGENT = '''
 """An agent written against the wire: it opens a session, and each prompt runs ON_PROMPT."""

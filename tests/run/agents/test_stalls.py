@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import (
     AgentProgress,
     AttemptEnded,
@@ -23,21 +23,22 @@ from lfgtui.events import (
     Stalled,
     ToolCallReady,
 )
+from lfgtui.history.recorded import RecordedRun, ReplayClock
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.run.resume import RecordedRun, ReplayClock
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.modals import FollowUpScreen
 from lfgtui.ui.pane import PaneState
-from tests.history.recording import load_recorded
 from tests.support.agents import FAST, agent_processes, attempt, no_agent_left, sim_agent
 from tests.support.agents import of as of_type
 from tests.support.app import SIZE, keys, until
+from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.lfg import Lfg, ending, of, text
-from tests.ui.apps import first_run, lfg_app, replay_app, resumed_app
+from tests.support.recording import load_recorded
 
 
 @pytest.fixture
@@ -229,7 +230,7 @@ async def test_resume_after_a_live_follow_up_loads_the_latest_agent_session(tmp_
     [ticket] = recorded.tickets
     first, second = (attempt.agent_session for attempt in ticket.attempts)
     assert first is not None and second == first, "the live follow-up recorded its session too"
-    assert recorded.earlier()["h"].agent_session == first
+    assert earlier_of_each(recorded.tickets)["h"].agent_session == first
 
     async with reopen_run_history(db, history.run_id, pytest.fail) as again:
         assert again is not None

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from lfgtui.events import TextDelta
+from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
-from lfgtui.run.resume import recorded_run
 from tests.support.lfg import Lfg, ending, rebuilt_metrics, sim_pace, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from acp import schema
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import EventFactory, ToolOutputDelta, ToolResult
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -28,8 +28,8 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of
-from tests.ui.apps import lfg_app
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 

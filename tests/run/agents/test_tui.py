@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
@@ -15,7 +15,7 @@ from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.support.agents import agent_app, agent_processes, no_agent_left
 from tests.support.app import SIZE, keys, until
-from tests.ui.apps import lfg_app
+from tests.support.compose import lfg_app
 
 WRITER = (
     '[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=300"\n'

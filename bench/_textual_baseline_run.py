@@ -17,9 +17,9 @@ import sys
 import time
 from bisect import bisect_right
 
-from figures import percentile
-from markdown_corpus import count_top_level_blocks, make_tokens
-from procfs import rss_now_kb
+from _figures import percentile
+from _markdown_corpus import count_top_level_blocks, make_tokens
+from _procfs import rss_now_kb
 
 
 def run_child(args: argparse.Namespace) -> dict:

@@ -3,7 +3,7 @@
 
 A header's value never sits in the config: `[telemetry] headers` names, for each header, the
 environment variable that holds its value. Light to import: the config reads this module, and
-nothing here loads OpenTelemetry (`destination.py` resolves where a run exports to).
+nothing here loads OpenTelemetry (`telemetry/destination.py` resolves where a run exports to).
 """
 
 from __future__ import annotations

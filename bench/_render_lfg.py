@@ -1,7 +1,7 @@
 """One measured run of the real lfg app: `bench/render.py`'s child process (`render.py --child`).
 
 It drives `LfgApp` headless against a standalone sim server in its own process (or, with `--acp`,
-one sim ACP agent per ticket through `acp_stamps.py`) and prints one JSON line of figures: when each
+one sim ACP agent per ticket through `_acp_stamps.py`) and prints one JSON line of figures: when each
 streamed chunk was ready for lfg, when a frame first showed it, and the CPU of lfg's processes, the
 sim's and the agents'. See render.py's docstring for what each figure means.
 """
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
-from figures import percentile
-from procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
+from _figures import percentile
+from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 
-ACP_STAMPS = Path(__file__).resolve().parent / "acp_stamps.py"
-OTLP_SINK = Path(__file__).resolve().parent / "otlp_sink.py"
+ACP_STAMPS = Path(__file__).resolve().parent / "_acp_stamps.py"
+OTLP_SINK = Path(__file__).resolve().parent / "_otlp_sink.py"
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 
 
@@ -87,12 +87,12 @@ async def run_lfg(
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
     (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine).
     `otel` exports its telemetry as `lfg run --otel` does, where `$OTEL_EXPORTER_OTLP_ENDPOINT` says."""
-    from acp_stamps import read_agent, read_stamps  # beside this file
+    from _acp_stamps import read_agent, read_stamps  # beside this file
     from textual.screen import Screen
 
     from lfgtui.commands.common import Notices
     from lfgtui.commands.telemetry import TelemetryOut
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.events import Event, TextDelta
     from lfgtui.providers.base import ProviderConfig
     from lfgtui.providers.catalog import BUILTIN
@@ -109,7 +109,7 @@ async def run_lfg(
     stamps = folder / "stamps"
     stamps.mkdir(parents=True, exist_ok=True)
     providers_used = dict(BUILTIN)
-    if acp:  # sim-acp's own agent, through a wrapper noting when it sent each chunk (see acp_stamps.py)
+    if acp:  # sim-acp's own agent, through a wrapper noting when it sent each chunk (see _acp_stamps.py)
         stamped = (sys.executable, str(ACP_STAMPS), str(stamps), "--scenario", "{model}")
         providers_used["bench-acp"] = replace(BUILTIN["sim-acp"], name="bench-acp", command=stamped)
     if port is not None:
@@ -290,7 +290,7 @@ def child(args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def otlp_sink() -> Iterator[str]:
-    """`otlp_sink.py` in a process of its own while the block runs, lfg's OTLP exports pointed at it
+    """`_otlp_sink.py` in a process of its own while the block runs, lfg's OTLP exports pointed at it
     (metrics every second, so that some are sent within the measured window, as spans are once
     their attempts end); yields its URL."""
     port = free_port()

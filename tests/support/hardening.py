@@ -2,7 +2,7 @@
 left behind: the exit code, the NDJSON events, stderr and the attempts recorded in the history file.
 
 Running `cli.main` in-process (rather than as a subprocess) keeps a test per fault row cheap; the
-signal tests, which need a process of their own, use `tests.commands.test_run.Lfg` instead.
+signal tests, which need a process of their own, use `tests.support.lfg.Lfg` instead.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The offline world the real coding agents run in: their programs, the sim's model map, the environment
 and the home-folder settings that point them at `lfg sim serve` with a made-up key.
 
-Shared by the tests' conftest and `bench/agents.py`; it imports no test framework, so a benchmark's
-memory figures hold nothing of pytest.
+Shared by the real-agent tests (tests/real_agents/conftest.py) and `bench/agents.py`; it imports no
+test framework, so a benchmark's memory figures hold nothing of pytest.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ import json
 import os
 from pathlib import Path
 
-AGENTS_BIN = Path(__file__).parent / "node_modules" / ".bin"
-"""Where `npm ci --prefix tests/real_agents` puts the agents' programs."""
+
+def agents_bin(clone: Path) -> Path:
+    """Where `npm ci --prefix tests/real_agents` puts the pinned agents' programs in lfg's clone."""
+    return clone / "tests" / "real_agents" / "node_modules" / ".bin"
+
 
 MODEL_MAP = (
     "claude-haiku-*=hello",
@@ -29,10 +32,12 @@ tools; side calls (Claude Code's haiku, Gemini CLI's flash-lite, Codex's luna) a
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_", "CLAUDE_", "LFG_", "XDG_")
 
 
-def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: str) -> dict[str, str]:
+def offline_env(
+    base: os._Environ[str] | dict[str, str], root: Path, sim_url: str, programs: Path
+) -> dict[str, str]:
     """The environment `lfg` runs in: the person's own credentials, agent settings and lfg settings
-    gone; home, config, state and temporary folders inside `root`; the agents on the PATH; every
-    agent pointed at the sim with a key the sim does not check."""
+    gone; home, config, state and temporary folders inside `root`; the agents' `programs` on the PATH;
+    every agent pointed at the sim with a key the sim does not check."""
     env = {k: v for k, v in base.items() if not k.startswith(STRIPPED_PREFIXES) and not k.endswith("_KEY")}
     home = root / "home"
     env |= {
@@ -42,7 +47,7 @@ def offline_env(base: os._Environ[str] | dict[str, str], root: Path, sim_url: st
         "XDG_STATE_HOME": str(home / ".local" / "state"),
         "XDG_CACHE_HOME": str(home / ".cache"),
         "TMPDIR": str(root / "tmp"),
-        "PATH": f"{AGENTS_BIN}{os.pathsep}{base.get('PATH', os.defpath)}",
+        "PATH": f"{programs}{os.pathsep}{base.get('PATH', os.defpath)}",
         "ANTHROPIC_BASE_URL": sim_url,
         "ANTHROPIC_API_KEY": "sim",
         "OPENAI_BASE_URL": f"{sim_url}/v1",

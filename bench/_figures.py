@@ -1,6 +1,6 @@
 """Percentiles and medians of the benchmarks' figures, and the cells of the markdown tables they print.
 
-Shared by the scripts beside it (`from figures import ...`: a script's own folder is on sys.path). It
+Shared by the scripts beside it (`from _figures import ...`: a script's own folder is on sys.path). It
 imports nothing of lfgtui, so that `textual_baseline.py` runs where only Textual is installed.
 """
 

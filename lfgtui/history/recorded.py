@@ -1,12 +1,15 @@
 """A recorded run, shaped for the TUI: its tickets, each pane's events, and replay's timeline.
 
-Nothing here touches a widget or a provider. `recorded_run` turns one `Store.load` into:
+The recorder's twin (`recorder.py` writes a run's rows, `ticket_row` a ticket's; this reads them
+back), so the engine never reads the history. Nothing here touches a widget or a provider.
+`recorded_run` turns one `Store.load` into:
 
 - the tickets as they ran, rebuilt from their rows;
 - per ticket, every attempt's events with their recorded timing (`attempt_events`), and for a
   continuation the follow-up prompt shown in the pane before it;
-- what a resumed `Run` is seeded with (`Earlier`): the attempts made, the latest outcome, and the
-  whole conversation a follow-up continues (`conversation`, chained through earlier continuations).
+- each ticket's attempts as a resumed `Run` is seeded with them (`run/seeds.py` makes its `Earlier`):
+  the attempts made, the latest outcome, and the whole conversation a follow-up continues
+  (`conversation`, chained through earlier continuations).
 
 `replay_events` puts every ticket on one timeline: a resumed run's panes are filled from it at once,
 and `play` delivers it at the pace of a `ReplayClock`.
@@ -22,16 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.config.mcp import servers_from_json
 from lfgtui.conversation import conversation_of
 from lfgtui.events import Event, Outcome
 from lfgtui.history.rebuild import attempt_events
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
-from lfgtui.mcp import servers_from_json
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
-from lfgtui.run.scheduler import Earlier
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
 
 IDLE_GAP_S = 1.0
@@ -70,23 +72,6 @@ class RecordedTicket:
             attempt = by_number.get(earlier) if earlier is not None and earlier < attempt.number else None
         return tuple(message for a in reversed(chain) for message in a.messages)
 
-    def earlier(self) -> Earlier:
-        """Where a resumed run takes this ticket up (see `Earlier`)."""
-        if not self.attempts:
-            return Earlier(attempts=0, outcome=None)
-        latest = self.attempts[-1]
-        completed = latest.outcome is Outcome.COMPLETED
-        continued = latest.continues is not None
-        return Earlier(
-            attempts=latest.number,
-            outcome=latest.outcome,
-            conversation=self.conversation(latest.number) if completed else (),
-            base=self.conversation(latest.continues) if latest.continues is not None else (),
-            follow_up=latest.prompt if continued else None,
-            continues=latest.continues,
-            agent_session=latest.agent_session,
-        )
-
     def standalone(self) -> Ticket | None:
         """The ticket as a run of its own: its prompt as last sent, so no dependency is needed.
 
@@ -118,9 +103,6 @@ class RecordedRun:
     @property
     def as_tickets(self) -> tuple[Ticket, ...]:
         return tuple(t.ticket for t in self.tickets)
-
-    def earlier(self) -> dict[str, Earlier]:
-        return {t.ticket.id: t.earlier() for t in self.tickets}
 
     def notice(self) -> str | None:
         """What resuming this run must tell the person, since its tickets do not run quite as written:

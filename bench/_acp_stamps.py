@@ -6,7 +6,7 @@ taken there waits for that process, and a busy UI would hide its own lag. The ag
 chunk was handed to the pipe, ready for lfg to read, as the worker's stamp says when an API chunk
 came off the network; CLOCK_MONOTONIC is the same clock in every process of the machine.
 
-    python bench/acp_stamps.py FOLDER --scenario long-answer:tokens_per_s=200#p3
+    python bench/_acp_stamps.py FOLDER --scenario long-answer:tokens_per_s=200#p3
 
 plays `long-answer:tokens_per_s=200` and writes, under the tag after `#` (the bench's ticket id, so
 nothing depends on how lfg starts agents or names its own classes):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -28,13 +28,13 @@ from lfgtui.events import (
     Usage,
 )
 from lfgtui.history.lock import RunLock
+from lfgtui.history.recorded import RecordedRun, recorded_run
 from lfgtui.history.recorder import Item, Recorder, Started
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.resume import RecordedRun, recorded_run
 from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import Ticket, TicketFile

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 from aiohttp import web
 
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import ApprovalAsked, Event
 from lfgtui.providers.base import ProviderConfig

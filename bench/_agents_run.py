@@ -4,7 +4,7 @@ Claude Code agents or API panes, against a sim server of their own, in a process
 The app is the real `LfgApp`, run headless (`run_test`, as `bench/render.py` runs it) at a size where
 every pane is visible, so every update is drawn. Agent panes start the pinned `claude-agent-acp`
 from tests/real_agents under lfg's supervisor, with the offline world the real-agent tests use
-(tests/real_agents/offline.py: a home of their own, pointed at the sim with a made-up key); API
+(lfgtui/sim/offline_agents.py: a home of their own, pointed at the sim with a made-up key); API
 panes stream the same scenario from the same sim over the Anthropic Messages API through the
 provider worker, as `lfg run` does. The sim runs in its own process, so its CPU is not lfg's.
 
@@ -34,12 +34,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
+from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests.real_agents.offline: the agents' offline world
+from lfgtui.sim.offline_agents import agents_bin, offline_env, settle_agents_home
 
-from tests.real_agents.offline import AGENTS_BIN, offline_env, settle_agents_home  # noqa: E402
+AGENTS_BIN = agents_bin(Path(__file__).resolve().parents[1])
 
 AGENT = "claude-code"
 SIDE_CALLS = "claude-haiku-*=hello"
@@ -169,7 +168,7 @@ class Sample:
     updates: int
     chunks: int
     frames: int
-    machine: float  # every core's busy seconds so far (procfs.machine_busy_s)
+    machine: float  # every core's busy seconds so far (_procfs.machine_busy_s)
 
 
 def helper_pids(skip: set[int]) -> tuple[list[int], list[int]]:
@@ -195,7 +194,7 @@ def rss_kb(pid: int | str, field_name: str = "VmRSS") -> int:
 async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int) -> dict[str, Any]:
     from textual.screen import Screen
 
-    from lfgtui.config import Config
+    from lfgtui.config.load import Config
     from lfgtui.events import AttemptEnded, AttemptStarted, Event, TextDelta
     from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers
@@ -327,7 +326,7 @@ def child(args: argparse.Namespace) -> None:
     (folder / "project" / "README.md").write_text("# Widget\nRenders widgets.\n")
     port = free_port()
     sim_url = f"http://127.0.0.1:{port}"
-    env = offline_env(os.environ, folder, sim_url)
+    env = offline_env(os.environ, folder, sim_url, AGENTS_BIN)
     for name in ("home", "tmp"):
         (folder / name).mkdir(exist_ok=True)
     settle_agents_home(folder / "home", sim_url)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lfgtui.history.recorded import RecordedRun
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment, RemoteRun
 from lfgtui.run import Run, Sink
-from lfgtui.run.resume import RecordedRun
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.run_controller import RunController

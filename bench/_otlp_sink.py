@@ -4,7 +4,7 @@ lfg's exporter sends over a real socket without a collector. It answers every PO
 body (what a collector answers a request it took whole), counts the exports per path, and says how
 many at `GET /stats` as JSON. It runs in its own process, so its CPU is not lfg's.
 
-    python bench/otlp_sink.py PORT
+    python bench/_otlp_sink.py PORT
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A coordinator that follows a ticket up once its first attempt completed, as its TUI does on `f`,
 in a process of its own for tests/broker/test_resume.py to kill with -9:
 
-    python -m tests.broker.follow_up_coordinator URL TICKETS CONFIG DB TICKET FOLLOW_UP
+    python -m tests.support.follow_up_coordinator URL TICKETS CONFIG DB TICKET FOLLOW_UP
 
 It records the run into the history DB as `lfg run TICKETS --broker URL` would, prints its run id,
 then each event of the run as a line `KIND TICKET ATTEMPT`; once TICKET completed it sends the
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import CoordinatedRun
-from lfgtui.broker.settings import BrokerSettings, resolve
 from lfgtui.commands.broker import Outlet
-from lfgtui.config import load_config
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import Event
 from lfgtui.history.writer import open_run_history

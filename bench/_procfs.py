@@ -1,6 +1,6 @@
 """What Linux's /proc says processes, a thread and the machine have used: CPU time, waits, memory.
 
-Shared by the scripts beside it (`from procfs import ...`); there is no psutil. Linux only.
+Shared by the scripts beside it (`from _procfs import ...`); there is no psutil. Linux only.
 """
 
 from __future__ import annotations

@@ -15,12 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from lfgtui.broker.settings import BrokerSettings, url_problem
-from lfgtui.providers.base import PriceOverride, ProviderConfig
-from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
-from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
-from lfgtui.telemetry.settings import PROTOCOLS, TelemetrySettings
-from lfgtui.validation import (
+from lfgtui.config.broker import BrokerSettings, url_problem
+from lfgtui.config.telemetry import PROTOCOLS, TelemetrySettings
+from lfgtui.config.validation import (
     BOOLEAN,
     ENV_NAME,
     ENV_NAMES,
@@ -41,9 +38,12 @@ from lfgtui.validation import (
     load_toml,
     unknown,
 )
+from lfgtui.providers.base import PriceOverride, ProviderConfig
+from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
+from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
 if TYPE_CHECKING:  # loaded only for a config with MCP servers (see _mcp_servers)
-    from lfgtui.mcp import McpServer
+    from lfgtui.config.mcp import McpServer
 
 CONFIG_ENV = "LFG_CONFIG"
 
@@ -337,7 +337,7 @@ def _mcp_servers(check: Checker, tables: Mapping[str, Any], folder: Path) -> dic
     reaches (`url`, `headers`, `transport` http or sse)."""
     if not tables:
         return {}
-    from lfgtui.mcp import TRANSPORTS  # here: every command reads the config, few use MCP servers
+    from lfgtui.config.mcp import TRANSPORTS  # here: every command reads the config, few use MCP servers
 
     allowed = {"transport": Kind(f"one of {', '.join(TRANSPORTS)}", lambda value: value in TRANSPORTS)}
     servers = {
@@ -351,7 +351,7 @@ def _mcp_server(
 ) -> McpServer | None:
     """One server, or None when it has a problem. A relative command path is relative to the
     config file's folder, as a relative history path is."""
-    from lfgtui.mcp import NAME, McpServer
+    from lfgtui.config.mcp import NAME, McpServer
 
     header, where = f'mcp_servers."{name}"', f"[mcp_servers.{name}]"
     if not isinstance(table, dict):
@@ -400,7 +400,7 @@ def _mcp_server(
 
 def _check_mcp_headers(check: Checker, headers: Mapping[str, str], where: str, line: int | None) -> None:
     """Each `${NAME}` names a variable, and a secret header takes its value from one."""
-    from lfgtui.mcp import VARIABLE
+    from lfgtui.config.mcp import VARIABLE
 
     for name, value in headers.items():
         if name.lower() in SECRET_HEADERS and not VARIABLE.search(value):
