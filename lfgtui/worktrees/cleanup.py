@@ -142,11 +142,15 @@ def _forget_files(path: Path) -> None:
         path.parent.rmdir()
 
 
-async def _settle_branch(tree: Worktree) -> str:
-    """Delete the branch when it has no commits beyond its base (nothing is lost); what was done."""
+async def _settle_branch(tree: Worktree, landed: bool) -> str:
+    """Delete the branch when it has no commits beyond its base (nothing is lost) or its change was
+    landed; what was done."""
     ahead = await _ahead(tree)
     if ahead is None:
         return ""
+    if landed:
+        await checked(tree.repo, "branch", "-D", tree.branch)
+        return f" and its branch {tree.branch} (its change is landed)"
     if ahead:
         commits = plural(ahead, "commit")
         return (
@@ -157,10 +161,13 @@ async def _settle_branch(tree: Worktree) -> str:
     return f" and its branch {tree.branch} (it had no commits)"
 
 
-async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Removal:
+async def remove_worktree(
+    target: Worktree | WorktreeInfo, force: bool, landed: bool = False, keep_branch: bool = False
+) -> Removal:
     """Remove a worktree unless it has uncommitted changes or untracked files (`force` discards
     them); then its branch, unless the branch has commits beyond its base (kept, and named, so they
-    can be merged); then our files for it. Never raises: a failure is a refusal that says why."""
+    can be merged) and is not `landed`, or `keep_branch`; then our files for it. Never raises: a
+    failure is a refusal that says why."""
     tree = target.tree if isinstance(target, WorktreeInfo) else target
     if tree is None:
         assert isinstance(target, WorktreeInfo)
@@ -190,8 +197,10 @@ async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Remov
     except GitError as exc:
         return Removal(tree.path, False, True, f"kept {tree.path}: {exc}")
     _forget_files(tree.path)
+    if keep_branch:
+        return Removal(tree.path, True, False, f"{done}; kept its branch {tree.branch}")
     try:
-        done += await _settle_branch(tree)
+        done += await _settle_branch(tree, landed)
     except GitError as exc:
         done += f"; kept branch {tree.branch}: {exc}"
     return Removal(tree.path, True, False, done)
