@@ -138,7 +138,14 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
 
 @pytest.mark.parametrize(
     ("undo", "version"),
-    [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4), (as_schema_5, 5), (as_schema_6, 6), (as_schema_7, 7)],
+    [
+        (as_schema_2, 2),
+        (as_schema_3, 3),
+        (as_schema_4, 4),
+        (as_schema_5, 5),
+        (as_schema_6, 6),
+        (as_schema_7, 7),
+    ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
