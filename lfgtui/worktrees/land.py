@@ -40,7 +40,7 @@ from pathlib import Path
 
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
-from lfgtui.worktrees.tree import Worktree
+from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree
 
 GH_TIMEOUT_S = 120.0
 """The most `gh pr create` may take: it talks to the forge."""
@@ -238,7 +238,7 @@ async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> 
     with tempfile.TemporaryDirectory(prefix="lfg-land-") as scratch:
         place = Path(scratch) / "land"
         start = head if options.strategy is Strategy.REBASE else before
-        await checked(repo, "worktree", "add", "--detach", str(place), start)
+        await checked(repo, "worktree", "add", "--detach", str(place), start, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
             return await _combined_in(place, before, head, options)
         finally:
@@ -256,7 +256,7 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
         args = ("merge", "--no-ff", "-m", options.message, head)
     else:
         args = ("rebase", before)
-    done = await git(place, *args, config=_NO_AUTOSTASH, hooks=True)
+    done = await git(place, *args, config=_NO_AUTOSTASH, hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
     if done.code != 0:
         files = await _conflicts(place)
         if files:
@@ -340,7 +340,13 @@ async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
             f"{branch} is checked out in {checkout} with uncommitted work in files the landing changes "
             f"({shown}{more}): commit or move them there, then land again; nothing was changed"
         )
-    moved = await git(checkout, "merge", "--ff-only", "--quiet", result, config=_NO_AUTOSTASH, hooks=True)
+    moved = await git(
+        checkout,
+        *("merge", "--ff-only", "--quiet", result),
+        config=_NO_AUTOSTASH,
+        hooks=True,
+        timeout_s=CHECKOUT_TIMEOUT_S,
+    )
     if moved.code != 0:
         raise LandError(
             f"git merge --ff-only refused to move {branch} in {checkout}: {quoted(moved.err or moved.out)}"
