@@ -95,7 +95,8 @@ def _error(message: str, code: int) -> int:
 
 
 async def _land(args: argparse.Namespace) -> int:
-    from lfgtui.worktrees.land import LandConflict, LandError, LandOptions, Strategy, land, ticket_message
+    from lfgtui.worktrees.git import GitError
+    from lfgtui.worktrees.land import LandConflict, LandOptions, Strategy, land, ticket_message
 
     found = _ticket(args)
     if isinstance(found, str):
@@ -128,7 +129,7 @@ async def _land(args: argparse.Namespace) -> int:
         landed = await land(tree, options)
     except LandConflict as exc:
         return _error(f"not landed: {exc}; nothing was changed", EXIT_NOT_LANDED)
-    except LandError as exc:
+    except GitError as exc:  # a LandError, or git failing at a step (its words said)
         return _error(f"not landed: {exc}", EXIT_NOT_LANDED)
     _report(landed, tree)
     problem = _record(db, run_id, row.ticket, landed)
@@ -194,7 +195,7 @@ def _report(landed: Landed, tree: Worktree) -> None:
         if landed.pull_request:
             _say(f"pull request: {landed.pull_request}")
         else:
-            _say(f"no pull request opened: {landed.why}; open it with: {landed.finish}")
+            _say(f"no pull request opened: {landed.why}; open it with: {landed.finish} (in {landed.repo})")
     _say(f"archived: {landed.archived}")
 
 

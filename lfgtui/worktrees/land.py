@@ -223,8 +223,14 @@ def _restore_index(index: Path, saved: _SavedIndex | None) -> None:
 
 async def _undo_commit(path: Path, head_before: str, index: Path, saved_index: _SavedIndex | None) -> None:
     """Take back the commit of the agent's leftovers: the branch to its old commit, the index as it was."""
-    await checked(path, "reset", "--soft", head_before)
-    _restore_index(index, saved_index)
+    try:
+        await checked(path, "reset", "--soft", head_before)
+        _restore_index(index, saved_index)
+    except (GitError, OSError) as exc:
+        raise LandError(
+            f"the commit of what the agent left in {path} could not be taken back "
+            f"(git reset --soft {head_before[:12]} there does it): {inert(str(exc))}"
+        ) from exc
 
 
 async def _conflicts(place: Path) -> tuple[str, ...]:
