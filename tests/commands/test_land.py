@@ -25,12 +25,20 @@ async def lfg(*argv: str) -> int:
     return await asyncio.to_thread(main, list(argv))
 
 
-async def test_land_squashes_a_sim_tickets_work_onto_main_and_records_it(
-    sim: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+async def ran(sim: SimServer, tmp_path: Path) -> tuple[Path, Path, str]:
+    """The repository, the history file and the run of two sim tickets that each wrote a file in a
+    worktree of the repository, leaving it uncommitted there."""
     repo = repository(tmp_path / "repo")
     db = tmp_path / "history.sqlite3"
     _, _, run_id = await run_in(sim, tmp_path, repo, db)
+    return repo, db, run_id
+
+
+async def test_land_squashes_a_sim_tickets_work_onto_main_and_records_it(
+    ran: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, db, run_id = ran
     (repo / "README.md").write_text("# Project\n\nthe person's own edit\n")
     before = git(repo, "rev-parse", "main")
     capsys.readouterr()
@@ -62,11 +70,9 @@ async def test_land_squashes_a_sim_tickets_work_onto_main_and_records_it(
 
 
 async def test_land_names_what_it_cannot_find(
-    sim: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ran: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = repository(tmp_path / "repo")
-    db = tmp_path / "history.sqlite3"
-    _, _, run_id = await run_in(sim, tmp_path, repo, db)
+    repo, db, run_id = ran
     assert await lfg("land", run_id, "three", "--db", str(db)) == 2
     assert "has no ticket 'three'" in capsys.readouterr().err
     assert await lfg("land", "feedbeef", "one", "--db", str(db)) == 2
