@@ -13,7 +13,8 @@ The order, and why each step cannot harm the person's checkout:
    its ref is compare-and-swapped (`git update-ref NEW OLD`); when a checkout has it (the person's
    own), only if no file the landing changes is modified, staged, untracked or ignored there, and
    then by `git merge --ff-only` in that checkout, which keeps every other uncommitted change as it
-   is and refuses rather than overwrite one. Nothing is ever stashed (`merge.autoStash` is off).
+   is and refuses rather than overwrite one. Nothing is ever stashed (`merge.autoStash` and
+   `rebase.autoStash` are off).
    With `pull_request`, nothing moves: the result is pushed as the worktree's branch instead, and
    `gh pr create` opens the pull request when gh is installed and logged in.
 4. The worktree is archived: removed (it is clean after step 1), its branch deleted unless
@@ -47,8 +48,10 @@ GH_TIMEOUT_S = 120.0
 PUSH_TIMEOUT_S = 300.0
 SUBJECT_CHARS = 72
 BODY_CHARS = 4000
-_NO_AUTOSTASH = ("merge.autoStash=false", "rebase.autoStash=false", "rebase.updateRefs=false")
-"""Never a stash the person did not ask for, and no other branch moved by a rebase."""
+_MERGING = ("merge.autoStash=false", "rebase.autoStash=false", "rebase.updateRefs=false", "merge.ff=true")
+"""Never a stash the person did not ask for, no other branch moved by a rebase, and a squash that can
+combine a base that moved (a `merge.ff = only` would refuse it; `--merge` and the base's update say
+`--no-ff` and `--ff-only` themselves)."""
 
 
 class Strategy(StrEnum):
@@ -262,7 +265,7 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
         args = ("merge", "--no-ff", "-m", options.message, head)
     else:
         args = ("rebase", before)
-    done = await git(place, *args, config=_NO_AUTOSTASH, hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
+    done = await git(place, *args, config=_MERGING, hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
     if done.code != 0:
         files = await _conflicts(place)
         if files:
@@ -349,7 +352,7 @@ async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
     moved = await git(
         checkout,
         *("merge", "--ff-only", "--quiet", result),
-        config=_NO_AUTOSTASH,
+        config=_MERGING,
         hooks=True,
         timeout_s=CHECKOUT_TIMEOUT_S,
     )

@@ -121,6 +121,22 @@ async def test_a_merge_onto_a_base_that_moved_makes_a_merge_commit(repo: Path, t
     assert git(repo, "rev-parse", tree.branch) == agent, "--keep-branch keeps it"
 
 
+async def test_the_persons_merge_settings_neither_stash_nor_stop_a_squash_onto_a_moved_base(
+    repo: Path, tmp_path: Path
+) -> None:
+    git(repo, "config", "merge.ff", "only")
+    git(repo, "config", "merge.autoStash", "true")
+    tree = await agent_tree(repo, tmp_path)
+    (repo / "delete.txt").unlink()
+    moved = commit_all(repo, "the person's commit")
+    work = person_works(repo)
+
+    landed = await land(tree, options())
+
+    assert git(repo, "rev-parse", "main^") == moved == landed.base_before
+    assert snapshot(repo) == work and git(repo, "stash", "list") == ""
+
+
 async def test_a_rebase_replays_the_branch_commits_onto_the_moved_base(repo: Path, tmp_path: Path) -> None:
     tree = await agent_tree(repo, tmp_path)
     (tree.path / "first.txt").write_text("1\n")
