@@ -21,6 +21,7 @@ from lfgtui.commands.broker import add_broker_commands
 from lfgtui.commands.common import EXIT_USAGE
 from lfgtui.commands.completion import add_completion_command
 from lfgtui.commands.history import add_history_commands
+from lfgtui.commands.land import add_land_command
 from lfgtui.commands.paths import add_paths_command
 from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_broker_commands(commands)
     add_web_command(commands)
     add_worktree_commands(commands)
+    add_land_command(commands)
     sim.add_sim_commands(commands)
     add_completion_command(commands)
     add_paths_command(commands)

@@ -1,8 +1,9 @@
 """`lfg worktrees list|clean`: the git worktrees that tickets with `isolation = "worktree"` worked in.
 
 They stay after a run (the work is the point). `list` shows what changed in each; `clean` removes
-those with nothing uncommitted (`--force` discards uncommitted work too) and deletes a branch only
-when it has no commits beyond its base, so nothing committed is ever lost.
+those with nothing uncommitted and no commit that only their branch has (`--force` removes those
+too, discarding uncommitted work) and deletes a branch only when it has no commits beyond its base,
+so nothing committed is ever lost.
 
 File names, branch names and git's messages come from outside: the table and the messages are made
 inert, and `--json` is written with `json_text`. `lfg` imports this module for every command, so
@@ -39,7 +40,7 @@ def _commands(worktrees: argparse.ArgumentParser) -> None:
     sub.add_command("list", "each worktree with its branch and what changed in it", _list_arguments)
     sub.add_command(
         "clean",
-        "remove worktrees with nothing uncommitted; keep branches that have commits",
+        "remove worktrees with nothing uncommitted or unlanded; keep branches that have commits",
         _clean_arguments,
     )
 
@@ -55,7 +56,8 @@ def _clean_arguments(clean: argparse.ArgumentParser) -> None:
     clean.add_argument(
         "--force",
         action="store_true",
-        help="also remove worktrees with uncommitted changes (discarding them)",
+        help="also remove worktrees with uncommitted changes (discarding them) or commits no other "
+        "branch has (their branch is kept)",
     )
 
 

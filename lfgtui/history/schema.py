@@ -245,5 +245,27 @@ ALTER TABLE requests ADD COLUMN tokens_per_char REAL;
 (`RequestSent.tokens_per_char`), so a request that never reported one is estimated as it was live.
 A row recorded before says NULL: a quarter token, as lfg counted then (but chunk by chunk)."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+V8 = """
+CREATE TABLE landings (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    landed_at REAL NOT NULL,
+    repo TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    base_branch TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    base_before TEXT NOT NULL,
+    landed_commit TEXT NOT NULL,
+    remote TEXT,
+    pull_request TEXT
+);
+CREATE INDEX landings_ticket ON landings(ticket_id);
+"""
+"""What `lfg land` landed where: a ticket's worktree branch brought onto `base_branch` of `repo` by
+`strategy` (squash, merge, rebase), `base_before` the base's commit before and `landed_commit` the
+one the base (or, with `--pr`, the pushed branch) points at after; `remote` the remote pushed to and
+`pull_request` the address `gh pr create` gave (NULL: landed locally, or no pull request opened).
+A ticket may be landed more than once (a follow-up after a landing): one row each."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

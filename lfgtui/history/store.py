@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from lfgtui.history.rows import AttemptRecord, RunRecord
     from lfgtui.history.stats import DayCost, ModelStats, QuotaStats
     from lfgtui.providers.base import Message
+    from lfgtui.worktrees.land import Landed
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,46 @@ class Store:
             self.conn.execute(f"DELETE FROM attempts WHERE id IN ({attempts})", (run_id,))
             self.conn.execute("DELETE FROM tickets WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # --- landings ---
+
+    _LANDING_COLUMNS = (
+        "repo",
+        "branch",
+        "base_branch",
+        "strategy",
+        "base_before",
+        "landed_commit",
+        "remote",
+        "pull_request",
+        "landed_at",
+    )
+
+    def record_landing(self, run_id: str, ticket: str, landed: Landed) -> None:
+        """Record that `lfg land` landed the ticket's change (see migration 8)."""
+        names = ", ".join(self._LANDING_COLUMNS)
+        values = tuple(getattr(landed, name) for name in self._LANDING_COLUMNS)
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT id FROM tickets WHERE run_id = ? AND ticket = ?", (run_id, ticket)
+            ).fetchone()
+            if row is None:
+                raise UnknownId(f"run {run_id} has no ticket {ticket!r}")
+            self.conn.execute(
+                f"INSERT INTO landings (ticket_id, {names}) VALUES (?{', ?' * len(values)})",
+                (row[0], *values),
+            )
+
+    def landings(self, run_id: str, ticket: str) -> list[Landed]:
+        """What was landed of the ticket's change, oldest first."""
+        from lfgtui.worktrees.land import Landed
+
+        rows = self.conn.execute(
+            f"SELECT {', '.join('l.' + name for name in self._LANDING_COLUMNS)} FROM landings l "
+            "JOIN tickets t ON t.id = l.ticket_id WHERE t.run_id = ? AND t.ticket = ? ORDER BY l.id",
+            (run_id, ticket),
+        )
+        return [Landed(**dict(zip(self._LANDING_COLUMNS, row, strict=True))) for row in rows]
 
     # --- readers ---
 

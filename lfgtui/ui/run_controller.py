@@ -14,6 +14,7 @@ followed events go through the same metrics book and pane code as live ones.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -34,6 +35,8 @@ from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from lfgtui.broker.gaps import Lost
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.recorded import RecordedRun
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
     from lfgtui.run.scheduler import Earlier
+    from lfgtui.worktrees.land import Landed
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -240,6 +244,56 @@ class RunController:
 
     def confirm_cancel_all(self) -> None:
         self.control.cancel_all()
+
+    def land_ticket(self, ticket_id: str) -> None:
+        """Land the ticket's change once the person says yes (`worktrees/land.py`, as `lfg land`
+        with its defaults)."""
+        tree = self.control.worktree(ticket_id)
+        if tree is None:
+            self.screen.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
+            return
+        if self.panes[ticket_id].running:
+            self.screen.notify("This ticket is still working: land it once it has ended.", timeout=3)
+            return
+        self.screen.run_worker(self._land(ticket_id, tree), group="land", exclusive=True)
+
+    async def _land(self, ticket_id: str, tree: Worktree) -> None:
+        from lfgtui.ui.modals import ConfirmScreen
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.land import LandOptions, land, ticket_message
+
+        onto = tree.base_branch or "?"
+        question = inert(
+            f"Land {ticket_id} ({tree.branch}) onto {onto} as one commit, then archive its worktree?"
+        )
+        asked = ConfirmScreen(question, markup=False)
+        if not await self.screen.app.push_screen(asked, wait_for_dismiss=True):
+            return
+        ticket = self.panes[ticket_id].ticket
+        message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
+        try:
+            landed = await land(tree, LandOptions(message=message))
+        except GitError as exc:  # git's words and paths: inert, never markup
+            self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
+            return
+        said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
+        if self.services.history is not None:
+            said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
+        self.screen.notify(inert(said), timeout=8, markup=False)
+
+    def _record_landing(self, path: Path, ticket_id: str, landed: Landed) -> str:
+        """Record the landing in the history file (a thread of its own: SQLite blocks); what failed."""
+        import sqlite3
+
+        from lfgtui.history.database import StoreError
+        from lfgtui.history.store import Store
+
+        try:
+            with Store.open(path) as store:
+                store.record_landing(self.run_id, ticket_id, landed)
+        except (StoreError, sqlite3.Error) as exc:
+            return f" (the history did not record it: {exc})"
+        return ""
 
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""

@@ -56,7 +56,7 @@ class Mode(StrEnum):
     ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel, retry and approvals go to it)
 
 
-ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve"})
+ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land"})
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
@@ -84,6 +84,7 @@ BINDINGS = [
     Binding("T", "thinking", "Thinking", id="pane.thinking", show=False),
     Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
     Binding("d", "diff", "Diff", id="pane.diff", show=False),
+    Binding("M", "land", "Land", id="pane.land", show=False),
     Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
     Binding("n", "approve(False)", "Deny", id="pane.deny"),
@@ -113,6 +114,8 @@ HELP = {
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
     "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
+    "pane.land": "land the focused ticket's change: squash it onto the branch its worktree was made "
+    "from, then archive the worktree (asks first; lfg land for the other ways)",
     "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side",
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
@@ -252,6 +255,8 @@ class RunKeys(Protocol):
     def rerun_ticket(self, ticket_id: str) -> None: ...
 
     def confirm_cancel_all(self) -> None: ...
+
+    def land_ticket(self, ticket_id: str) -> None: ...
 
 
 class RunScreen(Screen[None]):
@@ -630,6 +635,11 @@ class RunScreen(Screen[None]):
 
     def action_cancel_all(self) -> None:
         self.keys.confirm_cancel_all()
+
+    def action_land(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.keys.land_ticket(pane.ticket.id)
 
     def action_history(self) -> None:
         self.post_message(self.OpenHistory())

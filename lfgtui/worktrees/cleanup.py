@@ -2,8 +2,9 @@
 
 Each entry under the root is read back from its metadata file and measured with git (uncommitted
 work, commits beyond the base, diff size); a damaged one is listed with its problem, never raised.
-Removal keeps what would be lost: a worktree with uncommitted work unless forced, and a branch with
-commits beyond its base always.
+Removal keeps what would be lost: a worktree with uncommitted work, or with commits that are not
+landed (no other branch, local or remote-tracking, has them), unless forced; and a branch with commits
+beyond its base always, unless `lfg land` landed it.
 """
 
 from __future__ import annotations
@@ -75,6 +76,19 @@ async def _ahead(tree: Worktree) -> int | None:
     return int(line(count))
 
 
+async def _unlanded(tree: Worktree) -> int:
+    """Commits on the branch beyond its base that no other branch, local or remote-tracking, has:
+    work that was neither merged nor pushed. 0 when the branch is gone."""
+    if not await branch_exists(tree.repo, tree.branch):
+        return 0
+    count = await checked(
+        tree.repo,
+        *("rev-list", "--count", f"refs/heads/{tree.branch}", "--not", tree.base),
+        *(f"--exclude={tree.branch}", "--branches", "--remotes", "--"),
+    )
+    return int(line(count))
+
+
 async def _info(tree: Worktree, created: float) -> WorktreeInfo:
     exists = tree.path.is_dir()
     dirty = ahead = stat = problem = None
@@ -142,11 +156,15 @@ def _forget_files(path: Path) -> None:
         path.parent.rmdir()
 
 
-async def _settle_branch(tree: Worktree) -> str:
-    """Delete the branch when it has no commits beyond its base (nothing is lost); what was done."""
+async def _settle_branch(tree: Worktree, landed: bool) -> str:
+    """Delete the branch when it has no commits beyond its base (nothing is lost) or its change was
+    landed; what was done."""
     ahead = await _ahead(tree)
     if ahead is None:
         return ""
+    if landed:
+        await checked(tree.repo, "branch", "-D", tree.branch)
+        return f" and its branch {tree.branch} (its change is landed)"
     if ahead:
         commits = plural(ahead, "commit")
         return (
@@ -157,10 +175,14 @@ async def _settle_branch(tree: Worktree) -> str:
     return f" and its branch {tree.branch} (it had no commits)"
 
 
-async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Removal:
-    """Remove a worktree unless it has uncommitted changes or untracked files (`force` discards
-    them); then its branch, unless the branch has commits beyond its base (kept, and named, so they
-    can be merged); then our files for it. Never raises: a failure is a refusal that says why."""
+async def remove_worktree(
+    target: Worktree | WorktreeInfo, force: bool, landed: bool = False, keep_branch: bool = False
+) -> Removal:
+    """Remove a worktree unless it has uncommitted changes or untracked files, or commits no other
+    branch has (`force` removes it all the same, discarding the uncommitted ones); then its branch,
+    unless the branch has commits beyond its base (kept, and named, so they can be merged) and is not
+    `landed`, or `keep_branch`; then our files for it. Never raises: a failure is a refusal that says
+    why."""
     tree = target.tree if isinstance(target, WorktreeInfo) else target
     if tree is None:
         assert isinstance(target, WorktreeInfo)
@@ -182,6 +204,15 @@ async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Remov
                     f"kept {tree.path}: it has uncommitted changes or untracked files "
                     "(commit them, or clean with --force to discard them)",
                 )
+            if not force and not landed and (unlanded := await _unlanded(tree)):
+                return Removal(
+                    tree.path,
+                    False,
+                    True,
+                    f"kept {tree.path}: its branch {tree.branch} has {plural(unlanded, 'commit')} that "
+                    f"no other branch has (land them with lfg land {tree.run_id} {tree.ticket_id}, or "
+                    "clean with --force: the branch is kept)",
+                )
             await checked(tree.repo, "worktree", "remove", *(["--force"] if force else []), str(tree.path))
             done = f"removed {tree.path}"
         else:
@@ -190,8 +221,10 @@ async def remove_worktree(target: Worktree | WorktreeInfo, force: bool) -> Remov
     except GitError as exc:
         return Removal(tree.path, False, True, f"kept {tree.path}: {exc}")
     _forget_files(tree.path)
+    if keep_branch:
+        return Removal(tree.path, True, False, f"{done}; kept its branch {tree.branch}")
     try:
-        done += await _settle_branch(tree)
+        done += await _settle_branch(tree, landed)
     except GitError as exc:
         done += f"; kept branch {tree.branch}: {exc}"
     return Removal(tree.path, True, False, done)

@@ -47,15 +47,17 @@ _REPOSITORY_ENV = (
 )
 """Variables that point git at another repository (what `git rev-parse --local-env-vars` lists): set
 when lfg is started from a git hook or alias, they would make `git -C` ignore the folder we give."""
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 _PLUMBING = (
     "--no-pager",
-    *("-c", "core.hooksPath=/dev/null"),
     *("-c", "core.fsmonitor=false"),
     *("-c", "color.ui=false"),
     *("-c", "advice.detachedHead=false"),
     *("-c", "advice.addEmbeddedRepo=false"),
 )
-"""Our own plumbing runs no hook (a checkout would run post-checkout) and starts no fsmonitor daemon."""
+"""Every git starts no fsmonitor daemon; our own plumbing also runs no hook (`_NO_HOOKS`: a checkout
+would run post-checkout). Landing a change runs the repository's hooks as git's own commands would
+(`hooks=True`): a commit runs pre-commit and commit-msg, a push pre-push."""
 
 
 class GitError(Exception):
@@ -116,9 +118,11 @@ async def git(
     config: tuple[str, ...] = (),
     timeout_s: float | None = None,
     limit: int = OUTPUT_LIMIT,
+    hooks: bool = False,
 ) -> _Output:
     """Run `git -C cwd [-c config]… args` bounded in time and output; a stdout longer than `limit` is
-    cut and git killed. Raises GitError when git is missing or does not finish in time."""
+    cut and git killed. `hooks` lets the repository's hooks run. Raises GitError when git is missing
+    or does not finish in time."""
     timeout_s = GIT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         process = await asyncio.create_subprocess_exec(
@@ -126,6 +130,7 @@ async def git(
             "-C",
             str(cwd),
             *_PLUMBING,
+            *(() if hooks else _NO_HOOKS),
             *(option for setting in config for option in ("-c", setting)),
             *args,
             stdin=asyncio.subprocess.DEVNULL,
@@ -164,9 +169,10 @@ async def checked(
     env: Mapping[str, str] | None = None,
     config: tuple[str, ...] = (),
     timeout_s: float | None = None,
+    hooks: bool = False,
 ) -> bytes:
     """`git` whose failure is a GitError quoting git."""
-    result = await git(cwd, *args, env=env, config=config, timeout_s=timeout_s)
+    result = await git(cwd, *args, env=env, config=config, timeout_s=timeout_s, hooks=hooks)
     if result.code != 0 and not result.truncated:
         raise GitError(f"git {args[0]} failed in {cwd}: {quoted(result.err) or f'exit {result.code}'}")
     return result.out

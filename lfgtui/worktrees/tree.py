@@ -6,7 +6,8 @@ sub-folder of it that its workdir is of the repository. Worktrees stay after the
 the point) until `lfg worktrees clean` removes them.
 
 What `list` needs after the run has ended is kept next to each worktree in `<root>/<run>/<ticket>.json`
-(repository, branch, base commit, run, ticket, the workdir's sub-path, when it was made). It is
+(repository, branch, base commit, the branch the repository was on then, run, ticket, the workdir's
+sub-path, when it was made). It is
 written before git makes the worktree, so a crash in between leaves an entry that `clean` can forget.
 
 Ids become folder and branch names through `ref_safe`: only `a-z 0-9 _ -` pass as they are, `.`
@@ -67,6 +68,10 @@ class Worktree:
     """The commit the branch started from (full sha): the diff is measured against it."""
     run_id: str
     ticket_id: str
+    base_branch: str | None = None
+    """The branch the repository's checkout was on when the worktree was made: where `lfg land` brings
+    the change. None when it was on no branch (a detached HEAD), or the worktree was made by an lfg
+    before landing existed."""
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,9 @@ def _require_folder(folder: Path) -> None:
         raise GitError(f"{folder} is not a folder")
 
 
-async def _repository_of(workdir: Path) -> tuple[Path, str, str]:
-    """The top folder of the checkout `workdir` is in, the workdir's sub-path in it, and its HEAD."""
+async def _repository_of(workdir: Path) -> tuple[Path, str, str, str | None]:
+    """The top folder of the checkout `workdir` is in, the workdir's sub-path in it, its HEAD, and
+    the branch it is on (None: a detached HEAD)."""
     _require_folder(workdir)
     top = await git(workdir, "rev-parse", "--show-toplevel")
     if top.code != 0:
@@ -168,7 +174,9 @@ async def _repository_of(workdir: Path) -> tuple[Path, str, str]:
         raise GitError(
             f"the repository {repo} has no commits yet; commit once so the worktree has a HEAD to start from"
         )
-    return repo, prefix, line(head.out)
+    branch = await git(repo, "symbolic-ref", "--quiet", "HEAD")
+    on = line(branch.out).removeprefix("refs/heads/") if branch.code == 0 else None
+    return repo, prefix, line(head.out), on
 
 
 def _write_metadata(tree: Worktree, created: float) -> None:
@@ -182,6 +190,7 @@ def _write_metadata(tree: Worktree, created: float) -> None:
         "base": tree.base,
         "subdir": tree.workdir.relative_to(tree.path).as_posix(),
         "created": created,
+        "base_branch": tree.base_branch,
     }
     target = metadata_file(tree.path)
     scratch = target.with_name(f"{target.name}.{secrets.token_hex(4)}")
@@ -200,6 +209,9 @@ def read_metadata(file: Path) -> tuple[Worktree, float]:
     created = record.get("created")
     if not isinstance(created, int | float) or isinstance(created, bool):
         raise ValueError("needs a number 'created'")
+    base_branch = record.get("base_branch")
+    if base_branch is not None and (not isinstance(base_branch, str) or not base_branch):
+        raise ValueError("its 'base_branch' is not a branch name")
     path = file.with_name(file.name.removesuffix(".json"))
     tree = Worktree(
         path=path,
@@ -209,6 +221,7 @@ def read_metadata(file: Path) -> tuple[Worktree, float]:
         base=record["base"],
         run_id=record["run_id"],
         ticket_id=record["ticket_id"],
+        base_branch=base_branch,
     )
     subdir = Path(record["subdir"])
     if not tree.run_id:
@@ -237,9 +250,9 @@ async def forget(repo: Path, path: Path) -> None:
 async def create_worktree(workdir: Path, run_id: str, ticket_id: str, root: Path) -> Worktree:
     """The worktree ticket `ticket_id` of run `run_id` works in, made if need be (see the module
     docstring for a retry). Several at once are safe: one repository makes one at a time."""
-    repo, prefix, head = await _repository_of(workdir)
+    repo, prefix, head, on = await _repository_of(workdir)
     path = root / ref_safe(run_id) / ref_safe(ticket_id)
-    wanted = Worktree(path, path / prefix, repo, branch_name(run_id, ticket_id), head, run_id, ticket_id)
+    wanted = Worktree(path, path / prefix, repo, branch_name(run_id, ticket_id), head, run_id, ticket_id, on)
     async with _repository_locks.held(repo):
         try:
             private_folder(path.parent)
@@ -265,7 +278,7 @@ async def _made(wanted: Worktree) -> Worktree:
             f"not of {repo}; use another run id, or lfg worktrees clean --run {wanted.run_id}"
         )
     if known is not None and path.is_dir():
-        return replace(wanted, base=known[0].base)
+        return replace(wanted, base=known[0].base, base_branch=known[0].base_branch)
     if path.exists():
         raise GitError(f"{path} exists but lfg has no record of it; move it away, then run again")
     await forget(repo, path)
@@ -273,7 +286,7 @@ async def _made(wanted: Worktree) -> Worktree:
     add = ("worktree", "add", "-b", branch, str(path), wanted.base)
     if await branch_exists(repo, branch):
         base = known[0].base if known else line(await checked(repo, "merge-base", wanted.base, branch))
-        tree = replace(wanted, base=base)
+        tree = replace(wanted, base=base, base_branch=known[0].base_branch if known else wanted.base_branch)
         add = ("worktree", "add", str(path), branch)
     _write_metadata(tree, known[1] if known else time.time())
     try:

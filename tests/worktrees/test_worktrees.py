@@ -233,7 +233,7 @@ async def test_a_retry_after_clean_kept_the_branch_starts_from_its_base(repo: Pa
     first = await create_worktree(repo, "run1", "t", root)
     (first.path / "work.txt").write_text("committed\n")
     commit_all(first.path, "work")
-    assert (await remove_worktree(first, force=False)).removed
+    assert (await remove_worktree(first, force=True)).removed
     (repo / "later.txt").write_text("main moved on\n")
     commit_all(repo, "later")
     again = await create_worktree(repo, "run1", "t", root)
@@ -363,12 +363,27 @@ async def test_clean_refuses_uncommitted_work_unless_forced(repo: Path, root: Pa
     assert git(repo, "branch", "--list", tree.branch) == ""
 
 
+async def test_clean_keeps_a_worktree_whose_commits_are_not_landed_unless_forced(
+    repo: Path, root: Path, tmp_path: Path
+) -> None:
+    tree = await create_worktree(repo, "run1", "t", root)
+    (tree.path / "work.txt").write_text("work\n")
+    commit_all(tree.path, "work")
+    refused = await remove_worktree(tree, force=False)
+    assert refused.refused and not refused.removed and tree.path.is_dir()
+    assert f"its branch {tree.branch} has 1 commit that no other branch has" in refused.message
+    assert "lfg land run1 t" in refused.message
+    git(repo, "branch", "pushed", tree.branch)  # another branch has the commit: it is not lost
+    assert (await remove_worktree(tree, force=False)).removed
+    assert git(repo, "branch", "--list", tree.branch).strip("* ") == tree.branch
+
+
 async def test_clean_keeps_a_branch_that_has_commits_and_names_it(repo: Path, root: Path) -> None:
     tree = await create_worktree(repo, "run1", "t", root)
     (tree.path / "work.txt").write_text("work\n")
     commit_all(tree.path, "work")
     (tree.path / "scratch.log").write_text("ignored files go with the worktree\n")
-    removal = await remove_worktree(tree, force=False)
+    removal = await remove_worktree(tree, force=True)
     assert removal.removed and not removal.refused
     assert f"kept branch {tree.branch}: it has 1 commit beyond" in removal.message
     assert f"git branch -D {tree.branch}" in removal.message

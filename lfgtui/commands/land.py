@@ -1,0 +1,214 @@
+"""`lfg land RUN TICKET`: bring a ticket's change from its git worktree onto the branch the worktree
+was made from (or push it and open a pull request), then archive the worktree.
+
+The landing itself is `worktrees/land.py`; this command finds the ticket's worktree through the
+history (its attempts' worktree, else the worktrees folder), makes the commit message from the
+ticket, says what was done, and records the landing in the history. `lfg` imports this module for
+every command: git and the history are imported only when `land` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from lfgtui.commands.common import EXIT_UNRECORDED, EXIT_USAGE, add_config, add_db
+from lfgtui.commands.subcommands import Subcommands
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from lfgtui.history.rows import TicketRecord
+    from lfgtui.worktrees.land import Landed
+    from lfgtui.worktrees.tree import Worktree
+
+EXIT_NOT_LANDED = 1
+"""Nothing was landed (a conflict, uncommitted work in the way, a hook refused, nothing to land, a
+failed push, or gh could not open the pull request after the push); everything was left as it was,
+but for the push."""
+
+
+def add_land_command(commands: Subcommands) -> None:
+    """Register `lfg land` on the top-level subcommands."""
+    commands.add_command(
+        "land",
+        "bring a ticket's change from its worktree onto its base branch (or open a pull request)",
+        _arguments,
+        run_land_command,
+    )
+
+
+def _arguments(land: argparse.ArgumentParser) -> None:
+    land.add_argument("run", help="a run id (or any unique prefix of one)")
+    land.add_argument("ticket", help="the ticket whose worktree to land")
+    how = land.add_mutually_exclusive_group()
+    for strategy, help in (
+        ("squash", "one commit on the base branch (the default)"),
+        ("merge", "a merge commit of the branch into the base branch"),
+        ("rebase", "the branch's commits replayed onto the base branch"),
+    ):
+        how.add_argument(f"--{strategy}", dest="strategy", action="store_const", const=strategy, help=help)
+    land.add_argument(
+        "--pr",
+        action="store_true",
+        help="push the branch to the remote and open a pull request with gh (or print the command)",
+    )
+    land.add_argument(
+        "--message",
+        "-m",
+        metavar="TEXT",
+        help="the commit message (default: the ticket's title or prompt, and where it came from)",
+    )
+    land.add_argument(
+        "--keep-branch", action="store_true", help="keep the worktree's branch after archiving it"
+    )
+    land.add_argument(
+        "--onto",
+        metavar="BRANCH",
+        help="the base branch (default: the branch the repository was on when the worktree was made)",
+    )
+    add_config(land)
+    add_db(land)
+
+
+def run_land_command(args: argparse.Namespace) -> int:
+    """Land one ticket: 0 when landed (or pushed, with the pull request opened or its command
+    printed), 1 when not (said why; nothing changed), 2 for bad usage or an id or worktree that
+    names nothing, 3 when landed but the history could not record it."""
+    from lfgtui import event_loop
+
+    return event_loop.run(_land(args))
+
+
+def _say(message: str) -> None:
+    from lfgtui.inert import inert
+
+    print(inert(message))
+
+
+def _error(message: str, code: int) -> int:
+    from lfgtui.commands.common import warn
+    from lfgtui.inert import inert
+
+    warn(inert(message))
+    return code
+
+
+async def _land(args: argparse.Namespace) -> int:
+    from lfgtui.worktrees.git import GitError
+    from lfgtui.worktrees.land import LandConflict, LandOptions, Strategy, land, ticket_message
+
+    found = _ticket(args)
+    if isinstance(found, str):
+        return _error(found, EXIT_USAGE)
+    db, run_id, record = found
+    tree = _worktree_of(run_id, record)
+    if isinstance(tree, str):
+        return _error(tree, EXIT_USAGE)
+    if tree.base_branch is None and args.onto is None:
+        return _error(
+            f"lfg does not know which branch the worktree {tree.path} was made from: "
+            "say it with --onto BRANCH",
+            EXIT_USAGE,
+        )
+    attempts = record.attempts
+    if attempts and attempts[-1].row.outcome is None:
+        return _error(
+            f"ticket {args.ticket} of run {run_id} is still working: land it once it has ended",
+            EXIT_NOT_LANDED,
+        )
+    row = record.row
+    options = LandOptions(
+        message=args.message or ticket_message(run_id, row.ticket, row.title, row.prompt),
+        strategy=Strategy(args.strategy or Strategy.SQUASH),
+        pull_request=args.pr,
+        keep_branch=args.keep_branch,
+        onto=args.onto,
+    )
+    try:
+        landed = await land(tree, options)
+    except LandConflict as exc:
+        return _error(f"not landed: {exc}; nothing was changed", EXIT_NOT_LANDED)
+    except GitError as exc:  # a LandError, or git failing at a step (its words said)
+        return _error(f"not landed: {exc}", EXIT_NOT_LANDED)
+    _report(landed, tree)
+    problem = _record(db, run_id, row.ticket, landed)
+    if problem is not None:
+        return _error(f"landed, but the history did not record it: {problem}", EXIT_UNRECORDED)
+    return EXIT_NOT_LANDED if landed.why and landed.why.startswith("gh pr create") else 0
+
+
+def _ticket(args: argparse.Namespace) -> tuple[Path, str, TicketRecord] | str:
+    """The history file, the run's id and the ticket's record; or what is wrong."""
+    from lfgtui.commands.common import find_run
+    from lfgtui.history.database import StoreError
+    from lfgtui.history.store import Selection, Store
+
+    found = find_run(args.run, args.config, args.db)
+    if isinstance(found, str):
+        return found
+    _, db, run_id = found
+    try:
+        with Store.open(db) as store:
+            record = store.load(Selection(run_id, ticket=args.ticket))
+    except StoreError as exc:
+        return str(exc)
+    if not record.tickets:
+        return f"run {run_id} has no ticket {args.ticket!r}"
+    return db, run_id, record.tickets[0]
+
+
+def _worktree_of(run_id: str, record: TicketRecord) -> Worktree | str:
+    """The ticket's worktree as lfg recorded it beside the worktree: found from its latest attempt
+    that had one, else in the worktrees folder."""
+    from pathlib import Path
+
+    from lfgtui.worktrees.tree import metadata_file, read_metadata, ref_safe, worktrees_root
+
+    paths = [Path(a.row.worktree) for a in reversed(record.attempts) if a.row.worktree]
+    paths.append(worktrees_root() / ref_safe(run_id) / ref_safe(record.row.ticket))
+    for path in paths:
+        try:
+            tree, _ = read_metadata(metadata_file(path))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            return f"the worktree record {metadata_file(path)} cannot be read ({exc})"
+        return tree
+    return (
+        f"ticket {record.row.ticket} of run {run_id} has no worktree (it did not run with "
+        'isolation = "worktree", or its worktree was cleaned)'
+    )
+
+
+def _report(landed: Landed, tree: Worktree) -> None:
+    if landed.committed:
+        _say(f"committed what the agent left uncommitted in {tree.path}")
+    commit = landed.landed_commit[:12]
+    if landed.remote is None:
+        _say(
+            f"landed {landed.branch} onto {landed.base_branch} by {landed.strategy}: "
+            f"{landed.base_before[:12]}..{commit}"
+        )
+    else:
+        _say(f"pushed {commit} ({landed.strategy}) to {landed.remote} as {landed.branch}")
+        if landed.pull_request:
+            _say(f"pull request: {landed.pull_request}")
+        else:
+            _say(f"no pull request opened: {landed.why}; open it with: {landed.finish} (in {landed.repo})")
+    _say(f"archived: {landed.archived}")
+
+
+def _record(db: Path, run_id: str, ticket: str, landed: Landed) -> str | None:
+    """Record the landing; what went wrong, if it could not be."""
+    import sqlite3
+
+    from lfgtui.history.database import StoreError
+    from lfgtui.history.store import Store
+
+    try:
+        with Store.open(db) as store:
+            store.record_landing(run_id, ticket, landed)
+    except (StoreError, sqlite3.Error) as exc:
+        return str(exc)
+    return None

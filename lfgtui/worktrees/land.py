@@ -1,0 +1,425 @@
+"""Landing a ticket's change: its worktree's branch brought onto the branch it was made from, then
+the worktree archived (`lfg land`; a tournament lands its winner with `land`).
+
+The order, and why each step cannot harm the person's checkout:
+
+1. What the agent left uncommitted is committed on the worktree's branch (`git add --all`, `git
+   commit`, in the worktree).
+2. The change is combined with the base branch's tip in a scratch worktree of lfg's own, detached,
+   in a temporary folder: `--squash` makes one commit on the base, `--merge` a merge commit (always,
+   even when a fast-forward was possible), `--rebase` the branch's commits replayed on the base. A
+   conflict names the files and stops; the scratch worktree is removed with its half merge.
+3. The base branch moves forward to the result, and only by a fast-forward: when no checkout has it,
+   its ref is compare-and-swapped (`git update-ref NEW OLD`); when a checkout has it (the person's
+   own), only if no file the landing changes is modified, staged, untracked or ignored there, and
+   then by `git merge --ff-only` in that checkout, which keeps every other uncommitted change as it
+   is and refuses rather than overwrite one. Nothing is ever stashed (`merge.autoStash` and
+   `rebase.autoStash` are off).
+   With `pull_request`, nothing moves: the result is pushed as the worktree's branch instead, and
+   `gh pr create` opens the pull request when gh is installed and logged in.
+4. The worktree is archived: removed (it is clean after step 1), its branch deleted unless
+   `keep_branch`.
+
+When a step before 4 fails, step 1 is undone (`git reset --soft` to the branch's old commit and the
+worktree's index put back), so everything is as it was. Hooks: the steps that are git commands a
+person would type (commit, merge, rebase, push, the base's fast-forward, its update-ref) run the
+repository's hooks as those commands would; lfg's own bookkeeping (the scratch worktree, status,
+diffs) runs none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from lfgtui.inert import inert
+from lfgtui.worktrees.git import GitError, checked, git, line, quoted
+from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree
+
+GH_TIMEOUT_S = 120.0
+"""The most `gh pr create` may take: it talks to the forge."""
+PUSH_TIMEOUT_S = 300.0
+SUBJECT_CHARS = 72
+BODY_CHARS = 4000
+_MERGING = ("merge.autoStash=false", "rebase.autoStash=false", "rebase.updateRefs=false", "merge.ff=true")
+"""Never a stash the person did not ask for, no other branch moved by a rebase, and a squash that can
+combine a base that moved (a `merge.ff = only` would refuse it; `--merge` and the base's update say
+`--no-ff` and `--ff-only` themselves)."""
+
+
+class Strategy(StrEnum):
+    SQUASH = "squash"
+    MERGE = "merge"
+    REBASE = "rebase"
+
+
+class LandError(GitError):
+    """Why the change was not landed; everything was left as it was."""
+
+
+class LandConflict(LandError):
+    """The base branch moved and the change conflicts with it in `files`."""
+
+    def __init__(self, message: str, files: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+@dataclass(frozen=True)
+class LandOptions:
+    message: str
+    """The message of the commit of what the agent left uncommitted, and of the squash or merge."""
+    strategy: Strategy = Strategy.SQUASH
+    pull_request: bool = False
+    keep_branch: bool = False
+    onto: str | None = None
+    """The base branch, when not the one the worktree was made from."""
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What was landed where (one row of the history's `landings`)."""
+
+    repo: str
+    branch: str
+    base_branch: str
+    strategy: str
+    base_before: str
+    landed_commit: str
+    """The base branch's new commit; with a pull request, the pushed branch's."""
+    remote: str | None = None
+    pull_request: str | None = None
+    """The pull request's address as gh gave it; None when none was opened."""
+    landed_at: float = 0.0
+    committed: bool = False
+    """What the agent left uncommitted was committed first."""
+    finish: str | None = None
+    """The command that opens the pull request, when lfg could not; `why` says why it could not."""
+    why: str | None = None
+    archived: str = ""
+    """What archiving the worktree did, in a sentence."""
+
+
+def ticket_message(run_id: str, ticket_id: str, title: str, prompt: str) -> str:
+    """A commit message made from the ticket: its title (else its prompt's first line) as the
+    subject, the prompt as the body, and where it came from."""
+    lines = [text.strip() for text in prompt.splitlines() if text.strip()]
+    subject = " ".join(title.split()) or (lines[0] if lines else "") or f"ticket {ticket_id}"
+    if len(subject) > SUBJECT_CHARS:
+        subject = subject[: SUBJECT_CHARS - 1] + "\u2026"
+    body = prompt.strip()
+    if len(body) > BODY_CHARS:
+        body = body[: BODY_CHARS - 1] + "\u2026"
+    source = f"Landed by lfg from ticket {ticket_id} of run {run_id}."
+    return "\n\n".join(part for part in (subject, body if body != subject else "", source) if part)
+
+
+async def land(tree: Worktree, options: LandOptions) -> Landed:
+    """Land the change of the worktree `tree` (see the module docstring). Raises LandError, with
+    everything left as it was, when it cannot; archiving's failure is said in `archived`."""
+    from lfgtui.worktrees.cleanup import remove_worktree
+
+    base_branch = options.onto or tree.base_branch
+    if base_branch is None:
+        raise LandError(
+            f"lfg does not know which branch the worktree {tree.path} was made from "
+            "(it was made on a detached HEAD, or by an older lfg): say it with --onto BRANCH"
+        )
+    if not tree.path.is_dir():
+        raise LandError(f"the worktree {tree.path} no longer exists")
+    before = await _branch_commit(tree.repo, base_branch)
+    head_before = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+    index = Path(tree.path, line(await checked(tree.path, "rev-parse", "--git-path", "index")))
+    saved_index = _read_index(index)
+    committed = await _commit_leftovers(tree.path, options.message, index, saved_index)
+    try:
+        head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+        if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
+            raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
+        result = await _combine(tree.repo, before, head, options)
+        remote = pull_request = finish = why = None
+        if options.pull_request:
+            remote = await _remote(tree.repo, base_branch)
+            await _push(tree.repo, remote, result, tree.branch)
+        else:
+            await _move_base(tree.repo, base_branch, before, result)
+    except BaseException:
+        if committed:
+            await _undo_commit(tree.path, head_before, index, saved_index)
+        raise
+    if options.pull_request:
+        subject, _, body = options.message.partition("\n\n")
+        pull_request, finish, why = await _open_pull_request(
+            tree.repo, base_branch, tree.branch, subject, body
+        )
+    removal = await remove_worktree(tree, force=False, landed=True, keep_branch=options.keep_branch)
+    return Landed(
+        repo=str(tree.repo),
+        branch=tree.branch,
+        base_branch=base_branch,
+        strategy=options.strategy.value,
+        base_before=before,
+        landed_commit=result,
+        remote=remote,
+        pull_request=pull_request,
+        landed_at=time.time(),
+        committed=committed,
+        finish=finish,
+        why=why,
+        archived=removal.message,
+    )
+
+
+async def _branch_commit(repo: Path, branch: str) -> str:
+    found = await git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
+    if found.code != 0:
+        raise LandError(f"the base branch {branch} does not exist in {repo}")
+    return line(found.out)
+
+
+async def _commit_leftovers(path: Path, message: str, index: Path, saved_index: _SavedIndex | None) -> bool:
+    """Commit everything uncommitted in the worktree (its commit hooks run); whether there was any.
+    A refused commit puts the worktree's index back."""
+    status = await checked(path, "status", "--porcelain", "--untracked-files=normal")
+    if not status:
+        return False
+    await checked(path, "add", "--all")
+    made = await git(path, "commit", "--quiet", "-m", message, hooks=True)
+    if made.code != 0:
+        _restore_index(index, saved_index)
+        raise LandError(f"git commit refused what the agent left in {path}: {quoted(made.err or made.out)}")
+    return True
+
+
+@dataclass(frozen=True)
+class _SavedIndex:
+    """The worktree's index, to put back if landing stops: its bytes and its times too, since git
+    trusts an entry's cached file times only when they are older than the index file (a file changed
+    in the same instant as the checkout would otherwise read as unchanged)."""
+
+    data: bytes
+    times_ns: tuple[int, int]
+
+
+def _read_index(index: Path) -> _SavedIndex | None:
+    """The worktree's index as it is (None: it has none)."""
+    if not index.is_file():
+        return None
+    stat = index.stat()
+    return _SavedIndex(index.read_bytes(), (stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _restore_index(index: Path, saved: _SavedIndex | None) -> None:
+    if saved is None:
+        index.unlink(missing_ok=True)
+        return
+    index.write_bytes(saved.data)
+    os.utime(index, ns=saved.times_ns)
+
+
+async def _undo_commit(path: Path, head_before: str, index: Path, saved_index: _SavedIndex | None) -> None:
+    """Take back the commit of the agent's leftovers: the branch to its old commit, the index as it was."""
+    try:
+        await checked(path, "reset", "--soft", head_before)
+        _restore_index(index, saved_index)
+    except (GitError, OSError) as exc:
+        raise LandError(
+            f"the commit of what the agent left in {path} could not be taken back "
+            f"(git reset --soft {head_before[:12]} there does it): {inert(str(exc))}"
+        ) from exc
+
+
+async def _conflicts(place: Path) -> tuple[str, ...]:
+    out = await checked(place, "diff", "--name-only", "-z", "--diff-filter=U")
+    return tuple(sorted({name.decode(errors="replace") for name in out.split(b"\0") if name}))
+
+
+async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> str:
+    """The commit the base branch would move to: `head` combined with `before` by the strategy, made
+    in a scratch worktree that is removed after, whatever happened in it."""
+    with tempfile.TemporaryDirectory(prefix="lfg-land-") as scratch:
+        place = Path(scratch) / "land"
+        start = head if options.strategy is Strategy.REBASE else before
+        await checked(repo, "worktree", "add", "--detach", str(place), start, timeout_s=CHECKOUT_TIMEOUT_S)
+        try:
+            return await _combined_in(place, before, head, options)
+        finally:
+            removed = await git(repo, "worktree", "remove", "--force", str(place))
+            if removed.code != 0:
+                with contextlib.suppress(GitError):
+                    await git(repo, "worktree", "prune")
+
+
+async def _combined_in(place: Path, before: str, head: str, options: LandOptions) -> str:
+    strategy = options.strategy
+    if strategy is Strategy.SQUASH:
+        args: tuple[str, ...] = ("merge", "--squash", head)
+    elif strategy is Strategy.MERGE:
+        args = ("merge", "--no-ff", "-m", options.message, head)
+    else:
+        args = ("rebase", before)
+    done = await git(place, *args, config=_MERGING, hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
+    if done.code != 0:
+        files = await _conflicts(place)
+        if files:
+            raise LandConflict(
+                f"the change conflicts with the base branch in {len(files)} file(s): "
+                + ", ".join(inert(name) for name in files),
+                files,
+            )
+        raise LandError(f"git {args[0]} refused to land the change: {quoted(done.err or done.out)}")
+    if strategy is Strategy.SQUASH:
+        if (await git(place, "diff", "--cached", "--quiet")).code == 0:
+            raise LandError("nothing to land: the base branch already has every change of the branch")
+        made = await git(place, "commit", "--quiet", "-m", options.message, hooks=True)
+        if made.code != 0:
+            raise LandError(f"git commit refused the squashed change: {quoted(made.err or made.out)}")
+    return line(await checked(place, "rev-parse", "--verify", "HEAD^{commit}"))
+
+
+async def _checkout_of(repo: Path, branch: str) -> Path | None:
+    """The checkout (the repository's own, or a worktree of it) that has `branch` checked out."""
+    out = await checked(repo, "worktree", "list", "--porcelain", "-z")
+    path: Path | None = None
+    for field in out.decode(errors="surrogateescape").split("\0"):
+        if field.startswith("worktree "):
+            path = Path(field.removeprefix("worktree "))
+        elif field == f"branch refs/heads/{branch}":
+            return path
+    return None
+
+
+def _status_paths(out: bytes) -> set[str]:
+    """Every path `git status --porcelain -z` names (both of a rename)."""
+    paths: set[str] = set()
+    fields = iter(out.decode(errors="surrogateescape").split("\0"))
+    for entry in fields:
+        if len(entry) < 4:
+            continue
+        paths.add(entry[3:])
+        if "R" in entry[:2] or "C" in entry[:2]:
+            paths.add(next(fields, ""))
+    return paths
+
+
+async def _in_the_way(checkout: Path, before: str, result: str) -> list[str]:
+    """The files the landing changes that the checkout has uncommitted work in: modified, staged,
+    untracked, or ignored and about to be written over."""
+    changed = await checked(checkout, "diff", "--name-only", "-z", "--no-renames", before, result, "--")
+    added = await checked(
+        checkout, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=A", before, result, "--"
+    )
+    status = await checked(checkout, "status", "--porcelain", "-z", "--untracked-files=normal")
+    dirty = _status_paths(status)
+    folders = tuple(path for path in dirty if path.endswith("/"))
+    new = {name.decode(errors="surrogateescape") for name in added.split(b"\0") if name}
+    names = (raw.decode(errors="surrogateescape") for raw in changed.split(b"\0") if raw)
+    return [
+        name
+        for name in names
+        if name in dirty or name.startswith(folders) or (name in new and _on_disk(checkout / name))
+    ]
+
+
+def _on_disk(path: Path) -> bool:
+    """A file (or link, or folder) is there, untracked or ignored, that a new file would replace."""
+    return os.path.lexists(path)
+
+
+async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
+    """Move `branch` from `before` to `result` (a descendant of it) without touching uncommitted work."""
+    checkout = await _checkout_of(repo, branch)
+    if checkout is None:
+        moved = await git(repo, "update-ref", f"refs/heads/{branch}", result, before, hooks=True)
+        if moved.code != 0:
+            raise LandError(f"{branch} moved while landing: land again ({quoted(moved.err)})")
+        return
+    in_the_way = await _in_the_way(checkout, before, result)
+    if in_the_way:
+        shown = ", ".join(inert(name) for name in in_the_way[:10])
+        more = f" and {len(in_the_way) - 10} more" if len(in_the_way) > 10 else ""
+        raise LandError(
+            f"{branch} is checked out in {checkout} with uncommitted work in files the landing changes "
+            f"({shown}{more}): commit or move them there, then land again; nothing was changed"
+        )
+    moved = await git(
+        checkout,
+        *("merge", "--ff-only", "--quiet", result),
+        config=_MERGING,
+        hooks=True,
+        timeout_s=CHECKOUT_TIMEOUT_S,
+    )
+    if moved.code != 0:
+        raise LandError(
+            f"git merge --ff-only refused to move {branch} in {checkout}: {quoted(moved.err or moved.out)}"
+        )
+
+
+async def _remote(repo: Path, base_branch: str) -> str:
+    """The remote to push to: the base branch's, else the only one, else `origin`."""
+    configured = await git(repo, "config", "--get", f"branch.{base_branch}.remote")
+    if configured.code == 0 and line(configured.out) not in ("", "."):
+        return line(configured.out)
+    remotes = line(await checked(repo, "remote")).split()
+    if len(remotes) == 1:
+        return remotes[0]
+    if "origin" in remotes:
+        return "origin"
+    raise LandError(f"{repo} has no remote to push to (git remote add origin URL)")
+
+
+async def _push(repo: Path, remote: str, result: str, branch: str) -> None:
+    pushed = await git(
+        repo, "push", "--quiet", remote, f"{result}:refs/heads/{branch}", hooks=True, timeout_s=PUSH_TIMEOUT_S
+    )
+    if pushed.code != 0:
+        raise LandError(f"git push to {remote} failed: {quoted(pushed.err or pushed.out)}")
+
+
+async def _open_pull_request(
+    repo: Path, base_branch: str, branch: str, title: str, body: str
+) -> tuple[str | None, str | None, str | None]:
+    """The pull request's address; or None, the command that opens it, and why lfg did not (gh is
+    missing, not logged in, or failed)."""
+    import shlex
+
+    args = ["pr", "create", "--base", base_branch, "--head", branch, "--title", title, "--body", body]
+    finish = shlex.join(["gh", *args[:6], "--fill"])
+    if shutil.which("gh") is None:
+        return None, finish, "gh (the GitHub CLI) is not installed"
+    status, _, _ = await _gh(repo, "auth", "status")
+    if status != 0:
+        return None, finish, "gh is not logged in (gh auth login)"
+    code, out, err = await _gh(repo, *args)
+    if code != 0:
+        return None, finish, f"gh pr create failed: {quoted(err) or f'exit {code}'}"
+    words = out.decode(errors="replace").split()
+    return (inert(words[-1]) if words else None), None, None
+
+
+async def _gh(repo: Path, *args: str) -> tuple[int, bytes, bytes]:
+    """Run gh in the repository: its exit code, stdout and stderr; 1 when it does not finish in time."""
+    process = await asyncio.create_subprocess_exec(
+        "gh",
+        *args,
+        cwd=repo,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "GH_PROMPT_DISABLED": "1", "NO_COLOR": "1"},
+    )
+    try:
+        async with asyncio.timeout(GH_TIMEOUT_S):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return 1, b"", b"gh did not finish in time"
+    return process.returncode or 0, out, err

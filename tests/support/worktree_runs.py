@@ -1,0 +1,45 @@
+"""Two sim tickets that write a file, run with isolation = "worktree" and recorded in a history file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lfgtui.config.load import Config
+from lfgtui.events import Event, Outcome
+from lfgtui.history.writer import open_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+
+
+def tickets(folder: Path, workdir: Path) -> Path:
+    path = folder / "tickets.toml"
+    path.write_text(
+        f'[defaults]\nprovider = "sim"\nisolation = "worktree"\nworkdir = "{workdir}"\n'
+        'tools = ["write_file", "run_command"]\n'
+        '[[ticket]]\nid = "one"\nprompt = "write"\nmodel = "writer"\n'
+        '[[ticket]]\nid = "two"\nprompt = "write"\nmodel = "writer"\n'
+    )
+    return path
+
+
+async def run_in(
+    sim: SimServer, tmp_path: Path, workdir: Path, db: Path
+) -> tuple[list[Event], dict[str, Outcome], str]:
+    """Run the two writer tickets in `workdir`, recorded in `db`: their events, outcomes and run id."""
+    loaded = load_tickets(tickets(tmp_path, workdir), Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        trees = tmp_path / "trees"
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=trees)
+        run.record(history)
+        run.start()
+        outcomes = await run.wait()
+    return events, outcomes, history.run_id
