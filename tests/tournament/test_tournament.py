@@ -1,0 +1,119 @@
+"""A tournament on the sim: three contestants write calc.py in their worktrees (one passes the tests,
+one fails one, one does not compile), each is checked there, and the verdict ranks them by the rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config import Config
+from lfgtui.outcome import Outcome
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tournament.referee import Referee
+from lfgtui.tournament.verdict import CheckResult, SuiteCounts, Verdict
+from tests.support.git import commit_all, git, isolate_git, repository
+
+TESTS = """\
+import unittest
+
+from calc import add
+
+
+class AddTest(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(add(2, 3), 5)
+
+    def test_zero(self):
+        self.assertEqual(add(0, 0), 0)
+"""
+CHECK = f"{sys.executable} -B -m unittest"
+CONTESTANTS = ("fix@tournament-pass", "fix@tournament-fail", "fix@tournament-broken")
+
+
+def calc_repo(folder: Path) -> Path:
+    """A repository whose tests need a calc.py the contestants write."""
+    repo = repository(folder)
+    (repo / "test_calc.py").write_text(TESTS)
+    commit_all(repo, "tests for add")
+    return repo
+
+
+def tournament_tickets(folder: Path, repo: Path) -> Path:
+    path = folder / "tickets.toml"
+    models = ", ".join(f'"sim/{ticket.partition("@")[2]}"' for ticket in CONTESTANTS)
+    path.write_text(
+        f'[[ticket]]\nid = "fix"\nprompt = "write add in calc.py"\nmodels = [{models}]\n'
+        f'isolation = "worktree"\nworkdir = "{repo}"\ntools = ["write_file"]\nauto_approve = true\n'
+        f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
+    )
+    return path
+
+
+def run_shell(command: str) -> None:
+    subprocess.run(command, shell=True, check=True, capture_output=True)
+
+
+@dataclass
+class Told:
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        self.checks[ticket] = result
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        self.verdicts.append(verdict)
+
+
+async def test_the_verdict_ranks_the_passing_contestant_first_and_landing_it_merges_its_work(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_git(tmp_path, monkeypatch)
+    repo = calc_repo(tmp_path / "repo")
+    loaded = load_tickets(tournament_tickets(tmp_path, repo), Config(path=None), BUILTIN_TOOLS, env={})
+    told = Told()
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
+        referee = Referee(run, told)
+        run.sinks.append(referee)
+        run.start()
+        assert await run.wait() == dict.fromkeys(CONTESTANTS, Outcome.COMPLETED)
+        await referee.settled()
+    passed, failed, broken = (told.checks[ticket] for ticket in CONTESTANTS)
+    assert (passed.passed, passed.tests) == (True, SuiteCounts(passed=2))
+    assert (failed.passed, failed.tests) == (False, SuiteCounts(passed=1, failed=1))
+    assert (broken.passed, broken.tests) == (False, SuiteCounts(errors=1))
+    assert "SyntaxError" in broken.output and broken.output.endswith("[exit code 1]")
+    (verdict,) = told.verdicts
+    assert verdict.tournament == "fix" and verdict.judge is None
+    assert verdict.winner == "fix@tournament-pass"
+    assert [placing.ticket for placing in verdict.ranking] == list(CONTESTANTS)
+    assert verdict.ranking[1].reasons[:2] == ("check failed (1 passed, 1 failed)", "diff +2 \u22120, 1 file")
+    assert verdict.ranking[2].reasons[:2] == ("check failed (0 passed, 1 error)", "diff +3 \u22120, 1 file")
+    winner = verdict.contestant("fix@tournament-pass")
+    assert winner.diff is not None and winner.diff.files == ("calc.py",)
+    assert winner.model == "sim/tournament-pass" and winner.wall_s is not None and winner.wall_s > 0
+    assert winner.metrics.output_tokens and winner.metrics.ttft_s is not None
+    assert winner.row()[:4] == (
+        "fix@tournament-pass",
+        "sim/tournament-pass",
+        "passed (2 passed)",
+        "+2 \u22120, 1 file",
+    )
+    assert not (repo / "calc.py").exists(), "the contestants worked in their worktrees"
+    land = verdict.land_command()
+    assert land is not None
+    before = git(repo, "rev-parse", "HEAD")
+    run_shell(land)
+    assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert git(repo, "rev-parse", "HEAD~1") == before
+    assert git(repo, "log", "-1", "--format=%s") == "lfg: fix@tournament-pass"
