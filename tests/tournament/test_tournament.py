@@ -3,6 +3,7 @@ one fails one, one does not compile), each is checked there, and the verdict ran
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.commands.headless import Progress
 from lfgtui.config import Config
+from lfgtui.cost.metrics import MetricsBook
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -21,6 +24,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import CheckResult, SuiteCounts, Verdict
 from tests.support.git import commit_all, git, isolate_git, repository
+from tests.support.lfg import Lfg
 
 TESTS = """\
 import unittest
@@ -56,6 +60,30 @@ def tournament_tickets(folder: Path, repo: Path) -> Path:
         f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
     )
     return path
+
+
+def assert_summary(verdict: Verdict) -> None:
+    """The headless closing table's section of the tournament: best first, the winner marked."""
+    progress = Progress(io.StringIO(), MetricsBook(), 0.0)
+    progress.decided(verdict, 1.0)
+    summary = progress.table().split("tournament fix: fix@tournament-pass wins of 3 contestants\n")[-1]
+    header, first, second, third, land = summary.splitlines()
+    assert header.split() == [
+        "contestant",
+        "model",
+        "check",
+        "diff",
+        "outcome",
+        "TTFT",
+        "tok/s",
+        "tokens",
+        "cost",
+        "wall",
+    ]
+    assert first.split()[:2] == ["★", "fix@tournament-pass"] and "passed (2 passed)" in first
+    assert second.split()[0] == "fix@tournament-fail" and "failed (1 passed, 1 failed)" in second
+    assert third.split()[0] == "fix@tournament-broken" and "failed (0 passed, 1 error)" in third
+    assert land == f"land the winner: {verdict.land_command()}"
 
 
 def run_shell(command: str) -> None:
@@ -109,6 +137,7 @@ async def test_the_verdict_ranks_the_passing_contestant_first_and_landing_it_mer
         "passed (2 passed)",
         "+2 \u22120, 1 file",
     )
+    assert_summary(verdict)
     assert not (repo / "calc.py").exists(), "the contestants worked in their worktrees"
     land = verdict.land_command()
     assert land is not None
@@ -117,3 +146,31 @@ async def test_the_verdict_ranks_the_passing_contestant_first_and_landing_it_mer
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     assert git(repo, "rev-parse", "HEAD~1") == before
     assert git(repo, "log", "-1", "--format=%s") == "lfg: fix@tournament-pass"
+
+
+def test_headless_ndjson_says_each_check_and_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_git(tmp_path, monkeypatch)
+    lfg = Lfg(tmp_path)
+    repo = calc_repo(tmp_path / "repo")
+    code, events, stderr = lfg.run(tournament_tickets(tmp_path, repo))
+    assert code == 0, stderr
+    checks = {e["ticket"]: e for e in events if e["type"] == "check"}
+    assert (checks["fix@tournament-pass"]["passed"], checks["fix@tournament-pass"]["tests"]) == (
+        True,
+        {"passed": 2, "failed": 0, "errors": 0, "skipped": 0},
+    )
+    assert checks["fix@tournament-broken"]["passed"] is False
+    assert "SyntaxError" in checks["fix@tournament-broken"]["output"]
+    (verdict,) = [e for e in events if e["type"] == "verdict"]
+    assert events[-1] is verdict, "the verdict comes once every contestant is checked"
+    assert (verdict["ticket"], verdict["attempt"], verdict["judge"]) == ("fix", None, None)
+    assert verdict["winner"] == "fix@tournament-pass"
+    assert [placing["ticket"] for placing in verdict["ranking"]] == list(CONTESTANTS)
+    assert verdict["ranking"][0]["reasons"][0] == "check passed (2 passed)"
+    rows = {row["ticket"]: row for row in verdict["contestants"]}
+    assert rows["fix@tournament-fail"]["diff"] == {"added": 2, "removed": 0, "files": ["calc.py"], "count": 1}
+    assert rows["fix@tournament-fail"]["check"]["tests"]["failed"] == 1
+    assert rows["fix@tournament-pass"]["outcome"] == "completed" and rows["fix@tournament-pass"]["wall_s"] > 0
+    assert rows["fix@tournament-pass"]["branch"] in verdict["land"]
