@@ -160,14 +160,15 @@ class Contestant:
         return "-" if self.wall_s is None else f"{self.wall_s:.1f}s"
 
     def row(self) -> tuple[str, ...]:
-        """A row of the table: ticket, model, check, diff, then outcome, TTFT, tok/s, tokens, cost, wall."""
-        check = "-" if self.check is None else self.check.label()
+        """A row of the table: ticket, model, check (or how the attempt ended, when it did not
+        complete), diff, TTFT, tok/s, tokens, cost, wall time."""
+        check = self.outcome.value if self.check is None else self.check.label()
         diff = "-" if self.diff is None else self.diff.label()
-        measured = compared(self.metrics, self.outcome.value, self.wall())
+        _, *measured = compared(self.metrics, self.outcome.value, self.wall())
         return (self.ticket, self.model, check, diff, *measured)
 
 
-TABLE_HEADER = ("contestant", "model", "check", "diff", "outcome", "TTFT", "tok/s", "tokens", "cost", "wall")
+TABLE_HEADER = ("contestant", "model", "check", "diff", "TTFT", "tok/s", "tokens", "cost", "wall")
 
 
 def _or(value: float | None, default: float) -> float:

@@ -38,6 +38,7 @@ from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
     from lfgtui.run.resume import RecordedRun
+    from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.services import Services
 
 MIN_PANE_WIDTH = 40
@@ -113,7 +114,8 @@ HELP = {
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
     "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
-    "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side",
+    "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side; "
+    "a tournament's verdict once decided",
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
     "pane.deny": "deny it",
@@ -248,6 +250,8 @@ class RunKeys(Protocol):
     def ask_follow_up(self, ticket_id: str) -> None: ...
 
     def show_diff(self, ticket_id: str) -> None: ...
+
+    def verdict(self, group: str) -> Verdict | None: ...
 
     def rerun_ticket(self, ticket_id: str) -> None: ...
 
@@ -538,13 +542,20 @@ class RunScreen(Screen[None]):
         self.keys.show_diff(pane.ticket.id)
 
     def action_compare(self) -> None:
-        """The focused pane's fanned-out ticket, every model of it side by side."""
+        """The focused pane's fanned-out ticket, every model of it side by side; a tournament's table
+        once its verdict is decided."""
         pane = self.focused_pane
         group = None if pane is None else pane.ticket.group
         if group is None:
             self.notify(
                 "This ticket runs on one model: models = [...] fans a ticket out over several.", timeout=3
             )
+            return
+        verdict = self.keys.verdict(group)
+        if verdict is not None:
+            from lfgtui.ui.verdict_screen import VerdictScreen
+
+            self.app.push_screen(VerdictScreen(verdict))
             return
         now = self.services.clock()
         rows = [compare_row(other, now) for other in self.panes if other.ticket.group == group]

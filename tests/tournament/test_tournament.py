@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,43 +22,9 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import CheckResult, SuiteCounts, Verdict
-from tests.support.git import commit_all, git, isolate_git, repository
+from tests.support.git import git, isolate_git
 from tests.support.lfg import Lfg
-
-TESTS = """\
-import unittest
-
-from calc import add
-
-
-class AddTest(unittest.TestCase):
-    def test_add(self):
-        self.assertEqual(add(2, 3), 5)
-
-    def test_zero(self):
-        self.assertEqual(add(0, 0), 0)
-"""
-CHECK = f"{sys.executable} -B -m unittest"
-CONTESTANTS = ("fix@tournament-pass", "fix@tournament-fail", "fix@tournament-broken")
-
-
-def calc_repo(folder: Path) -> Path:
-    """A repository whose tests need a calc.py the contestants write."""
-    repo = repository(folder)
-    (repo / "test_calc.py").write_text(TESTS)
-    commit_all(repo, "tests for add")
-    return repo
-
-
-def tournament_tickets(folder: Path, repo: Path) -> Path:
-    path = folder / "tickets.toml"
-    models = ", ".join(f'"sim/{ticket.partition("@")[2]}"' for ticket in CONTESTANTS)
-    path.write_text(
-        f'[[ticket]]\nid = "fix"\nprompt = "write add in calc.py"\nmodels = [{models}]\n'
-        f'isolation = "worktree"\nworkdir = "{repo}"\ntools = ["write_file"]\nauto_approve = true\n'
-        f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
-    )
-    return path
+from tests.support.tournament import CONTESTANTS, calc_repo, tournament_tickets
 
 
 def assert_summary(verdict: Verdict) -> None:
@@ -73,7 +38,6 @@ def assert_summary(verdict: Verdict) -> None:
         "model",
         "check",
         "diff",
-        "outcome",
         "TTFT",
         "tok/s",
         "tokens",
