@@ -11,6 +11,7 @@ own. A contestant run again (a follow-up) is checked again, and the verdict deci
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,6 +59,8 @@ from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, Verdict, ra
 
 if TYPE_CHECKING:
     from lfgtui.run.scheduler import Run
+
+logger = logging.getLogger(__name__)
 
 
 class Audience(Protocol):
@@ -142,26 +145,30 @@ class Referee:
     async def _check(self, entry: _Entry) -> None:
         ticket = entry.ticket
         assert ticket.check is not None  # only tickets with a check are entries
-        state = self.run.states[ticket.id]
-        if state.worktree is None:  # isolation = "worktree" is required; its failure ends the attempt
-            result = CheckResult(ticket.check, False, "no worktree to run the check in", None)
-        else:
-            workdir = state.worktree.workdir
-            ctx = ToolContext(
-                workdir=workdir,
-                env=command_env(self.run.tool_env, ticket.env_passthrough, workdir),
-                command_timeout_s=ticket.check_timeout_s,
-            )
-            try:
-                outcome = await RunCommand().run({"command": ticket.check}, ctx)
-            except OSError as exc:  # the shell could not be started
-                result = CheckResult(ticket.check, False, f"the check could not start: {exc}", None)
-            else:
-                output = outcome.output
-                result = CheckResult(ticket.check, not outcome.is_error, output, suite_counts(output))
+        try:
+            result = await self._run_check(ticket, ticket.check)
+        except Exception as exc:  # a bug of ours fails this check, not the run or its verdict
+            logger.exception("the check of %s failed inside lfg", ticket.id)
+            result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
         entry.check, entry.done = result, True
         self.audience.checked(ticket.id, entry.attempt, result, self.run.clock())
         self._decide(ticket)
+
+    async def _run_check(self, ticket: Ticket, command: str) -> CheckResult:
+        """`command` in the ticket's worktree, as `run_command` runs a model's command."""
+        tree = self.run.states[ticket.id].worktree
+        if tree is None:  # isolation = "worktree" is required; its failure ends the attempt
+            return CheckResult(command, False, "no worktree to run the check in", None)
+        ctx = ToolContext(
+            workdir=tree.workdir,
+            env=command_env(self.run.tool_env, ticket.env_passthrough, tree.workdir),
+            command_timeout_s=ticket.check_timeout_s,
+        )
+        try:
+            outcome = await RunCommand().run({"command": command}, ctx)
+        except OSError as exc:  # the shell could not be started
+            return CheckResult(command, False, f"the check could not start: {exc}", None)
+        return CheckResult(command, not outcome.is_error, outcome.output, suite_counts(outcome.output))
 
     def _decide(self, ticket: Ticket) -> None:
         assert ticket.group is not None

@@ -29,8 +29,16 @@ from tests.support.tournament import CONTESTANTS, calc_repo, tournament_tickets
 
 def assert_summary(verdict: Verdict) -> None:
     """The headless closing table's section of the tournament: best first, the winner marked."""
-    progress = Progress(io.StringIO(), MetricsBook(), 0.0)
+    out = io.StringIO()
+    progress = Progress(out, MetricsBook(), 0.0)
+    winner = verdict.contestant("fix@tournament-pass").check
+    assert winner is not None
+    progress.checked("fix@tournament-pass", 1, winner, 0.5)
     progress.decided(verdict, 1.0)
+    assert out.getvalue().splitlines() == [
+        "[   0.5s] fix@tournament-pass  check passed (2 passed)",
+        "[   1.0s] tournament fix: fix@tournament-pass wins of 3 contestants",
+    ]
     summary = progress.table().split("tournament fix: fix@tournament-pass wins of 3 contestants\n")[-1]
     header, first, second, third, land = summary.splitlines()
     assert header.split() == [
