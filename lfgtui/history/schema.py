@@ -245,5 +245,13 @@ ALTER TABLE requests ADD COLUMN tokens_per_char REAL;
 (`RequestSent.tokens_per_char`), so a request that never reported one is estimated as it was live.
 A row recorded before says NULL: a quarter token, as lfg counted then (but chunk by chunk)."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+V8 = """
+ALTER TABLE tickets ADD COLUMN check_command TEXT;
+ALTER TABLE tickets ADD COLUMN check_timeout_s REAL;
+"""
+"""A tournament contestant's `check` (the command run in its worktree once it completes) and its
+timeout, so `lfg resume` checks a contestant run again as the file said. A row recorded before has
+none, as its ticket had."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""
