@@ -18,6 +18,7 @@ from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
 from lfgtui.telemetry.metered import METERED
 from lfgtui.telemetry.spans import SPANS
+from lfgtui.tournament.referee import REFEREE
 from lfgtui.ui.pane import PANE
 
 TRANSLATIONS: tuple[Translation[object], ...] = (
@@ -32,6 +33,7 @@ TRANSLATIONS: tuple[Translation[object], ...] = (
     BOOK,
     MOMENTS,
     SPANS,
+    REFEREE,
 )
 
 

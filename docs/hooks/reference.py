@@ -242,6 +242,13 @@ FIELD_HELP = {
     '`"worktree"`',
     "ticket.max_cost_usd": "the attempt fails (`budget`) once it has cost this much",
     "ticket.models": "instead of `provider` and `model`: one pane per model, the same prompt",
+    "ticket.agents": "instead of `provider` and `model`: one pane per coding agent (`acp` providers), each "
+    "on its `default_model`",
+    "ticket.attempts": "run the ticket (each model or agent of a fan-out) this many times: `ID@1`, `ID@2`…; "
+    "a [tournament](../guides/tournaments.md)'s contestants",
+    "ticket.check": "a shell command run in each contestant's worktree once it completes, which ranks them "
+    '(needs `isolation = "worktree"` and a fan-out; see [Tournaments](../guides/tournaments.md))',
+    "ticket.check_timeout_s": "seconds `check` may run before it is killed and fails (default 600)",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",

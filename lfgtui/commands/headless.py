@@ -54,6 +54,7 @@ from lfgtui.worktrees.size import diff_size
 
 if TYPE_CHECKING:
     from lfgtui.broker.gaps import Lost
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 
 @dataclass
@@ -130,6 +131,14 @@ class JsonLines:
         if lost.ticket is not None and lost.attempt is not None:
             self.partial.add((lost.ticket, lost.attempt))
         self._write("gap", lost.ticket, lost.attempt, lost.t, lost.fields())
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        """A tournament contestant's check has ended (tournament/referee.py)."""
+        self._write("check", ticket, attempt, t, _check_json(result))
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        """A tournament's verdict: `ticket` is the tournament (the id written in the file)."""
+        self._write("verdict", verdict.tournament, None, t, _verdict_json(verdict))
 
     def _write(
         self, kind: str, ticket: str | None, attempt: int | None, t: float, record: dict[str, Any]
@@ -264,6 +273,52 @@ class JsonLines:
         }
 
 
+def _check_json(result: CheckResult) -> dict[str, Any]:
+    tests = None if result.tests is None else asdict(result.tests)
+    return {"command": result.command, "passed": result.passed, "tests": tests, "output": result.output}
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, Any]:
+    """The `verdict` line: winner and ranking (best first, each with its reasons), who ranked (`judge`:
+    null for the rule), each contestant's row of the table, and the git command that lands the winner."""
+    contestants = []
+    for c in verdict.contestants:
+        m = c.metrics
+        diff = c.diff
+        contestants.append(
+            {
+                "ticket": c.ticket,
+                "attempt": c.attempt,
+                "model": c.model,
+                "outcome": c.outcome.value,
+                "check": None if c.check is None else _check_json(c.check),
+                "diff": None
+                if diff is None
+                else {
+                    "added": diff.added,
+                    "removed": diff.removed,
+                    "files": list(diff.files),
+                    "count": diff.count,
+                },
+                "cost_usd": m.cost_usd,
+                "cost_estimated": m.cost_usd is not None and m.cost_estimated,
+                "wall_s": None if c.wall_s is None else round(c.wall_s, 3),
+                "output_tokens": m.output_tokens,
+                "ttft_ms": _ms(m.ttft_s),
+                "tokens_per_s": None if m.tokens_per_s is None else round(m.tokens_per_s, 2),
+                "branch": c.branch,
+                "worktree": c.worktree,
+            }
+        )
+    return {
+        "winner": verdict.winner,
+        "ranking": [{"ticket": p.ticket, "reasons": list(p.reasons)} for p in verdict.ranking],
+        "judge": verdict.judge,
+        "contestants": contestants,
+        "land": verdict.land_command(),
+    }
+
+
 PLAIN_STATUSES = (Status, Retrying, Queued, AgentStarted, SessionOpened)
 """Statuses whose facts NDJSON leaves out: each is a `status` line with its message."""
 
@@ -330,12 +385,23 @@ class Progress:
     groups: Mapping[str, str] = field(default_factory=dict)
     """The ticket each fanned-out ticket (`ID@model`) came from, to compare its models at the end."""
     rows: dict[str, _Row] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    """Each tournament's latest verdict, for the closing table."""
     _answers: dict[str, list[str]] = field(default_factory=dict)
     _tool_names: dict[str, str] = field(default_factory=dict)
 
     def _line(self, event: Event, text: str) -> None:
         """One progress line; everything in it but the time may come from outside, so it is made inert."""
         self.out.write(f"[{event.t - self.t0:6.1f}s] {inert(f'{event.ticket}  {text}')}\n")
+        self.out.flush()
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        self.out.write(f"[{t - self.t0:6.1f}s] {inert(f'{ticket}  check {result.label()}')}\n")
+        self.out.flush()
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        self.verdicts[verdict.tournament] = verdict
+        self.out.write(f"[{t - self.t0:6.1f}s] {inert(verdict.summary())}\n")
         self.out.flush()
 
     def __call__(self, event: Event) -> None:
@@ -415,6 +481,7 @@ class Progress:
             models = [("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")]
             models += [(row.model, *_cells(row)) for row in rows]
             tables.append(f"compare {group}: {plural(len(rows), 'model')}, one prompt\n{columns(models)}")
+        tables += [_verdict_table(verdict) for verdict in self.verdicts.values()]
         return inert("\n\n".join(tables))
 
 
@@ -456,6 +523,35 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
     },
 )
 """Each event type's progress line (most events make none): what `lfg run --headless` prints."""
+
+
+def _verdict_table(verdict: Verdict) -> str:
+    """A tournament's section of the closing table: its contestants best first, the winner marked, and
+    how to land it."""
+    from lfgtui.tournament.verdict import TABLE_HEADER
+
+    rows: list[tuple[str, ...]] = [("", *TABLE_HEADER)]
+    for placing in verdict.ranking:
+        mark = "★" if placing.ticket == verdict.winner else ""
+        rows.append((mark, *verdict.contestant(placing.ticket).row()))
+    said = [verdict.summary(), columns(rows)]
+    if (land := verdict.land_command()) is not None:
+        said.append(f"land the winner: {land}")
+    return "\n".join(said)
+
+
+@dataclass
+class Told:
+    """A tournament's news (tournament/referee.py's `Audience`) through an output that may go away."""
+
+    output: UntilClosed
+    reader: JsonLines | Progress
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        self.output.write_with(lambda: self.reader.checked(ticket, attempt, result, t))
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        self.output.write_with(lambda: self.reader.decided(verdict, t))
 
 
 def _cells(row: _Row) -> tuple[str, ...]:

@@ -189,7 +189,7 @@ async def _run_headless(
     `make_run`: what makes the run (default: the outlet's, else a `Run`)."""
     import asyncio
 
-    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
+    from lfgtui.commands.headless import JsonLines, Progress, Told, UntilClosed
     from lfgtui.events import Outcome
     from lfgtui.providers.kinds import kind_of
     from lfgtui.run import Approvals
@@ -202,8 +202,15 @@ async def _run_headless(
     run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
-    output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)
+    reader = JsonLines(sys.stdout, run.book, t0) if progress is None else progress
+    output = UntilClosed(reader, sys.stdout)
     run.sinks.append(output)
+    referee = None
+    if any(ticket.check is not None for ticket in tickets):
+        from lfgtui.tournament.referee import Referee
+
+        referee = Referee(run, Told(output, reader))
+        run.sinks.append(referee)
     kinds, command = alerts
     if command is not None:
         from lfgtui.alerts.moments import RunAlerts
@@ -214,10 +221,16 @@ async def _run_headless(
     signalled: list[int] = []
     stopped = asyncio.Event()  # a signal came: the run is not waiting for a watcher any more
     loop = asyncio.get_running_loop()
+
+    def stop(code: int) -> None:
+        signalled.append(code)
+        run.cancel_all()
+        if referee is not None:
+            referee.cancel()
+        stopped.set()
+
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
-        loop.add_signal_handler(
-            sig, lambda code=code: (signalled.append(code), run.cancel_all(), stopped.set())
-        )
+        loop.add_signal_handler(sig, lambda code=code: stop(code))
     # Every provider's SDK imported before the first request: an import in the middle of the run would
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(
@@ -233,6 +246,8 @@ async def _run_headless(
                 return signalled[0]
         run.start()
         outcomes = await run.wait()
+        if referee is not None:
+            await referee.settled()
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:

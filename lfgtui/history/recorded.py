@@ -34,7 +34,7 @@ from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
-from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
 
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
@@ -117,8 +117,8 @@ class RecordedRun:
         if self.imported:
             lines.append(
                 f"Run {self.run_id} was imported from elsewhere: its tickets' auto_approve, "
-                "env_passthrough, allow_git_writes and mcp_servers are not applied here, and risky "
-                "tools ask."
+                "env_passthrough, allow_git_writes, mcp_servers and check are not applied here, and "
+                "risky tools ask."
             )
         return "\n".join(lines) or None
 
@@ -167,13 +167,16 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         group=row.fanned_from,
         mode=row.mode,
         mcp_servers=servers_from_json(row.mcp_servers),
+        check=row.check_command,
+        check_timeout_s=row.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S,
     )
 
 
 def withheld(ticket: Ticket) -> Ticket:
     """A ticket from elsewhere (an imported run) without what it grants its tools: running without
     asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
-    given the values of variables). Its limits and isolation stay."""
+    given the values of variables), a tournament's `check` (a command lfg runs without asking). Its
+    limits and isolation stay."""
     return dataclasses.replace(
         ticket,
         auto_approve=frozenset(),
@@ -181,6 +184,7 @@ def withheld(ticket: Ticket) -> Ticket:
         env_passthrough=(),
         allow_git_writes=False,
         mcp_servers=(),
+        check=None,
     )
 
 

@@ -99,6 +99,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         mode=ticket.mode,
         every_field=True,
         mcp_servers=servers_json(ticket.mcp_servers),
+        check_command=ticket.check,
+        check_timeout_s=ticket.check_timeout_s,
     )
 
 

@@ -166,6 +166,9 @@ class TicketRow(Row):
     every_field: bool = False
     mcp_servers: str = "[]"
     """The ticket's MCP servers as JSON (`mcp.servers_json`), from migration 5."""
+    check_command: str | None = None
+    """A tournament contestant's `check`, from migration 8."""
+    check_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -267,5 +267,13 @@ one the base (or, with `--pr`, the pushed branch) points at after; `remote` the 
 `pull_request` the address `gh pr create` gave (NULL: landed locally, or no pull request opened).
 A ticket may be landed more than once (a follow-up after a landing): one row each."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
+V9 = """
+ALTER TABLE tickets ADD COLUMN check_command TEXT;
+ALTER TABLE tickets ADD COLUMN check_timeout_s REAL;
+"""
+"""A tournament contestant's `check` (the command run in its worktree once it completes) and its
+timeout, so `lfg resume` checks a contestant run again as the file said. A row recorded before has
+none, as its ticket had."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

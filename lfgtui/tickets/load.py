@@ -34,8 +34,18 @@ from lfgtui.config.validation import (
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.providers.kinds import kind_of
-from lfgtui.tickets.fanout import MODELS, Variant, chosen_models, clash, fanned_out, model_pairs
+from lfgtui.tickets.fanout import (
+    AGENTS,
+    MODELS,
+    Variant,
+    chosen_list,
+    clash,
+    fanned_out,
+    model_pairs,
+    repeated,
+)
 from lfgtui.tickets.ticket import (
+    DEFAULT_CHECK_TIMEOUT_S,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     ISOLATIONS,
@@ -70,6 +80,10 @@ TICKET_FIELDS: dict[str, Kind] = {
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
     "max_cost_usd": POSITIVE_NUMBER,
     "models": MODELS,
+    "agents": AGENTS,
+    "attempts": POSITIVE_INT,
+    "check": STRING,
+    "check_timeout_s": POSITIVE_NUMBER,
     "mcp_servers": STRING_LIST,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
@@ -149,6 +163,7 @@ class _Loader:
         self._check_keys(drafts, defaults, variants)
         self._check_agents_only(drafts, defaults, variants)
         self._check_mcp_servers(drafts, defaults)
+        self._check_tournaments(drafts, defaults, variants)
         self.check.raise_if_any()
         tickets = tuple(
             self._ticket(draft, defaults, variant, needs[draft.index])
@@ -156,7 +171,7 @@ class _Loader:
             for variant in variants[draft.index]
         )
         offline = fallback == OFFLINE_PROVIDER and any(
-            not {"provider", "models"} & (draft.fields.keys() | defaults.keys()) for draft in drafts
+            not {"provider", "models", "agents"} & (draft.fields.keys() | defaults.keys()) for draft in drafts
         )
         return TicketFile(path=self.path, tickets=tickets, offline_default=offline)
 
@@ -269,6 +284,26 @@ class _Loader:
             line = self.line(first if "mcp_servers" in first.fields else None, "mcp_servers")
             self.check.add(line, f"{who}: MCP server {name!r} cannot be given to the agent: {problem}")
 
+    def _check_tournaments(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> None:
+        """A `check` runs in each contestant's worktree and ranks the contestants of one ticket: it
+        needs `isolation = "worktree"` and a ticket that fans out (`attempts`, `models` or `agents`)."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            if "check" not in fields:
+                continue
+            line = self.line(draft if "check" in draft.fields else None, "check")
+            if fields.get("isolation", "none") != "worktree":
+                where = f"{draft.where}: check runs in each contestant's worktree"
+                self.check.add(line, f'{where}: set isolation = "worktree"')
+            if not any(variant.group is not None for variant in variants[draft.index]):
+                self.check.add(
+                    line,
+                    f"{draft.where}: check ranks the contestants of a ticket that fans out: "
+                    "set attempts, models or agents",
+                )
+
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}
         for draft in drafts:
@@ -337,24 +372,49 @@ class _Loader:
         return needs
 
     def _variants(self, draft: _Draft, defaults: Mapping[str, Any], fallback: str) -> list[Variant]:
-        """The tickets one `[[ticket]]` becomes: itself, or one per entry of its `models` (fanout.py).
+        """The tickets one `[[ticket]]` becomes: itself, or one per entry of its `models` or `agents`
+        (fanout.py); each of them `attempts` times.
 
-        A ticket's own provider or model wins over `models` in [defaults]; on one level they clash.
+        A ticket's own provider or model wins over a list in [defaults]; on one level they clash.
         """
         own = draft.fields
         for level, table in ((draft, own), (None, defaults)):
             if found := clash(table):
                 key, message = found
                 self.check.add(self.line(level, key), f"{draft.where if level else '[defaults]'}: {message}")
-        models = chosen_models(own, defaults)
-        if models is None:
+        attempts = own.get("attempts", defaults.get("attempts", 1))
+        chosen = chosen_list(own, defaults)
+        if chosen is None:
             provider = own.get("provider") or defaults.get("provider") or fallback
-            return [Variant(draft.id, provider, self._model(draft, defaults, provider), None)]
-        pairs, problems = model_pairs(models, self.config.providers)
-        line = self.line(draft if "models" in own else None, "models")
+            single = [Variant(draft.id, provider, self._model(draft, defaults, provider), None)]
+            return repeated(draft.id, single, attempts)
+        key, entries = chosen
+        line = self.line(draft if key in own else None, key)
+        if key == "agents":
+            pairs, problems = self._agent_pairs(entries)
+        else:
+            pairs, problems = model_pairs(entries, self.config.providers)
         for problem in problems:
             self.check.add(line, f"{draft.where}: {problem}")
-        return fanned_out(draft.id, pairs)
+        return repeated(draft.id, fanned_out(draft.id, pairs, by_provider=key == "agents"), attempts)
+
+    def _agent_pairs(self, agents: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+        """Each distinct coding agent as (provider, its default model), and the problems: unknown
+        providers, providers that are no coding agent, repeats."""
+        pairs: list[tuple[str, str]] = []
+        problems: list[str] = []
+        providers = self.config.providers
+        for name in dict.fromkeys(entry.strip() for entry in agents):
+            config = providers.get(name)
+            if config is None:
+                problems.append(f"agents: {unknown('provider', name, providers)}")
+            elif not kind_of(config).coding_agent:
+                problems.append(f"agents: provider {name!r} is not a coding agent (kind {config.kind!r})")
+            else:
+                pairs.append((name, config.default_model or ""))
+        if len(agents) != len(set(agents)):
+            problems.append("agents: an agent is listed twice")
+        return pairs, problems
 
     def _fallback_provider(self) -> str:
         """For tickets that name no provider: the first keyed provider whose key is set, else the sim."""
@@ -430,6 +490,8 @@ class _Loader:
             mcp_servers=tuple(
                 self.config.mcp_servers[name] for name in dict.fromkeys(fields.get("mcp_servers", ()))
             ),
+            check=fields.get("check"),
+            check_timeout_s=float(fields.get("check_timeout_s", DEFAULT_CHECK_TIMEOUT_S)),
         )
 
 

@@ -16,6 +16,8 @@ DEFAULT_MAX_CALLS = 20
 DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
 """About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
 answer, well before an endless stream fills memory or the history file."""
+DEFAULT_CHECK_TIMEOUT_S = 600.0
+"""How long a contestant's `check` may run before it is killed (and counts as failed)."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
@@ -52,6 +54,10 @@ class Ticket:
     """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
     mcp_servers: tuple[McpServer, ...] = ()
     """For a coding agent: the MCP servers its session is given (`[mcp_servers.NAME]`), whole."""
+    check: str | None = None
+    """For a contestant of a tournament: the command run in its worktree once it completes, which
+    ranks it (tournament/)."""
+    check_timeout_s: float = DEFAULT_CHECK_TIMEOUT_S
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run.scheduler import Earlier
+    from lfgtui.tournament.referee import Referee
+    from lfgtui.tournament.verdict import Verdict
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -38,6 +40,8 @@ class RunControl:
         self.book = MetricsBook(prices=prices)
         """The run's metrics, which every event it shows goes through first."""
         self.screen: RunScreen | None = None
+        self.verdicts: dict[str, Verdict] = {}
+        """Each tournament's latest verdict, by the ticket id written in the file."""
 
     @property
     def run(self) -> Run | None:
@@ -123,6 +127,8 @@ class LocalControl(RunControl):
             max_cost_usd=services.max_cost_usd,
         )
         self.book = self.engine.book
+        self.referee: Referee | None = None
+        """Checks and ranks the contestants of the run's tournaments, when it has any."""
 
     @property
     def run(self) -> Run:
@@ -134,6 +140,12 @@ class LocalControl(RunControl):
         run.sinks.insert(0, show)
         command = [services.notify_command] if services.notify_command is not None else []
         run.sinks.append(RunAlerts(run, services.notify, [screen.alert, *command]))
+        if any(state.ticket.check is not None for state in run.states.values()):
+            from lfgtui.tournament.referee import Referee
+            from lfgtui.ui.verdict_screen import VerdictNews
+
+            self.referee = Referee(run, VerdictNews(screen, self.verdicts))
+            run.sinks.append(self.referee)
 
     def start(self) -> None:
         self.engine.start()
@@ -153,6 +165,9 @@ class LocalControl(RunControl):
 
     async def close(self) -> None:
         self.engine.cancel_all()
+        if self.referee is not None:
+            self.referee.cancel()
+            await self.referee.settled()
         await self.engine.wait()
         await self.engine.close_agents()
 

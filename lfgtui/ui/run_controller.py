@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
     from lfgtui.run.scheduler import Earlier
+    from lfgtui.tournament.verdict import Verdict
     from lfgtui.worktrees.land import Landed
     from lfgtui.worktrees.tree import Worktree
 
@@ -320,6 +321,10 @@ class RunController:
             )
             return
         self.screen.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
+
+    def verdict(self, group: str) -> Verdict | None:
+        """The latest verdict of a tournament of this run, once decided here."""
+        return self.control.verdicts.get(group)
 
     def rerun_ticket(self, ticket_id: str) -> None:
         assert self.recorded is not None, "only a recorded run's tickets are re-run"

@@ -38,6 +38,7 @@ from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
     from lfgtui.history.recorded import RecordedRun
+    from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.services import Services
 
 MIN_PANE_WIDTH = 40
@@ -116,7 +117,8 @@ HELP = {
     "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
     "pane.land": "land the focused ticket's change: squash it onto the branch its worktree was made "
     "from, then archive the worktree (asks first; lfg land for the other ways)",
-    "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side",
+    "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side; "
+    "a tournament's verdict once decided",
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
     "pane.deny": "deny it",
@@ -251,6 +253,8 @@ class RunKeys(Protocol):
     def ask_follow_up(self, ticket_id: str) -> None: ...
 
     def show_diff(self, ticket_id: str) -> None: ...
+
+    def verdict(self, group: str) -> Verdict | None: ...
 
     def rerun_ticket(self, ticket_id: str) -> None: ...
 
@@ -543,13 +547,20 @@ class RunScreen(Screen[None]):
         self.keys.show_diff(pane.ticket.id)
 
     def action_compare(self) -> None:
-        """The focused pane's fanned-out ticket, every model of it side by side."""
+        """The focused pane's fanned-out ticket, every model of it side by side; a tournament's table
+        once its verdict is decided."""
         pane = self.focused_pane
         group = None if pane is None else pane.ticket.group
         if group is None:
             self.notify(
                 "This ticket runs on one model: models = [...] fans a ticket out over several.", timeout=3
             )
+            return
+        verdict = self.keys.verdict(group)
+        if verdict is not None:
+            from lfgtui.ui.verdict_screen import VerdictScreen
+
+            self.app.push_screen(VerdictScreen(verdict))
             return
         now = self.services.clock()
         rows = [compare_row(other, now) for other in self.panes if other.ticket.group == group]

@@ -68,6 +68,8 @@ EVERY_FIELD: dict[str, Any] = {
             "search", "sse", url="https://mcp.example.com/sse", headers=(("Authorization", "Bearer ${T}"),)
         ),
     ),
+    "check": "python -m pytest -q",
+    "check_timeout_s": 90.0,
 }
 """A ticket with every field set, each default field to something else than its default."""
 
@@ -143,11 +145,12 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
         or ticket.env_passthrough
         or ticket.allow_git_writes
         or ticket.mcp_servers
+        or ticket.check
     )
     notice = recorded.notice()
     assert (
         notice is not None
-        and "auto_approve, env_passthrough, allow_git_writes and mcp_servers are not applied" in notice
+        and "auto_approve, env_passthrough, allow_git_writes, mcp_servers and check are not applied" in notice
     )
     assert recorded.outside(tmp_path) == [ticket], "/srv/project/sub is not under the current folder"
     assert recorded.outside(Path("/srv")) == []

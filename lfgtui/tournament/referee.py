@@ -1,0 +1,239 @@
+"""The referee of a run's tournaments: a sink that follows each contestant, runs its `check` once its
+attempt completes, and decides the verdict once every contestant of a tournament is done.
+
+The check runs as the `run_command` tool runs a model's command (tools/command.py, under the
+supervisor): in the contestant's worktree, with the same environment allowlist (`command_env`, the
+ticket's `env_passthrough`), killed with all it started at the ticket's `check_timeout_s`, the tail
+of its output kept. It runs after the attempt's end, so the attempt's wall time is the contestant's
+own. A contestant run again (a follow-up) is checked again, and the verdict decided again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lfgtui.cost.metrics import Metrics
+from lfgtui.events import (
+    AgentDetails,
+    AgentProgress,
+    AgentStarted,
+    ApprovalAnswered,
+    ApprovalAsked,
+    AttemptEnded,
+    AttemptStarted,
+    CallEnded,
+    ContextUsed,
+    DiffUpdated,
+    Event,
+    PlanUpdated,
+    PromptSent,
+    Queued,
+    QuotaSeen,
+    ReasoningDelta,
+    RequestSent,
+    Retrying,
+    SessionOpened,
+    Stalled,
+    Status,
+    TextDelta,
+    ToolCallArgsDelta,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolCallUpdated,
+    ToolOutputDelta,
+    ToolResult,
+    Translation,
+    Usage,
+    WorktreeReady,
+)
+from lfgtui.outcome import Outcome
+from lfgtui.tickets.ticket import Ticket
+from lfgtui.tools import command_env
+from lfgtui.tools.base import ToolContext
+from lfgtui.tools.command import RunCommand
+from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, Verdict, rank, suite_counts
+
+if TYPE_CHECKING:
+    from lfgtui.run.scheduler import Run
+
+logger = logging.getLogger(__name__)
+
+
+class Audience(Protocol):
+    """Who is told of a tournament: a check's result as it comes, the verdict once decided; `t` is
+    the run's clock."""
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None: ...
+
+    def decided(self, verdict: Verdict, t: float) -> None: ...
+
+
+@dataclass
+class _Entry:
+    """One contestant's latest attempt as the referee has followed it."""
+
+    ticket: Ticket
+    attempt: int = 0
+    model: str = ""
+    started: float | None = None
+    ended: float | None = None
+    outcome: Outcome | None = None
+    diff: Diff | None = None
+    worktree: WorktreeReady | None = None
+    check: CheckResult | None = None
+    done: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class Referee:
+    """The sink (after the output it tells, so a verdict follows the last attempt's end)."""
+
+    def __init__(self, run: Run, audience: Audience) -> None:
+        self.run = run
+        self.audience = audience
+        self.entries: dict[str, _Entry] = {}
+        self.groups: dict[str, list[str]] = {}
+        for state in run.states.values():
+            ticket = state.ticket
+            if ticket.check is not None and ticket.group is not None:
+                self.entries[ticket.id] = _Entry(ticket)
+                self.groups.setdefault(ticket.group, []).append(ticket.id)
+        self.verdicts: dict[str, Verdict] = {}
+
+    def __call__(self, event: Event) -> None:
+        entry = self.entries.get(event.ticket)
+        if entry is not None and (handle := REFEREE.handlers.get(type(event))) is not None:
+            handle(self, entry, event)
+
+    async def settled(self) -> None:
+        """Wait for the checks under way (and any they lead to) to end."""
+        while pending := [e.task for e in self.entries.values() if e.task is not None and not e.task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def cancel(self) -> None:
+        """Stop every check under way (the run is stopping): no verdict is decided without them."""
+        for entry in self.entries.values():
+            if entry.task is not None:
+                entry.task.cancel()
+
+    def _started(self, entry: _Entry, event: AttemptStarted) -> None:
+        if entry.task is not None:
+            entry.task.cancel()
+        ticket = entry.ticket
+        self.entries[ticket.id] = _Entry(
+            ticket, event.attempt, f"{event.provider}/{event.model}", event.t, worktree=entry.worktree
+        )
+
+    def _worktree(self, entry: _Entry, event: WorktreeReady) -> None:
+        entry.worktree = event
+
+    def _diff(self, entry: _Entry, event: DiffUpdated) -> None:
+        entry.diff = Diff.of(event.added, event.removed, event.files, event.text)
+
+    def _ended(self, entry: _Entry, event: AttemptEnded) -> None:
+        entry.attempt, entry.ended, entry.outcome = event.attempt, event.t, event.outcome
+        if event.outcome is Outcome.COMPLETED:
+            entry.task = asyncio.create_task(self._check(entry), name=f"check {entry.ticket.id}")
+        else:
+            entry.done = True
+            self._decide(entry.ticket)
+
+    async def _check(self, entry: _Entry) -> None:
+        ticket = entry.ticket
+        assert ticket.check is not None  # only tickets with a check are entries
+        try:
+            result = await self._run_check(ticket, ticket.check)
+        except Exception as exc:  # a bug of ours fails this check, not the run or its verdict
+            logger.exception("the check of %s failed inside lfg", ticket.id)
+            result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
+        entry.check, entry.done = result, True
+        self.audience.checked(ticket.id, entry.attempt, result, self.run.clock())
+        self._decide(ticket)
+
+    async def _run_check(self, ticket: Ticket, command: str) -> CheckResult:
+        """`command` in the ticket's worktree, as `run_command` runs a model's command."""
+        tree = self.run.states[ticket.id].worktree
+        if tree is None:  # isolation = "worktree" is required; its failure ends the attempt
+            return CheckResult(command, False, "no worktree to run the check in", None)
+        ctx = ToolContext(
+            workdir=tree.workdir,
+            env=command_env(self.run.tool_env, ticket.env_passthrough, tree.workdir),
+            command_timeout_s=ticket.check_timeout_s,
+        )
+        try:
+            outcome = await RunCommand().run({"command": command}, ctx)
+        except OSError as exc:  # the shell could not be started
+            return CheckResult(command, False, f"the check could not start: {exc}", None)
+        return CheckResult(command, not outcome.is_error, outcome.output, suite_counts(outcome.output))
+
+    def _decide(self, ticket: Ticket) -> None:
+        assert ticket.group is not None
+        entries = [self.entries[ticket_id] for ticket_id in self.groups[ticket.group]]
+        if not all(entry.done for entry in entries):
+            return
+        verdict = rank(ticket.group, tuple(self._contestant(entry) for entry in entries))
+        self.verdicts[ticket.group] = verdict
+        self.audience.decided(verdict, self.run.clock())
+
+    def _contestant(self, entry: _Entry) -> Contestant:
+        assert entry.outcome is not None  # done
+        metrics = self.run.book.attempts.get((entry.ticket.id, entry.attempt), Metrics())
+        started, ended = entry.started, entry.ended
+        tree = self.run.states[entry.ticket.id].worktree
+        return Contestant(
+            ticket=entry.ticket.id,
+            attempt=entry.attempt,
+            model=entry.model,
+            outcome=entry.outcome,
+            metrics=metrics,
+            wall_s=None if started is None or ended is None else ended - started,
+            check=entry.check,
+            diff=entry.diff,
+            branch=None if tree is None else tree.branch,
+            worktree=None if tree is None else str(tree.path),
+            repo=None if tree is None else str(tree.repo),
+        )
+
+
+Handler = Callable[[Referee, _Entry, Any], None]
+
+REFEREE: Translation[Handler] = Translation(
+    "tournament referee",
+    {
+        AttemptStarted: Referee._started,
+        WorktreeReady: Referee._worktree,
+        DiffUpdated: Referee._diff,
+        AttemptEnded: Referee._ended,
+    },
+    {
+        **dict.fromkeys(
+            (PromptSent, RequestSent, TextDelta, ReasoningDelta, Usage, CallEnded, ContextUsed, QuotaSeen),
+            "the metrics book counts them; the table reads it",
+        ),
+        **dict.fromkeys(
+            (ToolCallStarted, ToolCallArgsDelta, ToolCallReady, ToolCallUpdated, ToolOutputDelta, ToolResult),
+            "what the contestant did shows in its diff and its check, not its calls",
+        ),
+        **dict.fromkeys(
+            (
+                Status,
+                Retrying,
+                Queued,
+                AgentStarted,
+                SessionOpened,
+                AgentProgress,
+                Stalled,
+                ApprovalAsked,
+                ApprovalAnswered,
+                PlanUpdated,
+                AgentDetails,
+            ),
+            "a note on the way: the table is about the result",
+        ),
+    },
+)
+"""What the referee takes of each event type."""

@@ -1,0 +1,227 @@
+"""A tournament's table and its verdict: what each contestant did, and the ranking by the rule.
+
+The rule, without a judge: a contestant whose attempt completed before one that did not; then one
+whose check passed; then the smaller diff (lines added and removed); then the lower cost; then the
+shorter wall time; then the order of the tickets file. The winner is the first, when its check
+passed: a tournament no contestant passed has no winner. A judge (the next step) will rank by its
+own reasons; `Verdict.judge` names it, None for the rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from dataclasses import dataclass
+
+from lfgtui.cost.metrics import Metrics
+from lfgtui.formats import compared, plural
+from lfgtui.outcome import Outcome
+from lfgtui.worktrees.size import diff_size
+
+_PYTEST = re.compile(r"^=*\s*(\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", re.MULTILINE)
+_PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
+_UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.MULTILINE)
+_UNITTEST_END = re.compile(r"^(OK|FAILED)(?: \(([^)]*)\))?\s*$", re.MULTILINE)
+_DIFF_FILE = re.compile(r"^diff --git a/(.*) b/", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class SuiteCounts:
+    """What a test runner's summary said: tests passed, failed, in error and skipped."""
+
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    def label(self) -> str:
+        """`2 passed, 1 failed, 1 error`: the passed always, the others when there are any."""
+        others = ((self.failed, f"{self.failed} failed"), (self.errors, plural(self.errors, "error")))
+        skipped = ((self.skipped, f"{self.skipped} skipped"),)
+        return ", ".join([f"{self.passed} passed", *(said for count, said in (*others, *skipped) if count)])
+
+
+def suite_counts(output: str) -> SuiteCounts | None:
+    """The counts in the last pytest or unittest summary of a check's output; None when it has none."""
+    found: SuiteCounts | None = None
+    at = -1
+    for match in _PYTEST.finditer(output):
+        counts = dict.fromkeys(("passed", "failed", "errors", "skipped"), 0)
+        for count, word in _PYTEST_COUNT.findall(match.group(1)):
+            key = {"error": "errors", "xfailed": "skipped", "xpassed": "passed"}.get(word, word)
+            counts[key] += int(count)
+        found, at = SuiteCounts(**counts), match.start()
+    for ran in _UNITTEST_RAN.finditer(output):
+        end = _UNITTEST_END.search(output, ran.end())
+        if end is None or ran.start() < at:
+            continue
+        said = dict(
+            (key.strip(), int(value))
+            for key, _, value in (item.partition("=") for item in (end.group(2) or "").split(","))
+            if value.strip().isdigit()
+        )
+        failed, errors = said.get("failures", 0), said.get("errors", 0)
+        skipped = said.get("skipped", 0) + said.get("expected failures", 0)
+        passed = int(ran.group(1)) - failed - errors - skipped
+        found, at = SuiteCounts(max(passed, 0), failed, errors, skipped), ran.start()
+    return found
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A contestant's `check`: whether it passed (exit code 0 within its timeout), its output as
+    `run_command` keeps it (the tail, then the exit code or why it was killed), the test counts in it."""
+
+    command: str
+    passed: bool
+    output: str
+    tests: SuiteCounts | None
+
+    def label(self) -> str:
+        said = "passed" if self.passed else "failed"
+        return f"{said} ({self.tests.label()})" if self.tests is not None else said
+
+
+@dataclass(frozen=True)
+class Diff:
+    """What a contestant changed in its worktree: lines added and removed, and the files."""
+
+    added: int
+    removed: int
+    files: tuple[str, ...]
+    count: int
+    """Files changed, as git counts them (the names come from the diff's text, which may be cut)."""
+
+    @classmethod
+    def of(cls, added: int, removed: int, files: int, text: str | None) -> Diff:
+        return cls(added, removed, tuple(dict.fromkeys(_DIFF_FILE.findall(text or ""))), files)
+
+    @property
+    def lines(self) -> int:
+        return self.added + self.removed
+
+    def label(self) -> str:
+        return diff_size(self.added, self.removed, self.count)
+
+
+@dataclass(frozen=True)
+class Contestant:
+    """One contestant's latest attempt, as the table shows it."""
+
+    ticket: str
+    attempt: int
+    model: str
+    """`provider/model`, as the attempt started; empty when it never started."""
+    outcome: Outcome
+    metrics: Metrics
+    wall_s: float | None
+    check: CheckResult | None
+    """None when the attempt did not complete (nothing to check)."""
+    diff: Diff | None
+    branch: str | None
+    worktree: str | None
+    """Where it worked: the worktree's top folder, on `branch`."""
+    repo: str | None
+    """The checkout its worktree was made from, where landing merges `branch`."""
+
+    @property
+    def passed(self) -> bool:
+        return self.check is not None and self.check.passed
+
+    def rule_key(self) -> tuple[float, ...]:
+        """Where the rule puts it: lower is better."""
+        worst = math.inf
+        return (
+            self.outcome is not Outcome.COMPLETED,
+            not self.passed,
+            worst if self.diff is None else self.diff.lines,
+            _or(self.metrics.cost_usd, worst),
+            _or(self.wall_s, worst),
+        )
+
+    def reasons(self) -> tuple[str, ...]:
+        """The facts the rule ranked it by, in the rule's order."""
+        from lfgtui.cost.prices import format_usd
+
+        if self.outcome is not Outcome.COMPLETED:
+            first = f"did not complete: {self.outcome.value}"
+        else:
+            assert self.check is not None
+            first = f"check {self.check.label()}"
+        return (
+            first,
+            "no diff" if self.diff is None else f"diff {self.diff.label()}",
+            f"cost {format_usd(self.metrics.cost_usd, self.metrics.cost_estimated)}",
+            f"wall time {self.wall()}",
+        )
+
+    def wall(self) -> str:
+        return "-" if self.wall_s is None else f"{self.wall_s:.1f}s"
+
+    def row(self) -> tuple[str, ...]:
+        """A row of the table: ticket, model, check (or how the attempt ended, when it did not
+        complete), diff, TTFT, tok/s, tokens, cost, wall time."""
+        check = self.outcome.value if self.check is None else self.check.label()
+        diff = "-" if self.diff is None else self.diff.label()
+        _, *measured = compared(self.metrics, self.outcome.value, self.wall())
+        return (self.ticket, self.model, check, diff, *measured)
+
+
+TABLE_HEADER = ("contestant", "model", "check", "diff", "TTFT", "tok/s", "tokens", "cost", "wall")
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+@dataclass(frozen=True)
+class Placing:
+    """A contestant's place in the ranking and why."""
+
+    ticket: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A tournament's result: its contestants (in the file's order), the ranking, best first, and the
+    winner (None when no contestant's check passed)."""
+
+    tournament: str
+    contestants: tuple[Contestant, ...]
+    ranking: tuple[Placing, ...]
+    winner: str | None
+    judge: str | None = None
+    """Who ranked: None for the rule; the judge's ticket once there is one."""
+
+    def contestant(self, ticket: str) -> Contestant:
+        return next(c for c in self.contestants if c.ticket == ticket)
+
+    def land_command(self) -> str | None:
+        """The git commands that take the winner's work into the branch checked out in the repository
+        the run started from: commit it on its branch, then merge that branch (until `lfg land`)."""
+        if self.winner is None:
+            return None
+        winner = self.contestant(self.winner)
+        if winner.worktree is None or winner.branch is None or winner.repo is None:
+            return None
+        tree, repo = shlex.quote(winner.worktree), shlex.quote(winner.repo)
+        message = shlex.quote(f"lfg: {self.winner}")
+        commit = f"git -C {tree} add -A && git -C {tree} commit -m {message}"
+        return f"{commit} && git -C {repo} merge {shlex.quote(winner.branch)}"
+
+    def summary(self) -> str:
+        """One line: who won, or that nobody did."""
+        if self.winner is None:
+            return f"tournament {self.tournament}: no winner, no contestant passed its check"
+        count = plural(len(self.contestants), "contestant")
+        return f"tournament {self.tournament}: {self.winner} wins of {count}"
+
+
+def rank(tournament: str, contestants: tuple[Contestant, ...]) -> Verdict:
+    """The verdict by the rule (module docstring); the sort is stable, so ties keep the file's order."""
+    ranked = sorted(contestants, key=Contestant.rule_key)
+    ranking = tuple(Placing(c.ticket, c.reasons()) for c in ranked)
+    winner = ranked[0].ticket if ranked and ranked[0].passed else None
+    return Verdict(tournament, contestants, ranking, winner)

@@ -1,0 +1,44 @@
+"""A tournament's repository and tickets: contestants on the sim write calc.py in their worktrees,
+one passing the repository's tests, one failing one, one that does not compile."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tests.support.git import commit_all, repository
+
+TESTS = """\
+import unittest
+
+from calc import add
+
+
+class AddTest(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(add(2, 3), 5)
+
+    def test_zero(self):
+        self.assertEqual(add(0, 0), 0)
+"""
+CHECK = f"{sys.executable} -B -m unittest"
+CONTESTANTS = ("fix@tournament-pass", "fix@tournament-fail", "fix@tournament-broken")
+
+
+def calc_repo(folder: Path) -> Path:
+    """A repository whose tests need a calc.py the contestants write."""
+    repo = repository(folder)
+    (repo / "test_calc.py").write_text(TESTS)
+    commit_all(repo, "tests for add")
+    return repo
+
+
+def tournament_tickets(folder: Path, repo: Path) -> Path:
+    path = folder / "tickets.toml"
+    models = ", ".join(f'"sim/{ticket.partition("@")[2]}"' for ticket in CONTESTANTS)
+    path.write_text(
+        f'[[ticket]]\nid = "fix"\nprompt = "write add in calc.py"\nmodels = [{models}]\n'
+        f'isolation = "worktree"\nworkdir = "{repo}"\ntools = ["write_file"]\nauto_approve = true\n'
+        f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
+    )
+    return path
