@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lfgtui.validation import ValidationError
 
-from lfgtui.config import Config, load_config
+from lfgtui.config.load import Config, load_config
+from lfgtui.config.validation import ValidationError
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import TicketFile
 

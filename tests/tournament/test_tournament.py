@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.commands.headless import Progress
-from lfgtui.config import Config
+from lfgtui.config.load import Config
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
