@@ -31,6 +31,7 @@ from procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 ACP_STAMPS = Path(__file__).resolve().parent / "acp_stamps.py"
 OTLP_SINK = Path(__file__).resolve().parent / "otlp_sink.py"
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
+STREAM_MARGIN_S = 8.0  # how much longer than the window each answer streams: the last pane starts late
 END_WAIT_S = 30.0  # the most a run waits after its window for every answer to end and show
 
 
@@ -118,7 +119,7 @@ async def run_lfg(
             name="bench", kind="openai", base_url=f"http://127.0.0.1:{port}/v1", idle_timeout_s=30
         )
     config = Config(path=None, providers=providers_used)
-    repeat = int(rate * (duration + 5) / LONG_ANSWER_TOKENS) + 1
+    repeat = int(rate * (duration + STREAM_MARGIN_S) / LONG_ANSWER_TOKENS) + 1
     model = f"long-answer:tokens_per_s={rate:g},ttft_ms=100,repeat={repeat}"
     if acp:  # each agent's stderr log goes here, not among the person's own agent logs
         os.environ["XDG_STATE_HOME"] = str(folder / "state")
@@ -202,6 +203,8 @@ async def run_lfg(
             bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
         )
         backlog = sum(len(a) - len(shown_at[t]) for t, a in arrivals.items())
+        if not arrived:  # the answers ended before the last pane began: a machine too busy to measure
+            raise RuntimeError("no token arrived in the measured window (the machine is too busy)")
         await pilot.pause(0.3)
         in_window = [f for f in frames if window["start"] <= f <= window["end"]]
         deadline = time.monotonic() + END_WAIT_S  # the answers end a few seconds after the window
