@@ -31,6 +31,8 @@ from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 ACP_STAMPS = Path(__file__).resolve().parent / "_acp_stamps.py"
 OTLP_SINK = Path(__file__).resolve().parent / "_otlp_sink.py"
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
+STREAM_MARGIN_S = 8.0  # how much longer than the window each answer streams: the last pane starts late
+END_WAIT_S = 30.0  # the most a run waits after its window for every answer to end and show
 
 
 def free_port() -> int:
@@ -93,7 +95,7 @@ async def run_lfg(
     from lfgtui.commands.common import Notices
     from lfgtui.commands.telemetry import TelemetryOut
     from lfgtui.config.load import Config
-    from lfgtui.events import Event, TextDelta
+    from lfgtui.events import AttemptEnded, Event, TextDelta
     from lfgtui.providers.base import ProviderConfig
     from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers
@@ -117,7 +119,7 @@ async def run_lfg(
             name="bench", kind="openai", base_url=f"http://127.0.0.1:{port}/v1", idle_timeout_s=30
         )
     config = Config(path=None, providers=providers_used)
-    repeat = int(rate * (duration + 5) / LONG_ANSWER_TOKENS) + 1
+    repeat = int(rate * (duration + STREAM_MARGIN_S) / LONG_ANSWER_TOKENS) + 1
     model = f"long-answer:tokens_per_s={rate:g},ttft_ms=100,repeat={repeat}"
     if acp:  # each agent's stderr log goes here, not among the person's own agent logs
         os.environ["XDG_STATE_HOME"] = str(folder / "state")
@@ -136,6 +138,7 @@ async def run_lfg(
     ends: dict[str, list[int]] = {t.id: [] for t in tickets}  # cumulative characters after each chunk
     flushed: dict[str, int] = dict.fromkeys(arrivals, 0)  # characters handed to the pane's last flush
     shown_at: dict[str, list[float]] = {t.id: [] for t in tickets}  # the frame that first showed each chunk
+    ended: set[str] = set()  # tickets whose attempt ended (the pane flushes its last text at once)
     frames: list[float] = []
     window = {"start": 0.0, "end": float("inf")}
     reads = watch_acp_reads() if acp else None  # ACP: per session, when lfg read each chunk's line
@@ -145,6 +148,9 @@ async def run_lfg(
             chars = (ends[event.ticket][-1] if ends[event.ticket] else 0) + len(event.text)
             arrivals[event.ticket].append(event.t)
             ends[event.ticket].append(chars)
+        elif isinstance(event, AttemptEnded):
+            ended.add(event.ticket)
+            flushed[event.ticket] = ends[event.ticket][-1] if ends[event.ticket] else 0
 
     original_frame = TicketPane.render_frame
 
@@ -197,8 +203,15 @@ async def run_lfg(
             bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
         )
         backlog = sum(len(a) - len(shown_at[t]) for t, a in arrivals.items())
+        if not arrived:  # the answers ended before the last pane began: a machine too busy to measure
+            raise RuntimeError("no token arrived in the measured window (the machine is too busy)")
         await pilot.pause(0.3)
         in_window = [f for f in frames if window["start"] <= f <= window["end"]]
+        deadline = time.monotonic() + END_WAIT_S  # the answers end a few seconds after the window
+        while time.monotonic() < deadline and not all(
+            t in ended and len(shown_at[t]) == len(a) for t, a in arrivals.items()
+        ):
+            await asyncio.sleep(0.05)
     wall = window["end"] - window["start"]
     agents_cpu = sum(used - agents0[pid] for pid, used in agents1.items() if pid in agents0)
     worker1 += sum(used - helpers0[pid] for pid, used in helpers1.items() if pid in helpers0)
@@ -219,7 +232,12 @@ async def run_lfg(
             if window["start"] <= times[k] <= window["end"]:
                 unread.append(read[k] - times[k])
                 parsing.append(made - read[k])
+    ends_lag, ends_late = end_lags(arrivals, shown_at, rate)
     return {
+        "end_lag_p50": percentile(ends_lag, 0.5),
+        "end_lag_max": max(ends_lag, default=None),
+        "end_late_max": max(ends_late, default=None),
+        "ended": len(ends_lag),
         "mode": "lfg-acp" if acp else "lfg-otel" if otel else "lfg" if worker else "lfg-inline",
         "panes": panes,
         "rate": rate,
@@ -247,6 +265,22 @@ async def run_lfg(
         "rss_before_mb": rss_before / 1024,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def end_lags(
+    arrivals: dict[str, list[float]], shown_at: dict[str, list[float]], rate: float
+) -> tuple[list[float], list[float]]:
+    """Each ended pane's end lag, from its last chunk's arrival to the frame showing it, and how late
+    that frame was on the sim's timeline: one token per chunk, 1/rate apart from the first chunk's
+    arrival (a source or a worker falling behind makes the end late, not lagged). Panes whose last
+    chunk was never shown are left out (`ended` counts those in)."""
+    lags: list[float] = []
+    late: list[float] = []
+    for ticket, times in arrivals.items():
+        if times and len(shown_at[ticket]) == len(times):
+            lags.append(shown_at[ticket][-1] - times[-1])
+            late.append(shown_at[ticket][-1] - (times[0] + (len(times) - 1) / rate))
+    return lags, late
 
 
 def child(args: argparse.Namespace) -> None:

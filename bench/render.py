@@ -31,6 +31,17 @@ running on a shared machine.
     python bench/render.py --baselines stream,static50,richmd50   # and a baseline rendering Markdown
     python bench/render.py --acp --configs 16x50,16x200 --repeat 3   # and ACP agent panes
     python bench/render.py --otel --configs 16x200 --skip-baseline --repeat 3   # telemetry on vs off
+    python bench/render.py --base /tmp/before --skip-baseline --configs 1x200,16x200,64x200 --repeat 3
+
+`--base DIR` adds the same lfg run with the lfgtui package in DIR (e.g. the code before a change:
+`git worktree add /tmp/before main --detach`), its provider worker and sim server too, interleaved
+with this tree's runs; the ratio lines compare the two. Every run starts in a temporary folder, since
+lfg starts its child processes with `python -m`, which looks in the current folder first.
+
+Every answer ends a few seconds after the measured window; a run then waits for each pane to show
+its last text. "end lag" is, per pane, from the last chunk's arrival to the frame showing it; "end
+late" is how late that frame was on the stream's own timeline (one token per chunk, 1/rate apart
+from the first chunk): a worker or a sim server that falls behind makes the end late, not lagged.
 
 `--otel` adds a run exporting the run's traces and metrics as `lfg run --otel` does, to
 `_otlp_sink.py` (a local OTLP/HTTP receiver in its own process, so its CPU is not lfg's), metrics
@@ -43,8 +54,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +67,9 @@ from _render_lfg import child
 BASELINE = Path(__file__).resolve().parent / "textual_baseline.py"
 
 
-def run_config(command: list[str]) -> dict[str, Any] | str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+def run_config(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any] | str:
+    with tempfile.TemporaryDirectory(prefix="lfg-render-") as folder:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=folder, env=env)
     if done.returncode != 0:
         return f"FAILED: {done.stderr.strip()[-300:]}"
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -93,6 +107,11 @@ def main() -> None:
         help="also run lfg exporting its telemetry as lfg run --otel does, to a local OTLP receiver "
         "(_otlp_sink.py, its own process; metrics every second), beside lfg without it",
     )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="also run lfg with the lfgtui package in this folder (the code before a change), as lfg-base",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--panes", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=200, help=argparse.SUPPRESS)
@@ -103,6 +122,7 @@ def main() -> None:
 
     baselines = [] if args.skip_baseline else args.baselines.split(",")
     columns = ["N", "R", "mode", "run", "tok/s/pane", "backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
+    columns += ["end lag p50 ms", "end lag max ms", "end late max ms", "ended"]
     columns += [
         "CPU util",
         "worker CPU",
@@ -119,6 +139,9 @@ def main() -> None:
     for config in args.configs.split(","):
         panes, rate = (float(v) for v in config.split("x"))
         commands = {"lfg": child_command(__file__, panes, rate, args)}
+        envs = {"lfg-base": base_env(args.base)} if args.base else {}
+        if args.base:
+            commands["lfg-base"] = commands["lfg"]
         if args.inline:
             commands["lfg-inline"] = [*commands["lfg"], "--inline"]
         if args.acp:
@@ -130,7 +153,7 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in commands}
         for number in range(1, args.repeat + 1):  # interleaved, so drift in the machine hits every mode
             for mode, command in commands.items():
-                result = run_config(command)
+                result = run_config(command, envs.get(mode))
                 if isinstance(result, str):
                     print(f"| {panes:g} | {rate:g} | {mode} | {number} | {result} |")
                     continue
@@ -141,6 +164,8 @@ def main() -> None:
         if args.repeat > 1:
             for mode, result in medians.items():
                 print(row(panes, rate, mode, "median", result))
+        if "lfg-base" in medians and "lfg" in medians:
+            ratios.append(base_line(panes, rate, medians["lfg"], medians["lfg-base"]))
         for name in ("lfg", "lfg-acp"):
             ours = medians.get(name)
             for mode in baselines:
@@ -166,7 +191,7 @@ def main() -> None:
 def child_command(script: str, panes: float, rate: float, args: argparse.Namespace) -> list[str]:
     return [
         sys.executable,
-        script,
+        str(Path(script).resolve()),
         "--child",
         "--panes",
         str(int(panes)),
@@ -177,6 +202,27 @@ def child_command(script: str, panes: float, rate: float, args: argparse.Namespa
         "--size",
         args.size,
     ]
+
+
+def base_env(base: Path) -> dict[str, str]:
+    """The environment of a run of the lfgtui package in `base` (its children inherit it)."""
+    paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def base_line(panes: float, rate: float, ours: dict[str, Any], base: dict[str, Any]) -> str:
+    """This tree against the base tree: CPU per token, lag and the answers' ends."""
+    ui_ours, ui_base = ui_ms_per_token(ours), ui_ms_per_token(base)
+    cpu_ours, cpu_base = ours["cpu_ms_per_token"], base["cpu_ms_per_token"]
+    return (
+        f"{panes:g}x{rate:g} lfg/lfg-base: CPU per token: UI + worker {ratio(cpu_ours, cpu_base)} "
+        f"({cpu_ours:.3f} vs {cpu_base:.3f} ms), UI process {ratio(ui_ours, ui_base)} "
+        f"({ui_ours:.3f} vs {ui_base:.3f} ms); lag p50 {ratio(ours['lag_p50'], base['lag_p50'])}, "
+        f"lag p95 {ratio(ours['lag_p95'], base['lag_p95'])}; "
+        f"end lag max {ms(ours.get('end_lag_max'))} vs {ms(base.get('end_lag_max'))} ms, "
+        f"end late max {ms(ours.get('end_late_max'))} vs {ms(base.get('end_late_max'))} ms; "
+        f"machine CPU {figure(ours.get('machine_cpu'), '.2f')} vs {figure(base.get('machine_cpu'), '.2f')}"
+    )
 
 
 def ui_ms_per_token(result: dict[str, Any]) -> float:
@@ -240,6 +286,8 @@ def row(panes: float, rate: float, mode: str, run: str, result: dict[str, Any]) 
     return (
         f"| {panes:g} | {rate:g} | {mode} | {run} | {tps:.0f} | {result['backlog_at_window']:.0f} "
         f"| {ms(result['lag_p50'])} | {ms(result['lag_p95'])} | {ms(result['lag_max'])} "
+        f"| {ms(result.get('end_lag_p50'))} | {ms(result.get('end_lag_max'))} "
+        f"| {ms(result.get('end_late_max'))} | {figure(result.get('ended'), '.0f')} "
         f"| {result['cpu_util']:.2f} | {result.get('worker_cpu_util', 0):.2f} "
         f"| {ui_ms_per_token(result):.3f} | {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} "
         f"| {figure(result.get('sim_cpu_util'), '.2f')} | {figure(result.get('agents_cpu_util'), '.2f')} "

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from lfgtui.config.load import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run import Run
     from lfgtui.tickets.ticket import Ticket, TicketFile
 
@@ -113,6 +114,26 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.ui import terminal_attached
+
+    use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
+    if not use_tui:
+        return await _run_with(args, config, tickets, None)
+    # The TUI reads the streams in a child process, started before anything else is imported here:
+    # its own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
+    # all of the UI's this way. Providers closes it; so does this block if the run stops before that.
+    from lfgtui.providers.worker import ProviderWorker
+
+    backend = ProviderWorker()
+    async with contextlib.aclosing(backend):
+        await backend.start()
+        return await _run_with(args, config, tickets, backend)
+
+
+async def _run_with(
+    args: argparse.Namespace, config: Config, tickets: TicketFile, backend: ProviderWorker | None
+) -> int:
+    """The run, in the TUI when `backend` (the provider worker, started) is given, else headless."""
     from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.telemetry import TelemetryError
@@ -120,10 +141,8 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
     from lfgtui.providers.registry import Providers
-    from lfgtui.providers.worker import ProviderWorker
-    from lfgtui.ui import terminal_attached
 
-    use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
+    use_tui = backend is not None
     notices = Notices()
     try:  # a broker or telemetry that cannot be used stops the run before it starts
         outlet = await Outlet.open(args, config)
@@ -134,7 +153,6 @@ async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) ->
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
-    backend = ProviderWorker() if use_tui else None  # the TUI reads the streams in a child process
     async with (
         Providers(config.providers, backend=backend) as providers,
         _notify_command(args) as command,

@@ -21,8 +21,6 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
-import httpx2
-
 from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.providers.base import ProviderConfig, parse_retry_after, status_error_kind
 from lfgtui.providers.kinds import KINDS, ErrorMapping
@@ -87,6 +85,8 @@ def classify_status(status: int, body: Any, message: str, retry_after: str | Non
 
 def classify(exc: BaseException) -> ErrorInfo:
     """Classify an exception raised while requesting or reading a stream."""
+    import httpx2  # here, not at the top: the TUI's process imports this module but reads no stream
+
     if isinstance(exc, _sdk_errors("APIStatusError")):
         return classify_status(
             exc.status_code, exc.body, exc.message, exc.response.headers.get("retry-after")

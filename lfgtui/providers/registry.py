@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lfgtui.providers.base import Provider, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN, resolve
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
-from lfgtui.sim.server import SimServer
+
+if TYPE_CHECKING:
+    from lfgtui.sim.server import SimServer
 
 
 class Backend(Protocol):
@@ -134,6 +136,8 @@ class InProcessBackend:
 
     async def _sim_url(self) -> str:
         if self._sim is None:
+            from lfgtui.sim.server import SimServer  # here: the TUI's process reads no stream
+
             self._sim = await SimServer().start()
         return self._sim.url
 

@@ -213,7 +213,7 @@ class LiveMarkdown(PlainLines, ScrollView):
             self._relayout(key)
             changed = True
         else:
-            changed = self._update(key, new_blocks)
+            changed = self._update(key, new_blocks, follow)
         moved = relayout or bool(self._stale)
         if self._stale:
             self._render_stale(key, follow, anchor)
@@ -405,21 +405,26 @@ class LiveMarkdown(PlainLines, ScrollView):
             self._kept.add(number)
             self._evicted.discard(number)
 
-    def _update(self, key: RenderKey, new_blocks: list[Block]) -> bool:
+    def _update(self, key: RenderKey, new_blocks: list[Block], follow: bool) -> bool:
         """Lay out newly finished blocks and the tail; refresh only the lines that differ.
 
-        New blocks beyond the budget (a hidden pane shown again, a huge chunk) are queued like a relayout.
+        New blocks beyond the budget (a hidden pane shown again, a huge chunk) are queued like a relayout,
+        but never those a following view will show: those would be rendered at once anyway, and
+        queueing them repainted the whole pane. A busy app, whose frames bring several blocks each and
+        whose renders take longer by the wall clock, so stays on this path instead of falling further
+        behind on the queued one.
         """
         first = self._offsets[-1]
         old = self._tail
         added: list[Strip] = []
         deadline = perf_counter() + RELAYOUT_BUDGET
-        for block in new_blocks:
+        shown_from = self._shown_from(new_blocks, key[0]) if follow else len(new_blocks)
+        for index, block in enumerate(new_blocks):
             number = len(self._blocks)
             self._blocks.append(block)
             if not block.continued and self._tail_render[:3] == (block.text, block.join, block.plain):
                 block.strips[key] = self._tail_render[3]
-            elif not self._stale and perf_counter() < deadline:
+            elif index >= shown_from or (not self._stale and perf_counter() < deadline):
                 block.strips[key] = render_block(self.app.console, block, key)
                 self.stats.blocks_rendered += 1
                 self.stats.chars_rendered += len(block.text)
@@ -452,6 +457,15 @@ class LiveMarkdown(PlainLines, ScrollView):
         self.stats.lines_refreshed += end - start
         self.refresh_lines(start, end - start)
         return True
+
+    def _shown_from(self, new_blocks: list[Block], width: int) -> int:
+        """The first of `new_blocks` that a view following the bottom shows, by their estimated heights."""
+        need = self.scrollable_content_region.height
+        shown = len(new_blocks)
+        while shown > 0 and need > 0:
+            shown -= 1
+            need -= sum(len(line) // width + 1 for line in new_blocks[shown].text.splitlines()) + 1
+        return shown
 
     def _render_tail(self, key: RenderKey) -> None:
         tail = self._splitter.tail()

@@ -15,6 +15,7 @@ from textual.containers import Container
 from textual.pilot import Pilot
 from textual.strip import Strip
 
+from lfgtui.ui import live_markdown
 from lfgtui.ui.live_markdown import LiveMarkdown
 from lfgtui.ui.markdown_blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE
 from tests.support.app import settle, texts, whole
@@ -218,6 +219,31 @@ async def test_one_more_token_renders_only_the_tail() -> None:
         assert stream.refreshed == []
         assert stream.stats.blocks_rendered == before.blocks_rendered
         assert stream.scroll_offset.y == 0
+
+
+async def test_blocks_a_following_view_shows_repaint_their_lines_whatever_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a busy machine a frame brings several blocks and their renders outlast the budget by the
+    wall clock: the blocks the view shows are still rendered at once and repaint only their lines
+    (queued, they repainted the whole pane on every frame)."""
+    stream = RecordingStream()
+    async with StreamApp(stream).run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        stream.append(blocks(3) + "\n\nThe tail")
+        settle(stream)
+        await pilot.pause()
+        monkeypatch.setattr(live_markdown, "RELAYOUT_BUDGET", -1.0)  # every render past the budget
+        before = replace(stream.stats)
+        stream.refreshed.clear()
+
+        stream.append(" ends.\n\n" + blocks(2) + "\n\nA new tail")
+        assert stream.flush()
+
+        assert stream.stats.blocks_rendered == before.blocks_rendered + 3  # the old tail, two new blocks
+        assert not stream.dirty, "nothing was queued for later frames"
+        assert stream.refreshed, "the new lines are repainted, not the whole pane"
+        assert texts(stream)[-1] == "A new tail"
 
 
 async def test_work_per_token_does_not_depend_on_answer_length() -> None:
