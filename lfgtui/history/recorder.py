@@ -99,6 +99,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         mode=ticket.mode,
         every_field=True,
         mcp_servers=servers_json(ticket.mcp_servers),
+        fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
+        max_wait_s=ticket.max_wait_s,
     )
 
 

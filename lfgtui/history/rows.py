@@ -83,7 +83,7 @@ def stored_number(value: float | None) -> float | None:
 
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
 
-_LIST_COLUMNS = frozenset({"tools", "depends_on", "auto_approve", "env_passthrough"})
+_LIST_COLUMNS = frozenset({"tools", "depends_on", "auto_approve", "env_passthrough", "fallback"})
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,9 @@ class TicketRow(Row):
     every_field: bool = False
     mcp_servers: str = "[]"
     """The ticket's MCP servers as JSON (`mcp.servers_json`), from migration 5."""
+    fallback: tuple[str, ...] = ()
+    max_wait_s: float | None = None
+    """Its failover links ("provider/model") and wait, from migration 8."""
 
 
 @dataclass(frozen=True)

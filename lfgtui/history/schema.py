@@ -245,5 +245,14 @@ ALTER TABLE requests ADD COLUMN tokens_per_char REAL;
 (`RequestSent.tokens_per_char`), so a request that never reported one is estimated as it was live.
 A row recorded before says NULL: a quarter token, as lfg counted then (but chunk by chunk)."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+V8 = """
+ALTER TABLE tickets ADD COLUMN fallback TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tickets ADD COLUMN max_wait_s REAL;
+"""
+"""A ticket's failover chain (`fallback`, each link "provider/model") and how long it waits for a
+rate-limited provider before it moves on (`max_wait_s`), so `lfg resume` runs it with the same. Each
+attempt's row already says which provider and model it ran on. A row recorded before has no
+fallback, as its ticket had, and NULL: the default wait."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -32,7 +32,7 @@ from lfgtui.mcp import servers_from_json
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.run.scheduler import Earlier
-from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_MAX_WAIT_S, Ticket
 
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
@@ -185,6 +185,8 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         group=row.fanned_from,
         mode=row.mode,
         mcp_servers=servers_from_json(row.mcp_servers),
+        fallback=tuple((link.partition("/")[0], link.partition("/")[2]) for link in row.fallback),
+        max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
     )
 
 

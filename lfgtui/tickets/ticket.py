@@ -16,6 +16,9 @@ DEFAULT_MAX_CALLS = 20
 DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
 """About 8 million tokens, three times the 10 MB answer lfg is tested to keep whole: far past any real
 answer, well before an endless stream fills memory or the history file."""
+DEFAULT_MAX_WAIT_S = 120.0
+"""How long a ticket with a fallback waits for a rate-limited or overloaded provider (the wait its
+429 or 529 names) before it moves to the next link instead: two minutes."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
@@ -52,6 +55,11 @@ class Ticket:
     """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
     mcp_servers: tuple[McpServer, ...] = ()
     """For a coding agent: the MCP servers its session is given (`[mcp_servers.NAME]`), whole."""
+    fallback: tuple[tuple[str, str], ...] = ()
+    """(provider, model) of each link the ticket moves to, in order, when an attempt fails in a way
+    more waiting will not fix soon (run/failover.py)."""
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
+    """With a fallback: the longest wait a 429 or 529 may ask for before the ticket moves on."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

@@ -67,6 +67,8 @@ EVERY_FIELD: dict[str, Any] = {
             "search", "sse", url="https://mcp.example.com/sse", headers=(("Authorization", "Bearer ${T}"),)
         ),
     ),
+    "fallback": (("sim-anthropic", "gpt"), ("openai", "gpt-4.1/mini")),
+    "max_wait_s": 30.0,
 }
 """A ticket with every field set, each default field to something else than its default."""
 
