@@ -280,3 +280,12 @@ def test_a_stated_wait_is_read_in_milliseconds_first_as_the_sdks_read_it() -> No
     assert stated_wait(httpx2.Headers({"llm_provider-retry-after": "2"})) == 2.0
     assert stated_wait(httpx2.Headers({"retry-after-ms": "soon", "retry-after": "3"})) == 3.0
     assert stated_wait(httpx2.Headers({})) is None and stated_wait(None) is None
+
+
+def test_a_providers_fallback_names_known_providers(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[providers.sim]\nfallback = ["nowhere/x", "sim-anthropic/hello"]\n'
+    )
+    with pytest.raises(ValidationError) as raised:
+        load_config(tmp_path / "config.toml", env={})
+    assert "[providers.sim]: fallback: unknown provider 'nowhere'" in str(raised.value)
