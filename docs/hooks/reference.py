@@ -242,8 +242,8 @@ FIELD_HELP = {
     '`"worktree"`',
     "ticket.max_cost_usd": "the attempt fails (`budget`) once it has cost this much",
     "ticket.models": "instead of `provider` and `model`: one pane per model, the same prompt",
-    "ticket.fallback": '`["provider/model", …]` the ticket moves to, in order, when an attempt fails in a way '
-    "more waiting will not fix soon (see [Failover](../guides/failover.md)); default: its provider's "
+    "ticket.fallback": '`["provider/model", …]` the ticket moves to, in order, when an attempt fails in a '
+    "way more waiting will not fix soon (see [Failover](../guides/failover.md)); default: its provider's "
     "`fallback`; `[]`: none",
     "ticket.max_wait_s": "with a fallback: the longest wait a 429 or 529 may ask for before the ticket moves "
     "on (default 120)",
