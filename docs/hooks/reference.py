@@ -249,6 +249,11 @@ FIELD_HELP = {
     "ticket.check": "a shell command run in each contestant's worktree once it completes, which ranks them "
     '(needs `isolation = "worktree"` and a fan-out; see [Tournaments](../guides/tournaments.md))',
     "ticket.check_timeout_s": "seconds `check` may run before it is killed and fails (default 600)",
+    "ticket.fallback": '`["provider/model", …]` the ticket moves to, in order, when an attempt fails in a '
+    "way more waiting will not fix soon (see [Failover](../guides/failover.md)); default: its provider's "
+    "`fallback`; `[]`: none",
+    "ticket.max_wait_s": "with a fallback: the longest wait a 429 or 529 may ask for before the ticket moves "
+    "on (default 120)",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",
@@ -279,6 +284,8 @@ FIELD_HELP = {
     "providers.requests_per_minute": "requests a minute, over every ticket of the provider",
     "providers.tokens_per_minute": "tokens a minute (estimated first, settled from usage)",
     "providers.prices": "your own rates, USD per million tokens (see `prices` below)",
+    "providers.fallback": '`["provider/model", …]`: where its tickets go when it fails in a way more waiting '
+    "will not fix soon, unless a ticket names its own (see [Failover](../guides/failover.md))",
     "prices.input_per_mtok": "prompt tokens (required)",
     "prices.output_per_mtok": "output tokens (required)",
     "prices.cache_read_per_mtok": "prompt tokens read from the provider's cache",

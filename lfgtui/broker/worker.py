@@ -523,7 +523,8 @@ class Worker:
             for d, answer in item.outputs.items()
         }
         dependencies = tuple(dataclasses.replace(ticket, id=d, depends_on=()) for d in item.outputs)
-        tickets = (ticket, *dependencies)
+        own = dataclasses.replace(ticket, fallback=())  # the coordinator moves it on, as a new work entry
+        tickets = (own, *dependencies)
         run = Run(
             tickets,
             self.providers,

@@ -108,6 +108,10 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "requests_per_minute": POSITIVE_INT,
     "tokens_per_minute": POSITIVE_INT,
     "prices": TABLE,
+    "fallback": Kind(
+        'a list of "provider/model" names',
+        lambda value: STRING_LIST.check(value) and all("/" in entry.strip("/") for entry in value),
+    ),
 }
 PRICE_FIELDS: dict[str, Kind] = {
     "input_per_mtok": NON_NEGATIVE_NUMBER,
@@ -289,7 +293,7 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             check.add(check.doc.line("providers", name), f"{where}: must be a table of provider settings")
             continue
         fields = check.fields(table, PROVIDER_FIELDS, where, header)
-        fields |= {key: tuple(fields[key]) for key in ("command", "env") if key in fields}
+        fields |= {key: tuple(fields[key]) for key in ("command", "env", "fallback") if key in fields}
         if "prices" in fields:
             fields["prices"] = _prices(check, fields["prices"], where, header)
         kind = fields.get("kind")
@@ -329,6 +333,14 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 f"{where}: an {config.kind} provider needs base_url, the agent's stream URL",
             )
         providers[name] = config
+    for name, config in providers.items():  # a link names a provider of this file or a built-in one
+        for entry in config.fallback:
+            if entry.partition("/")[0].strip() not in providers:
+                message = unknown("provider", entry.partition("/")[0].strip(), providers)
+                check.add(
+                    check.doc.line(f'providers."{name}"', "fallback"),
+                    f"[providers.{name}]: fallback: {message}",
+                )
     return providers
 
 

@@ -292,11 +292,11 @@ def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket])
     before the UI starts rather than in its first frame."""
     from lfgtui.providers.catalog import resolve
 
-    tickets = tuple(tickets)
-    used = {ticket.provider for ticket in tickets}  # resolved: a base URL from the environment counts
+    links = [link for ticket in tickets for link in ((ticket.provider, ticket.model), *ticket.fallback)]
+    used = {provider for provider, _ in links}  # resolved: a base URL from the environment counts
     book = PriceBook({name: resolve(c) if name in used else c for name, c in configs.items()})
-    for ticket in tickets:
-        book.pricer(ticket.provider, ticket.model)
+    for provider, model in links:  # a fallback's link is priced as its own provider prices it
+        book.pricer(provider, model)
     return book
 
 

@@ -34,7 +34,13 @@ from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
 from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
-from lfgtui.tickets.ticket import DEFAULT_CHECK_TIMEOUT_S, DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tickets.ticket import (
+    DEFAULT_CHECK_TIMEOUT_S,
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_OUTPUT_CHARS,
+    DEFAULT_MAX_WAIT_S,
+    Ticket,
+)
 
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
@@ -169,6 +175,8 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         mcp_servers=servers_from_json(row.mcp_servers),
         check=row.check_command,
         check_timeout_s=row.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S,
+        fallback=tuple((link.partition("/")[0], link.partition("/")[2]) for link in row.fallback),
+        max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
     )
 
 

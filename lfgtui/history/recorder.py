@@ -101,6 +101,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         mcp_servers=servers_json(ticket.mcp_servers),
         check_command=ticket.check,
         check_timeout_s=ticket.check_timeout_s,
+        fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
+        max_wait_s=ticket.max_wait_s,
     )
 
 

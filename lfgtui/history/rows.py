@@ -83,7 +83,7 @@ def stored_number(value: float | None) -> float | None:
 
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
 
-_LIST_COLUMNS = frozenset({"tools", "depends_on", "auto_approve", "env_passthrough"})
+_LIST_COLUMNS = frozenset({"tools", "depends_on", "auto_approve", "env_passthrough", "fallback"})
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,11 @@ class TicketRow(Row):
     mcp_servers: str = "[]"
     """The ticket's MCP servers as JSON (`mcp.servers_json`), from migration 5."""
     check_command: str | None = None
-    """A tournament contestant's `check`, from migration 8."""
+    """A tournament contestant's `check`, from migration 9."""
     check_timeout_s: float | None = None
+    fallback: tuple[str, ...] = ()
+    max_wait_s: float | None = None
+    """Its failover links ("provider/model") and wait, from migration 10."""
 
 
 @dataclass(frozen=True)

@@ -275,5 +275,14 @@ ALTER TABLE tickets ADD COLUMN check_timeout_s REAL;
 timeout, so `lfg resume` checks a contestant run again as the file said. A row recorded before has
 none, as its ticket had."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
+V10 = """
+ALTER TABLE tickets ADD COLUMN fallback TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tickets ADD COLUMN max_wait_s REAL;
+"""
+"""A ticket's failover chain (`fallback`, each link "provider/model") and how long it waits for a
+rate-limited provider before it moves on (`max_wait_s`), so `lfg resume` runs it with the same. Each
+attempt's row already says which provider and model it ran on. A row recorded before has no
+fallback, as its ticket had, and NULL: the default wait."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,6 +122,9 @@ class ProviderConfig:
     tokens_per_minute: int | None = None
     """Shared by every ticket of the provider: a token bucket refilled over each minute."""
     prices: PriceOverride | None = None
+    fallback: tuple[str, ...] = ()
+    """Where its tickets go when it fails in a way more waiting will not fix soon ("provider/model",
+    in order), unless a ticket names its own `fallback` (run/failover.py)."""
 
 
 class ProviderError(Exception):
@@ -191,6 +194,34 @@ def status_error_kind(status: int) -> ErrorKind:
     if status >= 500:
         return ErrorKind.SERVER
     return ErrorKind.BAD_REQUEST
+
+
+GATEWAY_PREFIX = "llm_provider-"
+"""How a LiteLLM proxy relays its upstream provider's response headers: each under this prefix
+(`llm_provider-retry-after`, `llm_provider-x-ratelimit-reset-requests`); on a 429 it sends the
+provider's wait and resets only so spelled."""
+
+
+def relayed(headers: Mapping[str, str], name: str) -> str | None:
+    """A provider's header `name` as it sent it, else as a gateway relayed it (`GATEWAY_PREFIX`)."""
+    value = headers.get(name)
+    return headers.get(GATEWAY_PREFIX + name) if value is None else value
+
+
+def stated_wait(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds an error response asks to wait: `retry-after-ms` (which the official SDKs read first,
+    as Azure sends it), else `retry-after`, each as the provider or a gateway spelled it."""
+    if headers is None:
+        return None
+    millis = relayed(headers, "retry-after-ms")
+    if millis is not None:
+        try:
+            seconds = float(millis) / 1000
+        except ValueError:
+            seconds = math.nan
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return parse_retry_after(relayed(headers, "retry-after"))
 
 
 def parse_retry_after(value: str | None) -> float | None:

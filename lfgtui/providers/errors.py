@@ -17,12 +17,13 @@ import json
 import re
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 from lfgtui.events import ErrorInfo, ErrorKind
-from lfgtui.providers.base import ProviderConfig, parse_retry_after, status_error_kind
+from lfgtui.providers.base import ProviderConfig, stated_wait, status_error_kind
 from lfgtui.providers.kinds import KINDS, ErrorMapping
 
 SDKS = tuple(
@@ -69,18 +70,17 @@ IN_BAND_KINDS = {
 }
 
 
-def classify_status(status: int, body: Any, message: str, retry_after: str | None) -> ErrorInfo:
+def classify_status(status: int, body: Any, message: str, headers: Mapping[str, str] | None) -> ErrorInfo:
     """An HTTP error response, or (status 200) an in-band error event inside a stream.
 
     In-band errors keep the meaning their type gives them, so an overload that arrives before the
-    first token is retried like the same error sent as an HTTP status.
+    first token is retried like the same error sent as an HTTP status. The wait it asks for is read
+    from its headers as the provider or a gateway spelled them (`base.stated_wait`).
     """
     text = body_message(body, message)
     if status == 200:
         return ErrorInfo(IN_BAND_KINDS.get(_body_type(body), ErrorKind.STREAM_ERROR), text)
-    return ErrorInfo(
-        status_error_kind(status), text, status=status, retry_after=parse_retry_after(retry_after)
-    )
+    return ErrorInfo(status_error_kind(status), text, status=status, retry_after=stated_wait(headers))
 
 
 def classify(exc: BaseException) -> ErrorInfo:
@@ -88,9 +88,7 @@ def classify(exc: BaseException) -> ErrorInfo:
     import httpx2  # here, not at the top: the TUI's process imports this module but reads no stream
 
     if isinstance(exc, _sdk_errors("APIStatusError")):
-        return classify_status(
-            exc.status_code, exc.body, exc.message, exc.response.headers.get("retry-after")
-        )
+        return classify_status(exc.status_code, exc.body, exc.message, exc.response.headers)
     if isinstance(exc, httpx2.SSEError):  # a TransportError subclass, so it must come first
         return ErrorInfo(ErrorKind.MALFORMED, str(exc))
     if isinstance(exc, (*_sdk_errors("APITimeoutError"), httpx2.TimeoutException)):
@@ -157,11 +155,25 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return _CREDENTIALS.sub(lambda m: (m["name"] or m["scheme"]) + REDACTED, text)
 
 
+UPSTREAM_REFUSED = re.compile(r"\blitellm\.(?:AuthenticationError|PermissionDeniedError)\b")
+"""How a LiteLLM proxy words a 401/403 it relays from its upstream provider (`litellm.AuthenticationError:
+AuthenticationError: OpenAIException - Incorrect API key provided ...`): the upstream refused the
+gateway's own key. Its refusals of the key it was sent read otherwise (`Authentication Error, Invalid
+proxy server token passed`)."""
+
+
 def for_user(info: ErrorInfo, config: ProviderConfig) -> ErrorInfo:
     """The error as it may be shown and stored: no key in it, and for an authentication failure the
-    variable the key came from, which is what the user has to fix."""
+    variable the key came from, which is what the user has to fix; or, when a gateway relays its
+    upstream's refusal of the gateway's own key, that the gateway's configuration is to fix."""
     message = redact(info.message, (config.api_key or "",))
-    if info.kind is ErrorKind.AUTH:
+    if info.kind is ErrorKind.AUTH and UPSTREAM_REFUSED.search(message):
+        gateway = f"the gateway at {config.base_url}" if config.base_url else "the gateway"
+        message += (
+            f" ({gateway} accepted lfg's key; its upstream provider refused the gateway's own key: "
+            "fix that key in the gateway's configuration)"
+        )
+    elif info.kind is ErrorKind.AUTH:
         if config.api_key_env:
             message += f" (the key comes from the environment variable {config.api_key_env})"
         else:

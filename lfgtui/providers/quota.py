@@ -8,7 +8,9 @@ Two dialects, read from the response's headers as the official SDK received them
 - Anthropic's: `anthropic-ratelimit-requests-limit`, `-remaining` and `-reset` (an RFC 3339 time),
   and the same for `tokens`, `input-tokens` and `output-tokens`, of which the one with the least
   left (for its limit) is the tokens' quota.
-The headers are a server's word: a value that is not a count or a time is left out, never an error.
+Each is read as the provider sent it or, failing that, as a LiteLLM proxy relays it
+(`llm_provider-x-ratelimit-reset-requests`, `base.relayed`). The headers are a server's word: a
+value that is not a count or a time is left out, never an error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from lfgtui.events import EventFactory, QuotaSeen
+from lfgtui.providers.base import relayed
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -28,7 +31,9 @@ Allowance = tuple[int | None, int | None, float | None]
 
 def quota_seen(ev: EventFactory, provider: str, headers: Mapping[str, str]) -> QuotaSeen | None:
     """The quota `headers` (case-insensitive, as httpx2's are) tell of, or None when they tell none."""
-    if headers.get("anthropic-ratelimit-requests-limit") or headers.get("anthropic-ratelimit-tokens-limit"):
+    if relayed(headers, "anthropic-ratelimit-requests-limit") or relayed(
+        headers, "anthropic-ratelimit-tokens-limit"
+    ):
         requests = _allowance(headers, "anthropic-ratelimit-requests-{}", _until_time)
         tokens = _tightest(
             _allowance(headers, f"anthropic-ratelimit-{kind}-{{}}", _until_time)
@@ -60,7 +65,9 @@ def refused_quota(ev: EventFactory, provider: str, exc: BaseException) -> QuotaS
 
 def _allowance(headers: Mapping[str, str], pattern: str, reset: Callable[[str], float | None]) -> Allowance:
     """One allowance: `pattern` names its headers with `limit`, `remaining` and `reset` in its place."""
-    limit, remaining, resets = (headers.get(pattern.format(part)) for part in ("limit", "remaining", "reset"))
+    limit, remaining, resets = (
+        relayed(headers, pattern.format(part)) for part in ("limit", "remaining", "reset")
+    )
     return _count(limit), _count(remaining), None if resets is None else reset(resets.strip())
 
 

@@ -199,9 +199,7 @@ async def _check_response(response: httpx2.Response) -> None:
         except json.JSONDecodeError:
             body = None
         fallback = text.strip()[:300] or response.reason_phrase
-        raise ProviderError(
-            classify_status(response.status_code, body, fallback, response.headers.get("retry-after"))
-        )
+        raise ProviderError(classify_status(response.status_code, body, fallback, response.headers))
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type != "text/event-stream":
         raise ProviderError(

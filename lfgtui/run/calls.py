@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
+    ErrorInfo,
     ErrorKind,
     Event,
     EventFactory,
@@ -39,16 +40,36 @@ from lfgtui.providers.errors import for_user
 from lfgtui.run.ratelimit import MAX_PAUSE_S, ProviderLimiter, estimate_prompt_tokens
 
 FIRST_OUTPUT = (TextDelta, ReasoningDelta, ToolCallStarted)
+WAITED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED})
+"""Failures the provider asks to be waited out, which `RetryPolicy.max_wait_s` bounds."""
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with jitter, up to `max_delay_s`; a provider's Retry-After wins when it is
-    given, up to `ratelimit.MAX_PAUSE_S` (10 minutes), as it does for the provider's shared pause."""
+    given, up to `ratelimit.MAX_PAUSE_S` (10 minutes), as it does for the provider's shared pause.
+
+    `max_wait_s` (a ticket with a fallback: its `max_wait_s`) is the longest a rate-limited or
+    overloaded call waits for what the provider named (its Retry-After, else the reset of the quota
+    its headers said is spent): past it the call fails at once, and the ticket moves on
+    (run/failover.py)."""
 
     max_retries: int = 2
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
+    max_wait_s: float | None = None
+
+    def too_long(self, error: ErrorInfo, limiter: ProviderLimiter | None) -> ErrorInfo | None:
+        """The error as the call ends with it when its stated wait is past `max_wait_s`, else None."""
+        if self.max_wait_s is None or error.kind not in WAITED:
+            return None
+        stated = error.retry_after
+        if stated is None and limiter is not None:
+            stated = limiter.held_s()
+        if stated is None or stated <= self.max_wait_s:
+            return None
+        why = f"it asks to wait {stated:.0f} s, longer than the ticket's max_wait_s of {self.max_wait_s:g} s"
+        return replace(error, message=f"{error.message} ({why})")
 
     def delay(self, retry: int, retry_after: float | None) -> float:
         if retry_after is not None:  # the provider's word, up to the limiters' longest pause
@@ -95,14 +116,17 @@ async def run_call(
                 return
             except ProviderError as exc:
                 error = for_user(exc.info, provider.config)
-                if got_output or not error.retryable or retry >= policy.max_retries:
+                refused = None if got_output else policy.too_long(error, limiter)
+                if refused is None and (got_output or not error.retryable or retry >= policy.max_retries):
                     raise ProviderError(error) from exc
-                retry += 1
-                wait_s = policy.delay(retry, error.retry_after)
+                wait_s = policy.delay(retry + 1, error.retry_after)
                 rate_limited = error.kind is ErrorKind.RATE_LIMITED and error.retry_after is not None
                 pausing = limiter if rate_limited else None
-                if pausing is not None:
-                    pausing.pause(wait_s, error.describe())  # before this request's slot is given back
+                if pausing is not None:  # before this request's slot is given back, moving on or not
+                    pausing.pause(wait_s, error.describe())
+                if refused is not None:  # the others wait for it; this ticket moves on
+                    raise ProviderError(refused) from exc
+                retry += 1
         yield ev(
             Retrying,
             message=f"{error.describe()}; retrying in {wait_s:.1f}s ({retry}/{policy.max_retries})",

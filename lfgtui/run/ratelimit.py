@@ -265,6 +265,16 @@ class ProviderLimiter:
         self._tokens_left = _left(quota.tokens_limit, quota.tokens_remaining, quota.tokens_reset_s, quota.t)
         self._advance()
 
+    def held_s(self) -> float | None:
+        """Seconds until nothing the provider said holds its requests any more (its pause, a quota
+        with none left), None when nothing does: how long a retry would wait."""
+        now = self._clock()
+        ends = [self._paused_until] if self._paused_until is not None and self._paused_until > now else []
+        ends += [
+            left.resets_at for left in (self._requests_left, self._tokens_left) if left and left.short(1, now)
+        ]
+        return max(ends) - now if ends else None
+
     @property
     def queued(self) -> int:
         """Requests waiting in the line."""

@@ -53,6 +53,8 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.agent_loop import AgentTask, run_agent
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import BUILTIN_TOOLS, command_env
@@ -133,7 +135,17 @@ class TicketState:
     the process running it stopping (a broker worker)."""
     streamed: int = 0
     why: str | None = None
-    """Who asked for the next attempt from elsewhere (`lfg attach`), said once it has started."""
+    """Who asked for the next attempt from elsewhere (`lfg attach`), or why it runs on a fallback,
+    said once it has started."""
+    error: ErrorInfo | None = None
+    """Why the latest attempt failed, when it did."""
+    link: int = 0
+    """Which of the ticket's links it runs on (run/failover.py): 0 its own provider and model."""
+    written: Ticket = field(init=False)
+    """The ticket as written; `ticket` is it on its current link."""
+
+    def __post_init__(self) -> None:
+        self.written = self.ticket
 
     @property
     def running(self) -> bool:
@@ -234,6 +246,7 @@ class Run:
         if state.running or state.outcome is Outcome.COMPLETED:
             return False
         state.why = why
+        state.link, state.ticket = 0, state.written  # a retry starts again from the first link
         self._launch(state, "retry")
         return True
 
@@ -267,8 +280,8 @@ class Run:
                 state.answer_parts.append(text)
             case SessionOpened(session_id=session_id):
                 state.agent_session = session_id
-            case AttemptEnded(outcome=outcome):
-                state.outcome = outcome
+            case AttemptEnded(outcome=outcome, error=error):
+                state.outcome, state.error = outcome, error
                 state.answer = "".join(state.answer_parts)
                 if outcome is Outcome.COMPLETED:
                     state.conversation = tuple(state.transcript)
@@ -317,6 +330,25 @@ class Run:
             state.task.cancel()
 
     async def _ticket(self, state: TicketState) -> None:
+        """Run an attempt and, while one fails in a way the ticket's next link may not, an attempt on
+        that link (run/failover.py); done once no attempt follows."""
+        try:
+            await self._one_attempt(state)
+            while (
+                state.outcome is Outcome.FAILED
+                and state.stop is None
+                and moves_on(state.error)
+                and has_next(state.written, state.link)
+            ):
+                assert state.error is not None
+                state.link += 1
+                state.ticket = on_link(state.written, state.link)
+                state.why = moved(state.written, state.link, state.error)
+                await self._one_attempt(state)
+        finally:
+            state.finished.set()
+
+    async def _one_attempt(self, state: TicketState) -> None:
         state.attempt += 1
         state.stop = None
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
@@ -343,8 +375,6 @@ class Run:
             if state.outcome is None:
                 error = ErrorInfo(ErrorKind.INTERNAL, f"lfg failed: {type(exc).__name__}: {exc}")
                 self._emit(state, state.ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
-        finally:
-            state.finished.set()
 
     async def _run_attempt(self, state: TicketState, ev: EventFactory) -> None:
         """Run the attempt here, in the ticket's worktree when it has one. A coordinator's run sends
@@ -458,11 +488,14 @@ class Run:
         provider = await self.providers.get(ticket.provider)
         limiter = self.limiters[ticket.provider]
         toolbox = self._toolbox(state)
+        moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
+        policy = RetryPolicy(config.max_retries, max_wait_s=ticket.max_wait_s if moving else None)
         return run_agent(
             provider,
             self._task(state),
             ev,
             toolbox,
+            policy,
             transcript=state.transcript,
             limiter=limiter,
             calibration=self.book.calibration,

@@ -3,6 +3,8 @@
 provider would tell it: OpenAI's `x-ratelimit-*` headers (a reset as a duration, `1.5s`, `20ms`) on
 the OpenAI APIs, Anthropic's `anthropic-ratelimit-*` (a reset as an RFC 3339 time) on its API. A
 request past the quota is answered 429 with the headers and a Retry-After, as the providers do.
+A scenario's `ratelimit_spent` starts each window spent; its `gateway` sends every such header as a
+LiteLLM proxy relays it, under `llm_provider-` (`relayed`).
 
 The sim's own reading of the providers' documented headers, sharing no code with lfg's.
 """
@@ -54,6 +56,8 @@ class Quotas:
         window = self.windows.get(scenario.name)
         if window is None or now >= window.started + window_s:
             window = self.windows[scenario.name] = Window(now)
+            if scenario.ratelimit_spent:
+                window.requests, window.tokens = requests_limit, tokens_limit
         over_requests = bool(requests_limit) and window.requests >= requests_limit
         over_tokens = bool(tokens_limit) and window.tokens >= tokens_limit
         allowed = not (over_requests or over_tokens)
@@ -70,6 +74,15 @@ class Quotas:
                 left = max(0, limit - used)
                 headers |= _headers(dialect, kind, limit, left, reset_s)
         return Taken(allowed, headers, reset_s)
+
+
+GATEWAY_PREFIX = "llm_provider-"
+"""LiteLLM's documented prefix for the upstream provider's response headers it passes on."""
+
+
+def relayed(scenario: Scenario, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` as the scenario's provider sends them: itself, or behind a gateway, each prefixed."""
+    return {GATEWAY_PREFIX + name: value for name, value in headers.items()} if scenario.gateway else headers
 
 
 def _headers(dialect: str, kind: str, limit: int, left: int, reset_s: float) -> dict[str, str]:

@@ -128,6 +128,12 @@ class Scenario:
     ratelimit_window_ms: float = 60_000.0
     ratelimit_retry_after: int = 1
     """0: a 429 past the quota names its reset only in the rate-limit headers, with no Retry-After."""
+    ratelimit_spent: int = 0
+    """1: each window starts spent, as if other clients of the account took it all: every request
+    meets the 429 (its headers and Retry-After naming the window's end) until the window ends."""
+    gateway: int = 0
+    """1: answer as a LiteLLM proxy in front of the provider relays it: the rate-limit headers and the
+    Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
 
@@ -180,6 +186,8 @@ OPTION_TYPES: dict[str, type] = {
     "ratelimit_tokens": int,
     "ratelimit_window_ms": float,
     "ratelimit_retry_after": int,
+    "ratelimit_spent": int,
+    "gateway": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 SENT_USAGE = ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens")

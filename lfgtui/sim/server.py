@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lfgtui.sim import websocket
 from lfgtui.sim.model_map import ModelMap
-from lfgtui.sim.quota import Quotas, Taken
+from lfgtui.sim.quota import Quotas, Taken, relayed
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
     BadRequest,
@@ -323,15 +323,15 @@ class SimServer:
                 {"retry-after": str(math.ceil(quota.retry_after_s))} if scenario.ratelimit_retry_after else {}
             )
             body = protocol.error_body(429, f"rate limit reached for {scenario.name}: its quota resets soon")
-            await _send_json(conn, 429, body, quota.headers | retry)
+            await _send_json(conn, 429, body, relayed(scenario, quota.headers | retry))
             return True
-        quota_headers = {} if quota is None else quota.headers
+        quota_headers = {} if quota is None else relayed(scenario, quota.headers)
         http_fault = self._take_fault(scenario, sim_request, FaultKind.HTTP, None)
         if http_fault is not None:
             record.status, record.fault = http_fault.status, FaultKind.HTTP
             message, headers = _fault_reply(http_fault, request.headers)
             body = protocol.error_body(http_fault.status, message)
-            await _send_json(conn, http_fault.status, body, headers)
+            await _send_json(conn, http_fault.status, body, relayed(scenario, headers))
             return True
         record.status = 200
         watcher = asyncio.create_task(conn.watch_for_eof())

@@ -36,6 +36,11 @@ AGENTS = Kind(
     "a non-empty list of coding agents' provider names",
     lambda value: STRING_LIST.check(value) and bool(value) and all(entry.strip() for entry in value),
 )
+FALLBACK = Kind(
+    'a list of "provider/model" names',
+    lambda value: STRING_LIST.check(value) and all(map(_is_model_entry, value)),
+)
+"""A ticket's (or a provider's) `fallback`: empty turns a provider's default off."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,11 @@ def chosen_list(own: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[st
     return next(((key, defaults[key]) for key in LISTS if key in defaults), None)
 
 
-def model_pairs(models: Sequence[str], providers: Collection[str]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Each distinct entry as (provider, model), and the problems: unknown providers, repeats."""
+def model_pairs(
+    models: Sequence[str], providers: Collection[str], field: str = "models"
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Each distinct entry as (provider, model), and the problems: unknown providers, repeats (`field`
+    names the list: `models`, or a ticket's `fallback`)."""
     pairs: list[tuple[str, str]] = []
     problems: list[str] = []
     for entry in dict.fromkeys(models):
@@ -82,9 +90,9 @@ def model_pairs(models: Sequence[str], providers: Collection[str]) -> tuple[list
         if provider in providers:
             pairs.append((provider, model))
         else:
-            problems.append(f"models: {entry!r}: {unknown('provider', provider, providers)}")
+            problems.append(f"{field}: {entry!r}: {unknown('provider', provider, providers)}")
     if len(models) != len(set(models)):
-        problems.append("models: a model is listed twice")
+        problems.append(f"{field}: a model is listed twice")
     return pairs, problems
 
 

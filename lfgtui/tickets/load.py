@@ -36,6 +36,7 @@ from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.providers.kinds import kind_of
 from lfgtui.tickets.fanout import (
     AGENTS,
+    FALLBACK,
     MODELS,
     Variant,
     chosen_list,
@@ -48,6 +49,7 @@ from lfgtui.tickets.ticket import (
     DEFAULT_CHECK_TIMEOUT_S,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
+    DEFAULT_MAX_WAIT_S,
     ISOLATIONS,
     PLACEHOLDER,
     Ticket,
@@ -85,6 +87,8 @@ TICKET_FIELDS: dict[str, Kind] = {
     "check": STRING,
     "check_timeout_s": POSITIVE_NUMBER,
     "mcp_servers": STRING_LIST,
+    "fallback": FALLBACK,
+    "max_wait_s": POSITIVE_NUMBER,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
@@ -164,6 +168,7 @@ class _Loader:
         self._check_agents_only(drafts, defaults, variants)
         self._check_mcp_servers(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
+        self._check_fallbacks(drafts, defaults, variants)
         self.check.raise_if_any()
         tickets = tuple(
             self._ticket(draft, defaults, variant, needs[draft.index])
@@ -265,6 +270,39 @@ class _Loader:
                             f"agent (kind {config.kind!r}, not acp)",
                         )
                         break
+
+    def _links(self, fields: Mapping[str, Any], provider: str) -> list[tuple[str, str]]:
+        """The links a ticket of `provider` falls back to: its own or [defaults]' `fallback`, else the
+        provider's (`[providers.NAME] fallback`), each as (provider, model); unknown ones left out."""
+        entries = fields["fallback"] if "fallback" in fields else self.config.providers[provider].fallback
+        return model_pairs(entries, self.config.providers, "fallback")[0]
+
+    def _check_fallbacks(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> None:
+        """Each link is a configured provider, named once, that runs as the ticket's own provider runs:
+        a model API's fallback is a model API, a coding agent's a coding agent."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            line = self.line(draft if "fallback" in draft.fields else None, "fallback")
+            if "fallback" in fields:
+                for problem in model_pairs(fields["fallback"], self.config.providers, "fallback")[1]:
+                    self.check.add(line, f"{draft.where}: {problem}")
+            for variant in variants[draft.index]:
+                agent = kind_of(self.config.providers[variant.provider]).coding_agent
+                odd = [
+                    f"{provider}/{model}"
+                    for provider, model in self._links(fields, variant.provider)
+                    if kind_of(self.config.providers[provider]).coding_agent is not agent
+                ]
+                if odd:
+                    runs = "a coding agent" if agent else "a model API"
+                    self.check.add(
+                        line,
+                        f"{draft.where}: fallback: {', '.join(odd)} does not run as {variant.provider!r} "
+                        f"does ({runs}); a fallback runs the ticket the same way",
+                    )
+                    break
 
     def _check_mcp_servers(self, drafts: Sequence[_Draft], defaults: Mapping[str, Any]) -> None:
         """Each MCP server in use can be given on this machine: its program is found, the variables
@@ -492,6 +530,8 @@ class _Loader:
             ),
             check=fields.get("check"),
             check_timeout_s=float(fields.get("check_timeout_s", DEFAULT_CHECK_TIMEOUT_S)),
+            fallback=tuple(self._links(fields, variant.provider)),
+            max_wait_s=float(fields.get("max_wait_s", DEFAULT_MAX_WAIT_S)),
         )
 
 

@@ -18,6 +18,9 @@ DEFAULT_MAX_OUTPUT_CHARS = 32_000_000
 answer, well before an endless stream fills memory or the history file."""
 DEFAULT_CHECK_TIMEOUT_S = 600.0
 """How long a contestant's `check` may run before it is killed (and counts as failed)."""
+DEFAULT_MAX_WAIT_S = 120.0
+"""How long a ticket with a fallback waits for a rate-limited or overloaded provider (the wait its
+429 or 529 names) before it moves to the next link instead: two minutes."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
@@ -58,6 +61,11 @@ class Ticket:
     """For a contestant of a tournament: the command run in its worktree once it completes, which
     ranks it (tournament/)."""
     check_timeout_s: float = DEFAULT_CHECK_TIMEOUT_S
+    fallback: tuple[tuple[str, str], ...] = ()
+    """(provider, model) of each link the ticket moves to, in order, when an attempt fails in a way
+    more waiting will not fix soon (run/failover.py)."""
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
+    """With a fallback: the longest wait a 429 or 529 may ask for before the ticket moves on."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

@@ -251,6 +251,9 @@ class TicketPane:
         self.queued: Queued | None = None
         """Why the next request waits (its provider's shared limits), while it does."""
         self.status_note = ""
+        self.moved_from = ""
+        """When this attempt runs on another provider or model than the failed one before it (a
+        fallback, run/failover.py): that one and why it failed, inert."""
         self.lost_note = ""
         """What a watcher of a run on the broker lost of the attempt (broker/gaps.py), inert."""
         self.agent_log: str | None = None
@@ -510,6 +513,11 @@ class TicketPane:
 
     def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
         self.earlier_shown = self.attempt > 0
+        failed, elsewhere = self.error, (provider, model) != (self.provider, self.model)
+        moved = failed is not None and elsewhere
+        self.moved_from = (
+            inert(f"{self.provider}/{self.model}: {failed.describe()}") if failed and moved else ""
+        )
         self.attempt, self.provider, self.model = attempt, provider, model
         self.state = PaneState.RUNNING
         self.started_at, self.ended_at = t, None
@@ -637,6 +645,8 @@ class TicketPane:
             return Text(self.status_note, "dim")
         if self.running and self.progress:
             return Text(f"▸ {self.progress}", "dim")
+        if self.moved_from:
+            return Text(f"↪ fell back after {self.moved_from}", "dim")
         return ""
 
 

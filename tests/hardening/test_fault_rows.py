@@ -610,6 +610,22 @@ ELSEWHERE = {
         "tests/run/test_quota.py::test_the_limiter_waits_for_the_reset_the_provider_named_instead_of_meeting_a_429",
         "tests/ui/test_app.py::test_the_summary_bar_shows_what_each_provider_has_left_and_when_it_resets",
     ],
+    "an attempt fails in a way more waiting will not fix soon (401/403, 404, a 429 or 529 asking for "
+    "longer than the ticket's `max_wait_s`, or still refusing after its retries) and the ticket has a "
+    "`fallback`": [
+        "tests/run/test_failover.py::"
+        "test_a_429_whose_reset_is_past_max_wait_s_moves_the_ticket_to_its_fallback_which_completes",
+    ],
+    "a LiteLLM proxy relays a 429's Retry-After and the rate-limit headers only as "
+    "`llm_provider-retry-after`, `llm_provider-x-ratelimit-*`": [
+        "tests/run/test_failover.py::test_a_gateways_llm_provider_retry_after_is_waited_as_stated",
+        "tests/run/test_failover.py::"
+        "test_a_gateways_spelling_of_the_rate_limit_headers_is_read_and_the_providers_own_wins",
+    ],
+    "a gateway passes on its upstream's 401 about the gateway's own key (LiteLLM: "
+    "`litellm.AuthenticationError: …`)": [
+        "tests/run/test_failover.py::test_a_gateways_relayed_upstream_401_says_the_gateways_key_was_refused_not_ours",
+    ],
     "a 429 has no Retry-After, but its rate-limit headers say when the quota resets (another client "
     "spent it)": [
         "tests/run/test_quota.py::"

@@ -70,6 +70,8 @@ EVERY_FIELD: dict[str, Any] = {
     ),
     "check": "python -m pytest -q",
     "check_timeout_s": 90.0,
+    "fallback": (("sim-anthropic", "gpt"), ("openai", "gpt-4.1/mini")),
+    "max_wait_s": 30.0,
 }
 """A ticket with every field set, each default field to something else than its default."""
 
