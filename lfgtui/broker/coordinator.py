@@ -434,11 +434,8 @@ class BrokerRunner:
                 event = await events.get()
                 if isinstance(event, LostEntry):
                     if event.work == work:
-                        ev, seen, started = (
-                            self._next_attempt(attempt, self._lost(work, attempt.number + 1)),
-                            0,
-                            False,
-                        )
+                        ev = self._next_attempt(attempt, self._lost(work, attempt.number + 1))
+                        seen, started = 0, False  # its start is the next worker's
                         work, note = await self._enqueue(attempt)
                         self.dispatch.expect(ticket.id, work)
                         conversation = self._transcribe(state)

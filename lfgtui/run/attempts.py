@@ -11,7 +11,8 @@ event of it through the `Attempt` it is handed:
   the run's event stream as this run's own;
 - next: a tournament contestant, a fork.
 
-A runner uses only the run's public face and this `Attempt`: it never reaches into the scheduler.
+A runner uses only what `RunFace` names of the run and the `Attempt` it is handed (the ticket's
+`TicketState`, kept here beside it): it never reaches into the scheduler.
 An attempt's first event is its `AttemptStarted`, said by whatever runs it (the runner, or the
 worker whose start a broker runner adopts); every view's times (TTFT, tok/s, the history's whole
 milliseconds) count from that one event.
@@ -19,15 +20,112 @@ milliseconds) count from that one event.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lfgtui.events import Event, EventFactory
+from lfgtui.events import ErrorInfo, Event, EventFactory, Outcome
+from lfgtui.providers.base import AssistantMessage, Message
+from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
-    from lfgtui.run.scheduler import Run, TicketState
-    from lfgtui.tickets.ticket import Ticket
+    from lfgtui.cost.metrics import MetricsBook
+    from lfgtui.providers.registry import Providers
+    from lfgtui.run.agents.attempt import AgentSession
+    from lfgtui.run.approvals import Approvals
+    from lfgtui.run.ratelimit import Limiters
+    from lfgtui.worktrees.tree import Worktree
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What a ticket's recorded attempts leave to a resumed run.
+
+    `conversation` is the whole conversation of the latest attempt when it completed (what a
+    follow-up continues). `follow_up` and `continues` describe the latest attempt when it was itself
+    a continuation, so retrying it asks the same follow-up after the same `base` conversation.
+    """
+
+    attempts: int
+    outcome: Outcome | None
+    conversation: tuple[Message, ...] = ()
+    base: tuple[Message, ...] = ()
+    follow_up: str | None = None
+    continues: int | None = None
+    agent_session: str | None = None
+    """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
+
+
+@dataclass
+class TicketState:
+    """Where one ticket stands; `answer` is the text of its latest model call.
+
+    The next attempt sends `base` and then `follow_up` (a continuation, of attempt `continues`) or
+    else the ticket's prompt; `conversation` is the full conversation of the latest completed attempt.
+    """
+
+    ticket: Ticket
+    attempt: int = 0
+    outcome: Outcome | None = None
+    answer_parts: list[str] = field(default_factory=list)
+    answer: str = ""
+    ev: EventFactory | None = None
+    task: asyncio.Task[None] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    base: tuple[Message, ...] = ()
+    follow_up: str | None = None
+    continues: int | None = None
+    transcript: list[Message] = field(default_factory=list)
+    conversation: tuple[Message, ...] = ()
+    agent_session: str | None = None
+    worktree: Worktree | None = None
+    """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
+    stop: tuple[Outcome, ErrorInfo] | None = None
+    """How and why lfg itself ended the attempt, when it did: failed on a budget, or interrupted by
+    the process running it stopping (a broker worker)."""
+    streamed: int = 0
+    why: str | None = None
+    """Who asked for the next attempt from elsewhere (`lfg attach`), said once it has started."""
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def seed(self, earlier: Earlier) -> None:
+        """Take up where the recorded attempts left off; nothing runs until a retry or a follow-up."""
+        self.attempt, self.outcome = earlier.attempts, earlier.outcome
+        self.conversation, self.base = earlier.conversation, earlier.base
+        self.follow_up, self.continues = earlier.follow_up, earlier.continues
+        self.agent_session = earlier.agent_session
+        answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
+        self.answer = answers[-1].text if answers else ""
+        self.finished.set()
+
+
+class RunFace(Protocol):
+    """What a runner may use of the run its attempts belong to: the scheduler's `Run` is one. A
+    runner reads these and says events through its `Attempt`; it changes nothing else of the run."""
+
+    run_id: str
+    providers: Providers
+    approvals: Approvals
+    book: MetricsBook
+    limiters: Limiters
+    agents: dict[str, AgentSession] | None
+    tool_env: dict[str, str]
+    worktrees: Path | None
+    max_cost_usd: float | None
+    clock: Callable[[], float]
+
+    def sent_prompt(self, state: TicketState) -> tuple[str, int | None]:
+        """What the ticket's current attempt asks, and the attempt it continues."""
+        ...
+
+    def answers(self, ticket: Ticket) -> dict[str, str]:
+        """The final answers of the ticket's dependencies, by ticket id."""
+        ...
 
 
 @dataclass
@@ -35,7 +133,7 @@ class Attempt:
     """One attempt of a ticket as its runner sees it: the ticket's state, the run it belongs to, and
     how to say its events (through the run: its state, metrics, sinks and budgets follow each one)."""
 
-    run: Run
+    run: RunFace
     state: TicketState
     emit: Callable[[Event], None]
     """Say one event of this attempt (made with `ev`, or adopted by it)."""
@@ -72,6 +170,7 @@ class AttemptRunner(Protocol):
 
     async def run_attempt(self, attempt: Attempt) -> None:
         """Run `attempt` to its end, saying each of its events through `attempt.emit`, its
-        `AttemptStarted` first and its `AttemptEnded` last. Cancelled (a person, a budget, the process
-        stopping), it stops what runs the attempt; the scheduler says the attempt's end then."""
+        `AttemptStarted` first (one that ends before it could start says only its end) and its
+        `AttemptEnded` last. Cancelled (a person, a budget, the process stopping), it stops what runs
+        the attempt; the scheduler says the attempt's end then."""
         ...

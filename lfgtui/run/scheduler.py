@@ -21,7 +21,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,10 +46,9 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.providers.base import AssistantMessage, Message
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.attempts import Attempt, AttemptRunner
+from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -58,7 +56,6 @@ from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.run.agents.attempt import AgentSession
-    from lfgtui.worktrees.tree import Worktree
 
 Sink = Callable[[Event], None]
 
@@ -78,71 +75,6 @@ or a tool call's arguments stream in: those are checked every `CHECK_EVERY` chun
 STREAMED = (TextDelta, ReasoningDelta, ToolCallArgsDelta)
 CHECK_EVERY = 64
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """What a ticket's recorded attempts leave to a resumed run.
-
-    `conversation` is the whole conversation of the latest attempt when it completed (what a
-    follow-up continues). `follow_up` and `continues` describe the latest attempt when it was itself
-    a continuation, so retrying it asks the same follow-up after the same `base` conversation.
-    """
-
-    attempts: int
-    outcome: Outcome | None
-    conversation: tuple[Message, ...] = ()
-    base: tuple[Message, ...] = ()
-    follow_up: str | None = None
-    continues: int | None = None
-    agent_session: str | None = None
-    """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
-
-
-@dataclass
-class TicketState:
-    """Where one ticket stands; `answer` is the text of its latest model call.
-
-    The next attempt sends `base` and then `follow_up` (a continuation, of attempt `continues`) or
-    else the ticket's prompt; `conversation` is the full conversation of the latest completed attempt.
-    """
-
-    ticket: Ticket
-    attempt: int = 0
-    outcome: Outcome | None = None
-    answer_parts: list[str] = field(default_factory=list)
-    answer: str = ""
-    ev: EventFactory | None = None
-    task: asyncio.Task[None] | None = None
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    base: tuple[Message, ...] = ()
-    follow_up: str | None = None
-    continues: int | None = None
-    transcript: list[Message] = field(default_factory=list)
-    conversation: tuple[Message, ...] = ()
-    agent_session: str | None = None
-    worktree: Worktree | None = None
-    """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
-    stop: tuple[Outcome, ErrorInfo] | None = None
-    """How and why lfg itself ended the attempt, when it did: failed on a budget, or interrupted by
-    the process running it stopping (a broker worker)."""
-    streamed: int = 0
-    why: str | None = None
-    """Who asked for the next attempt from elsewhere (`lfg attach`), said once it has started."""
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def seed(self, earlier: Earlier) -> None:
-        """Take up where the recorded attempts left off; nothing runs until a retry or a follow-up."""
-        self.attempt, self.outcome = earlier.attempts, earlier.outcome
-        self.conversation, self.base = earlier.conversation, earlier.base
-        self.follow_up, self.continues = earlier.follow_up, earlier.continues
-        self.agent_session = earlier.agent_session
-        answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
-        self.answer = answers[-1].text if answers else ""
-        self.finished.set()
 
 
 class Run:
