@@ -4,14 +4,8 @@ The coordinator's run is a plain `Run` (dependencies, concurrency, budgets, retr
 history, TUI, NDJSON) whose `AttemptRunner` (run/attempts.py) is a `BrokerRunner`: each attempt is
 a work entry on its provider's work stream, and its events come back on the run's event stream,
 which `Dispatch` follows (as `lfg attach` does) and hands to the attempt waiting for them. The run
-numbers those events anew as its own, so what it says itself (who cancelled, that a follow-up's
-worker is gone) sits among them in its history. `coordinated_run` makes such a run.
-
-An attempt starts when a worker starts it: its first event here is the worker's `AttemptStarted`,
-the one every watcher reads first too, so the coordinator, its history, its NDJSON and `lfg attach`
-count the attempt's times (TTFT, tok/s, whole milliseconds) from the same event. Until then the
-ticket waits, as for a slot; when no worker serves its provider the coordinator says so beside the
-run (stderr, or the TUI's notices).
+numbers those events anew as its own, so what it says itself (who cancelled, that no worker serves
+a provider) sits among them in its history. `coordinated_run` makes such a run.
 
 A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
 local run sends the one its agent loop built; a coding agent's follow-up goes back to the worker
@@ -67,7 +61,6 @@ from lfgtui.events import (
     Event,
     EventFactory,
     Outcome,
-    PromptSent,
     Status,
     observed,
 )
@@ -76,8 +69,9 @@ from lfgtui.providers.base import Message
 from lfgtui.providers.kinds import kind_of
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.attempts import TicketState
 from lfgtui.run.calls import RetryPolicy
-from lfgtui.run.scheduler import Run, Sink, TicketState
+from lfgtui.run.scheduler import Run, Sink
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -406,11 +400,7 @@ class BrokerRunner:
         return sink
 
     async def run_attempt(self, attempt: Attempt) -> None:
-        """Enqueue the attempt (or adopt the work entry a resumed run reopened) and say the events of
-        the worker that runs it as this run's own. Its start is the worker's `AttemptStarted`: the
-        coordinator, its watchers, its history and its NDJSON all count the attempt's times from that
-        one event (only when the broker trimmed it does the coordinator say a start of its own)."""
-        state, ticket = attempt.state, attempt.ticket
+        state, ticket, ev = attempt.state, attempt.ticket, attempt.ev
         approvals = attempt.run.approvals
         assert isinstance(approvals, ForwardedApprovals)
         if lost := [d for d in ticket.depends_on if d in self.answer_lost and state.follow_up is None]:
@@ -421,12 +411,13 @@ class BrokerRunner:
             attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
             return
         events = self.dispatch.wait_for(ticket.id)
-        work, note = self._adopting.pop(ticket.id, None), None
-        started, ev = False, attempt.ev
+        work = self._adopting.pop(ticket.id, None)
+        started = work is None
         try:
             self.dispatched.add((ticket.id, attempt.number))
             if work is None:
-                work, note = await self._enqueue(attempt)
+                attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
+                work = await self._enqueue(attempt)
             self.dispatch.expect(ticket.id, work)
             conversation = self._transcribe(state)
             seen = 0  # the worker's events of the attempt delivered here
@@ -434,38 +425,32 @@ class BrokerRunner:
                 event = await events.get()
                 if isinstance(event, LostEntry):
                     if event.work == work:
-                        ev = self._next_attempt(attempt, self._lost(work, attempt.number + 1))
-                        seen, started = 0, False  # its start is the next worker's
-                        work, note = await self._enqueue(attempt)
+                        ev, seen = self._next_attempt(attempt, self._lost(work, attempt.number + 1)), 0
+                        work = await self._enqueue(attempt)
                         self.dispatch.expect(ticket.id, work)
-                        conversation = self._transcribe(state)
+                        started, conversation = True, self._transcribe(state)
                     continue
                 if event.attempt < attempt.number:
                     continue  # an attempt that ended here already
                 if isinstance(event, AttemptEnd):
                     if event.attempt > attempt.number:  # taken over, and all of that attempt trimmed
                         ev, seen = self._taken_over(attempt, self._end_event(attempt, event)), 0
-                    elif not started:  # its start trimmed too
-                        attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                     self._ended_apart(attempt, event, seen)
                     return
                 if event.attempt > attempt.number:
                     ev, started, seen = self._taken_over(attempt, event), True, 0
                     conversation = self._transcribe(state)
-                elif not started:
+                elif not started:  # adopted: its start is the worker's, when it started
                     started = True
-                    if not isinstance(event, AttemptStarted):  # the broker trimmed the worker's
+                    if not isinstance(event, AttemptStarted):
                         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
+                elif isinstance(event, AttemptStarted):
+                    seen += 1
+                    continue  # this run's own started it, when it was enqueued
                 seen += 1
                 approvals.note(event)
                 conversation.add(event)
-                if note is not None and isinstance(event, AttemptEnded):
-                    attempt.say(Status, message=note)
-                    note = None
                 attempt.emit(ev.adopt(observed(event)))
-                if note is not None and isinstance(event, PromptSent):
-                    attempt.say(Status, message=note)
-                    note = None
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
@@ -473,10 +458,8 @@ class BrokerRunner:
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
 
-    async def _enqueue(self, attempt: Attempt) -> tuple[str, str | None]:
-        """Put the ticket's attempt on the broker for a worker; returns its work entry, and what to say
-        once the attempt has started. Until a worker starts it the ticket waits, as for a slot: when
-        no worker serves its provider, the coordinator says so (stderr, or the TUI's notices)."""
+    async def _enqueue(self, attempt: Attempt) -> str:
+        """Put the ticket's attempt on the broker for a worker; returns its work entry."""
         state, ticket, approvals = attempt.state, attempt.ticket, attempt.run.approvals
         item = WorkItem(
             attempt.run.run_id,
@@ -489,11 +472,11 @@ class BrokerRunner:
             *self._continuing(state),
         )
         state.why = None
-        item, worker, note = await self._destination(attempt, item)
+        item, worker = await self._destination(attempt, item)
         work = await self.dispatch.enqueue(item, worker)
         if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
-            self.dispatch.said(f"{ticket.id} attempt {attempt.number}: {unserved}")
-        return work, note
+            attempt.say(Status, message=unserved)
+        return work
 
     @staticmethod
     def _lost(work: str, attempt: int) -> str:
@@ -538,22 +521,21 @@ class BrokerRunner:
             return (), None, None, None
         return state.base, state.follow_up, state.continues, state.agent_session
 
-    async def _destination(self, attempt: Attempt, item: WorkItem) -> tuple[WorkItem, str | None, str | None]:
+    async def _destination(self, attempt: Attempt, item: WorkItem) -> tuple[WorkItem, str | None]:
         """The worker a coding agent's follow-up must go to: the one that ran the attempt it
         continues, which alone has the agent's session to load. When that worker is gone the
         follow-up goes to any worker, in a new session told the earlier conversation (as when an
-        agent cannot load its session here), and the pane says so once it has started (the note
-        returned)."""
+        agent cannot load its session here), and the pane says so."""
         ticket, continues = item.ticket, item.continues
         if (
             continues is None
             or item.agent_session is None
             or not kind_of(attempt.run.providers.configs[ticket.provider]).coding_agent
         ):
-            return item, None, None
+            return item, None
         worker = await self.dispatch.ran_on(ticket.id, continues)
         if worker is not None and await self.dispatch.present(worker, ticket.provider):
-            return item, worker, None
+            return item, worker
         gone = (
             f"worker {worker}, which ran attempt {continues} and has its agent's session, is gone"
             if worker is not None
@@ -562,7 +544,8 @@ class BrokerRunner:
         message = (
             f"{gone}: this follow-up starts a new agent session on any worker, told the earlier conversation"
         )
-        return dataclasses.replace(item, agent_session=None), None, message
+        attempt.say(Status, message=message)
+        return dataclasses.replace(item, agent_session=None), None
 
     @staticmethod
     def _transcribe(state: TicketState) -> Conversation:
@@ -580,26 +563,24 @@ class BrokerRunner:
             f"its worker stopped renewing its lease (killed, paused, or cut off from the broker): "
             f"another worker took the ticket over as attempt {number}"
         )
-        return self._next_attempt(
-            attempt, message, number, own_start=not isinstance(announced, AttemptStarted)
-        )
+        return self._next_attempt(attempt, message, number, started=isinstance(announced, AttemptStarted))
 
     def _next_attempt(
-        self, attempt: Attempt, message: str, number: int | None = None, own_start: bool = False
+        self, attempt: Attempt, message: str, number: int | None = None, started: bool = False
     ) -> EventFactory:
-        """End the ticket's attempt `interrupted` with `message` (unless its end came already) and go on
-        as attempt `number` (the next one by default), whose start is its worker's; `own_start`: that
-        was trimmed, and the coordinator starts it itself."""
+        """End the ticket's attempt `interrupted` with `message` (unless its end came already) and
+        start attempt `number` (the next one by default; `started`: the worker's own start follows)."""
         ticket, before = attempt.ticket, attempt.number
         number = before + 1 if number is None else number
         error = ErrorInfo(ErrorKind.CONNECTION, message)
         # Published, unlike the rest of a dispatched attempt: no worker ends it. Its seq is past the
-        # worker's last (each worker event is adopted in order), so watchers take it as the end.
+        # worker's last (each worker event is adopted in order after this run's own start), so
+        # watchers take it as the attempt's end.
         self.dispatched.discard((ticket.id, before))
         if attempt.state.outcome is None:
             attempt.say(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error)
         ev = attempt.renumber(number)
         self.dispatched.add((ticket.id, number))
-        if own_start:  # else the worker's, at its time, is adopted next
+        if not started:  # else the worker's, at its time, is adopted next
             attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
         return ev

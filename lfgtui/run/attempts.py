@@ -13,9 +13,8 @@ event of it through the `Attempt` it is handed:
 
 A runner uses only what `RunFace` names of the run and the `Attempt` it is handed (the ticket's
 `TicketState`, kept here beside it): it never reaches into the scheduler.
-An attempt's first event is its `AttemptStarted`, said by whatever runs it (the runner, or the
-worker whose start a broker runner adopts); every view's times (TTFT, tok/s, the history's whole
-milliseconds) count from that one event.
+An attempt's first event is its `AttemptStarted`, said by its runner: metrics and the history
+count the attempt's output times in whole milliseconds from it.
 """
 
 from __future__ import annotations

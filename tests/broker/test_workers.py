@@ -201,20 +201,21 @@ def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_sa
     fleet.start("plain")
     eventually(lambda: admin.zscore("lfg:workers", "plain") is not None)  # it is on the broker
     coordinator = coordinate(fleet, tickets, config=with_lab)
-    assert coordinator.stderr is not None
-    said = ""
-    while "no worker serves" not in said:  # beside the run: its attempt starts when a worker starts it
-        said = coordinator.stderr.readline()
-        assert said, "the coordinator ended before it said why lab waits"
-    assert said == (
-        "lfg: lab attempt 1: no worker serves provider 'lab' yet (worker plain: no provider 'lab' in its "
-        "config): this waits for one that does\n"
+    assert coordinator.stdout is not None
+    seen = []
+    for line in coordinator.stdout:
+        seen.append(json.loads(line))
+        if of(seen, "lab", "status"):
+            break
+    (waiting,) = of(seen, "lab", "status")
+    assert waiting["message"] == (
+        "no worker serves provider 'lab' yet (worker plain: no provider 'lab' in its config): "
+        "this waits for one that does"
     )
     fleet.start("lab", config=with_lab)
     code, events, err = finish(coordinator)
     assert code == 0, err
-    assert ends(events) == {("lab", 1): "completed"} and ran_on(events, "lab") == {"lab"}
-    assert events[0]["type"] == "attempt_started", "the worker's start is the attempt's first event"
+    assert ends(seen + events) == {("lab", 1): "completed"} and ran_on(events, "lab") == {"lab"}
     assert "took lab" not in fleet.said("plain")
 
 
