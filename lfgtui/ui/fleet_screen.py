@@ -22,11 +22,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import cell, plural
 from lfgtui.inert import inert
+from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.palette import colours
 
@@ -87,7 +88,7 @@ class FleetScreen(Screen[None]):
         yield self.status
         yield self.table
         yield self.workers_line
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.table.add_columns(*COLUMNS)

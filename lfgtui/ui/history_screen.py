@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from lfgtui.formats import plural, when
 from lfgtui.history.database import StoreError
@@ -29,6 +29,7 @@ from lfgtui.history.search import QueryTooLarge, SearchHit, snippet_text
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
 from lfgtui.run.resume import RecordedRun, recorded_run
+from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.palette import colours
 
 DEBOUNCE_S = 0.2
@@ -97,7 +98,7 @@ class HistoryScreen(Screen[None]):
         yield Input(placeholder="search prompts, answers, reasoning, tool calls…", id="history-query")
         yield self.status
         yield self.table
-        yield Footer()
+        yield KeysFooter()
 
     async def on_mount(self) -> None:
         self.table.add_columns("ticket", "run", "when", "outcome", "match")

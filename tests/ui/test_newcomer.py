@@ -10,6 +10,8 @@ from pathlib import Path
 from textual.command import CommandList, CommandPalette
 from textual.containers import VerticalScroll
 from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
@@ -22,7 +24,6 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ApprovalScreen, HelpScreen
 from lfgtui.ui.pane import PaneState
-from lfgtui.ui.run_screen import RunScreen
 from tests.support.app import keys, make_app, pane, tickets, until
 from tests.ui.apps import lfg_app
 
@@ -43,8 +44,18 @@ def shown_whole(widget: Widget) -> bool:
     return drawn and bool(region.area) and screen.contains_region(region)
 
 
-def footer_keys(screen: RunScreen) -> dict[str, FooterKey]:
+def footer_keys(screen: Screen[object]) -> dict[str, FooterKey]:
     return {key.action: key for key in screen.query(FooterKey)}
+
+
+async def footer_whole(pilot: Pilot[None], screen: Screen[object], needed: dict[str, str]) -> None:
+    """The screen's footer shows the `needed` actions' keys (action: key) whole; a key the width
+    cannot hold is hidden whole, never cut."""
+    await until(pilot, lambda: needed.keys() <= footer_keys(screen).keys())
+    await until(pilot, lambda: all(shown_whole(k) or not k.visible for k in footer_keys(screen).values()))
+    found = footer_keys(screen)
+    assert all(shown_whole(found[action]) for action in needed)
+    assert {action: found[action].key_display for action in needed} == needed
 
 
 async def test_the_demo_at_80x24_shows_its_panes_says_where_the_others_are_and_keeps_help_and_quit(
@@ -67,13 +78,7 @@ async def test_the_demo_at_80x24_shows_its_panes_says_where_the_others_are_and_k
         assert shown.index(hint) + len(hint) <= 80 - 2, "leading the bar, whatever follows: whole in 78 cells"
         await pilot.resize_terminal(*TERMINAL)
 
-        await until(pilot, lambda: {"quit", "help"} <= set(footer_keys(screen)))
-        await pilot.pause(0.1)
-        found = footer_keys(screen)
-        assert shown_whole(found["quit"]) and shown_whole(found["help"])
-        assert (found["quit"].key_display, found["help"].key_display) == ("q", "?")
-        for key in found.values():  # a key the width cannot hold is hidden whole, never cut
-            assert shown_whole(key) or not key.visible, key.action
+        await footer_whole(pilot, screen, {"quit": "q", "help": "?"})
 
         await pilot.press("question_mark")
         help_screen = app.screen
@@ -102,6 +107,7 @@ async def test_the_demo_at_80x24_shows_its_panes_says_where_the_others_are_and_k
         assert str(options.get_option_at_index(0).prompt).startswith("History")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await footer_whole(pilot, app.screen, {"close": "esc", "command_palette": "^p"})  # q, ? type a search
 
 
 async def test_an_approval_opens_centred_over_the_pane_that_asks_and_stays_whole_when_small(

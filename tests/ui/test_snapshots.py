@@ -89,12 +89,13 @@ def app_for(workdir: Path, toml: str, providers: Providers | None = None, **opti
 
 
 def settled(condition: Callable[[LfgApp], bool]) -> Callable[[Pilot[Any]], Any]:
-    """A `run_before` that waits (bounded) for the app to reach a state, then for frames to draw it."""
+    """A `run_before` that waits for the app to reach a state (bounded well inside the test's own
+    timeout: a loaded machine starts agents slowly), then for frames to draw it."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, LfgApp)
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(45):
             while not condition(app):
                 await asyncio.sleep(0.02)
         await pilot.pause(0.3)
