@@ -1,10 +1,11 @@
 """`lfg run FILE --broker URL`: the coordinator, which schedules a run here and runs it on workers.
 
-`CoordinatedRun` is a `Run` (dependencies, concurrency, budgets, retries, its sinks: history, TUI,
-NDJSON) whose attempts run elsewhere: each is a work entry on its provider's work stream, and its
-events come back on the run's event stream, which `Dispatch` follows (as `lfg attach` does) and
-hands to the attempt waiting for them. The run numbers those events anew as its own, so what it
-says itself (who cancelled, that no worker serves a provider) sits among them in its history.
+The coordinator's run is a plain `Run` (dependencies, concurrency, budgets, retries, its sinks:
+history, TUI, NDJSON) whose `AttemptRunner` (run/attempts.py) is a `BrokerRunner`: each attempt is
+a work entry on its provider's work stream, and its events come back on the run's event stream,
+which `Dispatch` follows (as `lfg attach` does) and hands to the attempt waiting for them. The run
+numbers those events anew as its own, so what it says itself (who cancelled, that no worker serves
+a provider) sits among them in its history. `coordinated_run` makes such a run.
 
 A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
 local run sends the one its agent loop built; a coding agent's follow-up goes back to the worker
@@ -68,14 +69,18 @@ from lfgtui.providers.base import Message
 from lfgtui.providers.kinds import kind_of
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.attempts import TicketState
 from lfgtui.run.calls import RetryPolicy
-from lfgtui.run.scheduler import Run, TicketState
+from lfgtui.run.scheduler import Run, Sink
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.broker.publisher import Publisher
     from lfgtui.config.broker import Broker
+    from lfgtui.providers.registry import Providers
+    from lfgtui.run.attempts import Attempt
+    from lfgtui.tickets.ticket import Ticket
 
 END_WAIT_S = 10.0
 """How long the run's feed may take to read the `end` entry once the run is over."""
@@ -347,15 +352,28 @@ class ForwardedApprovals(Approvals):
         return True
 
 
-class CoordinatedRun(Run):
-    """A run whose attempts run on workers (see the module docstring)."""
+def coordinated_run(
+    tickets: tuple[Ticket, ...],
+    providers: Providers,
+    approvals: Approvals,
+    sinks: list[Sink],
+    *,
+    dispatch: Dispatch,
+    reopened: dict[str, str | None] | None = None,
+    **options: Any,
+) -> Run:
+    """A run whose attempts run on the broker's workers (`BrokerRunner`), its approvals forwarded to
+    them; a resumed one (`reopened`) first runs again the attempts its coordinator before left open."""
+    runner = BrokerRunner(dispatch, reopened)
+    forwarded = ForwardedApprovals(approvals.yes, approvals.askable, dispatch)
+    return Run(tickets, providers, forwarded, sinks, runner=runner, again=tuple(runner.reopened), **options)
 
-    def __init__(
-        self, *args: Any, dispatch: Dispatch, reopened: dict[str, str | None] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
+
+class BrokerRunner:
+    """Runs each attempt on a worker of the broker (see the module docstring): an `AttemptRunner`."""
+
+    def __init__(self, dispatch: Dispatch, reopened: dict[str, str | None] | None = None) -> None:
         self.dispatch = dispatch
-        self.approvals = ForwardedApprovals(self.approvals.yes, self.approvals.askable, dispatch)
         self.dispatched: set[tuple[str, int]] = set()
         """The attempts a worker ran (or was asked to): their events on the broker are the worker's."""
         self.reopened = dict(reopened or {})
@@ -369,16 +387,9 @@ class CoordinatedRun(Run):
         """Tickets whose latest attempt completed but lost events (maybe of its answer) to the broker's
         trimming: what depends on them fails, saying so."""
 
-    def start(self) -> None:
-        """Start the attempts a resumed run reopens (their events from the stream's start), then the
-        tickets that never started."""
-        for ticket_id in self.reopened:
-            self.retry(ticket_id)
-        super().start()
-
-    def publish_to(self, publisher: Publisher) -> None:
-        """Publish what this run says itself; the events of attempts a worker ran are the worker's to
-        publish, and only counted in the run's states here."""
+    def published(self, publisher: Publisher) -> Sink:
+        """The run's sink that publishes what the run says itself; the events of attempts a worker ran
+        are the worker's to publish, and only counted in the run's states here."""
 
         def sink(event: Event) -> None:
             if (event.ticket, event.attempt) in self.dispatched:
@@ -386,28 +397,27 @@ class CoordinatedRun(Run):
             else:
                 publisher(event)
 
-        self.sinks.append(sink)
+        return sink
 
-    async def _run_attempt(self, state: TicketState, ev: EventFactory) -> None:
-        ticket = state.ticket
-        approvals = self.approvals
+    async def run_attempt(self, attempt: Attempt) -> None:
+        state, ticket, ev = attempt.state, attempt.ticket, attempt.ev
+        approvals = attempt.run.approvals
         assert isinstance(approvals, ForwardedApprovals)
         if lost := [d for d in ticket.depends_on if d in self.answer_lost and state.follow_up is None]:
             message = (
                 f"the answer of {', '.join(lost)} is not whole here (the broker trimmed some of its events "
                 "before this coordinator read them, see [broker] max_len): its prompt cannot be filled in"
             )
-            error = ErrorInfo(ErrorKind.CONNECTION, message)
-            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
+            attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
             return
         events = self.dispatch.wait_for(ticket.id)
         work = self._adopting.pop(ticket.id, None)
         started = work is None
         try:
-            self.dispatched.add((ticket.id, state.attempt))
+            self.dispatched.add((ticket.id, attempt.number))
             if work is None:
-                self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
-                work = await self._enqueue(state, ev)
+                attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
+                work = await self._enqueue(attempt)
             self.dispatch.expect(ticket.id, work)
             conversation = self._transcribe(state)
             seen = 0  # the worker's events of the attempt delivered here
@@ -415,32 +425,32 @@ class CoordinatedRun(Run):
                 event = await events.get()
                 if isinstance(event, LostEntry):
                     if event.work == work:
-                        ev, seen = self._next_attempt(state, self._lost(work, state.attempt + 1)), 0
-                        work = await self._enqueue(state, ev)
+                        ev, seen = self._next_attempt(attempt, self._lost(work, attempt.number + 1)), 0
+                        work = await self._enqueue(attempt)
                         self.dispatch.expect(ticket.id, work)
                         started, conversation = True, self._transcribe(state)
                     continue
-                if event.attempt < state.attempt:
+                if event.attempt < attempt.number:
                     continue  # an attempt that ended here already
                 if isinstance(event, AttemptEnd):
-                    if event.attempt > state.attempt:  # taken over, and all of that attempt trimmed
-                        ev, seen = self._taken_over(state, self._end_event(event)), 0
-                    self._ended_apart(state, ev, event, seen)
+                    if event.attempt > attempt.number:  # taken over, and all of that attempt trimmed
+                        ev, seen = self._taken_over(attempt, self._end_event(attempt, event)), 0
+                    self._ended_apart(attempt, event, seen)
                     return
-                if event.attempt > state.attempt:
-                    ev, started, seen = self._taken_over(state, event), True, 0
+                if event.attempt > attempt.number:
+                    ev, started, seen = self._taken_over(attempt, event), True, 0
                     conversation = self._transcribe(state)
                 elif not started:  # adopted: its start is the worker's, when it started
                     started = True
                     if not isinstance(event, AttemptStarted):
-                        self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
+                        attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                 elif isinstance(event, AttemptStarted):
                     seen += 1
                     continue  # this run's own started it, when it was enqueued
                 seen += 1
                 approvals.note(event)
                 conversation.add(event)
-                self._emit(state, ev.adopt(observed(event)))
+                attempt.emit(ev.adopt(observed(event)))
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
@@ -448,25 +458,24 @@ class CoordinatedRun(Run):
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
 
-    async def _enqueue(self, state: TicketState, ev: EventFactory) -> str:
+    async def _enqueue(self, attempt: Attempt) -> str:
         """Put the ticket's attempt on the broker for a worker; returns its work entry."""
-        ticket, approvals = state.ticket, self.approvals
-        outputs = {d: self.states[d].answer for d in ticket.depends_on}
+        state, ticket, approvals = attempt.state, attempt.ticket, attempt.run.approvals
         item = WorkItem(
-            self.run_id,
+            attempt.run.run_id,
             ticket,
-            state.attempt,
-            outputs,
+            attempt.number,
+            attempt.run.answers(ticket),
             state.why,
             approvals.yes,
             approvals.askable,
             *self._continuing(state),
         )
         state.why = None
-        item, worker = await self._destination(item, ev)
+        item, worker = await self._destination(attempt, item)
         work = await self.dispatch.enqueue(item, worker)
         if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
-            self._emit(state, ev(Status, message=unserved))
+            attempt.say(Status, message=unserved)
         return work
 
     @staticmethod
@@ -477,11 +486,13 @@ class CoordinatedRun(Run):
             f"{attempt}"
         )
 
-    def _end_event(self, end: AttemptEnd) -> AttemptEnded:
+    @staticmethod
+    def _end_event(attempt: Attempt, end: AttemptEnd) -> AttemptEnded:
         """A recorded end as the worker's event was (its time: now)."""
-        return AttemptEnded(end.ticket, end.attempt, end.events - 1, self.clock(), end.outcome, end.error)
+        now = attempt.run.clock()
+        return AttemptEnded(end.ticket, end.attempt, end.events - 1, now, end.outcome, end.error)
 
-    def _ended_apart(self, state: TicketState, ev: EventFactory, end: AttemptEnd, seen: int) -> None:
+    def _ended_apart(self, attempt: Attempt, end: AttemptEnd, seen: int) -> None:
         """End the attempt as its worker recorded it: the broker trimmed its end from the run's event
         stream (and maybe more of its events) before this coordinator read it. Its answer is whole
         only when every other event arrived; else what arrived is kept, and said to be partial."""
@@ -494,14 +505,14 @@ class CoordinatedRun(Run):
             f"{end.outcome} after {tokens}"
         )
         if end.outcome is Outcome.COMPLETED and lost > 1:
-            self.answer_lost.add(state.ticket.id)
-            state.transcript = []  # no follow-up of a conversation that lacks part of it
+            self.answer_lost.add(attempt.ticket.id)
+            attempt.state.transcript = []  # no follow-up of a conversation that lacks part of it
             message += (
                 ": its answer here lacks what was trimmed, so the tickets that depend on it fail "
                 "and it takes no follow-up"
             )
-        self._emit(state, ev(Status, message=message))
-        self._emit(state, ev(AttemptEnded, outcome=end.outcome, error=end.error))
+        attempt.say(Status, message=message)
+        attempt.say(AttemptEnded, outcome=end.outcome, error=end.error)
 
     @staticmethod
     def _continuing(state: TicketState) -> tuple[tuple[Message, ...], str | None, int | None, str | None]:
@@ -510,7 +521,7 @@ class CoordinatedRun(Run):
             return (), None, None, None
         return state.base, state.follow_up, state.continues, state.agent_session
 
-    async def _destination(self, item: WorkItem, ev: EventFactory) -> tuple[WorkItem, str | None]:
+    async def _destination(self, attempt: Attempt, item: WorkItem) -> tuple[WorkItem, str | None]:
         """The worker a coding agent's follow-up must go to: the one that ran the attempt it
         continues, which alone has the agent's session to load. When that worker is gone the
         follow-up goes to any worker, in a new session told the earlier conversation (as when an
@@ -519,13 +530,12 @@ class CoordinatedRun(Run):
         if (
             continues is None
             or item.agent_session is None
-            or not kind_of(self.providers.configs[ticket.provider]).coding_agent
+            or not kind_of(attempt.run.providers.configs[ticket.provider]).coding_agent
         ):
             return item, None
         worker = await self.dispatch.ran_on(ticket.id, continues)
         if worker is not None and await self.dispatch.present(worker, ticket.provider):
             return item, worker
-        state = self.states[ticket.id]
         gone = (
             f"worker {worker}, which ran attempt {continues} and has its agent's session, is gone"
             if worker is not None
@@ -534,44 +544,43 @@ class CoordinatedRun(Run):
         message = (
             f"{gone}: this follow-up starts a new agent session on any worker, told the earlier conversation"
         )
-        self._emit(state, ev(Status, message=message))
+        attempt.say(Status, message=message)
         return dataclasses.replace(item, agent_session=None), None
 
     @staticmethod
     def _transcribe(state: TicketState) -> Conversation:
         """The attempt's conversation, built from the worker's events as they are adopted: the
-        conversation a follow-up continues once it completed (`Run._emit` keeps it)."""
+        conversation a follow-up continues once it completed (the run keeps it at the attempt's end)."""
         conversation = Conversation(list(state.base))
         state.transcript = conversation.messages
         return conversation
 
-    def _taken_over(self, state: TicketState, announced: Event) -> EventFactory:
+    def _taken_over(self, attempt: Attempt, announced: Event) -> EventFactory:
         """Another worker took the ticket over as the attempt `announced` is of: the attempt before it
         ends `interrupted` with what arrived (unless its end came already), and this one starts."""
-        attempt = announced.attempt
+        number = announced.attempt
         message = (
             f"its worker stopped renewing its lease (killed, paused, or cut off from the broker): "
-            f"another worker took the ticket over as attempt {attempt}"
+            f"another worker took the ticket over as attempt {number}"
         )
-        return self._next_attempt(state, message, attempt, started=isinstance(announced, AttemptStarted))
+        return self._next_attempt(attempt, message, number, started=isinstance(announced, AttemptStarted))
 
     def _next_attempt(
-        self, state: TicketState, message: str, attempt: int | None = None, started: bool = False
+        self, attempt: Attempt, message: str, number: int | None = None, started: bool = False
     ) -> EventFactory:
         """End the ticket's attempt `interrupted` with `message` (unless its end came already) and
-        start `attempt` (the next one by default; `started`: the worker's own start follows)."""
-        assert state.ev is not None
-        attempt = state.attempt + 1 if attempt is None else attempt
+        start attempt `number` (the next one by default; `started`: the worker's own start follows)."""
+        ticket, before = attempt.ticket, attempt.number
+        number = before + 1 if number is None else number
         error = ErrorInfo(ErrorKind.CONNECTION, message)
         # Published, unlike the rest of a dispatched attempt: no worker ends it. Its seq is past the
         # worker's last (each worker event is adopted in order after this run's own start), so
         # watchers take it as the attempt's end.
-        self.dispatched.discard((state.ticket.id, state.attempt))
-        if state.outcome is None:
-            self._emit(state, state.ev(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error))
-        state.attempt, state.outcome = attempt, None
-        state.ev = ev = EventFactory(state.ticket.id, attempt, clock=self.clock)
-        self.dispatched.add((state.ticket.id, attempt))
+        self.dispatched.discard((ticket.id, before))
+        if attempt.state.outcome is None:
+            attempt.say(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error)
+        ev = attempt.renumber(number)
+        self.dispatched.add((ticket.id, number))
         if not started:  # else the worker's, at its time, is adopted next
-            self._emit(state, ev(AttemptStarted, provider=state.ticket.provider, model=state.ticket.model))
+            attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
         return ev

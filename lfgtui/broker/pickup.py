@@ -33,7 +33,7 @@ from lfgtui.events import PromptSent, Status
 from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.outcome import Outcome
 from lfgtui.remote.description import DescriptionError, read_description
-from lfgtui.run.scheduler import Earlier
+from lfgtui.run.attempts import Earlier
 from lfgtui.run.seeds import earlier_of
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from lfgtui.history.recorder import ticket_row
 from lfgtui.history.rows import ID_FORM, TicketRecord, TicketRow
 from lfgtui.providers.base import Message
 from lfgtui.remote.codec import CodecError, decode_message, encode_message
-from lfgtui.run.scheduler import Earlier
+from lfgtui.run.attempts import Earlier
 from lfgtui.tickets.ticket import Ticket
 
 CANCEL = "cancel"

@@ -45,7 +45,8 @@ from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Ev
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.providers.kinds import kind_of
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.scheduler import Earlier, Run
+from lfgtui.run.attempts import Earlier
+from lfgtui.run.scheduler import Run
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:

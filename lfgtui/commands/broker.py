@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -214,20 +215,19 @@ class Outlet:
 
         if self.folder is None:
             return Run
-        from lfgtui.broker.coordinator import CoordinatedRun, Dispatch
+        from lfgtui.broker.coordinator import Dispatch, coordinated_run
 
-        dispatch = Dispatch(self.redis, self.broker, self.folder)
-        return lambda *args, **kwargs: CoordinatedRun(*args, dispatch=dispatch, **kwargs)
+        return functools.partial(coordinated_run, dispatch=Dispatch(self.redis, self.broker, self.folder))
 
     @contextlib.asynccontextmanager
     async def publishing(
         self, run: Run, tickets: Sequence[Ticket], title: str, said: Callable[[str], None] = warn
     ) -> AsyncIterator[str | None]:
-        """Publish `run` while the block runs (and coordinate it, when it is a `CoordinatedRun`);
+        """Publish `run` while the block runs (and coordinate it, when a `BrokerRunner` runs it);
         yields how to watch it. Start it after the history has named the run, so the broker has the
         id it is recorded under. `said` hears the broker going away and coming back."""
         from lfgtui.broker.client import explain
-        from lfgtui.broker.coordinator import CoordinatedRun
+        from lfgtui.broker.coordinator import BrokerRunner
         from lfgtui.broker.publisher import Publisher
         from lfgtui.config.broker import BrokerError
         from lfgtui.remote.attach import watcher_name
@@ -254,28 +254,25 @@ class Outlet:
             problem = str(exc) if isinstance(exc, BrokerError) else explain(exc, broker)
             if problem is None:
                 raise
-            if isinstance(run, CoordinatedRun):  # its tickets cannot run without the broker
+            if isinstance(run.runner, BrokerRunner):  # its tickets cannot run without the broker
                 raise BrokerError(problem) from None
             said(f"not publishing this run: {problem}")
             yield None
             return
-        coordinated = isinstance(run, CoordinatedRun)
-        if coordinated:
-            run.publish_to(publisher)
-        else:
-            run.sinks.append(publisher)
+        runner = run.runner if isinstance(run.runner, BrokerRunner) else None
+        run.sinks.append(publisher if runner is None else runner.published(publisher))
         publisher.start()
         watch = f"lfg attach {broker.where} {run.run_id}"
-        doing = "running this run on the workers of" if coordinated else "publishing this run to"
+        doing = "publishing this run to" if runner is None else "running this run on the workers of"
         said(f"{doing} {broker.where}; watch it with: {watch}")
         try:
-            if coordinated:
-                await run.dispatch.start(run.run_id, said)
+            if runner is not None:
+                await runner.dispatch.start(run.run_id, said)
             yield watch
         finally:
             await publisher.aclose(DRAIN_S)
-            if coordinated:
-                await run.dispatch.aclose()
+            if runner is not None:
+                await runner.dispatch.aclose()
             if publisher.dropped:
                 from lfgtui.formats import plural
 

@@ -5,6 +5,9 @@ ticket that did not complete end as `skipped`. Each attempt is one asyncio task,
 ticket cancels exactly its stream (and closes its connection). Every event goes to every sink in
 the order it happened; sinks must be cheap, since text events arrive once per token.
 
+Where an attempt runs is not the scheduler's to know: it hands each attempt to the run's
+`AttemptRunner` (attempts.py), here by default (`LocalRunner`, local.py), or a broker's workers.
+
 A completed ticket can be continued: a new attempt sends a follow-up prompt after the whole earlier
 conversation (answers, tool calls and results). A resumed run starts from `Earlier` states (what
 the history recorded) and runs nothing until a ticket is retried or continued.
@@ -13,14 +16,13 @@ the history recorded) and runs nothing until a ticket is retried or continued.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.cost.prices import format_usd
@@ -29,13 +31,11 @@ from lfgtui.events import (
     AttemptStarted,
     CallEnded,
     ContextUsed,
-    DiffUpdated,
     ErrorInfo,
     ErrorKind,
     Event,
     EventFactory,
     Outcome,
-    PromptSent,
     ReasoningDelta,
     RequestSent,
     SessionOpened,
@@ -45,27 +45,18 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
     Usage,
-    WorktreeReady,
 )
-from lfgtui.providers.base import AssistantMessage, Message, ModelCall, UserMessage
-from lfgtui.providers.catalog import AGENT_ENV
-from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
-from lfgtui.run.agent_loop import AgentTask, run_agent
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
+from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
-from lfgtui.tools import BUILTIN_TOOLS, command_env
-from lfgtui.tools.base import ToolContext
-from lfgtui.tools.toolbox import Approve, Toolbox
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.run.agents.attempt import AgentSession
-    from lfgtui.worktrees.diff_watch import DiffWatch
-    from lfgtui.worktrees.tree import DiffStat, Worktree
 
 Sink = Callable[[Event], None]
 
@@ -87,81 +78,6 @@ CHECK_EVERY = 64
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Earlier:
-    """What a ticket's recorded attempts leave to a resumed run.
-
-    `conversation` is the whole conversation of the latest attempt when it completed (what a
-    follow-up continues). `follow_up` and `continues` describe the latest attempt when it was itself
-    a continuation, so retrying it asks the same follow-up after the same `base` conversation.
-    """
-
-    attempts: int
-    outcome: Outcome | None
-    conversation: tuple[Message, ...] = ()
-    base: tuple[Message, ...] = ()
-    follow_up: str | None = None
-    continues: int | None = None
-    agent_session: str | None = None
-    """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
-
-
-@dataclass
-class TicketState:
-    """Where one ticket stands; `answer` is the text of its latest model call.
-
-    The next attempt sends `base` and then `follow_up` (a continuation, of attempt `continues`) or
-    else the ticket's prompt; `conversation` is the full conversation of the latest completed attempt.
-    """
-
-    ticket: Ticket
-    attempt: int = 0
-    outcome: Outcome | None = None
-    answer_parts: list[str] = field(default_factory=list)
-    answer: str = ""
-    ev: EventFactory | None = None
-    task: asyncio.Task[None] | None = None
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    base: tuple[Message, ...] = ()
-    follow_up: str | None = None
-    continues: int | None = None
-    transcript: list[Message] = field(default_factory=list)
-    conversation: tuple[Message, ...] = ()
-    agent_session: str | None = None
-    worktree: Worktree | None = None
-    """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
-    stop: tuple[Outcome, ErrorInfo] | None = None
-    """How and why lfg itself ended the attempt, when it did: failed on a budget, or interrupted by
-    the process running it stopping (a broker worker)."""
-    streamed: int = 0
-    why: str | None = None
-    """Who asked for the next attempt from elsewhere (`lfg attach`), or why it runs on a fallback,
-    said once it has started."""
-    error: ErrorInfo | None = None
-    """Why the latest attempt failed, when it did."""
-    link: int = 0
-    """Which of the ticket's links it runs on (run/failover.py): 0 its own provider and model."""
-    written: Ticket = field(init=False)
-    """The ticket as written; `ticket` is it on its current link."""
-
-    def __post_init__(self) -> None:
-        self.written = self.ticket
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def seed(self, earlier: Earlier) -> None:
-        """Take up where the recorded attempts left off; nothing runs until a retry or a follow-up."""
-        self.attempt, self.outcome = earlier.attempts, earlier.outcome
-        self.conversation, self.base = earlier.conversation, earlier.base
-        self.follow_up, self.continues = earlier.follow_up, earlier.continues
-        self.agent_session = earlier.agent_session
-        answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
-        self.answer = answers[-1].text if answers else ""
-        self.finished.set()
-
-
 class Run:
     def __init__(
         self,
@@ -177,11 +93,14 @@ class Run:
         worktrees: Path | None = None,
         prices: PriceBook | None = None,
         max_cost_usd: float | None = None,
+        runner: AttemptRunner | None = None,
+        again: Collection[str] = (),
     ) -> None:
         self.states = {ticket.id: TicketState(ticket) for ticket in tickets}
         for ticket_id, seed in (earlier or {}).items():
             self.states[ticket_id].seed(seed)
         self._seeded = frozenset(earlier or ())
+        self._again = tuple(again)
         self.providers = providers
         self.approvals = approvals
         self.sinks = sinks
@@ -200,6 +119,8 @@ class Run:
         """Every attempt's metrics and cost, kept before any sink sees the event (sinks may read it)."""
         self.max_cost_usd = max_cost_usd
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
+        self.runner: AttemptRunner = runner or LocalRunner()
+        """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
@@ -208,7 +129,10 @@ class Run:
         self.sinks.insert(0, recording)
 
     def start(self) -> None:
-        """Start every ticket, except those a resumed run was seeded with."""
+        """Start every ticket, except those a resumed run was seeded with: of those, only the ones
+        it was told to run `again` (attempts a coordinator before left open, retried first)."""
+        for ticket_id in self._again:
+            self.retry(ticket_id)
         for state in self.states.values():
             if state.ticket.id not in self._seeded:
                 state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id}")
@@ -365,7 +289,7 @@ class Run:
             if not self._prompt_fits(state, ev):
                 return
             async with self._slots:
-                await self._run_attempt(state, ev)
+                await self.runner.run_attempt(Attempt(self, state, functools.partial(self._emit, state)))
         except asyncio.CancelledError:
             if state.outcome is None:
                 outcome, error = (Outcome.CANCELLED, None) if state.stop is None else state.stop
@@ -376,54 +300,11 @@ class Run:
                 error = ErrorInfo(ErrorKind.INTERNAL, f"lfg failed: {type(exc).__name__}: {exc}")
                 self._emit(state, state.ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
 
-    async def _run_attempt(self, state: TicketState, ev: EventFactory) -> None:
-        """Run the attempt here, in the ticket's worktree when it has one. A coordinator's run sends
-        it to a worker instead (broker/coordinator.py), which may number it anew (`state.ev`)."""
-        if state.ticket.isolation == "worktree" and not await self._isolate(state, ev):
-            return
-        watch = self._watch(state, ev)
-        try:
-            async for event in await self._attempt(state, ev):
-                if isinstance(event, AttemptEnded) and watch is not None:
-                    await watch.finish()
-                    watch = None
-                self._emit(state, event)
-                if isinstance(event, AttemptStarted):
-                    self._started(state, ev)
-                elif isinstance(event, ToolResult) and watch is not None:
-                    watch.poke()
-        finally:
-            if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
-                await watch.finish()
-
-    def _started(self, state: TicketState, ev: EventFactory) -> None:
-        """Right after `AttemptStarted`: what it asks; then say so when a budget cannot hold (no price
-        is known for the attempt's model), and where the ticket works when it has a worktree."""
-        ticket = state.ticket
-        prompt, continues = self._sent_prompt(state)
-        self._emit(state, ev(PromptSent, text=prompt, continues=continues))
-        if state.why is not None:
-            self._emit(state, ev(Status, message=state.why))
-            state.why = None
-        metrics = self.book.attempts.get((ticket.id, state.attempt))
-        budgeted = ticket.max_cost_usd is not None or self.max_cost_usd is not None
-        if budgeted and metrics is not None and metrics.pricer is None:
-            model = f"{ticket.provider}/{ticket.model}"
-            agent = kind_of(self.providers.configs[ticket.provider]).coding_agent
-            counted = "only a cost the agent reports counts" if agent else "its cost is not counted"
-            self._emit(state, ev(Status, message=f"no price is known for {model}: {counted} in max_cost_usd"))
-        if (tree := state.worktree) is not None:
-            message = f"working in {tree.workdir} on branch {tree.branch}"
-            ready = ev(
-                WorktreeReady, message=message, path=str(tree.path), branch=tree.branch, base=tree.base
-            )
-            self._emit(state, ready)
-
     def _prompt_fits(self, state: TicketState, ev: EventFactory) -> bool:
         """Whether the prompt, its dependencies' answers filled in, is within the cap; when it is not,
         the attempt fails before anything is sent, saying which answer took it past."""
         try:
-            self._sent_prompt(state)
+            self.sent_prompt(state)
         except PromptTooLong as exc:
             ticket = state.ticket
             self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
@@ -432,115 +313,13 @@ class Run:
             return False
         return True
 
-    async def _isolate(self, state: TicketState, ev: EventFactory) -> bool:
-        """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
-        attempt fails saying why."""
-        from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.tree import create_worktree, worktrees_root
-
-        if state.worktree is not None:
-            return True
-        ticket = state.ticket
-        try:
-            root = self.worktrees or worktrees_root()
-            state.worktree = await create_worktree(ticket.workdir, self.run_id, ticket.id, root)
-        except GitError as exc:
-            self._emit(state, ev(AttemptStarted, provider=ticket.provider, model=ticket.model))
-            error = ErrorInfo(ErrorKind.WORKTREE, str(exc))
-            self._emit(state, ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
-            return False
-        return True
-
-    def _watch(self, state: TicketState, ev: EventFactory) -> DiffWatch | None:
-        """Keep the worktree's diff size current in the events while the attempt runs."""
-        if state.worktree is None:
-            return None
-        from lfgtui.worktrees.diff_watch import DiffWatch
-
-        def report(stat: DiffStat, text: str | None) -> None:
-            fields = {"added": stat.added, "removed": stat.removed, "files": stat.files}
-            self._emit(state, ev(DiffUpdated, text=text, **fields))
-
-        watch = DiffWatch(state.worktree, report)
-        watch.start()
-        return watch
-
-    async def _attempt(self, state: TicketState, ev: EventFactory) -> AsyncIterator[Event]:
-        """The events of one attempt: lfg's own agent loop over a model API, or a coding agent (ACP)
-        that runs its own loop."""
-        state.transcript = []
-        ticket = state.ticket
-        config = self.providers.configs[ticket.provider]
-        if kind_of(config).coding_agent:
-            from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
-
-            context = self._context(state)
-            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
-            toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(state))
-            kept = None if self.agents is None else self.agents.pop(ticket.id, None)
-            if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
-                await kept.close()
-                kept = None
-            task = self._task(state)
-            load = state.agent_session if state.follow_up is not None else None
-            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
-            return run_acp(launch, task, ev, toolbox, state.transcript, kept, self.agents, load)
-        provider = await self.providers.get(ticket.provider)
-        limiter = self.limiters[ticket.provider]
-        toolbox = self._toolbox(state)
-        moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
-        policy = RetryPolicy(config.max_retries, max_wait_s=ticket.max_wait_s if moving else None)
-        return run_agent(
-            provider,
-            self._task(state),
-            ev,
-            toolbox,
-            policy,
-            transcript=state.transcript,
-            limiter=limiter,
-            calibration=self.book.calibration,
-        )
-
-    def _sent_prompt(self, state: TicketState) -> tuple[str, int | None]:
-        """What the current attempt asks and the attempt it continues: its follow-up, or else the
-        ticket's prompt with its dependencies' final answers filled in."""
+    def sent_prompt(self, state: TicketState) -> tuple[str, int | None]:
+        """What the ticket's current attempt asks and the attempt it continues: its follow-up, or else
+        the ticket's prompt with its dependencies' final answers filled in (`answers`)."""
         if state.follow_up is not None:
             return state.follow_up, state.continues
-        ticket = state.ticket
-        return render_prompt(ticket, {d: self.states[d].answer for d in ticket.depends_on}), None
+        return render_prompt(state.ticket, self.answers(state.ticket)), None
 
-    def _task(self, state: TicketState) -> AgentTask:
-        ticket = state.ticket
-        prompt, _ = self._sent_prompt(state)
-        call = ModelCall(
-            model=ticket.model,
-            messages=(*state.base, UserMessage(prompt)),
-            system=ticket.system,
-            tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
-            max_tokens=ticket.max_tokens,
-            temperature=ticket.temperature,
-        )
-        return AgentTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
-
-    def _toolbox(self, state: TicketState) -> Toolbox | None:
-        ticket = state.ticket
-        if not ticket.tools:
-            return None
-        tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
-        return Toolbox(tools, self._context(state), self._approve(state))
-
-    def _approve(self, state: TicketState) -> Approve:
-        def say(event_type: type[Event], **fields: Any) -> None:
-            assert state.ev is not None
-            self._emit(state, state.ev(event_type, **fields))
-
-        return self.approvals.gate(state.ticket, say)
-
-    def _context(self, state: TicketState) -> ToolContext:
-        ticket = state.ticket
-        workdir = ticket.workdir if state.worktree is None else state.worktree.workdir
-        return ToolContext(
-            workdir=workdir,
-            env=command_env(self.tool_env, ticket.env_passthrough, workdir),
-            allow_git_writes=ticket.allow_git_writes,
-        )
+    def answers(self, ticket: Ticket) -> dict[str, str]:
+        """The final answers of the ticket's dependencies, by ticket id."""
+        return {d: self.states[d].answer for d in ticket.depends_on}

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import Message
-from lfgtui.run.scheduler import Earlier
+from lfgtui.run.attempts import Earlier
 from lfgtui.tickets.ticket import Ticket
 
 

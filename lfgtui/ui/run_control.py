@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
-    from lfgtui.run.scheduler import Earlier
+    from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.referee import Referee
     from lfgtui.tournament.verdict import Verdict
     from lfgtui.worktrees.tree import Worktree

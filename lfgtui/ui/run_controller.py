@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
-    from lfgtui.run.scheduler import Earlier
+    from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.verdict import Verdict
     from lfgtui.worktrees.land import Landed
     from lfgtui.worktrees.tree import Worktree

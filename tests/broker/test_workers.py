@@ -23,7 +23,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from lfgtui.broker.client import connect
-from lfgtui.broker.coordinator import CoordinatedRun
+from lfgtui.broker.coordinator import BrokerRunner
 from lfgtui.broker.work import WorkItem, relative_to
 from lfgtui.commands.broker import Outlet
 from lfgtui.config.broker import BrokerSettings, resolve
@@ -46,6 +46,7 @@ from lfgtui.outcome import Outcome
 from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
@@ -221,7 +222,7 @@ def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_sa
 @contextlib.asynccontextmanager
 async def coordinated(
     fleet: Fleet, toml: str, config_text: str = STEADY, db: Path | None = None
-) -> AsyncIterator[tuple[CoordinatedRun, list[Event]]]:
+) -> AsyncIterator[tuple[Run, list[Event]]]:
     """A coordinated run in this process, as `lfg run --broker` makes it for the TUI (someone can
     answer approvals), started, recorded into the history `db` when given; cancelled at the end of
     the block if it has not ended."""
@@ -239,7 +240,7 @@ async def coordinated(
         make_run = outlet.make_run()
         prices = run_prices(providers.configs, loaded.tickets)
         run = make_run(loaded.tickets, providers, Approvals(askable=True), [events.append], prices=prices)
-        assert isinstance(run, CoordinatedRun)
+        assert isinstance(run.runner, BrokerRunner)
         if history is not None:
             run.record(history)
         async with outlet.publishing(run, loaded.tickets, str(path), lambda _: None):
@@ -310,7 +311,7 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
         services = Services(providers, prices=prices, broker=broker)  # not --yes: the TUI answers
         controller = RunController.live(services, loaded.tickets, make_run=outlet.make_run())
         run = controller.run
-        assert isinstance(run, CoordinatedRun)
+        assert isinstance(run.runner, BrokerRunner)
         app = LfgApp(services, controller)
 
         def key(binding: str) -> str:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from lfgtui.broker.client import connect
-from lfgtui.broker.coordinator import CoordinatedRun
+from lfgtui.broker.coordinator import BrokerRunner
 from lfgtui.commands.broker import Outlet
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.config.load import load_config
@@ -47,7 +47,7 @@ async def coordinate(
     ):
         prices = run_prices(providers.configs, loaded.tickets)
         run = outlet.make_run()(loaded.tickets, providers, Approvals(), [printed], prices=prices)
-        assert isinstance(run, CoordinatedRun) and history is not None
+        assert isinstance(run.runner, BrokerRunner) and history is not None
         run.record(history)
         async with outlet.publishing(run, loaded.tickets, str(tickets), lambda _: None):
             print(run.run_id, flush=True)

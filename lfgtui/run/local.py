@@ -1,0 +1,191 @@
+"""`LocalRunner`: an attempt run on this machine, the scheduler's default `AttemptRunner`.
+
+lfg's own agent loop over a model API (`agent_loop.py`), or a coding agent that runs its own loop
+over ACP (`agents/attempt.py`); in the ticket's git worktree when it has one (made before its
+first attempt, its diff kept current while it runs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from lfgtui.events import (
+    AttemptEnded,
+    AttemptStarted,
+    DiffUpdated,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    Outcome,
+    PromptSent,
+    Status,
+    ToolResult,
+    WorktreeReady,
+)
+from lfgtui.providers.base import ModelCall, UserMessage
+from lfgtui.providers.catalog import AGENT_ENV
+from lfgtui.providers.kinds import kind_of
+from lfgtui.run.agent_loop import AgentTask, run_agent
+from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.failover import has_next
+from lfgtui.tools import BUILTIN_TOOLS, command_env
+from lfgtui.tools.base import ToolContext
+from lfgtui.tools.toolbox import Approve, Toolbox
+
+if TYPE_CHECKING:
+    from lfgtui.run.attempts import Attempt
+    from lfgtui.worktrees.diff_watch import DiffWatch
+    from lfgtui.worktrees.tree import DiffStat
+
+
+class LocalRunner:
+    """Runs each attempt here (see the module docstring)."""
+
+    async def run_attempt(self, attempt: Attempt) -> None:
+        if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
+            return
+        watch = self._watch(attempt)
+        try:
+            async for event in await self._events(attempt):
+                if isinstance(event, AttemptEnded) and watch is not None:
+                    await watch.finish()
+                    watch = None
+                attempt.emit(event)
+                if isinstance(event, AttemptStarted):
+                    self._started(attempt)
+                elif isinstance(event, ToolResult) and watch is not None:
+                    watch.poke()
+        finally:
+            if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
+                await watch.finish()
+
+    @staticmethod
+    def _started(attempt: Attempt) -> None:
+        """Right after `AttemptStarted`: what it asks; then say so when a budget cannot hold (no price
+        is known for the attempt's model), and where the ticket works when it has a worktree."""
+        run, state, ticket = attempt.run, attempt.state, attempt.ticket
+        prompt, continues = run.sent_prompt(state)
+        attempt.say(PromptSent, text=prompt, continues=continues)
+        if state.why is not None:
+            attempt.say(Status, message=state.why)
+            state.why = None
+        metrics = run.book.attempts.get((ticket.id, attempt.number))
+        budgeted = ticket.max_cost_usd is not None or run.max_cost_usd is not None
+        if budgeted and metrics is not None and metrics.pricer is None:
+            model = f"{ticket.provider}/{ticket.model}"
+            agent = kind_of(run.providers.configs[ticket.provider]).coding_agent
+            counted = "only a cost the agent reports counts" if agent else "its cost is not counted"
+            attempt.say(Status, message=f"no price is known for {model}: {counted} in max_cost_usd")
+        if (tree := state.worktree) is not None:
+            message = f"working in {tree.workdir} on branch {tree.branch}"
+            where = {"path": str(tree.path), "branch": tree.branch, "base": tree.base}
+            attempt.say(WorktreeReady, message=message, **where)
+
+    @staticmethod
+    async def _isolate(attempt: Attempt) -> bool:
+        """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
+        attempt fails saying why."""
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import create_worktree, worktrees_root
+
+        state, run = attempt.state, attempt.run
+        if state.worktree is not None:
+            return True
+        ticket = state.ticket
+        try:
+            root = run.worktrees or worktrees_root()
+            state.worktree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
+        except GitError as exc:
+            attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
+            attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.WORKTREE, str(exc)))
+            return False
+        return True
+
+    @staticmethod
+    def _watch(attempt: Attempt) -> DiffWatch | None:
+        """Keep the worktree's diff size current in the events while the attempt runs."""
+        if (tree := attempt.state.worktree) is None:
+            return None
+        from lfgtui.worktrees.diff_watch import DiffWatch
+
+        ev = attempt.ev
+
+        def report(stat: DiffStat, text: str | None) -> None:
+            fields = {"added": stat.added, "removed": stat.removed, "files": stat.files}
+            attempt.emit(ev(DiffUpdated, text=text, **fields))
+
+        watch = DiffWatch(tree, report)
+        watch.start()
+        return watch
+
+    async def _events(self, attempt: Attempt) -> AsyncIterator[Event]:
+        """The events of one attempt: lfg's own agent loop over a model API, or a coding agent (ACP)
+        that runs its own loop."""
+        run, state, ev = attempt.run, attempt.state, attempt.ev
+        state.transcript = []
+        ticket = state.ticket
+        config = run.providers.configs[ticket.provider]
+        if kind_of(config).coding_agent:
+            from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
+
+            context = self._context(attempt)
+            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
+            toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
+            kept = None if run.agents is None else run.agents.pop(ticket.id, None)
+            if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
+                await kept.close()
+                kept = None
+            task = self._task(attempt)
+            load = state.agent_session if state.follow_up is not None else None
+            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
+            return run_acp(launch, task, ev, toolbox, state.transcript, kept, run.agents, load)
+        provider = await run.providers.get(ticket.provider)
+        moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
+        policy = RetryPolicy(config.max_retries, max_wait_s=ticket.max_wait_s if moving else None)
+        return run_agent(
+            provider,
+            self._task(attempt),
+            ev,
+            self._toolbox(attempt),
+            policy,
+            transcript=state.transcript,
+            limiter=run.limiters[ticket.provider],
+            calibration=run.book.calibration,
+        )
+
+    @staticmethod
+    def _task(attempt: Attempt) -> AgentTask:
+        state, ticket = attempt.state, attempt.ticket
+        prompt, _ = attempt.run.sent_prompt(state)
+        call = ModelCall(
+            model=ticket.model,
+            messages=(*state.base, UserMessage(prompt)),
+            system=ticket.system,
+            tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
+            max_tokens=ticket.max_tokens,
+            temperature=ticket.temperature,
+        )
+        return AgentTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
+
+    def _toolbox(self, attempt: Attempt) -> Toolbox | None:
+        ticket = attempt.ticket
+        if not ticket.tools:
+            return None
+        tools = {name: BUILTIN_TOOLS[name] for name in ticket.tools}
+        return Toolbox(tools, self._context(attempt), self._approve(attempt))
+
+    @staticmethod
+    def _approve(attempt: Attempt) -> Approve:
+        return attempt.run.approvals.gate(attempt.ticket, attempt.say)
+
+    @staticmethod
+    def _context(attempt: Attempt) -> ToolContext:
+        state, ticket = attempt.state, attempt.ticket
+        workdir = ticket.workdir if state.worktree is None else state.worktree.workdir
+        return ToolContext(
+            workdir=workdir,
+            env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
+            allow_git_writes=ticket.allow_git_writes,
+        )
