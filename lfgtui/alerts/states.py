@@ -94,9 +94,9 @@ TAIL = 2000
 """Characters of the agent's last message kept to decide whether it ends on a question."""
 
 QUESTION_MARKS = ("?", "\uff1f", "\u061f")
-"""`?`, the full-width `？` and the Arabic `؟`."""
+"""`?`, the full-width question mark (U+FF1F) and the Arabic one (U+061F)."""
 
-CLOSERS = "*_`'\")]}»”’ "
+CLOSERS = "*_`'\")]}\u00bb\u201d\u2019 "
 """What may follow a question's mark on its line: Markdown emphasis, closing quotes and brackets."""
 
 FENCES = ("```", "~~~")

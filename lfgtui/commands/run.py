@@ -189,6 +189,7 @@ async def _run_headless(
     `make_run`: what makes the run (default: the outlet's, else a `Run`)."""
     import asyncio
 
+    from lfgtui.alerts.states import Attentions
     from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
     from lfgtui.providers.kinds import kind_of
@@ -202,7 +203,9 @@ async def _run_headless(
     run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
-    output = UntilClosed(JsonLines(sys.stdout, run.book, t0) if progress is None else progress, sys.stdout)
+    attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)
+    lines = JsonLines(sys.stdout, run.book, t0, attention=attention)
+    output = UntilClosed(lines if progress is None else progress, sys.stdout)
     run.sinks.append(output)
     kinds, command = alerts
     if command is not None:

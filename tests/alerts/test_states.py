@@ -95,7 +95,7 @@ def test_only_the_last_message_counts_a_tool_call_starts_a_new_one() -> None:
     [
         ("Shall I go on?", True),
         ("Want me to push it?)", True),
-        ("要继续吗？", True),
+        ("\u8981\u7ee7\u7eed\u5417\uff1f", True),
         ('He said "why?"', True),
         ("All done.", False),
         ("Is it fixed? Yes, it is.", False),
