@@ -70,7 +70,8 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--notify-command",
         metavar="CMD",
-        help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
+        help="a shell command run with each [ui] notify event as JSON on stdin "
+        "(approval, asked, failed, done)",
     )
     add_serve_options(run)
     add_publish_option(run)
