@@ -349,13 +349,3 @@ ATTENTION: Translation[Callable[[Attentions, Any], tuple[Standing, ...]]] = Tran
     },
 )
 """The events that move a ticket's attention state; the others only end a stall."""
-
-
-def waited_text(seconds: float) -> str:
-    """How long something has waited, as the pane header says it: `<1 min`, `14 min`, `2 h 5 min`."""
-    minutes = int(max(seconds, 0.0) // 60)
-    if minutes < 1:
-        return "<1 min"
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"

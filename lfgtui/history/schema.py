@@ -245,5 +245,12 @@ ALTER TABLE requests ADD COLUMN tokens_per_char REAL;
 (`RequestSent.tokens_per_char`), so a request that never reported one is estimated as it was live.
 A row recorded before says NULL: a quarter token, as lfg counted then (but chunk by chunk)."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+V8 = """
+ALTER TABLE attempts ADD COLUMN waited_s REAL;
+"""
+"""How long the attempt waited for the person (alerts/states.py `NEEDS_YOU`): its permission requests
+open, and a turn that ended on a question until the follow-up that answered it. A row recorded
+before says NULL: not measured."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -24,7 +24,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
-from lfgtui.alerts.states import Standing, State, waited_text
+from lfgtui.alerts.states import Standing, State
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
@@ -61,7 +61,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import OUTCOME_GLYPHS, plural
+from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
@@ -608,7 +608,7 @@ class TicketPane:
         palette = self.palette
         if standing.needs_you:
             what = "asked?" if standing.state is State.ASKED else "needs you"
-            return Text(f" {what} · {waited_text(now - standing.since)}", f"bold reverse {palette.attention}")
+            return Text(f" {what} · {waited(now - standing.since)}", f"bold reverse {palette.attention}")
         if standing.unread and standing.state is State.UNREAD:
             return Text(" unread", f"bold {palette.good}")
         if standing.state is State.WAITING and standing.detail:

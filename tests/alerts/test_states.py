@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.alerts.states import Attentions, State, ends_on_question, waited_text
+from lfgtui.alerts.states import Attentions, State, ends_on_question
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -22,6 +22,7 @@ from lfgtui.events import (
     TextDelta,
     ToolCallReady,
 )
+from lfgtui.formats import waited
 
 
 class Feed:
@@ -143,8 +144,8 @@ def test_needs_you_is_the_longest_waiting_first() -> None:
     assert [s.ticket for s in feed.attentions.needs_you()] == ["b", "a"]
 
 
-def test_waited_text() -> None:
-    assert [waited_text(s) for s in (5, 60, 14 * 60 + 59, 125 * 60)] == [
+def test_how_long_it_waited_reads() -> None:
+    assert [waited(s) for s in (5, 60, 14 * 60 + 59, 125 * 60)] == [
         "<1 min",
         "1 min",
         "14 min",

@@ -268,11 +268,21 @@ ADDED_IN_V4 = [
 ADDED_IN_V5 = [("tickets", "mcp_servers")]
 ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
 ADDED_IN_V7 = [("requests", "tokens_per_char")]
+ADDED_IN_V8 = [("attempts", "waited_s")]
+
+
+def as_schema_7(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 7 wrote: attempts without the time they
+    waited for the person."""
+    for table, column in ADDED_IN_V8:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 7")
 
 
 def as_schema_6(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 6 wrote: requests without their estimate's
     tokens per character."""
+    as_schema_7(conn)
     for table, column in ADDED_IN_V7:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 6")

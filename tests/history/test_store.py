@@ -35,6 +35,7 @@ from tests.history.recording import (
     as_schema_4,
     as_schema_5,
     as_schema_6,
+    as_schema_7,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -137,12 +138,19 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
 
 @pytest.mark.parametrize(
     ("undo", "version"),
-    [(as_schema_2, 2), (as_schema_3, 3), (as_schema_4, 4), (as_schema_5, 5), (as_schema_6, 6)],
+    [
+        (as_schema_2, 2),
+        (as_schema_3, 3),
+        (as_schema_4, 4),
+        (as_schema_5, 5),
+        (as_schema_6, 6),
+        (as_schema_7, 7),
+    ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 6 really had."""
+    """What the migration tests start from is the shape schemas 2 to 7 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)
