@@ -177,6 +177,11 @@ class Attentions:
 
     def __init__(self, depends_on: Mapping[str, Iterable[str]] | None = None, t0: float = 0.0) -> None:
         self.depends_on = {ticket: tuple(deps) for ticket, deps in (depends_on or {}).items()}
+        self.dependents: dict[str, list[str]] = {}
+        """Each ticket's dependents, so an end looks at those only (a run may have thousands)."""
+        for ticket, deps in self.depends_on.items():
+            for dep in deps:
+                self.dependents.setdefault(dep, []).append(ticket)
         self.standings: dict[str, Standing] = {}
         self.completed: set[str] = set()
         self._open: dict[str, set[str]] = {}
@@ -293,11 +298,11 @@ class Attentions:
     def _released(self, event: Event) -> tuple[Standing, ...]:
         """The waiting tickets whose dependencies changed: what they still wait on."""
         changed: list[Standing] = []
-        for ticket, deps in self.depends_on.items():
+        for ticket in self.dependents.get(event.ticket, ()):
             standing = self.standings[ticket]
-            if standing.state is not State.WAITING or event.ticket not in deps:
+            if standing.state is not State.WAITING:
                 continue
-            detail = ", ".join(dep for dep in deps if dep not in self.completed)
+            detail = ", ".join(dep for dep in self.depends_on[ticket] if dep not in self.completed)
             if detail != standing.detail:
                 changed.append(replace(standing, detail=detail, previous=State.WAITING))
                 self.standings[ticket] = changed[-1]

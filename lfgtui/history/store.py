@@ -260,7 +260,7 @@ class Store:
             ttfts = [r.ttft for r in rows if r.ttft is not None and math.isfinite(r.ttft)]
             rates = [r.rate for r in rows if r.rate is not None and math.isfinite(r.rate)]
             cost, unpriced, estimated = summed_costs(rows)
-            waits = [r.waited for r in rows if r.waited is not None]
+            waits = [r.waited for r in rows if r.waited is not None and math.isfinite(r.waited)]
             stats.append(
                 ModelStats(
                     provider=provider,

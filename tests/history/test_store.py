@@ -180,7 +180,7 @@ def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_end
 
 def as_schema_2_kept(record: RunRecord) -> RunRecord:
     """A run as a file of schema 2 keeps it: its tickets without what migration 4 added (the defaults),
-    its attempts without what migration 6 added."""
+    its attempts without what migrations 6 and 8 added."""
     defaults = {
         f.name: f.default for f in dataclasses.fields(TicketRow) if f.default is not dataclasses.MISSING
     }
@@ -189,7 +189,9 @@ def as_schema_2_kept(record: RunRecord) -> RunRecord:
             t,
             row=dataclasses.replace(t.row, **defaults),
             attempts=tuple(
-                dataclasses.replace(a, row=dataclasses.replace(a.row, tokens_per_s_estimated=False))
+                dataclasses.replace(
+                    a, row=dataclasses.replace(a.row, tokens_per_s_estimated=False, waited_s=None)
+                )
                 for a in t.attempts
             ),
         )
