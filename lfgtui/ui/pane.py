@@ -194,8 +194,8 @@ class Tally:
     """A run screen's panes counted by state as their states change, so that the summary bar, the
     GC pacer never walk thousands of panes: `running` holds the panes under way (streaming, waiting
     for approval or queued for their provider), in the order they started; `stalled` the panes whose
-    coding agent has gone quiet mid-turn; `needs_you` and `unread` the panes in those attention
-    states (alerts/states.py)."""
+    coding agent has gone quiet mid-turn; `needs_you` the panes that need the person
+    (alerts/states.py)."""
 
     def __init__(self) -> None:
         self.panes: list[TicketPane] = []
@@ -203,7 +203,6 @@ class Tally:
         self.running: dict[TicketPane, None] = {}
         self.stalled: dict[TicketPane, None] = {}
         self.needs_you: dict[TicketPane, None] = {}
-        self.unread: dict[TicketPane, None] = {}
 
     def add(self, pane: TicketPane) -> None:
         self.panes.append(pane)
@@ -224,12 +223,10 @@ class Tally:
 
     def attended(self, pane: TicketPane, standing: Standing) -> None:
         """`pane`'s attention state changed to `standing`."""
-        unread = standing.unread and not standing.needs_you
-        for kept, into in ((self.needs_you, standing.needs_you), (self.unread, unread)):
-            if into:
-                kept[pane] = None
-            else:
-                kept.pop(pane, None)
+        if standing.needs_you:
+            self.needs_you[pane] = None
+        else:
+            self.needs_you.pop(pane, None)
 
     def last_end(self, default: float) -> float:
         """When the last attempt ended (asked once, when every pane has ended)."""

@@ -207,8 +207,7 @@ class SummaryBar(Static):
         if tally.needs_you:  # the approvals among them: each pane's header says which
             text.append(f"⚑ {len(tally.needs_you)} need you", f"bold reverse {palette.attention}")
             text.append("  ")
-        parts = [
-            (len(tally.unread), "unread", "bold"),
+        parts = [  # the unread are left to the panes' headers and `a`: this line is cut at its end
             (len(tally.stalled), "stalled", palette.attention),
             *(
                 (counts[state], label, style)

@@ -44,10 +44,12 @@ async def test_states_counts_and_the_a_order(sim: SimServer, tmp_path: Path) -> 
         assert ask.standing.state is State.ASKED and ask.standing.since < w.standing.since
         assert after.standing.label == "waiting on w"
         await until(pilot, lambda: "⚑ 2 need you" in str(screen.summary.render()))
-        assert "1 unread" in str(screen.summary.render())
+        assert [s.ticket for s in screen.attention.unread()] == ["hi"]
         await until(pilot, lambda: "asked? · <1 min" in str(ask.header.text))
         await until(pilot, lambda: "needs you · <1 min" in str(w.header.text))
-        assert "waiting on w" in str(after.header.text) and " unread" in str(hi.header.text)
+        await until(
+            pilot, lambda: "waiting on w" in str(after.header.text) and " unread" in str(hi.header.text)
+        )
         assert screen.title_shown == "2 need you · lfg"
 
         visited = []
@@ -63,7 +65,8 @@ async def test_states_counts_and_the_a_order(sim: SimServer, tmp_path: Path) -> 
         await screen.show_pane(hi)
         await pilot.press("z")  # looking at it: read
         assert hi.standing.state is State.DONE
-        await until(pilot, lambda: "unread" not in str(screen.summary.render()))
+        assert not screen.attention.unread()
+        await until(pilot, lambda: "unread" not in str(hi.header.text))
         await pilot.press("z")
 
         await screen.show_pane(w)

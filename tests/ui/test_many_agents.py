@@ -89,7 +89,7 @@ async def test_a_goes_to_the_pane_that_has_waited_longest(sim: SimServer, tmp_pa
         first, later = pane(app, "first").standing, pane(app, "later").standing
         assert first.since < later.since and first.unread and later.unread
         screen = app.controller.screen
-        await until(pilot, lambda: "3 unread" in str(screen.summary.render()))
+        await until(pilot, lambda: len(screen.attention.unread()) == 3)
         await pilot.press("a")
         assert screen.focused_pane is pane(app, "first"), "the longest-waiting, though listed last"
         await pilot.press("a")
