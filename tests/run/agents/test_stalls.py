@@ -139,7 +139,7 @@ async def test_waiting_for_the_person_is_not_a_stall(project: Path) -> None:
     assert isinstance(ended, AttemptEnded) and ended.outcome is Outcome.COMPLETED, ended.error
 
 
-async def test_a_stalled_agent_is_waiting_for_you_until_it_times_out(tmp_path: Path) -> None:
+async def test_a_stalled_agent_is_counted_stalled_until_it_times_out(tmp_path: Path) -> None:
     path = tmp_path / "tickets.toml"
     path.write_text(STALLING)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
