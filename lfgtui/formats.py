@@ -229,3 +229,14 @@ def limit_text(limit: AgentLimit, elapsed: float = 0.0) -> str:
     if limit.reset_s is not None and limit.reset_s > elapsed:
         said += f" ↻{countdown(limit.reset_s - elapsed)}"
     return said.lstrip()
+
+
+def waited(seconds: float) -> str:
+    """How long something waited for the person, as the pane header and `lfg history stats` say it:
+    `<1 min`, `14 min`, `2 h 5 min`."""
+    minutes = int(max(seconds, 0.0) // 60)
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -265,7 +265,7 @@ def test_bad_prices_and_notify_events_are_named_with_their_line(tmp_path: Path) 
         f"{path}:2: [providers.openai] prices: missing output_per_mtok (USD per million tokens)",
         f"{path}:7: [providers.local] prices: input_per_mtok must be a finite number of at least 0, "
         "got the integer -1",
-        f"{path}:10: [ui]: notify must be a list of events to be told of (approval, failed, done), "
+        f"{path}:10: [ui]: notify must be a list of events to be told of (approval, asked, failed, done), "
         "got an array of strings",
     ]
 

@@ -10,6 +10,7 @@ import pytest
 
 from lfgtui import events
 from lfgtui.alerts.moments import MOMENTS
+from lfgtui.alerts.states import ATTENTION
 from lfgtui.commands.headless import JSON_LINES, PROGRESS
 from lfgtui.cost.metrics import BOOK, METRICS
 from lfgtui.events import Event, Status, Translation, event_types
@@ -32,6 +33,7 @@ TRANSLATIONS: tuple[Translation[object], ...] = (
     METRICS,
     BOOK,
     MOMENTS,
+    ATTENTION,
     SPANS,
     REFEREE,
 )

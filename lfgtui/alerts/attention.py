@@ -1,5 +1,5 @@
-"""What the person should know of now (`Attention`: a ticket waits for approval, fails, or the run
-ends), and its text made safe for wherever it goes.
+"""What the person should know of now (`Attention`: a ticket waits for approval, asked them a
+question, fails, or the run ends), and its text made safe for wherever it goes.
 
 Titles and bodies carry untrusted text (ticket titles, error messages, a model's tool arguments):
 everything that reaches an escape sequence or a hook is reduced to printable characters first
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Kind = Literal["approval", "failed", "done"]
+Kind = Literal["approval", "asked", "failed", "done"]
 
 TITLE_LIMIT = 80
 BODY_LIMIT = 200
@@ -85,6 +85,12 @@ class Attention:
         """A ticket waits for the person to allow a tool call (`detail`: its arguments in short)."""
         title = f"lfg: {ticket} needs approval"
         return cls("approval", run_id, ticket, title, f"{tool}: {detail}", at=at or datetime.now(UTC))
+
+    @classmethod
+    def asked(cls, run_id: str, ticket: str, question: str, at: datetime | None = None) -> Attention:
+        """A ticket's turn ended on a question to the person (`question`: the line it ended on)."""
+        title = f"lfg: {ticket} asked you"
+        return cls("asked", run_id, ticket, title, question, at=at or datetime.now(UTC))
 
     @classmethod
     def failed(cls, run_id: str, ticket: str, error: str, at: datetime | None = None) -> Attention:

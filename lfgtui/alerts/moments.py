@@ -1,7 +1,10 @@
-"""When a run needs the person: a pane starts waiting for approval, a ticket fails, the run ends.
+"""When a run needs the person: a ticket starts to need them (a permission request, a turn that ended
+on a question), a ticket fails, the run ends.
 
-`RunAlerts` is a sink of the run's events, each found in `MOMENTS` by its exact type (`ApprovalAsked`,
-`AttemptEnded`); each moment worth telling becomes an `Attention` (attention.py) handed to every
+`RunAlerts` is a sink of the run's events. What needs the person is what the attention state machine
+(states.py) says: a ticket told once each time it enters a needs-you state, never again while it stays
+there (a second request open at once is no second alert). The ends are found in `MOMENTS` by the
+event's exact type. Each moment worth telling becomes an `Attention` (attention.py) handed to every
 channel: the terminal's bell and desktop notification in the TUI (terminal.py), `--notify-command`
 anywhere (notify.py).
 """
@@ -14,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from lfgtui.alerts.attention import Attention
+from lfgtui.alerts.states import Attentions, Standing, State
 from lfgtui.events import (
     AgentDetails,
     AgentProgress,
@@ -52,7 +56,7 @@ from lfgtui.events import (
 Channel = Callable[[Attention], None]
 
 
-class Standing(Protocol):
+class Ended(Protocol):
     @property
     def outcome(self) -> Outcome | None: ...
 
@@ -66,7 +70,7 @@ class Watched(Protocol):
     def run_id(self) -> str: ...
 
     @property
-    def states(self) -> Mapping[str, Standing]: ...
+    def states(self) -> Mapping[str, Ended]: ...
 
 
 class RunAlerts:
@@ -74,6 +78,7 @@ class RunAlerts:
         self.run = run
         self.kinds = frozenset(kinds)
         self.channels = list(channels)
+        self.attention = Attentions()
 
     def _tell(self, attention: Attention) -> None:
         if attention.kind in self.kinds:
@@ -81,14 +86,21 @@ class RunAlerts:
                 channel(attention)
 
     def __call__(self, event: Event) -> None:
+        for standing in self.attention.apply(event):
+            if standing.entered and standing.needs_you:
+                self._needs_you(standing, event)
         tell = MOMENTS.handlers.get(type(event))
         if tell is not None:
             tell(self, event)
 
-    def _approval(self, event: ApprovalAsked) -> None:
-        args = event.arguments
-        detail = args.get("command") or args.get("path") or json.dumps(args, ensure_ascii=False)
-        self._tell(Attention.approval(self.run.run_id, event.ticket, event.name, str(detail)))
+    def _needs_you(self, standing: Standing, event: Event) -> None:
+        run_id = self.run.run_id
+        if standing.state is State.ASKED:
+            self._tell(Attention.asked(run_id, standing.ticket, standing.detail))
+        elif isinstance(event, ApprovalAsked):
+            args = event.arguments
+            detail = args.get("command") or args.get("path") or json.dumps(args, ensure_ascii=False)
+            self._tell(Attention.approval(run_id, event.ticket, event.name, str(detail)))
 
     def _ended(self, event: AttemptEnded) -> None:
         if event.outcome is Outcome.FAILED:
@@ -130,13 +142,14 @@ WORKING = (
 
 MOMENTS: Translation[Callable[[RunAlerts, Any], None]] = Translation(
     "alerts",
-    {ApprovalAsked: RunAlerts._approval, AttemptEnded: RunAlerts._ended},
+    {AttemptEnded: RunAlerts._ended},
     {
         **dict.fromkeys(WORKING, "a ticket at work needs nobody"),
         Stalled: "the pane says so, and the idle timeout ends the attempt, which is a moment if it fails",
+        ApprovalAsked: "the attention states say when a ticket starts to need the person (states.py)",
         ApprovalAnswered: "someone has answered: nobody needs to be called",
         QuotaSeen: "a provider's allowance: the summary bar shows it, and the limiter waits for it",
     },
 )
-"""The moments a run needs the person: a call waits for approval, an attempt ends (failed, or the
-last of the run)."""
+"""The ends a run tells of: an attempt fails, the last of the run ends. (What needs the person is
+told when its attention state changes.)"""

@@ -82,3 +82,14 @@ def terminal_alert(
     if tmux:
         sequences = [tmux_passthrough(sequence) for sequence in sequences]
     return (BEL if bell else "") + "".join(sequences)
+
+
+TITLE_SAVE = f"{ESC}[22;0t"
+TITLE_RESTORE = f"{ESC}[23;0t"
+"""xterm's title stack (XTWINOPS 22 and 23, which tmux and most terminals keep): the person's own
+title is saved before lfg first sets one, and put back when lfg leaves."""
+
+
+def terminal_title(title: str) -> str:
+    """`ESC ] 2 ; title BEL`: the terminal window's (and tmux pane's) title, printable only."""
+    return f"{ESC}]2;{printable(title, TITLE_LIMIT)}{BEL}"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from lfgtui.alerts.states import Attentions
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import (
     AgentDetails,
@@ -120,11 +121,16 @@ class JsonLines:
     t0: float
     partial: set[tuple[str, int]] = field(default_factory=set)
     """Attempts a watcher lost events of (`gap`): their `attempt_ended` says `partial`."""
+    attention: Attentions = field(default_factory=Attentions)
+    """The tickets' attention states: each change is an `attention` line after the event that made it."""
 
     def __call__(self, event: Event) -> None:
         record = self._record(event)
         if record is not None:
             self._write(record.pop("type"), event.ticket, event.attempt, event.t, record)
+        for standing in self.attention.apply(event):
+            fields = standing.as_json(self.t0)
+            self._write("attention", standing.ticket, standing.attempt or None, event.t, fields)
 
     def gap(self, lost: Lost) -> None:
         """What `lfg attach --json` of a run on a broker did not get, in order among the events."""

@@ -348,7 +348,7 @@ def _import(store: Store, args: argparse.Namespace) -> int:
 def _stats(store: Store, args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from lfgtui.formats import columns, ms, rate
+    from lfgtui.formats import columns, ms, rate, waited
     from lfgtui.inert import inert
 
     if args.by == "day":
@@ -372,6 +372,7 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
         "tok/s p50",
         "tokens",
         "cost",
+        "waited for you",
     )
     rows = [header]
     for s in stats:
@@ -386,6 +387,7 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
                 rate(s.tokens_per_s_p50),
                 str(s.output_tokens),
                 _cost(s.cost_usd, s.unpriced, s.cost_estimated),
+                "-" if s.waited_s is None else waited(s.waited_s),
             )
         )
     print(columns(rows))

@@ -71,7 +71,8 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--notify-command",
         metavar="CMD",
-        help="a shell command run with each [ui] notify event as JSON on stdin (approval, failed, done)",
+        help="a shell command run with each [ui] notify event as JSON on stdin "
+        "(approval, asked, failed, done)",
     )
     add_serve_options(run)
     add_publish_option(run)
@@ -207,6 +208,7 @@ async def _run_headless(
     `make_run`: what makes the run (default: the outlet's, else a `Run`)."""
     import asyncio
 
+    from lfgtui.alerts.states import Attentions
     from lfgtui.commands.headless import JsonLines, Progress, Told, UntilClosed
     from lfgtui.events import Outcome
     from lfgtui.providers.kinds import kind_of
@@ -220,7 +222,8 @@ async def _run_headless(
     run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
-    reader = JsonLines(sys.stdout, run.book, t0) if progress is None else progress
+    attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)
+    reader = JsonLines(sys.stdout, run.book, t0, attention=attention) if progress is None else progress
     output = UntilClosed(reader, sys.stdout)
     run.sinks.append(output)
     referee = None

@@ -119,8 +119,9 @@ PRICE_FIELDS: dict[str, Kind] = {
     "cache_read_per_mtok": NON_NEGATIVE_NUMBER,
     "cache_write_per_mtok": NON_NEGATIVE_NUMBER,
 }
-NOTIFY_EVENTS = ("approval", "failed", "done")
-"""What may ring the terminal: a pane starts waiting for approval, a ticket fails, the run ends."""
+NOTIFY_EVENTS = ("approval", "asked", "failed", "done")
+"""What may ring the terminal: a pane starts waiting for approval or ends on a question to the person,
+a ticket fails, the run ends."""
 RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT, "max_cost_usd": POSITIVE_NUMBER}
 UI_FIELDS: dict[str, Kind] = {
     "theme": STRING,

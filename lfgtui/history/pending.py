@@ -70,6 +70,8 @@ class PendingAttempt:
     """Each complete tool call's part: a coding agent's later `ToolCallUpdated` rewrites it."""
     names: dict[str, str] = field(default_factory=dict)
     ended: AttemptEnded | None = None
+    waited_s: float = 0.0
+    """How long it has waited for the person so far (its permission requests open)."""
 
     def ms(self, t: float) -> float:
         return (t - self.t0) * 1000
@@ -229,7 +231,8 @@ def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: P
 
 
 ATTEMPT_END_SET = (
-    "outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, error_status = ?"
+    "outcome = ?, ended_at = ?, ended_ms = ?, error_kind = ?, error_message = ?, error_status = ?, "
+    "waited_s = ?"
 )
 
 
@@ -244,6 +247,7 @@ def end_columns(attempt: PendingAttempt, ended: AttemptEnded) -> tuple[object, .
         error.kind.value if error else None,
         error.message if error else None,
         error.status if error else None,
+        attempt.waited_s,
     )
 
 

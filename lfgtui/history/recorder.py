@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
+from lfgtui.alerts.states import Attentions
 from lfgtui.config.mcp import servers_json
 from lfgtui.events import (
     AttemptEnded,
@@ -130,6 +131,8 @@ class Recorder:
         --broker` adopting what workers ran while the coordinator was away): by (ticket, number),
         the attempt's id and wall-clock start, both kept."""
         self._pending = Pending()
+        self._attention = Attentions()
+        """The tickets' attention states: how long each attempt waits for the person."""
 
     @classmethod
     def begin(cls, path: Path, tickets: TicketFile, command: str) -> Recorder:
@@ -254,13 +257,37 @@ class Recorder:
         event = item.event
         attempt = self._attempt(event, item.wall, event.provider)
         attempt.metrics.pricer = item.pricer
+        self._attend(event)
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)
         attempt.metrics.apply(event)
+        self._attend(event)
         record = RECORDED.handlers.get(type(event))
         if record is not None:
             record(self, attempt, event)
+
+    def _attend(self, event: Event) -> None:
+        """Count the time a ticket needed the person to the attempt that asked, once it no longer
+        does: still running (a request answered), or ended (a question a follow-up answers)."""
+        before = self._attention.standings.get(event.ticket)
+        for standing in self._attention.apply(event):
+            if (
+                before is None
+                or not before.needs_you
+                or standing.ticket != event.ticket
+                or not standing.entered
+            ):
+                continue
+            waited = max(event.t - before.since, 0.0)
+            asked = self._attempts.get((event.ticket, before.attempt))
+            if asked is not None:
+                asked.waited_s += waited
+            elif (started := self._started.get((event.ticket, before.attempt))) is not None:
+                self.conn.execute(
+                    "UPDATE attempts SET waited_s = coalesce(waited_s, 0) + ? WHERE id = ?",
+                    (waited, started[0].id),
+                )
 
     def _request(self, attempt: PendingAttempt, event: RequestSent) -> None:
         self._pending.seal(attempt)

@@ -206,6 +206,8 @@ class AttemptRow(Row):
     diff_files: int | None = None
     diff: str | None = None
     tokens_per_s_estimated: bool = False
+    waited_s: float | None = None
+    """Seconds it waited for the person (None: recorded before lfg measured it)."""
 
     @property
     def duration_s(self) -> float | None:

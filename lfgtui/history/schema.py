@@ -284,5 +284,12 @@ rate-limited provider before it moves on (`max_wait_s`), so `lfg resume` runs it
 attempt's row already says which provider and model it ran on. A row recorded before has no
 fallback, as its ticket had, and NULL: the default wait."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
+V11 = """
+ALTER TABLE attempts ADD COLUMN waited_s REAL;
+"""
+"""How long the attempt waited for the person (alerts/states.py `NEEDS_YOU`): its permission requests
+open, and a turn that ended on a question until the follow-up that answered it. A row recorded
+before says NULL: not measured."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -38,6 +38,8 @@ class ModelStats:
     unpriced: int = 0
     """Attempts that made requests but have no cost (no price was known for the model)."""
     cost_estimated: bool = False
+    waited_s: float | None = None
+    """How long its tickets waited for the person, summed (None: none measured, recorded before)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class StatsRow:
     tokens: int
     cost: float | None
     estimated: bool
+    waited: float | None = None
 
 
 def summed_costs(rows: Sequence[StatsRow]) -> tuple[float | None, int, bool]:

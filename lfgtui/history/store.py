@@ -279,9 +279,9 @@ class Store:
 
         where, params = (filters or Filters()).where()
         groups: dict[tuple[str, str], list[StatsRow]] = {}
-        for provider, model, outcome, ttft, rate, tokens, cost, estimated in self.conn.execute(
+        for provider, model, outcome, ttft, rate, tokens, cost, estimated, waited in self.conn.execute(
             "SELECT a.provider, coalesce(a.model, t.model, ''), a.outcome, a.ttft_ms, a.tokens_per_s, "
-            "a.output_tokens, a.cost_usd, a.cost_estimated "
+            "a.output_tokens, a.cost_usd, a.cost_estimated, a.waited_s "
             f"FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.provider IS NOT NULL {where}",
             params,
         ):
@@ -293,6 +293,7 @@ class Store:
                     read_value(tokens, int, optional=True) or 0,
                     read_value(cost, float, optional=True),
                     bool(estimated),
+                    read_value(waited, float, optional=True),
                 )
             )
         stats = []
@@ -300,6 +301,7 @@ class Store:
             ttfts = [r.ttft for r in rows if r.ttft is not None and math.isfinite(r.ttft)]
             rates = [r.rate for r in rows if r.rate is not None and math.isfinite(r.rate)]
             cost, unpriced, estimated = summed_costs(rows)
+            waits = [r.waited for r in rows if r.waited is not None and math.isfinite(r.waited)]
             stats.append(
                 ModelStats(
                     provider=provider,
@@ -313,6 +315,7 @@ class Store:
                     cost_usd=cost,
                     unpriced=unpriced,
                     cost_estimated=estimated,
+                    waited_s=sum(waits) if waits else None,
                 )
             )
         return stats

@@ -24,6 +24,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import Collapsible, Static
 
+from lfgtui.alerts.states import Standing, State
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
@@ -60,7 +61,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import OUTCOME_GLYPHS, plural
+from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.agent_detail import AgentDetail
@@ -193,13 +194,15 @@ class Tally:
     """A run screen's panes counted by state as their states change, so that the summary bar, the
     GC pacer never walk thousands of panes: `running` holds the panes under way (streaming, waiting
     for approval or queued for their provider), in the order they started; `stalled` the panes whose
-    coding agent has gone quiet mid-turn."""
+    coding agent has gone quiet mid-turn; `needs_you` the panes that need the person
+    (alerts/states.py)."""
 
     def __init__(self) -> None:
         self.panes: list[TicketPane] = []
         self.counts: Counter[PaneState] = Counter()
         self.running: dict[TicketPane, None] = {}
         self.stalled: dict[TicketPane, None] = {}
+        self.needs_you: dict[TicketPane, None] = {}
 
     def add(self, pane: TicketPane) -> None:
         self.panes.append(pane)
@@ -218,12 +221,12 @@ class Tally:
         """Every pane has ended (or never will run)."""
         return not any(self.counts[state] for state in UNDER_WAY)
 
-    @property
-    def waiting(self) -> int:
-        """Panes that wait for the person: an approval, a failure or a stalled agent."""
-        asking = (PaneState.APPROVAL, PaneState.FAILED)
-        stalled = sum(1 for pane in self.stalled if pane.state not in asking)
-        return self.counts[PaneState.APPROVAL] + self.counts[PaneState.FAILED] + stalled
+    def attended(self, pane: TicketPane, standing: Standing) -> None:
+        """`pane`'s attention state changed to `standing`."""
+        if standing.needs_you:
+            self.needs_you[pane] = None
+        else:
+            self.needs_you.pop(pane, None)
 
     def last_end(self, default: float) -> float:
         """When the last attempt ended (asked once, when every pane has ended)."""
@@ -233,9 +236,11 @@ class Tally:
 class TicketPane:
     """Everything one ticket is doing, for its latest attempt; `view` is its widgets while on screen."""
 
-    def __init__(self, ticket: Ticket, tally: Tally, key: Callable[[str], str]) -> None:
-        """`key`: the key of a run screen's binding (by id) as the person may have rebound it."""
+    def __init__(self, ticket: Ticket, tally: Tally, key: Callable[[str], str], standing: Standing) -> None:
+        """`key`: the key of a run screen's binding (by id) as the person may have rebound it;
+        `standing`: its attention state before its first event."""
         self.ticket = ticket
+        self.standing = standing
         self.tally = tally
         self.key = key
         self._state = PaneState.WAITING
@@ -273,9 +278,6 @@ class TicketPane:
         self.progress = ""
         """A coding agent's latest note on what it is doing (its session's title), shown while it works."""
         self._stalled: Stalled | None = None
-        self.attention_since: float | None = None
-        """When the pane started waiting for the person (an approval, a failure): `a` visits the
-        longest-waiting first."""
         self.earlier_shown = False
         """The output on show is an earlier attempt's: it stays under a follow-up, and goes when the
         new attempt asks afresh."""
@@ -374,7 +376,14 @@ class TicketPane:
 
     @property
     def needs_attention(self) -> bool:
-        return self._state in (PaneState.APPROVAL, PaneState.FAILED) or self._stalled is not None
+        """It cannot go on without the person (a permission request, a question): alerts/states.py."""
+        return self.standing.needs_you
+
+    def attend(self, standing: Standing) -> None:
+        """Its attention state changed (alerts/states.py `Attentions`, fed the same events)."""
+        self.standing = standing
+        self.tally.attended(self, standing)
+        self.dirty = self.lines_stale = True
 
     def lose(self, text: str) -> None:
         """Say, until the next attempt, that what shows of this one is not whole."""
@@ -388,13 +397,11 @@ class TicketPane:
         if self.stalled is not None and not isinstance(event, DiffUpdated):  # lfg's own measure
             self.stalled = None
             self.lines_stale = True
-            self._attend(event.t)
         apply = PANE.handlers.get(kind := type(event))
         if apply is not None:
             apply(self, event)
         if kind not in STREAMED:
             self.lines_stale = True
-            self._attend(event.t)
 
     def _text(self, event: TextDelta) -> None:
         self.body.append(inert(event.text))
@@ -482,13 +489,6 @@ class TicketPane:
         self.approval = None
         self.body.finish()
         self.reasoning.finish()
-
-    def _attend(self, t: float) -> None:
-        """Mark (or unmark) the pane as waiting for the person since `t`."""
-        if not self.needs_attention:
-            self.attention_since = None
-        elif self.attention_since is None:
-            self.attention_since = t
 
     def _asked(self, prompt: str, continues: int | None) -> None:
         """A follow-up is quoted under the output it continues; a fresh prompt clears an earlier
@@ -591,6 +591,7 @@ class TicketPane:
         spinning = self.state is PaneState.RUNNING
         glyph = SPINNER[int(now * 10) % len(SPINNER)] if spinning else GLYPHS[self.state]
         text = Text.assemble((f"{glyph} ", f"bold {self._state_style()}"), (self.ticket.id, "bold"))
+        text.append_text(self._attention_tag(now))
         if self.ticket.title != self.ticket.id:  # an untitled ticket's title is its id
             text.append(f" {inert(self.ticket.title)}")
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
@@ -604,6 +605,20 @@ class TicketPane:
             text.append(f" \u2212{self.diff.removed}", self.palette.bad)
             text.append(f" {plural(self.diff.files, 'file')}", "dim")
         return text
+
+    def _attention_tag(self, now: float) -> Text:
+        """What the ticket's attention state adds to the header: how long it has needed the person
+        (`needs you · 14 min`, `asked? · 2 min`), that it is unread, or what it waits on."""
+        standing = self.standing
+        palette = self.palette
+        if standing.needs_you:
+            what = "asked?" if standing.state is State.ASKED else "needs you"
+            return Text(f" {what} · {waited(now - standing.since)}", f"bold reverse {palette.attention}")
+        if standing.unread and standing.state is State.UNREAD:
+            return Text(" unread", f"bold {palette.good}")
+        if standing.state is State.WAITING and standing.detail:
+            return Text(f" {inert(standing.label)}", "dim")
+        return Text()
 
     def _state_style(self) -> str:
         palette = self.palette

@@ -199,7 +199,10 @@ class RunController:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         self.panes[event.ticket].apply(event, metrics)
-        if not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):
+        changed = self.screen.attention.apply(event)
+        if changed:
+            self.screen.attend(changed)
+        if changed or not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):
             self.summary_stale = True
 
     def show_summary(self, now: float, frame: int) -> None:
@@ -209,6 +212,9 @@ class RunController:
             return
         self.summary_stale = False
         self.summary_frame = frame
+        for pane in self.screen.tally.needs_you:  # how long each has waited, in its header
+            pane.dirty = pane.lines_stale = True
+        self.screen.show_title()
         limits = self.control.limits(now)
         limits += [quota_text(quota, now - quota.t) for quota in self.book.quotas.values()]
         limits += [agent_usage_text(usage, now) for usage in self.book.agents.values()]
@@ -306,6 +312,7 @@ class RunController:
         if pane.diff is None or pane.diff.text is None:
             self.screen.notify("The diff of this attempt was not recorded.", timeout=3)
             return
+        self.screen.looked(pane)
         self.screen.app.push_screen(DiffScreen(ticket_id, pane.branch or "", pane.diff.text))
 
     async def _live_diff(self, ticket_id: str, tree: Worktree) -> None:

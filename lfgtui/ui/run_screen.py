@@ -23,7 +23,15 @@ from textual.widget import AwaitMount
 from textual.widgets import Static
 
 from lfgtui.alerts.attention import Attention
-from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_alert
+from lfgtui.alerts.states import Attentions, Standing, State
+from lfgtui.alerts.terminal import (
+    TITLE_RESTORE,
+    TITLE_SAVE,
+    in_tmux,
+    notification_protocols,
+    terminal_alert,
+    terminal_title,
+)
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
 from lfgtui.history.recorded import ReplayClock
@@ -122,7 +130,8 @@ HELP = {
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
     "pane.deny": "deny it",
-    "run.attention": "go to the pane that has waited longest for you (an approval or a failure); "
+    "run.attention": "go to the ticket that has needed you longest (an approval, a question), then to "
+    "the failed and the finished ones you have not looked at yet; "
     "again: the next one",
     "pane.page_up": "scroll the focused pane's answer up a page (it stops following new output)",
     "pane.page_down": "scroll the focused pane's answer down a page",
@@ -200,23 +209,27 @@ class SummaryBar(Static):
             text.append("  ")
         text.append(f"run {run_id}", "dim")
         text.append("  ")
-        waiting = tally.waiting
-        if waiting:
-            text.append(f"⚑ {waiting} waiting for you", f"bold reverse {palette.attention}")
+        if tally.needs_you:  # the approvals among them: each pane's header says which
+            text.append(f"⚑ {len(tally.needs_you)} need you", f"bold reverse {palette.attention}")
             text.append("  ")
-        parts = [
-            (PaneState.RUNNING, "running", palette.running),
-            (PaneState.QUEUED, "queued", palette.waiting),
-            (PaneState.APPROVAL, "need approval", palette.attention),
-            (PaneState.WAITING, "waiting", "dim"),
-            (PaneState.COMPLETED, "completed", palette.good),
-            (PaneState.FAILED, "failed", palette.bad),
-            (PaneState.CANCELLED, "cancelled", palette.waiting),
-            (PaneState.SKIPPED, "skipped", "dim"),
+        parts = [  # the unread are left to the panes' headers and `a`: this line is cut at its end
+            (len(tally.stalled), "stalled", palette.attention),
+            *(
+                (counts[state], label, style)
+                for state, label, style in (
+                    (PaneState.RUNNING, "running", palette.running),
+                    (PaneState.QUEUED, "queued", palette.waiting),
+                    (PaneState.WAITING, "waiting", "dim"),
+                    (PaneState.COMPLETED, "completed", palette.good),
+                    (PaneState.FAILED, "failed", palette.bad),
+                    (PaneState.CANCELLED, "cancelled", palette.waiting),
+                    (PaneState.SKIPPED, "skipped", "dim"),
+                )
+            ),
         ]
-        for state, label, style in parts:
-            if counts[state]:
-                text.append(f"{counts[state]} {label}", style)
+        for count, label, style in parts:
+            if count:
+                text.append(f"{count} {label}", style)
                 text.append("  ")
         if self.timed:
             text.append(f"{'~' if running else ''}{rate:.0f} tok/s", "bold")  # live rates are estimates
@@ -299,7 +312,14 @@ class RunScreen(Screen[None]):
         self.mode = mode
         self.first = first
         self.tally = Tally()
-        self.panes = [TicketPane(ticket, self.tally, self.key) for ticket in tickets]
+        self.attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, services.clock())
+        """Each ticket's attention state, fed the events its panes are (`attend`)."""
+        standings = self.attention.standings
+        self.panes = [TicketPane(ticket, self.tally, self.key, standings[ticket.id]) for ticket in tickets]
+        self.by_id = {pane.ticket.id: pane for pane in self.panes}
+        self.title_shown: str | None = None
+        self.attention_visited: TicketPane | None = None
+        """Where `a` last went: pressed again there, it goes on to the next; elsewhere, to the first."""
         self.summary = SummaryBar(id="summary", timed=mode is not Mode.READ_ONLY)
         self.grid = Container(id="grid")
         """Holds the views of the panes in the window only: thousands of mounted panes would make
@@ -359,6 +379,39 @@ class RunScreen(Screen[None]):
             return
         protocols = notification_protocols(os.environ)
         driver.write(terminal_alert(attention, tmux=in_tmux(os.environ), protocols=protocols))
+
+    def attend(self, standings: tuple[Standing, ...]) -> None:
+        """Tickets' attention states changed: their panes show it, the terminal's title counts them."""
+        for standing in standings:
+            self.by_id[standing.ticket].attend(standing)
+
+    def looked(self, pane: TicketPane) -> None:
+        """The person looked at `pane` (zoomed it, opened its diff, scrolled its answer to the end)."""
+        standing = self.attention.looked(pane.ticket.id)
+        if standing is not None:
+            pane.attend(standing)
+
+    def show_title(self) -> None:
+        """The terminal's title says how many tickets need the person: `2 need you · lfg`. Ours only:
+        nothing an agent wrote goes into it."""
+        count = len(self.tally.needs_you)
+        title = f"{count} need you · lfg" if count else "lfg"
+        if title != self.title_shown:
+            self._write_title(
+                terminal_title(title) if self.title_shown else TITLE_SAVE + terminal_title(title)
+            )
+            self.title_shown = title
+
+    def on_unmount(self) -> None:
+        if self.title_shown is not None:
+            self._write_title(TITLE_RESTORE)
+
+    def _write_title(self, sequence: str) -> None:
+        """Like `alert`: written by the driver between frames; not in a test's headless app or a browser."""
+        app = self.app
+        driver = app._driver
+        if driver is not None and not app.is_headless and not app.is_web:
+            driver.write(sequence)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in HIDDEN[self.mode]:
@@ -491,6 +544,8 @@ class RunScreen(Screen[None]):
         if zoomed is not None and zoomed.view is not None:
             zoomed.view.remove_class("-zoom")
         self.zoomed = pane
+        if pane is not None:
+            self.looked(pane)
         self.set_class(pane is not None, "-zoomed")
         if pane is not None:
             if pane.view is not None:
@@ -590,21 +645,25 @@ class RunScreen(Screen[None]):
         request = approval_request(asked.name, asked.arguments, colours(self.app))
         self.app.push_screen(ApprovalScreen(request, self.services, over=pane.view), answered)
 
+    @property
+    def attention_order(self) -> list[TicketPane]:
+        """Where `a` goes: the tickets that need the person, the longest-waiting first; then the
+        failed and then the finished ones not yet looked at, the earliest first."""
+        unread = self.attention.unread()
+        failed = [s for s in unread if s.state is State.FAILED]
+        done = [s for s in unread if s.state is not State.FAILED]
+        return [self.by_id[s.ticket] for s in (*self.attention.needs_you(), *failed, *done)]
+
     async def action_attention(self) -> None:
-        """Go to the pane that has waited longest for the person; pressed again, the next one."""
-        waiting = [
-            pane
-            for _, _, pane in sorted(
-                (pane.attention_since or 0.0, number, pane)
-                for number, pane in enumerate(self.panes)
-                if pane.needs_attention
-            )
-        ]
+        """Go to the ticket that has needed the person longest; pressed again, the next one."""
+        waiting = self.attention_order
         if not waiting:
-            self.notify("No pane needs attention.", timeout=2)
+            self.notify("No ticket needs you, and none is unread.", timeout=2)
             return
         focused = self.focused_pane
-        pane = waiting[(waiting.index(focused) + 1) % len(waiting)] if focused in waiting else waiting[0]
+        stepping = focused is self.attention_visited and focused in waiting
+        pane = waiting[(waiting.index(focused) + 1) % len(waiting)] if stepping else waiting[0]
+        self.attention_visited = pane
         await self.show_pane(pane)
 
     def action_page(self, pages: int) -> None:
@@ -620,6 +679,8 @@ class RunScreen(Screen[None]):
             body = pane.shown.body
             edge = body.scroll_end if end else body.scroll_home
             edge(animate=False, force=True, immediate=True)
+            if end:
+                self.looked(pane)
 
     def action_cancel(self) -> None:
         pane = self.focused_pane

@@ -425,7 +425,7 @@ ELSEWHERE = {
     "a coding agent sends nothing mid-turn while no approval waits for you (Codex retrying a dead network)": [
         "tests/run/agents/test_stalls.py::test_an_agent_that_goes_quiet_is_stalled_then_fails_as_timeout_keeping_its_text",
         "tests/run/agents/test_stalls.py::test_waiting_for_the_person_is_not_a_stall",
-        "tests/run/agents/test_stalls.py::test_a_stalled_agent_is_waiting_for_you_until_it_times_out",
+        "tests/run/agents/test_stalls.py::test_a_stalled_agent_is_counted_stalled_until_it_times_out",
         "tests/run/agents/test_stalls.py::test_a_stall_and_a_progress_note_are_recorded_as_what_they_are",
         "tests/run/agents/test_stalls.py::test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_did",
     ],

@@ -38,6 +38,7 @@ from tests.support.recording import (
     as_schema_7,
     as_schema_8,
     as_schema_9,
+    as_schema_10,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -149,12 +150,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_7, 7),
         (as_schema_8, 8),
         (as_schema_9, 9),
+        (as_schema_10, 10),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 9 really had."""
+    """What the migration tests start from is the shape schemas 2 to 10 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)
@@ -184,7 +186,7 @@ def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_end
 
 def as_schema_2_kept(record: RunRecord) -> RunRecord:
     """A run as a file of schema 2 keeps it: its tickets without what migration 4 added (the defaults),
-    its attempts without what migration 6 added."""
+    its attempts without what migrations 6 and 8 added."""
     defaults = {
         f.name: f.default for f in dataclasses.fields(TicketRow) if f.default is not dataclasses.MISSING
     }
@@ -193,7 +195,9 @@ def as_schema_2_kept(record: RunRecord) -> RunRecord:
             t,
             row=dataclasses.replace(t.row, **defaults),
             attempts=tuple(
-                dataclasses.replace(a, row=dataclasses.replace(a.row, tokens_per_s_estimated=False))
+                dataclasses.replace(
+                    a, row=dataclasses.replace(a.row, tokens_per_s_estimated=False, waited_s=None)
+                )
                 for a in t.attempts
             ),
         )

@@ -268,12 +268,24 @@ ADDED_IN_V4 = [
 ADDED_IN_V5 = [("tickets", "mcp_servers")]
 ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
 ADDED_IN_V7 = [("requests", "tokens_per_char")]
+ADDED_IN_V11 = [("attempts", "waited_s")]
+
+
+def as_schema_10(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 10 wrote: attempts without the time they
+    waited for the person."""
+    for table, column in ADDED_IN_V11:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 10")
+
+
 ADDED_IN_V9 = [("tickets", "check_command"), ("tickets", "check_timeout_s")]
 ADDED_IN_V10 = [("tickets", "fallback"), ("tickets", "max_wait_s")]
 
 
 def as_schema_9(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 9 wrote: tickets without a failover chain."""
+    as_schema_10(conn)
     for table, column in ADDED_IN_V10:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 9")

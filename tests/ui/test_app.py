@@ -29,7 +29,7 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
         hi = pane(app, "hi")
         assert hi.body.source.startswith("Hello! I am the **lfg simulator**")
         await until(pilot, lambda: str(hi.header.text).startswith("✓ "))
-        assert str(hi.header.text) == "✓ hi  sim/hello", "an untitled ticket shows its id once"
+        assert str(hi.header.text) == "✓ hi unread  sim/hello", "an untitled ticket shows its id once"
         await until(pilot, lambda: "1 completed" in str(app.controller.screen.summary.render()))
         summary = str(app.controller.screen.summary.render())
         await pilot.pause(0.3)

@@ -86,13 +86,16 @@ async def test_a_goes_to_the_pane_that_has_waited_longest(sim: SimServer, tmp_pa
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "later").state is PaneState.FAILED)
-        assert pane(app, "first").attention_since < pane(app, "later").attention_since  # type: ignore[operator]
+        first, later = pane(app, "first").standing, pane(app, "later").standing
+        assert first.since < later.since and first.unread and later.unread
         screen = app.controller.screen
-        await until(pilot, lambda: "⚑ 2 waiting for you" in str(screen.summary.render()))
+        await until(pilot, lambda: len(screen.attention.unread()) == 3)
         await pilot.press("a")
         assert screen.focused_pane is pane(app, "first"), "the longest-waiting, though listed last"
         await pilot.press("a")
         assert screen.focused_pane is pane(app, "later")
+        await pilot.press("a")
+        assert screen.focused_pane is pane(app, "ok"), "the failures first, then the unread answers"
         await pilot.press("a")
         assert screen.focused_pane is pane(app, "first")
 

@@ -50,7 +50,7 @@ async def test_attaching_to_a_run_of_3000_tickets_mounts_only_the_panes_in_view(
             screen = app.controller.screen
             failing, last = app.controller.panes[f"t{FAILING:04d}"], app.controller.panes[f"t{MANY - 1:04d}"]
             await until(pilot, lambda: failing.state is PaneState.FAILED, timeout=20)
-            await until(pilot, lambda: "1 waiting for you" in str(screen.summary.render()))
+            await until(pilot, lambda: "1 failed" in str(screen.summary.render()))
             assert failing.view is None, "beyond the window: no widgets, yet its state is kept"
             assert_bounded(app)
             assert screen.window == f"panes 1\u20139 of {MANY} \u00b7 {MANY - 9} more \u2193"

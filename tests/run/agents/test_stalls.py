@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from lfgtui.alerts.states import State
 from lfgtui.config.load import Config
 from lfgtui.events import (
     AgentProgress,
@@ -110,7 +111,7 @@ async def test_a_replay_shows_the_progress_note_then_the_stall_as_the_live_run_d
         await until(pilot, lambda: str(quiet.notice.render()) == "▸ Fix the widget", timeout=20)
         await until(pilot, lambda: quiet.stalled is not None, timeout=20)
         await until(pilot, lambda: str(quiet.notice.render()).startswith("stalled for "), timeout=5)
-        assert quiet.needs_attention
+        assert quiet.standing.state is State.STALLED and not quiet.needs_attention, "an agent gone quiet"
         await until(pilot, lambda: quiet.state is PaneState.FAILED, timeout=20)
         assert quiet.stalled is None
 
@@ -139,7 +140,7 @@ async def test_waiting_for_the_person_is_not_a_stall(project: Path) -> None:
     assert isinstance(ended, AttemptEnded) and ended.outcome is Outcome.COMPLETED, ended.error
 
 
-async def test_a_stalled_agent_is_waiting_for_you_until_it_times_out(tmp_path: Path) -> None:
+async def test_a_stalled_agent_is_counted_stalled_until_it_times_out(tmp_path: Path) -> None:
     path = tmp_path / "tickets.toml"
     path.write_text(STALLING)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
@@ -152,8 +153,8 @@ async def test_a_stalled_agent_is_waiting_for_you_until_it_times_out(tmp_path: P
         assert "no update from the agent; fails at 8 s (idle_timeout_s), c: cancel" in str(
             quiet.notice.render()
         )
-        assert quiet.state is PaneState.RUNNING and quiet.needs_attention
-        await until(pilot, lambda: "⚑ 1 waiting for you" in str(app.screen.summary.render()), timeout=5)
+        assert quiet.state is PaneState.RUNNING and quiet.standing.state is State.STALLED
+        await until(pilot, lambda: "1 stalled" in str(app.screen.summary.render()), timeout=5)
         await until(pilot, lambda: quiet.state is PaneState.FAILED, timeout=20)
         assert quiet.stalled is None and quiet.error is not None and quiet.error.kind is ErrorKind.TIMEOUT
         assert quiet.body.source == "These first words arrive and"
