@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -44,9 +44,6 @@ from lfgtui.ui.run_screen import HELP, RunScreen
 from lfgtui.ui.services import Services
 from lfgtui.ui.themes import load_themes
 
-if TYPE_CHECKING:
-    from lfgtui.run import Run
-
 FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025
 """Time one frame may spend drawing panes: half of its 50 ms. The rest is for the screen update
@@ -56,9 +53,6 @@ EXIT_SIGTERM = 143
 EXIT_SIGHUP = 129
 EXIT_DECLINED = 2
 """The person said no to the question asked at start: nothing ran."""
-QUITTING_SHOWN_S = 60.0
-"""How long the note that says which tickets quitting waits for may stay: it is replaced as each
-stops, and the app exits once none is left."""
 
 
 @dataclass
@@ -318,7 +312,6 @@ class LfgApp(App[int]):
         runs = [controller.run for controller in self.controllers if controller.run is not None]
         for run in runs:
             run.cancel_all()
-        await self._stopping(runs)
         for run in runs:
             await run.wait()
         first = self.controllers[0].run if self.controllers else None
@@ -326,23 +319,6 @@ class LfgApp(App[int]):
         if code is None:
             code = 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
         self.exit(code)
-
-    async def _stopping(self, runs: list[Run]) -> None:
-        """Wait for the cancelled tickets to stop, saying which it still waits for: an agent may take
-        seconds to end its turn (a bounded grace, then its process is ended)."""
-        said: list[str] = []
-        while waiting := [s for run in runs for s in run.states.values() if s.running and s.task]:
-            names = [s.ticket.id for s in waiting]
-            if names != said:
-                said = names
-                self.clear_notifications()
-                self.notify(
-                    inert(f"waiting for {plural(len(names), 'ticket')} to stop: {', '.join(names)}"),
-                    title="Quitting",
-                    timeout=QUITTING_SHOWN_S,
-                    markup=False,
-                )
-            await asyncio.wait([s.task for s in waiting if s.task], return_when=asyncio.FIRST_COMPLETED)
 
     def _on_signal(self, code: int) -> None:
         self.run_worker(self._finish(code), exclusive=True)

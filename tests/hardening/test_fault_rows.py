@@ -530,7 +530,7 @@ ELSEWHERE = {
     "lfg quits, or a ticket is cancelled, while a coding agent is mid-turn": [
         "tests/run/agents/test_attempt.py::test_cancelling_sends_session_cancel_and_leaves_no_process",
         "tests/run/agents/test_tui.py::test_cancel_and_quit_while_agents_work_leave_no_process",
-        "tests/run/agents/test_tui.py::test_quitting_says_which_tickets_it_waits_for_and_ends_an_agent_deaf_to_cancel",
+        "tests/run/agents/test_tui.py::test_quitting_over_an_agent_deaf_to_cancel_is_bounded_and_ends_it",
     ],
     "`lfg agents --check` checks Claude Code, which has no key and no login": [
         "tests/run/agents/test_login.py::test_claude_codes_login_is_looked_for_where_it_keeps_it",

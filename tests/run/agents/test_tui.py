@@ -75,9 +75,7 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
     assert await no_agent_left(tmp_path)
 
 
-async def test_quitting_says_which_tickets_it_waits_for_and_ends_an_agent_deaf_to_cancel(
-    tmp_path: Path,
-) -> None:
+async def test_quitting_over_an_agent_deaf_to_cancel_is_bounded_and_ends_it(tmp_path: Path) -> None:
     deaf = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--deaf-to-cancel"))
     slow = 'provider = "sim-acp"\nmodel = "long-answer:tokens_per_s=50,repeat=20"\n'
     app = agent_app(tmp_path, f'[[ticket]]\nid = "hung"\nprompt = "x"\n{slow}', Providers({"sim-acp": deaf}))
@@ -87,14 +85,9 @@ async def test_quitting_says_which_tickets_it_waits_for_and_ends_an_agent_deaf_t
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-
-        def said() -> list[str]:
-            return [str(toast.render()) for toast in app.screen.query("Toast")]
-
-        await until(pilot, lambda: any("waiting for 1 ticket to stop: hung" in s for s in said()), timeout=20)
-        assert any("Quitting" in s for s in said())
         await until(pilot, lambda: app.return_value is not None, timeout=30)
-    assert await no_agent_left(tmp_path)
+    assert hung.state is PaneState.CANCELLED
+    assert await no_agent_left(tmp_path), "the agent that ignored session/cancel was ended with lfg"
 
 
 async def test_l_shows_the_agents_log(tmp_path: Path) -> None:
