@@ -72,7 +72,7 @@ def test_a_worker_and_its_coordinator_keep_every_key_in_the_urls_database(
     assert PASSWORD not in err + fleet.said("w1")
 
 
-TIMED = ("t", "ttft_ms", "tokens_per_s")
+TIMED = ("t", "since", "ttft_ms", "tokens_per_s")
 
 
 def same_but_ttft(event: dict[str, Any]) -> dict[str, Any]:

@@ -360,7 +360,9 @@ def test_sigterm_exits_143(lfg: Lfg) -> None:
     process.send_signal(signal.SIGTERM)
     rest, _ = process.communicate(timeout=30)
     assert process.returncode == 143
-    assert json.loads(rest.splitlines()[-1])["outcome"] == "cancelled"
+    lines = [json.loads(line) for line in rest.splitlines()]
+    (end,) = [line for line in lines if line["type"] == "attempt_ended"]
+    assert end["outcome"] == "cancelled" and lines[-1]["state"] == "cancelled", "its end, then its state"
 
 
 def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
