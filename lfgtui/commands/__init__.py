@@ -13,15 +13,38 @@ Nothing outside this package imports it, except `lfgtui/__main__.py`: `lfg` (the
 this package's, so that Ctrl-C while even `main` is being imported ends lfg as Ctrl-C does later.
 """
 
+import signal
 import sys
+from types import FrameType
 
 EXIT_SIGINT = 130
 """Stopped by Ctrl-C, as a shell reports a process SIGINT ended."""
+
+_ctrl_c: list[int] = []
+"""The Ctrl-Cs that came before a command's own handling of them (see `interrupted`)."""
+
+
+def _on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    _ctrl_c.append(signum)
+    signal.default_int_handler(signum, frame)
+
+
+def catch_ctrl_c() -> None:
+    """Ctrl-C raises KeyboardInterrupt as Python's own handler does, and is remembered too."""
+    signal.signal(signal.SIGINT, _on_ctrl_c)
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C came since lfg started, even one Python swallowed: the KeyboardInterrupt it
+    raises is ignored when it lands in a finalizer (an import's module lock callback, a `__del__`),
+    and lfg would go on to run as if no one had asked it to stop."""
+    return bool(_ctrl_c)
 
 
 def lfg() -> int:
     """`lfg` and `python -m lfgtui`: the command line run, and Ctrl-C at any moment of it, imports
     included, one line and 130, never a traceback (a run's own Ctrl-C cancels its tickets first)."""
+    catch_ctrl_c()
     try:
         from lfgtui.commands.main import main
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands import interrupted
 from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
@@ -88,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         warn(problem)
         return EXIT_USAGE
     loaded = _load(args)
+    if not isinstance(loaded, int) and interrupted():  # a Ctrl-C Python swallowed while it checked
+        warn(f"interrupted while checking {args.file}")
+        return EXIT_SIGINT
     return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
 
 
@@ -252,6 +256,8 @@ async def _run_headless(
 
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         loop.add_signal_handler(sig, lambda code=code: stop(code))
+    if interrupted():  # before the handlers above, swallowed where it landed: nothing has started
+        return EXIT_SIGINT
     # Every provider's SDK imported before the first request: an import in the middle of the run would
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
     names = dict.fromkeys(
