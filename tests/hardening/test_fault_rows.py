@@ -604,6 +604,7 @@ ELSEWHERE = {
     "a tickets file holds 10,000 tickets, or Ctrl-C comes while it is checked": [
         "tests/tickets/test_tickets.py::test_checking_grows_linearly_with_the_number_of_tickets",
         "tests/commands/test_run.py::test_sigint_while_loading_the_tickets_exits_130_in_one_line",
+        "tests/hardening/test_signals.py::test_a_ctrl_c_python_swallows_in_a_finalizer_is_still_seen",
     ],
     "a provider's rate-limit headers say its account has no requests (or not a request's tokens) left "
     "before a reset": [
