@@ -15,7 +15,7 @@ in order. It keeps O(1) work per streamed token: a bounded tail of the agent's l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -92,6 +92,26 @@ LABELS = {
 
 TAIL = 2000
 """Characters of the agent's last message kept to decide whether it ends on a question."""
+
+
+@dataclass
+class LastMessage:
+    """The end of a message as it streams, at least its last `TAIL` characters: chunks kept as they
+    come and joined only once past twice that, so a token costs its own length, not the tail's."""
+
+    chunks: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, text: str) -> None:
+        self.chunks.append(text)
+        self.size += len(text)
+        if self.size > 2 * TAIL:
+            kept = "".join(self.chunks)[-TAIL:]
+            self.chunks, self.size = [kept], len(kept)
+
+    def text(self) -> str:
+        return "".join(self.chunks)[-TAIL:]
+
 
 QUESTION_MARKS = ("?", "\uff1f", "\u061f")
 """`?`, the full-width question mark (U+FF1F) and the Arabic one (U+061F)."""
@@ -186,7 +206,7 @@ class Attentions:
         self.completed: set[str] = set()
         self._open: dict[str, set[str]] = {}
         """Each ticket's open permission requests (their call ids)."""
-        self._tail: dict[str, str] = {}
+        self._tail: dict[str, LastMessage] = {}
         """The end of each ticket's last message (text since its last tool call or model call)."""
         for ticket, deps in self.depends_on.items():
             self.standings[ticket] = Standing(ticket, State.WAITING, t0, detail=", ".join(deps))
@@ -241,18 +261,17 @@ class Attentions:
 
     def _started(self, event: AttemptStarted) -> tuple[Standing, ...]:
         self._open.pop(event.ticket, None)
-        self._tail[event.ticket] = ""
+        self._tail[event.ticket] = LastMessage()
         self.completed.discard(event.ticket)
         return self._move(event, State.WORKING)
 
     def _text(self, event: TextDelta) -> tuple[Standing, ...]:
-        tail = self._tail.get(event.ticket, "") + event.text
-        self._tail[event.ticket] = tail[-TAIL:] if len(tail) > TAIL else tail
+        self._tail.setdefault(event.ticket, LastMessage()).add(event.text)
         return self._unstall(event)
 
     def _new_message(self, event: Event) -> tuple[Standing, ...]:
         """A tool call or a new model call: the message before it is not the last one."""
-        self._tail[event.ticket] = ""
+        self._tail[event.ticket] = LastMessage()
         return self._unstall(event)
 
     def _unstall(self, event: Event) -> tuple[Standing, ...]:
@@ -280,7 +299,8 @@ class Attentions:
 
     def _ended(self, event: AttemptEnded) -> tuple[Standing, ...]:
         self._open.pop(event.ticket, None)
-        message = self._tail.pop(event.ticket, "")
+        last = self._tail.pop(event.ticket, None)
+        message = "" if last is None else last.text()
         outcome = event.outcome
         if outcome is Outcome.COMPLETED:
             self.completed.add(event.ticket)
