@@ -150,7 +150,7 @@ class Holding:
         return self.lost or self.fenced
 
 
-class Worker:
+class BrokerWorker:
     """One `lfg worker` (see the module docstring): `serve` until cancelled."""
 
     def __init__(

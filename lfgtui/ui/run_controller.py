@@ -7,8 +7,8 @@ from there, in a stack that follows its run screens. A controller is its run scr
 keys act on its own run, and it talks back only through its screen: notices, modals and workers go
 there, and what the app must do (re-run a ticket as a new run) is a message the screen posts.
 What kind of run it shows is only in its pair: a `RunFeed` (ui/run_feed.py: nothing for a fresh run,
-a record restored at once or played at its pace, a served run followed) and a `RunControl`
-(ui/run_control.py: the engine here, the server over the wire, or nothing). Restored, replayed and
+a record restored at once or played at its pace, a served run followed) and a `RunHandle`
+(ui/run_handle.py: the engine here, the server over the wire, or nothing). Restored, replayed and
 followed events go through the same metrics book and pane code as live ones.
 """
 
@@ -29,8 +29,8 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
-from lfgtui.ui.run_control import LocalControl, RunControl, ServedControl
 from lfgtui.ui.run_feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
+from lfgtui.ui.run_handle import LocalHandle, RunHandle, ServedHandle
 from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
 
@@ -59,7 +59,7 @@ class RunController:
         tickets: tuple[Ticket, ...],
         mode: Mode,
         feed: RunFeed,
-        control: RunControl,
+        control: RunHandle,
         run_id: str | None = None,
         *,
         first: bool = True,
@@ -95,7 +95,7 @@ class RunController:
     ) -> RunController:
         """A fresh run of `tickets` (`lfg run`, a ticket re-run from the history); `sinks` also hear it.
         `make_run`: what makes its run (a coordinated one, `lfg run --broker`), else a `Run`."""
-        control = LocalControl(services, tickets, sinks, make_run=make_run)
+        control = LocalHandle(services, tickets, sinks, make_run=make_run)
         return cls(services, tickets, Mode.LIVE, RunFeed(), control, run_id, first=first)
 
     @classmethod
@@ -114,7 +114,7 @@ class RunController:
         one picked up again, `lfg resume --broker`), else a `Run`."""
         tickets = recorded.as_tickets
         seeds = earlier_of_each(recorded.tickets) if earlier is None else earlier
-        control = LocalControl(services, tickets, sinks, earlier=seeds, make_run=make_run)
+        control = LocalHandle(services, tickets, sinks, earlier=seeds, make_run=make_run)
         control.run.run_id = recorded.run_id
         feed = RecordFeed(recorded, Mode.RESUMED)
         return cls(services, tickets, Mode.RESUMED, feed, control, recorded=recorded)
@@ -122,7 +122,7 @@ class RunController:
     @classmethod
     def read_only(cls, services: Services, recorded: RecordedRun) -> RunController:
         """A recorded run shown as it ended (opened from the history screen, over it)."""
-        feed, control = RecordFeed(recorded, Mode.READ_ONLY), RunControl(services.prices)
+        feed, control = RecordFeed(recorded, Mode.READ_ONLY), RunHandle(services.prices)
         tickets = recorded.as_tickets
         return cls(services, tickets, Mode.READ_ONLY, feed, control, first=False, recorded=recorded)
 
@@ -131,7 +131,7 @@ class RunController:
         """A recorded run played again at its pace (`lfg replay`) on the services' `ReplayClock`."""
         clock = services.clock
         assert isinstance(clock, ReplayClock), "a replay runs on a ReplayClock"
-        feed, control = ReplayFeed(recorded, clock), RunControl(services.prices)
+        feed, control = ReplayFeed(recorded, clock), RunHandle(services.prices)
         return cls(services, recorded.as_tickets, Mode.REPLAY, feed, control, recorded=recorded)
 
     @classmethod
@@ -147,7 +147,7 @@ class RunController:
     ) -> RunController:
         """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
         `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
-        control = ServedControl(attachment, prices or services.prices)
+        control = ServedHandle(attachment, prices or services.prices)
         return cls(services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first)
 
     @property
@@ -156,7 +156,7 @@ class RunController:
         return self.control.run
 
     @staticmethod
-    def _fresh_id(control: RunControl) -> str:
+    def _fresh_id(control: RunHandle) -> str:
         """A run not recorded: the id its engine has (the one a broker and its watchers know), else a
         new one."""
         return control.run.run_id if control.run is not None else secrets.token_hex(3)

@@ -16,8 +16,8 @@ from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, Tex
 from lfgtui.providers.base import Message
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
@@ -58,7 +58,7 @@ async def attempt(
     ctx = ToolContext(workdir=project, env={})
     toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, ctx, approvals or Approvals())
     events = run_acp(
-        launch or sim_agent(), AgentTask(ask(model), **task), EventFactory("t", 1), toolbox, transcript
+        launch or sim_agent(), AttemptTask(ask(model), **task), EventFactory("t", 1), toolbox, transcript
     )  # type: ignore[arg-type]
     return [event async for event in events]
 
