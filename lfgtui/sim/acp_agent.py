@@ -475,7 +475,7 @@ async def serve(options: AgentOptions) -> None:
     reader, writer = await acp.stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
     agent = SimAcpAgent(options, writer)
     try:
-        await acp.run_tool_loop(agent, SimPipe(reader, writer, agent))
+        await acp.run_agent(agent, SimPipe(reader, writer, agent))
     finally:
         writer.close()
     if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped

@@ -81,12 +81,12 @@ class AgentLaunch:
     mcp_servers: tuple[McpServer, ...] = ()
 
     def command(self, model: str) -> list[str]:
-        return [part.replace("{model}", model) for part in self.config.command]
+        return [part.replace("{model}", model) for part in self.config.agent.command]
 
     def environment(self, model: str) -> dict[str, str]:
         """Its environment, with the ticket's model in the agent's own model variable if it has one."""
         chosen = wanted(self.config, model, self.mode).model
-        variable = self.config.model_env
+        variable = self.config.agent.model_env
         return {**self.env, variable: chosen} if variable and chosen else dict(self.env)
 
 
@@ -127,7 +127,7 @@ async def run_acp(
     keep: dict[str, AgentSession] | None = None,
     load: str | None = None,
 ) -> AsyncIterator[Event]:
-    """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `agent.run_tool_loop`.
+    """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
     `session` is a live session an earlier attempt kept (a follow-up goes on in it: the agent has the
     whole conversation); without one a new agent process starts. With `keep`, a session whose attempt
@@ -212,7 +212,7 @@ class AgentSession:
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
             process = await start_agent(
-                command, launch.environment(model), toolbox.ctx.workdir, launch.config.nice
+                command, launch.environment(model), toolbox.ctx.workdir, launch.config.agent.nice
             )
         except BaseException:
             log.close()
@@ -310,8 +310,8 @@ class AgentSession:
                 capabilities = started.agent_capabilities or schema.AgentCapabilities()
                 self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
-                if config.auth_method is not None:
-                    said.append(await self._authenticate(config.auth_method))
+                if config.agent.auth_method is not None:
+                    said.append(await self._authenticate(config.agent.auth_method))
                 if load:
                     said.append(await self._load(load, bool(capabilities.load_session), servers))
                 if self.session_id is None:

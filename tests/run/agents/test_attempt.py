@@ -221,7 +221,7 @@ async def test_a_refusal_ends_the_attempt_as_failed_with_that_reason(project: Pa
 
 
 async def test_a_command_that_does_not_exist_fails_clearly(project: Path) -> None:
-    config = replace(BUILTIN["sim-acp"], command=("no-such-agent-xyz",))
+    config = BUILTIN["sim-acp"].with_agent(command=("no-such-agent-xyz",))
     events = await attempt(project, "hello", launch=AgentLaunch(config, dict(os.environ)))
     end = ending(events)
     assert end.error is not None and end.error.kind is ErrorKind.CONNECTION
@@ -287,7 +287,7 @@ async def main():
     task = AttemptTask(ModelCall("long-answer:ttft_ms=0,tokens_per_s=50,repeat=50", (UserMessage("hi"),)))
     toolbox = Toolbox({}, ToolContext(workdir=Path(sys.argv[1]), env={}), None)
     leaves_a_daemon = 'setsid sleep 4321 & exec "$0" -m lfgtui.sim.acp_agent --scenario "$1"'
-    config = replace(BUILTIN["sim-acp"], command=("sh", "-c", leaves_a_daemon, sys.executable, "{model}"))
+    config = BUILTIN["sim-acp"].with_agent(command=("sh", "-c", leaves_a_daemon, sys.executable, "{model}"))
     launch = AgentLaunch(config, dict(os.environ))
     async for event in run_acp(launch, task, EventFactory("t", 1), toolbox):
         if isinstance(event, TextDelta):
@@ -490,7 +490,7 @@ ASKS_FOR_A_TERMINAL = (
             await self.conn.session_update(session_id, acp.update_agent_message_text(answer + "\\n"))
         return schema.PromptResponse(stop_reason="end_turn")
 
-asyncio.run(acp.run_tool_loop(Agent()))
+asyncio.run(acp.run_agent(Agent()))
 """
 )
 
@@ -500,7 +500,9 @@ async def test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_th
 ) -> None:
     script = tmp_path / "terminal_agent.py"
     script.write_text(ASKS_FOR_A_TERMINAL)
-    launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
+    launch = AgentLaunch(
+        BUILTIN["sim-acp"].with_agent(command=(sys.executable, str(script))), dict(os.environ)
+    )
     approvals = Approvals(answer=False)
     events = await attempt(project, "any", approvals, launch=launch)
     assert ending(events).outcome is Outcome.COMPLETED
@@ -536,7 +538,7 @@ ASKS_THEN_RUNS = (
         await self.conn.session_update(session_id, acp.update_agent_message_text(f"exit {ended.exit_code}"))
         return schema.PromptResponse(stop_reason="end_turn")
 
-asyncio.run(acp.run_tool_loop(Agent()))
+asyncio.run(acp.run_agent(Agent()))
 """
 )
 
@@ -546,7 +548,9 @@ async def test_a_command_approved_in_the_agents_own_request_is_not_asked_again(
 ) -> None:
     script = tmp_path / "asks_then_runs.py"
     script.write_text(ASKS_THEN_RUNS)
-    launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
+    launch = AgentLaunch(
+        BUILTIN["sim-acp"].with_agent(command=(sys.executable, str(script))), dict(os.environ)
+    )
     approvals = Approvals()
     events = await attempt(project, "any", approvals, launch=launch)
     assert ending(events).outcome is Outcome.COMPLETED
