@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_worktree_commands(commands)
     add_land_command(commands)
     sim.add_sim_commands(commands)
-    add_completion_command(commands)
+    add_completion_command(commands, build_parser)
     add_paths_command(commands)
     return parser
 
