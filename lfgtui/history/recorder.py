@@ -11,8 +11,10 @@ flight; the next start marks the attempt `interrupted` (see recovery.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
+from lfgtui.history.calibration import recorded_calibration
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.notes import NOTES
@@ -133,6 +136,9 @@ class Recorder:
         self._pending = Pending()
         self._attention = Attentions()
         """The tickets' attention states: how long each attempt waits for the person."""
+        self.calibration: dict[tuple[str, str], float] = {}
+        """What the history says a character of each of the run's models is worth, to start its
+        estimate with (history/calibration.py)."""
 
     @classmethod
     def begin(cls, path: Path, tickets: TicketFile, command: str) -> Recorder:
@@ -164,7 +170,11 @@ class Recorder:
             store.close()
             lock.release()
             raise
-        return cls(store, run_id, lock, ids)
+        recorder = cls(store, run_id, lock, ids)
+        links = [link for t in tickets.tickets for link in ((t.provider, t.model), *t.fallback)]
+        with contextlib.suppress(sqlite3.Error):  # a guess to start with: never a reason not to record
+            recorder.calibration = recorded_calibration(store.conn, links)
+        return recorder
 
     @classmethod
     def reopen(cls, path: Path, run_id: str, again: Collection[tuple[str, int]] = ()) -> Recorder:

@@ -70,6 +70,9 @@ class RunHistory:
     ) -> None:
         self.run_id = recorder.run_id
         self.path = recorder.store.path
+        self.calibration = recorder.calibration
+        """What the history says a character of each of the run's models is worth (`Run.record`
+        starts the run's estimate with it)."""
         self._recorder = recorder
         self._executor = executor
         self._on_error = on_error

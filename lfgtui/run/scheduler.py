@@ -65,6 +65,8 @@ class Recording(Protocol):
     """A sink that records the run under an id of its own (the history's `RunHistory`)."""
 
     run_id: str
+    calibration: Mapping[tuple[str, str], float]
+    """Tokens per character of (provider, model)'s output by the earlier runs' counts."""
 
     def __call__(self, event: Event) -> None: ...
 
@@ -126,6 +128,7 @@ class Run:
         """Feed `recording` before every other sink, and take the id it records the run under (the
         worktree branches are named after it)."""
         self.run_id = recording.run_id
+        self.book.calibration.seed(recording.calibration)
         self.sinks.insert(0, recording)
 
     def start(self) -> None:
