@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -43,7 +42,7 @@ class Approvals:
 
 def sim_agent(*args: str) -> AgentLaunch:
     command = (sys.executable, "-m", "lfgtui.sim.acp_agent", *args, "--scenario", "{model}")
-    config = replace(BUILTIN["sim-acp"], command=command)
+    config = BUILTIN["sim-acp"].with_agent(command=command)
     return AgentLaunch(config, dict(os.environ))
 
 
