@@ -48,13 +48,14 @@ from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.notes import NOTES
 from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
-from lfgtui.history.rows import RunRow, TicketRow, new_id
+from lfgtui.history.rows import CheckRow, RunRow, TicketRow, VerdictRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import Pricer
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,25 @@ class Started:
     pricer: Pricer | None = None
 
 
-Item = Event | Started
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A tournament contestant's check of its attempt, ended at `t` (the run's clock)."""
+
+    ticket: str
+    attempt: int
+    result: CheckResult
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A tournament's verdict, decided at `wall` (Unix seconds)."""
+
+    verdict: Verdict
+    wall: float
+
+
+Item = Event | Started | Checked | Decided
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -209,6 +228,10 @@ class Recorder:
             for item in batch:
                 if isinstance(item, Started):
                     self._start(item)
+                elif isinstance(item, Checked):
+                    self._checked(item)
+                elif isinstance(item, Decided):
+                    self._decided(item)
                 else:
                     self._apply(item)
             self._pending.write(self.conn)
@@ -258,6 +281,27 @@ class Recorder:
         attempt = self._attempt(event, item.wall, event.provider)
         attempt.metrics.pricer = item.pricer
         self._attend(event)
+
+    def _checked(self, item: Checked) -> None:
+        """The check's row, on the attempt it checked (one this run recorded; a check again of the
+        same attempt replaces it)."""
+        started = self._started.get((item.ticket, item.attempt))
+        if started is None:
+            return
+        attempt, result, tests = started[0], item.result, item.result.tests
+        counts = (None,) * 4 if tests is None else (tests.passed, tests.failed, tests.errors, tests.skipped)
+        row = CheckRow(result.command, result.passed, result.output, *counts, attempt.ms(item.t))
+        insert = CheckRow.insert_sql("attempt_id").replace("INSERT", "INSERT OR REPLACE", 1)
+        self.conn.execute(insert, (attempt.id, *row.to_db()))
+
+    def _decided(self, item: Decided) -> None:
+        verdict = item.verdict
+        ranking = [
+            {"ticket": p.ticket, "attempt": verdict.contestant(p.ticket).attempt, "reasons": list(p.reasons)}
+            for p in verdict.ranking
+        ]
+        row = VerdictRow(verdict.tournament, item.wall, verdict.winner, verdict.judge, json.dumps(ranking))
+        self.conn.execute(VerdictRow.insert_sql("run_id"), (self.run_id, *row.to_db()))
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)

@@ -43,12 +43,13 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.history.database import StoreError
-from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.recorder import Checked, Decided, Item, Recorder, Started
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset(
@@ -105,6 +106,21 @@ class RunHistory:
                 pending.append(Started(event, time.time(), pricer))
                 return
         pending.append(event)
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        """A tournament contestant's check (the referee's `Audience`): recorded on its attempt."""
+        self._tell(Checked(ticket, attempt, result, t))
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        """A tournament's verdict (the referee's `Audience`): recorded in the run."""
+        self._tell(Decided(verdict, time.time()))
+
+    def _tell(self, item: Checked | Decided) -> None:
+        if self._failed or self._ends_only:
+            return
+        self._pending.append(item)
+        self._has_events.set()
+        self._urgent.set()
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()

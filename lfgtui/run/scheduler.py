@@ -121,11 +121,14 @@ class Run:
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
+        self.recording: Recording | None = None
+        """What records the run (`record`); the referee tells it of the run's tournaments too."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
         worktree branches are named after it)."""
         self.run_id = recording.run_id
+        self.recording = recording
         self.sinks.insert(0, recording)
 
     def start(self) -> None:
