@@ -266,27 +266,40 @@ class RunController:
 
     async def _land(self, ticket_id: str, tree: Worktree) -> None:
         from lfgtui.ui.modals import ConfirmScreen
-        from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.land import LandOptions, land, ticket_message
 
         onto = tree.base_branch or "?"
         question = inert(
             f"Land {ticket_id} ({tree.branch}) onto {onto} as one commit, then archive its worktree?"
         )
         asked = ConfirmScreen(question, markup=False)
-        if not await self.screen.app.push_screen(asked, wait_for_dismiss=True):
-            return
+        if await self.screen.app.push_screen(asked, wait_for_dismiss=True):
+            await self.land_change(ticket_id, tree)
+
+    async def land_change(self, ticket_id: str, tree: Worktree) -> Landed | None:
+        """Land the ticket's change as `lfg land` does with its defaults, record it in the history and
+        say so; None when it did not land (said why, everything as it was)."""
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.land import LandOptions, land, ticket_message
+
         ticket = self.panes[ticket_id].ticket
         message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
         try:
             landed = await land(tree, LandOptions(message=message))
         except GitError as exc:  # git's words and paths: inert, never markup
             self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
-            return
+            return None
         said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
         self.screen.notify(inert(said), timeout=8, markup=False)
+        return landed
+
+    def take_winner(self, verdict: Verdict) -> None:
+        """Land a tournament's winner and archive the other contestants' worktrees, once the person
+        says yes (ui/verdict_screen.py `take_winner`)."""
+        from lfgtui.ui.verdict_screen import take_winner
+
+        self.screen.run_worker(take_winner(self, verdict), group="land", exclusive=True)
 
     def _record_landing(self, path: Path, ticket_id: str, landed: Landed) -> str:
         """Record the landing in the history file (a thread of its own: SQLite blocks); what failed."""

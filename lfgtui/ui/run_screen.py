@@ -275,6 +275,8 @@ class RunKeys(Protocol):
 
     def land_ticket(self, ticket_id: str) -> None: ...
 
+    def take_winner(self, verdict: Verdict) -> None: ...
+
 
 class RunScreen(Screen[None]):
     """`first` is the screen the app opened with; any later one (`/` then enter) can be left."""
@@ -615,7 +617,7 @@ class RunScreen(Screen[None]):
         if verdict is not None:
             from lfgtui.ui.verdict_screen import VerdictScreen
 
-            self.app.push_screen(VerdictScreen(verdict))
+            self.app.push_screen(VerdictScreen(verdict, self.keys))
             return
         now = self.services.clock()
         rows = [compare_row(other, now) for other in self.panes if other.ticket.group == group]
