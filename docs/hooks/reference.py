@@ -411,6 +411,8 @@ KEY_HELP = {
     "verdict.close": "close the table",
     "verdict.land": "land the winner (asks first) as `M` on its pane does, then archive the other "
     "contestants' worktrees: one with work not landed only after asking again",
+    "verdict.synthesize": "start a ticket in the run, in a pane of its own, that combines the best two "
+    "contestants' diffs, told why each was ranked so, on the best one's provider and model",
     "history.next": "the next result",
     "history.previous": "the previous result",
     "history.open": "open that run read-only in the run screen, its ticket focused",

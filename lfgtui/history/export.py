@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.cost.prices import format_usd
 from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
-from lfgtui.formats import ms, rate, tokens, when
+from lfgtui.formats import fenced, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.notes import agent_note
 from lfgtui.history.rows import (
@@ -337,13 +337,6 @@ def cost(row: AttemptRow) -> str:
     return format_usd(row.cost_usd, row.cost_estimated)
 
 
-def _fence(text: str, language: str = "") -> str:
-    """A fenced code block whose fence is longer than any run of backticks inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
-
-
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -435,13 +428,13 @@ def _tool_block(
     body: list[str] = []
     if call is not None:
         error = call.info.get("error")
-        body.append(_fence(call.text or "{}", "json"))
+        body.append(fenced(call.text or "{}", "json"))
         if error:
             body.append(f"*Unusable arguments:* {error}")
     body += [f"*{note.text}*" for note in notes]
     if result is not None:
         label = "Result (error)" if result.is_error else "Result"
-        body += [f"*{label}:*", _fence(_shown(result.text, details) or "(empty)")]
+        body += [f"*{label}:*", fenced(_shown(result.text, details) or "(empty)")]
     else:
         body.append("*No result recorded.*")
     if details:
@@ -478,7 +471,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     lines = [
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
-        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}",
+        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}"
+        + (f" · a synthesis of tournament {ticket.synthesis_of}" if ticket.synthesis_of else ""),
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
@@ -536,7 +530,7 @@ def _check(attempt: AttemptRecord, details: bool) -> list[str]:
     took = attempt.row.ended_ms
     seconds = "" if took is None else f" in {rate(max(check.checked_ms - took, 0.0) / 1000)} s"
     lines = [f"**Check** `{check.command}`: {_check_label(check)}{seconds}", ""]
-    output = _fence(_shown(check.output, details) or "(no output)")
+    output = fenced(_shown(check.output, details) or "(no output)")
     if details:
         return [*lines, "<details><summary>Check output</summary>", "", output, "", "</details>", ""]
     return [*lines, output, ""]
@@ -617,7 +611,7 @@ def _changes(row: AttemptRow) -> list[str]:
     where = f" on branch `{row.branch}`" if row.branch else ""
     lines = [f"**Changes**{where}: {size}", ""]
     if row.diff:
-        lines += [_fence(row.diff, "diff"), ""]
+        lines += [fenced(row.diff, "diff"), ""]
     return lines
 
 

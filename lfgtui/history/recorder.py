@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +85,15 @@ class Decided:
     wall: float
 
 
-Item = Event | Started | Checked | Decided
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A ticket started in the run after it began: the synthesis of tournament `synthesis_of`."""
+
+    ticket: Ticket
+    synthesis_of: str
+
+
+Item = Event | Started | Checked | Decided | Added
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -232,17 +240,22 @@ class Recorder:
                     self._checked(item)
                 elif isinstance(item, Decided):
                     self._decided(item)
+                elif isinstance(item, Added):
+                    self._added(item)
                 else:
                     self._apply(item)
             self._pending.write(self.conn)
 
-    def record_ends(self, items: list[Started | AttemptEnded]) -> None:
+    def record_ends(self, items: list[Started | AttemptEnded | Added]) -> None:
         """Only how each attempt started and ended (outcome and error), for when a batch could not be
         written and the rows in memory no longer match the file: every attempt keeps its outcome
         rather than being found `interrupted`, its row written now if a failed batch held its INSERT.
         Written again whole after it failed, it records each once."""
         with transaction(self.conn):
             for item in items:
+                if isinstance(item, Added):
+                    self._added(item)
+                    continue
                 if isinstance(item, Started):
                     self._start(item)
                 event = item.event if isinstance(item, Started) else item
@@ -293,6 +306,13 @@ class Recorder:
         row = CheckRow(result.command, result.passed, result.output, *counts, attempt.ms(item.t))
         insert = CheckRow.insert_sql("attempt_id").replace("INSERT", "INSERT OR REPLACE", 1)
         self.conn.execute(insert, (attempt.id, *row.to_db()))
+
+    def _added(self, item: Added) -> None:
+        row = replace(ticket_row(item.ticket), synthesis_of=item.synthesis_of)
+        values = (self.run_id, *row.to_db())
+        self._tickets[item.ticket.id] = (
+            self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0
+        )
 
     def _decided(self, item: Decided) -> None:
         verdict = item.verdict

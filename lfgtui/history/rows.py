@@ -172,6 +172,8 @@ class TicketRow(Row):
     fallback: tuple[str, ...] = ()
     max_wait_s: float | None = None
     """Its failover links ("provider/model") and wait, from migration 10."""
+    synthesis_of: str | None = None
+    """The tournament whose best two contestants it was started to combine (migration 13)."""
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,8 @@ CREATE TABLE verdicts (
     ranking TEXT NOT NULL
 );
 CREATE INDEX verdicts_run ON verdicts(run_id, tournament);
+
+ALTER TABLE tickets ADD COLUMN synthesis_of TEXT;
 """
 """A tournament as it was decided: each contestant's `check` (one per checked attempt: the command,
 whether it passed, its output as kept, the test counts read from it, NULL when it had no summary,
@@ -321,7 +323,8 @@ and when it ended in ms since the attempt started, so it took `checked_ms - ende
 verdict: the tournament (the fanned-out ticket's id), when it was decided, the winner's ticket id
 (NULL: nobody passed), who ranked (NULL: the rule) and the ranking, best first, as JSON
 `[{"ticket", "attempt", "reasons": [...]}]`. A tournament decided again (a contestant's follow-up)
-has a verdict row each time; the latest is its verdict. A file recorded before has none."""
+has a verdict row each time; the latest is its verdict. A ticket the verdict's synthesis key started
+in the run says which tournament it synthesizes (`synthesis_of`). A file recorded before has none."""
 
 MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V13)
 """Migration N (1-based) brings a file from `user_version` N-1 to N. (`V13` is numbered as it will be

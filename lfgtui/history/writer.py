@@ -43,9 +43,9 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.history.database import StoreError
-from lfgtui.history.recorder import Checked, Decided, Item, Recorder, Started
+from lfgtui.history.recorder import Added, Checked, Decided, Item, Recorder, Started
 from lfgtui.inert import inert
-from lfgtui.tickets.ticket import TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
@@ -115,8 +115,14 @@ class RunHistory:
         """A tournament's verdict (the referee's `Audience`): recorded in the run."""
         self._tell(Decided(verdict, time.time()))
 
-    def _tell(self, item: Checked | Decided) -> None:
-        if self._failed or self._ends_only:
+    def synthesis(self, ticket: Ticket, tournament: str) -> None:
+        """A ticket started in the run to synthesize `tournament`: recorded before its events."""
+        self._tell(Added(ticket, tournament))
+
+    def _tell(self, item: Checked | Decided | Added) -> None:
+        """Queue what the referee or the synthesis key says (once only starts and ends are recorded,
+        only a ticket's start: its attempts' starts and ends name it)."""
+        if self._failed or (self._ends_only and not isinstance(item, Added)):
             return
         self._pending.append(item)
         self._has_events.set()
@@ -165,7 +171,7 @@ class RunHistory:
                     f"history could not record part of this run ({problem}); "
                     "from now on it records only how each attempt ends"
                 )
-        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded)]
+        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded | Added)]
         await loop.run_in_executor(self._executor, self._recorder.record_ends, self._unwritten)
         self._unwritten = []
 

@@ -194,6 +194,14 @@ class Run:
         self._launch(state, "follow-up")
         return True
 
+    def add(self, ticket: Ticket) -> None:
+        """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
+        as any ticket's, so whoever shows or records the run is told of it first."""
+        if ticket.id in self.states:
+            raise ValueError(f"the run already has a ticket {ticket.id}")
+        self.states[ticket.id] = state = TicketState(ticket)
+        self._launch(state, "added")
+
     def _launch(self, state: TicketState, why: str) -> None:
         state.finished.clear()
         state.outcome = None

@@ -315,6 +315,32 @@ class RunController:
             return f" (the history did not record it: {exc})"
         return ""
 
+    def synthesize(self, verdict: Verdict) -> None:
+        """Start a ticket in this run that combines the tournament's best two contestants' diffs, told
+        why they were ranked so (tournament/synthesis.py), in a pane of its own."""
+        run = self.control.run
+        if run is None:
+            self.screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
+            return
+        self.screen.run_worker(self._synthesize(run, verdict), group="synthesis")
+
+    async def _synthesize(self, run: Run, verdict: Verdict) -> None:
+        from lfgtui.history.writer import RunHistory
+        from lfgtui.tournament.synthesis import synthesis_ticket
+
+        tickets = {c.ticket: self.panes[c.ticket].ticket for c in verdict.contestants}
+        diffs = {
+            ticket: None if (diff := self.panes[ticket].diff) is None else diff.text for ticket in tickets
+        }
+        ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
+        if isinstance(run.recording, RunHistory):
+            run.recording.synthesis(ticket, verdict.tournament)
+        self.panes[ticket.id] = await self.screen.add_pane(ticket)
+        run.add(ticket)
+        on = f"{ticket.provider}/{ticket.model}"
+        said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
+        self.screen.notify(inert(said), timeout=6, markup=False)
+
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""
         pane = self.panes[ticket_id]

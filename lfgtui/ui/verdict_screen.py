@@ -3,6 +3,8 @@ where it did, and the git command that lands the winner. It opens by itself when
 decided, and again on the compare key (`=`) over any contestant's pane. `M` there takes the winner:
 lands it as `lfg land` does with its defaults (asking first), then archives the other contestants'
 worktrees by the rules of `lfg worktrees clean` (one with work not landed only after asking again).
+`S` starts a ticket in the run, in a pane of its own, that combines the best two contestants' diffs
+(tournament/synthesis.py).
 
 Everything in it that a contestant wrote (check output, file names, ids) is made inert and reaches
 Textual as `Text`, never as markup.
@@ -37,6 +39,7 @@ class VerdictScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,equals_sign", "close", "Close", id="verdict.close"),
         Binding("M", "take", "Land the winner", id="verdict.land"),
+        Binding("S", "synthesize", "Synthesize", id="verdict.synthesize"),
     ]
 
     def __init__(self, verdict: Verdict, keys: Winners | None = None) -> None:
@@ -74,7 +77,7 @@ class VerdictScreen(ModalScreen[None]):
                 yield Static(reasons)
                 if land is not None:
                     yield Static(Text.assemble(("land the winner: ", "bold"), inert(land)), id="verdict-land")
-            said = "escape to close" if self.keys is None or verdict.winner is None else _CHOICES
+            said = "escape to close" if self.keys is None else _CHOICES if verdict.winner else _SYNTHESIS
             yield Static(said, classes="choices")
 
     def action_close(self) -> None:
@@ -91,14 +94,25 @@ class VerdictScreen(ModalScreen[None]):
         self.dismiss(None)
         self.keys.take_winner(self.verdict)
 
+    def action_synthesize(self) -> None:
+        """Close the table, then start a ticket that combines the best two contestants' work."""
+        if self.keys is None:
+            self.notify("This run's contestants are not here to synthesize.", timeout=3)
+            return
+        self.dismiss(None)
+        self.keys.synthesize(self.verdict)
 
-_CHOICES = "M lands the winner and archives the others' worktrees (asks first) · escape to close"
+
+_SYNTHESIS = "S starts a ticket that combines the best two · escape to close"
+_CHOICES = "M lands the winner and archives the others' worktrees (asks first) · " + _SYNTHESIS
 
 
 class Winners(Protocol):
-    """What takes a tournament's winner: the run's keys (ui/run_controller.py)."""
+    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run_controller.py)."""
 
     def take_winner(self, verdict: Verdict) -> None: ...
+
+    def synthesize(self, verdict: Verdict) -> None: ...
 
 
 async def take_winner(controller: RunController, verdict: Verdict) -> None:
