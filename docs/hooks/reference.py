@@ -363,6 +363,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.history_screen import HistoryScreen
     from lfgtui.ui.modals import ApprovalScreen
     from lfgtui.ui.run_screen import RunScreen
+    from lfgtui.ui.verdict_screen import VerdictScreen
 
     # Textual adds the palette's key to every app, with no id: `[ui] keymap` cannot rebind it.
     palette = Binding(LfgApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
@@ -370,6 +371,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "A run", RunScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
+    yield "A tournament's verdict", VerdictScreen.BINDINGS
     yield "The history screen", HistoryScreen.BINDINGS
     yield "The fleet view", FleetScreen.BINDINGS
 
@@ -406,6 +408,11 @@ KEY_HELP = {
     "diff.close": "close the diff",
     "diff.expand": "expand every file",
     "diff.collapse": "collapse every file",
+    "verdict.close": "close the table",
+    "verdict.land": "land the winner (asks first) as `M` on its pane does, then archive the other "
+    "contestants' worktrees: one with work not landed only after asking again",
+    "verdict.synthesize": "start a ticket in the run, in a pane of its own, that combines the best two "
+    "contestants' diffs, told why each was ranked so, on the best one's provider and model",
     "history.next": "the next result",
     "history.previous": "the previous result",
     "history.open": "open that run read-only in the run screen, its ticket focused",

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,13 +51,14 @@ from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.notes import NOTES
 from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
-from lfgtui.history.rows import RunRow, TicketRow, new_id
+from lfgtui.history.rows import CheckRow, RunRow, TicketRow, VerdictRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import Pricer
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,33 @@ class Started:
     pricer: Pricer | None = None
 
 
-Item = Event | Started
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A tournament contestant's check of its attempt, ended at `t` (the run's clock)."""
+
+    ticket: str
+    attempt: int
+    result: CheckResult
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A tournament's verdict, decided at `wall` (Unix seconds)."""
+
+    verdict: Verdict
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A ticket started in the run after it began: the synthesis of tournament `synthesis_of`."""
+
+    ticket: Ticket
+    synthesis_of: str
+
+
+Item = Event | Started | Checked | Decided | Added
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -219,17 +246,26 @@ class Recorder:
             for item in batch:
                 if isinstance(item, Started):
                     self._start(item)
+                elif isinstance(item, Checked):
+                    self._checked(item)
+                elif isinstance(item, Decided):
+                    self._decided(item)
+                elif isinstance(item, Added):
+                    self._added(item)
                 else:
                     self._apply(item)
             self._pending.write(self.conn)
 
-    def record_ends(self, items: list[Started | AttemptEnded]) -> None:
+    def record_ends(self, items: list[Started | AttemptEnded | Added]) -> None:
         """Only how each attempt started and ended (outcome and error), for when a batch could not be
         written and the rows in memory no longer match the file: every attempt keeps its outcome
         rather than being found `interrupted`, its row written now if a failed batch held its INSERT.
         Written again whole after it failed, it records each once."""
         with transaction(self.conn):
             for item in items:
+                if isinstance(item, Added):
+                    self._added(item)
+                    continue
                 if isinstance(item, Started):
                     self._start(item)
                 event = item.event if isinstance(item, Started) else item
@@ -268,6 +304,34 @@ class Recorder:
         attempt = self._attempt(event, item.wall, event.provider)
         attempt.metrics.pricer = item.pricer
         self._attend(event)
+
+    def _checked(self, item: Checked) -> None:
+        """The check's row, on the attempt it checked (one this run recorded; a check again of the
+        same attempt replaces it)."""
+        started = self._started.get((item.ticket, item.attempt))
+        if started is None:
+            return
+        attempt, result, tests = started[0], item.result, item.result.tests
+        counts = (None,) * 4 if tests is None else (tests.passed, tests.failed, tests.errors, tests.skipped)
+        row = CheckRow(result.command, result.passed, result.output, *counts, attempt.ms(item.t))
+        insert = CheckRow.insert_sql("attempt_id").replace("INSERT", "INSERT OR REPLACE", 1)
+        self.conn.execute(insert, (attempt.id, *row.to_db()))
+
+    def _added(self, item: Added) -> None:
+        row = replace(ticket_row(item.ticket), synthesis_of=item.synthesis_of)
+        values = (self.run_id, *row.to_db())
+        self._tickets[item.ticket.id] = (
+            self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0
+        )
+
+    def _decided(self, item: Decided) -> None:
+        verdict = item.verdict
+        ranking = [
+            {"ticket": p.ticket, "attempt": verdict.contestant(p.ticket).attempt, "reasons": list(p.reasons)}
+            for p in verdict.ranking
+        ]
+        row = VerdictRow(verdict.tournament, item.wall, verdict.winner, verdict.judge, json.dumps(ranking))
+        self.conn.execute(VerdictRow.insert_sql("run_id"), (self.run_id, *row.to_db()))
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)

@@ -291,5 +291,41 @@ ALTER TABLE attempts ADD COLUMN waited_s REAL;
 open, and a turn that ended on a question until the follow-up that answered it. A row recorded
 before says NULL: not measured."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
-"""Migration N (1-based) brings a file from `user_version` N-1 to N."""
+V13 = """
+CREATE TABLE checks (
+    attempt_id TEXT PRIMARY KEY REFERENCES attempts(id) ON DELETE CASCADE,
+    command TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    tests_passed INTEGER,
+    tests_failed INTEGER,
+    tests_errors INTEGER,
+    tests_skipped INTEGER,
+    checked_ms REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE verdicts (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tournament TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    winner TEXT,
+    judge TEXT,
+    ranking TEXT NOT NULL
+);
+CREATE INDEX verdicts_run ON verdicts(run_id, tournament);
+
+ALTER TABLE tickets ADD COLUMN synthesis_of TEXT;
+"""
+"""A tournament as it was decided: each contestant's `check` (one per checked attempt: the command,
+whether it passed, its output as kept, the test counts read from it, NULL when it had no summary,
+and when it ended in ms since the attempt started, so it took `checked_ms - ended_ms`), and each
+verdict: the tournament (the fanned-out ticket's id), when it was decided, the winner's ticket id
+(NULL: nobody passed), who ranked (NULL: the rule) and the ranking, best first, as JSON
+`[{"ticket", "attempt", "reasons": [...]}]`. A tournament decided again (a contestant's follow-up)
+has a verdict row each time; the latest is its verdict. A ticket the verdict's synthesis key started
+in the run says which tournament it synthesizes (`synthesis_of`). A file recorded before has none."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V13)
+"""Migration N (1-based) brings a file from `user_version` N-1 to N. (`V13` is numbered as it will be
+once migration 12, made alongside it on another branch, lands first.)"""

@@ -123,11 +123,14 @@ class Run:
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
+        self.recording: Recording | None = None
+        """What records the run (`record`); the referee tells it of the run's tournaments too."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
         worktree branches are named after it)."""
         self.run_id = recording.run_id
+        self.recording = recording
         self.book.calibration.seed(recording.calibration)
         self.sinks.insert(0, recording)
 
@@ -193,6 +196,14 @@ class Run:
         state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
         self._launch(state, "follow-up")
         return True
+
+    def add(self, ticket: Ticket) -> None:
+        """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
+        as any ticket's, so whoever shows or records the run is told of it first."""
+        if ticket.id in self.states:
+            raise ValueError(f"the run already has a ticket {ticket.id}")
+        self.states[ticket.id] = state = TicketState(ticket)
+        self._launch(state, "added")
 
     def _launch(self, state: TicketState, why: str) -> None:
         state.finished.clear()

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@runtime_checkable
 class Audience(Protocol):
     """Who is told of a tournament: a check's result as it comes, the verdict once decided; `t` is
     the run's clock."""
@@ -151,7 +152,8 @@ class Referee:
             logger.exception("the check of %s failed inside lfg", ticket.id)
             result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
         entry.check, entry.done = result, True
-        self.audience.checked(ticket.id, entry.attempt, result, self.run.clock())
+        for told in self._told():
+            told.checked(ticket.id, entry.attempt, result, self.run.clock())
         self._decide(ticket)
 
     async def _run_check(self, ticket: Ticket, command: str) -> CheckResult:
@@ -177,7 +179,13 @@ class Referee:
             return
         verdict = rank(ticket.group, tuple(self._contestant(entry) for entry in entries))
         self.verdicts[ticket.group] = verdict
-        self.audience.decided(verdict, self.run.clock())
+        for told in self._told():
+            told.decided(verdict, self.run.clock())
+
+    def _told(self) -> tuple[Audience, ...]:
+        """Who hears of it: the run's recording (the history records it), then the audience."""
+        recording = self.run.recording
+        return (recording, self.audience) if isinstance(recording, Audience) else (self.audience,)
 
     def _contestant(self, entry: _Entry) -> Contestant:
         assert entry.outcome is not None  # done

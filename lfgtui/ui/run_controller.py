@@ -266,27 +266,40 @@ class RunController:
 
     async def _land(self, ticket_id: str, tree: Worktree) -> None:
         from lfgtui.ui.modals import ConfirmScreen
-        from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.land import LandOptions, land, ticket_message
 
         onto = tree.base_branch or "?"
         question = inert(
             f"Land {ticket_id} ({tree.branch}) onto {onto} as one commit, then archive its worktree?"
         )
         asked = ConfirmScreen(question, markup=False)
-        if not await self.screen.app.push_screen(asked, wait_for_dismiss=True):
-            return
+        if await self.screen.app.push_screen(asked, wait_for_dismiss=True):
+            await self.land_change(ticket_id, tree)
+
+    async def land_change(self, ticket_id: str, tree: Worktree) -> Landed | None:
+        """Land the ticket's change as `lfg land` does with its defaults, record it in the history and
+        say so; None when it did not land (said why, everything as it was)."""
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.land import LandOptions, land, ticket_message
+
         ticket = self.panes[ticket_id].ticket
         message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
         try:
             landed = await land(tree, LandOptions(message=message))
         except GitError as exc:  # git's words and paths: inert, never markup
             self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
-            return
+            return None
         said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
         self.screen.notify(inert(said), timeout=8, markup=False)
+        return landed
+
+    def take_winner(self, verdict: Verdict) -> None:
+        """Land a tournament's winner and archive the other contestants' worktrees, once the person
+        says yes (ui/verdict_screen.py `take_winner`)."""
+        from lfgtui.ui.verdict_screen import take_winner
+
+        self.screen.run_worker(take_winner(self, verdict), group="land", exclusive=True)
 
     def _record_landing(self, path: Path, ticket_id: str, landed: Landed) -> str:
         """Record the landing in the history file (a thread of its own: SQLite blocks); what failed."""
@@ -301,6 +314,32 @@ class RunController:
         except (StoreError, sqlite3.Error) as exc:
             return f" (the history did not record it: {exc})"
         return ""
+
+    def synthesize(self, verdict: Verdict) -> None:
+        """Start a ticket in this run that combines the tournament's best two contestants' diffs, told
+        why they were ranked so (tournament/synthesis.py), in a pane of its own."""
+        run = self.control.run
+        if run is None:
+            self.screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
+            return
+        self.screen.run_worker(self._synthesize(run, verdict), group="synthesis")
+
+    async def _synthesize(self, run: Run, verdict: Verdict) -> None:
+        from lfgtui.history.writer import RunHistory
+        from lfgtui.tournament.synthesis import synthesis_ticket
+
+        tickets = {c.ticket: self.panes[c.ticket].ticket for c in verdict.contestants}
+        diffs = {
+            ticket: None if (diff := self.panes[ticket].diff) is None else diff.text for ticket in tickets
+        }
+        ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
+        if isinstance(run.recording, RunHistory):
+            run.recording.synthesis(ticket, verdict.tournament)
+        self.panes[ticket.id] = await self.screen.add_pane(ticket)
+        run.add(ticket)
+        on = f"{ticket.provider}/{ticket.model}"
+        said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
+        self.screen.notify(inert(said), timeout=6, markup=False)
 
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""

@@ -4,8 +4,10 @@ one passing the repository's tests, one failing one, one that does not compile."
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from lfgtui.tournament.verdict import CheckResult, Verdict
 from tests.support.git import commit_all, repository
 
 TESTS = """\
@@ -42,3 +44,17 @@ def tournament_tickets(folder: Path, repo: Path) -> Path:
         f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
     )
     return path
+
+
+@dataclass
+class Told:
+    """A referee's audience that keeps what it was told: each contestant's last check, every verdict."""
+
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        self.checks[ticket] = result
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        self.verdicts.append(verdict)
