@@ -291,7 +291,7 @@ ALTER TABLE attempts ADD COLUMN waited_s REAL;
 open, and a turn that ended on a question until the follow-up that answered it. A row recorded
 before says NULL: not measured."""
 
-V13 = """
+V12 = """
 CREATE TABLE checks (
     attempt_id TEXT PRIMARY KEY REFERENCES attempts(id) ON DELETE CASCADE,
     command TEXT NOT NULL,
@@ -326,6 +326,5 @@ verdict: the tournament (the fanned-out ticket's id), when it was decided, the w
 has a verdict row each time; the latest is its verdict. A ticket the verdict's synthesis key started
 in the run says which tournament it synthesizes (`synthesis_of`). A file recorded before has none."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V13)
-"""Migration N (1-based) brings a file from `user_version` N-1 to N. (`V13` is numbered as it will be
-once migration 12, made alongside it on another branch, lands first.)"""
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12)
+"""Migration N (1-based) brings a file from `user_version` N-1 to N."""

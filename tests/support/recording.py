@@ -271,13 +271,13 @@ ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
 
 
-ADDED_IN_V13 = ("checks", "verdicts")
+ADDED_IN_V12 = ("checks", "verdicts")
 
 
 def as_schema_11(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 11 wrote: no tournament checks, verdicts or
-    syntheses (migration `V13`, the twelfth on this branch)."""
-    for table in ADDED_IN_V13:
+    syntheses (migration `V12`)."""
+    for table in ADDED_IN_V12:
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE tickets DROP COLUMN synthesis_of")
     conn.execute("PRAGMA user_version = 11")
