@@ -80,6 +80,8 @@ class RunController:
         self.summary_stale = True
         self.summary_frame = 0
         self._resources = contextlib.AsyncExitStack()
+        self._held: list[Event] | None = None
+        """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.show, self.screen)
 
     @classmethod
@@ -178,10 +180,23 @@ class RunController:
             self.run_id = recording.run_id
             self.control.record(recording)
 
+    def start_early(self) -> None:
+        """A fresh run's tickets start before its screen is composed and mounted, so that their first
+        requests do not wait on the UI's start-up: what they say until `begin` is held, then shown
+        in order. Only a live run: a record restored or followed comes first in its panes."""
+        if self.mode is Mode.LIVE and self._held is None:
+            self._held = []
+            self.control.start()
+
     def begin(self) -> None:
-        """Once the screen is mounted: restore, replay or follow what the feed has, start the run."""
+        """Once the screen is mounted: restore, replay or follow what the feed has, start the run (or
+        show what it said while the screen came up, when it started early)."""
         self.feed.begin(self)
-        self.control.start()
+        held, self._held = self._held, None
+        if held is None:
+            self.control.start()
+        for event in held or ():
+            self.show(event)
 
     def deliver(self, event: Event) -> None:
         """A recorded event, through the same book and pane code as a live one."""
@@ -197,6 +212,9 @@ class RunController:
 
     def show(self, event: Event) -> None:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
+        if self._held is not None:
+            self._held.append(event)
+            return
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         self.panes[event.ticket].apply(event, metrics)
         changed = self.screen.attention.apply(event)
