@@ -9,8 +9,10 @@ written before the model calls got their name say `[[turn]]` and a fault's `turn
 
 A call's text and reasoning may echo the request (`Echoes`): `{{ result.N }}` is the Nth tool result
 the conversation carries (from 1), `{{ result.N.inline }}` the same with its lines joined by `, `,
-`{{ prompt }}` the last user message and `{{ prompt.last_line }}` its last non-blank line. So a
-scripted agent describes the folder lfg's tools really listed, and a ticket quotes the one it depends on.
+`{{ prompt }}` the last user message and `{{ prompt.last_line }}` its last non-blank line, and
+`{{ ranking }}` (`{{ ranking.reversed }}`) a tournament judge's JSON ranking of the contestants the
+first user message lists (sim/ranking.py). So a scripted agent describes the folder lfg's tools
+really listed, a ticket quotes the one it depends on, and the sim judges a tournament.
 The agent protocols (whose agent runs no real tools) quote the results the script gives.
 """
 
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from lfgtui.sim.ranking import ranking
 
 
 class ScenarioError(ValueError):
@@ -200,21 +204,28 @@ their name; still read."""
 _TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
 
 
-_ECHO = re.compile(r"\{\{ *(result\.([1-9][0-9]*)(\.inline)?|prompt(\.last_line)?) *\}\}")
+_ECHO = re.compile(
+    r"\{\{ *(result\.([1-9][0-9]*)(\.inline)?|prompt(\.last_line)?|ranking(\.reversed)?) *\}\}"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Echoes:
-    """What of a request a scenario's text may quote: the last user message and the tool results."""
+    """What of a request a scenario's text may quote: the first and last user messages and the tool
+    results."""
 
     prompt: str = ""
     results: tuple[str, ...] = ()
+    opening: str = ""
+    """The conversation's first user message (a judge's: the contestants, however often it was asked)."""
 
     def fill(self, text: str) -> str:
         """`text` with each placeholder replaced (a result the conversation lacks: empty)."""
         return _ECHO.sub(self._value, text) if "{{" in text else text
 
     def _value(self, match: re.Match[str]) -> str:
+        if match.group(1).startswith("ranking"):
+            return ranking(self.opening or self.prompt, reverse=match.group(5) is not None)
         if match.group(2) is not None:
             number = int(match.group(2))
             result = self.results[number - 1] if number <= len(self.results) else ""

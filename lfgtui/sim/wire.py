@@ -239,8 +239,8 @@ def echoes(body: dict[str, Any]) -> Echoes:
     for a scenario to quote."""
     items = body.get("messages", body.get("input", body.get("prompt")))  # `prompt`: the agent protocol's
     if isinstance(items, str):
-        return Echoes(prompt=items)
-    prompt, results = "", []
+        return Echoes(prompt=items, opening=items)
+    prompt, results, opening = "", [], None
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
             continue
@@ -262,7 +262,8 @@ def echoes(body: dict[str, Any]) -> Echoes:
                 else content
             )
             prompt = said or prompt
-    return Echoes(prompt=prompt, results=tuple(results))
+            opening = said if opening is None else opening
+    return Echoes(prompt=prompt, results=tuple(results), opening=opening or "")
 
 
 def _text(content: Any) -> str:

@@ -33,12 +33,13 @@ def calc_repo(folder: Path) -> Path:
     return repo
 
 
-def tournament_tickets(folder: Path, repo: Path) -> Path:
+def tournament_tickets(folder: Path, repo: Path, extra: str = "", check: str = CHECK) -> Path:
+    """The tournament's tickets file; `extra` adds fields to its ticket (a `judge`)."""
     path = folder / "tickets.toml"
     models = ", ".join(f'"sim/{ticket.partition("@")[2]}"' for ticket in CONTESTANTS)
     path.write_text(
         f'[[ticket]]\nid = "fix"\nprompt = "write add in calc.py"\nmodels = [{models}]\n'
         f'isolation = "worktree"\nworkdir = "{repo}"\ntools = ["write_file"]\nauto_approve = true\n'
-        f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
+        f"check = {check!r}\ncheck_timeout_s = 50\n{extra}"
     )
     return path
