@@ -220,6 +220,10 @@ class Verdict:
         commit = f"git -C {tree} add -A && git -C {tree} commit -m {message}"
         return f"{commit} && git -C {repo} merge {shlex.quote(winner.branch)}"
 
+    def label_of(self, ticket: str) -> str | None:
+        """The label the judge saw a contestant under; None without a judge."""
+        return next((label for label, labelled in self.labels if labelled == ticket), None)
+
     @property
     def judged(self) -> bool:
         """Whether the ranking is the judge's."""

@@ -56,7 +56,10 @@ class VerdictScreen(ModalScreen[None]):
             table.add_row(Text(mark), *(Text(inert(cell)) for cell in row))  # Text: never markup
         reasons = Text()
         for place, placing in enumerate(verdict.ranking, 1):
-            reasons.append(f"{place}. {inert(placing.ticket)}: ", "bold")
+            seen_as = verdict.label_of(placing.ticket)
+            reasons.append(
+                f"{place}. {inert(placing.ticket)}{'' if seen_as is None else f' ({seen_as})'}: ", "bold"
+            )
             reasons.append(inert("; ".join(placing.reasons)) + "\n")
         land = verdict.land_command()
         with Vertical(classes="dialog compare verdict"):

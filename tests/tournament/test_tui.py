@@ -34,7 +34,7 @@ async def test_the_verdict_opens_over_the_run_and_the_compare_key_shows_it_again
         ranked_by = screen.query_one("#verdict-ranked-by", Static).render()
         assert str(ranked_by) == "ranked by the judge fix@judge, on the diffs and checks under neutral labels"
         label = dict((ticket, name) for name, ticket in screen.verdict.labels)["fix@tournament-pass"]
-        assert f"1. fix@tournament-pass: {label}: check passed, 2 tests passed" in str(
+        assert f"1. fix@tournament-pass ({label}): {label}: check passed, 2 tests passed" in str(
             screen.query_one("#verdict-reasons", Static).render()
         )
         table = screen.query_one("#verdict-table")
