@@ -140,6 +140,11 @@ class Scenario:
     Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
+    variants: tuple[str, ...] = ()
+    """Other scenarios this one plays in turn (a file's `variants`, which then needs no [[call]]): each
+    new conversation is answered as the next of them, round robin, and each later call as the one
+    whose answers the conversation carries (sim/server.py), so `attempts = N` of one model take
+    different paths, as real attempts do."""
 
     @property
     def usage_values(self) -> dict[str, Any]:
@@ -218,6 +223,8 @@ class Echoes:
     results: tuple[str, ...] = ()
     opening: str = ""
     """The conversation's first user message (a judge's: the contestants, however often it was asked)."""
+    answers: tuple[str, ...] = ()
+    """The text of each answer the conversation carries (the model's earlier calls), in order."""
 
     def fill(self, text: str) -> str:
         """`text` with each placeholder replaced (a result the conversation lacks: empty)."""
@@ -333,15 +340,23 @@ def parse_scenario(name: str, text: str, source: str) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
     data = _renamed(source, data)
-    _check_keys(source, data, {"description", "call", "fault", *OPTION_TYPES, *FILE_ONLY_TYPES})
+    _check_keys(source, data, {"description", "call", "fault", "variants", *OPTION_TYPES, *FILE_ONLY_TYPES})
+    variants = data.get("variants", [])
+    if not isinstance(variants, list) or not all(isinstance(v, str) and v for v in variants):
+        raise ScenarioError(f"{source}: variants: expected a list of scenario names")
     calls = tuple(_call(f"{source}: call[{i}]", c) for i, c in enumerate(data.get("call", [])))
-    if not calls:
-        raise ScenarioError(f"{source}: a scenario needs at least one [[call]]")
+    if not calls and not variants:
+        raise ScenarioError(f"{source}: a scenario needs at least one [[call]] (or its variants)")
     faults = tuple(_fault(f"{source}: fault[{i}]", f) for i, f in enumerate(data.get("fault", [])))
     types = OPTION_TYPES | FILE_ONLY_TYPES
     options = {key: _typed(f"{source}: {key}", data[key], types[key]) for key in types if key in data}
     return Scenario(
-        name=name, description=str(data.get("description", "")), calls=calls, faults=faults, **options
+        name=name,
+        description=str(data.get("description", "")),
+        calls=calls or Scenario.calls,
+        faults=faults,
+        variants=tuple(variants),
+        **options,
     )
 
 

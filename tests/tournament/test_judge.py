@@ -28,9 +28,10 @@ from lfgtui.tournament.judge import BadRanking, judge_prompt, label, labelled, r
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, SuiteCounts, Verdict
 from tests.support.git import isolate_git
-from tests.support.tournament import CHECK, CONTESTANTS, calc_repo, tournament_tickets
+from tests.support.tournament import ATTEMPTS, CHECK, CONTESTANTS, calc_repo, tournament_tickets
 
 JUDGE = "fix@judge"
+BY_ATTEMPTS = ("fix@1", "fix@2", "fix@3")
 PYTEST = f"PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -B -m pytest -q -p no:cacheprovider"
 """`python -m pytest -q`, without the plugins of lfg's own tests (seconds each on a loaded machine)."""
 
@@ -172,12 +173,19 @@ def test_a_valid_ranking_may_come_in_a_code_fence() -> None:
 
 
 async def judged(
-    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, judge: str, check: str
+    sim: SimServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    judge: str,
+    check: str,
+    contestants: tuple[str, ...] = CONTESTANTS,
 ) -> Verdict:
-    """The tournament of tests/support/tournament.py run with `judge`: its one verdict."""
+    """The tournament of tests/support/tournament.py run with `judge` (`contestants`: its tickets, made
+    by `models`, or by `attempts` when they are `fix@1`…): its one verdict."""
     isolate_git(tmp_path, monkeypatch)
     repo = calc_repo(tmp_path / "repo")
-    path = tournament_tickets(tmp_path, repo, f'judge = "{judge}"\n', check)
+    made_by = ATTEMPTS if contestants == BY_ATTEMPTS else None
+    path = tournament_tickets(tmp_path, repo, f'judge = "{judge}"\n', check, made_by)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     verdicts: list[Verdict] = []
 
@@ -201,7 +209,7 @@ async def judged(
         assert (await run.wait())[JUDGE] is Outcome.COMPLETED
     (verdict,) = verdicts
     assert verdict.judge == JUDGE
-    assert sorted(ticket for _, ticket in verdict.labels) == sorted(CONTESTANTS)
+    assert sorted(ticket for _, ticket in verdict.labels) == sorted(contestants)
     assert [name for name, _ in verdict.labels] == ["A", "B", "C"]
     return verdict
 
@@ -213,26 +221,38 @@ def judge_requests(sim: SimServer) -> list[list[dict[str, str]]]:
 async def test_a_judged_tournament_ranks_by_the_judge_under_labels_that_name_no_contestant(
     sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    verdict = await judged(sim, tmp_path, monkeypatch, "sim/tournament-judge", PYTEST)
-    passed, failed, broken = (verdict.contestant(ticket).check for ticket in CONTESTANTS)
-    assert passed is not None and (passed.passed, passed.tests) == (True, SuiteCounts(passed=2))
-    assert failed is not None and (failed.passed, failed.tests) == (False, SuiteCounts(passed=1, failed=1))
-    assert broken is not None and not broken.passed and "SyntaxError" in broken.output
-    assert verdict.judge_error is None and verdict.judged
-    assert [placing.ticket for placing in verdict.ranking] == list(CONTESTANTS)
-    assert verdict.winner == "fix@tournament-pass"
-    labels = {ticket: name for name, ticket in verdict.labels}
-    assert verdict.ranking[0].reasons == (f"{labels['fix@tournament-pass']}: check passed, 2 tests passed",)
-    assert (
-        verdict.summary() == "tournament fix: fix@tournament-pass wins of 3 contestants, ranked by fix@judge"
+    verdict = await judged(sim, tmp_path, monkeypatch, "sim/tournament-judge", PYTEST, BY_ATTEMPTS)
+    checks = {ticket: verdict.contestant(ticket).check for ticket in BY_ATTEMPTS}
+    said = {ticket: (check.passed, check.tests) for ticket, check in checks.items() if check is not None}
+    assert sorted(said.values(), key=str) == sorted(
+        [
+            (True, SuiteCounts(passed=2)),
+            (False, SuiteCounts(passed=1, failed=1)),
+            (False, SuiteCounts(errors=1)),
+        ],
+        key=str,
+    ), "the three attempts took the three paths"
+    played = sorted((r.call_index, r.scenario) for r in sim.log if r.model == "tournament-attempts")
+    paths = sorted(f"tournament-{path}" for path in ("pass", "fail", "broken"))
+    assert played == [(0, path) for path in paths] + [(1, path) for path in paths], "each kept to its path"
+    best, middle, worst = (
+        next(ticket for ticket, result in said.items() if result[1] == counts)
+        for counts in (SuiteCounts(passed=2), SuiteCounts(passed=1, failed=1), SuiteCounts(errors=1))
     )
+    assert "SyntaxError" in str(checks[worst])
+    assert verdict.judge_error is None and verdict.judged
+    assert [placing.ticket for placing in verdict.ranking] == [best, middle, worst]
+    assert verdict.winner == best
+    labels = {ticket: name for name, ticket in verdict.labels}
+    assert verdict.ranking[0].reasons == (f"{labels[best]}: check passed, 2 tests passed",)
+    assert verdict.summary() == f"tournament fix: {best} wins of 3 contestants, ranked by fix@judge"
     (messages,) = judge_requests(sim)
     seen = "\n".join(message["content"] for message in messages)
-    for name in ("sim", "tournament-pass", "tournament-fail", "tournament-broken", "fix@", str(tmp_path)):
+    for name in ("sim", "tournament-attempts", "tournament-", *BY_ATTEMPTS, str(tmp_path)):
         assert not re.search(rf"(?<![\w]){re.escape(name)}", seen, re.IGNORECASE), name
     for name, ticket in verdict.labels:  # each label's section says its own contestant's check
         section = seen.split(f"# Contestant {name}\n\n", 1)[1]
-        check = verdict.contestant(ticket).check
+        check = checks[ticket]
         assert check is not None and section.startswith(f"Check ({PYTEST}): {check.label()}")
     out = io.StringIO()
     JsonLines(out, MetricsBook(), 0.0).decided(verdict, 1.0)
@@ -241,13 +261,10 @@ async def test_a_judged_tournament_ranks_by_the_judge_under_labels_that_name_no_
         "verdict",
         JUDGE,
         None,
-        "fix@tournament-pass",
+        best,
     )
     assert line["labels"] == dict(verdict.labels)
-    assert line["ranking"][0] == {
-        "ticket": "fix@tournament-pass",
-        "reasons": list(verdict.ranking[0].reasons),
-    }
+    assert line["ranking"][0] == {"ticket": best, "reasons": list(verdict.ranking[0].reasons)}
 
 
 async def test_a_malformed_ranking_is_asked_for_again_once_telling_the_judge_what_was_wrong(
