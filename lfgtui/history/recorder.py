@@ -104,6 +104,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         check_timeout_s=ticket.check_timeout_s,
         fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
         max_wait_s=ticket.max_wait_s,
+        judges=ticket.judges,
     )
 
 

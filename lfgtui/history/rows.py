@@ -172,6 +172,8 @@ class TicketRow(Row):
     fallback: tuple[str, ...] = ()
     max_wait_s: float | None = None
     """Its failover links ("provider/model") and wait, from migration 10."""
+    judges: str | None = None
+    """For a tournament's judge: the tournament it ranks, from migration V16."""
 
 
 @dataclass(frozen=True)

@@ -291,5 +291,11 @@ ALTER TABLE attempts ADD COLUMN waited_s REAL;
 open, and a turn that ended on a question until the follow-up that answered it. A row recorded
 before says NULL: not measured."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
+V16 = """
+ALTER TABLE tickets ADD COLUMN judges TEXT;
+"""
+"""For a tournament's judge (`ID@judge`): the tournament it ranks, so `lfg resume` holds it until its
+contestants are done again, as the run did. A row recorded before has NULL: not a judge."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V16)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

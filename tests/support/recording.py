@@ -269,11 +269,21 @@ ADDED_IN_V5 = [("tickets", "mcp_servers")]
 ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
 ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
+ADDED_IN_V16 = [("tickets", "judges")]
+
+
+def as_schema_11(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 11 wrote: tickets without the tournament a
+    judge ranks (migration V16, the twelfth on this branch until the migrations before it land)."""
+    for table, column in ADDED_IN_V16:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 11")
 
 
 def as_schema_10(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 10 wrote: attempts without the time they
     waited for the person."""
+    as_schema_11(conn)
     for table, column in ADDED_IN_V11:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 10")
