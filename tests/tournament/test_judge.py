@@ -179,9 +179,11 @@ async def judged(
     judge: str,
     check: str,
     contestants: tuple[str, ...] = CONTESTANTS,
+    completes: bool = True,
 ) -> Verdict:
     """The tournament of tests/support/tournament.py run with `judge` (`contestants`: its tickets, made
-    by `models`, or by `attempts` when they are `fix@1`…): its one verdict."""
+    by `models`, or by `attempts` when they are `fix@1`…; `completes`: whether the judge's attempt
+    does): its one verdict."""
     isolate_git(tmp_path, monkeypatch)
     repo = calc_repo(tmp_path / "repo")
     made_by = ATTEMPTS if contestants == BY_ATTEMPTS else None
@@ -206,7 +208,7 @@ async def judged(
         )
         await run.wait()
         await referee.settled()
-        assert (await run.wait())[JUDGE] is Outcome.COMPLETED
+        assert ((await run.wait())[JUDGE] is Outcome.COMPLETED) is completes
     (verdict,) = verdicts
     assert verdict.judge == JUDGE
     assert sorted(ticket for _, ticket in verdict.labels) == sorted(contestants)
@@ -295,3 +297,13 @@ async def test_a_judge_without_a_valid_ranking_twice_fails_and_the_rule_ranks(
     )
     assert verdict.ranked_by().endswith(f"(the judge fix@judge failed: {verdict.judge_error})")
     assert len([record for record in sim.log if record.model == "hello"]) == 2
+
+
+async def test_a_judge_whose_attempt_fails_is_not_asked_again_and_the_verdict_says_why(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verdict = await judged(sim, tmp_path, monkeypatch, "sim/fault-401", CHECK, completes=False)
+    assert verdict.judge_error is not None and verdict.judge_error.startswith("its attempt ended failed: ")
+    assert "Incorrect API key" in verdict.judge_error
+    assert verdict.winner == "fix@tournament-pass" and not verdict.judged
+    assert len([record for record in sim.log if record.model == "fault-401"]) == 1
