@@ -249,6 +249,10 @@ FIELD_HELP = {
     "ticket.check": "a shell command run in each contestant's worktree once it completes, which ranks them "
     '(needs `isolation = "worktree"` and a fan-out; see [Tournaments](../guides/tournaments.md))',
     "ticket.check_timeout_s": "seconds `check` may run before it is killed and fails (default 600)",
+    "ticket.judge": '`"provider/model"` or a coding agent\'s provider name that ranks the contestants once '
+    "they are done, under neutral labels (see [the judge](../guides/tournaments.md#the-judge))",
+    "ticket.judge_may_be_contestant": "let the judge be a contestant's own provider and model (or agent), "
+    "refused otherwise: a judge prefers its own work",
     "ticket.fallback": '`["provider/model", …]` the ticket moves to, in order, when an attempt fails in a '
     "way more waiting will not fix soon (see [Failover](../guides/failover.md)); default: its provider's "
     "`fallback`; `[]`: none",

@@ -304,6 +304,7 @@ async def run_headless(
         outcomes = await run.wait()
         if referee is not None:
             await referee.settled()
+            outcomes = await run.wait()  # with the judges the referee started meanwhile
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:

@@ -561,6 +561,8 @@ def _tournaments(record: RunRecord) -> list[str]:
     lines: list[str] = []
     for verdict in latest_verdicts(record):
         who = "the rule" if verdict.judge is None else f"the judge {verdict.judge}"
+        if verdict.judge_error is not None:
+            who = f"the rule (the judge {verdict.judge} failed: {verdict.judge_error})"
         won = (
             "no winner: no contestant passed its check"
             if verdict.winner is None

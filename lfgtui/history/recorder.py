@@ -134,6 +134,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         check_timeout_s=ticket.check_timeout_s,
         fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
         max_wait_s=ticket.max_wait_s,
+        judges=ticket.judges,
     )
 
 
@@ -328,9 +329,13 @@ class Recorder:
         verdict = item.verdict
         ranking = [
             {"ticket": p.ticket, "attempt": verdict.contestant(p.ticket).attempt, "reasons": list(p.reasons)}
+            | ({"label": label} if (label := verdict.label_of(p.ticket)) is not None else {})
             for p in verdict.ranking
         ]
-        row = VerdictRow(verdict.tournament, item.wall, verdict.winner, verdict.judge, json.dumps(ranking))
+        ranked = json.dumps(ranking)
+        row = VerdictRow(
+            verdict.tournament, item.wall, verdict.winner, verdict.judge, ranked, verdict.judge_error
+        )
         self.conn.execute(VerdictRow.insert_sql("run_id"), (self.run_id, *row.to_db()))
 
     def _apply(self, event: Event) -> None:

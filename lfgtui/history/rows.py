@@ -173,7 +173,9 @@ class TicketRow(Row):
     max_wait_s: float | None = None
     """Its failover links ("provider/model") and wait, from migration 10."""
     synthesis_of: str | None = None
-    """The tournament whose best two contestants it was started to combine (migration 13)."""
+    """The tournament whose best two contestants it was started to combine (migration 12)."""
+    judges: str | None = None
+    """For a tournament's judge: the tournament it ranks, from migration 13."""
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ class CheckRow(Row):
 
 @dataclass(frozen=True)
 class VerdictRow(Row):
-    """A tournament's verdict as decided (migration 13); `ranking` is JSON (see `placings`)."""
+    """A tournament's verdict as decided (migration 12); `ranking` is JSON (see `placings`)."""
 
     table: ClassVar[str] = "verdicts"
     tournament: str
@@ -306,6 +308,8 @@ class VerdictRow(Row):
     winner: str | None
     judge: str | None
     ranking: str
+    judge_error: str | None = None
+    """Why its judge failed (the ranking is then the rule's), from migration 13."""
 
     def placings(self) -> list[tuple[str, int | None, list[str]]]:
         """The ranking, best first: each contestant's ticket id, attempt and reasons; [] when the file

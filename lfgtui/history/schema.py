@@ -326,5 +326,15 @@ verdict: the tournament (the fanned-out ticket's id), when it was decided, the w
 has a verdict row each time; the latest is its verdict. A ticket the verdict's synthesis key started
 in the run says which tournament it synthesizes (`synthesis_of`). A file recorded before has none."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12)
+
+V13 = """
+ALTER TABLE tickets ADD COLUMN judges TEXT;
+ALTER TABLE verdicts ADD COLUMN judge_error TEXT;
+"""
+"""For a tournament's judge (`ID@judge`): the tournament it ranks, so `lfg resume` holds it until its
+contestants are done again, as the run did. A row recorded before has NULL: not a judge. A verdict
+whose judge failed says why (`judge_error`; its ranking is then the rule's), and each place of a
+judged ranking has the `label` the judge saw it under."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

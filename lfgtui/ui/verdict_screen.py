@@ -63,18 +63,20 @@ class VerdictScreen(ModalScreen[None]):
             mark = WINNER if placing.ticket == verdict.winner else ""
             row = verdict.contestant(placing.ticket).row()
             table.add_row(Text(mark), *(Text(inert(cell)) for cell in row))  # Text: never markup
-        ranked_by = "the rule: check passed, then the smaller diff, the cost, the wall time"
         reasons = Text()
         for place, placing in enumerate(verdict.ranking, 1):
-            reasons.append(f"{place}. {inert(placing.ticket)}: ", "bold")
+            seen_as = verdict.label_of(placing.ticket)
+            reasons.append(
+                f"{place}. {inert(placing.ticket)}{'' if seen_as is None else f' ({seen_as})'}: ", "bold"
+            )
             reasons.append(inert("; ".join(placing.reasons)) + "\n")
         land = verdict.land_command()
         with Vertical(classes="dialog compare verdict"):
             yield Static(Text(inert(verdict.summary()), "bold"), classes="question")
             with VerticalScroll(id="verdict-body"):
                 yield Static(table, id="verdict-table")
-                yield Static(Text(f"ranked by {ranked_by}"))
-                yield Static(reasons)
+                yield Static(Text(inert(f"ranked by {verdict.ranked_by()}")), id="verdict-ranked-by")
+                yield Static(reasons, id="verdict-reasons")
                 if land is not None:
                     yield Static(Text.assemble(("land the winner: ", "bold"), inert(land)), id="verdict-land")
             said = "escape to close" if self.keys is None else _CHOICES if verdict.winner else _SYNTHESIS

@@ -269,6 +269,15 @@ ADDED_IN_V5 = [("tickets", "mcp_servers")]
 ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
 ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
+ADDED_IN_V13 = [("tickets", "judges"), ("verdicts", "judge_error")]
+
+
+def as_schema_12(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 12 wrote: tickets without the tournament a
+    judge ranks (migration `V13`)."""
+    for table, column in ADDED_IN_V13:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 12")
 
 
 ADDED_IN_V12 = ("checks", "verdicts")
@@ -277,6 +286,7 @@ ADDED_IN_V12 = ("checks", "verdicts")
 def as_schema_11(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 11 wrote: no tournament checks, verdicts or
     syntheses (migration `V12`)."""
+    as_schema_12(conn)
     for table in ADDED_IN_V12:
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE tickets DROP COLUMN synthesis_of")

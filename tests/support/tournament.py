@@ -25,6 +25,9 @@ class AddTest(unittest.TestCase):
 """
 CHECK = f"{sys.executable} -B -m unittest"
 CONTESTANTS = ("fix@tournament-pass", "fix@tournament-fail", "fix@tournament-broken")
+ATTEMPTS = 'provider = "sim"\nmodel = "tournament-attempts"\nattempts = 3'
+"""Three attempts of one sim model that take the three paths in turn (one passes, one fails, one
+does not compile): `fix@1`, `fix@2`, `fix@3`."""
 
 
 def calc_repo(folder: Path) -> Path:
@@ -35,13 +38,18 @@ def calc_repo(folder: Path) -> Path:
     return repo
 
 
-def tournament_tickets(folder: Path, repo: Path) -> Path:
+def tournament_tickets(
+    folder: Path, repo: Path, extra: str = "", check: str = CHECK, contestants: str | None = None
+) -> Path:
+    """The tournament's tickets file; `extra` adds fields to its ticket (a `judge`), `contestants`
+    replaces the fields that make them (`models`, one per scenario: `CONTESTANTS`)."""
     path = folder / "tickets.toml"
     models = ", ".join(f'"sim/{ticket.partition("@")[2]}"' for ticket in CONTESTANTS)
+    contestants = contestants or f"models = [{models}]"
     path.write_text(
-        f'[[ticket]]\nid = "fix"\nprompt = "write add in calc.py"\nmodels = [{models}]\n'
+        f'[[ticket]]\nid = "fix"\nprompt = "write add in calc.py"\n{contestants}\n'
         f'isolation = "worktree"\nworkdir = "{repo}"\ntools = ["write_file"]\nauto_approve = true\n'
-        f"check = {CHECK!r}\ncheck_timeout_s = 50\n"
+        f"check = {check!r}\ncheck_timeout_s = 50\n{extra}"
     )
     return path
 

@@ -24,7 +24,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import CheckResult, Contestant, SuiteCounts, rank
+from lfgtui.tournament.verdict import CheckResult, Contestant, Placing, SuiteCounts, rank
 from tests.support.git import isolate_git
 from tests.support.recording import record, sample_attempt, ticket, without_imported_at
 from tests.support.tournament import CHECK, CONTESTANTS, Told, calc_repo, tournament_tickets
@@ -174,3 +174,26 @@ def test_the_leaderboard_counts_each_tournaments_latest_verdict_per_model(
     assert "win rate" in header and "check passed" in header and "cost per win" in header
     assert alpha.split() == ["sim", "alpha", "2", "1", "50%", "50%", "$0.50", "$0.50"]
     assert beta.split()[:4] == ["sim", "beta", "2", "1"]
+
+
+def test_a_judged_verdict_keeps_the_labels_and_a_failed_judging_why(tmp_path: Path) -> None:
+    """The judge's ranking with the label each contestant was shown under; a judge that failed, why
+    (the ranking then the rule's)."""
+    db = tmp_path / "h.sqlite3"
+    tickets = tuple(ticket(ticket_id, "m") for ticket_id in ("j@1", "j@2", "k@1", "k@2"))
+    recorder = record(db, tmp_path, *(sample_attempt(t.id) for t in tickets), tickets=tickets)
+    rule = decided("j", True, False).verdict
+    labels = (("A", "j@2"), ("B", "j@1"))
+    judged = rule.by_judge("j@judge", labels, (Placing("j@2", ("smaller",)), Placing("j@1", ("bigger",))))
+    failed = decided("k", True, False).verdict.judge_failed("k@judge", (), "its attempt ended failed")
+    recorder.write([Decided(judged, 1_700_000_200.0), Decided(failed, 1_700_000_300.0)])
+    recorder.finish()
+    with Store.open(db) as store:
+        j, k = store.load(Selection(recorder.run_id)).verdicts
+    assert (j.judge, j.winner, j.judge_error) == ("j@judge", "j@2", None)
+    assert [(p["ticket"], p["label"], p["reasons"]) for p in json.loads(j.ranking)] == [
+        ("j@2", "A", ["smaller"]),
+        ("j@1", "B", ["bigger"]),
+    ]
+    assert (k.judge, k.winner, k.judge_error) == ("k@judge", "k@1", "its attempt ended failed")
+    assert all("label" not in place for place in json.loads(k.ranking))
