@@ -131,7 +131,9 @@ class LocalRunner:
             from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
 
             context = self._context(attempt)
-            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
+            env = command_env(
+                os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir
+            )
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
