@@ -66,7 +66,14 @@ class Started:
     pricer: Pricer | None = None
 
 
-Item = Event | Started
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A ticket the run took on while it ran (a fork, run/fork.py): its row comes before its events."""
+
+    ticket: Ticket
+
+
+Item = Event | Started | Added
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -104,6 +111,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         check_timeout_s=ticket.check_timeout_s,
         fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
         max_wait_s=ticket.max_wait_s,
+        forked_from=None if ticket.fork_of is None else ticket.fork_of[0],
+        forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
     )
 
 
@@ -209,17 +218,22 @@ class Recorder:
             for item in batch:
                 if isinstance(item, Started):
                     self._start(item)
+                elif isinstance(item, Added):
+                    self._add(item.ticket)
                 else:
                     self._apply(item)
             self._pending.write(self.conn)
 
-    def record_ends(self, items: list[Started | AttemptEnded]) -> None:
+    def record_ends(self, items: list[Started | AttemptEnded | Added]) -> None:
         """Only how each attempt started and ended (outcome and error), for when a batch could not be
         written and the rows in memory no longer match the file: every attempt keeps its outcome
         rather than being found `interrupted`, its row written now if a failed batch held its INSERT.
         Written again whole after it failed, it records each once."""
         with transaction(self.conn):
             for item in items:
+                if isinstance(item, Added):
+                    self._add(item.ticket)
+                    continue
                 if isinstance(item, Started):
                     self._start(item)
                 event = item.event if isinstance(item, Started) else item
@@ -233,6 +247,17 @@ class Recorder:
                         f"UPDATE attempts SET {ATTEMPT_END_SET} WHERE id = ? AND outcome IS NULL",
                         (*end_columns(attempt, item), attempt.id),
                     )
+
+    def _add(self, ticket: Ticket) -> None:
+        """The row of a ticket the run took on while it ran; once only (a batch written again after a
+        rolled-back one finds it missing from the file, whatever was remembered)."""
+        found = self.conn.execute(
+            "SELECT id FROM tickets WHERE run_id = ? AND ticket = ?", (self.run_id, ticket.id)
+        ).fetchone()
+        if found is None:
+            values = (self.run_id, *ticket_row(ticket).to_db())
+            found = (self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0,)
+        self._tickets[ticket.id] = found[0]
 
     # --- events to in-memory changes ---
 

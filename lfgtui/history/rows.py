@@ -172,6 +172,9 @@ class TicketRow(Row):
     fallback: tuple[str, ...] = ()
     max_wait_s: float | None = None
     """Its failover links ("provider/model") and wait, from migration 10."""
+    forked_from: str | None = None
+    forked_attempt: int | None = None
+    """For a fork: the ticket and attempt whose conversation it started from, from migration 14."""
 
 
 @dataclass(frozen=True)

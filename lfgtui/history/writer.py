@@ -43,9 +43,9 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.history.database import StoreError
-from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.recorder import Added, Item, Recorder, Started
 from lfgtui.inert import inert
-from lfgtui.tickets.ticket import TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
@@ -106,6 +106,15 @@ class RunHistory:
                 return
         pending.append(event)
 
+    def add_ticket(self, ticket: Ticket) -> None:
+        """Record a ticket the run took on while it ran (a fork), before any of its events."""
+        if self._failed:
+            return
+        if not self._pending:
+            self._has_events.set()
+        self._urgent.set()
+        self._pending.append(Added(ticket))
+
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while not (self._stopping and not self._pending):
@@ -149,7 +158,7 @@ class RunHistory:
                     f"history could not record part of this run ({problem}); "
                     "from now on it records only how each attempt ends"
                 )
-        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded)]
+        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded | Added)]
         await loop.run_in_executor(self._executor, self._recorder.record_ends, self._unwritten)
         self._unwritten = []
 

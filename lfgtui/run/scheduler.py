@@ -50,6 +50,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
+from lfgtui.run.fork import fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -67,6 +68,10 @@ class Recording(Protocol):
     run_id: str
 
     def __call__(self, event: Event) -> None: ...
+
+    def add_ticket(self, ticket: Ticket) -> None:
+        """Record a ticket the run took on while it ran (a fork), before its events."""
+        ...
 
 
 COSTLY = (Usage, ContextUsed, CallEnded, ToolCallReady, ToolResult)
@@ -121,11 +126,13 @@ class Run:
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
+        self.recording: Recording | None = None
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
         worktree branches are named after it)."""
         self.run_id = recording.run_id
+        self.recording = recording
         self.sinks.insert(0, recording)
 
     def start(self) -> None:
@@ -190,6 +197,16 @@ class Run:
         state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
         self._launch(state, "follow-up")
         return True
+
+    def fork(self, ticket_id: str, prompt: str, model: str | None = None) -> Ticket:
+        """Start a fork of a completed ticket (run/fork.py): a new ticket of this run that sends
+        `prompt` after the ticket's whole conversation; returns it. Raises CannotFork."""
+        state = forked(self.states[ticket_id], fork_id(ticket_id, self.states), prompt, model)
+        self.states[state.ticket.id] = state
+        if self.recording is not None:
+            self.recording.add_ticket(state.ticket)
+        self._launch(state, "fork")
+        return state.ticket
 
     def _launch(self, state: TicketState, why: str) -> None:
         state.finished.clear()

@@ -66,6 +66,9 @@ class Ticket:
     more waiting will not fix soon (run/failover.py)."""
     max_wait_s: float = DEFAULT_MAX_WAIT_S
     """With a fallback: the longest wait a 429 or 529 may ask for before the ticket moves on."""
+    fork_of: tuple[str, int] | None = None
+    """For a fork (run/fork.py): the ticket and attempt whose conversation it started from. Never
+    written in a tickets file: a run makes it when the person forks a ticket."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""
