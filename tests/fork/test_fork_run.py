@@ -4,12 +4,15 @@ included, the parent's untouched), recorded as a fork of that attempt and taken 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from lfgtui.config.load import Config
 from lfgtui.events import Event, Outcome, WorktreeReady
+from lfgtui.history.recorded import recorded_run
+from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.base import AssistantMessage, UserMessage
@@ -22,7 +25,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.git import git, repository
-from tests.support.recording import load_recorded
+from tests.support.recording import as_schema_11, load_recorded, record, sample_attempt
 
 
 def one_writer(folder: Path, workdir: Path) -> Path:
@@ -130,3 +133,15 @@ async def test_only_a_completed_ticket_forks(sim: SimServer, tmp_path: Path) -> 
         with pytest.raises(CannotFork, match="needs a prompt"):
             run.fork("one", "  ")
     assert set(run.states) == {"one"}
+
+
+def test_a_file_recorded_before_forks_is_migrated_and_its_tickets_are_no_forks(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite3"
+    record(db, tmp_path, sample_attempt()).finish()
+    with sqlite3.connect(db) as conn:
+        as_schema_11(conn)
+    with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        (run,) = store.list_runs()
+        (ticket,) = recorded_run(store.load(Selection(run.id))).tickets
+    assert ticket.ticket.fork_of is None and ticket.base == ()

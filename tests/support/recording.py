@@ -271,9 +271,21 @@ ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
 
 
+ADDED_IN_V14 = [("tickets", "forked_from"), ("tickets", "forked_attempt")]
+
+
+def as_schema_11(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 11 wrote: tickets that say of no fork
+    (migration 14, the 12th on this branch: it follows 12 and 13 once they are merged)."""
+    for table, column in ADDED_IN_V14:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 11")
+
+
 def as_schema_10(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 10 wrote: attempts without the time they
     waited for the person."""
+    as_schema_11(conn)
     for table, column in ADDED_IN_V11:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 10")
