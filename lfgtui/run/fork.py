@@ -38,17 +38,22 @@ def fork_id(parent: str, taken: Collection[str]) -> str:
     return f"{parent}-fork{number}"
 
 
-def forked(parent: TicketState, ticket_id: str, prompt: str, model: str | None = None) -> TicketState:
-    """The state of a fork of `parent` named `ticket_id` that sends `prompt` after the parent's whole
-    conversation (on `model` when given, else the parent's); raises CannotFork."""
+def check_forkable(parent: TicketState) -> None:
+    """Raise CannotFork when `parent` cannot be forked now."""
     name = parent.ticket.id
-    if not prompt.strip():
-        raise CannotFork("a fork needs a prompt: what the fork is asked after the conversation")
     if parent.running:
         raise CannotFork(f"{name} is still working: fork it once its turn has ended")
     if parent.outcome is not Outcome.COMPLETED or not parent.conversation:
         raise CannotFork(f"{name} has no completed conversation to start from: only a completed ticket forks")
-    written = parent.written
+
+
+def forked(parent: TicketState, ticket_id: str, prompt: str, model: str | None = None) -> TicketState:
+    """The state of a fork of `parent` named `ticket_id` that sends `prompt` after the parent's whole
+    conversation (on `model` when given, else the parent's); raises CannotFork."""
+    if not prompt.strip():
+        raise CannotFork("a fork needs a prompt: what the fork is asked after the conversation")
+    check_forkable(parent)
+    name, written = parent.ticket.id, parent.written
     ticket = dataclasses.replace(
         written,
         id=ticket_id,

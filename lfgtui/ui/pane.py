@@ -594,6 +594,8 @@ class TicketPane:
         text.append_text(self._attention_tag(now))
         if self.ticket.title != self.ticket.id:  # an untitled ticket's title is its id
             text.append(f" {inert(self.ticket.title)}")
+        if self.ticket.fork_of is not None:
+            text.append(f"  fork of {inert(self.ticket.fork_of[0])}", "dim")
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")

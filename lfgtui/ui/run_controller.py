@@ -302,6 +302,14 @@ class RunController:
             return f" (the history did not record it: {exc})"
         return ""
 
+    def fork_ticket(self, ticket_id: str) -> None:
+        self.control.fork(ticket_id, self.forked)
+
+    def forked(self, ticket: Ticket) -> None:
+        """A fork the run took on: its pane, before its first event."""
+        self.panes[ticket.id] = self.screen.add_pane(ticket)
+        self.summary_stale = True
+
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""
         pane = self.panes[ticket_id]

@@ -65,7 +65,7 @@ class Mode(StrEnum):
     ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel, retry and approvals go to it)
 
 
-ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land"})
+ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "fork"})
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
@@ -86,6 +86,7 @@ BINDINGS = [
     Binding("r", "rerun", "Re-run", id="pane.rerun"),
     Binding("R", "retry_all", "Retry all", id="run.retry_all"),
     Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
+    Binding("f", "fork", "Fork", id="pane.fork", show=False),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
@@ -119,6 +120,8 @@ HELP = {
     "pane.rerun": "re-run the focused ticket of a recorded run as a new run",
     "run.retry_all": "retry every ticket that did not complete",
     "pane.follow_up": "send a completed ticket a follow-up prompt, after its whole conversation",
+    "pane.fork": "fork a completed ticket: a new pane that goes on from its whole conversation with a "
+    "prompt of its own, in a copy of its worktree (its agent's session forked where it can be)",
     "run.cancel_all": "cancel every ticket (asks first)",
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
@@ -274,6 +277,8 @@ class RunKeys(Protocol):
     def confirm_cancel_all(self) -> None: ...
 
     def land_ticket(self, ticket_id: str) -> None: ...
+
+    def fork_ticket(self, ticket_id: str) -> None: ...
 
 
 class RunScreen(Screen[None]):
@@ -707,6 +712,23 @@ class RunScreen(Screen[None]):
 
     def action_cancel_all(self) -> None:
         self.keys.confirm_cancel_all()
+
+    def action_fork(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.keys.fork_ticket(pane.ticket.id)
+
+    def add_pane(self, ticket: Ticket) -> TicketPane:
+        """A pane for a ticket the run took on while it ran (a fork), after the others, brought into
+        the window and focused."""
+        standing = Standing(ticket.id, State.WAITING, self.services.clock())
+        self.attention.standings[ticket.id] = standing
+        pane = TicketPane(ticket, self.tally, self.key, standing)
+        self.panes.append(pane)
+        self.by_id[ticket.id] = pane
+        self.layout_grid()
+        self.run_worker(self.show_pane(pane), group="add-pane")
+        return pane
 
     def action_land(self) -> None:
         pane = self.focused_pane
