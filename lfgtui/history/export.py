@@ -30,6 +30,7 @@ from lfgtui.history.rows import (
     ID_BYTES,
     AttemptRecord,
     AttemptRow,
+    LandingRow,
     PartRow,
     RequestRow,
     Row,
@@ -88,7 +89,8 @@ def to_json(record: RunRecord) -> dict[str, Any]:
                             "parts": [row_json(part) for part in attempt.parts],
                         }
                         for attempt in ticket.attempts
-                    ]
+                    ],
+                    "landings": [row_json(landing) for landing in ticket.landings],
                 }
                 for ticket in record.tickets
             ]
@@ -275,7 +277,9 @@ def from_json(document: Any) -> RunRecord:
             attempts.append(AttemptRecord(attempt_row, requests, parts))
         if "isolation" not in ticket and any(a.row.worktree is not None for a in attempts):
             ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
-        tickets.append(TicketRecord(ticket_row, tuple(attempts)))
+        landed = _objects(ticket, "landings", ticket_where) if "landings" in ticket else []  # from lfg 0.1
+        landings = tuple(row_from_json(LandingRow, landing, where) for where, landing in landed)
+        tickets.append(TicketRecord(ticket_row, tuple(attempts), landings))
     return RunRecord(run_row, tuple(tickets))
 
 
@@ -293,6 +297,10 @@ def import_record(store: Store, record: RunRecord) -> int:
                 ticket_key = conn.execute(
                     TicketRow.insert_sql("run_id"), (record.row.id, *ticket.row.to_db())
                 ).lastrowid
+                conn.executemany(
+                    LandingRow.insert_sql("ticket_id"),
+                    [(ticket_key, *row.to_db()) for row in ticket.landings],
+                )
                 for attempt in ticket.attempts:
                     conn.execute(AttemptRow.insert_sql("ticket_id"), (ticket_key, *attempt.row.to_db()))
                     conn.executemany(
@@ -524,6 +532,15 @@ def _changes(row: AttemptRow) -> list[str]:
     return lines
 
 
+def _landings(ticket: TicketRecord) -> list[str]:
+    """What was landed of the ticket's change, each landing a line."""
+    if not ticket.landings:
+        return []
+    lines = [f"**Landed** ({ticket.row.ticket}):", ""]
+    lines += [f"- {when(row.landed_at)}: {row.label()}" for row in ticket.landings]
+    return [*lines, ""]
+
+
 def to_markdown(record: RunRecord, details: bool = True) -> str:
     """The run (or the selected tickets and attempts) for people; `details` folds reasoning and tools.
 
@@ -544,4 +561,5 @@ def to_markdown(record: RunRecord, details: bool = True) -> str:
     for ticket in record.tickets:
         for attempt in ticket.attempts:
             lines += _attempt_markdown(ticket.row, attempt, details)
+        lines += _landings(ticket)
     return inert("\n".join(lines).rstrip() + "\n")

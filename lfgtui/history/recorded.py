@@ -69,6 +69,8 @@ class RecordedTicket:
     base: tuple[Message, ...] = ()
     """For a fork: the conversation it started from (its parent's attempt's, whole); every attempt
     of the fork continues it."""
+    landed: str | None = None
+    """Where its change was last landed (`LandingRow.label`), if it was."""
 
     def conversation(self, number: int) -> tuple[Message, ...]:
         """The whole conversation of attempt `number`: a fork's base, what it continued, then its
@@ -229,7 +231,8 @@ def recorded_run(record: RunRecord) -> RecordedRun:
         parent = None if ticket.fork_of is None else shaped.get(ticket.fork_of[0])
         base = () if parent is None or ticket.fork_of is None else parent.conversation(ticket.fork_of[1])
         attempts = tuple(_attempt(a, t.row.ticket) for a in t.attempts)
-        shaped[ticket.id] = RecordedTicket(withheld(ticket) if imported else ticket, attempts, base)
+        landed = t.landings[-1].label() if t.landings else None
+        shaped[ticket.id] = RecordedTicket(withheld(ticket) if imported else ticket, attempts, base, landed)
     tickets = tuple(shaped.values())
     file = record.row.tickets_file
     older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)

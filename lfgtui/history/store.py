@@ -371,7 +371,7 @@ class Store:
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
-        from lfgtui.history.rows import RunRecord, RunRow, TicketRecord, TicketRow
+        from lfgtui.history.rows import LandingRow, RunRecord, RunRow, TicketRecord, TicketRow
 
         (run,) = self.conn.execute(
             f"SELECT {RunRow.select()} FROM runs WHERE id = ?", (selection.run_id,)
@@ -390,7 +390,14 @@ class Store:
                 )
             ]
             attempts = tuple(self.load_attempt(a) for a in attempt_ids)
-            tickets.append(TicketRecord(TicketRow.from_db(row), attempts))
+            landings = tuple(
+                LandingRow.from_db(landing)
+                for landing in self.conn.execute(
+                    f"SELECT {LandingRow.select()} FROM landings WHERE ticket_id = ? ORDER BY id",
+                    (ticket_key,),
+                )
+            )
+            tickets.append(TicketRecord(TicketRow.from_db(row), attempts, landings))
         return RunRecord(RunRow.from_db(run), tuple(tickets))
 
     def load_attempt(self, attempt_id: str) -> AttemptRecord:

@@ -24,6 +24,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.history.recorded import ReplayClock
+from lfgtui.history.rows import LandingRow
 from lfgtui.inert import inert
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
@@ -76,6 +77,9 @@ class RunController:
         self.book = control.book
         self.screen = RunScreen(tickets, self, services, mode, first)
         self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.screen.panes}
+        for ticket in recorded.tickets if recorded is not None else ():
+            if ticket.landed is not None:
+                self.panes[ticket.ticket.id].land(ticket.landed)
         self.started = services.clock()
         self.summary_stale = True
         self.summary_frame = 0
@@ -283,6 +287,7 @@ class RunController:
         except GitError as exc:  # git's words and paths: inert, never markup
             self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
             return
+        self.panes[ticket_id].land(LandingRow.of(landed).label())
         said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
