@@ -127,6 +127,9 @@ class Run:
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
+        self.readers: list[Callable[[str], None]] = []
+        """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
+        its answer to the end): the broker's run index counts the ended tickets not yet read."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
@@ -197,6 +200,11 @@ class Run:
         state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
         self._launch(state, "follow-up")
         return True
+
+    def looked(self, ticket_id: str) -> None:
+        """The person looked at the ticket (see `readers`)."""
+        for reader in self.readers:
+            reader(ticket_id)
 
     def fork(self, ticket_id: str, prompt: str, model: str | None = None) -> Ticket:
         """Start a fork of a completed ticket (run/fork.py): a new ticket of this run that sends

@@ -307,6 +307,11 @@ class RunController:
             return f" (the history did not record it: {exc})"
         return ""
 
+    def looked(self, ticket_id: str) -> None:
+        """The person looked at the ticket: what counts unread tickets elsewhere hears it."""
+        if self.control.run is not None:
+            self.control.run.looked(ticket_id)
+
     def fork_ticket(self, ticket_id: str) -> None:
         self.control.fork(ticket_id, self.forked)
 

@@ -280,6 +280,8 @@ class RunKeys(Protocol):
 
     def fork_ticket(self, ticket_id: str) -> None: ...
 
+    def looked(self, ticket_id: str) -> None: ...
+
 
 class RunScreen(Screen[None]):
     """`first` is the screen the app opened with; any later one (`/` then enter) can be left."""
@@ -395,6 +397,7 @@ class RunScreen(Screen[None]):
         standing = self.attention.looked(pane.ticket.id)
         if standing is not None:
             pane.attend(standing)
+            self.keys.looked(pane.ticket.id)
 
     def show_title(self) -> None:
         """The terminal's title says how many tickets need the person: `2 need you · lfg`. Ours only:
