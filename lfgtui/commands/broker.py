@@ -353,7 +353,7 @@ def _table(found: Sequence[IndexedRun]) -> str:
     """The runs as a table, every field cut to its width: the index is written by others' lfg."""
     from lfgtui.formats import cell, columns, when
 
-    rows = [("id", "who", "host", "started", "ended", "states", "for you", "file")]
+    rows = [("id", "who", "host", "started", "ended", "states", "attention", "file")]
     for run in found:
         states = ", ".join(f"{count} {state}" for state, count in sorted(run.states.items()))
         ended = when(run.ended) if run.ended is not None else "running"
