@@ -50,7 +50,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
-from lfgtui.run.fork import fork_id, forked
+from lfgtui.run.fork import CannotFork, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -209,6 +209,9 @@ class Run:
     def fork(self, ticket_id: str, prompt: str, model: str | None = None) -> Ticket:
         """Start a fork of a completed ticket (run/fork.py): a new ticket of this run that sends
         `prompt` after the ticket's whole conversation; returns it. Raises CannotFork."""
+        written = self.states[ticket_id].written
+        if written.isolation == "worktree" and not isinstance(self.runner, LocalRunner):
+            raise CannotFork(f"{ticket_id}'s worktree is on a worker: a coordinated run cannot fork it yet")
         state = forked(self.states[ticket_id], fork_id(ticket_id, self.states), prompt, model)
         self.states[state.ticket.id] = state
         if self.recording is not None:

@@ -9,7 +9,8 @@ else's lfg: it is shown inert, each field cut to a width (`cell`).
 A run that ended stays, shown as ended, for `ENDED_KEPT_S`, then drops off; one whose runner has not
 updated its entry for `SILENT_S` is shown as silent (its runner may be gone: its entry expires with
 the broker's `max_age_s`). Enter opens the run's panes and `a` the pane, in any run, that has waited
-longest for the person (an approval, a question): the app does both (`OpenRun`), over this screen, so Escape comes back here.
+longest for the person (an approval, a question): the app does both (`OpenRun`), over this screen, so
+Escape comes back here.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.attempts import Attempt, Earlier
 from lfgtui.run.fork import CannotFork
 from lfgtui.run.seeds import earlier_of, earlier_of_each
 from lfgtui.sim.server import SimServer
@@ -145,3 +146,25 @@ def test_a_file_recorded_before_forks_is_migrated_and_its_tickets_are_no_forks(t
         (run,) = store.list_runs()
         (ticket,) = recorded_run(store.load(Selection(run.id))).tickets
     assert ticket.ticket.fork_of is None and ticket.base == ()
+
+
+class Elsewhere:
+    """A runner that runs attempts somewhere else (as a broker's workers do); none runs here."""
+
+    async def run_attempt(self, attempt: Attempt) -> None:
+        raise AssertionError("nothing runs in this test")
+
+
+async def test_a_run_whose_attempts_run_elsewhere_does_not_fork_a_worktree_ticket(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    repo = repository(tmp_path / "repo")
+    loaded = load_tickets(one_writer(tmp_path, repo), Config(path=None), BUILTIN_TOOLS, env={})
+    done = Earlier(1, Outcome.COMPLETED, (UserMessage("write the notes"), AssistantMessage("Done.")))
+    async with Providers(sim=sim) as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [], earlier={"one": done}, runner=Elsewhere()
+        )
+        with pytest.raises(CannotFork, match="worktree is on a worker"):
+            run.fork("one", "go on")
+    assert set(run.states) == {"one"}
