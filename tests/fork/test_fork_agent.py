@@ -13,9 +13,9 @@ from lfgtui.events import Event, EventFactory, Outcome, SessionOpened, Status
 from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
-from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import run_acp
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
@@ -91,7 +91,7 @@ async def test_an_agent_that_cannot_fork_is_told_the_conversation(state_home: Pa
     toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, ToolContext(project, {}), Answering())
     call = ask(f"agent-demo:{FAST}", "Which file matters most?")
     earlier = (UserMessage("What is this project?"), AssistantMessage("A widget renderer."))
-    task = AgentTask(replace(call, messages=(*earlier, *call.messages)))
+    task = AttemptTask(replace(call, messages=(*earlier, *call.messages)))
     stream = run_acp(launch, task, EventFactory("agent-fork1", 1), toolbox, fork="sess-0123456789ab")
     events = [event async for event in stream]
     session = opened(events)
