@@ -490,7 +490,7 @@ ASKS_FOR_A_TERMINAL = (
             await self.conn.session_update(session_id, acp.update_agent_message_text(answer + "\\n"))
         return schema.PromptResponse(stop_reason="end_turn")
 
-asyncio.run(acp.run_tool_loop(Agent()))
+asyncio.run(acp.run_agent(Agent()))
 """
 )
 
@@ -536,7 +536,7 @@ ASKS_THEN_RUNS = (
         await self.conn.session_update(session_id, acp.update_agent_message_text(f"exit {ended.exit_code}"))
         return schema.PromptResponse(stop_reason="end_turn")
 
-asyncio.run(acp.run_tool_loop(Agent()))
+asyncio.run(acp.run_agent(Agent()))
 """
 )
 
