@@ -41,6 +41,7 @@ def opened(events: list[Event]) -> SessionOpened:
     return session
 
 
+@pytest.mark.timeout(120)  # two agent processes, one after the other: past 60 s on a loaded machine
 async def test_a_fork_forks_the_parents_agent_session(state_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -51,7 +52,7 @@ async def test_a_fork_forks_the_parents_agent_session(state_home: Path, tmp_path
         title="agent",
         system=None,
         provider="sim-acp",
-        model=f"agent-demo:{FAST}",
+        model=f"hello:{FAST}",
         tools=(),
         max_calls=10,
         max_tokens=None,
@@ -89,7 +90,7 @@ async def test_an_agent_that_cannot_fork_is_told_the_conversation(state_home: Pa
     project.mkdir()
     launch = sim_agent("--no-fork")
     toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, ToolContext(project, {}), Answering())
-    call = ask(f"agent-demo:{FAST}", "Which file matters most?")
+    call = ask(f"hello:{FAST}", "Which file matters most?")
     earlier = (UserMessage("What is this project?"), AssistantMessage("A widget renderer."))
     task = AttemptTask(replace(call, messages=(*earlier, *call.messages)))
     stream = run_acp(launch, task, EventFactory("agent-fork1", 1), toolbox, fork="sess-0123456789ab")
