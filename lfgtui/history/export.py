@@ -470,7 +470,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     lines = [
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
-        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}",
+        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}"
+        + (f" · fork of {ticket.forked_from} attempt {ticket.forked_attempt}" if ticket.forked_from else ""),
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "

@@ -11,6 +11,7 @@ import pytest
 
 from lfgtui.config.load import Config
 from lfgtui.events import Event, Outcome, WorktreeReady
+from lfgtui.history.export import to_markdown
 from lfgtui.history.recorded import recorded_run
 from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.store import Selection, Store
@@ -92,6 +93,8 @@ async def test_a_fork_continues_the_conversation_in_a_copy_of_the_parents_worktr
     rows = {t.row.ticket: t.row for t in record.tickets}
     assert (rows["one-fork1"].forked_from, rows["one-fork1"].forked_attempt) == ("one", 1)
     assert (rows["one"].forked_from, rows["one"].forked_attempt) == (None, None)
+    shown = to_markdown(record)
+    assert shown.count("· fork of one attempt 1") == 1, "lfg history show says whose fork it is"
 
     recorded = load_recorded(db, history.run_id)
     parent, forked = recorded.tickets
