@@ -99,6 +99,7 @@ async def _run_fork(
     import sys
     import time
 
+    from lfgtui.commands import EXIT_SIGINT, interrupted
     from lfgtui.commands.common import fail
     from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
@@ -125,11 +126,6 @@ async def _run_fork(
     run.sinks.append(UntilClosed(reader, sys.stdout))
     if history is not None:
         run.record(history)
-    run.start()  # a resumed run starts nothing by itself
-    try:
-        fork = run.fork(args.ticket, args.prompt, args.model)
-    except CannotFork as exc:
-        return fail(f"cannot fork {args.ticket}: {exc}")
     signalled: list[int] = []
     loop = asyncio.get_running_loop()
 
@@ -139,6 +135,13 @@ async def _run_fork(
 
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         loop.add_signal_handler(sig, lambda code=code: stop(code))
+    if interrupted():  # a Ctrl-C Python swallowed before the handlers: nothing has started
+        return EXIT_SIGINT
+    run.start()  # a resumed run starts nothing by itself
+    try:
+        fork = run.fork(args.ticket, args.prompt, args.model)
+    except CannotFork as exc:
+        return fail(f"cannot fork {args.ticket}: {exc}")
     outcomes = await run.wait()
     await run.close_agents()
     if progress is not None:
