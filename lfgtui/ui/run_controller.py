@@ -83,6 +83,8 @@ class RunController:
         self.started = services.clock()
         self.summary_stale = True
         self.summary_frame = 0
+        self.unseen: set[str] = set()
+        """Tickets of the run that have no pane here (`_unseen`)."""
         self._resources = contextlib.AsyncExitStack()
         control.connect(self.show, self.screen)
 
@@ -201,13 +203,24 @@ class RunController:
 
     def show(self, event: Event) -> None:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
+        pane = self.panes.get(event.ticket)
+        if pane is None:  # a ticket the run took on after this view began (a fork, on a run watched)
+            self._unseen(event.ticket)
+            return
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        self.panes[event.ticket].apply(event, metrics)
+        pane.apply(event, metrics)
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)
         if changed or not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):
             self.summary_stale = True
+
+    def _unseen(self, ticket_id: str) -> None:
+        """Say once that a ticket this view has no pane for goes on unseen here."""
+        if ticket_id not in self.unseen:
+            self.unseen.add(ticket_id)
+            said = f"{ticket_id} began after this view opened (a fork): attach again to see it"
+            self.screen.notify(inert(said), timeout=8, markup=False)
 
     def show_summary(self, now: float, frame: int) -> None:
         """Redraw the summary bar when an event changed it, and every `LINES_EVERY` frames for the
