@@ -219,7 +219,7 @@ class RunController:
         """Say once that a ticket this view has no pane for goes on unseen here."""
         if ticket_id not in self.unseen:
             self.unseen.add(ticket_id)
-            said = f"{ticket_id} began after this view opened (a fork): attach again to see it"
+            said = f"{ticket_id} (a fork) is not shown here: this view has the run's tickets as it began"
             self.screen.notify(inert(said), timeout=8, markup=False)
 
     def show_summary(self, now: float, frame: int) -> None:
