@@ -212,7 +212,8 @@ class Attentions:
             self.standings[ticket] = Standing(ticket, State.WAITING, t0, detail=", ".join(deps))
 
     def add(self, ticket: str, t: float) -> Standing:
-        """A ticket the run started after it began (a tournament's synthesis): waiting for its turn."""
+        """A ticket the run started after it began (a fork, a tournament's synthesis): waiting for its
+        turn."""
         self.depends_on[ticket] = ()
         standing = self.standings[ticket] = Standing(ticket, State.WAITING, t)
         return standing

@@ -1,7 +1,8 @@
 """`lfg run --publish`: a sink that publishes the run's events to the broker, never making it wait.
 
 Per event the sink only appends to a list (and notes a ticket's state when an attempt starts or
-ends, or an approval is asked or answered); every `BATCH_S` the pending events become one entry (the
+ends, or an approval is asked or answered, and its attention state: alerts/states.py `Attentions`,
+O(1) per token); every `BATCH_S` the pending events become one entry (the
 SSE message's JSON, encoded once, as remote/hub.py does) in a queue bounded in bytes. One writer
 task sends what is queued in a pipeline (`XADD … MAXLEN ~`, the run's entry in the index, the keys'
 expiry), at most `PIPELINE_ENTRIES` at a time, and drops an entry only once the broker took it.
@@ -12,8 +13,10 @@ been, so watchers see what is missing. The writer tries again with backoff and s
 broker went away and once that it is back. The run's history on this machine stays whole.
 
 The publisher of the machine that owns the run (a runner, a coordinator) also keeps the run's entry
-in the index and writes its `end`. The entry has the tickets' states and those waiting for an
-approval, written when they change, and the run's cost and tok/s (from its metrics book), written
+in the index and writes its `end`. The entry has the tickets' states, those waiting for an
+approval, and its `attention`: the tickets that need the person (an approval, a question), each since
+when, and those ended that nobody has looked at in the runner's TUI (`looked`), written when they
+change, and the run's cost and tok/s (from its metrics book), written
 then too (an attempt's end shows its final cost) and otherwise at most every `TOTALS_EVERY_S`; all
 in the pipeline a batch goes in, never per token. A worker's publisher (`owner=False`) only adds
 the events of the attempts it runs to the same stream, beside other workers': one publisher for all
@@ -35,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lfgtui.alerts.states import Attentions, Standing
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
@@ -138,6 +142,11 @@ class Publisher:
         self.book = book
         self.waiting: dict[str, float] = {}
         """The tickets waiting for an approval, each since when (wall clock): the fleet's `a`."""
+        self.attention = Attentions()
+        self.needs_you: dict[str, float] = {}
+        """The tickets that need the person (alerts/states.py `NEEDS_YOU`), each since when (wall clock)."""
+        self.unread: set[str] = set()
+        """The tickets that ended and that nobody has looked at in the runner's TUI."""
         self._totals_at = -TOTALS_EVERY_S
         self._entry: dict[str, str | float | bytes] = {}
         """The run's description in the index, written again once a broker that failed is back (one
@@ -215,6 +224,32 @@ class Publisher:
         elif isinstance(event, ApprovalAnswered):
             self.waiting.pop(event.ticket, None)
             self._states_changed = True
+        for standing in self.attention.apply(event):
+            self._attend(standing)
+
+    def looked(self, ticket: str) -> None:
+        """The person looked at the ticket in the runner's TUI: an ended one is read (`Run.readers`)."""
+        standing = self.attention.looked(ticket)
+        if standing is not None:
+            self._attend(standing)
+            self._wake.set()  # the index says it now, not at the next heartbeat
+
+    def _attend(self, standing: Standing) -> None:
+        ticket = standing.ticket
+        before = (ticket in self.needs_you, ticket in self.unread)
+        if standing.needs_you:
+            self.needs_you.setdefault(ticket, time.time())
+        else:
+            self.needs_you.pop(ticket, None)
+        if standing.unread and not standing.needs_you:
+            self.unread.add(ticket)
+        else:
+            self.unread.discard(ticket)
+        if (ticket in self.needs_you, ticket in self.unread) != before:
+            self._states_changed = True
+
+    def _attention_field(self) -> str:
+        return json.dumps({"needs_you": self.needs_you, "unread": sorted(self.unread)})
 
     def publish(self) -> None:
         """Queue what is pending as one entry, or count it into a gap when the queue is full."""
@@ -314,6 +349,7 @@ class Publisher:
         if changed:
             fields["states"] = json.dumps(Counter(self.states.values()))
             fields["waiting"] = json.dumps(self.waiting)
+            fields["attention"] = self._attention_field()
         if self.book is not None and (changed or now - self._totals_at >= TOTALS_EVERY_S):
             self._totals_at = now
             fields.update(self._totals())
@@ -403,6 +439,7 @@ class Publisher:
         if rewrite:
             index = {**self._entry, "states": json.dumps(Counter(self.states.values())), **index}
             index["waiting"] = json.dumps(self.waiting)
+            index["attention"] = self._attention_field()
             pipe.zadd(self.layout.runs, {self.run_id: self._entry["started"]})
         if index:
             pipe.hset(run_key, mapping=index)  # type: ignore[arg-type]

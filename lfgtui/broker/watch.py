@@ -17,7 +17,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.gaps import Gaps, Lost
@@ -40,7 +40,10 @@ BLOCK_MS = 15_000
 ENTRIES_PER_READ = 100
 MAX_RUNS = 1_000
 """The most runs `lfg runs` lists, newest first."""
-INDEX_FIELDS = ("who", "host", "title", "started", "updated", "ended", "states", "waiting", "cost", "tok_s")
+INDEX_FIELDS = (
+    *("who", "host", "title", "started", "updated", "ended", "states", "waiting", "cost", "tok_s"),
+    "attention",
+)
 WORKER_FIELDS = ("host", "serves", "running")
 
 
@@ -253,6 +256,21 @@ class IndexedRun:
     """Its tickets waiting for an approval, each since when (the runner's wall clock)."""
     cost: float | None = None
     tok_s: float | None = None
+    needs_you: dict[str, float] = field(default_factory=dict)
+    """Its tickets that need the person (an approval, a question), each since when (wall clock);
+    a runner of an older lfg says only `waiting`."""
+    unread: int = 0
+    """Its tickets that ended and that nobody has looked at in the runner's TUI."""
+
+    @property
+    def needing(self) -> dict[str, float]:
+        """The tickets that need the person, as the runner says them (its approvals, from an older lfg)."""
+        return self.needs_you or self.waiting
+
+    def attention(self) -> str:
+        """`2 need you, 1 unread`, or empty when nothing waits for the person."""
+        said = [f"{len(self.needing)} need you"] if self.needing else []
+        return ", ".join([*said, f"{self.unread} unread"] if self.unread else said)
 
     def json(self) -> dict[str, object]:
         return {
@@ -267,6 +285,8 @@ class IndexedRun:
             "waiting": self.waiting,
             "cost": self.cost,
             "tok_s": self.tok_s,
+            "needs_you": self.needing,
+            "unread": self.unread,
         }
 
 
@@ -360,6 +380,7 @@ def _indexed_run(run_id: str, started: float, values: list[bytes | None]) -> Ind
         _waiting(fields["waiting"]),
         _number(fields["cost"]),
         _number(fields["tok_s"]),
+        *_attention(fields["attention"]),
     )
 
 
@@ -385,8 +406,21 @@ def _states(text: str | None) -> dict[str, int]:
     return {str(state): count for state, count in data.items() if type(count) is int}
 
 
-def _waiting(text: str | None) -> dict[str, float]:
+def _attention(text: str | None) -> tuple[dict[str, float], int]:
+    """The tickets needing the person (each since when) and the count of unread ones, as the index
+    says them (anything else there is left out)."""
     data = loads(text.encode()) if text else {}
+    needs, unread = data.get("needs_you"), data.get("unread")
+    count = len(unread) if isinstance(unread, list) else 0
+    return _since_each(needs if isinstance(needs, dict) else {}), count
+
+
+def _waiting(text: str | None) -> dict[str, float]:
+    return _since_each(loads(text.encode()) if text else {})
+
+
+def _since_each(data: dict[str, Any]) -> dict[str, float]:
+    """Each ticket's time, of those whose time is a finite number."""
     waiting = {}
     for ticket, since in data.items():
         with contextlib.suppress(CodecError):

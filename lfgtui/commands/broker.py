@@ -261,6 +261,7 @@ class Outlet:
             return
         runner = run.runner if isinstance(run.runner, BrokerRunner) else None
         run.sinks.append(publisher if runner is None else runner.published(publisher))
+        run.readers.append(publisher.looked)
         publisher.start()
         watch = f"lfg attach {broker.where} {run.run_id}"
         doing = "publishing this run to" if runner is None else "running this run on the workers of"
@@ -352,7 +353,7 @@ def _table(found: Sequence[IndexedRun]) -> str:
     """The runs as a table, every field cut to its width: the index is written by others' lfg."""
     from lfgtui.formats import cell, columns, when
 
-    rows = [("id", "who", "host", "started", "ended", "states", "file")]
+    rows = [("id", "who", "host", "started", "ended", "states", "attention", "file")]
     for run in found:
         states = ", ".join(f"{count} {state}" for state, count in sorted(run.states.items()))
         ended = when(run.ended) if run.ended is not None else "running"
@@ -364,6 +365,7 @@ def _table(found: Sequence[IndexedRun]) -> str:
                 when(run.started),
                 ended,
                 cell(states, 60),
+                run.attention() if run.ended is None else "",
                 cell(run.title, 60, keep_end=True),
             )
         )

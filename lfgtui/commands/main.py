@@ -20,6 +20,7 @@ from lfgtui.commands.ask import add_ask_command
 from lfgtui.commands.broker import add_broker_commands
 from lfgtui.commands.common import EXIT_USAGE
 from lfgtui.commands.completion import add_completion_command
+from lfgtui.commands.fork import add_fork_command
 from lfgtui.commands.history import add_history_commands
 from lfgtui.commands.land import add_land_command
 from lfgtui.commands.paths import add_paths_command
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_web_command(commands)
     add_worktree_commands(commands)
     add_land_command(commands)
+    add_fork_command(commands)
     sim.add_sim_commands(commands)
     add_completion_command(commands, build_parser)
     add_paths_command(commands)

@@ -31,6 +31,7 @@ from lfgtui.history.rows import (
     AttemptRecord,
     AttemptRow,
     CheckRow,
+    LandingRow,
     PartRow,
     RequestRow,
     Row,
@@ -89,7 +90,11 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     JSON text, as recorded)."""
     run = row_json(record.row) | {
         "tickets": [
-            row_json(ticket.row) | {"attempts": [_attempt_json(attempt) for attempt in ticket.attempts]}
+            row_json(ticket.row)
+            | {
+                "attempts": [_attempt_json(attempt) for attempt in ticket.attempts],
+                "landings": [row_json(landing) for landing in ticket.landings],
+            }
             for ticket in record.tickets
         ]
     }
@@ -285,7 +290,9 @@ def from_json(document: Any) -> RunRecord:
             attempts.append(AttemptRecord(attempt_row, requests, parts, checked))
         if "isolation" not in ticket and any(a.row.worktree is not None for a in attempts):
             ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
-        tickets.append(TicketRecord(ticket_row, tuple(attempts)))
+        landed = _objects(ticket, "landings", ticket_where) if "landings" in ticket else []  # from lfg 0.1
+        landings = tuple(row_from_json(LandingRow, landing, where) for where, landing in landed)
+        tickets.append(TicketRecord(ticket_row, tuple(attempts), landings))
     verdicts = () if "verdicts" not in run else _objects(run, "verdicts", "run")
     return RunRecord(run_row, tuple(tickets), tuple(row_from_json(VerdictRow, v, w) for w, v in verdicts))
 
@@ -304,6 +311,10 @@ def import_record(store: Store, record: RunRecord) -> int:
                 ticket_key = conn.execute(
                     TicketRow.insert_sql("run_id"), (record.row.id, *ticket.row.to_db())
                 ).lastrowid
+                conn.executemany(
+                    LandingRow.insert_sql("ticket_id"),
+                    [(ticket_key, *row.to_db()) for row in ticket.landings],
+                )
                 for attempt in ticket.attempts:
                     conn.execute(AttemptRow.insert_sql("ticket_id"), (ticket_key, *attempt.row.to_db()))
                     conn.executemany(
@@ -472,7 +483,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
         f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}"
-        + (f" · a synthesis of tournament {ticket.synthesis_of}" if ticket.synthesis_of else ""),
+        + (f" · a synthesis of tournament {ticket.synthesis_of}" if ticket.synthesis_of else "")
+        + (f" · fork of {ticket.forked_from} attempt {ticket.forked_attempt}" if ticket.forked_from else ""),
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
@@ -617,6 +629,15 @@ def _changes(row: AttemptRow) -> list[str]:
     return lines
 
 
+def _landings(ticket: TicketRecord) -> list[str]:
+    """What was landed of the ticket's change, each landing a line."""
+    if not ticket.landings:
+        return []
+    lines = [f"**Landed** ({ticket.row.ticket}):", ""]
+    lines += [f"- {when(row.landed_at)}: {row.label()}" for row in ticket.landings]
+    return [*lines, ""]
+
+
 def to_markdown(record: RunRecord, details: bool = True) -> str:
     """The run (or the selected tickets and attempts) for people; `details` folds reasoning and tools.
 
@@ -638,4 +659,5 @@ def to_markdown(record: RunRecord, details: bool = True) -> str:
     for ticket in record.tickets:
         for attempt in ticket.attempts:
             lines += _attempt_markdown(ticket.row, attempt, details)
+        lines += _landings(ticket)
     return inert("\n".join(lines).rstrip() + "\n")

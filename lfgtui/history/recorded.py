@@ -66,9 +66,15 @@ class RecordedAttempt:
 class RecordedTicket:
     ticket: Ticket
     attempts: tuple[RecordedAttempt, ...]
+    base: tuple[Message, ...] = ()
+    """For a fork: the conversation it started from (its parent's attempt's, whole); every attempt
+    of the fork continues it."""
+    landed: str | None = None
+    """Where its change was last landed (`LandingRow.label`), if it was."""
 
     def conversation(self, number: int) -> tuple[Message, ...]:
-        """The whole conversation of attempt `number`: what it continued, then its own messages."""
+        """The whole conversation of attempt `number`: a fork's base, what it continued, then its
+        own messages."""
         by_number = {a.number: a for a in self.attempts}
         chain: list[RecordedAttempt] = []
         attempt = by_number.get(number)
@@ -76,7 +82,7 @@ class RecordedTicket:
             chain.append(attempt)
             earlier = attempt.continues
             attempt = by_number.get(earlier) if earlier is not None and earlier < attempt.number else None
-        return tuple(message for a in reversed(chain) for message in a.messages)
+        return self.base + tuple(message for a in reversed(chain) for message in a.messages)
 
     def standalone(self) -> Ticket | None:
         """The ticket as a run of its own: its prompt as last sent, so no dependency is needed.
@@ -178,6 +184,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         fallback=tuple((link.partition("/")[0], link.partition("/")[2]) for link in row.fallback),
         max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
         judges=row.judges,
+        fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
     )
 
 
@@ -219,13 +226,15 @@ def _attempt(record: AttemptRecord, ticket: str) -> RecordedAttempt:
 def recorded_run(record: RunRecord) -> RecordedRun:
     """Shape what `Store.load` returned (a run, or the ticket or attempt a selection names)."""
     imported = record.row.imported_at is not None
-    tickets = tuple(
-        RecordedTicket(
-            withheld(ticket_from_row(t)) if imported else ticket_from_row(t),
-            tuple(_attempt(a, t.row.ticket) for a in t.attempts),
-        )
-        for t in record.tickets
-    )
+    shaped: dict[str, RecordedTicket] = {}
+    for t in record.tickets:  # in the order recorded: a fork after the ticket it forked
+        ticket = ticket_from_row(t)
+        parent = None if ticket.fork_of is None else shaped.get(ticket.fork_of[0])
+        base = () if parent is None or ticket.fork_of is None else parent.conversation(ticket.fork_of[1])
+        attempts = tuple(_attempt(a, t.row.ticket) for a in t.attempts)
+        landed = t.landings[-1].label() if t.landings else None
+        shaped[ticket.id] = RecordedTicket(withheld(ticket) if imported else ticket, attempts, base, landed)
+    tickets = tuple(shaped.values())
     file = record.row.tickets_file
     older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
     return RecordedRun(

@@ -90,10 +90,11 @@ class Decided:
 
 @dataclass(frozen=True, slots=True)
 class Added:
-    """A ticket started in the run after it began: the synthesis of tournament `synthesis_of`."""
+    """A ticket the run took on while it ran, its row before its events: a fork (run/fork.py, its
+    `fork_of`) or the synthesis of tournament `synthesis_of`."""
 
     ticket: Ticket
-    synthesis_of: str
+    synthesis_of: str | None = None
 
 
 Item = Event | Started | Checked | Decided | Added
@@ -135,6 +136,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
         max_wait_s=ticket.max_wait_s,
         judges=ticket.judges,
+        forked_from=None if ticket.fork_of is None else ticket.fork_of[0],
+        forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
     )
 
 
@@ -252,7 +255,7 @@ class Recorder:
                 elif isinstance(item, Decided):
                     self._decided(item)
                 elif isinstance(item, Added):
-                    self._added(item)
+                    self._add(item)
                 else:
                     self._apply(item)
             self._pending.write(self.conn)
@@ -265,7 +268,7 @@ class Recorder:
         with transaction(self.conn):
             for item in items:
                 if isinstance(item, Added):
-                    self._added(item)
+                    self._add(item)
                     continue
                 if isinstance(item, Started):
                     self._start(item)
@@ -280,6 +283,19 @@ class Recorder:
                         f"UPDATE attempts SET {ATTEMPT_END_SET} WHERE id = ? AND outcome IS NULL",
                         (*end_columns(attempt, item), attempt.id),
                     )
+
+    def _add(self, item: Added) -> None:
+        """The row of a ticket the run took on while it ran; once only (a batch written again after a
+        rolled-back one finds it missing from the file, whatever was remembered)."""
+        ticket = item.ticket
+        found = self.conn.execute(
+            "SELECT id FROM tickets WHERE run_id = ? AND ticket = ?", (self.run_id, ticket.id)
+        ).fetchone()
+        if found is None:
+            row = replace(ticket_row(ticket), synthesis_of=item.synthesis_of)
+            values = (self.run_id, *row.to_db())
+            found = (self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0,)
+        self._tickets[ticket.id] = found[0]
 
     # --- events to in-memory changes ---
 
@@ -317,13 +333,6 @@ class Recorder:
         row = CheckRow(result.command, result.passed, result.output, *counts, attempt.ms(item.t))
         insert = CheckRow.insert_sql("attempt_id").replace("INSERT", "INSERT OR REPLACE", 1)
         self.conn.execute(insert, (attempt.id, *row.to_db()))
-
-    def _added(self, item: Added) -> None:
-        row = replace(ticket_row(item.ticket), synthesis_of=item.synthesis_of)
-        values = (self.run_id, *row.to_db())
-        self._tickets[item.ticket.id] = (
-            self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0
-        )
 
     def _decided(self, item: Decided) -> None:
         verdict = item.verdict

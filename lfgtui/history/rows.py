@@ -20,6 +20,7 @@ from lfgtui.history.values import read_values
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
+    from lfgtui.worktrees.land import Landed
 
 ID_BYTES = 6
 ID_FORM = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")
@@ -176,6 +177,39 @@ class TicketRow(Row):
     """The tournament whose best two contestants it was started to combine (migration 12)."""
     judges: str | None = None
     """For a tournament's judge: the tournament it ranks, from migration 13."""
+    forked_from: str | None = None
+    forked_attempt: int | None = None
+    """For a fork: the ticket and attempt whose conversation it started from, from migration 14."""
+
+
+@dataclass(frozen=True)
+class LandingRow(Row):
+    """What `lfg land` landed of a ticket's change, where (the `landings` table, migration 8)."""
+
+    table: ClassVar[str] = "landings"
+    landed_at: float
+    repo: str
+    branch: str
+    base_branch: str
+    strategy: str
+    base_before: str
+    landed_commit: str
+    remote: str | None = None
+    pull_request: str | None = None
+
+    @classmethod
+    def of(cls, landed: Landed) -> LandingRow:
+        """The row of a landing just made."""
+        return cls(**{name: getattr(landed, name) for name in cls.columns()})
+
+    def label(self) -> str:
+        """`landed 1a2b3c4d5e6f onto main (squash)`, or the pull request (with its branch's commit)."""
+        commit = self.landed_commit[:12]
+        if self.pull_request:
+            return f"pull request {self.pull_request} ({self.branch} at {commit})"
+        if self.remote:
+            return f"pushed {self.branch} to {self.remote} at {commit}"
+        return f"landed {commit} onto {self.base_branch} ({self.strategy})"
 
 
 @dataclass(frozen=True)
@@ -363,6 +397,8 @@ def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
 class TicketRecord:
     row: TicketRow
     attempts: tuple[AttemptRecord, ...]
+    landings: tuple[LandingRow, ...] = ()
+    """What `lfg land` (or `M`) landed of its change, oldest first."""
 
 
 @dataclass(frozen=True)

@@ -336,5 +336,13 @@ contestants are done again, as the run did. A row recorded before has NULL: not 
 whose judge failed says why (`judge_error`; its ranking is then the rule's), and each place of a
 judged ranking has the `label` the judge saw it under."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13)
+V14 = """
+ALTER TABLE tickets ADD COLUMN forked_from TEXT;
+ALTER TABLE tickets ADD COLUMN forked_attempt INTEGER;
+"""
+"""A fork (run/fork.py): the ticket of the same run (`forked_from`) and its attempt
+(`forked_attempt`) whose conversation it started from, so `lfg resume` and a follow-up continue
+that conversation, and the pane says so. A row recorded before says NULL: not a fork."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

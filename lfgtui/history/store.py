@@ -410,7 +410,7 @@ class Store:
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
-        from lfgtui.history.rows import RunRecord, RunRow, TicketRecord, TicketRow, VerdictRow
+        from lfgtui.history.rows import LandingRow, RunRecord, RunRow, TicketRecord, TicketRow, VerdictRow
 
         (run,) = self.conn.execute(
             f"SELECT {RunRow.select()} FROM runs WHERE id = ?", (selection.run_id,)
@@ -429,7 +429,14 @@ class Store:
                 )
             ]
             attempts = tuple(self.load_attempt(a) for a in attempt_ids)
-            tickets.append(TicketRecord(TicketRow.from_db(row), attempts))
+            landings = tuple(
+                LandingRow.from_db(landing)
+                for landing in self.conn.execute(
+                    f"SELECT {LandingRow.select()} FROM landings WHERE ticket_id = ? ORDER BY id",
+                    (ticket_key,),
+                )
+            )
+            tickets.append(TicketRecord(TicketRow.from_db(row), attempts, landings))
         verdicts = (
             VerdictRow.from_db(row)
             for row in self.conn.execute(

@@ -123,13 +123,17 @@ class RunHistory:
         self._tell(Added(ticket, tournament))
 
     def _tell(self, item: Checked | Decided | Added) -> None:
-        """Queue what the referee or the synthesis key says (once only starts and ends are recorded,
-        only a ticket's start: its attempts' starts and ends name it)."""
+        """Queue what the referee, the synthesis key or a fork says (once only starts and ends are
+        recorded, only a ticket's start: its attempts' starts and ends name it)."""
         if self._failed or (self._ends_only and not isinstance(item, Added)):
             return
         self._pending.append(item)
         self._has_events.set()
         self._urgent.set()
+
+    def add_ticket(self, ticket: Ticket) -> None:
+        """Record a ticket the run took on while it ran (a fork), before any of its events."""
+        self._tell(Added(ticket))
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -9,7 +9,10 @@ event of it through the `Attempt` it is handed:
   ticket's worktree when it has one (the default);
 - `BrokerRunner` (`broker/coordinator.py`): on a worker of a Redis broker, its events adopted from
   the run's event stream as this run's own;
-- next: a tournament contestant, a fork.
+- next: a tournament contestant.
+
+A fork (fork.py) is a ticket of its own whose attempts continue another's conversation: its runner
+forks that ticket's (`forks`) agent session and worktree where it can.
 
 A runner uses only what `RunFace` names of the run and the `Attempt` it is handed (the ticket's
 `TicketState`, kept here beside it): it never reaches into the scheduler.
@@ -81,6 +84,9 @@ class TicketState:
     agent_session: str | None = None
     worktree: Worktree | None = None
     """The git worktree the ticket works in (isolation = "worktree"); its retries work there too."""
+    forks: TicketState | None = None
+    """For a fork made in this run: the ticket it forked. Its first attempt forks that ticket's coding
+    agent session (ACP `session/fork`) where the agent can, and copies its worktree as it is then."""
     stop: tuple[Outcome, ErrorInfo] | None = None
     """How and why lfg itself ended the attempt, when it did: failed on a budget, or interrupted by
     the process running it stopping (a broker worker)."""

@@ -88,7 +88,7 @@ class LocalRunner:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
         from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.tree import create_worktree, worktrees_root
+        from lfgtui.worktrees.tree import create_worktree, fork_worktree, worktrees_root
 
         state, run = attempt.state, attempt.run
         if state.worktree is not None:
@@ -96,7 +96,14 @@ class LocalRunner:
         ticket = state.ticket
         try:
             root = run.worktrees or worktrees_root()
-            state.worktree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
+            parent = state.forks
+            if parent is not None:  # a fork: the parent's worktree as it is now (its own, found again)
+                tree = parent.worktree or await create_worktree(
+                    parent.ticket.workdir, run.run_id, parent.ticket.id, root
+                )
+                state.worktree = await fork_worktree(tree, ticket.id, root)
+            else:
+                state.worktree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
         except GitError as exc:
             attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
             attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.WORKTREE, str(exc)))
@@ -141,8 +148,9 @@ class LocalRunner:
                 kept = None
             task = self._task(attempt)
             load = state.agent_session if state.follow_up is not None else None
+            fork = state.forks.agent_session if load is None and state.forks is not None else None
             launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
-            return run_acp(launch, task, ev, toolbox, state.transcript, kept, run.agents, load)
+            return run_acp(launch, task, ev, toolbox, state.transcript, kept, run.agents, load, fork)
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
         policy = RetryPolicy(config.max_retries, max_wait_s=ticket.max_wait_s if moving else None)

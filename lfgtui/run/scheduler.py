@@ -51,6 +51,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
+from lfgtui.run.fork import CannotFork, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -70,6 +71,10 @@ class Recording(Protocol):
     """Tokens per character of (provider, model)'s output by the earlier runs' counts."""
 
     def __call__(self, event: Event) -> None: ...
+
+    def add_ticket(self, ticket: Ticket) -> None:
+        """Record a ticket the run took on while it ran (a fork), before its events."""
+        ...
 
 
 COSTLY = (Usage, ContextUsed, CallEnded, ToolCallReady, ToolResult)
@@ -128,6 +133,9 @@ class Run:
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
         """What records the run (`record`); the referee tells it of the run's tournaments too."""
+        self.readers: list[Callable[[str], None]] = []
+        """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
+        its answer to the end): the broker's run index counts the ended tickets not yet read."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
@@ -219,6 +227,24 @@ class Run:
         state.base, state.follow_up, state.continues, state.link = (), None, None, 0
         self._launch(state, "released")
         return True
+
+    def looked(self, ticket_id: str) -> None:
+        """The person looked at the ticket (see `readers`)."""
+        for reader in self.readers:
+            reader(ticket_id)
+
+    def fork(self, ticket_id: str, prompt: str, model: str | None = None) -> Ticket:
+        """Start a fork of a completed ticket (run/fork.py): a new ticket of this run that sends
+        `prompt` after the ticket's whole conversation; returns it. Raises CannotFork."""
+        written = self.states[ticket_id].written
+        if written.isolation == "worktree" and not isinstance(self.runner, LocalRunner):
+            raise CannotFork(f"{ticket_id}'s worktree is on a worker: a coordinated run cannot fork it yet")
+        state = forked(self.states[ticket_id], fork_id(ticket_id, self.states), prompt, model)
+        self.states[state.ticket.id] = state
+        if self.recording is not None:
+            self.recording.add_ticket(state.ticket)
+        self._launch(state, "fork")
+        return state.ticket
 
     def _launch(self, state: TicketState, why: str) -> None:
         state.finished.clear()

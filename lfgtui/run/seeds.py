@@ -38,6 +38,11 @@ class Recorded(Protocol):
     def ticket(self) -> Ticket: ...
     @property
     def attempts(self) -> Sequence[Attempted]: ...
+    @property
+    def base(self) -> tuple[Message, ...]:
+        """For a fork: the conversation it started from (empty for any other ticket)."""
+        ...
+
     def conversation(self, number: int) -> tuple[Message, ...]: ...
 
 
@@ -47,12 +52,12 @@ def earlier_of(recorded: Recorded) -> Earlier:
         return Earlier(attempts=0, outcome=None)
     latest = recorded.attempts[-1]
     completed = latest.outcome is Outcome.COMPLETED
-    continued = latest.continues is not None
+    continued = latest.continues is not None or bool(recorded.base)  # a fork's attempts all continue
     return Earlier(
         attempts=latest.number,
         outcome=latest.outcome,
         conversation=recorded.conversation(latest.number) if completed else (),
-        base=recorded.conversation(latest.continues) if latest.continues is not None else (),
+        base=recorded.conversation(latest.continues) if latest.continues is not None else recorded.base,
         follow_up=latest.prompt if continued else None,
         continues=latest.continues,
         agent_session=latest.agent_session,

@@ -12,7 +12,9 @@ client may choose as session config options (`session/set_config_option`), or wi
 chosen with `session/set_model`, which the SDK no longer routes: `SimPipe` answers it). With
 models or a mode chosen, every answer starts by saying which model and mode it runs, and with MCP
 servers given (`acp_mcp.py`), which; so a test sees what reached the agent.
-Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them.
+Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them,
+or fork one (`session/fork`, unstable in ACP: the SDK's agent side routes it only when
+`run_agent` is told `use_unstable_protocol`; `--no-fork` offers none).
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
@@ -52,13 +54,16 @@ from acp.schema import (
     ConfigOptionUpdate,
     Cost,
     EnvVarAuthMethod,
+    ForkSessionResponse,
     Implementation,
     InitializeResponse,
     LoadSessionResponse,
     NewSessionResponse,
     PromptResponse,
+    SessionCapabilities,
     SessionConfigOptionSelect,
     SessionConfigSelectOption,
+    SessionForkCapabilities,
     SessionMode,
     SessionModeState,
     SetSessionConfigOptionResponse,
@@ -131,6 +136,7 @@ class AgentOptions:
     linger: Path | None = None  # after stdin closes, note it in this file and stay until stopped
     mcp: tuple[str, ...] = ()  # the MCP transports it takes besides stdio (http, sse)
     mcp_record: Path | None = None  # where each session request's MCP servers are appended (acp_mcp.py)
+    fork: bool = True  # offer session/fork (the sessionCapabilities' fork)
 
 
 class SimAcpAgent:
@@ -172,7 +178,11 @@ class SimAcpAgent:
         return InitializeResponse(
             protocol_version=acp.PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(
-                load_session=True, mcp_capabilities=capabilities(self.options.mcp)
+                load_session=True,
+                mcp_capabilities=capabilities(self.options.mcp),
+                session_capabilities=SessionCapabilities(
+                    fork=SessionForkCapabilities() if self.options.fork else None
+                ),
             ),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
             auth_methods=list(AUTH_METHODS),
@@ -218,8 +228,8 @@ class SimAcpAgent:
         return {"modes": _modes(session), "config_options": _config_options(session, self.options.models)}
 
     def _with_models(
-        self, answer: NewSessionResponse | LoadSessionResponse, session: SimSession
-    ) -> NewSessionResponse | LoadSessionResponse | dict[str, Any]:
+        self, answer: NewSessionResponse | LoadSessionResponse | ForkSessionResponse, session: SimSession
+    ) -> NewSessionResponse | LoadSessionResponse | ForkSessionResponse | dict[str, Any]:
         """The answer as it is, or with `--unstable-models` as a plain object with the session's
         `models` too (the SDK's schema has them no more)."""
         if not self.options.unstable_models:
@@ -277,6 +287,29 @@ class SimAcpAgent:
             self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
         )
         return self._with_models(LoadSessionResponse(**self._choices(session)), session)
+
+    async def fork_session(
+        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> ForkSessionResponse | dict[str, Any]:
+        """A new session holding the conversation of `session_id` (live in this process, or saved by
+        an earlier one) as it is now, in the cwd given; saved at once, so it can be loaded too."""
+        self._check_auth()
+        if not self.options.fork:
+            raise acp.RequestError.method_not_found("session/fork")
+        servers = received("session/fork", mcp_servers, self.options.mcp, self.options.mcp_record)
+        live = self.sessions.get(session_id)
+        saved = self.store.load(session_id) if live is None else None
+        prompts = live.prompts if live is not None else saved.prompts if saved is not None else 0
+        messages = list(live.messages if live is not None else saved.messages if saved is not None else [])
+        model = next(iter(self.options.models), None)
+        session = SimSession(
+            new_session_id(), Path(cwd), MODES[0].id, model, servers, prompts=prompts, messages=messages
+        )
+        self.sessions[session.id] = session
+        self.store.save(session.id, SavedSession(cwd, prompts, messages))
+        log.info("session %s forked from %s with %d messages", session.id, session_id, len(messages))
+        answer = ForkSessionResponse(session_id=session.id, **self._choices(session))
+        return self._with_models(answer, session)
 
     def _after_response(self, update: Coroutine[Any, Any, None]) -> None:
         """Send an update once the current request is answered, so the client knows the session id.
@@ -475,7 +508,8 @@ async def serve(options: AgentOptions) -> None:
     reader, writer = await acp.stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
     agent = SimAcpAgent(options, writer)
     try:
-        await acp.run_agent(agent, SimPipe(reader, writer, agent))
+        # session/fork is unstable in ACP: the SDK routes it only when told to
+        await acp.run_agent(agent, SimPipe(reader, writer, agent), use_unstable_protocol=True)
     finally:
         writer.close()
     if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped
@@ -643,6 +677,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a JSON line each",
     )
     parser.add_argument(
+        "--no-fork",
+        dest="fork",
+        action="store_false",
+        help="offer no session/fork (sessionCapabilities), as an agent that cannot fork sessions",
+    )
+    parser.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
@@ -674,6 +714,7 @@ def main(argv: list[str] | None = None) -> None:
         unstable_models=args.unstable_models,
         mcp=args.mcp,
         mcp_record=args.mcp_record,
+        fork=args.fork,
         quirks=Quirks(
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,

@@ -71,6 +71,9 @@ class Ticket:
     judges: str | None = None
     """For a tournament's judge (`ID@judge`): the tournament it ranks. It is held, not started with the
     run: the referee starts it with its prompt once every contestant is done (tournament/judge.py)."""
+    fork_of: tuple[str, int] | None = None
+    """For a fork (run/fork.py): the ticket and attempt whose conversation it started from. Never
+    written in a tickets file: a run makes it when the person forks a ticket."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

@@ -9,7 +9,8 @@ else's lfg: it is shown inert, each field cut to a width (`cell`).
 A run that ended stays, shown as ended, for `ENDED_KEPT_S`, then drops off; one whose runner has not
 updated its entry for `SILENT_S` is shown as silent (its runner may be gone: its entry expires with
 the broker's `max_age_s`). Enter opens the run's panes and `a` the pane, in any run, that has waited
-longest for an approval: the app does both (`OpenRun`), over this screen, so Escape comes back here.
+longest for the person (an approval, a question): the app does both (`OpenRun`), over this screen, so
+Escape comes back here.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class FleetScreen(Screen[None]):
             self.table.add_row(*self._row(run, now), key=run.run_id)
         if chosen is not None and chosen in self.shown:
             self.table.move_cursor(row=self.shown.index(chosen), animate=False)
-        waiting = sum(len(run.waiting) for run in self.shown if run.ended is None)
+        waiting = sum(len(run.needing) for run in self.shown if run.ended is None)
         workers = [] if self.index is None else self.index.workers
         header = Text.assemble(("lfg fleet ", "bold"), (inert(self.reader.where), "dim"), "  ")
         header.append(f"{plural(len(self.shown), 'run')}  {len(workers)} workers online")
@@ -172,9 +173,12 @@ class FleetScreen(Screen[None]):
         live = run.ended is None
         rate = "" if not live or run.tok_s is None else f"{run.tok_s:.0f}"
         waiting = Text()
-        if live and run.waiting:
-            waiting.append(f"⚑ {len(run.waiting)}", f"bold {palette.attention}")
-            waiting.append(f" for {elapsed_text(max(0.0, now - min(run.waiting.values())))}", "dim")
+        if live and run.needing:
+            waiting.append(f"⚑ {len(run.needing)}", f"bold {palette.attention}")
+            waiting.append(f" for {elapsed_text(max(0.0, now - min(run.needing.values())))}", "dim")
+        if live and run.unread:
+            waiting.append(" · " if run.needing else "")
+            waiting.append(f"{run.unread} unread", palette.good)
         return (
             Text(cell(run.run_id, 24)),
             Text(f"{cell(run.who)}@{cell(run.host)}"),
@@ -194,12 +198,12 @@ class FleetScreen(Screen[None]):
         return self.shown[max(0, min(self.table.cursor_row, len(self.shown) - 1))]
 
     def longest_waiting(self) -> tuple[str, str] | None:
-        """The run and ticket that has waited longest for an approval, of the live runs shown."""
+        """The run and ticket that has waited longest for the person, of the live runs shown."""
         waits = [
             (since, run.run_id, ticket)
             for run in self.shown
             if run.ended is None
-            for ticket, since in run.waiting.items()
+            for ticket, since in run.needing.items()
         ]
         if not waits:
             return None

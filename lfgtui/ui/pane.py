@@ -267,6 +267,8 @@ class TicketPane:
         """What the ticket changed in its worktree (isolation = "worktree"), the latest measure; it
         outlives an attempt, since a retry works on in the same worktree."""
         self.branch: str | None = None
+        self.landed: str | None = None
+        """Where its change was last landed (`land`), for the header."""
         self.dirty = True
         self.lines_stale = True
         self.drawn_frame = 0
@@ -383,6 +385,12 @@ class TicketPane:
         """Its attention state changed (alerts/states.py `Attentions`, fed the same events)."""
         self.standing = standing
         self.tally.attended(self, standing)
+        self.dirty = self.lines_stale = True
+
+    def land(self, label: str) -> None:
+        """Its change was landed (`M`, `lfg land`): the header says where, `label` as the history's
+        `LandingRow.label` says it (ours; the branch and remote names in it are made inert)."""
+        self.landed = inert(label)
         self.dirty = self.lines_stale = True
 
     def lose(self, text: str) -> None:
@@ -594,6 +602,10 @@ class TicketPane:
         text.append_text(self._attention_tag(now))
         if self.ticket.title != self.ticket.id:  # an untitled ticket's title is its id
             text.append(f" {inert(self.ticket.title)}")
+        if self.ticket.fork_of is not None:
+            text.append(f"  fork of {inert(self.ticket.fork_of[0])}", "dim")
+        if self.landed is not None:
+            text.append(f"  {self.landed}", self.palette.good)
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")

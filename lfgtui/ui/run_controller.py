@@ -24,6 +24,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
 from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.history.recorded import ReplayClock
+from lfgtui.history.rows import LandingRow
 from lfgtui.inert import inert
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
@@ -76,9 +77,14 @@ class RunController:
         self.book = control.book
         self.screen = RunScreen(tickets, self, services, mode, first)
         self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.screen.panes}
+        for ticket in recorded.tickets if recorded is not None else ():
+            if ticket.landed is not None:
+                self.panes[ticket.ticket.id].land(ticket.landed)
         self.started = services.clock()
         self.summary_stale = True
         self.summary_frame = 0
+        self.unseen: set[str] = set()
+        """Tickets of the run that have no pane here (`_unseen`)."""
         self._resources = contextlib.AsyncExitStack()
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
@@ -215,13 +221,24 @@ class RunController:
         if self._held is not None:
             self._held.append(event)
             return
+        pane = self.panes.get(event.ticket)
+        if pane is None:  # a ticket the run took on after this view began (a fork, on a run watched)
+            self._unseen(event.ticket)
+            return
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        self.panes[event.ticket].apply(event, metrics)
+        pane.apply(event, metrics)
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)
         if changed or not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):
             self.summary_stale = True
+
+    def _unseen(self, ticket_id: str) -> None:
+        """Say once that a ticket this view has no pane for goes on unseen here."""
+        if ticket_id not in self.unseen:
+            self.unseen.add(ticket_id)
+            said = f"{ticket_id} (a fork) is not shown here: this view has the run's tickets as it began"
+            self.screen.notify(inert(said), timeout=8, markup=False)
 
     def show_summary(self, now: float, frame: int) -> None:
         """Redraw the summary bar when an event changed it, and every `LINES_EVERY` frames for the
@@ -306,6 +323,7 @@ class RunController:
         except GitError as exc:  # git's words and paths: inert, never markup
             self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
             return None
+        self.panes[ticket_id].land(LandingRow.of(landed).label())
         said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
@@ -353,11 +371,24 @@ class RunController:
         ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
         if isinstance(run.recording, RunHistory):
             run.recording.synthesis(ticket, verdict.tournament)
-        self.panes[ticket.id] = await self.screen.add_pane(ticket)
+        self.panes[ticket.id] = self.screen.add_pane(ticket)
         run.add(ticket)
         on = f"{ticket.provider}/{ticket.model}"
         said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
         self.screen.notify(inert(said), timeout=6, markup=False)
+
+    def looked(self, ticket_id: str) -> None:
+        """The person looked at the ticket: what counts unread tickets elsewhere hears it."""
+        if self.control.run is not None:
+            self.control.run.looked(ticket_id)
+
+    def fork_ticket(self, ticket_id: str) -> None:
+        self.control.fork(ticket_id, self.forked)
+
+    def forked(self, ticket: Ticket) -> None:
+        """A fork the run took on: its pane, before its first event."""
+        self.panes[ticket.id] = self.screen.add_pane(ticket)
+        self.summary_stale = True
 
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""

@@ -17,6 +17,7 @@ from lfgtui.alerts.moments import RunAlerts
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
+from lfgtui.run.fork import CannotFork, check_forkable
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.run_screen import RunScreen
@@ -93,6 +94,10 @@ class RunHandle:
 
     def follow_up(self, ticket_id: str) -> None:
         self._screen.notify("Only a completed ticket can be followed up.", timeout=3)
+
+    def fork(self, ticket_id: str, forked: Callable[[Ticket], None]) -> None:
+        """Ask for the fork's prompt, start the fork and hand its ticket to `forked` (its pane)."""
+        self._screen.notify("Only a run going on here (lfg run, lfg resume) forks a ticket.", timeout=3)
 
     def cancel_all(self) -> None:
         self._screen.notify("Nothing is running.", timeout=2)
@@ -201,6 +206,26 @@ class LocalHandle(RunHandle):
                 run.continue_with(ticket_id, prompt)
 
         self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+
+    def fork(self, ticket_id: str, forked: Callable[[Ticket], None]) -> None:
+        run = self.engine
+        try:
+            check_forkable(run.states[ticket_id])
+        except CannotFork as exc:
+            self._screen.notify(inert(str(exc)), timeout=4, markup=False)
+            return
+
+        def send(prompt: str | None) -> None:
+            if not prompt:
+                return
+            try:
+                ticket = run.fork(ticket_id, prompt)
+            except CannotFork as exc:  # it began a new turn meanwhile
+                self._screen.notify(inert(str(exc)), timeout=4, markup=False)
+                return
+            forked(ticket)
+
+        self._screen.app.push_screen(FollowUpScreen(ticket_id, "Fork"), send)
 
     def cancel_all(self) -> None:
         running = self.running

@@ -65,7 +65,7 @@ class Mode(StrEnum):
     ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel, retry and approvals go to it)
 
 
-ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land"})
+ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "fork"})
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
@@ -86,6 +86,7 @@ BINDINGS = [
     Binding("r", "rerun", "Re-run", id="pane.rerun"),
     Binding("R", "retry_all", "Retry all", id="run.retry_all"),
     Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
+    Binding("f", "fork", "Fork", id="pane.fork", show=False),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
@@ -119,6 +120,8 @@ HELP = {
     "pane.rerun": "re-run the focused ticket of a recorded run as a new run",
     "run.retry_all": "retry every ticket that did not complete",
     "pane.follow_up": "send a completed ticket a follow-up prompt, after its whole conversation",
+    "pane.fork": "fork a completed ticket: a new pane that goes on from its whole conversation with a "
+    "prompt of its own, in a copy of its worktree (its agent's session forked where it can be)",
     "run.cancel_all": "cancel every ticket (asks first)",
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
@@ -278,6 +281,9 @@ class RunKeys(Protocol):
     def take_winner(self, verdict: Verdict) -> None: ...
 
     def synthesize(self, verdict: Verdict) -> None: ...
+    def fork_ticket(self, ticket_id: str) -> None: ...
+
+    def looked(self, ticket_id: str) -> None: ...
 
 
 class RunScreen(Screen[None]):
@@ -394,6 +400,7 @@ class RunScreen(Screen[None]):
         standing = self.attention.looked(pane.ticket.id)
         if standing is not None:
             pane.attend(standing)
+            self.keys.looked(pane.ticket.id)
 
     def show_title(self) -> None:
         """The terminal's title says how many tickets need the person: `2 need you · lfg`. Ours only:
@@ -488,18 +495,6 @@ class RunScreen(Screen[None]):
             self.top_row = row
         elif row >= self.top_row + self.rows_shown:
             self.top_row = row - self.rows_shown + 1
-
-    async def add_pane(self, ticket: Ticket) -> TicketPane:
-        """A pane for a ticket the run started after it began (a tournament's synthesis), shown and
-        focused."""
-        standing = self.attention.add(ticket.id, self.services.clock())
-        pane = TicketPane(ticket, self.tally, self.key, standing)
-        self.panes.append(pane)
-        self.by_id[ticket.id] = pane
-        for mounting in self.layout_grid():
-            await mounting
-        await self.show_pane(pane)
-        return pane
 
     async def show_pane(self, pane: TicketPane) -> None:
         """Bring `pane` into the window (zoomed, if a pane is) and focus it."""
@@ -723,6 +718,22 @@ class RunScreen(Screen[None]):
 
     def action_cancel_all(self) -> None:
         self.keys.confirm_cancel_all()
+
+    def action_fork(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.keys.fork_ticket(pane.ticket.id)
+
+    def add_pane(self, ticket: Ticket) -> TicketPane:
+        """A pane for a ticket the run took on while it ran (a fork, a tournament's synthesis), after
+        the others, brought into the window and focused."""
+        standing = self.attention.add(ticket.id, self.services.clock())
+        pane = TicketPane(ticket, self.tally, self.key, standing)
+        self.panes.append(pane)
+        self.by_id[ticket.id] = pane
+        self.layout_grid()
+        self.run_worker(self.show_pane(pane), group="add-pane")
+        return pane
 
     def action_land(self) -> None:
         pane = self.focused_pane

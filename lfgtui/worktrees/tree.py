@@ -298,6 +298,44 @@ async def _made(wanted: Worktree) -> Worktree:
     return tree
 
 
+async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktree:
+    """The worktree of fork `ticket_id` (run/fork.py) of the parent's run: on its own branch from
+    the parent's branch head, holding the parent's worktree as it is now, its uncommitted changes
+    and new files (not ignored ones) left uncommitted there too. The parent's worktree, index and
+    branch are not touched (the copy is read through our own index, as a diff is). Made once: a
+    retry of the fork goes on in it."""
+    path = root / ref_safe(parent.run_id) / ref_safe(ticket_id)
+    branch = branch_name(parent.run_id, ticket_id)
+    workdir = path / parent.workdir.relative_to(parent.path)
+    wanted = replace(parent, path=path, workdir=workdir, branch=branch, ticket_id=ticket_id)
+    async with _repository_locks.held(parent.repo):
+        with contextlib.suppress(OSError, ValueError):
+            known, _ = read_metadata(metadata_file(path))
+            if known.repo == parent.repo and path.is_dir():
+                return known
+        if path.exists():
+            raise GitError(f"{path} exists but lfg has no record of it; move it away, then fork again")
+        async with _snapshot(parent) as env:
+            files = line(await checked(parent.path, "write-tree", env=env, config=("core.splitIndex=false",)))
+        head = line(await checked(parent.path, "rev-parse", "HEAD"))
+        try:
+            private_folder(path.parent)
+            _write_metadata(wanted, time.time())
+        except OSError as exc:
+            raise GitError(f"cannot make the worktree {path}: {inert(str(exc))}") from None
+        try:
+            add = ("worktree", "add", "-b", branch, str(path), head)
+            await checked(parent.repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
+        except GitError:
+            metadata_file(path).unlink(missing_ok=True)
+            raise
+        await checked(path, "read-tree", "-u", "--reset", files, timeout_s=CHECKOUT_TIMEOUT_S)
+        await checked(path, "reset", "--quiet")  # the index back to HEAD: the copied changes stay uncommitted
+        with contextlib.suppress(OSError):
+            workdir.mkdir(parents=True, exist_ok=True)
+    return wanted
+
+
 @contextlib.asynccontextmanager
 async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
     """An environment whose GIT_INDEX_FILE holds every file of the worktree as it is now: tracked,

@@ -58,7 +58,7 @@ def test_a_published_run_attached_from_the_broker_prints_the_same_ndjson(
     (run,) = json.loads(listed.stdout)
     assert run["run_id"] == run_id and run["states"] == {"completed": 2} and run["ended"] is not None
     table = command(lfg, "runs", "--broker", redis_server.url).stdout.splitlines()
-    assert table[0].split() == ["id", "who", "host", "started", "ended", "states", "file"]
+    assert table[0].split() == ["id", "who", "host", "started", "ended", "states", "attention", "file"]
     assert table[1].startswith(run_id) and "2 completed" in table[1] and table[1].endswith("tickets.toml")
 
 

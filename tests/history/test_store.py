@@ -41,6 +41,7 @@ from tests.support.recording import (
     as_schema_10,
     as_schema_11,
     as_schema_12,
+    as_schema_13,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -155,6 +156,7 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_10, 10),
         (as_schema_11, 11),
         (as_schema_12, 12),
+        (as_schema_13, 13),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(

@@ -270,11 +270,21 @@ ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
 ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
 ADDED_IN_V13 = [("tickets", "judges"), ("verdicts", "judge_error")]
+ADDED_IN_V14 = [("tickets", "forked_from"), ("tickets", "forked_attempt")]
+
+
+def as_schema_13(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 13 wrote: tickets that say of no fork
+    (migration `V14`)."""
+    for table, column in ADDED_IN_V14:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 13")
 
 
 def as_schema_12(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 12 wrote: tickets without the tournament a
     judge ranks (migration `V13`)."""
+    as_schema_13(conn)
     for table, column in ADDED_IN_V13:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 12")
@@ -291,6 +301,8 @@ def as_schema_11(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE tickets DROP COLUMN synthesis_of")
     conn.execute("PRAGMA user_version = 11")
+
+
 
 
 def as_schema_10(conn: sqlite3.Connection) -> None:

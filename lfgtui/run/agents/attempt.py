@@ -126,6 +126,7 @@ async def run_acp(
     session: AgentSession | None = None,
     keep: dict[str, AgentSession] | None = None,
     load: str | None = None,
+    fork: str | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
@@ -133,7 +134,9 @@ async def run_acp(
     whole conversation); without one a new agent process starts. With `keep`, a session whose attempt
     completed is kept there under the ticket's id for the next follow-up instead of being ended.
     `load` is the session id of an earlier lfg's agent (a resumed run), which a new agent that can
-    load sessions goes on with.
+    load sessions goes on with. `fork` is the session id of the ticket a fork started from, which a
+    new agent that can fork sessions (ACP `session/fork`) forks; else the fork's prompt carries the
+    conversation.
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
@@ -154,7 +157,7 @@ async def run_acp(
         yield ev(Status, message="the same agent session goes on: the agent has the whole conversation")
     completed = False
     try:
-        async for event in session.turn(task, ev, transcript, load):
+        async for event in session.turn(task, ev, transcript, load, fork):
             completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
             yield event
     finally:
@@ -190,6 +193,8 @@ class AgentSession:
         self.conn = acp.connect_to_agent(self.client, self.pipe)
         self.session_id: str | None = None
         self.loaded = False
+        self.forked = False
+        """The session is a fork of another (session/fork): loaded with its conversation."""
         self.prompt: asyncio.Task[schema.PromptResponse] | None = None
         self.started = ""
         self._answer: list[str] = []
@@ -228,20 +233,26 @@ class AgentSession:
         return self.process.returncode is None and self.session_id is not None and self.pipe.problem is None
 
     async def turn(
-        self, task: AttemptTask, ev: EventFactory, transcript: list[Message] | None, load: str | None = None
+        self,
+        task: AttemptTask,
+        ev: EventFactory,
+        transcript: list[Message] | None,
+        load: str | None = None,
+        fork: str | None = None,
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
-        turn opens the session (loading `load` where it can)."""
+        turn opens the session (loading `load`, or forking `fork`, where it can)."""
         self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
         fresh = self.session_id is None
         try:
-            said = await self._open(load, task.call.model) if fresh else []
+            said = await self._open(load, task.call.model, fork) if fresh else []
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
             assert self.session_id is not None
             if fresh:
-                opened = f"agent session {self.session_id}" + (" (loaded)" if self.loaded else "")
+                how = " (forked)" if self.forked else " (loaded)" if self.loaded else ""
+                opened = f"agent session {self.session_id}{how}"
             else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
                 opened = f"agent session {self.session_id} (goes on)"
             yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=fresh and self.loaded)
@@ -288,9 +299,10 @@ class AgentSession:
         returns what the pane would be told, raises `ProviderError` as a turn would fail."""
         return await self._open(None, model)
 
-    async def _open(self, load: str | None, model: str) -> list[str]:
-        """initialize, then session/load of `load` when the agent can load sessions, else
-        session/new (logging in as `login.py` says), then the ticket's mode and model, all within
+    async def _open(self, load: str | None, model: str, fork: str | None = None) -> list[str]:
+        """initialize, then session/load of `load` when the agent can load sessions (or session/fork
+        of `fork` when it can fork them), else session/new (logging in as `login.py` says), then the
+        ticket's mode and model, all within
         the provider's `connect_timeout_s`; returns what the pane is told."""
         config = self.launch.config
         limit = config.connect_timeout_s
@@ -314,6 +326,10 @@ class AgentSession:
                     said.append(await self._authenticate(config.agent.auth_method))
                 if load:
                     said.append(await self._load(load, bool(capabilities.load_session), servers))
+                elif fork:
+                    offers = capabilities.session_capabilities
+                    can_fork = offers is not None and offers.fork is not None
+                    said.append(await self._fork(fork, can_fork, servers))
                 if self.session_id is None:
                     opened, logged_in = await self._new_session(servers)
                     said += logged_in
@@ -321,6 +337,7 @@ class AgentSession:
                     self.offered = self._offered(opened, "session/new")
                 if servers:
                     method = "session/load" if self.loaded else "session/new"
+                    method = "session/fork" if self.forked else method
                     said.append(given_line(self.launch.mcp_servers, method))
                 chose, self.offered = await choose(
                     self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
@@ -384,8 +401,28 @@ class AgentSession:
         self.offered = self._offered(loaded, "session/load")
         return "the agent's earlier session was loaded (session/load): it has the whole conversation"
 
+    async def _fork(self, session_id: str, can_fork: bool, servers: list[AcpServer]) -> str:
+        """Fork the session a fork started from (ACP `session/fork`, unstable in the protocol: the
+        SDK's client side sends it as any request), in the fork's workdir; the new session has the
+        whole conversation. When the agent cannot, or the fork fails, the caller opens a new session,
+        told the conversation in its prompt."""
+        if not can_fork:
+            return "this agent cannot fork a session (session/fork): the conversation goes in the prompt"
+        try:
+            forked = await self.conn.fork_session(
+                session_id=session_id, cwd=str(self.client.toolbox.ctx.workdir), mcp_servers=servers
+            )
+        except acp.RequestError as exc:
+            failed = inert(str(exc))
+            return f"forking the agent's session failed: {failed}; the conversation goes in the prompt"
+        self.session_id, self.loaded, self.forked = forked.session_id, True, True
+        self.offered = self._offered(forked, "session/fork")
+        return f"the agent forked session {inert(session_id)} (session/fork): it has the whole conversation"
+
     def _offered(
-        self, answer: schema.NewSessionResponse | schema.LoadSessionResponse, method: str
+        self,
+        answer: schema.NewSessionResponse | schema.LoadSessionResponse | schema.ForkSessionResponse,
+        method: str,
     ) -> Offered:
         """What the session lets lfg choose, as the agent's answer to `method` said (its older
         `models` read from the raw answer: the SDK's schema has them no more)."""
