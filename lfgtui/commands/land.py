@@ -159,25 +159,13 @@ def _ticket(args: argparse.Namespace) -> tuple[Path, str, TicketRecord] | str:
 
 
 def _worktree_of(run_id: str, record: TicketRecord) -> Worktree | str:
-    """The ticket's worktree as lfg recorded it beside the worktree: found from its latest attempt
-    that had one, else in the worktrees folder."""
+    """The ticket's worktree as lfg recorded it beside the worktree (see `find_worktree`)."""
     from pathlib import Path
 
-    from lfgtui.worktrees.tree import metadata_file, read_metadata, ref_safe, worktrees_root
+    from lfgtui.worktrees.tree import find_worktree
 
-    paths = [Path(a.row.worktree) for a in reversed(record.attempts) if a.row.worktree]
-    paths.append(worktrees_root() / ref_safe(run_id) / ref_safe(record.row.ticket))
-    for path in paths:
-        try:
-            tree, _ = read_metadata(metadata_file(path))
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError) as exc:
-            return f"the worktree record {metadata_file(path)} cannot be read ({exc})"
-        return tree
-    return (
-        f"ticket {record.row.ticket} of run {run_id} has no worktree (it did not run with "
-        'isolation = "worktree", or its worktree was cleaned)'
+    return find_worktree(
+        run_id, record.row.ticket, [Path(a.row.worktree) for a in record.attempts if a.row.worktree]
     )
 
 

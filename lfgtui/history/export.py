@@ -26,12 +26,14 @@ from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
 from lfgtui.formats import ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.notes import agent_note
+from lfgtui.history.reviews import insert_rows
 from lfgtui.history.rows import (
     ID_BYTES,
     AttemptRecord,
     AttemptRow,
     PartRow,
     RequestRow,
+    ReviewRow,
     Row,
     RunRecord,
     RunRow,
@@ -43,6 +45,7 @@ from lfgtui.history.store import Store
 from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import ISOLATIONS
+from lfgtui.worktrees.review import code_fence
 from lfgtui.worktrees.size import diff_size
 
 FORMAT = "lfgtui-history"
@@ -90,6 +93,7 @@ def to_json(record: RunRecord) -> dict[str, Any]:
                         for attempt in ticket.attempts
                     ]
                 }
+                | ({"reviews": [row_json(review) for review in ticket.reviews]} if ticket.reviews else {})
                 for ticket in record.tickets
             ]
         },
@@ -275,7 +279,9 @@ def from_json(document: Any) -> RunRecord:
             attempts.append(AttemptRecord(attempt_row, requests, parts))
         if "isolation" not in ticket and any(a.row.worktree is not None for a in attempts):
             ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
-        tickets.append(TicketRecord(ticket_row, tuple(attempts)))
+        listed = _objects(ticket, "reviews", ticket_where) if "reviews" in ticket else []
+        reviews = tuple(row_from_json(ReviewRow, r, w) for w, r in listed)
+        tickets.append(TicketRecord(ticket_row, tuple(attempts), reviews))
     return RunRecord(run_row, tuple(tickets))
 
 
@@ -303,6 +309,7 @@ def import_record(store: Store, record: RunRecord) -> int:
                         PartRow.insert_sql("attempt_id"),
                         [(attempt.row.id, *p.to_db()) for p in attempt.parts],
                     )
+                insert_rows(conn, ticket_key, ticket.reviews)
     except sqlite3.IntegrityError as exc:
         raise StoreError(f"cannot import run {record.row.id}: {exc}") from exc
     return sum(len(ticket.attempts) for ticket in record.tickets)
@@ -323,8 +330,7 @@ def cost(row: AttemptRow) -> str:
 
 def _fence(text: str, language: str = "") -> str:
     """A fenced code block whose fence is longer than any run of backticks inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = code_fence(text)
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
@@ -524,6 +530,18 @@ def _changes(row: AttemptRow) -> list[str]:
     return lines
 
 
+def _reviews_markdown(ticket: TicketRecord) -> list[str]:
+    """The ticket's review comments: each where it is, what it quotes, and whether it was sent."""
+    if not ticket.reviews:
+        return []
+    lines = [f"### Review comments on {ticket.row.ticket}", ""]
+    for review in ticket.reviews:
+        sent = f"sent {when(review.sent_at)}" if review.sent_at is not None else "draft"
+        where = f"{review.path}:{review.line}" + (f"-{review.end_line}" if review.end_line else "")
+        lines += [f"**`{where}`** ({sent})", "", _fence(review.quote, "diff"), "", _quote(review.body), ""]
+    return lines
+
+
 def to_markdown(record: RunRecord, details: bool = True) -> str:
     """The run (or the selected tickets and attempts) for people; `details` folds reasoning and tools.
 
@@ -544,4 +562,5 @@ def to_markdown(record: RunRecord, details: bool = True) -> str:
     for ticket in record.tickets:
         for attempt in ticket.attempts:
             lines += _attempt_markdown(ticket.row, attempt, details)
+        lines += _reviews_markdown(ticket)
     return inert("\n".join(lines).rstrip() + "\n")

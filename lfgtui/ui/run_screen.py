@@ -93,6 +93,7 @@ BINDINGS = [
     Binding("T", "thinking", "Thinking", id="pane.thinking", show=False),
     Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
     Binding("d", "diff", "Diff", id="pane.diff", show=False),
+    Binding("v", "review", "Review", id="pane.review", show=False),
     Binding("M", "land", "Land", id="pane.land", show=False),
     Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
@@ -123,6 +124,8 @@ HELP = {
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
     "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
+    "pane.review": "review the focused ticket's diff: comment on lines and hunks, then send every comment "
+    "to its agent as one follow-up (drafts are kept in the history)",
     "pane.land": "land the focused ticket's change: squash it onto the branch its worktree was made "
     "from, then archive the worktree (asks first; lfg land for the other ways)",
     "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side; "
@@ -266,6 +269,8 @@ class RunKeys(Protocol):
     def ask_follow_up(self, ticket_id: str) -> None: ...
 
     def show_diff(self, ticket_id: str) -> None: ...
+
+    def review(self, ticket_id: str) -> None: ...
 
     def verdict(self, group: str) -> Verdict | None: ...
 
@@ -600,6 +605,15 @@ class RunScreen(Screen[None]):
             self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
             return
         self.keys.show_diff(pane.ticket.id)
+
+    def action_review(self) -> None:
+        pane = self.focused_pane
+        if pane is None:
+            return
+        if pane.diff is None:
+            self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
+            return
+        self.keys.review(pane.ticket.id)
 
     def action_compare(self) -> None:
         """The focused pane's fanned-out ticket, every model of it side by side; a tournament's table
