@@ -1,6 +1,6 @@
 """The review screen in the real app (Pilot): comments on two lines sent as one follow-up that the
 agent answers, drafts kept across closing the screen and `lfg resume`, a run that cannot take a
-follow-up keeping them, and the screen at 80×24. Real git worktrees, the sim, real history files."""
+follow-up keeping them, and the screen at 80 by 24. Real git worktrees, the sim, real history files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from lfgtui.config.load import Config
 from lfgtui.history.recorded import ReplayClock
-from lfgtui.history.reviews import ticket_comments
+from lfgtui.history.reviews import mark_sent, save_draft, ticket_comments
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
@@ -24,10 +24,11 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.review_screen import DiffView, ReviewScreen
+from lfgtui.worktrees.review import Comment
 from tests.support.app import keys, pane, tickets, until
 from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.git import isolate_git, repository
-from tests.support.recording import load_recorded
+from tests.support.recording import as_schema_11, load_recorded, record, sample_attempt
 
 SMALL = (80, 24)
 
@@ -82,23 +83,25 @@ async def test_comments_on_two_lines_go_to_the_agent_as_one_follow_up_and_it_ans
     sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "h.sqlite3"
-    async with recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app:
-        async with app.run_test(size=SMALL) as pilot:
-            await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
-            await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
-            screen = await open_review(pilot, app)
-            assert "notes/summary.md  +3 \u22120" in shown(screen), "the files changed, with counts"
-            await pilot.press("f", "n", "down")  # the file, its hunk, its first line
-            await comment(pilot, screen, "Say what it summarises")
-            await pilot.press("down", "down", "down")  # past the draft's own row, to the third line
-            await comment(pilot, screen, "Name the scenario")
-            assert "\u270e 1: Say what it summarises" in shown(screen)
-            sent_before = len(sim.log)
-            await pilot.press("S")
-            await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
-            await until(pilot, lambda: len(sim.log) > sent_before and not pane(app, "w").running)
-            assert pane(app, "w").state is PaneState.COMPLETED
-            run_id = app.controller.run_id
+    async with (
+        recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app,
+        app.run_test(size=SMALL) as pilot,
+    ):
+        await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+        await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
+        screen = await open_review(pilot, app)
+        assert "notes/summary.md  +3 \u22120" in shown(screen), "the files changed, with counts"
+        await pilot.press("f", "n", "down")  # the file, its hunk, its first line
+        await comment(pilot, screen, "Say what it summarises")
+        await pilot.press("down", "down", "down")  # past the draft's own row, to the third line
+        await comment(pilot, screen, "Name the scenario")
+        assert "\u270e 1: Say what it summarises" in shown(screen)
+        sent_before = len(sim.log)
+        await pilot.press("S")
+        await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
+        await until(pilot, lambda: len(sim.log) > sent_before and not pane(app, "w").running)
+        assert pane(app, "w").state is PaneState.COMPLETED
+        run_id = app.controller.run_id
     asked = json.dumps(sim.log[sent_before].body)
     for part in ("notes/summary.md:1", "+# Summary", "Say what it summarises", "notes/summary.md:3"):
         assert json.dumps(part)[1:-1] in asked, part
@@ -118,21 +121,23 @@ async def test_drafts_survive_closing_the_screen_and_lfg_resume_and_are_sent_fro
     sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "h.sqlite3"
-    async with recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app:
-        async with app.run_test(size=SMALL) as pilot:
-            await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
-            await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
-            screen = await open_review(pilot, app)
-            await pilot.press("f", "n", "down")
-            await comment(pilot, screen, "Keep me")
-            await pilot.press("h", *keys("Whole hunk"), "enter")
-            await until(pilot, lambda: len(screen.desk.drafts) == 2)
-            await pilot.press("escape")
-            await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
-            again = await open_review(pilot, app)
-            assert [d.body for d in again.desk.drafts] == ["Keep me", "Whole hunk"]
-            assert "\u270e hunk: Whole hunk" in shown(again)
-            run_id = app.controller.run_id
+    async with (
+        recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app,
+        app.run_test(size=SMALL) as pilot,
+    ):
+        await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+        await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
+        screen = await open_review(pilot, app)
+        await pilot.press("f", "n", "down")
+        await comment(pilot, screen, "Keep me")
+        await pilot.press("h", *keys("Whole hunk"), "enter")
+        await until(pilot, lambda: len(screen.desk.drafts) == 2)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
+        again = await open_review(pilot, app)
+        assert [d.body for d in again.desk.drafts] == ["Keep me", "Whole hunk"]
+        assert "\u270e hunk: Whole hunk" in shown(again)
+        run_id = app.controller.run_id
     assert [body for _, _, body, sent, _ in stored(db, run_id) if sent is None] == ["Keep me", "Whole hunk"]
     async with reopen_run_history(db, run_id, pytest.fail) as history:
         assert history is not None
@@ -156,10 +161,12 @@ async def test_a_run_that_cannot_take_a_follow_up_says_so_and_keeps_the_drafts(
     sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "h.sqlite3"
-    async with recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app:
-        async with app.run_test(size=SMALL) as pilot:
-            await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
-            run_id = app.controller.run_id
+    async with (
+        recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app,
+        app.run_test(size=SMALL) as pilot,
+    ):
+        await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+        run_id = app.controller.run_id
     app = replay_app(load_recorded(db, run_id), Providers(sim=sim), clock=ReplayClock(100.0), history=db)
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
@@ -176,16 +183,17 @@ async def test_a_run_that_cannot_take_a_follow_up_says_so_and_keeps_the_drafts(
     assert [(body, sent) for _, _, body, sent, _ in stored(db, run_id)] == [("Not now", None)]
 
 
-def test_each_migration_keeps_review_comments_apart_from_the_search_until_sent(tmp_path: Path) -> None:
-    """Drafts are not found by a search; once sent they are, under the attempt that answered them."""
-    from tests.support.recording import record, sample_attempt
-
+def test_a_file_of_schema_11_gains_review_comments_kept_apart_from_the_search_until_sent(
+    tmp_path: Path,
+) -> None:
+    """Migration 12 on a file an older lfg wrote; drafts are not found by a search, sent ones are
+    (under the attempt that answered them), and deleting the run deletes them and their index."""
     db = tmp_path / "h.sqlite3"
     record(db, tmp_path, sample_attempt()).finish()
-    from lfgtui.history.reviews import mark_sent, save_draft
-    from lfgtui.worktrees.review import Comment
-
+    with sqlite3.connect(db) as conn:
+        as_schema_11(conn)
     with Store.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 12
         (run,) = store.list_runs()
         ticket = store.conn.execute("SELECT ticket FROM tickets").fetchone()[0]
         draft = Comment("src/app.py", 3, "zanzibar wording", quote="+x")

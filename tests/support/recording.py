@@ -271,9 +271,22 @@ ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
 
 
+UNDO_V12 = """
+DROP TABLE review_fts;
+DROP TABLE review_comments;
+PRAGMA user_version = 11;
+"""
+
+
+def as_schema_11(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 11 wrote: no review comments."""
+    conn.executescript(UNDO_V12)
+
+
 def as_schema_10(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 10 wrote: attempts without the time they
     waited for the person."""
+    as_schema_11(conn)
     for table, column in ADDED_IN_V11:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 10")
