@@ -357,6 +357,9 @@ class RunController:
             return
         kept = self.drafts.setdefault(ticket_id, [])
         history = self.services.history
+        if history is None:
+            said = "This run has no history: review drafts are kept only while this lfg runs."
+            self.screen.notify(said, severity="warning", timeout=4)
         try:
             comments = await ReviewDesk.load(self.run_id, ticket_id, history, kept)
         except (StoreError, sqlite3.Error) as exc:  # history off for this run, or unreadable
