@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
-from rich.text import Text
+from rich.text import Span, Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.geometry import Size
@@ -215,6 +215,12 @@ def rows_of(files: list[FileChanges], drafts: list[Comment]) -> list[Row]:
     return rows
 
 
+def _foreground(style: str | Style) -> Style:
+    """A highlighter's style without its background: the row's own (and the cursor's) shows."""
+    style = Style.parse(style) if isinstance(style, str) else style
+    return Style(color=style.color, bold=style.bold, italic=style.italic, underline=style.underline)
+
+
 class DiffView(ScrollView, can_focus=True):
     """The review's rows with a cursor; only the rows on screen are rendered."""
 
@@ -300,8 +306,9 @@ class DiffView(ScrollView, can_focus=True):
             strip = Strip(list(text.render(self.app.console)) or [Segment("")])
             self._strips[index] = strip
         strip = strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
-        if index == self.cursor:
-            strip = strip.apply_style(Style(bgcolor=self._cursor_colour(), bold=self.has_focus))
+        if index == self.cursor:  # over the code's own colours, so the whole row shows it
+            cursor = Style(bgcolor=self._cursor_colour(), bold=self.has_focus)
+            strip = Strip(Segment.apply_style(iter(strip), post_style=cursor), strip.cell_length)
         return strip.apply_style(self.rich_style)
 
     def _cursor_colour(self) -> str:
@@ -338,10 +345,11 @@ class DiffView(ScrollView, can_focus=True):
         marker, code = line.text[:1], inert(line.text[1:]).expandtabs(4)
         colour = {"+": palette.good, "-": palette.bad}.get(marker, "")
         syntax = self._syntax_of(file)
-        body = syntax.highlight(code) if syntax is not None else Text(code)
-        body.rstrip()
-        if body.plain != code:  # a highlighter that changes text is not trusted to place styles
-            body = Text(code)
+        body = Text(code)
+        if syntax is not None:
+            highlighted = syntax.highlight(code)
+            if highlighted.plain.rstrip("\n") == code:  # else its styles would land on other characters
+                body.spans = [Span(s.start, s.end, _foreground(s.style)) for s in highlighted.spans]
         return Text.assemble((f"{old:>4} {new:>4} ", "dim"), (marker or " ", f"bold {colour}"), body)
 
     def _comment_text(self, comment: Comment) -> Text:
@@ -424,7 +432,7 @@ class DiffView(ScrollView, can_focus=True):
         await self.screen.send()  # type: ignore[attr-defined]
 
 
-KEYS_LINE = "n/N hunk  f/F file  x context  c comment  h hunk  e edit  D remove  S send  esc close"
+KEYS_LINE = "n/N hunk  f/F file  x context  c/h comment  e edit  D del  S send  esc close"
 
 
 class ReviewScreen(Screen[None]):

@@ -23,11 +23,11 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
-from lfgtui.ui.review_screen import DiffView, ReviewScreen
+from lfgtui.ui.review_screen import DiffView, ReviewDesk, ReviewScreen
 from lfgtui.worktrees.review import Comment
 from tests.support.app import keys, pane, tickets, until
 from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
-from tests.support.git import isolate_git, repository
+from tests.support.git import commit_all, isolate_git, repository
 from tests.support.recording import as_schema_11, load_recorded, record, sample_attempt
 
 SMALL = (80, 24)
@@ -38,6 +38,8 @@ def writer_tickets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     isolate_git(tmp_path, monkeypatch)
     monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
     repo = repository(tmp_path / "repo")
+    (repo / "long.txt").write_text("".join(f"line {n}\n" for n in range(1, 31)))
+    commit_all(repo, "a long file")
     toml = f'[[ticket]]\nid = "w"\nprompt = "write notes"\nmodel = "writer"\nworkdir = "{repo}"\n'
     toml += 'isolation = "worktree"\ntools = ["write_file", "run_command"]\n'
     return tickets(tmp_path, toml)
@@ -132,21 +134,26 @@ async def test_drafts_survive_closing_the_screen_and_lfg_resume_and_are_sent_fro
         await comment(pilot, screen, "Keep me")
         await pilot.press("h", *keys("Whole hunk"), "enter")
         await until(pilot, lambda: len(screen.desk.drafts) == 2)
+        await pilot.press("e", "end", *keys(" please"), "enter")  # the draft on the cursor's line
+        await until(pilot, lambda: screen.desk.drafts[0].body == "Keep me please")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ReviewScreen))
         again = await open_review(pilot, app)
-        assert [d.body for d in again.desk.drafts] == ["Keep me", "Whole hunk"]
+        assert [d.body for d in again.desk.drafts] == ["Keep me please", "Whole hunk"]
         assert "\u270e hunk: Whole hunk" in shown(again)
         run_id = app.controller.run_id
-    assert [body for _, _, body, sent, _ in stored(db, run_id) if sent is None] == ["Keep me", "Whole hunk"]
+    assert [body for _, _, body, sent, _ in stored(db, run_id) if sent is None] == [
+        "Keep me please",
+        "Whole hunk",
+    ]
     async with reopen_run_history(db, run_id, pytest.fail) as history:
         assert history is not None
         app = resumed_app(load_recorded(db, run_id), Providers(sim=sim), history=db)
         first_run(app).record(history)
         async with app.run_test(size=SMALL) as pilot:
             screen = await open_review(pilot, app)
-            assert [d.body for d in screen.desk.drafts] == ["Keep me", "Whole hunk"]
-            await until(pilot, lambda: "\u270e 1: Keep me" in shown(screen))
+            assert [d.body for d in screen.desk.drafts] == ["Keep me please", "Whole hunk"]
+            await until(pilot, lambda: "\u270e 1: Keep me please" in shown(screen))
             await pilot.press("f", "n", "down", "down", "D")  # past the hunk's draft: the first line's
             await until(pilot, lambda: len(screen.desk.drafts) == 1)
             sent_before = len(sim.log)
@@ -170,8 +177,14 @@ async def test_a_run_that_cannot_take_a_follow_up_says_so_and_keeps_the_drafts(
     app = replay_app(load_recorded(db, run_id), Providers(sim=sim), clock=ReplayClock(100.0), history=db)
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+        long = next((tmp_path / "trees").rglob("long.txt"))
+        long.write_text(long.read_text().replace("line 20\n", "line twenty\n"))
         screen = await open_review(pilot, app)
-        await pilot.press("f", "n", "down")
+        assert "line 17" in shown(screen) and "line 9" not in shown(screen)
+        await pilot.press("x")
+        await until(pilot, lambda: "line 9" in shown(screen))
+        assert "13 lines of context" in str(screen.query_one("#review-status").render())
+        await pilot.press("f", "f", "n", "down")  # notes/summary.md's first line (after long.txt)
         await comment(pilot, screen, "Not now")
         sent_before = len(sim.log)
         await pilot.press("S")
@@ -207,3 +220,31 @@ def test_a_file_of_schema_11_gains_review_comments_kept_apart_from_the_search_un
         assert store.search("zanzibar") == []
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM review_fts").fetchone()[0] == 0
+
+
+async def test_code_is_highlighted_and_every_diff_line_is_inert() -> None:
+    """The screen on its own (no run): a Python line coloured by its language, an escape sequence a
+    file carried shown as symbols, a removed line's comment numbered in the old file."""
+    from textual.app import App
+
+    diff = (
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n"
+        "-def old():\n+def new():  # \x1b]0;pwned\x07\n     return 1\n"
+    )
+    desk = ReviewDesk("r", "t", None, [], lambda prompt: "not here")
+    app: App[None] = App()
+    async with app.run_test(size=SMALL) as pilot:
+        await app.push_screen(ReviewScreen("t", "branch", diff, desk))
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        view = screen.query_one(DiffView)
+        rows = [view.render_line(y) for y in range(view.size.height)]
+        (added,) = [strip for strip in rows if "def new" in strip.text]
+        assert "\x1b" not in added.text and "\u241b]0;pwned\u2407" in added.text
+        colours = {
+            segment.style.color for segment in added if segment.text.strip() == "def" and segment.style
+        }
+        assert colours - {None}, "the keyword has its language's colour"
+        await pilot.press("f", "n", "down")
+        await comment(pilot, screen, "why")
+        assert screen.desk.drafts[0].where == "x.py:1 (a removed line, numbered as in the old file)"
