@@ -45,6 +45,8 @@ from lfgtui.ui.pane import PaneState, PaneView, Tally, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lfgtui.history.recorded import RecordedRun
     from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.services import Services
@@ -597,23 +599,21 @@ class RunScreen(Screen[None]):
             return
         self.app.push_screen(AgentLogScreen(pane.agent_log))
 
-    def action_diff(self) -> None:
+    def _with_diff(self, show: Callable[[str], None]) -> None:
+        """`show` the focused ticket's diff (read or reviewed), when it has a worktree."""
         pane = self.focused_pane
         if pane is None:
             return
         if pane.diff is None:
             self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
             return
-        self.keys.show_diff(pane.ticket.id)
+        show(pane.ticket.id)
+
+    def action_diff(self) -> None:
+        self._with_diff(self.keys.show_diff)
 
     def action_review(self) -> None:
-        pane = self.focused_pane
-        if pane is None:
-            return
-        if pane.diff is None:
-            self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
-            return
-        self.keys.review(pane.ticket.id)
+        self._with_diff(self.keys.review)
 
     def action_compare(self) -> None:
         """The focused pane's fanned-out ticket, every model of it side by side; a tournament's table

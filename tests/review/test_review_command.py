@@ -4,30 +4,23 @@ refuses; and review comments exported and imported with their run."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from lfgtui.commands.main import main
 from lfgtui.history.export import from_json, import_record, to_json, to_markdown
 from lfgtui.history.reviews import ticket_comments
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.server import SimServer
 from tests.support.git import isolate_git, repository
-from tests.support.worktree_runs import run_in
+from tests.support.worktree_runs import lfg, run_in
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate_git(tmp_path, monkeypatch)
-
-
-async def lfg(*argv: str) -> int:
-    """`lfg ARGV` as the shell runs it (its own event loop, so on a thread of its own here)."""
-    return await asyncio.to_thread(main, list(argv))
 
 
 @pytest.fixture

@@ -56,6 +56,13 @@ async def recorded_app(sim: SimServer, path: Path, db: Path) -> AsyncIterator[Lf
         yield app
 
 
+async def review_when_done(pilot: object, app: LfgApp) -> ReviewScreen:
+    """Once ticket w has completed and its diff is measured: its review screen."""
+    await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+    await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
+    return await open_review(pilot, app)
+
+
 async def open_review(pilot: object, app: LfgApp) -> ReviewScreen:
     await pilot.press("v")  # type: ignore[attr-defined]
     await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
@@ -89,9 +96,7 @@ async def test_comments_on_two_lines_go_to_the_agent_as_one_follow_up_and_it_ans
         recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app,
         app.run_test(size=SMALL) as pilot,
     ):
-        await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
-        await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
-        screen = await open_review(pilot, app)
+        screen = await review_when_done(pilot, app)
         assert "notes/summary.md  +3 \u22120" in shown(screen), "the files changed, with counts"
         await pilot.press("f", "n", "down")  # the file, its hunk, its first line
         await comment(pilot, screen, "Say what it summarises")
@@ -127,9 +132,7 @@ async def test_drafts_survive_closing_the_screen_and_lfg_resume_and_are_sent_fro
         recorded_app(sim, writer_tickets(tmp_path, monkeypatch), db) as app,
         app.run_test(size=SMALL) as pilot,
     ):
-        await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
-        await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
-        screen = await open_review(pilot, app)
+        screen = await review_when_done(pilot, app)
         await pilot.press("f", "n", "down")
         await comment(pilot, screen, "Keep me")
         await pilot.press("h", *keys("Whole hunk"), "enter")
