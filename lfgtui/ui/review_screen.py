@@ -257,17 +257,17 @@ class DiffView(ScrollView, can_focus=True):
     def show(self, files: list[FileChanges], drafts: list[Comment]) -> None:
         """New files or drafts: the rows again, the cursor kept on the line (or comment) it was on."""
         was = self.rows[self.cursor] if self.rows else None
+        path = self.files[was.file].path if was is not None and 0 <= was.file < len(self.files) else None
         self.files, self.rows = files, rows_of(files, drafts)
         self._strips.clear()
         self._syntax.clear()
         self._measure()
-        self.cursor = self._find(was) if was is not None else 0
+        self.cursor = self._find(was, path) if was is not None else 0
         self.refresh()
 
-    def _find(self, was: Row) -> int:
-        """Where the row `was` is among the new rows: the same comment, else the same line, else the
-        same place."""
-        path = self.files[was.file].path if 0 <= was.file < len(self.files) else None
+    def _find(self, was: Row, path: str | None) -> int:
+        """Where the row `was` (of the file at `path`) is among the new rows: the same comment, else
+        the same line, else the same place."""
         for index, row in enumerate(self.rows):
             if was.comment is not None and row.comment is not None and row.comment.key == was.comment.key:
                 return index
