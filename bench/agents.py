@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument(
         "--agent-nice",
         type=int,
-        default=BUILTIN[AGENT].nice,
+        default=BUILTIN[AGENT].agent.nice,
         help="the agents' provider's nice (default: lfg's; 0: the agents as the UI's equals)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -1,7 +1,7 @@
 """An attempt's conversation built from its events: what a follow-up sends after it.
 
 One builder for every place that needs it, so a follow-up sends the same conversation wherever the
-attempt ran: lfg's agent loop feeds it the events it yields (and sends what it holds as the next
+attempt ran: lfg's tool loop feeds it the events it yields (and sends what it holds as the next
 model call's messages), a coordinator the events its workers publish, and the history the events it
 rebuilds from rows. A model call (`RequestSent` of a new call) becomes one assistant message (its
 text, reasoning and tool calls, even when empty), followed by the results of its tool calls in the

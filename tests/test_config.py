@@ -278,9 +278,9 @@ def test_an_agents_auth_method_login_and_model_variable_are_read(tmp_path: Path)
         'login = "mine login"\nmodel_env = "MINE_MODEL"\n',
     )
     providers = load_config(path, env={}).providers
-    assert providers["codex"].auth_method == "api-key"
-    assert providers["codex"].auth_vars == BUILTIN["codex"].auth_vars
-    assert (providers["mine"].login, providers["mine"].model_env) == ("mine login", "MINE_MODEL")
+    assert providers["codex"].agent.auth_method == "api-key"
+    assert providers["codex"].agent.auth_vars == BUILTIN["codex"].agent.auth_vars
+    assert (providers["mine"].agent.login, providers["mine"].agent.model_env) == ("mine login", "MINE_MODEL")
 
 
 def test_an_agents_nice_is_read_and_is_10_unless_set(tmp_path: Path) -> None:
@@ -291,7 +291,12 @@ def test_an_agents_nice_is_read_and_is_10_unless_set(tmp_path: Path) -> None:
         '[providers.other]\nkind = "acp"\ncommand = ["other"]\n',
     )
     providers = load_config(path, env={}).providers
-    assert [providers[name].nice for name in ("claude-code", "mine", "other", "codex")] == [0, 19, 10, 10]
+    assert [providers[name].agent.nice for name in ("claude-code", "mine", "other", "codex")] == [
+        0,
+        19,
+        10,
+        10,
+    ]
 
 
 def test_an_agents_nice_is_an_integer_from_0_to_19_and_only_an_agents(tmp_path: Path) -> None:

@@ -249,6 +249,10 @@ FIELD_HELP = {
     "ticket.check": "a shell command run in each contestant's worktree once it completes, which ranks them "
     '(needs `isolation = "worktree"` and a fan-out; see [Tournaments](../guides/tournaments.md))',
     "ticket.check_timeout_s": "seconds `check` may run before it is killed and fails (default 600)",
+    "ticket.judge": '`"provider/model"` or a coding agent\'s provider name that ranks the contestants once '
+    "they are done, under neutral labels (see [the judge](../guides/tournaments.md#the-judge))",
+    "ticket.judge_may_be_contestant": "let the judge be a contestant's own provider and model (or agent), "
+    "refused otherwise: a judge prefers its own work",
     "ticket.fallback": '`["provider/model", …]` the ticket moves to, in order, when an attempt fails in a '
     "way more waiting will not fix soon (see [Failover](../guides/failover.md)); default: its provider's "
     "`fallback`; `[]`: none",
@@ -364,6 +368,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.modals import ApprovalScreen
     from lfgtui.ui.review_screen import DiffView, ReviewScreen
     from lfgtui.ui.run_screen import RunScreen
+    from lfgtui.ui.verdict_screen import VerdictScreen
 
     # Textual adds the palette's key to every app, with no id: `[ui] keymap` cannot rebind it.
     palette = Binding(LfgApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
@@ -372,6 +377,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
     yield "The review screen", [*DiffView.BINDINGS, *ReviewScreen.BINDINGS]
+    yield "A tournament's verdict", VerdictScreen.BINDINGS
     yield "The history screen", HistoryScreen.BINDINGS
     yield "The fleet view", FleetScreen.BINDINGS
 
@@ -424,6 +430,11 @@ KEY_HELP = {
     "review.send": "send every draft to the ticket's agent as one follow-up; the pane streams its "
     "answer. When the ticket cannot take one, the screen says why and keeps the drafts",
     "review.close": "close the review (drafts are kept, in the history)",
+    "verdict.close": "close the table",
+    "verdict.land": "land the winner (asks first) as `M` on its pane does, then archive the other "
+    "contestants' worktrees: one with work not landed only after asking again",
+    "verdict.synthesize": "start a ticket in the run, in a pane of its own, that combines the best two "
+    "contestants' diffs, told why each was ranked so, on the best one's provider and model",
     "history.next": "the next result",
     "history.previous": "the previous result",
     "history.open": "open that run read-only in the run screen, its ticket focused",

@@ -211,6 +211,12 @@ class Attentions:
         for ticket, deps in self.depends_on.items():
             self.standings[ticket] = Standing(ticket, State.WAITING, t0, detail=", ".join(deps))
 
+    def add(self, ticket: str, t: float) -> Standing:
+        """A ticket the run started after it began (a tournament's synthesis): waiting for its turn."""
+        self.depends_on[ticket] = ()
+        standing = self.standings[ticket] = Standing(ticket, State.WAITING, t)
+        return standing
+
     def apply(self, event: Event) -> tuple[Standing, ...]:
         """Take one event; the standings it changed (the event's ticket, and those a finished
         dependency no longer holds up)."""

@@ -8,7 +8,7 @@ numbers those events anew as its own, so what it says itself (who cancelled, tha
 a provider) sits among them in its history. `coordinated_run` makes such a run.
 
 A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
-local run sends the one its agent loop built; a coding agent's follow-up goes back to the worker
+local run sends the one its tool loop built; a coding agent's follow-up goes back to the worker
 that has the agent's session (`_destination`).
 
 Cancelling an attempt, and answering a call that waits for approval, are commands on the run's

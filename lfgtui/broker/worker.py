@@ -87,9 +87,9 @@ its entry before it exits."""
 def provider_problem(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
     """Why this machine cannot run a provider's tickets, or None."""
     if kind_of(config).coding_agent:
-        program = config.command[0] if config.command else ""
+        program = config.agent.command[0] if config.agent.command else ""
         if not program or shutil.which(program) is None:
-            install = f" (install it: {config.install})" if config.install else ""
+            install = f" (install it: {config.agent.install})" if config.agent.install else ""
             return f"its agent {program!r} is not installed here{install}"
         return None
     if config.api_key_env and not env.get(config.api_key_env):
@@ -150,7 +150,7 @@ class Holding:
         return self.lost or self.fenced
 
 
-class Worker:
+class BrokerWorker:
     """One `lfg worker` (see the module docstring): `serve` until cancelled."""
 
     def __init__(

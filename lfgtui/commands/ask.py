@@ -48,7 +48,7 @@ async def ask(args: argparse.Namespace) -> int:
     from lfgtui.providers.catalog import ProviderUnavailable, resolve
     from lfgtui.providers.kinds import kind_of
     from lfgtui.providers.registry import Providers
-    from lfgtui.run import AgentTask, run_agent
+    from lfgtui.run import AttemptTask, run_tool_loop
 
     try:
         config = load_config(args.config)
@@ -74,7 +74,7 @@ async def ask(args: argparse.Namespace) -> int:
         prices = PriceBook({args.provider: resolve(providers.configs[args.provider])})  # as lfg run does
         metrics = Metrics(pricer=prices.pricer(args.provider, model))
         outcome = Outcome.COMPLETED
-        async for event in run_agent(provider, AgentTask(call, max_calls=1), EventFactory("ask", 1)):
+        async for event in run_tool_loop(provider, AttemptTask(call, max_calls=1), EventFactory("ask", 1)):
             metrics.apply(event)
             match event:
                 case TextDelta(text=text):

@@ -173,7 +173,7 @@ def publish_problem(args: argparse.Namespace) -> str | None:
     return url_problem(given) if given else None
 
 
-def _broker(given: str | None, config: Config, run: bool = False) -> Broker:
+def chosen_broker(given: str | None, config: Config, run: bool = False) -> Broker:
     """The broker the command line, the environment or the config names; raises `BrokerError`, also
     for a URL that names a run unless `run` (`lfg attach`)."""
     from lfgtui.config.broker import BrokerError, chosen_url, resolve, url_problem
@@ -205,7 +205,7 @@ class Outlet:
             return None
         from lfgtui.broker.client import connect
 
-        broker = _broker(args.broker if args.broker is not None else args.publish, config)
+        broker = chosen_broker(args.broker if args.broker is not None else args.publish, config)
         folder = args.file.resolve().parent if args.broker is not None else None
         return cls(broker, await connect(broker, read_timeout_s=10.0), folder)
 
@@ -302,7 +302,7 @@ async def runs(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
-        broker = _broker(args.broker, config)
+        broker = chosen_broker(args.broker, config)
         redis = await connect(broker)
     except (ValidationError, BrokerError) as exc:
         warn(str(exc))
@@ -380,7 +380,7 @@ def broker_attachment(args: argparse.Namespace) -> BrokerAttachment | int:
 
     try:
         config = load_config(args.config)
-        broker = _broker(args.url, config, run=True)
+        broker = chosen_broker(args.url, config, run=True)
     except (ValidationError, BrokerError) as exc:
         warn(str(exc))
         return EXIT_USAGE
@@ -421,7 +421,7 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     import socket
 
     from lfgtui.broker.client import connect, explain
-    from lfgtui.broker.worker import BLOCK_MS, Worker, WorkerOptions
+    from lfgtui.broker.worker import BLOCK_MS, BrokerWorker, WorkerOptions
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.load import load_config
     from lfgtui.config.validation import ValidationError
@@ -432,7 +432,7 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     root = args.root.resolve()
     try:
         config = load_config(args.config)
-        broker = _broker(args.broker, config)
+        broker = chosen_broker(args.broker, config)
         redis = await connect(broker, read_timeout_s=BLOCK_MS / 1000 + 10)
     except (ValidationError, BrokerError) as exc:
         warn(str(exc))
@@ -443,7 +443,7 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     signalled: list[int] = []
     async with Providers(config.providers) as providers:
         said = lambda line: warn(inert(line))  # noqa: E731 (what a work entry holds reaches it)
-        worker = Worker(redis, broker, providers, options, said, lambda exc: explain(exc, broker))
+        worker = BrokerWorker(redis, broker, providers, options, said, lambda exc: explain(exc, broker))
         refused = "; ".join(f"not {p}: {why}" for p, why in worker.refused.items())
         warn(f"worker {name} on {broker.where}, in {root}: serves {', '.join(worker.serves) or 'nothing'}")
         if refused:

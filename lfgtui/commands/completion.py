@@ -10,8 +10,9 @@ alike; zsh runs the bash script through its `bashcompinit`.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lfgtui.commands.subcommands import Subcommands
@@ -19,10 +20,14 @@ from lfgtui.commands.subcommands import Subcommands
 SHELLS = ("bash", "zsh", "fish")
 
 
-def add_completion_command(commands: Subcommands) -> None:
-    """Register `lfg completion` on the top-level subcommands."""
+def add_completion_command(commands: Subcommands, parser: Callable[[], argparse.ArgumentParser]) -> None:
+    """Register `lfg completion` on the top-level subcommands; `parser` makes lfg's whole parser,
+    which the script is written from."""
     commands.add_command(
-        "completion", "print a shell completion script (bash, zsh or fish)", _arguments, completion
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        _arguments,
+        functools.partial(completion, parser),
     )
 
 
@@ -60,10 +65,8 @@ class Command:
             yield from sub.walk()
 
 
-def completion(args: argparse.Namespace) -> int:
-    from lfgtui.commands.main import build_parser
-
-    tree = command_tree(build_parser())
+def completion(parser: Callable[[], argparse.ArgumentParser], args: argparse.Namespace) -> int:
+    tree = command_tree(parser())
     print({"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[args.shell](tree), end="")
     return 0
 

@@ -285,8 +285,9 @@ def _check_json(result: CheckResult) -> dict[str, Any]:
 
 
 def _verdict_json(verdict: Verdict) -> dict[str, Any]:
-    """The `verdict` line: winner and ranking (best first, each with its reasons), who ranked (`judge`:
-    null for the rule), each contestant's row of the table, and the git command that lands the winner."""
+    """The `verdict` line: winner and ranking (best first, each with its reasons), the judge (null: the
+    rule ranked), why it failed and the labels it saw, each contestant's row of the table, and the git
+    command that lands the winner."""
     contestants = []
     for c in verdict.contestants:
         m = c.metrics
@@ -320,6 +321,8 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
         "winner": verdict.winner,
         "ranking": [{"ticket": p.ticket, "reasons": list(p.reasons)} for p in verdict.ranking],
         "judge": verdict.judge,
+        "judge_error": verdict.judge_error,
+        "labels": {label: ticket for label, ticket in verdict.labels} or None,
         "contestants": contestants,
         "land": verdict.land_command(),
     }

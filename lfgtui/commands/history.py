@@ -129,10 +129,12 @@ def _stats_arguments(stats: argparse.ArgumentParser) -> None:
     _filters_arguments(stats)
     stats.add_argument(
         "--by",
-        choices=("model", "day", "quota"),
+        choices=("model", "day", "quota", "contestant"),
         default="model",
-        help="one row per provider and model (default), per day, or per provider with its quota as its "
-        "rate-limit headers last said and how often requests waited for its reset or met a 429",
+        help="one row per provider and model (default), per day, per provider with its quota as its "
+        "rate-limit headers last said and how often requests waited for its reset or met a 429, or per "
+        "tournament contestant's provider and model: tournaments entered, wins, win rate, check pass "
+        "rate and cost per win (your own leaderboard)",
     )
 
 
@@ -355,6 +357,8 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
         return _daily(store, args)
     if args.by == "quota":
         return _quotas(store, args)
+    if args.by == "contestant":
+        return _contestants(store, args)
     stats = store.stats(_filters(args))
     if args.json:
         _print_json([asdict(s) for s in stats])
@@ -408,6 +412,38 @@ def _daily(store: Store, args: argparse.Namespace) -> int:
         return 0
     rows = [("day", "attempts", "cost")]
     rows += [(d.day, str(d.attempts), _cost(d.cost_usd, d.unpriced, d.cost_estimated)) for d in days]
+    print(columns(rows))
+    return 0
+
+
+def _contestants(store: Store, args: argparse.Namespace) -> int:
+    """The leaderboard over past tournaments (history/stats.py `ContestantStats`)."""
+    from lfgtui.cost.prices import format_usd
+    from lfgtui.formats import columns
+    from lfgtui.inert import inert
+
+    board = store.contestant_stats(_filters(args))
+    if args.json:
+        _print_json([entry.json() for entry in board])
+        return 0
+    if not board:
+        print("no tournament recorded yet", file=sys.stderr)
+        return 0
+    rows = [("provider", "model", "tournaments", "wins", "win rate", "check passed", "cost", "cost per win")]
+    for s in board:
+        per_win = "-" if s.cost_per_win is None else format_usd(s.cost_per_win, s.cost_estimated)
+        rows.append(
+            (
+                inert(s.provider),
+                inert(s.model),
+                str(s.tournaments),
+                str(s.wins),
+                f"{s.win_rate:.0%}",
+                f"{s.pass_rate:.0%}",
+                _cost(s.cost_usd, s.unpriced, s.cost_estimated),
+                per_win,
+            )
+        )
     print(columns(rows))
     return 0
 

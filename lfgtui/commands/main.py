@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_land_command(commands)
     add_review_command(commands)
     sim.add_sim_commands(commands)
-    add_completion_command(commands)
+    add_completion_command(commands, build_parser)
     add_paths_command(commands)
     return parser
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lfgtui.broker.pickup import Pickup
     from lfgtui.commands.broker import Outlet
     from lfgtui.commands.compose import RunOptions
+    from lfgtui.commands.run import HeadlessOptions
     from lfgtui.config.load import Config
     from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
@@ -59,8 +60,9 @@ class PickedUp:
     providers: Providers
     options: RunOptions
     history: RunHistory | None
-    args: argparse.Namespace
-    """`lfg resume`'s arguments as `lfg run --broker` has them: its tickets file, nothing served."""
+    args: HeadlessOptions
+    """`lfg resume`'s options as a headless `lfg run --broker` has them: its tickets file, nothing
+    served."""
 
     @property
     def adopting(self) -> str | None:
@@ -92,7 +94,7 @@ class PickedUp:
         `said` hears how the broker is doing."""
         from lfgtui.commands.remote import serving
 
-        return lambda run: serving(self.args, run, self.recorded.as_tickets, self.outlet, None, said)
+        return lambda run: serving(self.args.serving, run, self.recorded.as_tickets, self.outlet, None, said)
 
 
 @contextlib.asynccontextmanager
@@ -103,8 +105,10 @@ async def picked_up(
     raises `PickupError` first, having changed nothing, when it cannot be picked up there."""
     from lfgtui.broker.client import connect
     from lfgtui.broker.pickup import PickupError, pick_up
-    from lfgtui.commands.broker import Outlet, _broker
+    from lfgtui.commands.broker import Outlet, chosen_broker
     from lfgtui.commands.compose import RunOptions
+    from lfgtui.commands.remote import ServeOptions
+    from lfgtui.commands.run import HeadlessOptions
     from lfgtui.config.broker import BrokerError
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
@@ -114,13 +118,13 @@ async def picked_up(
     if tickets_file is None:
         raise PickupError("it has no tickets file recorded: its workdirs cannot be placed")
     try:
-        broker = _broker(args.broker, config)
+        broker = chosen_broker(args.broker, config)
         redis = await connect(broker, read_timeout_s=10.0)
     except BrokerError as exc:
         raise PickupError(str(exc)) from None
     outlet = Outlet(broker, redis, tickets_file.parent, resumed=True)
     tickets = recorded.as_tickets
-    as_run = argparse.Namespace(**vars(args), file=tickets_file, serve=None, control=False)
+    as_run = HeadlessOptions(ServeOptions(tickets_file), yes=args.yes, json=args.json)
     async with Outlet.closing(outlet):
         pickup = await pick_up(redis, broker, recorded)
         async with Providers(config.providers) as providers:  # the workers send; these say how
@@ -130,12 +134,12 @@ async def picked_up(
 
 
 async def _headless(picked: PickedUp, config: Config) -> int:
-    from lfgtui.commands.run import _run_headless
+    from lfgtui.commands.run import run_headless
 
     if (adopting := picked.adopting) is not None:
         warn(adopting)
     make = functools.partial(picked.make_run(), earlier=picked.pickup.earlier)
-    return await _run_headless(
+    return await run_headless(
         picked.args,
         picked.recorded.as_tickets,
         picked.providers,

@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,9 +130,27 @@ def _attach_arguments(attach: argparse.ArgumentParser) -> None:
     add_theme(attach)
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """What serving a run needs of the command that runs it (`lfg run`, a coordinated `lfg resume`):
+    its tickets file (named to the broker) and `--serve`'s options, if any."""
+
+    file: Path
+    serve: str | None = None
+    """`--serve`'s address; None: not served over HTTP."""
+    token_file: Path | None = None
+    control: bool = False
+    """`--control`: watchers may cancel, retry, approve and deny."""
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> ServeOptions:
+        """`lfg run`'s options."""
+        return cls(args.file, args.serve, args.token_file, args.control)
+
+
 @contextlib.asynccontextmanager
 async def serving(
-    args: argparse.Namespace,
+    args: ServeOptions,
     run: Run,
     tickets: Sequence[Ticket],
     outlet: Outlet | None = None,
@@ -161,11 +180,11 @@ async def serving(
 
 @contextlib.asynccontextmanager
 async def _served(
-    args: argparse.Namespace, run: Run, tickets: Sequence[Ticket], watched: asyncio.Event | None
+    args: ServeOptions, run: Run, tickets: Sequence[Ticket], watched: asyncio.Event | None
 ) -> AsyncIterator[str]:
     """`--serve`: the run's events over HTTP while the block runs; yields the `lfg attach` command."""
     from lfgtui.remote.hub import EventHub
-    from lfgtui.remote.server import Address, RunControls, RunServer, read_token
+    from lfgtui.remote.server import Address, EngineControls, RunServer, read_token
     from lfgtui.telemetry.metered import provider_kinds
 
     token = read_token(args.token_file)
@@ -174,7 +193,7 @@ async def _served(
     scraped, metrics = _scraped(run.book, provider_kinds(run), run.clock)
     if scraped is not None:
         run.sinks.append(scraped)
-    controls = RunControls(run) if args.control else None
+    controls = EngineControls(run) if args.control else None
     server = RunServer(
         hub, run.run_id, tickets, token, controls, prices=run.book.prices, metrics=metrics, watched=watched
     )

@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from lfgtui.commands.common import (
     tui_problem,
     warn,
 )
-from lfgtui.commands.remote import add_serve_options, serve_problem, serving
+from lfgtui.commands.remote import ServeOptions, add_serve_options, serve_problem, serving
 from lfgtui.commands.subcommands import Subcommands
 from lfgtui.commands.telemetry import TelemetryOut, add_otel_option
 
@@ -178,6 +179,7 @@ async def _run_with(
                 if outlet is not None:  # the fleet view (F) reads the broker the run is on
                     services = dataclasses.replace(services, broker=outlet.broker)
                 run_id = history.run_id if history is not None else None
+                serve = ServeOptions.of(args)
                 make_run = outlet.make_run() if outlet is not None else None
                 code = await open_tui(
                     RunController.live(services, tickets.tickets, run_id, make_run=make_run),
@@ -185,21 +187,46 @@ async def _run_with(
                     history=history,
                     notice=offline if tickets.offline_default else None,
                     served=lambda run: serving(
-                        args, run, tickets.tickets, outlet, telemetry, lambda text: notices.say(text)
+                        serve, run, tickets.tickets, outlet, telemetry, lambda text: notices.say(text)
                     ),
                     notices=notices,
                 )
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await _run_headless(
-                    args, tickets.tickets, providers, history, options, alerts, (outlet, telemetry)
+                code = await run_headless(
+                    HeadlessOptions.of(args),
+                    tickets.tickets,
+                    providers,
+                    history,
+                    options,
+                    alerts,
+                    (outlet, telemetry),
                 )
     return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
 
-async def _run_headless(
-    args: argparse.Namespace,
+@dataclass(frozen=True)
+class HeadlessOptions:
+    """What a headless run needs of the command that runs it (`lfg run`, a coordinated `lfg
+    resume`)."""
+
+    serving: ServeOptions
+    yes: bool = False
+    """`--yes`: every tool call that asks is allowed."""
+    json: bool = False
+    """`--json`: NDJSON on stdout, else progress lines and a closing table."""
+    start_on_attach: bool = False
+    """`--start-on-attach`: the tickets start when the first watcher attaches."""
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> HeadlessOptions:
+        """`lfg run`'s options."""
+        return cls(ServeOptions.of(args), args.yes, args.json, args.start_on_attach)
+
+
+async def run_headless(
+    args: HeadlessOptions,
     tickets: tuple[Ticket, ...],
     providers: Providers,
     history: RunHistory | None,
@@ -219,7 +246,9 @@ async def _run_headless(
     from lfgtui.run import Approvals
 
     t0 = time.monotonic()
-    answerable = args.serve is not None and args.control  # a watcher can answer what needs approval
+    answerable = (
+        args.serving.serve is not None and args.serving.control
+    )  # a watcher can answer what needs approval
     outlet = outlets[0]
     if make_run is None and outlet is not None:
         make_run = outlet.make_run()
@@ -264,8 +293,8 @@ async def _run_headless(
         t.provider for t in tickets if not kind_of(providers.configs[t.provider]).coding_agent
     )
     await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
-    watched = asyncio.Event() if getattr(args, "start_on_attach", False) else None  # not in lfg resume
-    async with serving(args, run, tickets, *outlets, watched=watched):
+    watched = asyncio.Event() if args.start_on_attach else None
+    async with serving(args.serving, run, tickets, *outlets, watched=watched):
         if watched is not None:
             warn("the tickets start when the first watcher attaches")
             await _first_of(watched, stopped)
@@ -275,6 +304,7 @@ async def _run_headless(
         outcomes = await run.wait()
         if referee is not None:
             await referee.settled()
+            outcomes = await run.wait()  # with the judges the referee started meanwhile
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:

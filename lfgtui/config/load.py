@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ from lfgtui.config.validation import (
     load_toml,
     unknown,
 )
-from lfgtui.providers.base import PriceOverride, ProviderConfig
+from lfgtui.providers.base import AgentSettings, PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
@@ -284,6 +285,10 @@ def _prices(check: Checker, table: Mapping[str, Any], where: str, header: str) -
     return PriceOverride(**{key: float(value) for key, value in valid.items()})
 
 
+AGENT_FIELDS = frozenset(setting.name for setting in dataclass_fields(AgentSettings))
+"""A provider table's keys that are its coding agent's own settings (`AgentSettings`)."""
+
+
 def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderConfig]:
     """The built-in providers with the file's `[providers.NAME]` tables merged over them."""
     providers = dict(BUILTIN)
@@ -295,6 +300,7 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             continue
         fields = check.fields(table, PROVIDER_FIELDS, where, header)
         fields |= {key: tuple(fields[key]) for key in ("command", "env", "fallback") if key in fields}
+        agent = {key: fields.pop(key) for key in AGENT_FIELDS if key in fields}
         if "prices" in fields:
             fields["prices"] = _prices(check, fields["prices"], where, header)
         kind = fields.get("kind")
@@ -305,14 +311,14 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
             line = check.doc.line(header, "headers")
             check.add(line, f"{where}: header {secret!r} is not allowed: {SECRET_HINT}")
         if name in BUILTIN:
-            config = replace(BUILTIN[name], **fields)
+            config = replace(BUILTIN[name], **fields).with_agent(**agent)
         elif kind is None:
             check.add(check.doc.line(header), f"{where}: missing kind (one of {', '.join(KINDS)})")
             continue
         else:
-            config = ProviderConfig(name=name, **fields)
+            config = ProviderConfig(name=name, **fields, agent=AgentSettings(**agent))
         if kind_of(config).coding_agent:
-            if not config.command:
+            if not config.agent.command:
                 check.add(
                     check.doc.line(header),
                     f"{where}: an acp provider needs command, the agent's command line",
@@ -322,7 +328,7 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
             if "idle_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
-        if "nice" in fields and not kind_of(config).coding_agent:
+        if "nice" in agent and not kind_of(config).coding_agent:
             check.add(
                 check.doc.line(header, "nice"),
                 f"{where}: nice is a coding agent's CPU priority, and this provider is not a coding agent "

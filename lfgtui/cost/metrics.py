@@ -8,10 +8,10 @@ What is measured, for a model API and a coding agent alike:
 - TTFT runs from the request (an agent's prompt) to its first output with a visible character: an
   empty or blank chunk is not output yet. A one-chunk answer directly followed by thinking is the
   agent's own notice (a warning it prints before the model speaks), not the model's first token.
-- tok/s is the tokens that streamed over the time they streamed: output is cut into runs of one
+- tok/s is the tokens that streamed over the time they streamed: output is cut into stretches of one
   kind (answer, thinking, tool-call arguments) that tool calls and approvals interrupt, and each
-  run counts from its first chunk to its last. So the time an agent's tools run, or it waits for
-  the person, is never in the rate. A run whose chunks all arrived within `MIN_STREAM_S` (one
+  stretch counts from its first chunk to its last. So the time an agent's tools run, or it waits for
+  the person, is never in the rate. A stretch whose chunks all arrived within `MIN_STREAM_S` (one
   burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
   The tokens over that time are lfg's estimate of the chunks that arrived in it until the count is
   reported (the request's characters so far at `RequestSent.tokens_per_char`, which the run's
@@ -84,7 +84,7 @@ if TYPE_CHECKING:
 
 LIVE_WINDOW_S = 2.0
 MIN_STREAM_S = 0.025
-"""A run of chunks that all arrived within this is one burst: a rate over it would be noise."""
+"""A stretch of chunks that all arrived within this is one burst: a rate over it would be noise."""
 RATE_STEP_S = 0.5
 """The sparkline's step: one bar for each half second of an attempt's own timeline."""
 RATE_STEPS = 64
@@ -105,7 +105,7 @@ NOTES = (
 
 
 @dataclass
-class Run:
+class Stretch:
     """Output of one kind that streamed without a pause: where a rate can be measured."""
 
     answer: bool | None
@@ -147,14 +147,14 @@ class RequestMetrics:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     ended: bool = False
-    run: Run | None = None
+    stretch: Stretch | None = None
     """The output streaming now, until a pause or another kind of output ends it."""
     chars: int = 0
     """The characters of every output chunk."""
     streamed_s: float = 0.0
-    """The time the runs ended so far streamed (each from its first chunk to its last)."""
+    """The time the stretches ended so far streamed (each from its first chunk to its last)."""
     streamed_estimate: int = 0
-    """lfg's estimate of the tokens that arrived over `streamed_s`: each run's after its first chunk."""
+    """lfg's estimate of the tokens that arrived over `streamed_s`: each stretch's after its first chunk."""
     streamed_chars: int = 0
     """The characters that arrived over `streamed_s`, likewise."""
     whole: dict[str, int] = field(default_factory=dict)
@@ -196,17 +196,17 @@ class RequestMetrics:
             cache_write_tokens=self.cache_write_tokens or 0,
         )
 
-    def end_run(self) -> Run | None:
-        """End the run streaming now (a pause, another kind of output); returns it."""
-        run, self.run = self.run, None
-        if run is not None and run.streamed:
-            self.streamed_s += run.last - run.first
-            self.streamed_estimate += run.tokens - run.first_tokens
-            self.streamed_chars += run.chars - run.first_chars
-            if run.answer is False:
-                self.streamed_thought_chars += run.chars - run.first_chars
-                self.streamed_thought_s += run.last - run.first
-        return run
+    def end_stretch(self) -> Stretch | None:
+        """End the stretch streaming now (a pause, another kind of output); returns it."""
+        stretch, self.stretch = self.stretch, None
+        if stretch is not None and stretch.streamed:
+            self.streamed_s += stretch.last - stretch.first
+            self.streamed_estimate += stretch.tokens - stretch.first_tokens
+            self.streamed_chars += stretch.chars - stretch.first_chars
+            if stretch.answer is False:
+                self.streamed_thought_chars += stretch.chars - stretch.first_chars
+                self.streamed_thought_s += stretch.last - stretch.first
+        return stretch
 
     def tool_input(self, call_id: str, raw_arguments: str) -> None:
         """A call's input as the agent describes it now; counted when it came whole and is the
@@ -219,11 +219,11 @@ class RequestMetrics:
 
     @property
     def streaming_s(self) -> float:
-        """The time output streamed: every run's first chunk to its last, bursts and pauses left out."""
-        run = self.run
-        streaming = run.last - run.first if run is not None and run.streamed else 0.0
+        """The time output streamed: every stretch's first chunk to its last, bursts and pauses left out."""
+        stretch = self.stretch
+        streaming = stretch.last - stretch.first if stretch is not None and stretch.streamed else 0.0
         if self.thinking_uncounted:
-            thinking = streaming if run is not None and run.answer is False else 0.0
+            thinking = streaming if stretch is not None and stretch.answer is False else 0.0
             return self.streamed_s - self.streamed_thought_s + streaming - thinking
         return self.streamed_s + streaming
 
@@ -238,15 +238,15 @@ class RequestMetrics:
         """The tokens that arrived over `streaming_s`: lfg's estimate of them, or once the count is
         reported, the characters that did at the reported count's tokens per character (over all it
         counts: the chunks and any tool input an agent sent whole)."""
-        run = self.run
-        streaming = run is not None and run.streamed
+        stretch = self.stretch
+        streaming = stretch is not None and stretch.streamed
         if self.reported_tokens is None:
-            return self.streamed_estimate + (run.tokens - run.first_tokens if streaming else 0)
-        streamed = self.streamed_chars + (run.chars - run.first_chars if streaming else 0)
+            return self.streamed_estimate + (stretch.tokens - stretch.first_tokens if streaming else 0)
+        streamed = self.streamed_chars + (stretch.chars - stretch.first_chars if streaming else 0)
         counted = self.chars + self.whole_chars
         if self.thinking_uncounted:
-            thinking = run is not None and run.answer is False and streaming
-            streamed -= self.streamed_thought_chars + (run.chars - run.first_chars if thinking else 0)
+            thinking = stretch is not None and stretch.answer is False and streaming
+            streamed -= self.streamed_thought_chars + (stretch.chars - stretch.first_chars if thinking else 0)
             counted -= self.thought_chars
         return self.reported_tokens * streamed / counted if counted else 0.0
 
@@ -379,7 +379,7 @@ class Metrics:
     def _paused(self, _: Event) -> None:
         """Output stops streaming: a tool call runs, or the person is asked."""
         if self.requests:
-            self.requests[-1].end_run()
+            self.requests[-1].end_stretch()
 
     @staticmethod
     def _usage(request: RequestMetrics, usage: Usage) -> None:
@@ -396,19 +396,19 @@ class Metrics:
             return
         request = self.requests[-1]
         # The history keeps a chunk's time in whole ms from the attempt's start, and never before the
-        # event before it: so do the runs, and a resumed attempt's rate is the live one's.
+        # event before it: so do the stretches, and a resumed attempt's rate is the live one's.
         t0 = self.t0 or 0.0
         t = self.kept_t = max(t0 + round((t - t0) * 1000) / 1000, self.before_t)
         chars = len(text)
         tokens = tokens_in(request.chars + chars, request.tokens_per_char) - request.estimated_tokens
-        run = request.run
-        if run is not None and run.answer is answer:
-            run.last, run.chunks = t, run.chunks + 1
-            run.tokens, run.chars = run.tokens + tokens, run.chars + chars
+        stretch = request.stretch
+        if stretch is not None and stretch.answer is answer:
+            stretch.last, stretch.chunks = t, stretch.chunks + 1
+            stretch.tokens, stretch.chars = stretch.tokens + tokens, stretch.chars + chars
         else:
-            if run is not None:
-                self._notice(request, request.end_run(), thinking_next=answer is False)
-            request.run = Run(answer, t, t, tokens, tokens, chars, chars)
+            if stretch is not None:
+                self._notice(request, request.end_stretch(), thinking_next=answer is False)
+            request.stretch = Stretch(answer, t, t, tokens, tokens, chars, chars)
         if request.first_token is None or request.first_text is None or request.first_reasoning is None:
             self._first(request, t, text, answer)
         request.last_token = t
@@ -434,7 +434,7 @@ class Metrics:
             request.first_reasoning = t
 
     @staticmethod
-    def _notice(request: RequestMetrics, ended: Run | None, thinking_next: bool) -> None:
+    def _notice(request: RequestMetrics, ended: Stretch | None, thinking_next: bool) -> None:
         """An answer of one chunk that thinking follows at once is the agent's own notice: the
         model's first output is still to come."""
         if ended is None or ended.answer is not True or ended.chunks > 1 or not thinking_next:
@@ -517,7 +517,7 @@ class Metrics:
     @property
     def tokens_per_s(self) -> float | None:
         """Output rate over the time output streamed (see the module's docstring): tools, approvals
-        and the waits between model calls are left out, and so are bursts; None until one run
+        and the waits between model calls are left out, and so are bursts; None until one stretch
         streamed."""
         span = sum(r.streaming_s for r in self.requests)
         if span <= 0:
@@ -563,7 +563,7 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
     },
 )
 """What the metrics take from each event type: output, the requests it belongs to, and the pauses
-(a tool call runs, the person is asked) that cut it into runs."""
+(a tool call runs, the person is asked) that cut it into stretches."""
 
 
 @dataclass

@@ -5,10 +5,13 @@ A fixed four characters a token reads a stream of short tokens (a word each, as 
 stream) a third or more high until the count arrives. A provider's own counts say what one of its
 model's characters is worth: `OutputCalibration` learns that from the requests that reported it, and
 each later request of that model in the run (`RequestSent.tokens_per_char`) is estimated with it.
+Until one has, the run starts from what the history's latest counts of that model say
+(history/calibration.py), so the tickets that start together are not all estimated at four.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 TOKENS_PER_CHAR = 0.25
@@ -34,6 +37,12 @@ class OutputCalibration:
 
     counted: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     """(reported tokens, characters) of every calibrating request, by (provider, model)."""
+    seeded: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Tokens per character by earlier runs' counts (the history's), until the run has its own."""
+
+    def seed(self, per_char: Mapping[tuple[str, str], float]) -> None:
+        """Start from what earlier runs' counts say, for the models this run has not counted yet."""
+        self.seeded.update(per_char)
 
     def learn(self, provider: str, model: str, tokens: int, chars: int) -> None:
         if tokens <= 0 or chars <= 0:
@@ -42,6 +51,7 @@ class OutputCalibration:
         self.counted[provider, model] = (before_tokens + tokens, before_chars + chars)
 
     def tokens_per_char(self, provider: str, model: str) -> float | None:
-        """What a character of the model's output counts for; None until one of its requests reported."""
+        """What a character of the model's output counts for: by this run's counts, else by earlier
+        runs'; None when neither has counted it."""
         counted = self.counted.get((provider, model))
-        return None if counted is None else counted[0] / counted[1]
+        return self.seeded.get((provider, model)) if counted is None else counted[0] / counted[1]

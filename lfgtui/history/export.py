@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.cost.prices import format_usd
 from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
-from lfgtui.formats import ms, rate, tokens, when
+from lfgtui.formats import fenced, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.notes import agent_note
 from lfgtui.history.reviews import insert_rows
@@ -31,6 +31,7 @@ from lfgtui.history.rows import (
     ID_BYTES,
     AttemptRecord,
     AttemptRow,
+    CheckRow,
     PartRow,
     RequestRow,
     ReviewRow,
@@ -39,13 +40,13 @@ from lfgtui.history.rows import (
     RunRow,
     TicketRecord,
     TicketRow,
+    VerdictRow,
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.history.values import BAD_TEXT, Column, typed_columns
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import ISOLATIONS
-from lfgtui.worktrees.review import code_fence
 from lfgtui.worktrees.size import diff_size
 
 FORMAT = "lfgtui-history"
@@ -74,30 +75,31 @@ def row_json(row: Row) -> dict[str, Any]:
     return data
 
 
-def to_json(record: RunRecord) -> dict[str, Any]:
-    """The lossless export document."""
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "run": row_json(record.row)
-        | {
-            "tickets": [
-                row_json(ticket.row)
-                | {
-                    "attempts": [
-                        row_json(attempt.row)
-                        | {
-                            "requests": [row_json(request) for request in attempt.requests],
-                            "parts": [row_json(part) for part in attempt.parts],
-                        }
-                        for attempt in ticket.attempts
-                    ]
-                }
-                | ({"reviews": [row_json(review) for review in ticket.reviews]} if ticket.reviews else {})
-                for ticket in record.tickets
-            ]
-        },
+def _attempt_json(attempt: AttemptRecord) -> dict[str, Any]:
+    """An attempt with its requests and parts, and its tournament `check` when it had one."""
+    data = row_json(attempt.row) | {
+        "requests": [row_json(request) for request in attempt.requests],
+        "parts": [row_json(part) for part in attempt.parts],
     }
+    if attempt.check is not None:
+        data["check"] = row_json(attempt.check)
+    return data
+
+
+def to_json(record: RunRecord) -> dict[str, Any]:
+    """The lossless export document; a run with tournaments has their `verdicts` (the ranking as its
+    JSON text, as recorded)."""
+    run = row_json(record.row) | {
+        "tickets": [
+            row_json(ticket.row)
+            | {"attempts": [_attempt_json(attempt) for attempt in ticket.attempts]}
+            | ({"reviews": [row_json(review) for review in ticket.reviews]} if ticket.reviews else {})
+            for ticket in record.tickets
+        ]
+    }
+    if record.verdicts:
+        run["verdicts"] = [row_json(verdict) for verdict in record.verdicts]
+    return {"format": FORMAT, "version": VERSION, "run": run}
 
 
 # --- checking an export before it is imported --------------------------------------------------------
@@ -276,13 +278,22 @@ def from_json(document: Any) -> RunRecord:
             parts = tuple(
                 row_from_json(PartRow, p, w, names) for w, p in _objects(attempt, "parts", attempt_where)
             )
-            attempts.append(AttemptRecord(attempt_row, requests, parts))
+            check = attempt.get("check")
+            checked = (
+                None
+                if check is None
+                else row_from_json(
+                    CheckRow, _object(check, f"{attempt_where}.check"), f"{attempt_where}.check"
+                )
+            )
+            attempts.append(AttemptRecord(attempt_row, requests, parts, checked))
         if "isolation" not in ticket and any(a.row.worktree is not None for a in attempts):
             ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
         listed = _objects(ticket, "reviews", ticket_where) if "reviews" in ticket else []
         reviews = tuple(row_from_json(ReviewRow, r, w) for w, r in listed)
         tickets.append(TicketRecord(ticket_row, tuple(attempts), reviews))
-    return RunRecord(run_row, tuple(tickets))
+    verdicts = () if "verdicts" not in run else _objects(run, "verdicts", "run")
+    return RunRecord(run_row, tuple(tickets), tuple(row_from_json(VerdictRow, v, w) for w, v in verdicts))
 
 
 def import_record(store: Store, record: RunRecord) -> int:
@@ -309,7 +320,12 @@ def import_record(store: Store, record: RunRecord) -> int:
                         PartRow.insert_sql("attempt_id"),
                         [(attempt.row.id, *p.to_db()) for p in attempt.parts],
                     )
+                    if attempt.check is not None:
+                        conn.execute(
+                            CheckRow.insert_sql("attempt_id"), (attempt.row.id, *attempt.check.to_db())
+                        )
                 insert_rows(conn, ticket_key, ticket.reviews)
+            conn.executemany(VerdictRow.insert_sql("run_id"), [(run.id, *v.to_db()) for v in record.verdicts])
     except sqlite3.IntegrityError as exc:
         raise StoreError(f"cannot import run {record.row.id}: {exc}") from exc
     return sum(len(ticket.attempts) for ticket in record.tickets)
@@ -326,12 +342,6 @@ def count(value: int) -> str:
 def cost(row: AttemptRow) -> str:
     """`$0.0123`, `~` when estimated, `$?` when no price was known for the model."""
     return format_usd(row.cost_usd, row.cost_estimated)
-
-
-def _fence(text: str, language: str = "") -> str:
-    """A fenced code block whose fence is longer than any run of backticks inside it."""
-    fence = code_fence(text)
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
 def _cell(text: str) -> str:
@@ -425,13 +435,13 @@ def _tool_block(
     body: list[str] = []
     if call is not None:
         error = call.info.get("error")
-        body.append(_fence(call.text or "{}", "json"))
+        body.append(fenced(call.text or "{}", "json"))
         if error:
             body.append(f"*Unusable arguments:* {error}")
     body += [f"*{note.text}*" for note in notes]
     if result is not None:
         label = "Result (error)" if result.is_error else "Result"
-        body += [f"*{label}:*", _fence(_shown(result.text, details) or "(empty)")]
+        body += [f"*{label}:*", fenced(_shown(result.text, details) or "(empty)")]
     else:
         body.append("*No result recorded.*")
     if details:
@@ -468,7 +478,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     lines = [
         f"## {ticket.ticket}{title} · attempt {count(row.number)} · {row.outcome or 'running'}",
         "",
-        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}",
+        f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}"
+        + (f" · a synthesis of tournament {ticket.synthesis_of}" if ticket.synthesis_of else ""),
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
@@ -515,7 +526,90 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
                 lines += [f"*{part.text}*", ""]
             case PartKind.ERROR:
                 lines += [f"**Error:** {part.text}", ""]
-    return lines + _changes(row)
+    return lines + _check(attempt, details) + _changes(row)
+
+
+def _check(attempt: AttemptRecord, details: bool) -> list[str]:
+    """The attempt's tournament check: its command, result, test counts, time and output."""
+    check = attempt.check
+    if check is None:
+        return []
+    took = attempt.row.ended_ms
+    seconds = "" if took is None else f" in {rate(max(check.checked_ms - took, 0.0) / 1000)} s"
+    lines = [f"**Check** `{check.command}`: {_check_label(check)}{seconds}", ""]
+    output = fenced(_shown(check.output, details) or "(no output)")
+    if details:
+        return [*lines, "<details><summary>Check output</summary>", "", output, "", "</details>", ""]
+    return [*lines, output, ""]
+
+
+def _check_label(check: CheckRow) -> str:
+    """`passed (3 passed)`, `failed (2 passed, 1 failed)`, as the live table says it."""
+    from lfgtui.tournament.verdict import CheckResult, SuiteCounts
+
+    counts = (check.tests_passed, check.tests_failed, check.tests_errors, check.tests_skipped)
+    tests = None if check.tests_passed is None else SuiteCounts(*(n or 0 for n in counts))
+    return CheckResult(check.command, check.passed, check.output, tests).label()
+
+
+def latest_verdicts(record: RunRecord) -> list[VerdictRow]:
+    """Each tournament's verdict: the latest decided (a follow-up decides it again)."""
+    return list({verdict.tournament: verdict for verdict in record.verdicts}.values())
+
+
+def _tournaments(record: RunRecord) -> list[str]:
+    """Each tournament's table (its contestants best first, the winner marked) and its ranking's
+    reasons."""
+    attempts = {
+        (ticket.row.ticket, attempt.row.number): (ticket.row, attempt)
+        for ticket in record.tickets
+        for attempt in ticket.attempts
+    }
+    lines: list[str] = []
+    for verdict in latest_verdicts(record):
+        who = "the rule" if verdict.judge is None else f"the judge {verdict.judge}"
+        if verdict.judge_error is not None:
+            who = f"the rule (the judge {verdict.judge} failed: {verdict.judge_error})"
+        won = (
+            "no winner: no contestant passed its check"
+            if verdict.winner is None
+            else f"winner {verdict.winner}"
+        )
+        lines += [
+            f"## Tournament {verdict.tournament}",
+            "",
+            f"Decided {when(verdict.decided_at)} · {won} · ranked by {who}",
+            "",
+            "| | contestant | model | check | diff | TTFT | tok/s | tokens | cost | wall |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        placings = verdict.placings()
+        for ticket_id, number, _ in placings:
+            mark = "★" if ticket_id == verdict.winner else ""
+            found = attempts.get((ticket_id, number or 0))
+            if found is None:
+                lines.append(f"| {mark} | {_cell(ticket_id)} | | | | | | | | |")
+                continue
+            ticket, attempt = found
+            row = attempt.row
+            check = row.outcome or "running" if attempt.check is None else _check_label(attempt.check)
+            diff = (
+                "-"
+                if row.diff_files is None
+                else diff_size(row.diff_added or 0, row.diff_removed or 0, row.diff_files)
+            )
+            wall = "-" if row.duration_s is None else f"{rate(row.duration_s)} s"
+            lines.append(
+                f"| {mark} | {_cell(ticket_id)} | {_cell(_model(ticket, attempt))} | "
+                f"{_cell(check)} | "
+                f"{diff} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s, row.tokens_per_s_estimated)} | "
+                f"{tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | {wall} |"
+            )
+        lines.append("")
+        for place, (ticket_id, _, reasons) in enumerate(placings, 1):
+            lines.append(f"{place}. **{_cell(ticket_id)}**: {_cell('; '.join(reasons))}")
+        lines.append("")
+    return lines
 
 
 def _changes(row: AttemptRow) -> list[str]:
@@ -526,7 +620,7 @@ def _changes(row: AttemptRow) -> list[str]:
     where = f" on branch `{row.branch}`" if row.branch else ""
     lines = [f"**Changes**{where}: {size}", ""]
     if row.diff:
-        lines += [_fence(row.diff, "diff"), ""]
+        lines += [fenced(row.diff, "diff"), ""]
     return lines
 
 
@@ -538,7 +632,7 @@ def _reviews_markdown(ticket: TicketRecord) -> list[str]:
     for review in ticket.reviews:
         sent = f"sent {when(review.sent_at)}" if review.sent_at is not None else "draft"
         where = f"{review.path}:{review.line}" + (f"-{review.end_line}" if review.end_line else "")
-        lines += [f"**`{where}`** ({sent})", "", _fence(review.quote, "diff"), "", _quote(review.body), ""]
+        lines += [f"**`{where}`** ({sent})", "", fenced(review.quote, "diff"), "", _quote(review.body), ""]
     return lines
 
 
@@ -559,6 +653,7 @@ def to_markdown(record: RunRecord, details: bool = True) -> str:
     if run.command:
         lines += [f"`{run.command}`", ""]
     lines += [*_metrics_table(record), ""]
+    lines += _tournaments(record)
     for ticket in record.tickets:
         for attempt in ticket.attempts:
             lines += _attempt_markdown(ticket.row, attempt, details)

@@ -177,6 +177,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         check_timeout_s=row.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S,
         fallback=tuple((link.partition("/")[0], link.partition("/")[2]) for link in row.fallback),
         max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
+        judges=row.judges,
     )
 
 

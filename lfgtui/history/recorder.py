@@ -11,11 +11,13 @@ flight; the next start marks the attempt `interrupted` (see recovery.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,17 +46,19 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
+from lfgtui.history.calibration import recorded_calibration
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.notes import NOTES
 from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
-from lfgtui.history.rows import RunRow, TicketRow, new_id
+from lfgtui.history.rows import CheckRow, RunRow, TicketRow, VerdictRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import Pricer
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,33 @@ class Started:
     pricer: Pricer | None = None
 
 
-Item = Event | Started
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A tournament contestant's check of its attempt, ended at `t` (the run's clock)."""
+
+    ticket: str
+    attempt: int
+    result: CheckResult
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A tournament's verdict, decided at `wall` (Unix seconds)."""
+
+    verdict: Verdict
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A ticket started in the run after it began: the synthesis of tournament `synthesis_of`."""
+
+    ticket: Ticket
+    synthesis_of: str
+
+
+Item = Event | Started | Checked | Decided | Added
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -104,6 +134,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         check_timeout_s=ticket.check_timeout_s,
         fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
         max_wait_s=ticket.max_wait_s,
+        judges=ticket.judges,
     )
 
 
@@ -133,6 +164,9 @@ class Recorder:
         self._pending = Pending()
         self._attention = Attentions()
         """The tickets' attention states: how long each attempt waits for the person."""
+        self.calibration: dict[tuple[str, str], float] = {}
+        """What the history says a character of each of the run's models is worth, to start its
+        estimate with (history/calibration.py)."""
 
     @classmethod
     def begin(cls, path: Path, tickets: TicketFile, command: str) -> Recorder:
@@ -164,7 +198,11 @@ class Recorder:
             store.close()
             lock.release()
             raise
-        return cls(store, run_id, lock, ids)
+        recorder = cls(store, run_id, lock, ids)
+        links = [link for t in tickets.tickets for link in ((t.provider, t.model), *t.fallback)]
+        with contextlib.suppress(sqlite3.Error):  # a guess to start with: never a reason not to record
+            recorder.calibration = recorded_calibration(store.conn, links)
+        return recorder
 
     @classmethod
     def reopen(cls, path: Path, run_id: str, again: Collection[tuple[str, int]] = ()) -> Recorder:
@@ -209,17 +247,26 @@ class Recorder:
             for item in batch:
                 if isinstance(item, Started):
                     self._start(item)
+                elif isinstance(item, Checked):
+                    self._checked(item)
+                elif isinstance(item, Decided):
+                    self._decided(item)
+                elif isinstance(item, Added):
+                    self._added(item)
                 else:
                     self._apply(item)
             self._pending.write(self.conn)
 
-    def record_ends(self, items: list[Started | AttemptEnded]) -> None:
+    def record_ends(self, items: list[Started | AttemptEnded | Added]) -> None:
         """Only how each attempt started and ended (outcome and error), for when a batch could not be
         written and the rows in memory no longer match the file: every attempt keeps its outcome
         rather than being found `interrupted`, its row written now if a failed batch held its INSERT.
         Written again whole after it failed, it records each once."""
         with transaction(self.conn):
             for item in items:
+                if isinstance(item, Added):
+                    self._added(item)
+                    continue
                 if isinstance(item, Started):
                     self._start(item)
                 event = item.event if isinstance(item, Started) else item
@@ -258,6 +305,38 @@ class Recorder:
         attempt = self._attempt(event, item.wall, event.provider)
         attempt.metrics.pricer = item.pricer
         self._attend(event)
+
+    def _checked(self, item: Checked) -> None:
+        """The check's row, on the attempt it checked (one this run recorded; a check again of the
+        same attempt replaces it)."""
+        started = self._started.get((item.ticket, item.attempt))
+        if started is None:
+            return
+        attempt, result, tests = started[0], item.result, item.result.tests
+        counts = (None,) * 4 if tests is None else (tests.passed, tests.failed, tests.errors, tests.skipped)
+        row = CheckRow(result.command, result.passed, result.output, *counts, attempt.ms(item.t))
+        insert = CheckRow.insert_sql("attempt_id").replace("INSERT", "INSERT OR REPLACE", 1)
+        self.conn.execute(insert, (attempt.id, *row.to_db()))
+
+    def _added(self, item: Added) -> None:
+        row = replace(ticket_row(item.ticket), synthesis_of=item.synthesis_of)
+        values = (self.run_id, *row.to_db())
+        self._tickets[item.ticket.id] = (
+            self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0
+        )
+
+    def _decided(self, item: Decided) -> None:
+        verdict = item.verdict
+        ranking = [
+            {"ticket": p.ticket, "attempt": verdict.contestant(p.ticket).attempt, "reasons": list(p.reasons)}
+            | ({"label": label} if (label := verdict.label_of(p.ticket)) is not None else {})
+            for p in verdict.ranking
+        ]
+        ranked = json.dumps(ranking)
+        row = VerdictRow(
+            verdict.tournament, item.wall, verdict.winner, verdict.judge, ranked, verdict.judge_error
+        )
+        self.conn.execute(VerdictRow.insert_sql("run_id"), (self.run_id, *row.to_db()))
 
     def _apply(self, event: Event) -> None:
         attempt = self._attempt(event)

@@ -1,4 +1,4 @@
-"""Review comments in the history file (migration 12): drafts kept until they are sent, and the sent
+"""Review comments in the history file (migration 14): drafts kept until they are sent, and the sent
 ones, searchable and exported with their ticket.
 
 Every function takes the connection of a `Store` and writes in one transaction of its own, so a

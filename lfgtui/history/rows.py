@@ -172,6 +172,10 @@ class TicketRow(Row):
     fallback: tuple[str, ...] = ()
     max_wait_s: float | None = None
     """Its failover links ("provider/model") and wait, from migration 10."""
+    synthesis_of: str | None = None
+    """The tournament whose best two contestants it was started to combine (migration 12)."""
+    judges: str | None = None
+    """For a tournament's judge: the tournament it ranks, from migration 13."""
 
 
 @dataclass(frozen=True)
@@ -278,10 +282,60 @@ class PartRow(Row):
 
 
 @dataclass(frozen=True)
+class CheckRow(Row):
+    """A tournament contestant's `check` of one attempt (migration 13): its output whole, as kept; the
+    test counts None when the output had no summary; `checked_ms` when it ended, since the attempt
+    started."""
+
+    table: ClassVar[str] = "checks"
+    command: str
+    passed: bool
+    output: str
+    tests_passed: int | None
+    tests_failed: int | None
+    tests_errors: int | None
+    tests_skipped: int | None
+    checked_ms: float
+
+
+@dataclass(frozen=True)
+class VerdictRow(Row):
+    """A tournament's verdict as decided (migration 12); `ranking` is JSON (see `placings`)."""
+
+    table: ClassVar[str] = "verdicts"
+    tournament: str
+    decided_at: float
+    winner: str | None
+    judge: str | None
+    ranking: str
+    judge_error: str | None = None
+    """Why its judge failed (the ranking is then the rule's), from migration 13."""
+
+    def placings(self) -> list[tuple[str, int | None, list[str]]]:
+        """The ranking, best first: each contestant's ticket id, attempt and reasons; [] when the file
+        holds something else."""
+        try:
+            ranking = json.loads(self.ranking)
+        except (ValueError, RecursionError):
+            return []
+        placed = []
+        for place in ranking if isinstance(ranking, list) else []:
+            if not isinstance(place, dict) or not isinstance(ticket := place.get("ticket"), str):
+                continue
+            attempt = place.get("attempt")
+            reasons = place.get("reasons")
+            reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
+            placed.append((ticket, attempt if type(attempt) is int else None, reasons))
+        return placed
+
+
+@dataclass(frozen=True)
 class AttemptRecord:
     row: AttemptRow
     requests: tuple[RequestRow, ...]
     parts: tuple[PartRow, ...]
+    check: CheckRow | None = None
+    """Its tournament check, when it was a checked contestant."""
 
 
 def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
@@ -295,10 +349,13 @@ def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
     parts = conn.execute(
         f"SELECT {PartRow.select()} FROM parts WHERE attempt_id = ? ORDER BY seq", (attempt_id,)
     )
+    check = conn.execute(f"SELECT {CheckRow.select()} FROM checks WHERE attempt_id = ?", (attempt_id,))
+    checked = check.fetchone()
     return AttemptRecord(
         AttemptRow.from_db(row),
         tuple(RequestRow.from_db(r) for r in requests),
         tuple(PartRow.from_db(p) for p in parts),
+        None if checked is None else CheckRow.from_db(checked),
     )
 
 
@@ -324,13 +381,15 @@ class TicketRecord:
     row: TicketRow
     attempts: tuple[AttemptRecord, ...]
     reviews: tuple[ReviewRow, ...] = ()
-    """Its review comments, drafts and sent (migration 12)."""
+    """Its review comments, drafts and sent (migration 14)."""
 
 
 @dataclass(frozen=True)
 class RunRecord:
     row: RunRow
     tickets: tuple[TicketRecord, ...]
+    verdicts: tuple[VerdictRow, ...] = ()
+    """Its tournaments' verdicts, oldest first (those of the selected tickets' tournaments)."""
 
 
 ATTEMPT_METRICS_SET = (

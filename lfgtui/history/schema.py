@@ -291,9 +291,54 @@ ALTER TABLE attempts ADD COLUMN waited_s REAL;
 open, and a turn that ended on a question until the follow-up that answered it. A row recorded
 before says NULL: not measured."""
 
-_V12_SENT = "{p}.sent_at IS NOT NULL"
+V12 = """
+CREATE TABLE checks (
+    attempt_id TEXT PRIMARY KEY REFERENCES attempts(id) ON DELETE CASCADE,
+    command TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    tests_passed INTEGER,
+    tests_failed INTEGER,
+    tests_errors INTEGER,
+    tests_skipped INTEGER,
+    checked_ms REAL NOT NULL
+) WITHOUT ROWID;
 
-V12 = f"""
+CREATE TABLE verdicts (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tournament TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    winner TEXT,
+    judge TEXT,
+    ranking TEXT NOT NULL
+);
+CREATE INDEX verdicts_run ON verdicts(run_id, tournament);
+
+ALTER TABLE tickets ADD COLUMN synthesis_of TEXT;
+"""
+"""A tournament as it was decided: each contestant's `check` (one per checked attempt: the command,
+whether it passed, its output as kept, the test counts read from it, NULL when it had no summary,
+and when it ended in ms since the attempt started, so it took `checked_ms - ended_ms`), and each
+verdict: the tournament (the fanned-out ticket's id), when it was decided, the winner's ticket id
+(NULL: nobody passed), who ranked (NULL: the rule) and the ranking, best first, as JSON
+`[{"ticket", "attempt", "reasons": [...]}]`. A tournament decided again (a contestant's follow-up)
+has a verdict row each time; the latest is its verdict. A ticket the verdict's synthesis key started
+in the run says which tournament it synthesizes (`synthesis_of`). A file recorded before has none."""
+
+
+V13 = """
+ALTER TABLE tickets ADD COLUMN judges TEXT;
+ALTER TABLE verdicts ADD COLUMN judge_error TEXT;
+"""
+"""For a tournament's judge (`ID@judge`): the tournament it ranks, so `lfg resume` holds it until its
+contestants are done again, as the run did. A row recorded before has NULL: not a judge. A verdict
+whose judge failed says why (`judge_error`; its ranking is then the rule's), and each place of a
+judged ranking has the `label` the judge saw it under."""
+
+_V14_SENT = "{p}.sent_at IS NOT NULL"
+
+V14 = f"""
 CREATE TABLE review_comments (
     id INTEGER PRIMARY KEY,
     ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
@@ -315,16 +360,16 @@ CREATE VIRTUAL TABLE review_fts USING fts5(
     content = 'review_comments', content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER review_fts_insert AFTER INSERT ON review_comments WHEN {_V12_SENT.format(p="new")} BEGIN
+CREATE TRIGGER review_fts_insert AFTER INSERT ON review_comments WHEN {_V14_SENT.format(p="new")} BEGIN
     INSERT INTO review_fts (rowid, body, path, quote) VALUES (new.id, new.body, new.path, new.quote);
 END;
 CREATE TRIGGER review_fts_update AFTER UPDATE ON review_comments BEGIN
     INSERT INTO review_fts (review_fts, rowid, body, path, quote)
-        SELECT 'delete', old.id, old.body, old.path, old.quote WHERE {_V12_SENT.format(p="old")};
+        SELECT 'delete', old.id, old.body, old.path, old.quote WHERE {_V14_SENT.format(p="old")};
     INSERT INTO review_fts (rowid, body, path, quote)
-        SELECT new.id, new.body, new.path, new.quote WHERE {_V12_SENT.format(p="new")};
+        SELECT new.id, new.body, new.path, new.quote WHERE {_V14_SENT.format(p="new")};
 END;
-CREATE TRIGGER review_fts_delete AFTER DELETE ON review_comments WHEN {_V12_SENT.format(p="old")} BEGIN
+CREATE TRIGGER review_fts_delete AFTER DELETE ON review_comments WHEN {_V14_SENT.format(p="old")} BEGIN
     INSERT INTO review_fts (review_fts, rowid, body, path, quote)
         VALUES ('delete', old.id, old.body, old.path, old.quote);
 END;
@@ -337,5 +382,6 @@ answered them (`sent_attempt`). `key` names a comment across edits and exports; 
 for a hunk) is numbered in the new file, or the old one for a removed line (`side`); `quote` is the
 diff lines it is about as they were when it was written."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12)
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -76,6 +76,66 @@ def summed_costs(rows: Sequence[StatsRow]) -> tuple[float | None, int, bool]:
 
 
 @dataclass(frozen=True)
+class ContestantStats:
+    """One provider and model (a coding agent: its provider) as a tournament contestant, over each
+    tournament's latest verdict: how often it entered, won and passed its check, and what it cost."""
+
+    provider: str
+    model: str
+    tournaments: int
+    """Contestants it was in the verdicts read (a model fanned out `attempts = N` times enters N)."""
+    wins: int
+    passed: int
+    """Of those, how many passed their check."""
+    cost_usd: float | None
+    """What those contestants' attempts cost, summed (None: none was priced)."""
+    unpriced: int
+    cost_estimated: bool
+
+    @property
+    def win_rate(self) -> float:
+        return self.wins / self.tournaments if self.tournaments else 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.tournaments if self.tournaments else 0.0
+
+    @property
+    def cost_per_win(self) -> float | None:
+        """The cost of all it entered over its wins (None: no win, or nothing priced)."""
+        return None if not self.wins or self.cost_usd is None else self.cost_usd / self.wins
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "tournaments": self.tournaments,
+            "wins": self.wins,
+            "win_rate": self.win_rate,
+            "passed": self.passed,
+            "pass_rate": self.pass_rate,
+            "cost_usd": self.cost_usd,
+            "cost_per_win_usd": self.cost_per_win,
+            "unpriced": self.unpriced,
+            "cost_estimated": self.cost_estimated,
+        }
+
+
+def contestant_stats(entries: Sequence[tuple[str, str, bool, bool, StatsRow]]) -> list[ContestantStats]:
+    """The leaderboard from each contestant's (provider, model, won, passed, its attempt's figures):
+    most wins first, then the higher pass rate, then the name."""
+    groups: dict[tuple[str, str], list[tuple[bool, bool, StatsRow]]] = {}
+    for provider, model, won, passed, row in entries:
+        groups.setdefault((provider, model), []).append((won, passed, row))
+    board = []
+    for (provider, model), rows in groups.items():
+        cost, unpriced, estimated = summed_costs([row for _, _, row in rows])
+        wins, passed = sum(won for won, _, _ in rows), sum(ok for _, ok, _ in rows)
+        board.append(ContestantStats(provider, model, len(rows), wins, passed, cost, unpriced, estimated))
+    return sorted(board, key=lambda s: (-s.wins, -s.pass_rate, s.provider, s.model))
+
+
+@dataclass(frozen=True)
 class QuotaStats:
     """One provider's quota as its rate-limit headers last said it in the attempts read (times are
     wall-clock seconds; None where nothing was said), and how often those attempts waited for it; for

@@ -27,7 +27,7 @@ from lfgtui.outcome import Outcome
 if TYPE_CHECKING:
     from lfgtui.events import Event
     from lfgtui.history.rows import AttemptRecord, RunRecord
-    from lfgtui.history.stats import DayCost, ModelStats, QuotaStats
+    from lfgtui.history.stats import ContestantStats, DayCost, ModelStats, QuotaStats
     from lfgtui.providers.base import Message
     from lfgtui.worktrees.land import Landed
 
@@ -324,6 +324,45 @@ class Store:
             )
         return stats
 
+    def contestant_stats(self, filters: Filters | None = None) -> list[ContestantStats]:
+        """The leaderboard over past tournaments (each one's latest verdict), per provider and model
+        of its contestants' attempts; `filters` narrow the contestants."""
+        from lfgtui.history.rows import VerdictRow
+        from lfgtui.history.stats import StatsRow, contestant_stats
+
+        where, params = (filters or Filters()).where()
+        entries = []
+        for run_id, *row in self.conn.execute(
+            f"SELECT v.run_id, {', '.join('v.' + c for c in VerdictRow.columns())} FROM verdicts v "
+            "WHERE v.id = (SELECT max(w.id) FROM verdicts w WHERE w.run_id = v.run_id "
+            "AND w.tournament = v.tournament) ORDER BY v.id"
+        ):
+            verdict = VerdictRow.from_db(row)
+            for ticket, number, _ in verdict.placings():
+                found = self.conn.execute(
+                    "SELECT a.provider, coalesce(a.model, t.model, ''), a.outcome, a.output_tokens, "
+                    "a.cost_usd, a.cost_estimated, coalesce(c.passed, 0) FROM attempts a "
+                    "JOIN tickets t ON t.id = a.ticket_id LEFT JOIN checks c ON c.attempt_id = a.id "
+                    f"WHERE t.run_id = ? AND t.ticket = ? AND a.number = ? {where}",
+                    (run_id, ticket, number, *params),
+                ).fetchone()
+                if found is None or found[0] is None:
+                    continue
+                provider, model, outcome, tokens, cost, estimated, passed = found
+                figures = StatsRow(
+                    outcome,
+                    None,
+                    None,
+                    read_value(tokens, int, optional=True) or 0,
+                    read_value(cost, float, optional=True),
+                    bool(estimated),
+                )
+                won = ticket == verdict.winner
+                entries.append(
+                    (read_value(provider, str), read_value(model, str), won, bool(passed), figures)
+                )
+        return contestant_stats(entries)
+
     def daily_costs(self, filters: Filters | None = None) -> list[DayCost]:
         """What the attempts of each day cost, newest day first (days in local time)."""
         from lfgtui.history.stats import DayCost, StatsRow, summed_costs
@@ -376,7 +415,7 @@ class Store:
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
         from lfgtui.history.reviews import ticket_rows
-        from lfgtui.history.rows import RunRecord, RunRow, TicketRecord, TicketRow
+        from lfgtui.history.rows import RunRecord, RunRow, TicketRecord, TicketRow, VerdictRow
 
         (run,) = self.conn.execute(
             f"SELECT {RunRow.select()} FROM runs WHERE id = ?", (selection.run_id,)
@@ -397,7 +436,16 @@ class Store:
             attempts = tuple(self.load_attempt(a) for a in attempt_ids)
             reviews = tuple(ticket_rows(self.conn, ticket_key)) if selection.attempt_id is None else ()
             tickets.append(TicketRecord(TicketRow.from_db(row), attempts, reviews))
-        return RunRecord(RunRow.from_db(run), tuple(tickets))
+        verdicts = (
+            VerdictRow.from_db(row)
+            for row in self.conn.execute(
+                f"SELECT {VerdictRow.select()} FROM verdicts WHERE run_id = ? ORDER BY id",
+                (selection.run_id,),
+            )
+        )
+        shown = {ticket.row.ticket for ticket in tickets}
+        kept = tuple(v for v in verdicts if any(placed[0] in shown for placed in v.placings()))
+        return RunRecord(RunRow.from_db(run), tuple(tickets), kept)
 
     def load_attempt(self, attempt_id: str) -> AttemptRecord:
         """One attempt with its requests and parts."""

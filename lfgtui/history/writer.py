@@ -43,12 +43,13 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.history.database import StoreError
-from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.recorder import Added, Checked, Decided, Item, Recorder, Started
 from lfgtui.inert import inert
-from lfgtui.tickets.ticket import TicketFile
+from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset(
@@ -70,6 +71,9 @@ class RunHistory:
     ) -> None:
         self.run_id = recorder.run_id
         self.path = recorder.store.path
+        self.calibration = recorder.calibration
+        """What the history says a character of each of the run's models is worth (`Run.record`
+        starts the run's estimate with it)."""
         self._recorder = recorder
         self._executor = executor
         self._on_error = on_error
@@ -105,6 +109,27 @@ class RunHistory:
                 pending.append(Started(event, time.time(), pricer))
                 return
         pending.append(event)
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        """A tournament contestant's check (the referee's `Audience`): recorded on its attempt."""
+        self._tell(Checked(ticket, attempt, result, t))
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        """A tournament's verdict (the referee's `Audience`): recorded in the run."""
+        self._tell(Decided(verdict, time.time()))
+
+    def synthesis(self, ticket: Ticket, tournament: str) -> None:
+        """A ticket started in the run to synthesize `tournament`: recorded before its events."""
+        self._tell(Added(ticket, tournament))
+
+    def _tell(self, item: Checked | Decided | Added) -> None:
+        """Queue what the referee or the synthesis key says (once only starts and ends are recorded,
+        only a ticket's start: its attempts' starts and ends name it)."""
+        if self._failed or (self._ends_only and not isinstance(item, Added)):
+            return
+        self._pending.append(item)
+        self._has_events.set()
+        self._urgent.set()
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -149,7 +174,7 @@ class RunHistory:
                     f"history could not record part of this run ({problem}); "
                     "from now on it records only how each attempt ends"
                 )
-        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded)]
+        self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded | Added)]
         await loop.run_in_executor(self._executor, self._recorder.record_ends, self._unwritten)
         self._unwritten = []
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # config/load.py reads provider configs: it need not make every event class
@@ -80,6 +80,33 @@ class PriceOverride:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """A coding agent's own settings (a provider of kind `acp`): how it is started, what it is
+    given, how it logs in. Kept apart from what every provider has, so that a model API's config
+    carries none of them."""
+
+    command: tuple[str, ...] = ()
+    """Its command line; `{model}` is replaced by the ticket's model."""
+    env: tuple[str, ...] = ()
+    """Environment variables it gets besides the safe allowlist (its keys)."""
+    install: str | None = None
+    """Built-in agents only: what to install when its command is missing."""
+    auth_method: str | None = None
+    """The ACP auth method lfg asks for before a session (None: the agent's own login, else the
+    first method whose variables are set once the agent asks to log in)."""
+    auth_vars: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Built-in agents only: the variables each of its auth methods reads (any one of them logs it
+    in), for agents that do not list them in `initialize` (Codex names none)."""
+    login: str | None = None
+    """Built-in agents only: the command a person runs to log in, quoted when it asks to."""
+    model_env: str | None = None
+    """Its own variable for the model, set to the ticket's model at start."""
+    nice: int = 10
+    """How much lower than lfg's its CPU priority is (0 to 19; 0: as lfg's), so that busy agents
+    leave the UI its share."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     """How to reach one provider. `api_key` is resolved from `api_key_env` and never written anywhere."""
 
@@ -97,25 +124,8 @@ class ProviderConfig:
     connect_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     max_retries: int = 2
-    command: tuple[str, ...] = ()
-    """For a coding agent (`acp`): its command line; `{model}` is replaced by the ticket's model."""
-    env: tuple[str, ...] = ()
-    """For a coding agent: environment variables it gets besides the safe allowlist (its keys)."""
-    install: str | None = None
-    """For a built-in coding agent: what to install when its command is missing."""
-    auth_method: str | None = None
-    """For a coding agent: the ACP auth method lfg asks for before a session (None: the agent's own
-    login, else the first method whose variables are set once the agent asks to log in)."""
-    auth_vars: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """For a built-in coding agent: the variables each of its auth methods reads (any one of them
-    logs it in), for agents that do not list them in `initialize` (Codex names none)."""
-    login: str | None = None
-    """For a built-in coding agent: the command a person runs to log in, quoted when it asks to."""
-    model_env: str | None = None
-    """For a coding agent: its own variable for the model, set to the ticket's model at start."""
-    nice: int = 10
-    """For a coding agent: how much lower than lfg's its CPU priority is (0 to 19; 0: as lfg's), so
-    that busy agents leave the UI its share."""
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    """How lfg starts and logs in a coding agent (kind `acp`); left empty for a model API."""
     max_concurrency: int | None = None
     """Model calls of this provider streaming at once, over every ticket of the run (None: no limit)."""
     requests_per_minute: int | None = None
@@ -125,6 +135,10 @@ class ProviderConfig:
     fallback: tuple[str, ...] = ()
     """Where its tickets go when it fails in a way more waiting will not fix soon ("provider/model",
     in order), unless a ticket names its own `fallback` (run/failover.py)."""
+
+    def with_agent(self, **changes: Any) -> ProviderConfig:
+        """This provider with some of its coding agent's settings changed."""
+        return replace(self, agent=replace(self.agent, **changes))
 
 
 class ProviderError(Exception):

@@ -7,8 +7,9 @@ import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
-from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.base import AgentSettings, ProviderConfig
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
 AGENT_START_TIMEOUT_S = 60.0
@@ -35,14 +36,15 @@ AGENT_ENV = (
 and the proxy and CA settings without which an agent behind a proxy reaches nothing."""
 
 
-def _agent(name: str, command: tuple[str, ...], env: tuple[str, ...], install: str | None) -> ProviderConfig:
-    """A built-in coding agent (ACP over stdio); `default` leaves the model to the agent."""
+def _agent(
+    name: str, command: tuple[str, ...], env: tuple[str, ...], install: str | None, **agent: Any
+) -> ProviderConfig:
+    """A built-in coding agent (ACP over stdio); `default` leaves the model to the agent. `agent`:
+    its other `AgentSettings`."""
     return ProviderConfig(
         name=name,
         kind="acp",
-        command=command,
-        env=env,
-        install=install,
+        agent=AgentSettings(command, env, install, **agent),
         default_model="default",
         connect_timeout_s=AGENT_START_TIMEOUT_S,
         idle_timeout_s=AGENT_IDLE_TIMEOUT_S,
@@ -98,80 +100,72 @@ BUILTIN: dict[str, ProviderConfig] = {
         _agent("sim-acp", (sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"), (), None),
         default_model="agent-demo",
     ),
-    "claude-code": replace(
-        _agent(
-            "claude-code",
-            ("claude-agent-acp",),
-            (
-                "ANTHROPIC_API_KEY",
-                "ANTHROPIC_AUTH_TOKEN",
-                "ANTHROPIC_BASE_URL",
-                "ANTHROPIC_CUSTOM_HEADERS",
-                "ANTHROPIC_MODEL",
-                "ANTHROPIC_SMALL_FAST_MODEL",
-                "ANTHROPIC_DEFAULT_OPUS_MODEL",
-                "ANTHROPIC_DEFAULT_SONNET_MODEL",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL",
-                "CLAUDE_CONFIG_DIR",
-                "CLAUDE_CODE_OAUTH_TOKEN",
-                "CLAUDE_CODE_USE_BEDROCK",
-                "CLAUDE_CODE_USE_VERTEX",
-                "CLAUDE_CODE_USE_FOUNDRY",
-                "MAX_THINKING_TOKENS",
-            ),
-            "npm install -g @agentclientprotocol/claude-agent-acp",
+    "claude-code": _agent(
+        "claude-code",
+        ("claude-agent-acp",),
+        (
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_BASE_URL",
+            "ANTHROPIC_CUSTOM_HEADERS",
+            "ANTHROPIC_MODEL",
+            "ANTHROPIC_SMALL_FAST_MODEL",
+            "ANTHROPIC_DEFAULT_OPUS_MODEL",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL",
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+            "CLAUDE_CONFIG_DIR",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CODE_USE_BEDROCK",
+            "CLAUDE_CODE_USE_VERTEX",
+            "CLAUDE_CODE_USE_FOUNDRY",
+            "MAX_THINKING_TOKENS",
         ),
+        "npm install -g @agentclientprotocol/claude-agent-acp",
         login="claude-agent-acp --cli auth login --claudeai (or --console), or set ANTHROPIC_API_KEY",
         model_env="ANTHROPIC_MODEL",
     ),
-    "codex": replace(
-        _agent(
-            "codex",
-            ("codex-acp",),
-            (
-                "OPENAI_API_KEY",
-                "CODEX_API_KEY",
-                "CODEX_HOME",
-                "CODEX_CONFIG",
-                "CODEX_CA_CERTIFICATE",
-                "CODEX_PATH",
-                "MODEL_PROVIDER",
-                "INITIAL_AGENT_MODE",
-                "NO_BROWSER",
-                "OPENAI_BASE_URL",
-            ),
-            "npm install -g @agentclientprotocol/codex-acp",
+    "codex": _agent(
+        "codex",
+        ("codex-acp",),
+        (
+            "OPENAI_API_KEY",
+            "CODEX_API_KEY",
+            "CODEX_HOME",
+            "CODEX_CONFIG",
+            "CODEX_CA_CERTIFICATE",
+            "CODEX_PATH",
+            "MODEL_PROVIDER",
+            "INITIAL_AGENT_MODE",
+            "NO_BROWSER",
+            "OPENAI_BASE_URL",
         ),
+        "npm install -g @agentclientprotocol/codex-acp",
         auth_vars={"api-key": ("CODEX_API_KEY", "OPENAI_API_KEY")},  # codex-acp 2.x's method, either key
         login="codex-acp cli login (Codex's own login), or set OPENAI_API_KEY",
     ),
-    "gemini": replace(
-        _agent(
-            "gemini",
-            ("gemini", "--acp"),
-            (
-                "GEMINI_API_KEY",
-                "GOOGLE_API_KEY",
-                "GOOGLE_CLOUD_PROJECT",
-                "GOOGLE_CLOUD_LOCATION",
-                "GOOGLE_GENAI_USE_VERTEXAI",
-                "GOOGLE_APPLICATION_CREDENTIALS",
-                "GOOGLE_GEMINI_BASE_URL",
-                "GEMINI_MODEL",
-            ),
-            "npm install -g @google/gemini-cli",
+    "gemini": _agent(
+        "gemini",
+        ("gemini", "--acp"),
+        (
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_CLOUD_LOCATION",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_GEMINI_BASE_URL",
+            "GEMINI_MODEL",
         ),
+        "npm install -g @google/gemini-cli",
         auth_vars={"gemini-api-key": ("GEMINI_API_KEY",), "vertex-ai": ("GOOGLE_API_KEY",)},
         login="gemini (choose Login with Google), or set GEMINI_API_KEY",
         model_env="GEMINI_MODEL",
     ),
-    "goose": replace(
-        _agent(
-            "goose",
-            ("goose", "acp"),
-            ("GOOSE_PROVIDER", "GOOSE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"),
-            "the goose CLI (https://github.com/block/goose/releases)",
-        ),
+    "goose": _agent(
+        "goose",
+        ("goose", "acp"),
+        ("GOOSE_PROVIDER", "GOOSE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"),
+        "the goose CLI (https://github.com/block/goose/releases)",
         login="goose configure",
         model_env="GOOSE_MODEL",
     ),
@@ -196,9 +190,9 @@ class MissingAgent(ProviderUnavailable):
     """A coding agent whose program is not installed; the message says what to install."""
 
     def __init__(self, config: ProviderConfig) -> None:
-        how = f"; install it: {config.install}" if config.install else ""
+        how = f"; install it: {config.agent.install}" if config.agent.install else ""
         super().__init__(
-            f"provider {config.name!r} runs the coding agent {config.command[0]!r}, "
+            f"provider {config.name!r} runs the coding agent {config.agent.command[0]!r}, "
             f"which is not installed (not found on PATH){how}"
         )
         self.config = config
@@ -210,7 +204,7 @@ def resolve(config: ProviderConfig, env: Mapping[str, str] | None = None) -> Pro
     env = os.environ if env is None else env
     if (
         kind_of(config).coding_agent
-        and shutil.which(config.command[0], path=env.get("PATH", os.defpath)) is None
+        and shutil.which(config.agent.command[0], path=env.get("PATH", os.defpath)) is None
     ):
         raise MissingAgent(config)
     named = KINDS.get(config.name)  # the built-in `openai` and `anthropic`, or a config in their place

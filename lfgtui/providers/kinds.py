@@ -4,7 +4,7 @@ Everything that acts by a provider's kind asks its entry here: the config's chec
 the adapter a provider is made with (`registry.py` `make_adapter`), whose exceptions are classified
 (`errors.py`), where genai-prices looks a kind's price up (`cost/prices.py`), how the telemetry names
 it (`telemetry/metered.py`), and whether it is a coding agent, which runs as a process of its own with
-its own loop (`run/agents/`) rather than through an adapter and lfg's agent loop. Adding a kind is one
+its own loop (`run/agents/`) rather than through an adapter and lfg's tool loop. Adding a kind is one
 entry; `tests/providers/test_kinds.py` fails for an entry that is missing or does not add up.
 
 Light to import (the config reads it): no SDK and no event class is loaded here; an adapter's module,

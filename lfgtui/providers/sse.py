@@ -2,7 +2,7 @@
 
 The agent runs its own tools, so one request streams the whole run: text, reasoning, each tool call
 and its result, usage, done. lfg never runs these tools itself: a call the agent leaves without a
-result is closed at `done` with an error result saying so, so the agent loop has nothing to run and
+result is closed at `done` with an error result saying so, so the tool loop has nothing to run and
 no local file or command is ever handed to a remote service. A dropped connection is resumed the
 SSE way, by asking again with `Last-Event-ID`, rather than failed: nothing already shown is lost or
 shown twice.

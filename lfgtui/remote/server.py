@@ -100,7 +100,7 @@ class Controls(Protocol):
 
 
 @dataclass(frozen=True)
-class RunControls:
+class EngineControls:
     """`Controls` over a run in this process; what a watcher asked is said in the ticket's events."""
 
     run: Run

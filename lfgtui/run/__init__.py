@@ -2,7 +2,7 @@
 
 - `scheduler.py`: `Run` schedules the tickets (concurrency, `depends_on`, skip), one task per
   attempt, fans every event out to the sinks, and holds the budgets (`max_cost_usd`);
-- `agent_loop.py`: lfg's own agent loop of one attempt: model call, the tools it asks for, the next;
+- `tool_loop.py`: lfg's own tool loop of one attempt: model call, the tools it asks for, the next;
 - `calls.py`: one model call with honest, announced retries before the first token;
 - `ratelimit.py`: each provider's limits, shared by all its tickets;
 - `approvals.py`: who answers a tool call that needs approval;
@@ -11,7 +11,7 @@
 - `agents/`: coding agents as tickets, each its own process over the Agent Client Protocol.
 
 Its face, for the other packages: `Run` and its `Sink`, `Approvals`, `RetryPolicy`, and
-`AgentTask`/`run_agent` for one attempt without a run (`lfg ask`). Each name is imported from its
+`AttemptTask`/`run_tool_loop` for one attempt without a run (`lfg ask`). Each name is imported from its
 module when first asked for, so what takes one light module of the engine (`lfg agents` its
 report) loads neither the scheduler nor the providers.
 """
@@ -22,16 +22,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lfgtui.run.agent_loop import AgentTask, run_agent
     from lfgtui.run.approvals import Approvals
     from lfgtui.run.calls import RetryPolicy
     from lfgtui.run.scheduler import Run, Sink
+    from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 
-__all__ = ["AgentTask", "Approvals", "RetryPolicy", "Run", "Sink", "run_agent"]
+__all__ = ["Approvals", "AttemptTask", "RetryPolicy", "Run", "Sink", "run_tool_loop"]
 
 HOMES = {
-    "AgentTask": "agent_loop",
-    "run_agent": "agent_loop",
+    "AttemptTask": "tool_loop",
+    "run_tool_loop": "tool_loop",
     "Approvals": "approvals",
     "RetryPolicy": "calls",
     "Run": "scheduler",

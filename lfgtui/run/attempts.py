@@ -5,7 +5,7 @@ within the prompt cap, in a concurrency slot; and what follows every event (the 
 the metrics, the sinks, the budgets). An `AttemptRunner` decides *where* it runs, and says every
 event of it through the `Attempt` it is handed:
 
-- `LocalRunner` (`local.py`): on this machine, lfg's own agent loop or a coding agent, in the
+- `LocalRunner` (`local.py`): on this machine, lfg's own tool loop or a coding agent, in the
   ticket's worktree when it has one (the default);
 - `BrokerRunner` (`broker/coordinator.py`): on a worker of a Redis broker, its events adopted from
   the run's event stream as this run's own;

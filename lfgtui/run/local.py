@@ -1,6 +1,6 @@
 """`LocalRunner`: an attempt run on this machine, the scheduler's default `AttemptRunner`.
 
-lfg's own agent loop over a model API (`agent_loop.py`), or a coding agent that runs its own loop
+lfg's own tool loop over a model API (`tool_loop.py`), or a coding agent that runs its own loop
 over ACP (`agents/attempt.py`); in the ticket's git worktree when it has one (made before its
 first attempt, its diff kept current while it runs).
 """
@@ -27,9 +27,9 @@ from lfgtui.events import (
 from lfgtui.providers.base import ModelCall, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
-from lfgtui.run.agent_loop import AgentTask, run_agent
 from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.failover import has_next
+from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.toolbox import Approve, Toolbox
@@ -121,7 +121,7 @@ class LocalRunner:
         return watch
 
     async def _events(self, attempt: Attempt) -> AsyncIterator[Event]:
-        """The events of one attempt: lfg's own agent loop over a model API, or a coding agent (ACP)
+        """The events of one attempt: lfg's own tool loop over a model API, or a coding agent (ACP)
         that runs its own loop."""
         run, state, ev = attempt.run, attempt.state, attempt.ev
         state.transcript = []
@@ -131,7 +131,9 @@ class LocalRunner:
             from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
 
             context = self._context(attempt)
-            env = command_env(os.environ, (*AGENT_ENV, *config.env, *ticket.env_passthrough), context.workdir)
+            env = command_env(
+                os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir
+            )
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
@@ -144,7 +146,7 @@ class LocalRunner:
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
         policy = RetryPolicy(config.max_retries, max_wait_s=ticket.max_wait_s if moving else None)
-        return run_agent(
+        return run_tool_loop(
             provider,
             self._task(attempt),
             ev,
@@ -156,7 +158,7 @@ class LocalRunner:
         )
 
     @staticmethod
-    def _task(attempt: Attempt) -> AgentTask:
+    def _task(attempt: Attempt) -> AttemptTask:
         state, ticket = attempt.state, attempt.ticket
         prompt, _ = attempt.run.sent_prompt(state)
         call = ModelCall(
@@ -167,7 +169,7 @@ class LocalRunner:
             max_tokens=ticket.max_tokens,
             temperature=ticket.temperature,
         )
-        return AgentTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
+        return AttemptTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
 
     def _toolbox(self, attempt: Attempt) -> Toolbox | None:
         ticket = attempt.ticket

@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -65,6 +66,8 @@ class Recording(Protocol):
     """A sink that records the run under an id of its own (the history's `RunHistory`)."""
 
     run_id: str
+    calibration: Mapping[tuple[str, str], float]
+    """Tokens per character of (provider, model)'s output by the earlier runs' counts."""
 
     def __call__(self, event: Event) -> None: ...
 
@@ -100,6 +103,8 @@ class Run:
         for ticket_id, seed in (earlier or {}).items():
             self.states[ticket_id].seed(seed)
         self._seeded = frozenset(earlier or ())
+        self._held = {ticket.id for ticket in tickets if ticket.judges is not None}
+        """Tickets that start only when `release`d: a tournament's judge, once its contestants are done."""
         self._again = tuple(again)
         self.providers = providers
         self.approvals = approvals
@@ -121,11 +126,15 @@ class Run:
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
+        self.recording: Recording | None = None
+        """What records the run (`record`); the referee tells it of the run's tournaments too."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
         worktree branches are named after it)."""
         self.run_id = recording.run_id
+        self.recording = recording
+        self.book.calibration.seed(recording.calibration)
         self.sinks.insert(0, recording)
 
     def start(self) -> None:
@@ -134,7 +143,7 @@ class Run:
         for ticket_id in self._again:
             self.retry(ticket_id)
         for state in self.states.values():
-            if state.ticket.id not in self._seeded:
+            if state.ticket.id not in self._seeded and state.ticket.id not in self._held:
                 state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id}")
 
     async def wait(self) -> dict[str, Outcome]:
@@ -167,7 +176,7 @@ class Run:
         """Start a new attempt of a ticket that ended without completing; earlier attempts are kept.
         `why` (who asked, from elsewhere) is said in the new attempt's events, after its prompt."""
         state = self.states[ticket_id]
-        if state.running or state.outcome is Outcome.COMPLETED:
+        if state.running or state.outcome is Outcome.COMPLETED or ticket_id in self._held:
             return False
         state.why = why
         state.link, state.ticket = 0, state.written  # a retry starts again from the first link
@@ -189,6 +198,26 @@ class Run:
         state = self.states[ticket_id]
         state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
         self._launch(state, "follow-up")
+        return True
+
+    def add(self, ticket: Ticket) -> None:
+        """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
+        as any ticket's, so whoever shows or records the run is told of it first."""
+        if ticket.id in self.states:
+            raise ValueError(f"the run already has a ticket {ticket.id}")
+        self.states[ticket.id] = state = TicketState(ticket)
+        self._launch(state, "added")
+
+    def release(self, ticket_id: str, prompt: str) -> bool:
+        """Start a new attempt of a held ticket (a tournament's judge), unless it is running, on
+        `prompt`, which becomes its prompt from now on (a retry asks it again)."""
+        state = self.states[ticket_id]
+        if state.running:
+            return False
+        self._held.discard(ticket_id)
+        state.ticket = state.written = replace(state.written, prompt=prompt)
+        state.base, state.follow_up, state.continues, state.link = (), None, None, 0
+        self._launch(state, "released")
         return True
 
     def _launch(self, state: TicketState, why: str) -> None:

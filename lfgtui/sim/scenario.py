@@ -9,8 +9,10 @@ written before the model calls got their name say `[[turn]]` and a fault's `turn
 
 A call's text and reasoning may echo the request (`Echoes`): `{{ result.N }}` is the Nth tool result
 the conversation carries (from 1), `{{ result.N.inline }}` the same with its lines joined by `, `,
-`{{ prompt }}` the last user message and `{{ prompt.last_line }}` its last non-blank line. So a
-scripted agent describes the folder lfg's tools really listed, and a ticket quotes the one it depends on.
+`{{ prompt }}` the last user message and `{{ prompt.last_line }}` its last non-blank line, and
+`{{ ranking }}` (`{{ ranking.reversed }}`) a tournament judge's JSON ranking of the contestants the
+first user message lists (sim/ranking.py). So a scripted agent describes the folder lfg's tools
+really listed, a ticket quotes the one it depends on, and the sim judges a tournament.
 The agent protocols (whose agent runs no real tools) quote the results the script gives.
 """
 
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from lfgtui.sim.ranking import ranking
 
 
 class ScenarioError(ValueError):
@@ -136,6 +140,11 @@ class Scenario:
     Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
+    variants: tuple[str, ...] = ()
+    """Other scenarios this one plays in turn (a file's `variants`, which then needs no [[call]]): each
+    new conversation is answered as the next of them, round robin, and each later call as the one
+    whose answers the conversation carries (sim/server.py), so `attempts = N` of one model take
+    different paths, as real attempts do."""
 
     @property
     def usage_values(self) -> dict[str, Any]:
@@ -200,21 +209,30 @@ their name; still read."""
 _TOKEN = re.compile(r"\s*[^\s]{1,8}|\s+")
 
 
-_ECHO = re.compile(r"\{\{ *(result\.([1-9][0-9]*)(\.inline)?|prompt(\.last_line)?) *\}\}")
+_ECHO = re.compile(
+    r"\{\{ *(result\.([1-9][0-9]*)(\.inline)?|prompt(\.last_line)?|ranking(\.reversed)?) *\}\}"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Echoes:
-    """What of a request a scenario's text may quote: the last user message and the tool results."""
+    """What of a request a scenario's text may quote: the first and last user messages and the tool
+    results."""
 
     prompt: str = ""
     results: tuple[str, ...] = ()
+    opening: str = ""
+    """The conversation's first user message (a judge's: the contestants, however often it was asked)."""
+    answers: tuple[str, ...] = ()
+    """The text of each answer the conversation carries (the model's earlier calls), in order."""
 
     def fill(self, text: str) -> str:
         """`text` with each placeholder replaced (a result the conversation lacks: empty)."""
         return _ECHO.sub(self._value, text) if "{{" in text else text
 
     def _value(self, match: re.Match[str]) -> str:
+        if match.group(1).startswith("ranking"):
+            return ranking(self.opening or self.prompt, reverse=match.group(5) is not None)
         if match.group(2) is not None:
             number = int(match.group(2))
             result = self.results[number - 1] if number <= len(self.results) else ""
@@ -322,15 +340,23 @@ def parse_scenario(name: str, text: str, source: str) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
     data = _renamed(source, data)
-    _check_keys(source, data, {"description", "call", "fault", *OPTION_TYPES, *FILE_ONLY_TYPES})
+    _check_keys(source, data, {"description", "call", "fault", "variants", *OPTION_TYPES, *FILE_ONLY_TYPES})
+    variants = data.get("variants", [])
+    if not isinstance(variants, list) or not all(isinstance(v, str) and v for v in variants):
+        raise ScenarioError(f"{source}: variants: expected a list of scenario names")
     calls = tuple(_call(f"{source}: call[{i}]", c) for i, c in enumerate(data.get("call", [])))
-    if not calls:
-        raise ScenarioError(f"{source}: a scenario needs at least one [[call]]")
+    if not calls and not variants:
+        raise ScenarioError(f"{source}: a scenario needs at least one [[call]] (or its variants)")
     faults = tuple(_fault(f"{source}: fault[{i}]", f) for i, f in enumerate(data.get("fault", [])))
     types = OPTION_TYPES | FILE_ONLY_TYPES
     options = {key: _typed(f"{source}: {key}", data[key], types[key]) for key in types if key in data}
     return Scenario(
-        name=name, description=str(data.get("description", "")), calls=calls, faults=faults, **options
+        name=name,
+        description=str(data.get("description", "")),
+        calls=calls or Scenario.calls,
+        faults=faults,
+        variants=tuple(variants),
+        **options,
     )
 
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from lfgtui.sim import websocket
 from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.quota import Quotas, Taken, relayed
-from lfgtui.sim.scenario import Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
+from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
     BadRequest,
     Encoder,
@@ -236,6 +236,7 @@ class SimServer:
         self._routed = routed_protocol
         self.log: list[RequestRecord] = []
         self._fault_uses: Counter[tuple[str, int]] = Counter()
+        self._variant_turns: Counter[str] = Counter()
         self.quotas = Quotas()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -362,7 +363,25 @@ class SimServer:
         """The scenario that answers `request`, noted in its record; ScenarioError if none does."""
         record.model, record.call_index = request.model, request.call_index
         record.scenario = self.models.scenario_for(request.model, self.library.names())
-        return self.library.resolve(record.scenario).echoing(echoes(record.body))
+        said = echoes(record.body)
+        scenario = self.library.resolve(record.scenario)
+        if scenario.variants:
+            record.scenario = self._variant(scenario, said)
+            scenario = self.library.resolve(record.scenario)
+        return scenario.echoing(said)
+
+    def _variant(self, scenario: Scenario, said: Echoes) -> str:
+        """Which of `scenario`'s variants answers: for a new conversation the next in turn; for a
+        later call the first whose earlier answers are the ones the conversation carries."""
+        if not said.answers:
+            turn = self._variant_turns[scenario.name]
+            self._variant_turns[scenario.name] += 1
+            return scenario.variants[turn % len(scenario.variants)]
+        for name in scenario.variants:
+            played = self.library.resolve(name)
+            if all(played.call(i).text.strip() == answer.strip() for i, answer in enumerate(said.answers)):
+                return name
+        return scenario.variants[0]
 
     async def _socket(
         self, request: _HttpRequest, path: str, protocol: SocketProtocol, conn: _Connection

@@ -234,17 +234,19 @@ TOOL_RESULT_TYPES = ("tool_result", "function_call_output", "custom_tool_call_ou
 
 
 def echoes(body: dict[str, Any]) -> Echoes:
-    """The last user message and the tool results of a request's conversation, whichever of the chat,
-    Anthropic and Responses shapes it has (`messages`, or `input`; the agent protocol's: `prompt`),
-    for a scenario to quote."""
+    """The first and last user messages, the answers and the tool results of a request's
+    conversation, whichever of the chat, Anthropic and Responses shapes it has (`messages`, or
+    `input`; the agent protocol's: `prompt`), for a scenario to quote."""
     items = body.get("messages", body.get("input", body.get("prompt")))  # `prompt`: the agent protocol's
     if isinstance(items, str):
-        return Echoes(prompt=items)
-    prompt, results = "", []
+        return Echoes(prompt=items, opening=items)
+    prompt, results, opening, answers = "", [], None, []
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
             continue
-        if item.get("role") == "tool":
+        if item.get("role") == "assistant":
+            answers.append(_text(item.get("content")))
+        elif item.get("role") == "tool":
             results.append(_text(item.get("content")))
         elif item.get("type") in TOOL_RESULT_TYPES:
             results.append(_text(item.get("output")))
@@ -262,7 +264,8 @@ def echoes(body: dict[str, Any]) -> Echoes:
                 else content
             )
             prompt = said or prompt
-    return Echoes(prompt=prompt, results=tuple(results))
+            opening = said if opening is None else opening
+    return Echoes(prompt=prompt, results=tuple(results), opening=opening or "", answers=tuple(answers))
 
 
 def _text(content: Any) -> str:

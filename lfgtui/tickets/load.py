@@ -51,6 +51,7 @@ from lfgtui.tickets.ticket import (
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
     ISOLATIONS,
+    JUDGE_SUFFIX,
     PLACEHOLDER,
     Ticket,
     TicketFile,
@@ -89,10 +90,15 @@ TICKET_FIELDS: dict[str, Kind] = {
     "mcp_servers": STRING_LIST,
     "fallback": FALLBACK,
     "max_wait_s": POSITIVE_NUMBER,
+    "judge": Kind(
+        'a "provider/model" or a coding agent\'s provider name',
+        lambda value: isinstance(value, str) and bool(value.strip()),
+    ),
+    "judge_may_be_contestant": BOOLEAN,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
-TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title"})
+TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title", "judge", "judge_may_be_contestant"})
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
 AGENT_ONLY = {
@@ -169,16 +175,17 @@ class _Loader:
         self._check_mcp_servers(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
         self._check_fallbacks(drafts, defaults, variants)
+        judges = {draft.index: self._judge(draft, defaults, variants) for draft in drafts}
         self.check.raise_if_any()
-        tickets = tuple(
-            self._ticket(draft, defaults, variant, needs[draft.index])
-            for draft in drafts
-            for variant in variants[draft.index]
-        )
+        tickets: list[Ticket] = []
+        for draft in drafts:
+            tickets += [self._ticket(draft, defaults, v, needs[draft.index]) for v in variants[draft.index]]
+            if (judge := judges[draft.index]) is not None:
+                tickets.append(self._judge_ticket(draft, defaults, *judge))
         offline = fallback == OFFLINE_PROVIDER and any(
             not {"provider", "models", "agents"} & (draft.fields.keys() | defaults.keys()) for draft in drafts
         )
-        return TicketFile(path=self.path, tickets=tickets, offline_default=offline)
+        return TicketFile(path=self.path, tickets=tuple(tickets), offline_default=offline)
 
     def _defaults(self, table: Mapping[str, Any]) -> dict[str, Any]:
         for key in TICKET_ONLY.intersection(table):
@@ -341,6 +348,86 @@ class _Loader:
                     f"{draft.where}: check ranks the contestants of a ticket that fans out: "
                     "set attempts, models or agents",
                 )
+
+    def _judge(
+        self, draft: _Draft, defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> tuple[str, str] | None:
+        """The (provider, model) of the ticket's `judge`, checked: a tournament's (it has `check`), a
+        configured provider whose key is set (a bare name: a coding agent, on its `default_model`),
+        not a contestant's own provider and model unless `judge_may_be_contestant = true`."""
+        named = draft.fields.get("judge")
+        if named is None:
+            return None
+        line = self.line(draft, "judge")
+        problems: list[str] = []
+        pairs: list[tuple[str, str]] = []
+        providers = self.config.providers
+        if "/" in named:
+            pairs, problems = model_pairs([named], providers, "judge")
+        elif (config := providers.get(named.strip())) is None:
+            problems = [f"judge: {unknown('provider', named.strip(), providers)}"]
+        elif not kind_of(config).coding_agent:
+            problems = [f'judge: provider {named!r} is not a coding agent: name a model as "{named}/MODEL"']
+        else:
+            pairs = [(named.strip(), config.default_model or "")]
+        if "check" not in draft.fields and "check" not in defaults:
+            problems.append(
+                "judge ranks a tournament's contestants: set check (and attempts, models or agents)"
+            )
+        ids = {variant.id for variant in variants[draft.index]}
+        if f"{draft.id}{JUDGE_SUFFIX}" in ids:
+            problems.append(
+                f"judge: the judge's ticket {draft.id}{JUDGE_SUFFIX} would take a contestant's id"
+            )
+        for problem in problems:
+            self.check.add(line, f"{draft.where}: {problem}")
+        if problems or not pairs:
+            return None
+        provider, model = pairs[0]
+        try:
+            resolve(providers[provider], self.env)
+        except ProviderUnavailable as exc:
+            self.check.add(line, f"{draft.where}: judge: {exc}")
+            return None
+        agent = kind_of(providers[provider]).coding_agent
+        same = [
+            variant.id
+            for variant in variants[draft.index]
+            if variant.provider == provider and (agent or variant.model == model)
+        ]
+        if same and not draft.fields.get("judge_may_be_contestant", False):
+            self.check.add(
+                line,
+                f"{draft.where}: judge {named!r} is also the contestant {same[0]}'s "
+                f"{'agent' if agent else 'provider and model'}, and a judge prefers its own work: judge with "
+                "another, or set judge_may_be_contestant = true",
+            )
+            return None
+        return provider, model
+
+    def _judge_ticket(self, draft: _Draft, defaults: Mapping[str, Any], provider: str, model: str) -> Ticket:
+        """The tournament's judge, held until its contestants are done: no tools, no worktree, no
+        fallback; its prompt is written by the referee then (tournament/judge.py)."""
+        assert draft.id is not None
+        fields = {**defaults, **draft.fields}
+        return Ticket(
+            id=f"{draft.id}{JUDGE_SUFFIX}",
+            prompt=f"(judges the contestants of {draft.id} once they are done)",
+            title=f"{draft.id} judge",
+            system=None,
+            provider=provider,
+            model=model,
+            tools=(),
+            max_calls=DEFAULT_MAX_CALLS,
+            max_tokens=None,
+            temperature=None,
+            workdir=fields.get("workdir", self.folder),
+            depends_on=(),
+            auto_approve=frozenset(),
+            auto_approve_all=False,
+            line=self.line(draft, "judge") or 0,
+            judges=draft.id,
+        )
 
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}

@@ -21,6 +21,8 @@ DEFAULT_CHECK_TIMEOUT_S = 600.0
 DEFAULT_MAX_WAIT_S = 120.0
 """How long a ticket with a fallback waits for a rate-limited or overloaded provider (the wait its
 429 or 529 names) before it moves to the next link instead: two minutes."""
+JUDGE_SUFFIX = "@judge"
+"""A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
@@ -66,6 +68,9 @@ class Ticket:
     more waiting will not fix soon (run/failover.py)."""
     max_wait_s: float = DEFAULT_MAX_WAIT_S
     """With a fallback: the longest wait a 429 or 529 may ask for before the ticket moves on."""
+    judges: str | None = None
+    """For a tournament's judge (`ID@judge`): the tournament it ranks. It is held, not started with the
+    run: the referee starts it with its prompt once every contestant is done (tournament/judge.py)."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

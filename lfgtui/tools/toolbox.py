@@ -1,6 +1,6 @@
 """What one ticket's agent may call: its tools, where they run, and who approves the risky ones.
 
-lfg's own agent loop runs a model's tool calls through a `Toolbox`; a coding agent's file writes go
+lfg's own tool loop runs a model's tool calls through a `Toolbox`; a coding agent's file writes go
 through one too, so the same confinement and the same approval hold for both.
 """
 

@@ -6,6 +6,11 @@ supervisor): in the contestant's worktree, with the same environment allowlist (
 ticket's `env_passthrough`), killed with all it started at the ticket's `check_timeout_s`, the tail
 of its output kept. It runs after the attempt's end, so the attempt's wall time is the contestant's
 own. A contestant run again (a follow-up) is checked again, and the verdict decided again.
+
+A tournament with a judge (the ticket `ID@judge`, held by the run until now) is decided by it: once
+every contestant is done, the referee starts it with the contestants under shuffled labels
+(judge.py), reads its ranking, asks it once more when the answer is not valid, and maps the ranking
+back; a judge that fails leaves the rule's ranking, saying why.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
@@ -51,10 +56,11 @@ from lfgtui.events import (
     WorktreeReady,
 )
 from lfgtui.outcome import Outcome
-from lfgtui.tickets.ticket import Ticket
+from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.command import RunCommand
+from lfgtui.tournament.judge import BadRanking, Ranked, ask_again, judge_prompt, labelled, read_ranking
 from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, Verdict, rank, suite_counts
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@runtime_checkable
 class Audience(Protocol):
     """Who is told of a tournament: a check's result as it comes, the verdict once decided; `t` is
     the run's clock."""
@@ -89,6 +96,10 @@ class _Entry:
     task: asyncio.Task[None] | None = None
 
 
+class JudgeFailed(Exception):
+    """The judge gave no ranking: its attempt did not complete, or its answer was not valid twice."""
+
+
 class Referee:
     """The sink (after the output it tells, so a verdict follows the last attempt's end)."""
 
@@ -102,6 +113,11 @@ class Referee:
             if ticket.check is not None and ticket.group is not None:
                 self.entries[ticket.id] = _Entry(ticket)
                 self.groups.setdefault(ticket.group, []).append(ticket.id)
+        self.judges = {
+            s.ticket.judges: s.ticket.id for s in run.states.values() if s.ticket.judges is not None
+        }
+        """Each judged tournament's judge ticket."""
+        self.judging: dict[str, asyncio.Task[None]] = {}
         self.verdicts: dict[str, Verdict] = {}
 
     def __call__(self, event: Event) -> None:
@@ -110,15 +126,17 @@ class Referee:
             handle(self, entry, event)
 
     async def settled(self) -> None:
-        """Wait for the checks under way (and any they lead to) to end."""
-        while pending := [e.task for e in self.entries.values() if e.task is not None and not e.task.done()]:
+        """Wait for the checks and judges under way (and any they lead to) to end."""
+        while pending := [task for task in self._tasks() if not task.done()]:
             await asyncio.gather(*pending, return_exceptions=True)
 
     def cancel(self) -> None:
-        """Stop every check under way (the run is stopping): no verdict is decided without them."""
-        for entry in self.entries.values():
-            if entry.task is not None:
-                entry.task.cancel()
+        """Stop every check and judging under way (the run is stopping): no verdict is decided."""
+        for task in self._tasks():
+            task.cancel()
+
+    def _tasks(self) -> list[asyncio.Task[None]]:
+        return [e.task for e in self.entries.values() if e.task is not None] + list(self.judging.values())
 
     def _started(self, entry: _Entry, event: AttemptStarted) -> None:
         if entry.task is not None:
@@ -151,7 +169,8 @@ class Referee:
             logger.exception("the check of %s failed inside lfg", ticket.id)
             result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
         entry.check, entry.done = result, True
-        self.audience.checked(ticket.id, entry.attempt, result, self.run.clock())
+        for told in self._told():
+            told.checked(ticket.id, entry.attempt, result, self.run.clock())
         self._decide(ticket)
 
     async def _run_check(self, ticket: Ticket, command: str) -> CheckResult:
@@ -176,8 +195,81 @@ class Referee:
         if not all(entry.done for entry in entries):
             return
         verdict = rank(ticket.group, tuple(self._contestant(entry) for entry in entries))
-        self.verdicts[ticket.group] = verdict
-        self.audience.decided(verdict, self.run.clock())
+        if ticket.group in self.judges:
+            earlier = self.judging.get(ticket.group)
+            self.judging[ticket.group] = asyncio.create_task(
+                self._judged(verdict, entries[0].ticket, earlier), name=f"judge {ticket.group}"
+            )
+        else:
+            self._announce(verdict)
+
+    def _announce(self, verdict: Verdict) -> None:
+        self.verdicts[verdict.tournament] = verdict
+        for told in self._told():
+            told.decided(verdict, self.run.clock())
+
+    def _told(self) -> tuple[Audience, ...]:
+        """Who hears of it: the run's recording (the history records it), then the audience."""
+        recording = self.run.recording
+        return (recording, self.audience) if isinstance(recording, Audience) else (self.audience,)
+
+    async def _judged(self, verdict: Verdict, contestant: Ticket, earlier: asyncio.Task[None] | None) -> None:
+        """Start the judge on the contestants under shuffled labels and announce its verdict (the
+        rule's, saying why, when it fails). A judging still under way for an earlier verdict (a
+        contestant ran again) is stopped first."""
+        judge = self.judges[verdict.tournament]
+        state = self.run.states[judge]
+        if earlier is not None and not earlier.done():
+            earlier.cancel()
+            self.run.cancel(judge, "a contestant ran again: the judge starts over")
+            await asyncio.gather(earlier, return_exceptions=True)
+        if state.running:
+            await state.finished.wait()
+        labels = labelled(verdict.contestants)
+        pairs = tuple((name, c.ticket) for name, c in labels)
+        try:
+            ranked = await self._ranking(
+                judge, judge_prompt(self._task(contestant), labels), [n for n, _ in pairs]
+            )
+            decided = verdict.by_judge(judge, pairs, ranked.placings(labels))
+        except JudgeFailed as exc:
+            decided = verdict.judge_failed(judge, pairs, str(exc))
+        except Exception as exc:  # a bug of ours fails the judging, not the run or the rule's verdict
+            logger.exception("judging %s failed inside lfg", verdict.tournament)
+            decided = verdict.judge_failed(judge, pairs, f"lfg failed: {type(exc).__name__}: {exc}")
+        self._announce(decided)
+
+    def _task(self, contestant: Ticket) -> str:
+        """What the contestants were asked: the ticket's prompt with its dependencies' answers."""
+        try:
+            return render_prompt(contestant, self.run.answers(contestant))
+        except PromptTooLong:  # the contestants' own attempts said so; the judge sees the prompt as written
+            return contestant.prompt
+
+    async def _ranking(self, judge: str, prompt: str, labels: list[str]) -> Ranked:
+        """The judge's valid ranking: asked once, and once again (told what was wrong) when its answer
+        is not one; JudgeFailed when there is none."""
+        if not self.run.release(judge, prompt):
+            raise JudgeFailed("it was still running")
+        try:
+            return read_ranking(await self._answer(judge), labels)
+        except BadRanking as first:
+            if not self.run.continue_with(judge, ask_again(str(first), labels)):
+                raise JudgeFailed(f"{first}; it could not be asked again") from None
+        try:
+            return read_ranking(await self._answer(judge), labels)
+        except BadRanking as second:
+            raise JudgeFailed(f"no valid ranking, asked twice: {second}") from None
+
+    async def _answer(self, judge: str) -> str:
+        """The judge's answer once its attempt ends; JudgeFailed when it did not complete."""
+        state = self.run.states[judge]
+        await state.finished.wait()
+        if state.outcome is not Outcome.COMPLETED:
+            outcome = (state.outcome or Outcome.CANCELLED).value
+            why = "" if state.error is None else f": {state.error.message}"
+            raise JudgeFailed(f"its attempt ended {outcome}{why}")
+        return state.answer
 
     def _contestant(self, entry: _Entry) -> Contestant:
         assert entry.outcome is not None  # done

@@ -3,8 +3,10 @@
 The rule, without a judge: a contestant whose attempt completed before one that did not; then one
 whose check passed; then the smaller diff (lines added and removed); then the lower cost; then the
 shorter wall time; then the order of the tickets file. The winner is the first, when its check
-passed: a tournament no contestant passed has no winner. A judge (the next step) will rank by its
-own reasons; `Verdict.judge` names it, None for the rule.
+passed: a tournament no contestant passed has no winner.
+
+With a judge (judge.py), its ranking replaces the rule's and its first is the winner; a judge that
+fails leaves the rule's ranking, and the verdict says why it failed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.formats import compared, plural
@@ -92,10 +94,12 @@ class Diff:
     files: tuple[str, ...]
     count: int
     """Files changed, as git counts them (the names come from the diff's text, which may be cut)."""
+    text: str = field(default="", repr=False)
+    """The unified diff itself (what a judge reads); empty until the attempt's last diff."""
 
     @classmethod
     def of(cls, added: int, removed: int, files: int, text: str | None) -> Diff:
-        return cls(added, removed, tuple(dict.fromkeys(_DIFF_FILE.findall(text or ""))), files)
+        return cls(added, removed, tuple(dict.fromkeys(_DIFF_FILE.findall(text or ""))), files, text or "")
 
     @property
     def lines(self) -> int:
@@ -193,7 +197,12 @@ class Verdict:
     ranking: tuple[Placing, ...]
     winner: str | None
     judge: str | None = None
-    """Who ranked: None for the rule; the judge's ticket once there is one."""
+    """The judge's ticket (`ID@judge`); None: the tournament has none, the rule ranked."""
+    judge_error: str | None = None
+    """Why the judge failed (its attempt did not complete, or it answered no valid ranking twice): the
+    ranking is then the rule's. None when it ranked, or there is no judge."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """(label, contestant's ticket) for each neutral label the judge saw, in label order."""
 
     def contestant(self, ticket: str) -> Contestant:
         return next(c for c in self.contestants if c.ticket == ticket)
@@ -211,12 +220,43 @@ class Verdict:
         commit = f"git -C {tree} add -A && git -C {tree} commit -m {message}"
         return f"{commit} && git -C {repo} merge {shlex.quote(winner.branch)}"
 
+    def label_of(self, ticket: str) -> str | None:
+        """The label the judge saw a contestant under; None without a judge."""
+        return next((label for label, labelled in self.labels if labelled == ticket), None)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the ranking is the judge's."""
+        return self.judge is not None and self.judge_error is None
+
+    def ranked_by(self) -> str:
+        """Who ranked, in words: the judge, or the rule (and why the judge did not)."""
+        if self.judged:
+            return f"the judge {self.judge}, on the diffs and checks under neutral labels"
+        rule = "the rule: check passed, then the smaller diff, the cost, the wall time"
+        if self.judge is None:
+            return rule
+        return f"{rule} (the judge {self.judge} failed: {self.judge_error})"
+
     def summary(self) -> str:
-        """One line: who won, or that nobody did."""
+        """One line: who won, or that nobody did (and that the judge failed, when it did)."""
+        failed = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
         if self.winner is None:
-            return f"tournament {self.tournament}: no winner, no contestant passed its check"
+            return f"tournament {self.tournament}: no winner, no contestant passed its check{failed}"
         count = plural(len(self.contestants), "contestant")
-        return f"tournament {self.tournament}: {self.winner} wins of {count}"
+        by = f", ranked by {self.judge}" if self.judged else failed
+        return f"tournament {self.tournament}: {self.winner} wins of {count}{by}"
+
+    def by_judge(
+        self, judge: str, labels: tuple[tuple[str, str], ...], ranked: tuple[Placing, ...]
+    ) -> Verdict:
+        """This verdict (the rule's) as the judge ranked it: `ranked` already mapped back to tickets;
+        its first is the winner."""
+        return replace(self, ranking=ranked, winner=ranked[0].ticket, judge=judge, labels=labels)
+
+    def judge_failed(self, judge: str, labels: tuple[tuple[str, str], ...], why: str) -> Verdict:
+        """This verdict (the rule's) with the judge that failed, and why."""
+        return replace(self, judge=judge, judge_error=why, labels=labels)
 
 
 def rank(tournament: str, contestants: tuple[Contestant, ...]) -> Verdict:

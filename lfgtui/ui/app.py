@@ -128,6 +128,13 @@ class LfgApp(App[int]):
         """The controller on screen: the topmost one (the history screen may cover it)."""
         return self.controllers[-1]
 
+    def on_load(self) -> None:
+        """The first run's tickets start now, once the app runs and before the terminal is set up and
+        the screen composed, so the first token does not wait on the UI's start-up. Not when the
+        person must say yes first."""
+        if self.controllers and not self.question:
+            self.controllers[0].start_early()
+
     async def on_mount(self) -> None:
         for theme in load_themes().values():
             self.register_theme(theme)

@@ -7,8 +7,8 @@ from there, in a stack that follows its run screens. A controller is its run scr
 keys act on its own run, and it talks back only through its screen: notices, modals and workers go
 there, and what the app must do (re-run a ticket as a new run) is a message the screen posts.
 What kind of run it shows is only in its pair: a `RunFeed` (ui/run_feed.py: nothing for a fresh run,
-a record restored at once or played at its pace, a served run followed) and a `RunControl`
-(ui/run_control.py: the engine here, the server over the wire, or nothing). Restored, replayed and
+a record restored at once or played at its pace, a served run followed) and a `RunHandle`
+(ui/run_handle.py: the engine here, the server over the wire, or nothing). Restored, replayed and
 followed events go through the same metrics book and pane code as live ones.
 """
 
@@ -29,8 +29,8 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
 from lfgtui.ui.pane import LINES_EVERY, TicketPane
-from lfgtui.ui.run_control import LocalControl, RunControl, ServedControl
 from lfgtui.ui.run_feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
+from lfgtui.ui.run_handle import LocalHandle, RunHandle, ServedHandle
 from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
 
@@ -60,7 +60,7 @@ class RunController:
         tickets: tuple[Ticket, ...],
         mode: Mode,
         feed: RunFeed,
-        control: RunControl,
+        control: RunHandle,
         run_id: str | None = None,
         *,
         first: bool = True,
@@ -83,6 +83,8 @@ class RunController:
         self._resources = contextlib.AsyncExitStack()
         self.drafts: dict[str, list[Comment]] = {}
         """Each ticket's review comments when the run has no history (else they are kept there)."""
+        self._held: list[Event] | None = None
+        """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.show, self.screen)
 
     @classmethod
@@ -98,7 +100,7 @@ class RunController:
     ) -> RunController:
         """A fresh run of `tickets` (`lfg run`, a ticket re-run from the history); `sinks` also hear it.
         `make_run`: what makes its run (a coordinated one, `lfg run --broker`), else a `Run`."""
-        control = LocalControl(services, tickets, sinks, make_run=make_run)
+        control = LocalHandle(services, tickets, sinks, make_run=make_run)
         return cls(services, tickets, Mode.LIVE, RunFeed(), control, run_id, first=first)
 
     @classmethod
@@ -117,7 +119,7 @@ class RunController:
         one picked up again, `lfg resume --broker`), else a `Run`."""
         tickets = recorded.as_tickets
         seeds = earlier_of_each(recorded.tickets) if earlier is None else earlier
-        control = LocalControl(services, tickets, sinks, earlier=seeds, make_run=make_run)
+        control = LocalHandle(services, tickets, sinks, earlier=seeds, make_run=make_run)
         control.run.run_id = recorded.run_id
         feed = RecordFeed(recorded, Mode.RESUMED)
         return cls(services, tickets, Mode.RESUMED, feed, control, recorded=recorded)
@@ -125,7 +127,7 @@ class RunController:
     @classmethod
     def read_only(cls, services: Services, recorded: RecordedRun) -> RunController:
         """A recorded run shown as it ended (opened from the history screen, over it)."""
-        feed, control = RecordFeed(recorded, Mode.READ_ONLY), RunControl(services.prices)
+        feed, control = RecordFeed(recorded, Mode.READ_ONLY), RunHandle(services.prices)
         tickets = recorded.as_tickets
         return cls(services, tickets, Mode.READ_ONLY, feed, control, first=False, recorded=recorded)
 
@@ -134,7 +136,7 @@ class RunController:
         """A recorded run played again at its pace (`lfg replay`) on the services' `ReplayClock`."""
         clock = services.clock
         assert isinstance(clock, ReplayClock), "a replay runs on a ReplayClock"
-        feed, control = ReplayFeed(recorded, clock), RunControl(services.prices)
+        feed, control = ReplayFeed(recorded, clock), RunHandle(services.prices)
         return cls(services, recorded.as_tickets, Mode.REPLAY, feed, control, recorded=recorded)
 
     @classmethod
@@ -150,7 +152,7 @@ class RunController:
     ) -> RunController:
         """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
         `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
-        control = ServedControl(attachment, prices or services.prices)
+        control = ServedHandle(attachment, prices or services.prices)
         return cls(services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first)
 
     @property
@@ -159,7 +161,7 @@ class RunController:
         return self.control.run
 
     @staticmethod
-    def _fresh_id(control: RunControl) -> str:
+    def _fresh_id(control: RunHandle) -> str:
         """A run not recorded: the id its engine has (the one a broker and its watchers know), else a
         new one."""
         return control.run.run_id if control.run is not None else secrets.token_hex(3)
@@ -181,10 +183,23 @@ class RunController:
             self.run_id = recording.run_id
             self.control.record(recording)
 
+    def start_early(self) -> None:
+        """A fresh run's tickets start before its screen is composed and mounted, so that their first
+        requests do not wait on the UI's start-up: what they say until `begin` is held, then shown
+        in order. Only a live run: a record restored or followed comes first in its panes."""
+        if self.mode is Mode.LIVE and self._held is None:
+            self._held = []
+            self.control.start()
+
     def begin(self) -> None:
-        """Once the screen is mounted: restore, replay or follow what the feed has, start the run."""
+        """Once the screen is mounted: restore, replay or follow what the feed has, start the run (or
+        show what it said while the screen came up, when it started early)."""
         self.feed.begin(self)
-        self.control.start()
+        held, self._held = self._held, None
+        if held is None:
+            self.control.start()
+        for event in held or ():
+            self.show(event)
 
     def deliver(self, event: Event) -> None:
         """A recorded event, through the same book and pane code as a live one."""
@@ -200,6 +215,9 @@ class RunController:
 
     def show(self, event: Event) -> None:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
+        if self._held is not None:
+            self._held.append(event)
+            return
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         self.panes[event.ticket].apply(event, metrics)
         changed = self.screen.attention.apply(event)
@@ -269,27 +287,40 @@ class RunController:
 
     async def _land(self, ticket_id: str, tree: Worktree) -> None:
         from lfgtui.ui.modals import ConfirmScreen
-        from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.land import LandOptions, land, ticket_message
 
         onto = tree.base_branch or "?"
         question = inert(
             f"Land {ticket_id} ({tree.branch}) onto {onto} as one commit, then archive its worktree?"
         )
         asked = ConfirmScreen(question, markup=False)
-        if not await self.screen.app.push_screen(asked, wait_for_dismiss=True):
-            return
+        if await self.screen.app.push_screen(asked, wait_for_dismiss=True):
+            await self.land_change(ticket_id, tree)
+
+    async def land_change(self, ticket_id: str, tree: Worktree) -> Landed | None:
+        """Land the ticket's change as `lfg land` does with its defaults, record it in the history and
+        say so; None when it did not land (said why, everything as it was)."""
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.land import LandOptions, land, ticket_message
+
         ticket = self.panes[ticket_id].ticket
         message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
         try:
             landed = await land(tree, LandOptions(message=message))
         except GitError as exc:  # git's words and paths: inert, never markup
             self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
-            return
+            return None
         said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
         self.screen.notify(inert(said), timeout=8, markup=False)
+        return landed
+
+    def take_winner(self, verdict: Verdict) -> None:
+        """Land a tournament's winner and archive the other contestants' worktrees, once the person
+        says yes (ui/verdict_screen.py `take_winner`)."""
+        from lfgtui.ui.verdict_screen import take_winner
+
+        self.screen.run_worker(take_winner(self, verdict), group="land", exclusive=True)
 
     def _record_landing(self, path: Path, ticket_id: str, landed: Landed) -> str:
         """Record the landing in the history file (a thread of its own: SQLite blocks); what failed."""
@@ -304,6 +335,32 @@ class RunController:
         except (StoreError, sqlite3.Error) as exc:
             return f" (the history did not record it: {exc})"
         return ""
+
+    def synthesize(self, verdict: Verdict) -> None:
+        """Start a ticket in this run that combines the tournament's best two contestants' diffs, told
+        why they were ranked so (tournament/synthesis.py), in a pane of its own."""
+        run = self.control.run
+        if run is None:
+            self.screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
+            return
+        self.screen.run_worker(self._synthesize(run, verdict), group="synthesis")
+
+    async def _synthesize(self, run: Run, verdict: Verdict) -> None:
+        from lfgtui.history.writer import RunHistory
+        from lfgtui.tournament.synthesis import synthesis_ticket
+
+        tickets = {c.ticket: self.panes[c.ticket].ticket for c in verdict.contestants}
+        diffs = {
+            ticket: None if (diff := self.panes[ticket].diff) is None else diff.text for ticket in tickets
+        }
+        ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
+        if isinstance(run.recording, RunHistory):
+            run.recording.synthesis(ticket, verdict.tournament)
+        self.panes[ticket.id] = await self.screen.add_pane(ticket)
+        run.add(ticket)
+        on = f"{ticket.provider}/{ticket.model}"
+        said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
+        self.screen.notify(inert(said), timeout=6, markup=False)
 
     def show_diff(self, ticket_id: str) -> None:
         """The ticket's diff: taken now from its worktree while it works, else the one it left."""

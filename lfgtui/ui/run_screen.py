@@ -282,6 +282,10 @@ class RunKeys(Protocol):
 
     def land_ticket(self, ticket_id: str) -> None: ...
 
+    def take_winner(self, verdict: Verdict) -> None: ...
+
+    def synthesize(self, verdict: Verdict) -> None: ...
+
 
 class RunScreen(Screen[None]):
     """`first` is the screen the app opened with; any later one (`/` then enter) can be left."""
@@ -492,6 +496,18 @@ class RunScreen(Screen[None]):
         elif row >= self.top_row + self.rows_shown:
             self.top_row = row - self.rows_shown + 1
 
+    async def add_pane(self, ticket: Ticket) -> TicketPane:
+        """A pane for a ticket the run started after it began (a tournament's synthesis), shown and
+        focused."""
+        standing = self.attention.add(ticket.id, self.services.clock())
+        pane = TicketPane(ticket, self.tally, self.key, standing)
+        self.panes.append(pane)
+        self.by_id[ticket.id] = pane
+        for mounting in self.layout_grid():
+            await mounting
+        await self.show_pane(pane)
+        return pane
+
     async def show_pane(self, pane: TicketPane) -> None:
         """Bring `pane` into the window (zoomed, if a pane is) and focus it."""
         mounts = self._zoom(pane) if self.zoomed not in (None, pane) else []
@@ -629,7 +645,7 @@ class RunScreen(Screen[None]):
         if verdict is not None:
             from lfgtui.ui.verdict_screen import VerdictScreen
 
-            self.app.push_screen(VerdictScreen(verdict))
+            self.app.push_screen(VerdictScreen(verdict, self.keys))
             return
         now = self.services.clock()
         rows = [compare_row(other, now) for other in self.panes if other.ticket.group == group]

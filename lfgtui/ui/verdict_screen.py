@@ -1,6 +1,10 @@
 """A tournament's table in the TUI: its contestants best first, the winner marked, why each placed
 where it did, and the git command that lands the winner. It opens by itself when the verdict is
-decided, and again on the compare key (`=`) over any contestant's pane.
+decided, and again on the compare key (`=`) over any contestant's pane. `M` there takes the winner:
+lands it as `lfg land` does with its defaults (asking first), then archives the other contestants'
+worktrees by the rules of `lfg worktrees clean` (one with work not landed only after asking again).
+`S` starts a ticket in the run, in a pane of its own, that combines the best two contestants' diffs
+(tournament/synthesis.py).
 
 Everything in it that a contestant wrote (check output, file names, ids) is made inert and reaches
 Textual as `Text`, never as markup.
@@ -9,7 +13,7 @@ Textual as `Text`, never as markup.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +27,7 @@ from lfgtui.inert import inert
 from lfgtui.tournament.verdict import TABLE_HEADER, CheckResult, Verdict
 
 if TYPE_CHECKING:
+    from lfgtui.ui.run_controller import RunController
     from lfgtui.ui.run_screen import RunScreen
 
 WINNER = "\u2605"
@@ -32,12 +37,16 @@ class VerdictScreen(ModalScreen[None]):
     """One tournament's verdict."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,equals_sign", "close", "Close", id="verdict.close")
+        Binding("escape,q,equals_sign", "close", "Close", id="verdict.close"),
+        Binding("M", "take", "Land the winner", id="verdict.land"),
+        Binding("S", "synthesize", "Synthesize", id="verdict.synthesize"),
     ]
 
-    def __init__(self, verdict: Verdict) -> None:
+    def __init__(self, verdict: Verdict, keys: Winners | None = None) -> None:
+        """`keys`: the run's, which land the winner (None: a run that cannot, shown as it ended)."""
         super().__init__()
         self.verdict = verdict
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         verdict = self.verdict
@@ -54,24 +63,109 @@ class VerdictScreen(ModalScreen[None]):
             mark = WINNER if placing.ticket == verdict.winner else ""
             row = verdict.contestant(placing.ticket).row()
             table.add_row(Text(mark), *(Text(inert(cell)) for cell in row))  # Text: never markup
-        ranked_by = "the rule: check passed, then the smaller diff, the cost, the wall time"
         reasons = Text()
         for place, placing in enumerate(verdict.ranking, 1):
-            reasons.append(f"{place}. {inert(placing.ticket)}: ", "bold")
+            seen_as = verdict.label_of(placing.ticket)
+            reasons.append(
+                f"{place}. {inert(placing.ticket)}{'' if seen_as is None else f' ({seen_as})'}: ", "bold"
+            )
             reasons.append(inert("; ".join(placing.reasons)) + "\n")
         land = verdict.land_command()
         with Vertical(classes="dialog compare verdict"):
             yield Static(Text(inert(verdict.summary()), "bold"), classes="question")
             with VerticalScroll(id="verdict-body"):
                 yield Static(table, id="verdict-table")
-                yield Static(Text(f"ranked by {ranked_by}"))
-                yield Static(reasons)
+                yield Static(Text(inert(f"ranked by {verdict.ranked_by()}")), id="verdict-ranked-by")
+                yield Static(reasons, id="verdict-reasons")
                 if land is not None:
                     yield Static(Text.assemble(("land the winner: ", "bold"), inert(land)), id="verdict-land")
-            yield Static("escape to close", classes="choices")
+            said = "escape to close" if self.keys is None else _CHOICES if verdict.winner else _SYNTHESIS
+            yield Static(said, classes="choices")
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_take(self) -> None:
+        """Close the table, then land the winner and archive the others (each step asks first)."""
+        if self.keys is None:
+            self.notify("This run's contestants are not here to land.", timeout=3)
+            return
+        if self.verdict.winner is None:
+            self.notify("No contestant passed its check: there is no winner to land.", timeout=3)
+            return
+        self.dismiss(None)
+        self.keys.take_winner(self.verdict)
+
+    def action_synthesize(self) -> None:
+        """Close the table, then start a ticket that combines the best two contestants' work."""
+        if self.keys is None:
+            self.notify("This run's contestants are not here to synthesize.", timeout=3)
+            return
+        self.dismiss(None)
+        self.keys.synthesize(self.verdict)
+
+
+_SYNTHESIS = "S starts a ticket that combines the best two · escape to close"
+_CHOICES = "M lands the winner and archives the others' worktrees (asks first) · " + _SYNTHESIS
+
+
+class Winners(Protocol):
+    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run_controller.py)."""
+
+    def take_winner(self, verdict: Verdict) -> None: ...
+
+    def synthesize(self, verdict: Verdict) -> None: ...
+
+
+async def take_winner(controller: RunController, verdict: Verdict) -> None:
+    """Land the winner (as `M` on its pane does, asking first), then archive the other contestants'
+    worktrees: removed when nothing would be lost, and those with work not landed (uncommitted
+    changes, commits no other branch has) only once the person says yes again."""
+    from lfgtui.worktrees.cleanup import remove_worktree
+
+    screen, winner = controller.screen, verdict.winner
+    assert winner is not None  # VerdictScreen.action_take
+    trees = {c.ticket: controller.control.worktree(c.ticket) for c in verdict.contestants}
+    tree = trees[winner]
+    if tree is None:
+        screen.notify(f"{inert(winner)} has no worktree to land.", timeout=4, markup=False)
+        return
+    if any(controller.panes[ticket].running for ticket in trees):
+        screen.notify("A contestant is working again: land the winner once it has ended.", timeout=4)
+        return
+    others = {ticket: other for ticket, other in trees.items() if ticket != winner and other is not None}
+    archived = f" and those of {', '.join(others)}" if others else ""
+    question = (
+        f"Land the winner {winner} ({tree.branch}) onto {tree.base_branch or '?'} as one commit, "
+        f"then archive its worktree{archived}?"
+    )
+    if not await _asked(screen, question) or await controller.land_change(winner, tree) is None:
+        return
+    removals = {ticket: await remove_worktree(other, force=False) for ticket, other in others.items()}
+    kept = {ticket: removal for ticket, removal in removals.items() if removal.refused}
+    if kept:
+        said = "\n".join(removal.message for removal in kept.values())
+        question = (
+            f"{said}\n\nRemove these worktrees anyway? What is uncommitted in them is lost; "
+            "a branch with commits is kept."
+        )
+        if await _asked(screen, question):
+            for ticket in kept:
+                other = others[ticket]
+                removals[ticket] = await remove_worktree(other, force=True)
+    gone = [ticket for ticket, removal in removals.items() if removal.removed]
+    left = [ticket for ticket, removal in removals.items() if not removal.removed]
+    said = f"Archived the worktrees of {', '.join(gone)}" if gone else "No other worktree was archived"
+    said += f"; kept those of {', '.join(left)}" if left else ""
+    screen.notify(inert(said), timeout=8, markup=False)
+
+
+async def _asked(screen: RunScreen, question: str) -> bool:
+    """The person's yes or no to `question` (made inert: it quotes branches, paths and git's words)."""
+    from lfgtui.ui.modals import ConfirmScreen
+
+    asked = ConfirmScreen(inert(question), markup=False)
+    return bool(await screen.app.push_screen(asked, wait_for_dismiss=True))
 
 
 @dataclass
@@ -90,7 +184,7 @@ class VerdictNews:
     def decided(self, verdict: Verdict, t: float) -> None:
         self.verdicts[verdict.tournament] = verdict
         if self.screen.is_current:
-            self.screen.app.push_screen(VerdictScreen(verdict))
+            self.screen.app.push_screen(VerdictScreen(verdict, self.screen.keys))
         else:
             said = inert(f"{verdict.summary()}: = over a contestant shows the table")
             self.screen.notify(said, timeout=6, markup=False)

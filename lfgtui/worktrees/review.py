@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lfgtui.formats import fenced
+
 FILE_HEADER = re.compile(r"^diff --git (?:a/)?(.*?) (?:b/)?(.*)$")
 HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 COMMENT_ARGUMENT = re.compile(r"^(?P<path>.+?):(?P<line>\d+):[ \t]?(?P<body>.*)$", re.DOTALL)
@@ -222,12 +224,6 @@ def quoted_from(files: Sequence[FileChanges], root: Path | None, path: str, numb
     raise CommentError(f"{path} has no line {number} in the ticket's diff or its worktree")
 
 
-def code_fence(text: str) -> str:
-    """A code fence longer than any run of backticks in `text`, so that text cannot close it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
-
-
 def follow_up_text(comments: Iterable[Comment]) -> str:
     """The one follow-up prompt that carries every comment (the format of docs/guides/review.md)."""
     comments = list(comments)
@@ -237,8 +233,5 @@ def follow_up_text(comments: Iterable[Comment]) -> str:
         "quotes the diff lines it is about. Please address each one.",
     ]
     for number, comment in enumerate(comments, 1):
-        fence = code_fence(comment.quote)
-        parts.append(
-            f"## {number}. {comment.where}\n\n{fence}diff\n{comment.quote}\n{fence}\n\n{comment.body}"
-        )
+        parts.append(f"## {number}. {comment.where}\n\n{fenced(comment.quote, 'diff')}\n\n{comment.body}")
     return "\n\n".join(parts) + "\n"

@@ -21,7 +21,7 @@ from lfgtui.broker.client import connect, explain
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.watch import BrokerAttachment
-from lfgtui.broker.worker import BLOCK_MS, Holding, Taken, Worker, WorkerOptions
+from lfgtui.broker.worker import BLOCK_MS, BrokerWorker, Holding, Taken, WorkerOptions
 from lfgtui.cancels import STOP_S
 from lfgtui.config.broker import Broker, BrokerSettings, resolve
 from lfgtui.config.load import Config
@@ -55,7 +55,7 @@ async def cancel_at_each_turn(start: Callable[[], Coroutine[Any, Any, None]], wh
 
 
 @pytest.fixture
-async def workers(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Callable[[], Worker]]:
+async def workers(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Callable[[], BrokerWorker]]:
     """Makes workers of the built-in providers, on a connection as `lfg worker` makes it (its reads
     bounded by a timeout, so redis-py writes each command in `asyncio.wait_for`)."""
     broker = resolve(redis_server.url, {}, BrokerSettings())
@@ -63,25 +63,27 @@ async def workers(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Ca
     said: list[str] = []
     async with Providers(BUILTIN) as providers:
         options = WorkerOptions("w1", tmp_path)
-        yield lambda: Worker(redis, broker, providers, options, said.append, lambda exc: explain(exc, broker))
+        yield lambda: BrokerWorker(
+            redis, broker, providers, options, said.append, lambda exc: explain(exc, broker)
+        )
     await redis.aclose()
     assert not [s for s in said if "did not stop" in s], said
 
 
 @pytest.fixture
-def worker(workers: Callable[[], Worker]) -> Worker:
+def worker(workers: Callable[[], BrokerWorker]) -> BrokerWorker:
     return workers()
 
 
 async def test_a_worker_cancelled_at_any_turn_stops_serving_and_its_presence(
-    workers: Callable[[], Worker],
+    workers: Callable[[], BrokerWorker],
 ) -> None:
     await cancel_at_each_turn(lambda: workers().serve(), "serving")
     worker = workers()
     assert not await worker.redis.exists(worker.layout.worker("w1")), "it said it is gone"
 
 
-async def test_a_lease_cancelled_at_any_turn_stops_renewing(worker: Worker) -> None:
+async def test_a_lease_cancelled_at_any_turn_stops_renewing(worker: BrokerWorker) -> None:
     stream = worker.layout.work("sim")
     await worker.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     entry = (await worker.redis.xadd(stream, {"work": "{}"})).decode()
@@ -92,7 +94,7 @@ async def test_a_lease_cancelled_at_any_turn_stops_renewing(worker: Worker) -> N
     assert not holding.lost
 
 
-async def test_reading_the_commands_cancelled_at_any_turn_stops(worker: Worker) -> None:
+async def test_reading_the_commands_cancelled_at_any_turn_stops(worker: BrokerWorker) -> None:
     control, run = worker.layout.control("run"), Run((), worker.providers, Approvals(), [])
     await cancel_at_each_turn(lambda: worker._commands(control, "0-0", "1-0", run, "t"), "reading commands")
 

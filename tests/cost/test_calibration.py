@@ -1,20 +1,29 @@
-"""lfg's live token estimate, calibrated by the provider's own counts earlier in the run: on the real
-scheduler and the sim, whose tokens (a word each) a fixed four characters a token reads a third high."""
+"""lfg's live token estimate, calibrated by the provider's own counts earlier in the run or, before the
+run has any, in the history: on the real scheduler, the sim and a real history file, whose tokens (a
+word each) a fixed four characters a token reads a third high."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
 from lfgtui.cost.tokens import OutputCalibration, tokens_in
 from lfgtui.events import Event, Outcome, RequestSent, TextDelta, Usage
+from lfgtui.history.calibration import recorded_calibration
+from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+
+
+def uncounted(events: list[Event]) -> int:
+    """How many of `events` came before the provider reported its count."""
+    return next(n for n, e in enumerate(events) if isinstance(e, Usage) and e.output_tokens)
 
 
 def metrics_of(events: list[Event]) -> Metrics:
@@ -54,6 +63,68 @@ async def test_a_later_attempt_is_estimated_within_ten_percent_of_its_reported_r
         final.tokens_per_s,
     )
     assert abs(before.output_tokens / final.output_tokens - 1) <= 0.10
+
+
+async def test_a_new_runs_first_attempt_starts_from_what_the_history_counted_within_ten_percent(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Tickets that start together all stream before any reports its count: the history's latest
+    counts of the model are what they are estimated with."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=2000"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    db = tmp_path / "history.sqlite3"
+    runs: list[list[Event]] = []
+    seeds = []
+    async with Providers(sim=sim) as providers:
+        for _ in range(2):
+            events: list[Event] = []
+            async with open_run_history(db, loaded, "lfg run", print) as history:
+                assert history is not None
+                seeds.append(dict(history.calibration))
+                run = Run(loaded.tickets, providers, Approvals(), [events.append])
+                run.record(history)
+                run.start()
+                assert await run.wait() == {"t": Outcome.COMPLETED}
+            runs.append(events)
+
+    assert seeds[0] == {}, "an empty history knows nothing"
+    assert list(seeds[1]) == [("sim", "long-answer:tokens_per_s=2000")]
+    model = ("sim", "long-answer:tokens_per_s=2000")
+    first, second = ([e for e in events if isinstance(e, RequestSent)] for events in runs)
+    assert first[0].tokens_per_char is None, "the first run: a quarter token a character"
+    assert second[0].tokens_per_char == seeds[1][model]
+    unseeded, before = (metrics_of(events[: uncounted(events)]) for events in runs)
+    final = metrics_of(runs[1])
+    assert unseeded.tokens_per_s and before.tokens_per_s and final.tokens_per_s
+    assert abs(before.tokens_per_s / final.tokens_per_s - 1) <= 0.10, (
+        before.tokens_per_s,
+        final.tokens_per_s,
+    )
+    assert unseeded.tokens_per_s / final.tokens_per_s > 1.10, "without the history it reads high"
+
+
+def test_the_history_calibration_is_the_median_of_a_models_latest_counted_requests(tmp_path: Path) -> None:
+    """One odd request (an agent's count with a file it sent whole) does not move it, and output too
+    short to say anything is left out."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(
+        "CREATE TABLE attempts (id TEXT PRIMARY KEY, provider TEXT, model TEXT, started_at REAL);"
+        "CREATE INDEX attempts_model ON attempts(provider, model);"
+        "CREATE TABLE requests (attempt_id TEXT, n INTEGER, output_tokens INTEGER, estimated_tokens INTEGER,"
+        " tokens_per_char REAL);"
+    )
+    rows = [("a1", 330, 1000, 0.25), ("a2", 320, 800, 0.2), ("a3", 3000, 1000, 0.25), ("a4", 5, 10, 0.25)]
+    for n, (attempt, reported, estimated, per_char) in enumerate(rows):
+        conn.execute("INSERT INTO attempts VALUES (?, 'p', 'm', ?)", (attempt, n))
+        conn.execute(
+            "INSERT INTO requests VALUES (?, ?, ?, ?, ?)", (attempt, n, reported, estimated, per_char)
+        )
+    conn.execute("INSERT INTO attempts VALUES ('b1', 'p', 'other', 9)")
+    found = recorded_calibration(conn, [("p", "m"), ("p", "m"), ("p", "other"), ("q", "m")])
+    assert found == {("p", "m"): 330 / 4000}, "median of 320/4000, 330/4000 and 3000/4000"
 
 
 def test_the_estimate_counts_a_request_whole_so_small_chunks_do_not_each_round_up() -> None:

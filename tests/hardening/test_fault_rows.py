@@ -491,8 +491,8 @@ ELSEWHERE = {
         "tests/run/test_run.py::test_a_prompt_past_the_cap_fails_its_ticket_before_anything_is_sent",
     ],
     "a 429's Retry-After asks for minutes, or is an HTTP-date (RFC 9110)": [
-        "tests/run/test_agent_loop.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
-        "tests/run/test_agent_loop.py::test_a_retry_after_http_date_is_waited_until_that_moment",
+        "tests/run/test_tool_loop.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
+        "tests/run/test_tool_loop.py::test_a_retry_after_http_date_is_waited_until_that_moment",
     ],
     "a coding agent asks to log in (ACP `auth_required`)": [
         "tests/run/agents/test_login.py::test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes",
@@ -589,7 +589,7 @@ ELSEWHERE = {
         "tests/run/agents/test_attempt.py::test_no_agent_outlives_lfg_killed_with_sigkill",
     ],
     "an agent service sends a tool call and never its result": [
-        "tests/run/test_agent_loop.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
+        "tests/run/test_tool_loop.py::test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run_here",
     ],
     "a provider reports a token count that is not a whole number from 0 to 10^12 (NaN, 1e400, 10.5, -3, "
     '2^70, `"abc"`, a list), in any usage field of any wire format, an agent service or a coding agent': [

@@ -40,6 +40,8 @@ from tests.support.recording import (
     as_schema_9,
     as_schema_10,
     as_schema_11,
+    as_schema_12,
+    as_schema_13,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -153,12 +155,14 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_9, 9),
         (as_schema_10, 10),
         (as_schema_11, 11),
+        (as_schema_12, 12),
+        (as_schema_13, 13),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 11 really had."""
+    """What the migration tests start from is the shape schemas 2 to 13 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

@@ -65,7 +65,7 @@ STALL = """
 def agent_program(provider: str) -> Path:
     """The installed program of a built-in agent provider (`claude-code`, `gemini`, `codex`); a missing
     one skips the test, or fails it under CI."""
-    program = AGENTS_BIN / BUILTIN[provider].command[0]
+    program = AGENTS_BIN / BUILTIN[provider].agent.command[0]
     if not program.exists():
         message = f"{program} is not installed: run npm ci --prefix tests/real_agents"
         if os.environ.get("CI"):

@@ -28,7 +28,7 @@ from lfgtui.worktrees.review import Comment
 from tests.support.app import keys, pane, tickets, until
 from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.git import commit_all, isolate_git, repository
-from tests.support.recording import as_schema_11, load_recorded, record, sample_attempt
+from tests.support.recording import as_schema_13, load_recorded, record, sample_attempt
 
 SMALL = (80, 24)
 
@@ -199,17 +199,17 @@ async def test_a_run_that_cannot_take_a_follow_up_says_so_and_keeps_the_drafts(
     assert [(body, sent) for _, _, body, sent, _ in stored(db, run_id)] == [("Not now", None)]
 
 
-def test_a_file_of_schema_11_gains_review_comments_kept_apart_from_the_search_until_sent(
+def test_a_file_of_schema_13_gains_review_comments_kept_apart_from_the_search_until_sent(
     tmp_path: Path,
 ) -> None:
-    """Migration 12 on a file an older lfg wrote; drafts are not found by a search, sent ones are
+    """Migration 14 on a file an older lfg wrote; drafts are not found by a search, sent ones are
     (under the attempt that answered them), and deleting the run deletes them and their index."""
     db = tmp_path / "h.sqlite3"
     record(db, tmp_path, sample_attempt()).finish()
     with sqlite3.connect(db) as conn:
-        as_schema_11(conn)
+        as_schema_13(conn)
     with Store.open(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 12
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 14
         (run,) = store.list_runs()
         ticket = store.conn.execute("SELECT ticket FROM tickets").fetchone()[0]
         draft = Comment("src/app.py", 3, "zanzibar wording", quote="+x")

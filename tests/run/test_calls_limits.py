@@ -22,9 +22,9 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
-from lfgtui.run.agent_loop import AgentTask, run_agent
 from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import Limiters, ProviderLimiter
+from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.server import SimServer
 from tests.support.run import FakeTime, Sleeps, settle
 from tests.support.streams import ask, write_scenario
@@ -137,7 +137,7 @@ async def test_two_agents_of_one_provider_stream_one_after_the_other(sim: SimSer
     limiter = Limiters({"sim": config})["sim"]
     provider = OpenAIChatProvider(config)
     streams = {
-        name: run_agent(provider, AgentTask(ask("hello")), EventFactory(name, 1), limiter=limiter)
+        name: run_tool_loop(provider, AttemptTask(ask("hello")), EventFactory(name, 1), limiter=limiter)
         for name in ("a", "b")
     }
     events: dict[str, list[Event]] = {"a": [], "b": []}
@@ -183,8 +183,10 @@ async def test_a_429_received_by_one_agent_pauses_the_other_s_next_request(
     sleeps = Sleeps()
 
     def agent(name: str, model: str) -> AsyncIterator[Event]:
-        task = AgentTask(ask(model))
-        return run_agent(provider, task, EventFactory(name, 1), None, RetryPolicy(), sleeps, limiter=limiter)
+        task = AttemptTask(ask(model))
+        return run_tool_loop(
+            provider, task, EventFactory(name, 1), None, RetryPolicy(), sleeps, limiter=limiter
+        )
 
     b_stream = agent("b", two_calls)
     b_events: list[Event] = []

@@ -72,6 +72,7 @@ EVERY_FIELD: dict[str, Any] = {
     "check_timeout_s": 90.0,
     "fallback": (("sim-anthropic", "gpt"), ("openai", "gpt-4.1/mini")),
     "max_wait_s": 30.0,
+    "judges": "fix",
 }
 """A ticket with every field set, each default field to something else than its default."""
 

@@ -86,6 +86,7 @@ def test_bad_model_names_say_what_is_wrong(model: str, words: str) -> None:
         ("ttft_ms = 'soon'\n[[call]]\n", "my.toml: ttft_ms: expected float, got 'soon'"),
         ("endless = 1\n[[call]]\n", "endless: expected true or false"),
         ("cache_read_tokens = 1.5\n[[call]]\n", "cache_read_tokens: expected int, got 1.5"),
+        ("variants = 'hello'\n", "my.toml: variants: expected a list of scenario names"),
     ],
 )
 def test_broken_files_name_the_file_and_field(text: str, words: str) -> None:

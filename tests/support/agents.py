@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -16,8 +15,8 @@ from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, Tex
 from lfgtui.providers.base import Message
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
@@ -43,7 +42,7 @@ class Approvals:
 
 def sim_agent(*args: str) -> AgentLaunch:
     command = (sys.executable, "-m", "lfgtui.sim.acp_agent", *args, "--scenario", "{model}")
-    config = replace(BUILTIN["sim-acp"], command=command)
+    config = BUILTIN["sim-acp"].with_agent(command=command)
     return AgentLaunch(config, dict(os.environ))
 
 
@@ -58,7 +57,7 @@ async def attempt(
     ctx = ToolContext(workdir=project, env={})
     toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, ctx, approvals or Approvals())
     events = run_acp(
-        launch or sim_agent(), AgentTask(ask(model), **task), EventFactory("t", 1), toolbox, transcript
+        launch or sim_agent(), AttemptTask(ask(model), **task), EventFactory("t", 1), toolbox, transcript
     )  # type: ignore[arg-type]
     return [event async for event in events]
 

@@ -269,18 +269,41 @@ ADDED_IN_V5 = [("tickets", "mcp_servers")]
 ADDED_IN_V6 = [("attempts", "tokens_per_s_estimated")]
 ADDED_IN_V7 = [("requests", "tokens_per_char")]
 ADDED_IN_V11 = [("attempts", "waited_s")]
+ADDED_IN_V13 = [("tickets", "judges"), ("verdicts", "judge_error")]
 
 
-UNDO_V12 = """
+UNDO_V14 = """
 DROP TABLE review_fts;
 DROP TABLE review_comments;
-PRAGMA user_version = 11;
+PRAGMA user_version = 13;
 """
 
 
+def as_schema_13(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 13 wrote: no review comments (migration `V14`)."""
+    conn.executescript(UNDO_V14)
+
+
+def as_schema_12(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 12 wrote: tickets without the tournament a
+    judge ranks (migration `V13`)."""
+    as_schema_13(conn)
+    for table, column in ADDED_IN_V13:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 12")
+
+
+ADDED_IN_V12 = ("checks", "verdicts")
+
+
 def as_schema_11(conn: sqlite3.Connection) -> None:
-    """Make a file of this schema what an lfg of schema 11 wrote: no review comments."""
-    conn.executescript(UNDO_V12)
+    """Make a file of this schema what an lfg of schema 11 wrote: no tournament checks, verdicts or
+    syntheses (migration `V12`)."""
+    as_schema_12(conn)
+    for table in ADDED_IN_V12:
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("ALTER TABLE tickets DROP COLUMN synthesis_of")
+    conn.execute("PRAGMA user_version = 11")
 
 
 def as_schema_10(conn: sqlite3.Connection) -> None:

@@ -23,7 +23,7 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.hub import EventHub
-from lfgtui.remote.server import Address, Controls, RunControls, RunServer
+from lfgtui.remote.server import Address, Controls, EngineControls, RunServer
 from lfgtui.remote.tail import RunTail
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
@@ -89,7 +89,7 @@ async def served(
         run = Run(loaded.tickets, providers, approvals, [events.append], prices=prices)
         hub = EventHub(run.clock)
         run.sinks.append(hub)
-        controls: Controls | None = RunControls(run) if control else None
+        controls: Controls | None = EngineControls(run) if control else None
         server = RunServer(
             hub,
             run.run_id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,10 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import CheckResult, SuiteCounts, Verdict
+from lfgtui.tournament.verdict import SuiteCounts, Verdict
 from tests.support.git import git, isolate_git
 from tests.support.lfg import Lfg
-from tests.support.tournament import CONTESTANTS, calc_repo, tournament_tickets
+from tests.support.tournament import CONTESTANTS, Told, calc_repo, tournament_tickets
 
 
 def assert_summary(verdict: Verdict) -> None:
@@ -60,18 +59,6 @@ def assert_summary(verdict: Verdict) -> None:
 
 def run_shell(command: str) -> None:
     subprocess.run(command, shell=True, check=True, capture_output=True)
-
-
-@dataclass
-class Told:
-    checks: dict[str, CheckResult] = field(default_factory=dict)
-    verdicts: list[Verdict] = field(default_factory=list)
-
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-        self.checks[ticket] = result
-
-    def decided(self, verdict: Verdict, t: float) -> None:
-        self.verdicts.append(verdict)
 
 
 async def test_the_verdict_ranks_the_passing_contestant_first_and_landing_it_merges_its_work(

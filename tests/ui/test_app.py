@@ -38,6 +38,21 @@ async def test_panes_stream_and_finish(sim: SimServer, tmp_path: Path) -> None:
     assert gc.get_freeze_count() == 0, "nothing stays frozen after the app"
 
 
+async def test_a_fresh_run_starts_before_its_screen_is_up_and_shows_all_it_said_meanwhile(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 33: the first request does not wait on the UI composing and mounting its screen (it
+    did: the run started in the screen's mount); what the run says meanwhile is held, then shown."""
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    screen = app.controllers[0].screen
+    mounted: list[bool] = []
+    first_run(app).sinks.append(lambda event: mounted.append(screen.is_mounted))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
+        assert pane(app, "hi").body.source.startswith("Hello! I am the **lfg simulator**")
+    assert mounted[0] is False, "the ticket started before its screen was mounted"
+
+
 async def test_a_finished_pane_costs_no_frame_and_its_thinking_shows_when_unfolded(
     sim: SimServer, tmp_path: Path
 ) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +152,7 @@ def test_coding_agents_beside_the_api_quotas_in_the_summary_bar(workdir: Path, s
     toml = ticket("api", quota)
     toml += ticket("one", "hello:ttft_ms=0", 'provider = "sim-acp"')
     toml += ticket("two", "hello:ttft_ms=0", 'provider = "sim-acp"')
-    costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--cost", "0.03"))
+    costly = BUILTIN["sim-acp"].with_agent(command=(*BUILTIN["sim-acp"].agent.command, "--cost", "0.03"))
     app = app_for(workdir, toml, providers=Providers({"sim-acp": costly}))
     done = settled(lambda a: all(p.state is PaneState.COMPLETED for p in a.controller.panes.values()))
     assert snap_compare(app, terminal_size=(160, 36), run_before=done)

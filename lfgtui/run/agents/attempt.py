@@ -43,7 +43,6 @@ from lfgtui.events import (
 from lfgtui.inert import inert
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
 from lfgtui.providers.usage import UsageCheck
-from lfgtui.run.agent_loop import AgentTask, output_limit, streamed_chars
 from lfgtui.run.agents.agent_log import AgentLog, open_agent_log
 from lfgtui.run.agents.choices import Offered, choose, session_models, wanted
 from lfgtui.run.agents.client import AgentClient
@@ -53,6 +52,7 @@ from lfgtui.run.agents.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.run.agents.stall import IdleWatch
 from lfgtui.run.agents.transport import AgentPipe
 from lfgtui.run.agents.updates import AgentView
+from lfgtui.run.tool_loop import AttemptTask, output_limit, streamed_chars
 from lfgtui.tools.toolbox import Toolbox
 
 CANCEL_GRACE_S = 3.0
@@ -81,12 +81,12 @@ class AgentLaunch:
     mcp_servers: tuple[McpServer, ...] = ()
 
     def command(self, model: str) -> list[str]:
-        return [part.replace("{model}", model) for part in self.config.command]
+        return [part.replace("{model}", model) for part in self.config.agent.command]
 
     def environment(self, model: str) -> dict[str, str]:
         """Its environment, with the ticket's model in the agent's own model variable if it has one."""
         chosen = wanted(self.config, model, self.mode).model
-        variable = self.config.model_env
+        variable = self.config.agent.model_env
         return {**self.env, variable: chosen} if variable and chosen else dict(self.env)
 
 
@@ -119,7 +119,7 @@ def _stderr_tail(log: Path) -> str:
 
 async def run_acp(
     launch: AgentLaunch,
-    task: AgentTask,
+    task: AttemptTask,
     ev: EventFactory,
     toolbox: Toolbox,
     transcript: list[Message] | None = None,
@@ -127,7 +127,7 @@ async def run_acp(
     keep: dict[str, AgentSession] | None = None,
     load: str | None = None,
 ) -> AsyncIterator[Event]:
-    """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `agent.run_agent`.
+    """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
     `session` is a live session an earlier attempt kept (a follow-up goes on in it: the agent has the
     whole conversation); without one a new agent process starts. With `keep`, a session whose attempt
@@ -212,7 +212,7 @@ class AgentSession:
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
             process = await start_agent(
-                command, launch.environment(model), toolbox.ctx.workdir, launch.config.nice
+                command, launch.environment(model), toolbox.ctx.workdir, launch.config.agent.nice
             )
         except BaseException:
             log.close()
@@ -228,7 +228,7 @@ class AgentSession:
         return self.process.returncode is None and self.session_id is not None and self.pipe.problem is None
 
     async def turn(
-        self, task: AgentTask, ev: EventFactory, transcript: list[Message] | None, load: str | None = None
+        self, task: AttemptTask, ev: EventFactory, transcript: list[Message] | None, load: str | None = None
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
         turn opens the session (loading `load` where it can)."""
@@ -310,8 +310,8 @@ class AgentSession:
                 capabilities = started.agent_capabilities or schema.AgentCapabilities()
                 self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
-                if config.auth_method is not None:
-                    said.append(await self._authenticate(config.auth_method))
+                if config.agent.auth_method is not None:
+                    said.append(await self._authenticate(config.agent.auth_method))
                 if load:
                     said.append(await self._load(load, bool(capabilities.load_session), servers))
                 if self.session_id is None:
@@ -392,7 +392,7 @@ class AgentSession:
         models = session_models(self.pipe.results.get(method))
         return Offered(answer.config_options or [], answer.modes, models)
 
-    async def _turn(self, task: AgentTask, whole: bool) -> AsyncIterator[Event]:
+    async def _turn(self, task: AttemptTask, whole: bool) -> AsyncIterator[Event]:
         """Everything the agent streams until its prompt is answered. A new session is sent the
         earlier conversation too; a live one has it already and gets the last prompt only."""
         assert self.session_id is not None

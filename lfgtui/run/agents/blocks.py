@@ -24,7 +24,7 @@ def _breaks(text: str, at_end: bool) -> int:
 
 
 @dataclass
-class Run:
+class StreamedText:
     """One kind of text (the answer or the thinking) as it has been streamed so far."""
 
     tail: str = ""
@@ -52,8 +52,8 @@ class Run:
 class MessageBlocks:
     """The answer and the thinking of one turn, each cut into blocks where it was interrupted."""
 
-    answer: Run = field(default_factory=Run)
-    thinking: Run = field(default_factory=Run)
+    answer: StreamedText = field(default_factory=StreamedText)
+    thinking: StreamedText = field(default_factory=StreamedText)
 
     def text(self, text: str, message_id: str | None = None) -> str:
         if text:

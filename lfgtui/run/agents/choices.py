@@ -87,9 +87,9 @@ def wanted(config: ProviderConfig, model: str, mode: str | None) -> Wanted:
 
 def passed_at_start(config: ProviderConfig) -> str | None:
     """How the model reached the agent before its session: its command line or its variable."""
-    if any("{model}" in part for part in config.command):
+    if any("{model}" in part for part in config.agent.command):
         return "the agent's command line"
-    return config.model_env
+    return config.agent.model_env
 
 
 def _select(options: Sequence[Any], category: str) -> schema.SessionConfigOptionSelect | None:

@@ -52,7 +52,7 @@ def offered_methods(started: schema.InitializeResponse, config: ProviderConfig) 
             variables = tuple(var.name for var in method.vars if not var.optional)
             methods.append(AuthMethod(method.id, method.name, variables))
         else:
-            known = config.auth_vars.get(method.id, ())
+            known = config.agent.auth_vars.get(method.id, ())
             methods.append(AuthMethod(method.id, method.name, known, any_one=True))
     return methods
 
@@ -75,12 +75,12 @@ def login_guidance(config: ProviderConfig, methods: list[AuthMethod], env: Mappi
         parts.append(f"the agent offers: {', '.join(listed)}")
     else:
         parts.append("the agent offers no auth method to choose")
-    names = list(dict.fromkeys([*config.env, *(v for m in methods for v in m.variables)]))
+    names = list(dict.fromkeys([*config.agent.env, *(v for m in methods for v in m.variables)]))
     if names:
         told = [f"{name} ({'set' if env.get(name) else 'not set'})" for name in names]
         parts.append(f"lfg passes it: {', '.join(told)}")
-    if config.login:
-        parts.append(f"to log in, run: {config.login}")
+    if config.agent.login:
+        parts.append(f"to log in, run: {config.agent.login}")
     parts.append(f"or choose a method with auth_method in [providers.{config.name}]")
     return "; ".join(parts)
 

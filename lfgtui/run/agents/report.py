@@ -92,22 +92,28 @@ def _credentials(
 ) -> tuple[Credential, ...]:
     """The provider's variables, then those its auth methods read, each once, with whether lfg
     passes it and whether it is set in lfg's environment."""
-    passed = set(config.env)
-    names = dict.fromkeys([*config.env, *(v for vs in config.auth_vars.values() for v in vs), *methods_vars])
+    passed = set(config.agent.env)
+    names = dict.fromkeys(
+        [*config.agent.env, *(v for vs in config.agent.auth_vars.values() for v in vs), *methods_vars]
+    )
     return tuple(Credential(name, name in passed, bool(env.get(name))) for name in names)
 
 
 def listed(name: str, config: ProviderConfig, env: Mapping[str, str]) -> Listed:
     """What `lfg agents` says of one agent without starting it."""
-    found = shutil.which(config.command[0], path=env.get("PATH", os.defpath)) if config.command else None
+    found = (
+        shutil.which(config.agent.command[0], path=env.get("PATH", os.defpath))
+        if config.agent.command
+        else None
+    )
     return Listed(
         name=name,
         origin=_origin(name, config),
-        command=config.command,
+        command=config.agent.command,
         program=found,
         version=None if found is None else _package_version(Path(found)),
-        install=config.install,
-        login=config.login,
+        install=config.agent.install,
+        login=config.agent.login,
         credentials=_credentials(config, [], env),
     )
 
@@ -140,7 +146,7 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
     if limit_s is not None:
         config = replace(config, connect_timeout_s=limit_s)
     model = config.default_model or ""
-    env = command_env(os.environ, (*AGENT_ENV, *config.env), workdir)
+    env = command_env(os.environ, (*AGENT_ENV, *config.agent.env), workdir)
     toolbox = Toolbox({}, ToolContext(workdir, env), _refuse)
     try:
         session = await AgentSession.start(
@@ -174,7 +180,9 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
         if error
         else login_missing(None if info is None else info.name, session.env)
     )
-    unpassed = [v for m in session.methods for v in m.variables if v not in config.env and v not in AGENT_ENV]
+    unpassed = [
+        v for m in session.methods for v in m.variables if v not in config.agent.env and v not in AGENT_ENV
+    ]
     missing += [
         f"{name} is read by one of its auth methods, but lfg does not pass it: add it to env in "
         f"[providers.{config.name}]"

@@ -34,8 +34,8 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import AssistantMessage, Message, UserMessage
 from lfgtui.providers.catalog import BUILTIN
-from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import AgentLaunch, AgentSession, run_acp
+from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools import ToolContext
 from lfgtui.tools.toolbox import Toolbox
 from tests.support.agents import (
@@ -221,7 +221,7 @@ async def test_a_refusal_ends_the_attempt_as_failed_with_that_reason(project: Pa
 
 
 async def test_a_command_that_does_not_exist_fails_clearly(project: Path) -> None:
-    config = replace(BUILTIN["sim-acp"], command=("no-such-agent-xyz",))
+    config = BUILTIN["sim-acp"].with_agent(command=("no-such-agent-xyz",))
     events = await attempt(project, "hello", launch=AgentLaunch(config, dict(os.environ)))
     end = ending(events)
     assert end.error is not None and end.error.kind is ErrorKind.CONNECTION
@@ -236,7 +236,7 @@ async def test_cancelling_sends_session_cancel_and_leaves_no_process(
     async def consume() -> None:
         ctx = ToolContext(workdir=project, env={})
         toolbox = Toolbox({}, ctx, Approvals())
-        task = AgentTask(ask("long-answer:ttft_ms=0,tokens_per_s=100,repeat=20"))
+        task = AttemptTask(ask("long-answer:ttft_ms=0,tokens_per_s=100,repeat=20"))
         async for event in run_acp(sim_agent(), task, EventFactory("t", 1), toolbox):
             events.append(event)
 
@@ -262,7 +262,7 @@ async def test_the_output_limit_ends_an_agent_that_streams_too_much(project: Pat
 async def test_a_follow_up_starts_a_new_session_with_the_conversation_in_the_prompt(project: Path) -> None:
     earlier = (UserMessage("what is this?"), AssistantMessage("A widget renderer."))
     ctx = ToolContext(workdir=project, env={})
-    task = AgentTask(replace(ask(f"hello:{FAST}"), messages=(*earlier, UserMessage("and its tests?"))))
+    task = AttemptTask(replace(ask(f"hello:{FAST}"), messages=(*earlier, UserMessage("and its tests?"))))
     events = [
         e async for e in run_acp(sim_agent(), task, EventFactory("t", 2), Toolbox({}, ctx, Approvals()))
     ]
@@ -276,7 +276,7 @@ import asyncio, os, sys
 from dataclasses import replace
 from pathlib import Path
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
-from lfgtui.run.agent_loop import AgentTask
+from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools.toolbox import Toolbox
 from lfgtui.events import EventFactory, TextDelta
 from lfgtui.providers.base import ModelCall, UserMessage
@@ -284,10 +284,10 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.tools import ToolContext
 
 async def main():
-    task = AgentTask(ModelCall("long-answer:ttft_ms=0,tokens_per_s=50,repeat=50", (UserMessage("hi"),)))
+    task = AttemptTask(ModelCall("long-answer:ttft_ms=0,tokens_per_s=50,repeat=50", (UserMessage("hi"),)))
     toolbox = Toolbox({}, ToolContext(workdir=Path(sys.argv[1]), env={}), None)
     leaves_a_daemon = 'setsid sleep 4321 & exec "$0" -m lfgtui.sim.acp_agent --scenario "$1"'
-    config = replace(BUILTIN["sim-acp"], command=("sh", "-c", leaves_a_daemon, sys.executable, "{model}"))
+    config = BUILTIN["sim-acp"].with_agent(command=("sh", "-c", leaves_a_daemon, sys.executable, "{model}"))
     launch = AgentLaunch(config, dict(os.environ))
     async for event in run_acp(launch, task, EventFactory("t", 1), toolbox):
         if isinstance(event, TextDelta):
@@ -329,14 +329,14 @@ async def test_a_kept_session_goes_on_with_the_follow_up_only(project: Path, pri
     toolbox = Toolbox({}, ctx, Approvals())
     kept: dict[str, AgentSession] = {}
     transcript: list[Message] = []
-    first = AgentTask(ask(f"hello:{FAST}", "what is this project?"))
+    first = AttemptTask(ask(f"hello:{FAST}", "what is this project?"))
     events = [
         e async for e in run_acp(sim_agent(), first, EventFactory("t", 1), toolbox, transcript, None, kept)
     ]
     assert ending(events).outcome is Outcome.COMPLETED
     session = kept.pop("t")
     assert session.alive and agent_processes(project)
-    follow_up = AgentTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
+    follow_up = AttemptTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
     later: list[Message] = []
     events = [
         e async for e in run_acp(sim_agent(), follow_up, EventFactory("t", 2), toolbox, later, session, kept)
@@ -373,7 +373,7 @@ async def test_an_agent_runs_at_its_providers_lower_cpu_priority(project: Path, 
     ours = autogroup_nice(os.getpid())
     ctx = ToolContext(workdir=project, env={})
     kept: dict[str, AgentSession] = {}
-    task = AgentTask(ask(f"hello:{FAST}"))
+    task = AttemptTask(ask(f"hello:{FAST}"))
     events = [
         e
         async for e in run_acp(
@@ -395,7 +395,7 @@ async def test_an_agent_runs_at_its_providers_lower_cpu_priority(project: Path, 
 async def test_a_session_is_kept_only_after_a_completed_attempt(project: Path) -> None:
     ctx = ToolContext(workdir=project, env={})
     kept: dict[str, AgentSession] = {}
-    task = AgentTask(ask(f"fault-drop:{FAST}"))
+    task = AttemptTask(ask(f"fault-drop:{FAST}"))
     events = [
         e
         async for e in run_acp(
@@ -413,13 +413,13 @@ async def test_a_resumed_follow_up_loads_the_agents_earlier_session(
     ctx = ToolContext(workdir=project, env={})
     toolbox = Toolbox({}, ctx, Approvals())
     transcript: list[Message] = []
-    first = AgentTask(ask(f"hello:{FAST}", "what is this project?"))
+    first = AttemptTask(ask(f"hello:{FAST}", "what is this project?"))
     events = [e async for e in run_acp(sim_agent(), first, EventFactory("t", 1), toolbox, transcript)]
     [opened] = of(events, SessionOpened)
     assert (
         ending(events).outcome is Outcome.COMPLETED and not opened.loaded and agent_processes(project) == []
     )
-    follow_up = AgentTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
+    follow_up = AttemptTask(replace(first.call, messages=(*transcript, UserMessage("and its tests?"))))
     later = [
         e
         async for e in run_acp(
@@ -441,7 +441,7 @@ async def test_a_session_that_cannot_be_loaded_falls_back_to_the_conversation_in
 ) -> None:
     ctx = ToolContext(workdir=project, env={})
     messages = (UserMessage("what is it?"), AssistantMessage("A widget."), UserMessage("and?"))
-    task = AgentTask(replace(ask(f"hello:{FAST}"), messages=messages))
+    task = AttemptTask(replace(ask(f"hello:{FAST}"), messages=messages))
     events = [
         e
         async for e in run_acp(
@@ -500,7 +500,9 @@ async def test_a_terminal_outside_the_workdir_or_not_approved_is_refused_with_th
 ) -> None:
     script = tmp_path / "terminal_agent.py"
     script.write_text(ASKS_FOR_A_TERMINAL)
-    launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
+    launch = AgentLaunch(
+        BUILTIN["sim-acp"].with_agent(command=(sys.executable, str(script))), dict(os.environ)
+    )
     approvals = Approvals(answer=False)
     events = await attempt(project, "any", approvals, launch=launch)
     assert ending(events).outcome is Outcome.COMPLETED
@@ -546,7 +548,9 @@ async def test_a_command_approved_in_the_agents_own_request_is_not_asked_again(
 ) -> None:
     script = tmp_path / "asks_then_runs.py"
     script.write_text(ASKS_THEN_RUNS)
-    launch = AgentLaunch(replace(BUILTIN["sim-acp"], command=(sys.executable, str(script))), dict(os.environ))
+    launch = AgentLaunch(
+        BUILTIN["sim-acp"].with_agent(command=(sys.executable, str(script))), dict(os.environ)
+    )
     approvals = Approvals()
     events = await attempt(project, "any", approvals, launch=launch)
     assert ending(events).outcome is Outcome.COMPLETED

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -217,7 +216,7 @@ async def test_the_pane_gauges_the_context_and_the_agents_cost_per_attempt(tmp_p
     path = tmp_path / "tickets.toml"
     path.write_text('[[ticket]]\nid = "h"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n')
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--cost", "0.03"))
+    costly = BUILTIN["sim-acp"].with_agent(command=(*BUILTIN["sim-acp"].agent.command, "--cost", "0.03"))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": costly}))
     async with app.run_test(size=SIZE) as pilot:
         h = app.controller.panes["h"]
@@ -246,7 +245,7 @@ async def test_the_summary_bar_shows_what_an_agent_providers_sessions_reported_a
     path.write_text(two)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
     limited = ("--cost", "0.03", "--rate-limit", "0.91")
-    costly = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, *limited))
+    costly = BUILTIN["sim-acp"].with_agent(command=(*BUILTIN["sim-acp"].agent.command, *limited))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": costly}))
     async with app.run_test(size=SIZE) as pilot:
         summary = app.controller.screen.summary

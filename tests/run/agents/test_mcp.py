@@ -23,11 +23,11 @@ from lfgtui.providers.base import ProviderError
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
-from lfgtui.run.agent_loop import AgentTask
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
 from lfgtui.run.agents.mcp import session_servers, taken
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of_each
+from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
@@ -237,7 +237,7 @@ async def test_a_server_that_cannot_be_given_when_the_session_opens_fails_the_at
         e
         async for e in run_acp(
             AgentLaunch(launch.config, launch.env, None, (DOCS,)),
-            AgentTask(ask(f"hello:{FAST}")),
+            AttemptTask(ask(f"hello:{FAST}")),
             EventFactory("t", 1),
             toolbox,
         )

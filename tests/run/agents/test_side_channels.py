@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,7 +57,7 @@ def raw_agent_command(folder: Path, on_prompt: str) -> tuple[str, ...]:
 
 def raw_agent(folder: Path, on_prompt: str) -> AgentLaunch:
     command = raw_agent_command(folder, on_prompt)
-    return AgentLaunch(replace(BUILTIN["sim-acp"], command=command), dict(os.environ))
+    return AgentLaunch(BUILTIN["sim-acp"].with_agent(command=command), dict(os.environ))
 
 
 def written(line: str) -> str:

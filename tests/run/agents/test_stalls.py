@@ -186,7 +186,7 @@ async def test_after_a_no_ends_the_turn_a_follow_up_tells_the_same_agent_what_to
     path = tmp_path / "tickets.toml"
     path.write_text(WRITER)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    codex = replace(BUILTIN["sim-acp"], command=codex_like("--after-denial", "cancelled"))
+    codex = BUILTIN["sim-acp"].with_agent(command=codex_like("--after-denial", "cancelled"))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": codex}))
     async with app.run_test(size=SIZE) as pilot:
         w = app.controller.panes["w"]
@@ -252,7 +252,7 @@ async def test_quitting_stops_the_kept_agents_all_at_once(tmp_path: Path) -> Non
     path = tmp_path / "tickets.toml"
     path.write_text(two)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    lingering = replace(BUILTIN["sim-acp"], command=codex_like("--linger", str(trace)))
+    lingering = BUILTIN["sim-acp"].with_agent(command=codex_like("--linger", str(trace)))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": lingering}))
 
     async def alive_once_both_are_told_to_stop() -> list[int]:
@@ -279,7 +279,7 @@ async def test_the_agents_progress_note_shows_in_its_pane_while_it_works(tmp_pat
     slow = 'model = "long-answer:tokens_per_s=40,repeat=20"\n'
     path.write_text(f'[[ticket]]\nid = "p"\nprompt = "x"\nprovider = "sim-acp"\n{slow}')
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
-    noting = replace(BUILTIN["sim-acp"], command=codex_like("--progress", "Fix the \x1b[31mwidget"))
+    noting = BUILTIN["sim-acp"].with_agent(command=codex_like("--progress", "Fix the \x1b[31mwidget"))
     app = lfg_app(loaded.tickets, Providers({"sim-acp": noting}))
     async with app.run_test(size=SIZE) as pilot:
         pane = app.controller.panes["p"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +251,7 @@ async def test_the_row_shows_a_commands_output_inert_while_it_runs(tmp_path: Pat
     path.write_text('[[ticket]]\nid = "h"\nprompt = "go"\nprovider = "sim-acp"\nmodel = "hangs"\n')
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
     app = lfg_app(
-        loaded.tickets, Providers({"sim-acp": replace(BUILTIN["sim-acp"], command=command)}), yes=True
+        loaded.tickets, Providers({"sim-acp": BUILTIN["sim-acp"].with_agent(command=command)}), yes=True
     )
     async with app.run_test(size=SIZE) as pilot:
         h = app.controller.panes["h"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from lfgtui.config.load import Config
@@ -76,7 +75,7 @@ async def test_cancel_and_quit_while_agents_work_leave_no_process(tmp_path: Path
 
 
 async def test_quitting_over_an_agent_deaf_to_cancel_is_bounded_and_ends_it(tmp_path: Path) -> None:
-    deaf = replace(BUILTIN["sim-acp"], command=(*BUILTIN["sim-acp"].command, "--deaf-to-cancel"))
+    deaf = BUILTIN["sim-acp"].with_agent(command=(*BUILTIN["sim-acp"].agent.command, "--deaf-to-cancel"))
     slow = 'provider = "sim-acp"\nmodel = "long-answer:tokens_per_s=50,repeat=20"\n'
     app = agent_app(tmp_path, f'[[ticket]]\nid = "hung"\nprompt = "x"\n{slow}', Providers({"sim-acp": deaf}))
     async with app.run_test(size=SIZE) as pilot:
@@ -133,11 +132,11 @@ async def test_the_header_names_the_model_the_agent_reports_when_not_the_tickets
         '[[ticket]]\nid = "m"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "smart"\n'
         '[[ticket]]\nid = "g"\nprompt = "x"\nprovider = "gemini"\n'
     )
-    sim = (*BUILTIN["sim-acp"].command[:3], "--models", "fast,smart")
+    sim = (*BUILTIN["sim-acp"].agent.command[:3], "--models", "fast,smart")
     hello = ("--scenario", "hello:ttft_ms=0")
     agents = {
-        "sim-acp": replace(BUILTIN["sim-acp"], command=(*sim, "--fallback-model", "fast", *hello)),
-        "gemini": replace(BUILTIN["gemini"], command=(*sim, "--unstable-models", *hello)),
+        "sim-acp": BUILTIN["sim-acp"].with_agent(command=(*sim, "--fallback-model", "fast", *hello)),
+        "gemini": BUILTIN["gemini"].with_agent(command=(*sim, "--unstable-models", *hello)),
     }
     loaded = load_tickets(path, Config(path=None, providers=BUILTIN | agents), BUILTIN_TOOLS)
     app = lfg_app(loaded.tickets, Providers(agents))

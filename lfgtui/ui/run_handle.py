@@ -1,9 +1,9 @@
 """Where what the person asks of a run goes: the engine running here, the run another lfg serves
 (over the wire), or nowhere (a record, a replay), with the screen saying so.
 
-`RunControl` itself is the last: a run nothing acts on, every request refused as the person is told.
-`LocalControl` runs the tickets here (`lfg run`, `lfg resume`, a re-run from the history);
-`ServedControl` asks the server of an attached run. What the engine refuses is answered as a record
+`RunHandle` itself is the last: a run nothing acts on, every request refused as the person is told.
+`LocalHandle` runs the tickets here (`lfg run`, `lfg resume`, a re-run from the history);
+`ServedHandle` asks the server of an attached run. What the engine refuses is answered as a record
 answers it. The run controller only asks its control, so another way of reaching a run is a new
 class, not a branch.
 """
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from lfgtui.worktrees.tree import Worktree
 
 
-class RunControl:
+class RunHandle:
     """A run nothing acts on (a record, a replay): its events go through `book`, every request is
     refused and the screen says why."""
 
@@ -103,7 +103,7 @@ class RunControl:
         self._screen.notify("Nothing is running.", timeout=2)
 
 
-class LocalControl(RunControl):
+class LocalHandle(RunHandle):
     """The tickets run here, by a `Run` whose first sink is the screen's and whose alerts ring it."""
 
     def __init__(
@@ -230,7 +230,7 @@ class LocalControl(RunControl):
         self._screen.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
 
 
-class ServedControl(RunControl):
+class ServedHandle(RunHandle):
     """A run another lfg serves: cancel, retry and approvals go to its server, when it lets its
     watchers (`--control`); what the server refuses is said. A run that does not (one served without
     `--control`, one watched through the broker) says how it is controlled instead."""

@@ -1,4 +1,4 @@
-"""Attempts through the agent loop over the real adapter and sim: outcomes, retries, measurement, tools."""
+"""Attempts through the tool loop over the real adapter and sim: outcomes, retries, measurement, tools."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from lfgtui.events import (
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.providers.sse import AgentSSEProvider
-from lfgtui.run.agent_loop import AgentTask, run_agent
 from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
@@ -40,8 +40,8 @@ from tests.support.streams import CannedServer, ask, write_scenario
 
 async def attempt(sim: SimServer, model: str, sleeps: Sleeps) -> list[Event]:
     provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
-    stream = run_agent(
-        provider, AgentTask(ask(model)), EventFactory("t", 1), None, RetryPolicy(max_retries=2), sleeps
+    stream = run_tool_loop(
+        provider, AttemptTask(ask(model)), EventFactory("t", 1), None, RetryPolicy(max_retries=2), sleeps
     )
     events = [event async for event in stream]
     await provider.aclose()
@@ -162,12 +162,13 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path.resolve()
 
 
-async def test_the_agent_loop_runs_tools_and_sends_results_back(sim: SimServer, workdir: Path) -> None:
+async def test_the_tool_loop_runs_tools_and_sends_results_back(sim: SimServer, workdir: Path) -> None:
     provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
     tools = {name: BUILTIN_TOOLS[name] for name in ("list_dir", "read_file")}
     toolbox = Toolbox(tools, ToolContext(workdir=workdir, env={}), never_asked)
     events = [
-        e async for e in run_agent(provider, AgentTask(ask("agent-demo")), EventFactory("t", 1), toolbox)
+        e
+        async for e in run_tool_loop(provider, AttemptTask(ask("agent-demo")), EventFactory("t", 1), toolbox)
     ]
     await provider.aclose()
     assert ending(events).outcome is Outcome.COMPLETED
@@ -184,7 +185,7 @@ async def test_the_agent_loop_runs_tools_and_sends_results_back(sim: SimServer, 
 
 async def test_tools_an_agent_service_ran_itself_are_not_run_again(sim: SimServer) -> None:
     provider = AgentSSEProvider(ProviderConfig(name="agent", kind="sse", base_url=sim.url + "/agent"))
-    events = [e async for e in run_agent(provider, AgentTask(ask("agent-demo")), EventFactory("t", 1))]
+    events = [e async for e in run_tool_loop(provider, AttemptTask(ask("agent-demo")), EventFactory("t", 1))]
     await provider.aclose()
     assert ending(events).outcome is Outcome.COMPLETED
     results = [e for e in events if isinstance(e, ToolResult)]
@@ -209,7 +210,9 @@ async def test_a_tool_call_an_agent_service_leaves_without_a_result_is_never_run
 
     toolbox = Toolbox(BUILTIN_TOOLS, ToolContext(workdir=tmp_path, env={}), approve)
     provider = AgentSSEProvider(ProviderConfig(name="agent", kind="sse", base_url=canned.url + "/run"))
-    events = [e async for e in run_agent(provider, AgentTask(ask("any")), EventFactory("t", 1), toolbox)]
+    events = [
+        e async for e in run_tool_loop(provider, AttemptTask(ask("any")), EventFactory("t", 1), toolbox)
+    ]
     await provider.aclose()
     assert ending(events).outcome is Outcome.COMPLETED
     [result] = [e for e in events if isinstance(e, ToolResult)]
@@ -222,8 +225,8 @@ async def test_an_attempt_that_streams_past_its_output_limit_fails_keeping_what_
     sim: SimServer,
 ) -> None:
     provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
-    task = AgentTask(ask("long-answer:tokens_per_s=2000,ttft_ms=1,repeat=50"), max_output_chars=500)
-    events = [e async for e in run_agent(provider, task, EventFactory("t", 1))]
+    task = AttemptTask(ask("long-answer:tokens_per_s=2000,ttft_ms=1,repeat=50"), max_output_chars=500)
+    events = [e async for e in run_tool_loop(provider, task, EventFactory("t", 1))]
     await provider.aclose()
     end = ending(events)
     assert end.outcome is Outcome.FAILED and end.error is not None
@@ -238,12 +241,12 @@ async def test_an_attempt_that_streams_past_its_output_limit_fails_keeping_what_
 async def test_the_output_limit_counts_every_call_of_the_attempt(sim: SimServer) -> None:
     """Tool loops cannot dodge the limit: text of earlier calls and tool arguments add up."""
     provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
-    whole = [e async for e in run_agent(provider, AgentTask(ask("tool-loop")), EventFactory("t", 1))]
+    whole = [e async for e in run_tool_loop(provider, AttemptTask(ask("tool-loop")), EventFactory("t", 1))]
     first_call = next(i for i, e in enumerate(whole) if isinstance(e, ToolResult))
     before = [e for e in whole[:first_call] if isinstance(e, TextDelta | ToolCallArgsDelta)]
     size = sum(len(e.text if isinstance(e, TextDelta) else e.fragment) for e in before)
-    task = AgentTask(ask("tool-loop"), max_output_chars=size + 1)
-    events = [e async for e in run_agent(provider, task, EventFactory("t", 1))]
+    task = AttemptTask(ask("tool-loop"), max_output_chars=size + 1)
+    events = [e async for e in run_tool_loop(provider, task, EventFactory("t", 1))]
     await provider.aclose()
     assert ending(whole).error is not None and ending(whole).error.kind is ErrorKind.MAX_CALLS
     assert ending(events).outcome is Outcome.FAILED and ending(events).error.kind is ErrorKind.OUTPUT_LIMIT

@@ -1,4 +1,4 @@
-"""The agent loop: a model call, then each complete tool call runs, results go back, next call.
+"""The tool loop: a model call, then each complete tool call runs, results go back, next call.
 
 Agent services (the `sse` protocol) run their own tools and stream the results; those calls are
 not run again here. The loop ends when no tool call is left to run (completed), when a call fails
@@ -43,7 +43,7 @@ NO_TOOLS = "error: this run offers no tools"
 
 
 @dataclass(frozen=True, slots=True)
-class AgentTask:
+class AttemptTask:
     """What to ask: the first model call (model, system, prompt, tool specs, limits), how many model
     calls the attempt may make and how much it may stream."""
 
@@ -52,9 +52,9 @@ class AgentTask:
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
 
 
-async def run_agent(
+async def run_tool_loop(
     provider: Provider,
-    task: AgentTask,
+    task: AttemptTask,
     ev: EventFactory,
     toolbox: Toolbox | None = None,
     policy: RetryPolicy | None = None,

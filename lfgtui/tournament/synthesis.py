@@ -1,0 +1,79 @@
+"""A tournament's synthesis: a new ticket that asks for one change combining the best two
+contestants' work, seeded with their diffs and the reasons they were ranked so.
+
+It runs on the best contestant's provider and model (the winner's, when there is one) with that
+contestant's ticket otherwise (its tools, approvals, worktree isolation, folder), so it works as the
+contestants did, on the branch they were made from as it is now. Its diffs and reasons are quoted
+as they were, labelled by place only (no contestant's id or model). A quoted `{{ outputs.ID }}` is
+written `{ { outputs.ID }}`, so the prompt asks for no dependency's answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping
+
+from lfgtui.formats import fenced, plural
+from lfgtui.tickets.ticket import PLACEHOLDER, Ticket
+from lfgtui.tournament.verdict import Verdict
+
+BEST = 2
+"""How many of the best contestants a synthesis combines."""
+PLACES = ("first", "second")
+
+
+def _quoted(text: str) -> str:
+    """Text from a contestant, with each placeholder broken so the prompt fills in none."""
+    return PLACEHOLDER.sub(lambda match: "{ " + match.group(0)[1:], text)
+
+
+def synthesis_prompt(task: str, verdict: Verdict, diffs: Mapping[str, str | None]) -> str:
+    """The task, then the best contestants' diffs (from `diffs`, by ticket id; None: none recorded)
+    and the reasons of their places, and what to do with them."""
+    best = verdict.ranking[:BEST]
+    count = plural(len(verdict.contestants), "contestant")
+    lines = [
+        task.rstrip(),
+        "",
+        "---",
+        "",
+        f"This task was given to {count}, each working in a git worktree of its own, and their results "
+        f"were ranked. Here are the changes of the best {len(best)}, each with why it was ranked where "
+        "it was. Make one change in this worktree that combines their strengths and avoids their "
+        "weaknesses. Your worktree starts from the branch theirs were made from, as it is now: one of "
+        "these changes may already be in it.",
+    ]
+    for place, placing in zip(PLACES, best, strict=False):
+        diff = diffs.get(placing.ticket)
+        lines += [
+            "",
+            f"## The change ranked {place}",
+            "",
+            "Ranked so because: " + _quoted("; ".join(placing.reasons)) + ".",
+            "",
+            fenced(_quoted(diff), "diff") if diff else "(it changed nothing, or its diff was not kept)",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def synthesis_ticket(
+    verdict: Verdict,
+    tickets: Mapping[str, Ticket],
+    diffs: Mapping[str, str | None],
+    taken: Collection[str],
+) -> Ticket:
+    """The ticket that synthesizes the tournament: its best contestant's ticket with the synthesis
+    prompt, an id of its own (`TOURNAMENT-synthesis`, `-2`… when `taken`), and no check or group."""
+    best = tickets[verdict.winner or verdict.ranking[0].ticket]
+    ticket_id, n = f"{verdict.tournament}-synthesis", 1
+    while ticket_id in taken:
+        n += 1
+        ticket_id = f"{verdict.tournament}-synthesis-{n}"
+    return dataclasses.replace(
+        best,
+        id=ticket_id,
+        title=f"synthesis of {verdict.tournament}",
+        prompt=synthesis_prompt(best.prompt, verdict, diffs),
+        group=None,
+        check=None,
+    )
