@@ -366,6 +366,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.fleet_screen import FleetScreen
     from lfgtui.ui.history_screen import HistoryScreen
     from lfgtui.ui.modals import ApprovalScreen
+    from lfgtui.ui.review_screen import DiffView, ReviewScreen
     from lfgtui.ui.run_screen import RunScreen
     from lfgtui.ui.verdict_screen import VerdictScreen
 
@@ -375,6 +376,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "A run", RunScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
+    yield "The review screen", [*DiffView.BINDINGS, *ReviewScreen.BINDINGS]
     yield "A tournament's verdict", VerdictScreen.BINDINGS
     yield "The history screen", HistoryScreen.BINDINGS
     yield "The fleet view", FleetScreen.BINDINGS
@@ -412,6 +414,22 @@ KEY_HELP = {
     "diff.close": "close the diff",
     "diff.expand": "expand every file",
     "diff.collapse": "collapse every file",
+    "review.down": "the cursor to the next row (a file, a hunk, a line, a draft)",
+    "review.up": "the cursor to the previous row",
+    "review.next_hunk": "the next hunk",
+    "review.previous_hunk": "the previous hunk",
+    "review.next_file": "the next file",
+    "review.previous_file": "the previous file",
+    "review.open": "on a file of the list at the top: go to it",
+    "review.expand": "10 more lines of context around every change (taken again from the worktree)",
+    "review.comment": "comment on the cursor's line (on a hunk's header: on the hunk); enter keeps the "
+    "draft, escape drops it",
+    "review.comment_hunk": "comment on the hunk the cursor is in",
+    "review.edit": "edit the draft under the cursor (or on the cursor's line)",
+    "review.remove": "remove the draft under the cursor (or on the cursor's line)",
+    "review.send": "send every draft to the ticket's agent as one follow-up; the pane streams its "
+    "answer. When the ticket cannot take one, the screen says why and keeps the drafts",
+    "review.close": "close the review (drafts are kept, in the history)",
     "verdict.close": "close the table",
     "verdict.land": "land the winner (asks first) as `M` on its pane does, then archive the other "
     "contestants' worktrees: one with work not landed only after asking again",

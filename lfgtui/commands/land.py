@@ -18,6 +18,7 @@ from lfgtui.commands.subcommands import Subcommands
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from lfgtui.config.load import Config
     from lfgtui.history.rows import TicketRecord
     from lfgtui.worktrees.land import Landed
     from lfgtui.worktrees.tree import Worktree
@@ -98,10 +99,10 @@ async def _land(args: argparse.Namespace) -> int:
     from lfgtui.worktrees.git import GitError
     from lfgtui.worktrees.land import LandConflict, LandOptions, Strategy, land, ticket_message
 
-    found = _ticket(args)
+    found = ticket_record(args)
     if isinstance(found, str):
         return _error(found, EXIT_USAGE)
-    db, run_id, record = found
+    _, db, run_id, record = found
     tree = _worktree_of(run_id, record)
     if isinstance(tree, str):
         return _error(tree, EXIT_USAGE)
@@ -138,8 +139,9 @@ async def _land(args: argparse.Namespace) -> int:
     return EXIT_NOT_LANDED if landed.why and landed.why.startswith("gh pr create") else 0
 
 
-def _ticket(args: argparse.Namespace) -> tuple[Path, str, TicketRecord] | str:
-    """The history file, the run's id and the ticket's record; or what is wrong."""
+def ticket_record(args: argparse.Namespace) -> tuple[Config, Path, str, TicketRecord] | str:
+    """The config, the history file, the run's id and the record of `args.ticket` of `args.run`; or
+    what is wrong."""
     from lfgtui.commands.common import find_run
     from lfgtui.history.database import StoreError
     from lfgtui.history.store import Selection, Store
@@ -147,7 +149,7 @@ def _ticket(args: argparse.Namespace) -> tuple[Path, str, TicketRecord] | str:
     found = find_run(args.run, args.config, args.db)
     if isinstance(found, str):
         return found
-    _, db, run_id = found
+    config, db, run_id = found
     try:
         with Store.open(db) as store:
             record = store.load(Selection(run_id, ticket=args.ticket))
@@ -155,29 +157,17 @@ def _ticket(args: argparse.Namespace) -> tuple[Path, str, TicketRecord] | str:
         return str(exc)
     if not record.tickets:
         return f"run {run_id} has no ticket {args.ticket!r}"
-    return db, run_id, record.tickets[0]
+    return config, db, run_id, record.tickets[0]
 
 
 def _worktree_of(run_id: str, record: TicketRecord) -> Worktree | str:
-    """The ticket's worktree as lfg recorded it beside the worktree: found from its latest attempt
-    that had one, else in the worktrees folder."""
+    """The ticket's worktree as lfg recorded it beside the worktree (see `find_worktree`)."""
     from pathlib import Path
 
-    from lfgtui.worktrees.tree import metadata_file, read_metadata, ref_safe, worktrees_root
+    from lfgtui.worktrees.tree import find_worktree
 
-    paths = [Path(a.row.worktree) for a in reversed(record.attempts) if a.row.worktree]
-    paths.append(worktrees_root() / ref_safe(run_id) / ref_safe(record.row.ticket))
-    for path in paths:
-        try:
-            tree, _ = read_metadata(metadata_file(path))
-        except FileNotFoundError:
-            continue
-        except (OSError, ValueError) as exc:
-            return f"the worktree record {metadata_file(path)} cannot be read ({exc})"
-        return tree
-    return (
-        f"ticket {record.row.ticket} of run {run_id} has no worktree (it did not run with "
-        'isolation = "worktree", or its worktree was cleaned)'
+    return find_worktree(
+        run_id, record.row.ticket, [Path(a.row.worktree) for a in record.attempts if a.row.worktree]
     )
 
 

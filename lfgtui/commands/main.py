@@ -26,6 +26,7 @@ from lfgtui.commands.land import add_land_command
 from lfgtui.commands.paths import add_paths_command
 from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
+from lfgtui.commands.review import add_review_command
 from lfgtui.commands.run import add_run_command
 from lfgtui.commands.subcommands import Subcommands
 from lfgtui.commands.web import add_web_command
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_worktree_commands(commands)
     add_land_command(commands)
     add_fork_command(commands)
+    add_review_command(commands)
     sim.add_sim_commands(commands)
     add_completion_command(commands, build_parser)
     add_paths_command(commands)

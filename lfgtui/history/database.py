@@ -118,10 +118,17 @@ def _recording(conn: sqlite3.Connection, path: Path) -> str | None:
     return next((run_id for (run_id,) in open_runs if RunLock.alive(path, run_id)), None)
 
 
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # raised by Python's sqlite3 itself: a text that is not UTF-8 is garbage in a page
+        return str(exc).startswith("Could not decode to UTF-8")
+    return code & 0xFF in DAMAGED_CODES
+
+
 def unusable(path: Path, exc: sqlite3.Error | OSError, doing: str = "open") -> StoreError:
     """What to tell the user when the file fails: for a damaged file (garbage over its pages, or not
     an SQLite file at all), what to do about it, since only they may decide to give it up."""
-    if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorcode & 0xFF in DAMAGED_CODES:
+    if isinstance(exc, sqlite3.DatabaseError) and _damaged(exc):
         return StoreError(
             f"the history file {path} is damaged ({exc}). Move it aside, with its -wal and -shm files "
             f"if any (e.g. `mv {path} {path}.damaged`), and lfg starts a new one; lfg never deletes it"

@@ -26,6 +26,7 @@ from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
 from lfgtui.formats import fenced, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.notes import agent_note
+from lfgtui.history.reviews import insert_rows
 from lfgtui.history.rows import (
     ID_BYTES,
     AttemptRecord,
@@ -34,6 +35,7 @@ from lfgtui.history.rows import (
     LandingRow,
     PartRow,
     RequestRow,
+    ReviewRow,
     Row,
     RunRecord,
     RunRow,
@@ -95,6 +97,7 @@ def to_json(record: RunRecord) -> dict[str, Any]:
                 "attempts": [_attempt_json(attempt) for attempt in ticket.attempts],
                 "landings": [row_json(landing) for landing in ticket.landings],
             }
+            | ({"reviews": [row_json(review) for review in ticket.reviews]} if ticket.reviews else {})
             for ticket in record.tickets
         ]
     }
@@ -292,7 +295,9 @@ def from_json(document: Any) -> RunRecord:
             ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
         landed = _objects(ticket, "landings", ticket_where) if "landings" in ticket else []  # from lfg 0.1
         landings = tuple(row_from_json(LandingRow, landing, where) for where, landing in landed)
-        tickets.append(TicketRecord(ticket_row, tuple(attempts), landings))
+        listed = _objects(ticket, "reviews", ticket_where) if "reviews" in ticket else []
+        reviews = tuple(row_from_json(ReviewRow, r, w) for w, r in listed)
+        tickets.append(TicketRecord(ticket_row, tuple(attempts), landings=landings, reviews=reviews))
     verdicts = () if "verdicts" not in run else _objects(run, "verdicts", "run")
     return RunRecord(run_row, tuple(tickets), tuple(row_from_json(VerdictRow, v, w) for w, v in verdicts))
 
@@ -329,6 +334,7 @@ def import_record(store: Store, record: RunRecord) -> int:
                         conn.execute(
                             CheckRow.insert_sql("attempt_id"), (attempt.row.id, *attempt.check.to_db())
                         )
+                insert_rows(conn, ticket_key, ticket.reviews)
             conn.executemany(VerdictRow.insert_sql("run_id"), [(run.id, *v.to_db()) for v in record.verdicts])
     except sqlite3.IntegrityError as exc:
         raise StoreError(f"cannot import run {record.row.id}: {exc}") from exc
@@ -638,6 +644,18 @@ def _landings(ticket: TicketRecord) -> list[str]:
     return [*lines, ""]
 
 
+def _reviews_markdown(ticket: TicketRecord) -> list[str]:
+    """The ticket's review comments: each where it is, what it quotes, and whether it was sent."""
+    if not ticket.reviews:
+        return []
+    lines = [f"### Review comments on {ticket.row.ticket}", ""]
+    for review in ticket.reviews:
+        sent = f"sent {when(review.sent_at)}" if review.sent_at is not None else "draft"
+        where = f"{review.path}:{review.line}" + (f"-{review.end_line}" if review.end_line else "")
+        lines += [f"**`{where}`** ({sent})", "", fenced(review.quote, "diff"), "", _quote(review.body), ""]
+    return lines
+
+
 def to_markdown(record: RunRecord, details: bool = True) -> str:
     """The run (or the selected tickets and attempts) for people; `details` folds reasoning and tools.
 
@@ -660,4 +678,5 @@ def to_markdown(record: RunRecord, details: bool = True) -> str:
         for attempt in ticket.attempts:
             lines += _attempt_markdown(ticket.row, attempt, details)
         lines += _landings(ticket)
+        lines += _reviews_markdown(ticket)
     return inert("\n".join(lines).rstrip() + "\n")

@@ -394,11 +394,30 @@ def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
 
 
 @dataclass(frozen=True)
+class ReviewRow(Row):
+    """A review comment on the ticket's diff (history/reviews.py): the fields of `Comment`, in its order."""
+
+    table: ClassVar[str] = "review_comments"
+    path: str
+    line: int
+    body: str
+    quote: str
+    end_line: int | None
+    side: str
+    key: str
+    created_at: float
+    sent_at: float | None
+    sent_attempt: int | None
+
+
+@dataclass(frozen=True)
 class TicketRecord:
     row: TicketRow
     attempts: tuple[AttemptRecord, ...]
     landings: tuple[LandingRow, ...] = ()
     """What `lfg land` (or `M`) landed of its change, oldest first."""
+    reviews: tuple[ReviewRow, ...] = ()
+    """Its review comments, drafts and sent (migration 15)."""
 
 
 @dataclass(frozen=True)

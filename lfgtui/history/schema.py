@@ -344,5 +344,53 @@ ALTER TABLE tickets ADD COLUMN forked_attempt INTEGER;
 (`forked_attempt`) whose conversation it started from, so `lfg resume` and a follow-up continue
 that conversation, and the pane says so. A row recorded before says NULL: not a fork."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14)
+
+_V15_SENT = "{p}.sent_at IS NOT NULL"
+
+V15 = f"""
+CREATE TABLE review_comments (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    key TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    end_line INTEGER,
+    side TEXT NOT NULL DEFAULT 'new' CHECK (side IN ('new', 'old')),
+    quote TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    sent_attempt INTEGER
+);
+CREATE INDEX review_comments_ticket ON review_comments(ticket_id);
+
+CREATE VIRTUAL TABLE review_fts USING fts5(
+    body, path, quote,
+    content = 'review_comments', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER review_fts_insert AFTER INSERT ON review_comments WHEN {_V15_SENT.format(p="new")} BEGIN
+    INSERT INTO review_fts (rowid, body, path, quote) VALUES (new.id, new.body, new.path, new.quote);
+END;
+CREATE TRIGGER review_fts_update AFTER UPDATE ON review_comments BEGIN
+    INSERT INTO review_fts (review_fts, rowid, body, path, quote)
+        SELECT 'delete', old.id, old.body, old.path, old.quote WHERE {_V15_SENT.format(p="old")};
+    INSERT INTO review_fts (rowid, body, path, quote)
+        SELECT new.id, new.body, new.path, new.quote WHERE {_V15_SENT.format(p="new")};
+END;
+CREATE TRIGGER review_fts_delete AFTER DELETE ON review_comments WHEN {_V15_SENT.format(p="old")} BEGIN
+    INSERT INTO review_fts (review_fts, rowid, body, path, quote)
+        VALUES ('delete', old.id, old.body, old.path, old.quote);
+END;
+INSERT INTO review_fts (review_fts, rank) VALUES ('rank', 'bm25(10.0, 2.0, 2.0)');
+"""
+"""Review comments on a ticket's diff (docs/guides/review.md): drafts (`sent_at` NULL) kept until
+they are sent, so closing the review screen or `lfg resume` loses none, and sent ones, which
+`review_fts` indexes (the comment weighs most) and `lfg history search` finds under the attempt that
+answered them (`sent_attempt`). `key` names a comment across edits and exports; `line` (to `end_line`
+for a hunk) is numbered in the new file, or the old one for a removed line (`side`); `quote` is the
+diff lines it is about as they were when it was written."""
+
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

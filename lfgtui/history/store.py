@@ -254,7 +254,10 @@ class Store:
         return summaries
 
     def search(self, query: str, filters: Filters | None = None, limit: int = 20) -> list[SearchHit]:
-        """Parts matching every word of `query`, best first (bm25, prompts and answers weigh most)."""
+        """Parts and sent review comments matching every word of `query`, best first (bm25: prompts,
+        answers and comments weigh most)."""
+        from lfgtui.history.reviews import review_hits
+
         match = fts_query(query)
         if match is None:
             return []
@@ -262,13 +265,14 @@ class Store:
         rows = self.conn.execute(
             "SELECT p.attempt_id, t.run_id, t.ticket, a.number, p.kind, p.name, a.provider, a.model, "
             "a.outcome, a.started_at, "
-            f"snippet(parts_fts, -1, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 16) "
+            f"snippet(parts_fts, -1, '{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '…', 16), rank "
             "FROM parts_fts JOIN parts p ON p.id = parts_fts.rowid JOIN attempts a ON a.id = p.attempt_id "
             f"JOIN tickets t ON t.id = a.ticket_id WHERE parts_fts MATCH ? {where} ORDER BY rank LIMIT ?",
             (match, *params, limit),
-        )
+        ).fetchall()
+        rows += review_hits(self.conn, match, where, params, limit, (SNIPPET_OPEN, SNIPPET_CLOSE))
         hits = []
-        for *head, marked in rows:
+        for *head, marked, _ in sorted(rows, key=lambda row: row[-1])[:limit]:
             snippet, spans = split_marks(" ".join(read_value(marked, str).split()))
             hits.append(SearchHit(*read_values(SearchHit, head), snippet=snippet, highlights=spans))
         return hits
@@ -410,6 +414,7 @@ class Store:
 
     def load(self, selection: Selection) -> RunRecord:
         """A run, or the part of it a selection names, with every row under it."""
+        from lfgtui.history.reviews import ticket_rows
         from lfgtui.history.rows import LandingRow, RunRecord, RunRow, TicketRecord, TicketRow, VerdictRow
 
         (run,) = self.conn.execute(
@@ -436,7 +441,8 @@ class Store:
                     (ticket_key,),
                 )
             )
-            tickets.append(TicketRecord(TicketRow.from_db(row), attempts, landings))
+            reviews = tuple(ticket_rows(self.conn, ticket_key)) if selection.attempt_id is None else ()
+            tickets.append(TicketRecord(TicketRow.from_db(row), attempts, landings=landings, reviews=reviews))
         verdicts = (
             VerdictRow.from_db(row)
             for row in self.conn.execute(

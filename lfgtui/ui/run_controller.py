@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.verdict import Verdict
     from lfgtui.worktrees.land import Landed
+    from lfgtui.worktrees.review import Comment
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -86,6 +87,8 @@ class RunController:
         self.unseen: set[str] = set()
         """Tickets of the run that have no pane here (`_unseen`)."""
         self._resources = contextlib.AsyncExitStack()
+        self.drafts: dict[str, list[Comment]] = {}
+        """Each ticket's review comments when the run has no history (else they are kept there)."""
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.show, self.screen)
@@ -416,6 +419,56 @@ class RunController:
             )
             return
         self.screen.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
+
+    def review(self, ticket_id: str) -> None:
+        """The review screen of the ticket's diff, with its drafts (ui/review_screen.py)."""
+        self.screen.run_worker(self._review(ticket_id), group="review", exclusive=True)
+
+    async def _review(self, ticket_id: str) -> None:
+        import sqlite3
+
+        from lfgtui.history.database import StoreError
+        from lfgtui.ui.review_screen import ReviewDesk, ReviewScreen
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.tree import diff_text, find_worktree
+
+        pane = self.panes[ticket_id]
+        tree = self.control.worktree(ticket_id) or find_worktree(self.run_id, ticket_id)
+        worktree = None if isinstance(tree, str) else tree
+        try:
+            diff = await diff_text(worktree) if worktree is not None else None
+        except GitError:  # the worktree is gone: the diff it recorded is still worth reviewing
+            worktree, diff = None, None
+        diff = diff if diff is not None else (pane.diff.text if pane.diff is not None else None)
+        if diff is None:
+            self.screen.notify("This ticket's diff was not recorded and its worktree is gone.", timeout=4)
+            return
+        kept = self.drafts.setdefault(ticket_id, [])
+        history = self.services.history
+        if history is None:
+            said = "This run has no history: review drafts are kept only while this lfg runs."
+            self.screen.notify(said, severity="warning", timeout=4)
+        try:
+            comments = await ReviewDesk.load(self.run_id, ticket_id, history, kept)
+        except (StoreError, sqlite3.Error) as exc:  # history off for this run, or unreadable
+            said = f"Review drafts are kept only while this lfg runs: the history cannot keep them ({exc})"
+            self.screen.notify(inert(said), severity="warning", timeout=6, markup=False)
+            history, comments = None, kept
+
+        async def again(context: int) -> str | None:
+            if worktree is None:
+                return None
+            try:
+                return await diff_text(worktree, context=context)
+            except GitError:
+                return None
+
+        def send(prompt: str) -> int | str:
+            return self.control.take_follow_up(ticket_id, prompt)
+
+        desk = ReviewDesk(self.run_id, ticket_id, history, comments, send, again if worktree else None)
+        self.screen.looked(pane)
+        await self.screen.app.push_screen(ReviewScreen(ticket_id, pane.branch or "", diff, desk))
 
     def verdict(self, group: str) -> Verdict | None:
         """The latest verdict of a tournament of this run, once decided here."""

@@ -99,6 +99,11 @@ class RunHandle:
         """Ask for the fork's prompt, start the fork and hand its ticket to `forked` (its pane)."""
         self._screen.notify("Only a run going on here (lfg run, lfg resume) forks a ticket.", timeout=3)
 
+    def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
+        """Send the ticket `prompt` as a follow-up: the number of the attempt that answers it, or why
+        it cannot take one."""
+        return "this run does not run in this lfg (a record or a replay): lfg resume it to send"
+
     def cancel_all(self) -> None:
         self._screen.notify("Nothing is running.", timeout=2)
 
@@ -227,6 +232,16 @@ class LocalHandle(RunHandle):
 
         self._screen.app.push_screen(FollowUpScreen(ticket_id, "Fork"), send)
 
+    def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
+        state = self.engine.states[ticket_id]
+        if state.running:
+            return f"{ticket_id} is still working: send once its turn has ended"
+        if not self.engine.continue_with(ticket_id, prompt):
+            return (
+                f"{ticket_id} cannot take a follow-up: its latest attempt did not complete (retry it first)"
+            )
+        return state.attempt + 1
+
     def cancel_all(self) -> None:
         running = self.running
         if not running:
@@ -257,6 +272,9 @@ class ServedHandle(RunHandle):
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         self._ask("approve" if allowed else "deny", ticket_id, call_id)
+
+    def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
+        return "another lfg runs this run: send from its own review screen (its drafts are in the history)"
 
     def _ask(self, action: str, ticket_id: str, call_id: str | None = None) -> None:
         attachment, screen = self.attachment, self._screen

@@ -45,6 +45,8 @@ from lfgtui.ui.pane import PaneState, PaneView, Tally, TicketPane
 from lfgtui.ui.tool_log import approval_request
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lfgtui.history.recorded import RecordedRun
     from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.services import Services
@@ -94,6 +96,7 @@ BINDINGS = [
     Binding("T", "thinking", "Thinking", id="pane.thinking", show=False),
     Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
     Binding("d", "diff", "Diff", id="pane.diff", show=False),
+    Binding("v", "review", "Review", id="pane.review", show=False),
     Binding("M", "land", "Land", id="pane.land", show=False),
     Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
@@ -126,6 +129,8 @@ HELP = {
     "pane.zoom": "zoom the focused pane to the full screen, and back",
     "pane.tools": "show or hide the focused pane's tool log",
     "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
+    "pane.review": "review the focused ticket's diff: comment on lines and hunks, then send every comment "
+    "to its agent as one follow-up (drafts are kept in the history)",
     "pane.land": "land the focused ticket's change: squash it onto the branch its worktree was made "
     "from, then archive the worktree (asks first; lfg land for the other ways)",
     "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side; "
@@ -269,6 +274,8 @@ class RunKeys(Protocol):
     def ask_follow_up(self, ticket_id: str) -> None: ...
 
     def show_diff(self, ticket_id: str) -> None: ...
+
+    def review(self, ticket_id: str) -> None: ...
 
     def verdict(self, group: str) -> Verdict | None: ...
 
@@ -603,14 +610,21 @@ class RunScreen(Screen[None]):
             return
         self.app.push_screen(AgentLogScreen(pane.agent_log))
 
-    def action_diff(self) -> None:
+    def _with_diff(self, show: Callable[[str], None]) -> None:
+        """`show` the focused ticket's diff (read or reviewed), when it has a worktree."""
         pane = self.focused_pane
         if pane is None:
             return
         if pane.diff is None:
             self.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
             return
-        self.keys.show_diff(pane.ticket.id)
+        show(pane.ticket.id)
+
+    def action_diff(self) -> None:
+        self._with_diff(self.keys.show_diff)
+
+    def action_review(self) -> None:
+        self._with_diff(self.keys.review)
 
     def action_compare(self) -> None:
         """The focused pane's fanned-out ticket, every model of it side by side; a tournament's table

@@ -31,7 +31,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -234,6 +234,25 @@ def read_metadata(file: Path) -> tuple[Worktree, float]:
     return tree, float(created)
 
 
+def find_worktree(run_id: str, ticket_id: str, recorded: Sequence[Path] = ()) -> Worktree | str:
+    """The ticket's worktree as lfg recorded it beside the worktree: found from the latest of the
+    `recorded` paths (its attempts' worktrees) that has a record, else in the worktrees folder; or
+    why there is none."""
+    paths = [*reversed(recorded), worktrees_root() / ref_safe(run_id) / ref_safe(ticket_id)]
+    for path in paths:
+        try:
+            tree, _ = read_metadata(metadata_file(path))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            return f"the worktree record {metadata_file(path)} cannot be read ({exc})"
+        return tree
+    return (
+        f"ticket {ticket_id} of run {run_id} has no worktree (it did not run with "
+        'isolation = "worktree", or its worktree was cleaned)'
+    )
+
+
 async def branch_exists(repo: Path, branch: str) -> bool:
     found = await git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
     return found.code == 0
@@ -374,11 +393,12 @@ async def diff_stat(tree: Worktree) -> DiffStat:
     return DiffStat(counts.get("insertion", 0), counts.get("deletion", 0), counts.get("file", 0))
 
 
-async def diff_text(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS) -> str:
-    """The unified diff of the worktree against `base`, raw (untrusted: make it inert to show it). A
-    longer one is cut at a line end within `max_chars` and ends with a note saying so."""
+async def diff_text(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS, context: int = 3) -> str:
+    """The unified diff of the worktree against `base` with `context` lines around each change, raw
+    (untrusted: make it inert to show it). A longer one is cut at a line end within `max_chars` and
+    ends with a note saying so."""
     async with _snapshot(tree) as env:
-        result = await git(tree.path, *_diff_args(tree), env=env, limit=max_chars)
+        result = await git(tree.path, *_diff_args(tree, f"-U{context}"), env=env, limit=max_chars)
     if result.code != 0 and not result.truncated:
         raise GitError(f"git diff failed in {tree.path}: {quoted(result.err)}")
     text = result.out.decode(errors="replace")

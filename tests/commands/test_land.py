@@ -3,26 +3,19 @@ the person's checkout has uncommitted work of its own; the landing is recorded i
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from lfgtui.commands.main import main
 from lfgtui.history.store import Store
 from lfgtui.sim.server import SimServer
 from tests.support.git import git, isolate_git, repository
-from tests.support.worktree_runs import run_in
+from tests.support.worktree_runs import lfg, run_in
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate_git(tmp_path, monkeypatch)
-
-
-async def lfg(*argv: str) -> int:
-    """`lfg ARGV` as the shell runs it (its own event loop, so on a thread of its own here)."""
-    return await asyncio.to_thread(main, list(argv))
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from tests.support.recording import (
     as_schema_11,
     as_schema_12,
     as_schema_13,
+    as_schema_14,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -157,12 +158,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_11, 11),
         (as_schema_12, 12),
         (as_schema_13, 13),
+        (as_schema_14, 14),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 11 really had."""
+    """What the migration tests start from is the shape schemas 2 to 13 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

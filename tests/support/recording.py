@@ -276,9 +276,22 @@ ADDED_IN_V14 = [("tickets", "forked_from"), ("tickets", "forked_attempt")]
 def as_schema_13(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 13 wrote: tickets that say of no fork
     (migration `V14`)."""
+    as_schema_14(conn)
     for table, column in ADDED_IN_V14:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 13")
+
+
+UNDO_V15 = """
+DROP TABLE review_fts;
+DROP TABLE review_comments;
+PRAGMA user_version = 14;
+"""
+
+
+def as_schema_14(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 14 wrote: no review comments (migration `V15`)."""
+    conn.executescript(UNDO_V15)
 
 
 def as_schema_12(conn: sqlite3.Connection) -> None:
@@ -301,8 +314,6 @@ def as_schema_11(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE tickets DROP COLUMN synthesis_of")
     conn.execute("PRAGMA user_version = 11")
-
-
 
 
 def as_schema_10(conn: sqlite3.Connection) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from lfgtui.commands.main import main
 from lfgtui.config.load import Config
 from lfgtui.events import Event, Outcome
 from lfgtui.history.writer import open_run_history
@@ -43,3 +45,8 @@ async def run_in(
         run.start()
         outcomes = await run.wait()
     return events, outcomes, history.run_id
+
+
+async def lfg(*argv: str) -> int:
+    """`lfg ARGV` as the shell runs it (its own event loop, so on a thread of its own here)."""
+    return await asyncio.to_thread(main, list(argv))
