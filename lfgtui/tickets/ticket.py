@@ -71,6 +71,9 @@ class Ticket:
     judges: str | None = None
     """For a tournament's judge (`ID@judge`): the tournament it ranks. It is held, not started with the
     run: the referee starts it with its prompt once every contestant is done (tournament/judge.py)."""
+    on_quota: str = "wait"
+    """What it does when its provider holds its requests for a quota: "wait", "fallback" or "pause"
+    (`providers.base.OnQuota`, run/calls.py)."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

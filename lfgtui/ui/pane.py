@@ -27,6 +27,7 @@ from textual.widgets import Collapsible, Static
 from lfgtui.alerts.states import Standing, State
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
+    PAUSED,
     AgentDetails,
     AgentProgress,
     AgentStarted,
@@ -647,6 +648,8 @@ class TicketPane:
         if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
             until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
             left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
+            if self.queued.reason == PAUSED:
+                left = f"; {self.key('pane.resume')}: resume"
             return Text(f"{inert(why)}{left}", self.palette.waiting)
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""

@@ -65,7 +65,7 @@ class Mode(StrEnum):
     ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel, retry and approvals go to it)
 
 
-ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land"})
+ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "resume"})
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
@@ -85,6 +85,7 @@ BINDINGS = [
     Binding("r", "retry", "Retry", id="pane.retry"),
     Binding("r", "rerun", "Re-run", id="pane.rerun"),
     Binding("R", "retry_all", "Retry all", id="run.retry_all"),
+    Binding("p", "resume", "Resume", id="pane.resume", show=False),
     Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
@@ -258,6 +259,8 @@ class RunKeys(Protocol):
     def cancel_ticket(self, ticket_id: str) -> None: ...
 
     def retry_ticket(self, ticket_id: str) -> None: ...
+
+    def resume_ticket(self, ticket_id: str) -> None: ...
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None: ...
 
@@ -707,6 +710,11 @@ class RunScreen(Screen[None]):
         pane = self.focused_pane
         if pane is not None:
             self.keys.retry_ticket(pane.ticket.id)
+
+    def action_resume(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.keys.resume_ticket(pane.ticket.id)
 
     def action_rerun(self) -> None:
         pane = self.focused_pane
