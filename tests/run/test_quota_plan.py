@@ -178,7 +178,8 @@ async def test_on_quota_fallback_moves_to_the_next_link_instead_of_waiting_for_t
     moved = next(e for e in events if isinstance(e, AttemptEnded) and e.ticket == "second")
     assert moved.outcome is Outcome.FAILED and moved.error is not None
     assert moved.error.kind is ErrorKind.RATE_LIMITED
-    assert 'on_quota is "fallback"' in moved.error.message and "sim holds requests for " in moved.error.message
+    assert moved.error.message.startswith("sim holds requests for ")
+    assert moved.error.message.endswith('(its quota); the ticket\'s on_quota is "fallback"')
 
 
 async def test_on_quota_fallback_with_no_link_left_waits_and_says_so(

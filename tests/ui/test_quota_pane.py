@@ -36,12 +36,14 @@ async def test_a_ticket_waiting_for_its_quotas_reset_counts_it_down_in_its_pane(
     app = make_app(sim, tickets(tmp_path, two("wait")))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: goes_in(app, "second") is not None)
-        assert pane(app, "second").state is PaneState.QUEUED
-        assert "queued: sim has no requests left, its quota resets in" in str(pane(app, "second").notice.render())
+        second = pane(app, "second")
+        assert second.state is PaneState.QUEUED
+        assert "queued: sim has no requests left, its quota resets in" in str(second.notice.render())
         first = goes_in(app, "second")
         assert first is not None
-        await until(pilot, lambda: (goes_in(app, "second") or first) < first), "it counts down"
-        await until(pilot, lambda: "sim: quota spent, resets in" in str(app.controller.screen.summary.render()))
+        await until(pilot, lambda: (goes_in(app, "second") or first) < first)  # it counts down
+        summary = app.controller.screen.summary
+        await until(pilot, lambda: "sim: quota spent, resets in" in str(summary.render()))
         await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED)
     assert [r.status for r in sim.log] == [200, 200], "it went after the reset, not into a 429"
 
