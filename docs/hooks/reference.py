@@ -259,9 +259,9 @@ FIELD_HELP = {
     "ticket.max_wait_s": "with a fallback: the longest wait a 429 or 529 may ask for before the ticket moves "
     "on (default 120)",
     "ticket.on_quota": '`"wait"` (default), `"fallback"` or `"pause"`: what the ticket does when its '
-    "provider holds its request for a spent quota: wait for the reset (counted down in its pane), move to its next "
-    "fallback link, or pause until you press `p` (see [Quota windows](../guides/quotas.md)); default: its "
-    "provider's `on_quota`",
+    "provider holds its request for a spent quota: wait for the reset (counted down in its pane), move to "
+    "its next fallback link, or pause until you press `p` (see [Quota windows](../guides/quotas.md)); "
+    "default: its provider's `on_quota`",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",
