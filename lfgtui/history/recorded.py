@@ -178,6 +178,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         fallback=tuple((link.partition("/")[0], link.partition("/")[2]) for link in row.fallback),
         max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
         judges=row.judges,
+        on_quota=row.on_quota or "wait",
     )
 
 

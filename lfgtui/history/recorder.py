@@ -135,6 +135,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
         max_wait_s=ticket.max_wait_s,
         judges=ticket.judges,
+        on_quota=ticket.on_quota,
     )
 
 

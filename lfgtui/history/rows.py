@@ -176,6 +176,8 @@ class TicketRow(Row):
     """The tournament whose best two contestants it was started to combine (migration 12)."""
     judges: str | None = None
     """For a tournament's judge: the tournament it ranks, from migration 13."""
+    on_quota: str | None = None
+    """What it does when its provider's quota is spent, from migration 15 (None: "wait")."""
 
 
 @dataclass(frozen=True)

@@ -336,5 +336,12 @@ contestants are done again, as the run did. A row recorded before has NULL: not 
 whose judge failed says why (`judge_error`; its ranking is then the rule's), and each place of a
 judged ranking has the `label` the judge saw it under."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13)
+V15 = """
+ALTER TABLE tickets ADD COLUMN on_quota TEXT;
+"""
+"""What a ticket does when its provider's quota is spent (`on_quota`: "wait", "fallback" or
+"pause"), so `lfg resume` runs it with the same. A row recorded before says NULL: "wait", as every
+ticket did then."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V15)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -18,7 +18,7 @@ from lfgtui.history.database import StoreError, default_db_path, migrate, resolv
 from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
 from lfgtui.history.rows import RunRecord, TicketRow
-from lfgtui.history.schema import MIGRATIONS, PartKind
+from lfgtui.history.schema import MIGRATIONS, V15, PartKind
 from lfgtui.history.search import (
     MAX_QUERY_CHARS,
     MAX_QUERY_PREFIXES,
@@ -41,6 +41,7 @@ from tests.support.recording import (
     as_schema_10,
     as_schema_11,
     as_schema_12,
+    as_schema_14,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -155,6 +156,7 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_10, 10),
         (as_schema_11, 11),
         (as_schema_12, 12),
+        (as_schema_14, MIGRATIONS.index(V15)),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(

@@ -73,6 +73,7 @@ EVERY_FIELD: dict[str, Any] = {
     "fallback": (("sim-anthropic", "gpt"), ("openai", "gpt-4.1/mini")),
     "max_wait_s": 30.0,
     "judges": "fix",
+    "on_quota": "pause",
 }
 """A ticket with every field set, each default field to something else than its default."""
 

@@ -30,6 +30,7 @@ from lfgtui.events import (
 from lfgtui.history.lock import RunLock
 from lfgtui.history.recorded import RecordedRun, recorded_run
 from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.schema import MIGRATIONS, V15
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
@@ -275,9 +276,21 @@ ADDED_IN_V13 = [("tickets", "judges"), ("verdicts", "judge_error")]
 def as_schema_12(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 12 wrote: tickets without the tournament a
     judge ranks (migration `V13`)."""
+    as_schema_14(conn)
     for table, column in ADDED_IN_V13:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 12")
+
+
+ADDED_IN_V15 = [("tickets", "on_quota")]
+
+
+def as_schema_14(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg before migration 15 wrote: tickets without their
+    `on_quota` (its version: the migrations before 15's)."""
+    for table, column in ADDED_IN_V15:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(V15)}")
 
 
 ADDED_IN_V12 = ("checks", "verdicts")
