@@ -32,6 +32,7 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.failover import every_provider
 from lfgtui.run.ratelimit import ProviderLimiter, Wait, WaitReason
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
@@ -256,3 +257,11 @@ def test_on_quota_is_a_tickets_or_its_providers_and_names_one_of_three(tmp_path:
     assert '"wait", "fallback" or "pause"' in str(raised.value)
     with pytest.raises(ValidationError):
         tickets(tmp_path, '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\non_quota = "soon"\n')
+
+
+def test_the_providers_made_ready_before_a_run_include_every_fallback_link(tmp_path: Path) -> None:
+    """`lfg run` and `lfg resume` warm these in the provider worker while the UI loads: a ticket that
+    moves on mid-run finds its next provider's SDK already imported."""
+    body = '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\nfallback = ["sim-anthropic/hello"]\n\n'
+    body += '[[ticket]]\nid = "b"\nprompt = "x"\nmodel = "hello"\n'
+    assert every_provider(tickets(tmp_path, body).tickets) == {"sim", "sim-anthropic"}
