@@ -16,10 +16,13 @@ import pytest
 from lfgtui.commands.headless import JsonLines
 from lfgtui.config.load import Config, load_config
 from lfgtui.config.validation import ValidationError
+from lfgtui.cost.metrics import AgentUsage
 from lfgtui.events import (
     PAUSED,
+    AgentLimit,
     AttemptEnded,
     AttemptStarted,
+    ContextUsed,
     ErrorKind,
     Event,
     Outcome,
@@ -28,6 +31,7 @@ from lfgtui.events import (
     Retrying,
     Status,
 )
+from lfgtui.formats import agent_usage_text
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -265,3 +269,28 @@ def test_the_providers_made_ready_before_a_run_include_every_fallback_link(tmp_p
     body = '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "hello"\nfallback = ["sim-anthropic/hello"]\n\n'
     body += '[[ticket]]\nid = "b"\nprompt = "x"\nmodel = "hello"\n'
     assert every_provider(tickets(tmp_path, body).tickets) == {"sim", "sim-anthropic"}
+
+
+def test_a_coding_agents_own_limit_reports_project_when_it_runs_out() -> None:
+    """Claude Code says how much of its five-hour window is used: from 50% to 75% in ten minutes, the
+    rest goes in ten more, before the window resets; the summary bar says so while a session runs."""
+
+    def report(t: float, used: float, reset_s: float = 3600.0, attempt: int = 1) -> ContextUsed:
+        limit = AgentLimit("five_hour", "allowed", used, reset_s)
+        return ContextUsed(ticket="t", attempt=attempt, seq=0, t=t, used=1000, size=200_000, limit=limit)
+
+    usage = AgentUsage("claude-code")
+    usage.reported(("t", 1), report(0.0, 0.5), None)
+    assert usage.limit_runs_out_at() is None, "one report is no burn"
+    usage.reported(("t", 1), report(600.0, 0.75, reset_s=3000.0), None)
+    assert usage.limit_runs_out_at() == 1200.0
+    assert agent_usage_text(usage, 600.0).endswith("· 5h 75% used ↻50m00s, out ~10m00s")
+    usage.reported(("t", 1), report(700.0, 0.76, reset_s=600.0), None)
+    assert usage.limit_runs_out_at() is None, "at this pace it lasts past the reset"
+    usage.reported(("t", 2), report(800.0, 0.1, reset_s=18000.0, attempt=2), None)
+    assert usage.limit_since is not None and usage.limit_since.t == 800.0, "a lower share: a new window"
+    usage.reported(("t", 2), report(1400.0, 0.9, reset_s=17400.0, attempt=2), None)
+    usage.ended(("t", 1))
+    usage.ended(("t", 2))
+    assert usage.limit_runs_out_at() is not None
+    assert "out ~" not in agent_usage_text(usage, 1400.0), "no session runs: nothing burns it"
