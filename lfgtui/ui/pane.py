@@ -11,6 +11,7 @@ pane scrolls into view shows everything the pane holds.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -646,7 +647,7 @@ class TicketPane:
             left = f"fails at {stalled.limit_s:g} s (idle_timeout_s), {self.key('pane.cancel')}: cancel"
             return Text(f"stalled for {idle:.0f} s: no update from the agent; {left}", self.palette.attention)
         if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
-            until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
+            until, why = self.queued.until, COUNTED_DOWN.split(self.queued.message, 1)[0]
             left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
             if self.queued.reason == PAUSED:
                 left = f"; {self.key('pane.resume')}: resume"
@@ -666,6 +667,10 @@ class TicketPane:
         if self.moved_from:
             return Text(f"↪ fell back after {self.moved_from}", "dim")
         return ""
+
+
+COUNTED_DOWN = re.compile(r", (?:resumes|its quota resets) in ")
+"""Where a `Queued` message says the wait it had when it was sent: the pane counts it down instead."""
 
 
 def retry_text(retry: Retrying, now: float) -> str:
