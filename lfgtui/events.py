@@ -206,13 +206,17 @@ class Queued(Status):
     """A request waits for its provider's shared limits (see ratelimit.py) before it is sent.
 
     `reason` is "concurrency", "requests_per_minute", "tokens_per_minute", "rate_limited" (a 429
-    paused the provider), "quota_requests" or "quota_tokens" (its headers said none is left);
-    `until` is the monotonic time it may go, when known. A `RequestSent` follows
-    when it goes.
+    paused the provider), "quota_requests" or "quota_tokens" (its headers said none is left), or
+    `PAUSED` (it left the line, on_quota = "pause", until the person resumes it); `until` is the
+    monotonic time it may go, when known. A `RequestSent` follows when it goes.
     """
 
     reason: str
     until: float | None = None
+
+
+PAUSED = "paused"
+"""The `Queued.reason` of a call that left its provider's line until the person resumes it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -194,7 +194,8 @@ def agent_usage_text(usage: AgentUsage, now: float) -> str:
     """A coding agent provider's sessions as they reported themselves, for the summary bar at `now`:
     `claude-code ctx 150k/200k 75% (fullest of 3) · $1.20 agent · 5h 91% used ↻1h12m` (the
     context of the fullest running session, else of the last report; the cost of all its attempts
-    by the agents' count; the account's limit as last said)."""
+    by the agents' count; the account's limit as last said and, while its sessions run and burn it
+    faster than it resets, when it runs out at that pace: `5h 91% used ↻1h12m, out ~12m`)."""
     from lfgtui.cost.prices import format_usd
 
     parts = []
@@ -204,7 +205,11 @@ def agent_usage_text(usage: AgentUsage, now: float) -> str:
     if usage.cost_usd is not None:
         parts.append(f"{format_usd(usage.cost_usd)} agent")
     if usage.limited is not None and usage.limited.limit is not None:
-        parts.append(limit_text(usage.limited.limit, now - usage.limited.t))
+        limit = limit_text(usage.limited.limit, now - usage.limited.t)
+        runs_out = usage.limit_runs_out_at() if usage.running else None
+        if runs_out is not None and runs_out > now:
+            limit += f", out ~{countdown(runs_out - now)}"
+        parts.append(limit)
     return f"{usage.provider} {' · '.join(parts)}"
 
 

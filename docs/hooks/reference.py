@@ -258,6 +258,10 @@ FIELD_HELP = {
     "`fallback`; `[]`: none",
     "ticket.max_wait_s": "with a fallback: the longest wait a 429 or 529 may ask for before the ticket moves "
     "on (default 120)",
+    "ticket.on_quota": '`"wait"` (default), `"fallback"` or `"pause"`: what the ticket does when its '
+    "provider holds its request for a spent quota: wait for the reset (counted down in its pane), move to "
+    "its next fallback link, or pause until you press `p` (see [Quota windows](../guides/quotas.md)); "
+    "default: its provider's `on_quota`",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",
@@ -290,6 +294,8 @@ FIELD_HELP = {
     "providers.prices": "your own rates, USD per million tokens (see `prices` below)",
     "providers.fallback": '`["provider/model", …]`: where its tickets go when it fails in a way more waiting '
     "will not fix soon, unless a ticket names its own (see [Failover](../guides/failover.md))",
+    "providers.on_quota": '`"wait"`, `"fallback"` or `"pause"`: what its tickets do when it holds their '
+    "requests for a spent quota, unless a ticket says its own (see [Quota windows](../guides/quotas.md))",
     "prices.input_per_mtok": "prompt tokens (required)",
     "prices.output_per_mtok": "output tokens (required)",
     "prices.cache_read_per_mtok": "prompt tokens read from the provider's cache",

@@ -250,6 +250,9 @@ class JsonLines:
         return {"type": "agent_progress", "title": event.title, "message": event.message}
 
     def _status(self, event: Status) -> dict[str, Any]:
+        if isinstance(event, Queued):  # waiting for its provider: why, and for how long when known
+            wait_s = None if event.until is None else round(max(0.0, event.until - event.t), 3)
+            return {"type": "status", "message": event.message, "reason": event.reason, "wait_s": wait_s}
         return {"type": "status", "message": event.message}
 
     def _usage(self, event: Usage) -> dict[str, Any]:
@@ -329,7 +332,8 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 PLAIN_STATUSES = (Status, Retrying, Queued, AgentStarted, SessionOpened)
-"""Statuses whose facts NDJSON leaves out: each is a `status` line with its message."""
+"""Statuses whose facts NDJSON leaves out: each is a `status` line with its message (a `Queued`'s
+with its `reason` and `wait_s` too)."""
 
 JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translation(
     "headless NDJSON",

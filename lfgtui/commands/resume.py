@@ -115,6 +115,7 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.run.failover import every_provider
     from lfgtui.ui.app import EXIT_DECLINED
     from lfgtui.ui.run_controller import RunController
 
@@ -123,7 +124,7 @@ async def resume(args: argparse.Namespace) -> int:
         reopen_run_history(db, recorded.run_id, warn, options.prices) as history,
         Providers(config.providers, backend=ProviderWorker()) as providers,
     ):
-        await providers.warm({ticket.provider for ticket in recorded.as_tickets})  # while the UI loads
+        await providers.warm(every_provider(recorded.as_tickets))  # while the UI loads, fallbacks too
         outside = recorded.outside(Path.cwd())
         services = options.services(providers, db, args.yes, config.ui.keymap)
         code = await open_tui(

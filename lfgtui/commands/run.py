@@ -165,7 +165,9 @@ async def _run_with(
         Outlet.closing(outlet),
     ):
         if use_tui:
-            await providers.warm({ticket.provider for ticket in tickets.tickets})  # while the UI loads
+            from lfgtui.run.failover import every_provider
+
+            await providers.warm(every_provider(tickets.tickets))  # while the UI loads, fallbacks too
             if (problem := tui_problem(theme, "run")) is not None:
                 return fail(problem)
         options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets.tickets))

@@ -39,7 +39,7 @@ from lfgtui.config.validation import (
     load_toml,
     unknown,
 )
-from lfgtui.providers.base import AgentSettings, PriceOverride, ProviderConfig
+from lfgtui.providers.base import AgentSettings, OnQuota, PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
@@ -86,6 +86,8 @@ SECTIONS: dict[str, Kind] = {
     "broker": TABLE,
     "telemetry": TABLE,
 }
+ON_QUOTA = Kind('"wait", "fallback" or "pause"', lambda value: value in tuple(OnQuota))
+"""A ticket's or a provider's `on_quota`."""
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
     "base_url": URL,
@@ -113,6 +115,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
         'a list of "provider/model" names',
         lambda value: STRING_LIST.check(value) and all("/" in entry.strip("/") for entry in value),
     ),
+    "on_quota": ON_QUOTA,
 }
 PRICE_FIELDS: dict[str, Kind] = {
     "input_per_mtok": NON_NEGATIVE_NUMBER,
@@ -301,6 +304,8 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
         fields = check.fields(table, PROVIDER_FIELDS, where, header)
         fields |= {key: tuple(fields[key]) for key in ("command", "env", "fallback") if key in fields}
         agent = {key: fields.pop(key) for key in AGENT_FIELDS if key in fields}
+        if "on_quota" in fields:
+            fields["on_quota"] = OnQuota(fields["on_quota"])
         if "prices" in fields:
             fields["prices"] = _prices(check, fields["prices"], where, header)
         kind = fields.get("kind")

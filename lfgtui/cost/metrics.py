@@ -581,6 +581,8 @@ class AgentUsage:
     """What the provider's attempts cost by the agents' own count; None until one reports a cost."""
     limited: ContextUsed | None = None
     """The last report that said the account's limit (`ContextUsed.limit`): the time it counts from."""
+    limit_since: ContextUsed | None = None
+    """The first report of the limit's current window: the burn of its share counts from it."""
     last: ContextUsed | None = None
     """The last report, of any attempt."""
     t: float = 0.0
@@ -592,6 +594,8 @@ class AgentUsage:
         self.context = self._fullest()
         self.t = context.t
         if context.limit is not None:
+            if not self._same_window(context):
+                self.limit_since = context
             self.limited = context
         if context.cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + context.cost_usd - (cost_before or 0.0)
@@ -605,6 +609,29 @@ class AgentUsage:
     def sessions(self) -> int:
         """How many of the provider's attempts run and have reported their context."""
         return len(self.running)
+
+    def limit_runs_out_at(self) -> float | None:
+        """When the account's limit runs out (the events' clock) at the burn of its share since the
+        window's first report, while it comes before the window resets; None when no burn is known."""
+        first, last = self.limit_since, self.limited
+        if first is None or last is None or first.limit is None or last.limit is None:
+            return None
+        before, now = first.limit.used, last.limit.used
+        if before is None or now is None or not before < now < 1 or last.t <= first.t:
+            return None
+        at = last.t + (1 - now) * (last.t - first.t) / (now - before)
+        resets = None if last.limit.reset_s is None else last.t + last.limit.reset_s
+        return at if resets is None or at < resets else None
+
+    def _same_window(self, context: ContextUsed) -> bool:
+        """Whether `context`'s limit is of the window `limit_since` began: the same one, its share no
+        lower, before its reset."""
+        first, limit = self.limit_since, context.limit
+        if first is None or first.limit is None or limit is None or first.limit.window != limit.window:
+            return False
+        if first.limit.used is None or limit.used is None or limit.used < first.limit.used:
+            return False
+        return first.limit.reset_s is None or context.t < first.t + first.limit.reset_s
 
     def _fullest(self) -> ContextUsed | None:
         return max(self.running.values(), key=lambda c: c.used / c.size if c.size else 0.0, default=None)

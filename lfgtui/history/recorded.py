@@ -185,6 +185,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
         judges=row.judges,
         fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
+        on_quota=row.on_quota or "wait",
     )
 
 

@@ -138,6 +138,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         judges=ticket.judges,
         forked_from=None if ticket.fork_of is None else ticket.fork_of[0],
         forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
+        on_quota=ticket.on_quota,
     )
 
 

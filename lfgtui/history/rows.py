@@ -180,6 +180,8 @@ class TicketRow(Row):
     forked_from: str | None = None
     forked_attempt: int | None = None
     """For a fork: the ticket and attempt whose conversation it started from, from migration 14."""
+    on_quota: str | None = None
+    """What it does when its provider's quota is spent, from migration 16 (None: "wait")."""
 
 
 @dataclass(frozen=True)

@@ -392,5 +392,12 @@ for a hunk) is numbered in the new file, or the old one for a removed line (`sid
 diff lines it is about as they were when it was written."""
 
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15)
+V16 = """
+ALTER TABLE tickets ADD COLUMN on_quota TEXT;
+"""
+"""What a ticket does when its provider's quota is spent (`on_quota`: "wait", "fallback" or
+"pause"), so `lfg resume` runs it with the same. A row recorded before says NULL: "wait", as every
+ticket did then."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # config/load.py reads provider configs: it need not make every event class
@@ -106,6 +107,16 @@ class AgentSettings:
     leave the UI its share."""
 
 
+class OnQuota(StrEnum):
+    """What a ticket does when its provider holds its request for a quota (a 429's pause, a quota its
+    headers said is spent): wait for the reset, move to its next fallback link, or pause until the
+    person resumes it (run/calls.py)."""
+
+    WAIT = "wait"
+    FALLBACK = "fallback"
+    PAUSE = "pause"
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
     """How to reach one provider. `api_key` is resolved from `api_key_env` and never written anywhere."""
@@ -135,6 +146,8 @@ class ProviderConfig:
     fallback: tuple[str, ...] = ()
     """Where its tickets go when it fails in a way more waiting will not fix soon ("provider/model",
     in order), unless a ticket names its own `fallback` (run/failover.py)."""
+    on_quota: OnQuota | None = None
+    """What its tickets do when it holds their requests for a quota, unless a ticket says its own."""
 
     def with_agent(self, **changes: Any) -> ProviderConfig:
         """This provider with some of its coding agent's settings changed."""

@@ -100,6 +100,8 @@ class TicketState:
     """Which of the ticket's links it runs on (run/failover.py): 0 its own provider and model."""
     written: Ticket = field(init=False)
     """The ticket as written; `ticket` is it on its current link."""
+    paused: asyncio.Event | None = None
+    """Set by the person to resume the ticket, while on_quota = "pause" holds it (`hold`)."""
 
     def __post_init__(self) -> None:
         self.written = self.ticket
@@ -107,6 +109,14 @@ class TicketState:
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    async def hold(self) -> None:
+        """Wait, paused, until the person resumes the ticket (`Run.resume`)."""
+        self.paused = asyncio.Event()
+        try:
+            await self.paused.wait()
+        finally:
+            self.paused = None
 
     def seed(self, earlier: Earlier) -> None:
         """Take up where the recorded attempts left off; nothing runs until a retry or a follow-up."""
@@ -133,6 +143,9 @@ class RunFace(Protocol):
     worktrees: Path | None
     max_cost_usd: float | None
     clock: Callable[[], float]
+    pauses: bool
+    """Whether a person can resume a paused ticket (the TUI): where none can, on_quota = "pause"
+    waits for the reset instead."""
 
     def sent_prompt(self, state: TicketState) -> tuple[str, int | None]:
         """What the ticket's current attempt asks, and the attempt it continues."""

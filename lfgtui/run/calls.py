@@ -10,6 +10,10 @@ limits, announced by a `Queued` event, and holds its place until it ends. A 429 
 pauses every request of the provider, this call's retry included: its wait is the pause. What the
 provider's rate-limit headers say is left (`QuotaSeen`) goes to the limiter, which holds the next
 requests until the quota resets when none is left.
+
+When the provider itself holds a request (a 429's pause, a quota it said is spent), the ticket's
+`on_quota` decides (`RetryPolicy.at_quota`): wait for the reset in the line (the pane counts it
+down), move to the ticket's next fallback link, or leave the line until the person resumes it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass, replace
 
 from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
+    PAUSED,
     ErrorInfo,
     ErrorKind,
     Event,
@@ -31,13 +36,14 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    Status,
     TextDelta,
     ToolCallStarted,
     Usage,
 )
-from lfgtui.providers.base import ModelCall, Provider, ProviderError
+from lfgtui.providers.base import ModelCall, OnQuota, Provider, ProviderError
 from lfgtui.providers.errors import for_user
-from lfgtui.run.ratelimit import MAX_PAUSE_S, ProviderLimiter, estimate_prompt_tokens
+from lfgtui.run.ratelimit import MAX_PAUSE_S, ProviderLimiter, Wait, estimate_prompt_tokens
 
 FIRST_OUTPUT = (TextDelta, ReasoningDelta, ToolCallStarted)
 WAITED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED})
@@ -45,24 +51,37 @@ WAITED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED})
 
 
 @dataclass(frozen=True, slots=True)
+class Paused:
+    """`RetryPolicy.at_quota`'s answer to leave the line until the person resumes the ticket."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with jitter, up to `max_delay_s`; a provider's Retry-After wins when it is
     given, up to `ratelimit.MAX_PAUSE_S` (10 minutes), as it does for the provider's shared pause.
 
-    `max_wait_s` (a ticket with a fallback: its `max_wait_s`) is the longest a rate-limited or
-    overloaded call waits for what the provider named (its Retry-After, else the reset of the quota
-    its headers said is spent): past it the call fails at once, and the ticket moves on
-    (run/failover.py)."""
+    `max_wait_s` (a ticket with a fallback link left: its `max_wait_s`; None, no link to move to) is
+    the longest a rate-limited or overloaded call waits for what the provider named (its Retry-After,
+    else the reset of the quota its headers said is spent): past it the call fails at once, and the
+    ticket moves on (run/failover.py). `on_quota` says what a call the provider holds does (see
+    `at_quota`); `resume` waits for the person to resume a paused ticket, None where no one can."""
 
     max_retries: int = 2
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
     max_wait_s: float | None = None
+    on_quota: OnQuota = OnQuota.WAIT
+    resume: Callable[[], Awaitable[None]] | None = None
 
     def too_long(self, error: ErrorInfo, limiter: ProviderLimiter | None) -> ErrorInfo | None:
-        """The error as the call ends with it when its stated wait is past `max_wait_s`, else None."""
+        """The error as the call ends with it when its stated wait is past `max_wait_s` (or it is a
+        429 and the ticket's `on_quota` is "fallback"), else None."""
         if self.max_wait_s is None or error.kind not in WAITED:
             return None
+        if self.on_quota is OnQuota.FALLBACK and error.kind is ErrorKind.RATE_LIMITED:
+            return replace(error, message=f'{error.message} (the ticket\'s on_quota is "fallback")')
         stated = error.retry_after
         if stated is None and limiter is not None:
             stated = limiter.held_s()
@@ -70,6 +89,28 @@ class RetryPolicy:
             return None
         why = f"it asks to wait {stated:.0f} s, longer than the ticket's max_wait_s of {self.max_wait_s:g} s"
         return replace(error, message=f"{error.message} ({why})")
+
+    def at_quota(self, wait: Wait, limiter: ProviderLimiter) -> ErrorInfo | Paused | str | None:
+        """What a call its provider holds (`wait`, a reason `providers` names) does: fail with the
+        error its ticket moves on with (on_quota "fallback", or a wait past `max_wait_s`, with a link
+        left), leave the line (`Paused`, on_quota "pause" where a person can resume it), or wait,
+        saying why when the ticket asked for otherwise (the message) or not (None)."""
+        left = None if wait.until is None else max(0.0, wait.until - limiter.now())
+        spent = f"{limiter.name} holds requests" + ("" if left is None else f" for {left:.0f} s")
+        if self.max_wait_s is not None:  # a link is left to move to
+            if self.on_quota is OnQuota.FALLBACK:
+                why = 'the ticket\'s on_quota is "fallback"'
+                return ErrorInfo(ErrorKind.RATE_LIMITED, f"{spent} (its quota); {why}")
+            if left is not None and left > self.max_wait_s:
+                why = f"longer than the ticket's max_wait_s of {self.max_wait_s:g} s"
+                return ErrorInfo(ErrorKind.RATE_LIMITED, f"{spent} (its quota), {why}")
+        if self.on_quota is OnQuota.PAUSE:
+            if self.resume is None:
+                return 'on_quota = "pause", but no one here can resume the ticket: it waits for the reset'
+            return Paused(f"paused: {spent} (its quota); it waits for you to resume it")
+        if self.on_quota is OnQuota.FALLBACK:
+            return 'on_quota = "fallback", but the ticket has no fallback link left: it waits for the reset'
+        return None
 
     def delay(self, retry: int, retry_after: float | None) -> float:
         if retry_after is not None:  # the provider's word, up to the limiters' longest pause
@@ -91,14 +132,32 @@ async def run_call(
     """Stream one model call, retrying retryable failures that happen before any output."""
     estimate = estimate_prompt_tokens(call)
     retry = 0
+    decided = False  # what on_quota says is done once a call: after a resume, it waits
     while True:
         permit = limiter.enter(estimate) if limiter is not None else None
         with permit or contextlib.nullcontext():  # leaving releases the place or the slot, however
             if permit is not None:  # one `Queued` per wait, another only when its reason changes
+                assert limiter is not None
                 wait = permit.wait
+                paused: Paused | None = None
                 while wait is not None:
                     yield ev(Queued, message=permit.explain(wait), reason=wait.reason.value, until=wait.until)
+                    if wait.reason.providers and not decided:
+                        decided = True
+                        match policy.at_quota(wait, limiter):
+                            case ErrorInfo() as moving:
+                                raise ProviderError(moving)
+                            case Paused() as paused:
+                                break
+                            case str() as note:
+                                yield ev(Status, message=note)
                     wait = await permit.next_wait(wait)
+                if paused is not None and policy.resume is not None:
+                    permit.release()  # out of the line: the others go, the reset passes unused
+                    yield ev(Queued, message=paused.message, reason=PAUSED)
+                    await policy.resume()
+                    yield ev(Status, message="resumed by you")
+                    continue
             per_char = (
                 None if calibration is None else calibration.tokens_per_char(provider.config.name, call.model)
             )
@@ -110,8 +169,8 @@ async def run_call(
                         got_output = got_output or isinstance(event, FIRST_OUTPUT)
                         if permit is not None and isinstance(event, Usage):
                             permit.settle(event.input_tokens, event.output_tokens)
-                        elif limiter is not None and isinstance(event, QuotaSeen):
-                            limiter.saw(event)
+                        elif permit is not None and isinstance(event, QuotaSeen):
+                            permit.saw(event)
                         yield event
                 return
             except ProviderError as exc:

@@ -11,6 +11,7 @@ The next attempt runs on the next link; a retry the person asks for starts again
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from lfgtui.events import ErrorInfo, ErrorKind
@@ -23,6 +24,12 @@ MOVES_ON = frozenset({ErrorKind.AUTH, ErrorKind.NOT_FOUND, ErrorKind.RATE_LIMITE
 def links(ticket: Ticket) -> tuple[tuple[str, str], ...]:
     """Every (provider, model) the ticket may run on, in order: its own, then its fallback's."""
     return ((ticket.provider, ticket.model), *ticket.fallback)
+
+
+def every_provider(tickets: Iterable[Ticket]) -> set[str]:
+    """The providers the tickets may run on, their fallback links' too: those to make ready before
+    the run (`Providers.warm`), so that moving on does not pay an SDK's import mid-run."""
+    return {provider for ticket in tickets for provider, _ in links(ticket)}
 
 
 def on_link(ticket: Ticket, index: int) -> Ticket:

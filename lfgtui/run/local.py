@@ -24,7 +24,7 @@ from lfgtui.events import (
     ToolResult,
     WorktreeReady,
 )
-from lfgtui.providers.base import ModelCall, UserMessage
+from lfgtui.providers.base import ModelCall, OnQuota, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
 from lfgtui.run.calls import RetryPolicy
@@ -153,7 +153,12 @@ class LocalRunner:
             return run_acp(launch, task, ev, toolbox, state.transcript, kept, run.agents, load, fork)
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
-        policy = RetryPolicy(config.max_retries, max_wait_s=ticket.max_wait_s if moving else None)
+        policy = RetryPolicy(
+            config.max_retries,
+            max_wait_s=ticket.max_wait_s if moving else None,
+            on_quota=OnQuota(ticket.on_quota),
+            resume=state.hold if run.pauses else None,
+        )
         return run_tool_loop(
             provider,
             self._task(attempt),

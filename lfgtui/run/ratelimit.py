@@ -11,7 +11,12 @@ one first-come-first-served line, and its head goes when
 - the provider's own word (its rate-limit headers, a `QuotaSeen`) leaves a request and the
   request's estimate of tokens before its quota resets: a provider that said none is left is not
   sent to until the reset it named, rather than meeting a 429. What it said is counted down by what
-  went since, so requests sent together do not all take the last one.
+  went since, so requests sent together do not all take the last one; and what an answer's headers
+  say is less what they may not have counted yet (`ProviderLimiter.saw`).
+
+The limiter also projects when a quota runs out at the provider's current burn (what went over the
+last `BURN_S`, every ticket's requests together, answers' reported tokens included) and says so in
+the summary bar while it would run out before it resets (`LimiterState.summary`).
 
 A later request never overtakes an earlier one, so no ticket is starved by smaller ones behind it.
 
@@ -37,11 +42,15 @@ from types import TracebackType
 
 from lfgtui.cost.tokens import estimate_tokens
 from lfgtui.events import QuotaSeen
+from lfgtui.formats import countdown
 from lfgtui.providers.base import AssistantMessage, ModelCall, ProviderConfig, ToolResultMessage, UserMessage
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+BURN_S = 30.0
+"""How far back the burn a quota's projection rests on looks: long enough to span several requests,
+short enough to follow the run as tickets start and end."""
 MAX_PAUSE_S = 600.0
 """The longest pause one 429 can impose: a broken Retry-After must not stop a provider for hours."""
 _TOLERANCE = 1e-9
@@ -58,6 +67,15 @@ class WaitReason(StrEnum):
     RATE_LIMITED = "rate_limited"
     QUOTA_REQUESTS = "quota_requests"
     QUOTA_TOKENS = "quota_tokens"
+
+    @property
+    def providers(self) -> bool:
+        """Whether the provider itself holds the request (a 429's pause, a quota it said is spent),
+        not a limit configured in lfg: what a ticket's `on_quota` decides about."""
+        return self in _PROVIDERS_HOLDS
+
+
+_PROVIDERS_HOLDS = frozenset({WaitReason.RATE_LIMITED, WaitReason.QUOTA_REQUESTS, WaitReason.QUOTA_TOKENS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +103,27 @@ class LimiterState:
     paused_until: float | None
     pause_reason: str | None
     """The error that caused the pause, in the provider's words: untrusted, `inert` it before showing."""
+    spent_until: float | None = None
+    """When a quota the provider said is spent resets (monotonic), None while none is."""
+    runs_out_at: float | None = None
+    """When a quota runs out at the current burn (monotonic), when that is before it resets."""
 
     def summary(self, now: float) -> str | None:
-        """'openai: rate limited, resumes in 12 s', 'openai: 2 streaming, 3 queued', or None when idle."""
+        """'openai: rate limited, resumes in 12 s', 'openai: quota spent, resets in 9 s, 3 queued',
+        'openai: quota ~40s' (it runs out in about that at the current burn), 'openai: 2 streaming, 3
+        queued', or None when idle."""
         if self.paused_until is not None and self.paused_until > now:
             return f"{self.provider}: rate limited, resumes in {math.ceil(self.paused_until - now)} s"
+        if self.spent_until is not None and self.spent_until > now:
+            queued = f", {self.queued} queued" if self.queued else ""
+            return f"{self.provider}: quota spent, resets in {math.ceil(self.spent_until - now)} s{queued}"
+        projected = ""
+        if self.runs_out_at is not None and self.runs_out_at > now:
+            projected = f"quota ~{countdown(self.runs_out_at - now)}"
         if self.queued:
-            return f"{self.provider}: {self.streaming} streaming, {self.queued} queued"
-        return None
+            queued = f"{self.streaming} streaming, {self.queued} queued"
+            return f"{self.provider}: {queued}{', ' + projected if projected else ''}"
+        return f"{self.provider}: {projected}" if projected else None
 
 
 @dataclass(slots=True)
@@ -146,6 +177,31 @@ class TokenBucket:
         self.level = min(self.capacity, self.level - cost)
 
 
+@dataclass(slots=True)
+class Burn:
+    """What a provider's requests took over the last `BURN_S`: each request as it went (its estimate),
+    and the tokens its reported usage added (or gave back) since."""
+
+    taken: deque[tuple[float, int, float]]
+    """(when, requests, tokens), oldest first."""
+    since: float
+    """When the first request went: before `BURN_S` has passed, the burn is over this span."""
+
+    def add(self, now: float, requests: int, tokens: float) -> None:
+        self.taken.append((now, requests, tokens))
+        while self.taken and self.taken[0][0] < now - BURN_S:
+            self.taken.popleft()
+
+    def per_s(self, now: float) -> tuple[float, float] | None:
+        """Requests and tokens a second, over the span it has seen (at least a second); None before
+        two requests went in it, which is no burn to project from."""
+        recent = [entry for entry in self.taken if entry[0] >= now - BURN_S]
+        if sum(requests for _, requests, _ in recent) < 2:
+            return None
+        span = max(1.0, min(BURN_S, now - self.since))
+        return sum(r for _, r, _ in recent) / span, sum(t for _, _, t in recent) / span
+
+
 class Permit:
     """One request's place in its provider's line, then its hold on the provider's limits.
 
@@ -153,7 +209,7 @@ class Permit:
     (done, failed, cancelled while waiting or while streaming), so no slot leaks.
     """
 
-    __slots__ = ("_input", "_limiter", "_output", "charged", "estimate", "granted", "released")
+    __slots__ = ("_input", "_limiter", "_output", "charged", "estimate", "granted", "released", "sent_after")
 
     def __init__(self, limiter: ProviderLimiter, estimate: int) -> None:
         self._limiter = limiter
@@ -162,6 +218,9 @@ class Permit:
         """Tokens this request holds in the tokens bucket: its estimate, then its reported usage."""
         self.granted = False
         self.released = False
+        self.sent_after: tuple[int, float] = (0, 0.0)
+        """The provider's requests and estimated tokens that had gone when this one went, itself
+        included: what went later its answer's headers could not count yet."""
         self._input: int | None = None
         self._output: int | None = None
 
@@ -192,6 +251,10 @@ class Permit:
             self._output = output_tokens
         used = (self.estimate if self._input is None else self._input) + (self._output or 0)
         self._limiter._settle(self, used)
+
+    def saw(self, quota: QuotaSeen) -> None:
+        """The provider's rate-limit headers on this request's answer (see `ProviderLimiter.saw`)."""
+        self._limiter.saw(quota, self)
 
     def release(self) -> None:
         """Leave the line, or give back the slot; only the first release counts."""
@@ -233,6 +296,11 @@ class ProviderLimiter:
         self._pause_reason: str | None = None
         self._requests_left: Left | None = None
         self._tokens_left: Left | None = None
+        self._sent: tuple[int, float] = (0, 0.0)
+        """Requests and estimated tokens that went, since the run began (`Permit.sent_after`)."""
+        self._unheard: dict[Permit, None] = {}
+        """Requests that went and whose answer's headers have not come yet, in the order they went."""
+        self._burn: Burn | None = None
         self._blocked: Wait | None = None
         """Why the head of the line waits, as of the last look; None when the line is empty."""
         self._news = asyncio.Event()
@@ -257,13 +325,47 @@ class ProviderLimiter:
             self._paused_until, self._pause_reason = until, reason
             self._advance()
 
-    def saw(self, quota: QuotaSeen) -> None:
-        """The provider's rate-limit headers: what it has left, and when each allowance resets."""
+    def saw(self, quota: QuotaSeen, permit: Permit | None = None) -> None:
+        """The provider's rate-limit headers: what it has left, and when each allowance resets. On
+        `permit`'s answer they were counted when it arrived, so what may have arrived after it is taken
+        off what they say: the requests (and estimated tokens) that went after it, and those that went
+        before it whose own answer has not come yet. A wave sent together thus does not overrun."""
+        requests_later, tokens_later = 0, 0.0
+        if permit is not None and permit.granted:
+            earlier = [q for q in self._unheard if q.sent_after[0] < permit.sent_after[0]]
+            requests_later = self._sent[0] - permit.sent_after[0] + len(earlier)
+            tokens_later = self._sent[1] - permit.sent_after[1] + sum(q.estimate for q in earlier)
+            self._unheard.pop(permit, None)
         self._requests_left = _left(
             quota.requests_limit, quota.requests_remaining, quota.requests_reset_s, quota.t
         )
         self._tokens_left = _left(quota.tokens_limit, quota.tokens_remaining, quota.tokens_reset_s, quota.t)
+        if self._requests_left is not None:
+            self._requests_left.left -= requests_later
+        if self._tokens_left is not None:
+            self._tokens_left.left -= tokens_later
         self._advance()
+
+    def now(self) -> float:
+        """The limiter's clock (monotonic), which every `Wait.until` is on."""
+        return self._clock()
+
+    def _projection(self, now: float) -> tuple[float | None, float | None]:
+        """When a quota the provider said is spent resets, and when one not yet spent runs out at the
+        current burn (only when that comes before its reset); each None when there is none."""
+        spent: float | None = None
+        runs_out: float | None = None
+        burn = None if self._burn is None else self._burn.per_s(now)
+        for left, need, index in ((self._requests_left, 1.0, 0), (self._tokens_left, 1.0, 1)):
+            if left is None or now >= left.resets_at:
+                continue
+            if left.short(need, now):
+                spent = max(spent or now, left.resets_at)
+            elif burn is not None and burn[index] > 0:
+                at = now + left.left / burn[index]
+                if at < left.resets_at:
+                    runs_out = at if runs_out is None else min(runs_out, at)
+        return spent, runs_out
 
     def held_s(self) -> float | None:
         """Seconds until nothing the provider said holds its requests any more (its pause, a quota
@@ -299,7 +401,17 @@ class ProviderLimiter:
     def state(self) -> LimiterState:
         paused_until = self.paused_until
         reason = self._pause_reason if paused_until is not None else None
-        return LimiterState(self.name, len(self._line), self._streaming, paused_until, reason)
+        spent, runs_out = self._projection(self._clock())
+        busy = bool(self._line or self._streaming)  # a projection only while its tickets burn
+        return LimiterState(
+            self.name,
+            len(self._line),
+            self._streaming,
+            paused_until,
+            reason,
+            spent if busy else None,
+            runs_out if busy else None,
+        )
 
     def explain(self, wait: Wait) -> str:
         """A wait as a status line: 'queued: openai allows 2 at once'."""
@@ -319,7 +431,7 @@ class ProviderLimiter:
     def _wait_of(self, permit: Permit) -> Wait:
         blocked = self._blocked
         assert blocked is not None, "a waiting request implies a blocked line"
-        if permit is self._line[0] or blocked.reason is WaitReason.RATE_LIMITED:
+        if permit is self._line[0] or blocked.reason.providers:  # none goes before the provider's time
             return blocked
         return Wait(blocked.reason)  # behind others: when it may go is not known
 
@@ -360,6 +472,11 @@ class ProviderLimiter:
                 self._requests_left.left -= 1
             if self._tokens_left is not None:
                 self._tokens_left.left -= head.estimate
+            self._sent = head.sent_after = (self._sent[0] + 1, self._sent[1] + head.estimate)
+            self._unheard[head] = None
+            if self._burn is None:
+                self._burn = Burn(deque(), now)
+            self._burn.add(now, 1, head.estimate)
         self._blocked = blocked
         self._arm_timer(blocked.until if blocked is not None else None)
         self._news.set()
@@ -386,17 +503,22 @@ class ProviderLimiter:
         self._advance()
 
     def _settle(self, permit: Permit, used: int) -> None:
-        if self._tokens is None or not permit.granted or permit.released:
+        if not permit.granted or permit.released:
             return
-        self._tokens.take(used - permit.charged, self._clock())
-        gave_back = used < permit.charged
+        now, extra = self._clock(), used - permit.charged
         permit.charged = used
-        if gave_back and self._line:
+        if self._burn is not None:
+            self._burn.add(now, 0, extra)
+        if self._tokens is None:
+            return
+        self._tokens.take(extra, now)
+        if extra < 0 and self._line:
             self._advance()
 
     def _release(self, permit: Permit) -> None:
         if permit.granted:
             self._streaming -= 1
+            self._unheard.pop(permit, None)
         else:
             self._line.remove(permit)
         self._advance()

@@ -136,6 +136,8 @@ class Run:
         self.readers: list[Callable[[str], None]] = []
         """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
+        self.pauses = False
+        """Whether a person is here to resume a ticket on_quota = "pause" paused (the TUI says so)."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
@@ -189,6 +191,14 @@ class Run:
         state.why = why
         state.link, state.ticket = 0, state.written  # a retry starts again from the first link
         self._launch(state, "retry")
+        return True
+
+    def resume(self, ticket_id: str) -> bool:
+        """Resume a ticket on_quota = "pause" paused; False when it is not paused."""
+        paused = self.states[ticket_id].paused
+        if paused is None or paused.is_set():
+            return False
+        paused.set()
         return True
 
     def retry_all(self) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from lfgtui.config.load import ON_QUOTA
 from lfgtui.config.mcp import McpServer, unavailable
 from lfgtui.config.validation import (
     BOOLEAN,
@@ -95,6 +96,7 @@ TICKET_FIELDS: dict[str, Kind] = {
         lambda value: isinstance(value, str) and bool(value.strip()),
     ),
     "judge_may_be_contestant": BOOLEAN,
+    "on_quota": ON_QUOTA,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
@@ -619,6 +621,7 @@ class _Loader:
             check_timeout_s=float(fields.get("check_timeout_s", DEFAULT_CHECK_TIMEOUT_S)),
             fallback=tuple(self._links(fields, variant.provider)),
             max_wait_s=float(fields.get("max_wait_s", DEFAULT_MAX_WAIT_S)),
+            on_quota=fields.get("on_quota") or self.config.providers[variant.provider].on_quota or "wait",
         )
 
 

@@ -74,6 +74,9 @@ class Ticket:
     fork_of: tuple[str, int] | None = None
     """For a fork (run/fork.py): the ticket and attempt whose conversation it started from. Never
     written in a tickets file: a run makes it when the person forks a ticket."""
+    on_quota: str = "wait"
+    """What it does when its provider holds its requests for a quota: "wait", "fallback" or "pause"
+    (`providers.base.OnQuota`, run/calls.py)."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

@@ -11,6 +11,7 @@ pane scrolls into view shows everything the pane holds.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from textual.widgets import Collapsible, Static
 from lfgtui.alerts.states import Standing, State
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
+    PAUSED,
     AgentDetails,
     AgentProgress,
     AgentStarted,
@@ -657,8 +659,10 @@ class TicketPane:
             left = f"fails at {stalled.limit_s:g} s (idle_timeout_s), {self.key('pane.cancel')}: cancel"
             return Text(f"stalled for {idle:.0f} s: no update from the agent; {left}", self.palette.attention)
         if self.queued is not None:  # after a retry's own countdown: its pause is the same wait
-            until, why = self.queued.until, self.queued.message.split(", resumes in", 1)[0]
+            until, why = self.queued.until, COUNTED_DOWN.split(self.queued.message, 1)[0]
             left = "" if until is None else f", goes in {math.ceil(max(0.0, until - now))} s"
+            if self.queued.reason == PAUSED:
+                left = f"; {self.key('pane.resume')}: resume"
             return Text(f"{inert(why)}{left}", self.palette.waiting)
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
@@ -675,6 +679,10 @@ class TicketPane:
         if self.moved_from:
             return Text(f"↪ fell back after {self.moved_from}", "dim")
         return ""
+
+
+COUNTED_DOWN = re.compile(r", (?:resumes|its quota resets) in ")
+"""Where a `Queued` message says the wait it had when it was sent: the pane counts it down instead."""
 
 
 def retry_text(retry: Retrying, now: float) -> str:

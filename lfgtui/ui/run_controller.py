@@ -281,6 +281,9 @@ class RunController:
     def retry_ticket(self, ticket_id: str) -> None:
         self.control.retry(ticket_id)
 
+    def resume_ticket(self, ticket_id: str) -> None:
+        self.control.resume(ticket_id)
+
     def retry_all(self) -> None:
         self.control.retry_all()
 

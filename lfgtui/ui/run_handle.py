@@ -86,6 +86,9 @@ class RunHandle:
     def retry(self, ticket_id: str) -> None:
         self._screen.notify("Only a ticket that ended without completing can be retried.", timeout=3)
 
+    def resume(self, ticket_id: str) -> None:
+        self._screen.notify('Only a ticket on_quota = "pause" paused can be resumed.', timeout=3)
+
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         self._screen.notify("That request is no longer waiting.", timeout=3)
 
@@ -136,6 +139,7 @@ class LocalHandle(RunHandle):
             prices=services.prices,
             max_cost_usd=services.max_cost_usd,
         )
+        self.engine.pauses = True  # the person is here to resume a ticket paused for its quota
         self.book = self.engine.book
         self.referee: Referee | None = None
         """Checks and ranks the contestants of the run's tournaments, when it has any."""
@@ -188,6 +192,10 @@ class LocalHandle(RunHandle):
     def retry(self, ticket_id: str) -> None:
         if not self.engine.retry(ticket_id):
             super().retry(ticket_id)
+
+    def resume(self, ticket_id: str) -> None:
+        if not self.engine.resume(ticket_id):
+            super().resume(ticket_id)
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         if not self.engine.approvals.answer(ticket_id, call_id, allowed, "you"):

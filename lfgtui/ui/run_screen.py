@@ -67,7 +67,9 @@ class Mode(StrEnum):
     ATTACHED = "attached"  # lfg attach: a run another lfg serves (cancel, retry and approvals go to it)
 
 
-ACTING = frozenset({"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "fork"})
+ACTING = frozenset(
+    {"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "fork", "resume"}
+)
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
@@ -87,6 +89,7 @@ BINDINGS = [
     Binding("r", "retry", "Retry", id="pane.retry"),
     Binding("r", "rerun", "Re-run", id="pane.rerun"),
     Binding("R", "retry_all", "Retry all", id="run.retry_all"),
+    Binding("p", "resume", "Resume", id="pane.resume", show=False),
     Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
     Binding("f", "fork", "Fork", id="pane.fork", show=False),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
@@ -266,6 +269,8 @@ class RunKeys(Protocol):
     def cancel_ticket(self, ticket_id: str) -> None: ...
 
     def retry_ticket(self, ticket_id: str) -> None: ...
+
+    def resume_ticket(self, ticket_id: str) -> None: ...
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None: ...
 
@@ -716,6 +721,11 @@ class RunScreen(Screen[None]):
         pane = self.focused_pane
         if pane is not None:
             self.keys.retry_ticket(pane.ticket.id)
+
+    def action_resume(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            self.keys.resume_ticket(pane.ticket.id)
 
     def action_rerun(self) -> None:
         pane = self.focused_pane

@@ -74,6 +74,7 @@ EVERY_FIELD: dict[str, Any] = {
     "max_wait_s": 30.0,
     "judges": "fix",
     "fork_of": ("plan", 2),
+    "on_quota": "pause",
 }
 """A ticket with every field set, each default field to something else than its default."""
 

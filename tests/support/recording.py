@@ -291,6 +291,7 @@ PRAGMA user_version = 14;
 
 def as_schema_14(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 14 wrote: no review comments (migration `V15`)."""
+    as_schema_15(conn)
     conn.executescript(UNDO_V15)
 
 
@@ -301,6 +302,17 @@ def as_schema_12(conn: sqlite3.Connection) -> None:
     for table, column in ADDED_IN_V13:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 12")
+
+
+ADDED_IN_V16 = [("tickets", "on_quota")]
+
+
+def as_schema_15(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 15 wrote: tickets without their `on_quota`
+    (migration `V16`)."""
+    for table, column in ADDED_IN_V16:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 15")
 
 
 ADDED_IN_V12 = ("checks", "verdicts")
