@@ -4,31 +4,28 @@ follow-up keeping them, and the screen at 80 by 24. Real git worktrees, the sim,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from lfgtui.config.load import Config
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.history.reviews import mark_sent, save_draft, ticket_comments
+from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.store import Store
-from lfgtui.history.writer import open_run_history, reopen_run_history
+from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.review_screen import DiffView, ReviewDesk, ReviewScreen
 from lfgtui.worktrees.review import Comment
 from tests.support.app import keys, pane, tickets, until
-from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
+from tests.support.compose import first_run, replay_app, resumed_app
 from tests.support.git import commit_all, isolate_git, repository
 from tests.support.recording import as_schema_14, load_recorded, record, sample_attempt
+from tests.support.review import comment, open_review, recorded_app
 
 SMALL = (80, 24)
 
@@ -45,17 +42,6 @@ def writer_tickets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tickets(tmp_path, toml)
 
 
-@contextlib.asynccontextmanager
-async def recorded_app(sim: SimServer, path: Path, db: Path) -> AsyncIterator[LfgApp]:
-    """`lfg run`'s app on the tickets at `path`, recorded into `db` as `lfg run` records it."""
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    async with open_run_history(db, loaded, "lfg run", pytest.fail) as history:
-        assert history is not None
-        app = lfg_app(loaded.tickets, Providers(sim=sim), yes=True, run_id=history.run_id, history=db)
-        first_run(app).record(history)
-        yield app
-
-
 async def review_when_done(pilot: object, app: LfgApp) -> ReviewScreen:
     """Once ticket w has completed and its diff is measured: its review screen."""
     await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
@@ -63,23 +49,9 @@ async def review_when_done(pilot: object, app: LfgApp) -> ReviewScreen:
     return await open_review(pilot, app)
 
 
-async def open_review(pilot: object, app: LfgApp) -> ReviewScreen:
-    await pilot.press("v")  # type: ignore[attr-defined]
-    await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-    assert isinstance(app.screen, ReviewScreen)
-    return app.screen
-
-
 def shown(screen: ReviewScreen) -> str:
     view = screen.query_one(DiffView)
     return "\n".join(view.render_line(y).text for y in range(view.size.height))
-
-
-async def comment(pilot: object, screen: ReviewScreen, text: str) -> None:
-    """`c` on the cursor's line, the text typed, enter; waits until the draft is kept."""
-    before = len(screen.desk.drafts)
-    await pilot.press("c", *keys(text), "enter")  # type: ignore[attr-defined]
-    await until(pilot, lambda: len(screen.desk.drafts) == before + 1)
 
 
 def stored(db: Path, run_id: str) -> list[tuple[str, int, str, float | None, int | None]]:
@@ -209,7 +181,7 @@ def test_a_file_of_schema_14_gains_review_comments_kept_apart_from_the_search_un
     with sqlite3.connect(db) as conn:
         as_schema_14(conn)
     with Store.open(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 15
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         (run,) = store.list_runs()
         ticket = store.conn.execute("SELECT ticket FROM tickets").fetchone()[0]
         draft = Comment("src/app.py", 3, "zanzibar wording", quote="+x")
