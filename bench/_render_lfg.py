@@ -113,7 +113,9 @@ async def run_lfg(
     providers_used = dict(BUILTIN)
     if acp:  # sim-acp's own agent, through a wrapper noting when it sent each chunk (see _acp_stamps.py)
         stamped = (sys.executable, str(ACP_STAMPS), str(stamps), "--scenario", "{model}")
-        providers_used["bench-acp"] = replace(BUILTIN["sim-acp"], name="bench-acp", command=stamped)
+        providers_used["bench-acp"] = replace(
+            BUILTIN["sim-acp"].with_agent(command=stamped), name="bench-acp"
+        )
     if port is not None:
         providers_used["bench"] = ProviderConfig(
             name="bench", kind="openai", base_url=f"http://127.0.0.1:{port}/v1", idle_timeout_s=30

@@ -368,7 +368,7 @@ def autogroup_nice(pid: int) -> int | None:
 async def test_an_agent_runs_at_its_providers_lower_cpu_priority(project: Path, nice: int | None) -> None:
     launch = sim_agent()
     if nice is not None:
-        launch = replace(launch, config=replace(launch.config, nice=nice))
+        launch = replace(launch, config=launch.config.with_agent(nice=nice))
     wanted = 10 if nice is None else nice
     ours = autogroup_nice(os.getpid())
     ctx = ToolContext(workdir=project, env={})
