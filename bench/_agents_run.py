@@ -212,7 +212,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     count_frames(Screen, watch)
     providers_used = dict(BUILTIN)
     providers_used[AGENT] = replace(
-        BUILTIN[AGENT], connect_timeout_s=AGENT_START_TIMEOUT_S, nice=args.agent_nice
+        BUILTIN[AGENT].with_agent(nice=args.agent_nice), connect_timeout_s=AGENT_START_TIMEOUT_S
     )
     providers_used["bench-api"] = replace(BUILTIN["anthropic"], name="bench-api", base_url=sim_url)
     config = Config(path=None, providers=providers_used)
