@@ -371,6 +371,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.diff_screen import DiffScreen
     from lfgtui.ui.fleet_screen import FleetScreen
     from lfgtui.ui.history_screen import HistoryScreen
+    from lfgtui.ui.land_screen import LandScreen
     from lfgtui.ui.modals import ApprovalScreen
     from lfgtui.ui.review_screen import DiffView, ReviewScreen
     from lfgtui.ui.run_screen import RunScreen
@@ -383,6 +384,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
     yield "The review screen", [*DiffView.BINDINGS, *ReviewScreen.BINDINGS]
+    yield "Landing from the review screen", LandScreen.BINDINGS
     yield "A tournament's verdict", VerdictScreen.BINDINGS
     yield "The history screen", HistoryScreen.BINDINGS
     yield "The fleet view", FleetScreen.BINDINGS
@@ -435,7 +437,12 @@ KEY_HELP = {
     "review.remove": "remove the draft under the cursor (or on the cursor's line)",
     "review.send": "send every draft to the ticket's agent as one follow-up; the pane streams its "
     "answer. When the ticket cannot take one, the screen says why and keeps the drafts",
+    "review.land": "land the ticket as `lfg land` does: asks first when drafts are not sent, then how "
+    "(squash, merge or rebase) and the commit message; the screen says the landed commit, or which files "
+    "conflict with everything left as it was",
     "review.close": "close the review (drafts are kept, in the history)",
+    "land.go": "land with the way chosen (arrows, then space) and the message (tab to edit it)",
+    "land.cancel": "back to the review, nothing landed",
     "verdict.close": "close the table",
     "verdict.land": "land the winner (asks first) as `M` on its pane does, then archive the other "
     "contestants' worktrees: one with work not landed only after asking again",

@@ -1,5 +1,6 @@
 """Reviewing a ticket's diff: the files it changed, the diff file by file with a line cursor, and
-comments on lines and hunks that go to the agent as one follow-up (docs/guides/review.md).
+comments on lines and hunks that go to the agent as one follow-up, and landing the change once it
+is right (`M`, as `lfg land` does: docs/guides/review.md, docs/guides/landing.md).
 
 The diff is untrusted (an agent wrote the files and their names): every line is made inert before it
 is highlighted, and reaches Textual as `Text`. Only the lines on screen are rendered (a Line API
@@ -44,6 +45,8 @@ from lfgtui.worktrees.review import (
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
+    from lfgtui.worktrees.land import LandOptions
+
 CONTEXT_STEP = 10
 """How many more lines of context each `x` shows around every hunk."""
 DARK_CODE_THEME, LIGHT_CODE_THEME = "monokai", "default"
@@ -52,6 +55,18 @@ Diff = Callable[[int], Awaitable[str | None]]
 """The diff again with this many lines of context (None: it cannot be taken again: no worktree)."""
 Send = Callable[[str], int | str]
 """Sends a follow-up to the ticket: the number of the attempt that will answer it, or why not."""
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What lands the reviewed ticket's worktree: its branch, the base branch, the commit message
+    made from the ticket, and `land`, which lands it with the options chosen and says what happened
+    (the run's own landing: ui/run_controller.py `land_as`)."""
+
+    branch: str
+    onto: str
+    message: str
+    land: Callable[[LandOptions], Awaitable[str]]
 
 
 class ReviewDesk:
@@ -432,7 +447,11 @@ class DiffView(ScrollView, can_focus=True):
         await self.screen.send()  # type: ignore[attr-defined]
 
 
-KEYS_LINE = "n/N hunk  f/F file  x context  c/h comment  e edit  D del  S send  esc close"
+KEYS = (
+    ("n/N", "hunk"), ("f/F", "file"), ("x", "context"), ("c/h", "comment"), ("e", "edit"), ("D", "del"),
+    ("S", "send"), ("M", "land"), ("esc", "close"),
+)  # fmt: skip
+"""The keys line: the keys bold, one space apart, so that it fits 80 columns."""
 
 
 class ReviewScreen(Screen[None]):
@@ -448,12 +467,16 @@ class ReviewScreen(Screen[None]):
     ReviewScreen #review-keys { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("M", "land", "Land", id="review.land"),
         Binding("escape,q", "close", "Close", id="review.close"),
     ]
 
-    def __init__(self, ticket: str, title: str, diff: str, desk: ReviewDesk) -> None:
+    def __init__(
+        self, ticket: str, title: str, diff: str, desk: ReviewDesk, landing: Landing | None = None
+    ) -> None:
+        """`landing`: None when the ticket has no worktree to land (or this lfg cannot land it)."""
         super().__init__()
-        self.ticket, self.title_line, self.desk = ticket, title, desk
+        self.ticket, self.title_line, self.desk, self.landing = ticket, title, desk, landing
         self.files = parse_diff(diff)
         self.context = 3
         self.editing: Comment | None = None
@@ -467,7 +490,8 @@ class ReviewScreen(Screen[None]):
             yield Static(id="review-about")
             yield Input(placeholder="your comment (enter keeps it, escape drops it)", id="review-input")
         yield Static(id="review-status")
-        yield Static(KEYS_LINE, id="review-keys", markup=False)
+        keys = Text(" ").join(Text.assemble((key, "bold"), " ", does) for key, does in KEYS)
+        yield Static(keys, id="review-keys")
 
     def on_mount(self) -> None:
         self._show_head()
@@ -603,6 +627,32 @@ class ReviewScreen(Screen[None]):
             markup=False,
         )
         self.dismiss(None)
+
+    def action_land(self) -> None:
+        self.run_worker(self._land(), group="land", exclusive=True)
+
+    async def _land(self) -> None:
+        """Ask about unsent drafts, then how to land; land, and say what happened."""
+        from lfgtui.ui.land_screen import LandScreen
+        from lfgtui.ui.modals import ConfirmScreen
+
+        landing = self.landing
+        if landing is None:
+            self.say("Nothing to land here: this ticket has no worktree in this lfg (lfg land lands one).")
+            return
+        drafts = len(self.desk.drafts)
+        if drafts:
+            question = f"{drafts} review comment(s) are not sent. Land without them? (they stay drafts)"
+            if not await self.app.push_screen(ConfirmScreen(question), wait_for_dismiss=True):
+                self.say("Not landed: S sends the drafts first.")
+                return
+        asked = LandScreen(self.ticket, landing.branch, landing.onto, landing.message)
+        options = await self.app.push_screen(asked, wait_for_dismiss=True)
+        if options is None:
+            self.say("Not landed.")
+            return
+        self.say(f"Landing {self.ticket} onto {landing.onto} ({options.strategy})\u2026")
+        self.say(await landing.land(options))
 
     def action_close(self) -> None:
         if self.query_one("#review-compose").has_class("open"):

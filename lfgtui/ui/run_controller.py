@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from lfgtui.run import Run, Sink
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.verdict import Verdict
-    from lfgtui.worktrees.land import Landed
+    from lfgtui.ui.review_screen import Landing
+    from lfgtui.worktrees.land import Landed, LandOptions
     from lfgtui.worktrees.review import Comment
     from lfgtui.worktrees.tree import Worktree
 
@@ -319,22 +320,41 @@ class RunController:
     async def land_change(self, ticket_id: str, tree: Worktree) -> Landed | None:
         """Land the ticket's change as `lfg land` does with its defaults, record it in the history and
         say so; None when it did not land (said why, everything as it was)."""
-        from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.land import LandOptions, land, ticket_message
+        from lfgtui.worktrees.land import LandOptions, ticket_message
 
         ticket = self.panes[ticket_id].ticket
         message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
+        landed, _ = await self.land_as(ticket_id, tree, LandOptions(message=message))
+        return landed
+
+    async def land_as(
+        self, ticket_id: str, tree: Worktree, options: LandOptions
+    ) -> tuple[Landed | None, str]:
+        """Land the ticket's change with `options` (`worktrees/land.py`, as `lfg land`), record it in
+        the history, and say so in a notice: what was landed (None: nothing, everything as it was)
+        and the sentence that said it."""
+        from lfgtui.worktrees.git import GitError
+        from lfgtui.worktrees.land import LandConflict, land
+
+        if self.panes[ticket_id].running:
+            said = "Not landed: this ticket is still working; land it once it has ended."
+            self.screen.notify(said, severity="warning", timeout=4)
+            return None, said
         try:
-            landed = await land(tree, LandOptions(message=message))
+            landed = await land(tree, options)
         except GitError as exc:  # git's words and paths: inert, never markup
-            self.screen.notify(inert(f"Not landed: {exc}"), severity="error", timeout=10, markup=False)
-            return None
+            kept = "; everything was left as it was" if isinstance(exc, LandConflict) else ""
+            said = inert(f"Not landed: {exc}{kept}")
+            self.screen.notify(said, severity="error", timeout=10, markup=False)
+            return None, said
         self.panes[ticket_id].land(LandingRow.of(landed).label())
         said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
+        said += f" ({landed.strategy}); {landed.archived}"
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
-        self.screen.notify(inert(said), timeout=8, markup=False)
-        return landed
+        said = inert(said)
+        self.screen.notify(said, timeout=8, markup=False)
+        return landed, said
 
     def take_winner(self, verdict: Verdict) -> None:
         """Land a tournament's winner and archive the other contestants' worktrees, once the person
@@ -471,7 +491,25 @@ class RunController:
 
         desk = ReviewDesk(self.run_id, ticket_id, history, comments, send, again if worktree else None)
         self.screen.looked(pane)
-        await self.screen.app.push_screen(ReviewScreen(ticket_id, pane.branch or "", diff, desk))
+        landing = self._landing(ticket_id, worktree)
+        await self.screen.app.push_screen(ReviewScreen(ticket_id, pane.branch or "", diff, desk, landing))
+
+    def _landing(self, ticket_id: str, tree: Worktree | None) -> Landing | None:
+        """What lands the reviewed ticket from its review screen: only a run of this lfg lands, and
+        only a worktree that knows its base branch (`lfg land --onto` names another)."""
+        from lfgtui.ui.review_screen import Landing
+        from lfgtui.worktrees.land import ticket_message
+
+        if tree is None or tree.base_branch is None or self.control.run is None:
+            return None
+        ticket = self.panes[ticket_id].ticket
+
+        async def land(options: LandOptions) -> str:
+            _, said = await self.land_as(ticket_id, tree, options)
+            return said
+
+        message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
+        return Landing(tree.branch, tree.base_branch, message, land)
 
     def verdict(self, group: str) -> Verdict | None:
         """The latest verdict of a tournament of this run, once decided here."""

@@ -17,36 +17,15 @@ from lfgtui.history.store import Store
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.app import LfgApp
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.review_screen import DiffView, ReviewDesk, ReviewScreen
 from lfgtui.worktrees.review import Comment
-from tests.support.app import keys, pane, tickets, until
+from tests.support.app import keys, pane, until
 from tests.support.compose import first_run, replay_app, resumed_app
-from tests.support.git import commit_all, isolate_git, repository
 from tests.support.recording import as_schema_14, load_recorded, record, sample_attempt
-from tests.support.review import comment, open_review, recorded_app
+from tests.support.review import comment, open_review, recorded_app, review_when_done, writer_tickets
 
 SMALL = (80, 24)
-
-
-def writer_tickets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A ticket that writes notes/summary.md (three lines) in its own worktree of a real repository."""
-    isolate_git(tmp_path, monkeypatch)
-    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
-    repo = repository(tmp_path / "repo")
-    (repo / "long.txt").write_text("".join(f"line {n}\n" for n in range(1, 31)))
-    commit_all(repo, "a long file")
-    toml = f'[[ticket]]\nid = "w"\nprompt = "write notes"\nmodel = "writer"\nworkdir = "{repo}"\n'
-    toml += 'isolation = "worktree"\ntools = ["write_file", "run_command"]\n'
-    return tickets(tmp_path, toml)
-
-
-async def review_when_done(pilot: object, app: LfgApp) -> ReviewScreen:
-    """Once ticket w has completed and its diff is measured: its review screen."""
-    await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
-    await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
-    return await open_review(pilot, app)
 
 
 def shown(screen: ReviewScreen) -> str:

@@ -1,5 +1,5 @@
 """The review screen as the tests drive it: `lfg run`'s app recorded into a history file, the screen
-opened with `v`, a comment kept."""
+opened with `v`, a comment kept; a ticket that writes a file in its own worktree."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
+from lfgtui.ui.pane import PaneState
 from lfgtui.ui.review_screen import ReviewScreen
-from tests.support.app import keys, until
+from tests.support.app import keys, pane, tickets, until
 from tests.support.compose import first_run, lfg_app
+from tests.support.git import commit_all, isolate_git, repository
 
 
 @contextlib.asynccontextmanager
@@ -45,3 +47,22 @@ async def comment(pilot: object, screen: ReviewScreen, text: str) -> None:
     before = len(screen.desk.drafts)
     await pilot.press("c", *keys(text), "enter")  # type: ignore[attr-defined]
     await until(pilot, lambda: len(screen.desk.drafts) == before + 1)
+
+
+def writer_tickets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ticket that writes notes/summary.md (three lines) in its own worktree of a real repository."""
+    isolate_git(tmp_path, monkeypatch)
+    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
+    repo = repository(tmp_path / "repo")
+    (repo / "long.txt").write_text("".join(f"line {n}\n" for n in range(1, 31)))
+    commit_all(repo, "a long file")
+    toml = f'[[ticket]]\nid = "w"\nprompt = "write notes"\nmodel = "writer"\nworkdir = "{repo}"\n'
+    toml += 'isolation = "worktree"\ntools = ["write_file", "run_command"]\n'
+    return tickets(tmp_path, toml)
+
+
+async def review_when_done(pilot: object, app: LfgApp) -> ReviewScreen:
+    """Once ticket w has completed and its diff is measured: its review screen."""
+    await until(pilot, lambda: pane(app, "w").state is PaneState.COMPLETED)
+    await until(pilot, lambda: pane(app, "w").diff is not None and pane(app, "w").diff.files == 1)
+    return await open_review(pilot, app)

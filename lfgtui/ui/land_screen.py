@@ -1,0 +1,77 @@
+"""How to land a reviewed ticket (`M` on the review screen): squash, merge or rebase, and the commit
+message, made from the ticket and editable. Keyboard only, and whole at 80 by 24: arrows and space
+choose the way, tab goes to the message, ctrl+s lands, escape gives up. The landing itself is
+`worktrees/land.py`, as `lfg land` does it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import RadioButton, RadioSet, Static, TextArea
+
+from lfgtui.inert import inert
+from lfgtui.worktrees.land import LandOptions, Strategy
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+WAYS = {
+    Strategy.SQUASH: "squash: one commit",
+    Strategy.MERGE: "merge commit",
+    Strategy.REBASE: "rebase",
+}
+
+
+class LandScreen(ModalScreen[LandOptions | None]):
+    """Asks how to land `ticket`'s branch onto `onto`; dismissed with the options, or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "land", "Land", id="land.go"),
+        Binding("escape", "cancel", "Cancel", id="land.cancel"),
+    ]
+    DEFAULT_CSS = """
+    LandScreen { align: center middle; }
+    LandScreen #land-how { width: 100%; height: auto; layout: horizontal; }
+    LandScreen #land-how RadioButton { width: auto; }
+    LandScreen #land-message { height: 8; }
+    """
+
+    def __init__(self, ticket: str, branch: str, onto: str, message: str) -> None:
+        """`message`: the commit message to start from (the ticket's: `ticket_message`)."""
+        super().__init__()
+        self.ticket, self.branch, self.onto, self.message = ticket, branch, onto, message
+
+    def compose(self) -> ComposeResult:
+        question = Text.assemble(
+            "Land ", (inert(self.ticket), "bold"), f" ({inert(self.branch)}) onto ",
+            (inert(self.onto), "bold"), ", then archive its worktree.",
+        )  # fmt: skip
+        with Vertical(classes="dialog"):
+            yield Static(question, classes="question")
+            with RadioSet(id="land-how"):
+                for strategy, label in WAYS.items():
+                    yield RadioButton(label, value=strategy is Strategy.SQUASH, name=strategy.value)
+            yield TextArea(self.message, id="land-message", soft_wrap=True, show_line_numbers=False)
+            yield Static(
+                "[b]\u2190 \u2192 space[/b] how  [b]tab[/b] message  [b]ctrl+s[/b] land  [b]esc[/b] cancel",
+                classes="choices",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(RadioSet).focus()
+
+    def action_land(self) -> None:
+        message = self.query_one(TextArea).text.strip()
+        if not message:
+            self.notify("A commit message is needed: write one, or escape to give up.", timeout=3)
+            return
+        pressed = self.query_one(RadioSet).pressed_button
+        strategy = Strategy(pressed.name) if pressed is not None and pressed.name else Strategy.SQUASH
+        self.dismiss(LandOptions(message=message, strategy=strategy))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

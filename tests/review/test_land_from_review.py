@@ -1,0 +1,82 @@
+"""Landing from the review screen (`M`) in the real app at 80 by 24, on the sim, a real repository
+and a real history file: the unsent drafts asked about first, the commit message edited, the change
+squashed onto the base (moved by one commit) beside the person's own uncommitted edit, which stays;
+and a base that moved and conflicts, which names the file and leaves everything as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfgtui.history.store import Store
+from lfgtui.sim.server import SimServer
+from lfgtui.ui.land_screen import LandScreen
+from lfgtui.ui.modals import ConfirmScreen
+from lfgtui.ui.review_screen import ReviewScreen
+from tests.support.app import keys, until
+from tests.support.git import commit_all, git
+from tests.support.review import comment, recorded_app, review_when_done, writer_tickets
+
+SMALL = (80, 24)
+
+
+def status_of(screen: ReviewScreen) -> str:
+    return str(screen.query_one("#review-status").render())
+
+
+async def test_m_on_the_review_screen_squashes_the_change_beside_the_persons_own_edit(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = writer_tickets(tmp_path, monkeypatch)
+    repo, db = tmp_path / "repo", tmp_path / "h.sqlite3"
+    base = git(repo, "rev-parse", "main")
+    async with recorded_app(sim, path, db) as app, app.run_test(size=SMALL) as pilot:
+        screen = await review_when_done(pilot, app)
+        await pilot.press("f", "n", "down")
+        await comment(pilot, screen, "Later")
+        (repo / "README.md").write_text("the person's own edit\n")
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")  # land without the unsent draft
+        await until(pilot, lambda: isinstance(app.screen, LandScreen))
+        await pilot.press("tab", *keys("Reviewed: "), "ctrl+s")
+        await until(pilot, lambda: "Landed w onto main" in status_of(screen), 30)
+        assert "(squash)" in status_of(screen)
+        assert [d.body for d in screen.desk.drafts] == ["Later"], "the draft stays a draft"
+        run_id = app.controller.run_id
+    assert git(repo, "rev-list", "--count", f"{base}..main") == "1", "the base moved by one commit"
+    assert git(repo, "log", "-1", "--format=%s", "main").startswith("Reviewed: ")
+    assert (repo / "notes" / "summary.md").exists()
+    assert (repo / "README.md").read_text() == "the person's own edit\n", "untouched"
+    assert git(repo, "status", "--porcelain") == "M README.md"
+    assert not (tmp_path / "trees" / run_id / "w").exists(), "landed, then archived"
+    with Store.open(db) as store:
+        (landing,) = store.conn.execute("SELECT strategy, base_branch FROM landings").fetchall()
+    assert tuple(landing) == ("squash", "main")
+
+
+async def test_a_conflict_names_the_file_and_leaves_everything_as_it_was(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = writer_tickets(tmp_path, monkeypatch)
+    repo, db = tmp_path / "repo", tmp_path / "h.sqlite3"
+    async with recorded_app(sim, path, db) as app, app.run_test(size=SMALL) as pilot:
+        screen = await review_when_done(pilot, app)
+        (repo / "notes").mkdir()
+        (repo / "notes" / "summary.md").write_text("the base's own summary\n")
+        commit_all(repo, "the base moved")
+        base = git(repo, "rev-parse", "main")
+        tree = next((tmp_path / "trees").rglob("summary.md")).parent.parent
+        left = git(tree, "status", "--porcelain")
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, LandScreen))
+        await pilot.press("right", "space", "ctrl+s")  # the merge commit, this time
+        await until(pilot, lambda: "Not landed" in status_of(screen), 30)
+        said = status_of(screen)
+        assert "conflicts" in said and "notes/summary.md" in said and "left as it was" in said
+        assert git(repo, "rev-parse", "main") == base
+        assert git(tree, "status", "--porcelain") == left, "the agent's work, uncommitted as it was"
+        assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2, "no scratch left"
+    with Store.open(db) as store:
+        assert store.conn.execute("SELECT count(*) FROM landings").fetchone()[0] == 0
