@@ -638,7 +638,10 @@ class ReviewScreen(Screen[None]):
 
         landing = self.landing
         if landing is None:
-            self.say("Nothing to land here: this ticket has no worktree in this lfg (lfg land lands one).")
+            self.say(
+                "Nothing to land from here: this ticket has no worktree this lfg runs that knows its "
+                "base branch (lfg land RUN TICKET --onto BRANCH lands one)."
+            )
             return
         drafts = len(self.desk.drafts)
         if drafts:
