@@ -377,13 +377,24 @@ class DiffUpdated(Event):
     text: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ModelShare:
+    """The part of a reported count that one model answered: a coding agent's turn may call several
+    models, each at its own price (Gemini CLI's `_meta.quota.model_usage`)."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage(Event):
     """Token usage of the current request so far, as the provider reported it (cumulative).
 
     `input_tokens` is the whole prompt; `cache_read_tokens` and `cache_write_tokens` are the parts of
     it read from or written to the provider's prompt cache (priced apart). `reasoning_tokens` are part
-    of `output_tokens`.
+    of `output_tokens`. `models`: how the counts split by the model that answered, when the source
+    says (a coding agent's; an API's model is the request's).
     """
 
     input_tokens: int | None = None
@@ -391,6 +402,7 @@ class Usage(Event):
     reasoning_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    models: tuple[ModelShare, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

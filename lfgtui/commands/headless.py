@@ -262,6 +262,7 @@ class JsonLines:
             "output_tokens": event.output_tokens,
             "cache_read_tokens": event.cache_read_tokens,
             "cache_write_tokens": event.cache_write_tokens,
+            **({"models": [asdict(share) for share in event.models]} if event.models else {}),
         }
 
     def _ended(self, event: AttemptEnded) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from lfgtui.events import (
     ContextUsed,
     DiffUpdated,
     Event,
+    ModelShare,
     Outcome,
     PlanUpdated,
     PromptSent,
@@ -166,6 +167,8 @@ class RequestMetrics:
     """The calls whose arguments streamed as fragments: their input is in `chars` already."""
     calibrated: bool = False
     """Its reported count went into the run's `OutputCalibration` already."""
+    models: tuple[ModelShare, ...] = ()
+    """How its reported counts split by the model that answered, when the source says (`Usage.models`)."""
     thought_chars: int = 0
     """The characters of the thinking chunks (in `chars`)."""
     streamed_thought_chars: int = 0
@@ -315,6 +318,8 @@ class Metrics:
     """How full a coding agent's context window is, as it last reported it."""
     agent_cost_usd: float | None = None
     """What the attempt cost by the coding agent's own count, when it reports one."""
+    model_pricers: dict[str, Pricer | None] = field(default_factory=dict)
+    """The price of each model its requests' counts name (`RequestMetrics.models`), by name."""
     t0: float | None = None
     """When the attempt's first event came: output times count in whole milliseconds from it."""
     kept_t: float = 0.0
@@ -390,6 +395,8 @@ class Metrics:
             value = getattr(usage, name)
             if value is not None:
                 setattr(request, name, value)
+        if usage.models:
+            request.models = usage.models
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
         if not self.requests or not text:  # an empty chunk is no output
@@ -464,8 +471,23 @@ class Metrics:
         if self.agent_cost_usd is not None:
             return self.agent_cost_usd
         if self.pricer is None:
-            return None
+            return self._cost_by_model()
         return sum(request.cost(self.pricer) for request in self.requests)
+
+    def _cost_by_model(self) -> float | None:
+        """The cost of a coding agent's requests whose counts say which model answered (Gemini CLI's),
+        each part at that model's price; None unless every request that answered says so and every
+        model named has a known price."""
+        answered = [request for request in self.requests if request.chunks or request.ended]
+        if not answered or any(not request.models for request in answered):
+            return None
+        total = 0.0
+        for share in (share for request in answered for share in request.models):
+            pricer = self.model_pricers.get(share.model)
+            if pricer is None:
+                return None
+            total += pricer.cost(input_tokens=share.input_tokens, output_tokens=share.output_tokens)
+        return total
 
     @property
     def cost_estimated(self) -> bool:
@@ -675,6 +697,14 @@ class MetricsBook:
     def _quota(self, event: QuotaSeen) -> None:
         self.quotas[event.provider] = event
 
+    def _usage(self, event: Usage) -> None:
+        """A count split by model also prices each model it names, once per attempt."""
+        metrics = self._attempt(event)
+        if self.prices is not None:
+            for share in event.models:
+                if share.model not in metrics.model_pricers:
+                    metrics.model_pricers[share.model] = self.prices.answered_by(share.model)
+
     def _context(self, event: ContextUsed) -> None:
         key = (event.ticket, event.attempt)
         before = self.attempts[key].agent_cost_usd if key in self.attempts else None
@@ -733,6 +763,7 @@ BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
         **dict.fromkeys([*METRICS.handlers, *METRICS.ignored], MetricsBook._attempt),
         AttemptStarted: MetricsBook._started,
         QuotaSeen: MetricsBook._quota,
+        Usage: MetricsBook._usage,
         ContextUsed: MetricsBook._context,
         CallEnded: MetricsBook._call_ended,
         AttemptEnded: MetricsBook._ended,
@@ -741,6 +772,7 @@ BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
 )
 """What the book does with each event type: an attempt's event goes to its `Metrics` (which
 `METRICS` decides for); an attempt's start also prices it; a call's end, and an attempt's, teach the
-run's calibration what a character of that model's output counts for; a provider's quota is kept per provider,
+run's calibration what a character of that model's output counts for; a count split by model prices
+each model it names; a provider's quota is kept per provider,
 not per attempt, and so is what a coding agent's sessions report (context, cost) besides. Built
 from `METRICS`, so a type `METRICS` has not decided is undecided here too."""

@@ -286,6 +286,23 @@ class PriceBook:
             return None
         return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}", self.clock)
 
+    def answered_by(self, model: str) -> Pricer | None:
+        """The price of a model a coding agent says answered (Gemini CLI names each model of a turn),
+        found in genai-prices by its name alone; None when it is not there."""
+        key = ("", model)
+        if key not in self._pricers:
+            load()
+            from genai_prices import data_snapshot
+
+            try:
+                found, info = data_snapshot.get_snapshot().find_provider_model(model, None, None, None)
+            except LookupError:
+                self._pricers[key] = None
+            else:
+                source = f"genai-prices {found.id} {info.id}, the model the agent said answered"
+                self._pricers[key] = DatabasePricer(info, found, source, self.clock)
+        return self._pricers[key]
+
 
 def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket]) -> PriceBook:
     """A run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
@@ -297,6 +314,8 @@ def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket])
     book = PriceBook({name: resolve(c) if name in used else c for name, c in configs.items()})
     for provider, model in links:  # a fallback's link is priced as its own provider prices it
         book.pricer(provider, model)
+    if any(c.prices is None and kind_of(c).coding_agent for name, c in book.configs.items() if name in used):
+        load()  # a coding agent may name the models that answered (`answered_by`) when its turn ends
     return book
 
 

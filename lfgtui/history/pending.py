@@ -8,11 +8,13 @@ batch costs one UPDATE.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sqlite3
 from dataclasses import dataclass, field
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.events import AttemptEnded, Event
+from lfgtui.events import AttemptEnded, Event, ModelShare
 from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks, stored_count
 from lfgtui.history.schema import PartKind
 
@@ -206,7 +208,7 @@ def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: P
         "UPDATE requests SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
         "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
         "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
-        "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ? WHERE id = ?",
+        "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ? WHERE id = ?",
         (
             ms(measured.first_reasoning),
             ms(measured.first_text),
@@ -224,10 +226,18 @@ def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: P
             request.stop_reason,
             stored_count(measured.cache_read_tokens),
             stored_count(measured.cache_write_tokens),
+            shares_json(measured.models),
             request.row_id,
         ),
     )
     request.dirty = False
+
+
+def shares_json(shares: tuple[ModelShare, ...]) -> str | None:
+    """A request's counts split by model, as its `models` column keeps them (NULL for none)."""
+    if not shares:
+        return None
+    return json.dumps([dataclasses.asdict(share) for share in shares], ensure_ascii=False)
 
 
 ATTEMPT_END_SET = (

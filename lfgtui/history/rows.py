@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from lfgtui.events import ModelShare
 from lfgtui.history.values import read_values
 
 if TYPE_CHECKING:
@@ -281,6 +282,19 @@ class RequestRow(Row):
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     tokens_per_char: float | None = None
+    models: str | None = None
+    """How the counts split by the model that answered (migration 17), as JSON; see `model_shares`."""
+
+    def model_shares(self) -> tuple[ModelShare, ...]:
+        """The split `models` holds; none when it holds none, or nothing readable as one."""
+        try:
+            listed = json.loads(self.models) if self.models else []
+            return tuple(
+                ModelShare(str(share["model"]), int(share["input_tokens"]), int(share["output_tokens"]))
+                for share in listed
+            )
+        except (ValueError, TypeError, KeyError, RecursionError):
+            return ()
 
 
 @dataclass(frozen=True)

@@ -399,5 +399,14 @@ ALTER TABLE tickets ADD COLUMN on_quota TEXT;
 "pause"), so `lfg resume` runs it with the same. A row recorded before says NULL: "wait", as every
 ticket did then."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16)
+V17 = """
+ALTER TABLE requests ADD COLUMN models TEXT;
+"""
+"""How a request's reported counts split by the model that answered, when a coding agent says
+(Gemini CLI's `model_usage`): a JSON list of `{"model", "input_tokens", "output_tokens"}`, so that a
+resumed or exported attempt prices each part as the live one did. NULL: the request's own model."""
+
+MIGRATIONS: tuple[str, ...] = (
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17,
+)  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

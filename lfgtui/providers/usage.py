@@ -16,13 +16,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lfgtui.events import Event, EventFactory, Status, Usage
+from lfgtui.events import Event, EventFactory, ModelShare, Status, Usage
 
 MAX_TOKENS = 10**12
 """More than any request counts (the largest context windows hold about 10^7 tokens), and far below
 SQLite's 2^63, so a sum of counts always fits a column."""
 SHOWN_CHARS = 40
 """How much of an ignored value its status quotes."""
+MAX_MODEL_CHARS = 200
+"""Longer than any model's name; a longer one is not a name."""
 
 
 def count_problem(value: object) -> str | None:
@@ -79,6 +81,22 @@ class UsageCheck:
             )
         return None
 
+    def model(self, name: str, value: Any) -> str | None:
+        """The model named in field `name`, None when absent or ignored."""
+        if value is None:
+            return None
+        problem = None
+        if not isinstance(value, str) or not value.strip():
+            problem = "not a model's name"
+        elif len(value) > MAX_MODEL_CHARS:
+            problem = f"longer than {MAX_MODEL_CHARS} characters"
+        if problem is None:
+            return value
+        if (name, problem) not in self._said:
+            self._said.add((name, problem))
+            self._notes.append(f"ignored the provider's {name} = {_shown(value)}: {problem}")
+        return None
+
     def events(
         self,
         *,
@@ -87,6 +105,7 @@ class UsageCheck:
         reasoning_tokens: int | None = None,
         cache_read_tokens: int | None = None,
         cache_write_tokens: int | None = None,
+        models: tuple[ModelShare, ...] = (),
     ) -> list[Event]:
         """A `Status` for each value ignored since the last call, then a `Usage` of the counts read
         (none when no count is known: the metrics keep their estimate)."""
@@ -102,6 +121,7 @@ class UsageCheck:
                     reasoning_tokens=reasoning_tokens,
                     cache_read_tokens=cache_read_tokens,
                     cache_write_tokens=cache_write_tokens,
+                    models=models,
                 )
             )
         return events

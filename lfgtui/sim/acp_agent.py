@@ -370,7 +370,9 @@ class SimAcpAgent:
         session.used_tokens += usage.total_tokens
         if self.options.quirks.quota_meta:
             counted = {"input_tokens": words, "output_tokens": run.output_tokens - run.thought_tokens}
-            return PromptResponse(stop_reason=stop_reason, field_meta={"quota": {"token_count": counted}})
+            split = model_usage(counted, self.options.quirks.answered_by)
+            quota = {"token_count": counted, "model_usage": split}
+            return PromptResponse(stop_reason=stop_reason, field_meta={"quota": quota})
         session.cost_usd += self.options.quirks.cost_usd
         cost = Cost(amount=session.cost_usd, currency="USD") if self.options.quirks.cost_usd else None
         await self.conn.session_update(
@@ -447,6 +449,15 @@ def _config_options(session: SimSession, models: tuple[str, ...]) -> list[Any]:
             options=[SessionConfigSelectOption(value=model, name=model.title()) for model in models],
         ),
     ]
+
+
+def model_usage(counted: dict[str, int], models: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Gemini CLI's `model_usage`: `counted` split between `models`, the first taking the remainders."""
+    n = len(models)
+    shares = [{name: count // n for name, count in counted.items()} for _ in models]
+    if shares:
+        shares[0] = {name: count - count // n * (n - 1) for name, count in counted.items()}
+    return [{"model": model, "token_count": share} for model, share in zip(models, shares, strict=True)]
 
 
 def _command(prompt: list[ContentBlock]) -> str | None:
@@ -654,6 +665,13 @@ def build_parser() -> argparse.ArgumentParser:
         "left out of output_tokens, with no usage update (as Gemini CLI)",
     )
     quirks.add_argument(
+        "--answered-by",
+        default="",
+        metavar="MODELS",
+        help="with --quota-meta, _meta.quota.model_usage splits the counts between these models "
+        "(comma-separated), as Gemini CLI names the models that answered a turn",
+    )
+    quirks.add_argument(
         "--linger",
         type=Path,
         default=None,
@@ -730,6 +748,7 @@ def main(argv: list[str] | None = None) -> None:
             fallback_model=args.fallback_model,
             own_terminal=args.own_terminal,
             quota_meta=args.quota_meta,
+            answered_by=tuple(filter(None, args.answered_by.split(","))),
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):

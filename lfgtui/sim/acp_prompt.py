@@ -114,6 +114,9 @@ class Quirks:
     """Each prompt's counts are in its answer's `_meta.quota.token_count` (`input_tokens`,
     `output_tokens` without the thoughts), with no `usage` and no usage update, as Gemini CLI reports
     them."""
+    answered_by: tuple[str, ...] = ()
+    """With `quota_meta`, the models its `model_usage` says answered, the counts split between them
+    (the first takes what does not divide), as Gemini CLI names each model a turn called."""
     after_denial: StopReason | None = None
     """How the turn ends at once when the client rejects a permission request (None: the run goes
     on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""

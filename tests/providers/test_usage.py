@@ -8,9 +8,9 @@ import math
 import pytest
 from acp import schema
 
-from lfgtui.events import EventFactory, Status, Usage
+from lfgtui.events import EventFactory, ModelShare, Status, Usage
 from lfgtui.providers.usage import MAX_TOKENS, UsageCheck, count_problem
-from lfgtui.run.agents.attempt import from_usage
+from lfgtui.run.agents.attempt import from_quota, from_usage
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,52 @@ def test_an_acp_turn_usage_goes_through_the_same_check() -> None:
     ]
     (counts,) = [e for e in events if isinstance(e, Usage)]
     assert (counts.input_tokens, counts.output_tokens, counts.reasoning_tokens) == (9, None, None)
+
+
+def quota(model_usage: object) -> dict[str, object]:
+    """A Gemini CLI answer's `_meta`: 10 in, 4 out, and `model_usage` as given."""
+    return {"quota": {"token_count": {"input_tokens": 10, "output_tokens": 4}, "model_usage": model_usage}}
+
+
+def test_gemini_names_the_models_that_answered_and_each_ones_share() -> None:
+    split = [
+        {"model": "gemini-2.5-flash", "token_count": {"input_tokens": 6, "output_tokens": 1}},
+        {"model": "gemini-2.5-pro", "token_count": {"input_tokens": 4, "output_tokens": 3}},
+    ]
+    [usage] = from_quota(EventFactory("t", 1), quota(split))
+    assert isinstance(usage, Usage)
+    assert (usage.input_tokens, usage.output_tokens) == (10, 4)
+    assert usage.models == (ModelShare("gemini-2.5-flash", 6, 1), ModelShare("gemini-2.5-pro", 4, 3))
+
+
+@pytest.mark.parametrize(
+    ("model_usage", "said"),
+    [
+        ([], None),
+        ({"model": "gemini-2.5-pro"}, None),
+        ([{"token_count": {"input_tokens": 1, "output_tokens": 1}}], 'model_usage[0].model = ""'),
+        ([{"model": 7, "token_count": {"input_tokens": 1, "output_tokens": 1}}], "model_usage[0].model = 7"),
+        ([{"model": "m" * 500, "token_count": {"input_tokens": 1, "output_tokens": 1}}], "longer than 200"),
+        ([{"model": "gemini-2.5-pro", "token_count": {"input_tokens": -1, "output_tokens": 1}}], "negative"),
+        (
+            [
+                {"model": "gemini-2.5-pro", "token_count": {"input_tokens": 1, "output_tokens": 1}},
+                {"model": "gemini-2.5-flash"},
+            ],
+            None,
+        ),
+    ],
+)
+def test_a_split_that_leaves_a_part_out_is_no_split_and_the_counts_stay(
+    model_usage: object, said: str | None
+) -> None:
+    """A part left out would be a cost left out: the turn's counts stand, unsplit, and what was wrong is
+    said (a missing count is absence, not an error, as everywhere in usage)."""
+    *notes, usage = from_quota(EventFactory("t", 1), quota(model_usage))
+    assert isinstance(usage, Usage)
+    assert (usage.input_tokens, usage.output_tokens, usage.models) == (10, 4, ())
+    if said is None:
+        assert notes == []
+    else:
+        [note] = notes
+        assert isinstance(note, Status) and said in note.message

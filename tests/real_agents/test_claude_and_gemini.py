@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import genai_prices
 import pytest
 
 from lfgtui.commands import sim as sim_command
@@ -228,6 +229,15 @@ async def test_a_tickets_model_reaches_the_sim(world: AgentWorld, agent: Agent) 
     assert asked == {model}, f"every main call asked for the ticket's model: {asked}"
     how = "session/set_config_option" if agent is CLAUDE else "session/set_model"  # Gemini's older models
     assert any(model in s and how in s for s in run.statuses()), run.statuses()
+    if agent is GEMINI:  # it names the model that answered, and lfg prices it as that model
+        [usage] = run.of("usage")
+        assert [share["model"] for share in usage["models"]] == [model], usage
+        price = genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"]),
+            model,
+            provider_id="google",
+        )
+        assert run.ending()["cost_usd"] == pytest.approx(float(price.total_price), rel=1e-6)
 
 
 @REAL_AGENT
@@ -295,6 +305,7 @@ async def test_the_rate_is_the_texts_pace_though_the_agent_counts_a_file_it_wrot
         counted = [r.usage for r in world.sim.log if r.scenario == "long" and r.usage is not None]
         reported = sum(u.output_tokens - u.reasoning_tokens for u in counted)
         assert end["output_tokens"] == usage["output_tokens"] == reported, "what Gemini CLI reported"
+        assert sum(share["output_tokens"] for share in usage["models"]) == usage["output_tokens"], usage
 
 
 @REAL_AGENT

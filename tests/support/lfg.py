@@ -13,7 +13,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from lfgtui.cost.metrics import MIN_STREAM_S, Metrics
+from lfgtui.cost.metrics import MIN_STREAM_S, Metrics, MetricsBook
+from lfgtui.cost.prices import PriceBook
 from lfgtui.history import recorded
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.scenario import split_tokens
@@ -161,12 +162,13 @@ def recorded_run(stderr: str) -> str:
 
 def rebuilt_metrics(db: Path, ticket_id: str) -> Metrics:
     """The ticket's last attempt's metrics as a resumed or replayed pane computes them: from the
-    events the history rebuilds."""
+    events the history rebuilds, through a book that prices only the models a coding agent says
+    answered (the run's providers are not known here)."""
     with Store.open(db) as store:
         [run] = store.list_runs(1)
         record = store.load(Selection(run.id))
     [shown] = [t for t in recorded.recorded_run(record).tickets if t.ticket.id == ticket_id]
-    metrics = Metrics()
+    book = MetricsBook(prices=PriceBook({}))
     for event in shown.attempts[-1].events:
-        metrics.apply(event)
-    return metrics
+        book(event)
+    return book.attempts[(ticket_id, shown.attempts[-1].number)]

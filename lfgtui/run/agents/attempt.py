@@ -33,6 +33,7 @@ from lfgtui.events import (
     ErrorKind,
     Event,
     EventFactory,
+    ModelShare,
     Outcome,
     RequestSent,
     SessionOpened,
@@ -590,4 +591,30 @@ def from_quota(ev: EventFactory, meta: dict[str, Any] | None) -> list[Event]:
         input_tokens=check.count(f"{QUOTA_COUNT}.input_tokens", counted.get("input_tokens")),
         output_tokens=(output := check.count(f"{QUOTA_COUNT}.output_tokens", counted.get("output_tokens"))),
         reasoning_tokens=None if output is None else 0,
+        models=_shares(check, quota.get("model_usage")),
     )
+
+
+QUOTA_MODELS = "_meta.quota.model_usage"
+"""Where Gemini CLI splits the turn's counts by the model that answered: `[{"model": …,
+"token_count": {"input_tokens": …, "output_tokens": …}}, …]`."""
+
+
+def _shares(check: UsageCheck, listed: object) -> tuple[ModelShare, ...]:
+    """Each model's part of the turn's counts, so that each is priced as that model; none unless every
+    entry names its model and both counts (a part left out would be a cost left out)."""
+    if not isinstance(listed, list):
+        return ()
+    shares = []
+    for n, entry in enumerate(listed):
+        where = f"{QUOTA_MODELS}[{n}]"
+        entry = entry if isinstance(entry, dict) else {}
+        counted = entry.get("token_count")
+        counted = counted if isinstance(counted, dict) else {}
+        model = check.model(f"{where}.model", entry.get("model", ""))
+        input_tokens = check.count(f"{where}.token_count.input_tokens", counted.get("input_tokens"))
+        output_tokens = check.count(f"{where}.token_count.output_tokens", counted.get("output_tokens"))
+        if model is None or input_tokens is None or output_tokens is None:
+            return ()
+        shares.append(ModelShare(model, input_tokens, output_tokens))
+    return tuple(shares)

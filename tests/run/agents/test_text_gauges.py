@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import genai_prices
 import pytest
 
 from lfgtui.events import TextDelta
@@ -21,6 +22,8 @@ QUIRKS = {
     "bare": ["--bare-messages"],
     "noisy": ["--empty-first-chunk", "--notice", "Heads up: this model is deprecated."],
     "gemini-like": ["--bare-messages", "--quota-meta"],
+    "gemini-two-models": ["--quota-meta", "--answered-by", "gemini-2.5-flash,gemini-2.5-pro"],
+    "gemini-unknown-model": ["--quota-meta", "--answered-by", "gemini-from-a-gateway"],
     "codex-like": ["--notice", "Warning: Model metadata for `gw-1` not found. Defaulting to fallback.\n\n"],
     "plain": ["--bare-messages"],
     "slow-tools": ["--bare-messages", "--tool-ms", "2000"],
@@ -244,3 +247,30 @@ def test_a_count_without_the_thoughts_is_shown_as_reported_and_rates_the_rest(
     )
     assert end["tokens_per_s"] == pytest.approx(sim_pace(events, "t"), rel=0.05), "the text's pace"
     assert rebuilt_metrics(db, "t").tokens_per_s == pytest.approx(end["tokens_per_s"], abs=0.006)
+
+
+def list_price(model: str, input_tokens: int, output_tokens: int) -> float:
+    """What genai-prices says the Gemini API charges for these counts of `model`."""
+    usage = genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    return float(genai_prices.calc_price(usage, model, provider_id="google").total_price)
+
+
+def test_gemini_is_priced_by_the_models_it_says_answered(lfg: Lfg, tmp_path: Path) -> None:
+    """Gemini CLI names each model a turn called and its share of the counts: each share is priced as
+    its model, live, in the NDJSON and once resumed; a model with no known price leaves the cost unknown."""
+    db = tmp_path / "history.sqlite3"
+    tickets = ticket("two", "gemini-two-models", "hello") + ticket("odd", "gemini-unknown-model", "hello")
+    code, events, stderr = lfg.run(lfg.tickets(tickets), "--db", str(db))
+    assert code == 0, stderr
+    [usage] = [e for e in events if e["type"] == "usage" and e["ticket"] == "two"]
+    flash, pro = usage["models"]
+    assert (flash["model"], pro["model"]) == ("gemini-2.5-flash", "gemini-2.5-pro")
+    assert flash["input_tokens"] + pro["input_tokens"] == usage["input_tokens"] > 0
+    assert flash["output_tokens"] + pro["output_tokens"] == usage["output_tokens"] > 0
+    expected = sum(list_price(m["model"], m["input_tokens"], m["output_tokens"]) for m in (flash, pro))
+    assert expected > 0
+    end = ending(events, "two")
+    assert end["cost_usd"] == pytest.approx(expected, rel=1e-6)
+    assert not end["cost_by_agent"], "lfg's pricing of the agent's counts, not a cost the agent reported"
+    assert rebuilt_metrics(db, "two").cost_usd == pytest.approx(expected, rel=1e-6), "resumed as live"
+    assert ending(events, "odd")["cost_usd"] is None, "no price known for that model: unknown, not $0"
