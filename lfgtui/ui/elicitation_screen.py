@@ -22,7 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Stat
 
 from lfgtui.elicitation import Entry, Form, FormField, Kind, check, read_form
 from lfgtui.events import ElicitationAsked
-from lfgtui.inert import inert
+from lfgtui.inert import inert, revealed
 from lfgtui.run.approvals import Reply
 from lfgtui.ui.modals import fit_scroll
 
@@ -34,14 +34,16 @@ Drafts = dict[str, Any]
 
 
 def _plain(text: str, style: str = "") -> Text:
-    return Text(inert(text), style)
+    """The agent's text as plain text, its controls and bidi characters shown (what the person
+    answers must read as it is)."""
+    return Text(revealed(text), style)
 
 
 def field_label(field: FormField) -> Text:
     """`Name *  (integer, 1 to 10)`: its title or name, `*` when required, what it takes."""
     label = _plain(field.label, "bold")
     if field.title and field.title != field.name:
-        label.append(f" ({inert(field.name)})", "dim")
+        label.append(f" ({revealed(field.name)})", "dim")
     if field.required:
         label.append(" *", "bold")
     takes = "one of" if field.kind is Kind.CHOICE else "any of" if field.kind is Kind.CHOICES else field.kind
@@ -78,7 +80,7 @@ class ElicitationScreen(ModalScreen[Reply | None]):
                 if form.title or form.description:
                     about = _plain(form.title, "bold")
                     if form.description:
-                        about.append(("\n" if form.title else "") + inert(form.description))
+                        about.append(("\n" if form.title else "") + revealed(form.description))
                     yield Static(about, classes="about")
                 for problem in form.problems:
                     yield Static(_plain(f"⚠ {problem}"), classes="problem")
@@ -186,7 +188,7 @@ class ElicitationScreen(ModalScreen[Reply | None]):
             return
         content, problems = check(self.form, self.entered())
         if problems:
-            said = [f"{inert(self._label(name))}: {problem}" for name, problem in problems.items()]
+            said = [f"{revealed(self._label(name))}: {problem}" for name, problem in problems.items()]
             error.update(Text("Not sent: " + "; ".join(said), "bold red"))
             first = self.inputs.get(next(iter(problems)))
             if first is not None:
