@@ -132,13 +132,13 @@ class Approvals:
         async def elicit(question: str, form: dict[str, Any]) -> Reply:
             elicitation_id = f"elicitation-{next(self._numbers)}"
             asked = {"elicitation_id": elicitation_id, "question": question, "form": form}
+            message = f"the agent asks you: {question}"
             if not self.forms:
-                say(ElicitationAsked, message="the agent asks you to fill in a form", waits=False, **asked)
+                say(ElicitationAsked, message=message, waits=False, **asked)
                 reply = Reply("decline", by=BY_LFG)
-                message = f"declined by lfg: {NOBODY_ANSWERS}"
                 say(
                     ElicitationAnswered,
-                    message=message,
+                    message=f"declined by lfg: {NOBODY_ANSWERS}",
                     elicitation_id=elicitation_id,
                     action="decline",
                     by=BY_LFG,
@@ -148,7 +148,7 @@ class Approvals:
             future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             self._questions[key] = future
             try:
-                say(ElicitationAsked, message="the agent asks you to fill in a form", **asked)
+                say(ElicitationAsked, message=message, **asked)
                 reply = await future
             finally:
                 if self._questions.get(key) is future:

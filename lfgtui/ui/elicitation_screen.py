@@ -22,7 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Stat
 
 from lfgtui.elicitation import Entry, Form, FormField, Kind, check, read_form
 from lfgtui.events import ElicitationAsked
-from lfgtui.inert import inert, revealed
+from lfgtui.inert import revealed
 from lfgtui.run.approvals import Reply
 from lfgtui.ui.modals import fit_scroll
 
@@ -42,7 +42,7 @@ def _plain(text: str, style: str = "") -> Text:
 def field_label(field: FormField) -> Text:
     """`Name *  (integer, 1 to 10)`: its title or name, `*` when required, what it takes."""
     label = _plain(field.label, "bold")
-    if field.title and field.title != field.name:
+    if field.title and field.title.casefold() != field.name.casefold():
         label.append(f" ({revealed(field.name)})", "dim")
     if field.required:
         label.append(" *", "bold")
@@ -88,9 +88,11 @@ class ElicitationScreen(ModalScreen[Reply | None]):
                     yield from self._field(index, field)
             yield Static(id="elicitation-error")
             with Horizontal(id="elicitation-buttons"):
-                yield Button("Accept", id="accept", variant="primary", disabled=not form.answerable)
-                yield Button("Decline", id="decline")
-                yield Button("Cancel", id="cancel")
+                yield Button(
+                    "Accept", id="accept", variant="primary", disabled=not form.answerable, compact=True
+                )
+                yield Button("Decline", id="decline", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
             yield Static(self._keys(), classes="choices")
 
     def _field(self, index: int, field: FormField) -> ComposeResult:
@@ -105,17 +107,18 @@ class ElicitationScreen(ModalScreen[Reply | None]):
         drafted = self.drafts.get(field.name, self._default(field))
         widget: Widget
         if field.kind is Kind.BOOLEAN:
-            widget = Checkbox(field_label(field), value=drafted is True)
+            widget = Checkbox(field_label(field), value=drafted is True, compact=True)
         elif field.kind is Kind.CHOICE:
             options = [(_plain(choice.title), choice.value) for choice in field.choices]
             known = drafted if any(drafted == value for _, value in options) else Select.NULL
-            widget = Select(options, value=known, allow_blank=True, prompt="choose one")
+            widget = Select(options, value=known, allow_blank=True, prompt="choose one", compact=True)
         elif field.kind is Kind.CHOICES:
             chosen = set(drafted) if isinstance(drafted, tuple | list) else set()
             items = [(_plain(c.title), c.value, c.value in chosen) for c in field.choices]
-            widget = SelectionList[str](*items)
+            widget = SelectionList[str](*items, compact=True)
         else:
-            widget = Input(value=drafted if isinstance(drafted, str) else "", placeholder=field.bounds())
+            value = drafted if isinstance(drafted, str) else ""
+            widget = Input(value=value, placeholder=field.bounds(), compact=True)
         widget.id = f"field-{index}"
         self.inputs[field.name] = widget
         yield widget
@@ -134,7 +137,7 @@ class ElicitationScreen(ModalScreen[Reply | None]):
 
     def _keys(self) -> Text:
         accept, decline, back = (self._key(name) for name in ("accept", "decline", "close"))
-        return Text(f"tab: next field    {accept}: accept    {decline}: decline    {back}: back, undecided")
+        return Text(f"tab: next  {accept}: accept  {decline}: decline  {back}: back, undecided")
 
     def _key(self, name: str) -> str:
         binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == f"elicitation.{name}")

@@ -5,15 +5,21 @@ that. Whatever the agent sent is shown inert, never as markup."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, Static
 
+from lfgtui import ui
 from lfgtui.alerts.states import State
 from lfgtui.events import ElicitationAsked, EventFactory
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Reply
+from lfgtui.sim.scenario import ScenarioLibrary
+from lfgtui.ui.app import LfgApp
 from lfgtui.ui.elicitation_screen import ElicitationScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.services import Services
@@ -75,7 +81,10 @@ async def test_the_filled_in_form_reaches_the_agent_and_a_decline_too(tmp_path: 
 
 
 class FormApp(App[Reply | None]):
-    """Only the form, over an empty screen: what an agent's question shows, without an agent."""
+    """Only the form, over an empty screen, styled as lfg's app is: what an agent's question shows,
+    without an agent."""
+
+    CSS_PATH = str(Path(ui.__file__).parent / LfgApp.CSS_PATH)
 
     def __init__(self, asked: ElicitationAsked) -> None:
         super().__init__()
@@ -86,6 +95,28 @@ class FormApp(App[Reply | None]):
 
     def on_mount(self) -> None:
         self.push_screen(ElicitationScreen("t", self.asked, Services(Providers()), {}), self.exit)
+
+
+def release_form() -> ElicitationAsked:
+    """The question the sim's `elicit` scenario asks, as the run asks it."""
+    asked = json.loads(ScenarioLibrary(extra_dirs=()).resolve("elicit").elicit)
+    return EventFactory("rel", 1)(
+        ElicitationAsked,
+        message="m",
+        elicitation_id="elicitation-1",
+        question=asked["message"],
+        form=asked["schema"],
+    )
+
+
+def test_the_form_at_80_by_24(snap_compare: Any) -> None:
+    """Every field, the buttons and the keys on one screen of 80 by 24."""
+
+    async def typed(pilot: Pilot[Reply | None]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, ElicitationScreen))
+        await pilot.press(*keys("v3"), "tab", "ctrl+u", *keys("12"), "ctrl+s")
+
+    assert snap_compare(FormApp(release_form()), terminal_size=SMALL, run_before=typed)
 
 
 HOSTILE = "\x1b]0;pwned\x07[bold red]x[/] \u202eevil"
