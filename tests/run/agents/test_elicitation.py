@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, Static
@@ -30,13 +31,14 @@ SMALL = (80, 24)
 ELICIT = '[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "elicit:ttft_ms=0"\n'
 
 
+@pytest.mark.timeout(120)  # an agent's start, two turns and the app: past 60 s on a loaded machine
 async def test_the_filled_in_form_reaches_the_agent_and_a_decline_too(tmp_path: Path) -> None:
     """One agent session: its first question accepted, then (a follow-up asks again) what does not fit
     is said, the form left undecided and opened again as it was left, and declined."""
     app = agent_app(tmp_path, ELICIT)
     async with app.run_test(size=SMALL) as pilot:
         rel, screen = app.controller.panes["rel"], app.controller.screen
-        await until(pilot, lambda: rel.question is not None, 20)
+        await until(pilot, lambda: rel.question is not None, 60)  # the agent's start: slow when loaded
         assert rel.standing.state is State.ASKED and not rel.standing.inferred
         await until(pilot, lambda: "asked you · <1 min" in str(rel.header.text))
         await until(pilot, lambda: "asks you: Before I start" in str(rel.notice.render()))
