@@ -55,7 +55,7 @@ Elicit = Callable[[str, dict[str, Any]], Awaitable[Reply]]
 
 NOBODY_ANSWERS = (
     "nobody can answer an agent's question in this run (a headless run, or an attempt on a broker's "
-    "worker): lfg declined it; run it in the TUI to answer it"
+    "worker): lfg declined it; run it in the TUI, or serve it with --control for a watcher to answer"
 )
 
 
@@ -65,7 +65,8 @@ class Approvals:
 
     `yes`: every call runs (`--yes`). `askable`: someone can answer (a TUI, or watchers allowed to
     control the run); without it a call that needs a person is refused. `forms`: someone can fill in
-    a coding agent's form (the TUI); without it lfg declines them.
+    a coding agent's form (the TUI, or watchers allowed to control the run); without it lfg declines
+    them.
     """
 
     yes: bool = False

@@ -291,10 +291,20 @@ class ServedHandle(RunHandle):
         self._ask("approve" if allowed else "deny", ticket_id, call_id)
 
     def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
-        self._screen.notify(
-            "An agent's question is answered in the lfg that runs it: lfg attach does not send answers yet.",
-            timeout=4,
-        )
+        attachment, screen = self.attachment, self._screen
+        assert attachment.run is not None, "an attached view opens on a described run"
+        if not attachment.run.control:
+            screen.notify(attachment.read_only)
+            return
+
+        async def send() -> None:
+            problem = await attachment.reply(ticket_id, elicitation_id, reply.action, reply.content)
+            if problem is not None:
+                screen.notify(
+                    inert(f"The server did not take the answer: {problem}"), timeout=4, markup=False
+                )
+
+        screen.run_worker(send(), group="remote")
 
     def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
         return "another lfg runs this run: send from its own review screen (its drafts are in the history)"

@@ -70,7 +70,10 @@ def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.Permi
 class AgentClient:
     """The client side of one agent session."""
 
-    def __init__(self, ev: EventFactory, toolbox: Toolbox, view: AgentView, elicit: Elicit | None) -> None:
+    def __init__(
+        self, ev: EventFactory, toolbox: Toolbox, view: AgentView, elicit: Elicit | None = None
+    ) -> None:
+        """`elicit`: who answers the agent's questions (None: nobody, each is declined)."""
         self.toolbox = toolbox
         self.elicit = elicit
         self.terminals = Terminals(toolbox.ctx, self._terminal_output)

@@ -16,7 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from lfgtui import ui
 from lfgtui.alerts.states import State
-from lfgtui.events import ElicitationAsked, EventFactory
+from lfgtui.events import ElicitationAsked, EventFactory, Outcome, Status
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Reply
 from lfgtui.sim.scenario import ScenarioLibrary
@@ -24,7 +24,7 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.elicitation_screen import ElicitationScreen
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.services import Services
-from tests.support.agents import agent_app, no_agent_left
+from tests.support.agents import FAST, agent_app, attempt, ending, no_agent_left, of, text
 from tests.support.app import keys, until
 
 SMALL = (80, 24)
@@ -80,6 +80,16 @@ async def test_the_filled_in_form_reaches_the_agent_and_a_decline_too(tmp_path: 
         await until(pilot, lambda: rel.attempt == 2 and rel.state is PaneState.COMPLETED, 20)
         assert "You answered the form: declined" in rel.body.source
     assert await no_agent_left(tmp_path)
+
+
+async def test_an_attempt_nobody_can_answer_declines_the_question(project: Path) -> None:
+    """Without anyone to ask (`lfg agents --check`, an attempt run bare) the question is declined at
+    once, said in the pane, and the agent hears so."""
+    events = await attempt(project, f"elicit:{FAST}")
+    assert ending(events).outcome is Outcome.COMPLETED
+    notes = [e.message for e in of(events, Status)]
+    assert "declined the agent's question: nobody can answer it" in notes
+    assert "You answered the form: declined" in text(events)
 
 
 class FormApp(App[Reply | None]):
