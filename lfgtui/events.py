@@ -272,6 +272,34 @@ class ApprovalAnswered(Status):
     by: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElicitationAsked(Status):
+    """A coding agent asks the person to fill in a form (ACP `elicitation/create`, form mode):
+    `question` is its message, `form` the requested JSON Schema as it sent it (read by
+    lfgtui/elicitation.py, never trusted). `waits`: someone can answer it; False when nobody can (a
+    headless run), and the `ElicitationAnswered` that follows at once declines it, saying why."""
+
+    elicitation_id: str
+    question: str
+    form: dict[str, Any]
+    waits: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElicitationAnswered(Status):
+    """The answer to an `ElicitationAsked`: `action` is ACP's `accept` (with the form's `content`),
+    `decline` or `cancel`; `by` whom ("you" at the terminal, "lfg" when nobody could answer)."""
+
+    elicitation_id: str
+    action: str
+    content: dict[str, Any] | None = None
+    by: str
+
+
+BY_LFG = "lfg"
+"""`ElicitationAnswered.by` when lfg itself declined the question: nobody could answer it."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     """One entry of an agent's plan: what, and pending / in_progress / completed."""

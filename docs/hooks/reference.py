@@ -369,6 +369,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
 
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.diff_screen import DiffScreen
+    from lfgtui.ui.elicitation_screen import ElicitationScreen
     from lfgtui.ui.fleet_screen import FleetScreen
     from lfgtui.ui.history_screen import HistoryScreen
     from lfgtui.ui.land_screen import LandScreen
@@ -382,6 +383,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "Everywhere", [*LfgApp.BINDINGS, palette]
     yield "A run", RunScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
+    yield "An agent's question, its form", ElicitationScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS
     yield "The review screen", [*DiffView.BINDINGS, *ReviewScreen.BINDINGS]
     yield "Landing from the review screen", LandScreen.BINDINGS

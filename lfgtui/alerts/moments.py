@@ -29,6 +29,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     Event,
     Outcome,
     PlanUpdated,
@@ -148,6 +150,8 @@ MOMENTS: Translation[Callable[[RunAlerts, Any], None]] = Translation(
         Stalled: "the pane says so, and the idle timeout ends the attempt, which is a moment if it fails",
         ApprovalAsked: "the attention states say when a ticket starts to need the person (states.py)",
         ApprovalAnswered: "someone has answered: nobody needs to be called",
+        ElicitationAsked: "the attention states say when a ticket starts to need the person (states.py)",
+        ElicitationAnswered: "someone has answered (or lfg declined it): nobody needs to be called",
         QuotaSeen: "a provider's allowance: the summary bar shows it, and the limiter waits for it",
     },
 )

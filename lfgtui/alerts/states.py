@@ -2,8 +2,10 @@
 what a pane shows), so the TUI, NDJSON, the alerts and the history agree on it.
 
 A ticket is in exactly one `State` at a time. Two of them need the person (`NEEDS_YOU`): a permission
-request is open (`APPROVAL`), or the turn ended on a question to them (`ASKED`, shown as "asked?": it
-is inferred by `ends_on_question`, a small rule documented in docs/guides/attention.md). An ended
+request is open (`APPROVAL`), or the agent asked them something (`ASKED`): certainly while its
+question as a form is open (ACP elicitation, shown as "asked you"), or inferred when the turn ended on
+a question to them (shown as "asked?": `ends_on_question`, a small rule documented in
+docs/guides/attention.md). An ended
 ticket is also *unread* until the person looks at it (zooms it, opens its diff, scrolls its answer to
 the end): a completed one is then `UNREAD` rather than `DONE`; a failed one stays `FAILED`, marked
 `unread`.
@@ -30,6 +32,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     Event,
     PlanUpdated,
     PromptSent,
@@ -64,7 +68,8 @@ class State(StrEnum):
     APPROVAL = "approval"
     """A permission request is open: the person must allow or deny it."""
     ASKED = "asked"
-    """The turn ended on a question to the person (inferred: "asked?")."""
+    """The agent's question as a form is open ("asked you"), or the turn ended on a question to the
+    person (inferred: "asked?")."""
     UNREAD = "unread"
     """Completed, not yet looked at."""
     DONE = "done"
@@ -89,6 +94,9 @@ LABELS = {
     State.CANCELLED: "cancelled",
 }
 """How people read each state."""
+
+ASKED_FOR_CERTAIN = "asked you"
+"""How people read `ASKED` when the agent's question as a form is open: certain, so no "?"."""
 
 TAIL = 2000
 """Characters of the agent's last message kept to decide whether it ends on a question."""
@@ -160,6 +168,9 @@ class Standing:
     detail: str = ""
     unread: bool = False
     previous: State = State.WAITING
+    inferred: bool = False
+    """`ASKED` only from the end of the agent's last message (`ends_on_question`), not from a question
+    it asked as a form."""
 
     @property
     def needs_you(self) -> bool:
@@ -175,6 +186,8 @@ class Standing:
         """`asked?`, `waiting on a, b`, `needs approval`..."""
         if self.state is State.WAITING and self.detail:
             return f"waiting on {self.detail}"
+        if self.state is State.ASKED and not self.inferred:
+            return ASKED_FOR_CERTAIN
         return LABELS[self.state]
 
     def as_json(self, t0: float) -> dict[str, Any]:
@@ -183,6 +196,7 @@ class Standing:
             "state": self.state.value,
             "previous": self.previous.value,
             "needs_you": self.needs_you,
+            "inferred": self.inferred,
             "unread": self.unread,
             "since": round(self.since - t0, 4),
             "detail": self.detail,
@@ -206,6 +220,8 @@ class Attentions:
         self.completed: set[str] = set()
         self._open: dict[str, set[str]] = {}
         """Each ticket's open permission requests (their call ids)."""
+        self._questions: dict[str, dict[str, str]] = {}
+        """Each ticket's open questions as forms (their ids, and what each asks)."""
         self._tail: dict[str, LastMessage] = {}
         """The end of each ticket's last message (text since its last tool call or model call)."""
         for ticket, deps in self.depends_on.items():
@@ -250,24 +266,26 @@ class Attentions:
         return sorted(waiting, key=lambda s: s.since)
 
     def _move(
-        self, event: Event, state: State, detail: str = "", unread: bool = False
+        self, event: Event, state: State, detail: str = "", unread: bool = False, inferred: bool = False
     ) -> tuple[Standing, ...]:
         old = self.standings.get(event.ticket)
         previous = old.state if old is not None else State.WAITING
-        if old is not None and (old.state, old.detail, old.unread, old.attempt) == (
+        if old is not None and (old.state, old.detail, old.unread, old.attempt, old.inferred) == (
             state,
             detail,
             unread,
             event.attempt,
+            inferred,
         ):
             return ()
         since = old.since if old is not None and old.state is state else event.t
-        new = Standing(event.ticket, state, since, event.attempt, detail, unread, previous)
+        new = Standing(event.ticket, state, since, event.attempt, detail, unread, previous, inferred)
         self.standings[event.ticket] = new
         return (new,)
 
     def _started(self, event: AttemptStarted) -> tuple[Standing, ...]:
         self._open.pop(event.ticket, None)
+        self._questions.pop(event.ticket, None)
         self._tail[event.ticket] = LastMessage()
         self.completed.discard(event.ticket)
         return self._move(event, State.WORKING)
@@ -297,22 +315,45 @@ class Attentions:
         standing = self.standings.get(event.ticket)
         if still or standing is None or standing.state is not State.APPROVAL:
             return ()
+        return self._still_asked(event)
+
+    def _question(self, event: ElicitationAsked) -> tuple[Standing, ...]:
+        """A question as a form: the ticket asks the person (after any open permission request)."""
+        if not event.waits:  # nobody can answer it: declined at once, nobody waits
+            return ()
+        self._questions.setdefault(event.ticket, {})[event.elicitation_id] = event.question
+        if self._open.get(event.ticket):
+            return ()
+        return self._still_asked(event)
+
+    def _question_answered(self, event: ElicitationAnswered) -> tuple[Standing, ...]:
+        questions = self._questions.get(event.ticket, {})
+        if questions.pop(event.elicitation_id, None) is None or self._open.get(event.ticket):
+            return ()
+        return self._still_asked(event)
+
+    def _still_asked(self, event: Event) -> tuple[Standing, ...]:
+        """No permission request is open: asked while a question is, else working."""
+        questions = self._questions.get(event.ticket)
+        if questions:
+            return self._move(event, State.ASKED, next(iter(questions.values())))
         return self._move(event, State.WORKING)
 
     def _stalled(self, event: Stalled) -> tuple[Standing, ...]:
-        if self._open.get(event.ticket):
+        if self._open.get(event.ticket) or self._questions.get(event.ticket):
             return ()
         return self._move(event, State.STALLED)
 
     def _ended(self, event: AttemptEnded) -> tuple[Standing, ...]:
         self._open.pop(event.ticket, None)
+        self._questions.pop(event.ticket, None)
         last = self._tail.pop(event.ticket, None)
         message = "" if last is None else last.text()
         outcome = event.outcome
         if outcome is Outcome.COMPLETED:
             self.completed.add(event.ticket)
             if ends_on_question(message):
-                changed = self._move(event, State.ASKED, question_of(message), unread=True)
+                changed = self._move(event, State.ASKED, question_of(message), unread=True, inferred=True)
             else:
                 changed = self._move(event, State.UNREAD, unread=True)
         elif outcome is Outcome.FAILED:
@@ -349,6 +390,8 @@ ATTENTION: Translation[Callable[[Attentions, Any], tuple[Standing, ...]]] = Tran
         ToolCallReady: Attentions._new_message,
         ApprovalAsked: Attentions._asked,
         ApprovalAnswered: Attentions._answered,
+        ElicitationAsked: Attentions._question,
+        ElicitationAnswered: Attentions._question_answered,
         Stalled: Attentions._stalled,
         AttemptEnded: Attentions._ended,
     },

@@ -115,6 +115,11 @@ class BrokerAttachment:
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
         return self.read_only
 
+    async def reply(
+        self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
+    ) -> str | None:
+        return self.read_only
+
     async def follow(
         self,
         deliver: Callable[[Event], None],

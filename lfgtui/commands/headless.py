@@ -25,6 +25,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     ErrorInfo,
     Event,
     Outcome,
@@ -213,6 +215,14 @@ class JsonLines:
         answer = {"id": event.call_id, "allowed": event.allowed, "by": event.by, "message": event.message}
         return {"type": "approval_answer", **answer}
 
+    def _elicitation(self, event: ElicitationAsked) -> dict[str, Any]:
+        asked = {"id": event.elicitation_id, "question": event.question, "form": event.form}
+        return {"type": "elicitation", **asked, "waits": event.waits, "message": event.message}
+
+    def _elicitation_answer(self, event: ElicitationAnswered) -> dict[str, Any]:
+        answer = {"id": event.elicitation_id, "action": event.action, "content": event.content}
+        return {"type": "elicitation_answer", **answer, "by": event.by, "message": event.message}
+
     def _context(self, event: ContextUsed) -> dict[str, Any]:
         used, size = event.used, event.size
         percent = round(100 * used / size, 1) if size else None
@@ -352,6 +362,8 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
         DiffUpdated: JsonLines._diff,
         ApprovalAsked: JsonLines._approval,
         ApprovalAnswered: JsonLines._approval_answer,
+        ElicitationAsked: JsonLines._elicitation,
+        ElicitationAnswered: JsonLines._elicitation_answer,
         ContextUsed: JsonLines._context,
         QuotaSeen: JsonLines._quota,
         AgentDetails: JsonLines._agent,
@@ -516,6 +528,8 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
                 Stalled,
                 ApprovalAsked,
                 ApprovalAnswered,
+                ElicitationAsked,
+                ElicitationAnswered,
                 PlanUpdated,
                 WorktreeReady,
             ),

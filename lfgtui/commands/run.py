@@ -254,7 +254,8 @@ async def run_headless(
     outlet = outlets[0]
     if make_run is None and outlet is not None:
         make_run = outlet.make_run()
-    run = options.run(tickets, providers, Approvals(yes=args.yes, askable=answerable), make_run)
+    approvals = Approvals(yes=args.yes, askable=answerable, forms=answerable)
+    run = options.run(tickets, providers, approvals, make_run)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)

@@ -55,6 +55,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     Event,
     ModelShare,
     Outcome,
@@ -90,7 +92,15 @@ RATE_STEP_S = 0.5
 """The sparkline's step: one bar for each half second of an attempt's own timeline."""
 RATE_STEPS = 64
 """How many steps an attempt keeps: more than any pane is wide enough to draw."""
-PAUSES = (ToolCallStarted, ToolCallReady, ToolResult, ApprovalAsked, ApprovalAnswered)
+PAUSES = (
+    ToolCallStarted,
+    ToolCallReady,
+    ToolResult,
+    ApprovalAsked,
+    ApprovalAnswered,
+    ElicitationAsked,
+    ElicitationAnswered,
+)
 """Events between which output stops streaming: a tool call runs, or the person is asked."""
 NOTES = (
     Status,

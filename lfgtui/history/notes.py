@@ -22,6 +22,8 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     ContextUsed,
+    ElicitationAnswered,
+    ElicitationAsked,
     ErrorInfo,
     ErrorKind,
     Event,
@@ -192,6 +194,44 @@ def _read_answered(info: Facts) -> Facts | None:
     return None
 
 
+def _question_meta(event: ElicitationAsked) -> Facts:
+    return {
+        "elicitation": event.elicitation_id,
+        "question": event.question,
+        "form": event.form,
+        "waits": event.waits,
+    }
+
+
+def _read_question(info: Facts) -> Facts | None:
+    asked, question, form, waits = (info.get(k) for k in ("elicitation", "question", "form", "waits"))
+    if (
+        isinstance(asked, str)
+        and isinstance(question, str)
+        and isinstance(form, dict)
+        and isinstance(waits, bool)
+    ):
+        return {"elicitation_id": asked, "question": question, "form": form, "waits": waits}
+    return None
+
+
+def _reply_meta(event: ElicitationAnswered) -> Facts:
+    return {
+        "elicitation_answer": event.elicitation_id,
+        "action": event.action,
+        "content": event.content,
+        "by": event.by,
+    }
+
+
+def _read_reply(info: Facts) -> Facts | None:
+    answered, action, content, by = (info.get(k) for k in ("elicitation_answer", "action", "content", "by"))
+    well_formed = isinstance(answered, str) and isinstance(action, str) and isinstance(by, str)
+    if well_formed and (content is None or isinstance(content, dict)):
+        return {"elicitation_id": answered, "action": action, "content": content, "by": by}
+    return None
+
+
 def _seconds(value: Any) -> bool:
     """A finite, non-negative number of seconds (an imported file's may be anything)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
@@ -277,6 +317,8 @@ NOTES: dict[type[Event], NoteKind] = {
     ApprovalAnswered: NoteKind(
         _message, lambda e: {"answered": e.call_id, "allowed": e.allowed, "by": e.by}, _read_answered
     ),
+    ElicitationAsked: NoteKind(_message, _question_meta, _read_question),
+    ElicitationAnswered: NoteKind(_message, _reply_meta, _read_reply),
     Stalled: NoteKind(_message, lambda e: {"stalled": [e.idle_s, e.limit_s]}, _read_stalled),
     AgentProgress: NoteKind(_message, lambda e: {"progress": e.title}, _read_progress),
     WorktreeReady: NoteKind(

@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx2
@@ -80,6 +80,10 @@ class Followed(Protocol):
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None: ...
 
     async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None: ...
+
+    async def reply(
+        self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
+    ) -> str | None: ...
 
     async def aclose(self) -> None: ...
 
@@ -148,8 +152,19 @@ class Attachment:
         path = f"tickets/{quote(ticket, safe='')}/"
         if call_id is not None:
             path += f"calls/{quote(call_id, safe='')}/"
+        return await self._post(f"{self.url}{API}/{path}{action}")
+
+    async def reply(
+        self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
+    ) -> str | None:
+        """Answer a coding agent's question (`accept` with `content`, `decline`, `cancel`); returns
+        why the server did not take it, or None."""
+        path = f"tickets/{quote(ticket, safe='')}/elicitations/{quote(elicitation_id, safe='')}/{action}"
+        return await self._post(f"{self.url}{API}/{path}", {"content": content})
+
+    async def _post(self, url: str, body: dict[str, Any] | None = None) -> str | None:
         try:
-            response = await self._client.post(f"{self.url}{API}/{path}{action}")
+            response = await self._client.post(url, json=body)
         except httpx2.HTTPError as exc:
             return f"cannot reach {self.url}: {exc}"
         if response.status_code == 200:

@@ -25,9 +25,9 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -35,6 +35,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from lfgtui.inert import inert
 from lfgtui.remote.description import run_description
 from lfgtui.remote.hub import EventHub
+from lfgtui.run.approvals import Reply
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class Controls(Protocol):
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None: ...
 
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -119,6 +122,12 @@ class EngineControls:
         if self.run.approvals.answer(ticket_id, call_id, allowed, by=who):
             return None
         return f"no call {call_id!r} of {ticket_id} waits for approval (answered already, or it ended)"
+
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None:
+        if self.run.approvals.reply(ticket_id, elicitation_id, replace(reply, by=who)):
+            return None
+        waiting = f"no question {elicitation_id!r} of {ticket_id} waits for an answer"
+        return f"{waiting} (answered already, or it ended)"
 
 
 @dataclass(frozen=True)
@@ -352,6 +361,10 @@ class RunServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
         app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
+        app.router.add_post(
+            f"{API}/tickets/{{ticket}}/elicitations/{{elicitation}}/{{action:accept|decline|cancel}}",
+            self._reply,
+        )
 
     async def start(self, address: Address) -> str:
         app = web.Application(middlewares=[self._auth], client_max_size=4096)
@@ -483,6 +496,42 @@ class RunServer:
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        """A watcher's answer to an agent's question: `accept` with a JSON body `{"content": {...}}`
+        (field name to text, number, boolean or list of texts: ACP's values), `decline`, `cancel`."""
+        ticket, action = request.match_info["ticket"], request.match_info["action"]
+        if self.controls is None:
+            return _problem(403, "this run is served read-only: start it with --control to allow this")
+        if ticket not in self.tickets:
+            return _problem(404, f"the run has no ticket {ticket!r}")
+        content = None
+        if action == "accept":
+            try:
+                body = await request.json()
+            except ValueError:
+                return _problem(400, 'accept takes a JSON body: {"content": {...}}')
+            content = body.get("content") if isinstance(body, dict) else None
+            if not _content(content):
+                return _problem(
+                    400, "content must map field names to text, numbers, booleans or lists of text"
+                )
+        reply = Reply(action, content)
+        problem = self.controls.reply(ticket, request.match_info["elicitation"], reply, _who(request))
+        if problem is not None:
+            return _problem(409, problem)
+        return web.json_response({"ok": True})
+
+
+def _content(content: Any) -> bool:
+    """Whether `content` is what ACP's accepted form carries: field name to a value of its kinds."""
+
+    def value(item: Any) -> bool:
+        if isinstance(item, list):
+            return all(isinstance(part, str) for part in item)
+        return isinstance(item, str | bool | int | float)
+
+    return isinstance(content, dict) and all(isinstance(k, str) and value(v) for k, v in content.items())
 
 
 class MetricsServer(RunServer):

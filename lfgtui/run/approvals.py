@@ -4,15 +4,30 @@ A risky call runs at once with `--yes` or the ticket's `auto_approve`. Otherwise
 person: the TUI's keys, or a watcher of a run served with `--control`, whichever answers first. The
 question and its answer are events (`ApprovalAsked`, `ApprovalAnswered`), so every pane, watcher and
 the history see them alike; a run that nobody can answer refuses the call and says how to allow it.
+
+A coding agent's question as a form (ACP elicitation) is asked the same way (`ElicitationAsked`,
+`ElicitationAnswered`) of whoever can fill it in (`forms`: the TUI's person); `--yes` does not
+answer one (it approves calls, it fills in nothing). A run where nobody can says the question
+(`waits=False`) and declines it at once, saying why, so the agent can go on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from lfgtui.events import ApprovalAnswered, ApprovalAsked, ToolCallReady
+from lfgtui.elicitation import answer_text
+from lfgtui.events import (
+    BY_LFG,
+    ApprovalAnswered,
+    ApprovalAsked,
+    ElicitationAnswered,
+    ElicitationAsked,
+    ToolCallReady,
+)
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.toolbox import Approve
 
@@ -26,17 +41,40 @@ class Answer:
     by: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to an agent's form: ACP's `accept` (with `content`), `decline` or `cancel`."""
+
+    action: str
+    content: dict[str, Any] | None = None
+    by: str = "you"
+
+
+Elicit = Callable[[str, dict[str, Any]], Awaitable[Reply]]
+"""Asks the person an agent's question (its message, its requested schema); returns their reply."""
+
+NOBODY_ANSWERS = (
+    "nobody can answer an agent's question in this run (a headless run, or an attempt on a broker's "
+    "worker): lfg declined it; run it in the TUI, or serve it with --control for a watcher to answer"
+)
+
+
 @dataclass
 class Approvals:
     """The run's approval policy and the calls waiting on it, by (ticket, call id).
 
     `yes`: every call runs (`--yes`). `askable`: someone can answer (a TUI, or watchers allowed to
-    control the run); without it a call that needs a person is refused.
+    control the run); without it a call that needs a person is refused. `forms`: someone can fill in
+    a coding agent's form (the TUI, or watchers allowed to control the run); without it lfg declines
+    them.
     """
 
     yes: bool = False
     askable: bool = False
+    forms: bool = False
     _waiting: dict[tuple[str, str], asyncio.Future[Answer]] = field(default_factory=dict, repr=False)
+    _questions: dict[tuple[str, str], asyncio.Future[Reply]] = field(default_factory=dict, repr=False)
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def gate(self, ticket: Ticket, say: Say) -> Approve:
         """The `Approve` of one ticket's toolbox."""
@@ -87,4 +125,51 @@ class Approvals:
         if future is None or future.done():
             return False
         future.set_result(Answer(allowed, by))
+        return True
+
+    def questions(self, ticket: Ticket, say: Say) -> Elicit:
+        """The `Elicit` of one ticket's coding agent."""
+
+        async def elicit(question: str, form: dict[str, Any]) -> Reply:
+            elicitation_id = f"elicitation-{next(self._numbers)}"
+            asked = {"elicitation_id": elicitation_id, "question": question, "form": form}
+            message = f"the agent asks you: {question}"
+            if not self.forms:
+                say(ElicitationAsked, message=message, waits=False, **asked)
+                reply = Reply("decline", by=BY_LFG)
+                say(
+                    ElicitationAnswered,
+                    message=f"declined by lfg: {NOBODY_ANSWERS}",
+                    elicitation_id=elicitation_id,
+                    action="decline",
+                    by=BY_LFG,
+                )
+                return reply
+            key = (ticket.id, elicitation_id)
+            future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+            self._questions[key] = future
+            try:
+                say(ElicitationAsked, message=message, **asked)
+                reply = await future
+            finally:
+                if self._questions.get(key) is future:
+                    del self._questions[key]
+            say(
+                ElicitationAnswered,
+                message=f"{answer_text(reply.action, reply.content)} by {reply.by}",
+                elicitation_id=elicitation_id,
+                action=reply.action,
+                content=reply.content,
+                by=reply.by,
+            )
+            return reply
+
+        return elicit
+
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> bool:
+        """Answer a waiting question; False when it is not waiting (answered already, or it ended)."""
+        future = self._questions.get((ticket_id, elicitation_id))
+        if future is None or future.done():
+            return False
+        future.set_result(reply)
         return True

@@ -152,6 +152,8 @@ class SimAcpAgent:
         self.authenticated: str | None = None
         self.client_terminals = False
         """Whether the client offers terminals (`initialize`), which `--terminals` runs commands in."""
+        self.client_forms = False
+        """Whether the client takes questions as forms (`initialize`): a scenario's `[elicit]` asks one."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -172,6 +174,8 @@ class SimAcpAgent:
         client = f"{client_info.name} {client_info.version}" if client_info else "an unnamed client"
         log.info("initialize from %s (protocol %d)", client, protocol_version)
         self.client_terminals = bool(client_capabilities and client_capabilities.terminal)
+        elicitation = client_capabilities.elicitation if client_capabilities else None
+        self.client_forms = elicitation is not None and elicitation.form is not None
         if self.options.stall_initialize:
             log.info("stalling: initialize is never answered")
             await asyncio.Event().wait()
@@ -341,7 +345,8 @@ class SimAcpAgent:
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
         scenario = self.options.scenario.echoing(Echoes(prompt=prompt_text(prompt)))
-        run = AgentRun(self.conn, session, scenario, self.stdout, self.options.quirks, self.client_terminals)
+        quirks, terminals, forms = self.options.quirks, self.client_terminals, self.client_forms
+        run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms)
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:

@@ -1,16 +1,18 @@
 """One prompt of the sim ACP agent: a scenario's turns played as session updates, paced like the
 sim server, tool calls asking permission and going through the client's file system, faults played
-where the scenario puts them (see acp_agent.py for the agent around it)."""
+where the scenario puts them, and the scenario's question asked first as a form (`[elicit]`, its answer
+in the text's `{{ elicitation }}`) (see acp_agent.py for the agent around it)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +20,11 @@ import acp
 from acp.agent.connection import AgentSideConnection
 from acp.helpers import ContentBlock, SessionUpdate, ToolCallContentVariant
 from acp.schema import (
+    AcceptElicitationResponse,
+    DeclineElicitationResponse,
     DeniedOutcome,
+    ElicitationFormSessionMode,
+    ElicitationSchema,
     PermissionOption,
     SessionInfoUpdate,
     StopReason,
@@ -43,6 +49,8 @@ TOOL_KINDS: dict[str, ToolKind] = {
     "list_dir": "search",
     "search_files": "search",
 }
+ELICITATION = "{{ elicitation }}"
+"""Where a scenario's text says the answer to its question (`[elicit]`)."""
 NEEDS_PERMISSION = frozenset({"write_file", "run_command"})
 PERMISSION_OPTIONS = (
     PermissionOption(option_id="allow_once", name="Allow once", kind="allow_once"),
@@ -227,6 +235,7 @@ class AgentRun:
         stdout: asyncio.StreamWriter,
         quirks: Quirks | None = None,
         client_terminals: bool = False,
+        client_forms: bool = False,
     ) -> None:
         self.conn = conn
         self.session = session
@@ -235,6 +244,8 @@ class AgentRun:
         self.quirks = quirks or Quirks()
         self.terminals = self.quirks.terminals and client_terminals
         """Whether commands run in the client's terminals."""
+        self.client_forms = client_forms
+        """Whether the client takes questions as forms (its `elicitation.form` capability)."""
         self.pacer = Pacer(scenario)
         self.output_tokens = 0
         """The run's output tokens, as a real agent reports them: the thoughts and message pieces it
@@ -259,6 +270,12 @@ class AgentRun:
             await self._own_words([first, "".join(rest)])
             self.output_tokens += 2  # the agent reports what it relays as its output
             return
+        if self.scenario.elicit:
+            answer = await self._elicit(json.loads(self.scenario.elicit))
+            calls_filled = tuple(
+                replace(call, text=call.text.replace(ELICITATION, answer)) for call in self.scenario.calls
+            )
+            self.scenario = replace(self.scenario, calls=calls_filled)
         calls = len(self.scenario.calls)
         if quirks.bare_messages:
             chunk_chars = self.scenario.chunk_chars
@@ -279,6 +296,20 @@ class AgentRun:
                 elif piece.kind is PieceKind.TOOL_END:
                     await self._tool_call(index, piece.tool_index)
         await self._plan(calls)
+
+    async def _elicit(self, asked: dict[str, Any]) -> str:
+        """Ask the scenario's question as a form; the answer as `{{ elicitation }}` says it."""
+        if not self.client_forms:
+            return "not asked: the client offers no forms"
+        form = ElicitationSchema.model_validate(asked["schema"])
+        mode = ElicitationFormSessionMode(session_id=self.session.id, requested_schema=form)
+        reply = await self._unless_cancelled(
+            self.conn.create_elicitation(message=asked["message"], mode=mode)
+        )
+        self.pacer.resume()
+        if isinstance(reply, AcceptElicitationResponse):
+            return "accepted: " + json.dumps(reply.content or {}, sort_keys=True)
+        return "declined" if isinstance(reply, DeclineElicitationResponse) else "cancelled"
 
     async def say(self, text: str) -> None:
         for token in split_tokens(text, self.scenario.chunk_chars):

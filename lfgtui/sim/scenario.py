@@ -14,6 +14,12 @@ the conversation carries (from 1), `{{ result.N.inline }}` the same with its lin
 first user message lists (sim/ranking.py). So a scripted agent describes the folder lfg's tools
 really listed, a ticket quotes the one it depends on, and the sim judges a tournament.
 The agent protocols (whose agent runs no real tools) quote the results the script gives.
+
+A scenario's `[elicit]` (`message`, and `schema`: the JSON Schema of a form) makes the sim ACP agent
+ask the client that question (ACP `elicitation/create`, form mode) before its first model call;
+`{{ elicitation }}` in its text is then the answer (`accepted: {...}` with the content as JSON,
+`declined`, `cancelled`, or `not asked: ...` when the client offers no forms). Other protocols leave
+both alone.
 """
 
 from __future__ import annotations
@@ -140,6 +146,9 @@ class Scenario:
     Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
+    elicit: str = ""
+    """JSON text of the question the sim ACP agent asks first (`{"message": ..., "schema": {...}}`),
+    from the file's `[elicit]`; "" asks none."""
     variants: tuple[str, ...] = ()
     """Other scenarios this one plays in turn (a file's `variants`, which then needs no [[call]]): each
     new conversation is answered as the next of them, round robin, and each later call as the one
@@ -340,7 +349,9 @@ def parse_scenario(name: str, text: str, source: str) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
     data = _renamed(source, data)
-    _check_keys(source, data, {"description", "call", "fault", "variants", *OPTION_TYPES, *FILE_ONLY_TYPES})
+    _check_keys(
+        source, data, {"description", "call", "fault", "variants", "elicit", *OPTION_TYPES, *FILE_ONLY_TYPES}
+    )
     variants = data.get("variants", [])
     if not isinstance(variants, list) or not all(isinstance(v, str) and v for v in variants):
         raise ScenarioError(f"{source}: variants: expected a list of scenario names")
@@ -353,11 +364,24 @@ def parse_scenario(name: str, text: str, source: str) -> Scenario:
     return Scenario(
         name=name,
         description=str(data.get("description", "")),
+        elicit=_elicit(f"{source}: elicit", data.get("elicit")),
         calls=calls or Scenario.calls,
         faults=faults,
         variants=tuple(variants),
         **options,
     )
+
+
+def _elicit(where: str, table: Any) -> str:
+    """The `[elicit]` table as JSON text: a `message` and a `schema` table (the form's JSON Schema)."""
+    if table is None:
+        return ""
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: expected a table with message and schema")
+    _check_keys(where, table, {"message", "schema"})
+    if not isinstance(table.get("message"), str) or not isinstance(table.get("schema"), dict):
+        raise ScenarioError(f"{where}: needs a message (text) and a schema (a table)")
+    return json.dumps({"message": table["message"], "schema": table["schema"]})
 
 
 def user_scenario_dir() -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.events import (
+    BY_LFG,
     AgentDetails,
     AgentProgress,
     AgentStarted,
@@ -25,6 +26,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     ErrorKind,
     Event,
     PlanUpdated,
@@ -183,17 +186,28 @@ def _call_ended(sink: Metered, event: CallEnded) -> None:
     sink.request_ended(event)
 
 
-def _approval_asked(sink: Metered, event: ApprovalAsked) -> None:
+def _approval_asked(sink: Metered, event: ApprovalAsked | ElicitationAsked) -> None:
     key = (event.ticket, event.attempt)
     sink.tally.waiting[key] = sink.tally.waiting.get(key, 0) + 1
 
 
-def _approval_answered(sink: Metered, event: ApprovalAnswered) -> None:
+def _approval_answered(sink: Metered, event: ApprovalAnswered | ElicitationAnswered) -> None:
     key = (event.ticket, event.attempt)
     if (left := sink.tally.waiting.get(key, 0) - 1) > 0:
         sink.tally.waiting[key] = left
     else:
         sink.tally.waiting.pop(key, None)
+
+
+def _question_asked(sink: Metered, event: ElicitationAsked) -> None:
+    """An agent's question waits for a person as an approval does (unless nobody can answer it)."""
+    if event.waits:
+        _approval_asked(sink, event)
+
+
+def _question_answered(sink: Metered, event: ElicitationAnswered) -> None:
+    if event.by != BY_LFG:
+        _approval_answered(sink, event)
 
 
 def _ended(sink: Metered, event: AttemptEnded) -> None:
@@ -220,6 +234,8 @@ METERED: Translation[Callable[[Metered, Any], None]] = Translation(
         CallEnded: _call_ended,
         ApprovalAsked: _approval_asked,
         ApprovalAnswered: _approval_answered,
+        ElicitationAsked: _question_asked,
+        ElicitationAnswered: _question_answered,
         AttemptEnded: _ended,
     },
     ignored={

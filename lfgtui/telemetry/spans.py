@@ -34,6 +34,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     Event,
     PlanUpdated,
     PromptSent,
@@ -252,6 +254,18 @@ def _approval_answered(sink: Telemetry, event: ApprovalAnswered) -> None:
         span.add_event("lfg.approval.answered", answer, sink.wall_ns(event.t))
 
 
+def _question_asked(sink: Telemetry, event: ElicitationAsked) -> None:
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is not None:
+        asked = {"lfg.elicitation.id": event.elicitation_id, "lfg.elicitation.waits": event.waits}
+        spans.agent.add_event("lfg.elicitation.asked", asked, sink.wall_ns(event.t))
+
+
+def _question_answered(sink: Telemetry, event: ElicitationAnswered) -> None:
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is not None:
+        answer = {"lfg.elicitation.id": event.elicitation_id, "lfg.elicitation.action": event.action}
+        spans.agent.add_event("lfg.elicitation.answered", answer, sink.wall_ns(event.t))
+
+
 def _plan(sink: Telemetry, event: PlanUpdated) -> None:
     if (spans := sink.attempts.get((event.ticket, event.attempt))) is None:
         return
@@ -341,6 +355,8 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
         ToolResult: _tool_result,
         ApprovalAsked: _approval_asked,
         ApprovalAnswered: _approval_answered,
+        ElicitationAsked: _question_asked,
+        ElicitationAnswered: _question_answered,
         PlanUpdated: _plan,
         SessionOpened: _session,
         AgentDetails: _details,

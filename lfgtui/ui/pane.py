@@ -39,6 +39,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     ErrorInfo,
     Event,
     PlanStep,
@@ -279,6 +281,10 @@ class TicketPane:
         """The frame that last drew the header, gauges and notice."""
         self.approval: ApprovalAsked | None = None
         """The call waiting for a person's answer, as the run asked it."""
+        self.question: ElicitationAsked | None = None
+        """The coding agent's question (a form) waiting for the person's answer, as the run asked it."""
+        self.drafts: dict[str, dict[str, object]] = {}
+        """What the person entered in a question's form and left undecided (Escape), by its id."""
         self.progress = ""
         """A coding agent's latest note on what it is doing (its session's title), shown while it works."""
         self._stalled: Stalled | None = None
@@ -480,6 +486,21 @@ class TicketPane:
     def _stalled(self, event: Stalled) -> None:
         self.stalled = event
 
+    def _question(self, event: ElicitationAsked) -> None:
+        self.status_note = inert(event.message)
+        if event.waits:
+            self.question = event
+            self.state = PaneState.APPROVAL
+
+    def _question_answered(self, event: ElicitationAnswered) -> None:
+        self.status_note = inert(event.message)
+        self.drafts.pop(event.elicitation_id, None)
+        if self.question is None or self.question.elicitation_id != event.elicitation_id:
+            return
+        self.question = None
+        if self.state is PaneState.APPROVAL and self.approval is None:
+            self.state = PaneState.RUNNING
+
     def _progress(self, event: AgentProgress) -> None:
         self.progress = inert(event.title)
 
@@ -497,6 +518,8 @@ class TicketPane:
         self.ended_at = event.t
         self.retrying = self.queued = None
         self.approval = None
+        self.question = None
+        self.drafts.clear()
         self.body.finish()
         self.reasoning.finish()
 
@@ -539,7 +562,7 @@ class TicketPane:
         if self.approval is None or self.approval.call_id != call_id:
             return
         self.approval = None
-        if self.state is PaneState.APPROVAL:
+        if self.state is PaneState.APPROVAL and self.question is None:
             self.state = PaneState.RUNNING
         self.tools.set_state(call_id, ToolState.RUNNING)
 
@@ -626,7 +649,7 @@ class TicketPane:
         standing = self.standing
         palette = self.palette
         if standing.needs_you:
-            what = "asked?" if standing.state is State.ASKED else "needs you"
+            what = standing.label if standing.state is State.ASKED else "needs you"
             return Text(f" {what} · {waited(now - standing.since)}", f"bold reverse {palette.attention}")
         if standing.unread and standing.state is State.UNREAD:
             return Text(" unread", f"bold {palette.good}")
@@ -651,6 +674,12 @@ class TicketPane:
         shown = self.approval_shown()
         if shown is not None:
             return shown[0]
+        if self.question is not None:
+            view = self.shown
+            width = view.notice.content_region.width or view.content_region.width
+            asks = Text(f"asks you: {inert(self.question.question)}", f"bold {self.palette.attention}")
+            hint = f"{self.key('pane.answer')}: answer its form"
+            return with_hint(asks, hint, width, view.app.console)
         if self.retrying is not None:
             return Text(retry_text(self.retrying, now), self.palette.waiting)
         if self.stalled is not None:
@@ -737,6 +766,8 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         Stalled: TicketPane._stalled,
         AgentProgress: TicketPane._progress,
         ApprovalAnswered: TicketPane._approval_answered,
+        ElicitationAsked: TicketPane._question,
+        ElicitationAnswered: TicketPane._question_answered,
         Status: TicketPane._status,
         SessionOpened: TicketPane._status,
         AttemptEnded: TicketPane._ended,

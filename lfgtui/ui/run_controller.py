@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
+    from lfgtui.run.approvals import Reply
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.review_screen import Landing
@@ -278,6 +279,9 @@ class RunController:
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         self.control.answer(ticket_id, call_id, allowed)
+
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
+        self.control.reply(ticket_id, elicitation_id, reply)
 
     def retry_ticket(self, ticket_id: str) -> None:
         self.control.retry(ticket_id)

@@ -17,6 +17,7 @@ from lfgtui.alerts.moments import RunAlerts
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
+from lfgtui.run.approvals import Reply
 from lfgtui.run.fork import CannotFork, check_forkable
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
@@ -92,6 +93,10 @@ class RunHandle:
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         self._screen.notify("That request is no longer waiting.", timeout=3)
 
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
+        """Answer a coding agent's question (its form)."""
+        self._screen.notify("That question is no longer waiting.", timeout=3)
+
     def retry_all(self) -> None:
         self._screen.notify("Every ticket has completed or is running.", timeout=3)
 
@@ -129,7 +134,7 @@ class LocalHandle(RunHandle):
         self.engine = (make_run or Run)(
             tickets,
             services.providers,
-            Approvals(yes=services.yes, askable=True),
+            Approvals(yes=services.yes, askable=True, forms=True),
             list(sinks),
             max_concurrency=services.max_concurrency,
             tool_env=services.tool_env,
@@ -200,6 +205,10 @@ class LocalHandle(RunHandle):
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         if not self.engine.approvals.answer(ticket_id, call_id, allowed, "you"):
             super().answer(ticket_id, call_id, allowed)
+
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
+        if not self.engine.approvals.reply(ticket_id, elicitation_id, reply):
+            super().reply(ticket_id, elicitation_id, reply)
 
     def retry_all(self) -> None:
         retried = self.engine.retry_all()
@@ -280,6 +289,22 @@ class ServedHandle(RunHandle):
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
         self._ask("approve" if allowed else "deny", ticket_id, call_id)
+
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
+        attachment, screen = self.attachment, self._screen
+        assert attachment.run is not None, "an attached view opens on a described run"
+        if not attachment.run.control:
+            screen.notify(attachment.read_only)
+            return
+
+        async def send() -> None:
+            problem = await attachment.reply(ticket_id, elicitation_id, reply.action, reply.content)
+            if problem is not None:
+                screen.notify(
+                    inert(f"The server did not take the answer: {problem}"), timeout=4, markup=False
+                )
+
+        screen.run_worker(send(), group="remote")
 
     def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
         return "another lfg runs this run: send from its own review screen (its drafts are in the history)"

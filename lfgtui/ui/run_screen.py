@@ -36,7 +36,9 @@ from lfgtui.cost.prices import format_usd
 from lfgtui.formats import compared
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
+from lfgtui.run.approvals import Reply
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.ui.elicitation_screen import ElicitationScreen
 from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.gauges import elapsed_text
 from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
@@ -104,6 +106,7 @@ BINDINGS = [
     Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
     Binding("y", "approve(True)", "Approve", id="pane.approve"),
     Binding("n", "approve(False)", "Deny", id="pane.deny"),
+    Binding("e", "answer_question", "Answer", id="pane.answer"),
     Binding("a", "attention", "Attention", id="run.attention"),
     Binding("pageup", "page(-1)", "Page up", id="pane.page_up", show=False),
     Binding("pagedown", "page(1)", "Page down", id="pane.page_down", show=False),
@@ -141,6 +144,8 @@ HELP = {
     "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
     "pane opens whole first)",
     "pane.deny": "deny it",
+    "pane.answer": "answer the focused coding agent's question: fill in its form, then accept, decline or "
+    "cancel (ACP elicitation)",
     "run.attention": "go to the ticket that has needed you longest (an approval, a question), then to "
     "the failed and the finished ones you have not looked at yet; "
     "again: the next one",
@@ -171,6 +176,9 @@ HELP = {
     "approval.no": "(a request shown whole) deny it",
     "approval.close": "(a request shown whole) back to the pane, undecided",
     "approval.end": "(a request shown whole) scroll to its end",
+    "elicitation.accept": "(an agent's form) check what was entered and send it",
+    "elicitation.decline": "(an agent's form) decline to answer",
+    "elicitation.close": "(an agent's form) back to the pane, undecided (what was entered is kept)",
 }
 
 
@@ -273,6 +281,8 @@ class RunKeys(Protocol):
     def resume_ticket(self, ticket_id: str) -> None: ...
 
     def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None: ...
+
+    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None: ...
 
     def retry_all(self) -> None: ...
 
@@ -674,6 +684,25 @@ class RunScreen(Screen[None]):
 
         request = approval_request(asked.name, asked.arguments, colours(self.app))
         self.app.push_screen(ApprovalScreen(request, self.services, over=pane.view), answered)
+
+    def action_answer_question(self) -> None:
+        """The focused pane's open question, as a form to fill in; its reply goes to the run."""
+        pane = self.focused_pane
+        if pane is None or pane.question is None:
+            self.app.bell()
+            return
+        asked = pane.question
+        drafts = pane.drafts.setdefault(asked.elicitation_id, {})
+
+        def answered(reply: Reply | None) -> None:
+            if reply is None:
+                return
+            if pane.question is not asked:
+                self.notify("That question is no longer waiting.", timeout=3)
+                return
+            self.keys.reply(pane.ticket.id, asked.elicitation_id, reply)
+
+        self.app.push_screen(ElicitationScreen(pane.ticket.id, asked, self.services, drafts), answered)
 
     @property
     def attention_order(self) -> list[TicketPane]:

@@ -26,6 +26,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     ErrorInfo,
     ErrorKind,
     Event,
@@ -97,6 +99,40 @@ SAMPLES: dict[type[Event], list[Sample]] = {
     ],
     ApprovalAnswered: [
         (ApprovalAnswered, {"message": "denied", "call_id": "c1", "allowed": False, "by": "you"})
+    ],
+    ElicitationAsked: [
+        (
+            ElicitationAsked,
+            {
+                "message": "the agent asks you: Name?",
+                "elicitation_id": "elicitation-1",
+                "question": "Name?",
+                "form": {"properties": {"name": {"type": "string"}}, "required": ["name"]},
+                "waits": False,
+            },
+        )
+    ],
+    ElicitationAnswered: [
+        (
+            ElicitationAnswered,
+            {
+                "message": "accepted",
+                "elicitation_id": "elicitation-1",
+                "action": "accept",
+                "content": {"name": "Ada"},
+                "by": "you",
+            },
+        ),
+        (
+            ElicitationAnswered,
+            {
+                "message": "declined",
+                "elicitation_id": "elicitation-2",
+                "action": "decline",
+                "content": None,
+                "by": "lfg",
+            },
+        ),
     ],
     PlanUpdated: [
         (

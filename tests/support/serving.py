@@ -85,7 +85,7 @@ async def served(
     async with Providers(config.providers, sim=sim) as providers:
         events: list[Event] = []
         prices = run_prices(providers.configs, loaded.tickets)
-        approvals = Approvals(yes=yes, askable=control)
+        approvals = Approvals(yes=yes, askable=control, forms=control)
         run = Run(loaded.tickets, providers, approvals, [events.append], prices=prices)
         hub = EventHub(run.clock)
         run.sinks.append(hub)

@@ -53,6 +53,7 @@ from lfgtui.run.agents.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.run.agents.stall import IdleWatch
 from lfgtui.run.agents.transport import AgentPipe
 from lfgtui.run.agents.updates import AgentView
+from lfgtui.run.approvals import Elicit
 from lfgtui.run.tool_loop import AttemptTask, output_limit, streamed_chars
 from lfgtui.tools.toolbox import Toolbox
 
@@ -128,6 +129,7 @@ async def run_acp(
     keep: dict[str, AgentSession] | None = None,
     load: str | None = None,
     fork: str | None = None,
+    elicit: Elicit | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
@@ -137,7 +139,8 @@ async def run_acp(
     `load` is the session id of an earlier lfg's agent (a resumed run), which a new agent that can
     load sessions goes on with. `fork` is the session id of the ticket a fork started from, which a
     new agent that can fork sessions (ACP `session/fork`) forks; else the fork's prompt carries the
-    conversation.
+    conversation. `elicit` asks the person the agent's questions (None: nobody can answer them, and
+    each is declined, said in the pane).
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
@@ -146,7 +149,7 @@ async def run_acp(
         session = None
     if session is None:
         try:
-            session = await AgentSession.start(launch, task.call.model, ev, toolbox)
+            session = await AgentSession.start(launch, task.call.model, ev, toolbox, elicit)
         except OSError as exc:
             message = (
                 f"could not start the agent: {launch.command(task.call.model)[0]}: {exc.strerror or exc}"
@@ -178,6 +181,7 @@ class AgentSession:
         toolbox: Toolbox,
         process: asyncio.subprocess.Process,
         log: AgentLog,
+        elicit: Elicit | None = None,
     ) -> None:
         assert process.stdin is not None and process.stdout is not None  # piped by start_agent
         assert process.stderr is not None
@@ -189,9 +193,12 @@ class AgentSession:
         self.idle = IdleWatch(launch.config.idle_timeout_s)
         """The current turn's silence; the person's approvals pause it."""
         paused = Toolbox(toolbox.tools, toolbox.ctx, self.idle.pausing(toolbox.approve))
-        self.client = AgentClient(ev, paused, self.view)
+        self.client = AgentClient(
+            ev, paused, self.view, None if elicit is None else self.idle.pausing(elicit)
+        )
         self.pipe = AgentPipe(process.stdout, process.stdin)
-        self.conn = acp.connect_to_agent(self.client, self.pipe)
+        # elicitation/create is unstable in the SDK: it routes it to the client only when told to
+        self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
         self.loaded = False
         self.forked = False
@@ -212,8 +219,11 @@ class AgentSession:
         before it answered)."""
 
     @classmethod
-    async def start(cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox) -> AgentSession:
-        """Start the agent's process (its session opens with the first turn); raises OSError."""
+    async def start(
+        cls, launch: AgentLaunch, model: str, ev: EventFactory, toolbox: Toolbox, elicit: Elicit | None = None
+    ) -> AgentSession:
+        """Start the agent's process (its session opens with the first turn); raises OSError.
+        `elicit`: who answers its questions (as `run_acp` says)."""
         command = launch.command(model)
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
@@ -223,7 +233,7 @@ class AgentSession:
         except BaseException:
             log.close()
             raise
-        session = cls(launch, ev, toolbox, process, AgentLog(log_path, log))
+        session = cls(launch, ev, toolbox, process, AgentLog(log_path, log), elicit)
         session.env = launch.environment(model)
         session.started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
         return session
@@ -315,6 +325,7 @@ class AgentSession:
                     client_capabilities=schema.ClientCapabilities(
                         fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
                         terminal=True,
+                        elicitation=schema.ElicitationCapabilities(form=schema.ElicitationFormCapabilities()),
                     ),
                     client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
                 )

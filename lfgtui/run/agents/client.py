@@ -1,5 +1,5 @@
-"""What an ACP agent may ask of lfg: the person's permission, files in the ticket's workdir, and
-terminals to run commands in.
+"""What an ACP agent may ask of lfg: the person's permission, files in the ticket's workdir,
+terminals to run commands in, and the person's answer to a question as a form (elicitation).
 
 Everything the agent sends goes through one inbox that the attempt streams from in order, so a
 permission request is asked only once the tool call it is about has been shown. Files are read and
@@ -8,6 +8,11 @@ killable reader with a time limit; writes approved, never into `.git` or through
 Terminals run commands as `run_command` does (`terminals.py`), each approved as a `run_command`
 call unless the person just approved that very command in the agent's own request; their output
 reaches the calls that embed them through the inbox as it comes (`tool_output.py`).
+
+A question (`elicitation/create`, form mode; unstable in the SDK, routed because the connection is
+made with `use_unstable_protocol`) is asked once the inbox is streamed up to it, through the run's
+`Elicit` (run/approvals.py); the person's reply goes back as the SDK's response of its action. lfg
+offers the form mode only, so a URL elicitation is refused as invalid.
 
 The class is duck-typed on purpose: for methods it lacks the SDK answers "method not found", which
 an agent handles; subclassing `acp.Client` would answer null instead.
@@ -30,6 +35,7 @@ from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, 
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
 from lfgtui.run.agents.updates import AgentView, UpdateReader, tool_content_text
+from lfgtui.run.approvals import Elicit, Reply
 from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
 from lfgtui.tools.toolbox import Toolbox
@@ -64,8 +70,12 @@ def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.Permi
 class AgentClient:
     """The client side of one agent session."""
 
-    def __init__(self, ev: EventFactory, toolbox: Toolbox, view: AgentView) -> None:
+    def __init__(
+        self, ev: EventFactory, toolbox: Toolbox, view: AgentView, elicit: Elicit | None = None
+    ) -> None:
+        """`elicit`: who answers the agent's questions (None: nobody, each is declined)."""
         self.toolbox = toolbox
+        self.elicit = elicit
         self.terminals = Terminals(toolbox.ctx, self._terminal_output)
         self.view = view
         self._told: set[str] = set()
@@ -157,6 +167,27 @@ class AgentClient:
         return schema.RequestPermissionResponse(
             outcome=schema.AllowedOutcome(outcome="selected", option_id=chosen.option_id)
         )
+
+    async def create_elicitation(self, message: str, mode: Any, **_: Any) -> Any:
+        """The person's answer to the agent's form, as the SDK's response of its action."""
+        forms = (schema.ElicitationFormSessionMode, schema.ElicitationFormRequestMode)
+        if not isinstance(mode, forms):
+            raise RequestError.invalid_params({"reason": "lfg offers form elicitations only"})
+        if self.cancelling:
+            return schema.CancelElicitationResponse(action="cancel")
+        if self.elicit is None:
+            self.inbox.put_nowait(
+                self.ev(Status, message="declined the agent's question: nobody can answer it")
+            )
+            return schema.DeclineElicitationResponse(action="decline")
+        await self.caught_up()
+        form = mode.requested_schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+        reply: Reply = await self.elicit(message, form)
+        if self.cancelling or reply.action == "cancel":
+            return schema.CancelElicitationResponse(action="cancel")
+        if reply.action == "accept":
+            return schema.AcceptElicitationResponse(action="accept", content=reply.content)
+        return schema.DeclineElicitationResponse(action="decline")
 
     def _edits_shown(self, content: list[Any], raw_input: Any) -> set[tuple[str, str]]:
         """The (file, new text) pairs a person saw in full when approving: each diff, and an input

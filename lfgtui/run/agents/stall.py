@@ -10,11 +10,12 @@ says it is stalled (the pane counts it as waiting for the person); at the provid
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
-from lfgtui.events import ToolCallReady
-from lfgtui.tools.toolbox import Approve
+P = ParamSpec("P")
+R = TypeVar("R")
 
 STALL_NOTICE_S = 30.0
 """Silence after which an agent is said to be stalled (half the limit, when that is shorter)."""
@@ -29,7 +30,7 @@ class IdleWatch:
     last: float = field(init=False)
     """When the agent last sent something, or the person last answered it."""
     asking: int = 0
-    """Approvals waiting for the person now: silence does not count meanwhile."""
+    """Approvals and questions waiting for the person now: silence does not count meanwhile."""
     stalled: bool = False
 
     def __post_init__(self) -> None:
@@ -61,13 +62,14 @@ class IdleWatch:
         """How long the agent has been silent, None while the person is asked."""
         return None if self.asking else self.clock() - self.last
 
-    def pausing(self, approve: Approve) -> Approve:
-        """`approve`, with the silence paused while it waits for the person and counted afresh after."""
+    def pausing(self, ask: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        """`ask` (an approval, an agent's question), with the silence paused while it waits for the
+        person and counted afresh after."""
 
-        async def asked(call: ToolCallReady) -> str | None:
+        async def asked(*args: P.args, **kwargs: P.kwargs) -> R:
             self.asking += 1
             try:
-                return await approve(call)
+                return await ask(*args, **kwargs)
             finally:
                 self.asking -= 1
                 self.last = self.clock()

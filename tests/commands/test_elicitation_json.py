@@ -1,0 +1,38 @@
+"""An agent's question as a form in a headless run (`lfg run --json`): nobody can answer it, so lfg
+declines it at once and says why; the NDJSON carries the question (its message and form) and the
+answer, and the agent goes on knowing it was declined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.lfg import Lfg, of, text
+
+
+def test_a_headless_run_says_the_question_and_declines_it(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    tickets = lfg.tickets(
+        """
+        [[ticket]]
+        id = "rel"
+        prompt = "Ship it."
+        provider = "sim-acp"
+        model = "elicit:ttft_ms=0"
+        """
+    )
+    code, events, stderr = lfg.run(tickets)
+    assert code == 0, stderr
+    [asked] = of(events, "rel", "elicitation")
+    assert asked["question"] == "Before I start: how should I name the release?" and asked["waits"] is False
+    assert asked["form"]["required"] == ["name", "builds"] and "builds" in asked["form"]["properties"]
+    [answer] = of(events, "rel", "elicitation_answer")
+    assert (answer["id"], answer["action"], answer["content"], answer["by"]) == (
+        asked["id"],
+        "decline",
+        None,
+        "lfg",
+    )
+    assert "nobody can answer an agent's question in this run" in answer["message"]
+    assert "You answered the form: declined" in text(events, "rel")
+    states = [e["state"] for e in of(events, "rel", "attention")]
+    assert "asked" not in states, "nobody waits on a question declined at once: no alert, no wait"
