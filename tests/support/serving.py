@@ -99,6 +99,7 @@ async def served(
             prices=prices,
             **server_options,  # type: ignore[arg-type]
         )
+        run.sinks.append(server.inbox)
         url = await server.start(Address.parse("127.0.0.1:0"))
         try:
             yield Served(run, hub, server, url, events)
@@ -170,6 +171,8 @@ async def tailing(db: Path, run_id: str) -> AsyncIterator[Tailed]:
 
     def publish(events: list[Event]) -> None:
         batches.append(events)
+        for event in events:
+            server.inbox(event)
         hub.publish_all(events)
 
     async def follow() -> None:
