@@ -226,7 +226,8 @@ def _scraped(
 
 
 def _announce(url: str, token: str, token_file: Path | None, control: bool) -> str:
-    """Say where the run is served and how to watch it; returns that command."""
+    """Say where the run is served, how to watch it and where its inbox is; returns the last two (the
+    TUI shows them)."""
     access = "watchers may cancel, retry, approve and deny" if control else "read-only"
     warn(f"serving this run at {url} ({access})")
     shown = f"--token-file {token_file}" if token_file is not None else f"--token {token}"
@@ -236,7 +237,7 @@ def _announce(url: str, token: str, token_file: Path | None, control: bool) -> s
         f"{url}/inbox (it asks for the token in {token_file})" if token_file else f"{url}/inbox#token={token}"
     )
     warn(f"or open its inbox in a browser: {inbox}")
-    return watch
+    return f"{watch}, or open its inbox in a browser: {inbox}"
 
 
 async def serve(args: argparse.Namespace) -> int:
