@@ -177,7 +177,7 @@ function fullCard(ticket) {
 function row(ticket) {
   const p = parts(ticket);
   const line = el("summary", "line");
-  line.append(p.id, p.badge, " · ", p.age);
+  line.append(p.id, " ", p.badge, " · ", p.age);
   const details = el("details");
   const sub = el("div", "sub");
   sub.append(p.title, p.provider);
