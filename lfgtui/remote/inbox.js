@@ -12,6 +12,7 @@ const DETAILED = new Set(["asked", "failed", "cancelled"]);
 const cards = new Map(); // ticket -> its element and parts, kept across snapshots (a follow-up being typed stays)
 let token = null;
 let version = null;
+let following = 0; // counts the starts: a loop of an earlier start (an earlier token) stops
 
 // How each kind of open request is shown and answered. An elicitation's form would be one more kind.
 const REQUESTS = { approval: showApproval };
@@ -61,6 +62,7 @@ function takeToken() {
 function askToken(why) {
   sessionStorage.removeItem(TOKEN_KEY);
   token = null;
+  following += 1;
   $("inbox").hidden = true;
   $("login").hidden = false;
   $("login-why").textContent = why;
@@ -71,12 +73,21 @@ function headers(extra) {
   return Object.assign({ Authorization: "Bearer " + token, "LFG-Watcher": "inbox" }, extra);
 }
 
-async function follow() {
-  while (token !== null) {
+function start(given) {
+  token = given;
+  version = null;
+  following += 1;
+  say("connecting…");
+  follow(following);
+}
+
+async function follow(mine) {
+  while (mine === following) {
     let snapshot;
     try {
       const answer = await fetch(version === null ? "/v1/inbox" : "/v1/inbox?after=" + version,
         { headers: headers({}), cache: "no-store" });
+      if (mine !== following) return;
       if (answer.status === 401) {
         askToken("The run refused this token.");
         return;
@@ -84,10 +95,12 @@ async function follow() {
       if (!answer.ok) throw new Error("the run answered " + answer.status);
       snapshot = await answer.json();
     } catch (error) {
+      if (mine !== following) return;
       say("cannot reach the run (" + error.message + "): trying again…");
       await sleep(RETRY_MS);
       continue;
     }
+    if (mine !== following) return;
     show(snapshot);
     if (snapshot.ended) {
       say("the run has ended");
@@ -290,17 +303,18 @@ $("login").addEventListener("submit", (event) => {
   if (!given) return;
   sessionStorage.setItem(TOKEN_KEY, given);
   $("token").value = "";
-  token = given;
-  version = null;
-  say("connecting…");
-  follow();
+  start(given);
 });
 
-token = takeToken();
-if (token === null) {
+window.addEventListener("hashchange", () => {
+  const given = takeToken();
+  if (given !== null && given !== token) start(given);
+});
+
+const given = takeToken();
+if (given === null) {
   askToken("Open the address lfg printed (…/inbox#token=…), or give the token here.");
 } else {
-  say("connecting…");
-  follow();
+  start(given);
 }
 setInterval(tick, 10000);

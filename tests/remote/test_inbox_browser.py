@@ -70,6 +70,11 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
         run.run.start()
         browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+        await page.goto(f"{run.url}/inbox")  # no token: the page asks for it, and knows a wrong one
+        await page.locator("#token").fill("not-the-token-0123456789")
+        await page.get_by_role("button", name="Open the inbox").tap()
+        await page.locator("#login-why", has_text="The run refused this token.").wait_for()
+        assert await page.locator("#inbox").is_hidden()
         await page.goto(f"{run.url}/inbox#token={TOKEN}")
         waiting = page.locator('#needs-you li[data-ticket="risky"]', has_text="approve run_command?")
         await waiting.wait_for()
