@@ -224,3 +224,42 @@ def test_every_argument_is_shown_whole_and_revealed() -> None:
     assert last_lines("\n".join(str(n) for n in range(40)) + "\n\n") == "\n".join(
         str(n) for n in range(28, 40)
     )
+
+
+AGENT = """
+[[ticket]]
+id = "agent"
+prompt = "x"
+provider = "sim-acp"
+model = "writer:ttft_ms=0,tokens_per_s=0"
+"""
+"""The sim ACP agent, which asks permission to write a file and then to run a command."""
+
+
+async def test_a_coding_agents_request_is_listed_whole_and_answered_as_in_the_tui(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path, AGENT, control=True, yes=False) as run, run.client() as client:
+        run.run.start()
+        write = await asked(run, 1, within=45)  # a loaded machine takes its time to start the agent
+        shown = await inbox_until(client, lambda s: any(item["requests"] for item in s["needs_you"]))
+        (request,) = shown["needs_you"][0]["requests"]
+        keyed = {(f["key"], f["depth"]): f for f in request["fields"]}
+        assert request["tool"] == "write_file notes/summary.md" and request["call"] == write.call_id
+        assert keyed[("input", 0)]["text"] == "" and keyed[("path", 1)]["text"] == "notes/summary.md"
+        assert keyed[("content", 1)]["text"] == "# Summary\n\nWritten by the lfg writer scenario.\n"
+        assert keyed[("yes picks", 0)]["text"] == "Allow once"
+        call = quote(write.call_id, safe="")
+        assert (await client.post(f"/v1/tickets/agent/calls/{call}/approve")).json() == {"ok": True}
+        command = await asked(run, 2)
+        assert (
+            await client.post(f"/v1/tickets/agent/calls/{quote(command.call_id, safe='')}/approve")
+        ).status_code == 200
+        shown = await inbox_until(client, lambda s: not s["needs_you"] and not s["rest"])
+        await asyncio.wait_for(run.run.wait(), 30)  # its agent stopped, before the run is torn down
+    assert (tmp_path / "notes" / "summary.md").exists()
+    answers = [e.message for e in run.events if isinstance(e, ApprovalAnswered)]
+    assert answers == [
+        "write_file notes/summary.md approved by 127.0.0.1",
+        "run_command cat notes/summary.md approved by 127.0.0.1",
+    ]

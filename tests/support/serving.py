@@ -123,9 +123,9 @@ tools = ["write_file", "run_command"]
 """One ticket whose model asks to write a file, then to run a command: two approvals."""
 
 
-async def asked(served: Served, count: int) -> ApprovalAsked:
-    """The `count`th question the run asked, once it has."""
-    async with asyncio.timeout(10):
+async def asked(served: Served, count: int, within: float = 10) -> ApprovalAsked:
+    """The `count`th question the run asked, once it has (within `within` seconds)."""
+    async with asyncio.timeout(within):
         while len(questions := [e for e in served.events if isinstance(e, ApprovalAsked)]) < count:
             await asyncio.sleep(0.01)
     return questions[count - 1]
