@@ -263,6 +263,11 @@ class ApprovalAsked(Status):
     arguments: dict[str, Any]
 
 
+DIFF_ARGUMENTS = frozenset({"changes"})
+"""The `ApprovalAsked.arguments` that hold a unified diff: a coding agent's edits, as its request
+shows them (run/agents/client.py)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApprovalAnswered(Status):
     """The answer to an `ApprovalAsked`, and `by` whom: "you" at the terminal, a watcher's address."""

@@ -17,6 +17,7 @@ from lfgtui.events import Event, Status, Translation, event_types
 from lfgtui.history.rebuild import REBUILT
 from lfgtui.history.recorder import RECORDED
 from lfgtui.remote.codec import CODEC
+from lfgtui.remote.inbox import INBOX
 from lfgtui.telemetry.metered import METERED
 from lfgtui.telemetry.spans import SPANS
 from lfgtui.tournament.referee import REFEREE
@@ -36,6 +37,7 @@ TRANSLATIONS: tuple[Translation[object], ...] = (
     ATTENTION,
     SPANS,
     REFEREE,
+    INBOX,
 )
 
 

@@ -197,6 +197,8 @@ async def _served(
     server = RunServer(
         hub, run.run_id, tickets, token, controls, prices=run.book.prices, metrics=metrics, watched=watched
     )
+    run.sinks.append(server.inbox)
+    run.readers.append(server.inbox.looked)
     url = await server.start(Address.parse(args.serve))
     watch = _announce(url, token, args.token_file, controls is not None)
     try:
@@ -224,13 +226,18 @@ def _scraped(
 
 
 def _announce(url: str, token: str, token_file: Path | None, control: bool) -> str:
-    """Say where the run is served and how to watch it; returns that command."""
+    """Say where the run is served, how to watch it and where its inbox is; returns the last two (the
+    TUI shows them)."""
     access = "watchers may cancel, retry, approve and deny" if control else "read-only"
     warn(f"serving this run at {url} ({access})")
     shown = f"--token-file {token_file}" if token_file is not None else f"--token {token}"
     watch = f"lfg attach {url} {shown}"
     warn(f"watch it with: {watch}")
-    return watch
+    inbox = (
+        f"{url}/inbox (it asks for the token in {token_file})" if token_file else f"{url}/inbox#token={token}"
+    )
+    warn(f"or open its inbox in a browser: {inbox}")
+    return f"{watch}, or open its inbox in a browser: {inbox}"
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -273,7 +280,10 @@ async def serve(args: argparse.Namespace) -> int:
         warn(str(exc))
         return EXIT_USAGE
     _announce(url, token, args.token_file, False)
-    following = asyncio.create_task(_follow(tail, hub, [book, scraped] if scraped is not None else []))
+    sinks: list[Callable[[Event], None]] = [book, server.inbox]
+    if scraped is not None:
+        sinks.append(scraped)
+    following = asyncio.create_task(_follow(tail, hub, sinks))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -4,9 +4,11 @@ aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every 
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
-`…/calls/{call}/approve|deny` act on it, each recorded with who asked. `GET /metrics` is the run's
-metrics for Prometheus (telemetry/prometheus.py), with the same token; `MetricsServer` serves only
-that, for a broker worker.
+`…/calls/{call}/approve|deny` and `…/follow-up` act on it, each recorded with who asked. `GET
+/v1/inbox` is what needs the person now, for the inbox page at `/inbox` (inbox.py: the one response
+given without the token, since it holds nothing of the run). `GET /metrics` is the run's metrics for
+Prometheus (telemetry/prometheus.py), with the same token; `MetricsServer` serves only that, for a
+broker worker.
 
 Nothing a peer sends may cost the run it serves: connections are capped and must show the token
 within `AUTH_TIMEOUT_S` (`Gate`), so a flood of them never takes the descriptors the run's own
@@ -35,6 +37,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from lfgtui.inert import inert
 from lfgtui.remote.description import run_description
 from lfgtui.remote.hub import EventHub
+from lfgtui.remote.inbox import PAGE_PATH, Inbox, page
 from lfgtui.run.approvals import Reply
 from lfgtui.tickets.ticket import Ticket
 
@@ -70,6 +73,10 @@ WATCHER_HEADER = "LFG-Watcher"
 """Who a watcher says it is (`lfg attach` sends `user@host`); a control action is recorded with it."""
 MAX_WATCHER_NAME = 100
 """Characters of a watcher's name kept in what the run records."""
+MAX_BODY_BYTES = 4096
+"""The most a request may send: a follow-up of up to 1,000 characters fits whatever they are."""
+PUBLIC = "public"
+"""The name of the one route served without the token: the inbox page, which holds nothing of the run."""
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 )
@@ -100,6 +107,7 @@ class Controls(Protocol):
     def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None: ...
 
     def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None: ...
+    def follow_up(self, ticket_id: str, text: str, who: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,9 @@ class EngineControls:
             return None
         waiting = f"no question {elicitation_id!r} of {ticket_id} waits for an answer"
         return f"{waiting} (answered already, or it ended)"
+
+    def follow_up(self, ticket_id: str, text: str, who: str) -> str | None:
+        return self.run.follow_up(ticket_id, text, why=f"follow-up sent by {who}")
 
 
 @dataclass(frozen=True)
@@ -344,6 +355,8 @@ class RunServer:
         self.controls = controls
         self.prices = prices
         self.metrics = metrics
+        self.inbox = Inbox(tickets, hub.clock, hub.t0)
+        """What the inbox shows: a sink of the run, which whoever serves it feeds with its events."""
         self._expected = f"Bearer {token}".encode()
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -365,9 +378,12 @@ class RunServer:
             f"{API}/tickets/{{ticket}}/elicitations/{{elicitation}}/{{action:accept|decline|cancel}}",
             self._reply,
         )
+        app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:follow-up}}", self._control)
+        app.router.add_get(f"{API}/inbox", self._inbox)
+        app.router.add_get(PAGE_PATH, self._page, name=PUBLIC)
 
     async def start(self, address: Address) -> str:
-        app = web.Application(middlewares=[self._auth], client_max_size=4096)
+        app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY_BYTES)
         self._routes(app)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5, logger=_REQUEST_LOG
@@ -402,6 +418,8 @@ class RunServer:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        if request.match_info.route.name == PUBLIC:
+            return await handler(request)
         given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, self._expected):
             refused = web.Response(
@@ -416,6 +434,34 @@ class RunServer:
     async def _run(self, request: web.Request) -> web.Response:
         info = run_description(self.run_id, self.tickets.values(), self.prices, self.controls is not None)
         return web.json_response(info)
+
+    async def _page(self, request: web.Request) -> web.Response:
+        body, headers = page()
+        return web.Response(body=body, headers=headers)
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        """The inbox now; with `?after=VERSION`, once it has changed since that version (or the run
+        ended, or `heartbeat_s` passed): a page that asks again after each answer is told of a
+        change at once, however quiet the run was."""
+        after = request.query.get("after")
+        if after is not None:
+            if not (after.isascii() and after.isdigit() and len(after) <= 18):
+                return _problem(400, "after: expected the version of an earlier answer")
+            await self._inbox_changed(int(after))
+        snapshot = self.inbox.snapshot(self.controls is not None, self.hub.ended)
+        return web.json_response(snapshot, headers={"Cache-Control": "no-store"})
+
+    async def _inbox_changed(self, after: int) -> None:
+        """Wait until the inbox is past version `after`, the run has ended or `heartbeat_s` passed."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.heartbeat_s
+        while self.inbox.version <= after and not self.hub.ended and loop.time() < until:
+            waits = {asyncio.ensure_future(self.inbox.changed()), asyncio.ensure_future(self.hub.grown())}
+            try:
+                await asyncio.wait(waits, timeout=until - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
 
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.metrics is None:
@@ -491,6 +537,11 @@ class RunServer:
                 problem = self.controls.cancel(ticket, who)
             case "retry":
                 problem = self.controls.retry(ticket, who)
+            case "follow-up":
+                text = _text(await request.read())
+                if text is None:
+                    return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
+                problem = self.controls.follow_up(ticket, text, who)
             case _:
                 problem = self.controls.answer(ticket, request.match_info["call"], action == "approve", who)
         if problem is not None:
@@ -550,6 +601,15 @@ def _who(request: web.Request) -> str:
     peer = request.remote or "an unknown address"
     name = request.headers.get(WATCHER_HEADER, "").strip()
     return f"{peer} ({inert(name[:MAX_WATCHER_NAME])})" if name else peer
+
+
+def _text(body: bytes) -> str | None:
+    """A request's body as text, or None when it is not UTF-8 or holds nothing but blanks."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.strip() else None
 
 
 def _problem(status: int, message: str) -> web.Response:

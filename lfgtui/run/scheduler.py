@@ -209,14 +209,28 @@ class Run:
         state = self.states[ticket_id]
         return not state.running and state.outcome is Outcome.COMPLETED and bool(state.conversation)
 
-    def continue_with(self, ticket_id: str, follow_up: str) -> bool:
-        """Start a new attempt that sends `follow_up` after the latest attempt's whole conversation."""
+    def continue_with(self, ticket_id: str, follow_up: str, why: str | None = None) -> bool:
+        """Start a new attempt that sends `follow_up` after the latest attempt's whole conversation.
+        `why` (who sent it, from elsewhere) is said in the new attempt's events, after its prompt."""
         if not follow_up.strip() or not self.can_continue(ticket_id):
             return False
         state = self.states[ticket_id]
         state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
+        state.why = why
         self._launch(state, "follow-up")
         return True
+
+    def follow_up(self, ticket_id: str, follow_up: str, why: str | None = None) -> str | None:
+        """`continue_with`, saying why the follow-up cannot be sent (None: it was)."""
+        if self.states[ticket_id].running:
+            return f"{ticket_id} is still working: send once its turn has ended"
+        if not follow_up.strip():
+            return "a follow-up needs some text"
+        if not self.continue_with(ticket_id, follow_up, why):
+            return (
+                f"{ticket_id} cannot take a follow-up: its latest attempt did not complete (retry it first)"
+            )
+        return None
 
     def add(self, ticket: Ticket) -> None:
         """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events

@@ -250,14 +250,8 @@ class LocalHandle(RunHandle):
         self._screen.app.push_screen(FollowUpScreen(ticket_id, "Fork"), send)
 
     def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
-        state = self.engine.states[ticket_id]
-        if state.running:
-            return f"{ticket_id} is still working: send once its turn has ended"
-        if not self.engine.continue_with(ticket_id, prompt):
-            return (
-                f"{ticket_id} cannot take a follow-up: its latest attempt did not complete (retry it first)"
-            )
-        return state.attempt + 1
+        problem = self.engine.follow_up(ticket_id, prompt)
+        return problem if problem is not None else self.engine.states[ticket_id].attempt + 1
 
     def cancel_all(self) -> None:
         running = self.running

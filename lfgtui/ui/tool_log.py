@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
+from lfgtui.events import DIFF_ARGUMENTS
 from lfgtui.inert import inert, json_text, revealed
 from lfgtui.ui.diff_screen import line_style
 from lfgtui.ui.palette import DEFAULT, Palette
@@ -65,9 +66,6 @@ def approval_request(name: str, arguments: dict[str, Any], palette: Palette = DE
     return text
 
 
-DIFFS = frozenset({"changes"})
-"""The arguments that hold a unified diff: a coding agent's edits, as its request shows them
-(`run/agents/client.py`)."""
 GUTTER = "│ "
 """Marks each line of a value that spans lines, so none of its lines can pass for an argument."""
 
@@ -86,7 +84,7 @@ def arguments_text(arguments: dict[str, Any], palette: Palette = DEFAULT, indent
         elif isinstance(value, str) and "\n" in value.rstrip("\n"):
             for line in value.rstrip("\n").split("\n"):
                 text.append(f"\n{pad}  {GUTTER}", "dim")
-                text.append(revealed(line), line_style(line, palette) if key in DIFFS else "")
+                text.append(revealed(line), line_style(line, palette) if key in DIFF_ARGUMENTS else "")
         elif isinstance(value, str):
             text.append(f" {_shown_lines(value)}", "bold")
         elif isinstance(value, list) and all(isinstance(item, str) for item in value):

@@ -382,6 +382,7 @@ def test_fault_row(harness: Harness, row: Row) -> None:
 
 
 WEB = "tests/remote/test_web_security.py"
+INBOX = "tests/remote/test_inbox.py"
 """The tests of who may use `lfg web`."""
 SOAK = "tests/hardening/test_served_hostile.py"
 """The served run beside hostile peers."""
@@ -927,6 +928,19 @@ ELSEWHERE = {
     "a tab's `lfg attach` cannot start (the run's server is gone, the token is refused, the config is "
     "invalid)": [
         "tests/remote/test_web_tabs.py::test_a_tab_whose_lfg_attach_cannot_start_shows_why",
+    ],
+    "a page of another site, or any client without the token, asks the inbox (`/v1/inbox`, approve, "
+    "deny, a follow-up)": [
+        f"{INBOX}::test_without_the_token_the_inbox_answers_401_and_its_page_holds_nothing_of_the_run",
+    ],
+    "an agent's answer or tool call holds HTML (`<script>`, `<img onerror=…>`) or bidirectional "
+    "controls, and the inbox shows it": [
+        "tests/remote/test_inbox_browser.py::test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_it",
+        f"{INBOX}::test_every_argument_is_shown_whole_and_revealed",
+    ],
+    "the inbox sends a follow-up to a ticket that is still working, or one that is blank, not UTF-8 or "
+    "over 4 KB": [
+        f"{INBOX}::test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run",
     ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from lfgtui.events import (
@@ -320,7 +321,7 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
         )
         try:
             assert serve.stderr is not None
-            said = [await asyncio.to_thread(serve.stderr.readline) for _ in range(3)]
+            said = [await asyncio.to_thread(serve.stderr.readline) for _ in range(4)]
             url = said[0].split(" at ")[1].split()[0]
             attachment = Attachment(url, TOKEN)
             remote = await attachment.describe()
@@ -334,15 +335,24 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
             assert isinstance(started, AttemptStarted)
             assert abs(started.t - attachment.offset) < 0.5, "the run started with its first attempt"
             said.append(await asyncio.to_thread(serve.stderr.readline))
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+                inbox = (await client.get(f"{url}/v1/inbox", timeout=10)).json()
             assert process.wait(30) == 0
         finally:
             serve.terminate()
             serve.wait(10)
     assert said[1].startswith("lfg: watch it with: lfg attach")
     assert (
-        said[2] == f"lfg: run {run_id} is still running: its events are served as its history records them\n"
+        said[2]
+        == f"lfg: or open its inbox in a browser: {url}/inbox (it asks for the token in {token_file})\n"
     )
-    assert said[3] == f"lfg: run {run_id} has ended\n"
+    assert (
+        said[3] == f"lfg: run {run_id} is still running: its events are served as its history records them\n"
+    )
+    assert said[4] == f"lfg: run {run_id} has ended\n"
+    assert inbox["ended"] and not inbox["control"], "a recorded run's inbox is read-only"
+    assert [(item["ticket"], item["state"]) for item in inbox["unread"]] == [("story", "unread")]
+    assert inbox["unread"][0]["answer"] and inbox["needs_you"] == inbox["rest"] == []
     final = replay_events(load_recorded(db, run_id))
     assert [identity(e) for e in watched] == [identity(e) for e in final]
     assert "".join(e.text for e in watched if isinstance(e, TextDelta)) == "".join(

@@ -99,6 +99,7 @@ async def served(
             prices=prices,
             **server_options,  # type: ignore[arg-type]
         )
+        run.sinks.append(server.inbox)
         url = await server.start(Address.parse("127.0.0.1:0"))
         try:
             yield Served(run, hub, server, url, events)
@@ -122,9 +123,9 @@ tools = ["write_file", "run_command"]
 """One ticket whose model asks to write a file, then to run a command: two approvals."""
 
 
-async def asked(served: Served, count: int) -> ApprovalAsked:
-    """The `count`th question the run asked, once it has."""
-    async with asyncio.timeout(10):
+async def asked(served: Served, count: int, within: float = 10) -> ApprovalAsked:
+    """The `count`th question the run asked, once it has (within `within` seconds)."""
+    async with asyncio.timeout(within):
         while len(questions := [e for e in served.events if isinstance(e, ApprovalAsked)]) < count:
             await asyncio.sleep(0.01)
     return questions[count - 1]
@@ -170,6 +171,8 @@ async def tailing(db: Path, run_id: str) -> AsyncIterator[Tailed]:
 
     def publish(events: list[Event]) -> None:
         batches.append(events)
+        for event in events:
+            server.inbox(event)
         hub.publish_all(events)
 
     async def follow() -> None:

@@ -1,0 +1,320 @@
+
+"use strict";
+// The inbox page: lfgtui/remote/inbox.py says what it shows and why it is built so. Every string
+// from the server goes into the page as text (textContent), never as markup.
+
+const TOKEN_KEY = "lfg-inbox-token";
+const PAUSE_MS = 1000; // between two snapshots: a run that streams is redrawn once a second
+const RETRY_MS = 3000;
+const SECTIONS = [["needs-you", "needs_you", "Needs you", true], ["unread", "unread", "Done, unread", true],
+  ["rest", "rest", "The rest", false]];
+const DETAILED = new Set(["asked", "failed", "cancelled"]);
+const cards = new Map(); // ticket -> its element and parts, kept across snapshots (a follow-up being typed stays)
+let token = null;
+let version = null;
+let following = 0; // counts the starts: a loop of an earlier start (an earlier token) stops
+
+// How each kind of open request is shown and answered. An elicitation's form would be one more kind.
+const REQUESTS = { approval: showApproval };
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function say(text) {
+  $("status").textContent = text;
+}
+
+function age(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return s + " s";
+  const m = Math.floor(s / 60);
+  return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + (m % 60) + " min";
+}
+
+function aged(node, seconds) {
+  node.dataset.waited = seconds;
+  node.dataset.at = performance.now();
+  node.textContent = age(seconds);
+}
+
+function tick() {
+  for (const node of document.querySelectorAll("[data-waited]")) {
+    node.textContent = age(Number(node.dataset.waited) + (performance.now() - Number(node.dataset.at)) / 1000);
+  }
+}
+
+function takeToken() {
+  const given = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given);
+    history.replaceState(null, "", location.pathname); // out of the address bar, and of what is shared
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function askToken(why) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = null;
+  following += 1;
+  $("inbox").hidden = true;
+  $("login").hidden = false;
+  $("login-why").textContent = why;
+  say("needs the token");
+}
+
+function headers(extra) {
+  return Object.assign({ Authorization: "Bearer " + token, "LFG-Watcher": "inbox" }, extra);
+}
+
+function start(given) {
+  token = given;
+  version = null;
+  following += 1;
+  say("connecting…");
+  follow(following);
+}
+
+async function follow(mine) {
+  while (mine === following) {
+    let snapshot;
+    try {
+      const answer = await fetch(version === null ? "/v1/inbox" : "/v1/inbox?after=" + version,
+        { headers: headers({}), cache: "no-store" });
+      if (mine !== following) return;
+      if (answer.status === 401) {
+        askToken("The run refused this token.");
+        return;
+      }
+      if (!answer.ok) throw new Error("the run answered " + answer.status);
+      snapshot = await answer.json();
+    } catch (error) {
+      if (mine !== following) return;
+      say("cannot reach the run (" + error.message + "): trying again…");
+      await sleep(RETRY_MS);
+      continue;
+    }
+    if (mine !== following) return;
+    show(snapshot);
+    if (snapshot.ended) {
+      say("the run has ended");
+      return;
+    }
+    say(snapshot.control ? "live" : "live, read-only (served without --control)");
+    await sleep(PAUSE_MS);
+  }
+}
+
+function show(snapshot) {
+  version = snapshot.version;
+  $("login").hidden = true;
+  $("inbox").hidden = false;
+  const seen = new Set();
+  for (const [id, field, heading, full] of SECTIONS) {
+    const items = snapshot[field];
+    const section = $(id);
+    section.querySelector("h2").textContent = items.length ? heading + " (" + items.length + ")" : heading;
+    const list = section.querySelector("ol");
+    items.forEach((item, index) => {
+      seen.add(item.ticket);
+      const node = card(item, full);
+      if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
+    });
+  }
+  for (const [ticket, entry] of cards) {
+    if (!seen.has(ticket)) {
+      entry.node.remove();
+      cards.delete(ticket);
+    }
+  }
+  const waiting = snapshot.needs_you.length;
+  document.title = (waiting ? waiting + " need you · " : "") + "lfg inbox";
+}
+
+function card(item, full) {
+  let entry = cards.get(item.ticket);
+  if (entry === undefined || entry.full !== full) {
+    if (entry !== undefined) entry.node.remove();
+    entry = full ? fullCard(item.ticket) : row(item.ticket);
+    cards.set(item.ticket, entry);
+  }
+  const p = entry.parts;
+  entry.node.className = (full ? "card " : "row ") + item.state;
+  p.title.textContent = item.title && item.title !== item.ticket ? item.title : "";
+  p.badge.textContent = item.label;
+  aged(p.age, item.waited_s);
+  p.provider.textContent = item.provider ? " · " + item.provider : "";
+  p.detail.textContent = DETAILED.has(item.state) && item.detail !== item.label ? item.detail : "";
+  p.detail.hidden = p.detail.textContent === "";
+  p.form.hidden = !item.follow_up;
+  if (full) {
+    const calls = item.requests.map((request) => request.kind + ":" + request.call).join(" ");
+    if (calls !== entry.calls) {
+      entry.calls = calls;
+      p.requests.replaceChildren(...item.requests.map((request) => (REQUESTS[request.kind] || unknown)(item, request)));
+    }
+    p.answer.textContent = item.answer;
+    p.answer.hidden = p.said.hidden = item.answer === "";
+  }
+  return entry.node;
+}
+
+function parts(ticket) {
+  return {
+    id: el("span", "id", ticket), title: el("span", "title"), badge: el("span", "badge"), age: el("span", "age"),
+    provider: el("span", "provider"), detail: el("p", "detail"), form: followUpForm(ticket),
+  };
+}
+
+function fullCard(ticket) {
+  const p = parts(ticket);
+  p.requests = el("div", "requests");
+  p.said = el("div", "key", "the end of its answer");
+  p.answer = el("pre", "answer");
+  const head = el("div", "head");
+  head.append(p.id, p.title);
+  const meta = el("div", "meta");
+  meta.append(p.badge, " · ", p.age, p.provider);
+  const node = el("li");
+  node.dataset.ticket = ticket;
+  node.append(head, meta, p.detail, p.said, p.answer, p.requests, p.form);
+  return { node, parts: p, full: true, calls: "" };
+}
+
+function row(ticket) {
+  const p = parts(ticket);
+  const line = el("summary", "line");
+  line.append(p.id, " ", p.badge, " · ", p.age);
+  const details = el("details");
+  const sub = el("div", "sub");
+  sub.append(p.title, p.provider);
+  details.append(line, sub, p.detail, p.form);
+  const node = el("li");
+  node.dataset.ticket = ticket;
+  node.append(details);
+  return { node, parts: p, full: false };
+}
+
+function showApproval(item, request) {
+  const box = el("div", "request");
+  const asks = el("p", "asks", "approve " + request.tool + "? · waiting ");
+  const waited = el("span");
+  aged(waited, request.waited_s);
+  asks.append(waited);
+  box.append(asks);
+  for (const field of request.fields) {
+    const key = el("div", "key", field.key);
+    key.style.paddingLeft = field.depth + "rem";
+    box.append(key);
+    if (field.text !== "") box.append(field.diff ? diff(field.text) : el("pre", "value", field.text));
+  }
+  if (!request.answerable) return box;
+  const path = "/v1/tickets/" + encodeURIComponent(item.ticket) + "/calls/" + encodeURIComponent(request.call) + "/";
+  const yes = el("button", "approve", "Approve");
+  const no = el("button", "deny", "Deny");
+  const note = el("p", "note");
+  yes.type = no.type = "button";
+  yes.addEventListener("click", () => act(path + "approve", undefined, [yes, no], note));
+  no.addEventListener("click", () => act(path + "deny", undefined, [yes, no], note));
+  const buttons = el("div", "buttons");
+  buttons.append(yes, no);
+  box.append(buttons, note);
+  return box;
+}
+
+function unknown(item, request) {
+  return el("p", "request note", "a request of a kind this page cannot answer (" + request.kind + "): answer it in lfg");
+}
+
+function diff(text) {
+  const pre = el("pre", "value diff");
+  for (const line of text.split("\n")) {
+    let kind = "";
+    if (line.startsWith("@@")) kind = "hunk";
+    else if (line.startsWith("+") && !line.startsWith("+++")) kind = "add";
+    else if (line.startsWith("-") && !line.startsWith("---")) kind = "del";
+    pre.append(el("span", kind, line + "\n"));
+  }
+  return pre;
+}
+
+function followUpForm(ticket) {
+  const form = el("form", "follow-up");
+  const text = el("textarea");
+  text.maxLength = 1000;
+  text.placeholder = "A short follow-up to " + ticket;
+  text.setAttribute("aria-label", "follow-up to " + ticket);
+  const send = el("button", "", "Send follow-up");
+  send.type = "submit";
+  const note = el("p", "note");
+  form.append(text, send, note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!text.value.trim()) return;
+    const path = "/v1/tickets/" + encodeURIComponent(ticket) + "/follow-up";
+    if (await act(path, text.value, [text, send], note)) {
+      text.value = "";
+      text.disabled = send.disabled = false;
+    }
+  });
+  return form;
+}
+
+async function act(path, body, controls, note) {
+  for (const control of controls) control.disabled = true;
+  note.className = "note";
+  note.textContent = "sending…";
+  let why;
+  try {
+    const extra = body === undefined ? {} : { "Content-Type": "text/plain; charset=utf-8" };
+    const answer = await fetch(path, { method: "POST", headers: headers(extra), body, cache: "no-store" });
+    if (answer.status === 401) {
+      askToken("The run refused this token.");
+      return false;
+    }
+    if (answer.ok) {
+      note.textContent = "sent";
+      return true;
+    }
+    why = "the run answered " + answer.status;
+    try {
+      why = (await answer.json()).error || why;
+    } catch (error) {
+      // not JSON: the status says it
+    }
+  } catch (error) {
+    why = "cannot reach the run (" + error.message + ")";
+  }
+  note.className = "note problem";
+  note.textContent = why;
+  for (const control of controls) control.disabled = false;
+  return false;
+}
+
+$("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const given = $("token").value.trim();
+  if (!given) return;
+  sessionStorage.setItem(TOKEN_KEY, given);
+  $("token").value = "";
+  start(given);
+});
+
+window.addEventListener("hashchange", () => {
+  const given = takeToken();
+  if (given !== null && given !== token) start(given);
+});
+
+const given = takeToken();
+if (given === null) {
+  askToken("Open the address lfg printed (…/inbox#token=…), or give the token here.");
+} else {
+  start(given);
+}
+setInterval(tick, 10000);

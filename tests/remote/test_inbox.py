@@ -1,0 +1,265 @@
+"""The inbox over HTTP, against the real server on 127.0.0.1: its token, what it lists in which order,
+and approvals and follow-ups reaching the run (tests/remote/test_inbox_browser.py opens it in Chromium)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+
+from lfgtui.events import ApprovalAnswered, AttemptEnded, Outcome, PromptSent, Status
+from lfgtui.remote.inbox import fields, last_lines
+from lfgtui.sim.server import SimServer
+from tests.support.serving import TOKEN, Served, asked, served
+
+TICKETS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "hi"
+title = "Say hello"
+prompt = "x"
+model = "hello"
+
+[[ticket]]
+id = "ask"
+prompt = "x"
+model = "asks"
+
+[[ticket]]
+id = "w"
+prompt = "x"
+model = "writer"
+tools = ["write_file", "run_command"]
+depends_on = ["ask"]
+
+[[ticket]]
+id = "after"
+prompt = "x"
+model = "hello"
+depends_on = ["w"]
+"""
+"""`ask` ends on a question, then `w` asks to write a file (so it waits less long); `hi` ends unread;
+`after` waits on `w`."""
+
+
+@contextlib.asynccontextmanager
+async def inbox_run(sim: SimServer, tmp_path: Path, control: bool = True) -> AsyncIterator[Served]:
+    (tmp_path / "README.md").write_text("# Widget\n")
+    async with served(sim, tmp_path, TICKETS, control=control, yes=False) as run:
+        run.run.start()
+        yield run
+
+
+async def inbox(client: httpx2.AsyncClient, after: int | None = None) -> dict[str, Any]:
+    answer = await client.get("/v1/inbox", params={} if after is None else {"after": after}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    return answer.json()  # type: ignore[no-any-return]
+
+
+async def inbox_until(client: httpx2.AsyncClient, done: Any) -> dict[str, Any]:
+    """The inbox, asked again as the page asks (after the version it has) until `done(inbox)`."""
+    shown = await inbox(client)
+    async with asyncio.timeout(30):
+        while not done(shown):
+            shown = await inbox(client, shown["version"])
+    return shown
+
+
+def tickets(shown: dict[str, Any], section: str) -> list[tuple[str, str]]:
+    return [(item["ticket"], item["state"]) for item in shown[section]]
+
+
+async def test_without_the_token_the_inbox_answers_401_and_its_page_holds_nothing_of_the_run(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with inbox_run(sim, tmp_path) as run:
+        await asked(run, 1)
+        for authorization in (
+            None,
+            "Bearer wrong-token-0123456789abcdef",
+            f"Bearer {TOKEN}x",
+            f"Basic {TOKEN}",
+        ):
+            headers = {"Authorization": authorization} if authorization else {}
+            async with httpx2.AsyncClient(base_url=run.url, headers=headers, timeout=10) as client:
+                answers = [
+                    await client.get("/v1/inbox"),
+                    await client.get("/v1/inbox?after=0"),
+                    await client.post("/v1/tickets/ask/follow-up", content="go on"),
+                    await client.post("/v1/tickets/w/calls/any/approve"),
+                    await client.options("/v1/inbox", headers={"Origin": "http://evil.example"}),
+                ]
+                page = await client.get("/inbox")
+            for answer in answers:
+                assert answer.status_code == 401, authorization
+                assert "access-control-allow-origin" not in answer.headers, "no other site may read or send"
+                assert run.run.run_id not in answer.text and "Widget" not in answer.text
+        refused = [
+            e
+            for e in run.events
+            if isinstance(e, ApprovalAnswered) or (isinstance(e, PromptSent) and e.attempt > 1)
+        ]
+        assert refused == [], "a refused answer or follow-up reached nothing"
+    assert page.status_code == 200
+    for secret in (run.run.run_id, "Say hello", "notes/summary.md", "Which one"):
+        assert secret not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "form-action 'none'" in policy
+    assert "unsafe" not in policy and "script-src 'sha256-" in policy and "style-src 'sha256-" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "innerHTML" not in page.text and "insertAdjacentHTML" not in page.text
+
+
+async def test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with inbox_run(sim, tmp_path) as run, run.client() as client:
+        write = await asked(run, 1)
+        shown = await inbox_until(client, lambda s: len(s["needs_you"]) == 2 and s["unread"])
+        assert tickets(shown, "needs_you") == [("ask", "asked"), ("w", "approval")], (
+            "the longest waiting first"
+        )
+        assert tickets(shown, "unread") == [("hi", "unread")]
+        assert tickets(shown, "rest") == [("after", "waiting")]
+        ask, w = shown["needs_you"]
+        assert ask["label"] == "asked?" and ask["detail"] == "Which one do you want me to do?"
+        assert ask["answer"].endswith("Which one do you want me to do?") and ask["follow_up"]
+        assert ask["requests"] == [] and not w["follow_up"]
+        (request,) = w["requests"]
+        assert request["kind"] == "approval" and request["call"] == write.call_id and request["answerable"]
+        assert request["tool"] == "write_file"
+        assert [(f["key"], f["text"]) for f in request["fields"]] == [
+            ("path", "notes/summary.md"),
+            ("content", "# Summary\n\nWritten by the lfg writer scenario.\n"),
+        ]
+        assert w["answer"] == "I'll write the notes file and check it."
+        assert shown["unread"][0]["title"] == "Say hello" and shown["rest"][0]["label"] == "waiting on w"
+        assert "answer" not in shown["rest"][0], "the rest is listed compactly"
+
+        waiting = asyncio.ensure_future(inbox(client, shown["version"]))
+        call = quote(write.call_id, safe="")
+        watcher = {"LFG-Watcher": "inbox"}
+        approved = await client.post(f"/v1/tickets/w/calls/{call}/approve", headers=watcher)
+        assert approved.json() == {"ok": True}
+        changed = await waiting
+        assert changed["version"] > shown["version"]
+        assert all(r["call"] != write.call_id for item in changed["needs_you"] for r in item["requests"])
+
+        command = await asked(run, 2)
+        shown = await inbox_until(client, lambda s: any(i["requests"] for i in s["needs_you"]))
+        assert [r["tool"] for r in shown["needs_you"][1]["requests"]] == ["run_command"]
+        denied = await client.post(f"/v1/tickets/w/calls/{quote(command.call_id, safe='')}/deny")
+        assert denied.json() == {"ok": True}
+        shown = await inbox_until(client, lambda s: not s["rest"])
+        assert tickets(shown, "needs_you") == [("ask", "asked")]
+        assert tickets(shown, "unread") == [("hi", "unread"), ("w", "unread"), ("after", "unread")]
+
+        sent = await client.post(
+            "/v1/tickets/ask/follow-up", content="The small patch, please.", headers=watcher
+        )
+        assert sent.json() == {"ok": True}
+        busy = await client.post("/v1/tickets/ask/follow-up", content="And tests.")
+        shown = await inbox_until(client, lambda s: ("ask", "working") in tickets(s, "rest"))
+        blank = await client.post("/v1/tickets/hi/follow-up", content=" \n")
+        garbled = await client.post("/v1/tickets/hi/follow-up", content=b"\xff\xfe")
+        huge = await client.post("/v1/tickets/hi/follow-up", content="x" * 5000)
+        nobody = await client.post("/v1/tickets/nobody/follow-up", content="hello?")
+        await asyncio.wait_for(run.run.wait(), 20)
+    assert busy.status_code == 409 and busy.json()["error"].startswith("ask is still working")
+    assert blank.status_code == 400 and garbled.status_code == 400
+    assert huge.status_code == 413 and nobody.status_code == 404
+    answers = [(e.message) for e in run.events if isinstance(e, ApprovalAnswered)]
+    assert answers == ["write_file approved by 127.0.0.1 (inbox)", "run_command denied by 127.0.0.1"]
+    follow_ups = [
+        (e.attempt, e.text, e.continues)
+        for e in run.events
+        if isinstance(e, PromptSent) and e.ticket == "ask"
+    ]
+    assert follow_ups == [(1, "x", None), (2, "The small patch, please.", 1)]
+    notes = [e.message for e in run.events if type(e) is Status and e.ticket == "ask"]
+    assert "follow-up sent by 127.0.0.1 (inbox)" in notes
+    ends = [(e.ticket, e.attempt, e.outcome) for e in run.events if isinstance(e, AttemptEnded)]
+    assert ("ask", 2, Outcome.COMPLETED) in ends
+
+
+async def test_a_read_only_inbox_offers_no_answers_and_refuses_a_follow_up(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with inbox_run(sim, tmp_path, control=False) as run, run.client() as client:
+        shown = await inbox_until(client, lambda s: ("ask", "asked") in tickets(s, "needs_you"))
+        refused = await client.post("/v1/tickets/ask/follow-up", content="go on")
+        wrong = await client.get("/v1/inbox", params={"after": "-1"})
+    assert shown["control"] is False and not any(item["follow_up"] for item in shown["needs_you"])
+    assert refused.status_code == 403 and "--control" in refused.json()["error"]
+    assert wrong.status_code == 400
+
+
+def test_every_argument_is_shown_whole_and_revealed() -> None:
+    shown = fields(
+        {
+            "kind": "edit",
+            "input": {"command": "rm -rf \u202e/ #\u202c", "argv": ["a", "b"]},
+            "changes": "--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new",
+            "timeout_s": 30,
+        }
+    )
+    assert shown == [
+        {"key": "kind", "text": "edit", "depth": 0, "diff": False},
+        {"key": "input", "text": "", "depth": 0, "diff": False},
+        {"key": "command", "text": "rm -rf <U+202E>/ #<U+202C>", "depth": 1, "diff": False},
+        {"key": "argv", "text": "a, b", "depth": 1, "diff": False},
+        {"key": "changes", "text": "--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new", "depth": 0, "diff": True},
+        {"key": "timeout_s", "text": "30", "depth": 0, "diff": False},
+    ]
+    assert last_lines("\n".join(str(n) for n in range(40)) + "\n\n") == "\n".join(
+        str(n) for n in range(28, 40)
+    )
+
+
+AGENT = """
+[[ticket]]
+id = "agent"
+prompt = "x"
+provider = "sim-acp"
+model = "writer:ttft_ms=0,tokens_per_s=0"
+"""
+"""The sim ACP agent, which asks permission to write a file and then to run a command."""
+
+
+async def test_a_coding_agents_request_is_listed_whole_and_answered_as_in_the_tui(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path, AGENT, control=True, yes=False) as run, run.client() as client:
+        run.run.start()
+        write = await asked(run, 1, within=45)  # a loaded machine takes its time to start the agent
+        shown = await inbox_until(client, lambda s: any(item["requests"] for item in s["needs_you"]))
+        (request,) = shown["needs_you"][0]["requests"]
+        keyed = {(f["key"], f["depth"]): f for f in request["fields"]}
+        assert request["tool"] == "write_file notes/summary.md" and request["call"] == write.call_id
+        assert keyed[("input", 0)]["text"] == "" and keyed[("path", 1)]["text"] == "notes/summary.md"
+        assert keyed[("content", 1)]["text"] == "# Summary\n\nWritten by the lfg writer scenario.\n"
+        assert keyed[("yes picks", 0)]["text"] == "Allow once"
+        call = quote(write.call_id, safe="")
+        assert (await client.post(f"/v1/tickets/agent/calls/{call}/approve")).json() == {"ok": True}
+        command = await asked(run, 2)
+        assert (
+            await client.post(f"/v1/tickets/agent/calls/{quote(command.call_id, safe='')}/approve")
+        ).status_code == 200
+        shown = await inbox_until(client, lambda s: not s["needs_you"] and not s["rest"])
+        await asyncio.wait_for(run.run.wait(), 30)  # its agent stopped, before the run is torn down
+    assert (tmp_path / "notes" / "summary.md").exists()
+    answers = [e.message for e in run.events if isinstance(e, ApprovalAnswered)]
+    assert answers == [
+        "write_file notes/summary.md approved by 127.0.0.1",
+        "run_command cat notes/summary.md approved by 127.0.0.1",
+    ]

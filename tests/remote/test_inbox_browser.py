@@ -1,0 +1,110 @@
+"""The inbox in a real browser at a phone's size: headless Chromium, driven by Playwright, on a served
+run of the sim whose agent writes markup and asks to run a long command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from lfgtui.events import ApprovalAnswered, PromptSent
+from lfgtui.sim.server import SimServer
+from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS
+from tests.support.serving import TOKEN, served
+from tests.support.streams import write_scenario
+
+playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright (.[test])")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="the browser test needs Chromium from the distribution (Debian: apt-get install chromium)",
+)
+PHONE = {"width": 390, "height": 844}
+MARKUP = '<script>window.pwned = 1</script><b>Bold?</b> <img src=x onerror="window.pwned = 2">'
+COMMAND = "echo '<script>window.pwned = 3</script>' " + " ".join(
+    f"--flag-{n}=/a/long/path/{n}" * 3 for n in range(8)
+)
+TICKETS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "hi"
+title = "<i>Say</i> hello"
+prompt = "x"
+model = "hello"
+
+[[ticket]]
+id = "risky"
+prompt = "x"
+model = "risky"
+tools = ["run_command"]
+"""
+
+
+def hostile(scenario_dir: Path) -> None:
+    """`risky`: markup in its answer, then a long command with markup in it, which needs approval."""
+    write_scenario(
+        scenario_dir,
+        "risky",
+        f'[[call]]\ntext = {json.dumps(MARKUP)}\n[[call.tool_call]]\nname = "run_command"\n'
+        f'arguments = {{ command = {json.dumps(COMMAND)} }}\n[[call]]\ntext = "Ran it."\n',
+    )
+
+
+async def overflows(page: object) -> bool:
+    return await page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+
+
+async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_it(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    hostile(scenario_dir)
+    async with (
+        served(sim, tmp_path, TICKETS, control=True, yes=False) as run,
+        playwright.async_playwright() as driver,
+    ):
+        run.run.start()
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+        await page.goto(f"{run.url}/inbox")  # no token: the page asks for it, and knows a wrong one
+        await page.locator("#token").fill("not-the-token-0123456789")
+        await page.get_by_role("button", name="Open the inbox").tap()
+        await page.locator("#login-why", has_text="The run refused this token.").wait_for()
+        assert await page.locator("#inbox").is_hidden()
+        await page.goto(f"{run.url}/inbox#token={TOKEN}")
+        waiting = page.locator('#needs-you li[data-ticket="risky"]', has_text="approve run_command?")
+        await waiting.wait_for()
+        hi = page.locator('#unread li[data-ticket="hi"]')
+        await hi.wait_for()
+        assert page.url == f"{run.url}/inbox", "the token is taken out of the address"
+        assert await waiting.locator("pre.value").inner_text() == COMMAND
+        assert await waiting.locator("pre.answer").inner_text() == MARKUP
+        assert await page.locator("#unread .title").inner_text() == "<i>Say</i> hello"
+        assert await page.locator("main img, main b, main i, main script").count() == 0
+        assert await page.evaluate("window.pwned") is None
+        assert await page.title() == "1 need you · lfg inbox"
+        assert not await overflows(page)
+        await page.screenshot(path=tmp_path / "inbox.png", full_page=True)
+
+        await waiting.get_by_role("button", name="Approve").tap()
+        await page.locator('#unread li[data-ticket="risky"]').wait_for()
+        assert await page.locator("#needs-you li").count() == 0
+        assert await page.title() == "lfg inbox"
+        assert not await overflows(page)
+
+        await hi.locator("textarea").fill("And in French?")
+        await hi.get_by_role("button", name="Send follow-up").tap()
+        await hi.locator(".note", has_text="sent").wait_for()
+        await browser.close()
+        async with asyncio.timeout(20):
+            while not [e for e in run.events if isinstance(e, PromptSent) and e.attempt == 2]:
+                await asyncio.sleep(0.05)
+        await asyncio.wait_for(run.run.wait(), 20)
+    answered = [e.message for e in run.events if isinstance(e, ApprovalAnswered)]
+    assert answered == ["run_command approved by 127.0.0.1 (inbox)"]
+    asked = [(e.attempt, e.text) for e in run.events if isinstance(e, PromptSent) and e.ticket == "hi"]
+    assert asked == [(1, "x"), (2, "And in French?")]
