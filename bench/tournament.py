@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""What a tournament's bookkeeping costs on the per-token path: 16 contestants with a `check` and a
+judge, against the same 16 tickets without them, measured in one invocation.
+
+Not a test (nothing here runs in CI). On this machine it starts a standalone sim server (`lfg sim
+serve`, so that the streaming is counted in no lfg process) and a git repository, then runs two
+tickets files through `lfg run --json`, each a ticket with `attempts = --contestants` (default 16)
+of `--rate` tok/s each (default 100, for about `--duration` s) in worktrees of that repository:
+
+- `plain`: the attempts and their worktrees, nothing else: the baseline;
+- `tournament`: the same with `check = "true"` and `judge = "bench/tournament-judge"`: the referee
+  follows every event of every contestant, the judge's ticket is held until the verdict.
+
+They run `--repeat` times (default 5), interleaved (plain first in even rounds, the tournament first
+in odd ones), so a machine whose load changes meanwhile weighs on both alike. The figure is the run
+process's CPU per token over the streaming window: from the first /proc sample (every 0.1 s) after
+every contestant's first token to the last before the first contestant's attempt ended, so neither
+the worktrees' making nor a check or the judge (which run once attempts end) is in it, and the
+tokens read between the two samples. It prints each run's figure, each round's ratio, and the
+medians' ratio: the tournament's overhead per token. The target is under 2%.
+
+    python bench/tournament.py                       # 16 x 100 tok/s for about 8 s, 5 rounds
+    python bench/tournament.py --repeat 9 --rate 200
+    python bench/tournament.py --quick               # 4 x 50 tok/s for 3 s, 1 round: does it run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _figures import ratio
+from _render_lfg import LONG_ANSWER_TOKENS
+from broker import LFG, SAMPLE_S, Sample, Sampler, Stamped, start_sim
+
+from lfgtui.config.load import load_config
+from lfgtui.events import TextDelta
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tournament.referee import Referee
+
+KINDS = ("plain", "tournament")
+JUDGE = "fix@judge"
+TOURNAMENT = 'check = "true"\njudge = "bench/tournament-judge"\n'
+"""What makes the plain ticket a tournament: a check in each worktree, and a judge on the sim."""
+
+
+@dataclass
+class Measured:
+    """One run: its exit code, the streaming window's CPU and tokens, whether the verdict came."""
+
+    kind: str
+    code: int
+    cpu_s: float
+    tokens: int
+    window_s: float
+    verdict: bool
+
+    @property
+    def us_per_token(self) -> float:
+        return 1e6 * self.cpu_s / max(1, self.tokens)
+
+
+def window(
+    lines: list[tuple[float, dict[str, Any]]], rows: list[Sample], contestants: int
+) -> tuple[Sample, Sample]:
+    """The samples bounding the streaming of all the contestants at once: after each has sent its
+    first token, before any attempt has ended."""
+    firsts: dict[str, float] = {}
+    ended = min((seen for seen, line in lines if line["type"] == "attempt_ended"), default=None)
+    for seen, line in lines:
+        if line["type"] == "text" and line["ticket"] != JUDGE:
+            firsts.setdefault(line["ticket"], seen)
+    if len(firsts) < contestants or ended is None:
+        raise SystemExit(f"!! {len(firsts)} of {contestants} contestants streamed: see the run's stderr")
+    start = max(firsts.values())
+    inside = [row for row in rows if start <= row.wall < ended]
+    if len(inside) < 2:
+        raise SystemExit("!! the streaming was too short to sample: give a longer --duration")
+    return inside[0], inside[-1]
+
+
+def run_once(kind: str, command: list[str], env: dict[str, str], folder: Path, contestants: int) -> Measured:
+    with open(folder / f"{kind}.stderr", "wb") as stderr:
+        run = Stamped(command, env, stderr)
+        sampler = Sampler({"run": [run.process.pid]}, None)
+        sampler.start()
+        try:
+            code, _ = run.wait()
+        finally:
+            sampler.stop()
+    lines = [(seen, json.loads(line)) for seen, line in run.lines if line.strip()]
+    if code != 0:
+        print(f"!! {kind}: lfg run exited {code}: {(folder / f'{kind}.stderr').read_text()[-1500:]}")
+    first, last = window(lines, sampler.rows, contestants)
+    tokens = sum(1 for seen, line in lines if line["type"] == "text" and first.wall < seen <= last.wall)
+    verdict = any(line["type"] == "verdict" for _, line in lines)
+    return Measured(kind, code, last.cpu["run"] - first.cpu["run"], tokens, last.wall - first.wall, verdict)
+
+
+class Deaf:
+    """A referee's audience that hears nothing: only the referee's own work is timed."""
+
+    def checked(self, *_: object) -> None: ...
+
+    def decided(self, *_: object) -> None: ...
+
+
+def referee_ns_per_event(tickets: Path, config: Path, events: int = 200_000) -> float:
+    """The referee's own CPU per text event of a contestant (what the tournament adds to each token's
+    path in the run's process), timed in this process over `events` calls, less the same loop's
+    calls of a sink that does nothing."""
+    loaded = load_tickets(tickets, load_config(config), BUILTIN_TOOLS, env={})
+    run = Run(loaded.tickets, Providers(), Approvals(yes=True), [])
+    referee = Referee(run, Deaf())
+    contestants = [t.id for t in loaded.tickets if t.judges is None]
+    deltas = [
+        TextDelta(ticket=contestants[n % len(contestants)], attempt=1, seq=n, t=0.0, text="word ")
+        for n in range(events)
+    ]
+
+    def timed(sink: Any) -> float:
+        start = time.process_time()
+        for delta in deltas:
+            sink(delta)
+        return time.process_time() - start
+
+    nothing = min(timed(lambda _: None) for _ in range(3))
+    return 1e9 * (min(timed(referee) for _ in range(3)) - nothing) / events
+
+
+def setup(folder: Path, args: argparse.Namespace, sim_port: int, env: dict[str, str]) -> dict[str, Path]:
+    """A repository for the worktrees, the config (the sim as provider `bench`) and each kind's tickets."""
+    repo = folder / "repo"
+    repo.mkdir()
+    for git in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
+        subprocess.run(["git", "-C", str(repo), *git], check=True, env=env)
+    repeat = int(args.rate * args.duration / LONG_ANSWER_TOKENS) + 1
+    model = f"long-answer:tokens_per_s={args.rate:g},ttft_ms=100,repeat={repeat}"
+    ticket = (
+        f'[[ticket]]\nid = "fix"\nprompt = "go"\nprovider = "bench"\nmodel = "{model}"\n'
+        f'attempts = {args.contestants}\nisolation = "worktree"\nworkdir = "{repo}"\n'
+    )
+    files = {}
+    for kind in KINDS:
+        files[kind] = folder / f"{kind}.toml"
+        files[kind].write_text(ticket + (TOURNAMENT if kind == "tournament" else ""))
+    (folder / "config.toml").write_text(
+        f'[providers.bench]\nkind = "openai"\nbase_url = "http://127.0.0.1:{sim_port}/v1"\n'
+        f"idle_timeout_s = 30\n[run]\nmax_concurrency = {args.contestants + 1}\n"
+    )
+    return files
+
+
+def bench(args: argparse.Namespace, folder: Path) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LFG_")}
+    for name in ("CONFIG", "DATA", "STATE"):
+        env[f"XDG_{name}_HOME"] = str(folder / name.lower())
+    env |= {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "OPENAI_API_KEY": "sim"}
+    env |= {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "bench"}
+    env |= {"GIT_COMMITTER_EMAIL": "b@x"}
+    sim, sim_port = start_sim(env)
+    try:
+        files = setup(folder, args, sim_port, env)
+        runs: dict[str, list[Measured]] = {kind: [] for kind in KINDS}
+        for round_ in range(args.repeat):
+            for kind in KINDS if round_ % 2 == 0 else reversed(KINDS):
+                command = [*LFG, "run", str(files[kind]), "--json", "--no-history"]
+                measured = run_once(
+                    kind, [*command, "--config", str(folder / "config.toml")], env, folder, args.contestants
+                )
+                runs[kind].append(measured)
+                print(
+                    f"round {round_ + 1} {kind:10}  {measured.us_per_token:7.1f} us/token  "
+                    f"({measured.tokens} tokens in {measured.window_s:.1f} s, load {os.getloadavg()[0]:.2f})"
+                    + ("" if kind == "plain" or measured.verdict else "  !! no verdict"),
+                    flush=True,
+                )
+            plain, tournament = (runs[kind][-1].us_per_token for kind in KINDS)
+            print(f"round {round_ + 1} tournament / plain  {ratio(tournament, plain)}", flush=True)
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=30)
+    plain, tournament = (statistics.median(m.us_per_token for m in runs[kind]) for kind in KINDS)
+    print(
+        f"median CPU per token: plain {plain:.1f} us, tournament {tournament:.1f} us; "
+        f"tournament / plain {ratio(tournament, plain)} ({100 * (tournament / plain - 1):+.1f}%)"
+    )
+    referee = referee_ns_per_event(files["tournament"], folder / "config.toml")
+    print(
+        f"the referee's own work per token: {referee:.0f} ns, {referee / (10 * plain):.3f}% of plain's "
+        "CPU per token (timed in this process)"
+    )
+    failed = [
+        m for kind in KINDS for m in runs[kind] if m.code != 0 or (kind == "tournament" and not m.verdict)
+    ]
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contestants", type=int, default=16, help="attempts of the ticket (default 16)")
+    parser.add_argument("--rate", type=float, default=100, help="tok/s of each contestant (default 100)")
+    parser.add_argument(
+        "--duration", type=float, default=8.0, help="seconds each one streams, about (default 8)"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="rounds of both runs, interleaved (default 5)")
+    parser.add_argument("--quick", action="store_true", help="4 x 50 tok/s for 3 s, 1 round")
+    parser.add_argument("--keep", action="store_true", help="keep the folder of logs, and say where")
+    args = parser.parse_args()
+    if args.quick:
+        args.contestants, args.rate, args.duration, args.repeat = 4, 50.0, 3.0, 1
+    print(
+        f"{args.contestants} contestants x {args.rate:g} tok/s for about {args.duration:g} s, "
+        f"{args.repeat} rounds; sampled every {SAMPLE_S} s; {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    folder = Path(tempfile.mkdtemp(prefix="lfg-bench-tournament-"))
+    try:
+        return bench(args, folder)
+    finally:
+        if args.keep:
+            print(f"logs in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
