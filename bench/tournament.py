@@ -11,8 +11,9 @@ of `--rate` tok/s each (default 100, for about `--duration` s) in worktrees of t
 - `tournament`: the same with `check = "true"` and `judge = "bench/tournament-judge"`: the referee
   follows every event of every contestant, the judge's ticket is held until the verdict.
 
-They run `--repeat` times (default 5), interleaved (plain first in even rounds, the tournament first
-in odd ones), so a machine whose load changes meanwhile weighs on both alike. The figure is the run
+They run `--repeat` times (default 5), both at once in each round (plain started first in even rounds,
+the tournament in odd ones), each on a repository of its own, so that whatever else loads the
+machine meanwhile weighs on both alike. The figure is the run
 process's CPU per token over the streaming window: from the first /proc sample (every 0.1 s) after
 every contestant's first token to the last before the first contestant's attempt ended, so neither
 the worktrees' making nor a check or the judge (which run once attempts end) is in it, and the
@@ -21,7 +22,7 @@ medians of the runs and of the rounds' ratios (the tournament's overhead per tok
 under 2%), and the referee's own work per token timed in this process, the part of the overhead no
 load on the machine blurs. A round whose run could not be sampled is left out, saying so.
 
-    python bench/tournament.py                       # 16 x 100 tok/s for about 12 s, 5 rounds
+    python bench/tournament.py                       # 16 x 100 tok/s for about 20 s, 5 rounds
     python bench/tournament.py --repeat 9 --rate 200
     python bench/tournament.py --quick               # 4 x 50 tok/s for 3 s, 1 round: does it run
 """
@@ -83,7 +84,11 @@ def window(
     """The samples bounding the streaming of all the contestants at once: after each has sent its
     first token, before any attempt has ended (None, saying why, when there are not two)."""
     firsts: dict[str, float] = {}
-    ended = min((seen for seen, line in lines if line["type"] == "attempt_ended"), default=None)
+    endings = [(seen, line) for seen, line in lines if line["type"] == "attempt_ended"]
+    for _, line in endings:
+        if line["outcome"] != "completed":
+            print(f"!! {line['ticket']} ended {line['outcome']}: {line.get('error')}")
+    ended = min((seen for seen, _ in endings), default=None)
     for seen, line in lines:
         if line["type"] == "text" and line["ticket"] != JUDGE:
             firsts.setdefault(line["ticket"], seen)
@@ -93,32 +98,49 @@ def window(
     start = max(firsts.values())
     inside = [row for row in rows if start <= row.wall < ended]
     if len(inside) < 2:
-        print("!! the contestants never all streamed at once long enough to sample: a longer --duration")
+        print(
+            f"!! the contestants streamed all at once for {max(0.0, ended - start):.2f} s, too short to "
+            "sample: a longer --duration"
+        )
         return None
     return inside[0], inside[-1]
 
 
-def run_once(
-    kind: str, command: list[str], env: dict[str, str], folder: Path, contestants: int
-) -> Measured | None:
-    with open(folder / f"{kind}.stderr", "wb") as stderr:
-        run = Stamped(command, env, stderr)
-        sampler = Sampler({"run": [run.process.pid]}, None)
+def run_round(
+    commands: dict[str, list[str]], env: dict[str, str], folder: Path, contestants: int
+) -> dict[str, Measured | None]:
+    """Each kind's run, all at once (started in the order given), sampled together."""
+    runs: dict[str, Stamped] = {}
+    stderrs = {kind: open(folder / f"{kind}.stderr", "wb") for kind in commands}  # noqa: SIM115
+    try:
+        for kind, command in commands.items():
+            runs[kind] = Stamped(command, env, stderrs[kind])
+        sampler = Sampler({kind: [run.process.pid] for kind, run in runs.items()}, None)
         sampler.start()
         try:
-            code, _ = run.wait()
+            codes = {kind: run.wait()[0] for kind, run in runs.items()}
         finally:
             sampler.stop()
-    lines = [(seen, json.loads(line)) for seen, line in run.lines if line.strip()]
-    if code != 0:
-        print(f"!! {kind}: lfg run exited {code}: {(folder / f'{kind}.stderr').read_text()[-1500:]}")
-    bounds = window(lines, sampler.rows, contestants)
-    if bounds is None:
-        return None
-    first, last = bounds
-    tokens = sum(1 for seen, line in lines if line["type"] == "text" and first.wall < seen <= last.wall)
-    verdict = any(line["type"] == "verdict" for _, line in lines)
-    return Measured(kind, code, last.cpu["run"] - first.cpu["run"], tokens, last.wall - first.wall, verdict)
+    finally:
+        for stderr in stderrs.values():
+            stderr.close()
+    measured: dict[str, Measured | None] = {}
+    for kind, run in runs.items():
+        (folder / f"{kind}.ndjson").write_bytes(b"".join(line + b"\n" for _, line in run.lines))
+        lines = [(seen, json.loads(line)) for seen, line in run.lines if line.strip()]
+        if codes[kind] != 0:
+            said = (folder / f"{kind}.stderr").read_text()[-1500:]
+            print(f"!! {kind}: lfg run exited {codes[kind]}: {said}")
+        bounds = window(lines, sampler.rows, contestants)
+        if bounds is None:
+            measured[kind] = None
+            continue
+        first, last = bounds
+        tokens = sum(1 for seen, line in lines if line["type"] == "text" and first.wall < seen <= last.wall)
+        verdict = any(line["type"] == "verdict" for _, line in lines)
+        cpu = last.cpu[kind] - first.cpu[kind]
+        measured[kind] = Measured(kind, codes[kind], cpu, tokens, last.wall - first.wall, verdict)
+    return measured
 
 
 class Deaf:
@@ -154,20 +176,20 @@ def referee_ns_per_event(tickets: Path, config: Path, events: int = 200_000) -> 
 
 def setup(folder: Path, args: argparse.Namespace, sim_port: int, env: dict[str, str]) -> dict[str, Path]:
     """A repository for the worktrees, the config (the sim as provider `bench`) and each kind's tickets."""
-    repo = folder / "repo"
-    repo.mkdir()
-    for git in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
-        subprocess.run(["git", "-C", str(repo), *git], check=True, env=env)
     repeat = int(args.rate * args.duration / LONG_ANSWER_TOKENS) + 1
     model = f"long-answer:tokens_per_s={args.rate:g},ttft_ms=100,repeat={repeat}"
-    ticket = (
-        f'[[ticket]]\nid = "fix"\nprompt = "go"\nprovider = "bench"\nmodel = "{model}"\n'
-        f'attempts = {args.contestants}\nisolation = "worktree"\nworkdir = "{repo}"\n'
-    )
     files = {}
     for kind in KINDS:
+        repo = folder / f"repo-{kind}"  # one each: both run at once, and git locks a repository's worktrees
+        repo.mkdir()
+        for git in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True, env=env)
         files[kind] = folder / f"{kind}.toml"
-        files[kind].write_text(ticket + (TOURNAMENT if kind == "tournament" else ""))
+        files[kind].write_text(
+            f'[[ticket]]\nid = "fix"\nprompt = "go"\nprovider = "bench"\nmodel = "{model}"\n'
+            f'attempts = {args.contestants}\nisolation = "worktree"\nworkdir = "{repo}"\n'
+            + (TOURNAMENT if kind == "tournament" else "")
+        )
     (folder / "config.toml").write_text(
         f'[providers.bench]\nkind = "openai"\nbase_url = "http://127.0.0.1:{sim_port}/v1"\n'
         f"idle_timeout_s = 30\n[run]\nmax_concurrency = {args.contestants + 1}\n"
@@ -188,11 +210,14 @@ def bench(args: argparse.Namespace, folder: Path) -> int:
         runs: dict[str, list[Measured]] = {kind: [] for kind in KINDS}
         ratios: list[float] = []
         for round_ in range(args.repeat):
-            measured: dict[str, Measured | None] = {}
-            for kind in KINDS if round_ % 2 == 0 else reversed(KINDS):
-                command = [*LFG, "run", str(files[kind]), "--json", "--no-history"]
-                config = ["--config", str(folder / "config.toml")]
-                one = measured[kind] = run_once(kind, [*command, *config], env, folder, args.contestants)
+            order = KINDS if round_ % 2 == 0 else tuple(reversed(KINDS))
+            config = ["--config", str(folder / "config.toml")]
+            commands = {
+                kind: [*LFG, "run", str(files[kind]), "--json", "--no-history", *config] for kind in order
+            }
+            measured = run_round(commands, env, folder, args.contestants)
+            for kind in order:
+                one = measured[kind]
                 if one is not None:
                     print(
                         f"round {round_ + 1} {kind:10}  {one.us_per_token:7.1f} us/token  "
@@ -239,11 +264,15 @@ def main() -> int:
     parser.add_argument("--contestants", type=int, default=16, help="attempts of the ticket (default 16)")
     parser.add_argument("--rate", type=float, default=100, help="tok/s of each contestant (default 100)")
     parser.add_argument(
-        "--duration", type=float, default=12.0, help="seconds each one streams, about (default 12)"
+        "--duration", type=float, default=20.0, help="seconds each one streams, about (default 20)"
     )
     parser.add_argument("--repeat", type=int, default=5, help="rounds of both runs, interleaved (default 5)")
     parser.add_argument("--quick", action="store_true", help="4 x 50 tok/s for 3 s, 1 round")
-    parser.add_argument("--keep", action="store_true", help="keep the folder of logs, and say where")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the folder of logs (each kind's last NDJSON and stderr), and say where",
+    )
     args = parser.parse_args()
     if args.quick:
         args.contestants, args.rate, args.duration, args.repeat = 4, 50.0, 3.0, 1
