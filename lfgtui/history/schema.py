@@ -399,5 +399,11 @@ ALTER TABLE tickets ADD COLUMN on_quota TEXT;
 "pause"), so `lfg resume` runs it with the same. A row recorded before says NULL: "wait", as every
 ticket did then."""
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16)
+V17 = """
+ALTER TABLE tickets ADD COLUMN judge_max_chars INTEGER;
+"""
+"""The most characters of a tournament's judge prompt (`judge_max_chars`), so `lfg resume` asks its
+judge within the same cap. A row recorded before says NULL: the default, as every judge had then."""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17)
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

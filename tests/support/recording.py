@@ -310,9 +310,21 @@ ADDED_IN_V16 = [("tickets", "on_quota")]
 def as_schema_15(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 15 wrote: tickets without their `on_quota`
     (migration `V16`)."""
+    as_schema_16(conn)
     for table, column in ADDED_IN_V16:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 15")
+
+
+ADDED_IN_V17 = [("tickets", "judge_max_chars")]
+
+
+def as_schema_16(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 16 wrote: tickets without their
+    `judge_max_chars` (migration `V17`)."""
+    for table, column in ADDED_IN_V17:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 16")
 
 
 ADDED_IN_V12 = ("checks", "verdicts")
