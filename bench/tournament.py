@@ -13,11 +13,12 @@ of `--rate` tok/s each (default 100, for about `--duration` s) in worktrees of t
 
 They run `--repeat` times (default 5), both at once in each round (plain started first in even rounds,
 the tournament in odd ones), each on a repository of its own, so that whatever else loads the
-machine meanwhile weighs on both alike. The figure is the run
-process's CPU per token over the streaming window: from the first /proc sample (every 0.1 s) after
-every contestant's first token to the last before the first contestant's attempt ended, so neither
-the worktrees' making nor a check or the judge (which run once attempts end) is in it, and the
-tokens read between the two samples. It prints each run's figure and each round's ratio, then the
+machine meanwhile weighs on both alike. The figure is each run
+process's CPU per token over the same streaming window: from the first /proc sample (every 0.1 s)
+after every contestant of both runs has sent its first token to the last before the first
+contestant's attempt ended (at least 3 s, else the round is left out), so neither the worktrees'
+making nor a check or the judge (which run once attempts end) is in it, and the tokens each run read
+between the two samples. It prints each run's figure and each round's ratio, then the
 medians of the runs and of the rounds' ratios (the tournament's overhead per token: the target is
 under 2%), and the referee's own work per token timed in this process, the part of the overhead no
 load on the machine blurs. A round whose run could not be sampled is left out, saying so.
@@ -45,7 +46,7 @@ from typing import Any
 
 from _figures import ratio
 from _render_lfg import LONG_ANSWER_TOKENS
-from broker import LFG, SAMPLE_S, Sample, Sampler, Stamped, start_sim
+from broker import LFG, SAMPLE_S, Sampler, Stamped, start_sim
 
 from lfgtui.config.load import load_config
 from lfgtui.events import TextDelta
@@ -78,38 +79,33 @@ class Measured:
         return 1e6 * self.cpu_s / max(1, self.tokens)
 
 
-def window(
-    lines: list[tuple[float, dict[str, Any]]], rows: list[Sample], contestants: int
-) -> tuple[Sample, Sample] | None:
-    """The samples bounding the streaming of all the contestants at once: after each has sent its
-    first token, before any attempt has ended (None, saying why, when there are not two)."""
+MIN_WINDOW_S = 3.0
+"""The shortest window a round is measured over: shorter, a diff measured or a sample late weighs."""
+
+
+def streaming(lines: list[tuple[float, dict[str, Any]]], contestants: int) -> tuple[float, float] | None:
+    """When every contestant was streaming: from the last one's first token to the first attempt's
+    end (None, saying why, when they never all were)."""
     firsts: dict[str, float] = {}
     endings = [(seen, line) for seen, line in lines if line["type"] == "attempt_ended"]
     for _, line in endings:
         if line["outcome"] != "completed":
             print(f"!! {line['ticket']} ended {line['outcome']}: {line.get('error')}")
-    ended = min((seen for seen, _ in endings), default=None)
     for seen, line in lines:
         if line["type"] == "text" and line["ticket"] != JUDGE:
             firsts.setdefault(line["ticket"], seen)
-    if len(firsts) < contestants or ended is None:
+    if len(firsts) < contestants or not endings:
         print(f"!! {len(firsts)} of {contestants} contestants streamed: see the run's stderr")
         return None
-    start = max(firsts.values())
-    inside = [row for row in rows if start <= row.wall < ended]
-    if len(inside) < 2:
-        print(
-            f"!! the contestants streamed all at once for {max(0.0, ended - start):.2f} s, too short to "
-            "sample: a longer --duration"
-        )
-        return None
-    return inside[0], inside[-1]
+    return max(firsts.values()), min(seen for seen, _ in endings)
 
 
 def run_round(
     commands: dict[str, list[str]], env: dict[str, str], folder: Path, contestants: int
-) -> dict[str, Measured | None]:
-    """Each kind's run, all at once (started in the order given), sampled together."""
+) -> dict[str, Measured] | None:
+    """Each kind's run, all at once (started in the order given), sampled together and measured over
+    the same window: while every contestant of every run was streaming (None, saying why, when that
+    was shorter than `MIN_WINDOW_S`)."""
     runs: dict[str, Stamped] = {}
     stderrs = {kind: open(folder / f"{kind}.stderr", "wb") for kind in commands}  # noqa: SIM115
     try:
@@ -124,20 +120,28 @@ def run_round(
     finally:
         for stderr in stderrs.values():
             stderr.close()
-    measured: dict[str, Measured | None] = {}
+    lines = {}
     for kind, run in runs.items():
         (folder / f"{kind}.ndjson").write_bytes(b"".join(line + b"\n" for _, line in run.lines))
-        lines = [(seen, json.loads(line)) for seen, line in run.lines if line.strip()]
+        lines[kind] = [(seen, json.loads(line)) for seen, line in run.lines if line.strip()]
         if codes[kind] != 0:
             said = (folder / f"{kind}.stderr").read_text()[-1500:]
             print(f"!! {kind}: lfg run exited {codes[kind]}: {said}")
-        bounds = window(lines, sampler.rows, contestants)
-        if bounds is None:
-            measured[kind] = None
-            continue
-        first, last = bounds
-        tokens = sum(1 for seen, line in lines if line["type"] == "text" and first.wall < seen <= last.wall)
-        verdict = any(line["type"] == "verdict" for _, line in lines)
+    spans = [streaming(kind_lines, contestants) for kind_lines in lines.values()]
+    if any(span is None for span in spans):
+        return None
+    start, end = max(span[0] for span in spans if span), min(span[1] for span in spans if span)
+    inside = [row for row in sampler.rows if start <= row.wall < end]
+    if len(inside) < 2 or inside[-1].wall - inside[0].wall < MIN_WINDOW_S:
+        print(f"!! every contestant of both runs streamed at once for {max(0.0, end - start):.1f} s only")
+        return None
+    first, last = inside[0], inside[-1]
+    measured = {}
+    for kind, kind_lines in lines.items():
+        tokens = sum(
+            1 for seen, line in kind_lines if line["type"] == "text" and first.wall < seen <= last.wall
+        )
+        verdict = any(line["type"] == "verdict" for _, line in kind_lines)
         cpu = last.cpu[kind] - first.cpu[kind]
         measured[kind] = Measured(kind, codes[kind], cpu, tokens, last.wall - first.wall, verdict)
     return measured
@@ -216,19 +220,18 @@ def bench(args: argparse.Namespace, folder: Path) -> int:
                 kind: [*LFG, "run", str(files[kind]), "--json", "--no-history", *config] for kind in order
             }
             measured = run_round(commands, env, folder, args.contestants)
+            if measured is None:
+                print(f"round {round_ + 1} left out", flush=True)
+                continue
             for kind in order:
                 one = measured[kind]
-                if one is not None:
-                    print(
-                        f"round {round_ + 1} {kind:10}  {one.us_per_token:7.1f} us/token  "
-                        f"({one.tokens} tokens in {one.window_s:.1f} s, load {os.getloadavg()[0]:.2f})"
-                        + ("" if kind == "plain" or one.verdict else "  !! no verdict"),
-                        flush=True,
-                    )
+                print(
+                    f"round {round_ + 1} {kind:10}  {one.us_per_token:7.1f} us/token  "
+                    f"({one.tokens} tokens in {one.window_s:.1f} s, load {os.getloadavg()[0]:.2f})"
+                    + ("" if kind == "plain" or one.verdict else "  !! no verdict"),
+                    flush=True,
+                )
             plain, tournament = measured["plain"], measured["tournament"]
-            if plain is None or tournament is None:
-                print(f"round {round_ + 1} left out: a run of it measured nothing", flush=True)
-                continue
             runs["plain"].append(plain)
             runs["tournament"].append(tournament)
             ratios.append(tournament.us_per_token / plain.us_per_token)
