@@ -253,6 +253,9 @@ FIELD_HELP = {
     "they are done, under neutral labels (see [the judge](../guides/tournaments.md#the-judge))",
     "ticket.judge_may_be_contestant": "let the judge be a contestant's own provider and model (or agent), "
     "refused otherwise: a judge prefers its own work",
+    "ticket.judge_max_chars": "the most characters of the judge's prompt (default 200,000): past it, the "
+    "contestants' check outputs and diffs are cut, fairly, each cut said "
+    "(see [the judge's prompt](../guides/tournaments.md#the-judges-prompt-and-its-cap))",
     "ticket.fallback": '`["provider/model", …]` the ticket moves to, in order, when an attempt fails in a '
     "way more waiting will not fix soon (see [Failover](../guides/failover.md)); default: its provider's "
     "`fallback`; `[]`: none",

@@ -36,6 +36,7 @@ from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.tickets.ticket import (
     DEFAULT_CHECK_TIMEOUT_S,
+    DEFAULT_JUDGE_MAX_CHARS,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
@@ -186,6 +187,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         judges=row.judges,
         fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
         on_quota=row.on_quota or "wait",
+        judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
     )
 
 

@@ -139,6 +139,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         forked_from=None if ticket.fork_of is None else ticket.fork_of[0],
         forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
         on_quota=ticket.on_quota,
+        judge_max_chars=ticket.judge_max_chars,
     )
 
 

@@ -183,6 +183,9 @@ class TicketRow(Row):
     """For a fork: the ticket and attempt whose conversation it started from, from migration 14."""
     on_quota: str | None = None
     """What it does when its provider's quota is spent, from migration 16 (None: "wait")."""
+    judge_max_chars: int | None = None
+    """For a contestant of a judged tournament: the cap on its judge's prompt, from migration 18
+    (None: the default, as every judge had before)."""
 
 
 @dataclass(frozen=True)

@@ -406,7 +406,13 @@ ALTER TABLE requests ADD COLUMN models TEXT;
 (Gemini CLI's `model_usage`): a JSON list of `{"model", "input_tokens", "output_tokens"}`, so that a
 resumed or exported attempt prices each part as the live one did. NULL: the request's own model."""
 
+V18 = """
+ALTER TABLE tickets ADD COLUMN judge_max_chars INTEGER;
+"""
+"""The most characters of a tournament's judge prompt (`judge_max_chars`), so `lfg resume` asks its
+judge within the same cap. A row recorded before says NULL: the default, as every judge had then."""
+
 MIGRATIONS: tuple[str, ...] = (
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

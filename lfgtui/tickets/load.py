@@ -48,6 +48,7 @@ from lfgtui.tickets.fanout import (
 )
 from lfgtui.tickets.ticket import (
     DEFAULT_CHECK_TIMEOUT_S,
+    DEFAULT_JUDGE_MAX_CHARS,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
@@ -96,6 +97,7 @@ TICKET_FIELDS: dict[str, Kind] = {
         lambda value: isinstance(value, str) and bool(value.strip()),
     ),
     "judge_may_be_contestant": BOOLEAN,
+    "judge_max_chars": POSITIVE_INT,
     "on_quota": ON_QUOTA,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
@@ -619,6 +621,7 @@ class _Loader:
             ),
             check=fields.get("check"),
             check_timeout_s=float(fields.get("check_timeout_s", DEFAULT_CHECK_TIMEOUT_S)),
+            judge_max_chars=fields.get("judge_max_chars", DEFAULT_JUDGE_MAX_CHARS),
             fallback=tuple(self._links(fields, variant.provider)),
             max_wait_s=float(fields.get("max_wait_s", DEFAULT_MAX_WAIT_S)),
             on_quota=fields.get("on_quota") or self.config.providers[variant.provider].on_quota or "wait",

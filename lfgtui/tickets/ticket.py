@@ -21,6 +21,9 @@ DEFAULT_CHECK_TIMEOUT_S = 600.0
 DEFAULT_MAX_WAIT_S = 120.0
 """How long a ticket with a fallback waits for a rate-limited or overloaded provider (the wait its
 429 or 529 names) before it moves to the next link instead: two minutes."""
+DEFAULT_JUDGE_MAX_CHARS = 200_000
+"""The most characters of a judge's prompt (about 50,000 tokens, within any current model's context
+with room for its answer): past it, the contestants' diffs and check outputs are cut, fairly."""
 JUDGE_SUFFIX = "@judge"
 """A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
@@ -63,6 +66,9 @@ class Ticket:
     """For a contestant of a tournament: the command run in its worktree once it completes, which
     ranks it (tournament/)."""
     check_timeout_s: float = DEFAULT_CHECK_TIMEOUT_S
+    judge_max_chars: int = DEFAULT_JUDGE_MAX_CHARS
+    """For a contestant of a judged tournament: the most characters of the judge's prompt
+    (tournament/judge.py `judge_prompt`)."""
     fallback: tuple[tuple[str, str], ...] = ()
     """(provider, model) of each link the ticket moves to, in order, when an attempt fails in a way
     more waiting will not fix soon (run/failover.py)."""

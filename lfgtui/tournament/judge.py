@@ -4,6 +4,10 @@ The judge sees the task and, for each contestant under a shuffled neutral label 
 its attempt ended, its check's result and output, and its diff. No provider, model, agent, ticket
 id, branch or worktree path reaches it: each is replaced (the worktree by `.`, the others by
 `[withheld]`) wherever it appears in that text, since a judge prefers work it takes for its own.
+A prompt longer than the tournament's `judge_max_chars` has its contestants' check outputs and diffs
+cut, fairly (`fair_shares`: each contestant its equal share of the room, what one needs less going
+to the others; then its output and its diff the same way), an output keeping its end (the summary and
+the failures), a diff its start, each cut said where it was made and how much it took.
 It must answer only the JSON object `ANSWER_SHAPE` describes, which `read_ranking` checks strictly:
 every label exactly once, best first, each with a reason. lfg keeps the labels' mapping and maps the
 ranking back to the contestants' tickets.
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lfgtui.outcome import Outcome
+from lfgtui.tickets.ticket import DEFAULT_JUDGE_MAX_CHARS
 from lfgtui.tournament.verdict import Contestant, Placing
 
 WITHHELD = "[withheld]"
@@ -65,11 +70,58 @@ def withheld(text: str, contestants: Sequence[Contestant]) -> str:
     return re.sub(rf"(?<![{_WORD}])(?:{pattern})(?![{_WORD}])", WITHHELD, text, flags=re.IGNORECASE)
 
 
-def judge_prompt(task: str, labels: Sequence[tuple[str, Contestant]]) -> str:
-    """What the judge is asked: how to answer, the task, then each contestant by its label."""
+MARKER_ROOM = 150
+"""Characters set aside, when the prompt is cut, for each cut part's note and its code fence."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A contestant's check output or diff as the judge is shown it: whole, or cut to `kept`."""
+
+    text: str
+    keeps_end: bool
+    """A check's output keeps its end (the test summary, the failures); a diff its start."""
+    kept: int | None = None
+    """How many of its characters are kept; None: all of them."""
+    cap: int = DEFAULT_JUDGE_MAX_CHARS
+
+    def cut(self, kept: int, cap: int) -> _Part:
+        return _Part(self.text, self.keeps_end, kept, cap) if kept < len(self.text) else self
+
+    def shown(self, language: str) -> str:
+        """The part in a code fence, after a note saying what was cut when it was."""
+        if self.kept is None:
+            return _fenced(self.text, language)
+        cut, whole = len(self.text) - self.kept, len(self.text)
+        which = "first" if self.keeps_end else "last"
+        kept = self.text[whole - self.kept :] if self.keeps_end else self.text[: self.kept]
+        said = (
+            f"[lfg cut the {which} {cut:,} of these {whole:,} characters: the judge's prompt is capped "
+            f"at {self.cap:,} (judge_max_chars)]"
+        )
+        return f"{said}\n{_fenced(kept, language)}"
+
+
+def fair_shares(sizes: Sequence[int], room: int) -> list[int]:
+    """How much of each size `room` holds, shared fairly: each gets what it needs or an equal share
+    of what is left, whichever is less (the smallest served first, so what one does not need goes to
+    the others)."""
+    shares = [0] * len(sizes)
+    left = max(0, room)
+    for place, index in enumerate(sorted(range(len(sizes)), key=sizes.__getitem__)):
+        shares[index] = min(sizes[index], left // (len(sizes) - place))
+        left -= shares[index]
+    return shares
+
+
+def judge_prompt(
+    task: str, labels: Sequence[tuple[str, Contestant]], max_chars: int = DEFAULT_JUDGE_MAX_CHARS
+) -> str:
+    """What the judge is asked: how to answer, the task, then each contestant by its label; the
+    contestants' check outputs and diffs cut fairly when it would be longer than `max_chars`."""
     contestants = [contestant for _, contestant in labels]
     names = ", ".join(name for name, _ in labels)
-    parts = [
+    head = [
         "You are the judge of a tournament: several contestants were given the same task, each working "
         "in its own copy of the same git repository. Rank them, best first, by how well their change does "
         "the task: correct first, then the smaller, clearer change. A check command ran in each copy "
@@ -79,25 +131,60 @@ def judge_prompt(task: str, labels: Sequence[tuple[str, Contestant]]) -> str:
         f"Rank every contestant ({names}) exactly once, best first, each with a reason: a non-empty string.",
         f"# The task\n\n{withheld(task, contestants)}",
     ]
-    parts += [_section(name, contestant, contestants) for name, contestant in labels]
-    return "\n\n".join(parts) + "\n"
+    parts = [_parts(contestant, contestants) for contestant in contestants]
+
+    def prompt(shown: Sequence[tuple[_Part | None, _Part | None]]) -> str:
+        sections = [
+            _section(name, contestant, contestants, *pair)
+            for (name, contestant), pair in zip(labels, shown, strict=True)
+        ]
+        return "\n\n".join(head + sections) + "\n"
+
+    whole = prompt(parts)
+    if len(whole) <= max_chars:
+        return whole
+    present = [[part for part in pair if part is not None] for pair in parts]
+    bare = prompt([tuple(None if p is None else _Part("", p.keeps_end) for p in pair) for pair in parts])
+    room = max_chars - len(bare) - MARKER_ROOM * sum(len(kept) for kept in present)
+    sizes = [sum(len(part.text) for part in kept) for kept in present]
+    shown = []
+    for pair, share in zip(parts, fair_shares(sizes, room), strict=True):
+        kept = iter(fair_shares([len(part.text) for part in pair if part is not None], share))
+        shown.append(tuple(None if part is None else part.cut(next(kept), max_chars) for part in pair))
+    return prompt(shown)
 
 
-def _section(name: str, contestant: Contestant, everyone: Sequence[Contestant]) -> str:
+def _parts(contestant: Contestant, everyone: Sequence[Contestant]) -> tuple[_Part | None, _Part | None]:
+    """A contestant's check output (None: not checked) and diff (None: no change), every contestant's
+    names withheld from them."""
+    check, diff = contestant.check, contestant.diff
+    output = None
+    if contestant.outcome is Outcome.COMPLETED and check is not None:
+        output = _Part(withheld(check.output, everyone), keeps_end=True)
+    changed = None if diff is None or not diff.text else _Part(withheld(diff.text, everyone), keeps_end=False)
+    return output, changed
+
+
+def _section(
+    name: str,
+    contestant: Contestant,
+    everyone: Sequence[Contestant],
+    output: _Part | None,
+    diff: _Part | None,
+) -> str:
     """One contestant as the judge sees it: the first line says the check's result (the sim's judge
     reads it: `Check (COMMAND): passed (2 passed)`)."""
     lines = [f"# Contestant {name}", ""]
     check = contestant.check
-    if contestant.outcome is not Outcome.COMPLETED or check is None:
+    if output is None or check is None:
         lines.append(f"Did not complete: {contestant.outcome.value}; nothing was checked.")
     else:
         lines.append(f"Check ({withheld(check.command, everyone)}): {check.label()}")
-        lines += ["", "## Check output", "", _fenced(withheld(check.output, everyone), "text")]
-    diff = contestant.diff
-    if diff is None or not diff.text:
+        lines += ["", "## Check output", "", output.shown("text")]
+    if diff is None or contestant.diff is None:
         lines += ["", "## Diff", "", "No change."]
     else:
-        lines += ["", f"## Diff: {diff.label()}", "", _fenced(withheld(diff.text, everyone), "diff")]
+        lines += ["", f"## Diff: {contestant.diff.label()}", "", diff.shown("diff")]
     return "\n".join(lines)
 
 

@@ -10,14 +10,16 @@ own. A contestant run again (a follow-up) is checked again, and the verdict deci
 A tournament with a judge (the ticket `ID@judge`, held by the run until now) is decided by it: once
 every contestant is done, the referee starts it with the contestants under shuffled labels
 (judge.py), reads its ranking, asks it once more when the answer is not valid, and maps the ranking
-back; a judge that fails leaves the rule's ranking, saying why.
+back; a judge that fails leaves the rule's ranking, saying why. An attempt of the judge that the
+referee did not start (the person retried the judge's ticket, or followed it up) is read the same
+way once it ends, under the labels it was shown, and its verdict announced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -98,6 +100,22 @@ class _Entry:
     task: asyncio.Task[None] | None = None
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """A judging under way or done: the rule's verdict, and the labels the judge was shown."""
+
+    verdict: Verdict
+    labels: tuple[tuple[str, Contestant], ...]
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, contestant.ticket) for name, contestant in self.labels)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.labels]
+
+
 class JudgeFailed(Exception):
     """The judge gave no ranking: its attempt did not complete, or its answer was not valid twice."""
 
@@ -119,13 +137,20 @@ class Referee:
             s.ticket.judges: s.ticket.id for s in run.states.values() if s.ticket.judges is not None
         }
         """Each judged tournament's judge ticket."""
+        self.judged = {judge: tournament for tournament, judge in self.judges.items()}
+        """Each judge ticket's tournament."""
         self.judging: dict[str, asyncio.Task[None]] = {}
+        self.asked: dict[str, _Asked] = {}
+        """What each tournament's judge was last asked to rank: read again when it answers again."""
         self.verdicts: dict[str, Verdict] = {}
 
     def __call__(self, event: Event) -> None:
         entry = self.entries.get(event.ticket)
-        if entry is not None and (handle := REFEREE.handlers.get(type(event))) is not None:
-            handle(self, entry, event)
+        if entry is not None:
+            if (handle := REFEREE.handlers.get(type(event))) is not None:
+                handle(self, entry, event)
+        elif type(event) is AttemptEnded and event.ticket in self.judged:
+            self._judge_ended(self.judged[event.ticket])
 
     async def settled(self) -> None:
         """Wait for the checks and judges under way (and any they lead to) to end."""
@@ -227,18 +252,32 @@ class Referee:
             await asyncio.gather(earlier, return_exceptions=True)
         if state.running:
             await state.finished.wait()
-        labels = labelled(verdict.contestants)
-        pairs = tuple((name, c.ticket) for name, c in labels)
+        asked = self.asked[verdict.tournament] = _Asked(verdict, labelled(verdict.contestants))
+        prompt = judge_prompt(self._task(contestant), asked.labels, contestant.judge_max_chars)
+        await self._rank(judge, asked, self._ranking(judge, prompt, asked.names))
+
+    def _judge_ended(self, tournament: str) -> None:
+        """An attempt of the judge ended: read it, unless a judging under way waits for it (or the
+        judge was never asked)."""
+        judging, asked = self.judging.get(tournament), self.asked.get(tournament)
+        if asked is None or (judging is not None and not judging.done()):
+            return
+        judge = self.judges[tournament]
+        self.judging[tournament] = asyncio.create_task(
+            self._rank(judge, asked, self._read(judge, asked.names)), name=f"judge {tournament} again"
+        )
+
+    async def _rank(self, judge: str, asked: _Asked, ranking: Coroutine[Any, Any, Ranked]) -> None:
+        """Announce the verdict the judge's `ranking` makes of `asked` (the rule's, saying why, when it
+        fails)."""
+        verdict = asked.verdict
         try:
-            ranked = await self._ranking(
-                judge, judge_prompt(self._task(contestant), labels), [n for n, _ in pairs]
-            )
-            decided = verdict.by_judge(judge, pairs, ranked.placings(labels))
+            decided = verdict.by_judge(judge, asked.pairs, (await ranking).placings(asked.labels))
         except JudgeFailed as exc:
-            decided = verdict.judge_failed(judge, pairs, str(exc))
+            decided = verdict.judge_failed(judge, asked.pairs, str(exc))
         except Exception as exc:  # a bug of ours fails the judging, not the run or the rule's verdict
             logger.exception("judging %s failed inside lfg", verdict.tournament)
-            decided = verdict.judge_failed(judge, pairs, f"lfg failed: {type(exc).__name__}: {exc}")
+            decided = verdict.judge_failed(judge, asked.pairs, f"lfg failed: {type(exc).__name__}: {exc}")
         self._announce(decided)
 
     def _task(self, contestant: Ticket) -> str:
@@ -253,6 +292,11 @@ class Referee:
         is not one; JudgeFailed when there is none."""
         if not self.run.release(judge, prompt):
             raise JudgeFailed("it was still running")
+        return await self._read(judge, labels)
+
+    async def _read(self, judge: str, labels: list[str]) -> Ranked:
+        """The valid ranking of the judge's attempt under way (or just ended), asking once again when
+        its answer is not one; JudgeFailed when there is none."""
         try:
             return read_ranking(await self._answer(judge), labels)
         except BadRanking as first:

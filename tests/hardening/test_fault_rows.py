@@ -633,6 +633,14 @@ ELSEWHERE = {
         "tests/run/test_quota.py::"
         "test_a_429_without_retry_after_names_the_reset_in_its_headers_and_the_retry_waits_for_it",
     ],
+    "a provider's quota is spent (its rate-limit headers say no requests, or not a request's tokens, are "
+    'left before a reset) and the ticket (or its provider) says `on_quota = "fallback"` or `"pause"`': [
+        "tests/run/test_quota_plan.py::test_on_quota_fallback_moves_to_the_next_link_instead_of_waiting_for_the_reset",
+        "tests/run/test_quota_plan.py::test_on_quota_fallback_with_no_link_left_waits_and_says_so",
+        "tests/run/test_quota_plan.py::test_on_quota_pause_leaves_the_line_until_the_person_resumes_it",
+        "tests/run/test_quota_plan.py::test_on_quota_pause_with_no_one_to_resume_it_waits_for_the_reset",
+        "tests/ui/test_quota_pane.py::test_a_ticket_paused_for_its_quota_waits_for_p_past_the_reset",
+    ],
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
         "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",

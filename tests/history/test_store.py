@@ -45,6 +45,7 @@ from tests.support.recording import (
     as_schema_14,
     as_schema_15,
     as_schema_16,
+    as_schema_17,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -163,6 +164,7 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_14, 14),
         (as_schema_15, 15),
         (as_schema_16, 16),
+        (as_schema_17, 17),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(

@@ -75,6 +75,7 @@ EVERY_FIELD: dict[str, Any] = {
     "judges": "fix",
     "fork_of": ("plan", 2),
     "on_quota": "pause",
+    "judge_max_chars": 50_000,
 }
 """A ticket with every field set, each default field to something else than its default."""
 

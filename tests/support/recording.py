@@ -304,12 +304,24 @@ def as_schema_12(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA user_version = 12")
 
 
+ADDED_IN_V18 = [("tickets", "judge_max_chars")]
+
+
+def as_schema_17(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 17 wrote: tickets without their
+    `judge_max_chars` (migration `V18`)."""
+    for table, column in ADDED_IN_V18:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 17")
+
+
 ADDED_IN_V17 = [("requests", "models")]
 
 
 def as_schema_16(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 16 wrote: requests without the split of their
     counts by model (migration `V17`)."""
+    as_schema_17(conn)
     for table, column in ADDED_IN_V17:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 16")
@@ -325,6 +337,8 @@ def as_schema_15(conn: sqlite3.Connection) -> None:
     for table, column in ADDED_IN_V16:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 15")
+
+
 
 
 ADDED_IN_V12 = ("checks", "verdicts")
