@@ -339,8 +339,6 @@ def as_schema_15(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA user_version = 15")
 
 
-
-
 ADDED_IN_V12 = ("checks", "verdicts")
 
 
