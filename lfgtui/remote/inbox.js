@@ -14,8 +14,8 @@ let token = null;
 let version = null;
 let following = 0; // counts the starts: a loop of an earlier start (an earlier token) stops
 
-// How each kind of open request is shown and answered. An elicitation's form would be one more kind.
-const REQUESTS = { approval: showApproval };
+// How each kind of open request is shown and answered.
+const REQUESTS = { approval: showApproval, elicitation: showQuestion };
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
@@ -228,6 +228,121 @@ function showApproval(item, request) {
   return box;
 }
 
+// An agent's question as a form: an input per field (lfgtui/remote/inbox.py `question`), answered with
+// Send (ACP's accept, the values typed as the schema says), Decline or Cancel. The agent checks the
+// values against its schema too.
+function showQuestion(item, request) {
+  const box = el("div", "request");
+  const asks = el("p", "asks", "asks you · waiting ");
+  const waited = el("span");
+  aged(waited, request.waited_s);
+  asks.append(waited);
+  box.append(asks);
+  if (request.question !== item.detail) box.append(el("p", "question", request.question)); // the card says it already
+  if (request.title) box.append(el("div", "key", request.title));
+  if (request.description) box.append(el("p", "hint", request.description));
+  const inputs = request.fields.map((field) => formInput(field));
+  for (const input of inputs) box.append(input.node);
+  for (const problem of request.problems) box.append(el("p", "note problem", problem));
+  if (!request.control) return box;
+  const path = "/v1/tickets/" + encodeURIComponent(item.ticket) + "/elicitations/" + encodeURIComponent(request.call) + "/";
+  const send = el("button", "approve", "Send");
+  const decline = el("button", "deny", "Decline");
+  const cancel = el("button", "", "Cancel");
+  const note = el("p", "note");
+  const controls = [send, decline, cancel];
+  for (const button of controls) button.type = "button";
+  send.disabled = !request.answerable;
+  send.addEventListener("click", () => {
+    const content = {};
+    const wrong = [];
+    for (const input of inputs) input.take(content, wrong);
+    if (wrong.length) {
+      note.className = "note problem";
+      note.textContent = "Not sent: " + wrong.join("; ");
+      return;
+    }
+    act(path + "accept", JSON.stringify({ content }), controls, note, "application/json");
+  });
+  decline.addEventListener("click", () => act(path + "decline", undefined, controls, note));
+  cancel.addEventListener("click", () => act(path + "cancel", undefined, controls, note));
+  const buttons = el("div", "buttons");
+  buttons.append(send, decline, cancel);
+  box.append(buttons, note);
+  return box;
+}
+
+// One field's label and input; `take` adds its value to the content, or what is wrong to `wrong`.
+function formInput(field) {
+  const node = el("label", "field");
+  node.append(el("span", "key", field.label + (field.required ? " (required)" : "")));
+  const hint = [field.description, field.bounds].filter(Boolean).join(" · ");
+  if (hint) node.append(el("span", "hint", hint));
+  const missing = (wrong) => field.required && wrong.push(field.label + ": required");
+  if (field.problem) {
+    node.append(el("span", "note problem", field.problem));
+    return { node, take: () => {} };
+  }
+  if (field.kind === "boolean") {
+    const box = el("input");
+    box.type = "checkbox";
+    box.checked = field.default === true;
+    node.append(box);
+    return { node, take: (content) => { content[field.name] = box.checked; } };
+  }
+  if (field.kind === "choices") {
+    const boxes = field.choices.map((choice) => {
+      const option = el("label", "choice");
+      const box = el("input");
+      box.type = "checkbox";
+      box.value = choice.value;
+      option.append(box, " " + choice.title);
+      node.append(option);
+      return box;
+    });
+    return {
+      node, take: (content, wrong) => {
+        const chosen = boxes.filter((box) => box.checked).map((box) => box.value);
+        if (chosen.length) content[field.name] = chosen;
+        else missing(wrong);
+      },
+    };
+  }
+  let input;
+  if (field.kind === "choice") {
+    input = el("select");
+    input.append(el("option", "", "—"));
+    for (const choice of field.choices) {
+      const option = el("option", "", choice.title);
+      option.value = choice.value;
+      input.append(option);
+    }
+    input.value = typeof field.default === "string" ? field.default : "";
+  } else {
+    input = el("input");
+    input.type = "text";
+    if (field.kind !== "string") input.inputMode = field.kind === "integer" ? "numeric" : "decimal";
+    if (field.max_length !== null) input.maxLength = field.max_length;
+    if (field.default !== null && typeof field.default !== "boolean") input.value = String(field.default);
+  }
+  input.setAttribute("aria-label", field.label);
+  node.append(input);
+  return {
+    node, take: (content, wrong) => {
+      const text = input.value;
+      if (text.trim() === "") return missing(wrong);
+      if (field.kind !== "number" && field.kind !== "integer") {
+        content[field.name] = text;
+        return;
+      }
+      const number = Number(text.trim());
+      if (!Number.isFinite(number)) wrong.push(field.label + ": a number");
+      else if (field.kind === "integer" && !Number.isInteger(number)) wrong.push(field.label + ": a whole number");
+      else content[field.name] = number;
+    },
+  };
+}
+
 function unknown(item, request) {
   return el("p", "request note", "a request of a kind this page cannot answer (" + request.kind + "): answer it in lfg");
 }
@@ -266,13 +381,13 @@ function followUpForm(ticket) {
   return form;
 }
 
-async function act(path, body, controls, note) {
+async function act(path, body, controls, note, type = "text/plain; charset=utf-8") {
   for (const control of controls) control.disabled = true;
   note.className = "note";
   note.textContent = "sending…";
   let why;
   try {
-    const extra = body === undefined ? {} : { "Content-Type": "text/plain; charset=utf-8" };
+    const extra = body === undefined ? {} : { "Content-Type": type };
     const answer = await fetch(path, { method: "POST", headers: headers(extra), body, cache: "no-store" });
     if (answer.status === 401) {
       askToken("The run refused this token.");

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lfgtui.alerts.states import NEEDS_YOU, Attentions, LastMessage, Standing, State
+from lfgtui.elicitation import FormField, read_form
 from lfgtui.events import (
     DIFF_ARGUMENTS,
     AgentDetails,
@@ -44,6 +45,8 @@ from lfgtui.events import (
     CallEnded,
     ContextUsed,
     DiffUpdated,
+    ElicitationAnswered,
+    ElicitationAsked,
     Event,
     PlanUpdated,
     PromptSent,
@@ -93,8 +96,8 @@ class Inbox:
         self.tickets = {ticket.id: ticket for ticket in tickets}
         self.clock = clock
         self.attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)
-        self.requests: dict[str, dict[str, ApprovalAsked]] = {}
-        """Each ticket's permission requests open now, by call id."""
+        self.requests: dict[str, dict[str, ApprovalAsked | ElicitationAsked]] = {}
+        """Each ticket's permission requests and questions open now, by call or elicitation id."""
         self.answers: dict[str, LastMessage] = {}
         """The end of what each ticket's latest attempt has written."""
         self.version = 0
@@ -147,6 +150,15 @@ class Inbox:
     def _answered(self, event: ApprovalAnswered) -> bool:
         return self.requests.get(event.ticket, {}).pop(event.call_id, None) is not None
 
+    def _question(self, event: ElicitationAsked) -> bool:
+        """An agent's question: open until answered, when someone can answer it (`waits`)."""
+        if event.waits:
+            self.requests.setdefault(event.ticket, {})[event.elicitation_id] = event
+        return event.waits
+
+    def _replied(self, event: ElicitationAnswered) -> bool:
+        return self.requests.get(event.ticket, {}).pop(event.elicitation_id, None) is not None
+
     def _ended(self, event: AttemptEnded) -> bool:
         return self.requests.pop(event.ticket, None) is not None
 
@@ -185,11 +197,16 @@ class Inbox:
             "unread": standing.unread,
             "waited_s": round(max(now - standing.since, 0.0), 1),
             "detail": revealed(standing.detail),
-            "follow_up": control and standing.state in FOLLOWS_UP,
+            "follow_up": control and standing.state in FOLLOWS_UP and not self.requests.get(standing.ticket),
         }
         if full:
             asked = self.requests.get(standing.ticket, {}).values()
-            item["requests"] = [approval(request, now, control) for request in asked]
+            item["requests"] = [
+                question(request, now, control)
+                if isinstance(request, ElicitationAsked)
+                else approval(request, now, control)
+                for request in asked
+            ]
             answer = self.answers.get(standing.ticket)
             item["answer"] = revealed(last_lines(answer.text())) if answer is not None else ""
         return item
@@ -197,7 +214,7 @@ class Inbox:
 
 def approval(request: ApprovalAsked, now: float, control: bool) -> dict[str, Any]:
     """An open permission request: the tool, everything it asks (`fields`) and how long it has
-    waited. `kind` names what the page shows it with (an elicitation would be another kind)."""
+    waited. `kind` names what the page shows it with (`question`'s is another)."""
     return {
         "kind": "approval",
         "call": request.call_id,
@@ -205,6 +222,42 @@ def approval(request: ApprovalAsked, now: float, control: bool) -> dict[str, Any
         "waited_s": round(max(now - request.t, 0.0), 1),
         "fields": fields(request.arguments),
         "answerable": control,
+    }
+
+
+def question(asked: ElicitationAsked, now: float, control: bool) -> dict[str, Any]:
+    """An agent's open question: its message and its form's fields as the page builds its inputs
+    (lfgtui/elicitation.py reads the schema, as for the TUI's form). `name` and a choice's `value`
+    are sent back as the agent gave them; everything shown is revealed. `answerable`: the form can be
+    accepted here (declining and cancelling need only `control`)."""
+    form = read_form(asked.form)
+    return {
+        "kind": "elicitation",
+        "call": asked.elicitation_id,
+        "question": revealed(asked.question),
+        "title": revealed(form.title),
+        "description": revealed(form.description),
+        "waited_s": round(max(now - asked.t, 0.0), 1),
+        "fields": [form_field(field) for field in form.fields],
+        "problems": [revealed(problem) for problem in form.problems],
+        "control": control,
+        "answerable": control and form.answerable,
+    }
+
+
+def form_field(field: FormField) -> dict[str, Any]:
+    default = field.default if isinstance(field.default, str | bool | int | float) else None
+    return {
+        "name": field.name,
+        "label": revealed(field.label),
+        "kind": field.kind.value,
+        "required": field.required,
+        "description": revealed(field.description),
+        "bounds": revealed(field.bounds()),
+        "choices": [{"value": c.value, "title": revealed(c.title or c.value)} for c in field.choices],
+        "max_length": field.max_length,
+        "default": revealed(default) if isinstance(default, str) else default,
+        "problem": revealed(field.problem),
     }
 
 
@@ -243,6 +296,8 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
         ToolCallStarted: Inbox._between,
         ApprovalAsked: Inbox._asked,
         ApprovalAnswered: Inbox._answered,
+        ElicitationAsked: Inbox._question,
+        ElicitationAnswered: Inbox._replied,
         AttemptEnded: Inbox._ended,
     },
     {

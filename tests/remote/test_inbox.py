@@ -11,9 +11,18 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx2
+import pytest
 
-from lfgtui.events import ApprovalAnswered, AttemptEnded, Outcome, PromptSent, Status
-from lfgtui.remote.inbox import fields, last_lines
+from lfgtui.events import (
+    ApprovalAnswered,
+    AttemptEnded,
+    ElicitationAsked,
+    Outcome,
+    PromptSent,
+    Status,
+    TextDelta,
+)
+from lfgtui.remote.inbox import fields, last_lines, question
 from lfgtui.sim.server import SimServer
 from tests.support.serving import TOKEN, Served, asked, served
 
@@ -263,3 +272,65 @@ async def test_a_coding_agents_request_is_listed_whole_and_answered_as_in_the_tu
         "write_file notes/summary.md approved by 127.0.0.1",
         "run_command cat notes/summary.md approved by 127.0.0.1",
     ]
+
+
+ASKS_A_FORM = '[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "elicit:ttft_ms=0"\n'
+"""The sim ACP agent asking its release form (lfgtui/sim/scenarios/elicit.toml)."""
+
+
+@pytest.mark.timeout(120)  # an agent's start: slow on a loaded machine
+async def test_an_agents_question_is_listed_as_its_form_and_the_pages_answer_reaches_it(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agent's log
+    async with served(sim, tmp_path, ASKS_A_FORM, control=True, yes=False) as run, run.client() as client:
+        run.run.start()
+        shown = await inbox_until(client, lambda s: any(item["requests"] for item in s["needs_you"]))
+        [item] = shown["needs_you"]
+        assert (item["ticket"], item["state"]) == ("rel", "asked")
+        [question] = item["requests"]
+        assert question["kind"] == "elicitation" and question["answerable"]
+        assert not item["follow_up"], "its turn goes on once the form is answered: no follow-up yet"
+        assert question["question"] == "Before I start: how should I name the release?"
+        by_name = {field["name"]: field for field in question["fields"]}
+        assert [(f["kind"], f["required"]) for f in by_name.values()] == [
+            ("string", True),
+            ("integer", True),
+            ("choice", False),
+            ("boolean", False),
+        ]
+        assert by_name["builds"]["bounds"] == "1 to 10" and by_name["builds"]["default"] == 3
+        assert [c["value"] for c in by_name["channel"]["choices"]] == ["stable", "beta", "nightly"]
+        path = f"/v1/tickets/rel/elicitations/{quote(question['call'], safe='')}/accept"
+        content = {"name": "v4", "builds": 2, "channel": "beta", "notify": True}  # as the page sends it
+        assert (await client.post(path, json={"content": content})).json() == {"ok": True}
+        await inbox_until(client, lambda s: not any(item["requests"] for item in s["needs_you"]))
+        await asyncio.wait_for(run.run.wait(), 60)
+    said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
+    assert 'accepted: {"builds": 2, "channel": "beta", "name": "v4", "notify": true}' in said, said
+
+
+def test_a_question_is_shown_revealed_and_sent_back_by_the_agents_own_names() -> None:
+    """The form's texts go out revealed; the names and choice values the answer is keyed by stay as
+    the agent sent them."""
+    asked = ElicitationAsked(
+        ticket="t",
+        attempt=1,
+        seq=1,
+        t=0.0,
+        message="asks",
+        elicitation_id="e1",
+        question="Pick\x1b[2J one",
+        form={
+            "type": "object",
+            "properties": {"pick\u202e": {"type": "string", "title": "Pick\x07", "enum": ["a\x1b", "b"]}},
+            "required": ["pick\u202e"],
+        },
+    )
+    shown = question(asked, now=2.0, control=False)
+    assert "\x1b" not in shown["question"] and not shown["answerable"]
+    [field] = shown["fields"]
+    assert field["name"] == "pick\u202e", "sent back as the agent named it"
+    assert "\x07" not in field["label"] and "\u202e" not in field["label"]
+    assert [c["value"] for c in field["choices"]] == ["a\x1b", "b"]
+    assert all("\x1b" not in c["title"] for c in field["choices"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.events import ApprovalAnswered, PromptSent
+from lfgtui.events import ApprovalAnswered, PromptSent, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS
 from tests.support.serving import TOKEN, served
@@ -108,3 +108,39 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
     assert answered == ["run_command approved by 127.0.0.1 (inbox)"]
     asked = [(e.attempt, e.text) for e in run.events if isinstance(e, PromptSent) and e.ticket == "hi"]
     assert asked == [(1, "x"), (2, "And in French?")]
+
+
+async def test_on_a_phone_an_agents_question_is_answered_with_its_form(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sim agent's release form (lfgtui/sim/scenarios/elicit.toml): a wrong value is refused on the
+    page, saying why; the form sent reaches the agent, typed as its schema asks."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agent's log
+    tickets = '[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "elicit:ttft_ms=0"\n'
+    async with (
+        served(sim, tmp_path, tickets, control=True, yes=False) as run,
+        playwright.async_playwright() as driver,
+    ):
+        run.run.start()
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+        await page.goto(f"{run.url}/inbox#token={TOKEN}")
+        form = page.locator('#needs-you li[data-ticket="rel"] .request', has_text="asks you")
+        await form.wait_for(timeout=60_000)  # the agent's start: slow on a loaded machine
+        card = page.locator('#needs-you li[data-ticket="rel"]')
+        assert "how should I name the release?" in await card.locator(".detail").inner_text()
+        assert await card.locator("form.follow-up").is_hidden(), "its turn goes on once answered"
+        await form.get_by_label("Name").fill("v4")
+        await form.get_by_label("Builds to keep").fill("2.5")
+        await form.get_by_role("button", name="Send").tap()
+        await form.locator(".note", has_text="Not sent: Builds to keep: a whole number").wait_for()
+        await form.get_by_label("Builds to keep").fill("2")
+        await form.get_by_label("Channel").select_option("beta")
+        assert not await overflows(page)
+        await page.screenshot(path=tmp_path / "question.png", full_page=True)
+        await form.get_by_role("button", name="Send").tap()
+        await page.locator('#unread li[data-ticket="rel"]').wait_for()
+        await browser.close()
+        await asyncio.wait_for(run.run.wait(), 30)
+    said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
+    assert '{"builds": 2, "channel": "beta", "name": "v4", "notify": false}' in said, said
