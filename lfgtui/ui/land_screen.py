@@ -1,7 +1,8 @@
-"""How to land a reviewed ticket (`M` on the review screen): squash, merge or rebase, and the commit
-message, made from the ticket and editable. Keyboard only, and whole at 80 by 24: arrows and space
-choose the way, tab goes to the message, ctrl+s lands, escape gives up. The landing itself is
-`worktrees/land.py`, as `lfg land` does it."""
+"""How to land a reviewed ticket (`M` on the review screen): squash, merge or rebase, onto the base
+branch or as a pull request, and the commit message, made from the ticket and editable. Keyboard
+only, and whole at 80 by 24: arrows and space choose the way, tab goes to the message and then the
+pull-request choice, ctrl+s lands, escape gives up. The landing itself is `worktrees/land.py`, as `lfg
+land` (and `lfg land --pr`) does it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import RadioButton, RadioSet, Static, TextArea
+from textual.widgets import Checkbox, RadioButton, RadioSet, Static, TextArea
 
 from lfgtui.inert import inert
 from lfgtui.worktrees.land import LandOptions, Strategy
@@ -37,7 +38,8 @@ class LandScreen(ModalScreen[LandOptions | None]):
     LandScreen { align: center middle; }
     LandScreen #land-how { width: 100%; height: auto; layout: horizontal; }
     LandScreen #land-how RadioButton { width: auto; }
-    LandScreen #land-message { height: 8; }
+    LandScreen #land-pr { border: none; padding: 0; height: 1; }
+    LandScreen #land-message { height: 7; }
     """
 
     def __init__(self, ticket: str, branch: str, onto: str, message: str) -> None:
@@ -56,8 +58,9 @@ class LandScreen(ModalScreen[LandOptions | None]):
                 for strategy, label in WAYS.items():
                     yield RadioButton(label, value=strategy is Strategy.SQUASH, name=strategy.value)
             yield TextArea(self.message, id="land-message", soft_wrap=True, show_line_numbers=False)
+            yield Checkbox("a pull request instead (push the branch, gh pr create)", id="land-pr")
             yield Static(
-                "[b]\u2190 \u2192 space[/b] how  [b]tab[/b] message  [b]ctrl+s[/b] land  [b]esc[/b] cancel",
+                "[b]\u2190 \u2192 space[/b] how  [b]tab[/b] next  [b]ctrl+s[/b] land  [b]esc[/b] cancel",
                 classes="choices",
             )
 
@@ -71,7 +74,8 @@ class LandScreen(ModalScreen[LandOptions | None]):
             return
         pressed = self.query_one(RadioSet).pressed_button
         strategy = Strategy(pressed.name) if pressed is not None and pressed.name else Strategy.SQUASH
-        self.dismiss(LandOptions(message=message, strategy=strategy))
+        pull_request = self.query_one(Checkbox).value
+        self.dismiss(LandOptions(message=message, strategy=strategy, pull_request=pull_request))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -352,8 +352,7 @@ class RunController:
             self.screen.notify(said, severity="error", timeout=10, markup=False)
             return None, said
         self.panes[ticket_id].land(LandingRow.of(landed).label())
-        said = f"Landed {ticket_id} onto {landed.base_branch}: {landed.landed_commit[:12]}"
-        said += f" ({landed.strategy}); {landed.archived}"
+        said = landed.summary(ticket_id)
         if self.services.history is not None:
             said += await asyncio.to_thread(self._record_landing, self.services.history, ticket_id, landed)
         said = inert(said)

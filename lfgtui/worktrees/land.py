@@ -106,6 +106,17 @@ class Landed:
     archived: str = ""
     """What archiving the worktree did, in a sentence."""
 
+    def summary(self, ticket_id: str) -> str:
+        """What landing `ticket_id` did, in one sentence for a notice: where it landed, or where it
+        was pushed and its pull request (or the command that opens it), then the archiving."""
+        commit = f"{self.landed_commit[:12]} ({self.strategy})"
+        if self.remote is None:
+            return f"Landed {ticket_id} onto {self.base_branch}: {commit}; {self.archived}"
+        pushed = f"Pushed {ticket_id} to {self.remote} as {self.branch}: {commit}"
+        if self.pull_request:
+            return f"{pushed}; pull request {self.pull_request}; {self.archived}"
+        return f"{pushed}; no pull request opened: {self.why}; open it with: {self.finish}; {self.archived}"
+
 
 def ticket_message(run_id: str, ticket_id: str, title: str, prompt: str) -> str:
     """A commit message made from the ticket: its title (else its prompt's first line) as the

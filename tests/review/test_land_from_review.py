@@ -5,6 +5,8 @@ and a base that moved and conflicts, which names the file and leaves everything 
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from lfgtui.ui.land_screen import LandScreen
 from lfgtui.ui.modals import ConfirmScreen
 from lfgtui.ui.review_screen import ReviewScreen
 from tests.support.app import keys, until
-from tests.support.git import commit_all, git
+from tests.support.git import commit_all, gh_recorder, git
 from tests.support.review import comment, recorded_app, review_when_done, writer_tickets
 
 SMALL = (80, 24)
@@ -80,3 +82,35 @@ async def test_a_conflict_names_the_file_and_leaves_everything_as_it_was(
         assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2, "no scratch left"
     with Store.open(db) as store:
         assert store.conn.execute("SELECT count(*) FROM landings").fetchone()[0] == 0
+
+
+async def test_a_pull_request_from_the_review_screen_pushes_the_branch_and_opens_it_with_gh(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dialog's pull-request choice lands as `lfg land --pr`: the base does not move, the branch is
+    pushed to the remote (a bare repository) and `gh pr create` is asked (a recorder on PATH)."""
+    path = writer_tickets(tmp_path, monkeypatch)
+    repo, db = tmp_path / "repo", tmp_path / "h.sqlite3"
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    log = gh_recorder(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{log.parent}{os.pathsep}{os.environ['PATH']}")
+    base = git(repo, "rev-parse", "main")
+    async with recorded_app(sim, path, db) as app, app.run_test(size=SMALL) as pilot:
+        screen = await review_when_done(pilot, app)
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, LandScreen))
+        await pilot.press("tab", "tab", "space", "ctrl+s")  # past the message: the pull request
+        await until(pilot, lambda: "Pushed w to origin" in status_of(screen), 30)
+        assert "pull request https://github.com/example/project/pull/7" in status_of(screen)
+        run_id = app.controller.run_id
+    assert git(repo, "rev-parse", "main") == base, "a pull request moves no base"
+    branches = git(bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+    assert sorted(branches) == [f"lfg/{run_id}/w", "main"], "the ticket's branch pushed"
+    created = [json.loads(line) for line in log.read_text().splitlines() if '"create"' in line]
+    assert len(created) == 1 and created[0][1:3] == ["pr", "create"]
+    with Store.open(db) as store:
+        (landing,) = store.conn.execute("SELECT pull_request, base_branch FROM landings").fetchall()
+    assert tuple(landing) == ("https://github.com/example/project/pull/7", "main")

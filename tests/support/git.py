@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,21 @@ def worktree_repo(folder: Path) -> Path:
     (folder / ".gitignore").write_text("*.log\n")
     commit_all(folder, "start")
     return folder
+
+
+def gh_recorder(folder: Path, logged_in: bool = True) -> Path:
+    """A `gh` that records its arguments (one JSON list a line) and answers as gh would."""
+    folder.mkdir()
+    log = folder / "gh.log"
+    script = folder / "gh"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"with open({str(log)!r}, 'a') as log:\n"
+        "    log.write(json.dumps([os.getcwd(), *sys.argv[1:]]) + '\\n')\n"
+        "if sys.argv[1:3] == ['auth', 'status']:\n"
+        f"    sys.exit({0 if logged_in else 1})\n"
+        "print('https://github.com/example/project/pull/7')\n"
+    )
+    script.chmod(0o755)
+    return log

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from lfgtui.worktrees.land import (
     ticket_message,
 )
 from lfgtui.worktrees.tree import Worktree, create_worktree, metadata_file, read_metadata
-from tests.support.git import commit_all, git, isolate_git, worktree_repo
+from tests.support.git import commit_all, gh_recorder, git, isolate_git, worktree_repo
 
 
 @pytest.fixture(autouse=True)
@@ -245,24 +244,6 @@ def remote(repo: Path, tmp_path: Path) -> Path:
     git(repo, "remote", "add", "origin", str(bare))
     git(repo, "push", "-q", "-u", "origin", "main")
     return bare
-
-
-def gh_recorder(folder: Path, logged_in: bool = True) -> Path:
-    """A `gh` that records its arguments (one JSON list a line) and answers as gh would."""
-    folder.mkdir()
-    log = folder / "gh.log"
-    script = folder / "gh"
-    script.write_text(
-        f"#!{sys.executable}\n"
-        "import json, os, sys\n"
-        f"with open({str(log)!r}, 'a') as log:\n"
-        "    log.write(json.dumps([os.getcwd(), *sys.argv[1:]]) + '\\n')\n"
-        "if sys.argv[1:3] == ['auth', 'status']:\n"
-        f"    sys.exit({0 if logged_in else 1})\n"
-        "print('https://github.com/example/project/pull/7')\n"
-    )
-    script.chmod(0o755)
-    return log
 
 
 async def test_pr_pushes_the_branch_and_opens_a_pull_request_with_gh(
