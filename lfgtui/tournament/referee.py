@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lfgtui.cost.metrics import Metrics
@@ -231,6 +231,8 @@ class Referee:
             self._announce(verdict)
 
     def _announce(self, verdict: Verdict) -> None:
+        if self.run.recording is not None:  # landed from the history: `lfg land RUN TICKET`
+            verdict = replace(verdict, run_id=self.run.run_id)
         self.verdicts[verdict.tournament] = verdict
         for told in self._told():
             told.decided(verdict, self.run.clock())

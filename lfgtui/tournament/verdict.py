@@ -203,18 +203,25 @@ class Verdict:
     ranking is then the rule's. None when it ranked, or there is no judge."""
     labels: tuple[tuple[str, str], ...] = ()
     """(label, contestant's ticket) for each neutral label the judge saw, in label order."""
+    run_id: str | None = None
+    """The recorded run it is a verdict of, which `lfg land` lands the winner from; None when the run
+    is not recorded (`--no-history`)."""
 
     def contestant(self, ticket: str) -> Contestant:
         return next(c for c in self.contestants if c.ticket == ticket)
 
     def land_command(self) -> str | None:
-        """The git commands that take the winner's work into the branch checked out in the repository
-        the run started from: commit it on its branch, then merge that branch (until `lfg land`)."""
+        """The command that lands the winner: `lfg land RUN TICKET` for a recorded run (`M` on the
+        verdict does the same); else, since `lfg land` reads the history, the git commands that take
+        its work into the branch checked out in the repository the run started from: commit it on its
+        branch, then merge that branch. None without a winner in a worktree."""
         if self.winner is None:
             return None
         winner = self.contestant(self.winner)
         if winner.worktree is None or winner.branch is None or winner.repo is None:
             return None
+        if self.run_id is not None:
+            return f"lfg land {shlex.quote(self.run_id)} {shlex.quote(self.winner)}"
         tree, repo = shlex.quote(winner.worktree), shlex.quote(winner.repo)
         message = shlex.quote(f"lfg: {self.winner}")
         commit = f"git -C {tree} add -A && git -C {tree} commit -m {message}"

@@ -22,7 +22,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import SuiteCounts, Verdict
 from tests.support.git import git, isolate_git
-from tests.support.lfg import Lfg
+from tests.support.lfg import Lfg, command
 from tests.support.tournament import CONTESTANTS, Told, calc_repo, tournament_tickets
 
 
@@ -132,4 +132,10 @@ def test_headless_ndjson_says_each_check_and_the_verdict(
     assert rows["fix@tournament-fail"]["diff"] == {"added": 2, "removed": 0, "files": ["calc.py"], "count": 1}
     assert rows["fix@tournament-fail"]["check"]["tests"]["failed"] == 1
     assert rows["fix@tournament-pass"]["outcome"] == "completed" and rows["fix@tournament-pass"]["wall_s"] > 0
-    assert rows["fix@tournament-pass"]["branch"] in verdict["land"]
+    run_id = verdict["land"].split()[2]
+    assert verdict["land"] == f"lfg land {run_id} fix@tournament-pass", "a recorded run lands with lfg land"
+    before = git(repo, "rev-parse", "HEAD")
+    landed = command(lfg, *verdict["land"].split()[1:], "--config", str(lfg.config))
+    assert landed.returncode == 0, landed.stderr
+    assert git(repo, "rev-list", "--count", f"{before}..HEAD") == "1", "the base moved by the winner's commit"
+    assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
