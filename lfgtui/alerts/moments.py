@@ -25,6 +25,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -114,6 +115,7 @@ class RunAlerts:
 
 WORKING = (
     AttemptStarted,
+    AttemptQueued,
     PromptSent,
     RequestSent,
     TextDelta,

@@ -29,6 +29,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -313,6 +314,7 @@ REFEREE: Translation[Handler] = Translation(
         **dict.fromkeys(
             (
                 Status,
+                AttemptQueued,
                 Retrying,
                 Queued,
                 AgentStarted,
