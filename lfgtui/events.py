@@ -85,6 +85,9 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptStarted(Event):
+    """The attempt starts where it runs: its wall time counts from here, and so do the times the
+    history keeps of it. One per attempt (one that ends before it could start says only its end)."""
+
     provider: str
     model: str
 
@@ -213,6 +216,18 @@ class Queued(Status):
 
     reason: str
     until: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptQueued(Status):
+    """The attempt waits on a broker for a worker (`lfg run --broker`): its work entry is on the
+    broker, and `message` says what it waits for. It comes before the attempt's `AttemptStarted`,
+    which is the worker's, when the worker takes it, so the attempt's wall time and TTFT count from
+    the worker's real start, never from the wait. Not to be confused with `Queued`, a request waiting
+    for its provider's limits inside a started attempt."""
+
+    provider: str
+    model: str
 
 
 PAUSED = "paused"

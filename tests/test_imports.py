@@ -9,11 +9,11 @@ loads no feature. The packages (and loose modules) of lfgtui/ form no circle eit
 be read from the bottom up as docs/architecture.md lists them. And no test module imports another
 (tests/support/ holds what they share).
 
-Counted for circles: the imports at a module's top level and under `if TYPE_CHECKING:`, since a
-type-only import is still a dependency a reader follows. Not counted: imports inside functions (how a
-command loads only what it needs) and a module's own packages (Python loads those first anyway).
-Counted for the folder rules: every import, inside functions too, since importing the UI late still
-depends on it.
+Counted for circles and for the folder rules: every import, at a module's top level, under `if
+TYPE_CHECKING:` and inside functions, since a type-only import is still a dependency a reader follows,
+and importing a module late (how a command loads only what it needs) still depends on it; two modules
+that need each other share a type or a protocol a floor below them instead. Not counted: a module's
+own packages (Python loads those first anyway).
 """
 
 from __future__ import annotations
@@ -45,27 +45,14 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-        elif isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
-            yield from (n for n in node.body if isinstance(n, ast.Import | ast.ImportFrom))
-
-
 def every_import(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
     yield from (node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom))
 
 
-def dependencies(
-    name: str,
-    path: Path,
-    known: dict[str, Path],
-    imports: Callable[[ast.Module], Iterator[ast.Import | ast.ImportFrom]] = top_level_imports,
-) -> set[str]:
+def dependencies(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: list[str] = []
-    for node in imports(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in every_import(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             targets += [alias.name for alias in node.names]
             continue
@@ -113,6 +100,7 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     graph = {name: dependencies(name, path, known) for name, path in known.items()}
     assert graph["lfgtui.ui.app"] >= {"lfgtui.ui.run_controller"}, "the graph sees real imports"
     assert graph["lfgtui.ui.run_controller"] >= {"lfgtui.remote.attach"}, "and imports for type checking"
+    assert graph["lfgtui.ui.run_screen"] >= {"lfgtui.ui.verdict_screen"}, "and imports inside functions"
     assert circles(graph) == []
 
 
@@ -127,14 +115,14 @@ def reaching(importers: Callable[[str], bool], imported: Iterable[str]) -> list[
         f"{name} imports {other}"
         for name in known
         if importers(name)
-        for other in dependencies(name, known[name], known, every_import)
+        for other in dependencies(name, known[name], known)
         if within(other, imported)
     )
 
 
 def test_nothing_below_the_ui_and_the_commands_imports_them() -> None:
     known = modules()
-    late = dependencies("lfgtui.ui.run_controller", known["lfgtui.ui.run_controller"], known, every_import)
+    late = dependencies("lfgtui.ui.run_controller", known["lfgtui.ui.run_controller"], known)
     assert "lfgtui.worktrees.git" in late, "the rule sees imports inside functions"
     assert within("lfgtui.commands.worktrees", ON_TOP) and not within("lfgtui.worktrees.tree", ON_TOP)
     assert reaching(lambda name: not within(name, ON_TOP), ON_TOP) == []
@@ -193,7 +181,7 @@ def test_no_two_packages_import_each_other_through_a_circle() -> None:
     known = modules()
     graph: dict[str, set[str]] = {room(name): set() for name in known}
     for name, path in known.items():
-        graph[room(name)] |= {room(other) for other in dependencies(name, path, known, every_import)}
+        graph[room(name)] |= {room(other) for other in dependencies(name, path, known)}
     for name, imported in graph.items():
         imported.discard(name)
     assert "lfgtui.providers" in graph["lfgtui.config"], "the graph sees packages"

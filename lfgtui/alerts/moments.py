@@ -25,6 +25,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -116,6 +117,7 @@ class RunAlerts:
 
 WORKING = (
     AttemptStarted,
+    AttemptQueued,
     PromptSent,
     RequestSent,
     TextDelta,

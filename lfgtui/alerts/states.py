@@ -28,6 +28,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -63,7 +64,8 @@ class State(StrEnum):
     """A ticket's attention state; the value is what NDJSON and the history say."""
 
     WAITING = "waiting"
-    """Not started: on its `depends_on` (named in `Standing.detail`), or for its turn."""
+    """Not started: on its `depends_on` (named in `Standing.detail`), for its turn, or on a broker
+    for a worker (`AttemptQueued`: its detail is "a worker")."""
     WORKING = "working"
     APPROVAL = "approval"
     """A permission request is open: the person must allow or deny it."""
@@ -283,12 +285,13 @@ class Attentions:
         self.standings[event.ticket] = new
         return (new,)
 
-    def _started(self, event: AttemptStarted) -> tuple[Standing, ...]:
+    def _started(self, event: AttemptStarted | AttemptQueued) -> tuple[Standing, ...]:
         self._open.pop(event.ticket, None)
         self._questions.pop(event.ticket, None)
         self._tail[event.ticket] = LastMessage()
         self.completed.discard(event.ticket)
-        return self._move(event, State.WORKING)
+        queued = isinstance(event, AttemptQueued)  # on a broker, until a worker takes it
+        return self._move(event, State.WAITING if queued else State.WORKING, "a worker" if queued else "")
 
     def _text(self, event: TextDelta) -> tuple[Standing, ...]:
         self._tail.setdefault(event.ticket, LastMessage()).add(event.text)
@@ -368,7 +371,7 @@ class Attentions:
         changed: list[Standing] = []
         for ticket in self.dependents.get(event.ticket, ()):
             standing = self.standings[ticket]
-            if standing.state is not State.WAITING:
+            if standing.state is not State.WAITING or standing.attempt:  # (queued for a worker)
                 continue
             detail = ", ".join(dep for dep in self.depends_on[ticket] if dep not in self.completed)
             if detail != standing.detail:
@@ -384,6 +387,7 @@ ATTENTION: Translation[Callable[[Attentions, Any], tuple[Standing, ...]]] = Tran
     "attention states",
     {
         AttemptStarted: Attentions._started,
+        AttemptQueued: Attentions._started,
         TextDelta: Attentions._text,
         RequestSent: Attentions._new_message,
         ToolCallStarted: Attentions._new_message,

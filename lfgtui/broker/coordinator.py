@@ -7,6 +7,10 @@ which `Dispatch` follows (as `lfg attach` does) and hands to the attempt waiting
 numbers those events anew as its own, so what it says itself (who cancelled, that no worker serves
 a provider) sits among them in its history. `coordinated_run` makes such a run.
 
+An attempt put on the broker is *queued* (`AttemptQueued`, saying what it waits for) until a worker
+takes it; its one start is that worker's `AttemptStarted`, adopted when it comes, so its duration,
+TTFT and output times count from the worker's real start, never from the wait.
+
 A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
 local run sends the one its tool loop built; a coding agent's follow-up goes back to the worker
 that has the agent's session (`_destination`).
@@ -55,6 +59,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     ErrorInfo,
     ErrorKind,
@@ -412,11 +417,10 @@ class BrokerRunner:
             return
         events = self.dispatch.wait_for(ticket.id)
         work = self._adopting.pop(ticket.id, None)
-        started = work is None
+        started = False  # the attempt's start is its worker's `AttemptStarted`, adopted when it comes
         try:
             self.dispatched.add((ticket.id, attempt.number))
             if work is None:
-                attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                 work = await self._enqueue(attempt)
             self.dispatch.expect(ticket.id, work)
             conversation = self._transcribe(state)
@@ -428,25 +432,25 @@ class BrokerRunner:
                         ev, seen = self._next_attempt(attempt, self._lost(work, attempt.number + 1)), 0
                         work = await self._enqueue(attempt)
                         self.dispatch.expect(ticket.id, work)
-                        started, conversation = True, self._transcribe(state)
+                        started, conversation = False, self._transcribe(state)
                     continue
                 if event.attempt < attempt.number:
                     continue  # an attempt that ended here already
                 if isinstance(event, AttemptEnd):
                     if event.attempt > attempt.number:  # taken over, and all of that attempt trimmed
                         ev, seen = self._taken_over(attempt, self._end_event(attempt, event)), 0
+                        started = False
+                    if not started:  # a worker started it: its start was trimmed with the rest
+                        attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                     self._ended_apart(attempt, event, seen)
                     return
                 if event.attempt > attempt.number:
-                    ev, started, seen = self._taken_over(attempt, event), True, 0
+                    ev, started, seen = self._taken_over(attempt, event), False, 0
                     conversation = self._transcribe(state)
-                elif not started:  # adopted: its start is the worker's, when it started
+                if not started:
                     started = True
-                    if not isinstance(event, AttemptStarted):
+                    if not isinstance(event, AttemptStarted):  # read by a coordinator before, or trimmed
                         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
-                elif isinstance(event, AttemptStarted):
-                    seen += 1
-                    continue  # this run's own started it, when it was enqueued
                 seen += 1
                 approvals.note(event)
                 conversation.add(event)
@@ -472,10 +476,15 @@ class BrokerRunner:
             *self._continuing(state),
         )
         state.why = None
-        item, worker = await self._destination(attempt, item)
+        item, worker, moved = await self._destination(attempt, item)
         work = await self.dispatch.enqueue(item, worker)
-        if (unserved := await self.dispatch.unserved(ticket.provider)) is not None:
-            attempt.say(Status, message=unserved)
+        waits = await self.dispatch.unserved(ticket.provider) or (
+            f"queued on the broker: waits for {f'worker {worker}' if worker else 'a worker'} "
+            f"that serves {ticket.provider!r}"
+        )
+        attempt.say(AttemptQueued, message=waits, provider=ticket.provider, model=ticket.model)
+        if moved is not None:  # after it: the attempt's first event is its queueing (or its end)
+            attempt.say(Status, message=moved)
         return work
 
     @staticmethod
@@ -521,21 +530,21 @@ class BrokerRunner:
             return (), None, None, None
         return state.base, state.follow_up, state.continues, state.agent_session
 
-    async def _destination(self, attempt: Attempt, item: WorkItem) -> tuple[WorkItem, str | None]:
+    async def _destination(self, attempt: Attempt, item: WorkItem) -> tuple[WorkItem, str | None, str | None]:
         """The worker a coding agent's follow-up must go to: the one that ran the attempt it
         continues, which alone has the agent's session to load. When that worker is gone the
         follow-up goes to any worker, in a new session told the earlier conversation (as when an
-        agent cannot load its session here), and the pane says so."""
+        agent cannot load its session here), and the third value says so for the pane."""
         ticket, continues = item.ticket, item.continues
         if (
             continues is None
             or item.agent_session is None
             or not kind_of(attempt.run.providers.configs[ticket.provider]).coding_agent
         ):
-            return item, None
+            return item, None, None
         worker = await self.dispatch.ran_on(ticket.id, continues)
         if worker is not None and await self.dispatch.present(worker, ticket.provider):
-            return item, worker
+            return item, worker, None
         gone = (
             f"worker {worker}, which ran attempt {continues} and has its agent's session, is gone"
             if worker is not None
@@ -544,8 +553,7 @@ class BrokerRunner:
         message = (
             f"{gone}: this follow-up starts a new agent session on any worker, told the earlier conversation"
         )
-        attempt.say(Status, message=message)
-        return dataclasses.replace(item, agent_session=None), None
+        return dataclasses.replace(item, agent_session=None), None, message
 
     @staticmethod
     def _transcribe(state: TicketState) -> Conversation:
@@ -563,24 +571,20 @@ class BrokerRunner:
             f"its worker stopped renewing its lease (killed, paused, or cut off from the broker): "
             f"another worker took the ticket over as attempt {number}"
         )
-        return self._next_attempt(attempt, message, number, started=isinstance(announced, AttemptStarted))
+        return self._next_attempt(attempt, message, number)
 
-    def _next_attempt(
-        self, attempt: Attempt, message: str, number: int | None = None, started: bool = False
-    ) -> EventFactory:
-        """End the ticket's attempt `interrupted` with `message` (unless its end came already) and
-        start attempt `number` (the next one by default; `started`: the worker's own start follows)."""
+    def _next_attempt(self, attempt: Attempt, message: str, number: int | None = None) -> EventFactory:
+        """End the ticket's attempt `interrupted` with `message` (unless its end came already) and go
+        on as attempt `number` (the next one by default), whose start is its worker's."""
         ticket, before = attempt.ticket, attempt.number
         number = before + 1 if number is None else number
         error = ErrorInfo(ErrorKind.CONNECTION, message)
         # Published, unlike the rest of a dispatched attempt: no worker ends it. Its seq is past the
-        # worker's last (each worker event is adopted in order after this run's own start), so
-        # watchers take it as the attempt's end.
+        # worker's last (each of the worker's events is adopted in order, after what this run said
+        # first), so watchers take it as the attempt's end.
         self.dispatched.discard((ticket.id, before))
         if attempt.state.outcome is None:
             attempt.say(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error)
         ev = attempt.renumber(number)
         self.dispatched.add((ticket.id, number))
-        if not started:  # else the worker's, at its time, is adopted next
-            attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
         return ev

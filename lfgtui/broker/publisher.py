@@ -42,7 +42,7 @@ from lfgtui.alerts.states import Attentions, Standing
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
-from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, AttemptStarted, Event
+from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, AttemptQueued, AttemptStarted, Event
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import BATCH_S
 from lfgtui.run.calls import RetryPolicy
@@ -68,6 +68,8 @@ TOTALS_EVERY_S = 1.0
 """How often the run's cost and tok/s in the index are brought up to date (while batches go)."""
 PENDING = "pending"
 RUNNING = "running"
+QUEUED = "queued"
+"""A ticket whose attempt waits on the broker for a worker (`AttemptQueued`)."""
 
 
 @dataclass
@@ -212,8 +214,14 @@ class Publisher:
     def note(self, event: Event) -> None:
         """Count the ticket's state in the index, without publishing the event (a coordinator's own
         event of an attempt a worker publishes)."""
-        if isinstance(event, AttemptStarted | AttemptEnded):
-            state = RUNNING if isinstance(event, AttemptStarted) else event.outcome.value
+        if isinstance(event, AttemptQueued | AttemptStarted | AttemptEnded):
+            state = (
+                QUEUED
+                if isinstance(event, AttemptQueued)
+                else RUNNING
+                if isinstance(event, AttemptStarted)
+                else event.outcome.value
+            )
             self.states[event.ticket] = state
             self._states_changed = True
             if isinstance(event, AttemptEnded):

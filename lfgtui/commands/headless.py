@@ -21,6 +21,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -161,6 +162,10 @@ class JsonLines:
 
     def _started(self, event: AttemptStarted) -> dict[str, Any]:
         return {"type": "attempt_started", "provider": event.provider, "model": event.model}
+
+    def _queued_for_worker(self, event: AttemptQueued) -> dict[str, Any]:
+        where = {"provider": event.provider, "model": event.model}
+        return {"type": "attempt_queued", **where, "message": event.message}
 
     def _prompt(self, event: PromptSent) -> dict[str, Any]:
         return {"type": "prompt", "text": event.text, "continues": event.continues}
@@ -350,6 +355,7 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
     "headless NDJSON",
     {
         AttemptStarted: JsonLines._started,
+        AttemptQueued: JsonLines._queued_for_worker,
         PromptSent: JsonLines._prompt,
         TextDelta: JsonLines._text,
         ReasoningDelta: JsonLines._reasoning,
@@ -524,6 +530,7 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
         **dict.fromkeys(
             (
                 *PLAIN_STATUSES,
+                AttemptQueued,
                 AgentProgress,
                 Stalled,
                 ApprovalAsked,

@@ -25,8 +25,10 @@ What is measured, for a model API and a coding agent alike:
   (`reasoning_tokens` 0, as Gemini CLI's leaves its thoughts out) is rated by the characters of the
   rest alone, over the time the rest streamed.
 
-Output times count in whole milliseconds from the attempt's first event, as the history keeps
-them, so a resumed or replayed attempt reads the same rate and TTFT as the live one did.
+Output times count in whole milliseconds from the attempt's start (its `AttemptStarted`, else its
+first event), as the history keeps them, so a resumed or replayed attempt reads the same rate and
+TTFT as the live one did. An attempt queued on a broker starts when a worker takes it: the wait is
+before its start, in no measure.
 
 Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
 exact type; the types it leaves alone say why.
@@ -51,6 +53,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -104,6 +107,7 @@ PAUSES = (
 """Events between which output stops streaming: a tool call runs, or the person is asked."""
 NOTES = (
     Status,
+    AttemptQueued,
     Retrying,
     Queued,
     AgentStarted,
@@ -331,7 +335,8 @@ class Metrics:
     model_pricers: dict[str, Pricer | None] = field(default_factory=dict)
     """The price of each model its requests' counts name (`RequestMetrics.models`), by name."""
     t0: float | None = None
-    """When the attempt's first event came: output times count in whole milliseconds from it."""
+    """When the attempt started (until then, when its first event came): output times count in whole
+    milliseconds from it."""
     kept_t: float = 0.0
     """The last event's time as the history keeps it (see `_token`)."""
     before_t: float = 0.0
@@ -347,6 +352,9 @@ class Metrics:
         apply = METRICS.handlers.get(type(event))
         if apply is not None:
             apply(self, event)
+
+    def _started(self, event: AttemptStarted) -> None:
+        self.t0 = event.t
 
     def _request(self, event: RequestSent) -> None:
         self.requests.append(
@@ -571,6 +579,7 @@ class Metrics:
 METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
     "metrics",
     {
+        AttemptStarted: Metrics._started,  # its start, after a wait on a broker: the zero of its times
         RequestSent: Metrics._request,
         TextDelta: Metrics._text,
         ReasoningDelta: Metrics._reasoning,
@@ -583,7 +592,6 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         ToolCallUpdated: Metrics._tool_updated,
     },
     {
-        AttemptStarted: "it names the attempt's model, which `MetricsBook` prices it by",
         PromptSent: "what the attempt asks; its request (`RequestSent`) carries the estimate of its tokens",
         ToolOutputDelta: "a running command's output is the tool's, not the model's: it is no token",
         **dict.fromkeys(NOTES, "a note: neither output nor a pause in it"),

@@ -21,6 +21,7 @@ from lfgtui.events import (
     AgentStarted,
     ApprovalAnswered,
     ApprovalAsked,
+    AttemptQueued,
     ContextUsed,
     ElicitationAnswered,
     ElicitationAsked,
@@ -306,7 +307,15 @@ def _count(value: Any) -> bool:
     return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
 
 
+def _read_queued_for(info: Facts) -> Facts | None:
+    where = info.get("queued_for")
+    if not (isinstance(where, list) and len(where) == 2 and all(isinstance(w, str) for w in where)):
+        return None
+    return {"provider": where[0], "model": where[1]}
+
+
 NOTES: dict[type[Event], NoteKind] = {
+    AttemptQueued: NoteKind(_message, lambda e: {"queued_for": [e.provider, e.model]}, _read_queued_for),
     Retrying: NoteKind(_message, _retry_meta, _read_retry),
     ContextUsed: NoteKind(context_text, _context_meta, _read_context),
     AgentDetails: NoteKind(lambda e: f"agent: {e.summary()}", _details_meta, _read_details),

@@ -110,7 +110,10 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
     row = record.row
     events = _Events(ticket, number, window)
     if row.provider is not None:
-        events.add((-1, 0), 0.0, AttemptStarted, provider=row.provider, model=row.model or "")
+        # after what came before it (an attempt queued on a broker: its wait, at times before its zero)
+        before = [part.seq for part in record.parts if part.t_ms < 0]
+        key = (max(before), 1 << 31) if before else (-1, 0)
+        events.add(key, 0.0, AttemptStarted, provider=row.provider, model=row.model or "")
     for n, request in enumerate(record.requests):
         events.add(
             (request.seq, 0),

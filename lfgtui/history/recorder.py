@@ -7,6 +7,11 @@ Streaming text is coalesced: consecutive deltas of one kind in one request are o
 extended per batch (`text = text || ?`) with each delta's arrival packed into `chunks` (the rows
 being written and what a batch changed are pending.py's). A crash loses at most the batch in
 flight; the next start marks the attempt `interrupted` (see recovery.py).
+
+An attempt's times count from its `AttemptStarted`. One queued on a broker (`AttemptQueued`) has
+its row from then on (a crash while it waits leaves it there, as any open attempt), counted from its
+queueing until a worker starts it: then its row and times count from that start, and what came
+before (the wait, notes) moves to times before that zero.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from lfgtui.alerts.states import Attentions
 from lfgtui.config.mcp import servers_json
 from lfgtui.events import (
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     DiffUpdated,
@@ -162,6 +168,8 @@ class Recorder:
         self._attempts: dict[tuple[str, int], PendingAttempt] = {}
         self._started: dict[tuple[str, int], tuple[PendingAttempt, tuple[object, ...]]] = {}
         """Every attempt begun and the values of its row's INSERT, for `record_ends`."""
+        self._queued: set[tuple[str, int]] = set()
+        """Attempts whose row began when they were queued on a broker, until a worker starts them."""
         self._reopened = dict(reopened or {})
         """Attempts recorded already that this run records again from their start (an `lfg resume
         --broker` adopting what workers ran while the coordinator was away): by (ticket, number),
@@ -321,8 +329,33 @@ class Recorder:
     def _start(self, item: Started) -> None:
         event = item.event
         attempt = self._attempt(event, item.wall, event.provider)
+        if (key := (event.ticket, event.attempt)) in self._queued:
+            self._queued.discard(key)
+            self._started_after_queue(attempt, item)
         attempt.metrics.pricer = item.pricer
+        attempt.metrics.apply(event)  # output times count from the start, as the live metrics do
         self._attend(event)
+
+    def _started_after_queue(self, attempt: PendingAttempt, item: Started) -> None:
+        """A worker started an attempt queued on a broker: its row and times count from that start
+        from now on, and what it recorded while queued moves to before that zero."""
+        event = item.event
+        shift = attempt.ms(event.t)
+        attempt.t0, attempt.wall0 = event.t, item.wall
+        for part in self._pending.parts:
+            if part.attempt_id == attempt.id:
+                part.t_ms, part.end_ms = part.t_ms - shift, part.end_ms - shift
+        self.conn.execute(
+            "UPDATE parts SET t_ms = t_ms - ?, end_ms = end_ms - ? WHERE attempt_id = ?",
+            (shift, shift, attempt.id),
+        )
+        self.conn.execute(
+            "UPDATE attempts SET provider = ?, model = ?, started_at = ? WHERE id = ?",
+            (event.provider, event.model, item.wall, attempt.id),
+        )
+        key = (event.ticket, event.attempt)
+        _, row = self._started[key]
+        self._started[key] = (attempt, (*row[:3], event.provider, event.model, item.wall))
 
     def _checked(self, item: Checked) -> None:
         """The check's row, on the attempt it checked (one this run recorded; a check again of the
@@ -350,6 +383,11 @@ class Recorder:
         self.conn.execute(VerdictRow.insert_sql("run_id"), (self.run_id, *row.to_db()))
 
     def _apply(self, event: Event) -> None:
+        key = (event.ticket, event.attempt)
+        if isinstance(event, AttemptQueued) and key not in self._attempts:
+            self._queued.add(key)
+        elif isinstance(event, AttemptEnded):
+            self._queued.discard(key)
         attempt = self._attempt(event)
         attempt.metrics.apply(event)
         self._attend(event)

@@ -7,20 +7,22 @@ it (`telemetry/metered.py`), and whether it is a coding agent, which runs as a p
 its own loop (`run/agents/`) rather than through an adapter and lfg's tool loop. Adding a kind is one
 entry; `tests/providers/test_kinds.py` fails for an entry that is missing or does not add up.
 
-Light to import (the config reads it): no SDK and no event class is loaded here; an adapter's module,
-and with it its SDK, is imported when a provider of the kind is first made.
+Light to import (the config reads it): no SDK and no event class is loaded here, and no adapter: an
+entry names its adapter's module and class, which `registry.py` imports when a provider of the kind
+is first made (and with it its SDK). So the table is the providers' bottom floor: the adapters and
+`errors.py` import it, it imports none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lfgtui.providers.base import Provider, ProviderConfig
+    from lfgtui.providers.base import ProviderConfig
 
 SIM_URL = "sim:"
 """A base URL starting with this points at the in-process sim server, whatever its port turns out to be."""
@@ -68,32 +70,11 @@ class ProviderKind:
     server is reached as OpenAI is); None: telemetry names such a provider by its name in lfg."""
     coding_agent: bool
     """A coding agent's program over ACP: its own process and loop, its own tools and approvals."""
-    adapter: Callable[[ProviderConfig], Provider] | None
-    """Makes the adapter that streams a model call (None: a coding agent, which has none)."""
-
-
-def _chat_completions(config: ProviderConfig) -> Provider:
-    from lfgtui.providers.openai_chat import OpenAIChatProvider
-
-    return OpenAIChatProvider(config)
-
-
-def _responses(config: ProviderConfig) -> Provider:
-    from lfgtui.providers.openai_responses import OpenAIResponsesProvider
-
-    return OpenAIResponsesProvider(config)
-
-
-def _messages(config: ProviderConfig) -> Provider:
-    from lfgtui.providers.anthropic import AnthropicProvider
-
-    return AnthropicProvider(config)
-
-
-def _agent_sse(config: ProviderConfig) -> Provider:
-    from lfgtui.providers.sse import AgentSSEProvider
-
-    return AgentSSEProvider(config)
+    adapter: str | None
+    """The adapter that streams a model call, as `module:class` (None: a coding agent, which has
+    none). A path, not the class: the kinds stand below the adapters, which ask them how to classify
+    their errors; `registry.py` `make_adapter` imports the module when a provider of the kind is
+    first made, and with it its SDK."""
 
 
 KINDS: Mapping[str, ProviderKind] = MappingProxyType(
@@ -111,7 +92,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint="openai",
                 telemetry_name="openai",
                 coding_agent=False,
-                adapter=_chat_completions,
+                adapter="lfgtui.providers.openai_chat:OpenAIChatProvider",
             ),
             ProviderKind(
                 name="openai-responses",
@@ -124,7 +105,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint="openai",
                 telemetry_name="openai",
                 coding_agent=False,
-                adapter=_responses,
+                adapter="lfgtui.providers.openai_responses:OpenAIResponsesProvider",
             ),
             ProviderKind(
                 name="anthropic",
@@ -137,7 +118,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint="anthropic",
                 telemetry_name="anthropic",
                 coding_agent=False,
-                adapter=_messages,
+                adapter="lfgtui.providers.anthropic:AnthropicProvider",
             ),
             ProviderKind(
                 name="sse",
@@ -150,7 +131,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint=None,
                 telemetry_name=None,
                 coding_agent=False,
-                adapter=_agent_sse,
+                adapter="lfgtui.providers.sse:AgentSSEProvider",
             ),
             ProviderKind(
                 name="sim",
@@ -163,7 +144,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint=None,
                 telemetry_name="openai",
                 coding_agent=False,
-                adapter=_chat_completions,
+                adapter="lfgtui.providers.openai_chat:OpenAIChatProvider",
             ),
             ProviderKind(
                 name="acp",

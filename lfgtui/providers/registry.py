@@ -14,7 +14,8 @@ adapters, so every protocol can be tried offline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -165,4 +166,6 @@ def make_adapter(config: ProviderConfig) -> Provider:
     if kind is None or kind.adapter is None:
         adapters = ", ".join(name for name, known in KINDS.items() if known.adapter is not None)
         raise ValueError(f"provider {config.name!r}: no adapter for kind {config.kind!r} (kinds: {adapters})")
-    return kind.adapter(config)
+    module, _, name = kind.adapter.partition(":")
+    adapter: Callable[[ProviderConfig], Provider] = getattr(importlib.import_module(module), name)
+    return adapter(config)

@@ -31,6 +31,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -361,6 +362,7 @@ REFEREE: Translation[Handler] = Translation(
         **dict.fromkeys(
             (
                 Status,
+                AttemptQueued,
                 Retrying,
                 Queued,
                 AgentStarted,

@@ -42,7 +42,7 @@ SILENT_S = 30.0
 """A running run whose entry has not been updated for this long is shown as silent (the publisher
 updates it every 5 s at least)."""
 TITLE_WIDTH = 40
-STATES = ("running", "pending", "completed", "failed", "cancelled", "skipped", "interrupted")
+STATES = ("running", "queued", "pending", "completed", "failed", "cancelled", "skipped", "interrupted")
 """The order a run's counts are shown in; states a newer lfg publishes follow, by name."""
 
 COLUMNS = ("run", "who", "title", "started", "tickets", "cost", "tok/s", "waiting for you")
@@ -164,7 +164,12 @@ class FleetScreen(Screen[None]):
             tickets.append(f"ended {_ago(now, run.ended)}  ", "dim")
         elif run.updated is not None and now - run.updated > SILENT_S:
             tickets.append(f"silent {_ago(now, run.updated)}  ", palette.waiting)
-        styles = {"running": palette.running, "completed": palette.good, "failed": palette.bad}
+        styles = {
+            "running": palette.running,
+            "queued": palette.waiting,
+            "completed": palette.good,
+            "failed": palette.bad,
+        }
         order = {state: number for number, state in enumerate(STATES)}
         for state, count in sorted(run.states.items(), key=lambda item: (order.get(item[0], 99), item[0])):
             tickets.append(cell(f"{count} {state}"), styles.get(state, "dim"))

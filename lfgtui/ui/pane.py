@@ -35,6 +35,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -439,7 +440,16 @@ class TicketPane:
         self.new_thought = True
 
     def _started(self, event: AttemptStarted) -> None:
+        if event.attempt == self.attempt and self.state is PaneState.QUEUED and self.started_at is None:
+            self.state, self.started_at, self.status_note = PaneState.RUNNING, event.t, ""
+            return  # its worker took the attempt it showed queued
         self._new_attempt(event.attempt, event.provider, event.model, event.t)
+
+    def _queued_for_worker(self, event: AttemptQueued) -> None:
+        """A new attempt waiting on a broker for a worker: its clock starts when one takes it."""
+        self._new_attempt(event.attempt, event.provider, event.model, None)
+        self.state = PaneState.QUEUED
+        self.status_note = inert(event.message)
 
     def _prompt(self, event: PromptSent) -> None:
         self._asked(event.text, event.continues)
@@ -544,7 +554,7 @@ class TicketPane:
         self.agent_details = None
         self.agent_log = None
 
-    def _new_attempt(self, attempt: int, provider: str, model: str, t: float) -> None:
+    def _new_attempt(self, attempt: int, provider: str, model: str, t: float | None) -> None:
         self.earlier_shown = self.attempt > 0
         failed, elsewhere = self.error, (provider, model) != (self.provider, self.model)
         moved = failed is not None and elsewhere
@@ -693,6 +703,8 @@ class TicketPane:
             if self.queued.reason == PAUSED:
                 left = f"; {self.key('pane.resume')}: resume"
             return Text(f"{inert(why)}{left}", self.palette.waiting)
+        if self.state is PaneState.QUEUED and self.status_note:  # on a broker, until a worker takes it
+            return Text(self.status_note, self.palette.waiting)
         if self.error is not None:
             retries = f" · after {self.retries} retries" if self.retries else ""
             failed = Text(f"✗ {inert(self.error.describe())}{retries}", f"bold {self.palette.bad}")
@@ -751,6 +763,7 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         ToolOutputDelta: TicketPane._tool_output,
         RequestSent: TicketPane._request,
         AttemptStarted: TicketPane._started,
+        AttemptQueued: TicketPane._queued_for_worker,
         PromptSent: TicketPane._prompt,
         ToolCallReady: TicketPane._tool_ready,
         ToolCallUpdated: TicketPane._tool_updated,

@@ -163,7 +163,7 @@ class LocalHandle(RunHandle):
             from lfgtui.tournament.referee import Referee
             from lfgtui.ui.verdict_screen import VerdictNews
 
-            self.referee = Referee(run, VerdictNews(screen, self.verdicts))
+            self.referee = Referee(run, VerdictNews(screen, screen.keys, self.verdicts))
             run.sinks.append(self.referee)
 
     def start(self) -> None:

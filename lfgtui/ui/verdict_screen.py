@@ -12,6 +12,7 @@ Textual as `Text`, never as markup.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -27,8 +28,11 @@ from lfgtui.inert import inert
 from lfgtui.tournament.verdict import TABLE_HEADER, CheckResult, Verdict
 
 if TYPE_CHECKING:
-    from lfgtui.ui.run_controller import RunController
-    from lfgtui.ui.run_screen import RunScreen
+    from textual.screen import Screen
+
+    from lfgtui.ui.pane import TicketPane
+    from lfgtui.worktrees.land import Landed
+    from lfgtui.worktrees.tree import Worktree
 
 WINNER = "\u2605"
 
@@ -117,7 +121,27 @@ class Winners(Protocol):
     def synthesize(self, verdict: Verdict) -> None: ...
 
 
-async def take_winner(controller: RunController, verdict: Verdict) -> None:
+class Worktrees(Protocol):
+    def worktree(self, ticket_id: str) -> Worktree | None: ...
+
+
+class Contest(Protocol):
+    """What taking a winner needs of its run: the run controller (ui/run_controller.py). Named here
+    as a protocol, so this screen imports neither the controller nor the run screen, which open it."""
+
+    @property
+    def screen(self) -> Screen[None]: ...
+
+    @property
+    def panes(self) -> Mapping[str, TicketPane]: ...
+
+    @property
+    def control(self) -> Worktrees: ...
+
+    async def land_change(self, ticket_id: str, tree: Worktree) -> Landed | None: ...
+
+
+async def take_winner(controller: Contest, verdict: Verdict) -> None:
     """Land the winner (as `M` on its pane does, asking first), then archive the other contestants'
     worktrees: removed when nothing would be lost, and those with work not landed (uncommitted
     changes, commits no other branch has) only once the person says yes again."""
@@ -160,7 +184,7 @@ async def take_winner(controller: RunController, verdict: Verdict) -> None:
     screen.notify(inert(said), timeout=8, markup=False)
 
 
-async def _asked(screen: RunScreen, question: str) -> bool:
+async def _asked(screen: Screen[None], question: str) -> bool:
     """The person's yes or no to `question` (made inert: it quotes branches, paths and git's words)."""
     from lfgtui.ui.modals import ConfirmScreen
 
@@ -173,7 +197,10 @@ class VerdictNews:
     """The referee's audience in the TUI (tournament/referee.py `Audience`): a check's result as a
     notice, a verdict kept for the compare key and opened at once over the run screen."""
 
-    screen: RunScreen
+    screen: Screen[None]
+    """The run screen (ui/run_screen.py)."""
+    keys: Winners
+    """Its keys: the run's."""
     verdicts: dict[str, Verdict] = field(default_factory=dict)
 
     def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
@@ -184,7 +211,7 @@ class VerdictNews:
     def decided(self, verdict: Verdict, t: float) -> None:
         self.verdicts[verdict.tournament] = verdict
         if self.screen.is_current:
-            self.screen.app.push_screen(VerdictScreen(verdict, self.screen.keys))
+            self.screen.app.push_screen(VerdictScreen(verdict, self.keys))
         else:
             said = inert(f"{verdict.summary()}: = over a contestant shows the table")
             self.screen.notify(said, timeout=6, markup=False)

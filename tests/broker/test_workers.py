@@ -33,6 +33,8 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
+    AttemptStarted,
     Event,
     PromptSent,
     SessionOpened,
@@ -40,7 +42,7 @@ from lfgtui.events import (
     TextDelta,
 )
 from lfgtui.history.recorded import recorded_run
-from lfgtui.history.store import Store
+from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import AssistantMessage, UserMessage
@@ -192,31 +194,51 @@ def test_the_broker_killed_and_restarted_with_its_append_only_file_loses_no_tick
 
 
 def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_says_why(
-    fleet: Fleet, admin: redis.Redis
+    fleet: Fleet, admin: redis.Redis, tmp_path: Path
 ) -> None:
+    """And it is queued until then: its one start is the worker's, so its times (the history's start,
+    its wall time, its TTFT) count from when the worker took it, never from the wait."""
     tickets = fleet.lfg.tickets(
         '[[ticket]]\nid = "lab"\nprompt = "Say hello."\nprovider = "lab"\nmodel = "hello"\n'
     )
     with_lab = fleet.config(STEADY + LAB, "lab.toml")
     fleet.start("plain")
     eventually(lambda: admin.zscore("lfg:workers", "plain") is not None)  # it is on the broker
-    coordinator = coordinate(fleet, tickets, config=with_lab)
+    db = tmp_path / "coordinator.sqlite3"
+    coordinator = coordinate(fleet, tickets, "--db", str(db), config=with_lab)
     assert coordinator.stdout is not None
     seen = []
     for line in coordinator.stdout:
         seen.append(json.loads(line))
-        if of(seen, "lab", "status"):
+        if of(seen, "lab", "attempt_queued"):
             break
-    (waiting,) = of(seen, "lab", "status")
+    (waiting,) = of(seen, "lab", "attempt_queued")
     assert waiting["message"] == (
         "no worker serves provider 'lab' yet (worker plain: no provider 'lab' in its config): "
         "this waits for one that does"
     )
+    assert (waiting["provider"], waiting["model"]) == ("lab", "hello")
+    assert not of(seen, "lab", "attempt_started"), "queued, not started"
+    launched = time.time()
     fleet.start("lab", config=with_lab)
     code, events, err = finish(coordinator)
     assert code == 0, err
     assert ends(seen + events) == {("lab", 1): "completed"} and ran_on(events, "lab") == {"lab"}
     assert "took lab" not in fleet.said("plain")
+    (started,) = of(seen + events, "lab", "attempt_started")  # one start: the worker's
+    assert started["t"] > waiting["t"] and (started["provider"], started["model"]) == ("lab", "hello")
+    with Store.open(db) as store:
+        (only,) = store.list_runs()
+        (recorded,) = store.load(Selection(only.id)).tickets
+        (attempt,) = recorded.attempts
+        rebuilt = store.attempt_events(attempt.row.id)
+    row = attempt.row
+    assert row.started_at >= launched, "the history's start is the worker's, after it was launched"
+    assert row.ended_at is not None and row.ended_ms is not None and row.ttft_ms is not None
+    assert row.ended_ms == pytest.approx((row.ended_at - row.started_at) * 1000)
+    assert 0 < row.ttft_ms <= row.ended_ms  # within the worker's attempt: the wait is in neither
+    assert [type(e) for e in rebuilt[:2]] == [AttemptQueued, AttemptStarted]
+    assert sum(isinstance(e, AttemptStarted) for e in rebuilt) == 1
 
 
 @contextlib.asynccontextmanager
@@ -294,14 +316,13 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
     fleet: Fleet,
 ) -> None:
     # `lfg run --broker` in the TUI: its controller as run.py makes it (the coordinated run), published
-    # and dispatched before the app opens, a worker process running the tickets.
+    # and dispatched before the app opens, a worker process running the tickets once they are queued.
     (fleet.lfg.workdir / "w").mkdir()
     path = fleet.lfg.tickets(
         '[[ticket]]\nid = "hi"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n\n'
         '[[ticket]]\nid = "w"\nworkdir = "w"\nprompt = "write"\nprovider = "sim"\nmodel = "writer"\n'
         'tools = ["write_file"]\n'
     )
-    fleet.start("w1")
     config = load_config(fleet.config(STEADY))
     loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
     broker = resolve(fleet.url, {}, BrokerSettings())
@@ -325,7 +346,12 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
             app.run_test(size=SIZE) as pilot,
         ):
             hi, w = controller.panes["hi"], controller.panes["w"]
+            await until(lambda: hi.state is PaneState.QUEUED and w.state is PaneState.QUEUED, 20)
+            await until(lambda: "no worker is on the broker yet" in str(hi.shown.notice.render()), 10)
+            assert hi.started_at is None, "queued: its clock waits for a worker"
+            fleet.start("w1")
             await until(lambda: hi.state is PaneState.COMPLETED, 40)
+            assert hi.started_at is not None and hi.attempt == 1
             answer = run.states["hi"].answer
             assert answer, "the worker's answer reached the coordinator"
             await until(lambda: answer in hi.shown.body.source, 10)  # drawn in its pane

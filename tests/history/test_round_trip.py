@@ -22,6 +22,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -66,6 +67,7 @@ READY: Sample = (
 )
 SAMPLES: dict[type[Event], list[Sample]] = {
     AttemptStarted: [],  # every attempt's first event
+    AttemptQueued: [],  # before its attempt's start, never after it: tests/history/test_queued.py
     PromptSent: [(PromptSent, {"text": "And then?", "continues": 1})],
     RequestSent: [(RequestSent, {"call": 1, "input_estimate": 40})],
     TextDelta: [(TextDelta, {"text": "Hello, "}), (TextDelta, {"text": "world."})],
