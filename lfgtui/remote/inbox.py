@@ -41,6 +41,7 @@ from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    AttemptQueued,
     AttemptStarted,
     CallEnded,
     ContextUsed,
@@ -303,6 +304,7 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
     {
         **dict.fromkeys(
             (
+                AttemptQueued,
                 PromptSent,
                 ReasoningDelta,
                 ToolCallArgsDelta,
