@@ -80,6 +80,8 @@ def _replacer(table: dict[int, str | None]) -> Callable[[str], str]:
 
     def replace(text: str) -> str:
         nonlocal pattern
+        if text.isprintable():  # no key of a table is printable: most chunks return here, at C speed
+            return text
         if pattern is None:
             pattern = _character_class(table)
         return pattern.sub(lambda match: table[ord(match[0])] or "", text)

@@ -52,3 +52,12 @@ def test_a_lone_surrogate_can_still_be_written_out() -> None:
     assert inert(text).encode("utf-8") == "half \ufffd of an emoji".encode()
     line = json_text({"text": text})
     assert line.encode("utf-8") and json.loads(line) == {"text": text}
+
+
+def test_printable_text_is_left_as_it_is_by_every_function() -> None:
+    """Each returns a printable chunk at once (most streamed tokens are): exact only while nothing any
+    of them replaces is printable. The newline sends the whole text through the replacing path."""
+    text = "".join(c for c in map(chr, range(0x110000)) if c.isprintable()) + "\n"
+    assert inert(text) == text
+    assert revealed(text) == text
+    assert json_text(text) == json.dumps(text, ensure_ascii=False)

@@ -294,7 +294,10 @@ class Attentions:
         return self._move(event, State.WAITING if queued else State.WORKING, "a worker" if queued else "")
 
     def _text(self, event: TextDelta) -> tuple[Standing, ...]:
-        self._tail.setdefault(event.ticket, LastMessage()).add(event.text)
+        tail = self._tail.get(event.ticket)  # not setdefault: that would make a LastMessage per token
+        if tail is None:
+            tail = self._tail[event.ticket] = LastMessage()
+        tail.add(event.text)
         return self._unstall(event)
 
     def _new_message(self, event: Event) -> tuple[Standing, ...]:

@@ -434,7 +434,9 @@ class Metrics:
             if stretch is not None:
                 self._notice(request, request.end_stretch(), thinking_next=answer is False)
             request.stretch = Stretch(answer, t, t, tokens, tokens, chars, chars)
-        if request.first_token is None or request.first_text is None or request.first_reasoning is None:
+        if request.first_token is None or (
+            request.first_text is None if answer else answer is False and request.first_reasoning is None
+        ):  # only while one this chunk could be is missing: an answer without thinking never has that
             self._first(request, t, text, answer)
         request.last_token = t
         request.chunks += 1

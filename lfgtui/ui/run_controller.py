@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.events import Event, ReasoningDelta, TextDelta, ToolOutputDelta
+from lfgtui.events import Event
 from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.history.rows import LandingRow
@@ -29,7 +29,7 @@ from lfgtui.inert import inert
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.diff_screen import DiffScreen
-from lfgtui.ui.pane import LINES_EVERY, TicketPane
+from lfgtui.ui.pane import LINES_EVERY, STREAMED, TicketPane
 from lfgtui.ui.run_feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
 from lfgtui.ui.run_handle import LocalHandle, RunHandle, ServedHandle
 from lfgtui.ui.run_screen import Mode, RunScreen
@@ -235,7 +235,7 @@ class RunController:
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)
-        if changed or not isinstance(event, TextDelta | ReasoningDelta | ToolOutputDelta):
+        if changed or type(event) not in STREAMED:
             self.summary_stale = True
 
     def _unseen(self, ticket_id: str) -> None:
