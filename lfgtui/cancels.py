@@ -1,4 +1,5 @@
-"""Stopping tasks whose cancel may be lost, within a bounded time.
+"""Stopping tasks whose cancel may be lost, within a bounded time; finishing what a cancel must not cut
+short.
 
 Python 3.11's `asyncio.wait_for`, which redis-py writes each command in, returns normally when a
 cancel lands in the loop turn its write completes (cpython#86296): the task goes on as if never
@@ -9,8 +10,10 @@ whoever cancels a task waits for it a bounded time (`stop`), so a lost cancel ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Awaitable, Collection
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 STOP_S = 5.0
 """How long a task cancelled at the end may take to stop before closing goes on without it."""
@@ -39,3 +42,19 @@ async def stop(tasks: Collection[asyncio.Task[Any]], within_s: float = STOP_S) -
         if not task.cancelled():
             task.exception()
     return not pending
+
+
+async def finish(awaitable: Awaitable[T]) -> T:
+    """Await `awaitable` to its end even when this task is cancelled meanwhile, then raise that cancel:
+    for what must not be left half done, such as reaping a killed process (left to the loop, it
+    outlives it). What `awaitable` waits for must be bounded: further cancels do not cut it short."""
+    done = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not done.done():
+        try:
+            await asyncio.wait([done])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return done.result()

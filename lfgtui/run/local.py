@@ -7,6 +7,7 @@ first attempt, its diff kept current while it runs).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -47,16 +48,17 @@ class LocalRunner:
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
             return
         watch = self._watch(attempt)
-        try:
-            async for event in await self._events(attempt):
-                if isinstance(event, AttemptEnded) and watch is not None:
-                    await watch.finish()
-                    watch = None
-                attempt.emit(event)
-                if isinstance(event, AttemptStarted):
-                    self._started(attempt)
-                elif isinstance(event, ToolResult) and watch is not None:
-                    watch.poke()
+        try:  # closed here, not when collected: a coding agent's ends before the attempt does
+            async with contextlib.aclosing(await self._events(attempt)) as events:
+                async for event in events:
+                    if isinstance(event, AttemptEnded) and watch is not None:
+                        await watch.finish()
+                        watch = None
+                    attempt.emit(event)
+                    if isinstance(event, AttemptStarted):
+                        self._started(attempt)
+                    elif isinstance(event, ToolResult) and watch is not None:
+                        watch.poke()
         finally:
             if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
                 await watch.finish()

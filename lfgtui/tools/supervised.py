@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lfgtui.cancels import finish
 from lfgtui.tools import supervisor
 from lfgtui.tools.base import stdlib_script
 
@@ -80,15 +81,26 @@ async def stop_supervised(process: asyncio.subprocess.Process) -> None:
 
     The supervisor is asked first (SIGTERM: it kills the whole tree and exits); if it does not
     exit in time, or there is none, the process group is SIGKILLed. Each wait is bounded: a process
-    stuck in the kernel may never exit.
+    stuck in the kernel may never exit. Cancelled on the way, the group is SIGKILLed and reaped all
+    the same.
     """
-    if SUPERVISED:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), KILL_GRACE_S)
-            return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        if SUPERVISED:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), KILL_GRACE_S)
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        await reap(process, KILL_GRACE_S)
+
+
+async def reap(process: asyncio.subprocess.Process, within_s: float) -> None:
+    """Wait for a killed process to exit and be reaped, at most `within_s` (one stuck in the kernel
+    may never exit), through any cancel, raised once it has. A process the loop has not reaped keeps
+    its transport open after the task that stopped it ends: once the loop is closed that transport
+    fails ("Event loop is closed") and the child is reaped by nobody."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(process.wait(), KILL_GRACE_S)
+        await finish(asyncio.wait_for(process.wait(), within_s))

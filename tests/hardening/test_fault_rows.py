@@ -414,6 +414,12 @@ ELSEWHERE = {
     "you quit lfg (or leave a run) while several coding agents are kept for follow-ups, each slow to exit": [
         "tests/run/agents/test_stalls.py::test_quitting_stops_the_kept_agents_all_at_once",
     ],
+    "a run is torn down (quit, served run closed, a second cancel) while a coding agent is being closed, "
+    "or its terminals are": [
+        "tests/run/agents/test_closing.py::test_a_run_torn_down_while_its_agent_closes_leaves_nothing_for_the_closed_loop",
+        "tests/run/agents/test_closing.py::test_an_agent_ends_when_its_attempt_is_left_at_the_start",
+        "tests/run/agents/test_closing.py::test_closing_the_terminals_cancelled_still_stops_and_reaps_every_one",
+    ],
     "a coding agent's run is resumed (`lfg resume`) after follow-ups it answered live in the same "
     "agent session": [
         "tests/run/agents/test_stalls.py::test_resume_after_a_live_follow_up_loads_the_latest_agent_session",

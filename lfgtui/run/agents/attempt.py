@@ -156,11 +156,12 @@ async def run_acp(
             )
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
             return
-        yield ev(AgentStarted, message=session.started, log=str(session.log_path))
+        first = ev(AgentStarted, message=session.started, log=str(session.log_path))
     else:
-        yield ev(Status, message="the same agent session goes on: the agent has the whole conversation")
+        first = ev(Status, message="the same agent session goes on: the agent has the whole conversation")
     completed = False
-    try:
+    try:  # from the first yield: a consumer may stop at any one, and the agent must end then too
+        yield first
         async for event in session.turn(task, ev, transcript, load, fork):
             completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
             yield event
@@ -546,12 +547,20 @@ class AgentSession:
                 await asyncio.shield(self.prompt)
 
     async def close(self) -> None:
-        """Close the connection and end the agent, its terminals and everything it started."""
+        """Close the connection and end the agent, its terminals and everything it started. Cancelled
+        on the way (a second cancel, lfg quitting), it still stops the agent and reaps it before it
+        ends: a process left to the loop would outlive it."""
         if self.prompt is not None and not self.prompt.done():
             self.prompt.cancel()
-        await self.client.terminals.close()
-        with contextlib.suppress(Exception):
-            await self.conn.close()
+        try:
+            await self.client.terminals.close()
+            with contextlib.suppress(Exception):
+                await self.conn.close()
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        """End the agent's process and keep its last words in its log."""
         try:
             await stop_process(self.process)
             with contextlib.suppress(TimeoutError):  # its last words, once every holder of the pipe is gone

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lfgtui.tools.supervised import start_supervised
+from lfgtui.tools.supervised import reap, start_supervised
 
 READ_LIMIT = 1024 * 1024
 """The agent's stdout is read in lines; longer ones are read in parts (see transport.py)."""
@@ -52,7 +52,7 @@ async def start_agent(
 async def stop_process(process: asyncio.subprocess.Process) -> None:
     """End the agent: stdin closed first (an ACP agent exits on it), then SIGTERM, then SIGKILL. Its
     process group is killed at the end whatever happens, even when this is cancelled (lfg quitting),
-    so nothing it started lives on."""
+    so nothing it started lives on, and it is reaped (`reap`) before this returns or is cancelled."""
     try:
         if process.stdin is not None and not process.stdin.is_closing():
             process.stdin.close()
@@ -66,3 +66,4 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
+        await reap(process, STOP_WAIT_S)

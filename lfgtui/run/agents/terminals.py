@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import functools
 import itertools
 import signal
@@ -21,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lfgtui.cancels import finish
 from lfgtui.tools import ToolContext
 from lfgtui.tools.base import NOTE_ROOM
 from lfgtui.tools.command import READ_CHUNK, Tail, start_command
@@ -160,7 +160,7 @@ class Terminals:
         return terminal.shown() if terminal is not None else None
 
     async def close(self) -> None:
-        """Stop every terminal still running (the session ends)."""
-        for terminal_id in list(self.live):
-            with contextlib.suppress(Exception):
-                await self.release(terminal_id)
+        """Stop every terminal still running (the session ends), all at once; cancelled, this still
+        waits for each to be stopped and reaped (each stop is bounded)."""
+        releases = (self.release(terminal_id) for terminal_id in list(self.live))
+        await finish(asyncio.gather(*releases, return_exceptions=True))
