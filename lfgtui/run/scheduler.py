@@ -133,6 +133,9 @@ class Run:
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
         """What records the run (`record`); the referee tells it of the run's tournaments too."""
+        self.audiences: list[object] = []
+        """Told of the run's tournaments besides its recording and screen (tournament/referee.py
+        `Audience`): the hub that serves it to watchers."""
         self.readers: list[Callable[[str], None]] = []
         """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
         its answer to the end): the broker's run index counts the ended tickets not yet read."""

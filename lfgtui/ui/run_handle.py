@@ -275,6 +275,16 @@ class ServedHandle(RunHandle):
         super().__init__(prices)
         self.attachment = attachment
 
+    def connect(self, show: Sink, screen: RunScreen) -> None:
+        """Hear the served run's tournaments too: its verdicts open as they do in the TUI that runs it
+        (a run watched through the broker carries none)."""
+        super().connect(show, screen)
+        from lfgtui.remote.attach import Attachment, News
+        from lfgtui.ui.verdict_screen import VerdictNews
+
+        if isinstance(self.attachment, Attachment):
+            self.attachment.news = News(VerdictNews(screen, self.verdicts), self.book.attempts)
+
     def cancel(self, ticket_id: str) -> None:
         self._ask("cancel", ticket_id)
 

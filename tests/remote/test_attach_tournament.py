@@ -1,0 +1,174 @@
+"""A tournament watched with `lfg attach`: each contestant's check and the verdict reach the watcher as
+the runner decided them, and the attached view opens the same verdict pane."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.cost.metrics import Metrics, MetricsBook
+from lfgtui.outcome import Outcome
+from lfgtui.providers.registry import Providers
+from lfgtui.remote.attach import Attachment, News
+from lfgtui.remote.codec import CodecError, decode_verdict, encode_verdict
+from lfgtui.remote.hub import EventHub
+from lfgtui.remote.server import Address, EngineControls, RunServer
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tournament.referee import Referee
+from lfgtui.tournament.verdict import Verdict
+from lfgtui.ui.verdict_screen import VerdictScreen
+from tests.support.app import until
+from tests.support.git import isolate_git
+from tests.support.remote import attached_app
+from tests.support.serving import TOKEN, attach_json
+from tests.support.tournament import CONTESTANTS, Told, calc_repo, tournament_tickets
+
+
+@dataclass
+class Tournament:
+    """A tournament on the sim, refereed and served as `lfg run --serve` serves it."""
+
+    run: Run
+    referee: Referee
+    told: Told
+    hub: EventHub
+    url: str
+
+    async def finish(self) -> None:
+        """Wait for the contestants, their checks and the verdict, then end the stream."""
+        await self.run.wait()
+        await self.referee.settled()
+        self.hub.end()
+
+
+@contextlib.asynccontextmanager
+async def served_tournament(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, control: bool = False
+) -> AsyncIterator[Tournament]:
+    isolate_git(tmp_path, monkeypatch)
+    repo = calc_repo(tmp_path / "repo")
+    loaded = load_tickets(tournament_tickets(tmp_path, repo), Config(path=None), BUILTIN_TOOLS, env={})
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
+        told = Told()
+        referee = Referee(run, told)
+        run.sinks.append(referee)
+        hub = EventHub(run.clock)
+        run.sinks.append(hub)
+        run.audiences.append(hub)
+        controls = EngineControls(run) if control else None
+        server = RunServer(hub, run.run_id, loaded.tickets, TOKEN, controls)
+        url = await server.start(Address.parse("127.0.0.1:0"))
+        try:
+            yield Tournament(run, referee, told, hub, url)
+        finally:
+            run.cancel_all()
+            referee.cancel()
+            await referee.settled()
+            await run.wait()
+            hub.end()
+            await server.aclose(grace_s=1)
+
+
+def unmeasured(verdict: Verdict) -> Verdict:
+    """The verdict without its contestants' metrics (a watcher works them out from the events)."""
+    return dataclasses.replace(
+        verdict, contestants=tuple(dataclasses.replace(c, metrics=Metrics()) for c in verdict.contestants)
+    )
+
+
+async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints_them(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with served_tournament(sim, tmp_path, monkeypatch) as served:
+        attachment = Attachment(served.url, TOKEN)
+        book, heard, states = MetricsBook(), Told(), list[str]()
+        attachment.news = News(heard, book.attempts)
+        try:
+            await attachment.describe()
+            served.run.start()
+            ending = asyncio.create_task(served.finish())
+            await asyncio.wait_for(attachment.follow(book, states.append), 50)
+            await ending
+        finally:
+            await attachment.aclose()
+        lines, _ = await attach_json(served.url)
+    (verdict,) = served.told.verdicts
+    assert verdict.winner == "fix@tournament-pass"
+    assert heard.checks == served.told.checks and set(heard.checks) == set(CONTESTANTS)
+    (decided,) = heard.verdicts
+    assert unmeasured(decided) == unmeasured(verdict), "every field but the metrics, as sent"
+    assert [c.row() for c in decided.contestants] == [c.row() for c in verdict.contestants]
+    assert decided.land_command() == verdict.land_command()
+    assert not [state for state in states if state.startswith("skipped")]
+    checks = [line for line in lines if line["type"] == "check"]
+    assert {line["ticket"]: line["passed"] for line in checks} == {
+        c: c == CONTESTANTS[0] for c in CONTESTANTS
+    }
+    assert lines[-1]["type"] == "verdict" and lines[-1]["winner"] == "fix@tournament-pass", (
+        "as lfg run --json"
+    )
+    assert [placing["ticket"] for placing in lines[-1]["ranking"]] == list(CONTESTANTS)
+
+
+def test_a_verdict_is_decoded_strictly() -> None:
+    contestant = dict(
+        ticket="t@a", attempt=1, model="sim/a", outcome="completed", wall_s=1.5, branch=None, worktree=None,
+        repo=None, diff=None, check={"command": "make", "passed": True, "output": "ok", "tests": None},
+    )  # fmt: skip
+    verdict = {
+        "tournament": "t",
+        "contestants": [contestant],
+        "ranking": [{"ticket": "t@a", "reasons": ["check passed"]}],
+        "winner": "t@a",
+        "judge": "t@judge",
+        "judge_error": None,
+        "labels": [["A", "t@a"]],
+    }
+    decoded = decode_verdict(json.loads(json.dumps(verdict)), {})
+    assert decoded.contestant("t@a").outcome is Outcome.COMPLETED and decoded.labels == (("A", "t@a"),)
+    assert encode_verdict(decoded) == verdict
+    wrong = [
+        ({"winner": "t@b"}, "winner: names no contestant"),
+        ({"ranking": []}, "ranking: the ranking is not each contestant once"),
+        ({"labels": [["A", "t@b"]]}, "labels: names no contestant"),
+        ({"labels": [["A"]]}, r"labels\[0\]: expected an array of 2"),
+        ({"contestants": [contestant, contestant]}, "each contestant once"),
+        ({"contestants": [{**contestant, "outcome": "won"}]}, r"contestants\[0\]\.outcome: expected one of"),
+        ({"contestants": [{**contestant, "attempt": -1}]}, r"contestants\[0\]\.attempt: expected an integer"),
+    ]
+    for change, problem in wrong:
+        with pytest.raises(CodecError, match=problem):
+            decode_verdict({**verdict, **change}, {})
+
+
+async def test_the_attached_view_opens_the_verdict_pane_the_runner_decided(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with served_tournament(sim, tmp_path, monkeypatch) as served:
+        app, attachment = await attached_app(served.url, sim)
+        try:
+            async with app.run_test(size=(160, 45)) as pilot:
+                served.run.start()
+                await served.finish()
+                await until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+                assert isinstance(app.screen, VerdictScreen)
+                shown = app.screen.verdict
+                (verdict,) = served.told.verdicts
+                assert unmeasured(shown) == unmeasured(verdict)
+                assert [c.row() for c in shown.contestants] == [c.row() for c in verdict.contestants]
+                assert app.screen.keys is not None, "the run's keys: S is offered"
+        finally:
+            await attachment.aclose()
