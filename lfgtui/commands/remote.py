@@ -202,6 +202,7 @@ async def _served(
     )
     run.sinks.append(server.inbox)
     run.readers.append(server.inbox.looked)
+    run.added.append(server.add)
     url = await server.start(Address.parse(args.serve))
     watch = _announce(url, token, args.token_file, controls is not None)
     try:

@@ -7,7 +7,9 @@ with `Last-Event-ID`; each event is delivered once, in order, whatever the serve
 attempt's events are numbered, see `Delivered`), and nothing of an attempt after its end. What the
 server sends is bounded (`MAX_RUN_BYTES`, `MAX_MESSAGE_BYTES`) and nothing in it can end `attach`
 with a traceback: an id, a clock or an event that is not valid is skipped. A tournament's news (a
-contestant's `check`, a `verdict`) goes to the `news` audience, when one listens, each once.
+contestant's `check`, a `verdict`) goes to the `news` audience, when one listens, each once; a
+ticket the run takes on while it runs (a `ticket` message: a fork, a synthesis) is followed from
+then on, and told to `added`.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import httpx2
 
 from lfgtui.events import AttemptEnded, Event
 from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, decode_verdict, finite
-from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
+from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
+    from lfgtui.tickets.ticket import Ticket
     from lfgtui.tournament.referee import Audience
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
@@ -123,6 +126,8 @@ class Attachment:
         self.read_only = "This run is served read-only: its server was not started with --control."
         self.news: News | None = None
         """Who hears the run's tournaments (a contestant's check, a verdict); None: nobody."""
+        self.added: Callable[[Ticket], None] | None = None
+        """Who is told of a ticket the run took on while it runs (its pane); None: nobody."""
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
         self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)
@@ -223,6 +228,8 @@ class Attachment:
                                         deliver(event)
                                 if _resumable(message.id):
                                     last_id = message.id
+                            elif message.event == "ticket":
+                                self._add(data, known, said)
                             elif message.event in ("check", "verdict") and message.data not in told:
                                 told.add(message.data)  # a stream started over sends it again
                                 self._tell(message.event, data, known, said)
@@ -241,6 +248,20 @@ class Attachment:
             delay = self.reconnects.delay(failures, None)
             self._say(said, f"reconnecting in {delay:.1f} s ({lost})")
             await asyncio.sleep(delay)
+
+    def _add(self, data: dict[str, object], known: set[str], said: Callable[[str], None]) -> None:
+        """A `ticket` message: the ticket is followed from now on (once: a stream started over sends it
+        again), and told to `added`; one that is not valid is skipped, and said."""
+        try:
+            ticket = read_ticket(data.get("ticket"), "ticket")
+        except DescriptionError as exc:
+            said(f"skipped a ticket that is not valid: {exc}")
+            return
+        if ticket.id in known:
+            return
+        known.add(ticket.id)
+        if self.added is not None:
+            self.added(ticket)
 
     def _tell(self, kind: str, data: dict[str, object], known: set[str], said: Callable[[str], None]) -> None:
         """A `check` or `verdict` message to the news audience, decoded strictly; one that is not valid

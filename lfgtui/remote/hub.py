@@ -10,7 +10,8 @@ per streamed token), so nothing a watcher missed is ever lost.
 
 A tournament's news is not an event of any ticket: the hub is one of the referee's audiences
 (tournament/referee.py), and each contestant's check result and each verdict is a message of its own
-(`check`, `verdict`), after the events pending then, so it follows the attempt it is about.
+(`check`, `verdict`), after the events pending then, so it follows the attempt it is about. A
+ticket the run takes on while it runs (a fork, a synthesis) is a `ticket` message before its events.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 
 from lfgtui.events import Event
 from lfgtui.remote.codec import encode, encode_check, encode_verdict
+from lfgtui.remote.description import ticket_json
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.tournament.verdict import CheckResult, Verdict
 
 BATCH_S = 0.05
@@ -84,6 +87,13 @@ class EventHub:
             if len(self._pending) >= RECORDED_BATCH:
                 self.publish()
         self.publish()
+
+    def added(self, ticket: Ticket) -> None:
+        """A ticket the run took on (a fork, a synthesis), before its first event: a `ticket` message."""
+        if self.ended:
+            return
+        self.publish()
+        self._append("ticket", {"now": self.clock() - self.t0, "ticket": ticket_json(ticket)})
 
     def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
         """A contestant's check has ended: a `check` message."""

@@ -368,6 +368,13 @@ class RunServer:
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def add(self, ticket: Ticket) -> None:
+        """A ticket the run took on while it runs (a fork, a synthesis): described from now on, and
+        told to the watchers (a `ticket` message) before its first event."""
+        self.tickets[ticket.id] = ticket
+        self.inbox.tickets[ticket.id] = ticket
+        self.hub.added(ticket)
+
     def _routes(self, app: web.Application) -> None:
         app.router.add_get(f"{API}/run", self._run)
         app.router.add_get(f"{API}/events", self._events)

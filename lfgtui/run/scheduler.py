@@ -136,6 +136,9 @@ class Run:
         self.audiences: list[object] = []
         """Told of the run's tournaments besides its recording and screen (tournament/referee.py
         `Audience`): the hub that serves it to watchers."""
+        self.added: list[Callable[[Ticket], None]] = []
+        """Told of each ticket the run takes on while it runs (a fork, a synthesis) before its first
+        event: the server that describes the run to its watchers."""
         self.readers: list[Callable[[str], None]] = []
         """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
@@ -241,6 +244,8 @@ class Run:
         if ticket.id in self.states:
             raise ValueError(f"the run already has a ticket {ticket.id}")
         self.states[ticket.id] = state = TicketState(ticket)
+        for told in self.added:
+            told(ticket)
         self._launch(state, "added")
 
     def release(self, ticket_id: str, prompt: str) -> bool:
@@ -270,6 +275,8 @@ class Run:
         self.states[state.ticket.id] = state
         if self.recording is not None:
             self.recording.add_ticket(state.ticket)
+        for told in self.added:
+            told(state.ticket)
         self._launch(state, "fork")
         return state.ticket
 

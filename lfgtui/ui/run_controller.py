@@ -160,8 +160,15 @@ class RunController:
     ) -> RunController:
         """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
         `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
+        from lfgtui.remote.attach import Attachment
+
         control = ServedHandle(attachment, prices or services.prices)
-        return cls(services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first)
+        controller = cls(
+            services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first
+        )
+        if isinstance(attachment, Attachment):  # a run watched through the broker says none
+            attachment.added = controller.forked  # a fork or synthesis the server started: its pane
+        return controller
 
     @property
     def run(self) -> Run | None:
@@ -416,7 +423,8 @@ class RunController:
         self.control.fork(ticket_id, self.forked)
 
     def forked(self, ticket: Ticket) -> None:
-        """A fork the run took on: its pane, before its first event."""
+        """A ticket the run took on (a fork; on a run watched, a synthesis its server started too): its
+        pane, before its first event."""
         self.panes[ticket.id] = self.screen.add_pane(ticket)
         self.summary_stale = True
 
