@@ -175,6 +175,11 @@ class Attachment:
             path += f"calls/{quote(call_id, safe='')}/"
         return await self._post(f"{self.url}{API}/{path}{action}")
 
+    async def synthesize(self, tournament: str) -> str | None:
+        """Ask the server to start the synthesis of `tournament` (as `S` on its verdict); returns why
+        it did not, or None."""
+        return await self._post(f"{self.url}{API}/tournaments/{quote(tournament, safe='')}/synthesize")
+
     async def reply(
         self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
     ) -> str | None:

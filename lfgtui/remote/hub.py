@@ -60,6 +60,8 @@ class EventHub:
         self.sent_bytes: list[int] = []
         """Bytes in the log up to and including each message: how far behind a watcher is."""
         self.ended = False
+        self.verdicts: dict[str, Verdict] = {}
+        """Each tournament's latest verdict (what a watcher's synthesis starts from)."""
         self._pending: list[Event] = []
         self._flush: asyncio.TimerHandle | None = None
         self._grew = asyncio.get_running_loop().create_future()
@@ -106,6 +108,7 @@ class EventHub:
 
     def decided(self, verdict: Verdict, t: float) -> None:
         """A tournament's verdict: a `verdict` message."""
+        self.verdicts[verdict.tournament] = verdict
         if self.ended:  # the run stopped meanwhile: its watchers are done
             return
         self.publish()

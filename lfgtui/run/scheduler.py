@@ -238,12 +238,14 @@ class Run:
             )
         return None
 
-    def add(self, ticket: Ticket) -> None:
+    def add(self, ticket: Ticket, why: str | None = None) -> None:
         """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
-        as any ticket's, so whoever shows or records the run is told of it first."""
+        as any ticket's, so whoever shows or records the run is told of it first. `why` (who asked,
+        from elsewhere) is said in its first attempt's events, after its prompt."""
         if ticket.id in self.states:
             raise ValueError(f"the run already has a ticket {ticket.id}")
         self.states[ticket.id] = state = TicketState(ticket)
+        state.why = why
         for told in self.added:
             told(ticket)
         self._launch(state, "added")

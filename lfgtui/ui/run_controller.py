@@ -94,6 +94,8 @@ class RunController:
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.show, self.screen)
+        if control.run is not None:
+            control.run.added.append(self.forked)
 
     @classmethod
     def live(
@@ -390,26 +392,15 @@ class RunController:
 
     def synthesize(self, verdict: Verdict) -> None:
         """Start a ticket in this run that combines the tournament's best two contestants' diffs, told
-        why they were ranked so (tournament/synthesis.py), in a pane of its own."""
+        why they were ranked so (tournament/synthesis.py), in a pane of its own; an attached view asks
+        the server to."""
+        from lfgtui.tournament.synthesis import start_synthesis
+
         run = self.control.run
         if run is None:
-            self.screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
+            self.control.synthesize(verdict)
             return
-        self.screen.run_worker(self._synthesize(run, verdict), group="synthesis")
-
-    async def _synthesize(self, run: Run, verdict: Verdict) -> None:
-        from lfgtui.history.writer import RunHistory
-        from lfgtui.tournament.synthesis import synthesis_ticket
-
-        tickets = {c.ticket: self.panes[c.ticket].ticket for c in verdict.contestants}
-        diffs = {
-            ticket: None if (diff := self.panes[ticket].diff) is None else diff.text for ticket in tickets
-        }
-        ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
-        if isinstance(run.recording, RunHistory):
-            run.recording.synthesis(ticket, verdict.tournament)
-        self.panes[ticket.id] = self.screen.add_pane(ticket)
-        run.add(ticket)
+        ticket = start_synthesis(run, verdict)  # its pane comes from the run's `added` (`forked`)
         on = f"{ticket.provider}/{ticket.model}"
         said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
         self.screen.notify(inert(said), timeout=6, markup=False)
@@ -423,8 +414,10 @@ class RunController:
         self.control.fork(ticket_id, self.forked)
 
     def forked(self, ticket: Ticket) -> None:
-        """A ticket the run took on (a fork; on a run watched, a synthesis its server started too): its
-        pane, before its first event."""
+        """A ticket the run took on (a fork, a synthesis, one a watcher asked for; on a run watched, one
+        its server started): its pane, before its first event, once."""
+        if ticket.id in self.panes:
+            return
         self.panes[ticket.id] = self.screen.add_pane(ticket)
         self.summary_stale = True
 

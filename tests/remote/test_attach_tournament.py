@@ -1,5 +1,6 @@
 """A tournament watched with `lfg attach`: each contestant's check and the verdict reach the watcher as
-the runner decided them, and the attached view opens the same verdict pane."""
+the runner decided them, the attached view opens the same verdict pane, and its `S` starts the
+synthesis on the server, which the view then follows in a pane of its own."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics, MetricsBook
+from lfgtui.events import Event, Status
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment, News
@@ -28,6 +31,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import Verdict
+from lfgtui.ui.pane import PaneState
 from lfgtui.ui.verdict_screen import VerdictScreen
 from tests.support.app import until
 from tests.support.git import isolate_git
@@ -45,6 +49,8 @@ class Tournament:
     told: Told
     hub: EventHub
     url: str
+    events: list[Event]
+    """Every event the run made."""
 
     async def finish(self) -> None:
         """Wait for the contestants, their checks and the verdict, then end the stream."""
@@ -61,7 +67,10 @@ async def served_tournament(
     repo = calc_repo(tmp_path / "repo")
     loaded = load_tickets(tournament_tickets(tmp_path, repo), Config(path=None), BUILTIN_TOOLS, env={})
     async with Providers(sim=sim) as providers:
-        run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
+        events: list[Event] = []
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
+        )
         told = Told()
         referee = Referee(run, told)
         run.sinks.append(referee)
@@ -70,9 +79,10 @@ async def served_tournament(
         run.audiences.append(hub)
         controls = EngineControls(run) if control else None
         server = RunServer(hub, run.run_id, loaded.tickets, TOKEN, controls)
+        run.added.append(server.add)
         url = await server.start(Address.parse("127.0.0.1:0"))
         try:
-            yield Tournament(run, referee, told, hub, url)
+            yield Tournament(run, referee, told, hub, url, events)
         finally:
             run.cancel_all()
             referee.cancel()
@@ -80,6 +90,9 @@ async def served_tournament(
             await run.wait()
             hub.end()
             await server.aclose(grace_s=1)
+
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def unmeasured(verdict: Verdict) -> Verdict:
@@ -105,6 +118,8 @@ async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints
         finally:
             await attachment.aclose()
         lines, _ = await attach_json(served.url)
+        async with httpx2.AsyncClient(base_url=served.url, headers=BEARER) as client:
+            refused = await client.post("/v1/tournaments/fix/synthesize")
     (verdict,) = served.told.verdicts
     assert verdict.winner == "fix@tournament-pass"
     assert heard.checks == served.told.checks and set(heard.checks) == set(CONTESTANTS)
@@ -121,6 +136,7 @@ async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints
         "as lfg run --json"
     )
     assert [placing["ticket"] for placing in lines[-1]["ranking"]] == list(CONTESTANTS)
+    assert refused.status_code == 403, "a run served read-only starts no synthesis"
 
 
 def test_a_verdict_is_decoded_strictly() -> None:
@@ -172,3 +188,37 @@ async def test_the_attached_view_opens_the_verdict_pane_the_runner_decided(
                 assert app.screen.keys is not None, "the run's keys: S is offered"
         finally:
             await attachment.aclose()
+
+
+async def test_s_in_the_attached_view_starts_the_synthesis_on_the_server_and_shows_its_pane(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with served_tournament(sim, tmp_path, monkeypatch, control=True) as served:
+        async with httpx2.AsyncClient(base_url=served.url, headers=BEARER) as client:
+            early = await client.post("/v1/tournaments/fix/synthesize")
+            unknown = await client.post("/v1/tournaments/nope/synthesize")
+        app, attachment = await attached_app(served.url, sim)
+        try:
+            async with app.run_test(size=(160, 45)) as pilot:
+                served.run.start()
+                await until(pilot, lambda: isinstance(app.screen, VerdictScreen), timeout=50)
+                await pilot.press("S")
+                panes = app.controller.panes
+                await until(pilot, lambda: "fix-synthesis" in panes and panes["fix-synthesis"].finished, 30)
+                assert panes["fix-synthesis"].state is PaneState.COMPLETED
+                assert all(panes[c].state is PaneState.COMPLETED for c in CONTESTANTS), (
+                    "each end, after its diff"
+                )
+        finally:
+            await attachment.aclose()
+        state = served.run.states["fix-synthesis"]
+    assert (early.status_code, unknown.status_code) == (409, 404)
+    assert "no verdict yet" in early.json()["error"]
+    (verdict,) = served.told.verdicts
+    winner = verdict.contestant("fix@tournament-pass")
+    assert winner.diff is not None and winner.diff.text.strip() in state.written.prompt
+    assert (state.written.provider, state.written.model) == ("sim", "tournament-pass"), (
+        "on the winner's model"
+    )
+    said = [e.message for e in served.events if isinstance(e, Status) and e.ticket == "fix-synthesis"]
+    assert said[0].startswith("synthesis asked by ") and "@" in said[0], "who asked, in its events"
