@@ -17,7 +17,7 @@ import pytest
 
 from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics, MetricsBook
-from lfgtui.events import Event, Status
+from lfgtui.events import AttemptEnded, Event, Status
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment, News
@@ -122,6 +122,9 @@ async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints
             refused = await client.post("/v1/tournaments/fix/synthesize")
     (verdict,) = served.told.verdicts
     assert verdict.winner == "fix@tournament-pass"
+    for contestant in CONTESTANTS:  # the worktree's last diff before the end, in seq too
+        said = [e for e in served.events if e.ticket == contestant]
+        assert [e.seq for e in said] == list(range(len(said))) and isinstance(said[-1], AttemptEnded)
     assert heard.checks == served.told.checks and set(heard.checks) == set(CONTESTANTS)
     (decided,) = heard.verdicts
     assert unmeasured(decided) == unmeasured(verdict), "every field but the metrics, as sent"
