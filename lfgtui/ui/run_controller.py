@@ -94,8 +94,10 @@ class RunController:
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.show, self.screen)
+        self._adding: dict[str, list[Event]] = {}
+        """Tickets the run took on whose pane is still to be made, with their events meanwhile."""
         if control.run is not None:
-            control.run.added.append(self.forked)
+            control.run.added.append(self.added)
 
     @classmethod
     def live(
@@ -234,6 +236,9 @@ class RunController:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
         if self._held is not None:
             self._held.append(event)
+            return
+        if (adding := self._adding.get(event.ticket)) is not None:
+            adding.append(event)
             return
         pane = self.panes.get(event.ticket)
         if pane is None:  # a ticket the run took on after this view began (a fork, on a run watched)
@@ -400,7 +405,7 @@ class RunController:
         if run is None:
             self.control.synthesize(verdict)
             return
-        ticket = start_synthesis(run, verdict)  # its pane comes from the run's `added` (`forked`)
+        ticket = start_synthesis(run, verdict)  # its pane comes from the run's `added`
         on = f"{ticket.provider}/{ticket.model}"
         said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
         self.screen.notify(inert(said), timeout=6, markup=False)
@@ -412,6 +417,20 @@ class RunController:
 
     def fork_ticket(self, ticket_id: str) -> None:
         self.control.fork(ticket_id, self.forked)
+
+    def added(self, ticket: Ticket) -> None:
+        """The run took on a ticket (`Run.added`), maybe asked from outside the app (a watcher's
+        request, on the server's task, where no widget can be made): its pane is made in the app, its
+        events held until then."""
+        if ticket.id not in self.panes and ticket.id not in self._adding:
+            self._adding[ticket.id] = []
+            self.screen.app.call_later(self._add_pane, ticket)
+
+    def _add_pane(self, ticket: Ticket) -> None:
+        held = self._adding.pop(ticket.id)
+        self.forked(ticket)
+        for event in held:
+            self.show(event)
 
     def forked(self, ticket: Ticket) -> None:
         """A ticket the run took on (a fork, a synthesis, one a watcher asked for; on a run watched, one

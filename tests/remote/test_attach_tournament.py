@@ -33,7 +33,8 @@ from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import Verdict
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.verdict_screen import VerdictScreen
-from tests.support.app import until
+from tests.support.app import SIZE, make_app, until
+from tests.support.compose import first_run
 from tests.support.git import isolate_git
 from tests.support.remote import attached_app
 from tests.support.serving import TOKEN, attach_json
@@ -225,3 +226,33 @@ async def test_s_in_the_attached_view_starts_the_synthesis_on_the_server_and_sho
     )
     said = [e.message for e in served.events if isinstance(e, Status) and e.ticket == "fix-synthesis"]
     assert said[0].startswith("synthesis asked by ") and "@" in said[0], "who asked, in its events"
+
+
+async def test_a_watchers_synthesis_shows_in_the_tui_that_runs_the_tournament(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_git(tmp_path, monkeypatch)
+    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
+    repo = calc_repo(tmp_path / "repo")
+    app = make_app(sim, tournament_tickets(tmp_path, repo))
+    run = first_run(app)
+    hub = EventHub(run.clock)
+    run.sinks.append(hub)
+    run.audiences.append(hub)
+    server = RunServer(
+        hub, run.run_id, tuple(s.ticket for s in run.states.values()), TOKEN, EngineControls(run)
+    )
+    run.added.append(server.add)
+    url = await server.start(Address.parse("127.0.0.1:0"))  # as lfg run --serve: before the app runs
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, VerdictScreen), timeout=40)
+            async with httpx2.AsyncClient(base_url=url, headers=BEARER) as client:
+                asked = await client.post("/v1/tournaments/fix/synthesize")
+            assert asked.json() == {"ok": True, "ticket": "fix-synthesis"}
+            panes = app.controller.panes
+            await until(pilot, lambda: "fix-synthesis" in panes and panes["fix-synthesis"].finished, 30)
+            assert panes["fix-synthesis"].state is PaneState.COMPLETED, "its pane, made in the app"
+    finally:
+        hub.end()
+        await server.aclose(grace_s=1)
