@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from lfgtui.broker.gaps import Lost
     from lfgtui.commands.broker import Outlet
+    from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.commands.telemetry import TelemetryOut
     from lfgtui.cost.metrics import MetricsBook
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from lfgtui.run import Run
     from lfgtui.telemetry.metered import Metered
     from lfgtui.tickets.ticket import Ticket
+    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 DRAIN_S = 2.0
 """How long a finished run's server waits for its watchers to take the last messages."""
@@ -190,6 +192,7 @@ async def _served(
     token = read_token(args.token_file)
     hub = EventHub(run.clock)
     run.sinks.append(hub)
+    run.audiences.append(hub)
     scraped, metrics = _scraped(run.book, provider_kinds(run), run.clock)
     if scraped is not None:
         run.sinks.append(scraped)
@@ -199,6 +202,7 @@ async def _served(
     )
     run.sinks.append(server.inbox)
     run.readers.append(server.inbox.looked)
+    run.added.append(server.add)
     url = await server.start(Address.parse(args.serve))
     watch = _announce(url, token, args.token_file, controls is not None)
     try:
@@ -377,6 +381,7 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
     from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
+    from lfgtui.remote.attach import News
 
     if remote.prices_problem is not None:
         warn(remote.prices_problem)
@@ -406,8 +411,25 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
     if isinstance(attachment, BrokerAttachment):
         await attachment.follow(deliver, said, lost=lost)
     else:
+        attachment.news = News(_Lines(opened), book.attempts)  # the `check` and `verdict` lines too
         await attachment.follow(deliver, said)
     return 0
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """A served run's tournaments as `lfg attach --json` prints them: the `check` and `verdict` lines
+    of `lfg run --json`, through the output the events go to (`opened`)."""
+
+    opened: Callable[[], tuple[JsonLines, UntilClosed]]
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        lines, output = self.opened()
+        output.write_with(lambda: lines.checked(ticket, attempt, result, t))
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        lines, output = self.opened()
+        output.write_with(lambda: lines.decided(verdict, t))
 
 
 async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteRun) -> int:

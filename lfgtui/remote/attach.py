@@ -6,7 +6,10 @@ history file (its price card as strictly, see price_card.py), every event is dec
 with `Last-Event-ID`; each event is delivered once, in order, whatever the server resends (an
 attempt's events are numbered, see `Delivered`), and nothing of an attempt after its end. What the
 server sends is bounded (`MAX_RUN_BYTES`, `MAX_MESSAGE_BYTES`) and nothing in it can end `attach`
-with a traceback: an id, a clock or an event that is not valid is skipped.
+with a traceback: an id, a clock or an event that is not valid is skipped. A tournament's news (a
+contestant's `check`, a `verdict`) goes to the `news` audience, when one listens, each once; a
+ticket the run takes on while it runs (a `ticket` message: a fork, a synthesis) is followed from
+then on, and told to `added`.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ import getpass
 import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 import httpx2
 
 from lfgtui.events import AttemptEnded, Event
-from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
-from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
+from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, decode_verdict, finite
+from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
+
+if TYPE_CHECKING:
+    from lfgtui.cost.metrics import Metrics
+    from lfgtui.tickets.ticket import Ticket
+    from lfgtui.tournament.referee import Audience
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
 """Waits before each reconnect in a row that brought nothing new (no server, a proxy's 502, a
@@ -62,6 +70,15 @@ class Delivered:
         if isinstance(event, AttemptEnded):
             self.ended.add(key)
         return True
+
+
+@dataclass(frozen=True)
+class News:
+    """Who hears an attached run's tournaments, and the watcher's own metrics of each attempt (what a
+    verdict's contestants are measured by, as the runner measured them from the same events)."""
+
+    audience: Audience
+    metrics: Mapping[tuple[str, int], Metrics]
 
 
 class Followed(Protocol):
@@ -107,6 +124,10 @@ class Attachment:
         self.state = "connecting"
         """What the summary bar says about the connection."""
         self.read_only = "This run is served read-only: its server was not started with --control."
+        self.news: News | None = None
+        """Who hears the run's tournaments (a contestant's check, a verdict); None: nobody."""
+        self.added: Callable[[Ticket], None] | None = None
+        """Who is told of a ticket the run took on while it runs (its pane); None: nobody."""
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
         self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)
@@ -154,6 +175,11 @@ class Attachment:
             path += f"calls/{quote(call_id, safe='')}/"
         return await self._post(f"{self.url}{API}/{path}{action}")
 
+    async def synthesize(self, tournament: str) -> str | None:
+        """Ask the server to start the synthesis of `tournament` (as `S` on its verdict); returns why
+        it did not, or None."""
+        return await self._post(f"{self.url}{API}/tournaments/{quote(tournament, safe='')}/synthesize")
+
     async def reply(
         self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
     ) -> str | None:
@@ -180,6 +206,7 @@ class Attachment:
         assert self.run is not None, "describe() first"
         known = {ticket.id for ticket in self.run.tickets}
         delivered = Delivered()
+        told: set[str] = set()
         last_id, instance, failures = "", "", 0
         while True:
             headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -206,6 +233,11 @@ class Attachment:
                                         deliver(event)
                                 if _resumable(message.id):
                                     last_id = message.id
+                            elif message.event == "ticket":
+                                self._add(data, known, said)
+                            elif message.event in ("check", "verdict") and message.data not in told:
+                                told.add(message.data)  # a stream started over sends it again
+                                self._tell(message.event, data, known, said)
                             elif message.event == "end":
                                 self._say(said, "ended")
                                 return
@@ -221,6 +253,40 @@ class Attachment:
             delay = self.reconnects.delay(failures, None)
             self._say(said, f"reconnecting in {delay:.1f} s ({lost})")
             await asyncio.sleep(delay)
+
+    def _add(self, data: dict[str, object], known: set[str], said: Callable[[str], None]) -> None:
+        """A `ticket` message: the ticket is followed from now on (once: a stream started over sends it
+        again), and told to `added`; one that is not valid is skipped, and said."""
+        try:
+            ticket = read_ticket(data.get("ticket"), "ticket")
+        except DescriptionError as exc:
+            said(f"skipped a ticket that is not valid: {exc}")
+            return
+        if ticket.id in known:
+            return
+        known.add(ticket.id)
+        if self.added is not None:
+            self.added(ticket)
+
+    def _tell(self, kind: str, data: dict[str, object], known: set[str], said: Callable[[str], None]) -> None:
+        """A `check` or `verdict` message to the news audience, decoded strictly; one that is not valid
+        or is about a ticket the run did not describe is skipped, and said."""
+        news = self.news
+        if news is None:
+            return
+        try:
+            if kind == "check":
+                ticket, attempt, result, t = decode_check(data, self.offset)
+                if ticket in known:
+                    news.audience.checked(ticket, attempt, result, t)
+                return
+            verdict = decode_verdict(data.get("verdict"), news.metrics)
+            t = finite(data.get("t")) + self.offset
+        except CodecError as exc:
+            said(f"skipped a {kind} that is not valid: {exc}")
+            return
+        if all(c.ticket in known for c in verdict.contestants):
+            news.audience.decided(verdict, t)
 
     def _say(self, said: Callable[[str], None], state: str) -> None:
         self.state = state

@@ -28,6 +28,12 @@ from typing import Any, NamedTuple
 from lfgtui import events
 from lfgtui.events import Event, Translation
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
+from lfgtui.tournament.verdict import CheckResult, Contestant, Verdict
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from lfgtui.cost.metrics import Metrics
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[object], Any]
@@ -125,10 +131,11 @@ class _Field(NamedTuple):
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[_Field, ...]:
-    """How each field of dataclass `cls` goes to JSON and back, from its type hint."""
+def _fields(cls: type, but: tuple[str, ...] = ()) -> tuple[_Field, ...]:
+    """How each field of dataclass `cls` (but those named `but`) goes to JSON and back, from its type hint."""
     hints = typing.get_type_hints(cls)
-    return tuple(_Field(f.name, _required(f), *_codec(hints[f.name])) for f in dataclasses.fields(cls))
+    fields = (f for f in dataclasses.fields(cls) if f.name not in but)
+    return tuple(_Field(f.name, _required(f), *_codec(hints[f.name])) for f in fields)
 
 
 def _required(field: dataclasses.Field[Any]) -> bool:
@@ -149,6 +156,8 @@ def _codec(hint: Any) -> tuple[Encoder | None, Decoder]:
     if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
         encode, decode = _codec(args[0])
         return list if encode is None else partial(_encode_list, encode), partial(_decode_tuple, decode)
+    if typing.get_origin(hint) is tuple and all(arg in _SCALARS for arg in args):  # Verdict.labels' pairs
+        return list, partial(_decode_row, tuple(_SCALARS[arg] for arg in args))
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return attrgetter("value"), partial(_decode_member, hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -175,11 +184,11 @@ def _decode_dataclass(cls: type, obj: object) -> Any:
     return cls(**_decode_fields(cls, obj))
 
 
-def _decode_fields(cls: type, obj: object) -> dict[str, Any]:
+def _decode_fields(cls: type, obj: object, but: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise CodecError(f"expected an object, got {type(obj).__name__}")
     values = {}
-    for name, required, _, decode in _fields(cls):
+    for name, required, _, decode in _fields(cls, but):
         if name in obj:
             try:
                 values[name] = decode(obj[name])
@@ -195,6 +204,18 @@ def _decode_tuple(decode: Decoder, value: object) -> tuple[Any, ...]:
         raise CodecError(f"expected an array, got {type(value).__name__}")
     items = []
     for index, item in enumerate(value):
+        try:
+            items.append(decode(item))
+        except CodecError as error:
+            raise error.inside(f"[{index}]") from None
+    return tuple(items)
+
+
+def _decode_row(decodes: tuple[Decoder, ...], value: object) -> tuple[Any, ...]:
+    if not isinstance(value, list) or len(value) != len(decodes):
+        raise CodecError(f"expected an array of {len(decodes)}, got {_describe(value)}")
+    items = []
+    for index, (decode, item) in enumerate(zip(decodes, value, strict=True)):
         try:
             items.append(decode(item))
         except CodecError as error:
@@ -307,3 +328,67 @@ def decode_message(obj: object) -> Message:
     if cls is None:
         raise CodecError(f"expected one of {', '.join(MESSAGE_ROLES)}, got {reprlib.repr(role)}", "role")
     return _decode_dataclass(cls, obj)  # type: ignore[no-any-return]
+
+
+_OWN = ("metrics",)
+"""What a contestant's wire form leaves out: the watcher works out its metrics from the events, as the
+runner did (the same `Metrics`, the same price card)."""
+_PER_VERDICT = ("contestants",)
+
+
+def encode_check(ticket: str, attempt: int, result: CheckResult, t: float) -> dict[str, Any]:
+    """A contestant's check result (a served run's `check` message), `t` relative to the server's start."""
+    return {
+        "ticket": ticket,
+        "attempt": attempt,
+        "t": t,
+        "check": _encode_dataclass(_fields(CheckResult), result),
+    }
+
+
+def decode_check(obj: object, offset: float) -> tuple[str, int, CheckResult, float]:
+    """A `check` message: ticket, attempt, result and time (plus `offset`); else `CodecError`."""
+    values = _json_object(obj)
+    try:
+        ticket, attempt = _str(values.get("ticket")), _int(values.get("attempt"))
+        t = finite(values.get("t")) + offset
+        return ticket, attempt, _decode_dataclass(CheckResult, values.get("check")), t
+    except CodecError as error:
+        raise error.inside("check") from None
+
+
+def encode_verdict(verdict: Verdict) -> dict[str, Any]:
+    """A tournament's verdict as JSON, every field but each contestant's metrics (see `_OWN`)."""
+    out = _encode_dataclass(_fields(Verdict, _PER_VERDICT), verdict)
+    out["contestants"] = [_encode_dataclass(_fields(Contestant, _OWN), c) for c in verdict.contestants]
+    return out
+
+
+def decode_verdict(obj: object, metrics: Mapping[tuple[str, int], Metrics]) -> Verdict:
+    """The verdict `obj` stands for, each contestant with its attempt's `metrics` (none: empty ones);
+    `CodecError` for anything else, including a ranking, winner or label that names no contestant, a
+    contestant named twice, or a ranking that leaves one out."""
+    from lfgtui.cost.metrics import Metrics
+
+    values = _decode_fields(Verdict, obj, _PER_VERDICT)
+    items = _json_object(obj).get("contestants")
+    if not isinstance(items, list):
+        raise CodecError(f"expected an array, got {_describe(items)}", "contestants")
+    contestants = []
+    for index, item in enumerate(items):
+        try:
+            own = _decode_fields(Contestant, item, _OWN)
+        except CodecError as error:
+            raise error.inside(f"[{index}]").inside("contestants") from None
+        key = (own["ticket"], own["attempt"])
+        contestants.append(Contestant(**own, metrics=metrics.get(key) or Metrics()))
+    verdict = Verdict(**values, contestants=tuple(contestants))
+    tickets = [c.ticket for c in contestants]
+    ranked = [placing.ticket for placing in verdict.ranking]
+    if len(set(tickets)) != len(tickets) or sorted(ranked) != sorted(tickets):
+        raise CodecError("the ranking is not each contestant once", "ranking")
+    if verdict.winner is not None and verdict.winner not in tickets:
+        raise CodecError("names no contestant", "winner")
+    if any(ticket not in tickets for _, ticket in verdict.labels):
+        raise CodecError("names no contestant", "labels")
+    return verdict

@@ -47,10 +47,24 @@ def run_description(
     tickets = list(tickets)
     return {
         "run_id": run_id,
-        "tickets": [row_json(ticket_row(ticket)) for ticket in tickets],
+        "tickets": [ticket_json(ticket) for ticket in tickets],
         "control": control,
         "prices": price_card(prices, tickets),
     }
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as the run's description has it (and the `ticket` message of one added later)."""
+    return row_json(ticket_row(ticket))
+
+
+def read_ticket(item: object, where: str, source: str = "the server") -> Ticket:
+    """The ticket `item` describes (`where` in what `source` sent); raises `DescriptionError`."""
+    try:
+        row = row_from_json(TicketRow, item, where, _names(item))
+    except InvalidExport as exc:
+        raise DescriptionError(f"{source}'s description of the run is not valid: {exc}") from None
+    return ticket_from_row(TicketRecord(row, ()))
 
 
 def _names(ticket: object) -> dict[str, str]:
@@ -66,11 +80,7 @@ def read_description(data: object, source: str = "the server") -> RemoteRun:
     items = data.get("tickets")
     if not isinstance(items, list) or not items:
         raise DescriptionError(f"{source}'s run has no tickets")
-    try:
-        rows = [row_from_json(TicketRow, item, f"tickets[{i}]", _names(item)) for i, item in enumerate(items)]
-    except InvalidExport as exc:
-        raise DescriptionError(f"{source}'s description of the run is not valid: {exc}") from None
-    tickets = tuple(ticket_from_row(TicketRecord(row, ())) for row in rows)
+    tickets = tuple(read_ticket(item, f"tickets[{i}]", source) for i, item in enumerate(items))
     if len({ticket.id for ticket in tickets}) != len(tickets):
         raise DescriptionError(f"{source}'s run has two tickets with one id")
     prices, problem = None, None

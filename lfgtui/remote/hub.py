@@ -7,6 +7,11 @@ from where it is (`Last-Event-ID` picks the place after a reconnect), so a slow 
 the run or the others: one too far behind, or that cannot take a message in time, is dropped and
 comes back with `Last-Event-ID`. The log is kept whole for the life of the server (about 100 bytes
 per streamed token), so nothing a watcher missed is ever lost.
+
+A tournament's news is not an event of any ticket: the hub is one of the referee's audiences
+(tournament/referee.py), and each contestant's check result and each verdict is a message of its own
+(`check`, `verdict`), after the events pending then, so it follows the attempt it is about. A
+ticket the run takes on while it runs (a fork, a synthesis) is a `ticket` message before its events.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lfgtui.events import Event
-from lfgtui.remote.codec import encode
+from lfgtui.remote.codec import encode, encode_check, encode_verdict
+from lfgtui.remote.description import ticket_json
+from lfgtui.tickets.ticket import Ticket
+from lfgtui.tournament.verdict import CheckResult, Verdict
 
 BATCH_S = 0.05
 """How long events wait to be sent together: watchers see a run at 20 updates a second."""
@@ -52,6 +60,8 @@ class EventHub:
         self.sent_bytes: list[int] = []
         """Bytes in the log up to and including each message: how far behind a watcher is."""
         self.ended = False
+        self.verdicts: dict[str, Verdict] = {}
+        """Each tournament's latest verdict (what a watcher's synthesis starts from)."""
         self._pending: list[Event] = []
         self._flush: asyncio.TimerHandle | None = None
         self._grew = asyncio.get_running_loop().create_future()
@@ -79,6 +89,32 @@ class EventHub:
             if len(self._pending) >= RECORDED_BATCH:
                 self.publish()
         self.publish()
+
+    def added(self, ticket: Ticket) -> None:
+        """A ticket the run took on (a fork, a synthesis), before its first event: a `ticket` message."""
+        if self.ended:
+            return
+        self.publish()
+        self._append("ticket", {"now": self.clock() - self.t0, "ticket": ticket_json(ticket)})
+
+    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+        """A contestant's check has ended: a `check` message."""
+        if self.ended:  # the run stopped meanwhile: its watchers are done
+            return
+        self.publish()
+        self._append(
+            "check", {"now": self.clock() - self.t0, **encode_check(ticket, attempt, result, t - self.t0)}
+        )
+
+    def decided(self, verdict: Verdict, t: float) -> None:
+        """A tournament's verdict: a `verdict` message."""
+        self.verdicts[verdict.tournament] = verdict
+        if self.ended:  # the run stopped meanwhile: its watchers are done
+            return
+        self.publish()
+        self._append(
+            "verdict", {"now": self.clock() - self.t0, "t": t - self.t0, "verdict": encode_verdict(verdict)}
+        )
 
     def end(self) -> None:
         """The run is over: what is pending goes out, then `end`, after which watchers are done."""

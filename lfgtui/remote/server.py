@@ -4,7 +4,8 @@ aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every 
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
-`…/calls/{call}/approve|deny` and `…/follow-up` act on it, each recorded with who asked. `GET
+`…/calls/{call}/approve|deny` and `…/follow-up` act on it, each recorded with who asked, and `POST
+/v1/tournaments/{id}/synthesize` starts a tournament's synthesis once its verdict is decided. `GET
 /v1/inbox` is what needs the person now, for the inbox page at `/inbox` (inbox.py: the one response
 given without the token, since it holds nothing of the run). `GET /metrics` is the run's metrics for
 Prometheus (telemetry/prometheus.py), with the same token; `MetricsServer` serves only that, for a
@@ -44,6 +45,7 @@ from lfgtui.tickets.ticket import Ticket
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.run import Run
+    from lfgtui.tournament.verdict import Verdict
 
 API = "/v1"
 HEARTBEAT_S = 15.0
@@ -109,6 +111,8 @@ class Controls(Protocol):
     def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None: ...
     def follow_up(self, ticket_id: str, text: str, who: str) -> str | None: ...
 
+    def synthesize(self, verdict: Verdict, who: str) -> str: ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -139,6 +143,12 @@ class EngineControls:
 
     def follow_up(self, ticket_id: str, text: str, who: str) -> str | None:
         return self.run.follow_up(ticket_id, text, why=f"follow-up sent by {who}")
+
+    def synthesize(self, verdict: Verdict, who: str) -> str:
+        """Start the tournament's synthesis as `S` does (tournament/synthesis.py); its id."""
+        from lfgtui.tournament.synthesis import start_synthesis
+
+        return start_synthesis(self.run, verdict, f"synthesis asked by {who}").id
 
 
 @dataclass(frozen=True)
@@ -368,6 +378,13 @@ class RunServer:
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def add(self, ticket: Ticket) -> None:
+        """A ticket the run took on while it runs (a fork, a synthesis): described from now on, and
+        told to the watchers (a `ticket` message) before its first event."""
+        self.tickets[ticket.id] = ticket
+        self.inbox.tickets[ticket.id] = ticket
+        self.hub.added(ticket)
+
     def _routes(self, app: web.Application) -> None:
         app.router.add_get(f"{API}/run", self._run)
         app.router.add_get(f"{API}/events", self._events)
@@ -379,6 +396,7 @@ class RunServer:
             self._reply,
         )
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:follow-up}}", self._control)
+        app.router.add_post(f"{API}/tournaments/{{tournament}}/synthesize", self._synthesize)
         app.router.add_get(f"{API}/inbox", self._inbox)
         app.router.add_get(PAGE_PATH, self._page, name=PUBLIC)
 
@@ -547,6 +565,19 @@ class RunServer:
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})
+
+    async def _synthesize(self, request: web.Request) -> web.Response:
+        """A watcher's `S`: start the tournament's synthesis once its verdict is decided."""
+        tournament = request.match_info["tournament"]
+        if self.controls is None:
+            return _problem(403, "this run is served read-only: start it with --control to allow this")
+        if not any(t.group == tournament and t.check is not None for t in self.tickets.values()):
+            return _problem(404, f"the run has no tournament {tournament!r}")
+        verdict = self.hub.verdicts.get(tournament)
+        if verdict is None:
+            return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
+        ticket = self.controls.synthesize(verdict, _who(request))
+        return web.json_response({"ok": True, "ticket": ticket})
 
     async def _reply(self, request: web.Request) -> web.Response:
         """A watcher's answer to an agent's question: `accept` with a JSON body `{"content": {...}}`

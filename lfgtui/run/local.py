@@ -8,6 +8,7 @@ first attempt, its diff kept current while it runs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -52,7 +53,7 @@ class LocalRunner:
             async with contextlib.aclosing(await self._events(attempt)) as events:
                 async for event in events:
                     if isinstance(event, AttemptEnded) and watch is not None:
-                        await watch.finish()
+                        event = await self._last_diff(attempt, watch, event)
                         watch = None
                     attempt.emit(event)
                     if isinstance(event, AttemptStarted):
@@ -62,6 +63,25 @@ class LocalRunner:
         finally:
             if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
                 await watch.finish()
+
+    @staticmethod
+    async def _last_diff(attempt: Attempt, watch: DiffWatch, ended: AttemptEnded) -> AttemptEnded:
+        """Say the worktree's last diff before the attempt's end, which was numbered before the diff
+        was taken: the two swap numbers, so `seq` follows the order said (a watcher drops an event
+        numbered before one it has)."""
+        taken: list[DiffUpdated] = []
+        report = watch.report
+        watch.report = lambda stat, text: taken.append(
+            attempt.ev(DiffUpdated, text=text, added=stat.added, removed=stat.removed, files=stat.files)
+        )
+        try:
+            await watch.finish()
+        finally:
+            watch.report = report
+        for diff in taken:
+            attempt.emit(dataclasses.replace(diff, seq=ended.seq))
+            ended = dataclasses.replace(ended, seq=diff.seq)
+        return ended
 
     @staticmethod
     def _started(attempt: Attempt) -> None:

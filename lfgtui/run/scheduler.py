@@ -133,6 +133,12 @@ class Run:
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
         """What records the run (`record`); the referee tells it of the run's tournaments too."""
+        self.audiences: list[object] = []
+        """Told of the run's tournaments besides its recording and screen (tournament/referee.py
+        `Audience`): the hub that serves it to watchers."""
+        self.added: list[Callable[[Ticket], None]] = []
+        """Told of each ticket the run takes on while it runs (a fork, a synthesis) before its first
+        event: the server that describes the run to its watchers."""
         self.readers: list[Callable[[str], None]] = []
         """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
@@ -232,12 +238,16 @@ class Run:
             )
         return None
 
-    def add(self, ticket: Ticket) -> None:
+    def add(self, ticket: Ticket, why: str | None = None) -> None:
         """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
-        as any ticket's, so whoever shows or records the run is told of it first."""
+        as any ticket's, so whoever shows or records the run is told of it first. `why` (who asked,
+        from elsewhere) is said in its first attempt's events, after its prompt."""
         if ticket.id in self.states:
             raise ValueError(f"the run already has a ticket {ticket.id}")
         self.states[ticket.id] = state = TicketState(ticket)
+        state.why = why
+        for told in self.added:
+            told(ticket)
         self._launch(state, "added")
 
     def release(self, ticket_id: str, prompt: str) -> bool:
@@ -267,6 +277,8 @@ class Run:
         self.states[state.ticket.id] = state
         if self.recording is not None:
             self.recording.add_ticket(state.ticket)
+        for told in self.added:
+            told(state.ticket)
         self._launch(state, "fork")
         return state.ticket
 

@@ -239,9 +239,10 @@ class Referee:
             told.decided(verdict, self.run.clock())
 
     def _told(self) -> tuple[Audience, ...]:
-        """Who hears of it: the run's recording (the history records it), then the audience."""
-        recording = self.run.recording
-        return (recording, self.audience) if isinstance(recording, Audience) else (self.audience,)
+        """Who hears of it: the run's recording (the history records it), its other audiences (the
+        watchers of a served run), then the screen or output's."""
+        told = (self.run.recording, *self.run.audiences)
+        return (*(audience for audience in told if isinstance(audience, Audience)), self.audience)
 
     async def _judged(self, verdict: Verdict, contestant: Ticket, earlier: asyncio.Task[None] | None) -> None:
         """Start the judge on the contestants under shuffled labels and announce its verdict (the

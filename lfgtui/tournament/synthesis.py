@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from lfgtui.formats import fenced, plural
 from lfgtui.tickets.ticket import PLACEHOLDER, Ticket
 from lfgtui.tournament.verdict import Verdict
+
+if TYPE_CHECKING:
+    from lfgtui.run.scheduler import Run
 
 BEST = 2
 """How many of the best contestants a synthesis combines."""
@@ -77,3 +81,24 @@ def synthesis_ticket(
         group=None,
         check=None,
     )
+
+
+@runtime_checkable
+class Keeper(Protocol):
+    """What records a synthesis before its events: the run's history (history/writer.py)."""
+
+    def synthesis(self, ticket: Ticket, tournament: str) -> None: ...
+
+
+def start_synthesis(run: Run, verdict: Verdict, why: str | None = None) -> Ticket:
+    """Start the synthesis of the verdict's tournament in `run` (the `S` key, or a watcher's `POST
+    /v1/tournaments/ID/synthesize`, who asked said as `why`): the contestants' tickets as written and
+    their diffs as the verdict has them, recorded in the run's history before its events; returns the
+    ticket."""
+    tickets = {c.ticket: run.states[c.ticket].written for c in verdict.contestants}
+    diffs = {c.ticket: None if c.diff is None else c.diff.text for c in verdict.contestants}
+    ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
+    if isinstance(run.recording, Keeper):
+        run.recording.synthesis(ticket, verdict.tournament)
+    run.add(ticket, why)
+    return ticket

@@ -94,6 +94,10 @@ class RunController:
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.show, self.screen)
+        self._adding: dict[str, list[Event]] = {}
+        """Tickets the run took on whose pane is still to be made, with their events meanwhile."""
+        if control.run is not None:
+            control.run.added.append(self.added)
 
     @classmethod
     def live(
@@ -160,8 +164,15 @@ class RunController:
     ) -> RunController:
         """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
         `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
+        from lfgtui.remote.attach import Attachment
+
         control = ServedHandle(attachment, prices or services.prices)
-        return cls(services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first)
+        controller = cls(
+            services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first
+        )
+        if isinstance(attachment, Attachment):  # a run watched through the broker says none
+            attachment.added = controller.forked  # a fork or synthesis the server started: its pane
+        return controller
 
     @property
     def run(self) -> Run | None:
@@ -225,6 +236,9 @@ class RunController:
         """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
         if self._held is not None:
             self._held.append(event)
+            return
+        if (adding := self._adding.get(event.ticket)) is not None:
+            adding.append(event)
             return
         pane = self.panes.get(event.ticket)
         if pane is None:  # a ticket the run took on after this view began (a fork, on a run watched)
@@ -382,26 +396,15 @@ class RunController:
 
     def synthesize(self, verdict: Verdict) -> None:
         """Start a ticket in this run that combines the tournament's best two contestants' diffs, told
-        why they were ranked so (tournament/synthesis.py), in a pane of its own."""
+        why they were ranked so (tournament/synthesis.py), in a pane of its own; an attached view asks
+        the server to."""
+        from lfgtui.tournament.synthesis import start_synthesis
+
         run = self.control.run
         if run is None:
-            self.screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
+            self.control.synthesize(verdict)
             return
-        self.screen.run_worker(self._synthesize(run, verdict), group="synthesis")
-
-    async def _synthesize(self, run: Run, verdict: Verdict) -> None:
-        from lfgtui.history.writer import RunHistory
-        from lfgtui.tournament.synthesis import synthesis_ticket
-
-        tickets = {c.ticket: self.panes[c.ticket].ticket for c in verdict.contestants}
-        diffs = {
-            ticket: None if (diff := self.panes[ticket].diff) is None else diff.text for ticket in tickets
-        }
-        ticket = synthesis_ticket(verdict, tickets, diffs, run.states)
-        if isinstance(run.recording, RunHistory):
-            run.recording.synthesis(ticket, verdict.tournament)
-        self.panes[ticket.id] = self.screen.add_pane(ticket)
-        run.add(ticket)
+        ticket = start_synthesis(run, verdict)  # its pane comes from the run's `added`
         on = f"{ticket.provider}/{ticket.model}"
         said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
         self.screen.notify(inert(said), timeout=6, markup=False)
@@ -414,8 +417,25 @@ class RunController:
     def fork_ticket(self, ticket_id: str) -> None:
         self.control.fork(ticket_id, self.forked)
 
+    def added(self, ticket: Ticket) -> None:
+        """The run took on a ticket (`Run.added`), maybe asked from outside the app (a watcher's
+        request, on the server's task, where no widget can be made): its pane is made in the app, its
+        events held until then."""
+        if ticket.id not in self.panes and ticket.id not in self._adding:
+            self._adding[ticket.id] = []
+            self.screen.app.call_later(self._add_pane, ticket)
+
+    def _add_pane(self, ticket: Ticket) -> None:
+        held = self._adding.pop(ticket.id)
+        self.forked(ticket)
+        for event in held:
+            self.show(event)
+
     def forked(self, ticket: Ticket) -> None:
-        """A fork the run took on: its pane, before its first event."""
+        """A ticket the run took on (a fork, a synthesis, one a watcher asked for; on a run watched, one
+        its server started): its pane, before its first event, once."""
+        if ticket.id in self.panes:
+            return
         self.panes[ticket.id] = self.screen.add_pane(ticket)
         self.summary_stale = True
 

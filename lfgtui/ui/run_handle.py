@@ -107,6 +107,10 @@ class RunHandle:
         """Ask for the fork's prompt, start the fork and hand its ticket to `forked` (its pane)."""
         self._screen.notify("Only a run going on here (lfg run, lfg resume) forks a ticket.", timeout=3)
 
+    def synthesize(self, verdict: Verdict) -> None:
+        """Start the synthesis of a tournament of a run that does not run here."""
+        self._screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
+
     def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
         """Send the ticket `prompt` as a follow-up: the number of the attempt that answers it, or why
         it cannot take one."""
@@ -275,6 +279,16 @@ class ServedHandle(RunHandle):
         super().__init__(prices)
         self.attachment = attachment
 
+    def connect(self, show: Sink, screen: RunScreen) -> None:
+        """Hear the served run's tournaments too: its verdicts open as they do in the TUI that runs it
+        (a run watched through the broker carries none)."""
+        super().connect(show, screen)
+        from lfgtui.remote.attach import Attachment, News
+        from lfgtui.ui.verdict_screen import VerdictNews
+
+        if isinstance(self.attachment, Attachment):
+            self.attachment.news = News(VerdictNews(screen, self.verdicts), self.book.attempts)
+
     def cancel(self, ticket_id: str) -> None:
         self._ask("cancel", ticket_id)
 
@@ -299,6 +313,23 @@ class ServedHandle(RunHandle):
                 )
 
         screen.run_worker(send(), group="remote")
+
+    def synthesize(self, verdict: Verdict) -> None:
+        """Ask the server to start the synthesis, as `S` at its own terminal would."""
+        from lfgtui.remote.attach import Attachment
+
+        attachment, screen = self.attachment, self._screen
+        assert attachment.run is not None, "an attached view opens on a described run"
+        if not isinstance(attachment, Attachment) or not attachment.run.control:
+            screen.notify(attachment.read_only)
+            return
+
+        async def ask() -> None:
+            problem = await attachment.synthesize(verdict.tournament)
+            said = "The server started the synthesis" if problem is None else f"The server did not: {problem}"
+            screen.notify(inert(said), timeout=4, markup=False)
+
+        screen.run_worker(ask(), group="remote")
 
     def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
         return "another lfg runs this run: send from its own review screen (its drafts are in the history)"

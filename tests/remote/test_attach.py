@@ -370,3 +370,31 @@ def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> N
         terminal.hang_up()
     assert watcher.returncode == 0, err
     assert '"outcome": "cancelled"' in out, "the watcher saw the run to its end"
+
+
+async def test_a_fork_the_server_starts_gets_a_pane_in_the_attached_view_and_in_a_later_description(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    hello = '[[ticket]]\nid = "hi"\nprovider = "sim"\nprompt = "Say hello."\nmodel = "hello"\n'
+    async with served(sim, tmp_path, hello) as run:
+        app, attachment = await attached_app(run.url, sim)
+        async with app.run_test(size=(120, 30)) as pilot:
+            run.run.start()
+            await until(pilot, lambda: app.controller.panes["hi"].finished)
+            fork = run.run.fork("hi", "Say hello again.")
+            await until(
+                pilot, lambda: fork.id in app.controller.panes and app.controller.panes[fork.id].finished
+            )
+            forked = app.controller.panes[fork.id]
+            assert forked.state is PaneState.COMPLETED and "Hello" in forked.body.source
+            assert fork.id not in app.controller.unseen, "shown in its own pane, not said to go on unseen"
+            await finish(run)
+            await until(pilot, lambda: attachment.state == "ended")
+        await attachment.aclose()
+        later = Attachment(run.url, TOKEN)
+        try:
+            described = await later.describe()
+        finally:
+            await later.aclose()
+    assert [t.id for t in described.tickets] == ["hi", fork.id]
+    assert described.tickets[1].prompt == fork.prompt
