@@ -156,6 +156,7 @@ def test_a_verdict_is_decoded_strictly() -> None:
         "judge": "t@judge",
         "judge_error": None,
         "labels": [["A", "t@a"]],
+        "run_id": "3f2a9c0d1e7b",
     }
     decoded = decode_verdict(json.loads(json.dumps(verdict)), {})
     assert decoded.contestant("t@a").outcome is Outcome.COMPLETED and decoded.labels == (("A", "t@a"),)
