@@ -287,7 +287,7 @@ class ServedHandle(RunHandle):
         from lfgtui.ui.verdict_screen import VerdictNews
 
         if isinstance(self.attachment, Attachment):
-            self.attachment.news = News(VerdictNews(screen, self.verdicts), self.book.attempts)
+            self.attachment.news = News(VerdictNews(screen, screen.keys, self.verdicts), self.book.attempts)
 
     def cancel(self, ticket_id: str) -> None:
         self._ask("cancel", ticket_id)
