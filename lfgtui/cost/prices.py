@@ -277,31 +277,29 @@ class PriceBook:
         where = database_provider(config)
         if where is None or not model:
             return None
-        load()
-        from genai_prices import data_snapshot
-
-        try:
-            found, info = data_snapshot.get_snapshot().find_provider_model(model, None, *where)
-        except LookupError:
-            return None
-        return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}", self.clock)
+        return self._from_database(model, *where)
 
     def answered_by(self, model: str) -> Pricer | None:
         """The price of a model a coding agent says answered (Gemini CLI names each model of a turn),
         found in genai-prices by its name alone; None when it is not there."""
         key = ("", model)
         if key not in self._pricers:
-            load()
-            from genai_prices import data_snapshot
-
-            try:
-                found, info = data_snapshot.get_snapshot().find_provider_model(model, None, None, None)
-            except LookupError:
-                self._pricers[key] = None
-            else:
-                source = f"genai-prices {found.id} {info.id}, the model the agent said answered"
-                self._pricers[key] = DatabasePricer(info, found, source, self.clock)
+            self._pricers[key] = self._from_database(model, None, None, ", the model the agent said answered")
         return self._pricers[key]
+
+    def _from_database(
+        self, model: str, provider_id: str | None, api_url: str | None, said: str = ""
+    ) -> Pricer | None:
+        """genai-prices' price of `model` at the provider it finds by id or API URL (both None: by the
+        model's name alone); None when it has none."""
+        load()
+        from genai_prices import data_snapshot
+
+        try:
+            found, info = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, api_url)
+        except LookupError:
+            return None
+        return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}{said}", self.clock)
 
 
 def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket]) -> PriceBook:
