@@ -239,7 +239,7 @@ class Attentions:
     def apply(self, event: Event) -> tuple[Standing, ...]:
         """Take one event; the standings it changed (the event's ticket, and those a finished
         dependency no longer holds up)."""
-        handle = ATTENTION.handlers.get(type(event))
+        handle = _HANDLERS.get(type(event))
         if handle is not None:
             return handle(self, event)
         standing = self.standings.get(event.ticket)
@@ -431,3 +431,5 @@ ATTENTION: Translation[Callable[[Attentions, Any], tuple[Standing, ...]]] = Tran
     },
 )
 """The events that move a ticket's attention state; the others only end a stall."""
+_HANDLERS = ATTENTION.handlers
+"""`ATTENTION.handlers`, looked up once per event (a token's too) without the attribute's lookup."""

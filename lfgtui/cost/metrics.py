@@ -289,6 +289,9 @@ class RateHistory:
 
     def add(self, t: float, tokens: int) -> None:
         step = int(t // RATE_STEP_S)
+        if step == self.newest:  # most tokens: the newest step, which is `counts[-1]`
+            self.counts[-1] += tokens
+            return
         if self.newest is None or step > self.newest:
             gap = RATE_STEPS if self.newest is None else min(step - self.newest, RATE_STEPS)
             self.counts.extend([0] * gap)
@@ -346,10 +349,11 @@ class Metrics:
 
     def apply(self, event: Event) -> None:
         """One event of the attempt, through `METRICS`: one dict lookup by its exact type."""
+        t = event.t
         if self.t0 is None:
-            self.t0 = event.t
-        self.before_t, self.kept_t = self.kept_t, event.t
-        apply = METRICS.handlers.get(type(event))
+            self.t0 = t
+        self.before_t, self.kept_t = self.kept_t, t
+        apply = _HANDLERS.get(type(event))
         if apply is not None:
             apply(self, event)
 
@@ -367,10 +371,10 @@ class Metrics:
         )
 
     def _text(self, event: TextDelta) -> None:
-        self._token(event.t, event.text, answer=True)
+        self._token(event.t, event.text, True)
 
     def _reasoning(self, event: ReasoningDelta) -> None:
-        self._token(event.t, event.text, answer=False)
+        self._token(event.t, event.text, False)
 
     def _tool_arguments(self, event: ToolCallArgsDelta) -> None:
         if self.requests:
@@ -417,19 +421,25 @@ class Metrics:
             request.models = usage.models
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
-        if not self.requests or not text:  # an empty chunk is no output
+        """One chunk of output: once per token, so its fields are read into locals once."""
+        requests = self.requests
+        if not requests or not text:  # an empty chunk is no output
             return
-        request = self.requests[-1]
+        request = requests[-1]
         # The history keeps a chunk's time in whole ms from the attempt's start, and never before the
         # event before it: so do the stretches, and a resumed attempt's rate is the live one's.
         t0 = self.t0 or 0.0
-        t = self.kept_t = max(t0 + round((t - t0) * 1000) / 1000, self.before_t)
+        t = max(t0 + round((t - t0) * 1000) / 1000, self.before_t)
+        self.kept_t = t
         chars = len(text)
-        tokens = tokens_in(request.chars + chars, request.tokens_per_char) - request.estimated_tokens
+        estimated = request.estimated_tokens
+        tokens = tokens_in(request.chars + chars, request.tokens_per_char) - estimated
         stretch = request.stretch
         if stretch is not None and stretch.answer is answer:
-            stretch.last, stretch.chunks = t, stretch.chunks + 1
-            stretch.tokens, stretch.chars = stretch.tokens + tokens, stretch.chars + chars
+            stretch.last = t
+            stretch.chunks += 1
+            stretch.tokens += tokens
+            stretch.chars += chars
         else:
             if stretch is not None:
                 self._notice(request, request.end_stretch(), thinking_next=answer is False)
@@ -440,7 +450,7 @@ class Metrics:
             self._first(request, t, text, answer)
         request.last_token = t
         request.chunks += 1
-        request.estimated_tokens += tokens
+        request.estimated_tokens = estimated + tokens
         request.chars += chars
         if answer is False:
             request.thought_chars += chars
@@ -606,6 +616,8 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
 )
 """What the metrics take from each event type: output, the requests it belongs to, and the pauses
 (a tool call runs, the person is asked) that cut it into stretches."""
+_HANDLERS = METRICS.handlers
+"""`METRICS.handlers`, looked up once per event without the attribute's lookup."""
 
 
 @dataclass
@@ -696,7 +708,7 @@ class MetricsBook:
 
     def __call__(self, event: Event) -> None:
         """One event, through `BOOK`: one dict lookup by its exact type, as a token's is in `METRICS`."""
-        book = BOOK.handlers.get(type(event))
+        book = _BOOK_HANDLERS.get(type(event))
         if book is not None:
             book(self, event)
 
@@ -796,3 +808,5 @@ run's calibration what a character of that model's output counts for; a count sp
 each model it names; a provider's quota is kept per provider,
 not per attempt, and so is what a coding agent's sessions report (context, cost) besides. Built
 from `METRICS`, so a type `METRICS` has not decided is undecided here too."""
+_BOOK_HANDLERS = BOOK.handlers
+"""`BOOK.handlers`, looked up once per event without the attribute's lookup."""
