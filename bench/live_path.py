@@ -6,8 +6,10 @@ percent from run to run (a starved run batches more and draws fewer frames), whi
 of a microsecond. This one times the per-token pieces that need no screen, on real objects, each
 over the same tokens: the parent adopting the provider worker's tuple (`EventFactory.adopt`), the
 run's `MetricsBook`, an `Attentions` tracker (the run screen's; `RunAlerts` has its own, shown apart
-with its moments) and `inert` on the text a pane shows. Each figure is the fastest of `--passes`
-passes, the usual way to read a micro-benchmark on a busy machine.
+with its moments), `inert` on the text a pane shows, and the async generators a token passes up
+(`loop`: the provider's stream adopting each tuple, `run_call`, `run_tool_loop`; adopting
+included). Each figure is the fastest of `--passes` passes, the usual way to read a
+micro-benchmark on a busy machine.
 
     python bench/live_path.py
     python bench/live_path.py --base /tmp/before --repeat 3   # against another tree, interleaved
@@ -77,8 +79,40 @@ def child(tokens: int, passes: int) -> dict[str, float]:
         "alerts": fastest(alerts, events, passes),
         "inert": fastest(inert, texts, passes),
     }
+    figures["loop"] = fastest_loop(sent, passes)
     figures["total"] = sum(figures.values())
     return figures
+
+
+def fastest_loop(sent: list[Any], passes: int) -> float:
+    """Microseconds per token of the async generators a token passes on its way up (the provider's
+    stream, `run_call`, `run_tool_loop`), over a provider whose stream adopts the prepared tuples as
+    `RemoteProvider` does: the fastest pass."""
+    import asyncio
+
+    from lfgtui.events import EventFactory
+    from lfgtui.providers.base import ModelCall, ProviderConfig, UserMessage
+    from lfgtui.run.ratelimit import Limiters
+    from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
+
+    class Prepared:
+        config = ProviderConfig(name="bench", kind="openai")
+
+        async def stream(self, call: ModelCall, ev: EventFactory) -> Any:
+            for item in sent:
+                yield ev.adopt(item)
+
+    task = AttemptTask(ModelCall(model="m", messages=(UserMessage("go"),)))
+    limiter = Limiters({"bench": Prepared.config})["bench"]
+
+    async def one() -> float:
+        start = time.process_time()
+        async for _ in run_tool_loop(Prepared(), task, EventFactory("p0", 1), limiter=limiter):  # type: ignore[arg-type]
+            pass
+        return time.process_time() - start
+
+    best = min(asyncio.run(one()) for _ in range(passes))
+    return best / len(sent) * 1e6
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, float]:
@@ -116,7 +150,7 @@ def main() -> None:
         return
     trees = {"lfg": None, **({"lfg-base": args.base} if args.base else {})}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-    pieces = ["adopt", "book", "attentions", "alerts", "inert", "total"]
+    pieces = ["adopt", "book", "attentions", "alerts", "inert", "loop", "total"]
     print(table_head(["tree", "run", *(f"{piece} µs/tok" for piece in pieces)]))
     for number in range(1, args.repeat + 1):
         for name, base in trees.items():

@@ -41,14 +41,14 @@ class Conversation:
     def add(self, event: Event) -> None:
         """Take one event of the attempt (those that are no part of a conversation are ignored)."""
         match event:
+            case TextDelta(text=text):  # first: once per token
+                self._text.append(text)
             case PromptSent(text=text):
                 self.so_far()
                 self.messages.append(UserMessage(text))
             case RequestSent(call=call) if call != self._call:  # a retry is the same call again
                 self.so_far()
                 self._call = call
-            case TextDelta(text=text):
-                self._text.append(text)
             case ReasoningDelta(text=text):
                 self._reasoning.append(text)
             case ToolCallReady(call_id=call_id, name=name, arguments=arguments, raw_arguments=raw):

@@ -237,7 +237,7 @@ class RemoteProvider:
             while True:
                 for item in await inbox.get():
                     match item:
-                        case (type(), float(), tuple()):
+                        case tuple():  # an event (`Observed`), the most of them: no deeper pattern
                             yield ev.adopt(item)
                         case Failed(info=info):
                             raise ProviderError(info)

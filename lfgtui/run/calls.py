@@ -166,11 +166,14 @@ async def run_call(
             try:
                 async with contextlib.aclosing(provider.stream(call, ev)) as events:  # closed when we are
                     async for event in events:
-                        got_output = got_output or isinstance(event, FIRST_OUTPUT)
-                        if permit is not None and isinstance(event, Usage):
-                            permit.settle(event.input_tokens, event.output_tokens)
-                        elif permit is not None and isinstance(event, QuotaSeen):
-                            permit.saw(event)
+                        if type(event) is TextDelta:  # a token: output, and nothing for the limiter
+                            got_output = True
+                        else:
+                            got_output = got_output or isinstance(event, FIRST_OUTPUT)
+                            if permit is not None and isinstance(event, Usage):
+                                permit.settle(event.input_tokens, event.output_tokens)
+                            elif permit is not None and isinstance(event, QuotaSeen):
+                                permit.saw(event)
                         yield event
                 return
             except ProviderError as exc:

@@ -23,6 +23,7 @@ from lfgtui.events import (
     Outcome,
     PromptSent,
     Status,
+    TextDelta,
     ToolResult,
     WorktreeReady,
 )
@@ -51,7 +52,11 @@ class LocalRunner:
         watch = self._watch(attempt)
         try:  # closed here, not when collected: a coding agent's ends before the attempt does
             async with contextlib.aclosing(await self._events(attempt)) as events:
+                emit = attempt.emit
                 async for event in events:
+                    if type(event) is TextDelta:  # a token: nothing to do here but say it
+                        emit(event)
+                        continue
                     if isinstance(event, AttemptEnded) and watch is not None:
                         event = await self._last_diff(attempt, watch, event)
                         watch = None

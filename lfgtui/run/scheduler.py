@@ -289,10 +289,10 @@ class Run:
 
     def _emit(self, state: TicketState, event: Event) -> None:
         match event:
+            case TextDelta(text=text):  # first: once per token
+                state.answer_parts.append(text)
             case RequestSent():
                 state.answer_parts = []
-            case TextDelta(text=text):
-                state.answer_parts.append(text)
             case SessionOpened(session_id=session_id):
                 state.agent_session = session_id
             case AttemptEnded(outcome=outcome, error=error):

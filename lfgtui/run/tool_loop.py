@@ -86,12 +86,15 @@ async def run_tool_loop(
             async with contextlib.aclosing(calling) as stream:
                 async for event in stream:
                     conversation.add(event)
-                    match event:
-                        case ToolCallReady():
-                            ready.append(event)
-                        case ToolResult(call_id=call_id):
-                            ran_remotely.add(call_id)
-                    streamed += streamed_chars(event)
+                    if type(event) is TextDelta:  # a token: only its length to count
+                        streamed += len(event.text)
+                    else:
+                        match event:
+                            case ToolCallReady():
+                                ready.append(event)
+                            case ToolResult(call_id=call_id):
+                                ran_remotely.add(call_id)
+                        streamed += streamed_chars(event)
                     yield event
                     if streamed > task.max_output_chars:
                         break
