@@ -2,8 +2,9 @@
 """The UI process's CPU per streamed token on the whole way from the provider worker's pipe to the
 pane, without a screen: the parent reading the worker's batches, the tool loop, the call's retries,
 the local runner, the scheduler's `_emit` and the sinks a TUI run has (the history, the run screen's
-attention tracker and metrics lookup as `RunController.show` does them, `RunAlerts`), against
-another tree in the same invocation.
+attention tracker and metrics lookup as `RunController.heard` does them, `RunAlerts`, told of the
+screen tracker's changes where the tree has it keep none of its own), against another tree in the
+same invocation.
 
 `render.py` measures the same path inside the whole live view, where the frame clock's drawing takes
 most of the CPU and a starved run batches more: its ratio cannot resolve this path's share. Here a
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import socket
@@ -92,17 +94,22 @@ async def chain(panes: int, rate: float, seconds: float, port: int, sim_pid: int
     run = Run(tickets, providers, Approvals(askable=True, forms=True), [count], max_concurrency=panes)
     attention = Attentions({t.id: t.depends_on for t in tickets})
     book = run.book
+    kinds = frozenset({"asked", "approval", "failed", "done"})
+    told = "told" in inspect.signature(RunAlerts).parameters  # the run screen's tracker is the alerts'
+    alerts = RunAlerts(run, kinds, [], told=True) if told else RunAlerts(run, kinds, [])
 
-    def show(event: Event) -> None:  # RunController.show, its pane doing nothing
+    def show(event: Event) -> None:  # RunController.heard, its pane doing nothing
         book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        attention.apply(event)
+        changed = attention.apply(event)
+        if changed and told:
+            alerts.attended(changed, event)
 
     problems: list[str] = []
     history = open_run_history(folder / "history.db", tickets_file, "bench", problems.append)
     async with history as recording:
         assert recording is not None, problems
         run.sinks.insert(0, show)
-        run.sinks.append(RunAlerts(run, frozenset({"asked", "approval", "failed", "done"}), []))
+        run.sinks.append(alerts)
         run.record(recording)
         run.start()
         while len(firsts) < panes:

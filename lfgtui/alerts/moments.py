@@ -77,11 +77,16 @@ class Watched(Protocol):
 
 
 class RunAlerts:
-    def __init__(self, run: Watched, kinds: Collection[str], channels: Sequence[Channel]) -> None:
+    def __init__(
+        self, run: Watched, kinds: Collection[str], channels: Sequence[Channel], told: bool = False
+    ) -> None:
+        """`told`: whoever shows the run keeps its attention states and tells this sink each change
+        (`attended`), so that a run has one tracker, not two fed every token (the TUI's controller);
+        else the sink keeps its own."""
         self.run = run
         self.kinds = frozenset(kinds)
         self.channels = list(channels)
-        self.attention = Attentions()
+        self.attention = None if told else Attentions()
 
     def _tell(self, attention: Attention) -> None:
         if attention.kind in self.kinds:
@@ -89,12 +94,17 @@ class RunAlerts:
                 channel(attention)
 
     def __call__(self, event: Event) -> None:
-        for standing in self.attention.apply(event):
-            if standing.entered and standing.needs_you:
-                self._needs_you(standing, event)
+        if self.attention is not None:
+            self.attended(self.attention.apply(event), event)
         tell = MOMENTS.handlers.get(type(event))
         if tell is not None:
             tell(self, event)
+
+    def attended(self, changed: Sequence[Standing], event: Event) -> None:
+        """The attention states `event` changed: a ticket that starts to need the person is told of."""
+        for standing in changed:
+            if standing.entered and standing.needs_you:
+                self._needs_you(standing, event)
 
     def _needs_you(self, standing: Standing, event: Event) -> None:
         run_id = self.run.run_id

@@ -93,9 +93,10 @@ class RunController:
         """Each ticket's review comments when the run has no history (else they are kept there)."""
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
-        control.connect(self.show, self.screen)
-        self._adding: dict[str, list[Event]] = {}
-        """Tickets the run took on whose pane is still to be made, with their events meanwhile."""
+        control.connect(self.heard, self.screen)
+        self._adding: dict[str, list[tuple[Event, bool]]] = {}
+        """Tickets the run took on whose pane is still to be made, with their events meanwhile (each
+        with whether the run said it here, `heard`)."""
         if control.run is not None:
             control.run.added.append(self.added)
 
@@ -218,7 +219,7 @@ class RunController:
         if held is None:
             self.control.start()
         for event in held or ():
-            self.show(event)
+            self._show(event, heard=True)
 
     def deliver(self, event: Event) -> None:
         """A recorded event, through the same book and pane code as a live one."""
@@ -232,13 +233,21 @@ class RunController:
         if pane is not None:
             pane.lose(lost.text())
 
-    def show(self, event: Event) -> None:
-        """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
-        if self._held is not None:
+    def heard(self, event: Event) -> None:
+        """An event of the run running here (its engine's sink): shown, and the attention states it
+        changed told to the run's alerts too (`RunHandle.attended`), so the run keeps one tracker."""
+        if self._held is not None:  # only the run speaks before `begin`: every held event is heard
             self._held.append(event)
             return
+        self._show(event, heard=True)
+
+    def show(self, event: Event) -> None:
+        """An event of this controller's run (or its record) to its pane; the frame clock draws it."""
+        self._show(event, heard=False)
+
+    def _show(self, event: Event, heard: bool) -> None:
         if (adding := self._adding.get(event.ticket)) is not None:
-            adding.append(event)
+            adding.append((event, heard))
             return
         pane = self.panes.get(event.ticket)
         if pane is None:  # a ticket the run took on after this view began (a fork, on a run watched)
@@ -249,6 +258,8 @@ class RunController:
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)
+            if heard:
+                self.control.attended(changed, event)
         if changed or type(event) not in STREAMED:
             self.summary_stale = True
 
@@ -428,8 +439,8 @@ class RunController:
     def _add_pane(self, ticket: Ticket) -> None:
         held = self._adding.pop(ticket.id)
         self.forked(ticket)
-        for event in held:
-            self.show(event)
+        for event, heard in held:
+            self._show(event, heard)
 
     def forked(self, ticket: Ticket) -> None:
         """A ticket the run took on (a fork, a synthesis, one a watcher asked for; on a run watched, one

@@ -25,7 +25,9 @@ from lfgtui.ui.run_screen import RunScreen
 from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
+    from lfgtui.alerts.states import Standing
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.events import Event
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run.attempts import Earlier
@@ -53,6 +55,9 @@ class RunHandle:
     def connect(self, show: Sink, screen: RunScreen) -> None:
         """Hear the run's events in `show` and speak through `screen` from now on."""
         self.screen = screen
+
+    def attended(self, changed: tuple[Standing, ...], event: Event) -> None:
+        """The attention states an event of the run (heard in `show`, not a recorded one) changed."""
 
     @property
     def _screen(self) -> RunScreen:
@@ -152,6 +157,8 @@ class LocalHandle(RunHandle):
         self.book = self.engine.book
         self.referee: Referee | None = None
         """Checks and ranks the contestants of the run's tournaments, when it has any."""
+        self.alerts: RunAlerts | None = None
+        """The run's alerts, once connected to its screen (the one that rings it)."""
 
     @property
     def run(self) -> Run:
@@ -162,13 +169,19 @@ class LocalHandle(RunHandle):
         services, run = self.services, self.engine
         run.sinks.insert(0, show)
         command = [services.notify_command] if services.notify_command is not None else []
-        run.sinks.append(RunAlerts(run, services.notify, [screen.alert, *command]))
+        self.alerts = RunAlerts(run, services.notify, [screen.alert, *command], told=True)
+        run.sinks.append(self.alerts)
         if any(state.ticket.check is not None for state in run.states.values()):
             from lfgtui.tournament.referee import Referee
             from lfgtui.ui.verdict_screen import VerdictNews
 
             self.referee = Referee(run, VerdictNews(screen, screen.keys, self.verdicts))
             run.sinks.append(self.referee)
+
+    def attended(self, changed: tuple[Standing, ...], event: Event) -> None:
+        """The screen's tracker is the run's: its alerts hear from it (`RunAlerts` told)."""
+        if self.alerts is not None:
+            self.alerts.attended(changed, event)
 
     def start(self) -> None:
         self.engine.start()

@@ -309,3 +309,26 @@ def test_what_decode_accepts() -> None:
         stamp(type="tool_call_ready", call_id="c", name="n", raw_arguments="{}", arguments={}), 0.0
     )
     assert isinstance(ready, ToolCallReady) and ready.arguments == {} and ready.error is None
+
+
+@pytest.mark.parametrize("cls", list(EVENT_TYPES.values()), ids=list(EVENT_TYPES))
+@ROUND_TRIP
+@given(data=st.data())
+def test_an_event_adopted_from_the_provider_worker_is_the_one_constructed(
+    cls: type[Event], data: st.DataObject
+) -> None:
+    """The pipe from the provider worker carries events as tuples (`events.observed`); the parent
+    fills each through its slots (`EventFactory.adopt`), not its `__init__`: the event must be the
+    one the constructor makes, of every type, whatever its values."""
+    made = data.draw(events_of(cls))
+    factory = events.EventFactory("t1", 3)
+    next(factory._seq)  # the factory's next number is 1
+    adopted = factory.adopt(events.observed(made))
+    assert adopted == dataclasses.replace(made, ticket="t1", attempt=3, seq=1)
+    assert type(adopted) is cls
+    assert not hasattr(cls, "__post_init__"), "adopt would skip it"
+
+
+def test_a_tuple_of_the_wrong_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="TextDelta has 1 fields of its own, not 2"):
+        events.EventFactory("t1", 1).adopt((TextDelta, 1.0, ("a", "b")))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.states import State
 from lfgtui.sim.server import SimServer
+from lfgtui.ui.run_handle import LocalHandle
 from tests.support.app import SIZE, make_app, pane, tickets, until
 
 TICKETS = """
@@ -78,3 +80,22 @@ async def test_states_counts_and_the_a_order(sim: SimServer, tmp_path: Path) -> 
         assert [p.ticket.id for p in screen.attention_order] == ["ask", "w", "after"]
         await until(pilot, lambda: screen.title_shown == "1 need you · lfg")
         assert "⚑ 1 need you" in str(screen.summary.render())
+
+
+async def test_the_alerts_hear_from_the_screens_tracker(sim: SimServer, tmp_path: Path) -> None:
+    """The run screen's attention tracker is the run's only one: its alerts are told each ticket that
+    starts to need the person from it, once, those said while the screen came up (`start_early`)
+    included, and a ticket that completes needing nobody only when the run is done."""
+    told: list[Attention] = []
+    path = tickets(tmp_path, TICKETS)
+    app = make_app(sim, path, notify=frozenset({"approval", "asked", "done"}), notify_command=told.append)
+    async with app.run_test(size=SIZE) as pilot:
+        w = pane(app, "w")
+        await until(pilot, lambda: w.standing.state is State.APPROVAL)
+        handle = app.controller.control
+        assert isinstance(handle, LocalHandle) and handle.alerts is not None
+        assert handle.alerts.attention is None, "no tracker of its own"
+        assert sorted((a.kind, a.ticket) for a in told) == [("approval", "w"), ("asked", "ask")]
+        app.controller.screen.keys.cancel_ticket("w")
+        await until(pilot, lambda: any(a.kind == "done" for a in told))
+    assert sorted((a.kind, a.ticket) for a in told) == [("approval", "w"), ("asked", "ask"), ("done", None)]
