@@ -5,11 +5,11 @@
 percent from run to run (a starved run batches more and draws fewer frames), which hides a change
 of a microsecond. This one times the per-token pieces that need no screen, on real objects, each
 over the same tokens: the parent adopting the provider worker's tuple (`EventFactory.adopt`), the
-run's `MetricsBook`, an `Attentions` tracker (the run screen's; `RunAlerts` has its own, shown apart
-with its moments), `inert` on the text a pane shows, and the async generators a token passes up
-(`loop`: the provider's stream adopting each tuple, `run_call`, `run_tool_loop`; adopting
-included). Each figure is the fastest of `--passes` passes, the usual way to read a
-micro-benchmark on a busy machine.
+run's `MetricsBook`, an `Attentions` tracker (the run screen's), `RunAlerts` as the TUI has it (with
+a tracker of its own where the tree cannot share the screen's), `inert` on the text a pane shows,
+and the async generators a token passes up (`loop`: the provider's stream adopting each tuple,
+`run_call`, `run_tool_loop`; adopting included). Each figure is the fastest of `--passes` passes,
+the usual way to read a micro-benchmark on a busy machine.
 
     python bench/live_path.py
     python bench/live_path.py --base /tmp/before --repeat 3   # against another tree, interleaved
@@ -21,6 +21,7 @@ micro-benchmark on a busy machine.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -64,9 +65,12 @@ def child(tokens: int, passes: int) -> dict[str, float]:
     start = [parent(AttemptStarted, provider="bench", model="m"), parent(RequestSent, call=0)]
 
     book, attention = MetricsBook(), Attentions({"p0": ()})
-    alerts = RunAlerts(
-        SimpleNamespace(run_id="bench", states={}), frozenset({"asked", "approval", "failed", "done"}), []
+    kinds, watched = (
+        frozenset({"asked", "approval", "failed", "done"}),
+        SimpleNamespace(run_id="bench", states={}),
     )
+    told = "told" in inspect.signature(RunAlerts).parameters  # the TUI's: told by the screen's tracker
+    alerts = RunAlerts(watched, kinds, [], told=True) if told else RunAlerts(watched, kinds, [])
     for event in start:
         book(event)
         attention.apply(event)
