@@ -7,9 +7,12 @@ from pathlib import Path
 
 from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.states import State
+from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.run_handle import LocalHandle
 from tests.support.app import SIZE, make_app, pane, tickets, until
+from tests.support.compose import resumed_app
+from tests.support.recording import load_recorded, record_tickets, tickets_file
 
 TICKETS = """
 [[ticket]]
@@ -99,3 +102,21 @@ async def test_the_alerts_hear_from_the_screens_tracker(sim: SimServer, tmp_path
         app.controller.screen.keys.cancel_ticket("w")
         await until(pilot, lambda: any(a.kind == "done" for a in told))
     assert sorted((a.kind, a.ticket) for a in told) == [("approval", "w"), ("asked", "ask"), ("done", None)]
+
+
+async def test_a_resumed_runs_record_alerts_nobody(sim: SimServer, tmp_path: Path) -> None:
+    """What a resumed run's record restores moves the screen's tracker, which its alerts hear from, but
+    it is history: only what the run says now is told of."""
+    db = tmp_path / "h.sqlite3"
+    path = tickets_file(tmp_path, '[[ticket]]\nid = "ask"\nprompt = "x"\nmodel = "asks"\nprovider = "sim"\n')
+    run_id = await record_tickets(sim, path, db)
+    told: list[Attention] = []
+    notify = frozenset({"approval", "asked", "failed", "done"})
+    app = resumed_app(
+        load_recorded(db, run_id), Providers(sim=sim), notify=notify, notify_command=told.append
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        ask = pane(app, "ask")
+        await until(pilot, lambda: ask.standing.state is State.ASKED)
+        await pilot.pause(0.1)
+    assert told == []
