@@ -8,9 +8,11 @@ stateful per response: they open and close content blocks as the pieces change k
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from json.encoder import encode_basestring
 from typing import Any, Protocol, runtime_checkable
 
 from lfgtui.sim.scenario import Echoes, Scenario, SimCall, split_tokens
@@ -194,6 +196,67 @@ def sse(data: dict[str, Any] | str, event: str | None = None, event_id: str | No
     head = f"event: {event}\n" if event else ""
     head += f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}data: {payload}\n\n".encode()
+
+
+HOLES = tuple(f"lfgsimhole{index}{secrets.token_hex(6)}" for index in range(2))
+"""Stand-ins for a frame's changing values: each is JSON-encoded as itself in quotes, and no model name
+or text will hold one by chance."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """A frame split where its changing values go: `parts[0]`, a value, `parts[1]`, ... `order[i]` is
+    the index (in the caller's order) of the value that goes after `parts[i]`."""
+
+    parts: tuple[bytes, ...]
+    order: tuple[int, ...]
+
+
+class FrameShapes:
+    """Per-token frames encoded from shapes made once per stream, so that only their text is escaped
+    per token (with `json.dumps`'s own escaping, `encode_basestring`: the bytes are the same).
+
+    A frame's shape is its encoder's frame built with `HOLES` for its changing values (a str is written
+    as JSON text, an int as a number) and split there; a frame whose holes do not each appear exactly
+    once (a model name holding one, say) is built whole every time instead.
+    """
+
+    def __init__(self) -> None:
+        self._shapes: dict[Hashable, _Shape | None] = {}
+
+    def frame(self, key: Hashable, build: Callable[..., bytes], *values: str | int) -> bytes:
+        """`build(*values)`, the frame of shape `key`; `build` makes frames of that one shape."""
+        try:
+            shape = self._shapes[key]
+        except KeyError:
+            shape = self._shapes[key] = _shape(build(*HOLES[: len(values)]), len(values))
+        if shape is None:
+            return build(*values)
+        parts = shape.parts
+        if len(parts) == 2:  # the usual case: one text hole
+            return parts[0] + _json_value(values[0]) + parts[1]
+        out = [parts[0]]
+        for index, part in zip(shape.order, parts[1:], strict=True):
+            out += (_json_value(values[index]), part)
+        return b"".join(out)
+
+
+def _json_value(value: str | int) -> bytes:
+    if isinstance(value, str):
+        return encode_basestring(value).encode()
+    return b"%d" % value
+
+
+def _shape(frame: bytes, holes: int) -> _Shape | None:
+    quoted = [f'"{hole}"'.encode() for hole in HOLES[:holes]]
+    if any(frame.count(hole) != 1 for hole in quoted):
+        return None
+    order = tuple(sorted(range(holes), key=lambda index: frame.index(quoted[index])))
+    parts, rest = [], frame
+    for index in order:
+        head, _, rest = rest.partition(quoted[index])
+        parts.append(head)
+    return _Shape((*parts, rest), order)
 
 
 def sse_data(frame: bytes) -> str:

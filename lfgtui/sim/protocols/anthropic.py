@@ -9,6 +9,7 @@ from typing import Any
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
+    FrameShapes,
     OneCallPerRequest,
     Piece,
     PieceKind,
@@ -104,6 +105,7 @@ class AnthropicEncoder:
         self.open_kind: PieceKind | None = None
         self.pinged = False
         self.saw_tool_call = False
+        self.shapes = FrameShapes()
 
     def _block(self, kind: PieceKind, block: dict[str, Any]) -> list[bytes]:
         """Open a block of `kind` unless one is open already; the first block is followed by a ping."""
@@ -131,6 +133,12 @@ class AnthropicEncoder:
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
         return _event({"type": "content_block_delta", "index": self.index, "delta": delta})
+
+    def _token(self, kind: str, field: str, text: str) -> bytes:
+        """A token's delta (`kind` with its text in `field`), from the shape of the open block's."""
+        return self.shapes.frame(
+            (kind, self.index), lambda hole: self._delta({"type": kind, field: hole}), text
+        )
 
     def message(self, answer: SimCall, usage: SimUsage) -> dict[str, Any]:
         """The non-streaming `message`: the blocks the stream would build, in its order and with its
@@ -193,12 +201,11 @@ class AnthropicEncoder:
         match piece.kind:
             case PieceKind.REASONING:
                 block = {"type": "thinking", "thinking": "", "signature": ""}
-                delta = {"type": "thinking_delta", "thinking": piece.text}
-                return [*self._block(PieceKind.REASONING, block), self._delta(delta)]
+                opened = self._block(PieceKind.REASONING, block)
+                return [*opened, self._token("thinking_delta", "thinking", piece.text)]
             case PieceKind.TEXT:
                 block = {"type": "text", "text": ""}
-                delta = {"type": "text_delta", "text": piece.text}
-                return [*self._block(PieceKind.TEXT, block), self._delta(delta)]
+                return [*self._block(PieceKind.TEXT, block), self._token("text_delta", "text", piece.text)]
             case PieceKind.TOOL_START:
                 self.saw_tool_call = True
                 block = {
@@ -211,7 +218,7 @@ class AnthropicEncoder:
                 delta = {"type": "input_json_delta", "partial_json": ""}
                 return [*self._block(PieceKind.TOOL_START, block), self._delta(delta)]
             case PieceKind.TOOL_ARGS:
-                return [self._delta({"type": "input_json_delta", "partial_json": piece.text})]
+                return [self._token("input_json_delta", "partial_json", piece.text)]
             case PieceKind.TOOL_END:
                 return self._stop_block()
         return []

@@ -23,7 +23,16 @@ from urllib.parse import unquote
 
 from lfgtui.sim.json_answer import json_answer
 from lfgtui.sim.scenario import Scenario, SimCall
-from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, plan_call, with_sent
+from lfgtui.sim.wire import (
+    BadRequest,
+    FrameShapes,
+    Piece,
+    PieceKind,
+    SimRequest,
+    SimUsage,
+    plan_call,
+    with_sent,
+)
 
 ROUTE = re.compile(r"/(v1beta|v1alpha|v1)/models/(?P<model>[^/]+):(?P<method>[A-Za-z]+)")
 METHODS = ("generateContent", "streamGenerateContent", "countTokens")
@@ -149,6 +158,7 @@ class GeminiEncoder:
         self.request = request
         self.sent = sent or {}
         self.id = f"sim{time.monotonic_ns():x}"
+        self.shapes = FrameShapes()
 
     def _response(self, parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}}
@@ -190,14 +200,20 @@ class GeminiEncoder:
     def piece(self, piece: Piece) -> list[bytes]:
         match piece.kind:
             case PieceKind.REASONING:
-                return [_frame(self._response([{"text": piece.text, "thought": True}]))]
+                return [self.shapes.frame(PieceKind.REASONING, self._thought, piece.text)]
             case PieceKind.TEXT:
-                return [_frame(self._response([{"text": piece.text}]))]
+                return [self.shapes.frame(PieceKind.TEXT, self._text, piece.text)]
             case PieceKind.TOOL_END:
                 call = self.scenario.call(piece.call).tool_calls[piece.tool_index]
                 part = {"functionCall": {"name": call.name, "args": call.json_object or {}}}
                 return [_frame(self._response([part]))]
         return []
+
+    def _thought(self, text: str) -> bytes:
+        return _frame(self._response([{"text": text, "thought": True}]))
+
+    def _text(self, text: str) -> bytes:
+        return _frame(self._response([{"text": text}]))
 
     def finish(self, usage: SimUsage) -> list[bytes]:
         """The last chunk: an empty text part, the finish reason and the whole usage."""

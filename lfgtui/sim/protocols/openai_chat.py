@@ -9,6 +9,7 @@ from typing import Any
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
+    FrameShapes,
     OneCallPerRequest,
     Piece,
     PieceKind,
@@ -88,6 +89,7 @@ class OpenAIChatEncoder:
         self.id = f"chatcmpl-sim{time.monotonic_ns():x}"
         self.created = int(time.time())
         self.saw_tool_call = False
+        self.shapes = FrameShapes()
 
     def _frame(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
         chunk: dict[str, Any] = {
@@ -111,9 +113,9 @@ class OpenAIChatEncoder:
     def piece(self, piece: Piece) -> list[bytes]:
         match piece.kind:
             case PieceKind.TEXT:
-                return [self._chunk({"content": piece.text})]
+                return [self.shapes.frame(PieceKind.TEXT, self._text, piece.text)]
             case PieceKind.REASONING:
-                return [self._chunk({"reasoning_content": piece.text})]
+                return [self.shapes.frame(PieceKind.REASONING, self._reasoning, piece.text)]
             case PieceKind.TOOL_START:
                 self.saw_tool_call = True
                 call = {
@@ -124,9 +126,17 @@ class OpenAIChatEncoder:
                 }
                 return [self._chunk({"tool_calls": [call]})]
             case PieceKind.TOOL_ARGS:
-                call = {"index": piece.tool_index, "function": {"arguments": piece.text}}
-                return [self._chunk({"tool_calls": [call]})]
+                return [self.shapes.frame(PieceKind.TOOL_ARGS, self._arguments, piece.text, piece.tool_index)]
         return []
+
+    def _text(self, text: str) -> bytes:
+        return self._chunk({"content": text})
+
+    def _reasoning(self, text: str) -> bytes:
+        return self._chunk({"reasoning_content": text})
+
+    def _arguments(self, text: str, index: int) -> bytes:
+        return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
     def finish(self, usage: SimUsage) -> list[bytes]:
         frames = [self._chunk({}, "tool_calls" if self.saw_tool_call else "stop")]

@@ -16,6 +16,7 @@ from lfgtui.sim.protocols.openai_chat import openai_error_body
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
+    FrameShapes,
     OneCallPerRequest,
     Piece,
     PieceKind,
@@ -175,9 +176,25 @@ class OpenAIResponsesEncoder:
         self.output: list[dict[str, Any]] = []
         self.item: dict[str, Any] | None = None  # the open output item, as `output_item.done` will show it
         self.text: list[str] = []  # the open item's text (summary, message text or arguments) so far
+        self.shapes = FrameShapes()
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         frame = sse({"type": kind, "sequence_number": self.seq, **fields}, event=kind)
+        self.seq += 1
+        return frame
+
+    def _delta(self, kind: str, delta: str, obfuscated: bool, **fields: Any) -> bytes:
+        """A token's `kind` delta event in the open item, from a shape made once per item (and per
+        `obfuscation`, which has one of 16 values for the deltas that carry it)."""
+        assert self.item is not None
+        padding = {"obfuscation": obfuscation(delta)} if obfuscated else {}
+        key = (kind, self.item["id"], *padding.values())
+
+        def build(seq: int, text: str) -> bytes:
+            event = {"type": kind, "sequence_number": seq, **self._at(), **fields, "delta": text, **padding}
+            return sse(event, event=kind)
+
+        frame = self.shapes.frame(key, build, self.seq, delta)
         self.seq += 1
         return frame
 
@@ -321,19 +338,11 @@ class OpenAIResponsesEncoder:
             case PieceKind.REASONING:
                 frames += self._ensure("reasoning")
                 frames.append(
-                    self._event(
-                        "response.reasoning_summary_text.delta",
-                        **self._at(),
-                        summary_index=0,
-                        delta=piece.text,
-                        obfuscation=obfuscation(piece.text),
-                    )
+                    self._delta("response.reasoning_summary_text.delta", piece.text, True, summary_index=0)
                 )
             case PieceKind.TEXT:
                 frames += self._ensure("message")
-                frames.append(
-                    self._event("response.output_text.delta", **self._at(), content_index=0, delta=piece.text)
-                )
+                frames.append(self._delta("response.output_text.delta", piece.text, False, content_index=0))
             case PieceKind.TOOL_START:
                 frames += self._close()
                 call_id, name = f"call_sim{piece.call}x{piece.tool_index}", piece.tool_name
@@ -346,14 +355,7 @@ class OpenAIResponsesEncoder:
                 )
             case PieceKind.TOOL_ARGS:
                 kind = "custom_tool_call_input" if piece.custom else "function_call_arguments"
-                frames.append(
-                    self._event(
-                        f"response.{kind}.delta",
-                        **self._at(),
-                        delta=piece.text,
-                        obfuscation=obfuscation(piece.text),
-                    )
-                )
+                frames.append(self._delta(f"response.{kind}.delta", piece.text, True))
             case PieceKind.TOOL_END:
                 frames += self._close()
         if piece.is_token:
