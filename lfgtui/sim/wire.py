@@ -260,8 +260,9 @@ def _shape(frame: bytes, holes: int) -> _Shape | None:
 
 
 def sse_data(frame: bytes) -> str:
-    """The data of an SSE frame `sse` wrote (its `data:` lines joined), as a socket sends it alone."""
-    lines = frame.decode().splitlines()
+    """The data of an SSE frame `sse` wrote (its `data:` lines joined), as a socket sends it alone.
+    Split at line feeds only, as SSE does: JSON leaves U+2028, U+2029 and U+0085 unescaped."""
+    lines = frame.decode().split("\n")
     return "\n".join(line[len("data: ") :] for line in lines if line.startswith("data: "))
 
 

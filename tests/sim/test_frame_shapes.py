@@ -9,7 +9,7 @@ import pytest
 from lfgtui.sim.protocols import default_protocols
 from lfgtui.sim.protocols.gemini import GeminiProtocol
 from lfgtui.sim.scenario import Scenario, SimCall, SimToolCall
-from lfgtui.sim.wire import HOLES, FrameShapes, SimRequest, SimUsage, WireProtocol, sse
+from lfgtui.sim.wire import HOLES, FrameShapes, SimRequest, SimUsage, WireProtocol, sse, sse_data
 
 TRICKY = [
     "plain",
@@ -31,6 +31,14 @@ def test_a_shaped_frame_is_the_dumped_one_for_any_text() -> None:
 
     for seq, text in enumerate(TRICKY):
         assert shapes.frame("delta", build, text, seq) == build(text, seq)
+
+
+def test_a_frame_sent_alone_on_a_socket_is_its_json_for_any_text() -> None:
+    """The Responses WebSocket sends a frame's data alone; a line separator inside the JSON (which it
+    leaves unescaped) must not break it."""
+    for text in TRICKY:
+        data = {"type": "delta", "delta": text}
+        assert json.loads(sse_data(sse(data, event="delta"))) == data
 
 
 def test_a_lone_surrogate_fails_as_the_dumped_frame_does() -> None:
