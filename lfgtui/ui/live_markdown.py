@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from time import perf_counter
 
+from rich.style import Style
 from textual import events
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -118,6 +119,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
         self._dirty = False
+        self._style: Style | None = None
+        """The base style, looked up (through every ancestor) once per style change, not per flush."""
         self.stats = LiveMarkdownStats()
 
     @property
@@ -206,7 +209,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         new_blocks = self._splitter.take()
         follow = not self.is_vertical_scrollbar_grabbed and self.scroll_offset.y >= self.max_scroll_y - 1
         anchor = None if follow else self._anchor()
-        key = (width, self.rich_style, self._theme())
+        key = (width, self._base_style(), self._theme())
         relayout = key != self._layout_key
         if relayout:
             self._blocks.extend(new_blocks)
@@ -221,8 +224,9 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._set_virtual_size(Size(width, self._offsets[-1] + len(self._tail)))
         top = self.scroll_offset.y
         if follow:
-            if top != self.max_scroll_y:  # scroll_end costs ~0.1 ms even when it has nothing to do
-                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+            bottom = self.max_scroll_y
+            if top != bottom:  # not scroll_end, which also queues a callback for after the next refresh
+                self.scroll_to(y=bottom, animate=False, force=True, immediate=True)
         elif moved and anchor is not None:
             number, local = anchor
             line = self._offsets[number] + min(local, self._heights[number] - 1)
@@ -287,7 +291,13 @@ class LiveMarkdown(PlainLines, ScrollView):
     def notify_style_update(self) -> None:
         """A theme change may change the base style or code theme; the next flush checks."""
         super().notify_style_update()
+        self._style = None
         self._dirty = True
+
+    def _base_style(self) -> Style:
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
 
     def _render_width(self) -> int:
         """The width to render at, or 0 while hidden or without size."""

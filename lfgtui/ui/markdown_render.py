@@ -55,10 +55,12 @@ class _CodeBlock(CodeBlock):
     """rich's code block, without looking the lexer and theme up again on every render."""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        code = str(self.text).rstrip()
-        yield Syntax(
-            code, _lexer(self.lexer_name), theme=_syntax_theme(self.theme), word_wrap=True, padding=1
-        )
+        yield _syntax(str(self.text), self.lexer_name, self.theme)
+
+
+def _syntax(code: str, lexer_name: str, theme: str) -> Syntax:
+    """What rich's code block draws for `code`."""
+    return Syntax(code.rstrip(), _lexer(lexer_name), theme=_syntax_theme(theme), word_wrap=True, padding=1)
 
 
 class _Markdown(Markdown):
@@ -80,11 +82,16 @@ def _template(code_theme: str) -> _Markdown:
     return _Markdown("", code_theme=code_theme, hyperlinks=False)
 
 
-def _markdown(text: str, code_theme: str) -> Markdown:
-    """A rich `Markdown` for `text`, parsed with the shared parser."""
+def _markdown(text: str, code_theme: str) -> Markdown | Syntax:
+    """A rich `Markdown` for `text`, parsed with the shared parser; a lone code block as the `Syntax`
+    that `Markdown` would draw (the same lines, without its per-element machinery)."""
+    parsed = _PARSER.parse(text)
+    if len(parsed) == 1 and parsed[0].type in ("fence", "code_block"):
+        token = parsed[0]
+        return _syntax(token.content, (token.info or "").partition(" ")[0] or "text", code_theme)
     markdown = copy.copy(_template(code_theme))
     markdown.markup = text
-    markdown.parsed = _PARSER.parse(text)
+    markdown.parsed = parsed
     return markdown
 
 
@@ -100,7 +107,7 @@ def render_strips(
     spaces, folding a word longer than the width.
     """
     width, style, theme = key
-    options = console.options.update_width(width)
+    options = console.options.update(width=width, height=None)
     shown = Text(text, overflow="fold") if plain else _markdown(text, theme)
     rows = console.render_lines(shown, options, style=style, pad=False)
     start, end = 0, len(rows)
