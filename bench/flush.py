@@ -6,8 +6,9 @@ This one times only `LiveMarkdown`: a pane body (`--size`, a pane of the 16-pane
 default) fed a corpus token by token and flushed every `--every` tokens, as the frame clock does at
 200 tok/s and 20 fps. Each corpus is timed in CPU time (`time.process_time`), the fastest of
 `--passes` passes, and printed in µs per token with what the flushes rendered. The corpora are the
-sim's `long-answer` scenario (what `render.py` streams) and the Markdown report of
-`_markdown_corpus.py` (headings, lists, a longer code block, a table, a quote); `--corpus` picks.
+sim's `long-answer` scenario (what `render.py` streams), the Markdown report of `_markdown_corpus.py`
+(headings, lists, a longer code block, a table, a quote) and `prose`, paragraphs of about 140 words
+(a streaming paragraph's rows); `--corpus` picks.
 
     python bench/flush.py
     python bench/flush.py --base /tmp/before --repeat 3   # against another tree, interleaved
@@ -30,11 +31,26 @@ from pathlib import Path
 
 from _figures import ratio, table_head, table_row
 
-CORPORA = ("long-answer", "report")
+CORPORA = ("long-answer", "report", "prose")
+PROSE = (
+    "The worker pool returned its batches in order, and the **pane** that owns each stream drew them as"
+    " they came: a paragraph of an answer that explains itself at length, with *emphasis* here and a"
+    " `name` there, as models write when asked why. Latency stayed within budget for most requests,"
+    " though the slowest tenth waited on the provider's queue rather than on the network, which the"
+    " gauges show as a long time to first token and a normal rate after it. Nothing here is cached:"
+    " every figure is measured again on each run, and the history keeps what each attempt cost so a"
+    " later run can be compared with it [in the history](https://example.com/history) without guessing.\n\n"
+)
+"""A long paragraph of prose, the shape most of a model's answer takes."""
 
 
 def tokens_of(corpus: str, count: int) -> list[str]:
     """About `count` tokens of `corpus`, cut as the sim (or the report's tokeniser) cuts them."""
+    if corpus == "prose":
+        from _markdown_corpus import TOKEN_RE
+
+        once = TOKEN_RE.findall(PROSE)
+        return (once * (count // len(once) + 1))[:count]
     if corpus == "report":
         from _markdown_corpus import make_tokens
 

@@ -3,9 +3,10 @@
 Textual's `Markdown` widget lays out a tree of block widgets again on every update, which cannot keep
 up with many concurrent streams. `LiveMarkdown` is one `ScrollView` instead: the source is split
 into Markdown blocks as it arrives, each finished block is rendered once per width into cached strips,
-and a frame re-renders only the live tail, so one more token costs the same at the end of a long answer
-as at its start. Only blocks within a few screens of the view keep their strips; the others render
-again when scrolled back. The app owns the frame clock and calls `flush()` on dirty, visible panes.
+and a frame re-renders only the live tail (of a streaming paragraph, only its last rows), so one more
+token costs the same at the end of a long answer as at its start. Only blocks within a few screens of
+the view keep their strips; the others render again when scrolled back. The app owns the frame clock
+and calls `flush()` on dirty, visible panes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lfgtui.ui.markdown_render import (
     DARK_CODE_THEME,
     LIGHT_CODE_THEME,
     OpenCode,
+    OpenParagraph,
     RenderKey,
     render_block,
 )
@@ -56,6 +58,8 @@ class LiveMarkdownStats:
     lines_refreshed: int = 0
     chars_rendered: int = 0
     """Characters of text rendered, finished blocks and tail alike: what a flush's work grows with."""
+    tail_rows_reused: int = 0
+    """Rows of a streaming paragraph taken from its previous rendering instead of wrapped again."""
 
 
 class LiveMarkdown(PlainLines, ScrollView):
@@ -115,6 +119,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         """The tail's last rendering: a block that finishes with exactly that text reuses it."""
         self._open_code = OpenCode()
         """The streaming code block's highlighted lines, for `_layout_key`."""
+        self._open_paragraph = OpenParagraph()
+        """The streaming paragraph's rows, for `_layout_key`."""
         self._layout_key: RenderKey | None = None
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
@@ -184,6 +190,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = None
         self._tail_render = ()
         self._open_code = OpenCode()
+        self._open_paragraph = OpenParagraph()
         self._layout_key = None
         self._dirty = True
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -369,6 +376,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = None
         self._tail_render = ()
         self._open_code = OpenCode()
+        self._open_paragraph = OpenParagraph()
         self._render_tail(key)
         self.refresh()
 
@@ -491,7 +499,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = tail_key
         code = self._splitter.open_code()
         if code is None:
-            strips = render_block(self.app.console, tail, key)
+            strips = self._open_paragraph.render(self.app.console, tail, key)
+            self.stats.tail_rows_reused += self._open_paragraph.reused
             self._tail_render = (text, join, plain, strips)
         else:
             strips = self._open_code.render(self.app.console, *code, join, key)
