@@ -58,8 +58,9 @@ class LiveMarkdownStats:
     lines_refreshed: int = 0
     chars_rendered: int = 0
     """Characters of text rendered, finished blocks and tail alike: what a flush's work grows with."""
-    tail_rows_reused: int = 0
-    """Rows of a streaming paragraph taken from its previous rendering instead of wrapped again."""
+    rows_reused: int = 0
+    """Rows of a streaming paragraph (or of the block it finished as) taken from its previous rendering
+    instead of wrapped and drawn again."""
 
 
 class LiveMarkdown(PlainLines, ScrollView):
@@ -443,7 +444,11 @@ class LiveMarkdown(PlainLines, ScrollView):
             if not block.continued and self._tail_render[:3] == (block.text, block.join, block.plain):
                 block.strips[key] = self._tail_render[3]
             elif index >= shown_from or (not self._stale and perf_counter() < deadline):
-                block.strips[key] = render_block(self.app.console, block, key)
+                if index == 0 and self._open_paragraph.drawn:  # the paragraph that was the tail
+                    block.strips[key] = self._open_paragraph.render(self.app.console, block, key)
+                    self.stats.rows_reused += self._open_paragraph.reused
+                else:
+                    block.strips[key] = render_block(self.app.console, block, key)
                 self.stats.blocks_rendered += 1
                 self.stats.chars_rendered += len(block.text)
             else:
@@ -500,7 +505,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         code = self._splitter.open_code()
         if code is None:
             strips = self._open_paragraph.render(self.app.console, tail, key)
-            self.stats.tail_rows_reused += self._open_paragraph.reused
+            self.stats.rows_reused += self._open_paragraph.reused
             self._tail_render = (text, join, plain, strips)
         else:
             strips = self._open_code.render(self.app.console, *code, join, key)

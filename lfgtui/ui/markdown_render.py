@@ -244,13 +244,19 @@ class OpenParagraph:
     to the end of the row after them, are the earlier rows: wrapping is greedy, and a row only depends
     on its own words and on the first word of the next row. Only the rows from there on are wrapped
     and drawn again. Anything but a lone paragraph (and a paragraph with tabs) is rendered whole.
-    One instance serves one live tail: start a new one when the key changes.
+    The block a paragraph finishes as is drawn the same way. One instance serves one live tail: start
+    a new one when the key changes.
     """
 
     def __init__(self) -> None:
         self._last: _Wrapped | None = None
         self.reused = 0
         """Rows taken from the earlier rendering by the last `render`."""
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the last rendering was a paragraph's, whose rows the next one may share."""
+        return self._last is not None
 
     def render(self, console: Console, block: Block, key: RenderKey) -> list[Strip]:
         """Strips for the live tail `block`, equal to `render_block`'s."""
