@@ -198,15 +198,18 @@ class OpenCode:
 class _ParagraphText(Paragraph):
     """A paragraph that hands its styled text to its document instead of drawing it."""
 
+    markdown: _ParagraphMarkdown
+
     @classmethod
-    def create(cls, markdown: Markdown, token: Token) -> Paragraph:
-        element = super().create(markdown, token)
+    def create(cls, markdown: Markdown, token: Token) -> _ParagraphText:
+        assert isinstance(markdown, _ParagraphMarkdown)
+        element = cls(justify=markdown.justify or "left")
         element.markdown = markdown
         return element
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         self.text.justify = self.justify
-        self.markdown.paragraph_text = self.text  # type: ignore[attr-defined]
+        self.markdown.paragraph_text = self.text
         yield from ()
 
 
