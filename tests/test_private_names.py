@@ -63,3 +63,13 @@ def test_argparse_still_keeps_the_actions_lfg_completion_reads() -> None:
     commands.add_parser("run", help="run it")
     assert isinstance(commands, argparse._SubParsersAction) and commands in parser._actions
     assert [(choice.dest, choice.help) for choice in commands._choices_actions] == [("run", "run it")]
+
+
+def test_rich_still_wraps_text_where_divide_line_says() -> None:
+    # lfgtui/ui/markdown_render.py: OpenParagraph finds where each row of a paragraph starts with the
+    # function `Text.wrap` cuts lines with, `rich._wrap.divide_line(text, width, fold)`.
+    from rich._wrap import divide_line
+
+    assert list(inspect.signature(divide_line).parameters) == ["text", "width", "fold"]
+    assert divide_line("aaa bbb", 4) == [4]
+    assert "divide_line(" in inspect.getsource(__import__("rich.text").text.Text.wrap)

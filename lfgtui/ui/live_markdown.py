@@ -3,9 +3,10 @@
 Textual's `Markdown` widget lays out a tree of block widgets again on every update, which cannot keep
 up with many concurrent streams. `LiveMarkdown` is one `ScrollView` instead: the source is split
 into Markdown blocks as it arrives, each finished block is rendered once per width into cached strips,
-and a frame re-renders only the live tail, so one more token costs the same at the end of a long answer
-as at its start. Only blocks within a few screens of the view keep their strips; the others render
-again when scrolled back. The app owns the frame clock and calls `flush()` on dirty, visible panes.
+and a frame re-renders only the live tail (of a streaming paragraph, only its last rows), so one more
+token costs the same at the end of a long answer as at its start. Only blocks within a few screens of
+the view keep their strips; the others render again when scrolled back. The app owns the frame clock
+and calls `flush()` on dirty, visible panes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from time import perf_counter
 
+from rich.style import Style
 from textual import events
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -26,6 +28,7 @@ from lfgtui.ui.markdown_render import (
     DARK_CODE_THEME,
     LIGHT_CODE_THEME,
     OpenCode,
+    OpenParagraph,
     RenderKey,
     render_block,
 )
@@ -55,6 +58,9 @@ class LiveMarkdownStats:
     lines_refreshed: int = 0
     chars_rendered: int = 0
     """Characters of text rendered, finished blocks and tail alike: what a flush's work grows with."""
+    rows_reused: int = 0
+    """Rows of a streaming paragraph (or of the block it finished as) taken from its previous rendering
+    instead of wrapped and drawn again."""
 
 
 class LiveMarkdown(PlainLines, ScrollView):
@@ -114,10 +120,14 @@ class LiveMarkdown(PlainLines, ScrollView):
         """The tail's last rendering: a block that finishes with exactly that text reuses it."""
         self._open_code = OpenCode()
         """The streaming code block's highlighted lines, for `_layout_key`."""
+        self._open_paragraph = OpenParagraph()
+        """The streaming paragraph's rows, for `_layout_key`."""
         self._layout_key: RenderKey | None = None
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
         self._dirty = False
+        self._style: Style | None = None
+        """The base style, looked up (through every ancestor) once per style change, not per flush."""
         self.stats = LiveMarkdownStats()
 
     @property
@@ -181,6 +191,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = None
         self._tail_render = ()
         self._open_code = OpenCode()
+        self._open_paragraph = OpenParagraph()
         self._layout_key = None
         self._dirty = True
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -206,7 +217,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         new_blocks = self._splitter.take()
         follow = not self.is_vertical_scrollbar_grabbed and self.scroll_offset.y >= self.max_scroll_y - 1
         anchor = None if follow else self._anchor()
-        key = (width, self.rich_style, self._theme())
+        key = (width, self._base_style(), self._theme())
         relayout = key != self._layout_key
         if relayout:
             self._blocks.extend(new_blocks)
@@ -221,8 +232,9 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._set_virtual_size(Size(width, self._offsets[-1] + len(self._tail)))
         top = self.scroll_offset.y
         if follow:
-            if top != self.max_scroll_y:  # scroll_end costs ~0.1 ms even when it has nothing to do
-                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+            bottom = self.max_scroll_y
+            if top != bottom:  # not scroll_end, which also queues a callback for after the next refresh
+                self.scroll_to(y=bottom, animate=False, force=True, immediate=True)
         elif moved and anchor is not None:
             number, local = anchor
             line = self._offsets[number] + min(local, self._heights[number] - 1)
@@ -287,7 +299,13 @@ class LiveMarkdown(PlainLines, ScrollView):
     def notify_style_update(self) -> None:
         """A theme change may change the base style or code theme; the next flush checks."""
         super().notify_style_update()
+        self._style = None
         self._dirty = True
+
+    def _base_style(self) -> Style:
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
 
     def _render_width(self) -> int:
         """The width to render at, or 0 while hidden or without size."""
@@ -359,6 +377,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = None
         self._tail_render = ()
         self._open_code = OpenCode()
+        self._open_paragraph = OpenParagraph()
         self._render_tail(key)
         self.refresh()
 
@@ -425,7 +444,11 @@ class LiveMarkdown(PlainLines, ScrollView):
             if not block.continued and self._tail_render[:3] == (block.text, block.join, block.plain):
                 block.strips[key] = self._tail_render[3]
             elif index >= shown_from or (not self._stale and perf_counter() < deadline):
-                block.strips[key] = render_block(self.app.console, block, key)
+                if index == 0 and self._open_paragraph.drawn:  # the paragraph that was the tail
+                    block.strips[key] = self._open_paragraph.render(self.app.console, block, key)
+                    self.stats.rows_reused += self._open_paragraph.reused
+                else:
+                    block.strips[key] = render_block(self.app.console, block, key)
                 self.stats.blocks_rendered += 1
                 self.stats.chars_rendered += len(block.text)
             else:
@@ -481,7 +504,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = tail_key
         code = self._splitter.open_code()
         if code is None:
-            strips = render_block(self.app.console, tail, key)
+            strips = self._open_paragraph.render(self.app.console, tail, key)
+            self.stats.rows_reused += self._open_paragraph.reused
             self._tail_render = (text, join, plain, strips)
         else:
             strips = self._open_code.render(self.app.console, *code, join, key)

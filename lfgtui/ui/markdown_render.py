@@ -3,21 +3,25 @@
 rich builds a Markdown parser for every `Markdown` (0.5 ms) and looks up the lexer and the theme for
 every code block it draws; here each is built once and shared. `render_strips` turns a block, a piece
 of one or the live tail into exact-width strips; `OpenCode` draws a code block that is still streaming
-without highlighting all of it again on every frame.
+without highlighting all of it again on every frame, and `OpenParagraph` a streaming paragraph without
+wrapping and drawing its finished rows again.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
+from rich._wrap import divide_line
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, Markdown, MarkdownElement
+from rich.markdown import CodeBlock, Markdown, MarkdownElement, Paragraph
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme, Syntax
@@ -55,10 +59,12 @@ class _CodeBlock(CodeBlock):
     """rich's code block, without looking the lexer and theme up again on every render."""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        code = str(self.text).rstrip()
-        yield Syntax(
-            code, _lexer(self.lexer_name), theme=_syntax_theme(self.theme), word_wrap=True, padding=1
-        )
+        yield _syntax(str(self.text), self.lexer_name, self.theme)
+
+
+def _syntax(code: str, lexer_name: str, theme: str) -> Syntax:
+    """What rich's code block draws for `code`."""
+    return Syntax(code.rstrip(), _lexer(lexer_name), theme=_syntax_theme(theme), word_wrap=True, padding=1)
 
 
 class _Markdown(Markdown):
@@ -80,11 +86,16 @@ def _template(code_theme: str) -> _Markdown:
     return _Markdown("", code_theme=code_theme, hyperlinks=False)
 
 
-def _markdown(text: str, code_theme: str) -> Markdown:
-    """A rich `Markdown` for `text`, parsed with the shared parser."""
+def _markdown(text: str, code_theme: str) -> Markdown | Syntax:
+    """A rich `Markdown` for `text`, parsed with the shared parser; a lone code block as the `Syntax`
+    that `Markdown` would draw (the same lines, without its per-element machinery)."""
+    parsed = _PARSER.parse(text)
+    if len(parsed) == 1 and parsed[0].type in ("fence", "code_block"):
+        token = parsed[0]
+        return _syntax(token.content, (token.info or "").partition(" ")[0] or "text", code_theme)
     markdown = copy.copy(_template(code_theme))
     markdown.markup = text
-    markdown.parsed = _PARSER.parse(text)
+    markdown.parsed = parsed
     return markdown
 
 
@@ -100,7 +111,7 @@ def render_strips(
     spaces, folding a word longer than the width.
     """
     width, style, theme = key
-    options = console.options.update_width(width)
+    options = console.options.update(width=width, height=None)
     shown = Text(text, overflow="fold") if plain else _markdown(text, theme)
     rows = console.render_lines(shown, options, style=style, pad=False)
     start, end = 0, len(rows)
@@ -112,8 +123,13 @@ def render_strips(
         start += 1
     if continued:
         end -= 1
+    return _strips(rows[start:end], width, style)
+
+
+def _strips(rows: list[list[Segment]], width: int, style: Style) -> list[Strip]:
+    """Rows of segments as strips of exactly `width` cells, each style's segments merged."""
     strips: list[Strip] = []
-    for row in rows[start:end]:
+    for row in rows:
         length = Segment.get_line_length(row)
         if length < width:
             row.append(Segment(" " * (width - length), style))
@@ -177,3 +193,148 @@ class OpenCode:
             strips.extend(render_strips(console, f"{marker.group(1)}\n{lines[-1]}", Join.CODE, True, key))
         strips.extend(padding)
         return strips
+
+
+class _ParagraphText(Paragraph):
+    """A paragraph that hands its styled text to its document instead of drawing it."""
+
+    markdown: _ParagraphMarkdown
+
+    @classmethod
+    def create(cls, markdown: Markdown, token: Token) -> _ParagraphText:
+        assert isinstance(markdown, _ParagraphMarkdown)
+        element = cls(justify=markdown.justify or "left")
+        element.markdown = markdown
+        return element
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        self.text.justify = self.justify
+        self.markdown.paragraph_text = self.text
+        yield from ()
+
+
+class _ParagraphMarkdown(_Markdown):
+    """A document whose paragraph is taken as rich `Text`, to be wrapped by `OpenParagraph`."""
+
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **_Markdown.elements,
+        "paragraph_open": _ParagraphText,
+    }
+    paragraph_text: Text | None = None
+
+
+@lru_cache(maxsize=8)
+def _paragraph_template(code_theme: str) -> _ParagraphMarkdown:
+    return _ParagraphMarkdown("", code_theme=code_theme, hyperlinks=False)
+
+
+@dataclass
+class _Wrapped:
+    """A paragraph as last drawn: its text, where each of its rows starts in it, and the rows."""
+
+    key: RenderKey
+    text: Text
+    starts: list[int]
+    strips: list[Strip]
+
+
+class OpenParagraph:
+    """The live tail while it is one paragraph: rows that cannot change are kept, the rest re-wrapped.
+
+    A streaming paragraph was rendered in full on every frame, so a long one cost more each token.
+    The text is still parsed whole (a closing delimiter can restyle what came before), but the rows
+    of the new text that start where an earlier row started, with the same characters and styles up
+    to the end of the row after them, are the earlier rows: wrapping is greedy, and a row only depends
+    on its own words and on the first word of the next row. Only the rows from there on are wrapped
+    and drawn again. Anything but a lone paragraph (and a paragraph with tabs) is rendered whole.
+    The block a paragraph finishes as is drawn the same way. One instance serves one live tail: start
+    a new one when the key changes.
+    """
+
+    def __init__(self) -> None:
+        self._last: _Wrapped | None = None
+        self.reused = 0
+        """Rows taken from the earlier rendering by the last `render`."""
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the last rendering was a paragraph's, whose rows the next one may share."""
+        return self._last is not None
+
+    def render(self, console: Console, block: Block, key: RenderKey) -> list[Strip]:
+        """Strips for the live tail `block`, equal to `render_block`'s."""
+        self.reused = 0
+        width, style, theme = key
+        parsed = _PARSER.parse(block.text)
+        if block.plain or [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
+            self._last = None
+            return render_block(console, block, key)
+        markdown = copy.copy(_paragraph_template(theme))
+        markdown.markup = block.text
+        markdown.parsed = parsed
+        options = console.options.update(width=width, height=None)
+        for _segment in markdown.__rich_console__(console, options):
+            pass
+        text = markdown.paragraph_text
+        assert text is not None
+        if "\t" in text.plain:
+            self._last = None
+            return render_block(console, block, key)
+        kept = self._kept_rows(text, key)
+        start = self._last.starts[kept] if self._last and kept else 0
+        rest = text[start:] if start else text
+        overflow = text.overflow or options.overflow or "fold"
+        starts = [start + offset for offset in _row_starts(rest.plain, width, overflow)]
+        rows = console.render_lines(rest, options, style=style, pad=False)
+        if len(rows) != len(starts) or not all(Segment.get_line_length(row) for row in rows):
+            self._last = None
+            return render_block(console, block, key)
+        if self._last and kept:
+            starts = self._last.starts[:kept] + starts
+            strips = self._last.strips[:kept] + _strips(rows, width, style)
+        else:
+            strips = _strips(rows, width, style)
+        self._last = _Wrapped(key, text, starts, strips)
+        self.reused = kept
+        return strips
+
+    def _kept_rows(self, text: Text, key: RenderKey) -> int:
+        """How many leading rows of the last rendering the rendering of `text` shares.
+
+        Row `n` and those before it start where they started if the text (characters and styles) is
+        the same up to the end of row `n`, which ends with a space (its words are whole) as the row
+        before it does: then rows before `n` are the same rows.
+        """
+        last = self._last
+        if last is None or last.key != key:
+            return 0
+        old, new = last.text.plain, text.plain
+        kept = len(last.starts) - 2  # the last two rows are always drawn again
+        while kept > 0:
+            row, end = last.starts[kept], last.starts[kept + 1]
+            if (
+                end <= len(new)
+                and old[row - 1].isspace()
+                and old[end - 1].isspace()
+                and old[:end] == new[:end]
+                and _spans(last.text, end) == _spans(text, end)
+            ):
+                return kept
+            kept -= 1
+        return 0
+
+
+def _spans(text: Text, end: int) -> list[tuple[int, int, str | Style]]:
+    """The styles of `text` on its first `end` characters."""
+    return [(span.start, min(span.end, end), span.style) for span in text.spans if span.start < end]
+
+
+def _row_starts(plain: str, width: int, overflow: str) -> list[int]:
+    """Where each row of a text without tabs starts when wrapped at `width`, as `Text.wrap` cuts it."""
+    starts: list[int] = []
+    offset = 0
+    for line in plain.split("\n"):
+        starts.append(offset)
+        starts.extend(offset + cut for cut in divide_line(line, width, fold=overflow == "fold"))
+        offset += len(line) + 1
+    return starts

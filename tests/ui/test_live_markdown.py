@@ -300,6 +300,26 @@ async def test_long_open_code_fence_never_shows_a_fence_line() -> None:
                 assert all(has_code_background(strip) for strip in stream.lines)
 
 
+async def test_a_streaming_paragraph_wraps_only_its_last_rows_and_shows_the_same() -> None:
+    words = "A long paragraph of **streamed** prose wraps over many rows while it arrives. " * 12
+    async with StreamApp().run_test(size=(80, 24)) as pilot:
+        stream = await started(pilot)
+        for index in range(0, len(words), 9):
+            stream.append(words[index : index + 9])
+            settle(stream)
+            assert [cells(strip) for strip in stream.lines] == [
+                cells(strip) for strip in whole(stream, stream.source)
+            ]
+        reused = stream.stats.rows_reused
+        assert reused > 0, "rows of the paragraph so far are kept, not wrapped again"
+        stream.append(" And it ends.\n\nNext.")
+        settle(stream)
+        assert stream.stats.rows_reused > reused, "the finished paragraph keeps the tail's rows too"
+        assert [cells(strip) for strip in stream.lines] == [
+            cells(strip) for strip in whole(stream, stream.source)
+        ]
+
+
 async def test_half_arrived_table_renders_sanely() -> None:
     async with StreamApp().run_test(size=(80, 24)) as pilot:
         stream = await started(pilot)
