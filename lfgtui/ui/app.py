@@ -80,16 +80,31 @@ def streams_per_frame(streaming: int) -> int:
     return min(streaming, max(STREAMS_PER_FRAME, math.ceil(2 * math.sqrt(streaming))))
 
 
-def paced(due: list[TicketPane], focused: TicketPane | None) -> list[TicketPane]:
-    """The panes one frame draws, of those `due` (changed, on screen), in order: first at once every
-    pane a person waits on or acts on (`urgent`: an answer's end, an approval, a question, a fold;
-    the focused pane, which keys act on), then the longest-waiting of the panes that only stream,
-    `streams_per_frame` of them. Panes left over wait for the next frame, first in line there, so
-    each streaming pane is drawn in turn, every frame while few stream."""
-    now = [pane for pane in due if pane.urgent or pane is focused]
-    streaming = [pane for pane in due if not (pane.urgent or pane is focused)]
+def paced(shown: list[TicketPane], focused: TicketPane | None, frame: int) -> list[TicketPane]:
+    """The panes frame number `frame` draws, of those `shown` (on screen, in the grid's order) that
+    need it, in order: first every pane a person waits on or acts on (`urgent`: an answer's end, an
+    approval, a question, a fold; the focused pane, which keys act on), then the streaming panes
+    whose turn it is, longest-waiting first.
+
+    The n panes under way take turns in blocks of neighbours: with `stride` frames between two
+    draws of one pane, the k-th of them in the grid (0-based) is drawn on the frames where
+    `frame % stride == k * stride // n`, and a pane that missed its turn (the frame's time budget
+    ran out) is drawn on the next frame. Neighbours drawn together keep the screen update small:
+    Textual repaints the box around everything that changed."""
+    running = [pane for pane in shown if pane.running and pane is not focused]
+    stride = math.ceil(len(running) / streams_per_frame(len(running))) if running else 1
+    turn = {pane: k * stride // len(running) for k, pane in enumerate(running)}
+    now: list[TicketPane] = []
+    streaming: list[TicketPane] = []
+    for pane in shown:
+        if not pane.needs_frame:
+            continue
+        if pane.urgent or pane is focused:
+            now.append(pane)
+        elif turn.get(pane, frame % stride) == frame % stride or frame - pane.drawn_frame > stride:
+            streaming.append(pane)
     streaming.sort(key=lambda pane: pane.drawn_frame)
-    return now + streaming[: streams_per_frame(len(streaming))]
+    return now + streaming
 
 
 class LfgApp(App[int]):
@@ -216,9 +231,11 @@ class LfgApp(App[int]):
         controller = self.controller
         views = controller.screen.views
         self.frame_work.examined += len(views)
-        due = [view.pane for view in views if view.pane.needs_frame and view.pane.on_screen]
+        shown = [
+            pane for view in views if ((pane := view.pane).running or pane.needs_frame) and pane.on_screen
+        ]
         deadline = time.perf_counter() + FRAME_BUDGET_S
-        for pane in paced(due, controller.screen.focused_pane):
+        for pane in paced(shown, controller.screen.focused_pane, self.frames):
             pane.render_frame(now, self.frames)
             self.frame_work.drawn += 1
             if time.perf_counter() > deadline:

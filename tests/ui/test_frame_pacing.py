@@ -36,7 +36,7 @@ def run_frames(panes: list[TicketPane], frames: range, focused: TicketPane | Non
     drawn. A draw is what `render_frame` records of it: its frame, and nothing left urgent."""
     drawn: Counter[str] = Counter()
     for frame in frames:
-        for pane in paced(panes, focused):
+        for pane in paced(panes, focused, frame):
             pane.drawn_frame, pane.urgent = frame, False
             drawn[pane.ticket.id] += 1
     return drawn
@@ -64,10 +64,13 @@ def test_many_streaming_panes_are_drawn_in_turn_each_as_often(tmp_path: Path) ->
         gaps = set()
         for frame in range(2 + 20 * every, 2 + 24 * every):
             before = {p.ticket.id: p.drawn_frame for p in panes}
-            for pane in paced(panes, None):
+            drawn = paced(panes, None, frame)
+            assert len(drawn) == count // every
+            assert drawn == panes[drawn[0].drawn_frame % every * len(drawn) :][: len(drawn)]
+            for pane in drawn:
                 gaps.add(frame - before[pane.ticket.id])
                 pane.drawn_frame = frame
-        assert gaps == {every}, "in a steady rotation, no pane waits longer than the others"
+        assert gaps == {every}, "no pane waits longer than the others"
 
 
 def test_a_pane_ending_and_the_focused_pane_are_drawn_at_once(tmp_path: Path) -> None:
@@ -76,18 +79,18 @@ def test_a_pane_ending_and_the_focused_pane_are_drawn_at_once(tmp_path: Path) ->
     run_frames(panes, range(1, 10), focused)
     assert focused.drawn_frame == 9, "the focused pane is drawn every frame"
     ending = next(p for p in panes if p.drawn_frame == 9 and p is not focused)
-    assert ending not in paced(panes, focused), "pacing alone leaves it for 3 more frames"
+    assert ending not in paced(panes, focused, 10), "pacing alone leaves it for 3 more frames"
     ended = AttemptEnded(ticket=ending.ticket.id, attempt=1, seq=1, t=1.0, outcome=Outcome.COMPLETED)
     ending.apply(ended, ending.metrics)
-    drawn = paced(panes, focused)
+    drawn = paced(panes, focused, 10)
     assert set(drawn[:2]) == {ending, focused}
-    assert len(drawn) == 2 + streams_per_frame(62), "on top of the streaming panes' share"
+    assert len(drawn) - 2 in (15, 16), "on top of the 62 streaming panes' turn: a quarter of them"
 
 
 async def test_sixteen_streaming_panes_in_the_app_are_drawn_in_turn(sim: SimServer, tmp_path: Path) -> None:
     """The real frame clock over 16 panes streaming: while they stream, a frame draws the focused
     pane and at most half of the others."""
-    model = "hello:tokens_per_s=40,ttft_ms=0,repeat=20"
+    model = "long-answer:tokens_per_s=40,ttft_ms=0,repeat=50"  # streams for minutes: the test quits it
     toml = "".join(f'[[ticket]]\nid = "p{n:02d}"\nprompt = "x"\nmodel = "{model}"\n\n' for n in range(16))
     app = make_app(sim, tickets(tmp_path, toml), max_concurrency=16)
     async with app.run_test(size=(200, 60)) as pilot:
