@@ -50,11 +50,14 @@ def tokens() -> list[str]:
 
 
 async def measure(panes: int, rate: float, frames: int, size: tuple[int, int]) -> dict[str, float]:
+    from dataclasses import replace
+
     from textual.screen import Screen
 
     import lfgtui.ui.app
     from lfgtui.config.load import Config
     from lfgtui.events import TextDelta
+    from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers
     from lfgtui.sim.scenario import ScenarioLibrary
     from lfgtui.sim.server import SimServer
@@ -96,7 +99,8 @@ async def measure(panes: int, rate: float, frames: int, size: tuple[int, int]) -
     TicketPane.render_frame = render_frame  # type: ignore[method-assign]
     async with SimServer(ScenarioLibrary()) as sim:
         loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={}).tickets
-        services = Services(Providers(sim=sim), max_concurrency=panes)
+        waiting = {"sim": replace(BUILTIN["sim"], idle_timeout_s=86400.0)}  # no timeout while measured
+        services = Services(Providers(waiting, sim=sim), max_concurrency=panes)
         app = LfgApp(services, RunController.live(services, loaded, "frames"))
         app._frame = lambda: None  # type: ignore[method-assign]  # its timer does nothing: we call it
         lfgtui.ui.app.FRAME_BUDGET_S = float("inf")  # the work the pacing asks for, whatever the load
@@ -127,6 +131,8 @@ async def measure(panes: int, rate: float, frames: int, size: tuple[int, int]) -
                 app.screen._on_timer_update()
                 total_cpu += time.process_time() - start
             drawn = draws[0] - drawn
+            if not all(p.state is PaneState.RUNNING for p in every):
+                raise RuntimeError("a ticket stopped running while measured: its figures would be off")
             await pilot.press("q", "y")
     arrived = sent * panes
     return {
