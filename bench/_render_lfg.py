@@ -142,6 +142,7 @@ async def run_lfg(
     shown_at: dict[str, list[float]] = {t.id: [] for t in tickets}  # the frame that first showed each chunk
     ended: set[str] = set()  # tickets whose attempt ended (the pane flushes its last text at once)
     frames: list[float] = []
+    draws: list[float] = []  # when each pane draw (render_frame) began
     window = {"start": 0.0, "end": float("inf")}
     reads = watch_acp_reads() if acp else None  # ACP: per session, when lfg read each chunk's line
 
@@ -159,6 +160,7 @@ async def run_lfg(
     def render_frame(self: TicketPane, now: float, frame: int) -> None:
         chunks = ends[self.ticket.id]
         flushed[self.ticket.id] = chunks[-1] if chunks else 0
+        draws.append(time.monotonic())
         original_frame(self, now, frame)
 
     original_refresh = Screen._compositor_refresh
@@ -252,6 +254,8 @@ async def run_lfg(
         "worker_cpu_util": (worker1 - worker0) / wall,
         "cpu_ms_per_token": 1000 * (cpu1 - cpu0 + worker1 - worker0) / max(1, arrived),
         "fps": len(in_window) / wall,
+        "draws_per_ktok": 1000 * sum(window["start"] <= d <= window["end"] for d in draws) / arrived,
+        "updates_per_ktok": 1000 * len(in_window) / arrived,  # screen updates (compositor refreshes)
         "machine_cpu": (busy1 - busy0) / wall,
         "sim_cpu_util": (sim1 - sim0) / wall if sim_pid else None,
         "agents": len(told) if acp else None,

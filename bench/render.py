@@ -221,7 +221,11 @@ def base_line(panes: float, rate: float, ours: dict[str, Any], base: dict[str, A
         f"lag p95 {ratio(ours['lag_p95'], base['lag_p95'])}; "
         f"end lag max {ms(ours.get('end_lag_max'))} vs {ms(base.get('end_lag_max'))} ms, "
         f"end late max {ms(ours.get('end_late_max'))} vs {ms(base.get('end_late_max'))} ms; "
-        f"machine CPU {figure(ours.get('machine_cpu'), '.2f')} vs {figure(base.get('machine_cpu'), '.2f')}"
+        f"machine CPU {figure(ours.get('machine_cpu'), '.2f')} vs {figure(base.get('machine_cpu'), '.2f')}; "
+        f"per 1,000 tokens: pane draws {figure(ours.get('draws_per_ktok'), '.0f')} vs "
+        f"{figure(base.get('draws_per_ktok'), '.0f')}, screen updates "
+        f"{figure(ours.get('updates_per_ktok'), '.0f')} vs {figure(base.get('updates_per_ktok'), '.0f')}; "
+        f"fps {figure(ours.get('fps'), '.0f')} vs {figure(base.get('fps'), '.0f')}"
     )
 
 

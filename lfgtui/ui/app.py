@@ -14,6 +14,7 @@ many panes there are.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import time
 from collections.abc import Iterable
@@ -39,6 +40,7 @@ from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
 from lfgtui.ui.history_screen import HistoryScreen
 from lfgtui.ui.modals import ConfirmScreen, HelpScreen
 from lfgtui.ui.palette import DEFAULT, Palette
+from lfgtui.ui.pane import TicketPane
 from lfgtui.ui.run_controller import RunController
 from lfgtui.ui.run_screen import HELP, RunScreen
 from lfgtui.ui.services import Services
@@ -48,6 +50,12 @@ FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025
 """Time one frame may spend drawing panes: half of its 50 ms. The rest is for the screen update
 (about 7 ms at 16 streams), the streams' events and the user's keys."""
+STREAMS_PER_FRAME = 8
+"""Streaming panes a frame draws however few stream: up to 8, each is drawn every frame (20 a
+second). Beyond, a frame draws about 2·√n of n (`streams_per_frame`), so each of 16 is drawn 10
+times a second and each of 64 5 times: a pane's draw (re-rendering its answer's live tail) and the
+screen update it causes cost about the same however small the pane, so drawing every pane every
+frame would make a frame's cost grow with the panes until the screen falls behind the streams."""
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 EXIT_SIGHUP = 129
@@ -62,6 +70,41 @@ class FrameWork:
 
     examined: int = 0
     """Panes looked at to see whether they need drawing (those in the grid's window)."""
+    drawn: int = 0
+    """Pane draws (`TicketPane.render_frame` calls)."""
+
+
+def streams_per_frame(streaming: int) -> int:
+    """How many of `streaming` panes that only stream (no change a person waits on) one frame
+    draws: all of up to `STREAMS_PER_FRAME`, else about 2·√n (see `STREAMS_PER_FRAME`)."""
+    return min(streaming, max(STREAMS_PER_FRAME, math.ceil(2 * math.sqrt(streaming))))
+
+
+def paced(shown: list[TicketPane], focused: TicketPane | None, frame: int) -> list[TicketPane]:
+    """The panes frame number `frame` draws, of those `shown` (on screen, in the grid's order) that
+    need it, in order: first every pane a person waits on or acts on (`urgent`: an answer's end, an
+    approval, a question, a fold; the focused pane, which keys act on), then the streaming panes
+    whose turn it is, longest-waiting first.
+
+    The n panes under way take turns in blocks of neighbours: with `stride` frames between two
+    draws of one pane, the k-th of them in the grid (0-based) is drawn on the frames where
+    `frame % stride == k * stride // n`, and a pane that missed its turn (the frame's time budget
+    ran out) is drawn on the next frame. Neighbours drawn together keep the screen update small:
+    Textual repaints the box around everything that changed."""
+    running = [pane for pane in shown if pane.running and pane is not focused]
+    stride = math.ceil(len(running) / streams_per_frame(len(running))) if running else 1
+    turn = {pane: k * stride // len(running) for k, pane in enumerate(running)}
+    now: list[TicketPane] = []
+    streaming: list[TicketPane] = []
+    for pane in shown:
+        if not pane.needs_frame:
+            continue
+        if pane.urgent or pane is focused:
+            now.append(pane)
+        elif turn.get(pane, frame % stride) == frame % stride or frame - pane.drawn_frame > stride:
+            streaming.append(pane)
+    streaming.sort(key=lambda pane: pane.drawn_frame)
+    return now + streaming
 
 
 class LfgApp(App[int]):
@@ -174,11 +217,12 @@ class LfgApp(App[int]):
         self.gc_pacer.stopped()
 
     def _frame(self) -> None:
-        """Draw the panes that changed, longest-waiting first, until the frame's budget is spent.
+        """Draw the panes that changed as `paced` chooses them, until the frame's budget is spent.
 
-        Panes left over are drawn first on the next frame. The budget keeps the event loop free to
-        take in every stream's events (and the user's keys) however many panes stream at once, so
-        an overloaded screen updates each pane less often instead of falling behind the streams.
+        Panes left over are drawn first on the next frame. The pacing and the budget keep the event
+        loop free to take in every stream's events (and the user's keys) however many panes stream
+        at once, so an overloaded screen updates each pane less often instead of falling behind the
+        streams.
         """
         now = self.services.clock()
         self.frames += 1
@@ -187,11 +231,13 @@ class LfgApp(App[int]):
         controller = self.controller
         views = controller.screen.views
         self.frame_work.examined += len(views)
-        due = [view.pane for view in views if view.pane.needs_frame and view.pane.on_screen]
-        due.sort(key=lambda pane: pane.drawn_frame)
+        shown = [
+            pane for view in views if ((pane := view.pane).running or pane.needs_frame) and pane.on_screen
+        ]
         deadline = time.perf_counter() + FRAME_BUDGET_S
-        for pane in due:
+        for pane in paced(shown, controller.screen.focused_pane, self.frames):
             pane.render_frame(now, self.frames)
+            self.frame_work.drawn += 1
             if time.perf_counter() > deadline:
                 break
         controller.show_summary(now, self.frames)

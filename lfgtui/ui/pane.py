@@ -280,6 +280,10 @@ class TicketPane:
         """The app frame that last drew this pane: the longest-waiting pane is drawn first."""
         self.lines_frame = 0
         """The frame that last drew the header, gauges and notice."""
+        self.urgent = True
+        """Something a person waits on or acts on changed (its state: an answer's end, an approval,
+        a question; its attention; a fold; its view just built): the next frame draws it whatever
+        the pacing of streaming panes (app.py `paced`)."""
         self.approval: ApprovalAsked | None = None
         """The call waiting for a person's answer, as the run asked it."""
         self.question: ElicitationAsked | None = None
@@ -313,6 +317,7 @@ class TicketPane:
         if state is not self._state:
             self.tally.moved(self, self._state, state)
             self._state = state
+            self.urgent = True
 
     @property
     def stalled(self) -> Stalled | None:
@@ -326,6 +331,7 @@ class TicketPane:
             self.tally.stalled.pop(self, None)
         else:
             self.tally.stalled[self] = None
+            self.urgent = True
 
     @property
     def shown(self) -> PaneView:
@@ -394,18 +400,18 @@ class TicketPane:
         """Its attention state changed (alerts/states.py `Attentions`, fed the same events)."""
         self.standing = standing
         self.tally.attended(self, standing)
-        self.dirty = self.lines_stale = True
+        self.dirty = self.lines_stale = self.urgent = True
 
     def land(self, label: str) -> None:
         """Its change was landed (`M`, `lfg land`): the header says where, `label` as the history's
         `LandingRow.label` says it (ours; the branch and remote names in it are made inert)."""
         self.landed = inert(label)
-        self.dirty = self.lines_stale = True
+        self.dirty = self.lines_stale = self.urgent = True
 
     def lose(self, text: str) -> None:
         """Say, until the next attempt, that what shows of this one is not whole."""
         self.lost_note = inert(text)
-        self.dirty = self.lines_stale = True
+        self.dirty = self.lines_stale = self.urgent = True
 
     def apply(self, event: Event, metrics: Metrics) -> None:
         """Take one event of this ticket; `metrics` is the attempt's shared reducer."""
@@ -602,6 +608,7 @@ class TicketPane:
         """
         view = self.shown
         self.dirty = self.running
+        self.urgent = False
         self.drawn_frame = frame
         view.catch_up()
         view.body.flush()
@@ -816,7 +823,7 @@ class PaneView(Vertical, can_focus=True):
         self._shown: dict[str, object] = {}
         self._body = Reader(pane.body.clears)
         self._reasoning = Reader(pane.reasoning.clears)
-        pane.dirty = pane.lines_stale = True
+        pane.dirty = pane.lines_stale = pane.urgent = True
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -853,7 +860,7 @@ class PaneView(Vertical, can_focus=True):
     def _folded(self, collapsible: Collapsible) -> None:
         """A click (or `t`) folded or unfolded the tool log or the thinking: the pane remembers it
         (and draws an unfolded thinking's text on the next frame)."""
-        self.pane.dirty = True
+        self.pane.dirty = self.pane.urgent = True
         if collapsible is self.tools:
             self.pane.tools.collapsed = collapsible.collapsed
         elif collapsible is self.thinking:
