@@ -24,6 +24,14 @@ import httpcore2
 
 HIGH_WATER = 1 << 20
 """Unread bytes past which the socket stops reading until the reader catches up (flow control)."""
+READ_BYTES = 64 * 1024
+"""What httpcore2 asks one read for (`AsyncHTTP11Connection.READ_NUM_BYTES`): a full read is never held."""
+HOLD_S = 0.008
+"""How long bytes of a flowing stream wait for more before its reader wakes: several SSE events per
+read, each read costing about as much as parsing an event. A sixth of a 50 ms frame at most, and
+never the first bytes of a response (see `_Buffered.holds`)."""
+FLOWING_S = 0.05
+"""A stream whose reader last read less than this long ago is flowing: its next bytes may be held."""
 
 
 class _Buffered(asyncio.Protocol):
@@ -38,6 +46,11 @@ class _Buffered(asyncio.Protocol):
         self.closed = False
         self.reader: asyncio.Future[None] | None = None
         self.drained: asyncio.Future[None] | None = None
+        self.loop = asyncio.get_running_loop()
+        self.reads = 0
+        """Reads since the last write: the first two (a response's head, its first event) are not held."""
+        self.last_read = 0.0
+        self.hold: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's subclasses
@@ -47,7 +60,20 @@ class _Buffered(asyncio.Protocol):
         self.size += len(data)
         if self.size > HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()
-        self._wake()
+        if self.hold is None and self.holds():
+            self.hold = self.loop.call_later(HOLD_S, self._wake)
+        elif self.hold is None or self.size >= READ_BYTES:
+            self._wake()
+
+    def holds(self) -> bool:
+        """Whether bytes arriving now wait `HOLD_S` for more: only while a reader waits on a stream
+        that is flowing, past the response's first two reads, with less than a read buffered."""
+        return (
+            self.reader is not None
+            and self.reads >= 2
+            and self.loop.time() - self.last_read < FLOWING_S
+            and self.size < READ_BYTES
+        )
 
     def eof_received(self) -> bool | None:
         self.eof = True
@@ -70,6 +96,9 @@ class _Buffered(asyncio.Protocol):
         self.drained = None
 
     def _wake(self) -> None:
+        if self.hold is not None:
+            self.hold.cancel()
+            self.hold = None
         if self.reader is not None and not self.reader.done():
             self.reader.set_result(None)
 
@@ -114,15 +143,20 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore2's)
         protocol = self._protocol
-        if not protocol.chunks and not protocol.eof and not protocol.closed:
-            protocol.reader = asyncio.get_running_loop().create_future()
+        while not protocol.chunks and not protocol.eof and not protocol.closed:
+            protocol.reader = protocol.loop.create_future()
             try:
                 await _wait(protocol.reader, timeout)
             except TimeoutError as exc:
                 raise httpcore2.ReadTimeout(str(exc) or "timed out waiting for data") from exc
             finally:
                 protocol.reader = None
+                if protocol.hold is not None:
+                    protocol.hold.cancel()
+                    protocol.hold = None
         if protocol.chunks:
+            protocol.reads += 1
+            protocol.last_read = protocol.loop.time()
             return protocol.take(max_bytes)
         if protocol.lost is not None:
             raise httpcore2.ReadError(str(protocol.lost)) from protocol.lost
@@ -134,6 +168,7 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
         protocol = self._protocol
         if protocol.closed or self._transport.is_closing():
             raise httpcore2.WriteError(str(protocol.lost or "the connection is closed"))
+        protocol.reads = 0  # a new request: its response's first bytes are read at once
         self._transport.write(buffer)
         if protocol.drained is not None:
             try:

@@ -1,10 +1,12 @@
 """The SDK clients' sockets (`network.AsyncioBackend`) against real loopback servers: TLS, a body far
-past the read buffer's flow-control mark, a kept-alive connection the server closed while idle, and
-httpcore2's own errors for a stalled or cut stream."""
+past the read buffer's flow-control mark, a kept-alive connection the server closed while idle,
+httpcore2's own errors for a stalled or cut stream; a flowing stream's reads held for more bytes,
+never a response's first ones, and the tok/s gauge of a paced sim stream still the sim's own rate."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,10 +16,17 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from lfgtui.cost.metrics import Metrics
+from lfgtui.events import EventFactory, RequestSent, TextDelta
+from lfgtui.providers import network
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.clients import http_client
 from lfgtui.providers.errors import ErrorKind, classify
-from lfgtui.providers.network import HIGH_WATER, AsyncioStream
+from lfgtui.providers.network import HIGH_WATER, AsyncioBackend, AsyncioStream
+from lfgtui.providers.registry import Providers
+from lfgtui.providers.worker import ProviderWorker
+from lfgtui.sim.server import SimServer
+from tests.support.streams import ask, collect
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -155,3 +164,71 @@ async def test_tls_connections_verify_the_server_and_carry_the_stream(
             answer = await trusting.get(url)
             assert answer.extensions["network_stream"].get_extra_info("ssl_object") is not None
     assert answer.content == b"secret"
+
+
+async def test_a_flowing_stream_is_held_for_more_bytes_but_never_a_responses_first_two_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(network, "HOLD_S", 3600.0)  # held bytes wait for more, an end, or a full read
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30)
+    server, _ = await asyncio.get_running_loop().sock_accept(listener)
+    server.setblocking(True)  # each send whole (loopback buffers hold them all)
+    protocol = stream._protocol  # type: ignore[attr-defined]
+
+    async def read_when_sent(data: bytes) -> bytes:
+        reading = asyncio.create_task(stream.read(65536, timeout=None))
+        while protocol.reader is None:
+            await asyncio.sleep(0)
+        server.send(data)
+        return await reading
+
+    await stream.write(b"request 1")
+    assert await read_when_sent(b"head") == b"head"
+    assert await read_when_sent(b"first event") == b"first event"
+    reading = asyncio.create_task(stream.read(1 << 20, timeout=None))
+    while protocol.reader is None:
+        await asyncio.sleep(0)
+    server.send(b"second ")
+    while protocol.size < len(b"second "):
+        await asyncio.sleep(0)
+    server.send(b"third")
+    while protocol.size < len(b"second third"):
+        await asyncio.sleep(0)
+    assert not reading.done(), "a flowing stream's bytes wait for more"
+    big = b" big" + b"." * network.READ_BYTES
+    server.send(big)  # a full read's worth wakes it at once
+    received = await reading
+    while len(received) < len(b"second third" + big):
+        received += await stream.read(1 << 20)
+    assert received == b"second third" + big
+    await stream.write(b"request 2")
+    assert await read_when_sent(b"head 2") == b"head 2", "a new response's head is read at once"
+    requests = b""
+    while len(requests) < len(b"request 1request 2"):
+        requests += server.recv(1024)  # read before closing, or the close is a reset
+    server.close()
+    listener.close()
+    assert await stream.read(65536) == b""
+    await stream.aclose()
+
+
+async def test_a_paced_stream_reads_the_sims_own_rate_through_the_worker(sim: SimServer) -> None:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
+        out = await collect(
+            await providers.get("sim"), ask("long-answer:tokens_per_s=200,ttft_ms=20,repeat=4")
+        )
+    assert out.error is None
+    stamps = [e.t for e in out.of(TextDelta)]
+    sent = sim.log[-1].token_times
+    assert len(stamps) == len(sent) > 300
+    assert all(seen >= at for seen, at in zip(stamps, sent, strict=True)), (
+        "an event is stamped once it arrived"
+    )
+    gauge = Metrics()
+    gauge.apply(EventFactory("t", 1, clock=lambda: out.events[0].t)(RequestSent, call=0))
+    for event in out.events:
+        gauge.apply(event)
+    sims_rate = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert gauge.tokens_per_s == pytest.approx(sims_rate, rel=0.05)
