@@ -29,9 +29,14 @@ READ_BYTES = 64 * 1024
 HOLD_S = 0.008
 """How long bytes of a flowing stream wait for more before its reader wakes: several SSE events per
 read, each read costing about as much as parsing an event. A sixth of a 50 ms frame at most, and
-never the first bytes of a response (see `_Buffered.holds`)."""
+never the first bytes after a request or a pause (see `_Buffered.holds`)."""
 FLOWING_S = 0.05
-"""A stream whose reader last read less than this long ago is flowing: its next bytes may be held."""
+"""Reads less than this apart are one flow; a longer gap (the model's time to first token, a tool
+call, thinking) starts a new one."""
+UNHELD_READS = 5
+"""The first reads of a flow, never held: a response's head and the events before its first token
+(Anthropic's `message_start`, `content_block_start`, `ping`; the Responses API's four), so TTFT,
+and the first token after a pause, are read the moment they arrive."""
 
 
 class _Buffered(asyncio.Protocol):
@@ -47,8 +52,8 @@ class _Buffered(asyncio.Protocol):
         self.reader: asyncio.Future[None] | None = None
         self.drained: asyncio.Future[None] | None = None
         self.loop = asyncio.get_running_loop()
-        self.reads = 0
-        """Reads since the last write: the first two (a response's head, its first event) are not held."""
+        self.run = 0
+        """Reads of the current flow: since the last write, or the last gap of `FLOWING_S`."""
         self.last_read = 0.0
         self.hold: asyncio.TimerHandle | None = None
 
@@ -67,10 +72,10 @@ class _Buffered(asyncio.Protocol):
 
     def holds(self) -> bool:
         """Whether bytes arriving now wait `HOLD_S` for more: only while a reader waits on a stream
-        that is flowing, past the response's first two reads, with less than a read buffered."""
+        that flows, past the flow's first `UNHELD_READS` reads, with less than a read buffered."""
         return (
             self.reader is not None
-            and self.reads >= 2
+            and self.run >= UNHELD_READS
             and self.loop.time() - self.last_read < FLOWING_S
             and self.size < READ_BYTES
         )
@@ -155,8 +160,9 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
                     protocol.hold.cancel()
                     protocol.hold = None
         if protocol.chunks:
-            protocol.reads += 1
-            protocol.last_read = protocol.loop.time()
+            now = protocol.loop.time()
+            protocol.run = protocol.run + 1 if now - protocol.last_read < FLOWING_S else 1
+            protocol.last_read = now
             return protocol.take(max_bytes)
         if protocol.lost is not None:
             raise httpcore2.ReadError(str(protocol.lost)) from protocol.lost
@@ -168,7 +174,7 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
         protocol = self._protocol
         if protocol.closed or self._transport.is_closing():
             raise httpcore2.WriteError(str(protocol.lost or "the connection is closed"))
-        protocol.reads = 0  # a new request: its response's first bytes are read at once
+        protocol.run = 0  # a new request: its response's first reads are not held
         self._transport.write(buffer)
         if protocol.drained is not None:
             try:

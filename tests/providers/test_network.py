@@ -166,10 +166,11 @@ async def test_tls_connections_verify_the_server_and_carry_the_stream(
     assert answer.content == b"secret"
 
 
-async def test_a_flowing_stream_is_held_for_more_bytes_but_never_a_responses_first_two_reads(
+async def test_a_flowing_stream_is_held_for_more_bytes_but_never_the_first_reads_of_a_flow(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(network, "HOLD_S", 3600.0)  # held bytes wait for more, an end, or a full read
+    monkeypatch.setattr(network, "FLOWING_S", 3600.0)  # one flow however slow this machine is
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setblocking(False)
     stream = await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30)
@@ -185,8 +186,8 @@ async def test_a_flowing_stream_is_held_for_more_bytes_but_never_a_responses_fir
         return await reading
 
     await stream.write(b"request 1")
-    assert await read_when_sent(b"head") == b"head"
-    assert await read_when_sent(b"first event") == b"first event"
+    for number in range(network.UNHELD_READS):  # a head, the events before the first token, the token
+        assert await read_when_sent(b"event %d" % number) == b"event %d" % number
     reading = asyncio.create_task(stream.read(1 << 20, timeout=None))
     while protocol.reader is None:
         await asyncio.sleep(0)
@@ -203,6 +204,11 @@ async def test_a_flowing_stream_is_held_for_more_bytes_but_never_a_responses_fir
     while len(received) < len(b"second third" + big):
         received += await stream.read(1 << 20)
     assert received == b"second third" + big
+    assert protocol.run > network.UNHELD_READS
+    monkeypatch.setattr(network, "FLOWING_S", 0.05)
+    await asyncio.sleep(0.05)  # a pause (thinking, a tool call) ends the flow
+    assert await read_when_sent(b"after a pause") == b"after a pause"
+    assert protocol.run == 1
     await stream.write(b"request 2")
     assert await read_when_sent(b"head 2") == b"head 2", "a new response's head is read at once"
     requests = b""
