@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _figures import ratio, table_head, table_row
+from _figures import figure, median_of, ratio, table_head, table_row
 from _procfs import cpu_s
 
 ANSWER_TOKENS = 94
@@ -88,7 +88,7 @@ async def measure(
     rates = [(len(t) - 1) / (t[-1] - t[0]) for t in times if len(t) > 1 and t[-1] > t[0]]
     return {
         "tokens": tokens,
-        "cpu_ms_per_token": 1000 * (cpu1 - cpu0) / max(tokens, 1),
+        "cpu_ms_per_token": 1000 * (cpu1 - cpu0) / tokens if tokens else None,  # a starved sim: no figure
         "worker_cores": (cpu1 - cpu0) / (wall1 - wall0),
         "tok_s_median": statistics.median(rates) if rates else 0.0,
         "load": os.getloadavg()[0],
@@ -215,24 +215,27 @@ def streams_section(args: argparse.Namespace, trees: dict[str, Path | None]) -> 
                 for name, base in trees.items():
                     result = run_child(arguments, base)
                     runs[name].append(result)
-                    cells = [f"{streams}x{rate:g}", name, str(number), f"{result['cpu_ms_per_token']:.4f}"]
+                    cells = [
+                        f"{streams}x{rate:g}",
+                        name,
+                        str(number),
+                        figure(result["cpu_ms_per_token"], ".4f"),
+                    ]
                     cells += [f"{result['worker_cores']:.2f}", str(result["tokens"])]
                     cells += [f"{result['tok_s_median']:.1f}", f"{result['load']:.2f}"]
                     print(table_row(cells), flush=True)
             medians = {
-                name: {
-                    k: statistics.median(r[k] for r in results) for k in ("cpu_ms_per_token", "tok_s_median")
-                }
+                name: {k: median_of(results, k) for k in ("cpu_ms_per_token", "tok_s_median")}
                 for name, results in runs.items()
             }
             ours = medians["lfg"]
-            line = f"{streams}x{rate:g}: worker {ours['cpu_ms_per_token']:.4f} ms/tok"
+            line = f"{streams}x{rate:g}: worker {figure(ours['cpu_ms_per_token'], '.4f')} ms/tok"
             if "lfg-base" in medians:
                 theirs = medians["lfg-base"]
                 line += (
-                    f" vs {theirs['cpu_ms_per_token']:.4f}, lfg/lfg-base "
+                    f" vs {figure(theirs['cpu_ms_per_token'], '.4f')}, lfg/lfg-base "
                     f"{ratio(ours['cpu_ms_per_token'], theirs['cpu_ms_per_token'])}; tok/s median "
-                    f"{ours['tok_s_median']:.1f} vs {theirs['tok_s_median']:.1f}"
+                    f"{figure(ours['tok_s_median'], '.1f')} vs {figure(theirs['tok_s_median'], '.1f')}"
                 )
             summary.append(line)
     finally:
