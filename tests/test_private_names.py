@@ -18,6 +18,17 @@ def test_openai_still_has_the_parser_the_responses_adapter_warms() -> None:
     assert {"type_", "value"} <= set(inspect.signature(construct_type).parameters)
 
 
+def test_httpx2_transports_still_keep_the_backend_their_pool_connects_with() -> None:
+    # lfgtui/providers/clients.py: `transport` gives httpx2's transport lfg's network backend by
+    # setting `AsyncHTTPTransport._pool._network_backend` (httpx2 takes no backend of its own).
+    import httpcore2
+    import httpx2
+
+    pool = httpx2.AsyncHTTPTransport()._pool
+    assert isinstance(pool, httpcore2.AsyncConnectionPool)
+    assert isinstance(vars(pool).get("_network_backend"), httpcore2.AsyncNetworkBackend)
+
+
 def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
     # lfgtui/ui/run_screen.py: RunScreen.alert writes the bell and notifications through `self._driver`.
     app = App()

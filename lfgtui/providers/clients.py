@@ -2,7 +2,8 @@
 
 The SDK clients built on it (see `openai_client`, `anthropic_client`) have their own retries off:
 a retry must be visible to the user (a status line, a countdown), so the run layer decides when to
-retry, not the SDK behind its back.
+retry, not the SDK behind its back. Its connections are made by `network.AsyncioBackend`, the
+running loop's own sockets (see there why); connections through a proxy keep httpx2's own.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import httpx2
 
 from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.network import AsyncioBackend
 
 
 def timeouts(config: ProviderConfig) -> httpx2.Timeout:
@@ -22,5 +24,14 @@ def timeouts(config: ProviderConfig) -> httpx2.Timeout:
     )
 
 
+def transport() -> httpx2.AsyncHTTPTransport:
+    """httpx2's transport with its defaults, its connections made by `AsyncioBackend`."""
+    made = httpx2.AsyncHTTPTransport()
+    made._pool._network_backend = AsyncioBackend()  # httpx2 takes no backend; see test_private_names
+    return made
+
+
 def http_client(config: ProviderConfig) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(timeout=timeouts(config), headers=config.headers, follow_redirects=True)
+    return httpx2.AsyncClient(
+        timeout=timeouts(config), headers=config.headers, follow_redirects=True, transport=transport()
+    )
