@@ -9,7 +9,7 @@ panes stream the same scenario from the same sim over the Anthropic Messages API
 provider worker, as `lfg run` does. The sim runs in its own process, so its CPU is not lfg's.
 
 What it notes, from inside lfg's UI process:
-- every ACP `session/update` read off an agent's stdout (`AgentPipe.receive`), and every text chunk
+- every ACP `session/update` read off an agent's stdout (`AgentPipe.message`), and every text chunk
   event the panes get (the session's sink), with the CPU time of this process and of lfg's helper
   processes (the provider worker, or each agent's supervisor) at four moments: before the app starts, every
   pane streaming, the first pane done, every pane done;
@@ -97,7 +97,10 @@ def watch_agents(watch: Watch) -> None:
     from lfgtui.run.agents import attempt
     from lfgtui.run.agents.transport import AgentPipe
 
-    start_agent, send, receive = attempt.start_agent, AgentPipe.send, AgentPipe.receive
+    # every message read, updates included: `AgentPipe.message` where the pipe hands updates on
+    # itself, `receive` (which then returns every message to the SDK) in a tree from before
+    reading = "message" if hasattr(AgentPipe, "message") else "receive"
+    start_agent, send, receive = attempt.start_agent, AgentPipe.send, getattr(AgentPipe, reading)
 
     async def timed_start(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
         spawn = time.monotonic()
@@ -137,7 +140,7 @@ def watch_agents(watch: Watch) -> None:
 
     attempt.start_agent = timed_start  # type: ignore[assignment]
     AgentPipe.send = timed_send  # type: ignore[method-assign]
-    AgentPipe.receive = counted_receive  # type: ignore[method-assign]
+    setattr(AgentPipe, reading, counted_receive)
 
 
 def count_frames(screen: Any, watch: Watch) -> None:

@@ -55,13 +55,14 @@ def split_agents(
 def watch_acp_reads() -> dict[str, list[float]] | None:
     """When each agent message chunk's line was read off an agent's stdout, per session, in order:
     the moment before the SDK parses it in the UI process and lfg maps it to an event. Patches
-    lfg's stdio transport (`AgentPipe.receive`); None if lfg has none, so that split is left out."""
+    lfg's stdio transport (`AgentPipe.message`); None if lfg has none, so that split is left out."""
     try:
         from lfgtui.run.agents.transport import AgentPipe
     except ImportError:
         return None
     reads: dict[str, list[float]] = {}
-    original_receive = AgentPipe.receive
+    reading = "message" if hasattr(AgentPipe, "message") else "receive"  # as in _agents_run.py
+    original_receive = getattr(AgentPipe, reading)
 
     async def receive(self: AgentPipe) -> dict[str, Any] | None:
         message = await original_receive(self)
@@ -71,7 +72,7 @@ def watch_acp_reads() -> dict[str, list[float]] | None:
                 reads.setdefault(params.get("sessionId", ""), []).append(time.monotonic())
         return message
 
-    AgentPipe.receive = receive  # type: ignore[method-assign]
+    setattr(AgentPipe, reading, receive)
     return reads
 
 

@@ -36,15 +36,21 @@ agents installed it says so and exits 0.
 
     python bench/agents.py                       # 8 and 16 tickets, 50 tok/s each
     python bench/agents.py --tickets 16 --repeat 3 --rate 100
+    python bench/agents.py --base /tmp/before --no-api   # this tree's agents against another's
+
+`--base DIR` adds runs of the agents with the lfgtui package in DIR (`git worktree add /tmp/before
+main --detach`), interleaved with this tree's, and a ratio line agents/agents-base.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from _agents_run import AGENT, agent_installed, child
@@ -53,6 +59,7 @@ from _figures import figure, median_of, ratio, table_head, table_row
 from lfgtui.providers.catalog import BUILTIN
 
 MODES = ("api", "agents")
+BASE = "agents-base"
 STEPS = ("process", "initialize answered", "session/new answered", "first update", "first text")
 COLUMNS = {
     "run_s": ("wall s", ".1f"),
@@ -87,12 +94,17 @@ RATIOS = (
 )
 
 
-def measure(args: argparse.Namespace, mode: str, tickets: int) -> dict[str, Any] | str:
-    """One run in a fresh process: its figures, or why it failed."""
+def measure(args: argparse.Namespace, kind: str, tickets: int) -> dict[str, Any] | str:
+    """One run of `kind` (a mode, or `agents-base`: the agents with the lfgtui package in
+    `--base`) in a fresh process: its figures, or why it failed."""
+    mode, env = kind, None
+    if kind == BASE:
+        mode, paths = "agents", [str(args.base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
     command = [sys.executable, __file__, "--child", "--mode", mode, "--tickets", str(tickets)]
     command += ["--scenario", args.scenario, "--size", args.size, "--timeout", str(args.timeout)]
     command += ["--agent-nice", str(args.agent_nice)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 120)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 120, env=env)
     if done.returncode != 0:
         return f"FAILED: {done.stderr.strip()[-600:]}"
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -125,6 +137,12 @@ def main() -> None:
         default=BUILTIN[AGENT].agent.nice,
         help="the agents' provider's nice (default: lfg's; 0: the agents as the UI's equals)",
     )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="also run the agents with the lfgtui package in this folder (the code before a change)",
+    )
+    parser.add_argument("--no-api", action="store_true", help="leave the API panes' runs out")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -143,10 +161,11 @@ def main() -> None:
     print(table_head(["N", "panes", "run", *(label for label, _ in COLUMNS.values())]))
     ratio_lines: list[str] = []
     startup_lines: list[str] = []
+    measured = [*MODES[args.no_api :], *([BASE] if args.base else [])]
     for count in (int(n) for n in args.tickets.split(",")):
-        runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in measured}
         for number in range(1, args.repeat + 1):  # interleaved, so drift in the machine hits both
-            for mode in MODES:
+            for mode in measured:
                 result = measure(args, mode, count)
                 if isinstance(result, str):
                     print(table_row([str(count), mode, str(number), result]))
@@ -157,16 +176,20 @@ def main() -> None:
         if args.repeat > 1:
             for mode, result in medians.items():
                 print(row(count, mode, "median", result))
-        api, agents = medians["api"], medians["agents"]
-        parts = [f"{COLUMNS[key][0]} {ratio(agents[key], api[key])}" for key in RATIOS]
         helpers = {mode: (m["ui_rss_mb"] or 0) + (m["helpers_rss_mb"] or 0) for mode, m in medians.items()}
-        parts.append(f"lfg RSS (UI + helpers) {ratio(helpers['agents'], helpers['api'])}")
-        first = {mode: [s for r in runs[mode] for s in r["first_text_s"]] for mode in MODES}
+        first = {mode: [s for r in runs[mode] for s in r["first_text_s"]] for mode in measured}
         medians_first = {mode: statistics.median(v) if v else None for mode, v in first.items()}
-        parts.append(f"attempt start to first text {ratio(medians_first['agents'], medians_first['api'])}")
-        ratio_lines.append(f"{count} agents/api: " + ", ".join(parts))
+        for theirs in ("api", BASE):
+            if theirs not in measured:
+                continue
+            ours, base = medians["agents"], medians[theirs]
+            parts = [f"{COLUMNS[key][0]} {ratio(ours[key], base[key])}" for key in RATIOS]
+            parts.append(f"lfg RSS (UI + helpers) {ratio(helpers['agents'], helpers[theirs])}")
+            started = ratio(medians_first["agents"], medians_first[theirs])
+            parts.append(f"attempt start to first text {started}")
+            ratio_lines.append(f"{count} agents/{theirs}: " + ", ".join(parts))
         startup_lines.append(f"{count} tickets, seconds, min / median / max over every pane:")
-        for mode in MODES:
+        for mode in measured:
             startup_lines.append(f"  {mode}: attempt start to first text chunk {spread(first[mode])}")
         for step in STEPS:
             values = [s[step] for r in runs["agents"] for s in r["startup"] if s[step] is not None]
@@ -177,7 +200,9 @@ def main() -> None:
                 kinds[kind] = kinds.get(kind, 0) + n
         startup_lines.append(f"  agents' updates by kind: {json.dumps(kinds)}")
     print("\nstart-up:\n" + "\n".join(startup_lines))
-    print("\nratios of medians (agents / api; below 1 means agent panes cost lfg less):")
+    print(
+        "\nratios of medians (agents / api or agents-base; below 1 means this tree's agent panes cost less):"
+    )
     print("\n".join(f"  {line}" for line in ratio_lines))
 
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,14 @@ STOPPED = {
     ),
     "refusal": (ErrorKind.STOPPED, "the agent refused to go on (refusal)"),
 }
+
+
+@dataclass(eq=False)
+class Look:
+    """The turn's next look at the agent's silence (`AgentSession._look`); one left in the inbox by an
+    earlier look or turn is stale and passed over."""
+
+    timer: asyncio.TimerHandle = field(init=False)
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,7 @@ class AgentSession:
         self.client = AgentClient(
             ev, paused, self.view, None if elicit is None else self.idle.pausing(elicit)
         )
-        self.pipe = AgentPipe(process.stdout, process.stdin)
+        self.pipe = AgentPipe(process.stdout, process.stdin, self.client.take_update)
         # elicitation/create is unstable in the SDK: it routes it to the client only when told to
         self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
@@ -452,26 +460,41 @@ class AgentSession:
         self.prompt.add_done_callback(lambda _: self.client.inbox.put_nowait(PROMPT_DONE))
         self.idle.restart()
         streamed, limit = 0, task.max_output_chars
-        while True:
-            try:
-                async with asyncio.timeout(self.idle.wait_s()):
-                    item = await self.client.inbox.get()
-            except TimeoutError:
-                for event in await self._quiet():
+        look = self._look()
+        try:
+            while True:
+                item = await self.client.inbox.get()
+                if isinstance(item, Look):
+                    if item is look:
+                        for event in await self._quiet():
+                            yield event
+                        look = self._look()
+                    continue
+                if (stalled := self.idle.heard()) is not None:
+                    yield self.ev(
+                        Status, message=f"the agent goes on after {stalled:.0f} s without an update"
+                    )
+                if item is PROMPT_DONE:
+                    break
+                for event in self.client.events(item):
+                    if isinstance(event, TextDelta):
+                        self._answer.append(event.text)
+                    streamed += streamed_chars(event)
                     yield event
-                continue
-            if (stalled := self.idle.heard()) is not None:
-                yield self.ev(Status, message=f"the agent goes on after {stalled:.0f} s without an update")
-            if item is PROMPT_DONE:
-                break
-            for event in self.client.events(item):
-                if isinstance(event, TextDelta):
-                    self._answer.append(event.text)
-                streamed += streamed_chars(event)
-                yield event
-            if streamed > limit:
-                await self._cancel()
-                raise ProviderError(output_limit(limit))
+                if streamed > limit:
+                    await self._cancel()
+                    raise ProviderError(output_limit(limit))
+        finally:
+            look.timer.cancel()
+
+    def _look(self) -> Look:
+        """A look at the agent's silence, due in the inbox when its notice or limit may have come:
+        one timer, not one per update (the agent's updates only move `idle.last` on)."""
+        look = Look()
+        look.timer = asyncio.get_running_loop().call_later(
+            self.idle.wait_s(), self.client.inbox.put_nowait, look
+        )
+        return look
 
     async def _quiet(self) -> list[Event]:
         """The agent has been silent a while: past the notice it is stalled (said once, with the end

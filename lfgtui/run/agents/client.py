@@ -34,7 +34,7 @@ from acp import RequestError, schema
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
-from lfgtui.run.agents.updates import AgentView, UpdateReader, tool_content_text
+from lfgtui.run.agents.updates import AgentView, UpdateReader, session_update, tool_content_text
 from lfgtui.run.approvals import Elicit, Reply
 from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
@@ -109,9 +109,14 @@ class AgentClient:
     def ev(self) -> EventFactory:
         return self.reader.ev
 
-    async def session_update(self, session_id: str, update: Any, **_: Any) -> None:
-        if not self.replaying:  # a loaded session's replay: the pane shows that conversation already
-            self.inbox.put_nowait(update)  # before any await, so updates keep the agent's order
+    def take_update(self, params: Any) -> None:
+        """A `session/update` notification's params, as the agent's pipe reads them (in order: see
+        transport.py): its update joins the inbox, unless the SDK would drop it as invalid."""
+        if self.replaying:  # a loaded session's replay: the pane shows that conversation already
+            return
+        update = session_update(params)
+        if update is not None:
+            self.inbox.put_nowait(update)
 
     async def caught_up(self) -> None:
         """Wait until everything the agent sent before now has been streamed (shown and recorded)."""

@@ -13,6 +13,10 @@ break the SDK's reading and look like a lost connection.
 It also keeps the raw result of the requests that open a session (`KEPT_RESULTS`): the SDK reads
 them into models of the current schema, which leave out what it no longer has (the older `models`
 of a session, which Gemini CLI still sends).
+
+And it hands each `session/update` notification straight to the session's client (`updates`),
+in order, as it is read: nearly every message an agent sends is one, and the SDK would make each a
+task of its own, with a telemetry span and a router on the way. Everything else goes to the SDK.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from lfgtui.inert import inert
@@ -31,6 +36,7 @@ MAX_CONTAINERS = 100_000
 a diff's lines are far fewer; each costs about a hundred bytes once parsed and validated."""
 SHOWN_GARBAGE = 200
 KEPT_RESULTS = frozenset({"session/new", "session/load"})
+SESSION_UPDATE = "session/update"
 JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 """A JSON string, escapes and all: the brackets inside strings are text, not containers."""
 
@@ -71,9 +77,16 @@ def envelope_problem(message: Any) -> str | None:
 class AgentPipe:
     """`acp.Transport` over a child's pipes: one JSON object a line, each way."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        updates: Callable[[Any], None],
+    ) -> None:
+        """`updates` takes the params of each `session/update` notification, as they come."""
         self._reader = reader
         self._writer = writer
+        self._updates = updates
         self.problem: str | None = None
         self.results: dict[str, dict[str, Any]] = {}
         """The last raw result of each method of `KEPT_RESULTS`."""
@@ -87,6 +100,15 @@ class AgentPipe:
         await self._writer.drain()
 
     async def receive(self) -> dict[str, Any] | None:
+        """The next message for the SDK, or None at the end of the stream or at the first line that
+        is not a message; the session's updates on the way go to `updates`."""
+        while True:
+            message = await self.message()
+            if message is None or message.get("method") != SESSION_UPDATE or "id" in message:
+                return message
+            self._updates(message.get("params"))
+
+    async def message(self) -> dict[str, Any] | None:
         """The next message, or None at the end of the stream or at the first line that is not one."""
         while True:
             line = await self._line()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from acp import schema
+from pydantic import ValidationError
 
 from lfgtui.events import (
     AgentCommand,
@@ -59,6 +61,7 @@ from lfgtui.run.agents.tool_output import (
     reports_agent_terminal,
 )
 
+log = logging.getLogger(__name__)
 ENDED = frozenset({"completed", "failed"})
 PLAN_GLYPHS = {"completed": "✓", "in_progress": "▸", "pending": "○"}
 NO_ENDING = "the agent did not say how this call ended"
@@ -72,6 +75,49 @@ NOTICE_SAYS = "the agent's notice: "
 """How the status an agent's notice becomes begins."""
 DENIED = "denied: the person said no"
 """A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    """A chunk of an agent's answer (or of its thinking) that is plain text: most of what an agent
+    sends, read without the SDK's models (see `session_update`)."""
+
+    text: str
+    message_id: str | None
+    thought: bool = False
+
+
+CHUNKS = {"agent_message_chunk": False, "agent_thought_chunk": True}
+CHUNK_KEYS = frozenset({"sessionUpdate", "content", "messageId", "_meta"})
+TEXT_KEYS = frozenset({"type", "text", "_meta"})
+
+
+def session_update(params: Any) -> Any | None:
+    """The update a `session/update` notification's params carry, as the SDK reads them (its schema's
+    `SessionNotification`), or None for params the SDK would drop as invalid (logged, as it logs
+    them). A text chunk in its usual form (the fields the schema names, by their wire names, none
+    but `_meta` that lfg ignores beyond those it reads) is a `TextChunk`, read here as the schema
+    reads it: its text a string, a `messageId` that is not one dropped. Pydantic's validation of
+    the schema's nested models costs more than the rest of lfg's work on an update before a pane."""
+    update = params.get("update") if isinstance(params, dict) else None
+    if isinstance(update, dict) and isinstance(params.get("sessionId"), str):
+        kind, content = update.get("sessionUpdate"), update.get("content")
+        thought = CHUNKS.get(kind) if isinstance(kind, str) else None
+        if (
+            thought is not None
+            and isinstance(content, dict)
+            and content.get("type") == "text"
+            and type(text := content.get("text")) is str
+            and update.keys() <= CHUNK_KEYS
+            and content.keys() <= TEXT_KEYS
+        ):
+            message_id = update.get("messageId")
+            return TextChunk(text, message_id if isinstance(message_id, str) else None, thought)
+    try:
+        return schema.SessionNotification.model_validate(params).update
+    except ValidationError as exc:
+        log.warning("an agent's session/update that is not one: %s", exc)
+        return None
 
 
 def content_text(block: Any) -> str:
@@ -318,16 +364,14 @@ class UpdateReader:
         if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
             self.blocks.interrupt()
         match update:
+            case TextChunk(text=text, message_id=message_id, thought=False):
+                return self._answer(text, message_id)
+            case TextChunk(text=text, message_id=message_id):
+                return self._thought(text, message_id)
             case schema.AgentMessageChunk(content=block, message_id=message_id):
-                text = content_text(block)
-                if self._notice(text, message_id):
-                    return [ev(Status, message=f"{NOTICE_SAYS}{text.strip()}")]
-                self.output_began = self.output_began or bool(text)
-                self.view.message_ids = self.view.message_ids or message_id is not None
-                return [ev(TextDelta, text=self.blocks.text(text, message_id))]
+                return self._answer(content_text(block), message_id)
             case schema.AgentThoughtChunk(content=block, message_id=message_id):
-                self.output_began = True
-                return [ev(ReasoningDelta, text=self.blocks.thought(content_text(block), message_id))]
+                return self._thought(content_text(block), message_id)
             case schema.ToolCallStart():
                 return self._started(update)
             case schema.ToolCallProgress():
@@ -351,6 +395,17 @@ class UpdateReader:
             case OutputDue(call_id=call_id):
                 return self._sent(call_id, self.output.due(call_id))
         return []  # the person's own messages replayed by session/load: nothing to show
+
+    def _answer(self, text: str, message_id: str | None) -> list[Event]:
+        if self._notice(text, message_id):
+            return [self.ev(Status, message=f"{NOTICE_SAYS}{text.strip()}")]
+        self.output_began = self.output_began or bool(text)
+        self.view.message_ids = self.view.message_ids or message_id is not None
+        return [self.ev(TextDelta, text=self.blocks.text(text, message_id))]
+
+    def _thought(self, text: str, message_id: str | None) -> list[Event]:
+        self.output_began = True
+        return [self.ev(ReasoningDelta, text=self.blocks.thought(text, message_id))]
 
     def _notice(self, text: str, message_id: str | None) -> bool:
         """Whether the chunk is the agent's own notice, not the model's output: sent whole with no
