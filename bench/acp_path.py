@@ -33,6 +33,7 @@ from typing import Any
 
 from _figures import ratio, table_head, table_row
 from _procfs import process_children, tree_cpu_s
+from _trees import tree_env
 
 FIGURES = (
     "steady_us_per_chunk",
@@ -105,10 +106,7 @@ def helpers_cpu() -> float:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, float]:
-    env = None
-    if base is not None:
-        paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+    env = tree_env(base)
     command = [sys.executable, __file__, "--child", "--agents", str(args.agents), "--rate", f"{args.rate:g}"]
     command += ["--length", str(args.length), "--agent-nice", str(args.agent_nice)]
     with tempfile.TemporaryDirectory(prefix="lfg-acp-path-") as folder:  # `python -m` looks here first

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from typing import Any
 
 from _agents_run import AGENT, agent_installed, child
 from _figures import figure, median_of, ratio, table_head, table_row
+from _trees import tree_env
 
 from lfgtui.providers.catalog import BUILTIN
 
@@ -99,8 +99,7 @@ def measure(args: argparse.Namespace, kind: str, tickets: int) -> dict[str, Any]
     `--base`) in a fresh process: its figures, or why it failed."""
     mode, env = kind, None
     if kind == BASE:
-        mode, paths = "agents", [str(args.base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+        mode, env = "agents", tree_env(args.base)
     command = [sys.executable, __file__, "--child", "--mode", mode, "--tickets", str(tickets)]
     command += ["--scenario", args.scenario, "--size", args.size, "--timeout", str(args.timeout)]
     command += ["--agent-nice", str(args.agent_nice)]

@@ -38,6 +38,7 @@ from typing import Any
 
 from _figures import ratio, table_head, table_row
 from _procfs import cpu_s
+from _trees import tree_env
 
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 MARGIN_S = 20.0  # how much longer than the window each answer streams: the last ticket starts late
@@ -159,10 +160,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, Any]:
-    env = None
-    if base is not None:
-        paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+    env = tree_env(base)
     command = [sys.executable, __file__, "--child", "--panes", str(args.panes), "--rate", str(args.rate)]
     command += ["--seconds", str(args.seconds)]
     done = subprocess.run(

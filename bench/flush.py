@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 from _figures import ratio, table_head, table_row
+from _trees import tree_env
 
 CORPORA = ("long-answer", "report", "prose")
 PROSE = (
@@ -103,10 +103,7 @@ async def measure(corpora: list[str], count: int, every: int, passes: int, size:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, dict[str, float]]:
-    env = None
-    if base is not None:
-        paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+    env = tree_env(base)
     command = [sys.executable, __file__, "--child", "--corpus", args.corpus, "--tokens", str(args.tokens)]
     command += ["--every", str(args.every), "--passes", str(args.passes), "--size", args.size]
     done = subprocess.run(

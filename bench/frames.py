@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from _figures import ratio, table_head, table_row
+from _trees import tree_env
 
 CONFIGS = "1x200@200x60,16x200@200x60,64x200@400x120"
 FPS = 20
@@ -146,9 +147,7 @@ async def measure(panes: int, rate: float, frames: int, size: tuple[int, int]) -
 
 
 def run_child(config: str, frames: int, base: Path | None) -> dict[str, float]:
-    env = dict(os.environ)
-    if base is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(base.resolve()), *filter(None, [env.get("PYTHONPATH")])])
+    env = tree_env(base)
     command = [sys.executable, str(Path(__file__).resolve()), "--child", config, "--frames", str(frames)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, cwd="/")
     if done.returncode != 0:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from _figures import ratio, table_head, table_row
+from _trees import tree_env
 
 TOKENS = ("lorem ", "ipsum ", "dolor ", "sit? ", "amet\n")
 """A token stream's chunks, one in five ending a line (which `inert` scans)."""
@@ -120,10 +120,7 @@ def fastest_loop(sent: list[Any], passes: int) -> float:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, float]:
-    env = None
-    if base is not None:
-        paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+    env = tree_env(base)
     command = [
         sys.executable,
         __file__,

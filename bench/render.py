@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from typing import Any
 
 from _figures import figure, median_of, ms, ratio, table_head
 from _render_lfg import child
+from _trees import tree_env
 
 BASELINE = Path(__file__).resolve().parent / "textual_baseline.py"
 
@@ -139,7 +139,7 @@ def main() -> None:
     for config in args.configs.split(","):
         panes, rate = (float(v) for v in config.split("x"))
         commands = {"lfg": child_command(__file__, panes, rate, args)}
-        envs = {"lfg-base": base_env(args.base)} if args.base else {}
+        envs = {"lfg-base": tree_env(args.base)} if args.base else {}
         if args.base:
             commands["lfg-base"] = commands["lfg"]
         if args.inline:
@@ -202,12 +202,6 @@ def child_command(script: str, panes: float, rate: float, args: argparse.Namespa
         "--size",
         args.size,
     ]
-
-
-def base_env(base: Path) -> dict[str, str]:
-    """The environment of a run of the lfgtui package in `base` (its children inherit it)."""
-    paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
 
 
 def base_line(panes: float, rate: float, ours: dict[str, Any], base: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 from _figures import ratio, table_head, table_row
 from _procfs import cpu_s, machine_busy_s
 from _render_lfg import LONG_ANSWER_TOKENS, free_port
+from _trees import tree_env
 
 HERE = Path(__file__).resolve().parent.parent
 WARMUP_S = 1.0  # after the first token: every stream started, the sim's first frames and imports done
@@ -82,19 +83,13 @@ class Reader:
             writer.close()
 
 
-def sim_env(tree: Path) -> dict[str, str]:
-    """The environment of a sim run from the lfgtui package in `tree`."""
-    paths = [str(tree), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-
-
 def measure(tree: Path, streams: int, rate: float, duration: float, protocol: Protocol) -> dict[str, float]:
     """One run: a sim from `tree`, `streams` requests at `rate`; its figures over the window."""
     port = free_port()
     sim = subprocess.Popen(
         [sys.executable, "-m", "lfgtui", "sim", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
-        env=sim_env(tree),
+        env=tree_env(tree),
         cwd=tree,
     )
     try:

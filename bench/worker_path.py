@@ -33,6 +33,7 @@ from typing import Any
 
 from _figures import figure, median_of, ratio, table_head, table_row
 from _procfs import cpu_s
+from _trees import tree_env
 
 ANSWER_TOKENS = 94
 """Tokens in one repeat of the sim's `long-answer` text: the answer is repeated to outlast the window."""
@@ -176,17 +177,10 @@ def start_sim(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the sim server did not start")
 
 
-def child_env(base: Path | None) -> dict[str, str] | None:
-    if base is None:
-        return None
-    paths = [str(base.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-
-
 def run_child(arguments: list[str], base: Path | None) -> dict[str, Any]:
     command = [sys.executable, __file__, *arguments]
     done = subprocess.run(
-        command, capture_output=True, text=True, check=True, env=child_env(base), cwd=Path(__file__).parent
+        command, capture_output=True, text=True, check=True, env=tree_env(base), cwd=Path(__file__).parent
     )
     return json.loads(done.stdout)
 

@@ -1,0 +1,20 @@
+"""The environment that runs another tree's lfgtui package: the benches' `--base DIR`.
+
+Shared by the scripts beside it (`from _trees import tree_env`). Their child processes start with
+`python -m` or a script, so the tree put first on PYTHONPATH is the one they import, and so do the
+processes those start (the provider worker, the sim).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def tree_env(tree: Path | None) -> dict[str, str] | None:
+    """This process's environment with the lfgtui package in `tree` first on PYTHONPATH; None (the
+    child inherits this process's own) for no tree."""
+    if tree is None:
+        return None
+    paths = [str(tree.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
