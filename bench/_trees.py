@@ -7,8 +7,11 @@ processes those start (the provider worker, the sim).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def tree_env(tree: Path | None) -> dict[str, str] | None:
@@ -18,3 +21,12 @@ def tree_env(tree: Path | None) -> dict[str, str] | None:
         return None
     paths = [str(tree.resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
     return os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def child_json(command: list[str], tree: Path | None) -> Any:
+    """Run a bench's child (`command`, in the bench folder) with `tree`'s package and return the JSON
+    of the last line it printed."""
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, env=tree_env(tree), cwd=Path(__file__).parent
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])

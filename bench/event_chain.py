@@ -38,7 +38,7 @@ from typing import Any
 
 from _figures import ratio, table_head, table_row
 from _procfs import cpu_s
-from _trees import tree_env
+from _trees import child_json
 
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 MARGIN_S = 20.0  # how much longer than the window each answer streams: the last ticket starts late
@@ -160,13 +160,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, Any]:
-    env = tree_env(base)
     command = [sys.executable, __file__, "--child", "--panes", str(args.panes), "--rate", str(args.rate)]
     command += ["--seconds", str(args.seconds)]
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).parent
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json(command, base)
 
 
 FIGURES = ["tok_s", "ui_us", "worker_us", "sim_us", "ui_cores"]

@@ -23,13 +23,12 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from _figures import ratio, table_head, table_row
-from _trees import tree_env
+from _trees import child_json
 
 CORPORA = ("long-answer", "report", "prose")
 PROSE = (
@@ -103,13 +102,9 @@ async def measure(corpora: list[str], count: int, every: int, passes: int, size:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, dict[str, float]]:
-    env = tree_env(base)
     command = [sys.executable, __file__, "--child", "--corpus", args.corpus, "--tokens", str(args.tokens)]
     command += ["--every", str(args.every), "--passes", str(args.passes), "--size", args.size]
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).parent
-    )
-    return json.loads(done.stdout)
+    return child_json(command, base)
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ import argparse
 import inspect
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from _figures import ratio, table_head, table_row
-from _trees import tree_env
+from _trees import child_json
 
 TOKENS = ("lorem ", "ipsum ", "dolor ", "sit? ", "amet\n")
 """A token stream's chunks, one in five ending a line (which `inert` scans)."""
@@ -120,7 +119,6 @@ def fastest_loop(sent: list[Any], passes: int) -> float:
 
 
 def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, float]:
-    env = tree_env(base)
     command = [
         sys.executable,
         __file__,
@@ -130,10 +128,7 @@ def run_child(args: argparse.Namespace, base: Path | None) -> dict[str, float]:
         "--passes",
         str(args.passes),
     ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).parent
-    )
-    return json.loads(done.stdout)
+    return child_json(command, base)
 
 
 def main() -> None:
