@@ -86,10 +86,11 @@ def _template(code_theme: str) -> _Markdown:
     return _Markdown("", code_theme=code_theme, hyperlinks=False)
 
 
-def _markdown(text: str, code_theme: str) -> Markdown | Syntax:
-    """A rich `Markdown` for `text`, parsed with the shared parser; a lone code block as the `Syntax`
-    that `Markdown` would draw (the same lines, without its per-element machinery)."""
-    parsed = _PARSER.parse(text)
+def _markdown(text: str, code_theme: str, parsed: list[Token] | None = None) -> Markdown | Syntax:
+    """A rich `Markdown` for `text`, parsed with the shared parser (unless the caller has `parsed`
+    it); a lone code block as the `Syntax` that `Markdown` would draw (the same lines, without its
+    per-element machinery)."""
+    parsed = _PARSER.parse(text) if parsed is None else parsed
     if len(parsed) == 1 and parsed[0].type in ("fence", "code_block"):
         token = parsed[0]
         return _syntax(token.content, (token.info or "").partition(" ")[0] or "text", code_theme)
@@ -100,7 +101,13 @@ def _markdown(text: str, code_theme: str) -> Markdown | Syntax:
 
 
 def render_strips(
-    console: Console, text: str, join: Join, continued: bool, key: RenderKey, plain: bool = False
+    console: Console,
+    text: str,
+    join: Join,
+    continued: bool,
+    key: RenderKey,
+    plain: bool = False,
+    parsed: list[Token] | None = None,
 ) -> list[Strip]:
     """Render Markdown (or, when `plain`, the text as it is) into strips of exactly `width` cells,
     without rich's blank edge rows.
@@ -112,7 +119,7 @@ def render_strips(
     """
     width, style, theme = key
     options = console.options.update(width=width, height=None)
-    shown = Text(text, overflow="fold") if plain else _markdown(text, theme)
+    shown = Text(text, overflow="fold") if plain else _markdown(text, theme, parsed)
     rows = console.render_lines(shown, options, style=style, pad=False)
     start, end = 0, len(rows)
     while start < end and not Segment.get_line_length(rows[start]):
@@ -139,9 +146,12 @@ def _strips(rows: list[list[Segment]], width: int, style: Style) -> list[Strip]:
     return strips
 
 
-def render_block(console: Console, block: Block, key: RenderKey) -> list[Strip]:
-    """A block of the splitter (or its live tail) rendered into strips: see `render_strips`."""
-    return render_strips(console, block.text, block.join, block.continued, key, block.plain)
+def render_block(
+    console: Console, block: Block, key: RenderKey, parsed: list[Token] | None = None
+) -> list[Strip]:
+    """A block of the splitter (or its live tail) rendered into strips: see `render_strips`;
+    `parsed`, the block's text parsed already."""
+    return render_strips(console, block.text, block.join, block.continued, key, block.plain, parsed)
 
 
 class OpenCode:
@@ -265,10 +275,13 @@ class OpenParagraph:
         """Strips for the live tail `block`, equal to `render_block`'s."""
         self.reused = 0
         width, style, theme = key
-        parsed = _PARSER.parse(block.text)
-        if block.plain or [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
+        if block.plain:
             self._last = None
             return render_block(console, block, key)
+        parsed = _PARSER.parse(block.text)
+        if [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
+            self._last = None
+            return render_block(console, block, key, parsed)
         markdown = copy.copy(_paragraph_template(theme))
         markdown.markup = block.text
         markdown.parsed = parsed
@@ -279,7 +292,7 @@ class OpenParagraph:
         assert text is not None
         if "\t" in text.plain:
             self._last = None
-            return render_block(console, block, key)
+            return render_block(console, block, key, parsed)
         kept = self._kept_rows(text, key)
         start = self._last.starts[kept] if self._last and kept else 0
         rest = text[start:] if start else text
@@ -288,7 +301,7 @@ class OpenParagraph:
         rows = console.render_lines(rest, options, style=style, pad=False)
         if len(rows) != len(starts) or not all(Segment.get_line_length(row) for row in rows):
             self._last = None
-            return render_block(console, block, key)
+            return render_block(console, block, key, parsed)
         if self._last and kept:
             starts = self._last.starts[:kept] + starts
             strips = self._last.strips[:kept] + _strips(rows, width, style)
