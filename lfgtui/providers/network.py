@@ -147,7 +147,13 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
         self._protocol = protocol
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore2's)
+        """The bytes buffered, up to `max_bytes`, once there are some. Bytes already buffered are
+        still taken after one pass of the loop: a stream arriving faster than it is read would
+        otherwise be read to its end without the loop running anything else (keys, the frame clock,
+        the other streams), as anyio's checkpoint in every read prevented."""
         protocol = self._protocol
+        if protocol.chunks:
+            await asyncio.sleep(0)
         while not protocol.chunks and not protocol.eof and not protocol.closed:
             protocol.reader = protocol.loop.create_future()
             try:
