@@ -408,13 +408,16 @@ class Recorder:
             ):
                 continue
             waited = max(event.t - before.since, 0.0)
-            asked = self._attempts.get((event.ticket, before.attempt))
-            if asked is not None:
+            started = self._started.get((event.ticket, before.attempt))
+            if started is None:
+                continue
+            asked = started[0]
+            if asked.ended is None or asked in self._pending.ended:  # its end is not written yet
                 asked.waited_s += waited
-            elif (started := self._started.get((event.ticket, before.attempt))) is not None:
+            else:
                 self.conn.execute(
                     "UPDATE attempts SET waited_s = coalesce(waited_s, 0) + ? WHERE id = ?",
-                    (waited, started[0].id),
+                    (waited, asked.id),
                 )
 
     def _request(self, attempt: PendingAttempt, event: RequestSent) -> None:
