@@ -8,6 +8,7 @@ attempts of one ticket streaming at once, an attempt queued on a broker before i
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import sqlite3
 from pathlib import Path
@@ -40,12 +41,13 @@ from lfgtui.events import (
 from lfgtui.history.recorder import Item, Started
 from tests.support.recording import WALL, record, ticket
 
-CHUNKS = ("Let ", "me ", "", " ", "look ", "at\n", "the ", "files", ".\n\n", "Shall I go on?")
+CHUNKS = ("Let ", "me ", "", " ", "look ", "at\n", "the ", "files", ".\n\n", "Shall ", "I go on?", "\n")
 SEARCHED = ("look", "files", "shall", "thinking", "path")
 
 
 def attempt_items(ticket_id: str, number: int, start: float, step: float) -> list[tuple[float, Item]]:
-    """One attempt's items with the times they arrive at (`step` apart while streaming)."""
+    """One attempt's items in order, each with when it arrives (`step` apart while streaming; an
+    item stamped a little late arrives after the one before it)."""
     clock = [start]
     ev = EventFactory(ticket_id, number, clock=lambda: clock[0])
     timed: list[tuple[float, Item]] = []
@@ -55,7 +57,7 @@ def attempt_items(ticket_id: str, number: int, start: float, step: float) -> lis
         assert item_or_type is not None
         event = ev(item_or_type, **fields)
         item: Item = Started(event, WALL + t) if isinstance(event, AttemptStarted) else event
-        timed.append((t, item))
+        timed.append((max(t, timed[-1][0]) if timed else t, item))
 
     t = start
     if ticket_id == "queued":
@@ -71,7 +73,7 @@ def attempt_items(ticket_id: str, number: int, start: float, step: float) -> lis
     for k, chunk in enumerate(CHUNKS * 3):
         if ticket_id == "stall" and k == 7:
             at(t, Stalled, message="quiet", idle_s=30.0, limit_s=300.0)
-        at(t, TextDelta, text=chunk)
+        at(t - 2 * step if k % 7 == 6 else t, TextDelta, text=chunk)  # one in seven stamped before the last
         t += step * (1 + k % 3) / 2.0004
     at(t, ToolCallStarted, call_id="c1", name="list_dir")
     for fragment in ('{"pa', 'th": ', '"."}'):
@@ -108,19 +110,18 @@ def attempt_items(ticket_id: str, number: int, start: float, step: float) -> lis
 
 
 def corpus() -> list[Item]:
-    """Every attempt's items merged in the order they arrive."""
-    timed = [
-        *attempt_items("plain", 1, 100.0, 0.005),
-        *attempt_items("stall", 1, 100.002, 0.0071),
-        *attempt_items("ask", 1, 100.001, 0.0043),
-        *attempt_items("ask", 2, 100.9, 0.0052),  # after the first ended on a question
-        *attempt_items("twice", 1, 100.003, 0.006),
-        *attempt_items("twice", 2, 100.004, 0.006),  # the same ticket, streaming at once
-        *attempt_items("queued", 1, 100.0005, 0.0049),
-        *attempt_items("fails", 1, 100.0015, 0.008),
+    """Every attempt's items merged in the order they arrive (each attempt's in its own order)."""
+    attempts = [
+        attempt_items("plain", 1, 100.0, 0.005),
+        attempt_items("stall", 1, 100.002, 0.0071),
+        attempt_items("ask", 1, 100.001, 0.0043),
+        attempt_items("ask", 2, 100.9, 0.0052),  # after the first ended on a question
+        attempt_items("twice", 1, 100.003, 0.006),
+        attempt_items("twice", 2, 100.004, 0.006),  # the same ticket, streaming at once
+        attempt_items("queued", 1, 100.0005, 0.0049),
+        attempt_items("fails", 1, 100.0015, 0.008),
     ]
-    order = sorted(range(len(timed)), key=lambda i: (timed[i][0], i))
-    return [timed[i][1] for i in order]
+    return [item for _, item in heapq.merge(*attempts, key=lambda timed: timed[0])]
 
 
 SPLITS = {
@@ -167,9 +168,7 @@ def rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 @pytest.mark.parametrize("split", SPLITS)
-def test_deltas_applied_a_run_at_a_time_write_the_rows_each_event_alone_does(
-    tmp_path: Path, split: str
-) -> None:
+def test_batched_deltas_write_the_rows_each_event_alone_writes(tmp_path: Path, split: str) -> None:
     items = corpus()
     tickets = tuple(ticket(name) for name in ("plain", "stall", "ask", "twice", "queued", "fails"))
     alone = record(tmp_path / "alone.sqlite3", tmp_path, *([item] for item in items), tickets=tickets)
