@@ -276,8 +276,7 @@ class Recorder:
         with transaction(self.conn):
             for item in batch:
                 kind = type(item)
-                if kind is TextDelta or kind is ReasoningDelta:
-                    assert isinstance(item, TextDelta | ReasoningDelta)
+                if kind is TextDelta or kind is ReasoningDelta:  # a delta (its type is enough per token)
                     run = runs.get(item.ticket)
                     if run is not None and run.kind is kind and run.number == item.attempt:
                         run.deltas.append(item)
