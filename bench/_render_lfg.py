@@ -19,14 +19,18 @@ import subprocess
 import sys
 import time
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.request import urlopen
 
 from _figures import percentile
 from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
+
+if TYPE_CHECKING:
+    from lfgtui.run.scheduler import Run
+    from lfgtui.tickets.ticket import TicketFile
 
 ACP_STAMPS = Path(__file__).resolve().parent / "_acp_stamps.py"
 OTLP_SINK = Path(__file__).resolve().parent / "_otlp_sink.py"
@@ -86,10 +90,13 @@ async def run_lfg(
     acp: bool = False,
     sim_pid: int | None = None,
     otel: bool = False,
+    history: bool = False,
 ) -> dict[str, Any]:
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
     (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine).
-    `otel` exports its telemetry as `lfg run --otel` does, where `$OTEL_EXPORTER_OTLP_ENDPOINT` says."""
+    `otel` exports its telemetry as `lfg run --otel` does, where `$OTEL_EXPORTER_OTLP_ENDPOINT` says.
+    `history` records the run into a history file in the run's folder, as `lfg run` does by default:
+    its writer thread runs in the UI process, so its CPU counts in the UI's."""
     from _acp_stamps import read_agent, read_stamps  # beside this file
     from textual.screen import Screen
 
@@ -135,7 +142,8 @@ async def run_lfg(
             for i in range(panes)
         )
     )
-    tickets = load_tickets(tickets_file, config, BUILTIN_TOOLS, env={}).tickets
+    ticket_file = load_tickets(tickets_file, config, BUILTIN_TOOLS, env={})
+    tickets = ticket_file.tickets
 
     arrivals: dict[str, list[float]] = {t.id: [] for t in tickets}  # when lfg got each chunk
     ends: dict[str, list[int]] = {t.id: [] for t in tickets}  # cumulative characters after each chunk
@@ -183,7 +191,12 @@ async def run_lfg(
     app = LfgApp(services, controller)
     telemetry = TelemetryOut.open(argparse.Namespace(otel=True), config, Notices()) if otel else None
     exported = telemetry.exporting_run(controller.run) if telemetry is not None else contextlib.nullcontext()
-    async with exported, app.run_test(headless=True, size=size) as pilot:
+    history_file = folder / "history.db" if history else None
+    async with (
+        recorded(controller.run, ticket_file, history_file) as problems,
+        exported,
+        app.run_test(headless=True, size=size) as pilot,
+    ):
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -237,6 +250,8 @@ async def run_lfg(
             if window["start"] <= times[k] <= window["end"]:
                 unread.append(read[k] - times[k])
                 parsing.append(made - read[k])
+    if problems:
+        raise RuntimeError(f"the history did not record the run: {problems}")
     ends_lag, ends_late = end_lags(arrivals, shown_at, rate)
     return {
         "end_lag_p50": percentile(ends_lag, 0.5),
@@ -244,6 +259,7 @@ async def run_lfg(
         "end_late_max": max(ends_late, default=None),
         "ended": len(ends_lag),
         "mode": "lfg-acp" if acp else "lfg-otel" if otel else "lfg" if worker else "lfg-inline",
+        "history_mb": history_file.stat().st_size / 1e6 if history_file is not None else None,
         "panes": panes,
         "rate": rate,
         "arrived_tps_per_pane": arrived / wall / panes,
@@ -274,6 +290,19 @@ async def run_lfg(
     }
 
 
+@contextlib.asynccontextmanager
+async def recorded(run: Run | None, tickets: TicketFile, path: Path | None) -> AsyncIterator[list[str]]:
+    """`run` recorded into a history file at `path` as `lfg run` records it (None: not recorded) until
+    the block ends; yields the problems the history reported."""
+    from lfgtui.history.writer import open_run_history
+
+    problems: list[str] = []
+    async with open_run_history(path, tickets, "bench", problems.append) as history:
+        if history is not None and run is not None:
+            run.record(history)
+        yield problems
+
+
 def end_lags(
     arrivals: dict[str, list[float]], shown_at: dict[str, list[float]], rate: float
 ) -> tuple[list[float], list[float]]:
@@ -295,7 +324,16 @@ def child(args: argparse.Namespace) -> None:
     width, height = (int(v) for v in args.size.split("x"))
     if args.acp:  # the agents play the scenario themselves: no sim server
         result = asyncio.run(
-            run_lfg(args.panes, args.rate, args.duration, (width, height), None, worker=True, acp=True)
+            run_lfg(
+                args.panes,
+                args.rate,
+                args.duration,
+                (width, height),
+                None,
+                worker=True,
+                acp=True,
+                history=args.history,
+            )
         )
         print(json.dumps(result))
         return
@@ -319,6 +357,7 @@ def child(args: argparse.Namespace) -> None:
                     worker=not args.inline,
                     sim_pid=server.pid,
                     otel=args.otel,
+                    history=args.history,
                 )
             )
         finally:

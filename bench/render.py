@@ -48,6 +48,12 @@ from the first chunk): a worker or a sim server that falls behind makes the end 
 every second; the SDK's export threads run in the UI process and count in its CPU. Spans end with
 their attempts, after the measured window: what the window measures per token is the telemetry's
 sinks seeing every event, plus the metric exports.
+
+`--history` makes every lfg run (this tree's, the base's, `--otel`'s...) record into a history file
+of its own, as `lfg run` does by default (without it, nothing is recorded): the history writer's
+thread runs in the UI process, so its CPU per token shows in the UI's.
+
+    python bench/render.py --history --base /tmp/before --skip-baseline --configs 16x200,1x200 --repeat 2
 """
 
 from __future__ import annotations
@@ -106,6 +112,12 @@ def main() -> None:
         action="store_true",
         help="also run lfg exporting its telemetry as lfg run --otel does, to a local OTLP receiver "
         "(_otlp_sink.py, its own process; metrics every second), beside lfg without it",
+    )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="every lfg run records into a history file of its own, as lfg run does by default "
+        "(the writer's thread runs in the UI process: its CPU counts in the UI's)",
     )
     parser.add_argument(
         "--base",
@@ -189,6 +201,7 @@ def main() -> None:
 
 
 def child_command(script: str, panes: float, rate: float, args: argparse.Namespace) -> list[str]:
+    recording = ["--history"] if args.history and script == __file__ else []
     return [
         sys.executable,
         str(Path(script).resolve()),
@@ -201,6 +214,7 @@ def child_command(script: str, panes: float, rate: float, args: argparse.Namespa
         str(args.duration),
         "--size",
         args.size,
+        *recording,
     ]
 
 

@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.events import AttemptEnded, Event, ModelShare
+from lfgtui.events import AttemptEnded, Event, ModelShare, ReasoningDelta, TextDelta
 from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks, stored_count
 from lfgtui.history.schema import PartKind
 
@@ -137,6 +137,28 @@ class Pending:
         if attempt.requests:
             self.touch_request(attempt, attempt.requests[-1])
 
+    def extend(
+        self, attempt: PendingAttempt, part: PendingPart, deltas: list[TextDelta | ReasoningDelta]
+    ) -> str:
+        """Deltas that continue `part`, which `chunk` has marked changed, with its request, in this
+        batch: each one's arrival recorded in `chunks` as `chunk` records it, their text appended
+        at once; returns that text."""
+        t0, last, chunks = attempt.t0, part.last_ms, part.chunks
+        append = chunks.append
+        ms = part.end_ms
+        for delta in deltas:
+            ms = (delta.t - t0) * 1000  # `attempt.ms`
+            at = round(ms)
+            if at < last:
+                at = last
+            append(at - last)
+            append(len(delta.text))
+            last = at
+        part.last_ms, part.end_ms = last, ms
+        text = "".join([delta.text for delta in deltas])
+        part.text.append(text)
+        return text
+
     def seal(self, attempt: PendingAttempt) -> None:
         """The streaming part is whole (another kind, a tool call or the end came): index it."""
         if attempt.current is not None:
@@ -155,82 +177,100 @@ class Pending:
             self.requests.append((attempt, request))
 
     def write(self, conn: sqlite3.Connection) -> None:
-        """Write every changed row (parts, then requests, then the ends), inside the batch's transaction."""
+        """Write every changed row (parts, then requests, then the ends), inside the batch's
+        transaction: a new part is one INSERT (its id is kept), the changed parts and requests one
+        `executemany` of each statement."""
+        appended: list[tuple[object, ...]] = []
+        replaced: list[tuple[object, ...]] = []
         for part in self.parts:
-            _write_part(conn, part)
+            values = _write_part(conn, part)
+            if values is not None:
+                (replaced if part.replace else appended).append(values)
+            part.text, part.chunks, part.replace, part.dirty = [], [], False, False
         self.parts.clear()
-        for attempt, request in self.requests:
-            _write_request(conn, attempt, request)
-        self.requests.clear()
+        if appended:
+            conn.executemany(PART_APPENDED, appended)
+        if replaced:
+            conn.executemany(PART_REPLACED, replaced)
+        if self.requests:
+            conn.executemany(REQUEST_SET, [_request_values(attempt, req) for attempt, req in self.requests])
+            for _, request in self.requests:
+                request.dirty = False
+            self.requests.clear()
         for attempt in self.ended:
             _write_end(conn, attempt)
         self.ended.clear()
 
 
-def _write_part(conn: sqlite3.Connection, part: PendingPart) -> None:
+PART_APPENDED = (
+    "UPDATE parts SET text = text || ?, chunks = CAST(chunks || ? AS BLOB), end_ms = ?, name = ?, meta = ?, "
+    "sealed = ? WHERE id = ?"
+)
+"""A part's row grown by what the batch added."""
+PART_REPLACED = PART_APPENDED.replace("text || ?", "?", 1)
+"""A part's row whose text the batch replaced (a tool call's arguments once whole)."""
+
+
+def _write_part(conn: sqlite3.Connection, part: PendingPart) -> tuple[object, ...] | None:
+    """Insert a new part's row; for one written before, the values of its UPDATE (`PART_APPENDED`,
+    or `PART_REPLACED` when its text is replaced)."""
     text = "".join(part.text)
     chunks = pack_chunks(part.chunks)
-    if part.row_id is None:
-        row = PartRow(
-            seq=part.seq,
-            request=part.request,
-            kind=part.kind,
-            text=text,
-            call_id=part.call_id,
-            name=part.name,
-            is_error=part.is_error,
-            t_ms=part.t_ms,
-            end_ms=part.end_ms,
-            chunks=chunks,
-            meta=part.meta,
-            sealed=part.sealed,
-        )
-        part.row_id = conn.execute(
-            PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())
-        ).lastrowid
-    else:
-        text_sql = "?" if part.replace else "text || ?"
-        conn.execute(
-            f"UPDATE parts SET text = {text_sql}, chunks = CAST(chunks || ? AS BLOB), end_ms = ?, "
-            "name = ?, meta = ?, sealed = ? WHERE id = ?",
-            (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id),
-        )
-    part.text, part.chunks, part.replace, part.dirty = [], [], False, False
+    if part.row_id is not None:
+        return (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id)
+    row = PartRow(
+        seq=part.seq,
+        request=part.request,
+        kind=part.kind,
+        text=text,
+        call_id=part.call_id,
+        name=part.name,
+        is_error=part.is_error,
+        t_ms=part.t_ms,
+        end_ms=part.end_ms,
+        chunks=chunks,
+        meta=part.meta,
+        sealed=part.sealed,
+    )
+    part.row_id = conn.execute(PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())).lastrowid
+    return None
 
 
-def _write_request(conn: sqlite3.Connection, attempt: PendingAttempt, request: PendingRequest) -> None:
+REQUEST_SET = (
+    "UPDATE requests SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
+    "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
+    "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
+    "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ? WHERE id = ?"
+)
+
+
+def _request_values(attempt: PendingAttempt, request: PendingRequest) -> tuple[object, ...]:
+    """The values of a request's `REQUEST_SET`: its timings and counts as its attempt's metrics say."""
     measured = attempt.metrics.requests[request.n]
 
     def ms(t: float | None) -> float | None:
         return None if t is None else attempt.ms(t)
 
-    conn.execute(
-        "UPDATE requests SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
-        "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
-        "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
-        "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ? WHERE id = ?",
-        (
-            ms(measured.first_reasoning),
-            ms(measured.first_text),
-            ms(measured.first_token),
-            ms(measured.last_token),
-            measured.chunks,
-            measured.estimated_tokens,
-            stored_count(measured.input_tokens),
-            stored_count(measured.reported_tokens),
-            stored_count(measured.reasoning_tokens),
-            request.usage_seq,
-            request.usage_ms,
-            request.ended_seq,
-            request.ended_ms,
-            request.stop_reason,
-            stored_count(measured.cache_read_tokens),
-            stored_count(measured.cache_write_tokens),
-            shares_json(measured.models),
-            request.row_id,
-        ),
+    return (
+        ms(measured.first_reasoning),
+        ms(measured.first_text),
+        ms(measured.first_token),
+        ms(measured.last_token),
+        measured.chunks,
+        measured.estimated_tokens,
+        stored_count(measured.input_tokens),
+        stored_count(measured.reported_tokens),
+        stored_count(measured.reasoning_tokens),
+        request.usage_seq,
+        request.usage_ms,
+        request.ended_seq,
+        request.ended_ms,
+        request.stop_reason,
+        stored_count(measured.cache_read_tokens),
+        stored_count(measured.cache_write_tokens),
+        shares_json(measured.models),
+        request.row_id,
     )
-    request.dirty = False
 
 
 def shares_json(shares: tuple[ModelShare, ...]) -> str | None:

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,16 @@ class Started:
     event: AttemptStarted
     wall: float
     pricer: Pricer | None = None
+
+
+@dataclass(slots=True)
+class Deltas:
+    """A ticket's run of deltas in a batch: of one kind, of attempt `number`, each after the first."""
+
+    kind: type[TextDelta | ReasoningDelta]
+    number: int
+    attempt: PendingAttempt
+    deltas: list[TextDelta | ReasoningDelta] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,9 +265,31 @@ class Recorder:
             self.lock.release()
 
     def write(self, batch: list[Item]) -> None:
-        """One transaction per batch: apply every item in order, then write what changed."""
+        """One transaction per batch: apply every item in order, then write what changed.
+
+        Streamed text and thinking are most of a batch, so a delta that continues its ticket's run
+        (same attempt, same kind, nothing else of the ticket between) waits in that run, and the run
+        is applied whole (`_continue`) before the batch's next item of another kind, or at its end:
+        nothing but the ticket's own deltas is between, so every row comes out as it would one event
+        at a time (tests/history/test_batched_rows.py)."""
+        runs: dict[str, Deltas] = {}
         with transaction(self.conn):
             for item in batch:
+                kind = type(item)
+                if kind is TextDelta or kind is ReasoningDelta:  # a delta (its type is enough per token)
+                    run = runs.get(item.ticket)
+                    if run is not None and run.kind is kind and run.number == item.attempt:
+                        run.deltas.append(item)
+                        continue
+                    if run is not None:
+                        self._continue(runs.pop(item.ticket))
+                    self._apply(item)
+                    runs[item.ticket] = Deltas(kind, item.attempt, self._attempts[item.ticket, item.attempt])
+                    continue
+                if runs:
+                    for run in runs.values():
+                        self._continue(run)
+                    runs.clear()
                 if isinstance(item, Started):
                     self._start(item)
                 elif isinstance(item, Checked):
@@ -268,7 +300,26 @@ class Recorder:
                     self._add(item)
                 else:
                     self._apply(item)
+            for run in runs.values():
+                self._continue(run)
             self._pending.write(self.conn)
+
+    def _continue(self, run: Deltas) -> None:
+        """The deltas that continued a run begun by a delta `_apply` took: the metrics take each, as
+        they take every event; the streaming part takes them as `Pending.stream` would one by one (it
+        and its request are marked changed already); the attention states take the text at once (a
+        stall, the only state a delta ends, ended with the run's first delta)."""
+        deltas, attempt = run.deltas, run.attempt
+        if not deltas:
+            return
+        apply = attempt.metrics.apply
+        for delta in deltas:
+            apply(delta)
+        part = attempt.current
+        assert part is not None and part.dirty
+        text = self._pending.extend(attempt, part, deltas)
+        last = deltas[-1]
+        self._attend(replace(last, text=text) if run.kind is TextDelta else last)
 
     def record_ends(self, items: list[Started | AttemptEnded | Added]) -> None:
         """Only how each attempt started and ended (outcome and error), for when a batch could not be
@@ -408,13 +459,16 @@ class Recorder:
             ):
                 continue
             waited = max(event.t - before.since, 0.0)
-            asked = self._attempts.get((event.ticket, before.attempt))
-            if asked is not None:
+            started = self._started.get((event.ticket, before.attempt))
+            if started is None:
+                continue
+            asked = started[0]
+            if asked.ended is None or asked in self._pending.ended:  # its end is not written yet
                 asked.waited_s += waited
-            elif (started := self._started.get((event.ticket, before.attempt))) is not None:
+            else:
                 self.conn.execute(
                     "UPDATE attempts SET waited_s = coalesce(waited_s, 0) + ? WHERE id = ?",
-                    (waited, started[0].id),
+                    (waited, asked.id),
                 )
 
     def _request(self, attempt: PendingAttempt, event: RequestSent) -> None:

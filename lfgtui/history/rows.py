@@ -12,7 +12,7 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -37,8 +37,10 @@ def new_id() -> str:
     return secrets.token_hex(ID_BYTES)
 
 
-def pack_chunks(values: Iterable[int]) -> bytes:
+def pack_chunks(values: Sequence[int]) -> bytes:
     """Unsigned LEB128 varints: a chunk's (ms since the previous chunk, characters) costs ~2 bytes."""
+    if max(values, default=0) < 0x80:  # most batches: each value is its own byte
+        return bytes(values)
     out = bytearray()
     for value in values:
         while value >= 0x80:

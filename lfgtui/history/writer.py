@@ -57,6 +57,8 @@ URGENT = frozenset(
 )
 UNRECORDED = frozenset({ToolOutputDelta})
 """What the history leaves out: a running call's output as it streams (its `ToolResult` keeps it whole)."""
+SPECIAL = URGENT | UNRECORDED
+"""The event types the sink does more with than queue them (`RunHistory._queue`)."""
 
 
 class RunHistory:
@@ -92,6 +94,18 @@ class RunHistory:
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
 
     def __call__(self, event: Event) -> None:
+        """Queue an event for the writer: a streamed token costs one set lookup and an append (events
+        that wake the writer at once or are not recorded, and any once recording failed, go through
+        `_queue`)."""
+        if type(event) in SPECIAL or self._failed or self._ends_only:
+            self._queue(event)
+            return
+        pending = self._pending
+        if not pending:
+            self._has_events.set()
+        pending.append(event)
+
+    def _queue(self, event: Event) -> None:
         if (
             self._failed
             or type(event) in UNRECORDED
