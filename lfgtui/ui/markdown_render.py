@@ -27,7 +27,7 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme, Syntax
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 from textual.strip import Strip
 
@@ -520,10 +520,7 @@ class OpenTable:
             Measurement(max(old.minimum, new.minimum), max(old.maximum, new.maximum))
             for old, new in zip(drawn.measures, _measures(console, inner, drawn.table, last), strict=True)
         ]
-        widths = [measure.maximum or 1 for measure in measures]
-        if sum(widths) > inner.max_width:  # rich shrinks the columns, measuring cells again at each width
-            whole = _table_of(drawn.table, [*drawn.cells, *last], True)
-            widths = whole._calculate_column_widths(console, inner)
+        widths = _MeasuredTable.of(drawn.table, measures)._calculate_column_widths(console, inner)
         if widths != drawn.widths:
             drawn.widths = widths
             framed = self._draw(console, drawn, [], True, edges=True)
@@ -577,6 +574,27 @@ class OpenTable:
         shown = _Rows(_table_of(drawn.table, rows, header), drawn.widths)
         lines = console.render_lines(shown, drawn.options, style=style, pad=False)
         return _strips(lines if edges else lines[1:-1], width, style)
+
+
+class _MeasuredTable(Table):
+    """A table whose columns measure as given: rich's column widths without measuring a cell again.
+
+    A column measured at the table's width measures at a narrower one (rich shrinks the columns of a
+    table too wide, then measures them again at their new widths) as that measurement capped."""
+
+    measures: list[Measurement]
+
+    @classmethod
+    def of(cls, table: Table, measures: list[Measurement]) -> _MeasuredTable:
+        measured = cls.__new__(cls)
+        vars(measured).update(vars(table))
+        measured.measures = measures
+        return measured
+
+    def _measure_column(self, console: Console, options: ConsoleOptions, column: Column) -> Measurement:
+        if options.max_width < 1:
+            return Measurement(0, 0)
+        return self.measures[column._index].with_maximum(options.max_width)
 
 
 def _measures(
