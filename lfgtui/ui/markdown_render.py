@@ -450,6 +450,10 @@ def _cells(table: Table) -> list[list[Text]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
+SMALL_TABLE = 3
+"""A table of fewer body lines is drawn whole: drawing its rows apart would cost more."""
+
+
 @dataclass
 class _DrawnTable:
     """A streaming table as last drawn: its header and complete body lines with their cells and
@@ -499,27 +503,50 @@ class OpenTable:
         return self._last is not None
 
     def render(self, console: Console, block: Block, key: RenderKey) -> list[Strip] | None:
-        """Strips for the table `block`, equal to `render_block`'s, or None if it is not a table."""
+        """Strips for the table `block`, equal to `render_block`'s, or None if it is not a table (or
+        a table of fewer than `SMALL_TABLE` body lines, which costs less drawn whole)."""
         self.reused = 0
         head, _newline, rest = block.text.partition("\n")
         delimiter, newline, body = rest.partition("\n")
-        if block.plain or "|" not in head or not newline or not _is_delimiter_row(delimiter):
+        lines = body.split("\n")
+        if block.plain or not newline or len(lines) < SMALL_TABLE or "|" not in head:
             self._last = None
             return None
-        *lines, arriving = body.split("\n")
-        drawn = self._complete(console, f"{head}\n{delimiter}", lines, key)
-        found = _table_rows(console, f"{head}\n{delimiter}\n{arriving}", key, 1) if drawn else None
-        if drawn is None or found is None:
+        head = f"{head}\n{delimiter}"
+        *complete, arriving = lines
+        drawn = self._last
+        if (
+            drawn is None
+            or drawn.key != key
+            or drawn.head != head
+            or drawn.lines != complete[: len(drawn.lines)]
+        ):
+            drawn = None
+        known = len(drawn.lines) if drawn else 0
+        found = None
+        if _is_delimiter_row(delimiter):
+            found = _table_rows(
+                console, "\n".join([head, *complete[known:], arriving]), key, len(lines) - known
+            )
+        if found is None:
             self._last = None
             return None
+        table, options = found
+        *new, last = _cells(table)
+        if drawn is None:
+            inner = options.update_width(options.max_width - table._extra_width)
+            drawn = _DrawnTable(
+                key, head, complete, table, options, new, _measures(console, inner, table, new, True)
+            )
+        elif new:
+            inner = drawn.options.update_width(drawn.options.max_width - drawn.table._extra_width)
+            drawn.measures = _combined(drawn.measures, _measures(console, inner, drawn.table, new, False))
+            drawn.lines = complete
+            drawn.cells.extend(new)
         self._last = drawn
-        last = _cells(found[0])
         options = drawn.options
         inner = options.update_width(options.max_width - drawn.table._extra_width)
-        measures = [
-            Measurement(max(old.minimum, new.minimum), max(old.maximum, new.maximum))
-            for old, new in zip(drawn.measures, _measures(console, inner, drawn.table, last), strict=True)
-        ]
+        measures = _combined(drawn.measures, _measures(console, inner, drawn.table, [last], False))
         widths = _MeasuredTable.of(drawn.table, measures)._calculate_column_widths(console, inner)
         if widths != drawn.widths:
             drawn.widths = widths
@@ -530,40 +557,7 @@ class OpenTable:
         if drawn.drawn < len(drawn.cells):
             drawn.body.extend(self._draw(console, drawn, drawn.cells[drawn.drawn :], False))
             drawn.drawn = len(drawn.cells)
-        return [*drawn.top, *drawn.body, *self._draw(console, drawn, last, False), *drawn.bottom]
-
-    def _complete(self, console: Console, head: str, lines: list[str], key: RenderKey) -> _DrawnTable | None:
-        """The header and the complete `lines`, parsed and measured: only lines new since the last."""
-        last = self._last
-        if (
-            last is not None
-            and last.key == key
-            and last.head == head
-            and last.lines == lines[: len(last.lines)]
-        ):
-            new = lines[len(last.lines) :]
-            if not new:
-                return last
-            found = _table_rows(console, "\n".join([head, *new]), key, len(new))
-            if found is None:
-                return None
-            rows = _cells(found[0])
-            options = last.options
-            inner = options.update_width(options.max_width - last.table._extra_width)
-            last.measures = [
-                Measurement(max(old.minimum, new.minimum), max(old.maximum, new.maximum))
-                for old, new in zip(last.measures, _measures(console, inner, last.table, rows), strict=True)
-            ]
-            last.lines = lines
-            last.cells.extend(rows)
-            return last
-        found = _table_rows(console, "\n".join([head, *lines]), key, len(lines))
-        if found is None:
-            return None
-        table, options = found
-        inner = options.update_width(options.max_width - table._extra_width)
-        measures = [table._measure_column(console, inner, column) for column in table.columns]
-        return _DrawnTable(key, head, lines, table, options, _cells(table), measures)
+        return [*drawn.top, *drawn.body, *self._draw(console, drawn, [last], False), *drawn.bottom]
 
     def _draw(
         self, console: Console, drawn: _DrawnTable, rows: list[list[Text]], header: bool, edges: bool = False
@@ -598,8 +592,17 @@ class _MeasuredTable(Table):
 
 
 def _measures(
-    console: Console, options: ConsoleOptions, table: Table, rows: list[list[Text]]
+    console: Console, options: ConsoleOptions, table: Table, rows: list[list[Text]], header: bool
 ) -> list[Measurement]:
-    """Each column's measurement over `rows` alone, as `Table` measures a column over all its cells."""
-    piece = _table_of(table, rows, False)
+    """Each column's measurement over `rows` (and the header) alone, as `Table` measures a column
+    over all its cells."""
+    piece = _table_of(table, rows, header)
     return [piece._measure_column(console, options, column) for column in piece.columns]
+
+
+def _combined(measures: list[Measurement], more: list[Measurement]) -> list[Measurement]:
+    """The measurements of columns holding the cells of both: each the widest of the two."""
+    return [
+        Measurement(max(one.minimum, other.minimum), max(one.maximum, other.maximum))
+        for one, other in zip(measures, more, strict=True)
+    ]
