@@ -508,10 +508,10 @@ class OpenTable:
         self.reused = 0
         head, _newline, rest = block.text.partition("\n")
         delimiter, newline, body = rest.partition("\n")
-        lines = body.split("\n")
-        if block.plain or not newline or len(lines) < SMALL_TABLE or "|" not in head:
+        if block.plain or not newline or "|" not in head or body.count("\n") < SMALL_TABLE - 1:
             self._last = None
             return None
+        lines = body.split("\n")
         head = f"{head}\n{delimiter}"
         *complete, arriving = lines
         drawn = self._last
