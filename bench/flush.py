@@ -7,8 +7,9 @@ default) fed a corpus token by token and flushed every `--every` tokens, as the 
 200 tok/s and 20 fps. Each corpus is timed in CPU time (`time.process_time`), the fastest of
 `--passes` passes, and printed in µs per token with what the flushes rendered. The corpora are the
 sim's `long-answer` scenario (what `render.py` streams), the Markdown report of `_markdown_corpus.py`
-(headings, lists, a longer code block, a table, a quote) and `prose`, paragraphs of about 140 words
-(a streaming paragraph's rows); `--corpus` picks.
+(headings, lists, a longer code block, a table, a quote), `prose`, paragraphs of about 140 words
+(a streaming paragraph's rows) and `tables`, two tables of 16 and 12 rows (a streaming table's rows);
+`--corpus` picks.
 
     python bench/flush.py
     python bench/flush.py --base /tmp/before --repeat 3   # against another tree, interleaved
@@ -30,7 +31,7 @@ from pathlib import Path
 from _figures import ratio, table_head, table_row
 from _trees import child_json
 
-CORPORA = ("long-answer", "report", "prose")
+CORPORA = ("long-answer", "report", "prose", "tables")
 PROSE = (
     "The worker pool returned its batches in order, and the **pane** that owns each stream drew them as"
     " they came: a paragraph of an answer that explains itself at length, with *emphasis* here and a"
@@ -42,13 +43,30 @@ PROSE = (
 )
 """A long paragraph of prose, the shape most of a model's answer takes."""
 
+TABLES = (
+    "The runs compare as follows, fastest first:\n\n"
+    "| Model | TTFT (ms) | Tokens/s | Cost |\n|---|--:|--:|--:|\n"
+    + "".join(
+        f"| model-{i} | {i * 37 % 500 + 90} | {i * 13.7 % 150:.1f} | ${i * 0.0137:.4f} |\n" for i in range(16)
+    )
+    + "\nAnd what each one is good at:\n\n| Model | Strength | Weakness |\n|---|---|---|\n"
+    + "".join(
+        f"| model-{i} | {('long answers', 'careful code review', 'short replies')[i % 3]} with *context* |"
+        f" {('slow first token', 'costs more per token', 'loses the thread')[i % 3]} at times |\n"
+        for i in range(12)
+    )
+    + "\n"
+)
+"""A table-heavy answer: a table of numbers that fits a pane of the grid, then one of phrases that
+rich must shrink to fit it (a streaming table's rows)."""
+
 
 def tokens_of(corpus: str, count: int) -> list[str]:
     """About `count` tokens of `corpus`, cut as the sim (or the report's tokeniser) cuts them."""
-    if corpus == "prose":
+    if corpus in ("prose", "tables"):
         from _markdown_corpus import TOKEN_RE
 
-        once = TOKEN_RE.findall(PROSE)
+        once = TOKEN_RE.findall(PROSE if corpus == "prose" else TABLES)
         return (once * (count // len(once) + 1))[:count]
     if corpus == "report":
         from _markdown_corpus import make_tokens

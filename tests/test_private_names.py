@@ -84,3 +84,24 @@ def test_rich_still_wraps_text_where_divide_line_says() -> None:
     assert list(inspect.signature(divide_line).parameters) == ["text", "width", "fold"]
     assert divide_line("aaa bbb", 4) == [4]
     assert "divide_line(" in inspect.getsource(__import__("rich.text").text.Text.wrap)
+
+
+def test_rich_tables_still_measure_and_draw_where_open_table_reaches_in() -> None:
+    # lfgtui/ui/markdown_render.py: OpenTable measures a streaming table's columns a few rows at a
+    # time (`Table._measure_column`), takes the widths from them as `_calculate_column_widths` does,
+    # and draws some rows at those widths with `Table._render(console, options, widths)`, as
+    # `Table.__rich_console__` does after adding `_extra_width`.
+    from rich.table import Column, Table
+
+    table = Table()
+    assert list(inspect.signature(table._render).parameters) == ["console", "options", "widths"]
+    assert list(inspect.signature(table._measure_column).parameters) == ["console", "options", "column"]
+    assert list(inspect.signature(table._calculate_column_widths).parameters) == ["console", "options"]
+    assert isinstance(table._extra_width, int)
+    source = inspect.getsource(Table.__rich_console__)
+    assert "self._calculate_column_widths(" in source and "extra_width" in source
+    assert "self._render(console, render_options, widths)" in source
+    assert "self._measure_column(console, options, column)" in inspect.getsource(
+        Table._calculate_column_widths
+    )
+    assert isinstance(Column().copy(), Column)

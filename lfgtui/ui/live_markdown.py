@@ -29,6 +29,7 @@ from lfgtui.ui.markdown_render import (
     LIGHT_CODE_THEME,
     OpenCode,
     OpenParagraph,
+    OpenTable,
     RenderKey,
     render_block,
 )
@@ -122,6 +123,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         """The streaming code block's highlighted lines, for `_layout_key`."""
         self._open_paragraph = OpenParagraph()
         """The streaming paragraph's rows, for `_layout_key`."""
+        self._open_table = OpenTable()
+        """The streaming table's rows, for `_layout_key`."""
         self._layout_key: RenderKey | None = None
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
@@ -192,6 +195,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_render = ()
         self._open_code = OpenCode()
         self._open_paragraph = OpenParagraph()
+        self._open_table = OpenTable()
         self._layout_key = None
         self._dirty = True
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -378,6 +382,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_render = ()
         self._open_code = OpenCode()
         self._open_paragraph = OpenParagraph()
+        self._open_table = OpenTable()
         self._render_tail(key)
         self.refresh()
 
@@ -444,11 +449,7 @@ class LiveMarkdown(PlainLines, ScrollView):
             if not block.continued and self._tail_render[:3] == (block.text, block.join, block.plain):
                 block.strips[key] = self._tail_render[3]
             elif index >= shown_from or (not self._stale and perf_counter() < deadline):
-                if index == 0 and self._open_paragraph.drawn:  # the paragraph that was the tail
-                    block.strips[key] = self._open_paragraph.render(self.app.console, block, key)
-                    self.stats.rows_reused += self._open_paragraph.reused
-                else:
-                    block.strips[key] = render_block(self.app.console, block, key)
+                block.strips[key] = self._render_finished(block, key, was_tail=index == 0)
                 self.stats.blocks_rendered += 1
                 self.stats.chars_rendered += len(block.text)
             else:
@@ -481,6 +482,20 @@ class LiveMarkdown(PlainLines, ScrollView):
         self.refresh_lines(start, end - start)
         return True
 
+    def _render_finished(self, block: Block, key: RenderKey, was_tail: bool) -> list[Strip]:
+        """A newly finished block's strips; the block that was the live tail shares its rows."""
+        console = self.app.console
+        if was_tail and self._open_paragraph.drawn:  # the paragraph that was the tail
+            strips = self._open_paragraph.render(console, block, key)
+            self.stats.rows_reused += self._open_paragraph.reused
+            return strips
+        if was_tail and self._open_table.drawn:  # the table that was the tail
+            table = self._open_table.render(console, block, key)
+            if table is not None:
+                self.stats.rows_reused += self._open_table.reused
+                return table
+        return render_block(console, block, key)
+
     def _shown_from(self, new_blocks: list[Block], width: int) -> int:
         """The first of `new_blocks` that a view following the bottom shows, by their estimated heights."""
         need = self.scrollable_content_region.height
@@ -504,8 +519,13 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._tail_key = tail_key
         code = self._splitter.open_code()
         if code is None:
-            strips = self._open_paragraph.render(self.app.console, tail, key)
-            self.stats.rows_reused += self._open_paragraph.reused
+            strips = self._open_table.render(self.app.console, tail, key)
+            if strips is None:
+                strips = self._open_paragraph.render(self.app.console, tail, key)
+                self.stats.rows_reused += self._open_paragraph.reused
+            else:
+                self.stats.rows_reused += self._open_table.reused
+                self._open_paragraph = OpenParagraph()
             self._tail_render = (text, join, plain, strips)
         else:
             strips = self._open_code.render(self.app.console, *code, join, key)

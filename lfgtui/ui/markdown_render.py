@@ -4,13 +4,14 @@ rich builds a Markdown parser for every `Markdown` (0.5 ms) and looks up the lex
 every code block it draws; here each is built once and shared. `render_strips` turns a block, a piece
 of one or the live tail into exact-width strips; `OpenCode` draws a code block that is still streaming
 without highlighting all of it again on every frame, and `OpenParagraph` a streaming paragraph without
-wrapping and drawing its finished rows again.
+wrapping and drawing its finished rows again, and `OpenTable` a streaming table without drawing its
+finished rows again.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
 
@@ -21,10 +22,12 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 from rich._wrap import divide_line
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, Markdown, MarkdownElement, Paragraph
+from rich.markdown import CodeBlock, Markdown, MarkdownElement, Paragraph, TableElement
+from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme, Syntax
+from rich.table import Column, Table
 from rich.text import Text
 from textual.strip import Strip
 
@@ -351,3 +354,255 @@ def _row_starts(plain: str, width: int, overflow: str) -> list[int]:
         starts.extend(offset + cut for cut in divide_line(line, width, fold=overflow == "fold"))
         offset += len(line) + 1
     return starts
+
+
+class _TableOf(TableElement):
+    """A table that hands rich's `Table` (and the options it would be drawn with) to its document."""
+
+    markdown: _TableMarkdown
+
+    @classmethod
+    def create(cls, markdown: Markdown, token: Token) -> _TableOf:
+        assert isinstance(markdown, _TableMarkdown)
+        element = cls()
+        element.markdown = markdown
+        return element
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for table in super().__rich_console__(console, options):
+            assert isinstance(table, Table)
+            self.markdown.tables.append((table, options))
+        yield from ()
+
+
+class _TableMarkdown(_Markdown):
+    """A document whose tables are taken as rich `Table`s, to be drawn a few rows at a time."""
+
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {**_Markdown.elements, "table_open": _TableOf}
+    tables: list[tuple[Table, ConsoleOptions]]
+
+
+@lru_cache(maxsize=8)
+def _table_template(code_theme: str) -> _TableMarkdown:
+    return _TableMarkdown("", code_theme=code_theme, hyperlinks=False)
+
+
+def _table_of(table: Table, rows: list[list[Text]], header: bool) -> Table:
+    """`table` (its settings and columns) holding only `rows`, with or without its header."""
+    piece = copy.copy(table)
+    piece.columns = [column.copy() for column in table.columns]
+    piece.rows = []
+    piece.show_header = header
+    for cells in rows:
+        piece.add_row(*cells)
+    return piece
+
+
+@dataclass
+class _Rows:
+    """Some rows of a rich table drawn at fixed column widths: the lines the whole table draws for
+    them (led by its top edge and ended by its bottom edge), without measuring any other row."""
+
+    table: Table
+    widths: list[int]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """What `Table.__rich_console__` draws (it has no title or caption), at `widths`."""
+        table = self.table
+        width = sum(self.widths) + table._extra_width
+        options = options.update(width=width, highlight=table.highlight, height=None)
+        yield from table._render(console, options, self.widths)
+
+
+def _table_rows(
+    console: Console, text: str, key: RenderKey, rows: int
+) -> tuple[Table, ConsoleOptions] | None:
+    """rich's table for `text` (a header, a delimiter row and `rows` body lines) and the options it is
+    drawn with; None unless `text` is exactly one table with one row per body line."""
+    parsed = _PARSER.parse(text)
+    if (
+        not parsed
+        or parsed[0].type != "table_open"
+        or parsed[-1].type != "table_close"
+        or sum(token.type == "tr_open" for token in parsed) != rows + 1
+    ):
+        return None
+    width, _style, theme = key
+    markdown = copy.copy(_table_template(theme))
+    markdown.markup = text
+    markdown.parsed = parsed
+    markdown.tables = []
+    for _segment in markdown.__rich_console__(console, console.options.update(width=width, height=None)):
+        pass
+    if len(markdown.tables) != 1:
+        return None
+    return markdown.tables[0]
+
+
+def _is_delimiter_row(line: str) -> bool:
+    """Whether `line` may be a table's delimiter row (`|---|:-:|`); the parser has the last word."""
+    return "-" in line and not line.strip(" \t|:-")
+
+
+def _cells(table: Table) -> list[list[Text]]:
+    """The body rows of a table that holds only text cells (a Markdown table's)."""
+    columns = [[cell for cell in column.cells if isinstance(cell, Text)] for column in table.columns]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+SMALL_TABLE = 3
+"""A table of fewer body lines is drawn whole: drawing its rows apart would cost more."""
+
+
+@dataclass
+class _DrawnTable:
+    """A streaming table as last drawn: its header and complete body lines with their cells and
+    measurements (per column, the header included), the column widths they were drawn at, and the
+    strips of the header (with the top edge), of each complete line's rows and of the bottom edge."""
+
+    key: RenderKey
+    head: str
+    lines: list[str]
+    table: Table
+    options: ConsoleOptions
+    cells: list[list[Text]]
+    measures: list[Measurement]
+    widths: list[int] = field(default_factory=list)
+    top: list[Strip] = field(default_factory=list)
+    body: list[Strip] = field(default_factory=list)
+    drawn: int = 0
+    """Complete lines whose rows `body` holds."""
+    bottom: list[Strip] = field(default_factory=list)
+
+
+class OpenTable:
+    """The live tail while it is a table: rows that did not change are not drawn again.
+
+    rich lays a table out from every cell, so a streaming table was parsed, measured and drawn whole on
+    each frame. Here the header and the complete body lines are kept with their cells and column
+    measurements; each render parses and measures only the lines that completed since the last and the
+    arriving line (below the header), takes the column widths rich would take from the measurements of
+    all of them, and, when the widths are those the complete rows were drawn at, draws only the new
+    rows: at fixed widths a row of rich's Markdown table (box `SIMPLE`, no row lines) does not depend
+    on the rows around it. When the widths change (a longer cell), the whole table is drawn again.
+
+    The strips equal `render_block`'s for the same text at every step, arriving line included: a user
+    sees exactly what a full render shows. Anything that is not one table with one row per line (a
+    header still arriving, a line the table does not take) is left to the caller (None). One instance
+    serves one live tail: it starts afresh when the key, the header or a complete line differs.
+    """
+
+    def __init__(self) -> None:
+        self._last: _DrawnTable | None = None
+        self.reused = 0
+        """Rows taken from the earlier rendering by the last `render`."""
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the last rendering was a table's, whose rows the next one may share."""
+        return self._last is not None
+
+    def render(self, console: Console, block: Block, key: RenderKey) -> list[Strip] | None:
+        """Strips for the table `block`, equal to `render_block`'s, or None if it is not a table (or
+        a table of fewer than `SMALL_TABLE` body lines, which costs less drawn whole)."""
+        self.reused = 0
+        head, _newline, rest = block.text.partition("\n")
+        delimiter, newline, body = rest.partition("\n")
+        if block.plain or not newline or "|" not in head or body.count("\n") < SMALL_TABLE - 1:
+            self._last = None
+            return None
+        lines = body.split("\n")
+        head = f"{head}\n{delimiter}"
+        *complete, arriving = lines
+        drawn = self._last
+        if (
+            drawn is None
+            or drawn.key != key
+            or drawn.head != head
+            or drawn.lines != complete[: len(drawn.lines)]
+        ):
+            drawn = None
+        known = len(drawn.lines) if drawn else 0
+        found = None
+        if _is_delimiter_row(delimiter):
+            found = _table_rows(
+                console, "\n".join([head, *complete[known:], arriving]), key, len(lines) - known
+            )
+        if found is None:
+            self._last = None
+            return None
+        table, options = found
+        *new, last = _cells(table)
+        if drawn is None:
+            inner = options.update_width(options.max_width - table._extra_width)
+            drawn = _DrawnTable(
+                key, head, complete, table, options, new, _measures(console, inner, table, new, True)
+            )
+        elif new:
+            inner = drawn.options.update_width(drawn.options.max_width - drawn.table._extra_width)
+            drawn.measures = _combined(drawn.measures, _measures(console, inner, drawn.table, new, False))
+            drawn.lines = complete
+            drawn.cells.extend(new)
+        self._last = drawn
+        options = drawn.options
+        inner = options.update_width(options.max_width - drawn.table._extra_width)
+        measures = _combined(drawn.measures, _measures(console, inner, drawn.table, [last], False))
+        widths = _MeasuredTable.of(drawn.table, measures)._calculate_column_widths(console, inner)
+        if widths != drawn.widths:
+            drawn.widths = widths
+            framed = self._draw(console, drawn, [], True, edges=True)
+            drawn.top, drawn.bottom = framed[:-1], framed[-1:]
+            drawn.body, drawn.drawn = [], 0
+        self.reused = len(drawn.body)
+        if drawn.drawn < len(drawn.cells):
+            drawn.body.extend(self._draw(console, drawn, drawn.cells[drawn.drawn :], False))
+            drawn.drawn = len(drawn.cells)
+        return [*drawn.top, *drawn.body, *self._draw(console, drawn, [last], False), *drawn.bottom]
+
+    def _draw(
+        self, console: Console, drawn: _DrawnTable, rows: list[list[Text]], header: bool, edges: bool = False
+    ) -> list[Strip]:
+        """Strips of `rows` (and the header) of `drawn`'s table at its widths, without its top and
+        bottom edges unless `edges`."""
+        width, style, _theme = drawn.key
+        shown = _Rows(_table_of(drawn.table, rows, header), drawn.widths)
+        lines = console.render_lines(shown, drawn.options, style=style, pad=False)
+        return _strips(lines if edges else lines[1:-1], width, style)
+
+
+class _MeasuredTable(Table):
+    """A table whose columns measure as given: rich's column widths without measuring a cell again.
+
+    A column measured at the table's width measures at a narrower one (rich shrinks the columns of a
+    table too wide, then measures them again at their new widths) as that measurement capped."""
+
+    measures: list[Measurement]
+
+    @classmethod
+    def of(cls, table: Table, measures: list[Measurement]) -> _MeasuredTable:
+        measured = cls.__new__(cls)
+        vars(measured).update(vars(table))
+        measured.measures = measures
+        return measured
+
+    def _measure_column(self, console: Console, options: ConsoleOptions, column: Column) -> Measurement:
+        if options.max_width < 1:
+            return Measurement(0, 0)
+        return self.measures[column._index].with_maximum(options.max_width)
+
+
+def _measures(
+    console: Console, options: ConsoleOptions, table: Table, rows: list[list[Text]], header: bool
+) -> list[Measurement]:
+    """Each column's measurement over `rows` (and the header) alone, as `Table` measures a column
+    over all its cells."""
+    piece = _table_of(table, rows, header)
+    return [piece._measure_column(console, options, column) for column in piece.columns]
+
+
+def _combined(measures: list[Measurement], more: list[Measurement]) -> list[Measurement]:
+    """The measurements of columns holding the cells of both: each the widest of the two."""
+    return [
+        Measurement(max(one.minimum, other.minimum), max(one.maximum, other.maximum))
+        for one, other in zip(measures, more, strict=True)
+    ]

@@ -320,6 +320,28 @@ async def test_a_streaming_paragraph_wraps_only_its_last_rows_and_shows_the_same
         ]
 
 
+async def test_a_streaming_table_draws_only_its_new_rows_and_shows_the_same() -> None:
+    rows = "".join(f"| row {i} | {i * 37 % 500} ms | {i * 3.7:.1f} tok/s |\n" for i in range(12))
+    table = f"| metric | ttft | rate |\n|---|---|---|\n{rows}"
+    async with StreamApp().run_test(size=(80, 24)) as pilot:
+        stream = await started(pilot)
+        cut = len(table) - 4  # the last row's end arrives with the next block
+        for index in range(0, cut, 7):
+            stream.append(table[index : min(index + 7, cut)])
+            settle(stream)
+            assert [cells(strip) for strip in stream.lines] == [
+                cells(strip) for strip in whole(stream, stream.source)
+            ]
+        reused = stream.stats.rows_reused
+        assert reused > 0, "rows of the table so far are kept, not drawn again"
+        stream.append(f"{table[cut:]}\nNext.")
+        settle(stream)
+        assert stream.stats.rows_reused > reused, "the finished table keeps the tail's rows too"
+        assert [cells(strip) for strip in stream.lines] == [
+            cells(strip) for strip in whole(stream, stream.source)
+        ]
+
+
 async def test_half_arrived_table_renders_sanely() -> None:
     async with StreamApp().run_test(size=(80, 24)) as pilot:
         stream = await started(pilot)

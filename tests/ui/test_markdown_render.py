@@ -1,8 +1,10 @@
 """Rendering shortcuts of the pane body equal the full rendering: a streaming paragraph that keeps the
-rows that cannot change (`OpenParagraph`), and a lone code block drawn without rich's `Markdown`."""
+rows that cannot change (`OpenParagraph`), a streaming table that draws only its new rows
+(`OpenTable`), and a lone code block drawn without rich's `Markdown`."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -11,7 +13,14 @@ from rich.segment import Segment
 from rich.style import Style
 
 from lfgtui.ui.markdown_blocks import Block, Join
-from lfgtui.ui.markdown_render import OpenParagraph, RenderKey, render_block, render_strips
+from lfgtui.ui.markdown_render import (
+    SMALL_TABLE,
+    OpenParagraph,
+    OpenTable,
+    RenderKey,
+    render_block,
+    render_strips,
+)
 
 STYLE = Style(color="#e0e0e0", bgcolor="#1e1e1e")
 PROSE = (
@@ -129,3 +138,93 @@ def test_a_lone_code_block_is_drawn_as_rich_markdown_draws_it() -> None:
         want = [Segment.simplify(row) for row in Segment.set_shape(rows, 40, style=STYLE)]
         got = render_strips(shown, text, Join.GAP, False, key(40))
         assert [list(strip) for strip in got] == [list(row) for row in want], text
+
+
+TABLE = """| Model | TTFT (ms) | Tokens/s |
+|:------|----------:|:--------:|
+| alpha | 212 | 87.5 |
+| beta | 340 | 61.2 |
+| a **bold** cell long enough to wrap in a narrow pane, and then some | 95 | 143.0 |
+| 日本語 | `code` | [link](https://example.com) |
+| short | 1 |
+| delta \\| pipe | 510 | 39.9 | extra |
+| supercalifragilisticexpialidocious | 2 | 3 |
+| gamma | 4 | 5 |"""
+CELLS = st.sampled_from(
+    [
+        "a",
+        "word",
+        "two words",
+        "12.5",
+        "**bold**",
+        "*it",
+        "`code`",
+        "日本語",
+        "é",
+        "\\|",
+        "",
+        " ",
+        "supercalifragilisticexpialidocious",
+        "[link](https://example.com)",
+        "~~x~~",
+    ]
+)
+LINES = st.sampled_from(["> a quote", "    indented", "", "- item", "plain words", "|", "| |"])
+
+
+def streamed_table(opener: OpenTable, text: str, cuts: list[int], width: int) -> tuple[int, int]:
+    """Render `text` cut at `cuts` as a live tail, checking each rendering that `opener` takes on:
+    (renderings taken, rows reused in all)."""
+    shown = console()
+    taken = reused = 0
+    for cut in sorted(set(cuts)):
+        block = Block(text[:cut].rstrip(), Join.GAP)
+        strips = opener.render(shown, block, key(width))
+        if strips is None:
+            continue
+        assert strips == render_block(shown, block, key(width)), (width, block.text)
+        taken += 1
+        reused += opener.reused
+    return taken, reused
+
+
+@pytest.mark.parametrize("width", [10, 30, 48, 80])
+def test_a_streaming_table_draws_only_new_rows_and_equals_the_full_rendering(width: int) -> None:
+    cuts = list(range(1, len(TABLE) + 1, 3))
+    taken, reused = streamed_table(OpenTable(), TABLE, cuts, width)
+    small = len("\n".join(TABLE.split("\n")[: 1 + SMALL_TABLE])) + 1  # where body line 3 begins
+    assert taken == len([cut for cut in cuts if cut > small]), "every cut past that is drawn as a table"
+    assert reused > taken, "rows drawn before are kept while their columns keep their widths"
+    ended = f"{TABLE}\n\nA paragraph after the table, which is no row of it."
+    streamed_table(OpenTable(), ended, list(range(len(TABLE), len(ended) + 1)), width)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(CELLS, min_size=1, max_size=5).map(lambda cells: "| " + " | ".join(cells) + " |"), LINES
+        ),
+        max_size=8,
+    ),
+    st.integers(min_value=1, max_value=4),
+    st.lists(st.integers(min_value=1, max_value=400), max_size=12),
+    st.sampled_from([8, 13, 30, 48]),
+)
+def test_any_table_cut_anywhere_renders_as_the_full_rendering(
+    rows: list[str], columns: int, cuts: list[int], width: int
+) -> None:
+    text = "\n".join(
+        ["| " + " | ".join(f"h{i}" for i in range(columns)) + " |", "|---" * columns + "|", *rows]
+    )
+    cuts = [cut for cut in cuts if cut <= len(text)] + list(range(len(text) - 12, len(text) + 1))
+    streamed_table(OpenTable(), text, cuts, width)
+
+
+def test_a_table_starts_afresh_for_a_new_width_or_another_table_and_declines_other_blocks() -> None:
+    opener = OpenTable()
+    streamed_table(opener, TABLE, [150, 170], 48)
+    assert streamed_table(opener, TABLE, [180], 30) == (1, 0)
+    assert streamed_table(opener, TABLE.replace("Model", "Name"), [190], 30) == (1, 0)
+    assert opener.render(console(), Block("A paragraph | with a pipe\n---", Join.GAP), key(30)) is None
+    assert not opener.drawn
