@@ -12,7 +12,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.plain_lines import PlainLines, TextLine
+from lfgtui.ui.plain_lines import KEPT_SCREENS, PlainLines, TextLine
 
 ANSWER = "# Title\n\nSome **bold** and `code`, with a [link](https://example.com).\n\n- one\n- two\n"
 
@@ -105,3 +105,22 @@ async def test_a_text_line_is_cut_with_an_ellipsis() -> None:
         strip = first_line(line)
         assert strip.cell_length == 20
         assert strip.text.rstrip().endswith("…")
+
+
+async def test_a_following_body_hands_on_the_lines_it_made_as_they_scroll_up() -> None:
+    """A line scrolled up a row is the copy made for it before (filtered once, not once per row it
+    passes), and the copies kept stay a few screens' worth however long the answer grows."""
+    app = LinesApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        body = app.query_one(LiveMarkdown)
+        crop = Region(0, 0, *body.outer_size)
+        shown = body.render_lines(crop)
+        for n in range(200):
+            body.append(f"line {n}\n\n")
+            body.flush()
+            await pilot.pause()
+            before, shown = shown, body.render_lines(crop)
+            assert runs(shown) == runs(by_style_cache(body, crop))
+            if n > crop.height and body.scroll_offset.y:
+                assert all(a is b for a, b in zip(shown[:-3], before[2:-1], strict=True)), "scrolled 2 rows"
+        assert len(body._shown) <= KEPT_SCREENS * crop.height
