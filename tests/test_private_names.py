@@ -105,3 +105,19 @@ def test_rich_tables_still_measure_and_draw_where_open_table_reaches_in() -> Non
         Table._calculate_column_widths
     )
     assert isinstance(Column().copy(), Column)
+
+
+def test_textuals_compositor_still_renders_updates_through_the_methods_lfgs_overrides() -> None:
+    # lfgtui/ui/compositor.py: CoveredCompositor replaces a screen's `_compositor` and overrides
+    # `render_partial_update` and `_render_chops`, reading `_dirty_regions`, `_regions_to_spans`,
+    # `cuts` and `visible_widgets`, and builds a `ChopsUpdate(chops, spans, chop_ends)`.
+    from textual._compositor import ChopsUpdate, Compositor
+    from textual.screen import Screen
+
+    compositor = Compositor()
+    assert isinstance(compositor._dirty_regions, set) and callable(compositor._regions_to_spans)
+    chops = inspect.signature(Compositor._render_chops)
+    assert list(chops.parameters) == ["self", "crop", "is_rendered_line"]
+    assert isinstance(Compositor.cuts, property) and isinstance(Compositor.visible_widgets, property)
+    assert list(inspect.signature(ChopsUpdate).parameters) == ["chops", "spans", "chop_ends"]
+    assert "self._compositor = Compositor()" in inspect.getsource(Screen.__init__)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
@@ -19,6 +21,9 @@ from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
+
+KEPT_SCREENS = 4
+"""How many screens' worth of lines `PlainLines` keeps ready before it forgets the older half."""
 
 
 class PlainLines(Widget):
@@ -31,15 +36,19 @@ class PlainLines(Widget):
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._plain: tuple[bool, Color] | None = None
-        self._filtered: dict[int, tuple[Strip, Sequence[LineFilter], Strip]] = {}
-        """Per row, the last line shown there, the filters and the filtered copy. `Strip.apply_filter`
-        would keep a filtered twin inside every line shown, cached lines included: at 16 streams that
-        grew memory by ~1 MB/s."""
+        self._shown: dict[int, tuple[Strip, Strip]] = {}
+        """The lines shown lately, by the identity of the line `render_line` made: it and the copy
+        handed to the compositor (cut or padded to the width, through the filters). A body that
+        follows its tail shows the same lines a row higher each frame: each is filtered once, not
+        once per row it passes. `Strip.apply_filter` would keep a filtered twin inside every line
+        shown, cached lines included: at 16 streams that grew memory by ~1 MB/s."""
+        self._shown_for: tuple[int, Sequence[LineFilter]] | None = None
+        """The width and filters the copies in `_shown` were made for."""
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._plain = None
-        self._filtered.clear()
+        self._shown.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._plain is None:
@@ -49,26 +58,33 @@ class PlainLines(Widget):
             return super().render_lines(crop)
         width = self.outer_size.width
         filters = self.get_line_filters()
+        shown = self._shown
+        if self._shown_for != (width, filters):
+            shown.clear()
+            self._shown_for = (width, filters)
         strips: list[Strip] = []
         for y in crop.line_range:
             strip = self.render_line(y)
-            if strip.cell_length != width:
-                strip = strip.adjust_cell_length(width, self.rich_style)
-            strips.append(self._filter(y, strip, filters, background) if filters else strip)
+            made = shown.pop(id(strip), None)  # put back last: the oldest are the least lately shown
+            if made is None or made[0] is not strip:
+                made = (strip, self._fitted(strip, width, filters, background))
+            shown[id(strip)] = made
+            strips.append(made[1])
+        if len(shown) > KEPT_SCREENS * max(1, self.outer_size.height):
+            for key in list(shown)[: len(shown) // 2]:  # the older half: lines scrolled away
+                del shown[key]
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             strips = [strip.crop(x1, x2) for strip in strips]
         return strips
 
-    def _filter(self, y: int, strip: Strip, filters: Sequence[LineFilter], background: Color) -> Strip:
-        last = self._filtered.get(y)
-        if last is not None and last[0] is strip and last[1] == filters:
-            return last[2]
-        shown = strip
+    def _fitted(self, strip: Strip, width: int, filters: Sequence[LineFilter], background: Color) -> Strip:
+        """`strip` cut or padded to `width`, through the app's line filters."""
+        if strip.cell_length != width:
+            strip = strip.adjust_cell_length(width, self.rich_style)
         for line_filter in filters:
-            shown = Strip(line_filter.apply(list(shown), background), shown.cell_length)
-        self._filtered[y] = (strip, filters, shown)
-        return shown
+            strip = Strip(line_filter.apply(list(strip), background), strip.cell_length)
+        return strip
 
     def _has_no_box_styles(self) -> bool:
         styles = self.styles
@@ -116,8 +132,24 @@ class TextLine(PlainLines):
         if y:
             return Strip.blank(width, self._style)
         if self._strip is None or self._strip.cell_length != width:
-            console = self.app.console
-            options = console.options.update(width=width, no_wrap=True, overflow="ellipsis")
-            line = console.render_lines(self.text, options, style=self._style, pad=True)[0]
-            self._strip = Strip(line, width).simplify()
+            self._strip = one_line(self.app.console, self.text, width, self._style)
         return self._strip
+
+
+def one_line(console: Console, text: Text, width: int, style: Style) -> Strip:
+    """`text` on one line of `width` over `style`, cut with an ellipsis when too long: the first
+    line rich's `Console.render_lines` makes of it. A line that fits (no tab, no line break, no
+    justification of its own: a header, the gauges) is rendered straight, as rich would after its
+    wrap pass (which makes the text's own style its first span), at about a third of the cost."""
+    plain = text.plain
+    if text.cell_len > width or "\n" in plain or "\t" in plain or text.justify not in (None, "default"):
+        options = console.options.update(width=width, no_wrap=True, overflow="ellipsis")
+        return Strip(console.render_lines(text, options, style=style, pad=True)[0], width).simplify()
+    if text.style:
+        text = text.copy()
+        text.stylize_before(text.style)
+        text.style = ""
+    segments = list(Segment.apply_style(text.render(console), style))
+    if text.cell_len < width:
+        segments.append(Segment(" " * (width - text.cell_len), style))
+    return Strip(segments, width).simplify()

@@ -38,6 +38,7 @@ from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
 from lfgtui.run.approvals import Reply
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.ui.compositor import CoveredCompositor
 from lfgtui.ui.elicitation_screen import ElicitationScreen
 from lfgtui.ui.footer import KeysFooter
 from lfgtui.ui.gauges import elapsed_text
@@ -339,6 +340,7 @@ class RunScreen(Screen[None]):
     ) -> None:
         """`keys`: what its keys act on; `services`: its clock and the person's keymap."""
         super().__init__()
+        self._compositor = CoveredCompositor()  # its panes' updates render no hidden line (compositor.py)
         self.keys = keys
         self.services = services
         self.mode = mode

@@ -11,8 +11,10 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from lfgtui.cost.metrics import Metrics
+from lfgtui.ui.gauges import gauge_text
 from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.plain_lines import PlainLines, TextLine
+from lfgtui.ui.plain_lines import KEPT_SCREENS, PlainLines, TextLine, one_line
 
 ANSWER = "# Title\n\nSome **bold** and `code`, with a [link](https://example.com).\n\n- one\n- two\n"
 
@@ -105,3 +107,56 @@ async def test_a_text_line_is_cut_with_an_ellipsis() -> None:
         strip = first_line(line)
         assert strip.cell_length == 20
         assert strip.text.rstrip().endswith("…")
+
+
+async def test_a_following_body_hands_on_the_lines_it_made_as_they_scroll_up() -> None:
+    """A line scrolled up a row is the copy made for it before (filtered once, not once per row it
+    passes), and the copies kept stay a few screens' worth however long the answer grows."""
+    app = LinesApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        body = app.query_one(LiveMarkdown)
+        crop = Region(0, 0, *body.outer_size)
+        shown = body.render_lines(crop)
+        for n in range(200):
+            body.append(f"line {n}\n\n")
+            body.flush()
+            await pilot.pause()
+            before, shown = shown, body.render_lines(crop)
+            assert runs(shown) == runs(by_style_cache(body, crop))
+            if n > crop.height and body.scroll_offset.y:
+                assert all(a is b for a, b in zip(shown[:-3], before[2:-1], strict=True)), "scrolled 2 rows"
+        assert len(body._shown) <= KEPT_SCREENS * crop.height
+
+
+async def test_a_line_that_fits_is_drawn_as_rich_draws_it() -> None:
+    """`one_line` renders a line that fits straight; it is the line rich's own pass makes."""
+    gauges = [
+        gauge_text(Metrics(), rate, [rate / 2, None, rate, 0.0] * 4, elapsed, width, running)
+        for rate, elapsed, width, running in (
+            (0.0, None, 80, True),
+            (51.5, 65.2, 60, True),
+            (9.0, 3.0, 44, False),
+        )
+    ]
+    header = Text.assemble(("⠋ ", "bold cyan"), ("ticket", "bold"))
+    header.append_text(Text(" needs you · 2 min", "bold reverse yellow"))
+    header.append("  sim/model", "dim")
+    texts = [
+        *gauges,
+        header,
+        Text(),
+        Text("plain"),
+        Text("styled as a whole", "italic red"),
+        Text("中文 wide ✓ · ▁▂▃", "bold"),
+        Text("a\tb"),
+        Text("two\nlines"),
+        Text("right", justify="right"),
+    ]
+    app = LinesApp()
+    async with app.run_test(size=(100, 12)):
+        console, style = app.console, app.query_one("#plain").rich_style
+        for text in texts:
+            for width in {max(1, text.cell_len + extra) for extra in (0, 7, -3)}:
+                options = console.options.update(width=width, no_wrap=True, overflow="ellipsis")
+                line = Strip(console.render_lines(text, options, style=style, pad=True)[0], width).simplify()
+                assert list(one_line(console, text, width, style)) == list(line), (text, width)

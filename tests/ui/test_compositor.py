@@ -1,0 +1,76 @@
+"""The run screen's compositor sends the terminal what Textual's own would, for any changed box."""
+
+from __future__ import annotations
+
+from copy import copy
+from pathlib import Path
+
+from rich.segment import Segment
+from textual._compositor import Compositor
+from textual.geometry import Region
+
+from lfgtui.sim.server import SimServer
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.compositor import CoveredCompositor
+from lfgtui.ui.pane import PaneState
+from tests.support.app import make_app, pane, tickets, until
+
+TICKETS = "".join(
+    f'[[ticket]]\nid = "{name}"\nprompt = "x"\nmodel = "{model}"\n{extra}\n'
+    for name, model, extra in (
+        ("long", "long-answer:repeat=40,tokens_per_s=400", ""),
+        ("hi", "hello", ""),
+        ("think", "reasoning", ""),
+        ("w", "writer", 'tools = ["write_file", "run_command"]\n'),
+        ("more", "long-answer:repeat=40,tokens_per_s=400", ""),
+    )
+)
+
+
+def sent(app: LfgApp, regions: list[Region] | None, plain: bool) -> list[Segment]:
+    """What the run screen's compositor (or Textual's, `plain`, in the same state) writes to the
+    terminal to update `regions` (None: the whole screen), but for cursor moves that nothing
+    written follows (Textual's sends one at the end of some spans)."""
+    compositor = app.screen._compositor
+    if plain:
+        compositor = copy(compositor)
+        compositor.__class__ = Compositor
+    pending, compositor._dirty_regions = compositor._dirty_regions, set(regions or ())
+    update = compositor.render_partial_update() if regions else compositor.render_full_update()
+    compositor._dirty_regions = pending
+    assert update is not None
+    segments = list(app.console.render(update))
+    following = [*segments[1:], Segment.line()]
+    return [s for s, then in zip(segments, following, strict=True) if not (s.control and blank(then))]
+
+
+def blank(segment: Segment) -> bool:
+    """Nothing is written at a cursor move followed by this."""
+    return bool(segment.control) or segment.text == "\n"
+
+
+def boxes(app: LfgApp) -> list[list[Region]]:
+    """Changed boxes as the run screen gets them: each widget on it, a body's last line, two panes'
+    bodies at once, a band across the panes, and everything."""
+    compositor = app.screen._compositor
+    widgets = [[region] for region, clip in compositor.visible_widgets.values() if region.overlaps(clip)]
+    bodies = [view.body.region for view in (pane(app, "long").shown, pane(app, "w").shown)]
+    band = Region(0, 5, compositor.size.width, 3)
+    last_line = Region(bodies[0].x, bodies[0].bottom - 1, bodies[0].width, 1)
+    return [*widgets, bodies, [band], [last_line, bodies[1]], [compositor.size.region]]
+
+
+async def test_updates_match_textuals_compositor(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, TICKETS))
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen._compositor, CoveredCompositor)
+        await until(pilot, lambda: pane(app, "long").body.length > 2000 and pane(app, "w").tools.rows)
+        await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
+        writer = pane(app, "w")
+        for _ in range(2):  # streaming, then with a pane focused (its border) and a tool log unfolded
+            await pilot.pause()
+            for regions in [*boxes(app), None]:
+                assert sent(app, regions, plain=False) == sent(app, regions, plain=True), regions
+            await pilot.press("tab")
+            writer.tools.collapsed = False
+            writer.dirty = writer.urgent = True
