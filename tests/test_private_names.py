@@ -84,3 +84,22 @@ def test_rich_still_wraps_text_where_divide_line_says() -> None:
     assert list(inspect.signature(divide_line).parameters) == ["text", "width", "fold"]
     assert divide_line("aaa bbb", 4) == [4]
     assert "divide_line(" in inspect.getsource(__import__("rich.text").text.Text.wrap)
+
+
+def test_asyncios_subprocess_protocol_still_takes_a_subclass_reading_stdout_itself() -> None:
+    # lfgtui/providers/worker.py: ChildPipes subclasses SubprocessStreamProtocol (stdin and stderr as
+    # its streams, stdout decoded in `pipe_data_received`) and makes a `Process` of it.
+    from asyncio.subprocess import Process, SubprocessStreamProtocol
+
+    assert list(inspect.signature(SubprocessStreamProtocol).parameters) == ["limit", "loop"]
+    assert list(inspect.signature(SubprocessStreamProtocol.pipe_data_received).parameters) == [
+        "self",
+        "fd",
+        "data",
+    ]
+    assert list(inspect.signature(SubprocessStreamProtocol.pipe_connection_lost).parameters) == [
+        "self",
+        "fd",
+        "exc",
+    ]
+    assert list(inspect.signature(Process).parameters) == ["transport", "protocol", "loop"]
