@@ -140,6 +140,35 @@ class Frames:
             pending += data[start:]
 
 
+class Inbox:
+    """One stream's items as the parent reads them, taken by its consumer as one list of everything
+    that came since it last took: reads that arrive before it runs wake it once, not once each."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Item] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, items: list[Item]) -> None:
+        """Hand on `items` (the inbox keeps the list)."""
+        if self._items:
+            self._items += items
+        else:
+            self._items = items
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def take(self) -> list[Item]:
+        """Everything put since the last take, in order; waits while there is nothing."""
+        while not self._items:
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            await waiter
+        items, self._items = self._items, []
+        return items
+
+
 class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
     """The child's pipes: stdin and stderr as asyncio's streams, stdout decoded as it arrives.
 
@@ -204,7 +233,7 @@ class ProviderWorker:
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
         self._remotes: dict[str, RemoteProvider] = {}
-        self._inboxes: dict[int, asyncio.Queue[list[Item]]] = {}
+        self._inboxes: dict[int, Inbox] = {}
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._stderr: deque[str] = deque(maxlen=20)
@@ -222,12 +251,10 @@ class ProviderWorker:
         await remote.ready()
         return remote
 
-    async def open(
-        self, config: ProviderConfig, call: ModelCall | None
-    ) -> tuple[int, asyncio.Queue[list[Item]]]:
+    async def open(self, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
         process = await self._running()
         stream = next(self._ids)
-        inbox: asyncio.Queue[list[Item]] = asyncio.Queue()
+        inbox = Inbox()
         self._inboxes[stream] = inbox
         assert process.stdin is not None
         process.stdin.write(frame(Open(stream, config, call)))
@@ -282,7 +309,7 @@ class ProviderWorker:
             inbox = inboxes.get(stream)
             if inbox is None:
                 continue
-            inbox.put_nowait(items)
+            inbox.put(items)
             if isinstance(items[-1], Ended | Failed | Crashed):  # the stream's last item
                 del inboxes[stream]
 
@@ -294,12 +321,13 @@ class ProviderWorker:
             code = await process.wait()
             reason = f"the provider worker process exited (code {code})"
         except Exception as exc:  # an unreadable message: nothing after it can be trusted
-            process.kill()
+            if process.returncode is None:
+                process.kill()
             reason = f"the provider worker sent an unreadable message ({type(exc).__name__}: {exc})"
         if self._stderr:
             reason += ": " + " | ".join(self._stderr)
         for inbox in self._inboxes.values():
-            inbox.put_nowait([Crashed(reason)])
+            inbox.put([Crashed(reason)])
         self._inboxes.clear()
 
     async def _read_stderr(self, process: asyncio.subprocess.Process) -> None:
@@ -354,7 +382,7 @@ class RemoteProvider:
         stream, inbox = await self.worker.open(self.config, call)
         try:
             while True:
-                for item in await inbox.get():
+                for item in await inbox.take():
                     match item:
                         case tuple():  # an event (`Observed`), the most of them: no deeper pattern
                             yield ev.adopt(item)

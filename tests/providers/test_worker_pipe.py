@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lfgtui.events import EventFactory, TextDelta, observed
-from lfgtui.providers.worker import HEADER, ChildPipes, Ended, Frames, ProviderWorker, frame
+from lfgtui.providers.worker import HEADER, ChildPipes, Ended, Frames, Inbox, ProviderWorker, frame
 
 MESSAGES: list[Any] = [
     [(1, observed(EventFactory("t", 1)(TextDelta, text="hello ")))],
@@ -55,7 +55,8 @@ async def pipes_of(script: str) -> tuple[list[list[Any]], BaseException | None]:
         error = None
     except Exception as exc:
         error = exc
-    process.kill()
+    if process.returncode is None:
+        process.kill()
     await process.wait()
     return delivered, error
 
@@ -81,13 +82,22 @@ async def test_an_unreadable_message_ends_the_pipe_with_its_error_after_what_cam
     assert [m for read in delivered for m in read] == [MESSAGES[0]]
 
 
-def test_one_read_hands_each_stream_one_list_of_its_items_in_order() -> None:
+async def test_one_read_hands_each_stream_one_list_of_its_items_in_order() -> None:
     worker = ProviderWorker()
-    first: asyncio.Queue[list[Any]] = asyncio.Queue()
-    second: asyncio.Queue[list[Any]] = asyncio.Queue()
+    first, second = Inbox(), Inbox()
     worker._inboxes.update({1: first, 2: second})
-    a, b, c = (observed(EventFactory("t", 1)(TextDelta, text=t)) for t in "abc")
+    a, b, c, d = (observed(EventFactory("t", 1)(TextDelta, text=t)) for t in "abcd")
     worker._deliver([[(1, a), (2, b)], [(1, c), (2, Ended())]])
-    assert first.get_nowait() == [a, c] and first.empty()
-    assert second.get_nowait() == [b, Ended()] and second.empty()
+    assert await second.take() == [b, Ended()]
     assert set(worker._inboxes) == {1}, "a stream's inbox goes once its last item is handed on"
+    worker._deliver([[(1, d)]])
+    assert await first.take() == [a, c, d], "reads before the consumer runs are taken as one list"
+
+
+async def test_a_consumer_waiting_on_its_inbox_wakes_when_items_come() -> None:
+    inbox = Inbox()
+    taking = asyncio.create_task(inbox.take())
+    await asyncio.sleep(0)
+    assert not taking.done()
+    inbox.put([Ended()])
+    assert await asyncio.wait_for(taking, 10) == [Ended()]
