@@ -195,13 +195,18 @@ class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
         if self.ended.done():  # after an unreadable message
             return
         messages: list[Any] = []
+        failure: Exception | None = None
         try:
             messages.extend(self._frames.feed(data))
         except Exception as exc:  # what came before it is handed on; nothing after it is read
-            self.ended.set_exception(exc)
-        if messages:
-            self._deliver(messages)
-        if self.ended.done():
+            failure = exc
+        try:
+            if messages:
+                self._deliver(messages)
+        except Exception as exc:  # a message of the wrong shape is as unreadable
+            failure = failure or exc
+        if failure is not None:
+            self.ended.set_exception(failure)
             return
         stdout = self._stdout
         if len(data) < SMALL_READ and self._held is None and stdout is not None and not stdout.is_closing():

@@ -82,6 +82,22 @@ async def test_an_unreadable_message_ends_the_pipe_with_its_error_after_what_cam
     assert [m for read in delivered for m in read] == [MESSAGES[0]]
 
 
+async def test_a_message_of_the_wrong_shape_ends_the_pipe_too() -> None:
+    data = frame(MESSAGES[0]) + frame("not a batch")
+    loop = asyncio.get_running_loop()
+    delivered: list[Any] = []
+
+    def deliver(messages: list[Any]) -> None:
+        ProviderWorker()._deliver(messages)  # a worker with no inboxes: only the messages' shape counts
+        delivered.extend(messages)
+
+    pipes = ChildPipes(deliver, loop)
+    pipes.pipe_data_received(1, data)
+    with pytest.raises(ValueError):
+        await pipes.ended
+    assert delivered == []
+
+
 async def test_one_read_hands_each_stream_one_list_of_its_items_in_order() -> None:
     worker = ProviderWorker()
     first, second = Inbox(), Inbox()
