@@ -11,9 +11,7 @@ the network.
 
 The parent reads the pipe in a protocol callback (`ChildPipes`), not a reader task: each read's frames
 are decoded at once (`Frames`) and each stream is handed one list of everything the read brought
-for it, so a stream's consumer wakes once per read, not once per frame. After a small read the pipe
-is left alone for `READ_HOLD_S`, so that a flowing pipe wakes the UI's loop once per hold, not once
-per batch the child sends; the events keep the child's time stamps, so the gauges do not move.
+for it (`Inbox`), so a stream's consumer wakes once per read, not once per frame.
 
 This module is the pipe's messages and the parent's side; worker_child.py is the child's, where the
 ordinary adapters run unchanged in an `InProcessBackend`. A `ProviderError` comes back as its
@@ -31,21 +29,15 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from lfgtui.events import ErrorInfo, Event, EventFactory, Observed
 from lfgtui.providers.base import ModelCall, ProviderConfig, ProviderError
 
 HEADER = struct.Struct("!I")
 STOP_WAIT_S = 5.0
-READ_HOLD_S = 0.020
-"""How long the parent leaves the pipe unread after a small read: the batches the child sent meanwhile
-(every few ms, see worker_child.FLUSH_S) are read and handed on together: at one stream of 200 tok/s,
-about 40 reads a second instead of 90, which halved the parent's CPU per token with no screen
-(/proc, the loop's wake-ups are most of it). Under half a frame (50 ms), and a lone event after a
-quiet spell is read at once."""
-SMALL_READ = 1 << 16
-"""A read at least this big is followed by the next at once: a pipe that fast has no waits to save."""
+STDERR_LIMIT = 1 << 16
+"""The buffer of the child's stderr stream (asyncio's default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,17 +168,10 @@ class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
     done when stdout ends, or fails with what made a message unreadable (nothing after it is read)."""
 
     def __init__(self, deliver: Callable[[list[Any]], None], loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=SMALL_READ, loop=loop)
+        super().__init__(limit=STDERR_LIMIT, loop=loop)
         self._deliver = deliver
         self._frames = Frames()
-        self._stdout: asyncio.ReadTransport | None = None
-        self._held: asyncio.TimerHandle | None = None
         self.ended: asyncio.Future[None] = loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        stdout = cast(asyncio.SubprocessTransport, transport).get_pipe_transport(1)
-        self._stdout = cast(asyncio.ReadTransport, stdout)  # uvloop's are not asyncio's subclasses
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd != 1:
@@ -207,27 +192,13 @@ class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
             failure = failure or exc
         if failure is not None:
             self.ended.set_exception(failure)
-            return
-        stdout = self._stdout
-        if len(data) < SMALL_READ and self._held is None and stdout is not None and not stdout.is_closing():
-            stdout.pause_reading()
-            self._held = asyncio.get_running_loop().call_later(READ_HOLD_S, self._resume, stdout)
-
-    def _resume(self, stdout: asyncio.ReadTransport) -> None:
-        self._held = None
-        if not stdout.is_closing():
-            stdout.resume_reading()
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:
-            if self._held is not None:
-                self._held.cancel()
-                self._held = None
-            if not self.ended.done():
-                if exc is None:
-                    self.ended.set_result(None)
-                else:
-                    self.ended.set_exception(exc)
+        if fd == 1 and not self.ended.done():
+            if exc is None:
+                self.ended.set_result(None)
+            else:
+                self.ended.set_exception(exc)
         super().pipe_connection_lost(fd, exc)
 
 
