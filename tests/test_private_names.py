@@ -121,3 +121,22 @@ def test_textuals_compositor_still_renders_updates_through_the_methods_lfgs_over
     assert isinstance(Compositor.cuts, property) and isinstance(Compositor.visible_widgets, property)
     assert list(inspect.signature(ChopsUpdate).parameters) == ["chops", "spans", "chop_ends"]
     assert "self._compositor = Compositor()" in inspect.getsource(Screen.__init__)
+
+
+def test_asyncios_subprocess_protocol_still_takes_a_subclass_reading_stdout_itself() -> None:
+    # lfgtui/providers/worker.py: ChildPipes subclasses SubprocessStreamProtocol (stdin and stderr as
+    # its streams, stdout decoded in `pipe_data_received`) and makes a `Process` of it.
+    from asyncio.subprocess import Process, SubprocessStreamProtocol
+
+    assert list(inspect.signature(SubprocessStreamProtocol).parameters) == ["limit", "loop"]
+    assert list(inspect.signature(SubprocessStreamProtocol.pipe_data_received).parameters) == [
+        "self",
+        "fd",
+        "data",
+    ]
+    assert list(inspect.signature(SubprocessStreamProtocol.pipe_connection_lost).parameters) == [
+        "self",
+        "fd",
+        "exc",
+    ]
+    assert list(inspect.signature(Process).parameters) == ["transport", "protocol", "loop"]

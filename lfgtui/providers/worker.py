@@ -9,6 +9,10 @@ on its stdout in pickled batches every few milliseconds. The child stamps each e
 system-wide monotonic clock when it arrives, so time to first token and screen lag still count from
 the network.
 
+The parent reads the pipe in a protocol callback (`ChildPipes`), not a reader task: each read's frames
+are decoded at once (`Frames`) and each stream is handed one list of everything the read brought
+for it (`Inbox`), so a stream's consumer wakes once per read, not once per frame.
+
 This module is the pipe's messages and the parent's side; worker_child.py is the child's, where the
 ordinary adapters run unchanged in an `InProcessBackend`. A `ProviderError` comes back as its
 `ErrorInfo`; a bug in the child, or the child dying, fails just the calls it was streaming, and the
@@ -23,7 +27,7 @@ import pickle
 import struct
 import sys
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,8 @@ from lfgtui.providers.base import ModelCall, ProviderConfig, ProviderError
 
 HEADER = struct.Struct("!I")
 STOP_WAIT_S = 5.0
+STDERR_LIMIT = 1 << 16
+"""The buffer of the child's stderr stream (asyncio's default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,111 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
         return None
 
 
+class Frames:
+    """Splits the bytes of the pipe into the messages `frame` made: every complete one a read brought,
+    at once, without a coroutine per frame; a frame split between reads waits for its rest."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._needed = HEADER.size
+        """How many bytes `_pending` must hold before it can give a message."""
+
+    def feed(self, data: bytes) -> Iterator[Any]:
+        """The messages completed by `data`, in order. Raises what unpickling raises on a broken frame,
+        after the messages before it."""
+        pending = self._pending
+        if pending:
+            pending += data
+            if len(pending) < self._needed:
+                return
+            data = bytes(pending)
+            pending.clear()
+        start, end, head = 0, len(data), HEADER.size
+        while end - start >= head:
+            (size,) = HEADER.unpack_from(data, start)
+            stop = start + head + size
+            if stop > end:
+                self._needed = stop - start
+                break
+            message = pickle.loads(data[start + head : stop])
+            start = stop
+            yield message
+        else:
+            self._needed = head
+        if start < end:
+            pending += data[start:]
+
+
+class Inbox:
+    """One stream's items as the parent reads them, taken by its consumer as one list of everything
+    that came since it last took: reads that arrive before it runs wake it once, not once each."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Item] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, items: list[Item]) -> None:
+        """Hand on `items` (the inbox keeps the list)."""
+        if self._items:
+            self._items += items
+        else:
+            self._items = items
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def take(self) -> list[Item]:
+        """Everything put since the last take, in order; waits while there is nothing."""
+        while not self._items:
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            await waiter
+        items, self._items = self._items, []
+        return items
+
+
+class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
+    """The child's pipes: stdin and stderr as asyncio's streams, stdout decoded as it arrives.
+
+    Each read's messages go to `deliver` at once, in the loop's callback for the read; `ended` is
+    done when stdout ends, or fails with what made a message unreadable (nothing after it is read)."""
+
+    def __init__(self, deliver: Callable[[list[Any]], None], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=STDERR_LIMIT, loop=loop)
+        self._deliver = deliver
+        self._frames = Frames()
+        self.ended: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd != 1:
+            super().pipe_data_received(fd, data)
+            return
+        if self.ended.done():  # after an unreadable message
+            return
+        messages: list[Any] = []
+        failure: Exception | None = None
+        try:
+            messages.extend(self._frames.feed(data))
+        except Exception as exc:  # what came before it is handed on; nothing after it is read
+            failure = exc
+        try:
+            if messages:
+                self._deliver(messages)
+        except Exception as exc:  # a message of the wrong shape is as unreadable
+            failure = failure or exc
+        if failure is not None:
+            self.ended.set_exception(failure)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1 and not self.ended.done():
+            if exc is None:
+                self.ended.set_result(None)
+            else:
+                self.ended.set_exception(exc)
+        super().pipe_connection_lost(fd, exc)
+
+
 class ProviderWorker:
     """The parent's side, a `registry.Backend`: one child process, started on first use and again
     after it dies, reading the streams of every provider it makes."""
@@ -98,7 +209,7 @@ class ProviderWorker:
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
         self._remotes: dict[str, RemoteProvider] = {}
-        self._inboxes: dict[int, asyncio.Queue[list[Item]]] = {}
+        self._inboxes: dict[int, Inbox] = {}
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._stderr: deque[str] = deque(maxlen=20)
@@ -116,12 +227,10 @@ class ProviderWorker:
         await remote.ready()
         return remote
 
-    async def open(
-        self, config: ProviderConfig, call: ModelCall | None
-    ) -> tuple[int, asyncio.Queue[list[Item]]]:
+    async def open(self, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
         process = await self._running()
         stream = next(self._ids)
-        inbox: asyncio.Queue[list[Item]] = asyncio.Queue()
+        inbox = Inbox()
         self._inboxes[stream] = inbox
         assert process.stdin is not None
         process.stdin.write(frame(Open(stream, config, call)))
@@ -143,7 +252,9 @@ class ProviderWorker:
         """The child process, started now unless one is running."""
         async with self._starting:
             if self._process is None or self._process.returncode is not None:
-                self._process = await asyncio.create_subprocess_exec(
+                loop = asyncio.get_running_loop()
+                transport, pipes = await loop.subprocess_exec(
+                    lambda: ChildPipes(self._deliver, loop),
                     sys.executable,
                     "-m",
                     "lfgtui.providers.worker_child",
@@ -151,36 +262,48 @@ class ProviderWorker:
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
                 )
+                self._process = process = asyncio.subprocess.Process(transport, pipes, loop)
                 self._stderr.clear()
                 self._tasks = [
-                    asyncio.create_task(self._read(self._process), name="provider worker reader"),
-                    asyncio.create_task(self._read_stderr(self._process), name="provider worker stderr"),
+                    asyncio.create_task(self._read(process, pipes.ended), name="provider worker reader"),
+                    asyncio.create_task(self._read_stderr(process), name="provider worker stderr"),
                 ]
             return self._process
 
-    async def _read(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
+    def _deliver(self, batches: list[list[tuple[int, Item]]]) -> None:
+        """What one read of the pipe brought: each stream's items, in order, as one list to its inbox."""
+        grouped: dict[int, list[Item]] = {}
+        for batch in batches:
+            for stream, item in batch:
+                items = grouped.get(stream)
+                if items is None:
+                    grouped[stream] = [item]
+                else:
+                    items.append(item)
+        inboxes = self._inboxes
+        for stream, items in grouped.items():
+            inbox = inboxes.get(stream)
+            if inbox is None:
+                continue
+            inbox.put(items)
+            if isinstance(items[-1], Ended | Failed | Crashed):  # the stream's last item
+                del inboxes[stream]
+
+    async def _read(self, process: asyncio.subprocess.Process, ended: asyncio.Future[None]) -> None:
+        """Wait for the end of the child's stdout (its events are delivered as they come, by `ChildPipes`);
+        then fail whatever it was still streaming, saying why."""
         try:
-            while (batch := await read_frame(process.stdout)) is not None:
-                grouped: dict[int, list[Item]] = {}
-                for stream, item in batch:
-                    grouped.setdefault(stream, []).append(item)
-                for stream, items in grouped.items():
-                    inbox = self._inboxes.get(stream)
-                    if inbox is None:
-                        continue
-                    inbox.put_nowait(items)
-                    if isinstance(items[-1], Ended | Failed | Crashed):  # the stream's last item
-                        del self._inboxes[stream]
+            await ended
             code = await process.wait()
             reason = f"the provider worker process exited (code {code})"
         except Exception as exc:  # an unreadable message: nothing after it can be trusted
-            process.kill()
+            if process.returncode is None:
+                process.kill()
             reason = f"the provider worker sent an unreadable message ({type(exc).__name__}: {exc})"
         if self._stderr:
             reason += ": " + " | ".join(self._stderr)
         for inbox in self._inboxes.values():
-            inbox.put_nowait([Crashed(reason)])
+            inbox.put([Crashed(reason)])
         self._inboxes.clear()
 
     async def _read_stderr(self, process: asyncio.subprocess.Process) -> None:
@@ -235,7 +358,7 @@ class RemoteProvider:
         stream, inbox = await self.worker.open(self.config, call)
         try:
             while True:
-                for item in await inbox.get():
+                for item in await inbox.take():
                     match item:
                         case tuple():  # an event (`Observed`), the most of them: no deeper pattern
                             yield ev.adopt(item)
