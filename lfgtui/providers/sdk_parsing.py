@@ -11,23 +11,37 @@ unions) stay on the SDK's path: its discriminator lookup beats pydantic's union 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
+
+_validators: dict[Any, Callable[[object], Any] | None] = {}
+"""Each `cast_to` the SDK asked for: its model's `model_validate`, or None for the SDK's own path.
+Asking `issubclass` and `hasattr` of a pydantic model class for every chunk cost more than the
+validation itself (`hasattr` raises inside pydantic's metaclass for the absent `build`)."""
+
+
+def _validator(cast_to: Any) -> Callable[[object], Any] | None:
+    try:
+        return _validators[cast_to]
+    except KeyError:
+        fits = (
+            isinstance(cast_to, type)
+            and issubclass(cast_to, pydantic.BaseModel)
+            and not hasattr(cast_to, "build")
+        )
+        found = _validators[cast_to] = cast_to.model_validate if fits else None
+        return found
 
 
 class ValidatingClient:
     """Mixin for an SDK client class (first in the bases): pydantic-core validation first."""
 
     def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
-        if (
-            isinstance(data, dict)
-            and isinstance(cast_to, type)
-            and issubclass(cast_to, pydantic.BaseModel)
-            and not hasattr(cast_to, "build")
-        ):
+        if type(data) is dict and (validate := _validator(cast_to)) is not None:
             try:
-                return cast_to.model_validate(data)
+                return validate(data)
             except pydantic.ValidationError:
                 pass
         return super()._process_response_data(  # type: ignore[misc]
