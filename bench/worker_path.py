@@ -269,7 +269,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--configs", default="16x200,64x200", help="STREAMSxTOKENS_PER_S, comma-separated ('' for none)"
+        "--configs", default="1x200,16x200,64x200", help="STREAMSxTOKENS_PER_S, comma-separated ('' for none)"
     )
     parser.add_argument("--kind", choices=sorted(KINDS), default="chat", help="the protocol and SDK")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")

@@ -45,6 +45,7 @@ from lfgtui.providers.base import (
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.quota import quota_seen, refused_quota
+from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
@@ -197,8 +198,12 @@ class MessageReader:
         )
 
 
+class AnthropicClient(ValidatingClient, anthropic.AsyncAnthropic):
+    """The official async client, parsing events through pydantic-core first (see sdk_parsing)."""
+
+
 def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
+    return AnthropicClient(
         api_key=config.api_key or "not-needed",
         base_url=config.base_url,
         timeout=timeouts(config),

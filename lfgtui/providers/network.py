@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -27,9 +28,10 @@ HIGH_WATER = 1 << 20
 READ_BYTES = 64 * 1024
 """What httpcore2 asks one read for (`AsyncHTTP11Connection.READ_NUM_BYTES`): a full read is never held."""
 HOLD_S = 0.008
-"""How long bytes of a flowing stream wait for more before its reader wakes: several SSE events per
-read, each read costing about as much as parsing an event. A sixth of a 50 ms frame at most, and
-never the first bytes after a request or a pause (see `_Buffered.holds`)."""
+"""How long bytes of a flowing stream wait for more before its reader wakes, at most: several SSE
+events per read, each read costing about as much as parsing an event. A sixth of a 50 ms frame at
+most, and never the first bytes after a request or a pause (see `_Buffered.holds`). Held reads are
+released by one clock (`_HoldClock`) every `HOLD_S / 2`, each once it has waited at least that long."""
 FLOWING_S = 0.05
 """Reads less than this apart are one flow; a longer gap (the model's time to first token, a tool
 call, thinking) starts a new one."""
@@ -37,6 +39,50 @@ UNHELD_READS = 5
 """The first reads of a flow, never held: a response's head and the events before its first token
 (Anthropic's `message_start`, `content_block_start`, `ping`; the Responses API's four), so TTFT,
 and the first token after a pause, are read the moment they arrive."""
+
+
+class _HoldClock:
+    """One timer for every held read on a loop, instead of one per read. It fires when the oldest
+    held read has waited `HOLD_S` and releases with it every read that has waited at least half of
+    that, so the streams flowing at once are read in the same pass of the loop (and the provider
+    worker sends their events in one pipe write, see worker_child.Outbox) while no read waits less
+    than `HOLD_S / 2` or more than `HOLD_S`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.held: deque[tuple[float, _Buffered]] = deque()
+        """(when it was held, the reader's protocol), oldest first."""
+        self.timer: asyncio.TimerHandle | None = None
+
+    def hold(self, protocol: _Buffered) -> None:
+        now = self.loop.time()
+        protocol.held_at = now
+        self.held.append((now, protocol))
+        if self.timer is None:
+            self.timer = self.loop.call_at(now + HOLD_S, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        held, ripe = self.held, self.loop.time() - HOLD_S / 2
+        while held and held[0][0] <= ripe:
+            at, protocol = held.popleft()
+            if protocol.held and protocol.held_at == at:
+                protocol.release()
+        if held:
+            self.timer = self.loop.call_at(held[0][0] + HOLD_S, self._fire)
+
+
+_clocks: dict[asyncio.AbstractEventLoop, _HoldClock] = {}
+
+
+def _hold_clock(loop: asyncio.AbstractEventLoop) -> _HoldClock:
+    """The loop's hold clock; a closed loop's is dropped when the next one asks."""
+    clock = _clocks.get(loop)
+    if clock is None:
+        for old in [old for old in _clocks if old.is_closed()]:
+            del _clocks[old]
+        clock = _clocks[loop] = _HoldClock(loop)
+    return clock
 
 
 class _Buffered(asyncio.Protocol):
@@ -55,7 +101,9 @@ class _Buffered(asyncio.Protocol):
         self.run = 0
         """Reads of the current flow: since the last write, or the last gap of `FLOWING_S`."""
         self.last_read = 0.0
-        self.hold: asyncio.TimerHandle | None = None
+        self.held = False
+        """The reader waits for the hold clock (see `_HoldClock`), since `held_at` (the loop's time)."""
+        self.held_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's subclasses
@@ -65,9 +113,10 @@ class _Buffered(asyncio.Protocol):
         self.size += len(data)
         if self.size > HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()
-        if self.hold is None and self.holds():
-            self.hold = self.loop.call_later(HOLD_S, self._wake)
-        elif self.hold is None or self.size >= READ_BYTES:
+        if not self.held and self.holds():
+            self.held = True
+            _hold_clock(self.loop).hold(self)
+        elif not self.held or self.size >= READ_BYTES:
             self._wake()
 
     def holds(self) -> bool:
@@ -75,6 +124,7 @@ class _Buffered(asyncio.Protocol):
         that flows, past the flow's first `UNHELD_READS` reads, with less than a read buffered."""
         return (
             self.reader is not None
+            and not self.reader.done()
             and self.run >= UNHELD_READS
             and self.loop.time() - self.last_read < FLOWING_S
             and self.size < READ_BYTES
@@ -100,10 +150,12 @@ class _Buffered(asyncio.Protocol):
             self.drained.set_result(None)
         self.drained = None
 
+    def release(self) -> None:
+        """The hold clock's: the reader has waited long enough."""
+        self._wake()
+
     def _wake(self) -> None:
-        if self.hold is not None:
-            self.hold.cancel()
-            self.hold = None
+        self.held = False
         if self.reader is not None and not self.reader.done():
             self.reader.set_result(None)
 
@@ -162,9 +214,7 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
                 raise httpcore2.ReadTimeout(str(exc) or "timed out waiting for data") from exc
             finally:
                 protocol.reader = None
-                if protocol.hold is not None:
-                    protocol.hold.cancel()
-                    protocol.hold = None
+                protocol.held = False  # a cancelled read: the clock's tick finds nothing to release
         if protocol.chunks:
             now = protocol.loop.time()
             protocol.run = protocol.run + 1 if now - protocol.last_read < FLOWING_S else 1

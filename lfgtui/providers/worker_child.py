@@ -18,26 +18,23 @@ from lfgtui.providers.base import ProviderError
 from lfgtui.providers.registry import InProcessBackend
 from lfgtui.providers.worker import Cancel, Crashed, Ended, Failed, Item, Open, frame, read_frame
 
-FLUSH_S = 0.004
-"""How long the child gathers events before sending them: one pipe write per few milliseconds, not
-per token, at a cost in lag far below one frame."""
-
 
 class Outbox:
-    """The child's side of the pipe: events gathered for `FLUSH_S`, then written as one batch."""
+    """The child's side of the pipe: the events of one pass of the loop, written as one batch when
+    the pass ends. The network layer wakes the flowing streams together (`network._HoldClock`), so a
+    batch holds every stream's events of one tick: one pipe write, and one wake-up of the parent,
+    per tick rather than per stream, with no timer of its own and no wait added to any event."""
 
     def __init__(self, transport: asyncio.WriteTransport) -> None:
         self._transport = transport
         self._items: list[tuple[int, Item]] = []
-        self._flush: asyncio.TimerHandle | None = None
 
     def put(self, stream: int, item: Item) -> None:
+        if not self._items:
+            asyncio.get_running_loop().call_soon(self.flush)
         self._items.append((stream, item))
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
 
     def flush(self) -> None:
-        self._flush = None
         if self._items and not self._transport.is_closing():
             self._transport.write(frame(self._items))
         self._items = []

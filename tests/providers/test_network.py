@@ -237,3 +237,52 @@ async def test_a_paced_stream_reads_the_sims_own_rate(sim: SimServer) -> None:
         gauge.apply(event)
     sims_rate = (len(sent) - 1) / (sent[-1] - sent[0])
     assert gauge.tokens_per_s == pytest.approx(sims_rate, rel=0.05)
+
+
+async def test_flowing_streams_held_together_are_released_by_one_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(network, "HOLD_S", 3600.0)  # the clock is fired by hand below
+    monkeypatch.setattr(network, "FLOWING_S", 3600.0)  # one flow however slow this machine is
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    loop = asyncio.get_running_loop()
+    streams, servers = [], []
+    for _ in range(3):
+        streams.append(await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30))
+        server, _ = await loop.sock_accept(listener)
+        server.setblocking(True)
+        servers.append(server)
+
+    async def held_read(index: int, data: bytes) -> asyncio.Task[bytes]:
+        protocol = streams[index]._protocol  # type: ignore[attr-defined]
+        reading = asyncio.create_task(streams[index].read(65536, timeout=None))
+        while protocol.reader is None:
+            await asyncio.sleep(0)
+        servers[index].send(data)
+        while not protocol.held and not reading.done():
+            await asyncio.sleep(0)
+        return reading
+
+    for index in range(3):
+        for number in range(network.UNHELD_READS):  # past the reads a flow never holds
+            assert await (await held_read(index, b"%d" % number)) == b"%d" % number
+    first, second = await held_read(0, b"first"), await held_read(1, b"second")
+    clock = network._hold_clock(loop)
+    assert clock.timer is not None and len(clock.held) == 2, "one timer for every held read"
+    assert not first.done() and not second.done()
+    monkeypatch.setattr(network, "HOLD_S", 0.0)  # both have waited long enough
+    clock.timer.cancel()
+    clock._fire()
+    assert await asyncio.gather(first, second) == [b"first", b"second"]
+    monkeypatch.setattr(network, "HOLD_S", 3600.0)
+    third = await held_read(2, b"third")
+    clock._fire()  # held less than half of HOLD_S ago: it waits for a later tick
+    await asyncio.sleep(0)
+    assert not third.done() and clock.timer is not None
+    servers[2].send(b"." * network.READ_BYTES)  # a full read's worth ends the hold at once
+    assert (await third).startswith(b"third.")
+    for stream, server in zip(streams, servers, strict=True):
+        server.close()
+        await stream.aclose()
+    listener.close()
