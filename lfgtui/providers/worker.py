@@ -5,7 +5,7 @@ chunk, measured: 16 streams at 200 tokens/s take 0.9 of a core before anything i
 process the parsing and the drawing share one core and fall behind together; here the parsing gets
 the second core. `Providers(backend=ProviderWorker())` (the TUI's) hands every model call to one
 child, `python -m lfgtui.providers.worker_child`: the call goes down its stdin, the events come back
-on its stdout in pickled batches every few milliseconds. The child stamps each event with the
+on its stdout in pickled batches, one per pass of the child's loop. The child stamps each event with the
 system-wide monotonic clock when it arrives, so time to first token and screen lag still count from
 the network.
 
