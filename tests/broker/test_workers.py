@@ -367,9 +367,14 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
     assert "took w of run" in fleet.said("w1")
 
 
+WORKER_BUSY_S = 30
+"""How long a scrape may wait: the worker's loop answers it between its own work (importing a
+provider's SDK takes seconds on a loaded machine), and httpx2's default of 5 s is not a state."""
+
+
 def scraped(url: str, token: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of a scrape of `url`, parsed by prometheus-client's own parser."""
-    reply = httpx2.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    reply = httpx2.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=WORKER_BUSY_S)
     assert reply.status_code == 200, reply.text
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -389,11 +394,13 @@ def test_a_workers_metrics_count_its_attempts_behind_its_token(fleet: Fleet) -> 
     assert served, fleet.said("w1")
     url = served.group(1)
     assert f"scrape them with the bearer token in {fleet.lfg.home / 'token'}" in fleet.said("w1")
-    refused = httpx2.get(url, timeout=10)
+    refused = httpx2.get(url, timeout=WORKER_BUSY_S)
     assert refused.status_code == 401 and "lfg_" not in refused.text
     assert (
         httpx2.get(
-            url.removesuffix("/metrics") + "/v1/run", headers={"Authorization": f"Bearer {token}"}
+            url.removesuffix("/metrics") + "/v1/run",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=WORKER_BUSY_S,
         ).status_code
         == 404
     )
