@@ -246,8 +246,14 @@ async def run_lfg(
     arrived = sum(
         bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
     )
-    if not arrived:  # the answers ended before the window opened: a machine too busy to measure
-        raise RuntimeError("no token arrived in the measured window (the machine is too busy)")
+    if not arrived:  # the UI took in none of the window's chunks, even after the answers' end
+        newest = max(a[-1] for a in arrivals.values())
+        raise RuntimeError(
+            f"the UI never caught up: {behind_at_start:.1f} s behind when every pane had its first "
+            f"chunk, {late:.1f} s when the window opened; the newest chunk it took in by "
+            f"{END_WAIT_S:g} s after the answers' end arrived {window['start'] - newest:.1f} s "
+            "before the window"
+        )
     first_lags = [shown_at[t][0] - a[0] for t, a in arrivals.items() if shown_at[t]]
     agents_cpu = sum(used - agents0[pid] for pid, used in agents1.items() if pid in agents0)
     worker1 += sum(used - helpers0[pid] for pid, used in helpers1.items() if pid in helpers0)
