@@ -36,7 +36,11 @@ ACP_STAMPS = Path(__file__).resolve().parent / "_acp_stamps.py"
 OTLP_SINK = Path(__file__).resolve().parent / "_otlp_sink.py"
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
 STREAM_MARGIN_S = 8.0  # how much longer than the window each answer streams: the last pane starts late
-END_WAIT_S = 30.0  # the most a run waits after its window for every answer to end and show
+END_WAIT_S = 30.0  # the most a run waits after its answers' end for every one to show
+CAUGHT_UP_S = 0.5
+"""The UI has caught up once every pane shows a chunk that arrived at most this long ago: until
+then the window waits (up to `catch_up`), so that it measures the steady state, not a start-up
+backlog being worked off."""
 
 
 def free_port() -> int:
@@ -91,12 +95,17 @@ async def run_lfg(
     sim_pid: int | None = None,
     otel: bool = False,
     history: bool = False,
+    catch_up: float = 0.0,
 ) -> dict[str, Any]:
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
     (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine).
     `otel` exports its telemetry as `lfg run --otel` does, where `$OTEL_EXPORTER_OTLP_ENDPOINT` says.
     `history` records the run into a history file in the run's folder, as `lfg run` does by default:
-    its writer thread runs in the UI process, so its CPU counts in the UI's."""
+    its writer thread runs in the UI process, so its CPU counts in the UI's.
+
+    The window opens once the UI has caught up with the streams (`CAUGHT_UP_S`), at most `catch_up`
+    seconds after the first chunk arrived (the answers stream that much longer); a UI that never
+    caught up is measured all the same and said so (`caught_up`), its lag then its backlog."""
     from _acp_stamps import read_agent, read_stamps  # beside this file
     from textual.screen import Screen
 
@@ -129,7 +138,8 @@ async def run_lfg(
             name="bench", kind="openai", base_url=f"http://127.0.0.1:{port}/v1", idle_timeout_s=30
         )
     config = Config(path=None, providers=providers_used)
-    repeat = int(rate * (duration + STREAM_MARGIN_S) / LONG_ANSWER_TOKENS) + 1
+    streaming_s = duration + STREAM_MARGIN_S + catch_up  # how long each answer streams, about
+    repeat = int(rate * streaming_s / LONG_ANSWER_TOKENS) + 1
     model = f"long-answer:tokens_per_s={rate:g},ttft_ms=100,repeat={repeat}"
     if acp:  # each agent's stderr log goes here, not among the person's own agent logs
         os.environ["XDG_STATE_HOME"] = str(folder / "state")
@@ -199,6 +209,12 @@ async def run_lfg(
     ):
         while not all(arrivals.values()):
             await asyncio.sleep(0.05)
+        first_arrival = min(a[0] for a in arrivals.values())
+        behind_at_start = behind(arrivals, shown_at, time.monotonic())
+        while (late := behind(arrivals, shown_at, time.monotonic())) > CAUGHT_UP_S:
+            if time.monotonic() > first_arrival + catch_up:
+                break
+            await asyncio.sleep(0.05)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         told = {t: read_agent(stamps, t) for t in arrivals} if acp else {}  # pid, session of each agent
         if None in told.values():
@@ -217,20 +233,28 @@ async def run_lfg(
         cpu1, worker1, busy1 = time.process_time(), cpu_s(providers.worker_pid), machine_busy_s()
         sim1 = cpu_s(sim_pid)
         agents1, helpers1 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)
-        arrived = sum(
-            bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
-        )
         backlog = sum(len(a) - len(shown_at[t]) for t, a in arrivals.items())
-        if not arrived:  # the answers ended before the last pane began: a machine too busy to measure
-            raise RuntimeError("no token arrived in the measured window (the machine is too busy)")
         await pilot.pause(0.3)
         in_window = [f for f in frames if window["start"] <= f <= window["end"]]
-        deadline = time.monotonic() + END_WAIT_S  # the answers end a few seconds after the window
+        deadline = max(time.monotonic(), first_arrival + streaming_s) + END_WAIT_S
         while time.monotonic() < deadline and not all(
             t in ended and len(shown_at[t]) == len(a) for t, a in arrivals.items()
         ):
             await asyncio.sleep(0.05)
     wall = window["end"] - window["start"]
+    # counted once the UI took in every chunk: one that lags takes in the window's chunks after it
+    arrived = sum(
+        bisect_right(a, window["end"]) - bisect_right(a, window["start"]) for a in arrivals.values()
+    )
+    if not arrived:  # the UI took in none of the window's chunks, even after the answers' end
+        newest = max(a[-1] for a in arrivals.values())
+        raise RuntimeError(
+            f"the UI never caught up: {behind_at_start:.1f} s behind when every pane had its first "
+            f"chunk, {late:.1f} s when the window opened; the newest chunk it took in by "
+            f"{END_WAIT_S:g} s after the answers' end arrived {window['start'] - newest:.1f} s "
+            "before the window"
+        )
+    first_lags = [shown_at[t][0] - a[0] for t, a in arrivals.items() if shown_at[t]]
     agents_cpu = sum(used - agents0[pid] for pid, used in agents1.items() if pid in agents0)
     worker1 += sum(used - helpers0[pid] for pid, used in helpers1.items() if pid in helpers0)
     # lag from when the chunk was ready for lfg: the worker's read off the network, or the agent's send
@@ -264,6 +288,12 @@ async def run_lfg(
         "rate": rate,
         "arrived_tps_per_pane": arrived / wall / panes,
         "backlog_at_window": backlog,
+        "behind_at_start": behind_at_start,
+        "first_lag_p50": percentile(first_lags, 0.5),
+        "first_lag_max": max(first_lags, default=None),
+        "caught_up": late <= CAUGHT_UP_S,
+        "caught_up_s": window["start"] - first_arrival if late <= CAUGHT_UP_S else None,
+        "behind_at_window": late,
         "lag_p50": percentile(lags, 0.5),
         "lag_p95": percentile(lags, 0.95),
         "lag_max": max(lags, default=None),
@@ -303,6 +333,13 @@ async def recorded(run: Run | None, tickets: TicketFile, path: Path | None) -> A
         yield problems
 
 
+def behind(arrivals: dict[str, list[float]], shown_at: dict[str, list[float]], now: float) -> float:
+    """How far the screen is behind the streams at `now`: the most any pane's newest chunk on screen
+    (its first chunk, when none is) arrived before `now`. Chunks the UI has yet to take in are not in
+    `arrivals` yet, so an intake that lags counts too: the newest it took in are old."""
+    return max((now - a[max(0, len(shown_at[t]) - 1)] for t, a in arrivals.items() if a), default=0.0)
+
+
 def end_lags(
     arrivals: dict[str, list[float]], shown_at: dict[str, list[float]], rate: float
 ) -> tuple[list[float], list[float]]:
@@ -333,6 +370,7 @@ def child(args: argparse.Namespace) -> None:
                 worker=True,
                 acp=True,
                 history=args.history,
+                catch_up=args.catch_up,
             )
         )
         print(json.dumps(result))
@@ -358,6 +396,7 @@ def child(args: argparse.Namespace) -> None:
                     sim_pid=server.pid,
                     otel=args.otel,
                     history=args.history,
+                    catch_up=args.catch_up,
                 )
             )
         finally:

@@ -32,11 +32,20 @@ running on a shared machine.
     python bench/render.py --acp --configs 16x50,16x200 --repeat 3   # and ACP agent panes
     python bench/render.py --otel --configs 16x200 --skip-baseline --repeat 3   # telemetry on vs off
     python bench/render.py --base /tmp/before --skip-baseline --configs 1x200,16x200,64x200 --repeat 3
+    python bench/render.py --skip-baseline --configs 64x200@400x120,16x200   # each at its own size
 
 `--base DIR` adds the same lfg run with the lfgtui package in DIR (e.g. the code before a change:
 `git worktree add /tmp/before main --detach`), its provider worker and sim server too, interleaved
 with this tree's runs; the ratio lines compare the two. Every run starts in a temporary folder, since
 lfg starts its child processes with `python -m`, which looks in the current folder first.
+
+The measured window opens once the UI has caught up with the streams: every pane shows a chunk that
+arrived at most 0.5 s before. With many fast panes the UI may start behind (it mounts the panes while
+the first tokens arrive): "behind at start" is how far behind the screen was when every pane had its
+first chunk, "first lag max" the longest any pane's first chunk waited to be shown, and "caught up s"
+how long after the first chunk the window opened. Each answer streams `--catch-up` seconds longer than
+the window needs, and the window opens at the latest then: a UI that never caught up is measured all
+the same, "caught up s" reads `never` and its lag is its backlog.
 
 Every answer ends a few seconds after the measured window; a run then waits for each pane to show
 its last text. "end lag" is, per pane, from the last chunk's arrival to the frame showing it; "end
@@ -85,9 +94,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--configs", default="16x200,1x2000", help="PANESxRATE, comma separated")
+    parser.add_argument(
+        "--configs",
+        default="16x200,1x2000",
+        help="PANESxRATE, comma separated; PANESxRATE@WIDTHxHEIGHT runs that one at its own size",
+    )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
     parser.add_argument("--size", default="200x60", help="terminal size; every pane must be visible")
+    parser.add_argument(
+        "--catch-up",
+        type=float,
+        default=15.0,
+        help="seconds the window may wait for the UI to catch up with the streams (every pane showing "
+        "a chunk at most 0.5 s old); the answers stream that much longer",
+    )
     parser.add_argument("--baseline", type=Path, default=BASELINE, help="textual_baseline.py to compare with")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument(
@@ -133,7 +153,8 @@ def main() -> None:
         return
 
     baselines = [] if args.skip_baseline else args.baselines.split(",")
-    columns = ["N", "R", "mode", "run", "tok/s/pane", "backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
+    columns = ["N", "R", "mode", "run", "tok/s/pane", "behind at start ms", "first lag max ms", "caught up s"]
+    columns += ["backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
     columns += ["end lag p50 ms", "end lag max ms", "end late max ms", "ended"]
     columns += [
         "CPU util",
@@ -149,8 +170,9 @@ def main() -> None:
     print(table_head(columns))
     ratios: list[str] = []
     for config in args.configs.split(","):
-        panes, rate = (float(v) for v in config.split("x"))
-        commands = {"lfg": child_command(__file__, panes, rate, args)}
+        shape, _, size = config.partition("@")
+        panes, rate = (float(v) for v in shape.split("x"))
+        commands = {"lfg": child_command(__file__, panes, rate, args, size or args.size)}
         envs = {"lfg-base": tree_env(args.base)} if args.base else {}
         if args.base:
             commands["lfg-base"] = commands["lfg"]
@@ -161,7 +183,8 @@ def main() -> None:
         if args.otel:
             commands["lfg-otel"] = [*commands["lfg"], "--otel"]
         for mode in baselines:
-            commands[mode] = [*child_command(str(args.baseline), panes, rate, args), "--mode", mode]
+            command = child_command(str(args.baseline), panes, rate, args, size or args.size)
+            commands[mode] = [*command, "--mode", mode]
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in commands}
         for number in range(1, args.repeat + 1):  # interleaved, so drift in the machine hits every mode
             for mode, command in commands.items():
@@ -171,6 +194,12 @@ def main() -> None:
                     continue
                 runs[mode].append(result)
                 print(row(panes, rate, mode, str(number), result))
+                if result.get("caught_up") is False:
+                    print(
+                        f"  ({panes:g}x{rate:g} {mode} run {number}: the UI never caught up: still "
+                        f"{result['behind_at_window']:.1f} s behind {args.catch_up:g} s after the first "
+                        "token; the window's lag is that backlog)"
+                    )
             sys.stdout.flush()
         medians = {mode: median_result(results) for mode, results in runs.items() if results}
         if args.repeat > 1:
@@ -200,8 +229,11 @@ def main() -> None:
         print("\n".join(f"  {line}" for line in ratios))
 
 
-def child_command(script: str, panes: float, rate: float, args: argparse.Namespace) -> list[str]:
-    recording = ["--history"] if args.history and script == __file__ else []
+def child_command(script: str, panes: float, rate: float, args: argparse.Namespace, size: str) -> list[str]:
+    ours = script == __file__
+    recording = (["--history"] if args.history and ours else []) + (
+        ["--catch-up", f"{args.catch_up:g}"] if ours else []
+    )
     return [
         sys.executable,
         str(Path(script).resolve()),
@@ -213,7 +245,7 @@ def child_command(script: str, panes: float, rate: float, args: argparse.Namespa
         "--duration",
         str(args.duration),
         "--size",
-        args.size,
+        size,
         *recording,
     ]
 
@@ -295,8 +327,10 @@ def median_result(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def row(panes: float, rate: float, mode: str, run: str, result: dict[str, Any]) -> str:
     tps = result.get("arrived_tps_per_pane", result.get("applied_tps_per_pane", 0.0))
+    caught = figure(result.get("caught_up_s"), ".1f") if result.get("caught_up", True) else "never"
     return (
-        f"| {panes:g} | {rate:g} | {mode} | {run} | {tps:.0f} | {result['backlog_at_window']:.0f} "
+        f"| {panes:g} | {rate:g} | {mode} | {run} | {tps:.0f} | {ms(result.get('behind_at_start'))} "
+        f"| {ms(result.get('first_lag_max'))} | {caught} | {result['backlog_at_window']:.0f} "
         f"| {ms(result['lag_p50'])} | {ms(result['lag_p95'])} | {ms(result['lag_max'])} "
         f"| {ms(result.get('end_lag_p50'))} | {ms(result.get('end_lag_max'))} "
         f"| {ms(result.get('end_late_max'))} | {figure(result.get('ended'), '.0f')} "

@@ -15,6 +15,7 @@ from lfgtui.config.mcp import McpServer
 from lfgtui.events import AgentDetails
 from lfgtui.formats import plural
 from lfgtui.inert import inert
+from lfgtui.ui.tool_log import folded
 
 
 def details_text(details: AgentDetails | None, servers: tuple[McpServer, ...] = ()) -> Text:
@@ -48,7 +49,7 @@ class AgentDetail(Collapsible):
 
     def __init__(self, servers: tuple[McpServer, ...] = ()) -> None:
         self.content = Static(classes="agent-detail-body")
-        super().__init__(self.content, title="agent", collapsed=True, classes="agent-detail")
+        super().__init__(self.content, title="agent", collapsed=True, classes=folded("agent-detail", True))
         self.details: AgentDetails | None = None
         self.servers = servers
 

@@ -174,14 +174,21 @@ class LfgApp(App[int]):
     def on_load(self) -> None:
         """The first run's tickets start now, once the app runs and before the terminal is set up and
         the screen composed, so the first token does not wait on the UI's start-up. Not when the
-        person must say yes first."""
+        person must say yes first.
+
+        The theme is set here too: Textual restyles every widget mounted by then once the theme is
+        set (`refresh_css`), and here that is none, not the run screen's first panes (at 64 panes,
+        a third of them restyled twice). And what lives now (the modules) is frozen for the GC
+        pacer before the screen mounts: the collections the mounting of many panes sets off walk
+        only what is new (`GcPacer.started`)."""
+        for theme in load_themes().values():
+            self.register_theme(theme)
+        self.theme = self.theme_name
+        self.gc_pacer.started()
         if self.controllers and not self.question:
             self.controllers[0].start_early()
 
     async def on_mount(self) -> None:
-        for theme in load_themes().values():
-            self.register_theme(theme)
-        self.theme = self.theme_name
         self.palette = Palette.of(self.get_css_variables())
         if self.services.keymap:
             self.set_keymap(self.services.keymap)
@@ -191,7 +198,6 @@ class LfgApp(App[int]):
         else:
             await self.push_screen(self._fleet(first=True))
         self.set_interval(FRAME_S, self._frame)
-        self.gc_pacer.started()
         self.set_interval(FREEZE_EVERY_S, self._pace_gc)
         loop = asyncio.get_running_loop()
         signals = ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM), (signal.SIGHUP, EXIT_SIGHUP))

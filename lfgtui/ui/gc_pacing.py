@@ -34,7 +34,8 @@ YOUNG_THRESHOLD = 5000
 
 
 class GcPacer:
-    """Call `started()` once the app is up, `tick(streaming)` every `FREEZE_EVERY_S`, `stopped()` at exit."""
+    """Call `started()` once the app runs (before its screens mount), `tick(streaming)` every
+    `FREEZE_EVERY_S`, `stopped()` at exit."""
 
     def __init__(self) -> None:
         self._frozen_while_streaming = False
@@ -42,7 +43,8 @@ class GcPacer:
         self._thresholds = gc.get_threshold()
 
     def started(self) -> None:
-        """Everything alive after start-up (modules, widgets, styles) lives as long as the app."""
+        """Everything alive at start-up (modules, the app) lives as long as the app; the widgets
+        mounted next are frozen with the first tick's survivors."""
         gc.collect()
         gc.freeze()
         _young, *older = self._thresholds

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from textual.widgets import Collapsible
 
 from lfgtui.events import Event, Outcome, TextDelta
 from lfgtui.sim.server import SimServer
@@ -51,6 +52,28 @@ async def test_a_fresh_run_starts_before_its_screen_is_up_and_shows_all_it_said_
         await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
         assert pane(app, "hi").body.source.startswith("Hello! I am the **lfg simulator**")
     assert mounted[0] is False, "the ticket started before its screen was mounted"
+
+
+async def test_a_pane_mounts_its_thinking_and_tool_log_only_once_it_has_some(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 33: 64 panes mount while their first tokens arrive; a pane that never thinks or calls a
+    tool mounts none of those widgets, and one that does shows them in their place."""
+    toml = '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n\n'
+    toml += '[[ticket]]\nid = "r"\nprompt = "x"\nmodel = "reasoning"\n\n'
+    toml += '[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\ntools = ["write_file"]\n'
+    app = make_app(sim, tickets(tmp_path, toml), yes=True)
+    async with app.run_test(size=SIZE) as pilot:
+        hi, r, w = (pane(app, ticket) for ticket in ("hi", "r", "w"))
+        await until(pilot, lambda: hi.finished and r.finished and w.finished, timeout=30)
+        await until(pilot, lambda: not any(p.needs_frame for p in (hi, r, w)))
+        assert not hi.shown.query(Collapsible), "no thinking, no tool log, no agent details"
+        view = r.shown
+        assert list(view.children)[:3] == [view.header, view.thinking, view.body]
+        assert view.thinking.display and not view.tools.is_attached
+        log = w.shown.tools
+        await until(pilot, lambda: log.display and len(log.rows) == len(w.tools.rows) > 0)
+        assert list(w.shown.children).index(log) > list(w.shown.children).index(w.shown.body)
 
 
 async def test_a_finished_pane_costs_no_frame_and_its_thinking_shows_when_unfolded(
