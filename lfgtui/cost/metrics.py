@@ -344,6 +344,10 @@ class Metrics:
     """The last event's time as the history keeps it (see `_token`)."""
     before_t: float = 0.0
     """The time of the event before the one applied now, likewise."""
+    live: bool = True
+    """Whether it keeps what only a live view reads: the live gauge's window (`live_tokens_per_s`,
+    which trims it) and the sparkline's steps (`history`). The history writer's do not: it stores
+    neither, and never reads the window, which would grow by a token's entry for the whole run."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -386,7 +390,7 @@ class Metrics:
         ):
             return start
         per_char = TOKENS_PER_CHAR if request.tokens_per_char is None else request.tokens_per_char
-        window, history = self._window, self.history
+        live, window, history = self.live, self._window, self.history
         counts, add = history.counts, history.add
         before, kept = self.before_t, self.kept_t
         estimated, chars, chunks, window_tokens = (
@@ -413,6 +417,8 @@ class Metrics:
             chunks += 1
             stretch_tokens += tokens
             stretch_chunks += 1
+            if not live:
+                continue
             window.append((t, tokens))
             window_tokens += tokens
             if int(t // RATE_STEP_S) == history.newest:  # `RateHistory.add`'s usual case
@@ -527,9 +533,10 @@ class Metrics:
         request.chars += chars
         if answer is False:
             request.thought_chars += chars
-        self._window.append((t, tokens))
-        self._window_tokens += tokens
-        self.history.add(t, tokens)
+        if self.live:
+            self._window.append((t, tokens))
+            self._window_tokens += tokens
+            self.history.add(t, tokens)
 
     @staticmethod
     def _first(request: RequestMetrics, t: float, text: str, answer: bool | None) -> None:

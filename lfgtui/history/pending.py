@@ -74,7 +74,8 @@ class PendingAttempt:
     id: str
     t0: float
     wall0: float
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=lambda: Metrics(live=False))
+    """Its figures as the live metrics compute them, without what only a live view reads."""
     requests: list[PendingRequest] = field(default_factory=list)
     current: PendingPart | None = None
     tools: dict[str, PendingPart] = field(default_factory=dict)
