@@ -6,8 +6,8 @@ executor, see writer.py) and a batch is one transaction, however the events were
 Streaming text is coalesced: consecutive deltas of one kind in one request are one part row,
 extended per batch (a row of its tails, schema.py's V19, folded into it once it is sealed) with each
 delta's arrival packed into `chunks` (the rows being written and what a batch changed are
-pending.py's). A crash loses at most the batch in
-flight; the next start marks the attempt `interrupted` (see recovery.py).
+pending.py's). A crash loses at most the batch in flight; the next start marks the attempt
+`interrupted` (see recovery.py).
 
 An attempt's times count from its `AttemptStarted`. One queued on a broker (`AttemptQueued`) has
 its row from then on (a crash while it waits leaves it there, as any open attempt), counted from its
