@@ -10,10 +10,15 @@ Each of `--panes` attempts streams `--tokens` deltas (thinking first, then the a
 deltas interleaved one by one, as many streams arriving at once are) between its start and its end,
 cut into batches of what arrives in one `FLUSH_INTERVAL_S` at `--rate` tokens per second per pane.
 Each figure is the fastest of `--passes` passes (a new file each), the usual way to read a
-micro-benchmark on a busy machine.
+micro-benchmark on a busy machine. A config `PANESxTOKENS` (`1x100000`) streams that many deltas per
+attempt instead of `--tokens`: one long answer. Beside the CPU, `written` is the bytes the writer
+passed to the file (`wchar` in /proc/self/io, the WAL's and the database's) over the characters
+streamed: what a character of the answer costs in I/O (a batch that rewrote the text so far made it
+grow with the answer's length).
 
     python bench/history_path.py
     python bench/history_path.py --base /tmp/before --repeat 3   # against another tree, interleaved
+    python bench/history_path.py --configs 1x20000,1x100000 --passes 1 --base /tmp/before
 
 `--base DIR` runs the same child with the lfgtui package in DIR (`git worktree add /tmp/before main
 --detach`), alternating with this tree's, and prints the ratio of the medians for each figure.
@@ -84,16 +89,24 @@ def tickets_of(folder: Path, panes: int) -> Any:
     return load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
 
 
-def write_pass(folder: Path, tickets: Any, batches: list[list[Any]], number: int) -> float:
-    """CPU seconds of `Recorder.write` over every batch, into a new file."""
+def written() -> int:
+    """The bytes this process has passed to `write` so far (the file's I/O, before any cache)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def write_pass(folder: Path, tickets: Any, batches: list[list[Any]], number: int) -> tuple[float, int]:
+    """CPU seconds of `Recorder.write` over every batch, into a new file, and the bytes it wrote."""
     from lfgtui.history.recorder import Recorder
 
     recorder = Recorder.begin(folder / f"write-{number}.sqlite3", tickets, "bench")
     try:
-        start = time.process_time()
+        start, wrote = time.process_time(), written()
         for batch in batches:
             recorder.write(batch)
-        return time.process_time() - start
+        return time.process_time() - start, written() - wrote
     finally:
         recorder.finish()
 
@@ -125,24 +138,28 @@ def child(panes: int, tokens: int, rate: float, passes: int) -> dict[str, float]
     batches = [items[i : i + size] for i in range(0, len(items), size)]
     events = [item.event if isinstance(item, Started) else item for item in items]
     deltas = panes * tokens
+    chars = sum(len(TOKENS[k % len(TOKENS)]) for k in range(tokens)) * panes
     with tempfile.TemporaryDirectory() as folder:
         tickets = tickets_of(Path(folder), panes)
-        write = min(write_pass(Path(folder), tickets, batches, n) for n in range(passes))
+        write, wrote = min(write_pass(Path(folder), tickets, batches, n) for n in range(passes))
         sink = min(asyncio.run(sink_pass(Path(folder), tickets, events, n)) for n in range(passes))
-    return {"write": write / deltas * 1e6, "sink": sink / len(events) * 1e6}
+    return {"write": write / deltas * 1e6, "sink": sink / len(events) * 1e6, "written": wrote / chars}
 
 
-def run_child(args: argparse.Namespace, panes: int, base: Path | None) -> dict[str, float]:
-    command = [sys.executable, __file__, "--child", "--panes", str(panes)]
-    command += ["--tokens", str(args.tokens), "--rate", f"{args.rate:g}", "--passes", str(args.passes)]
-    return child_json(command, base)
+def run_child(args: argparse.Namespace, config: str, base: Path | None) -> dict[str, float]:
+    panes, _, tokens = config.partition("x")
+    command = [sys.executable, __file__, "--child", "--panes", panes]
+    command += ["--tokens", tokens or str(args.tokens), "--rate", f"{args.rate:g}"]
+    return child_json([*command, "--passes", str(args.passes)], base)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--configs", default="16,1", help="panes streaming at once, comma separated")
+    parser.add_argument(
+        "--configs", default="16,1", help="panes streaming at once (PANESxTOKENS: that many deltas each)"
+    )
     parser.add_argument("--panes", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--tokens", type=int, default=2000, help="deltas per attempt")
     parser.add_argument("--rate", type=float, default=200, help="tokens per second per pane: the batch size")
@@ -155,23 +172,24 @@ def main() -> None:
         print(json.dumps(child(args.panes, args.tokens, args.rate, args.passes)))
         return
     trees = {"lfg": None, **({"lfg-base": args.base} if args.base else {})}
-    figures = ["write", "sink"]
-    print(table_head(["panes", "tree", "run", "write µs/token", "sink µs/event"]))
+    figures = ["write", "sink", "written"]
+    print(table_head(["config", "tree", "run", "write µs/token", "sink µs/event", "written bytes/char"]))
     lines: list[str] = []
-    for panes in (int(p) for p in args.configs.split(",")):
+    for config in args.configs.split(","):
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for number in range(1, args.repeat + 1):
             for name, base in trees.items():
-                result = run_child(args, panes, base)
+                result = run_child(args, config, base)
                 runs[name].append(result)
-                cells = [f"{result[f]:.3f}" for f in figures]
-                print(table_row([str(panes), name, str(number), *cells]), flush=True)
+                cells = [f"{result.get(f, float('nan')):.3f}" for f in figures]
+                print(table_row([config, name, str(number), *cells]), flush=True)
         medians = {
-            name: {f: statistics.median(r[f] for r in rs) for f in figures} for name, rs in runs.items()
+            name: {f: statistics.median(r.get(f, float("nan")) for r in rs) for f in figures}
+            for name, rs in runs.items()
         }
         if args.base:
             ours, theirs = medians["lfg"], medians["lfg-base"]
-            lines.append(f"{panes} panes: " + ", ".join(f"{f} {ratio(ours[f], theirs[f])}" for f in figures))
+            lines.append(f"{config}: " + ", ".join(f"{f} {ratio(ours[f], theirs[f])}" for f in figures))
     if lines:
         print("\nratios of medians, lfg/lfg-base (below 1 means this tree is cheaper):")
         print("\n".join(f"  {line}" for line in lines))

@@ -40,11 +40,11 @@ lfg's price-based one for the attempt, exact and marked as the agent's (`cost_by
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.cost.tokens import OutputCalibration, tokens_in
+from lfgtui.cost.tokens import TOKENS_PER_CHAR, OutputCalibration, tokens_in
 from lfgtui.events import (
     LFG_CALL,
     AgentDetails,
@@ -344,6 +344,10 @@ class Metrics:
     """The last event's time as the history keeps it (see `_token`)."""
     before_t: float = 0.0
     """The time of the event before the one applied now, likewise."""
+    live: bool = True
+    """Whether it keeps what only a live view reads: the live gauge's window (`live_tokens_per_s`,
+    which trims it) and the sparkline's steps (`history`). The history writer's do not: it stores
+    neither, and never reads the window, which would grow by a token's entry for the whole run."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -356,6 +360,81 @@ class Metrics:
         apply = _HANDLERS.get(type(event))
         if apply is not None:
             apply(self, event)
+
+    def apply_run(self, deltas: Sequence[TextDelta | ReasoningDelta]) -> None:
+        """Deltas of one kind that follow one another in the attempt, nothing else between: the same
+        as `apply` of each (tests/cost/test_metrics_runs.py), the history writer's way to take a
+        batch's run of them (history/recorder.py `_continue`) at a fraction of the cost per token."""
+        i, n = 0, len(deltas)
+        while i < n:
+            i = self._stream(deltas, i)
+            if i < n:  # one it cannot take as a continuation: a new stretch, a first token
+                self.apply(deltas[i])
+                i += 1
+
+    def _stream(self, deltas: Sequence[TextDelta | ReasoningDelta], start: int) -> int:
+        """`_token` for each delta from `start` on while they continue the streaming stretch of their
+        kind with every first token of that kind seen, with the fields they change kept in locals;
+        returns the index of the first one it did not take (`len(deltas)` for none)."""
+        requests, t0 = self.requests, self.t0
+        if not requests or t0 is None:
+            return start
+        request = requests[-1]
+        stretch = request.stretch
+        answer = type(deltas[start]) is TextDelta
+        if (
+            stretch is None
+            or stretch.answer is not answer
+            or request.first_token is None
+            or (request.first_text if answer else request.first_reasoning) is None
+        ):
+            return start
+        per_char = TOKENS_PER_CHAR if request.tokens_per_char is None else request.tokens_per_char
+        live, window, history = self.live, self._window, self.history
+        counts, add = history.counts, history.add
+        before, kept = self.before_t, self.kept_t
+        estimated, chars, chunks, window_tokens = (
+            request.estimated_tokens,
+            request.chars,
+            request.chunks,
+            self._window_tokens,
+        )
+        stretch_tokens, stretch_chars, stretch_chunks = stretch.tokens, stretch.chars, stretch.chunks
+        streamed = chars
+        last = stretch.last
+        for delta in deltas[start:] if start else deltas:
+            before, kept = kept, delta.t
+            text = delta.text
+            if not text:  # an empty chunk is no output
+                continue
+            t = t0 + round((kept - t0) * 1000) / 1000  # as `_token` keeps it
+            if t < before:
+                t = before
+            kept = last = t
+            chars += len(text)
+            tokens = round(chars * per_char) - estimated  # `tokens_in` of the request's characters
+            estimated += tokens
+            chunks += 1
+            stretch_tokens += tokens
+            stretch_chunks += 1
+            if not live:
+                continue
+            window.append((t, tokens))
+            window_tokens += tokens
+            if int(t // RATE_STEP_S) == history.newest:  # `RateHistory.add`'s usual case
+                counts[-1] += tokens
+            else:
+                add(t, tokens)
+        self.before_t, self.kept_t = before, kept
+        if chunks != request.chunks:
+            request.last_token = stretch.last = last
+            request.estimated_tokens, request.chars, request.chunks = estimated, chars, chunks
+            stretch.tokens, stretch.chunks = stretch_tokens, stretch_chunks
+            stretch.chars = stretch_chars + chars - streamed
+            if not answer:
+                request.thought_chars += chars - streamed
+            self._window_tokens = window_tokens
+        return len(deltas)
 
     def _started(self, event: AttemptStarted) -> None:
         self.t0 = event.t
@@ -454,9 +533,10 @@ class Metrics:
         request.chars += chars
         if answer is False:
             request.thought_chars += chars
-        self._window.append((t, tokens))
-        self._window_tokens += tokens
-        self.history.add(t, tokens)
+        if self.live:
+            self._window.append((t, tokens))
+            self._window_tokens += tokens
+            self.history.add(t, tokens)
 
     @staticmethod
     def _first(request: RequestMetrics, t: float, text: str, answer: bool | None) -> None:

@@ -3,7 +3,8 @@
 Parts grow as deltas stream in (one part per run of deltas of one kind in one request), requests
 gain their timings and usage, attempts end. `Pending` collects what changed while a batch is
 applied and `write`s each changed row once at its end, so a part that got a hundred chunks in a
-batch costs one UPDATE.
+batch costs one row of its tails (schema.py's V19): a batch writes what it added, never the text
+before it, so a long answer costs its length once more when it is sealed, not at every batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from dataclasses import dataclass, field
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import AttemptEnded, Event, ModelShare, ReasoningDelta, TextDelta
-from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, pack_chunks, stored_count
+from lfgtui.history.rows import (
+    ATTEMPT_METRICS_SET,
+    PartRow,
+    metrics_columns,
+    pack_chunks,
+    stored_count,
+    take_tails,
+)
 from lfgtui.history.schema import PartKind
 
 
@@ -40,6 +48,8 @@ class PendingPart:
     end_ms: float = 0.0
     sealed: bool = False
     dirty: bool = False
+    tailed: bool = False
+    """Its row has tails in the file (schema.py's V19): what batches after its first added."""
 
 
 @dataclass(eq=False)
@@ -64,7 +74,8 @@ class PendingAttempt:
     id: str
     t0: float
     wall0: float
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=lambda: Metrics(live=False))
+    """Its figures as the live metrics compute them, without what only a live view reads."""
     requests: list[PendingRequest] = field(default_factory=list)
     current: PendingPart | None = None
     tools: dict[str, PendingPart] = field(default_factory=dict)
@@ -178,20 +189,40 @@ class Pending:
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Write every changed row (parts, then requests, then the ends), inside the batch's
-        transaction: a new part is one INSERT (its id is kept), the changed parts and requests one
-        `executemany` of each statement."""
+        transaction: a new part is one INSERT (its id is kept); what a streaming part gained is a new
+        row of its tails and its own small row's times, until it is sealed (or its text replaced),
+        when its row takes its tails; the changed parts and requests are one `executemany` of each
+        statement."""
         appended: list[tuple[object, ...]] = []
         replaced: list[tuple[object, ...]] = []
+        tails: list[tuple[object, ...]] = []
+        grown: list[tuple[object, ...]] = []
         for part in self.parts:
-            values = _write_part(conn, part)
-            if values is not None:
+            text = "".join(part.text)
+            chunks = pack_chunks(part.chunks)
+            if part.row_id is None:
+                part.row_id = _insert_part(conn, part, text, chunks)
+            elif part.sealed or part.replace:
+                if part.tailed:
+                    before, before_chunks = take_tails(conn, part.row_id)
+                    text = text if part.replace else before + text
+                    chunks = before_chunks + chunks
+                    part.tailed = False
+                values = (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id)
                 (replaced if part.replace else appended).append(values)
+            else:
+                tails.append((part.row_id, text, chunks))
+                grown.append((part.end_ms, part.name, part.meta, part.row_id))
+                part.tailed = True
             part.text, part.chunks, part.replace, part.dirty = [], [], False, False
         self.parts.clear()
         if appended:
             conn.executemany(PART_APPENDED, appended)
         if replaced:
             conn.executemany(PART_REPLACED, replaced)
+        if tails:
+            conn.executemany(TAIL_INSERT, tails)
+            conn.executemany(PART_GROWN, grown)
         if self.requests:
             conn.executemany(REQUEST_SET, [_request_values(attempt, req) for attempt, req in self.requests])
             for _, request in self.requests:
@@ -206,18 +237,17 @@ PART_APPENDED = (
     "UPDATE parts SET text = text || ?, chunks = CAST(chunks || ? AS BLOB), end_ms = ?, name = ?, meta = ?, "
     "sealed = ? WHERE id = ?"
 )
-"""A part's row grown by what the batch added."""
+"""A part's row grown by what the batch added (with its tails, once it is sealed)."""
 PART_REPLACED = PART_APPENDED.replace("text || ?", "?", 1)
 """A part's row whose text the batch replaced (a tool call's arguments once whole)."""
+TAIL_INSERT = "INSERT INTO part_tails (part_id, text, chunks) VALUES (?, ?, ?)"
+"""What a batch added to a part still streaming: a row of its own, so the part's text is not rewritten."""
+PART_GROWN = "UPDATE parts SET end_ms = ?, name = ?, meta = ? WHERE id = ?"
+"""A part still streaming: its own row keeps its times up to date (its text is its first batch's)."""
 
 
-def _write_part(conn: sqlite3.Connection, part: PendingPart) -> tuple[object, ...] | None:
-    """Insert a new part's row; for one written before, the values of its UPDATE (`PART_APPENDED`,
-    or `PART_REPLACED` when its text is replaced)."""
-    text = "".join(part.text)
-    chunks = pack_chunks(part.chunks)
-    if part.row_id is not None:
-        return (text, chunks, part.end_ms, part.name, part.meta, part.sealed, part.row_id)
+def _insert_part(conn: sqlite3.Connection, part: PendingPart, text: str, chunks: bytes) -> int | None:
+    """Insert a new part's row; returns its id."""
     row = PartRow(
         seq=part.seq,
         request=part.request,
@@ -232,8 +262,7 @@ def _write_part(conn: sqlite3.Connection, part: PendingPart) -> tuple[object, ..
         meta=part.meta,
         sealed=part.sealed,
     )
-    part.row_id = conn.execute(PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())).lastrowid
-    return None
+    return conn.execute(PartRow.insert_sql("attempt_id"), (part.attempt_id, *row.to_db())).lastrowid
 
 
 REQUEST_SET = (

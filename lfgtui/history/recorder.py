@@ -4,9 +4,10 @@ It is synchronous and owns the run's write connection, so it runs on one thread 
 executor, see writer.py) and a batch is one transaction, however the events were cut into batches.
 
 Streaming text is coalesced: consecutive deltas of one kind in one request are one part row,
-extended per batch (`text = text || ?`) with each delta's arrival packed into `chunks` (the rows
-being written and what a batch changed are pending.py's). A crash loses at most the batch in
-flight; the next start marks the attempt `interrupted` (see recovery.py).
+extended per batch (a row of its tails, schema.py's V19, folded into it once it is sealed) with each
+delta's arrival packed into `chunks` (the rows being written and what a batch changed are
+pending.py's). A crash loses at most the batch in flight; the next start marks the attempt
+`interrupted` (see recovery.py).
 
 An attempt's times count from its `AttemptStarted`. One queued on a broker (`AttemptQueued`) has
 its row from then on (a crash while it waits leaves it there, as any open attempt), counted from its
@@ -305,16 +306,15 @@ class Recorder:
             self._pending.write(self.conn)
 
     def _continue(self, run: Deltas) -> None:
-        """The deltas that continued a run begun by a delta `_apply` took: the metrics take each, as
-        they take every event; the streaming part takes them as `Pending.stream` would one by one (it
-        and its request are marked changed already); the attention states take the text at once (a
-        stall, the only state a delta ends, ended with the run's first delta)."""
+        """The deltas that continued a run begun by a delta `_apply` took: the metrics take them as
+        they would one by one (`Metrics.apply_run`); the streaming part takes them as
+        `Pending.stream` would one by one (it and its request are marked changed already); the
+        attention states take the text at once (a stall, the only state a delta ends, ended with the
+        run's first delta)."""
         deltas, attempt = run.deltas, run.attempt
         if not deltas:
             return
-        apply = attempt.metrics.apply
-        for delta in deltas:
-            apply(delta)
+        attempt.metrics.apply_run(deltas)
         part = attempt.current
         assert part is not None and part.dirty
         text = self._pending.extend(attempt, part, deltas)

@@ -59,7 +59,7 @@ def recover(conn: sqlite3.Connection, path: Path) -> list[str]:
 def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
     from lfgtui.cost.metrics import Metrics
     from lfgtui.history.rebuild import attempt_events
-    from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt
+    from lfgtui.history.rows import ATTEMPT_METRICS_SET, PartRow, metrics_columns, read_attempt, take_tails
 
     record = read_attempt(conn, attempt_id)
     if record.row.outcome is not None:
@@ -68,7 +68,13 @@ def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
     last_ms = max((e.t * 1000 for e in events), default=0.0)
     request_seqs = (s for r in record.requests for s in (r.seq, r.usage_seq, r.ended_seq) if s is not None)
     next_seq = max((*(p.seq for p in record.parts), *request_seqs), default=0) + 1  # after all it recorded
-    conn.execute("UPDATE parts SET sealed = 1 WHERE attempt_id = ? AND NOT sealed", (attempt_id,))
+    growing = conn.execute("SELECT id FROM parts WHERE attempt_id = ? AND NOT sealed", (attempt_id,))
+    for (part_id,) in growing.fetchall():  # a streaming part takes its tails (schema.py's V19)
+        text, chunks = take_tails(conn, part_id)
+        conn.execute(
+            "UPDATE parts SET text = text || ?, chunks = CAST(chunks || ? AS BLOB), sealed = 1 WHERE id = ?",
+            (text, chunks, part_id),
+        )
     answered = {p.call_id for p in record.parts if p.kind == PartKind.TOOL_RESULT}
     dangling = [p for p in record.parts if p.kind == PartKind.TOOL_CALL and p.call_id not in answered]
     added = [

@@ -13,7 +13,7 @@ import math
 import re
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from lfgtui.events import ModelShare
@@ -401,17 +401,54 @@ def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
     requests = conn.execute(
         f"SELECT {RequestRow.select()} FROM requests WHERE attempt_id = ? ORDER BY n", (attempt_id,)
     )
-    parts = conn.execute(
-        f"SELECT {PartRow.select()} FROM parts WHERE attempt_id = ? ORDER BY seq", (attempt_id,)
-    )
+    parts = read_parts(conn, "attempt_id = ?", (attempt_id,))
     check = conn.execute(f"SELECT {CheckRow.select()} FROM checks WHERE attempt_id = ?", (attempt_id,))
     checked = check.fetchone()
     return AttemptRecord(
         AttemptRow.from_db(row),
         tuple(RequestRow.from_db(r) for r in requests),
-        tuple(PartRow.from_db(p) for p in parts),
+        parts,
         None if checked is None else CheckRow.from_db(checked),
     )
+
+
+def read_parts(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> tuple[PartRow, ...]:
+    """The parts `where` selects, in `seq` order, each whole: a streaming part's row with its tails
+    (schema.py's V19) in order, read in the same statement, so a part sealed meanwhile is read once."""
+    columns = ", ".join(f"p.{name}" for name in PartRow.columns())
+    parts: list[tuple[PartRow, list[str], list[bytes]]] = []
+    last_id = None
+    for part_id, tail_text, tail_chunks, *row in conn.execute(
+        f"SELECT p.id, t.text, t.chunks, {columns} FROM parts p "
+        "LEFT JOIN part_tails t ON t.part_id = p.id AND NOT p.sealed "
+        f"WHERE {where} ORDER BY p.seq, t.id",
+        args,
+    ):
+        if part_id != last_id:
+            part = PartRow.from_db(row)
+            parts.append((part, [part.text], [part.chunks]))
+            last_id = part_id
+        if tail_text is not None:
+            parts[-1][1].append(tail_text if isinstance(tail_text, str) else "")
+            parts[-1][2].append(tail_chunks if isinstance(tail_chunks, bytes) else b"")
+    return tuple(
+        part if len(texts) == 1 else replace(part, text="".join(texts), chunks=b"".join(blobs))
+        for part, texts, blobs in parts
+    )
+
+
+def take_tails(conn: sqlite3.Connection, part_id: int) -> tuple[str, bytes]:
+    """Delete a part's tails (schema.py's V19) and return what they added to it, text and chunks,
+    for its row to take when it is sealed."""
+    tails = conn.execute("SELECT text, chunks FROM part_tails WHERE part_id = ? ORDER BY id", (part_id,))
+    texts: list[str] = []
+    blobs: list[bytes] = []
+    for text, chunks in tails:
+        texts.append(text if isinstance(text, str) else "")
+        blobs.append(chunks if isinstance(chunks, bytes) else b"")
+    if texts:
+        conn.execute("DELETE FROM part_tails WHERE part_id = ?", (part_id,))
+    return "".join(texts), b"".join(blobs)
 
 
 @dataclass(frozen=True)

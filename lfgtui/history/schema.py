@@ -10,7 +10,9 @@ request it came in). Migrations 1 and 2 still say `turns`, `turn` and `max_turns
 renamed them.
 Times inside an attempt are milliseconds since its `AttemptStarted`; wall-clock times are Unix
 seconds. A streamed part carries `chunks`: the arrival of each delta as unsigned LEB128 varint
-pairs (ms since the previous chunk, characters), so a stream can be replayed at its pace.
+pairs (ms since the previous chunk, characters), so a stream can be replayed at its pace. While it
+streams, what each batch adds to it is a row of `part_tails` (migration 19), folded into the part
+once it is sealed.
 
 Search: `parts_fts` is an external-content FTS5 index over the view `part_search`, which spreads
 each part's text over one column per kind so bm25 can weigh prompts and answers above tool output.
@@ -412,7 +414,22 @@ ALTER TABLE tickets ADD COLUMN judge_max_chars INTEGER;
 """The most characters of a tournament's judge prompt (`judge_max_chars`), so `lfg resume` asks its
 judge within the same cap. A row recorded before says NULL: the default, as every judge had then."""
 
+V19 = """
+CREATE TABLE part_tails (
+    id INTEGER PRIMARY KEY,
+    part_id INTEGER NOT NULL REFERENCES parts(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    chunks BLOB NOT NULL
+);
+CREATE INDEX part_tails_part ON part_tails(part_id, id);
+"""
+"""What a streaming part gained since its row was written, one row per batch (`id` orders them), so
+that a batch appends what it added and never rewrites the part's text: a part's row is its first
+batch's until it is sealed, when its tails are folded into it (one write of the whole text) and
+deleted. A reader adds an unsealed part's tails to its text and chunks (`rows.read_parts`). A file
+recorded before has none: its parts hold all their text."""
+
 MIGRATIONS: tuple[str, ...] = (
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

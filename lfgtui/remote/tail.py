@@ -46,6 +46,7 @@ from lfgtui.history.rows import (
     RequestRow,
     TicketRecord,
     TicketRow,
+    read_parts,
     unpack_chunks,
 )
 from lfgtui.history.schema import PartKind
@@ -208,13 +209,7 @@ class RunTail:
                 (followed.id, followed.first_request),
             )
         )
-        parts = tuple(
-            PartRow.from_db(p)
-            for p in conn.execute(
-                f"SELECT {PartRow.select()} FROM parts WHERE attempt_id = ? AND seq >= ? ORDER BY seq",
-                (followed.id, window.since[0]),
-            )
-        )
+        parts = read_parts(conn, "attempt_id = ? AND seq >= ?", (followed.id, window.since[0]))
         attempt = AttemptRow.from_db(row)
         followed.done = final or attempt.outcome is not None
         until = WHOLE.until if followed.done else max(window.since, _until(parts, requests))

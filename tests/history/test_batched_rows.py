@@ -8,6 +8,7 @@ attempts of one ticket streaming at once, an attempt queued on a broker before i
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import sqlite3
@@ -38,7 +39,8 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.history.recorder import Item, Started
+from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.rows import AttemptRecord, read_attempt
 from tests.support.recording import WALL, record, ticket
 
 CHUNKS = ("Let ", "me ", "", " ", "look ", "at\n", "the ", "files", ".\n\n", "Shall ", "I go on?", "\n")
@@ -184,3 +186,41 @@ def test_batched_deltas_write_the_rows_each_event_alone_writes(tmp_path: Path, s
         (waited,) = conn.execute("SELECT count(*) FROM attempts WHERE waited_s > 0").fetchone()
         (queued,) = conn.execute("SELECT count(*) FROM parts WHERE text = 'waiting for a worker'").fetchone()
     assert waited >= 2 and queued == 1, "approvals answered, and a question the next attempt answers"
+
+
+def read_back(recorder: Recorder) -> list[AttemptRecord]:
+    """Every attempt of the recording as a reader gets it now (a streaming part's text whole), its
+    random id and its wall-clock start left out (one queued on a broker has the clock's until it
+    starts)."""
+    conn = recorder.conn
+    ids = [attempt_id for (attempt_id,) in conn.execute("SELECT id FROM attempts ORDER BY ticket_id, number")]
+    return [
+        dataclasses.replace(record, row=dataclasses.replace(record.row, id="", started_at=0.0))
+        for record in (read_attempt(conn, attempt_id) for attempt_id in ids)
+    ]
+
+
+@pytest.mark.parametrize("split", ["batches of 7", "batches of 50"])
+def test_a_streaming_part_reads_back_whole_after_every_batch(tmp_path: Path, split: str) -> None:
+    """Between batches (a watcher, `lfg history show` of a running run, a crash) every part reads as
+    it does when each event is its own batch, though a streaming part's batches are rows of its tails
+    until it is sealed."""
+    items = corpus()
+    tickets = tuple(ticket(name) for name in ("plain", "stall", "ask", "twice", "queued", "fails"))
+    batches = SPLITS[split](items)
+    boundaries = set(itertools.accumulate(len(batch) for batch in batches))
+    alone = record(tmp_path / "alone.sqlite3", tmp_path, tickets=tickets)
+    batched = record(tmp_path / "batched.sqlite3", tmp_path, tickets=tickets)
+    tailed = 0
+    try:
+        for k, item in enumerate(items, 1):
+            alone.write([item])
+            if k in boundaries:
+                batched.write(batches.pop(0))
+                assert read_back(batched) == read_back(alone), f"after item {k}"
+                (tails,) = batched.conn.execute("SELECT count(*) FROM part_tails").fetchone()
+                tailed = max(tailed, tails)
+    finally:
+        alone.finish()
+        batched.finish()
+    assert tailed, "some parts streamed over several batches"

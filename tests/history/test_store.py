@@ -46,6 +46,7 @@ from tests.support.recording import (
     as_schema_15,
     as_schema_16,
     as_schema_17,
+    as_schema_18,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -165,6 +166,7 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_15, 15),
         (as_schema_16, 16),
         (as_schema_17, 17),
+        (as_schema_18, 18),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(

@@ -30,6 +30,7 @@ from lfgtui.events import (
 from lfgtui.history.lock import RunLock
 from lfgtui.history.recorded import RecordedRun, recorded_run
 from lfgtui.history.recorder import Item, Recorder, Started
+from lfgtui.history.rows import take_tails
 from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
@@ -307,9 +308,23 @@ def as_schema_12(conn: sqlite3.Connection) -> None:
 ADDED_IN_V18 = [("tickets", "judge_max_chars")]
 
 
+def as_schema_18(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 18 wrote: no tails of streaming parts (migration
+    `V19`), each part holding all its text (any tails folded into it first)."""
+    for (part_id,) in conn.execute("SELECT DISTINCT part_id FROM part_tails").fetchall():
+        text, chunks = take_tails(conn, part_id)
+        conn.execute(
+            "UPDATE parts SET text = text || ?, chunks = CAST(chunks || ? AS BLOB) WHERE id = ?",
+            (text, chunks, part_id),
+        )
+    conn.execute("DROP TABLE part_tails")
+    conn.execute("PRAGMA user_version = 18")
+
+
 def as_schema_17(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 17 wrote: tickets without their
     `judge_max_chars` (migration `V18`)."""
+    as_schema_18(conn)
     for table, column in ADDED_IN_V18:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 17")
