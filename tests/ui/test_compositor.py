@@ -75,7 +75,7 @@ async def test_updates_match_textuals_compositor(sim: SimServer, tmp_path: Path)
             # the same boxes again, with the lines the panes drew since: each replays its plan
             layout = compositor.visible_widgets
             shown = long.body.length
-            await until(pilot, lambda: long.body.length > shown or long.state is not PaneState.RUNNING)
+            await until(pilot, lambda s=shown: long.body.length > s or long.state is not PaneState.RUNNING)
             assert compositor.visible_widgets is layout, "the layout changed: nothing would be replayed"
             for regions in boxes(app):
                 assert frozenset(regions) in compositor._plans, regions
