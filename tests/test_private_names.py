@@ -121,6 +121,14 @@ def test_textuals_compositor_still_renders_updates_through_the_methods_lfgs_over
     assert isinstance(Compositor.cuts, property) and isinstance(Compositor.visible_widgets, property)
     assert list(inspect.signature(ChopsUpdate).parameters) == ["chops", "spans", "chop_ends"]
     assert "self._compositor = Compositor()" in inspect.getsource(Screen.__init__)
+    # its `Plan`s are kept per layout, known by the identity of `cuts` and `visible_widgets`:
+    # Textual makes both anew whenever the widgets' regions change
+    for method in (Compositor.reflow, Compositor.reflow_visible):
+        source = inspect.getsource(method)
+        assert "self._cuts = None" in source and "self._visible_widgets = None" in source
+    assert "self._visible_widgets = None" in inspect.getsource(Compositor.full_map.fget)
+    assert "self._visible_widgets = None" in inspect.getsource(Compositor.clear)
+    assert "self._cuts is not None" in inspect.getsource(Compositor.cuts.fget)
 
 
 def test_asyncios_subprocess_protocol_still_takes_a_subclass_reading_stdout_itself() -> None:

@@ -125,8 +125,12 @@ class TextLine(PlainLines):
         super().notify_style_update()
         self._strip = self._style = None
 
+    def render(self) -> Text:
+        """What it shows (drawn by `render_line`; this is what `width: auto` and a reader measure)."""
+        return self.text
+
     def render_line(self, y: int) -> Strip:
-        width = self.outer_size.width
+        width = self.size.width  # within its padding, if it has any (then the style cache adds it)
         if self._style is None:
             self._style = self.rich_style
         if y:
@@ -141,6 +145,8 @@ def one_line(console: Console, text: Text, width: int, style: Style) -> Strip:
     line rich's `Console.render_lines` makes of it. A line that fits (no tab, no line break, no
     justification of its own: a header, the gauges) is rendered straight, as rich would after its
     wrap pass (which makes the text's own style its first span), at about a third of the cost."""
+    if width <= 0:  # e.g. within its padding on a screen not laid out yet: rich makes no line
+        return Strip([], 0)
     plain = text.plain
     if text.cell_len > width or "\n" in plain or "\t" in plain or text.justify not in (None, "default"):
         options = console.options.update(width=width, no_wrap=True, overflow="ellipsis")

@@ -66,10 +66,19 @@ async def test_updates_match_textuals_compositor(sim: SimServer, tmp_path: Path)
         assert isinstance(app.screen._compositor, CoveredCompositor)
         await until(pilot, lambda: pane(app, "long").body.length > 2000 and pane(app, "w").tools.rows)
         await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
-        writer = pane(app, "w")
+        writer, long = pane(app, "w"), pane(app, "long")
+        compositor = app.screen._compositor
         for _ in range(2):  # streaming, then with a pane focused (its border) and a tool log unfolded
             await pilot.pause()
             for regions in [*boxes(app), None]:
+                assert sent(app, regions, plain=False) == sent(app, regions, plain=True), regions
+            # the same boxes again, with the lines the panes drew since: each replays its plan
+            layout = compositor.visible_widgets
+            shown = long.body.length
+            await until(pilot, lambda s=shown: long.body.length > s or long.state is not PaneState.RUNNING)
+            assert compositor.visible_widgets is layout, "the layout changed: nothing would be replayed"
+            for regions in boxes(app):
+                assert frozenset(regions) in compositor._plans, regions
                 assert sent(app, regions, plain=False) == sent(app, regions, plain=True), regions
             await pilot.press("tab")
             writer.tools.collapsed = False

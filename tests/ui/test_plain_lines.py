@@ -101,12 +101,19 @@ async def test_a_theme_change_redraws_with_the_new_colours() -> None:
 async def test_a_text_line_is_cut_with_an_ellipsis() -> None:
     app = LinesApp()
     async with app.run_test(size=(20, 12)) as pilot:
-        line = app.query_one("#plain", TextLine)
-        line.update("a header that is far too long for twenty cells")
+        line, padded = app.query_one("#plain", TextLine), app.query_one("#padded", TextLine)
+        for each in (line, padded):
+            each.update("a header that is far too long for twenty cells")
         await pilot.pause()
         strip = first_line(line)
         assert strip.cell_length == 20
         assert strip.text.rstrip().endswith("…")
+        padded_strip = first_line(padded)
+        assert padded_strip.cell_length == 20
+        assert padded_strip.text.startswith("  a header") and padded_strip.text.endswith("…  "), (
+            "cut within its padding"
+        )
+        assert one_line(app.console, line.text, 0, line.rich_style).cell_length == 0, "no room: no line"
 
 
 async def test_a_following_body_hands_on_the_lines_it_made_as_they_scroll_up() -> None:
