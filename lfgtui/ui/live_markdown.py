@@ -243,8 +243,10 @@ class LiveMarkdown(PlainLines, ScrollView):
             number, local = anchor
             line = self._offsets[number] + min(local, self._heights[number] - 1)
             self.scroll_to(y=line, animate=False, force=True)
-        self._evict_far_blocks()
-        return changed or moved or self.scroll_offset.y != top
+        scrolled = self.scroll_offset.y != top
+        if not scrolled:  # else `watch_scroll_y` has just dropped what the new view is far from
+            self._evict_far_blocks()
+        return changed or moved or scrolled
 
     def _evict_far_blocks(self) -> None:
         """Drop the strips of blocks more than `KEEP_SCREENS` view heights away from the view."""
