@@ -290,7 +290,9 @@ class LiveMarkdown(PlainLines, ScrollView):
 
         `virtual_size` is a layout reactive: every new line would re-arrange the whole screen (every
         pane's widgets), which at 16 streams was a screen reflow on nearly every frame. A widget whose
-        height does not depend on its content only needs its scroll limits and scrollbars updated.
+        height does not depend on its content only needs its scroll limits and scrollbars updated, and
+        not even that when it grows longer with no scrollbar drawn and already scrollable: the update
+        (a sixth of a flush's bookkeeping) would set every scrollbar flag and offset to what it is.
         """
         if size == self.virtual_size:
             return
@@ -298,7 +300,15 @@ class LiveMarkdown(PlainLines, ScrollView):
         if height is None or height.is_auto:
             self.virtual_size = size
             return
+        old = self.virtual_size
         self.set_reactive(LiveMarkdown.virtual_size, size)
+        if (
+            size.width == old.width
+            and size.height >= old.height
+            and self.show_vertical_scrollbar
+            and not self.styles.scrollbar_size_vertical
+        ):
+            return  # more lines below a view already scrollable: no scrollbar shows and no offset moves
         self._scroll_update(size)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
