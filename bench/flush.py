@@ -89,10 +89,10 @@ async def measure(corpora: list[str], count: int, every: int, passes: int, size:
     for name in ("_render_tail", "_render_finished"):  # rendering, apart from a flush's bookkeeping
         method = getattr(LiveMarkdown, name)
 
-        def timed(self: LiveMarkdown, *args: object, _method=method) -> object:
+        def timed(self: LiveMarkdown, *args: object, _method=method, **named: object) -> object:
             start = time.process_time()
             try:
-                return _method(self, *args)
+                return _method(self, *args, **named)
             finally:
                 rendering[0] += time.process_time() - start
 
