@@ -129,6 +129,8 @@ class LiveMarkdown(PlainLines, ScrollView):
         self._blank_line = Strip.blank(0)
         """A blank line in the base style at the layout width, for separators and placeholders."""
         self._dirty = False
+        self._changed_lines: tuple[int, int] | None = None
+        """(first line, count) that `_update` changed in view, repainted once the flush has scrolled."""
         self._style: Style | None = None
         """The base style, looked up (through every ancestor) once per style change, not per flush."""
         self.stats = LiveMarkdownStats()
@@ -237,14 +239,37 @@ class LiveMarkdown(PlainLines, ScrollView):
         top = self.scroll_offset.y
         if follow:
             bottom = self.max_scroll_y
-            if top != bottom:  # not scroll_end, which also queues a callback for after the next refresh
-                self.scroll_to(y=bottom, animate=False, force=True, immediate=True)
+            if top != bottom:
+                self._follow_to(top, bottom)
         elif moved and anchor is not None:
             number, local = anchor
             line = self._offsets[number] + min(local, self._heights[number] - 1)
             self.scroll_to(y=line, animate=False, force=True)
-        self._evict_far_blocks()
-        return changed or moved or self.scroll_offset.y != top
+        scrolled = self.scroll_offset.y != top
+        if self._changed_lines and not (scrolled and not self.styles.scrollbar_size_vertical):
+            start, count = self._changed_lines  # else `watch_scroll_y` repainted the whole view
+            self.stats.lines_refreshed += count
+            self.refresh_lines(start, count)
+        self._changed_lines = None
+        if not scrolled:  # else `watch_scroll_y` has just dropped what the new view is far from
+            self._evict_far_blocks()
+        return changed or moved or scrolled
+
+    def _follow_to(self, top: int, bottom: int) -> None:
+        """Scroll a view that follows the stream from `top` to its last line, `bottom`.
+
+        As `scroll_to(y=bottom, animate=False, immediate=True)`, which cost a third of a flush's
+        bookkeeping (validating the offset, stopping animations and releasing an anchor through
+        Textual's reactive machinery): `bottom` is valid, the widget is never anchored, and only
+        `watch_scroll_y` watches the offset, so this sets it and calls the watcher. A scroll still
+        animating (the user's End key) goes through `scroll_to`, which stops it, as before.
+        """
+        if self.app.animator.is_being_animated(self, "scroll_y"):
+            self.scroll_to(y=bottom, animate=False, force=True, immediate=True)
+            return
+        self.set_reactive(LiveMarkdown.scroll_target_y, bottom)
+        self.set_reactive(LiveMarkdown.scroll_y, bottom)
+        self.watch_scroll_y(top, bottom)
 
     def _evict_far_blocks(self) -> None:
         """Drop the strips of blocks more than `KEEP_SCREENS` view heights away from the view."""
@@ -265,7 +290,9 @@ class LiveMarkdown(PlainLines, ScrollView):
 
         `virtual_size` is a layout reactive: every new line would re-arrange the whole screen (every
         pane's widgets), which at 16 streams was a screen reflow on nearly every frame. A widget whose
-        height does not depend on its content only needs its scroll limits and scrollbars updated.
+        height does not depend on its content only needs its scroll limits and scrollbars updated, and
+        not even that when it grows longer with no scrollbar drawn and already scrollable: the update
+        (a sixth of a flush's bookkeeping) would set every scrollbar flag and offset to what it is.
         """
         if size == self.virtual_size:
             return
@@ -273,7 +300,15 @@ class LiveMarkdown(PlainLines, ScrollView):
         if height is None or height.is_auto:
             self.virtual_size = size
             return
+        old = self.virtual_size
         self.set_reactive(LiveMarkdown.virtual_size, size)
+        if (
+            size.width == old.width
+            and size.height >= old.height
+            and self.show_vertical_scrollbar
+            and not self.styles.scrollbar_size_vertical
+        ):
+            return  # more lines below a view already scrollable: no scrollbar shows and no offset moves
         self._scroll_update(size)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -430,7 +465,7 @@ class LiveMarkdown(PlainLines, ScrollView):
             self._evicted.discard(number)
 
     def _update(self, key: RenderKey, new_blocks: list[Block], follow: bool) -> bool:
-        """Lay out newly finished blocks and the tail; refresh only the lines that differ.
+        """Lay out newly finished blocks and the tail; note (in `_changed_lines`) the lines that differ.
 
         New blocks beyond the budget (a hidden pane shown again, a huge chunk) are queued like a relayout,
         but never those a following view will show: those would be rendered at once anyway, and
@@ -478,8 +513,7 @@ class LiveMarkdown(PlainLines, ScrollView):
         start, end = max(start, top), min(end, top + self.size.height)
         if start >= end:
             return False
-        self.stats.lines_refreshed += end - start
-        self.refresh_lines(start, end - start)
+        self._changed_lines = (start, end - start)
         return True
 
     def _render_finished(self, block: Block, key: RenderKey, was_tail: bool) -> list[Strip]:

@@ -465,6 +465,8 @@ class _DrawnTable:
     lines: list[str]
     table: Table
     options: ConsoleOptions
+    inner: ConsoleOptions
+    """The options its columns are measured with: `options` less the table's edges and padding."""
     cells: list[list[Text]]
     measures: list[Measurement]
     widths: list[int] = field(default_factory=list)
@@ -536,16 +538,16 @@ class OpenTable:
         if drawn is None:
             inner = options.update_width(options.max_width - table._extra_width)
             drawn = _DrawnTable(
-                key, head, complete, table, options, new, _measures(console, inner, table, new, True)
+                key, head, complete, table, options, inner, new, _measures(console, inner, table, new, True)
             )
         elif new:
-            inner = drawn.options.update_width(drawn.options.max_width - drawn.table._extra_width)
-            drawn.measures = _combined(drawn.measures, _measures(console, inner, drawn.table, new, False))
+            drawn.measures = _combined(
+                drawn.measures, _measures(console, drawn.inner, drawn.table, new, False)
+            )
             drawn.lines = complete
             drawn.cells.extend(new)
         self._last = drawn
-        options = drawn.options
-        inner = options.update_width(options.max_width - drawn.table._extra_width)
+        inner = drawn.inner
         measures = _combined(drawn.measures, _measures(console, inner, drawn.table, [last], False))
         widths = _MeasuredTable.of(drawn.table, measures)._calculate_column_widths(console, inner)
         if widths != drawn.widths:
