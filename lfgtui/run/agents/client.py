@@ -34,7 +34,7 @@ from acp import RequestError, schema
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
-from lfgtui.run.agents.updates import AgentView, Inbox, UpdateReader, session_update, tool_content_text
+from lfgtui.run.agents.updates import AgentView, UpdateReader, session_update, tool_content_text
 from lfgtui.run.approvals import Elicit, Reply
 from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
@@ -81,7 +81,7 @@ class AgentClient:
         self._told: set[str] = set()
         """lfg's terminals with a `TerminalNews` in the inbox not streamed yet: one is enough."""
         self.reader = self.new_reader(ev)
-        self.inbox = Inbox()
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         """Agent updates, lfg's own events, and futures to set once everything before them is out."""
         self.cancelling = False
         self.replaying = False
@@ -116,7 +116,7 @@ class AgentClient:
             return
         update = session_update(params)
         if update is not None:
-            self.inbox.put_update(update)
+            self.inbox.put_nowait(update)
 
     async def caught_up(self) -> None:
         """Wait until everything the agent sent before now has been streamed (shown and recorded)."""

@@ -18,7 +18,6 @@ cost), the rest one `AgentDetails` whenever it changed.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
 import logging
@@ -78,57 +77,14 @@ DENIED = "denied: the person said no"
 """A call the person refused, that the agent left open (Gemini CLI sends nothing more about it)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TextChunk:
     """A chunk of an agent's answer (or of its thinking) that is plain text: most of what an agent
-    sends, read without the SDK's models (see `session_update`). Chunks of one message that wait
-    unread in the session's inbox are one (`Inbox`)."""
+    sends, read without the SDK's models (see `session_update`)."""
 
     text: str
     message_id: str | None
     thought: bool = False
-
-    def joins(self, later: TextChunk) -> bool:
-        """Whether `later` reads as this chunk's continuation (its text can be added to this one's):
-        the same kind of the same message, named by an id (a chunk without one may be the agent's
-        notice, which is read alone), this one not all line breaks (whose block separator depends
-        on the text after them, see `blocks.py`)."""
-        return (
-            later.message_id is not None
-            and later.message_id == self.message_id
-            and later.thought is self.thought
-            and bool(self.text.strip("\n"))
-        )
-
-
-class Inbox(asyncio.Queue[Any]):
-    """A session's inbox: agent updates, lfg's own events, and markers, streamed in order. A text
-    chunk that continues the item put last (`TextChunk.joins`) while that is still unread joins it:
-    one event, one trip through the run and the pane, for the chunks of a read (or of several, while
-    the consumer was busy), whose text is the same as theirs one by one."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._open: TextChunk | None = None
-        """The text chunk put last, if nothing was put after it and it is unread."""
-
-    def put_nowait(self, item: Any) -> None:
-        self._open = item if type(item) is TextChunk else None
-        super().put_nowait(item)
-
-    def put_update(self, update: Any) -> None:
-        """An agent's update: added to the chunk put last when it continues it, else put."""
-        open_chunk = self._open
-        if open_chunk is not None and type(update) is TextChunk and open_chunk.joins(update):
-            open_chunk.text += update.text
-            return
-        self.put_nowait(update)
-
-    def get_nowait(self) -> Any:
-        item = super().get_nowait()
-        if item is self._open:
-            self._open = None
-        return item
 
 
 CHUNKS = {"agent_message_chunk": False, "agent_thought_chunk": True}

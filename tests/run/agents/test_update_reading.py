@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from lfgtui.events import EventFactory
 from lfgtui.run.agents.transport import HELD_MESSAGES, AgentPipe
-from lfgtui.run.agents.updates import Inbox, TextChunk, UpdateReader, session_update
+from lfgtui.run.agents.updates import TextChunk, UpdateReader, session_update
 
 SESSION = "s1"
 
@@ -166,59 +166,3 @@ async def test_the_sdks_messages_wait_in_the_pipe_while_the_sdk_is_behind() -> N
     finally:
         await pipe.close()
         theirs.close()
-
-
-def streamed(chunks: list[TextChunk], together: bool) -> list[tuple[str, str]]:
-    """What a reader streams of `chunks`: put into an inbox all before it is read (`together`), or
-    each read as it is put; as (event type, text) with a text delta's run of its kind joined."""
-    reader, inbox, items = UpdateReader(EventFactory("t", 1)), Inbox(), []
-    for chunk in chunks:
-        inbox.put_update(TextChunk(chunk.text, chunk.message_id, chunk.thought))
-        if not together:
-            items.append(inbox.get_nowait())
-    items += [inbox.get_nowait() for _ in range(inbox.qsize())]
-    out: list[tuple[str, str]] = []
-    for event in (event for item in items for event in reader.events(item)):
-        kind, said = type(event).__name__, getattr(event, "text", getattr(event, "message", ""))
-        if out and out[-1][0] == kind and kind in ("TextDelta", "ReasoningDelta"):
-            out[-1] = (kind, out[-1][1] + said)
-        else:
-            out.append((kind, said))
-    return out
-
-
-T = TextChunk
-TURNS: list[list[TextChunk]] = [
-    [T("Warning: Model metadata for x not found\n", None), T("Hi", None), T(" there", None)],
-    [T("Hi", "m1"), T(" there", "m1"), T(".", "m1"), T("Next", "m2")],
-    [T("Let me", "m1", True), T(" think", "m1", True), T("So", "m1"), T("!", "m1")],
-    [T("One.", "m1"), T("\n", "m2"), T("\n# Two", "m2"), T("", "m2")],
-    [T("", "m1"), T("a", "m1"), T("\n\n", "m1"), T("b", "m1")],
-    [T("Note: compacted\n", None), T("x", "m1"), T("Note: y\n", None)],
-]
-
-
-@pytest.mark.parametrize("chunks", TURNS)
-def test_chunks_waiting_in_the_inbox_stream_as_they_would_one_by_one(chunks: list[TextChunk]) -> None:
-    assert streamed(chunks, together=True) == streamed(chunks, together=False)
-
-
-def test_a_chunk_joins_only_the_unread_chunk_put_last_of_its_message() -> None:
-    inbox = Inbox()
-    inbox.put_update(TextChunk("a", "m1"))
-    inbox.put_update(TextChunk("b", "m1"))
-    inbox.put_update(TextChunk("c", None))  # no id: read alone (an agent's notice may be one)
-    inbox.put_update(TextChunk("d", None))
-    inbox.put_update(TextChunk("e", "m1"))
-    inbox.put_nowait("a marker")  # what comes after it stays after it
-    inbox.put_update(TextChunk("f", "m1"))
-    assert inbox.get_nowait() == TextChunk("ab", "m1")
-    assert [inbox.get_nowait() for _ in range(inbox.qsize())] == [
-        TextChunk("c", None),
-        TextChunk("d", None),
-        TextChunk("e", "m1"),
-        "a marker",
-        TextChunk("f", "m1"),
-    ]
-    inbox.put_update(TextChunk("g", "m1"))  # the one before it was read: a new item
-    assert inbox.qsize() == 1 and inbox.get_nowait() == TextChunk("g", "m1")
