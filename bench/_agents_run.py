@@ -9,7 +9,7 @@ panes stream the same scenario from the same sim over the Anthropic Messages API
 provider worker, as `lfg run` does. The sim runs in its own process, so its CPU is not lfg's.
 
 What it notes, from inside lfg's UI process:
-- every ACP `session/update` read off an agent's stdout (`AgentPipe.message`), and every text chunk
+- every ACP `session/update` read off an agent's stdout (`AgentPipe.route`), and every text chunk
   event the panes get (the session's sink), with the CPU time of this process and of lfg's helper
   processes (the provider worker, or each agent's supervisor) at four moments: before the app starts, every
   pane streaming, the first pane done, every pane done;
@@ -93,23 +93,25 @@ class Watch:
 
 def watch_agents(watch: Watch) -> None:
     """Note each agent's start-up steps and count its `session/update`s, by wrapping lfg's agent
-    start and its stdio transport (the names `lfgtui.run.agents` has today)."""
+    start and its stdio transport (the names `lfgtui.run.agents` has today, or had before)."""
     from lfgtui.run.agents import attempt
     from lfgtui.run.agents.transport import AgentPipe
 
-    # every message read, updates included: `AgentPipe.message` where the pipe hands updates on
-    # itself, `receive` (which then returns every message to the SDK) in a tree from before
-    reading = "message" if hasattr(AgentPipe, "message") else "receive"
-    start_agent, send, receive = attempt.start_agent, AgentPipe.send, getattr(AgentPipe, reading)
+    # every message read, updates included: `AgentPipe.route` where the pipe reads its stdout as a
+    # protocol, `message` where it hands updates on itself from a reading task, `receive` (which
+    # then returns every message to the SDK) in a tree from before that
+    reading = next(name for name in ("route", "message", "receive") if hasattr(AgentPipe, name))
+    start_agent, send, read = attempt.start_agent, AgentPipe.send, getattr(AgentPipe, reading)
 
-    async def timed_start(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+    async def timed_start(*args: Any, **kwargs: Any) -> Any:
         spawn = time.monotonic()
-        process = await start_agent(*args, **kwargs)
-        watch.starts[process.stdout] = Startup(spawn, started=time.monotonic())
-        return process
+        started = await start_agent(*args, **kwargs)  # the process, with its stdout in a newer tree
+        process = started[0] if isinstance(started, tuple) else started
+        watch.starts[process.stdin] = Startup(spawn, started=time.monotonic())
+        return started
 
     async def timed_send(self: AgentPipe, message: dict[str, Any]) -> None:
-        start = watch.starts.get(self._reader)
+        start = watch.starts.get(self._writer)
         if start is not None and message.get("method") in ("initialize", "session/new"):
             start.requests[message.get("id")] = message["method"]
             setattr(
@@ -117,11 +119,10 @@ def watch_agents(watch: Watch) -> None:
             )
         await send(self, message)
 
-    async def counted_receive(self: AgentPipe) -> dict[str, Any] | None:
-        message = await receive(self)
-        start = watch.starts.get(self._reader)
+    def counted(self: AgentPipe, message: dict[str, Any] | None) -> None:
+        start = watch.starts.get(self._writer)
         if message is None or start is None:
-            return message
+            return
         now = time.monotonic()
         if message.get("method") == "session/update":
             watch.updates += 1
@@ -136,11 +137,19 @@ def watch_agents(watch: Watch) -> None:
                 start.initialized = now
             elif answered == "session/new":
                 start.opened = now
+
+    def counted_route(self: AgentPipe, message: dict[str, Any]) -> None:
+        counted(self, message)
+        read(self, message)
+
+    async def counted_receive(self: AgentPipe) -> dict[str, Any] | None:
+        message = await read(self)
+        counted(self, message)
         return message
 
     attempt.start_agent = timed_start  # type: ignore[assignment]
     AgentPipe.send = timed_send  # type: ignore[method-assign]
-    setattr(AgentPipe, reading, counted_receive)
+    setattr(AgentPipe, reading, counted_route if reading == "route" else counted_receive)
 
 
 def count_frames(screen: Any, watch: Watch) -> None:

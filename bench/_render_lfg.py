@@ -63,24 +63,32 @@ def split_agents(
 def watch_acp_reads() -> dict[str, list[float]] | None:
     """When each agent message chunk's line was read off an agent's stdout, per session, in order:
     the moment before the SDK parses it in the UI process and lfg maps it to an event. Patches
-    lfg's stdio transport (`AgentPipe.message`); None if lfg has none, so that split is left out."""
+    lfg's stdio transport (`AgentPipe.route`, or the method an older tree read with); None if lfg
+    has none, so that split is left out."""
     try:
         from lfgtui.run.agents.transport import AgentPipe
     except ImportError:
         return None
     reads: dict[str, list[float]] = {}
-    reading = "message" if hasattr(AgentPipe, "message") else "receive"  # as in _agents_run.py
-    original_receive = getattr(AgentPipe, reading)
+    reading = next(name for name in ("route", "message", "receive") if hasattr(AgentPipe, name))
+    original = getattr(AgentPipe, reading)  # as in _agents_run.py
 
-    async def receive(self: AgentPipe) -> dict[str, Any] | None:
-        message = await original_receive(self)
+    def note(message: dict[str, Any] | None) -> None:
         if message is not None and message.get("method") == "session/update":
             params = message.get("params") or {}
             if (params.get("update") or {}).get("sessionUpdate") == "agent_message_chunk":
                 reads.setdefault(params.get("sessionId", ""), []).append(time.monotonic())
+
+    def route(self: AgentPipe, message: dict[str, Any]) -> None:
+        note(message)
+        original(self, message)
+
+    async def receive(self: AgentPipe) -> dict[str, Any] | None:
+        message = await original(self)
+        note(message)
         return message
 
-    setattr(AgentPipe, reading, receive)
+    setattr(AgentPipe, reading, route if reading == "route" else receive)
     return reads
 
 

@@ -54,8 +54,8 @@ async def test_acps_client_connection_still_sends_plain_requests_through_its_con
     from lfgtui.run.agents.transport import AgentPipe
 
     ours, theirs = socket.socketpair()
-    reader, writer = await asyncio.open_connection(sock=ours)
-    conn = acp.connect_to_agent(object(), AgentPipe(reader, writer, print))  # type: ignore[arg-type]
+    _, writer = await asyncio.open_connection(sock=ours)
+    conn = acp.connect_to_agent(object(), AgentPipe(writer, print))  # type: ignore[arg-type]
     try:
         assert isinstance(conn._conn, Connection), "ClientSideConnection._conn: the JSON-RPC connection"
         assert list(inspect.signature(Connection.send_request).parameters) == ["self", "method", "params"]

@@ -192,8 +192,7 @@ class AgentSession:
         log: AgentLog,
         elicit: Elicit | None = None,
     ) -> None:
-        assert process.stdin is not None and process.stdout is not None  # piped by start_agent
-        assert process.stderr is not None
+        assert process.stdin is not None and process.stderr is not None  # piped by start_agent
         self.launch, self.process, self.log = launch, process, log
         self.log_path = log.path
         self._log_pump = asyncio.create_task(log.pump(process.stderr))
@@ -205,7 +204,7 @@ class AgentSession:
         self.client = AgentClient(
             ev, paused, self.view, None if elicit is None else self.idle.pausing(elicit)
         )
-        self.pipe = AgentPipe(process.stdout, process.stdin, self.client.take_update)
+        self.pipe = AgentPipe(process.stdin, self.client.take_update)
         # elicitation/create is unstable in the SDK: it routes it to the client only when told to
         self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
@@ -236,13 +235,19 @@ class AgentSession:
         command = launch.command(model)
         log_path, log = open_agent_log(ev.ticket, ev.attempt)
         try:
-            process = await start_agent(
+            process, stdout = await start_agent(
                 command, launch.environment(model), toolbox.ctx.workdir, launch.config.agent.nice
             )
         except BaseException:
             log.close()
             raise
         session = cls(launch, ev, toolbox, process, AgentLog(log_path, log), elicit)
+        try:
+            await session.pipe.read_from(stdout)
+        except BaseException:
+            stdout.close()
+            await session.close()
+            raise
         session.env = launch.environment(model)
         session.started = f"agent started: {' '.join(command)} (pid {process.pid}); its log: {log_path}"
         return session

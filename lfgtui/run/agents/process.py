@@ -17,36 +17,37 @@ import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from lfgtui.tools.supervised import reap, start_supervised
 
-READ_LIMIT = 1024 * 1024
-"""The agent's stdout is read in lines; longer ones are read in parts (see transport.py)."""
 STOP_WAIT_S = 2.0
 """How long the agent has to exit after its stdin closes, and again after SIGTERM."""
 
 
 async def start_agent(
     command: Sequence[str], env: Mapping[str, str], workdir: Path, nice: int
-) -> asyncio.subprocess.Process:
+) -> tuple[asyncio.subprocess.Process, BinaryIO]:
     """Start the agent in `workdir` with exactly `env`, its CPU priority lowered by `nice` (its
-    provider's: busy agents must not starve lfg's UI), its stdin, stdout and stderr piped to lfg
-    (its stderr for `agent_log.AgentLog`). Raises OSError when it cannot be started (its program is
-    not found, say)."""
+    provider's: busy agents must not starve lfg's UI), its stdin and stderr piped to lfg (its stderr
+    for `agent_log.AgentLog`); its stdout is a pipe of lfg's own, whose reading end comes back with
+    the process for `transport.AgentPipe` to read as a protocol. Raises OSError when it cannot be
+    started (its program is not found, say)."""
     program = shutil.which(command[0], path=env.get("PATH", os.defpath))
     if program is None:
         raise FileNotFoundError(errno.ENOENT, "not found on the agent's PATH", command[0])
     pipe = asyncio.subprocess.PIPE
-    return await start_supervised(
-        [program, *command[1:]],
-        env,
-        nice,
-        stdin=pipe,
-        stdout=pipe,
-        stderr=pipe,
-        cwd=workdir,
-        limit=READ_LIMIT,
-    )
+    read_end, write_end = os.pipe()
+    try:
+        process = await start_supervised(
+            [program, *command[1:]], env, nice, stdin=pipe, stdout=write_end, stderr=pipe, cwd=workdir
+        )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return process, os.fdopen(read_end, "rb", buffering=0)
 
 
 async def stop_process(process: asyncio.subprocess.Process) -> None:

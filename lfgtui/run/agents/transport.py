@@ -17,6 +17,8 @@ of a session, which Gemini CLI still sends).
 And it hands each `session/update` notification straight to the session's client (`updates`),
 in order, as it is read: nearly every message an agent sends is one, and the SDK would make each a
 task of its own, with a telemetry span and a router on the way. Everything else goes to the SDK.
+The agent's stdout is read as a protocol: the lines of each read are parsed in the read's callback,
+so an update costs no wake-up of a task that reads lines, nor of the SDK's loop that takes messages.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import weakref
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from lfgtui.inert import inert
 
@@ -37,6 +41,17 @@ a diff's lines are far fewer; each costs about a hundred bytes once parsed and v
 SHOWN_GARBAGE = 200
 KEPT_RESULTS = frozenset({"session/new", "session/load"})
 SESSION_UPDATE = "session/update"
+HELD_MESSAGES = 64
+"""Messages for the SDK read ahead of it before the pipe is left unread until it catches up."""
+HOLD_S = 0.008
+"""How long a flowing pipe is left unread after a read, so that its next lines come in one read
+and every agent's pipe held meanwhile is read on the same wake-up of the loop."""
+HOLD_BELOW = 16 * 1024
+"""Only a read smaller than this is held: a bigger one is of a long message (a file's diff) that
+the agent writes as fast as the pipe takes it."""
+FLOWING_S = 0.05
+"""A read this soon after the one before is of a flowing pipe: the next is held (`HOLD_S`). The
+first read after a silence (an answer's first token) never waits."""
 JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 """A JSON string, escapes and all: the brackets inside strings are text, not containers."""
 
@@ -74,17 +89,44 @@ def envelope_problem(message: Any) -> str | None:
     return None
 
 
-class AgentPipe:
-    """`acp.Transport` over a child's pipes: one JSON object a line, each way."""
+class HoldClock:
+    """One timer for every held pipe of a loop: they are read again together, on one wake-up."""
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        updates: Callable[[Any], None],
-    ) -> None:
+    def __init__(self) -> None:
+        self.held: list[AgentPipe] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def hold(self, pipe: AgentPipe) -> None:
+        self.held.append(pipe)
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(HOLD_S, self.release)
+
+    def release(self) -> None:
+        held, self.held, self.timer = self.held, [], None
+        for pipe in held:
+            pipe.released()
+
+
+CLOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HoldClock] = weakref.WeakKeyDictionary()
+
+
+def hold_clock() -> HoldClock:
+    """The running loop's `HoldClock`."""
+    loop = asyncio.get_running_loop()
+    clock = CLOCKS.get(loop)
+    if clock is None:
+        clock = CLOCKS[loop] = HoldClock()
+    return clock
+
+
+class AgentPipe(asyncio.Protocol):
+    """`acp.Transport` over a child's pipes: one JSON object a line, each way. Its stdout is read as
+    a protocol (`read_from`): each read's lines are parsed in the read's callback, so an update
+    reaches the session's inbox without a task of the SDK's woken for it, nor one reading lines.
+    While the agent streams, each read is followed by a short hold (`HOLD_S`)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, updates: Callable[[Any], None]) -> None:
         """`updates` takes the params of each `session/update` notification, as they come."""
-        self._reader = reader
         self._writer = writer
         self._updates = updates
         self.problem: str | None = None
@@ -92,6 +134,142 @@ class AgentPipe:
         """The last raw result of each method of `KEPT_RESULTS`."""
         self._kept: dict[Any, str] = {}
         """The ids of those requests still unanswered, and their methods."""
+        self._partial = bytearray()
+        """The line being read, up to the read so far."""
+        self._messages: deque[dict[str, Any]] = deque()
+        """Messages for the SDK not yet taken by `receive`."""
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False
+        """The stream ended, or broke (`problem`): nothing more is read."""
+        self._reading: asyncio.ReadTransport | None = None
+        self._paused = False
+        """Left unread until the SDK catches up, or for good (`_broken`)."""
+        self._held = False
+        """Left unread until the hold clock releases it."""
+        self._last_read = -FLOWING_S
+
+    async def read_from(self, stdout: BinaryIO) -> None:
+        """Read the agent's stdout (the pipe's reading end) from now on."""
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: self, stdout)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        self._reading = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._ended:
+            return
+        self._read(data)
+        if len(data) < HOLD_BELOW:
+            self._hold()
+
+    def _read(self, data: bytes) -> None:
+        partial = self._partial
+        end = data.find(b"\n")
+        if end < 0:
+            partial += data
+            if len(partial) > MAX_LINE_BYTES:
+                self._broken(f"the agent sent a message longer than {MAX_LINE_BYTES // 2**20} MiB")
+            return
+        start = 0
+        if partial:  # the line begun in an earlier read ends in this one
+            partial += data[: end + 1]
+            line, start = bytes(partial), end + 1
+            partial.clear()
+            self.line(line)
+            end = data.find(b"\n", start)
+        while end >= 0 and not self._ended:
+            self.line(data[start : end + 1])
+            start = end + 1
+            end = data.find(b"\n", start)
+        if not self._ended and start < len(data):
+            partial += data[start:]
+
+    def _hold(self) -> None:
+        """After a read of a flowing pipe, leave it unread until the hold clock releases it."""
+        now = asyncio.get_running_loop().time()
+        flowing, self._last_read = now - self._last_read < FLOWING_S, now
+        if not flowing or self._ended or self._reading is None:
+            return
+        self._held = True
+        self._reading.pause_reading()
+        hold_clock().hold(self)
+
+    def released(self) -> None:
+        self._held = False
+        if not self._paused and self._reading is not None:
+            self._reading.resume_reading()
+
+    def eof_received(self) -> bool:
+        if not self._ended and self._partial:  # the last line may lack its newline
+            line = bytes(self._partial)
+            self._partial.clear()
+            self.line(line)
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._reading = None
+        self._end()
+
+    def line(self, line: bytes) -> None:
+        """One line read: its message goes on (`route`), or the stream ends at it as not one."""
+        if len(line) > MAX_LINE_BYTES:
+            self._broken(f"the agent sent a message longer than {MAX_LINE_BYTES // 2**20} MiB")
+            return
+        if not line.strip():
+            return
+        if containers(line) > MAX_CONTAINERS:
+            self._broken(f"the agent sent a message of more than {MAX_CONTAINERS:,} objects and arrays")
+            return
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
+            message = None
+            why = "not JSON"
+        else:
+            why = envelope_problem(message)
+        if why is None:
+            self.route(message)
+            return
+        shown = inert(line[:SHOWN_GARBAGE].decode(errors="replace")).strip()
+        self._broken(f"the agent wrote something that is not an ACP message to its stdout ({why}): {shown!r}")
+
+    def route(self, message: dict[str, Any]) -> None:
+        """A message read: a `session/update` notification to the session, anything else to the SDK."""
+        if message.get("method") == SESSION_UPDATE and "id" not in message:
+            self._updates(message.get("params"))
+            return
+        if self._kept and "method" not in message:
+            self._keep(message)
+        self._messages.append(message)
+        if len(self._messages) >= HELD_MESSAGES and self._reading is not None and not self._paused:
+            self._paused = True
+            self._reading.pause_reading()
+        self._wake()
+
+    def _keep(self, response: dict[str, Any]) -> None:
+        method = self._kept.pop(response["id"], None)
+        if method is not None and isinstance(response.get("result"), dict):
+            self.results[method] = response["result"]
+
+    def _broken(self, problem: str) -> None:
+        """The stream ends here: what the agent sends from now on is not read (as nobody would)."""
+        self.problem = problem
+        self._partial.clear()
+        if self._reading is not None and not self._paused:
+            self._paused = True
+            self._reading.pause_reading()
+        self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def send(self, message: dict[str, Any]) -> None:
         if message.get("method") in KEPT_RESULTS and "id" in message:
@@ -100,70 +278,25 @@ class AgentPipe:
         await self._writer.drain()
 
     async def receive(self) -> dict[str, Any] | None:
-        """The next message for the SDK, or None at the end of the stream or at the first line that
-        is not a message; the session's updates on the way go to `updates`."""
-        while True:
-            message = await self.message()
-            if message is None or message.get("method") != SESSION_UPDATE or "id" in message:
-                return message
-            self._updates(message.get("params"))
-
-    async def message(self) -> dict[str, Any] | None:
-        """The next message, or None at the end of the stream or at the first line that is not one."""
-        while True:
-            line = await self._line()
-            if line is None:
+        """The next message for the SDK (the session's updates went to `updates` as they were read),
+        or None once the stream ended or broke and every message before that was taken."""
+        while not self._messages:
+            if self._ended:
                 return None
-            if not line.strip():
-                continue
-            if containers(line) > MAX_CONTAINERS:
-                self.problem = f"the agent sent a message of more than {MAX_CONTAINERS:,} objects and arrays"
-                return None
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                message = json.loads(line)
-            except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
-                message = None
-                why = "not JSON"
-            else:
-                why = envelope_problem(message)
-            if why is None:
-                if self._kept and "method" not in message:
-                    self._keep(message)
-                return message
-            shown = inert(line[:SHOWN_GARBAGE].decode(errors="replace")).strip()
-            self.problem = (
-                f"the agent wrote something that is not an ACP message to its stdout ({why}): {shown!r}"
-            )
-            return None
-
-    def _keep(self, response: dict[str, Any]) -> None:
-        method = self._kept.pop(response["id"], None)
-        if method is not None and isinstance(response.get("result"), dict):
-            self.results[method] = response["result"]
-
-    async def _line(self) -> bytes | None:
-        """One line with its newline (the last may lack it), or None at the end of the stream and
-        when it is longer than `MAX_LINE_BYTES`, its last part included."""
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            ended = True
-            try:
-                chunk = await self._reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as exc:
-                if not (parts or exc.partial):
-                    return None
-                chunk = exc.partial
-            except asyncio.LimitOverrunError as exc:  # longer than the reader's buffer: take it in parts
-                chunk, ended = await self._reader.readexactly(exc.consumed), False
-            parts.append(chunk)
-            size += len(chunk)
-            if size > MAX_LINE_BYTES:
-                self.problem = f"the agent sent a message longer than {MAX_LINE_BYTES // 2**20} MiB"
-                return None
-            if ended:
-                return b"".join(parts)
+                await self._waiter
+            finally:
+                self._waiter = None
+        message = self._messages.popleft()
+        if self._paused and not self._ended and len(self._messages) < HELD_MESSAGES // 2:
+            self._paused = False
+            if self._reading is not None and not self._held:
+                self._reading.resume_reading()
+        return message
 
     async def close(self) -> None:
         if not self._writer.is_closing():
             self._writer.close()
+        if self._reading is not None:
+            self._reading.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 from dataclasses import fields
 from typing import Any
@@ -14,7 +15,7 @@ from acp import schema
 from pydantic import ValidationError
 
 from lfgtui.events import EventFactory
-from lfgtui.run.agents.transport import AgentPipe
+from lfgtui.run.agents.transport import HELD_MESSAGES, AgentPipe
 from lfgtui.run.agents.updates import TextChunk, UpdateReader, session_update
 
 SESSION = "s1"
@@ -91,33 +92,77 @@ def test_a_plain_text_chunk_is_read_without_the_sdks_models() -> None:
     assert session_update(PARAMS[3]) == TextChunk("x", None)
 
 
-async def test_updates_go_to_the_session_in_order_and_everything_else_to_the_sdk() -> None:
+LINES: list[dict[str, Any]] = [
+    {"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": SESSION, "update": chunk("a")}},
+    {"jsonrpc": "2.0", "method": "session/update", "params": {"sessionId": SESSION, "update": chunk("b")}},
+    {"jsonrpc": "2.0", "id": 0, "result": {"stopReason": "end_turn"}},
+    {"jsonrpc": "2.0", "id": 5, "method": "session/update", "params": {}},  # a request: the SDK's
+    {"jsonrpc": "2.0", "method": "session/update", "params": "not params"},
+]
+WRITTEN = b"".join(json.dumps(line).encode() + b"\n" for line in LINES)
+
+
+async def stdin_writer() -> tuple[asyncio.StreamWriter, socket.socket]:
+    """A writer for the pipe's `send` (the agent's stdin), and its other end."""
     ours, theirs = socket.socketpair()
-    reader, writer = await asyncio.open_connection(sock=ours)
+    _, writer = await asyncio.open_connection(sock=ours)
+    return writer, theirs
+
+
+async def test_updates_go_to_the_session_in_order_and_everything_else_to_the_sdk() -> None:
+    writer, theirs = await stdin_writer()
     taken: list[Any] = []
-    pipe = AgentPipe(reader, writer, taken.append)
-    lines = [
-        {
-            "jsonrpc": "2.0",
-            "method": "session/update",
-            "params": {"sessionId": SESSION, "update": chunk("a")},
-        },
-        {
-            "jsonrpc": "2.0",
-            "method": "session/update",
-            "params": {"sessionId": SESSION, "update": chunk("b")},
-        },
-        {"jsonrpc": "2.0", "id": 0, "result": {"stopReason": "end_turn"}},
-        {"jsonrpc": "2.0", "id": 5, "method": "session/update", "params": {}},  # a request: the SDK's
-        {"jsonrpc": "2.0", "method": "session/update", "params": "not params"},
-    ]
-    theirs.sendall(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
-    theirs.close()
+    pipe = AgentPipe(writer, taken.append)
+    read_end, write_end = os.pipe()
+    await pipe.read_from(os.fdopen(read_end, "rb", buffering=0))
+    os.write(write_end, WRITTEN)
+    os.close(write_end)
     try:
-        assert await pipe.receive() == lines[2]
-        assert [params["update"]["content"]["text"] for params in taken] == ["a", "b"]
-        assert await pipe.receive() == lines[3]
+        assert await pipe.receive() == LINES[2]  # the updates before it were taken before it
+        assert [params["update"]["content"]["text"] for params in taken[:2]] == ["a", "b"]
+        assert await pipe.receive() == LINES[3]
         assert await pipe.receive() is None
         assert taken[-1] == "not params" and pipe.problem is None
     finally:
         await pipe.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, len(WRITTEN)])
+async def test_lines_read_the_same_however_the_pipe_cuts_them(size: int) -> None:
+    """A read ends anywhere: in a line, at its newline, after several lines; the last line may lack
+    its newline."""
+    writer, theirs = await stdin_writer()
+    taken: list[Any] = []
+    pipe = AgentPipe(writer, taken.append)
+    data = WRITTEN + json.dumps(LINES[2]).encode()
+    for at in range(0, len(data), size):
+        pipe.data_received(data[at : at + size])
+    pipe.eof_received()
+    try:
+        assert [await pipe.receive() for _ in range(4)] == [LINES[2], LINES[3], LINES[2], None]
+        assert taken == [LINES[0]["params"], LINES[1]["params"], "not params"]
+    finally:
+        await pipe.close()
+        theirs.close()
+
+
+async def test_the_sdks_messages_wait_in_the_pipe_while_the_sdk_is_behind() -> None:
+    """More responses than the pipe holds for the SDK: its reading pauses (after the read that brought
+    them) and goes on as they are taken."""
+    writer, theirs = await stdin_writer()
+    pipe = AgentPipe(writer, print)
+    read_end, write_end = os.pipe()
+    await pipe.read_from(os.fdopen(read_end, "rb", buffering=0))
+    count = 5 * HELD_MESSAGES
+    responses = [{"jsonrpc": "2.0", "id": n, "result": {}} for n in range(count)]
+    os.write(write_end, b"".join(json.dumps(r).encode() + b"\n" for r in responses))
+    os.close(write_end)
+    try:
+        while len(pipe._messages) < HELD_MESSAGES:  # what it has read ahead of the SDK
+            await asyncio.sleep(0.01)
+        assert pipe._reading is not None and not pipe._reading.is_reading()
+        assert [await pipe.receive() for _ in range(count + 1)] == [*responses, None]
+    finally:
+        await pipe.close()
+        theirs.close()
