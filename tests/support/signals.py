@@ -7,11 +7,16 @@ import sqlite3
 import time
 from pathlib import Path
 
+from lfgtui.history.rows import read_parts
+
 TICKETS = (
     '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n\n'
     '[[ticket]]\nid = "b"\nprompt = "x"\nmodel = "long-answer:repeat=50,tokens_per_s=80"\n\n'
     '[[ticket]]\nid = "c"\nprompt = "x"\nmodel = "hello"\ndepends_on = ["a"]\n'
 )
+
+
+TEXT_PARTS = "attempt_id = ? AND kind = 'text'"
 
 
 def saved(db: Path) -> tuple[dict[str, tuple[str | None, str]], float | None]:
@@ -20,9 +25,13 @@ def saved(db: Path) -> tuple[dict[str, tuple[str | None, str]], float | None]:
         attempts = conn.execute(
             "SELECT a.id, t.ticket, a.outcome FROM attempts a JOIN tickets t ON t.id = a.ticket_id"
         ).fetchall()
-        parts = conn.execute("SELECT attempt_id, text FROM parts WHERE kind = 'text' ORDER BY seq").fetchall()
+        texts = {  # a streaming part's text is its row's and its tails' (history/schema.py's V19)
+            ticket: "".join(
+                p.text for p in read_parts(conn, "attempt_id = ? AND kind = 'text'", (attempt_id,))
+            )
+            for attempt_id, ticket, _ in attempts
+        }
         (ended,) = conn.execute("SELECT ended_at FROM runs").fetchone()
-    texts = {ticket: "".join(t for a, t in parts if a == attempt_id) for attempt_id, ticket, _ in attempts}
     return {ticket: (outcome, texts[ticket]) for _, ticket, outcome in attempts}, ended
 
 

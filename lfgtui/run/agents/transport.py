@@ -29,7 +29,7 @@ import re
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from lfgtui.inert import inert
 
@@ -154,8 +154,7 @@ class AgentPipe(asyncio.Protocol):
         await loop.connect_read_pipe(lambda: self, stdout)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        self._reading = transport
+        self._reading = cast(asyncio.ReadTransport, transport)  # uvloop's are not asyncio's subclasses
 
     def data_received(self, data: bytes) -> None:
         if self._ended:

@@ -192,6 +192,7 @@ async def test_the_panes_row_reads_as_the_agent_finally_described_the_call(tmp_p
         )
         [call] = w.tools.rows.values()
         assert call.state is ToolState.WAITING
+        await until(pilot, lambda: len(w.shown.tools.rows) == 1)  # the log mounts with its first call
         [row] = w.shown.tools.rows.values()
         assert str(row.title).startswith('write_file notes/summary.md {"path": "notes/summary.md"')
         await approve(pilot, app)
