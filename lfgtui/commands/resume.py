@@ -110,30 +110,32 @@ async def resume(args: argparse.Namespace) -> int:
 
         return await resume_coordinated(args, config, db, recorded, theme)
     assert theme is not None, "--headless and --json are refused without --broker"
-    from lfgtui.commands.compose import RunOptions, open_tui
-    from lfgtui.cost.prices import run_prices
-    from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run.failover import every_provider
-    from lfgtui.ui.app import EXIT_DECLINED
-    from lfgtui.ui.run_controller import RunController
 
-    options = RunOptions.of(config, args.max_concurrency, run_prices(config.providers, recorded.as_tickets))
-    async with (
-        reopen_run_history(db, recorded.run_id, warn, options.prices) as history,
-        Providers(config.providers, backend=ProviderWorker()) as providers,
-    ):
-        await providers.warm(every_provider(recorded.as_tickets))  # while the UI loads, fallbacks too
-        outside = recorded.outside(Path.cwd())
-        services = options.services(providers, db, args.yes, config.ui.keymap)
-        code = await open_tui(
-            RunController.resumed(services, recorded),
-            theme,
-            history=history,
-            notice=recorded.notice(),
-            question=recorded.outside_question(Path.cwd(), outside) if outside else None,
-        )
+    async with Providers(config.providers, backend=ProviderWorker()) as providers:
+        # the worker's imports (the SDKs, the sim) overlap the UI's below: it is asked for every
+        # provider the run may use (fallbacks too) before those start
+        await providers.warm(every_provider(recorded.as_tickets))
+        from lfgtui.commands.compose import RunOptions, open_tui
+        from lfgtui.cost.prices import run_prices
+        from lfgtui.history.writer import reopen_run_history
+        from lfgtui.ui.app import EXIT_DECLINED
+        from lfgtui.ui.run_controller import RunController
+
+        prices = run_prices(config.providers, recorded.as_tickets)
+        options = RunOptions.of(config, args.max_concurrency, prices)
+        async with reopen_run_history(db, recorded.run_id, warn, options.prices) as history:
+            outside = recorded.outside(Path.cwd())
+            services = options.services(providers, db, args.yes, config.ui.keymap)
+            code = await open_tui(
+                RunController.resumed(services, recorded),
+                theme,
+                history=history,
+                notice=recorded.notice(),
+                question=recorded.outside_question(Path.cwd(), outside) if outside else None,
+            )
     if outside and code == EXIT_DECLINED:
         return fail(
             f"run {recorded.run_id} was not resumed: nothing ran. Its tickets work outside this folder; "

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from lfgtui.config.load import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
-    from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run import Run
     from lfgtui.tickets.ticket import Ticket, TicketFile
 
@@ -120,35 +119,35 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 
 async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+    from lfgtui.providers.registry import Providers
     from lfgtui.ui import terminal_attached
 
     use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
     if not use_tui:
-        return await _run_with(args, config, tickets, None)
-    # The TUI reads the streams in a child process, started before anything else is imported here:
-    # its own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
-    # all of the UI's this way. Providers closes it; so does this block if the run stops before that.
+        async with Providers(config.providers) as providers:
+            return await _run_with(args, config, tickets, providers, use_tui=False)
+    # The TUI reads the streams in a child process, started and asked for every provider the run may
+    # use (fallbacks too) before anything else is imported here: its own imports (the SDKs, the sim)
+    # are the longest wait before a first token, and they overlap all of the UI's this way.
     from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.run.failover import every_provider
 
-    backend = ProviderWorker()
-    async with contextlib.aclosing(backend):
-        await backend.start()
-        return await _run_with(args, config, tickets, backend)
+    async with Providers(config.providers, backend=ProviderWorker()) as providers:
+        await providers.warm(every_provider(tickets.tickets))
+        return await _run_with(args, config, tickets, providers, use_tui=True)
 
 
 async def _run_with(
-    args: argparse.Namespace, config: Config, tickets: TicketFile, backend: ProviderWorker | None
+    args: argparse.Namespace, config: Config, tickets: TicketFile, providers: Providers, *, use_tui: bool
 ) -> int:
-    """The run, in the TUI when `backend` (the provider worker, started) is given, else headless."""
+    """The run, in the TUI (its providers' streams read by the provider worker) or headless."""
     from lfgtui.commands.compose import RunOptions, open_tui
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.telemetry import TelemetryError
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import resolve_db_path
     from lfgtui.history.writer import open_run_history
-    from lfgtui.providers.registry import Providers
 
-    use_tui = backend is not None
     notices = Notices()
     try:  # a broker or telemetry that cannot be used stops the run before it starts
         outlet = await Outlet.open(args, config)
@@ -159,17 +158,9 @@ async def _run_with(
     if tickets.offline_default and not use_tui:
         print(f"lfg: {offline}", file=sys.stderr)
     theme = args.theme or config.ui.theme
-    async with (
-        Providers(config.providers, backend=backend) as providers,
-        _notify_command(args) as command,
-        Outlet.closing(outlet),
-    ):
-        if use_tui:
-            from lfgtui.run.failover import every_provider
-
-            await providers.warm(every_provider(tickets.tickets))  # while the UI loads, fallbacks too
-            if (problem := tui_problem(theme, "run")) is not None:
-                return fail(problem)
+    async with _notify_command(args) as command, Outlet.closing(outlet):
+        if use_tui and (problem := tui_problem(theme, "run")) is not None:
+            return fail(problem)
         options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets.tickets))
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
         async with open_run_history(db, tickets, _command_line(args), warn, options.prices) as history:

@@ -8,6 +8,8 @@ running loop's own sockets (see there why); connections through a proxy keep htt
 
 from __future__ import annotations
 
+import platform
+
 import httpx2
 
 from lfgtui.providers.base import ProviderConfig
@@ -32,6 +34,11 @@ def transport() -> httpx2.AsyncHTTPTransport:
 
 
 def http_client(config: ProviderConfig) -> httpx2.AsyncClient:
+    """The client an adapter sends through. Made once per provider, before its first request: the
+    SDKs describe the platform in each request's headers, and finding it out the first time runs
+    `uname -p` in a thread (`platform.platform()`, which keeps what it found); asked here, that wait
+    is out of the first request, and so of its time to first token."""
+    platform.platform()
     return httpx2.AsyncClient(
         timeout=timeouts(config), headers=config.headers, follow_redirects=True, transport=transport()
     )

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from lfgtui.providers.base import Provider, ProviderConfig
-from lfgtui.providers.catalog import BUILTIN, resolve
+from lfgtui.providers.catalog import BUILTIN, ProviderUnavailable, resolve
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
 if TYPE_CHECKING:
@@ -41,6 +41,11 @@ class Backend(Protocol):
 
     async def provider(self, config: ProviderConfig) -> Provider:
         """The provider for a resolved config, ready to stream; made once per provider name."""
+        ...
+
+    def warm(self, config: ProviderConfig) -> None:
+        """Begin making the provider for a resolved config now, in the background (`provider` then
+        waits for it); a failure is left for `provider` to raise."""
         ...
 
     async def aclose(self) -> None:
@@ -67,7 +72,6 @@ class Providers:
         self.backend: Backend = backend if backend is not None else InProcessBackend()
         self._sim = sim
         self._ready: dict[str, Provider] = {}
-        self._warming: set[asyncio.Task[Provider]] = set()
 
     @property
     def worker_pid(self) -> int | None:
@@ -78,31 +82,30 @@ class Providers:
         """The provider `name`, ready to stream: its SDK imported, its sim started (not timed as TTFT)."""
         if (ready := self._ready.get(name)) is not None:
             return ready
+        provider = self._ready[name] = await self.backend.provider(self._config(name))
+        return provider
+
+    def _config(self, name: str) -> ProviderConfig:
+        """The config of `name` resolved (its key looked up), pointed at the given sim if it is one."""
         config = resolve(self.configs[name])
         if self._sim is not None and (path := sim_path(config)) is not None:
             config = replace(config, base_url=self._sim.url + path)
-        provider = self._ready[name] = await self.backend.provider(config)
-        return provider
+        return config
 
     async def warm(self, names: Iterable[str]) -> None:
-        """Start the backend now and make these providers ready in the background, so that the
-        worker's start-up (its SDK imports, the sim) overlaps the UI's own. A failure is left for the
-        run's `get` to report."""
+        """Start the backend and have it begin making these providers, so that its start-up (the
+        worker's SDK imports, the sim) overlaps the caller's own: the worker is asked before this
+        returns, not whenever the caller's imports next let the loop run. A name that cannot be
+        resolved (a missing key) is left for the run's `get` to report."""
         await self.backend.start()
         for name in names:
-            task = asyncio.create_task(self.get(name), name=f"warm provider {name}")
-            self._warming.add(task)
-            task.add_done_callback(self._warmed)
-
-    def _warmed(self, task: asyncio.Task[Provider]) -> None:
-        self._warming.discard(task)
-        if not task.cancelled():
-            task.exception()  # seen here; `get` raises it again for whoever needs the provider
+            try:
+                config = self._config(name)
+            except (KeyError, ProviderUnavailable):
+                continue
+            self.backend.warm(config)
 
     async def aclose(self) -> None:
-        for task in list(self._warming):
-            task.cancel()
-        await asyncio.gather(*self._warming, return_exceptions=True)
         self._ready.clear()
         await self.backend.aclose()
 
@@ -123,9 +126,20 @@ class InProcessBackend:
         self._adapters: dict[str, Provider] = {}
         self._making = asyncio.Lock()  # many tickets ask for a provider at once: make it only once
         self._sim: SimServer | None = None
+        self._warming: set[asyncio.Task[Provider]] = set()
 
     async def start(self) -> None:
         """Nothing to start ahead: each adapter is made when first asked for."""
+
+    def warm(self, config: ProviderConfig) -> None:
+        task = asyncio.create_task(self.provider(config), name=f"warm provider {config.name}")
+        self._warming.add(task)
+        task.add_done_callback(self._warmed)
+
+    def _warmed(self, task: asyncio.Task[Provider]) -> None:
+        self._warming.discard(task)
+        if not task.cancelled():
+            task.exception()  # seen here; `provider` raises it again for whoever needs it
 
     async def provider(self, config: ProviderConfig) -> Provider:
         async with self._making:
@@ -143,6 +157,9 @@ class InProcessBackend:
         return self._sim.url
 
     async def aclose(self) -> None:
+        for task in list(self._warming):
+            task.cancel()
+        await asyncio.gather(*self._warming, return_exceptions=True)
         for adapter in self._adapters.values():
             await adapter.aclose()
         self._adapters.clear()

@@ -227,8 +227,20 @@ class ProviderWorker:
         await remote.ready()
         return remote
 
+    def warm(self, config: ProviderConfig) -> None:
+        """Ask the child for this provider's adapter now, if it runs (else when `provider` is awaited)."""
+        remote = self._remotes.setdefault(config.name, RemoteProvider(self, config))
+        process = self._process
+        if process is not None and process.returncode is None:
+            remote.prepare(self._send(process, config, None))
+
     async def open(self, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
-        process = await self._running()
+        return self._send(await self._running(), config, call)
+
+    def _send(
+        self, process: asyncio.subprocess.Process, config: ProviderConfig, call: ModelCall | None
+    ) -> tuple[int, Inbox]:
+        """Open a stream in the running child: its id and the inbox its items arrive in."""
         stream = next(self._ids)
         inbox = Inbox()
         self._inboxes[stream] = inbox
@@ -314,6 +326,8 @@ class ProviderWorker:
 
     async def aclose(self) -> None:
         """Close the child's stdin (it cancels its streams and exits); kill it if it hangs."""
+        for remote in self._remotes.values():
+            await remote.settle()
         self._remotes.clear()
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
@@ -339,13 +353,26 @@ class RemoteProvider:
 
     async def ready(self) -> None:
         """Wait until the worker has made this provider's adapter (once, however many ask)."""
-        if self._ready is None:
-            self._ready = asyncio.create_task(self._prepare())
-        await asyncio.shield(self._ready)
+        await asyncio.shield(self.prepare())
 
-    async def _prepare(self) -> None:
+    def prepare(self, opened: tuple[int, Inbox] | None = None) -> asyncio.Task[None]:
+        """The making of this provider's adapter in the worker, asked for once, however many ask:
+        through `opened` when the stream that asks was opened already (`ProviderWorker.warm`)."""
+        if self._ready is None:
+            name = f"warm provider {self.config.name}"
+            self._ready = asyncio.create_task(self._prepare(opened), name=name)
+            self._ready.add_done_callback(_seen)
+        return self._ready
+
+    async def settle(self) -> None:
+        """Stop making this provider, if that is under way (the worker closes)."""
+        if (preparing := self._ready) is not None:
+            preparing.cancel()
+            await asyncio.gather(preparing, return_exceptions=True)
+
+    async def _prepare(self, opened: tuple[int, Inbox] | None) -> None:
         try:
-            async for _event in self._items(None, EventFactory("", 0)):
+            async for _event in self._items(None, EventFactory("", 0), opened):
                 pass
         except BaseException:
             self._ready = None  # a failure (a dead worker, say) is not remembered: ask again next time
@@ -354,8 +381,10 @@ class RemoteProvider:
     def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
         return self._items(call, ev)
 
-    async def _items(self, call: ModelCall | None, ev: EventFactory) -> AsyncIterator[Event]:
-        stream, inbox = await self.worker.open(self.config, call)
+    async def _items(
+        self, call: ModelCall | None, ev: EventFactory, opened: tuple[int, Inbox] | None = None
+    ) -> AsyncIterator[Event]:
+        stream, inbox = opened if opened is not None else await self.worker.open(self.config, call)
         try:
             while True:
                 for item in await inbox.take():
@@ -373,3 +402,10 @@ class RemoteProvider:
 
     async def aclose(self) -> None:
         """The worker, shared by every remote provider, is closed by its owner."""
+
+
+def _seen(task: asyncio.Task[None]) -> None:
+    """A provider's making that failed with no one waiting (it was warmed) is not logged as a failure
+    never retrieved: whoever asks next asks the worker again, and is told."""
+    if not task.cancelled():
+        task.exception()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -125,6 +126,43 @@ async def test_warming_starts_the_worker_at_once_and_leaves_failures_to_get(
         assert providers.worker_pid is not None, "the child is starting while the UI loads"
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
             await providers.get("openai")
+        out = await collect(await providers.get("sim"), ask("hello"))
+    assert out.error is None and out.text
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on, read from /proc (its sockets' inodes in the kernel's
+    table of listening sockets)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target.removeprefix("socket:[").removesuffix("]"))
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def hold_the_loop_until_it_listens(pid: int) -> None:
+    """Block the caller's event loop, as the UI's imports block it, until process `pid` listens."""
+    deadline = time.monotonic() + 60
+    while not listening_ports(pid):
+        assert time.monotonic() < deadline, "the child never started the sim: it was not asked"
+        time.sleep(0.01)
+
+
+async def test_warming_asks_the_worker_before_it_returns_not_when_the_loop_next_runs() -> None:
+    """The TUI warms its providers and then imports its own modules, holding the loop for a while:
+    the child must have been asked already, so that it starts the sim and imports the SDK meanwhile."""
+    async with Providers(backend=ProviderWorker()) as providers:
+        await providers.warm(["sim"])
+        pid = providers.worker_pid
+        assert pid is not None
+        hold_the_loop_until_it_listens(pid)
         out = await collect(await providers.get("sim"), ask("hello"))
     assert out.error is None and out.text
 
