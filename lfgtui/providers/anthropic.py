@@ -203,6 +203,8 @@ class AnthropicClient(ValidatingClient, anthropic.AsyncAnthropic):
 
 
 def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
+    """The SDK's client for a provider; its adapter reaches `messages` when it is made (see
+    openai_chat.openai_client)."""
     return AnthropicClient(
         api_key=config.api_key or "not-needed",
         base_url=config.base_url,
@@ -217,6 +219,7 @@ class AnthropicProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self._client = anthropic_client(config)
+        self._create = self._client.messages.create  # reached now: see openai_client
 
     def _request(self, call: ModelCall) -> dict[str, Any]:
         """The request body. `temperature` is never sent: from API version 2026-10-21, which SDK 2.x
@@ -240,7 +243,7 @@ class AnthropicProvider:
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
         message = MessageReader(ev)
         try:
-            stream = await self._client.messages.create(**self._request(call))
+            stream = await self._create(**self._request(call))
             if (quota := quota_seen(ev, self.config.name, stream.response.headers)) is not None:
                 yield quota
             async with stream:

@@ -175,6 +175,7 @@ class OpenAIResponsesProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self._client = openai_client(config)
+        self._create = self._client.responses.create  # reached now: see openai_client
         warm_event_parser()
 
     def _request(self, call: ModelCall) -> dict[str, Any]:
@@ -203,7 +204,7 @@ class OpenAIResponsesProvider:
         calls = FunctionCalls(ev)
         stop_reason: str | None = None
         try:
-            stream = await self._client.responses.create(**self._request(call))
+            stream = await self._create(**self._request(call))
             if (quota := quota_seen(ev, self.config.name, stream.response.headers)) is not None:
                 yield quota
             async with stream:
