@@ -75,10 +75,11 @@ def whole_parser() -> argparse.ArgumentParser:
 
 
 def _in_loop(command: Coroutine[Any, Any, int]) -> int:
-    """`asyncio.run`, imported only by the commands that need an event loop."""
-    import asyncio
+    """The command run on uvloop where it is installed (`event_loop`), imported only by the commands
+    that need an event loop."""
+    from lfgtui import event_loop
 
-    return asyncio.run(command)
+    return event_loop.run(command)
 
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
