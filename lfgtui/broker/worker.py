@@ -668,8 +668,7 @@ class BrokerWorker:
         else the first attempts it takes, a dead worker's all at once, wait seconds on that; and
         before it is on the broker, a coordinator that looks would find no worker."""
         await self._announced.wait()
-        configs = self.providers.configs
-        await self.providers.warm(name for name in self.serves if not kind_of(configs[name]).coding_agent)
+        await self.providers.warm(self.serves)
 
     async def _present(self) -> None:
         """Say on the broker that this worker is here and what it serves, every third of a lease."""

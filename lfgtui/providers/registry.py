@@ -95,10 +95,13 @@ class Providers:
     async def warm(self, names: Iterable[str]) -> None:
         """Start the backend and have it begin making these providers, so that its start-up (the
         worker's SDK imports, the sim) overlaps the caller's own: the worker is asked before this
-        returns, not whenever the caller's imports next let the loop run. A name that cannot be
+        returns, not whenever the caller's imports next let the loop run. A coding agent is skipped
+        (it runs as a process of its own, not through the backend), and a name that cannot be
         resolved (a missing key) is left for the run's `get` to report."""
         await self.backend.start()
         for name in names:
+            if name in self.configs and kind_of(self.configs[name]).coding_agent:
+                continue
             try:
                 config = self._config(name)
             except (KeyError, ProviderUnavailable):

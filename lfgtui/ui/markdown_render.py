@@ -266,8 +266,12 @@ class OpenParagraph:
 
     def __init__(self) -> None:
         self._last: _Wrapped | None = None
+        self._source = ""
+        """The Markdown source of the last rendering (`_last`)."""
         self.reused = 0
         """Rows taken from the earlier rendering by the last `render`."""
+        self.parsed = False
+        """Whether the last `render` parsed its text (else it extended the earlier one's)."""
 
     @property
     def drawn(self) -> bool:
@@ -280,22 +284,27 @@ class OpenParagraph:
         width, style, theme = key
         if block.plain:
             self._last = None
+            self.parsed = True
             return render_block(console, block, key)
-        parsed = _PARSER.parse(block.text)
-        if [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
-            self._last = None
-            return render_block(console, block, key, parsed)
-        markdown = copy.copy(_paragraph_template(theme))
-        markdown.markup = block.text
-        markdown.parsed = parsed
         options = console.options.update(width=width, height=None)
-        for _segment in markdown.__rich_console__(console, options):
-            pass
-        text = markdown.paragraph_text
-        assert text is not None
-        if "\t" in text.plain:
-            self._last = None
-            return render_block(console, block, key, parsed)
+        text = self._extended(block.text, key)
+        self.parsed = text is None
+        if text is None:
+            parsed = _PARSER.parse(block.text)
+            if [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
+                self._last = None
+                return render_block(console, block, key, parsed)
+            markdown = copy.copy(_paragraph_template(theme))
+            markdown.markup = block.text
+            markdown.parsed = parsed
+            for _segment in markdown.__rich_console__(console, options):
+                pass
+            text = markdown.paragraph_text
+            assert text is not None
+            if "\t" in text.plain:
+                self._last = None
+                return render_block(console, block, key, parsed)
+        self._source = block.text
         kept = self._kept_rows(text, key)
         start = self._last.starts[kept] if self._last and kept else 0
         rest = text[start:] if start else text
@@ -304,7 +313,7 @@ class OpenParagraph:
         rows = console.render_lines(rest, options, style=style, pad=False)
         if len(rows) != len(starts) or not all(Segment.get_line_length(row) for row in rows):
             self._last = None
-            return render_block(console, block, key, parsed)
+            return render_block(console, block, key)
         if self._last and kept:
             starts = self._last.starts[:kept] + starts
             strips = self._last.strips[:kept] + _strips(rows, width, style)
@@ -314,12 +323,40 @@ class OpenParagraph:
         self.reused = kept
         return strips
 
+    def _extended(self, source: str, key: RenderKey) -> Text | None:
+        """The paragraph's text without parsing it again, when `source` is the last rendering's
+        source followed by words that cannot change how any of it parses: letters, digits, spaces
+        and `.,?` (no delimiter, bracket, escape, entity, tab or line break; quotes, colons, brackets
+        and `/!-` too where no `[` or `<` came before), after a last character of the same kind that
+        is not a space, and ending in one that is not (a paragraph's trailing spaces are dropped);
+        and not after a last line of digits alone, or digits and a `.`, which the next characters
+        would make an ordered list's marker. Then no earlier delimiter finds a partner, no block
+        starts, and the new words take the paragraph's own style: rich's text, with them appended.
+        Else None."""
+        last, old = self._last, self._source
+        if last is None or last.key != key or not old or not source.startswith(old):
+            return None
+        added = source[len(old) :]
+        if not added or not (_plain_word(old[-1]) and _plain_word(added[-1])):
+            return None
+        if "[" in old or "<" in old:  # a link, a title or a tag might still close
+            if not all(map(_plain, added)):
+                return None
+        elif not all(char in _UNLINKED or _plain(char) for char in added):
+            return None
+        if old.rsplit("\n", 1)[-1].strip().removesuffix(".").isdigit():  # `1` or `1.`: a marker to be
+            return None
+        text = last.text.copy()
+        text.append(added)
+        return text
+
     def _kept_rows(self, text: Text, key: RenderKey) -> int:
         """How many leading rows of the last rendering the rendering of `text` shares.
 
         Row `n` and those before it start where they started if the text (characters and styles) is
         the same up to the end of row `n`, which ends with a space (its words are whole) as the row
-        before it does: then rows before `n` are the same rows.
+        before it does, and begins with a word (not a space of a run that filled a row alone): then
+        rows before `n` are the same rows.
         """
         last = self._last
         if last is None or last.key != key:
@@ -331,6 +368,7 @@ class OpenParagraph:
             if (
                 end <= len(new)
                 and old[row - 1].isspace()
+                and not old[row].isspace()  # a word starts it: a run of spaces may fill a row alone
                 and old[end - 1].isspace()
                 and old[:end] == new[:end]
                 and _spans(last.text, end) == _spans(text, end)
@@ -338,6 +376,20 @@ class OpenParagraph:
                 return kept
             kept -= 1
         return 0
+
+
+def _plain(char: str) -> bool:
+    """A character that cannot open, close or escape any inline Markdown, nor start a block."""
+    return char.isalnum() or char in " .,?"
+
+
+def _plain_word(char: str) -> bool:
+    return char != " " and _plain(char)
+
+
+_UNLINKED = frozenset("'\":()/!-")
+"""Characters that only a link, a link's title, an image, an autolink or a tag gives a meaning in a
+paragraph (never at a line's start, after a plain character): plain too in one with no `[` or `<`."""
 
 
 def _spans(text: Text, end: int) -> list[tuple[int, int, str | Style]]:
@@ -498,6 +550,8 @@ class OpenTable:
         self._last: _DrawnTable | None = None
         self.reused = 0
         """Rows taken from the earlier rendering by the last `render`."""
+        self.parsed = False
+        """Whether the last `render` parsed its text (else it extended the earlier one's)."""
 
     @property
     def drawn(self) -> bool:

@@ -111,6 +111,87 @@ def test_any_text_cut_anywhere_renders_as_the_full_rendering(
     streamed(OpenParagraph(), text, [cut for cut in cuts if cut <= len(text)] + [len(text)], width)
 
 
+def test_words_added_to_a_paragraph_are_not_parsed_again_and_render_the_same() -> None:
+    """Plain words after plain words extend the paragraph's text; what could change how any of it
+    parses (a delimiter, a bracket, a line break, a number that a `.` makes a list) parses anew."""
+    shown, opener = console(), OpenParagraph()
+    source, parses = "Streaming", []
+    opener.render(shown, Block(source, Join.GAP), key(20))
+    assert opener.parsed
+    for word in [" text", " arrives", " token", " by", " token.", " Then", " more", ",", " and?", " 42"]:
+        source += word
+        block = Block(source, Join.GAP)
+        assert opener.render(shown, block, key(20)) == render_block(shown, block, key(20)), source
+        parses.append(opener.parsed)
+    assert not any(parses), "plain words extend the text rendered before"
+    for added, parses_again in [
+        (" *emphasis", True),
+        (" goes", False),  # no closing delimiter among the words: the opener stays text
+        (" on*", True),
+        (" then", True),
+        (" words", False),
+        ("\n2025", True),
+        (". Year", True),  # `2025.` on a line of its own would start an ordered list
+        (" after", False),
+        (" &amp", True),
+        (";", True),
+        (" more", True),  # after `;`, which may end an entity
+        (" it's: (so) fine", False),
+        (" [a](b 'c", True),
+        ("d'", True),  # a quote can close a link's title once a `[` came
+        (")", True),
+    ]:
+        source += added
+        block = Block(source, Join.GAP)
+        assert opener.render(shown, block, key(20)) == render_block(shown, block, key(20)), source
+        assert opener.parsed is parses_again, source
+
+
+def test_a_run_of_spaces_that_fills_a_row_alone_is_wrapped_again_with_the_word_after_it() -> None:
+    """At width 5 the spaces of `)    longe` end one row and fill the next alone; the rows after them
+    are wrapped again from the word, not from the space."""
+    text = "](https://example.com)    longerword"
+    streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), 5)
+
+
+WORDS = st.sampled_from(
+    [
+        "word",
+        "a",
+        "longerword",
+        "日本語",
+        "é",
+        "1",
+        "2025",
+        ".",
+        ",",
+        "?",
+        " ",
+        "x.",
+        "'s",
+        '"',
+        ":",
+        "(",
+        ")",
+        "/",
+        "!",
+        "-",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(WORDS, WORDS, WORDS, FRAGMENTS), min_size=1, max_size=80),
+    st.sampled_from([5, 8, 13, 30]),
+)
+def test_prose_streamed_a_character_at_a_time_renders_as_the_full_rendering(
+    pieces: list[str], width: int
+) -> None:
+    text = " ".join(pieces)
+    streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
+
+
 def test_a_new_width_or_another_block_starts_afresh() -> None:
     opener = OpenParagraph()
     streamed(opener, PROSE, [200, 260], 48)
