@@ -36,7 +36,6 @@ from typing import Any
 
 from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 
-from lfgtui import event_loop
 from lfgtui.sim.offline_agents import agents_bin, offline_env, settle_agents_home
 
 AGENTS_BIN = agents_bin(Path(__file__).resolve().parents[1])
@@ -355,7 +354,7 @@ def child(args: argparse.Namespace) -> None:
     try:
         assert server.stdout is not None
         server.stdout.readline()
-        result = event_loop.run(run(args, folder, sim_url, server.pid))
+        result = asyncio.run(run(args, folder, sim_url, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -366,11 +366,9 @@ def end_lags(
 
 def child(args: argparse.Namespace) -> None:
     """`render.py --child`: one run as `args` say, on a sim server started for it; its figures as JSON."""
-    from lfgtui import event_loop  # the loop lfg run runs on
-
     width, height = (int(v) for v in args.size.split("x"))
     if args.acp:  # the agents play the scenario themselves: no sim server
-        result = event_loop.run(
+        result = asyncio.run(
             run_lfg(
                 args.panes,
                 args.rate,
@@ -395,7 +393,7 @@ def child(args: argparse.Namespace) -> None:
         try:
             assert server.stdout is not None
             server.stdout.readline()
-            result = event_loop.run(
+            result = asyncio.run(
                 run_lfg(
                     args.panes,
                     args.rate,

@@ -133,9 +133,7 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        from lfgtui import event_loop  # the loop lfg run runs on
-
-        print(json.dumps(event_loop.run(child(args.agents, args.rate, args.length, args.agent_nice))))
+        print(json.dumps(asyncio.run(child(args.agents, args.rate, args.length, args.agent_nice))))
         return
     trees = {"lfg": None, **({"lfg-base": args.base} if args.base else {})}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}

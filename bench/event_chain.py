@@ -153,9 +153,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     try:
         assert server.stdout is not None
         server.stdout.readline()
-        from lfgtui import event_loop  # the loop lfg run runs on
-
-        return event_loop.run(chain(args.panes, args.rate, args.seconds, port, server.pid))
+        return asyncio.run(chain(args.panes, args.rate, args.seconds, port, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -1,10 +1,8 @@
 """One way to run a coroutine to completion: on uvloop where it is installed, else on asyncio's loop.
 
 uvloop (libuv under the asyncio API) moves the socket, pipe and timer work of the loop into C. Measured
-with 16 streams at 200 tokens/s, the provider worker spent 17% less CPU per chunk on it, and the TUI
-(which takes in the worker's pipe and draws the frames) about 9% less per token (bench/render.py,
-16 x 200: 0.109 against 0.120 ms in its UI process). It is not available on Windows, where the
-standard loop runs the same code.
+with 16 streams at 200 tokens/s, the provider worker spent 17% less CPU per chunk on it. It is not
+available on Windows, where the standard loop runs the same code.
 """
 
 from __future__ import annotations

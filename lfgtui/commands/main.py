@@ -75,11 +75,10 @@ def whole_parser() -> argparse.ArgumentParser:
 
 
 def _in_loop(command: Coroutine[Any, Any, int]) -> int:
-    """The command run on uvloop where it is installed (`event_loop`), imported only by the commands
-    that need an event loop."""
-    from lfgtui import event_loop
+    """`asyncio.run`, imported only by the commands that need an event loop."""
+    import asyncio
 
-    return event_loop.run(command)
+    return asyncio.run(command)
 
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE

@@ -82,10 +82,8 @@ def _arguments(run: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the `--serve` options and the tickets, then run them (on uvloop where it is installed:
-    the TUI's loop takes in every stream's events and draws the frames, about a tenth less CPU per
-    token at 16 streams than on asyncio's own loop, bench/render.py)."""
-    from lfgtui import event_loop
+    """Check the `--serve` options and the tickets, then run them."""
+    import asyncio
 
     if (problem := serve_problem(args) or publish_problem(args)) is not None:
         warn(problem)
@@ -94,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(loaded, int) and interrupted():  # a Ctrl-C Python swallowed while it checked
         warn(f"interrupted while checking {args.file}")
         return EXIT_SIGINT
-    return loaded if isinstance(loaded, int) else event_loop.run(_run(args, *loaded))
+    return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
