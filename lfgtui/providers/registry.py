@@ -100,11 +100,12 @@ class Providers:
         resolved (a missing key) is left for the run's `get` to report."""
         await self.backend.start()
         for name in names:
-            if name in self.configs and kind_of(self.configs[name]).coding_agent:
+            known = self.configs.get(name)
+            if known is None or kind_of(known).coding_agent:
                 continue
             try:
                 config = self._config(name)
-            except (KeyError, ProviderUnavailable):
+            except ProviderUnavailable:
                 continue
             self.backend.warm(config)
 

@@ -232,7 +232,7 @@ class ProviderWorker:
         remote = self._remotes.setdefault(config.name, RemoteProvider(self, config))
         process = self._process
         if process is not None and process.returncode is None:
-            remote.prepare(self._send(process, config, None))
+            remote.prepare(lambda: self._send(process, config, None))
 
     async def open(self, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
         return self._send(await self._running(), config, call)
@@ -355,10 +355,11 @@ class RemoteProvider:
         """Wait until the worker has made this provider's adapter (once, however many ask)."""
         await asyncio.shield(self.prepare())
 
-    def prepare(self, opened: tuple[int, Inbox] | None = None) -> asyncio.Task[None]:
-        """The making of this provider's adapter in the worker, asked for once, however many ask:
-        through `opened` when the stream that asks was opened already (`ProviderWorker.warm`)."""
+    def prepare(self, open_now: Callable[[], tuple[int, Inbox]] | None = None) -> asyncio.Task[None]:
+        """The making of this provider's adapter in the worker, asked for once, however many ask;
+        `open_now` opens the stream that asks at once, before the task first runs (`ProviderWorker.warm`)."""
         if self._ready is None:
+            opened = open_now() if open_now is not None else None
             name = f"warm provider {self.config.name}"
             self._ready = asyncio.create_task(self._prepare(opened), name=name)
             self._ready.add_done_callback(_seen)

@@ -550,8 +550,6 @@ class OpenTable:
         self._last: _DrawnTable | None = None
         self.reused = 0
         """Rows taken from the earlier rendering by the last `render`."""
-        self.parsed = False
-        """Whether the last `render` parsed its text (else it extended the earlier one's)."""
 
     @property
     def drawn(self) -> bool:
