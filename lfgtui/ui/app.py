@@ -50,12 +50,14 @@ FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025
 """Time one frame may spend drawing panes: half of its 50 ms. The rest is for the screen update
 (about 7 ms at 16 streams), the streams' events and the user's keys."""
-STREAMS_PER_FRAME = 8
-"""Streaming panes a frame draws however few stream: up to 8, each is drawn every frame (20 a
-second). Beyond, a frame draws about 2·√n of n (`streams_per_frame`), so each of 16 is drawn 10
+STREAMS_PER_FRAME = 4
+"""Streaming panes a frame draws however few stream: up to 4, each is drawn every frame (20 a
+second). Beyond, a frame draws about 2·√n of n (`streams_per_frame`), so each of 8 or 16 is drawn 10
 times a second and each of 64 5 times: a pane's draw (re-rendering its answer's live tail) and the
 screen update it causes cost about the same however small the pane, so drawing every pane every
-frame would make a frame's cost grow with the panes until the screen falls behind the streams."""
+frame would make a frame's cost grow with the panes until the screen falls behind the streams. At
+8 coding agents streaming 50 tokens a second, a draw every frame showed 2 or 3 updates and redrawing
+was half of lfg's CPU per update; the focused pane, the one being read, is still drawn every frame."""
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 EXIT_SIGHUP = 129

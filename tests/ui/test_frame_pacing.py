@@ -1,5 +1,5 @@
 """The frame clock's pacing of streaming panes, counted in frames: every streaming pane drawn in turn
-(every frame while few stream, every 2nd of 16, every 4th of 64), and a pane a person waits on or
+(every frame while up to 4 stream, every 2nd of 8 or 16, every 4th of 64), and a pane a person waits on or
 acts on drawn at once whatever the pacing."""
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def run_frames(panes: list[TicketPane], frames: range, focused: TicketPane | Non
 
 def test_how_many_streaming_panes_a_frame_draws() -> None:
     assert [streams_per_frame(n) for n in (0, 1, 4, STREAMS_PER_FRAME)] == [0, 1, 4, STREAMS_PER_FRAME]
+    assert streams_per_frame(8) == 6, "each of 8 drawn every 2nd frame: 10 a second at 20 fps"
     assert streams_per_frame(16) == 8, "each of 16 drawn every 2nd frame: 10 a second at 20 fps"
     assert streams_per_frame(32) == 12
     assert streams_per_frame(64) == 16, "each of 64 drawn every 4th frame: 5 a second"
@@ -55,7 +56,7 @@ def test_few_streaming_panes_are_each_drawn_every_frame(tmp_path: Path) -> None:
 
 
 def test_many_streaming_panes_are_drawn_in_turn_each_as_often(tmp_path: Path) -> None:
-    for count, every in ((16, 2), (64, 4)):
+    for count, every in ((8, 2), (16, 2), (64, 4)):
         (folder := tmp_path / str(count)).mkdir()
         panes = streaming_panes(folder, count)
         run_frames(panes, range(1, 2))  # their first frame draws every new pane (urgent)
