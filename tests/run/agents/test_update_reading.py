@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -15,6 +16,7 @@ from acp import schema
 from pydantic import ValidationError
 
 from lfgtui.events import EventFactory
+from lfgtui.run.agents import transport
 from lfgtui.run.agents.transport import HELD_MESSAGES, AgentPipe
 from lfgtui.run.agents.updates import TextChunk, UpdateReader, session_update
 
@@ -163,6 +165,87 @@ async def test_the_sdks_messages_wait_in_the_pipe_while_the_sdk_is_behind() -> N
             await asyncio.sleep(0.01)
         assert pipe._reading is not None and not pipe._reading.is_reading()
         assert [await pipe.receive() for _ in range(count + 1)] == [*responses, None]
+    finally:
+        await pipe.close()
+        theirs.close()
+
+
+async def test_a_flowing_pipe_is_read_on_the_hold_clocks_ticks_and_woken_for_again_once_silent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While an agent streams, its pipe stays out of the loop's selector and each tick of the hold
+    clock reads what came: a line per tick, not a wake-up of its own each. Once silent `FLOWING_S`,
+    the selector wakes for it again; its end is read either way."""
+    monkeypatch.setattr(transport, "FLOWING_S", 3600.0)  # one flow however slow this machine is
+    writer, theirs = await stdin_writer()
+    taken: list[Any] = []
+    pipe = AgentPipe(writer, taken.append)
+    ticks = 0
+    tick = pipe.released
+
+    def counted() -> None:
+        nonlocal ticks
+        ticks += 1
+        tick()
+
+    monkeypatch.setattr(pipe, "released", counted)
+    read_end, write_end = os.pipe()
+    await pipe.read_from(os.fdopen(read_end, "rb", buffering=0))
+    reading = pipe._reading
+    assert reading is not None
+
+    async def until(done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(30):
+            while not done():
+                await asyncio.sleep(0.001)
+
+    update = LINES[0]
+    try:
+        os.write(write_end, json.dumps(update).encode() + b"\n")
+        await until(lambda: len(taken) == 1)
+        os.write(write_end, json.dumps(update).encode() + b"\n")  # flowing: held after this read
+        await until(lambda: len(taken) == 2)
+        assert not reading.is_reading()
+        seen = ticks
+        await until(lambda: ticks >= seen + 2)
+        assert not reading.is_reading(), "ticks with nothing to read leave a flowing pipe held"
+        for count in range(3, 6):
+            os.write(write_end, json.dumps(update).encode() + b"\n")
+            await until(lambda count=count: len(taken) == count)  # read by a tick
+            assert not reading.is_reading()
+        monkeypatch.setattr(transport, "FLOWING_S", 0.0)  # silent long enough
+        seen = ticks
+        await until(lambda: ticks > seen)
+        assert reading.is_reading(), "a silent pipe wakes the selector for its next line"
+        os.write(write_end, json.dumps(update).encode() + b"\n")
+        os.close(write_end)
+        assert await pipe.receive() is None
+        assert taken == [update["params"]] * 6 and pipe.problem is None
+    finally:
+        await pipe.close()
+        theirs.close()
+
+
+async def test_a_held_pipe_that_ends_is_read_to_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent exits while its pipe is held: a tick reads its last lines, then its end."""
+    monkeypatch.setattr(transport, "FLOWING_S", 3600.0)  # one flow however slow this machine is
+    writer, theirs = await stdin_writer()
+    taken: list[Any] = []
+    pipe = AgentPipe(writer, taken.append)
+    read_end, write_end = os.pipe()
+    await pipe.read_from(os.fdopen(read_end, "rb", buffering=0))
+    line = json.dumps(LINES[0]).encode() + b"\n"
+    try:
+        for count in (1, 2):
+            os.write(write_end, line)
+            async with asyncio.timeout(30):
+                while len(taken) < count:
+                    await asyncio.sleep(0.001)
+        assert pipe._reading is not None and not pipe._reading.is_reading(), "held"
+        os.write(write_end, line * 3)
+        os.close(write_end)
+        assert await pipe.receive() is None
+        assert len(taken) == 5 and pipe.problem is None
     finally:
         await pipe.close()
         theirs.close()
