@@ -99,9 +99,9 @@ class HoldClock:
     Agents stream a line per token, each pipe's a few tens of milliseconds apart: a pipe that woke
     the loop for each line, or was let go after each hold to wake it for the next, cost a wake-up
     per update: at 8 agents streaming 50 tokens a second, half of what lfg spent on an update between
-    the pipe and its event (`bench/acp_path.py`). A held
-    pipe instead stays out of the loop's selector while it flows and is read on the clock's ticks,
-    every pipe on the same one, each line at most `HOLD_S` after it came."""
+    the pipe and its event (`bench/acp_path.py`). A held pipe instead stays out of the loop's
+    selector while it flows and is read on the clock's ticks, every pipe on the same one, each line
+    at most `HOLD_S` after it came."""
 
     def __init__(self) -> None:
         self.held: list[AgentPipe] = []
@@ -217,8 +217,11 @@ class AgentPipe(asyncio.Protocol):
         reading = self._reading
         if self._paused or self._ended or reading is None or reading.is_closing():
             return  # the SDK is behind (`receive` resumes it), or there is nothing more to read
+        if self._fileno is None:  # a pipe lfg cannot read without blocking: the transport reads it
+            reading.resume_reading()
+            return
         try:
-            data = os.read(self._fileno, READ_BYTES) if self._fileno is not None else b""
+            data = os.read(self._fileno, READ_BYTES)
         except BlockingIOError:
             if asyncio.get_running_loop().time() - self._last_read < FLOWING_S:
                 self._held = True

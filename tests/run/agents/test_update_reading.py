@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -19,6 +18,7 @@ from lfgtui.events import EventFactory
 from lfgtui.run.agents import transport
 from lfgtui.run.agents.transport import HELD_MESSAGES, AgentPipe
 from lfgtui.run.agents.updates import TextChunk, UpdateReader, session_update
+from tests.support.fleet import until
 
 SESSION = "s1"
 
@@ -194,11 +194,6 @@ async def test_a_flowing_pipe_is_read_on_the_hold_clocks_ticks_and_woken_for_aga
     reading = pipe._reading
     assert reading is not None
 
-    async def until(done: Callable[[], bool]) -> None:
-        async with asyncio.timeout(30):
-            while not done():
-                await asyncio.sleep(0.001)
-
     update = LINES[0]
     try:
         os.write(write_end, json.dumps(update).encode() + b"\n")
@@ -238,9 +233,7 @@ async def test_a_held_pipe_that_ends_is_read_to_its_end(monkeypatch: pytest.Monk
     try:
         for count in (1, 2):
             os.write(write_end, line)
-            async with asyncio.timeout(30):
-                while len(taken) < count:
-                    await asyncio.sleep(0.001)
+            await until(lambda count=count: len(taken) == count)
         assert pipe._reading is not None and not pipe._reading.is_reading(), "held"
         os.write(write_end, line * 3)
         os.close(write_end)
