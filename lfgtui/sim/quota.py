@@ -64,7 +64,7 @@ class Quotas:
         if allowed:
             window.requests += 1
             window.tokens += tokens
-        reset_s = window.started + window_s - now
+        reset_s = round(window.started + window_s - now, 6)  # no float dust: 60 s, not 60.0000000001
         headers: dict[str, str] = {}
         for kind, limit, used in (
             ("requests", requests_limit, window.requests),
