@@ -305,10 +305,12 @@ class ToolLog(Collapsible):
         calls = self.calls
         if calls.changes == self._changes or not self._mounted:
             return
+        contents = self.query_one_optional(Collapsible.Contents)
+        if contents is None:
+            return  # removed while it mounted (its pane view went): Textual composed nothing into it
         self._changes = calls.changes
         for call_id in [call_id for call_id in self.rows if call_id not in calls.rows]:
             self.rows.pop(call_id).remove()
-        contents = self.query_one(Collapsible.Contents)
         for call_id, call in calls.rows.items():
             row = self.rows.get(call_id)
             if row is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.containers import Vertical
 from textual.widgets._collapsible import CollapsibleTitle
 
 from lfgtui.ui.palette import Palette
@@ -87,6 +88,25 @@ async def test_a_tool_rows_title_is_literal_text_not_markup() -> None:
         label = row.query_one(CollapsibleTitle).label
         assert label.plain.startswith('[@click=app.quit]run[/] {"q": "[b]x\\u001b]0;t\\u0007"}')
         assert not label.spans, "no markup was parsed, so no action or style came from the model"
+
+
+class Bare(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Vertical()
+
+
+async def test_a_log_removed_while_it_mounts_leaves_the_app_running() -> None:
+    """A pane view can go (scrolled away, the pane closed) in the frame its log mounts; Textual then
+    composes nothing into the log, and its first `show` must not take the app down."""
+    calls = ToolCalls()
+    calls.add("c1", "read_file", {"path": "a"}, 0.0)
+    async with Bare().run_test() as pilot:
+        log = ToolLog(calls)
+        pilot.app.query_one(Vertical).mount(log)
+        log.remove()
+        await pilot.pause()
+        assert not pilot.app.query(ToolLog)
+        assert pilot.app.is_running
 
 
 EDIT = {
