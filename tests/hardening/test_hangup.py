@@ -22,6 +22,7 @@ import pytest
 from lfgtui.history.lock import RunLock
 from tests.support.lfg import Lfg
 from tests.support.signals import TICKETS, saved, wait_for_text
+from tests.support.stuck import exit_code
 from tests.support.terminal import Terminal
 
 EXIT_HANGUP = 129
@@ -71,7 +72,7 @@ def hang_up_and_check(terminal: Terminal, process: subprocess.Popen[bytes]) -> N
     """Close the terminal under `process`: it exits 129 and leaves nothing it started running."""
     children = descendants(process.pid)
     terminal.hang_up()
-    assert process.wait(timeout=GONE_WITHIN_S) == EXIT_HANGUP
+    assert exit_code(process, GONE_WITHIN_S) == EXIT_HANGUP
     assert not [child for child in children if alive(child)], "a child outlived the hangup"
 
 
@@ -172,5 +173,5 @@ def test_a_browser_tab_ends_when_the_web_server_goes(serving: tuple[Lfg, str, Pa
     children = descendants(tab.pid)
     tab.stdin.close()
     tab.stdout.close()
-    assert tab.wait(timeout=GONE_WITHIN_S) == EXIT_HANGUP
+    assert exit_code(tab, GONE_WITHIN_S) == EXIT_HANGUP
     assert not [child for child in children if alive(child)]
