@@ -21,7 +21,9 @@ lfg's and shows as "worker CPU" (lfg's processes besides the UI); the agents' CP
 shows apart as "agents CPU" and is not in lfg's CPU per token, since a real agent's own CPU is not
 lfg's. "sim CPU" is the sim server's, the API panes' source, for comparison. "machine CPU" is every
 core's busy time during the window (of `nproc`): lfg, the sim or the agents, and anything else
-running on a shared machine.
+running on a shared machine. "of it drawing" is the part of the UI's CPU per token spent in pane
+draws and screen updates (the loop thread's CPU in them); the rest is each token's way from the
+pipe or the worker to the pane, and the app's own clocks.
 
     python bench/render.py                         # 16 x 200 tok/s and 1 x 2000 tok/s
     python bench/render.py --configs 4x50,16x200 --duration 8
@@ -160,6 +162,7 @@ def main() -> None:
         "CPU util",
         "worker CPU",
         "UI ms/tok",
+        "of it drawing",
         "CPU ms/tok",
         "fps",
         "sim CPU",
@@ -254,10 +257,12 @@ def base_line(panes: float, rate: float, ours: dict[str, Any], base: dict[str, A
     """This tree against the base tree: CPU per token, lag and the answers' ends."""
     ui_ours, ui_base = ui_ms_per_token(ours), ui_ms_per_token(base)
     cpu_ours, cpu_base = ours["cpu_ms_per_token"], base["cpu_ms_per_token"]
+    draw_ours, draw_base = (figure(run.get("draw_ms_per_token"), ".3f") for run in (ours, base))
     return (
         f"{panes:g}x{rate:g} lfg/lfg-base: CPU per token: UI + worker {ratio(cpu_ours, cpu_base)} "
         f"({cpu_ours:.3f} vs {cpu_base:.3f} ms), UI process {ratio(ui_ours, ui_base)} "
-        f"({ui_ours:.3f} vs {ui_base:.3f} ms); lag p50 {ratio(ours['lag_p50'], base['lag_p50'])}, "
+        f"({ui_ours:.3f} vs {ui_base:.3f} ms), of it drawing {draw_ours} vs {draw_base} ms; "
+        f"lag p50 {ratio(ours['lag_p50'], base['lag_p50'])}, "
         f"lag p95 {ratio(ours['lag_p95'], base['lag_p95'])}; "
         f"end lag max {ms(ours.get('end_lag_max'))} vs {ms(base.get('end_lag_max'))} ms, "
         f"end late max {ms(ours.get('end_late_max'))} vs {ms(base.get('end_late_max'))} ms; "
@@ -335,7 +340,8 @@ def row(panes: float, rate: float, mode: str, run: str, result: dict[str, Any]) 
         f"| {ms(result.get('end_lag_p50'))} | {ms(result.get('end_lag_max'))} "
         f"| {ms(result.get('end_late_max'))} | {figure(result.get('ended'), '.0f')} "
         f"| {result['cpu_util']:.2f} | {result.get('worker_cpu_util', 0):.2f} "
-        f"| {ui_ms_per_token(result):.3f} | {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} "
+        f"| {ui_ms_per_token(result):.3f} | {figure(result.get('draw_ms_per_token'), '.3f')} "
+        f"| {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} "
         f"| {figure(result.get('sim_cpu_util'), '.2f')} | {figure(result.get('agents_cpu_util'), '.2f')} "
         f"| {figure(result.get('agents_ms_per_token'), '.3f')} | {figure(result.get('machine_cpu'), '.2f')} |"
     )
