@@ -77,6 +77,14 @@ def bullet(line: str) -> str | None:
     return None
 
 
+def _surely_bullet(prefix: str) -> bool:
+    """Whether an unfinished line starting with `prefix` is a bullet item at column 0 however it
+    ends: a marker, a space and something that a thematic break (the marker repeated) cannot hold."""
+    if _BULLET.match(prefix) is None:
+        return False
+    return bool(prefix.strip(prefix[0] + " \t"))
+
+
 def open_fence(line: str) -> tuple[str, int] | None:
     """(character, length) if `line` opens a fenced code block."""
     match = FENCE.match(line)
@@ -103,7 +111,8 @@ class Splitter:
     about `PIECE_LINES` lines while it is open, and any other block, once it reaches `long_block`
     characters, into plain pieces of at most `plain_piece` characters (after a line break or a space
     when there is one in the second half of the piece). Everything after the last boundary is the
-    live tail.
+    live tail. A block ends before a bullet item's line as soon as the line's start shows it is one
+    (`_surely_bullet`), so an arriving item is the tail alone.
     """
 
     def __init__(self, long_block: int = LONG_BLOCK, plain_piece: int = PLAIN_PIECE) -> None:
@@ -161,10 +170,13 @@ class Splitter:
             else:
                 self._line(start, end)
         self.searched = len(buffer)
-        if self.gap is not None and self.fence is None:
+        if self.fence is None:
             partial = buffer[self.scanned : self.scanned + PREFIX]
-            if self._continues(partial, complete=False) is False:
-                self._emit(self.gap)
+            if self.gap is not None:
+                if self._continues(partial, complete=False) is False:
+                    self._emit(self.gap)
+            elif self.start is not None and not self.cut_line and _surely_bullet(partial):
+                self._emit(self.scanned)  # as `_line` will once the line ends: the item shows alone
         self._cut_long(self._settled())
         self._compact()
 

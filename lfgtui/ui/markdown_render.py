@@ -31,7 +31,7 @@ from rich.table import Column, Table
 from rich.text import Text
 from textual.strip import Strip
 
-from lfgtui.ui.markdown_blocks import FENCE, Block, Join
+from lfgtui.ui.markdown_blocks import FENCE, Block, Join, bullet
 
 DARK_CODE_THEME = "monokai"
 LIGHT_CODE_THEME = "default"
@@ -259,7 +259,8 @@ class OpenParagraph:
     of the new text that start where an earlier row started, with the same characters and styles up
     to the end of the row after them, are the earlier rows: wrapping is greedy, and a row only depends
     on its own words and on the first word of the next row. Only the rows from there on are wrapped
-    and drawn again. Anything but a lone paragraph (and a paragraph with tabs) is rendered whole.
+    and drawn again. A bullet item whose content is one paragraph is that paragraph drawn so, narrower
+    by the bullet (`_bullet_item`). Anything else (and a paragraph with tabs) is rendered whole.
     The block a paragraph finishes as is drawn the same way. One instance serves one live tail: start
     a new one when the key changes.
     """
@@ -281,30 +282,53 @@ class OpenParagraph:
     def render(self, console: Console, block: Block, key: RenderKey) -> list[Strip]:
         """Strips for the live tail `block`, equal to `render_block`'s."""
         self.reused = 0
-        width, style, theme = key
         if block.plain:
             self._last = None
             self.parsed = True
             return render_block(console, block, key)
-        options = console.options.update(width=width, height=None)
-        text = self._extended(block.text, key)
-        self.parsed = text is None
-        if text is None:
-            parsed = _PARSER.parse(block.text)
-            if [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
+        item = _bullet_item(console, block.text, key[0])
+        if item is not None:
+            body, bullet = item
+            width, style, theme = key
+            rows, _parsed = self._paragraph(console, body, (width - BULLET_WIDTH, style, theme))
+            if rows is None:
                 self._last = None
-                return render_block(console, block, key, parsed)
+                return render_block(console, block, key)
+            first, others = Segment(" • ", style + bullet), Segment(" " * BULLET_WIDTH, style + bullet)
+            return [
+                Strip(list(Segment.simplify([others if number else first, *row])), width)
+                for number, row in enumerate(rows)
+            ]
+        rows, parsed = self._paragraph(console, block.text, key)
+        if rows is None:
+            self._last = None
+            return render_block(console, block, key, parsed)
+        return rows
+
+    def _paragraph(
+        self, console: Console, source: str, key: RenderKey
+    ) -> tuple[list[Strip] | None, list[Token] | None]:
+        """The rows of `source` as a lone paragraph, and its tokens when it was parsed; no rows when
+        it is anything else (or a paragraph with tabs)."""
+        width, style, theme = key
+        options = console.options.update(width=width, height=None)
+        text = self._extended(source, key)
+        self.parsed = text is None
+        parsed = None
+        if text is None:
+            parsed = _PARSER.parse(source)
+            if [token.type for token in parsed] != ["paragraph_open", "inline", "paragraph_close"]:
+                return None, parsed
             markdown = copy.copy(_paragraph_template(theme))
-            markdown.markup = block.text
+            markdown.markup = source
             markdown.parsed = parsed
             for _segment in markdown.__rich_console__(console, options):
                 pass
             text = markdown.paragraph_text
             assert text is not None
             if "\t" in text.plain:
-                self._last = None
-                return render_block(console, block, key, parsed)
-        self._source = block.text
+                return None, parsed
+        self._source = source
         kept = self._kept_rows(text, key)
         start = self._last.starts[kept] if self._last and kept else 0
         rest = text[start:] if start else text
@@ -312,8 +336,7 @@ class OpenParagraph:
         starts = [start + offset for offset in _row_starts(rest.plain, width, overflow)]
         rows = console.render_lines(rest, options, style=style, pad=False)
         if len(rows) != len(starts) or not all(Segment.get_line_length(row) for row in rows):
-            self._last = None
-            return render_block(console, block, key)
+            return None, None
         if self._last and kept:
             starts = self._last.starts[:kept] + starts
             strips = self._last.strips[:kept] + _strips(rows, width, style)
@@ -321,7 +344,7 @@ class OpenParagraph:
             strips = _strips(rows, width, style)
         self._last = _Wrapped(key, text, starts, strips)
         self.reused = kept
-        return strips
+        return strips, parsed
 
     def _extended(self, source: str, key: RenderKey) -> Text | None:
         """The paragraph's text without parsing it again, when `source` is the last rendering's
@@ -376,6 +399,32 @@ class OpenParagraph:
                 return kept
             kept -= 1
         return 0
+
+
+BULLET_WIDTH = 3
+"""The cells rich's bullet (` • `) takes before each row of a list item."""
+
+
+def _bullet_item(console: Console, text: str, width: int) -> tuple[str, Style] | None:
+    """A bullet list item at column 0 (`- words`, as the splitter cuts each item into a block of its
+    own) as the source of a top-level paragraph and the bullet's style, or None for anything else.
+
+    rich draws an item as its bullet, then its content drawn `BULLET_WIDTH` cells narrower in the
+    item's style. An item's content is its lines with the item's indent taken off (the marker and
+    one space on the first line, two spaces on each later one), parsed as a document of its own, so
+    those lines parse as a top-level paragraph does; whatever would start another block in the item
+    (a nested list, a fence, a heading underline) starts one there too, and the item is drawn whole.
+    Not for a line indented less (a lazy continuation, which a list marker there would end), nor
+    when the item style adds anything to the paragraph's styles."""
+    if len(text) < 3 or text[1] != " " or text[0] not in "-*+" or text[2].isspace() or "\t" in text:
+        return None
+    if width <= BULLET_WIDTH or bullet(text) is None or console.get_style("markdown.item", default="none"):
+        return None
+    first, *rest = text[2:].split("\n")
+    if not all(line.startswith("  ") for line in rest):
+        return None
+    body = "\n".join([first, *(line[2:] for line in rest)])
+    return body, console.get_style("markdown.item.bullet", default="none")
 
 
 def _plain(char: str) -> bool:

@@ -17,6 +17,11 @@ LINES = st.sampled_from(
         "## Sub heading",
         "- bullet",
         "* other bullet",
+        "+ third bullet",
+        "- - -",
+        "* * *",
+        "- -",
+        "-\tx",
         "  indented continuation",
         "1. first",
         "2) second",
@@ -95,6 +100,24 @@ def test_items_of_one_bullet_list_sit_tight() -> None:
         ("- two", Join.TIGHT),
         ("After.", Join.GAP),
     ]
+
+
+def test_an_arriving_bullet_item_is_the_tail_alone() -> None:
+    """Once the start of a line shows a bullet item (a marker, a space and a word: no thematic break
+    can follow), the item before it is finished and the arriving one is the live tail alone."""
+    splitter = Splitter()
+    splitter.feed("- one\n- tw")
+    assert [block.text for block in splitter.take()] == ["- one"]
+    tail = splitter.tail()
+    assert tail is not None and (tail.text, tail.join) == ("- tw", Join.TIGHT)
+    splitter.feed("o\n- - ")  # a thematic break yet, or an item: not cut until the line shows which
+    assert splitter.take() == []
+    tail = splitter.tail()
+    assert tail is not None and tail.text == "- two\n- -"
+    splitter.feed("x")
+    assert [block.text for block in splitter.take()] == ["- two"]
+    tail = splitter.tail()
+    assert tail is not None and tail.text == "- - x"
 
 
 @settings(max_examples=400, deadline=None)

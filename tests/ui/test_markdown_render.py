@@ -192,6 +192,43 @@ def test_prose_streamed_a_character_at_a_time_renders_as_the_full_rendering(
     streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
 
 
+ITEM = (
+    "- A bullet item streams as a paragraph does, beside its bullet: **bold**, `code` and a [link]"
+    "(https://example.com) in words enough to wrap several times in a narrow pane,\n"
+    "  with a line of its own indented under it  \n  and a hard break before this one."
+)
+
+
+def test_a_streaming_bullet_item_reuses_rows_and_equals_the_full_rendering() -> None:
+    """An item's content is drawn as its paragraph, narrower by the bullet: its rows are kept as a
+    paragraph's are, and the bullet goes before the first."""
+    cuts = list(range(3, len(ITEM) + 1, 5))
+    for width in (10, 48):
+        opener = OpenParagraph()
+        assert streamed(opener, ITEM, cuts, width) > 0
+        assert opener.drawn, "the item was drawn as a paragraph, not whole"
+
+
+ITEM_LINES = st.sampled_from(
+    ["\n  ", "\n", "\n ", "\n    ", "\n  - ", "\n  1. ", "\n  2. ", "\n- ", "\n2. ", "\n  ```", "\n  ---"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["- ", "* ", "+ ", "-  ", "- - ", "-\t"]),
+    st.lists(st.one_of(WORDS, WORDS, FRAGMENTS, ITEM_LINES), min_size=1, max_size=40),
+    st.sampled_from([5, 8, 13, 30]),
+)
+def test_any_bullet_item_streamed_renders_as_the_full_rendering(
+    marker: str, pieces: list[str], width: int
+) -> None:
+    """Items with nested lists, lazy lines, fences, heading underlines and other markers among their
+    lines: what the item's paragraph cannot be is drawn whole, and all of it as rich draws it."""
+    text = marker + "word " + " ".join(pieces)
+    streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
+
+
 def test_a_new_width_or_another_block_starts_afresh() -> None:
     opener = OpenParagraph()
     streamed(opener, PROSE, [200, 260], 48)
