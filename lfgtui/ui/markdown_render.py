@@ -11,6 +11,7 @@ finished rows again.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
@@ -259,8 +260,9 @@ class OpenParagraph:
     of the new text that start where an earlier row started, with the same characters and styles up
     to the end of the row after them, are the earlier rows: wrapping is greedy, and a row only depends
     on its own words and on the first word of the next row. Only the rows from there on are wrapped
-    and drawn again. A bullet item whose content is one paragraph is that paragraph drawn so, narrower
-    by the bullet (`_bullet_item`). Anything else (and a paragraph with tabs) is rendered whole.
+    and drawn again. A list's item whose content is one paragraph is that paragraph drawn so, narrower
+    by its marker (`_list_items`): a bullet item, or an ordered list's last item, the items before it
+    kept from the last render. Anything else (and a paragraph with tabs) is rendered whole.
     The block a paragraph finishes as is drawn the same way. One instance serves one live tail: start
     a new one when the key changes.
     """
@@ -273,6 +275,8 @@ class OpenParagraph:
         """Rows taken from the earlier rendering by the last `render`."""
         self.parsed = False
         """Whether the last `render` parsed its text (else it extended the earlier one's)."""
+        self._kept_items: dict[tuple[str, RenderKey], list[Strip]] = {}
+        """The rows of a streaming list's items before its last, by their source and key."""
 
     @property
     def drawn(self) -> bool:
@@ -286,24 +290,50 @@ class OpenParagraph:
             self._last = None
             self.parsed = True
             return render_block(console, block, key)
-        item = _bullet_item(console, block.text, key[0])
-        if item is not None:
-            body, bullet = item
-            width, style, theme = key
-            rows, _parsed = self._paragraph(console, body, (width - BULLET_WIDTH, style, theme))
-            if rows is None:
-                self._last = None
-                return render_block(console, block, key)
-            first, others = Segment(" • ", style + bullet), Segment(" " * BULLET_WIDTH, style + bullet)
-            return [
-                Strip(list(Segment.simplify([others if number else first, *row])), width)
-                for number, row in enumerate(rows)
-            ]
+        items = _list_items(console, block.text)
+        if items is not None:
+            strips = self._items(console, items, key)
+            if strips is not None:
+                return strips
+            self._last = None
+            return render_block(console, block, key)
         rows, parsed = self._paragraph(console, block.text, key)
         if rows is None:
             self._last = None
             return render_block(console, block, key, parsed)
         return rows
+
+    def _items(self, console: Console, items: _ListItems, key: RenderKey) -> list[Strip] | None:
+        """A list's items drawn as rich draws them: each item's paragraph `items.width` narrower, after
+        its marker; the last as a streaming paragraph, the others kept from the last render. None
+        when an item is not one paragraph, or the pane too narrow for it."""
+        width, style, theme = key
+        if width - items.width < 2:  # rows of one cell, where a wide character does not fit
+            return None
+        inner = (width - items.width, style, theme)
+        marked = style + items.style
+        padding = Segment(" " * items.width, marked)
+        kept: dict[tuple[str, RenderKey], list[Strip]] = {}
+        strips: list[Strip] = []
+        last = len(items.bodies) - 1
+        for number, (body, marker) in enumerate(zip(items.bodies, items.markers, strict=True)):
+            if number == last:
+                rows, _parsed = self._paragraph(console, body, inner)
+            else:
+                rows = (
+                    self._kept_items.get((body, inner)) or OpenParagraph()._paragraph(console, body, inner)[0]
+                )
+                if rows is not None:
+                    kept[body, inner] = rows
+            if rows is None:
+                return None
+            lead = Segment(marker, marked)
+            strips += [
+                Strip(list(Segment.simplify([padding if row_number else lead, *row])), width)
+                for row_number, row in enumerate(rows)
+            ]
+        self._kept_items = kept
+        return strips
 
     def _paragraph(
         self, console: Console, source: str, key: RenderKey
@@ -401,30 +431,60 @@ class OpenParagraph:
         return 0
 
 
-BULLET_WIDTH = 3
-"""The cells rich's bullet (` • `) takes before each row of a list item."""
+BULLET = " • "
+"""What rich draws before a bullet item's first row (its other rows get as many spaces)."""
+_ORDERED_ITEM = re.compile(r"(\d{1,9})([.)]) (?=\S)")
 
 
-def _bullet_item(console: Console, text: str, width: int) -> tuple[str, Style] | None:
-    """A bullet list item at column 0 (`- words`, as the splitter cuts each item into a block of its
-    own) as the source of a top-level paragraph and the bullet's style, or None for anything else.
+@dataclass(frozen=True)
+class _ListItems:
+    """A list at column 0 as rich draws it: each item's content as the source of a top-level
+    paragraph, what goes before its first row, how many cells that takes and in what style."""
 
-    rich draws an item as its bullet, then its content drawn `BULLET_WIDTH` cells narrower in the
-    item's style. An item's content is its lines with the item's indent taken off (the marker and
-    one space on the first line, two spaces on each later one), parsed as a document of its own, so
-    those lines parse as a top-level paragraph does; whatever would start another block in the item
-    (a nested list, a fence, a heading underline) starts one there too, and the item is drawn whole.
-    Not for a line indented less (a lazy continuation, which a list marker there would end), nor
-    when the item style adds anything to the paragraph's styles."""
-    if len(text) < 3 or text[1] != " " or text[0] not in "-*+" or text[2].isspace() or "\t" in text:
+    bodies: list[str]
+    markers: list[str]
+    width: int
+    style: Style
+
+
+def _list_items(console: Console, text: str) -> _ListItems | None:
+    """A bullet item (the splitter cuts each into a block of its own) or a tight ordered list, as
+    its items; None for anything else.
+
+    rich draws an item as its marker, then its content drawn that much narrower in the item's
+    style. An item's content is its lines with the item's indent taken off (the marker and one space
+    on the first line, as many spaces on each later one), parsed as a document of its own, so they
+    parse as a top-level paragraph does; whatever would start another block in the item (a nested
+    list, a fence, a heading underline) starts one there too, and the list is drawn whole. Not for
+    a line indented less (a lazy continuation, which a marker there would end, or another block
+    after the list), a blank line (a loose list), tabs, or an item style that adds to the
+    paragraph's styles. An ordered list's numbers are as wide as rich makes them, from its start and
+    its count."""
+    if "\t" in text or console.get_style("markdown.item", default="none"):
         return None
-    if width <= BULLET_WIDTH or bullet(text) is None or console.get_style("markdown.item", default="none"):
-        return None
-    first, *rest = text[2:].split("\n")
-    if not all(line.startswith("  ") for line in rest):
-        return None
-    body = "\n".join([first, *(line[2:] for line in rest)])
-    return body, console.get_style("markdown.item.bullet", default="none")
+    if text[:2] in ("- ", "* ", "+ ") and text[2:3].strip() and bullet(text) is not None:
+        first, *rest = text[2:].split("\n")
+        if not all(line.startswith("  ") for line in rest):
+            return None
+        body = "\n".join([first, *(line[2:] for line in rest)])
+        width = len(BULLET)
+        return _ListItems([body], [BULLET], width, console.get_style("markdown.item.bullet", default="none"))
+    bodies: list[list[str]] = []
+    start, delimiter, indent = 0, "", 0
+    for line in text.split("\n"):
+        marker = _ORDERED_ITEM.match(line)
+        if marker is not None and (not bodies or marker.group(2) == delimiter):
+            start, delimiter = (start, delimiter) if bodies else (int(marker.group(1)), marker.group(2))
+            indent = marker.end()
+            bodies.append([line[indent:]])
+        elif bodies and line.startswith(" " * indent):
+            bodies[-1].append(line[indent:])
+        else:
+            return None
+    width = len(str(start + len(bodies))) + 2  # rich's `ListItem.render_number`: one past the last
+    markers = [f"{start + number}".rjust(width - 1) + " " for number in range(len(bodies))]
+    style = console.get_style("markdown.item.number", default="none")
+    return _ListItems(["\n".join(lines) for lines in bodies], markers, width, style)
 
 
 def _plain(char: str) -> bool:

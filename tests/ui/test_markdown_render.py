@@ -229,6 +229,43 @@ def test_any_bullet_item_streamed_renders_as_the_full_rendering(
     streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
 
 
+ORDERED = "".join(
+    f"{number}. Step {number} streams as a paragraph does, with `code` and **bold** words enough to wrap,\n"
+    f"{' ' * (len(str(number)) + 2)}and a line of its own under it.\n"
+    for number in range(1, 13)
+)
+
+
+def test_a_streaming_ordered_list_reuses_rows_and_equals_the_full_rendering() -> None:
+    """An ordered list is one block: its last item is drawn as a streaming paragraph and the items
+    before it are kept, numbered as wide as rich numbers them (wider from the ninth item on)."""
+    cuts = list(range(3, len(ORDERED) + 1, 7))
+    for width in (10, 48):
+        opener = OpenParagraph()
+        assert streamed(opener, ORDERED, cuts, width) > 0
+        assert opener.drawn, "the list was drawn item by item, not whole"
+
+
+ORDERED_LINES = st.sampled_from(
+    ["\n1. ", "\n2. ", "\n10. ", "\n3) ", "\n   ", "\n  ", "\n", "\n- ", "\n    ", "\n1.", "\n 4. "]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["1. ", "7) ", "0. ", "9. ", "01. ", "1.  ", "1.\t"]),
+    st.lists(st.one_of(WORDS, WORDS, FRAGMENTS, ORDERED_LINES), min_size=1, max_size=40),
+    st.sampled_from([5, 8, 13, 30]),
+)
+def test_any_ordered_list_streamed_renders_as_the_full_rendering(
+    marker: str, pieces: list[str], width: int
+) -> None:
+    """Lists with other delimiters, blank and lazy lines, nested items and other blocks among their
+    lines: what an item's paragraph cannot be is drawn whole, and all of it as rich draws it."""
+    text = marker + "word " + " ".join(pieces)
+    streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
+
+
 def test_a_new_width_or_another_block_starts_afresh() -> None:
     opener = OpenParagraph()
     streamed(opener, PROSE, [200, 260], 48)
