@@ -10,7 +10,8 @@ the part of that pass spent outside `LiveMarkdown`'s tail and finished-block ren
 scrolling, repaints: a flush's bookkeeping). The corpora are the
 sim's `long-answer` scenario (what `render.py` streams), the Markdown report of `_markdown_corpus.py`
 (headings, lists, a longer code block, a table, a quote), `prose`, paragraphs of about 140 words
-(a streaming paragraph's rows) and `tables`, two tables of 16 and 12 rows (a streaming table's rows);
+(a streaming paragraph's rows), `tables`, two tables of 16 and 12 rows (a streaming table's rows),
+and `lists`, a numbered plan of 12 two-line steps and a bullet list (a streaming list's items);
 `--corpus` picks.
 
     python bench/flush.py
@@ -33,7 +34,7 @@ from pathlib import Path
 from _figures import ratio, table_head, table_row
 from _trees import child_json
 
-CORPORA = ("long-answer", "report", "prose", "tables")
+CORPORA = ("long-answer", "report", "prose", "tables", "lists")
 PROSE = (
     "The worker pool returned its batches in order, and the **pane** that owns each stream drew them as"
     " they came: a paragraph of an answer that explains itself at length, with *emphasis* here and a"
@@ -62,13 +63,32 @@ TABLES = (
 """A table-heavy answer: a table of numbers that fits a pane of the grid, then one of phrases that
 rich must shrink to fit it (a streaming table's rows)."""
 
+LISTS = (
+    "The plan, step by step:\n\n"
+    + "".join(
+        f"{i}. Read the `{name}` module and note where it {verb}, so that the change keeps the\n"
+        f"{' ' * (len(str(i)) + 2)}**behaviour** the tests pin down and the docs describe.\n"
+        for i, (name, verb) in enumerate(
+            [("scheduler", "waits"), ("worker", "reads"), ("pane", "draws"), ("history", "writes")] * 3, 1
+        )
+    )
+    + "\nWhat each step needs:\n\n"
+    + "".join(
+        f"- the {what} of the step before it, and a test that fails without it\n"
+        for what in ("notes", "diff", "figures", "review", "benchmark", "docs")
+    )
+    + "\n"
+)
+"""A list-heavy answer, as coding agents write them: a numbered plan of 12 two-line steps (one
+block, its last item the live tail) and a bullet list."""
+
 
 def tokens_of(corpus: str, count: int) -> list[str]:
     """About `count` tokens of `corpus`, cut as the sim (or the report's tokeniser) cuts them."""
-    if corpus in ("prose", "tables"):
+    if corpus in ("prose", "tables", "lists"):
         from _markdown_corpus import TOKEN_RE
 
-        once = TOKEN_RE.findall(PROSE if corpus == "prose" else TABLES)
+        once = TOKEN_RE.findall({"prose": PROSE, "tables": TABLES, "lists": LISTS}[corpus])
         return (once * (count // len(once) + 1))[:count]
     if corpus == "report":
         from _markdown_corpus import make_tokens
