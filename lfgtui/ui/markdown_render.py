@@ -308,7 +308,7 @@ class OpenParagraph:
         its marker; the last as a streaming paragraph, the others kept from the last render. None
         when an item is not one paragraph, or the pane too narrow for it."""
         width, style, theme = key
-        if width - items.width < 2:  # rows of one cell, where a wide character does not fit
+        if width - items.width < NARROWEST_ITEM:
             return None
         inner = (width - items.width, style, theme)
         marked = style + items.style
@@ -431,6 +431,10 @@ class OpenParagraph:
         return 0
 
 
+NARROWEST_ITEM = 5
+"""The narrowest an item's content is drawn at as a streaming paragraph: the narrowest width the
+paragraph's kept rows are checked at against a full rendering (tests/ui/test_markdown_render.py;
+rows of a cell or two, as no pane has, can wrap otherwise). A narrower one is drawn whole."""
 BULLET = " • "
 """What rich draws before a bullet item's first row (its other rows get as many spaces)."""
 _ORDERED_ITEM = re.compile(r"(\d{1,9})([.)]) (?=\S)")
@@ -460,6 +464,9 @@ def _list_items(console: Console, text: str) -> _ListItems | None:
     after the list), a blank line (a loose list), tabs, or an item style that adds to the
     paragraph's styles. An ordered list's numbers are as wide as rich makes them, from its start and
     its count."""
+    head = text[:1]
+    if not (head in ("-", "*", "+") or head.isdigit()):  # any other block, at no cost per token
+        return None
     if "\t" in text or console.get_style("markdown.item", default="none"):
         return None
     if text[:2] in ("- ", "* ", "+ ") and text[2:3].strip() and bullet(text) is not None:
