@@ -481,7 +481,8 @@ def _list_items(console: Console, text: str) -> _ListItems | None:
     for line in text.split("\n"):
         marker = _ORDERED_ITEM.match(line)
         if marker is not None and (not bodies or marker.group(2) == delimiter):
-            start, delimiter = (start, delimiter) if bodies else (int(marker.group(1)), marker.group(2))
+            if not bodies:
+                start, delimiter = int(marker.group(1)), marker.group(2)
             indent = marker.end()
             bodies.append([line[indent:]])
         elif bodies and line.startswith(" " * indent):

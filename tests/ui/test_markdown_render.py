@@ -199,36 +199,6 @@ ITEM = (
 )
 
 
-def test_a_streaming_bullet_item_reuses_rows_and_equals_the_full_rendering() -> None:
-    """An item's content is drawn as its paragraph, narrower by the bullet: its rows are kept as a
-    paragraph's are, and the bullet goes before the first."""
-    cuts = list(range(3, len(ITEM) + 1, 5))
-    for width in (10, 48):
-        opener = OpenParagraph()
-        assert streamed(opener, ITEM, cuts, width) > 0
-        assert opener.drawn, "the item was drawn as a paragraph, not whole"
-
-
-ITEM_LINES = st.sampled_from(
-    ["\n  ", "\n", "\n ", "\n    ", "\n  - ", "\n  1. ", "\n  2. ", "\n- ", "\n2. ", "\n  ```", "\n  ---"]
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.sampled_from(["- ", "* ", "+ ", "-  ", "- - ", "-\t"]),
-    st.lists(st.one_of(WORDS, WORDS, FRAGMENTS, ITEM_LINES), min_size=1, max_size=40),
-    st.sampled_from([5, 8, 13, 30]),
-)
-def test_any_bullet_item_streamed_renders_as_the_full_rendering(
-    marker: str, pieces: list[str], width: int
-) -> None:
-    """Items with nested lists, lazy lines, fences, heading underlines and other markers among their
-    lines: what the item's paragraph cannot be is drawn whole, and all of it as rich draws it."""
-    text = marker + "word " + " ".join(pieces)
-    streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
-
-
 ORDERED = "".join(
     f"{number}. Step {number} streams as a paragraph does, with `code` and **bold** words enough to wrap,\n"
     f"{' ' * (len(str(number)) + 2)}and a line of its own under it.\n"
@@ -236,32 +206,40 @@ ORDERED = "".join(
 )
 
 
-def test_a_streaming_ordered_list_reuses_rows_and_equals_the_full_rendering() -> None:
-    """An ordered list is one block: its last item is drawn as a streaming paragraph and the items
-    before it are kept, numbered as wide as rich numbers them (wider from the ninth item on)."""
-    cuts = list(range(3, len(ORDERED) + 1, 7))
+@pytest.mark.parametrize("text, step", [(ITEM, 5), (ORDERED, 7)], ids=["bullet", "ordered"])
+def test_a_streaming_list_reuses_rows_and_equals_the_full_rendering(text: str, step: int) -> None:
+    """A list's items are drawn as their paragraphs, narrower by their markers: a bullet item alone
+    (the splitter cuts each into a block), an ordered list as one block whose last item streams and
+    whose items before it are kept, numbered as wide as rich numbers them (wider from the ninth on);
+    rows are kept as a paragraph's are."""
+    cuts = list(range(3, len(text) + 1, step))
     for width in (10, 48):
         opener = OpenParagraph()
-        assert streamed(opener, ORDERED, cuts, width) > 0
+        assert streamed(opener, text, cuts, width) > 0
         assert opener.drawn, "the list was drawn item by item, not whole"
 
 
-ORDERED_LINES = st.sampled_from(
-    ["\n1. ", "\n2. ", "\n10. ", "\n3) ", "\n   ", "\n  ", "\n", "\n- ", "\n    ", "\n1.", "\n 4. "]
+LIST_LINES = st.sampled_from(
+    [
+        *("\n  ", "\n", "\n ", "\n   ", "\n    ", "\n  - ", "\n  1. ", "\n  2. ", "\n- ", "\n1. "),
+        *("\n2. ", "\n10. ", "\n3) ", "\n1.", "\n 4. ", "\n  ```", "\n  ---"),
+    ]
+)
+LIST_MARKERS = st.sampled_from(
+    ["- ", "* ", "+ ", "-  ", "- - ", "-\t", "1. ", "7) ", "0. ", "9. ", "01. ", "1.  ", "1.\t"]
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
-    st.sampled_from(["1. ", "7) ", "0. ", "9. ", "01. ", "1.  ", "1.\t"]),
-    st.lists(st.one_of(WORDS, WORDS, FRAGMENTS, ORDERED_LINES), min_size=1, max_size=40),
+    LIST_MARKERS,
+    st.lists(st.one_of(WORDS, WORDS, FRAGMENTS, LIST_LINES), min_size=1, max_size=40),
     st.sampled_from([5, 8, 13, 30]),
 )
-def test_any_ordered_list_streamed_renders_as_the_full_rendering(
-    marker: str, pieces: list[str], width: int
-) -> None:
-    """Lists with other delimiters, blank and lazy lines, nested items and other blocks among their
-    lines: what an item's paragraph cannot be is drawn whole, and all of it as rich draws it."""
+def test_any_list_streamed_renders_as_the_full_rendering(marker: str, pieces: list[str], width: int) -> None:
+    """Bullet items and ordered lists with nested lists, other delimiters, blank and lazy lines,
+    fences, heading underlines and other blocks among their lines: what an item's paragraph cannot
+    be is drawn whole, and all of it as rich draws it."""
     text = marker + "word " + " ".join(pieces)
     streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), width)
 
