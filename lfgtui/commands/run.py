@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from lfgtui.config.load import Config
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
+    from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run import Run
     from lfgtui.tickets.ticket import Ticket, TicketFile
 
@@ -85,14 +86,36 @@ def run(args: argparse.Namespace) -> int:
     """Check the `--serve` options and the tickets, then run them."""
     import asyncio
 
+    from lfgtui.ui import terminal_attached
+
     if (problem := serve_problem(args) or publish_problem(args)) is not None:
         warn(problem)
         return EXIT_USAGE
-    loaded = _load(args)
-    if not isinstance(loaded, int) and interrupted():  # a Ctrl-C Python swallowed while it checked
-        warn(f"interrupted while checking {args.file}")
-        return EXIT_SIGINT
-    return loaded if isinstance(loaded, int) else asyncio.run(_run(args, *loaded))
+    use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
+    with asyncio.Runner() as runner:
+        # The TUI reads the streams in a child process, started before the tickets are checked: its
+        # own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
+        # the check and all of the UI's imports this way. The loop stops between the two runs, so a
+        # Ctrl-C during the check ends it as it does without a TUI (see `_load`).
+        worker = runner.run(_started_worker()) if use_tui else None
+        try:
+            loaded = _load(args)
+            if not isinstance(loaded, int) and interrupted():  # a Ctrl-C Python swallowed while it checked
+                warn(f"interrupted while checking {args.file}")
+                return EXIT_SIGINT
+            return loaded if isinstance(loaded, int) else runner.run(_run(args, *loaded, worker))
+        finally:
+            if worker is not None:  # closed by the run already, unless it never ran
+                runner.run(worker.aclose(at_once=True))
+
+
+async def _started_worker() -> ProviderWorker:
+    """The TUI's provider worker, its child process started."""
+    from lfgtui.providers.worker import ProviderWorker
+
+    worker = ProviderWorker()
+    await worker.start()
+    return worker
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
@@ -118,21 +141,20 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
         return EXIT_SIGINT
 
 
-async def _run(args: argparse.Namespace, config: Config, tickets: TicketFile) -> int:
+async def _run(
+    args: argparse.Namespace, config: Config, tickets: TicketFile, worker: ProviderWorker | None
+) -> int:
+    """The run: in the TUI when given its provider `worker`, else headless."""
     from lfgtui.providers.registry import Providers
-    from lfgtui.ui import terminal_attached
 
-    use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
-    if not use_tui:
+    if worker is None:
         async with Providers(config.providers) as providers:
             return await _run_with(args, config, tickets, providers, use_tui=False)
-    # The TUI reads the streams in a child process, started and asked for every provider the run may
-    # use (fallbacks too) before anything else is imported here: its own imports (the SDKs, the sim)
-    # are the longest wait before a first token, and they overlap all of the UI's this way.
-    from lfgtui.providers.worker import ProviderWorker
+    # The worker is asked for every provider the run may use (fallbacks too) before anything else is
+    # imported here, so that it imports their SDKs and starts the sim while the UI imports its own.
     from lfgtui.run.failover import every_provider
 
-    async with Providers(config.providers, backend=ProviderWorker()) as providers:
+    async with Providers(config.providers, backend=worker) as providers:
         await providers.warm(every_provider(tickets.tickets))
         return await _run_with(args, config, tickets, providers, use_tui=True)
 

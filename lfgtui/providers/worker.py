@@ -29,10 +29,12 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from lfgtui.events import ErrorInfo, Event, EventFactory, Observed
 from lfgtui.providers.base import ModelCall, ProviderConfig, ProviderError
+
+if TYPE_CHECKING:  # imported where used: `lfg run` starts the child before it needs the events
+    from lfgtui.events import ErrorInfo, Event, EventFactory, Observed
 
 HEADER = struct.Struct("!I")
 STOP_WAIT_S = 5.0
@@ -76,7 +78,7 @@ class Crashed:
     message: str
 
 
-Item = Observed | Ended | Failed | Crashed
+Item: TypeAlias = "Observed | Ended | Failed | Crashed"
 
 
 class ProviderWorkerError(RuntimeError):
@@ -324,14 +326,18 @@ class ProviderWorker:
             if text := line.decode(errors="replace").strip():
                 self._stderr.append(text)
 
-    async def aclose(self) -> None:
-        """Close the child's stdin (it cancels its streams and exits); kill it if it hangs."""
+    async def aclose(self, *, at_once: bool = False) -> None:
+        """Close the child's stdin (it cancels its streams and exits); kill it if it hangs, or at
+        once (`at_once`: nothing it makes is wanted, as when the tickets it was started for fail their
+        check: it would first finish its imports)."""
         for remote in self._remotes.values():
             await remote.settle()
         self._remotes.clear()
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             assert process.stdin is not None
+            if at_once:
+                process.kill()
             process.stdin.close()
             try:
                 await asyncio.wait_for(process.wait(), STOP_WAIT_S)
@@ -372,6 +378,8 @@ class RemoteProvider:
             await asyncio.gather(preparing, return_exceptions=True)
 
     async def _prepare(self, opened: tuple[int, Inbox] | None) -> None:
+        from lfgtui.events import EventFactory
+
         try:
             async for _event in self._items(None, EventFactory("", 0), opened):
                 pass

@@ -8,6 +8,7 @@ events back on stdout in batches, until stdin closes. See worker.py for why.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import traceback
@@ -42,7 +43,10 @@ class Outbox:
 
 async def _stream_one(backend: InProcessBackend, message: Open, outbox: Outbox) -> None:
     try:
-        adapter = await backend.provider(message.config)
+        try:
+            adapter = await backend.provider(message.config)
+        finally:
+            collect_again()
         if message.call is not None:
             async for event in adapter.stream(message.call, EventFactory("", 0)):
                 outbox.put(message.stream, observed(event))
@@ -83,5 +87,25 @@ async def serve() -> None:
     transport.close()
 
 
+def without_aiohttp() -> None:
+    """Both SDKs import aiohttp when it is installed (it is, for `lfg serve` and `lfg web`), for a
+    transport lfg never asks them for: about 0.1 s of the worker's start, two TLS contexts included,
+    spent before its first request. The child serves no HTTP, so the import fails here at once and
+    each SDK goes on without that transport, as it does where aiohttp is not installed."""
+    sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]  # None: "import fails", per importlib
+
+
+def collect_again() -> None:
+    """Once the first provider is made, what the start made is frozen (cycle collection never scans
+    it again) and collection resumes. Until then it is off (see `__main__`): the start is the SDK's
+    import, hundreds of classes that live as long as the process, and collections that scanned them
+    over and over took a tenth of it."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 if __name__ == "__main__":
+    without_aiohttp()
+    gc.disable()
     event_loop.run(serve())

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -294,7 +295,7 @@ def test_sigint_cancels_every_ticket_and_exits_130(lfg: Lfg) -> None:
     }
 
 
-def open_once_read(fifo: Path, process: subprocess.Popen[str]) -> int:
+def open_once_read(fifo: Path, process: subprocess.Popen[Any]) -> int:
     """The write end of `fifo`, opened once lfg has opened it to read: lfg is then loading the file."""
     deadline = time.monotonic() + 30
     while True:
@@ -309,7 +310,7 @@ def open_once_read(fifo: Path, process: subprocess.Popen[str]) -> int:
             return fd
 
 
-def wait_until_reading_the_pipe(process: subprocess.Popen[str]) -> None:
+def wait_until_reading_the_pipe(process: subprocess.Popen[Any]) -> None:
     """Returns once lfg sleeps in the pipe's read.
 
     Its open returns as ours does; a signal sent in that instant is taken by Python between the open
@@ -384,6 +385,48 @@ def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
     rows = {line.split()[0]: line.split() for line in out.splitlines()[-2:]}
     assert rows["good"][1] == "completed" and rows["bad"][1] == "failed"
     assert rows["good"][6] == "$0", "the sim is free: a known zero, not an unknown `$?`"  # TTFT is 2 words
+
+
+def still_running_in_session(session: int) -> list[str]:
+    """The processes of `session` that still run (zombies aside), by their /proc entries."""
+    running = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().rsplit(")", 1)
+        except OSError:  # it ended while we looked
+            continue
+        state, _parent, _group, sid = rest.split()[:4]
+        if int(sid) == session and state != "Z":
+            running.append(name.split("(", 1)[1])
+    return running
+
+
+@pytest.mark.parametrize("stopped_by", ["a broken file", "ctrl-c while it waits for the file"])
+def test_in_a_terminal_a_run_that_never_starts_leaves_nothing_running(lfg: Lfg, stopped_by: str) -> None:
+    """In a terminal, lfg starts its provider worker before it checks the tickets (the worker's
+    imports then overlap the check): a check that fails, or a Ctrl-C while lfg waits for the file,
+    ends lfg as without a TUI, and the worker with it."""
+    terminal = Terminal()
+    if stopped_by == "a broken file":
+        tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodle = "hello"\n')
+    else:
+        os.mkfifo(tickets := lfg.workdir / "tickets.toml")
+    process = terminal.start(lfg.args(tickets, "--no-history"), lfg.env)
+    try:
+        if stopped_by != "a broken file":
+            with os.fdopen(open_once_read(tickets, process), "w"):
+                wait_until_reading_the_pipe(process)
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=30)
+        code = process.wait(timeout=30)
+        left = still_running_in_session(process.pid)
+    finally:
+        process.kill()
+        terminal.hang_up()
+    assert code == (2 if stopped_by == "a broken file" else 130), terminal.output
+    assert left == [], f"still running after lfg exited: {left}"
+    assert b"\x1b[?1049h" not in terminal.output
+    assert (b"modle" if stopped_by == "a broken file" else b"interrupted while checking") in terminal.output
 
 
 def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -23,8 +24,9 @@ from lfgtui.events import (
     ToolCallReady,
 )
 from lfgtui.providers import registry, worker, worker_child
+from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import InProcessBackend, Providers
-from lfgtui.providers.worker import ProviderWorker, ProviderWorkerError
+from lfgtui.providers.worker import Open, ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
 from tests.support.streams import ask, collect, imported_lfgtui_modules
 
@@ -184,6 +186,48 @@ async def test_without_a_given_sim_the_child_starts_its_own() -> None:
     assert out.error is None and out.text
 
 
+def mapped_files(pid: int | None) -> str:
+    """The files mapped into process `pid`'s memory, its libraries among them (Linux)."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+async def test_the_child_streams_both_sdks_without_loading_aiohttp(sim: SimServer) -> None:
+    """aiohttp is installed (lfg serves with it), and each SDK would import it for a transport lfg
+    does not use; the child keeps it out (a tenth of a second of its start): no aiohttp library is
+    mapped into the child after both SDKs have streamed."""
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
+        for name in ("sim", "sim-anthropic"):
+            out = await collect(await providers.get(name), ask("hello"))
+            assert out.error is None and out.text
+        maps = mapped_files(providers.worker_pid)
+    assert "pydantic_core" in maps  # the SDKs' models are loaded
+    assert "/aiohttp/" not in maps
+
+
+async def test_the_child_collects_cycles_again_once_its_first_provider_is_made(sim: SimServer) -> None:
+    """The child starts with cycle collection off (its start is the SDKs' imports, objects that live
+    as long as it does); once it has made its first provider, those are frozen and collection is on
+    again, also when that making fails: the streams that follow make garbage the child must collect."""
+    read_end, write_end = os.pipe()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(write_end, "wb"))
+    backend = InProcessBackend()
+    made = ProviderConfig(name="sim", kind="openai", base_url=f"{sim.url}/v1", api_key="x")
+    unmade = ProviderConfig(name="nope", kind="no-such-kind")
+    try:
+        for config in (made, unmade):
+            gc.disable()
+            frozen = gc.get_freeze_count()
+            await worker_child._stream_one(backend, Open(1, config, None), worker_child.Outbox(transport))
+            assert gc.isenabled() and gc.get_freeze_count() > frozen, config.name
+    finally:
+        gc.unfreeze()
+        gc.enable()
+        transport.close()
+        os.close(read_end)
+        await backend.aclose()
+
+
 async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:
     assert isinstance(Providers().backend, InProcessBackend)
     async with Providers(sim=sim, backend=ProviderWorker()) as providers:
@@ -207,6 +251,7 @@ def test_imports_between_the_registry_and_the_worker_go_one_way() -> None:
     [
         ("lfgtui.providers.registry", "lfgtui.providers.worker"),
         ("lfgtui.providers.worker", "lfgtui.providers.registry"),
+        ("lfgtui.providers.worker", "lfgtui.events"),  # `lfg run` starts the child before it loads them
     ],
 )
 def test_importing_one_side_does_not_load_the_other(imported: str, absent: str) -> None:
