@@ -286,6 +286,8 @@ class TicketPane:
         """Something a person waits on or acts on changed (its state: an answer's end, an approval,
         a question; its attention; a fold; its view just built): the next frame draws it whatever
         the pacing of streaming panes (app.py `paced`)."""
+        self.awaiting_words = False
+        """The attempt under way has shown no text or thinking yet (see `apply`)."""
         self.approval: ApprovalAsked | None = None
         """The call waiting for a person's answer, as the run asked it."""
         self.question: ElicitationAsked | None = None
@@ -415,8 +417,11 @@ class TicketPane:
         self.lost_note = inert(text)
         self.dirty = self.lines_stale = self.urgent = True
 
-    def apply(self, event: Event, metrics: Metrics) -> None:
-        """Take one event of this ticket; `metrics` is the attempt's shared reducer."""
+    def apply(self, event: Event, metrics: Metrics) -> bool:
+        """Take one event of this ticket; `metrics` is the attempt's shared reducer. True when it
+        brought the attempt's first words (text or thinking), the moment a person waits for: the
+        caller draws the pane at once rather than on its next frame."""
+        waiting = self.awaiting_words
         self.metrics = metrics
         self.dirty = True
         if self.stalled is not None and not isinstance(event, DiffUpdated):  # lfg's own measure
@@ -427,11 +432,21 @@ class TicketPane:
             apply(self, event)
         if kind not in STREAMED:
             self.lines_stale = True
+        return waiting and not self.awaiting_words
 
     def _text(self, event: TextDelta) -> None:
         self.body.append(inert(event.text))
+        if self.awaiting_words:
+            self._first_words()
+
+    def _first_words(self) -> None:
+        """The header and gauges change with them (time to first token), drawn with the words."""
+        self.awaiting_words = False
+        self.lines_stale = self.urgent = True
 
     def _reasoning(self, event: ReasoningDelta) -> None:
+        if self.awaiting_words:
+            self._first_words()
         if self.new_thought:  # a new model call's thinking: a paragraph of its own, once it comes
             self.new_thought = False
             self.reasoning.new_paragraph()
@@ -571,6 +586,7 @@ class TicketPane:
         )
         self.attempt, self.provider, self.model = attempt, provider, model
         self.state = PaneState.RUNNING
+        self.awaiting_words = True
         self.started_at, self.ended_at = t, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
         self.lost_note = ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,9 @@ from lfgtui.ui.run_feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
 from lfgtui.ui.run_handle import LocalHandle, RunHandle, ServedHandle
 from lfgtui.ui.run_screen import Mode, RunScreen
 from lfgtui.ui.services import Services
+
+FIRST_WORDS_BUDGET_S = 0.010
+"""The longest the draws of first words take at once (`RunController._draw_first_words`)."""
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,6 +98,8 @@ class RunController:
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.heard, self.screen)
+        self._first_words: list[TicketPane] = []
+        """Panes whose attempt's first words came, to draw at once (`_draw_soon`)."""
         self._adding: dict[str, list[tuple[Event, bool]]] = {}
         """Tickets the run took on whose pane is still to be made, with their events meanwhile (each
         with whether the run said it here, `heard`)."""
@@ -254,7 +260,8 @@ class RunController:
             self._unseen(event.ticket)
             return
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        pane.apply(event, metrics)
+        if pane.apply(event, metrics):
+            self._draw_soon(pane)
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)
@@ -262,6 +269,25 @@ class RunController:
                 self.control.attended(changed, event)
         if changed or type(event) not in STREAMED:
             self.summary_stale = True
+
+    def _draw_soon(self, pane: TicketPane) -> None:
+        """An attempt's first words are drawn as soon as the loop is free (once the rest of what
+        brought them is taken in), not on the pane's next frame: up to a frame (50 ms) sooner."""
+        if not self._first_words:
+            asyncio.get_running_loop().call_soon(self._draw_first_words)
+        self._first_words.append(pane)
+
+    def _draw_first_words(self) -> None:
+        """Draw the panes whose first words came, for at most `FIRST_WORDS_BUDGET_S` (a recorded run
+        opened brings every pane's at once): those left are urgent, drawn first on the next frame."""
+        panes, self._first_words = self._first_words, []
+        now = self.services.clock()
+        deadline = time.perf_counter() + FIRST_WORDS_BUDGET_S
+        for pane in panes:
+            if pane.urgent and pane.on_screen:  # not drawn by a frame meanwhile
+                pane.render_frame(now, pane.drawn_frame)  # its turn among the streaming panes kept
+                if time.perf_counter() > deadline:
+                    break
 
     def _unseen(self, ticket_id: str) -> None:
         """Say once that a ticket this view has no pane for goes on unseen here."""

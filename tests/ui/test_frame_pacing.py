@@ -4,19 +4,20 @@ acts on drawn at once whatever the pacing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
 from lfgtui.alerts.states import Standing, State
 from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
-from lfgtui.events import AttemptEnded, AttemptStarted, Outcome
+from lfgtui.events import AttemptEnded, AttemptStarted, Outcome, ReasoningDelta, TextDelta
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import STREAMS_PER_FRAME, paced, streams_per_frame
 from lfgtui.ui.pane import Tally, TicketPane
-from tests.support.app import make_app, tickets, until
+from tests.support.app import make_app, texts, tickets, until
 
 
 def streaming_panes(tmp_path: Path, count: int) -> list[TicketPane]:
@@ -102,3 +103,23 @@ async def test_twelve_streaming_panes_in_the_app_are_drawn_in_turn(sim: SimServe
         assert all(p.running for p in panes), "no state changed: every draw was paced"
         assert streams_per_frame(11) < 11
         assert app.frame_work.drawn - drawn <= (1 + streams_per_frame(11)) * (app.frames - frames)
+
+
+async def test_an_attempts_first_words_are_drawn_once_taken_in_not_on_the_next_frame(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The first words of an attempt, text or thinking, are what a person waits for once a ticket
+    starts: the pane draws them as soon as the loop has taken them in, not on the next frame (up to
+    50 ms later). A long time to first token leaves the words to this test."""
+    toml = '[[ticket]]\nid = "t"\nprompt = "x"\nmodel = "hello:ttft_ms=600000"\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test() as pilot:
+        waiting = app.controller.panes["t"]
+        await until(pilot, lambda: waiting.on_screen and waiting.awaiting_words and not waiting.urgent)
+        view, attempt = waiting.shown, waiting.attempt
+        app.controller.heard(ReasoningDelta(ticket="t", attempt=attempt, seq=90, t=0.0, text="Pondering"))
+        app.controller.heard(TextDelta(ticket="t", attempt=attempt, seq=91, t=0.0, text="First words"))
+        await asyncio.sleep(0)  # the loop's next pass: no frame is due (one was just drawn)
+        assert not waiting.urgent, "drawn"
+        assert "First words" in texts(view.body)
+        assert not waiting.awaiting_words
