@@ -30,3 +30,13 @@ def child_json(command: list[str], tree: Path | None) -> Any:
         command, capture_output=True, text=True, check=True, env=tree_env(tree), cwd=Path(__file__).parent
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def worker_pids(holder: Any) -> tuple[int, ...]:
+    """The provider worker's processes of `holder` (a `Providers` or a `ProviderWorker`), in this
+    tree or in a base tree from before a child for each SDK (which had one, `worker_pid` or `pid`)."""
+    for many in ("worker_pids", "pids"):
+        if (pids := getattr(holder, many, None)) is not None:
+            return tuple(pids)
+    one = getattr(holder, "worker_pid", None) or getattr(holder, "pid", None)
+    return (one,) if one else ()

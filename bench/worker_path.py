@@ -33,7 +33,7 @@ from typing import Any
 
 from _figures import figure, median_of, ratio, table_head, table_row
 from _procfs import cpu_s
-from _trees import tree_env
+from _trees import tree_env, worker_pids
 
 ANSWER_TOKENS = 94
 """Tokens in one repeat of the sim's `long-answer` text: the answer is repeated to outlast the window."""
@@ -54,8 +54,7 @@ async def measure(
     )
     worker = ProviderWorker()
     provider = await worker.provider(config)
-    pid = worker.pid
-    assert pid is not None
+    (pid,) = worker_pids(worker)
     repeat = int(rate * (warmup + window + 3) / ANSWER_TOKENS) + 1
     call = ModelCall(
         model=f"long-answer:tokens_per_s={rate:g},ttft_ms=100,repeat={repeat}", messages=(UserMessage("go"),)

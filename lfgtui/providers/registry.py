@@ -31,8 +31,8 @@ class Backend(Protocol):
     """Where the streams of a run's providers are read: in this process, or in a worker process."""
 
     @property
-    def pid(self) -> int | None:
-        """The process reading the streams while it runs, when that is not this one (for monitoring)."""
+    def pids(self) -> tuple[int, ...]:
+        """The processes reading the streams while they run, when that is not this one (for monitoring)."""
         ...
 
     async def start(self) -> None:
@@ -43,7 +43,7 @@ class Backend(Protocol):
         """The provider for a resolved config, ready to stream; made once per provider name."""
         ...
 
-    def warm(self, config: ProviderConfig) -> None:
+    async def warm(self, config: ProviderConfig) -> None:
         """Begin making the provider for a resolved config now, in the background (`provider` then
         waits for it); a failure is left for `provider` to raise."""
         ...
@@ -74,9 +74,9 @@ class Providers:
         self._ready: dict[str, Provider] = {}
 
     @property
-    def worker_pid(self) -> int | None:
-        """The provider worker's process id while it runs, else None."""
-        return self.backend.pid
+    def worker_pids(self) -> tuple[int, ...]:
+        """The provider worker's processes while they run (none for streams read in this process)."""
+        return self.backend.pids
 
     async def get(self, name: str) -> Provider:
         """The provider `name`, ready to stream: its SDK imported, its sim started (not timed as TTFT)."""
@@ -107,7 +107,7 @@ class Providers:
                 config = self._config(name)
             except ProviderUnavailable:
                 continue
-            self.backend.warm(config)
+            await self.backend.warm(config)
 
     async def aclose(self) -> None:
         self._ready.clear()
@@ -124,7 +124,7 @@ class InProcessBackend:
     """Streams read on this process's loop by the adapters themselves, with a sim server of its own
     started the first time a config still points at `sim:`."""
 
-    pid: int | None = None
+    pids: tuple[int, ...] = ()
 
     def __init__(self) -> None:
         self._adapters: dict[str, Provider] = {}
@@ -135,7 +135,7 @@ class InProcessBackend:
     async def start(self) -> None:
         """Nothing to start ahead: each adapter is made when first asked for."""
 
-    def warm(self, config: ProviderConfig) -> None:
+    async def warm(self, config: ProviderConfig) -> None:
         task = asyncio.create_task(self.provider(config), name=f"warm provider {config.name}")
         self._warming.add(task)
         task.add_done_callback(self._warmed)

@@ -3,9 +3,10 @@
 Reading a stream through an SDK (HTTP, SSE, JSON, the SDK's models) costs about 0.28 ms of CPU per
 chunk, measured: 16 streams at 200 tokens/s take 0.9 of a core before anything is drawn. In one
 process the parsing and the drawing share one core and fall behind together; here the parsing gets
-the second core. `Providers(backend=ProviderWorker())` (the TUI's) hands every model call to one
-child, `python -m lfgtui.providers.worker_child`: the call goes down its stdin, the events come back
-on its stdout in pickled batches, one per pass of the child's loop. The child stamps each event with the
+the second core. `Providers(backend=ProviderWorker())` (the TUI's) hands every model call to a
+child, `python -m lfgtui.providers.worker_child`, one for each SDK (see `ProviderWorker`): the call
+goes down its stdin, the events come back on its stdout in pickled batches, one per pass of the
+child's loop. The child stamps each event with the
 system-wide monotonic clock when it arrives, so time to first token and screen lag still count from
 the network.
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from lfgtui.providers.base import ModelCall, ProviderConfig, ProviderError
+from lfgtui.providers.kinds import kind_of
 
 if TYPE_CHECKING:  # imported where used: `lfg run` starts the child before it needs the events
     from lfgtui.events import ErrorInfo, Event, EventFactory, Observed
@@ -204,88 +206,169 @@ class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
         super().pipe_connection_lost(fd, exc)
 
 
+def sdk_of(config: ProviderConfig) -> str:
+    """Which child reads a provider's streams: the one for the SDK its kind speaks through (lfg's own
+    HTTP client, httpx2, for a kind without one)."""
+    return kind_of(config).sdk or "httpx2"
+
+
+class Child:
+    """One worker process: its stdin, and the tasks that read its stdout (`ChildPipes`) and stderr."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.stderr: deque[str] = deque(maxlen=20)
+        """Its last lines on stderr, said with its end."""
+        self.tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def start(cls, deliver: Callable[[list[Any]], None], ended: Callable[[Child, str], None]) -> Child:
+        """A new child, its events handed to `deliver` as they are read and its end to `ended` with why."""
+        loop = asyncio.get_running_loop()
+        transport, pipes = await loop.subprocess_exec(
+            lambda: ChildPipes(deliver, loop),
+            sys.executable,
+            "-m",
+            "lfgtui.providers.worker_child",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        child = cls(asyncio.subprocess.Process(transport, pipes, loop))
+        child.tasks = [
+            asyncio.create_task(child._read(pipes.ended, ended), name="provider worker reader"),
+            asyncio.create_task(child._read_stderr(), name="provider worker stderr"),
+        ]
+        return child
+
+    @property
+    def running(self) -> bool:
+        return self.process.returncode is None
+
+    def send(self, message: Open | Cancel) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        if not stdin.is_closing():
+            stdin.write(frame(message))
+
+    async def _read(self, ended: asyncio.Future[None], on_end: Callable[[Child, str], None]) -> None:
+        """Wait for the end of its stdout (its events are delivered as they come); then say why it ended."""
+        process = self.process
+        try:
+            await ended
+            code = await process.wait()
+            reason = f"the provider worker process exited (code {code})"
+        except Exception as exc:  # an unreadable message: nothing after it can be trusted
+            if process.returncode is None:
+                process.kill()
+            reason = f"the provider worker sent an unreadable message ({type(exc).__name__}: {exc})"
+        if self.stderr:
+            reason += ": " + " | ".join(self.stderr)
+        on_end(self, reason)
+
+    async def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            if text := line.decode(errors="replace").strip():
+                self.stderr.append(text)
+
+    async def aclose(self, at_once: bool) -> None:
+        """Close its stdin (it cancels its streams and exits); kill it if it hangs, or at once."""
+        process = self.process
+        if process.returncode is None:
+            assert process.stdin is not None
+            if at_once:
+                process.kill()
+            process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), STOP_WAIT_S)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        for task in self.tasks:
+            await asyncio.gather(task, return_exceptions=True)
+
+
 class ProviderWorker:
-    """The parent's side, a `registry.Backend`: one child process, started on first use and again
-    after it dies, reading the streams of every provider it makes."""
+    """The parent's side, a `registry.Backend`: a child process for each SDK the run's providers
+    speak through (`sdk_of`), started on first use and again after it dies, reading the streams of
+    the providers it makes.
+
+    Importing an SDK holds its child's loop, Anthropic's for about a second: in one child for all,
+    a run's OpenAI tickets waited for it before their first token and their streams stopped while it
+    ran. Apart, each SDK's first token waits only for its own import, the imports run on both cores,
+    and a child that dies fails only its own streams."""
 
     def __init__(self) -> None:
-        self._process: asyncio.subprocess.Process | None = None
+        self._children: dict[str, Child] = {}
+        """The running children, by the SDK whose providers they read."""
+        self._spare: Child | None = None
+        """A child started before any SDK was asked for (`start`), taken by the first that is."""
         self._remotes: dict[str, RemoteProvider] = {}
         self._inboxes: dict[int, Inbox] = {}
+        self._streams: dict[int, Child] = {}
+        """The child each open stream runs in."""
         self._ids = itertools.count(1)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stderr: deque[str] = deque(maxlen=20)
         self._starting: asyncio.Lock = asyncio.Lock()
 
     @property
-    def pid(self) -> int | None:
-        """The child's process id while one runs (for monitoring: its CPU, its memory)."""
-        process = self._process
-        return process.pid if process is not None and process.returncode is None else None
+    def pids(self) -> tuple[int, ...]:
+        """The process ids of the children while they run (for monitoring: their CPU, their memory)."""
+        children = [*self._children.values(), *([self._spare] if self._spare is not None else [])]
+        return tuple(child.process.pid for child in children if child.running)
 
     async def provider(self, config: ProviderConfig) -> RemoteProvider:
-        """The provider for a resolved config, once the child has made its adapter."""
+        """The provider for a resolved config, once its child has made its adapter."""
         remote = self._remotes.setdefault(config.name, RemoteProvider(self, config))
         await remote.ready()
         return remote
 
-    def warm(self, config: ProviderConfig) -> None:
-        """Ask the child for this provider's adapter now, if it runs (else when `provider` is awaited)."""
+    async def warm(self, config: ProviderConfig) -> None:
+        """Ask this provider's child for its adapter before returning, the child started if need be."""
         remote = self._remotes.setdefault(config.name, RemoteProvider(self, config))
-        process = self._process
-        if process is not None and process.returncode is None:
-            remote.prepare(lambda: self._send(process, config, None))
+        child = await self._child(sdk_of(config))
+        remote.prepare(lambda: self._send(child, config, None))
 
     async def open(self, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
-        return self._send(await self._running(), config, call)
+        return self._send(await self._child(sdk_of(config)), config, call)
 
-    def _send(
-        self, process: asyncio.subprocess.Process, config: ProviderConfig, call: ModelCall | None
-    ) -> tuple[int, Inbox]:
-        """Open a stream in the running child: its id and the inbox its items arrive in."""
+    def _send(self, child: Child, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
+        """Open a stream in a running child: its id and the inbox its items arrive in."""
         stream = next(self._ids)
         inbox = Inbox()
         self._inboxes[stream] = inbox
-        assert process.stdin is not None
-        process.stdin.write(frame(Open(stream, config, call)))
+        self._streams[stream] = child
+        child.send(Open(stream, config, call))
         return stream, inbox
 
     def close(self, stream: int) -> None:
         """The parent is done with a stream; if the child is still sending it, stop it there."""
-        if self._inboxes.pop(stream, None) is None or self._process is None:
-            return
-        stdin = self._process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.write(frame(Cancel(stream)))
+        child = self._streams.pop(stream, None)
+        if self._inboxes.pop(stream, None) is not None and child is not None and child.running:
+            child.send(Cancel(stream))
 
     async def start(self) -> None:
-        """Start the child now unless one is running, so that its imports overlap the caller's."""
-        await self._running()
-
-    async def _running(self) -> asyncio.subprocess.Process:
-        """The child process, started now unless one is running."""
+        """Start a child now unless one runs, so that its imports overlap the caller's; the first SDK
+        asked for takes it."""
         async with self._starting:
-            if self._process is None or self._process.returncode is not None:
-                loop = asyncio.get_running_loop()
-                transport, pipes = await loop.subprocess_exec(
-                    lambda: ChildPipes(self._deliver, loop),
-                    sys.executable,
-                    "-m",
-                    "lfgtui.providers.worker_child",
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                )
-                self._process = process = asyncio.subprocess.Process(transport, pipes, loop)
-                self._stderr.clear()
-                self._tasks = [
-                    asyncio.create_task(self._read(process, pipes.ended), name="provider worker reader"),
-                    asyncio.create_task(self._read_stderr(process), name="provider worker stderr"),
-                ]
-            return self._process
+            if self._spare is None and not any(child.running for child in self._children.values()):
+                self._spare = await Child.start(self._deliver, self._ended)
+
+    async def _child(self, sdk: str) -> Child:
+        """The running child for `sdk`: the spare, or one started now, unless it has one."""
+        async with self._starting:
+            child = self._children.get(sdk)
+            if child is None or not child.running:
+                spare, self._spare = self._spare, None
+                if spare is not None and spare.running:
+                    child = spare
+                else:
+                    child = await Child.start(self._deliver, self._ended)
+                self._children[sdk] = child
+            return child
 
     def _deliver(self, batches: list[list[tuple[int, Item]]]) -> None:
-        """What one read of the pipe brought: each stream's items, in order, as one list to its inbox."""
+        """What one read of a pipe brought: each stream's items, in order, as one list to its inbox."""
         grouped: dict[int, list[Item]] = {}
         for batch in batches:
             for stream, item in batch:
@@ -302,51 +385,24 @@ class ProviderWorker:
             inbox.put(items)
             if isinstance(items[-1], Ended | Failed | Crashed):  # the stream's last item
                 del inboxes[stream]
+                self._streams.pop(stream, None)
 
-    async def _read(self, process: asyncio.subprocess.Process, ended: asyncio.Future[None]) -> None:
-        """Wait for the end of the child's stdout (its events are delivered as they come, by `ChildPipes`);
-        then fail whatever it was still streaming, saying why."""
-        try:
-            await ended
-            code = await process.wait()
-            reason = f"the provider worker process exited (code {code})"
-        except Exception as exc:  # an unreadable message: nothing after it can be trusted
-            if process.returncode is None:
-                process.kill()
-            reason = f"the provider worker sent an unreadable message ({type(exc).__name__}: {exc})"
-        if self._stderr:
-            reason += ": " + " | ".join(self._stderr)
-        for inbox in self._inboxes.values():
-            inbox.put([Crashed(reason)])
-        self._inboxes.clear()
-
-    async def _read_stderr(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stderr is not None
-        async for line in process.stderr:
-            if text := line.decode(errors="replace").strip():
-                self._stderr.append(text)
+    def _ended(self, child: Child, reason: str) -> None:
+        """A child ended: whatever it was still streaming fails, saying why."""
+        for stream in [stream for stream, owner in self._streams.items() if owner is child]:
+            del self._streams[stream]
+            if (inbox := self._inboxes.pop(stream, None)) is not None:
+                inbox.put([Crashed(reason)])
 
     async def aclose(self, *, at_once: bool = False) -> None:
-        """Close the child's stdin (it cancels its streams and exits); kill it if it hangs, or at
-        once (`at_once`: nothing it makes is wanted, as when the tickets it was started for fail their
-        check: it would first finish its imports)."""
+        """Close every child (see `Child.aclose`): `at_once` when nothing they make is wanted, as when
+        the tickets they were started for fail their check (they would first finish their imports)."""
         for remote in self._remotes.values():
             await remote.settle()
         self._remotes.clear()
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            assert process.stdin is not None
-            if at_once:
-                process.kill()
-            process.stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), STOP_WAIT_S)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        for task in self._tasks:
-            await asyncio.gather(task, return_exceptions=True)
-        self._tasks = []
+        children = [*self._children.values(), *([self._spare] if self._spare is not None else [])]
+        self._children, self._spare = {}, None
+        await asyncio.gather(*(child.aclose(at_once) for child in children))
 
 
 class RemoteProvider:

@@ -44,8 +44,8 @@ async def test_every_adapter_streams_the_same_events_through_the_worker(sim: Sim
     async with Providers(sim=sim) as inline, Providers(sim=sim, backend=ProviderWorker()) as isolated:
         here = await collect(await inline.get(name), call)
         there = await collect(await isolated.get(name), call)
-        assert isolated.worker_pid is not None and isolated.worker_pid != os.getpid()
-        assert inline.worker_pid is None
+        assert len(isolated.worker_pids) == 1 and os.getpid() not in isolated.worker_pids
+        assert inline.worker_pids == ()
     assert here.error is None and there.error is None
     assert there.of(ToolCallReady) and there.of(CallEnded)
     assert comparable(there.events) == comparable(here.events)
@@ -55,7 +55,7 @@ async def test_every_adapter_streams_the_same_events_through_the_worker(sim: Sim
 async def test_events_are_stamped_when_the_worker_reads_them_on_the_shared_clock(sim: SimServer) -> None:
     async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         provider = await providers.get("sim")
-        assert providers.worker_pid is not None  # made ready by get(): startup is not timed as TTFT
+        assert providers.worker_pids  # made ready by get(): startup is not timed as TTFT
         before = time.monotonic()
         out = await collect(provider, ask("hello"))
         after = time.monotonic()
@@ -97,8 +97,7 @@ async def test_a_dead_worker_fails_its_streams_and_the_next_call_starts_a_new_on
         async for event in stream:
             if isinstance(event, TextDelta):
                 break
-        first = providers.worker_pid
-        assert first is not None
+        (first,) = providers.worker_pids
         os.kill(first, signal.SIGKILL)
         with pytest.raises(ProviderWorkerError, match="worker process exited"):
             async with asyncio.timeout(20):
@@ -106,7 +105,7 @@ async def test_a_dead_worker_fails_its_streams_and_the_next_call_starts_a_new_on
                     pass
         again = await collect(provider, ask("hello"))
         assert again.error is None and again.text
-        assert providers.worker_pid not in (None, first)
+        assert len(providers.worker_pids) == 1 and first not in providers.worker_pids
 
 
 async def test_a_missing_key_is_reported_before_anything_starts(
@@ -116,7 +115,7 @@ async def test_a_missing_key_is_reported_before_anything_starts(
     async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
             await providers.get("openai")
-        assert providers.worker_pid is None
+        assert providers.worker_pids == ()
 
 
 async def test_warming_starts_the_worker_at_once_and_leaves_failures_to_get(
@@ -125,7 +124,7 @@ async def test_warming_starts_the_worker_at_once_and_leaves_failures_to_get(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         await providers.warm(["sim", "openai"])
-        assert providers.worker_pid is not None, "the child is starting while the UI loads"
+        assert providers.worker_pids, "the child is starting while the UI loads"
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
             await providers.get("openai")
         out = await collect(await providers.get("sim"), ask("hello"))
@@ -162,8 +161,7 @@ async def test_warming_asks_the_worker_before_it_returns_not_when_the_loop_next_
     the child must have been asked already, so that it starts the sim and imports the SDK meanwhile."""
     async with Providers(backend=ProviderWorker()) as providers:
         await providers.warm(["sim"])
-        pid = providers.worker_pid
-        assert pid is not None
+        (pid,) = providers.worker_pids
         hold_the_loop_until_it_listens(pid)
         out = await collect(await providers.get("sim"), ask("hello"))
     assert out.error is None and out.text
@@ -172,12 +170,50 @@ async def test_warming_asks_the_worker_before_it_returns_not_when_the_loop_next_
 async def test_closing_while_warming_leaves_nothing_running() -> None:
     async with Providers(backend=ProviderWorker()) as providers:
         await providers.warm(["sim", "sim-anthropic"])
-        pid = providers.worker_pid
-        assert pid is not None
+        pids = providers.worker_pids
+        assert len(pids) == 2, "a child for each SDK, both asked before warm returned"
     assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("warm provider")]
-    assert providers.worker_pid is None
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert providers.worker_pids == ()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+async def test_each_sdk_streams_in_a_child_of_its_own(sim: SimServer) -> None:
+    """Importing an SDK holds the loop of the child that imports it (Anthropic's for about a second):
+    the providers of one SDK share a child, and each SDK has its own, so that one's import never
+    holds up another's first token or its streams."""
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
+        seen: list[tuple[int, ...]] = []
+        for name in ("sim", "sim-responses", "sim-anthropic", "sim-agent"):
+            out = await collect(await providers.get(name), ask("hello"))
+            assert out.error is None and out.text, name
+            seen.append(providers.worker_pids)
+    assert [len(pids) for pids in seen] == [1, 1, 2, 3], "OpenAI's two kinds, then Anthropic, then httpx2"
+    assert set(seen[0]) < set(seen[2]) < set(seen[3])
+
+
+async def test_a_dead_child_fails_only_its_own_streams(sim: SimServer) -> None:
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
+        openai = await providers.get("sim")
+        (openai_pid,) = providers.worker_pids
+        anthropic = await providers.get("sim-anthropic")
+        (anthropic_pid,) = set(providers.worker_pids) - {openai_pid}
+        call = ask("long-answer:tokens_per_s=400")
+        streams = [provider.stream(call, EventFactory("t", 1)) for provider in (openai, anthropic)]
+        for stream in streams:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    break
+        os.kill(anthropic_pid, signal.SIGKILL)
+        with pytest.raises(ProviderWorkerError, match="worker process exited"):
+            async with asyncio.timeout(20):
+                async for _event in streams[1]:
+                    pass
+        async with asyncio.timeout(60):
+            rest = [event async for event in streams[0]]
+        assert isinstance(rest[-1], CallEnded), "the other SDK's stream went on to its end"
+        assert openai_pid in providers.worker_pids
 
 
 async def test_without_a_given_sim_the_child_starts_its_own() -> None:
@@ -186,7 +222,7 @@ async def test_without_a_given_sim_the_child_starts_its_own() -> None:
     assert out.error is None and out.text
 
 
-def mapped_files(pid: int | None) -> str:
+def mapped_files(pid: int) -> str:
     """The files mapped into process `pid`'s memory, its libraries among them (Linux)."""
     return Path(f"/proc/{pid}/maps").read_text()
 
@@ -199,9 +235,9 @@ async def test_the_child_streams_both_sdks_without_loading_aiohttp(sim: SimServe
         for name in ("sim", "sim-anthropic"):
             out = await collect(await providers.get(name), ask("hello"))
             assert out.error is None and out.text
-        maps = mapped_files(providers.worker_pid)
-    assert "pydantic_core" in maps  # the SDKs' models are loaded
-    assert "/aiohttp/" not in maps
+        maps = [mapped_files(pid) for pid in providers.worker_pids]
+    assert len(maps) == 2 and all("pydantic_core" in each for each in maps)  # the SDKs' models loaded
+    assert not [each for each in maps if "/aiohttp/" in each]
 
 
 async def test_the_child_collects_cycles_again_once_its_first_provider_is_made(sim: SimServer) -> None:
@@ -232,7 +268,7 @@ async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:
     assert isinstance(Providers().backend, InProcessBackend)
     async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         out = await collect(await providers.get("sim"), ask("hello"))
-        assert providers.worker_pid not in (None, os.getpid())
+        assert providers.worker_pids and os.getpid() not in providers.worker_pids
     assert out.error is None and out.text
 
 
