@@ -90,8 +90,9 @@ async def serve() -> None:
 def without_aiohttp() -> None:
     """Both SDKs import aiohttp when it is installed (it is, for `lfg serve` and `lfg web`), for a
     transport lfg never asks them for: about 0.1 s of the worker's start, two TLS contexts included,
-    spent before its first request. The child serves no HTTP, so the import fails here at once and
-    each SDK goes on without that transport, as it does where aiohttp is not installed."""
+    spent before its first request. Nothing in the child uses aiohttp (its sim serves on asyncio's
+    own streams), so the import fails here at once and each SDK goes on without that transport, as
+    it does where aiohttp is not installed."""
     sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]  # None: "import fails", per importlib
 
 
