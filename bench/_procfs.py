@@ -17,11 +17,6 @@ def cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def processes_cpu_s(pids: tuple[int, ...]) -> float:
-    """CPU seconds the processes `pids` have used so far, together."""
-    return sum(cpu_s(pid) for pid in pids)
-
-
 def machine_busy_s() -> float:
     """CPU seconds every core of the machine has spent busy so far: on a shared machine, how much
     else ran (the sim, the agents, the clients, anyone's tests) beside what a run measures."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.request import urlopen
 
 from _figures import percentile
-from _procfs import cpu_s, machine_busy_s, process_children, processes_cpu_s, subtree, tree_cpu_s
+from _procfs import cpu_s, machine_busy_s, process_children, subtree, tree_cpu_s
 from _trees import worker_pids
 
 if TYPE_CHECKING:
@@ -237,17 +237,25 @@ async def run_lfg(
                 f"agents that did not say who they are: {[t for t, a in told.items() if not a]}"
             )
         agent_pids = [a[0] for a in told.values() if a]
-        workers = worker_pids(providers)
+        workers = list(worker_pids(providers))
         worker_tree = set(workers)
         agents, helpers = split_agents(process_children(), agent_pids, worker_tree) if acp else ([], [])
         window["start"] = time.monotonic()
-        cpu0, worker0, busy0 = time.process_time(), processes_cpu_s(workers), machine_busy_s()
+        cpu0, worker0, busy0 = (
+            time.process_time(),
+            sum(tree_cpu_s(workers, reaped=False).values()),
+            machine_busy_s(),
+        )
         drawn0 = drawing[0]
         sim0 = cpu_s(sim_pid)
         agents0, helpers0 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)
         await asyncio.sleep(duration)
         window["end"] = time.monotonic()
-        cpu1, worker1, busy1 = time.process_time(), processes_cpu_s(workers), machine_busy_s()
+        cpu1, worker1, busy1 = (
+            time.process_time(),
+            sum(tree_cpu_s(workers, reaped=False).values()),
+            machine_busy_s(),
+        )
         drawn1 = drawing[0]
         sim1 = cpu_s(sim_pid)
         agents1, helpers1 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)

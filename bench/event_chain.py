@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _figures import ratio, table_head, table_row
-from _procfs import cpu_s, processes_cpu_s
+from _procfs import cpu_s, tree_cpu_s
 from _trees import child_json, worker_pids
 
 LONG_ANSWER_TOKENS = 120  # roughly, per repeat of the long-answer scenario
@@ -118,7 +118,7 @@ async def chain(panes: int, rate: float, seconds: float, port: int, sim_pid: int
         tokens0, cpu0, worker0, sim0 = (
             counted[0],
             time.process_time(),
-            processes_cpu_s(worker_pids(providers)),
+            sum(tree_cpu_s(list(worker_pids(providers)), reaped=False).values()),
             cpu_s(sim_pid),
         )
         wall0 = time.perf_counter()
@@ -126,7 +126,7 @@ async def chain(panes: int, rate: float, seconds: float, port: int, sim_pid: int
         tokens = counted[0] - tokens0
         cpu, worker, sim = (
             time.process_time() - cpu0,
-            processes_cpu_s(worker_pids(providers)) - worker0,
+            sum(tree_cpu_s(list(worker_pids(providers)), reaped=False).values()) - worker0,
             cpu_s(sim_pid) - sim0,
         )
         wall = time.perf_counter() - wall0

@@ -314,8 +314,11 @@ class ProviderWorker:
     @property
     def pids(self) -> tuple[int, ...]:
         """The process ids of the children while they run (for monitoring: their CPU, their memory)."""
-        children = [*self._children.values(), *([self._spare] if self._spare is not None else [])]
-        return tuple(child.process.pid for child in children if child.running)
+        return tuple(child.process.pid for child in self._every_child() if child.running)
+
+    def _every_child(self) -> list[Child]:
+        """The children by SDK, and the spare."""
+        return [*self._children.values(), *([self._spare] if self._spare is not None else [])]
 
     async def provider(self, config: ProviderConfig) -> RemoteProvider:
         """The provider for a resolved config, once its child has made its adapter."""
@@ -400,7 +403,7 @@ class ProviderWorker:
         for remote in self._remotes.values():
             await remote.settle()
         self._remotes.clear()
-        children = [*self._children.values(), *([self._spare] if self._spare is not None else [])]
+        children = self._every_child()
         self._children, self._spare = {}, None
         await asyncio.gather(*(child.aclose(at_once) for child in children))
 
