@@ -18,6 +18,8 @@ from lfgtui.ui.markdown_render import (
     OpenParagraph,
     OpenTable,
     RenderKey,
+    _code_rows,
+    _syntax,
     render_block,
     render_strips,
 )
@@ -251,6 +253,21 @@ def test_a_new_width_or_another_block_starts_afresh() -> None:
     assert streamed(opener, "Another paragraph entirely, " * 8, [150], 30) == 0
 
 
+def drawn_by_rich(shown: Console, text: str, width: int, theme: str = "monokai") -> list[list[Segment]]:
+    """The rows rich's own `Markdown` draws for `text` at `width`, without its blank first and last rows."""
+    rows = shown.render_lines(
+        Markdown(text, code_theme=theme, hyperlinks=False),
+        shown.options.update_width(width),
+        style=STYLE,
+        pad=False,
+    )
+    while rows and not Segment.get_line_length(rows[0]):
+        rows.pop(0)
+    while rows and not Segment.get_line_length(rows[-1]):
+        rows.pop()
+    return [list(Segment.simplify(row)) for row in Segment.set_shape(rows, width, style=STYLE)]
+
+
 def test_a_lone_code_block_is_drawn_as_rich_markdown_draws_it() -> None:
     shown = console()
     for text in [
@@ -261,16 +278,62 @@ def test_a_lone_code_block_is_drawn_as_rich_markdown_draws_it() -> None:
         "```nosuchlanguage\nx\ty\n```",
         "    indented code\n    more",
     ]:
-        rows = shown.render_lines(
-            Markdown(text, code_theme="monokai", hyperlinks=False),
-            shown.options.update_width(40),
-            style=STYLE,
-            pad=False,
-        )
-        rows = [row for row in rows if Segment.get_line_length(row)]
-        want = [Segment.simplify(row) for row in Segment.set_shape(rows, 40, style=STYLE)]
         got = render_strips(shown, text, Join.GAP, False, key(40))
-        assert [list(strip) for strip in got] == [list(row) for row in want], text
+        assert [list(strip) for strip in got] == drawn_by_rich(shown, text, 40), text
+
+
+CODE_PIECES = st.sampled_from(
+    [
+        "x",
+        "for index in range(3):",
+        "    print(f'token {index}')",
+        "# a comment",
+        '"""',
+        "'",
+        " ",
+        "    ",
+        "\t",
+        "\n",
+        "\n\n",
+        "  \n",
+        "`",
+        "```",
+        "~~~",
+        "日本語",
+        "é",
+        "e\u0301",
+        "*",
+        "supercalifragilisticexpialidocious",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(CODE_PIECES, min_size=1, max_size=16),
+    st.sampled_from(["```python", "```", "~~~ js", "```nosuchlanguage", "````rust"]),
+    st.booleans(),
+    st.sampled_from([10, 13, 30, 80]),
+    st.sampled_from(["monokai", "default", "solarized-light"]),
+)
+def test_any_lone_code_block_is_drawn_as_rich_markdown_draws_it(
+    pieces: list[str], header: str, closed: bool, width: int, theme: str
+) -> None:
+    """Code whose lines fit is drawn without rich's layers, code with a longer line by rich: either
+    way the rows are rich's own, whatever the code holds, its language, the theme and the width."""
+    shown = console()
+    fence = header.split(" ")[0].rstrip("abcdefghijklmnopqrstuvwxyz")
+    text = f"{header}\n{''.join(pieces)}" + (f"\n{fence}" if closed else "")
+    got = render_strips(shown, text, Join.GAP, False, (width, STYLE, theme))
+    assert [list(strip) for strip in got] == drawn_by_rich(shown, text, width, theme), (text, width)
+
+
+def test_code_whose_lines_fit_is_drawn_without_rich_layers() -> None:
+    """The shortcut is what draws code that fits (and only that): the test above compares its rows."""
+    shown = console()
+    code = "for index in range(3):\n    print(f'token {index}')"
+    assert _code_rows(shown, _syntax(code, "python", "monokai"), 40, STYLE) is not None
+    assert _code_rows(shown, _syntax(code, "python", "monokai"), 20, STYLE) is None
 
 
 TABLE = """| Model | TTFT (ms) | Tokens/s |
