@@ -657,15 +657,25 @@ class Metrics:
         return sum(r.tokens_streamed for r in self.requests) / span
 
     def live_tokens_per_s(self, now: float) -> float:
-        """Tokens per second over the last couple of seconds, for the live gauge."""
+        """Tokens per second over the last couple of seconds, for the live gauge.
+
+        While the window still reaches back to the first output, the rate counts as `tokens_per_s`
+        does: the tokens after the first chunk over the time since it (that chunk came at no time),
+        and none within `MIN_STREAM_S` of it. Counted whole over a few milliseconds, the first words,
+        drawn as soon as they come, read as thousands of tokens a second."""
         cutoff = now - LIVE_WINDOW_S
-        while self._window and self._window[0][0] < cutoff:
-            self._window_tokens -= self._window.popleft()[1]
-        if not self._window:
+        window = self._window
+        while window and window[0][0] < cutoff:
+            self._window_tokens -= window.popleft()[1]
+        first = next((r.first_token for r in self.requests if r.first_token is not None), None)
+        if not window or first is None or now - first < MIN_STREAM_S:
             return 0.0
-        first = next((r.first_token for r in self.requests if r.first_token is not None), now)
-        span = min(LIVE_WINDOW_S, now - first)
-        return self._window_tokens / span if span > 0 else 0.0
+        tokens = self._window_tokens
+        for t, chunk_tokens in window:
+            if t > first:
+                break
+            tokens -= chunk_tokens  # the first output (and any blank chunk before it)
+        return tokens / min(LIVE_WINDOW_S, now - first)
 
 
 METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(

@@ -116,6 +116,22 @@ def test_live_rate_uses_a_sliding_window(clock: Clock) -> None:
     assert m.live_tokens_per_s(clock.now + 10) == 0.0
 
 
+def test_the_live_rate_of_an_answer_just_begun_counts_as_the_final_rate_does(clock: Clock) -> None:
+    """The first chunk opens the span and is not counted over it, and there is no rate over a burst:
+    the pane draws an answer's first words at once, and one chunk over a millisecond read as
+    thousands of tokens a second."""
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    clock.now += 0.3
+    m.apply(ev(TextDelta, text="Here"))
+    assert m.live_tokens_per_s(clock.now + 0.001) == 0.0
+    for _ in range(25):  # 50 tokens/s for half a second, one token (four characters) per chunk
+        clock.now += 0.02
+        m.apply(ev(TextDelta, text=" abc"))
+    assert m.live_tokens_per_s(clock.now) == pytest.approx(50.0, rel=0.05)
+    assert m.live_tokens_per_s(clock.now) == pytest.approx(m.tokens_per_s, rel=0.05)
+
+
 def test_no_rate_without_two_chunks(clock: Clock) -> None:
     ev, m = EventFactory("t", 1, clock=clock), Metrics()
     assert m.ttft_s is None and m.tokens_per_s is None
