@@ -2,7 +2,8 @@
 
 rich builds a Markdown parser for every `Markdown` (0.5 ms) and looks up the lexer and the theme for
 every code block it draws; here each is built once and shared. `render_strips` turns a block, a piece
-of one or the live tail into exact-width strips; `OpenCode` draws a code block that is still streaming
+of one or the live tail into exact-width strips (a code block whose lines fit, without rich's
+per-line layers: `_code_rows`); `OpenCode` draws a code block that is still streaming
 without highlighting all of it again on every frame, and `OpenParagraph` a streaming paragraph without
 wrapping and drawing its finished rows again, and `OpenTable` a streaming table without drawing its
 finished rows again.

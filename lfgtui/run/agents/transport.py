@@ -49,8 +49,8 @@ HOLD_S = 0.020
 and every agent's pipe held meanwhile is read on the same wake-up of the loop (`HoldClock`). An
 agent streaming 50 tokens a second writes a line each 20 ms: ticks 8 ms apart found most pipes
 empty, and those reads and wake-ups were a third of lfg's CPU per update on the way to its event
-(`bench/acp_path.py`: 45 µs a chunk at 8 agents, against 75 at 8 ms). A line waits at most this
-long, well within the 50 ms between frames."""
+(`bench/acp_path.py`: 0.63 of the CPU per chunk at 8 agents, 0.72 at 16). A line waits at most
+this long, well within the 50 ms between frames."""
 HOLD_BELOW = 16 * 1024
 """Only a read smaller than this is held: a bigger one is of a long message (a file's diff) that
 the agent writes as fast as the pipe takes it."""
