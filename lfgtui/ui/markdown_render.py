@@ -446,8 +446,10 @@ class OpenParagraph:
 
         Row `n` and those before it start where they started if the text (characters and styles) is
         the same up to the end of row `n`, which ends with a space (its words are whole) as the row
-        before it does, and begins with a word (not a space of a run that filled a row alone): then
-        rows before `n` are the same rows.
+        before it does, and begins with a word (not a space of a run that filled a row alone, nor a
+        word after the spaces a line starts with, which rich's wrapping takes as one word with them
+        and may have cut there: a code span of spaces starts a paragraph so): then rows before `n`
+        are the same rows.
         """
         last = self._last
         if last is None or last.key != key:
@@ -460,6 +462,7 @@ class OpenParagraph:
                 end <= len(new)
                 and old[row - 1].isspace()
                 and not old[row].isspace()  # a word starts it: a run of spaces may fill a row alone
+                and old[old.rfind("\n", 0, row) + 1 : row].strip()  # not the first word of its line
                 and old[end - 1].isspace()
                 and old[:end] == new[:end]
                 and _spans(last.text, end) == _spans(text, end)

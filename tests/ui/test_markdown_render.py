@@ -49,6 +49,8 @@ FRAGMENTS = st.sampled_from(
         "__",
         "`",
         "``",
+        "`code`",
+        " `a` ",
         "~~",
         "[",
         "]",
@@ -153,6 +155,14 @@ def test_a_run_of_spaces_that_fills_a_row_alone_is_wrapped_again_with_the_word_a
     """At width 5 the spaces of `)    longe` end one row and fill the next alone; the rows after them
     are wrapped again from the word, not from the space."""
     text = "](https://example.com)    longerword"
+    streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), 5)
+
+
+def test_rows_after_a_lines_leading_spaces_are_wrapped_again_from_the_line_start() -> None:
+    """rich wraps a line's leading spaces and its first word as one word, which it may cut anywhere
+    (here at width 5: `     `, `code `, ` wo`): a row that starts after them is no place to wrap
+    again from. Only a code span of spaces starts a paragraph's line with spaces."""
+    text = "`     `code` ` word"
     streamed(OpenParagraph(), text, list(range(1, len(text) + 1)), 5)
 
 
