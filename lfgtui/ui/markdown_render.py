@@ -169,7 +169,7 @@ def _code_rows(console: Console, syntax: Syntax, width: int, style: Style) -> li
     rows = [blank]
     for line in lines:
         line.truncate(code_width, pad=True)
-        shown = Segment.apply_style(Segment.apply_style(line.render(console), base), base)
+        shown = Segment.apply_style(line.render(console), base)
         rows.append([padding, *Segment.apply_style(shown, style), padding])
     rows.append(blank)
     return rows

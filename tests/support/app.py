@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.console import Console
 from rich.markdown import Markdown
 from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 
 from lfgtui.config.load import Config
@@ -73,9 +75,17 @@ def whole(stream: LiveMarkdown, source: str) -> list[Strip]:
     """
     width = stream.scrollable_content_region.width
     style = stream.rich_style
-    console = stream.app.console
+    rows = drawn_by_rich(stream.app.console, source, width, style)
+    return [Strip([*row, Segment(" " * (width - Segment.get_line_length(row)), style)]) for row in rows]
+
+
+def drawn_by_rich(
+    console: Console, source: str, width: int, style: Style, theme: str = "monokai"
+) -> list[list[Segment]]:
+    """The rows rich's own `Markdown` draws for `source` at `width` over `style`, without its blank
+    first and last rows: what the pane body's renderings are checked against."""
     rows = console.render_lines(
-        Markdown(source, code_theme="monokai", hyperlinks=False),
+        Markdown(source, code_theme=theme, hyperlinks=False),
         console.options.update_width(width),
         style=style,
         pad=False,
@@ -84,4 +94,4 @@ def whole(stream: LiveMarkdown, source: str) -> list[Strip]:
         rows.pop(0)
     while rows and not Segment.get_line_length(rows[-1]):
         rows.pop()
-    return [Strip([*row, Segment(" " * (width - Segment.get_line_length(row)), style)]) for row in rows]
+    return rows

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 
@@ -23,6 +22,7 @@ from lfgtui.ui.markdown_render import (
     render_block,
     render_strips,
 )
+from tests.support.app import drawn_by_rich
 
 STYLE = Style(color="#e0e0e0", bgcolor="#1e1e1e")
 PROSE = (
@@ -263,18 +263,9 @@ def test_a_new_width_or_another_block_starts_afresh() -> None:
     assert streamed(opener, "Another paragraph entirely, " * 8, [150], 30) == 0
 
 
-def drawn_by_rich(shown: Console, text: str, width: int, theme: str = "monokai") -> list[list[Segment]]:
-    """The rows rich's own `Markdown` draws for `text` at `width`, without its blank first and last rows."""
-    rows = shown.render_lines(
-        Markdown(text, code_theme=theme, hyperlinks=False),
-        shown.options.update_width(width),
-        style=STYLE,
-        pad=False,
-    )
-    while rows and not Segment.get_line_length(rows[0]):
-        rows.pop(0)
-    while rows and not Segment.get_line_length(rows[-1]):
-        rows.pop()
+def shaped_by_rich(shown: Console, text: str, width: int, theme: str = "monokai") -> list[list[Segment]]:
+    """rich's own rows for `text` (`drawn_by_rich`), each padded to `width` and its styles merged."""
+    rows = drawn_by_rich(shown, text, width, STYLE, theme)
     return [list(Segment.simplify(row)) for row in Segment.set_shape(rows, width, style=STYLE)]
 
 
@@ -289,7 +280,7 @@ def test_a_lone_code_block_is_drawn_as_rich_markdown_draws_it() -> None:
         "    indented code\n    more",
     ]:
         got = render_strips(shown, text, Join.GAP, False, key(40))
-        assert [list(strip) for strip in got] == drawn_by_rich(shown, text, 40), text
+        assert [list(strip) for strip in got] == shaped_by_rich(shown, text, 40), text
 
 
 CODE_PIECES = st.sampled_from(
@@ -335,7 +326,7 @@ def test_any_lone_code_block_is_drawn_as_rich_markdown_draws_it(
     fence = header.split(" ")[0].rstrip("abcdefghijklmnopqrstuvwxyz")
     text = f"{header}\n{''.join(pieces)}" + (f"\n{fence}" if closed else "")
     got = render_strips(shown, text, Join.GAP, False, (width, STYLE, theme))
-    assert [list(strip) for strip in got] == drawn_by_rich(shown, text, width, theme), (text, width)
+    assert [list(strip) for strip in got] == shaped_by_rich(shown, text, width, theme), (text, width)
 
 
 def test_code_whose_lines_fit_is_drawn_without_rich_layers() -> None:
