@@ -146,13 +146,18 @@ class ToolCallArgsDelta(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCallReady(Event):
-    """A complete tool call. `error` is set when the model's arguments were not a JSON object."""
+    """A complete tool call. `error` is set when the model's arguments were not a JSON object.
+    `model_input_chars` is set when the arguments are a coding agent's account of the call (the
+    command Codex ran, what Gemini CLI said of it), not the model's input: it is how many of their
+    characters are the model's own (the content of a file Gemini CLI writes, as its diff shows it).
+    The rest of that input, which the agent's token count holds, lfg never saw (cost/metrics.py)."""
 
     call_id: str
     name: str
     arguments: dict[str, Any]
     raw_arguments: str
     error: str | None = None
+    model_input_chars: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,7 +165,8 @@ class ToolCallUpdated(Event):
     """A coding agent's call shown before as `ToolCallReady`, now as the agent means it: a later
     `tool_call_update` gave it a title, input, kind or locations it lacked (Claude Code announces a
     call bare and names it only then). Everything shown of the call replaces what was; `kind` is the
-    agent's ACP tool kind, `locations` the files it touches (`path` or `path:line`)."""
+    agent's ACP tool kind, `locations` the files it touches (`path` or `path:line`);
+    `model_input_chars` as `ToolCallReady`'s."""
 
     call_id: str
     name: str
@@ -168,6 +174,7 @@ class ToolCallUpdated(Event):
     raw_arguments: str
     kind: str | None = None
     locations: tuple[str, ...] = ()
+    model_input_chars: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,13 @@ What is measured, for a model API and a coding agent alike:
   those of the tool-call input an agent sent whole (`ToolCallReady`, `ToolCallUpdated` without
   argument fragments), which its count includes though it never streamed. That split assumes the
   input has the output's tokens per character, so a rate with such input is an estimate
-  (`rate_estimated`), as one on lfg's own count is. A count that says it holds no thinking
+  (`rate_estimated`), as one on lfg's own count is. An agent that shows a call only as its account
+  of it (the command Codex ran, out of the script its model wrote; what Gemini CLI said of it:
+  `ToolCallReady.model_input_chars`) has input in its count that lfg never saw: `whole_chars` takes
+  only the part of the account that is the model's (a file's content), the count then only bounds
+  a character's worth (`reported / (chars + whole_chars)`), and the characters that streamed count
+  at the request's calibrated `tokens_per_char` within that bound, an estimate too. Such a count
+  teaches the calibration nothing. A count that says it holds no thinking
   (`reasoning_tokens` 0, as Gemini CLI's leaves its thoughts out) is rated by the characters of the
   rest alone, over the time the rest streamed.
 
@@ -179,6 +185,9 @@ class RequestMetrics:
     """The sum of `whole`."""
     fragmented: set[str] = field(default_factory=set)
     """The calls whose arguments streamed as fragments: their input is in `chars` already."""
+    described: set[str] = field(default_factory=set)
+    """The calls lfg saw only as the agent's account of them (`ToolCallReady.model_input_chars`):
+    their input, which the reported count holds, reached lfg in part at most."""
     calibrated: bool = False
     """Its reported count went into the run's `OutputCalibration` already."""
     models: tuple[ModelShare, ...] = ()
@@ -225,14 +234,19 @@ class RequestMetrics:
                 self.streamed_thought_s += stretch.last - stretch.first
         return stretch
 
-    def tool_input(self, call_id: str, raw_arguments: str) -> None:
-        """A call's input as the agent describes it now; counted when it came whole and is the
-        model's (not lfg's own row for a write or command the agent asked of lfg, `LFG_CALL`)."""
+    def tool_input(self, call_id: str, raw_arguments: str, model_input_chars: int | None) -> None:
+        """A call's input as the agent shows it now; counted when it came whole, as far as it is the
+        model's (of an account of the call, `model_input_chars`; none of lfg's own row for a write
+        or command the agent asked of lfg, `LFG_CALL`)."""
         if call_id in self.fragmented or call_id.startswith(LFG_CALL):
             return
-        chars = len(raw_arguments)
+        chars = len(raw_arguments) if model_input_chars is None else model_input_chars
         self.whole_chars += chars - self.whole.get(call_id, 0)
         self.whole[call_id] = chars
+        if model_input_chars is None:
+            self.described.discard(call_id)
+        else:
+            self.described.add(call_id)
 
     @property
     def streaming_s(self) -> float:
@@ -254,7 +268,9 @@ class RequestMetrics:
     def tokens_streamed(self) -> float:
         """The tokens that arrived over `streaming_s`: lfg's estimate of them, or once the count is
         reported, the characters that did at the reported count's tokens per character (over all it
-        counts: the chunks and any tool input an agent sent whole)."""
+        counts: the chunks and any tool input an agent sent whole). A count that holds input lfg
+        never saw (`described`) says only how much a character is worth at most: the characters are
+        worth what the run's calibration says (`tokens_per_char`), within that."""
         stretch = self.stretch
         streaming = stretch is not None and stretch.streamed
         if self.reported_tokens is None:
@@ -265,13 +281,27 @@ class RequestMetrics:
             thinking = stretch is not None and stretch.answer is False and streaming
             streamed -= self.streamed_thought_chars + (stretch.chars - stretch.first_chars if thinking else 0)
             counted -= self.thought_chars
-        return self.reported_tokens * streamed / counted if counted else 0.0
+        if not counted:
+            return 0.0
+        per_char = self.reported_tokens / counted
+        if self.described:
+            calibrated = self.tokens_per_char
+            per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
+        return per_char * streamed
+
+    @property
+    def counted_chars(self) -> int | None:
+        """The characters the reported count holds, by lfg's account (see `tokens_streamed`); None
+        when it holds input lfg never saw, whose characters no one knows."""
+        if self.described:
+            return None
+        return self.chars + self.whole_chars - (self.thought_chars if self.thinking_uncounted else 0)
 
     @property
     def rate_split(self) -> bool:
-        """Whether the reported count was split between what streamed and tool input sent whole: by
-        characters, so the rate is an estimate."""
-        return self.reported_tokens is not None and self.whole_chars > 0
+        """Whether the reported count was split between what streamed and tool input: by characters
+        (input sent whole) or by the calibration (input never seen), so the rate is an estimate."""
+        return self.reported_tokens is not None and (self.whole_chars > 0 or bool(self.described))
 
 
 @dataclass
@@ -467,7 +497,7 @@ class Metrics:
 
     def _tool_updated(self, event: ToolCallReady | ToolCallUpdated) -> None:
         if self.requests:
-            self.requests[-1].tool_input(event.call_id, event.raw_arguments)
+            self.requests[-1].tool_input(event.call_id, event.raw_arguments, event.model_input_chars)
 
     def _reported(self, event: Usage) -> None:
         if self.requests:
@@ -859,10 +889,9 @@ class MetricsBook:
         ):
             return
         request.calibrated = True
-        chars = request.chars + request.whole_chars  # what the count holds (see `tokens_streamed`)
-        if request.thinking_uncounted:
-            chars -= request.thought_chars
-        self.calibration.learn(metrics.provider, metrics.model, request.reported_tokens, chars)
+        chars = request.counted_chars
+        if chars is not None:  # a count with input lfg never saw says nothing of a character's worth
+            self.calibration.learn(metrics.provider, metrics.model, request.reported_tokens, chars)
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it

@@ -3,8 +3,9 @@
 A run learns what a character of a model's output is worth from its own requests' counts
 (cost/tokens.py `OutputCalibration`), but the tickets that start together all stream before any of
 them reports one, and at lfg's fixed four characters a token their live tok/s reads a third high.
-The history has every earlier request's reported count and lfg's estimate of the same output; the
-median of their ratio over a model's latest requests is what its first requests are estimated with.
+The history has every earlier request's reported count and the characters it holds by lfg's account
+(`counted_chars`: none for a count that holds input lfg never saw); the median of their ratio over a
+model's latest requests is what its first requests are estimated with.
 """
 
 from __future__ import annotations
@@ -13,36 +14,32 @@ import sqlite3
 import statistics
 from collections.abc import Iterable
 
-from lfgtui.cost.tokens import TOKENS_PER_CHAR
-
 RECENT = 50
 """The latest requests of a model whose counts say what its characters are worth."""
 MIN_CHARS = 200
 """A request with less output says little: a few characters round its estimate far off."""
 
 _COUNTED = """
-SELECT r.output_tokens, r.estimated_tokens, r.tokens_per_char
+SELECT r.output_tokens, r.counted_chars
 FROM attempts AS a INDEXED BY attempts_model JOIN requests AS r ON r.attempt_id = a.id
-WHERE a.provider = ? AND a.model = ? AND r.output_tokens > 0 AND r.estimated_tokens > 0
+WHERE a.provider = ? AND a.model = ? AND r.output_tokens > 0 AND r.counted_chars >= ?
 ORDER BY a.started_at DESC, r.n DESC
 LIMIT ?
 """
-"""A model's latest counted requests, newest first: only that model's attempts are read (the index
-on (provider, model)), and only their requests that reported a count."""
+"""A model's latest counted requests of `MIN_CHARS` or more whose characters are known, newest first:
+only that model's attempts are read (the index on (provider, model))."""
 
 
 def recorded_calibration(
     conn: sqlite3.Connection, models: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], float]:
     """Tokens per character of each of `models` (provider, model) whose latest requests reported a
-    count, by their median: reported tokens over the characters lfg counted (its estimate over the
-    tokens per character it was made with)."""
+    count, by their median: reported tokens over the characters the count holds."""
     found: dict[tuple[str, str], float] = {}
     for provider, model in dict.fromkeys(models):
         ratios = [
             reported / chars
-            for reported, estimated, per_char in conn.execute(_COUNTED, (provider, model, RECENT))
-            if (chars := estimated / (per_char or TOKENS_PER_CHAR)) >= MIN_CHARS
+            for reported, chars in conn.execute(_COUNTED, (provider, model, MIN_CHARS, RECENT))
         ]
         if ratios:
             found[provider, model] = statistics.median(ratios)

@@ -175,8 +175,10 @@ def _tool_call(events: _Events, part: PartRow) -> None:
     if not part.info.get("partial"):
         arguments, error = parse_tool_arguments(part.text)
         ready = {"call_id": call_id, "name": name, "arguments": arguments, "raw_arguments": part.text}
+        error, seen = part.info.get("error", error), part.info.get("model_input_chars")
+        seen = seen if type(seen) is int and seen >= 0 else None
         events.add(
-            (part.seq, 1 << 30), part.end_ms, ToolCallReady, **ready, error=part.info.get("error", error)
+            (part.seq, 1 << 30), part.end_ms, ToolCallReady, **ready, error=error, model_input_chars=seen
         )
 
 

@@ -517,7 +517,10 @@ class Recorder:
         )
         attempt.names[call_id] = part.name = event.name
         part.text, part.replace = [event.raw_arguments], True
-        part.meta = json.dumps({"error": event.error}) if event.error else None
+        said: dict[str, object] = {"error": event.error} if event.error else {}
+        if event.model_input_chars is not None:  # an agent's account of the call (events.py)
+            said["model_input_chars"] = event.model_input_chars
+        part.meta = json.dumps(said) if said else None
         part.end_ms = attempt.ms(event.t)
         part.sealed = True
         pending.touch(part)
@@ -529,7 +532,10 @@ class Recorder:
         attempt.ready[call_id] = part
         attempt.names[call_id] = part.name = event.name
         part.text, part.replace, part.sealed = [event.raw_arguments], True, True
-        part.meta = json.dumps({"kind": event.kind, "locations": list(event.locations)})
+        said: dict[str, object] = {"kind": event.kind, "locations": list(event.locations)}
+        if event.model_input_chars is not None:
+            said["model_input_chars"] = event.model_input_chars
+        part.meta = json.dumps(said)
         pending.touch(part)
 
     def _tool_result(self, attempt: PendingAttempt, event: ToolResult) -> None:

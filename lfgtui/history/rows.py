@@ -289,6 +289,8 @@ class RequestRow(Row):
     tokens_per_char: float | None = None
     models: str | None = None
     """How the counts split by the model that answered (migration 17), as JSON; see `model_shares`."""
+    counted_chars: int | None = None
+    """The characters the reported count holds, by lfg's account (migration 20); NULL when unknown."""
 
     def model_shares(self) -> tuple[ModelShare, ...]:
         """The split `models` holds; none when it holds none, or nothing readable as one."""

@@ -429,7 +429,19 @@ batch's until it is sealed, when its tails are folded into it (one write of the 
 deleted. A reader adds an unsealed part's tails to its text and chunks (`rows.read_parts`). A file
 recorded before has none: its parts hold all their text."""
 
+V20 = """
+ALTER TABLE requests ADD COLUMN counted_chars INTEGER;
+UPDATE requests SET counted_chars = CAST(round(estimated_tokens / coalesce(tokens_per_char, 0.25)) AS INTEGER)
+WHERE output_tokens > 0 AND estimated_tokens > 0;
+"""
+"""The characters a request's reported count holds, by lfg's account (`RequestMetrics.counted_chars`:
+its output's, and any tool input an agent sent whole), so that the history's calibration
+(history/calibration.py) reads a model's tokens per character from counts whose characters are
+known. NULL when the count holds input lfg never saw (a call Codex or Gemini CLI showed only as its
+account of it), or reported none. A row recorded before gets its estimate's characters, as the
+calibration read them then."""
+
 MIGRATIONS: tuple[str, ...] = (
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -178,7 +178,10 @@ class LocalRunner:
             fork = state.forks.agent_session if load is None and state.forks is not None else None
             launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
             elicit = run.approvals.questions(ticket, attempt.say)
-            return run_acp(launch, task, ev, toolbox, state.transcript, kept, run.agents, load, fork, elicit)
+            calibration = run.book.calibration
+            return run_acp(
+                launch, task, ev, toolbox, state.transcript, kept, run.agents, load, fork, elicit, calibration
+            )
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting
         policy = RetryPolicy(

@@ -12,6 +12,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.cost.tokens import OutputCalibration, tokens_in
 from lfgtui.events import Event, Outcome, RequestSent, TextDelta, Usage
 from lfgtui.history.calibration import recorded_calibration
+from lfgtui.history.store import Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -19,6 +20,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.recording import as_schema_19, record, sample_attempt
 
 
 def uncounted(events: list[Event]) -> int:
@@ -107,24 +109,37 @@ async def test_a_new_runs_first_attempt_starts_from_what_the_history_counted_wit
 
 
 def test_the_history_calibration_is_the_median_of_a_models_latest_counted_requests(tmp_path: Path) -> None:
-    """One odd request (an agent's count with a file it sent whole) does not move it, and output too
-    short to say anything is left out."""
+    """One odd request does not move it; output too short to say anything is left out, and so is a
+    count that holds input lfg never saw (an agent's account of a call stood for it)."""
     conn = sqlite3.connect(":memory:")
     conn.executescript(
         "CREATE TABLE attempts (id TEXT PRIMARY KEY, provider TEXT, model TEXT, started_at REAL);"
         "CREATE INDEX attempts_model ON attempts(provider, model);"
-        "CREATE TABLE requests (attempt_id TEXT, n INTEGER, output_tokens INTEGER, estimated_tokens INTEGER,"
-        " tokens_per_char REAL);"
+        "CREATE TABLE requests (attempt_id TEXT, n INTEGER, output_tokens INTEGER, counted_chars INTEGER);"
     )
-    rows = [("a1", 330, 1000, 0.25), ("a2", 320, 800, 0.2), ("a3", 3000, 1000, 0.25), ("a4", 5, 10, 0.25)]
-    for n, (attempt, reported, estimated, per_char) in enumerate(rows):
+    rows = [("a1", 330, 4000), ("a2", 320, 4000), ("a3", 3000, 4000), ("a4", 5, 40), ("a5", 90, None)]
+    for n, (attempt, reported, chars) in enumerate(rows):
         conn.execute("INSERT INTO attempts VALUES (?, 'p', 'm', ?)", (attempt, n))
-        conn.execute(
-            "INSERT INTO requests VALUES (?, ?, ?, ?, ?)", (attempt, n, reported, estimated, per_char)
-        )
+        conn.execute("INSERT INTO requests VALUES (?, ?, ?, ?)", (attempt, n, reported, chars))
     conn.execute("INSERT INTO attempts VALUES ('b1', 'p', 'other', 9)")
     found = recorded_calibration(conn, [("p", "m"), ("p", "m"), ("p", "other"), ("q", "m")])
     assert found == {("p", "m"): 330 / 4000}, "median of 320/4000, 330/4000 and 3000/4000"
+
+
+def test_a_history_of_the_schema_before_calibrates_as_it_did(tmp_path: Path) -> None:
+    """Migration 20 gives the requests recorded before it the characters their estimate counted."""
+    db = tmp_path / "h.sqlite3"
+    record(db, tmp_path, sample_attempt()).finish()
+    with Store.open(db) as store:
+        model = store.conn.execute("SELECT provider, model FROM attempts").fetchone()
+        store.conn.execute(
+            "UPDATE requests SET estimated_tokens = 500, output_tokens = 450, tokens_per_char = 0.2"
+        )
+        store.conn.execute("UPDATE requests SET counted_chars = NULL")
+        as_schema_19(store.conn)
+    with Store.open(db) as store:
+        assert {chars for (chars,) in store.conn.execute("SELECT counted_chars FROM requests")} == {2500}
+        assert recorded_calibration(store.conn, [tuple(model)]) == {tuple(model): 450 / 2500}
 
 
 def test_the_estimate_counts_a_request_whole_so_small_chunks_do_not_each_round_up() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from lfgtui.cost.metrics import LIVE_WINDOW_S, RATE_STEP_S, RATE_STEPS, Metrics, MetricsBook, RateHistory
@@ -9,9 +12,12 @@ from lfgtui.cost.prices import PriceBook
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
+    AttemptEnded,
     AttemptStarted,
     CallEnded,
+    Event,
     EventFactory,
+    Outcome,
     ReasoningDelta,
     RequestSent,
     TextDelta,
@@ -23,6 +29,7 @@ from lfgtui.events import (
     Usage,
 )
 from lfgtui.providers.base import PriceOverride, ProviderConfig
+from tests.support.recording import turn_around_a_call
 
 
 class Clock:
@@ -241,6 +248,72 @@ def test_an_agents_tool_input_sent_whole_is_left_out_of_its_reported_tokens_that
     # 88 characters of chunks and 1,000 of input for 272 tokens: 20 chunks of 4 characters streamed over 2 s
     assert m.tokens_per_s == pytest.approx(272 * 80 / 1088 / 2.0) == pytest.approx(10.0)
     assert m.rate_estimated, "the split between what streamed and the input assumed one tokens per character"
+
+
+def described_turn(per_char: float | None, reported: int, seen: int = 0) -> Metrics:
+    """An agent's turn around a call that lfg sees only as the agent's account of it (the command
+    Codex ran, not the script its model wrote), `seen` of its characters the model's input."""
+
+    def call(ev: EventFactory) -> list[Event]:
+        account = {"command": "wc -l README.md"}
+        ready = {"call_id": "c", "name": "Run wc", "arguments": account, "raw_arguments": json.dumps(account)}
+        return [
+            ev(ToolCallStarted, call_id="c", name="Run wc"),
+            ev(ToolCallReady, **ready, model_input_chars=seen),
+            ev(ToolResult, call_id="c", output="3 README.md", is_error=False),
+        ]
+
+    m = Metrics()
+    for event in turn_around_a_call(call, reported, per_char):
+        m.apply(event)
+    return m
+
+
+def test_a_count_with_input_lfg_never_saw_rates_what_streamed_at_the_calibrated_worth() -> None:
+    """Its 88 characters streamed 80 after each run's first chunk over 2 s; the count holds the
+    model's script too, so it says only that a character is worth at most count / 88."""
+    m = described_turn(per_char=0.2, reported=40)
+    assert m.tokens_per_s == pytest.approx(80 * 0.2 / 2.0) and m.rate_estimated
+    assert m.requests[0].counted_chars is None, "no one knows the characters that count holds"
+    bounded = described_turn(per_char=0.2, reported=10)
+    assert bounded.tokens_per_s == pytest.approx(80 * 10 / 88 / 2.0), "never more than the count allows"
+    uncalibrated = described_turn(per_char=None, reported=40)
+    assert uncalibrated.tokens_per_s == pytest.approx(80 * 0.25 / 2.0), "a quarter token a character"
+    written = described_turn(per_char=0.2, reported=40, seen=312)  # a file's content it showed
+    assert written.tokens_per_s == pytest.approx(80 * 40 / (88 + 312) / 2.0), "the count bounds it lower"
+
+
+def test_a_call_described_before_its_input_came_counts_that_input(clock: Clock) -> None:
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0, tokens_per_char=0.5))
+    for _ in range(11):
+        clock.now += 0.1
+        m.apply(ev(TextDelta, text=" tok"))
+    m.apply(
+        ev(ToolCallReady, call_id="b", name="Bash", arguments={}, raw_arguments="{}", model_input_chars=0)
+    )
+    raw = '{"command": "' + "x" * 985 + '"}'
+    m.apply(ev(ToolCallUpdated, call_id="b", name="Bash", arguments={}, raw_arguments=raw))
+    m.apply(ev(Usage, output_tokens=272))
+    assert m.requests[0].counted_chars == 44 + 1000
+    assert m.tokens_per_s == pytest.approx(272 * 40 / 1044 / 1.0), (
+        "split by characters, the calibration unused"
+    )
+
+
+def test_the_run_learns_a_characters_worth_only_from_counts_whose_characters_it_knows(clock: Clock) -> None:
+    book = MetricsBook()
+    ev = EventFactory("t", 1, clock=clock)
+    events = [ev(AttemptStarted, provider="codex", model="m"), ev(RequestSent, call=0)]
+    events += [ev(TextDelta, text=" tok") for _ in range(100)]
+    account = ev(ToolCallReady, call_id="c", name="ls", arguments={}, raw_arguments="{}", model_input_chars=0)
+    ended = [ev(Usage, output_tokens=300), ev(AttemptEnded, outcome=Outcome.COMPLETED)]
+    for event in [*events, account, *ended]:
+        book(event)
+    assert book.calibration.tokens_per_char("codex", "m") is None
+    for event in [*events, *ended]:  # the same turn without the call: its count is of what streamed
+        book(replace(event, attempt=2))
+    assert book.calibration.tokens_per_char("codex", "m") == 300 / 400
 
 
 def test_tool_arguments_that_streamed_are_not_counted_again_when_the_call_is_ready(clock: Clock) -> None:

@@ -74,7 +74,10 @@ SAMPLES: dict[type[Event], list[Sample]] = {
     ReasoningDelta: [(ReasoningDelta, {"text": "Think "}), (ReasoningDelta, {"text": "first."})],
     ToolCallStarted: [CALL],
     ToolCallArgsDelta: [CALL, (ToolCallArgsDelta, {"call_id": "c1", "fragment": RAW})],
-    ToolCallReady: [CALL, (ToolCallReady, {**READY[1], "error": "arguments are not an object"})],
+    ToolCallReady: [
+        CALL,
+        (ToolCallReady, {**READY[1], "error": "arguments are not an object", "model_input_chars": 12}),
+    ],
     ToolResult: [CALL, READY, (ToolResult, {"call_id": "c1", "output": "a.py\nb.py", "is_error": True})],
     Status: [(Status, {"message": "working"})],
     Retrying: [

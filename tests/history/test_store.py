@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, EventFactory, Outc
 from lfgtui.history.database import StoreError, default_db_path, migrate, resolve_db_path
 from lfgtui.history.recorder import Recorder
 from lfgtui.history.recovery import INTERRUPTED_RESULT
-from lfgtui.history.rows import RunRecord, TicketRow
+from lfgtui.history.rows import RequestRow, RunRecord, TicketRow
 from lfgtui.history.schema import MIGRATIONS, PartKind
 from lfgtui.history.search import (
     MAX_QUERY_CHARS,
@@ -202,17 +203,28 @@ def test_a_file_an_older_lfg_is_recording_into_is_migrated_only_once_its_run_end
 
 def as_schema_2_kept(record: RunRecord) -> RunRecord:
     """A run as a file of schema 2 keeps it: its tickets without what migration 4 added (the defaults),
-    its attempts without what migrations 6 and 8 added."""
+    its attempts without what migrations 6 and 8 added, its requests' characters as migration 20
+    counts them (those of lfg's estimate)."""
     defaults = {
         f.name: f.default for f in dataclasses.fields(TicketRow) if f.default is not dataclasses.MISSING
     }
+
+    def counted(request: RequestRow) -> RequestRow:
+        known = request.output_tokens and request.estimated_tokens
+        chars = (
+            math.floor(request.estimated_tokens / (request.tokens_per_char or 0.25) + 0.5) if known else None
+        )
+        return dataclasses.replace(request, counted_chars=chars)
+
     tickets = tuple(
         dataclasses.replace(
             t,
             row=dataclasses.replace(t.row, **defaults),
             attempts=tuple(
                 dataclasses.replace(
-                    a, row=dataclasses.replace(a.row, tokens_per_s_estimated=False, waited_s=None)
+                    a,
+                    row=dataclasses.replace(a.row, tokens_per_s_estimated=False, waited_s=None),
+                    requests=tuple(counted(r) for r in a.requests),
                 )
                 for a in t.attempts
             ),

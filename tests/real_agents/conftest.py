@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,60 @@ class AgentWorld:
         """`lfg run TICKETS --json` recorded into this world's history."""
         done = await self.lfg("run", str(tickets), "--json", "--db", str(self.db), *extra)
         return Run(done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr)
+
+
+FIVES = ("quick", "brown", "foxes", "jumps", "above", "lazy.", "dogs,", "every", "night", "under")
+"""Five-letter words: each a sim token of 6 characters with its space, as long as the pieces the sim
+streams a tool call's arguments in, so an agent's tokens per character are the same in both."""
+
+
+def prose(words: int, line: int = 12, start: int = 0) -> str:
+    """`words` five-letter words from the `start`th, `line` a line, none the same (a letter of `FIVES`
+    and a number): Gemini CLI ends a turn whose text repeats itself as a loop."""
+    chosen = [f"{FIVES[i % len(FIVES)][0]}{i:04d}" for i in range(start, start + words)]
+    return "\n".join(" ".join(chosen[i : i + line]) for i in range(0, words, line))
+
+
+PLAIN_TURN = f"""
+    ttft_ms = 300
+    tokens_per_s = 60
+    [[call]]
+    text = "{prose(90, line=90, start=3000)}"
+    """
+"""A scenario: a paragraph at 60 tok/s, no tool: a count whose characters lfg knows all of."""
+
+
+def short_tool_turn(tool_call: str) -> str:
+    """A scenario: a sentence, `tool_call` (a `[[call.tool_call]]` table), two sentences, at 60
+    tok/s: a turn where the call's input is a good share of what the agent counts."""
+    return f"""
+        ttft_ms = 300
+        tokens_per_s = 60
+        [[call]]
+        text = "{prose(8, line=8, start=4000)}"
+        {textwrap.indent(textwrap.dedent(tool_call), "        ").strip()}
+        [[call]]
+        text = "{prose(16, line=16, start=5000)}"
+        """
+
+
+async def after_a_plain_turn(
+    world: AgentWorld, tickets: Path, answer: Callable[[str], None], tool_call: str
+) -> Run:
+    """Issue 33: a run of a plain turn, then one of a short turn around `tool_call` (the sim answering
+    the agent's model names with each, through `answer`), both `--yes` into the world's history:
+    the first teaches the history what a character of the model's output is worth, which the
+    second's agent count, holding a call's input lfg may never have seen, is rated with."""
+    answer(world.scenario("plain", PLAIN_TURN))
+    plain = await world.run(tickets, "--yes")
+    assert plain.code == 0, f"{plain.ending()['error']} {plain.statuses()}"
+    answer(world.scenario("short", short_tool_turn(tool_call)))
+    run = await world.run(tickets, "--yes")
+    assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
+    with sqlite3.connect(world.db) as conn:
+        (per_char,) = conn.execute("SELECT tokens_per_char FROM requests ORDER BY rowid DESC").fetchone()
+    assert per_char == pytest.approx(1 / 6, rel=0.02), "the first run's count, a token each 6 characters"
+    return run
 
 
 @dataclass

@@ -27,10 +27,12 @@ from lfgtui.ui.tool_log import ToolState
 from tests.real_agents.conftest import (
     STALL,
     AgentWorld,
+    after_a_plain_turn,
     agent_processes,
     agent_program,
     follow_up,
     no_agent_left,
+    prose,
     timed_out_keeping_what_arrived,
 )
 from tests.support.agents import approve
@@ -86,9 +88,6 @@ GEMINI = Agent(
 AGENTS = pytest.mark.parametrize("agent", [CLAUDE, GEMINI], ids=str)
 
 NOTES = "# Notes\n\nWritten by the agent.\n"
-FIVES = ("quick", "brown", "foxes", "jumps", "above", "lazy.", "dogs,", "every", "night", "under")
-"""Five-letter words: each a sim token of 6 characters with its space, as long as the pieces the sim
-streams a tool call's arguments in, so an agent's tokens per character are the same in both."""
 
 
 def work(agent: Agent) -> str:
@@ -114,13 +113,6 @@ def work(agent: Agent) -> str:
         [[call]]
         text = "Nothing else is left to do."
         """
-
-
-def prose(words: int, line: int = 12, start: int = 0) -> str:
-    """`words` five-letter words from the `start`th, `line` a line, none the same (a letter of `FIVES`
-    and a number): Gemini CLI ends a turn whose text repeats itself as a loop."""
-    chosen = [f"{FIVES[i % len(FIVES)][0]}{i:04d}" for i in range(start, start + words)]
-    return "\n".join(" ".join(chosen[i : i + line]) for i in range(0, words, line))
 
 
 def long_write(agent: Agent) -> str:
@@ -306,6 +298,27 @@ async def test_the_rate_is_the_texts_pace_though_the_agent_counts_a_file_it_wrot
         reported = sum(u.output_tokens - u.reasoning_tokens for u in counted)
         assert end["output_tokens"] == usage["output_tokens"] == reported, "what Gemini CLI reported"
         assert sum(share["output_tokens"] for share in usage["models"]) == usage["output_tokens"], usage
+
+
+@REAL_AGENT
+@AGENTS
+async def test_a_short_turn_around_a_command_is_rated_at_its_texts_pace(
+    world: AgentWorld, agent: Agent
+) -> None:
+    """Issue 33: the command's input is a good share of what the agent counts. Claude Code sends it
+    to lfg as the model wrote it; Gemini CLI only says what it runs, so its count is rated with what
+    the history learnt a character is worth, within what the count allows."""
+    command = json.dumps({"command": "ls", "description": "List the files"})
+    shell = f"[[call.tool_call]]\nname = \"{agent.shell}\"\narguments_raw = '{command}'"
+    tickets = world.ticket(agent.provider, "What is here?")
+    run = await after_a_plain_turn(
+        world, tickets, lambda scenario: answer_with(world, agent, scenario), shell
+    )
+    assert [c["result"]["is_error"] for c in run.calls().values()] == [False], run.calls()
+    end, pace = run.ending(), sim_pace(run.events, "t")
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
+    resumed = rebuilt_metrics(world.db, "t").tokens_per_s
+    assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
 
 
 @REAL_AGENT

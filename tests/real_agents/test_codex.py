@@ -26,6 +26,7 @@ from lfgtui.ui.tool_log import ToolState
 from tests.real_agents.conftest import (
     STALL,
     AgentWorld,
+    after_a_plain_turn,
     agent_processes,
     follow_up,
     no_agent_left,
@@ -280,6 +281,31 @@ GATEWAY = f"""
     """
 """A scenario: a paragraph, a listing through Codex's `exec`, a paragraph, at 120 tok/s; its first
 token 900 ms after the request."""
+
+
+async def test_a_short_turn_around_an_exec_script_is_rated_at_its_texts_pace(world: AgentWorld) -> None:
+    """Issue 33: Codex counts the script its model wrote, which lfg never sees (codex-acp shows the
+    command it ran instead) and which is a good share of a short turn; its count is rated with what
+    the history learnt a character of the model's output is worth, within what the count allows."""
+    script = """
+        [[call.tool_call]]
+        name = "exec"
+        input = '''
+        const listing = await tools.exec_command({ cmd: "ls" });
+        text(listing.output);
+        '''
+        """
+
+    def answer(scenario: str) -> None:
+        world.map_models("gpt-*-luna=hello", f"gpt-*={scenario}")
+
+    run = await after_a_plain_turn(world, codex_ticket(world), answer, script)
+    assert len(run.calls()) == 1, run.calls()
+    end, pace = run.ending(), sim_pace(run.events, "t")
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
+    assert end["tokens_per_s_estimated"]
+    resumed = rebuilt_metrics(world.db, "t").tokens_per_s
+    assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
 
 
 async def test_a_model_outside_codexs_catalogue_its_warning_is_a_notice_and_the_rate_is_the_texts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,28 @@ def sample_attempt(
     at(1.060, CallEnded, stop_reason="stop")
     at(1.070, AttemptEnded, outcome=Outcome.FAILED if error else Outcome.COMPLETED, error=error)
     return items
+
+
+def turn_around_a_call(
+    call: Callable[[EventFactory], list[Event]], reported: int, per_char: float | None = None
+) -> list[Event]:
+    """A coding agent's turn on a clock from t = 100 s: a request (estimated at `per_char`), two runs
+    of 11 chunks of 4 characters 0.1 s apart with `call`'s events between (the tool then runs 2 s),
+    its count of `reported` tokens and its end. Each run streams 40 characters over 1 s."""
+    clock = Clock()
+    ev = EventFactory("explore", 1, clock=clock)
+    events: list[Event] = [
+        ev(AttemptStarted, provider="agent", model="m"),
+        ev(RequestSent, call=0, tokens_per_char=per_char),
+    ]
+    for step in range(2):
+        for _ in range(11):
+            clock.now += 0.1
+            events.append(ev(TextDelta, text=" tok"))
+        if step == 0:
+            events += call(ev)
+            clock.now += 2.0
+    return [*events, ev(Usage, output_tokens=reported), ev(AttemptEnded, outcome=Outcome.COMPLETED)]
 
 
 def events_of(items: list[Item]) -> list[Event]:
@@ -308,9 +330,21 @@ def as_schema_12(conn: sqlite3.Connection) -> None:
 ADDED_IN_V18 = [("tickets", "judge_max_chars")]
 
 
+ADDED_IN_V20 = [("requests", "counted_chars")]
+
+
+def as_schema_19(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 19 wrote: requests without the characters
+    their counts hold (migration `V20`)."""
+    for table, column in ADDED_IN_V20:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 19")
+
+
 def as_schema_18(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 18 wrote: no tails of streaming parts (migration
     `V19`), each part holding all its text (any tails folded into it first)."""
+    as_schema_19(conn)
     for (part_id,) in conn.execute("SELECT DISTINCT part_id FROM part_tails").fetchall():
         text, chunks = take_tails(conn, part_id)
         conn.execute(

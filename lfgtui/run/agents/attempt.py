@@ -24,6 +24,7 @@ from acp import schema
 
 from lfgtui import __version__
 from lfgtui.config.mcp import McpServer
+from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
     AgentStarted,
     AttemptEnded,
@@ -52,7 +53,7 @@ from lfgtui.run.agents.mcp import AcpServer, given_line, session_servers
 from lfgtui.run.agents.process import STOP_WAIT_S, start_agent, stop_process
 from lfgtui.run.agents.stall import IdleWatch
 from lfgtui.run.agents.transport import AgentPipe
-from lfgtui.run.agents.updates import AgentView
+from lfgtui.run.agents.updates import AgentView, describes_inputs
 from lfgtui.run.approvals import Elicit
 from lfgtui.run.tool_loop import AttemptTask, output_limit, streamed_chars
 from lfgtui.tools.toolbox import Toolbox
@@ -138,6 +139,7 @@ async def run_acp(
     load: str | None = None,
     fork: str | None = None,
     elicit: Elicit | None = None,
+    calibration: OutputCalibration | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
@@ -148,10 +150,13 @@ async def run_acp(
     load sessions goes on with. `fork` is the session id of the ticket a fork started from, which a
     new agent that can fork sessions (ACP `session/fork`) forks; else the fork's prompt carries the
     conversation. `elicit` asks the person the agent's questions (None: nobody can answer them, and
-    each is declined, said in the pane).
+    each is declined, said in the pane). `calibration`, when given, is what the run learnt of each
+    model's tokens per character, which the turn's live estimate uses, as a model call's does.
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
+    provider, model = launch.config.name, task.call.model
+    per_char = None if calibration is None else calibration.tokens_per_char(provider, model)
     if session is not None and not session.alive:
         await session.close()
         session = None
@@ -170,7 +175,7 @@ async def run_acp(
     completed = False
     try:  # from the first yield: a consumer may stop at any one, and the agent must end then too
         yield first
-        async for event in session.turn(task, ev, transcript, load, fork):
+        async for event in session.turn(task, ev, transcript, load, fork, per_char):
             completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
             yield event
     finally:
@@ -264,9 +269,11 @@ class AgentSession:
         transcript: list[Message] | None,
         load: str | None = None,
         fork: str | None = None,
+        tokens_per_char: float | None = None,
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
-        turn opens the session (loading `load`, or forking `fork`, where it can)."""
+        turn opens the session (loading `load`, or forking `fork`, where it can); its output is
+        estimated at `tokens_per_char` until the agent reports its count."""
         self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
@@ -281,7 +288,7 @@ class AgentSession:
             else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
                 opened = f"agent session {self.session_id} (goes on)"
             yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=fresh and self.loaded)
-            yield ev(RequestSent, call=0)
+            yield ev(RequestSent, call=0, tokens_per_char=tokens_per_char)
             for event in self.client.reader.carried():
                 yield event
             for line in said:
@@ -345,6 +352,7 @@ class AgentSession:
                 )
                 self.methods = offered_methods(started, config)
                 self.agent_info = started.agent_info
+                self.view.describes_inputs = describes_inputs(started.agent_info)
                 capabilities = started.agent_capabilities or schema.AgentCapabilities()
                 self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)

@@ -167,6 +167,17 @@ def _tool_name(meta: dict[str, Any] | None) -> str | None:
     return name if isinstance(name, str) and name.strip() else None
 
 
+DESCRIBING_AGENTS = frozenset({"codex-acp"})
+"""Agents (by the package name their `initialize` gives, without its scope) whose calls' input is
+their account of what ran, never the model's arguments: codex-acp shows a command Codex ran out of
+the script its model wrote (`exec`), not the script, which Codex's token count holds."""
+
+
+def describes_inputs(agent: schema.Implementation | None) -> bool:
+    """Whether the agent's calls' input is its own account of them (`DESCRIBING_AGENTS`)."""
+    return agent is not None and agent.name.rsplit("/", 1)[-1] in DESCRIBING_AGENTS
+
+
 NAMED_ID = re.compile(r"([a-z][a-z0-9_]*?)__.")
 """A call id that leads with its tool's name and two underscores, as Gemini CLI names every call
 (`read_file__…`): its titles name only what the call acts on (`README.md`)."""
@@ -308,6 +319,8 @@ class AgentView:
     currency_noted: bool = False
     message_ids: bool = False
     """The agent gives its messages ids (ACP `messageId`): a chunk without one is its own notice."""
+    describes_inputs: bool = False
+    """Its calls' input is its account of what ran, not the model's arguments (`describes_inputs`)."""
 
 
 @dataclass
@@ -488,6 +501,7 @@ class UpdateReader:
             name=name,
             arguments=arguments,
             raw_arguments=json.dumps(arguments, ensure_ascii=False),
+            model_input_chars=self._model_input_chars(call),
         )
         live = self._live(call_id, call, start.field_meta)
         return [started, ready, *live, *self._ending(call_id, start.status)]
@@ -515,9 +529,14 @@ class UpdateReader:
         output updates costs no event until it ends."""
         name, arguments, kind, locations = call.name, call.arguments, call.kind, call.locations
         raw_arguments = json.dumps(arguments, ensure_ascii=False)
+        model_input_chars = self._model_input_chars(call)
         self.inputs[call_id] = call.raw_input
         self.ready[call_id] = replace(
-            self.ready[call_id], name=name, arguments=arguments, raw_arguments=raw_arguments
+            self.ready[call_id],
+            name=name,
+            arguments=arguments,
+            raw_arguments=raw_arguments,
+            model_input_chars=model_input_chars,
         )
         updated = self.ev(
             ToolCallUpdated,
@@ -527,8 +546,17 @@ class UpdateReader:
             raw_arguments=raw_arguments,
             kind=kind,
             locations=locations,
+            model_input_chars=model_input_chars,
         )
         return [updated]
+
+    def _model_input_chars(self, call: _Call) -> int | None:
+        """None when the call's row is the model's input; else, the row being the agent's account of
+        the call, how many of its characters are the model's: an agent that sends no input (Gemini
+        CLI) said what the call is and the content of a file it creates, which is the model's."""
+        if call.raw_input is None:
+            return len(call.written or "")
+        return 0 if self.view.describes_inputs else None
 
     def _live(self, call_id: str, call: _Call, meta: Any) -> list[Event]:
         """The output the call's command brought with this update: the agent's own command's, in the

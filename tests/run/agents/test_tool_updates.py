@@ -19,7 +19,7 @@ from lfgtui.events import (
     ToolCallUpdated,
     ToolResult,
 )
-from lfgtui.run.agents.updates import UpdateReader
+from lfgtui.run.agents.updates import AgentView, UpdateReader, describes_inputs
 from lfgtui.ui.pane import PaneState
 from lfgtui.ui.tool_log import ToolState
 from tests.support.agents import LATE, agent_app, approve, no_agent_left
@@ -167,8 +167,47 @@ def test_a_call_sent_without_input_shows_what_the_agent_said_of_it_as_its_argume
     done = {"sessionUpdate": "tool_call_update", **call, "status": "completed", "content": [diff]}
     updated, _ = reader.events(claude(done))
     assert isinstance(updated, ToolCallUpdated) and updated.arguments["content"] == "# Notes\n", (
-        "the file it created: its input, which its count holds"
+        "the file it created, as the agent shows it"
     )
+    assert started[1].model_input_chars == 0, "what it said of the call, not the model's input"
+    assert updated.model_input_chars == len("# Notes\n"), "but for the file it writes, which is"
+
+
+def test_a_call_is_the_models_input_once_the_agent_sends_it_and_never_from_codex() -> None:
+    """Claude Code announces a call without input and sends it after: from then on the row is the
+    model's input. codex-acp's input is the command Codex ran, never the script its model wrote."""
+    reader = UpdateReader(EventFactory("t", 1))
+    bare = reader.events(
+        claude({"sessionUpdate": "tool_call", **bash("b"), "title": "Terminal", "kind": "execute"})
+    )
+    assert bare[1].model_input_chars == 0
+    command = {"command": "ls", "description": "List files"}
+    [updated] = reader.events(claude({"sessionUpdate": "tool_call_update", **bash("b"), "rawInput": command}))
+    assert isinstance(updated, ToolCallUpdated) and updated.model_input_chars is None
+    assert reader.ready["b"].model_input_chars is None, (
+        "a permission request asks about the call as it is now"
+    )
+
+    codex = UpdateReader(EventFactory("t", 1), AgentView(describes_inputs=True))
+    call = {
+        "toolCallId": "c",
+        "title": "Run wc -l README.md",
+        "kind": "execute",
+        "rawInput": {"command": "wc"},
+    }
+    started = codex.events(claude({"sessionUpdate": "tool_call", **call}))
+    assert started[1].arguments == {"command": "wc"} and started[1].model_input_chars == 0
+
+
+def test_only_codex_acp_describes_its_calls_by_the_name_it_gives() -> None:
+    def agent(name: str) -> schema.Implementation:
+        return schema.Implementation(name=name, version="1")
+
+    assert describes_inputs(agent("@agentclientprotocol/codex-acp"))
+    assert describes_inputs(agent("codex-acp"))
+    assert not describes_inputs(agent("@agentclientprotocol/claude-agent-acp"))
+    assert not describes_inputs(agent("gemini-cli"))
+    assert not describes_inputs(None)
 
 
 def test_a_refused_call_the_agent_leaves_open_ends_as_denied() -> None:

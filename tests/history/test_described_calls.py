@@ -1,0 +1,70 @@
+"""A coding agent's call that lfg saw only as the agent's account of it (Gemini CLI's title, the
+command Codex ran) comes back from the history as such: a resumed pane rates the turn as the live
+one did, and the request keeps no characters for the history's calibration to learn from."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from lfgtui.cost.metrics import Metrics
+from lfgtui.events import (
+    AttemptStarted,
+    Event,
+    EventFactory,
+    ToolCallReady,
+    ToolCallStarted,
+    ToolCallUpdated,
+    ToolResult,
+)
+from lfgtui.history.recorder import Started
+from lfgtui.history.store import Store
+from tests.support.recording import WALL, record, turn_around_a_call
+
+
+def turn(seen: int | None) -> list[Event]:
+    """A turn around a call announced and then located, its row holding `seen` characters of the
+    model's input (None: it is the model's input)."""
+
+    def call(ev: EventFactory) -> list[Event]:
+        said = {"title": "README.md"}
+        located = {**said, "locations": ["/w/README.md"]}
+        row = {"call_id": "read_file__1", "name": "read_file README.md", "model_input_chars": seen}
+        return [
+            ev(ToolCallStarted, call_id="read_file__1", name="read_file README.md"),
+            ev(ToolCallReady, **row, arguments=said, raw_arguments=json.dumps(said)),
+            ev(ToolCallUpdated, **row, arguments=located, raw_arguments=json.dumps(located), kind="read"),
+            ev(ToolResult, call_id="read_file__1", output="# Notes", is_error=False),
+        ]
+
+    return turn_around_a_call(call, reported=40)
+
+
+def metrics(events: list[Event]) -> Metrics:
+    measured = Metrics()
+    for event in events:
+        measured.apply(event)
+    return measured
+
+
+def test_a_described_call_comes_back_described_and_rates_the_turn_as_it_was_rated_live(
+    tmp_path: Path,
+) -> None:
+    for seen in (0, 7, None):
+        db = tmp_path / f"{seen}.sqlite3"
+        live = turn(seen)
+        started = live[0]
+        assert isinstance(started, AttemptStarted)
+        record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
+        with Store.open(db) as store:
+            (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
+            rebuilt = store.attempt_events(attempt_id)
+        [ready] = [e for e in rebuilt if isinstance(e, ToolCallReady)]
+        assert ready.model_input_chars == seen
+        resumed, shown = metrics(rebuilt), metrics(live)
+        assert resumed.tokens_per_s == shown.tokens_per_s and shown.rate_estimated
+        with sqlite3.connect(db) as conn:
+            [(chars,)] = conn.execute("SELECT counted_chars FROM requests").fetchall()
+        located = json.dumps({"title": "README.md", "locations": ["/w/README.md"]})
+        assert chars == (88 + len(located) if seen is None else None)
