@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import combinations, pairwise
 from typing import cast
 
 from textual._compositor import ChopsUpdate, Compositor
@@ -28,7 +28,7 @@ from textual.widget import Widget
 Wanted = Callable[[int, list[int]], list[int]]
 """Of a row's cuts (all but its last, the screen's width, start a piece), those the update sends."""
 
-KEPT_PLANS = 64
+KEPT_PLANS = 512
 """How many changed boxes' plans a compositor keeps for its current layout before it forgets them."""
 
 
@@ -75,7 +75,9 @@ class CoveredCompositor(Compositor):
         super().__init__()
         self._plans: dict[frozenset[Region], Plan] = {}
         self._plans_for: tuple[object, object] = (None, None)
-        """The layout (`cuts`, `visible_widgets`: Textual makes both anew when it changes) of `_plans`."""
+        """The layout (`cuts`, `visible_widgets`) `_plans` were made on, as Textual last made it."""
+        self._made_on: tuple[list[list[int]], list[tuple[Widget, tuple[Region, Region]]]] = ([], [])
+        """That layout's rows of cuts and its widgets with their places, front to back."""
 
     def render_partial_update(self) -> ChopsUpdate | None:
         regions = self._dirty_regions.copy()
@@ -85,21 +87,60 @@ class CoveredCompositor(Compositor):
         cuts, visible = self.cuts, self.visible_widgets
         made_for, plans = self._plans_for, self._plans
         if made_for[0] is not cuts or made_for[1] is not visible:
-            plans.clear()
+            # Textual makes the layout anew whenever a widget's is refreshed (a body that grew):
+            # plans hold while every widget is where it was, in the same order front to back
+            made_on = (cuts, list(visible.items()))
+            if made_on != self._made_on:
+                plans.clear()
+                self._made_on = made_on
             self._plans_for = (cuts, visible)
-        elif len(plans) >= KEPT_PLANS:
-            del plans[next(iter(plans))]  # the oldest made
         key = frozenset(regions)
         plan = plans.get(key)
+        if plan is None and len(regions) > 1:
+            plan = self._composed(regions)
+            if plan is not None:
+                self._keep(key, plan)
         chops = None if plan is None else self._replay(plan)
         if chops is None:
             plans.pop(key, None)
             chops, plan = self._partial(regions)
             if plan is not None:
-                plans[key] = plan
+                self._keep(key, plan)
                 return ChopsUpdate(chops, plan.spans, plan.ends)
             return ChopsUpdate(chops, list(self._regions_to_spans(regions)), [row[1:] for row in cuts])
         return ChopsUpdate(chops, plan.spans, plan.ends)
+
+    def _keep(self, key: frozenset[Region], plan: Plan) -> None:
+        """Keep `plan` for `key`, forgetting the oldest kept once there are `KEPT_PLANS`."""
+        plans = self._plans
+        if len(plans) >= KEPT_PLANS:
+            del plans[next(iter(plans))]
+        plans[key] = plan
+
+    def _composed(self, regions: set[Region]) -> Plan | None:
+        """The plan of boxes that changed together, put together from each box's own (made when it
+        has none yet), when no two overlap: which widget fills a piece depends on the piece, not on
+        what else changed. The panes a frame draws differ from frame to frame, so their sets are
+        rarely the same twice, while each pane's box is. None when two overlap, or a box's plan
+        cannot be made (a widget drew fewer lines than asked)."""
+        ordered = sorted(regions)
+        if any(a.overlaps(b) for a, b in combinations(ordered, 2)):
+            return None
+        rows: dict[int, list[int]] = {}
+        draws: list[Draw] = []
+        ends: list[list[int]] = []
+        for region in ordered:
+            one = frozenset((region,))
+            plan = self._plans.get(one)
+            if plan is None:
+                _chops, plan = self._partial({region})
+                if plan is None:
+                    return None
+                self._keep(one, plan)
+            rows.update(plan.rows)
+            draws += plan.draws
+            ends = plan.ends
+        return Plan(sorted(rows.items()), draws, list(self._regions_to_spans(regions)), ends)
 
     def _partial(self, regions: set[Region]) -> tuple[Sequence[Mapping[int, Strip | None]], Plan | None]:
         """The pieces an update of `regions` sends, and its plan when every widget drew every line."""

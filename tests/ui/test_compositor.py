@@ -80,6 +80,21 @@ async def test_updates_match_textuals_compositor(sim: SimServer, tmp_path: Path)
             for regions in boxes(app):
                 assert frozenset(regions) in compositor._plans, regions
                 assert sent(app, regions, plain=False) == sent(app, regions, plain=True), regions
+            # boxes that never changed together: put together from each box's own plan
+            apart = [pane(app, name).shown.body.region for name in ("long", "more", "think")]
+            assert sent(app, apart, plain=False) == sent(app, apart, plain=True), apart
+            own = [compositor._plans[frozenset((region,))] for region in sorted(apart)]
+            together = compositor._plans[frozenset(apart)]
+            drawn = [draw for plan in own for draw in plan.draws]
+            assert len(together.draws) == len(drawn) and all(
+                a is b for a, b in zip(together.draws, drawn, strict=True)
+            ), "each box's own draws, not made anew"
+            compositor._cuts = compositor._visible_widgets = None  # the layout made anew, the same
+            assert sent(app, apart, plain=False) == sent(app, apart, plain=True), apart
+            assert compositor._plans[frozenset(apart)] is together, "every widget is where it was: kept"
+            overlapping = [apart[0], Region(apart[0].x, apart[0].y, 3, 1)]
+            assert sent(app, overlapping, plain=False) == sent(app, overlapping, plain=True), overlapping
+            assert frozenset(overlapping) in compositor._plans, "boxes that overlap: a plan of their own"
             await pilot.press("tab")
             writer.tools.collapsed = False
             writer.dirty = writer.urgent = True
