@@ -6,7 +6,9 @@ stream) a third or more high until the count arrives. A provider's own counts sa
 model's characters is worth: `OutputCalibration` learns that from the requests that reported it, and
 each later request of that model in the run (`RequestSent.tokens_per_char`) is estimated with it.
 Until one has, the run starts from what the history's latest counts of that model say
-(history/calibration.py), so the tickets that start together are not all estimated at four.
+(history/calibration.py), so the tickets that start together are not all estimated at four. A model
+neither has counted starts from what every model's counts say, the run's own first (`ANY_MODEL`):
+tokenisers differ less between models than four characters a token is off for most output.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 
 TOKENS_PER_CHAR = 0.25
 """What a character of output counts for before a provider's own count says better."""
+ANY_MODEL = ("", "")
+"""The key of `OutputCalibration.seeded` under which the history's latest counts of every model are,
+for a model it has not counted (no provider is named "")."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,6 +57,13 @@ class OutputCalibration:
 
     def tokens_per_char(self, provider: str, model: str) -> float | None:
         """What a character of the model's output counts for: by this run's counts, else by earlier
-        runs'; None when neither has counted it."""
+        runs'; for a model neither has counted, by this run's counts of every model, else by earlier
+        runs' (`ANY_MODEL`); None when nothing has been counted."""
         counted = self.counted.get((provider, model))
-        return self.seeded.get((provider, model)) if counted is None else counted[0] / counted[1]
+        if counted is not None:
+            return counted[0] / counted[1]
+        seeded = self.seeded.get((provider, model))
+        if seeded is not None or not self.counted:
+            return seeded if seeded is not None else self.seeded.get(ANY_MODEL)
+        tokens = sum(tokens for tokens, _chars in self.counted.values())
+        return tokens / sum(chars for _tokens, chars in self.counted.values())

@@ -5,7 +5,8 @@ A run learns what a character of a model's output is worth from its own requests
 them reports one, and at lfg's fixed four characters a token their live tok/s reads a third high.
 The history has every earlier request's reported count and the characters it holds by lfg's account
 (`counted_chars`: none for a count that holds input lfg never saw); the median of their ratio over a
-model's latest requests is what its first requests are estimated with.
+model's latest requests is what its first requests are estimated with, and that of every model's
+latest requests what a model it never counted starts from.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 import statistics
 from collections.abc import Iterable
+
+from lfgtui.cost.tokens import ANY_MODEL
 
 RECENT = 50
 """The latest requests of a model whose counts say what its characters are worth."""
@@ -28,19 +31,28 @@ LIMIT ?
 """
 """A model's latest counted requests of `MIN_CHARS` or more whose characters are known, newest first:
 only that model's attempts are read (the index on (provider, model))."""
+_ANY_COUNTED = """
+SELECT output_tokens, counted_chars FROM requests
+WHERE output_tokens > 0 AND counted_chars >= ?
+ORDER BY rowid DESC
+LIMIT ?
+"""
+"""The latest such requests of every model, newest recorded first."""
 
 
 def recorded_calibration(
     conn: sqlite3.Connection, models: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], float]:
     """Tokens per character of each of `models` (provider, model) whose latest requests reported a
-    count, by their median: reported tokens over the characters the count holds."""
+    count, by their median: reported tokens over the characters the count holds; and of every
+    model's latest requests together, under `ANY_MODEL`, for the models the history never counted."""
     found: dict[tuple[str, str], float] = {}
     for provider, model in dict.fromkeys(models):
-        ratios = [
-            reported / chars
-            for reported, chars in conn.execute(_COUNTED, (provider, model, MIN_CHARS, RECENT))
-        ]
-        if ratios:
-            found[provider, model] = statistics.median(ratios)
-    return found
+        found |= _median(conn.execute(_COUNTED, (provider, model, MIN_CHARS, RECENT)), (provider, model))
+    return found | _median(conn.execute(_ANY_COUNTED, (MIN_CHARS, RECENT)), ANY_MODEL)
+
+
+def _median(counted: Iterable[tuple[int, int]], key: tuple[str, str]) -> dict[tuple[str, str], float]:
+    """`key` with the median of the (reported tokens, characters) `counted`: none for none."""
+    ratios = [reported / chars for reported, chars in counted]
+    return {key: statistics.median(ratios)} if ratios else {}

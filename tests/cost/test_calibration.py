@@ -5,11 +5,12 @@ word each) a fixed four characters a token reads a third high."""
 from __future__ import annotations
 
 import sqlite3
+import statistics
 from pathlib import Path
 
 from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
-from lfgtui.cost.tokens import OutputCalibration, tokens_in
+from lfgtui.cost.tokens import ANY_MODEL, OutputCalibration, tokens_in
 from lfgtui.events import Event, Outcome, RequestSent, TextDelta, Usage
 from lfgtui.history.calibration import recorded_calibration
 from lfgtui.history.store import Store
@@ -93,8 +94,8 @@ async def test_a_new_runs_first_attempt_starts_from_what_the_history_counted_wit
             runs.append(events)
 
     assert seeds[0] == {}, "an empty history knows nothing"
-    assert list(seeds[1]) == [("sim", "long-answer:tokens_per_s=2000")]
     model = ("sim", "long-answer:tokens_per_s=2000")
+    assert seeds[1].keys() == {model, ANY_MODEL}
     first, second = ([e for e in events if isinstance(e, RequestSent)] for events in runs)
     assert first[0].tokens_per_char is None, "the first run: a quarter token a character"
     assert second[0].tokens_per_char == seeds[1][model]
@@ -106,6 +107,38 @@ async def test_a_new_runs_first_attempt_starts_from_what_the_history_counted_wit
         final.tokens_per_s,
     )
     assert unseeded.tokens_per_s / final.tokens_per_s > 1.10, "without the history it reads high"
+
+
+async def test_a_model_the_history_never_counted_starts_from_every_models_counts(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """A run on a model new to the history (here the same answer at another pace, a model of its
+    own) is estimated with what the other models' counts say, within ten percent, not at four
+    characters a token."""
+    db = tmp_path / "history.sqlite3"
+    runs: list[list[Event]] = []
+    async with Providers(sim=sim) as providers:
+        for model in ("long-answer:tokens_per_s=2000", "long-answer:tokens_per_s=1500"):
+            path = tmp_path / "tickets.toml"
+            path.write_text(f'[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n')
+            loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+            events: list[Event] = []
+            async with open_run_history(db, loaded, "lfg run", print) as history:
+                assert history is not None
+                run = Run(loaded.tickets, providers, Approvals(), [events.append])
+                run.record(history)
+                run.start()
+                assert await run.wait() == {"t": Outcome.COMPLETED}
+            runs.append(events)
+    [first] = [e for e in runs[0] if isinstance(e, RequestSent)]
+    [second] = [e for e in runs[1] if isinstance(e, RequestSent)]
+    assert first.tokens_per_char is None and second.tokens_per_char is not None
+    before, final = metrics_of(runs[1][: uncounted(runs[1])]), metrics_of(runs[1])
+    assert before.tokens_per_s and final.tokens_per_s
+    assert abs(before.tokens_per_s / final.tokens_per_s - 1) <= 0.10, (
+        before.tokens_per_s,
+        final.tokens_per_s,
+    )
 
 
 def test_the_history_calibration_is_the_median_of_a_models_latest_counted_requests(tmp_path: Path) -> None:
@@ -123,7 +156,13 @@ def test_the_history_calibration_is_the_median_of_a_models_latest_counted_reques
         conn.execute("INSERT INTO requests VALUES (?, ?, ?, ?)", (attempt, n, reported, chars))
     conn.execute("INSERT INTO attempts VALUES ('b1', 'p', 'other', 9)")
     found = recorded_calibration(conn, [("p", "m"), ("p", "m"), ("p", "other"), ("q", "m")])
-    assert found == {("p", "m"): 330 / 4000}, "median of 320/4000, 330/4000 and 3000/4000"
+    assert found[("p", "m")] == 330 / 4000, "median of 320/4000, 330/4000 and 3000/4000"
+    assert found.keys() == {("p", "m"), ANY_MODEL}, "a model never counted has none of its own"
+    conn.execute("INSERT INTO attempts VALUES ('b2', 'q', 'n', 10)")
+    conn.execute("INSERT INTO requests VALUES ('b2', 0, 210, 1000)")
+    found = recorded_calibration(conn, [("q", "n")])
+    every = [210 / 1000, 330 / 4000, 320 / 4000, 3000 / 4000]  # the long enough ones, of any model
+    assert found[ANY_MODEL] == statistics.median(every)
 
 
 def test_a_history_of_the_schema_before_calibrates_as_it_did(tmp_path: Path) -> None:
@@ -139,7 +178,7 @@ def test_a_history_of_the_schema_before_calibrates_as_it_did(tmp_path: Path) -> 
         as_schema_19(store.conn)
     with Store.open(db) as store:
         assert {chars for (chars,) in store.conn.execute("SELECT counted_chars FROM requests")} == {2500}
-        assert recorded_calibration(store.conn, [tuple(model)]) == {tuple(model): 450 / 2500}
+        assert recorded_calibration(store.conn, [tuple(model)])[tuple(model)] == 450 / 2500
 
 
 def test_the_estimate_counts_a_request_whole_so_small_chunks_do_not_each_round_up() -> None:
@@ -158,5 +197,16 @@ def test_a_calibration_adds_up_every_count_of_a_model_and_keeps_models_apart() -
     calibration.learn("sim", "empty", 0, 0)
     assert calibration.tokens_per_char("sim", "m") == 150 / 600
     assert calibration.tokens_per_char("sim", "other") == 1.0
-    assert calibration.tokens_per_char("sim", "empty") is None
-    assert calibration.tokens_per_char("lab", "m") is None
+    assert calibration.tokens_per_char("sim", "empty") == 160 / 610, "every model this run counted"
+    assert calibration.tokens_per_char("lab", "m") == 160 / 610
+
+
+def test_a_model_nothing_counted_starts_from_what_every_model_counted() -> None:
+    calibration = OutputCalibration()
+    assert calibration.tokens_per_char("sim", "m") is None, "nothing counted: a quarter token"
+    calibration.seed({("sim", "m"): 0.2, ANY_MODEL: 0.3})
+    assert calibration.tokens_per_char("sim", "m") == 0.2, "the history's count of the model"
+    assert calibration.tokens_per_char("sim", "new") == 0.3, "the history's counts of every model"
+    calibration.learn("sim", "other", 40, 100)
+    assert calibration.tokens_per_char("sim", "new") == 0.4, "this run's counts come first"
+    assert calibration.tokens_per_char("sim", "m") == 0.2, "the model's own count before any other"
