@@ -276,11 +276,10 @@ class RequestMetrics:
         if self.reported_tokens is None:
             return self.streamed_estimate + (stretch.tokens - stretch.first_tokens if streaming else 0)
         streamed = self.streamed_chars + (stretch.chars - stretch.first_chars if streaming else 0)
-        counted = self.chars + self.whole_chars
         if self.thinking_uncounted:
             thinking = stretch is not None and stretch.answer is False and streaming
             streamed -= self.streamed_thought_chars + (stretch.chars - stretch.first_chars if thinking else 0)
-            counted -= self.thought_chars
+        counted = self._counted
         if not counted:
             return 0.0
         per_char = self.reported_tokens / counted
@@ -293,8 +292,12 @@ class RequestMetrics:
     def counted_chars(self) -> int | None:
         """The characters the reported count holds, by lfg's account (see `tokens_streamed`); None
         when it holds input lfg never saw, whose characters no one knows."""
-        if self.described:
-            return None
+        return None if self.described else self._counted
+
+    @property
+    def _counted(self) -> int:
+        """The characters the reported count holds that lfg saw: the chunks' and the tool input sent
+        whole (the model's part of an account of a call), the thinking's left out of a count without it."""
         return self.chars + self.whole_chars - (self.thought_chars if self.thinking_uncounted else 0)
 
     @property

@@ -63,7 +63,9 @@ class OutputCalibration:
         if counted is not None:
             return counted[0] / counted[1]
         seeded = self.seeded.get((provider, model))
-        if seeded is not None or not self.counted:
-            return seeded if seeded is not None else self.seeded.get(ANY_MODEL)
+        if seeded is not None:
+            return seeded
+        if not self.counted:
+            return self.seeded.get(ANY_MODEL)
         tokens = sum(tokens for tokens, _chars in self.counted.values())
         return tokens / sum(chars for _tokens, chars in self.counted.values())

@@ -74,10 +74,8 @@ class CoveredCompositor(Compositor):
     def __init__(self) -> None:
         super().__init__()
         self._plans: dict[frozenset[Region], Plan] = {}
-        self._plans_for: tuple[object, object] = (None, None)
+        self._plans_for: tuple[list[list[int]], dict[Widget, tuple[Region, Region]]] = ([], {})
         """The layout (`cuts`, `visible_widgets`) `_plans` were made on, as Textual last made it."""
-        self._made_on: tuple[list[list[int]], list[tuple[Widget, tuple[Region, Region]]]] = ([], [])
-        """That layout's rows of cuts and its widgets with their places, front to back."""
 
     def render_partial_update(self) -> ChopsUpdate | None:
         regions = self._dirty_regions.copy()
@@ -89,10 +87,8 @@ class CoveredCompositor(Compositor):
         if made_for[0] is not cuts or made_for[1] is not visible:
             # Textual makes the layout anew whenever a widget's is refreshed (a body that grew):
             # plans hold while every widget is where it was, in the same order front to back
-            made_on = (cuts, list(visible.items()))
-            if made_on != self._made_on:
+            if made_for[0] != cuts or list(made_for[1].items()) != list(visible.items()):
                 plans.clear()
-                self._made_on = made_on
             self._plans_for = (cuts, visible)
         key = frozenset(regions)
         plan = plans.get(key)
