@@ -187,8 +187,8 @@ PLAIN_TURN = f"""
 
 
 def short_tool_turn(tool_call: str) -> str:
-    """A scenario: a sentence, `tool_call` (a `[[call.tool_call]]` table), two sentences, at 60
-    tok/s: a turn where the call's input is a good share of what the agent counts."""
+    """A scenario: a line of 8 words, `tool_call` (a `[[call.tool_call]]` table), a line of 16, at
+    60 tok/s: a turn where the call's input is a good share of what the agent counts."""
     return f"""
         ttft_ms = 300
         tokens_per_s = 60

@@ -24,6 +24,7 @@ from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.ui.pane import PaneState, TicketPane
 from lfgtui.ui.tool_log import ToolState
 from tests.real_agents.conftest import (
+    FIVES,
     STALL,
     AgentWorld,
     after_a_plain_turn,
@@ -255,9 +256,6 @@ async def test_in_the_tui_an_approved_apply_patch_writes_the_file_and_its_row_sh
         assert row.output.startswith(diff), row.output
         assert "Done: the notes are written." in pane.body.source
     assert await no_agent_left(world, "codex")
-
-
-FIVES = ("quick", "brown", "foxes", "jumps", "above", "lazy.", "dogs,", "every", "night", "under")
 
 
 def paragraph(words: int) -> str:
