@@ -449,7 +449,11 @@ class Usage(Event):
     `input_tokens` is the whole prompt; `cache_read_tokens` and `cache_write_tokens` are the parts of
     it read from or written to the provider's prompt cache (priced apart). `reasoning_tokens` are part
     of `output_tokens`. `models`: how the counts split by the model that answered, when the source
-    says (a coding agent's; an API's model is the request's).
+    says (a coding agent's; an API's model is the request's). `tokens_per_char`: what lfg's
+    calibration said a character of the model's output is worth when a coding agent's count came
+    (`RequestSent.tokens_per_char` is what it said when the request left, often nothing yet), which
+    a count holding tool input lfg never saw is rated with (cost/metrics.py); on the event, so that
+    every view rates alike.
     """
 
     input_tokens: int | None = None
@@ -458,6 +462,7 @@ class Usage(Event):
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     models: tuple[ModelShare, ...] = ()
+    tokens_per_char: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

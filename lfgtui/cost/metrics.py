@@ -26,8 +26,9 @@ What is measured, for a model API and a coding agent alike:
   `ToolCallReady.model_input_chars`) has input in its count that lfg never saw: `whole_chars` takes
   only the part of the account that is the model's (a file's content), the count then only bounds
   a character's worth (`reported / (chars + whole_chars)`), and the characters that streamed count
-  at the request's calibrated `tokens_per_char` within that bound, an estimate too. Such a count
-  teaches the calibration nothing. A count that says it holds no thinking
+  at the calibrated worth the count came with (`Usage.tokens_per_char`: the run may have learnt it
+  since the request left) within that bound, an estimate too. Such a count teaches the calibration
+  nothing. A count that says it holds no thinking
   (`reasoning_tokens` 0, as Gemini CLI's leaves its thoughts out) is rated by the characters of the
   rest alone, over the time the rest streamed.
 
@@ -156,6 +157,9 @@ class RequestMetrics:
     """lfg's estimate of the prompt, for the cost until the provider reports `input_tokens`."""
     tokens_per_char: float | None = None
     """What lfg counts a character of the output as until the count is reported (None: a quarter)."""
+    counted_per_char: float | None = None
+    """What lfg's calibration said a character is worth when a coding agent's count came
+    (`Usage.tokens_per_char`; None: what it said when the request left, `tokens_per_char`)."""
     first_reasoning: float | None = None
     first_text: float | None = None
     first_token: float | None = None
@@ -270,7 +274,8 @@ class RequestMetrics:
         reported, the characters that did at the reported count's tokens per character (over all it
         counts: the chunks and any tool input an agent sent whole). A count that holds input lfg
         never saw (`described`) says only how much a character is worth at most: the characters are
-        worth what the run's calibration says (`tokens_per_char`), within that."""
+        worth what the run's calibration said when the count came (`counted_per_char`), else when
+        the request left (`tokens_per_char`), within that."""
         stretch = self.stretch
         streaming = stretch is not None and stretch.streamed
         if self.reported_tokens is None:
@@ -284,7 +289,7 @@ class RequestMetrics:
             return 0.0
         per_char = self.reported_tokens / counted
         if self.described:
-            calibrated = self.tokens_per_char
+            calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
             per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
         return per_char * streamed
 
@@ -531,6 +536,8 @@ class Metrics:
                 setattr(request, name, value)
         if usage.models:
             request.models = usage.models
+        if usage.tokens_per_char is not None:
+            request.counted_per_char = usage.tokens_per_char
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
         """One chunk of output: once per token, so its fields are read into locals once."""

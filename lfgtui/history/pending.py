@@ -269,7 +269,8 @@ REQUEST_SET = (
     "UPDATE requests SET first_reasoning_ms = ?, first_text_ms = ?, first_token_ms = ?, "
     "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
     "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
-    "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ?, counted_chars = ? "
+    "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ?, counted_chars = ?, "
+    "counted_per_char = ? "
     "WHERE id = ?"
 )
 
@@ -300,6 +301,7 @@ def _request_values(attempt: PendingAttempt, request: PendingRequest) -> tuple[o
         stored_count(measured.cache_write_tokens),
         shares_json(measured.models),
         None if measured.reported_tokens is None else measured.counted_chars,
+        measured.counted_per_char,
         request.row_id,
     )
 

@@ -130,6 +130,7 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
                 "cache_read_tokens": request.cache_read_tokens,
                 "cache_write_tokens": request.cache_write_tokens,
                 "models": request.model_shares(),
+                "tokens_per_char": request.counted_per_char,
             }
             events.add(_usage_key(record.requests, n), request.usage_ms, Usage, **usage)
         if request.ended_seq is not None and request.ended_ms is not None:

@@ -291,6 +291,8 @@ class RequestRow(Row):
     """How the counts split by the model that answered (migration 17), as JSON; see `model_shares`."""
     counted_chars: int | None = None
     """The characters the reported count holds, by lfg's account (migration 20); NULL when unknown."""
+    counted_per_char: float | None = None
+    """What lfg's calibration said a character is worth when the count came (migration 21)."""
 
     def model_shares(self) -> tuple[ModelShare, ...]:
         """The split `models` holds; none when it holds none, or nothing readable as one."""

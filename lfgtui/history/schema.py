@@ -441,7 +441,15 @@ known. NULL when the count holds input lfg never saw (a call Codex or Gemini CLI
 account of it), or reported none. A row recorded before gets its estimate's characters, as the
 calibration read them then."""
 
+V21 = """
+ALTER TABLE requests ADD COLUMN counted_per_char REAL;
+"""
+"""What lfg's calibration said a character of a request's output is worth when a coding agent's
+count came (`Usage.tokens_per_char`), which a count holding input lfg never saw is rated with, so a
+resumed pane rates it as the live one did. NULL when the count came with none (a model API's, or
+nothing calibrated yet); a row recorded before says NULL: rated with `tokens_per_char`, as it was."""
+
 MIGRATIONS: tuple[str, ...] = (
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

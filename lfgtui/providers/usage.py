@@ -106,9 +106,10 @@ class UsageCheck:
         cache_read_tokens: int | None = None,
         cache_write_tokens: int | None = None,
         models: tuple[ModelShare, ...] = (),
+        tokens_per_char: float | None = None,
     ) -> list[Event]:
         """A `Status` for each value ignored since the last call, then a `Usage` of the counts read
-        (none when no count is known: the metrics keep their estimate)."""
+        (none when no count is known: the metrics keep their estimate), with lfg's `tokens_per_char`."""
         events: list[Event] = [self.ev(Status, message=note) for note in self._notes]
         self._notes.clear()
         counts = (input_tokens, output_tokens, reasoning_tokens, cache_read_tokens, cache_write_tokens)
@@ -122,6 +123,7 @@ class UsageCheck:
                     cache_read_tokens=cache_read_tokens,
                     cache_write_tokens=cache_write_tokens,
                     models=models,
+                    tokens_per_char=tokens_per_char,
                 )
             )
         return events

@@ -250,9 +250,12 @@ def test_an_agents_tool_input_sent_whole_is_left_out_of_its_reported_tokens_that
     assert m.rate_estimated, "the split between what streamed and the input assumed one tokens per character"
 
 
-def described_turn(per_char: float | None, reported: int, seen: int = 0) -> Metrics:
+def described_turn(
+    per_char: float | None, reported: int, seen: int = 0, counted_per_char: float | None = None
+) -> Metrics:
     """An agent's turn around a call that lfg sees only as the agent's account of it (the command
-    Codex ran, not the script its model wrote), `seen` of its characters the model's input."""
+    Codex ran, not the script its model wrote), `seen` of its characters the model's input; the
+    calibration said `per_char` when the request left, `counted_per_char` when the count came."""
 
     def call(ev: EventFactory) -> list[Event]:
         account = {"command": "wc -l README.md"}
@@ -264,7 +267,7 @@ def described_turn(per_char: float | None, reported: int, seen: int = 0) -> Metr
         ]
 
     m = Metrics()
-    for event in turn_around_a_call(call, reported, per_char):
+    for event in turn_around_a_call(call, reported, per_char, counted_per_char):
         m.apply(event)
     return m
 
@@ -281,6 +284,17 @@ def test_a_count_with_input_lfg_never_saw_rates_what_streamed_at_the_calibrated_
     assert uncalibrated.tokens_per_s == pytest.approx(80 * 0.25 / 2.0), "a quarter token a character"
     written = described_turn(per_char=0.2, reported=40, seen=312)  # a file's content it showed
     assert written.tokens_per_s == pytest.approx(80 * 40 / (88 + 312) / 2.0), "the count bounds it lower"
+
+
+def test_a_count_with_input_lfg_never_saw_is_rated_at_the_worth_the_calibration_had_when_it_came() -> None:
+    """Tickets that start together send their requests before any count: what the run learnt by the
+    time this one's count came (`Usage.tokens_per_char`) rates it, within the count's bound."""
+    learnt = described_turn(per_char=None, reported=40, counted_per_char=0.2)
+    assert learnt.tokens_per_s == pytest.approx(80 * 0.2 / 2.0) and learnt.rate_estimated
+    later = described_turn(per_char=0.3, reported=40, counted_per_char=0.2)
+    assert later.tokens_per_s == pytest.approx(80 * 0.2 / 2.0), "the newer figure"
+    bounded = described_turn(per_char=None, reported=10, counted_per_char=0.2)
+    assert bounded.tokens_per_s == pytest.approx(80 * 10 / 88 / 2.0), "never more than the count allows"
 
 
 def test_a_call_described_before_its_input_came_counts_that_input(clock: Clock) -> None:

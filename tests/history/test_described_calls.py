@@ -8,6 +8,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AttemptStarted,
@@ -17,15 +19,16 @@ from lfgtui.events import (
     ToolCallStarted,
     ToolCallUpdated,
     ToolResult,
+    Usage,
 )
 from lfgtui.history.recorder import Started
 from lfgtui.history.store import Store
 from tests.support.recording import WALL, record, turn_around_a_call
 
 
-def turn(seen: int | None) -> list[Event]:
+def turn(seen: int | None, counted_per_char: float | None = None) -> list[Event]:
     """A turn around a call announced and then located, its row holding `seen` characters of the
-    model's input (None: it is the model's input)."""
+    model's input (None: it is the model's input); its count came with `counted_per_char`."""
 
     def call(ev: EventFactory) -> list[Event]:
         said = {"title": "README.md"}
@@ -38,7 +41,7 @@ def turn(seen: int | None) -> list[Event]:
             ev(ToolResult, call_id="read_file__1", output="# Notes", is_error=False),
         ]
 
-    return turn_around_a_call(call, reported=40)
+    return turn_around_a_call(call, reported=40, counted_per_char=counted_per_char)
 
 
 def metrics(events: list[Event]) -> Metrics:
@@ -68,3 +71,20 @@ def test_a_described_call_comes_back_described_and_rates_the_turn_as_it_was_rate
             [(chars,)] = conn.execute("SELECT counted_chars FROM requests").fetchall()
         located = json.dumps({"title": "README.md", "locations": ["/w/README.md"]})
         assert chars == (88 + len(located) if seen is None else None)
+
+
+def test_the_worth_a_count_came_with_comes_back_with_it(tmp_path: Path) -> None:
+    """A count rated with what the run's calibration said when it came (nothing was counted when
+    the request left) is rated so again by a resumed pane."""
+    db = tmp_path / "h.sqlite3"
+    live = turn(0, counted_per_char=0.2)
+    started = live[0]
+    assert isinstance(started, AttemptStarted)
+    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
+    with Store.open(db) as store:
+        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
+        rebuilt = store.attempt_events(attempt_id)
+    [usage] = [e for e in rebuilt if isinstance(e, Usage)]
+    assert usage.tokens_per_char == 0.2
+    resumed, shown = metrics(rebuilt), metrics(live)
+    assert resumed.tokens_per_s == shown.tokens_per_s == pytest.approx(80 * 0.2 / 2.0)

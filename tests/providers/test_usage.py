@@ -54,7 +54,7 @@ def test_an_acp_turn_usage_goes_through_the_same_check() -> None:
     usage = schema.Usage.model_validate(
         {"inputTokens": 9, "outputTokens": 2**70, "thoughtTokens": 2**41, "totalTokens": 2}
     )
-    events = from_usage(EventFactory("t", 1), usage)
+    events = from_usage(EventFactory("t", 1), usage, 0.2)
     said = [e.message for e in events if isinstance(e, Status)]
     assert [m.split(" = ")[0] for m in said] == [
         "ignored the provider's usage.outputTokens",
@@ -62,6 +62,7 @@ def test_an_acp_turn_usage_goes_through_the_same_check() -> None:
     ]
     (counts,) = [e for e in events if isinstance(e, Usage)]
     assert (counts.input_tokens, counts.output_tokens, counts.reasoning_tokens) == (9, None, None)
+    assert counts.tokens_per_char == 0.2, "what lfg's calibration says a character is worth, as it came"
 
 
 def quota(model_usage: object) -> dict[str, object]:
@@ -74,7 +75,7 @@ def test_gemini_names_the_models_that_answered_and_each_ones_share() -> None:
         {"model": "gemini-2.5-flash", "token_count": {"input_tokens": 6, "output_tokens": 1}},
         {"model": "gemini-2.5-pro", "token_count": {"input_tokens": 4, "output_tokens": 3}},
     ]
-    [usage] = from_quota(EventFactory("t", 1), quota(split))
+    [usage] = from_quota(EventFactory("t", 1), quota(split), None)
     assert isinstance(usage, Usage)
     assert (usage.input_tokens, usage.output_tokens) == (10, 4)
     assert usage.models == (ModelShare("gemini-2.5-flash", 6, 1), ModelShare("gemini-2.5-pro", 4, 3))
@@ -103,7 +104,7 @@ def test_a_split_that_leaves_a_part_out_is_no_split_and_the_counts_stay(
 ) -> None:
     """A part left out would be a cost left out: the turn's counts stand, unsplit, and what was wrong is
     said (a missing count is absence, not an error, as everywhere in usage)."""
-    *notes, usage = from_quota(EventFactory("t", 1), quota(model_usage))
+    *notes, usage = from_quota(EventFactory("t", 1), quota(model_usage), None)
     assert isinstance(usage, Usage)
     assert (usage.input_tokens, usage.output_tokens, usage.models) == (10, 4, ())
     if said is None:

@@ -122,11 +122,15 @@ def sample_attempt(
 
 
 def turn_around_a_call(
-    call: Callable[[EventFactory], list[Event]], reported: int, per_char: float | None = None
+    call: Callable[[EventFactory], list[Event]],
+    reported: int,
+    per_char: float | None = None,
+    counted_per_char: float | None = None,
 ) -> list[Event]:
     """A coding agent's turn on a clock from t = 100 s: a request (estimated at `per_char`), two runs
     of 11 chunks of 4 characters 0.1 s apart with `call`'s events between (the tool then runs 2 s),
-    its count of `reported` tokens and its end. Each run streams 40 characters over 1 s."""
+    its count of `reported` tokens (with the calibration's `counted_per_char`) and its end. Each run
+    streams 40 characters over 1 s."""
     clock = Clock()
     ev = EventFactory("explore", 1, clock=clock)
     events: list[Event] = [
@@ -140,7 +144,8 @@ def turn_around_a_call(
         if step == 0:
             events += call(ev)
             clock.now += 2.0
-    return [*events, ev(Usage, output_tokens=reported), ev(AttemptEnded, outcome=Outcome.COMPLETED)]
+    counted = ev(Usage, output_tokens=reported, tokens_per_char=counted_per_char)
+    return [*events, counted, ev(AttemptEnded, outcome=Outcome.COMPLETED)]
 
 
 def events_of(items: list[Item]) -> list[Event]:
@@ -333,9 +338,21 @@ ADDED_IN_V18 = [("tickets", "judge_max_chars")]
 ADDED_IN_V20 = [("requests", "counted_chars")]
 
 
+ADDED_IN_V21 = [("requests", "counted_per_char")]
+
+
+def as_schema_20(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 20 wrote: requests without the worth their
+    counts came with (migration `V21`)."""
+    for table, column in ADDED_IN_V21:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 20")
+
+
 def as_schema_19(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 19 wrote: requests without the characters
     their counts hold (migration `V20`)."""
+    as_schema_20(conn)
     for table, column in ADDED_IN_V20:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 19")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,12 +151,16 @@ async def run_acp(
     new agent that can fork sessions (ACP `session/fork`) forks; else the fork's prompt carries the
     conversation. `elicit` asks the person the agent's questions (None: nobody can answer them, and
     each is declined, said in the pane). `calibration`, when given, is what the run learnt of each
-    model's tokens per character, which the turn's live estimate uses, as a model call's does.
+    model's tokens per character, which the turn's live estimate uses, as a model call's does, read
+    again when the agent's count comes (the run may have learnt it meanwhile).
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
     provider, model = launch.config.name, task.call.model
-    per_char = None if calibration is None else calibration.tokens_per_char(provider, model)
+
+    def per_char() -> float | None:
+        return None if calibration is None else calibration.tokens_per_char(provider, model)
+
     if session is not None and not session.alive:
         await session.close()
         session = None
@@ -267,13 +271,14 @@ class AgentSession:
         task: AttemptTask,
         ev: EventFactory,
         transcript: list[Message] | None,
-        load: str | None = None,
-        fork: str | None = None,
-        tokens_per_char: float | None = None,
+        load: str | None,
+        fork: str | None,
+        per_char: Callable[[], float | None],
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
         turn opens the session (loading `load`, or forking `fork`, where it can); its output is
-        estimated at `tokens_per_char` until the agent reports its count."""
+        estimated at what `per_char` says a character is worth when the prompt leaves, until the agent
+        reports its count, which carries what it says then."""
         self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
@@ -288,7 +293,7 @@ class AgentSession:
             else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
                 opened = f"agent session {self.session_id} (goes on)"
             yield ev(SessionOpened, message=opened, session_id=self.session_id, loaded=fresh and self.loaded)
-            yield ev(RequestSent, call=0, tokens_per_char=tokens_per_char)
+            yield ev(RequestSent, call=0, tokens_per_char=per_char())
             for event in self.client.reader.carried():
                 yield event
             for line in said:
@@ -307,7 +312,8 @@ class AgentSession:
             await self._cancel()
             raise
         reader = self.client.reader
-        counted = from_usage(ev, response.usage) or from_quota(ev, response.field_meta)
+        worth = per_char()
+        counted = from_usage(ev, response.usage, worth) or from_quota(ev, response.field_meta, worth)
         for event in [*reader.unfinished(), *reader.unsaid(), *counted]:
             yield event
         stop = response.stop_reason
@@ -615,9 +621,9 @@ def _said(exc: acp.RequestError) -> str:
     return inert(f"{exc} ({detail})" if detail else str(exc))
 
 
-def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
-    """The turn's token counts as the agent reported them, each checked; without them the gauges
-    keep estimating."""
+def from_usage(ev: EventFactory, usage: schema.Usage | None, tokens_per_char: float | None) -> list[Event]:
+    """The turn's token counts as the agent reported them, each checked, with what lfg's calibration
+    says a character is worth now; without them the gauges keep estimating."""
     if usage is None:
         return []
     check = UsageCheck(ev)
@@ -625,6 +631,7 @@ def from_usage(ev: EventFactory, usage: schema.Usage | None) -> list[Event]:
         input_tokens=check.count("usage.inputTokens", usage.input_tokens),
         output_tokens=check.count("usage.outputTokens", usage.output_tokens),
         reasoning_tokens=check.count("usage.thoughtTokens", usage.thought_tokens),
+        tokens_per_char=tokens_per_char,
     )
 
 
@@ -634,10 +641,10 @@ turn's model calls of each one's `promptTokenCount` and `candidatesTokenCount` (
 tool calls' arguments; its thoughts are not in it)."""
 
 
-def from_quota(ev: EventFactory, meta: dict[str, Any] | None) -> list[Event]:
+def from_quota(ev: EventFactory, meta: dict[str, Any] | None, tokens_per_char: float | None) -> list[Event]:
     """The turn's token counts from the answer's `_meta.quota.token_count` (Gemini CLI's), each
-    checked; none when it has none. Its output count holds none of the thoughts (`reasoning_tokens`
-    0), so the rate leaves them out too (`RequestMetrics.thinking_uncounted`)."""
+    checked, as `from_usage`'s; none when it has none. Its output count holds none of the thoughts
+    (`reasoning_tokens` 0), so the rate leaves them out too (`RequestMetrics.thinking_uncounted`)."""
     quota = meta.get("quota") if isinstance(meta, dict) else None
     counted = quota.get("token_count") if isinstance(quota, dict) else None
     if not isinstance(counted, dict):
@@ -648,6 +655,7 @@ def from_quota(ev: EventFactory, meta: dict[str, Any] | None) -> list[Event]:
         output_tokens=(output := check.count(f"{QUOTA_COUNT}.output_tokens", counted.get("output_tokens"))),
         reasoning_tokens=None if output is None else 0,
         models=_shares(check, quota.get("model_usage")),
+        tokens_per_char=tokens_per_char,
     )
 
 

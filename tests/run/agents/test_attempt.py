@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
     AgentStarted,
     CallEnded,
@@ -85,6 +86,26 @@ async def test_an_agent_run_streams_as_one_attempt_and_reads_through_lfg(project
     assert of(events, CallEnded)[0].stop_reason == "end_turn"
     assert transcript == [UserMessage("hi"), AssistantMessage(text(events))]
     assert await no_agent_left(project)
+
+
+async def test_the_count_comes_with_what_the_run_learnt_of_a_characters_worth_while_the_turn_ran(
+    project: Path,
+) -> None:
+    """Issue 33: tickets that start together send their requests before any count came; a count that
+    holds input lfg never saw is rated with the calibration as it is when that count comes (here
+    another model's count, learnt while this turn streamed), not as it was when the request left."""
+    calibration = OutputCalibration()
+    toolbox = Toolbox({}, ToolContext(workdir=project, env={}), Approvals())
+    task = AttemptTask(ask(f"hello:{FAST}"))
+    events: list[Event] = []
+    async for event in run_acp(sim_agent(), task, EventFactory("t", 1), toolbox, calibration=calibration):
+        events.append(event)
+        if isinstance(event, RequestSent):
+            calibration.learn("sim", "other-model", 30, 180)
+    assert ending(events).outcome is Outcome.COMPLETED
+    [sent], [usage] = of(events, RequestSent), of(events, Usage)
+    assert isinstance(sent, RequestSent) and sent.tokens_per_char is None, "nothing counted when it left"
+    assert isinstance(usage, Usage) and usage.tokens_per_char == pytest.approx(1 / 6)
 
 
 async def test_the_agents_stderr_goes_to_a_private_log(project: Path, private_logs: Path) -> None:
