@@ -68,6 +68,23 @@ def run_id(db: Path) -> str:
     return str(found)
 
 
+SILENT = (
+    "import select; p = select.poll(); p.register(0, 0); print('ready', flush=True); "
+    f"raise SystemExit(0 if p.poll({GONE_WITHIN_S * 1000}) else 1)"
+)
+"""A program that says it is ready, then writes nothing and waits for its terminal to hang up."""
+
+
+def test_the_terminal_hangs_up_under_a_program_that_writes_nothing_more() -> None:
+    """The harness: closing the terminal's other side hangs it up at once, though the program wrote
+    nothing since (a read of it still waiting kept it open: an idle app never saw the hangup)."""
+    terminal = Terminal()
+    process = terminal.start([sys.executable, "-c", SILENT], dict(os.environ))
+    terminal.wait_for(b"ready")
+    terminal.hang_up()
+    assert exit_code(process, GONE_WITHIN_S) == 0, "it saw no hangup"
+
+
 def hang_up_and_check(terminal: Terminal, process: subprocess.Popen[bytes]) -> None:
     """Close the terminal under `process`: it exits 129 and leaves nothing it started running."""
     children = descendants(process.pid)

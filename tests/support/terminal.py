@@ -2,6 +2,10 @@
 
 Its output is drained all the time by a thread: a pty nobody reads fills up and blocks the app's
 next write, which looks like a hang (on quitting, the write that restores the terminal).
+
+The thread never blocks in a read: a close of the master while a read of it waits does not hang the
+terminal up until that read returns (the kernel keeps the file open for it), so an app that wrote
+nothing more after the close never saw the hangup. It waits in a poll it leaves at a `hang_up`.
 """
 
 from __future__ import annotations
@@ -9,11 +13,15 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import select
 import struct
 import subprocess
 import termios
 import threading
 import time
+
+DRAIN_POLL_MS = 50
+"""How long the drain waits for output before it looks again whether the terminal is hanging up."""
 
 
 def _take_as_controlling_terminal() -> None:
@@ -34,6 +42,7 @@ class Terminal:
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.output = bytearray()
         self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._hanging_up = threading.Event()
 
     def start(
         self, args: list[str], env: dict[str, str], stdin: int | None = None, controlling: bool = False
@@ -57,7 +66,11 @@ class Terminal:
         return process
 
     def _drain(self) -> None:
-        while True:
+        poller = select.poll()
+        poller.register(self.master, select.POLLIN)
+        while not self._hanging_up.is_set():
+            if not poller.poll(DRAIN_POLL_MS):
+                continue
             try:
                 data = os.read(self.master, 65536)
             except OSError:
@@ -77,5 +90,7 @@ class Terminal:
         os.write(self.master, keys)
 
     def hang_up(self) -> None:
+        """Close the terminal's other side, once the drain has let go of it."""
+        self._hanging_up.set()
+        self._reader.join()
         os.close(self.master)
-        self._reader.join(5)
