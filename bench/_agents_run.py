@@ -164,6 +164,34 @@ def count_frames(screen: Any, watch: Watch) -> None:
     screen._compositor_refresh = counted
 
 
+LEFT_OUT = ("text", "panes")
+"""What `--leave-out` may take out of the app's drawing, to see what the rest costs."""
+
+
+def leave_out(what: str | None) -> None:
+    """Make the app skip part of its drawing (`agents.py --leave-out`): `text`, the answers are never
+    rendered (each pane's body stays blank while its header, gauges and screen updates go on);
+    `panes`, no pane is drawn at all (each only takes in what arrived). What is left is the floor
+    of lfg's CPU per update without that drawing."""
+    if what is None:
+        return
+    from lfgtui.ui.live_markdown import LiveMarkdown
+    from lfgtui.ui.pane import TicketPane
+
+    def blank_tail(self: LiveMarkdown, key: Any) -> None:
+        self._tail, self._tail_key = [], None
+
+    LiveMarkdown._render_tail = blank_tail  # type: ignore[method-assign]
+    LiveMarkdown._render_finished = lambda self, block, key, was_tail: []  # type: ignore[method-assign]
+    if what == "panes":
+
+        def take_in(self: TicketPane, now: float, frame: int) -> None:
+            self.dirty, self.urgent, self.drawn_frame = self.running, False, frame
+            self.shown.catch_up()
+
+        TicketPane.render_frame = take_in  # type: ignore[method-assign]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -222,6 +250,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     if agents:
         watch_agents(watch)
     count_frames(Screen, watch)
+    leave_out(args.leave_out)
     providers_used = dict(BUILTIN)
     providers_used[AGENT] = replace(
         BUILTIN[AGENT].with_agent(nice=args.agent_nice), connect_timeout_s=AGENT_START_TIMEOUT_S

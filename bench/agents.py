@@ -40,6 +40,10 @@ agents installed it says so and exits 0.
 
 `--base DIR` adds runs of the agents with the lfgtui package in DIR (`git worktree add /tmp/before
 main --detach`), interleaved with this tree's, and a ratio line agents/agents-base.
+
+`--leave-out text` runs the same with the answers never rendered (the panes' bodies stay blank; their
+headers, gauges and the screen updates go on), `--leave-out panes` with no pane drawn at all: what
+lfg's CPU per update is without that drawing, the floor that making it cheaper can reach.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from _agents_run import AGENT, agent_installed, child
+from _agents_run import AGENT, LEFT_OUT, agent_installed, child
 from _figures import figure, median_of, ratio, table_head, table_row
 from _trees import tree_env
 
@@ -103,6 +107,8 @@ def measure(args: argparse.Namespace, kind: str, tickets: int) -> dict[str, Any]
     command = [sys.executable, __file__, "--child", "--mode", mode, "--tickets", str(tickets)]
     command += ["--scenario", args.scenario, "--size", args.size, "--timeout", str(args.timeout)]
     command += ["--agent-nice", str(args.agent_nice)]
+    if args.leave_out:
+        command += ["--leave-out", args.leave_out]
     done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 120, env=env)
     if done.returncode != 0:
         return f"FAILED: {done.stderr.strip()[-600:]}"
@@ -142,6 +148,11 @@ def main() -> None:
         help="also run the agents with the lfgtui package in this folder (the code before a change)",
     )
     parser.add_argument("--no-api", action="store_true", help="leave the API panes' runs out")
+    parser.add_argument(
+        "--leave-out",
+        choices=LEFT_OUT,
+        help="skip drawing the answers' text, or every pane, to see what the rest costs",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -156,7 +167,8 @@ def main() -> None:
         )
         return
     args.scenario = f"long-answer:tokens_per_s={args.rate:g},ttft_ms=100,repeat={args.length}"
-    print(f"scenario: {args.scenario}\n")
+    left = f" (left out: {args.leave_out})" if args.leave_out else ""
+    print(f"scenario: {args.scenario}{left}\n")
     print(table_head(["N", "panes", "run", *(label for label, _ in COLUMNS.values())]))
     ratio_lines: list[str] = []
     startup_lines: list[str] = []
