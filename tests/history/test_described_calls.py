@@ -44,6 +44,16 @@ def turn(seen: int | None, counted_per_char: float | None = None) -> list[Event]
     return turn_around_a_call(call, reported=40, counted_per_char=counted_per_char)
 
 
+def recorded_and_rebuilt(db: Path, tmp_path: Path, live: list[Event]) -> list[Event]:
+    """`live` (an attempt's events from its start) recorded into `db`, and rebuilt from its rows."""
+    started = live[0]
+    assert isinstance(started, AttemptStarted)
+    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
+    with Store.open(db) as store:
+        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
+        return store.attempt_events(attempt_id)
+
+
 def metrics(events: list[Event]) -> Metrics:
     measured = Metrics()
     for event in events:
@@ -57,12 +67,7 @@ def test_a_described_call_comes_back_described_and_rates_the_turn_as_it_was_rate
     for seen in (0, 7, None):
         db = tmp_path / f"{seen}.sqlite3"
         live = turn(seen)
-        started = live[0]
-        assert isinstance(started, AttemptStarted)
-        record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
-        with Store.open(db) as store:
-            (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
-            rebuilt = store.attempt_events(attempt_id)
+        rebuilt = recorded_and_rebuilt(db, tmp_path, live)
         [ready] = [e for e in rebuilt if isinstance(e, ToolCallReady)]
         assert ready.model_input_chars == seen
         resumed, shown = metrics(rebuilt), metrics(live)
@@ -78,12 +83,7 @@ def test_the_worth_a_count_came_with_comes_back_with_it(tmp_path: Path) -> None:
     the request left) is rated so again by a resumed pane."""
     db = tmp_path / "h.sqlite3"
     live = turn(0, counted_per_char=0.2)
-    started = live[0]
-    assert isinstance(started, AttemptStarted)
-    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
-    with Store.open(db) as store:
-        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
-        rebuilt = store.attempt_events(attempt_id)
+    rebuilt = recorded_and_rebuilt(db, tmp_path, live)
     [usage] = [e for e in rebuilt if isinstance(e, Usage)]
     assert usage.tokens_per_char == 0.2
     resumed, shown = metrics(rebuilt), metrics(live)
