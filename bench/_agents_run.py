@@ -192,6 +192,19 @@ def leave_out(what: str | None) -> None:
         TicketPane.render_frame = take_in  # type: ignore[method-assign]
 
 
+def pace(fps: float | None, streams: int | None) -> None:
+    """Draw at another cadence than the app's (`agents.py --fps`, `--streams-per-frame`): `fps`
+    frames a second instead of `FRAME_S`'s, and `streams` of the panes that only stream drawn each
+    frame instead of `streams_per_frame`'s share (the focused pane, and a pane a person waits on,
+    are still drawn on every frame). What a slower cadence would save of lfg's CPU per update."""
+    from lfgtui.ui import app
+
+    if fps is not None:
+        app.FRAME_S = 1 / fps
+    if streams is not None:
+        app.streams_per_frame = lambda streaming: min(streaming, streams)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -251,6 +264,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
         watch_agents(watch)
     count_frames(Screen, watch)
     leave_out(args.leave_out)
+    pace(args.fps, args.streams_per_frame)
     providers_used = dict(BUILTIN)
     providers_used[AGENT] = replace(
         BUILTIN[AGENT].with_agent(nice=args.agent_nice), connect_timeout_s=AGENT_START_TIMEOUT_S

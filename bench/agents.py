@@ -44,6 +44,9 @@ main --detach`), interleaved with this tree's, and a ratio line agents/agents-ba
 `--leave-out text` runs the same with the answers never rendered (the panes' bodies stay blank; their
 headers, gauges and the screen updates go on), `--leave-out panes` with no pane drawn at all: what
 lfg's CPU per update is without that drawing, the floor that making it cheaper can reach.
+`--fps N` and `--streams-per-frame N` draw at another cadence than the app's (its frame clock at N
+a second; N of the panes that only stream drawn each frame, the focused one always): what drawing
+less often would save.
 """
 
 from __future__ import annotations
@@ -109,6 +112,10 @@ def measure(args: argparse.Namespace, kind: str, tickets: int) -> dict[str, Any]
     command += ["--agent-nice", str(args.agent_nice)]
     if args.leave_out:
         command += ["--leave-out", args.leave_out]
+    if args.fps is not None:
+        command += ["--fps", f"{args.fps:g}"]
+    if args.streams_per_frame is not None:
+        command += ["--streams-per-frame", str(args.streams_per_frame)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 120, env=env)
     if done.returncode != 0:
         return f"FAILED: {done.stderr.strip()[-600:]}"
@@ -153,6 +160,12 @@ def main() -> None:
         choices=LEFT_OUT,
         help="skip drawing the answers' text, or every pane, to see what the rest costs",
     )
+    parser.add_argument("--fps", type=float, help="frames the app draws a second (default: the app's, 20)")
+    parser.add_argument(
+        "--streams-per-frame",
+        type=int,
+        help="streaming panes, besides the focused one, each frame draws (default: the app's, about 2·√n)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -168,7 +181,12 @@ def main() -> None:
         return
     args.scenario = f"long-answer:tokens_per_s={args.rate:g},ttft_ms=100,repeat={args.length}"
     left = f" (left out: {args.leave_out})" if args.leave_out else ""
-    print(f"scenario: {args.scenario}{left}\n")
+    cadence = "".join(
+        f", {what} {value:g}"
+        for what, value in (("fps", args.fps), ("streams a frame", args.streams_per_frame))
+        if value is not None
+    )
+    print(f"scenario: {args.scenario}{left}{cadence}\n")
     print(table_head(["N", "panes", "run", *(label for label, _ in COLUMNS.values())]))
     ratio_lines: list[str] = []
     startup_lines: list[str] = []
