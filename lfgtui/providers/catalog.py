@@ -60,7 +60,7 @@ BUILTIN: dict[str, ProviderConfig] = {
         name="openai", kind="openai", api_key_env="OPENAI_API_KEY", default_model="gpt-4.1-mini"
     ),
     "anthropic": ProviderConfig(
-        name="anthropic", kind="anthropic", api_key_env="ANTHROPIC_API_KEY", default_model="claude-sonnet-4-5"
+        name="anthropic", kind="anthropic", api_key_env="ANTHROPIC_API_KEY", default_model="claude-sonnet-4-6"
     ),
     "xai": ProviderConfig(
         name="xai",

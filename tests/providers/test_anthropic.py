@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,10 @@ from lfgtui.providers.base import (
     ToolSpec,
     UserMessage,
 )
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.errors import classify
 from lfgtui.providers.usage import UsageCheck
+from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
@@ -81,6 +84,23 @@ async def test_usage_starts_at_message_start_and_the_request_has_the_required_fi
     assert sent.body["stream"] is True
     assert sent.body["messages"] == [{"role": "user", "content": "hi"}]
     assert "system" not in sent.body and "tools" not in sent.body
+
+
+async def test_the_built_in_default_model_is_not_one_the_sdk_says_is_near_its_end() -> None:
+    """A ticket on the built-in `anthropic` provider that names no model asks for its `default_model`.
+    The official SDK warns when a model nears its end of life (claude-sonnet-4-5's was 2026-11-30),
+    after which every such ticket would fail: the SDK bump that adds the warning fails this first."""
+    model = BUILTIN["anthropic"].default_model
+    async with SimServer(ScenarioLibrary(extra_dirs=()), models=ModelMap((), unknown="hello")) as sim:
+        adapter = AnthropicProvider(config(sim.url))
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = await collect(adapter, ask(model))
+        finally:
+            await adapter.aclose()
+    assert out.error is None and out.text
+    assert [str(w.message) for w in caught if model in str(w.message)] == []
 
 
 async def test_cache_reads_and_writes_are_reported_as_parts_of_the_prompt(
