@@ -4,8 +4,9 @@ One builder for every place that needs it, so a follow-up sends the same convers
 attempt ran: lfg's tool loop feeds it the events it yields (and sends what it holds as the next
 model call's messages), a coordinator the events its workers publish, and the history the events it
 rebuilds from rows. A model call (`RequestSent` of a new call) becomes one assistant message (its
-text, reasoning and tool calls, even when empty), followed by the results of its tool calls in the
-order the model made them, wherever they ran.
+text, reasoning and tool calls, even when empty, and the provider's own account of it when its
+`CallEnded` carries one: turns.py), followed by the results of its tool calls in the order the model
+made them, wherever they ran.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from lfgtui.events import (
     AttemptEnded,
+    CallEnded,
     Event,
     PromptSent,
     ReasoningDelta,
@@ -24,6 +26,7 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.providers.base import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+from lfgtui.turns import ProviderTurn
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Conversation:
     _reasoning: list[str] = field(default_factory=list)
     _calls: list[ToolCall] = field(default_factory=list)
     _results: list[ToolResult] = field(default_factory=list)
+    _turn: ProviderTurn | None = None
 
     def add(self, event: Event) -> None:
         """Take one event of the attempt (those that are no part of a conversation are ignored)."""
@@ -55,6 +59,8 @@ class Conversation:
                 self._calls.append(ToolCall(call_id, name, arguments, raw))
             case ToolResult():
                 self._results.append(event)
+            case CallEnded(turn=turn):
+                self._turn = turn
             case AttemptEnded():
                 self.so_far()
 
@@ -64,7 +70,7 @@ class Conversation:
             return self.messages
         if self._call is not None:
             text, reasoning = "".join(self._text), "".join(self._reasoning)
-            self.messages.append(AssistantMessage(text, reasoning, tuple(self._calls)))
+            self.messages.append(AssistantMessage(text, reasoning, tuple(self._calls), self._turn))
         names = {call.id: call.name for call in self._calls}
         order = {call.id: n for n, call in enumerate(self._calls)}
         for result in sorted(self._results, key=lambda r: order.get(r.call_id, len(order))):
@@ -72,6 +78,7 @@ class Conversation:
             self.messages.append(ToolResultMessage(result.call_id, name, result.output, result.is_error))
         self._call = None
         self._text, self._reasoning, self._calls, self._results = [], [], [], []
+        self._turn = None
         return self.messages
 
 

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 from lfgtui.outcome import Outcome
+from lfgtui.turns import ProviderTurn
 
 
 class ErrorKind(StrEnum):
@@ -483,9 +484,13 @@ class QuotaSeen(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(Event):
-    """A model call finished normally; `stop_reason` is the provider's (normalised) reason."""
+    """A model call finished normally; `stop_reason` is the provider's (normalised) reason. `turn`:
+    the call's whole output in its provider's own terms, when it holds parts the next call must send
+    back as they came (reasoning state: see turns.py); None when the visible text and tool calls say
+    it all."""
 
     stop_reason: str
+    turn: ProviderTurn | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ from lfgtui.history.rows import (
     take_tails,
 )
 from lfgtui.history.schema import PartKind
+from lfgtui.turns import ProviderTurn
 
 
 @dataclass(eq=False)
@@ -63,6 +64,7 @@ class PendingRequest:
     ended_seq: int | None = None
     ended_ms: float | None = None
     stop_reason: str | None = None
+    turn: ProviderTurn | None = None
     dirty: bool = False
 
 
@@ -270,7 +272,7 @@ REQUEST_SET = (
     "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
     "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
     "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ?, counted_chars = ?, "
-    "counted_per_char = ? "
+    "counted_per_char = ?, turn_wire = ?, turn_source = ?, turn_body = ? "
     "WHERE id = ?"
 )
 
@@ -302,8 +304,14 @@ def _request_values(attempt: PendingAttempt, request: PendingRequest) -> tuple[o
         shares_json(measured.models),
         None if measured.reported_tokens is None else measured.counted_chars,
         measured.counted_per_char,
+        *turn_columns(request.turn),
         request.row_id,
     )
+
+
+def turn_columns(turn: ProviderTurn | None) -> tuple[str | None, str | None, str | None]:
+    """A request's `turn_wire`, `turn_source` and `turn_body` (migration 22): NULL for no turn."""
+    return (None, None, None) if turn is None else (turn.wire, turn.source, turn.body)
 
 
 def shares_json(shares: tuple[ModelShare, ...]) -> str | None:

@@ -134,7 +134,7 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
             }
             events.add(_usage_key(record.requests, n), request.usage_ms, Usage, **usage)
         if request.ended_seq is not None and request.ended_ms is not None:
-            ended = {"stop_reason": request.stop_reason or ""}
+            ended = {"stop_reason": request.stop_reason or "", "turn": request.turn()}
             events.add((request.ended_seq, 0), request.ended_ms, CallEnded, **ended)
     for part in record.parts:
         rebuild = _FROM_PART.get(part.kind)

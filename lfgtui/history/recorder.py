@@ -588,6 +588,7 @@ class Recorder:
             request = attempt.requests[-1]
             request.ended_seq, request.ended_ms = event.seq, attempt.ms(event.t)
             request.stop_reason = event.stop_reason
+            request.turn = event.turn
             self._pending.touch_request(attempt, request)
 
     def _ended(self, attempt: PendingAttempt, event: AttemptEnded) -> None:

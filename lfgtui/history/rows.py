@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from lfgtui.events import ModelShare
 from lfgtui.history.values import read_values
+from lfgtui.turns import ProviderTurn
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
@@ -293,6 +294,16 @@ class RequestRow(Row):
     """The characters the reported count holds, by lfg's account (migration 20); NULL when unknown."""
     counted_per_char: float | None = None
     """What lfg's calibration said a character is worth when the count came (migration 21)."""
+    turn_wire: str | None = None
+    turn_source: str | None = None
+    turn_body: str | None = None
+    """The call's output as its provider said it, when it must go back verbatim (migration 22)."""
+
+    def turn(self) -> ProviderTurn | None:
+        """The call's `ProviderTurn`, when the row keeps a whole one."""
+        if self.turn_wire is None or self.turn_source is None or self.turn_body is None:
+            return None
+        return ProviderTurn(self.turn_wire, self.turn_source, self.turn_body)
 
     def model_shares(self) -> tuple[ModelShare, ...]:
         """The split `models` holds; none when it holds none, or nothing readable as one."""

@@ -449,7 +449,18 @@ count came (`Usage.tokens_per_char`), which a count holding input lfg never saw 
 resumed pane rates it as the live one did. NULL when the count came with none (a model API's, or
 nothing calibrated yet); a row recorded before says NULL: rated with `tokens_per_char`, as it was."""
 
+V22 = """
+ALTER TABLE requests ADD COLUMN turn_wire TEXT;
+ALTER TABLE requests ADD COLUMN turn_source TEXT;
+ALTER TABLE requests ADD COLUMN turn_body TEXT;
+"""
+"""A model call's whole output as its provider said it, when it holds reasoning state the next call
+must send back verbatim (`CallEnded.turn`, turns.py): the wire that can send it, the
+`provider/model` that said it, and the body (JSON). So a follow-up, a fork, a review's `--send` or a
+resumed run sends it back as the live attempt would have. NULL when the visible text and tool calls
+say it all, as for every row recorded before."""
+
 MIGRATIONS: tuple[str, ...] = (
-    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21,
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -1,7 +1,16 @@
-"""Anthropic Messages over the official SDK: text, thinking and tool_use content blocks."""
+"""Anthropic Messages over the official SDK: text, thinking and tool_use content blocks.
+
+A message with thinking in it (thinking blocks with their signatures, redacted thinking) is kept as
+the content blocks it streamed, in their order (`ContentBlocks`), and sent back exactly so in the
+calls after it: the API refuses a tool loop whose last assistant message lost its thinking or had it
+changed or moved ("thinking or redacted_thinking blocks in the latest assistant message cannot be
+modified"; Anthropic's thinking and troubleshooting-thinking pages, read 2026-11-26).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +25,10 @@ from anthropic.types import (
     RawMessageStartEvent,
     RawMessageStopEvent,
     RawMessageStreamEvent,
+    RedactedThinkingBlock,
+    SignatureDelta,
+    TextBlock,
+    ThinkingBlock,
     ThinkingDelta,
     ToolUseBlock,
 )
@@ -47,8 +60,16 @@ from lfgtui.providers.errors import classify
 from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
+from lfgtui.turns import ANTHROPIC, ProviderTurn, source_of
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
+
+ADAPTIVE_THINKING = re.compile(
+    r"claude-(?:(?:opus|sonnet|haiku|mythos)-(?:[5-9]|\d\d)|opus-4-(?:[7-9]|\d\d))\b"
+)
+"""Claude models that think adaptively by default, some (the 5.5 family) with their thinking
+`omitted` unless asked: lfg asks for it `summarized`, so the pane shows what the model thinks between
+its tool calls (Anthropic's thinking page: controlling thinking display, read 2026-11-26)."""
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -58,13 +79,19 @@ STOP_REASONS = {
 }
 
 
-def anthropic_messages(call: ModelCall) -> list[dict[str, Any]]:
-    """The conversation in Messages form; the tool results of one model call go back as one user message."""
+def anthropic_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
+    """The conversation in Messages form; the tool results of one model call go back as one user
+    message. An answer `provider`'s model gave with thinking goes back as the blocks it came in; any
+    other is rebuilt from its text and tool calls (turns.py)."""
     messages: list[dict[str, Any]] = []
     for message in call.messages:
         match message:
             case UserMessage(text=text):
                 messages.append({"role": "user", "content": text})
+            case AssistantMessage(turn=turn) if turn is not None and turn.sendable(
+                ANTHROPIC, provider, call.model
+            ):
+                messages.append({"role": "assistant", "content": json.loads(turn.body)})
             case AssistantMessage(text=text, tool_calls=tool_calls):
                 content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
                 content += [
@@ -113,6 +140,62 @@ class _ToolBlock:
 
 
 @dataclass
+class ContentBlocks:
+    """A streamed message's content blocks as the API would take them back: each block's start, what
+    its deltas add (text and thinking as lists of pieces, joined once at the end), and its
+    signature. Kept only when the message thinks (`turn`): a message of text and tool calls alone is
+    rebuilt from them as well."""
+
+    blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pieces: dict[int, list[str]] = field(default_factory=dict)
+    thinks: bool = False
+
+    def start(self, index: int, block: Any) -> None:
+        match block:
+            case ThinkingBlock(thinking=thinking, signature=signature):
+                self.thinks = True
+                self.blocks[index] = {"type": "thinking", "thinking": "", "signature": signature}
+                self.pieces[index] = [thinking] if thinking else []
+            case RedactedThinkingBlock(data=data):
+                self.thinks = True
+                self.blocks[index] = {"type": "redacted_thinking", "data": data}
+            case TextBlock(text=text):
+                self.blocks[index] = {"type": "text", "text": ""}
+                self.pieces[index] = [text] if text else []
+            case ToolUseBlock(id=call_id, name=name):
+                self.blocks[index] = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+            case _:  # a server tool's block, and whatever comes next: as it came
+                self.blocks[index] = block.model_dump(mode="json", exclude_none=True)
+
+    def piece(self, index: int, text: str) -> None:
+        pieces = self.pieces.get(index)
+        if pieces is not None:
+            pieces.append(text)
+
+    def signed(self, index: int, signature: str) -> None:
+        block = self.blocks.get(index)
+        if block is not None:
+            block["signature"] = block.get("signature", "") + signature
+
+    def tool_input(self, index: int, arguments: dict[str, Any]) -> None:
+        if index in self.blocks:
+            self.blocks[index]["input"] = arguments
+
+    def turn(self, provider: str, model: str) -> ProviderTurn | None:
+        """The blocks in their order, when the message thought; None when text and tool calls say it all."""
+        if not self.thinks:
+            return None
+        content = []
+        for index, block in sorted(self.blocks.items()):
+            if index in self.pieces:
+                key = "thinking" if block["type"] == "thinking" else "text"
+                block = {**block, key: "".join(self.pieces[index])}
+            content.append(block)
+        body = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return ProviderTurn(ANTHROPIC, source_of(provider, model), body)
+
+
+@dataclass
 class MessageReader:
     """Turns the raw events of one streamed message into ours, remembering what they said so far.
 
@@ -124,6 +207,7 @@ class MessageReader:
 
     ev: EventFactory
     tools: dict[int, _ToolBlock] = field(default_factory=dict)
+    content: ContentBlocks = field(default_factory=ContentBlocks)
     check: UsageCheck = field(init=False)
     prompt_tokens: int | None = None
     cache_read_tokens: int | None = None
@@ -140,13 +224,19 @@ class MessageReader:
             case RawMessageStartEvent(message=message):
                 self._prompt(message.usage)
                 return self._usage(output_tokens=None)
-            case RawContentBlockStartEvent(index=index, content_block=ToolUseBlock(id=call_id, name=name)):
-                self.tools[index] = _ToolBlock(call_id, name)
-                return [ev(ToolCallStarted, call_id=call_id, name=name)]
-            case RawContentBlockDeltaEvent(delta=AnthropicTextDelta(text=text)) if text:
+            case RawContentBlockDeltaEvent(index=index, delta=AnthropicTextDelta(text=text)) if text:
+                self.content.piece(index, text)
                 return [ev(TextDelta, text=text)]
-            case RawContentBlockDeltaEvent(delta=ThinkingDelta(thinking=text)) if text:
+            case RawContentBlockDeltaEvent(index=index, delta=ThinkingDelta(thinking=text)) if text:
+                self.content.piece(index, text)
                 return [ev(ReasoningDelta, text=text)]
+            case RawContentBlockDeltaEvent(index=index, delta=SignatureDelta(signature=signature)):
+                self.content.signed(index, signature)
+            case RawContentBlockStartEvent(index=index, content_block=block):
+                self.content.start(index, block)
+                if isinstance(block, ToolUseBlock):
+                    self.tools[index] = _ToolBlock(block.id, block.name)
+                    return [ev(ToolCallStarted, call_id=block.id, name=block.name)]
             case RawContentBlockDeltaEvent(index=index, delta=InputJSONDelta(partial_json=fragment)) if (
                 fragment and index in self.tools
             ):
@@ -157,6 +247,7 @@ class MessageReader:
                 tool = self.tools.pop(index)
                 raw = "".join(tool.fragments)
                 arguments, error = parse_tool_arguments(raw)
+                self.content.tool_input(index, arguments)
                 return [
                     ev(
                         ToolCallReady,
@@ -227,7 +318,7 @@ class AnthropicProvider:
         """
         request: dict[str, Any] = {
             "model": call.model,
-            "messages": anthropic_messages(call),
+            "messages": anthropic_messages(call, self.config.name),
             "max_tokens": call.max_tokens if call.max_tokens is not None else DEFAULT_MAX_TOKENS,
             "stream": True,
         }
@@ -238,6 +329,8 @@ class AnthropicProvider:
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in call.tools
             ]
+        if ADAPTIVE_THINKING.search(call.model):
+            request["thinking"] = {"type": "adaptive", "display": "summarized"}
         return request
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
@@ -256,7 +349,8 @@ class AnthropicProvider:
             raise ProviderError(classify(exc)) from exc
         if not message.finished:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
-        yield ev(CallEnded, stop_reason=message.stop_reason or "stop")
+        turn = message.content.turn(self.config.name, call.model)
+        yield ev(CallEnded, stop_reason=message.stop_reason or "stop", turn=turn)
 
     async def aclose(self) -> None:
         await self._client.close()

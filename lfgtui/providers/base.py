@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lfgtui.turns import ProviderTurn
+
 if TYPE_CHECKING:  # config/load.py reads provider configs: it need not make every event class
     from lfgtui.events import ErrorInfo, ErrorKind, Event, EventFactory
 
@@ -41,9 +43,15 @@ class UserMessage:
 
 @dataclass(frozen=True, slots=True)
 class AssistantMessage:
+    """One model call's answer. `turn`, when the provider said parts that must come back verbatim
+    (turns.py), is the whole answer as it said it: an adapter of its wire sends that instead of
+    rebuilding the answer from `text` and `tool_calls`, when the call goes to the same provider and
+    model."""
+
     text: str = ""
     reasoning: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    turn: ProviderTurn | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,17 @@
-"""OpenAI Chat Completions over the official SDK; also xAI, Ollama, vLLM, OpenRouter, LM Studio."""
+"""OpenAI Chat Completions over the official SDK; also xAI, Ollama, vLLM, OpenRouter, LM Studio.
+
+What a server adds to the standard answer to carry its model's reasoning (`ChatExtras`) goes back
+with the answer in the calls after it, under the names the server used and only to it: DeepSeek's
+and Kimi's `reasoning_content` ("The `reasoning_content` in the thinking mode must be passed back to
+the API", DeepSeek's thinking-mode guide), OpenRouter's `reasoning_details`, and each tool call's
+`extra_content` (Gemini's OpenAI endpoint puts its `thought_signature` there, and refuses a function
+call without it: Google's thought-signatures page). Ollama, which names its reasoning `reasoning`,
+never gets a `reasoning_content` (read 2026-11-26).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +44,7 @@ from lfgtui.providers.errors import classify
 from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
+from lfgtui.turns import CHAT, ProviderTurn, source_of
 
 STOP_REASONS = {
     "stop": "stop",
@@ -50,6 +61,8 @@ class _PartialCall:
     name: str = ""
     arguments: list[str] = field(default_factory=list)
     started: bool = False
+    extra: dict[str, Any] | None = None
+    """What the server sent with the call beyond the standard fields (`extra_content`), to send back."""
 
 
 @dataclass
@@ -63,8 +76,17 @@ class ToolCallAccumulator:
     ev: EventFactory
     calls: dict[int, _PartialCall] = field(default_factory=dict)
     done: list[_PartialCall] = field(default_factory=list)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each finished call's `extra_content` (and any other field of the server's own), by call id."""
 
-    def delta(self, index: int, call_id: str | None, name: str | None, fragment: str | None) -> list[Event]:
+    def delta(
+        self,
+        index: int,
+        call_id: str | None,
+        name: str | None,
+        fragment: str | None,
+        extra: dict[str, Any] | None = None,
+    ) -> list[Event]:
         events: list[Event] = []
         partial = self.calls.get(index)
         if partial is not None and call_id and partial.id and call_id != partial.id:
@@ -78,6 +100,8 @@ class ToolCallAccumulator:
             partial.name = name
         if fragment:
             partial.arguments.append(fragment)
+        if extra:
+            partial.extra = {**(partial.extra or {}), **extra}
         if not partial.started and partial.name:
             partial.started = True
             partial.id = partial.id or f"call_{index}_{len(self.done)}"
@@ -99,6 +123,8 @@ class ToolCallAccumulator:
             raw = "".join(call.arguments)
             arguments, error = parse_tool_arguments(raw)
             call_id = call.id or f"call_{call.index}"
+            if call.extra:
+                self.extras[call_id] = call.extra
             events.append(
                 self.ev(
                     ToolCallReady,
@@ -112,8 +138,57 @@ class ToolCallAccumulator:
         return events
 
 
-def chat_messages(call: ModelCall) -> list[dict[str, Any]]:
-    """The conversation in Chat Completions form."""
+@dataclass
+class ChatExtras:
+    """The reasoning a Chat Completions server streamed under its own field names: its reasoning text
+    under the one name it used, and OpenRouter's `reasoning_details` (their pieces merged by index, as
+    OpenRouter's docs say to send them back)."""
+
+    name: str | None = None
+    pieces: list[str] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    def reasoning(self, name: str, text: str) -> None:
+        if self.name is None:
+            self.name = name
+        if name == self.name:
+            self.pieces.append(text)
+
+    def detail(self, details: Any) -> None:
+        for detail in details if isinstance(details, list) else ():
+            if not isinstance(detail, dict):
+                continue
+            last = self.details[-1] if self.details else None
+            if last is not None and "index" in detail and last.get("index") == detail["index"]:
+                for key, value in detail.items():
+                    if (
+                        isinstance(value, str)
+                        and isinstance(last.get(key), str)
+                        and key not in ("type", "id")
+                    ):
+                        last[key] += value
+                    elif last.get(key) is None:
+                        last[key] = value
+            else:
+                self.details.append(dict(detail))
+
+    def turn(self, calls: dict[str, dict[str, Any]], provider: str, model: str) -> ProviderTurn | None:
+        """What to add to the rebuilt answer when it goes back: `fields` on the message, `calls` on
+        each tool call by id; None when the server added nothing."""
+        fields: dict[str, Any] = {}
+        if self.name is not None:
+            fields[self.name] = "".join(self.pieces)
+        if self.details:
+            fields["reasoning_details"] = self.details
+        if not fields and not calls:
+            return None
+        body = json.dumps({"fields": fields, "calls": calls}, ensure_ascii=False, separators=(",", ":"))
+        return ProviderTurn(CHAT, source_of(provider, model), body)
+
+
+def chat_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
+    """The conversation in Chat Completions form. An answer `provider`'s model gave with reasoning
+    fields of the server's own goes back with them (turns.py); any other without."""
     messages: list[dict[str, Any]] = []
     if call.system:
         messages.append({"role": "system", "content": call.system})
@@ -121,14 +196,23 @@ def chat_messages(call: ModelCall) -> list[dict[str, Any]]:
         match message:
             case UserMessage(text=text):
                 messages.append({"role": "user", "content": text})
-            case AssistantMessage(text=text, tool_calls=tool_calls):
-                entry: dict[str, Any] = {"role": "assistant", "content": text or None}
+            case AssistantMessage(text=text, tool_calls=tool_calls, turn=turn):
+                added: dict[str, Any] = {}
+                if turn is not None and turn.sendable(CHAT, provider, call.model):
+                    added = json.loads(turn.body)
+                entry: dict[str, Any] = {
+                    "role": "assistant",
+                    "content": text or None,
+                    **added.get("fields", {}),
+                }
                 if tool_calls:
+                    per_call = added.get("calls", {})
                     entry["tool_calls"] = [
                         {
                             "id": c.id,
                             "type": "function",
                             "function": {"name": c.name, "arguments": c.raw_arguments},
+                            **per_call.get(c.id, {}),
                         }
                         for c in tool_calls
                     ]
@@ -189,14 +273,21 @@ def openai_client(config: ProviderConfig) -> openai.AsyncOpenAI:
     )
 
 
-def _reasoning(delta: Any) -> str | None:
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def _reasoning(delta: Any, extras: ChatExtras) -> str | None:
     """The reasoning text of compatible servers (`reasoning_content`, `reasoning`), which the SDK does
-    not declare: read from the model's extras, because `getattr` on a pydantic model raises inside
-    for every absent name (4.6 µs a chunk, measured, on the per-token path)."""
+    not declare, noted in `extras` with OpenRouter's `reasoning_details`: read from the model's
+    extras, because `getattr` on a pydantic model raises inside for every absent name (4.6 µs a
+    chunk, measured, on the per-token path)."""
     extra = delta.model_extra or {}
-    for name in ("reasoning_content", "reasoning"):
+    if (details := extra.get("reasoning_details")) is not None:
+        extras.detail(details)
+    for name in REASONING_FIELDS:
         value = extra.get(name, delta.__dict__.get(name))
         if isinstance(value, str) and value:
+            extras.reasoning(name, value)
             return value
     return None
 
@@ -210,7 +301,7 @@ class OpenAIChatProvider:
     def _request(self, call: ModelCall) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": call.model,
-            "messages": chat_messages(call),
+            "messages": chat_messages(call, self.config.name),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -231,6 +322,7 @@ class OpenAIChatProvider:
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
         tools = ToolCallAccumulator(ev)
+        extras = ChatExtras()
         usage = UsageCheck(ev)
         stop_reason: str | None = None
         try:
@@ -244,14 +336,18 @@ class OpenAIChatProvider:
                             yield event
                     for choice in chunk.choices:
                         delta = choice.delta
-                        if reasoning_text := _reasoning(delta):
+                        if reasoning_text := _reasoning(delta, extras):
                             yield ev(ReasoningDelta, text=reasoning_text)
                         if delta.content:
                             yield ev(TextDelta, text=delta.content)
                         for tc in delta.tool_calls or ():
                             fn = tc.function
                             for event in tools.delta(
-                                tc.index, tc.id, fn.name if fn else None, fn.arguments if fn else None
+                                tc.index,
+                                tc.id,
+                                fn.name if fn else None,
+                                fn.arguments if fn else None,
+                                tc.model_extra,
                             ):
                                 yield event
                         if choice.finish_reason:
@@ -266,7 +362,8 @@ class OpenAIChatProvider:
             raise ProviderError(classify(exc)) from exc
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
-        yield ev(CallEnded, stop_reason=stop_reason)
+        turn = extras.turn(tools.extras, self.config.name, call.model)
+        yield ev(CallEnded, stop_reason=stop_reason, turn=turn)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -1,8 +1,19 @@
-"""The OpenAI Responses API over the official SDK: typed events, reasoning summaries, function calls."""
+"""The OpenAI Responses API over the official SDK: typed events, reasoning summaries, function calls.
+
+Nothing depends on what the server stores (`store: false`): a response with reasoning in it is kept
+as the output items it ended with (`OutputItems`: each item as its `output_item.done` gave it, with
+the reasoning's `encrypted_content` and each message's `phase`) and sent back as they came in the
+calls after it. OpenAI refuses a reasoning item without the item that followed it ("Item 'rs_…' of
+type 'reasoning' was provided without its required following item"), and a model that loses its
+reasoning between tool calls does the work again (OpenAI's reasoning guide and Responses API
+reference, read 2026-11-26).
+"""
 
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +29,8 @@ from openai.types.responses import (
     ResponseIncompleteEvent,
     ResponseOutputItemAddedEvent,
     ResponseOutputItemDoneEvent,
+    ResponseOutputMessage,
+    ResponseReasoningItem,
     ResponseReasoningSummaryTextDeltaEvent,
     ResponseReasoningTextDeltaEvent,
     ResponseRefusalDeltaEvent,
@@ -50,8 +63,37 @@ from lfgtui.providers.errors import classify
 from lfgtui.providers.openai_chat import cache_tokens, openai_client
 from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.usage import UsageCheck
+from lfgtui.turns import RESPONSES, ProviderTurn, source_of
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
+
+REASONING_MODELS = re.compile(r"(?:.*/)?(?:o[1-9]|gpt-5|gpt-6|gpt-[7-9]|codex)")
+"""OpenAI's reasoning models, whose reasoning lfg asks for encrypted (to send back) and summarised
+(to show): any other model refuses the `reasoning` parameter."""
+
+
+@dataclass
+class OutputItems:
+    """A response's output items as each `output_item.done` gave them, by output index: kept (`turn`)
+    when one is reasoning or a message with a `phase`, what the next call must send back as it came."""
+
+    items: dict[int, dict[str, Any]] = field(default_factory=dict)
+    opaque: bool = False
+
+    def done(self, index: int, item: Any) -> None:
+        match item:
+            case ResponseReasoningItem():
+                self.opaque = True
+            case ResponseOutputMessage(phase=phase) if phase is not None:
+                self.opaque = True
+        self.items[index] = item.model_dump(mode="json", exclude_none=True)
+
+    def turn(self, provider: str, model: str) -> ProviderTurn | None:
+        if not self.opaque:
+            return None
+        items = [item for _, item in sorted(self.items.items())]
+        body = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+        return ProviderTurn(RESPONSES, source_of(provider, model), body)
 
 
 @dataclass
@@ -121,13 +163,19 @@ class FunctionCalls:
         ]
 
 
-def responses_input(call: ModelCall) -> list[dict[str, Any]]:
-    """The conversation as Responses input items (the system prompt goes in `instructions`)."""
+def responses_input(call: ModelCall, provider: str) -> list[dict[str, Any]]:
+    """The conversation as Responses input items (the system prompt goes in `instructions`). An answer
+    `provider`'s model gave with reasoning goes back as the items it came in; any other is rebuilt
+    from its text and function calls (turns.py)."""
     items: list[dict[str, Any]] = []
     for message in call.messages:
         match message:
             case UserMessage(text=text):
                 items.append({"role": "user", "content": text})
+            case AssistantMessage(turn=turn) if turn is not None and turn.sendable(
+                RESPONSES, provider, call.model
+            ):
+                items += json.loads(turn.body)
             case AssistantMessage(text=text, tool_calls=tool_calls):
                 if text:
                     items.append({"role": "assistant", "content": text})
@@ -179,7 +227,15 @@ class OpenAIResponsesProvider:
         warm_event_parser()
 
     def _request(self, call: ModelCall) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": call.model, "input": responses_input(call), "stream": True}
+        request: dict[str, Any] = {
+            "model": call.model,
+            "input": responses_input(call, self.config.name),
+            "stream": True,
+            "store": False,
+        }
+        if REASONING_MODELS.match(call.model):
+            request["include"] = ["reasoning.encrypted_content"]
+            request["reasoning"] = {"summary": "auto"}
         if call.system:
             request["instructions"] = call.system
         if call.tools:
@@ -202,6 +258,7 @@ class OpenAIResponsesProvider:
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:
         calls = FunctionCalls(ev)
+        output = OutputItems()
         stop_reason: str | None = None
         try:
             stream = await self._create(**self._request(call))
@@ -223,8 +280,11 @@ class OpenAIResponsesProvider:
                             for out in calls.delta(index, fragment):
                                 yield out
                         case ResponseOutputItemDoneEvent(item=ResponseFunctionToolCall() as item):
+                            output.done(event.output_index, item)
                             for out in calls.done(event.output_index, item):
                                 yield out
+                        case ResponseOutputItemDoneEvent(item=item):
+                            output.done(event.output_index, item)
                         case (
                             ResponseCompletedEvent(response=response)
                             | ResponseIncompleteEvent(response=response)
@@ -247,7 +307,7 @@ class OpenAIResponsesProvider:
             raise ProviderError(classify(exc)) from exc
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
-        yield ev(CallEnded, stop_reason=stop_reason)
+        yield ev(CallEnded, stop_reason=stop_reason, turn=output.turn(self.config.name, call.model))
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -7,6 +7,11 @@ wants tools. Nothing a model sends can crash it: an unknown tool, bad arguments 
 approval become error results the model sees. Nor can it stream forever: past `max_output_chars`
 (text, reasoning, tool arguments and a service's tool results, over every call of the attempt) the
 stream is closed and the attempt fails, keeping what arrived.
+
+Each answer goes back to the model in the next call as its provider said it, reasoning state and
+all (turns.py). An earlier conversation's answers from another provider or model (a fork or a
+follow-up on another model, a fallback) go back as their text and tool calls only, and the attempt
+says so first.
 """
 
 from __future__ import annotations
@@ -27,17 +32,19 @@ from lfgtui.events import (
     EventFactory,
     Outcome,
     ReasoningDelta,
+    Status,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
     ToolResult,
 )
-from lfgtui.providers.base import Message, ModelCall, Provider, ProviderError
+from lfgtui.providers.base import AssistantMessage, Message, ModelCall, Provider, ProviderError
 from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import ProviderLimiter
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.tools.base import ToolOutcome
 from lfgtui.tools.toolbox import Toolbox
+from lfgtui.turns import source_of
 
 NO_TOOLS = "error: this run offers no tools"
 
@@ -76,6 +83,8 @@ async def run_tool_loop(
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
     conversation = Conversation([] if transcript is None else transcript)
     conversation.messages.extend(task.call.messages)
+    if note := reasoning_left_behind(conversation.messages, source_of(provider.config.name, task.call.model)):
+        yield ev(Status, message=note)
     streamed = 0
     for call_index in range(task.max_calls):
         ready: list[ToolCallReady] = []
@@ -123,6 +132,20 @@ async def run_tool_loop(
         f"stopped after {task.max_calls} model calls (max_calls) while the model was still calling tools"
     )
     yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_CALLS, message))
+
+
+def reasoning_left_behind(messages: list[Message], to: str) -> str | None:
+    """What to say when answers of the conversation carry reasoning state of a provider and model
+    other than `to`, which the calls to `to` cannot send back; None when there are none."""
+    sources = {
+        m.turn.source for m in messages if isinstance(m, AssistantMessage) and m.turn and m.turn.source != to
+    }
+    if not sources:
+        return None
+    return (
+        f"reasoning of {', '.join(sorted(sources))} was not carried over to {to}: "
+        "it gets the earlier answers' text and tool calls only"
+    )
 
 
 def streamed_chars(event: Event) -> int:

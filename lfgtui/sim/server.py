@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from lfgtui.sim import websocket
+from lfgtui.sim import reasoning_rules, websocket
 from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.quota import Quotas, Taken, relayed
+from lfgtui.sim.reasoning_rules import Replay
 from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
     BadRequest,
@@ -80,6 +81,9 @@ class RequestRecord:
     fault: FaultKind | None = None
     usage: SimUsage | None = None
     """The counts a streamed answer reported as it finished."""
+    replay: Replay | None = None
+    """How much of the reasoning state of the conversation's earlier answers came back
+    (reasoning_rules.py); None where the protocol has none."""
 
     @property
     def first_token_at(self) -> float | None:
@@ -365,6 +369,7 @@ class SimServer:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
             scenario = self._scenario(sim_request, record)
+            record.replay = reasoning_rules.check(path, body, sim_request, scenario)
         except (BadRequest, ScenarioError) as exc:
             record.status = status = _refusal_status(exc)
             await _send_json(conn, status, protocol.error_body(status, str(exc)))

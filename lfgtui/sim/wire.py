@@ -58,6 +58,8 @@ class SimRequest:
     stream: bool = True  # False: the whole answer as one JSON body, as the API answers `stream: false`
     json_output: bool = False  # the request asks for JSON output (see `json_answer`)
     json_schema: Any = None  # ... shaped by this schema, when it gives one
+    thinking_omitted: bool = False
+    """Anthropic: the thinking is signed but not shown (`display: "omitted"`, or the model's default)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from tests.support.recording import (
     as_schema_18,
     as_schema_19,
     as_schema_20,
+    as_schema_21,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -172,12 +173,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_18, 18),
         (as_schema_19, 19),
         (as_schema_20, 20),
+        (as_schema_21, 21),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 20 really had."""
+    """What the migration tests start from is the shape schemas 2 to 21 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

@@ -41,9 +41,11 @@ from lfgtui.providers.errors import classify
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.protocols.anthropic import AnthropicEncoder, AnthropicProtocol
+from lfgtui.sim.reasoning_rules import thinking_signature
 from lfgtui.sim.scenario import Scenario, ScenarioLibrary, SimCall, SimToolCall
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, SimRequest, SimUsage, count_usage, plan_call
+from lfgtui.turns import ANTHROPIC, ProviderTurn
 from tests.support.streams import CannedServer, Collected, ask, cached_usage, collect
 
 
@@ -111,16 +113,15 @@ async def test_cache_reads_and_writes_are_reported_as_parts_of_the_prompt(
     assert [(u.input_tokens, u.cache_read_tokens, u.cache_write_tokens) for u in usages] == [expected] * 2
 
 
-async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvider, sim: SimServer) -> None:
-    paris = ToolCall("toolu_a", "get_weather", {"city": "Paris"}, '{"city": "Paris"}')
-    tokyo = ToolCall("toolu_b", "get_weather", {"city": "Tokyo"}, '{"city": "Tokyo"}')
+def weather_call(answer: AssistantMessage) -> ModelCall:
+    """The call after `answer`, which asked for the weather in two cities."""
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
-    conversation = ModelCall(
+    return ModelCall(
         model="parallel-tools",
         system="You are a weather agent.",
         messages=(
             UserMessage("Weather in Paris and Tokyo?"),
-            AssistantMessage(text="Checking both.", reasoning="two cities", tool_calls=(paris, tokyo)),
+            answer,
             ToolResultMessage("toolu_a", "get_weather", "Paris: 18 C"),
             ToolResultMessage("toolu_b", "get_weather", "error: timeout", is_error=True),
         ),
@@ -128,7 +129,33 @@ async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvi
         max_tokens=500,
         temperature=0.2,
     )
-    out = await collect(provider, conversation)
+
+
+PARIS = ToolCall("toolu_a", "get_weather", {"city": "Paris"}, '{"city": "Paris"}')
+TOKYO = ToolCall("toolu_b", "get_weather", {"city": "Tokyo"}, '{"city": "Tokyo"}')
+RESULTS = {
+    "role": "user",
+    "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_a", "content": "Paris: 18 C", "is_error": False},
+        {"type": "tool_result", "tool_use_id": "toolu_b", "content": "error: timeout", "is_error": True},
+    ],
+}
+
+
+async def test_an_answer_goes_back_as_the_blocks_it_came_in_and_its_results_as_one_user_message(
+    provider: AnthropicProvider, sim: SimServer
+) -> None:
+    """Its thinking, signed, and its text between its tool calls, in their order: as the model said
+    it (turns.py), however lfg shows it."""
+    blocks = [
+        {"type": "thinking", "thinking": "two cities", "signature": thinking_signature("two cities")},
+        {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {"city": "Paris"}},
+        {"type": "text", "text": "Checking both."},
+        {"type": "tool_use", "id": "toolu_b", "name": "get_weather", "input": {"city": "Tokyo"}},
+    ]
+    turn = ProviderTurn(ANTHROPIC, f"{provider.config.name}/parallel-tools", json.dumps(blocks))
+    answer = AssistantMessage("Checking both.", "two cities", (PARIS, TOKYO), turn)
+    out = await collect(provider, weather_call(answer))
     assert out.error is None
     assert out.text == "Paris is 18 C with light rain; Tokyo is 24 C and clear."
     assert sim.log[-1].call_index == 1
@@ -136,38 +163,39 @@ async def test_tool_results_go_back_as_one_user_message(provider: AnthropicProvi
     assert sent["system"] == "You are a weather agent."
     assert sent["messages"] == [
         {"role": "user", "content": "Weather in Paris and Tokyo?"},
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "text", "text": "Checking both."},
-                {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {"city": "Paris"}},
-                {"type": "tool_use", "id": "toolu_b", "name": "get_weather", "input": {"city": "Tokyo"}},
-            ],
-        },
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_a",
-                    "content": "Paris: 18 C",
-                    "is_error": False,
-                },
-                {
-                    "type": "tool_result",
-                    "tool_use_id": "toolu_b",
-                    "content": "error: timeout",
-                    "is_error": True,
-                },
-            ],
-        },
+        {"role": "assistant", "content": blocks},
+        RESULTS,
     ]
     assert sent["tools"] == [
-        {"name": "get_weather", "description": "Current weather", "input_schema": schema}
+        {
+            "name": "get_weather",
+            "description": "Current weather",
+            "input_schema": weather_call(answer).tools[0].parameters,
+        }
     ]
     assert sent["max_tokens"] == 500
     assert "temperature" not in sent  # API version 2026-10-21 refuses every sampling parameter
     assert sim.log[-1].headers["anthropic-version"] >= "2026-10-21"
+
+
+async def test_an_answer_of_another_model_goes_back_as_its_text_and_tool_calls(
+    provider: AnthropicProvider, sim: SimServer
+) -> None:
+    """Its thinking is bound to the model that thought it: another gets no signed block it cannot
+    read, and no reasoning rebuilt as text."""
+    signed = [{"type": "thinking", "thinking": "two cities", "signature": thinking_signature("two cities")}]
+    turn = ProviderTurn(ANTHROPIC, "elsewhere/claude-opus-5", json.dumps(signed))
+    answer = AssistantMessage("Checking both.", "two cities", (PARIS, TOKYO), turn)
+    out = await collect(provider, weather_call(answer))
+    assert out.error is None
+    assert sim.log[-1].body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "Checking both."},
+            {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {"city": "Paris"}},
+            {"type": "tool_use", "id": "toolu_b", "name": "get_weather", "input": {"city": "Tokyo"}},
+        ],
+    }
 
 
 @pytest.mark.parametrize(

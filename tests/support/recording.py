@@ -341,9 +341,21 @@ ADDED_IN_V20 = [("requests", "counted_chars")]
 ADDED_IN_V21 = [("requests", "counted_per_char")]
 
 
+ADDED_IN_V22 = [("requests", "turn_wire"), ("requests", "turn_source"), ("requests", "turn_body")]
+
+
+def as_schema_21(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 21 wrote: requests without their provider's
+    own account of the call (migration `V22`)."""
+    for table, column in ADDED_IN_V22:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 21")
+
+
 def as_schema_20(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 20 wrote: requests without the worth their
     counts came with (migration `V21`)."""
+    as_schema_21(conn)
     for table, column in ADDED_IN_V21:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 20")
@@ -518,3 +530,13 @@ def older_lfg_recording(db: Path, folder: Path) -> Iterator[str]:
         yield run.id
     finally:
         lock.release()
+
+
+def recorded_and_rebuilt(db: Path, tmp_path: Path, live: list[Event]) -> list[Event]:
+    """`live` (an attempt's events from its start) recorded into `db`, and rebuilt from its rows."""
+    started = live[0]
+    assert isinstance(started, AttemptStarted)
+    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
+    with Store.open(db) as store:
+        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
+        return store.attempt_events(attempt_id)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from lfgtui.sim.reasoning_rules import ANTHROPIC_OMITTED, thinking_signature
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
@@ -77,8 +78,15 @@ class AnthropicProtocol(OneCallPerRequest):
         if sampling and headers.get("anthropic-version", "") >= NO_SAMPLING_VERSION:
             raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
         call = calls_answered(messages)
+        thinking = body.get("thinking")
+        display = thinking.get("display") if isinstance(thinking, dict) else None
+        omitted = display == "omitted" or (display is None and ANTHROPIC_OMITTED.search(model) is not None)
         return SimRequest(
-            model=model, call_index=call, input_tokens=estimate_input_tokens(body), stream=stream
+            model=model,
+            call_index=call,
+            input_tokens=estimate_input_tokens(body),
+            stream=stream,
+            thinking_omitted=omitted,
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
@@ -106,6 +114,8 @@ class AnthropicEncoder:
         self.pinged = False
         self.saw_tool_call = False
         self.shapes = FrameShapes()
+        self.thinking: list[str] = []  # the open thinking block's, for its signature
+        self.omitted = request.thinking_omitted
 
     def _block(self, kind: PieceKind, block: dict[str, Any]) -> list[bytes]:
         """Open a block of `kind` unless one is open already; the first block is followed by a ping."""
@@ -124,7 +134,8 @@ class AnthropicEncoder:
         """Close the open block; a thinking block gets its signature just before it closes."""
         frames: list[bytes] = []
         if self.open_kind is PieceKind.REASONING:
-            signature = f"EqsimSig{self.id}x{self.index}"
+            signature = thinking_signature("".join(self.thinking))
+            self.thinking = []
             frames.append(self._delta({"type": "signature_delta", "signature": signature}))
         if self.open_kind is not None:
             frames.append(_event({"type": "content_block_stop", "index": self.index}))
@@ -146,8 +157,9 @@ class AnthropicEncoder:
         this wire format cannot carry broken JSON outside a stream."""
         content: list[dict[str, Any]] = []
         if answer.reasoning:
-            signature = f"EqsimSig{self.id}x0"
-            content.append({"type": "thinking", "thinking": answer.reasoning, "signature": signature})
+            signature = thinking_signature(answer.reasoning)
+            thinking = "" if self.omitted else answer.reasoning
+            content.append({"type": "thinking", "thinking": thinking, "signature": signature})
         if answer.text:
             content.append({"type": "text", "text": answer.text, "citations": None})
         for index, call in enumerate(answer.tool_calls):
@@ -202,6 +214,9 @@ class AnthropicEncoder:
             case PieceKind.REASONING:
                 block = {"type": "thinking", "thinking": "", "signature": ""}
                 opened = self._block(PieceKind.REASONING, block)
+                self.thinking.append(piece.text)
+                if self.omitted:  # signed, but not shown
+                    return opened
                 return [*opened, self._token("thinking_delta", "thinking", piece.text)]
             case PieceKind.TEXT:
                 block = {"type": "text", "text": ""}

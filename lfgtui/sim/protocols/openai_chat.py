@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from lfgtui.sim.reasoning_rules import CHAT_THOUGHT_SIGNATURE, thought_signature
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
@@ -118,12 +119,15 @@ class OpenAIChatEncoder:
                 return [self.shapes.frame(PieceKind.REASONING, self._reasoning, piece.text)]
             case PieceKind.TOOL_START:
                 self.saw_tool_call = True
+                call_id = f"call_sim{piece.call}x{piece.tool_index}"
                 call = {
                     "index": piece.tool_index,
-                    "id": f"call_sim{piece.call}x{piece.tool_index}",
+                    "id": call_id,
                     "type": "function",
                     "function": {"name": piece.tool_name, "arguments": ""},
                 }
+                if CHAT_THOUGHT_SIGNATURE.match(self.request.model):  # Gemini's OpenAI endpoint
+                    call["extra_content"] = {"google": {"thought_signature": thought_signature(call_id)}}
                 return [self._chunk({"tool_calls": [call]})]
             case PieceKind.TOOL_ARGS:
                 return [self.shapes.frame(PieceKind.TOOL_ARGS, self._arguments, piece.text, piece.tool_index)]

@@ -7,12 +7,12 @@ the stream ends with `response.completed` carrying the whole response, usage inc
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from lfgtui.sim.protocols.openai_chat import openai_error_body
+from lfgtui.sim.reasoning_rules import sealed_reasoning
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
@@ -303,7 +303,7 @@ class OpenAIResponsesEncoder:
         frames = self._close()
         item_id = f"{'rs' if kind == 'reasoning' else 'msg'}_{self.tag}{self._index}"
         if kind == "reasoning":
-            sealed = base64.urlsafe_b64encode(f"lfg-sim reasoning {item_id}".encode()).decode()
+            sealed = sealed_reasoning(item_id)
             frames += self._add(
                 {"id": item_id, "type": "reasoning", "encrypted_content": sealed, "summary": []}
             )
