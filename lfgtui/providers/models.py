@@ -24,7 +24,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from lfgtui.providers.base import ProviderConfig
 
 Thinking = Literal["none", "optional", "adaptive", "always"]
 """How a model thinks: `none` never; `optional` only when asked; `adaptive` on by default, deciding
@@ -307,6 +310,25 @@ def lifecycle(model: str, today: date) -> Verdict:
 def vendor_models(vendor: str) -> list[ModelFacts]:
     """Every model of `vendor` the table holds, in the table's order (newest first)."""
     return [facts(model) or known for model, known in TABLE.items() if known.vendor == vendor]
+
+
+KIND_VENDORS: Mapping[str, str] = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
+"""The vendor a provider of this kind talks to when it names no base URL."""
+
+
+def serves(config: ProviderConfig) -> str | None:
+    """The vendor whose API `config` talks to (by its base URL's host, else its kind's own API);
+    None for any other server (a gateway, a server on this machine, the sim, a coding agent), whose
+    model names and schedule are its own."""
+    if config.base_url is None:
+        return KIND_VENDORS.get(config.kind)
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(config.base_url).hostname
+    except ValueError:
+        return None
+    return next((vendor for vendor, api in VENDOR_HOSTS.items() if host == api), None)
 
 
 def _sdk_end_of_life(model: str, table_id: str) -> date | None:
