@@ -67,7 +67,8 @@ def test_a_model_is_ok_then_retiring_then_retired() -> None:
     assert "tomorrow" in lifecycle("gpt-4.1-mini", shutdown - timedelta(days=1)).message
     gone = lifecycle("gpt-4.1-mini-2025-04-14", shutdown)
     assert gone.status is Status.RETIRED
-    assert gone.message.startswith("model 'gpt-4.1-mini-2025-04-14' was retired on 2027-01-14: use 'gpt-6-luna'")
+    retired = "model 'gpt-4.1-mini-2025-04-14' was retired on 2027-01-14: use 'gpt-6-luna'"
+    assert gone.message.startswith(retired)
 
 
 def test_xai_grok_4_is_retired_and_names_its_replacement() -> None:
