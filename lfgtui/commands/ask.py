@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from lfgtui.commands.common import EXIT_USAGE, add_config
 from lfgtui.commands.subcommands import Subcommands
+
+if TYPE_CHECKING:
+    from lfgtui.providers.base import ProviderConfig
 
 
 def add_ask_command(commands: Subcommands) -> None:
@@ -70,6 +74,8 @@ async def ask(args: argparse.Namespace) -> int:
             print(f"lfg: {exc}", file=sys.stderr)
             return EXIT_USAGE
         model = args.model or provider.config.ask_model or provider.config.default_model or ""
+        if (refused := _retired(provider.config, model, args)) is not None:
+            return refused
         call = ModelCall(model=model, messages=(UserMessage(args.prompt),), system=args.system)
         prices = PriceBook({args.provider: resolve(providers.configs[args.provider])})  # as lfg run does
         metrics = Metrics(pricer=prices.pricer(args.provider, model))
@@ -94,3 +100,26 @@ async def ask(args: argparse.Namespace) -> int:
         print(file=sys.stdout)
         print(inert(f"{provider.config.name}/{model} · {gauges(metrics)}"), file=sys.stderr)
         return 0 if outcome is Outcome.COMPLETED else 1
+
+
+def _retired(config: ProviderConfig, model: str, args: argparse.Namespace) -> int | None:
+    """EXIT_USAGE when `model` is retired at the vendor `config` talks to, naming where the model
+    came from and its replacement; one retiring within 30 days is a warning and the answer goes on."""
+    from datetime import date
+
+    from lfgtui.providers.models import Status, lifecycle, serves
+
+    if serves(config) is None:
+        return None
+    status, message = lifecycle(model, date.today())
+    field = (
+        "--model"
+        if args.model
+        else f"[providers.{config.name}] {'ask_model' if config.ask_model else 'default_model'}"
+    )
+    if status is Status.RETIRED:
+        print(f"lfg: {field}: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    if status is Status.RETIRING:
+        print(f"lfg: warning: {field}: {message}", file=sys.stderr)
+    return None

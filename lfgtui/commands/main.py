@@ -23,6 +23,7 @@ from lfgtui.commands.completion import add_completion_command
 from lfgtui.commands.fork import add_fork_command
 from lfgtui.commands.history import add_history_commands
 from lfgtui.commands.land import add_land_command
+from lfgtui.commands.models import add_models_command
 from lfgtui.commands.paths import add_paths_command
 from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ask_command(commands)
     add_run_command(commands)
     add_agents_command(commands)
+    add_models_command(commands)
     add_history_commands(commands)
     add_resume_commands(commands)
     add_remote_commands(commands)

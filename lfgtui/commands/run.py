@@ -132,7 +132,10 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
     try:
         config = load_config(args.config)
-        return config, load_tickets(args.file, config, BUILTIN_TOOLS)
+        tickets = load_tickets(args.file, config, BUILTIN_TOOLS)
+        for warning in tickets.warnings:  # a model retiring soon: said before the run, not in it
+            print(warning, file=sys.stderr)
+        return config, tickets
     except ValidationError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

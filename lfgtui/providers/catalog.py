@@ -67,7 +67,7 @@ BUILTIN: dict[str, ProviderConfig] = {
         kind="openai",
         base_url="https://api.x.ai/v1",
         api_key_env="XAI_API_KEY",
-        default_model="grok-4",
+        default_model="grok-4.7",
     ),
     "ollama": ProviderConfig(
         name="ollama", kind="openai", base_url="http://localhost:11434/v1", default_model="llama3.2"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,12 +30,14 @@ from lfgtui.config.validation import (
     TABLE_LIST,
     Checker,
     Kind,
+    Problem,
     load_toml,
     unknown,
 )
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.models import Status, lifecycle, serves
 from lfgtui.tickets.fanout import (
     AGENTS,
     FALLBACK,
@@ -139,18 +142,27 @@ def load_tickets(
     config: Configured,
     known_tools: Collection[str],
     env: Mapping[str, str] | None = None,
+    today: date | None = None,
 ) -> TicketFile:
-    """Load and validate a tickets file; raises `ValidationError` listing every problem in it."""
-    return _Loader(path, config, known_tools, os.environ if env is None else env).load()
+    """Load and validate a tickets file; raises `ValidationError` listing every problem in it.
+    `today`: the day a model's lifecycle is judged on (default: today)."""
+    environ = os.environ if env is None else env
+    return _Loader(path, config, known_tools, environ, today or date.today()).load()
 
 
 class _Loader:
     """The checks of one tickets file, sharing the file, the config and the problems found so far."""
 
     def __init__(
-        self, path: Path, config: Configured, known_tools: Collection[str], env: Mapping[str, str]
+        self,
+        path: Path,
+        config: Configured,
+        known_tools: Collection[str],
+        env: Mapping[str, str],
+        today: date,
     ) -> None:
         self.path = path
+        self.today = today
         self.folder = path.resolve().parent
         self.config = config
         self.known_tools = frozenset(known_tools)
@@ -180,6 +192,7 @@ class _Loader:
         self._check_tournaments(drafts, defaults, variants)
         self._check_fallbacks(drafts, defaults, variants)
         judges = {draft.index: self._judge(draft, defaults, variants) for draft in drafts}
+        warnings = self._check_lifecycles(drafts, defaults, variants, judges)
         self.check.raise_if_any()
         tickets: list[Ticket] = []
         for draft in drafts:
@@ -189,7 +202,7 @@ class _Loader:
         offline = fallback == OFFLINE_PROVIDER and any(
             not {"provider", "models", "agents"} & (draft.fields.keys() | defaults.keys()) for draft in drafts
         )
-        return TicketFile(path=self.path, tickets=tuple(tickets), offline_default=offline)
+        return TicketFile(path=self.path, tickets=tuple(tickets), offline_default=offline, warnings=warnings)
 
     def _defaults(self, table: Mapping[str, Any]) -> dict[str, Any]:
         for key in TICKET_ONLY.intersection(table):
@@ -314,6 +327,51 @@ class _Loader:
                         f"does ({runs}); a fallback runs the ticket the same way",
                     )
                     break
+
+    def _check_lifecycles(
+        self,
+        drafts: Sequence[_Draft],
+        defaults: Mapping[str, Any],
+        variants: Mapping[int, list[Variant]],
+        judges: Mapping[int, tuple[str, str] | None],
+    ) -> tuple[Problem, ...]:
+        """Each model a ticket may call (its own, its fallbacks', its judge's) at a provider that
+        serves it from its vendor's API: a retired one is a problem, one retiring soon a warning.
+        Returns the warnings, one per line and message."""
+        warnings: dict[tuple[int | None, str], Problem] = {}
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            uses: list[tuple[str, str, str, int | None]] = []  # provider, model, field, line
+            for variant in variants[draft.index]:
+                uses.append((variant.provider, variant.model, *self._model_field(draft, defaults, variant)))
+                level = draft if "fallback" in draft.fields else None if "fallback" in defaults else draft
+                for provider, model in self._links(fields, variant.provider):
+                    uses.append((provider, model, "fallback", self.line(level, "fallback")))
+            if (judge := judges[draft.index]) is not None:
+                uses.append((*judge, "judge", self.line(draft, "judge")))
+            for provider, model, field, line in uses:
+                if serves(self.config.providers[provider]) is None:
+                    continue
+                status, message = lifecycle(model, self.today)
+                if status is Status.RETIRED:
+                    problem = f"{draft.where}: {field}: {message}"
+                    if Problem(self.path, line, problem) not in self.check.problems:
+                        self.check.add(line, problem)
+                elif status is Status.RETIRING:
+                    text = f"warning: {draft.where}: {field}: {message}"
+                    warnings.setdefault((line, text), Problem(self.path, line, text))
+        return tuple(sorted(warnings.values(), key=lambda problem: problem.line or 0))
+
+    def _model_field(
+        self, draft: _Draft, defaults: Mapping[str, Any], variant: Variant
+    ) -> tuple[str, int | None]:
+        """Where a variant's model was named: the ticket's `model` or `models`, [defaults]', or its
+        provider's `default_model` (in config.toml: the ticket's line then)."""
+        for level, table in ((draft, draft.fields), (None, defaults)):
+            for key in ("models", "model"):
+                if key in table:
+                    return key, self.line(level, key)
+        return f"[providers.{variant.provider}] default_model", self.line(draft)
 
     def _check_mcp_servers(self, drafts: Sequence[_Draft], defaults: Mapping[str, Any]) -> None:
         """Each MCP server in use can be given on this machine: its program is found, the variables

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lfgtui.config.mcp import McpServer
+from lfgtui.config.validation import Problem
 
 DEFAULT_MAX_CALLS = 20
 """How many model calls an attempt may make (each answered by tool results) before it stops."""
@@ -96,6 +97,8 @@ class TicketFile:
     path: Path
     tickets: tuple[Ticket, ...]
     offline_default: bool
+    warnings: tuple[Problem, ...] = ()
+    """What does not stop the run but should be read before it: a model retiring soon."""
 
 
 MAX_PROMPT_CHARS = 4_000_000

@@ -1,0 +1,199 @@
+"""`lfg models`: the models lfg knows per model-API provider: price, context window, max output,
+thinking and lifecycle.
+
+A provider lists its `default_model` and `ask_model`, then every model of the vendor whose API it
+talks to (`providers/models.py`: the table, and the anthropic SDK's end-of-life dates). Prices are
+those a run would use (`cost/prices.py`: the provider's own `prices`, else genai-prices); a model
+with none reads `$?`, and the footnote says how to give one. Coding agents pick their own models
+(`lfg agents --check` lists them). `lfg` imports this module for every command, so the table and
+the price database are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from lfgtui.commands.common import EXIT_USAGE, add_config
+from lfgtui.commands.subcommands import Subcommands
+
+if TYPE_CHECKING:
+    from lfgtui.cost.prices import PriceBook
+    from lfgtui.providers.base import ProviderConfig
+
+
+def add_models_command(commands: Subcommands) -> None:
+    """Register `lfg models` on the top-level subcommands."""
+    commands.add_command(
+        "models",
+        "the models lfg knows per provider: price, context window, max output, thinking, lifecycle",
+        _arguments,
+        run_models_command,
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _arguments(models: argparse.ArgumentParser) -> None:
+    models.add_argument(
+        "names", nargs="*", metavar="PROVIDER", help="only these providers (default: every model API)"
+    )
+    models.add_argument(
+        "--json", action="store_true", help="one JSON array: an object per provider and model"
+    )
+    models.add_argument(
+        "--on",
+        type=_day,
+        metavar="DATE",
+        help="judge each lifecycle on this day, YYYY-MM-DD (default: today): what a run would refuse then",
+    )
+    add_config(models)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model of one provider, as listed."""
+
+    provider: str
+    model: str
+    default: bool
+    input_per_mtok: float | None
+    output_per_mtok: float | None
+    price_source: str | None
+    context_window: int | None
+    max_output_tokens: int | None
+    thinking: str | None
+    status: str
+    shutdown: str | None
+    replacement: str | None
+    lifecycle_source: str | None
+
+
+def run_models_command(args: argparse.Namespace) -> int:
+    """List the models: 0, or 2 for an unknown provider name or a bad config."""
+    from lfgtui.config.load import load_config
+    from lfgtui.config.validation import ValidationError, unknown
+    from lfgtui.cost.prices import PriceBook
+    from lfgtui.inert import json_text
+    from lfgtui.providers.kinds import kind_of
+
+    try:
+        config = load_config(args.config)
+    except ValidationError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    apis = {name: c for name, c in sorted(config.providers.items()) if not kind_of(c).coding_agent}
+    for name in args.names:
+        if name not in apis:
+            print(f"lfg: {unknown('model API provider', name, apis)}", file=sys.stderr)
+            return EXIT_USAGE
+    chosen = {name: apis[name] for name in args.names} if args.names else apis
+    book = PriceBook(chosen)
+    today = args.on or date.today()
+    rows = [row for name, c in chosen.items() for row in _rows(name, c, book, today)]
+    if args.json:
+        print(json_text([asdict(row) for row in rows], indent=2))
+    else:
+        print(_text(rows))
+    return 0
+
+
+def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date) -> list[Row]:
+    from lfgtui.providers.models import facts, lifecycle, serves, vendor_models
+
+    vendor = serves(config)
+    own = [model for model in (config.default_model, config.ask_model) if model]
+    listed = dict.fromkeys([*own, *(known.model for known in vendor_models(vendor) if vendor is not None)])
+    rows = []
+    for model in listed:
+        pricer = book.pricer(name, model)
+        rates = pricer.written() if pricer is not None else None
+        known = facts(model) if vendor is not None else None
+        life = known.lifecycle if known is not None else None
+        status = lifecycle(model, today).status.value if vendor is not None else "ok"
+        rows.append(
+            Row(
+                provider=name,
+                model=model,
+                default=model == config.default_model,
+                input_per_mtok=rates.prices.input_per_mtok if rates is not None else None,
+                output_per_mtok=rates.prices.output_per_mtok if rates is not None else None,
+                price_source=pricer.source if pricer is not None else None,
+                context_window=known.context_window if known is not None else None,
+                max_output_tokens=known.max_output_tokens if known is not None else None,
+                thinking=known.thinking if known is not None else None,
+                status=status,
+                shutdown=life.shutdown.isoformat() if life is not None else None,
+                replacement=life.replacement if life is not None else None,
+                lifecycle_source=life.source if life is not None else None,
+            )
+        )
+    return rows
+
+
+HEADERS = ("MODEL", "$ IN/OUT PER MTOK", "CONTEXT", "MAX OUT", "THINKING", "LIFECYCLE")
+
+
+def _tokens(count: int | None) -> str:
+    """`1.05M`, `128K`, `32,768`; `-` when not known."""
+    if count is None:
+        return "-"
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.3g}M"
+    return f"{count // 1000}K" if count % 1000 == 0 else f"{count:,}"
+
+
+def _price(row: Row) -> str:
+    if row.input_per_mtok is None or row.output_per_mtok is None:
+        return "$?"
+    return f"${row.input_per_mtok:g} / ${row.output_per_mtok:g}"
+
+
+def _lifecycle(row: Row) -> str:
+    if row.shutdown is None:
+        return row.status
+    instead = f" -> {row.replacement}" if row.replacement else ""
+    said = {"retired": "retired", "retiring": "retires", "ok": "shuts down"}[row.status]
+    return f"{said} {row.shutdown}{instead}"
+
+
+def _text(rows: list[Row]) -> str:
+    """A table per provider (`*` marks its default model), then how to price a `$?`."""
+    from lfgtui.inert import inert
+
+    lines: list[str] = []
+    for provider in dict.fromkeys(row.provider for row in rows):
+        mine = [row for row in rows if row.provider == provider]
+        cells = [HEADERS] + [
+            (
+                ("* " if row.default else "  ") + row.model,
+                _price(row),
+                _tokens(row.context_window),
+                _tokens(row.max_output_tokens),
+                row.thinking or "-",
+                _lifecycle(row),
+            )
+            for row in mine
+        ]
+        widths = [max(len(cell[i]) for cell in cells) for i in range(len(HEADERS))]
+        lines.append(f"{provider}")
+        lines += [
+            "  " + "  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells
+        ]
+        lines.append("")
+    unpriced = list(dict.fromkeys(row.provider for row in rows if _price(row) == "$?"))
+    if unpriced:
+        names = ", ".join(unpriced)
+        lines.append(
+            f"$?: no price is known ({names}); give a provider its own in config.toml: "
+            "[providers.NAME] prices = { input_per_mtok = 2.0, output_per_mtok = 10.0 }"
+        )
+    return inert("\n".join(lines).rstrip("\n"))

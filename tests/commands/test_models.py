@@ -1,0 +1,83 @@
+"""`lfg models`, `lfg run` and `lfg ask` through the real CLI: the table per provider with prices
+and `$?` explained, and a retired model refused before anything is sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.lfg import Lfg, command
+
+
+def test_models_lists_each_provider_with_price_limits_thinking_and_lifecycle(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    done = command(lfg, "models", "--config", str(lfg.config), "--on", "2026-11-26")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    sonnet = next(line for line in lines if " claude-sonnet-4-5 " in line)
+    assert "$3 / $15" in sonnet and "200K" in sonnet and "64K" in sonnet
+    assert "retires 2026-11-30 -> claude-sonnet-5-5" in sonnet
+    grok = next(line for line in lines if "* grok-4.7" in line)
+    assert "500K" in grok and "always" in grok
+    assert "retired 2026-05-15 -> grok-4.3" in next(line for line in lines if " grok-4 " in line)
+    assert "agents" not in {line.strip() for line in lines}, "coding agents pick their own models"
+    assert "[providers.NAME] prices" in lines[-1] and "ollama" in lines[-1]
+
+
+def test_models_json_for_named_providers_and_a_users_own(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.config.write_text(
+        '[providers.mine]\nkind = "openai"\nbase_url = "https://api.x.ai/v1"\ndefault_model = "grok-4"\n'
+        "prices = { input_per_mtok = 1.5, output_per_mtok = 3.0 }\n"
+    )
+    done = command(lfg, "models", "mine", "--json", "--config", str(lfg.config), "--on", "2026-11-26")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert {row["provider"] for row in rows} == {"mine"}
+    first = rows[0]
+    assert first["model"] == "grok-4" and first["default"] is True
+    assert (first["input_per_mtok"], first["output_per_mtok"], first["price_source"]) == (1.5, 3.0, "config")
+    assert (first["status"], first["shutdown"], first["replacement"]) == ("retired", "2026-05-15", "grok-4.3")
+
+
+def test_models_refuses_an_unknown_provider(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    done = command(lfg, "models", "claude-code", "--config", str(lfg.config))
+    assert done.returncode == 2 and "unknown model API provider 'claude-code'" in done.stderr
+
+
+def test_run_refuses_a_retired_model_before_anything_runs(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.env["XAI_API_KEY"] = "xai-not-used"
+    tickets = lfg.tickets(
+        """
+        [[ticket]]
+        id = "old"
+        prompt = "hello"
+        provider = "xai"
+        model = "grok-4-0709"
+        """
+    )
+    code, events, stderr = lfg.run(tickets)
+    assert code == 2 and events == []
+    assert f"{tickets}:6: ticket 'old': model: model 'grok-4-0709' was retired on 2026-05-15" in stderr
+    assert "use 'grok-4.3' instead" in stderr
+
+
+def test_ask_refuses_a_retired_model_naming_the_option(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    done = command(
+        lfg,
+        "ask",
+        "hi",
+        "--provider",
+        "anthropic",
+        "--model",
+        "claude-sonnet-4-20250514",
+        "--config",
+        str(lfg.config),
+        env={"ANTHROPIC_API_KEY": "sk-not-used"},
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert "lfg: --model: model 'claude-sonnet-4-20250514' was retired on 2026-06-15" in done.stderr
+    assert "use 'claude-sonnet-4-6' instead" in done.stderr

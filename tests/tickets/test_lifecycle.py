@@ -1,0 +1,141 @@
+"""A tickets file is checked against the model table at load: a retired model (a ticket's, a
+fallback's, a judge's, a provider's default) is refused naming file, line, field and replacement;
+one retiring within 30 days warns; a gateway or the sim's own names are not the vendor's."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config, load_config
+from lfgtui.config.validation import ValidationError
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import TicketFile
+
+TOOLS = ("read_file",)
+KEYS = {"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant", "XAI_API_KEY": "xai-test"}
+TODAY = date(2026, 11, 26)
+
+
+def load(tmp_path: Path, toml: str, config: Config | None = None) -> TicketFile:
+    path = tmp_path / "tickets.toml"
+    path.write_text(textwrap.dedent(toml), encoding="utf-8")
+    return load_tickets(path, config or Config(path=None), TOOLS, env=KEYS, today=TODAY)
+
+
+def refused(tmp_path: Path, toml: str, config: Config | None = None) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        load(tmp_path, toml, config)
+    return str(caught.value).splitlines()
+
+
+def test_a_retired_model_is_refused_with_its_line_field_and_replacement(tmp_path: Path) -> None:
+    (problem,) = refused(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        provider = "xai"
+        model = "grok-4"
+        """,
+    )
+    assert problem.startswith(f"{tmp_path / 'tickets.toml'}:6: ticket 'a': model: model 'grok-4' was retired")
+    assert "2026-05-15" in problem and "use 'grok-4.3' instead" in problem
+
+
+def test_a_retired_snapshot_in_defaults_and_a_fallback_are_refused_where_they_are_written(
+    tmp_path: Path,
+) -> None:
+    problems = refused(
+        tmp_path,
+        """
+        [defaults]
+        provider = "anthropic"
+        model = "claude-sonnet-4-20250514"
+
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        fallback = ["openai/gpt-4-turbo"]
+        """,
+    )
+    assert (
+        ":4: ticket 'a': model: model 'claude-sonnet-4-20250514' was retired on 2026-06-15: "
+        "use 'claude-sonnet-4-6' instead"
+    ) in problems[0]
+    assert ":9: ticket 'a': fallback: model 'gpt-4-turbo' was retired on 2026-10-23" in problems[1]
+
+
+def test_a_model_retiring_within_30_days_warns_and_still_loads(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        models = ["anthropic/claude-sonnet-4-5", "openai/gpt-5"]
+        attempts = 2
+        """,
+    )
+    assert len(loaded.tickets) == 4
+    warnings = [str(warning) for warning in loaded.warnings]
+    assert len(warnings) == 2, "one warning per model, however many attempts"
+    assert (
+        ":5: warning: ticket 'a': models: model 'claude-sonnet-4-5' retires on 2026-11-30 (in 4 days)"
+        in (warnings[0])
+    )
+    assert "use 'claude-sonnet-5-5' instead" in warnings[0]
+    assert "model 'gpt-5' retires on 2026-12-11 (in 15 days): use 'gpt-6.1-sol'" in warnings[1]
+
+
+def test_a_provider_default_that_is_retired_names_the_provider_field(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        '[providers.grok]\nkind = "openai"\nbase_url = "https://api.x.ai/v1"\n'
+        'api_key_env = "XAI_API_KEY"\ndefault_model = "grok-3"\n'
+    )
+    (problem,) = refused(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        provider = "grok"
+        """,
+        load_config(config_file),
+    )
+    assert ":2: ticket 'a': [providers.grok] default_model: model 'grok-3' was retired" in problem
+
+
+def test_a_gateway_or_the_sim_may_use_the_same_names(tmp_path: Path) -> None:
+    """A gateway maps names its own way and keeps its own schedule; the sim's models are scenarios."""
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[providers.gateway]\nkind = "openai"\nbase_url = "https://llm.example.com/v1"\n')
+    loaded = load(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        models = ["gateway/grok-4", "sim/grok-4", "sim-anthropic/claude-sonnet-4-5"]
+        """,
+        load_config(config_file),
+    )
+    assert len(loaded.tickets) == 3 and loaded.warnings == ()
+
+
+def test_a_current_model_loads_without_a_word(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        models = ["xai/grok-4.7", "anthropic/claude-sonnet-4-6", "openai/gpt-6-luna"]
+        """,
+    )
+    assert loaded.warnings == ()
