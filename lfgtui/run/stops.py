@@ -71,12 +71,12 @@ def _message(kind: ErrorKind, max_tokens: int | None) -> str:
                 "a larger context window"
             )
     if max_tokens is None:
-        limit = "its output token limit (no max_tokens was set: the provider's default or the model's own)"
-        hint = "set the ticket's max_tokens higher, up to the model's output limit, or ask for less"
+        limit = "its output token limit (none set: the provider's default or the model's own)"
+        hint = "Set max_tokens"
     else:
         limit = f"max_tokens ({max_tokens:,} tokens)"
-        hint = "raise the ticket's max_tokens, up to the model's output limit, or ask for less"
-    return f"the answer was cut off at {limit}; what arrived is kept. To get it whole, {hint}"
+        hint = "Raise max_tokens"
+    return f"the answer was cut off at {limit}; what arrived is kept. {hint}, up to the model's output limit"
 
 
 def paused(stop_reason: str) -> bool:

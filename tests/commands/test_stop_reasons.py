@@ -77,7 +77,7 @@ def test_refusals_filters_and_cut_answers_are_no_completion_and_the_history_coun
         "after": ("skipped", None),
     }
     assert text(events, "refused") == text(events, "declined") == "I can't help with that request."
-    assert "raise the ticket's max_tokens" in ending(events, "cut")["error"]["message"]
+    assert "Raise max_tokens, up to the model's output limit" in ending(events, "cut")["error"]["message"]
     assert "max_tokens (64 tokens)" in ending(events, "cut")["error"]["message"]
     assert text(events, "cut").endswith("third,"), "what arrived is kept"
     assert text(events, "paused") == "Let me look that up. Found it: the answer is 42."
