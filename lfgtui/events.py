@@ -36,7 +36,11 @@ class ErrorKind(StrEnum):
     MALFORMED = "malformed"  # a chunk that is not valid for the protocol
     MAX_CALLS = "max_calls"  # the model was still calling tools when the ticket's max_calls ran out
     OUTPUT_LIMIT = "output_limit"  # the attempt streamed more than the ticket's max_output_chars
-    STOPPED = "stopped"  # a coding agent ended its turn early: a refusal or its own token limit
+    STOPPED = "stopped"  # an older lfg's: a coding agent ended its turn early (now `refused`, `max_tokens`)
+    REFUSED = "refused"  # the model declined to answer (stop reason `refusal`); what it said is kept
+    CONTENT_FILTER = "content_filter"  # the provider's content filter stopped the answer
+    CONTEXT_WINDOW = "context_window"  # the conversation filled the model's context window
+    MAX_TOKENS = "max_tokens"  # the answer was cut at its output token limit; what arrived is kept
     BUDGET = "budget"  # the ticket's or the run's max_cost_usd was reached
     WORKTREE = "worktree"  # isolation = "worktree" could not give the ticket a worktree
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
@@ -484,10 +488,11 @@ class QuotaSeen(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(Event):
-    """A model call finished normally; `stop_reason` is the provider's (normalised) reason. `turn`:
-    the call's whole output in its provider's own terms, when it holds parts the next call must send
-    back as they came (reasoning state: see turns.py); None when the visible text and tool calls say
-    it all."""
+    """A model call's stream ended whole; `stop_reason` is the provider's reason, normalised
+    (run/stops.py): whether the attempt goes on, completes or ends early is the tool loop's to say.
+    `turn`: the call's whole output in its provider's own terms, when it holds parts the next call
+    must send back as they came (reasoning state: see turns.py); None when the visible text and tool
+    calls say it all."""
 
     stop_reason: str
     turn: ProviderTurn | None = None

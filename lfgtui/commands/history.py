@@ -377,6 +377,7 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
         "tokens",
         "cost",
         "waited for you",
+        "ended early",
     )
     rows = [header]
     for s in stats:
@@ -392,6 +393,7 @@ def _stats(store: Store, args: argparse.Namespace) -> int:
                 str(s.output_tokens),
                 _cost(s.cost_usd, s.unpriced, s.cost_estimated),
                 "-" if s.waited_s is None else waited(s.waited_s),
+                " · ".join(f"{count} {kind}" for kind, count in s.ended_early.items()) or "-",
             )
         )
     print(columns(rows))

@@ -40,6 +40,19 @@ class ModelStats:
     cost_estimated: bool = False
     waited_s: float | None = None
     """How long its tickets waited for the person, summed (None: none measured, recorded before)."""
+    ended_early: dict[str, int] = field(default_factory=dict)
+    """Attempts a stop reason ended early (run/stops.py), by error kind (`refused`, `content_filter`,
+    `context_window`, `max_tokens`): the model's answers that were not the whole answer."""
+
+
+ENDED_EARLY = ("refused", "content_filter", "context_window", "max_tokens")
+"""The error kinds of the attempts a stop reason ended early, in the order the stats show them."""
+
+
+def ended_early(kinds: Sequence[str | None]) -> dict[str, int]:
+    """How many of the attempts' error kinds are each of `ENDED_EARLY` (those with none left out)."""
+    counts = Counter(kind for kind in kinds if kind in ENDED_EARLY)
+    return {kind: counts[kind] for kind in ENDED_EARLY if counts[kind]}
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class StatsRow:
     cost: float | None
     estimated: bool
     waited: float | None = None
+    error_kind: str | None = None
 
 
 def summed_costs(rows: Sequence[StatsRow]) -> tuple[float | None, int, bool]:

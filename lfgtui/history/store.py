@@ -279,13 +279,13 @@ class Store:
 
     def stats(self, filters: Filters | None = None) -> list[ModelStats]:
         """TTFT p50/p95, tok/s p50 and cost per provider and model, over attempts that streamed."""
-        from lfgtui.history.stats import ModelStats, StatsRow, percentile, summed_costs
+        from lfgtui.history.stats import ModelStats, StatsRow, ended_early, percentile, summed_costs
 
         where, params = (filters or Filters()).where()
         groups: dict[tuple[str, str], list[StatsRow]] = {}
-        for provider, model, outcome, ttft, rate, tokens, cost, estimated, waited in self.conn.execute(
+        for provider, model, outcome, ttft, rate, tokens, cost, estimated, waited, kind in self.conn.execute(
             "SELECT a.provider, coalesce(a.model, t.model, ''), a.outcome, a.ttft_ms, a.tokens_per_s, "
-            "a.output_tokens, a.cost_usd, a.cost_estimated, a.waited_s "
+            "a.output_tokens, a.cost_usd, a.cost_estimated, a.waited_s, a.error_kind "
             f"FROM attempts a JOIN tickets t ON t.id = a.ticket_id WHERE a.provider IS NOT NULL {where}",
             params,
         ):
@@ -298,6 +298,7 @@ class Store:
                     read_value(cost, float, optional=True),
                     bool(estimated),
                     read_value(waited, float, optional=True),
+                    read_value(kind, str, optional=True),
                 )
             )
         stats = []
@@ -320,6 +321,7 @@ class Store:
                     unpriced=unpriced,
                     cost_estimated=estimated,
                     waited_s=sum(waits) if waits else None,
+                    ended_early=ended_early([r.error_kind for r in rows]),
                 )
             )
         return stats

@@ -41,6 +41,7 @@ from lfgtui.events import (
     Event,
     EventFactory,
     ReasoningDelta,
+    Status,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -76,7 +77,11 @@ STOP_REASONS = {
     "stop_sequence": "stop",
     "tool_use": "tool_calls",
     "max_tokens": "max_tokens",
+    "refusal": "refusal",
+    "pause_turn": "pause_turn",
+    "model_context_window_exceeded": "model_context_window_exceeded",
 }
+"""The Messages API's stop reasons in lfg's names (run/stops.py says what each does to the attempt)."""
 
 
 def anthropic_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
@@ -261,11 +266,12 @@ class MessageReader:
             case RawMessageDeltaEvent(delta=delta, usage=usage):
                 if delta.stop_reason is not None:
                     self.stop_reason = STOP_REASONS.get(delta.stop_reason, delta.stop_reason)
+                said = refusal_details(ev, delta.stop_details)
                 if usage is None:
-                    return []
+                    return said
                 self._prompt(usage)
                 output = self.check.count("usage.output_tokens", getattr(usage, "output_tokens", None))
-                return self._usage(output)
+                return said + self._usage(output)
             case RawMessageStopEvent():
                 self.finished = True
         return []
@@ -287,6 +293,18 @@ class MessageReader:
             cache_read_tokens=self.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens,
         )
+
+
+def refusal_details(ev: EventFactory, details: Any) -> list[Event]:
+    """What a refusal's `stop_details` say of it (its policy category, its explanation), as a status;
+    nothing when it says nothing."""
+    if details is None:
+        return []
+    category, explanation = getattr(details, "category", None), getattr(details, "explanation", None)
+    if not category and not explanation:
+        return []
+    said = f" ({category})" if category else ""
+    return [ev(Status, message="the model refused" + said + (f": {explanation}" if explanation else ""))]
 
 
 class AnthropicClient(ValidatingClient, anthropic.AsyncAnthropic):

@@ -51,7 +51,10 @@ STOP_REASONS = {
     "tool_calls": "tool_calls",
     "function_call": "tool_calls",
     "length": "max_tokens",
+    "content_filter": "content_filter",
 }
+"""Chat Completions' finish reasons in lfg's names (run/stops.py); an answer that came as
+`delta.refusal` text ends `refusal`, whatever its finish reason (`stop`) says."""
 
 
 @dataclass
@@ -325,6 +328,7 @@ class OpenAIChatProvider:
         extras = ChatExtras()
         usage = UsageCheck(ev)
         stop_reason: str | None = None
+        refused = False
         try:
             stream = await self._create(**self._request(call))
             if (quota := quota_seen(ev, self.config.name, stream.response.headers)) is not None:
@@ -340,6 +344,9 @@ class OpenAIChatProvider:
                             yield ev(ReasoningDelta, text=reasoning_text)
                         if delta.content:
                             yield ev(TextDelta, text=delta.content)
+                        if delta.refusal:  # the model's refusal, shown as its answer
+                            refused = True
+                            yield ev(TextDelta, text=delta.refusal)
                         for tc in delta.tool_calls or ():
                             fn = tc.function
                             for event in tools.delta(
@@ -363,6 +370,7 @@ class OpenAIChatProvider:
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
         turn = extras.turn(tools.extras, self.config.name, call.model)
+        stop_reason = "refusal" if refused and stop_reason == "stop" else stop_reason
         yield ev(CallEnded, stop_reason=stop_reason, turn=turn)
 
     async def aclose(self) -> None:

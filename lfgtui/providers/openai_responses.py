@@ -65,7 +65,8 @@ from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import RESPONSES, ProviderTurn, source_of
 
-INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
+INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens", "content_filter": "content_filter"}
+"""An incomplete response's `incomplete_details.reason` in lfg's names (run/stops.py)."""
 
 REASONING_MODELS = re.compile(r"(?:.*/)?(?:o[1-9]|gpt-5|gpt-6|gpt-[7-9]|codex)")
 """OpenAI's reasoning models, whose reasoning lfg asks for encrypted (to send back) and summarised
@@ -314,9 +315,17 @@ class OpenAIResponsesProvider:
 
 
 def _stop_reason(event: ResponseCompletedEvent | ResponseIncompleteEvent, called_tools: bool) -> str:
-    """An incomplete response says why (usually the output token limit); a complete one stops or calls."""
+    """An incomplete response says why (usually the output token limit); a complete one stops, calls,
+    or refused (a message of its output holds a `refusal` content part, whose text was the answer)."""
     if isinstance(event, ResponseIncompleteEvent):
         details = event.response.incomplete_details
         reason = details.reason if details else None
         return INCOMPLETE_REASONS.get(reason or "", reason or "incomplete")
+    if any(
+        getattr(part, "type", None) == "refusal"
+        for item in event.response.output or ()
+        if getattr(item, "type", None) == "message"
+        for part in getattr(item, "content", None) or ()
+    ):
+        return "refusal"
     return "tool_calls" if called_tools else "stop"

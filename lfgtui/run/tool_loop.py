@@ -2,11 +2,14 @@
 
 Agent services (the `sse` protocol) run their own tools and stream the results; those calls are
 not run again here. The loop ends when no tool call is left to run (completed), when a call fails
-(failed, partial output kept), or when `max_calls` model calls have been made while the model still
-wants tools. Nothing a model sends can crash it: an unknown tool, bad arguments or a refused
-approval become error results the model sees. Nor can it stream forever: past `max_output_chars`
-(text, reasoning, tool arguments and a service's tool results, over every call of the attempt) the
-stream is closed and the attempt fails, keeping what arrived.
+(failed, partial output kept), when a call's stop reason ends the attempt early (a refusal, a content
+filter, a full context window, the output token limit: failed with that kind, output kept; see
+run/stops.py), or when `max_calls` model calls have been made while the model still wants tools. A
+paused turn (`pause_turn`) is sent back as it is for the model to go on, a model call of its own.
+Nothing a model sends can crash it: an unknown tool, bad arguments or a refused approval become
+error results the model sees. Nor can it stream forever: past `max_output_chars` (text, reasoning,
+tool arguments and a service's tool results, over every call of the attempt) the stream is closed
+and the attempt fails, keeping what arrived.
 
 Each answer goes back to the model in the next call as its provider said it, reasoning state and
 all (turns.py). An earlier conversation's answers from another provider or model (a fork or a
@@ -26,6 +29,7 @@ from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
+    CallEnded,
     ErrorInfo,
     ErrorKind,
     Event,
@@ -41,6 +45,7 @@ from lfgtui.events import (
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, Provider, ProviderError
 from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import ProviderLimiter
+from lfgtui.run.stops import STOP, ended_early, paused
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.tools.base import ToolOutcome
 from lfgtui.tools.toolbox import Toolbox
@@ -86,9 +91,11 @@ async def run_tool_loop(
     if note := reasoning_left_behind(conversation.messages, source_of(provider.config.name, task.call.model)):
         yield ev(Status, message=note)
     streamed = 0
+    stop = STOP
     for call_index in range(task.max_calls):
         ready: list[ToolCallReady] = []
         ran_remotely: set[str] = set()
+        stop = STOP
         call = replace(task.call, messages=tuple(conversation.so_far()))
         try:
             calling = run_call(provider, call, ev, call_index, policy, sleep, limiter, calibration)
@@ -103,6 +110,8 @@ async def run_tool_loop(
                                 ready.append(event)
                             case ToolResult(call_id=call_id):
                                 ran_remotely.add(call_id)
+                            case CallEnded(stop_reason=stop_reason):
+                                stop = stop_reason
                         streamed += streamed_chars(event)
                     yield event
                     if streamed > task.max_output_chars:
@@ -113,6 +122,11 @@ async def run_tool_loop(
         if streamed > task.max_output_chars:
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=output_limit(task.max_output_chars))
             return
+        if (early := ended_early(stop, task.call.max_tokens)) is not None:  # run/stops.py
+            yield ev(AttemptEnded, outcome=Outcome.FAILED, error=early)
+            return
+        if paused(stop):  # sent back as it is, running no tool, for the model to go on
+            continue
         for tool_call in ready:
             if tool_call.call_id not in ran_remotely:
                 outcome = ToolOutcome(NO_TOOLS, is_error=True)
@@ -128,9 +142,8 @@ async def run_tool_loop(
             conversation.add(ended)
             yield ended
             return
-    message = (
-        f"stopped after {task.max_calls} model calls (max_calls) while the model was still calling tools"
-    )
+    still = "its turn was paused (pause_turn)" if paused(stop) else "the model was still calling tools"
+    message = f"stopped after {task.max_calls} model calls (max_calls) while {still}"
     yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_CALLS, message))
 
 

@@ -87,6 +87,9 @@ class SimCall:
     reasoning: str = ""
     text: str = ""
     tool_calls: tuple[SimToolCall, ...] = ()
+    stop_reason: str = ""
+    """How the call ends, one of `STOP_REASONS` in each wire format's own shape ("": as it would
+    anyway, calling tools or not). Its text is what arrived before it: for a `refusal`, the refusal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,13 @@ OPTION_TYPES: dict[str, type] = {
     "gateway": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
+STOP_REASONS = ("refusal", "pause_turn", "max_tokens", "content_filter", "model_context_window_exceeded")
+"""How a scenario's call may end besides as it would anyway (`SimCall.stop_reason`). Each wire format
+sends it in its own shape: Anthropic's `stop_reason` says each as it is; Chat Completions sends a
+refusal as `delta.refusal` (finish reason `stop`), `content_filter` as it is and the two limits as
+`length`; the Responses API a refusal as a `refusal` content part and the rest as an incomplete
+response (`content_filter`, else `max_output_tokens`). `pause_turn` is Anthropic's alone (the OpenAI
+wires end the call as they would anyway)."""
 SENT_USAGE = ("input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens")
 """The usage fields a model name may set to any JSON value with `usage_FIELD=JSON`: each wire format
 sends it in its own field for that count (Anthropic reports no reasoning count)."""
@@ -297,12 +307,18 @@ def _renamed(where: str, table: dict[str, Any]) -> dict[str, Any]:
 
 
 def _call(where: str, table: dict[str, Any]) -> SimCall:
-    _check_keys(where, table, {"reasoning", "text", "tool_call"})
+    _check_keys(where, table, {"reasoning", "text", "tool_call", "stop_reason"})
     tool_calls = tuple(
         _tool_call(f"{where}.tool_call[{i}]", call) for i, call in enumerate(table.get("tool_call", []))
     )
+    stop_reason = table.get("stop_reason", "")
+    if stop_reason and stop_reason not in STOP_REASONS:
+        raise ScenarioError(f"{where}.stop_reason: must be one of {', '.join(STOP_REASONS)}")
     return SimCall(
-        reasoning=str(table.get("reasoning", "")), text=str(table.get("text", "")), tool_calls=tool_calls
+        reasoning=str(table.get("reasoning", "")),
+        text=str(table.get("text", "")),
+        tool_calls=tool_calls,
+        stop_reason=stop_reason,
     )
 
 

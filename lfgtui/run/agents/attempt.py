@@ -64,12 +64,12 @@ with `stop_process`'s steps, what bounds quitting with many agents mid-turn."""
 STDERR_TAIL_BYTES = 1500
 PROMPT_DONE = object()
 STOPPED = {
-    "max_tokens": (ErrorKind.STOPPED, "the agent stopped at its token limit (max_tokens)"),
+    "max_tokens": (ErrorKind.MAX_TOKENS, "the agent stopped at its token limit (max_tokens)"),
     "max_turn_requests": (
         ErrorKind.MAX_CALLS,
         "the agent stopped at its limit of model calls for one turn (max_turn_requests)",
     ),
-    "refusal": (ErrorKind.STOPPED, "the agent refused to go on (refusal)"),
+    "refusal": (ErrorKind.REFUSED, "the agent refused to go on (refusal)"),
 }
 
 

@@ -90,7 +90,8 @@ class AnthropicProtocol(OneCallPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
-        return AnthropicEncoder(request, scenario.prompt_cache, scenario.usage_values)
+        stop = scenario.call(request.call_index).stop_reason
+        return AnthropicEncoder(request, scenario.prompt_cache, scenario.usage_values, stop)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return anthropic_error_body(status, message)
@@ -103,11 +104,16 @@ class AnthropicEncoder:
     """Opens a content block whenever the piece kind (or the tool call) changes, closing the last one."""
 
     def __init__(
-        self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE, sent: Mapping[str, Any] | None = None
+        self,
+        request: SimRequest,
+        cache: PromptCache = NO_PROMPT_CACHE,
+        sent: Mapping[str, Any] | None = None,
+        stop: str = "",
     ) -> None:
         self.request = request
         self.cache = cache
         self.sent = sent or {}
+        self.stop = stop  # the scenario's `stop_reason` for this call, "" for the usual
         self.id = f"msg_sim{time.monotonic_ns():x}"
         self.index = -1  # the index of the open content block
         self.open_kind: PieceKind | None = None
@@ -174,7 +180,7 @@ class AnthropicEncoder:
             )
         message = self._message_head()
         message["content"] = content
-        message["stop_reason"] = "tool_use" if answer.tool_calls else "end_turn"
+        message.update(self._stop(bool(answer.tool_calls)))
         message["usage"]["output_tokens"] = usage.output_tokens
         message["usage"] = with_sent(
             message["usage"], self.sent, {**START_USAGE_PLACES, **DELTA_USAGE_PLACES}
@@ -240,13 +246,24 @@ class AnthropicEncoder:
 
     def finish(self, usage: SimUsage) -> list[bytes]:
         """Usage in message_delta is cumulative: the whole answer's output tokens, not the tail's."""
-        delta = {"stop_reason": "tool_use" if self.saw_tool_call else "end_turn", "stop_sequence": None}
+        delta = {**self._stop(self.saw_tool_call), "stop_sequence": None}
         output = with_sent({"output_tokens": usage.output_tokens}, self.sent, DELTA_USAGE_PLACES)
         return [
             *self._stop_block(),
             _event({"type": "message_delta", "delta": delta, "usage": output}),
             _event({"type": "message_stop"}),
         ]
+
+    def _stop(self, called_tools: bool) -> dict[str, Any]:
+        """The stop reason, and for a refusal its `stop_details` (here naming no policy category). The
+        Messages API has no content filter of its own: its safety classifiers end an answer `refusal`."""
+        stop = {"content_filter": "refusal"}.get(self.stop, self.stop) or (
+            "tool_use" if called_tools else "end_turn"
+        )
+        if stop != "refusal":
+            return {"stop_reason": stop}
+        details = {"type": "refusal", "category": None, "explanation": None}
+        return {"stop_reason": stop, "stop_details": details}
 
     def error_event(self, message: str) -> list[bytes]:
         return [_event({"type": "error", "error": {"type": "overloaded_error", "message": message}})]

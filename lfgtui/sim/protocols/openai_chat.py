@@ -70,23 +70,29 @@ class OpenAIChatProtocol(OneCallPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIChatEncoder:
-        return OpenAIChatEncoder(request, scenario.prompt_cache, scenario.usage_values)
+        stop = scenario.call(request.call_index).stop_reason
+        return OpenAIChatEncoder(request, scenario.prompt_cache, scenario.usage_values, stop)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
 
     def complete(self, scenario: Scenario, request: SimRequest, usage: SimUsage) -> dict[str, Any]:
-        encoder = OpenAIChatEncoder(request, scenario.prompt_cache, scenario.usage_values)
-        return encoder.completion(scenario.call(request.call_index), usage)
+        return self.encoder(scenario, request).completion(scenario.call(request.call_index), usage)
 
 
 class OpenAIChatEncoder:
     def __init__(
-        self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE, sent: Mapping[str, Any] | None = None
+        self,
+        request: SimRequest,
+        cache: PromptCache = NO_PROMPT_CACHE,
+        sent: Mapping[str, Any] | None = None,
+        stop: str = "",
     ) -> None:
         self.request = request
         self.cache = cache
         self.sent = sent or {}
+        self.stop = stop  # the scenario's `stop_reason` for this call, "" for the usual
+        self.refuses = stop == "refusal"  # the text goes as `delta.refusal`, as a refusal's does
         self.id = f"chatcmpl-sim{time.monotonic_ns():x}"
         self.created = int(time.time())
         self.saw_tool_call = False
@@ -109,6 +115,8 @@ class OpenAIChatEncoder:
         return self._frame([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
 
     def open(self) -> list[bytes]:
+        if self.refuses:
+            return [self._chunk({"role": "assistant", "content": None, "refusal": ""})]
         return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
 
     def piece(self, piece: Piece) -> list[bytes]:
@@ -134,7 +142,7 @@ class OpenAIChatEncoder:
         return []
 
     def _text(self, text: str) -> bytes:
-        return self._chunk({"content": text})
+        return self._chunk({"refusal" if self.refuses else "content": text})
 
     def _reasoning(self, text: str) -> bytes:
         return self._chunk({"reasoning_content": text})
@@ -143,7 +151,7 @@ class OpenAIChatEncoder:
         return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
     def finish(self, usage: SimUsage) -> list[bytes]:
-        frames = [self._chunk({}, "tool_calls" if self.saw_tool_call else "stop")]
+        frames = [self._chunk({}, self._finish_reason(self.saw_tool_call))]
         if self.request.include_usage:
             frames.append(self._frame([], self._usage(usage)))
         frames.append(sse("[DONE]"))
@@ -172,8 +180,8 @@ class OpenAIChatEncoder:
         usage is always there, as in every non-streaming answer."""
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": answer.text or None,
-            "refusal": None,
+            "content": None if self.refuses else answer.text or None,
+            "refusal": answer.text if self.refuses else None,
             "annotations": [],
         }
         if answer.reasoning:
@@ -191,7 +199,7 @@ class OpenAIChatEncoder:
             "index": 0,
             "message": message,
             "logprobs": None,
-            "finish_reason": "tool_calls" if answer.tool_calls else "stop",
+            "finish_reason": self._finish_reason(bool(answer.tool_calls)),
         }
         return {
             "id": self.id,
@@ -203,6 +211,14 @@ class OpenAIChatEncoder:
             "service_tier": "default",
             "system_fingerprint": "fp_lfgsim",
         }
+
+    def _finish_reason(self, called_tools: bool) -> str:
+        """The scenario's stop reason as Chat Completions says it (a refusal ends `stop`)."""
+        if self.stop in ("max_tokens", "model_context_window_exceeded"):
+            return "length"
+        if self.stop == "content_filter":
+            return "content_filter"
+        return "tool_calls" if called_tools else "stop"
 
     def error_event(self, message: str) -> list[bytes]:
         return [sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})]

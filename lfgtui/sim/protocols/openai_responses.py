@@ -75,7 +75,8 @@ class OpenAIResponsesProtocol(OneCallPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
-        return OpenAIResponsesEncoder(request, scenario.prompt_cache, scenario.usage_values)
+        stop = scenario.call(request.call_index).stop_reason
+        return OpenAIResponsesEncoder(request, scenario.prompt_cache, scenario.usage_values, stop)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
@@ -160,15 +161,30 @@ USAGE_PLACES = {
 """Where each count of `Scenario.sent_usage` goes in a Responses usage."""
 
 
+INCOMPLETE = {
+    "content_filter": "content_filter",
+    "max_tokens": "max_output_tokens",
+    "model_context_window_exceeded": "max_output_tokens",
+}
+"""The scenario stop reasons a Responses answer ends incomplete for, and the `incomplete_details.reason`
+it gives (the API has none of its own for a full context window)."""
+
+
 class OpenAIResponsesEncoder:
     """Keeps the one open output item and the finished ones, which `response.completed` repeats."""
 
     def __init__(
-        self, request: SimRequest, cache: PromptCache = NO_PROMPT_CACHE, sent: Mapping[str, Any] | None = None
+        self,
+        request: SimRequest,
+        cache: PromptCache = NO_PROMPT_CACHE,
+        sent: Mapping[str, Any] | None = None,
+        stop: str = "",
     ) -> None:
         self.request = request
         self.cache = cache
         self.sent = sent or {}
+        self.refuses = stop == "refusal"  # the message's text is a `refusal` content part
+        self.incomplete = INCOMPLETE.get(stop)  # why the answer ends incomplete, if it does
         self.tag = f"sim{time.monotonic_ns():x}"
         self.id = f"resp_{self.tag}"
         self.created_at = int(time.time())
@@ -207,7 +223,7 @@ class OpenAIResponsesEncoder:
             "status": status,
             "background": False,
             "error": error,
-            "incomplete_details": None,
+            "incomplete_details": None if status != "incomplete" else {"reason": self.incomplete},
             "instructions": None,
             "max_output_tokens": None,
             "max_tool_calls": None,
@@ -275,11 +291,16 @@ class OpenAIResponsesEncoder:
                 self._event("response.reasoning_summary_part.done", **at, summary_index=0, part=part)
             )
             done = {**item, "summary": [part]}
+        elif item["type"] == "message" and self.refuses:
+            part = {"type": "refusal", "refusal": text}
+            frames.append(self._event("response.refusal.done", **at, content_index=0, refusal=text))
+            frames.append(self._event("response.content_part.done", **at, content_index=0, part=part))
+            done = {**item, "status": "completed", "content": [part]}
         elif item["type"] == "message":
             part = {"type": "output_text", "annotations": [], "text": text}
             frames.append(self._event("response.output_text.done", **at, content_index=0, text=text))
             frames.append(self._event("response.content_part.done", **at, content_index=0, part=part))
-            done = {**item, "status": "completed", "content": [part]}
+            done = {**item, "status": "incomplete" if self.incomplete else "completed", "content": [part]}
         elif item["type"] == "custom_tool_call":
             frames.append(self._event("response.custom_tool_call_input.done", **at, input=text))
             done = {**item, "status": "completed", "input": text}
@@ -320,7 +341,11 @@ class OpenAIResponsesEncoder:
                 "role": "assistant",
             }
             frames += self._add(message)
-            part = {"type": "output_text", "annotations": [], "text": ""}
+            part = (
+                {"type": "refusal", "refusal": ""}
+                if self.refuses
+                else {"type": "output_text", "annotations": [], "text": ""}
+            )
             frames.append(
                 self._event("response.content_part.added", **self._at(), content_index=0, part=part)
             )
@@ -342,7 +367,8 @@ class OpenAIResponsesEncoder:
                 )
             case PieceKind.TEXT:
                 frames += self._ensure("message")
-                frames.append(self._delta("response.output_text.delta", piece.text, False, content_index=0))
+                kind = "response.refusal.delta" if self.refuses else "response.output_text.delta"
+                frames.append(self._delta(kind, piece.text, False, content_index=0))
             case PieceKind.TOOL_START:
                 frames += self._close()
                 call_id, name = f"call_sim{piece.call}x{piece.tool_index}", piece.tool_name
@@ -363,14 +389,16 @@ class OpenAIResponsesEncoder:
         return frames
 
     def finish(self, usage: SimUsage) -> list[bytes]:
+        """`response.completed`, or `response.incomplete` for an answer the scenario ends so."""
         frames = self._close()
-        frames.append(self._event("response.completed", response=self._response("completed", usage)))
+        status = "incomplete" if self.incomplete else "completed"
+        frames.append(self._event(f"response.{status}", response=self._response(status, usage)))
         return frames
 
     def completed(self, usage: SimUsage) -> dict[str, Any]:
         """The finished response, every item closed."""
         self._close()
-        return self._response("completed", usage)
+        return self._response("incomplete" if self.incomplete else "completed", usage)
 
     def error_event(self, message: str) -> list[bytes]:
         """The `error` event, then `response.failed` with the same error, as the API sends them."""

@@ -237,7 +237,7 @@ async def test_a_refusal_ends_the_attempt_as_failed_with_that_reason(project: Pa
     events = await attempt(project, f"hello:{FAST}", launch=sim_agent("--stop-reason", "refusal"))
     end = ending(events)
     assert end.outcome is Outcome.FAILED and end.error is not None
-    assert (end.error.kind, end.error.message) == (ErrorKind.STOPPED, "the agent refused to go on (refusal)")
+    assert (end.error.kind, end.error.message) == (ErrorKind.REFUSED, "the agent refused to go on (refusal)")
     assert text(events).startswith("Hello!")
 
 
