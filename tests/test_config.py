@@ -113,7 +113,7 @@ def test_builtin_provider_override_changes_only_the_given_fields(tmp_path: Path)
     assert openai.max_retries == 5
     assert openai.api_key_env == BUILTIN["openai"].api_key_env
     assert openai.default_model == BUILTIN["openai"].default_model
-    assert openai.kind == "openai"
+    assert openai.kind == "openai-responses"
 
 
 def test_new_provider_is_added_beside_the_builtin_ones(tmp_path: Path) -> None:
@@ -314,7 +314,7 @@ def test_an_agents_nice_is_an_integer_from_0_to_19_and_only_an_agents(tmp_path: 
         f"{path}:12: [providers.c]: nice must be an integer from 0 to 19, got the string '10'",
         f"{path}:16: [providers.d]: nice must be an integer from 0 to 19, got the float 1.5",
         f"{path}:18: [providers.openai]: nice is a coding agent's CPU priority, and this provider is not a "
-        "coding agent (kind 'openai', not acp)",
+        "coding agent (kind 'openai-responses', not acp)",
     ]
 
 

@@ -58,12 +58,16 @@ from lfgtui.providers.base import (
 )
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
+from lfgtui.providers.models import max_output_tokens
 from lfgtui.providers.quota import quota_seen, refused_quota
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import ANTHROPIC, ProviderTurn, source_of
 
-DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; this fits every current model
+DEFAULT_MAX_TOKENS = 8192
+"""What a call asks for when neither the ticket nor lfg's model table (providers/models.py) says the
+model's output limit: the Messages API requires `max_tokens`, and thinking counts towards it, so a
+known model gets its whole limit rather than an answer cut off after its thinking."""
 
 ADAPTIVE_THINKING = re.compile(
     r"claude-(?:(?:opus|sonnet|haiku|mythos)-(?:[5-9]|\d\d)|opus-4-(?:[7-9]|\d\d))\b"
@@ -337,7 +341,7 @@ class AnthropicProvider:
         request: dict[str, Any] = {
             "model": call.model,
             "messages": anthropic_messages(call, self.config.name),
-            "max_tokens": call.max_tokens if call.max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "max_tokens": call.max_tokens or max_output_tokens(call.model) or DEFAULT_MAX_TOKENS,
             "stream": True,
         }
         if call.system:

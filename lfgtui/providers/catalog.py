@@ -57,7 +57,7 @@ not give)."""
 
 BUILTIN: dict[str, ProviderConfig] = {
     "openai": ProviderConfig(
-        name="openai", kind="openai", api_key_env="OPENAI_API_KEY", default_model="gpt-4.1-mini"
+        name="openai", kind="openai-responses", api_key_env="OPENAI_API_KEY", default_model="gpt-6-luna"
     ),
     "anthropic": ProviderConfig(
         name="anthropic", kind="anthropic", api_key_env="ANTHROPIC_API_KEY", default_model="claude-sonnet-4-6"
@@ -207,9 +207,10 @@ def resolve(config: ProviderConfig, env: Mapping[str, str] | None = None) -> Pro
         and shutil.which(config.agent.command[0], path=env.get("PATH", os.defpath)) is None
     ):
         raise MissingAgent(config)
-    named = KINDS.get(config.name)  # the built-in `openai` and `anthropic`, or a config in their place
-    if config.base_url is None and named is not None and named.base_url_env and env.get(named.base_url_env):
-        config = replace(config, base_url=env[named.base_url_env])
+    builtin = BUILTIN.get(config.name)  # the built-in `openai` and `anthropic`, or a config in their place
+    variable = None if builtin is None else kind_of(builtin).base_url_env
+    if config.base_url is None and variable and env.get(variable):
+        config = replace(config, base_url=env[variable])
     if config.api_key_env:
         key = env.get(config.api_key_env)
         if not key:

@@ -54,9 +54,9 @@ class ProviderKind:
     lfg's own httpx2 client)."""
     errors: ErrorMapping
     base_url_env: str | None
-    """Where the built-in provider named as the kind (`openai`, `anthropic`, or a `[providers.NAME]`
-    of that name) goes when its config gives no `base_url`, as its SDK would (None: no built-in
-    provider is named as the kind)."""
+    """Where the built-in provider of the kind (`openai`, on the Responses API, and `anthropic`, or a
+    `[providers.NAME]` of that name) goes when its config gives no `base_url`, as its SDK would
+    (None: no built-in provider is of the kind)."""
     default_base_url: str | None
     """Where a config that gives no `base_url` points (None: the SDK's own endpoint)."""
     needs_base_url: bool
@@ -86,7 +86,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 wire="Chat Completions",
                 sdk="openai",
                 errors=ErrorMapping.SDK,
-                base_url_env="OPENAI_BASE_URL",
+                base_url_env=None,
                 default_base_url=None,
                 needs_base_url=False,
                 price_endpoint="openai",
@@ -99,7 +99,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 wire="Responses",
                 sdk="openai",
                 errors=ErrorMapping.SDK,
-                base_url_env=None,
+                base_url_env="OPENAI_BASE_URL",
                 default_base_url=None,
                 needs_base_url=False,
                 price_endpoint="openai",
