@@ -392,6 +392,27 @@ NEWCOMER = "tests/ui/test_newcomer.py"
 BROKER = "tests/broker"
 TELEMETRY = "tests/telemetry"
 ELSEWHERE = {
+    "the model refuses (Anthropic's stop reason `refusal`, Chat Completions' `delta.refusal`, a Responses "
+    "`refusal` content part)": [
+        "tests/run/test_stops.py::test_a_refusal_is_its_own_ending_showing_what_the_model_said",
+        "tests/commands/test_stop_reasons.py::test_refusals_filters_and_cut_answers_are_no_completion_and_the_history_counts_them",
+    ],
+    "a content filter stops the answer (Chat's finish reason `content_filter`, a Responses answer "
+    "incomplete for `content_filter`)": [
+        "tests/run/test_stops.py::test_a_filter_or_a_full_context_window_ends_the_attempt_keeping_what_arrived",
+    ],
+    "the answer fills the model's context window (Anthropic's `model_context_window_exceeded`)": [
+        "tests/run/test_stops.py::test_a_filter_or_a_full_context_window_ends_the_attempt_keeping_what_arrived",
+    ],
+    "the answer is cut at its output token limit (Anthropic's `max_tokens`, Chat's `length`, a Responses "
+    "answer incomplete for `max_output_tokens`)": [
+        "tests/run/test_stops.py::test_an_answer_cut_at_max_tokens_is_no_completion_and_says_how_to_get_it_whole",
+        "tests/run/test_stops.py::test_a_tool_call_cut_at_max_tokens_is_not_run",
+    ],
+    "Anthropic pauses a long turn (`pause_turn`, a server tool's loop at its limit)": [
+        "tests/run/test_stops.py::test_a_paused_turn_is_sent_back_and_goes_on_to_complete",
+        "tests/run/test_stops.py::test_a_paused_turn_counts_against_max_calls",
+    ],
     "`lfg agents` lists an agent whose command is not installed": [
         "tests/commands/test_agents.py::test_built_in_and_configured_agents_are_listed_with_install_commands_and_credential_names",
         "tests/commands/test_agents.py::test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_install",
