@@ -12,7 +12,6 @@ import pytest
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
-    AttemptStarted,
     Event,
     EventFactory,
     ToolCallReady,
@@ -21,9 +20,7 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
-from lfgtui.history.recorder import Started
-from lfgtui.history.store import Store
-from tests.support.recording import WALL, record, turn_around_a_call
+from tests.support.recording import recorded_and_rebuilt, turn_around_a_call
 
 
 def turn(seen: int | None, counted_per_char: float | None = None) -> list[Event]:
@@ -42,16 +39,6 @@ def turn(seen: int | None, counted_per_char: float | None = None) -> list[Event]
         ]
 
     return turn_around_a_call(call, reported=40, counted_per_char=counted_per_char)
-
-
-def recorded_and_rebuilt(db: Path, tmp_path: Path, live: list[Event]) -> list[Event]:
-    """`live` (an attempt's events from its start) recorded into `db`, and rebuilt from its rows."""
-    started = live[0]
-    assert isinstance(started, AttemptStarted)
-    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
-    with Store.open(db) as store:
-        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
-        return store.attempt_events(attempt_id)
 
 
 def metrics(events: list[Event]) -> Metrics:
