@@ -50,6 +50,11 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if math.isfinite(value) else _BAD
 
 
+def seconds(value: float) -> str:
+    """A short time, `30.0s`: a pane's elapsed time under a minute, the time a model thought."""
+    return f"{value:.1f}s"
+
+
 def rate(value: float | None, estimated: bool = False) -> str:
     """A rate such as tokens per second, one decimal, `~` in front when it rests on an estimate; `-`
     for none, `?` for a bad value."""
@@ -70,13 +75,30 @@ def ttft(m: Metrics) -> str:
     return ms(None if m.ttft_s is None else m.ttft_s * 1000)
 
 
+def thinking(m: Metrics) -> str:
+    """`3000 thinking in 30.0s`: the thinking an attempt's tokens hold (`~` while lfg's estimate) and
+    the time before its first output that is not thinking; empty when it did not think. Apart from
+    tok/s, which never counts it (cost/metrics.py)."""
+    if not m.thinking_tokens:
+        return ""
+    took = f" in {seconds(m.thinking_s)}" if m.thinking_s else ""
+    return f"{tokens(m.thinking_tokens, m.thinking_estimated)} thinking{took}"
+
+
+def counted(m: Metrics, unit: str = "") -> str:
+    """An attempt's tokens (followed by `unit`), the thinking among them in brackets:
+    `3050 tokens (3000 thinking in 30.0s)`."""
+    thought = thinking(m)
+    return tokens(m.output_tokens, m.tokens_estimated) + unit + (f" ({thought})" if thought else "")
+
+
 def gauges(m: Metrics) -> str:
     """TTFT, tok/s, tokens and cost on one line; `~` marks a count or cost that is still an estimate."""
     from lfgtui.cost.prices import format_usd  # here: prices.py imports decimal, which a listing never needs
 
-    counted = tokens(m.output_tokens, m.tokens_estimated)
     cost = format_usd(m.cost_usd, m.cost_estimated)
-    return f"TTFT {ttft(m)} · {rate(m.tokens_per_s, m.rate_estimated)} tok/s · {counted} tokens · {cost}"
+    speed = rate(m.tokens_per_s, m.rate_estimated)
+    return f"TTFT {ttft(m)} · {speed} tok/s · {counted(m, ' tokens')} · {cost}"
 
 
 def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
@@ -88,7 +110,7 @@ def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
         outcome,
         ttft(m),
         rate(m.tokens_per_s, m.rate_estimated),
-        tokens(m.output_tokens, m.tokens_estimated),
+        counted(m),
         format_usd(m.cost_usd, m.cost_estimated),
         duration,
     )

@@ -28,14 +28,26 @@ What is measured, for a model API and a coding agent alike:
   a character's worth (`reported / (chars + whole_chars)`), and the characters that streamed count
   at the calibrated worth the count came with (`Usage.tokens_per_char`: the run may have learnt it
   since the request left) within that bound, an estimate too. Such a count teaches the calibration
-  nothing. A count that says it holds no thinking
-  (`reasoning_tokens` 0, as Gemini CLI's leaves its thoughts out) is rated by the characters of the
-  rest alone, over the time the rest streamed.
+  nothing.
+- Thinking is counted apart from the rate once the count says how much of it is thinking
+  (`Usage.reasoning_tokens`): the rest of the count (`reported - reasoning_tokens`) is rated by the
+  characters of the rest alone, over the time the rest streamed, as `reported * streamed_chars /
+  (chars + whole_chars)` is with the thinking's characters and time left out of each. A model's
+  hidden reasoning (OpenAI's, whose thinking never streams or streams as a short summary) is most
+  of its count: spread over the visible text's time, 3,000 unseen tokens made a true 25 tok/s read
+  1,525. Gemini CLI's count leaves its thoughts out (`reasoning_tokens` 0): the same rule. A count
+  that does not say (None: Anthropic's) rates everything that streamed, as above. The thinking is
+  shown on its own (`thinking_tokens`: the count's, else lfg's estimate of the thinking that
+  streamed) with the time before each request's first output that is not thinking (`thinking_s`);
+  the cost is of the whole count, thinking included.
 
 Output times count in whole milliseconds from the attempt's start (its `AttemptStarted`, else its
-first event), as the history keeps them, so a resumed or replayed attempt reads the same rate and
-TTFT as the live one did. An attempt queued on a broker starts when a worker takes it: the wait is
-before its start, in no measure.
+first event), as the history keeps them, never before the output before them nor their request;
+stretches are measured in those whole ms, as integers. So a resumed or replayed attempt (its events
+rebuilt from the history, on a clock that starts at 0) reads the same rate and TTFT as the live one
+did (on a clock that started hours before), to the last digit: measured in seconds on the two
+clocks, a stretch of exactly `MIN_STREAM_MS` could count on one and not the other. An attempt
+queued on a broker starts when a worker takes it: the wait is before its start, in no measure.
 
 Each event type's part is one handler in `METRICS` (an `events.Translation`), found by the event's
 exact type; the types it leaves alone say why.
@@ -46,6 +58,7 @@ lfg's price-based one for the attempt, exact and marked as the agent's (`cost_by
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -96,8 +109,9 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook, Pricer
 
 LIVE_WINDOW_S = 2.0
-MIN_STREAM_S = 0.025
-"""A stretch of chunks that all arrived within this is one burst: a rate over it would be noise."""
+MIN_STREAM_MS = 25
+"""A stretch of chunks that all arrived within this (whole ms) is one burst: a rate over it would be noise."""
+MIN_STREAM_S = MIN_STREAM_MS / 1000
 RATE_STEP_S = 0.5
 """The sparkline's step: one bar for each half second of an attempt's own timeline."""
 RATE_STEPS = 64
@@ -132,8 +146,10 @@ class Stretch:
 
     answer: bool | None
     """True for the answer, False for thinking, None for tool-call arguments."""
-    first: float
-    last: float
+    first: int
+    """Its first chunk's time, in whole ms since the attempt's start (see the module's docstring)."""
+    last: int
+    """Its last chunk's, likewise."""
     first_tokens: int
     tokens: int
     first_chars: int
@@ -143,7 +159,7 @@ class Stretch:
     @property
     def streamed(self) -> bool:
         """Whether the chunks came over time, not all at once."""
-        return self.chunks > 1 and self.last - self.first >= MIN_STREAM_S
+        return self.chunks > 1 and self.last - self.first >= MIN_STREAM_MS
 
 
 @dataclass
@@ -163,6 +179,8 @@ class RequestMetrics:
     first_reasoning: float | None = None
     first_text: float | None = None
     first_token: float | None = None
+    first_answer: float | None = None
+    """Its first output that is not thinking (answer text or tool-call arguments): thinking ends there."""
     last_token: float | None = None
     chunks: int = 0
     estimated_tokens: int = 0
@@ -176,12 +194,12 @@ class RequestMetrics:
     """The output streaming now, until a pause or another kind of output ends it."""
     chars: int = 0
     """The characters of every output chunk."""
-    streamed_s: float = 0.0
-    """The time the stretches ended so far streamed (each from its first chunk to its last)."""
+    streamed_ms: int = 0
+    """The time the stretches ended so far streamed (each from its first chunk to its last), in ms."""
     streamed_estimate: int = 0
-    """lfg's estimate of the tokens that arrived over `streamed_s`: each stretch's after its first chunk."""
+    """lfg's estimate of the tokens that arrived over `streamed_ms`: each stretch's after its first chunk."""
     streamed_chars: int = 0
-    """The characters that arrived over `streamed_s`, likewise."""
+    """The characters that arrived over `streamed_ms`, likewise."""
     whole: dict[str, int] = field(default_factory=dict)
     """The characters of each tool call's input the agent sent whole, never as argument fragments:
     its reported count includes them though they never streamed."""
@@ -199,9 +217,9 @@ class RequestMetrics:
     thought_chars: int = 0
     """The characters of the thinking chunks (in `chars`)."""
     streamed_thought_chars: int = 0
-    """Those that arrived over `streamed_s` (in `streamed_chars`)."""
-    streamed_thought_s: float = 0.0
-    """The part of `streamed_s` the thinking streamed."""
+    """Those that arrived over `streamed_ms` (in `streamed_chars`)."""
+    streamed_thought_ms: int = 0
+    """The part of `streamed_ms` the thinking streamed."""
 
     @property
     def output_tokens(self) -> int:
@@ -230,12 +248,12 @@ class RequestMetrics:
         """End the stretch streaming now (a pause, another kind of output); returns it."""
         stretch, self.stretch = self.stretch, None
         if stretch is not None and stretch.streamed:
-            self.streamed_s += stretch.last - stretch.first
+            self.streamed_ms += stretch.last - stretch.first
             self.streamed_estimate += stretch.tokens - stretch.first_tokens
             self.streamed_chars += stretch.chars - stretch.first_chars
             if stretch.answer is False:
                 self.streamed_thought_chars += stretch.chars - stretch.first_chars
-                self.streamed_thought_s += stretch.last - stretch.first
+                self.streamed_thought_ms += stretch.last - stretch.first
         return stretch
 
     def tool_input(self, call_id: str, raw_arguments: str, model_input_chars: int | None) -> None:
@@ -256,17 +274,49 @@ class RequestMetrics:
     def streaming_s(self) -> float:
         """The time output streamed: every stretch's first chunk to its last, bursts and pauses left out."""
         stretch = self.stretch
-        streaming = stretch.last - stretch.first if stretch is not None and stretch.streamed else 0.0
-        if self.thinking_uncounted:
-            thinking = streaming if stretch is not None and stretch.answer is False else 0.0
-            return self.streamed_s - self.streamed_thought_s + streaming - thinking
-        return self.streamed_s + streaming
+        streaming = stretch.last - stretch.first if stretch is not None and stretch.streamed else 0
+        if self.thinking_apart:
+            thinking = streaming if stretch is not None and stretch.answer is False else 0
+            return (self.streamed_ms - self.streamed_thought_ms + streaming - thinking) / 1000
+        return (self.streamed_ms + streaming) / 1000
 
     @property
-    def thinking_uncounted(self) -> bool:
-        """The reported count says it holds no thinking though some came (Gemini CLI's count leaves
-        its thoughts out): the rate is of the rest alone, their characters over their time."""
-        return self.reasoning_tokens == 0 and self.thought_chars > 0
+    def thinking_apart(self) -> bool:
+        """The reported count says how much of it is thinking (`reasoning_tokens`; 0 for Gemini CLI's,
+        which leaves its thoughts out): the rate is of the rest alone, its tokens over its characters
+        and its time. Thinking that never streamed, or streamed only as a summary, then never
+        inflates the rate."""
+        return self.reasoning_tokens is not None and self.reported_tokens is not None
+
+    @property
+    def counted_tokens(self) -> int | None:
+        """The reported count's tokens that `counted_chars` hold: all of them, or without the thinking
+        when the count says how much of it that is (`thinking_apart`); None until it is reported."""
+        reported = self.reported_tokens
+        if reported is None:
+            return None
+        return max(0, reported - self.reasoning_tokens) if self.reasoning_tokens else reported
+
+    @property
+    def thinking_tokens(self) -> int:
+        """The thinking its count holds: as the count says (`reasoning_tokens`; 0 for Gemini CLI's,
+        which leaves its thoughts out), else lfg's estimate of the thinking that streamed."""
+        if self.reasoning_tokens is not None:
+            return self.reasoning_tokens
+        return tokens_in(self.thought_chars, self.tokens_per_char)
+
+    @property
+    def thinking_estimated(self) -> bool:
+        """Whether `thinking_tokens` is lfg's estimate: thinking streamed, and no count said how much."""
+        return self.reasoning_tokens is None and self.thought_chars > 0
+
+    @property
+    def thinking_s(self) -> float:
+        """The time it thought: from the request to its first output that is not thinking (0 when it
+        did not think, or nothing but thinking came yet)."""
+        if self.first_answer is None or not (self.reasoning_tokens or self.thought_chars):
+            return 0.0
+        return max(0.0, self.first_answer - self.request_sent)
 
     @property
     def tokens_streamed(self) -> float:
@@ -281,13 +331,13 @@ class RequestMetrics:
         if self.reported_tokens is None:
             return self.streamed_estimate + (stretch.tokens - stretch.first_tokens if streaming else 0)
         streamed = self.streamed_chars + (stretch.chars - stretch.first_chars if streaming else 0)
-        if self.thinking_uncounted:
+        if self.thinking_apart:
             thinking = stretch is not None and stretch.answer is False and streaming
             streamed -= self.streamed_thought_chars + (stretch.chars - stretch.first_chars if thinking else 0)
         counted = self._counted
         if not counted:
             return 0.0
-        per_char = self.reported_tokens / counted
+        per_char = (self.counted_tokens or 0) / counted
         if self.described:
             calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
             per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
@@ -301,9 +351,9 @@ class RequestMetrics:
 
     @property
     def _counted(self) -> int:
-        """The characters the reported count holds that lfg saw: the chunks' and the tool input sent
-        whole (the model's part of an account of a call), the thinking's left out of a count without it."""
-        return self.chars + self.whole_chars - (self.thought_chars if self.thinking_uncounted else 0)
+        """The characters of `counted_tokens` that lfg saw: the chunks' and the tool input sent whole
+        (the model's part of an account of a call), the thinking's left out when the count's is."""
+        return self.chars + self.whole_chars - (self.thought_chars if self.thinking_apart else 0)
 
     @property
     def rate_split(self) -> bool:
@@ -378,10 +428,8 @@ class Metrics:
     t0: float | None = None
     """When the attempt started (until then, when its first event came): output times count in whole
     milliseconds from it."""
-    kept_t: float = 0.0
-    """The last event's time as the history keeps it (see `_token`)."""
-    before_t: float = 0.0
-    """The time of the event before the one applied now, likewise."""
+    kept_ms: int = 0
+    """The last output's time as the history keeps it: whole ms since `t0` (see `_token`)."""
     live: bool = True
     """Whether it keeps what only a live view reads: the live gauge's window (`live_tokens_per_s`,
     which trims it) and the sparkline's steps (`history`). The history writer's do not: it stores
@@ -391,10 +439,8 @@ class Metrics:
 
     def apply(self, event: Event) -> None:
         """One event of the attempt, through `METRICS`: one dict lookup by its exact type."""
-        t = event.t
         if self.t0 is None:
-            self.t0 = t
-        self.before_t, self.kept_t = self.kept_t, t
+            self.t0 = event.t
         apply = _HANDLERS.get(type(event))
         if apply is not None:
             apply(self, event)
@@ -430,7 +476,7 @@ class Metrics:
         per_char = TOKENS_PER_CHAR if request.tokens_per_char is None else request.tokens_per_char
         live, window, history = self.live, self._window, self.history
         counts, add = history.counts, history.add
-        before, kept = self.before_t, self.kept_t
+        kept = self.kept_ms
         estimated, chars, chunks, window_tokens = (
             request.estimated_tokens,
             request.chars,
@@ -441,14 +487,13 @@ class Metrics:
         streamed = chars
         last = stretch.last
         for delta in deltas[start:] if start else deltas:
-            before, kept = kept, delta.t
             text = delta.text
             if not text:  # an empty chunk is no output
                 continue
-            t = t0 + round((kept - t0) * 1000) / 1000  # as `_token` keeps it
-            if t < before:
-                t = before
-            kept = last = t
+            ms = round((delta.t - t0) * 1000)  # as `_token` keeps it
+            if ms < kept:
+                ms = kept
+            kept = last = ms
             chars += len(text)
             tokens = round(chars * per_char) - estimated  # `tokens_in` of the request's characters
             estimated += tokens
@@ -457,15 +502,17 @@ class Metrics:
             stretch_chunks += 1
             if not live:
                 continue
+            t = t0 + ms / 1000
             window.append((t, tokens))
             window_tokens += tokens
             if int(t // RATE_STEP_S) == history.newest:  # `RateHistory.add`'s usual case
                 counts[-1] += tokens
             else:
                 add(t, tokens)
-        self.before_t, self.kept_t = before, kept
+        self.kept_ms = kept
         if chunks != request.chunks:
-            request.last_token = stretch.last = last
+            stretch.last = last
+            request.last_token = t0 + last / 1000
             request.estimated_tokens, request.chars, request.chunks = estimated, chars, chunks
             stretch.tokens, stretch.chunks = stretch_tokens, stretch_chunks
             stretch.chars = stretch_chars + chars - streamed
@@ -478,6 +525,9 @@ class Metrics:
         self.t0 = event.t
 
     def _request(self, event: RequestSent) -> None:
+        """A request: its output comes no earlier than it, in the whole ms output times count in
+        (rounded up: its first token is never before it)."""
+        self.kept_ms = max(self.kept_ms, math.ceil((event.t - (self.t0 or 0.0)) * 1000))
         self.requests.append(
             RequestMetrics(
                 request_sent=event.t,
@@ -545,26 +595,33 @@ class Metrics:
         if not requests or not text:  # an empty chunk is no output
             return
         request = requests[-1]
-        # The history keeps a chunk's time in whole ms from the attempt's start, and never before the
-        # event before it: so do the stretches, and a resumed attempt's rate is the live one's.
+        # The history keeps a chunk's time in whole ms from the attempt's start, never before the
+        # chunk before it: so do the stretches, and a resumed attempt's rate is the live one's.
         t0 = self.t0 or 0.0
-        t = max(t0 + round((t - t0) * 1000) / 1000, self.before_t)
-        self.kept_t = t
+        ms = round((t - t0) * 1000)
+        if ms < self.kept_ms:
+            ms = self.kept_ms
+        self.kept_ms = ms
+        t = t0 + ms / 1000
         chars = len(text)
         estimated = request.estimated_tokens
         tokens = tokens_in(request.chars + chars, request.tokens_per_char) - estimated
         stretch = request.stretch
         if stretch is not None and stretch.answer is answer:
-            stretch.last = t
+            stretch.last = ms
             stretch.chunks += 1
             stretch.tokens += tokens
             stretch.chars += chars
         else:
             if stretch is not None:
-                self._notice(request, request.end_stretch(), thinking_next=answer is False)
-            request.stretch = Stretch(answer, t, t, tokens, tokens, chars, chars)
+                self._notice(request, request.end_stretch(), t0, thinking_next=answer is False)
+            request.stretch = Stretch(answer, ms, ms, tokens, tokens, chars, chars)
         if request.first_token is None or (
-            request.first_text is None if answer else answer is False and request.first_reasoning is None
+            request.first_text is None
+            if answer
+            else request.first_reasoning is None
+            if answer is False
+            else request.first_answer is None
         ):  # only while one this chunk could be is missing: an answer without thinking never has that
             self._first(request, t, text, answer)
         request.last_token = t
@@ -585,21 +642,28 @@ class Metrics:
             return
         if request.first_token is None:
             request.first_token = t
+        if answer is False:
+            if request.first_reasoning is None:
+                request.first_reasoning = t
+            return
+        if request.first_answer is None:
+            request.first_answer = t
         if answer is True and request.first_text is None:
             request.first_text = t
-        elif answer is False and request.first_reasoning is None:
-            request.first_reasoning = t
 
     @staticmethod
-    def _notice(request: RequestMetrics, ended: Stretch | None, thinking_next: bool) -> None:
+    def _notice(request: RequestMetrics, ended: Stretch | None, t0: float, thinking_next: bool) -> None:
         """An answer of one chunk that thinking follows at once is the agent's own notice: the
         model's first output is still to come."""
         if ended is None or ended.answer is not True or ended.chunks > 1 or not thinking_next:
             return
-        if request.first_text == ended.first:
+        first = t0 + ended.first / 1000  # as `_token` noted it
+        if request.first_text == first:
             request.first_text = None
-        if request.first_token == ended.first:
+        if request.first_token == first:
             request.first_token = None
+        if request.first_answer == first:
+            request.first_answer = None
 
     @property
     def chunks(self) -> int:
@@ -608,6 +672,22 @@ class Metrics:
     @property
     def output_tokens(self) -> int:
         return sum(r.output_tokens for r in self.requests)
+
+    @property
+    def thinking_tokens(self) -> int:
+        """Its requests' thinking (`RequestMetrics.thinking_tokens`): in `output_tokens` and the cost,
+        never in the rate."""
+        return sum(r.thinking_tokens for r in self.requests)
+
+    @property
+    def thinking_estimated(self) -> bool:
+        """True when some of `thinking_tokens` is lfg's estimate of thinking that streamed."""
+        return any(r.thinking_estimated for r in self.requests)
+
+    @property
+    def thinking_s(self) -> float:
+        """The time its requests thought before their first output that is not thinking, summed."""
+        return sum(r.thinking_s for r in self.requests)
 
     @property
     def input_tokens(self) -> int | None:
@@ -901,7 +981,7 @@ class MetricsBook:
         request.calibrated = True
         chars = request.counted_chars
         if chars is not None:  # a count with input lfg never saw says nothing of a character's worth
-            self.calibration.learn(metrics.provider, metrics.model, request.reported_tokens, chars)
+            self.calibration.learn(metrics.provider, metrics.model, request.counted_tokens or 0, chars)
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it

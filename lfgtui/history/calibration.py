@@ -4,7 +4,9 @@ A run learns what a character of a model's output is worth from its own requests
 (cost/tokens.py `OutputCalibration`), but the tickets that start together all stream before any of
 them reports one, and at lfg's fixed four characters a token their live tok/s reads a third high.
 The history has every earlier request's reported count and the characters it holds by lfg's account
-(`counted_chars`: none for a count that holds input lfg never saw); the median of their ratio over a
+(`counted_chars`: none for a count that holds input lfg never saw; without the thinking's when the
+count says its thinking, `reasoning_tokens`, which is then taken from the count too: a model's
+hidden reasoning would make each of its characters worth tens of tokens); the median of their ratio over a
 model's latest requests is what its first requests are estimated with, and that of every model's
 latest requests what a model it never counted starts from.
 """
@@ -23,17 +25,17 @@ MIN_CHARS = 200
 """A request with less output says little: a few characters round its estimate far off."""
 
 _COUNTED = """
-SELECT r.output_tokens, r.counted_chars
+SELECT r.output_tokens - coalesce(r.reasoning_tokens, 0) AS counted, r.counted_chars
 FROM attempts AS a INDEXED BY attempts_model JOIN requests AS r ON r.attempt_id = a.id
-WHERE a.provider = ? AND a.model = ? AND r.output_tokens > 0 AND r.counted_chars >= ?
+WHERE a.provider = ? AND a.model = ? AND counted > 0 AND r.counted_chars >= ?
 ORDER BY a.started_at DESC, r.n DESC
 LIMIT ?
 """
 """A model's latest counted requests of `MIN_CHARS` or more whose characters are known, newest first:
 only that model's attempts are read (the index on (provider, model))."""
 _ANY_COUNTED = """
-SELECT output_tokens, counted_chars FROM requests
-WHERE output_tokens > 0 AND counted_chars >= ?
+SELECT output_tokens - coalesce(reasoning_tokens, 0) AS counted, counted_chars FROM requests
+WHERE counted > 0 AND counted_chars >= ?
 ORDER BY rowid DESC
 LIMIT ?
 """

@@ -1,5 +1,5 @@
-"""The gauge line under each pane: TTFT, live tok/s with a sparkline, tokens, a coding agent's
-context, cost, elapsed."""
+"""The gauge line under each pane: TTFT, live tok/s with a sparkline, tokens and the thinking among
+them, a coding agent's context, cost, elapsed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.text import Text
 
 from lfgtui.cost.metrics import RATE_STEP_S, Metrics
 from lfgtui.cost.prices import format_usd
-from lfgtui.formats import context_percent, short_count, tokens, ttft
+from lfgtui.formats import context_percent, seconds, short_count, tokens, ttft
 from lfgtui.ui.palette import DEFAULT
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -50,6 +50,18 @@ def context_gauge(metrics: Metrics) -> Text | None:
     return Text.assemble(("ctx ", "dim"), used, " ", (context_percent(context.used, context.size), "bold"))
 
 
+def thinking_gauge(metrics: Metrics) -> Text | None:
+    """`think 3k 30.0s`: the thinking among the tokens (`~` while lfg's estimate) and the time before
+    the first output that is not thinking, apart from tok/s, which never counts it; None when the
+    attempt did not think."""
+    thought = metrics.thinking_tokens
+    if not thought:
+        return None
+    counted = f"{'~' if metrics.thinking_estimated else ''}{short_count(thought)}"
+    took = f" {seconds(metrics.thinking_s)}" if metrics.thinking_s else ""
+    return Text.assemble(("think ", "dim"), counted, took)
+
+
 def cost_gauge(metrics: Metrics) -> Text:
     """The cost, `~` while estimated, `$?` with no price, and `agent` after one the agent reported."""
     cost = Text(format_usd(metrics.cost_usd, metrics.cost_estimated))
@@ -58,9 +70,9 @@ def cost_gauge(metrics: Metrics) -> Text:
     return cost
 
 
-def elapsed_text(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}:{secs:02d}" if minutes else f"{seconds:.1f}s"
+def elapsed_text(elapsed: float) -> str:
+    minutes, secs = divmod(int(elapsed), 60)
+    return f"{minutes}:{secs:02d}" if minutes else seconds(elapsed)
 
 
 def gauge_text(
@@ -80,7 +92,8 @@ def gauge_text(
 
     A coding agent's context (`ctx used/size %`) and then the cost come after the token numbers, each
     when it fits; the sparkline gets the room the numbers leave (its latest samples). When not
-    everything fits, a running pane keeps its sparkline and a finished one its elapsed time.
+    everything fits, a running pane keeps its sparkline and a finished one its elapsed time. The
+    thinking among the tokens (`think 3k 30.0s`) shows after them in the room all that leaves.
     """
     estimated = "~" if running or metrics.rate_estimated else ""  # the live rate always counts estimates
     rate = Text.assemble((f"{estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
@@ -105,6 +118,11 @@ def gauge_text(
         with_elapsed = [*parts, Text(elapsed_text(elapsed))]
         if room(with_elapsed) > MIN_SPARK or (room(with_elapsed) >= 0 and not running):
             parts = with_elapsed
+    thought = thinking_gauge(metrics)
+    if thought is not None:
+        with_thought = [*parts[:3], thought, *parts[3:]]
+        if room(with_thought) > (MIN_SPARK if running else -1):
+            parts = with_thought
     spark = min(room(parts) - 1, len(samples))
     if spark >= MIN_SPARK:
         rate.append(" ")

@@ -143,26 +143,31 @@ async def test_a_model_the_history_never_counted_starts_from_every_models_counts
 
 def test_the_history_calibration_is_the_median_of_a_models_latest_counted_requests(tmp_path: Path) -> None:
     """One odd request does not move it; output too short to say anything is left out, and so is a
-    count that holds input lfg never saw (an agent's account of a call stood for it)."""
+    count that holds input lfg never saw (an agent's account of a call stood for it). A count's
+    thinking is taken out of it, as its characters are (issue 52: hidden reasoning)."""
     conn = sqlite3.connect(":memory:")
     conn.executescript(
         "CREATE TABLE attempts (id TEXT PRIMARY KEY, provider TEXT, model TEXT, started_at REAL);"
         "CREATE INDEX attempts_model ON attempts(provider, model);"
-        "CREATE TABLE requests (attempt_id TEXT, n INTEGER, output_tokens INTEGER, counted_chars INTEGER);"
+        "CREATE TABLE requests (attempt_id TEXT, n INTEGER, output_tokens INTEGER, counted_chars INTEGER,"
+        " reasoning_tokens INTEGER);"
     )
     rows = [("a1", 330, 4000), ("a2", 320, 4000), ("a3", 3000, 4000), ("a4", 5, 40), ("a5", 90, None)]
     for n, (attempt, reported, chars) in enumerate(rows):
         conn.execute("INSERT INTO attempts VALUES (?, 'p', 'm', ?)", (attempt, n))
-        conn.execute("INSERT INTO requests VALUES (?, ?, ?, ?)", (attempt, n, reported, chars))
+        conn.execute("INSERT INTO requests VALUES (?, ?, ?, ?, NULL)", (attempt, n, reported, chars))
     conn.execute("INSERT INTO attempts VALUES ('b1', 'p', 'other', 9)")
     found = recorded_calibration(conn, [("p", "m"), ("p", "m"), ("p", "other"), ("q", "m")])
     assert found[("p", "m")] == 330 / 4000, "median of 320/4000, 330/4000 and 3000/4000"
     assert found.keys() == {("p", "m"), ANY_MODEL}, "a model never counted has none of its own"
     conn.execute("INSERT INTO attempts VALUES ('b2', 'q', 'n', 10)")
-    conn.execute("INSERT INTO requests VALUES ('b2', 0, 210, 1000)")
+    conn.execute("INSERT INTO requests VALUES ('b2', 0, 210, 1000, 0)")
     found = recorded_calibration(conn, [("q", "n")])
     every = [210 / 1000, 330 / 4000, 320 / 4000, 3000 / 4000]  # the long enough ones, of any model
     assert found[ANY_MODEL] == statistics.median(every)
+    conn.execute("INSERT INTO attempts VALUES ('c1', 'q', 'thinker', 11)")
+    conn.execute("INSERT INTO requests VALUES ('c1', 0, 3050, 200, 3000)")  # 3,000 unseen tokens
+    assert recorded_calibration(conn, [("q", "thinker")])[("q", "thinker")] == 50 / 200
 
 
 def test_a_history_of_the_schema_before_calibrates_as_it_did(tmp_path: Path) -> None:

@@ -170,6 +170,32 @@ def test_cost_comes_from_each_requests_usage_with_cache_reads_priced_apart(clock
     assert book.cost_usd() == (pytest.approx(first + second), False)
 
 
+def test_hidden_reasoning_tokens_are_counted_apart_not_spread_over_the_visible_texts_time(
+    clock: Clock,
+) -> None:
+    """Issue 52: a model thinks 3,000 tokens no one sees, then answers at 25 tok/s. Its count
+    (`output_tokens`) holds the thinking; spread over the visible text's time it read 1,525 tok/s.
+    The rate is the visible text's; the thinking is counted and timed apart, and still paid for."""
+    ev = EventFactory("t", 1, clock=clock)
+    book = MetricsBook(prices=PriceBook({"p": ProviderConfig(name="p", kind="openai", prices=RATES)}))
+    book(ev(AttemptStarted, provider="p", model="m"))
+    book(ev(RequestSent, call=0))
+    clock.now += 30.0  # it thinks, and nothing streams
+    for _ in range(50):  # 50 tokens of four characters, one every 40 ms: 25 tok/s
+        book(ev(TextDelta, text="tok "))
+        clock.now += 0.04
+    book(ev(Usage, input_tokens=1_000, output_tokens=3_050, reasoning_tokens=3_000))
+    book(ev(CallEnded, stop_reason="stop"))
+    metrics = book.attempts[("t", 1)]
+    assert metrics.tokens_per_s == pytest.approx(25.0, rel=0.05)
+    assert not metrics.rate_estimated, "the count says which of its tokens streamed"
+    assert metrics.output_tokens == 3_050 and metrics.thinking_tokens == 3_000
+    assert not metrics.thinking_estimated
+    assert metrics.thinking_s == pytest.approx(30.0), "the time before the first visible token"
+    assert metrics.cost_usd == pytest.approx((1_000 * 2.0 + 3_050 * 10.0) / 1e6), "thinking is paid for"
+    assert book.calibration.tokens_per_char("p", "m") == pytest.approx(50 / 200), "the answer's worth"
+
+
 def test_an_unpriced_attempt_has_no_cost_and_makes_the_runs_total_inexact(clock: Clock) -> None:
     ev = EventFactory("t", 1, clock=clock)
     book = MetricsBook(prices=PriceBook({"sim": ProviderConfig(name="sim", kind="sim")}))

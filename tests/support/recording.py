@@ -160,6 +160,16 @@ def record(path: Path, tmp_path: Path, *batches: list[Item], tickets: tuple[Tick
     return recorder
 
 
+def recorded_and_rebuilt(db: Path, tmp_path: Path, live: list[Event]) -> list[Event]:
+    """`live` (an attempt's events from its start) recorded into `db`, and rebuilt from its rows."""
+    started = live[0]
+    assert isinstance(started, AttemptStarted)
+    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
+    with Store.open(db) as store:
+        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
+        return store.attempt_events(attempt_id)
+
+
 FAST_AGENT = """
 description = "A quick coding agent: lists the folder, reads the README, then answers."
 ttft_ms = 5
@@ -530,13 +540,3 @@ def older_lfg_recording(db: Path, folder: Path) -> Iterator[str]:
         yield run.id
     finally:
         lock.release()
-
-
-def recorded_and_rebuilt(db: Path, tmp_path: Path, live: list[Event]) -> list[Event]:
-    """`live` (an attempt's events from its start) recorded into `db`, and rebuilt from its rows."""
-    started = live[0]
-    assert isinstance(started, AttemptStarted)
-    record(db, tmp_path, [Started(started, WALL), *live[1:]]).finish()
-    with Store.open(db) as store:
-        (attempt_id,) = store.conn.execute("SELECT id FROM attempts").fetchone()
-        return store.attempt_events(attempt_id)

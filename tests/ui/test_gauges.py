@@ -72,6 +72,32 @@ def test_a_narrow_pane_keeps_what_matters_and_never_overflows(width: int) -> Non
         assert finished.endswith("1:05"), "a finished pane gives up its sparkline first"
 
 
+def thought(thinking: int = 3_000) -> Metrics:
+    """An attempt that waited 30 s, then streamed some text; its count of 3,009 holds `thinking`
+    tokens of thinking that never streamed."""
+    ev = EventFactory("t", 1, clock=iter([0.0, 30.0, 30.1, 30.2]).__next__)
+    metrics = Metrics()
+    metrics.apply(ev(RequestSent, call=0))
+    metrics.apply(ev(TextDelta, text="Hello there, "))
+    metrics.apply(ev(TextDelta, text="general Kenobi."))
+    metrics.apply(ev(Usage, input_tokens=3, output_tokens=3_009, reasoning_tokens=thinking))
+    return metrics
+
+
+def test_the_thinking_among_the_tokens_shows_apart_when_there_is_room() -> None:
+    line = gauge_text(thought(), 51.5, SAMPLES, 65.2, width=100, running=False).plain
+    assert " · 3009 tok · think 3k 30.0s · $? · 1:05" in line
+    for width in range(len("TTFT 30000 ms · ~51.5 tok/s · 3009 tok"), 100):  # the numbers always show
+        running = gauge_text(thought(), 51.5, SAMPLES, 65.2, width=width, running=True).plain
+        finished = gauge_text(thought(), 51.5, SAMPLES, 65.2, width=width, running=False).plain
+        unthought = gauge_text(thought(0), 51.5, SAMPLES, 65.2, width=width, running=True).plain
+        assert len(running) <= width and len(finished) <= width
+        if spark_length(unthought) >= MIN_SPARK:
+            assert spark_length(running) >= MIN_SPARK, "a running pane keeps its sparkline first"
+        if "think" in finished:
+            assert finished.endswith("1:05"), "and a finished one its elapsed time"
+
+
 def test_steps_before_the_attempt_started_are_blank_not_slow() -> None:
     """Started 1.9 s ago (4 steps of 0.5 s): the 12 steps before it are blanks, not low bars."""
     samples = [0.0] * 12 + [10.0, 20.0, 30.0, 40.0]

@@ -644,7 +644,7 @@ tool calls' arguments; its thoughts are not in it)."""
 def from_quota(ev: EventFactory, meta: dict[str, Any] | None, tokens_per_char: float | None) -> list[Event]:
     """The turn's token counts from the answer's `_meta.quota.token_count` (Gemini CLI's), each
     checked, as `from_usage`'s; none when it has none. Its output count holds none of the thoughts
-    (`reasoning_tokens` 0), so the rate leaves them out too (`RequestMetrics.thinking_uncounted`)."""
+    (`reasoning_tokens` 0), so the rate leaves them out too (`RequestMetrics.thinking_apart`)."""
     quota = meta.get("quota") if isinstance(meta, dict) else None
     counted = quota.get("token_count") if isinstance(quota, dict) else None
     if not isinstance(counted, dict):
