@@ -265,6 +265,14 @@ FIELD_HELP = {
     "provider holds its request for a spent quota: wait for the reset (counted down in its pane), move to "
     "its next fallback link, or pause until you press `p` (see [Quota windows](../guides/quotas.md)); "
     "default: its provider's `on_quota`",
+    "ticket.effort": "how much the model reasons, as its API names it (Messages: `low` … `max`; "
+    "Responses and Chat: `none` … `xhigh`), checked against the model when the file loads (see "
+    "[Models and reasoning](../guides/models.md#reasoning-settings)); default: its provider's, else the "
+    "model's own",
+    "ticket.thinking": '`"adaptive"` (the model decides how much it thinks) or `"off"` (an effort of '
+    "`\"none\"` on OpenAI's APIs); default: its provider's, else the model's own",
+    "ticket.show_thinking": "whether the model is asked for its thinking to show in the pane (Claude's "
+    "`display`, a Responses summary); default `true`",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",
@@ -299,6 +307,10 @@ FIELD_HELP = {
     "will not fix soon, unless a ticket names its own (see [Failover](../guides/failover.md))",
     "providers.on_quota": '`"wait"`, `"fallback"` or `"pause"`: what its tickets do when it holds their '
     "requests for a spent quota, unless a ticket says its own (see [Quota windows](../guides/quotas.md))",
+    "providers.effort": "how much its models reason, under any a ticket says (see `effort` above)",
+    "providers.thinking": '`"adaptive"` or `"off"`, under any a ticket says',
+    "providers.show_thinking": "whether its models are asked for their thinking to show, under any a "
+    "ticket says",
     "prices.input_per_mtok": "prompt tokens (required)",
     "prices.output_per_mtok": "output tokens (required)",
     "prices.cache_read_per_mtok": "prompt tokens read from the provider's cache",

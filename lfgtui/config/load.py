@@ -39,9 +39,10 @@ from lfgtui.config.validation import (
     load_toml,
     unknown,
 )
-from lfgtui.providers.base import AgentSettings, OnQuota, PriceOverride, ProviderConfig
+from lfgtui.providers.base import AgentSettings, OnQuota, PriceOverride, ProviderConfig, Reasoning
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
+from lfgtui.providers.reasoning import THINKING_MODES, problems
 
 if TYPE_CHECKING:  # loaded only for a config with MCP servers (see _mcp_servers)
     from lfgtui.config.mcp import McpServer
@@ -88,6 +89,13 @@ SECTIONS: dict[str, Kind] = {
 }
 ON_QUOTA = Kind('"wait", "fallback" or "pause"', lambda value: value in tuple(OnQuota))
 """A ticket's or a provider's `on_quota`."""
+REASONING_FIELDS: dict[str, Kind] = {
+    "effort": Kind('an effort its API names, such as "low" or "high"', STRING.check),
+    "thinking": Kind('"adaptive" or "off"', lambda value: value in THINKING_MODES),
+    "show_thinking": BOOLEAN,
+}
+"""A ticket's, [defaults]' or a provider's reasoning settings (`providers.base.Reasoning`); which
+efforts a model takes is checked against its wire and model (providers/reasoning.py)."""
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
     "base_url": URL,
@@ -116,6 +124,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
         lambda value: STRING_LIST.check(value) and all("/" in entry.strip("/") for entry in value),
     ),
     "on_quota": ON_QUOTA,
+    **REASONING_FIELDS,
 }
 PRICE_FIELDS: dict[str, Kind] = {
     "input_per_mtok": NON_NEGATIVE_NUMBER,
@@ -306,6 +315,9 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
         agent = {key: fields.pop(key) for key in AGENT_FIELDS if key in fields}
         if "on_quota" in fields:
             fields["on_quota"] = OnQuota(fields["on_quota"])
+        said = {key: fields.pop(key) for key in REASONING_FIELDS if key in fields}
+        if said:
+            fields["reasoning"] = Reasoning(**said)
         if "prices" in fields:
             fields["prices"] = _prices(check, fields["prices"], where, header)
         kind = fields.get("kind")
@@ -344,6 +356,8 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 check.doc.line(header),
                 f"{where}: an {config.kind} provider needs base_url, the agent's stream URL",
             )
+        for key, why in problems(config.kind, "", config.reasoning, tools=False, temperature=None):
+            check.add(check.doc.line(header, key), f"{where}: {why}")
         providers[name] = config
     for name, config in providers.items():  # a link names a provider of this file or a built-in one
         for entry in config.fallback:

@@ -32,7 +32,7 @@ from lfgtui.history.rebuild import attempt_events
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
 from lfgtui.history.schema import PartKind
 from lfgtui.inert import inert
-from lfgtui.providers.base import Message, ProviderConfig
+from lfgtui.providers.base import Message, ProviderConfig, Reasoning
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.tickets.ticket import (
     DEFAULT_CHECK_TIMEOUT_S,
@@ -188,6 +188,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
         on_quota=row.on_quota or "wait",
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
+        reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
     )
 
 

@@ -157,6 +157,9 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
         on_quota=ticket.on_quota,
         judge_max_chars=ticket.judge_max_chars,
+        effort=ticket.reasoning.effort,
+        thinking=ticket.reasoning.thinking,
+        show_thinking=ticket.reasoning.show_thinking,
     )
 
 

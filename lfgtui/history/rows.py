@@ -189,6 +189,10 @@ class TicketRow(Row):
     judge_max_chars: int | None = None
     """For a contestant of a judged tournament: the cap on its judge's prompt, from migration 18
     (None: the default, as every judge had before)."""
+    effort: str | None = None
+    thinking: str | None = None
+    show_thinking: bool | None = None
+    """Its own reasoning settings, from migration 23 (None: not set)."""
 
 
 @dataclass(frozen=True)

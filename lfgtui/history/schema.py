@@ -460,7 +460,17 @@ must send back verbatim (`CallEnded.turn`, turns.py): the wire that can send it,
 resumed run sends it back as the live attempt would have. NULL when the visible text and tool calls
 say it all, as for every row recorded before."""
 
+V23 = """
+ALTER TABLE tickets ADD COLUMN effort TEXT;
+ALTER TABLE tickets ADD COLUMN thinking TEXT;
+ALTER TABLE tickets ADD COLUMN show_thinking INTEGER;
+"""
+"""A ticket's own reasoning settings (`effort`, `thinking`, `show_thinking`), so `lfg resume` asks
+its model as the run did; its provider's come from the config, as every provider setting does. NULL:
+not set, as for every row recorded before."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
+    V23,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

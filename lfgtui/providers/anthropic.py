@@ -10,7 +10,6 @@ modified"; Anthropic's thinking and troubleshooting-thinking pages, read 2026-11
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +59,7 @@ from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.models import max_output_tokens
 from lfgtui.providers.quota import quota_seen, refused_quota
+from lfgtui.providers.reasoning import ANTHROPIC_ADAPTIVE
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import ANTHROPIC, ProviderTurn, source_of
@@ -69,12 +69,6 @@ DEFAULT_MAX_TOKENS = 8192
 model's output limit: the Messages API requires `max_tokens`, and thinking counts towards it, so a
 known model gets its whole limit rather than an answer cut off after its thinking."""
 
-ADAPTIVE_THINKING = re.compile(
-    r"claude-(?:(?:opus|sonnet|haiku|mythos)-(?:[5-9]|\d\d)|opus-4-(?:[7-9]|\d\d))\b"
-)
-"""Claude models that think adaptively by default, some (the 5.5 family) with their thinking
-`omitted` unless asked: lfg asks for it `summarized`, so the pane shows what the model thinks between
-its tool calls (Anthropic's thinking page: controlling thinking display, read 2026-11-26)."""
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -351,8 +345,14 @@ class AnthropicProvider:
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in call.tools
             ]
-        if ADAPTIVE_THINKING.search(call.model):
-            request["thinking"] = {"type": "adaptive", "display": "summarized"}
+        settings = call.reasoning.over(self.config.reasoning)
+        if settings.thinking == "off":
+            request["thinking"] = {"type": "disabled"}
+        elif settings.thinking == "adaptive" or ANTHROPIC_ADAPTIVE.search(call.model):
+            display = "omitted" if settings.show_thinking is False else "summarized"
+            request["thinking"] = {"type": "adaptive", "display": display}
+        if settings.effort is not None:
+            request["output_config"] = {"effort": settings.effort}
         return request
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:

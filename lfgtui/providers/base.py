@@ -66,6 +66,28 @@ Message = UserMessage | AssistantMessage | ToolResultMessage
 
 
 @dataclass(frozen=True, slots=True)
+class Reasoning:
+    """How much a model reasons and whether the person sees it (`effort`, `thinking`,
+    `show_thinking` on a ticket, `[defaults]` or a provider), each None where nothing was said: the
+    model's own default. An adapter puts them in its wire's terms (providers/reasoning.py)."""
+
+    effort: str | None = None
+    """As the model's API names it: `low`, `medium`, `high`, ... (`none`: no reasoning at all)."""
+    thinking: str | None = None
+    """`adaptive` (the model decides how much) or `off`."""
+    show_thinking: bool | None = None
+    """Whether the model is asked for its thinking to show (None: yes, where the API can say)."""
+
+    def over(self, other: Reasoning) -> Reasoning:
+        """These settings, each one left unset taken from `other` (a ticket's over its provider's)."""
+        return Reasoning(
+            self.effort if self.effort is not None else other.effort,
+            self.thinking if self.thinking is not None else other.thinking,
+            self.show_thinking if self.show_thinking is not None else other.show_thinking,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ModelCall:
     """Everything one request to a model needs, independent of the wire protocol."""
 
@@ -75,6 +97,7 @@ class ModelCall:
     tools: tuple[ToolSpec, ...] = ()
     max_tokens: int | None = None
     temperature: float | None = None
+    reasoning: Reasoning = field(default_factory=Reasoning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +179,8 @@ class ProviderConfig:
     in order), unless a ticket names its own `fallback` (run/failover.py)."""
     on_quota: OnQuota | None = None
     """What its tickets do when it holds their requests for a quota, unless a ticket says its own."""
+    reasoning: Reasoning = field(default_factory=Reasoning)
+    """Its models' reasoning settings, under any a ticket gives (`effort`, `thinking`, `show_thinking`)."""
 
     def with_agent(self, **changes: Any) -> ProviderConfig:
         """This provider with some of its coding agent's settings changed."""

@@ -42,6 +42,7 @@ from lfgtui.providers.base import (
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.quota import quota_seen, refused_quota
+from lfgtui.providers.reasoning import chat_effort
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import CHAT, ProviderTurn, source_of
@@ -321,6 +322,9 @@ class OpenAIChatProvider:
             request["max_completion_tokens" if official else "max_tokens"] = call.max_tokens
         if call.temperature is not None:
             request["temperature"] = call.temperature
+        effort = chat_effort(call.model, call.reasoning.over(self.config.reasoning), bool(call.tools))
+        if effort is not None:
+            request["reasoning_effort"] = effort
         return request
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,15 +61,12 @@ from lfgtui.providers.base import (
 from lfgtui.providers.errors import classify
 from lfgtui.providers.openai_chat import cache_tokens, openai_client
 from lfgtui.providers.quota import quota_seen, refused_quota
+from lfgtui.providers.reasoning import OPENAI_REASONING, effort_of
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import RESPONSES, ProviderTurn, source_of
 
 INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens", "content_filter": "content_filter"}
 """An incomplete response's `incomplete_details.reason` in lfg's names (run/stops.py)."""
-
-REASONING_MODELS = re.compile(r"(?:.*/)?(?:o[1-9]|gpt-5|gpt-6|gpt-[7-9]|codex)")
-"""OpenAI's reasoning models, whose reasoning lfg asks for encrypted (to send back) and summarised
-(to show): any other model refuses the `reasoning` parameter."""
 
 
 @dataclass
@@ -234,9 +230,15 @@ class OpenAIResponsesProvider:
             "stream": True,
             "store": False,
         }
-        if REASONING_MODELS.match(call.model):
-            request["include"] = ["reasoning.encrypted_content"]
-            request["reasoning"] = {"summary": "auto"}
+        settings = call.reasoning.over(self.config.reasoning)
+        effort = effort_of(settings)
+        if effort is not None or OPENAI_REASONING.match(call.model):
+            reasoning: dict[str, str] = {} if effort is None else {"effort": effort}
+            if effort != "none":
+                request["include"] = ["reasoning.encrypted_content"]
+                if settings.show_thinking is not False:
+                    reasoning["summary"] = "auto"
+            request["reasoning"] = reasoning
         if call.system:
             request["instructions"] = call.system
         if call.tools:

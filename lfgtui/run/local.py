@@ -212,6 +212,7 @@ class LocalRunner:
             tools=tuple(BUILTIN_TOOLS[name].spec for name in ticket.tools),
             max_tokens=ticket.max_tokens,
             temperature=ticket.temperature,
+            reasoning=ticket.reasoning,
         )
         return AttemptTask(call, max_calls=ticket.max_calls, max_output_chars=ticket.max_output_chars)
 

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from lfgtui.config.load import ON_QUOTA
+from lfgtui.config.load import ON_QUOTA, REASONING_FIELDS
 from lfgtui.config.mcp import McpServer, unavailable
 from lfgtui.config.validation import (
     BOOLEAN,
@@ -34,10 +34,11 @@ from lfgtui.config.validation import (
     load_toml,
     unknown,
 )
-from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.base import ProviderConfig, Reasoning
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.models import Status, lifecycle, serves
+from lfgtui.providers.reasoning import problems
 from lfgtui.tickets.fanout import (
     AGENTS,
     FALLBACK,
@@ -102,6 +103,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "judge_may_be_contestant": BOOLEAN,
     "judge_max_chars": POSITIVE_INT,
     "on_quota": ON_QUOTA,
+    **REASONING_FIELDS,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
@@ -191,6 +193,7 @@ class _Loader:
         self._check_mcp_servers(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
         self._check_fallbacks(drafts, defaults, variants)
+        self._check_reasoning(drafts, defaults, variants)
         judges = {draft.index: self._judge(draft, defaults, variants) for draft in drafts}
         warnings = self._check_lifecycles(drafts, defaults, variants, judges)
         self.check.raise_if_any()
@@ -327,6 +330,32 @@ class _Loader:
                         f"does ({runs}); a fallback runs the ticket the same way",
                     )
                     break
+
+    def _check_reasoning(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> None:
+        """What a ticket asks of its model's reasoning (its own, [defaults]' or its provider's effort,
+        thinking and show_thinking), and its temperature, is what the model's API takes: a request
+        it refuses would fail each attempt mid-run (providers/reasoning.py)."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            own = _reasoning(fields)
+            said: set[tuple[str, str]] = set()
+            for variant in variants[draft.index]:
+                config = self.config.providers[variant.provider]
+                settings = own.over(config.reasoning)
+                temperature = fields.get("temperature")
+                for key, why in problems(
+                    config.kind, variant.model, settings, bool(fields.get("tools")), temperature
+                ):
+                    if (key, why) in said:
+                        continue
+                    said.add((key, why))
+                    level = draft if key in draft.fields else None if key in defaults else draft
+                    where = (
+                        "" if key in fields or key == "model" else f" (from [providers.{variant.provider}])"
+                    )
+                    self.check.add(self.line(level, key), f"{draft.where}: {key}{where}: {why}")
 
     def _check_lifecycles(
         self,
@@ -683,7 +712,13 @@ class _Loader:
             fallback=tuple(self._links(fields, variant.provider)),
             max_wait_s=float(fields.get("max_wait_s", DEFAULT_MAX_WAIT_S)),
             on_quota=fields.get("on_quota") or self.config.providers[variant.provider].on_quota or "wait",
+            reasoning=_reasoning(fields),
         )
+
+
+def _reasoning(fields: Mapping[str, Any]) -> Reasoning:
+    """A ticket's own reasoning settings (with [defaults]'), none taken from its provider yet."""
+    return Reasoning(fields.get("effort"), fields.get("thinking"), fields.get("show_thinking"))
 
 
 def _has_key(provider: ProviderConfig, env: Mapping[str, str]) -> bool:

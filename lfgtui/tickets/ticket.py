@@ -1,16 +1,17 @@
 """A ticket: one agent to run, as the rest of lfg sees it once its file is loaded (load.py), and its
-prompt with the answers it depends on filled in. Light to import: it needs neither the config nor the
-providers, so what only names a ticket does not load the checks."""
+prompt with the answers it depends on filled in. Light to import: it needs neither the config's loading
+nor the providers' adapters, so what only names a ticket does not load the checks."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lfgtui.config.mcp import McpServer
 from lfgtui.config.validation import Problem
+from lfgtui.providers.base import Reasoning
 
 DEFAULT_MAX_CALLS = 20
 """How many model calls an attempt may make (each answered by tool results) before it stops."""
@@ -84,6 +85,8 @@ class Ticket:
     on_quota: str = "wait"
     """What it does when its provider holds its requests for a quota: "wait", "fallback" or "pause"
     (`providers.base.OnQuota`, run/calls.py)."""
+    reasoning: Reasoning = field(default_factory=Reasoning)
+    """Its own (or [defaults]') `effort`, `thinking` and `show_thinking`, over its provider's."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

@@ -20,6 +20,7 @@ from lfgtui.history.export import from_json, import_record, to_json
 from lfgtui.history.recorded import NOT_KEPT_BEFORE, ticket_from_row, withheld
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import reopen_run_history
+from lfgtui.providers.base import Reasoning
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
@@ -76,6 +77,7 @@ EVERY_FIELD: dict[str, Any] = {
     "fork_of": ("plan", 2),
     "on_quota": "pause",
     "judge_max_chars": 50_000,
+    "reasoning": Reasoning(effort="high", thinking="adaptive", show_thinking=False),
 }
 """A ticket with every field set, each default field to something else than its default."""
 

@@ -352,11 +352,21 @@ ADDED_IN_V21 = [("requests", "counted_per_char")]
 
 
 ADDED_IN_V22 = [("requests", "turn_wire"), ("requests", "turn_source"), ("requests", "turn_body")]
+ADDED_IN_V23 = [("tickets", "effort"), ("tickets", "thinking"), ("tickets", "show_thinking")]
+
+
+def as_schema_22(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 22 wrote: tickets without their reasoning
+    settings (migration `V23`)."""
+    for table, column in ADDED_IN_V23:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 22")
 
 
 def as_schema_21(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 21 wrote: requests without their provider's
     own account of the call (migration `V22`)."""
+    as_schema_22(conn)
     for table, column in ADDED_IN_V22:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 21")

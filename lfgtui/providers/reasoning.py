@@ -1,0 +1,129 @@
+"""How much a model reasons, and whether the person sees it: the `effort`, `thinking` and
+`show_thinking` settings (`Reasoning`), checked per wire and model when a tickets file loads
+(`problems`), and put in each wire's own terms by its adapter.
+
+What each API takes (read 2026-11-26):
+- Anthropic Messages: `output_config.effort` (low, medium, high, xhigh, max); `thinking` of type
+  `adaptive` with a `display` (`summarized` or `omitted`), or `disabled` where the model allows it;
+  no sampling parameter at all since API version 2026-10-21 (Anthropic's thinking and effort pages).
+- OpenAI Responses: `reasoning.effort` (none, minimal, low, medium, high, xhigh) and
+  `reasoning.summary`; a model that does not reason refuses the `reasoning` parameter.
+- Chat Completions: `reasoning_effort`. OpenAI's GPT-5.4 and later and GPT-6 refuse function tools
+  there unless it is `none` ("Function tools with reasoning_effort are not supported for … in
+  /v1/chat/completions"), and GPT-6.2 takes no `none`; a reasoning model refuses `temperature`
+  unless its effort is `none` (OpenAI's reasoning guide and model pages).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lfgtui.providers.base import Reasoning
+from lfgtui.providers.models import facts
+from lfgtui.turns import ANTHROPIC, CHAT, RESPONSES
+
+THINKING_MODES = ("adaptive", "off")
+EFFORTS: dict[str, tuple[str, ...]] = {
+    ANTHROPIC: ("low", "medium", "high", "xhigh", "max"),
+    RESPONSES: ("none", "minimal", "low", "medium", "high", "xhigh"),
+    CHAT: ("none", "minimal", "low", "medium", "high", "xhigh"),
+}
+WIRES = {"anthropic": ANTHROPIC, "openai-responses": RESPONSES, "openai": CHAT, "sim": CHAT}
+"""The wire each kind of model API speaks; the others (an agent service, a coding agent) take none
+of these settings."""
+
+ANTHROPIC_ADAPTIVE = re.compile(
+    r"claude-(?:(?:opus|sonnet|haiku|mythos|fable)-(?:[5-9]|\d\d)|opus-4-(?:[7-9]|\d\d))\b"
+)
+"""Claude models that think adaptively by default, some (the 5.5 family) with their thinking
+`omitted` unless asked: lfg asks for it `summarized`, so the pane shows what the model thinks between
+its tool calls (Anthropic's thinking page: controlling thinking display)."""
+OPENAI_REASONING = re.compile(r"(?:.*/)?(?:o[1-9]|gpt-5|gpt-6|gpt-[7-9]|codex)")
+"""OpenAI's reasoning models, whose reasoning lfg asks for encrypted (to send back) and summarised
+(to show): any other model refuses the `reasoning` parameter."""
+CHAT_TOOLS_WANT_NO_EFFORT = re.compile(r"(?:openai/)?gpt-(?:5\.(?:[4-9]|\d\d)|[6-9])")
+"""OpenAI models whose function tools Chat Completions refuses unless `reasoning_effort` is `none`."""
+NO_EFFORT_NONE = re.compile(r"(?:openai/)?gpt-6\.2")
+"""OpenAI models that take no `reasoning_effort` of `none`."""
+
+
+def effort_of(reasoning: Reasoning) -> str | None:
+    """The effort the settings ask for: `thinking = "off"` is an effort of `none` on OpenAI's wires."""
+    if reasoning.thinking == "off" and reasoning.effort is None:
+        return "none"
+    return reasoning.effort
+
+
+def reasons(model: str) -> bool | None:
+    """Whether `model` reasons, by lfg's model table, else by OpenAI's and Anthropic's names; None
+    when nothing says."""
+    known = facts(model)
+    if known is not None and known.thinking is not None:
+        return known.thinking != "none"
+    if OPENAI_REASONING.match(model) or ANTHROPIC_ADAPTIVE.search(model):
+        return True
+    return None
+
+
+def chat_effort(model: str, reasoning: Reasoning, tools: bool) -> str | None:
+    """The `reasoning_effort` a Chat Completions call sends: the settings', else `none` for an OpenAI
+    model whose tools Chat Completions takes only so (a ticket with tools would be refused)."""
+    effort = effort_of(reasoning)
+    if (
+        effort is None
+        and tools
+        and CHAT_TOOLS_WANT_NO_EFFORT.match(model)
+        and not NO_EFFORT_NONE.match(model)
+    ):
+        return "none"
+    return effort
+
+
+def problems(
+    kind: str, model: str, reasoning: Reasoning, tools: bool, temperature: float | None
+) -> list[tuple[str, str]]:
+    """What a ticket of provider kind `kind` on `model` asks that its API refuses, as (field, why):
+    checked when the tickets file loads, so that no ticket fails on it mid-run."""
+    wire = WIRES.get(kind)
+    named = [key for key in ("effort", "thinking", "show_thinking") if getattr(reasoning, key) is not None]
+    if wire is None:
+        why = f"a model API's setting; a provider of kind {kind!r} reasons its own way"
+        return [(key, f"{key} is {why}") for key in named]
+    found: list[tuple[str, str]] = []
+    if reasoning.effort is not None and reasoning.effort not in EFFORTS[wire]:
+        allowed = ", ".join(EFFORTS[wire])
+        found.append(("effort", f"effort {reasoning.effort!r} is not one {_api(wire)} takes: {allowed}"))
+    if reasoning.thinking is not None and reasoning.thinking not in THINKING_MODES:
+        found.append(("thinking", f'thinking {reasoning.thinking!r} is not "adaptive" or "off"'))
+    known = facts(model)
+    thinks = None if known is None else known.thinking
+    if thinks == "none" and (reasoning.effort not in (None, "none") or reasoning.thinking == "adaptive"):
+        key = "effort" if reasoning.effort is not None else "thinking"
+        found.append((key, f"{model} does not reason (lfg's model table): its API refuses {key}"))
+    if thinks == "always" and reasoning.thinking == "off":
+        found.append(("thinking", f'{model} always thinks: its API refuses thinking = "off"'))
+    if wire != ANTHROPIC and reasoning.thinking == "off" and reasoning.effort not in (None, "none"):
+        said = f"effort says {reasoning.effort!r}"
+        found.append(("thinking", f'thinking = "off" is an effort of "none", and {said}'))
+    effort = chat_effort(model, reasoning, tools) if wire == CHAT else effort_of(reasoning)
+    responses = "use a provider of kind openai-responses (the built-in openai)"
+    if NO_EFFORT_NONE.match(model):
+        if effort == "none":
+            found.append(("effort", f'{model} takes no effort "none": it always reasons'))
+        if wire == CHAT and tools:
+            why = 'takes no effort "none", and Chat Completions refuses its tools with any other'
+            found.append(("model", f"{model} {why}: {responses}"))
+    elif wire == CHAT and tools and CHAT_TOOLS_WANT_NO_EFFORT.match(model) and effort != "none":
+        why = 'refuses tools on Chat Completions unless its effort is "none"'
+        found.append(("effort", f'{model} {why}: {responses}, or set effort = "none"'))
+    if temperature is not None and wire == ANTHROPIC:
+        why = "the Messages API refuses temperature (every sampling parameter) since API version 2026-10-21"
+        found.append(("temperature", f"{why}: remove it"))
+    elif temperature is not None and reasons(model) and effort != "none":
+        why = f"{model} refuses temperature while it reasons"
+        found.append(("temperature", f'{why}: remove it, or set effort = "none"'))
+    return found
+
+
+def _api(wire: str) -> str:
+    return {ANTHROPIC: "the Messages API", RESPONSES: "the Responses API", CHAT: "Chat Completions"}[wire]

@@ -1,0 +1,201 @@
+"""`effort`, `thinking` and `show_thinking` on tickets, [defaults] and providers: what a model's API
+would refuse mid-run is refused when the tickets file loads, naming file, line and field, and what it
+takes reaches the ticket (and, under it, its provider's)."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config, load_config
+from lfgtui.config.validation import ValidationError
+from lfgtui.providers.base import Reasoning
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import TicketFile
+
+TOOLS = ("read_file",)
+KEYS = {"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant", "XAI_API_KEY": "xai-test"}
+TODAY = date(2026, 11, 26)
+
+
+def load(tmp_path: Path, toml: str, config: Config | None = None) -> TicketFile:
+    path = tmp_path / "tickets.toml"
+    path.write_text(textwrap.dedent(toml), encoding="utf-8")
+    return load_tickets(path, config or Config(path=None), TOOLS, env=KEYS, today=TODAY)
+
+
+def refused(tmp_path: Path, toml: str, config: Config | None = None) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        load(tmp_path, toml, config)
+    return [line.removeprefix(f"{tmp_path / 'tickets.toml'}:") for line in str(caught.value).splitlines()]
+
+
+def config_file(tmp_path: Path, toml: str) -> Config:
+    path = tmp_path / "config.toml"
+    path.write_text(textwrap.dedent(toml), encoding="utf-8")
+    return load_config(path, env=KEYS)
+
+
+def test_settings_reach_the_ticket_over_its_providers(tmp_path: Path) -> None:
+    config = config_file(tmp_path, '[providers.anthropic]\neffort = "low"\nshow_thinking = false\n')
+    loaded = load(
+        tmp_path,
+        """
+        [defaults]
+        provider = "anthropic"
+        model = "claude-sonnet-5-5"
+        thinking = "adaptive"
+
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        effort = "max"
+        """,
+        config,
+    )
+    (ticket,) = loaded.tickets
+    assert ticket.reasoning == Reasoning(effort="max", thinking="adaptive")
+    assert ticket.reasoning.over(config.providers["anthropic"].reasoning) == Reasoning(
+        "max", "adaptive", False
+    )
+
+
+def test_an_effort_its_api_does_not_take_is_refused_with_those_it_does(tmp_path: Path) -> None:
+    (problem,) = refused(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        provider = "anthropic"
+        model = "claude-sonnet-5-5"
+        effort = "minimal"
+        """,
+    )
+    allowed = "low, medium, high, xhigh, max"
+    assert problem == f"7: ticket 'a': effort: effort 'minimal' is not one the Messages API takes: {allowed}"
+
+
+def test_tools_on_chat_completions_with_an_effort_gpt_6_refuses_there_say_to_use_responses(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, '[providers.oai-chat]\nkind = "openai"\napi_key_env = "OPENAI_API_KEY"\n')
+    problems = refused(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        provider = "oai-chat"
+        model = "gpt-6-luna"
+        tools = ["read_file"]
+        effort = "high"
+
+        [[ticket]]
+        id = "b"
+        prompt = "hi"
+        provider = "oai-chat"
+        model = "gpt-6.2-sol"
+        tools = ["read_file"]
+        """,
+        config,
+    )
+    assert problems[0].startswith("8: ticket 'a': effort: gpt-6-luna refuses tools on Chat Completions")
+    assert "use a provider of kind openai-responses (the built-in openai)" in problems[0]
+    assert problems[1].startswith("14: ticket 'b': model: gpt-6.2-sol takes no effort \"none\"")
+
+
+def test_tools_on_chat_completions_with_no_effort_load_and_the_same_on_responses_with_one(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, '[providers.oai-chat]\nkind = "openai"\napi_key_env = "OPENAI_API_KEY"\n')
+    loaded = load(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        provider = "oai-chat"
+        model = "gpt-6-luna"
+        tools = ["read_file"]
+
+        [[ticket]]
+        id = "b"
+        prompt = "hi"
+        provider = "openai"
+        model = "gpt-6.2-sol"
+        tools = ["read_file"]
+        effort = "xhigh"
+        """,
+        config,
+    )
+    assert [t.id for t in loaded.tickets] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            'provider = "anthropic"\nmodel = "claude-sonnet-4-6"\ntemperature = 0.2',
+            "temperature: the Messages API refuses temperature (every sampling parameter) since API "
+            "version 2026-10-21: remove it",
+        ),
+        (
+            'provider = "openai"\nmodel = "gpt-6-luna"\ntemperature = 0.2',
+            'temperature: gpt-6-luna refuses temperature while it reasons: remove it, or set effort = "none"',
+        ),
+        (
+            'provider = "anthropic"\nmodel = "claude-opus-5-5"\nthinking = "off"',
+            'thinking: claude-opus-5-5 always thinks: its API refuses thinking = "off"',
+        ),
+        (
+            'provider = "openai"\nmodel = "gpt-4.1"\neffort = "high"',
+            "effort: gpt-4.1 does not reason (lfg's model table): its API refuses effort",
+        ),
+        (
+            'provider = "openai"\nmodel = "gpt-6-luna"\nthinking = "off"\neffort = "high"',
+            'thinking: thinking = "off" is an effort of "none", and effort says \'high\'',
+        ),
+        (
+            'provider = "sim-acp"\neffort = "high"',
+            "effort: effort is a model API's setting; a provider of kind 'acp' reasons its own way",
+        ),
+    ],
+)
+def test_what_a_models_api_refuses_is_refused_at_load(tmp_path: Path, fields: str, expected: str) -> None:
+    toml = '[[ticket]]\nid = "a"\nprompt = "hi"\n' + fields + "\n"
+    problems = refused(tmp_path, toml)
+    assert [p.partition(": ticket 'a': ")[2] for p in problems] == [expected]
+
+
+def test_a_temperature_with_effort_none_loads(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "openai"\nmodel = "gpt-6-luna"\n'
+        'effort = "none"\ntemperature = 0.2\n',
+    )
+    assert loaded.tickets[0].reasoning.effort == "none"
+
+
+def test_a_providers_setting_its_models_refuse_names_the_provider(tmp_path: Path) -> None:
+    config = config_file(tmp_path, '[providers.anthropic]\nthinking = "off"\n')
+    (problem,) = refused(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "anthropic"\nmodel = "claude-opus-5-5"\n',
+        config,
+    )
+    assert problem.endswith(
+        "ticket 'a': thinking (from [providers.anthropic]): claude-opus-5-5 always thinks: its API refuses "
+        'thinking = "off"'
+    )
+
+
+def test_a_providers_effort_its_wire_does_not_take_is_refused_in_config_toml(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as caught:
+        config_file(tmp_path, '[providers.anthropic]\neffort = "minimal"\n')
+    assert "config.toml:2: [providers.anthropic]: effort 'minimal' is not one the Messages API takes" in str(
+        caught.value
+    )
