@@ -134,8 +134,8 @@ def _anthropic(body: dict[str, Any], model: str, scenario: Scenario) -> Replay:
         if kinds == wanted:
             returned += 1
             continue
-        if not strict or n != answers[-1][0]:
-            continue  # the API strips earlier turns' thinking itself
+        if not strict or n != answers[-1][0] or not _in_tool_loop(messages, n):
+            continue  # the API strips thinking of turns before the tool loop under way itself
         if not kinds or kinds[0] != "thinking":
             found = kinds[0] if kinds else "nothing"
             raise BadRequest(
@@ -151,6 +151,17 @@ def _anthropic(body: dict[str, Any], model: str, scenario: Scenario) -> Replay:
             "message cannot be modified. These blocks must remain as they were in the original response."
         )
     return Replay(expected, returned)
+
+
+def _in_tool_loop(messages: list[dict[str, Any]], answer: int) -> bool:
+    """Whether the answer at `answer` is answered by tool results: the tool loop under way, whose
+    last answer must keep its thinking ("a final assistant message must start with a thinking block
+    (preceeding the lastmost set of tool_use and tool_result blocks)")."""
+    after = messages[answer + 1] if answer + 1 < len(messages) else None
+    content = after.get("content") if after is not None else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
 
 
 def _responses(body: dict[str, Any], answered: int, scenario: Scenario) -> Replay:

@@ -40,6 +40,7 @@ from lfgtui.tools.toolbox import Toolbox
 from tests.support.recording import recorded_and_rebuilt
 
 READS = {"read_file": BUILTIN_TOOLS["read_file"]}
+OFFERED = (BUILTIN_TOOLS["read_file"].spec,)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def workdir(tmp_path: Path) -> Path:
 async def test_a_tool_loop_sends_each_calls_reasoning_back_as_it_came(
     flavour: Flavour, sim: SimServer, workdir: Path
 ) -> None:
-    ask = ModelCall(model=flavour.model, messages=(UserMessage("What do the notes say?"),))
+    ask = ModelCall(model=flavour.model, messages=(UserMessage("What do the notes say?"),), tools=OFFERED)
     events = await attempt(provider(flavour, sim), ask, workdir)
     assert ended(events).outcome is Outcome.COMPLETED, ended(events).error
     assert "Ship on Friday." in "".join(
@@ -128,13 +129,15 @@ async def test_a_follow_up_after_the_history_sends_the_recorded_reasoning_back(
 ) -> None:
     """`continue`, `lfg resume`, fork and review `--send` all send the conversation rebuilt from the
     history: it carries each answer's reasoning state as the live one did."""
-    ask = ModelCall(model=flavour.model, messages=(UserMessage("What do the notes say?"),))
+    ask = ModelCall(model=flavour.model, messages=(UserMessage("What do the notes say?"),), tools=OFFERED)
     live = await attempt(provider(flavour, sim), ask, workdir)
     rebuilt = recorded_and_rebuilt(tmp_path / "h.sqlite3", tmp_path, live)
     assert conversation_of(rebuilt) == conversation_of(live)
     answers = [m for m in conversation_of(rebuilt) if isinstance(m, AssistantMessage)]
     assert len(answers) == 2 and all(m.turn is not None for m in answers)
-    follow_up = ModelCall(model=flavour.model, messages=(UserMessage("And read them once more?"),))
+    follow_up = ModelCall(
+        model=flavour.model, messages=(UserMessage("And read them once more?"),), tools=OFFERED
+    )
     again = await attempt(provider(flavour, sim), follow_up, workdir, conversation_of(rebuilt))
     assert ended(again).outcome is Outcome.COMPLETED, ended(again).error
     assert all(r.status == 200 for r in sim.log)
@@ -149,9 +152,9 @@ async def test_another_model_gets_the_text_and_tool_calls_and_the_attempt_says_i
     """A conversation moved to another provider or model (a fallback, a fork to another model): the
     opaque parts are dropped, not rebuilt, and the pane says so."""
     claude, deepseek = FLAVOURS[0], FLAVOURS[3]
-    ask = ModelCall(model=claude.model, messages=(UserMessage("What do the notes say?"),))
+    ask = ModelCall(model=claude.model, messages=(UserMessage("What do the notes say?"),), tools=OFFERED)
     first = await attempt(provider(claude, sim), ask, workdir)
-    follow_up = ModelCall(model=deepseek.model, messages=(UserMessage("Anything else?"),))
+    follow_up = ModelCall(model=deepseek.model, messages=(UserMessage("Anything else?"),), tools=OFFERED)
     moved = await attempt(provider(deepseek, sim), follow_up, workdir, conversation_of(first))
     (note,) = [e for e in moved if isinstance(e, Status)]
     assert (
@@ -169,7 +172,9 @@ async def test_thinking_the_model_hides_by_default_is_asked_for_and_shown(
 ) -> None:
     """Claude 5.5 models omit their thinking unless asked: lfg asks for it summarised, so the pane is
     not silent between tool calls."""
-    ask = ModelCall(model="claude-sonnet-5-5", messages=(UserMessage("What do the notes say?"),))
+    ask = ModelCall(
+        model="claude-sonnet-5-5", messages=(UserMessage("What do the notes say?"),), tools=OFFERED
+    )
     events = await attempt(provider(FLAVOURS[0], sim), ask, workdir)
     assert ended(events).outcome is Outcome.COMPLETED
     thought = "".join(e.text for e in events if isinstance(e, ReasoningDelta))

@@ -1,0 +1,119 @@
+"""A ticket on a model that thinks between its tool calls, through the run as a person drives it: the
+tool loop, a follow-up, a fork, and a follow-up after `lfg resume` each send the reasoning state back
+as the model gave it (the sim refuses a request that lost it: sim/reasoning_rules.py); a fork to
+another model gets the text and tool calls only, and says so."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.events import Event, Outcome, Status
+from lfgtui.history.writer import open_run_history, reopen_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.seeds import earlier_of_each
+from lfgtui.sim.model_map import ModelMap, ModelRule
+from lfgtui.sim.scenario import ScenarioLibrary
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.recording import load_recorded
+
+THINKERS = ("claude-sonnet-5-5", "claude-opus-5")
+
+
+@pytest.fixture
+async def sim(scenario_dir: Path) -> AsyncIterator[SimServer]:
+    rules = tuple(ModelRule(model, "think-tools") for model in THINKERS)
+    async with SimServer(ScenarioLibrary(extra_dirs=(scenario_dir,)), models=ModelMap(rules)) as server:
+        yield server
+
+
+def notes_reader(folder: Path) -> Path:
+    (folder / "notes.txt").write_text("Ship on Friday.\n")
+    path = folder / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "notes"\nprompt = "What do the notes say?"\nprovider = "sim-anthropic"\n'
+        f'model = "{THINKERS[0]}"\ntools = ["read_file"]\nauto_approve = ["read_file"]\n'
+    )
+    return path
+
+
+def replayed_whole(sim: SimServer, since: int) -> None:
+    """Every request from `since` on was answered, and brought back each earlier answer's thinking."""
+    requests = sim.log[since:]
+    assert requests and all(r.status == 200 for r in requests), [r.status for r in requests]
+    assert all(r.replay is not None and r.replay.whole for r in requests), [r.replay for r in requests]
+
+
+async def test_a_follow_up_a_fork_and_a_resumed_follow_up_send_the_models_thinking_back(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    loaded = load_tickets(notes_reader(tmp_path), Config(path=None), BUILTIN_TOOLS, env={})
+    db = tmp_path / "history.sqlite3"
+    events: list[Event] = []
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        run = Run(loaded.tickets, providers, Approvals(), [events.append])
+        run.record(history)
+        run.start()
+        await run.wait()
+        assert run.states["notes"].outcome is Outcome.COMPLETED
+        replayed_whole(sim, 0)
+        assert sim.log[1].replay is not None and sim.log[1].replay.expected == 1
+
+        before = len(sim.log)
+        assert run.continue_with("notes", "And read them once more?")
+        await run.wait()
+        assert run.states["notes"].outcome is Outcome.COMPLETED
+        replayed_whole(sim, before)
+        assert sim.log[before].replay is not None and sim.log[before].replay.expected == 2
+
+        before = len(sim.log)
+        fork = run.fork("notes", "Anything else in them?")
+        await run.wait()
+        assert run.states[fork.id].outcome is Outcome.COMPLETED
+        replayed_whole(sim, before)
+
+        before = len(sim.log)
+        other = run.fork("notes", "Say it shorter.", model=THINKERS[1])
+        await run.wait()
+        assert run.states[other.id].outcome is Outcome.COMPLETED
+        (note,) = [e for e in events if isinstance(e, Status) and e.ticket == other.id]
+        assert note.message.startswith(
+            f"reasoning of sim-anthropic/{THINKERS[0]} was not carried over to sim-anthropic/{THINKERS[1]}"
+        )
+        first = sim.log[before].body["messages"]
+        assert not any(
+            block.get("type") == "thinking"
+            for message in first
+            if isinstance(message["content"], list)
+            for block in message["content"]
+        ), "another model gets no thinking it cannot read"
+
+    recorded = load_recorded(db, history.run_id)
+    async with (
+        reopen_run_history(db, history.run_id, lambda message: None) as again,
+        Providers(sim=sim) as providers,
+    ):
+        assert again is not None
+        resumed = Run(
+            recorded.as_tickets, providers, Approvals(), [], earlier=earlier_of_each(recorded.tickets)
+        )
+        resumed.run_id = history.run_id
+        resumed.record(again)
+        resumed.start()
+        before = len(sim.log)
+        assert resumed.continue_with("notes", "One last time?")
+        await resumed.wait()
+    assert resumed.states["notes"].outcome is Outcome.COMPLETED
+    replayed_whole(sim, before)
+    assert sim.log[before].replay is not None and sim.log[before].replay.expected == 3
