@@ -13,9 +13,12 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from json.encoder import encode_basestring
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lfgtui.sim.scenario import Echoes, Scenario, SimCall, split_tokens
+
+if TYPE_CHECKING:
+    from lfgtui.sim.reasoning_rules import Replay
 
 
 class PieceKind(StrEnum):
@@ -70,7 +73,27 @@ class SimUsage:
 
 
 class BadRequest(ValueError):
-    """A request the sim refuses with HTTP 400, as the real API would."""
+    """A request the sim refuses with HTTP 400, as the real API would; `param` and `code` go in an
+    OpenAI-style error body where the real API names them."""
+
+    param: str | None = None
+    code: str | None = None
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        if param is not None:
+            self.param = param
+        if code is not None:
+            self.code = code
+
+
+class Stalled(Exception):
+    """A request the real server accepts and then never answers (Ollama, sent a field it chokes on):
+    the sim sends nothing, as its stall fault does. `replay` is what the request carried back."""
+
+    def __init__(self, replay: Replay) -> None:
+        super().__init__("stalled")
+        self.replay = replay
 
 
 class Encoder(Protocol):
@@ -175,11 +198,14 @@ class OneCallPerRequest:
 
 
 def plan_call(answer: SimCall, call_index: int = 0, chunk_chars: int = 0) -> list[Piece]:
-    """The pieces of one model call: reasoning, then text, then each tool call's argument fragments."""
+    """The pieces of one model call: reasoning, then text, then each tool call's argument fragments
+    (after the thinking that goes before that call, if any)."""
     reasoning, text = split_tokens(answer.reasoning, chunk_chars), split_tokens(answer.text, chunk_chars)
     pieces = [Piece(PieceKind.REASONING, tok, call=call_index) for tok in reasoning]
     pieces += [Piece(PieceKind.TEXT, tok, call=call_index) for tok in text]
     for index, call in enumerate(answer.tool_calls):
+        thought = split_tokens(call.reasoning, chunk_chars)
+        pieces += [Piece(PieceKind.REASONING, tok, tool_index=index, call=call_index) for tok in thought]
         common = {"tool_index": index, "tool_name": call.name, "call": call_index, "custom": call.custom}
         pieces.append(Piece(PieceKind.TOOL_START, **common))
         pieces += [Piece(PieceKind.TOOL_ARGS, frag, **common) for frag in _fragments(call.arguments)]
