@@ -63,6 +63,9 @@ class SimToolCall:
     custom: bool = False
     """A freeform tool's call (the Responses API's custom tools, as Codex's `exec` and `apply_patch`
     take their input): `arguments` is its raw input text, not JSON."""
+    reasoning: str = ""
+    """Thinking just before this call: Claude 5.5 models think between tool calls where earlier
+    models wrote text, so the Messages API has a thinking block before this tool_use."""
 
     @property
     def json_object(self) -> dict[str, Any] | None:
@@ -87,6 +90,9 @@ class SimCall:
     reasoning: str = ""
     text: str = ""
     tool_calls: tuple[SimToolCall, ...] = ()
+    redacted: bool = False
+    """Anthropic: the safety systems sealed part of the thinking, so a `redacted_thinking` block
+    (opaque `data`, verifiable by the sim) comes first."""
     stop_reason: str = ""
     """How the call ends, one of `STOP_REASONS` in each wire format's own shape ("": as it would
     anyway, calling tools or not). Its text is what arrived before it: for a `refusal`, the refusal."""
@@ -278,7 +284,7 @@ def _check_keys(where: str, table: dict[str, Any], allowed: Iterable[str]) -> No
 
 
 def _tool_call(where: str, table: dict[str, Any]) -> SimToolCall:
-    _check_keys(where, table, {"name", "arguments", "arguments_raw", "input", "result"})
+    _check_keys(where, table, {"name", "arguments", "arguments_raw", "input", "result", "reasoning"})
     if "name" not in table:
         raise ScenarioError(f"{where}: missing field 'name'")
     if "input" in table and ({"arguments", "arguments_raw"} & set(table)):
@@ -294,6 +300,7 @@ def _tool_call(where: str, table: dict[str, Any]) -> SimToolCall:
         arguments=arguments,
         result=str(table.get("result", "")),
         custom="input" in table,
+        reasoning=str(table.get("reasoning", "")),
     )
 
 
@@ -307,7 +314,7 @@ def _renamed(where: str, table: dict[str, Any]) -> dict[str, Any]:
 
 
 def _call(where: str, table: dict[str, Any]) -> SimCall:
-    _check_keys(where, table, {"reasoning", "text", "tool_call", "stop_reason"})
+    _check_keys(where, table, {"reasoning", "text", "tool_call", "stop_reason", "redacted"})
     tool_calls = tuple(
         _tool_call(f"{where}.tool_call[{i}]", call) for i, call in enumerate(table.get("tool_call", []))
     )
@@ -319,6 +326,7 @@ def _call(where: str, table: dict[str, Any]) -> SimCall:
         text=str(table.get("text", "")),
         tool_calls=tool_calls,
         stop_reason=stop_reason,
+        redacted=_typed(f"{where}.redacted", table.get("redacted", False), bool),
     )
 
 

@@ -22,15 +22,16 @@ from urllib.parse import parse_qs, urlsplit
 from lfgtui.sim import reasoning_rules, websocket
 from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.quota import Quotas, Taken, relayed
-from lfgtui.sim.reasoning_rules import Replay
 from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
     BadRequest,
     Encoder,
+    Replay,
     SimRequest,
     SimUsage,
     SocketProtocol,
     SocketState,
+    Stalled,
     WireProtocol,
     count_usage,
     echoes,
@@ -372,8 +373,12 @@ class SimServer:
             record.replay = reasoning_rules.check(path, body, sim_request, scenario)
         except (BadRequest, ScenarioError) as exc:
             record.status = status = _refusal_status(exc)
-            await _send_json(conn, status, protocol.error_body(status, str(exc)))
+            await _send_json(conn, status, _named(protocol.error_body(status, str(exc)), exc))
             return True
+        except Stalled as stall:
+            record.replay, record.fault = stall.replay, FaultKind.STALL
+            await _never_answer(conn, record)
+            return False
         quota = self._quota(protocol, scenario, sim_request, now)
         if quota is not None and not quota.allowed:
             record.status = 429
@@ -725,6 +730,30 @@ def _json_object(payload: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("the request body must be a JSON object")
     return value
+
+
+async def _never_answer(conn: _Connection, record: RequestRecord) -> None:
+    """Send nothing, not even a status line, until the client goes away, as a server that took a
+    request and hangs on it."""
+    watcher = asyncio.create_task(conn.watch_for_eof())
+    try:
+        await conn.gone.wait()
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    record.disconnected_at = time.monotonic()
+    record.disconnected.set()
+
+
+def _named(body: dict[str, Any], exc: BadRequest | ScenarioError) -> dict[str, Any]:
+    """An OpenAI-style error body with the `param` and `code` the refusal names, as the API fills them."""
+    error = body.get("error")
+    if isinstance(exc, BadRequest) and isinstance(error, dict) and "param" in error:
+        if exc.param is not None:
+            error["param"] = exc.param
+        if exc.code is not None:
+            error["code"] = exc.code
+    return body
 
 
 def _refusal_status(exc: BadRequest | ScenarioError) -> int:

@@ -69,8 +69,44 @@ class SimUsage:
     reasoning_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """How much of the reasoning state a request's earlier answers carried came back: of `expected`
+    answers that had some, `returned` came back whole. Responses: of `phased` assistant messages
+    that went out with a `phase`, `phased_back` came back with it."""
+
+    expected: int
+    returned: int
+    phased: int = 0
+    phased_back: int = 0
+
+    @property
+    def whole(self) -> bool:
+        return self.returned == self.expected and self.phased_back == self.phased
+
+
 class BadRequest(ValueError):
-    """A request the sim refuses with HTTP 400, as the real API would."""
+    """A request the sim refuses with HTTP 400, as the real API would; `param` and `code` go in an
+    OpenAI-style error body where the real API names them."""
+
+    param: str | None = None
+    code: str | None = None
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        if param is not None:
+            self.param = param
+        if code is not None:
+            self.code = code
+
+
+class Stalled(Exception):
+    """A request the real server accepts and then never answers (Ollama, sent a field it chokes on):
+    the sim sends nothing, as its stall fault does. `replay` is what the request carried back."""
+
+    def __init__(self, replay: Replay) -> None:
+        super().__init__("stalled")
+        self.replay = replay
 
 
 class Encoder(Protocol):
@@ -175,11 +211,14 @@ class OneCallPerRequest:
 
 
 def plan_call(answer: SimCall, call_index: int = 0, chunk_chars: int = 0) -> list[Piece]:
-    """The pieces of one model call: reasoning, then text, then each tool call's argument fragments."""
+    """The pieces of one model call: reasoning, then text, then each tool call's argument fragments
+    (after the thinking that goes before that call, if any)."""
     reasoning, text = split_tokens(answer.reasoning, chunk_chars), split_tokens(answer.text, chunk_chars)
     pieces = [Piece(PieceKind.REASONING, tok, call=call_index) for tok in reasoning]
     pieces += [Piece(PieceKind.TEXT, tok, call=call_index) for tok in text]
     for index, call in enumerate(answer.tool_calls):
+        thought = split_tokens(call.reasoning, chunk_chars)
+        pieces += [Piece(PieceKind.REASONING, tok, tool_index=index, call=call_index) for tok in thought]
         common = {"tool_index": index, "tool_name": call.name, "call": call_index, "custom": call.custom}
         pieces.append(Piece(PieceKind.TOOL_START, **common))
         pieces += [Piece(PieceKind.TOOL_ARGS, frag, **common) for frag in _fragments(call.arguments)]

@@ -4,18 +4,13 @@ refuse: sim/reasoning_rules.py), live, after the history, and not to another mod
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lfgtui.conversation import conversation_of
 from lfgtui.events import (
-    AttemptEnded,
     CallEnded,
-    Event,
-    EventFactory,
     Outcome,
     ReasoningDelta,
     Status,
@@ -24,36 +19,15 @@ from lfgtui.providers.anthropic import AnthropicProvider
 from lfgtui.providers.base import (
     AssistantMessage,
     ModelCall,
-    Provider,
-    ProviderConfig,
     UserMessage,
 )
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.providers.openai_responses import OpenAIResponsesProvider
-from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.tools.base import ToolContext
-from lfgtui.tools.toolbox import Toolbox
+from tests.support.reasoning import OFFERED, Flavour, attempt, ended, provider
 from tests.support.recording import recorded_and_rebuilt
-
-READS = {"read_file": BUILTIN_TOOLS["read_file"]}
-OFFERED = (BUILTIN_TOOLS["read_file"].spec,)
-
-
-@dataclass(frozen=True)
-class Flavour:
-    """A provider as a person configures it, and a model of today that the sim answers as the real API
-    does (with the `think-tools` scenario)."""
-
-    name: str
-    model: str
-    make: Callable[[ProviderConfig], Provider]
-    kind: str
-    path: str
-
 
 FLAVOURS = [
     Flavour("anthropic", "claude-sonnet-5-5", AnthropicProvider, "anthropic", ""),
@@ -70,34 +44,6 @@ async def sim(scenario_dir: Path) -> SimServer:  # type: ignore[misc]
     rules = tuple(ModelRule(f.model, "think-tools") for f in FLAVOURS)
     async with SimServer(ScenarioLibrary(extra_dirs=(scenario_dir,)), models=ModelMap(rules)) as server:
         yield server
-
-
-def provider(flavour: Flavour, sim: SimServer, name: str | None = None) -> Provider:
-    config = ProviderConfig(name=name or flavour.name, kind=flavour.kind, base_url=sim.url + flavour.path)
-    return flavour.make(config)
-
-
-async def attempt(
-    adapter: Provider, call: ModelCall, workdir: Path, transcript: list | None = None
-) -> list[Event]:
-    toolbox = Toolbox(READS, ToolContext(workdir=workdir, env={}), lambda _: _no_question())
-    try:
-        stream = run_tool_loop(
-            adapter, AttemptTask(call), EventFactory("explore", 1), toolbox, transcript=transcript
-        )
-        return [event async for event in stream]
-    finally:
-        await adapter.aclose()
-
-
-async def _no_question() -> None:
-    return None
-
-
-def ended(events: list[Event]) -> AttemptEnded:
-    last = events[-1]
-    assert isinstance(last, AttemptEnded)
-    return last
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lfgtui.sim.reasoning_rules import ANTHROPIC_OMITTED, thinking_signature
+from lfgtui.sim.reasoning_rules import ANTHROPIC_OMITTED, opaque_reasoning, thinking_signature
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
@@ -90,8 +90,11 @@ class AnthropicProtocol(OneCallPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
-        stop = scenario.call(request.call_index).stop_reason
-        return AnthropicEncoder(request, scenario.prompt_cache, scenario.usage_values, stop)
+        answer = scenario.call(request.call_index)
+        redacted = opaque_reasoning(request.call_index) if answer.redacted else ""
+        return AnthropicEncoder(
+            request, scenario.prompt_cache, scenario.usage_values, answer.stop_reason, redacted
+        )
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return anthropic_error_body(status, message)
@@ -109,11 +112,13 @@ class AnthropicEncoder:
         cache: PromptCache = NO_PROMPT_CACHE,
         sent: Mapping[str, Any] | None = None,
         stop: str = "",
+        redacted: str = "",
     ) -> None:
         self.request = request
         self.cache = cache
         self.sent = sent or {}
         self.stop = stop  # the scenario's `stop_reason` for this call, "" for the usual
+        self.redacted = redacted  # the `data` of the redacted thinking block the answer opens with
         self.id = f"msg_sim{time.monotonic_ns():x}"
         self.index = -1  # the index of the open content block
         self.open_kind: PieceKind | None = None
@@ -121,6 +126,7 @@ class AnthropicEncoder:
         self.saw_tool_call = False
         self.shapes = FrameShapes()
         self.thinking: list[str] = []  # the open thinking block's, for its signature
+        self.thought_of = -1  # the tool call the last thinking went before (-1: the answer's own)
         self.omitted = request.thinking_omitted
 
     def _block(self, kind: PieceKind, block: dict[str, Any]) -> list[bytes]:
@@ -162,13 +168,15 @@ class AnthropicEncoder:
         ids, and the whole usage. A tool call whose arguments are no JSON object has `{}` as its input:
         this wire format cannot carry broken JSON outside a stream."""
         content: list[dict[str, Any]] = []
+        if self.redacted:
+            content.append({"type": "redacted_thinking", "data": self.redacted})
         if answer.reasoning:
-            signature = thinking_signature(answer.reasoning)
-            thinking = "" if self.omitted else answer.reasoning
-            content.append({"type": "thinking", "thinking": thinking, "signature": signature})
+            content.append(self._thinking(answer.reasoning))
         if answer.text:
             content.append({"type": "text", "text": answer.text, "citations": None})
         for index, call in enumerate(answer.tool_calls):
+            if call.reasoning:
+                content.append(self._thinking(call.reasoning))
             content.append(
                 {
                     "type": "tool_use",
@@ -187,10 +195,24 @@ class AnthropicEncoder:
         )
         return message
 
+    def _thinking(self, thinking: str) -> dict[str, Any]:
+        """A whole thinking block, its text left out when the display is omitted."""
+        shown = "" if self.omitted else thinking
+        return {"type": "thinking", "thinking": shown, "signature": thinking_signature(thinking)}
+
     def open(self) -> list[bytes]:
         """Anthropic's `input_tokens` is only the uncached part of the prompt; cache writes and reads are
-        counted apart."""
-        return [_event({"type": "message_start", "message": self._message_head()})]
+        counted apart. Redacted thinking comes whole, in one block before the rest."""
+        frames = [_event({"type": "message_start", "message": self._message_head()})]
+        if self.redacted:
+            self.index, self.pinged = 0, True
+            block = {"type": "redacted_thinking", "data": self.redacted}
+            frames += [
+                _event({"type": "content_block_start", "index": 0, "content_block": block}),
+                _event({"type": "ping"}),
+                _event({"type": "content_block_stop", "index": 0}),
+            ]
+        return frames
 
     def _message_head(self) -> dict[str, Any]:
         """The message as message_start carries it: no content yet, the usage at the start."""
@@ -219,7 +241,10 @@ class AnthropicEncoder:
         match piece.kind:
             case PieceKind.REASONING:
                 block = {"type": "thinking", "thinking": "", "signature": ""}
-                opened = self._block(PieceKind.REASONING, block)
+                # the thinking before a tool call is a block of its own, even right after other thinking
+                opened = self._stop_block() if piece.tool_index != self.thought_of else []
+                self.thought_of = piece.tool_index
+                opened += self._block(PieceKind.REASONING, block)
                 self.thinking.append(piece.text)
                 if self.omitted:  # signed, but not shown
                     return opened

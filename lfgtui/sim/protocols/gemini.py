@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from itertools import takewhile
 from typing import Any
 from urllib.parse import unquote
 
@@ -87,7 +88,7 @@ def _is_json(text: str) -> bool:
 
 def _whole_thoughts(pieces: list[Piece]) -> list[Piece]:
     """The call's reasoning (its first pieces) as one piece standing for all its tokens."""
-    thoughts = [p for p in pieces if p.kind is PieceKind.REASONING]
+    thoughts = list(takewhile(lambda p: p.kind is PieceKind.REASONING, pieces))
     if len(thoughts) < 2:
         return pieces
     whole = replace(thoughts[0], text="".join(p.text for p in thoughts), tokens=len(thoughts))

@@ -1,4 +1,9 @@
-"""OpenAI Chat Completions streaming, as api.openai.com (and xAI, vLLM, Ollama) send it."""
+"""OpenAI Chat Completions streaming, as api.openai.com (and xAI, vLLM, Ollama) send it.
+
+Reasoning goes as the server the model name stands for sends it (`chat_flavour`): `reasoning_content`
+(DeepSeek, Kimi, vLLM), Ollama's `reasoning`, or OpenRouter's `reasoning` with its `reasoning_details`
+(the text, then its signature and an encrypted part once the reasoning ends).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lfgtui.sim.reasoning_rules import CHAT_THOUGHT_SIGNATURE, thought_signature
+from lfgtui.sim.reasoning_rules import (
+    CHAT_THOUGHT_SIGNATURE,
+    chat_flavour,
+    openrouter_details,
+    thought_signature,
+)
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario, SimCall
 from lfgtui.sim.wire import (
     BadRequest,
@@ -97,6 +107,8 @@ class OpenAIChatEncoder:
         self.created = int(time.time())
         self.saw_tool_call = False
         self.shapes = FrameShapes()
+        self.flavour = chat_flavour(request.model)
+        self.thought: list[str] = []  # OpenRouter: the reasoning so far, signed once it ends
 
     def _frame(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
         chunk: dict[str, Any] = {
@@ -120,11 +132,25 @@ class OpenAIChatEncoder:
         return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
 
     def piece(self, piece: Piece) -> list[bytes]:
+        if piece.kind is PieceKind.REASONING:
+            self.thought.append(piece.text)
+            return [self.shapes.frame(PieceKind.REASONING, self._reasoning, piece.text)]
+        return [*self._sign_reasoning(), *self._piece(piece)]
+
+    def _sign_reasoning(self) -> list[bytes]:
+        """OpenRouter: once the reasoning ends, its signature and the encrypted part, in a chunk of
+        their own (merged by `index` into the text's detail)."""
+        if self.flavour != "openrouter" or not self.thought:
+            return []
+        details = openrouter_details("".join(self.thought), self.request.call_index)
+        self.thought = []
+        details[0] = {**details[0], "text": ""}
+        return [self._chunk({"reasoning_details": details})]
+
+    def _piece(self, piece: Piece) -> list[bytes]:
         match piece.kind:
             case PieceKind.TEXT:
                 return [self.shapes.frame(PieceKind.TEXT, self._text, piece.text)]
-            case PieceKind.REASONING:
-                return [self.shapes.frame(PieceKind.REASONING, self._reasoning, piece.text)]
             case PieceKind.TOOL_START:
                 self.saw_tool_call = True
                 call_id = f"call_sim{piece.call}x{piece.tool_index}"
@@ -134,7 +160,7 @@ class OpenAIChatEncoder:
                     "type": "function",
                     "function": {"name": piece.tool_name, "arguments": ""},
                 }
-                if CHAT_THOUGHT_SIGNATURE.match(self.request.model):  # Gemini's OpenAI endpoint
+                if not self.flavour and CHAT_THOUGHT_SIGNATURE.match(self.request.model):  # Gemini's own
                     call["extra_content"] = {"google": {"thought_signature": thought_signature(call_id)}}
                 return [self._chunk({"tool_calls": [call]})]
             case PieceKind.TOOL_ARGS:
@@ -145,13 +171,19 @@ class OpenAIChatEncoder:
         return self._chunk({"refusal" if self.refuses else "content": text})
 
     def _reasoning(self, text: str) -> bytes:
+        match self.flavour:
+            case "ollama":
+                return self._chunk({"reasoning": text})
+            case "openrouter":
+                detail = {"type": "reasoning.text", "text": text, "index": 0}
+                return self._chunk({"reasoning": text, "reasoning_details": [detail]})
         return self._chunk({"reasoning_content": text})
 
     def _arguments(self, text: str, index: int) -> bytes:
         return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
     def finish(self, usage: SimUsage) -> list[bytes]:
-        frames = [self._chunk({}, self._finish_reason(self.saw_tool_call))]
+        frames = [*self._sign_reasoning(), self._chunk({}, self._finish_reason(self.saw_tool_call))]
         if self.request.include_usage:
             frames.append(self._frame([], self._usage(usage)))
         frames.append(sse("[DONE]"))
@@ -184,8 +216,11 @@ class OpenAIChatEncoder:
             "refusal": answer.text if self.refuses else None,
             "annotations": [],
         }
-        if answer.reasoning:
-            message["reasoning_content"] = answer.reasoning
+        if answer.reasoning and self.flavour == "openrouter":
+            message["reasoning"] = answer.reasoning
+            message["reasoning_details"] = openrouter_details(answer.reasoning, self.request.call_index)
+        elif answer.reasoning:
+            message["reasoning" if self.flavour == "ollama" else "reasoning_content"] = answer.reasoning
         if answer.tool_calls:
             message["tool_calls"] = [
                 {

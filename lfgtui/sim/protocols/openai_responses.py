@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lfgtui.sim.protocols.openai_chat import openai_error_body
-from lfgtui.sim.reasoning_rules import sealed_reasoning
+from lfgtui.sim.reasoning_rules import OPENAI_REASONING, message_phase, sealed_reasoning
 from lfgtui.sim.scenario import NO_PROMPT_CACHE, PromptCache, Scenario
 from lfgtui.sim.wire import (
     BadRequest,
@@ -75,8 +75,11 @@ class OpenAIResponsesProtocol(OneCallPerRequest):
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
-        stop = scenario.call(request.call_index).stop_reason
-        return OpenAIResponsesEncoder(request, scenario.prompt_cache, scenario.usage_values, stop)
+        answer = scenario.call(request.call_index)
+        phase = message_phase(bool(answer.tool_calls)) if OPENAI_REASONING.match(request.model) else None
+        return OpenAIResponsesEncoder(
+            request, scenario.prompt_cache, scenario.usage_values, answer.stop_reason, phase
+        )
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return openai_error_body(status, message)
@@ -179,10 +182,12 @@ class OpenAIResponsesEncoder:
         cache: PromptCache = NO_PROMPT_CACHE,
         sent: Mapping[str, Any] | None = None,
         stop: str = "",
+        phase: str | None = None,
     ) -> None:
         self.request = request
         self.cache = cache
         self.sent = sent or {}
+        self.phase = phase  # each message's `phase` (GPT-5.4 on, GPT-6), None where the model has none
         self.refuses = stop == "refusal"  # the message's text is a `refusal` content part
         self.incomplete = INCOMPLETE.get(stop)  # why the answer ends incomplete, if it does
         self.tag = f"sim{time.monotonic_ns():x}"
@@ -340,6 +345,8 @@ class OpenAIResponsesEncoder:
                 "content": [],
                 "role": "assistant",
             }
+            if self.phase is not None:
+                message["phase"] = self.phase
             frames += self._add(message)
             part = (
                 {"type": "refusal", "refusal": ""}
