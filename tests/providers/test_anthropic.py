@@ -142,6 +142,12 @@ RESULTS = {
 }
 
 
+def cached_last(message: dict[str, Any]) -> dict[str, Any]:
+    """A message whose last block carries the prompt cache's moving breakpoint."""
+    *before, last = message["content"]
+    return {**message, "content": [*before, {**last, "cache_control": {"type": "ephemeral"}}]}
+
+
 async def test_an_answer_goes_back_as_the_blocks_it_came_in_and_its_results_as_one_user_message(
     provider: AnthropicProvider, sim: SimServer
 ) -> None:
@@ -164,13 +170,14 @@ async def test_an_answer_goes_back_as_the_blocks_it_came_in_and_its_results_as_o
     assert sent["messages"] == [
         {"role": "user", "content": "Weather in Paris and Tokyo?"},
         {"role": "assistant", "content": blocks},
-        RESULTS,
+        cached_last(RESULTS),
     ]
-    assert sent["tools"] == [
+    assert sent["tools"] == [  # the prompt cache's breakpoints: the tools, and the conversation so far
         {
             "name": "get_weather",
             "description": "Current weather",
             "input_schema": weather_call(answer).tools[0].parameters,
+            "cache_control": {"type": "ephemeral"},
         }
     ]
     assert sent["max_tokens"] == 500

@@ -66,6 +66,12 @@ async def test_anthropic_takes_effort_as_output_config_and_thinking_as_its_displ
     assert body["thinking"] == {"type": "disabled"}
     body = await sent(sim, ANTHROPIC, "claude-sonnet-4-6", Reasoning())
     assert "thinking" not in body and "output_config" not in body, "an older model keeps its own default"
+    assert "cache_control" not in str(body), "one call and no tools: nothing to read back from a cache"
+    body = await sent(sim, ANTHROPIC, "claude-sonnet-4-6", Reasoning(), tools=True)
+    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"][-1]["content"] == [
+        {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}
+    ], "a tool loop's calls each read the prompt the one before wrote"
 
 
 async def test_responses_takes_effort_and_asks_for_a_summary_unless_told_not_to(sim: SimServer) -> None:
