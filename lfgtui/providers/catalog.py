@@ -64,7 +64,7 @@ BUILTIN: dict[str, ProviderConfig] = {
     ),
     "xai": ProviderConfig(
         name="xai",
-        kind="openai",
+        kind="openai-responses",
         base_url="https://api.x.ai/v1",
         api_key_env="XAI_API_KEY",
         default_model="grok-4.7",

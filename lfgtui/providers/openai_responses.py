@@ -12,6 +12,7 @@ reference, read 2026-11-26).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ from lfgtui.providers.base import (
 from lfgtui.providers.errors import classify
 from lfgtui.providers.openai_chat import cache_tokens, openai_client
 from lfgtui.providers.quota import quota_seen, refused_quota
-from lfgtui.providers.reasoning import OPENAI_REASONING, effort_of
+from lfgtui.providers.reasoning import OPENAI_REASONING, effort_of, reasons
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import RESPONSES, ProviderTurn, source_of
 
@@ -206,6 +207,18 @@ def usage_events(check: UsageCheck, response: Response) -> list[Event]:
     )
 
 
+def conversation_key(call: ModelCall) -> str | None:
+    """What the calls of one conversation share (its model, system prompt and first message, hashed),
+    as `prompt_cache_key`: OpenAI and xAI route requests with one key to the same cache, so each call
+    of a tool loop or follow-up finds the prefix the one before left (OpenAI's prompt-caching guide,
+    xAI's best-practices guide, read 2026-11-26)."""
+    first = next((m.text for m in call.messages if isinstance(m, UserMessage)), None)
+    if first is None:
+        return None
+    said = json.dumps([call.model, call.system, first], ensure_ascii=False)
+    return "lfg-" + hashlib.sha256(said.encode()).hexdigest()[:32]
+
+
 @functools.cache
 def warm_event_parser() -> None:
     """Build the SDK's parser for the stream-event union now, not on the first event.
@@ -232,13 +245,16 @@ class OpenAIResponsesProvider:
         }
         settings = call.reasoning.over(self.config.reasoning)
         effort = effort_of(settings)
-        if effort is not None or OPENAI_REASONING.match(call.model):
+        if effort != "none" and reasons(call.model):
+            request["include"] = ["reasoning.encrypted_content"]  # to send back: nothing is stored
+        openai = OPENAI_REASONING.match(call.model) is not None
+        if effort is not None or openai:
             reasoning: dict[str, str] = {} if effort is None else {"effort": effort}
-            if effort != "none":
-                request["include"] = ["reasoning.encrypted_content"]
-                if settings.show_thinking is not False:
-                    reasoning["summary"] = "auto"
+            if openai and effort != "none" and settings.show_thinking is not False:
+                reasoning["summary"] = "auto"
             request["reasoning"] = reasoning
+        if key := conversation_key(call):
+            request["prompt_cache_key"] = key
         if call.system:
             request["instructions"] = call.system
         if call.tools:

@@ -10,8 +10,9 @@ What each API takes (read 2026-11-26):
   `reasoning.summary`; a model that does not reason refuses the `reasoning` parameter.
 - Chat Completions: `reasoning_effort`. OpenAI's GPT-5.4 and later and GPT-6 refuse function tools
   there unless it is `none` ("Function tools with reasoning_effort are not supported for … in
-  /v1/chat/completions"), and GPT-6.2 takes no `none`; a reasoning model refuses `temperature`
-  unless its effort is `none` (OpenAI's reasoning guide and model pages).
+  /v1/chat/completions"), and GPT-6.2 takes no `none`; OpenAI's reasoning models refuse
+  `temperature` unless their effort is `none` (OpenAI's reasoning guide and model pages). xAI's Grok
+  reasoning models take it (xAI's best-practices guide recommends 0.7).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def problems(
     if temperature is not None and wire == ANTHROPIC:
         why = "the Messages API refuses temperature (every sampling parameter) since API version 2026-10-21"
         found.append(("temperature", f"{why}: remove it"))
-    elif temperature is not None and reasons(model) and effort != "none":
+    elif temperature is not None and OPENAI_REASONING.match(model) and effort != "none":
         why = f"{model} refuses temperature while it reasons"
         found.append(("temperature", f'{why}: remove it, or set effort = "none"'))
     return found

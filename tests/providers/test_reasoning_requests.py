@@ -85,6 +85,18 @@ async def test_responses_takes_effort_and_asks_for_a_summary_unless_told_not_to(
     assert body["reasoning"] == {"effort": "none"} and "include" not in body
     body = await sent(sim, RESPONSES, "gpt-4.1", Reasoning())
     assert "reasoning" not in body and "include" not in body, "a model that does not reason refuses them"
+    body = await sent(sim, RESPONSES, "grok-4.7", Reasoning())
+    assert body["include"] == ["reasoning.encrypted_content"], "Grok's reasoning goes back too"
+    assert "reasoning" not in body, "xAI is asked for no summary it does not make"
+
+
+async def test_the_calls_of_one_conversation_share_a_prompt_cache_key(sim: SimServer) -> None:
+    """OpenAI and xAI route requests with one `prompt_cache_key` to one cache."""
+    first = await sent(sim, RESPONSES, "gpt-6-luna", Reasoning())
+    again = await sent(sim, RESPONSES, "gpt-6-luna", Reasoning(), tools=True)
+    other = await sent(sim, RESPONSES, "gpt-6-sol", Reasoning())
+    assert first["prompt_cache_key"] == again["prompt_cache_key"] != other["prompt_cache_key"]
+    assert first["prompt_cache_key"].startswith("lfg-") and "hi" not in first["prompt_cache_key"]
 
 
 async def test_chat_sends_reasoning_effort_and_none_where_gpt_6_takes_tools_only_so(sim: SimServer) -> None:
