@@ -468,6 +468,10 @@ class Usage(Event):
     cache_write_tokens: int | None = None
     models: tuple[ModelShare, ...] = ()
     tokens_per_char: float | None = None
+    output_unseen: bool = False
+    """The output count holds output that never streamed and says not how much (Anthropic's holds a
+    thinking model's whole thinking, shown summarised or not at all): the characters that did stream
+    are worth at most what lfg's calibration says, so hidden thinking never inflates tok/s."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -210,6 +210,8 @@ class RequestMetrics:
     described: set[str] = field(default_factory=set)
     """The calls lfg saw only as the agent's account of them (`ToolCallReady.model_input_chars`):
     their input, which the reported count holds, reached lfg in part at most."""
+    output_unseen: bool = False
+    """Its count holds output that never streamed, how much unsaid (`Usage.output_unseen`)."""
     calibrated: bool = False
     """Its reported count went into the run's `OutputCalibration` already."""
     models: tuple[ModelShare, ...] = ()
@@ -338,7 +340,7 @@ class RequestMetrics:
         if not counted:
             return 0.0
         per_char = (self.counted_tokens or 0) / counted
-        if self.described:
+        if self.described or self.output_unseen:
             calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
             per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
         return per_char * streamed
@@ -347,7 +349,7 @@ class RequestMetrics:
     def counted_chars(self) -> int | None:
         """The characters the reported count holds, by lfg's account (see `tokens_streamed`); None
         when it holds input lfg never saw, whose characters no one knows."""
-        return None if self.described else self._counted
+        return None if self.described or self.output_unseen else self._counted
 
     @property
     def _counted(self) -> int:
@@ -359,7 +361,8 @@ class RequestMetrics:
     def rate_split(self) -> bool:
         """Whether the reported count was split between what streamed and tool input: by characters
         (input sent whole) or by the calibration (input never seen), so the rate is an estimate."""
-        return self.reported_tokens is not None and (self.whole_chars > 0 or bool(self.described))
+        unsplit = self.whole_chars > 0 or bool(self.described) or self.output_unseen
+        return self.reported_tokens is not None and unsplit
 
 
 @dataclass
@@ -588,6 +591,8 @@ class Metrics:
             request.models = usage.models
         if usage.tokens_per_char is not None:
             request.counted_per_char = usage.tokens_per_char
+        if usage.output_unseen:
+            request.output_unseen = True
 
     def _token(self, t: float, text: str, answer: bool | None) -> None:
         """One chunk of output: once per token, so its fields are read into locals once."""

@@ -272,7 +272,7 @@ REQUEST_SET = (
     "last_token_ms = ?, chunk_count = ?, estimated_tokens = ?, input_tokens = ?, output_tokens = ?, "
     "reasoning_tokens = ?, usage_seq = ?, usage_ms = ?, ended_seq = ?, ended_ms = ?, "
     "stop_reason = ?, cache_read_tokens = ?, cache_write_tokens = ?, models = ?, counted_chars = ?, "
-    "counted_per_char = ?, turn_wire = ?, turn_source = ?, turn_body = ? "
+    "counted_per_char = ?, turn_wire = ?, turn_source = ?, turn_body = ?, output_unseen = ? "
     "WHERE id = ?"
 )
 
@@ -305,6 +305,7 @@ def _request_values(attempt: PendingAttempt, request: PendingRequest) -> tuple[o
         None if measured.reported_tokens is None else measured.counted_chars,
         measured.counted_per_char,
         *turn_columns(request.turn),
+        measured.output_unseen,
         request.row_id,
     )
 

@@ -131,6 +131,7 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
                 "cache_write_tokens": request.cache_write_tokens,
                 "models": request.model_shares(),
                 "tokens_per_char": request.counted_per_char,
+                "output_unseen": request.output_unseen,
             }
             events.add(_usage_key(record.requests, n), request.usage_ms, Usage, **usage)
         if request.ended_seq is not None and request.ended_ms is not None:

@@ -302,6 +302,8 @@ class RequestRow(Row):
     turn_source: str | None = None
     turn_body: str | None = None
     """The call's output as its provider said it, when it must go back verbatim (migration 22)."""
+    output_unseen: bool = False
+    """Its output count holds output that never streamed (migration 24)."""
 
     def turn(self) -> ProviderTurn | None:
         """The call's `ProviderTurn`, when the row keeps a whole one."""

@@ -469,8 +469,16 @@ ALTER TABLE tickets ADD COLUMN show_thinking INTEGER;
 its model as the run did; its provider's come from the config, as every provider setting does. NULL:
 not set, as for every row recorded before."""
 
+V24 = """
+ALTER TABLE requests ADD COLUMN output_unseen INTEGER NOT NULL DEFAULT 0;
+"""
+"""Whether a request's output count holds output that never streamed, how much unsaid
+(`Usage.output_unseen`: a Claude model's thinking, shown summarised or not at all), so a resumed
+pane rates it as the live one did and the calibration never learns from it. 0 for every row
+recorded before, as they were rated then."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23,
+    V23, V24,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

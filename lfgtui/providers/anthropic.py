@@ -312,6 +312,7 @@ class MessageReader:
             output_tokens=output_tokens,
             cache_read_tokens=self.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens,
+            output_unseen=self.content.thinks,
         )
 
 

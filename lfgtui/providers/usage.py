@@ -107,6 +107,7 @@ class UsageCheck:
         cache_write_tokens: int | None = None,
         models: tuple[ModelShare, ...] = (),
         tokens_per_char: float | None = None,
+        output_unseen: bool = False,
     ) -> list[Event]:
         """A `Status` for each value ignored since the last call, then a `Usage` of the counts read
         (none when no count is known: the metrics keep their estimate), with lfg's `tokens_per_char`."""
@@ -124,6 +125,7 @@ class UsageCheck:
                     cache_write_tokens=cache_write_tokens,
                     models=models,
                     tokens_per_char=tokens_per_char,
+                    output_unseen=output_unseen,
                 )
             )
         return events

@@ -196,6 +196,32 @@ def test_hidden_reasoning_tokens_are_counted_apart_not_spread_over_the_visible_t
     assert book.calibration.tokens_per_char("p", "m") == pytest.approx(50 / 200), "the answer's worth"
 
 
+def test_a_count_holding_thinking_it_does_not_split_out_is_rated_by_the_calibration(clock: Clock) -> None:
+    """Anthropic's count of a thinking model's answer holds its whole thinking, shown summarised or
+    not at all, and says not how much (`Usage.output_unseen`): the characters that streamed are
+    worth what the calibration says, so 3,000 hidden tokens never read as thousands a second, and
+    the calibration learns nothing from such a count."""
+    ev = EventFactory("t", 1, clock=clock)
+    book = MetricsBook(prices=PriceBook({"p": ProviderConfig(name="p", kind="anthropic", prices=RATES)}))
+    book(ev(AttemptStarted, provider="p", model="m"))
+    book(ev(RequestSent, call=0, tokens_per_char=0.25))
+    clock.now += 30.0  # it thinks, and only a summary of it streams
+    for _ in range(25):  # a summary, then the answer: four characters a token, 25 tok/s
+        book(ev(ReasoningDelta, text="why "))
+        clock.now += 0.04
+    for _ in range(50):
+        book(ev(TextDelta, text="tok "))
+        clock.now += 0.04
+    book(ev(Usage, input_tokens=1_000, output_tokens=3_075, output_unseen=True))
+    book(ev(CallEnded, stop_reason="stop"))
+    metrics = book.attempts[("t", 1)]
+    assert metrics.tokens_per_s == pytest.approx(25.0, rel=0.05)
+    assert metrics.rate_estimated, "the count does not say which of its tokens streamed"
+    assert metrics.output_tokens == 3_075
+    assert metrics.cost_usd == pytest.approx((1_000 * 2.0 + 3_075 * 10.0) / 1e6), "thinking is paid for"
+    assert book.calibration.tokens_per_char("p", "m") is None, "nothing learnt from such a count"
+
+
 def test_an_unpriced_attempt_has_no_cost_and_makes_the_runs_total_inexact(clock: Clock) -> None:
     ev = EventFactory("t", 1, clock=clock)
     book = MetricsBook(prices=PriceBook({"sim": ProviderConfig(name="sim", kind="sim")}))

@@ -14,6 +14,7 @@ from lfgtui.events import (
     Outcome,
     ReasoningDelta,
     Status,
+    Usage,
 )
 from lfgtui.providers.anthropic import AnthropicProvider
 from lfgtui.providers.base import (
@@ -67,6 +68,8 @@ async def test_a_tool_loop_sends_each_calls_reasoning_back_as_it_came(
     assert second.replay is not None and second.replay.expected == 1 and second.replay.whole, second.replay
     turns = [e.turn for e in events if isinstance(e, CallEnded)]
     assert all(turn is not None for turn in turns), "each call's reasoning state is kept"
+    if flavour.kind == "anthropic":  # its count holds the whole thinking, which it does not split out
+        assert all(u.output_unseen for u in events if isinstance(u, Usage) and u.output_tokens)
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f.name)
