@@ -86,11 +86,21 @@ class DiffStat:
 
 
 def worktrees_root(env: Mapping[str, str] = os.environ) -> Path:
-    """Where worktrees are made: `$LFG_WORKTREES`, else the user data folder's `worktrees`."""
+    """Where worktrees are made: `$LFG_WORKTREES`, else the user data folder's `worktrees`; resolved
+    (see `_resolved_root`)."""
     override = env.get(WORKTREES_ENV)
     if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir("lfgtui")) / "worktrees"
+        return _resolved_root(Path(override).expanduser())
+    return _resolved_root(Path(platformdirs.user_data_dir("lfgtui")) / "worktrees")
+
+
+def _resolved_root(root: Path) -> Path:
+    """`root` with every symlink resolved (`$LFG_WORKTREES`, a linked data folder, macOS's /tmp): git
+    and the tools compare resolved paths, so a worktree's path is made from the resolved root once."""
+    try:
+        return root.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise GitError(f"the worktrees folder {root} cannot be resolved: {inert(str(exc))}") from None
 
 
 def ref_safe(name: str) -> str:
@@ -270,7 +280,7 @@ async def create_worktree(workdir: Path, run_id: str, ticket_id: str, root: Path
     """The worktree ticket `ticket_id` of run `run_id` works in, made if need be (see the module
     docstring for a retry). Several at once are safe: one repository makes one at a time."""
     repo, prefix, head, on = await _repository_of(workdir)
-    path = root / ref_safe(run_id) / ref_safe(ticket_id)
+    path = _resolved_root(root) / ref_safe(run_id) / ref_safe(ticket_id)
     wanted = Worktree(path, path / prefix, repo, branch_name(run_id, ticket_id), head, run_id, ticket_id, on)
     async with _repository_locks.held(repo):
         try:
@@ -323,7 +333,7 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
     and new files (not ignored ones) left uncommitted there too. The parent's worktree, index and
     branch are not touched (the copy is read through our own index, as a diff is). Made once: a
     retry of the fork goes on in it."""
-    path = root / ref_safe(parent.run_id) / ref_safe(ticket_id)
+    path = _resolved_root(root) / ref_safe(parent.run_id) / ref_safe(ticket_id)
     branch = branch_name(parent.run_id, ticket_id)
     workdir = path / parent.workdir.relative_to(parent.path)
     wanted = replace(parent, path=path, workdir=workdir, branch=branch, ticket_id=ticket_id)
