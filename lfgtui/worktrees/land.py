@@ -14,11 +14,14 @@ The order, and why each step cannot harm the person's checkout:
    own), only if no file the landing changes is modified, staged, untracked or ignored there, and
    then by `git merge --ff-only` in that checkout, which keeps every other uncommitted change as it
    is and refuses rather than overwrite one. Nothing is ever stashed (`merge.autoStash` and
-   `rebase.autoStash` are off).
+   `rebase.autoStash` are off). A checkout in the middle of something that holds the base branch
+   (a rebase or bisect of it, whose HEAD is detached; a merge, cherry-pick, revert or `git am` on
+   it) refuses the landing, naming the checkout and what it is doing, as git itself would.
    With `pull_request`, nothing moves: the result is pushed as the worktree's branch instead, and
    `gh pr create` opens the pull request when gh is installed and logged in.
 4. The worktree is archived: removed (it is clean after step 1), its branch deleted unless
-   `keep_branch`.
+   `keep_branch`; both are kept when the base branch does not have the landed commit after all (a
+   hook moved it back).
 
 When a step before 4 fails, step 1 is undone (`git reset --soft` to the branch's old commit and the
 worktree's index put back), so everything is as it was. Hooks: the steps that are git commands a
@@ -170,7 +173,15 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         pull_request, finish, why = await _open_pull_request(
             tree.repo, base_branch, tree.branch, subject, body
         )
-    removal = await remove_worktree(tree, force=False, landed=True, keep_branch=options.keep_branch)
+    if options.pull_request or await _has(tree.repo, base_branch, result):
+        removal = await remove_worktree(tree, force=False, landed=True, keep_branch=options.keep_branch)
+        archived = removal.message
+    else:
+        archived = (
+            f"kept {tree.path} and its branch {tree.branch}: {base_branch} no longer has the landed "
+            f"commit {result[:12]} (something moved it back after the landing; git reflog {base_branch} "
+            "shows what), so the work stays until it is sorted out and landed again"
+        )
     return Landed(
         repo=str(tree.repo),
         branch=tree.branch,
@@ -184,8 +195,14 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         committed=committed,
         finish=finish,
         why=why,
-        archived=removal.message,
+        archived=archived,
     )
+
+
+async def _has(repo: Path, branch: str, commit: str) -> bool:
+    """Whether `commit` is reachable from `branch`: only then are the worktree and branch archived."""
+    found = await git(repo, "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}")
+    return found.code == 0
 
 
 async def _branch_commit(repo: Path, branch: str) -> str:
@@ -295,16 +312,95 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
     return line(await checked(place, "rev-parse", "--verify", "HEAD^{commit}"))
 
 
+@dataclass(frozen=True)
+class _Checkout:
+    """One checkout of the repository (its own, or a worktree of it), as git keeps it in its git dir."""
+
+    path: Path
+    git_dir: Path
+
+    def _read(self, name: str) -> str:
+        """The first line of a file of the git dir; "" when it is missing or unreadable."""
+        try:
+            return (self.git_dir / name).read_text(errors="replace").partition("\n")[0].strip()
+        except OSError:
+            return ""
+
+    def branch(self) -> str | None:
+        """The branch its HEAD is on; None when detached."""
+        head = self._read("HEAD")
+        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+
+    def doing(self, branch: str) -> tuple[str, str] | None:
+        """What this checkout is in the middle of that holds `branch`, as git's own refusal would
+        count it (rebasing or bisecting it, whatever HEAD says; merging, cherry-picking, reverting or
+        applying patches on it), and the commands that finish it; None when nothing."""
+        rebase = "git rebase --continue, or --abort"
+        for state in ("rebase-merge", "rebase-apply"):
+            if self._read(f"{state}/head-name") == f"refs/heads/{branch}":
+                return f"a rebase of {branch}", rebase
+        if f"refs/heads/{branch}" in self._update_refs():
+            return f"a rebase that will update {branch}", rebase
+        if self._read("BISECT_START") == branch:
+            return f"a bisect started on {branch}", "git bisect reset"
+        if self.branch() != branch:
+            return None
+        for name, what, finish in (
+            ("MERGE_HEAD", "a merge", "git merge --continue, or --abort"),
+            ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue, or --abort"),
+            ("REVERT_HEAD", "a revert", "git revert --continue, or --abort"),
+            ("sequencer/todo", "a cherry-pick or revert", "git cherry-pick --continue, or --abort"),
+            ("rebase-apply/applying", "git am", "git am --continue, or --abort"),
+        ):
+            if (self.git_dir / name).exists():
+                return f"{what} on {branch}", finish
+        return None
+
+    def _update_refs(self) -> set[str]:
+        """The branches a rebase with --update-refs will move when it ends."""
+        try:
+            text = (self.git_dir / "rebase-merge" / "update-refs").read_text(errors="replace")
+        except OSError:
+            return set()
+        return set(text.splitlines()[0::3])
+
+
+async def _checkouts(repo: Path) -> list[_Checkout]:
+    """Every checkout of the repository, found where git itself keeps them: the main one, then each
+    worktree's git dir (`<common>/worktrees/<id>`) whatever its folder's state."""
+    common = Path(line(await checked(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")))
+    listed = await checked(repo, "worktree", "list", "--porcelain", "-z")
+    main, *fields = listed.decode(errors="surrogateescape").split("\0\0")[0].split("\0")
+    found = [] if "bare" in fields else [_Checkout(Path(main.removeprefix("worktree ")), common)]
+    try:
+        linked = sorted((common / "worktrees").iterdir())
+    except OSError:
+        linked = []
+    for git_dir in linked:
+        try:
+            gitfile = Path((git_dir / "gitdir").read_text(errors="surrogateescape").strip())
+        except OSError:
+            gitfile = git_dir / ".git"
+        found.append(_Checkout(gitfile.parent, git_dir))
+    return found
+
+
 async def _checkout_of(repo: Path, branch: str) -> Path | None:
-    """The checkout (the repository's own, or a worktree of it) that has `branch` checked out."""
-    out = await checked(repo, "worktree", "list", "--porcelain", "-z")
-    path: Path | None = None
-    for field in out.decode(errors="surrogateescape").split("\0"):
-        if field.startswith("worktree "):
-            path = Path(field.removeprefix("worktree "))
-        elif field == f"branch refs/heads/{branch}":
-            return path
-    return None
+    """The checkout that has `branch` checked out; raises LandError when a checkout is in the middle
+    of something that holds it (a rebase or bisect of it leaves HEAD detached, so `git worktree list`
+    does not show it there, yet git refuses to move it; so does lfg)."""
+    checkout: Path | None = None
+    for found in await _checkouts(repo):
+        doing = found.doing(branch)
+        if doing is not None:
+            what, finish = doing
+            raise LandError(
+                f"{branch} is in use in {found.path}: it is in the middle of {what}; finish it there "
+                f"({finish}), then land again; nothing was changed"
+            )
+        if found.branch() == branch and checkout is None:
+            checkout = found.path
+    return checkout
 
 
 def _status_paths(out: bytes) -> set[str]:
