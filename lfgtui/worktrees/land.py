@@ -26,8 +26,9 @@ The order, and why each step cannot harm the person's checkout:
 When a step before 4 fails, step 1 is undone (`git reset --soft` to the branch's old commit and the
 worktree's index put back), so everything is as it was. Hooks: the steps that are git commands a
 person would type (commit, merge, rebase, push, the base's fast-forward, its update-ref) run the
-repository's hooks as those commands would; lfg's own bookkeeping (the scratch worktree, status,
-diffs) runs none.
+person's hooks as those commands would, never ones the change wrote (worktrees/hooks.py: hooks kept
+in the working tree run from a copy taken from the person's checkout before the landing); lfg's own
+bookkeeping (the scratch worktree, status, diffs) runs none.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pathlib import Path
 
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
+from lfgtui.worktrees.hooks import persons_hooks
 from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree
 
 GH_TIMEOUT_S = 120.0
@@ -108,17 +110,21 @@ class Landed:
     why: str | None = None
     archived: str = ""
     """What archiving the worktree did, in a sentence."""
+    hooks: str = ""
+    """Which hooks ran, when not the usual ones (worktrees/hooks.py), in a sentence."""
 
     def summary(self, ticket_id: str) -> str:
         """What landing `ticket_id` did, in one sentence for a notice: where it landed, or where it
-        was pushed and its pull request (or the command that opens it), then the archiving."""
+        was pushed and its pull request (or the command that opens it), the hooks when they were not
+        the usual ones, then the archiving."""
         commit = f"{self.landed_commit[:12]} ({self.strategy})"
+        archived = f"{self.hooks}; {self.archived}" if self.hooks else self.archived
         if self.remote is None:
-            return f"Landed {ticket_id} onto {self.base_branch}: {commit}; {self.archived}"
+            return f"Landed {ticket_id} onto {self.base_branch}: {commit}; {archived}"
         pushed = f"Pushed {ticket_id} to {self.remote} as {self.branch}: {commit}"
         if self.pull_request:
-            return f"{pushed}; pull request {self.pull_request}; {self.archived}"
-        return f"{pushed}; no pull request opened: {self.why}; open it with: {self.finish}; {self.archived}"
+            return f"{pushed}; pull request {self.pull_request}; {archived}"
+        return f"{pushed}; no pull request opened: {self.why}; open it with: {self.finish}; {archived}"
 
 
 def ticket_message(run_id: str, ticket_id: str, title: str, prompt: str) -> str:
@@ -152,22 +158,28 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
     head_before = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
     index = Path(tree.path, line(await checked(tree.path, "rev-parse", "--git-path", "index")))
     saved_index = _read_index(index)
-    committed = await _commit_leftovers(tree.path, options.message, index, saved_index)
-    try:
-        head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
-        if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
-            raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
-        result = await _combine(tree.repo, before, head, options)
-        remote = pull_request = finish = why = None
-        if options.pull_request:
-            remote = await _remote(tree.repo, base_branch)
-            await _push(tree.repo, remote, result, tree.branch)
-        else:
-            await _move_base(tree.repo, base_branch, before, result)
-    except BaseException:
-        if committed:
-            await _undo_commit(tree.path, head_before, index, saved_index)
-        raise
+    async with persons_hooks(tree.repo) as hooks:
+        committed = await _commit_leftovers(tree.path, options.message, index, saved_index, hooks.config)
+        try:
+            head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+            if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
+                raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
+            written = await hooks.changed_by(tree.repo, before, head)
+            result = await _combine(tree.repo, before, head, options, hooks.config)
+            remote = pull_request = finish = why = None
+            if options.pull_request:
+                remote = await _remote(tree.repo, base_branch)
+                await _push(tree.repo, remote, result, tree.branch, hooks.config)
+            else:
+                await _move_base(tree.repo, base_branch, before, result, hooks.config)
+        except BaseException:
+            if committed:
+                await _undo_commit(tree.path, head_before, index, saved_index)
+            raise
+    said = hooks.said
+    if written:
+        shown = ", ".join(inert(name) for name in written[:10])
+        said += f"; the change's own {shown}{' and more' if len(written) > 10 else ''} did not run"
     if options.pull_request:
         subject, _, body = options.message.partition("\n\n")
         pull_request, finish, why = await _open_pull_request(
@@ -196,6 +208,7 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         finish=finish,
         why=why,
         archived=archived,
+        hooks=said,
     )
 
 
@@ -212,14 +225,16 @@ async def _branch_commit(repo: Path, branch: str) -> str:
     return line(found.out)
 
 
-async def _commit_leftovers(path: Path, message: str, index: Path, saved_index: _SavedIndex | None) -> bool:
+async def _commit_leftovers(
+    path: Path, message: str, index: Path, saved_index: _SavedIndex | None, hooks: tuple[str, ...]
+) -> bool:
     """Commit everything uncommitted in the worktree (its commit hooks run); whether there was any.
     A refused commit puts the worktree's index back."""
     status = await checked(path, "status", "--porcelain", "--untracked-files=normal")
     if not status:
         return False
     await checked(path, "add", "--all")
-    made = await git(path, "commit", "--quiet", "-m", message, hooks=True)
+    made = await git(path, "commit", "--quiet", "-m", message, config=hooks, hooks=True)
     if made.code != 0:
         _restore_index(index, saved_index)
         raise LandError(f"git commit refused what the agent left in {path}: {quoted(made.err or made.out)}")
@@ -269,7 +284,7 @@ async def _conflicts(place: Path) -> tuple[str, ...]:
     return tuple(sorted({name.decode(errors="replace") for name in out.split(b"\0") if name}))
 
 
-async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> str:
+async def _combine(repo: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...]) -> str:
     """The commit the base branch would move to: `head` combined with `before` by the strategy, made
     in a scratch worktree that is removed after, whatever happened in it."""
     with tempfile.TemporaryDirectory(prefix="lfg-land-") as scratch:
@@ -277,7 +292,7 @@ async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> 
         start = head if options.strategy is Strategy.REBASE else before
         await checked(repo, "worktree", "add", "--detach", str(place), start, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
-            return await _combined_in(place, before, head, options)
+            return await _combined_in(place, before, head, options, hooks)
         finally:
             removed = await git(repo, "worktree", "remove", "--force", str(place))
             if removed.code != 0:
@@ -285,7 +300,9 @@ async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> 
                     await git(repo, "worktree", "prune")
 
 
-async def _combined_in(place: Path, before: str, head: str, options: LandOptions) -> str:
+async def _combined_in(
+    place: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...]
+) -> str:
     strategy = options.strategy
     if strategy is Strategy.SQUASH:
         args: tuple[str, ...] = ("merge", "--squash", head)
@@ -293,7 +310,7 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
         args = ("merge", "--no-ff", "-m", options.message, head)
     else:
         args = ("rebase", before)
-    done = await git(place, *args, config=_MERGING, hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
+    done = await git(place, *args, config=(*_MERGING, *hooks), hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
     if done.code != 0:
         files = await _conflicts(place)
         if files:
@@ -306,7 +323,7 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
     if strategy is Strategy.SQUASH:
         if (await git(place, "diff", "--cached", "--quiet")).code == 0:
             raise LandError("nothing to land: the base branch already has every change of the branch")
-        made = await git(place, "commit", "--quiet", "-m", options.message, hooks=True)
+        made = await git(place, "commit", "--quiet", "-m", options.message, config=hooks, hooks=True)
         if made.code != 0:
             raise LandError(f"git commit refused the squashed change: {quoted(made.err or made.out)}")
     return line(await checked(place, "rev-parse", "--verify", "HEAD^{commit}"))
@@ -440,11 +457,13 @@ def _on_disk(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
+async def _move_base(repo: Path, branch: str, before: str, result: str, hooks: tuple[str, ...]) -> None:
     """Move `branch` from `before` to `result` (a descendant of it) without touching uncommitted work."""
     checkout = await _checkout_of(repo, branch)
     if checkout is None:
-        moved = await git(repo, "update-ref", f"refs/heads/{branch}", result, before, hooks=True)
+        moved = await git(
+            repo, "update-ref", f"refs/heads/{branch}", result, before, config=hooks, hooks=True
+        )
         if moved.code != 0:
             raise LandError(f"{branch} moved while landing: land again ({quoted(moved.err)})")
         return
@@ -459,7 +478,7 @@ async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
     moved = await git(
         checkout,
         *("merge", "--ff-only", "--quiet", result),
-        config=_MERGING,
+        config=(*_MERGING, *hooks),
         hooks=True,
         timeout_s=CHECKOUT_TIMEOUT_S,
     )
@@ -482,9 +501,10 @@ async def _remote(repo: Path, base_branch: str) -> str:
     raise LandError(f"{repo} has no remote to push to (git remote add origin URL)")
 
 
-async def _push(repo: Path, remote: str, result: str, branch: str) -> None:
+async def _push(repo: Path, remote: str, result: str, branch: str, hooks: tuple[str, ...]) -> None:
+    refspec = f"{result}:refs/heads/{branch}"
     pushed = await git(
-        repo, "push", "--quiet", remote, f"{result}:refs/heads/{branch}", hooks=True, timeout_s=PUSH_TIMEOUT_S
+        repo, "push", "--quiet", remote, refspec, config=hooks, hooks=True, timeout_s=PUSH_TIMEOUT_S
     )
     if pushed.code != 0:
         raise LandError(f"git push to {remote} failed: {quoted(pushed.err or pushed.out)}")

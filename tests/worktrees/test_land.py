@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -384,3 +385,52 @@ async def test_a_landing_moved_back_by_a_hook_keeps_the_worktree_and_its_branch(
     assert landed.archived.startswith(f"kept {tree.path} and its branch {tree.branch}: main no longer has")
     assert tree.path.is_dir() and git(repo, "rev-parse", tree.branch) != ""
     assert read_metadata(metadata_file(tree.path))[0] == tree
+
+
+def hook(path: Path, who: str, log: Path) -> None:
+    """A hook that writes who wrote it, which hook it is and where it ran to `log`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\necho "{who} $(basename "$0") $(pwd)" >> "{log}"\n')
+    path.chmod(0o755)
+
+
+HUSKY_STUB = '#!/bin/sh\nexec sh "$(dirname "$(dirname "$0")")/$(basename "$0")" "$@"\n'
+"""husky 9's `.husky/_/<hook>`: it runs `.husky/<hook>`, the tracked one."""
+
+
+@pytest.mark.parametrize("layout", ["githooks", "husky"])
+async def test_landing_runs_the_persons_hooks_never_the_ones_the_change_rewrote(
+    repo: Path, tmp_path: Path, layout: str
+) -> None:
+    log = tmp_path / "hooks.log"
+    tracked = repo / (".githooks" if layout == "githooks" else ".husky")
+    for name in ("pre-commit", "post-merge"):
+        hook(tracked / name, "person", log)
+    if layout == "husky":
+        (tracked / "_").mkdir()
+        (tracked / "_" / ".gitignore").write_text("*\n")
+        for name in ("pre-commit", "post-merge"):
+            (tracked / "_" / name).write_text(HUSKY_STUB)
+            (tracked / "_" / name).chmod(0o755)
+    commit_all(repo, "the person's hooks")
+    git(repo, "config", "core.hooksPath", ".githooks" if layout == "githooks" else ".husky/_")
+    tree = await agent_tree(repo, tmp_path)
+    agents = tree.path / tracked.name
+    if layout == "husky":
+        shutil.copytree(tracked / "_", agents / "_")  # husky install made it there too
+    for name in ("pre-commit", "post-merge"):
+        hook(agents / name, "agent", log)
+
+    landed = await land(tree, options())
+
+    ran = log.read_text().splitlines()
+    assert ran and all(entry.startswith("person ") for entry in ran), ran
+    assert f"person post-merge {repo}" in ran, "the person's own post-merge, in their checkout"
+    assert f"person pre-commit {tree.path}" in ran
+    folder = ".githooks" if layout == "githooks" else ".husky/_"
+    assert landed.hooks == (
+        f"the hooks in {folder} ran as they were in {repo} before the landing; the change's own "
+        f"{tracked.name}/post-merge, {tracked.name}/pre-commit did not run"
+    )
+    assert "agent" in (repo / tracked.name / "pre-commit").read_text(), "the change itself is landed"
+    assert landed.hooks in landed.summary("t")
