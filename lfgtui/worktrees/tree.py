@@ -263,6 +263,23 @@ def find_worktree(run_id: str, ticket_id: str, recorded: Sequence[Path] = ()) ->
     )
 
 
+def work_gone(known: Worktree | None, root: Path, run_id: str, ticket_id: str) -> str | None:
+    """Why the work of ticket `ticket_id` cannot be forked because its worktree was removed (`lfg
+    worktrees clean`, or by hand); None when it is there. `known` is the worktree the run holds for
+    it, if any, else its record under `root` is read. A fork made anyway would start from the
+    repository's HEAD, not from the ticket's work."""
+    path = known.path if known is not None else _resolved_root(root) / ref_safe(run_id) / ref_safe(ticket_id)
+    branch = known.branch if known is not None else branch_name(run_id, ticket_id)
+    if path.is_dir() and (known is not None or metadata_file(path).is_file()):
+        return None
+    return (
+        f"the worktree {path} was removed (lfg worktrees clean, or by hand) and its uncommitted work "
+        "with it; a fork would start from the repository's HEAD, not from this work. What was committed "
+        f"is on the branch {branch} if it was kept (git log {branch}); fork another ticket, or run this "
+        "one again"
+    )
+
+
 async def branch_exists(repo: Path, branch: str) -> bool:
     found = await git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
     return found.code == 0
