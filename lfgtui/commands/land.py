@@ -186,6 +186,8 @@ def _report(landed: Landed, tree: Worktree) -> None:
             _say(f"pull request: {landed.pull_request}")
         else:
             _say(f"no pull request opened: {landed.why}; open it with: {landed.finish} (in {landed.repo})")
+    if landed.hooks:
+        _say(f"hooks: {landed.hooks}")
     _say(f"archived: {landed.archived}")
 
 

@@ -12,6 +12,8 @@ is, but in a ticket of its own:
 - an API ticket sends the recorded conversation, then the fork's prompt;
 - a ticket with a worktree gets a worktree of its own holding the parent's as it is then,
   uncommitted changes included (worktrees/tree.py `fork_worktree`); the parent's is not touched.
+  When the parent's worktree was removed (`lfg worktrees clean`), its work is gone and the fork is
+  refused saying so (`work_gone`), rather than started from the repository's HEAD.
 
 Only a ticket whose latest attempt completed can be forked: a running one has no settled
 conversation to start from yet, and a failed one none that ended.

@@ -273,6 +273,13 @@ class Run:
         written = self.states[ticket_id].written
         if written.isolation == "worktree" and not isinstance(self.runner, LocalRunner):
             raise CannotFork(f"{ticket_id}'s worktree is on a worker: a coordinated run cannot fork it yet")
+        if written.isolation == "worktree" and self.states[ticket_id].outcome is Outcome.COMPLETED:
+            from lfgtui.worktrees.tree import work_gone, worktrees_root
+
+            root = self.worktrees or worktrees_root()
+            gone = work_gone(self.states[ticket_id].worktree, root, self.run_id, ticket_id)
+            if gone is not None:
+                raise CannotFork(f"{ticket_id}'s work is gone: {gone}")
         state = forked(self.states[ticket_id], fork_id(ticket_id, self.states), prompt, model)
         self.states[state.ticket.id] = state
         if self.recording is not None:

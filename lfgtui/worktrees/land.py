@@ -14,17 +14,21 @@ The order, and why each step cannot harm the person's checkout:
    own), only if no file the landing changes is modified, staged, untracked or ignored there, and
    then by `git merge --ff-only` in that checkout, which keeps every other uncommitted change as it
    is and refuses rather than overwrite one. Nothing is ever stashed (`merge.autoStash` and
-   `rebase.autoStash` are off).
+   `rebase.autoStash` are off). A checkout in the middle of something that holds the base branch
+   (a rebase or bisect of it, whose HEAD is detached; a merge, cherry-pick, revert or `git am` on
+   it) refuses the landing, naming the checkout and what it is doing, as git itself would.
    With `pull_request`, nothing moves: the result is pushed as the worktree's branch instead, and
    `gh pr create` opens the pull request when gh is installed and logged in.
 4. The worktree is archived: removed (it is clean after step 1), its branch deleted unless
-   `keep_branch`.
+   `keep_branch`; both are kept when the base branch does not have the landed commit after all (a
+   hook moved it back).
 
 When a step before 4 fails, step 1 is undone (`git reset --soft` to the branch's old commit and the
 worktree's index put back), so everything is as it was. Hooks: the steps that are git commands a
 person would type (commit, merge, rebase, push, the base's fast-forward, its update-ref) run the
-repository's hooks as those commands would; lfg's own bookkeeping (the scratch worktree, status,
-diffs) runs none.
+person's hooks as those commands would, never ones the change wrote (worktrees/hooks.py: hooks kept
+in the working tree run from a copy taken from the person's checkout before the landing); lfg's own
+bookkeeping (the scratch worktree, status, diffs) runs none.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from pathlib import Path
 
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
+from lfgtui.worktrees.hooks import persons_hooks
 from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree
 
 GH_TIMEOUT_S = 120.0
@@ -105,17 +110,21 @@ class Landed:
     why: str | None = None
     archived: str = ""
     """What archiving the worktree did, in a sentence."""
+    hooks: str = ""
+    """Which hooks ran, when not the usual ones (worktrees/hooks.py), in a sentence."""
 
     def summary(self, ticket_id: str) -> str:
         """What landing `ticket_id` did, in one sentence for a notice: where it landed, or where it
-        was pushed and its pull request (or the command that opens it), then the archiving."""
+        was pushed and its pull request (or the command that opens it), the hooks when they were not
+        the usual ones, then the archiving."""
         commit = f"{self.landed_commit[:12]} ({self.strategy})"
+        archived = f"{self.hooks}; {self.archived}" if self.hooks else self.archived
         if self.remote is None:
-            return f"Landed {ticket_id} onto {self.base_branch}: {commit}; {self.archived}"
+            return f"Landed {ticket_id} onto {self.base_branch}: {commit}; {archived}"
         pushed = f"Pushed {ticket_id} to {self.remote} as {self.branch}: {commit}"
         if self.pull_request:
-            return f"{pushed}; pull request {self.pull_request}; {self.archived}"
-        return f"{pushed}; no pull request opened: {self.why}; open it with: {self.finish}; {self.archived}"
+            return f"{pushed}; pull request {self.pull_request}; {archived}"
+        return f"{pushed}; no pull request opened: {self.why}; open it with: {self.finish}; {archived}"
 
 
 def ticket_message(run_id: str, ticket_id: str, title: str, prompt: str) -> str:
@@ -149,28 +158,42 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
     head_before = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
     index = Path(tree.path, line(await checked(tree.path, "rev-parse", "--git-path", "index")))
     saved_index = _read_index(index)
-    committed = await _commit_leftovers(tree.path, options.message, index, saved_index)
-    try:
-        head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
-        if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
-            raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
-        result = await _combine(tree.repo, before, head, options)
-        remote = pull_request = finish = why = None
-        if options.pull_request:
-            remote = await _remote(tree.repo, base_branch)
-            await _push(tree.repo, remote, result, tree.branch)
-        else:
-            await _move_base(tree.repo, base_branch, before, result)
-    except BaseException:
-        if committed:
-            await _undo_commit(tree.path, head_before, index, saved_index)
-        raise
+    async with persons_hooks(tree.repo) as hooks:
+        committed = await _commit_leftovers(tree.path, options.message, index, saved_index, hooks.config)
+        try:
+            head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+            if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
+                raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
+            written = await hooks.changed_by(tree.repo, before, head)
+            result = await _combine(tree.repo, before, head, options, hooks.config)
+            remote = pull_request = finish = why = None
+            if options.pull_request:
+                remote = await _remote(tree.repo, base_branch)
+                await _push(tree.repo, remote, result, tree.branch, hooks.config)
+            else:
+                await _move_base(tree.repo, base_branch, before, result, hooks.config)
+        except BaseException:
+            if committed:
+                await _undo_commit(tree.path, head_before, index, saved_index)
+            raise
+    said = hooks.said
+    if written:
+        shown = ", ".join(inert(name) for name in written[:10])
+        said += f"; the change's own {shown}{' and more' if len(written) > 10 else ''} did not run"
     if options.pull_request:
         subject, _, body = options.message.partition("\n\n")
         pull_request, finish, why = await _open_pull_request(
             tree.repo, base_branch, tree.branch, subject, body
         )
-    removal = await remove_worktree(tree, force=False, landed=True, keep_branch=options.keep_branch)
+    if options.pull_request or await _has(tree.repo, base_branch, result):
+        removal = await remove_worktree(tree, force=False, landed=True, keep_branch=options.keep_branch)
+        archived = removal.message
+    else:
+        archived = (
+            f"kept {tree.path} and its branch {tree.branch}: {base_branch} no longer has the landed "
+            f"commit {result[:12]} (something moved it back after the landing; git reflog {base_branch} "
+            "shows what), so the work stays until it is sorted out and landed again"
+        )
     return Landed(
         repo=str(tree.repo),
         branch=tree.branch,
@@ -184,8 +207,15 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         committed=committed,
         finish=finish,
         why=why,
-        archived=removal.message,
+        archived=archived,
+        hooks=said,
     )
+
+
+async def _has(repo: Path, branch: str, commit: str) -> bool:
+    """Whether `commit` is reachable from `branch`: only then are the worktree and branch archived."""
+    found = await git(repo, "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}")
+    return found.code == 0
 
 
 async def _branch_commit(repo: Path, branch: str) -> str:
@@ -195,14 +225,16 @@ async def _branch_commit(repo: Path, branch: str) -> str:
     return line(found.out)
 
 
-async def _commit_leftovers(path: Path, message: str, index: Path, saved_index: _SavedIndex | None) -> bool:
+async def _commit_leftovers(
+    path: Path, message: str, index: Path, saved_index: _SavedIndex | None, hooks: tuple[str, ...]
+) -> bool:
     """Commit everything uncommitted in the worktree (its commit hooks run); whether there was any.
     A refused commit puts the worktree's index back."""
     status = await checked(path, "status", "--porcelain", "--untracked-files=normal")
     if not status:
         return False
     await checked(path, "add", "--all")
-    made = await git(path, "commit", "--quiet", "-m", message, hooks=True)
+    made = await git(path, "commit", "--quiet", "-m", message, config=hooks, hooks=True)
     if made.code != 0:
         _restore_index(index, saved_index)
         raise LandError(f"git commit refused what the agent left in {path}: {quoted(made.err or made.out)}")
@@ -252,7 +284,7 @@ async def _conflicts(place: Path) -> tuple[str, ...]:
     return tuple(sorted({name.decode(errors="replace") for name in out.split(b"\0") if name}))
 
 
-async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> str:
+async def _combine(repo: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...]) -> str:
     """The commit the base branch would move to: `head` combined with `before` by the strategy, made
     in a scratch worktree that is removed after, whatever happened in it."""
     with tempfile.TemporaryDirectory(prefix="lfg-land-") as scratch:
@@ -260,7 +292,7 @@ async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> 
         start = head if options.strategy is Strategy.REBASE else before
         await checked(repo, "worktree", "add", "--detach", str(place), start, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
-            return await _combined_in(place, before, head, options)
+            return await _combined_in(place, before, head, options, hooks)
         finally:
             removed = await git(repo, "worktree", "remove", "--force", str(place))
             if removed.code != 0:
@@ -268,7 +300,9 @@ async def _combine(repo: Path, before: str, head: str, options: LandOptions) -> 
                     await git(repo, "worktree", "prune")
 
 
-async def _combined_in(place: Path, before: str, head: str, options: LandOptions) -> str:
+async def _combined_in(
+    place: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...]
+) -> str:
     strategy = options.strategy
     if strategy is Strategy.SQUASH:
         args: tuple[str, ...] = ("merge", "--squash", head)
@@ -276,7 +310,7 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
         args = ("merge", "--no-ff", "-m", options.message, head)
     else:
         args = ("rebase", before)
-    done = await git(place, *args, config=_MERGING, hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
+    done = await git(place, *args, config=(*_MERGING, *hooks), hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
     if done.code != 0:
         files = await _conflicts(place)
         if files:
@@ -289,22 +323,101 @@ async def _combined_in(place: Path, before: str, head: str, options: LandOptions
     if strategy is Strategy.SQUASH:
         if (await git(place, "diff", "--cached", "--quiet")).code == 0:
             raise LandError("nothing to land: the base branch already has every change of the branch")
-        made = await git(place, "commit", "--quiet", "-m", options.message, hooks=True)
+        made = await git(place, "commit", "--quiet", "-m", options.message, config=hooks, hooks=True)
         if made.code != 0:
             raise LandError(f"git commit refused the squashed change: {quoted(made.err or made.out)}")
     return line(await checked(place, "rev-parse", "--verify", "HEAD^{commit}"))
 
 
+@dataclass(frozen=True)
+class _Checkout:
+    """One checkout of the repository (its own, or a worktree of it), as git keeps it in its git dir."""
+
+    path: Path
+    git_dir: Path
+
+    def _read(self, name: str) -> str:
+        """The first line of a file of the git dir; "" when it is missing or unreadable."""
+        try:
+            return (self.git_dir / name).read_text(errors="replace").partition("\n")[0].strip()
+        except OSError:
+            return ""
+
+    def branch(self) -> str | None:
+        """The branch its HEAD is on; None when detached."""
+        head = self._read("HEAD")
+        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+
+    def doing(self, branch: str) -> tuple[str, str] | None:
+        """What this checkout is in the middle of that holds `branch`, as git's own refusal would
+        count it (rebasing or bisecting it, whatever HEAD says; merging, cherry-picking, reverting or
+        applying patches on it), and the commands that finish it; None when nothing."""
+        rebase = "git rebase --continue, or --abort"
+        for state in ("rebase-merge", "rebase-apply"):
+            if self._read(f"{state}/head-name") == f"refs/heads/{branch}":
+                return f"a rebase of {branch}", rebase
+        if f"refs/heads/{branch}" in self._update_refs():
+            return f"a rebase that will update {branch}", rebase
+        if self._read("BISECT_START") == branch:
+            return f"a bisect started on {branch}", "git bisect reset"
+        if self.branch() != branch:
+            return None
+        for name, what, finish in (
+            ("MERGE_HEAD", "a merge", "git merge --continue, or --abort"),
+            ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue, or --abort"),
+            ("REVERT_HEAD", "a revert", "git revert --continue, or --abort"),
+            ("sequencer/todo", "a cherry-pick or revert", "git cherry-pick --continue, or --abort"),
+            ("rebase-apply/applying", "git am", "git am --continue, or --abort"),
+        ):
+            if (self.git_dir / name).exists():
+                return f"{what} on {branch}", finish
+        return None
+
+    def _update_refs(self) -> set[str]:
+        """The branches a rebase with --update-refs will move when it ends."""
+        try:
+            text = (self.git_dir / "rebase-merge" / "update-refs").read_text(errors="replace")
+        except OSError:
+            return set()
+        return set(text.splitlines()[0::3])
+
+
+async def _checkouts(repo: Path) -> list[_Checkout]:
+    """Every checkout of the repository, found where git itself keeps them: the main one, then each
+    worktree's git dir (`<common>/worktrees/<id>`) whatever its folder's state."""
+    common = Path(line(await checked(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")))
+    listed = await checked(repo, "worktree", "list", "--porcelain", "-z")
+    main, *fields = listed.decode(errors="surrogateescape").split("\0\0")[0].split("\0")
+    found = [] if "bare" in fields else [_Checkout(Path(main.removeprefix("worktree ")), common)]
+    try:
+        linked = sorted((common / "worktrees").iterdir())
+    except OSError:
+        linked = []
+    for git_dir in linked:
+        try:
+            gitfile = Path((git_dir / "gitdir").read_text(errors="surrogateescape").strip())
+        except OSError:
+            gitfile = git_dir / ".git"
+        found.append(_Checkout(gitfile.parent, git_dir))
+    return found
+
+
 async def _checkout_of(repo: Path, branch: str) -> Path | None:
-    """The checkout (the repository's own, or a worktree of it) that has `branch` checked out."""
-    out = await checked(repo, "worktree", "list", "--porcelain", "-z")
-    path: Path | None = None
-    for field in out.decode(errors="surrogateescape").split("\0"):
-        if field.startswith("worktree "):
-            path = Path(field.removeprefix("worktree "))
-        elif field == f"branch refs/heads/{branch}":
-            return path
-    return None
+    """The checkout that has `branch` checked out; raises LandError when a checkout is in the middle
+    of something that holds it (a rebase or bisect of it leaves HEAD detached, so `git worktree list`
+    does not show it there, yet git refuses to move it; so does lfg)."""
+    checkout: Path | None = None
+    for found in await _checkouts(repo):
+        doing = found.doing(branch)
+        if doing is not None:
+            what, finish = doing
+            raise LandError(
+                f"{branch} is in use in {found.path}: it is in the middle of {what}; finish it there "
+                f"({finish}), then land again; nothing was changed"
+            )
+        if found.branch() == branch and checkout is None:
+            checkout = found.path
+    return checkout
 
 
 def _status_paths(out: bytes) -> set[str]:
@@ -344,11 +457,13 @@ def _on_disk(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
+async def _move_base(repo: Path, branch: str, before: str, result: str, hooks: tuple[str, ...]) -> None:
     """Move `branch` from `before` to `result` (a descendant of it) without touching uncommitted work."""
     checkout = await _checkout_of(repo, branch)
     if checkout is None:
-        moved = await git(repo, "update-ref", f"refs/heads/{branch}", result, before, hooks=True)
+        moved = await git(
+            repo, "update-ref", f"refs/heads/{branch}", result, before, config=hooks, hooks=True
+        )
         if moved.code != 0:
             raise LandError(f"{branch} moved while landing: land again ({quoted(moved.err)})")
         return
@@ -363,7 +478,7 @@ async def _move_base(repo: Path, branch: str, before: str, result: str) -> None:
     moved = await git(
         checkout,
         *("merge", "--ff-only", "--quiet", result),
-        config=_MERGING,
+        config=(*_MERGING, *hooks),
         hooks=True,
         timeout_s=CHECKOUT_TIMEOUT_S,
     )
@@ -386,9 +501,10 @@ async def _remote(repo: Path, base_branch: str) -> str:
     raise LandError(f"{repo} has no remote to push to (git remote add origin URL)")
 
 
-async def _push(repo: Path, remote: str, result: str, branch: str) -> None:
+async def _push(repo: Path, remote: str, result: str, branch: str, hooks: tuple[str, ...]) -> None:
+    refspec = f"{result}:refs/heads/{branch}"
     pushed = await git(
-        repo, "push", "--quiet", remote, f"{result}:refs/heads/{branch}", hooks=True, timeout_s=PUSH_TIMEOUT_S
+        repo, "push", "--quiet", remote, refspec, config=hooks, hooks=True, timeout_s=PUSH_TIMEOUT_S
     )
     if pushed.code != 0:
         raise LandError(f"git push to {remote} failed: {quoted(pushed.err or pushed.out)}")

@@ -86,11 +86,21 @@ class DiffStat:
 
 
 def worktrees_root(env: Mapping[str, str] = os.environ) -> Path:
-    """Where worktrees are made: `$LFG_WORKTREES`, else the user data folder's `worktrees`."""
+    """Where worktrees are made: `$LFG_WORKTREES`, else the user data folder's `worktrees`; resolved
+    (see `_resolved_root`)."""
     override = env.get(WORKTREES_ENV)
     if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir("lfgtui")) / "worktrees"
+        return _resolved_root(Path(override).expanduser())
+    return _resolved_root(Path(platformdirs.user_data_dir("lfgtui")) / "worktrees")
+
+
+def _resolved_root(root: Path) -> Path:
+    """`root` with every symlink resolved (`$LFG_WORKTREES`, a linked data folder, macOS's /tmp): git
+    and the tools compare resolved paths, so a worktree's path is made from the resolved root once."""
+    try:
+        return root.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise GitError(f"the worktrees folder {root} cannot be resolved: {inert(str(exc))}") from None
 
 
 def ref_safe(name: str) -> str:
@@ -253,6 +263,23 @@ def find_worktree(run_id: str, ticket_id: str, recorded: Sequence[Path] = ()) ->
     )
 
 
+def work_gone(known: Worktree | None, root: Path, run_id: str, ticket_id: str) -> str | None:
+    """Why the work of ticket `ticket_id` cannot be forked because its worktree was removed (`lfg
+    worktrees clean`, or by hand); None when it is there. `known` is the worktree the run holds for
+    it, if any, else its record under `root` is read. A fork made anyway would start from the
+    repository's HEAD, not from the ticket's work."""
+    path = known.path if known is not None else _resolved_root(root) / ref_safe(run_id) / ref_safe(ticket_id)
+    branch = known.branch if known is not None else branch_name(run_id, ticket_id)
+    if path.is_dir() and (known is not None or metadata_file(path).is_file()):
+        return None
+    return (
+        f"the worktree {path} was removed (lfg worktrees clean, or by hand) and its uncommitted work "
+        "with it; a fork would start from the repository's HEAD, not from this work. What was committed "
+        f"is on the branch {branch} if it was kept (git log {branch}); fork another ticket, or run this "
+        "one again"
+    )
+
+
 async def branch_exists(repo: Path, branch: str) -> bool:
     found = await git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
     return found.code == 0
@@ -270,7 +297,7 @@ async def create_worktree(workdir: Path, run_id: str, ticket_id: str, root: Path
     """The worktree ticket `ticket_id` of run `run_id` works in, made if need be (see the module
     docstring for a retry). Several at once are safe: one repository makes one at a time."""
     repo, prefix, head, on = await _repository_of(workdir)
-    path = root / ref_safe(run_id) / ref_safe(ticket_id)
+    path = _resolved_root(root) / ref_safe(run_id) / ref_safe(ticket_id)
     wanted = Worktree(path, path / prefix, repo, branch_name(run_id, ticket_id), head, run_id, ticket_id, on)
     async with _repository_locks.held(repo):
         try:
@@ -323,7 +350,7 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
     and new files (not ignored ones) left uncommitted there too. The parent's worktree, index and
     branch are not touched (the copy is read through our own index, as a diff is). Made once: a
     retry of the fork goes on in it."""
-    path = root / ref_safe(parent.run_id) / ref_safe(ticket_id)
+    path = _resolved_root(root) / ref_safe(parent.run_id) / ref_safe(ticket_id)
     branch = branch_name(parent.run_id, ticket_id)
     workdir = path / parent.workdir.relative_to(parent.path)
     wanted = replace(parent, path=path, workdir=workdir, branch=branch, ticket_id=ticket_id)

@@ -26,6 +26,7 @@ from lfgtui.run.seeds import earlier_of, earlier_of_each
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.worktrees.cleanup import remove_worktree
 from tests.support.git import git, repository
 from tests.support.recording import as_schema_11, load_recorded, record, sample_attempt
 
@@ -171,3 +172,39 @@ async def test_a_run_whose_attempts_run_elsewhere_does_not_fork_a_worktree_ticke
         with pytest.raises(CannotFork, match="worktree is on a worker"):
             run.fork("one", "go on")
     assert set(run.states) == {"one"}
+
+
+async def test_a_ticket_whose_worktree_was_cleaned_does_not_fork_from_nothing(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """`lfg worktrees clean --force` removed the parent's worktree and its uncommitted work: a fork,
+    in the run or after a resume, is refused saying so, rather than started from the repository's HEAD."""
+    repo = repository(tmp_path / "repo")
+    db, trees = tmp_path / "history.sqlite3", tmp_path / "trees"
+    loaded = load_tickets(one_writer(tmp_path, repo), Config(path=None), BUILTIN_TOOLS, env={})
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=trees)
+        run.record(history)
+        run.start()
+        await run.wait()
+        tree = run.states["one"].worktree
+        assert tree is not None
+        assert (await remove_worktree(tree, force=True)).removed
+        with pytest.raises(CannotFork, match=r"one's work is gone: the worktree .* was removed"):
+            run.fork("one", "Now add a second section.")
+
+    recorded = load_recorded(db, history.run_id)
+    async with Providers(sim=sim) as providers:
+        seeds = earlier_of_each(recorded.tickets)
+        resumed = Run(recorded.as_tickets, providers, Approvals(yes=True), [], earlier=seeds, worktrees=trees)
+        resumed.run_id = history.run_id
+        resumed.start()
+        with pytest.raises(CannotFork, match=f"branch lfg/{history.run_id}/one if it was kept"):
+            resumed.fork("one", "Now add a second section.")
+        await resumed.wait()
+    assert set(resumed.states) == {"one"}
+    assert not (trees / history.run_id / "one").exists(), "nothing made again from HEAD"

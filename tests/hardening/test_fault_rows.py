@@ -392,6 +392,21 @@ NEWCOMER = "tests/ui/test_newcomer.py"
 BROKER = "tests/broker"
 TELEMETRY = "tests/telemetry"
 ELSEWHERE = {
+    "the worktrees folder is reached through a symlink (`LFG_WORKTREES`, a linked data folder, "
+    "macOS's `/tmp`)": [
+        "tests/worktrees/test_run.py::test_a_worktrees_root_reached_through_a_symlink_works",
+    ],
+    "`lfg land` while the base branch is being rebased or bisected in any checkout (its HEAD detached), "
+    "or is in the middle of a merge, cherry-pick, revert or `git am` there": [
+        "tests/worktrees/test_land.py::test_a_base_the_person_is_rebasing_bisecting_or_merging_is_not_moved",
+    ],
+    "`lfg land` of a change that rewrote hooks kept in the working tree (`core.hooksPath = .githooks`, "
+    "husky's `.husky/_`)": [
+        "tests/worktrees/test_land.py::test_landing_runs_the_persons_hooks_never_the_ones_the_change_rewrote",
+    ],
+    "`lfg fork` of a ticket whose worktree was removed (`lfg worktrees clean --force`, or by hand)": [
+        "tests/fork/test_fork_run.py::test_a_ticket_whose_worktree_was_cleaned_does_not_fork_from_nothing",
+    ],
     "the model refuses (Anthropic's stop reason `refusal`, Chat Completions' `delta.refusal`, a Responses "
     "`refusal` content part)": [
         "tests/run/test_stops.py::test_a_refusal_is_its_own_ending_showing_what_the_model_said",

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -297,3 +300,137 @@ def test_the_message_comes_from_the_ticket() -> None:
     assert ticket_message("r", "t", "A title", "x" * 10).startswith("A title\n\nxxxxxxxxxx")
     assert len(ticket_message("r", "t", "", "y" * 200).splitlines()[0]) == 72
     assert ticket_message("r", "t", "", "").splitlines()[0] == "ticket t"
+
+
+def rebasing(checkout: Path) -> None:
+    """The person rebases main there and stops halfway: HEAD is detached, main is theirs to finish."""
+    stopped = ["git", "-C", str(checkout), "rebase", "-q", "--exec", "exit 1", "HEAD~1"]
+    assert subprocess.run(stopped, capture_output=True, check=False).returncode != 0
+
+
+def bisecting(checkout: Path) -> None:
+    git(checkout, "bisect", "start", "HEAD", "HEAD~2")
+
+
+def merging(checkout: Path) -> None:
+    """A merge on main stopped at a conflict in a file the landing does not touch."""
+    git(checkout, "switch", "-q", "-c", "theirs", "HEAD~1")
+    (checkout / "change.txt").write_text("theirs\n")
+    commit_all(checkout, "theirs")
+    git(checkout, "switch", "-q", "main")
+    subprocess.run(["git", "-C", str(checkout), "merge", "-q", "theirs"], capture_output=True, check=False)
+
+
+def cherry_picking(checkout: Path) -> None:
+    git(checkout, "switch", "-q", "-c", "theirs", "HEAD~1")
+    (checkout / "change.txt").write_text("theirs\n")
+    picked = commit_all(checkout, "theirs")
+    git(checkout, "switch", "-q", "main")
+    subprocess.run(["git", "-C", str(checkout), "cherry-pick", picked], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("start", "doing"),
+    [
+        (rebasing, "a rebase of main (git rebase --continue, or --abort)"),
+        (bisecting, "a bisect started on main (git bisect reset)"),
+        (merging, "a merge on main (git merge --continue, or --abort)"),
+        (cherry_picking, "a cherry-pick on main (git cherry-pick --continue, or --abort)"),
+    ],
+)
+@pytest.mark.parametrize("where", ["the repository", "a worktree of it"])
+async def test_a_base_the_person_is_rebasing_bisecting_or_merging_is_not_moved(
+    repo: Path, tmp_path: Path, start: Callable[[Path], None], doing: str, where: str
+) -> None:
+    (repo / "change.txt").write_text("the person's\n")
+    main = commit_all(repo, "the person's own commit")
+    tree = await agent_tree(repo, tmp_path)
+    head = git(tree.path, "rev-parse", "HEAD")
+    checkout = repo
+    if where != "the repository":
+        checkout = tmp_path / "person"
+        git(repo, "switch", "-q", "-c", "elsewhere")
+        git(repo, "worktree", "add", "-q", str(checkout), "main")
+    start(checkout)
+
+    with pytest.raises(LandError) as refused:
+        await land(tree, options())
+
+    message = str(refused.value)
+    what, _, finish = doing.partition(" (")
+    assert message == (
+        f"main is in use in {checkout}: it is in the middle of {what}; finish it there ({finish}, "
+        "then land again; nothing was changed"
+    )
+    assert git(repo, "rev-parse", "main") == main, "main stays where the person left it"
+    assert git(tree.path, "rev-parse", "HEAD") == head and tree.path.is_dir()
+    assert git(repo, "branch", "--list", tree.branch) != ""
+
+
+async def test_a_landing_moved_back_by_a_hook_keeps_the_worktree_and_its_branch(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The person's post-merge hook puts main back (as a rebase --abort would): the worktree and the
+    branch stay until main has the landed commit."""
+    hooks = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-path", "hooks"))
+    moves_back = f'[ "$(pwd)" = "{repo}" ] && git reset -q --keep ORIG_HEAD\n'
+    (hooks / "post-merge").write_text("#!/bin/sh\n" + moves_back)
+    (hooks / "post-merge").chmod(0o755)
+    tree = await agent_tree(repo, tmp_path)
+    main = git(repo, "rev-parse", "main")
+
+    landed = await land(tree, options())
+
+    assert git(repo, "rev-parse", "main") == main, "the hook moved main back"
+    assert landed.archived.startswith(f"kept {tree.path} and its branch {tree.branch}: main no longer has")
+    assert tree.path.is_dir() and git(repo, "rev-parse", tree.branch) != ""
+    assert read_metadata(metadata_file(tree.path))[0] == tree
+
+
+def hook(path: Path, who: str, log: Path) -> None:
+    """A hook that writes who wrote it, which hook it is and where it ran to `log`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\necho "{who} $(basename "$0") $(pwd)" >> "{log}"\n')
+    path.chmod(0o755)
+
+
+HUSKY_STUB = '#!/bin/sh\nexec sh "$(dirname "$(dirname "$0")")/$(basename "$0")" "$@"\n'
+"""husky 9's `.husky/_/<hook>`: it runs `.husky/<hook>`, the tracked one."""
+
+
+@pytest.mark.parametrize("layout", ["githooks", "husky"])
+async def test_landing_runs_the_persons_hooks_never_the_ones_the_change_rewrote(
+    repo: Path, tmp_path: Path, layout: str
+) -> None:
+    log = tmp_path / "hooks.log"
+    tracked = repo / (".githooks" if layout == "githooks" else ".husky")
+    for name in ("pre-commit", "post-merge"):
+        hook(tracked / name, "person", log)
+    if layout == "husky":
+        (tracked / "_").mkdir()
+        (tracked / "_" / ".gitignore").write_text("*\n")
+        for name in ("pre-commit", "post-merge"):
+            (tracked / "_" / name).write_text(HUSKY_STUB)
+            (tracked / "_" / name).chmod(0o755)
+    commit_all(repo, "the person's hooks")
+    git(repo, "config", "core.hooksPath", ".githooks" if layout == "githooks" else ".husky/_")
+    tree = await agent_tree(repo, tmp_path)
+    agents = tree.path / tracked.name
+    if layout == "husky":
+        shutil.copytree(tracked / "_", agents / "_")  # husky install made it there too
+    for name in ("pre-commit", "post-merge"):
+        hook(agents / name, "agent", log)
+
+    landed = await land(tree, options())
+
+    ran = log.read_text().splitlines()
+    assert ran and all(entry.startswith("person ") for entry in ran), ran
+    assert f"person post-merge {repo}" in ran, "the person's own post-merge, in their checkout"
+    assert f"person pre-commit {tree.path}" in ran
+    folder = ".githooks" if layout == "githooks" else ".husky/_"
+    assert landed.hooks == (
+        f"the hooks in {folder} ran as they were in {repo} before the landing; the change's own "
+        f"{tracked.name}/post-merge, {tracked.name}/pre-commit did not run"
+    )
+    assert "agent" in (repo / tracked.name / "pre-commit").read_text(), "the change itself is landed"
+    assert landed.hooks in landed.summary("t")

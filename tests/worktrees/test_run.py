@@ -51,3 +51,16 @@ async def test_a_workdir_outside_a_repository_fails_the_ticket_saying_why(
     assert ended.error is not None and ended.error.kind is ErrorKind.WORKTREE
     assert "not inside a git repository" in ended.error.message
     assert not sim.log, "nothing was sent to the model"
+
+
+async def test_a_worktrees_root_reached_through_a_symlink_works(sim: SimServer, tmp_path: Path) -> None:
+    """LFG_WORKTREES, a linked data folder, macOS's /tmp: the root is a symlink to the real folder."""
+    (tmp_path / "real-trees").mkdir()
+    (tmp_path / "trees").symlink_to(tmp_path / "real-trees")
+    repo = repository(tmp_path / "repo")
+    events, outcomes, run_id = await run_in(sim, tmp_path, repo, tmp_path / "history.sqlite3")
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+    (ready, _) = [e for e in events if isinstance(e, WorktreeReady)]
+    assert Path(ready.path).parent.parent == tmp_path / "real-trees", "the resolved root"
+    written = tmp_path / "real-trees" / run_id / ready.ticket / "notes" / "summary.md"
+    assert written.read_text().startswith("# Summary")
