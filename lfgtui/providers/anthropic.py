@@ -59,7 +59,7 @@ from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.models import max_output_tokens
 from lfgtui.providers.quota import quota_seen, refused_quota
-from lfgtui.providers.reasoning import ANTHROPIC_ADAPTIVE
+from lfgtui.providers.reasoning import ANTHROPIC_ADAPTIVE, BETWEEN_TOOLS
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import ANTHROPIC, ProviderTurn, source_of
@@ -371,7 +371,9 @@ class AnthropicProvider:
             cached_prefix(request)
         settings = call.reasoning.over(self.config.reasoning)
         if settings.thinking == "off":
-            request["thinking"] = {"type": "disabled"}
+            request["thinking"] = {
+                "type": "between_tools" if BETWEEN_TOOLS.search(call.model) else "disabled"
+            }
         elif settings.thinking == "adaptive" or ANTHROPIC_ADAPTIVE.search(call.model):
             display = "omitted" if settings.show_thinking is False else "summarized"
             request["thinking"] = {"type": "adaptive", "display": display}

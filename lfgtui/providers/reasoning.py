@@ -4,7 +4,8 @@
 
 What each API takes (read 2026-11-26):
 - Anthropic Messages: `output_config.effort` (low, medium, high, xhigh, max); `thinking` of type
-  `adaptive` with a `display` (`summarized` or `omitted`), or `disabled` where the model allows it;
+  `adaptive` with a `display` (`summarized` or `omitted`), or `disabled` where the model allows it
+  (the 5.5 family takes `between_tools` instead, at effort low to high only);
   no sampling parameter at all since API version 2026-10-21 (Anthropic's thinking and effort pages).
 - OpenAI Responses: `reasoning.effort` (none, minimal, low, medium, high, xhigh) and
   `reasoning.summary`; a model that does not reason refuses the `reasoning` parameter.
@@ -39,6 +40,10 @@ ANTHROPIC_ADAPTIVE = re.compile(
 """Claude models that think adaptively by default, some (the 5.5 family) with their thinking
 `omitted` unless asked: lfg asks for it `summarized`, so the pane shows what the model thinks between
 its tool calls (Anthropic's thinking page: controlling thinking display)."""
+BETWEEN_TOOLS = re.compile(r"claude-[a-z]+-5-5\b")
+"""Claude models (the 5.5 family) that refuse `thinking: {"type": "disabled"}`: their lowest setting
+is `between_tools` (no thinking up front, short progress notes between tool calls), which takes an
+effort of low, medium or high only (Anthropic's "What's new in Claude Sonnet 5.5", read 2026-11-26)."""
 OPENAI_REASONING = re.compile(r"(?:.*/)?(?:o[1-9]|gpt-5|gpt-6|gpt-[7-9]|codex)")
 """OpenAI's reasoning models, whose reasoning lfg asks for encrypted (to send back) and summarised
 (to show): any other model refuses the `reasoning` parameter."""
@@ -103,6 +108,10 @@ def problems(
         found.append((key, f"{model} does not reason (lfg's model table): its API refuses {key}"))
     if thinks == "always" and reasoning.thinking == "off":
         found.append(("thinking", f'{model} always thinks: its API refuses thinking = "off"'))
+    elif wire == ANTHROPIC and reasoning.thinking == "off" and BETWEEN_TOOLS.search(model):
+        lowest = 'thinking = "off" is its between_tools setting, which takes effort low, medium or high'
+        if reasoning.effort in ("xhigh", "max"):
+            found.append(("thinking", f"on {model} {lowest}"))
     if wire != ANTHROPIC and reasoning.thinking == "off" and reasoning.effort not in (None, "none"):
         said = f"effort says {reasoning.effort!r}"
         found.append(("thinking", f'thinking = "off" is an effort of "none", and {said}'))

@@ -64,6 +64,8 @@ async def test_anthropic_takes_effort_as_output_config_and_thinking_as_its_displ
     assert body["output_config"] == {"effort": "low"}, "the ticket's own effort wins over its provider's"
     body = await sent(sim, ANTHROPIC, "claude-sonnet-4-6", Reasoning(thinking="off"))
     assert body["thinking"] == {"type": "disabled"}
+    body = await sent(sim, ANTHROPIC, "claude-sonnet-5-5", Reasoning(thinking="off"))
+    assert body["thinking"] == {"type": "between_tools"}, "the 5.5 family refuses disabled"
     body = await sent(sim, ANTHROPIC, "claude-sonnet-4-6", Reasoning())
     assert "thinking" not in body and "output_config" not in body, "an older model keeps its own default"
     assert "cache_control" not in str(body), "one call and no tools: nothing to read back from a cache"

@@ -152,6 +152,11 @@ def test_tools_on_chat_completions_with_no_effort_load_and_the_same_on_responses
             'thinking: claude-opus-5-5 always thinks: its API refuses thinking = "off"',
         ),
         (
+            'provider = "anthropic"\nmodel = "claude-sonnet-5-5"\nthinking = "off"\neffort = "max"',
+            'thinking: on claude-sonnet-5-5 thinking = "off" is its between_tools setting, which takes '
+            "effort low, medium or high",
+        ),
+        (
             'provider = "openai"\nmodel = "gpt-4.1"\neffort = "high"',
             "effort: gpt-4.1 does not reason (lfg's model table): its API refuses effort",
         ),
