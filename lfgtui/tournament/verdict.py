@@ -5,8 +5,11 @@ whose check passed; then the smaller diff (lines added and removed); then the lo
 shorter wall time; then the order of the tickets file. The winner is the first, when its check
 passed: a tournament no contestant passed has no winner.
 
-With a judge (judge.py), its ranking replaces the rule's and its first is the winner; a judge that
-fails leaves the rule's ranking, and the verdict says why it failed.
+With a judge (judge.py), its ranking replaces the rule's, and the winner is the judge's first
+contestant that completed and passed its check: a judge's pick that failed its check (or did not
+complete) never wins, whatever the judge says, and the verdict says why it was overruled (`overruled`);
+no contestant passed, no winner. A judge that fails leaves the rule's ranking, and the verdict says
+why it failed.
 """
 
 from __future__ import annotations
@@ -131,7 +134,8 @@ class Contestant:
 
     @property
     def passed(self) -> bool:
-        return self.check is not None and self.check.passed
+        """Whether it may win: its attempt completed and its check passed."""
+        return self.outcome is Outcome.COMPLETED and self.check is not None and self.check.passed
 
     def rule_key(self) -> tuple[float, ...]:
         """Where the rule puts it: lower is better."""
@@ -144,17 +148,18 @@ class Contestant:
             _or(self.wall_s, worst),
         )
 
+    def standing(self) -> str:
+        """How its attempt and its check ended: `check passed (2 passed)`, `did not complete: failed`."""
+        if self.outcome is not Outcome.COMPLETED:
+            return f"did not complete: {self.outcome.value}"
+        return "not checked" if self.check is None else f"check {self.check.label()}"
+
     def reasons(self) -> tuple[str, ...]:
         """The facts the rule ranked it by, in the rule's order."""
         from lfgtui.cost.prices import format_usd
 
-        if self.outcome is not Outcome.COMPLETED:
-            first = f"did not complete: {self.outcome.value}"
-        else:
-            assert self.check is not None
-            first = f"check {self.check.label()}"
         return (
-            first,
+            self.standing(),
             "no diff" if self.diff is None else f"diff {self.diff.label()}",
             f"cost {format_usd(self.metrics.cost_usd, self.metrics.cost_estimated)}",
             f"wall time {self.wall()}",
@@ -245,21 +250,37 @@ class Verdict:
             return rule
         return f"{rule} (the judge {self.judge} failed: {self.judge_error})"
 
+    def overruled(self) -> str | None:
+        """Why the judge's first pick does not win (it did not complete, or its check failed), in
+        words; None when it wins, or the judge did not rank."""
+        if not self.judged or not self.ranking:
+            return None
+        pick = self.contestant(self.ranking[0].ticket)
+        if pick.passed:
+            return None
+        why = f"{pick.standing()}, and only a passed check wins"
+        return f"the judge's pick {pick.ticket} was overruled: {why}"
+
     def summary(self) -> str:
-        """One line: who won, or that nobody did (and that the judge failed, when it did)."""
-        failed = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
+        """One line: who won, or that nobody did (and that the judge failed, or its pick was
+        overruled, when it was)."""
+        notes = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
+        notes += "" if (why := self.overruled()) is None else f"; {why}"
         if self.winner is None:
-            return f"tournament {self.tournament}: no winner, no contestant passed its check{failed}"
+            return f"tournament {self.tournament}: no winner, no contestant passed its check{notes}"
         count = plural(len(self.contestants), "contestant")
-        by = f", ranked by {self.judge}" if self.judged else failed
+        by = f", ranked by {self.judge}{notes}" if self.judged else notes
         return f"tournament {self.tournament}: {self.winner} wins of {count}{by}"
 
     def by_judge(
         self, judge: str, labels: tuple[tuple[str, str], ...], ranked: tuple[Placing, ...]
     ) -> Verdict:
         """This verdict (the rule's) as the judge ranked it: `ranked` already mapped back to tickets;
-        its first is the winner."""
-        return replace(self, ranking=ranked, winner=ranked[0].ticket, judge=judge, labels=labels)
+        the winner is its first contestant that passed (none passed: no winner), whatever the judge
+        said of the others."""
+        passed = {c.ticket for c in self.contestants if c.passed}
+        winner = next((placing.ticket for placing in ranked if placing.ticket in passed), None)
+        return replace(self, ranking=ranked, winner=winner, judge=judge, labels=labels)
 
     def judge_failed(self, judge: str, labels: tuple[tuple[str, str], ...], why: str) -> Verdict:
         """This verdict (the rule's) with the judge that failed, and why."""

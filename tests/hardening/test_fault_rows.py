@@ -977,6 +977,10 @@ ELSEWHERE = {
     "over 4 KB": [
         f"{INBOX}::test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run",
     ],
+    "a tournament's judge ranks first a contestant whose check failed or whose attempt did not complete": [
+        "tests/tournament/test_overruled.py::test_a_judge_that_ranks_a_failed_check_first_is_overruled_and_the_best_that_passed_wins",
+        "tests/tournament/test_overruled.py::test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the_judge_says",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""

@@ -273,8 +273,13 @@ async def test_a_malformed_ranking_is_asked_for_again_once_telling_the_judge_wha
     sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     verdict = await judged(sim, tmp_path, monkeypatch, "sim/tournament-judge-malformed", CHECK)
-    assert verdict.judged and verdict.winner == "fix@tournament-broken", "its second answer ranks worst first"
+    assert verdict.judged, "its second answer ranks worst first"
     assert [placing.ticket for placing in verdict.ranking] == list(reversed(CONTESTANTS))
+    assert verdict.winner == "fix@tournament-pass", "the judge's best that passed its check"
+    assert verdict.overruled() == (
+        "the judge's pick fix@tournament-broken was overruled: check failed (0 passed, 1 error), "
+        "and only a passed check wins"
+    )
     first, second = judge_requests(sim)
     assert second[: len(first)] == first, "the second asks after the whole first exchange"
     told = second[-1]["content"]

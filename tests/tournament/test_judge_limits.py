@@ -106,7 +106,7 @@ async def test_a_judge_retried_by_hand_is_read_and_its_ranking_is_the_verdict(
     _, again = told.verdicts
     assert again.judged and again.judge == JUDGE and again.labels == failed.labels
     assert [placing.ticket for placing in again.ranking] == list(reversed(CONTESTANTS)), "the judge's"
-    assert again.winner == "fix@tournament-broken"
+    assert again.winner == "fix@tournament-pass", "the judge's first that passed its check"
     asked = [r for r in sim.log if r.model == "judge-fails-once"]
     assert len(asked) == 2 and asked[0].body["messages"] == asked[1].body["messages"], "asked the same"
     (prompt,) = [m["content"] for m in asked[1].body["messages"] if m["role"] == "user"]
