@@ -981,6 +981,9 @@ ELSEWHERE = {
         "tests/tournament/test_overruled.py::test_a_judge_that_ranks_a_failed_check_first_is_overruled_and_the_best_that_passed_wins",
         "tests/tournament/test_overruled.py::test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the_judge_says",
     ],
+    "a tickets file asks for more than 100 `attempts`, or a blank `check`": [
+        "tests/tournament/test_fields.py::test_attempts_past_the_maximum_and_a_blank_check_are_refused_naming_file_line_and_field",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""
