@@ -984,6 +984,10 @@ ELSEWHERE = {
     "a tickets file asks for more than 100 `attempts`, or a blank `check`": [
         "tests/tournament/test_fields.py::test_attempts_past_the_maximum_and_a_blank_check_are_refused_naming_file_line_and_field",
     ],
+    "a tournament's judge answers with a key given twice in one object, or arrays nested thousands deep": [
+        "tests/tournament/test_judge.py::test_an_answer_nested_too_deep_is_asked_for_again_not_a_recursion_error",
+        "tests/tournament/test_judge.py::test_a_malformed_ranking_is_refused_saying_what_is_wrong",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""
