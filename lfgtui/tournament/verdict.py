@@ -73,6 +73,42 @@ def suite_counts(output: str) -> SuiteCounts | None:
     return found
 
 
+CHECK_CONFIG = frozenset(
+    {
+        "conftest.py",
+        "pytest.ini",
+        "tox.ini",
+        "setup.cfg",
+        "pyproject.toml",
+        "noxfile.py",
+        "sitecustomize.py",
+        "usercustomize.py",
+        "Makefile",
+        "package.json",
+    }
+)
+"""File names (in any folder) a check command commonly runs or reads as its configuration: a
+contestant that changes one changes what its own check does."""
+
+
+def trusted_files(command: str, diff: Diff | None) -> tuple[str, ...]:
+    """The files of `diff` (a contestant's change) its check trusts: its configuration (`CHECK_CONFIG`,
+    `*.pth`) and the files the command names; `…` when the diff's text was cut before its last file,
+    so some of its files are not known."""
+    if diff is None:
+        return ()
+    try:
+        named = {word.removeprefix("./") for word in shlex.split(command)}
+    except ValueError:  # an unbalanced quote: the shell would refuse it too
+        named = set()
+    found = [
+        path
+        for path in diff.files
+        if path.rsplit("/", 1)[-1] in CHECK_CONFIG or path.endswith(".pth") or path in named
+    ]
+    return (*found, "…") if diff.count > len(diff.files) else tuple(found)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """A contestant's `check`: whether it passed (exit code 0 within its timeout), its output as
@@ -82,10 +118,17 @@ class CheckResult:
     passed: bool
     output: str
     tests: SuiteCounts | None
+    trusted: tuple[str, ...] = ()
+    """The files the contestant changed that the check runs or reads as its configuration
+    (`trusted_files`): the check ran in the contestant's worktree, on them, so its result trusts them."""
 
     def label(self) -> str:
+        """`passed (2 passed)`; with `; on the contestant's conftest.py` when it trusted such files."""
         said = "passed" if self.passed else "failed"
-        return f"{said} ({self.tests.label()})" if self.tests is not None else said
+        notes = [] if self.tests is None else [self.tests.label()]
+        if self.trusted:
+            notes.append(f"on the contestant's {', '.join(self.trusted)}")
+        return f"{said} ({'; '.join(notes)})" if notes else said
 
 
 @dataclass(frozen=True)

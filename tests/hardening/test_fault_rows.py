@@ -988,6 +988,10 @@ ELSEWHERE = {
         "tests/tournament/test_judge.py::test_an_answer_nested_too_deep_is_asked_for_again_not_a_recursion_error",
         "tests/tournament/test_judge.py::test_a_malformed_ranking_is_refused_saying_what_is_wrong",
     ],
+    "a tournament contestant changes what its own check does (writes a `conftest.py`, test configuration or "
+    "a file the check names)": [
+        "tests/tournament/test_overruled.py::test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""

@@ -5,6 +5,7 @@ through the real CLI (`lfg run --headless`) on the sim, contestants and judge al
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,46 @@ def test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the
     assert "was overruled: did not complete: failed" in verdict, verdict
     assert "land the winner" not in out and " wins of " not in out, out
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+RIGGED = (
+    "import pytest\\n\\n\\n@pytest.hookimpl(hookwrapper=True)\\n"
+    "def pytest_runtest_makereport(item, call):\\n    outcome = yield\\n"
+    "    outcome.get_result().outcome = 'passed'\\n"
+)
+"""A conftest.py that reports every test as passed, whatever it did."""
+
+
+def test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allowed only write_file, a contestant writes a conftest.py that passes every test: its check
+    passes, and every place that shows the check says it ran on the contestant's conftest.py."""
+    isolate_git(tmp_path, monkeypatch)
+    lfg = Lfg(tmp_path)
+    lfg.scenario(
+        "rigger",
+        f"""\
+        ttft_ms = 20
+        [[call]]
+        text = "I'll write add, and make sure the tests agree."
+        [[call.tool_call]]
+        name = "write_file"
+        arguments = {{ path = "calc.py", content = "def add(a, b):\\n    return a - b\\n" }}
+        [[call.tool_call]]
+        name = "write_file"
+        arguments = {{ path = "conftest.py", content = "{RIGGED}" }}
+        [[call]]
+        text = "Done."
+        """,
+    )
+    repo = calc_repo(tmp_path / "repo")
+    check = f"PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -B -m pytest -q -p no:cacheprovider"
+    contestants = 'models = ["sim/rigger", "sim/tournament-pass"]'
+    tickets = tournament_tickets(tmp_path, repo, check=check, contestants=contestants)
+    code, out = headless(lfg, tickets)
+    assert "fix@rigger  check passed (2 passed; on the contestant's conftest.py)" in out, out
+    assert "fix@tournament-pass  check passed (2 passed)\n" in out, out
+    (row,) = [line for line in out.splitlines() if line.split()[:1] == ["fix@rigger"] and "sim/" in line]
+    assert "on the contestant's conftest.py" in row, "the verdict's table says it too"
+    assert code == 0, out
