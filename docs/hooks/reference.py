@@ -298,6 +298,10 @@ FIELD_HELP = {
     "providers.auth_method": "the ACP auth method to log a coding agent in with before each session",
     "providers.login": "the login command an auth failure tells you to run",
     "providers.model_env": "a coding agent's own variable for the ticket's model",
+    "providers.mode": "the session mode lfg sets in a coding agent when a ticket names none (built-in: "
+    "the mode that asks you; see [Coding agents](../guides/coding-agents.md#approval-mode))",
+    "providers.yes_mode": "the mode lfg sets instead under `--yes` (default: none, the mode stays and lfg "
+    "answers each request yes)",
     "providers.nice": "how much lower than lfg's a coding agent's CPU priority is",
     "providers.max_concurrency": "requests streaming at once, over every ticket of the provider",
     "providers.requests_per_minute": "requests a minute, over every ticket of the provider",

@@ -304,7 +304,13 @@ class JsonLines:
 
 def _check_json(result: CheckResult) -> dict[str, Any]:
     tests = None if result.tests is None else asdict(result.tests)
-    return {"command": result.command, "passed": result.passed, "tests": tests, "output": result.output}
+    return {
+        "command": result.command,
+        "passed": result.passed,
+        "tests": tests,
+        "output": result.output,
+        "trusted": list(result.trusted),
+    }
 
 
 def _verdict_json(verdict: Verdict) -> dict[str, Any]:

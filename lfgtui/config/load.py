@@ -114,6 +114,8 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "auth_method": STRING,
     "login": STRING,
     "model_env": ENV_NAME_KIND,
+    "mode": STRING,
+    "yes_mode": STRING,
     "nice": Kind("an integer from 0 to 19", lambda value: NON_NEGATIVE_INT.check(value) and value <= 19),
     "max_concurrency": POSITIVE_INT,
     "requests_per_minute": POSITIVE_INT,
@@ -299,6 +301,12 @@ def _prices(check: Checker, table: Mapping[str, Any], where: str, header: str) -
 
 AGENT_FIELDS = frozenset(setting.name for setting in dataclass_fields(AgentSettings))
 """A provider table's keys that are its coding agent's own settings (`AgentSettings`)."""
+AGENT_ONLY = {
+    "nice": "a coding agent's CPU priority",
+    "mode": "a coding agent's session mode",
+    "yes_mode": "a coding agent's session mode under --yes",
+}
+"""Agent settings a provider of another kind must not have: what each is, for the error."""
 
 
 def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderConfig]:
@@ -345,12 +353,13 @@ def _providers(check: Checker, tables: Mapping[str, Any]) -> dict[str, ProviderC
                 config = replace(config, connect_timeout_s=AGENT_START_TIMEOUT_S)
             if "idle_timeout_s" not in fields and name not in BUILTIN:
                 config = replace(config, idle_timeout_s=AGENT_IDLE_TIMEOUT_S)
-        if "nice" in agent and not kind_of(config).coding_agent:
-            check.add(
-                check.doc.line(header, "nice"),
-                f"{where}: nice is a coding agent's CPU priority, and this provider is not a coding agent "
-                f"(kind {config.kind!r}, not acp)",
-            )
+        for key, what in AGENT_ONLY.items():
+            if key in agent and not kind_of(config).coding_agent:
+                check.add(
+                    check.doc.line(header, key),
+                    f"{where}: {key} is {what}, and this provider is not a coding agent "
+                    f"(kind {config.kind!r}, not acp)",
+                )
         if kind_of(config).needs_base_url and not config.base_url:
             check.add(
                 check.doc.line(header),

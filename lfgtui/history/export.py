@@ -586,6 +586,10 @@ def _tournaments(record: RunRecord) -> list[str]:
             if verdict.winner is None
             else f"winner {verdict.winner}"
         )
+        placings = verdict.placings()
+        judged = verdict.judge is not None and verdict.judge_error is None and placings
+        if judged and (pick := placings[0][0]) != verdict.winner:  # the judge's pick did not pass its check
+            won += f" (the judge's pick {pick} was overruled: only a passed check wins)"
         lines += [
             f"## Tournament {verdict.tournament}",
             "",
@@ -594,7 +598,6 @@ def _tournaments(record: RunRecord) -> list[str]:
             "| | contestant | model | check | diff | TTFT | tok/s | tokens | cost | wall |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        placings = verdict.placings()
         for ticket_id, number, _ in placings:
             mark = "★" if ticket_id == verdict.winner else ""
             found = attempts.get((ticket_id, number or 0))

@@ -116,6 +116,8 @@ def anthropic_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
     return messages
 
 
+REDACTED = "thinking redacted by the provider: kept encrypted, and sent back as it came"
+"""What the pane says of a `redacted_thinking` block, whose content no one can read."""
 CACHED = {"type": "ephemeral"}
 
 
@@ -262,6 +264,8 @@ class MessageReader:
                 if isinstance(block, ToolUseBlock):
                     self.tools[index] = _ToolBlock(block.id, block.name)
                     return [ev(ToolCallStarted, call_id=block.id, name=block.name)]
+                if isinstance(block, RedactedThinkingBlock):
+                    return [ev(Status, message=REDACTED)]
             case RawContentBlockDeltaEvent(index=index, delta=InputJSONDelta(partial_json=fragment)) if (
                 fragment and index in self.tools
             ):

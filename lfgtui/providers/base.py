@@ -133,6 +133,13 @@ class AgentSettings:
     """Built-in agents only: the command a person runs to log in, quoted when it asks to."""
     model_env: str | None = None
     """Its own variable for the model, set to the ticket's model at start."""
+    mode: str | None = None
+    """The session mode lfg sets when a ticket names none: the person's approval mode, so for the
+    built-in agents the one where the agent asks before it edits or runs anything (None: `default`
+    where the agent offers it; see run/agents/choices.py)."""
+    yes_mode: str | None = None
+    """The mode lfg sets instead under `--yes` (None: `--yes` leaves the mode as above, the agent
+    asks, and lfg answers yes to each request, recorded as any approval)."""
     nice: int = 10
     """How much lower than lfg's its CPU priority is (0 to 19; 0: as lfg's), so that busy agents
     leave the UI its share."""

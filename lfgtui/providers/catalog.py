@@ -123,6 +123,7 @@ BUILTIN: dict[str, ProviderConfig] = {
         "npm install -g @agentclientprotocol/claude-agent-acp",
         login="claude-agent-acp --cli auth login --claudeai (or --console), or set ANTHROPIC_API_KEY",
         model_env="ANTHROPIC_MODEL",
+        mode="default",  # "Manual": asks before it edits or runs anything (0.101 starts in "auto")
     ),
     "codex": _agent(
         "codex",
@@ -142,6 +143,7 @@ BUILTIN: dict[str, ProviderConfig] = {
         "npm install -g @agentclientprotocol/codex-acp",
         auth_vars={"api-key": ("CODEX_API_KEY", "OPENAI_API_KEY")},  # codex-acp 2.x's method, either key
         login="codex-acp cli login (Codex's own login), or set OPENAI_API_KEY",
+        mode="read-only",  # asks before it edits or leaves the sandbox (its "agent" has a model review)
     ),
     "gemini": _agent(
         "gemini",
@@ -160,6 +162,7 @@ BUILTIN: dict[str, ProviderConfig] = {
         auth_vars={"gemini-api-key": ("GEMINI_API_KEY",), "vertex-ai": ("GOOGLE_API_KEY",)},
         login="gemini (choose Login with Google), or set GEMINI_API_KEY",
         model_env="GEMINI_MODEL",
+        mode="default",  # asks before it edits or runs anything
     ),
     "goose": _agent(
         "goose",

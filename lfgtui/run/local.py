@@ -176,7 +176,7 @@ class LocalRunner:
             task = self._task(attempt)
             load = state.agent_session if state.follow_up is not None else None
             fork = state.forks.agent_session if load is None and state.forks is not None else None
-            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers)
+            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers, run.approvals.yes)
             elicit = run.approvals.questions(ticket, attempt.say)
             calibration = run.book.calibration
             return run_acp(

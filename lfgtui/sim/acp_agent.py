@@ -6,7 +6,9 @@ scenario as one agent run, like the sim's generic agent protocol: thoughts, mess
 tool calls that ask permission and read and write files through the client. The scenario's faults
 become what an agent process can do wrong: crash, write garbage on stdout, go silent, or answer
 with an error. Like the real agents it offers auth methods (and with `--require-auth` opens no
-session before one succeeded); it offers its modes, and with `--models` the models and modes a
+session before one succeeded); it offers its modes (with `--start-mode auto` one more, `auto`, where
+it asks no permission, as today's Claude Code starts; `--refuse-mode` and `--ignore-mode` make it
+an agent that will not take a mode), and with `--models` the models and modes a
 client may choose as session config options (`session/set_config_option`), or with
 `--unstable-models` the models the older way Gemini CLI offers them (the `models` of `session/new`,
 chosen with `session/set_model`, which the SDK no longer routes: `SimPipe` answers it). With
@@ -53,6 +55,7 @@ from acp.schema import (
     ClientCapabilities,
     ConfigOptionUpdate,
     Cost,
+    CurrentModeUpdate,
     EnvVarAuthMethod,
     ForkSessionResponse,
     Implementation,
@@ -77,6 +80,7 @@ from acp.schema import (
 from lfgtui import __version__
 from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
+    AUTO_MODE,
     AgentRun,
     PromptCancelled,
     Quirks,
@@ -110,6 +114,8 @@ MODES = (
     SessionMode(id="default", name="Default", description="Ask before editing files or running commands"),
     SessionMode(id="plan", name="Plan", description="Think and plan before acting"),
 )
+AUTO = SessionMode(id=AUTO_MODE, name="Auto", description="The agent decides its permissions itself")
+"""Offered only with `--start-mode auto`: the sessions start in it and ask no permission."""
 SCENARIO_COMMAND = AvailableCommand(name="scenario", description="Say which sim scenario this agent plays")
 SET_MODEL = "session/set_model"
 """ACP's older way to choose a session's model (unstable, dropped from the SDK), as Gemini CLI offers it."""
@@ -137,6 +143,14 @@ class AgentOptions:
     mcp: tuple[str, ...] = ()  # the MCP transports it takes besides stdio (http, sse)
     mcp_record: Path | None = None  # where each session request's MCP servers are appended (acp_mcp.py)
     fork: bool = True  # offer session/fork (the sessionCapabilities' fork)
+    start_mode: str = MODES[0].id  # the mode every session starts in (`auto` offers that mode too)
+    refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
+    ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
+
+    @property
+    def modes(self) -> tuple[SessionMode, ...]:
+        """The modes it offers: `auto` too when sessions start in it."""
+        return (*MODES, AUTO) if self.start_mode == AUTO_MODE else MODES
 
 
 class SimAcpAgent:
@@ -216,7 +230,7 @@ class SimAcpAgent:
         servers = received("session/new", mcp_servers, self.options.mcp, self.options.mcp_record)
         model = next(iter(self.options.models), None)
         session = SimSession(
-            id=new_session_id(), cwd=Path(cwd), mode=MODES[0].id, model=model, mcp_servers=servers
+            id=new_session_id(), cwd=Path(cwd), mode=self.options.start_mode, model=model, mcp_servers=servers
         )
         self.sessions[session.id] = session
         log.info("session %s started in %s", session.id, cwd)
@@ -227,9 +241,13 @@ class SimAcpAgent:
 
     def _choices(self, session: SimSession) -> dict[str, Any]:
         """What a client may choose in `session`: its modes, and with models, both as config options."""
+        modes = _modes(session, self.options.modes)
         if not self.options.models or self.options.unstable_models:
-            return {"modes": _modes(session)}
-        return {"modes": _modes(session), "config_options": _config_options(session, self.options.models)}
+            return {"modes": modes}
+        return {"modes": modes, "config_options": self._config_options(session)}
+
+    def _config_options(self, session: SimSession) -> list[Any]:
+        return _config_options(session, self.options.models, self.options.modes)
 
     def _with_models(
         self, answer: NewSessionResponse | LoadSessionResponse | ForkSessionResponse, session: SimSession
@@ -255,15 +273,27 @@ class SimAcpAgent:
         self, config_id: str, session_id: str, value: str | bool, **kwargs: Any
     ) -> SetSessionConfigOptionResponse:
         session = self._session(session_id)
-        allowed = {"model": self.options.models, "mode": tuple(mode.id for mode in MODES)}
+        allowed = {"model": self.options.models, "mode": tuple(mode.id for mode in self.options.modes)}
         if value not in allowed.get(config_id, ()):
             raise acp.RequestError.invalid_params({"configId": config_id, "value": value})
         if config_id == "model":
             session.model = str(value)
-        else:
+        elif self._takes_mode(session, str(value)):
             session.mode = str(value)
         log.info("session %s %s %s", session_id, config_id, value)
-        return SetSessionConfigOptionResponse(config_options=_config_options(session, self.options.models))
+        return SetSessionConfigOptionResponse(config_options=self._config_options(session))
+
+    def _takes_mode(self, session: SimSession, mode_id: str) -> bool:
+        """Whether the session goes into `mode_id`: `--refuse-mode` answers an error, `--ignore-mode`
+        says nothing of it (the session stays in its mode, which the client reads back)."""
+        if mode_id == self.options.refuse_mode:
+            log.info("session %s refuses mode %s", session.id, mode_id)
+            refused = {"modeId": mode_id, "reason": "this agent will not take it"}
+            raise acp.RequestError.invalid_params(refused)
+        if mode_id == self.options.ignore_mode:
+            log.info("session %s stays in mode %s, not %s", session.id, session.mode, mode_id)
+            return False
+        return True
 
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
@@ -279,7 +309,7 @@ class SimAcpAgent:
         session = SimSession(
             session_id,
             Path(cwd),
-            MODES[0].id,
+            self.options.start_mode,
             model=next(iter(self.options.models), None),
             mcp_servers=servers,
             prompts=saved.prompts,
@@ -306,8 +336,9 @@ class SimAcpAgent:
         prompts = live.prompts if live is not None else saved.prompts if saved is not None else 0
         messages = list(live.messages if live is not None else saved.messages if saved is not None else [])
         model = next(iter(self.options.models), None)
+        start = self.options.start_mode
         session = SimSession(
-            new_session_id(), Path(cwd), MODES[0].id, model, servers, prompts=prompts, messages=messages
+            new_session_id(), Path(cwd), start, model, servers, prompts=prompts, messages=messages
         )
         self.sessions[session.id] = session
         self.store.save(session.id, SavedSession(cwd, prompts, messages))
@@ -331,10 +362,17 @@ class SimAcpAgent:
             log.info("an update was not sent: %r", error)
 
     async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> SetSessionModeResponse:
-        if mode_id not in {mode.id for mode in MODES}:
+        """Go into `mode_id`; with `--ignore-mode` it stays, and says so in a `current_mode_update`
+        sent before the answer, as an agent reports its mode."""
+        if mode_id not in {mode.id for mode in self.options.modes}:
             raise acp.RequestError.invalid_params({"modeId": mode_id})
-        self._session(session_id).mode = mode_id
-        log.info("session %s mode %s", session_id, mode_id)
+        session = self._session(session_id)
+        if self._takes_mode(session, mode_id):
+            session.mode = mode_id
+        else:
+            update = CurrentModeUpdate(session_update="current_mode_update", current_mode_id=session.mode)
+            await self.conn.session_update(session_id, update)
+        log.info("session %s mode %s", session_id, session.mode)
         return SetSessionModeResponse()
 
     async def prompt(self, session_id: str, prompt: list[ContentBlock], **kwargs: Any) -> PromptResponse:
@@ -350,7 +388,7 @@ class SimAcpAgent:
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:
-            if session.model is not None or session.mode != MODES[0].id:
+            if session.model is not None or session.mode != MODES[0].id:  # `auto` is said too
                 model = session.model or "(none chosen)"
                 await run.say(f"(the sim agent runs model {model} in mode {session.mode})\n\n")
             if session.mcp_servers:
@@ -430,11 +468,13 @@ class SimAcpAgent:
         raise acp.RequestError.invalid_params({"sessionId": session_id, "reason": "no such session"})
 
 
-def _modes(session: SimSession) -> SessionModeState:
-    return SessionModeState(current_mode_id=session.mode, available_modes=list(MODES))
+def _modes(session: SimSession, modes: tuple[SessionMode, ...]) -> SessionModeState:
+    return SessionModeState(current_mode_id=session.mode, available_modes=list(modes))
 
 
-def _config_options(session: SimSession, models: tuple[str, ...]) -> list[Any]:
+def _config_options(
+    session: SimSession, models: tuple[str, ...], modes: tuple[SessionMode, ...] = MODES
+) -> list[Any]:
     """The session's model and mode as config options, as Claude Code and Codex offer them."""
     return [
         SessionConfigOptionSelect(
@@ -443,7 +483,7 @@ def _config_options(session: SimSession, models: tuple[str, ...]) -> list[Any]:
             name="Mode",
             category="mode",
             current_value=session.mode,
-            options=[SessionConfigSelectOption(value=mode.id, name=mode.name) for mode in MODES],
+            options=[SessionConfigSelectOption(value=mode.id, name=mode.name) for mode in modes],
         ),
         SessionConfigOptionSelect(
             type="select",
@@ -700,6 +740,25 @@ def build_parser() -> argparse.ArgumentParser:
         "a JSON line each",
     )
     parser.add_argument(
+        "--start-mode",
+        choices=(*(mode.id for mode in MODES), AUTO_MODE),
+        default=MODES[0].id,
+        help="the mode sessions start in; auto (offered only then) asks no permission, as today's "
+        "Claude Code starts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--refuse-mode",
+        default=None,
+        metavar="MODE",
+        help="answer an error when the client sets MODE (an agent that will not take it)",
+    )
+    parser.add_argument(
+        "--ignore-mode",
+        default=None,
+        metavar="MODE",
+        help="answer setting MODE as done but stay in the mode the session is in, and report that mode",
+    )
+    parser.add_argument(
         "--no-fork",
         dest="fork",
         action="store_false",
@@ -738,6 +797,9 @@ def main(argv: list[str] | None = None) -> None:
         mcp=args.mcp,
         mcp_record=args.mcp_record,
         fork=args.fork,
+        start_mode=args.start_mode,
+        refuse_mode=args.refuse_mode,
+        ignore_mode=args.ignore_mode,
         quirks=Quirks(
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,

@@ -58,6 +58,9 @@ PERMISSION_OPTIONS = (
     PermissionOption(option_id="reject_once", name="Reject", kind="reject_once"),
 )
 ALLOWING = frozenset({"allow_once", "allow_always"})
+AUTO_MODE = "auto"
+"""The mode (`--start-mode auto`) where the agent decides its permissions itself and asks nobody, as
+Claude Code's `auto` does: a client that wants the person asked must set another."""
 INTERNAL_ERROR = -32603  # JSON-RPC's code for a failure inside the agent: how a model call failure surfaces
 AUTH_REQUIRED = -32000  # ACP's code for a missing or bad credential: how an HTTP 401 fault surfaces
 # A JSON-RPC message cut off mid-string, as a broken agent might print it.
@@ -378,7 +381,8 @@ class AgentRun:
             if isinstance(arguments, str):
                 raise ToolFailed(call.result or "tool arguments are not a JSON object")
             in_terminal = self.terminals and call.name == "run_command"
-            allowed = call.name in self.session.always_allowed or in_terminal
+            auto = self.session.mode == AUTO_MODE  # the agent's own say: nobody is asked
+            allowed = call.name in self.session.always_allowed or in_terminal or auto
             if call.name in NEEDS_PERMISSION and not allowed:
                 request = ToolCallUpdate(
                     tool_call_id=call_id,

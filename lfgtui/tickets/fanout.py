@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lfgtui.config.validation import STRING_LIST, Kind, unknown
+from lfgtui.config.validation import POSITIVE_INT, STRING_LIST, Kind, unknown
 
 UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 OWN = ("provider", "model")
@@ -41,6 +41,14 @@ FALLBACK = Kind(
     lambda value: STRING_LIST.check(value) and all(map(_is_model_entry, value)),
 )
 """A ticket's (or a provider's) `fallback`: empty turns a provider's default off."""
+MAX_ATTEMPTS = 100
+"""The most `attempts` a ticket may ask for: each is a ticket of the run (a worktree, a pane, a
+check), so a slip of the keyboard (`attempts = 1000000`) is refused when the file loads rather than
+filling the memory with tickets, silently."""
+ATTEMPTS = Kind(
+    f"an integer from 1 to {MAX_ATTEMPTS}",
+    lambda value: POSITIVE_INT.check(value) and value <= MAX_ATTEMPTS,
+)
 
 
 @dataclass(frozen=True)

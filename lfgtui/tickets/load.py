@@ -41,6 +41,7 @@ from lfgtui.providers.models import Status, lifecycle, serves
 from lfgtui.providers.reasoning import problems
 from lfgtui.tickets.fanout import (
     AGENTS,
+    ATTEMPTS,
     FALLBACK,
     MODELS,
     Variant,
@@ -90,8 +91,11 @@ TICKET_FIELDS: dict[str, Kind] = {
     "max_cost_usd": POSITIVE_NUMBER,
     "models": MODELS,
     "agents": AGENTS,
-    "attempts": POSITIVE_INT,
-    "check": STRING,
+    "attempts": ATTEMPTS,
+    "check": Kind(
+        "a shell command (not blank: an empty one would pass every contestant)",
+        lambda value: isinstance(value, str) and bool(value.strip()),
+    ),
     "check_timeout_s": POSITIVE_NUMBER,
     "mcp_servers": STRING_LIST,
     "fallback": FALLBACK,

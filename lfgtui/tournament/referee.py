@@ -66,7 +66,15 @@ from lfgtui.tools import command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.command import RunCommand
 from lfgtui.tournament.judge import BadRanking, Ranked, ask_again, judge_prompt, labelled, read_ranking
-from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, Verdict, rank, suite_counts
+from lfgtui.tournament.verdict import (
+    CheckResult,
+    Contestant,
+    Diff,
+    Verdict,
+    rank,
+    suite_counts,
+    trusted_files,
+)
 
 if TYPE_CHECKING:
     from lfgtui.run.scheduler import Run
@@ -196,6 +204,7 @@ class Referee:
         except Exception as exc:  # a bug of ours fails this check, not the run or its verdict
             logger.exception("the check of %s failed inside lfg", ticket.id)
             result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
+        result = replace(result, trusted=trusted_files(ticket.check, entry.diff))
         entry.check, entry.done = result, True
         for told in self._told():
             told.checked(ticket.id, entry.attempt, result, self.run.clock())

@@ -5,8 +5,11 @@ whose check passed; then the smaller diff (lines added and removed); then the lo
 shorter wall time; then the order of the tickets file. The winner is the first, when its check
 passed: a tournament no contestant passed has no winner.
 
-With a judge (judge.py), its ranking replaces the rule's and its first is the winner; a judge that
-fails leaves the rule's ranking, and the verdict says why it failed.
+With a judge (judge.py), its ranking replaces the rule's, and the winner is the judge's first
+contestant that completed and passed its check: a judge's pick that failed its check (or did not
+complete) never wins, whatever the judge says, and the verdict says why it was overruled (`overruled`);
+no contestant passed, no winner. A judge that fails leaves the rule's ranking, and the verdict says
+why it failed.
 """
 
 from __future__ import annotations
@@ -70,6 +73,42 @@ def suite_counts(output: str) -> SuiteCounts | None:
     return found
 
 
+CHECK_CONFIG = frozenset(
+    {
+        "conftest.py",
+        "pytest.ini",
+        "tox.ini",
+        "setup.cfg",
+        "pyproject.toml",
+        "noxfile.py",
+        "sitecustomize.py",
+        "usercustomize.py",
+        "Makefile",
+        "package.json",
+    }
+)
+"""File names (in any folder) a check command commonly runs or reads as its configuration: a
+contestant that changes one changes what its own check does."""
+
+
+def trusted_files(command: str, diff: Diff | None) -> tuple[str, ...]:
+    """The files of `diff` (a contestant's change) its check trusts: its configuration (`CHECK_CONFIG`,
+    `*.pth`) and the files the command names; `…` when the diff's text was cut before its last file,
+    so some of its files are not known."""
+    if diff is None:
+        return ()
+    try:
+        named = {word.removeprefix("./") for word in shlex.split(command)}
+    except ValueError:  # an unbalanced quote: the shell would refuse it too
+        named = set()
+    found = [
+        path
+        for path in diff.files
+        if path.rsplit("/", 1)[-1] in CHECK_CONFIG or path.endswith(".pth") or path in named
+    ]
+    return (*found, "…") if diff.count > len(diff.files) else tuple(found)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """A contestant's `check`: whether it passed (exit code 0 within its timeout), its output as
@@ -79,10 +118,17 @@ class CheckResult:
     passed: bool
     output: str
     tests: SuiteCounts | None
+    trusted: tuple[str, ...] = ()
+    """The files the contestant changed that the check runs or reads as its configuration
+    (`trusted_files`): the check ran in the contestant's worktree, on them, so its result trusts them."""
 
     def label(self) -> str:
+        """`passed (2 passed)`; with `; on the contestant's conftest.py` when it trusted such files."""
         said = "passed" if self.passed else "failed"
-        return f"{said} ({self.tests.label()})" if self.tests is not None else said
+        notes = [] if self.tests is None else [self.tests.label()]
+        if self.trusted:
+            notes.append(f"on the contestant's {', '.join(self.trusted)}")
+        return f"{said} ({'; '.join(notes)})" if notes else said
 
 
 @dataclass(frozen=True)
@@ -131,7 +177,8 @@ class Contestant:
 
     @property
     def passed(self) -> bool:
-        return self.check is not None and self.check.passed
+        """Whether it may win: its attempt completed and its check passed."""
+        return self.outcome is Outcome.COMPLETED and self.check is not None and self.check.passed
 
     def rule_key(self) -> tuple[float, ...]:
         """Where the rule puts it: lower is better."""
@@ -144,17 +191,18 @@ class Contestant:
             _or(self.wall_s, worst),
         )
 
+    def standing(self) -> str:
+        """How its attempt and its check ended: `check passed (2 passed)`, `did not complete: failed`."""
+        if self.outcome is not Outcome.COMPLETED:
+            return f"did not complete: {self.outcome.value}"
+        return "not checked" if self.check is None else f"check {self.check.label()}"
+
     def reasons(self) -> tuple[str, ...]:
         """The facts the rule ranked it by, in the rule's order."""
         from lfgtui.cost.prices import format_usd
 
-        if self.outcome is not Outcome.COMPLETED:
-            first = f"did not complete: {self.outcome.value}"
-        else:
-            assert self.check is not None
-            first = f"check {self.check.label()}"
         return (
-            first,
+            self.standing(),
             "no diff" if self.diff is None else f"diff {self.diff.label()}",
             f"cost {format_usd(self.metrics.cost_usd, self.metrics.cost_estimated)}",
             f"wall time {self.wall()}",
@@ -245,21 +293,37 @@ class Verdict:
             return rule
         return f"{rule} (the judge {self.judge} failed: {self.judge_error})"
 
+    def overruled(self) -> str | None:
+        """Why the judge's first pick does not win (it did not complete, or its check failed), in
+        words; None when it wins, or the judge did not rank."""
+        if not self.judged or not self.ranking:
+            return None
+        pick = self.contestant(self.ranking[0].ticket)
+        if pick.passed:
+            return None
+        why = f"{pick.standing()}, and only a passed check wins"
+        return f"the judge's pick {pick.ticket} was overruled: {why}"
+
     def summary(self) -> str:
-        """One line: who won, or that nobody did (and that the judge failed, when it did)."""
-        failed = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
+        """One line: who won, or that nobody did (and that the judge failed, or its pick was
+        overruled, when it was)."""
+        notes = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
+        notes += "" if (why := self.overruled()) is None else f"; {why}"
         if self.winner is None:
-            return f"tournament {self.tournament}: no winner, no contestant passed its check{failed}"
+            return f"tournament {self.tournament}: no winner, no contestant passed its check{notes}"
         count = plural(len(self.contestants), "contestant")
-        by = f", ranked by {self.judge}" if self.judged else failed
+        by = f", ranked by {self.judge}{notes}" if self.judged else notes
         return f"tournament {self.tournament}: {self.winner} wins of {count}{by}"
 
     def by_judge(
         self, judge: str, labels: tuple[tuple[str, str], ...], ranked: tuple[Placing, ...]
     ) -> Verdict:
         """This verdict (the rule's) as the judge ranked it: `ranked` already mapped back to tickets;
-        its first is the winner."""
-        return replace(self, ranking=ranked, winner=ranked[0].ticket, judge=judge, labels=labels)
+        the winner is its first contestant that passed (none passed: no winner), whatever the judge
+        said of the others."""
+        passed = {c.ticket for c in self.contestants if c.passed}
+        winner = next((placing.ticket for placing in ranked if placing.ticket in passed), None)
+        return replace(self, ranking=ranked, winner=winner, judge=judge, labels=labels)
 
     def judge_failed(self, judge: str, labels: tuple[tuple[str, str], ...], why: str) -> Verdict:
         """This verdict (the rule's) with the judge that failed, and why."""

@@ -667,6 +667,9 @@ class TicketPane:
         if self.landed is not None:
             text.append(f"  {self.landed}", self.palette.good)
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
+        mode = self.agent_details.mode if self.agent_details is not None else None
+        if mode:  # the person's approval mode, as the agent reports it
+            text.append(f"  mode {inert(mode)}", "dim")
         if self.attempt > 1:
             text.append(f"  attempt {self.attempt}", "dim")
         if self.diff is not None and not self.diff.files:

@@ -992,6 +992,21 @@ ELSEWHERE = {
     "over 4 KB": [
         f"{INBOX}::test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run",
     ],
+    "a tournament's judge ranks first a contestant whose check failed or whose attempt did not complete": [
+        "tests/tournament/test_overruled.py::test_a_judge_that_ranks_a_failed_check_first_is_overruled_and_the_best_that_passed_wins",
+        "tests/tournament/test_overruled.py::test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the_judge_says",
+    ],
+    "a tickets file asks for more than 100 `attempts`, or a blank `check`": [
+        "tests/tournament/test_fields.py::test_attempts_past_the_maximum_and_a_blank_check_are_refused_naming_file_line_and_field",
+    ],
+    "a tournament's judge answers with a key given twice in one object, or arrays nested thousands deep": [
+        "tests/tournament/test_judge.py::test_an_answer_nested_too_deep_is_asked_for_again_not_a_recursion_error",
+        "tests/tournament/test_judge.py::test_a_malformed_ranking_is_refused_saying_what_is_wrong",
+    ],
+    "a tournament contestant changes what its own check does (writes a `conftest.py`, test configuration or "
+    "a file the check names)": [
+        "tests/tournament/test_overruled.py::test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""

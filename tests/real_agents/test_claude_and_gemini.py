@@ -200,10 +200,15 @@ async def test_yes_lets_the_agent_write_and_run_its_command(world: AgentWorld, a
 async def test_without_yes_the_agent_is_refused_and_its_turn_completes(
     world: AgentWorld, agent: Agent
 ) -> None:
+    """lfg sets the agent's mode that asks (claude-agent-acp 0.101 starts in `auto`, where its own
+    checker would decide), so each request reaches lfg, which has nobody to ask and refuses it."""
     answer_with(world, agent, world.scenario("work", work(agent)))
     run = await world.run(world.ticket(agent.provider, "Write the notes."))
     assert run.code == 0, run.stderr
     assert run.ending()["outcome"] == "completed", "refusals end no turn: the agent goes on"
+    set_mode = f"(default), provider {agent.provider}'s mode (session/set_"
+    assert any(s.startswith("the agent runs in mode ") and set_mode in s for s in run.statuses())
+    assert run.of("agent")[-1]["mode"] == "default", "the mode the agent reports"
     assert sorted(p.name for p in world.project.iterdir()) == ["README.md"], "nothing written, nothing run"
     results = [c["result"] for c in run.calls().values()]
     assert len(results) == 2 and all(r["is_error"] and r["output"].startswith("denied") for r in results)

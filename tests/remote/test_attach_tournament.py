@@ -160,7 +160,8 @@ def test_a_verdict_is_decoded_strictly() -> None:
     }
     decoded = decode_verdict(json.loads(json.dumps(verdict)), {})
     assert decoded.contestant("t@a").outcome is Outcome.COMPLETED and decoded.labels == (("A", "t@a"),)
-    assert encode_verdict(decoded) == verdict
+    trusting = {**contestant, "check": {**contestant["check"], "trusted": []}}
+    assert encode_verdict(decoded) == {**verdict, "contestants": [trusting]}, "a check without trusted: none"
     wrong = [
         ({"winner": "t@b"}, "winner: names no contestant"),
         ({"ranking": []}, "ranking: the ranking is not each contestant once"),

@@ -5,6 +5,7 @@ another model gets the text and tool calls only, and says so."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.recording import load_recorded
+from tests.support.streams import write_scenario
 
 THINKERS = ("claude-sonnet-5-5", "claude-opus-5")
 
@@ -117,3 +119,57 @@ async def test_a_follow_up_a_fork_and_a_resumed_follow_up_send_the_models_thinki
     assert resumed.states["notes"].outcome is Outcome.COMPLETED
     replayed_whole(sim, before)
     assert sim.log[before].replay is not None and sim.log[before].replay.expected == 3
+
+
+def flaky(scenario_dir: Path, status: int) -> str:
+    """`think-tools` whose first request for model call 2 (a follow-up's) is answered `status`."""
+    toml = (Path(__file__).parents[2] / "lfgtui/sim/scenarios/think-tools.toml").read_text(encoding="utf-8")
+    fault = f'\n[[fault]]\nkind = "http"\nstatus = {status}\ncall = 2\ntimes = 1\nmessage = "simulated"\n'
+    return write_scenario(scenario_dir, f"think-tools-{status}", toml + fault)
+
+
+@contextlib.asynccontextmanager
+async def follow_up_once(
+    scenario_dir: Path, tmp_path: Path, status: int, fallback: str = ""
+) -> AsyncIterator[tuple[Run, SimServer, list[Event]]]:
+    """A ticket whose follow-up's first request fails with `status`, on a sim that answers both
+    thinking models with that scenario: its run, the sim and the events, once the follow-up ended."""
+    rules = tuple(ModelRule(model, flaky(scenario_dir, status)) for model in THINKERS)
+    path = notes_reader(tmp_path)
+    path.write_text(path.read_text() + fallback)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    library = ScenarioLibrary(extra_dirs=(scenario_dir,))
+    async with SimServer(library, models=ModelMap(rules)) as sim, Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(), [events.append])
+        run.start()
+        await run.wait()
+        assert run.continue_with("notes", "And read them once more?")
+        await run.wait()
+        yield run, sim, events
+
+
+async def test_a_retried_follow_up_sends_the_thinking_back_again(scenario_dir: Path, tmp_path: Path) -> None:
+    async with follow_up_once(scenario_dir, tmp_path, 400) as (run, sim, _):
+        assert run.states["notes"].outcome is Outcome.FAILED
+        before = len(sim.log)
+        assert run.retry("notes")
+        await run.wait()
+        assert run.states["notes"].outcome is Outcome.COMPLETED
+        replayed_whole(sim, before)
+        assert sim.log[before].replay is not None and sim.log[before].replay.expected == 2
+
+
+async def test_a_follow_up_that_falls_back_to_another_model_drops_the_thinking_and_says_so(
+    scenario_dir: Path, tmp_path: Path
+) -> None:
+    fallback = f'fallback = ["sim-anthropic/{THINKERS[1]}"]\n'
+    async with follow_up_once(scenario_dir, tmp_path, 404, fallback) as (run, sim, events):
+        assert run.states["notes"].outcome is Outcome.COMPLETED
+        (note,) = [e for e in events if isinstance(e, Status) and "not carried over" in e.message]
+        assert note.message.startswith(
+            f"reasoning of sim-anthropic/{THINKERS[0]} was not carried over to sim-anthropic/{THINKERS[1]}"
+        )
+        moved = [r for r in sim.log if r.model == THINKERS[1]]
+        assert moved and all(r.status == 200 for r in moved)
+        assert not any("signature" in str(m) for m in moved[0].body["messages"][:-1])

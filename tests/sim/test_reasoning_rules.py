@@ -12,7 +12,8 @@ import anthropic
 import openai
 import pytest
 
-from lfgtui.events import Outcome
+from lfgtui.events import Outcome, Status
+from lfgtui.providers.anthropic import REDACTED as SAID_REDACTED
 from lfgtui.providers.anthropic import AnthropicProvider
 from lfgtui.providers.base import ModelCall, UserMessage
 from lfgtui.providers.openai_chat import OpenAIChatProvider
@@ -398,6 +399,8 @@ async def test_lfgs_adapters_send_the_new_reasoning_state_back(
     last = sim.log[-1]
     assert last.status == 200 and last.call_index == 1
     assert last.replay is not None and last.replay.expected == 1 and last.replay.whole, last.replay
+    redacted = [e for e in events if isinstance(e, Status) and e.message == SAID_REDACTED]
+    assert len(redacted) == (1 if flavour.name == "anthropic-redacted" else 0), "shown as redacted, once"
 
 
 async def test_lfgs_chat_adapter_on_gpt_6_sends_effort_none_with_its_tools(

@@ -8,8 +8,10 @@ import pytest
 
 from lfgtui.config.load import Config, load_config
 from lfgtui.config.validation import ValidationError
+from lfgtui.tickets.fanout import MAX_ATTEMPTS
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import TicketFile
+from tests.support.lfg import Lfg, command
 
 TOOLS = ("write_file", "run_command")
 
@@ -85,5 +87,30 @@ def test_tournament_mistakes_are_named(tmp_path: Path) -> None:
         said[4]
         == "ticket 'c': check ranks the contestants of a ticket that fans out: set attempts, models or agents"
     )
-    assert said[5].startswith("ticket 'd': attempts must be an integer of at least 1")
+    assert said[5].startswith("ticket 'd': attempts must be an integer from 1 to 100, got the integer 0")
     assert len(said) == 6
+
+
+def test_attempts_past_the_maximum_and_a_blank_check_are_refused_naming_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    """`attempts = 1000000` made a million tickets, silently; `check = ""` passed every contestant."""
+    lfg = Lfg(tmp_path)
+    tickets = lfg.tickets(
+        '[defaults]\nisolation = "worktree"\n'
+        '[[ticket]]\nid = "many"\nprompt = "p"\nprovider = "sim"\nattempts = 1000000\ncheck = "make test"\n'
+        '[[ticket]]\nid = "blank"\nprompt = "p"\nprovider = "sim"\nattempts = 2\ncheck = " "\n'
+    )
+    done = command(lfg, "run", str(tickets), "--headless", "--config", str(lfg.config))
+    assert done.returncode == 2, done.stderr
+    assert (
+        f"{tickets}:7: ticket 'many': attempts must be an integer from 1 to {MAX_ATTEMPTS}, "
+        "got the integer 1000000"
+    ) in done.stderr
+    assert (
+        f"{tickets}:14: ticket 'blank': check must be a shell command (not blank: an empty one would pass "
+        "every contestant), got the string ' '"
+    ) in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    most = load(tmp_path, f'[[ticket]]\nid = "t"\nprompt = "p"\nprovider = "sim"\nattempts = {MAX_ATTEMPTS}')
+    assert most.tickets[-1].id == f"t@{MAX_ATTEMPTS}", "the maximum itself is taken"

@@ -182,7 +182,7 @@ def test_a_judged_verdict_keeps_the_labels_and_a_failed_judging_why(tmp_path: Pa
     db = tmp_path / "h.sqlite3"
     tickets = tuple(ticket(ticket_id, "m") for ticket_id in ("j@1", "j@2", "k@1", "k@2"))
     recorder = record(db, tmp_path, *(sample_attempt(t.id) for t in tickets), tickets=tickets)
-    rule = decided("j", True, False).verdict
+    rule = decided("j", True, True).verdict  # both passed: the judge's pick wins
     labels = (("A", "j@2"), ("B", "j@1"))
     judged = rule.by_judge("j@judge", labels, (Placing("j@2", ("smaller",)), Placing("j@1", ("bigger",))))
     failed = decided("k", True, False).verdict.judge_failed("k@judge", (), "its attempt ended failed")

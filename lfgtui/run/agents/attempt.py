@@ -47,6 +47,7 @@ from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, Pro
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.run.agents.agent_log import AgentLog, open_agent_log
 from lfgtui.run.agents.choices import Offered, choose, session_models, wanted
+from lfgtui.run.agents.choices import said as _said
 from lfgtui.run.agents.client import AgentClient
 from lfgtui.run.agents.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.run.agents.mcp import AcpServer, given_line, session_servers
@@ -90,6 +91,8 @@ class AgentLaunch:
     env: Mapping[str, str]
     mode: str | None = None
     mcp_servers: tuple[McpServer, ...] = ()
+    yes: bool = False
+    """The run's `--yes`: the provider's `yes_mode`, where it names one, is the mode then."""
 
     def command(self, model: str) -> list[str]:
         return [part.replace("{model}", model) for part in self.config.agent.command]
@@ -379,8 +382,10 @@ class AgentSession:
                     method = "session/load" if self.loaded else "session/new"
                     method = "session/fork" if self.forked else method
                     said.append(given_line(self.launch.mcp_servers, method))
+                want = wanted(config, model, self.launch.mode, self.launch.yes)
+                agent, said_mode = self._agent(), self.client.mode_said
                 chose, self.offered = await choose(
-                    self.conn, self.session_id, self.offered, wanted(config, model, self.launch.mode), config
+                    self.conn, self.session_id, self.offered, want, config, agent, said_mode
                 )
                 said += chose
                 self.client.reader.opened(self.offered)
@@ -392,6 +397,13 @@ class AgentSession:
         except Exception as exc:  # whatever breaks the start fails only this ticket
             raise ProviderError(await self._failure(exc)) from None
         return said
+
+    def _agent(self) -> str:
+        """The agent as a message names it: its provider, and its name and version as it gave them."""
+        info = self.agent_info
+        name = f"{info.name} {info.version}".strip() if info is not None else ""
+        provider = inert(self.launch.config.name)
+        return f"the agent of provider {provider}" + (f" ({inert(name)})" if name else "")
 
     async def _new_session(self, servers: list[AcpServer]) -> tuple[schema.NewSessionResponse, list[str]]:
         """session/new with the ticket's MCP servers; when the agent asks to log in first, once more
@@ -610,15 +622,6 @@ class AgentSession:
         finally:
             self._log_pump.cancel()
             self.log.close()
-
-
-def _said(exc: acp.RequestError) -> str:
-    """The agent's error message with the detail it gave (`details` or `reason`, or a text), inert."""
-    data = exc.data
-    detail = data if isinstance(data, str) else None
-    if isinstance(data, dict):
-        detail = data.get("details") or data.get("reason")
-    return inert(f"{exc} ({detail})" if detail else str(exc))
 
 
 def from_usage(ev: EventFactory, usage: schema.Usage | None, tokens_per_char: float | None) -> list[Event]:

@@ -7,11 +7,20 @@ plain JSON-RPC). Where the agent offers no model to choose, the model may still 
 start: in its command line (`{model}`) or its own variable (`model_env`, e.g. `ANTHROPIC_MODEL`);
 otherwise the pane says it did not reach the agent. A model or mode the agent's own list lacks (and
 nothing else passed) fails the ticket.
+
+The mode is the person's approval mode, so lfg always sets it, never trusting the agent's own start
+(today's Claude Code starts in `auto`, where its own checker, not the person, approves): the
+ticket's `mode`, else with `--yes` the provider's `yes_mode` where it names one, else the provider's
+`mode` (the built-in agents' mode that asks the person), else `default` where the agent offers a
+mode of that id. It then reads back the mode the agent reports (the answer's config options, or a
+`current_mode_update` sent meanwhile) and fails the attempt, before any prompt, when the agent
+refuses the mode or reports another. Only an agent that offers no modes at all, and whose provider
+names none, goes on in its own way, which the pane says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +33,9 @@ from lfgtui.providers.base import ProviderConfig, ProviderError
 
 AGENT_DEFAULT = "default"
 """The model of a built-in agent's ticket that names none: the agent's own choice, nothing to set."""
+ASKING_MODE = "default"
+"""The mode lfg sets in an agent whose provider names none, where the agent offers it: ACP agents'
+(Claude Code's, Gemini CLI's) id for the mode that asks before editing or running anything."""
 
 
 SET_MODEL = "session/set_model"
@@ -71,18 +83,29 @@ class Offered:
 
 @dataclass(frozen=True)
 class Wanted:
-    """What the ticket asks for: its model (None: the agent's own) and mode (None: the agent's)."""
+    """What the ticket asks for: its model (None: the agent's own) and mode (None: none named, so
+    `ASKING_MODE` where the agent offers it), and who named the mode (`why`, for the pane)."""
 
     model: str | None
     mode: str | None
+    why: str = ""
 
 
-def wanted(config: ProviderConfig, model: str, mode: str | None) -> Wanted:
+def wanted(config: ProviderConfig, model: str, mode: str | None, yes: bool = False) -> Wanted:
     """What has to be brought to the agent: the ticket's model, which is its provider's
     `default_model` when the ticket names none, like any other (its command line, `model_env`, the
     session's model option; where none can carry it the pane says so at start). Only `default` (a
-    built-in agent's `default_model`) leaves the model to the agent."""
-    return Wanted(None if model in ("", AGENT_DEFAULT) else model, mode)
+    built-in agent's `default_model`) leaves the model to the agent. The mode: the ticket's, else
+    with `yes` (`--yes`) the provider's `yes_mode`, else the provider's `mode`."""
+    chosen = None if model in ("", AGENT_DEFAULT) else model
+    agent, name = config.agent, config.name
+    if mode is not None:
+        return Wanted(chosen, mode, "the ticket's mode")
+    if yes and agent.yes_mode is not None:
+        return Wanted(chosen, agent.yes_mode, f"provider {name}'s yes_mode, with --yes")
+    if agent.mode is not None:
+        return Wanted(chosen, agent.mode, f"provider {name}'s mode")
+    return Wanted(chosen, None, f"provider {name} names no mode")
 
 
 def passed_at_start(config: ProviderConfig) -> str | None:
@@ -130,20 +153,36 @@ def _refused(message: str) -> ProviderError:
     return ProviderError(ErrorInfo(ErrorKind.NOT_FOUND, message))
 
 
+def said(exc: acp.RequestError) -> str:
+    """The agent's error message with the detail it gave (`details` or `reason`, or a text), inert."""
+    data = exc.data
+    detail = data if isinstance(data, str) else None
+    if isinstance(data, dict):
+        detail = data.get("details") or data.get("reason")
+    return inert(f"{exc} ({detail})" if detail else str(exc))
+
+
+ModeSaid = Callable[[], "str | None"]
+"""Takes the mode the agent last reported of itself (`current_mode_update`, or a mode config option
+in a `config_option_update`) as its updates arrive, since the last call; None: it reported none."""
+
+
 async def choose(
     conn: acp.ClientSideConnection,
     session_id: str,
     offered: Offered,
     want: Wanted,
     config: ProviderConfig,
+    agent: str = "the agent",
+    mode_said: ModeSaid | None = None,
 ) -> tuple[list[str], Offered]:
-    """Set the ticket's mode, then its model, in the session; returns what the pane is told (the
-    model and mode the agent reports it runs) and what the session offers now. Raises
-    `ProviderError` when one cannot be set."""
+    """Set the mode (always: see the module), then the ticket's model, in the session; returns what
+    the pane is told (the model and mode the agent reports it runs) and what the session offers now.
+    Raises `ProviderError` when one cannot be set, or the agent does not take the mode. `agent`
+    names the agent in those messages; `mode_said` reads back what it reported meanwhile."""
     said: list[str] = []
-    if want.mode is not None:
-        offered, line = await _mode(conn, session_id, offered, want.mode)
-        said.append(line)
+    offered, line = await _mode(conn, session_id, offered, want, agent, mode_said or (lambda: None))
+    said.append(line)
     if want.model is not None:
         offered, line = await _model(conn, session_id, offered, want.model, config)
         said.append(line)
@@ -151,31 +190,69 @@ async def choose(
 
 
 async def _mode(
-    conn: acp.ClientSideConnection, session_id: str, offered: Offered, asked: str
+    conn: acp.ClientSideConnection,
+    session_id: str,
+    offered: Offered,
+    want: Wanted,
+    agent: str,
+    mode_said: ModeSaid,
 ) -> tuple[Offered, str]:
+    """Set the wanted mode (see the module) and read back the one the agent reports it runs."""
     option, modes = _select(offered.config_options, "mode"), offered.modes
-    if option is not None:
-        value = _match(_values(option), asked)
-        if value is None:
-            offers = ", ".join(inert(v.value) for v in _values(option))
-            raise _refused(f"the agent offers no mode {asked!r} (it offers {offers})")
-        if value != option.current_value:
-            options = (await conn.set_config_option(option.id, session_id, value)).config_options
-            offered = replace(offered, config_options=list(options))
-            option = _select(options, "mode") or option
-        return offered, f"the agent runs in mode {_named(option)} (session/set_config_option)"
-    if modes is None:
-        raise _refused(f"the agent offers no modes to choose, so mode {asked!r} cannot be set")
-    folded = asked.casefold()
-    available = modes.available_modes
-    found = next((m.id for m in available if folded in (m.id.casefold(), m.name.casefold())), None)
+    listed = choosable(offered, "mode")
+    offers = ", ".join(inert(value) for value, _ in listed.values)
+    asked = want.mode
+    if not listed.values:
+        if asked is None:
+            unset = "lfg sets none, and what it does without asking is its own"
+            return offered, f"{agent} offers no modes: {unset}"
+        raise _refused(f"{agent} offers no modes, so mode {asked!r} ({want.why}) cannot be set")
+    if asked is None:
+        if not any(value == ASKING_MODE for value, _ in listed.values):
+            current = inert(listed.current or "none")
+            return offered, (
+                f"{agent} runs in its own mode {current}: {want.why} and it offers no {ASKING_MODE!r} "
+                f"(it offers {offers}); set the ticket's mode, or the provider's mode"
+            )
+        asked, want = ASKING_MODE, replace(want, why=f"{want.why}: {ASKING_MODE!r}, which asks you")
+    found = _match([schema.SessionConfigSelectOption(value=v, name=n) for v, n in listed.values], asked)
     if found is None:
-        offers = ", ".join(inert(m.id) for m in modes.available_modes)
-        raise _refused(f"the agent offers no mode {asked!r} (it offers {offers})")
-    if found != modes.current_mode_id:
-        await conn.set_session_mode(session_id=session_id, mode_id=found)
+        raise _refused(f"{agent} offers no mode {asked!r} ({want.why}); it offers {offers}")
+    mode_said()  # what it said before lfg asks is not its answer
+    try:
+        if option is not None:
+            options = (await conn.set_config_option(option.id, session_id, found)).config_options
+            answered = _select(options, "mode")
+            if answered is not None:
+                offered, option = replace(offered, config_options=list(options)), answered
+            reported = mode_said() or (answered.current_value if answered is not None else found)
+            how = "session/set_config_option"
+        else:
+            assert modes is not None
+            await conn.set_session_mode(session_id=session_id, mode_id=found)
+            reported, how = mode_said() or found, "session/set_mode"
+    except acp.RequestError as exc:
+        raise _refused(
+            f"{agent} refused mode {found!r} ({want.why}): {said(exc)}; it offers {offers}"
+        ) from None
+    if reported != found:
+        raise _refused(
+            f"{agent} did not take mode {found!r} ({want.why}): it reports mode {inert(reported)!r}; "
+            f"it offers {offers}"
+        )
+    if option is not None:
+        option = option.model_copy(update={"current_value": found})
+        options = [option if _is(o, option) else o for o in offered.config_options]
+        offered = replace(offered, config_options=options)
+    if modes is not None:
         offered = replace(offered, modes=modes.model_copy(update={"current_mode_id": found}))
-    return offered, f"the agent runs in mode {inert(found)} (session/set_mode)"
+    name = next((n for v, n in listed.values if v == found), found)
+    shown = inert(found if name == found else f"{name} ({found})")
+    return offered, f"the agent runs in mode {shown}, {want.why} ({how})"
+
+
+def _is(option: Any, mode: schema.SessionConfigOptionSelect) -> bool:
+    return isinstance(option, schema.SessionConfigOptionSelect) and option.id == mode.id
 
 
 async def _model(

@@ -89,6 +89,7 @@ class AgentClient:
         self._approved_edits: set[tuple[str, str]] = set()
         self._approved_commands: set[str] = set()
         self._terminal_asks = itertools.count(1)
+        self._mode_reported: str | None = None
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
@@ -116,7 +117,23 @@ class AgentClient:
             return
         update = session_update(params)
         if update is not None:
+            self._note_mode(update)
             self.inbox.put_nowait(update)
+
+    def _note_mode(self, update: Any) -> None:
+        """Keep the mode the agent reports of itself, as it arrives: lfg reads it back after it sets
+        one (`mode_said`), before the inbox is streamed."""
+        if isinstance(update, schema.CurrentModeUpdate):
+            self._mode_reported = update.current_mode_id
+        elif isinstance(update, schema.ConfigOptionUpdate):
+            for option in update.config_options:
+                if isinstance(option, schema.SessionConfigOptionSelect) and option.category == "mode":
+                    self._mode_reported = option.current_value
+
+    def mode_said(self) -> str | None:
+        """Takes the mode the agent reported since the last call (None: none): see `choices.ModeSaid`."""
+        reported, self._mode_reported = self._mode_reported, None
+        return reported
 
     async def caught_up(self) -> None:
         """Wait until everything the agent sent before now has been streamed (shown and recorded)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from acp import schema
 
+from lfgtui import __version__
 from lfgtui.events import AgentDetails
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.run.agents.login import (
@@ -22,7 +23,7 @@ from lfgtui.run.agents.login import (
     offered_methods,
     usable_method,
 )
-from lfgtui.sim.acp_agent import KEY_ENV
+from lfgtui.sim.acp_agent import AGENT_NAME, KEY_ENV
 from tests.support.lfg import Lfg, ending, of, text
 from tests.support.recording import load_recorded
 
@@ -110,7 +111,9 @@ def test_the_tickets_model_and_mode_reach_the_agent_as_session_config_options(lf
     code, events, stderr = lfg.run(tickets, "--no-history")
     assert code == 0, stderr
     assert text(events, "a").startswith("(the sim agent runs model smart in mode plan)")
-    assert "the agent runs in mode Plan (plan) (session/set_config_option)" in notes(events)
+    assert "the agent runs in mode Plan (plan), the ticket's mode (session/set_config_option)" in notes(
+        events
+    )
     assert "the agent runs model Smart (smart) (session/set_config_option)" in notes(events)
 
 
@@ -128,7 +131,7 @@ def test_a_mode_reaches_an_agent_that_offers_only_the_older_session_modes(lfg: L
     code, events, stderr = lfg.run(lfg.tickets(TICKET + 'mode = "Plan"\n'), "--no-history")
     assert code == 0, stderr
     assert text(events, "a").startswith("(the sim agent runs model (none chosen) in mode plan)")
-    assert "the agent runs in mode plan (session/set_mode)" in notes(events)
+    assert "the agent runs in mode Plan (plan), the ticket's mode (session/set_mode)" in notes(events)
 
 
 def test_a_model_reaches_an_agent_that_offers_only_the_older_session_models(lfg: Lfg) -> None:
@@ -193,7 +196,10 @@ def test_a_model_or_mode_the_agent_does_not_offer_fails_naming_those_it_does(lfg
     code, events, _ = lfg.run(lfg.tickets(TICKET + 'mode = "yolo"\n'), "--no-history")
     error = ending(events, "a")["error"]
     assert code == 1 and error["kind"] == "not_found"
-    assert error["message"] == "the agent offers no mode 'yolo' (it offers default, plan)"
+    assert error["message"] == (
+        f"the agent of provider agent ({AGENT_NAME} {__version__}) offers no mode 'yolo' "
+        "(the ticket's mode); it offers default, plan"
+    )
 
 
 def test_a_model_nothing_can_carry_is_said_not_to_reach_the_agent(lfg: Lfg) -> None:
