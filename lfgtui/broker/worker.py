@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -35,15 +36,18 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
+from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.broker.ownership import Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
+from lfgtui.cost import prices
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.registry import sim_path
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Earlier
 from lfgtui.run.scheduler import Run
@@ -182,6 +186,8 @@ class BrokerWorker:
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self.ownership = Ownership(redis, GROUP, options.name)
+        self.clock = LeaseClock(broker, options.name)
+        """Where leases are renewed: not on this loop, which the attempts may hold."""
         self._announced = asyncio.Event()
         """Set once its presence is on the broker."""
         self._claim_after = 0.0
@@ -193,9 +199,9 @@ class BrokerWorker:
         """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
         await self._groups()
         presence = asyncio.create_task(self._present(), name="presence")
-        warming = asyncio.create_task(self._warm(), name="warm providers")
         failures = 0
         try:
+            await self._warm()
             while True:
                 raise_swallowed_cancel()
                 slots = await self._free_slots()
@@ -219,8 +225,9 @@ class BrokerWorker:
                 self._release(slots - len(taken))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
-            if not await stop([presence, warming, *self.running.values()], within_s):
+            if not await stop([presence, *self.running.values()], within_s):
                 self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
+            await self.clock.aclose()
             with contextlib.suppress(Exception):
                 await self._absent()
 
@@ -563,8 +570,14 @@ class BrokerWorker:
         )
 
     async def _lease(self, holding: Holding) -> None:
-        """Renew the lease every `RENEW_EVERY` of it, while this worker holds the entry (checked and
-        renewed in one step); stop the attempt once it does not. A renewal that fails is tried again
+        """Renew the lease every `RENEW_EVERY` of it, on the lease clock, while this worker holds the
+        entry; stop the attempt once it does not."""
+        loop = asyncio.get_running_loop()
+        await self.clock.run(lambda ownership: self._renew(holding, ownership, loop))
+
+    async def _renew(self, holding: Holding, ownership: Ownership, loop: asyncio.AbstractEventLoop) -> None:
+        """The lease's renewals, on the lease clock's loop (each checked and renewed in one step):
+        whatever holds the worker's `loop` does not hold them. A renewal that fails is tried again
         soon, so that one comes right after the broker is back, before other workers take entries
         over (see `_claim_after`)."""
         taken, failures = holding.taken, 0
@@ -572,7 +585,7 @@ class BrokerWorker:
             await asyncio.sleep(self.lease_s * RENEW_EVERY)
             asked = time.monotonic()
             try:
-                mine = await self.ownership.renew(taken.stream, taken.entry)
+                mine = await ownership.renew(taken.stream, taken.entry)
             except Exception as exc:
                 failures += 1
                 consequence = "the lease waits for it; the attempt goes on until the lease would lapse"
@@ -581,9 +594,9 @@ class BrokerWorker:
             raise_swallowed_cancel()
             failures = 0
             if not mine:
-                self._lose(holding)
+                loop.call_soon_threadsafe(self._lose, holding)
                 return
-            holding.renewed = max(holding.renewed, asked)
+            holding.renewed = max(holding.renewed, asked)  # read by `_fence` on the worker's loop
 
     def _lose(self, holding: Holding) -> None:
         """Another worker holds the entry (or the broker lost it): stop the attempt here."""
@@ -664,11 +677,30 @@ class BrokerWorker:
                     run.approvals.answer(ticket_id, command.call_id, command.allowed, command.by)
 
     async def _warm(self) -> None:
-        """Make its providers ready (their SDKs imported, the sim started) once it is on the broker:
-        else the first attempts it takes, a dead worker's all at once, wait seconds on that; and
-        before it is on the broker, a coordinator that looks would find no worker."""
+        """Make its providers ready (their SDKs and the sim imported in a thread, the price table read,
+        the adapters made, the sim started) before it reads any work, once it is on the broker (else a
+        coordinator that looks would find no worker): on a busy machine that takes seconds, which
+        the first attempts it takes would otherwise wait, their leases running."""
         await self._announced.wait()
-        await self.providers.warm(self.serves)
+        started = time.monotonic()
+        configs = [self.providers.configs[name] for name in self.serves]
+        modules = {kind.adapter.partition(":")[0] for c in configs if (kind := kind_of(c)).adapter}
+        if any(sim_path(c) is not None for c in configs):
+            modules.add("lfgtui.sim.server")
+        if any(kind_of(c).coding_agent for c in configs):
+            modules |= {"lfgtui.run.agents.attempt", "lfgtui.worktrees.tree", "lfgtui.worktrees.diff_watch"}
+        for module in sorted(modules):
+            with contextlib.suppress(ImportError):  # said by the attempt that needs it
+                await asyncio.to_thread(importlib.import_module, module)
+        await asyncio.to_thread(prices.load)
+        for name, config in zip(self.serves, configs, strict=True):
+            if kind_of(config).coding_agent:
+                continue
+            try:
+                await self.providers.get(name)
+            except Exception as exc:  # left for its tickets to say
+                self.said(f"provider {name} could not be made ready ({exc}): its tickets will say so")
+        self.said(f"worker {self.options.name} is ready ({time.monotonic() - started:.1f} s): taking work")
 
     async def _present(self) -> None:
         """Say on the broker that this worker is here and what it serves, every third of a lease."""
