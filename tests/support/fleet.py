@@ -63,6 +63,10 @@ class Fleet:
     def said(self, name: str) -> str:
         return self.log(name).read_text()
 
+    def ready(self, name: str) -> bool:
+        """Whether worker `name` said it is ready (its providers warm): it reads work from then on."""
+        return f"worker {name} is ready" in self.said(name)
+
     def stop(self) -> None:
         for process in self.workers.values():
             if process.poll() is None:
