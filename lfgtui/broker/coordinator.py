@@ -33,7 +33,8 @@ why, and it takes no follow-up (what was lost is not made up).
 
 A work entry the broker lost before any worker ended its attempt (a redis-server restarted without
 persistence, FLUSHALL, a failover to a replica that lacked it, eviction) is noticed by the feed, which
-looks at least once a lease whether each waiting attempt's entry is still there (`LostEntry`): the
+waits at most a quarter lease per read and looks every three quarters of one whether each waiting
+attempt's entry is still there (`LostEntry`, `FEED_WAIT`), so within a lease of the loss: the
 attempt ends `interrupted`, saying so, and the ticket is enqueued again as the next attempt, so a
 broker that lost everything mid-run ends with every ticket run, never a run waiting forever.
 
@@ -100,6 +101,11 @@ ENDS_EVERY_S = 1.0
 WORKERS_KEPT_S = 2.0
 """How long the workers' presence, once read, answers `unserved` and `present`: every enqueue asks,
 and a read costs a round trip and a hash of every live worker."""
+FEED_WAIT = 0.25
+"""The run's feed waits at most this much of a lease for the next entry (and the read that caught up
+with the stream looks for recorded ends and lost entries): with the entries looked at every
+`1 - FEED_WAIT` of a lease, an entry the broker lost is noticed, and its ticket enqueued again,
+within a lease of the loss, however quiet the stream."""
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -169,7 +175,8 @@ class Dispatch:
         """Follow the run's event stream (the run is registered on the broker already); `said` hears
         what goes wrong on the way."""
         self.run_id, self.said = run_id, said
-        attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS)
+        block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
+        attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         await attachment.describe()
         self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")
 
@@ -196,7 +203,7 @@ class Dispatch:
         self._ends_read, works = self.clock(), dict(self._works)
         fields = [ended_field(ticket_id, work) for ticket_id, work in works.items()]
         looked = {t: w for t, w in works.items() if w in self._streams}
-        if self.clock() - self._entries_read < self.broker.settings.lease_s:
+        if self.clock() - self._entries_read < self.broker.settings.lease_s * (1 - FEED_WAIT):
             looked = {}
         pipe = self.redis.pipeline(transaction=False)
         for work in looked.values():  # before the ends: a worker deletes an entry as it records its end
