@@ -405,6 +405,30 @@ class BrokerWorker:
         )
         return None if value is None else AttemptEnd.read(value)
 
+    async def _run_refused(self, item: WorkItem) -> str | None:
+        """Why an entry's run is not one to run work for: no coordinator enqueued the ticket in it
+        (its work index, written with every entry it enqueues, has no entry of the ticket: a run
+        that does not exist, or whose keys expired), or the run ended (nobody follows its events)."""
+        index, run = self.layout.work_index(item.run_id), self.layout.run(item.run_id)
+
+        async def ask() -> list[object]:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hexists(index, item.ticket.id)
+            pipe.hget(run, "ended")
+            return await pipe.execute()
+
+        indexed, ended = await until_answered(
+            ask, self.explain, self.said, "starting an attempt waits for it"
+        )
+        if not indexed:
+            return (
+                f"no coordinator of run {item.run_id} enqueued {item.ticket.id!r:.60} (no such run on the "
+                "broker, or its keys expired)"
+            )
+        if ended is not None:
+            return f"run {item.run_id} has ended: nobody follows its events"
+        return None
+
     async def _run_held(self, holding: Holding) -> bool:
         """Run the entry's attempt, and wrap it up once it ended; True when the entry is done with
         without running (to acknowledge)."""
@@ -414,6 +438,9 @@ class BrokerWorker:
             self._check_provider(item, taken.stream)
         except WorkError as exc:
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
+            return True
+        if (refused := await self._run_refused(item)) is not None:
+            self.said(f"dropped entry {taken.entry} of {taken.stream}: {refused}")
             return True
         attempt = item.attempt + taken.deliveries - 1
         if (ended := await self._ended_before(item, taken.entry)) is not None:
