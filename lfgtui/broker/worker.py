@@ -8,10 +8,15 @@ at a time; it notes in the run's `ran` hash which attempts it took. Each attempt
 runs in a `Run` of its own (the ticket, and the tickets it depends on as done with the answers the
 coordinator sent), whose events the worker's publisher of that run (one for all the attempts of the
 run it runs at once, broker/publishers.py) adds to the run's event stream. While it runs the
-worker renews its lease on the entry (`XCLAIM … JUSTID`) and follows the run's control stream from
+worker renews its lease on the entry (`XCLAIM … JUSTID`), on a lease clock its attempts cannot hold
+up (broker/lease_clock.py), and follows the run's control stream from
 the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
 the broker, it acknowledges the entry. Entries whose lease lapsed (their worker was killed) are taken
 over, as many at once as it has free slots (broker/ownership.py), and run as their next attempts.
+
+A worker reads no work until its providers are warm (`_warm`): their imports, done in a thread,
+take seconds on a busy machine, which its first attempts would otherwise wait with their leases
+running.
 
 A provider this worker lacks (not in its config, no key, its agent not installed) is not read at
 all, and the worker's presence (`PREFIX:worker:NAME`) says why, which the coordinator repeats in
