@@ -444,15 +444,15 @@ class BrokerWorker:
         except WorkError as exc:
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
             return True
-        if (refused := await self._run_refused(item)) is not None:
-            self.said(f"dropped entry {taken.entry} of {taken.stream}: {refused}")
-            return True
         attempt = item.attempt + taken.deliveries - 1
         if (ended := await self._ended_before(item, taken.entry)) is not None:
             self.said(
                 f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
                 f"({ended.outcome}) on a worker stopped before it acknowledged it: not running it again"
             )
+            return True
+        if (refused := await self._run_refused(item)) is not None:  # after: an ended one says so
+            self.said(f"dropped entry {taken.entry} of {taken.stream}: {refused}")
             return True
         control = self.layout.control(item.run_id)
         since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
