@@ -20,6 +20,11 @@ control stream, which the worker holding the ticket reads. When a worker dies it
 another worker takes the ticket over as the next attempt, and the run records the earlier one
 `interrupted` with what arrived.
 
+Events of an attempt that never reached the coordinator (trimmed, or lost by a broker that restarted
+without persistence) are counted as every watcher counts them (broker/gaps.py): the attempt says what
+it lost, its NDJSON end is `partial`, and when it completed, the tickets that depend on it fail saying
+why and it takes no follow-up.
+
 An attempt whose end the broker trimmed from the run's event stream before the coordinator read it
 (`[broker] max_len`, a coordinator that fell behind) ends as its worker recorded it apart from the
 stream (`AttemptEnd`), which the feed looks for while attempts wait: the pane says how many of its
@@ -28,7 +33,8 @@ why, and it takes no follow-up (what was lost is not made up).
 
 A work entry the broker lost before any worker ended its attempt (a redis-server restarted without
 persistence, FLUSHALL, a failover to a replica that lacked it, eviction) is noticed by the feed, which
-looks at least once a lease whether each waiting attempt's entry is still there (`LostEntry`): the
+waits at most a quarter lease per read and looks every three quarters of one whether each waiting
+attempt's entry is still there (`LostEntry`, `FEED_WAIT`), so within a lease of the loss: the
 attempt ends `interrupted`, saying so, and the ticket is enqueued again as the next attempt, so a
 broker that lost everything mid-run ends with every ticket run, never a run waiting forever.
 
@@ -48,6 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import explain, until_answered
+from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkItem, ended_field, relative_to
@@ -94,6 +101,11 @@ ENDS_EVERY_S = 1.0
 WORKERS_KEPT_S = 2.0
 """How long the workers' presence, once read, answers `unserved` and `present`: every enqueue asks,
 and a read costs a round trip and a hash of every live worker."""
+FEED_WAIT = 0.25
+"""The run's feed waits at most this much of a lease for the next entry (and the read that caught up
+with the stream looks for recorded ends and lost entries): with the entries looked at every
+`1 - FEED_WAIT` of a lease, an entry the broker lost is noticed, and its ticket enqueued again,
+within a lease of the loss, however quiet the stream."""
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -104,6 +116,11 @@ class LostEntry:
     """The broker no longer has the work entry a ticket's attempt waits for, nor a recorded end of it."""
 
     work: str
+
+
+Arrived = Event | AttemptEnd | LostEntry | Lost
+"""What the feed hands the ticket that waits: its events, the end its worker recorded apart, that the
+broker lost its work entry, or that events of an attempt never reached this coordinator."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +149,7 @@ class Dispatch:
     said: Callable[[str], None] = field(default=print, init=False)
     layout: Layout = field(init=False)
     work_index: WorkIndex = field(init=False)
-    _waiting: dict[str, asyncio.Queue[Event | AttemptEnd | LostEntry]] = field(
-        default_factory=dict, init=False
-    )
+    _waiting: dict[str, asyncio.Queue[Arrived]] = field(default_factory=dict, init=False)
     _works: dict[str, str] = field(default_factory=dict, init=False)
     """The work entry of each ticket's attempt that waits."""
     _streams: dict[str, str] = field(default_factory=dict, init=False)
@@ -149,6 +164,8 @@ class Dispatch:
     _workers: tuple[float, list[WorkerPresence]] | None = field(default=None, init=False)
     """The workers' presence as last read, and when (on `clock`)."""
     _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    lost_to: list[Callable[[Lost], None]] = field(default_factory=list, init=False)
+    """Who else hears what the feed lost, as a watcher hears it (the NDJSON printer's `gap`)."""
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
@@ -158,7 +175,8 @@ class Dispatch:
         """Follow the run's event stream (the run is registered on the broker already); `said` hears
         what goes wrong on the way."""
         self.run_id, self.said = run_id, said
-        attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS)
+        block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
+        attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         await attachment.describe()
         self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")
 
@@ -168,7 +186,7 @@ class Dispatch:
                 self.said(f"the run's events from the broker: {state}")
 
         try:
-            await attachment.follow(self._route, said, self._caught_up)
+            await attachment.follow(self._route, said, self._caught_up, self._lost)
         finally:
             await attachment.aclose()
 
@@ -185,7 +203,7 @@ class Dispatch:
         self._ends_read, works = self.clock(), dict(self._works)
         fields = [ended_field(ticket_id, work) for ticket_id, work in works.items()]
         looked = {t: w for t, w in works.items() if w in self._streams}
-        if self.clock() - self._entries_read < self.broker.settings.lease_s:
+        if self.clock() - self._entries_read < self.broker.settings.lease_s * (1 - FEED_WAIT):
             looked = {}
         pipe = self.redis.pipeline(transaction=False)
         for work in looked.values():  # before the ends: a worker deletes an entry as it records its end
@@ -212,7 +230,15 @@ class Dispatch:
         if queue is not None:
             queue.put_nowait(event)
 
-    def wait_for(self, ticket_id: str) -> asyncio.Queue[Event | AttemptEnd | LostEntry]:
+    def _lost(self, lost: Lost) -> None:
+        """What the feed will never get, counted as every watcher counts it (broker/gaps.py): an
+        attempt's lost events go to the ticket waiting for them, before the events read after them."""
+        if lost.ticket is not None and (queue := self._waiting.get(lost.ticket)) is not None:
+            queue.put_nowait(lost)
+        for hear in self.lost_to:
+            hear(lost)
+
+    def wait_for(self, ticket_id: str) -> asyncio.Queue[Arrived]:
         """The events of a ticket's attempts from now on (or from when it was first asked for, by an
         adopted attempt before the feed starts), until `done_with`; and, once `expect` named its work
         entry, the end its worker recorded when the stream lost its own."""
@@ -388,9 +414,9 @@ class BrokerRunner:
         self._adopting = {ticket_id: work for ticket_id, work in self.reopened.items() if work is not None}
         for ticket_id in self._adopting:  # their events kept from the feed's start, which may come first
             self.dispatch.wait_for(ticket_id)
-        self.answer_lost: set[str] = set()
-        """Tickets whose latest attempt completed but lost events (maybe of its answer) to the broker's
-        trimming: what depends on them fails, saying so."""
+        self.answer_lost: dict[str, str] = {}
+        """Tickets whose latest attempt completed but lost events (maybe of its answer) on the broker,
+        and how: what depends on them fails, saying so."""
 
     def published(self, publisher: Publisher) -> Sink:
         """The run's sink that publishes what the run says itself; the events of attempts a worker ran
@@ -409,9 +435,13 @@ class BrokerRunner:
         approvals = attempt.run.approvals
         assert isinstance(approvals, ForwardedApprovals)
         if lost := [d for d in ticket.depends_on if d in self.answer_lost and state.follow_up is None]:
+            why = (
+                "; ".join(f"{d}: {self.answer_lost[d]}" for d in lost)
+                if len(lost) > 1
+                else self.answer_lost[lost[0]]
+            )
             message = (
-                f"the answer of {', '.join(lost)} is not whole here (the broker trimmed some of its events "
-                "before this coordinator read them, see [broker] max_len): its prompt cannot be filled in"
+                f"the answer of {', '.join(lost)} is not whole here ({why}): its prompt cannot be filled in"
             )
             attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.CONNECTION, message))
             return
@@ -425,8 +455,13 @@ class BrokerRunner:
             self.dispatch.expect(ticket.id, work)
             conversation = self._transcribe(state)
             seen = 0  # the worker's events of the attempt delivered here
+            cut: dict[int, list[Lost]] = {}  # what never reached this coordinator, by attempt
             while True:
                 event = await events.get()
+                if isinstance(event, Lost):
+                    if event.attempt is not None:
+                        cut.setdefault(event.attempt, []).append(event)
+                    continue
                 if isinstance(event, LostEntry):
                     if event.work == work:
                         ev, seen = self._next_attempt(attempt, self._lost(work, attempt.number + 1)), 0
@@ -454,6 +489,8 @@ class BrokerRunner:
                 seen += 1
                 approvals.note(event)
                 conversation.add(event)
+                if isinstance(event, AttemptEnded) and event.attempt in cut:
+                    self._cut(attempt, event, cut[event.attempt])
                 attempt.emit(ev.adopt(observed(event)))
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
@@ -514,7 +551,10 @@ class BrokerRunner:
             f"{end.outcome} after {tokens}"
         )
         if end.outcome is Outcome.COMPLETED and lost > 1:
-            self.answer_lost.add(attempt.ticket.id)
+            self.answer_lost[attempt.ticket.id] = (
+                "the broker trimmed some of its events before this coordinator read them, "
+                "see [broker] max_len"
+            )
             attempt.state.transcript = []  # no follow-up of a conversation that lacks part of it
             message += (
                 ": its answer here lacks what was trimmed, so the tickets that depend on it fail "
@@ -522,6 +562,25 @@ class BrokerRunner:
             )
         attempt.say(Status, message=message)
         attempt.say(AttemptEnded, outcome=end.outcome, error=end.error)
+
+    def _cut(self, attempt: Attempt, end: AttemptEnded, lost: list[Lost]) -> None:
+        """Before the end of an attempt some of whose events never reached this coordinator: say what
+        it lost (as a watcher's pane does), and when it completed, that its answer here is not whole:
+        the tickets that depend on it fail, and it takes no follow-up (what was lost is not made up)."""
+        for one in lost:
+            attempt.say(Status, message=one.text("this coordinator"))
+        if end.outcome is not Outcome.COMPLETED:
+            return
+        count = sum(one.events or 0 for one in lost)
+        causes = "; ".join(dict.fromkeys(one.cause("this coordinator") for one in lost))
+        self.answer_lost[attempt.ticket.id] = (
+            f"{plural(count, 'event')} of it never reached this coordinator: {causes}"
+        )
+        attempt.state.transcript = []
+        whole = (
+            "its answer here is not whole, so the tickets that depend on it fail and it takes no follow-up"
+        )
+        attempt.say(Status, message=whole)
 
     @staticmethod
     def _continuing(state: TicketState) -> tuple[tuple[Message, ...], str | None, int | None, str | None]:

@@ -53,18 +53,23 @@ class Lost:
             "before_first_read": self.before_first_read,
         }
 
-    def text(self) -> str:
-        """What an affected ticket's pane says (of the attempt; the ticket's id is the pane's)."""
+    def text(self, reader: str = "this watcher") -> str:
+        """What an affected ticket's pane says (of the attempt; the ticket's id is the pane's), or the
+        coordinator's history (`reader`: "this coordinator")."""
         which = f"{self.first_seq} to {self.last_seq}" if self.first_seq != self.last_seq else self.first_seq
-        cause = (
-            "the broker trimmed them before this watcher read them ([broker] max_len)"
-            if self.why == TRIMMED
-            else "its publisher dropped them while the broker was away"
-        )
         return (
-            f"lost {plural(self.events or 0, 'event')} of attempt {self.attempt} (seq {which}): {cause}; "
-            "what shows here is not whole"
+            f"lost {plural(self.events or 0, 'event')} of attempt {self.attempt} (seq {which}): "
+            f"{self.cause(reader)}; what shows here is not whole"
         )
+
+    def cause(self, reader: str = "this watcher") -> str:
+        """Why `reader` never got them."""
+        if self.why == TRIMMED:
+            return (
+                f"the broker trimmed or lost them before {reader} read them ([broker] max_len, or a broker "
+                "that restarted without persistence, was flushed or failed over)"
+            )
+        return "its publisher dropped them while the broker was away"
 
 
 @dataclass

@@ -20,6 +20,7 @@ lfg made, every number and text has a bound, and the worker says what it refused
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,7 @@ class WorkItem:
 
     @classmethod
     def read(cls, fields: dict[bytes, bytes]) -> WorkItem:
-        data = loads(fields.get(b"data"))
+        data = _object(fields.get(b"data"), "work entry")
         run_id, attempt, outputs = data.get("run"), data.get("attempt"), data.get("outputs")
         if not isinstance(run_id, str) or not ID_FORM.fullmatch(run_id):
             raise WorkError(f"the work entry's run is not a run id lfg makes: {run_id!r:.40}")
@@ -256,6 +257,19 @@ class AttemptEnd:
             return None
         estimated = data.get("cost_estimated") is True
         return cls(ticket, attempt, outcome, info, events, inputs, outputs, cost, estimated)
+
+
+def _object(value: bytes | None, what: str) -> dict[str, Any]:
+    """An entry's `data` as a JSON object, or `WorkError` saying what it is instead."""
+    if value is None:
+        raise WorkError(f"the {what} has no data field")
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError):
+        raise WorkError(f"the {what}'s data is not JSON") from None
+    if not isinstance(data, dict):
+        raise WorkError(f"the {what}'s data is not a JSON object but {type(data).__name__}")
+    return data
 
 
 def ended_field(ticket_id: str, entry: str) -> str:

@@ -8,10 +8,15 @@ at a time; it notes in the run's `ran` hash which attempts it took. Each attempt
 runs in a `Run` of its own (the ticket, and the tickets it depends on as done with the answers the
 coordinator sent), whose events the worker's publisher of that run (one for all the attempts of the
 run it runs at once, broker/publishers.py) adds to the run's event stream. While it runs the
-worker renews its lease on the entry (`XCLAIM … JUSTID`) and follows the run's control stream from
+worker renews its lease on the entry (`XCLAIM … JUSTID`), on a lease clock its attempts cannot hold
+up (broker/lease_clock.py), and follows the run's control stream from
 the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
 the broker, it acknowledges the entry. Entries whose lease lapsed (their worker was killed) are taken
 over, as many at once as it has free slots (broker/ownership.py), and run as their next attempts.
+
+A worker reads no work until its providers are warm (`_warm`): their imports, done in a thread,
+take seconds on a busy machine, which its first attempts would otherwise wait with their leases
+running.
 
 A provider this worker lacks (not in its config, no key, its agent not installed) is not read at
 all, and the worker's presence (`PREFIX:worker:NAME`) says why, which the coordinator repeats in
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -35,15 +41,18 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
+from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.broker.ownership import Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
+from lfgtui.cost import prices
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.registry import sim_path
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Earlier
 from lfgtui.run.scheduler import Run
@@ -182,6 +191,8 @@ class BrokerWorker:
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self.ownership = Ownership(redis, GROUP, options.name)
+        self.clock = LeaseClock(broker, options.name)
+        """Where leases are renewed: not on this loop, which the attempts may hold."""
         self._announced = asyncio.Event()
         """Set once its presence is on the broker."""
         self._claim_after = 0.0
@@ -193,9 +204,9 @@ class BrokerWorker:
         """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
         await self._groups()
         presence = asyncio.create_task(self._present(), name="presence")
-        warming = asyncio.create_task(self._warm(), name="warm providers")
         failures = 0
         try:
+            await self._warm()
             while True:
                 raise_swallowed_cancel()
                 slots = await self._free_slots()
@@ -219,8 +230,9 @@ class BrokerWorker:
                 self._release(slots - len(taken))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
-            if not await stop([presence, warming, *self.running.values()], within_s):
+            if not await stop([presence, *self.running.values()], within_s):
                 self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
+            await self.clock.aclose()
             with contextlib.suppress(Exception):
                 await self._absent()
 
@@ -398,6 +410,30 @@ class BrokerWorker:
         )
         return None if value is None else AttemptEnd.read(value)
 
+    async def _run_refused(self, item: WorkItem) -> str | None:
+        """Why an entry's run is not one to run work for: no coordinator enqueued the ticket in it
+        (its work index, written with every entry it enqueues, has no entry of the ticket: a run
+        that does not exist, or whose keys expired), or the run ended (nobody follows its events)."""
+        index, run = self.layout.work_index(item.run_id), self.layout.run(item.run_id)
+
+        async def ask() -> list[object]:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hexists(index, item.ticket.id)
+            pipe.hget(run, "ended")
+            return await pipe.execute()
+
+        indexed, ended = await until_answered(
+            ask, self.explain, self.said, "starting an attempt waits for it"
+        )
+        if not indexed:
+            return (
+                f"no coordinator of run {item.run_id} enqueued {item.ticket.id!r:.60} (no such run on the "
+                "broker, or its keys expired)"
+            )
+        if ended is not None:
+            return f"run {item.run_id} has ended: nobody follows its events"
+        return None
+
     async def _run_held(self, holding: Holding) -> bool:
         """Run the entry's attempt, and wrap it up once it ended; True when the entry is done with
         without running (to acknowledge)."""
@@ -414,6 +450,9 @@ class BrokerWorker:
                 f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
                 f"({ended.outcome}) on a worker stopped before it acknowledged it: not running it again"
             )
+            return True
+        if (refused := await self._run_refused(item)) is not None:  # after: an ended one says so
+            self.said(f"dropped entry {taken.entry} of {taken.stream}: {refused}")
             return True
         control = self.layout.control(item.run_id)
         since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
@@ -563,8 +602,14 @@ class BrokerWorker:
         )
 
     async def _lease(self, holding: Holding) -> None:
-        """Renew the lease every `RENEW_EVERY` of it, while this worker holds the entry (checked and
-        renewed in one step); stop the attempt once it does not. A renewal that fails is tried again
+        """Renew the lease every `RENEW_EVERY` of it, on the lease clock, while this worker holds the
+        entry; stop the attempt once it does not."""
+        loop = asyncio.get_running_loop()
+        await self.clock.run(lambda ownership: self._renew(holding, ownership, loop))
+
+    async def _renew(self, holding: Holding, ownership: Ownership, loop: asyncio.AbstractEventLoop) -> None:
+        """The lease's renewals, on the lease clock's loop (each checked and renewed in one step):
+        whatever holds the worker's `loop` does not hold them. A renewal that fails is tried again
         soon, so that one comes right after the broker is back, before other workers take entries
         over (see `_claim_after`)."""
         taken, failures = holding.taken, 0
@@ -572,7 +617,7 @@ class BrokerWorker:
             await asyncio.sleep(self.lease_s * RENEW_EVERY)
             asked = time.monotonic()
             try:
-                mine = await self.ownership.renew(taken.stream, taken.entry)
+                mine = await ownership.renew(taken.stream, taken.entry)
             except Exception as exc:
                 failures += 1
                 consequence = "the lease waits for it; the attempt goes on until the lease would lapse"
@@ -581,9 +626,9 @@ class BrokerWorker:
             raise_swallowed_cancel()
             failures = 0
             if not mine:
-                self._lose(holding)
+                loop.call_soon_threadsafe(self._lose, holding)
                 return
-            holding.renewed = max(holding.renewed, asked)
+            holding.renewed = max(holding.renewed, asked)  # read by `_fence` on the worker's loop
 
     def _lose(self, holding: Holding) -> None:
         """Another worker holds the entry (or the broker lost it): stop the attempt here."""
@@ -664,11 +709,30 @@ class BrokerWorker:
                     run.approvals.answer(ticket_id, command.call_id, command.allowed, command.by)
 
     async def _warm(self) -> None:
-        """Make its providers ready (their SDKs imported, the sim started) once it is on the broker:
-        else the first attempts it takes, a dead worker's all at once, wait seconds on that; and
-        before it is on the broker, a coordinator that looks would find no worker."""
+        """Make its providers ready (their SDKs and the sim imported in a thread, the price table read,
+        the adapters made, the sim started) before it reads any work, once it is on the broker (else a
+        coordinator that looks would find no worker): on a busy machine that takes seconds, which
+        the first attempts it takes would otherwise wait, their leases running."""
         await self._announced.wait()
-        await self.providers.warm(self.serves)
+        started = time.monotonic()
+        configs = [self.providers.configs[name] for name in self.serves]
+        modules = {kind.adapter.partition(":")[0] for c in configs if (kind := kind_of(c)).adapter}
+        if any(sim_path(c) is not None for c in configs):
+            modules.add("lfgtui.sim.server")
+        if any(kind_of(c).coding_agent for c in configs):
+            modules |= {"lfgtui.run.agents.attempt", "lfgtui.worktrees.tree", "lfgtui.worktrees.diff_watch"}
+        for module in sorted(modules):
+            with contextlib.suppress(ImportError):  # said by the attempt that needs it
+                await asyncio.to_thread(importlib.import_module, module)
+        await asyncio.to_thread(prices.load)
+        for name, config in zip(self.serves, configs, strict=True):
+            if kind_of(config).coding_agent:
+                continue
+            try:
+                await self.providers.get(name)
+            except Exception as exc:  # left for its tickets to say
+                self.said(f"provider {name} could not be made ready ({exc}): its tickets will say so")
+        self.said(f"worker {self.options.name} is ready ({time.monotonic() - started:.1f} s): taking work")
 
     async def _present(self) -> None:
         """Say on the broker that this worker is here and what it serves, every third of a lease."""

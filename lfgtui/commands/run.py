@@ -278,6 +278,11 @@ async def run_headless(
     reader = JsonLines(sys.stdout, run.book, t0, attention=attention) if progress is None else progress
     output = UntilClosed(reader, sys.stdout)
     run.sinks.append(output)
+    if isinstance(reader, JsonLines) and outlet is not None and outlet.folder is not None:
+        from lfgtui.broker.coordinator import BrokerRunner
+
+        if isinstance(run.runner, BrokerRunner):  # its `gap` lines and `partial` ends, as a watcher's
+            run.runner.dispatch.lost_to.append(lambda lost: output.write_with(lambda: reader.gap(lost)))
     referee = None
     if any(ticket.check is not None for ticket in tickets):
         from lfgtui.tournament.referee import Referee

@@ -71,8 +71,11 @@ async def workers(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Ca
 
 
 @pytest.fixture
-def worker(workers: Callable[[], BrokerWorker]) -> BrokerWorker:
-    return workers()
+async def worker(workers: Callable[[], BrokerWorker]) -> AsyncIterator[BrokerWorker]:
+    """A worker whose loops a test starts itself (not `serve`): its lease clock closed at the end."""
+    made = workers()
+    yield made
+    await made.clock.aclose()
 
 
 async def test_a_worker_cancelled_at_any_turn_stops_serving_and_its_presence(

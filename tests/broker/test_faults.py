@@ -187,3 +187,22 @@ def test_a_stale_attempts_end_is_not_recorded_once_another_worker_holds_its_entr
     assert not [key for key in admin.scan_iter("lfg:run:*:ended") if admin.hlen(key)], "no end recorded"
     (still,) = admin.xpending_range(STREAM, "workers", "-", "+", 10)
     assert still["consumer"] == b"thief", "not acknowledged by the worker that lost it"
+
+
+def test_the_coordinators_feed_waits_at_most_a_quarter_lease_per_read(fleet: Fleet) -> None:
+    """After each read it looks for recorded ends and, every three quarters of a lease, for lost entries:
+    so a broker that lost an entry has its ticket enqueued again within a lease of the loss, however
+    quiet the stream (issue #55: after `XREAD BLOCK 15000`, 2.6 to 2.8 leases)."""
+    config = fleet.config("[broker]\nlease_s = 40\n", "long.toml")
+    watching = redis.Redis.from_url(fleet.url, socket_timeout=60)  # a bound, not a timing
+    with watching, watching.monitor() as monitor:
+        coordinator = coordinate(fleet, fleet.lfg.tickets(SLOW), config=config)  # no worker: a quiet stream
+        try:
+            for command in monitor.listen():
+                words = command["command"].split()
+                if words[0] == "XREAD" and words[-2].endswith(":events"):
+                    break
+        finally:
+            coordinator.kill()
+            coordinator.communicate(timeout=30)
+    assert words[words.index("BLOCK") + 1] == "10000", words

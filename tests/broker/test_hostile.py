@@ -9,6 +9,7 @@ import json
 
 import redis
 
+from lfgtui.broker.layout import Layout
 from lfgtui.broker.work import WorkItem, relative_to
 from lfgtui.config.load import load_config
 from lfgtui.tickets.load import load_tickets
@@ -74,3 +75,38 @@ def test_hostile_work_entries_are_refused_inert_and_leave_nothing_behind(
     assert len(git(repo, "worktree", "list").splitlines()) == 1, "no worktree left behind"
     code, events, err = finish(coordinate(fleet, fleet.lfg.tickets(TICKET), config=config))
     assert code == 0 and ends(events) == {("t", 1): "completed"}, err
+
+
+def test_entries_that_are_not_json_or_whose_run_is_not_live_are_refused_saying_why(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """Each refused in a line that says what is wrong with it (issue #55: a non-JSON entry was "not a
+    run id lfg makes: None", and a valid entry of a run that does not exist, or has ended, was run
+    and paid for)."""
+    config = fleet.config(STEADY, "worker.toml")
+    plain = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
+    ticket = load_tickets(fleet.lfg.tickets(plain), load_config(config), BUILTIN_TOOLS, env={}).tickets[0]
+    ended = "0123456789ac"
+    layout = Layout()
+    admin.hset(layout.run(ended), mapping={"started": 1.0, "ended": 2.0})
+    admin.hset(layout.work_index(ended), "t", "{}")  # as its coordinator enqueued t, before the run ended
+    for fields in (
+        {"data": b"\xff{not json"},
+        {"data": b"[1, 2]"},
+        {"work": b"{}"},
+        WorkItem(RUN, relative_to(ticket, fleet.lfg.workdir), 1, {}).fields(),
+        WorkItem(ended, relative_to(ticket, fleet.lfg.workdir), 1, {}).fields(),
+    ):
+        admin.xadd("lfg:work:sim", fields)
+    fleet.start("w1", config=config)
+    eventually(lambda: fleet.said("w1").count("dropped entry") == 5)
+    refusals = [line.split(": ", 2)[2] for line in fleet.said("w1").splitlines() if "dropped entry" in line]
+    assert refusals == [
+        "the work entry's data is not JSON",
+        "the work entry's data is not a JSON object but list",
+        "the work entry has no data field",
+        f"no coordinator of run {RUN} enqueued 't' (no such run on the broker, or its keys expired)",
+        f"run {ended} has ended: nobody follows its events",
+    ], refusals
+    assert "took t" not in fleet.said("w1")
+    eventually(lambda: admin.xpending("lfg:work:sim", "workers")["pending"] == 0)

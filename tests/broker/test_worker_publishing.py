@@ -14,6 +14,7 @@ import pytest
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.work import ANSWER, Command, WorkItem, relative_to
+from lfgtui.broker.work_index import WorkIndex
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.config.load import load_config
 from lfgtui.tickets.load import load_tickets
@@ -84,6 +85,12 @@ def work_item(fleet: Fleet, toml: str) -> WorkItem:
     return WorkItem(RUN, relative_to(ticket, fleet.lfg.workdir), 1, {}, askable=True)
 
 
+async def enqueued(work: Any, item: WorkItem) -> str:
+    """Put `item` on the sim's work stream as a coordinator does, indexed in its run."""
+    index = WorkIndex(work, BrokerSettings().max_age_s)
+    return await index.enqueue("lfg:work:sim", LAYOUT.work_index(RUN), item.fields()["data"], item.ticket.id)
+
+
 async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_while_others_publish(
     fleet: Fleet, work: Any
 ) -> None:
@@ -94,10 +101,10 @@ async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_whi
     waits = work_item(
         fleet, '[[ticket]]\nid = "waits"\nprompt = "write"\nmodel = "writer"\ntools = ["write_file"]\n'
     )
-    waiting = (await work.xadd("lfg:work:sim", waits.fields())).decode()
+    waiting = await enqueued(work, waits)
     await until(lambda: f"took waits of run {RUN}" in fleet.said("w1"))
     quick = work_item(fleet, '[[ticket]]\nid = "quick"\nprompt = "hi"\nmodel = "hello:ttft_ms=0"\n')
-    quickly = (await work.xadd("lfg:work:sim", quick.fields())).decode()
+    quickly = await enqueued(work, quick)
     await until(lambda: f"quick of run {RUN} (attempt 1): completed" in fleet.said("w1"))
 
     async def pending() -> set[str]:

@@ -500,11 +500,13 @@ def loaded(events: list[Event], attempt: int) -> bool:
     return opened.loaded
 
 
+@pytest.mark.timeout(120)  # the workers warm up first, which takes long on a busy machine
 async def test_a_follow_up_of_a_coding_agents_ticket_goes_to_the_worker_that_has_its_session(
     fleet: Fleet,
 ) -> None:
     for name in ("w1", "w2"):
         fleet.start(name, config=agent_config(fleet, name))
+    await until(lambda: fleet.ready("w1") and fleet.ready("w2"), 90)  # the bounds below are the run's
     async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
         assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
         for follow_up in ("And then?", "And after that?"):

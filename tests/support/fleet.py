@@ -39,12 +39,17 @@ class Fleet:
         path.write_text(text)
         return path
 
-    def start(self, name: str, *extra: str, config: Path | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *extra: str, config: Path | None = None, before: str = ""
+    ) -> subprocess.Popen[bytes]:
+        """`lfg worker NAME`; `before`: Python run in its process before lfg starts (an import hook)."""
         log = self.log(name).open("wb")
         args = ["worker", "--broker", self.url, "--name", name, "--root", str(self.lfg.workdir)]
         config = config or self.config(STEADY)
+        launch = f"{before}\nimport sys\nfrom lfgtui.commands import lfg\nsys.exit(lfg())\n"
+        lfg = ["-c", launch] if before else ["-m", "lfgtui"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "lfgtui", *args, "--config", str(config), *extra],
+            [sys.executable, *lfg, *args, "--config", str(config), *extra],
             env=self.lfg.env,
             stdout=log,
             stderr=log,
@@ -57,6 +62,10 @@ class Fleet:
 
     def said(self, name: str) -> str:
         return self.log(name).read_text()
+
+    def ready(self, name: str) -> bool:
+        """Whether worker `name` said it is ready (its providers warm): it reads work from then on."""
+        return f"worker {name} is ready" in self.said(name)
 
     def stop(self) -> None:
         for process in self.workers.values():
@@ -124,6 +133,19 @@ async def until(check: Any, timeout: float = 40) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.02)
+
+
+def gated_import(module: str, gate: Path) -> str:
+    """Python for `Fleet.start(before=...)`: importing `module` in that process waits until `gate`
+    exists, as an SDK's import takes seconds on a busy machine, for as long as the test says."""
+    return (
+        "import os, sys, time\n"
+        "class Gate:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        while name == {module!r} and not os.path.exists({str(gate)!r}):\n"
+        "            time.sleep(0.02)\n"
+        "sys.meta_path.insert(0, Gate())\n"
+    )
 
 
 def agent_config(fleet: Fleet, name: str) -> Path:
