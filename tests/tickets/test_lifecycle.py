@@ -4,32 +4,10 @@ one retiring within 30 days warns; a gateway or the sim's own names are not the 
 
 from __future__ import annotations
 
-import textwrap
-from datetime import date
 from pathlib import Path
 
-import pytest
-
-from lfgtui.config.load import Config, load_config
-from lfgtui.config.validation import ValidationError
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tickets.ticket import TicketFile
-
-TOOLS = ("read_file",)
-KEYS = {"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant", "XAI_API_KEY": "xai-test"}
-TODAY = date(2026, 11, 26)
-
-
-def load(tmp_path: Path, toml: str, config: Config | None = None) -> TicketFile:
-    path = tmp_path / "tickets.toml"
-    path.write_text(textwrap.dedent(toml), encoding="utf-8")
-    return load_tickets(path, config or Config(path=None), TOOLS, env=KEYS, today=TODAY)
-
-
-def refused(tmp_path: Path, toml: str, config: Config | None = None) -> list[str]:
-    with pytest.raises(ValidationError) as caught:
-        load(tmp_path, toml, config)
-    return str(caught.value).splitlines()
+from lfgtui.config.load import load_config
+from tests.support.tickets_file import load, refused
 
 
 def test_a_retired_model_is_refused_with_its_line_field_and_replacement(tmp_path: Path) -> None:

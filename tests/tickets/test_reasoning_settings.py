@@ -5,7 +5,6 @@ takes reaches the ticket (and, under it, its provider's)."""
 from __future__ import annotations
 
 import textwrap
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,24 +12,17 @@ import pytest
 from lfgtui.config.load import Config, load_config
 from lfgtui.config.validation import ValidationError
 from lfgtui.providers.base import Reasoning
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tickets.ticket import TicketFile
-
-TOOLS = ("read_file",)
-KEYS = {"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant", "XAI_API_KEY": "xai-test"}
-TODAY = date(2026, 11, 26)
-
-
-def load(tmp_path: Path, toml: str, config: Config | None = None) -> TicketFile:
-    path = tmp_path / "tickets.toml"
-    path.write_text(textwrap.dedent(toml), encoding="utf-8")
-    return load_tickets(path, config or Config(path=None), TOOLS, env=KEYS, today=TODAY)
+from tests.support.tickets_file import KEYS, load
+from tests.support.tickets_file import refused as problems
 
 
 def refused(tmp_path: Path, toml: str, config: Config | None = None) -> list[str]:
-    with pytest.raises(ValidationError) as caught:
-        load(tmp_path, toml, config)
-    return [line.removeprefix(f"{tmp_path / 'tickets.toml'}:") for line in str(caught.value).splitlines()]
+    """The problems, each without the file's name: `LINE: …`."""
+    return [line.removeprefix(f"{tmp_path / 'tickets.toml'}:") for line in problems(tmp_path, toml, config)]
+
+
+OPENAI_ON_CHAT = '[providers.oai-chat]\nkind = "openai"\napi_key_env = "OPENAI_API_KEY"\n'
+"""OpenAI's API reached through Chat Completions, as a person may configure it."""
 
 
 def config_file(tmp_path: Path, toml: str) -> Config:
@@ -82,7 +74,7 @@ def test_an_effort_its_api_does_not_take_is_refused_with_those_it_does(tmp_path:
 def test_tools_on_chat_completions_with_an_effort_gpt_6_refuses_there_say_to_use_responses(
     tmp_path: Path,
 ) -> None:
-    config = config_file(tmp_path, '[providers.oai-chat]\nkind = "openai"\napi_key_env = "OPENAI_API_KEY"\n')
+    config = config_file(tmp_path, OPENAI_ON_CHAT)
     problems = refused(
         tmp_path,
         """
@@ -111,7 +103,7 @@ def test_tools_on_chat_completions_with_an_effort_gpt_6_refuses_there_say_to_use
 def test_tools_on_chat_completions_with_no_effort_load_and_the_same_on_responses_with_one(
     tmp_path: Path,
 ) -> None:
-    config = config_file(tmp_path, '[providers.oai-chat]\nkind = "openai"\napi_key_env = "OPENAI_API_KEY"\n')
+    config = config_file(tmp_path, OPENAI_ON_CHAT)
     loaded = load(
         tmp_path,
         """
