@@ -151,6 +151,9 @@ class ChatExtras:
     name: str | None = None
     pieces: list[str] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)
+    """Each detail as it first came, but for its text fields, which `texts` holds in pieces: joined
+    once, when the answer ends, never once a chunk."""
+    texts: list[dict[str, list[str]]] = field(default_factory=list)
 
     def reasoning(self, name: str, text: str) -> None:
         if self.name is None:
@@ -163,18 +166,16 @@ class ChatExtras:
             if not isinstance(detail, dict):
                 continue
             last = self.details[-1] if self.details else None
-            if last is not None and "index" in detail and last.get("index") == detail["index"]:
-                for key, value in detail.items():
-                    if (
-                        isinstance(value, str)
-                        and isinstance(last.get(key), str)
-                        and key not in ("type", "id")
-                    ):
-                        last[key] += value
-                    elif last.get(key) is None:
-                        last[key] = value
-            else:
-                self.details.append(dict(detail))
+            if last is None or "index" not in detail or last.get("index") != detail["index"]:
+                last = {key: value for key, value in detail.items() if not _text_field(key, value)}
+                self.details.append(last)
+                self.texts.append({})
+            texts = self.texts[-1]
+            for key, value in detail.items():
+                if _text_field(key, value):
+                    texts.setdefault(key, []).append(value)
+                elif last.get(key) is None:
+                    last[key] = value
 
     def turn(self, calls: dict[str, dict[str, Any]], provider: str, model: str) -> ProviderTurn | None:
         """What to add to the rebuilt answer when it goes back: `fields` on the message, `calls` on
@@ -183,11 +184,20 @@ class ChatExtras:
         if self.name is not None:
             fields[self.name] = "".join(self.pieces)
         if self.details:
-            fields["reasoning_details"] = self.details
+            joined = zip(self.details, self.texts, strict=True)
+            fields["reasoning_details"] = [
+                {**detail, **{key: "".join(parts) for key, parts in texts.items()}}
+                for detail, texts in joined
+            ]
         if not fields and not calls:
             return None
         body = json.dumps({"fields": fields, "calls": calls}, ensure_ascii=False, separators=(",", ":"))
         return ProviderTurn(CHAT, source_of(provider, model), body)
+
+
+def _text_field(key: str, value: Any) -> bool:
+    """A field of a reasoning detail that streams in pieces (its text, summary, data), not its type or id."""
+    return isinstance(value, str) and key not in ("type", "id", "format")
 
 
 def chat_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
