@@ -175,8 +175,8 @@ def leave_out(what: str | None) -> None:
     of lfg's CPU per update without that drawing."""
     if what is None:
         return
-    from lfgtui.ui.live_markdown import LiveMarkdown
-    from lfgtui.ui.pane import TicketPane
+    from lfgtui.ui.markdown.live import LiveMarkdown
+    from lfgtui.ui.widgets.pane import TicketPane
 
     def blank_tail(self: LiveMarkdown, key: Any) -> None:
         self._tail, self._tail_key = [], None
@@ -255,7 +255,7 @@ async def run(args: argparse.Namespace, folder: Path, sim_url: str, sim_pid: int
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
 
     agents = args.mode == "agents"

@@ -129,9 +129,9 @@ async def run_lfg(
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
-    from lfgtui.ui.pane import TicketPane
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
+    from lfgtui.ui.widgets.pane import TicketPane
 
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-bench-{os.getpid()}"
     stamps = folder / "stamps"

@@ -103,7 +103,7 @@ def tokens_of(corpus: str, count: int) -> list[str]:
 async def measure(corpora: list[str], count: int, every: int, passes: int, size: tuple[int, int]) -> dict:
     from textual.app import App, ComposeResult
 
-    from lfgtui.ui.live_markdown import LiveMarkdown
+    from lfgtui.ui.markdown.live import LiveMarkdown
 
     rendering = [0.0]
     for name in ("_render_tail", "_render_finished"):  # rendering, apart from a flush's bookkeeping

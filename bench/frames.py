@@ -67,9 +67,9 @@ async def measure(panes: int, rate: float, frames: int, size: tuple[int, int]) -
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
-    from lfgtui.ui.pane import PaneState, TicketPane
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
+    from lfgtui.ui.widgets.pane import PaneState, TicketPane
 
     words = tokens()
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lfg-frames-{os.getpid()}"

@@ -34,7 +34,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.run_controller import RunController
+from lfgtui.ui.run.controller import RunController
 from lfgtui.ui.services import Services
 
 

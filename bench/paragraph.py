@@ -21,7 +21,7 @@ import time
 
 from textual.app import App, ComposeResult
 
-from lfgtui.ui.live_markdown import LiveMarkdown
+from lfgtui.ui.markdown.live import LiveMarkdown
 
 WORDS = "All work and no play makes a long answer, however it ends. "
 FLUSHES = 20

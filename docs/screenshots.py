@@ -16,9 +16,9 @@ from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.run_controller import RunController
+from lfgtui.ui.run.controller import RunController
 from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import PaneState
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"

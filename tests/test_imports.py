@@ -98,9 +98,9 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_module_imports_one_that_imports_it_back() -> None:
     known = modules()
     graph = {name: dependencies(name, path, known) for name, path in known.items()}
-    assert graph["lfgtui.ui.app"] >= {"lfgtui.ui.run_controller"}, "the graph sees real imports"
-    assert graph["lfgtui.ui.run_controller"] >= {"lfgtui.remote.attach"}, "and imports for type checking"
-    assert graph["lfgtui.ui.run_screen"] >= {"lfgtui.ui.verdict_screen"}, "and imports inside functions"
+    assert graph["lfgtui.ui.app"] >= {"lfgtui.ui.run.controller"}, "the graph sees real imports"
+    assert graph["lfgtui.ui.run.controller"] >= {"lfgtui.remote.attach"}, "and imports for type checking"
+    assert graph["lfgtui.ui.screens.run"] >= {"lfgtui.ui.screens.verdict"}, "and imports inside functions"
     assert circles(graph) == []
 
 
@@ -122,7 +122,7 @@ def reaching(importers: Callable[[str], bool], imported: Iterable[str]) -> list[
 
 def test_nothing_below_the_ui_and_the_commands_imports_them() -> None:
     known = modules()
-    late = dependencies("lfgtui.ui.run_controller", known["lfgtui.ui.run_controller"], known)
+    late = dependencies("lfgtui.ui.run.controller", known["lfgtui.ui.run.controller"], known)
     assert "lfgtui.worktrees.git" in late, "the rule sees imports inside functions"
     assert within("lfgtui.commands.worktrees", ON_TOP) and not within("lfgtui.worktrees.tree", ON_TOP)
     assert reaching(lambda name: not within(name, ON_TOP), ON_TOP) == []
@@ -130,6 +130,39 @@ def test_nothing_below_the_ui_and_the_commands_imports_them() -> None:
 
 def test_the_ui_never_imports_a_command() -> None:
     assert reaching(lambda name: within(name, [UI]), [COMMANDS]) == []
+
+
+UI_ROOMS = (
+    "lfgtui.ui.app",
+    "lfgtui.ui.run",
+    "lfgtui.ui.screens",
+    "lfgtui.ui.widgets",
+    "lfgtui.ui.markdown",
+    "lfgtui.ui.drawing",
+    "lfgtui.ui.services",
+)
+"""The UI's rooms from the top floor down: the app; what a run is to the UI (its controller, handle and
+feed); the screens; the widgets a screen is made of; Markdown into rows; the drawing engine (compositor,
+drivers, palette); and what a command hands the app. A room imports only the rooms below it."""
+
+
+def ui_room(name: str) -> int:
+    return next(floor for floor, room in enumerate(UI_ROOMS) if within(name, [room]))
+
+
+def test_the_ui_rooms_import_only_downwards() -> None:
+    known = modules()
+    ui_modules = [name for name in known if within(name, [UI]) and name != UI]
+    assert {"lfgtui.ui.screens.run", "lfgtui.ui.markdown.live"} <= set(ui_modules)
+    loose = [name for name in ui_modules if not any(within(name, [room]) for room in UI_ROOMS)]
+    assert loose == [], "every module of the UI is in one of its rooms"
+    upwards = sorted(
+        f"{name} imports {other}"
+        for name in ui_modules
+        for other in dependencies(name, known[name], known)
+        if within(other, [UI]) and other != UI and ui_room(other) < ui_room(name)
+    )
+    assert upwards == []
 
 
 def test_the_engine_never_imports_the_ui_a_command_remote_telemetry_or_the_history() -> None:

@@ -30,14 +30,14 @@ def test_httpx2_transports_still_keep_the_backend_their_pool_connects_with() -> 
 
 
 def test_textual_apps_still_keep_their_driver_where_alerts_write() -> None:
-    # lfgtui/ui/run_screen.py: RunScreen.alert writes the bell and notifications through `self._driver`.
+    # lfgtui/ui/screens/run.py: RunScreen.alert writes the bell and notifications through `self._driver`.
     app = App()
     assert hasattr(app, "_driver") and app._driver is None, "App._driver: where a running app's driver is"
     assert callable(Driver.write) and list(inspect.signature(Driver.write).parameters) == ["self", "data"]
 
 
 def test_textuals_footer_still_makes_footer_keys_that_name_their_action() -> None:
-    # lfgtui/ui/footer.py: KeysFooter pins the keys of help and quit by `FooterKey.action`, and the
+    # lfgtui/ui/widgets/footer.py: KeysFooter pins the keys of help and quit by `FooterKey.action`, and the
     # palette's key by its `-command-palette` class, from `textual.widgets._footer`.
     from textual.widgets._footer import FooterKey
 
@@ -77,7 +77,7 @@ def test_argparse_still_keeps_the_actions_lfg_completion_reads() -> None:
 
 
 def test_rich_still_wraps_text_where_divide_line_says() -> None:
-    # lfgtui/ui/markdown_render.py: OpenParagraph finds where each row of a paragraph starts with the
+    # lfgtui/ui/markdown/render.py: OpenParagraph finds where each row of a paragraph starts with the
     # function `Text.wrap` cuts lines with, `rich._wrap.divide_line(text, width, fold)`.
     from rich._wrap import divide_line
 
@@ -87,7 +87,7 @@ def test_rich_still_wraps_text_where_divide_line_says() -> None:
 
 
 def test_rich_tables_still_measure_and_draw_where_open_table_reaches_in() -> None:
-    # lfgtui/ui/markdown_render.py: OpenTable measures a streaming table's columns a few rows at a
+    # lfgtui/ui/markdown/render.py: OpenTable measures a streaming table's columns a few rows at a
     # time (`Table._measure_column`), takes the widths from them as `_calculate_column_widths` does,
     # and draws some rows at those widths with `Table._render(console, options, widths)`, as
     # `Table.__rich_console__` does after adding `_extra_width`.
@@ -108,7 +108,7 @@ def test_rich_tables_still_measure_and_draw_where_open_table_reaches_in() -> Non
 
 
 def test_textuals_compositor_still_renders_updates_through_the_methods_lfgs_overrides() -> None:
-    # lfgtui/ui/compositor.py: CoveredCompositor replaces a screen's `_compositor` and overrides
+    # lfgtui/ui/drawing/compositor.py: CoveredCompositor replaces a screen's `_compositor` and overrides
     # `render_partial_update` and `_render_chops`, reading `_dirty_regions`, `_regions_to_spans`,
     # `cuts` and `visible_widgets`, and builds a `ChopsUpdate(chops, spans, chop_ends)`.
     from textual._compositor import ChopsUpdate, Compositor

@@ -21,7 +21,7 @@ from lfgtui.remote.inbox import INBOX
 from lfgtui.telemetry.metered import METERED
 from lfgtui.telemetry.spans import SPANS
 from lfgtui.tournament.referee import REFEREE
-from lfgtui.ui.pane import PANE
+from lfgtui.ui.widgets.pane import PANE
 
 TRANSLATIONS: tuple[Translation[object], ...] = (
     RECORDED,

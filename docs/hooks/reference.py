@@ -387,15 +387,15 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from textual.binding import Binding
 
     from lfgtui.ui.app import LfgApp
-    from lfgtui.ui.diff_screen import DiffScreen
-    from lfgtui.ui.elicitation_screen import ElicitationScreen
-    from lfgtui.ui.fleet_screen import FleetScreen
-    from lfgtui.ui.history_screen import HistoryScreen
-    from lfgtui.ui.land_screen import LandScreen
-    from lfgtui.ui.modals import ApprovalScreen
-    from lfgtui.ui.review_screen import DiffView, ReviewScreen
-    from lfgtui.ui.run_screen import RunScreen
-    from lfgtui.ui.verdict_screen import VerdictScreen
+    from lfgtui.ui.screens.diff import DiffScreen
+    from lfgtui.ui.screens.elicitation import ElicitationScreen
+    from lfgtui.ui.screens.fleet import FleetScreen
+    from lfgtui.ui.screens.history import HistoryScreen
+    from lfgtui.ui.screens.land import LandScreen
+    from lfgtui.ui.screens.modals import ApprovalScreen
+    from lfgtui.ui.screens.review import DiffView, ReviewScreen
+    from lfgtui.ui.screens.run import RunScreen
+    from lfgtui.ui.screens.verdict import VerdictScreen
 
     # Textual adds the palette's key to every app, with no id: `[ui] keymap` cannot rebind it.
     palette = Binding(LfgApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
@@ -412,7 +412,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
 
 
 def keys_tables() -> str:
-    from lfgtui.ui.run_screen import HELP
+    from lfgtui.ui.screens.run import HELP
 
     parts = []
     known = {binding.id for _, bindings in screens() for binding in bindings}

@@ -106,7 +106,7 @@ def theme_name(text: str) -> str:
     """argparse's `type` for `--theme`: one of lfg's themes (built-in or the user's), else refused
     with the likely one and every name, before anything starts (headless too, where it was ignored)."""
     from lfgtui.config.validation import unknown
-    from lfgtui.ui.themes import ThemeError, load_themes
+    from lfgtui.ui.drawing.themes import ThemeError, load_themes
 
     try:
         themes = load_themes()
@@ -225,7 +225,7 @@ def _found(
 def tui_problem(theme: str, command: str) -> str | None:
     """What stops the TUI of `lfg COMMAND` from opening: no terminal, or an unknown or broken theme."""
     from lfgtui.ui import terminal_attached
-    from lfgtui.ui.themes import ThemeError, check_theme
+    from lfgtui.ui.drawing.themes import ThemeError, check_theme
 
     if not terminal_attached():
         return f"lfg {command} opens the TUI: run it in a terminal"

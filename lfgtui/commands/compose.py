@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from lfgtui.providers.registry import Providers
     from lfgtui.run import Approvals, Run
     from lfgtui.tickets.ticket import Ticket
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
 
 

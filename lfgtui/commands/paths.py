@@ -72,7 +72,7 @@ def _places(
     from lfgtui.history.database import DB_ENV, resolve_db_path
     from lfgtui.logs import lfg_log_path
     from lfgtui.sim.scenario import user_scenario_dir
-    from lfgtui.ui.themes import user_theme_dir
+    from lfgtui.ui.drawing.themes import user_theme_dir
     from lfgtui.worktrees.tree import WORKTREES_ENV, worktrees_root
 
     xdg = platform.startswith("linux")  # the XDG variables: what platformdirs reads on Linux

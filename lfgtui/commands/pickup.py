@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.run import Run
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
 
 
@@ -82,7 +82,7 @@ class PickedUp:
     def controller(self, services: Services) -> RunController:
         """The TUI's controller: the record restored but for the attempts adopted (they come again
         from the broker), its tickets taken up where the pickup says, the fleet view (F) on its broker."""
-        from lfgtui.ui.run_controller import RunController
+        from lfgtui.ui.run.controller import RunController
 
         services = dataclasses.replace(services, broker=self.outlet.broker)
         restored = self.pickup.restored(self.recorded)

@@ -438,7 +438,7 @@ async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteR
     from lfgtui.config.load import load_config
     from lfgtui.config.validation import ValidationError
     from lfgtui.providers.registry import Providers
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
 
     try:

@@ -122,7 +122,7 @@ async def resume(args: argparse.Namespace) -> int:
         from lfgtui.cost.prices import run_prices
         from lfgtui.history.writer import reopen_run_history
         from lfgtui.ui.app import EXIT_DECLINED
-        from lfgtui.ui.run_controller import RunController
+        from lfgtui.ui.run.controller import RunController
 
         prices = run_prices(config.providers, recorded.as_tickets)
         options = RunOptions.of(config, args.max_concurrency, prices)
@@ -173,7 +173,7 @@ async def replay(args: argparse.Namespace) -> int:
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.recorded import ReplayClock
     from lfgtui.providers.registry import Providers
-    from lfgtui.ui.run_controller import RunController
+    from lfgtui.ui.run.controller import RunController
     from lfgtui.ui.services import Services
 
     async with Providers() as providers:  # a replay has no run: nothing is ever sent

@@ -190,7 +190,7 @@ async def _run_with(
         db = None if args.no_history else resolve_db_path(args.db, os.environ, config.history.path)
         async with open_run_history(db, tickets, _command_line(args), warn, options.prices) as history:
             if use_tui:
-                from lfgtui.ui.run_controller import RunController
+                from lfgtui.ui.run.controller import RunController
 
                 notify = () if args.quiet else config.ui.notify
                 services = options.services(providers, db, args.yes, config.ui.keymap, notify, command)

@@ -33,18 +33,18 @@ from lfgtui.history.recorded import RecordedRun, provider_problems
 from lfgtui.history.writer import open_run_history
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket, TicketFile
-from lfgtui.ui.command_palette import TEXTUAL_OWN, lfg_commands
-from lfgtui.ui.drivers import DRIVERS, TerminalLost
-from lfgtui.ui.fleet_screen import FleetScreen
-from lfgtui.ui.gc_pacing import FREEZE_EVERY_S, GcPacer
-from lfgtui.ui.history_screen import HistoryScreen
-from lfgtui.ui.modals import ConfirmScreen, HelpScreen
-from lfgtui.ui.palette import DEFAULT, Palette
-from lfgtui.ui.pane import TicketPane
-from lfgtui.ui.run_controller import RunController
-from lfgtui.ui.run_screen import HELP, RunScreen
+from lfgtui.ui.drawing.drivers import DRIVERS, TerminalLost
+from lfgtui.ui.drawing.gc_pacing import FREEZE_EVERY_S, GcPacer
+from lfgtui.ui.drawing.palette import DEFAULT, Palette
+from lfgtui.ui.drawing.themes import load_themes
+from lfgtui.ui.run.controller import RunController
+from lfgtui.ui.screens.command_palette import TEXTUAL_OWN, lfg_commands
+from lfgtui.ui.screens.fleet import FleetScreen
+from lfgtui.ui.screens.history import HistoryScreen
+from lfgtui.ui.screens.modals import ConfirmScreen, HelpScreen
+from lfgtui.ui.screens.run import HELP, RunScreen
 from lfgtui.ui.services import Services
-from lfgtui.ui.themes import load_themes
+from lfgtui.ui.widgets.pane import TicketPane
 
 FRAME_S = 1 / 20
 FRAME_BUDGET_S = 0.025

@@ -16,7 +16,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.fleet_screen import FleetScreen
+from lfgtui.ui.screens.fleet import FleetScreen
 from lfgtui.ui.services import Services
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.broker import published

@@ -28,11 +28,11 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.fleet_screen import FleetScreen
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.run_controller import RunController
-from lfgtui.ui.run_screen import RunScreen
+from lfgtui.ui.run.controller import RunController
+from lfgtui.ui.screens.fleet import FleetScreen
+from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import until
 from tests.support.broker import published
 from tests.support.redis_server import RedisServer

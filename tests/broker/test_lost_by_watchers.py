@@ -21,7 +21,7 @@ from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.config.broker import BrokerSettings
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, pane, until
 from tests.support.broker import published
 from tests.support.compose import attach_app

@@ -29,8 +29,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ApprovalScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.modals import ApprovalScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, until
 from tests.support.broker import published
 from tests.support.compose import attach_app, first_run, lfg_app

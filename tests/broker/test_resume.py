@@ -28,9 +28,9 @@ from lfgtui.inert import inert
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import UserMessage
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.fleet_screen import FleetScreen
-from lfgtui.ui.modals import ApprovalScreen, FollowUpScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.fleet import FleetScreen
+from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support import app as pilot_support
 from tests.support.app import keys
 from tests.support.fleet import (

@@ -52,11 +52,11 @@ from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ApprovalScreen
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.run_controller import RunController
-from lfgtui.ui.run_screen import BINDINGS
+from lfgtui.ui.run.controller import RunController
+from lfgtui.ui.screens.modals import ApprovalScreen
+from lfgtui.ui.screens.run import BINDINGS
 from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE
 from tests.support.fleet import (
     AGENT_TICKET,

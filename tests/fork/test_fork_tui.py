@@ -7,8 +7,8 @@ from pathlib import Path
 
 from lfgtui.events import EventFactory, Status
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.modals import FollowUpScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.modals import FollowUpScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, keys, make_app, tickets, until
 
 

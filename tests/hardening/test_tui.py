@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lfgtui.events import Event, TextDelta
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, settle, texts, tickets, until, whole
 from tests.support.streams import write_scenario
 

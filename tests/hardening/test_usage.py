@@ -21,7 +21,7 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.sim.protocols import anthropic, openai_chat, openai_responses
 from lfgtui.sim.scenario import SENT_USAGE
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, until
 from tests.support.app import tickets as tickets_file
 from tests.support.hardening import Harness

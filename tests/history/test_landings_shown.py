@@ -15,7 +15,7 @@ from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.run_controller import RunController
+from lfgtui.ui.run.controller import RunController
 from lfgtui.ui.services import Services
 from tests.support.git import git, isolate_git, repository
 from tests.support.worktree_runs import run_in

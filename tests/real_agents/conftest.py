@@ -35,8 +35,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import FollowUpScreen
-from lfgtui.ui.pane import PaneState, TicketPane
+from lfgtui.ui.screens.modals import FollowUpScreen
+from lfgtui.ui.widgets.pane import PaneState, TicketPane
 from tests.support.app import keys, until
 from tests.support.compose import lfg_app
 

@@ -22,8 +22,8 @@ import pytest
 
 from lfgtui.commands import sim as sim_command
 from lfgtui.events import Outcome, SessionOpened
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.real_agents.conftest import (
     STALL,
     AgentWorld,

@@ -21,8 +21,8 @@ from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import RequestRecord, SimServer
-from lfgtui.ui.pane import PaneState, TicketPane
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.widgets.pane import PaneState, TicketPane
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.real_agents.conftest import (
     FIVES,
     STALL,

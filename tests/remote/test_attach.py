@@ -18,9 +18,9 @@ from lfgtui.events import ApprovalAnswered, AttemptEnded, ErrorInfo, ErrorKind, 
 from lfgtui.remote.attach import AttachError, Attachment, watcher_name
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.modals import ApprovalScreen
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.screens.modals import ApprovalScreen
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.app import until
 from tests.support.lfg import Lfg
 from tests.support.recording import load_recorded, record_tickets, tickets_file

@@ -31,8 +31,8 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import Verdict
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.verdict_screen import VerdictScreen
+from lfgtui.ui.screens.verdict import VerdictScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, until
 from tests.support.compose import first_run
 from tests.support.git import isolate_git

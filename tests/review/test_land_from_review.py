@@ -13,9 +13,9 @@ import pytest
 
 from lfgtui.history.store import Store
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.land_screen import LandScreen
-from lfgtui.ui.modals import ConfirmScreen
-from lfgtui.ui.review_screen import ReviewScreen
+from lfgtui.ui.screens.land import LandScreen
+from lfgtui.ui.screens.modals import ConfirmScreen
+from lfgtui.ui.screens.review import ReviewScreen
 from tests.support.app import keys, until
 from tests.support.git import commit_all, gh_recorder, git
 from tests.support.review import comment, recorded_app, review_when_done, writer_tickets

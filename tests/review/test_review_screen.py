@@ -17,8 +17,8 @@ from lfgtui.history.store import Store
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.review_screen import DiffView, ReviewDesk, ReviewScreen
+from lfgtui.ui.screens.review import DiffView, ReviewDesk, ReviewScreen
+from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.worktrees.review import Comment
 from tests.support.app import keys, pane, until
 from tests.support.compose import first_run, replay_app, resumed_app

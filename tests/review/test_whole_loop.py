@@ -17,10 +17,10 @@ from lfgtui.alerts.states import State
 from lfgtui.commands.main import main as lfg
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, FollowUpScreen
-from lfgtui.ui.pane import PaneState, TicketPane
-from lfgtui.ui.review_screen import ReviewScreen
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.screens.modals import ApprovalScreen, ConfirmScreen, FollowUpScreen
+from lfgtui.ui.screens.review import ReviewScreen
+from lfgtui.ui.widgets.pane import PaneState, TicketPane
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.app import keys, pane, tickets, until
 from tests.support.git import git, isolate_git, repository
 from tests.support.review import comment, open_review, recorded_app

@@ -21,7 +21,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ApprovalScreen
+from lfgtui.ui.screens.modals import ApprovalScreen
 from tests.support.compose import lfg_app
 from tests.support.streams import ask
 

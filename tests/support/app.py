@@ -20,8 +20,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.pane import TicketPane
+from lfgtui.ui.markdown.live import LiveMarkdown
+from lfgtui.ui.widgets.pane import TicketPane
 from tests.support.compose import lfg_app
 
 SIZE = (120, 40)

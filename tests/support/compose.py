@@ -12,7 +12,7 @@ from lfgtui.remote.attach import Attachment, RemoteRun
 from lfgtui.run import Run, Sink
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.run_controller import RunController
+from lfgtui.ui.run.controller import RunController
 from lfgtui.ui.services import Services
 
 

@@ -16,8 +16,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.review_screen import ReviewScreen
+from lfgtui.ui.screens.review import ReviewScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import keys, pane, tickets, until
 from tests.support.compose import first_run, lfg_app
 from tests.support.git import commit_all, isolate_git, repository

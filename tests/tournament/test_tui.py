@@ -17,9 +17,9 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import ConfirmScreen
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.verdict_screen import WINNER, VerdictScreen
+from lfgtui.ui.screens.modals import ConfirmScreen
+from lfgtui.ui.screens.verdict import WINNER, VerdictScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, until
 from tests.support.compose import first_run
 from tests.support.git import git, isolate_git

@@ -12,9 +12,9 @@ from textual.widgets import Collapsible
 
 from lfgtui.events import Event, Outcome, TextDelta
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.modals import ApprovalScreen, ConfirmScreen, HelpScreen
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.screens.modals import ApprovalScreen, ConfirmScreen, HelpScreen
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import first_run
 from tests.support.streams import write_scenario

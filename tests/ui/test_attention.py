@@ -9,7 +9,7 @@ from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.states import State
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.run_handle import LocalHandle
+from lfgtui.ui.run.handle import LocalHandle
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import resumed_app
 from tests.support.recording import load_recorded, record_tickets, tickets_file

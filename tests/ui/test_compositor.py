@@ -11,8 +11,8 @@ from textual.geometry import Region
 
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.compositor import CoveredCompositor
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.drawing.compositor import CoveredCompositor
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import make_app, pane, tickets, until
 
 TICKETS = "".join(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 
 

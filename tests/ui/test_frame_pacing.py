@@ -16,7 +16,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import STREAMS_PER_FRAME, paced, streams_per_frame
-from lfgtui.ui.pane import Tally, TicketPane
+from lfgtui.ui.widgets.pane import Tally, TicketPane
 from tests.support.app import make_app, texts, tickets, until
 
 

@@ -8,7 +8,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.cost.prices import OverridePricer
 from lfgtui.events import EventFactory, RequestSent, TextDelta, Usage
 from lfgtui.providers.base import PriceOverride
-from lfgtui.ui.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text, since_start, sparkline
+from lfgtui.ui.widgets.gauges import BARS, MIN_SPARK, SPARK_SAMPLES, gauge_text, since_start, sparkline
 
 SAMPLES = [float(i) for i in range(SPARK_SAMPLES)]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lfgtui.ui.gc_pacing import RECLAIM_EVERY_TICKS, YOUNG_THRESHOLD, GcPacer
+from lfgtui.ui.drawing.gc_pacing import RECLAIM_EVERY_TICKS, YOUNG_THRESHOLD, GcPacer
 
 
 class Node:

@@ -21,11 +21,11 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.gauges import elapsed_text
-from lfgtui.ui.history_screen import HistoryScreen
-from lfgtui.ui.modals import FollowUpScreen, HelpScreen
-from lfgtui.ui.pane import PaneState, TicketPane
-from lfgtui.ui.run_screen import Mode, RunScreen
+from lfgtui.ui.screens.history import HistoryScreen
+from lfgtui.ui.screens.modals import FollowUpScreen, HelpScreen
+from lfgtui.ui.screens.run import Mode, RunScreen
+from lfgtui.ui.widgets.gauges import elapsed_text
+from lfgtui.ui.widgets.pane import PaneState, TicketPane
 from tests.support.app import keys, until
 from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.recording import FAST_AGENT, exchange, load_recorded, record_tickets, tickets_file

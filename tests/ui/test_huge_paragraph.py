@@ -6,8 +6,8 @@ from pathlib import Path
 
 from lfgtui.events import Outcome
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.modals import ConfirmScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.modals import ConfirmScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import first_run
 

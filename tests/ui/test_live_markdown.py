@@ -15,9 +15,9 @@ from textual.containers import Container
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from lfgtui.ui import live_markdown
-from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.markdown_blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE
+from lfgtui.ui.markdown import live as live_markdown
+from lfgtui.ui.markdown.blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE
+from lfgtui.ui.markdown.live import LiveMarkdown
 from tests.support.app import settle, texts, whole
 
 CODE_LINES = "\n".join(f"def handler_{i}(request):\n    return {{'id': {i}}}\n" for i in range(12))

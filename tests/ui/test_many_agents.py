@@ -14,9 +14,10 @@ from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.diff_screen import DiffScreen, split_files, styled
-from lfgtui.ui.modals import CompareScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.drawing.diff_lines import styled
+from lfgtui.ui.screens.diff import DiffScreen, split_files
+from lfgtui.ui.screens.modals import CompareScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import lfg_app
 from tests.support.git import repository

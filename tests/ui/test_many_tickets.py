@@ -9,7 +9,7 @@ from textual.events import Key, MouseScrollDown, MouseScrollUp
 
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.pane import PaneState, PaneView
+from lfgtui.ui.widgets.pane import PaneState, PaneView
 from tests.support.app import SIZE, make_app, tickets, until
 from tests.support.remote import attached_app
 from tests.support.serving import served

@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lfgtui.ui.markdown_blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE, Join, Splitter
+from lfgtui.ui.markdown.blocks import LONG_BLOCK, PIECE_LINES, PLAIN_PIECE, Join, Splitter
 
 LINES = st.sampled_from(
     [

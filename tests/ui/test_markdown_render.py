@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 
-from lfgtui.ui.markdown_blocks import Block, Join
-from lfgtui.ui.markdown_render import (
+from lfgtui.ui.markdown.blocks import Block, Join
+from lfgtui.ui.markdown.render import (
     SMALL_TABLE,
     OpenParagraph,
     OpenTable,

@@ -21,9 +21,9 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.history_screen import HistoryScreen
-from lfgtui.ui.modals import ApprovalScreen, HelpScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.history import HistoryScreen
+from lfgtui.ui.screens.modals import ApprovalScreen, HelpScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import keys, make_app, pane, tickets, until
 from tests.support.compose import lfg_app
 

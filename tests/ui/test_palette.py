@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 
 

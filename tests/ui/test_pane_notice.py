@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lfgtui.events import ErrorInfo, ErrorKind, EventFactory, Retrying
-from lfgtui.ui.pane import retry_text, with_hint
+from lfgtui.ui.widgets.pane import retry_text, with_hint
 
 
 def test_a_retry_counts_whole_seconds_up_and_never_says_in_0s() -> None:

@@ -12,9 +12,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.ui.gauges import gauge_text
-from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.plain_lines import KEPT_SCREENS, PlainLines, TextLine, one_line
+from lfgtui.ui.markdown.live import LiveMarkdown
+from lfgtui.ui.markdown.plain_lines import KEPT_SCREENS, PlainLines, TextLine, one_line
+from lfgtui.ui.widgets.gauges import gauge_text
 
 ANSWER = "# Title\n\nSome **bold** and `code`, with a [link](https://example.com).\n\n- one\n- two\n"
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.streams import write_scenario
 

@@ -21,7 +21,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.compose import lfg_app
 
 SIZE = (120, 36)

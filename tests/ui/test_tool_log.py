@@ -9,8 +9,8 @@ from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.widgets._collapsible import CollapsibleTitle
 
-from lfgtui.ui.palette import Palette
-from lfgtui.ui.tool_log import ToolCalls, ToolLog, approval_notice, approval_request, with_question
+from lfgtui.ui.drawing.palette import Palette
+from lfgtui.ui.widgets.tool_log import ToolCalls, ToolLog, approval_notice, approval_request, with_question
 
 
 def ask(name: str, **arguments: object) -> str:

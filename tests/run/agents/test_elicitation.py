@@ -21,9 +21,9 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Reply
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.elicitation_screen import ElicitationScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.elicitation import ElicitationScreen
 from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.agents import FAST, agent_app, attempt, ending, no_agent_left, of, text
 from tests.support.app import keys, until
 

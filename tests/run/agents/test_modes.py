@@ -19,7 +19,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.sim.acp_agent import AGENT_NAME
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, until
 from tests.support.compose import lfg_app

@@ -32,8 +32,8 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.modals import FollowUpScreen
-from lfgtui.ui.pane import PaneState
+from lfgtui.ui.screens.modals import FollowUpScreen
+from lfgtui.ui.widgets.pane import PaneState
 from tests.support.agents import FAST, agent_processes, attempt, no_agent_left, sim_agent
 from tests.support.agents import of as of_type
 from tests.support.app import SIZE, keys, until

@@ -23,8 +23,8 @@ from lfgtui.run.agents.tool_output import KEPT_CHARS, OUTPUT_EVERY_S, OutputDue
 from lfgtui.run.agents.updates import UpdateReader
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, until
 from tests.support.compose import lfg_app

@@ -20,8 +20,8 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.run.agents.updates import AgentView, UpdateReader, describes_inputs
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.agents import LATE, agent_app, approve, no_agent_left
 from tests.support.app import SIZE, until
 

@@ -9,9 +9,9 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen, FollowUpScreen
-from lfgtui.ui.pane import PaneState
-from lfgtui.ui.tool_log import ToolState
+from lfgtui.ui.screens.modals import AgentLogScreen, ApprovalScreen, ConfirmScreen, FollowUpScreen
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.agents import agent_app, agent_processes, no_agent_left
 from tests.support.app import SIZE, keys, until
 from tests.support.compose import lfg_app

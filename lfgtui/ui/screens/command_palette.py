@@ -14,8 +14,8 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from lfgtui.inert import inert
-from lfgtui.ui.run_screen import HELP, RunScreen
-from lfgtui.ui.themes import load_themes
+from lfgtui.ui.drawing.themes import load_themes
+from lfgtui.ui.screens.run import HELP, RunScreen
 
 SHOWN_TICKETS = 30
 """A run with more tickets offers them only to a search, not in the palette's first list."""

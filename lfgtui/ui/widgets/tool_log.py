@@ -13,8 +13,8 @@ from textual.widgets import Collapsible, Static
 
 from lfgtui.events import DIFF_ARGUMENTS
 from lfgtui.inert import inert, json_text, revealed
-from lfgtui.ui.diff_screen import line_style
-from lfgtui.ui.palette import DEFAULT, Palette
+from lfgtui.ui.drawing.diff_lines import line_style
+from lfgtui.ui.drawing.palette import DEFAULT, Palette
 
 OUTPUT_TAIL_LINES = 40
 SHORT_ARGS = 48

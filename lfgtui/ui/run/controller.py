@@ -6,9 +6,9 @@ The command that starts the app builds its first controller (`lfg run`, `lfg res
 from there, in a stack that follows its run screens. A controller is its run screen's `RunKeys`, so
 keys act on its own run, and it talks back only through its screen: notices, modals and workers go
 there, and what the app must do (re-run a ticket as a new run) is a message the screen posts.
-What kind of run it shows is only in its pair: a `RunFeed` (ui/run_feed.py: nothing for a fresh run,
+What kind of run it shows is only in its pair: a `RunFeed` (ui/run/feed.py: nothing for a fresh run,
 a record restored at once or played at its pace, a served run followed) and a `RunHandle`
-(ui/run_handle.py: the engine here, the server over the wire, or nothing). Restored, replayed and
+(ui/run/handle.py: the engine here, the server over the wire, or nothing). Restored, replayed and
 followed events go through the same metrics book and pane code as live ones.
 """
 
@@ -29,12 +29,12 @@ from lfgtui.history.rows import LandingRow
 from lfgtui.inert import inert
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.ui.diff_screen import DiffScreen
-from lfgtui.ui.pane import LINES_EVERY, STREAMED, TicketPane
-from lfgtui.ui.run_feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
-from lfgtui.ui.run_handle import LocalHandle, RunHandle, ServedHandle
-from lfgtui.ui.run_screen import Mode, RunScreen
+from lfgtui.ui.run.feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
+from lfgtui.ui.run.handle import LocalHandle, RunHandle, ServedHandle
+from lfgtui.ui.screens.diff import DiffScreen
+from lfgtui.ui.screens.run import Mode, RunScreen
 from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import LINES_EVERY, STREAMED, TicketPane
 
 FIRST_WORDS_BUDGET_S = 0.010
 """The longest the draws of first words take at once (`RunController._draw_first_words`)."""
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from lfgtui.run.approvals import Reply
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.verdict import Verdict
-    from lfgtui.ui.review_screen import Landing
+    from lfgtui.ui.screens.review import Landing
     from lfgtui.worktrees.land import Landed, LandOptions
     from lfgtui.worktrees.review import Comment
     from lfgtui.worktrees.tree import Worktree
@@ -362,7 +362,7 @@ class RunController:
         self.screen.run_worker(self._land(ticket_id, tree), group="land", exclusive=True)
 
     async def _land(self, ticket_id: str, tree: Worktree) -> None:
-        from lfgtui.ui.modals import ConfirmScreen
+        from lfgtui.ui.screens.modals import ConfirmScreen
 
         onto = tree.base_branch or "?"
         question = inert(
@@ -412,8 +412,8 @@ class RunController:
 
     def take_winner(self, verdict: Verdict) -> None:
         """Land a tournament's winner and archive the other contestants' worktrees, once the person
-        says yes (ui/verdict_screen.py `take_winner`)."""
-        from lfgtui.ui.verdict_screen import take_winner
+        says yes (ui/screens/verdict.py `take_winner`)."""
+        from lfgtui.ui.screens.verdict import take_winner
 
         self.screen.run_worker(take_winner(self, verdict), group="land", exclusive=True)
 
@@ -504,14 +504,14 @@ class RunController:
         self.screen.app.push_screen(DiffScreen(ticket_id, tree.branch, text))
 
     def review(self, ticket_id: str) -> None:
-        """The review screen of the ticket's diff, with its drafts (ui/review_screen.py)."""
+        """The review screen of the ticket's diff, with its drafts (ui/screens/review.py)."""
         self.screen.run_worker(self._review(ticket_id), group="review", exclusive=True)
 
     async def _review(self, ticket_id: str) -> None:
         import sqlite3
 
         from lfgtui.history.database import StoreError
-        from lfgtui.ui.review_screen import ReviewDesk, ReviewScreen
+        from lfgtui.ui.screens.review import ReviewDesk, ReviewScreen
         from lfgtui.worktrees.git import GitError
         from lfgtui.worktrees.tree import diff_text, find_worktree
 
@@ -557,7 +557,7 @@ class RunController:
     def _landing(self, ticket_id: str, tree: Worktree | None) -> Landing | None:
         """What lands the reviewed ticket from its review screen: only a run of this lfg lands, and
         only a worktree that knows its base branch (`lfg land --onto` names another)."""
-        from lfgtui.ui.review_screen import Landing
+        from lfgtui.ui.screens.review import Landing
         from lfgtui.worktrees.land import ticket_message
 
         if tree is None or tree.base_branch is None or self.control.run is None:

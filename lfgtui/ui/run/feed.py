@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from lfgtui.history.recorded import RecordedRun, ReplayClock, play, replay_events
 from lfgtui.inert import inert
-from lfgtui.ui.run_screen import Mode, RunScreen
+from lfgtui.ui.screens.run import Mode, RunScreen
 
 if TYPE_CHECKING:
     from lfgtui.broker.gaps import Lost

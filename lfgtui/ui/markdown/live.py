@@ -23,8 +23,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lfgtui.ui.markdown_blocks import Block, Join, Splitter
-from lfgtui.ui.markdown_render import (
+from lfgtui.ui.markdown.blocks import Block, Join, Splitter
+from lfgtui.ui.markdown.plain_lines import PlainLines
+from lfgtui.ui.markdown.render import (
     DARK_CODE_THEME,
     LIGHT_CODE_THEME,
     OpenCode,
@@ -33,7 +34,6 @@ from lfgtui.ui.markdown_render import (
     RenderKey,
     render_block,
 )
-from lfgtui.ui.plain_lines import PlainLines
 
 MIN_WIDTH = 10
 """Narrowest width blocks are rendered at, so a squeezed pane still wraps sanely."""

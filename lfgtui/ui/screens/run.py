@@ -37,15 +37,15 @@ from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
 from lfgtui.run.approvals import Reply
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.ui.compositor import CoveredCompositor
-from lfgtui.ui.elicitation_screen import ElicitationScreen
-from lfgtui.ui.footer import KeysFooter
-from lfgtui.ui.gauges import elapsed_text
-from lfgtui.ui.modals import AgentLogScreen, ApprovalScreen, CompareScreen
-from lfgtui.ui.palette import colours
-from lfgtui.ui.pane import PaneState, PaneView, Tally, TicketPane
-from lfgtui.ui.plain_lines import TextLine
-from lfgtui.ui.tool_log import approval_request
+from lfgtui.ui.drawing.compositor import CoveredCompositor
+from lfgtui.ui.drawing.palette import colours
+from lfgtui.ui.markdown.plain_lines import TextLine
+from lfgtui.ui.screens.elicitation import ElicitationScreen
+from lfgtui.ui.screens.modals import AgentLogScreen, ApprovalScreen, CompareScreen
+from lfgtui.ui.widgets.footer import KeysFooter
+from lfgtui.ui.widgets.gauges import elapsed_text
+from lfgtui.ui.widgets.pane import PaneState, PaneView, Tally, TicketPane
+from lfgtui.ui.widgets.tool_log import approval_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -656,7 +656,7 @@ class RunScreen(Screen[None]):
             return
         verdict = self.keys.verdict(group)
         if verdict is not None:
-            from lfgtui.ui.verdict_screen import VerdictScreen
+            from lfgtui.ui.screens.verdict import VerdictScreen
 
             self.app.push_screen(VerdictScreen(verdict, self.keys))
             return

@@ -24,7 +24,7 @@ from lfgtui.elicitation import Entry, Form, FormField, Kind, check, read_form
 from lfgtui.events import ElicitationAsked
 from lfgtui.inert import revealed
 from lfgtui.run.approvals import Reply
-from lfgtui.ui.modals import fit_scroll
+from lfgtui.ui.screens.modals import fit_scroll
 
 if TYPE_CHECKING:
     from lfgtui.ui.services import Services

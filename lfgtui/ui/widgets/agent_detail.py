@@ -15,7 +15,7 @@ from lfgtui.config.mcp import McpServer
 from lfgtui.events import AgentDetails
 from lfgtui.formats import plural
 from lfgtui.inert import inert
-from lfgtui.ui.tool_log import folded
+from lfgtui.ui.widgets.tool_log import folded
 
 
 def details_text(details: AgentDetails | None, servers: tuple[McpServer, ...] = ()) -> Text:

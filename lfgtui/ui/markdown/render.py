@@ -33,7 +33,7 @@ from rich.table import Column, Table
 from rich.text import Text
 from textual.strip import Strip
 
-from lfgtui.ui.markdown_blocks import FENCE, Block, Join, bullet
+from lfgtui.ui.markdown.blocks import FENCE, Block, Join, bullet
 
 DARK_CODE_THEME = "monokai"
 LIGHT_CODE_THEME = "default"

@@ -28,9 +28,9 @@ from textual.widgets import DataTable, Static
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import cell, plural
 from lfgtui.inert import inert
-from lfgtui.ui.footer import KeysFooter
-from lfgtui.ui.gauges import elapsed_text
-from lfgtui.ui.palette import colours
+from lfgtui.ui.drawing.palette import colours
+from lfgtui.ui.widgets.footer import KeysFooter
+from lfgtui.ui.widgets.gauges import elapsed_text
 
 if TYPE_CHECKING:
     from lfgtui.broker.watch import FleetIndex, FleetReader, IndexedRun, OnlineWorker

@@ -29,8 +29,8 @@ from lfgtui.history.recorded import RecordedRun, recorded_run
 from lfgtui.history.search import QueryTooLarge, SearchHit, snippet_text
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
-from lfgtui.ui.footer import KeysFooter
-from lfgtui.ui.palette import colours
+from lfgtui.ui.drawing.palette import colours
+from lfgtui.ui.widgets.footer import KeysFooter
 
 DEBOUNCE_S = 0.2
 LIMIT = 50

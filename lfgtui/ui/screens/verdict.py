@@ -30,7 +30,7 @@ from lfgtui.tournament.verdict import TABLE_HEADER, CheckResult, Verdict
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from lfgtui.ui.pane import TicketPane
+    from lfgtui.ui.widgets.pane import TicketPane
     from lfgtui.worktrees.land import Landed
     from lfgtui.worktrees.tree import Worktree
 
@@ -114,7 +114,7 @@ _CHOICES = "M lands the winner and archives the others' worktrees (asks first) Â
 
 
 class Winners(Protocol):
-    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run_controller.py)."""
+    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run/controller.py)."""
 
     def take_winner(self, verdict: Verdict) -> None: ...
 
@@ -126,7 +126,7 @@ class Worktrees(Protocol):
 
 
 class Contest(Protocol):
-    """What taking a winner needs of its run: the run controller (ui/run_controller.py). Named here
+    """What taking a winner needs of its run: the run controller (ui/run/controller.py). Named here
     as a protocol, so this screen imports neither the controller nor the run screen, which open it."""
 
     @property
@@ -186,7 +186,7 @@ async def take_winner(controller: Contest, verdict: Verdict) -> None:
 
 async def _asked(screen: Screen[None], question: str) -> bool:
     """The person's yes or no to `question` (made inert: it quotes branches, paths and git's words)."""
-    from lfgtui.ui.modals import ConfirmScreen
+    from lfgtui.ui.screens.modals import ConfirmScreen
 
     asked = ConfirmScreen(inert(question), markup=False)
     return bool(await screen.app.push_screen(asked, wait_for_dismiss=True))
@@ -198,7 +198,7 @@ class VerdictNews:
     notice, a verdict kept for the compare key and opened at once over the run screen."""
 
     screen: Screen[None]
-    """The run screen (ui/run_screen.py)."""
+    """The run screen (ui/screens/run.py)."""
     keys: Winners
     """Its keys: the run's."""
     verdicts: dict[str, Verdict] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from rich.text import Text
 from lfgtui.cost.metrics import RATE_STEP_S, Metrics
 from lfgtui.cost.prices import format_usd
 from lfgtui.formats import context_percent, seconds, short_count, tokens, ttft
-from lfgtui.ui.palette import DEFAULT
+from lfgtui.ui.drawing.palette import DEFAULT
 
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_SAMPLES = 16

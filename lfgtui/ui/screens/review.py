@@ -30,7 +30,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from lfgtui.inert import inert
-from lfgtui.ui.palette import colours
+from lfgtui.ui.drawing.palette import colours
 from lfgtui.worktrees.review import (
     Comment,
     DiffLine,
@@ -61,7 +61,7 @@ Send = Callable[[str], int | str]
 class Landing:
     """What lands the reviewed ticket's worktree: its branch, the base branch, the commit message
     made from the ticket, and `land`, which lands it with the options chosen and says what happened
-    (the run's own landing: ui/run_controller.py `land_as`)."""
+    (the run's own landing: ui/run/controller.py `land_as`)."""
 
     branch: str
     onto: str
@@ -633,8 +633,8 @@ class ReviewScreen(Screen[None]):
 
     async def _land(self) -> None:
         """Ask about unsent drafts, then how to land; land, and say what happened."""
-        from lfgtui.ui.land_screen import LandScreen
-        from lfgtui.ui.modals import ConfirmScreen
+        from lfgtui.ui.screens.land import LandScreen
+        from lfgtui.ui.screens.modals import ConfirmScreen
 
         landing = self.landing
         if landing is None:

@@ -70,12 +70,12 @@ from lfgtui.events import (
 from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.ui.agent_detail import AgentDetail
-from lfgtui.ui.gauges import SPARK_SAMPLES, gauge_text, since_start
-from lfgtui.ui.live_markdown import LiveMarkdown
-from lfgtui.ui.palette import Palette, colours
-from lfgtui.ui.plain_lines import TextLine
-from lfgtui.ui.tool_log import (
+from lfgtui.ui.drawing.palette import Palette, colours
+from lfgtui.ui.markdown.live import LiveMarkdown
+from lfgtui.ui.markdown.plain_lines import TextLine
+from lfgtui.ui.widgets.agent_detail import AgentDetail
+from lfgtui.ui.widgets.gauges import SPARK_SAMPLES, gauge_text, since_start
+from lfgtui.ui.widgets.tool_log import (
     ToolCalls,
     ToolLog,
     ToolState,

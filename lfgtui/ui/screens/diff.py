@@ -19,7 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Collapsible, Static
 
 from lfgtui.inert import inert
-from lfgtui.ui.palette import DEFAULT, Palette, colours
+from lfgtui.ui.drawing.diff_lines import styled
+from lfgtui.ui.drawing.palette import colours
 
 FILE_HEADER = re.compile(r"^diff --git (?:a/)?(.*?) (?:b/)?(.*)$")
 EXPANDED_FILES = 12
@@ -56,26 +57,6 @@ def split_files(diff: str) -> list[FileDiff]:
     if lines:
         files.append(FileDiff(path, tuple(lines)))
     return files
-
-
-def line_style(line: str, palette: Palette = DEFAULT) -> str:
-    """The style of a diff line by what it is: added, removed, hunk header, file header."""
-    if line.startswith(("+++", "---", "diff --git", "Binary files")):
-        return "bold"
-    if line.startswith("+"):
-        return palette.good
-    if line.startswith("-"):
-        return palette.bad
-    return palette.running if line.startswith("@@") else ""
-
-
-def styled(lines: tuple[str, ...], palette: Palette = DEFAULT) -> Text:
-    """Diff lines coloured by what they are (`line_style`), each made inert."""
-    text = Text()
-    for line in lines:
-        text.append(inert(line) + "\n", line_style(line, palette))
-    text.rstrip()
-    return text
 
 
 class DiffScreen(ModalScreen[None]):

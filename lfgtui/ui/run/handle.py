@@ -20,8 +20,8 @@ from lfgtui.run import Approvals, Run, Sink
 from lfgtui.run.approvals import Reply
 from lfgtui.run.fork import CannotFork, check_forkable
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.ui.modals import ConfirmScreen, FollowUpScreen
-from lfgtui.ui.run_screen import RunScreen
+from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
+from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class LocalHandle(RunHandle):
         run.sinks.append(self.alerts)
         if any(state.ticket.check is not None for state in run.states.values()):
             from lfgtui.tournament.referee import Referee
-            from lfgtui.ui.verdict_screen import VerdictNews
+            from lfgtui.ui.screens.verdict import VerdictNews
 
             self.referee = Referee(run, VerdictNews(screen, screen.keys, self.verdicts))
             run.sinks.append(self.referee)
@@ -297,7 +297,7 @@ class ServedHandle(RunHandle):
         (a run watched through the broker carries none)."""
         super().connect(show, screen)
         from lfgtui.remote.attach import Attachment, News
-        from lfgtui.ui.verdict_screen import VerdictNews
+        from lfgtui.ui.screens.verdict import VerdictNews
 
         if isinstance(self.attachment, Attachment):
             self.attachment.news = News(VerdictNews(screen, screen.keys, self.verdicts), self.book.attempts)
