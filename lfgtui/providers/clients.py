@@ -4,16 +4,40 @@ The SDK clients built on it (see `openai_client`, `anthropic_client`) have their
 a retry must be visible to the user (a status line, a countdown), so the run layer decides when to
 retry, not the SDK behind its back. Its connections are made by `network.AsyncioBackend`, the
 running loop's own sockets (see there why); connections through a proxy keep httpx2's own.
+
+The pool has no cap on connections (httpx2's default is 100): the scheduler already bounds how
+many calls a run streams at once (`max_concurrency`, per run and per provider), and a second cap
+below it made ticket 101 of a 101-ticket run wait for a free connection, a wait the SDKs reported
+as a timeout, and failed it once that wait passed the connect timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
+import resource
 
 import httpx2
 
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.network import AsyncioBackend
+
+LIMITS = httpx2.Limits(max_connections=None, max_keepalive_connections=20, keepalive_expiry=5.0)
+"""Every call gets a connection at once; 20 idle ones are kept for the next calls, as httpx2 keeps."""
+
+OPEN_FILES_WANTED = 65536
+"""Enough sockets for a run of thousands of streams (each is one), where the system allows it."""
+
+
+def allow_many_sockets() -> None:
+    """Raise this process's soft limit on open files towards its hard limit: many systems start
+    processes at 1,024 (macOS at 256), below what a run of a thousand streams opens. Raising the
+    soft limit up to the hard one needs no privilege; where even that is refused, the limit stays."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def timeouts(config: ProviderConfig) -> httpx2.Timeout:
@@ -28,7 +52,7 @@ def timeouts(config: ProviderConfig) -> httpx2.Timeout:
 
 def transport() -> httpx2.AsyncHTTPTransport:
     """httpx2's transport with its defaults, its connections made by `AsyncioBackend`."""
-    made = httpx2.AsyncHTTPTransport()
+    made = httpx2.AsyncHTTPTransport(limits=LIMITS)
     made._pool._network_backend = AsyncioBackend()  # httpx2 takes no backend; see test_private_names
     return made
 
@@ -37,8 +61,14 @@ def http_client(config: ProviderConfig) -> httpx2.AsyncClient:
     """The client an adapter sends through. Made once per provider, before its first request: the
     SDKs describe the platform in each request's headers, and finding it out the first time runs
     `uname -p` in a thread (`platform.platform()`, which keeps what it found); asked here, that wait
-    is out of the first request, and so of its time to first token."""
+    is out of the first request, and so of its time to first token. `limits` is for the transports
+    httpx2 makes itself, through a proxy."""
     platform.platform()
+    allow_many_sockets()
     return httpx2.AsyncClient(
-        timeout=timeouts(config), headers=config.headers, follow_redirects=True, transport=transport()
+        timeout=timeouts(config),
+        headers=config.headers,
+        follow_redirects=True,
+        transport=transport(),
+        limits=LIMITS,
     )

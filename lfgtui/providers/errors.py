@@ -92,6 +92,10 @@ def classify(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, httpx2.SSEError):  # a TransportError subclass, so it must come first
         return ErrorInfo(ErrorKind.MALFORMED, str(exc))
     if isinstance(exc, (*_sdk_errors("APITimeoutError"), httpx2.TimeoutException)):
+        chain = _chain(exc)
+        if any(isinstance(e, httpx2.ConnectTimeout) for e in chain):
+            host = next((h for h in map(_host, chain) if h), "the provider")
+            return ErrorInfo(ErrorKind.TIMEOUT, f"no connection to {host} within the connect timeout")
         return ErrorInfo(ErrorKind.TIMEOUT, "no data from the provider within the idle timeout")
     if isinstance(exc, (*_sdk_errors("APIConnectionError"), httpx2.TransportError)):
         return ErrorInfo(ErrorKind.CONNECTION, _connection_message(exc))

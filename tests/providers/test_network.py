@@ -6,9 +6,11 @@ never the first ones of a flow, and the tok/s gauge of a paced sim stream still 
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 import ssl
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +22,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.events import EventFactory, RequestSent, TextDelta
 from lfgtui.providers import network
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.clients import http_client
+from lfgtui.providers.clients import OPEN_FILES_WANTED, http_client
 from lfgtui.providers.errors import ErrorKind, classify
 from lfgtui.providers.network import HIGH_WATER, AsyncioBackend, AsyncioStream
 from lfgtui.providers.registry import Providers
@@ -124,6 +126,44 @@ async def test_a_stream_cut_mid_body_is_a_connection_error() -> None:
                 async for _ in streamed.aiter_raw():
                     pass
     assert classify(raised.value).kind is ErrorKind.CONNECTION
+
+
+async def test_more_streams_at_once_than_httpx2s_pool_of_100_each_get_a_connection() -> None:
+    """The server answers none until all 101 requests are in: with a pool capped at 100, the 101st
+    waited for a connection that never freed, and failed as a timeout."""
+    streams = 101
+    arrived = 0
+    all_in = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal arrived
+        await read_request(reader)
+        arrived += 1
+        if arrived == streams:
+            all_in.set()
+        await all_in.wait()
+        writer.write(response(b"ok"))
+        await writer.drain()
+        writer.close()
+
+    async def fetch(client: httpx2.AsyncClient, port: int) -> bytes:
+        return (await client.get(f"http://127.0.0.1:{port}/")).content
+
+    async with serving(handler) as port, http_client(config("")) as client:
+        bodies = await asyncio.gather(*(fetch(client, port) for _ in range(streams)))
+    assert bodies == [b"ok"] * streams
+
+
+def test_a_connect_timeout_says_so_and_names_the_host_not_the_idle_timeout() -> None:
+    request = httpx2.Request("GET", "https://api.example.com/v1/responses")
+    said = classify(httpx2.ConnectTimeout("timed out", request=request))
+    assert (said.kind, said.message) == (
+        ErrorKind.TIMEOUT,
+        "no connection to api.example.com within the connect timeout",
+    )
+    assert classify(httpx2.ReadTimeout("timed out", request=request)).message == (
+        "no data from the provider within the idle timeout"
+    )
 
 
 @pytest.fixture
@@ -286,3 +326,24 @@ async def test_flowing_streams_held_together_are_released_by_one_tick(
         server.close()
         await stream.aclose()
     listener.close()
+
+
+def test_a_process_started_with_few_open_files_allowed_raises_its_own_limit_for_the_sockets() -> None:
+    """Many systems start a process allowed 1,024 open files (macOS 256): fewer than a run of a
+    thousand streams opens. The soft limit goes up to the hard one, which needs no privilege."""
+    script = (
+        "import resource\n"
+        "from lfgtui.providers.clients import allow_many_sockets\n"
+        "allow_many_sockets()\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    started = subprocess.run(
+        [sys.executable, "-c", script],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(started.stdout) == wanted > 256
