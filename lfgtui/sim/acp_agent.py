@@ -626,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the agent's own warning, sent whole as soon as a prompt arrives, before the model's output",
     )
     quirks.add_argument(
+        "--informational",
+        default="",
+        metavar="TEXT",
+        help="the agent's own warning marked as Claude Code marks its own, after the first call",
+    )
+    quirks.add_argument(
         "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
     )
     quirks.add_argument(
@@ -804,6 +810,7 @@ def main(argv: list[str] | None = None) -> None:
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,
             notice=args.notice,
+            informational=args.informational,
             tool_ms=args.tool_ms,
             burst=args.burst,
             terminals=args.terminals,

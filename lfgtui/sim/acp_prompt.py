@@ -95,6 +95,9 @@ class Quirks:
     """An empty message chunk as soon as a prompt arrives, before the model's output."""
     notice: str = ""
     """The agent's own warning, sent whole as soon as a prompt arrives, before the model's output."""
+    informational: str = ""
+    """The agent's own warning as Claude Code sends its auto mode's: a message chunk with no message
+    id, marked `_meta.claudeCode.kind: "informational"`, between the first model call and the next."""
     tool_ms: float = 0.0
     """How long each tool call runs in the agent (after any permission)."""
     burst: str = ""
@@ -298,6 +301,8 @@ class AgentRun:
                     self.output_tokens += piece.tokens
                 elif piece.kind is PieceKind.TOOL_END:
                     await self._tool_call(index, piece.tool_index)
+            if index == 0 and quirks.informational:
+                await self._informational(quirks.informational)
         await self._plan(calls)
 
     async def _elicit(self, asked: dict[str, Any]) -> str:
@@ -323,6 +328,11 @@ class AgentRun:
         for text in chunks:
             await self._update(acp.update_agent_message_text(text))
             self.said.append(text)
+
+    async def _informational(self, text: str) -> None:
+        """The agent's own warning, marked as Claude Code marks it (see `Quirks.informational`)."""
+        marked = {"claudeCode": {"kind": "informational", "level": "warning"}}
+        await self._update(acp.update_agent_message_text(text).model_copy(update={"field_meta": marked}))
 
     async def _update(self, update: SessionUpdate) -> None:
         if self.session.cancelled.is_set():

@@ -9,11 +9,13 @@ terminal as its output and how it ended: one lfg runs for the agent, or a comman
 itself and reported in the call's `_meta`, as Codex does). The agent runs its own tools: lfg never
 runs these calls, it shows them.
 
-An agent's own notice sent as answer text (Codex's warnings, see `NOTICE`) is a `Status`, never
-the answer's first token. What the agent says about its session rather than its work
-(`usage_update`, its command list, its mode and settings) is not a status per update:
-`usage_update` becomes `ContextUsed` (the gauges' context and, with a cost, the agent-reported
-cost), the rest one `AgentDetails` whenever it changed.
+An agent's own notice sent as answer text (Codex's warnings, see `NOTICE`; a chunk Claude Code
+marks `_meta.claudeCode.kind: "informational"`, see `informational`) is a `Status`, never answer
+text: not the answer's first token, not counted in its rate or the run's calibration. What the
+agent says about its session rather than its work (`usage_update`, its command list, its mode
+and settings) is not a status per update: `usage_update` becomes `ContextUsed` (the gauges'
+context and, with a cost, the agent-reported cost), the rest one `AgentDetails` whenever it
+changed.
 """
 
 from __future__ import annotations
@@ -85,9 +87,22 @@ class TextChunk:
     text: str
     message_id: str | None
     thought: bool = False
+    notice: bool = False
+    """The agent marked it as its own words, not the model's (`informational`)."""
 
 
 CHUNKS = {"agent_message_chunk": False, "agent_thought_chunk": True}
+
+
+def informational(meta: Any) -> bool:
+    """Whether a chunk's `_meta` marks it as the agent's own notice: Claude Code sends its warnings
+    (the auto mode's billing through a gateway, say) as message chunks with
+    `"_meta": {"claudeCode": {"kind": "informational", "level": "warning"}}`, between the model's
+    messages, recorded from claude-agent-acp 0.101.0 on 2026-11-26."""
+    vendor = meta.get("claudeCode") if isinstance(meta, dict) else None
+    return isinstance(vendor, dict) and vendor.get("kind") == "informational"
+
+
 CHUNK_KEYS = frozenset({"sessionUpdate", "content", "messageId", "_meta"})
 TEXT_KEYS = frozenset({"type", "text", "_meta"})
 
@@ -112,7 +127,8 @@ def session_update(params: Any) -> Any | None:
             and content.keys() <= TEXT_KEYS
         ):
             message_id = update.get("messageId")
-            return TextChunk(text, message_id if isinstance(message_id, str) else None, thought)
+            notice = informational(update.get("_meta"))
+            return TextChunk(text, message_id if isinstance(message_id, str) else None, thought, notice)
     try:
         return schema.SessionNotification.model_validate(params).update
     except ValidationError as exc:
@@ -377,10 +393,14 @@ class UpdateReader:
         if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
             self.blocks.interrupt()
         match update:
+            case TextChunk(text=text, notice=True):
+                return [self._said(text)]
             case TextChunk(text=text, message_id=message_id, thought=False):
                 return self._answer(text, message_id)
             case TextChunk(text=text, message_id=message_id):
                 return self._thought(text, message_id)
+            case schema.AgentMessageChunk(content=block, field_meta=meta) if informational(meta):
+                return [self._said(content_text(block))]
             case schema.AgentMessageChunk(content=block, message_id=message_id):
                 return self._answer(content_text(block), message_id)
             case schema.AgentThoughtChunk(content=block, message_id=message_id):
@@ -409,9 +429,13 @@ class UpdateReader:
                 return self._sent(call_id, self.output.due(call_id))
         return []  # the person's own messages replayed by session/load: nothing to show
 
+    def _said(self, text: str) -> Status:
+        """The agent's own notice, as a status of its own."""
+        return self.ev(Status, message=f"{NOTICE_SAYS}{text.strip()}")
+
     def _answer(self, text: str, message_id: str | None) -> list[Event]:
         if self._notice(text, message_id):
-            return [self.ev(Status, message=f"{NOTICE_SAYS}{text.strip()}")]
+            return [self._said(text)]
         self.output_began = self.output_began or bool(text)
         self.view.message_ids = self.view.message_ids or message_id is not None
         return [self.ev(TextDelta, text=self.blocks.text(text, message_id))]

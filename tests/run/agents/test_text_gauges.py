@@ -26,6 +26,7 @@ QUIRKS = {
     "gemini-unknown-model": ["--quota-meta", "--answered-by", "gemini-from-a-gateway"],
     "codex-like": ["--notice", "Warning: Model metadata for `gw-1` not found. Defaulting to fallback.\n\n"],
     "plain": ["--bare-messages"],
+    "claude-like": ["--bare-messages", "--informational", "**Warning:** auto mode is billed as before."],
     "slow-tools": ["--bare-messages", "--tool-ms", "2000"],
     "relay": ["--burst", "API Error: 500 " + "the upstream service failed to answer in time; " * 8],
 }
@@ -90,6 +91,36 @@ def test_messages_on_both_sides_of_a_tool_call_are_separate_blocks(lfg: Lfg, tmp
     assert code == 0, stderr
     blocks = "I'll read the README first.\n\n## What it is\n\nA widget service."
     assert text(events, "t") == blocks
+    assert recorded(db, "t")[1] == blocks
+
+
+def test_a_notice_claude_code_marks_informational_between_its_messages_is_a_notice_not_text(
+    lfg: Lfg, tmp_path: Path
+) -> None:
+    """Claude Code sends its auto mode's billing warning as a message chunk marked
+    `_meta.claudeCode.kind: "informational"`, after a tool call, between the model's messages: it
+    was shown, recorded and counted as the answer's text (its characters in the rate)."""
+    lfg.scenario(
+        "two-steps",
+        """
+        ttft_ms = 0
+        tokens_per_s = 0
+        [[call]]
+        text = "I'll read the README first."
+        [[call.tool_call]]
+        name = "read_file"
+        arguments = { path = "README.md" }
+        [[call]]
+        text = "## What it is\\n\\nA widget service."
+        """,
+    )
+    db = tmp_path / "history.sqlite3"
+    code, events, stderr = lfg.run(lfg.tickets(ticket("t", "claude-like", "two-steps")), "--db", str(db))
+    assert code == 0, stderr
+    blocks = "I'll read the README first.\n\n## What it is\n\nA widget service."
+    assert text(events, "t") == blocks, "the notice is neither text nor a split between the messages"
+    said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == "t"]
+    assert "the agent's notice: **Warning:** auto mode is billed as before." in said, said
     assert recorded(db, "t")[1] == blocks
 
 

@@ -8,18 +8,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from acp import schema
 
 from lfgtui.events import (
     AgentDetails,
     EventFactory,
+    Status,
     TextDelta,
     ToolCallReady,
     ToolCallStarted,
     ToolCallUpdated,
     ToolResult,
 )
-from lfgtui.run.agents.updates import AgentView, UpdateReader, describes_inputs
+from lfgtui.run.agents.updates import AgentView, UpdateReader, describes_inputs, session_update
 from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.agents import LATE, agent_app, approve, no_agent_left
@@ -267,3 +269,30 @@ def test_what_an_agent_says_of_its_session_before_its_work_is_one_detail_with_it
     assert isinstance(changed, AgentDetails) and changed.mode == "auto", (
         "once it works, a change shows at once"
     )
+
+
+@pytest.mark.parametrize("annotated", [False, True], ids=["usual form", "read by the SDK"])
+def test_a_chunk_claude_code_marks_informational_is_the_agents_notice_wherever_it_comes(
+    annotated: bool,
+) -> None:
+    """Claude Code's warning chunk (`_meta.claudeCode.kind: "informational"`, no message id, as
+    claude-agent-acp 0.101.0 sends it) between two of the model's messages: a notice, not text,
+    whether the chunk is in its usual form or carries more than lfg reads itself (the SDK reads it)."""
+    reader = UpdateReader(EventFactory("t", 1))
+    first = {"type": "text", "text": "Looking."}
+    reader.events(
+        session_update(
+            {
+                "sessionId": "s",
+                "update": {"sessionUpdate": "agent_message_chunk", "content": first, "messageId": "m1"},
+            }
+        )
+    )
+    warning: dict[str, Any] = {"type": "text", "text": "**Warning:** auto mode is billed as before."}
+    if annotated:
+        warning["annotations"] = {"priority": 0.5}
+    marked = {"claudeCode": {"kind": "informational", "level": "warning"}}
+    update = {"sessionUpdate": "agent_message_chunk", "content": warning, "_meta": marked}
+    [notice] = reader.events(session_update({"sessionId": "s", "update": update}))
+    assert isinstance(notice, Status) and not isinstance(notice, TextDelta)
+    assert notice.message == "the agent's notice: **Warning:** auto mode is billed as before."
