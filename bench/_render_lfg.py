@@ -105,12 +105,15 @@ async def run_lfg(
     otel: bool = False,
     history: bool = False,
     catch_up: float = 0.0,
+    processes: int | None = None,
 ) -> dict[str, Any]:
     """One lfg run: `acp` puts every ticket on the sim ACP agent, else on the sim server at `port`
     (process `sim_pid`, whose CPU is shown apart: the load the API panes' source puts on the machine).
     `otel` exports its telemetry as `lfg run --otel` does, where `$OTEL_EXPORTER_OTLP_ENDPOINT` says.
     `history` records the run into a history file in the run's folder, as `lfg run` does by default:
-    its writer thread runs in the UI process, so its CPU counts in the UI's.
+    its writer thread runs in the UI process, so its CPU counts in the UI's. `processes` is how many
+    provider worker processes may read the streams (as `[run] provider_processes`; None: lfg's default),
+    sized to the run and warmed before it starts, as `lfg run` does.
 
     The window opens once the UI has caught up with the streams (`CAUGHT_UP_S`), at most `catch_up`
     seconds after the first chunk arrived (the answers stream that much longer); a UI that never
@@ -210,7 +213,11 @@ async def run_lfg(
     TicketPane.render_frame = render_frame  # type: ignore[method-assign]
     Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
 
-    providers = Providers(config.providers, backend=ProviderWorker() if worker else None)
+    backend = ProviderWorker() if worker else None
+    if backend is not None and hasattr(backend, "plan"):  # a base tree from before may not size it
+        backend.plan(panes, processes)
+    providers = Providers(config.providers, backend=backend)
+    await providers.warm({t.provider for t in tickets})
     services = Services(providers, max_concurrency=panes)
     controller = RunController.live(services, tickets, "bench", sinks=[record])
     app = LfgApp(services, controller)
@@ -241,21 +248,15 @@ async def run_lfg(
         worker_tree = set(workers)
         agents, helpers = split_agents(process_children(), agent_pids, worker_tree) if acp else ([], [])
         window["start"] = time.monotonic()
-        cpu0, worker0, busy0 = (
-            time.process_time(),
-            sum(tree_cpu_s(workers, reaped=False).values()),
-            machine_busy_s(),
-        )
+        workers0 = tree_cpu_s(workers, reaped=False)
+        cpu0, worker0, busy0 = time.process_time(), sum(workers0.values()), machine_busy_s()
         drawn0 = drawing[0]
         sim0 = cpu_s(sim_pid)
         agents0, helpers0 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)
         await asyncio.sleep(duration)
         window["end"] = time.monotonic()
-        cpu1, worker1, busy1 = (
-            time.process_time(),
-            sum(tree_cpu_s(workers, reaped=False).values()),
-            machine_busy_s(),
-        )
+        workers1 = tree_cpu_s(workers, reaped=False)
+        cpu1, worker1, busy1 = time.process_time(), sum(workers1.values()), machine_busy_s()
         drawn1 = drawing[0]
         sim1 = cpu_s(sim_pid)
         agents1, helpers1 = tree_cpu_s(agents, reaped=True), tree_cpu_s(helpers, reaped=False)
@@ -308,7 +309,7 @@ async def run_lfg(
         "end_lag_max": max(ends_lag, default=None),
         "end_late_max": max(ends_late, default=None),
         "ended": len(ends_lag),
-        "mode": "lfg-acp" if acp else "lfg-otel" if otel else "lfg" if worker else "lfg-inline",
+        "mode": "lfg-acp" if acp else "lfg-otel" if otel else "lfg-inline" if not worker else "lfg",
         "history_mb": history_file.stat().st_size / 1e6 if history_file is not None else None,
         "panes": panes,
         "rate": rate,
@@ -325,6 +326,7 @@ async def run_lfg(
         "lag_max": max(lags, default=None),
         "cpu_util": (cpu1 - cpu0) / wall,
         "worker_cpu_util": (worker1 - worker0) / wall,
+        "worker_cpu_each": [(used - workers0.get(pid, 0.0)) / wall for pid, used in workers1.items()],
         "cpu_ms_per_token": 1000 * (cpu1 - cpu0 + worker1 - worker0) / max(1, arrived),
         "draw_ms_per_token": 1000 * (drawn1 - drawn0) / max(1, arrived),  # of the UI's: pane draws
         "fps": len(in_window) / wall,  # and screen updates (the rest is the tokens' way to the panes)
@@ -424,6 +426,7 @@ def child(args: argparse.Namespace) -> None:
                     otel=args.otel,
                     history=args.history,
                     catch_up=args.catch_up,
+                    processes=args.processes,
                 )
             )
         finally:

@@ -35,6 +35,15 @@ pipe or the worker to the pane, and the app's own clocks.
     python bench/render.py --otel --configs 16x200 --skip-baseline --repeat 3   # telemetry on vs off
     python bench/render.py --base /tmp/before --skip-baseline --configs 1x200,16x200,64x200 --repeat 3
     python bench/render.py --skip-baseline --configs 64x200@400x120,16x200   # each at its own size
+    python bench/render.py --skip-baseline --configs 64x200 --provider-processes 1,2,4   # over k workers
+    python bench/render.py --skip-baseline --ceiling 200 --provider-processes 1,2,4   # the ceiling at each k
+
+`--provider-processes K,K` adds a run of lfg for each K, its streams read by at most K provider
+worker processes of the SDK (`[run] provider_processes`; the plain `lfg` run takes lfg's default,
+from the cores and the load); "workers CPU each" is each worker process's CPU. `--ceiling RATE`
+finds, for each K (or lfg's default), the run's ceiling: the most panes at RATE tokens a second it
+keeps up with (the UI caught up, every pane's end at most 150 ms late), trying 16, 32, 48, 64, 96,
+128, 160, 192 and 256 panes until one does not keep up.
 
 `--base DIR` adds the same lfg run with the lfgtui package in DIR (e.g. the code before a change:
 `git worktree add /tmp/before main --detach`), its provider worker and sim server too, interleaved
@@ -71,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -146,7 +156,18 @@ def main() -> None:
         type=Path,
         help="also run lfg with the lfgtui package in this folder (the code before a change), as lfg-base",
     )
+    parser.add_argument(
+        "--provider-processes",
+        default="",
+        help="K,K,...: also run lfg with at most K provider worker processes of the SDK (lfg-kK)",
+    )
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        help="RATE: the most panes at RATE tok/s each run keeps up with, for each --provider-processes K",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--panes", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=200, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,6 +175,10 @@ def main() -> None:
         child(args)
         return
 
+    processes = [int(k) for k in args.provider_processes.split(",") if k]
+    if args.ceiling is not None:
+        ceilings(args, args.ceiling, processes)
+        return
     baselines = [] if args.skip_baseline else args.baselines.split(",")
     columns = ["N", "R", "mode", "run", "tok/s/pane", "behind at start ms", "first lag max ms", "caught up s"]
     columns += ["backlog", "lag p50 ms", "lag p95 ms", "lag max ms"]
@@ -169,6 +194,7 @@ def main() -> None:
         "agents CPU",
         "agents ms/tok",
         "machine CPU",
+        "workers CPU each",
     ]
     print(table_head(columns))
     ratios: list[str] = []
@@ -185,6 +211,8 @@ def main() -> None:
             commands["lfg-acp"] = [*commands["lfg"], "--acp"]
         if args.otel:
             commands["lfg-otel"] = [*commands["lfg"], "--otel"]
+        for k in processes:
+            commands[f"lfg-k{k}"] = [*commands["lfg"], "--processes", str(k)]
         for mode in baselines:
             command = child_command(str(args.baseline), panes, rate, args, size or args.size)
             commands[mode] = [*command, "--mode", mode]
@@ -343,8 +371,40 @@ def row(panes: float, rate: float, mode: str, run: str, result: dict[str, Any]) 
         f"| {ui_ms_per_token(result):.3f} | {figure(result.get('draw_ms_per_token'), '.3f')} "
         f"| {result['cpu_ms_per_token']:.3f} | {result['fps']:.0f} "
         f"| {figure(result.get('sim_cpu_util'), '.2f')} | {figure(result.get('agents_cpu_util'), '.2f')} "
-        f"| {figure(result.get('agents_ms_per_token'), '.3f')} | {figure(result.get('machine_cpu'), '.2f')} |"
+        f"| {figure(result.get('agents_ms_per_token'), '.3f')} | {figure(result.get('machine_cpu'), '.2f')} "
+        f"| {'/'.join(f'{used:.2f}' for used in result.get('worker_cpu_each') or [])} |"
     )
+
+
+CEILING_PANES = (16, 32, 48, 64, 96, 128, 160, 192, 256)
+KEPT_UP_LATE_S = 0.150
+"""A run keeps up when the UI caught up and every pane's end was at most this late."""
+
+
+def ceilings(args: argparse.Namespace, rate: float, processes: list[int]) -> None:
+    """For each K (None: lfg's default), run more and more panes at `rate` until one does not keep
+    up; print each run's row, then each K's ceiling."""
+    found: dict[str, str] = {}
+    for k in processes or [None]:
+        name = "lfg" if k is None else f"lfg-k{k}"
+        ceiling = "under 16"
+        for panes in CEILING_PANES:
+            side = math.ceil(math.sqrt(panes))  # every pane visible, as at 64 panes at 400x120
+            size = f"{max(200, 50 * side)}x{max(60, 15 * side)}"
+            command = child_command(__file__, panes, rate, args, size)
+            result = run_config([*command, *(["--processes", str(k)] if k else [])], None)
+            if isinstance(result, str):
+                print(f"{name} {panes}x{rate:g}: {result}")
+                break
+            print(row(panes, rate, name, "1", result))
+            sys.stdout.flush()
+            late = result.get("end_late_max")
+            if not result.get("caught_up", True) or late is None or late > KEPT_UP_LATE_S:
+                break
+            ceiling = f"{panes}x{rate:g}"
+        found[name] = ceiling
+    print("\nceilings (the most panes kept up with: caught up, every end at most 150 ms late):")
+    print("\n".join(f"  {name}: {ceiling}" for name, ceiling in found.items()))
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ def test_example_config_commented_values_are_valid(tmp_path: Path) -> None:
 def test_limits_prices_budgets_and_notify_are_read(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[run]\nmax_cost_usd = 2.5\n[ui]\nnotify = ["failed", "failed"]\n'
+        '[run]\nmax_cost_usd = 2.5\nprovider_processes = 3\n[ui]\nnotify = ["failed", "failed"]\n'
         "[providers.openai]\nmax_concurrency = 2\nrequests_per_minute = 60\ntokens_per_minute = 1000\n"
         "prices = { input_per_mtok = 1, output_per_mtok = 4.5, cache_read_per_mtok = 0.1 }\n",
     )
@@ -247,7 +247,7 @@ def test_limits_prices_budgets_and_notify_are_read(tmp_path: Path) -> None:
     openai = config.providers["openai"]
     assert (openai.max_concurrency, openai.requests_per_minute, openai.tokens_per_minute) == (2, 60, 1000)
     assert openai.prices == PriceOverride(1.0, 4.5, cache_read_per_mtok=0.1)
-    assert config.run.max_cost_usd == 2.5
+    assert (config.run.max_cost_usd, config.run.provider_processes) == (2.5, 3)
     assert config.ui.notify == ("failed",)
 
 

@@ -114,7 +114,10 @@ async def resume(args: argparse.Namespace) -> int:
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run.failover import every_provider
 
-    async with Providers(config.providers, backend=ProviderWorker()) as providers:
+    worker = ProviderWorker()
+    concurrency = args.max_concurrency or config.run.max_concurrency
+    worker.plan(min(concurrency, len(recorded.as_tickets)), config.run.provider_processes)
+    async with Providers(config.providers, backend=worker) as providers:
         # the worker's imports (the SDKs, the sim) overlap the UI's below: it is asked for every
         # provider the run may use (fallbacks too) before those start
         await providers.warm(every_provider(recorded.as_tickets))

@@ -157,6 +157,8 @@ async def _run(
     # imported here, so that it imports their SDKs and starts the sim while the UI imports its own.
     from lfgtui.run.failover import every_provider
 
+    concurrency = args.max_concurrency or config.run.max_concurrency
+    worker.plan(min(concurrency, len(tickets.tickets)), config.run.provider_processes)
     async with Providers(config.providers, backend=worker) as providers:
         await providers.warm(every_provider(tickets.tickets))
         return await _run_with(args, config, tickets, providers, use_tui=True)

@@ -137,7 +137,11 @@ PRICE_FIELDS: dict[str, Kind] = {
 NOTIFY_EVENTS = ("approval", "asked", "failed", "done")
 """What may ring the terminal: a pane starts waiting for approval or ends on a question to the person,
 a ticket fails, the run ends."""
-RUN_FIELDS: dict[str, Kind] = {"max_concurrency": POSITIVE_INT, "max_cost_usd": POSITIVE_NUMBER}
+RUN_FIELDS: dict[str, Kind] = {
+    "max_concurrency": POSITIVE_INT,
+    "max_cost_usd": POSITIVE_NUMBER,
+    "provider_processes": POSITIVE_INT,
+}
 UI_FIELDS: dict[str, Kind] = {
     "theme": STRING,
     "keymap": STRING_TABLE,
@@ -205,6 +209,8 @@ class RunSettings:
     max_concurrency: int = 8
     max_cost_usd: float | None = None
     """Every running ticket is cancelled (failed, `budget`) once the run has cost this much."""
+    provider_processes: int | None = None
+    """The most processes reading one SDK's streams in the TUI (None: from the cores and the load)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ The parent reads the pipe in a protocol callback (`ChildPipes`), not a reader ta
 are decoded at once (`Frames`) and each stream is handed one list of everything the read brought
 for it (`Inbox`), so a stream's consumer wakes once per read, not once per frame.
 
+One child reads at most about 10,000-13,000 tokens a second, whatever the machine: a run that
+streams more at once spreads its streams over several children of one SDK (`processes`), each on
+a core of its own, a new stream going to the child with the fewest open (`ProviderWorker.plan`).
+
 This module is the pipe's messages and the parent's side; worker_child.py is the child's, where the
 ordinary adapters run unchanged in an `InProcessBackend`. A `ProviderError` comes back as its
 `ErrorInfo`; a bug in the child, or the child dying, fails just the calls it was streaming, and the
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import os
 import pickle
 import struct
 import sys
@@ -39,6 +45,12 @@ if TYPE_CHECKING:  # imported where used: `lfg run` starts the child before it n
     from lfgtui.events import ErrorInfo, Event, EventFactory, Observed
 
 HEADER = struct.Struct("!I")
+STREAMS_PER_PROCESS = 16
+"""How many streams the run may have open at once for each child of an SDK it starts: 16 streams
+at 200 tokens a second took 0.32 of a child's core (the ceiling is about 60 such streams), so a
+child this full still reads each stream as it comes."""
+MAX_PROCESSES = 8
+"""The most children of one SDK lfg starts by itself (`provider_processes` in config.toml sets it)."""
 STOP_WAIT_S = 5.0
 STDERR_LIMIT = 1 << 16
 """The buffer of the child's stderr stream (asyncio's default)."""
@@ -206,6 +218,21 @@ class ChildPipes(asyncio.subprocess.SubprocessStreamProtocol):
         super().pipe_connection_lost(fd, exc)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system says), else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_processes() -> int:
+    """How many children an SDK may have: the cores this process may use, less one for the UI and
+    less those the machine's load (its one-minute average) already keeps busy; at least one, at most
+    `MAX_PROCESSES`. On two cores that is one, as before."""
+    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, min(MAX_PROCESSES, usable_cores() - 1 - busy))
+
+
 def sdk_of(config: ProviderConfig) -> str:
     """Which child reads a provider's streams: the one for the SDK its kind speaks through (lfg's own
     HTTP client, httpx2, for a kind without one)."""
@@ -292,16 +319,21 @@ class Child:
 class ProviderWorker:
     """The parent's side, a `registry.Backend`: a child process for each SDK the run's providers
     speak through (`sdk_of`), started on first use and again after it dies, reading the streams of
-    the providers it makes.
+    the providers it makes; several for an SDK when the run streams more at once than one reads
+    well (`plan`).
 
     Importing an SDK holds its child's loop, Anthropic's for about a second: in one child for all,
     a run's OpenAI tickets waited for it before their first token and their streams stopped while it
     ran. Apart, each SDK's first token waits only for its own import, the imports run on both cores,
     and a child that dies fails only its own streams."""
 
-    def __init__(self) -> None:
-        self._children: dict[str, Child] = {}
-        """The running children, by the SDK whose providers they read."""
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = processes or default_processes()
+        """The most children one SDK may have."""
+        self.at_once = 1
+        """How many streams the run may have open at once (`plan`)."""
+        self._children: dict[str, list[Child]] = {}
+        """The children, by the SDK whose providers they read."""
         self._spare: Child | None = None
         """A child started before any SDK was asked for (`start`), taken by the first that is."""
         self._remotes: dict[str, RemoteProvider] = {}
@@ -317,8 +349,21 @@ class ProviderWorker:
         return tuple(child.process.pid for child in self._every_child() if child.running)
 
     def _every_child(self) -> list[Child]:
-        """The children by SDK, and the spare."""
-        return [*self._children.values(), *([self._spare] if self._spare is not None else [])]
+        """The children of every SDK, and the spare."""
+        spare = [self._spare] if self._spare is not None else []
+        return [child for children in self._children.values() for child in children] + spare
+
+    def plan(self, at_once: int, processes: int | None = None) -> None:
+        """Size the children to the run, before `warm`: it may stream `at_once` calls at once (its
+        tickets, up to its `max_concurrency`), and an SDK gets a child for every
+        `STREAMS_PER_PROCESS` of them, up to `processes` (else `default_processes`)."""
+        self.at_once = max(1, at_once)
+        if processes is not None:
+            self.processes = max(1, processes)
+
+    def _wanted(self) -> int:
+        """How many children each SDK the run uses starts with."""
+        return max(1, min(self.processes, math.ceil(self.at_once / STREAMS_PER_PROCESS)))
 
     async def provider(self, config: ProviderConfig) -> RemoteProvider:
         """The provider for a resolved config, once its child has made its adapter."""
@@ -327,13 +372,24 @@ class ProviderWorker:
         return remote
 
     async def warm(self, config: ProviderConfig) -> None:
-        """Ask this provider's child for its adapter before returning, the child started if need be."""
+        """Ask this provider's children for its adapter before returning, as many started as the run
+        wants (`plan`); the first one's answer is the provider's `ready`."""
         remote = self._remotes.setdefault(config.name, RemoteProvider(self, config))
-        child = await self._child(sdk_of(config))
-        remote.prepare(lambda: self._send(child, config, None))
+        first, *others = await self._started(sdk_of(config), self._wanted())
+        remote.prepare(lambda: self._send(first, config, None))
+        for child in others:  # each imports its SDK on a core of its own; nobody waits for it: its
+            self._send(child, config, None)  # inbox goes when the child says the adapter is made
 
     async def open(self, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
-        return self._send(await self._child(sdk_of(config)), config, call)
+        return self._send(self._least_busy(await self._started(sdk_of(config), 1)), config, call)
+
+    def _least_busy(self, children: list[Child]) -> Child:
+        """The child with the fewest open streams (the first of them on a tie)."""
+        open_streams = {id(child): 0 for child in children}
+        for owner in self._streams.values():
+            if id(owner) in open_streams:
+                open_streams[id(owner)] += 1
+        return min(children, key=lambda child: open_streams[id(child)])
 
     def _send(self, child: Child, config: ProviderConfig, call: ModelCall | None) -> tuple[int, Inbox]:
         """Open a stream in a running child: its id and the inbox its items arrive in."""
@@ -354,21 +410,22 @@ class ProviderWorker:
         """Start a child now unless one runs, so that its imports overlap the caller's; the first SDK
         asked for takes it."""
         async with self._starting:
-            if self._spare is None and not any(child.running for child in self._children.values()):
+            if self._spare is None and not any(child.running for child in self._every_child()):
                 self._spare = await Child.start(self._deliver, self._ended)
 
-    async def _child(self, sdk: str) -> Child:
-        """The running child for `sdk`: the spare, or one started now, unless it has one."""
+    async def _started(self, sdk: str, at_least: int) -> list[Child]:
+        """The running children of `sdk`, `at_least` of them: a dead one is dropped, and the spare
+        taken, or children started now, to make up the number."""
         async with self._starting:
-            child = self._children.get(sdk)
-            if child is None or not child.running:
+            children = [child for child in self._children.get(sdk, []) if child.running]
+            while len(children) < at_least:
                 spare, self._spare = self._spare, None
                 if spare is not None and spare.running:
-                    child = spare
+                    children.append(spare)
                 else:
-                    child = await Child.start(self._deliver, self._ended)
-                self._children[sdk] = child
-            return child
+                    children.append(await Child.start(self._deliver, self._ended))
+            self._children[sdk] = children
+            return children
 
     def _deliver(self, batches: list[list[tuple[int, Item]]]) -> None:
         """What one read of a pipe brought: each stream's items, in order, as one list to its inbox."""

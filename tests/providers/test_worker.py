@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -214,6 +215,68 @@ async def test_a_dead_child_fails_only_its_own_streams(sim: SimServer) -> None:
             rest = [event async for event in streams[0]]
         assert isinstance(rest[-1], CallEnded), "the other SDK's stream went on to its end"
         assert openai_pid in providers.worker_pids
+
+
+async def test_streams_spread_over_children_of_one_sdk_and_a_dead_one_fails_only_its_own(
+    sim: SimServer,
+) -> None:
+    """32 streams at once is two children's worth: both are started and made ready when the run
+    warms, new streams go to the one with fewer open, a stream closed in either closes its
+    connection, and killing one fails its streams while the other's run to their end."""
+    backend = ProviderWorker(processes=2)
+    backend.plan(at_once=32)
+    async with Providers(sim=sim, backend=backend) as providers:
+        await providers.warm(["sim"])
+        assert len(providers.worker_pids) == 2, "both children start when the run warms"
+        provider = await providers.get("sim")
+        streams = [
+            provider.stream(ask("long-answer:tokens_per_s=400"), EventFactory("t", n)) for n in range(6)
+        ]
+        for stream in streams:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    break
+        await streams.pop().aclose()
+        await asyncio.wait_for(sim.log[-1].disconnected.wait(), 10)
+        victim = providers.worker_pids[1]
+        os.kill(victim, signal.SIGKILL)
+
+        async def to_the_end(stream: AsyncIterator[Event]) -> str:
+            try:
+                async with asyncio.timeout(60):
+                    events = [event async for event in stream]
+            except ProviderWorkerError:
+                return "failed"
+            return "completed" if isinstance(events[-1], CallEnded) else "cut"
+
+        ends = await asyncio.gather(*(to_the_end(stream) for stream in streams))
+        assert sorted(set(ends)) == ["completed", "failed"], ends
+        assert victim not in providers.worker_pids
+
+
+@pytest.mark.parametrize(
+    ("at_once", "processes", "children"),
+    [(1, 8, 1), (16, 8, 1), (17, 8, 2), (64, 8, 4), (64, 2, 2), (500, 8, 8)],
+)
+def test_an_sdk_gets_a_child_for_every_16_streams_the_run_may_have_at_once_up_to_the_processes_allowed(
+    at_once: int, processes: int, children: int
+) -> None:
+    backend = ProviderWorker(processes=1)
+    backend.plan(at_once, processes)
+    assert backend._wanted() == children
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "processes"),
+    [(2, 0.0, 1), (2, 1.5, 1), (16, 0.4, 8), (16, 3.2, 8), (16, 10.7, 5), (4, 9.0, 1)],
+)
+def test_by_default_an_sdk_may_have_a_child_for_each_core_the_ui_and_the_load_leave(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, processes: int
+) -> None:
+    monkeypatch.setattr(worker, "usable_cores", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert worker.default_processes() == processes
+    assert ProviderWorker().processes == processes
 
 
 async def test_without_a_given_sim_the_child_starts_its_own() -> None:
