@@ -59,8 +59,7 @@ def not_run_here(run_id: str, ticket: str, what: str, worker: RanOn | None, isol
     has = "its worktree and its agent's session" if isolated else "its agent's session, if it has one"
     if isolated and what == "a fork":
         instead = (
-            "a coordinated run cannot fork a ticket with a worktree yet (the copy is made where the "
-            "run runs)"
+            "a coordinated run cannot fork a ticket with a worktree yet (the copy is made where the run runs)"
         )
     else:
         instead = (
