@@ -65,7 +65,7 @@ def not_run_here(run_id: str, ticket: str, what: str, worker: RanOn | None, isol
         instead = (
             f"send it from the coordinator's TUI while the run is open (lfg run --broker), or from "
             f"lfg resume {run_id} --broker URL if its coordinator was stopped mid-run: it goes through the "
-            f"broker to the worker"
+            f"broker (a coding agent's to the worker that has its session)"
         )
     return (
         f"run {run_id} ran on the workers of a broker (lfg run --broker) and ticket {ticket} on {where}, "
