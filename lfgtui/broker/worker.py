@@ -45,6 +45,7 @@ from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.broker.ownership import Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
+from lfgtui.broker.running_on import running_on
 from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost import prices
@@ -523,7 +524,7 @@ class BrokerWorker:
 
         run.sinks.append(end_of)
         holding.run, holding.ticket_id = run, ticket.id
-        where = f"running on worker {self.options.name} ({socket.gethostname()})"
+        where = running_on(self.options.name, socket.gethostname())
         run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
         if holding.forsaken:
             run.interrupt(ticket.id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease))

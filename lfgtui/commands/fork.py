@@ -5,8 +5,10 @@ A fork belongs to the run of the ticket it forks: it continues that ticket's rec
 that ticket's latest attempt. So `lfg fork` takes the run up again as `lfg resume` does, recorded
 into the same run, adds the fork (run/fork.py) and runs only it, headless: progress lines and a
 closing table, or NDJSON with `--json`. In the TUI, `f` on a pane forks (`lfg resume RUN`, then
-`f`). Exit code: 0 when the fork completed, 1 when it did not, 2 for bad usage or a ticket that
-cannot fork (nothing ran), 3 when its history stopped recording it, 130/143/129 on a signal.
+`f`). A run coordinated on a broker's workers (`lfg run --broker`) is refused, naming the worker that
+has the ticket's worktree and session (commands/on_worker.py): its forks run through the broker from
+the coordinator's TUI. Exit code: 0 when the fork completed, 1 when it did not, 2 for bad usage or a
+ticket that cannot fork (nothing ran), 3 when its history stopped recording it, 130/143/129 on a signal.
 
 `lfg` imports this module for every command: the history, the providers and the run are imported
 only when `fork` runs.
@@ -62,6 +64,7 @@ def run_fork_command(args: argparse.Namespace) -> int:
 async def _fork(args: argparse.Namespace) -> int:
     from lfgtui.commands.common import fail, find_recorded, recorded_exit, warn
     from lfgtui.commands.compose import RunOptions
+    from lfgtui.commands.on_worker import not_run_here, ticket_worker
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.recorded import provider_problems
     from lfgtui.history.writer import reopen_run_history
@@ -71,9 +74,13 @@ async def _fork(args: argparse.Namespace) -> int:
     if isinstance(found, str):
         return fail(found)
     config, db, recorded = found
-    parent = next((t.ticket for t in recorded.tickets if t.ticket.id == args.ticket), None)
-    if parent is None:
+    ticket = next((t for t in recorded.tickets if t.ticket.id == args.ticket), None)
+    if ticket is None:
         return fail(f"run {recorded.run_id} has no ticket {args.ticket!r}")
+    parent = ticket.ticket
+    if recorded.coordinated:  # its worktree and agent session are on a worker: nothing runs here
+        isolated = parent.isolation == "worktree"
+        return fail(not_run_here(recorded.run_id, args.ticket, "a fork", ticket_worker(ticket), isolated))
     problems = provider_problems((parent,), config.providers)
     if problems:
         return fail(f"cannot fork {args.ticket}: {problems[0]}")

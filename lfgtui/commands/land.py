@@ -3,7 +3,9 @@ was made from (or push it and open a pull request), then archive the worktree.
 
 The landing itself is `worktrees/land.py`; this command finds the ticket's worktree through the
 history (its attempts' worktree, else the worktrees folder), makes the commit message from the
-ticket, says what was done, and records the landing in the history. `lfg` imports this module for
+ticket, says what was done, and records the landing in the history. A ticket a broker's worker ran
+(`lfg run --broker`) is refused, naming the worker: its worktree is in that worker's clone
+(commands/on_worker.py). `lfg` imports this module for
 every command: git and the history are imported only when `land` runs.
 """
 
@@ -96,6 +98,7 @@ def _error(message: str, code: int) -> int:
 
 
 async def _land(args: argparse.Namespace) -> int:
+    from lfgtui.commands.on_worker import not_landed, worktree_worker
     from lfgtui.worktrees.git import GitError
     from lfgtui.worktrees.land import LandConflict, LandOptions, Strategy, land, ticket_message
 
@@ -103,6 +106,8 @@ async def _land(args: argparse.Namespace) -> int:
     if isinstance(found, str):
         return _error(found, EXIT_USAGE)
     _, db, run_id, record = found
+    if (worker := worktree_worker(record.attempts)) is not None:  # by the record, not the path
+        return _error(not_landed(run_id, record.row.ticket, worker), EXIT_USAGE)
     tree = _worktree_of(run_id, record)
     if isinstance(tree, str):
         return _error(tree, EXIT_USAGE)

@@ -8,7 +8,10 @@ comments as one JSON document.
 A recorded run runs nowhere, so `--send` does what `lfg resume` does for that one ticket: it takes
 the run up again under its id, sends the follow-up, waits for the agent's answer (recorded into the
 same run, printed) and stops. A run still running in another lfg is not sent to from here: its
-drafts are in the history, where that lfg's review screen shows them.
+drafts are in the history, where that lfg's review screen shows them. Nor is a run coordinated on a
+broker's workers (`lfg run --broker`): the ticket's worktree and agent session are on a worker, so
+`--send` keeps the drafts and names it (commands/on_worker.py); the coordinator's review screen
+sends them through the broker.
 
 `lfg` imports this module for every command: git, the history and the engine are imported only
 when `review` runs.
@@ -186,12 +189,13 @@ def _keep(db: Path, run_id: str, ticket: str, new: list[Comment]) -> list[Commen
 async def _send(args: argparse.Namespace, config: Config, db: Path, review: _Review) -> int:
     """Take the run up again (as `lfg resume` does), send the drafts as one follow-up, wait for the
     answer. Sends nothing (1) when the run is running elsewhere, the ticket's latest attempt did not
-    complete, or its provider is not configured any more."""
+    complete, its provider is not configured any more, or a broker's worker ran it."""
     import functools
     import time
 
     from lfgtui.commands.common import find_recorded, warn
     from lfgtui.commands.compose import RunOptions
+    from lfgtui.commands.on_worker import not_run_here, ticket_worker
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.recorded import provider_problems
     from lfgtui.history.writer import reopen_run_history
@@ -212,6 +216,11 @@ async def _send(args: argparse.Namespace, config: Config, db: Path, review: _Rev
             f"not sent ({kept}): {found}; send them from its review screen (v, then S)", EXIT_NOT_SENT
         )
     _, _, recorded = found
+    if recorded.coordinated:  # the ticket's worktree and agent session are on a worker, not here
+        ticket = next(t for t in recorded.tickets if t.ticket.id == review.ticket)
+        isolated = ticket.ticket.isolation == "worktree"
+        why = not_run_here(review.run_id, review.ticket, "a follow-up", ticket_worker(ticket), isolated)
+        return _error(f"not sent ({kept}): {why}", EXIT_NOT_SENT)
     problems = provider_problems(recorded.as_tickets, config.providers)
     if problems:
         return _error(f"not sent ({kept}): {problems[0]}", EXIT_NOT_SENT)

@@ -40,17 +40,26 @@ class Fleet:
         return path
 
     def start(
-        self, name: str, *extra: str, config: Path | None = None, before: str = ""
+        self,
+        name: str,
+        *extra: str,
+        config: Path | None = None,
+        before: str = "",
+        root: Path | None = None,
+        data: Path | None = None,
     ) -> subprocess.Popen[bytes]:
-        """`lfg worker NAME`; `before`: Python run in its process before lfg starts (an import hook)."""
+        """`lfg worker NAME`; `before`: Python run in its process before lfg starts (an import hook);
+        `root`: its clone (default: the coordinator's workdir); `data`: a data folder of its own (its
+        worktrees), as on another machine."""
         log = self.log(name).open("wb")
-        args = ["worker", "--broker", self.url, "--name", name, "--root", str(self.lfg.workdir)]
+        args = ["worker", "--broker", self.url, "--name", name, "--root", str(root or self.lfg.workdir)]
+        env = self.lfg.env if data is None else self.lfg.env | {"XDG_DATA_HOME": str(data)}
         config = config or self.config(STEADY)
         launch = f"{before}\nimport sys\nfrom lfgtui.commands import lfg\nsys.exit(lfg())\n"
         lfg = ["-c", launch] if before else ["-m", "lfgtui"]
         process = subprocess.Popen(
             [sys.executable, *lfg, *args, "--config", str(config), *extra],
-            env=self.lfg.env,
+            env=env,
             stdout=log,
             stderr=log,
         )
