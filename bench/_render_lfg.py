@@ -129,6 +129,7 @@ async def run_lfg(
     from lfgtui.providers.catalog import BUILTIN
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
+    from lfgtui.sim.scenario import split_tokens
     from lfgtui.tickets.load import load_tickets
     from lfgtui.tools import BUILTIN_TOOLS
     from lfgtui.ui.app import LfgApp
@@ -167,8 +168,8 @@ async def run_lfg(
     ticket_file = load_tickets(tickets_file, config, BUILTIN_TOOLS, env={})
     tickets = ticket_file.tickets
 
-    arrivals: dict[str, list[float]] = {t.id: [] for t in tickets}  # when lfg got each chunk
-    ends: dict[str, list[int]] = {t.id: [] for t in tickets}  # cumulative characters after each chunk
+    arrivals: dict[str, list[float]] = {t.id: [] for t in tickets}  # when lfg got each token
+    ends: dict[str, list[int]] = {t.id: [] for t in tickets}  # cumulative characters after each token
     flushed: dict[str, int] = dict.fromkeys(arrivals, 0)  # characters handed to the pane's last flush
     shown_at: dict[str, list[float]] = {t.id: [] for t in tickets}  # the frame that first showed each chunk
     ended: set[str] = set()  # tickets whose attempt ended (the pane flushes its last text at once)
@@ -178,10 +179,12 @@ async def run_lfg(
     reads = watch_acp_reads() if acp else None  # ACP: per session, when lfg read each chunk's line
 
     def record(event: Event) -> None:
-        if isinstance(event, TextDelta):
-            chars = (ends[event.ticket][-1] if ends[event.ticket] else 0) + len(event.text)
-            arrivals[event.ticket].append(event.t)
-            ends[event.ticket].append(chars)
+        if isinstance(event, TextDelta):  # a token at a time: the worker sends what one read brought as one
+            chars = ends[event.ticket][-1] if ends[event.ticket] else 0
+            for token in split_tokens(event.text) or [event.text]:
+                chars += len(token)
+                arrivals[event.ticket].append(event.t)
+                ends[event.ticket].append(chars)
         elif isinstance(event, AttemptEnded):
             ended.add(event.ticket)
             flushed[event.ticket] = ends[event.ticket][-1] if ends[event.ticket] else 0

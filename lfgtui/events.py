@@ -600,3 +600,21 @@ def _slot_setters(cls: type[Event]) -> tuple[tuple[Setter, Setter, Setter, Sette
 
 def observed(event: Event) -> Observed:
     return type(event), event.t, tuple(getattr(event, name) for name in payload_fields(type(event)))
+
+
+JOINED = frozenset({TextDelta, ReasoningDelta})
+"""The events whose pieces are joined when they come together (`joined`)."""
+JOINED_WITHIN_S = 0.001
+"""Pieces this close in time are one: the metrics measure in whole milliseconds."""
+
+
+def joined(first: Observed, then: Observed) -> Observed | None:
+    """Two pieces of one text (an answer's, or its thinking's) that arrived within a millisecond (one
+    read off the network, parsed into several events), as one event at the first one's time; None
+    for any other pair. The provider worker sends such pieces as one, so the run's work per stream
+    grows with the reads, not with the tokens each brings, while every time the metrics read (to
+    the millisecond) stays what it was, and the history still gets every character."""
+    kind = first[0]
+    if kind is not then[0] or kind not in JOINED or then[1] - first[1] > JOINED_WITHIN_S:
+        return None
+    return kind, first[1], (first[2][0] + then[2][0],)

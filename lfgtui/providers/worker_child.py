@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from lfgtui import event_loop
-from lfgtui.events import EventFactory, observed
+from lfgtui.events import EventFactory, joined, observed
 from lfgtui.providers.base import ProviderError
 from lfgtui.providers.registry import InProcessBackend
 from lfgtui.providers.worker import Cancel, Crashed, Ended, Failed, Item, Open, frame, read_frame
@@ -24,16 +24,23 @@ class Outbox:
     """The child's side of the pipe: the events of one pass of the loop, written as one batch when
     the pass ends. The network layer wakes the flowing streams together (`network._HoldClock`), so a
     batch holds every stream's events of one tick: one pipe write, and one wake-up of the parent,
-    per tick rather than per stream, with no timer of its own and no wait added to any event."""
+    per tick rather than per stream, with no timer of its own and no wait added to any event. A
+    stream's text pieces that one read brought go as one event (`events.joined`)."""
 
     def __init__(self, transport: asyncio.WriteTransport) -> None:
         self._transport = transport
         self._items: list[tuple[int, Item]] = []
 
     def put(self, stream: int, item: Item) -> None:
-        if not self._items:
+        items = self._items
+        if not items:
             asyncio.get_running_loop().call_soon(self.flush)
-        self._items.append((stream, item))
+        elif type(item) is tuple:
+            last_stream, last = items[-1]
+            if last_stream == stream and type(last) is tuple and (both := joined(last, item)) is not None:
+                items[-1] = (stream, both)
+                return
+        items.append((stream, item))
 
     def flush(self) -> None:
         if self._items and not self._transport.is_closing():

@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     CallEnded,
     ErrorKind,
     Event,
     EventFactory,
+    ReasoningDelta,
+    RequestSent,
     TextDelta,
     ToolCallReady,
+    observed,
 )
 from lfgtui.providers import registry, worker, worker_child
 from lfgtui.providers.base import ProviderConfig
@@ -35,8 +39,16 @@ PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
 
 
 def comparable(events: list[Event]) -> list[tuple[str, dict[str, object]]]:
-    """Events without their stamps (sequence and time), which differ between two runs."""
-    return [(type(e).__name__, {k: v for k, v in asdict(e).items() if k not in ("seq", "t")}) for e in events]
+    """Events without their stamps (sequence and time), which differ between two runs, each text's
+    pieces in a row joined (the worker joins what one read brought: `events.joined`)."""
+    shown: list[tuple[str, dict[str, object]]] = []
+    for event in events:
+        name, fields = type(event).__name__, {k: v for k, v in asdict(event).items() if k not in ("seq", "t")}
+        if shown and isinstance(event, TextDelta | ReasoningDelta) and shown[-1][0] == name:
+            shown[-1][1]["text"] = f"{shown[-1][1]['text']}{fields['text']}"
+            continue
+        shown.append((name, fields))
+    return shown
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -325,6 +337,61 @@ async def test_the_child_collects_cycles_again_once_its_first_provider_is_made(s
         transport.close()
         os.close(read_end)
         await backend.aclose()
+
+
+async def test_the_text_one_read_brought_goes_to_the_parent_as_one_event_at_its_first_time() -> None:
+    """What one read of a stream brought (pieces within a millisecond) is one event at the first
+    piece's time; pieces further apart, of another stream, or of another kind stay apart."""
+    read_end, write_end = os.pipe()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(write_end, "wb"))
+    outbox = worker_child.Outbox(transport)
+    ev = EventFactory("", 0, clock=iter([10.0, 10.0002, 10.0009, 10.0010, 10.5, 10.5001, 10.5002]).__next__)
+    pieces = [
+        (1, ev(TextDelta, text="Hello")),
+        (1, ev(TextDelta, text=", ")),
+        (1, ev(TextDelta, text="world")),
+        (2, ev(TextDelta, text="other stream")),
+        (1, ev(TextDelta, text=" later")),
+        (1, ev(ReasoningDelta, text="a thought")),
+        (1, ev(TextDelta, text=" again")),
+    ]
+    try:
+        for stream, event in pieces:
+            outbox.put(stream, observed(event))
+        outbox.flush()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb"))
+        batch = await worker.read_frame(reader)
+    finally:
+        transport.close()
+    got = [(stream, kind.__name__, t, values[0]) for stream, (kind, t, values) in batch]
+    assert got == [
+        (1, "TextDelta", 10.0, "Hello, world"),
+        (2, "TextDelta", 10.001, "other stream"),
+        (1, "TextDelta", 10.5, " later"),
+        (1, "ReasoningDelta", 10.5001, "a thought"),
+        (1, "TextDelta", 10.5002, " again"),
+    ]
+
+
+async def test_a_paced_stream_through_the_worker_keeps_every_character_and_reads_the_sims_rate(
+    sim: SimServer,
+) -> None:
+    call = ask("long-answer:tokens_per_s=400,ttft_ms=20,repeat=3")
+    async with Providers(sim=sim) as inline, Providers(sim=sim, backend=ProviderWorker()) as providers:
+        whole = (await collect(await inline.get("sim"), call)).text
+        out = await collect(await providers.get("sim"), call)
+    assert out.error is None
+    sent = sim.log[-1].token_times
+    assert out.text == whole, "every character, in order"
+    assert 0 < len(out.of(TextDelta)) <= len(sent)
+    gauge = Metrics()
+    gauge.apply(EventFactory("t", 1, clock=lambda: out.events[0].t)(RequestSent, call=0))
+    for event in out.events:
+        gauge.apply(event)
+    sims_rate = (len(sent) - 1) / (sent[-1] - sent[0])
+    assert gauge.tokens_per_s == pytest.approx(sims_rate, rel=0.05)
 
 
 async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:
