@@ -136,7 +136,7 @@ def test_a_form_too_big_to_show_is_cut_to_fit_and_says_what_was_cut() -> None:
             "title": "T" * 5000,
             "properties": {
                 "name": {"type": "string", "title": "Name", "maxLength": 2**31},
-                "pick": {"type": "string", "title": "Pick", "enum": [f"c{n}" for n in range(MAX_CHOICES + 50)]},
+                "pick": {"type": "string", "title": "Pick", "enum": [f"c{n}" for n in range(150)]},
                 "essay": {"type": "string", "minLength": MAX_ANSWER_CHARS + 1},
                 "n" * (MAX_NAME_CHARS + 1): {"type": "string"},
                 "odd": {"type": "string", "enum": ["ok", "v" * (MAX_NAME_CHARS + 1)]},
@@ -148,7 +148,7 @@ def test_a_form_too_big_to_show_is_cut_to_fit_and_says_what_was_cut() -> None:
     name, pick, essay, long_name, odd, tags = form.fields
     assert name.max_length == MAX_ANSWER_CHARS and name.bounds() == f"at most {MAX_ANSWER_CHARS} characters"
     assert len(pick.choices) == MAX_CHOICES and not pick.problem
-    assert essay.problem == f"it asks for at least {MAX_ANSWER_CHARS + 1} characters, more than lfg takes (10000)"
+    assert essay.problem == "it asks for at least 10001 characters, more than lfg takes (10000)"
     assert long_name.problem == f"its name is longer than {MAX_NAME_CHARS} characters"
     assert len(long_name.name) == MAX_NAME_CHARS
     assert [c.value for c in odd.choices] == ["ok"]
@@ -178,7 +178,8 @@ def test_an_answer_as_json_carries_it_is_checked_as_the_persons_entries_are() ->
     name the form does not have is refused."""
     form = read_form(RELEASE)
     typed = {"name": "v2", "builds": 3.0, "ratio": 1, "tags": ["a", "c"], "notify": True}
-    assert check(form, typed) == ({"name": "v2", "builds": 3, "ratio": 1, "tags": ["a", "c"], "notify": True}, {})
+    content = {"name": "v2", "builds": 3, "ratio": 1, "tags": ["a", "c"], "notify": True}
+    assert check(form, typed) == (content, {})
     assert check(form, {"name": "v2", "builds": 2.5})[1] == {"builds": "a whole number"}
     assert check(form, {"name": 7, "builds": 11})[1] == {"name": "expected text", "builds": "1 to 10"}
     assert check(form, {"name": "v2", "builds": 2, "tags": ["a", "a"]})[1] == {"tags": "choose from the list"}
