@@ -4,7 +4,9 @@ run of the sim whose agent writes markup and asks to run a long command."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from lfgtui.events import ApprovalAnswered, ElicitationAnswered, ElicitationAsked, PromptSent, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS
-from tests.support.serving import TOKEN, served
+from tests.support.serving import TOKEN, Served, served
 from tests.support.streams import write_scenario
 
 playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright (.[test])")
@@ -21,7 +23,12 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="the browser test needs Chromium from the distribution (Debian: apt-get install chromium)",
 )
-PHONE = {"width": 390, "height": 844}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 MARKUP = '<script>window.pwned = 1</script><b>Bold?</b> <img src=x onerror="window.pwned = 2">'
 COMMAND = "echo '<script>window.pwned = 3</script>' " + " ".join(
     f"--flag-{n}=/a/long/path/{n}" * 3 for n in range(8)
@@ -54,6 +61,22 @@ def hostile(scenario_dir: Path) -> None:
     )
 
 
+@contextlib.asynccontextmanager
+async def on_a_phone(sim: SimServer, tmp_path: Path, tickets: str) -> AsyncIterator[tuple[Served, Any]]:
+    """A served run of `tickets`, started, whose calls and questions wait for watchers; and a page of
+    headless Chromium at a phone's size (closed at the end)."""
+    async with (
+        served(sim, tmp_path, tickets, control=True, yes=False) as run,
+        playwright.async_playwright() as driver,
+    ):
+        run.run.start()
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield run, await browser.new_page(**PHONE)
+        finally:
+            await browser.close()
+
+
 async def overflows(page: object) -> bool:
     return await page.evaluate(  # type: ignore[attr-defined, no-any-return]
         "document.documentElement.scrollWidth > document.documentElement.clientWidth"
@@ -64,13 +87,7 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
     sim: SimServer, scenario_dir: Path, tmp_path: Path
 ) -> None:
     hostile(scenario_dir)
-    async with (
-        served(sim, tmp_path, TICKETS, control=True, yes=False) as run,
-        playwright.async_playwright() as driver,
-    ):
-        run.run.start()
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    async with on_a_phone(sim, tmp_path, TICKETS) as (run, page):
         await page.goto(f"{run.url}/inbox")  # no token: the page asks for it, and knows a wrong one
         await page.locator("#token").fill("not-the-token-0123456789")
         await page.get_by_role("button", name="Open the inbox").tap()
@@ -100,7 +117,6 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
         await hi.locator("textarea").fill("And in French?")
         await hi.get_by_role("button", name="Send follow-up").tap()
         await hi.locator(".note", has_text="sent").wait_for()
-        await browser.close()
         async with asyncio.timeout(20):
             while not [e for e in run.events if isinstance(e, PromptSent) and e.attempt == 2]:
                 await asyncio.sleep(0.05)
@@ -118,13 +134,7 @@ async def test_on_a_phone_an_agents_question_is_answered_with_its_form(
     page, saying why; the form sent reaches the agent, typed as its schema asks."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agent's log
     tickets = '[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "elicit:ttft_ms=0"\n'
-    async with (
-        served(sim, tmp_path, tickets, control=True, yes=False) as run,
-        playwright.async_playwright() as driver,
-    ):
-        run.run.start()
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    async with on_a_phone(sim, tmp_path, tickets) as (run, page):
         await page.goto(f"{run.url}/inbox#token={TOKEN}")
         form = page.locator('#needs-you li[data-ticket="rel"] .request', has_text="asks you")
         await form.wait_for(timeout=60_000)  # the agent's start: slow on a loaded machine
@@ -141,7 +151,6 @@ async def test_on_a_phone_an_agents_question_is_answered_with_its_form(
         await page.screenshot(path=tmp_path / "question.png", full_page=True)
         await form.get_by_role("button", name="Send").tap()
         await page.locator('#unread li[data-ticket="rel"]').wait_for()
-        await browser.close()
         await asyncio.wait_for(run.run.wait(), 30)
     said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
     assert '{"builds": 2, "channel": "beta", "name": "v4", "notify": false}' in said, said
@@ -183,13 +192,7 @@ async def test_a_form_too_big_for_the_page_is_cut_to_fit_and_every_ticket_that_n
         f'[[ticket]]\nid = "{name}"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "{name}"\n'
         for name in (asks_a_form(scenarios, "big", big), asks_a_form(scenarios, "huge", huge))
     )
-    async with (
-        served(sim, tmp_path, tickets, control=True, yes=False) as run,
-        playwright.async_playwright() as driver,
-    ):
-        run.run.start()
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    async with on_a_phone(sim, tmp_path, tickets) as (run, page):
         await page.goto(f"{run.url}/inbox#token={TOKEN}")
         form = page.locator('#needs-you li[data-ticket="big"] .request', has_text="asks you")
         await form.wait_for(timeout=60_000)  # the agent's start: slow on a loaded machine
@@ -208,7 +211,6 @@ async def test_a_form_too_big_for_the_page_is_cut_to_fit_and_every_ticket_that_n
         await form.get_by_label("Pick").select_option("choice 99")
         await form.get_by_role("button", name="Send").tap()
         await page.locator('#unread li[data-ticket="big"]').wait_for(timeout=60_000)
-        await browser.close()
     [refused] = [e for e in run.events if isinstance(e, ElicitationAnswered) and e.ticket == "huge"]
     assert refused.by == "lfg" and "bytes of JSON, more than lfg takes (100,000)" in refused.message
     [asked] = [e for e in run.events if isinstance(e, ElicitationAsked) and e.ticket == "huge"]
@@ -232,13 +234,7 @@ async def test_an_item_the_page_cannot_draw_is_a_row_saying_so_and_the_rest_are_
             item["requests"].append({"kind": "elicitation", "call": "bad", "fields": None})
         await route.fulfill(response=answer, json=inbox)
 
-    async with (
-        served(sim, tmp_path, RISKY, control=True, yes=False) as run,
-        playwright.async_playwright() as driver,
-    ):
-        run.run.start()
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    async with on_a_phone(sim, tmp_path, RISKY) as (run, page):
         await page.route("**/v1/inbox*", doctored)
         await page.goto(f"{run.url}/inbox#token={TOKEN}")
         waiting = page.locator('#needs-you li[data-ticket="risky"]', has_text="approve run_command?")
@@ -249,5 +245,4 @@ async def test_an_item_the_page_cannot_draw_is_a_row_saying_so_and_the_rest_are_
         assert await page.locator("#status").inner_text() == "live"
         await waiting.get_by_role("button", name="Approve").tap()
         await page.locator('#unread li[data-ticket="risky"]').wait_for()
-        await browser.close()
         await asyncio.wait_for(run.run.wait(), 20)

@@ -130,7 +130,9 @@ def test_start_on_attach_needs_serve(tmp_path: Path, env: dict[str, str]) -> Non
     assert done.returncode == 2 and "--start-on-attach needs --serve" in done.stderr
 
 
-def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+def waiting_for_a_watcher(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`lfg run --serve 0 --start-on-attach` of QUICK, once it waits for its first watcher; and what it
+    said on stderr until then (where it serves, its inbox's address)."""
     tickets = tmp_path / "quick.toml"
     tickets.write_text(QUICK)
     process = subprocess.Popen(
@@ -146,6 +148,11 @@ def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[
         line = process.stderr.readline()
         assert line, f"lfg run ended before waiting for a watcher: {said}"
         said += line
+    return process, said
+
+
+def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    process, _ = waiting_for_a_watcher(tmp_path, env)
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=30)
     assert process.returncode == 130, rest
@@ -156,21 +163,7 @@ def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[
 def test_an_open_inbox_counts_as_attached(tmp_path: Path, env: dict[str, str]) -> None:
     """`--start-on-attach` starts the tickets when the inbox page asks for the run with its token,
     as when `lfg attach` connects: a person with only a phone starts the run by opening its inbox."""
-    tickets = tmp_path / "quick.toml"
-    tickets.write_text(QUICK)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lfgtui", "run", str(tickets), "--serve", "0", "--start-on-attach"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    said = ""
-    while "the tickets start when the first watcher attaches" not in said:
-        line = process.stderr.readline()
-        assert line, f"lfg run ended before waiting for a watcher: {said}"
-        said += line
+    process, said = waiting_for_a_watcher(tmp_path, env)
     [inbox] = re.findall(r"open its inbox in a browser: (\S+)", said)
     address, token = inbox.split("#token=")
     base = address.removesuffix("/inbox")
