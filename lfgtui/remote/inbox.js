@@ -1,7 +1,8 @@
 
 "use strict";
 // The inbox page: lfgtui/remote/inbox.py says what it shows and why it is built so. Every string
-// from the server goes into the page as text (textContent), never as markup.
+// from the server goes into the page as text (textContent), never as markup. Each item and each open
+// request is drawn on its own: one the page cannot draw is a row saying so, and the rest is shown.
 
 const TOKEN_KEY = "lfg-inbox-token";
 const PAUSE_MS = 1000; // between two snapshots: a run that streams is redrawn once a second
