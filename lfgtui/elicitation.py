@@ -132,7 +132,7 @@ def entering(question: str, schema: dict[str, Any]) -> Entering:
         more = len(question) - MAX_QUESTION_CHARS
         question = f"{question[:MAX_QUESTION_CHARS]}… (lfg cut {more} more characters)"
     try:
-        size = len(json.dumps(schema, ensure_ascii=False).encode())
+        size = len(json.dumps(schema))  # ASCII: a byte a character, whatever the text holds
     except (TypeError, ValueError, RecursionError):
         return Entering(question, {}, "its form is not a JSON object")
     if size > MAX_FORM_BYTES:

@@ -14,6 +14,7 @@ from lfgtui.elicitation import (
     MAX_FORM_BYTES,
     MAX_NAME_CHARS,
     MAX_QUESTION_CHARS,
+    Entering,
     Kind,
     answer_text,
     check,
@@ -171,6 +172,8 @@ def test_a_question_too_big_is_refused_where_it_enters_and_a_long_one_is_cut() -
     cut = entering("?" * (MAX_QUESTION_CHARS + 5), RELEASE)
     assert cut.form == RELEASE and not cut.refused
     assert cut.question.endswith("?… (lfg cut 5 more characters)")
+    odd = {"properties": {"\ud800": {"type": "string"}}}  # a lone surrogate, as JSON may carry it
+    assert entering("?", odd) == Entering("?", odd)
 
 
 def test_an_answer_as_json_carries_it_is_checked_as_the_persons_entries_are() -> None:
