@@ -8,7 +8,19 @@ from typing import Any
 
 import pytest
 
-from lfgtui.elicitation import Kind, answer_text, check, read_form
+from lfgtui.elicitation import (
+    MAX_ANSWER_CHARS,
+    MAX_CHOICES,
+    MAX_FORM_BYTES,
+    MAX_NAME_CHARS,
+    MAX_QUESTION_CHARS,
+    Entering,
+    Kind,
+    answer_text,
+    check,
+    entering,
+    read_form,
+)
 
 RELEASE = {
     "type": "object",
@@ -115,3 +127,63 @@ def test_a_form_that_requires_what_lfg_cannot_fill_in_cannot_be_accepted() -> No
     assert not read_form(
         {"properties": {f"f{i}": {"type": "string"} for i in range(60)}, "required": ["f59"]}
     ).answerable
+
+
+def test_a_form_too_big_to_show_is_cut_to_fit_and_says_what_was_cut() -> None:
+    """No size an agent gives can break what shows the form: a `maxLength` of 2^31 is lowered to what
+    lfg takes, choices past `MAX_CHOICES` are cut, and each cut is said in the form's problems."""
+    form = read_form(
+        {
+            "title": "T" * 5000,
+            "properties": {
+                "name": {"type": "string", "title": "Name", "maxLength": 2**31},
+                "pick": {"type": "string", "title": "Pick", "enum": [f"c{n}" for n in range(150)]},
+                "essay": {"type": "string", "minLength": MAX_ANSWER_CHARS + 1},
+                "n" * (MAX_NAME_CHARS + 1): {"type": "string"},
+                "odd": {"type": "string", "enum": ["ok", "v" * (MAX_NAME_CHARS + 1)]},
+                "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 3},
+            },
+            "required": ["name"],
+        }
+    )
+    name, pick, essay, long_name, odd, tags = form.fields
+    assert name.max_length == MAX_ANSWER_CHARS and name.bounds() == f"at most {MAX_ANSWER_CHARS} characters"
+    assert len(pick.choices) == MAX_CHOICES and not pick.problem
+    assert essay.problem == "it asks for at least 10001 characters, more than lfg takes (10000)"
+    assert long_name.problem == f"its name is longer than {MAX_NAME_CHARS} characters"
+    assert len(long_name.name) == MAX_NAME_CHARS
+    assert [c.value for c in odd.choices] == ["ok"]
+    assert tags.problem == "it asks for at least 3 chosen of 2 choices"
+    assert form.problems == (
+        f"Name: it takes at most {MAX_ANSWER_CHARS} characters here (its schema: {2**31})",
+        f"Pick: 50 more choices than lfg shows ({MAX_CHOICES}): choose from the first ones",
+        f"odd: 1 choices longer than {MAX_NAME_CHARS} characters left out",
+        "its title or description is cut",
+    )
+    assert form.answerable and len(form.title) == MAX_NAME_CHARS
+    assert check(form, {"name": "x" * (MAX_ANSWER_CHARS + 1)})[1] == {"name": "at most 10000 characters"}
+
+
+def test_a_question_too_big_is_refused_where_it_enters_and_a_long_one_is_cut() -> None:
+    many = {"properties": {"pick": {"type": "string", "enum": [f"choice {n}" for n in range(100_000)]}}}
+    refused = entering("Pick one", many)
+    assert refused.form == {} and refused.refused.startswith("its form is 1,")
+    assert refused.refused.endswith(f"bytes of JSON, more than lfg takes ({MAX_FORM_BYTES:,})")
+    cut = entering("?" * (MAX_QUESTION_CHARS + 5), RELEASE)
+    assert cut.form == RELEASE and not cut.refused
+    assert cut.question.endswith("?… (lfg cut 5 more characters)")
+    odd = {"properties": {"\ud800": {"type": "string"}}}  # a lone surrogate, as JSON may carry it
+    assert entering("?", odd) == Entering("?", odd)
+
+
+def test_an_answer_as_json_carries_it_is_checked_as_the_persons_entries_are() -> None:
+    """A watcher's answer comes typed (numbers as numbers, choices as a list): the same check, and a
+    name the form does not have is refused."""
+    form = read_form(RELEASE)
+    typed = {"name": "v2", "builds": 3.0, "ratio": 1, "tags": ["a", "c"], "notify": True}
+    content = {"name": "v2", "builds": 3, "ratio": 1, "tags": ["a", "c"], "notify": True}
+    assert check(form, typed) == (content, {})
+    assert check(form, {"name": "v2", "builds": 2.5})[1] == {"builds": "a whole number"}
+    assert check(form, {"name": 7, "builds": 11})[1] == {"name": "expected text", "builds": "1 to 10"}
+    assert check(form, {"name": "v2", "builds": 2, "tags": ["a", "a"]})[1] == {"tags": "choose from the list"}
+    assert check(form, {"name": "v2", "builds": 2, "admin": True})[1] == {"admin": "not a field of this form"}

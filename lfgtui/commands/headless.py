@@ -53,7 +53,7 @@ from lfgtui.events import (
     WorktreeReady,
 )
 from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges, plural
-from lfgtui.inert import inert, json_text
+from lfgtui.inert import inert, json_text, revealed
 from lfgtui.worktrees.size import diff_size
 
 if TYPE_CHECKING:
@@ -433,8 +433,10 @@ class Progress:
     _tool_names: dict[str, str] = field(default_factory=dict)
 
     def _line(self, event: Event, text: str) -> None:
-        """One progress line; everything in it but the time may come from outside, so it is made inert."""
-        self.out.write(f"[{event.t - self.t0:6.1f}s] {inert(f'{event.ticket}  {text}')}\n")
+        """One progress line; everything in it but the time may come from outside, so it is revealed:
+        inert, and a bidirectional control or carriage return shown, so nothing reorders or hides part
+        of it (an agent's question, a command)."""
+        self.out.write(f"[{event.t - self.t0:6.1f}s] {revealed(f'{event.ticket}  {text}')}\n")
         self.out.flush()
 
     def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:

@@ -67,8 +67,9 @@ def add_serve_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--start-on-attach",
         action="store_true",
-        help="with --serve: start the tickets when the first watcher attaches, so it sees them from "
-        "the start (implies --headless; lfg web runs its tickets so)",
+        help="with --serve: start the tickets when the first watcher attaches (an lfg attach, or the "
+        "inbox page open with the token), so it sees them from the start (implies --headless; lfg web "
+        "runs its tickets so)",
     )
 
 

@@ -1,7 +1,8 @@
 
 "use strict";
 // The inbox page: lfgtui/remote/inbox.py says what it shows and why it is built so. Every string
-// from the server goes into the page as text (textContent), never as markup.
+// from the server goes into the page as text (textContent), never as markup. Each item and each open
+// request is drawn on its own: one the page cannot draw is a row saying so, and the rest is shown.
 
 const TOKEN_KEY = "lfg-inbox-token";
 const PAUSE_MS = 1000; // between two snapshots: a run that streams is redrawn once a second
@@ -101,7 +102,14 @@ async function follow(mine) {
       continue;
     }
     if (mine !== following) return;
-    show(snapshot);
+    try {
+      show(snapshot);
+    } catch (error) {
+      say("cannot show what the run sent (" + reason(error) + "): trying again…");
+      version = null;
+      await sleep(RETRY_MS);
+      continue;
+    }
     if (snapshot.ended) {
       say("the run has ended");
       return;
@@ -122,8 +130,8 @@ function show(snapshot) {
     section.querySelector("h2").textContent = items.length ? heading + " (" + items.length + ")" : heading;
     const list = section.querySelector("ol");
     items.forEach((item, index) => {
-      seen.add(item.ticket);
-      const node = card(item, full);
+      const node = drawn(item, full);
+      seen.add(node.dataset.ticket);
       if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
     });
   }
@@ -135,6 +143,37 @@ function show(snapshot) {
   }
   const waiting = snapshot.needs_you.length;
   document.title = (waiting ? waiting + " need you · " : "") + "lfg inbox";
+}
+
+function reason(error) {
+  return String((error && error.message) || error);
+}
+
+// One item of the snapshot as its card or row; an item this page cannot draw (a value of a kind it
+// does not expect) becomes an inert row saying so, and the rest of the inbox is still shown.
+function drawn(item, full) {
+  try {
+    return card(item, full);
+  } catch (error) {
+    const ticket = item !== null && typeof item === "object" && typeof item.ticket === "string" ? item.ticket : "";
+    const old = cards.get(ticket);
+    if (old !== undefined) old.node.remove();
+    const node = el("li", "row broken");
+    node.dataset.ticket = ticket;
+    node.append(el("span", "id", ticket), " ", el("span", "note problem", "this request could not be shown here ("
+      + reason(error) + "): answer it in lfg"));
+    cards.set(ticket, { node, parts: null, full: null }); // drawn again, as a card, by the next snapshot
+    return node;
+  }
+}
+
+// One open request as its kind is shown; one this page cannot draw says so, and the card's others are shown.
+function requestNode(item, asked) {
+  try {
+    return (REQUESTS[asked.kind] || unknown)(item, asked);
+  } catch (error) {
+    return el("p", "request note problem", "this request could not be shown here (" + reason(error) + "): answer it in lfg");
+  }
 }
 
 function card(item, full) {
@@ -154,10 +193,10 @@ function card(item, full) {
   p.detail.hidden = p.detail.textContent === "";
   p.form.hidden = !item.follow_up;
   if (full) {
-    const calls = item.requests.map((request) => request.kind + ":" + request.call).join(" ");
+    const calls = item.requests.map((asked) => asked.kind + ":" + asked.call).join(" ");
     if (calls !== entry.calls) {
       entry.calls = calls;
-      p.requests.replaceChildren(...item.requests.map((request) => (REQUESTS[request.kind] || unknown)(item, request)));
+      p.requests.replaceChildren(...item.requests.map((asked) => requestNode(item, asked)));
     }
     p.answer.textContent = item.answer;
     p.answer.hidden = p.said.hidden = item.answer === "";

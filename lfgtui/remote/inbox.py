@@ -229,8 +229,10 @@ def approval(request: ApprovalAsked, now: float, control: bool) -> dict[str, Any
 def question(asked: ElicitationAsked, now: float, control: bool) -> dict[str, Any]:
     """An agent's open question: its message and its form's fields as the page builds its inputs
     (lfgtui/elicitation.py reads the schema, as for the TUI's form). `name` and a choice's `value`
-    are sent back as the agent gave them; everything shown is revealed. `answerable`: the form can be
-    accepted here (declining and cancelling need only `control`)."""
+    are sent back as the agent gave them; everything shown is revealed. However big the schema (one
+    from an old history or a peer never passed `entering`), `read_form` cuts it to fit, so a poll
+    stays small. `answerable`: the form can be accepted here (declining and cancelling need only
+    `control`); what is sent is checked against the form by the run (run/approvals.py `unfit`)."""
     form = read_form(asked.form)
     return {
         "kind": "elicitation",

@@ -136,6 +136,10 @@ class EngineControls:
         return f"no call {call_id!r} of {ticket_id} waits for approval (answered already, or it ended)"
 
     def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None:
+        """An answer checked against the question's form as the TUI's is (run/approvals.py `unfit`)."""
+        unfit = self.run.approvals.unfit(ticket_id, elicitation_id, reply)
+        if unfit is not None:
+            return unfit
         if self.run.approvals.reply(ticket_id, elicitation_id, replace(reply, by=who)):
             return None
         waiting = f"no question {elicitation_id!r} of {ticket_id} waits for an answer"
@@ -466,6 +470,8 @@ class RunServer:
             if not (after.isascii() and after.isdigit() and len(after) <= 18):
                 return _problem(400, "after: expected the version of an earlier answer")
             await self._inbox_changed(int(after))
+        if self.watched is not None:
+            self.watched.set()  # a person with the inbox open is watching (`--start-on-attach`)
         snapshot = self.inbox.snapshot(self.controls is not None, self.hub.ended)
         return web.json_response(snapshot, headers={"Cache-Control": "no-store"})
 

@@ -8,7 +8,10 @@ the history see them alike; a run that nobody can answer refuses the call and sa
 A coding agent's question as a form (ACP elicitation) is asked the same way (`ElicitationAsked`,
 `ElicitationAnswered`) of whoever can fill it in (`forms`: the TUI's person); `--yes` does not
 answer one (it approves calls, it fills in nothing). A run where nobody can says the question
-(`waits=False`) and declines it at once, saying why, so the agent can go on.
+(`waits=False`) and declines it at once, saying why, so the agent can go on; so does a question whose
+form is too big to show (elicitation.py `entering`). Every answer, from the TUI or a watcher, is
+checked against the form with the one check the TUI's form uses (elicitation.py `check`): one that
+does not fit never reaches the agent, and what is sent is the content as that check types it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lfgtui.elicitation import answer_text
+from lfgtui.elicitation import Form, answer_text, check, entering, read_form
 from lfgtui.events import (
     BY_LFG,
     ApprovalAnswered,
@@ -74,6 +77,7 @@ class Approvals:
     forms: bool = False
     _waiting: dict[tuple[str, str], asyncio.Future[Answer]] = field(default_factory=dict, repr=False)
     _questions: dict[tuple[str, str], asyncio.Future[Reply]] = field(default_factory=dict, repr=False)
+    _forms: dict[tuple[str, str], Form] = field(default_factory=dict, repr=False)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def gate(self, ticket: Ticket, say: Say) -> Approve:
@@ -132,14 +136,16 @@ class Approvals:
 
         async def elicit(question: str, form: dict[str, Any]) -> Reply:
             elicitation_id = f"elicitation-{next(self._numbers)}"
-            asked = {"elicitation_id": elicitation_id, "question": question, "form": form}
-            message = f"the agent asks you: {question}"
-            if not self.forms:
+            entered = entering(question, form)
+            asked = {"elicitation_id": elicitation_id, "question": entered.question, "form": entered.form}
+            message = f"the agent asks you: {entered.question}"
+            declined = NOBODY_ANSWERS if not self.forms else entered.refused
+            if declined:
                 say(ElicitationAsked, message=message, waits=False, **asked)
                 reply = Reply("decline", by=BY_LFG)
                 say(
                     ElicitationAnswered,
-                    message=f"declined by lfg: {NOBODY_ANSWERS}",
+                    message=f"declined by lfg: {declined}",
                     elicitation_id=elicitation_id,
                     action="decline",
                     by=BY_LFG,
@@ -148,12 +154,14 @@ class Approvals:
             key = (ticket.id, elicitation_id)
             future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             self._questions[key] = future
+            self._forms[key] = read_form(entered.form)
             try:
                 say(ElicitationAsked, message=message, **asked)
                 reply = await future
             finally:
                 if self._questions.get(key) is future:
                     del self._questions[key]
+                    del self._forms[key]
             say(
                 ElicitationAnswered,
                 message=f"{answer_text(reply.action, reply.content)} by {reply.by}",
@@ -166,10 +174,30 @@ class Approvals:
 
         return elicit
 
+    def unfit(self, ticket_id: str, elicitation_id: str, reply: Reply) -> str | None:
+        """Why `reply` cannot answer that waiting question: an accept of a form that cannot be accepted,
+        or whose content does not fit it (each field's problem named). None: it fits, it is not an
+        accept, or the question is not waiting (`reply` says so)."""
+        form = self._forms.get((ticket_id, elicitation_id))
+        if form is None or reply.action != "accept":
+            return None
+        if not form.answerable:
+            return "this form cannot be accepted (lfg cannot fill in what it requires): decline or cancel it"
+        problems = check(form, reply.content or {})[1]
+        if not problems:
+            return None
+        said = "; ".join(f"{name}: {problem}" for name, problem in problems.items())
+        return f"the answer does not fit the form: {said}"
+
     def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> bool:
-        """Answer a waiting question; False when it is not waiting (answered already, or it ended)."""
-        future = self._questions.get((ticket_id, elicitation_id))
-        if future is None or future.done():
+        """Answer a waiting question; False when it is not waiting (answered already, or it ended) or
+        when an accept does not fit its form (`unfit` says why). An accept's content is sent as the
+        form's check types it."""
+        key = (ticket_id, elicitation_id)
+        future = self._questions.get(key)
+        if future is None or future.done() or self.unfit(ticket_id, elicitation_id, reply) is not None:
             return False
+        if reply.action == "accept":
+            reply = replace(reply, content=check(self._forms[key], reply.content or {})[0])
         future.set_result(reply)
         return True

@@ -334,3 +334,32 @@ def test_a_question_is_shown_revealed_and_sent_back_by_the_agents_own_names() ->
     assert "\x07" not in field["label"] and "\u202e" not in field["label"]
     assert [c["value"] for c in field["choices"]] == ["a\x1b", "b"]
     assert all("\x1b" not in c["title"] for c in field["choices"])
+
+
+@pytest.mark.timeout(120)  # an agent's start: slow on a loaded machine
+async def test_the_inbox_refuses_an_answer_that_does_not_fit_the_form_as_the_tui_does(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A choice the form does not offer, a number out of its bounds, a field it does not have: each is
+    refused over HTTP saying what does not fit, and the agent never sees it; a fitting answer goes."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agent's log
+    async with served(sim, tmp_path, ASKS_A_FORM, control=True, yes=False) as run, run.client() as client:
+        run.run.start()
+        shown = await inbox_until(client, lambda s: any(item["requests"] for item in s["needs_you"]))
+        [question] = shown["needs_you"][0]["requests"]
+        path = f"/v1/tickets/rel/elicitations/{quote(question['call'], safe='')}/accept"
+        wrong = [
+            ({"name": "v4", "builds": 2, "channel": "alpha"}, "channel: choose one of the choices"),
+            ({"name": "v4", "builds": 11}, "builds: 1 to 10"),
+            ({"name": "v4", "builds": 2, "admin": True}, "admin: not a field of this form"),
+            ({"builds": 2}, "name: required"),
+        ]
+        for content, problem in wrong:
+            answer = await client.post(path, json={"content": content})
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["error"] == f"the answer does not fit the form: {problem}"
+        fits = {"name": "v4", "builds": 2.0}  # a whole number as JSON may write it
+        assert (await client.post(path, json={"content": fits})).json() == {"ok": True}
+        await asyncio.wait_for(run.run.wait(), 60)
+    said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
+    assert 'accepted: {"builds": 2, "name": "v4"}' in said, said

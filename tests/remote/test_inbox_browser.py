@@ -4,15 +4,18 @@ run of the sim whose agent writes markup and asks to run a long command."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from lfgtui.events import ApprovalAnswered, PromptSent, TextDelta
+from lfgtui.events import ApprovalAnswered, ElicitationAnswered, ElicitationAsked, PromptSent, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS
-from tests.support.serving import TOKEN, served
+from tests.support.serving import TOKEN, Served, served
 from tests.support.streams import write_scenario
 
 playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright (.[test])")
@@ -20,7 +23,12 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="the browser test needs Chromium from the distribution (Debian: apt-get install chromium)",
 )
-PHONE = {"width": 390, "height": 844}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 MARKUP = '<script>window.pwned = 1</script><b>Bold?</b> <img src=x onerror="window.pwned = 2">'
 COMMAND = "echo '<script>window.pwned = 3</script>' " + " ".join(
     f"--flag-{n}=/a/long/path/{n}" * 3 for n in range(8)
@@ -53,6 +61,22 @@ def hostile(scenario_dir: Path) -> None:
     )
 
 
+@contextlib.asynccontextmanager
+async def on_a_phone(sim: SimServer, tmp_path: Path, tickets: str) -> AsyncIterator[tuple[Served, Any]]:
+    """A served run of `tickets`, started, whose calls and questions wait for watchers; and a page of
+    headless Chromium at a phone's size (closed at the end)."""
+    async with (
+        served(sim, tmp_path, tickets, control=True, yes=False) as run,
+        playwright.async_playwright() as driver,
+    ):
+        run.run.start()
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield run, await browser.new_page(**PHONE)
+        finally:
+            await browser.close()
+
+
 async def overflows(page: object) -> bool:
     return await page.evaluate(  # type: ignore[attr-defined, no-any-return]
         "document.documentElement.scrollWidth > document.documentElement.clientWidth"
@@ -63,13 +87,7 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
     sim: SimServer, scenario_dir: Path, tmp_path: Path
 ) -> None:
     hostile(scenario_dir)
-    async with (
-        served(sim, tmp_path, TICKETS, control=True, yes=False) as run,
-        playwright.async_playwright() as driver,
-    ):
-        run.run.start()
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    async with on_a_phone(sim, tmp_path, TICKETS) as (run, page):
         await page.goto(f"{run.url}/inbox")  # no token: the page asks for it, and knows a wrong one
         await page.locator("#token").fill("not-the-token-0123456789")
         await page.get_by_role("button", name="Open the inbox").tap()
@@ -99,7 +117,6 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
         await hi.locator("textarea").fill("And in French?")
         await hi.get_by_role("button", name="Send follow-up").tap()
         await hi.locator(".note", has_text="sent").wait_for()
-        await browser.close()
         async with asyncio.timeout(20):
             while not [e for e in run.events if isinstance(e, PromptSent) and e.attempt == 2]:
                 await asyncio.sleep(0.05)
@@ -117,13 +134,7 @@ async def test_on_a_phone_an_agents_question_is_answered_with_its_form(
     page, saying why; the form sent reaches the agent, typed as its schema asks."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agent's log
     tickets = '[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "elicit:ttft_ms=0"\n'
-    async with (
-        served(sim, tmp_path, tickets, control=True, yes=False) as run,
-        playwright.async_playwright() as driver,
-    ):
-        run.run.start()
-        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    async with on_a_phone(sim, tmp_path, tickets) as (run, page):
         await page.goto(f"{run.url}/inbox#token={TOKEN}")
         form = page.locator('#needs-you li[data-ticket="rel"] .request', has_text="asks you")
         await form.wait_for(timeout=60_000)  # the agent's start: slow on a loaded machine
@@ -140,7 +151,98 @@ async def test_on_a_phone_an_agents_question_is_answered_with_its_form(
         await page.screenshot(path=tmp_path / "question.png", full_page=True)
         await form.get_by_role("button", name="Send").tap()
         await page.locator('#unread li[data-ticket="rel"]').wait_for()
-        await browser.close()
         await asyncio.wait_for(run.run.wait(), 30)
     said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
     assert '{"builds": 2, "channel": "beta", "name": "v4", "notify": false}' in said, said
+
+
+RISKY = '[[ticket]]\nid = "risky"\nprompt = "x"\nprovider = "sim"\nmodel = "risky"\ntools = ["run_command"]\n'
+"""`risky` alone: it waits for its command to be approved (`hostile`)."""
+
+
+def asks_a_form(folder: Path, name: str, properties: dict[str, dict[str, object]]) -> str:
+    """A sim ACP agent's scenario asking a form of `properties` (in the agent's scenario folder):
+    their values are text, whole numbers and lists of text, which JSON writes as TOML reads them."""
+    toml = f'[elicit]\nmessage = "Fill in {name}"\n'
+    for field, spec in properties.items():
+        toml += f"[elicit.schema.properties.{field}]\n"
+        toml += "".join(f"{key} = {json.dumps(value)}\n" for key, value in spec.items())
+    (folder / f"{name}.toml").write_text(toml + "[[call]]\ntext = 'Went on.'\n")
+    return name
+
+
+@pytest.mark.timeout(180)  # two agents start: slow on a loaded machine
+async def test_a_form_too_big_for_the_page_is_cut_to_fit_and_every_ticket_that_needs_you_is_listed(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One agent's field has `maxLength` 2^31 and 150 choices, another's form has 100,000 choices: the
+    first is shown cut to fit, saying what was cut, beside the approval another ticket waits for; the
+    second is declined where it enters, saying why, and never reaches the page."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agents' logs
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the agents' scenarios
+    scenarios = tmp_path / "config" / "lfgtui" / "scenarios"
+    scenarios.mkdir(parents=True)
+    big = {
+        "name": {"type": "string", "title": "Name", "maxLength": 2**31},
+        "pick": {"type": "string", "title": "Pick", "enum": [f"choice {n}" for n in range(150)]},
+    }
+    huge = {"pick": {"type": "string", "enum": [f"choice {n}" for n in range(100_000)]}}
+    hostile(scenario_dir)
+    tickets = RISKY + "".join(
+        f'[[ticket]]\nid = "{name}"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "{name}"\n'
+        for name in (asks_a_form(scenarios, "big", big), asks_a_form(scenarios, "huge", huge))
+    )
+    async with on_a_phone(sim, tmp_path, tickets) as (run, page):
+        await page.goto(f"{run.url}/inbox#token={TOKEN}")
+        form = page.locator('#needs-you li[data-ticket="big"] .request', has_text="asks you")
+        await form.wait_for(timeout=60_000)  # the agent's start: slow on a loaded machine
+        await page.locator('#needs-you li[data-ticket="risky"]', has_text="approve run_command?").wait_for()
+        await page.locator('#unread li[data-ticket="huge"]').wait_for(timeout=60_000)
+        assert await page.title() == "2 need you · lfg inbox"
+        assert await form.get_by_label("Name").evaluate("input => input.maxLength") == 10_000
+        assert await form.get_by_label("Pick").locator("option").count() == 1 + 100  # "—" and the first 100
+        cuts = await form.locator(".problem").all_inner_texts()
+        assert cuts == [
+            "Name: it takes at most 10000 characters here (its schema: 2147483648)",
+            "Pick: 50 more choices than lfg shows (100): choose from the first ones",
+        ]
+        assert not await overflows(page)
+        await form.get_by_label("Name").fill("v4")
+        await form.get_by_label("Pick").select_option("choice 99")
+        await form.get_by_role("button", name="Send").tap()
+        await page.locator('#unread li[data-ticket="big"]').wait_for(timeout=60_000)
+    [refused] = [e for e in run.events if isinstance(e, ElicitationAnswered) and e.ticket == "huge"]
+    assert refused.by == "lfg" and "bytes of JSON, more than lfg takes (100,000)" in refused.message
+    [asked] = [e for e in run.events if isinstance(e, ElicitationAsked) and e.ticket == "huge"]
+    assert asked.form == {} and not asked.waits
+    [answered] = [e for e in run.events if isinstance(e, ElicitationAnswered) and e.ticket == "big"]
+    assert answered.content == {"name": "v4", "pick": "choice 99"}
+
+
+async def test_an_item_the_page_cannot_draw_is_a_row_saying_so_and_the_rest_are_listed(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    """Whatever an inbox answer holds that the page does not expect (here: put in by the browser's
+    network layer), the page draws the rest of it and says what it could not show."""
+    hostile(scenario_dir)
+
+    async def doctored(route: Any) -> None:
+        answer = await route.fetch()
+        inbox = await answer.json()
+        inbox["needs_you"].insert(0, {"ticket": "ghost", "state": "asked", "requests": 5})
+        for item in inbox["needs_you"][1:]:
+            item["requests"].append({"kind": "elicitation", "call": "bad", "fields": None})
+        await route.fulfill(response=answer, json=inbox)
+
+    async with on_a_phone(sim, tmp_path, RISKY) as (run, page):
+        await page.route("**/v1/inbox*", doctored)
+        await page.goto(f"{run.url}/inbox#token={TOKEN}")
+        waiting = page.locator('#needs-you li[data-ticket="risky"]', has_text="approve run_command?")
+        await waiting.wait_for()
+        ghost = page.locator('#needs-you li.broken[data-ticket="ghost"]')
+        assert "this request could not be shown here" in await ghost.inner_text()
+        assert "answer it in lfg" in await waiting.locator(".request.problem").inner_text()
+        assert await page.locator("#status").inner_text() == "live"
+        await waiting.get_by_role("button", name="Approve").tap()
+        await page.locator('#unread li[data-ticket="risky"]').wait_for()
+        await asyncio.wait_for(run.run.wait(), 20)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import httpx2
 import pytest
 
 from lfgtui.history.store import Selection, Store
@@ -128,7 +130,9 @@ def test_start_on_attach_needs_serve(tmp_path: Path, env: dict[str, str]) -> Non
     assert done.returncode == 2 and "--start-on-attach needs --serve" in done.stderr
 
 
-def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+def waiting_for_a_watcher(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`lfg run --serve 0 --start-on-attach` of QUICK, once it waits for its first watcher; and what it
+    said on stderr until then (where it serves, its inbox's address)."""
     tickets = tmp_path / "quick.toml"
     tickets.write_text(QUICK)
     process = subprocess.Popen(
@@ -144,8 +148,30 @@ def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[
         line = process.stderr.readline()
         assert line, f"lfg run ended before waiting for a watcher: {said}"
         said += line
+    return process, said
+
+
+def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    process, _ = waiting_for_a_watcher(tmp_path, env)
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=30)
     assert process.returncode == 130, rest
     assert "recorded as run" in rest
     assert not run_started(env), "the run is recorded with no attempt"
+
+
+def test_an_open_inbox_counts_as_attached(tmp_path: Path, env: dict[str, str]) -> None:
+    """`--start-on-attach` starts the tickets when the inbox page asks for the run with its token,
+    as when `lfg attach` connects: a person with only a phone starts the run by opening its inbox."""
+    process, said = waiting_for_a_watcher(tmp_path, env)
+    [inbox] = re.findall(r"open its inbox in a browser: (\S+)", said)
+    address, token = inbox.split("#token=")
+    base = address.removesuffix("/inbox")
+    try:
+        with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            assert client.get("/v1/inbox").status_code == 200
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, rest
+    assert run_started(env)
