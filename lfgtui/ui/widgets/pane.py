@@ -68,7 +68,7 @@ from lfgtui.events import (
     WorktreeReady,
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
-from lfgtui.inert import inert
+from lfgtui.inert import inert, revealed
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.palette import Palette, colours
 from lfgtui.ui.markdown.live import LiveMarkdown
@@ -715,7 +715,8 @@ class TicketPane:
         if self.question is not None:
             view = self.shown
             width = view.notice.content_region.width or view.content_region.width
-            asks = Text(f"asks you: {inert(self.question.question)}", f"bold {self.palette.attention}")
+            question = revealed(self.question.question)  # what it asks, in the order it runs: bidi shown
+            asks = Text(f"asks you: {question}", f"bold {self.palette.attention}")
             hint = f"{self.key('pane.answer')}: answer its form"
             return with_hint(asks, hint, width, view.app.console)
         if self.retrying is not None:
