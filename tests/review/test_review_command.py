@@ -53,7 +53,9 @@ async def test_comments_are_kept_listed_and_sent_as_one_follow_up_that_the_ticke
     )
     assert code == 0, capsys.readouterr().err
     listed = json.loads(capsys.readouterr().out)
-    assert listed["files"] == [{"path": "notes/summary.md", "added": 3, "removed": 0}]
+    assert listed["files"] == [
+        {"path": "notes/summary.md", "added": 3, "removed": 0, "not_shown": None, "link_target": None}
+    ]
     assert "+# Summary" in listed["diff"]
     assert [(c["line"], c["quote"], c["body"], c["sent_at"]) for c in listed["comments"]] == [
         (1, "+# Summary", "Say what it summarises", None),
