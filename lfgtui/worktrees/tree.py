@@ -363,7 +363,7 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
                 return known
         if path.exists():
             raise GitError(f"{path} exists but lfg has no record of it; move it away, then fork again")
-        async with _snapshot(parent) as env:
+        async with _snapshot(parent, links=True) as env:
             files = line(await checked(parent.path, "write-tree", env=env, config=("core.splitIndex=false",)))
             nested = await _embedded_repositories(parent, env)
         _check_copyable(parent, nested)
@@ -431,12 +431,28 @@ async def _unmake(tree: Worktree) -> None:
     metadata_file(tree.path).unlink(missing_ok=True)
 
 
+async def _drop_stale_links(tree: Worktree, env: Mapping[str, str], config: tuple[str, ...]) -> None:
+    """Forget gitlinks our index kept for a folder that is no longer a repository (its `.git` was
+    removed, so its files are plain files now): git would keep the link and never add the files.
+    A submodule the branch itself has stays."""
+    staged = await checked(tree.path, "ls-files", "--stage", "-z", env=env, config=config)
+    links = [entry.partition("\t")[2] for entry in _nul_paths(staged) if entry.startswith("160000 ")]
+    gone = [path for path in links if not _own_git(tree, path)]
+    if not gone:
+        return
+    kept = await checked(tree.path, "ls-tree", "-z", "--name-only", "HEAD", "--", *gone)
+    stale = [path for path in gone if path not in set(_nul_paths(kept))]
+    if stale:
+        await checked(tree.path, "update-index", "--force-remove", "--", *stale, env=env, config=config)
+
+
 @contextlib.asynccontextmanager
-async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
+async def _snapshot(tree: Worktree, links: bool = False) -> AsyncIterator[dict[str, str]]:
     """An environment whose GIT_INDEX_FILE holds every file of the worktree as it is now: tracked,
     changed and untracked (not ignored). The worktree's own index is never touched. Each call works
     on a copy of our kept index and puts it back after, so concurrent diffs (the pane, `lfg worktrees
-    list`) never wait for each other's lock."""
+    list`) never wait for each other's lock. `links`: gitlinks of folders that are no longer
+    repositories are dropped first (what review, landing and forking read)."""
     if not tree.path.is_dir():
         raise GitError(f"the worktree {tree.path} no longer exists")
     kept = index_file(tree.path)
@@ -448,6 +464,8 @@ async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
             shutil.copyfile(kept, scratch)
         except FileNotFoundError:
             await checked(tree.path, "read-tree", "HEAD", env=env, config=config)
+        if links:
+            await _drop_stale_links(tree, env, config)
         # --ignore-errors: a file we may not read is left out rather than failing every diff.
         await git(tree.path, "add", "--all", "--ignore-errors", env=env, config=config)
         yield env
@@ -482,7 +500,7 @@ async def _patch(tree: Worktree, max_chars: int, context: int) -> PatchParts:
     """The worktree's diff against `base`, every file listed, each shown whole or marked not shown
     (worktrees/patch.py)."""
     parts = PatchParts(file_bytes=min(FILE_BYTES, max_chars), total_bytes=max_chars)
-    async with _snapshot(tree) as env:
+    async with _snapshot(tree, links=True) as env:
         args = _diff_args(tree, f"-U{context}")
         result = await git(tree.path, *args, env=env, config=_UNQUOTED, sink=parts.feed)
         unborn = await _unborn_repositories(tree, env)
