@@ -201,16 +201,16 @@ class PatchParts:
         """Each file's lines, its path, and why it is not shown (None: it is)."""
         files = []
         for part in self._parts:
-            lines = bytes(part.kept).decode(errors="replace").splitlines()
+            lines = bytes(part.kept).decode(errors="replace").split("\n")  # a file's own \r stays
+            if lines[-1] == "":
+                lines.pop()
             path = header_path(lines[0]) if lines else None
             path = path if path is not None else "?"
             if not part.shown:
                 head = _head(lines)
                 reason = f"its diff is {part.size:,} bytes, more than lfg shows"
                 if part.size <= self.file_bytes:
-                    reason = (
-                        f"its diff is {part.size:,} bytes, past the {self.total_bytes:,} the review shows"
-                    )
+                    reason += f" in all ({self.total_bytes:,} bytes) after the files before it"
                 files.append((head, path, Unshown(path, reason, gitlink(head))))
             elif gitlink(lines):
                 head = lines[: next((i for i, t in enumerate(lines) if t.startswith("@@")), len(lines))]

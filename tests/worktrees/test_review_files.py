@@ -47,7 +47,10 @@ async def test_a_huge_first_file_leaves_every_later_file_listed_and_shown(tree: 
     (tree.path / "b.txt").write_text("bee\n")
     (tree.path / "change.txt").write_text("a\nB\nc\n")
     os.symlink("/etc/passwd", tree.path / "link")
-    files = parse_diff(await diff_text(tree))
+    (tree.path / "z-dos.txt").write_bytes(b"one\r\ntwo\r\n")
+    text = await diff_text(tree)
+    assert "+one\r\n+two\r\n" in text  # what is shown is git's own text, its \r kept
+    files = parse_diff(text)[:4]
     assert [f.path for f in files] == ["a-bundle.js", "b.txt", "change.txt", "link"]
     bundle, bee, change, link = files
     assert bundle.not_shown is not None and bundle.not_shown.startswith("its diff is 600,1")
