@@ -229,3 +229,14 @@ async def test_a_file_not_shown_and_a_symlink_say_so_on_the_screen() -> None:
         "not shown \u2014 its diff is 600,116 bytes, more than lfg shows; review before landing",
         "a symlink to /etc/passwd (its target is shown, never followed)",
     ]
+
+
+def test_the_diff_screen_names_files_with_spaces_and_quoted_names_exactly() -> None:
+    from lfgtui.ui.diff_screen import split_files
+
+    diff = (
+        "diff --git a/my notes.txt b/my notes.txt\n--- /dev/null\n+++ b/my notes.txt\t\n@@ -0,0 +1 @@\n+x\n"
+        'diff --git "a/caf\\303\\251.txt" "b/caf\\303\\251.txt"\n--- /dev/null\n'
+        '+++ "b/caf\\303\\251.txt"\n@@ -0,0 +1 @@\n+y\n'
+    )
+    assert [(f.path, f.added) for f in split_files(diff)] == [("my notes.txt", 1), ("caf\u00e9.txt", 1)]
