@@ -232,7 +232,7 @@ async def test_a_file_not_shown_and_a_symlink_say_so_on_the_screen() -> None:
 
 
 def test_the_diff_screen_names_files_with_spaces_and_quoted_names_exactly() -> None:
-    from lfgtui.ui.diff_screen import split_files
+    from lfgtui.ui.screens.diff import split_files
 
     diff = (
         "diff --git a/my notes.txt b/my notes.txt\n--- /dev/null\n+++ b/my notes.txt\t\n@@ -0,0 +1 @@\n+x\n"
