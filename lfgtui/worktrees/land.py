@@ -235,8 +235,8 @@ async def _reviewable(tree: Worktree, include_unreviewed: bool) -> None:
         shown = "; ".join(f"{inert(u.path)} ({u.reason})" for u in unshown[:10])
         more = f" and {len(unshown) - 10} more" if len(unshown) > 10 else ""
         raise LandError(
-            f"review could not show {len(unshown)} file(s): {shown}{more}. Review them "
-            f"yourself (git -C {tree.path} diff {tree.base[:12]} -- PATH), then land with "
+            f"review could not show {len(unshown)} file(s): {shown}{more}. Read them "
+            f"yourself in {tree.path}, then land with "
             f"lfg land {tree.run_id} {tree.ticket_id} --include-unreviewed; nothing was changed"
         )
 
