@@ -70,6 +70,11 @@ def _arguments(land: argparse.ArgumentParser) -> None:
         metavar="BRANCH",
         help="the base branch (default: the branch the repository was on when the worktree was made)",
     )
+    land.add_argument(
+        "--include-unreviewed",
+        action="store_true",
+        help="land files review listed but could not show (too big); without it they refuse the landing",
+    )
     add_config(land)
     add_db(land)
 
@@ -130,6 +135,7 @@ async def _land(args: argparse.Namespace) -> int:
         pull_request=args.pr,
         keep_branch=args.keep_branch,
         onto=args.onto,
+        include_unreviewed=args.include_unreviewed,
     )
     try:
         landed = await land(tree, options)

@@ -265,20 +265,32 @@ def _mark_sent(db: Path, review: _Review, keys: list[str], at: float, attempt: i
 
 def _print(args: argparse.Namespace, review: _Review, added: int) -> None:
     from lfgtui.inert import inert, json_text
+    from lfgtui.worktrees.review import file_notes
 
     if args.json:
         document = {
             "run": review.run_id,
             "ticket": review.ticket,
             "worktree": str(review.worktree.path) if review.worktree is not None else None,
-            "files": [{"path": f.path, "added": f.added, "removed": f.removed} for f in review.files],
+            "files": [
+                {
+                    "path": f.path,
+                    "added": f.added,
+                    "removed": f.removed,
+                    "not_shown": f.not_shown,
+                    "link_target": f.link_target,
+                }
+                for f in review.files
+            ],
             "diff": review.diff,
             "comments": [asdict(comment) for comment in review.comments],
             "sent": review.sent,
         }
         print(json_text(document, indent=2))
         return
-    say = [f"{f.path}  +{f.added} \u2212{f.removed}" for f in review.files] or ["no changes"]
+    say = [
+        "  \u2014 ".join([f"{f.path}  +{f.added} \u2212{f.removed}", *file_notes(f)]) for f in review.files
+    ] or ["no changes"]
     drafts = [c for c in review.comments if c.sent_at is None]
     say.append(f"{added} comment(s) added; {len(drafts)} draft(s), {len(review.comments) - len(drafts)} sent")
     for comment in review.comments:

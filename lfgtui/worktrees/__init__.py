@@ -2,6 +2,7 @@
 
 - `git`: runs `git`, bounded in time and output, in a clean environment, its errors inert (`GitError`);
 - `tree`: a ticket's worktree made, recorded and measured (`create_worktree`, `diff_stat`, `diff_text`);
+- `patch`: a diff split file by file, every file listed, one too big (or a repository) marked not shown;
 - `cleanup`: the worktrees runs left, listed and removed without losing work;
 - `land`: a ticket's change brought onto the branch its worktree was made from, or pushed as a pull
   request, without touching the person's checkout (`land`, for `lfg land`, `M` and tournaments);

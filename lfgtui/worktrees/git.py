@@ -88,14 +88,21 @@ def quoted(stderr: bytes) -> str:
 
 
 async def _read(
-    stream: asyncio.StreamReader, limit: int, at_limit: Callable[[], None] | None
+    stream: asyncio.StreamReader,
+    limit: int,
+    at_limit: Callable[[], None] | None,
+    sink: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, bool]:
     """Up to `limit` bytes of `stream`, and whether there was more. Past the limit, reading stops
     after calling `at_limit` (which kills the writer), or without it goes on dropping the rest, so
-    the writer never blocks on a full pipe."""
+    the writer never blocks on a full pipe. With `sink`, every chunk goes to it instead, unbounded
+    (the sink keeps what it needs)."""
     kept = bytearray()
     truncated = False
     while chunk := await stream.read(64 * 1024):
+        if sink is not None:
+            sink(chunk)
+            continue
         room = limit - len(kept)
         kept += chunk[:room]
         if len(chunk) > room:
@@ -119,10 +126,12 @@ async def git(
     timeout_s: float | None = None,
     limit: int = OUTPUT_LIMIT,
     hooks: bool = False,
+    sink: Callable[[bytes], None] | None = None,
 ) -> _Output:
     """Run `git -C cwd [-c config]… args` bounded in time and output; a stdout longer than `limit` is
-    cut and git killed. `hooks` lets the repository's hooks run. Raises GitError when git is missing
-    or does not finish in time."""
+    cut and git killed. `sink` receives the whole stdout as it comes instead (its `out` is then
+    empty). `hooks` lets the repository's hooks run. Raises GitError when git is missing or does not
+    finish in time."""
     timeout_s = GIT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         process = await asyncio.create_subprocess_exec(
@@ -147,7 +156,7 @@ async def git(
     try:
         async with asyncio.timeout(timeout_s):
             (out, truncated), (err, _) = await asyncio.gather(
-                _read(process.stdout, limit, lambda: _kill_group(process)),
+                _read(process.stdout, limit, lambda: _kill_group(process), sink),
                 _read(process.stderr, ERROR_LIMIT, None),
             )
             code = await process.wait()

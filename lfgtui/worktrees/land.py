@@ -46,7 +46,7 @@ from pathlib import Path
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
 from lfgtui.worktrees.hooks import persons_hooks
-from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree
+from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree, unreviewed
 
 GH_TIMEOUT_S = 120.0
 """The most `gh pr create` may take: it talks to the forge."""
@@ -86,6 +86,9 @@ class LandOptions:
     keep_branch: bool = False
     onto: str | None = None
     """The base branch, when not the one the worktree was made from."""
+    include_unreviewed: bool = False
+    """Land files review listed without showing them (too big to show): the person reviewed them
+    some other way. An embedded git repository is never landed."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         )
     if not tree.path.is_dir():
         raise LandError(f"the worktree {tree.path} no longer exists")
+    await _reviewable(tree, options.include_unreviewed)
     before = await _branch_commit(tree.repo, base_branch)
     head_before = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
     index = Path(tree.path, line(await checked(tree.path, "rev-parse", "--git-path", "index")))
@@ -210,6 +214,31 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         archived=archived,
         hooks=said,
     )
+
+
+async def _reviewable(tree: Worktree, include_unreviewed: bool) -> None:
+    """Refuse to land what review could not show (worktrees/patch.py): a file too big to show, unless
+    `include_unreviewed`; an embedded git repository, always (git would land a gitlink to a commit
+    that exists only in the worktree, and none of its files)."""
+    unshown = await unreviewed(tree)
+    embedded = [u for u in unshown if u.embedded]
+    if embedded:
+        names = ", ".join(inert(u.path) for u in embedded[:10])
+        first = inert(embedded[0].path)
+        raise LandError(
+            f"{names} in {tree.path} is an embedded git repository (a folder with its own "
+            ".git): git would land only a link to a commit that exists in that folder alone, not its "
+            f"files. Remove {first}/.git there to land its files as plain files (review shows them "
+            "then), or remove the folder; nothing was changed"
+        )
+    if unshown and not include_unreviewed:
+        shown = "; ".join(f"{inert(u.path)} ({u.reason})" for u in unshown[:10])
+        more = f" and {len(unshown) - 10} more" if len(unshown) > 10 else ""
+        raise LandError(
+            f"review could not show {len(unshown)} file(s): {shown}{more}. Read them "
+            f"yourself in {tree.path}, then land with "
+            f"lfg land {tree.run_id} {tree.ticket_id} --include-unreviewed; nothing was changed"
+        )
 
 
 async def _has(repo: Path, branch: str, commit: str) -> bool:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lfgtui.formats import fenced
+from lfgtui.worktrees.patch import gitlink, header_path, not_shown_reason
 
-FILE_HEADER = re.compile(r"^diff --git (?:a/)?(.*?) (?:b/)?(.*)$")
 HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 COMMENT_ARGUMENT = re.compile(r"^(?P<path>.+?):(?P<line>\d+):[ \t]?(?P<body>.*)$", re.DOTALL)
 MAX_QUOTED_LINES = 40
@@ -77,6 +77,29 @@ class FileChanges:
     def removed(self) -> int:
         return sum(1 for hunk in self.hunks for line in hunk.lines if line.text.startswith("-"))
 
+    @property
+    def not_shown(self) -> str | None:
+        """Why the diff lists this file without showing it (too big, an embedded repository)."""
+        return not_shown_reason(self.head)
+
+    @property
+    def embedded(self) -> bool:
+        """An embedded git repository: git records one commit of it, not its files."""
+        return gitlink(self.head)
+
+    @property
+    def link_target(self) -> str | None:
+        """Where the file points when its new side is a symlink (git's diff shows the target as its
+        one line); None when it is not one. Shown, never followed."""
+        if not any(text.split()[-1:] == [SYMLINK] for text in self.head if text.startswith(_MODE_LINES)):
+            return None
+        added = [line.text[1:] for hunk in self.hunks for line in hunk.lines if line.text.startswith("+")]
+        return added[0] if added else ""
+
+
+SYMLINK = "120000"
+_MODE_LINES = ("new file mode ", "new mode ", "index ")
+
 
 def new_key() -> str:
     return secrets.token_hex(6)
@@ -126,11 +149,11 @@ def parse_diff(diff: str) -> list[FileChanges]:
             files.append(FileChanges(path, tuple(head), tuple(hunks)))
 
     for text in diff.splitlines():
-        started = FILE_HEADER.match(text)
-        if started:
+        started = header_path(text)
+        if started is not None:
             close_hunk()
             close_file()
-            path, head, hunks, header, lines = started.group(2), [text], [], "", []
+            path, head, hunks, header, lines = started, [text], [], "", []
             continue
         numbers = HUNK_HEADER.match(text)
         if numbers:
@@ -154,6 +177,16 @@ def parse_diff(diff: str) -> list[FileChanges]:
     close_hunk()
     close_file()
     return files
+
+
+def file_notes(changes: FileChanges) -> list[str]:
+    """What the review says of a file besides its lines: not shown and why; a symlink's target."""
+    notes = []
+    if changes.not_shown is not None:
+        notes.append(f"not shown \u2014 {changes.not_shown}")
+    if changes.link_target is not None:
+        notes.append(f"a symlink to {changes.link_target} (its target is shown, never followed)")
+    return notes
 
 
 def line_comment(path: str, line: DiffLine, body: str) -> Comment:
@@ -212,16 +245,42 @@ def quoted_from(files: Sequence[FileChanges], root: Path | None, path: str, numb
     line = find_line(files, path, number)
     if line is not None:
         return line.text
-    if root is not None:
-        file = root / path
-        try:
-            inside = file.resolve().is_relative_to(root.resolve())
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines() if inside else []
-        except OSError:
-            lines = []
-        if 0 < number <= len(lines):
-            return " " + lines[number - 1]
+    lines = _worktree_lines(root, path) if root is not None else []
+    if 0 < number <= len(lines):
+        return " " + lines[number - 1]
     raise CommentError(f"{path} has no line {number} in the ticket's diff or its worktree")
+
+
+FILE_READ_LIMIT = 16 * 1024 * 1024
+"""The most bytes of a worktree file read to quote one of its lines."""
+
+
+def _worktree_lines(root: Path, path: str) -> list[str]:
+    """The lines of the regular file `path` of the worktree at `root`. A symlink is followed only to a
+    file inside the worktree; a FIFO, socket or device is refused without opening it for reading (a
+    FIFO's read waits for a writer for ever): CommentError. [] when it is missing or unreadable."""
+    import os
+    import stat
+
+    try:
+        top = root.resolve()
+        file = (root / path).resolve()
+        if not file.is_relative_to(top):
+            raise CommentError(f"{path} leads out of the worktree: lfg does not read it")
+        mode = os.stat(file).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+            raise CommentError(f"{path} is {kind}: lfg does not open it; comment on a file")
+        handle = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):  # swapped for a FIFO since the check
+                raise CommentError(f"{path} is not a regular file: lfg does not read it")
+            data = os.read(handle, FILE_READ_LIMIT)
+        finally:
+            os.close(handle)
+    except OSError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()
 
 
 def follow_up_text(comments: Iterable[Comment]) -> str:

@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ import platformdirs
 from lfgtui.folders import private_folder
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
+from lfgtui.worktrees.patch import FILE_BYTES, PatchParts, Unshown, embedded_reason
 from lfgtui.worktrees.size import diff_size
 
 WORKTREES_ENV = "LFG_WORKTREES"
@@ -361,8 +363,10 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
                 return known
         if path.exists():
             raise GitError(f"{path} exists but lfg has no record of it; move it away, then fork again")
-        async with _snapshot(parent) as env:
+        async with _snapshot(parent, links=True) as env:
             files = line(await checked(parent.path, "write-tree", env=env, config=("core.splitIndex=false",)))
+            nested = await _embedded_repositories(parent, env)
+        _check_copyable(parent, nested)
         head = line(await checked(parent.path, "rev-parse", "HEAD"))
         try:
             private_folder(path.parent)
@@ -377,17 +381,78 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
             raise
         await checked(path, "read-tree", "-u", "--reset", files, timeout_s=CHECKOUT_TIMEOUT_S)
         await checked(path, "reset", "--quiet")  # the index back to HEAD: the copied changes stay uncommitted
+        try:
+            _copy_repositories(parent.path, path, nested)
+        except (OSError, shutil.Error) as exc:
+            await _unmake(wanted)
+            raise GitError(f"the fork was not made: {inert(str(exc))}") from None
         with contextlib.suppress(OSError):
             workdir.mkdir(parents=True, exist_ok=True)
     return wanted
 
 
+def _check_copyable(parent: Worktree, nested: list[str]) -> None:
+    """A fork copies the parent's embedded repositories whole (their own `.git` folder with them):
+    refuse one whose `.git` is a file (a submodule's pointer to a git dir elsewhere, which the copy
+    would share with the parent) before anything is made."""
+    for folder in nested:
+        own = parent.path / folder / ".git"
+        if own.is_symlink() or not own.is_dir():
+            raise GitError(
+                f"the fork was not made: {inert(folder)} in {parent.path} is a git repository whose .git "
+                "is a file or link to a git folder elsewhere, which a copy would share with the parent; "
+                "move it out of the worktree (or make it an ordinary folder), then fork again"
+            )
+
+
+def _copy_repositories(source: Path, target: Path, nested: list[str]) -> None:
+    """Copy each embedded repository (its files and its `.git`) from the parent's worktree into the
+    fork's: git's tree has only a commit of it, which would check out as an empty folder. Symlinks are
+    copied as links, never followed; a FIFO, socket or device is refused without being opened."""
+
+    def copy_file(src: str, dst: str) -> None:
+        if not stat.S_ISREG(os.lstat(src).st_mode):
+            raise OSError(f"{src} is not a regular file (a FIFO, socket or device): lfg does not copy it")
+        shutil.copy2(src, dst)
+
+    for folder in nested:
+        shutil.copytree(
+            source / folder, target / folder, symlinks=True, copy_function=copy_file, dirs_exist_ok=True
+        )
+
+
+async def _unmake(tree: Worktree) -> None:
+    """Take back a fork's worktree that could not be completed: the folder, git's record, its
+    branch, lfg's record."""
+    shutil.rmtree(tree.path, ignore_errors=True)
+    with contextlib.suppress(GitError):
+        await forget(tree.repo, tree.path)
+        await git(tree.repo, "branch", "-D", tree.branch)
+    metadata_file(tree.path).unlink(missing_ok=True)
+
+
+async def _drop_stale_links(tree: Worktree, env: Mapping[str, str], config: tuple[str, ...]) -> None:
+    """Forget gitlinks our index kept for a folder that is no longer a repository (its `.git` was
+    removed, so its files are plain files now): git would keep the link and never add the files.
+    A submodule the branch itself has stays."""
+    staged = await checked(tree.path, "ls-files", "--stage", "-z", env=env, config=config)
+    links = [entry.partition("\t")[2] for entry in _nul_paths(staged) if entry.startswith("160000 ")]
+    gone = [path for path in links if not _own_git(tree, path)]
+    if not gone:
+        return
+    kept = await checked(tree.path, "ls-tree", "-z", "--name-only", "HEAD", "--", *gone)
+    stale = [path for path in gone if path not in set(_nul_paths(kept))]
+    if stale:
+        await checked(tree.path, "update-index", "--force-remove", "--", *stale, env=env, config=config)
+
+
 @contextlib.asynccontextmanager
-async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
+async def _snapshot(tree: Worktree, links: bool = False) -> AsyncIterator[dict[str, str]]:
     """An environment whose GIT_INDEX_FILE holds every file of the worktree as it is now: tracked,
     changed and untracked (not ignored). The worktree's own index is never touched. Each call works
     on a copy of our kept index and puts it back after, so concurrent diffs (the pane, `lfg worktrees
-    list`) never wait for each other's lock."""
+    list`) never wait for each other's lock. `links`: gitlinks of folders that are no longer
+    repositories are dropped first (what review, landing and forking read)."""
     if not tree.path.is_dir():
         raise GitError(f"the worktree {tree.path} no longer exists")
     kept = index_file(tree.path)
@@ -399,6 +464,8 @@ async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
             shutil.copyfile(kept, scratch)
         except FileNotFoundError:
             await checked(tree.path, "read-tree", "HEAD", env=env, config=config)
+        if links:
+            await _drop_stale_links(tree, env, config)
         # --ignore-errors: a file we may not read is left out rather than failing every diff.
         await git(tree.path, "add", "--all", "--ignore-errors", env=env, config=config)
         yield env
@@ -408,7 +475,16 @@ async def _snapshot(tree: Worktree) -> AsyncIterator[dict[str, str]]:
 
 
 def _diff_args(tree: Worktree, *options: str) -> tuple[str, ...]:
-    return ("diff", "--cached", "--no-ext-diff", "--no-textconv", "--no-renames", *options, tree.base, "--")
+    """Fixed prefixes (a person's `diff.noprefix` or `diff.mnemonicPrefix` would change the names the
+    review reads) and no renames: each file's `diff --git` line names it twice (worktrees/patch.py)."""
+    return (
+        *("diff", "--cached", "--no-ext-diff", "--no-textconv", "--no-renames"),
+        *("--src-prefix=a/", "--dst-prefix=b/", *options, tree.base, "--"),
+    )
+
+
+_UNQUOTED = ("core.quotePath=false",)
+"""Names with non-ASCII letters as they are, not as octal escapes."""
 
 
 async def diff_stat(tree: Worktree) -> DiffStat:
@@ -420,15 +496,55 @@ async def diff_stat(tree: Worktree) -> DiffStat:
     return DiffStat(counts.get("insertion", 0), counts.get("deletion", 0), counts.get("file", 0))
 
 
+async def _patch(tree: Worktree, max_chars: int, context: int) -> PatchParts:
+    """The worktree's diff against `base`, every file listed, each shown whole or marked not shown
+    (worktrees/patch.py)."""
+    parts = PatchParts(file_bytes=min(FILE_BYTES, max_chars), total_bytes=max_chars)
+    async with _snapshot(tree, links=True) as env:
+        args = _diff_args(tree, f"-U{context}")
+        result = await git(tree.path, *args, env=env, config=_UNQUOTED, sink=parts.feed)
+        unborn = await _unborn_repositories(tree, env)
+    if result.code != 0:
+        raise GitError(f"git diff failed in {tree.path}: {quoted(result.err)}")
+    parts.close()
+    for path in unborn:
+        parts.add_unshown(Unshown(path, embedded_reason(path), embedded=True))
+    return parts
+
+
+def _nul_paths(out: bytes) -> list[str]:
+    return [name.decode(errors="surrogateescape") for name in out.split(b"\0") if name]
+
+
+def _own_git(tree: Worktree, path: str) -> bool:
+    """Whether the folder `path` of the worktree has a `.git` of its own (an embedded repository)."""
+    return os.path.lexists(tree.path / path / ".git")
+
+
+async def _unborn_repositories(tree: Worktree, env: Mapping[str, str]) -> list[str]:
+    """Embedded repositories git could not add to the snapshot (`git init` with no commit yet): left
+    untracked, they would be missing from the diff without a word."""
+    out = await checked(tree.path, "ls-files", "--others", "--directory", "--exclude-standard", "-z", env=env)
+    return [path.rstrip("/") for path in _nul_paths(out) if path.endswith("/") and _own_git(tree, path)]
+
+
+async def _embedded_repositories(tree: Worktree, env: Mapping[str, str]) -> list[str]:
+    """Every folder of the snapshot `env` holds with a `.git` of its own: gitlinks (an agent's clone,
+    or a repository it made and committed in) and repositories with no commit yet."""
+    staged = await checked(tree.path, "ls-files", "--stage", "-z", env=env)
+    links = [entry.partition("\t")[2] for entry in _nul_paths(staged) if entry.startswith("160000 ")]
+    found = [path for path in links if _own_git(tree, path)]
+    return found + await _unborn_repositories(tree, env)
+
+
 async def diff_text(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS, context: int = 3) -> str:
     """The unified diff of the worktree against `base` with `context` lines around each change, raw
-    (untrusted: make it inert to show it). A longer one is cut at a line end within `max_chars` and
-    ends with a note saying so."""
-    async with _snapshot(tree) as env:
-        result = await git(tree.path, *_diff_args(tree, f"-U{context}"), env=env, limit=max_chars)
-    if result.code != 0 and not result.truncated:
-        raise GitError(f"git diff failed in {tree.path}: {quoted(result.err)}")
-    text = result.out.decode(errors="replace")
-    if not result.truncated:
-        return text
-    return text[: text.rfind("\n") + 1] + f"[the diff is longer: cut at {max_chars} characters]\n"
+    (untrusted: make it inert to show it). Every changed file is in it; one whose diff is too big
+    (or past `max_chars` in all) has only its header and a line saying it is not shown and why."""
+    return (await _patch(tree, max_chars, context)).text()
+
+
+async def unreviewed(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS) -> list[Unshown]:
+    """The files review lists without showing them (too big, or an embedded repository): what
+    `lfg land` refuses unless told to land them unseen."""
+    return (await _patch(tree, max_chars, 3)).unshown()

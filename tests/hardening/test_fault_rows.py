@@ -404,6 +404,20 @@ ELSEWHERE = {
     "husky's `.husky/_`)": [
         "tests/worktrees/test_land.py::test_landing_runs_the_persons_hooks_never_the_ones_the_change_rewrote",
     ],
+    "`lfg review` of a change with a file whose diff is too big to show (a minified bundle, one huge line)": [
+        "tests/review/test_review_command.py::"
+        "test_review_lists_every_file_the_run_changed_and_land_lands_only_what_it_showed",
+        "tests/worktrees/test_review_files.py::test_land_refuses_a_file_review_could_not_show_unless_told",
+    ],
+    "an agent made a git repository inside its worktree (`git init`, `git clone`)": [
+        "tests/worktrees/test_review_files.py::test_an_embedded_repository_is_listed_not_shown_and_never_landed",
+        "tests/worktrees/test_review_files.py::test_a_fork_carries_an_embedded_repository_whole",
+        "tests/worktrees/test_review_files.py::"
+        "test_a_fork_refuses_an_embedded_repository_it_cannot_copy_and_says_which",
+    ],
+    "a review comment names a FIFO, socket or device in the worktree, or a symlink out of it": [
+        "tests/worktrees/test_review_files.py::test_a_comment_on_a_fifo_is_refused_without_opening_it",
+    ],
     "`lfg fork` of a ticket whose worktree was removed (`lfg worktrees clean --force`, or by hand)": [
         "tests/fork/test_fork_run.py::test_a_ticket_whose_worktree_was_cleaned_does_not_fork_from_nothing",
     ],

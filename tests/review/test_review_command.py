@@ -5,6 +5,8 @@ refuses; and review comments exported and imported with their run."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from lfgtui.history.reviews import ticket_comments
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.server import SimServer
-from tests.support.git import isolate_git, repository
+from tests.support.git import git, isolate_git, repository
 from tests.support.worktree_runs import lfg, run_in
 
 
@@ -53,7 +55,9 @@ async def test_comments_are_kept_listed_and_sent_as_one_follow_up_that_the_ticke
     )
     assert code == 0, capsys.readouterr().err
     listed = json.loads(capsys.readouterr().out)
-    assert listed["files"] == [{"path": "notes/summary.md", "added": 3, "removed": 0}]
+    assert listed["files"] == [
+        {"path": "notes/summary.md", "added": 3, "removed": 0, "not_shown": None, "link_target": None}
+    ]
     assert "+# Summary" in listed["diff"]
     assert [(c["line"], c["quote"], c["body"], c["sent_at"]) for c in listed["comments"]] == [
         (1, "+# Summary", "Say what it summarises", None),
@@ -118,3 +122,61 @@ async def test_review_comments_are_exported_and_imported_with_their_run(
         import_record(other, from_json(document))
         (comment,) = ticket_comments(other.conn, run_id, "two")
     assert (comment.body, comment.quote, comment.key) == ("blank?", "+", exported["key"])
+
+
+async def test_review_lists_every_file_the_run_changed_and_land_lands_only_what_it_showed(
+    ran: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#54: one huge line in the first file cut the review before every later one, and land landed
+    them all; an embedded repository landed as a gitlink to a commit only the worktree has."""
+    db, run_id = ran
+    (tree,) = (tmp_path / "trees").glob("*/one")
+    (tree / "a-bundle.js").write_text("x" * 600_000 + "\n")
+    (tree / "my notes.txt").write_text("spaces\n")
+    (tree / "caf\u00e9.txt").write_text("accent\n")
+    os.symlink("/etc/passwd", tree / "escape")
+    os.mkfifo(tree / "pipe")
+    nested = tree / "vendor"
+    nested.mkdir()
+    git(nested, "init", "-q")
+    (nested / "lib.py").write_text("x = 1\n")
+    git(nested, "add", "lib.py")
+    git(nested, "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "-m", "own")
+    capsys.readouterr()
+    assert await lfg("review", run_id, "one", "--json", "--db", str(db)) == 0
+    files = {f["path"]: f for f in json.loads(capsys.readouterr().out)["files"]}
+    assert sorted(files) == sorted(
+        ["a-bundle.js", "caf\u00e9.txt", "escape", "my notes.txt", "notes/summary.md", "vendor"]
+    )
+    assert files["a-bundle.js"]["not_shown"].endswith("more than lfg shows; review before landing")
+    assert "embedded git repository" in files["vendor"]["not_shown"]
+    assert files["escape"]["link_target"] == "/etc/passwd"
+    assert files["my notes.txt"]["added"] == 1 and files["my notes.txt"]["not_shown"] is None
+    assert await lfg("review", run_id, "one", "--comment", "pipe:1: what is this", "--db", str(db)) == 2
+    assert "pipe is not a regular file" in capsys.readouterr().err
+
+    base = git(tmp_path / "repo", "rev-parse", "main")
+    assert await lfg("land", run_id, "one", "--db", str(db)) == 1
+    assert "vendor in" in capsys.readouterr().err
+    shutil.rmtree(nested / ".git")  # its files become plain files: review shows them, land may land them
+    assert await lfg("land", run_id, "one", "--db", str(db)) == 1
+    err = capsys.readouterr().err
+    assert "review could not show 1 file(s): a-bundle.js" in err and "--include-unreviewed" in err
+    assert git(tmp_path / "repo", "rev-parse", "main") == base
+    assert await lfg("land", run_id, "one", "--include-unreviewed", "--db", str(db)) == 0
+    landed = [
+        name
+        for name in git(tmp_path / "repo", "ls-tree", "-r", "--name-only", "-z", "main").split("\0")
+        if name
+    ]
+    assert sorted(landed) == sorted(
+        [
+            "README.md",
+            "a-bundle.js",
+            "caf\u00e9.txt",
+            "escape",
+            "my notes.txt",
+            "notes/summary.md",
+            "vendor/lib.py",
+        ]
+    )

@@ -202,3 +202,41 @@ async def test_code_is_highlighted_and_every_diff_line_is_inert() -> None:
         await pilot.press("f", "n", "down")
         await comment(pilot, screen, "why")
         assert screen.desk.drafts[0].where == "x.py:1 (a removed line, numbered as in the old file)"
+
+
+async def test_a_file_not_shown_and_a_symlink_say_so_on_the_screen() -> None:
+    """#54: a file too big to show is listed with its size and marked, and a symlink shows its target."""
+    from textual.app import App
+
+    diff = (
+        "diff --git a/big bundle.js b/big bundle.js\nnew file mode 100644\n--- /dev/null\n"
+        "+++ b/big bundle.js\t\n"
+        "lfg: not shown \u2014 its diff is 600,116 bytes, more than lfg shows; review before landing\n"
+        "diff --git a/escape b/escape\nnew file mode 120000\n--- /dev/null\n+++ b/escape\n"
+        "@@ -0,0 +1 @@\n+/etc/passwd\n\\ No newline at end of file\n"
+    )
+    desk = ReviewDesk("r", "t", None, [], lambda prompt: "not here")
+    app: App[None] = App()
+    async with app.run_test(size=SMALL) as pilot:
+        await app.push_screen(ReviewScreen("t", "branch", diff, desk))
+        await pilot.pause()
+        view = app.screen.query_one(DiffView)
+        shown = "\n".join(view.render_line(y).text for y in range(view.size.height))
+        notes = [row.text for row in view.rows if row.kind == "note"]
+    assert "big bundle.js  +0 \u22120  NOT SHOWN \u2014 review before landing" in shown
+    assert "escape  +1 \u22120  symlink" in shown
+    assert notes == [
+        "not shown \u2014 its diff is 600,116 bytes, more than lfg shows; review before landing",
+        "a symlink to /etc/passwd (its target is shown, never followed)",
+    ]
+
+
+def test_the_diff_screen_names_files_with_spaces_and_quoted_names_exactly() -> None:
+    from lfgtui.ui.screens.diff import split_files
+
+    diff = (
+        "diff --git a/my notes.txt b/my notes.txt\n--- /dev/null\n+++ b/my notes.txt\t\n@@ -0,0 +1 @@\n+x\n"
+        'diff --git "a/caf\\303\\251.txt" "b/caf\\303\\251.txt"\n--- /dev/null\n'
+        '+++ "b/caf\\303\\251.txt"\n@@ -0,0 +1 @@\n+y\n'
+    )
+    assert [(f.path, f.added) for f in split_files(diff)] == [("my notes.txt", 1), ("caf\u00e9.txt", 1)]

@@ -306,14 +306,14 @@ async def test_diffs_at_once_and_later_changes_all_count(repo: Path, root: Path)
     assert sorted(path.name for path in tree.path.parent.iterdir()) == ["t", "t.index", "t.json"]
 
 
-async def test_a_long_diff_is_cut_at_a_line_end_and_says_so(repo: Path, root: Path) -> None:
+async def test_a_diff_too_long_to_show_lists_its_file_and_says_so(repo: Path, root: Path) -> None:
     tree = await create_worktree(repo, "run1", "t", root)
     (tree.path / "big.txt").write_text("".join(f"line {n}\n" for n in range(20_000)))
     text = await diff_text(tree, max_chars=1000)
-    body, note = text.rsplit("\n[", 1)
-    assert len(body) < 1000
-    assert body.splitlines()[-1] == f"+line {len(body.splitlines()) - 7}"  # whole lines, after 6 of header
-    assert note == "the diff is longer: cut at 1000 characters]\n"
+    assert text.splitlines()[0] == "diff --git a/big.txt b/big.txt"
+    assert text.splitlines()[-1].startswith("lfg: not shown \u2014 its diff is 229,013 bytes")
+    assert text.endswith(" bytes, more than lfg shows; review before landing\n")
+    assert "+line 0" not in text
 
 
 async def test_list_after_the_fact_with_a_hand_deleted_and_a_damaged_entry(repo: Path, root: Path) -> None:

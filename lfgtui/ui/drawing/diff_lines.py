@@ -6,10 +6,13 @@ from rich.text import Text
 
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.palette import DEFAULT, Palette
+from lfgtui.worktrees.patch import NOT_SHOWN
 
 
 def line_style(line: str, palette: Palette = DEFAULT) -> str:
     """The style of a diff line by what it is: added, removed, hunk header, file header."""
+    if line.startswith(NOT_SHOWN):  # a file review lists but does not show (worktrees/patch.py)
+        return f"bold {palette.bad}"
     if line.startswith(("+++", "---", "diff --git", "Binary files")):
         return "bold"
     if line.startswith("+"):

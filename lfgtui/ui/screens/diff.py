@@ -6,7 +6,6 @@ is styled, and reaches Textual as `Text`, never as markup.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,8 +20,8 @@ from textual.widgets import Collapsible, Static
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.diff_lines import styled
 from lfgtui.ui.drawing.palette import colours
+from lfgtui.worktrees.patch import NOT_SHOWN, header_path
 
-FILE_HEADER = re.compile(r"^diff --git (?:a/)?(.*?) (?:b/)?(.*)$")
 EXPANDED_FILES = 12
 """A diff of more files than this opens with every file collapsed: the list of files comes first."""
 
@@ -48,11 +47,11 @@ def split_files(diff: str) -> list[FileDiff]:
     files: list[FileDiff] = []
     path, lines = "", []
     for line in diff.splitlines():
-        header = FILE_HEADER.match(line)
-        if header:
+        header = header_path(line)
+        if header is not None:
             if lines:
                 files.append(FileDiff(path, tuple(lines)))
-            path, lines = header.group(2), []
+            path, lines = header, []
         lines.append(line)
     if lines:
         files.append(FileDiff(path, tuple(lines)))
@@ -86,7 +85,8 @@ class DiffScreen(ModalScreen[None]):
                 collapsed = len(self.files) > EXPANDED_FILES
                 for file in self.files:
                     # Content, not a str: Collapsible parses a str title as markup, and a path is untrusted
-                    title = Content(f"{inert(file.path)}  +{file.added} \u2212{file.removed}")
+                    unseen = "  NOT SHOWN" if any(t.startswith(NOT_SHOWN) for t in file.lines) else ""
+                    title = Content(f"{inert(file.path)}  +{file.added} \u2212{file.removed}{unseen}")
                     body = Static(styled(file.lines, colours(self.app)))
                     yield Collapsible(body, title=title, collapsed=collapsed)  # type: ignore[arg-type]
             yield Static("escape close    e expand all    c collapse all", classes="choices")

@@ -36,6 +36,7 @@ from lfgtui.worktrees.review import (
     DiffLine,
     FileChanges,
     Hunk,
+    file_notes,
     follow_up_text,
     hunk_comment,
     line_comment,
@@ -206,6 +207,7 @@ def rows_of(files: list[FileChanges], drafts: list[Comment]) -> list[Row]:
     for f, changes in enumerate(files):
         rows.append(Row("file", file=f))
         rows += [Row("note", file=f, text=head) for head in changes.head if head.startswith("Binary files")]
+        rows += [Row("note", file=f, text=note) for note in file_notes(changes)]
         for h, hunk in enumerate(changes.hunks):
             rows.append(Row("hunk", file=f, hunk=h))
             first, last = hunk.span
@@ -234,6 +236,13 @@ def _foreground(style: str | Style) -> Style:
     """A highlighter's style without its background: the row's own (and the cursor's) shows."""
     style = Style.parse(style) if isinstance(style, str) else style
     return Style(color=style.color, bold=style.bold, italic=style.italic, underline=style.underline)
+
+
+def _marker(changes: FileChanges) -> Text:
+    """After a file's name in the list: `not shown` (in the warning colour), or `symlink`."""
+    if changes.not_shown is not None:
+        return Text("  NOT SHOWN \u2014 review before landing", "bold yellow")
+    return Text("  symlink", "italic") if changes.link_target is not None else Text("")
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -337,13 +346,14 @@ class DiffView(ScrollView, can_focus=True):
             changes = self.files[row.file]
             return Text.assemble(
                 "  ", inert(changes.path), "  ", (f"+{changes.added}", palette.good), " ",
-                (f"\u2212{changes.removed}", palette.bad),
+                (f"\u2212{changes.removed}", palette.bad), _marker(changes),
             )  # fmt: skip
         if row.kind == "file":
             changes = self.files[row.file]
             return Text.assemble(
                 ("\u2501 ", "bold"), (inert(changes.path), "bold underline"), "  ",
                 (f"+{changes.added}", palette.good), " ", (f"\u2212{changes.removed}", palette.bad),
+                _marker(changes),
             )  # fmt: skip
         if row.kind == "hunk":
             return Text(inert(self.files[row.file].hunks[row.hunk].header), palette.running)
