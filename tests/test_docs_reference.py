@@ -17,8 +17,8 @@ from lfgtui.commands.main import main
 DOCS = Path(__file__).parents[1] / "docs"
 
 
-def load_hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_reference", DOCS / "hooks" / "reference.py")
+def load_hook(name: str = "reference") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / "hooks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -26,6 +26,7 @@ def load_hook() -> ModuleType:
 
 
 HOOK = load_hook()
+LAYERS = load_hook("layers")
 COMMANDS = HOOK.commands()
 
 
@@ -92,6 +93,7 @@ def test_a_commands_section_reads_as_its_help(
 @pytest.mark.parametrize("page", sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")))
 def test_every_page_renders_its_generated_parts(page: str) -> None:
     rendered = HOOK.render((DOCS / page).read_text(encoding="utf-8"))
+    rendered = LAYERS.on_page_markdown(rendered, None, None, None)
     assert "<!-- lfg-" not in rendered
 
 
@@ -109,3 +111,26 @@ def test_words_for_a_field_no_loader_knows_stop_the_build(monkeypatch: pytest.Mo
     monkeypatch.setitem(HOOK.FIELD_HELP, "ticket.retired_field", "gone")
     with pytest.raises(HOOK.DocsDrift, match=r"ticket\.retired_field"):
         HOOK.render("<!-- lfg-fields ticket -->")
+
+
+SUITE_FIGURE = re.compile(
+    r"\b\d[\d,.]*\s*(?:of the \d[\d,]* )?(?:tests?\b|minutes?\b|s of (?:CPU|wall)|seconds?\b)|\b\d[\d,.]* s\b"
+)
+"""A count of tests or a time of the suite, as CONTRIBUTING once quoted them ("About 1,490 of the
+2,170 tests", "63 s", "21 minutes"): figures that went stale within days."""
+
+
+def test_contributing_quotes_no_count_or_time_of_the_suite() -> None:
+    """CONTRIBUTING tells how to measure the suite, not what it measured once: a figure of the suite
+    there was stale within days (1,490 of 2,170 tests where 1,921 of 2,680 ran)."""
+    text = (DOCS.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert SUITE_FIGURE.search("About 1,490 of the 2,170 tests stay") is not None
+    assert SUITE_FIGURE.search("the whole suite takes about 21 minutes") is not None
+    assert SUITE_FIGURE.findall(text) == []
+
+
+def test_the_architecture_is_a_map_a_newcomer_reads_in_twenty_minutes() -> None:
+    """Under 4,000 words: the why of each part is on its design page (docs/design/), every dated
+    measurement in bench/RESULTS.md; it was 10,400 words of both, a diary more than a map."""
+    words = (DOCS / "architecture.md").read_text(encoding="utf-8").split()
+    assert len(words) < 4000, f"docs/architecture.md has {len(words)} words: move detail to docs/design/"

@@ -19,12 +19,25 @@ own packages (Python loads those first anyway).
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Iterator
+import importlib.util
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 
-import lfgtui
 
-ROOT = Path(lfgtui.__file__).parent
+def load_graph() -> ModuleType:
+    """The import graph as the docs' layer picture reads it (docs/hooks/layers.py): one reading of the
+    imports for the picture and for these rules."""
+    hook = Path(__file__).parents[1] / "docs" / "hooks" / "layers.py"
+    spec = importlib.util.spec_from_file_location("docs_layers", hook)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GRAPH = load_graph()
+modules, dependencies, every_import, room = GRAPH.modules, GRAPH.dependencies, GRAPH.every_import, GRAPH.room
 UI = "lfgtui.ui"
 COMMANDS = "lfgtui.commands"
 ON_TOP = (UI, COMMANDS, "lfgtui.__main__")
@@ -35,35 +48,6 @@ TELEMETRY = "lfgtui.telemetry"
 BROKER = "lfgtui.broker"
 HISTORY = "lfgtui.history"
 INPUT = "lfgtui.config"
-
-
-def modules() -> dict[str, Path]:
-    found = {}
-    for path in ROOT.rglob("*.py"):
-        parts = path.relative_to(ROOT.parent).with_suffix("").parts
-        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return found
-
-
-def every_import(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
-    yield from (node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom))
-
-
-def dependencies(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    targets: list[str] = []
-    for node in every_import(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            targets += [alias.name for alias in node.names]
-            continue
-        base = node.module or ""
-        if node.level:
-            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-            base = ".".join([*anchor, *([base] if base else [])])
-        for alias in node.names:  # `from package import module` depends on the module
-            targets.append(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
-    ancestors = {name.rsplit(".", n)[0] for n in range(1, name.count(".") + 1)}
-    return {t for t in targets if t in known and t != name and t not in ancestors}
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -205,20 +189,18 @@ def test_what_tests_share_is_in_tests_support() -> None:
     assert strays == []
 
 
-def room(name: str) -> str:
-    """The first level under lfgtui/ that `name` is in: a package, or a loose module."""
-    return ".".join(name.split(".")[:2])
-
-
 def test_no_two_packages_import_each_other_through_a_circle() -> None:
-    known = modules()
-    graph: dict[str, set[str]] = {room(name): set() for name in known}
-    for name, path in known.items():
-        graph[room(name)] |= {room(other) for other in dependencies(name, path, known)}
-    for name, imported in graph.items():
-        imported.discard(name)
+    graph = GRAPH.room_graph()
     assert "lfgtui.providers" in graph["lfgtui.config"], "the graph sees packages"
     assert circles(graph) == []
+
+
+def test_the_layer_picture_puts_every_room_above_all_it_imports() -> None:
+    graph = GRAPH.room_graph()
+    floors = GRAPH.floors(graph)
+    assert floors.keys() == graph.keys() and floors["lfgtui.inert"] == 0
+    assert all(floors[name] > floors[other] for name, imported in graph.items() for other in imported)
+    assert "commands/" in GRAPH.picture() and "inert.py" in GRAPH.picture()
 
 
 def test_a_circle_is_found() -> None:

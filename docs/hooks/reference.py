@@ -14,7 +14,7 @@ A MkDocs hook (mkdocs.yml `hooks:`). A page asks for a generated part with a com
 
 The build fails (it raises) when a command has no section, a section names no command, or a field or
 binding has no words here, or words here name a field or binding that is gone. CONTRIBUTING.md,
-CHANGELOG.md and bench/README.md are added to the site as pages of their own.
+CHANGELOG.md, bench/README.md and bench/RESULTS.md are added to the site as pages of their own.
 """
 
 from __future__ import annotations
@@ -34,9 +34,18 @@ COPIED = {
     "contributing.md": "CONTRIBUTING.md",
     "changelog.md": "CHANGELOG.md",
     "benchmarks.md": "bench/README.md",
+    "results.md": "bench/RESULTS.md",
 }
 """Site pages made from files outside docs/, which stay where a repository's reader looks for them."""
-LINKS = {"../docs/": "", "docs/": "", "bench/README.md": "benchmarks.md", "CHANGELOG.md": "changelog.md"}
+LINKS = {
+    "../docs/": "",
+    "docs/": "",
+    "bench/README.md": "benchmarks.md",
+    "bench/RESULTS.md": "results.md",
+    "RESULTS.md": "results.md",
+    "README.md": "benchmarks.md",
+    "CHANGELOG.md": "changelog.md",
+}
 """How those files' relative links read from the site's root."""
 
 
