@@ -1,11 +1,13 @@
 """The private names of lfg's dependencies that lfgtui/ uses, found in its source, and the register
 (docs/dependencies.md) that says what each replaces: tests/test_private_names.py compares the two.
 
-A use is an import from a dependency's private module (or of a private name), a private name read or
-assigned on something of a dependency's, or a private method overridden or reached through `self` in a
-class whose bases outside lfg define it. A name read on an object not `self` counts as lfg's own when
-lfgtui defines it in the same module or in one the module imports (outside the names its classes take
-over from a dependency); a class's bases are resolved by importing its module.
+A use is an import from a dependency's private module (or of a private name); a private name read or
+assigned on something of a dependency's (`getattr(x, "_name")` too); or a private method overridden,
+or reached through `self`, in a class whose bases outside lfg define it. A name read on an object not
+`self` counts as lfg's own when lfgtui defines it in the same module or in one the module imports
+(outside the names its classes take over from a dependency); a class's bases are resolved by
+importing its module. Not seen: a private name reached by a string built at run time, or an object's
+whole state copied (`vars(copy).update(vars(table))` in `_MeasuredTable.of`, noted in the register).
 """
 
 from __future__ import annotations
@@ -170,13 +172,20 @@ class Module:
                 if isinstance(cls, ast.ClassDef) and node.name in self.inherited[cls]:
                     found.append(Use(self.name, node.name, f"{self.where(node)}.{node.name}".lstrip(".")))
             elif isinstance(node, ast.Attribute) and private(node.attr):
-                cls = self.enclosing(node)
-                if of_self(node) and isinstance(cls, ast.ClassDef):
-                    if node.attr in self.inherited[cls]:
-                        found.append(Use(self.name, node.attr, self.where(node)))
-                elif node.attr not in visible:
-                    found.append(Use(self.name, node.attr, self.where(node)))
+                found += self.attribute_use(node, node.value, node.attr, visible)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in BY_NAME:
+                named = node.args[1] if len(node.args) > 1 else None
+                if isinstance(named, ast.Constant) and isinstance(named.value, str) and private(named.value):
+                    found += self.attribute_use(node, node.args[0], named.value, visible)
         return found
+
+    def attribute_use(self, node: ast.AST, value: ast.expr, name: str, visible: set[str]) -> list[Use]:
+        """`value.name`: a dependency's if `value` is `self` in a class whose bases outside lfgtui
+        define `name`, or another object and lfgtui defines no `name` the module can see."""
+        cls = self.enclosing(node)
+        if of_self(ast.Attribute(value=value, attr=name)) and isinstance(cls, ast.ClassDef):
+            return [Use(self.name, name, self.where(node))] if name in self.inherited[cls] else []
+        return [] if name in visible else [Use(self.name, name, self.where(node))]
 
     def import_uses(self, node: ast.AST, alias: ast.alias, name: str) -> list[Use]:
         """Where an imported private name is used: the function importing it, else each reference."""
@@ -214,6 +223,9 @@ def scan() -> frozenset[Use]:
         found |= set(module.uses(visible))
     return frozenset(found)
 
+
+BY_NAME = frozenset({"getattr", "setattr", "hasattr", "delattr"})
+"""Built-ins that read or write an attribute named by a string."""
 
 ROW = re.compile(r"^\| `(?P<name>[\w.]+)` \| `(?P<path>lfgtui/[\w/]+\.py)`: (?P<where>.+) \|$")
 FIELD = re.compile(r"^- \*\*(?P<field>[^*]+):\*\* (?P<text>.*)$")
