@@ -17,7 +17,7 @@ from collections import defaultdict
 from textual.app import App
 from textual.driver import Driver
 
-from tests.support.private_names import FIELDS, Use, matches, modules, register, scan
+from tests.support.private_names import FIELDS, REGISTER, Use, matches, modules, register, scan
 
 ALLOWED = {
     ("lfgtui.events", "_missing_"): "Enum's documented hook for a value it has no member for",
@@ -77,7 +77,7 @@ def test_register_lists_only_names_lfgtui_uses_where_it_says() -> None:
 
 
 def test_register_catches_a_missing_row_and_an_unused_one() -> None:
-    text = (sys.modules["tests.support.private_names"].REGISTER).read_text(encoding="utf-8")
+    text = REGISTER.read_text(encoding="utf-8")
     row = "| `rich._wrap.divide_line` | `lfgtui/ui/markdown/render.py`: `_row_starts` |\n"
     assert row in text
     missing = "lfgtui.ui.markdown.render: rich._wrap.divide_line in _row_starts"
