@@ -1,15 +1,104 @@
-"""The few private names of our dependencies that lfg relies on, checked by name: when an upgrade
+"""The private names of our dependencies that lfg relies on, checked by name: when an upgrade
 moves one, this fails and says which, instead of a stream or a notification failing at run time.
-pyproject.toml pins textual and openai below the next major version for the same reason."""
+pyproject.toml pins textual and openai below the next major version for the same reason.
+
+docs/dependencies.md is their register (what each replaces, why, upstream); the `test_register_`
+tests keep it and lfgtui/'s source in step (tests/support/private_names.py finds the uses), and
+every other test here is a pin the register names."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import socket
+import sys
+from collections import defaultdict
 
 from textual.app import App
 from textual.driver import Driver
+
+from tests.support.private_names import FIELDS, REGISTER, Use, matches, modules, register, scan
+
+ALLOWED = {
+    ("lfgtui.events", "_missing_"): "Enum's documented hook for a value it has no member for",
+    ("lfgtui.sim.acp_prompt", "_exit"): "os._exit is documented: the sim agent dying as a crash would",
+    ("lfgtui.sim.offline_agents", "_Environ"): "os.environ's type as typeshed names it, in an annotation"
+    " never evaluated (`from __future__ import annotations`)",
+}
+"""Private names lfgtui/ uses that are not a dependency's internals, each with its reason."""
+
+
+def pin_tests() -> set[str]:
+    module = sys.modules[__name__]
+    return {
+        name for name in vars(module) if name.startswith("test_") and not name.startswith("test_register_")
+    }
+
+
+def unregistered(uses: frozenset[Use], text: str | None = None) -> list[str]:
+    """The uses of a private name that no register row names (module, name and function alike)."""
+    rows = [(name, module, where) for entry in register(text) for name, module, where in entry.rows]
+    return sorted(
+        f"{use.module}: {use.name} in {use.where}"
+        for use in uses
+        if (use.module, use.name) not in ALLOWED
+        and not any(
+            module == use.module and matches(name, use) and use.where in where for name, module, where in rows
+        )
+    )
+
+
+def unused(uses: frozenset[Use], text: str | None = None) -> list[str]:
+    """The register rows the code has no use for: a name no longer used in its module, or a function
+    listed that no longer uses it (a public, undocumented name is looked for by name)."""
+    found = []
+    for entry in register(text):
+        for name, module, where in entry.rows:
+            short = name.rsplit(".", 1)[-1]
+            if short.startswith("_") or any(part.startswith("_") for part in name.split(".")[:-1]):
+                using = {use.where for use in uses if use.module == module and matches(name, use)}
+            else:
+                using = modules()[module].references(short) if module in modules() else set()
+            if using != where:
+                found.append(
+                    f"{module}: {name} is used in {sorted(using)}, the register says {sorted(where)}"
+                )
+    return found
+
+
+def test_register_lists_every_private_name_lfgtui_uses() -> None:
+    assert unregistered(scan()) == [], "docs/dependencies.md: add a row (and a pin test) for each"
+
+
+def test_register_lists_only_names_lfgtui_uses_where_it_says() -> None:
+    assert unused(scan()) == []
+    allowed = {(use.module, use.name) for use in scan()} & set(ALLOWED)
+    assert allowed == set(ALLOWED), "an allowed name no longer used: take it out of ALLOWED"
+
+
+def test_register_catches_a_missing_row_and_an_unused_one() -> None:
+    text = REGISTER.read_text(encoding="utf-8")
+    row = "| `rich._wrap.divide_line` | `lfgtui/ui/markdown/render.py`: `_row_starts` |\n"
+    assert row in text
+    missing = "lfgtui.ui.markdown.render: rich._wrap.divide_line in _row_starts"
+    assert missing in unregistered(scan(), text.replace(row, "")) and missing not in unregistered(scan())
+    extra = "| `rich.text.Text._spans` | `lfgtui/ui/markdown/render.py`: `_spans` |\n"
+    said = "lfgtui.ui.markdown.render: rich.text.Text._spans is used in [], the register says ['_spans']"
+    assert said in unused(scan(), text.replace(row, row + extra))
+
+
+def test_register_says_what_why_and_upstream_for_each_name_and_names_its_pin() -> None:
+    pins: dict[str, list[str]] = defaultdict(list)
+    for entry in register():
+        assert entry.rows, f"docs/dependencies.md: {entry.title!r} lists no private name"
+        missing = [field for field in FIELDS if not entry.fields.get(field, "").strip()]
+        assert not missing, f"docs/dependencies.md: {entry.title!r} says nothing for {missing}"
+        upstream = entry.fields["Upstream"]
+        assert "none raised:" in upstream or "#" in upstream, f"{entry.title!r}: an issue, or why none"
+        named = entry.fields["Pinned by"].strip("` ")
+        assert named in pin_tests(), f"{entry.title!r}: no pin test {named!r} in this file"
+        pins[named].append(entry.title)
+    assert set(pins) == pin_tests(), "a pin test the register does not name"
 
 
 def test_openai_still_has_the_parser_the_responses_adapter_warms() -> None:
@@ -105,6 +194,10 @@ def test_rich_tables_still_measure_and_draw_where_open_table_reaches_in() -> Non
         Table._calculate_column_widths
     )
     assert isinstance(Column().copy(), Column)
+    # `_MeasuredTable` is a copy of a table made from its instance dict, whose columns know their place
+    table.add_column("a")
+    table.add_column("b")
+    assert [column._index for column in table.columns] == [0, 1] and "columns" in vars(table)
 
 
 def test_textuals_compositor_still_renders_updates_through_the_methods_lfgs_overrides() -> None:
@@ -148,3 +241,90 @@ def test_asyncios_subprocess_protocol_still_takes_a_subclass_reading_stdout_itse
         "exc",
     ]
     assert list(inspect.signature(Process).parameters) == ["transport", "protocol", "loop"]
+
+
+def test_anthropics_sdk_still_lists_deprecated_models_with_their_dates() -> None:
+    # lfgtui/providers/models.py: sdk_deprecations reads the SDK's own table of deprecated models.
+    from anthropic._data import DEPRECATED_MODELS
+
+    from lfgtui.providers.models import sdk_date
+
+    assert isinstance(DEPRECATED_MODELS, dict) and DEPRECATED_MODELS, "model name -> its end of life"
+    assert all(
+        isinstance(model, str) and isinstance(written, str) for model, written in DEPRECATED_MODELS.items()
+    )
+    assert any(sdk_date(written) is not None for written in DEPRECATED_MODELS.values())
+
+
+def test_textuals_drivers_still_write_and_read_through_what_lfgs_drivers_wrap() -> None:
+    # lfgtui/ui/drawing/drivers.py: TerminalDriver wraps LinuxDriver's `_file`; BrowserDriver wraps
+    # WebDriver's `_write` and closes its `_input_reader` when the server's pipes close.
+    from textual.drivers._writer_thread import WriterThread
+    from textual.drivers.linux_driver import LinuxDriver
+    from textual.drivers.web_driver import WebDriver
+
+    # the file the terminal's writer thread writes and flushes to is the one `__init__` kept
+    assert "self._file = sys.__stderr__" in inspect.getsource(LinuxDriver.__init__)
+    assert "WriterThread(self._file)" in inspect.getsource(LinuxDriver.start_application_mode)
+    assert "self._file.write" in inspect.getsource(WriterThread.run)
+    init = inspect.getsource(WebDriver.__init__)
+    assert "self._write = " in init and "self._input_reader = " in init
+    assert "self._write(" in inspect.getsource(WebDriver.write)
+    from textual.drivers._input_reader import InputReader
+
+    assert "self._input_reader = InputReader()" in init and callable(InputReader.close)
+    assert "input_reader = self._input_reader" in inspect.getsource(WebDriver.run_input_thread)
+
+
+def test_textuals_widgets_still_update_their_scrollbars_in_scroll_update() -> None:
+    # lfgtui/ui/markdown/live.py: LiveMarkdown._set_virtual_size sets `virtual_size` without its
+    # layout and calls `_scroll_update` as Textual's watcher of it does.
+    from textual.scroll_view import ScrollView
+    from textual.widget import Widget
+
+    assert list(inspect.signature(Widget._scroll_update).parameters) == ["self", "virtual_size"]
+    # Textual does the same when it sizes a widget without a layout
+    sized = inspect.getsource(Widget._size_updated)
+    assert "self.set_reactive(Widget.virtual_size, virtual_size)" in sized
+    assert "self._scroll_update(virtual_size)" in sized
+    assert "self._scroll_update(virtual_size)" in inspect.getsource(ScrollView._size_updated)
+
+
+def test_textual_serve_still_builds_its_app_and_tabs_where_lfgs_web_hooks_in() -> None:
+    # lfgtui/remote/web.py: WebServer adds its gate to `_make_app`'s app and replaces
+    # `handle_websocket`, passing messages on with `_process_messages`; TabService keeps the stderr of
+    # the process `_open_app_process` starts.
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server
+
+    assert list(inspect.signature(Server._make_app).parameters) == ["self"]
+    assert "self._make_app()" in inspect.getsource(Server)
+    assert list(inspect.signature(Server._process_messages).parameters) == [
+        "self",
+        "websocket",
+        "app_service",
+    ]
+    assert "self._process_messages(" in inspect.getsource(Server.handle_websocket)
+    assert list(inspect.signature(AppService._open_app_process).parameters) == ["self", "width", "height"]
+    assert "self._open_app_process(width, height)" in inspect.getsource(AppService)
+
+
+def test_rich_syntax_still_has_the_base_style_and_code_that_code_rows_draw_with() -> None:
+    # lfgtui/ui/markdown/render.py: _code_rows draws a code block from `Syntax._get_base_style()` and
+    # `Syntax._process_code(code)` as `Syntax` itself does.
+    from rich.style import Style
+    from rich.syntax import Syntax
+
+    syntax = Syntax("x = 1\n", "python")
+    assert isinstance(syntax._get_base_style(), Style)
+    assert syntax._process_code(syntax.code) == (True, "x = 1\n")
+    source = inspect.getsource(Syntax)
+    assert "self._get_base_style()" in source and "self._process_code(" in source
+
+
+def test_logging_file_handlers_still_open_their_stream_in_open() -> None:
+    # lfgtui/logs.py: PrivateLogHandler overrides `FileHandler._open` to make its file with mode 0600.
+    import logging
+
+    assert list(inspect.signature(logging.FileHandler._open).parameters) == ["self"]
+    assert "self._open()" in inspect.getsource(logging.FileHandler)

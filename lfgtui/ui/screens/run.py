@@ -556,12 +556,14 @@ class RunScreen(Screen[None]):
         return None
 
     async def action_focus_pane(self, step: int) -> None:
-        await self._move_focus(step)
+        await self._step_focus(step)
 
     async def action_focus_row(self, step: int) -> None:
-        await self._move_focus(step * int(self.grid.styles.grid_size_columns or 1))
+        await self._step_focus(step * int(self.grid.styles.grid_size_columns or 1))
 
-    async def _move_focus(self, step: int) -> None:
+    async def _step_focus(self, step: int) -> None:
+        """Focus the pane `step` panes on (not named `_move_focus`: that is Textual's `Screen`'s own,
+        which its `focus_next` calls)."""
         if not self.panes:
             return
         current = self.focused_pane
