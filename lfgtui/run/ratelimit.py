@@ -505,8 +505,9 @@ class ProviderLimiter:
         """When the last pause in force ends (monotonic), of any model or the whole provider; None
         when none is."""
         now = self._clock()
-        ends = [hold.paused_until for hold in self._holds.values() if hold.paused(now)]
-        return max(ends, default=None)  # type: ignore[type-var]
+        holds = self._holds.values()
+        ends = [hold.paused_until for hold in holds if hold.paused_until is not None and hold.paused(now)]
+        return max(ends) if ends else None
 
     @property
     def pause_reason(self) -> str | None:
