@@ -551,6 +551,15 @@ ELSEWHERE = {
         "tests/run/test_tool_loop.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
         "tests/run/test_tool_loop.py::test_a_retry_after_http_date_is_waited_until_that_moment",
     ],
+    "a 429's Retry-After or a rate-limit header's reset is absurd (`1e15` s, `16666666666666m40s`, the year "
+    "9999, or the same relayed by a gateway as `llm_provider-…`)": [
+        "tests/run/test_quota_per_model.py::test_an_absurd_reset_in_any_header_form_holds_the_model_at_most_max_hold_s",
+        "tests/run/test_quota_per_model.py::test_a_run_whose_provider_states_a_wait_of_ten_to_the_fifteen_seconds_ends",
+    ],
+    "one model of a provider is rate limited (a 429, or its headers say its quota is spent, even for an "
+    "hour) and a fallback link or another ticket uses another model of the same provider": [
+        "tests/run/test_quota_per_model.py::test_a_429_on_one_model_holds_neither_the_fallback_nor_other_tickets_on_another_model",
+    ],
     "a coding agent asks to log in (ACP `auth_required`)": [
         "tests/run/agents/test_login.py::test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes",
         "tests/run/agents/test_login.py::test_an_agent_that_cannot_log_in_says_which_methods_variables_and_login_command",
@@ -700,7 +709,7 @@ ELSEWHERE = {
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
         "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
-        "tests/run/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request",
+        "tests/run/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request_of_its_model",
         "tests/run/test_ratelimit.py::test_the_line_is_first_come_first_served",
         "tests/ui/test_many_agents.py::test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued",
     ],
