@@ -109,3 +109,12 @@ def test_words_for_a_field_no_loader_knows_stop_the_build(monkeypatch: pytest.Mo
     monkeypatch.setitem(HOOK.FIELD_HELP, "ticket.retired_field", "gone")
     with pytest.raises(HOOK.DocsDrift, match=r"ticket\.retired_field"):
         HOOK.render("<!-- lfg-fields ticket -->")
+
+
+def test_the_site_asks_no_third_party_for_its_fonts() -> None:
+    """Material loads Google Fonts unless `theme.font` is false: a request to Google on every page
+    view of a reader who never agreed to it. The system's fonts serve instead."""
+    import yaml
+
+    site = yaml.safe_load((DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert site["theme"].get("font", True) is False
