@@ -177,9 +177,9 @@ def test_the_versions_lfg_says_to_install_are_those_its_tests_drive() -> None:
 
     lock_file = Path(__file__).parents[1] / "real_agents" / "package-lock.json"
     locked = json.loads(lock_file.read_text(encoding="utf-8"))["packages"]
-    assert TESTED_VERSIONS == {
+    assert {
         package: locked[f"node_modules/{package}"]["version"] for package in TESTED_VERSIONS
-    }
+    } == TESTED_VERSIONS
     installs = {config.agent.install for config in BUILTIN.values() if config.agent.install}
     guide = (Path(__file__).parents[2] / "docs" / "guides" / "coding-agents.md").read_text(encoding="utf-8")
     for package, version in TESTED_VERSIONS.items():
