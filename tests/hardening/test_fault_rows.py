@@ -1005,7 +1005,7 @@ ELSEWHERE = {
     ],
     "a tournament contestant changes what its own check does (writes a `conftest.py`, test configuration or "
     "a file the check names)": [
-        "tests/tournament/test_overruled.py::test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so",
+        "tests/tournament/test_overruled.py::test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does",
     ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
