@@ -1007,6 +1007,10 @@ ELSEWHERE = {
     "a file the check names)": [
         "tests/tournament/test_overruled.py::test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does",
     ],
+    "a tournament contestant's worktree changes after its check (a process it left running, a sibling "
+    "writing into it)": [
+        "tests/tournament/test_snapshot.py::test_the_check_runs_in_a_fresh_worktree_and_land_lands_what_it_checked_not_later_changes",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""
