@@ -287,7 +287,7 @@ class Verdict:
         tree, repo = shlex.quote(winner.worktree), shlex.quote(winner.repo)
         message = shlex.quote(f"lfg: {self.winner}")
         if winner.snapshot is not None:  # what its check ran on, not what its worktree holds now
-            return f"git -C {repo} merge -m {message} {winner.snapshot}"
+            return f"git -C {repo} merge -m {message} {shlex.quote(winner.snapshot)}"
         commit = f"git -C {tree} add -A && git -C {tree} commit -m {message}"
         return f"{commit} && git -C {repo} merge {shlex.quote(winner.branch)}"
 

@@ -18,6 +18,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
 from lfgtui.tournament.verdict import CheckResult, Verdict
+from lfgtui.worktrees.cleanup import remove_worktree
 from lfgtui.worktrees.land import LandOptions, land
 from lfgtui.worktrees.tree import Worktree
 from tests.support.git import git, isolate_git
@@ -91,6 +92,10 @@ async def test_the_check_runs_in_a_fresh_worktree_and_land_lands_what_it_checked
     assert git(repo, "rev-list", "--count", f"{before}..HEAD") == "1"
     assert "not what changed" in landed.archived and tree.path.is_dir(), landed.archived
     assert (tree.workdir / "calc.py").read_text() == SPOILED, "the later change is kept, not lost"
+    loser = run.states["fix@tournament-fail"].worktree
+    assert loser is not None and len(git(repo, "for-each-ref", "refs/lfg/checked/").splitlines()) == 3
+    removed = await remove_worktree(loser, force=True)
+    assert removed.removed and "fix=tournament-fail" not in git(repo, "for-each-ref", "refs/lfg/checked/")
 
 
 async def test_without_a_history_the_land_command_merges_the_checked_snapshot(
