@@ -1028,7 +1028,16 @@ ELSEWHERE = {
     ],
     "a tournament contestant changes what its own check does (writes a `conftest.py`, test configuration or "
     "a file the check names)": [
-        "tests/tournament/test_overruled.py::test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so",
+        "tests/tournament/test_overruled.py::test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does",
+    ],
+    "a tournament's contestant ran on a worker whose base commit the coordinator's checkout lacks, or its "
+    "reported diff was cut (over 500,000 characters) or does not apply there": [
+        "tests/worktrees/test_snapshot.py::test_a_reported_diff_that_cannot_be_checked_here_says_why",
+        "tests/broker/test_tournament.py::test_a_tournament_through_the_broker_picks_its_winner_checked_on_the_reported_diff",
+    ],
+    "a tournament contestant's worktree changes after its check (a process it left running, a sibling "
+    "writing into it)": [
+        "tests/tournament/test_snapshot.py::test_the_check_runs_in_a_fresh_worktree_and_land_lands_what_it_checked_not_later_changes",
     ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from lfgtui.tournament.verdict import TABLE_HEADER
-from lfgtui.ui.verdict_screen import WINNER, verdict_table
+from lfgtui.ui.screens.verdict import WINNER, verdict_table
 from tests.support.verdicts import three_contestants
 
 

@@ -176,7 +176,7 @@ def test_a_default_terminal_shows_four_panes_says_where_two_more_are_and_keeps_h
 def test_a_verdict_at_80x24_keeps_the_winners_mark_and_its_column_names(
     workdir: Path, snap_compare: Any
 ) -> None:
-    from lfgtui.ui.verdict_screen import VerdictScreen
+    from lfgtui.ui.screens.verdict import VerdictScreen
     from tests.support.verdicts import three_contestants
 
     app = app_for(workdir, ticket("hello", "hello"))
