@@ -24,7 +24,6 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.run.controller import RunController
 from lfgtui.ui.services import Services
-from lfgtui.ui.widgets.pane import PaneState
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
