@@ -118,3 +118,12 @@ def test_the_architecture_is_a_map_a_newcomer_reads_in_twenty_minutes() -> None:
     measurement in bench/RESULTS.md; it was 10,400 words of both, a diary more than a map."""
     words = (DOCS / "architecture.md").read_text(encoding="utf-8").split()
     assert len(words) < 4000, f"docs/architecture.md has {len(words)} words: move detail to docs/design/"
+
+
+def test_the_site_asks_no_third_party_for_its_fonts() -> None:
+    """Material loads Google Fonts unless `theme.font` is false: a request to Google on every page
+    view of a reader who never agreed to it. The system's fonts serve instead."""
+    import yaml
+
+    site = yaml.safe_load((DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert site["theme"].get("font", True) is False

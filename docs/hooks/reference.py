@@ -315,6 +315,9 @@ FIELD_HELP = {
     "providers.max_concurrency": "requests streaming at once, over every ticket of the provider",
     "providers.requests_per_minute": "requests a minute, over every ticket of the provider",
     "providers.tokens_per_minute": "tokens a minute (estimated first, settled from usage)",
+    "providers.max_hold_s": "the longest (default 600 s) a 429's Retry-After or a rate-limit header's reset "
+    "holds a model's requests, whatever it says "
+    "(see [Quota windows](../guides/quotas.md#how-long-lfg-waits))",
     "providers.prices": "your own rates, USD per million tokens (see `prices` below)",
     "providers.fallback": '`["provider/model", …]`: where its tickets go when it fails in a way more waiting '
     "will not fix soon, unless a ticket names its own (see [Failover](../guides/failover.md))",

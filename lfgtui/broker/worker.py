@@ -564,7 +564,9 @@ class BrokerWorker:
             for d, answer in item.outputs.items()
         }
         dependencies = tuple(dataclasses.replace(ticket, id=d, depends_on=()) for d in item.outputs)
-        own = dataclasses.replace(ticket, fallback=())  # the coordinator moves it on, as a new work entry
+        # The coordinator moves it on, as a new work entry; a tournament's judge reaches a worker only
+        # once the coordinator released it, on the prompt it was released with: not held again here.
+        own = dataclasses.replace(ticket, fallback=(), judges=None)
         tickets = (own, *dependencies)
         run = Run(
             tickets,

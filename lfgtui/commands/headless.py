@@ -310,6 +310,7 @@ def _check_json(result: CheckResult) -> dict[str, Any]:
         "tests": tests,
         "output": result.output,
         "trusted": list(result.trusted),
+        "restored": list(result.restored),
     }
 
 

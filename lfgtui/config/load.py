@@ -120,6 +120,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "max_concurrency": POSITIVE_INT,
     "requests_per_minute": POSITIVE_INT,
     "tokens_per_minute": POSITIVE_INT,
+    "max_hold_s": POSITIVE_NUMBER,
     "prices": TABLE,
     "fallback": Kind(
         'a list of "provider/model" names',

@@ -155,6 +155,12 @@ class OnQuota(StrEnum):
     PAUSE = "pause"
 
 
+MAX_HOLD_S = 600.0
+"""The longest anything a provider says holds its requests, unless its `max_hold_s` says otherwise: a
+429's Retry-After, a rate-limit header's reset (`run/ratelimit.py`). Ten minutes: past a window of a
+minute or an hour's quota nothing is worth holding a run for, and a broken header must not stop it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
     """How to reach one provider. `api_key` is resolved from `api_key_env` and never written anywhere."""
@@ -180,6 +186,8 @@ class ProviderConfig:
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
     """Shared by every ticket of the provider: a token bucket refilled over each minute."""
+    max_hold_s: float = MAX_HOLD_S
+    """The longest a pause or a quota's reset the provider states holds its requests (`MAX_HOLD_S`)."""
     prices: PriceOverride | None = None
     fallback: tuple[str, ...] = ()
     """Where its tickets go when it fails in a way more waiting will not fix soon ("provider/model",

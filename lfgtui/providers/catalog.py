@@ -36,6 +36,21 @@ AGENT_ENV = (
 and the proxy and CA settings without which an agent behind a proxy reaches nothing."""
 
 
+TESTED_VERSIONS = {
+    "@agentclientprotocol/claude-agent-acp": "0.101.0",
+    "@agentclientprotocol/codex-acp": "2.6.0",
+    "@google/gemini-cli": "0.61.0",
+}
+"""The npm packages of the built-in agents at the versions lfg's tests drive (tests/real_agents'
+package-lock.json, which a test holds this to): what `lfg agents` says to install. An agent's next
+release may change what it sends (claude-agent-acp 0.101 started in a mode that edits unasked)."""
+
+
+def npm_install(package: str) -> str:
+    """The command that installs `package` at the version lfg is tested with."""
+    return f"npm install -g {package}@{TESTED_VERSIONS[package]}"
+
+
 def _agent(
     name: str, command: tuple[str, ...], env: tuple[str, ...], install: str | None, **agent: Any
 ) -> ProviderConfig:
@@ -120,7 +135,7 @@ BUILTIN: dict[str, ProviderConfig] = {
             "CLAUDE_CODE_USE_FOUNDRY",
             "MAX_THINKING_TOKENS",
         ),
-        "npm install -g @agentclientprotocol/claude-agent-acp",
+        npm_install("@agentclientprotocol/claude-agent-acp"),
         login="claude-agent-acp --cli auth login --claudeai (or --console), or set ANTHROPIC_API_KEY",
         model_env="ANTHROPIC_MODEL",
         mode="default",  # "Manual": asks before it edits or runs anything (0.101 starts in "auto")
@@ -140,7 +155,7 @@ BUILTIN: dict[str, ProviderConfig] = {
             "NO_BROWSER",
             "OPENAI_BASE_URL",
         ),
-        "npm install -g @agentclientprotocol/codex-acp",
+        npm_install("@agentclientprotocol/codex-acp"),
         auth_vars={"api-key": ("CODEX_API_KEY", "OPENAI_API_KEY")},  # codex-acp 2.x's method, either key
         login="codex-acp cli login (Codex's own login), or set OPENAI_API_KEY",
         mode="read-only",  # asks before it edits or leaves the sandbox (its "agent" has a model review)
@@ -158,7 +173,7 @@ BUILTIN: dict[str, ProviderConfig] = {
             "GOOGLE_GEMINI_BASE_URL",
             "GEMINI_MODEL",
         ),
-        "npm install -g @google/gemini-cli",
+        npm_install("@google/gemini-cli"),
         auth_vars={"gemini-api-key": ("GEMINI_API_KEY",), "vertex-ai": ("GOOGLE_API_KEY",)},
         login="gemini (choose Login with Google), or set GEMINI_API_KEY",
         model_env="GEMINI_MODEL",

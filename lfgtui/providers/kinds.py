@@ -70,6 +70,10 @@ class ProviderKind:
     server is reached as OpenAI is); None: telemetry names such a provider by its name in lfg."""
     coding_agent: bool
     """A coding agent's program over ACP: its own process and loop, its own tools and approvals."""
+    limits_per_model: bool
+    """Its rate limits, and what its rate-limit headers and 429s say, are of the model a request named
+    (OpenAI's per model, Anthropic's per model or model class), so lfg holds that model's requests
+    only, not the provider's others (`run/ratelimit.py`)."""
     adapter: str | None
     """The adapter that streams a model call, as `module:class` (None: a coding agent, which has
     none). A path, not the class: the kinds stand below the adapters, which ask them how to classify
@@ -92,6 +96,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint="openai",
                 telemetry_name="openai",
                 coding_agent=False,
+                limits_per_model=True,
                 adapter="lfgtui.providers.openai_chat:OpenAIChatProvider",
             ),
             ProviderKind(
@@ -105,6 +110,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint="openai",
                 telemetry_name="openai",
                 coding_agent=False,
+                limits_per_model=True,
                 adapter="lfgtui.providers.openai_responses:OpenAIResponsesProvider",
             ),
             ProviderKind(
@@ -118,6 +124,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint="anthropic",
                 telemetry_name="anthropic",
                 coding_agent=False,
+                limits_per_model=True,
                 adapter="lfgtui.providers.anthropic:AnthropicProvider",
             ),
             ProviderKind(
@@ -131,6 +138,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint=None,
                 telemetry_name=None,
                 coding_agent=False,
+                limits_per_model=False,
                 adapter="lfgtui.providers.sse:AgentSSEProvider",
             ),
             ProviderKind(
@@ -144,6 +152,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint=None,
                 telemetry_name="openai",
                 coding_agent=False,
+                limits_per_model=True,
                 adapter="lfgtui.providers.openai_chat:OpenAIChatProvider",
             ),
             ProviderKind(
@@ -157,6 +166,7 @@ KINDS: Mapping[str, ProviderKind] = MappingProxyType(
                 price_endpoint=None,
                 telemetry_name=None,
                 coding_agent=True,
+                limits_per_model=False,
                 adapter=None,
             ),
         )

@@ -7,9 +7,10 @@ leaves here through `errors.for_user`, so no key reaches a status line, the hist
 
 With a `ProviderLimiter` every request (retries included) first waits for the provider's shared
 limits, announced by a `Queued` event, and holds its place until it ends. A 429 with a Retry-After
-pauses every request of the provider, this call's retry included: its wait is the pause. What the
-provider's rate-limit headers say is left (`QuotaSeen`) goes to the limiter, which holds the next
-requests until the quota resets when none is left.
+pauses every request of the call's model (of the provider, where its limits are not per model), this
+call's retry included: its wait is the pause. What the provider's rate-limit headers say is left
+(`QuotaSeen`) goes to the limiter, which holds the model's next requests until the quota resets when
+none is left. No wait a provider states is kept past its `max_hold_s`.
 
 When the provider itself holds a request (a 429's pause, a quota it said is spent), the ticket's
 `on_quota` decides (`RetryPolicy.at_quota`): wait for the reset in the line (the pane counts it
@@ -41,9 +42,9 @@ from lfgtui.events import (
     ToolCallStarted,
     Usage,
 )
-from lfgtui.providers.base import ModelCall, OnQuota, Provider, ProviderError
+from lfgtui.providers.base import MAX_HOLD_S, ModelCall, OnQuota, Provider, ProviderError
 from lfgtui.providers.errors import for_user
-from lfgtui.run.ratelimit import MAX_PAUSE_S, ProviderLimiter, Wait, estimate_prompt_tokens
+from lfgtui.run.ratelimit import ProviderLimiter, Wait, estimate_prompt_tokens, said_note
 
 FIRST_OUTPUT = (TextDelta, ReasoningDelta, ToolCallStarted)
 WAITED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED})
@@ -60,7 +61,7 @@ class Paused:
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with jitter, up to `max_delay_s`; a provider's Retry-After wins when it is
-    given, up to `ratelimit.MAX_PAUSE_S` (10 minutes), as it does for the provider's shared pause.
+    given, up to the provider's `max_hold_s` (10 minutes unless it says), as for the model's shared pause.
 
     `max_wait_s` (a ticket with a fallback link left: its `max_wait_s`; None, no link to move to) is
     the longest a rate-limited or overloaded call waits for what the provider named (its Retry-After,
@@ -75,16 +76,18 @@ class RetryPolicy:
     on_quota: OnQuota = OnQuota.WAIT
     resume: Callable[[], Awaitable[None]] | None = None
 
-    def too_long(self, error: ErrorInfo, limiter: ProviderLimiter | None) -> ErrorInfo | None:
-        """The error as the call ends with it when its stated wait is past `max_wait_s` (or it is a
-        429 and the ticket's `on_quota` is "fallback"), else None."""
+    def too_long(
+        self, error: ErrorInfo, limiter: ProviderLimiter | None, model: str = ""
+    ) -> ErrorInfo | None:
+        """The error as the call ends with it when its stated wait (for `model`) is past `max_wait_s`
+        (or it is a 429 and the ticket's `on_quota` is "fallback"), else None."""
         if self.max_wait_s is None or error.kind not in WAITED:
             return None
         if self.on_quota is OnQuota.FALLBACK and error.kind is ErrorKind.RATE_LIMITED:
             return replace(error, message=f'{error.message} (the ticket\'s on_quota is "fallback")')
         stated = error.retry_after
         if stated is None and limiter is not None:
-            stated = limiter.held_s()
+            stated = limiter.held_s(model)
         if stated is None or stated <= self.max_wait_s:
             return None
         why = f"it asks to wait {stated:.0f} s, longer than the ticket's max_wait_s of {self.max_wait_s:g} s"
@@ -96,7 +99,8 @@ class RetryPolicy:
         left), leave the line (`Paused`, on_quota "pause" where a person can resume it), or wait,
         saying why when the ticket asked for otherwise (the message) or not (None)."""
         left = None if wait.until is None else max(0.0, wait.until - limiter.now())
-        spent = f"{limiter.name} holds requests" + ("" if left is None else f" for {left:.0f} s")
+        whom = limiter.label(wait.scope)
+        spent = f"{whom} holds requests" + ("" if left is None else f" for {left:.0f} s")
         if self.max_wait_s is not None:  # a link is left to move to
             if self.on_quota is OnQuota.FALLBACK:
                 why = 'the ticket\'s on_quota is "fallback"'
@@ -112,9 +116,9 @@ class RetryPolicy:
             return 'on_quota = "fallback", but the ticket has no fallback link left: it waits for the reset'
         return None
 
-    def delay(self, retry: int, retry_after: float | None) -> float:
-        if retry_after is not None:  # the provider's word, up to the limiters' longest pause
-            return min(retry_after, MAX_PAUSE_S)
+    def delay(self, retry: int, retry_after: float | None, max_hold_s: float = MAX_HOLD_S) -> float:
+        if retry_after is not None:  # the provider's word, up to the longest it may hold a request
+            return min(retry_after, max_hold_s)
         backoff = min(self.base_delay_s * 2 ** (retry - 1), self.max_delay_s)
         return backoff * random.uniform(0.5, 1.0)
 
@@ -134,7 +138,7 @@ async def run_call(
     retry = 0
     decided = False  # what on_quota says is done once a call: after a resume, it waits
     while True:
-        permit = limiter.enter(estimate) if limiter is not None else None
+        permit = limiter.enter(estimate, call.model) if limiter is not None else None
         with permit or contextlib.nullcontext():  # leaving releases the place or the slot, however
             if permit is not None:  # one `Queued` per wait, another only when its reason changes
                 assert limiter is not None
@@ -178,20 +182,23 @@ async def run_call(
                 return
             except ProviderError as exc:
                 error = for_user(exc.info, provider.config)
-                refused = None if got_output else policy.too_long(error, limiter)
+                refused = None if got_output else policy.too_long(error, limiter, call.model)
                 if refused is None and (got_output or not error.retryable or retry >= policy.max_retries):
                     raise ProviderError(error) from exc
-                wait_s = policy.delay(retry + 1, error.retry_after)
+                max_hold_s = MAX_HOLD_S if limiter is None else limiter.max_hold_s
+                wait_s = policy.delay(retry + 1, error.retry_after, max_hold_s)
+                asked = error.retry_after
+                cut = "" if asked is None or asked <= max_hold_s else said_note(asked, max_hold_s)
                 rate_limited = error.kind is ErrorKind.RATE_LIMITED and error.retry_after is not None
                 pausing = limiter if rate_limited else None
-                if pausing is not None:  # before this request's slot is given back, moving on or not
-                    pausing.pause(wait_s, error.describe())
+                if pausing is not None and error.retry_after is not None:  # before this slot is given back
+                    pausing.pause(error.retry_after, error.describe(), call.model)
                 if refused is not None:  # the others wait for it; this ticket moves on
                     raise ProviderError(refused) from exc
                 retry += 1
         yield ev(
             Retrying,
-            message=f"{error.describe()}; retrying in {wait_s:.1f}s ({retry}/{policy.max_retries})",
+            message=f"{error.describe()}; retrying in {wait_s:.1f}s{cut} ({retry}/{policy.max_retries})",
             error=error,
             retry=retry,
             max_retries=policy.max_retries,

@@ -4,7 +4,10 @@ provider would tell it: OpenAI's `x-ratelimit-*` headers (a reset as a duration,
 the OpenAI APIs, Anthropic's `anthropic-ratelimit-*` (a reset as an RFC 3339 time) on its API. A
 request past the quota is answered 429 with the headers and a Retry-After, as the providers do.
 A scenario's `ratelimit_spent` starts each window spent; its `gateway` sends every such header as a
-LiteLLM proxy relays it, under `llm_provider-` (`relayed`).
+LiteLLM proxy relays it, under `llm_provider-` (`relayed`). The quota is the scenario's, and a scenario
+is a model: a 429 of one model says nothing of another's, as OpenAI's and Anthropic's are per model.
+A window past reason (`ratelimit_window_ms = 1e18`) is told as such: `16666666666666m40s`, a
+Retry-After of 10^15 s, or Anthropic's reset in the year 9999.
 
 The sim's own reading of the providers' documented headers, sharing no code with lfg's.
 """
@@ -109,6 +112,12 @@ def _duration(seconds: float) -> str:
     return f"{whole // 60}m{whole % 60}s"
 
 
+LAST_SECOND = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+"""The last time RFC 3339 can write: a window reaching past it (`ratelimit_window_ms = 1e18`, an absurd
+reset as a broken server sends one) is said to reset then, in the year 9999."""
+
+
 def _rfc3339(seconds: float) -> str:
     """Anthropic's way: the time it resets, in whole seconds (rounded up) of UTC."""
-    return datetime.fromtimestamp(math.ceil(time.time() + seconds), UTC).isoformat().replace("+00:00", "Z")
+    when = min(math.ceil(time.time() + seconds), LAST_SECOND)
+    return datetime.fromtimestamp(when, UTC).isoformat().replace("+00:00", "Z")

@@ -1,11 +1,18 @@
 """The referee of a run's tournaments: a sink that follows each contestant, runs its `check` once its
 attempt completes, and decides the verdict once every contestant of a tournament is done.
 
-The check runs as the `run_command` tool runs a model's command (tools/command.py, under the
-supervisor): in the contestant's worktree, with the same environment allowlist (`command_env`, the
-ticket's `env_passthrough`), killed with all it started at the ticket's `check_timeout_s`, the tail
-of its output kept. It runs after the attempt's end, so the attempt's wall time is the contestant's
-own. A contestant run again (a follow-up) is checked again, and the verdict decided again.
+The check runs on a snapshot of the contestant's work taken once its attempt ends
+(worktrees/snapshot.py): its worktree frozen as a commit (on a broker's coordinator, whose checkout
+has no worktree of it, the diff its worker reported applied onto the commit it started from), whose
+diff is the one the verdict shows and landing lands, checked out fresh with the files the contestant
+may not change for its own check (`check_files`: test configuration, conftest.py, the files the
+command names) as the base has them, and removed after. Nothing the contestant (or a sibling) does to
+its worktree after that reaches the check or what lands. The check runs as the `run_command` tool
+runs a model's command (tools/command.py, under the supervisor): with the same environment
+allowlist (`command_env`, the ticket's `env_passthrough`), killed with all it started at the
+ticket's `check_timeout_s`, the tail of its output kept. It runs after the attempt's end, so the
+attempt's wall time is the contestant's own. A contestant run again (a follow-up) is checked again,
+and the verdict decided again.
 
 A tournament with a judge (the ticket `ID@judge`, held by the run until now) is decided by it: once
 every contestant is done, the referee starts it with the contestants under shuffled labels
@@ -21,6 +28,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lfgtui.cost.metrics import Metrics
@@ -71,10 +79,12 @@ from lfgtui.tournament.verdict import (
     Contestant,
     Diff,
     Verdict,
+    check_files,
     rank,
     suite_counts,
-    trusted_files,
 )
+from lfgtui.worktrees.git import GitError
+from lfgtui.worktrees.snapshot import Snapshot, applied, checkout, diff_of, take
 
 if TYPE_CHECKING:
     from lfgtui.run.scheduler import Run
@@ -105,6 +115,8 @@ class _Entry:
     diff: Diff | None = None
     worktree: WorktreeReady | None = None
     check: CheckResult | None = None
+    snapshot: str | None = None
+    """The commit of its work its check ran on."""
     done: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -200,24 +212,49 @@ class Referee:
         ticket = entry.ticket
         assert ticket.check is not None  # only tickets with a check are entries
         try:
-            result = await self._run_check(ticket, ticket.check)
+            result = await self._checked(entry, ticket.check)
         except Exception as exc:  # a bug of ours fails this check, not the run or its verdict
             logger.exception("the check of %s failed inside lfg", ticket.id)
             result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
-        result = replace(result, trusted=trusted_files(ticket.check, entry.diff))
         entry.check, entry.done = result, True
         for told in self._told():
             told.checked(ticket.id, entry.attempt, result, self.run.clock())
         self._decide(ticket)
 
-    async def _run_check(self, ticket: Ticket, command: str) -> CheckResult:
-        """`command` in the ticket's worktree, as `run_command` runs a model's command."""
-        tree = self.run.states[ticket.id].worktree
-        if tree is None:  # isolation = "worktree" is required; its failure ends the attempt
-            return CheckResult(command, False, "no worktree to run the check in", None)
+    async def _checked(self, entry: _Entry, command: str) -> CheckResult:
+        """`command` on a snapshot of the contestant's work (worktrees/snapshot.py), in a fresh
+        worktree with the files it may not change for its own check as the base has them; the
+        snapshot's diff becomes the contestant's, so what is shown is what was checked and lands."""
+        try:
+            snapshot = await self._snapshot(entry)
+            if snapshot is None:  # isolation = "worktree" is required; its failure ends the attempt
+                return CheckResult(command, False, "no worktree to run the check in", None)
+            entry.snapshot = snapshot.commit
+            diff = await diff_of(snapshot)
+            entry.diff = Diff(diff.added, diff.removed, diff.paths, len(diff.paths), diff.text)
+            restored = check_files(command, diff.paths)
+            async with checkout(snapshot, restored) as workdir:
+                result = await self._run_check(entry.ticket, command, workdir)
+        except GitError as exc:
+            return CheckResult(command, False, f"the contestant's work could not be checked: {exc}", None)
+        return replace(result, restored=restored)
+
+    async def _snapshot(self, entry: _Entry) -> Snapshot | None:
+        """The contestant's work frozen as a commit: its worktree as it is now, here; on a broker's
+        coordinator (the worktree is on a worker), the diff the worker reported applied onto the commit
+        its worktree started from, in this checkout. None when it has no worktree."""
+        ticket = entry.ticket
+        if (tree := self.run.states[ticket.id].worktree) is not None:
+            return await take(tree)
+        if entry.worktree is None or entry.diff is None:
+            return None
+        return await applied(ticket.workdir, entry.worktree.base, entry.diff.text, self.run.run_id, ticket.id)
+
+    async def _run_check(self, ticket: Ticket, command: str, workdir: Path) -> CheckResult:
+        """`command` in `workdir`, as `run_command` runs a model's command."""
         ctx = ToolContext(
-            workdir=tree.workdir,
-            env=command_env(self.run.tool_env, ticket.env_passthrough, tree.workdir),
+            workdir=workdir,
+            env=command_env(self.run.tool_env, ticket.env_passthrough, workdir),
             command_timeout_s=ticket.check_timeout_s,
         )
         try:
@@ -347,6 +384,7 @@ class Referee:
             branch=None if tree is None else tree.branch,
             worktree=None if tree is None else str(tree.path),
             repo=None if tree is None else str(tree.repo),
+            snapshot=entry.snapshot,
         )
 
 

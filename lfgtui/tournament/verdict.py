@@ -91,22 +91,27 @@ CHECK_CONFIG = frozenset(
 contestant that changes one changes what its own check does."""
 
 
-def trusted_files(command: str, diff: Diff | None) -> tuple[str, ...]:
-    """The files of `diff` (a contestant's change) its check trusts: its configuration (`CHECK_CONFIG`,
-    `*.pth`) and the files the command names; `…` when the diff's text was cut before its last file,
-    so some of its files are not known."""
-    if diff is None:
-        return ()
+def check_files(command: str, paths: tuple[str, ...]) -> tuple[str, ...]:
+    """The files of `paths` (what a contestant changed) its check runs or reads as its configuration:
+    `CHECK_CONFIG`, `*.pth`, and the files the command names."""
     try:
         named = {word.removeprefix("./") for word in shlex.split(command)}
     except ValueError:  # an unbalanced quote: the shell would refuse it too
         named = set()
-    found = [
+    return tuple(
         path
-        for path in diff.files
+        for path in paths
         if path.rsplit("/", 1)[-1] in CHECK_CONFIG or path.endswith(".pth") or path in named
-    ]
-    return (*found, "…") if diff.count > len(diff.files) else tuple(found)
+    )
+
+
+def trusted_files(command: str, diff: Diff | None) -> tuple[str, ...]:
+    """The files of `diff` (a contestant's change) its check trusts (`check_files`); `…` when the
+    diff's text was cut before its last file, so some of its files are not known."""
+    if diff is None:
+        return ()
+    found = check_files(command, diff.files)
+    return (*found, "…") if diff.count > len(diff.files) else found
 
 
 @dataclass(frozen=True)
@@ -120,14 +125,20 @@ class CheckResult:
     tests: SuiteCounts | None
     trusted: tuple[str, ...] = ()
     """The files the contestant changed that the check runs or reads as its configuration
-    (`trusted_files`): the check ran in the contestant's worktree, on them, so its result trusts them."""
+    (`trusted_files`) when the check ran on them, so its result trusts them."""
+    restored: tuple[str, ...] = ()
+    """Those files as the check ran instead: put back as the base has them in its snapshot's
+    checkout (tournament/referee.py), so the contestant's own did not run."""
 
     def label(self) -> str:
-        """`passed (2 passed)`; with `; on the contestant's conftest.py` when it trusted such files."""
+        """`passed (2 passed)`; with `; on the contestant's conftest.py` when it trusted such files,
+        `; with the base's conftest.py` when they were put back."""
         said = "passed" if self.passed else "failed"
         notes = [] if self.tests is None else [self.tests.label()]
         if self.trusted:
             notes.append(f"on the contestant's {', '.join(self.trusted)}")
+        if self.restored:
+            notes.append(f"with the base's {', '.join(self.restored)}")
         return f"{said} ({'; '.join(notes)})" if notes else said
 
 
@@ -174,6 +185,8 @@ class Contestant:
     """Where it worked: the worktree's top folder, on `branch`."""
     repo: str | None
     """The checkout its worktree was made from, where landing merges `branch`."""
+    snapshot: str | None = None
+    """The commit of its work its check ran on (worktrees/snapshot.py), in `repo`: what lands."""
 
     @property
     def passed(self) -> bool:
@@ -261,8 +274,9 @@ class Verdict:
     def land_command(self) -> str | None:
         """The command that lands the winner: `lfg land RUN TICKET` for a recorded run (`M` on the
         verdict does the same); else, since `lfg land` reads the history, the git commands that take
-        its work into the branch checked out in the repository the run started from: commit it on its
-        branch, then merge that branch. None without a winner in a worktree."""
+        its work into the branch checked out in the repository the run started from: merge the commit
+        its check ran on (else commit its worktree on its branch, then merge that branch). None
+        without a winner in a worktree."""
         if self.winner is None:
             return None
         winner = self.contestant(self.winner)
@@ -272,6 +286,8 @@ class Verdict:
             return f"lfg land {shlex.quote(self.run_id)} {shlex.quote(self.winner)}"
         tree, repo = shlex.quote(winner.worktree), shlex.quote(winner.repo)
         message = shlex.quote(f"lfg: {self.winner}")
+        if winner.snapshot is not None:  # what its check ran on, not what its worktree holds now
+            return f"git -C {repo} merge -m {message} {shlex.quote(winner.snapshot)}"
         commit = f"git -C {tree} add -A && git -C {tree} commit -m {message}"
         return f"{commit} && git -C {repo} merge {shlex.quote(winner.branch)}"
 

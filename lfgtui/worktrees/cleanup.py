@@ -17,6 +17,7 @@ from pathlib import Path
 from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import MESSAGE_CHARS, GitError, checked, git, line, quoted
+from lfgtui.worktrees.snapshot import checked_ref
 from lfgtui.worktrees.tree import (
     DiffStat,
     Worktree,
@@ -221,6 +222,7 @@ async def remove_worktree(
     except GitError as exc:
         return Removal(tree.path, False, True, f"kept {tree.path}: {exc}")
     _forget_files(tree.path)
+    await git(tree.repo, "update-ref", "-d", checked_ref(tree.run_id, tree.ticket_id))  # none: nothing done
     if keep_branch:
         return Removal(tree.path, True, False, f"{done}; kept its branch {tree.branch}")
     try:

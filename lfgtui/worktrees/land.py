@@ -23,6 +23,11 @@ The order, and why each step cannot harm the person's checkout:
    `keep_branch`; both are kept when the base branch does not have the landed commit after all (a
    hook moved it back).
 
+A tournament's contestant lands its checked snapshot (worktrees/snapshot.py): the commit of its work its
+check ran on and its verdict showed. When its worktree no longer holds exactly that (it changed
+after the check), step 1 is skipped and that commit is what step 2 combines; the worktree and its
+branch are kept, with what changed after, and the landing says so.
+
 When a step before 4 fails, step 1 is undone (`git reset --soft` to the branch's old commit and the
 worktree's index put back), so everything is as it was. Hooks: the steps that are git commands a
 person would type (commit, merge, rebase, push, the base's fast-forward, its update-ref) run the
@@ -46,6 +51,7 @@ from pathlib import Path
 from lfgtui.inert import inert
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
 from lfgtui.worktrees.hooks import persons_hooks
+from lfgtui.worktrees.snapshot import kept
 from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree, unreviewed
 
 GH_TIMEOUT_S = 120.0
@@ -162,10 +168,13 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
     head_before = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
     index = Path(tree.path, line(await checked(tree.path, "rev-parse", "--git-path", "index")))
     saved_index = _read_index(index)
+    snapshot = await kept(tree)
     async with persons_hooks(tree.repo) as hooks:
-        committed = await _commit_leftovers(tree.path, options.message, index, saved_index, hooks.config)
+        committed = snapshot is None and await _commit_leftovers(
+            tree.path, options.message, index, saved_index, hooks.config
+        )
         try:
-            head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+            head = snapshot or line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
             if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
                 raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
             written = await hooks.changed_by(tree.repo, before, head)
@@ -189,7 +198,12 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         pull_request, finish, why = await _open_pull_request(
             tree.repo, base_branch, tree.branch, subject, body
         )
-    if options.pull_request or await _has(tree.repo, base_branch, result):
+    if snapshot is not None:
+        archived = (
+            f"landed its checked snapshot {snapshot[:12]}, not what changed in {tree.path} after its check: "
+            f"kept the worktree and its branch {tree.branch} with those changes"
+        )
+    elif options.pull_request or await _has(tree.repo, base_branch, result):
         removal = await remove_worktree(tree, force=False, landed=True, keep_branch=options.keep_branch)
         archived = removal.message
     else:

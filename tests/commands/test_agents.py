@@ -65,10 +65,10 @@ def test_built_in_and_configured_agents_are_listed_with_install_commands_and_cre
     assert "secret-value-never-shown" not in done.stdout
     assert (
         "claude-code  (built-in)  not installed; "
-        "install it: npm install -g @agentclientprotocol/claude-agent-acp" in done.stdout
+        "install it: npm install -g @agentclientprotocol/claude-agent-acp@0.101.0" in done.stdout
     )
     assert (
-        "codex  (built-in)  not installed; install it: npm install -g @agentclientprotocol/codex-acp"
+        "codex  (built-in)  not installed; install it: npm install -g @agentclientprotocol/codex-acp@2.6.0"
         in done.stdout
     )
     assert "  variables: OPENAI_API_KEY (not set), CODEX_API_KEY (not set)," in done.stdout
@@ -78,7 +78,7 @@ def test_built_in_and_configured_agents_are_listed_with_install_commands_and_cre
     assert {"claude-code", "codex", "gemini", "goose", "sim-acp", "mine"} <= set(listed)
     assert "sim" not in listed  # a model API, not a coding agent
     assert listed["gemini"]["installed"] is False
-    assert listed["gemini"]["install"] == "npm install -g @google/gemini-cli"
+    assert listed["gemini"]["install"] == "npm install -g @google/gemini-cli@0.61.0"
     assert listed["mine"]["credentials"] == [{"name": KEY_ENV, "passed": True, "set": True}]
     assert listed["mine"]["installed"] is True and "check" not in listed["mine"]
 
@@ -144,15 +144,47 @@ def test_check_says_what_is_missing_when_the_agent_cannot_log_in(lfg: Lfg) -> No
     assert f"lfg passes it: {KEY_ENV} (not set)" in done.stdout
 
 
-def test_check_names_an_auth_variable_lfg_does_not_pass(lfg: Lfg) -> None:
-    lfg.config.write_text(f'[providers.bare]\nkind = "acp"\ncommand = {json.dumps(SIM_AGENT)}\n')
+def test_check_names_an_auth_variable_lfg_does_not_pass_as_missing_when_the_agent_needs_a_login(
+    lfg: Lfg,
+) -> None:
+    command = [*SIM_AGENT, "--require-auth"]
+    lfg.config.write_text(f'[providers.bare]\nkind = "acp"\ncommand = {json.dumps(command)}\n')
     done = agents(lfg, "bare", "--check")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1
     assert f"  variables: {KEY_ENV} (not set; lfg does not pass it)\n" in done.stdout
     assert (
         f"  missing: {KEY_ENV} is read by one of its auth methods, but lfg does not pass it: add it to env "
         "in [providers.bare]\n"
     ) in done.stdout
+
+
+def test_check_of_an_agent_that_needs_no_login_reports_nothing_missing(lfg: Lfg) -> None:
+    """The built-in sim agent opens a session with no key: the variable its key method would read is
+    a note, not something missing."""
+    done = agents(lfg, "sim-acp", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "  check: lfg-sim-acp 0.1.0 opened a session\n" in done.stdout
+    assert "missing" not in done.stdout
+    assert f"  note: {KEY_ENV} is read by one of its auth methods and lfg does not pass it; " in done.stdout
+    (checked,) = records(agents(lfg, "sim-acp", "--check", "--json")).values()
+    assert checked["check"]["missing"] == []
+
+
+def test_the_versions_lfg_says_to_install_are_those_its_tests_drive() -> None:
+    """`lfg agents` cannot read tests/real_agents at run time (an installed lfg has no tests): the
+    versions are a constant in the catalog, held here to the lock file the real-agent tests install."""
+    from lfgtui.providers.catalog import BUILTIN, TESTED_VERSIONS
+
+    lock_file = Path(__file__).parents[1] / "real_agents" / "package-lock.json"
+    locked = json.loads(lock_file.read_text(encoding="utf-8"))["packages"]
+    assert {
+        package: locked[f"node_modules/{package}"]["version"] for package in TESTED_VERSIONS
+    } == TESTED_VERSIONS
+    installs = {config.agent.install for config in BUILTIN.values() if config.agent.install}
+    guide = (Path(__file__).parents[2] / "docs" / "guides" / "coding-agents.md").read_text(encoding="utf-8")
+    for package, version in TESTED_VERSIONS.items():
+        assert f"npm install -g {package}@{version}" in installs
+        assert f"`npm install -g {package}@{version}`" in guide
 
 
 def test_a_check_is_bounded_by_its_timeout_and_the_others_go_on(lfg: Lfg) -> None:
@@ -173,7 +205,7 @@ def test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_in
     done = agents(lfg, "codex", "--check")
     assert done.returncode == 1
     assert (
-        "codex  (built-in)  not installed; install it: npm install -g @agentclientprotocol/codex-acp"
+        "codex  (built-in)  not installed; install it: npm install -g @agentclientprotocol/codex-acp@2.6.0"
         in done.stdout
     )
     assert "  check: not run (not installed)" in done.stdout

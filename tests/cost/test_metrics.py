@@ -107,7 +107,7 @@ def test_tool_argument_fragments_count_as_output(clock: Clock) -> None:
     ev, m = EventFactory("t", 1, clock=clock), Metrics()
     m.apply(ev(RequestSent, call=0))
     clock.now += 0.2
-    m.apply(ev(ToolCallArgsDelta, call_id="c", fragment='{"path"'))
+    m.apply(ev(ToolCallArgsDelta, call_id="c", fragment='{"path":'))
     assert m.ttft_s == pytest.approx(0.2)
     assert m.ttft_text_s is None
     assert m.output_tokens == 2
@@ -116,9 +116,9 @@ def test_tool_argument_fragments_count_as_output(clock: Clock) -> None:
 def test_live_rate_uses_a_sliding_window(clock: Clock) -> None:
     ev, m = EventFactory("t", 1, clock=clock), Metrics()
     m.apply(ev(RequestSent, call=0))
-    for _ in range(40):  # 20 tokens/s for 2 s, one token (four characters) per chunk
+    for _ in range(40):  # 20 tokens/s for 2 s, one token (five characters) per chunk
         clock.now += 0.05
-        m.apply(ev(TextDelta, text="abcd"))
+        m.apply(ev(TextDelta, text="abcde"))
     assert m.live_tokens_per_s(clock.now) == pytest.approx(20.0, rel=0.05)
     assert m.live_tokens_per_s(clock.now + 10) == 0.0
 
@@ -132,9 +132,9 @@ def test_the_live_rate_of_an_answer_just_begun_counts_as_the_final_rate_does(clo
     clock.now += 0.3
     m.apply(ev(TextDelta, text="Here"))
     assert m.live_tokens_per_s(clock.now + 0.001) == 0.0
-    for _ in range(25):  # 50 tokens/s for half a second, one token (four characters) per chunk
+    for _ in range(25):  # 50 tokens/s for half a second, one token (five characters) per chunk
         clock.now += 0.02
-        m.apply(ev(TextDelta, text=" abc"))
+        m.apply(ev(TextDelta, text=" abcd"))
     assert m.live_tokens_per_s(clock.now) == pytest.approx(50.0, rel=0.05)
     assert m.live_tokens_per_s(clock.now) == pytest.approx(m.tokens_per_s, rel=0.05)
 
@@ -265,7 +265,7 @@ def test_an_agents_rate_leaves_out_its_tools_and_the_wait_for_approval(clock: Cl
     for step in range(2):
         for _ in range(11):
             clock.now += 0.1
-            m.apply(ev(TextDelta, text=" tok"))
+            m.apply(ev(TextDelta, text=" toks"))
         m.apply(ev(ToolCallStarted, call_id=f"c{step}", name="write_file"))
         m.apply(ev(ApprovalAsked, message="may it?", call_id=f"c{step}", name="write_file", arguments={}))
         clock.now += 20.0  # the person takes their time
@@ -293,7 +293,8 @@ def test_an_agents_tool_input_sent_whole_is_left_out_of_its_reported_tokens_that
             m.apply(ev(ToolCallUpdated, call_id="w", name="Write", arguments=content, raw_arguments=raw))
             clock.now += 5.0  # the tool runs
             m.apply(ev(ToolResult, call_id="w", output="ok", is_error=False))
-    assert m.tokens_per_s == pytest.approx(10.0) and m.rate_estimated, "lfg's own count: the chunks"
+    # lfg's own count: the chunks, 40 characters a second at five a token
+    assert m.tokens_per_s == pytest.approx(8.0) and m.rate_estimated, "lfg's own count: the chunks"
     # the agent counts what it wrote: 22 chunks of a token each and 250 tokens of input (4 characters a token)
     m.apply(ev(Usage, output_tokens=272))
     assert not m.tokens_estimated and m.output_tokens == 272
@@ -333,7 +334,7 @@ def test_a_count_with_input_lfg_never_saw_rates_what_streamed_at_the_calibrated_
     bounded = described_turn(per_char=0.2, reported=10)
     assert bounded.tokens_per_s == pytest.approx(80 * 10 / 88 / 2.0), "never more than the count allows"
     uncalibrated = described_turn(per_char=None, reported=40)
-    assert uncalibrated.tokens_per_s == pytest.approx(80 * 0.25 / 2.0), "a quarter token a character"
+    assert uncalibrated.tokens_per_s == pytest.approx(80 * 0.2 / 2.0), "five characters a token"
     written = described_turn(per_char=0.2, reported=40, seen=312)  # a file's content it showed
     assert written.tokens_per_s == pytest.approx(80 * 40 / (88 + 312) / 2.0), "the count bounds it lower"
 
@@ -407,7 +408,7 @@ def test_output_that_arrives_in_one_burst_has_no_rate(clock: Clock) -> None:
     m.apply(ev(ToolCallStarted, call_id="c", name="retry"))
     for _ in range(5):  # a run that streams: the burst still counts for nothing
         clock.now += 0.1
-        m.apply(ev(TextDelta, text=" tok"))
+        m.apply(ev(TextDelta, text=" toks"))
     assert m.tokens_per_s == pytest.approx(10.0)
 
 

@@ -551,6 +551,15 @@ ELSEWHERE = {
         "tests/run/test_tool_loop.py::test_a_retry_after_of_minutes_is_waited_up_to_ten_minutes",
         "tests/run/test_tool_loop.py::test_a_retry_after_http_date_is_waited_until_that_moment",
     ],
+    "a 429's Retry-After or a rate-limit header's reset is absurd (`1e15` s, `16666666666666m40s`, the year "
+    "9999, or the same relayed by a gateway as `llm_provider-…`)": [
+        "tests/run/test_quota_per_model.py::test_an_absurd_reset_in_any_header_form_holds_the_model_at_most_max_hold_s",
+        "tests/run/test_quota_per_model.py::test_a_run_whose_provider_states_a_wait_of_ten_to_the_fifteen_seconds_ends",
+    ],
+    "one model of a provider is rate limited (a 429, or its headers say its quota is spent, even for an "
+    "hour) and a fallback link or another ticket uses another model of the same provider": [
+        "tests/run/test_quota_per_model.py::test_a_429_on_one_model_holds_neither_the_fallback_nor_other_tickets_on_another_model",
+    ],
     "a coding agent asks to log in (ACP `auth_required`)": [
         "tests/run/agents/test_login.py::test_an_agent_that_asks_to_log_in_is_logged_in_with_the_key_lfg_passes",
         "tests/run/agents/test_login.py::test_an_agent_that_cannot_log_in_says_which_methods_variables_and_login_command",
@@ -700,7 +709,7 @@ ELSEWHERE = {
     "several tickets share a provider's limits (`max_concurrency`, `requests_per_minute`, "
     "`tokens_per_minute`), and one of them gets a 429": [
         "tests/run/test_calls_limits.py::test_two_agents_of_one_provider_stream_one_after_the_other",
-        "tests/run/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request",
+        "tests/run/test_calls_limits.py::test_a_429_received_by_one_agent_pauses_the_other_s_next_request_of_its_model",
         "tests/run/test_ratelimit.py::test_the_line_is_first_come_first_served",
         "tests/ui/test_many_agents.py::test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued",
     ],
@@ -1019,7 +1028,16 @@ ELSEWHERE = {
     ],
     "a tournament contestant changes what its own check does (writes a `conftest.py`, test configuration or "
     "a file the check names)": [
-        "tests/tournament/test_overruled.py::test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so",
+        "tests/tournament/test_overruled.py::test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does",
+    ],
+    "a tournament's contestant ran on a worker whose base commit the coordinator's checkout lacks, or its "
+    "reported diff was cut (over 500,000 characters) or does not apply there": [
+        "tests/worktrees/test_snapshot.py::test_a_reported_diff_that_cannot_be_checked_here_says_why",
+        "tests/broker/test_tournament.py::test_a_tournament_through_the_broker_picks_its_winner_checked_on_the_reported_diff",
+    ],
+    "a tournament contestant's worktree changes after its check (a process it left running, a sibling "
+    "writing into it)": [
+        "tests/tournament/test_snapshot.py::test_the_check_runs_in_a_fresh_worktree_and_land_lands_what_it_checked_not_later_changes",
     ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each

@@ -160,8 +160,9 @@ def test_a_verdict_is_decoded_strictly() -> None:
     }
     decoded = decode_verdict(json.loads(json.dumps(verdict)), {})
     assert decoded.contestant("t@a").outcome is Outcome.COMPLETED and decoded.labels == (("A", "t@a"),)
-    trusting = {**contestant, "check": {**contestant["check"], "trusted": []}}
-    assert encode_verdict(decoded) == {**verdict, "contestants": [trusting]}, "a check without trusted: none"
+    check = {**contestant["check"], "trusted": [], "restored": []}
+    trusting = {**contestant, "snapshot": None, "check": check}
+    assert encode_verdict(decoded) == {**verdict, "contestants": [trusting]}, "absent: none"
     wrong = [
         ({"winner": "t@b"}, "winner: names no contestant"),
         ({"ranking": []}, "ranking: the ranking is not each contestant once"),

@@ -63,7 +63,7 @@ async def test_the_limiter_waits_for_the_reset_the_provider_named_instead_of_mee
         (provider, 2, 1),  # a new window, after the reset
     ]
     (waited,) = [event for event in events if isinstance(event, Queued) and event.reason == "quota_requests"]
-    assert waited.message.startswith(f"queued: {provider} has no requests left, its quota resets in ")
+    assert waited.message.startswith(f"queued: {provider}/quota has no requests left, its quota resets in ")
     assert waited.until is not None and waited.until > seen[0].t, "until the reset the provider named"
 
 

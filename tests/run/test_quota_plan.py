@@ -184,7 +184,7 @@ async def test_on_quota_fallback_moves_to_the_next_link_instead_of_waiting_for_t
     moved = next(e for e in events if isinstance(e, AttemptEnded) and e.ticket == "second")
     assert moved.outcome is Outcome.FAILED and moved.error is not None
     assert moved.error.kind is ErrorKind.RATE_LIMITED
-    assert moved.error.message.startswith("sim holds requests for ")
+    assert moved.error.message.startswith("sim/quota holds requests for ")
     assert moved.error.message.endswith('(its quota); the ticket\'s on_quota is "fallback"')
 
 
@@ -242,7 +242,7 @@ async def test_on_quota_pause_leaves_the_line_until_the_person_resumes_it(
         assert set((await run.wait()).values()) == {Outcome.COMPLETED}
     assert [r.status for r in sim.log] == [200, 200]
     (paused,) = [e for e in events if isinstance(e, Queued) and e.reason == PAUSED]
-    assert paused.message.startswith("paused: sim holds requests for ") and paused.until is None
+    assert paused.message.startswith("paused: sim/quota holds requests for ") and paused.until is None
     assert "resumed by you" in [e.message for e in events if type(e) is Status]
     assert not run.resume("first"), "only a paused ticket resumes"
 

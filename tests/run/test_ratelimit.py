@@ -9,6 +9,7 @@ import pytest
 
 from lfgtui.events import QuotaSeen
 from lfgtui.providers.base import (
+    MAX_HOLD_S,
     AssistantMessage,
     ModelCall,
     ProviderConfig,
@@ -18,7 +19,6 @@ from lfgtui.providers.base import (
     UserMessage,
 )
 from lfgtui.run.ratelimit import (
-    MAX_PAUSE_S,
     Limiters,
     Permit,
     ProviderLimiter,
@@ -112,7 +112,7 @@ async def test_a_pause_is_bounded_and_ignores_nonsense() -> None:
     lim.pause(-1)
     assert lim.paused_until is None
     lim.pause(float("inf"))
-    assert lim.paused_until == time.now + MAX_PAUSE_S
+    assert lim.paused_until == time.now + MAX_HOLD_S
 
 
 async def test_the_line_is_first_come_first_served() -> None:

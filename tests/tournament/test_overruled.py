@@ -69,11 +69,12 @@ RIGGED = (
 """A conftest.py that reports every test as passed, whatever it did."""
 
 
-def test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so(
+def test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Allowed only write_file, a contestant writes a conftest.py that passes every test: its check
-    passes, and every place that shows the check says it ran on the contestant's conftest.py."""
+    runs on a snapshot of its work with conftest.py as the base has it (none), so its wrong add fails,
+    every place that shows the check says so, and the honest contestant wins."""
     isolate_git(tmp_path, monkeypatch)
     lfg = Lfg(tmp_path)
     lfg.scenario(
@@ -97,8 +98,9 @@ def test_a_check_that_ran_on_a_conftest_the_contestant_wrote_says_so(
     contestants = 'models = ["sim/rigger", "sim/tournament-pass"]'
     tickets = tournament_tickets(tmp_path, repo, check=check, contestants=contestants)
     code, out = headless(lfg, tickets)
-    assert "fix@rigger  check passed (2 passed; on the contestant's conftest.py)" in out, out
+    assert "fix@rigger  check failed (1 passed, 1 failed; with the base's conftest.py)" in out, out
     assert "fix@tournament-pass  check passed (2 passed)\n" in out, out
+    assert "tournament fix: fix@tournament-pass wins of 2 contestants" in out, out
     (row,) = [line for line in out.splitlines() if line.split()[:1] == ["fix@rigger"] and "sim/" in line]
-    assert "on the contestant's conftest.py" in row, "the verdict's table says it too"
+    assert "with the base's conftest.py" in row, "the verdict's table says it too"
     assert code == 0, out

@@ -19,7 +19,7 @@ def streamed(reported: int | None = None) -> Metrics:
     metrics = Metrics()
     metrics.apply(ev(RequestSent, call=0))
     metrics.apply(ev(TextDelta, text="Hello there, "))
-    metrics.apply(ev(TextDelta, text="general Kenobi."))
+    metrics.apply(ev(TextDelta, text="general Kenobi. Again."))
     if reported is not None:
         metrics.apply(ev(Usage, input_tokens=3, output_tokens=reported, reasoning_tokens=None))
     return metrics

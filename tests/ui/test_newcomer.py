@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.command import CommandList, CommandPalette
 from textual.containers import VerticalScroll
 from textual.geometry import Region
@@ -26,6 +27,7 @@ from lfgtui.ui.screens.modals import ApprovalScreen, HelpScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import keys, make_app, pane, tickets, until
 from tests.support.compose import lfg_app
+from tests.support.git import repository
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.toml"
 TERMINAL = (80, 24)
@@ -51,10 +53,19 @@ def footer_keys(screen: Screen[object]) -> dict[str, FooterKey]:
 async def footer_whole(pilot: Pilot[None], screen: Screen[object], needed: dict[str, str]) -> None:
     """The screen's footer shows the `needed` actions' keys (action: key) whole; a key the width
     cannot hold is hidden whole, never cut."""
-    await until(pilot, lambda: needed.keys() <= footer_keys(screen).keys())
-    await until(pilot, lambda: all(shown_whole(k) or not k.visible for k in footer_keys(screen).values()))
-    found = footer_keys(screen)
-    assert all(shown_whole(found[action]) for action in needed)
+
+    found: dict[str, FooterKey] = {}
+
+    def laid_out() -> bool:  # in one look: the footer composes its keys anew as bindings change
+        found.clear()
+        found.update(footer_keys(screen))
+        return (
+            needed.keys() <= found.keys()
+            and all(shown_whole(k) or not k.visible for k in found.values())
+            and all(shown_whole(found[action]) for action in needed)
+        )
+
+    await until(pilot, laid_out)
     assert {action: found[action].key_display for action in needed} == needed
 
 
@@ -140,3 +151,28 @@ async def test_an_approval_opens_centred_over_the_pane_that_asks_and_stays_whole
         await pilot.press("y")
         await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
         await until(pilot, lambda: (tmp_path / "notes" / "summary.md").exists())
+
+
+@pytest.mark.parametrize("size", [(200, 40), TERMINAL], ids=["200x40", "80x24"])
+async def test_the_footer_shows_the_keys_of_the_focused_panes_work_where_they_apply(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """A finished worktree ticket's diff, review, land and fork keys are in the footer, whole, wide or
+    at 80x24; a ticket with no worktree shows none of the first three; a key comes when it applies."""
+    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
+    repo = repository(tmp_path / "repo")
+    toml = '[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\nisolation = "worktree"\n'
+    toml += f'workdir = "{repo}"\ntools = ["write_file", "run_command"]\n\n'
+    toml += '[[ticket]]\nid = "plain"\nprompt = "x"\nmodel = "hello"\n'
+    app = make_app(sim, tickets(tmp_path, toml), yes=True)
+    async with app.run_test(size=size) as pilot:
+        screen = app.controller.screen
+        w, plain = pane(app, "w"), pane(app, "plain")
+        await screen.show_pane(w)
+        await until(pilot, lambda: w.state is PaneState.COMPLETED and plain.finished, 30)
+        await footer_whole(pilot, screen, {"diff": "d", "review": "v", "land": "M", "fork": "f"})
+        assert "cancel" not in footer_keys(screen), "nothing runs: the keys it had running are gone"
+        await screen.show_pane(plain)
+        await until(pilot, lambda: "fork" in footer_keys(screen) and "diff" not in footer_keys(screen))
+        await footer_whole(pilot, screen, {"fork": "f"})
+        assert not {"diff", "review", "land"} & footer_keys(screen).keys(), "it has no worktree"

@@ -38,12 +38,12 @@ async def test_a_ticket_waiting_for_its_quotas_reset_counts_it_down_in_its_pane(
         await until(pilot, lambda: goes_in(app, "second") is not None)
         second = pane(app, "second")
         assert second.state is PaneState.QUEUED
-        assert str(second.notice.render()).startswith("queued: sim has no requests left, goes in ")
+        assert str(second.notice.render()).startswith("queued: sim/quota has no requests left, goes in ")
         first = goes_in(app, "second")
         assert first is not None
         await until(pilot, lambda: (goes_in(app, "second") or first) < first)  # it counts down
         summary = app.controller.screen.summary
-        await until(pilot, lambda: "sim: quota spent, resets in" in str(summary.render()))
+        await until(pilot, lambda: "sim/quota: quota spent, resets in" in str(summary.render()))
         await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED)
     assert [r.status for r in sim.log] == [200, 200], "it went after the reset, not into a 429"
 
@@ -56,7 +56,7 @@ async def test_a_ticket_paused_for_its_quota_waits_for_p_past_the_reset(
     async with app.run_test(size=SIZE) as pilot:
         second = pane(app, "second")
         await until(pilot, lambda: "p: resume" in str(second.notice.render()))
-        assert str(second.notice.render()).startswith("paused: sim holds requests for ")
+        assert str(second.notice.render()).startswith("paused: sim/quota holds requests for ")
         limiter = app.controller.control.run.limiters["sim"]  # type: ignore[union-attr]
         await until(pilot, lambda: limiter.held_s() is None)
         assert second.state is PaneState.QUEUED and len(sim.log) == 1, "past the reset, still paused"

@@ -171,3 +171,19 @@ def test_a_default_terminal_shows_four_panes_says_where_two_more_are_and_keeps_h
     app = app_for(workdir, toml)
     streaming = settled(lambda a: all(p.body.source.endswith("never") for p in a.controller.panes.values()))
     assert snap_compare(app, terminal_size=(80, 24), run_before=streaming)
+
+
+def test_a_verdict_at_80x24_keeps_the_winners_mark_and_its_column_names(
+    workdir: Path, snap_compare: Any
+) -> None:
+    from lfgtui.ui.screens.verdict import VerdictScreen
+    from tests.support.verdicts import three_contestants
+
+    app = app_for(workdir, ticket("hello", "hello"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(lambda a: a.controller.panes["hello"].state is PaneState.COMPLETED)(pilot)
+        await pilot.app.push_screen(VerdictScreen(three_contestants()))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

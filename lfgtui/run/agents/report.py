@@ -183,11 +183,17 @@ async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) ->
     unpassed = [
         v for m in session.methods for v in m.variables if v not in config.agent.env and v not in AGENT_ENV
     ]
-    missing += [
-        f"{name} is read by one of its auth methods, but lfg does not pass it: add it to env in "
-        f"[providers.{config.name}]"
-        for name in dict.fromkeys(unpassed)
-    ]
+    # a variable only an auth method reads is missing only when the agent opens no session without
+    # it; one that opened a session needs none (the sim's agent, an agent already logged in)
+    for name in dict.fromkeys(unpassed):
+        where = f"add it to env in [providers.{config.name}]"
+        if error is None:
+            notes += (
+                f"{name} is read by one of its auth methods and lfg does not pass it; the agent needed "
+                f"no login to open a session (to log in with that method, {where})",
+            )
+        else:
+            missing.append(f"{name} is read by one of its auth methods, but lfg does not pass it: {where}")
     if error is None and not models.values and passed_at_start(config) is None:
         missing.append(
             "a ticket's model cannot reach it: it offers no model to choose, and its provider passes none "

@@ -262,6 +262,8 @@ class RunController:
         metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
         if pane.apply(event, metrics):
             self._draw_soon(pane)
+        if type(event) not in STREAMED:  # a state, a diff, an approval: which keys apply may change
+            self.screen.pane_changed(pane)
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)

@@ -82,32 +82,35 @@ HIDDEN = {
     Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve"}) | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
+PANE_ACTIONS = frozenset({"cancel", "diff", "review", "land", "fork", "approve", "answer_question"})
+"""Actions on the focused pane the footer shows only where they would act on it (`applies`); the
+keys still answer elsewhere, saying why they do nothing there."""
 
-BINDINGS = [
+BINDINGS = [  # the footer shows them in this order, dropping the last that do not fit
     Binding("tab,right", "focus_pane(1)", "Next", id="pane.next", show=False),
     Binding("shift+tab,left", "focus_pane(-1)", "Previous", id="pane.previous", show=False),
     Binding("down", "focus_row(1)", "Down", id="pane.down", show=False),
     Binding("up", "focus_row(-1)", "Up", id="pane.up", show=False),
+    Binding("y", "approve(True)", "Approve", id="pane.approve"),
+    Binding("n", "approve(False)", "Deny", id="pane.deny"),
+    Binding("e", "answer_question", "Answer", id="pane.answer"),
     Binding("c", "cancel", "Cancel", id="pane.cancel"),
     Binding("r", "retry", "Retry", id="pane.retry"),
     Binding("r", "rerun", "Re-run", id="pane.rerun"),
+    Binding("d", "diff", "Diff", id="pane.diff"),
+    Binding("v", "review", "Review", id="pane.review"),
+    Binding("M", "land", "Land", id="pane.land"),
+    Binding("f", "fork", "Fork", id="pane.fork"),
     Binding("R", "retry_all", "Retry all", id="run.retry_all"),
     Binding("p", "resume", "Resume", id="pane.resume", show=False),
     Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
-    Binding("f", "fork", "Fork", id="pane.fork", show=False),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
     Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
     Binding("t", "tools", "Tools", id="pane.tools"),
     Binding("right_square_bracket", "tool_row", "Tool call", id="pane.tool_row", show=False),
     Binding("T", "thinking", "Thinking", id="pane.thinking", show=False),
     Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
-    Binding("d", "diff", "Diff", id="pane.diff", show=False),
-    Binding("v", "review", "Review", id="pane.review", show=False),
-    Binding("M", "land", "Land", id="pane.land", show=False),
     Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
-    Binding("y", "approve(True)", "Approve", id="pane.approve"),
-    Binding("n", "approve(False)", "Deny", id="pane.deny"),
-    Binding("e", "answer_question", "Answer", id="pane.answer"),
     Binding("a", "attention", "Attention", id="run.attention"),
     Binding("pageup", "page(-1)", "Page up", id="pane.page_up", show=False),
     Binding("pagedown", "page(1)", "Page down", id="pane.page_down", show=False),
@@ -364,6 +367,8 @@ class RunScreen(Screen[None]):
         self.rows_shown = 1
         self.top_row = 0
         """The first row of panes in the window; the mouse wheel and moving the focus move it."""
+        self.footer_applying: frozenset[str] = frozenset()
+        """The focused pane's keys the footer showed last (`pane_changed`)."""
 
     def key(self, binding_id: str) -> str:
         """The first key of this screen's binding `binding_id`, as the person may have rebound it."""
@@ -448,6 +453,42 @@ class RunScreen(Screen[None]):
         driver = app._driver
         if driver is not None and not app.is_headless and not app.is_web:
             driver.write(sequence)
+
+    def applies(self, action: str) -> bool:
+        """Whether the footer shows `action`'s key (KeysFooter asks): the keys of the focused pane's
+        work (`PANE_ACTIONS`) only where they would act on it, so that those that do fit."""
+        if action not in PANE_ACTIONS:
+            return True
+        pane = self.focused_pane
+        if pane is None:
+            return False
+        worktree = pane.branch is not None or pane.diff is not None
+        return {
+            "cancel": not pane.finished,
+            "diff": worktree,
+            "review": worktree,
+            "land": worktree and not pane.running,
+            "fork": pane.state is PaneState.COMPLETED,
+            "approve": pane.approval is not None,
+            "answer_question": pane.question is not None,
+        }[action]
+
+    def pane_changed(self, pane: TicketPane) -> None:
+        """`pane` took an event that may change which of its keys apply: the footer follows when it
+        is the focused one's and they did."""
+        if pane is not self.focused_pane:
+            return
+        applying = self._applying()
+        if applying != self.footer_applying:
+            self.footer_applying = applying
+            self.refresh_bindings()
+
+    def on_descendant_focus(self) -> None:
+        """Textual refreshes the footer on a focus change: what it then shows is what applies."""
+        self.footer_applying = self._applying()
+
+    def _applying(self) -> frozenset[str]:
+        return frozenset(action for action in PANE_ACTIONS if self.applies(action))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in HIDDEN[self.mode]:

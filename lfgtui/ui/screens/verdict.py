@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from lfgtui.inert import inert
@@ -54,19 +56,6 @@ class VerdictScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         verdict = self.verdict
-        table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")
-        for column in ("", *TABLE_HEADER):
-            left = column in ("", *TABLE_HEADER[:4])
-            # the model may be cut short (a fanned-out ticket's id names it); the rest stays whole
-            shrinks = column == "model"
-            justify = "left" if left else "right"
-            table.add_column(
-                column, justify=justify, no_wrap=not shrinks, overflow="ellipsis" if shrinks else "fold"
-            )
-        for placing in verdict.ranking:
-            mark = WINNER if placing.ticket == verdict.winner else ""
-            row = verdict.contestant(placing.ticket).row()
-            table.add_row(Text(mark), *(Text(inert(cell)) for cell in row))  # Text: never markup
         reasons = Text()
         for place, placing in enumerate(verdict.ranking, 1):
             seen_as = verdict.label_of(placing.ticket)
@@ -78,7 +67,7 @@ class VerdictScreen(ModalScreen[None]):
         with Vertical(classes="dialog compare verdict"):
             yield Static(Text(inert(verdict.summary()), "bold"), classes="question")
             with VerticalScroll(id="verdict-body"):
-                yield Static(table, id="verdict-table")
+                yield VerdictTable(verdict, id="verdict-table")
                 yield Static(Text(inert(f"ranked by {verdict.ranked_by()}")), id="verdict-ranked-by")
                 yield Static(reasons, id="verdict-reasons")
                 if land is not None:
@@ -107,6 +96,61 @@ class VerdictScreen(ModalScreen[None]):
             return
         self.dismiss(None)
         self.keys.synthesize(self.verdict)
+
+
+class VerdictTable(Widget):
+    """The contestants' table, as many of its columns as its width holds whole: the winner's mark,
+    the contestant, its check and its diff always; the measures (also in the reasons below it) and
+    the model (a fanned-out contestant's id names it) are left out, least telling first, when the
+    terminal is too narrow for all (80 columns)."""
+
+    DEFAULT_CSS = """
+    VerdictTable {
+        height: auto;
+    }
+    """
+
+    def __init__(self, verdict: Verdict, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.verdict = verdict
+
+    def render(self) -> Table:
+        return verdict_table(self.verdict, self.size.width)
+
+
+DROPPED_FIRST = ("TTFT", "tok/s", "tokens", "model", "wall", "cost")
+"""The table's columns a narrow terminal goes without, in this order."""
+
+
+def verdict_table(verdict: Verdict, width: int) -> Table:
+    """The verdict's table in `width` cells: every cell whole, no column cut to nothing."""
+    header = ("", *TABLE_HEADER)
+    rows = [
+        (WINNER if placing.ticket == verdict.winner else "", *verdict.contestant(placing.ticket).row())
+        for placing in verdict.ranking
+    ]
+    rows = [tuple(inert(cell) for cell in row) for row in rows]
+    widths = [
+        max(cell_len(cell) for cell in (name, *(row[i] for row in rows))) for i, name in enumerate(header)
+    ]
+    kept = list(range(len(header)))
+    for name in DROPPED_FIRST:
+        if sum(widths[i] + 2 for i in kept) <= width:  # each column padded a cell either side
+            break
+        kept.remove(header.index(name))
+    table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")
+    for i in kept:
+        left = header[i] in ("", *TABLE_HEADER[:4])
+        table.add_column(
+            header[i],
+            justify="left" if left else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=widths[i],
+        )
+    for row in rows:
+        table.add_row(*(Text(row[i]) for i in kept))  # Text: never markup
+    return table
 
 
 _SYNTHESIS = "S starts a ticket that combines the best two · escape to close"

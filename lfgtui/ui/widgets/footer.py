@@ -3,7 +3,8 @@
 Textual's footer lists the focused widget's keys, then the screen's, then the app's, and cuts off
 what does not fit: at 80 columns the run screen's own keys pushed `? Help` and `q Quit` out of
 sight. Pinned beside the command palette's key, those two stay whatever the width; the other keys
-drop first.
+drop first. A screen whose keys act only on some of its panes says which apply (`applies(action)`):
+the others are left out, so that those that do fit.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ class KeysFooter(Footer):
     """
 
     def compose(self) -> ComposeResult:
-        keys = list(super().compose())
+        applies = getattr(self.screen, "applies", None)  # a screen's keys that act only on some panes
+        keys = [
+            key
+            for key in super().compose()
+            if applies is None or not isinstance(key, FooterKey) or applies(key.action.partition("(")[0])
+        ]
         pinned = [key for key in keys if isinstance(key, FooterKey) and pinned_key(key)]
         yield from (key for key in keys if not any(key is p for p in pinned))
         if pinned:

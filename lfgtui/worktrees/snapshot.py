@@ -1,0 +1,185 @@
+"""A ticket's work frozen as one commit, and a fresh checkout of it: what a tournament checks and lands.
+
+A contestant's check must run on exactly the diff that is shown and would be landed, not on its
+worktree, which the contestant (or something it started, or a sibling) may change after its diff was
+taken. So once its attempt ends the work is frozen as a commit (`take`: every file of the worktree as
+it is, tracked, changed and new, not ignored, on top of its branch's HEAD; the worktree, its index and
+branch untouched), kept under `refs/lfg/checked/<run>/<ticket>` so that landing lands that commit
+(worktrees/land.py), not what came after. On a broker's coordinator, whose checkout has no worktree of
+the ticket (it is on a worker), the commit is the diff the worker reported applied onto its base
+commit (`applied`).
+
+The check then runs in a fresh detached worktree of that commit (`checkout`), removed after, in which
+the files a contestant may not change for its own check (`protected`, tournament/verdict.py's
+`check_files`: test configuration, conftest.py, the files the check's command names) are put back
+as the base has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.worktrees.git import GitError, checked, git, line, quoted
+from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, DIFF_TEXT_CHARS, Worktree, _snapshot, ref_safe
+
+CUT_NOTE = "[the diff is longer: cut at"
+"""How `diff_text` ends a diff it cut: such a diff cannot be applied whole."""
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "lfg",
+    "GIT_AUTHOR_EMAIL": "lfg@localhost",
+    "GIT_COMMITTER_NAME": "lfg",
+    "GIT_COMMITTER_EMAIL": "lfg@localhost",
+}
+"""A snapshot commit's author: it is lfg's record, not the person's commit (none may be configured)."""
+_CONFIG = ("core.splitIndex=false",)
+
+
+def checked_ref(run_id: str, ticket_id: str) -> str:
+    """Where a ticket's checked snapshot is kept in its repository."""
+    return f"refs/lfg/checked/{ref_safe(run_id)}/{ref_safe(ticket_id)}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A ticket's work as one commit of `repo`, against `base`; `subdir` is where the ticket works."""
+
+    repo: Path
+    base: str
+    commit: str
+    subdir: str
+    """The ticket's workdir relative to the repository's top (`.` at the top)."""
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """The snapshot's diff against its base: as `DiffUpdated` carries one, and every file's name."""
+
+    added: int
+    removed: int
+    paths: tuple[str, ...]
+    text: str
+
+
+async def take(tree: Worktree) -> Snapshot:
+    """The worktree's work as it is now, as a commit on its HEAD, kept at `checked_ref`."""
+    async with _snapshot(tree) as env:
+        files = line(await checked(tree.path, "write-tree", env=env, config=_CONFIG))
+    head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+    commit = await _commit(tree.repo, files, head, f"lfg: {tree.ticket_id}")
+    await checked(tree.repo, "update-ref", checked_ref(tree.run_id, tree.ticket_id), commit)
+    return Snapshot(tree.repo, tree.base, commit, tree.workdir.relative_to(tree.path).as_posix())
+
+
+async def applied(workdir: Path, base: str, text: str, run_id: str, ticket_id: str) -> Snapshot:
+    """The diff `text` a worker reported, applied onto `base` in the repository `workdir` is in, as a
+    commit kept at `checked_ref`. GitError, saying why, when it cannot be: the base is not in this
+    repository, the diff was cut, or it does not apply."""
+    repo = Path(line(await checked(workdir, "rev-parse", "--show-toplevel")))
+    subdir = line(await checked(workdir, "rev-parse", "--show-prefix")).rstrip("/") or "."
+    found = await git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    if found.code != 0:
+        raise GitError(
+            f"the commit {base[:12]} the worker's worktree started from is not in {repo} "
+            "(fetch it, or give the workers clones of the same history)"
+        )
+    base = line(found.out)
+    if CUT_NOTE in text:
+        raise GitError("the worker's diff was cut (too long to report whole), so it cannot be checked here")
+    with tempfile.TemporaryDirectory(prefix="lfg-snapshot-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch, "index"))}
+        patch = Path(scratch, "diff")
+        await asyncio.to_thread(patch.write_text, text, encoding="utf-8")
+        await checked(repo, "read-tree", base, env=env, config=_CONFIG)
+        if text.strip():
+            done = await git(repo, "apply", "--cached", "--whitespace=nowarn", str(patch), env=env)
+            if done.code != 0:
+                raise GitError(f"the worker's diff does not apply onto {base[:12]}: {quoted(done.err)}")
+        files = line(await checked(repo, "write-tree", env=env, config=_CONFIG))
+    commit = await _commit(repo, files, base, f"lfg: {ticket_id}")
+    await checked(repo, "update-ref", checked_ref(run_id, ticket_id), commit)
+    return Snapshot(repo, base, commit, subdir)
+
+
+async def kept(tree: Worktree) -> str | None:
+    """The commit kept at the worktree's `checked_ref` when the worktree no longer holds exactly it
+    (something changed after its check); None when it has none, or holds just that."""
+    found = await git(tree.repo, "rev-parse", "--verify", "--quiet", checked_ref(tree.run_id, tree.ticket_id))
+    if found.code != 0:
+        return None
+    commit = line(found.out)
+    async with _snapshot(tree) as env:
+        files = line(await checked(tree.path, "write-tree", env=env, config=_CONFIG))
+    snapped = line(await checked(tree.repo, "rev-parse", f"{commit}^{{tree}}"))
+    return None if files == snapped else commit
+
+
+async def diff_of(snapshot: Snapshot, max_chars: int = DIFF_TEXT_CHARS) -> SnapshotDiff:
+    """The snapshot's diff against its base, as a worktree's diff is read (`tree.diff_text`)."""
+    repo, span = snapshot.repo, (snapshot.base, snapshot.commit)
+    plain = ("--no-ext-diff", "--no-textconv", "--no-renames")
+    numbers = await checked(repo, "diff", *plain, "--numstat", "-z", *span, "--")
+    added = removed = 0
+    paths: list[str] = []
+    for record in numbers.decode(errors="replace").split("\0"):
+        if not record:
+            continue
+        plus, minus, path = record.split("\t", 2)
+        added += int(plus) if plus.isdigit() else 0
+        removed += int(minus) if minus.isdigit() else 0
+        paths.append(path)
+    result = await git(repo, "diff", *plain, "-U3", *span, "--", limit=max_chars)
+    if result.code != 0 and not result.truncated:
+        raise GitError(f"git diff failed in {repo}: {quoted(result.err)}")
+    text = result.out.decode(errors="replace")
+    if result.truncated:
+        text = text[: text.rfind("\n") + 1] + f"{CUT_NOTE} {max_chars} characters]\n"
+    return SnapshotDiff(added, removed, tuple(paths), text)
+
+
+@contextlib.asynccontextmanager
+async def checkout(snapshot: Snapshot, protected: tuple[str, ...]) -> AsyncIterator[Path]:
+    """A fresh detached worktree of the snapshot, with each `protected` file as the base has it (or
+    absent, when the base has none); yields the ticket's workdir in it. Removed after, whatever
+    happened in it."""
+    repo = snapshot.repo
+    with tempfile.TemporaryDirectory(prefix="lfg-check-") as scratch:
+        place = Path(scratch) / secrets.token_hex(4)
+        add = ("worktree", "add", "--detach", str(place), snapshot.commit)
+        await checked(repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
+        try:
+            for path in protected:
+                await _restore(place, snapshot.base, path)
+            workdir = place / snapshot.subdir
+            with contextlib.suppress(OSError):
+                workdir.mkdir(parents=True, exist_ok=True)
+            yield workdir
+        finally:
+            removed = await git(repo, "worktree", "remove", "--force", str(place))
+            if removed.code != 0:
+                with contextlib.suppress(GitError):
+                    await git(repo, "worktree", "prune")
+
+
+async def _restore(place: Path, base: str, path: str) -> None:
+    """`path` in the worktree `place` as the commit `base` has it, or deleted when it has none."""
+    there = await git(place, "cat-file", "-e", f"{base}:{path}")
+    if there.code == 0:
+        await checked(place, "checkout", base, "--", path)
+        return
+    target = place / path
+    with contextlib.suppress(FileNotFoundError):
+        if target.is_dir() and not target.is_symlink():
+            raise GitError(f"{path} is a folder the base has no file of: it cannot be put back")
+        os.unlink(target)
+
+
+async def _commit(repo: Path, files: str, parent: str, message: str) -> str:
+    env = {**_IDENTITY, "GIT_AUTHOR_DATE": "@0 +0000", "GIT_COMMITTER_DATE": "@0 +0000"}
+    return line(await checked(repo, "commit-tree", files, "-p", parent, "-m", message, env=env))
