@@ -14,7 +14,7 @@ import pytest
 
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from tests.support import markers
+from tests.support import durations, markers
 from tests.support.streams import CannedServer
 
 
@@ -23,10 +23,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """lfg's config, history, logs and sim sessions in a tmp folder of this session's, from collection
-    on (a module may read a default path when imported), for every test and every `lfg` it starts:
-    never the person's own (a test would read their config and leave its logs there), and never shared
-    with another pytest running at the same time (or another xdist worker)."""
+    """The run's durations recorded when asked (tests/support/durations.py). lfg's config, history,
+    logs and sim sessions in a tmp folder of this session's, from collection on (a module may read a
+    default path when imported), for every test and every `lfg` it starts: never the person's own (a
+    test would read their config and leave its logs there), and never shared with another pytest
+    running at the same time (or another xdist worker)."""
+    if durations.recording():
+        config.pluginmanager.register(durations.Recorder(), "lfg-durations")
     root = Path(tempfile.mkdtemp(prefix="lfg-tests-"))
     config.add_cleanup(functools.partial(shutil.rmtree, root, ignore_errors=True))
     patch = pytest.MonkeyPatch()

@@ -113,22 +113,6 @@ def test_words_for_a_field_no_loader_knows_stop_the_build(monkeypatch: pytest.Mo
         HOOK.render("<!-- lfg-fields ticket -->")
 
 
-SUITE_FIGURE = re.compile(
-    r"\b\d[\d,.]*\s*(?:of the \d[\d,]* )?(?:tests?\b|minutes?\b|s of (?:CPU|wall)|seconds?\b)|\b\d[\d,.]* s\b"
-)
-"""A count of tests or a time of the suite, as CONTRIBUTING once quoted them ("About 1,490 of the
-2,170 tests", "63 s", "21 minutes"): figures that went stale within days."""
-
-
-def test_contributing_quotes_no_count_or_time_of_the_suite() -> None:
-    """CONTRIBUTING tells how to measure the suite, not what it measured once: a figure of the suite
-    there was stale within days (1,490 of 2,170 tests where 1,921 of 2,680 ran)."""
-    text = (DOCS.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
-    assert SUITE_FIGURE.search("About 1,490 of the 2,170 tests stay") is not None
-    assert SUITE_FIGURE.search("the whole suite takes about 21 minutes") is not None
-    assert SUITE_FIGURE.findall(text) == []
-
-
 def test_the_architecture_is_a_map_a_newcomer_reads_in_twenty_minutes() -> None:
     """Under 4,000 words: the why of each part is on its design page (docs/design/), every dated
     measurement in bench/RESULTS.md; it was 10,400 words of both, a diary more than a map."""

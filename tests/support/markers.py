@@ -7,31 +7,29 @@ test needs or costs.
 - `browser`: drives Chromium through Playwright (its skip condition names Chromium).
 - `snapshot`: compares an SVG screenshot of the app (pytest-textual-snapshot's `snap_compare`).
 - `hypothesis`: a property test (hypothesis generates its examples).
-- `slow`: every test of the kinds that are slow as a whole (the real agents, the browser), plus each
-  test listed in slow.txt beside this file, measured over `SLOW_S` seconds on the loaded two-core CI
-  machine (except tests/test_imports.py: the layering rules every change must keep).
+- `slow`: every test of the kinds that are slow as a whole (the real agents, the browser), each test
+  the last recorded run measured over `SLOW_S` (durations.py), and each listed in slow.txt beside
+  this file, added since and measured over it by whoever added it.
+- `unit`: a test the last recorded run measured at `UNIT_S` or less per item (durations.py): the tier
+  to run while you edit.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from tests.support import durations
 
 SLOW_KINDS = frozenset({"real_agents", "browser"})
 """Kinds whose every test counts as slow: each starts Chromium or Node agents."""
 
 REDIS_FIXTURES = frozenset({"redis_server", "start_redis", "fleet"})
 
-SLOW_S = 0.5
-"""The threshold slow.txt was measured against: setup, call and teardown, in a full run with -n 2."""
-
-SLOW = frozenset(
-    line
-    for line in (Path(__file__).parent / "slow.txt").read_text().splitlines()
-    if line and not line.startswith("#")
-)
+RECORD = durations.recorded()
+SLOW = durations.listed_slow() | {name for name, m in RECORD.items() if m.longest_s > durations.SLOW_S}
 """Tests (by file and function, every parametrization included) measured over `SLOW_S`."""
+UNIT = frozenset(name for name, m in RECORD.items() if m.longest_s <= durations.UNIT_S)
+"""Tests (by file and function) whose every item the record measured at `UNIT_S` or less."""
 
 
 def kinds(item: pytest.Item) -> set[str]:
@@ -49,8 +47,11 @@ def kinds(item: pytest.Item) -> set[str]:
         found.add("snapshot")
     if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
         found.add("hypothesis")
-    if found & SLOW_KINDS or item.nodeid.split("[", 1)[0] in SLOW:
+    function = durations.function_of(item.nodeid)
+    if found & SLOW_KINDS or function in SLOW:
         found.add("slow")
+    elif function in UNIT and not found & {"redis", "snapshot"}:
+        found.add("unit")
     return found
 
 

@@ -1,0 +1,111 @@
+"""What each test took in the last recorded full run, and the tiers chosen from it.
+
+`LFG_RECORD_DURATIONS=1 python -m pytest -n 2` (the README's test command with the variable set)
+records, for every test function that ran, the longest of its items and the sum of them (setup, call
+and teardown each), into durations.json beside this file; the functions it measured leave slow.txt,
+which then holds only tests added since (tests/test_markers.py keeps it so). tests/support/markers.py
+marks from the record:
+
+- `slow`: a function whose longest item took over `SLOW_S`: `-m "not slow"` is the fast subset;
+- `unit`: a function none of whose items took over `UNIT_S`, and that needs nothing of the kinds that
+  are slow or need a service (no redis, agent, browser or snapshot): `-m unit`, the tier to run while
+  you edit, whose recorded time `CONTRIBUTING.md` quotes (and tests/test_markers.py checks).
+
+A record is of one machine on one day: record again on the loaded two-core CI machine, the one the
+thresholds were chosen for, when the suite has changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+RECORD = Path(__file__).parent / "durations.json"
+SLOW_LIST = Path(__file__).parent / "slow.txt"
+RECORDING = "LFG_RECORD_DURATIONS"
+"""The variable that makes a run record its durations (any value but empty or 0)."""
+SLOW_S = 0.5
+"""An item over this (setup, call and teardown, in a full run with -n 2) makes its function slow."""
+UNIT_S = 0.05
+"""A function whose every item took at most this is in the unit tier (if it needs no service)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One test function's items in the recorded run: the longest, the sum, and how many."""
+
+    longest_s: float
+    total_s: float
+    items: int
+
+
+def function_of(nodeid: str) -> str:
+    """`file::function` (or `file::Class::method`), every parametrization of it one."""
+    return nodeid.split("[", 1)[0]
+
+
+def recorded(path: Path = RECORD) -> dict[str, Measured]:
+    """The record, by function; empty where there is none."""
+    if not path.is_file():
+        return {}
+    return {name: Measured(*values) for name, values in json.loads(path.read_text()).items()}
+
+
+def measured(reports: Iterable[tuple[str, float]]) -> dict[str, Measured]:
+    """Each function's items from (nodeid, seconds) of each phase of each item."""
+    items: dict[str, float] = {}
+    for nodeid, seconds in reports:
+        items[nodeid] = items.get(nodeid, 0.0) + seconds
+    found: dict[str, list[float]] = {}
+    for nodeid, seconds in items.items():
+        found.setdefault(function_of(nodeid), []).append(seconds)
+    return {name: Measured(max(each), sum(each), len(each)) for name, each in found.items()}
+
+
+def write(record: Mapping[str, Measured], path: Path = RECORD) -> None:
+    """The record as sorted JSON, a function a line, in ms precision (diffs stay readable)."""
+    lines = [
+        f"  {json.dumps(name)}: [{m.longest_s:.3f}, {m.total_s:.3f}, {m.items}]"
+        for name, m in sorted(record.items())
+    ]
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+def listed_slow(path: Path = SLOW_LIST) -> frozenset[str]:
+    """slow.txt: tests added since the record, measured over `SLOW_S` by whoever added them."""
+    return frozenset(line for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def prune_listed(record: Mapping[str, Measured], path: Path = SLOW_LIST) -> None:
+    """slow.txt without the functions the record measured (it marks those itself)."""
+    kept = [line for line in path.read_text().splitlines() if line.startswith("#") or line not in record]
+    path.write_text("\n".join(kept) + "\n")
+
+
+class Recorder:
+    """The pytest plugin that records a run's durations (registered by tests/conftest.py when
+    `RECORDING` is set); under xdist the controller sees every worker's reports and writes once."""
+
+    def __init__(self) -> None:
+        self.reports: list[tuple[str, float]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.reports.append((report.nodeid, report.duration))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if (
+            hasattr(session.config, "workerinput") or not self.reports
+        ):  # an xdist worker: the controller writes
+            return
+        record = recorded() | measured(self.reports)
+        write(record)
+        prune_listed(record)
+
+
+def recording() -> bool:
+    return os.environ.get(RECORDING, "") not in ("", "0")
