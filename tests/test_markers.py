@@ -36,7 +36,7 @@ SUITE_FIGURE = re.compile(r"\b\d[\d,.]* (?:tests?|minutes?|seconds?|s)\b")
 
 
 def test_contributing_quotes_the_tiers_as_the_record_measured_them() -> None:
-    text = " ".join((ROOT.parent / "CONTRIBUTING.md").read_text(encoding="utf-8").split())
+    text = " ".join((ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8").split())
     said = [tier.said() for tier in durations.tiers(markers.RECORD).values()]
     assert [quote for quote in said if quote not in text] == [], "CONTRIBUTING.md: say the tiers as recorded"
     stray = [figure for figure in SUITE_FIGURE.findall(text) if not any(figure in quote for quote in said)]

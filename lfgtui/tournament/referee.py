@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -261,7 +262,11 @@ class Referee:
             outcome = await RunCommand().run({"command": command}, ctx)
         except OSError as exc:  # the shell could not be started
             return CheckResult(command, False, f"the check could not start: {exc}", None)
-        return CheckResult(command, not outcome.is_error, outcome.output, suite_counts(outcome.output))
+        output = outcome.output
+        real = await asyncio.to_thread(os.path.realpath, workdir)
+        for path in sorted({str(workdir), real}, key=len, reverse=True):
+            output = output.replace(path, ".")  # a throwaway checkout's path says nothing, and may name names
+        return CheckResult(command, not outcome.is_error, output, suite_counts(output))
 
     def _decide(self, ticket: Ticket) -> None:
         assert ticket.group is not None

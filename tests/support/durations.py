@@ -87,22 +87,51 @@ def prune_listed(record: Mapping[str, Measured], path: Path = SLOW_LIST) -> None
     path.write_text("\n".join(kept) + "\n")
 
 
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier's size in the record: its tests (items) and the seconds they took, setup to teardown."""
+
+    tests: int
+    seconds: float
+
+    def said(self) -> str:
+        """How CONTRIBUTING.md quotes it (and tests/test_markers.py reads it back)."""
+        return f"{self.tests:,} tests taking {self.seconds:,.0f} s"
+
+
+def tiers(record: Mapping[str, Measured]) -> dict[str, Tier]:
+    """The unit tier, the fast subset and the whole suite, as the record measured them."""
+
+    def tier(names: Iterable[str]) -> Tier:
+        chosen = [record[name] for name in names]
+        return Tier(sum(m.items for m in chosen), sum(m.total_s for m in chosen))
+
+    return {
+        "unit": tier(name for name, m in record.items() if m.longest_s <= UNIT_S),
+        "fast": tier(name for name, m in record.items() if m.longest_s <= SLOW_S),
+        "all": tier(record),
+    }
+
+
 class Recorder:
     """The pytest plugin that records a run's durations (registered by tests/conftest.py when
-    `RECORDING` is set); under xdist the controller sees every worker's reports and writes once."""
+    `RECORDING` is set); under xdist the controller sees every worker's reports and writes once. A
+    skipped test is not recorded: its time says nothing of what it costs when it runs."""
 
     def __init__(self) -> None:
         self.reports: list[tuple[str, float]] = []
+        self.skipped: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reports.append((report.nodeid, report.duration))
+        if report.skipped:
+            self.skipped.add(report.nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if (
-            hasattr(session.config, "workerinput") or not self.reports
-        ):  # an xdist worker: the controller writes
+        if hasattr(session.config, "workerinput") or not self.reports:  # a worker: the controller writes
             return
-        record = recorded() | measured(self.reports)
+        ran = [(nodeid, seconds) for nodeid, seconds in self.reports if nodeid not in self.skipped]
+        record = recorded() | measured(ran)
         write(record)
         prune_listed(record)
 
