@@ -144,7 +144,7 @@ class Ownership:
     """The scripts above, bound to one broker connection and consumer group, as one consumer."""
 
     def __init__(self, redis: Redis, group: str, consumer: str) -> None:
-        self.group, self.consumer = group, consumer
+        self.redis, self.group, self.consumer = redis, group, consumer
         self._take_over = redis.register_script(TAKE_OVER)
         self._renew = redis.register_script(RENEW)
         self._finish = redis.register_script(FINISH)
