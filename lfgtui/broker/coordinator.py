@@ -34,9 +34,11 @@ why, and it takes no follow-up (what was lost is not made up).
 A work entry the broker lost before any worker ended its attempt (a redis-server restarted without
 persistence, FLUSHALL, a failover to a replica that lacked it, eviction) is noticed by the feed, which
 waits at most a quarter lease per read and looks every three quarters of one whether each waiting
-attempt's entry is still there (`LostEntry`, `FEED_WAIT`), so within a lease of the loss: the
-attempt ends `interrupted`, saying so, and the ticket is enqueued again as the next attempt, so a
-broker that lost everything mid-run ends with every ticket run, never a run waiting forever.
+attempt's entry is still there (`LostEntry`, `FEED_WAIT`). It is declared lost only once it has been
+gone for a lease with no worker saying it runs it still (a worker whose entry the broker lost runs
+its attempt on, renewing `Layout.held`), so within two leases of the loss: the attempt ends
+`interrupted`, saying so, and the ticket is enqueued again as the next attempt, so a broker that lost
+everything mid-run ends with every ticket run, never a run waiting forever, and none run twice.
 
 A coordinator killed mid-run is picked up by `lfg resume RUN --broker` (broker/pickup.py): its
 workers ran on, so the resumed run adopts each attempt they hold or finished (`reopened`), taking
@@ -54,6 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import explain, until_answered
+from lfgtui.broker.coordinator_lease import CoordinatorHeld, CoordinatorLease
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
@@ -159,12 +162,17 @@ class Dispatch:
     """The ends workers recorded of waiting attempts (by ticket, with the work entry), read before the
     feed's latest read."""
     _ends_read: float = field(default=float("-inf"), init=False)
+    _missing: dict[str, float] = field(default_factory=dict, init=False)
+    """When (on `clock`) each waiting attempt's work entry was first found gone from its stream: it is
+    declared lost only once gone for a lease with no worker saying it runs it still (`Layout.held`)."""
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
     _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _workers: tuple[float, list[WorkerPresence]] | None = field(default=None, init=False)
     """The workers' presence as last read, and when (on `clock`)."""
     _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     lost_to: list[Callable[[Lost], None]] = field(default_factory=list, init=False)
+    _lease: CoordinatorLease | None = field(default=None, init=False)
+    """This coordinator's lease of the run (one coordinator per run across machines)."""
     """Who else hears what the feed lost, as a watcher hears it (the NDJSON printer's `gap`)."""
 
     def __post_init__(self) -> None:
@@ -175,6 +183,15 @@ class Dispatch:
         """Follow the run's event stream (the run is registered on the broker already); `said` hears
         what goes wrong on the way."""
         self.run_id, self.said = run_id, said
+        lease = CoordinatorLease(self.redis, self.broker, run_id, watcher_name(), said)
+        try:
+            await lease.claim()
+        except CoordinatorHeld as exc:
+            await lease.aclose()
+            from lfgtui.config.broker import BrokerError
+
+            raise BrokerError(str(exc)) from None
+        self._lease = lease
         block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         await attachment.describe()
@@ -203,11 +220,12 @@ class Dispatch:
         self._ends_read, works = self.clock(), dict(self._works)
         fields = [ended_field(ticket_id, work) for ticket_id, work in works.items()]
         looked = {t: w for t, w in works.items() if w in self._streams}
-        if self.clock() - self._entries_read < self.broker.settings.lease_s * (1 - FEED_WAIT):
+        if self.clock() < self._look_at():
             looked = {}
         pipe = self.redis.pipeline(transaction=False)
-        for work in looked.values():  # before the ends: a worker deletes an entry as it records its end
+        for ticket_id, work in looked.items():  # before the ends: deleted as its end is recorded
             pipe.xrange(self._streams[work], min=work, max=work, count=1)
+            pipe.exists(self.layout.held(self.run_id, ended_field(ticket_id, work)))
         pipe.hmget(self.layout.ended(self.run_id), fields)
         try:
             *entries, values = await pipe.execute()
@@ -215,15 +233,30 @@ class Dispatch:
             if self._explain(exc) is None:
                 raise
             return  # the feed says the broker is away; read again once it is back
+        now = self.clock()
         if looked:
-            self._entries_read = self.clock()
+            self._entries_read = now
         for (ticket_id, work), value in zip(works.items(), values, strict=True):
             end = None if value is None else AttemptEnd.read(value)
             if end is not None and end.ticket == ticket_id:
                 self._recorded[ticket_id] = (work, end)
-        for (ticket_id, work), entry in zip(looked.items(), entries, strict=True):
-            if not entry and ticket_id not in self._recorded and (queue := self._waiting.get(ticket_id)):
+        for (ticket_id, work), entry, held in zip(looked.items(), entries[::2], entries[1::2], strict=True):
+            if entry or ticket_id in self._recorded:
+                self._missing.pop(work, None)
+                continue
+            since = self._missing.setdefault(work, now)
+            if held or now - since < self.broker.settings.lease_s:
+                continue  # its worker may run it still (it renews within a lease), or says it does
+            if queue := self._waiting.get(ticket_id):
+                self._missing.pop(work, None)
                 queue.put_nowait(LostEntry(work))  # after the events the feed delivered already
+
+    def _look_at(self) -> float:
+        """When (on `clock`) the waiting attempts' work entries are looked at next: every
+        `1 - FEED_WAIT` of a lease, and a lease after one was first found missing."""
+        lease = self.broker.settings.lease_s
+        due = self._entries_read + lease * (1 - FEED_WAIT)
+        return min([due, *(since + lease for since in self._missing.values())])
 
     def _route(self, event: Event) -> None:
         queue = self._waiting.get(event.ticket)
@@ -250,7 +283,9 @@ class Dispatch:
 
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
-        self._streams.pop(self._works.pop(ticket_id, ""), None)
+        work = self._works.pop(ticket_id, "")
+        self._streams.pop(work, None)
+        self._missing.pop(work, None)
 
     async def enqueue(self, item: WorkItem, worker: str | None = None) -> str:
         """Put an attempt on its provider's work stream (or on `worker`'s own), waiting for a broker
@@ -345,17 +380,19 @@ class Dispatch:
         return found
 
     async def aclose(self) -> None:
-        """Once the run is over and its `end` published: the commands still being sent, then the feed."""
+        """Once the run is over and its `end` published: the commands still being sent, the feed, then
+        the run's coordinator lease."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
         feed = self._feed
-        if feed is None:
-            return
-        await asyncio.wait([feed], timeout=END_WAIT_S)
-        if not await stop([feed]):
-            self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
-        elif not feed.cancelled():
-            feed.result()  # a bug in the feed surfaces here
+        if feed is not None:
+            await asyncio.wait([feed], timeout=END_WAIT_S)
+            if not await stop([feed]):
+                self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
+            elif not feed.cancelled():
+                feed.result()  # a bug in the feed surfaces here
+        if self._lease is not None:
+            await self._lease.aclose()
 
 
 class ForwardedApprovals(Approvals):

@@ -10,6 +10,11 @@ PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
                             by `ended_field`), written before its work entry is acknowledged
+PREFIX:run:RUN:held:FIELD   string: the worker still running the attempt `FIELD` (`ended_field`)
+                            after the broker lost its work entry, lapsing a lease after its last
+                            renewal: until then the coordinator does not enqueue it again
+PREFIX:run:RUN:coordinator  string: who coordinates the run (machine, pid), lapsing a lease after
+                            its last renewal (`broker/coordinator_lease.py`)
 PREFIX:run:RUN:work         hash: each ticket's latest work entry, its stream and data, written
                             with the entry (`broker/work_index.py`): what `lfg resume --broker`
                             reads once the entry was deleted from its stream
@@ -68,6 +73,14 @@ class Layout:
 
     def ended(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ended"
+
+    def held(self, run_id: str, field: str) -> str:
+        """Whether a worker still runs an attempt (by its `ended` field) whose entry the broker lost."""
+        return f"{self.prefix}:run:{run_id}:held:{field}"
+
+    def coordinator(self, run_id: str) -> str:
+        """The run's coordinator lease (broker/coordinator_lease.py)."""
+        return f"{self.prefix}:run:{run_id}:coordinator"
 
     def work_index(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:work"

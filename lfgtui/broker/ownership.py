@@ -65,13 +65,25 @@ RENEW = (
     "local function holder()"
     + HOLDER
     + """end
-if holder() ~= ARGV[3] then return 0 end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-return 1
+local held = holder()
+if held == ARGV[3] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+    return 1
+end
+if held ~= '' or ARGV[4] == '' then return 0 end
+if #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2], 'COUNT', 1) > 0 then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return 0 end
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[5])
+return 2
 """
 )
-"""KEYS: the stream; ARGV: group, entry, this consumer. Reset the entry's idle clock if this consumer
-still holds it: 1; else 0, touching nothing."""
+"""KEYS: the stream, the run's `ended` hash, the attempt's `held` key; ARGV: group, entry, this
+consumer, the attempt's field of the `ended` hash ('' while not known), the lease in ms. Reset the
+entry's idle clock if this consumer still holds it: 1. If the broker lost the entry (gone from its
+stream, no end recorded of it), nobody else can be running it: this consumer goes on, saying so in
+the `held` key, which lapses a lease after its last renewal (the coordinator declares the entry lost
+only once it has): 2. Else (another consumer holds it, or it is there to be handed out again) 0,
+touching nothing."""
 
 FINISH = (
     "local function holder()"
@@ -101,6 +113,16 @@ deleted from its stream: the end, and the run's work index, say all that is left
 
 
 @dataclass(frozen=True)
+class Held:
+    """Where a renewal of an entry the broker lost says its worker still runs it: the run's `ended`
+    hash and the attempt's field there (an end recorded means it ran), and its `held` key."""
+
+    ended: str
+    field: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Lapsed:
     """An entry taken over: its id, fields, and how many times it has been delivered now."""
 
@@ -122,7 +144,7 @@ class Ownership:
     """The scripts above, bound to one broker connection and consumer group, as one consumer."""
 
     def __init__(self, redis: Redis, group: str, consumer: str) -> None:
-        self.group, self.consumer = group, consumer
+        self.redis, self.group, self.consumer = redis, group, consumer
         self._take_over = redis.register_script(TAKE_OVER)
         self._renew = redis.register_script(RENEW)
         self._finish = redis.register_script(FINISH)
@@ -138,9 +160,12 @@ class Ownership:
         ]
         return TakenOver(lapsed, int(soonest) / 1000)
 
-    async def renew(self, stream: str, entry: str) -> bool:
-        """Whether this consumer still held the entry (its lease now renewed)."""
-        return await self._renew(keys=[stream], args=[self.group, entry, self.consumer]) == 1
+    async def renew(self, stream: str, entry: str, lease_ms: int, held: Held | None = None) -> bool:
+        """Whether this consumer still held the entry (its lease now renewed), or holds it alone
+        since the broker lost it (`held` says where that is kept: see `RENEW`)."""
+        keys = [stream, *(("", "") if held is None else (held.ended, held.key))]
+        args = [self.group, entry, self.consumer, "" if held is None else held.field, lease_ms]
+        return await self._renew(keys=keys, args=args) != 0
 
     async def finish(
         self, stream: str, entry: str, ended: str, field: str, value: bytes | None, lifetime_s: int

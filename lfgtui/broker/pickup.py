@@ -16,16 +16,21 @@ enqueued, whose text no worker ever recorded, cannot be sent again: it stays as 
 (`unsent` says why), rather than send the ticket's first prompt in its place.
 
 Nothing changes before every check passed: the run is on this broker (same prefix), its event
-stream is whole (never trimmed) and has not ended.
+stream is whole (never trimmed) and has not ended, and no other coordinator holds it
+(broker/coordinator_lease.py: one elsewhere is given until its lease lapses unrenewed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import explain
+from lfgtui.broker.coordinator_lease import CoordinatorHeld, free_for
 from lfgtui.broker.layout import ENTRY_END, Layout, loads
 from lfgtui.broker.work import WorkError, WorkItem
 from lfgtui.broker.work_index import read_index
@@ -44,6 +49,12 @@ if TYPE_CHECKING:
 
 PAGE = 500
 """Work entries read at once while looking for the run's."""
+
+
+def warn(message: str) -> None:
+    """A note on stderr (dropped when that terminal has gone away)."""
+    with contextlib.suppress(OSError):
+        print(f"lfg: {message}", file=sys.stderr, flush=True)
 
 
 class PickupError(Exception):
@@ -85,10 +96,14 @@ def left_open(attempt: RecordedAttempt) -> bool:
     )
 
 
-async def pick_up(redis: Redis, broker: Broker, recorded: RecordedRun) -> Pickup:
-    """Check that `recorded` can be picked up on `broker` and say how; raises `PickupError`."""
+async def pick_up(
+    redis: Redis, broker: Broker, recorded: RecordedRun, said: Callable[[str], None] = warn
+) -> Pickup:
+    """Check that `recorded` can be picked up on `broker` (and no other coordinator runs it: `said`
+    hears that it waits for one elsewhere to lapse) and say how; raises `PickupError`."""
     try:
-        return await _pick_up(redis, Layout(broker.settings.prefix), recorded, broker.where)
+        layout = Layout(broker.settings.prefix)
+        return await _pick_up(redis, layout, recorded, broker.where, broker.settings.lease_s, said)
     except PickupError:
         raise
     except Exception as exc:
@@ -97,7 +112,14 @@ async def pick_up(redis: Redis, broker: Broker, recorded: RecordedRun) -> Pickup
         raise PickupError(problem) from None
 
 
-async def _pick_up(redis: Redis, layout: Layout, recorded: RecordedRun, where: str) -> Pickup:
+async def _pick_up(
+    redis: Redis,
+    layout: Layout,
+    recorded: RecordedRun,
+    where: str,
+    lease_s: float,
+    said: Callable[[str], None],
+) -> Pickup:
     run_id = recorded.run_id
     description = await redis.hget(layout.run(run_id), "run")
     if description is None:
@@ -112,6 +134,10 @@ async def _pick_up(redis: Redis, layout: Layout, recorded: RecordedRun, where: s
     if described.run_id != run_id:
         raise PickupError(f"the broker's entry for run {run_id} describes run {described.run_id!r}")
     await _whole_stream(redis, layout.events(run_id), run_id, where)
+    try:
+        await free_for(redis, layout, run_id, lease_s, said)
+    except CoordinatorHeld as exc:
+        raise PickupError(str(exc)) from None
     providers = {ticket.ticket.provider for ticket in recorded.tickets}
     entries = await _work_entries(redis, layout, run_id, providers)
     earlier: dict[str, Earlier] = {}

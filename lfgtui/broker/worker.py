@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.lease_clock import LeaseClock
-from lfgtui.broker.ownership import Ownership
+from lfgtui.broker.ownership import Held, Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.running_on import running_on
@@ -150,6 +150,9 @@ class Holding:
     """The attempt ran to its end here: nothing left to fence."""
     renewed: float = 0.0
     """When (monotonic) the last renewal the broker confirmed was sent."""
+    held: Held | None = None
+    """Once its entry was read: where its renewals say this worker runs it on after the broker lost
+    the entry (`RENEW`), so the coordinator does not enqueue it again meanwhile."""
 
     def __post_init__(self) -> None:
         self.renewed = self.taken.asked
@@ -446,6 +449,8 @@ class BrokerWorker:
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
             return True
         attempt = item.attempt + taken.deliveries - 1
+        field = ended_field(item.ticket.id, taken.entry)
+        holding.held = Held(self.layout.ended(item.run_id), field, self.layout.held(item.run_id, field))
         if (ended := await self._ended_before(item, taken.entry)) is not None:
             self.said(
                 f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
@@ -584,6 +589,10 @@ class BrokerWorker:
         return run
 
     @property
+    def _lease_ms(self) -> int:
+        return int(self.lease_s * 1000)
+
+    @property
     def _lost_lease(self) -> str:
         return (
             f"worker {self.options.name} no longer holds this ticket's work entry (another worker took it "
@@ -620,7 +629,7 @@ class BrokerWorker:
             await asyncio.sleep(self.lease_s * RENEW_EVERY)
             asked = time.monotonic()
             try:
-                mine = await ownership.renew(taken.stream, taken.entry)
+                mine = await ownership.renew(taken.stream, taken.entry, self._lease_ms, holding.held)
             except Exception as exc:
                 failures += 1
                 consequence = "the lease waits for it; the attempt goes on until the lease would lapse"
@@ -678,7 +687,7 @@ class BrokerWorker:
         within = max(holding.renewed + lease * CONFIRM_BY - asked, min(lease / 4, LATE_CONFIRM_S))
         try:
             async with asyncio.timeout(within):
-                return await self.ownership.renew(taken.stream, taken.entry)
+                return await self.ownership.renew(taken.stream, taken.entry, self._lease_ms, holding.held)
         except TimeoutError:
             return None
         except Exception as exc:

@@ -1,0 +1,210 @@
+"""One coordinator per run across machines: a lease on the broker (`PREFIX:run:RUN:coordinator`) that
+the run's coordinator takes when it starts and renews on a lease clock of its own (its TUI or a busy
+loop cannot starve it), and that `lfg resume RUN --broker` must find free.
+
+On one machine the history's lock refuses a second coordinator of a run; with a copy of the history
+on another machine nothing did, and two coordinators ran the run side by side, each enqueueing the
+same dependents (issue #55). Now a resume finds the lease held and refuses, naming the machine and
+process that holds it, unless that holder is gone: a process of this machine that no longer exists,
+or one elsewhere whose lease lapses unrenewed (the resume waits for that, at most a lease). So taking
+over deliberately is: stop that coordinator (or let its machine die), then resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lfgtui.broker.client import explain
+from lfgtui.broker.layout import Layout, loads
+from lfgtui.broker.lease_clock import LeaseClock
+from lfgtui.cancels import raise_swallowed_cancel
+from lfgtui.inert import inert
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from lfgtui.broker.ownership import Ownership
+    from lfgtui.config.broker import Broker
+
+RENEW = """
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not held then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
+"""KEYS: the run's coordinator key; ARGV: this coordinator's value, the lease in ms. Renew it if it
+is this coordinator's, take it again if the broker lost it: 1; another coordinator's: 0."""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+"""KEYS: the run's coordinator key; ARGV: the value it must hold to be deleted."""
+
+RENEW_EVERY = 0.25
+"""The lease is renewed every quarter of it, as a worker's are."""
+LOOK_EVERY_S = 0.2
+"""How often a resume looks whether a holder elsewhere let its lease lapse."""
+
+
+class CoordinatorHeld(Exception):
+    """Another coordinator holds the run: the message names it and how to take over."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who coordinates a run: its machine, process and person, and a token of this one start."""
+
+    host: str
+    pid: int
+    who: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @classmethod
+    def here(cls, who: str) -> Holder:
+        """This process, run by `who` (`user@host`: the user is kept)."""
+        return cls(socket.gethostname(), os.getpid(), who.rpartition("@")[0] or who)
+
+    def value(self) -> bytes:
+        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+
+    @classmethod
+    def read(cls, value: object) -> Holder:
+        """A holder read back leniently (anyone may write the broker): what is not there reads '?'."""
+        data = loads(value)
+        pid = data.get("pid")
+        return cls(
+            inert(str(data.get("host", "?")))[:200],
+            pid if type(pid) is int else -1,
+            inert(str(data.get("who", "?")))[:200],
+            str(data.get("token", "")),
+        )
+
+    def named(self) -> str:
+        return f"{self.who} on {self.host} (pid {self.pid})"
+
+    def gone(self) -> bool:
+        """Whether this holder is a process of this machine that no longer exists."""
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+def _how_to_take_over(run_id: str, lease_s: float) -> str:
+    return (
+        f"stop that coordinator to take the run over (its lease lapses {lease_s:g} s after it stops "
+        f"renewing it), then run `lfg resume {run_id} --broker` again"
+    )
+
+
+async def free_for(
+    redis: Redis, layout: Layout, run_id: str, lease_s: float, said: Callable[[str], None]
+) -> None:
+    """Return once no live coordinator holds the run; raise `CoordinatorHeld` naming the one that does.
+    A holder of this machine whose process is gone is dropped at once; one elsewhere is given until
+    its lease lapses unrenewed (at most a lease), for it may be alive."""
+    key = layout.coordinator(run_id)
+    value = await redis.get(key)
+    if value is None:
+        return
+    holder = Holder.read(value)
+    if holder.gone():
+        await redis.register_script(RELEASE)(keys=[key], args=[value])
+        return
+    if holder.host != socket.gethostname():
+        left_ms = await redis.pttl(key)
+        said(
+            f"run {run_id} has a coordinator lease held by {holder.named()}: waiting up to "
+            f"{max(left_ms, 0) / 1000:.1f} s for it to lapse, as it does once that coordinator is gone"
+        )
+        try:
+            async with asyncio.timeout(lease_s + 1):
+                while (now := await redis.get(key)) == value:
+                    ttl = await redis.pttl(key)
+                    if ttl > left_ms:
+                        break  # renewed: that coordinator is alive
+                    left_ms = ttl
+                    await asyncio.sleep(LOOK_EVERY_S)
+            if now is None:
+                return
+        except TimeoutError:
+            pass
+    raise CoordinatorHeld(
+        f"run {run_id} is coordinated already by {holder.named()}, which holds its coordinator lease on "
+        f"the broker and renews it: {_how_to_take_over(run_id, lease_s)}"
+    )
+
+
+class CoordinatorLease:
+    """A run's coordinator lease, taken by `claim`, renewed on a lease clock until `aclose`."""
+
+    def __init__(self, redis: Redis, broker: Broker, run_id: str, who: str, said: Callable[[str], None]):
+        self.redis, self.broker, self.run_id, self.said = redis, broker, run_id, said
+        self.key = Layout(broker.settings.prefix).coordinator(run_id)
+        self.holder = Holder.here(who)
+        self.lease_ms = int(broker.settings.lease_s * 1000)
+        self._clock = LeaseClock(broker, f"coordinator of {run_id}")
+        self._renewing: asyncio.Task[None] | None = None
+
+    async def claim(self) -> None:
+        """Take the lease, or raise `CoordinatorHeld` naming who holds it."""
+        if await self.redis.set(self.key, self.holder.value(), px=self.lease_ms, nx=True):
+            self._renewing = asyncio.create_task(self._clock.run(self._renew), name="coordinator lease")
+            return
+        holder = Holder.read(await self.redis.get(self.key))
+        raise CoordinatorHeld(
+            f"run {self.run_id} is coordinated already by {holder.named()}: "
+            f"{_how_to_take_over(self.run_id, self.broker.settings.lease_s)}"
+        )
+
+    async def _renew(self, ownership: Ownership) -> None:
+        """Every quarter lease, on the clock's loop; says once when another coordinator took over."""
+        renew = ownership.redis.register_script(RENEW)
+        taken_over, away = False, False
+        while True:
+            await asyncio.sleep(self.broker.settings.lease_s * RENEW_EVERY)
+            try:
+                mine = await renew(keys=[self.key], args=[self.holder.value(), self.lease_ms]) == 1
+            except Exception as exc:
+                if (problem := explain(exc, self.broker)) is None:
+                    raise
+                if not away:
+                    self.said(f"this run's coordinator lease cannot be renewed: {problem}")
+                away = True
+                continue
+            raise_swallowed_cancel()
+            away = False
+            if not mine and not taken_over:
+                holder = Holder.read(await ownership.redis.get(self.key))
+                self.said(
+                    f"another coordinator took run {self.run_id} over ({holder.named()}) while this one "
+                    "did not renew its lease (paused, or cut off from the broker): stop this one"
+                )
+            taken_over = not mine
+
+    async def aclose(self) -> None:
+        """Stop renewing and give the lease up, so a resume need not wait for it to lapse."""
+        if self._renewing is None:
+            await self._clock.aclose()
+            return
+        self._renewing.cancel()
+        await asyncio.gather(self._renewing, return_exceptions=True)
+        await self._clock.aclose()
+        try:
+            await self.redis.register_script(RELEASE)(keys=[self.key], args=[self.holder.value()])
+        except Exception as exc:
+            if explain(exc, self.broker) is None:
+                raise
