@@ -32,6 +32,7 @@ from typing import Any
 from acp import RequestError, schema
 
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.run.agents.stable_updates import SubagentUpdate
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
 from lfgtui.run.agents.updates import AgentView, UpdateReader, session_update, tool_content_text
@@ -112,10 +113,18 @@ class AgentClient:
 
     def take_update(self, params: Any) -> None:
         """A `session/update` notification's params, as the agent's pipe reads them (in order: see
-        transport.py): its update joins the inbox, unless the SDK would drop it as invalid."""
+        transport.py): its update joins the inbox, unless the SDK would drop it as invalid. An update
+        of a sub-agent's session (one a `subagent_update` announced) is counted and kept out: until
+        the sub-agent tree, the parent's pane shows only the child's start and finish."""
         if self.replaying:  # a loaded session's replay: the pane shows that conversation already
             return
+        session_id = params.get("sessionId") if isinstance(params, dict) else None
+        if session_id in self.view.children:  # a sub-agent's own session: never the parent's pane
+            self.view.child_updates += 1
+            return
         update = session_update(params)
+        if isinstance(update, SubagentUpdate):  # announced before any of its traffic: known now
+            self.view.children.setdefault(update.session_id, update.title or "")
         if update is not None:
             self._note_mode(update)
             self.inbox.put_nowait(update)
