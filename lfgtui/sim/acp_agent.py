@@ -49,6 +49,7 @@ from acp.helpers import (
 )
 from acp.schema import (
     AgentCapabilities,
+    AllowedOutcome,
     AuthenticateResponse,
     AuthEnvVar,
     AuthMethodAgent,
@@ -74,6 +75,7 @@ from acp.schema import (
     SetSessionModeResponse,
     StopReason,
     TextContentBlock,
+    ToolCallUpdate,
     Usage,
     UsageUpdate,
 )
@@ -81,7 +83,9 @@ from acp.schema import (
 from lfgtui import __version__
 from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
+    ALLOWING,
     AUTO_MODE,
+    PERMISSION_OPTIONS,
     AgentRun,
     PromptCancelled,
     Quirks,
@@ -391,7 +395,8 @@ class SimAcpAgent:
         scenario = self.options.scenario.echoing(Echoes(prompt=prompt_text(prompt)))
         quirks, terminals, forms = self.options.quirks, self.client_terminals, self.client_forms
         send = functools.partial(self._send_update, session)
-        stable = StableUpdates(send, session.id, session.prompts, self.client_offers)
+        ask = functools.partial(self._ask_for_child, session) if self.options.quirks.subagent_asks else None
+        stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask)
         run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable)
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
@@ -478,6 +483,15 @@ class SimAcpAgent:
         if self.raw is not None:
             params = {"sessionId": session_id, "update": update}
             await self.raw({"jsonrpc": "2.0", "method": "session/update", "params": params})
+
+    async def _ask_for_child(self, session: SimSession, child: str, call: dict[str, Any]) -> bool:
+        """A sub-agent's permission request for its tool call, on its own session (`--subagent-asks`)."""
+        if session.cancelled.is_set():
+            raise PromptCancelled
+        request = ToolCallUpdate(tool_call_id=call["toolCallId"], title=call["title"], kind=call["kind"])
+        response = await self.conn.request_permission(child, request, list(PERMISSION_OPTIONS))
+        outcome = response.outcome
+        return isinstance(outcome, AllowedOutcome) and outcome.option_id in ALLOWING
 
     def _session(self, session_id: str) -> SimSession:
         if session := self.sessions.get(session_id):
@@ -669,6 +683,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="TITLE",
         help="a background sub-agent with this title amid the answer, if the client takes sub-agents",
+    )
+    quirks.add_argument(
+        "--subagent-asks",
+        action="store_true",
+        help="with --subagent, the sub-agent asks permission for its tool call, on its own session",
     )
     quirks.add_argument(
         "--unknown-update",
@@ -866,6 +885,7 @@ def main(argv: list[str] | None = None) -> None:
             acp_notice=args.acp_notice,
             compaction=args.compaction,
             subagent=args.subagent,
+            subagent_asks=args.subagent_asks,
             unknown_update=args.unknown_update,
             progress=args.progress,
             fallback_model=args.fallback_model,

@@ -143,6 +143,8 @@ class Quirks:
     subagent: str = ""
     """A background sub-agent with this title, in the middle of the first model call's text, where the
     client takes sub-agents (`subagents`): see `acp_stable.StableUpdates.subagent`."""
+    subagent_asks: bool = False
+    """With `subagent`, the sub-agent asks permission for its tool call, on its own session."""
     unknown_update: str = ""
     """An update of this kind, which no schema has, as soon as a prompt arrives."""
     deaf_to_cancel: bool = False

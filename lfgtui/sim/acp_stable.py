@@ -15,6 +15,8 @@ from typing import Any
 
 Send = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Sends one update (its `update` object) on a session (its id)."""
+Ask = Callable[[str, dict[str, Any]], Awaitable[bool]]
+"""Asks the client's permission for a tool call (its fields) on a session: whether it was allowed."""
 SUBAGENT_TEXT = "Sub-agent here, reading the notes. SUB-DONE"
 """What the sim's sub-agent says in its own session: never the parent's answer."""
 
@@ -43,6 +45,8 @@ class StableUpdates:
     session_id: str
     prompt: int
     capabilities: dict[str, Any]
+    ask: Ask | None = None
+    """Where the sub-agent asks permission for its tool call (None: it does not ask)."""
 
     async def notice(self, title: str) -> None:
         """An ACP `notice` (a warning), where the client takes notices."""
@@ -69,7 +73,8 @@ class StableUpdates:
     async def subagent(self, title: str) -> None:
         """A background sub-agent, in the middle of the parent's answer: announced and running on the
         parent, the task as a session message on both, its own text and tool call on its session
-        (ids of its own: distinct per conversation), idle on the parent, its hand-back."""
+        (ids of its own: distinct per conversation; with `ask`, asking permission for it on its own
+        session), idle on the parent, its hand-back."""
         if not offers(self.capabilities, "subagents"):
             return
         parent, child = self.session_id, f"{self.session_id}-sub{self.prompt}"
@@ -85,19 +90,13 @@ class StableUpdates:
         }
         await self.send(parent, task)
         await self.send(child, task)
-        call_id = f"{child}_call0"
-        started = {
-            "sessionUpdate": "tool_call",
-            "toolCallId": call_id,
-            "title": "Read notes.txt",
-            "kind": "read",
-        }
-        await self.send(child, started | {"status": "pending"})
+        call = {"toolCallId": f"{child}_call0", "title": "Write notes.txt", "kind": "edit"}
+        await self.send(child, call | {"sessionUpdate": "tool_call", "status": "pending"})
         first, rest = SUBAGENT_TEXT.split(". ", 1)
         await self.send(child, text_chunk(first + ".", f"{child}-m1"))
-        await self.send(
-            child, {"sessionUpdate": "tool_call_update", "toolCallId": call_id, "status": "completed"}
-        )
+        allowed = self.ask is None or await self.ask(child, call)
+        ended = "completed" if allowed else "failed"
+        await self.send(child, call | {"sessionUpdate": "tool_call_update", "status": ended})
         await self.send(child, text_chunk(" " + rest, f"{child}-m2"))
         await self.send(parent, announced | {"state": {"state": "idle", "stopReason": "end_turn"}})
         back = task | {"messageId": f"{child}-reply", "senderSessionId": child, "recipientSessionId": parent}

@@ -123,6 +123,15 @@ CHUNK_KEYS = frozenset({"sessionUpdate", "content", "messageId", "_meta"})
 TEXT_KEYS = frozenset({"type", "text", "_meta"})
 
 
+CHILD_CALL = "/"
+"""Between a sub-agent's session id and its call's id, in the id its row has in the parent's pane."""
+
+
+def child_call_id(session_id: str, call_id: str) -> str:
+    """The id of sub-agent `session_id`'s call in the parent's pane: its own ids may be the parent's."""
+    return f"{session_id}{CHILD_CALL}{call_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Unknown:
     """A session update of a kind neither the SDK nor `stable_updates` knows (a newer ACP's): kept
@@ -454,8 +463,10 @@ class UpdateReader:
 
     def _read(self, update: Any) -> list[Event]:
         ev = self.ev
-        if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
-            self.blocks.interrupt()
+        if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress) and not self._of_child(
+            update.tool_call_id
+        ):
+            self.blocks.interrupt()  # a sub-agent's call (one it asks about) does not split the answer
         match update:
             case TextChunk(text=text, notice=True):
                 return [self._said(text)]
@@ -512,6 +523,11 @@ class UpdateReader:
                     self.malformed.add(kind)
                     log.warning("an agent's %s that is not one (dropped): %s", kind, error)
         return []  # the person's own messages replayed by session/load: nothing to show
+
+    def _of_child(self, call_id: str) -> bool:
+        """Whether the call is a sub-agent's, as `child_call_id` names it."""
+        session, sep, _ = call_id.partition(CHILD_CALL)
+        return bool(sep) and session in self.view.children
 
     def _compaction(self, update: CompactionUpdate) -> list[Event]:
         """One status per compaction and status: the context gauge drops with a completed one."""

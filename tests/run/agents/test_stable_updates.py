@@ -23,6 +23,7 @@ QUIRKS = {
     "noticing": ["--acp-notice", "MCP server docs is unavailable"],
     "compacting": ["--compaction"],
     "delegating": ["--subagent", "Read the notes"],
+    "delegating-asks": ["--subagent", "Read the notes", "--subagent-asks"],
     "newer": ["--unknown-update", "session_weather_update"],
 }
 FIXTURES = Path(__file__).parent / "fixtures" / "stable_updates.jsonl"
@@ -81,6 +82,19 @@ def test_a_sub_agents_own_text_and_tool_calls_stay_out_of_the_parents_answer(lfg
     assert "sub-agent started: Read the notes" in said, said
     assert "sub-agent finished: Read the notes (end_turn)" in said, said
     assert not [m for m in said if "SUB-DONE" in m]
+
+
+def test_a_sub_agents_permission_request_reaches_the_parents_pane_naming_it_and_ends_there(lfg: Lfg) -> None:
+    """The child asks on its own session for a call the pane never saw (its updates are kept out): the
+    person is asked in the parent's pane, the row names the sub-agent, and the answer ends the row,
+    not "the agent did not say how this call ended" when the turn ends."""
+    code, events, stderr = lfg.run(lfg.tickets(ticket("p", "delegating-asks")), "--yes")
+    assert code == 0, stderr
+    assert text(events, "p") == PARENT
+    [call] = of(events, "p", "tool_call")
+    assert call["name"] == "sub-agent Read the notes: Write notes.txt", call
+    [result] = of(events, "p", "tool_result")
+    assert not result["is_error"] and "allowed" in result["output"], result
 
 
 def test_an_update_of_an_unknown_kind_is_ignored_and_counted_never_fatal(lfg: Lfg) -> None:
