@@ -27,12 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from acp.helpers import (
 )
 from acp.schema import (
     AgentCapabilities,
+    AllowedOutcome,
     AuthenticateResponse,
     AuthEnvVar,
     AuthMethodAgent,
@@ -73,6 +75,7 @@ from acp.schema import (
     SetSessionModeResponse,
     StopReason,
     TextContentBlock,
+    ToolCallUpdate,
     Usage,
     UsageUpdate,
 )
@@ -80,7 +83,9 @@ from acp.schema import (
 from lfgtui import __version__
 from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
+    ALLOWING,
     AUTO_MODE,
+    PERMISSION_OPTIONS,
     AgentRun,
     PromptCancelled,
     Quirks,
@@ -96,6 +101,7 @@ from lfgtui.sim.acp_sessions import (
     default_sessions_dir,
     new_session_id,
 )
+from lfgtui.sim.acp_stable import StableUpdates
 from lfgtui.sim.scenario import (
     Echoes,
     Scenario,
@@ -168,6 +174,10 @@ class SimAcpAgent:
         """Whether the client offers terminals (`initialize`), which `--terminals` runs commands in."""
         self.client_forms = False
         """Whether the client takes questions as forms (`initialize`): a scenario's `[elicit]` asks one."""
+        self.client_offers: dict[str, Any] = {}
+        """The client's `clientCapabilities` as sent (the SDK's schema drops those it lacks)."""
+        self.raw: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        """Sends a message as is, in order with the SDK's (the pipe's `send`)."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -384,7 +394,10 @@ class SimAcpAgent:
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
         scenario = self.options.scenario.echoing(Echoes(prompt=prompt_text(prompt)))
         quirks, terminals, forms = self.options.quirks, self.client_terminals, self.client_forms
-        run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms)
+        send = functools.partial(self._send_update, session)
+        ask = functools.partial(self._ask_for_child, session) if self.options.quirks.subagent_asks else None
+        stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask)
+        run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable)
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:
@@ -461,6 +474,24 @@ class SimAcpAgent:
             log.info("cancel in %s", session_id)
             if not self.options.quirks.deaf_to_cancel:
                 session.cancelled.set()
+
+    async def _send_update(self, session: SimSession, session_id: str, update: dict[str, Any]) -> None:
+        """A `session/update` the SDK's schema cannot carry, sent as raw JSON (`acp_stable.py`) on
+        `session` or on a sub-agent's session of its prompt."""
+        if session.cancelled.is_set():
+            raise PromptCancelled
+        if self.raw is not None:
+            params = {"sessionId": session_id, "update": update}
+            await self.raw({"jsonrpc": "2.0", "method": "session/update", "params": params})
+
+    async def _ask_for_child(self, session: SimSession, child: str, call: dict[str, Any]) -> bool:
+        """A sub-agent's permission request for its tool call, on its own session (`--subagent-asks`)."""
+        if session.cancelled.is_set():
+            raise PromptCancelled
+        request = ToolCallUpdate(tool_call_id=call["toolCallId"], title=call["title"], kind=call["kind"])
+        response = await self.conn.request_permission(child, request, list(PERMISSION_OPTIONS))
+        outcome = response.outcome
+        return isinstance(outcome, AllowedOutcome) and outcome.option_id in ALLOWING
 
     def _session(self, session_id: str) -> SimSession:
         if session := self.sessions.get(session_id):
@@ -539,6 +570,9 @@ class SimPipe:
                 message = None
             if not isinstance(message, dict):
                 return None
+            if message.get("method") == "initialize" and isinstance(message.get("params"), dict):
+                offered = message["params"].get("clientCapabilities")
+                self.agent.client_offers.update(offered if isinstance(offered, dict) else {})
             if message.get("method") != SET_MODEL:
                 return message
             await self.send(await self._set_model(message))
@@ -563,9 +597,11 @@ async def serve(options: AgentOptions) -> None:
     """Speak ACP on stdin/stdout until the client closes stdin."""
     reader, writer = await acp.stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
     agent = SimAcpAgent(options, writer)
+    pipe = SimPipe(reader, writer, agent)
+    agent.raw = pipe.send
     try:
         # session/fork is unstable in ACP: the SDK routes it only when told to
-        await acp.run_agent(agent, SimPipe(reader, writer, agent), use_unstable_protocol=True)
+        await acp.run_agent(agent, pipe, use_unstable_protocol=True)
     finally:
         writer.close()
     if options.linger is not None:  # as a real agent takes its time to exit: until it is stopped
@@ -630,6 +666,34 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         metavar="TEXT",
         help="the agent's own warning marked as Claude Code marks its own, after the first call",
+    )
+    quirks.add_argument(
+        "--acp-notice",
+        default="",
+        metavar="TITLE",
+        help="an ACP notice (a warning with this title) as a prompt arrives, if the client takes notices",
+    )
+    quirks.add_argument(
+        "--compaction",
+        action="store_true",
+        help="each prompt ends with a compaction, if the client takes them",
+    )
+    quirks.add_argument(
+        "--subagent",
+        default="",
+        metavar="TITLE",
+        help="a background sub-agent with this title amid the answer, if the client takes sub-agents",
+    )
+    quirks.add_argument(
+        "--subagent-asks",
+        action="store_true",
+        help="with --subagent, the sub-agent asks permission for its tool call, on its own session",
+    )
+    quirks.add_argument(
+        "--unknown-update",
+        default="",
+        metavar="KIND",
+        help="a session update of this kind, which no schema has, as a prompt arrives",
     )
     quirks.add_argument(
         "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
@@ -818,6 +882,11 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
             deaf_to_cancel=args.deaf_to_cancel,
+            acp_notice=args.acp_notice,
+            compaction=args.compaction,
+            subagent=args.subagent,
+            subagent_asks=args.subagent_asks,
+            unknown_update=args.unknown_update,
             progress=args.progress,
             fallback_model=args.fallback_model,
             own_terminal=args.own_terminal,

@@ -35,6 +35,7 @@ from acp.schema import (
 )
 
 from lfgtui.sim.acp_sessions import Message
+from lfgtui.sim.acp_stable import StableUpdates
 from lfgtui.sim.protocols.agent import AgentProtocol, tool_call_id, wire_arguments
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, SimCall, split_tokens
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest, plan_call
@@ -134,6 +135,18 @@ class Quirks:
     after_denial: StopReason | None = None
     """How the turn ends at once when the client rejects a permission request (None: the run goes
     on). Codex ends it `cancelled` when the person picks "tell Codex what to do differently"."""
+    acp_notice: str = ""
+    """An ACP `notice` (a warning with this title) as soon as a prompt arrives, where the client takes
+    notices (`session.notices`)."""
+    compaction: bool = False
+    """Each prompt ends with a compaction (`compaction_update`), where the client takes them."""
+    subagent: str = ""
+    """A background sub-agent with this title, in the middle of the first model call's text, where the
+    client takes sub-agents (`subagents`): see `acp_stable.StableUpdates.subagent`."""
+    subagent_asks: bool = False
+    """With `subagent`, the sub-agent asks permission for its tool call, on its own session."""
+    unknown_update: str = ""
+    """An update of this kind, which no schema has, as soon as a prompt arrives."""
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
@@ -242,8 +255,11 @@ class AgentRun:
         quirks: Quirks | None = None,
         client_terminals: bool = False,
         client_forms: bool = False,
+        stable: StableUpdates | None = None,
     ) -> None:
         self.conn = conn
+        self.stable = stable
+        """Where the updates the SDK cannot send go (None: none are sent)."""
         self.session = session
         self.scenario = scenario
         self.stdout = stdout
@@ -271,6 +287,11 @@ class AgentRun:
             await self._update(acp.update_agent_message_text(""))
         if quirks.notice:
             await self._own_words([quirks.notice])
+        stable = self.stable
+        if stable is not None and quirks.acp_notice:
+            await stable.notice(quirks.acp_notice)
+        if stable is not None and quirks.unknown_update:
+            await stable.unknown(quirks.unknown_update)
         if quirks.burst:
             first, *rest = split_tokens(quirks.burst) or [""]
             await self._own_words([first, "".join(rest)])
@@ -295,6 +316,8 @@ class AgentRun:
             for position, piece in enumerate(chunks):
                 await self._faults(index, position)
                 await self._chunk(piece)
+                if stable is not None and quirks.subagent and index == 0 and position == 0:
+                    await stable.subagent(quirks.subagent)
             await self._faults(index, len(chunks))
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_ARGS:
@@ -304,6 +327,8 @@ class AgentRun:
             if index == 0 and quirks.informational:
                 await self._informational(quirks.informational)
         await self._plan(calls)
+        if stable is not None and quirks.compaction:
+            await stable.compaction()
 
     async def _elicit(self, asked: dict[str, Any]) -> str:
         """Ask the scenario's question as a form; the answer as `{{ elicitation }}` says it."""

@@ -307,7 +307,8 @@ class AgentSession:
                 yield event
             response = await self._response()
         except ProviderError as failed:
-            for event in [*self.client.reader.unfinished(), *self.client.reader.unsaid()]:
+            reader = self.client.reader
+            for event in [*reader.unfinished(), *reader.ignored(), *reader.unsaid()]:
                 yield event
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=failed.info)
             return
@@ -317,7 +318,7 @@ class AgentSession:
         reader = self.client.reader
         worth = per_char()
         counted = from_usage(ev, response.usage, worth) or from_quota(ev, response.field_meta, worth)
-        for event in [*reader.unfinished(), *reader.unsaid(), *counted]:
+        for event in [*reader.unfinished(), *reader.ignored(), *reader.unsaid(), *counted]:
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)

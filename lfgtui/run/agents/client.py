@@ -32,9 +32,16 @@ from typing import Any
 from acp import RequestError, schema
 
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.run.agents.stable_updates import SubagentUpdate
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
-from lfgtui.run.agents.updates import AgentView, UpdateReader, session_update, tool_content_text
+from lfgtui.run.agents.updates import (
+    AgentView,
+    UpdateReader,
+    child_call_id,
+    session_update,
+    tool_content_text,
+)
 from lfgtui.run.approvals import Elicit, Reply
 from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
@@ -112,10 +119,18 @@ class AgentClient:
 
     def take_update(self, params: Any) -> None:
         """A `session/update` notification's params, as the agent's pipe reads them (in order: see
-        transport.py): its update joins the inbox, unless the SDK would drop it as invalid."""
+        transport.py): its update joins the inbox, unless the SDK would drop it as invalid. An update
+        of a sub-agent's session (one a `subagent_update` announced) is counted and kept out: until
+        the sub-agent tree, the parent's pane shows only the child's start and finish."""
         if self.replaying:  # a loaded session's replay: the pane shows that conversation already
             return
+        session_id = params.get("sessionId") if isinstance(params, dict) else None
+        if session_id in self.view.children:  # a sub-agent's own session: never the parent's pane
+            self.view.child_updates += 1
+            return
         update = session_update(params)
+        if isinstance(update, SubagentUpdate):  # announced before any of its traffic: known now
+            self.view.children.setdefault(update.session_id, update.title or "")
         if update is not None:
             self._note_mode(update)
             self.inbox.put_nowait(update)
@@ -155,13 +170,19 @@ class AgentClient:
         if self.cancelling or allow is None:
             return CANCELLED
         await self.caught_up()
-        call_id = tool_call.tool_call_id
+        child = self.view.children.get(session_id)
+        call_id = (
+            tool_call.tool_call_id if child is None else child_call_id(session_id, tool_call.tool_call_id)
+        )
+        title = tool_call.title or "tool"
+        if child is not None:  # a sub-agent's call, whose own updates the pane does not show
+            title = f"sub-agent {child or session_id}: {title}"
         if call_id not in self.reader.ready:  # asked about a call it never announced: show it first
             self.inbox.put_nowait(
                 schema.ToolCallStart(
                     session_update="tool_call",
                     tool_call_id=call_id,
-                    title=tool_call.title or "tool",
+                    title=title,
                     kind=tool_call.kind,
                     content=tool_call.content,
                     raw_input=tool_call.raw_input,
@@ -170,6 +191,7 @@ class AgentClient:
             )
             await self.caught_up()
         content = tool_call.content or self.reader.calls[call_id].content
+        tool_call = tool_call.model_copy(update={"tool_call_id": call_id})
         asked = self._asked(tool_call, content, options, allow, reject)
         request = replace(self.reader.ready[call_id], arguments=asked)
         refusal = await self.toolbox.approve(request)
@@ -178,6 +200,8 @@ class AgentClient:
         chosen = allow if refusal is None else reject
         if refusal is not None:
             self.reader.denied.add(call_id)
+        if child is not None:
+            self._answered_for_child(call_id, refusal is None)
         if chosen is None:
             return CANCELLED
         if chosen is allow:
@@ -188,6 +212,24 @@ class AgentClient:
                 self._approved_commands.add(command)
         return schema.RequestPermissionResponse(
             outcome=schema.AllowedOutcome(outcome="selected", option_id=chosen.option_id)
+        )
+
+    def _answered_for_child(self, call_id: str, allowed: bool) -> None:
+        """A sub-agent's call the person answered ends its row in the parent's pane: how it then runs
+        is the sub-agent's (its session is not shown yet), not a call the agent left open."""
+        said = "allowed: the sub-agent runs it in its own session" if allowed else ""
+        content = [
+            schema.ContentToolCallContent(
+                type="content", content=schema.TextContentBlock(type="text", text=said)
+            )
+        ]
+        self.inbox.put_nowait(
+            schema.ToolCallProgress(
+                session_update="tool_call_update",
+                tool_call_id=call_id,
+                status="completed" if allowed else "failed",
+                content=content if allowed else None,
+            )
         )
 
     async def create_elicitation(self, message: str, mode: Any, **_: Any) -> Any:

@@ -10,9 +10,10 @@ before it is parsed. And so does JSON that is not a JSON-RPC message the SDK can
 is a list, an error that is not an object, nesting too deep to parse), which would otherwise
 break the SDK's reading and look like a lost connection.
 
-It also keeps the raw result of the requests that open a session (`KEPT_RESULTS`): the SDK reads
-them into models of the current schema, which leave out what it no longer has (the older `models`
-of a session, which Gemini CLI still sends).
+It adds to `initialize` the client capabilities the SDK's schema lacks and lfg handles
+(`stable_updates.advertised`). It also keeps the raw result of the requests that open a session
+(`KEPT_RESULTS`): the SDK reads them into models of the current schema, which leave out what it no
+longer has (the older `models` of a session, which Gemini CLI still sends).
 
 And it hands each `session/update` notification straight to the session's client (`updates`),
 in order, as it is read: nearly every message an agent sends is one, and the SDK would make each a
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
 from lfgtui.inert import inert
+from lfgtui.run.agents.stable_updates import advertised
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """One message may be this big: a tool's diff or output carries whole files."""
@@ -311,6 +313,11 @@ class AgentPipe(asyncio.Protocol):
             self._waiter.set_result(None)
 
     async def send(self, message: dict[str, Any]) -> None:
+        params = message.get("params")
+        if message.get("method") == "initialize" and isinstance(params, dict):
+            offered = params.get("clientCapabilities")
+            offered = advertised(offered if isinstance(offered, dict) else {})
+            message = message | {"params": params | {"clientCapabilities": offered}}
         if message.get("method") in KEPT_RESULTS and "id" in message:
             self._kept[message["id"]] = message["method"]
         self._writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,6 +55,21 @@ from lfgtui.events import (
 from lfgtui.run.agents.blocks import MessageBlocks
 from lfgtui.run.agents.choices import Offered, current_name
 from lfgtui.run.agents.limits import agent_limit
+from lfgtui.run.agents.stable_updates import (
+    CompactionSummaryChunk,
+    CompactionUpdate,
+    Malformed,
+    Notice,
+    PlanItems,
+    PlanMarkdown,
+    PlanRemoved,
+    PlanUpdate,
+    SessionMessage,
+    SessionMessageChunk,
+    SubagentUpdate,
+    blocks_text,
+    stable_update,
+)
 from lfgtui.run.agents.terminals import OutputReader, Terminals
 from lfgtui.run.agents.tool_output import (
     AgentTerminal,
@@ -107,13 +123,51 @@ CHUNK_KEYS = frozenset({"sessionUpdate", "content", "messageId", "_meta"})
 TEXT_KEYS = frozenset({"type", "text", "_meta"})
 
 
+CHILD_CALL = "/"
+"""Between a sub-agent's session id and its call's id, in the id its row has in the parent's pane."""
+
+
+def child_call_id(session_id: str, call_id: str) -> str:
+    """The id of sub-agent `session_id`'s call in the parent's pane: its own ids may be the parent's."""
+    return f"{session_id}{CHILD_CALL}{call_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A session update of a kind neither the SDK nor `stable_updates` knows (a newer ACP's): kept
+    as its kind, counted, and ignored, never fatal (`UpdateReader.ignored`)."""
+
+    kind: str
+
+
+SDK_KINDS = frozenset(
+    {
+        "user_message_chunk",
+        "agent_message_chunk",
+        "agent_thought_chunk",
+        "tool_call",
+        "tool_call_update",
+        "plan",
+        "available_commands_update",
+        "current_mode_update",
+        "config_option_update",
+        "session_info_update",
+        "usage_update",
+    }
+)
+"""The update kinds the SDK's schema (v1.19) reads: one of them that does not validate is malformed,
+any other kind unknown."""
+
+
 def session_update(params: Any) -> Any | None:
-    """The update a `session/update` notification's params carry, as the SDK reads them (its schema's
-    `SessionNotification`), or None for params the SDK would drop as invalid (logged, as it logs
-    them). A text chunk in its usual form (the fields the schema names, by their wire names, none
-    but `_meta` that lfg ignores beyond those it reads) is a `TextChunk`, read here as the schema
-    reads it: its text a string, a `messageId` that is not one dropped. Pydantic's validation of
-    the schema's nested models costs more than the rest of lfg's work on an update before a pane."""
+    """The update a `session/update` notification's params carry: ACP's stable updates the SDK lacks
+    as `stable_updates` types them (`Malformed` when one does not validate), a kind nobody knows as
+    `Unknown`, the rest as the SDK reads them (its schema's `SessionNotification`), or None for
+    params the SDK would drop as invalid (logged, as it logs them). A text chunk in its usual form
+    (the fields the schema names, by their wire names, none but `_meta` that lfg ignores beyond
+    those it reads) is a `TextChunk`, read here as the schema reads it: its text a string, a
+    `messageId` that is not one dropped. Pydantic's validation of the schema's nested models costs
+    more than the rest of lfg's work on an update before a pane."""
     update = params.get("update") if isinstance(params, dict) else None
     if isinstance(update, dict) and isinstance(params.get("sessionId"), str):
         kind, content = update.get("sessionUpdate"), update.get("content")
@@ -129,9 +183,15 @@ def session_update(params: Any) -> Any | None:
             message_id = update.get("messageId")
             notice = informational(update.get("_meta"))
             return TextChunk(text, message_id if isinstance(message_id, str) else None, thought, notice)
+        stable = stable_update(update)
+        if stable is not None:
+            return stable
     try:
         return schema.SessionNotification.model_validate(params).update
     except ValidationError as exc:
+        kind = update.get("sessionUpdate") if isinstance(update, dict) else None
+        if isinstance(kind, str) and kind not in SDK_KINDS and isinstance(params.get("sessionId"), str):
+            return Unknown(kind)
         log.warning("an agent's session/update that is not one: %s", exc)
         return None
 
@@ -337,6 +397,15 @@ class AgentView:
     """The agent gives its messages ids (ACP `messageId`): a chunk without one is its own notice."""
     describes_inputs: bool = False
     """Its calls' input is its account of what ran, not the model's arguments (`describes_inputs`)."""
+    children: dict[str, str] = field(default_factory=dict)
+    """The sub-agents' sessions the agent announced (`subagent_update`), each with its title: their
+    own updates are not the parent's (see `AgentClient.take_update`)."""
+    running: set[str] = field(default_factory=set)
+    """The sub-agents whose start was shown and whose finish was not yet."""
+    child_updates: int = 0
+    """How many updates of sub-agents' own sessions were kept out of the parent's pane."""
+    compactions: dict[str, str] = field(default_factory=dict)
+    """Each compaction's status as last shown (`compaction_update` patches one entry per id)."""
 
 
 @dataclass
@@ -373,6 +442,10 @@ class UpdateReader:
     working: bool = False
     """The turn's work has begun: output or a tool call (not a note: an agent's notice, its
     progress, its plan or its context)."""
+    unknown: Counter[str] = field(default_factory=Counter)
+    """The updates of kinds lfg does not know this attempt, by kind: said once at its end."""
+    malformed: set[str] = field(default_factory=set)
+    """The kinds of which a malformed update was logged (once each)."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -390,8 +463,10 @@ class UpdateReader:
 
     def _read(self, update: Any) -> list[Event]:
         ev = self.ev
-        if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress):
-            self.blocks.interrupt()
+        if isinstance(update, schema.ToolCallStart | schema.ToolCallProgress) and not self._of_child(
+            update.tool_call_id
+        ):
+            self.blocks.interrupt()  # a sub-agent's call (one it asks about) does not split the answer
         match update:
             case TextChunk(text=text, notice=True):
                 return [self._said(text)]
@@ -427,7 +502,89 @@ class UpdateReader:
                 return self._terminal_news(terminal_id)
             case OutputDue(call_id=call_id):
                 return self._sent(call_id, self.output.due(call_id))
+            case Notice(title=title, description=description):
+                return [self._said(f"{title}: {description}" if description else title)]
+            case CompactionUpdate():
+                return self._compaction(update)
+            case SubagentUpdate():
+                return self._subagent(update)
+            case SessionMessage() | SessionMessageChunk() | CompactionSummaryChunk():
+                return []  # between sessions, or a summary: never the parent's answer
+            case PlanUpdate():
+                return [self._plan(update)]
+            case PlanRemoved():
+                return [ev(PlanUpdated, message="plan: removed", steps=())]
+            case Unknown(kind=kind):
+                if not self.unknown[kind]:
+                    log.debug("an agent's session update of a kind lfg does not read: %s", kind)
+                self.unknown[kind] += 1
+            case Malformed(kind=kind, error=error):
+                if kind not in self.malformed:
+                    self.malformed.add(kind)
+                    log.warning("an agent's %s that is not one (dropped): %s", kind, error)
         return []  # the person's own messages replayed by session/load: nothing to show
+
+    def _of_child(self, call_id: str) -> bool:
+        """Whether the call is a sub-agent's, as `child_call_id` names it."""
+        session, sep, _ = call_id.partition(CHILD_CALL)
+        return bool(sep) and session in self.view.children
+
+    def _compaction(self, update: CompactionUpdate) -> list[Event]:
+        """One status per compaction and status: the context gauge drops with a completed one."""
+        compaction_id, status = update.compaction_id, update.status
+        if self.view.compactions.get(compaction_id) == status:
+            return []
+        self.view.compactions[compaction_id] = status
+        summary = blocks_text(update.summary).strip()
+        said = {
+            "in_progress": "the agent is compacting its context",
+            "completed": "the agent compacted its context: the context gauge's drop is the compaction",
+            "failed": f"the agent's compaction of its context failed: {update.error or 'no reason given'}",
+            "cancelled": "the agent's compaction of its context was cancelled",
+        }.get(status, f"the agent's compaction of its context: {status}")
+        if status == "completed" and summary:
+            said += f" ({len(summary)} characters of summary kept)"
+        return [self.ev(Status, message=said)]
+
+    def _subagent(self, update: SubagentUpdate) -> list[Event]:
+        """A sub-agent's start and finish, one status line each naming it; until the sub-agent tree
+        (issue #53 item 4) its own traffic is counted, not shown (`AgentClient.take_update`)."""
+        view, child = self.view, update.session_id
+        if update.title is not None and update.title.strip():
+            view.children[child] = update.title
+        title = view.children.get(child) or "a sub-agent"
+        state = update.state
+        if state is not None and state.state == "running" and child not in view.running:
+            view.running.add(child)
+            return [self.ev(Status, message=f"sub-agent started: {title}")]
+        if state is not None and state.state != "running" and child in view.running:
+            view.running.discard(child)
+            how = state.stop_reason or state.state
+            return [self.ev(Status, message=f"sub-agent finished: {title} ({how})")]
+        return []
+
+    def _plan(self, update: PlanUpdate) -> PlanUpdated:
+        """A plan operation's plan as the legacy plan is shown: its entries, else its Markdown's first
+        line or its file."""
+        plan = update.plan
+        if isinstance(plan, PlanItems):
+            steps = tuple(PlanStep(e.content, e.status, e.priority) for e in plan.entries)
+            return self.ev(PlanUpdated, message=plan_message(steps), steps=steps)
+        if isinstance(plan, PlanMarkdown):
+            first = next((line.strip() for line in plan.content.splitlines() if line.strip()), "")
+            return self.ev(PlanUpdated, message=f"plan: {first.lstrip('# ')}", steps=())
+        return self.ev(PlanUpdated, message=f"plan: {plan.uri}", steps=())
+
+    def ignored(self) -> list[Event]:
+        """Once at the end of the attempt: the updates of kinds lfg does not read, by kind (ignored,
+        never fatal: a newer agent may send what lfg's ACP does not know yet)."""
+        if not self.unknown:
+            return []
+        kinds = ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in sorted(self.unknown.items()))
+        total = sum(self.unknown.values())
+        noun = "update" if total == 1 else "updates"
+        self.unknown.clear()
+        return [self.ev(Status, message=f"ignored {total} agent {noun} lfg does not read yet: {kinds}")]
 
     def _said(self, text: str) -> Status:
         """The agent's own notice, as a status of its own."""

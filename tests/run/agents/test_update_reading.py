@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from lfgtui.events import EventFactory
 from lfgtui.run.agents import transport
 from lfgtui.run.agents.transport import HELD_MESSAGES, AgentPipe
-from lfgtui.run.agents.updates import TextChunk, UpdateReader, session_update
+from lfgtui.run.agents.updates import TextChunk, Unknown, UpdateReader, session_update
 from tests.support.fleet import until
 
 SESSION = "s1"
@@ -84,6 +84,8 @@ def shown(update: Any) -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("params", PARAMS, ids=[json.dumps(p)[:60] for p in PARAMS])
 def test_an_update_reads_as_the_sdk_reads_it(params: Any) -> None:
     ours, theirs = session_update(params), sdk_update(params)
+    if isinstance(ours, Unknown):  # a kind no schema lfg has: the SDK drops it, lfg counts it
+        ours = None
     assert (ours is None) == (theirs is None)
     assert shown(ours) == shown(theirs)
 

@@ -1,0 +1,103 @@
+"""What the sim ACP agent sends of ACP's updates that its SDK (schema v1.19) cannot: a `notice`, a
+compaction, a sub-agent's session, and an update of a kind no client knows. Each is sent as raw JSON,
+only when the client advertised the capability the spec asks for (the unknown kind always), in the
+shapes claude-agent-acp 0.101.0 sends them (recorded 2026-11-26).
+
+The sim's own, not lfg's types (`run/agents/stable_updates.py`): the sim is what lfg's ACP client
+is checked against, so it shares none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+Send = Callable[[str, dict[str, Any]], Awaitable[None]]
+"""Sends one update (its `update` object) on a session (its id)."""
+Ask = Callable[[str, dict[str, Any]], Awaitable[bool]]
+"""Asks the client's permission for a tool call (its fields) on a session: whether it was allowed."""
+SUBAGENT_TEXT = "Sub-agent here, reading the notes. SUB-DONE"
+"""What the sim's sub-agent says in its own session: never the parent's answer."""
+
+
+def offers(capabilities: dict[str, Any], *path: str) -> bool:
+    """Whether the client's raw `clientCapabilities` hold an object at `path` (`{}` advertises)."""
+    here: Any = capabilities
+    for key in path:
+        here = here.get(key) if isinstance(here, dict) else None
+    return isinstance(here, dict)
+
+
+def text_chunk(text: str, message_id: str) -> dict[str, Any]:
+    return {
+        "sessionUpdate": "agent_message_chunk",
+        "content": {"type": "text", "text": text},
+        "messageId": message_id,
+    }
+
+
+@dataclass
+class StableUpdates:
+    """One prompt's stable updates, for session `session_id`'s prompt number `prompt`."""
+
+    send: Send
+    session_id: str
+    prompt: int
+    capabilities: dict[str, Any]
+    ask: Ask | None = None
+    """Where the sub-agent asks permission for its tool call (None: it does not ask)."""
+
+    async def notice(self, title: str) -> None:
+        """An ACP `notice` (a warning), where the client takes notices."""
+        if offers(self.capabilities, "session", "notices"):
+            await self.send(
+                self.session_id, {"sessionUpdate": "notice", "severity": "warning", "title": title}
+            )
+
+    async def unknown(self, kind: str) -> None:
+        """An update of a kind no schema has, as a newer agent may send."""
+        await self.send(self.session_id, {"sessionUpdate": kind, "detail": {"anything": [1, 2]}})
+
+    async def compaction(self) -> None:
+        """A compaction as Claude Code reports `/compact`: in progress, completed with its summary,
+        completed again without (the same entry, patched)."""
+        if not offers(self.capabilities, "session", "compaction"):
+            return
+        entry = {"sessionUpdate": "compaction_update", "compactionId": f"cmp-{self.session_id}-{self.prompt}"}
+        await self.send(self.session_id, entry | {"status": "in_progress"})
+        summary = [{"type": "text", "text": "The conversation so far, in short."}]
+        await self.send(self.session_id, entry | {"status": "completed", "summary": summary})
+        await self.send(self.session_id, entry | {"status": "completed"})
+
+    async def subagent(self, title: str) -> None:
+        """A background sub-agent, in the middle of the parent's answer: announced and running on the
+        parent, the task as a session message on both, its own text and tool call on its session
+        (ids of its own: distinct per conversation; with `ask`, asking permission for it on its own
+        session), idle on the parent, its hand-back."""
+        if not offers(self.capabilities, "subagents"):
+            return
+        parent, child = self.session_id, f"{self.session_id}-sub{self.prompt}"
+        announced = {"sessionUpdate": "subagent_update", "sessionId": child}
+        await self.send(parent, announced | {"title": title, "description": "general-purpose"})
+        await self.send(parent, announced | {"state": {"state": "running"}})
+        task = {
+            "sessionUpdate": "session_message",
+            "messageId": f"{child}-task",
+            "senderSessionId": parent,
+            "recipientSessionId": child,
+            "content": [{"type": "text", "text": f"{title}, then report."}],
+        }
+        await self.send(parent, task)
+        await self.send(child, task)
+        call = {"toolCallId": f"{child}_call0", "title": "Write notes.txt", "kind": "edit"}
+        await self.send(child, call | {"sessionUpdate": "tool_call", "status": "pending"})
+        first, rest = SUBAGENT_TEXT.split(". ", 1)
+        await self.send(child, text_chunk(first + ".", f"{child}-m1"))
+        allowed = self.ask is None or await self.ask(child, call)
+        ended = "completed" if allowed else "failed"
+        await self.send(child, call | {"sessionUpdate": "tool_call_update", "status": ended})
+        await self.send(child, text_chunk(" " + rest, f"{child}-m2"))
+        await self.send(parent, announced | {"state": {"state": "idle", "stopReason": "end_turn"}})
+        back = task | {"messageId": f"{child}-reply", "senderSessionId": child, "recipientSessionId": parent}
+        await self.send(parent, back | {"content": [{"type": "text", "text": SUBAGENT_TEXT}]})

@@ -1,0 +1,181 @@
+"""ACP's updates made stable after the SDK's schema (notices, compaction, sub-agent sessions, plan
+operations), through the real `lfg run --json` against the sim agent, which sends each only when lfg
+advertised it (as the spec asks): what today's Claude Code sends (claude-agent-acp 0.101.0), in the
+shapes of `tests/run/agents/fixtures/stable_updates.jsonl`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfgtui.events import EventFactory, PlanUpdated, Status, TextDelta
+from lfgtui.run.agents.stable_updates import Malformed, SubagentUpdate, advertised
+from lfgtui.run.agents.updates import AgentView, Unknown, UpdateReader, session_update
+from tests.support.lfg import Lfg, ending, of, text
+
+SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
+QUIRKS = {
+    "noticing": ["--acp-notice", "MCP server docs is unavailable"],
+    "compacting": ["--compaction"],
+    "delegating": ["--subagent", "Read the notes"],
+    "delegating-asks": ["--subagent", "Read the notes", "--subagent-asks"],
+    "newer": ["--unknown-update", "session_weather_update"],
+}
+FIXTURES = Path(__file__).parent / "fixtures" / "stable_updates.jsonl"
+"""The parent session's updates as claude-agent-acp 0.101.0 sent them (recorded 2026-11-26, session ids
+shortened): a sub-agent's, session messages both ways, a compaction; its notice and plan operations
+in the published spec's shapes (it sent none in the recordings)."""
+PARENT = "The helper runs in the background. PARENT-WAITING for it."
+
+
+@pytest.fixture
+def lfg(tmp_path: Path) -> Lfg:
+    isolated = Lfg(tmp_path)
+    isolated.config.write_text(
+        "".join(
+            f'[providers.{name}]\nkind = "acp"\ncommand = {json.dumps(SIM_AGENT + flags)}\n\n'
+            for name, flags in QUIRKS.items()
+        )
+    )
+    isolated.scenario(
+        "parent", f'ttft_ms = 0\ntokens_per_s = 0\nchunk_chars = 6\n[[call]]\ntext = "{PARENT}"\n'
+    )
+    return isolated
+
+
+def ticket(ticket_id: str, provider: str) -> str:
+    return f'[[ticket]]\nid = "{ticket_id}"\nprompt = "go"\nprovider = "{provider}"\nmodel = "parent"\n\n'
+
+
+def statuses(events: list[dict[str, Any]], ticket_id: str) -> list[str]:
+    return [e["message"] for e in of(events, ticket_id, "status")]
+
+
+def test_an_acp_notice_is_the_agents_notice_and_a_compaction_a_timeline_status(lfg: Lfg) -> None:
+    tickets = ticket("n", "noticing") + ticket("c", "compacting")
+    code, events, stderr = lfg.run(lfg.tickets(tickets))
+    assert code == 0, stderr
+    assert "the agent's notice: MCP server docs is unavailable" in statuses(events, "n")
+    said = statuses(events, "c")
+    compacted = "the agent compacted its context: the context gauge's drop is the compaction"
+    assert "the agent is compacting its context" in said, said
+    assert [m for m in said if m.startswith(compacted)] == [f"{compacted} (34 characters of summary kept)"]
+    for ticket_id in "nc":
+        assert text(events, ticket_id) == PARENT
+        assert ending(events, ticket_id)["outcome"] == "completed"
+
+
+def test_a_sub_agents_own_text_and_tool_calls_stay_out_of_the_parents_answer(lfg: Lfg) -> None:
+    """A background sub-agent speaks amid the parent's answer (after its first 6 characters): its
+    text, its tool call and its hand-back are not the parent's; its start and finish are a status
+    line each, naming it."""
+    code, events, stderr = lfg.run(lfg.tickets(ticket("p", "delegating")))
+    assert code == 0, stderr
+    assert text(events, "p") == PARENT
+    assert not of(events, "p", "tool_call") and not of(events, "p", "tool_result")
+    said = statuses(events, "p")
+    assert "sub-agent started: Read the notes" in said, said
+    assert "sub-agent finished: Read the notes (end_turn)" in said, said
+    assert not [m for m in said if "SUB-DONE" in m]
+
+
+def test_a_sub_agents_permission_request_reaches_the_parents_pane_naming_it_and_ends_there(lfg: Lfg) -> None:
+    """The child asks on its own session for a call the pane never saw (its updates are kept out): the
+    person is asked in the parent's pane, the row names the sub-agent, and the answer ends the row,
+    not "the agent did not say how this call ended" when the turn ends."""
+    code, events, stderr = lfg.run(lfg.tickets(ticket("p", "delegating-asks")), "--yes")
+    assert code == 0, stderr
+    assert text(events, "p") == PARENT
+    [call] = of(events, "p", "tool_call")
+    assert call["name"] == "sub-agent Read the notes: Write notes.txt", call
+    [result] = of(events, "p", "tool_result")
+    assert not result["is_error"] and "allowed" in result["output"], result
+
+
+def test_an_update_of_an_unknown_kind_is_ignored_and_counted_never_fatal(lfg: Lfg) -> None:
+    code, events, stderr = lfg.run(lfg.tickets(ticket("u", "newer")))
+    assert code == 0, stderr
+    assert text(events, "u") == PARENT
+    assert ending(events, "u")["outcome"] == "completed"
+    said = statuses(events, "u")
+    assert "ignored 1 agent update lfg does not read yet: session_weather_update" in said, said
+    assert "not one" not in stderr
+
+
+def recorded_updates() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in FIXTURES.read_text().splitlines() if line.strip()]
+
+
+def test_todays_claude_code_updates_read_as_lfgs_types_and_events() -> None:
+    """Each recorded update reads as a type of ours (none as the SDK's invalid, none unknown), and
+    the reader shows them: notices and compaction as statuses, a plan, a child's start and finish."""
+    reader = UpdateReader(EventFactory("t", 1))
+    reader.working = True
+    shown = []
+    for params in recorded_updates():
+        update = session_update(params)
+        assert update is not None and not isinstance(update, Malformed | Unknown), params
+        shown += reader.events(update)
+    said = [e.message for e in shown if type(e) is Status]
+    assert said == [
+        "the agent's notice: MCP server unavailable: Check the server's command.",
+        "sub-agent started: Read the notes",
+        "sub-agent finished: Read the notes (end_turn)",
+        "the agent is compacting its context",
+        "the agent compacted its context: the context gauge's drop is the compaction"
+        " (77 characters of summary kept)",
+    ]
+    plans = [e.message for e in shown if isinstance(e, PlanUpdated)]
+    assert plans == ["plan: ▸ Read the notes · ○ Report", "plan: The plan", "plan: removed"]
+    assert not [e for e in shown if isinstance(e, TextDelta)], "session messages are nobody's answer"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"sessionUpdate": "notice", "severity": "warning", "title": ""},
+        {"sessionUpdate": "compaction_update", "status": "completed"},
+        {"sessionUpdate": "subagent_update", "title": "no session id"},
+        {"sessionUpdate": "plan_update", "plan": {"type": "items", "planId": "p", "entries": "x"}},
+    ],
+)
+def test_a_malformed_stable_update_is_logged_once_and_dropped(
+    update: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            read = session_update({"sessionId": "s", "update": update})
+            assert isinstance(read, Malformed)
+            assert reader.events(read) == []
+    assert len(caplog.records) == 1, caplog.records
+
+
+def test_lfg_advertises_the_stable_capabilities_it_handles() -> None:
+    sent = advertised({"terminal": True, "session": {"configOptions": {}}})
+    assert sent["session"] == {"configOptions": {}, "notices": {}, "compaction": {}}
+    assert sent["subagents"] == {} and sent["plan"] == {} and sent["terminal"] is True
+
+
+def test_a_sub_agent_announced_once_is_known_by_its_title_when_later_updates_omit_it() -> None:
+    view = AgentView()
+    reader = UpdateReader(EventFactory("t", 1), view)
+    first = {
+        "sessionUpdate": "subagent_update",
+        "sessionId": "c",
+        "title": "Scan",
+        "state": {"state": "running"},
+    }
+    later = {"sessionUpdate": "subagent_update", "sessionId": "c", "state": {"state": "idle"}}
+    shown = [
+        e.message
+        for u in (first, later)
+        for e in reader.events(session_update({"sessionId": "p", "update": u}))
+    ]
+    assert shown == ["sub-agent started: Scan", "sub-agent finished: Scan (idle)"]
+    assert isinstance(session_update({"sessionId": "p", "update": first}), SubagentUpdate)
