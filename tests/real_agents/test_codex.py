@@ -321,7 +321,9 @@ async def test_a_model_outside_codexs_catalogue_its_warning_is_a_notice_and_the_
     end = run.ending()
     assert end["outcome"] == "completed", end
     assert {r.model for r in turns(world.sim)} == {"gw-large"}
-    notices = [n for n in run.statuses() if n.startswith("the agent's notice: Warning: Model metadata for")]
+    # its warning, as an ACP notice now that lfg takes them (as answer text, "Warning: …", before)
+    said = run.statuses()
+    notices = [n for n in said if n.startswith("the agent's notice: ") and "Model metadata for" in n]
     assert notices and "gw-large" in notices[0], run.statuses()
     assert run.text().startswith(paragraph(5)), "the warning is no answer text"
     assert end["ttft_ms"] >= 900, "never before the sim's first token"
