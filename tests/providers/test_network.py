@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from lfgtui.cost.metrics import Metrics
-from lfgtui.events import EventFactory, RequestSent, TextDelta
+from lfgtui.events import TextDelta
 from lfgtui.providers import network
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.clients import OPEN_FILES_WANTED, http_client
@@ -27,7 +26,7 @@ from lfgtui.providers.errors import ErrorKind, classify
 from lfgtui.providers.network import HIGH_WATER, AsyncioBackend, AsyncioStream
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from tests.support.streams import ask, collect
+from tests.support.streams import ask, collect, gauged_and_sent_rates
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -271,12 +270,8 @@ async def test_a_paced_stream_reads_the_sims_own_rate(sim: SimServer) -> None:
     assert all(seen >= at for seen, at in zip(stamps, sent, strict=True)), (
         "an event is stamped once it arrived"
     )
-    gauge = Metrics()
-    gauge.apply(EventFactory("t", 1, clock=lambda: out.events[0].t)(RequestSent, call=0))
-    for event in out.events:
-        gauge.apply(event)
-    sims_rate = (len(sent) - 1) / (sent[-1] - sent[0])
-    assert gauge.tokens_per_s == pytest.approx(sims_rate, rel=0.05)
+    gauged, sims_rate = gauged_and_sent_rates(out, sent)
+    assert gauged == pytest.approx(sims_rate, rel=0.05)
 
 
 async def test_flowing_streams_held_together_are_released_by_one_tick(

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     CallEnded,
     ErrorKind,
     Event,
     EventFactory,
     ReasoningDelta,
-    RequestSent,
     TextDelta,
     ToolCallReady,
     observed,
@@ -33,7 +31,7 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import Open, ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
-from tests.support.streams import ask, collect, imported_lfgtui_modules
+from tests.support.streams import ask, collect, gauged_and_sent_rates, imported_lfgtui_modules
 
 PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
 
@@ -386,12 +384,8 @@ async def test_a_paced_stream_through_the_worker_keeps_every_character_and_reads
     sent = sim.log[-1].token_times
     assert out.text == whole, "every character, in order"
     assert 0 < len(out.of(TextDelta)) <= len(sent)
-    gauge = Metrics()
-    gauge.apply(EventFactory("t", 1, clock=lambda: out.events[0].t)(RequestSent, call=0))
-    for event in out.events:
-        gauge.apply(event)
-    sims_rate = (len(sent) - 1) / (sent[-1] - sent[0])
-    assert gauge.tokens_per_s == pytest.approx(sims_rate, rel=0.05)
+    gauged, sims_rate = gauged_and_sent_rates(out, sent)
+    assert gauged == pytest.approx(sims_rate, rel=0.05)
 
 
 async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from lfgtui.events import ErrorInfo, Event, EventFactory, ReasoningDelta, TextDelta, Usage
+from lfgtui.cost.metrics import Metrics
+from lfgtui.events import ErrorInfo, Event, EventFactory, ReasoningDelta, RequestSent, TextDelta, Usage
 from lfgtui.providers.base import ModelCall, Provider, ProviderError, UserMessage
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import estimate_input_tokens
@@ -63,6 +64,16 @@ async def collect(provider: Provider, call: ModelCall) -> Collected:
     except ProviderError as exc:
         return Collected(events, exc.info)
     return Collected(events, None)
+
+
+def gauged_and_sent_rates(out: Collected, sent: list[float]) -> tuple[float | None, float]:
+    """The tok/s the gauge reads of a collected stream (from its request on), and the rate the sim
+    sent its tokens at (`sent`: each token's time, `RequestRecord.token_times`)."""
+    gauge = Metrics()
+    gauge.apply(EventFactory("t", 1, clock=lambda: out.events[0].t)(RequestSent, call=0))
+    for event in out.events:
+        gauge.apply(event)
+    return gauge.tokens_per_s, (len(sent) - 1) / (sent[-1] - sent[0])
 
 
 @dataclass

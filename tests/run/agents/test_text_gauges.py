@@ -71,27 +71,28 @@ def recorded(db: Path, ticket_id: str) -> tuple[Any, str]:
     return kept.attempts[-1].row, answer
 
 
+TWO_STEPS = """
+ttft_ms = 0
+tokens_per_s = 0
+[[call]]
+text = "I'll read the README first."
+[[call.tool_call]]
+name = "read_file"
+arguments = { path = "README.md" }
+[[call]]
+text = "## What it is\\n\\nA widget service."
+"""
+TWO_STEPS_TEXT = "I'll read the README first.\n\n## What it is\n\nA widget service."
+"""Its two messages as the agent means them: a Markdown block each."""
+
+
 def test_messages_on_both_sides_of_a_tool_call_are_separate_blocks(lfg: Lfg, tmp_path: Path) -> None:
-    lfg.scenario(
-        "two-steps",
-        """
-        ttft_ms = 0
-        tokens_per_s = 0
-        [[call]]
-        text = "I'll read the README first."
-        [[call.tool_call]]
-        name = "read_file"
-        arguments = { path = "README.md" }
-        [[call]]
-        text = "## What it is\\n\\nA widget service."
-        """,
-    )
+    lfg.scenario("two-steps", TWO_STEPS)
     db = tmp_path / "history.sqlite3"
     code, events, stderr = lfg.run(lfg.tickets(ticket("t", "bare", "two-steps")), "--db", str(db))
     assert code == 0, stderr
-    blocks = "I'll read the README first.\n\n## What it is\n\nA widget service."
-    assert text(events, "t") == blocks
-    assert recorded(db, "t")[1] == blocks
+    assert text(events, "t") == TWO_STEPS_TEXT
+    assert recorded(db, "t")[1] == TWO_STEPS_TEXT
 
 
 def test_a_notice_claude_code_marks_informational_between_its_messages_is_a_notice_not_text(
@@ -100,28 +101,14 @@ def test_a_notice_claude_code_marks_informational_between_its_messages_is_a_noti
     """Claude Code sends its auto mode's billing warning as a message chunk marked
     `_meta.claudeCode.kind: "informational"`, after a tool call, between the model's messages: it
     was shown, recorded and counted as the answer's text (its characters in the rate)."""
-    lfg.scenario(
-        "two-steps",
-        """
-        ttft_ms = 0
-        tokens_per_s = 0
-        [[call]]
-        text = "I'll read the README first."
-        [[call.tool_call]]
-        name = "read_file"
-        arguments = { path = "README.md" }
-        [[call]]
-        text = "## What it is\\n\\nA widget service."
-        """,
-    )
+    lfg.scenario("two-steps", TWO_STEPS)
     db = tmp_path / "history.sqlite3"
     code, events, stderr = lfg.run(lfg.tickets(ticket("t", "claude-like", "two-steps")), "--db", str(db))
     assert code == 0, stderr
-    blocks = "I'll read the README first.\n\n## What it is\n\nA widget service."
-    assert text(events, "t") == blocks, "the notice is neither text nor a split between the messages"
+    assert text(events, "t") == TWO_STEPS_TEXT, "the notice is neither text nor a split between the messages"
     said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == "t"]
     assert "the agent's notice: **Warning:** auto mode is billed as before." in said, said
-    assert recorded(db, "t")[1] == blocks
+    assert recorded(db, "t")[1] == TWO_STEPS_TEXT
 
 
 def test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_notice(
