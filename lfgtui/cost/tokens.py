@@ -14,7 +14,8 @@ five characters a token is off for most output.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 TOKENS_PER_CHAR = 0.2
@@ -38,14 +39,36 @@ def tokens_in(chars: int, tokens_per_char: float | None) -> int:
     return round(chars * (TOKENS_PER_CHAR if tokens_per_char is None else tokens_per_char))
 
 
+RECENT_COUNTS = 50
+"""The latest counts of a model a run rates its characters by: a model's tokeniser does not change
+within a run, and a bound keeps a long run's calibration as cheap as a short one's."""
+
+
+def weighted_median(counts: Iterable[tuple[int, int]]) -> float | None:
+    """The tokens per character that half of the `counts`' (tokens, characters) characters were
+    counted at or below: each count weighs what it holds, so a few characters rounded far off move
+    it little, and unlike a sum, no count however far off (one that held text lfg never saw) moves
+    it past the counts that agree. None for no characters."""
+    ratios = sorted((tokens / chars, chars) for tokens, chars in counts if chars > 0)
+    half = sum(chars for _ratio, chars in ratios) / 2
+    seen = 0
+    for ratio, chars in ratios:
+        seen += chars
+        if seen >= half:
+            return ratio
+    return None
+
+
 @dataclass
 class OutputCalibration:
     """Tokens per character of each provider and model's output, from the counts its requests
     reported over the characters they sent (the tool input an agent sent whole included: its count
-    has those tokens too)."""
+    has those tokens too): the weighted median of a model's latest counts, so one count that is off
+    (a notice an agent counted, a side call) does not skew the model's rate, nor through the
+    fallback every other model's."""
 
-    counted: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    """(reported tokens, characters) of every calibrating request, by (provider, model)."""
+    counted: dict[tuple[str, str], deque[tuple[int, int]]] = field(default_factory=dict)
+    """(reported tokens, characters) of the latest calibrating requests, by (provider, model)."""
     seeded: dict[tuple[str, str], float] = field(default_factory=dict)
     """Tokens per character by earlier runs' counts (the history's), until the run has its own."""
 
@@ -56,8 +79,7 @@ class OutputCalibration:
     def learn(self, provider: str, model: str, tokens: int, chars: int) -> None:
         if tokens <= 0 or chars <= 0:
             return
-        before_tokens, before_chars = self.counted.get((provider, model), (0, 0))
-        self.counted[provider, model] = (before_tokens + tokens, before_chars + chars)
+        self.counted.setdefault((provider, model), deque(maxlen=RECENT_COUNTS)).append((tokens, chars))
 
     def tokens_per_char(self, provider: str, model: str) -> float | None:
         """What a character of the model's output counts for: by this run's counts, else by earlier
@@ -65,11 +87,10 @@ class OutputCalibration:
         runs' (`ANY_MODEL`); None when nothing has been counted."""
         counted = self.counted.get((provider, model))
         if counted is not None:
-            return counted[0] / counted[1]
+            return weighted_median(counted)
         seeded = self.seeded.get((provider, model))
         if seeded is not None:
             return seeded
         if not self.counted:
             return self.seeded.get(ANY_MODEL)
-        tokens = sum(tokens for tokens, _chars in self.counted.values())
-        return tokens / sum(chars for _tokens, chars in self.counted.values())
+        return weighted_median(count for counts in self.counted.values() for count in counts)

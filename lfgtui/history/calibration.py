@@ -6,18 +6,18 @@ them reports one, and at lfg's fixed four characters a token their live tok/s re
 The history has every earlier request's reported count and the characters it holds by lfg's account
 (`counted_chars`: none for a count that holds input lfg never saw; without the thinking's when the
 count says its thinking, `reasoning_tokens`, which is then taken from the count too: a model's
-hidden reasoning would make each of its characters worth tens of tokens); the median of their ratio over a
-model's latest requests is what its first requests are estimated with, and that of every model's
-latest requests what a model it never counted starts from.
+hidden reasoning would make each of its characters worth tens of tokens); the weighted median of their
+ratio over a model's latest requests (cost/tokens.py `weighted_median`, as a run's own calibration) is
+what its first requests are estimated with, and that of every model's latest requests what a model it
+never counted starts from.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import statistics
 from collections.abc import Iterable
 
-from lfgtui.cost.tokens import ANY_MODEL
+from lfgtui.cost.tokens import ANY_MODEL, weighted_median
 
 RECENT = 50
 """The latest requests of a model whose counts say what its characters are worth."""
@@ -46,7 +46,7 @@ def recorded_calibration(
     conn: sqlite3.Connection, models: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], float]:
     """Tokens per character of each of `models` (provider, model) whose latest requests reported a
-    count, by their median: reported tokens over the characters the count holds; and of every
+    count, by their weighted median: reported tokens over the characters the count holds; and of every
     model's latest requests together, under `ANY_MODEL`, for the models the history never counted."""
     found: dict[tuple[str, str], float] = {}
     for provider, model in dict.fromkeys(models):
@@ -55,6 +55,6 @@ def recorded_calibration(
 
 
 def _median(counted: Iterable[tuple[int, int]], key: tuple[str, str]) -> dict[tuple[str, str], float]:
-    """`key` with the median of the (reported tokens, characters) `counted`: none for none."""
-    ratios = [reported / chars for reported, chars in counted]
-    return {key: statistics.median(ratios)} if ratios else {}
+    """`key` with the weighted median of the (reported tokens, characters) `counted`: none for none."""
+    per_char = weighted_median(counted)
+    return {} if per_char is None else {key: per_char}

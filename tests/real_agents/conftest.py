@@ -186,17 +186,18 @@ PLAIN_TURN = f"""
 """A scenario: a paragraph at 60 tok/s, no tool: a count whose characters lfg knows all of."""
 
 
-def short_tool_turn(tool_call: str) -> str:
-    """A scenario: a line of 8 words, `tool_call` (a `[[call.tool_call]]` table), a line of 16, at
-    60 tok/s: a turn where the call's input is a good share of what the agent counts."""
+def tool_turn(tool_call: str, before: int = 8, after: int = 16) -> str:
+    """A scenario: a line of `before` words, `tool_call` (a `[[call.tool_call]]` table), a line of
+    `after`, at 60 tok/s. As it is, a short turn where the call's input is a good share of what the
+    agent counts."""
     return f"""
         ttft_ms = 300
         tokens_per_s = 60
         [[call]]
-        text = "{prose(8, line=8, start=4000)}"
+        text = "{prose(before, line=before, start=4000)}"
         {textwrap.indent(textwrap.dedent(tool_call), "        ").strip()}
         [[call]]
-        text = "{prose(16, line=16, start=5000)}"
+        text = "{prose(after, line=after, start=5000)}"
         """
 
 
@@ -210,7 +211,7 @@ async def after_a_plain_turn(
     answer(world.scenario("plain", PLAIN_TURN))
     plain = await world.run(tickets, "--yes")
     assert plain.code == 0, f"{plain.ending()['error']} {plain.statuses()}"
-    answer(world.scenario("short", short_tool_turn(tool_call)))
+    answer(world.scenario("short", tool_turn(tool_call)))
     run = await world.run(tickets, "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     with sqlite3.connect(world.db) as conn:

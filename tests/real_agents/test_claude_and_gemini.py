@@ -34,6 +34,7 @@ from tests.real_agents.conftest import (
     no_agent_left,
     prose,
     timed_out_keeping_what_arrived,
+    tool_turn,
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
@@ -324,6 +325,24 @@ async def test_a_short_turn_around_a_command_is_rated_at_its_texts_pace(
     assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
+
+
+@REAL_AGENT
+@AGENTS
+async def test_a_first_run_with_a_tool_is_rated_at_its_texts_pace_on_an_empty_history(
+    world: AgentWorld, agent: Agent
+) -> None:
+    """Issue 53: with nothing counted yet, the first run's rate of a turn around a tool call is
+    within 10 % of the pace its text streamed at (the run's own count, not a calibration learnt from
+    an agent's notices or its side calls)."""
+    command = json.dumps({"command": "ls", "description": "List the files"})
+    shell = f"[[call.tool_call]]\nname = \"{agent.shell}\"\narguments_raw = '{command}'"
+    answer_with(world, agent, world.scenario("first", tool_turn(shell, before=80, after=120)))
+    run = await world.run(world.ticket(agent.provider, "What is here?"), "--yes")
+    assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
+    assert [c["result"]["is_error"] for c in run.calls().values()] == [False], run.calls()
+    end, pace = run.ending(), sim_pace(run.events, "t")
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the text's pace: {end} {pace}"
 
 
 @REAL_AGENT
