@@ -47,6 +47,7 @@ REMOTE = "lfgtui.remote"
 TELEMETRY = "lfgtui.telemetry"
 BROKER = "lfgtui.broker"
 HISTORY = "lfgtui.history"
+TOURNAMENT = "lfgtui.tournament"
 INPUT = "lfgtui.config"
 
 
@@ -152,6 +153,33 @@ def test_the_ui_rooms_import_only_downwards() -> None:
 def test_the_engine_never_imports_the_ui_a_command_remote_telemetry_or_the_history() -> None:
     assert "lfgtui.run.agents.attempt" in modules(), "the engine's coding agents are under it"
     assert reaching(lambda name: within(name, [ENGINE]), [*ON_TOP, REMOTE, TELEMETRY, HISTORY]) == []
+
+
+def test_the_history_never_imports_a_tournament() -> None:
+    """The history records what a tournament decided (lfgtui/contest.py), not how: it stands beside
+    tournament/, not above it."""
+    assert "lfgtui.history.recorder" in modules(), "the history is read"
+    assert reaching(lambda name: within(name, [HISTORY]), [TOURNAMENT]) == []
+
+
+MOST_FLOORS = 14
+"""The floors the house may have, bench/ counted (#57): a room that reaches one floor higher than it
+needs to shows here before it piles up."""
+
+
+def test_the_house_with_bench_has_at_most_fourteen_floors() -> None:
+    known = modules()
+    floors = GRAPH.floors(GRAPH.room_graph())
+    bench = Path(__file__).parents[1] / "bench"
+    imported = {
+        room(other)
+        for path in bench.glob("*.py")
+        for other in dependencies(f"bench.{path.stem}", path, known)
+        if other != "lfgtui"
+    }
+    assert "lfgtui.commands" in imported, "the bench's imports are read"
+    bench_floor = 1 + max(floors[name] for name in imported)
+    assert max(bench_floor, *floors.values()) + 1 <= MOST_FLOORS
 
 
 def test_settings_never_import_their_features() -> None:

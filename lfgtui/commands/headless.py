@@ -58,7 +58,7 @@ from lfgtui.worktrees.size import diff_size
 
 if TYPE_CHECKING:
     from lfgtui.broker.gaps import Lost
-    from lfgtui.tournament.verdict import CheckResult, Verdict
+    from lfgtui.contest import CheckResult, Verdict
 
 
 @dataclass
@@ -576,7 +576,7 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
 def _verdict_table(verdict: Verdict) -> str:
     """A tournament's section of the closing table: its contestants best first, the winner marked, and
     how to land it."""
-    from lfgtui.tournament.verdict import TABLE_HEADER
+    from lfgtui.contest import TABLE_HEADER
 
     rows: list[tuple[str, ...]] = [("", *TABLE_HEADER)]
     for placing in verdict.ranking:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.commands.telemetry import TelemetryOut
+    from lfgtui.contest import CheckResult, Verdict
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
     from lfgtui.remote.attach import Followed, RemoteRun
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from lfgtui.run import Run
     from lfgtui.telemetry.metered import Metered
     from lfgtui.tickets.ticket import Ticket
-    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 DRAIN_S = 2.0
 """How long a finished run's server waits for its watchers to take the last messages."""

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from genai_prices.types import ModelInfo, Provider, TieredPrices
 
     from lfgtui.providers.base import PriceOverride, ProviderConfig
-    from lfgtui.tickets.ticket import Ticket
 
 
 class Pricer(Protocol):
@@ -302,7 +301,21 @@ class PriceBook:
         return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}{said}", self.clock)
 
 
-def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Ticket]) -> PriceBook:
+class Priced(Protocol):
+    """What pricing a run reads of a ticket (tickets/ticket.py `Ticket`): its model and its fallbacks,
+    named here so the prices stand below the tickets."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def fallback(self) -> tuple[tuple[str, str], ...]: ...
+
+
+def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Priced]) -> PriceBook:
     """A run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
     before the UI starts rather than in its first frame."""
     from lfgtui.providers.catalog import resolve

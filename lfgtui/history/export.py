@@ -556,7 +556,7 @@ def _check(attempt: AttemptRecord, details: bool) -> list[str]:
 
 def _check_label(check: CheckRow) -> str:
     """`passed (3 passed)`, `failed (2 passed, 1 failed)`, as the live table says it."""
-    from lfgtui.tournament.verdict import CheckResult, SuiteCounts
+    from lfgtui.contest import CheckResult, SuiteCounts
 
     counts = (check.tests_passed, check.tests_failed, check.tests_errors, check.tests_skipped)
     tests = None if check.tests_passed is None else SuiteCounts(*(n or 0 for n in counts))

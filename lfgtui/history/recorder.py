@@ -64,8 +64,8 @@ from lfgtui.history.store import Store
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
+    from lfgtui.contest import CheckResult, Verdict
     from lfgtui.cost.prices import Pricer
-    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 
 @dataclass(frozen=True, slots=True)

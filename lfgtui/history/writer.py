@@ -48,8 +48,8 @@ from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
+    from lfgtui.contest import CheckResult, Verdict
     from lfgtui.cost.prices import PriceBook
-    from lfgtui.tournament.verdict import CheckResult, Verdict
 
 FLUSH_INTERVAL_S = 0.25
 URGENT = frozenset(

@@ -26,9 +26,9 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from lfgtui import events
+from lfgtui.contest import CheckResult, Contestant, Verdict
 from lfgtui.events import Event, Translation
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
-from lfgtui.tournament.verdict import CheckResult, Contestant, Verdict
 
 if typing.TYPE_CHECKING:
     from collections.abc import Mapping

@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from lfgtui.contest import CheckResult, Verdict
 from lfgtui.events import Event
 from lfgtui.remote.codec import encode, encode_check, encode_verdict
 from lfgtui.remote.description import ticket_json
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.tournament.verdict import CheckResult, Verdict
 
 BATCH_S = 0.05
 """How long events wait to be sent together: watchers see a run at 20 updates a second."""

@@ -43,9 +43,9 @@ from lfgtui.run.approvals import Reply
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
+    from lfgtui.contest import Verdict
     from lfgtui.cost.prices import PriceBook
     from lfgtui.run import Run
-    from lfgtui.tournament.verdict import Verdict
 
 API = "/v1"
 HEARTBEAT_S = 15.0

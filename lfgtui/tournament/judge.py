@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lfgtui.contest import Contestant, Placing
 from lfgtui.outcome import Outcome
 from lfgtui.tickets.ticket import DEFAULT_JUDGE_MAX_CHARS
-from lfgtui.tournament.verdict import Contestant, Placing
 
 WITHHELD = "[withheld]"
 """What stands in the judge's text where a contestant's provider, model, agent or ticket was."""

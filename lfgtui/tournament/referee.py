@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lfgtui.contest import CheckResult, Contestant, Diff, Verdict
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
@@ -75,15 +76,7 @@ from lfgtui.tools import command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.command import RunCommand
 from lfgtui.tournament.judge import BadRanking, Ranked, ask_again, judge_prompt, labelled, read_ranking
-from lfgtui.tournament.verdict import (
-    CheckResult,
-    Contestant,
-    Diff,
-    Verdict,
-    check_files,
-    rank,
-    suite_counts,
-)
+from lfgtui.tournament.verdict import check_files, rank, suite_counts
 from lfgtui.worktrees.git import GitError
 from lfgtui.worktrees.snapshot import Snapshot, applied, checkout, diff_of, take
 

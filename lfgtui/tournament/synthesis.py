@@ -14,9 +14,9 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from lfgtui.contest import Verdict
 from lfgtui.formats import fenced, plural
 from lfgtui.tickets.ticket import PLACEHOLDER, Ticket
-from lfgtui.tournament.verdict import Verdict
 
 if TYPE_CHECKING:
     from lfgtui.run.scheduler import Run

@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.contest import Verdict
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import AttemptEnded, Event, Status
 from lfgtui.outcome import Outcome
@@ -30,7 +31,6 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import Verdict
 from lfgtui.ui.screens.verdict import VerdictScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, until

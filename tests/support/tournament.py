@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lfgtui.tournament.verdict import CheckResult, Verdict
+from lfgtui.contest import CheckResult, Verdict
 from tests.support.git import commit_all, repository
 
 TESTS = """\

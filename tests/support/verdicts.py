@@ -3,9 +3,9 @@ crowned, for what shows a verdict (the TUI's table) without running a tournament
 
 from __future__ import annotations
 
+from lfgtui.contest import CheckResult, Contestant, Diff, Placing, SuiteCounts, Verdict
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Outcome
-from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, Placing, SuiteCounts, Verdict
 
 
 def contestant(ticket: str, passed: bool, added: int, wall_s: float) -> Contestant:

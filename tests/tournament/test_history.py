@@ -12,6 +12,7 @@ import pytest
 
 from lfgtui.commands import main as cli
 from lfgtui.config.load import Config
+from lfgtui.contest import CheckResult, Contestant, Placing, SuiteCounts
 from lfgtui.cost.metrics import Metrics
 from lfgtui.history.recorder import Checked, Decided, Started
 from lfgtui.history.store import Selection, Store
@@ -24,7 +25,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import CheckResult, Contestant, Placing, SuiteCounts, rank
+from lfgtui.tournament.verdict import rank
 from tests.support.git import isolate_git
 from tests.support.recording import record, sample_attempt, ticket, without_imported_at
 from tests.support.tournament import CHECK, CONTESTANTS, Told, calc_repo, tournament_tickets

@@ -16,6 +16,7 @@ import pytest
 from lfgtui.commands.headless import JsonLines
 from lfgtui.config.load import Config
 from lfgtui.config.validation import ValidationError
+from lfgtui.contest import CheckResult, Contestant, Diff, SuiteCounts, Verdict
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
@@ -27,7 +28,6 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.judge import BadRanking, judge_prompt, label, labelled, read_ranking
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, SuiteCounts, Verdict
 from tests.support.git import isolate_git
 from tests.support.tournament import ATTEMPTS, CHECK, CONTESTANTS, calc_repo, tournament_tickets
 

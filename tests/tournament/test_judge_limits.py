@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.contest import CheckResult, Contestant, Diff
 from lfgtui.cost.metrics import Metrics
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
@@ -18,7 +19,6 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.judge import fair_shares, judge_prompt
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import CheckResult, Contestant, Diff
 from tests.support.git import isolate_git
 from tests.support.tournament import CONTESTANTS, Told, calc_repo, tournament_tickets
 

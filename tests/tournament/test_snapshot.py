@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.contest import CheckResult, Verdict
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -17,7 +18,6 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import CheckResult, Verdict
 from lfgtui.worktrees.cleanup import remove_worktree
 from lfgtui.worktrees.land import LandOptions, land
 from lfgtui.worktrees.tree import Worktree

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from lfgtui.contest import CheckResult, Contestant, Diff
 from lfgtui.cost.metrics import Metrics
 from lfgtui.outcome import Outcome
 from lfgtui.tickets.ticket import render_prompt
 from lfgtui.tournament.synthesis import synthesis_ticket
-from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, rank
+from lfgtui.tournament.verdict import rank
 from tests.support.recording import ticket
 
 

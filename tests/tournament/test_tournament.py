@@ -11,6 +11,7 @@ import pytest
 
 from lfgtui.commands.headless import Progress
 from lfgtui.config.load import Config
+from lfgtui.contest import SuiteCounts, Verdict
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
@@ -20,7 +21,6 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tournament.referee import Referee
-from lfgtui.tournament.verdict import SuiteCounts, Verdict
 from tests.support.git import git, isolate_git
 from tests.support.lfg import Lfg, command
 from tests.support.tournament import CONTESTANTS, Told, calc_repo, tournament_tickets

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from lfgtui.contest import CheckResult, Contestant, Diff, SuiteCounts
 from lfgtui.cost.metrics import Metrics
 from lfgtui.outcome import Outcome
-from lfgtui.tournament.verdict import CheckResult, Contestant, Diff, SuiteCounts, rank, suite_counts
+from lfgtui.tournament.verdict import rank, suite_counts
 
 PYTEST_FAILED = """\
 F.s                                                                      [100%]

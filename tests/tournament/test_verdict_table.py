@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from lfgtui.tournament.verdict import TABLE_HEADER
+from lfgtui.contest import TABLE_HEADER
 from lfgtui.ui.screens.verdict import WINNER, verdict_table
 from tests.support.verdicts import three_contestants
 

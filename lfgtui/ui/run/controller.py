@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from lfgtui.broker.gaps import Lost
+    from lfgtui.contest import Verdict
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from lfgtui.run import Run, Sink
     from lfgtui.run.approvals import Reply
     from lfgtui.run.attempts import Earlier
-    from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.screens.review import Landing
     from lfgtui.worktrees.land import Landed, LandOptions
     from lfgtui.worktrees.review import Comment

@@ -26,13 +26,13 @@ from lfgtui.ui.services import Services
 
 if TYPE_CHECKING:
     from lfgtui.alerts.states import Standing
+    from lfgtui.contest import Verdict
     from lfgtui.cost.prices import PriceBook
     from lfgtui.events import Event
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.referee import Referee
-    from lfgtui.tournament.verdict import Verdict
     from lfgtui.worktrees.tree import Worktree
 
 

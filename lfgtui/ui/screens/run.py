@@ -50,8 +50,8 @@ from lfgtui.ui.widgets.tool_log import approval_request
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from lfgtui.contest import Verdict
     from lfgtui.history.recorded import RecordedRun
-    from lfgtui.tournament.verdict import Verdict
     from lfgtui.ui.services import Services
 
 MIN_PANE_WIDTH = 40

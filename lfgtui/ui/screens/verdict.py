@@ -26,8 +26,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from lfgtui.contest import TABLE_HEADER, CheckResult, Verdict
 from lfgtui.inert import inert
-from lfgtui.tournament.verdict import TABLE_HEADER, CheckResult, Verdict
 
 if TYPE_CHECKING:
     from textual.screen import Screen
