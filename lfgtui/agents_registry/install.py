@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from lfgtui.agents_registry.index import Binary, Package, RegistryAgent, this_pl
 from lfgtui.agents_registry.node import node_version, satisfies, shown
 from lfgtui.agents_registry.provenance import Installed, agents_folder
 from lfgtui.agents_registry.unpack import unpack
+from lfgtui.folders import private_folder
 
 DOWNLOAD_TIMEOUT_S = 60.0
 _NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*(@[0-9A-Za-z.^~<>=*+-]+)?$")
@@ -70,6 +72,11 @@ def _choose(agent: RegistryAgent, via: str | None, platform_key: str) -> Package
     )
 
 
+def _file_name(url: str) -> str:
+    """The file an archive's URL names (its path's last part, the query left out)."""
+    return PurePosixPath(urllib.parse.urlsplit(url).path).name
+
+
 def _program(env: Mapping[str, str], name: str, why: str) -> str:
     found = shutil.which(name, path=env.get("PATH"))
     if found is None:
@@ -84,7 +91,7 @@ def plan(
     chosen = _choose(agent, via, platform_key or this_platform())
     folder = agents_folder() / agent.id / agent.version
     if isinstance(chosen, Binary):
-        name = PurePosixPath(chosen.archive).name
+        name = _file_name(chosen.archive)
         if not chosen.archive.startswith(("https://", "http://")) or not name:
             raise InstallError(
                 f"{agent.id!r}: its archive {chosen.archive!r} is not an http(s) URL of a file"
@@ -207,7 +214,7 @@ def _fetch_binary(made: Plan, scratch: Path, into: Path) -> None:
         raise InstallError(
             f"the download's sha256 is {got}, not the registry's {made.sha256}: refused, nothing installed"
         )
-    unpack(download, PurePosixPath(made.download).name, into)
+    unpack(download, _file_name(made.download), into)
     program = _inside(into, made.binary.cmd)
     if not program.is_file():
         raise InstallError(
@@ -232,7 +239,7 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
     """Do what `made` says; on any failure the agent's folder is removed again and nothing recorded."""
     if made.folder.exists():
         shutil.rmtree(made.folder)  # lfg's own folder for this version, left by an install that broke
-    made.folder.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(made.folder.parent)
     try:
         if made.binary is not None:
             with tempfile.TemporaryDirectory(dir=made.folder.parent, prefix=".download-") as scratch:

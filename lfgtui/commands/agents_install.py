@@ -287,9 +287,19 @@ def _install(
     print(f"Installed {agent.id} {_inert(agent.version)} in {done.folder}")
     if mine is not None:
         print(f"  (replacing {_inert(mine.version)}; its folder {mine.folder} is left as it was)")
-    name = agent.provider or agent.id
-    print(
-        "To run it from lfg, in config.toml:\n"
-        f'[providers.{name}]\nkind = "acp"\ncommand = {_inert(json.dumps(done.command))}'
-    )
+    command = _inert(json.dumps(done.command))
+    if agent.provider is not None:  # the built-in keeps its variables and mode: only its command moves
+        print(
+            f"To run it as lfg's `{agent.provider}`, in config.toml:\n"
+            f"[providers.{agent.provider}]\ncommand = {command}"
+        )
+    else:
+        print(
+            f'To run it from lfg, in config.toml:\n[providers.{agent.id}]\nkind = "acp"\ncommand = {command}'
+        )
+    if done.env:
+        print(
+            "  and set what the registry gives it: "
+            + _inert(", ".join(f"{k}={v}" for k, v in done.env.items()))
+        )
     return 0

@@ -95,6 +95,31 @@ def test_an_npx_agent_is_installed_only_after_the_person_accepts_the_exact_comma
     assert record["registry"].startswith(f"{registry.index} (fetched ")
     assert subprocess.run([str(program)], capture_output=True, text=True).stdout == "agent\n"
     assert f"codex-acp  Codex-Acp 2.6.0  [npx]  installed 2.6.0 (npx, {folder})" in listed.stdout
+    snippet = f"[providers.codex]\ncommand = {json.dumps([str(program), '--acp'])}\n"
+    assert f"To run it as lfg's `codex`, in config.toml:\n{snippet}" in accepted.stdout
+    machine.config.write_text(snippet)  # what lfg printed, taken as it is: the built-in codex, moved
+    assert (
+        f"codex  (built-in, changed in config)  installed: {program}"
+        in machine.lfg(UNREACHABLE, "codex").stdout
+    )
+
+
+def test_a_uvx_agent_is_recorded_with_the_command_uv_runs_and_nothing_run_now(
+    machine: Machine, tmp_path: Path
+) -> None:
+    (machine.bin / "uvx").write_text("#!/bin/sh\nexit 1\n")
+    (machine.bin / "uvx").chmod(0o755)
+    with served(tmp_path / "registry") as registry:
+        agent = npx_agent("pyagent", "0.4.1", "pyagent==0.4.1", cmd="pyagent-acp", args=["--acp"])
+        agent["distribution"] = {"uvx": agent["distribution"]["npx"]}
+        registry.publish(agent)
+        done = machine.lfg(registry.index, "install", "pyagent", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "lfg runs nothing now; uv downloads the package when the agent first starts" in done.stdout
+    command = ["uvx", "--from", "pyagent==0.4.1", "pyagent-acp", "--acp"]
+    assert machine.installed()["pyagent"]["command"] == command
+    assert f'[providers.pyagent]\nkind = "acp"\ncommand = {json.dumps(command)}' in done.stdout
+    assert machine.npm_calls() == []
 
 
 def test_an_npx_agent_needing_a_newer_node_is_refused_naming_both_versions(
