@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.commands.agents_install import add_registry_options, run_registry_command, wants_registry
 from lfgtui.commands.common import EXIT_USAGE, add_config, positive_number
 from lfgtui.commands.subcommands import Subcommands
 
@@ -31,7 +32,8 @@ def add_agents_command(commands: Subcommands) -> None:
     """Register `lfg agents` on the top-level subcommands."""
     commands.add_command(
         "agents",
-        "the coding agents lfg knows: installed or not, their credentials; --check starts them",
+        "the coding agents lfg knows: installed or not, their credentials; --check starts them; "
+        "--registry and `install ID`: the ACP registry's agents",
         _arguments,
         run_agents_command,
     )
@@ -52,12 +54,15 @@ def _arguments(agents: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds each check may take to open a session (default: the provider's connect_timeout_s)",
     )
+    add_registry_options(agents)
     add_config(agents)
 
 
 def run_agents_command(args: argparse.Namespace) -> int:
     """List the agents (and check them): 0 when done, 1 when a check failed or a named agent is
-    not installed, 2 for an unknown name or a bad config."""
+    not installed, 2 for an unknown name or a bad config. `--registry` and `install ID`: the ACP registry."""
+    if wants_registry(args):
+        return run_registry_command(args)
     import os
 
     from lfgtui.config.load import load_config

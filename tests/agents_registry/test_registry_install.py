@@ -1,0 +1,211 @@
+"""`lfg agents --registry` and `lfg agents install ID` against an ACP registry served for real on
+127.0.0.1: the list with what is installed, the cache and the bundled snapshot when the registry is
+unreachable, npx and binary installs with their checks (the person's yes, sha256, Node's version),
+no silent upgrade, and archives that would write outside the agent's folder refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lfgtui.agents_registry.index import this_platform
+from tests.support.acp_registry import NODE_VERSION, Machine, binary_agent, npx_agent, served
+
+UNREACHABLE = "http://127.0.0.1:9/registry.json"
+"""The discard port: nothing listens, so the connection is refused at once."""
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> Machine:
+    return Machine(tmp_path)
+
+
+def test_the_served_registry_is_listed_beside_what_is_installed_with_its_words_inert(
+    machine: Machine, tmp_path: Path
+) -> None:
+    with served(tmp_path / "registry") as registry:
+        registry.publish(
+            npx_agent("codex-acp", "2.6.0", "@agentclientprotocol/codex-acp@2.6.0", name="Codex"),
+            npx_agent("shouty", "1.0.0", "shouty@1.0.0", description="red \x1b[31malert\x1b[0m text"),
+            {
+                "id": "Bad/Id",
+                "name": "x",
+                "version": "1.0.0",
+                "description": "x",
+                "distribution": {"npx": {"package": "x"}},
+            },
+        )
+        done = machine.lfg(registry.index, "--registry")
+        as_json = json.loads(machine.lfg(registry.index, "--registry", "--json").stdout)
+    assert done.returncode == 0, done.stderr
+    assert f"ACP registry: the registry at {registry.index}, fetched " in done.stdout
+    assert (
+        "codex-acp  Codex 2.6.0  [npx]  lfg's `codex` provider runs the same CLI, not installed"
+        in done.stdout
+    )
+    assert "\x1b" not in done.stdout and "alert" in done.stdout
+    assert "agent #3 ('Bad/Id'): field 'id'" in done.stderr
+    assert as_json["source"] == "fetched"
+    assert [a["id"] for a in as_json["agents"]] == ["codex-acp", "shouty"]
+    assert as_json["agents"][0]["provider"] == "codex"
+
+
+def test_an_unreachable_registry_falls_back_to_the_cached_copy_then_the_bundled_snapshot(
+    machine: Machine, tmp_path: Path
+) -> None:
+    snapshot = machine.lfg(UNREACHABLE, "--registry")
+    assert snapshot.returncode == 0, snapshot.stderr
+    assert "the snapshot bundled with lfg of 2026-11-26 (the registry at " in snapshot.stdout
+    assert "claude-acp  Claude Agent 0.101.0  [npx]" in snapshot.stdout
+    with served(tmp_path / "registry") as registry:
+        registry.publish(npx_agent("only-served", "3.1.4", "only-served@3.1.4"))
+        fetched = json.loads(machine.lfg(registry.index, "--registry", "--json").stdout)
+        url = registry.index
+    assert fetched["source"] == "fetched"
+    cached = machine.lfg(url, "--registry")  # the server is gone now
+    assert cached.returncode == 0, cached.stderr
+    assert f"a cached copy of {fetched['date']} (the registry at {url} could not be read:" in cached.stdout
+    assert "only-served  Only-Served 3.1.4" in cached.stdout
+
+
+def test_an_npx_agent_is_installed_only_after_the_person_accepts_the_exact_command(
+    machine: Machine, tmp_path: Path
+) -> None:
+    package = "@agentclientprotocol/codex-acp@2.6.0"
+    folder = machine.agents / "codex-acp" / "2.6.0"
+    with served(tmp_path / "registry") as registry:
+        registry.publish(npx_agent("codex-acp", "2.6.0", package, args=["--acp"]))
+        declined = machine.lfg(registry.index, "install", "codex-acp", answer="n\n")
+        assert declined.returncode == 1 and "Nothing installed." in declined.stdout
+        assert machine.npm_calls() == [] and machine.installed() == {}
+        accepted = machine.lfg(registry.index, "install", "codex-acp", answer="y\n")
+        listed = machine.lfg(registry.index, "--registry")
+    assert accepted.returncode == 0, accepted.stderr
+    npm = machine.bin / "npm"
+    assert f"lfg will run: {npm} install --prefix {folder} {package}" in accepted.stdout
+    assert "checksum: the ACP registry gives none for a package" in accepted.stdout
+    assert machine.npm_calls() == [["install", "--prefix", str(folder), package]]
+    record = machine.installed()["codex-acp"]
+    program = folder / "node_modules" / ".bin" / "fake-agent"
+    assert record["command"] == [str(program), "--acp"]
+    assert (record["distribution"], record["source"], record["provider"]) == ("npx", package, "codex")
+    assert record["registry"].startswith(f"{registry.index} (fetched ")
+    assert subprocess.run([str(program)], capture_output=True, text=True).stdout == "agent\n"
+    assert f"codex-acp  Codex-Acp 2.6.0  [npx]  installed 2.6.0 (npx, {folder})" in listed.stdout
+    snippet = f"[providers.codex]\ncommand = {json.dumps([str(program), '--acp'])}\n"
+    assert f"To run it as lfg's `codex`, in config.toml:\n{snippet}" in accepted.stdout
+    machine.config.write_text(snippet)  # what lfg printed, taken as it is: the built-in codex, moved
+    assert (
+        f"codex  (built-in, changed in config)  installed: {program}"
+        in machine.lfg(UNREACHABLE, "codex").stdout
+    )
+
+
+def test_a_uvx_agent_is_recorded_with_the_command_uv_runs_and_nothing_run_now(
+    machine: Machine, tmp_path: Path
+) -> None:
+    (machine.bin / "uvx").write_text("#!/bin/sh\nexit 1\n")
+    (machine.bin / "uvx").chmod(0o755)
+    with served(tmp_path / "registry") as registry:
+        agent = npx_agent("pyagent", "0.4.1", "pyagent==0.4.1", cmd="pyagent-acp", args=["--acp"])
+        agent["distribution"] = {"uvx": agent["distribution"]["npx"]}
+        registry.publish(agent)
+        done = machine.lfg(registry.index, "install", "pyagent", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "lfg runs nothing now; uv downloads the package when the agent first starts" in done.stdout
+    command = ["uvx", "--from", "pyagent==0.4.1", "pyagent-acp", "--acp"]
+    assert machine.installed()["pyagent"]["command"] == command
+    assert f'[providers.pyagent]\nkind = "acp"\ncommand = {json.dumps(command)}' in done.stdout
+    assert machine.npm_calls() == []
+
+
+def test_an_npx_agent_needing_a_newer_node_is_refused_naming_both_versions(
+    machine: Machine, tmp_path: Path
+) -> None:
+    machine.env["FAKE_ENGINES"] = ">=22"
+    with served(tmp_path / "registry") as registry:
+        registry.publish(npx_agent("claude-acp", "0.101.0", "@agentclientprotocol/claude-agent-acp@0.101.0"))
+        done = machine.lfg(registry.index, "install", "claude-acp", "--yes")
+    assert done.returncode == 1
+    assert (
+        f"@agentclientprotocol/claude-agent-acp needs Node >=22 (its package.json's engines.node); "
+        f"the node on the PATH is {NODE_VERSION}" in done.stderr
+    )
+    assert not (machine.agents / "claude-acp" / "0.101.0").exists() and machine.installed() == {}
+
+
+@pytest.mark.parametrize("checksum", ["good", "none", "bad"])
+def test_a_binary_agent_is_installed_when_its_sha256_matches_or_none_is_given_and_refused_when_it_does_not(
+    machine: Machine, tmp_path: Path, checksum: str
+) -> None:
+    folder = machine.agents / "tiny" / "1.0.0"
+    with served(tmp_path / "registry") as registry:
+        digest = registry.archive("tiny.tar.gz", {"bin/agent": b'#!/bin/sh\necho tiny "$@"\n'})
+        sha256 = {"good": digest, "none": None, "bad": "0" * 64}[checksum]
+        archive = f"{registry.url}/tiny.tar.gz"
+        registry.publish(binary_agent("tiny", "1.0.0", this_platform(), archive, sha256))
+        done = machine.lfg(registry.index, "install", "tiny", "--yes")
+    assert f"lfg will download: {archive}" in done.stdout
+    if checksum == "bad":
+        assert done.returncode == 1
+        assert f"the download's sha256 is {digest}, not the registry's {'0' * 64}: refused" in done.stderr
+        assert not (machine.agents / "tiny").exists() or list((machine.agents / "tiny").iterdir()) == []
+        assert machine.installed() == {}
+        return
+    assert done.returncode == 0, done.stderr
+    if checksum == "none":
+        assert "checksum: NONE given by the registry: lfg cannot verify what it downloads" in done.stdout
+    else:
+        assert f"checksum: sha256 {digest}, verified before anything is unpacked" in done.stdout
+    record = machine.installed()["tiny"]
+    assert record["command"] == [str(folder / "bin" / "agent"), "acp"]
+    assert record["sha256"] == sha256 and record["source"] == archive
+    ran = subprocess.run(record["command"], capture_output=True, text=True)
+    assert ran.stdout == "tiny acp\n"
+
+
+def test_another_version_is_installed_only_with_upgrade(machine: Machine, tmp_path: Path) -> None:
+    with served(tmp_path / "registry") as registry:
+        digest = registry.archive("tiny.tar.gz", {"bin/agent": b"#!/bin/sh\necho tiny\n"})
+        archive = f"{registry.url}/tiny.tar.gz"
+        registry.publish(binary_agent("tiny", "1.0.0", this_platform(), archive, digest))
+        assert machine.lfg(registry.index, "install", "tiny", "--yes").returncode == 0
+        again = machine.lfg(registry.index, "install", "tiny", "--yes")
+        registry.publish(binary_agent("tiny", "1.1.0", this_platform(), archive, digest))
+        refused = machine.lfg(registry.index, "install", "tiny", "--yes")
+        assert machine.installed()["tiny"]["version"] == "1.0.0"
+        upgraded = machine.lfg(registry.index, "install", "tiny", "--yes", "--upgrade")
+    assert again.returncode == 0 and "tiny 1.0.0 is already installed" in again.stdout
+    assert refused.returncode == 1
+    assert "tiny 1.0.0 is installed" in refused.stderr and "add --upgrade to install 1.1.0" in refused.stderr
+    assert "lfg will download" not in refused.stdout
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert machine.installed()["tiny"]["version"] == "1.1.0"
+
+
+@pytest.mark.parametrize(
+    ("members", "links"),
+    [
+        ({"bin/agent": b"ok", "../../escaped": b"outside"}, {}),
+        ({"/tmp/absolute-escape": b"outside", "bin/agent": b"ok"}, {}),
+        ({"bin/agent": b"ok"}, {"bin/away": "../../../escaped"}),
+    ],
+    ids=["dot-dot", "absolute", "symlink"],
+)
+def test_an_archive_reaching_outside_the_agent_folder_is_refused_and_nothing_is_installed(
+    machine: Machine, tmp_path: Path, members: dict[str, bytes], links: dict[str, str]
+) -> None:
+    with served(tmp_path / "registry") as registry:
+        digest = registry.archive("evil.tar.gz", members, links)
+        registry.publish(
+            binary_agent("evil", "1.0.0", this_platform(), f"{registry.url}/evil.tar.gz", digest)
+        )
+        done = machine.lfg(registry.index, "install", "evil", "--yes")
+    assert done.returncode == 1
+    assert "outside the agent's folder" in done.stderr
+    assert machine.installed() == {}
+    assert not (machine.agents / "evil" / "1.0.0").exists()
+    assert not any(p.name == "escaped" for p in tmp_path.rglob("escaped"))

@@ -1,0 +1,176 @@
+"""An ACP registry served for real on 127.0.0.1 (a folder with `registry.json` and the archives it
+names), the npm and node an install finds on its PATH (stand-ins at the network boundary: npm would
+reach the npm registry), and `lfg agents` run as a subprocess in its own data and cache folders."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+NODE_VERSION = "v20.20.2"
+"""What the stand-in `node` says: the Node of the issue's machine, older than claude-agent-acp 0.101's."""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Registry:
+    """A folder served over HTTP: `registry.json` and the archives an agent's `binary` names."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = functools.partial(_Quiet, directory=str(folder))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def index(self) -> str:
+        return f"{self.url}/registry.json"
+
+    def publish(self, *agents: dict[str, Any]) -> None:
+        (self.folder / "registry.json").write_text(json.dumps({"version": "1.0.0", "agents": list(agents)}))
+
+    def archive(self, name: str, members: dict[str, bytes], links: dict[str, str] | None = None) -> str:
+        """A .tar.gz served as `name` holding `members` (executable) and symbolic `links`; its sha256."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for member, content in members.items():
+                info = tarfile.TarInfo(member)
+                info.size, info.mode = len(content), 0o755
+                tar.addfile(info, io.BytesIO(content))
+            for member, target in (links or {}).items():
+                info = tarfile.TarInfo(member)
+                info.type, info.linkname = tarfile.SYMTYPE, target
+                tar.addfile(info)
+        (self.folder / name).write_bytes(buffer.getvalue())
+        return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[Registry]:
+    registry = Registry(folder)
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+def npx_agent(agent_id: str, version: str, package: str, **more: Any) -> dict[str, Any]:
+    return {
+        "id": agent_id,
+        "name": more.pop("name", agent_id.title()),
+        "version": version,
+        "description": more.pop("description", f"the {agent_id} agent"),
+        "distribution": {"npx": {"package": package, **more}},
+    }
+
+
+def binary_agent(
+    agent_id: str, version: str, platform: str, archive: str, sha256: str | None
+) -> dict[str, Any]:
+    target: dict[str, Any] = {"archive": archive, "cmd": "./bin/agent", "args": ["acp"]}
+    if sha256 is not None:
+        target["sha256"] = sha256
+    return {
+        "id": agent_id,
+        "name": agent_id.title(),
+        "version": version,
+        "description": "an agent shipped as an archive",
+        "distribution": {"binary": {platform: target}},
+    }
+
+
+FAKE_NPM = """#!{python}
+import json, os, sys
+with open({log!r}, "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+_, _, prefix, spec = sys.argv[1:]
+name = spec[: spec.find("@", 1)] if spec.find("@", 1) > 0 else spec
+package = os.path.join(prefix, "node_modules", name)
+os.makedirs(package)
+with open(os.path.join(package, "package.json"), "w") as out:
+    engines = {{"node": os.environ["FAKE_ENGINES"]}}
+    json.dump({{"name": name, "bin": {{"fake-agent": "agent.js"}}, "engines": engines}}, out)
+with open(os.path.join(package, "agent.js"), "w") as out:
+    out.write("#!/bin/sh\\necho agent\\n")
+os.chmod(os.path.join(package, "agent.js"), 0o755)
+os.makedirs(os.path.join(prefix, "node_modules", ".bin"))
+os.symlink(os.path.join("..", name, "agent.js"), os.path.join(prefix, "node_modules", ".bin", "fake-agent"))
+"""
+
+
+class Machine:
+    """`lfg agents` in its own data and cache folders, with a PATH holding only a stand-in npm and node."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.data = tmp_path / "data"
+        self.cache = tmp_path / "cache"
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        self.npm_log = tmp_path / "npm.log"
+        self.npm_log.write_text("")
+        self.config = tmp_path / "config.toml"
+        self.config.write_text("")
+        (self.bin / "npm").write_text(FAKE_NPM.format(python=sys.executable, log=str(self.npm_log)))
+        (self.bin / "node").write_text(f"#!/bin/sh\necho {NODE_VERSION}\n")
+        for program in ("npm", "node"):
+            (self.bin / program).chmod(0o755)
+        self.env = {
+            "PATH": str(self.bin),
+            "XDG_DATA_HOME": str(self.data),
+            "XDG_CACHE_HOME": str(self.cache),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "FAKE_ENGINES": ">=18",
+            "HOME": str(tmp_path),
+        }
+
+    @property
+    def agents(self) -> Path:
+        return self.data / "lfgtui" / "agents"
+
+    def npm_calls(self) -> list[list[str]]:
+        return [json.loads(line) for line in self.npm_log.read_text().splitlines()]
+
+    def installed(self) -> dict[str, Any]:
+        path = self.agents / "installed.json"
+        return json.loads(path.read_text())["agents"] if path.exists() else {}
+
+    def lfg(self, url: str, *args: str, answer: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lfgtui",
+                "agents",
+                "--config",
+                str(self.config),
+                "--registry-url",
+                url,
+                *args,
+            ],
+            env=self.env,
+            input=answer,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
