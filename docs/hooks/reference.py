@@ -284,6 +284,9 @@ FIELD_HELP = {
     "`display`, a Responses summary); default `true`",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
+    "ticket.resume_session": "a coding agent's own session the ticket continues, by the id "
+    "[`lfg agents sessions`](../guides/coding-agents.md#continuing-a-session-you-started-elsewhere) "
+    "lists; not in `[defaults]`",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",
     "config.mcp_servers": "`[mcp_servers.NAME]`: servers a ticket's coding agent may be given",
     "config.run": "`[run]`: the whole run",

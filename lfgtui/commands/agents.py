@@ -5,7 +5,9 @@ which version), what to install, and which credentials lfg would pass it: variab
 not, never a value. `--check` starts each installed agent exactly as a ticket would (the same
 environment, supervisor, log and handshake: `run/agents/attempt.py`'s `AgentSession`), in an empty
 temporary folder, opens a session without sending a prompt, and reports the auth methods, models
-and modes it offers and what is missing. What an agent or a config file says is shown inert;
+and modes it offers and what is missing. `lfg agents sessions NAME` lists the agent's own sessions
+of a folder (`run/agents/own_sessions.py`), which a ticket's `resume_session` continues. What an
+agent or a config file says is shown inert;
 `--json` is written with `json_text`. `lfg` imports this module for every command, so what does the
 work (`agents_report.py`, and the ACP SDK for a check) is imported only when the command runs.
 """
@@ -33,26 +35,44 @@ def add_agents_command(commands: Subcommands) -> None:
     commands.add_command(
         "agents",
         "the coding agents lfg knows: installed or not, their credentials; --check starts them; "
-        "--registry and `install ID`: the ACP registry's agents",
+        "--registry and `install ID`: the ACP registry's agents; `sessions NAME`: an agent's own sessions",
         _arguments,
         run_agents_command,
     )
 
 
 def _arguments(agents: argparse.ArgumentParser) -> None:
-    agents.add_argument("names", nargs="*", metavar="NAME", help="only these agents (default: every one)")
+    agents.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="only these agents (default: every one); `sessions NAME` lists that agent's own sessions "
+        "of a folder, which a ticket continues with resume_session",
+    )
     agents.add_argument(
         "--check",
         action="store_true",
         help="start each installed agent, open a session in a temporary folder (no prompt) and report "
         "its auth methods, models and modes",
     )
-    agents.add_argument("--json", action="store_true", help="one JSON array: an object per agent")
+    agents.add_argument(
+        "--json", action="store_true", help="one JSON array: an object per agent (or per session)"
+    )
+    agents.add_argument(
+        "--cwd",
+        type=Path,
+        metavar="DIR",
+        help="with sessions: the folder whose sessions are listed (default: this one)",
+    )
+    agents.add_argument(
+        "--all", action="store_true", help="with sessions: the sessions of every folder, not one"
+    )
     agents.add_argument(
         "--timeout",
         type=positive_number,
         metavar="S",
-        help="seconds each check may take to open a session (default: the provider's connect_timeout_s)",
+        help="seconds each check may take to open a session, or the listing of sessions "
+        "(default: the provider's connect_timeout_s)",
     )
     add_registry_options(agents)
     add_config(agents)
@@ -77,6 +97,8 @@ def run_agents_command(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     agents = {name: c for name, c in sorted(config.providers.items()) if kind_of(c).coding_agent}
+    if args.names[:1] == ["sessions"] and "sessions" not in agents:
+        return _sessions(args, agents)
     unknown = [name for name in args.names if name not in agents]
     if unknown:
         known = ", ".join(agents)
@@ -123,3 +145,38 @@ def _checks(chosen: dict[str, ProviderConfig], names: list[str], timeout: float 
         made = [folders.enter_context(tempfile.TemporaryDirectory(prefix="lfg-agents-check-")) for _ in names]
         workdirs = [Path(folder).resolve() for folder in made]  # the tools compare resolved paths
         return dict(zip(names, asyncio.run(all_of(workdirs)), strict=True))
+
+
+def _sessions(args: argparse.Namespace, agents: dict[str, ProviderConfig]) -> int:
+    """`lfg agents sessions NAME`: 0 when listed, 1 when the agent could not list them, 2 for a wrong
+    name or folder."""
+    import asyncio
+
+    from lfgtui.inert import json_text
+    from lfgtui.logs import library_logs
+    from lfgtui.providers.base import ProviderError
+    from lfgtui.run.agents.own_sessions import as_lines, as_records, own_sessions
+
+    if len(args.names) != 2 or args.names[1] not in agents:
+        known = ", ".join(agents)
+        print(f"lfg: agents sessions takes one coding agent's name (known: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    name = args.names[1]
+    workdir = (args.cwd or Path.cwd()).resolve()
+    if not workdir.is_dir():
+        print(f"lfg: --cwd {workdir} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with library_logs():
+            listed = asyncio.run(own_sessions(agents[name], workdir, args.all, args.timeout))
+    except ProviderError as failed:
+        print(f"lfg: {name}: {failed.info.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"lfg: {name}: could not start the agent: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json_text(as_records(listed), indent=2))
+    else:
+        print("\n".join(as_lines(name, listed, workdir, args.all)))
+    return 0

@@ -72,7 +72,9 @@ class TelemetryOut:
         from lfgtui.telemetry.spans import Telemetry
 
         pipeline = self.pipeline
-        run.sinks.append(Telemetry(run, pipeline.tracer, self.exporting.capture_content))
+        spans = Telemetry(run, pipeline.tracer, self.exporting.capture_content)
+        run.sinks.append(spans)
+        run.trace_context = spans.trace_context
         counted = metered(run)
         counted.instruments.append(
             Meters(pipeline.meter, counted.tally, run.book.quotas, run.book.agents, run.clock)

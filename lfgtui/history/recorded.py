@@ -187,6 +187,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         judges=row.judges,
         fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
         on_quota=row.on_quota or "wait",
+        resume_session=row.resume_session,
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
         reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
     )

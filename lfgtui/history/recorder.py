@@ -160,6 +160,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         effort=ticket.reasoning.effort,
         thinking=ticket.reasoning.thinking,
         show_thinking=ticket.reasoning.show_thinking,
+        resume_session=ticket.resume_session,
     )
 
 

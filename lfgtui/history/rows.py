@@ -193,6 +193,8 @@ class TicketRow(Row):
     thinking: str | None = None
     show_thinking: bool | None = None
     """Its own reasoning settings, from migration 23 (None: not set)."""
+    resume_session: str | None = None
+    """The coding agent's own session it continues, from migration 25 (None: a new one)."""
 
 
 @dataclass(frozen=True)

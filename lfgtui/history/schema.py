@@ -477,8 +477,15 @@ ALTER TABLE requests ADD COLUMN output_unseen INTEGER NOT NULL DEFAULT 0;
 pane rates it as the live one did and the calibration never learns from it. 0 for every row
 recorded before, as they were rated then."""
 
+V25 = """
+ALTER TABLE tickets ADD COLUMN resume_session TEXT;
+"""
+"""The coding agent's own session a ticket continues (`resume_session`: one it started elsewhere,
+as `lfg agents sessions` lists them), so `lfg resume` continues the same one. NULL: a new session,
+as for every row recorded before."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24,
+    V23, V24, V25,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

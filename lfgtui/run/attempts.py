@@ -129,6 +129,11 @@ class TicketState:
         self.finished.set()
 
 
+def no_trace_context(ticket: str, attempt: int) -> dict[str, str]:
+    """A run that is not traced has no trace context to pass on."""
+    return {}
+
+
 class RunFace(Protocol):
     """What a runner may use of the run its attempts belong to: the scheduler's `Run` is one. A
     runner reads these and says events through its `Attempt`; it changes nothing else of the run."""
@@ -143,6 +148,7 @@ class RunFace(Protocol):
     worktrees: Path | None
     max_cost_usd: float | None
     clock: Callable[[], float]
+    trace_context: Callable[[str, int], dict[str, str]]
     pauses: bool
     """Whether a person can resume a paused ticket (the TUI): where none can, on_quota = "pause"
     waits for the reset instead."""

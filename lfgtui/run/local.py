@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -176,7 +177,15 @@ class LocalRunner:
             task = self._task(attempt)
             load = state.agent_session if state.follow_up is not None else None
             fork = state.forks.agent_session if load is None and state.forks is not None else None
-            launch = AgentLaunch(config, env, ticket.mode, ticket.mcp_servers, run.approvals.yes)
+            launch = AgentLaunch(
+                config,
+                env,
+                ticket.mode,
+                ticket.mcp_servers,
+                run.approvals.yes,
+                ticket.resume_session,
+                functools.partial(run.trace_context, ticket.id, ev.attempt),
+            )
             elicit = run.approvals.questions(ticket, attempt.say)
             calibration = run.book.calibration
             return run_acp(

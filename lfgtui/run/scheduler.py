@@ -49,7 +49,7 @@ from lfgtui.events import (
 )
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState
+from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, fork_id, forked
 from lfgtui.run.local import LocalRunner
@@ -133,6 +133,9 @@ class Run:
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
         """What records the run (`record`); the referee tells it of the run's tournaments too."""
+        self.trace_context: Callable[[str, int], dict[str, str]] = no_trace_context
+        """The W3C trace context (`traceparent`, ...) of an attempt's open request, for a coding agent's
+        prompt to carry so its own spans nest under lfg's: set by `--otel` (telemetry/spans.py)."""
         self.audiences: list[object] = []
         """Told of the run's tournaments besides its recording and screen (tournament/referee.py
         `Audience`): the hub that serves it to watchers."""

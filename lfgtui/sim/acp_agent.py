@@ -14,9 +14,11 @@ client may choose as session config options (`session/set_config_option`), or wi
 chosen with `session/set_model`, which the SDK no longer routes: `SimPipe` answers it). With
 models or a mode chosen, every answer starts by saying which model and mode it runs, and with MCP
 servers given (`acp_mcp.py`), which; so a test sees what reached the agent.
-Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load` them,
-or fork one (`session/fork`, unstable in ACP: the SDK's agent side routes it only when
-`run_agent` is told `use_unstable_protocol`; `--no-fork` offers none).
+Sessions are saved after every prompt (see `acp_sessions`), so a later process can `session/load`
+them, `session/resume` them (no replay), list them (`session/list`, a page of `LIST_PAGE`;
+`--no-sessions` offers neither, nor `session/close`), or fork one (`session/fork`, unstable in ACP:
+the SDK's agent side routes it only when `run_agent` is told `use_unstable_protocol`; `--no-fork`
+offers none).
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
@@ -35,6 +37,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,7 @@ from acp.schema import (
     AuthMethodAgent,
     AvailableCommand,
     ClientCapabilities,
+    CloseSessionResponse,
     ConfigOptionUpdate,
     Cost,
     CurrentModeUpdate,
@@ -62,15 +66,21 @@ from acp.schema import (
     ForkSessionResponse,
     Implementation,
     InitializeResponse,
+    ListSessionsResponse,
     LoadSessionResponse,
     NewSessionResponse,
     PromptResponse,
+    ResumeSessionResponse,
     SessionCapabilities,
+    SessionCloseCapabilities,
     SessionConfigOptionSelect,
     SessionConfigSelectOption,
     SessionForkCapabilities,
+    SessionInfo,
+    SessionListCapabilities,
     SessionMode,
     SessionModeState,
+    SessionResumeCapabilities,
     SetSessionConfigOptionResponse,
     SetSessionModeResponse,
     StopReason,
@@ -124,6 +134,7 @@ AUTO = SessionMode(id=AUTO_MODE, name="Auto", description="The agent decides its
 """Offered only with `--start-mode auto`: the sessions start in it and ask no permission."""
 SCENARIO_COMMAND = AvailableCommand(name="scenario", description="Say which sim scenario this agent plays")
 SET_MODEL = "session/set_model"
+LIST_PAGE = 20  # the sessions a `session/list` page holds: a client must follow `nextCursor`
 """ACP's older way to choose a session's model (unstable, dropped from the SDK), as Gemini CLI offers it."""
 KEY_ENV = "LFG_SIM_ACP_KEY"
 """The sim agent's API key variable: its `sim-api-key` auth method succeeds when it is set."""
@@ -149,6 +160,7 @@ class AgentOptions:
     mcp: tuple[str, ...] = ()  # the MCP transports it takes besides stdio (http, sse)
     mcp_record: Path | None = None  # where each session request's MCP servers are appended (acp_mcp.py)
     fork: bool = True  # offer session/fork (the sessionCapabilities' fork)
+    sessions: bool = True  # offer session/list, session/resume and session/close
     start_mode: str = MODES[0].id  # the mode every session starts in (`auto` offers that mode too)
     refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
     ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
@@ -209,7 +221,10 @@ class SimAcpAgent:
                 load_session=True,
                 mcp_capabilities=capabilities(self.options.mcp),
                 session_capabilities=SessionCapabilities(
-                    fork=SessionForkCapabilities() if self.options.fork else None
+                    fork=SessionForkCapabilities() if self.options.fork else None,
+                    list=SessionListCapabilities() if self.options.sessions else None,
+                    resume=SessionResumeCapabilities() if self.options.sessions else None,
+                    close=SessionCloseCapabilities() if self.options.sessions else None,
                 ),
             ),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
@@ -332,6 +347,62 @@ class SimAcpAgent:
         )
         return self._with_models(LoadSessionResponse(**self._choices(session)), session)
 
+    async def list_sessions(
+        self, cursor: str | None = None, cwd: str | None = None, **kwargs: Any
+    ) -> ListSessionsResponse:
+        """The saved sessions, the latest first, `LIST_PAGE` a page: the cursor is where the next
+        page starts, as an agent's opaque token would say."""
+        self._check_auth()
+        if not self.options.sessions:
+            raise acp.RequestError.method_not_found("session/list")
+        start = int(cursor) if cursor is not None and cursor.isdigit() else 0
+        listed = self.store.listed(cwd)
+        page = listed[start : start + LIST_PAGE]
+        more = start + LIST_PAGE < len(listed)
+        return ListSessionsResponse(
+            sessions=[
+                SessionInfo(
+                    session_id=item.session_id,
+                    cwd=item.saved.cwd,
+                    title=item.title,
+                    updated_at=datetime.fromtimestamp(item.updated, UTC).isoformat(),
+                )
+                for item in page
+            ],
+            next_cursor=str(start + LIST_PAGE) if more else None,
+        )
+
+    async def resume_session(
+        self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
+    ) -> ResumeSessionResponse | dict[str, Any]:
+        """Continue a saved session without replaying it (unlike session/load), in the cwd given."""
+        self._check_auth()
+        if not self.options.sessions:
+            raise acp.RequestError.method_not_found("session/resume")
+        servers = received("session/resume", mcp_servers, self.options.mcp, self.options.mcp_record)
+        saved = self.store.load(session_id)
+        session = SimSession(
+            session_id,
+            Path(cwd),
+            self.options.start_mode,
+            model=next(iter(self.options.models), None),
+            mcp_servers=servers,
+            prompts=saved.prompts,
+            messages=saved.messages,
+        )
+        self.sessions[session_id] = session
+        log.info("session %s resumed with %d messages", session_id, len(saved.messages))
+        return self._with_models(ResumeSessionResponse(**self._choices(session)), session)
+
+    async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse:
+        """End a live session: its turn, if one runs, is cancelled first, as ACP asks."""
+        if session_id not in self.sessions:
+            raise acp.RequestError.resource_not_found(session_id)
+        await self.cancel(session_id)
+        del self.sessions[session_id]
+        log.info("session %s closed", session_id)
+        return CloseSessionResponse()
+
     async def fork_session(
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> ForkSessionResponse | dict[str, Any]:
@@ -392,6 +463,8 @@ class SimAcpAgent:
         session.prompts += 1
         words = prompt_words(prompt)
         log.info("prompt %d in %s: %d words", session.prompts, session.id, words)
+        if "traceparent" in kwargs:  # the client's trace context, as ACP's meta-propagation RFD says
+            log.info("prompt %d traceparent %s", session.prompts, kwargs["traceparent"])
         scenario = self.options.scenario.echoing(Echoes(prompt=prompt_text(prompt)))
         quirks, terminals, forms = self.options.quirks, self.client_terminals, self.client_forms
         send = functools.partial(self._send_update, session)
@@ -835,6 +908,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="offer no session/fork (sessionCapabilities), as an agent that cannot fork sessions",
     )
     parser.add_argument(
+        "--no-sessions",
+        dest="sessions",
+        action="store_false",
+        help="offer no session/list, session/resume or session/close, as an agent that has none",
+    )
+    parser.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
@@ -867,6 +946,7 @@ def main(argv: list[str] | None = None) -> None:
         mcp=args.mcp,
         mcp_record=args.mcp_record,
         fork=args.fork,
+        sessions=args.sessions,
         start_mode=args.start_mode,
         refuse_mode=args.refuse_mode,
         ignore_mode=args.ignore_mode,

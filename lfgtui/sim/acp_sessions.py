@@ -1,4 +1,5 @@
-"""The sim ACP agent's sessions on disk, so that a later agent process can `session/load` one.
+"""The sim ACP agent's sessions on disk, so that a later agent process can `session/load` (or
+`session/resume`) one, and a client can list them (`session/list`).
 
 lfg resumes a recorded run in a new process and continues the agent's earlier session; the sim keeps
 what a real agent would need for that: the cwd, how many prompts there were, and the conversation.
@@ -49,6 +50,22 @@ class SavedSession:
     messages: list[Message]
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A saved session as `session/list` tells of it: its id, what it holds, when it last changed."""
+
+    session_id: str
+    saved: SavedSession
+    updated: float  # the file's modification time, seconds since the epoch
+
+    @property
+    def title(self) -> str | None:
+        """Its first prompt's first line, as agents title a session."""
+        first = next((m.text for m in self.saved.messages if m.role == "user"), "")
+        line = first.strip().splitlines()[0] if first.strip() else ""
+        return line[:80] or None
+
+
 class SessionStore:
     """A folder of `<session id>.json` files."""
 
@@ -79,6 +96,21 @@ class SessionStore:
             raise acp.RequestError.resource_not_found(session_id) from None
         except (ValueError, KeyError, TypeError) as exc:  # a file that is not one of ours, or is damaged
             raise acp.RequestError.internal_error({"sessionId": session_id, "reason": str(exc)}) from None
+
+    def listed(self, cwd: str | None) -> list[Listed]:
+        """Every saved session (of `cwd` when given), the latest first; a damaged file is left out."""
+        found: list[Listed] = []
+        for path in self.folder.glob("sess-*.json") if self.folder.is_dir() else ():
+            session_id = path.stem
+            if not SESSION_ID.fullmatch(session_id):
+                continue
+            try:
+                saved, updated = self.load(session_id), path.stat().st_mtime
+            except (acp.RequestError, OSError):
+                continue
+            if cwd is None or saved.cwd == cwd:
+                found.append(Listed(session_id, saved, updated))
+        return sorted(found, key=lambda listed: (-listed.updated, listed.session_id))
 
     def _path(self, session_id: str) -> Path:
         if not SESSION_ID.fullmatch(session_id):

@@ -9,6 +9,10 @@ sink one dict lookup. What a span says of tokens, TTFT, rate and cost is read fr
 metrics book when it ends (the metrics are `metered.py`'s, a sink of their own). Prompts, answers,
 tool arguments and output go on the spans only with `capture_content`.
 
+A coding agent's prompt carries its `chat` span's W3C trace context in its `_meta` (`traceparent`,
+the root keys ACP's meta-propagation RFD names; `Telemetry.trace_context`, which `--otel` gives the
+run), so an agent that traces itself nests its spans under lfg's.
+
 Events are timed by the run's monotonic clock; a span's times are those, moved onto the wall clock
 once, when the sink is made.
 """
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, set_span_in_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from lfgtui.events import (
     AgentDetails,
@@ -101,6 +106,17 @@ class Telemetry:
         handler = SPANS.handlers.get(type(event))
         if handler is not None:
             handler(self, event)
+
+    def trace_context(self, ticket: str, attempt: int) -> dict[str, str]:
+        """The W3C trace context (`traceparent`, and `tracestate` when there is one) of the attempt's
+        open request span, else of its root: what a coding agent's prompt carries so the agent's own
+        spans are its children. Empty for an attempt without spans."""
+        spans = self.attempts.get((ticket, attempt))
+        if spans is None:
+            return {}
+        carrier: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(carrier, set_span_in_context(spans.chat or spans.agent))
+        return carrier
 
     def metrics(self, event: Event) -> Metrics | None:
         return self.run.book.attempts.get((event.ticket, event.attempt))

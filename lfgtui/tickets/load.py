@@ -98,6 +98,10 @@ TICKET_FIELDS: dict[str, Kind] = {
     ),
     "check_timeout_s": POSITIVE_NUMBER,
     "mcp_servers": STRING_LIST,
+    "resume_session": Kind(
+        "a coding agent's session id (`lfg agents sessions` lists them)",
+        lambda value: isinstance(value, str) and bool(value.strip()) and value.isprintable(),
+    ),
     "fallback": FALLBACK,
     "max_wait_s": POSITIVE_NUMBER,
     "judge": Kind(
@@ -111,12 +115,15 @@ TICKET_FIELDS: dict[str, Kind] = {
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
 """Old names a tickets file may still use: each is read as the field's name now."""
-TICKET_ONLY = frozenset({"id", "prompt", "depends_on", "title", "judge", "judge_may_be_contestant"})
+TICKET_ONLY = frozenset(
+    {"id", "prompt", "depends_on", "title", "judge", "judge_may_be_contestant", "resume_session"}
+)
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
 AGENT_ONLY = {
     "mode": "mode is a coding agent's session mode",
     "mcp_servers": "mcp_servers are given to a coding agent's session",
+    "resume_session": "resume_session continues a coding agent's own session",
 }
 """Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
 
@@ -286,8 +293,9 @@ class _Loader:
     def _check_agents_only(
         self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
     ) -> None:
-        """A `mode` is a coding agent's session mode and `mcp_servers` are given to its session: any
-        other provider has neither."""
+        """A `mode` is a coding agent's session mode, `mcp_servers` are given to its session and
+        `resume_session` continues one of its sessions: any other provider has none of them; and a
+        session is continued by one ticket, not by every ticket a `[[ticket]]` fans out into."""
         for key, what in AGENT_ONLY.items():
             for draft in drafts:
                 if key not in draft.fields and key not in defaults:
@@ -301,6 +309,14 @@ class _Loader:
                             f"agent (kind {config.kind!r}, not acp)",
                         )
                         break
+        for draft in drafts:
+            many = len(variants[draft.index])
+            if "resume_session" in draft.fields and many > 1:
+                self.check.add(
+                    self.line(draft, "resume_session"),
+                    f"{draft.where}: resume_session continues one session, and the ticket fans out into "
+                    f"{many} (models, agents or attempts) that would each continue it at once",
+                )
 
     def _links(self, fields: Mapping[str, Any], provider: str) -> list[tuple[str, str]]:
         """The links a ticket of `provider` falls back to: its own or [defaults]' `fallback`, else the
@@ -707,6 +723,7 @@ class _Loader:
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
             mode=fields.get("mode"),
+            resume_session=fields.get("resume_session"),
             mcp_servers=tuple(
                 self.config.mcp_servers[name] for name in dict.fromkeys(fields.get("mcp_servers", ()))
             ),

@@ -64,6 +64,9 @@ class Ticket:
     """For a coding agent: the session mode it works in (e.g. `plan`), as the agent names it."""
     mcp_servers: tuple[McpServer, ...] = ()
     """For a coding agent: the MCP servers its session is given (`[mcp_servers.NAME]`), whole."""
+    resume_session: str | None = None
+    """For a coding agent: its own session (started elsewhere) that the ticket continues, by the id
+    the agent gave it (`lfg agents sessions`): ACP `session/resume`, else `session/load`."""
     check: str | None = None
     """For a contestant of a tournament: the command run in its worktree once it completes, which
     ranks it (tournament/)."""

@@ -188,17 +188,25 @@ def test_the_versions_lfg_says_to_install_are_those_its_tests_drive() -> None:
 
 
 def test_a_check_is_bounded_by_its_timeout_and_the_others_go_on(lfg: Lfg) -> None:
+    """The stuck agent's own `connect_timeout_s` bounds its check; the fine one keeps the default, so
+    however slowly a loaded machine starts it, it is not cut short."""
     exits = [sys.executable, "-c", "import sys; sys.exit(3)"]
     configure(lfg, stuck=[*SIM_AGENT, "--stall-initialize"], exits=exits, fine=SIM_AGENT)
-    done = agents(lfg, "--check", "--timeout", "10", "--json")
+    stuck = "[providers.stuck]\n"
+    lfg.config.write_text(lfg.config.read_text().replace(stuck, f"{stuck}connect_timeout_s = 2\n"))
+    done = agents(lfg, "--check", "--json")
     assert done.returncode == 1
     listed = records(done)
     stalled = listed["stuck"]["check"]["error"]
     assert stalled["kind"] == "timeout"
-    assert stalled["message"].startswith("the agent did not start a session within 10 s (connect_timeout_s)")
+    assert stalled["message"].startswith("the agent did not start a session within 2 s (connect_timeout_s)")
     assert listed["exits"]["check"]["error"]["kind"] == "connection"
     assert listed["fine"]["check"]["error"] is None
     assert listed["claude-code"]["check"] is None  # not installed: nothing to start
+    bounded = records(agents(lfg, "stuck", "--check", "--timeout", "1", "--json"))
+    assert bounded["stuck"]["check"]["error"]["message"].startswith(
+        "the agent did not start a session within 1 s"
+    )
 
 
 def test_a_named_agent_that_is_not_installed_fails_the_check_and_says_what_to_install(lfg: Lfg) -> None:

@@ -53,6 +53,7 @@ from tests.support.recording import (
     as_schema_21,
     as_schema_22,
     as_schema_23,
+    as_schema_24,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -178,12 +179,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_21, 21),
         (as_schema_22, 22),
         (as_schema_23, 23),
+        (as_schema_24, 24),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 23 really had."""
+    """What the migration tests start from is the shape schemas 2 to 24 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

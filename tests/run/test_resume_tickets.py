@@ -63,6 +63,7 @@ EVERY_FIELD: dict[str, Any] = {
     "max_cost_usd": 0.05,
     "group": "fix",
     "mode": "plan",
+    "resume_session": "sess-0123456789ab",
     "mcp_servers": (
         McpServer("docs", "stdio", command="/usr/bin/docs-mcp", args=("--root", "."), env=("DOCS_TOKEN",)),
         McpServer(

@@ -354,11 +354,21 @@ ADDED_IN_V21 = [("requests", "counted_per_char")]
 ADDED_IN_V22 = [("requests", "turn_wire"), ("requests", "turn_source"), ("requests", "turn_body")]
 ADDED_IN_V23 = [("tickets", "effort"), ("tickets", "thinking"), ("tickets", "show_thinking")]
 ADDED_IN_V24 = [("requests", "output_unseen")]
+ADDED_IN_V25 = [("tickets", "resume_session")]
+
+
+def as_schema_24(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 24 wrote: tickets without the agent session
+    they continue (migration `V25`)."""
+    for table, column in ADDED_IN_V25:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 24")
 
 
 def as_schema_23(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 23 wrote: requests without whether their count
     holds output that never streamed (migration `V24`)."""
+    as_schema_24(conn)
     for table, column in ADDED_IN_V24:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 23")

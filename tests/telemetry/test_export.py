@@ -200,6 +200,12 @@ def test_a_coding_agents_turn_and_tool_calls_are_spans_of_its_attempt(
         c["id"] for c in calls
     ]
     assert {span.trace_id for span in spans} == {root.trace_id}
+    (started,) = [
+        e["message"] for e in of(events, "agent", "status") if e["message"].startswith("agent started")
+    ]
+    log = Path(started.rpartition("its log: ")[2]).read_text()
+    traced = f"prompt 1 traceparent 00-{root.trace_id}-{turn.span_id}-"  # then its flags
+    assert traced in log, f"the prompt's _meta carries its chat span (issue 53): {log}"
 
 
 def test_a_failed_ticket_and_a_retried_request_say_what_went_wrong(lfg: Lfg, receiver: OtlpReceiver) -> None:

@@ -82,6 +82,12 @@ class Look:
     timer: asyncio.TimerHandle = field(init=False)
 
 
+MAX_LIST_PAGES = 100
+"""The most `session/list` pages lfg reads: an agent's cursor that never ends cannot hold it."""
+RESOURCE_NOT_FOUND = -32002
+"""ACP's `resource_not_found` error code: an agent's answer for a session it does not have."""
+
+
 @dataclass(frozen=True)
 class AgentLaunch:
     """How to start one agent: its command line (with `{model}` filled in), environment and limits,
@@ -93,6 +99,11 @@ class AgentLaunch:
     mcp_servers: tuple[McpServer, ...] = ()
     yes: bool = False
     """The run's `--yes`: the provider's `yes_mode`, where it names one, is the mode then."""
+    resume: str | None = None
+    """The ticket's `resume_session`: the agent's own session a new session of it continues."""
+    trace_context: Callable[[], dict[str, str]] = dict
+    """The W3C trace context of the attempt's open request (a traced run's): each prompt carries it
+    in its `_meta`, as ACP's meta-propagation RFD says, so the agent's spans nest under lfg's."""
 
     def command(self, model: str) -> list[str]:
         return [part.replace("{model}", model) for part in self.config.agent.command]
@@ -221,6 +232,8 @@ class AgentSession:
         self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
         self.loaded = False
+        self.resumed: str | None = None
+        """How the ticket's `resume_session` was continued: `session/resume` or `session/load`."""
         self.forked = False
         """The session is a fork of another (session/fork): loaded with its conversation."""
         self.prompt: asyncio.Task[schema.PromptResponse] | None = None
@@ -291,7 +304,8 @@ class AgentSession:
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
             assert self.session_id is not None
             if fresh:
-                how = " (forked)" if self.forked else " (loaded)" if self.loaded else ""
+                how = " (forked)" if self.forked else " (resumed)" if self.resumed else ""
+                how = how or (" (loaded)" if self.loaded else "")
                 opened = f"agent session {self.session_id}{how}"
             else:  # recorded for this attempt too: a resumed run loads the latest attempt's session
                 opened = f"agent session {self.session_id} (goes on)"
@@ -343,37 +357,25 @@ class AgentSession:
 
     async def _open(self, load: str | None, model: str, fork: str | None = None) -> list[str]:
         """initialize, then session/load of `load` when the agent can load sessions (or session/fork
-        of `fork` when it can fork them), else session/new (logging in as `login.py` says), then the
-        ticket's mode and model, all within
+        of `fork` when it can fork them; or the ticket's `resume_session`, which must open), else
+        session/new (logging in as `login.py` says), then the ticket's mode and model, all within
         the provider's `connect_timeout_s`; returns what the pane is told."""
         config = self.launch.config
         limit = config.connect_timeout_s
         said: list[str] = []
         try:
             async with asyncio.timeout(limit):
-                started = await self.conn.initialize(
-                    protocol_version=acp.PROTOCOL_VERSION,
-                    client_capabilities=schema.ClientCapabilities(
-                        fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
-                        terminal=True,
-                        elicitation=schema.ElicitationCapabilities(form=schema.ElicitationFormCapabilities()),
-                    ),
-                    client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
-                )
-                self.methods = offered_methods(started, config)
-                self.agent_info = started.agent_info
-                self.view.describes_inputs = describes_inputs(started.agent_info)
-                capabilities = started.agent_capabilities or schema.AgentCapabilities()
-                self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
+                capabilities, logged_in = await self._handshake()
+                said += logged_in
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
-                if config.agent.auth_method is not None:
-                    said.append(await self._authenticate(config.agent.auth_method))
                 if load:
                     said.append(await self._load(load, bool(capabilities.load_session), servers))
                 elif fork:
                     offers = capabilities.session_capabilities
                     can_fork = offers is not None and offers.fork is not None
                     said.append(await self._fork(fork, can_fork, servers))
+                elif self.launch.resume is not None:
+                    said.append(await self._resume(self.launch.resume, capabilities, servers))
                 if self.session_id is None:
                     opened, logged_in = await self._new_session(servers)
                     said += logged_in
@@ -382,6 +384,7 @@ class AgentSession:
                 if servers:
                     method = "session/load" if self.loaded else "session/new"
                     method = "session/fork" if self.forked else method
+                    method = self.resumed or method
                     said.append(given_line(self.launch.mcp_servers, method))
                 want = wanted(config, model, self.launch.mode, self.launch.yes)
                 agent, said_mode = self._agent(), self.client.mode_said
@@ -398,6 +401,58 @@ class AgentSession:
         except Exception as exc:  # whatever breaks the start fails only this ticket
             raise ProviderError(await self._failure(exc)) from None
         return said
+
+    async def _handshake(self) -> tuple[schema.AgentCapabilities, list[str]]:
+        """ACP `initialize`, then `authenticate` when the provider names its `auth_method`: what the
+        agent can do, and what the pane is told."""
+        started = await self.conn.initialize(
+            protocol_version=acp.PROTOCOL_VERSION,
+            client_capabilities=schema.ClientCapabilities(
+                fs=schema.FileSystemCapabilities(read_text_file=True, write_text_file=True),
+                terminal=True,
+                elicitation=schema.ElicitationCapabilities(form=schema.ElicitationFormCapabilities()),
+            ),
+            client_info=schema.Implementation(name="lfg", title="lfgtui", version=__version__),
+        )
+        config = self.launch.config
+        self.methods = offered_methods(started, config)
+        self.agent_info = started.agent_info
+        self.view.describes_inputs = describes_inputs(started.agent_info)
+        capabilities = started.agent_capabilities or schema.AgentCapabilities()
+        self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
+        if config.agent.auth_method is None:
+            return capabilities, []
+        return capabilities, [await self._authenticate(config.agent.auth_method)]
+
+    async def sessions(self, cwd: str | None) -> list[schema.SessionInfo]:
+        """The agent's own sessions, of `cwd` when given (ACP `session/list`, every page up to
+        `MAX_LIST_PAGES`), within the provider's `connect_timeout_s`: what a ticket's
+        `resume_session` may name (`lfg agents sessions`). Raises `ProviderError`, saying so of an
+        agent that does not list them."""
+        limit = self.launch.config.connect_timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                capabilities, _ = await self._handshake()
+                offers = capabilities.session_capabilities
+                if offers is None or offers.list is None:
+                    message = f"{self._agent()} does not list its sessions (no sessionCapabilities.list)"
+                    raise ProviderError(ErrorInfo(ErrorKind.BAD_REQUEST, message))
+                found: list[schema.SessionInfo] = []
+                cursor: str | None = None
+                for _ in range(MAX_LIST_PAGES):
+                    page = await self.conn.list_sessions(cursor=cursor, cwd=cwd)
+                    found += page.sessions
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+                return found
+        except TimeoutError:
+            message = f"the agent did not list its sessions within {limit:g} s (connect_timeout_s)"
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.TIMEOUT, message))) from None
+        except ProviderError:
+            raise
+        except Exception as exc:  # whatever the agent does wrong, the command says it and ends
+            raise ProviderError(await self._failure(exc)) from None
 
     def _agent(self) -> str:
         """The agent as a message names it: its provider, and its name and version as it gave them."""
@@ -454,6 +509,44 @@ class AgentSession:
         self.offered = self._offered(loaded, "session/load")
         return "the agent's earlier session was loaded (session/load): it has the whole conversation"
 
+    async def _resume(
+        self, session_id: str, capabilities: schema.AgentCapabilities, servers: list[AcpServer]
+    ) -> str:
+        """Continue the agent's own session the ticket names (`resume_session`): `session/resume`
+        where the agent offers it (nothing replayed), else `session/load` (its replay not shown: the
+        pane starts from the ticket's prompt). The person chose that session, so an agent that can
+        do neither, or refuses it, fails the ticket saying why; lfg never opens another instead."""
+        offers = capabilities.session_capabilities
+        named = inert(session_id)
+        cwd = str(self.client.toolbox.ctx.workdir)
+        try:
+            if offers is not None and offers.resume is not None:
+                answer: (
+                    schema.ResumeSessionResponse | schema.LoadSessionResponse
+                ) = await self.conn.resume_session(cwd=cwd, session_id=session_id, mcp_servers=servers)
+                self.resumed = "session/resume"
+            elif capabilities.load_session:
+                self.client.replaying = True
+                try:
+                    answer = await self.conn.load_session(cwd=cwd, session_id=session_id, mcp_servers=servers)
+                finally:
+                    await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
+                    self.client.replaying = False
+                self.resumed = "session/load"
+            else:
+                message = (
+                    f"resume_session: {self._agent()} can neither resume nor load a session "
+                    f"(no sessionCapabilities.resume, no loadSession), so session {named} cannot be continued"
+                )
+                raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.BAD_REQUEST, message)))
+        except acp.RequestError as exc:
+            message = f"resume_session: the agent would not continue session {named}: {_said(exc)}"
+            kind = ErrorKind.NOT_FOUND if exc.code == RESOURCE_NOT_FOUND else ErrorKind.BAD_REQUEST
+            raise ProviderError(await self._with_log(ErrorInfo(kind, message))) from None
+        self.session_id, self.loaded = session_id, True
+        self.offered = self._offered(answer, self.resumed)
+        return f"the agent's own session {named} goes on ({self.resumed}): it has its conversation"
+
     async def _fork(self, session_id: str, can_fork: bool, servers: list[AcpServer]) -> str:
         """Fork the session a fork started from (ACP `session/fork`, unstable in the protocol: the
         SDK's client side sends it as any request), in the fork's workdir; the new session has the
@@ -474,7 +567,12 @@ class AgentSession:
 
     def _offered(
         self,
-        answer: schema.NewSessionResponse | schema.LoadSessionResponse | schema.ForkSessionResponse,
+        answer: (
+            schema.NewSessionResponse
+            | schema.LoadSessionResponse
+            | schema.ForkSessionResponse
+            | schema.ResumeSessionResponse
+        ),
         method: str,
     ) -> Offered:
         """What the session lets lfg choose, as the agent's answer to `method` said (its older
@@ -488,7 +586,10 @@ class AgentSession:
         assert self.session_id is not None
         messages = task.call.messages
         text = acp.text_block(prompt_text(messages if whole else messages[-1:]))
-        self.prompt = asyncio.create_task(self.conn.prompt(session_id=self.session_id, prompt=[text]))
+        traced = self.launch.trace_context()  # root keys of the prompt's `_meta`
+        self.prompt = asyncio.create_task(
+            self.conn.prompt(session_id=self.session_id, prompt=[text], **traced)
+        )
         self.prompt.add_done_callback(lambda _: self.client.inbox.put_nowait(PROMPT_DONE))
         self.idle.restart()
         streamed, limit = 0, task.max_output_chars

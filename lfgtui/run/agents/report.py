@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lfgtui.providers.base import ProviderConfig
+    from lfgtui.run.agents.attempt import AgentSession
     from lfgtui.run.agents.choices import Choosable
 
 
@@ -125,33 +126,43 @@ def with_methods(agent: Listed, config: ProviderConfig, checked: Checked, env: M
 
 
 async def _refuse(_: object) -> str:
-    return "lfg agents --check sends no prompt, so nothing may run"
+    return "lfg agents sends no prompt, so nothing may run"
 
 
-async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) -> Checked:
-    """Start the agent as a ticket would, in `workdir` (an empty folder), open a session and choose
-    its default model, then stop it; bounded by `limit_s` (else the provider's connect_timeout_s)
-    and the agent's stop."""
+async def started(config: ProviderConfig, workdir: Path, limit_s: float | None, why: str) -> AgentSession:
+    """The agent started as a ticket would (its environment, supervisor and log), in `workdir`,
+    allowed nothing, its handshake bounded by `limit_s` (else the provider's connect_timeout_s);
+    its log is named for `why` lfg started it. Raises OSError."""
     from lfgtui.events import EventFactory
-    from lfgtui.providers.base import ProviderError
     from lfgtui.providers.catalog import AGENT_ENV
     from lfgtui.run.agents.attempt import AgentLaunch, AgentSession
-    from lfgtui.run.agents.choices import choosable, passed_at_start
-    from lfgtui.run.agents.login import login_missing, usable_method
-    from lfgtui.run.agents.mcp import taken
     from lfgtui.tools import command_env
     from lfgtui.tools.base import ToolContext
     from lfgtui.tools.toolbox import Toolbox
 
     if limit_s is not None:
         config = replace(config, connect_timeout_s=limit_s)
-    model = config.default_model or ""
     env = command_env(os.environ, (*AGENT_ENV, *config.agent.env), workdir)
     toolbox = Toolbox({}, ToolContext(workdir, env), _refuse)
+    model = config.default_model or ""
+    return await AgentSession.start(
+        AgentLaunch(config, env), model, EventFactory(f"{why}-{config.name}", 1), toolbox
+    )
+
+
+async def check(config: ProviderConfig, workdir: Path, limit_s: float | None) -> Checked:
+    """Start the agent as a ticket would, in `workdir` (an empty folder), open a session and choose
+    its default model, then stop it; bounded by `limit_s` (else the provider's connect_timeout_s)
+    and the agent's stop."""
+    from lfgtui.providers.base import ProviderError
+    from lfgtui.providers.catalog import AGENT_ENV
+    from lfgtui.run.agents.choices import choosable, passed_at_start
+    from lfgtui.run.agents.login import login_missing, usable_method
+    from lfgtui.run.agents.mcp import taken
+
+    model = config.default_model or ""
     try:
-        session = await AgentSession.start(
-            AgentLaunch(config, env), model, EventFactory(f"check-{config.name}", 1), toolbox
-        )
+        session = await started(config, workdir, limit_s, "check")
     except OSError as exc:
         error = {"kind": "connection", "message": f"could not start the agent: {exc.strerror or exc}"}
         return Checked(None, (), {}, {}, (), error, (error["message"],), None)

@@ -42,7 +42,7 @@ MAX_CONTAINERS = 100_000
 """One message may hold this many JSON objects and arrays: a plan, a tool call's input and output,
 a diff's lines are far fewer; each costs about a hundred bytes once parsed and validated."""
 SHOWN_GARBAGE = 200
-KEPT_RESULTS = frozenset({"session/new", "session/load"})
+KEPT_RESULTS = frozenset({"session/new", "session/load", "session/resume"})
 SESSION_UPDATE = "session/update"
 HELD_MESSAGES = 64
 """Messages for the SDK read ahead of it before the pipe is left unread until it catches up."""
