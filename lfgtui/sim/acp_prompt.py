@@ -145,6 +145,9 @@ class Quirks:
     client takes sub-agents (`subagents`): see `acp_stable.StableUpdates.subagent`."""
     subagent_asks: bool = False
     """With `subagent`, the sub-agent asks permission for its tool call, on its own session."""
+    subagent_foreground: bool = False
+    """With `subagent`, the sub-agent runs in the foreground: once the first model call's text is
+    whole, the parent saying nothing until it is done (else in the background, amid that text)."""
     unknown_update: str = ""
     """An update of this kind, which no schema has, as soon as a prompt arrives."""
     deaf_to_cancel: bool = False
@@ -317,8 +320,11 @@ class AgentRun:
                 await self._faults(index, position)
                 await self._chunk(piece)
                 if stable is not None and quirks.subagent and index == 0 and position == 0:
-                    await stable.subagent(quirks.subagent)
+                    if not quirks.subagent_foreground:
+                        await stable.subagent(quirks.subagent)
             await self._faults(index, len(chunks))
+            if stable is not None and quirks.subagent and quirks.subagent_foreground and index == 0:
+                await stable.subagent(quirks.subagent)
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_ARGS:
                     self.output_tokens += piece.tokens
