@@ -307,6 +307,7 @@ class AgentRun:
             )
             self.scenario = replace(self.scenario, calls=calls_filled)
         calls = len(self.scenario.calls)
+        delegate = stable.subagent if stable is not None and quirks.subagent else None
         if quirks.bare_messages:
             chunk_chars = self.scenario.chunk_chars
             pieces = [p for i in range(calls) for p in plan_call(self.scenario.call(i), i, chunk_chars)]
@@ -319,12 +320,11 @@ class AgentRun:
             for position, piece in enumerate(chunks):
                 await self._faults(index, position)
                 await self._chunk(piece)
-                if stable is not None and quirks.subagent and index == 0 and position == 0:
-                    if not quirks.subagent_foreground:
-                        await stable.subagent(quirks.subagent)
+                if delegate is not None and index == 0 and position == 0 and not quirks.subagent_foreground:
+                    await delegate(quirks.subagent)  # in the background, amid the answer
             await self._faults(index, len(chunks))
-            if stable is not None and quirks.subagent and quirks.subagent_foreground and index == 0:
-                await stable.subagent(quirks.subagent)
+            if delegate is not None and index == 0 and quirks.subagent_foreground:
+                await delegate(quirks.subagent)  # in the foreground: the parent waits
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_ARGS:
                     self.output_tokens += piece.tokens
