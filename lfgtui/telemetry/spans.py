@@ -326,7 +326,6 @@ def _subagent(sink: Telemetry, event: SubagentChanged) -> None:
                 names.OPERATION: "invoke_agent",
                 names.AGENT_NAME: event.task,
                 names.SUBAGENT_SESSION: event.child,
-                names.TICKET_ID: event.ticket,
             },
         )
     span.set_attribute(names.SUBAGENT_STATE, event.state)
