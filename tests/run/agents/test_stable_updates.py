@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from lfgtui.events import EventFactory, PlanUpdated, Status, SubagentChanged, Te
 from lfgtui.run.agents.stable_updates import Malformed, SubagentUpdate, advertised
 from lfgtui.run.agents.updates import AgentView, Unknown, UpdateReader, session_update
 from lfgtui.sim.acp_stable import SUBAGENT_TEXT
-from tests.support.lfg import Lfg, ending, of, text
+from tests.support.lfg import Lfg, ending, of, recorded_run, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 QUIRKS = {
@@ -101,6 +102,25 @@ def test_a_sub_agent_is_a_child_record_with_its_own_text_tool_calls_and_cost(lfg
         (child, f"{child}_call0", "Write notes.txt", "completed"),
     ]
     assert not [m for m in statuses(events, "p") if "SUB-DONE" in m]
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lfgtui",
+            "history",
+            "export",
+            recorded_run(stderr),
+            "--config",
+            str(lfg.config),
+        ],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "sub-agent finished: Read the notes (end_turn)" in exported.stdout, "the history kept its record"
+    assert "Write notes.txt (completed)" in exported.stdout
 
 
 def test_a_sub_agents_permission_request_reaches_the_parents_pane_naming_it_and_ends_there(lfg: Lfg) -> None:
