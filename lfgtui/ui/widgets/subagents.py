@@ -32,7 +32,11 @@ class Child:
     state: str = "running"
     cost_usd: float | None = None
     text: list[str] = field(default_factory=list)
+    """The end of its text, in the pieces it came in (at most about twice `TEXT_TAIL` of it)."""
+    kept: int = 0
+    """The characters `text` holds."""
     chars: int = 0
+    """The characters of all its text: its tokens' estimate."""
     calls: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Each of its tool calls' (title, state), by its own id, in the order they came."""
     changes: int = 0
@@ -80,6 +84,10 @@ class Subagents:
             child = self.children[event.child] = Child("")
         child.text.append(event.text)
         child.chars += len(event.text)
+        child.kept += len(event.text)
+        if child.kept > 2 * TEXT_TAIL:  # only the tail is shown: the rest goes, now and then
+            child.text = ["".join(child.text)[-TEXT_TAIL:]]
+            child.kept = TEXT_TAIL
         self._touch(child)
 
     def tool(self, event: SubagentToolCall) -> None:

@@ -15,6 +15,7 @@ from lfgtui.run.agents.subagents import ChildUpdate
 from lfgtui.run.agents.updates import UpdateReader, session_update
 from lfgtui.sim.acp_stable import SUBAGENT_TEXT
 from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.subagents import TEXT_TAIL, Subagents
 from tests.support.agents import agent_app, no_agent_left
 from tests.support.app import SIZE, until
 
@@ -112,3 +113,15 @@ def test_todays_claude_code_child_is_a_record_of_its_own_never_the_parents_answe
         ("running", 0, "sub-agent started: Read the notes"),
         ("failed", 7, "sub-agent finished: Read the notes (cancelled)"),
     ]
+
+
+def test_a_long_childs_row_keeps_the_end_of_its_text_and_counts_all_of_it() -> None:
+    ev = EventFactory("t", 1)
+    tree = Subagents()
+    tree.changed(ev(SubagentChanged, message="", child="c", task="Scan", state="running"))
+    for n in range(2000):
+        tree.text(ev(SubagentDelta, child="c", text=f"{n:04d} "))
+    child = tree.children["c"]
+    assert child.tokens == round(2000 * 5 / 4) and child.heading() == "▸ Scan · running · 2500 tok"
+    assert child.kept <= 2 * TEXT_TAIL and str(child.detail()).endswith("1998 1999 ")
+    assert tree.title == "sub-agents: 1, 1 running · 2500 tok"
