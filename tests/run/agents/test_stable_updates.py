@@ -24,8 +24,8 @@ SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model
 QUIRKS = {
     "noticing": ["--acp-notice", "MCP server docs is unavailable"],
     "compacting": ["--compaction"],
-    "delegating": ["--subagent", "Read the notes"],
-    "delegating-fg": ["--subagent", "Read the notes", "--subagent-foreground"],
+    "delegating": ["--subagent", "Read the notes", "--cost", "0.5"],
+    "delegating-fg": ["--subagent", "Read the notes", "--subagent-foreground", "--cost", "0.5"],
     "delegating-asks": ["--subagent", "Read the notes", "--subagent-asks"],
     "newer": ["--unknown-update", "session_weather_update"],
 }
@@ -94,6 +94,9 @@ def test_a_sub_agent_is_a_child_record_with_its_own_text_tool_calls_and_cost(lfg
     finished = records[-1]
     assert (finished["state"], finished["task"], finished["cost_usd"]) == ("done", "Read the notes", 0.0042)
     assert finished["output_tokens"] == round(len(SUBAGENT_TEXT) / 4)
+    assert ending(events, "p")["cost_usd"] == pytest.approx(0.5 + 0.0042), (
+        "the child's cost is the parent's too"
+    )
     said = "".join(e["text"] for e in of(events, "p", "subagent_text"))
     assert said == SUBAGENT_TEXT
     calls = of(events, "p", "subagent_tool_call")
