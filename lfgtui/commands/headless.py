@@ -320,6 +320,7 @@ class JsonLines:
             "cost_usd": metrics.cost_usd,
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
             "cost_by_agent": metrics.cost_by_agent,
+            "subagent_tokens": metrics.subagent_tokens,
             "partial": (event.ticket, event.attempt) in self.partial,
         }
 
