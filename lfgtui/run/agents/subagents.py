@@ -35,6 +35,10 @@ class ChildUpdate:
     update: Any
 
 
+CALL_ENDED = frozenset({"completed", "failed"})
+UNSAID = "ended"
+"""A call's state once its sub-agent stopped without saying how the call ended: claude-agent-acp
+0.101.0 ends a child's call with a `tool_call_update` that carries its result and no status."""
 FINISHED = {"end_turn": "done"}
 """The state a child is in once idle, by its stop reason: any other reason (cancelled, refusal,
 max_tokens...) is `failed`; idle with none is `idle` (it may be asked again)."""
@@ -102,13 +106,16 @@ class Children:
         if not new and (record.task, record.state) == before:
             return []
         task = record.task or "a sub-agent"
+        ended: list[Event] = []
         if new:
             said = f"sub-agent started: {task}"
         elif record.state != before[1] and record.state != "running":
             said = f"sub-agent finished: {task} ({record.stop_reason or record.state})"
+            for call_id in [c for c, state in record.calls.items() if state not in CALL_ENDED]:
+                ended += self.tool(ev, update.session_id, call_id, None, UNSAID)
         else:
             said = f"sub-agent {task}: {record.state}"
-        return [self._changed(ev, update.session_id, said)]
+        return [*ended, self._changed(ev, update.session_id, said)]
 
     def text(self, ev: EventFactory, child: str, text: str) -> list[Event]:
         """More of the child's own text: never the parent's answer."""

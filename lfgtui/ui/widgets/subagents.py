@@ -21,7 +21,7 @@ from lfgtui.ui.widgets.tool_log import folded
 TEXT_TAIL = 2000
 """The most of a child's text its expanded row shows (its last characters)."""
 STATE_GLYPHS = {"running": "▸", "idle": "·", "done": "✓", "failed": "✗"}
-CALL_GLYPHS = {"pending": "○", "in_progress": "▸", "completed": "✓", "failed": "✗"}
+CALL_GLYPHS = {"pending": "○", "in_progress": "▸", "completed": "✓", "failed": "✗", "ended": "·"}
 
 
 @dataclass

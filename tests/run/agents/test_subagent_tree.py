@@ -81,7 +81,11 @@ CLAUDE_CODE_CHILD = [
         "content": [],
         "locations": [{"path": "notes.txt", "line": 1}],
     },
-    {"sessionUpdate": "tool_call_update", "toolCallId": "toolu_sim0x0", "status": "completed"},
+    {
+        "_meta": {"claudeCode": {"toolResponse": {"type": "text"}, "toolName": "Read"}},
+        "toolCallId": "toolu_sim0x0",
+        "sessionUpdate": "tool_call_update",
+    },
     {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": " Red. SUB-DONE"}},
     {
         "sessionUpdate": "subagent_update",
@@ -91,7 +95,8 @@ CLAUDE_CODE_CHILD = [
 ]
 """A background sub-agent as claude-agent-acp 0.101.0 sent it (recorded 2026-11-26, ids shortened,
 one line of each kind): the announcement on the parent, then the child's own text and tool call on
-its session, whose id the parent's (`toolu_sim0x0`) may share; here its finish made a cancel."""
+its session, whose id the parent's (`toolu_sim0x0`) may share, its call's end with no status; here
+its finish made a cancel."""
 
 
 def test_todays_claude_code_child_is_a_record_of_its_own_never_the_parents_answer() -> None:
@@ -106,8 +111,8 @@ def test_todays_claude_code_child_is_a_record_of_its_own_never_the_parents_answe
     calls = [(e.child, e.call_id, e.title, e.state) for e in shown if isinstance(e, SubagentToolCall)]
     assert calls == [
         ("ad9a0dfa", "toolu_sim0x0", "Read notes.txt", "pending"),
-        ("ad9a0dfa", "toolu_sim0x0", "Read notes.txt", "completed"),
-    ]
+        ("ad9a0dfa", "toolu_sim0x0", "Read notes.txt", "ended"),
+    ], "its update says no status: once the child stops, the call has ended, how it did unsaid"
     records = [(e.state, e.output_tokens, e.message) for e in shown if isinstance(e, SubagentChanged)]
     assert records == [
         ("running", 0, "sub-agent started: Read the notes"),
