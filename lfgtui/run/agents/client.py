@@ -128,7 +128,6 @@ class AgentClient:
         session_id = params.get("sessionId") if isinstance(params, dict) else None
         children = self.view.children
         if isinstance(session_id, str) and children.known(session_id):  # a sub-agent's own session
-            children.updates += 1
             child_update = session_update(params)
             if child_update is not None:  # its record in the tree, never the parent's answer
                 self.inbox.put_nowait(ChildUpdate(session_id, child_update))

@@ -77,8 +77,6 @@ class Children:
     sessions: set[str] = field(default_factory=set)
     """The children's session ids as soon as the pipe reads their announcement, before the reader
     makes their records (their own traffic follows it in the inbox)."""
-    updates: int = 0
-    """How many updates of the children's own sessions were kept out of the parent's."""
 
     def known(self, session_id: str) -> bool:
         return session_id in self.sessions
