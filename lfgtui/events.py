@@ -349,6 +349,53 @@ class PlanUpdated(Status):
     steps: tuple[PlanStep, ...]
 
 
+SUBAGENT_TOKENS_PER_CHAR = 0.25
+"""What lfg counts a character of a sub-agent's text as: agents report no count of a child session's
+own (claude-agent-acp 0.101.0 sends none), so its tokens are estimated, a quarter token a character."""
+
+
+def subagent_tokens(chars: int) -> int:
+    """A sub-agent's output tokens, estimated from the characters of its text."""
+    return round(chars * SUBAGENT_TOKENS_PER_CHAR)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubagentChanged(Status):
+    """A coding agent's sub-agent (an ACP child session its `subagent_update` announced) started,
+    changed or finished: its whole record as it stands, `message` its line for a timeline. Sent when
+    its task, state or cost changes, never per token. `child` is its session id; `task` what the
+    parent asked of it (the agent's title for it); `state` `running`, `idle`, `done` or `failed`;
+    `output_tokens` estimated from its text so far (`subagent_tokens`); `cost_usd` what its own
+    session reported it cost (None: nothing), rolled up into the parent's (cost/metrics.py). A
+    child's finish is no moment to alert anyone: it is the parent's work."""
+
+    child: str
+    task: str
+    state: str
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubagentDelta(Event):
+    """More of a sub-agent's own text as it streams (`child` its session id): its row in the parent's
+    pane, never the parent's answer."""
+
+    child: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubagentToolCall(Status):
+    """A sub-agent's own tool call began or changed state (`pending`, `in_progress`, `completed`,
+    `failed`): a row of the child's tool log, `message` its line for a timeline."""
+
+    child: str
+    call_id: str
+    title: str
+    state: str
+
+
 @dataclass(frozen=True, slots=True)
 class AgentLimit:
     """A limit of a coding agent's account as the agent reports it with its usage: Claude Code's

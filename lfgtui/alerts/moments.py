@@ -44,6 +44,9 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -151,8 +154,11 @@ WORKING = (
     DiffUpdated,
     Usage,
     CallEnded,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
 )
-"""A ticket at work, which needs nobody."""
+"""A ticket at work, which needs nobody: a sub-agent finishing is the parent's work, never an alert."""
 
 MOMENTS: Translation[Callable[[RunAlerts, Any], None]] = Translation(
     "alerts",

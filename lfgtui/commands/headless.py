@@ -41,6 +41,9 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -270,6 +273,25 @@ class JsonLines:
             return {"type": "status", "message": event.message, "reason": event.reason, "wait_s": wait_s}
         return {"type": "status", "message": event.message}
 
+    def _subagent(self, event: SubagentChanged) -> dict[str, Any]:
+        """A sub-agent's record as it stands (its start, its finish, its cost)."""
+        return {
+            "type": "subagent",
+            "child": event.child,
+            "task": event.task,
+            "state": event.state,
+            "output_tokens": event.output_tokens,
+            "cost_usd": event.cost_usd,
+            "message": event.message,
+        }
+
+    def _subagent_text(self, event: SubagentDelta) -> dict[str, Any]:
+        return {"type": "subagent_text", "child": event.child, "text": event.text}
+
+    def _subagent_call(self, event: SubagentToolCall) -> dict[str, Any]:
+        where = {"child": event.child, "call_id": event.call_id, "title": event.title}
+        return {"type": "subagent_tool_call", **where, "state": event.state, "message": event.message}
+
     def _usage(self, event: Usage) -> dict[str, Any]:
         return {
             "type": "usage",
@@ -298,6 +320,7 @@ class JsonLines:
             "cost_usd": metrics.cost_usd,
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
             "cost_by_agent": metrics.cost_by_agent,
+            "subagent_tokens": metrics.subagent_tokens,
             "partial": (event.ticket, event.attempt) in self.partial,
         }
 
@@ -386,6 +409,9 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
         AgentDetails: JsonLines._agent,
         Stalled: JsonLines._stalled,
         AgentProgress: JsonLines._progress,
+        SubagentChanged: JsonLines._subagent,
+        SubagentDelta: JsonLines._subagent_text,
+        SubagentToolCall: JsonLines._subagent_call,
         **dict.fromkeys(PLAIN_STATUSES, JsonLines._status),
         Usage: JsonLines._usage,
         AttemptEnded: JsonLines._ended,
@@ -552,6 +578,7 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
                 ElicitationAnswered,
                 PlanUpdated,
                 WorktreeReady,
+                SubagentChanged,
             ),
             Progress._status,
         ),
@@ -560,6 +587,8 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
     {
         PromptSent: "the ticket's prompt is the person's own; the answer is what the lines show",
         ReasoningDelta: "progress shows the answer, not the thinking",
+        SubagentDelta: "progress shows the parent's answer; a sub-agent's start and finish are lines",
+        SubagentToolCall: "a sub-agent's calls are its own: NDJSON and the pane show them",
         ToolCallStarted: "a call gets its line once complete",
         ToolCallArgsDelta: "a call gets its line once complete",
         ToolOutputDelta: "a command's output as it streams: the result's line says how it ended",

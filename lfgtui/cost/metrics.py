@@ -93,6 +93,9 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -136,6 +139,7 @@ NOTES = (
     AgentProgress,
     Stalled,
     PlanUpdated,
+    SubagentToolCall,
 )
 """Notes about the attempt: neither output nor a pause in it."""
 
@@ -426,6 +430,9 @@ class Metrics:
     """How full a coding agent's context window is, as it last reported it."""
     agent_cost_usd: float | None = None
     """What the attempt cost by the coding agent's own count, when it reports one."""
+    subagents: dict[str, SubagentChanged] = field(default_factory=dict)
+    """Each of a coding agent's sub-agents as it last stood, by its session id: their tokens and
+    cost roll up into the attempt's (`subagent_tokens`, `cost_usd`)."""
     model_pricers: dict[str, Pricer | None] = field(default_factory=dict)
     """The price of each model its requests' counts name (`RequestMetrics.models`), by name."""
     t0: float | None = None
@@ -573,6 +580,9 @@ class Metrics:
         if event.cost_usd is not None:
             self.agent_cost_usd = event.cost_usd
 
+    def _subagent(self, event: SubagentChanged) -> None:
+        self.subagents[event.child] = event
+
     def _paused(self, _: Event) -> None:
         """Output stops streaming: a tool call runs, or the person is asked."""
         if self.requests:
@@ -700,9 +710,20 @@ class Metrics:
         return sum(known) if known else None
 
     @property
+    def subagent_tokens(self) -> int:
+        """The output tokens of the attempt's sub-agents (estimated from their text: see
+        `events.subagent_tokens`), apart from the attempt's own, whose rate they are no part of."""
+        return sum(child.output_tokens for child in self.subagents.values())
+
+    @property
     def cost_usd(self) -> float | None:
-        """What the attempt's requests cost so far (the agent's own count when it reports one); None
-        when no price is known."""
+        """What the attempt cost so far: its requests (the agent's own count when it reports one)
+        and what its sub-agents' own sessions reported; None when no price is known."""
+        own = self._own_cost_usd()
+        children = [child.cost_usd for child in self.subagents.values() if child.cost_usd is not None]
+        return own if own is None or not children else own + sum(children)
+
+    def _own_cost_usd(self) -> float | None:
         if self.agent_cost_usd is not None:
             return self.agent_cost_usd
         if self.pricer is None:
@@ -817,8 +838,10 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         **dict.fromkeys(PAUSES, Metrics._paused),
         ToolCallReady: Metrics._tool_ready,  # a pause that may carry input that came whole
         ToolCallUpdated: Metrics._tool_updated,
+        SubagentChanged: Metrics._subagent,  # a sub-agent's tokens and cost, rolled up
     },
     {
+        SubagentDelta: "a sub-agent's text is its own: its count comes whole with `SubagentChanged`",
         PromptSent: "what the attempt asks; its request (`RequestSent`) carries the estimate of its tokens",
         ToolOutputDelta: "a running command's output is the tool's, not the model's: it is no token",
         **dict.fromkeys(NOTES, "a note: neither output nor a pause in it"),

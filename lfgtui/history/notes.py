@@ -35,6 +35,8 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentToolCall,
     WorktreeReady,
 )
 from lfgtui.formats import context_text, quota_text
@@ -314,6 +316,31 @@ def _read_queued_for(info: Facts) -> Facts | None:
     return {"provider": where[0], "model": where[1]}
 
 
+def _subagent_meta(event: SubagentChanged) -> Facts:
+    return {"subagent": [event.child, event.task, event.state, event.output_tokens, event.cost_usd]}
+
+
+def _read_subagent(info: Facts) -> Facts | None:
+    """A sub-agent's record (`SubagentChanged`), or None when the meta is not one (or is damaged)."""
+    record = info.get("subagent")
+    if not (isinstance(record, list) and len(record) == 5):
+        return None
+    child, task, state, tokens, cost = record
+    if not (isinstance(child, str) and isinstance(task, str) and isinstance(state, str)):
+        return None
+    if not (_count(tokens) and tokens is not None and (cost is None or isinstance(cost, int | float))):
+        return None
+    return {"child": child, "task": task, "state": state, "output_tokens": tokens, "cost_usd": cost}
+
+
+def _read_subagent_call(info: Facts) -> Facts | None:
+    """A sub-agent's tool call (`SubagentToolCall`), or None when the meta is not one."""
+    call = info.get("subagent_call")
+    if not (isinstance(call, list) and len(call) == 4 and all(isinstance(part, str) for part in call)):
+        return None
+    return dict(zip(("child", "call_id", "title", "state"), call, strict=True))
+
+
 NOTES: dict[type[Event], NoteKind] = {
     AttemptQueued: NoteKind(_message, lambda e: {"queued_for": [e.provider, e.model]}, _read_queued_for),
     Retrying: NoteKind(_message, _retry_meta, _read_retry),
@@ -341,6 +368,10 @@ NOTES: dict[type[Event], NoteKind] = {
         _message,
         lambda e: {"plan": [[step.content, step.status, step.priority] for step in e.steps]},
         _read_plan,
+    ),
+    SubagentChanged: NoteKind(_message, _subagent_meta, _read_subagent),
+    SubagentToolCall: NoteKind(
+        _message, lambda e: {"subagent_call": [e.child, e.call_id, e.title, e.state]}, _read_subagent_call
     ),
 }
 """Every note with facts, in the order a part's meta is tried when it is read back."""

@@ -21,6 +21,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Status,
+    SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -231,6 +232,7 @@ REBUILT: Translation[str] = Translation(
         ToolCallUpdated: "it replaced its call's row, which comes back as the `ToolCallReady` it describes",
         ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
         Queued: "recorded as a plain status note (the wait is long over when the history is read)",
+        SubagentDelta: "a sub-agent's text as it streams is not kept yet: its record (a note) is",
     },
 )
 """Where each event type of a recorded attempt comes back from (`attempt_events`); the recorder's

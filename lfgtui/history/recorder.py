@@ -42,6 +42,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Status,
+    SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -634,6 +635,7 @@ RECORDED: Translation[Record] = Translation(
     {
         AttemptStarted: "it comes wrapped as `Started` (its wall-clock time and price): see `_start`",
         ToolOutputDelta: "a running command's output as it comes; the `ToolResult` keeps the whole of it",
+        SubagentDelta: "a sub-agent's text as it streams: not kept yet; its record is a note (notes.py)",
     },
 )
 """How the history records each event type: a row, a part, a note or a column of the attempt."""

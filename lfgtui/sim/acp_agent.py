@@ -758,6 +758,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a background sub-agent with this title amid the answer, if the client takes sub-agents",
     )
     quirks.add_argument(
+        "--subagent-foreground",
+        action="store_true",
+        help="with --subagent, the sub-agent runs once the first model call's text is whole, the parent"
+        " waiting for it (a foreground sub-agent)",
+    )
+    quirks.add_argument(
         "--subagent-asks",
         action="store_true",
         help="with --subagent, the sub-agent asks permission for its tool call, on its own session",
@@ -966,6 +972,7 @@ def main(argv: list[str] | None = None) -> None:
             compaction=args.compaction,
             subagent=args.subagent,
             subagent_asks=args.subagent_asks,
+            subagent_foreground=args.subagent_foreground,
             unknown_update=args.unknown_update,
             progress=args.progress,
             fallback_model=args.fallback_model,

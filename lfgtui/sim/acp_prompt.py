@@ -145,6 +145,9 @@ class Quirks:
     client takes sub-agents (`subagents`): see `acp_stable.StableUpdates.subagent`."""
     subagent_asks: bool = False
     """With `subagent`, the sub-agent asks permission for its tool call, on its own session."""
+    subagent_foreground: bool = False
+    """With `subagent`, the sub-agent runs in the foreground: once the first model call's text is
+    whole, the parent saying nothing until it is done (else in the background, amid that text)."""
     unknown_update: str = ""
     """An update of this kind, which no schema has, as soon as a prompt arrives."""
     deaf_to_cancel: bool = False
@@ -304,6 +307,7 @@ class AgentRun:
             )
             self.scenario = replace(self.scenario, calls=calls_filled)
         calls = len(self.scenario.calls)
+        delegate = stable.subagent if stable is not None and quirks.subagent else None
         if quirks.bare_messages:
             chunk_chars = self.scenario.chunk_chars
             pieces = [p for i in range(calls) for p in plan_call(self.scenario.call(i), i, chunk_chars)]
@@ -316,9 +320,11 @@ class AgentRun:
             for position, piece in enumerate(chunks):
                 await self._faults(index, position)
                 await self._chunk(piece)
-                if stable is not None and quirks.subagent and index == 0 and position == 0:
-                    await stable.subagent(quirks.subagent)
+                if delegate is not None and index == 0 and position == 0 and not quirks.subagent_foreground:
+                    await delegate(quirks.subagent)  # in the background, amid the answer
             await self._faults(index, len(chunks))
+            if delegate is not None and index == 0 and quirks.subagent_foreground:
+                await delegate(quirks.subagent)  # in the foreground: the parent waits
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_ARGS:
                     self.output_tokens += piece.tokens

@@ -19,6 +19,9 @@ Ask = Callable[[str, dict[str, Any]], Awaitable[bool]]
 """Asks the client's permission for a tool call (its fields) on a session: whether it was allowed."""
 SUBAGENT_TEXT = "Sub-agent here, reading the notes. SUB-DONE"
 """What the sim's sub-agent says in its own session: never the parent's answer."""
+SUBAGENT_COST_USD = 0.0042
+"""What the sim's sub-agent reports its own session cost (a `usage_update` on its session: the
+spec's, which claude-agent-acp 0.101.0 does not send for a child), to be rolled up into the parent's."""
 
 
 def offers(capabilities: dict[str, Any], *path: str) -> bool:
@@ -71,10 +74,11 @@ class StableUpdates:
         await self.send(self.session_id, entry | {"status": "completed"})
 
     async def subagent(self, title: str) -> None:
-        """A background sub-agent, in the middle of the parent's answer: announced and running on the
-        parent, the task as a session message on both, its own text and tool call on its session
-        (ids of its own: distinct per conversation; with `ask`, asking permission for it on its own
-        session), idle on the parent, its hand-back."""
+        """A sub-agent (in the background amid the parent's answer, or in the foreground between its
+        model calls: the caller's choice): announced and running on the parent, the task as a session
+        message on both, its own text, tool call and cost on its session (ids of its own: distinct
+        per conversation; with `ask`, asking permission for it on its own session), idle on the
+        parent, its hand-back."""
         if not offers(self.capabilities, "subagents"):
             return
         parent, child = self.session_id, f"{self.session_id}-sub{self.prompt}"
@@ -98,6 +102,8 @@ class StableUpdates:
         ended = "completed" if allowed else "failed"
         await self.send(child, call | {"sessionUpdate": "tool_call_update", "status": ended})
         await self.send(child, text_chunk(" " + rest, f"{child}-m2"))
+        cost = {"amount": SUBAGENT_COST_USD, "currency": "USD"}
+        await self.send(child, {"sessionUpdate": "usage_update", "used": 1200, "size": 200000, "cost": cost})
         await self.send(parent, announced | {"state": {"state": "idle", "stopReason": "end_turn"}})
         back = task | {"messageId": f"{child}-reply", "senderSessionId": child, "recipientSessionId": parent}
         await self.send(parent, back | {"content": [{"type": "text", "text": SUBAGENT_TEXT}]})

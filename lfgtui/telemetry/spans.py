@@ -53,6 +53,9 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -86,6 +89,8 @@ class AttemptSpans:
     """Provider and model: what its metrics are recorded by."""
     chat: Span | None = None
     tools: dict[str, Span] = field(default_factory=dict)
+    children: dict[str, Span] = field(default_factory=dict)
+    """Each running sub-agent's span, by its session id: a child of the attempt's."""
 
 
 class Telemetry:
@@ -316,6 +321,42 @@ def _diff(sink: Telemetry, event: DiffUpdated) -> None:
         spans.agent.set_attributes(diff)
 
 
+ENDED_CHILD = frozenset({"done", "failed"})
+
+
+def _subagent(sink: Telemetry, event: SubagentChanged) -> None:
+    """A sub-agent's span, under the attempt's: opened when it is announced, ended when it is done or
+    failed, with its tokens and cost."""
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is None:
+        return
+    span = spans.children.get(event.child)
+    if span is None:
+        if event.state in ENDED_CHILD:
+            return
+        span = spans.children[event.child] = sink.tracer.start_span(
+            f"invoke_agent {event.task or 'sub-agent'}",
+            context=set_span_in_context(spans.agent),
+            kind=SpanKind.INTERNAL,
+            start_time=sink.wall_ns(event.t),
+            attributes={
+                names.OPERATION: "invoke_agent",
+                names.AGENT_NAME: event.task,
+                names.SUBAGENT_SESSION: event.child,
+            },
+        )
+    span.set_attribute(names.SUBAGENT_STATE, event.state)
+    if event.state not in ENDED_CHILD:
+        return
+    span.set_attribute(names.OUTPUT_TOKENS, event.output_tokens)
+    if event.cost_usd is not None:
+        span.set_attribute(names.COST, event.cost_usd)
+    if event.state == "failed":
+        span.set_attribute(names.ERROR_TYPE, "failed")
+        span.set_status(StatusCode.ERROR, event.message)
+    span.end(sink.wall_ns(event.t))
+    del spans.children[event.child]
+
+
 def _ended(sink: Telemetry, event: AttemptEnded) -> None:
     """Close what the attempt left open (a cancel or a failure ends it mid-request or mid-tool), then
     its span, with what the metrics book says of it."""
@@ -331,6 +372,9 @@ def _ended(sink: Telemetry, event: AttemptEnded) -> None:
         tool.set_attribute(names.ERROR_TYPE, error or "unfinished")
         tool.set_status(StatusCode.ERROR, "the attempt ended before the tool's result")
         tool.end(end)
+    for child in spans.children.values():  # a background sub-agent the parent left running
+        child.set_attribute(names.SUBAGENT_STATE, "unfinished")
+        child.end(end)
     agent = spans.agent
     metrics = sink.metrics(event)
     agent.set_attribute(names.OUTCOME, event.outcome.value)
@@ -378,12 +422,15 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
         SessionOpened: _session,
         AgentDetails: _details,
         DiffUpdated: _diff,
+        SubagentChanged: _subagent,
         AttemptEnded: _ended,
     },
     ignored={
         TextDelta: PER_TOKEN,
         ReasoningDelta: PER_TOKEN,
         ToolCallArgsDelta: PER_TOKEN,
+        SubagentDelta: PER_TOKEN,
+        SubagentToolCall: "a sub-agent's own call: its span's tokens and state say what it did",
         ToolOutputDelta: "a running tool's output as it comes; its ToolResult holds it whole",
         ToolCallStarted: "the call's span opens when it is complete (ToolCallReady) and can run",
         Usage: "read from the metrics book when the request's span ends",

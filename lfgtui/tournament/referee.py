@@ -59,6 +59,9 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -404,6 +407,10 @@ REFEREE: Translation[Handler] = Translation(
         **dict.fromkeys(
             (ToolCallStarted, ToolCallArgsDelta, ToolCallReady, ToolCallUpdated, ToolOutputDelta, ToolResult),
             "what the contestant did shows in its diff and its check, not its calls",
+        ),
+        **dict.fromkeys(
+            (SubagentChanged, SubagentDelta, SubagentToolCall),
+            "a sub-agent's work is the contestant's: its diff and its check say what came of it",
         ),
         **dict.fromkeys(
             (

@@ -44,6 +44,8 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -145,6 +147,35 @@ SAMPLES: dict[type[Event], list[Sample]] = {
             {
                 "message": "plan: 2 steps",
                 "steps": (PlanStep("read", "completed", "high"), PlanStep("fix", "in_progress")),
+            },
+        )
+    ],
+    SubagentChanged: [
+        (
+            SubagentChanged,
+            {"message": "sub-agent started: Scan", "child": "c9", "task": "Scan", "state": "running"},
+        ),
+        (
+            SubagentChanged,
+            {
+                "message": "sub-agent finished: Scan (end_turn)",
+                "child": "c9",
+                "task": "Scan",
+                "state": "done",
+                "output_tokens": 12,
+                "cost_usd": 0.0042,
+            },
+        ),
+    ],
+    SubagentToolCall: [
+        (
+            SubagentToolCall,
+            {
+                "message": "sub-agent Scan: Read notes.txt (completed)",
+                "child": "c9",
+                "call_id": "toolu_1",
+                "title": "Read notes.txt",
+                "state": "completed",
             },
         )
     ],

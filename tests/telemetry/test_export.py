@@ -64,7 +64,7 @@ def named(spans: list[ReceivedSpan], prefix: str) -> list[ReceivedSpan]:
 
 
 def root_of(spans: list[ReceivedSpan], ticket: str) -> ReceivedSpan:
-    (root,) = [s for s in named(spans, "invoke_agent ") if s.attributes["lfg.ticket.id"] == ticket]
+    (root,) = [s for s in named(spans, "invoke_agent ") if s.attributes.get("lfg.ticket.id") == ticket]
     return root
 
 
@@ -206,6 +206,32 @@ def test_a_coding_agents_turn_and_tool_calls_are_spans_of_its_attempt(
     log = Path(started.rpartition("its log: ")[2]).read_text()
     traced = f"prompt 1 traceparent 00-{root.trace_id}-{turn.span_id}-"  # then its flags
     assert traced in log, f"the prompt's _meta carries its chat span (issue 53): {log}"
+
+
+def test_a_coding_agents_sub_agent_is_a_child_span_of_its_attempt(lfg: Lfg, receiver: OtlpReceiver) -> None:
+    """The sim agent's sub-agent (`--subagent`) is an `invoke_agent` span under the ticket's, ended
+    `done` with its tokens and the cost its own session reported."""
+    command = [
+        sys.executable,
+        "-m",
+        "lfgtui.sim.acp_agent",
+        "--subagent",
+        "Read the notes",
+        "--scenario",
+        "{model}",
+    ]
+    lfg.config.write_text(f'[providers.delegating]\nkind = "acp"\ncommand = {json.dumps(command)}\n')
+    tickets = '[[ticket]]\nid = "p"\nprompt = "go"\nprovider = "delegating"\nmodel = "hello:ttft_ms=0"\n'
+    code, events, stderr = exported(lfg, receiver.url, tickets, "--otel")
+    assert code == 0, stderr
+    spans = receiver.spans()
+    root = root_of(spans, "p")
+    [child] = [s for s in children(spans, root) if s.name == "invoke_agent Read the notes"]
+    [finished] = [e for e in of(events, "p", "subagent") if e["state"] == "done"]
+    assert child.attributes["lfg.subagent.session_id"] == finished["child"]
+    assert child.attributes["lfg.subagent.state"] == "done" and child.status == UNSET
+    assert child.attributes["gen_ai.usage.output_tokens"] == finished["output_tokens"] > 0
+    assert child.attributes["lfg.cost_usd"] == 0.0042
 
 
 def test_a_failed_ticket_and_a_retried_request_say_what_went_wrong(lfg: Lfg, receiver: OtlpReceiver) -> None:

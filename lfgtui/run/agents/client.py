@@ -33,6 +33,7 @@ from acp import RequestError, schema
 
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
 from lfgtui.run.agents.stable_updates import SubagentUpdate
+from lfgtui.run.agents.subagents import ChildUpdate
 from lfgtui.run.agents.terminals import Terminal, Terminals
 from lfgtui.run.agents.tool_output import OutputDue, TerminalNews
 from lfgtui.run.agents.updates import (
@@ -120,17 +121,20 @@ class AgentClient:
     def take_update(self, params: Any) -> None:
         """A `session/update` notification's params, as the agent's pipe reads them (in order: see
         transport.py): its update joins the inbox, unless the SDK would drop it as invalid. An update
-        of a sub-agent's session (one a `subagent_update` announced) is counted and kept out: until
-        the sub-agent tree, the parent's pane shows only the child's start and finish."""
+        of a sub-agent's session (one a `subagent_update` announced) goes in as a `ChildUpdate`: the
+        child's record in the tree (subagents.py), never the parent's answer or tool log."""
         if self.replaying:  # a loaded session's replay: the pane shows that conversation already
             return
         session_id = params.get("sessionId") if isinstance(params, dict) else None
-        if session_id in self.view.children:  # a sub-agent's own session: never the parent's pane
-            self.view.child_updates += 1
+        children = self.view.children
+        if isinstance(session_id, str) and children.known(session_id):  # a sub-agent's own session
+            child_update = session_update(params)
+            if child_update is not None:  # its record in the tree, never the parent's answer
+                self.inbox.put_nowait(ChildUpdate(session_id, child_update))
             return
         update = session_update(params)
         if isinstance(update, SubagentUpdate):  # announced before any of its traffic: known now
-            self.view.children.setdefault(update.session_id, update.title or "")
+            children.sessions.add(update.session_id)
         if update is not None:
             self._note_mode(update)
             self.inbox.put_nowait(update)
@@ -170,7 +174,7 @@ class AgentClient:
         if self.cancelling or allow is None:
             return CANCELLED
         await self.caught_up()
-        child = self.view.children.get(session_id)
+        child = self.view.children.task(session_id)
         call_id = (
             tool_call.tool_call_id if child is None else child_call_id(session_id, tool_call.tool_call_id)
         )

@@ -70,6 +70,7 @@ from lfgtui.run.agents.stable_updates import (
     blocks_text,
     stable_update,
 )
+from lfgtui.run.agents.subagents import Children, ChildUpdate
 from lfgtui.run.agents.terminals import OutputReader, Terminals
 from lfgtui.run.agents.tool_output import (
     AgentTerminal,
@@ -397,13 +398,9 @@ class AgentView:
     """The agent gives its messages ids (ACP `messageId`): a chunk without one is its own notice."""
     describes_inputs: bool = False
     """Its calls' input is its account of what ran, not the model's arguments (`describes_inputs`)."""
-    children: dict[str, str] = field(default_factory=dict)
-    """The sub-agents' sessions the agent announced (`subagent_update`), each with its title: their
-    own updates are not the parent's (see `AgentClient.take_update`)."""
-    running: set[str] = field(default_factory=set)
-    """The sub-agents whose start was shown and whose finish was not yet."""
-    child_updates: int = 0
-    """How many updates of sub-agents' own sessions were kept out of the parent's pane."""
+    children: Children = field(default_factory=Children)
+    """The sub-agents the agent announced (`subagent_update`), each a record of its own: their own
+    sessions' updates are not the parent's (see `AgentClient.take_update`)."""
     compactions: dict[str, str] = field(default_factory=dict)
     """Each compaction's status as last shown (`compaction_update` patches one entry per id)."""
 
@@ -507,7 +504,9 @@ class UpdateReader:
             case CompactionUpdate():
                 return self._compaction(update)
             case SubagentUpdate():
-                return self._subagent(update)
+                return self.view.children.announced(ev, update)
+            case ChildUpdate(session_id=session_id, update=child_update):
+                return self._child(session_id, child_update)
             case SessionMessage() | SessionMessageChunk() | CompactionSummaryChunk():
                 return []  # between sessions, or a summary: never the parent's answer
             case PlanUpdate():
@@ -527,7 +526,7 @@ class UpdateReader:
     def _of_child(self, call_id: str) -> bool:
         """Whether the call is a sub-agent's, as `child_call_id` names it."""
         session, sep, _ = call_id.partition(CHILD_CALL)
-        return bool(sep) and session in self.view.children
+        return bool(sep) and self.view.children.known(session)
 
     def _compaction(self, update: CompactionUpdate) -> list[Event]:
         """One status per compaction and status: the context gauge drops with a completed one."""
@@ -546,21 +545,21 @@ class UpdateReader:
             said += f" ({len(summary)} characters of summary kept)"
         return [self.ev(Status, message=said)]
 
-    def _subagent(self, update: SubagentUpdate) -> list[Event]:
-        """A sub-agent's start and finish, one status line each naming it; until the sub-agent tree
-        (issue #53 item 4) its own traffic is counted, not shown (`AgentClient.take_update`)."""
-        view, child = self.view, update.session_id
-        if update.title is not None and update.title.strip():
-            view.children[child] = update.title
-        title = view.children.get(child) or "a sub-agent"
-        state = update.state
-        if state is not None and state.state == "running" and child not in view.running:
-            view.running.add(child)
-            return [self.ev(Status, message=f"sub-agent started: {title}")]
-        if state is not None and state.state != "running" and child in view.running:
-            view.running.discard(child)
-            how = state.stop_reason or state.state
-            return [self.ev(Status, message=f"sub-agent finished: {title} ({how})")]
+    def _child(self, session_id: str, update: Any) -> list[Event]:
+        """An update of a sub-agent's own session: its text, its tool calls and its cost go to its
+        record in the tree (`subagents.py`); the rest of what a session says is not shown."""
+        ev, children = self.ev, self.view.children
+        match update:
+            case TextChunk(text=text, thought=False, notice=False):
+                return children.text(ev, session_id, text)
+            case schema.AgentMessageChunk(content=block, field_meta=meta) if not informational(meta):
+                return children.text(ev, session_id, content_text(block))
+            case schema.ToolCallStart(tool_call_id=call_id, title=title, status=status):
+                return children.tool(ev, session_id, call_id, title, status or "pending")
+            case schema.ToolCallProgress(tool_call_id=call_id, title=title, status=status):
+                return children.tool(ev, session_id, call_id, title, status)
+            case schema.UsageUpdate(cost=cost) if cost is not None and cost.currency.upper() == "USD":
+                return children.cost(ev, session_id, cost.amount)
         return []
 
     def _plan(self, update: PlanUpdate) -> PlanUpdated:

@@ -56,6 +56,9 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    SubagentChanged,
+    SubagentDelta,
+    SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -75,6 +78,7 @@ from lfgtui.ui.markdown.live import LiveMarkdown
 from lfgtui.ui.markdown.plain_lines import TextLine
 from lfgtui.ui.widgets.agent_detail import AgentDetail
 from lfgtui.ui.widgets.gauges import SPARK_SAMPLES, gauge_text, since_start
+from lfgtui.ui.widgets.subagents import SubagentLog, Subagents
 from lfgtui.ui.widgets.tool_log import (
     ToolCalls,
     ToolLog,
@@ -305,6 +309,8 @@ class TicketPane:
         self.new_thought = False
         """A model call began since the last thinking: the next thinking starts a paragraph."""
         self.tools = ToolCalls()
+        self.subagents = Subagents()
+        """A coding agent's sub-agents, the tree under its answer (subagents.py)."""
         self.plan_steps: tuple[PlanStep, ...] = ()
         self.agent_details: AgentDetails | None = None
         """What a coding agent offers (mode, settings, commands), as it last said."""
@@ -452,6 +458,16 @@ class TicketPane:
             self.reasoning.new_paragraph()
         self.reasoning.append(inert(event.text))
 
+    def _subagent(self, event: SubagentChanged) -> None:
+        """A sub-agent started, changed or finished: its row, never an alert (it is the parent's work)."""
+        self.subagents.changed(event)
+
+    def _subagent_text(self, event: SubagentDelta) -> None:
+        self.subagents.text(event)
+
+    def _subagent_call(self, event: SubagentToolCall) -> None:
+        self.subagents.tool(event)
+
     def _tool_output(self, event: ToolOutputDelta) -> None:
         self.tools.stream(event.call_id, event.text)
 
@@ -573,6 +589,7 @@ class TicketPane:
         self.body.clear()
         self.reasoning.clear()
         self.tools.clear()
+        self.subagents.clear()
         self.plan_steps = ()
         self.agent_details = None
         self.agent_log = None
@@ -649,6 +666,7 @@ class TicketPane:
         gauges = gauge_text(self.metrics, live, samples, elapsed, width, running, self.palette.running)
         if view.changed("gauges", gauges):
             view.gauges.update(gauges)
+        view.subagents.show()  # a few times a second at most, never per token of a child's text
         notice = self._notice(now)
         if view.changed("notice", notice):
             view.notice.update(notice)
@@ -781,7 +799,7 @@ def with_hint(text: Text, hint: str, width: int, console: Console, room: int = N
     return Text.assemble(Text("\n").join([*lines[: room - 1], last]), "…", (tail, "dim"))
 
 
-STREAMED = frozenset({TextDelta, ReasoningDelta, ToolOutputDelta})
+STREAMED = frozenset({TextDelta, ReasoningDelta, ToolOutputDelta, SubagentDelta})
 """Events that only append to the pane's text: its header, gauges and notice stay as they were."""
 
 PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
@@ -790,6 +808,9 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         TextDelta: TicketPane._text,
         ReasoningDelta: TicketPane._reasoning,
         ToolOutputDelta: TicketPane._tool_output,
+        SubagentChanged: TicketPane._subagent,
+        SubagentDelta: TicketPane._subagent_text,
+        SubagentToolCall: TicketPane._subagent_call,
         RequestSent: TicketPane._request,
         AttemptStarted: TicketPane._started,
         AttemptQueued: TicketPane._queued_for_worker,
@@ -840,6 +861,7 @@ class PaneView(Vertical, can_focus=True):
         )
         self.thinking.display = False
         self.tools = ToolLog(pane.tools)
+        self.subagents = SubagentLog(pane.subagents)
         self.plan = Static(id="plan", classes="pane-plan")
         self.agent = AgentDetail(pane.ticket.mcp_servers)
         self.notice = Static(id="notice", classes="pane-notice")
@@ -875,7 +897,16 @@ class PaneView(Vertical, can_focus=True):
         place among the pane's widgets."""
         if widget.parent is not None:
             return
-        order = [self.header, self.thinking, self.body, self.plan, self.agent, self.tools, self.foot]
+        order = [
+            self.header,
+            self.thinking,
+            self.body,
+            self.plan,
+            self.agent,
+            self.tools,
+            self.subagents,
+            self.foot,
+        ]
         after = order[order.index(widget) + 1 :]
         self.mount(widget, before=next(w for w in after if w.parent is not None))
 
@@ -902,6 +933,8 @@ class PaneView(Vertical, can_focus=True):
             self.pane.tools.collapsed = collapsible.collapsed
         elif collapsible is self.thinking:
             self.pane.thinking_collapsed = collapsible.collapsed
+        elif collapsible is self.subagents:
+            self.pane.subagents.collapsed = collapsible.collapsed
 
     def changed(self, line: str, content: object) -> bool:
         """Whether `line` must be redrawn to show `content` (remembered as shown)."""
@@ -925,6 +958,8 @@ class PaneView(Vertical, can_focus=True):
         self.tools.show()
         if self.tools.collapsed != pane.tools.collapsed:
             self.tools.collapsed = pane.tools.collapsed
+        if pane.subagents.children:  # mounted with the first child; drawn at the lines' pace
+            self.place(self.subagents)
         if self.changed("plan", pane.plan_steps):
             self.plan.update(plan_text(pane.plan_steps))
             self.plan.display = bool(pane.plan_steps)

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lfgtui.events import EventFactory, PlanUpdated, Status, TextDelta
+from lfgtui.events import EventFactory, PlanUpdated, Status, SubagentChanged, TextDelta
 from lfgtui.run.agents.stable_updates import Malformed, SubagentUpdate, advertised
 from lfgtui.run.agents.updates import AgentView, Unknown, UpdateReader, session_update
-from tests.support.lfg import Lfg, ending, of, text
+from lfgtui.sim.acp_stable import SUBAGENT_TEXT
+from tests.support.lfg import Lfg, ending, of, recorded_run, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 QUIRKS = {
     "noticing": ["--acp-notice", "MCP server docs is unavailable"],
     "compacting": ["--compaction"],
-    "delegating": ["--subagent", "Read the notes"],
+    "delegating": ["--subagent", "Read the notes", "--cost", "0.5"],
+    "delegating-fg": ["--subagent", "Read the notes", "--subagent-foreground", "--cost", "0.5"],
     "delegating-asks": ["--subagent", "Read the notes", "--subagent-asks"],
     "newer": ["--unknown-update", "session_weather_update"],
 }
@@ -70,18 +73,57 @@ def test_an_acp_notice_is_the_agents_notice_and_a_compaction_a_timeline_status(l
         assert ending(events, ticket_id)["outcome"] == "completed"
 
 
-def test_a_sub_agents_own_text_and_tool_calls_stay_out_of_the_parents_answer(lfg: Lfg) -> None:
-    """A background sub-agent speaks amid the parent's answer (after its first 6 characters): its
-    text, its tool call and its hand-back are not the parent's; its start and finish are a status
-    line each, naming it."""
-    code, events, stderr = lfg.run(lfg.tickets(ticket("p", "delegating")))
+@pytest.mark.parametrize("provider", ["delegating", "delegating-fg"])
+def test_a_sub_agent_is_a_child_record_with_its_own_text_tool_calls_and_cost(lfg: Lfg, provider: str) -> None:
+    """A sub-agent, in the background amid the parent's answer (after its first 6 characters) or in
+    the foreground after it: its text, its tool call and its cost are its own record's (NDJSON's
+    `subagent*` lines), never the parent's answer or tool log; it starts and finishes `done`, its
+    tokens counted and its cost rolled up into the parent's."""
+    code, events, stderr = lfg.run(lfg.tickets(ticket("p", provider)))
     assert code == 0, stderr
     assert text(events, "p") == PARENT
     assert not of(events, "p", "tool_call") and not of(events, "p", "tool_result")
-    said = statuses(events, "p")
-    assert "sub-agent started: Read the notes" in said, said
-    assert "sub-agent finished: Read the notes (end_turn)" in said, said
-    assert not [m for m in said if "SUB-DONE" in m]
+    records = of(events, "p", "subagent")
+    assert [r["message"] for r in records] == [
+        "sub-agent started: Read the notes",
+        "sub-agent Read the notes: $0.0042",
+        "sub-agent finished: Read the notes (end_turn)",
+    ], records
+    child = records[0]["child"]
+    assert {r["child"] for r in records} == {child} and child != "" and records[0]["state"] == "running"
+    finished = records[-1]
+    assert (finished["state"], finished["task"], finished["cost_usd"]) == ("done", "Read the notes", 0.0042)
+    assert finished["output_tokens"] == round(len(SUBAGENT_TEXT) / 4)
+    ended = ending(events, "p")
+    assert ended["cost_usd"] == pytest.approx(0.5 + 0.0042), "the child's cost is the parent's too"
+    assert ended["subagent_tokens"] == finished["output_tokens"]
+    said = "".join(e["text"] for e in of(events, "p", "subagent_text"))
+    assert said == SUBAGENT_TEXT
+    calls = of(events, "p", "subagent_tool_call")
+    assert [(c["child"], c["call_id"], c["title"], c["state"]) for c in calls] == [
+        (child, f"{child}_call0", "Write notes.txt", "pending"),
+        (child, f"{child}_call0", "Write notes.txt", "completed"),
+    ]
+    assert not [m for m in statuses(events, "p") if "SUB-DONE" in m]
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lfgtui",
+            "history",
+            "export",
+            recorded_run(stderr),
+            "--config",
+            str(lfg.config),
+        ],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "sub-agent finished: Read the notes (end_turn)" in exported.stdout, "the history kept its record"
+    assert "Write notes.txt (completed)" in exported.stdout
 
 
 def test_a_sub_agents_permission_request_reaches_the_parents_pane_naming_it_and_ends_there(lfg: Lfg) -> None:
@@ -121,7 +163,7 @@ def test_todays_claude_code_updates_read_as_lfgs_types_and_events() -> None:
         update = session_update(params)
         assert update is not None and not isinstance(update, Malformed | Unknown), params
         shown += reader.events(update)
-    said = [e.message for e in shown if type(e) is Status]
+    said = [e.message for e in shown if type(e) in (Status, SubagentChanged)]
     assert said == [
         "the agent's notice: MCP server unavailable: Check the server's command.",
         "sub-agent started: Read the notes",

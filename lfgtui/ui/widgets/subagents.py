@@ -1,0 +1,185 @@
+"""The sub-agent tree of a pane: a coding agent's children (ACP child sessions), one row each under
+the parent's answer, with the child's task, state, tokens and cost; a row expands to the child's own
+tool calls and text.
+
+`Subagents` is what the pane keeps (fed its events, O(1) per token: a child's text is appended to a
+list); `SubagentLog` draws it, only when something changed and only at the pane's pace for its lines
+(`TicketPane.render_frame`), never per token. A row is mounted once, when its child is announced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widgets import Collapsible, Static
+
+from lfgtui.events import SubagentChanged, SubagentDelta, SubagentToolCall, subagent_tokens
+from lfgtui.inert import inert
+from lfgtui.ui.widgets.tool_log import folded
+
+TEXT_TAIL = 2000
+"""The most of a child's text its expanded row shows (its last characters)."""
+STATE_GLYPHS = {"running": "▸", "idle": "·", "done": "✓", "failed": "✗"}
+CALL_GLYPHS = {"pending": "○", "in_progress": "▸", "completed": "✓", "failed": "✗", "ended": "·"}
+
+
+@dataclass
+class Child:
+    """One child as the pane holds it."""
+
+    task: str
+    state: str = "running"
+    cost_usd: float | None = None
+    text: list[str] = field(default_factory=list)
+    """The end of its text, in the pieces it came in (at most about twice `TEXT_TAIL` of it)."""
+    kept: int = 0
+    """The characters `text` holds."""
+    chars: int = 0
+    """The characters of all its text: its tokens' estimate."""
+    calls: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Each of its tool calls' (title, state), by its own id, in the order they came."""
+    changes: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return subagent_tokens(self.chars)
+
+    def heading(self) -> str:
+        """Its row's one line: state, task, tokens and cost."""
+        glyph = STATE_GLYPHS.get(self.state, "?")
+        cost = "" if self.cost_usd is None else f" · ${self.cost_usd:.4f}"
+        return f"{glyph} {inert(self.task) or 'sub-agent'} · {self.state} · {self.tokens} tok{cost}"
+
+    def detail(self) -> Text:
+        """Its tool calls, a line each, then the end of its text."""
+        lines = [
+            Text(f"{CALL_GLYPHS.get(state, '?')} {inert(title)}", "dim")
+            for title, state in self.calls.values()
+        ]
+        said = "".join(self.text)[-TEXT_TAIL:]
+        if said:
+            lines.append(Text(inert(said)))
+        return Text("\n").join(lines) if lines else Text("(nothing yet)", "dim")
+
+
+@dataclass
+class Subagents:
+    """A pane's children, by their session ids, for its latest attempt."""
+
+    children: dict[str, Child] = field(default_factory=dict)
+    changes: int = 0
+    collapsed: bool = False
+
+    def changed(self, event: SubagentChanged) -> None:
+        child = self.children.get(event.child)
+        if child is None:
+            child = self.children[event.child] = Child(event.task)
+        child.task, child.state, child.cost_usd = event.task or child.task, event.state, event.cost_usd
+        self._touch(child)
+
+    def text(self, event: SubagentDelta) -> None:
+        child = self.children.get(event.child)
+        if child is None:  # its announcement was lost (a watcher's gap): a row of its own still
+            child = self.children[event.child] = Child("")
+        child.text.append(event.text)
+        child.chars += len(event.text)
+        child.kept += len(event.text)
+        if child.kept > 2 * TEXT_TAIL:  # only the tail is shown: the rest goes, now and then
+            child.text = ["".join(child.text)[-TEXT_TAIL:]]
+            child.kept = TEXT_TAIL
+        self._touch(child)
+
+    def tool(self, event: SubagentToolCall) -> None:
+        child = self.children.get(event.child)
+        if child is None:
+            child = self.children[event.child] = Child("")
+        child.calls[event.call_id] = (event.title, event.state)
+        self._touch(child)
+
+    def clear(self) -> None:
+        self.children.clear()
+        self.changes += 1
+
+    def _touch(self, child: Child) -> None:
+        child.changes += 1
+        self.changes += 1
+
+    @property
+    def title(self) -> str:
+        """The tree's heading: how many children, how many still running, their tokens and cost."""
+        count = len(self.children)
+        running = sum(child.state == "running" for child in self.children.values())
+        tokens = sum(child.tokens for child in self.children.values())
+        costs = [child.cost_usd for child in self.children.values() if child.cost_usd is not None]
+        cost = f" · ${sum(costs):.4f}" if costs else ""
+        busy = f", {running} running" if running else ""
+        return f"sub-agents: {count}{busy} · {tokens} tok{cost}"
+
+
+class SubagentRow(Collapsible):
+    """One child's row: its heading; unfolded, its tool calls and text."""
+
+    def __init__(self, child: Child) -> None:
+        self.detail = Static(classes="subagent-detail")
+        self._changes = -1
+        super().__init__(self.detail, title=child.heading(), collapsed=True, classes="subagent-row")
+        self.show(child)
+
+    def show(self, child: Child) -> None:
+        """Draw the child as it is now: its heading always, its detail only while unfolded."""
+        if child.changes == self._changes:
+            return
+        heading = child.heading()
+        if heading != self.title:
+            self.title = heading
+        self.set_class(child.state == "failed", "-failed")
+        if not self.collapsed:
+            self._changes = child.changes
+            self.detail.update(child.detail())
+
+
+class SubagentLog(Collapsible):
+    """The widgets of a pane's `Subagents`: a row per child, mounted once, when it is announced."""
+
+    def __init__(self, subagents: Subagents) -> None:
+        collapsed = subagents.collapsed
+        super().__init__(
+            title=subagents.title, collapsed=collapsed, classes=folded("subagent-log", collapsed)
+        )
+        self.subagents = subagents
+        self.rows: dict[str, SubagentRow] = {}
+        self._changes = -1
+        self._mounted = False
+
+    def on_mount(self) -> None:
+        self._mounted = True
+        self.show()
+
+    def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        """A row unfolded: its detail is drawn now (a folded row's is not kept up to date)."""
+        for child_id, row in self.rows.items():
+            if row is event.collapsible and (child := self.subagents.children.get(child_id)) is not None:
+                row.show(child)
+
+    def show(self) -> None:
+        """Bring the rows up to date with the children, once mounted."""
+        subagents = self.subagents
+        if subagents.changes == self._changes or not self._mounted:
+            return
+        contents = self.query_one_optional(Collapsible.Contents)
+        if contents is None:
+            return
+        self._changes = subagents.changes
+        for child_id in [child_id for child_id in self.rows if child_id not in subagents.children]:
+            self.rows.pop(child_id).remove()
+        for child_id, child in subagents.children.items():
+            row = self.rows.get(child_id)
+            if row is None:
+                self.rows[child_id] = SubagentRow(child)
+                contents.mount(self.rows[child_id])
+            else:
+                row.show(child)
+        if self.title != subagents.title:
+            self.title = subagents.title
+        self.display = bool(subagents.children)

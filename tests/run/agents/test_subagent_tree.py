@@ -1,0 +1,132 @@
+"""A coding agent's sub-agents as a tree in the parent's pane, in the real app through Pilot, against
+the sim agent's scripted sub-agent (`--subagent`, in the background amid the parent's answer or in
+the foreground after it), and the child's record read from today's Claude Code's shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfgtui.events import EventFactory, SubagentChanged, SubagentDelta, SubagentToolCall, TextDelta
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.run.agents.subagents import ChildUpdate
+from lfgtui.run.agents.updates import UpdateReader, session_update
+from lfgtui.sim.acp_stable import SUBAGENT_TEXT
+from lfgtui.ui.widgets.pane import PaneState
+from lfgtui.ui.widgets.subagents import TEXT_TAIL, Subagents
+from tests.support.agents import agent_app, no_agent_left
+from tests.support.app import SIZE, until
+
+HELLO = "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
+TICKET = (
+    '[[ticket]]\nid = "p"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0,tokens_per_s=300"\n'
+)
+
+
+def delegating(*flags: str) -> Providers:
+    sim = BUILTIN["sim-acp"]
+    assert sim.agent is not None
+    return Providers(
+        {"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", "Read the notes", *flags))}
+    )
+
+
+@pytest.mark.parametrize("flags", [(), ("--subagent-foreground",)], ids=["background", "foreground"])
+async def test_a_sub_agent_is_a_row_of_the_parents_tree_with_its_own_calls_text_tokens_and_cost(
+    tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    """The child is one row under the parent's answer: its task, `done`, its tokens and cost, and
+    unfolded its own tool call and text; the parent's answer is whole and unsplit, its tool log
+    empty, and nobody is called for the child's finish."""
+    app = agent_app(tmp_path, TICKET, delegating(*flags))
+    async with app.run_test(size=SIZE) as pilot:
+        p = app.controller.panes["p"]
+        await until(pilot, lambda: p.state is PaneState.COMPLETED, 20)
+        tree = p.shown.subagents
+        heading = "✓ Read the notes · done · 11 tok · $0.0042"
+        await until(pilot, lambda: [str(row.title) for row in tree.rows.values()] == [heading], 5)
+        assert str(tree.title) == "sub-agents: 1 · 11 tok · $0.0042" and tree.display
+        assert p.body.source == HELLO, "the child's text is not the parent's, nor splits it"
+        assert not p.tools.rows, "the child's tool call is in its row, not the parent's tool log"
+        assert p.metrics.subagent_tokens == 11
+        assert not p.needs_attention, "a child's finish needs nobody"
+        [row] = tree.rows.values()
+        assert row.collapsed
+        row.collapsed = False
+        await until(pilot, lambda: SUBAGENT_TEXT in str(row.detail.render()), 5)
+        assert str(row.detail.render()) == f"✓ Write notes.txt\n{SUBAGENT_TEXT}"
+    assert await no_agent_left(tmp_path)
+
+
+CLAUDE_CODE_CHILD = [
+    {
+        "sessionUpdate": "subagent_update",
+        "sessionId": "ad9a0dfa",
+        "title": "Read the notes",
+        "description": "general-purpose",
+        "capabilities": {"cancel": {}},
+        "state": {"state": "running"},
+    },
+    {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "Sub-agent here."}},
+    {
+        "_meta": {"claudeCode": {"toolName": "Read", "parentToolUseId": "toolu_sim0x0"}},
+        "toolCallId": "toolu_sim0x0",
+        "sessionUpdate": "tool_call",
+        "rawInput": {"file_path": "notes.txt"},
+        "status": "pending",
+        "title": "Read notes.txt",
+        "kind": "read",
+        "content": [],
+        "locations": [{"path": "notes.txt", "line": 1}],
+    },
+    {
+        "_meta": {"claudeCode": {"toolResponse": {"type": "text"}, "toolName": "Read"}},
+        "toolCallId": "toolu_sim0x0",
+        "sessionUpdate": "tool_call_update",
+    },
+    {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": " Red. SUB-DONE"}},
+    {
+        "sessionUpdate": "subagent_update",
+        "sessionId": "ad9a0dfa",
+        "state": {"state": "idle", "stopReason": "cancelled"},
+    },
+]
+"""A background sub-agent as claude-agent-acp 0.101.0 sent it (recorded 2026-11-26, ids shortened,
+one line of each kind): the announcement on the parent, then the child's own text and tool call on
+its session, whose id the parent's (`toolu_sim0x0`) may share, its call's end with no status; here
+its finish made a cancel."""
+
+
+def test_todays_claude_code_child_is_a_record_of_its_own_never_the_parents_answer() -> None:
+    reader = UpdateReader(EventFactory("t", 1))
+    shown = []
+    for update in CLAUDE_CODE_CHILD:
+        is_child = update["sessionUpdate"] != "subagent_update"
+        read = session_update({"sessionId": "ad9a0dfa" if is_child else "parent", "update": update})
+        shown += reader.events(ChildUpdate("ad9a0dfa", read) if is_child else read)
+    assert not [e for e in shown if isinstance(e, TextDelta)]
+    assert "".join(e.text for e in shown if isinstance(e, SubagentDelta)) == "Sub-agent here. Red. SUB-DONE"
+    calls = [(e.child, e.call_id, e.title, e.state) for e in shown if isinstance(e, SubagentToolCall)]
+    assert calls == [
+        ("ad9a0dfa", "toolu_sim0x0", "Read notes.txt", "pending"),
+        ("ad9a0dfa", "toolu_sim0x0", "Read notes.txt", "ended"),
+    ], "its update says no status: once the child stops, the call has ended, how it did unsaid"
+    records = [(e.state, e.output_tokens, e.message) for e in shown if isinstance(e, SubagentChanged)]
+    assert records == [
+        ("running", 0, "sub-agent started: Read the notes"),
+        ("failed", 7, "sub-agent finished: Read the notes (cancelled)"),
+    ]
+
+
+def test_a_long_childs_row_keeps_the_end_of_its_text_and_counts_all_of_it() -> None:
+    ev = EventFactory("t", 1)
+    tree = Subagents()
+    tree.changed(ev(SubagentChanged, message="", child="c", task="Scan", state="running"))
+    for n in range(2000):
+        tree.text(ev(SubagentDelta, child="c", text=f"{n:04d} "))
+    child = tree.children["c"]
+    assert child.tokens == round(2000 * 5 / 4) and child.heading() == "▸ Scan · running · 2500 tok"
+    assert child.kept <= 2 * TEXT_TAIL and str(child.detail()).endswith("1998 1999 ")
+    assert tree.title == "sub-agents: 1, 1 running · 2500 tok"
