@@ -349,23 +349,14 @@ class PlanUpdated(Status):
     steps: tuple[PlanStep, ...]
 
 
-SUBAGENT_TOKENS_PER_CHAR = 0.25
-"""What lfg counts a character of a sub-agent's text as: agents report no count of a child session's
-own (claude-agent-acp 0.101.0 sends none), so its tokens are estimated, a quarter token a character."""
-
-
-def subagent_tokens(chars: int) -> int:
-    """A sub-agent's output tokens, estimated from the characters of its text."""
-    return round(chars * SUBAGENT_TOKENS_PER_CHAR)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubagentChanged(Status):
     """A coding agent's sub-agent (an ACP child session its `subagent_update` announced) started,
     changed or finished: its whole record as it stands, `message` its line for a timeline. Sent when
     its task, state or cost changes, never per token. `child` is its session id; `task` what the
     parent asked of it (the agent's title for it); `state` `running`, `idle`, `done` or `failed`;
-    `output_tokens` estimated from its text so far (`subagent_tokens`); `cost_usd` what its own
+    `output_tokens` estimated from its text so far (cost/tokens.py `tokens_in`: agents report no count
+    of a child session's own); `cost_usd` what its own
     session reported it cost (None: nothing), rolled up into the parent's (cost/metrics.py). A
     child's finish is no moment to alert anyone: it is the parent's work."""
 

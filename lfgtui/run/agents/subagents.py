@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import (
     Event,
     EventFactory,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
-    subagent_tokens,
 )
 from lfgtui.run.agents.stable_updates import SubagentUpdate
 
@@ -151,6 +151,6 @@ class Children:
             child=child,
             task=record.task,
             state=record.state,
-            output_tokens=subagent_tokens(record.chars),
+            output_tokens=tokens_in(record.chars, None),
             cost_usd=record.cost_usd,
         )

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.widgets import Collapsible, Static
 
-from lfgtui.events import SubagentChanged, SubagentDelta, SubagentToolCall, subagent_tokens
+from lfgtui.cost.tokens import tokens_in
+from lfgtui.events import SubagentChanged, SubagentDelta, SubagentToolCall
 from lfgtui.inert import inert
 from lfgtui.ui.widgets.tool_log import folded
 
@@ -43,7 +44,7 @@ class Child:
 
     @property
     def tokens(self) -> int:
-        return subagent_tokens(self.chars)
+        return tokens_in(self.chars, None)
 
     def heading(self) -> str:
         """Its row's one line: state, task, tokens and cost."""
