@@ -344,9 +344,12 @@ class PlanStep:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanUpdated(Status):
     """An agent's whole plan, replacing the one before; `message` is its one-line form, so whatever
-    shows or records a status shows or records the plan."""
+    shows or records a status shows or records the plan. An agent of ACP's plan operations may hold
+    several plans by id: `steps` are the entries of those that have them, `markdown` the text of
+    the Markdown plans (and a line for each plan file), in the order the plans came."""
 
     steps: tuple[PlanStep, ...]
+    markdown: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

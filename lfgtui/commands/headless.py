@@ -200,7 +200,7 @@ class JsonLines:
 
     def _plan(self, event: PlanUpdated) -> dict[str, Any]:
         plan = [{"content": s.content, "status": s.status, "priority": s.priority} for s in event.steps]
-        return {"type": "plan", "steps": plan}
+        return {"type": "plan", "steps": plan, "markdown": event.markdown}
 
     def _worktree(self, event: WorktreeReady) -> dict[str, Any]:
         where = {"path": event.path, "branch": event.branch, "base": event.base}

@@ -275,7 +275,13 @@ def _read_plan(info: Facts) -> Facts | None:
         isinstance(step, list) and len(step) == 3 and all(isinstance(field, str) for field in step)
         for step in plan
     )
-    return {"steps": tuple(PlanStep(*step) for step in plan)} if well_formed else None
+    if not well_formed:
+        return None
+    markdown = info.get("plan_markdown", "")  # a note recorded before plan operations has none
+    return {
+        "steps": tuple(PlanStep(*step) for step in plan),
+        "markdown": markdown if isinstance(markdown, str) else "",
+    }
 
 
 QUOTA_FIELDS = ("limit", "remaining", "reset_s")
@@ -366,7 +372,10 @@ NOTES: dict[type[Event], NoteKind] = {
     ),
     PlanUpdated: NoteKind(
         _message,
-        lambda e: {"plan": [[step.content, step.status, step.priority] for step in e.steps]},
+        lambda e: (
+            {"plan": [[step.content, step.status, step.priority] for step in e.steps]}
+            | ({"plan_markdown": e.markdown} if e.markdown else {})
+        ),
         _read_plan,
     ),
     SubagentChanged: NoteKind(_message, _subagent_meta, _read_subagent),

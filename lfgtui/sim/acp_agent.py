@@ -747,6 +747,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="an ACP notice (a warning with this title) as a prompt arrives, if the client takes notices",
     )
     quirks.add_argument(
+        "--plan-ops",
+        action="store_true",
+        help="send the plan as ACP plan operations (steps, and a Markdown plan while the turn runs), "
+        "if the client takes them",
+    )
+    quirks.add_argument(
         "--compaction",
         action="store_true",
         help="each prompt ends with a compaction, if the client takes them",
@@ -970,6 +976,7 @@ def main(argv: list[str] | None = None) -> None:
             deaf_to_cancel=args.deaf_to_cancel,
             acp_notice=args.acp_notice,
             compaction=args.compaction,
+            plan_ops=args.plan_ops,
             subagent=args.subagent,
             subagent_asks=args.subagent_asks,
             subagent_foreground=args.subagent_foreground,

@@ -139,6 +139,9 @@ class Quirks:
     """An ACP `notice` (a warning with this title) as soon as a prompt arrives, where the client takes
     notices (`session.notices`)."""
     compaction: bool = False
+    plan_ops: bool = False
+    """The plan as ACP's plan operations (an items plan of the steps, and a Markdown plan of the
+    approach while the turn runs) where the client takes them, not the legacy `plan`."""
     """Each prompt ends with a compaction (`compaction_update`), where the client takes them."""
     subagent: str = ""
     """A background sub-agent with this title, in the middle of the first model call's text, where the
@@ -372,13 +375,18 @@ class AgentRun:
 
     async def _plan(self, current: int) -> None:
         """The whole plan: calls before `current` completed, `current` in progress, the rest pending."""
+        calls = len(self.scenario.calls)
         entries = [
             acp.plan_entry(
                 plan_label(self.scenario.call(index)),
                 status="completed" if index < current else "in_progress" if index == current else "pending",
             )
-            for index in range(len(self.scenario.calls))
+            for index in range(calls)
         ]
+        if self.quirks.plan_ops and self.stable is not None:
+            steps = [entry.model_dump(mode="json", exclude_none=True) for entry in entries]
+            if await self.stable.plans(steps, current, calls):
+                return
         await self._update(acp.update_plan(entries))
 
     async def _chunk(self, piece: Piece) -> None:

@@ -19,6 +19,8 @@ Ask = Callable[[str, dict[str, Any]], Awaitable[bool]]
 """Asks the client's permission for a tool call (its fields) on a session: whether it was allowed."""
 SUBAGENT_TEXT = "Sub-agent here, reading the notes. SUB-DONE"
 """What the sim's sub-agent says in its own session: never the parent's answer."""
+APPROACH = "# Approach\n\n1. Look around the project.\n2. Answer **briefly**."
+"""The Markdown plan the sim keeps beside its steps while a turn runs (`--plan-ops`)."""
 SUBAGENT_COST_USD = 0.0042
 """What the sim's sub-agent reports its own session cost (a `usage_update` on its session: the
 spec's, which claude-agent-acp 0.101.0 does not send for a child), to be rolled up into the parent's."""
@@ -72,6 +74,23 @@ class StableUpdates:
         summary = [{"type": "text", "text": "The conversation so far, in short."}]
         await self.send(self.session_id, entry | {"status": "completed", "summary": summary})
         await self.send(self.session_id, entry | {"status": "completed"})
+
+    async def plans(self, steps: list[dict[str, Any]], current: int, calls: int) -> bool:
+        """The plan as ACP's plan operations, where the client takes them (False: it does not, and
+        the caller sends the legacy plan): the steps as an items plan, and beside it while the turn
+        runs a Markdown plan of its approach, removed when the turn ends (`current` == `calls`)."""
+        if not offers(self.capabilities, "plan"):
+            return False
+        session, ids = self.session_id, f"{self.session_id}-{self.prompt}"
+        items = {"type": "items", "planId": f"steps-{ids}", "entries": steps}
+        await self.send(session, {"sessionUpdate": "plan_update", "plan": items})
+        approach = f"approach-{ids}"
+        if current == 0:
+            markdown = {"type": "markdown", "planId": approach, "content": APPROACH}
+            await self.send(session, {"sessionUpdate": "plan_update", "plan": markdown})
+        elif current == calls:
+            await self.send(session, {"sessionUpdate": "plan_removed", "planId": approach})
+        return True
 
     async def subagent(self, title: str) -> None:
         """A sub-agent (in the background amid the parent's answer, or in the foreground between its

@@ -295,6 +295,8 @@ def _plan(sink: Telemetry, event: PlanUpdated) -> None:
     attributes: dict[str, Any] = {"lfg.plan.steps": len(event.steps), "lfg.plan.completed": done}
     if sink.capture_content:
         attributes["lfg.plan.entries"] = [step.content for step in event.steps]
+        if event.markdown:
+            attributes["lfg.plan.markdown"] = event.markdown
     spans.agent.add_event("lfg.plan", attributes, sink.wall_ns(event.t))
 
 

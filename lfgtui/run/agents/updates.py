@@ -60,6 +60,7 @@ from lfgtui.run.agents.stable_updates import (
     CompactionUpdate,
     Malformed,
     Notice,
+    PlanFile,
     PlanItems,
     PlanMarkdown,
     PlanRemoved,
@@ -403,6 +404,9 @@ class AgentView:
     sessions' updates are not the parent's (see `AgentClient.take_update`)."""
     compactions: dict[str, str] = field(default_factory=dict)
     """Each compaction's status as last shown (`compaction_update` patches one entry per id)."""
+    plans: dict[str, PlanItems | PlanMarkdown | PlanFile] = field(default_factory=dict)
+    """The agent's plans by id (ACP plan operations: `plan_update` replaces one, `plan_removed`
+    drops one), in the order they came: what the pane shows is all of them."""
 
 
 @dataclass
@@ -509,10 +513,12 @@ class UpdateReader:
                 return self._child(session_id, child_update)
             case SessionMessage() | SessionMessageChunk() | CompactionSummaryChunk():
                 return []  # between sessions, or a summary: never the parent's answer
-            case PlanUpdate():
-                return [self._plan(update)]
-            case PlanRemoved():
-                return [ev(PlanUpdated, message="plan: removed", steps=())]
+            case PlanUpdate(plan=plan):
+                self.view.plans[plan.plan_id] = plan
+                return [self._plans()]
+            case PlanRemoved(plan_id=plan_id):
+                self.view.plans.pop(plan_id, None)
+                return [self._plans()]
             case Unknown(kind=kind):
                 if not self.unknown[kind]:
                     log.debug("an agent's session update of a kind lfg does not read: %s", kind)
@@ -562,17 +568,30 @@ class UpdateReader:
                 return children.cost(ev, session_id, cost.amount)
         return []
 
-    def _plan(self, update: PlanUpdate) -> PlanUpdated:
-        """A plan operation's plan as the legacy plan is shown: its entries, else its Markdown's first
-        line or its file."""
-        plan = update.plan
-        if isinstance(plan, PlanItems):
-            steps = tuple(PlanStep(e.content, e.status, e.priority) for e in plan.entries)
-            return self.ev(PlanUpdated, message=plan_message(steps), steps=steps)
-        if isinstance(plan, PlanMarkdown):
-            first = next((line.strip() for line in plan.content.splitlines() if line.strip()), "")
-            return self.ev(PlanUpdated, message=f"plan: {first.lstrip('# ')}", steps=())
-        return self.ev(PlanUpdated, message=f"plan: {plan.uri}", steps=())
+    def _plans(self) -> PlanUpdated:
+        """Every plan the agent holds (`view.plans`), as one: the entries of those that have them as
+        steps, the Markdown plans' text and a line per plan file as Markdown; its line names each
+        plan (a Markdown plan by its first line)."""
+        steps: list[PlanStep] = []
+        texts: list[str] = []
+        named: list[str] = []
+        for plan in self.view.plans.values():
+            if isinstance(plan, PlanItems):
+                own = tuple(PlanStep(e.content, e.status, e.priority) for e in plan.entries)
+                steps += own
+                named.append(plan_message(own).removeprefix("plan: "))
+            elif isinstance(plan, PlanMarkdown):
+                texts.append(plan.content.strip())
+                named.append(
+                    next(
+                        (line.strip().lstrip("# ") for line in plan.content.splitlines() if line.strip()), ""
+                    )
+                )
+            else:
+                texts.append(f"plan file: `{plan.uri}`")
+                named.append(plan.uri)
+        message = "plan: " + " | ".join(named) if named else "plan: removed"
+        return self.ev(PlanUpdated, message=message, steps=tuple(steps), markdown="\n\n".join(texts))
 
     def ignored(self) -> list[Event]:
         """Once at the end of the attempt: the updates of kinds lfg does not read, by kind (ignored,

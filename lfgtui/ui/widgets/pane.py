@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -312,6 +313,8 @@ class TicketPane:
         self.subagents = Subagents()
         """A coding agent's sub-agents, the tree under its answer (subagents.py)."""
         self.plan_steps: tuple[PlanStep, ...] = ()
+        self.plan_markdown = ""
+        """The agent's Markdown plans (ACP plan operations), shown under its steps."""
         self.agent_details: AgentDetails | None = None
         """What a coding agent offers (mode, settings, commands), as it last said."""
         self.thinking_collapsed = True
@@ -525,7 +528,7 @@ class TicketPane:
         self.agent_details = event
 
     def _plan(self, event: PlanUpdated) -> None:
-        self.plan_steps = event.steps
+        self.plan_steps, self.plan_markdown = event.steps, event.markdown
 
     def _approval(self, event: ApprovalAsked) -> None:
         self.approval = event
@@ -590,7 +593,7 @@ class TicketPane:
         self.reasoning.clear()
         self.tools.clear()
         self.subagents.clear()
-        self.plan_steps = ()
+        self.plan_steps, self.plan_markdown = (), ""
         self.agent_details = None
         self.agent_log = None
 
@@ -960,9 +963,9 @@ class PaneView(Vertical, can_focus=True):
             self.tools.collapsed = pane.tools.collapsed
         if pane.subagents.children:  # mounted with the first child; drawn at the lines' pace
             self.place(self.subagents)
-        if self.changed("plan", pane.plan_steps):
-            self.plan.update(plan_text(pane.plan_steps))
-            self.plan.display = bool(pane.plan_steps)
+        if self.changed("plan", (pane.plan_steps, pane.plan_markdown)):
+            self.plan.update(plan_view(pane.plan_steps, pane.plan_markdown))
+            self.plan.display = bool(pane.plan_steps or pane.plan_markdown)
         if self.changed("agent", pane.agent_details):
             if pane.agent_details is None:
                 self.agent.clear()
@@ -973,6 +976,14 @@ class PaneView(Vertical, can_focus=True):
 
 
 PLAN_STYLES = {"completed": ("✓", "dim"), "in_progress": ("▸", "bold"), "pending": ("○", "")}
+
+
+def plan_view(steps: tuple[PlanStep, ...], markdown: str) -> RenderableType:
+    """An agent's plans: its steps, then its Markdown plans (made inert, links not followed)."""
+    if not markdown:
+        return plan_text(steps)
+    shown = Markdown(inert(markdown), hyperlinks=False)
+    return Group(plan_text(steps), shown) if steps else shown
 
 
 def plan_text(steps: tuple[PlanStep, ...]) -> Text:

@@ -172,8 +172,12 @@ def test_todays_claude_code_updates_read_as_lfgs_types_and_events() -> None:
         "the agent compacted its context: the context gauge's drop is the compaction"
         " (77 characters of summary kept)",
     ]
-    plans = [e.message for e in shown if isinstance(e, PlanUpdated)]
-    assert plans == ["plan: ▸ Read the notes · ○ Report", "plan: The plan", "plan: removed"]
+    plans = [(e.message, len(e.steps), e.markdown) for e in shown if isinstance(e, PlanUpdated)]
+    assert plans == [
+        ("plan: ▸ Read the notes · ○ Report", 2, ""),
+        ("plan: ▸ Read the notes · ○ Report | The plan", 2, "# The plan\n\n1. Read."),
+        ("plan: ▸ Read the notes · ○ Report", 2, ""),
+    ], "plans by id: a second plan is beside the first, and removing it leaves the first"
     assert not [e for e in shown if isinstance(e, TextDelta)], "session messages are nobody's answer"
 
 
