@@ -36,6 +36,20 @@ from lfgtui.formats import compared
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
 from lfgtui.run.approvals import Reply
+from lfgtui.run.requests import (
+    Answer,
+    Approve,
+    Cancel,
+    CancelAll,
+    FollowUp,
+    Fork,
+    Land,
+    Request,
+    Rerun,
+    Resume,
+    Retry,
+    RetryAll,
+)
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.compositor import CoveredCompositor
 from lfgtui.ui.drawing.palette import colours
@@ -277,38 +291,17 @@ def compare_row(pane: TicketPane, now: float) -> tuple[str, ...]:
 
 
 class RunKeys(Protocol):
-    """What the run screen's keys ask of the controller that owns its run."""
+    """What the run screen's keys ask of the controller that owns its run: a person's request
+    (lfgtui/run/requests.py) carried to the run (ui/run/controller.py `REQUESTS`), and what the
+    screen shows of it."""
 
-    def cancel_ticket(self, ticket_id: str) -> None: ...
-
-    def retry_ticket(self, ticket_id: str) -> None: ...
-
-    def resume_ticket(self, ticket_id: str) -> None: ...
-
-    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None: ...
-
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None: ...
-
-    def retry_all(self) -> None: ...
-
-    def ask_follow_up(self, ticket_id: str) -> None: ...
+    def ask(self, request: Request) -> object: ...
 
     def show_diff(self, ticket_id: str) -> None: ...
 
     def review(self, ticket_id: str) -> None: ...
 
     def verdict(self, group: str) -> Verdict | None: ...
-
-    def rerun_ticket(self, ticket_id: str) -> None: ...
-
-    def confirm_cancel_all(self) -> None: ...
-
-    def land_ticket(self, ticket_id: str) -> None: ...
-
-    def take_winner(self, verdict: Verdict) -> None: ...
-
-    def synthesize(self, verdict: Verdict) -> None: ...
-    def fork_ticket(self, ticket_id: str) -> None: ...
 
     def looked(self, ticket_id: str) -> None: ...
 
@@ -717,7 +710,7 @@ class RunScreen(Screen[None]):
             return
         asked = pane.approval
         if not allowed or shown[1]:
-            self.keys.answer(pane.ticket.id, asked.call_id, allowed)
+            self.keys.ask(Approve(pane.ticket.id, asked.call_id, allowed))
             return
 
         def answered(yes: bool | None) -> None:
@@ -726,7 +719,7 @@ class RunScreen(Screen[None]):
             if pane.approval is not asked:
                 self.notify("That request is no longer waiting.", timeout=3)
                 return
-            self.keys.answer(pane.ticket.id, asked.call_id, yes)
+            self.keys.ask(Approve(pane.ticket.id, asked.call_id, yes))
 
         request = approval_request(asked.name, asked.arguments, colours(self.app))
         self.app.push_screen(ApprovalScreen(request, self.services, over=pane.view), answered)
@@ -746,7 +739,7 @@ class RunScreen(Screen[None]):
             if pane.question is not asked:
                 self.notify("That question is no longer waiting.", timeout=3)
                 return
-            self.keys.reply(pane.ticket.id, asked.elicitation_id, reply)
+            self.keys.ask(Answer(pane.ticket.id, asked.elicitation_id, reply))
 
         self.app.push_screen(ElicitationScreen(pane.ticket.id, asked, self.services, drafts), answered)
 
@@ -787,41 +780,38 @@ class RunScreen(Screen[None]):
             if end:
                 self.looked(pane)
 
-    def action_cancel(self) -> None:
+    def _ask_of_focused(self, request: Callable[[str], Request]) -> None:
+        """The person's `request` of the focused pane's ticket, to the run."""
         pane = self.focused_pane
         if pane is not None:
-            self.keys.cancel_ticket(pane.ticket.id)
+            self.keys.ask(request(pane.ticket.id))
+
+    def action_cancel(self) -> None:
+        self._ask_of_focused(Cancel)
 
     def action_retry(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.retry_ticket(pane.ticket.id)
+        self._ask_of_focused(Retry)
 
     def action_resume(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.resume_ticket(pane.ticket.id)
+        self._ask_of_focused(Resume)
 
     def action_rerun(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.rerun_ticket(pane.ticket.id)
-
-    def action_retry_all(self) -> None:
-        self.keys.retry_all()
+        self._ask_of_focused(Rerun)
 
     def action_follow_up(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.ask_follow_up(pane.ticket.id)
-
-    def action_cancel_all(self) -> None:
-        self.keys.confirm_cancel_all()
+        self._ask_of_focused(FollowUp)
 
     def action_fork(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.fork_ticket(pane.ticket.id)
+        self._ask_of_focused(Fork)
+
+    def action_land(self) -> None:
+        self._ask_of_focused(Land)
+
+    def action_retry_all(self) -> None:
+        self.keys.ask(RetryAll())
+
+    def action_cancel_all(self) -> None:
+        self.keys.ask(CancelAll())
 
     def add_pane(self, ticket: Ticket) -> TicketPane:
         """A pane for a ticket the run took on while it ran (a fork, a tournament's synthesis), after
@@ -833,11 +823,6 @@ class RunScreen(Screen[None]):
         self.layout_grid()
         self.run_worker(self.show_pane(pane), group="add-pane")
         return pane
-
-    def action_land(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.land_ticket(pane.ticket.id)
 
     def action_history(self) -> None:
         self.post_message(self.OpenHistory())

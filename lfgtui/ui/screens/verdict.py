@@ -27,6 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from lfgtui.inert import inert
+from lfgtui.run.requests import Request, Synthesize, TakeWinner
 from lfgtui.tournament.verdict import TABLE_HEADER, CheckResult, Verdict
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class VerdictScreen(ModalScreen[None]):
             self.notify("No contestant passed its check: there is no winner to land.", timeout=3)
             return
         self.dismiss(None)
-        self.keys.take_winner(self.verdict)
+        self.keys.ask(TakeWinner(self.verdict.tournament))
 
     def action_synthesize(self) -> None:
         """Close the table, then start a ticket that combines the best two contestants' work."""
@@ -95,7 +96,7 @@ class VerdictScreen(ModalScreen[None]):
             self.notify("This run's contestants are not here to synthesize.", timeout=3)
             return
         self.dismiss(None)
-        self.keys.synthesize(self.verdict)
+        self.keys.ask(Synthesize(self.verdict.tournament))
 
 
 class VerdictTable(Widget):
@@ -158,11 +159,10 @@ _CHOICES = "M lands the winner and archives the others' worktrees (asks first) Â
 
 
 class Winners(Protocol):
-    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run/controller.py)."""
+    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run/controller.py),
+    asked `TakeWinner` or `Synthesize` (lfgtui/run/requests.py)."""
 
-    def take_winner(self, verdict: Verdict) -> None: ...
-
-    def synthesize(self, verdict: Verdict) -> None: ...
+    def ask(self, request: Request) -> object: ...
 
 
 class Worktrees(Protocol):
