@@ -44,9 +44,21 @@ class VerdictScreen(ModalScreen[None]):
     """One tournament's verdict."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,equals_sign", "close", "Close", id="verdict.close"),
-        Binding("M", "take", "Land the winner", id="verdict.land"),
-        Binding("S", "synthesize", "Synthesize", id="verdict.synthesize"),
+        Binding("escape,q,equals_sign", "close", "Close", id="verdict.close", tooltip="close the table"),
+        Binding(
+            "M",
+            "take",
+            "Land the winner",
+            id="verdict.land",
+            tooltip="land the winner (asks first) as `M` on its pane does, then archive the other contestants' worktrees: one with work not landed only after asking again",
+        ),
+        Binding(
+            "S",
+            "synthesize",
+            "Synthesize",
+            id="verdict.synthesize",
+            tooltip="start a ticket in the run, in a pane of its own, that combines the best two contestants' diffs, told why each was ranked so, on the best one's provider and model",
+        ),
     ]
 
     def __init__(self, verdict: Verdict, keys: Winners | None = None) -> None:
