@@ -59,7 +59,10 @@ class FleetScreen(Screen[None]):
             "open",
             "Open",
             id="fleet.open",
-            tooltip="open the run's panes, attached (read-only, as `lfg attach redis://… RUN`); escape comes back. The run this TUI runs itself is shown in its own screen instead",
+            tooltip=(
+                "open the run's panes, attached (read-only, as `lfg attach redis://… RUN`); escape comes "
+                "back. The run this TUI runs itself is shown in its own screen instead"
+            ),
         ),
         Binding(
             "a",

@@ -304,7 +304,10 @@ class DiffView(ScrollView, can_focus=True):
             "comment",
             "Comment",
             id="review.comment",
-            tooltip="comment on the cursor's line (on a hunk's header: on the hunk); enter keeps the draft, escape drops it",
+            tooltip=(
+                "comment on the cursor's line (on a hunk's header: on the hunk); enter keeps the draft, "
+                "escape drops it"
+            ),
         ),
         Binding(
             "h",
@@ -333,7 +336,10 @@ class DiffView(ScrollView, can_focus=True):
             "send",
             "Send",
             id="review.send",
-            tooltip="send every draft to the ticket's agent as one follow-up; the pane streams its answer. When the ticket cannot take one, the screen says why and keeps the drafts",
+            tooltip=(
+                "send every draft to the ticket's agent as one follow-up; the pane streams its answer. When"
+                " the ticket cannot take one, the screen says why and keeps the drafts"
+            ),
         ),
     ]
 
@@ -551,7 +557,11 @@ class ReviewScreen(Screen[None]):
             "land",
             "Land",
             id="review.land",
-            tooltip="land the ticket as `lfg land` does: asks first when drafts are not sent, then how (squash, merge or rebase) and the commit message; the screen says the landed commit, or which files conflict with everything left as it was",
+            tooltip=(
+                "land the ticket as `lfg land` does: asks first when drafts are not sent, then how (squash,"
+                " merge or rebase) and the commit message; the screen says the landed commit, or which "
+                "files conflict with everything left as it was"
+            ),
         ),
         Binding(
             "escape,q",

@@ -117,7 +117,10 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "approve(True)",
         "Approve",
         id="pane.approve",
-        tooltip="approve the focused pane's pending write_file / run_command (one too long for the pane opens whole first)",
+        tooltip=(
+            "approve the focused pane's pending write_file / run_command (one too long for the pane "
+            "opens whole first)"
+        ),
     ),
     Binding("n", "approve(False)", "Deny", id="pane.deny", tooltip="deny it"),
     Binding(
@@ -125,7 +128,10 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "answer_question",
         "Answer",
         id="pane.answer",
-        tooltip="answer the focused coding agent's question: fill in its form, then accept, decline or cancel (ACP elicitation)",
+        tooltip=(
+            "answer the focused coding agent's question: fill in its form, then accept, decline or "
+            "cancel (ACP elicitation)"
+        ),
     ),
     Binding("c", "cancel", "Cancel", id="pane.cancel", tooltip="cancel the focused ticket"),
     Binding(
@@ -147,28 +153,40 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "diff",
         "Diff",
         id="pane.diff",
-        tooltip="the focused ticket's diff, per file: what it changed in its git worktree (`e` / `c` expand or collapse every file, escape closes); live while it works, the recorded one after",
+        tooltip=(
+            "the focused ticket's diff, per file: what it changed in its git worktree (`e` / `c` expand"
+            " or collapse every file, escape closes); live while it works, the recorded one after"
+        ),
     ),
     Binding(
         "v",
         "review",
         "Review",
         id="pane.review",
-        tooltip="review the focused ticket's diff: comment on lines and hunks, then send every comment to its agent as one follow-up (drafts are kept in the history)",
+        tooltip=(
+            "review the focused ticket's diff: comment on lines and hunks, then send every comment to "
+            "its agent as one follow-up (drafts are kept in the history)"
+        ),
     ),
     Binding(
         "M",
         "land",
         "Land",
         id="pane.land",
-        tooltip="land the focused ticket's change: squash it onto the branch its worktree was made from, then archive the worktree (asks first; lfg land for the other ways)",
+        tooltip=(
+            "land the focused ticket's change: squash it onto the branch its worktree was made from, "
+            "then archive the worktree (asks first; lfg land for the other ways)"
+        ),
     ),
     Binding(
         "f",
         "fork",
         "Fork",
         id="pane.fork",
-        tooltip="fork a completed ticket: a new pane that goes on from its whole conversation with a prompt of its own, in a copy of its worktree (its agent's session forked where it can be)",
+        tooltip=(
+            "fork a completed ticket: a new pane that goes on from its whole conversation with a prompt"
+            " of its own, in a copy of its worktree (its agent's session forked where it can be)"
+        ),
     ),
     Binding(
         "R", "retry_all", "Retry all", id="run.retry_all", tooltip="retry every ticket that did not complete"
@@ -203,7 +221,10 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "Tool call",
         id="pane.tool_row",
         show=False,
-        tooltip="open the focused pane's next tool call (its arguments and output), closing the one open; past the last, none",
+        tooltip=(
+            "open the focused pane's next tool call (its arguments and output), closing the one open; "
+            "past the last, none"
+        ),
     ),
     Binding(
         "T",
@@ -227,14 +248,20 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "Compare",
         id="pane.compare",
         show=False,
-        tooltip="compare the models of the focused fanned-out ticket (models = [...]) side by side; a tournament's verdict once decided",
+        tooltip=(
+            "compare the models of the focused fanned-out ticket (models = [...]) side by side; a "
+            "tournament's verdict once decided"
+        ),
     ),
     Binding(
         "a",
         "attention",
         "Attention",
         id="run.attention",
-        tooltip="go to the ticket that has needed you longest (an approval, a question), then to the failed and the finished ones you have not looked at yet; again: the next one",
+        tooltip=(
+            "go to the ticket that has needed you longest (an approval, a question), then to the failed"
+            " and the finished ones you have not looked at yet; again: the next one"
+        ),
     ),
     Binding(
         "pageup",
@@ -277,7 +304,10 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "Fleet",
         id="run.fleet",
         show=False,
-        tooltip="the fleet view: every run on the broker this run publishes to or is attached from (--publish, --broker, lfg attach redis://…)",
+        tooltip=(
+            "the fleet view: every run on the broker this run publishes to or is attached from "
+            "(--publish, --broker, lfg attach redis://…)"
+        ),
     ),
     Binding(
         "escape",

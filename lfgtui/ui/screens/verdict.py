@@ -50,14 +50,20 @@ class VerdictScreen(ModalScreen[None]):
             "take",
             "Land the winner",
             id="verdict.land",
-            tooltip="land the winner (asks first) as `M` on its pane does, then archive the other contestants' worktrees: one with work not landed only after asking again",
+            tooltip=(
+                "land the winner (asks first) as `M` on its pane does, then archive the other contestants' "
+                "worktrees: one with work not landed only after asking again"
+            ),
         ),
         Binding(
             "S",
             "synthesize",
             "Synthesize",
             id="verdict.synthesize",
-            tooltip="start a ticket in the run, in a pane of its own, that combines the best two contestants' diffs, told why each was ranked so, on the best one's provider and model",
+            tooltip=(
+                "start a ticket in the run, in a pane of its own, that combines the best two contestants' "
+                "diffs, told why each was ranked so, on the best one's provider and model"
+            ),
         ),
     ]
 
