@@ -361,8 +361,9 @@ class RunController:
         if isinstance(handler, Why):
             return self._refuse(handler)
         outcome = handler(self, request)
-        if isinstance(outcome, Refused):
-            return self._refuse(declared.refused)
+        if isinstance(outcome, Refused):  # refused as a record refuses it
+            assert isinstance(declared.record, Why), "a request a handler refuses has a reason to say"
+            return self._refuse(declared.record)
         return outcome
 
     def _refuse(self, why: Why) -> Outcome:
