@@ -349,15 +349,11 @@ class RunController:
         """Carry a person's request to this run: to the handler `REQUESTS` declares for its kind of
         handle (here, served, or nothing), else refused as the declaration says."""
         declared = REQUESTS[type(request)]
-        control = self.control
-        where = (
-            "local"
-            if isinstance(control, LocalHandle)
-            else "remote"
-            if isinstance(control, ServedHandle)
-            else "record"
-        )
-        handler = getattr(declared, where)
+        handler = declared.record
+        if isinstance(self.control, LocalHandle):
+            handler = declared.local
+        elif isinstance(self.control, ServedHandle):
+            handler = declared.remote
         if isinstance(handler, Why):
             return self._refuse(handler)
         outcome = handler(self, request)
