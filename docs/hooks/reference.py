@@ -402,8 +402,6 @@ def _key(keys: str) -> str:
 
 def screens() -> Iterator[tuple[str, list[Any]]]:
     """Each screen of the TUI and its bindings, in the order a person meets them."""
-    from textual.binding import Binding
-
     from lfgtui.ui.app import LfgApp
     from lfgtui.ui.screens.diff import DiffScreen
     from lfgtui.ui.screens.elicitation import ElicitationScreen
@@ -415,9 +413,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.screens.run import RunScreen
     from lfgtui.ui.screens.verdict import VerdictScreen
 
-    # Textual adds the palette's key to every app, with no id: `[ui] keymap` cannot rebind it.
-    palette = Binding(LfgApp.COMMAND_PALETTE_BINDING, "command_palette", "palette")
-    yield "Everywhere", [*LfgApp.BINDINGS, palette]
+    yield "Everywhere", LfgApp.BINDINGS
     yield "A run", RunScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "An agent's question, its form", ElicitationScreen.BINDINGS
@@ -430,73 +426,19 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
 
 
 def keys_tables() -> str:
-    from lfgtui.ui.screens.run import HELP
-
+    """Each screen's keys, each described by its binding's own text (`Binding.tooltip`), the one `?`
+    and the footer show: a binding without one is drift."""
     parts = []
-    known = {binding.id for _, bindings in screens() for binding in bindings}
-    stale = sorted(set(KEY_HELP) - known)
-    if stale:
-        raise DocsDrift(f"KEY_HELP names bindings the TUI does not have: {', '.join(stale)}")
     for title, bindings in screens():
         parts += [f"### {title}", "", "| key | binding id | does |", "|---|---|---|"]
         for binding in bindings:
-            named = binding.id or binding.action
-            does = KEY_HELP.get(named) or HELP.get(named) or binding.description.lower()
+            does = binding.tooltip
+            if not does:
+                raise DocsDrift(f"the binding {binding.id or binding.action} has no text (its tooltip)")
             ident = f"`{binding.id}`" if binding.id else "(Textual's)"
             parts.append(f"| {_key(binding.key)} | {ident} | {_cell(does)} |")
         parts.append("")
     return "\n".join(parts)
-
-
-KEY_HELP = {
-    "app.quit": "quit (asks while tickets run, then cancels them cleanly)",
-    "app.help": "list the keys that work on the screen on show, in its mode",
-    "pane.diff": "the focused ticket's diff, per file: what it changed in its git worktree (`e` / `c` "
-    "expand or collapse every file, escape closes); live while it works, the recorded one after",
-    "pane.agent_log": "a coding agent's log (its stderr) for the focused pane's attempt",
-    "approval.end": "scroll to the end of the request",
-    "approval.yes": "approve it (refused, with a hint, while part of it is below the view)",
-    "approval.no": "deny it",
-    "approval.close": "back to the pane, undecided",
-    "diff.close": "close the diff",
-    "diff.expand": "expand every file",
-    "diff.collapse": "collapse every file",
-    "review.down": "the cursor to the next row (a file, a hunk, a line, a draft)",
-    "review.up": "the cursor to the previous row",
-    "review.next_hunk": "the next hunk",
-    "review.previous_hunk": "the previous hunk",
-    "review.next_file": "the next file",
-    "review.previous_file": "the previous file",
-    "review.open": "on a file of the list at the top: go to it",
-    "review.expand": "10 more lines of context around every change (taken again from the worktree)",
-    "review.comment": "comment on the cursor's line (on a hunk's header: on the hunk); enter keeps the "
-    "draft, escape drops it",
-    "review.comment_hunk": "comment on the hunk the cursor is in",
-    "review.edit": "edit the draft under the cursor (or on the cursor's line)",
-    "review.remove": "remove the draft under the cursor (or on the cursor's line)",
-    "review.send": "send every draft to the ticket's agent as one follow-up; the pane streams its "
-    "answer. When the ticket cannot take one, the screen says why and keeps the drafts",
-    "review.land": "land the ticket as `lfg land` does: asks first when drafts are not sent, then how "
-    "(squash, merge or rebase) and the commit message; the screen says the landed commit, or which files "
-    "conflict with everything left as it was",
-    "review.close": "close the review (drafts are kept, in the history)",
-    "land.go": "land with the way chosen (arrows, then space) and the message (tab to edit it)",
-    "land.cancel": "back to the review, nothing landed",
-    "verdict.close": "close the table",
-    "verdict.land": "land the winner (asks first) as `M` on its pane does, then archive the other "
-    "contestants' worktrees: one with work not landed only after asking again",
-    "verdict.synthesize": "start a ticket in the run, in a pane of its own, that combines the best two "
-    "contestants' diffs, told why each was ranked so, on the best one's provider and model",
-    "history.next": "the next result",
-    "history.previous": "the previous result",
-    "history.open": "open that run read-only in the run screen, its ticket focused",
-    "history.close": "back to the run",
-    "fleet.open": "open the run's panes, attached (read-only, as `lfg attach redis://… RUN`); escape "
-    "comes back. The run this TUI runs itself is shown in its own screen instead",
-    "fleet.close": "back to the run the view was opened from",
-    "run.close": "leave a run opened from the history screen (a running re-run is cancelled, after asking)",
-}
-"""Longer words than the help screen's for a few bindings; the rest read as `?` shows them."""
 
 
 # Tools ------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from lfgtui.events import Event
     from lfgtui.run.calls import RetryPolicy
+    from lfgtui.run.requests import Request
 
 BLOCK_MS = 15_000
 """How long one read waits for the next entry."""
@@ -112,12 +113,7 @@ class BrokerAttachment:
         )
         return self.run
 
-    async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
-        return self.read_only
-
-    async def reply(
-        self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
-    ) -> str | None:
+    async def ask(self, request: Request) -> str | None:
         return self.read_only
 
     async def follow(

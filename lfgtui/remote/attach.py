@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
 
 import httpx2
 
@@ -31,6 +30,7 @@ from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, d
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
+from lfgtui.run.requests import Request, encode
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
@@ -96,11 +96,9 @@ class Followed(Protocol):
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None: ...
 
-    async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None: ...
-
-    async def reply(
-        self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
-    ) -> str | None: ...
+    async def ask(self, request: Request) -> str | None:
+        """Carry a person's request (lfgtui/run/requests.py) to the run; why it was not done, or None."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -167,26 +165,11 @@ class Attachment:
             raise AttachError(str(exc)) from None
         return self.run
 
-    async def act(self, action: str, ticket: str, call_id: str | None = None) -> str | None:
-        """Ask the server to cancel or retry a ticket, or to approve or deny its call `call_id`;
+    async def ask(self, request: Request) -> str | None:
+        """Ask the server to do what the person asked (`POST /v1/requests`, the request as JSON):
+        cancel or retry a ticket, approve or deny a call, answer a question, start a synthesis;
         returns why it did not, or None."""
-        path = f"tickets/{quote(ticket, safe='')}/"
-        if call_id is not None:
-            path += f"calls/{quote(call_id, safe='')}/"
-        return await self._post(f"{self.url}{API}/{path}{action}")
-
-    async def synthesize(self, tournament: str) -> str | None:
-        """Ask the server to start the synthesis of `tournament` (as `S` on its verdict); returns why
-        it did not, or None."""
-        return await self._post(f"{self.url}{API}/tournaments/{quote(tournament, safe='')}/synthesize")
-
-    async def reply(
-        self, ticket: str, elicitation_id: str, action: str, content: dict[str, Any] | None
-    ) -> str | None:
-        """Answer a coding agent's question (`accept` with `content`, `decline`, `cancel`); returns
-        why the server did not take it, or None."""
-        path = f"tickets/{quote(ticket, safe='')}/elicitations/{quote(elicitation_id, safe='')}/{action}"
-        return await self._post(f"{self.url}{API}/{path}", {"content": content})
+        return await self._post(f"{self.url}{API}/requests", encode(request))
 
     async def _post(self, url: str, body: dict[str, Any] | None = None) -> str | None:
         try:

@@ -3,9 +3,12 @@
 aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every request must carry
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
-hub.py and docs/watching.md), and with `--control` `POST /v1/tickets/{id}/cancel|retry` and
-`…/calls/{call}/approve|deny` and `…/follow-up` act on it, each recorded with who asked, and `POST
-/v1/tournaments/{id}/synthesize` starts a tournament's synthesis once its verdict is decided. `GET
+hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
+(lfgtui/run/requests.py: cancel, retry, approve or deny a call, answer a question, follow up, start a
+tournament's synthesis once its verdict is decided), each recorded with who asked; the older routes
+(`POST /v1/tickets/{id}/cancel|retry|follow-up`, `…/calls/{call}/approve|deny`,
+`…/elicitations/{id}/accept|decline|cancel`, `/v1/tournaments/{id}/synthesize`) are read into the
+same typed requests. `GET
 /v1/inbox` is what needs the person now, for the inbox page at `/inbox` (inbox.py: the one response
 given without the token, since it holds nothing of the run). `GET /metrics` is the run's metrics for
 Prometheus (telemetry/prometheus.py), with the same token; `MetricsServer` serves only that, for a
@@ -40,6 +43,17 @@ from lfgtui.remote.description import run_description
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.inbox import PAGE_PATH, Inbox, page
 from lfgtui.run.approvals import Reply
+from lfgtui.run.requests import (
+    Answer,
+    Approve,
+    Cancel,
+    FollowUp,
+    Request,
+    RequestError,
+    Retry,
+    Synthesize,
+)
+from lfgtui.run.requests import decode as decode_request
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -100,18 +114,32 @@ class ServeError(Exception):
 
 
 class Controls(Protocol):
-    """What `--control` lets a watcher do; each returns why it could not, or None when done."""
+    """What `--control` lets a watcher do (the requests of lfgtui/run/requests.py that are `served`,
+    each reaching the method `SERVED` names); each returns why it could not, or None when done."""
 
-    def cancel(self, ticket_id: str, who: str) -> str | None: ...
+    def cancel(self, asked: Cancel, who: str) -> str | None: ...
 
-    def retry(self, ticket_id: str, who: str) -> str | None: ...
+    def retry(self, asked: Retry, who: str) -> str | None: ...
 
-    def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None: ...
+    def approve(self, asked: Approve, who: str) -> str | None: ...
 
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None: ...
-    def follow_up(self, ticket_id: str, text: str, who: str) -> str | None: ...
+    def answer(self, asked: Answer, who: str) -> str | None: ...
+
+    def follow_up(self, asked: FollowUp, who: str) -> str | None: ...
 
     def synthesize(self, verdict: Verdict, who: str) -> str: ...
+
+
+SERVED: dict[type[Request], str] = {
+    Cancel: "cancel",
+    Retry: "retry",
+    Approve: "approve",
+    Answer: "answer",
+    FollowUp: "follow_up",
+    Synthesize: "synthesize",
+}
+"""The method of `Controls` that carries out each request a watcher may make (tests/ui/test_requests.py
+checks it names every `served` request)."""
 
 
 @dataclass(frozen=True)
@@ -120,23 +148,24 @@ class EngineControls:
 
     run: Run
 
-    def cancel(self, ticket_id: str, who: str) -> str | None:
-        if self.run.cancel(ticket_id, why=f"cancel asked by {who}"):
+    def cancel(self, asked: Cancel, who: str) -> str | None:
+        if self.run.cancel(asked.ticket, why=f"cancel asked by {who}"):
             return None
-        return f"{ticket_id} is not running"
+        return f"{asked.ticket} is not running"
 
-    def retry(self, ticket_id: str, who: str) -> str | None:
-        if self.run.retry(ticket_id, why=f"retry asked by {who}"):
+    def retry(self, asked: Retry, who: str) -> str | None:
+        if self.run.retry(asked.ticket, why=f"retry asked by {who}"):
             return None
-        return f"{ticket_id} is running or has completed: only a ticket that ended otherwise is retried"
+        return f"{asked.ticket} is running or has completed: only a ticket that ended otherwise is retried"
 
-    def answer(self, ticket_id: str, call_id: str, allowed: bool, who: str) -> str | None:
-        if self.run.approvals.answer(ticket_id, call_id, allowed, by=who):
+    def approve(self, asked: Approve, who: str) -> str | None:
+        if self.run.approvals.answer(asked.ticket, asked.call, asked.allowed, by=who):
             return None
-        return f"no call {call_id!r} of {ticket_id} waits for approval (answered already, or it ended)"
+        return f"no call {asked.call!r} of {asked.ticket} waits for approval (answered already, or it ended)"
 
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply, who: str) -> str | None:
+    def answer(self, asked: Answer, who: str) -> str | None:
         """An answer checked against the question's form as the TUI's is (run/approvals.py `unfit`)."""
+        ticket_id, elicitation_id, reply = asked.ticket, asked.elicitation, asked.reply
         unfit = self.run.approvals.unfit(ticket_id, elicitation_id, reply)
         if unfit is not None:
             return unfit
@@ -145,8 +174,9 @@ class EngineControls:
         waiting = f"no question {elicitation_id!r} of {ticket_id} waits for an answer"
         return f"{waiting} (answered already, or it ended)"
 
-    def follow_up(self, ticket_id: str, text: str, who: str) -> str | None:
-        return self.run.follow_up(ticket_id, text, why=f"follow-up sent by {who}")
+    def follow_up(self, asked: FollowUp, who: str) -> str | None:
+        assert asked.text is not None, "a watcher's follow-up carries its words"
+        return self.run.follow_up(asked.ticket, asked.text, why=f"follow-up sent by {who}")
 
     def synthesize(self, verdict: Verdict, who: str) -> str:
         """Start the tournament's synthesis as `S` does (tournament/synthesis.py); its id."""
@@ -393,6 +423,7 @@ class RunServer:
         app.router.add_get(f"{API}/run", self._run)
         app.router.add_get(f"{API}/events", self._events)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_post(f"{API}/requests", self._request)
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
         app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
         app.router.add_post(
@@ -549,63 +580,74 @@ class RunServer:
         async with asyncio.timeout(self.write_timeout_s):
             await response.write(data)
 
+    async def _request(self, request: web.Request) -> web.Response:
+        """A watcher's request as JSON (lfgtui/run/requests.py `encode`): the one route for every
+        request; the routes below are its older spellings, kept for watchers that use them."""
+        try:
+            asked = decode_request(await request.json())
+        except RequestError as exc:
+            return _problem(400, str(exc))
+        except ValueError:
+            return _problem(400, 'a request is a JSON object: {"request": KIND, ...}')
+        return await self._carry(asked, _who(request))
+
     async def _control(self, request: web.Request) -> web.Response:
+        """`POST /v1/tickets/{id}/cancel|retry|follow-up` and `…/calls/{call}/approve|deny`."""
         ticket, action = request.match_info["ticket"], request.match_info["action"]
-        if self.controls is None:
-            return _problem(403, "this run is served read-only: start it with --control to allow this")
-        if ticket not in self.tickets:
-            return _problem(404, f"the run has no ticket {ticket!r}")
-        who = _who(request)
+        asked: Request
         match action:
             case "cancel":
-                problem = self.controls.cancel(ticket, who)
+                asked = Cancel(ticket)
             case "retry":
-                problem = self.controls.retry(ticket, who)
+                asked = Retry(ticket)
             case "follow-up":
-                text = _text(await request.read())
-                if text is None:
-                    return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
-                problem = self.controls.follow_up(ticket, text, who)
+                asked = FollowUp(ticket, _text(await request.read()))
             case _:
-                problem = self.controls.answer(ticket, request.match_info["call"], action == "approve", who)
-        if problem is not None:
-            return _problem(409, problem)
-        return web.json_response({"ok": True})
+                asked = Approve(ticket, request.match_info["call"], action == "approve")
+        return await self._carry(asked, _who(request))
 
     async def _synthesize(self, request: web.Request) -> web.Response:
-        """A watcher's `S`: start the tournament's synthesis once its verdict is decided."""
-        tournament = request.match_info["tournament"]
-        if self.controls is None:
-            return _problem(403, "this run is served read-only: start it with --control to allow this")
-        if not any(t.group == tournament and t.check is not None for t in self.tickets.values()):
-            return _problem(404, f"the run has no tournament {tournament!r}")
-        verdict = self.hub.verdicts.get(tournament)
-        if verdict is None:
-            return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
-        ticket = self.controls.synthesize(verdict, _who(request))
-        return web.json_response({"ok": True, "ticket": ticket})
+        """`POST /v1/tournaments/{id}/synthesize`: a watcher's `S`."""
+        return await self._carry(Synthesize(request.match_info["tournament"]), _who(request))
 
     async def _reply(self, request: web.Request) -> web.Response:
         """A watcher's answer to an agent's question: `accept` with a JSON body `{"content": {...}}`
         (field name to text, number, boolean or list of texts: ACP's values), `decline`, `cancel`."""
-        ticket, action = request.match_info["ticket"], request.match_info["action"]
-        if self.controls is None:
-            return _problem(403, "this run is served read-only: start it with --control to allow this")
-        if ticket not in self.tickets:
-            return _problem(404, f"the run has no ticket {ticket!r}")
         content = None
-        if action == "accept":
+        if request.match_info["action"] == "accept":
             try:
                 body = await request.json()
             except ValueError:
-                return _problem(400, 'accept takes a JSON body: {"content": {...}}')
+                if self.controls is not None and request.match_info["ticket"] in self.tickets:
+                    return _problem(400, 'accept takes a JSON body: {"content": {...}}')
+                body = None
             content = body.get("content") if isinstance(body, dict) else None
-            if not _content(content):
-                return _problem(
-                    400, "content must map field names to text, numbers, booleans or lists of text"
-                )
-        reply = Reply(action, content)
-        problem = self.controls.reply(ticket, request.match_info["elicitation"], reply, _who(request))
+        reply = Reply(request.match_info["action"], content)
+        asked = Answer(request.match_info["ticket"], request.match_info["elicitation"], reply)
+        return await self._carry(asked, _who(request))
+
+    async def _carry(self, asked: Request, who: str) -> web.Response:
+        """Check a watcher's request against the run, then carry it out by the control `SERVED`
+        names: 403 when the run is served read-only, 404 for what the run does not have, 400 for
+        what is not well formed, 409 for what the run would not do."""
+        if self.controls is None:
+            return _problem(403, "this run is served read-only: start it with --control to allow this")
+        ticket = getattr(asked, "ticket", None)
+        if ticket is not None and ticket not in self.tickets:
+            return _problem(404, f"the run has no ticket {ticket!r}")
+        if isinstance(asked, FollowUp) and not (asked.text and asked.text.strip()):
+            return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
+        if isinstance(asked, Answer) and asked.reply.action == "accept" and not _content(asked.reply.content):
+            return _problem(400, "content must map field names to text, numbers, booleans or lists of text")
+        if isinstance(asked, Synthesize):
+            tournament = asked.tournament
+            if not any(t.group == tournament and t.check is not None for t in self.tickets.values()):
+                return _problem(404, f"the run has no tournament {tournament!r}")
+            verdict = self.hub.verdicts.get(tournament)
+            if verdict is None:
+                return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
+            return web.json_response({"ok": True, "ticket": self.controls.synthesize(verdict, who)})
+        problem = getattr(self.controls, SERVED[type(asked)])(asked, who)
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})

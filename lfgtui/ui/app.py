@@ -42,7 +42,7 @@ from lfgtui.ui.screens.command_palette import TEXTUAL_OWN, lfg_commands
 from lfgtui.ui.screens.fleet import FleetScreen
 from lfgtui.ui.screens.history import HistoryScreen
 from lfgtui.ui.screens.modals import ConfirmScreen, HelpScreen
-from lfgtui.ui.screens.run import HELP, RunScreen
+from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
 from lfgtui.ui.widgets.pane import TicketPane
 
@@ -116,8 +116,30 @@ class LfgApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "lfg"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="quit (asks while tickets run, then cancels them cleanly)",
+        ),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            id="app.help",
+            tooltip="this help: the keys that work on the screen on show, in its mode",
+        ),
+        # Textual's own key for its palette (it adds none when an app binds the action): declared
+        # here for its text, with no id, as Textual's has none (`[ui] keymap` cannot rebind it).
+        Binding(
+            App.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "palette",
+            show=False,
+            priority=True,
+            tooltip="the command palette: every command here, lfg's themes, a ticket by id or title",
+        ),
     ]
 
     def __init__(
@@ -399,7 +421,7 @@ class LfgApp(App[int]):
                 continue
             keys, what, ident = rows.get(binding.action, ([], "", ""))
             ident = ident or binding.id or ""
-            what = HELP.get(binding.id or binding.action) or what or binding.description.lower()
+            what = binding.tooltip if binding.id or not what else what  # lfg's text over Textual's
             rows[binding.action] = ([*keys, self.get_key_display(binding)], what, ident)
         shown = [(", ".join(keys), what, ident) for keys, what, ident in rows.values()]
         self.push_screen(HelpScreen(shown, where_keys(screen)))

@@ -11,6 +11,8 @@ import pytest
 
 from lfgtui.events import ElicitationAnswered, ElicitationAsked, TextDelta
 from lfgtui.remote.attach import Attachment
+from lfgtui.run.approvals import Reply
+from lfgtui.run.requests import Answer
 from lfgtui.sim.server import SimServer
 from tests.support.serving import TOKEN, finish, served
 
@@ -34,10 +36,9 @@ async def test_a_watcher_answers_the_agents_question(
             malformed = await client.post(f"{path}/accept", json={"content": {"name": {"nested": 1}}})
             unknown = await client.post("/v1/tickets/rel/elicitations/nope/decline")
             attachment = Attachment(run.url, TOKEN)  # as `lfg attach` sends the form's answer
-            accepted = await attachment.reply(
-                "rel", question.elicitation_id, "accept", {"name": "v4", "builds": 2}
-            )
-            again = await attachment.reply("rel", question.elicitation_id, "decline", None)
+            reply = Reply("accept", {"name": "v4", "builds": 2})
+            accepted = await attachment.ask(Answer("rel", question.elicitation_id, reply))
+            again = await attachment.ask(Answer("rel", question.elicitation_id, Reply("decline")))
             await attachment.aclose()
         await finish(run)
     assert malformed.status_code == 400 and "content must map field names" in malformed.json()["error"]

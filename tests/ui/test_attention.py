@@ -8,6 +8,7 @@ from pathlib import Path
 from lfgtui.alerts.attention import Attention
 from lfgtui.alerts.states import State
 from lfgtui.providers.registry import Providers
+from lfgtui.run.requests import Cancel
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.run.handle import LocalHandle
 from tests.support.app import SIZE, make_app, pane, tickets, until
@@ -99,7 +100,7 @@ async def test_the_alerts_hear_from_the_screens_tracker(sim: SimServer, tmp_path
         assert isinstance(handle, LocalHandle) and handle.alerts is not None
         assert handle.alerts.attention is None, "no tracker of its own"
         assert sorted((a.kind, a.ticket) for a in told) == [("approval", "w"), ("asked", "ask")]
-        app.controller.screen.keys.cancel_ticket("w")
+        app.controller.screen.keys.ask(Cancel("w"))
         await until(pilot, lambda: any(a.kind == "done" for a in told))
     assert sorted((a.kind, a.ticket) for a in told) == [("approval", "w"), ("asked", "ask"), ("done", None)]
 

@@ -19,7 +19,8 @@ import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import Event
@@ -27,10 +28,27 @@ from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.history.rows import LandingRow
 from lfgtui.inert import inert
+from lfgtui.run.requests import (
+    Answer,
+    Approve,
+    Cancel,
+    CancelAll,
+    FollowUp,
+    Fork,
+    Land,
+    Request,
+    Rerun,
+    Resume,
+    Retry,
+    RetryAll,
+    ReviewSend,
+    Synthesize,
+    TakeWinner,
+)
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.run.feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
-from lfgtui.ui.run.handle import LocalHandle, RunHandle, ServedHandle
+from lfgtui.ui.run.handle import LocalHandle, Outcome, Refused, RunHandle, ServedHandle
 from lfgtui.ui.screens.diff import DiffScreen
 from lfgtui.ui.screens.run import Mode, RunScreen
 from lfgtui.ui.services import Services
@@ -49,7 +67,6 @@ if TYPE_CHECKING:
     from lfgtui.history.writer import RunHistory
     from lfgtui.remote.attach import Followed
     from lfgtui.run import Run, Sink
-    from lfgtui.run.approvals import Reply
     from lfgtui.run.attempts import Earlier
     from lfgtui.ui.screens.review import Landing
     from lfgtui.worktrees.land import Landed, LandOptions
@@ -98,6 +115,7 @@ class RunController:
         self._held: list[Event] | None = None
         """What a run started before its screen was up said meanwhile (`start_early`), shown at `begin`."""
         control.connect(self.heard, self.screen)
+        control.forked = self.forked
         self._first_words: list[TicketPane] = []
         """Panes whose attempt's first words came, to draw at once (`_draw_soon`)."""
         self._adding: dict[str, list[tuple[Event, bool]]] = {}
@@ -327,41 +345,45 @@ class RunController:
 
     # --- RunKeys: what the run screen's keys ask for ---
 
-    def cancel_ticket(self, ticket_id: str) -> None:
-        self.control.cancel(ticket_id)
+    def ask(self, request: Request) -> Outcome:
+        """Carry a person's request to this run: to the handler `REQUESTS` declares for its kind of
+        handle (here, served, or nothing), else refused as the declaration says."""
+        declared = REQUESTS[type(request)]
+        handler = declared.record
+        if isinstance(self.control, LocalHandle):
+            handler = declared.local
+        elif isinstance(self.control, ServedHandle):
+            handler = declared.remote
+        if isinstance(handler, Why):
+            return self._refuse(handler)
+        outcome = handler(self, request)
+        if isinstance(outcome, Refused):  # refused as a record refuses it
+            assert isinstance(declared.record, Why), "a request a handler refuses has a reason to say"
+            return self._refuse(declared.record)
+        return outcome
 
-    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
-        self.control.answer(ticket_id, call_id, allowed)
+    def _refuse(self, why: Why) -> Outcome:
+        if why.returned:
+            return why.said
+        if why.said:
+            self.screen.notify(why.said, timeout=why.timeout)
+        else:
+            self.screen.app.bell()
+        return None
 
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
-        self.control.reply(ticket_id, elicitation_id, reply)
-
-    def retry_ticket(self, ticket_id: str) -> None:
-        self.control.retry(ticket_id)
-
-    def resume_ticket(self, ticket_id: str) -> None:
-        self.control.resume(ticket_id)
-
-    def retry_all(self) -> None:
-        self.control.retry_all()
-
-    def ask_follow_up(self, ticket_id: str) -> None:
-        self.control.follow_up(ticket_id)
-
-    def confirm_cancel_all(self) -> None:
-        self.control.cancel_all()
-
-    def land_ticket(self, ticket_id: str) -> None:
+    def land_ticket(self, asked: Land) -> Outcome:
         """Land the ticket's change once the person says yes (`worktrees/land.py`, as `lfg land`
         with its defaults)."""
+        ticket_id = asked.ticket
         tree = self.control.worktree(ticket_id)
         if tree is None:
             self.screen.notify('This ticket has no worktree: isolation = "worktree" gives it one.', timeout=3)
-            return
+            return None
         if self.panes[ticket_id].running:
             self.screen.notify("This ticket is still working: land it once it has ended.", timeout=3)
-            return
+            return None
         self.screen.run_worker(self._land(ticket_id, tree), group="land", exclusive=True)
+        return None
 
     async def _land(self, ticket_id: str, tree: Worktree) -> None:
         from lfgtui.ui.screens.modals import ConfirmScreen
@@ -412,12 +434,14 @@ class RunController:
         self.screen.notify(said, timeout=8, markup=False)
         return landed, said
 
-    def take_winner(self, verdict: Verdict) -> None:
+    def take_winner(self, asked: TakeWinner) -> Outcome:
         """Land a tournament's winner and archive the other contestants' worktrees, once the person
         says yes (ui/screens/verdict.py `take_winner`)."""
         from lfgtui.ui.screens.verdict import take_winner
 
+        verdict = self.control.verdicts[asked.tournament]
         self.screen.run_worker(take_winner(self, verdict), group="land", exclusive=True)
+        return None
 
     def _record_landing(self, path: Path, ticket_id: str, landed: Landed) -> str:
         """Record the landing in the history file (a thread of its own: SQLite blocks); what failed."""
@@ -433,28 +457,23 @@ class RunController:
             return f" (the history did not record it: {exc})"
         return ""
 
-    def synthesize(self, verdict: Verdict) -> None:
+    def synthesize(self, asked: Synthesize) -> Outcome:
         """Start a ticket in this run that combines the tournament's best two contestants' diffs, told
-        why they were ranked so (tournament/synthesis.py), in a pane of its own; an attached view asks
-        the server to."""
+        why they were ranked so (tournament/synthesis.py), in a pane of its own."""
         from lfgtui.tournament.synthesis import start_synthesis
 
-        run = self.control.run
-        if run is None:
-            self.control.synthesize(verdict)
-            return
-        ticket = start_synthesis(run, verdict)  # its pane comes from the run's `added`
+        assert self.control.run is not None, "a synthesis here starts in a run of this lfg"
+        verdict = self.control.verdicts[asked.tournament]
+        ticket = start_synthesis(self.control.run, verdict)  # its pane comes from the run's `added`
         on = f"{ticket.provider}/{ticket.model}"
         said = f"{ticket.id} started: a synthesis of {verdict.tournament}'s best two, on {on}"
         self.screen.notify(inert(said), timeout=6, markup=False)
+        return None
 
     def looked(self, ticket_id: str) -> None:
         """The person looked at the ticket: what counts unread tickets elsewhere hears it."""
         if self.control.run is not None:
             self.control.run.looked(ticket_id)
-
-    def fork_ticket(self, ticket_id: str) -> None:
-        self.control.fork(ticket_id, self.forked)
 
     def added(self, ticket: Ticket) -> None:
         """The run took on a ticket (`Run.added`), maybe asked from outside the app (a watcher's
@@ -549,7 +568,9 @@ class RunController:
                 return None
 
         def send(prompt: str) -> int | str:
-            return self.control.take_follow_up(ticket_id, prompt)
+            sent = self.ask(ReviewSend(ticket_id, prompt))
+            assert isinstance(sent, int | str), "a review's send is answered with its attempt or why not"
+            return sent
 
         desk = ReviewDesk(self.run_id, ticket_id, history, comments, send, again if worktree else None)
         self.screen.looked(pane)
@@ -577,12 +598,129 @@ class RunController:
         """The latest verdict of a tournament of this run, once decided here."""
         return self.control.verdicts.get(group)
 
-    def rerun_ticket(self, ticket_id: str) -> None:
+    def rerun_ticket(self, asked: Rerun) -> Outcome:
+        """Run a recorded run's ticket again, as a new run (the app's to start: a message)."""
         assert self.recorded is not None, "only a recorded run's tickets are re-run"
+        ticket_id = asked.ticket
         recorded = next(t for t in self.recorded.tickets if t.ticket.id == ticket_id)
         ticket = recorded.standalone()
         if ticket is None:
             never = f"{ticket_id} never sent its prompt: its dependencies did not complete."
             self.screen.notify(never, timeout=4)
-            return
+            return None
         self.screen.post_message(RunScreen.Rerun(ticket, self.recorded))
+        return None
+
+
+Handler = Callable[[RunController, Any], Outcome]
+"""What carries out a request, given the run's controller and the request."""
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a kind of run has no handler for a request, as the person is told it (empty: the bell)."""
+
+    said: str
+    timeout: float = 3
+    returned: bool = False
+    """Handed back to the asker (a review's send shows it in its screen), not said in a notice."""
+
+
+def _handle(method: Callable[[Any, Any], Outcome]) -> Handler:
+    """A handler of the run's handle (`controller.control`: a `LocalHandle` or a `ServedHandle`)."""
+
+    def handler(controller: RunController, asked: Any) -> Outcome:
+        return method(controller.control, asked)
+
+    handler.__qualname__ = method.__qualname__
+    return handler
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A request, declared once: the binding (its id) whose key asks it, and who carries it out in a
+    run running here (`local`), one another lfg serves (`remote`) and a record or a replay
+    (`record`), each a handler or why there is none. The help line is the binding's own
+    (ui/screens/run.py `key`). A local handler that returns REFUSED is answered as `record` says."""
+
+    binding: str
+    local: Handler | Why
+    remote: Handler | Why
+    record: Handler | Why
+
+
+NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
+NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
+REQUESTS: dict[type[Request], Declared] = {
+    Cancel: Declared("pane.cancel", _handle(LocalHandle.cancel), _handle(ServedHandle.send), Why("")),
+    Retry: Declared(
+        "pane.retry",
+        _handle(LocalHandle.retry),
+        _handle(ServedHandle.send),
+        Why("Only a ticket that ended without completing can be retried."),
+    ),
+    Resume: Declared(
+        "pane.resume",
+        _handle(LocalHandle.resume),
+        Why('Only a ticket on_quota = "pause" paused can be resumed.'),
+        Why('Only a ticket on_quota = "pause" paused can be resumed.'),
+    ),
+    Approve: Declared(
+        "pane.approve",
+        _handle(LocalHandle.approve),
+        _handle(ServedHandle.send),
+        Why("That request is no longer waiting."),
+    ),
+    Answer: Declared(
+        "pane.answer",
+        _handle(LocalHandle.answer),
+        _handle(ServedHandle.send),
+        Why("That question is no longer waiting."),
+    ),
+    FollowUp: Declared(
+        "pane.follow_up",
+        _handle(LocalHandle.follow_up),
+        Why("Only a completed ticket can be followed up."),
+        Why("Only a completed ticket can be followed up."),
+    ),
+    ReviewSend: Declared(
+        "review.send",
+        _handle(LocalHandle.review_send),
+        Why(
+            "another lfg runs this run: send from its own review screen (its drafts are in the history)",
+            returned=True,
+        ),
+        Why("this run does not run in this lfg (a record or a replay): lfg resume it to send", returned=True),
+    ),
+    Fork: Declared("pane.fork", _handle(LocalHandle.fork), NOT_HERE, NOT_HERE),
+    Land: Declared("pane.land", RunController.land_ticket, Why(NO_WORKTREE), Why(NO_WORKTREE)),
+    Rerun: Declared(
+        "pane.rerun",
+        Why("A running run's ticket is retried (r), not re-run."),
+        Why("A served run's ticket is retried (r), not re-run."),
+        RunController.rerun_ticket,
+    ),
+    RetryAll: Declared(
+        "run.retry_all",
+        _handle(LocalHandle.retry_all),
+        Why("Every ticket has completed or is running."),
+        Why("Every ticket has completed or is running."),
+    ),
+    CancelAll: Declared(
+        "run.cancel_all",
+        _handle(LocalHandle.cancel_all),
+        Why("Nothing is running.", timeout=2),
+        Why("Nothing is running.", timeout=2),
+    ),
+    Synthesize: Declared(
+        "verdict.synthesize",
+        RunController.synthesize,
+        _handle(ServedHandle.synthesize),
+        Why("This run is not running here: a synthesis starts in a run of this lfg.", timeout=5),
+    ),
+    TakeWinner: Declared(
+        "verdict.land", RunController.take_winner, RunController.take_winner, RunController.take_winner
+    ),
+}
+"""Every request a person may make of a run (lfgtui/run/requests.py), declared once; checked whole by
+tests/ui/test_requests.py, as the event translations are."""

@@ -3,9 +3,9 @@
 
 `RunHandle` itself is the last: a run nothing acts on, every request refused as the person is told.
 `LocalHandle` runs the tickets here (`lfg run`, `lfg resume`, a re-run from the history);
-`ServedHandle` asks the server of an attached run. What the engine refuses is answered as a record
-answers it. The run controller only asks its control, so another way of reaching a run is a new
-class, not a branch.
+`ServedHandle` asks the server of an attached run. Each request (lfgtui/run/requests.py) reaches the
+handler ui/run/controller.py `REQUESTS` declares for the kind of handle, or its refusal; what the
+engine refuses is answered as a record answers it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,21 @@ from lfgtui.alerts.moments import RunAlerts
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
-from lfgtui.run.approvals import Reply
 from lfgtui.run.fork import CannotFork, check_forkable
+from lfgtui.run.requests import (
+    Answer,
+    Approve,
+    Cancel,
+    CancelAll,
+    FollowUp,
+    Fork,
+    Request,
+    Resume,
+    Retry,
+    RetryAll,
+    ReviewSend,
+    Synthesize,
+)
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.screens.run import RunScreen
@@ -36,6 +49,17 @@ if TYPE_CHECKING:
     from lfgtui.worktrees.tree import Worktree
 
 
+class Refused:
+    """What a handler returns when the run would not do what was asked: the person is told as a run
+    nothing acts on tells them (the request's refusal, ui/run/controller.py `REQUESTS`)."""
+
+
+REFUSED = Refused()
+Outcome = int | str | Refused | None
+"""What a request's handler returns: None when done (or said why not), REFUSED, or what the asker
+reads back (a review's send: the attempt that answers it, or why none does)."""
+
+
 class RunHandle:
     """A run nothing acts on (a record, a replay): its events go through `book`, every request is
     refused and the screen says why."""
@@ -46,6 +70,8 @@ class RunHandle:
         self.screen: RunScreen | None = None
         self.verdicts: dict[str, Verdict] = {}
         """Each tournament's latest verdict, by the ticket id written in the file."""
+        self.forked: Callable[[Ticket], None] = lambda ticket: None
+        """Who makes the pane of a ticket the run took on at the person's request (a fork)."""
 
     @property
     def run(self) -> Run | None:
@@ -85,44 +111,6 @@ class RunHandle:
 
     async def close(self) -> None:
         """Cancel what runs, wait for the outcomes to be recorded, close the agents."""
-
-    def cancel(self, ticket_id: str) -> None:
-        self._screen.app.bell()
-
-    def retry(self, ticket_id: str) -> None:
-        self._screen.notify("Only a ticket that ended without completing can be retried.", timeout=3)
-
-    def resume(self, ticket_id: str) -> None:
-        self._screen.notify('Only a ticket on_quota = "pause" paused can be resumed.', timeout=3)
-
-    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
-        self._screen.notify("That request is no longer waiting.", timeout=3)
-
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
-        """Answer a coding agent's question (its form)."""
-        self._screen.notify("That question is no longer waiting.", timeout=3)
-
-    def retry_all(self) -> None:
-        self._screen.notify("Every ticket has completed or is running.", timeout=3)
-
-    def follow_up(self, ticket_id: str) -> None:
-        self._screen.notify("Only a completed ticket can be followed up.", timeout=3)
-
-    def fork(self, ticket_id: str, forked: Callable[[Ticket], None]) -> None:
-        """Ask for the fork's prompt, start the fork and hand its ticket to `forked` (its pane)."""
-        self._screen.notify("Only a run going on here (lfg run, lfg resume) forks a ticket.", timeout=3)
-
-    def synthesize(self, verdict: Verdict) -> None:
-        """Start the synthesis of a tournament of a run that does not run here."""
-        self._screen.notify("This run is not running here: a synthesis starts in a run of this lfg.")
-
-    def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
-        """Send the ticket `prompt` as a follow-up: the number of the attempt that answers it, or why
-        it cannot take one."""
-        return "this run does not run in this lfg (a record or a replay): lfg resume it to send"
-
-    def cancel_all(self) -> None:
-        self._screen.notify("Nothing is running.", timeout=2)
 
 
 class LocalHandle(RunHandle):
@@ -207,52 +195,56 @@ class LocalHandle(RunHandle):
         await self.engine.wait()
         await self.engine.close_agents()
 
-    def cancel(self, ticket_id: str) -> None:
-        if not self.engine.cancel(ticket_id):
-            super().cancel(ticket_id)
+    # --- its handlers of requests (ui/run/requests.py declares which): None when done, REFUSED ---
 
-    def retry(self, ticket_id: str) -> None:
-        if not self.engine.retry(ticket_id):
-            super().retry(ticket_id)
+    def cancel(self, asked: Cancel) -> Outcome:
+        return None if self.engine.cancel(asked.ticket) else REFUSED
 
-    def resume(self, ticket_id: str) -> None:
-        if not self.engine.resume(ticket_id):
-            super().resume(ticket_id)
+    def retry(self, asked: Retry) -> Outcome:
+        return None if self.engine.retry(asked.ticket) else REFUSED
 
-    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
-        if not self.engine.approvals.answer(ticket_id, call_id, allowed, "you"):
-            super().answer(ticket_id, call_id, allowed)
+    def resume(self, asked: Resume) -> Outcome:
+        return None if self.engine.resume(asked.ticket) else REFUSED
 
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
-        if not self.engine.approvals.reply(ticket_id, elicitation_id, reply):
-            super().reply(ticket_id, elicitation_id, reply)
+    def approve(self, asked: Approve) -> Outcome:
+        return (
+            None if self.engine.approvals.answer(asked.ticket, asked.call, asked.allowed, "you") else REFUSED
+        )
 
-    def retry_all(self) -> None:
+    def answer(self, asked: Answer) -> Outcome:
+        return None if self.engine.approvals.reply(asked.ticket, asked.elicitation, asked.reply) else REFUSED
+
+    def retry_all(self, asked: RetryAll) -> Outcome:
         retried = self.engine.retry_all()
         if not retried:
-            super().retry_all()
-        else:
-            self._screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+            return REFUSED
+        self._screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+        return None
 
-    def follow_up(self, ticket_id: str) -> None:
-        run = self.engine
+    def follow_up(self, asked: FollowUp) -> Outcome:
+        """Send the follow-up, asking the person for its words when the request has none."""
+        run, ticket_id = self.engine, asked.ticket
         if not run.can_continue(ticket_id):
-            super().follow_up(ticket_id)
-            return
+            return REFUSED
+        if asked.text:
+            run.continue_with(ticket_id, asked.text)
+            return None
 
         def send(prompt: str | None) -> None:
             if prompt:
                 run.continue_with(ticket_id, prompt)
 
         self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+        return None
 
-    def fork(self, ticket_id: str, forked: Callable[[Ticket], None]) -> None:
-        run = self.engine
+    def fork(self, asked: Fork) -> Outcome:
+        """Ask for the fork's prompt, start the fork and hand its ticket to `forked` (its pane)."""
+        run, ticket_id = self.engine, asked.ticket
         try:
             check_forkable(run.states[ticket_id])
         except CannotFork as exc:
             self._screen.notify(inert(str(exc)), timeout=4, markup=False)
-            return
+            return None
 
         def send(prompt: str | None) -> None:
             if not prompt:
@@ -262,25 +254,28 @@ class LocalHandle(RunHandle):
             except CannotFork as exc:  # it began a new turn meanwhile
                 self._screen.notify(inert(str(exc)), timeout=4, markup=False)
                 return
-            forked(ticket)
+            self.forked(ticket)
 
         self._screen.app.push_screen(FollowUpScreen(ticket_id, "Fork"), send)
+        return None
 
-    def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
-        problem = self.engine.follow_up(ticket_id, prompt)
-        return problem if problem is not None else self.engine.states[ticket_id].attempt + 1
+    def review_send(self, asked: ReviewSend) -> Outcome:
+        """Send the review's comments as a follow-up: the number of the attempt that answers it, or
+        why it cannot take one."""
+        problem = self.engine.follow_up(asked.ticket, asked.text)
+        return problem if problem is not None else self.engine.states[asked.ticket].attempt + 1
 
-    def cancel_all(self) -> None:
+    def cancel_all(self, asked: CancelAll) -> Outcome:
         running = self.running
         if not running:
-            super().cancel_all()
-            return
+            return REFUSED
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.engine.cancel_all()
 
         self._screen.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
+        return None
 
 
 class ServedHandle(RunHandle):
@@ -302,61 +297,38 @@ class ServedHandle(RunHandle):
         if isinstance(self.attachment, Attachment):
             self.attachment.news = News(VerdictNews(screen, screen.keys, self.verdicts), self.book.attempts)
 
-    def cancel(self, ticket_id: str) -> None:
-        self._ask("cancel", ticket_id)
+    # --- its handlers of requests (ui/run/requests.py declares which) ---
 
-    def retry(self, ticket_id: str) -> None:
-        self._ask("retry", ticket_id)
+    def send(self, asked: Request) -> Outcome:
+        """Ask the server (`POST /v1/requests`); what it refuses is said."""
+        verb = {Cancel: "cancel", Retry: "retry", Answer: "take the answer"}.get(type(asked))
+        if isinstance(asked, Approve):
+            verb = "approve" if asked.allowed else "deny"
 
-    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None:
-        self._ask("approve" if allowed else "deny", ticket_id, call_id)
+        def told(problem: str | None) -> str | None:
+            return None if problem is None else f"The server did not {verb}: {problem}"
 
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None:
-        attachment, screen = self.attachment, self._screen
-        assert attachment.run is not None, "an attached view opens on a described run"
-        if not attachment.run.control:
-            screen.notify(attachment.read_only)
-            return
+        return self._send(asked, told)
 
-        async def send() -> None:
-            problem = await attachment.reply(ticket_id, elicitation_id, reply.action, reply.content)
-            if problem is not None:
-                screen.notify(
-                    inert(f"The server did not take the answer: {problem}"), timeout=4, markup=False
-                )
-
-        screen.run_worker(send(), group="remote")
-
-    def synthesize(self, verdict: Verdict) -> None:
+    def synthesize(self, asked: Synthesize) -> Outcome:
         """Ask the server to start the synthesis, as `S` at its own terminal would."""
-        from lfgtui.remote.attach import Attachment
 
-        attachment, screen = self.attachment, self._screen
-        assert attachment.run is not None, "an attached view opens on a described run"
-        if not isinstance(attachment, Attachment) or not attachment.run.control:
-            screen.notify(attachment.read_only)
-            return
+        def told(problem: str | None) -> str:
+            return "The server started the synthesis" if problem is None else f"The server did not: {problem}"
 
-        async def ask() -> None:
-            problem = await attachment.synthesize(verdict.tournament)
-            said = "The server started the synthesis" if problem is None else f"The server did not: {problem}"
-            screen.notify(inert(said), timeout=4, markup=False)
+        return self._send(asked, told)
 
-        screen.run_worker(ask(), group="remote")
-
-    def take_follow_up(self, ticket_id: str, prompt: str) -> int | str:
-        return "another lfg runs this run: send from its own review screen (its drafts are in the history)"
-
-    def _ask(self, action: str, ticket_id: str, call_id: str | None = None) -> None:
+    def _send(self, asked: Request, told: Callable[[str | None], str | None]) -> Outcome:
         attachment, screen = self.attachment, self._screen
         assert attachment.run is not None, "an attached view opens on a described run"
         if not attachment.run.control:
             screen.notify(attachment.read_only)
-            return
+            return None
 
         async def ask() -> None:
-            problem = await attachment.act(action, ticket_id, call_id)
-            if problem is not None:
-                screen.notify(inert(f"The server did not {action}: {problem}"), timeout=4, markup=False)
+            said = told(await attachment.ask(asked))
+            if said is not None:
+                screen.notify(inert(said), timeout=4, markup=False)
 
         screen.run_worker(ask(), group="remote")
+        return None

@@ -15,7 +15,7 @@ from textual.screen import Screen
 
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.themes import load_themes
-from lfgtui.ui.screens.run import HELP, RunScreen
+from lfgtui.ui.screens.run import RunScreen
 
 SHOWN_TICKETS = 30
 """A run with more tickets offers them only to a search, not in the palette's first list."""
@@ -42,13 +42,14 @@ def lfg_commands(app: App[object], screen: Screen[object]) -> Iterator[SystemCom
 def key_commands(app: App[object], screen: Screen[object]) -> Iterator[SystemCommand]:
     """One command per binding that works on `screen`, named as the footer names it, with its keys."""
     seen: set[str] = set()
+    # lfg's text of each action over Textual's (its `ctrl+q` quits too)
+    own = {a.binding.action: a.binding.tooltip for a in screen.active_bindings.values() if a.binding.id}
     for active in screen.active_bindings.values():
         binding = active.binding
         if not active.enabled or binding.system or not binding.description or binding.action in seen:
             continue
         seen.add(binding.action)
-        what = HELP.get(binding.id or binding.action, binding.description.lower())
-        help = f"{app.get_key_display(binding)}: {what}"
+        help = f"{app.get_key_display(binding)}: {own.get(binding.action, binding.tooltip)}"
         yield SystemCommand(binding.description, help, _runs(app, binding.action, active.node))
 
 

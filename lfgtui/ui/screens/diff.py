@@ -62,9 +62,9 @@ class DiffScreen(ModalScreen[None]):
     """A ticket's diff against the commit its worktree started from."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,d", "close", "Close", id="diff.close"),
-        Binding("e", "expand(True)", "Expand all", id="diff.expand"),
-        Binding("c", "expand(False)", "Collapse all", id="diff.collapse"),
+        Binding("escape,q,d", "close", "Close", id="diff.close", tooltip="close the diff"),
+        Binding("e", "expand(True)", "Expand all", id="diff.expand", tooltip="expand every file"),
+        Binding("c", "expand(False)", "Collapse all", id="diff.collapse", tooltip="collapse every file"),
     ]
 
     def __init__(self, ticket: str, title: str, diff: str) -> None:

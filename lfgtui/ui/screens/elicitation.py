@@ -56,9 +56,29 @@ class ElicitationScreen(ModalScreen[Reply | None]):
     """The form of one open question; dismissed with the reply, or None (back, undecided)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "accept", "Accept", id="elicitation.accept", priority=True),
-        Binding("ctrl+n", "decline", "Decline", id="elicitation.decline", priority=True),
-        Binding("escape", "close", "Back", id="elicitation.close"),
+        Binding(
+            "ctrl+s",
+            "accept",
+            "Accept",
+            id="elicitation.accept",
+            priority=True,
+            tooltip="(an agent's form) check what was entered and send it",
+        ),
+        Binding(
+            "ctrl+n",
+            "decline",
+            "Decline",
+            id="elicitation.decline",
+            priority=True,
+            tooltip="(an agent's form) decline to answer",
+        ),
+        Binding(
+            "escape",
+            "close",
+            "Back",
+            id="elicitation.close",
+            tooltip="(an agent's form) back to the pane, undecided (what was entered is kept)",
+        ),
     ]
 
     def __init__(self, ticket: str, asked: ElicitationAsked, services: Services, drafts: Drafts) -> None:

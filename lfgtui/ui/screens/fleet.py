@@ -54,11 +54,28 @@ class FleetScreen(Screen[None]):
     """`first`: the screen the app opened with (`lfg runs --tui`), which Escape does not leave."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", id="fleet.open"),
-        Binding("a", "attention", "Waiting for you", id="fleet.attention"),
-        Binding("down", "move(1)", "Next", id="fleet.next", show=False),
-        Binding("up", "move(-1)", "Previous", id="fleet.previous", show=False),
-        Binding("escape", "close", "Back", id="fleet.close"),
+        Binding(
+            "enter",
+            "open",
+            "Open",
+            id="fleet.open",
+            tooltip=(
+                "open the run's panes, attached (read-only, as `lfg attach redis://… RUN`); escape comes "
+                "back. The run this TUI runs itself is shown in its own screen instead"
+            ),
+        ),
+        Binding(
+            "a",
+            "attention",
+            "Waiting for you",
+            id="fleet.attention",
+            tooltip="open the pane, in any run, that has waited longest for your approval",
+        ),
+        Binding("down", "move(1)", "Next", id="fleet.next", show=False, tooltip="the next run"),
+        Binding("up", "move(-1)", "Previous", id="fleet.previous", show=False, tooltip="the previous run"),
+        Binding(
+            "escape", "close", "Back", id="fleet.close", tooltip="back to the run the view was opened from"
+        ),
     ]
 
     def __init__(

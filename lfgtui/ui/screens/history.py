@@ -73,10 +73,18 @@ OpenRun = Callable[[RecordedRun, str | None], Awaitable[None]]
 
 class HistoryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Back", id="history.close"),
-        Binding("enter", "open", "Open", id="history.open"),
-        Binding("down", "move(1)", "Next", id="history.next", show=False),
-        Binding("up", "move(-1)", "Previous", id="history.previous", show=False),
+        Binding("escape", "close", "Back", id="history.close", tooltip="back to the run"),
+        Binding(
+            "enter",
+            "open",
+            "Open",
+            id="history.open",
+            tooltip="open that run read-only in the run screen, its ticket focused",
+        ),
+        Binding("down", "move(1)", "Next", id="history.next", show=False, tooltip="the next result"),
+        Binding(
+            "up", "move(-1)", "Previous", id="history.previous", show=False, tooltip="the previous result"
+        ),
     ]
 
     def __init__(self, path: Path, open_run: OpenRun) -> None:

@@ -31,8 +31,14 @@ class LandScreen(ModalScreen[LandOptions | None]):
     """Asks how to land `ticket`'s branch onto `onto`; dismissed with the options, or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "land", "Land", id="land.go"),
-        Binding("escape", "cancel", "Cancel", id="land.cancel"),
+        Binding(
+            "ctrl+s",
+            "land",
+            "Land",
+            id="land.go",
+            tooltip="land with the way chosen (arrows, then space) and the message (tab to edit it)",
+        ),
+        Binding("escape", "cancel", "Cancel", id="land.cancel", tooltip="back to the review, nothing landed"),
     ]
     DEFAULT_CSS = """
     LandScreen { align: center middle; }

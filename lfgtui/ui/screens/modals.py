@@ -34,8 +34,8 @@ class ConfirmScreen(ModalScreen[bool]):
     """Asks a yes/no question; y or enter says yes, n or escape says no."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes", tooltip="yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="no"),
     ]
 
     def __init__(self, question: str, markup: bool = True) -> None:
@@ -61,10 +61,23 @@ class ApprovalScreen(ModalScreen[bool | None]):
     person sees which ticket asks."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Approve", id="approval.yes"),
-        Binding("n", "answer(False)", "Deny", id="approval.no"),
-        Binding("escape", "close", "Back", id="approval.close"),
-        Binding("end", "scroll_to_end", "End", show=False, id="approval.end"),
+        Binding(
+            "y",
+            "answer(True)",
+            "Approve",
+            id="approval.yes",
+            tooltip="approve it (refused, with a hint, while part of it is below the view)",
+        ),
+        Binding("n", "answer(False)", "Deny", id="approval.no", tooltip="deny it"),
+        Binding("escape", "close", "Back", id="approval.close", tooltip="back to the pane, undecided"),
+        Binding(
+            "end",
+            "scroll_to_end",
+            "End",
+            show=False,
+            id="approval.end",
+            tooltip="scroll to the end of the request",
+        ),
     ]
 
     def __init__(self, request: Text, services: Services, over: Widget | None = None) -> None:
@@ -152,7 +165,9 @@ class FollowUpScreen(ModalScreen[str | None]):
     """Asks for a follow-up prompt (or a fork's: `verb` "Fork"); enter sends it (None when empty),
     escape gives up."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="follow_up.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="follow_up.cancel", tooltip="cancel")
+    ]
 
     def __init__(self, ticket: str, verb: str = "Follow up on") -> None:
         super().__init__()
@@ -177,7 +192,9 @@ class FollowUpScreen(ModalScreen[str | None]):
 class AgentLogScreen(ModalScreen[None]):
     """The end of a coding agent's log (its stderr), inert, scrolled to its last line."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close", id="agent_log.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Close", id="agent_log.close", tooltip="close")
+    ]
     SHOWN_BYTES = 256 * 1024
 
     def __init__(self, path: str) -> None:
@@ -214,7 +231,7 @@ class HelpScreen(ModalScreen[None]):
     with each binding's id for `[ui] keymap`. It scrolls: arrows, page keys, home and end."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "close", "Close", id="help.close")
+        Binding("escape,q,question_mark", "close", "Close", id="help.close", tooltip="close")
     ]
 
     def __init__(self, rows: list[tuple[str, str, str]], where: str = "") -> None:
@@ -256,7 +273,7 @@ class CompareScreen(ModalScreen[None]):
     """The models a fanned-out ticket ran on, side by side (`rows`: one per model, already inert)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,equals_sign", "close", "Close", id="compare.close")
+        Binding("escape,q,equals_sign", "close", "Close", id="compare.close", tooltip="close")
     ]
     COLUMNS = ("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")
 

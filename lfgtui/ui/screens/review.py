@@ -249,23 +249,98 @@ class DiffView(ScrollView, can_focus=True):
     """The review's rows with a cursor; only the rows on screen are rendered."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down,j", "move(1)", "Down", id="review.down", show=False),
-        Binding("up,k", "move(-1)", "Up", id="review.up", show=False),
-        Binding("pagedown,space", "page(1)", "Page down", id="review.page_down", show=False),
-        Binding("pageup", "page(-1)", "Page up", id="review.page_up", show=False),
-        Binding("home,g", "edge(False)", "Top", id="review.top", show=False),
-        Binding("end,G", "edge(True)", "End", id="review.end", show=False),
-        Binding("n", "jump('hunk', 1)", "Next hunk", id="review.next_hunk"),
-        Binding("N", "jump('hunk', -1)", "Previous hunk", id="review.previous_hunk", show=False),
-        Binding("f", "jump('file', 1)", "Next file", id="review.next_file"),
-        Binding("F", "jump('file', -1)", "Previous file", id="review.previous_file", show=False),
-        Binding("enter", "open", "Go to file", id="review.open", show=False),
-        Binding("x", "expand", "More context", id="review.expand"),
-        Binding("c", "comment", "Comment", id="review.comment"),
-        Binding("h", "comment_hunk", "Hunk comment", id="review.comment_hunk", show=False),
-        Binding("e", "edit", "Edit", id="review.edit"),
-        Binding("D,delete", "remove", "Remove", id="review.remove"),
-        Binding("S", "send", "Send", id="review.send"),
+        Binding(
+            "down,j",
+            "move(1)",
+            "Down",
+            id="review.down",
+            show=False,
+            tooltip="the cursor to the next row (a file, a hunk, a line, a draft)",
+        ),
+        Binding(
+            "up,k", "move(-1)", "Up", id="review.up", show=False, tooltip="the cursor to the previous row"
+        ),
+        Binding(
+            "pagedown,space", "page(1)", "Page down", id="review.page_down", show=False, tooltip="page down"
+        ),
+        Binding("pageup", "page(-1)", "Page up", id="review.page_up", show=False, tooltip="page up"),
+        Binding("home,g", "edge(False)", "Top", id="review.top", show=False, tooltip="top"),
+        Binding("end,G", "edge(True)", "End", id="review.end", show=False, tooltip="end"),
+        Binding("n", "jump('hunk', 1)", "Next hunk", id="review.next_hunk", tooltip="the next hunk"),
+        Binding(
+            "N",
+            "jump('hunk', -1)",
+            "Previous hunk",
+            id="review.previous_hunk",
+            show=False,
+            tooltip="the previous hunk",
+        ),
+        Binding("f", "jump('file', 1)", "Next file", id="review.next_file", tooltip="the next file"),
+        Binding(
+            "F",
+            "jump('file', -1)",
+            "Previous file",
+            id="review.previous_file",
+            show=False,
+            tooltip="the previous file",
+        ),
+        Binding(
+            "enter",
+            "open",
+            "Go to file",
+            id="review.open",
+            show=False,
+            tooltip="on a file of the list at the top: go to it",
+        ),
+        Binding(
+            "x",
+            "expand",
+            "More context",
+            id="review.expand",
+            tooltip="10 more lines of context around every change (taken again from the worktree)",
+        ),
+        Binding(
+            "c",
+            "comment",
+            "Comment",
+            id="review.comment",
+            tooltip=(
+                "comment on the cursor's line (on a hunk's header: on the hunk); enter keeps the draft, "
+                "escape drops it"
+            ),
+        ),
+        Binding(
+            "h",
+            "comment_hunk",
+            "Hunk comment",
+            id="review.comment_hunk",
+            show=False,
+            tooltip="comment on the hunk the cursor is in",
+        ),
+        Binding(
+            "e",
+            "edit",
+            "Edit",
+            id="review.edit",
+            tooltip="edit the draft under the cursor (or on the cursor's line)",
+        ),
+        Binding(
+            "D,delete",
+            "remove",
+            "Remove",
+            id="review.remove",
+            tooltip="remove the draft under the cursor (or on the cursor's line)",
+        ),
+        Binding(
+            "S",
+            "send",
+            "Send",
+            id="review.send",
+            tooltip=(
+                "send every draft to the ticket's agent as one follow-up; the pane streams its answer. When"
+                " the ticket cannot take one, the screen says why and keeps the drafts"
+            ),
+        ),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -477,8 +552,24 @@ class ReviewScreen(Screen[None]):
     ReviewScreen #review-keys { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("M", "land", "Land", id="review.land"),
-        Binding("escape,q", "close", "Close", id="review.close"),
+        Binding(
+            "M",
+            "land",
+            "Land",
+            id="review.land",
+            tooltip=(
+                "land the ticket as `lfg land` does: asks first when drafts are not sent, then how (squash,"
+                " merge or rebase) and the commit message; the screen says the landed commit, or which "
+                "files conflict with everything left as it was"
+            ),
+        ),
+        Binding(
+            "escape,q",
+            "close",
+            "Close",
+            id="review.close",
+            tooltip="close the review (drafts are kept, in the history)",
+        ),
     ]
 
     def __init__(

@@ -36,6 +36,20 @@ from lfgtui.formats import compared
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
 from lfgtui.run.approvals import Reply
+from lfgtui.run.requests import (
+    Answer,
+    Approve,
+    Cancel,
+    CancelAll,
+    FollowUp,
+    Fork,
+    Land,
+    Request,
+    Rerun,
+    Resume,
+    Retry,
+    RetryAll,
+)
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.compositor import CoveredCompositor
 from lfgtui.ui.drawing.palette import colours
@@ -87,103 +101,236 @@ PANE_ACTIONS = frozenset({"cancel", "diff", "review", "land", "fork", "approve",
 keys still answer elsewhere, saying why they do nothing there."""
 
 BINDINGS = [  # the footer shows them in this order, dropping the last that do not fit
-    Binding("tab,right", "focus_pane(1)", "Next", id="pane.next", show=False),
-    Binding("shift+tab,left", "focus_pane(-1)", "Previous", id="pane.previous", show=False),
-    Binding("down", "focus_row(1)", "Down", id="pane.down", show=False),
-    Binding("up", "focus_row(-1)", "Up", id="pane.up", show=False),
-    Binding("y", "approve(True)", "Approve", id="pane.approve"),
-    Binding("n", "approve(False)", "Deny", id="pane.deny"),
-    Binding("e", "answer_question", "Answer", id="pane.answer"),
-    Binding("c", "cancel", "Cancel", id="pane.cancel"),
-    Binding("r", "retry", "Retry", id="pane.retry"),
-    Binding("r", "rerun", "Re-run", id="pane.rerun"),
-    Binding("d", "diff", "Diff", id="pane.diff"),
-    Binding("v", "review", "Review", id="pane.review"),
-    Binding("M", "land", "Land", id="pane.land"),
-    Binding("f", "fork", "Fork", id="pane.fork"),
-    Binding("R", "retry_all", "Retry all", id="run.retry_all"),
-    Binding("p", "resume", "Resume", id="pane.resume", show=False),
-    Binding("i", "follow_up", "Follow up", id="pane.follow_up"),
-    Binding("C", "cancel_all", "Cancel all", id="run.cancel_all"),
-    Binding("z,enter", "zoom", "Zoom", id="pane.zoom"),
-    Binding("t", "tools", "Tools", id="pane.tools"),
-    Binding("right_square_bracket", "tool_row", "Tool call", id="pane.tool_row", show=False),
-    Binding("T", "thinking", "Thinking", id="pane.thinking", show=False),
-    Binding("L", "agent_log", "Agent log", id="pane.agent_log", show=False),
-    Binding("equals_sign", "compare", "Compare", id="pane.compare", show=False),
-    Binding("a", "attention", "Attention", id="run.attention"),
-    Binding("pageup", "page(-1)", "Page up", id="pane.page_up", show=False),
-    Binding("pagedown", "page(1)", "Page down", id="pane.page_down", show=False),
-    Binding("home", "answer_edge(False)", "Top", id="pane.top", show=False),
-    Binding("end", "answer_edge(True)", "Bottom", id="pane.bottom", show=False),
-    Binding("slash", "history", "History", id="run.history"),
-    Binding("F", "fleet", "Fleet", id="run.fleet", show=False),
-    Binding("escape", "close", "Back", id="run.close"),
-    Binding("space", "replay_pause", "Pause", id="replay.pause"),
-    Binding("greater_than_sign", "replay_skip(10)", "Skip 10 s", id="replay.skip"),
+    Binding("tab,right", "focus_pane(1)", "Next", id="pane.next", show=False, tooltip="focus the next pane"),
+    Binding(
+        "shift+tab,left",
+        "focus_pane(-1)",
+        "Previous",
+        id="pane.previous",
+        show=False,
+        tooltip="focus the previous pane",
+    ),
+    Binding("down", "focus_row(1)", "Down", id="pane.down", show=False, tooltip="focus the pane below"),
+    Binding("up", "focus_row(-1)", "Up", id="pane.up", show=False, tooltip="focus the pane above"),
+    Binding(
+        "y",
+        "approve(True)",
+        "Approve",
+        id="pane.approve",
+        tooltip=(
+            "approve the focused pane's pending write_file / run_command (one too long for the pane "
+            "opens whole first)"
+        ),
+    ),
+    Binding("n", "approve(False)", "Deny", id="pane.deny", tooltip="deny it"),
+    Binding(
+        "e",
+        "answer_question",
+        "Answer",
+        id="pane.answer",
+        tooltip=(
+            "answer the focused coding agent's question: fill in its form, then accept, decline or "
+            "cancel (ACP elicitation)"
+        ),
+    ),
+    Binding("c", "cancel", "Cancel", id="pane.cancel", tooltip="cancel the focused ticket"),
+    Binding(
+        "r",
+        "retry",
+        "Retry",
+        id="pane.retry",
+        tooltip="retry the focused ticket (a new attempt; the old one is kept)",
+    ),
+    Binding(
+        "r",
+        "rerun",
+        "Re-run",
+        id="pane.rerun",
+        tooltip="re-run the focused ticket of a recorded run as a new run",
+    ),
+    Binding(
+        "d",
+        "diff",
+        "Diff",
+        id="pane.diff",
+        tooltip=(
+            "the focused ticket's diff, per file: what it changed in its git worktree (`e` / `c` expand"
+            " or collapse every file, escape closes); live while it works, the recorded one after"
+        ),
+    ),
+    Binding(
+        "v",
+        "review",
+        "Review",
+        id="pane.review",
+        tooltip=(
+            "review the focused ticket's diff: comment on lines and hunks, then send every comment to "
+            "its agent as one follow-up (drafts are kept in the history)"
+        ),
+    ),
+    Binding(
+        "M",
+        "land",
+        "Land",
+        id="pane.land",
+        tooltip=(
+            "land the focused ticket's change: squash it onto the branch its worktree was made from, "
+            "then archive the worktree (asks first; lfg land for the other ways)"
+        ),
+    ),
+    Binding(
+        "f",
+        "fork",
+        "Fork",
+        id="pane.fork",
+        tooltip=(
+            "fork a completed ticket: a new pane that goes on from its whole conversation with a prompt"
+            " of its own, in a copy of its worktree (its agent's session forked where it can be)"
+        ),
+    ),
+    Binding(
+        "R", "retry_all", "Retry all", id="run.retry_all", tooltip="retry every ticket that did not complete"
+    ),
+    Binding(
+        "p",
+        "resume",
+        "Resume",
+        id="pane.resume",
+        show=False,
+        tooltip='resume the focused ticket paused for its provider\'s quota (on_quota = "pause")',
+    ),
+    Binding(
+        "i",
+        "follow_up",
+        "Follow up",
+        id="pane.follow_up",
+        tooltip="send a completed ticket a follow-up prompt, after its whole conversation",
+    ),
+    Binding("C", "cancel_all", "Cancel all", id="run.cancel_all", tooltip="cancel every ticket (asks first)"),
+    Binding(
+        "z,enter",
+        "zoom",
+        "Zoom",
+        id="pane.zoom",
+        tooltip="zoom the focused pane to the full screen, and back",
+    ),
+    Binding("t", "tools", "Tools", id="pane.tools", tooltip="show or hide the focused pane's tool log"),
+    Binding(
+        "right_square_bracket",
+        "tool_row",
+        "Tool call",
+        id="pane.tool_row",
+        show=False,
+        tooltip=(
+            "open the focused pane's next tool call (its arguments and output), closing the one open; "
+            "past the last, none"
+        ),
+    ),
+    Binding(
+        "T",
+        "thinking",
+        "Thinking",
+        id="pane.thinking",
+        show=False,
+        tooltip="show or hide the focused pane's thinking",
+    ),
+    Binding(
+        "L",
+        "agent_log",
+        "Agent log",
+        id="pane.agent_log",
+        show=False,
+        tooltip="a coding agent's log (its stderr) for the focused pane's attempt",
+    ),
+    Binding(
+        "equals_sign",
+        "compare",
+        "Compare",
+        id="pane.compare",
+        show=False,
+        tooltip=(
+            "compare the models of the focused fanned-out ticket (models = [...]) side by side; a "
+            "tournament's verdict once decided"
+        ),
+    ),
+    Binding(
+        "a",
+        "attention",
+        "Attention",
+        id="run.attention",
+        tooltip=(
+            "go to the ticket that has needed you longest (an approval, a question), then to the failed"
+            " and the finished ones you have not looked at yet; again: the next one"
+        ),
+    ),
+    Binding(
+        "pageup",
+        "page(-1)",
+        "Page up",
+        id="pane.page_up",
+        show=False,
+        tooltip="scroll the focused pane's answer up a page (it stops following new output)",
+    ),
+    Binding(
+        "pagedown",
+        "page(1)",
+        "Page down",
+        id="pane.page_down",
+        show=False,
+        tooltip="scroll the focused pane's answer down a page",
+    ),
+    Binding(
+        "home",
+        "answer_edge(False)",
+        "Top",
+        id="pane.top",
+        show=False,
+        tooltip="scroll the focused pane's answer to its start",
+    ),
+    Binding(
+        "end",
+        "answer_edge(True)",
+        "Bottom",
+        id="pane.bottom",
+        show=False,
+        tooltip="scroll the focused pane's answer to its end (it follows new output again)",
+    ),
+    Binding(
+        "slash", "history", "History", id="run.history", tooltip="search the history; open a recorded run"
+    ),
+    Binding(
+        "F",
+        "fleet",
+        "Fleet",
+        id="run.fleet",
+        show=False,
+        tooltip=(
+            "the fleet view: every run on the broker this run publishes to or is attached from "
+            "(--publish, --broker, lfg attach redis://…)"
+        ),
+    ),
+    Binding(
+        "escape",
+        "close",
+        "Back",
+        id="run.close",
+        tooltip="leave a run opened from the history screen (a running re-run is cancelled, after asking)",
+    ),
+    Binding(
+        "space",
+        "replay_pause",
+        "Pause",
+        id="replay.pause",
+        tooltip="(lfg replay) pause the replay, and play it on",
+    ),
+    Binding(
+        "greater_than_sign",
+        "replay_skip(10)",
+        "Skip 10 s",
+        id="replay.skip",
+        tooltip="(lfg replay) skip ten seconds of the record ahead: what was recorded in them shows at once",
+    ),
 ]
-
-HELP = {
-    "pane.next": "focus the next pane",
-    "pane.previous": "focus the previous pane",
-    "pane.down": "focus the pane below",
-    "pane.up": "focus the pane above",
-    "pane.cancel": "cancel the focused ticket",
-    "pane.retry": "retry the focused ticket (a new attempt; the old one is kept)",
-    "pane.rerun": "re-run the focused ticket of a recorded run as a new run",
-    "run.retry_all": "retry every ticket that did not complete",
-    "pane.follow_up": "send a completed ticket a follow-up prompt, after its whole conversation",
-    "pane.fork": "fork a completed ticket: a new pane that goes on from its whole conversation with a "
-    "prompt of its own, in a copy of its worktree (its agent's session forked where it can be)",
-    "run.cancel_all": "cancel every ticket (asks first)",
-    "pane.zoom": "zoom the focused pane to the full screen, and back",
-    "pane.tools": "show or hide the focused pane's tool log",
-    "pane.diff": 'the focused ticket\'s diff: what it changed in its git worktree (isolation = "worktree")',
-    "pane.review": "review the focused ticket's diff: comment on lines and hunks, then send every comment "
-    "to its agent as one follow-up (drafts are kept in the history)",
-    "pane.land": "land the focused ticket's change: squash it onto the branch its worktree was made "
-    "from, then archive the worktree (asks first; lfg land for the other ways)",
-    "pane.compare": "compare the models of the focused fanned-out ticket (models = [...]) side by side; "
-    "a tournament's verdict once decided",
-    "pane.approve": "approve the focused pane's pending write_file / run_command (one too long for the "
-    "pane opens whole first)",
-    "pane.deny": "deny it",
-    "pane.answer": "answer the focused coding agent's question: fill in its form, then accept, decline or "
-    "cancel (ACP elicitation)",
-    "run.attention": "go to the ticket that has needed you longest (an approval, a question), then to "
-    "the failed and the finished ones you have not looked at yet; "
-    "again: the next one",
-    "pane.page_up": "scroll the focused pane's answer up a page (it stops following new output)",
-    "pane.page_down": "scroll the focused pane's answer down a page",
-    "pane.top": "scroll the focused pane's answer to its start",
-    "pane.bottom": "scroll the focused pane's answer to its end (it follows new output again)",
-    "run.history": "search the history; open a recorded run",
-    "run.fleet": "the fleet view: every run on the broker this run publishes to or is attached from "
-    "(--publish, --broker, lfg attach redis://…)",
-    "fleet.open": "open the chosen run's panes; Escape comes back",
-    "fleet.attention": "open the pane, in any run, that has waited longest for your approval",
-    "fleet.next": "the next run",
-    "fleet.previous": "the previous run",
-    "fleet.close": "back to the run it was opened from",
-    "run.close": "leave this run for the screen before it",
-    "replay.pause": "(lfg replay) pause the replay, and play it on",
-    "replay.skip": "(lfg replay) skip ten seconds of the record ahead: what was recorded in them shows "
-    "at once",
-    "pane.thinking": "show or hide the focused pane's thinking",
-    "pane.tool_row": "open the focused pane's next tool call (its arguments and output), closing the one "
-    "open; past the last, none",
-    "pane.agent_log": "the focused coding agent's log (its stderr)",
-    "app.quit": "quit (asks first while tickets run)",
-    "app.help": "this help: the keys that work here",
-    "command_palette": "the command palette: every command here, lfg's themes, a ticket by id or title",
-    "approval.yes": "(a request shown whole) approve it, once its end has been on screen",
-    "approval.no": "(a request shown whole) deny it",
-    "approval.close": "(a request shown whole) back to the pane, undecided",
-    "approval.end": "(a request shown whole) scroll to its end",
-    "elicitation.accept": "(an agent's form) check what was entered and send it",
-    "elicitation.decline": "(an agent's form) decline to answer",
-    "elicitation.close": "(an agent's form) back to the pane, undecided (what was entered is kept)",
-}
 
 
 class SummaryBar(TextLine):
@@ -277,38 +424,17 @@ def compare_row(pane: TicketPane, now: float) -> tuple[str, ...]:
 
 
 class RunKeys(Protocol):
-    """What the run screen's keys ask of the controller that owns its run."""
+    """What the run screen's keys ask of the controller that owns its run: a person's request
+    (lfgtui/run/requests.py) carried to the run (ui/run/controller.py `REQUESTS`), and what the
+    screen shows of it."""
 
-    def cancel_ticket(self, ticket_id: str) -> None: ...
-
-    def retry_ticket(self, ticket_id: str) -> None: ...
-
-    def resume_ticket(self, ticket_id: str) -> None: ...
-
-    def answer(self, ticket_id: str, call_id: str, allowed: bool) -> None: ...
-
-    def reply(self, ticket_id: str, elicitation_id: str, reply: Reply) -> None: ...
-
-    def retry_all(self) -> None: ...
-
-    def ask_follow_up(self, ticket_id: str) -> None: ...
+    def ask(self, request: Request) -> object: ...
 
     def show_diff(self, ticket_id: str) -> None: ...
 
     def review(self, ticket_id: str) -> None: ...
 
     def verdict(self, group: str) -> Verdict | None: ...
-
-    def rerun_ticket(self, ticket_id: str) -> None: ...
-
-    def confirm_cancel_all(self) -> None: ...
-
-    def land_ticket(self, ticket_id: str) -> None: ...
-
-    def take_winner(self, verdict: Verdict) -> None: ...
-
-    def synthesize(self, verdict: Verdict) -> None: ...
-    def fork_ticket(self, ticket_id: str) -> None: ...
 
     def looked(self, ticket_id: str) -> None: ...
 
@@ -717,7 +843,7 @@ class RunScreen(Screen[None]):
             return
         asked = pane.approval
         if not allowed or shown[1]:
-            self.keys.answer(pane.ticket.id, asked.call_id, allowed)
+            self.keys.ask(Approve(pane.ticket.id, asked.call_id, allowed))
             return
 
         def answered(yes: bool | None) -> None:
@@ -726,7 +852,7 @@ class RunScreen(Screen[None]):
             if pane.approval is not asked:
                 self.notify("That request is no longer waiting.", timeout=3)
                 return
-            self.keys.answer(pane.ticket.id, asked.call_id, yes)
+            self.keys.ask(Approve(pane.ticket.id, asked.call_id, yes))
 
         request = approval_request(asked.name, asked.arguments, colours(self.app))
         self.app.push_screen(ApprovalScreen(request, self.services, over=pane.view), answered)
@@ -746,7 +872,7 @@ class RunScreen(Screen[None]):
             if pane.question is not asked:
                 self.notify("That question is no longer waiting.", timeout=3)
                 return
-            self.keys.reply(pane.ticket.id, asked.elicitation_id, reply)
+            self.keys.ask(Answer(pane.ticket.id, asked.elicitation_id, reply))
 
         self.app.push_screen(ElicitationScreen(pane.ticket.id, asked, self.services, drafts), answered)
 
@@ -787,41 +913,38 @@ class RunScreen(Screen[None]):
             if end:
                 self.looked(pane)
 
-    def action_cancel(self) -> None:
+    def _ask_of_focused(self, request: Callable[[str], Request]) -> None:
+        """The person's `request` of the focused pane's ticket, to the run."""
         pane = self.focused_pane
         if pane is not None:
-            self.keys.cancel_ticket(pane.ticket.id)
+            self.keys.ask(request(pane.ticket.id))
+
+    def action_cancel(self) -> None:
+        self._ask_of_focused(Cancel)
 
     def action_retry(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.retry_ticket(pane.ticket.id)
+        self._ask_of_focused(Retry)
 
     def action_resume(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.resume_ticket(pane.ticket.id)
+        self._ask_of_focused(Resume)
 
     def action_rerun(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.rerun_ticket(pane.ticket.id)
-
-    def action_retry_all(self) -> None:
-        self.keys.retry_all()
+        self._ask_of_focused(Rerun)
 
     def action_follow_up(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.ask_follow_up(pane.ticket.id)
-
-    def action_cancel_all(self) -> None:
-        self.keys.confirm_cancel_all()
+        self._ask_of_focused(FollowUp)
 
     def action_fork(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.fork_ticket(pane.ticket.id)
+        self._ask_of_focused(Fork)
+
+    def action_land(self) -> None:
+        self._ask_of_focused(Land)
+
+    def action_retry_all(self) -> None:
+        self.keys.ask(RetryAll())
+
+    def action_cancel_all(self) -> None:
+        self.keys.ask(CancelAll())
 
     def add_pane(self, ticket: Ticket) -> TicketPane:
         """A pane for a ticket the run took on while it ran (a fork, a tournament's synthesis), after
@@ -833,11 +956,6 @@ class RunScreen(Screen[None]):
         self.layout_grid()
         self.run_worker(self.show_pane(pane), group="add-pane")
         return pane
-
-    def action_land(self) -> None:
-        pane = self.focused_pane
-        if pane is not None:
-            self.keys.land_ticket(pane.ticket.id)
 
     def action_history(self) -> None:
         self.post_message(self.OpenHistory())

@@ -28,6 +28,7 @@ from textual.widgets import Static
 
 from lfgtui.contest import TABLE_HEADER, CheckResult, Verdict
 from lfgtui.inert import inert
+from lfgtui.run.requests import Request, Synthesize, TakeWinner
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -43,9 +44,27 @@ class VerdictScreen(ModalScreen[None]):
     """One tournament's verdict."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,equals_sign", "close", "Close", id="verdict.close"),
-        Binding("M", "take", "Land the winner", id="verdict.land"),
-        Binding("S", "synthesize", "Synthesize", id="verdict.synthesize"),
+        Binding("escape,q,equals_sign", "close", "Close", id="verdict.close", tooltip="close the table"),
+        Binding(
+            "M",
+            "take",
+            "Land the winner",
+            id="verdict.land",
+            tooltip=(
+                "land the winner (asks first) as `M` on its pane does, then archive the other contestants' "
+                "worktrees: one with work not landed only after asking again"
+            ),
+        ),
+        Binding(
+            "S",
+            "synthesize",
+            "Synthesize",
+            id="verdict.synthesize",
+            tooltip=(
+                "start a ticket in the run, in a pane of its own, that combines the best two contestants' "
+                "diffs, told why each was ranked so, on the best one's provider and model"
+            ),
+        ),
     ]
 
     def __init__(self, verdict: Verdict, keys: Winners | None = None) -> None:
@@ -87,7 +106,7 @@ class VerdictScreen(ModalScreen[None]):
             self.notify("No contestant passed its check: there is no winner to land.", timeout=3)
             return
         self.dismiss(None)
-        self.keys.take_winner(self.verdict)
+        self.keys.ask(TakeWinner(self.verdict.tournament))
 
     def action_synthesize(self) -> None:
         """Close the table, then start a ticket that combines the best two contestants' work."""
@@ -95,7 +114,7 @@ class VerdictScreen(ModalScreen[None]):
             self.notify("This run's contestants are not here to synthesize.", timeout=3)
             return
         self.dismiss(None)
-        self.keys.synthesize(self.verdict)
+        self.keys.ask(Synthesize(self.verdict.tournament))
 
 
 class VerdictTable(Widget):
@@ -158,11 +177,10 @@ _CHOICES = "M lands the winner and archives the others' worktrees (asks first) Â
 
 
 class Winners(Protocol):
-    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run/controller.py)."""
+    """What takes a tournament's winner or synthesizes its best: the run's keys (ui/run/controller.py),
+    asked `TakeWinner` or `Synthesize` (lfgtui/run/requests.py)."""
 
-    def take_winner(self, verdict: Verdict) -> None: ...
-
-    def synthesize(self, verdict: Verdict) -> None: ...
+    def ask(self, request: Request) -> object: ...
 
 
 class Worktrees(Protocol):

@@ -1,0 +1,202 @@
+"""What a person may ask of a run, as typed requests: one small frozen dataclass per request, the same
+whether the run runs here or another lfg serves it.
+
+The run screen's keys make them; the UI carries each to its run by one path (ui/run/requests.py
+declares, per request, its key, its local and its remote handler or why it has none); a served run's
+watchers send those a watcher may make as JSON (`encode`) to `POST /v1/requests`, which the server
+reads back with `decode` (remote/server.py). A new request is a new class here, which
+tests/ui/test_requests.py then asks to be declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from lfgtui.run.approvals import Reply
+
+
+class RequestError(ValueError):
+    """A request read from the wire that is not one: its words say which field is wrong."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A person's request of a run. `kind`: its name on the wire and in the declarations."""
+
+    kind: ClassVar[str] = ""
+    served: ClassVar[bool] = False
+    """Whether a watcher of a served run may send it (`--control`)."""
+
+
+@dataclass(frozen=True)
+class Cancel(Request):
+    kind: ClassVar[str] = "cancel"
+    served: ClassVar[bool] = True
+    ticket: str
+
+
+@dataclass(frozen=True)
+class Retry(Request):
+    """A new attempt of a ticket that ended without completing (the old one is kept)."""
+
+    kind: ClassVar[str] = "retry"
+    served: ClassVar[bool] = True
+    ticket: str
+
+
+@dataclass(frozen=True)
+class Resume(Request):
+    """Go on with a ticket paused for its provider's quota (`on_quota = "pause"`)."""
+
+    kind: ClassVar[str] = "resume"
+    ticket: str
+
+
+@dataclass(frozen=True)
+class Approve(Request):
+    """Approve (or, `allowed` false, deny) a ticket's call waiting for the person."""
+
+    kind: ClassVar[str] = "approve"
+    served: ClassVar[bool] = True
+    ticket: str
+    call: str
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class Answer(Request):
+    """Answer a coding agent's question (its form): accept with content, decline or cancel."""
+
+    kind: ClassVar[str] = "answer"
+    served: ClassVar[bool] = True
+    ticket: str
+    elicitation: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class FollowUp(Request):
+    """Send a completed ticket a follow-up: `text`, or (None) the words the person is asked for."""
+
+    kind: ClassVar[str] = "follow-up"
+    served: ClassVar[bool] = True
+    ticket: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewSend(Request):
+    """Send a ticket its review's comments as one follow-up (the review screen's send)."""
+
+    kind: ClassVar[str] = "review-send"
+    ticket: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Fork(Request):
+    """A new ticket going on from a completed one's conversation, with the person's prompt."""
+
+    kind: ClassVar[str] = "fork"
+    ticket: str
+
+
+@dataclass(frozen=True)
+class Land(Request):
+    """Land a ticket's change onto its worktree's base branch (asks first)."""
+
+    kind: ClassVar[str] = "land"
+    ticket: str
+
+
+@dataclass(frozen=True)
+class Rerun(Request):
+    """Run a recorded run's ticket again, as a new run."""
+
+    kind: ClassVar[str] = "rerun"
+    ticket: str
+
+
+@dataclass(frozen=True)
+class RetryAll(Request):
+    kind: ClassVar[str] = "retry-all"
+
+
+@dataclass(frozen=True)
+class CancelAll(Request):
+    kind: ClassVar[str] = "cancel-all"
+
+
+@dataclass(frozen=True)
+class Synthesize(Request):
+    """Start a ticket combining a decided tournament's best two contestants' diffs."""
+
+    kind: ClassVar[str] = "synthesize"
+    served: ClassVar[bool] = True
+    tournament: str
+
+
+@dataclass(frozen=True)
+class TakeWinner(Request):
+    """Land a decided tournament's winner and archive the others' worktrees (asks first)."""
+
+    kind: ClassVar[str] = "take-winner"
+    tournament: str
+
+
+def request_types() -> tuple[type[Request], ...]:
+    """Every request class (every subclass of `Request`, however deep)."""
+    found: list[type[Request]] = []
+    pending = list(Request.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return tuple(found)
+
+
+def encode(request: Request) -> dict[str, Any]:
+    """A request as the JSON body of `POST /v1/requests`: `{"request": kind, field: value, ...}`."""
+    body: dict[str, Any] = {"request": request.kind}
+    for field in fields(request):
+        value = getattr(request, field.name)
+        body[field.name] = (
+            {"action": value.action, "content": value.content} if isinstance(value, Reply) else value
+        )
+    return body
+
+
+def decode(body: object) -> Request:
+    """The request a watcher sent (`encode`'s form); raises `RequestError` naming the bad field. Only
+    the requests a watcher may make (`served`) are read."""
+    if not isinstance(body, dict):
+        raise RequestError('a request is a JSON object: {"request": KIND, ...}')
+    kinds = {cls.kind: cls for cls in request_types() if cls.served}
+    kind = body.get("request")
+    cls = kinds.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise RequestError(f"request: expected one of {', '.join(sorted(kinds))}")
+    values: dict[str, Any] = {}
+    for field in fields(cls):
+        if field.name not in body:
+            if field.default is None:
+                continue
+            raise RequestError(f"{kind}: {field.name} is missing")
+        value = body[field.name]
+        if field.type == "Reply":
+            value = _reply(kind, value)
+        elif field.type == "bool" and not isinstance(value, bool):
+            raise RequestError(f"{kind}: {field.name} must be true or false")
+        elif field.type.startswith("str") and not isinstance(value, str):
+            raise RequestError(f"{kind}: {field.name} must be text")
+        values[field.name] = value
+    return cls(**values)
+
+
+def _reply(kind: str, value: object) -> Reply:
+    if not isinstance(value, dict) or value.get("action") not in ("accept", "decline", "cancel"):
+        raise RequestError(
+            f'{kind}: reply must be {{"action": "accept" | "decline" | "cancel", "content": ...}}'
+        )
+    return Reply(value["action"], value.get("content"))
