@@ -258,6 +258,8 @@ class LfgApp(App[int]):
         self.frames += 1
         if not self.controllers:
             return
+        for each in self.controllers:  # what each pane was told since the last frame, joined
+            each.release_held()
         controller = self.controller
         views = controller.screen.views
         self.frame_work.examined += len(views)

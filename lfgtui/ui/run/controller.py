@@ -49,6 +49,7 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.run.feed import AttachedFeed, RecordFeed, ReplayFeed, RunFeed
 from lfgtui.ui.run.handle import LocalHandle, Outcome, Refused, RunHandle, ServedHandle
+from lfgtui.ui.run.merge import Merge
 from lfgtui.ui.screens.diff import DiffScreen
 from lfgtui.ui.screens.run import Mode, RunScreen
 from lfgtui.ui.services import Services
@@ -121,6 +122,8 @@ class RunController:
         self._adding: dict[str, list[tuple[Event, bool]]] = {}
         """Tickets the run took on whose pane is still to be made, with their events meanwhile (each
         with whether the run said it here, `heard`)."""
+        self.merge = Merge()
+        """Text pieces heard since the last frame, handed to their panes by it (`release_held`)."""
         if control.run is not None:
             control.run.added.append(self.added)
 
@@ -277,11 +280,9 @@ class RunController:
         if pane is None:  # a ticket the run took on after this view began (a fork, on a run watched)
             self._unseen(event.ticket)
             return
-        metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
-        if pane.apply(event, metrics):
-            self._draw_soon(pane)
-        if type(event) not in STREAMED:  # a state, a diff, an approval: which keys apply may change
-            self.screen.pane_changed(pane)
+        if pane.awaiting_words or pane.urgent or not self.merge.hold(event):  # drawn now, as was
+            self.merge.release(event.ticket, self._apply)  # what came before it, first
+            self._apply(event)
         changed = self.screen.attention.apply(event)
         if changed:
             self.screen.attend(changed)
@@ -289,6 +290,20 @@ class RunController:
                 self.control.attended(changed, event)
         if changed or type(event) not in STREAMED:
             self.summary_stale = True
+
+    def _apply(self, event: Event) -> None:
+        """Hand `event` to its pane (held text pieces come joined, once a frame: `Merge`)."""
+        pane = self.panes[event.ticket]
+        metrics = self.book.attempts.get((event.ticket, event.attempt)) or Metrics()
+        if pane.apply(event, metrics):
+            self._draw_soon(pane)
+        if type(event) not in STREAMED:  # a state, a diff, an approval: which keys apply may change
+            self.screen.pane_changed(pane)
+
+    def release_held(self) -> None:
+        """Before a frame draws: every pane takes the text pieces held for it since the last."""
+        if self.merge:
+            self.merge.release_all(self._apply)
 
     def _draw_soon(self, pane: TicketPane) -> None:
         """An attempt's first words are drawn as soon as the loop is free (once the rest of what
