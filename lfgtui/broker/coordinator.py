@@ -18,7 +18,9 @@ that has the agent's session (`_destination`).
 Cancelling an attempt, and answering a call that waits for approval, are commands on the run's
 control stream, which the worker holding the ticket reads. When a worker dies its lease lapses,
 another worker takes the ticket over as the next attempt, and the run records the earlier one
-`interrupted` with what arrived.
+`interrupted` with what arrived. Late events of the earlier attempt (its worker was paused, not
+dead) are dropped by the feed as every watcher drops them (`Delivered` in remote/attach.py), so the
+history, `lfg attach` and the TUI's watchers agree on it.
 
 Events of an attempt that never reached the coordinator (trimmed, or lost by a broker that restarted
 without persistence) are counted as every watcher counts them (broker/gaps.py): the attempt says what

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import AWAY, until_answered
+from lfgtui.broker.gate import Gate
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.broker.ownership import Held, Ownership
@@ -153,6 +154,8 @@ class Holding:
     held: Held | None = None
     """Once its entry was read: where its renewals say this worker runs it on after the broker lost
     the entry (`RENEW`), so the coordinator does not enqueue it again meanwhile."""
+    gate: Gate | None = None
+    """Once its attempt runs: what holds its events while the lease is in doubt (broker/gate.py)."""
 
     def __post_init__(self) -> None:
         self.renewed = self.taken.asked
@@ -520,7 +523,9 @@ class BrokerWorker:
             error = ErrorInfo(ErrorKind.BAD_REQUEST, str(exc))
             publisher(ev(AttemptEnded, outcome=Outcome.FAILED, error=error))
             return AttemptEnd(item.ticket.id, attempt, Outcome.FAILED, error, 2)
-        run = self._make_run(item, ticket, attempt, publisher)
+        gate = Gate(publisher, lambda: self._doubtful(holding), lambda: holding.forsaken)
+        holding.gate = gate
+        run = self._make_run(item, ticket, attempt, gate)
         ended: list[AttemptEnded] = []
 
         def end_of(event: Event) -> None:
@@ -546,6 +551,13 @@ class BrokerWorker:
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
             await stop([commands])
+        if gate.held and not holding.forsaken:  # it ended while the lease was in doubt: ask now
+            await self._settle(holding)
+        if gate.dropped:
+            self.said(
+                f"{ticket.id} of run {item.run_id} (attempt {attempt}): dropped {gate.dropped} of its "
+                "events that came while its lease was in doubt, unpublished: another worker runs it"
+            )
         if not ended:
             return AttemptEnd(ticket.id, attempt, outcomes[ticket.id], None, 0)
         metrics = run.book.attempts.get((ticket.id, attempt))
@@ -561,7 +573,9 @@ class BrokerWorker:
             metrics is not None and metrics.cost_estimated,
         )
 
-    def _make_run(self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Publisher) -> Run:
+    def _make_run(
+        self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Callable[[Event], None]
+    ) -> Run:
         """A run of the one ticket, its dependencies done with their answers, at `attempt` - 1 so that
         retrying it starts `attempt`: a follow-up's, which sends what a local one sends."""
         done = {
@@ -641,10 +655,15 @@ class BrokerWorker:
                 loop.call_soon_threadsafe(self._lose, holding)
                 return
             holding.renewed = max(holding.renewed, asked)  # read by `_fence` on the worker's loop
+            if holding.gate is not None and holding.gate.held:  # what waited on the doubt goes out
+                loop.call_soon_threadsafe(holding.gate.release)
 
     def _lose(self, holding: Holding) -> None:
-        """Another worker holds the entry (or the broker lost it): stop the attempt here."""
+        """Another worker holds the entry (or the broker lost it): stop the attempt here, publishing
+        nothing more of it."""
         holding.lost = True
+        if holding.gate is not None:
+            holding.gate.release()  # dropped: forsaken
         if holding.run is not None:
             holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease))
 
@@ -672,13 +691,36 @@ class BrokerWorker:
                 self._lose(holding)
                 return
             holding.renewed = max(holding.renewed, asked)
+            if holding.gate is not None:
+                holding.gate.release()
         holding.fenced = True
+        if holding.gate is not None:
+            holding.gate.release()  # dropped: fenced
         self.said(
             f"entry {holding.taken.entry}: its lease was not renewed for {self.lease_s * CONFIRM_BY:g} s "
             "(paused, or cut off from the broker): stopped its attempt here, for another worker to take over"
         )
         if holding.run is not None:
             holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._fenced))
+
+    def _doubtful(self, holding: Holding) -> bool:
+        """Whether the lease went unconfirmed for `FENCE_AFTER` of it (by this worker's clock): its
+        attempt's events wait for the broker to confirm it (broker/gate.py)."""
+        return time.monotonic() - holding.renewed >= self.lease_s * FENCE_AFTER
+
+    async def _settle(self, holding: Holding) -> None:
+        """The attempt ended while its lease was in doubt: ask the broker once; confirmed, its last
+        events go out; else they are dropped and the entry left (taken over, or to be)."""
+        asked = time.monotonic()
+        confirmed = await self._confirm(holding, asked)
+        if confirmed:
+            holding.renewed = max(holding.renewed, asked)
+        elif confirmed is None:
+            holding.fenced = True
+        else:
+            holding.lost = True
+        assert holding.gate is not None
+        holding.gate.release()
 
     async def _confirm(self, holding: Holding, asked: float) -> bool | None:
         """Renew the lease now, within `CONFIRM_BY` of it: whether this worker still held the entry;

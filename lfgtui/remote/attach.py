@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
 
-from lfgtui.events import AttemptEnded, Event
+from lfgtui.events import AttemptEnded, Event, Outcome
 from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, decode_verdict, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
@@ -56,20 +56,37 @@ class AttachError(Exception):
 
 @dataclass
 class Delivered:
-    """The highest sequence number delivered per attempt: a resent event is not delivered again."""
+    """The highest sequence number delivered per attempt: a resent event is not delivered again.
+
+    An attempt that a later one of its ticket superseded takes nothing more but its `interrupted`
+    end: a worker paused past its lease may publish its late events (its answer to the end) after
+    another worker took the ticket over, and the coordinator, which drops them, records the attempt
+    `interrupted` with what arrived before the takeover (issue #55). A coordinator's feed, `lfg
+    attach` and the TUI's watchers all deliver through this, so all of them agree with the history."""
 
     seqs: dict[tuple[str, int], int] = field(default_factory=dict)
     ended: set[tuple[str, int]] = field(default_factory=set)
     """Attempts whose `attempt_ended` was delivered: nothing of theirs comes after it."""
+    latest: dict[str, int] = field(default_factory=dict)
+    """The latest attempt of each ticket delivered: those before it are superseded."""
 
     def first_time(self, event: Event) -> bool:
         key = (event.ticket, event.attempt)
         if event.seq <= self.seqs.get(key, -1) or key in self.ended:
             return False
+        if event.attempt < self.latest.get(event.ticket, event.attempt) and not interrupted_end(event):
+            return False
         self.seqs[key] = event.seq
+        self.latest[event.ticket] = max(event.attempt, self.latest.get(event.ticket, event.attempt))
         if isinstance(event, AttemptEnded):
             self.ended.add(key)
         return True
+
+
+def interrupted_end(event: Event) -> bool:
+    """Whether the event ends its attempt `interrupted`: what a superseded attempt still takes (the
+    coordinator publishes it once a later attempt of the ticket showed up)."""
+    return isinstance(event, AttemptEnded) and event.outcome is Outcome.INTERRUPTED
 
 
 @dataclass(frozen=True)

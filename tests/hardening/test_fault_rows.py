@@ -944,6 +944,8 @@ ELSEWHERE = {
         f"{BROKER}/test_faults.py::test_a_worker_cut_off_past_its_lease_stops_its_attempt_before_another_takes_it_over",
         f"{BROKER}/test_faults.py::test_a_worker_paused_past_its_lease_does_not_run_its_attempt_on_beside_the_one_that_took_it_over",
         f"{BROKER}/test_faults.py::test_a_stale_attempts_end_is_not_recorded_once_another_worker_holds_its_entry",
+        f"{BROKER}/test_paused_worker.py::test_a_worker_woken_past_its_lease_publishes_nothing_of_what_came_during_its_pause",
+        f"{BROKER}/test_superseded.py::test_a_paused_workers_late_events_after_the_takeover_are_dropped_but_its_interrupted_end",
     ],
     "the broker loses its state mid-run (redis-server restarted without persistence, `FLUSHALL`, failover "
     "to a lagging replica, eviction) under `lfg run --broker`": [
