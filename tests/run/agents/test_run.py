@@ -192,8 +192,9 @@ def test_a_damaged_typed_note_comes_back_as_a_plain_status() -> None:
     assert read_note({"plan": "x"}) is None
     assert read_note({"plan": [["a", "completed", "high"]]}) == (
         PlanUpdated,
-        {"steps": (PlanStep("a", "completed", "high"),)},
-    )
+        {"steps": (PlanStep("a", "completed", "high"),), "markdown": ""},
+    ), "a note recorded before plan operations has no Markdown plan"
+    assert read_note({"plan": [], "plan_markdown": 3}) == (PlanUpdated, {"steps": (), "markdown": ""})
 
 
 SUMMARY = "# Summary\n\nWritten by the lfg writer scenario.\n"
