@@ -5,6 +5,7 @@ acts on drawn at once whatever the pacing."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import Counter
 from pathlib import Path
 
@@ -123,3 +124,25 @@ async def test_an_attempts_first_words_are_drawn_once_taken_in_not_on_the_next_f
         assert not waiting.urgent, "drawn"
         assert "First words" in texts(view.body)
         assert not waiting.awaiting_words
+
+
+async def test_first_words_that_come_on_a_task_outside_the_app_are_drawn_in_the_app(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """A ticket a watcher's request started (a synthesis) runs on a task the server made, outside the
+    app's context, where no widget can be made: its first words are still drawn, in the app's."""
+    toml = '[[ticket]]\nid = "t"\nprompt = "x"\nmodel = "hello:ttft_ms=600000"\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test() as pilot:
+        waiting = app.controller.panes["t"]
+        await until(pilot, lambda: waiting.on_screen and waiting.awaiting_words and not waiting.urgent)
+        view, attempt = waiting.shown, waiting.attempt
+        thinking = ReasoningDelta(ticket="t", attempt=attempt, seq=90, t=0.0, text="Pondering")
+        words = TextDelta(ticket="t", attempt=attempt, seq=91, t=0.0, text="First words")
+        outside = contextvars.Context()  # a task's context that has no app, as the server's has none
+        outside.run(app.controller.heard, thinking)
+        outside.run(app.controller.heard, words)
+        await asyncio.sleep(0)
+        assert "First words" in texts(view.body) and not waiting.urgent, "drawn, and the app is fine"
+        await pilot.pause()
+    assert app.return_code in (0, None), "no widget was made outside the app"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -118,6 +119,8 @@ class RunController:
         control.connect(self.heard, self.screen)
         control.forked = self.forked
         self._first_words: list[TicketPane] = []
+        self._app_context: contextvars.Context | None = None
+        """The app's context, from `begin` on: panes are drawn in it whatever task an event came on."""
         """Panes whose attempt's first words came, to draw at once (`_draw_soon`)."""
         self._adding: dict[str, list[tuple[Event, bool]]] = {}
         """Tickets the run took on whose pane is still to be made, with their events meanwhile (each
@@ -241,6 +244,7 @@ class RunController:
     def begin(self) -> None:
         """Once the screen is mounted: restore, replay or follow what the feed has, start the run (or
         show what it said while the screen came up, when it started early)."""
+        self._app_context = contextvars.copy_context()  # the app's: what its widgets are made in
         self.feed.begin(self)
         held, self._held = self._held, None
         if held is None:
@@ -308,8 +312,9 @@ class RunController:
     def _draw_soon(self, pane: TicketPane) -> None:
         """An attempt's first words are drawn as soon as the loop is free (once the rest of what
         brought them is taken in), not on the pane's next frame: up to a frame (50 ms) sooner."""
-        if not self._first_words:
-            asyncio.get_running_loop().call_soon(self._draw_first_words)
+        if not self._first_words:  # in the app's context: the event may have come on a task that a
+            # watcher's request started (a synthesis), where no widget can be made
+            asyncio.get_running_loop().call_soon(self._draw_first_words, context=self._app_context)
         self._first_words.append(pane)
 
     def _draw_first_words(self) -> None:
