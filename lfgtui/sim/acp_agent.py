@@ -331,6 +331,16 @@ class SimAcpAgent:
         for message in saved.messages:
             replay = update_user_message_text if message.role == "user" else update_agent_message_text
             await self.conn.session_update(session_id, replay(message.text))
+        session = self._taken_up(session_id, cwd, servers, saved, "loaded")
+        self._after_response(
+            self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
+        )
+        return self._with_models(LoadSessionResponse(**self._choices(session)), session)
+
+    def _taken_up(
+        self, session_id: str, cwd: str, servers: tuple[str, ...], saved: SavedSession, how: str
+    ) -> SimSession:
+        """A saved session live again in this process (`how`: loaded or resumed), in `cwd`."""
         session = SimSession(
             session_id,
             Path(cwd),
@@ -341,11 +351,8 @@ class SimAcpAgent:
             messages=saved.messages,
         )
         self.sessions[session_id] = session
-        log.info("session %s loaded with %d messages", session_id, len(saved.messages))
-        self._after_response(
-            self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
-        )
-        return self._with_models(LoadSessionResponse(**self._choices(session)), session)
+        log.info("session %s %s with %d messages", session_id, how, len(saved.messages))
+        return session
 
     async def list_sessions(
         self, cursor: str | None = None, cwd: str | None = None, **kwargs: Any
@@ -381,17 +388,7 @@ class SimAcpAgent:
             raise acp.RequestError.method_not_found("session/resume")
         servers = received("session/resume", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
-        session = SimSession(
-            session_id,
-            Path(cwd),
-            self.options.start_mode,
-            model=next(iter(self.options.models), None),
-            mcp_servers=servers,
-            prompts=saved.prompts,
-            messages=saved.messages,
-        )
-        self.sessions[session_id] = session
-        log.info("session %s resumed with %d messages", session_id, len(saved.messages))
+        session = self._taken_up(session_id, cwd, servers, saved, "resumed")
         return self._with_models(ResumeSessionResponse(**self._choices(session)), session)
 
     async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse:

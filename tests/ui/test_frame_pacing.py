@@ -106,20 +106,31 @@ async def test_twelve_streaming_panes_in_the_app_are_drawn_in_turn(sim: SimServe
         assert app.frame_work.drawn - drawn <= (1 + streams_per_frame(11)) * (app.frames - frames)
 
 
+WAITING = '[[ticket]]\nid = "t"\nprompt = "x"\nmodel = "hello:ttft_ms=600000"\n'
+"""A ticket whose first token is ten minutes away: its first words are the test's."""
+
+
+def first_words(attempt: int) -> list[ReasoningDelta | TextDelta]:
+    """An attempt's first thinking and first words, as the run would tell the controller."""
+    return [
+        ReasoningDelta(ticket="t", attempt=attempt, seq=90, t=0.0, text="Pondering"),
+        TextDelta(ticket="t", attempt=attempt, seq=91, t=0.0, text="First words"),
+    ]
+
+
 async def test_an_attempts_first_words_are_drawn_once_taken_in_not_on_the_next_frame(
     sim: SimServer, tmp_path: Path
 ) -> None:
     """The first words of an attempt, text or thinking, are what a person waits for once a ticket
     starts: the pane draws them as soon as the loop has taken them in, not on the next frame (up to
     50 ms later). A long time to first token leaves the words to this test."""
-    toml = '[[ticket]]\nid = "t"\nprompt = "x"\nmodel = "hello:ttft_ms=600000"\n'
-    app = make_app(sim, tickets(tmp_path, toml))
+    app = make_app(sim, tickets(tmp_path, WAITING))
     async with app.run_test() as pilot:
         waiting = app.controller.panes["t"]
         await until(pilot, lambda: waiting.on_screen and waiting.awaiting_words and not waiting.urgent)
-        view, attempt = waiting.shown, waiting.attempt
-        app.controller.heard(ReasoningDelta(ticket="t", attempt=attempt, seq=90, t=0.0, text="Pondering"))
-        app.controller.heard(TextDelta(ticket="t", attempt=attempt, seq=91, t=0.0, text="First words"))
+        view = waiting.shown
+        for words in first_words(waiting.attempt):
+            app.controller.heard(words)
         await asyncio.sleep(0)  # the loop's next pass: no frame is due (one was just drawn)
         assert not waiting.urgent, "drawn"
         assert "First words" in texts(view.body)
@@ -131,17 +142,14 @@ async def test_first_words_that_come_on_a_task_outside_the_app_are_drawn_in_the_
 ) -> None:
     """A ticket a watcher's request started (a synthesis) runs on a task the server made, outside the
     app's context, where no widget can be made: its first words are still drawn, in the app's."""
-    toml = '[[ticket]]\nid = "t"\nprompt = "x"\nmodel = "hello:ttft_ms=600000"\n'
-    app = make_app(sim, tickets(tmp_path, toml))
+    app = make_app(sim, tickets(tmp_path, WAITING))
     async with app.run_test() as pilot:
         waiting = app.controller.panes["t"]
         await until(pilot, lambda: waiting.on_screen and waiting.awaiting_words and not waiting.urgent)
-        view, attempt = waiting.shown, waiting.attempt
-        thinking = ReasoningDelta(ticket="t", attempt=attempt, seq=90, t=0.0, text="Pondering")
-        words = TextDelta(ticket="t", attempt=attempt, seq=91, t=0.0, text="First words")
+        view = waiting.shown
         outside = contextvars.Context()  # a task's context that has no app, as the server's has none
-        outside.run(app.controller.heard, thinking)
-        outside.run(app.controller.heard, words)
+        for words in first_words(waiting.attempt):
+            outside.run(app.controller.heard, words)
         await asyncio.sleep(0)
         assert "First words" in texts(view.body) and not waiting.urgent, "drawn, and the app is fine"
         await pilot.pause()
