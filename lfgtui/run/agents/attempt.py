@@ -82,6 +82,8 @@ class Look:
     timer: asyncio.TimerHandle = field(init=False)
 
 
+CLOSE_WAIT_S = 2.0
+"""How long lfg waits for an agent to close its session before it stops the agent anyway."""
 MAX_LIST_PAGES = 100
 """The most `session/list` pages lfg reads: an agent's cursor that never ends cannot hold it."""
 RESOURCE_NOT_FOUND = -32002
@@ -232,6 +234,8 @@ class AgentSession:
         self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
         self.loaded = False
+        self.can_close = False
+        """The agent offers `session/close` (its `initialize` said so)."""
         self.resumed: str | None = None
         """How the ticket's `resume_session` was continued: `session/resume` or `session/load`."""
         self.forked = False
@@ -420,6 +424,8 @@ class AgentSession:
         self.view.describes_inputs = describes_inputs(started.agent_info)
         capabilities = started.agent_capabilities or schema.AgentCapabilities()
         self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
+        offers = capabilities.session_capabilities
+        self.can_close = offers is not None and offers.close is not None
         if config.agent.auth_method is None:
             return capabilities, []
         return capabilities, [await self._authenticate(config.agent.auth_method)]
@@ -706,14 +712,29 @@ class AgentSession:
         """Close the connection and end the agent, its terminals and everything it started. Cancelled
         on the way (a second cancel, lfg quitting), it still stops the agent and reaps it before it
         ends: a process left to the loop would outlive it."""
-        if self.prompt is not None and not self.prompt.done():
+        ended = self.prompt is None or self.prompt.done()
+        if self.prompt is not None and not ended:
             self.prompt.cancel()
         try:
+            if ended:
+                await self._close_session()
             await self.client.terminals.close()
             with contextlib.suppress(Exception):
                 await self.conn.close()
         finally:
             await self._stop()
+
+    async def _close_session(self) -> None:
+        """ACP `session/close`, where the agent offers it and its session is open and well: so it
+        ends the session as it would its own (saved, its resources freed) before lfg stops it; at
+        most `CLOSE_WAIT_S`, never fatal. A session whose turn lfg cancelled is not closed first:
+        stopping the agent must not wait on it."""
+        if not self.can_close or not self.alive:
+            return
+        assert self.session_id is not None
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self.conn.close_session(session_id=self.session_id)
 
     async def _stop(self) -> None:
         """End the agent's process and keep its last words in its log."""

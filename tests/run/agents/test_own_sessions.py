@@ -193,3 +193,19 @@ def test_a_resume_session_that_cannot_hold_is_refused_naming_its_line(
     tickets = lfg.tickets(f'[[ticket]]\nid = "t"\nprompt = "hi"\n{ticket}\n')
     code, _, stderr = lfg.run(tickets)
     assert code == 2 and said in stderr and f"{tickets}:" in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "closed"), [((), True), (("--no-sessions",), False)], ids=["offers", "not"]
+)
+async def test_a_finished_session_is_closed_where_the_agent_offers_it(
+    project: Path, private_logs: Path, flags: tuple[str, ...], closed: bool
+) -> None:
+    """ACP `session/close` before lfg stops the agent, so it ends the session as its own: only where
+    its `initialize` offers it (an agent without it is never sent one)."""
+    events = await turn(project, sim_agent(*flags), "hi")
+    assert acp_events.ending(events).outcome is Outcome.COMPLETED
+    [opened] = acp_events.of(events, SessionOpened)
+    log = agent_log(private_logs)
+    assert (f"session {opened.session_id} closed" in log) is closed, log
+    assert "session/close" not in log, "nothing it does not offer was asked"
