@@ -6,6 +6,9 @@ each streaming `--tokens` tokens at `--rate` tok/s after `--ttft-ms`, records th
 file, and prints:
 
 - whether every ticket completed, and whether the history holds every ticket with every token;
+- how many retried (none should: a ticket waiting for a connection is queued, never timed out);
+- the run's span (first start to last end) against its longest ticket's own time (issue #56: within
+  10 % at 1,000 tickets x 20 tok/s);
 - wall time, the child's CPU time and its peak memory (max RSS, from `getrusage(RUSAGE_CHILDREN)`);
 - TTFT p50/p95 as measured by lfg, the sim's scheduled TTFT beside it, and tok/s per ticket p50/p5
   (a ticket falling behind the scheduled rate shows in p5) and in aggregate.
@@ -100,6 +103,10 @@ def main() -> None:
         ttfts = [e["ttft_ms"] for e in endings if e["ttft_ms"] is not None]
         rates = [e["tokens_per_s"] for e in endings if e["tokens_per_s"] is not None]
         tokens = sum(e["output_tokens"] or 0 for e in endings)
+        retried = sum(1 for e in events if e["type"] == "status" and "retrying" in e["message"])
+        starts = {e["ticket"]: e["t"] for e in events if e["type"] == "attempt_started"}
+        longest = max((e["t"] - starts[e["ticket"]] for e in endings if e["ticket"] in starts), default=0.0)
+        span = max((e["t"] for e in endings), default=0.0) - min(starts.values(), default=0.0)
 
     print(f"lfg run: {args.tickets} tickets at once, {args.tokens} tokens each at {args.rate:g} tok/s")
     print(f"  exit code            {done.returncode}")
@@ -107,6 +114,11 @@ def main() -> None:
     print(f"  in the history       {in_history}/{args.tickets}, every printed token recorded: {every_token}")
     scheduled = args.ttft_ms / 1000 + args.tokens / args.rate
     print(f"  wall time            {wall:.2f} s (one stream as scheduled: {scheduled:.2f} s)")
+    print(f"  retried              {retried} (statuses saying `retrying`: none should, for want of a socket)")
+    print(
+        f"  run span             {span:.2f} s, first start to last end; the longest ticket's own"
+        f" {longest:.2f} s ({span / longest if longest else 0:.2f} x)"
+    )
     print(f"  CPU time             {usage.ru_utime + usage.ru_stime:.2f} s")
     print(f"  peak memory (RSS)    {usage.ru_maxrss / 1024:.1f} MiB")
     if ttfts:
