@@ -19,6 +19,7 @@ Run: `python bench/load.py`, or e.g. `python bench/load.py --tickets 128 --rate 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import resource
@@ -103,7 +104,8 @@ def main() -> None:
         ttfts = [e["ttft_ms"] for e in endings if e["ttft_ms"] is not None]
         rates = [e["tokens_per_s"] for e in endings if e["tokens_per_s"] is not None]
         tokens = sum(e["output_tokens"] or 0 for e in endings)
-        retried = sum(1 for e in events if e["type"] == "status" and "retrying" in e["message"])
+        retries = [e["message"] for e in events if e["type"] == "status" and "retrying" in e["message"]]
+        retried = len(retries)
         starts = {e["ticket"]: e["t"] for e in events if e["type"] == "attempt_started"}
         longest = max((e["t"] - starts[e["ticket"]] for e in endings if e["ticket"] in starts), default=0.0)
         span = max((e["t"] for e in endings), default=0.0) - min(starts.values(), default=0.0)
@@ -115,6 +117,8 @@ def main() -> None:
     scheduled = args.ttft_ms / 1000 + args.tokens / args.rate
     print(f"  wall time            {wall:.2f} s (one stream as scheduled: {scheduled:.2f} s)")
     print(f"  retried              {retried} (statuses saying `retrying`: none should, for want of a socket)")
+    for why, count in collections.Counter(m.partition(";")[0] for m in retries).most_common(3):
+        print(f"    {count} x {why}")
     print(
         f"  run span             {span:.2f} s, first start to last end; the longest ticket's own"
         f" {longest:.2f} s ({span / longest if longest else 0:.2f} x)"

@@ -60,6 +60,12 @@ STREAM_FAULTS = (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, Fa
 """The faults that strike inside an answer, in the order they are looked for at a token position."""
 
 
+BACKLOG = 4096
+"""Connections the sim's socket holds before it accepts them (the kernel caps it at somaxconn).
+asyncio's default, 100, dropped the rest of a 1,000-ticket run's first connects, each then a
+connect timeout and a retry in lfg; a provider's servers take them."""
+
+
 @dataclass
 class RequestRecord:
     """What the server saw and did for one request, in `time.monotonic()` seconds."""
@@ -304,7 +310,7 @@ class SimServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> SimServer:
-        self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        self._server = await asyncio.start_server(self._on_connect, self.host, self.port, backlog=BACKLOG)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
