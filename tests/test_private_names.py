@@ -14,6 +14,7 @@ import socket
 import sys
 from collections import defaultdict
 
+import pytest
 from textual.app import App
 from textual.driver import Driver
 
@@ -66,25 +67,33 @@ def unused(uses: frozenset[Use], text: str | None = None) -> list[str]:
     return found
 
 
-def test_register_lists_every_private_name_lfgtui_uses() -> None:
-    assert unregistered(scan()) == [], "docs/dependencies.md: add a row (and a pin test) for each"
+@pytest.fixture(scope="session")
+def private_uses() -> frozenset[Use]:
+    """Every use of a dependency's private name in lfgtui/: importing and parsing all of it takes
+    seconds, once a run (tests/support/markers.py counts the tests using it as slow)."""
+    return scan()
 
 
-def test_register_lists_only_names_lfgtui_uses_where_it_says() -> None:
-    assert unused(scan()) == []
-    allowed = {(use.module, use.name) for use in scan()} & set(ALLOWED)
+def test_register_lists_every_private_name_lfgtui_uses(private_uses: frozenset[Use]) -> None:
+    assert unregistered(private_uses) == [], "docs/dependencies.md: add a row (and a pin test) for each"
+
+
+def test_register_lists_only_names_lfgtui_uses_where_it_says(private_uses: frozenset[Use]) -> None:
+    assert unused(private_uses) == []
+    allowed = {(use.module, use.name) for use in private_uses} & set(ALLOWED)
     assert allowed == set(ALLOWED), "an allowed name no longer used: take it out of ALLOWED"
 
 
-def test_register_catches_a_missing_row_and_an_unused_one() -> None:
+def test_register_catches_a_missing_row_and_an_unused_one(private_uses: frozenset[Use]) -> None:
     text = REGISTER.read_text(encoding="utf-8")
     row = "| `rich._wrap.divide_line` | `lfgtui/ui/markdown/render.py`: `_row_starts` |\n"
     assert row in text
     missing = "lfgtui.ui.markdown.render: rich._wrap.divide_line in _row_starts"
-    assert missing in unregistered(scan(), text.replace(row, "")) and missing not in unregistered(scan())
+    assert missing in unregistered(private_uses, text.replace(row, ""))
+    assert missing not in unregistered(private_uses)
     extra = "| `rich.text.Text._spans` | `lfgtui/ui/markdown/render.py`: `_spans` |\n"
     said = "lfgtui.ui.markdown.render: rich.text.Text._spans is used in [], the register says ['_spans']"
-    assert said in unused(scan(), text.replace(row, row + extra))
+    assert said in unused(private_uses, text.replace(row, row + extra))
 
 
 def test_register_says_what_why_and_upstream_for_each_name_and_names_its_pin() -> None:

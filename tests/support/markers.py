@@ -9,7 +9,8 @@ test needs or costs.
 - `hypothesis`: a property test (hypothesis generates its examples).
 - `slow`: every test of the kinds that are slow as a whole (the real agents, the browser), each test
   the last recorded run measured over `SLOW_S` (durations.py), and each listed in slow.txt beside
-  this file, added since and measured over it by whoever added it.
+  this file, added since and measured over it by whoever added it, and each using a fixture of
+  `SHARED_SLOW_FIXTURES`.
 - `unit`: a test the last recorded run measured at `UNIT_S` or less per item (durations.py): the tier
   to run while you edit.
 """
@@ -24,6 +25,10 @@ SLOW_KINDS = frozenset({"real_agents", "browser"})
 """Kinds whose every test counts as slow: each starts Chromium or Node agents."""
 
 REDIS_FIXTURES = frozenset({"redis_server", "start_redis", "fleet"})
+SHARED_SLOW_FIXTURES = frozenset({"private_uses"})
+"""Session fixtures whose one setup takes over `SLOW_S` (`private_uses` imports and parses all of
+lfgtui/): the record charges it to whichever test ran first and reads the others as instant, so
+every test using one counts as slow, or the unit tier would pay it through a test measured at 4 ms."""
 
 RECORD = durations.recorded()
 SLOW = durations.listed_slow() | {name for name, m in RECORD.items() if m.longest_s > durations.SLOW_S}
@@ -48,7 +53,7 @@ def kinds(item: pytest.Item) -> set[str]:
     if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
         found.add("hypothesis")
     function = durations.function_of(item.nodeid)
-    if found & SLOW_KINDS or function in SLOW:
+    if found & SLOW_KINDS or function in SLOW or fixtures & SHARED_SLOW_FIXTURES:
         found.add("slow")
     elif function in UNIT and not found & {"redis", "snapshot"}:
         found.add("unit")
