@@ -111,3 +111,54 @@ async def test_a_claude_code_sub_agent_is_a_child_in_the_parents_pane(
         )
     asked = {r.model for r in world.sim.log}
     assert CHILD_MODEL in asked, f"the child asked for its own model: {asked}"
+
+
+STALLED_CHILD = """
+    ttft_ms = 50
+    tokens_per_s = 200
+    [[call]]
+    text = "Sub-agent here, reading the file slowly."
+    [[fault]]
+    kind = "stall"
+    call = 0
+    after_tokens = 2
+    """
+"""A sub-agent whose first model call goes silent, its connection left open: it runs until stopped."""
+
+
+@pytest.mark.timeout(400)
+async def test_x_cancels_a_claude_code_sub_agent_alone_and_the_parent_goes_on(
+    in_world: AgentWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claude Code offers each child's cancel: `X` on its row sends `session/cancel` with the child's
+    session id, Claude Code stops that child's task, reports it idle (cancelled), and the parent's
+    turn goes on to its next model call."""
+    world = in_world
+    (world.project / "notes.txt").write_text(NOTES)
+    monkeypatch.setenv("CLAUDE_CODE_SUBAGENT_MODEL", CHILD_MODEL)
+    parent = world.scenario("parent", parent_scenario(background=False))
+    child = world.scenario("child", STALLED_CHILD)
+    world.map_models("claude-haiku-*=hello", f"{CHILD_MODEL}={child}", f"claude-*={parent}")
+    prompt = "Use a helper agent to read the notes."
+    app = world.app(world.ticket("claude-code", prompt, env_passthrough=["CLAUDE_CODE_SUBAGENT_MODEL"]))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.controller.panes["t"]
+        tree = pane.shown.subagents
+
+        def child_asked() -> bool:  # its model call under way (and then silent)
+            return any(r.model == CHILD_MODEL for r in world.sim.log)
+
+        await until(pilot, lambda: len(tree.rows) == 1 and child_asked(), timeout=240)
+        [row] = tree.rows.values()
+        row.collapsed = False
+        pane.shown.focus()
+        await pilot.press("X")
+        await until(pilot, lambda: pane.state is PaneState.COMPLETED, timeout=120)
+        [record] = tree.subagents.children.values()
+        assert record.state == "failed", record
+        kept = app.controller.control.engine.agents
+        assert kept is not None
+        [said] = kept["t"].view.children.records.values()
+        assert said.stop_reason == "cancelled", "Claude Code stopped it: idle, cancelled"
+        await until(pilot, lambda: "PARENT-DONE" in pane.body.source, 5)
+        assert not pane.needs_attention
