@@ -127,7 +127,7 @@ STALLED_CHILD = """
 
 
 @pytest.mark.timeout(400)
-async def test_x_cancels_a_claude_code_sub_agent_alone_and_the_parent_goes_on(
+async def test_shift_x_cancels_a_claude_code_sub_agent_alone_and_the_parent_goes_on(
     in_world: AgentWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Claude Code offers each child's cancel: `X` on its row sends `session/cancel` with the child's
