@@ -42,7 +42,15 @@ from lfgtui.alerts.states import Attentions, Standing
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
-from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, AttemptQueued, AttemptStarted, Event
+from lfgtui.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
+    AttemptEnded,
+    AttemptQueued,
+    AttemptStarted,
+    Event,
+    SubagentChanged,
+)
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import BATCH_S
 from lfgtui.run.calls import RetryPolicy
@@ -149,6 +157,9 @@ class Publisher:
         """The tickets that need the person (alerts/states.py `NEEDS_YOU`), each since when (wall clock)."""
         self.unread: set[str] = set()
         """The tickets that ended and that nobody has looked at in the runner's TUI."""
+        self.subagents: dict[str, dict[str, str]] = {}
+        """Each ticket's sub-agents in its latest attempt, their states by session id: the fleet
+        view's count of them."""
         self._totals_at = -TOTALS_EVERY_S
         self._entry: dict[str, str | float | bytes] = {}
         """The run's description in the index, written again once a broker that failed is back (one
@@ -224,6 +235,8 @@ class Publisher:
             )
             self.states[event.ticket] = state
             self._states_changed = True
+            if isinstance(event, AttemptStarted):
+                self.subagents.pop(event.ticket, None)
             if isinstance(event, AttemptEnded):
                 self.waiting.pop(event.ticket, None)
         elif isinstance(event, ApprovalAsked):
@@ -232,6 +245,11 @@ class Publisher:
         elif isinstance(event, ApprovalAnswered):
             self.waiting.pop(event.ticket, None)
             self._states_changed = True
+        elif isinstance(event, SubagentChanged):
+            children = self.subagents.setdefault(event.ticket, {})
+            if children.get(event.child) != event.state:
+                children[event.child] = event.state
+                self._states_changed = True
         for standing in self.attention.apply(event):
             self._attend(standing)
 
@@ -257,7 +275,11 @@ class Publisher:
             self._states_changed = True
 
     def _attention_field(self) -> str:
-        return json.dumps({"needs_you": self.needs_you, "unread": sorted(self.unread)})
+        said: dict[str, Any] = {"needs_you": self.needs_you, "unread": sorted(self.unread)}
+        children = [state for each in self.subagents.values() for state in each.values()]
+        if children:  # the run's sub-agents: how many, how many still running
+            said["subagents"] = {"count": len(children), "running": children.count("running")}
+        return json.dumps(said)
 
     def publish(self) -> None:
         """Queue what is pending as one entry, or count it into a gap when the queue is full."""

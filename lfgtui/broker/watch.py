@@ -262,6 +262,8 @@ class IndexedRun:
     a runner of an older lfg says only `waiting`."""
     unread: int = 0
     """Its tickets that ended and that nobody has looked at in the runner's TUI."""
+    subagents: tuple[int, int] = (0, 0)
+    """Its tickets' sub-agents (their latest attempts'): how many, how many running."""
 
     @property
     def needing(self) -> dict[str, float]:
@@ -288,6 +290,7 @@ class IndexedRun:
             "tok_s": self.tok_s,
             "needs_you": self.needing,
             "unread": self.unread,
+            "subagents": {"count": self.subagents[0], "running": self.subagents[1]},
         }
 
 
@@ -407,13 +410,18 @@ def _states(text: str | None) -> dict[str, int]:
     return {str(state): count for state, count in data.items() if type(count) is int}
 
 
-def _attention(text: str | None) -> tuple[dict[str, float], int]:
-    """The tickets needing the person (each since when) and the count of unread ones, as the index
-    says them (anything else there is left out)."""
+def _attention(text: str | None) -> tuple[dict[str, float], int, tuple[int, int]]:
+    """The tickets needing the person (each since when), the count of unread ones and the sub-agents
+    (how many, how many running), as the index says them (anything else there is left out)."""
     data = loads(text.encode()) if text else {}
     needs, unread = data.get("needs_you"), data.get("unread")
     count = len(unread) if isinstance(unread, list) else 0
-    return _since_each(needs if isinstance(needs, dict) else {}), count
+    children = data.get("subagents")
+    children = children if isinstance(children, dict) else {}
+    counts = tuple(
+        n if type(n) is int and 0 <= n < 10**6 else 0 for n in (children.get(k) for k in ("count", "running"))
+    )
+    return _since_each(needs if isinstance(needs, dict) else {}), count, (counts[0], counts[1])
 
 
 def _waiting(text: str | None) -> dict[str, float]:

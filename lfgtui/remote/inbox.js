@@ -192,6 +192,8 @@ function card(item, full) {
   p.detail.textContent = DETAILED.has(item.state) && item.detail !== item.label ? item.detail : "";
   p.detail.hidden = p.detail.textContent === "";
   p.form.hidden = !item.follow_up;
+  p.subagents.textContent = subagentsLine(item.subagents);
+  p.subagents.hidden = p.subagents.textContent === "";
   if (full) {
     const calls = item.requests.map((asked) => asked.kind + ":" + asked.call).join(" ");
     if (calls !== entry.calls) {
@@ -204,10 +206,19 @@ function card(item, full) {
   return entry.node;
 }
 
+// A ticket's sub-agents as one line: how many, then how many in each state ("" for none).
+function subagentsLine(states) {
+  if (states === undefined || !(states.count > 0)) return "";
+  const each = Object.keys(states).filter((state) => state !== "count").sort()
+    .map((state) => states[state] + " " + state);
+  return "sub-agents: " + states.count + (each.length ? " (" + each.join(", ") + ")" : "");
+}
+
 function parts(ticket) {
   return {
     id: el("span", "id", ticket), title: el("span", "title"), badge: el("span", "badge"), age: el("span", "age"),
     provider: el("span", "provider"), detail: el("p", "detail"), form: followUpForm(ticket),
+    subagents: el("p", "subagents"),
   };
 }
 
@@ -222,7 +233,7 @@ function fullCard(ticket) {
   meta.append(p.badge, " · ", p.age, p.provider);
   const node = el("li");
   node.dataset.ticket = ticket;
-  node.append(head, meta, p.detail, p.said, p.answer, p.requests, p.form);
+  node.append(head, meta, p.subagents, p.detail, p.said, p.answer, p.requests, p.form);
   return { node, parts: p, full: true, calls: "" };
 }
 
@@ -233,7 +244,7 @@ function row(ticket) {
   const details = el("details");
   const sub = el("div", "sub");
   sub.append(p.title, p.provider);
-  details.append(line, sub, p.detail, p.form);
+  details.append(line, sub, p.subagents, p.detail, p.form);
   const node = el("li");
   node.dataset.ticket = ticket;
   node.append(details);

@@ -104,6 +104,8 @@ class Inbox:
         """Each ticket's permission requests and questions open now, by call or elicitation id."""
         self.answers: dict[str, LastMessage] = {}
         """The end of what each ticket's latest attempt has written."""
+        self.children: dict[str, dict[str, str]] = {}
+        """Each ticket's sub-agents in its latest attempt: their states, by session id."""
         self.version = 0
         """Counts the changes: a snapshot with a higher one shows something new."""
         self._changed: asyncio.Future[None] | None = None
@@ -134,6 +136,16 @@ class Inbox:
     def _started(self, event: AttemptStarted) -> bool:
         self.answers[event.ticket] = LastMessage()
         self.requests.pop(event.ticket, None)
+        self.children.pop(event.ticket, None)
+        return True
+
+    def _child(self, event: SubagentChanged) -> bool:
+        """A sub-agent started or changed state: the ticket's count of them changes (its text,
+        calls and cost are the TUI's to show)."""
+        children = self.children.setdefault(event.ticket, {})
+        if children.get(event.child) == event.state:
+            return False
+        children[event.child] = event.state
         return True
 
     def _text(self, event: TextDelta) -> bool:
@@ -202,6 +214,7 @@ class Inbox:
             "waited_s": round(max(now - standing.since, 0.0), 1),
             "detail": revealed(standing.detail),
             "follow_up": control and standing.state in FOLLOWS_UP and not self.requests.get(standing.ticket),
+            "subagents": subagent_states(self.children.get(standing.ticket, {})),
         }
         if full:
             asked = self.requests.get(standing.ticket, {}).values()
@@ -214,6 +227,15 @@ class Inbox:
             answer = self.answers.get(standing.ticket)
             item["answer"] = revealed(last_lines(answer.text())) if answer is not None else ""
         return item
+
+
+def subagent_states(children: Mapping[str, str]) -> dict[str, int]:
+    """How many sub-agents a ticket's attempt has, and how many are in each state (`running`, `done`,
+    `failed`, `idle`...), for the page's one line of them."""
+    states: dict[str, int] = {"count": len(children)}
+    for state in children.values():
+        states[state] = states.get(state, 0) + 1
+    return states
 
 
 def approval(request: ApprovalAsked, now: float, control: bool) -> dict[str, Any]:
@@ -305,6 +327,7 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
         ElicitationAsked: Inbox._question,
         ElicitationAnswered: Inbox._replied,
         AttemptEnded: Inbox._ended,
+        SubagentChanged: Inbox._child,
     },
     {
         **dict.fromkeys(
@@ -332,7 +355,6 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
                 Usage,
                 CallEnded,
                 QuotaSeen,
-                SubagentChanged,
                 SubagentDelta,
                 SubagentToolCall,
             ),

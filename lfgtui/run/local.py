@@ -189,7 +189,18 @@ class LocalRunner:
             elicit = run.approvals.questions(ticket, attempt.say)
             calibration = run.book.calibration
             return run_acp(
-                launch, task, ev, toolbox, state.transcript, kept, run.agents, load, fork, elicit, calibration
+                launch,
+                task,
+                ev,
+                toolbox,
+                state.transcript,
+                kept,
+                run.agents,
+                load,
+                fork,
+                elicit,
+                calibration,
+                run.live_agents,
             )
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting

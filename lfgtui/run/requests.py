@@ -37,6 +37,16 @@ class Cancel(Request):
 
 
 @dataclass(frozen=True)
+class CancelChild(Request):
+    """Cancel one sub-agent of a ticket's coding agent (`child`: its session id), the ticket going on,
+    where the agent offered that sub-agent's cancel."""
+
+    kind: ClassVar[str] = "cancel-child"
+    ticket: str
+    child: str
+
+
+@dataclass(frozen=True)
 class Retry(Request):
     """A new attempt of a ticket that ended without completing (the old one is kept)."""
 

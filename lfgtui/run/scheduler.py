@@ -119,6 +119,8 @@ class Run:
         self._slots = asyncio.Semaphore(max_concurrency)
         self.agents: dict[str, AgentSession] | None = {} if keep_agents else None
         """Coding-agent sessions whose attempt completed, kept for a follow-up (where one can come)."""
+        self.live_agents: dict[str, AgentSession] = {}
+        """Coding-agent sessions whose turn runs, by ticket (where a sub-agent's cancel goes)."""
         self.run_id = secrets.token_hex(6)
         """Names the run's worktree branches; the history sets it to the id it records the run under."""
         self.worktrees = worktrees
@@ -186,6 +188,14 @@ class Run:
         assert state.task is not None
         state.task.cancel()
         return True
+
+    def cancel_child(self, ticket_id: str, child: str) -> str | None:
+        """Cancel one sub-agent (`child`, its session id) of a ticket's coding agent, the ticket going
+        on: None once asked, else why not, for the person."""
+        session = self.live_agents.get(ticket_id)
+        if session is None:
+            return f"{ticket_id} runs no coding agent's turn now"
+        return session.cancel_child(child)
 
     def cancel_all(self) -> None:
         for ticket_id in self.states:

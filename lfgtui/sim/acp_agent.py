@@ -178,6 +178,10 @@ class SimAcpAgent:
         self.options = options
         self.stdout = stdout  # the protocol's own writer, for a malformed line between messages
         self.sessions: dict[str, SimSession] = {}
+        self.children: dict[str, asyncio.Event] = {}
+        """Each waiting sub-agent's cancel (`--subagent-waits`), by its session id."""
+        self.unknown_cancels: set[str] = set()
+        """Session ids cancelled that were no session (yet): a sub-agent cancelled before it waits."""
         self.store = SessionStore(options.sessions_dir)
         self._conn: AgentSideConnection | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -466,7 +470,8 @@ class SimAcpAgent:
         quirks, terminals, forms = self.options.quirks, self.client_terminals, self.client_forms
         send = functools.partial(self._send_update, session)
         ask = functools.partial(self._ask_for_child, session) if self.options.quirks.subagent_asks else None
-        stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask)
+        hold = self._hold_child if self.options.quirks.subagent_waits else None
+        stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask, hold)
         run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable)
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
@@ -540,7 +545,12 @@ class SimAcpAgent:
             await self.conn.session_update(session.id, update)
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
-        if session := self.sessions.get(session_id):
+        if (child := self.children.get(session_id)) is not None:  # a sub-agent's: it alone stops
+            log.info("cancel of sub-agent %s", session_id)
+            child.set()
+        elif (session := self.sessions.get(session_id)) is None:
+            self.unknown_cancels.add(session_id)
+        else:
             log.info("cancel in %s", session_id)
             if not self.options.quirks.deaf_to_cancel:
                 session.cancelled.set()
@@ -553,6 +563,16 @@ class SimAcpAgent:
         if self.raw is not None:
             params = {"sessionId": session_id, "update": update}
             await self.raw({"jsonrpc": "2.0", "method": "session/update", "params": params})
+
+    async def _hold_child(self, child: str) -> None:
+        """A sub-agent waits until the client cancels it (`--subagent-waits`)."""
+        cancelled = self.children[child] = asyncio.Event()
+        if child in self.unknown_cancels:
+            cancelled.set()
+        try:
+            await cancelled.wait()
+        finally:
+            del self.children[child]
 
     async def _ask_for_child(self, session: SimSession, child: str, call: dict[str, Any]) -> bool:
         """A sub-agent's permission request for its tool call, on its own session (`--subagent-asks`)."""
@@ -767,6 +787,12 @@ def build_parser() -> argparse.ArgumentParser:
         " waiting for it (a foreground sub-agent)",
     )
     quirks.add_argument(
+        "--subagent-waits",
+        action="store_true",
+        help="with --subagent, the sub-agent offers its cancel and waits, once it has said its first"
+        " words, until the client cancels it (session/cancel with its session id)",
+    )
+    quirks.add_argument(
         "--subagent-asks",
         action="store_true",
         help="with --subagent, the sub-agent asks permission for its tool call, on its own session",
@@ -976,6 +1002,7 @@ def main(argv: list[str] | None = None) -> None:
             plan_ops=args.plan_ops,
             subagent=args.subagent,
             subagent_asks=args.subagent_asks,
+            subagent_waits=args.subagent_waits,
             subagent_foreground=args.subagent_foreground,
             unknown_update=args.unknown_update,
             progress=args.progress,

@@ -148,6 +148,9 @@ class Quirks:
     client takes sub-agents (`subagents`): see `acp_stable.StableUpdates.subagent`."""
     subagent_asks: bool = False
     """With `subagent`, the sub-agent asks permission for its tool call, on its own session."""
+    subagent_waits: bool = False
+    """With `subagent`, the sub-agent offers its cancel (`capabilities.cancel`) and, once it has said
+    its first words, waits until the client cancels it (`session/cancel` with its session id)."""
     subagent_foreground: bool = False
     """With `subagent`, the sub-agent runs in the foreground: once the first model call's text is
     whole, the parent saying nothing until it is done (else in the background, amid that text)."""

@@ -15,6 +15,8 @@ from typing import Any
 
 Send = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Sends one update (its `update` object) on a session (its id)."""
+Hold = Callable[[str], Awaitable[None]]
+"""Waits until the client cancels a sub-agent (its session id)."""
 Ask = Callable[[str, dict[str, Any]], Awaitable[bool]]
 """Asks the client's permission for a tool call (its fields) on a session: whether it was allowed."""
 SUBAGENT_TEXT = "Sub-agent here, reading the notes. SUB-DONE"
@@ -52,6 +54,8 @@ class StableUpdates:
     capabilities: dict[str, Any]
     ask: Ask | None = None
     """Where the sub-agent asks permission for its tool call (None: it does not ask)."""
+    hold: Hold | None = None
+    """Where the sub-agent, which then offers its cancel, waits to be cancelled (None: it does not)."""
 
     async def notice(self, title: str) -> None:
         """An ACP `notice` (a warning), where the client takes notices."""
@@ -102,7 +106,8 @@ class StableUpdates:
             return
         parent, child = self.session_id, f"{self.session_id}-sub{self.prompt}"
         announced = {"sessionUpdate": "subagent_update", "sessionId": child}
-        await self.send(parent, announced | {"title": title, "description": "general-purpose"})
+        offered = {"capabilities": {"cancel": {}}} if self.hold is not None else {}
+        await self.send(parent, announced | {"title": title, "description": "general-purpose"} | offered)
         await self.send(parent, announced | {"state": {"state": "running"}})
         task = {
             "sessionUpdate": "session_message",
@@ -117,6 +122,11 @@ class StableUpdates:
         await self.send(child, call | {"sessionUpdate": "tool_call", "status": "pending"})
         first, rest = SUBAGENT_TEXT.split(". ", 1)
         await self.send(child, text_chunk(first + ".", f"{child}-m1"))
+        if self.hold is not None:  # until the client cancels it: it stops, the parent goes on
+            await self.hold(child)
+            await self.send(child, call | {"sessionUpdate": "tool_call_update", "status": "failed"})
+            await self.send(parent, announced | {"state": {"state": "idle", "stopReason": "cancelled"}})
+            return
         allowed = self.ask is None or await self.ask(child, call)
         ended = "completed" if allowed else "failed"
         await self.send(child, call | {"sessionUpdate": "tool_call_update", "status": ended})

@@ -7,6 +7,7 @@ stateful per response: they open and close content blocks as the pieces change k
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Hashable, Mapping
@@ -60,6 +61,8 @@ class SimRequest:
     json_schema: Any = None  # ... shaped by this schema, when it gives one
     thinking_omitted: bool = False
     """Anthropic: the thinking is signed but not shown (`display: "omitted"`, or the model's default)."""
+    conversation: str = ""
+    """Anthropic: the conversation's tag (`conversation_tag`), in its tool calls' ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,18 @@ def calls_answered(messages: list[Any]) -> int:
     """How many model calls a chat-style conversation already holds the answers of: the index of the
     next one."""
     return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+
+
+def conversation_tag(messages: list[Any]) -> str:
+    """Six hex digits naming a conversation by its first message's text, the same for each of its
+    requests: what keeps one conversation's tool call ids apart from another's (a coding agent's
+    sub-agent is a conversation of its own, whose first call's ids would otherwise be its parent's)."""
+    first = messages[0] if messages else None
+    content = first.get("content") if isinstance(first, dict) else None
+    if isinstance(content, list):
+        content = "".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    text = content if isinstance(content, str) else ""
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
 
 
 class OneCallPerRequest:

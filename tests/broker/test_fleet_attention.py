@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.watch import IndexedRun, indexed_runs
 from lfgtui.commands.broker import _table
-from lfgtui.events import ApprovalAsked
+from lfgtui.events import ApprovalAsked, SubagentChanged
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
@@ -85,3 +86,33 @@ async def test_looking_at_a_pane_in_the_tui_tells_the_runs_readers(sim: SimServe
         await until(pilot, lambda: seen == ["hi"])
         await pilot.press("z", "z")
     assert seen == ["hi"], "read once"
+
+
+async def test_the_index_counts_a_runs_sub_agents_and_the_fleet_view_says_how_many_run(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The sim agent's child waits until cancelled: the index holds one sub-agent running, the fleet
+    view's row says so; cancelled, it is counted but no longer running."""
+    agent = BUILTIN["sim-acp"]
+    assert agent.agent is not None
+    waits = agent.with_agent(command=(*agent.agent.command, "--subagent", "Scan", "--subagent-waits"))
+    toml = '[[ticket]]\nid = "p"\nprovider = "sim-acp"\nprompt = "x"\nmodel = "hello:ttft_ms=0"\n'
+    async with published(
+        sim, tmp_path, redis_server.url, toml, providers={**BUILTIN, "sim-acp": waits}
+    ) as one:
+        one.run.start()
+        run_id = one.run.run_id
+        entry = await indexed(redis_server.url, run_id, lambda r: r.subagents == (1, 1))
+        assert entry.json()["subagents"] == {"count": 1, "running": 1}
+        app = LfgApp(Services(Providers(), broker=one.broker), None)
+        async with app.run_test(size=(150, 30)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, FleetScreen)
+
+            def shown() -> str:
+                return " | ".join(c.plain for c in screen.table.get_row(run_id)) if screen.shown else ""
+
+            await until(pilot, lambda: "1 sub-agent, 1 running" in shown())
+        [changed] = [e for e in one.events if isinstance(e, SubagentChanged)]
+        assert one.run.cancel_child("p", changed.child) is None
+        await indexed(redis_server.url, run_id, lambda r: r.subagents == (1, 0))  # ended cancelled

@@ -547,6 +547,27 @@ def encoded_call(answer: SimCall) -> list[tuple[str, dict[str, Any]]]:
     return parse_frames(frames + encoder.finish(count_usage(pieces, request)))
 
 
+def test_the_sims_tool_call_ids_are_each_conversations_own() -> None:
+    """A coding agent's sub-agent is a conversation of its own: its first call's tool ids are not
+    its parent's (Claude Code takes a child's call with its parent's id for the parent's own), and
+    each request of one conversation names its calls alike."""
+    protocol = AnthropicProtocol()
+    answer = SimCall(text="x", tool_calls=(SimToolCall("Read", "{}"),))
+
+    def first_id(*messages: dict[str, Any]) -> str:
+        request = protocol.parse_request({"model": "m", "max_tokens": 9, "messages": list(messages)}, {})
+        return protocol.encoder(Scenario(name="s", calls=(answer,)), request).message(
+            answer, SimUsage(1, 1, 0)
+        )["content"][-1]["id"]
+
+    parent = {"role": "user", "content": [{"type": "text", "text": "Use a helper agent."}]}
+    child = {"role": "user", "content": "Read notes.txt."}
+    assert first_id(parent) != first_id(child)
+    assert first_id(parent).startswith("toolu_sim0x0_")
+    earlier = [{"role": "assistant", "content": "y"}, {"role": "user", "content": "z"}]
+    assert first_id(parent, *earlier).split("_")[-1] == first_id(parent).split("_")[-1]
+
+
 def test_sim_frames_have_the_recorded_keys() -> None:
     answer = SimCall(reasoning="think hard", text="answer", tool_calls=(SimToolCall("f", '{"a": 1}'),))
     frames = encoded_call(answer) + parse_frames(

@@ -84,8 +84,8 @@ async def test_parallel_tool_calls_are_rebuilt_and_never_leak_as_text(
     out = await collect(provider, ask("parallel-tools"))
     ready = out.of(ToolCallReady)
     assert [(c.call_id, c.name, c.arguments, c.error) for c in ready] == [
-        (adapter.call_ids + "0", "get_weather", {"city": "Paris", "units": "celsius"}, None),
-        (adapter.call_ids + "1", "get_weather", {"city": "Tokyo", "units": "celsius"}, None),
+        (adapter.call_id(0), "get_weather", {"city": "Paris", "units": "celsius"}, None),
+        (adapter.call_id(1), "get_weather", {"city": "Tokyo", "units": "celsius"}, None),
     ]
     assert [s.call_id for s in out.of(ToolCallStarted)] == [c.call_id for c in ready]
     for call in ready:
@@ -103,7 +103,7 @@ async def test_invalid_tool_json_is_reported_on_the_call(adapter: Adapter, provi
     out = await collect(provider, ask("bad-tool-json"))
     assert out.error is None
     (call,) = out.of(ToolCallReady)
-    assert (call.call_id, call.name) == (adapter.call_ids + "0", "read_file")
+    assert (call.call_id, call.name) == (adapter.call_id(0), "read_file")
     assert call.raw_arguments == '{"path": "README.md"'
     assert call.arguments == {}
     assert call.error and call.error.startswith("tool arguments are not valid JSON")

@@ -13,17 +13,24 @@ from urllib.parse import quote
 import httpx2
 import pytest
 
+from lfgtui.config.load import Config
 from lfgtui.events import (
     ApprovalAnswered,
     AttemptEnded,
+    AttemptStarted,
     ElicitationAsked,
+    EventFactory,
     Outcome,
     PromptSent,
     Status,
+    SubagentChanged,
     TextDelta,
 )
-from lfgtui.remote.inbox import fields, last_lines, question
+from lfgtui.remote.inbox import Inbox, fields, last_lines, question
 from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.app import tickets as tickets_file
 from tests.support.serving import TOKEN, Served, asked, served
 
 TICKETS = """
@@ -363,3 +370,23 @@ async def test_the_inbox_refuses_an_answer_that_does_not_fit_the_form_as_the_tui
         await asyncio.wait_for(run.run.wait(), 60)
     said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
     assert 'accepted: {"builds": 2, "name": "v4"}' in said, said
+
+
+def test_a_tickets_sub_agents_are_counted_by_state_on_its_item(tmp_path: Path) -> None:
+    """The page's line of a ticket's sub-agents: how many, and how many in each state; a new attempt
+    starts with none."""
+    loaded = load_tickets(
+        tickets_file(tmp_path, '[[ticket]]\nid = "p"\nprompt = "x"\nmodel = "hello"\n'),
+        Config(path=None),
+        BUILTIN_TOOLS,
+    )
+    box = Inbox(loaded.tickets, lambda: 0.0, 0.0)
+    ev = EventFactory("p", 1)
+    box(ev(AttemptStarted, provider="sim", model="hello"))
+    for child, state in (("a", "running"), ("b", "running"), ("a", "done")):
+        box(ev(SubagentChanged, message="", child=child, task="Read", state=state))
+    [item] = box.snapshot(control=False, ended=False)["rest"]
+    assert item["subagents"] == {"count": 2, "running": 1, "done": 1}
+    box(EventFactory("p", 2)(AttemptStarted, provider="sim", model="hello"))
+    [item] = box.snapshot(control=False, ended=False)["rest"]
+    assert item["subagents"] == {"count": 0}

@@ -12,6 +12,7 @@ from lfgtui.providers.base import Provider, ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.providers.openai_responses import OpenAIResponsesProvider
 from lfgtui.providers.sse import AgentSSEProvider
+from lfgtui.sim.wire import conversation_tag
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,14 @@ class Adapter:
     opening: tuple[type[Event], ...] = ()  # what it streams before the first token
     error_event: ErrorKind = ErrorKind.STREAM_ERROR  # what the sim's in-band error event means
     call_ids: str = "call_sim0x"  # the sim's tool call ids in this wire format, less the call's index
+    call_suffix: str = ""  # ... and what follows the index (Anthropic: the conversation's tag)
     counts_reasoning: bool = True  # usage reports reasoning_tokens (Anthropic's has no such field)
     runs_tools: bool = False  # an agent runs its own tools and goes on; a model stops for us to run them
     resumes: bool = False  # reconnects after a dropped stream (test_sse_agent.py tests the drop)
+
+    def call_id(self, index: int) -> str:
+        """The sim's id of a model call's `index`th tool call, in a conversation that `ask` began."""
+        return f"{self.call_ids}{index}{self.call_suffix}"
 
     def make(self, root_url: str, **fields: Any) -> Provider:
         config = ProviderConfig(name="sim", kind=self.kind, base_url=root_url + self.path, **fields)
@@ -49,6 +55,7 @@ ADAPTERS = [
         opening=(Usage,),  # message_start carries usage, like the real API
         error_event=ErrorKind.OVERLOADED,  # the sim's error event is typed `overloaded_error`
         call_ids="toolu_sim0x",
+        call_suffix="_" + conversation_tag([{"role": "user", "content": "hi"}]),  # `ask`'s prompt
         counts_reasoning=False,
     ),
     Adapter(

@@ -156,6 +156,7 @@ async def run_acp(
     fork: str | None = None,
     elicit: Elicit | None = None,
     calibration: OutputCalibration | None = None,
+    live: dict[str, AgentSession] | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
@@ -168,7 +169,9 @@ async def run_acp(
     conversation. `elicit` asks the person the agent's questions (None: nobody can answer them, and
     each is declined, said in the pane). `calibration`, when given, is what the run learnt of each
     model's tokens per character, which the turn's live estimate uses, as a model call's does, read
-    again when the agent's count comes (the run may have learnt it meanwhile).
+    again when the agent's count comes (the run may have learnt it meanwhile). `live`, when given,
+    holds the session under the ticket's id while its turn runs (a person's cancel of one sub-agent
+    reaches it there).
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
@@ -193,12 +196,16 @@ async def run_acp(
     else:
         first = ev(Status, message="the same agent session goes on: the agent has the whole conversation")
     completed = False
+    if live is not None:
+        live[ev.ticket] = session
     try:  # from the first yield: a consumer may stop at any one, and the agent must end then too
         yield first
         async for event in session.turn(task, ev, transcript, load, fork, per_char):
             completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
             yield event
     finally:
+        if live is not None and live.get(ev.ticket) is session:
+            del live[ev.ticket]
         if completed and keep is not None and session.alive:
             keep[ev.ticket] = session
         else:
@@ -241,6 +248,8 @@ class AgentSession:
         self.forked = False
         """The session is a fork of another (session/fork): loaded with its conversation."""
         self.prompt: asyncio.Task[schema.PromptResponse] | None = None
+        self._child_cancels: set[asyncio.Task[None]] = set()
+        """The `session/cancel`s of single sub-agents on their way (kept till sent)."""
         self.started = ""
         self._answer: list[str] = []
         self.env: Mapping[str, str] = launch.env
@@ -697,6 +706,23 @@ class AgentSession:
             await asyncio.sleep(0)  # what the pipe has brought is written
         tail = _stderr_tail(self.log_path)
         return ErrorInfo(info.kind, f"{info.message}; its log says: {tail}" if tail else info.message)
+
+    def cancel_child(self, child: str) -> str | None:
+        """Ask the agent to stop sub-agent `child` alone: ACP's `session/cancel` with the child's
+        session id, which the child's `capabilities.cancel` permits (schema v1.34's subagent
+        sessions; claude-agent-acp 0.101.0 stops the child's task, the parent goes on). None once
+        asked; else why not (the child offered no cancel, or is not running), said to the person."""
+        why = self.view.children.cannot_cancel(child)
+        if why is not None:
+            return why
+        task = self.view.children.records[child].task or child
+        self.client.inbox.put_nowait(
+            self.client.ev(Status, message=f"asked the agent to cancel sub-agent {task}")
+        )
+        cancelling = asyncio.create_task(self.conn.cancel(session_id=child))
+        self._child_cancels.add(cancelling)
+        cancelling.add_done_callback(self._child_cancels.discard)
+        return None
 
     async def _cancel(self) -> None:
         """Ask the agent to end its turn (`session/cancel`), then wait a moment for it to do so."""

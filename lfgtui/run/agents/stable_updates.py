@@ -86,6 +86,9 @@ class SubagentUpdate(_Wire):
     session_id: str = Field(alias="sessionId")
     title: str | None = None
     description: str | None = None
+    capabilities: dict[str, Any] | None = None
+    """What the client may do to the child: `cancel` (`{}`) lets it send `session/cancel` with the
+    child's session id, which stops the child alone."""
     state: SubagentState | None = None
 
 

@@ -35,6 +35,9 @@ class ChildUpdate:
     update: Any
 
 
+UNDER_WAY = frozenset({"running", "requires_action"})
+"""A child's states while it works: `requires_action` is Claude Code's while it waits for the person
+(claude-agent-acp 0.101.0 native-subagents.js `awaitingUser`), not a finish."""
 CALL_ENDED = frozenset({"completed", "failed"})
 UNSAID = "ended"
 """A call's state once its sub-agent stopped without saying how the call ended: claude-agent-acp
@@ -61,6 +64,8 @@ class Subagent:
     task: str = ""
     state: str = "running"
     stop_reason: str | None = None
+    can_cancel: bool = False
+    """It offered its cancel (`capabilities.cancel`): lfg may stop it alone (`session/cancel`)."""
     chars: int = 0
     cost_usd: float | None = None
     calls: dict[str, str] = field(default_factory=dict)
@@ -96,6 +101,8 @@ class Children:
         if record is None:
             record = self.records[update.session_id] = Subagent()
         before = (record.task, record.state)
+        if update.capabilities is not None:
+            record.can_cancel = isinstance(update.capabilities.get("cancel"), dict)
         if update.title is not None and update.title.strip():
             record.task = update.title.strip()
         if update.state is not None:
@@ -107,13 +114,25 @@ class Children:
         ended: list[Event] = []
         if new:
             said = f"sub-agent started: {task}"
-        elif record.state != before[1] and record.state != "running":
+        elif record.state != before[1] and record.state not in UNDER_WAY:
             said = f"sub-agent finished: {task} ({record.stop_reason or record.state})"
             for call_id in [c for c, state in record.calls.items() if state not in CALL_ENDED]:
                 ended += self.tool(ev, update.session_id, call_id, None, UNSAID)
         else:
             said = f"sub-agent {task}: {record.state}"
         return [*ended, self._changed(ev, update.session_id, said)]
+
+    def cannot_cancel(self, child: str) -> str | None:
+        """Why the person cannot cancel sub-agent `child` alone (None: they can)."""
+        record = self.records.get(child)
+        if record is None:
+            return "no such sub-agent in this ticket's session"
+        task = record.task or "this sub-agent"
+        if record.state not in UNDER_WAY:
+            return f"{task} is not running ({record.state})"
+        if not record.can_cancel:
+            return f"the agent does not let lfg cancel {task} alone (it offered no cancel for it)"
+        return None
 
     def text(self, ev: EventFactory, child: str, text: str) -> list[Event]:
         """More of the child's own text: never the parent's answer."""

@@ -17,6 +17,7 @@ from lfgtui.sim.wire import (
     SimRequest,
     SimUsage,
     calls_answered,
+    conversation_tag,
     estimate_input_tokens,
     sse,
     wants_stream,
@@ -54,6 +55,13 @@ def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
+def tool_use_id(request: SimRequest, call: int, index: int) -> str:
+    """A tool call's id: its model call's and its own index in it, and its conversation's tag (as the
+    API's ids are, each conversation's are its own; none for a request that names no conversation)."""
+    tag = f"_{request.conversation}" if request.conversation else ""
+    return f"toolu_sim{call}x{index}{tag}"
+
+
 def _event(data: dict[str, Any]) -> bytes:
     """Every Messages frame names its event twice: in the `event:` line and in `type`."""
     return sse(data, event=data["type"])
@@ -87,6 +95,7 @@ class AnthropicProtocol(OneCallPerRequest):
             input_tokens=estimate_input_tokens(body),
             stream=stream,
             thinking_omitted=omitted,
+            conversation=conversation_tag(messages),
         )
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> AnthropicEncoder:
@@ -180,7 +189,7 @@ class AnthropicEncoder:
             content.append(
                 {
                     "type": "tool_use",
-                    "id": f"toolu_sim{self.request.call_index}x{index}",
+                    "id": tool_use_id(self.request, self.request.call_index, index),
                     "name": call.name,
                     "caller": {"type": "direct"},
                     "input": call.json_object or {},
@@ -256,7 +265,7 @@ class AnthropicEncoder:
                 self.saw_tool_call = True
                 block = {
                     "type": "tool_use",
-                    "id": f"toolu_sim{piece.call}x{piece.tool_index}",
+                    "id": tool_use_id(self.request, piece.call, piece.tool_index),
                     "name": piece.tool_name,
                     "caller": {"type": "direct"},
                     "input": {},

@@ -34,6 +34,7 @@ from lfgtui.run.requests import (
     Approve,
     Cancel,
     CancelAll,
+    CancelChild,
     FollowUp,
     Fork,
     Land,
@@ -673,6 +674,12 @@ NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
 NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
 REQUESTS: dict[type[Request], Declared] = {
     Cancel: Declared("pane.cancel", _handle(LocalHandle.cancel), _handle(ServedHandle.send), Why("")),
+    CancelChild: Declared(
+        "pane.cancel_child",
+        _handle(LocalHandle.cancel_child),
+        Why("Only the lfg that runs this run cancels a sub-agent (its agent is there).", timeout=5),
+        Why("This run is not running here: it has no sub-agent to cancel.", timeout=5),
+    ),
     Retry: Declared(
         "pane.retry",
         _handle(LocalHandle.retry),

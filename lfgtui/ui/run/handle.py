@@ -23,6 +23,7 @@ from lfgtui.run.requests import (
     Approve,
     Cancel,
     CancelAll,
+    CancelChild,
     FollowUp,
     Fork,
     Request,
@@ -202,6 +203,13 @@ class LocalHandle(RunHandle):
 
     def retry(self, asked: Retry) -> Outcome:
         return None if self.engine.retry(asked.ticket) else REFUSED
+
+    def cancel_child(self, asked: CancelChild) -> Outcome:
+        """One sub-agent cancelled, or the person told why not (it offered no cancel, it ended)."""
+        why = self.engine.cancel_child(asked.ticket, asked.child)
+        if why is not None:
+            self._screen.notify(inert(f"Cannot cancel that sub-agent: {why}"), timeout=6, markup=False)
+        return None
 
     def resume(self, asked: Resume) -> Outcome:
         return None if self.engine.resume(asked.ticket) else REFUSED

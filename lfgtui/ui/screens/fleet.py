@@ -201,6 +201,10 @@ class FleetScreen(Screen[None]):
         if live and run.unread:
             waiting.append(" · " if run.needing else "")
             waiting.append(f"{run.unread} unread", palette.good)
+        count, running = run.subagents
+        if live and count:  # its coding agents' sub-agents: never the person's to attend to
+            waiting.append(" · " if waiting.plain else "")
+            waiting.append(plural(count, "sub-agent") + (f", {running} running" if running else ""), "dim")
         return (
             Text(cell(run.run_id, 24)),
             Text(f"{cell(run.who)}@{cell(run.host)}"),

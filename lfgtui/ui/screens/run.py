@@ -41,6 +41,7 @@ from lfgtui.run.requests import (
     Approve,
     Cancel,
     CancelAll,
+    CancelChild,
     FollowUp,
     Fork,
     Land,
@@ -134,6 +135,15 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         ),
     ),
     Binding("c", "cancel", "Cancel", id="pane.cancel", tooltip="cancel the focused ticket"),
+    Binding(
+        "X",
+        "cancel_child",
+        "Cancel sub-agent",
+        id="pane.cancel_child",
+        show=False,
+        tooltip="cancel the focused pane's sub-agent whose row is unfolded (else its one running one),"
+        " the ticket going on, where its agent lets lfg",
+    ),
     Binding(
         "r",
         "retry",
@@ -921,6 +931,16 @@ class RunScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         self._ask_of_focused(Cancel)
+
+    def action_cancel_child(self) -> None:
+        pane = self.focused_pane
+        if pane is None:
+            return
+        child = pane.shown.subagents.selected()
+        if child is None:
+            self.notify("Unfold the sub-agent's row to cancel it (no one sub-agent runs).", timeout=4)
+            return
+        self.keys.ask(CancelChild(pane.ticket.id, child))
 
     def action_retry(self) -> None:
         self._ask_of_focused(Retry)

@@ -157,6 +157,15 @@ class SubagentLog(Collapsible):
         self._mounted = True
         self.show()
 
+    def selected(self) -> str | None:
+        """The child a person means: the one whose row is unfolded (the last of them), else the one
+        running child; None when neither says which."""
+        unfolded = [child_id for child_id, row in self.rows.items() if not row.collapsed]
+        if unfolded:
+            return unfolded[-1]
+        running = [c for c, child in self.subagents.children.items() if child.state == "running"]
+        return running[0] if len(running) == 1 else None
+
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         """A row unfolded: its detail is drawn now (a folded row's is not kept up to date)."""
         for child_id, row in self.rows.items():

@@ -136,3 +136,43 @@ def test_a_long_childs_row_keeps_the_end_of_its_text_and_counts_all_of_it() -> N
     assert child.tokens == round(2000 * 5 / 5) and child.heading() == "▸ Scan · running · 2000 tok"
     assert child.kept <= 2 * TEXT_TAIL and str(child.detail()).endswith("1998 1999 ")
     assert tree.title == "sub-agents: 1, 1 running · 2000 tok"
+
+
+async def test_shift_x_cancels_the_unfolded_sub_agent_alone_and_the_parent_goes_on(tmp_path: Path) -> None:
+    """The child offers its cancel and waits: `X` on its unfolded row sends `session/cancel` with
+    the child's session id; the child ends cancelled, the parent's answer completes."""
+    app = agent_app(tmp_path, TICKET, delegating("--subagent-waits"))
+    async with app.run_test(size=SIZE) as pilot:
+        p = app.controller.panes["p"]
+        tree = p.shown.subagents
+        await until(pilot, lambda: len(tree.rows) == 1, 20)
+        [row] = tree.rows.values()
+        row.collapsed = False
+        p.shown.focus()
+        await pilot.press("X")
+        await until(pilot, lambda: p.state is PaneState.COMPLETED, 20)
+        [child] = tree.subagents.children.values()
+        assert child.state == "failed", "stopped: idle with stop reason cancelled"
+        assert [state for _, state in child.calls.values()] == ["failed"]
+        assert p.body.source == HELLO, "the parent went on to the end of its answer"
+        assert not p.needs_attention
+    assert await no_agent_left(tmp_path)
+
+
+def test_a_sub_agent_that_offered_no_cancel_is_not_cancelled_and_lfg_says_why() -> None:
+    """Claude Code's child offers its cancel (`capabilities.cancel`); one that offers none is refused
+    with words saying so (what `X` then tells the person), as is one that ended."""
+    reader = UpdateReader(EventFactory("t", 1))
+    announced = dict(CLAUDE_CODE_CHILD[0])
+    reader.events(session_update({"sessionId": "parent", "update": announced}))
+    assert reader.view.children.cannot_cancel("ad9a0dfa") is None, "Claude Code offers its cancel"
+    del announced["capabilities"]
+    reader = UpdateReader(EventFactory("t", 1))
+    reader.events(session_update({"sessionId": "parent", "update": announced}))
+    assert reader.view.children.cannot_cancel("ad9a0dfa") == (
+        "the agent does not let lfg cancel Read the notes alone (it offered no cancel for it)"
+    )
+    ended = {"sessionUpdate": "subagent_update", "sessionId": "ad9a0dfa", "state": {"state": "idle"}}
+    reader.events(session_update({"sessionId": "parent", "update": ended}))
+    assert reader.view.children.cannot_cancel("ad9a0dfa") == "Read the notes is not running (idle)"
+    assert reader.view.children.cannot_cancel("nobody") == "no such sub-agent in this ticket's session"
