@@ -325,10 +325,10 @@ async def test_the_child_collects_cycles_again_once_its_first_provider_is_made(s
     unmade = ProviderConfig(name="nope", kind="no-such-kind")
     try:
         for config in (made, unmade):
+            gc.unfreeze()  # counted from none: objects frozen earlier may be freed meanwhile
             gc.disable()
-            frozen = gc.get_freeze_count()
             await worker_child._stream_one(backend, Open(1, config, None), worker_child.Outbox(transport))
-            assert gc.isenabled() and gc.get_freeze_count() > frozen, config.name
+            assert gc.isenabled() and gc.get_freeze_count() > 0, config.name
     finally:
         gc.unfreeze()
         gc.enable()
