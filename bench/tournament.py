@@ -147,21 +147,13 @@ def run_round(
     return measured
 
 
-class Deaf:
-    """A referee's audience that hears nothing: only the referee's own work is timed."""
-
-    def checked(self, *_: object) -> None: ...
-
-    def decided(self, *_: object) -> None: ...
-
-
 def referee_ns_per_event(tickets: Path, config: Path, events: int = 200_000) -> float:
     """The referee's own CPU per text event of a contestant (what the tournament adds to each token's
     path in the run's process), timed in this process over `events` calls, less the same loop's
     calls of a sink that does nothing."""
     loaded = load_tickets(tickets, load_config(config), BUILTIN_TOOLS, env={})
     run = Run(loaded.tickets, Providers(), Approvals(yes=True), [])
-    referee = Referee(run, Deaf())
+    referee = Referee(run)
     contestants = [t.id for t in loaded.tickets if t.judges is None]
     deltas = [
         TextDelta(ticket=contestants[n % len(contestants)], attempt=1, seq=n, t=0.0, text="word ")

@@ -3,7 +3,9 @@ verdict that ranks them. The referee (tournament/referee.py) decides it by the r
 tournament/verdict.py or a judge's ranking; the history records it, the screens, the headless output
 and the watchers show it, none of them needing the tournament's machinery, so they stand beside it
 rather than above it. How the rule ranks (`Contestant.rule_key`) and how a judge's ranking is
-overruled (`Verdict.by_judge`) is told in tournament/verdict.py.
+overruled (`Verdict.by_judge`) is told in tournament/verdict.py. A check's result and a verdict
+reach them as facts of the run (`CheckRan`, `VerdictDecided`: events.py `RunFact`), through the run's
+one fan-out of events.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 
 from lfgtui.cost.metrics import Metrics
+from lfgtui.events import RunFact
 from lfgtui.formats import compared, plural
 from lfgtui.outcome import Outcome
 from lfgtui.worktrees.size import diff_size
@@ -267,3 +270,24 @@ class Verdict:
     def judge_failed(self, judge: str, labels: tuple[tuple[str, str], ...], why: str) -> Verdict:
         """This verdict (the rule's) with the judge that failed, and why."""
         return replace(self, judge=judge, judge_error=why, labels=labels)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckRan(RunFact):
+    """A contestant's check has ended (tournament/referee.py): `ticket` and `attempt` are the attempt
+    it checked, `t` when it ended."""
+
+    result: CheckResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerdictDecided(RunFact):
+    """A tournament's verdict, decided at `t`: `ticket` is the tournament (the id written in the
+    file), `attempt` 0 (a verdict is of no one attempt)."""
+
+    verdict: Verdict
+
+
+FACTS: tuple[type[RunFact], ...] = (CheckRan, VerdictDecided)
+"""Every fact of the run (events.py `RunFact`): tests/test_translations.py holds every consumer of
+events to say what it does with each."""

@@ -3,7 +3,8 @@
 Data flows one way: adapters turn a provider stream into these events; the UI, the history and
 the headless output only ever read them, each through one `Translation` table. Each event is
 stamped with the ticket, the attempt, a per-attempt sequence number and the monotonic time at which
-it was observed.
+it was observed. What the run itself finds out (a tournament's check results, its verdicts) goes out
+the same way, as `RunFact` events, counted per run rather than per attempt.
 """
 
 from __future__ import annotations
@@ -86,6 +87,16 @@ class Event:
     attempt: int
     seq: int
     t: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFact(Event):
+    """An event of the run rather than of one attempt's stream: a tournament's check result or its
+    verdict (contest.py `FACTS`), said by the run (scheduler.py `Run.tell`) to every sink, after the
+    event being fanned out then. `ticket` is what it is about (a contestant, a tournament), `attempt`
+    the attempt it is about (0: none), `seq` counts the run's facts, not an attempt's events. Not
+    one of `event_types()`: a translation decides each fact (`untranslated`), or leaves them all by
+    ignoring `RunFact`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -554,7 +565,8 @@ H = TypeVar("H")
 
 
 def event_types() -> tuple[type[Event], ...]:
-    """Every event type this module defines, walked down from `Event` (subclasses of subclasses too).
+    """Every event type of an attempt's stream this module defines, walked down from `Event`
+    (subclasses of subclasses too; not `RunFact`, whose facts are contest.py's `FACTS`).
     The module's own name for a class picks it: `Event.__subclasses__()` also lists, alive, the class
     each `@dataclass(slots=True)` replaced."""
     module = vars(sys.modules[__name__])
@@ -562,7 +574,9 @@ def event_types() -> tuple[type[Event], ...]:
     def below(cls: type[Event]) -> list[type[Event]]:
         return [found for sub in cls.__subclasses__() for found in (sub, *below(sub))]
 
-    return tuple(cls for cls in below(Event) if module.get(cls.__name__) is cls)
+    return tuple(
+        cls for cls in below(Event) if module.get(cls.__name__) is cls and not issubclass(cls, RunFact)
+    )
 
 
 @dataclass(frozen=True)
@@ -578,8 +592,16 @@ class Translation(Generic[H]):
     """Each type left alone and the reason."""
 
     def untranslated(self, types: Iterable[type[Event]]) -> list[type[Event]]:
-        """Those of `types` this translation neither handles nor ignores."""
-        return [cls for cls in types if cls not in self.handlers and cls not in self.ignored]
+        """Those of `types` this translation neither handles nor ignores; a fact of the run is decided
+        too where the translation ignores `RunFact` (what only reads attempts leaves every fact alone)."""
+        facts = RunFact in self.ignored
+        return [
+            cls
+            for cls in types
+            if cls not in self.handlers
+            and cls not in self.ignored
+            and not (facts and issubclass(cls, RunFact))
+        ]
 
 
 @dataclass

@@ -41,6 +41,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -171,6 +172,7 @@ MOMENTS: Translation[Callable[[RunAlerts, Any], None]] = Translation(
         ElicitationAsked: "the attention states say when a ticket starts to need the person (states.py)",
         ElicitationAnswered: "someone has answered (or lfg declined it): nobody needs to be called",
         QuotaSeen: "a provider's allowance: the summary bar shows it, and the limiter waits for it",
+        RunFact: "a check's result or a verdict is shown where the run is watched; nobody is called",
     },
 )
 """The ends a run tells of: an attempt fails, the last of the run ends. (What needs the person is

@@ -43,6 +43,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -246,7 +247,12 @@ class Attentions:
         if handle is not None:
             return handle(self, event)
         standing = self.standings.get(event.ticket)
-        if standing is not None and standing.state is State.STALLED and type(event) not in OWN_MEASURES:
+        if (
+            standing is not None
+            and standing.state is State.STALLED
+            and type(event) not in OWN_MEASURES
+            and not isinstance(event, RunFact)
+        ):
             return self._move(event, State.WORKING)
         return ()
 
@@ -434,6 +440,7 @@ ATTENTION: Translation[Callable[[Attentions, Any], tuple[Standing, ...]]] = Tran
             "a ticket at work stays working (the event ends a stall); a sub-agent's finish is no news",
         ),
         DiffUpdated: "lfg's own measure of the worktree: it says nothing of the agent",
+        RunFact: "the run's own finding (a check, a verdict) says nothing of the agent: no stall ends",
     },
 )
 """The events that move a ticket's attention state; the others only end a stall."""

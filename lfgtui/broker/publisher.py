@@ -42,6 +42,7 @@ from lfgtui.alerts.states import Attentions, Standing
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
+from lfgtui.contest import FACTS
 from lfgtui.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -78,6 +79,10 @@ PENDING = "pending"
 RUNNING = "running"
 QUEUED = "queued"
 """A ticket whose attempt waits on the broker for a worker (`AttemptQueued`)."""
+
+
+_UNPUBLISHED = frozenset(FACTS)
+"""A run's facts (a tournament's checks and verdicts) do not cross the broker (yet): no entry."""
 
 
 @dataclass
@@ -217,6 +222,8 @@ class Publisher:
         self._writer.add_done_callback(lambda _: self._advanced())
 
     def __call__(self, event: Event) -> None:
+        if type(event) in _UNPUBLISHED:
+            return
         self.note(event)
         self._pending.append(event)
         if self._flush is None:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from lfgtui.alerts.states import Attentions
+from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import (
     AgentDetails,
@@ -38,6 +39,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -144,14 +146,6 @@ class JsonLines:
             self.partial.add((lost.ticket, lost.attempt))
         self._write("gap", lost.ticket, lost.attempt, lost.t, lost.fields())
 
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-        """A tournament contestant's check has ended (tournament/referee.py)."""
-        self._write("check", ticket, attempt, t, _check_json(result))
-
-    def decided(self, verdict: Verdict, t: float) -> None:
-        """A tournament's verdict: `ticket` is the tournament (the id written in the file)."""
-        self._write("verdict", verdict.tournament, None, t, _verdict_json(verdict))
-
     def _write(
         self, kind: str, ticket: str | None, attempt: int | None, t: float, record: dict[str, Any]
     ) -> None:
@@ -165,6 +159,15 @@ class JsonLines:
 
     def _started(self, event: AttemptStarted) -> dict[str, Any]:
         return {"type": "attempt_started", "provider": event.provider, "model": event.model}
+
+    def _check(self, event: CheckRan) -> dict[str, Any]:
+        """A tournament contestant's check has ended (tournament/referee.py)."""
+        return {"type": "check", **_check_json(event.result)}
+
+    def _verdict(self, event: VerdictDecided) -> dict[str, Any]:
+        """A tournament's verdict: `ticket` is the tournament (the id written in the file), of no attempt
+        (its `attempt` is null, in its place among the line's first fields)."""
+        return {"type": "verdict", "attempt": None, **_verdict_json(event.verdict)}
 
     def _queued_for_worker(self, event: AttemptQueued) -> dict[str, Any]:
         where = {"provider": event.provider, "model": event.model}
@@ -415,6 +418,8 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
         **dict.fromkeys(PLAIN_STATUSES, JsonLines._status),
         Usage: JsonLines._usage,
         AttemptEnded: JsonLines._ended,
+        CheckRan: JsonLines._check,
+        VerdictDecided: JsonLines._verdict,
     },
     {
         RequestSent: "lfg's own bookkeeping: its usage and the attempt's end say what a request did",
@@ -466,16 +471,22 @@ class Progress:
         self.out.write(f"[{event.t - self.t0:6.1f}s] {revealed(f'{event.ticket}  {text}')}\n")
         self.out.flush()
 
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-        self.out.write(f"[{t - self.t0:6.1f}s] {inert(f'{ticket}  check {result.label()}')}\n")
+    def _check(self, row: None, event: CheckRan) -> None:
+        said = inert(f"{event.ticket}  check {event.result.label()}")
+        self.out.write(f"[{event.t - self.t0:6.1f}s] {said}\n")
         self.out.flush()
 
-    def decided(self, verdict: Verdict, t: float) -> None:
+    def _verdict(self, row: None, event: VerdictDecided) -> None:
+        verdict = event.verdict
         self.verdicts[verdict.tournament] = verdict
-        self.out.write(f"[{t - self.t0:6.1f}s] {inert(verdict.summary())}\n")
+        self.out.write(f"[{event.t - self.t0:6.1f}s] {inert(verdict.summary())}\n")
         self.out.flush()
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, RunFact):  # the run's, not an attempt's: it has no row
+            if (said := PROGRESS.handlers.get(type(event))) is not None:
+                said(self, None, event)
+            return
         row = self.rows.get(event.ticket)
         if row is None or row.attempt != event.attempt:
             row = self.rows[event.ticket] = _Row(event.ticket, event.attempt)
@@ -556,7 +567,7 @@ class Progress:
         return inert("\n\n".join(tables))
 
 
-PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
+PROGRESS: Translation[Callable[[Progress, Any, Any], None]] = Translation(
     "headless progress",
     {
         AttemptStarted: Progress._started,
@@ -583,6 +594,8 @@ PROGRESS: Translation[Callable[[Progress, _Row, Any], None]] = Translation(
             Progress._status,
         ),
         AttemptEnded: Progress._ended,
+        CheckRan: Progress._check,
+        VerdictDecided: Progress._verdict,
     },
     {
         PromptSent: "the ticket's prompt is the person's own; the answer is what the lines show",
@@ -615,20 +628,6 @@ def _verdict_table(verdict: Verdict) -> str:
     if (land := verdict.land_command()) is not None:
         said.append(f"land the winner: {land}")
     return "\n".join(said)
-
-
-@dataclass
-class Told:
-    """A tournament's news (tournament/referee.py's `Audience`) through an output that may go away."""
-
-    output: UntilClosed
-    reader: JsonLines | Progress
-
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-        self.output.write_with(lambda: self.reader.checked(ticket, attempt, result, t))
-
-    def decided(self, verdict: Verdict, t: float) -> None:
-        self.output.write_with(lambda: self.reader.decided(verdict, t))
 
 
 def _cells(row: _Row) -> tuple[str, ...]:

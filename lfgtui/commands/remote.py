@@ -33,10 +33,8 @@ if TYPE_CHECKING:
 
     from lfgtui.broker.gaps import Lost
     from lfgtui.commands.broker import Outlet
-    from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.commands.telemetry import TelemetryOut
-    from lfgtui.contest import CheckResult, Verdict
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
     from lfgtui.remote.attach import Followed, RemoteRun
@@ -193,7 +191,6 @@ async def _served(
     token = read_token(args.token_file)
     hub = EventHub(run.clock)
     run.sinks.append(hub)
-    run.audiences.append(hub)
     scraped, metrics = _scraped(run.book, provider_kinds(run), run.clock)
     if scraped is not None:
         run.sinks.append(scraped)
@@ -382,7 +379,6 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
     from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.commands.headless import JsonLines, UntilClosed
     from lfgtui.cost.metrics import MetricsBook
-    from lfgtui.remote.attach import News
 
     if remote.prices_problem is not None:
         warn(remote.prices_problem)
@@ -412,25 +408,9 @@ async def _print_events(attachment: Followed, remote: RemoteRun) -> int:
     if isinstance(attachment, BrokerAttachment):
         await attachment.follow(deliver, said, lost=lost)
     else:
-        attachment.news = News(_Lines(opened), book.attempts)  # the `check` and `verdict` lines too
-        await attachment.follow(deliver, said)
+        attachment.metrics = book.attempts  # a verdict's contestants, measured as its `verdict` line says
+        await attachment.follow(deliver, said)  # the `check` and `verdict` lines too, as facts
     return 0
-
-
-@dataclass(frozen=True)
-class _Lines:
-    """A served run's tournaments as `lfg attach --json` prints them: the `check` and `verdict` lines
-    of `lfg run --json`, through the output the events go to (`opened`)."""
-
-    opened: Callable[[], tuple[JsonLines, UntilClosed]]
-
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-        lines, output = self.opened()
-        output.write_with(lambda: lines.checked(ticket, attempt, result, t))
-
-    def decided(self, verdict: Verdict, t: float) -> None:
-        lines, output = self.opened()
-        output.write_with(lambda: lines.decided(verdict, t))
 
 
 async def _watch(args: argparse.Namespace, attachment: Followed, remote: RemoteRun) -> int:

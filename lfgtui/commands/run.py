@@ -260,7 +260,7 @@ async def run_headless(
     import asyncio
 
     from lfgtui.alerts.states import Attentions
-    from lfgtui.commands.headless import JsonLines, Progress, Told, UntilClosed
+    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
     from lfgtui.events import Outcome
     from lfgtui.providers.kinds import kind_of
     from lfgtui.run import Approvals
@@ -289,7 +289,7 @@ async def run_headless(
     if any(ticket.check is not None for ticket in tickets):
         from lfgtui.tournament.referee import Referee
 
-        referee = Referee(run, Told(output, reader))
+        referee = Referee(run)  # its checks and verdicts reach `output` as facts of the run
         run.sinks.append(referee)
     kinds, command = alerts
     if command is not None:

@@ -90,6 +90,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -850,6 +851,7 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         DiffUpdated: "the worktree's size, not the model's output",
         AttemptEnded: "the attempt's end adds nothing to what its requests measured",
         QuotaSeen: "a provider's allowance, not the attempt's: `MetricsBook` keeps it per provider",
+        RunFact: "the run's own finding (a check, a verdict), not the attempt's output",
     },
 )
 """What the metrics take from each event type: output, the requests it belongs to, and the pauses
@@ -1029,7 +1031,9 @@ class MetricsBook:
 BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
     "metrics book",
     {
-        **dict.fromkeys([*METRICS.handlers, *METRICS.ignored], MetricsBook._attempt),
+        **dict.fromkeys(
+            [*METRICS.handlers, *(cls for cls in METRICS.ignored if cls is not RunFact)], MetricsBook._attempt
+        ),
         AttemptStarted: MetricsBook._started,
         QuotaSeen: MetricsBook._quota,
         Usage: MetricsBook._usage,
@@ -1037,7 +1041,7 @@ BOOK: Translation[Callable[[MetricsBook, Any], None]] = Translation(
         CallEnded: MetricsBook._call_ended,
         AttemptEnded: MetricsBook._ended,
     },
-    {},
+    {RunFact: METRICS.ignored[RunFact]},
 )
 """What the book does with each event type: an attempt's event goes to its `Metrics` (which
 `METRICS` decides for); an attempt's start also prices it; a call's end, and an attempt's, teach the

@@ -20,6 +20,7 @@ from lfgtui.events import (
     Queued,
     ReasoningDelta,
     RequestSent,
+    RunFact,
     Status,
     SubagentDelta,
     TextDelta,
@@ -233,6 +234,9 @@ REBUILT: Translation[str] = Translation(
         ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
         Queued: "recorded as a plain status note (the wait is long over when the history is read)",
         SubagentDelta: "a sub-agent's text as it streams is not kept yet: its record (a note) is",
+        RunFact: "the run's, not an attempt's: a verdict's row keeps its ranking, not the diffs and "
+        "metrics a `VerdictDecided` carries, so checks and verdicts are read as rows (`lfg history show`, "
+        "`lfg land`), never replayed",
     },
 )
 """Where each event type of a recorded attempt comes back from (`attempt_events`); the recorder's

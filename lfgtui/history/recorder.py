@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from lfgtui import __version__
 from lfgtui.alerts.states import Attentions
 from lfgtui.config.mcp import servers_json
+from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.events import (
     AttemptEnded,
     AttemptQueued,
@@ -65,7 +66,7 @@ from lfgtui.history.store import Store
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.contest import CheckResult, Verdict
+    from lfgtui.contest import Verdict
     from lfgtui.cost.prices import Pricer
 
 
@@ -89,16 +90,6 @@ class Deltas:
 
 
 @dataclass(frozen=True, slots=True)
-class Checked:
-    """A tournament contestant's check of its attempt, ended at `t` (the run's clock)."""
-
-    ticket: str
-    attempt: int
-    result: CheckResult
-    t: float
-
-
-@dataclass(frozen=True, slots=True)
 class Decided:
     """A tournament's verdict, decided at `wall` (Unix seconds)."""
 
@@ -115,7 +106,7 @@ class Added:
     synthesis_of: str | None = None
 
 
-Item = Event | Started | Checked | Decided | Added
+Item = Event | Started | Decided | Added
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -298,7 +289,7 @@ class Recorder:
                     runs.clear()
                 if isinstance(item, Started):
                     self._start(item)
-                elif isinstance(item, Checked):
+                elif isinstance(item, CheckRan):
                     self._checked(item)
                 elif isinstance(item, Decided):
                     self._decided(item)
@@ -413,7 +404,7 @@ class Recorder:
         _, row = self._started[key]
         self._started[key] = (attempt, (*row[:3], event.provider, event.model, item.wall))
 
-    def _checked(self, item: Checked) -> None:
+    def _checked(self, item: CheckRan) -> None:
         """The check's row, on the attempt it checked (one this run recorded; a check again of the
         same attempt replaces it)."""
         started = self._started.get((item.ticket, item.attempt))
@@ -636,6 +627,8 @@ RECORDED: Translation[Record] = Translation(
         AttemptStarted: "it comes wrapped as `Started` (its wall-clock time and price): see `_start`",
         ToolOutputDelta: "a running command's output as it comes; the `ToolResult` keeps the whole of it",
         SubagentDelta: "a sub-agent's text as it streams: not kept yet; its record is a note (notes.py)",
+        CheckRan: "a check's row, on the attempt it checked, which has ended: see `_checked`",
+        VerdictDecided: "it comes wrapped as `Decided` (the wall-clock time it was decided): see `_decided`",
     },
 )
 """How the history records each event type: a row, a part, a note or a column of the attempt."""

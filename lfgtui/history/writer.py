@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.contest import FACTS, CheckRan, VerdictDecided
 from lfgtui.events import (
     AttemptEnded,
     AttemptStarted,
@@ -43,12 +44,11 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.history.database import StoreError
-from lfgtui.history.recorder import Added, Checked, Decided, Item, Recorder, Started
+from lfgtui.history.recorder import Added, Decided, Item, Recorder, Started
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
-    from lfgtui.contest import CheckResult, Verdict
     from lfgtui.cost.prices import PriceBook
 
 FLUSH_INTERVAL_S = 0.25
@@ -57,7 +57,7 @@ URGENT = frozenset(
 )
 UNRECORDED = frozenset({ToolOutputDelta})
 """What the history leaves out: a running call's output as it streams (its `ToolResult` keeps it whole)."""
-SPECIAL = URGENT | UNRECORDED
+SPECIAL = URGENT | UNRECORDED | frozenset(FACTS)
 """The event types the sink does more with than queue them (`RunHistory._queue`)."""
 
 
@@ -106,6 +106,12 @@ class RunHistory:
         pending.append(event)
 
     def _queue(self, event: Event) -> None:
+        if isinstance(event, CheckRan):
+            self._tell(event)
+            return
+        if isinstance(event, VerdictDecided):
+            self._tell(Decided(event.verdict, time.time()))
+            return
         if (
             self._failed
             or type(event) in UNRECORDED
@@ -124,21 +130,13 @@ class RunHistory:
                 return
         pending.append(event)
 
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-        """A tournament contestant's check (the referee's `Audience`): recorded on its attempt."""
-        self._tell(Checked(ticket, attempt, result, t))
-
-    def decided(self, verdict: Verdict, t: float) -> None:
-        """A tournament's verdict (the referee's `Audience`): recorded in the run."""
-        self._tell(Decided(verdict, time.time()))
-
     def synthesis(self, ticket: Ticket, tournament: str) -> None:
         """A ticket started in the run to synthesize `tournament`: recorded before its events."""
         self._tell(Added(ticket, tournament))
 
-    def _tell(self, item: Checked | Decided | Added) -> None:
-        """Queue what the referee, the synthesis key or a fork says (once only starts and ends are
-        recorded, only a ticket's start: its attempts' starts and ends name it)."""
+    def _tell(self, item: CheckRan | Decided | Added) -> None:
+        """Queue a fact of the run (a check, a verdict), or what the synthesis key or a fork says (once
+        only starts and ends are recorded, only a ticket's start: its attempts' starts and ends name it)."""
         if self._failed or (self._ends_only and not isinstance(item, Added)):
             return
         self._pending.append(item)

@@ -7,15 +7,16 @@ with `Last-Event-ID`; each event is delivered once, in order, whatever the serve
 attempt's events are numbered, see `Delivered`), and nothing of an attempt after its end. What the
 server sends is bounded (`MAX_RUN_BYTES`, `MAX_MESSAGE_BYTES`) and nothing in it can end `attach`
 with a traceback: an id, a clock or an event that is not valid is skipped. A tournament's news (a
-contestant's `check`, a `verdict`) goes to the `news` audience, when one listens, each once; a
-ticket the run takes on while it runs (a `ticket` message: a fork, a synthesis) is followed from
-then on, and told to `added`.
+contestant's `check`, a `verdict`) is delivered, each once, as the fact of the run it was on the
+server (contest.py `CheckRan`, `VerdictDecided`), among the events; a ticket the run takes on while
+it runs (a `ticket` message: a fork, a synthesis) is followed from then on, and told to `added`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import itertools
 import json
 import socket
 import time
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
 
+from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.events import AttemptEnded, Event, Outcome
 from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, decode_verdict, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
@@ -35,7 +37,6 @@ from lfgtui.run.requests import Request, encode
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
     from lfgtui.tickets.ticket import Ticket
-    from lfgtui.tournament.referee import Audience
 
 RECONNECTS = RetryPolicy(max_retries=8, base_delay_s=0.5, max_delay_s=15.0)
 """Waits before each reconnect in a row that brought nothing new (no server, a proxy's 502, a
@@ -89,15 +90,6 @@ def interrupted_end(event: Event) -> bool:
     return isinstance(event, AttemptEnded) and event.outcome is Outcome.INTERRUPTED
 
 
-@dataclass(frozen=True)
-class News:
-    """Who hears an attached run's tournaments, and the watcher's own metrics of each attempt (what a
-    verdict's contestants are measured by, as the runner measured them from the same events)."""
-
-    audience: Audience
-    metrics: Mapping[tuple[str, int], Metrics]
-
-
 class Followed(Protocol):
     """A run followed from elsewhere, whatever carries it: what the attached TUI and NDJSON need."""
 
@@ -139,8 +131,9 @@ class Attachment:
         self.state = "connecting"
         """What the summary bar says about the connection."""
         self.read_only = "This run is served read-only: its server was not started with --control."
-        self.news: News | None = None
-        """Who hears the run's tournaments (a contestant's check, a verdict); None: nobody."""
+        self.metrics: Mapping[tuple[str, int], Metrics] = {}
+        """The watcher's own metrics of each attempt (its book's, from the events it was delivered): what
+        a verdict's contestants are measured by, as the runner measured them from the same events."""
         self.added: Callable[[Ticket], None] | None = None
         """Who is told of a ticket the run took on while it runs (its pane); None: nobody."""
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
@@ -207,6 +200,7 @@ class Attachment:
         known = {ticket.id for ticket in self.run.tickets}
         delivered = Delivered()
         told: set[str] = set()
+        facts = itertools.count()
         last_id, instance, failures = "", "", 0
         while True:
             headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -237,7 +231,9 @@ class Attachment:
                                 self._add(data, known, said)
                             elif message.event in ("check", "verdict") and message.data not in told:
                                 told.add(message.data)  # a stream started over sends it again
-                                self._tell(message.event, data, known, said)
+                                fact = self._fact(message.event, data, known, said, next(facts))
+                                if fact is not None:
+                                    deliver(fact)
                             elif message.event == "end":
                                 self._say(said, "ended")
                                 return
@@ -268,25 +264,26 @@ class Attachment:
         if self.added is not None:
             self.added(ticket)
 
-    def _tell(self, kind: str, data: dict[str, object], known: set[str], said: Callable[[str], None]) -> None:
-        """A `check` or `verdict` message to the news audience, decoded strictly; one that is not valid
-        or is about a ticket the run did not describe is skipped, and said."""
-        news = self.news
-        if news is None:
-            return
+    def _fact(
+        self, kind: str, data: dict[str, object], known: set[str], said: Callable[[str], None], seq: int
+    ) -> CheckRan | VerdictDecided | None:
+        """A `check` or `verdict` message as the fact it was on the server, decoded strictly and
+        numbered `seq` among those this watcher got; None (and said) for one that is not valid, None
+        for one about a ticket the run did not describe."""
         try:
             if kind == "check":
                 ticket, attempt, result, t = decode_check(data, self.offset)
-                if ticket in known:
-                    news.audience.checked(ticket, attempt, result, t)
-                return
-            verdict = decode_verdict(data.get("verdict"), news.metrics)
+                if ticket not in known:
+                    return None
+                return CheckRan(ticket=ticket, attempt=attempt, seq=seq, t=t, result=result)
+            verdict = decode_verdict(data.get("verdict"), self.metrics)
             t = finite(data.get("t")) + self.offset
         except CodecError as exc:
             said(f"skipped a {kind} that is not valid: {exc}")
-            return
-        if all(c.ticket in known for c in verdict.contestants):
-            news.audience.decided(verdict, t)
+            return None
+        if not all(c.ticket in known for c in verdict.contestants):
+            return None
+        return VerdictDecided(ticket=verdict.tournament, attempt=0, seq=seq, t=t, verdict=verdict)
 
     def _say(self, said: Callable[[str], None], state: str) -> None:
         self.state = state

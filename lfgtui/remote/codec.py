@@ -26,7 +26,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from lfgtui import events
-from lfgtui.contest import CheckResult, Contestant, Verdict
+from lfgtui.contest import FACTS, CheckResult, Contestant, Verdict
 from lfgtui.events import Event, Translation
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
 
@@ -65,7 +65,15 @@ def _wire_name(cls: type) -> str:
 EVENT_TYPES: dict[str, type[Event]] = {_wire_name(cls): cls for cls in events.event_types()}
 """Every event type of `lfgtui.events` by its name on the wire: `TextDelta` is `text_delta`."""
 
-CODEC: Translation[str] = Translation("remote codec", {cls: name for name, cls in EVENT_TYPES.items()}, {})
+CODEC: Translation[str] = Translation(
+    "remote codec",
+    {cls: name for name, cls in EVENT_TYPES.items()},
+    dict.fromkeys(
+        FACTS,
+        "a fact of the run crosses as a message of its own (hub.py `HUB`: `check`, `verdict`), a "
+        "verdict's contestants without the metrics each watcher works out from the events",
+    ),
+)
 """Every event type and its name on the wire; none is left out, since a watcher rebuilds the run
 from these alone. What goes with each type comes from its dataclass (`_plan`), not written by hand."""
 _TIMES = ("until",)

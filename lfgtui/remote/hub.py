@@ -8,10 +8,10 @@ the run or the others: one too far behind, or that cannot take a message in time
 comes back with `Last-Event-ID`. The log is kept whole for the life of the server (about 100 bytes
 per streamed token), so nothing a watcher missed is ever lost.
 
-A tournament's news is not an event of any ticket: the hub is one of the referee's audiences
-(tournament/referee.py), and each contestant's check result and each verdict is a message of its own
-(`check`, `verdict`), after the events pending then, so it follows the attempt it is about. A
-ticket the run takes on while it runs (a fork, a synthesis) is a `ticket` message before its events.
+A tournament's news is a fact of the run, not an event of an attempt's stream (contest.py `FACTS`):
+each contestant's check result and each verdict is a message of its own (`check`, `verdict`: `HUB`),
+after the events pending then, so it follows the attempt it is about. A ticket the run takes on while
+it runs (a fork, a synthesis) is a `ticket` message before its events.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from lfgtui.contest import CheckResult, Verdict
-from lfgtui.events import Event
+from lfgtui.contest import CheckRan, Verdict, VerdictDecided
+from lfgtui.events import Event, Translation
 from lfgtui.remote.codec import encode, encode_check, encode_verdict
 from lfgtui.remote.description import ticket_json
 from lfgtui.tickets.ticket import Ticket
@@ -67,6 +68,9 @@ class EventHub:
         self._grew = asyncio.get_running_loop().create_future()
 
     def __call__(self, event: Event) -> None:
+        if (tell := _FACTS.get(type(event))) is not None:
+            tell(self, event)
+            return
         self._pending.append(event)
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(BATCH_S, self.publish)
@@ -97,23 +101,24 @@ class EventHub:
         self.publish()
         self._append("ticket", {"now": self.clock() - self.t0, "ticket": ticket_json(ticket)})
 
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+    def _checked(self, fact: CheckRan) -> None:
         """A contestant's check has ended: a `check` message."""
         if self.ended:  # the run stopped meanwhile: its watchers are done
             return
         self.publish()
-        self._append(
-            "check", {"now": self.clock() - self.t0, **encode_check(ticket, attempt, result, t - self.t0)}
-        )
+        check = encode_check(fact.ticket, fact.attempt, fact.result, fact.t - self.t0)
+        self._append("check", {"now": self.clock() - self.t0, **check})
 
-    def decided(self, verdict: Verdict, t: float) -> None:
+    def _decided(self, fact: VerdictDecided) -> None:
         """A tournament's verdict: a `verdict` message."""
+        verdict = fact.verdict
         self.verdicts[verdict.tournament] = verdict
         if self.ended:  # the run stopped meanwhile: its watchers are done
             return
         self.publish()
         self._append(
-            "verdict", {"now": self.clock() - self.t0, "t": t - self.t0, "verdict": encode_verdict(verdict)}
+            "verdict",
+            {"now": self.clock() - self.t0, "t": fact.t - self.t0, "verdict": encode_verdict(verdict)},
         )
 
     def end(self) -> None:
@@ -165,3 +170,13 @@ class EventHub:
         server's clock now (a watcher maps the events' times onto its own clock with it)."""
         now = json.dumps({"now": self.clock() - self.t0, "instance": self.instance})
         return f"retry: 2000\nevent: hello\ndata: {now}\n\n".encode()
+
+
+HUB: Translation[Callable[[EventHub, Any], None]] = Translation(
+    "remote hub",
+    {CheckRan: EventHub._checked, VerdictDecided: EventHub._decided},
+    {},
+)
+"""The message of each fact of the run (contest.py `FACTS`); every other event goes out in an
+`events` message, as the codec (codec.py `CODEC`) writes it."""
+_FACTS = HUB.handlers

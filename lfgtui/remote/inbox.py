@@ -56,6 +56,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -360,6 +361,7 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
             ),
             "the inbox shows it only as the attention state it moves (Attentions)",
         ),
+        RunFact: "the inbox is what needs the person; a verdict is the run screen's and the watchers'",
     },
 )
 """What the inbox keeps of each event beside its attention state."""

@@ -3,7 +3,9 @@
 Tickets run up to `max_concurrency` at a time and wait for their `depends_on`; dependents of a
 ticket that did not complete end as `skipped`. Each attempt is one asyncio task, so cancelling a
 ticket cancels exactly its stream (and closes its connection). Every event goes to every sink in
-the order it happened; sinks must be cheap, since text events arrive once per token.
+the order it happened; sinks must be cheap, since text events arrive once per token. What the run
+finds out itself (a tournament's check results and verdicts, events.py `RunFact`) goes to the same
+sinks (`tell`).
 
 Where an attempt runs is not the scheduler's to know: it hands each attempt to the run's
 `AttemptRunner` (attempts.py), here by default (`LocalRunner`, local.py), or a broker's workers.
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import secrets
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.cost.prices import format_usd
@@ -39,6 +42,7 @@ from lfgtui.events import (
     Outcome,
     ReasoningDelta,
     RequestSent,
+    RunFact,
     SessionOpened,
     Status,
     TextDelta,
@@ -61,6 +65,7 @@ if TYPE_CHECKING:
     from lfgtui.run.agents.attempt import AgentSession
 
 Sink = Callable[[Event], None]
+F = TypeVar("F", bound=RunFact)
 
 
 class Recording(Protocol):
@@ -134,13 +139,16 @@ class Run:
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
-        """What records the run (`record`); the referee tells it of the run's tournaments too."""
+        """What records the run (`record`)."""
         self.trace_context: Callable[[str, int], dict[str, str]] = no_trace_context
         """The W3C trace context (`traceparent`, ...) of an attempt's open request, for a coding agent's
         prompt to carry so its own spans nest under lfg's: set by `--otel` (telemetry/spans.py)."""
-        self.audiences: list[object] = []
-        """Told of the run's tournaments besides its recording and screen (tournament/referee.py
-        `Audience`): the hub that serves it to watchers."""
+        self._facts = itertools.count()
+        """Numbers the run's facts (`tell`)."""
+        self._fanning = 0
+        """How deep in fanning an event out to the sinks the run is (a sink may make the run say more)."""
+        self._later: list[RunFact] = []
+        """Facts told while an event was being fanned out: said once it has reached every sink."""
         self.added: list[Callable[[Ticket], None]] = []
         """Told of each ticket the run takes on while it runs (a fork, a synthesis) before its first
         event: the server that describes the run to its watchers."""
@@ -320,9 +328,7 @@ class Run:
                 state.answer = "".join(state.answer_parts)
                 if outcome is Outcome.COMPLETED:
                     state.conversation = tuple(state.transcript)
-        self.book(event)
-        for sink in self.sinks:
-            sink(event)
+        self._fan_out(event)
         if state.ticket.max_cost_usd is None and self.max_cost_usd is None:
             return
         if isinstance(event, COSTLY):
@@ -331,6 +337,32 @@ class Run:
             state.streamed += 1
             if state.streamed % CHECK_EVERY == 0:
                 self._check_budgets(state)
+
+    def _fan_out(self, event: Event) -> None:
+        """`event` to the metrics book, then to every sink in order; then the facts told meanwhile."""
+        self.book(event)
+        self._fanning += 1
+        try:
+            for sink in self.sinks:
+                sink(event)
+        finally:
+            self._fanning -= 1
+        if self._later and not self._fanning:
+            later, self._later = self._later, []
+            for fact in later:
+                self._fan_out(fact)
+
+    def tell(self, fact: type[F], ticket: str, attempt: int, **fields: Any) -> F:
+        """Say a fact of the run (events.py `RunFact`: a check's result, a verdict) about `ticket`'s
+        `attempt` (0: none) to every sink, as any event is said, numbered among the run's facts and
+        timed on its clock now. Told while an event is being fanned out (a verdict decided on an
+        attempt's end), it follows that event, so every sink hears the end first."""
+        said = fact(ticket=ticket, attempt=attempt, seq=next(self._facts), t=self.clock(), **fields)
+        if self._fanning:
+            self._later.append(said)
+        else:
+            self._fan_out(said)
+        return said
 
     def _check_budgets(self, state: TicketState) -> None:
         """End the ticket once it has cost its `max_cost_usd`, every running one once the run has cost

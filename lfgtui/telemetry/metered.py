@@ -38,6 +38,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -268,5 +269,6 @@ METERED: Translation[Callable[[Metered, Any], None]] = Translation(
         AgentProgress: NOT_COUNTED,
         Stalled: NOT_COUNTED,
         WorktreeReady: NOT_COUNTED,
+        RunFact: "a tournament's check or verdict is the run's finding, not a provider's work",
     },
 )

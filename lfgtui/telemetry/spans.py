@@ -50,6 +50,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -445,5 +446,6 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
         WorktreeReady: "a path on this machine",
         Queued: "a wait for the provider's limits: the metrics count it (metered.py)",
         QuotaSeen: "the provider's allowance: a gauge of the metrics (meters.py)",
+        RunFact: "a tournament's check or verdict comes after the attempts' spans have ended",
     },
 )

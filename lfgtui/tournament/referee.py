@@ -30,9 +30,9 @@ import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from lfgtui.contest import CheckResult, Contestant, Diff, Verdict
+from lfgtui.contest import CheckRan, CheckResult, Contestant, Diff, Verdict, VerdictDecided
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
@@ -56,6 +56,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -87,16 +88,6 @@ if TYPE_CHECKING:
     from lfgtui.run.scheduler import Run
 
 logger = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class Audience(Protocol):
-    """Who is told of a tournament: a check's result as it comes, the verdict once decided; `t` is
-    the run's clock."""
-
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None: ...
-
-    def decided(self, verdict: Verdict, t: float) -> None: ...
 
 
 @dataclass
@@ -139,11 +130,11 @@ class JudgeFailed(Exception):
 
 
 class Referee:
-    """The sink (after the output it tells, so a verdict follows the last attempt's end)."""
+    """The sink that follows the contestants; it says each check's result and each verdict as facts
+    of the run (contest.py `CheckRan`, `VerdictDecided`), which every sink hears (`Run.tell`)."""
 
-    def __init__(self, run: Run, audience: Audience) -> None:
+    def __init__(self, run: Run) -> None:
         self.run = run
-        self.audience = audience
         self.entries: dict[str, _Entry] = {}
         self.groups: dict[str, list[str]] = {}
         for state in run.states.values():
@@ -214,8 +205,7 @@ class Referee:
             logger.exception("the check of %s failed inside lfg", ticket.id)
             result = CheckResult(ticket.check, False, f"lfg failed: {type(exc).__name__}: {exc}", None)
         entry.check, entry.done = result, True
-        for told in self._told():
-            told.checked(ticket.id, entry.attempt, result, self.run.clock())
+        self.run.tell(CheckRan, ticket.id, entry.attempt, result=result)
         self._decide(ticket)
 
     async def _checked(self, entry: _Entry, command: str) -> CheckResult:
@@ -282,14 +272,7 @@ class Referee:
         if self.run.recording is not None:  # landed from the history: `lfg land RUN TICKET`
             verdict = replace(verdict, run_id=self.run.run_id)
         self.verdicts[verdict.tournament] = verdict
-        for told in self._told():
-            told.decided(verdict, self.run.clock())
-
-    def _told(self) -> tuple[Audience, ...]:
-        """Who hears of it: the run's recording (the history records it), its other audiences (the
-        watchers of a served run), then the screen or output's."""
-        told = (self.run.recording, *self.run.audiences)
-        return (*(audience for audience in told if isinstance(audience, Audience)), self.audience)
+        self.run.tell(VerdictDecided, verdict.tournament, 0, verdict=verdict)
 
     async def _judged(self, verdict: Verdict, contestant: Ticket, earlier: asyncio.Task[None] | None) -> None:
         """Start the judge on the contestants under shuffled labels and announce its verdict (the
@@ -400,6 +383,7 @@ REFEREE: Translation[Handler] = Translation(
         AttemptEnded: Referee._ended,
     },
     {
+        RunFact: "the run's facts are the referee's own: it says them",
         **dict.fromkeys(
             (PromptSent, RequestSent, TextDelta, ReasoningDelta, Usage, CallEnded, ContextUsed, QuotaSeen),
             "the metrics book counts them; the table reads it",

@@ -18,10 +18,10 @@ import pytest
 from lfgtui.config.load import Config
 from lfgtui.contest import Verdict
 from lfgtui.cost.metrics import Metrics, MetricsBook
-from lfgtui.events import AttemptEnded, Event, Status
+from lfgtui.events import AttemptEnded, Event, RunFact, Status
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
-from lfgtui.remote.attach import Attachment, News
+from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import CodecError, decode_verdict, encode_verdict
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.server import Address, EngineControls, RunServer
@@ -73,11 +73,10 @@ async def served_tournament(
             loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
         )
         told = Told()
-        referee = Referee(run, told)
-        run.sinks.append(referee)
+        referee = Referee(run)
+        run.sinks += [referee, told]
         hub = EventHub(run.clock)
         run.sinks.append(hub)
-        run.audiences.append(hub)
         controls = EngineControls(run) if control else None
         server = RunServer(hub, run.run_id, loaded.tickets, TOKEN, controls)
         run.added.append(server.add)
@@ -109,12 +108,17 @@ async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints
     async with served_tournament(sim, tmp_path, monkeypatch) as served:
         attachment = Attachment(served.url, TOKEN)
         book, heard, states = MetricsBook(), Told(), list[str]()
-        attachment.news = News(heard, book.attempts)
+        attachment.metrics = book.attempts
+
+        def deliver(event: Event) -> None:
+            book(event)
+            heard(event)
+
         try:
             await attachment.describe()
             served.run.start()
             ending = asyncio.create_task(served.finish())
-            await asyncio.wait_for(attachment.follow(book, states.append), 50)
+            await asyncio.wait_for(attachment.follow(deliver, states.append), 50)
             await ending
         finally:
             await attachment.aclose()
@@ -124,7 +128,7 @@ async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints
     (verdict,) = served.told.verdicts
     assert verdict.winner == "fix@tournament-pass"
     for contestant in CONTESTANTS:  # the worktree's last diff before the end, in seq too
-        said = [e for e in served.events if e.ticket == contestant]
+        said = [e for e in served.events if e.ticket == contestant and not isinstance(e, RunFact)]
         assert [e.seq for e in said] == list(range(len(said))) and isinstance(said[-1], AttemptEnded)
     assert heard.checks == served.told.checks and set(heard.checks) == set(CONTESTANTS)
     (decided,) = heard.verdicts
@@ -241,7 +245,6 @@ async def test_a_watchers_synthesis_shows_in_the_tui_that_runs_the_tournament(
     run = first_run(app)
     hub = EventHub(run.clock)
     run.sinks.append(hub)
-    run.audiences.append(hub)
     server = RunServer(
         hub, run.run_id, tuple(s.ticket for s in run.states.values()), TOKEN, EngineControls(run)
     )

@@ -96,7 +96,8 @@ def over_the_wire(event: Event, t0: float, offset: float) -> Event:
 
 def all_event_classes() -> set[type[Event]]:
     """Every subclass of `Event` that `lfgtui.events` defines (and names: `__subclasses__()` also
-    lists the classes `@dataclass(slots=True)` replaced)."""
+    lists the classes `@dataclass(slots=True)` replaced), but `RunFact`: the run's facts cross as
+    messages of their own (hub.py `HUB`)."""
     found: set[type[Event]] = set()
     pending = [Event]
     while pending:
@@ -104,7 +105,7 @@ def all_event_classes() -> set[type[Event]]:
             pending.append(sub)
             if sub.__module__ == events.__name__ and getattr(events, sub.__name__) is sub:
                 found.add(sub)
-    return found
+    return found - {events.RunFact}
 
 
 def stamp(**fields: Any) -> dict[str, Any]:

@@ -100,7 +100,6 @@ async def served(
             **server_options,  # type: ignore[arg-type]
         )
         run.sinks.append(server.inbox)
-        run.audiences.append(hub)  # as lfg run --serve: tournaments and added tickets reach watchers
         run.added.append(server.add)
         url = await server.start(Address.parse("127.0.0.1:0"))
         try:

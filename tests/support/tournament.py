@@ -7,7 +7,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lfgtui.contest import CheckResult, Verdict
+from lfgtui.contest import CheckRan, CheckResult, Verdict, VerdictDecided
+from lfgtui.events import Event
 from tests.support.git import commit_all, repository
 
 TESTS = """\
@@ -56,10 +57,16 @@ def tournament_tickets(
 
 @dataclass
 class Told:
-    """A referee's audience that keeps what it was told: each contestant's last check, every verdict."""
+    """A sink of the run that keeps its tournament facts: each contestant's last check, every verdict."""
 
     checks: dict[str, CheckResult] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, CheckRan):
+            self.checked(event.ticket, event.attempt, event.result, event.t)
+        elif isinstance(event, VerdictDecided):
+            self.decided(event.verdict, event.t)
 
     def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
         self.checks[ticket] = result

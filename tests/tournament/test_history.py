@@ -12,9 +12,9 @@ import pytest
 
 from lfgtui.commands import main as cli
 from lfgtui.config.load import Config
-from lfgtui.contest import CheckResult, Contestant, Placing, SuiteCounts
+from lfgtui.contest import CheckRan, CheckResult, Contestant, Placing, SuiteCounts
 from lfgtui.cost.metrics import Metrics
-from lfgtui.history.recorder import Checked, Decided, Started
+from lfgtui.history.recorder import Decided, Started
 from lfgtui.history.store import Selection, Store
 from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
@@ -57,8 +57,8 @@ async def test_the_checks_and_verdict_are_shown_exported_and_imported_from_the_h
         assert recording is not None
         run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
         run.record(recording)
-        referee = Referee(run, told)
-        run.sinks.append(referee)
+        referee = Referee(run)
+        run.sinks += [referee, told]
         run.start()
         assert await run.wait() == dict.fromkeys(CONTESTANTS, Outcome.COMPLETED)
         await referee.settled()
@@ -129,13 +129,13 @@ def decided(tournament: str, *passed: bool) -> Decided:
     return Decided(rank(tournament, contestants), 1_700_000_100.0)
 
 
-def checked(tournament: str, *passed: bool) -> list[Checked | Decided]:
+def checked(tournament: str, *passed: bool) -> list[CheckRan | Decided]:
     """The check of each contestant `TOURNAMENT@N` (its attempt recorded before), then the verdict."""
-    told: list[Checked | Decided] = []
+    told: list[CheckRan | Decided] = []
     for n, ok in enumerate(passed, 1):
         check = contestant(f"{tournament}@{n}", ok).check
         assert check is not None
-        told.append(Checked(f"{tournament}@{n}", 1, check, 101.5))
+        told.append(CheckRan(ticket=f"{tournament}@{n}", attempt=1, seq=n, t=101.5, result=check))
     return [*told, decided(tournament, *passed)]
 
 

@@ -16,8 +16,9 @@ import pytest
 from lfgtui.commands.headless import JsonLines
 from lfgtui.config.load import Config
 from lfgtui.config.validation import ValidationError
-from lfgtui.contest import CheckResult, Contestant, Diff, SuiteCounts, Verdict
+from lfgtui.contest import CheckResult, Contestant, Diff, SuiteCounts, Verdict, VerdictDecided
 from lfgtui.cost.metrics import Metrics, MetricsBook
+from lfgtui.events import Event
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -249,17 +250,14 @@ async def judged(
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     verdicts: list[Verdict] = []
 
-    class Told:
-        def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
-            pass
-
-        def decided(self, verdict: Verdict, t: float) -> None:
-            verdicts.append(verdict)
+    def told(event: Event) -> None:
+        if isinstance(event, VerdictDecided):
+            verdicts.append(event.verdict)
 
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
-        referee = Referee(run, Told())
-        run.sinks.append(referee)
+        referee = Referee(run)
+        run.sinks += [referee, told]
         run.start()
         assert JUDGE not in {s.ticket.id for s in run.states.values() if s.running}, (
             "held until they are done"
@@ -315,7 +313,7 @@ async def test_a_judged_tournament_ranks_by_the_judge_under_labels_that_name_no_
         check = checks[ticket]
         assert check is not None and section.startswith(f"Check ({PYTEST}): {check.label()}")
     out = io.StringIO()
-    JsonLines(out, MetricsBook(), 0.0).decided(verdict, 1.0)
+    JsonLines(out, MetricsBook(), 0.0)(VerdictDecided(ticket="fix", attempt=0, seq=0, t=1.0, verdict=verdict))
     line = json.loads(out.getvalue())
     assert (line["type"], line["judge"], line["judge_error"], line["winner"]) == (
         "verdict",

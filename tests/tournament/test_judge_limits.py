@@ -94,8 +94,8 @@ async def test_a_judge_retried_by_hand_is_read_and_its_ranking_is_the_verdict(
     told = Told()
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
-        referee = Referee(run, told)
-        run.sinks.append(referee)
+        referee = Referee(run)
+        run.sinks += [referee, told]
         run.start()
         await run.wait()
         await referee.settled()

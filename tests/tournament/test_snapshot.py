@@ -55,8 +55,8 @@ async def tournament(sim: SimServer, tmp_path: Path, check: str) -> tuple[Run, S
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
         told = Spoiler(run)
-        referee = Referee(run, told)
-        run.sinks.append(referee)
+        referee = Referee(run)
+        run.sinks += [referee, told]
         run.start()
         assert await run.wait() == dict.fromkeys(CONTESTANTS, Outcome.COMPLETED)
         await referee.settled()

@@ -11,7 +11,7 @@ import pytest
 
 from lfgtui.commands.headless import Progress
 from lfgtui.config.load import Config
-from lfgtui.contest import SuiteCounts, Verdict
+from lfgtui.contest import CheckRan, SuiteCounts, Verdict, VerdictDecided
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
@@ -32,8 +32,8 @@ def assert_summary(verdict: Verdict) -> None:
     progress = Progress(out, MetricsBook(), 0.0)
     winner = verdict.contestant("fix@tournament-pass").check
     assert winner is not None
-    progress.checked("fix@tournament-pass", 1, winner, 0.5)
-    progress.decided(verdict, 1.0)
+    progress(CheckRan(ticket="fix@tournament-pass", attempt=1, seq=0, t=0.5, result=winner))
+    progress(VerdictDecided(ticket="fix", attempt=0, seq=1, t=1.0, verdict=verdict))
     assert out.getvalue().splitlines() == [
         "[   0.5s] fix@tournament-pass  check passed (2 passed)",
         "[   1.0s] tournament fix: fix@tournament-pass wins of 3 contestants",
@@ -70,8 +70,8 @@ async def test_the_verdict_ranks_the_passing_contestant_first_and_landing_it_mer
     told = Told()
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
-        referee = Referee(run, told)
-        run.sinks.append(referee)
+        referee = Referee(run)
+        run.sinks += [referee, told]
         run.start()
         assert await run.wait() == dict.fromkeys(CONTESTANTS, Outcome.COMPLETED)
         await referee.settled()

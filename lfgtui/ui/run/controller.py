@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.events import Event
+from lfgtui.events import Event, RunFact
 from lfgtui.formats import agent_usage_text, quota_text
 from lfgtui.history.recorded import ReplayClock
 from lfgtui.history.rows import LandingRow
@@ -54,6 +54,7 @@ from lfgtui.ui.run.handle import LocalHandle, Outcome, Refused, RunHandle, Serve
 from lfgtui.ui.run.merge import Merge
 from lfgtui.ui.screens.diff import DiffScreen
 from lfgtui.ui.screens.run import Mode, RunScreen
+from lfgtui.ui.screens.verdict import VerdictNews
 from lfgtui.ui.services import Services
 from lfgtui.ui.widgets.pane import LINES_EVERY, STREAMED, TicketPane
 
@@ -103,6 +104,8 @@ class RunController:
         self.recorded = recorded
         self.book = control.book
         self.screen = RunScreen(tickets, self, services, mode, first)
+        self.news = VerdictNews(self.screen, self.screen.keys, control.verdicts)
+        """What the run's facts show: a check's notice, a verdict's table."""
         self.panes: dict[str, TicketPane] = {pane.ticket.id: pane for pane in self.screen.panes}
         for ticket in recorded.tickets if recorded is not None else ():
             if ticket.landed is not None:
@@ -278,6 +281,9 @@ class RunController:
         self._show(event, heard=False)
 
     def _show(self, event: Event, heard: bool) -> None:
+        if isinstance(event, RunFact):  # the run's, not a pane's: a check's result, a verdict
+            self.news(event)
+            return
         if (adding := self._adding.get(event.ticket)) is not None:
             adding.append((event, heard))
             return

@@ -162,9 +162,8 @@ class LocalHandle(RunHandle):
         run.sinks.append(self.alerts)
         if any(state.ticket.check is not None for state in run.states.values()):
             from lfgtui.tournament.referee import Referee
-            from lfgtui.ui.screens.verdict import VerdictNews
 
-            self.referee = Referee(run, VerdictNews(screen, screen.keys, self.verdicts))
+            self.referee = Referee(run)  # its checks and verdicts reach `show` as facts of the run
             run.sinks.append(self.referee)
 
     def attended(self, changed: tuple[Standing, ...], event: Event) -> None:
@@ -296,14 +295,13 @@ class ServedHandle(RunHandle):
         self.attachment = attachment
 
     def connect(self, show: Sink, screen: RunScreen) -> None:
-        """Hear the served run's tournaments too: its verdicts open as they do in the TUI that runs it
-        (a run watched through the broker carries none)."""
+        """A served run's verdicts come as its facts, among its events, their contestants measured by
+        this view's book (a run watched through the broker carries none)."""
         super().connect(show, screen)
-        from lfgtui.remote.attach import Attachment, News
-        from lfgtui.ui.screens.verdict import VerdictNews
+        from lfgtui.remote.attach import Attachment
 
         if isinstance(self.attachment, Attachment):
-            self.attachment.news = News(VerdictNews(screen, screen.keys, self.verdicts), self.book.attempts)
+            self.attachment.metrics = self.book.attempts
 
     # --- its handlers of requests (ui/run/requests.py declares which) ---
 

@@ -12,9 +12,9 @@ Textual as `Text`, never as markup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from rich.cells import cell_len
 from rich.table import Table
@@ -26,7 +26,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from lfgtui.contest import TABLE_HEADER, CheckResult, Verdict
+from lfgtui.contest import TABLE_HEADER, CheckRan, Verdict, VerdictDecided
+from lfgtui.events import RunFact, Translation
 from lfgtui.inert import inert
 from lfgtui.run.requests import Request, Synthesize, TakeWinner
 
@@ -256,8 +257,9 @@ async def _asked(screen: Screen[None], question: str) -> bool:
 
 @dataclass
 class VerdictNews:
-    """The referee's audience in the TUI (tournament/referee.py `Audience`): a check's result as a
-    notice, a verdict kept for the compare key and opened at once over the run screen."""
+    """The run's tournaments in the TUI, from its facts (contest.py `FACTS`, handed over by the run
+    controller, whether the run runs here or is attached): a check's result as a notice, a verdict
+    kept for the compare key and opened at once over the run screen."""
 
     screen: Screen[None]
     """The run screen (ui/screens/run.py)."""
@@ -265,15 +267,28 @@ class VerdictNews:
     """Its keys: the run's."""
     verdicts: dict[str, Verdict] = field(default_factory=dict)
 
-    def checked(self, ticket: str, attempt: int, result: CheckResult, t: float) -> None:
+    def __call__(self, fact: RunFact) -> None:
+        if (tell := NEWS.handlers.get(type(fact))) is not None:
+            tell(self, fact)
+
+    def _checked(self, fact: CheckRan) -> None:
+        result = fact.result
         severity = "information" if result.passed else "warning"
-        said = inert(f"{ticket}: check {result.label()}")
+        said = inert(f"{fact.ticket}: check {result.label()}")
         self.screen.notify(said, severity=severity, timeout=4, markup=False)
 
-    def decided(self, verdict: Verdict, t: float) -> None:
+    def _decided(self, fact: VerdictDecided) -> None:
+        verdict = fact.verdict
         self.verdicts[verdict.tournament] = verdict
         if self.screen.is_current:
             self.screen.app.push_screen(VerdictScreen(verdict, self.keys))
         else:
             said = inert(f"{verdict.summary()}: = over a contestant shows the table")
             self.screen.notify(said, timeout=6, markup=False)
+
+
+NEWS: Translation[Callable[[VerdictNews, Any], None]] = Translation(
+    "verdict screen", {CheckRan: VerdictNews._checked, VerdictDecided: VerdictNews._decided}, {}
+)
+"""What the TUI does with each fact of the run; an attempt's events go to its pane (widgets/pane.py
+`PANE`)."""

@@ -54,6 +54,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Retrying,
+    RunFact,
     SessionOpened,
     Stalled,
     Status,
@@ -843,7 +844,10 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         "the gauges show it from the attempt's metrics, redrawn with the pane's lines; a call's row"
         " waits for the call complete",
     )
-    | {QuotaSeen: "a provider's quota is the summary bar's (run_controller.py), not one ticket's"},
+    | {
+        QuotaSeen: "a provider's quota is the summary bar's (run_controller.py), not one ticket's",
+        RunFact: "the run's, not one pane's: the controller hands it to the verdict screen's `NEWS`",
+    },
 )
 """What each event does to a pane (every one but `STREAMED` also redraws its lines)."""
 
