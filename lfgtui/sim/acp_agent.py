@@ -71,6 +71,7 @@ from acp.schema import (
     NewSessionResponse,
     PromptResponse,
     ResumeSessionResponse,
+    SessionAdditionalDirectoriesCapabilities,
     SessionCapabilities,
     SessionCloseCapabilities,
     SessionConfigOptionSelect,
@@ -161,6 +162,7 @@ class AgentOptions:
     mcp_record: Path | None = None  # where each session request's MCP servers are appended (acp_mcp.py)
     fork: bool = True  # offer session/fork (the sessionCapabilities' fork)
     sessions: bool = True  # offer session/list, session/resume and session/close
+    directories: bool = True  # offer additionalDirectories on the requests that open a session
     start_mode: str = MODES[0].id  # the mode every session starts in (`auto` offers that mode too)
     refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
     ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
@@ -225,6 +227,9 @@ class SimAcpAgent:
                     list=SessionListCapabilities() if self.options.sessions else None,
                     resume=SessionResumeCapabilities() if self.options.sessions else None,
                     close=SessionCloseCapabilities() if self.options.sessions else None,
+                    additional_directories=(
+                        SessionAdditionalDirectoriesCapabilities() if self.options.directories else None
+                    ),
                 ),
             ),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
@@ -257,6 +262,7 @@ class SimAcpAgent:
         session = SimSession(
             id=new_session_id(), cwd=Path(cwd), mode=self.options.start_mode, model=model, mcp_servers=servers
         )
+        session.directories = self._directories(kwargs)
         self.sessions[session.id] = session
         log.info("session %s started in %s", session.id, cwd)
         self._after_response(
@@ -332,10 +338,23 @@ class SimAcpAgent:
             replay = update_user_message_text if message.role == "user" else update_agent_message_text
             await self.conn.session_update(session_id, replay(message.text))
         session = self._taken_up(session_id, cwd, servers, saved, "loaded")
+        session.directories = self._directories(kwargs)
         self._after_response(
             self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
         )
         return self._with_models(LoadSessionResponse(**self._choices(session)), session)
+
+    def _directories(self, params: dict[str, Any]) -> tuple[str, ...]:
+        """The additional directories a request that opens a session gave (ACP
+        `additionalDirectories`); with `--no-additional-directories` refused, as an agent that does
+        not take them could only ignore them."""
+        given = params.get("additional_directories") or ()
+        if given and not self.options.directories:
+            reason = "this agent takes no additionalDirectories (it does not advertise them)"
+            raise acp.RequestError.invalid_params({"additionalDirectories": list(given), "reason": reason})
+        if given:
+            log.info("additional directories: %s", ", ".join(given))
+        return tuple(given)
 
     def _taken_up(
         self, session_id: str, cwd: str, servers: tuple[str, ...], saved: SavedSession, how: str
@@ -389,6 +408,7 @@ class SimAcpAgent:
         servers = received("session/resume", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
         session = self._taken_up(session_id, cwd, servers, saved, "resumed")
+        session.directories = self._directories(kwargs)
         return self._with_models(ResumeSessionResponse(**self._choices(session)), session)
 
     async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse:
@@ -418,6 +438,7 @@ class SimAcpAgent:
         session = SimSession(
             new_session_id(), Path(cwd), start, model, servers, prompts=prompts, messages=messages
         )
+        session.directories = self._directories(kwargs)
         self.sessions[session.id] = session
         self.store.save(session.id, SavedSession(cwd, prompts, messages))
         log.info("session %s forked from %s with %d messages", session.id, session_id, len(messages))
@@ -476,6 +497,8 @@ class SimAcpAgent:
                 await run.say(f"(the sim agent runs model {model} in mode {session.mode})\n\n")
             if session.mcp_servers:
                 await run.say(f"(the sim agent has MCP servers {', '.join(session.mcp_servers)})\n\n")
+            if session.directories:
+                await run.say(f"(the sim agent may work in {', '.join(session.directories)} too)\n\n")
             if _command(prompt) == SCENARIO_COMMAND.name:
                 scenario = self.options.scenario
                 await run.say(f"I play the sim scenario **{scenario.name}**: {scenario.description}")
@@ -923,6 +946,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="offer no session/list, session/resume or session/close, as an agent that has none",
     )
     parser.add_argument(
+        "--no-additional-directories",
+        dest="directories",
+        action="store_false",
+        help="offer no additionalDirectories (sessionCapabilities), and refuse a session given some",
+    )
+    parser.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
@@ -956,6 +985,7 @@ def main(argv: list[str] | None = None) -> None:
         mcp_record=args.mcp_record,
         fork=args.fork,
         sessions=args.sessions,
+        directories=args.directories,
         start_mode=args.start_mode,
         refuse_mode=args.refuse_mode,
         ignore_mode=args.ignore_mode,

@@ -77,6 +77,7 @@ class SimSession:
     mode: str
     model: str | None = None  # the model it runs, when the agent offers models (`--models`)
     mcp_servers: tuple[str, ...] = ()  # the MCP servers the client gave it, described (acp_mcp.py)
+    directories: tuple[str, ...] = ()  # the additional directories the client gave it
     prompts: int = 0
     used_tokens: int = 0  # the context filled so far, for usage updates
     cost_usd: float = 0.0  # what the session cost so far, for usage updates (`--cost`)
