@@ -35,7 +35,9 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +125,13 @@ from lfgtui.sim.scenario import (
 
 log = logging.getLogger(__name__)
 
+CANCEL_REQUEST = "$/cancel_request"
+REQUEST_CANCELLED = -32800
+STALLABLE = ("session/new", "session/load", "session/resume", "session/list")
+CLIENT_REQUEST: ContextVar[Any] = ContextVar("client_request", default=None)
+"""The id of the client's request the current task answers: set by `SimPipe.receive` as it hands a
+request to the SDK, whose handler task copies it."""
+
 AGENT_NAME = "lfg-sim-acp"
 DEFAULT_SCENARIO = "agent-demo"
 CONTEXT_WINDOW = 200_000  # the `size` of usage updates, in tokens, like a current model's context
@@ -152,6 +161,7 @@ class AgentOptions:
     scenario: Scenario
     stop_reason: StopReason = "end_turn"  # how a run that is not cancelled ends
     stall_initialize: bool = False  # never answer `initialize`: a client's handshake timeout is tested
+    stall: str | None = None  # never answer this method, unless the client cancels it ($/cancel_request)
     sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
     require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
     models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
@@ -192,6 +202,10 @@ class SimAcpAgent:
         """The client's `clientCapabilities` as sent (the SDK's schema drops those it lacks)."""
         self.raw: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         """Sends a message as is, in order with the SDK's (the pipe's `send`)."""
+        self.sent: weakref.WeakKeyDictionary[asyncio.Task[Any], Any] = weakref.WeakKeyDictionary()
+        """The id of the last request each task sent the client (the pipe keeps it)."""
+        self._cancellable: dict[Any, asyncio.Event] = {}
+        """The client's requests a `$/cancel_request` cancels (a stalled one), by id."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -249,6 +263,41 @@ class SimAcpAgent:
             raise acp.RequestError.auth_required({"reason": "logging in needs a person at a browser"})
         raise acp.RequestError.invalid_params({"methodId": method_id, "reason": "no such auth method"})
 
+    async def _stall(self, method: str) -> None:
+        """With `--stall METHOD`, this request is never answered, unless the client cancels it
+        (`$/cancel_request`): then it is answered -32800 (Request Cancelled), as the official SDK
+        answers a request whose handler gave up on its abort signal."""
+        if self.options.stall != method:
+            return
+        request_id = CLIENT_REQUEST.get()
+        signal = self._cancellable[request_id] = asyncio.Event()
+        log.info("stalling: %s (request %s) is answered only if cancelled", method, request_id)
+        try:
+            await signal.wait()
+        finally:
+            del self._cancellable[request_id]
+        log.info("%s (request %s) cancelled by the client ($/cancel_request): -32800", method, request_id)
+        raise acp.RequestError(REQUEST_CANCELLED, "Request cancelled", {"requestId": request_id})
+
+    def cancel_request(self, params: Any) -> None:
+        """The client's `$/cancel_request`: a request that listens (a stalled one) gives up; any
+        other goes on and is answered as usual, and an unknown id is ignored, as the official SDK
+        does."""
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        signal = self._cancellable.get(request_id)
+        if signal is None:
+            log.info("$/cancel_request for request %s, which cannot be cancelled: ignored", request_id)
+            return
+        signal.set()
+
+    async def _withdraw(self, answer: asyncio.Future[Any]) -> None:
+        """Withdraw the request `answer`'s task sent the client (`--withdraw-asks`)."""
+        request_id = self.sent.get(answer) if isinstance(answer, asyncio.Task) else None
+        if request_id is None or self.raw is None:
+            return
+        log.info("withdrawing request %s ($/cancel_request): not answered in time", request_id)
+        await self.raw({"jsonrpc": "2.0", "method": CANCEL_REQUEST, "params": {"requestId": request_id}})
+
     def _check_auth(self) -> None:
         if self.options.require_auth and self.authenticated is None:
             raise acp.RequestError.auth_required({"reason": "no auth method succeeded yet"})
@@ -257,6 +306,7 @@ class SimAcpAgent:
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> NewSessionResponse | dict[str, Any]:
         self._check_auth()
+        await self._stall("session/new")
         servers = received("session/new", mcp_servers, self.options.mcp, self.options.mcp_record)
         model = next(iter(self.options.models), None)
         session = SimSession(
@@ -332,6 +382,7 @@ class SimAcpAgent:
         """Continue a session saved by this or an earlier process, in the cwd given now. ACP wants
         the conversation replayed as updates before the response: a client rebuilds its view from it."""
         self._check_auth()
+        await self._stall("session/load")
         servers = received("session/load", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
         for message in saved.messages:
@@ -381,6 +432,7 @@ class SimAcpAgent:
         self._check_auth()
         if not self.options.sessions:
             raise acp.RequestError.method_not_found("session/list")
+        await self._stall("session/list")
         start = int(cursor) if cursor is not None and cursor.isdigit() else 0
         listed = self.store.listed(cwd)
         page = listed[start : start + LIST_PAGE]
@@ -405,6 +457,7 @@ class SimAcpAgent:
         self._check_auth()
         if not self.options.sessions:
             raise acp.RequestError.method_not_found("session/resume")
+        await self._stall("session/resume")
         servers = received("session/resume", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
         session = self._taken_up(session_id, cwd, servers, saved, "resumed")
@@ -488,7 +541,9 @@ class SimAcpAgent:
         send = functools.partial(self._send_update, session)
         ask = functools.partial(self._ask_for_child, session) if self.options.quirks.subagent_asks else None
         stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask)
-        run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable)
+        run = AgentRun(
+            self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable, self._withdraw
+        )
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:
@@ -650,6 +705,9 @@ class SimPipe:
         self.agent = agent
 
     async def send(self, message: dict[str, Any]) -> None:
+        task = asyncio.current_task()
+        if "method" in message and "id" in message and task is not None:  # a request of the agent's
+            self.agent.sent[task] = message["id"]
         self.writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         await self.writer.drain()
 
@@ -666,6 +724,11 @@ class SimPipe:
             if message.get("method") == "initialize" and isinstance(message.get("params"), dict):
                 offered = message["params"].get("clientCapabilities")
                 self.agent.client_offers.update(offered if isinstance(offered, dict) else {})
+            if message.get("method") == CANCEL_REQUEST and "id" not in message:
+                self.agent.cancel_request(message.get("params"))  # the SDK (0.12.1) knows it not
+                continue
+            # the SDK's handler task for a request, created next from this task, holds its id
+            CLIENT_REQUEST.set(message.get("id") if "method" in message else None)
             if message.get("method") != SET_MODEL:
                 return message
             await self.send(await self._set_model(message))
@@ -738,6 +801,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
+    )
+    parser.add_argument(
+        "--stall",
+        choices=STALLABLE,
+        default=None,
+        metavar="METHOD",
+        help="never answer METHOD unless the client cancels it ($/cancel_request): then answer -32800",
     )
     quirks = parser.add_argument_group("real agents' ways", "what real agents do, for a client to show")
     quirks.add_argument(
@@ -840,6 +910,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--deaf-to-cancel",
         action="store_true",
         help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
+    )
+    quirks.add_argument(
+        "--withdraw-asks",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="withdraw ($/cancel_request) a permission request or form the client has not answered in MS",
     )
     parser.add_argument(
         "--require-auth",
@@ -976,6 +1053,7 @@ def main(argv: list[str] | None = None) -> None:
         scenario,
         stop_reason=args.stop_reason,
         stall_initialize=args.stall_initialize,
+        stall=args.stall,
         linger=args.linger,
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
@@ -1001,6 +1079,7 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
             deaf_to_cancel=args.deaf_to_cancel,
+            withdraw_asks_ms=args.withdraw_asks,
             acp_notice=args.acp_notice,
             compaction=args.compaction,
             plan_ops=args.plan_ops,

@@ -237,7 +237,7 @@ class AgentSession:
             None if elicit is None else self.idle.pausing(elicit),
             launch.additional_directories,
         )
-        self.pipe = AgentPipe(process.stdin, self.client.take_update)
+        self.pipe = AgentPipe(process.stdin, self.client.take_update, self.client.withdrawals.take)
         # elicitation/create is unstable in the SDK: it routes it to the client only when told to
         self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
@@ -776,6 +776,7 @@ class AgentSession:
         try:
             if ended:
                 await self._close_session()
+            await self._give_up()
             await self.client.terminals.close()
             with contextlib.suppress(Exception):
                 await self.conn.close()
@@ -793,6 +794,16 @@ class AgentSession:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_WAIT_S):
                 await self.conn.close_session(session_id=self.session_id)
+
+    async def _give_up(self) -> None:
+        """Ask the agent to cancel what lfg still waits on from it (ACP `$/cancel_request`: a
+        `session/list` or `session/load` cut short by a timeout or a cancel, a `session/close` that took
+        too long), so it can drop that work before it is stopped; at most `CLOSE_WAIT_S`, never fatal."""
+        if self.process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self.pipe.give_up()
 
     async def _stop(self) -> None:
         """End the agent's process and keep its last words in its log."""

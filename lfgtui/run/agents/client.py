@@ -35,6 +35,7 @@ from typing import Any
 from acp import RequestError, schema
 
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.run.agents.cancel_requests import Asking, Withdrawals
 from lfgtui.run.agents.stable_updates import SubagentUpdate
 from lfgtui.run.agents.subagents import ChildUpdate
 from lfgtui.run.agents.terminals import Terminal, Terminals
@@ -129,6 +130,8 @@ class AgentClient:
         self._approved_commands: set[str] = set()
         self._terminal_asks = itertools.count(1)
         self._mode_reported: str | None = None
+        self.withdrawals = Withdrawals()
+        """The agent's requests waiting for the person, which its `$/cancel_request` withdraws."""
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
@@ -199,7 +202,18 @@ class AgentClient:
         **_: Any,
     ) -> schema.RequestPermissionResponse:
         """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
-        allow-once option (else allow-always), no its reject option."""
+        allow-once option (else allow-always), no its reject option. The agent may withdraw it
+        (`$/cancel_request`) until it is answered: then it leaves the pane, answered -32800."""
+        with self.withdrawals.asking() as asking:
+            return await self._request_permission(session_id, tool_call, options, asking)
+
+    async def _request_permission(
+        self,
+        session_id: str,
+        tool_call: schema.ToolCallUpdate,
+        options: list[schema.PermissionOption],
+        asking: Asking,
+    ) -> schema.RequestPermissionResponse:
         allow = _option(options, "allow_once", "allow_always")
         reject = _option(options, "reject_once", "reject_always")
         if self.cancelling or allow is None:
@@ -229,7 +243,7 @@ class AgentClient:
         tool_call = tool_call.model_copy(update={"tool_call_id": call_id})
         asked = self._asked(tool_call, content, options, allow, reject)
         request = replace(self.reader.ready[call_id], arguments=asked)
-        refusal = await self.toolbox.approve(request)
+        refusal = await asking.ask(self.toolbox.approve(request))
         if self.cancelling:
             return CANCELLED
         chosen = allow if refusal is None else reject
@@ -268,7 +282,12 @@ class AgentClient:
         )
 
     async def create_elicitation(self, message: str, mode: Any, **_: Any) -> Any:
-        """The person's answer to the agent's form, as the SDK's response of its action."""
+        """The person's answer to the agent's form, as the SDK's response of its action; withdrawn
+        as a permission request is."""
+        with self.withdrawals.asking() as asking:
+            return await self._create_elicitation(message, mode, asking)
+
+    async def _create_elicitation(self, message: str, mode: Any, asking: Asking) -> Any:
         forms = (schema.ElicitationFormSessionMode, schema.ElicitationFormRequestMode)
         if not isinstance(mode, forms):
             raise RequestError.invalid_params({"reason": "lfg offers form elicitations only"})
@@ -281,7 +300,7 @@ class AgentClient:
             return schema.DeclineElicitationResponse(action="decline")
         await self.caught_up()
         form = mode.requested_schema.model_dump(mode="json", by_alias=True, exclude_none=True)
-        reply: Reply = await self.elicit(message, form)
+        reply: Reply = await asking.ask(self.elicit(message, form))
         if self.cancelling or reply.action == "cancel":
             return schema.CancelElicitationResponse(action="cancel")
         if reply.action == "accept":
