@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.broker.work import WorkError, WorkItem, relative_to
 from lfgtui.config.load import Config
 from lfgtui.config.validation import ValidationError
 from lfgtui.events import ErrorKind, Outcome, SessionOpened
@@ -115,3 +116,30 @@ async def test_a_folder_gone_since_the_file_loaded_fails_the_ticket(project: Pat
     ended = acp_events.ending(events)
     assert ended.outcome is Outcome.FAILED and ended.error is not None
     assert f"additional_directories: {str(shared)!r} is no longer a folder" in ended.error.message
+
+
+def test_a_fleet_worker_places_them_under_its_root_and_refuses_one_outside(tmp_path: Path) -> None:
+    """On a broker they travel relative to the tickets file, as the workdir does; a worker finds each
+    under its `--root` or refuses the entry (anyone who may write the broker could name `/`)."""
+    here, root = tmp_path / "here", tmp_path / "worker"
+    for folder in (here / "web", here / "schemas", root / "web", root / "schemas"):
+        folder.mkdir(parents=True)
+    path = here / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "sim-acp"\nworkdir = "web"\n'
+        'additional_directories = ["schemas"]\n'
+    )
+    (ticket,) = load_tickets(path, Config(path=None), TOOLS, env={}).tickets
+    item = WorkItem("0123456789ab", relative_to(ticket, here), 1, {})
+    assert item.ticket.additional_directories == (Path("schemas"),)
+    placed = item.placed(root)
+    assert (placed.workdir, placed.additional_directories) == (
+        (root / "web").resolve(),
+        ((root / "schemas").resolve(),),
+    )
+    for hostile in (Path("/etc"), Path("../here/schemas")):
+        spoilt = replace(item, ticket=replace(item.ticket, additional_directories=(hostile,)))
+        with pytest.raises(
+            WorkError, match=f"additional directory '{hostile}' is outside this worker's --root"
+        ):
+            spoilt.placed(root)
