@@ -15,6 +15,7 @@ from lfgtui.broker.work import WorkError, WorkItem, relative_to
 from lfgtui.config.load import Config
 from lfgtui.config.validation import ValidationError
 from lfgtui.events import ErrorKind, Outcome, SessionOpened
+from lfgtui.run.agents.own_sessions import OwnSession, as_lines, as_records
 from lfgtui.tickets.load import load_tickets
 from tests.support import agents as acp_events
 from tests.support.agents import FAST, attempt, sim_agent
@@ -143,3 +144,16 @@ def test_a_fleet_worker_places_them_under_its_root_and_refuses_one_outside(tmp_p
             WorkError, match=f"additional directory '{hostile}' is outside this worker's --root"
         ):
             spoilt.placed(root)
+
+
+def test_lfg_agents_sessions_shows_the_folders_an_agent_reports_for_a_session() -> None:
+    """ACP `SessionInfo.additionalDirectories`: a ticket continuing the session names them again."""
+    beside = OwnSession("sess-1", "/home/me/web", "Fix the client", None, ("/home/me/schemas",))
+    alone = OwnSession("sess-2", "/home/me/web", "Alone", None)
+    lines = as_lines("claude-code", [beside, alone], Path("/home/me/web"), everywhere=False)
+    assert lines[1:4] == [
+        "  sess-1  -  Fix the client",
+        "    additional_directories: /home/me/schemas",
+        "  sess-2  -  Alone",
+    ]
+    assert as_records([beside])[0]["additional_directories"] == ("/home/me/schemas",)
