@@ -18,7 +18,10 @@ Sessions are saved after every prompt (see `acp_sessions`), so a later process c
 them, `session/resume` them (no replay), list them (`session/list`, a page of `LIST_PAGE`;
 `--no-sessions` offers neither, nor `session/close`), or fork one (`session/fork`, unstable in ACP:
 the SDK's agent side routes it only when `run_agent` is told `use_unstable_protocol`; `--no-fork`
-offers none).
+offers none). It takes a client's additional directories (`--no-additional-directories`: none).
+ACP's `$/cancel_request` (which the SDK routes neither way) it takes as the official SDK does (a
+request that listens, one stalled with `--stall METHOD`, is answered -32800; any other goes on; an
+unknown id is ignored), and with `--withdraw-asks MS` it sends one for a question left unanswered.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
