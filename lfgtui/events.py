@@ -341,6 +341,9 @@ class ElicitationAnswered(Status):
 
 BY_LFG = "lfg"
 """`ElicitationAnswered.by` when lfg itself declined the question: nobody could answer it."""
+BY_AGENT = "the agent"
+"""`ApprovalAnswered.by` / `ElicitationAnswered.by` when the agent withdrew its request before anyone
+answered it (ACP `$/cancel_request`): nothing is answered, the prompt leaves the pane."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,6 +287,9 @@ FIELD_HELP = {
     "ticket.resume_session": "a coding agent's own session the ticket continues, by the id "
     "[`lfg agents sessions`](../guides/coding-agents.md#continuing-a-session-you-started-elsewhere) "
     "lists; not in `[defaults]`",
+    "ticket.additional_directories": "folders beside the workdir a coding agent's session may work in too "
+    "(ACP `additionalDirectories`), relative to the tickets file; "
+    "[what lfg allows in them](../guides/coding-agents.md#additional-directories)",
     "config.providers": "`[providers.NAME]`: a provider of your own, or another setting for a built-in one",
     "config.mcp_servers": "`[mcp_servers.NAME]`: servers a ticket's coding agent may be given",
     "config.run": "`[run]`: the whole run",

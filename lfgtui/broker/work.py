@@ -138,15 +138,25 @@ class WorkItem:
         )
 
     def placed(self, root: Path) -> Ticket:
-        """The ticket as this worker runs it: its workdir under `root`; raises `WorkError` when the
-        workdir would leave `root` or is not a folder there."""
-        relative = Path(self.ticket.workdir)
-        workdir = (root / relative).resolve()
-        if relative.is_absolute() or not workdir.is_relative_to(root.resolve()):
-            raise WorkError(f"the ticket's workdir {str(relative)!r} is outside this worker's --root {root}")
-        if not workdir.is_dir():
-            raise WorkError(f"the ticket's workdir {str(relative)!r} is not a folder under --root {root}")
-        return dataclasses.replace(self.ticket, workdir=workdir)
+        """The ticket as this worker runs it: its workdir and its coding agent's additional
+        directories under `root`; raises `WorkError` when one would leave `root` or is not a folder
+        there (an entry is anyone's who may write the broker: nothing it names leads out)."""
+        workdir = _placed(root, Path(self.ticket.workdir), "workdir")
+        folders = tuple(
+            _placed(root, Path(folder), "additional directory")
+            for folder in self.ticket.additional_directories
+        )
+        return dataclasses.replace(self.ticket, workdir=workdir, additional_directories=folders)
+
+
+def _placed(root: Path, relative: Path, what: str) -> Path:
+    """`relative` (a folder the ticket names) under `root`, resolved; `WorkError` outside it."""
+    folder = (root / relative).resolve()
+    if relative.is_absolute() or not folder.is_relative_to(root.resolve()):
+        raise WorkError(f"the ticket's {what} {str(relative)!r} is outside this worker's --root {root}")
+    if not folder.is_dir():
+        raise WorkError(f"the ticket's {what} {str(relative)!r} is not a folder under --root {root}")
+    return folder
 
 
 def _follow_up(
@@ -177,8 +187,12 @@ def _follow_up(
 
 
 def relative_to(ticket: Ticket, folder: Path) -> Ticket:
-    """The ticket with its workdir relative to `folder` (the tickets file's), as workers take it."""
-    return dataclasses.replace(ticket, workdir=Path(os.path.relpath(ticket.workdir, folder)))
+    """The ticket with its workdir and additional directories relative to `folder` (the tickets
+    file's), as workers take it."""
+    folders = tuple(Path(os.path.relpath(path, folder)) for path in ticket.additional_directories)
+    return dataclasses.replace(
+        ticket, workdir=Path(os.path.relpath(ticket.workdir, folder)), additional_directories=folders
+    )
 
 
 @dataclass(frozen=True)

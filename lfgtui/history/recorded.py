@@ -130,7 +130,8 @@ class RecordedRun:
         if self.imported:
             lines.append(
                 f"Run {self.run_id} was imported from elsewhere: its tickets' auto_approve, "
-                "env_passthrough, allow_git_writes, mcp_servers and check are not applied here, and "
+                "env_passthrough, allow_git_writes, mcp_servers, additional_directories and check are not "
+                "applied here, and "
                 "risky tools ask."
             )
         return "\n".join(lines) or None
@@ -188,6 +189,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
         on_quota=row.on_quota or "wait",
         resume_session=row.resume_session,
+        additional_directories=tuple(Path(folder) for folder in row.additional_directories),
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
         reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
     )
@@ -196,7 +198,8 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
 def withheld(ticket: Ticket) -> Ticket:
     """A ticket from elsewhere (an imported run) without what it grants its tools: running without
     asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
-    given the values of variables), a tournament's `check` (a command lfg runs without asking). Its
+    given the values of variables), folders beside the workdir its coding agent may work in, a
+    tournament's `check` (a command lfg runs without asking). Its
     limits and isolation stay."""
     return dataclasses.replace(
         ticket,
@@ -205,6 +208,7 @@ def withheld(ticket: Ticket) -> Ticket:
         env_passthrough=(),
         allow_git_writes=False,
         mcp_servers=(),
+        additional_directories=(),
         check=None,
     )
 

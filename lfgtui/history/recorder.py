@@ -153,6 +153,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         thinking=ticket.reasoning.thinking,
         show_thinking=ticket.reasoning.show_thinking,
         resume_session=ticket.resume_session,
+        additional_directories=tuple(str(folder) for folder in ticket.additional_directories),
     )
 
 

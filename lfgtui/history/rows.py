@@ -88,7 +88,9 @@ def stored_number(value: float | None) -> float | None:
 
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
 
-_LIST_COLUMNS = frozenset({"tools", "depends_on", "auto_approve", "env_passthrough", "fallback"})
+_LIST_COLUMNS = frozenset(
+    {"tools", "depends_on", "auto_approve", "env_passthrough", "fallback", "additional_directories"}
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ class TicketRow(Row):
     """Its own reasoning settings, from migration 23 (None: not set)."""
     resume_session: str | None = None
     """The coding agent's own session it continues, from migration 25 (None: a new one)."""
+    additional_directories: tuple[str, ...] = ()
+    """The folders beside its workdir its coding agent may work in, from migration 26."""
 
 
 @dataclass(frozen=True)

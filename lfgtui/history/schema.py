@@ -484,8 +484,15 @@ ALTER TABLE tickets ADD COLUMN resume_session TEXT;
 as `lfg agents sessions` lists them), so `lfg resume` continues the same one. NULL: a new session,
 as for every row recorded before."""
 
+V26 = """
+ALTER TABLE tickets ADD COLUMN additional_directories TEXT NOT NULL DEFAULT '[]';
+"""
+"""The folders beside its workdir a ticket's coding agent may work in (`additional_directories`,
+ACP's additional workspace roots), so `lfg resume` gives them again. `[]` for every row recorded
+before, which had none."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25,
+    V23, V24, V25, V26,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from lfgtui.elicitation import Form, answer_text, check, entering, read_form
 from lfgtui.events import (
+    BY_AGENT,
     BY_LFG,
     ApprovalAnswered,
     ApprovalAsked,
@@ -33,6 +34,16 @@ from lfgtui.events import (
 )
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.toolbox import Approve
+
+WITHDRAWN = "withdrawn by the agent"
+"""The message of the cancellation of an ask whose request the agent withdrew (ACP
+`$/cancel_request`, run/agents/cancel_requests.py): the ask says so, answered by the agent, and ends."""
+
+
+def withdrawn(cancelled: asyncio.CancelledError) -> bool:
+    """Whether this cancellation is the agent withdrawing its request (`WITHDRAWN`)."""
+    return WITHDRAWN in cancelled.args
+
 
 Say = Callable[..., None]
 """Emits one of the ticket's events in its current attempt: `say(EventType, **fields)`."""
@@ -110,6 +121,11 @@ class Approvals:
                 arguments=call.arguments,
             )
             answer = await future
+        except asyncio.CancelledError as cancelled:
+            if withdrawn(cancelled):  # the prompt goes, saying why; a later answer reaches nothing
+                message = f"{call.name}: the agent withdrew its request; nothing is answered"
+                say(ApprovalAnswered, message=message, call_id=call.call_id, allowed=False, by=BY_AGENT)
+            raise
         finally:
             if self._waiting.get(key) is future:
                 del self._waiting[key]
@@ -158,6 +174,12 @@ class Approvals:
             try:
                 say(ElicitationAsked, message=message, **asked)
                 reply = await future
+            except asyncio.CancelledError as cancelled:
+                if withdrawn(cancelled):
+                    said = "the agent withdrew its question; nothing is answered"
+                    answered = {"elicitation_id": elicitation_id, "action": "cancel", "by": BY_AGENT}
+                    say(ElicitationAnswered, message=said, **answered)
+                raise
             finally:
                 if self._questions.get(key) is future:
                     del self._questions[key]

@@ -185,6 +185,7 @@ class LocalRunner:
                 run.approvals.yes,
                 ticket.resume_session,
                 functools.partial(run.trace_context, ticket.id, ev.attempt),
+                ticket.additional_directories,
             )
             elicit = run.approvals.questions(ticket, attempt.say)
             calibration = run.book.calibration

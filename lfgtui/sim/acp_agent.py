@@ -18,7 +18,10 @@ Sessions are saved after every prompt (see `acp_sessions`), so a later process c
 them, `session/resume` them (no replay), list them (`session/list`, a page of `LIST_PAGE`;
 `--no-sessions` offers neither, nor `session/close`), or fork one (`session/fork`, unstable in ACP:
 the SDK's agent side routes it only when `run_agent` is told `use_unstable_protocol`; `--no-fork`
-offers none).
+offers none). It takes a client's additional directories (`--no-additional-directories`: none).
+ACP's `$/cancel_request` (which the SDK routes neither way) it takes as the official SDK does (a
+request that listens, one stalled with `--stall METHOD`, is answered -32800; any other goes on; an
+unknown id is ignored), and with `--withdraw-asks MS` it sends one for a question left unanswered.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
@@ -35,7 +38,9 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +76,7 @@ from acp.schema import (
     NewSessionResponse,
     PromptResponse,
     ResumeSessionResponse,
+    SessionAdditionalDirectoriesCapabilities,
     SessionCapabilities,
     SessionCloseCapabilities,
     SessionConfigOptionSelect,
@@ -122,6 +128,13 @@ from lfgtui.sim.scenario import (
 
 log = logging.getLogger(__name__)
 
+CANCEL_REQUEST = "$/cancel_request"
+REQUEST_CANCELLED = -32800
+STALLABLE = ("session/new", "session/load", "session/resume", "session/list")
+CLIENT_REQUEST: ContextVar[Any] = ContextVar("client_request", default=None)
+"""The id of the client's request the current task answers: set by `SimPipe.receive` as it hands a
+request to the SDK, whose handler task copies it."""
+
 AGENT_NAME = "lfg-sim-acp"
 DEFAULT_SCENARIO = "agent-demo"
 CONTEXT_WINDOW = 200_000  # the `size` of usage updates, in tokens, like a current model's context
@@ -151,6 +164,7 @@ class AgentOptions:
     scenario: Scenario
     stop_reason: StopReason = "end_turn"  # how a run that is not cancelled ends
     stall_initialize: bool = False  # never answer `initialize`: a client's handshake timeout is tested
+    stall: str | None = None  # never answer this method, unless the client cancels it ($/cancel_request)
     sessions_dir: Path = field(default_factory=default_sessions_dir)  # where sessions outlive the process
     require_auth: bool = False  # session/new and session/load answer auth_required until authenticated
     models: tuple[str, ...] = ()  # the models a client may choose (the first runs unless it does)
@@ -161,6 +175,7 @@ class AgentOptions:
     mcp_record: Path | None = None  # where each session request's MCP servers are appended (acp_mcp.py)
     fork: bool = True  # offer session/fork (the sessionCapabilities' fork)
     sessions: bool = True  # offer session/list, session/resume and session/close
+    directories: bool = True  # offer additionalDirectories on the requests that open a session
     start_mode: str = MODES[0].id  # the mode every session starts in (`auto` offers that mode too)
     refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
     ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
@@ -194,6 +209,10 @@ class SimAcpAgent:
         """The client's `clientCapabilities` as sent (the SDK's schema drops those it lacks)."""
         self.raw: Callable[[dict[str, Any]], Awaitable[None]] | None = None
         """Sends a message as is, in order with the SDK's (the pipe's `send`)."""
+        self.sent: weakref.WeakKeyDictionary[asyncio.Task[Any], Any] = weakref.WeakKeyDictionary()
+        """The id of the last request each task sent the client (the pipe keeps it)."""
+        self._cancellable: dict[Any, asyncio.Event] = {}
+        """The client's requests a `$/cancel_request` cancels (a stalled one), by id."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -229,6 +248,9 @@ class SimAcpAgent:
                     list=SessionListCapabilities() if self.options.sessions else None,
                     resume=SessionResumeCapabilities() if self.options.sessions else None,
                     close=SessionCloseCapabilities() if self.options.sessions else None,
+                    additional_directories=(
+                        SessionAdditionalDirectoriesCapabilities() if self.options.directories else None
+                    ),
                 ),
             ),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
@@ -248,6 +270,41 @@ class SimAcpAgent:
             raise acp.RequestError.auth_required({"reason": "logging in needs a person at a browser"})
         raise acp.RequestError.invalid_params({"methodId": method_id, "reason": "no such auth method"})
 
+    async def _stall(self, method: str) -> None:
+        """With `--stall METHOD`, this request is never answered, unless the client cancels it
+        (`$/cancel_request`): then it is answered -32800 (Request Cancelled), as the official SDK
+        answers a request whose handler gave up on its abort signal."""
+        if self.options.stall != method:
+            return
+        request_id = CLIENT_REQUEST.get()
+        signal = self._cancellable[request_id] = asyncio.Event()
+        log.info("stalling: %s (request %s) is answered only if cancelled", method, request_id)
+        try:
+            await signal.wait()
+        finally:
+            del self._cancellable[request_id]
+        log.info("%s (request %s) cancelled by the client ($/cancel_request): -32800", method, request_id)
+        raise acp.RequestError(REQUEST_CANCELLED, "Request cancelled", {"requestId": request_id})
+
+    def cancel_request(self, params: Any) -> None:
+        """The client's `$/cancel_request`: a request that listens (a stalled one) gives up; any
+        other goes on and is answered as usual, and an unknown id is ignored, as the official SDK
+        does."""
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        signal = self._cancellable.get(request_id)
+        if signal is None:
+            log.info("$/cancel_request for request %s, which cannot be cancelled: ignored", request_id)
+            return
+        signal.set()
+
+    async def _withdraw(self, answer: asyncio.Future[Any]) -> None:
+        """Withdraw the request `answer`'s task sent the client (`--withdraw-asks`)."""
+        request_id = self.sent.get(answer) if isinstance(answer, asyncio.Task) else None
+        if request_id is None or self.raw is None:
+            return
+        log.info("withdrawing request %s ($/cancel_request): not answered in time", request_id)
+        await self.raw({"jsonrpc": "2.0", "method": CANCEL_REQUEST, "params": {"requestId": request_id}})
+
     def _check_auth(self) -> None:
         if self.options.require_auth and self.authenticated is None:
             raise acp.RequestError.auth_required({"reason": "no auth method succeeded yet"})
@@ -256,11 +313,13 @@ class SimAcpAgent:
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> NewSessionResponse | dict[str, Any]:
         self._check_auth()
+        await self._stall("session/new")
         servers = received("session/new", mcp_servers, self.options.mcp, self.options.mcp_record)
         model = next(iter(self.options.models), None)
         session = SimSession(
             id=new_session_id(), cwd=Path(cwd), mode=self.options.start_mode, model=model, mcp_servers=servers
         )
+        session.directories = self._directories(kwargs)
         self.sessions[session.id] = session
         log.info("session %s started in %s", session.id, cwd)
         self._after_response(
@@ -330,16 +389,30 @@ class SimAcpAgent:
         """Continue a session saved by this or an earlier process, in the cwd given now. ACP wants
         the conversation replayed as updates before the response: a client rebuilds its view from it."""
         self._check_auth()
+        await self._stall("session/load")
         servers = received("session/load", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
         for message in saved.messages:
             replay = update_user_message_text if message.role == "user" else update_agent_message_text
             await self.conn.session_update(session_id, replay(message.text))
         session = self._taken_up(session_id, cwd, servers, saved, "loaded")
+        session.directories = self._directories(kwargs)
         self._after_response(
             self.conn.session_update(session_id, update_available_commands([SCENARIO_COMMAND]))
         )
         return self._with_models(LoadSessionResponse(**self._choices(session)), session)
+
+    def _directories(self, params: dict[str, Any]) -> tuple[str, ...]:
+        """The additional directories a request that opens a session gave (ACP
+        `additionalDirectories`); with `--no-additional-directories` refused, as an agent that does
+        not take them could only ignore them."""
+        given = params.get("additional_directories") or ()
+        if given and not self.options.directories:
+            reason = "this agent takes no additionalDirectories (it does not advertise them)"
+            raise acp.RequestError.invalid_params({"additionalDirectories": list(given), "reason": reason})
+        if given:
+            log.info("additional directories: %s", ", ".join(given))
+        return tuple(given)
 
     def _taken_up(
         self, session_id: str, cwd: str, servers: tuple[str, ...], saved: SavedSession, how: str
@@ -366,6 +439,7 @@ class SimAcpAgent:
         self._check_auth()
         if not self.options.sessions:
             raise acp.RequestError.method_not_found("session/list")
+        await self._stall("session/list")
         start = int(cursor) if cursor is not None and cursor.isdigit() else 0
         listed = self.store.listed(cwd)
         page = listed[start : start + LIST_PAGE]
@@ -390,9 +464,11 @@ class SimAcpAgent:
         self._check_auth()
         if not self.options.sessions:
             raise acp.RequestError.method_not_found("session/resume")
+        await self._stall("session/resume")
         servers = received("session/resume", mcp_servers, self.options.mcp, self.options.mcp_record)
         saved = self.store.load(session_id)
         session = self._taken_up(session_id, cwd, servers, saved, "resumed")
+        session.directories = self._directories(kwargs)
         return self._with_models(ResumeSessionResponse(**self._choices(session)), session)
 
     async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse:
@@ -422,6 +498,7 @@ class SimAcpAgent:
         session = SimSession(
             new_session_id(), Path(cwd), start, model, servers, prompts=prompts, messages=messages
         )
+        session.directories = self._directories(kwargs)
         self.sessions[session.id] = session
         self.store.save(session.id, SavedSession(cwd, prompts, messages))
         log.info("session %s forked from %s with %d messages", session.id, session_id, len(messages))
@@ -472,7 +549,9 @@ class SimAcpAgent:
         ask = functools.partial(self._ask_for_child, session) if self.options.quirks.subagent_asks else None
         hold = self._hold_child if self.options.quirks.subagent_waits else None
         stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask, hold)
-        run = AgentRun(self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable)
+        run = AgentRun(
+            self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable, self._withdraw
+        )
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
         try:
@@ -481,6 +560,8 @@ class SimAcpAgent:
                 await run.say(f"(the sim agent runs model {model} in mode {session.mode})\n\n")
             if session.mcp_servers:
                 await run.say(f"(the sim agent has MCP servers {', '.join(session.mcp_servers)})\n\n")
+            if session.directories:
+                await run.say(f"(the sim agent may work in {', '.join(session.directories)} too)\n\n")
             if _command(prompt) == SCENARIO_COMMAND.name:
                 scenario = self.options.scenario
                 await run.say(f"I play the sim scenario **{scenario.name}**: {scenario.description}")
@@ -647,6 +728,9 @@ class SimPipe:
         self.agent = agent
 
     async def send(self, message: dict[str, Any]) -> None:
+        task = asyncio.current_task()
+        if "method" in message and "id" in message and task is not None:  # a request of the agent's
+            self.agent.sent[task] = message["id"]
         self.writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         await self.writer.drain()
 
@@ -663,6 +747,11 @@ class SimPipe:
             if message.get("method") == "initialize" and isinstance(message.get("params"), dict):
                 offered = message["params"].get("clientCapabilities")
                 self.agent.client_offers.update(offered if isinstance(offered, dict) else {})
+            if message.get("method") == CANCEL_REQUEST and "id" not in message:
+                self.agent.cancel_request(message.get("params"))  # the SDK (0.12.1) knows it not
+                continue
+            # the SDK's handler task for a request, created next from this task, holds its id
+            CLIENT_REQUEST.set(message.get("id") if "method" in message else None)
             if message.get("method") != SET_MODEL:
                 return message
             await self.send(await self._set_model(message))
@@ -735,6 +824,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
+    )
+    parser.add_argument(
+        "--stall",
+        choices=STALLABLE,
+        default=None,
+        metavar="METHOD",
+        help="never answer METHOD unless the client cancels it ($/cancel_request): then answer -32800",
     )
     quirks = parser.add_argument_group("real agents' ways", "what real agents do, for a client to show")
     quirks.add_argument(
@@ -844,6 +940,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
     )
+    quirks.add_argument(
+        "--withdraw-asks",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="withdraw ($/cancel_request) a permission request or form the client has not answered in MS",
+    )
     parser.add_argument(
         "--require-auth",
         action="store_true",
@@ -949,6 +1052,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="offer no session/list, session/resume or session/close, as an agent that has none",
     )
     parser.add_argument(
+        "--no-additional-directories",
+        dest="directories",
+        action="store_false",
+        help="offer no additionalDirectories (sessionCapabilities), and refuse a session given some",
+    )
+    parser.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
@@ -973,6 +1082,7 @@ def main(argv: list[str] | None = None) -> None:
         scenario,
         stop_reason=args.stop_reason,
         stall_initialize=args.stall_initialize,
+        stall=args.stall,
         linger=args.linger,
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
@@ -982,6 +1092,7 @@ def main(argv: list[str] | None = None) -> None:
         mcp_record=args.mcp_record,
         fork=args.fork,
         sessions=args.sessions,
+        directories=args.directories,
         start_mode=args.start_mode,
         refuse_mode=args.refuse_mode,
         ignore_mode=args.ignore_mode,
@@ -997,6 +1108,7 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
             deaf_to_cancel=args.deaf_to_cancel,
+            withdraw_asks_ms=args.withdraw_asks,
             acp_notice=args.acp_notice,
             compaction=args.compaction,
             plan_ops=args.plan_ops,

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +42,9 @@ from lfgtui.sim.wire import Piece, PieceKind, SimRequest, plan_call
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Withdraw = Callable[["asyncio.Future[Any]"], Awaitable[None]]
+"""Sends `$/cancel_request` for the request the given task sent the client."""
+REQUEST_CANCELLED = -32800
 
 TOOL_KINDS: dict[str, ToolKind] = {
     "read_file": "read",
@@ -77,6 +80,7 @@ class SimSession:
     mode: str
     model: str | None = None  # the model it runs, when the agent offers models (`--models`)
     mcp_servers: tuple[str, ...] = ()  # the MCP servers the client gave it, described (acp_mcp.py)
+    directories: tuple[str, ...] = ()  # the additional directories the client gave it
     prompts: int = 0
     used_tokens: int = 0  # the context filled so far, for usage updates
     cost_usd: float = 0.0  # what the session cost so far, for usage updates (`--cost`)
@@ -159,6 +163,10 @@ class Quirks:
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
+    withdraw_asks_ms: int | None = None
+    """A permission request or form the client has not answered this long is withdrawn (ACP
+    `$/cancel_request`), as an agent withdraws what its cancelled work asked: the client must still
+    answer it (-32800), and the call goes on as rejected, the form as cancelled."""
 
 
 class PromptCancelled(Exception):
@@ -265,8 +273,11 @@ class AgentRun:
         client_terminals: bool = False,
         client_forms: bool = False,
         stable: StableUpdates | None = None,
+        withdraw: Withdraw | None = None,
     ) -> None:
         self.conn = conn
+        self.withdraw = withdraw
+        """How an ask is withdrawn (with `Quirks.withdraw_asks_ms`)."""
         self.stable = stable
         """Where the updates the SDK cannot send go (None: none are sent)."""
         self.session = session
@@ -348,9 +359,12 @@ class AgentRun:
             return "not asked: the client offers no forms"
         form = ElicitationSchema.model_validate(asked["schema"])
         mode = ElicitationFormSessionMode(session_id=self.session.id, requested_schema=form)
-        reply = await self._unless_cancelled(
-            self.conn.create_elicitation(message=asked["message"], mode=mode)
-        )
+        try:
+            reply = await self._asked(self.conn.create_elicitation(message=asked["message"], mode=mode))
+        except acp.RequestError as exc:
+            if exc.code != REQUEST_CANCELLED:
+                raise
+            return "withdrawn"
         self.pacer.resume()
         if isinstance(reply, AcceptElicitationResponse):
             return "accepted: " + json.dumps(reply.content or {}, sort_keys=True)
@@ -501,9 +515,14 @@ class AgentRun:
         return self.session.cwd / value if isinstance(value, str) and value else None
 
     async def _ask_permission(self, tool: str, request: ToolCallUpdate) -> None:
-        response = await self._unless_cancelled(
-            self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
-        )
+        try:
+            response = await self._asked(
+                self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
+            )
+        except acp.RequestError as exc:
+            if exc.code != REQUEST_CANCELLED:
+                raise
+            raise Rejected("withdrawn by the agent ($/cancel_request)") from None
         if isinstance(response.outcome, DeniedOutcome):
             raise PromptCancelled  # the client's answer to a permission request of a cancelled prompt
         if response.outcome.option_id == "allow_always":
@@ -511,7 +530,19 @@ class AgentRun:
         if response.outcome.option_id not in ALLOWING:
             raise Rejected("rejected by the user")
 
-    async def _unless_cancelled(self, request: Coroutine[Any, Any, T]) -> T:
+    async def _asked(self, request: Coroutine[Any, Any, T]) -> T:
+        """The client's answer to a question for the person, as `_unless_cancelled` waits for it;
+        with `withdraw_asks_ms`, one unanswered that long is withdrawn (`$/cancel_request`) and its
+        answer still awaited: the client answers it -32800 (Request Cancelled), raised."""
+        answer = asyncio.ensure_future(request)
+        wait_ms = self.quirks.withdraw_asks_ms
+        if self.withdraw is not None and wait_ms is not None:
+            done, _ = await asyncio.wait({answer}, timeout=wait_ms / 1000)
+            if not done:
+                await self.withdraw(answer)
+        return await self._unless_cancelled(answer)
+
+    async def _unless_cancelled(self, request: Awaitable[T]) -> T:
         """The client's answer, unless the prompt is cancelled first: then the request is abandoned."""
         answer = asyncio.ensure_future(request)
         cancelled = asyncio.ensure_future(self.session.cancelled.wait())

@@ -98,6 +98,10 @@ TICKET_FIELDS: dict[str, Kind] = {
     ),
     "check_timeout_s": POSITIVE_NUMBER,
     "mcp_servers": STRING_LIST,
+    "additional_directories": Kind(
+        "a list of folders (paths with no NUL character)",
+        lambda value: STRING_LIST.check(value) and all(PATH.check(item) for item in value),
+    ),
     "resume_session": Kind(
         "a coding agent's session id (`lfg agents sessions` lists them)",
         lambda value: isinstance(value, str) and bool(value.strip()) and value.isprintable(),
@@ -124,6 +128,7 @@ AGENT_ONLY = {
     "mode": "mode is a coding agent's session mode",
     "mcp_servers": "mcp_servers are given to a coding agent's session",
     "resume_session": "resume_session continues a coding agent's own session",
+    "additional_directories": "additional_directories are given to a coding agent's session",
 }
 """Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
 
@@ -202,6 +207,7 @@ class _Loader:
         self._check_keys(drafts, defaults, variants)
         self._check_agents_only(drafts, defaults, variants)
         self._check_mcp_servers(drafts, defaults)
+        self._check_additional_directories(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
         self._check_fallbacks(drafts, defaults, variants)
         self._check_reasoning(drafts, defaults, variants)
@@ -264,16 +270,43 @@ class _Loader:
                 self.check.add(self.line(draft, "mcp_servers"), f"{where}: mcp_servers: {message}; {defined}")
         if "workdir" in fields:
             workdir = (self.folder / Path(fields["workdir"]).expanduser()).resolve()
-            try:
-                problem = (
-                    None if workdir.is_dir() else "is not a folder" if workdir.exists() else "does not exist"
-                )
-            except OSError as exc:  # a name too long, a folder that cannot be searched
-                problem = f"cannot be used: {exc.strerror or exc}"
-            if problem:
+            if problem := _folder_problem(workdir):
                 self.check.add(self.line(draft, "workdir"), f"{where}: workdir {str(workdir)!r} {problem}")
             fields["workdir"] = workdir
+        if "additional_directories" in fields:
+            fields["additional_directories"] = self._folders(draft, where, fields["additional_directories"])
         return fields
+
+    def _folders(self, draft: _Draft | None, where: str, names: Sequence[str]) -> tuple[Path, ...]:
+        """`additional_directories`, each resolved against the tickets file's folder: an existing
+        folder, named once."""
+        folders: list[Path] = []
+        for name in names:
+            folder = (self.folder / Path(name).expanduser()).resolve()
+            if problem := _folder_problem(folder):
+                line = self.line(draft, "additional_directories")
+                self.check.add(line, f"{where}: additional_directories: {str(folder)!r} {problem}")
+            elif folder not in folders:
+                folders.append(folder)
+        return tuple(folders)
+
+    def _check_additional_directories(self, drafts: Sequence[_Draft], defaults: Mapping[str, Any]) -> None:
+        """An additional directory lies beside the ticket's workdir: one that is the workdir, lies in
+        it or holds it would blur which folder the agent works in (with `isolation = "worktree"`, it
+        would be the checkout the worktree keeps the agent out of)."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            workdir: Path = fields.get("workdir", self.folder)
+            for folder in fields.get("additional_directories", ()):
+                if folder.is_relative_to(workdir) or workdir.is_relative_to(folder):
+                    inside = "lies in the" if folder.is_relative_to(workdir) else "holds the"
+                    how = "is the" if folder == workdir else inside
+                    key = "additional_directories"
+                    self.check.add(
+                        self.line(draft if key in draft.fields else None, key),
+                        f"{draft.where}: additional_directories: {str(folder)!r} {how} ticket's workdir "
+                        f"{str(workdir)!r}; name folders beside it (the workdir is the agent's already)",
+                    )
 
     def _check_passthrough(self, draft: _Draft | None, where: str, names: Sequence[str]) -> None:
         """A provider's key variable may not be passed to commands, even when named on purpose."""
@@ -724,6 +757,7 @@ class _Loader:
             group=variant.group,
             mode=fields.get("mode"),
             resume_session=fields.get("resume_session"),
+            additional_directories=fields.get("additional_directories", ()),
             mcp_servers=tuple(
                 self.config.mcp_servers[name] for name in dict.fromkeys(fields.get("mcp_servers", ()))
             ),
@@ -735,6 +769,14 @@ class _Loader:
             on_quota=fields.get("on_quota") or self.config.providers[variant.provider].on_quota or "wait",
             reasoning=_reasoning(fields),
         )
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """What keeps `folder` from being a folder to work in, or None."""
+    try:
+        return None if folder.is_dir() else "is not a folder" if folder.exists() else "does not exist"
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        return f"cannot be used: {exc.strerror or exc}"
 
 
 def _reasoning(fields: Mapping[str, Any]) -> Reasoning:

@@ -67,6 +67,10 @@ class Ticket:
     resume_session: str | None = None
     """For a coding agent: its own session (started elsewhere) that the ticket continues, by the id
     the agent gave it (`lfg agents sessions`): ACP `session/resume`, else `session/load`."""
+    additional_directories: tuple[Path, ...] = ()
+    """For a coding agent: folders beside the workdir its session may work in too (ACP
+    `additionalDirectories`), each absolute and resolved; lfg's file and terminal requests are
+    confined to the workdir and these."""
     check: str | None = None
     """For a contestant of a tournament: the command run in its worktree once it completes, which
     ranks it (tournament/)."""

@@ -16,10 +16,9 @@ from lfgtui.run import Run
 from lfgtui.run.agents.attempt import run_acp
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.tool_loop import AttemptTask
-from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
-from tests.support.agents import FAST, sim_agent
+from tests.support.agents import FAST, agent_ticket, sim_agent
 from tests.support.agents import Approvals as Answering
 from tests.support.streams import ask
 
@@ -46,23 +45,7 @@ async def test_a_fork_forks_the_parents_agent_session(state_home: Path, tmp_path
     project = tmp_path / "project"
     project.mkdir()
     (project / "README.md").write_text("# Widget\nA tiny service that renders widgets.\n")
-    ticket = Ticket(
-        id="agent",
-        prompt="What is this project?",
-        title="agent",
-        system=None,
-        provider="sim-acp",
-        model=f"hello:{FAST}",
-        tools=(),
-        max_calls=10,
-        max_tokens=None,
-        temperature=None,
-        workdir=project,
-        depends_on=(),
-        auto_approve=frozenset(),
-        auto_approve_all=False,
-        line=1,
-    )
+    ticket = agent_ticket(project, "agent", "What is this project?", f"hello:{FAST}", max_calls=10)
     events: list[Event] = []
     async with Providers() as providers:
         run = Run((ticket,), providers, Approvals(yes=True), [events.append], keep_agents=True)

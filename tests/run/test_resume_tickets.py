@@ -64,6 +64,7 @@ EVERY_FIELD: dict[str, Any] = {
     "group": "fix",
     "mode": "plan",
     "resume_session": "sess-0123456789ab",
+    "additional_directories": (Path("/srv/shared/docs"), Path("/srv/shared/schemas")),
     "mcp_servers": (
         McpServer("docs", "stdio", command="/usr/bin/docs-mcp", args=("--root", "."), env=("DOCS_TOKEN",)),
         McpServer(
@@ -154,13 +155,12 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
         or ticket.env_passthrough
         or ticket.allow_git_writes
         or ticket.mcp_servers
+        or ticket.additional_directories
         or ticket.check
     )
     notice = recorded.notice()
-    assert (
-        notice is not None
-        and "auto_approve, env_passthrough, allow_git_writes, mcp_servers and check are not applied" in notice
-    )
+    granted = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories and check"
+    assert notice is not None and f"{granted} are not applied" in notice
     assert recorded.outside(tmp_path) == [ticket], "/srv/project/sub is not under the current folder"
     assert recorded.outside(Path("/srv")) == []
     assert load_recorded(db, run_id).outside(tmp_path) == [], "a run recorded here asks nothing"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -18,14 +19,24 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.attempt import AgentLaunch, run_acp
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.modals import ApprovalScreen
 from tests.support.compose import lfg_app
+from tests.support.recording import ticket
 from tests.support.streams import ask
 
 FAST = "ttft_ms=0,tokens_per_s=0"
+
+
+def agent_ticket(
+    workdir: Path, ticket_id: str = "t", prompt: str = "p", model: str = "m", max_calls: int = 1
+) -> Ticket:
+    """A coding agent's ticket (`sim-acp`) in `workdir`, every other field as a tickets file leaves it."""
+    made = ticket(ticket_id, model)
+    return replace(made, prompt=prompt, provider="sim-acp", tools=(), max_calls=max_calls, workdir=workdir)
 
 
 class Approvals:

@@ -355,11 +355,21 @@ ADDED_IN_V22 = [("requests", "turn_wire"), ("requests", "turn_source"), ("reques
 ADDED_IN_V23 = [("tickets", "effort"), ("tickets", "thinking"), ("tickets", "show_thinking")]
 ADDED_IN_V24 = [("requests", "output_unseen")]
 ADDED_IN_V25 = [("tickets", "resume_session")]
+ADDED_IN_V26 = [("tickets", "additional_directories")]
+
+
+def as_schema_25(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 25 wrote: tickets without the folders beside
+    their workdir (migration `V26`)."""
+    for table, column in ADDED_IN_V26:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 25")
 
 
 def as_schema_24(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 24 wrote: tickets without the agent session
     they continue (migration `V25`)."""
+    as_schema_25(conn)
     for table, column in ADDED_IN_V25:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 24")

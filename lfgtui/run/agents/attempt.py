@@ -106,6 +106,10 @@ class AgentLaunch:
     trace_context: Callable[[], dict[str, str]] = dict
     """The W3C trace context of the attempt's open request (a traced run's): each prompt carries it
     in its `_meta`, as ACP's meta-propagation RFD says, so the agent's spans nest under lfg's."""
+    additional_directories: tuple[Path, ...] = ()
+    """The ticket's folders beside its workdir (ACP `additionalDirectories`), absolute and resolved:
+    sent on every request that opens the session, where lfg's file and terminal requests are
+    confined too."""
 
     def command(self, model: str) -> list[str]:
         return [part.replace("{model}", model) for part in self.config.agent.command]
@@ -234,9 +238,13 @@ class AgentSession:
         """The current turn's silence; the person's approvals pause it."""
         paused = Toolbox(toolbox.tools, toolbox.ctx, self.idle.pausing(toolbox.approve))
         self.client = AgentClient(
-            ev, paused, self.view, None if elicit is None else self.idle.pausing(elicit)
+            ev,
+            paused,
+            self.view,
+            None if elicit is None else self.idle.pausing(elicit),
+            launch.additional_directories,
         )
-        self.pipe = AgentPipe(process.stdin, self.client.take_update)
+        self.pipe = AgentPipe(process.stdin, self.client.take_update, self.client.withdrawals.take)
         # elicitation/create is unstable in the SDK: it routes it to the client only when told to
         self.conn = acp.connect_to_agent(self.client, self.pipe, use_unstable_protocol=True)
         self.session_id: str | None = None
@@ -380,6 +388,7 @@ class AgentSession:
             async with asyncio.timeout(limit):
                 capabilities, logged_in = await self._handshake()
                 said += logged_in
+                await self._check_directories(capabilities)
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
                 if load:
                     said.append(await self._load(load, bool(capabilities.load_session), servers))
@@ -439,6 +448,34 @@ class AgentSession:
             return capabilities, []
         return capabilities, [await self._authenticate(config.agent.auth_method)]
 
+    @property
+    def _directories(self) -> list[str] | None:
+        """The ticket's `additionalDirectories` as requests carry them; None (left out) for none."""
+        return [str(folder) for folder in self.launch.additional_directories] or None
+
+    async def _check_directories(self, capabilities: schema.AgentCapabilities) -> None:
+        """A ticket's additional directories need an agent that takes them
+        (`sessionCapabilities.additionalDirectories`, which ACP asks a client to wait for), and each
+        must still be a folder: otherwise the ticket fails saying why, rather than run without
+        them, where the agent's own tools would not reach what the person named."""
+        folders = self.launch.additional_directories
+        if not folders:
+            return
+        offers = capabilities.session_capabilities
+        if offers is None or offers.additional_directories is None:
+            message = (
+                f"additional_directories: {self._agent()} does not take additional directories (no "
+                "sessionCapabilities.additionalDirectories); run the ticket without them, or on an agent "
+                "that takes them"
+            )
+            raise ProviderError(await self._with_log(ErrorInfo(ErrorKind.BAD_REQUEST, message)))
+        for folder in folders:
+            if not folder.is_dir() or folder.resolve() != folder:
+                message = (
+                    f"additional_directories: {inert(str(folder))!r} is no longer a folder (or is now a link)"
+                )
+                raise ProviderError(ErrorInfo(ErrorKind.BAD_REQUEST, message))
+
     async def sessions(self, cwd: str | None) -> list[schema.SessionInfo]:
         """The agent's own sessions, of `cwd` when given (ACP `session/list`, every page up to
         `MAX_LIST_PAGES`), within the provider's `connect_timeout_s`: what a ticket's
@@ -482,13 +519,18 @@ class AgentSession:
         what the pane is told too."""
         cwd = str(self.client.toolbox.ctx.workdir)
         try:
-            return await self.conn.new_session(cwd=cwd, mcp_servers=servers), []
+            return await self.conn.new_session(
+                cwd=cwd, mcp_servers=servers, additional_directories=self._directories
+            ), []
         except acp.RequestError as exc:
             method = usable_method(self.methods, self.env)
             if exc.code != AUTH_REQUIRED or method is None or self.authenticated is not None:
                 raise
         said = await self._authenticate(method.id)
-        return await self.conn.new_session(cwd=cwd, mcp_servers=servers), [said]
+        answer = await self.conn.new_session(
+            cwd=cwd, mcp_servers=servers, additional_directories=self._directories
+        )
+        return answer, [said]
 
     async def _authenticate(self, method_id: str) -> str:
         """Log the agent in with `method_id` (ACP `authenticate`); a failure says what to do."""
@@ -513,7 +555,10 @@ class AgentSession:
         self.client.replaying = True
         try:
             loaded = await self.conn.load_session(
-                cwd=str(self.client.toolbox.ctx.workdir), session_id=session_id, mcp_servers=servers
+                cwd=str(self.client.toolbox.ctx.workdir),
+                session_id=session_id,
+                mcp_servers=servers,
+                additional_directories=self._directories,
             )
         except acp.RequestError as exc:
             return f"loading the agent's earlier session failed: {inert(str(exc))}"
@@ -538,12 +583,22 @@ class AgentSession:
             if offers is not None and offers.resume is not None:
                 answer: (
                     schema.ResumeSessionResponse | schema.LoadSessionResponse
-                ) = await self.conn.resume_session(cwd=cwd, session_id=session_id, mcp_servers=servers)
+                ) = await self.conn.resume_session(
+                    cwd=cwd,
+                    session_id=session_id,
+                    mcp_servers=servers,
+                    additional_directories=self._directories,
+                )
                 self.resumed = "session/resume"
             elif capabilities.load_session:
                 self.client.replaying = True
                 try:
-                    answer = await self.conn.load_session(cwd=cwd, session_id=session_id, mcp_servers=servers)
+                    answer = await self.conn.load_session(
+                        cwd=cwd,
+                        session_id=session_id,
+                        mcp_servers=servers,
+                        additional_directories=self._directories,
+                    )
                 finally:
                     await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
                     self.client.replaying = False
@@ -571,7 +626,10 @@ class AgentSession:
             return "this agent cannot fork a session (session/fork): the conversation goes in the prompt"
         try:
             forked = await self.conn.fork_session(
-                session_id=session_id, cwd=str(self.client.toolbox.ctx.workdir), mcp_servers=servers
+                session_id=session_id,
+                cwd=str(self.client.toolbox.ctx.workdir),
+                mcp_servers=servers,
+                additional_directories=self._directories,
             )
         except acp.RequestError as exc:
             failed = inert(str(exc))
@@ -744,6 +802,7 @@ class AgentSession:
         try:
             if ended:
                 await self._close_session()
+            await self._give_up()
             await self.client.terminals.close()
             with contextlib.suppress(Exception):
                 await self.conn.close()
@@ -761,6 +820,16 @@ class AgentSession:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_WAIT_S):
                 await self.conn.close_session(session_id=self.session_id)
+
+    async def _give_up(self) -> None:
+        """Ask the agent to cancel what lfg still waits on from it (ACP `$/cancel_request`: a
+        `session/list` or `session/load` cut short by a timeout or a cancel, a `session/close` that took
+        too long), so it can drop that work before it is stopped; at most `CLOSE_WAIT_S`, never fatal."""
+        if self.process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self.pipe.give_up()
 
     async def _stop(self) -> None:
         """End the agent's process and keep its last words in its log."""

@@ -4,7 +4,10 @@ terminals to run commands in, and the person's answer to a question as a form (e
 Everything the agent sends goes through one inbox that the attempt streams from in order, so a
 permission request is asked only once the tool call it is about has been shown. Files are read and
 written under exactly the rules of lfg's own tools (confined to the workdir, regular files only, a
-killable reader with a time limit; writes approved, never into `.git` or through a hard link).
+killable reader with a time limit; writes approved, never into `.git` or through a hard link). The
+ticket's additional directories (ACP `additionalDirectories`) are roots of their own under the same
+rules: a path is placed in the one root it lies in (`Place`), and `confine` checks it there for real,
+so `..` and symbolic links lead out of none of them.
 Terminals run commands as `run_command` does (`terminals.py`), each approved as a `run_command`
 call unless the person just approved that very command in the agent's own request; their output
 reaches the calls that embed them through the inbox as it comes (`tool_output.py`).
@@ -25,13 +28,14 @@ import itertools
 import json
 import os
 import shlex
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from acp import RequestError, schema
 
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.run.agents.cancel_requests import Asking, Withdrawals
 from lfgtui.run.agents.stable_updates import SubagentUpdate
 from lfgtui.run.agents.subagents import ChildUpdate
 from lfgtui.run.agents.terminals import Terminal, Terminals
@@ -44,9 +48,9 @@ from lfgtui.run.agents.updates import (
     tool_content_text,
 )
 from lfgtui.run.approvals import Elicit, Reply
-from lfgtui.tools import BUILTIN_TOOLS, ToolError, confine, run_tool
+from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolError, confine, run_tool
 from lfgtui.tools.files import read_text
-from lfgtui.tools.toolbox import Toolbox
+from lfgtui.tools.toolbox import Approve, Toolbox
 
 INVALID_PARAMS = -32602
 CANCELLED = schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))
@@ -71,18 +75,46 @@ def _command_line(command: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an agent's absolute path lies: the root's tool context (the workdir's, or an additional
+    directory's), the path relative to that root, and the path as the person is shown it (relative
+    in the workdir, absolute elsewhere)."""
+
+    ctx: ToolContext
+    name: str
+    shown: str
+
+
 def _option(options: list[schema.PermissionOption], *kinds: str) -> schema.PermissionOption | None:
     return next((o for kind in kinds for o in options if o.kind == kind), None)
+
+
+def _asked_as(approve: Approve, shown: ToolCallReady) -> Approve:
+    """`approve`, asking about `shown` (the call as the person sees it: an additional directory's
+    file by its absolute path) whatever call it is given (the one run in that directory's root)."""
+
+    async def asked(_: ToolCallReady) -> str | None:
+        return await approve(shown)
+
+    return asked
 
 
 class AgentClient:
     """The client side of one agent session."""
 
     def __init__(
-        self, ev: EventFactory, toolbox: Toolbox, view: AgentView, elicit: Elicit | None = None
+        self,
+        ev: EventFactory,
+        toolbox: Toolbox,
+        view: AgentView,
+        elicit: Elicit | None = None,
+        roots: tuple[Path, ...] = (),
     ) -> None:
-        """`elicit`: who answers the agent's questions (None: nobody, each is declined)."""
+        """`elicit`: who answers the agent's questions (None: nobody, each is declined). `roots`: the
+        ticket's additional directories (absolute, resolved), where files and terminals may be too."""
         self.toolbox = toolbox
+        self.roots = [replace(toolbox.ctx, workdir=root) for root in roots]
         self.elicit = elicit
         self.terminals = Terminals(toolbox.ctx, self._terminal_output)
         self.view = view
@@ -98,6 +130,8 @@ class AgentClient:
         self._approved_commands: set[str] = set()
         self._terminal_asks = itertools.count(1)
         self._mode_reported: str | None = None
+        self.withdrawals = Withdrawals()
+        """The agent's requests waiting for the person, which its `$/cancel_request` withdraws."""
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
@@ -168,7 +202,18 @@ class AgentClient:
         **_: Any,
     ) -> schema.RequestPermissionResponse:
         """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
-        allow-once option (else allow-always), no its reject option."""
+        allow-once option (else allow-always), no its reject option. The agent may withdraw it
+        (`$/cancel_request`) until it is answered: then it leaves the pane, answered -32800."""
+        with self.withdrawals.asking() as asking:
+            return await self._request_permission(session_id, tool_call, options, asking)
+
+    async def _request_permission(
+        self,
+        session_id: str,
+        tool_call: schema.ToolCallUpdate,
+        options: list[schema.PermissionOption],
+        asking: Asking,
+    ) -> schema.RequestPermissionResponse:
         allow = _option(options, "allow_once", "allow_always")
         reject = _option(options, "reject_once", "reject_always")
         if self.cancelling or allow is None:
@@ -198,7 +243,7 @@ class AgentClient:
         tool_call = tool_call.model_copy(update={"tool_call_id": call_id})
         asked = self._asked(tool_call, content, options, allow, reject)
         request = replace(self.reader.ready[call_id], arguments=asked)
-        refusal = await self.toolbox.approve(request)
+        refusal = await asking.ask(self.toolbox.approve(request))
         if self.cancelling:
             return CANCELLED
         chosen = allow if refusal is None else reject
@@ -237,7 +282,12 @@ class AgentClient:
         )
 
     async def create_elicitation(self, message: str, mode: Any, **_: Any) -> Any:
-        """The person's answer to the agent's form, as the SDK's response of its action."""
+        """The person's answer to the agent's form, as the SDK's response of its action; withdrawn
+        as a permission request is."""
+        with self.withdrawals.asking() as asking:
+            return await self._create_elicitation(message, mode, asking)
+
+    async def _create_elicitation(self, message: str, mode: Any, asking: Asking) -> Any:
         forms = (schema.ElicitationFormSessionMode, schema.ElicitationFormRequestMode)
         if not isinstance(mode, forms):
             raise RequestError.invalid_params({"reason": "lfg offers form elicitations only"})
@@ -250,7 +300,7 @@ class AgentClient:
             return schema.DeclineElicitationResponse(action="decline")
         await self.caught_up()
         form = mode.requested_schema.model_dump(mode="json", by_alias=True, exclude_none=True)
-        reply: Reply = await self.elicit(message, form)
+        reply: Reply = await asking.ask(self.elicit(message, form))
         if self.cancelling or reply.action == "cancel":
             return schema.CancelElicitationResponse(action="cancel")
         if reply.action == "accept":
@@ -298,8 +348,8 @@ class AgentClient:
         self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **_: Any
     ) -> schema.ReadTextFileResponse:
         try:
-            name = self._relative(path)
-            content = await read_text(self.toolbox.ctx, name, line or 1, limit)
+            place = self._place(path)
+            content = await read_text(place.ctx, place.name, line or 1, limit)
         except FileNotFoundError:
             return schema.ReadTextFileResponse(content=MISSING_FILE_TEXT)
         except (ToolError, OSError) as exc:
@@ -312,12 +362,12 @@ class AgentClient:
         """Write as lfg's own `write_file` does, shown as a row of the tool log. The person is asked
         unless they just approved exactly this content for this file in the agent's own request."""
         try:
-            name = self._relative(path)
+            place = self._place(path)
         except ToolError as exc:
             raise self._refused("write", path, str(exc)) from None
         await self.caught_up()
         call_id = f"{LFG_CALL}write-{next(self._writes)}"
-        arguments = {"path": name, "content": content}
+        arguments = {"path": place.shown, "content": content}
         ready = self.ev(
             ToolCallReady,
             call_id=call_id,
@@ -328,10 +378,12 @@ class AgentClient:
         self.inbox.put_nowait(self.ev(ToolCallStarted, call_id=call_id, name="write_file"))
         self.inbox.put_nowait(ready)
         await self.caught_up()
+        written = {"path": place.name, "content": content}
         if (_normal(path), content) in self._approved_edits:
-            outcome = await run_tool(BUILTIN_TOOLS["write_file"], arguments, self.toolbox.ctx)
-        else:
-            outcome = await self.toolbox.execute(ready)
+            outcome = await run_tool(BUILTIN_TOOLS["write_file"], written, place.ctx)
+        else:  # asked as shown, written in its root
+            toolbox = replace(self.toolbox, ctx=place.ctx, approve=_asked_as(self.toolbox.approve, ready))
+            outcome = await toolbox.execute(replace(ready, arguments=written))
         self.inbox.put_nowait(
             self.ev(ToolResult, call_id=call_id, output=outcome.output, is_error=outcome.is_error)
         )
@@ -363,7 +415,8 @@ class AgentClient:
         `command` is a shell line, with `args` it is a program and its arguments)."""
         line = shlex.join([command, *args]) if args else command
         try:
-            folder = confine(self.toolbox.ctx, self._relative(cwd)) if cwd else self.toolbox.ctx.workdir
+            place = self._place(cwd) if cwd else None
+            folder = confine(place.ctx, place.name) if place else self.toolbox.ctx.workdir
             if not folder.is_dir():
                 raise ToolError(f"cwd {cwd!r} is not a folder")
         except ToolError as exc:
@@ -374,8 +427,11 @@ class AgentClient:
         if line not in self._approved_commands:
             await self.caught_up()
             arguments: dict[str, Any] = {"command": line}
-            if folder != self.toolbox.ctx.workdir:
-                arguments["cwd"] = folder.relative_to(self.toolbox.ctx.workdir).as_posix()
+            workdir = self.toolbox.ctx.workdir
+            if folder != workdir:
+                arguments["cwd"] = (
+                    folder.relative_to(workdir).as_posix() if folder.is_relative_to(workdir) else str(folder)
+                )
             if variables:
                 arguments["env"] = sorted(variables)
             asked = self.ev(
@@ -427,15 +483,21 @@ class AgentClient:
         await self.terminals.release(terminal_id)
         return schema.ReleaseTerminalResponse()
 
-    def _relative(self, path: str) -> str:
-        """The agent's absolute `path` relative to the workdir; `confine` then checks it for real."""
-        workdir = self.toolbox.ctx.workdir
+    def _place(self, path: str) -> Place:
+        """Where the agent's absolute `path` lies, `..` folded: the workdir, else the additional
+        directory it lies in; `confine` then checks it there for real (symbolic links too)."""
         if not Path(path).is_absolute():
             raise ToolError(f"path {path!r} is not absolute, as ACP file paths must be")
         lexical = Path(_normal(path))
-        if not lexical.is_relative_to(workdir):
-            raise ToolError(f"path {path!r} is outside the ticket's workdir")
-        return lexical.relative_to(workdir).as_posix()
+        workdir = self.toolbox.ctx.workdir
+        if lexical.is_relative_to(workdir):
+            name = lexical.relative_to(workdir).as_posix()
+            return Place(self.toolbox.ctx, name, name)
+        for ctx in self.roots:
+            if lexical.is_relative_to(ctx.workdir):
+                return Place(ctx, lexical.relative_to(ctx.workdir).as_posix(), str(lexical))
+        beside = " and its additional directories" if self.roots else ""
+        raise ToolError(f"path {path!r} is outside the ticket's workdir{beside}")
 
     def events(self, item: Any) -> list[Event]:
         """What one inbox item streams as (a marker is set, and streams nothing)."""

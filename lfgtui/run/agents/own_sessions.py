@@ -19,12 +19,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class OwnSession:
-    """One session as the agent lists it: `cwd` is the folder it works in."""
+    """One session as the agent lists it: `cwd` is the folder it works in, `additional_directories`
+    the folders beside it the agent reports for it (ACP `SessionInfo.additionalDirectories`), which
+    a ticket continuing it names again (`session/resume` takes the ticket's list as the whole)."""
 
     session_id: str
     cwd: str
     title: str | None
     updated_at: str | None
+    additional_directories: tuple[str, ...] = ()
 
 
 async def own_sessions(
@@ -39,7 +42,10 @@ async def own_sessions(
         listed = await session.sessions(None if everywhere else str(workdir))
     finally:
         await session.close()
-    return [OwnSession(s.session_id, s.cwd, s.title, s.updated_at) for s in listed]
+    return [
+        OwnSession(s.session_id, s.cwd, s.title, s.updated_at, tuple(s.additional_directories or ()))
+        for s in listed
+    ]
 
 
 def as_records(sessions: list[OwnSession]) -> list[dict[str, Any]]:
@@ -59,5 +65,7 @@ def as_lines(agent: str, sessions: list[OwnSession], workdir: Path, everywhere: 
         title = " ".join((session.title or "").split()) or "(untitled)"  # one line a session
         folder = f"  {session.cwd}" if everywhere else ""
         lines.append(f"  {session.session_id}  {session.updated_at or '-'}  {title}{folder}")
+        if session.additional_directories:  # what a ticket continuing it names again
+            lines.append(f"    additional_directories: {', '.join(session.additional_directories)}")
     lines.append(f'a ticket continues one with: provider = "{agent}" and resume_session = "ID"')
     return [inert(line) for line in lines]

@@ -10,6 +10,11 @@ before it is parsed. And so does JSON that is not a JSON-RPC message the SDK can
 is a list, an error that is not an object, nesting too deep to parse), which would otherwise
 break the SDK's reading and look like a lost connection.
 
+It takes the agent's `$/cancel_request` notifications itself (`cancels`: the SDK knows none), and
+tells the SDK's handler of each request which one it is (`cancel_requests.AGENT_REQUEST`); it keeps
+which of lfg's requests the agent has not answered, so that lfg can cancel them when it gives up on
+the agent (`give_up`).
+
 It adds to `initialize` the client capabilities the SDK's schema lacks and lfg handles
 (`stable_updates.advertised`). It also keeps the raw result of the requests that open a session
 (`KEPT_RESULTS`): the SDK reads them into models of the current schema, which leave out what it no
@@ -34,6 +39,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
 from lfgtui.inert import inert
+from lfgtui.run.agents.cancel_requests import AGENT_REQUEST, CANCEL_REQUEST, NOT_CANCELLED, cancel_request
 from lfgtui.run.agents.stable_updates import advertised
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -142,10 +148,19 @@ class AgentPipe(asyncio.Protocol):
     reaches the session's inbox without a task of the SDK's woken for it, nor one reading lines.
     While the agent streams, its pipe is held and read on the hold clock's ticks (`HoldClock`)."""
 
-    def __init__(self, writer: asyncio.StreamWriter, updates: Callable[[Any], None]) -> None:
-        """`updates` takes the params of each `session/update` notification, as they come."""
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter,
+        updates: Callable[[Any], None],
+        cancels: Callable[[Any], None] = lambda _: None,
+    ) -> None:
+        """`updates` takes the params of each `session/update` notification, as they come; `cancels`
+        those of each `$/cancel_request`."""
         self._writer = writer
         self._updates = updates
+        self._cancels = cancels
+        self._unanswered: dict[Any, str] = {}
+        """lfg's requests the agent has not answered yet, by id: their methods."""
         self.problem: str | None = None
         self.results: dict[str, dict[str, Any]] = {}
         """The last raw result of each method of `KEPT_RESULTS`."""
@@ -279,11 +294,17 @@ class AgentPipe(asyncio.Protocol):
 
     def route(self, message: dict[str, Any]) -> None:
         """A message read: a `session/update` notification to the session, anything else to the SDK."""
-        if message.get("method") == SESSION_UPDATE and "id" not in message:
+        method = message.get("method")
+        if method == SESSION_UPDATE and "id" not in message:
             self._updates(message.get("params"))
             return
-        if self._kept and "method" not in message:
-            self._keep(message)
+        if method == CANCEL_REQUEST and "id" not in message:
+            self._cancels(message.get("params"))
+            return
+        if method is None:
+            self._unanswered.pop(message["id"], None)
+            if self._kept:
+                self._keep(message)
         self._messages.append(message)
         if len(self._messages) >= HELD_MESSAGES and self._reading is not None and not self._paused:
             self._paused = True
@@ -320,6 +341,8 @@ class AgentPipe(asyncio.Protocol):
             message = message | {"params": params | {"clientCapabilities": offered}}
         if message.get("method") in KEPT_RESULTS and "id" in message:
             self._kept[message["id"]] = message["method"]
+        if "method" in message and "id" in message:
+            self._unanswered[message["id"]] = message["method"]
         self._writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         await self._writer.drain()
 
@@ -335,11 +358,24 @@ class AgentPipe(asyncio.Protocol):
             finally:
                 self._waiter = None
         message = self._messages.popleft()
+        # the SDK's handler task for a request, created next from this task, holds its id
+        AGENT_REQUEST.set(message.get("id") if "method" in message else None)
         if self._paused and not self._ended and len(self._messages) < HELD_MESSAGES // 2:
             self._paused = False
             if self._reading is not None and not self._held:
                 self._reading.resume_reading()
         return message
+
+    async def give_up(self) -> list[str]:
+        """Ask the agent to cancel each of lfg's requests it has not answered (`$/cancel_request`),
+        `session/prompt` aside; returns their methods. lfg does not wait for the answers."""
+        if self._ended or self._writer.is_closing():
+            return []
+        given_up = {id_: method for id_, method in self._unanswered.items() if method not in NOT_CANCELLED}
+        self._unanswered.clear()
+        for request_id in given_up:
+            await self.send(cancel_request(request_id))
+        return list(given_up.values())
 
     async def close(self) -> None:
         if not self._writer.is_closing():

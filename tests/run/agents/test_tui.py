@@ -150,3 +150,22 @@ async def test_the_header_names_the_model_the_agent_reports_when_not_the_tickets
         assert "(the sim agent runs model fast in mode default)" in m.body.source
         assert "(the sim agent runs model fast in mode default)" in g.body.source
     assert await no_agent_left(tmp_path)
+
+
+async def test_an_approval_the_agent_withdraws_leaves_the_pane_saying_so(tmp_path: Path) -> None:
+    """ACP `$/cancel_request`: the agent withdraws its permission request; the pane's approval goes,
+    its status says the agent withdrew it, and the calls fail as withdrawn (a later answer reaching
+    nothing is test_cancel_requests.py's)."""
+    sim = BUILTIN["sim-acp"]
+    withdrawing = sim.with_agent(command=(*sim.agent.command, "--withdraw-asks", "1000"))
+    app = agent_app(tmp_path, WRITER, Providers({"sim-acp": withdrawing}))
+    async with app.run_test(size=SIZE) as pilot:
+        w = app.controller.panes["w"]
+        await until(pilot, lambda: str(w.notice.render()).startswith("approve write_file"), 20)
+        withdrawn = "the agent withdrew its request; nothing is answered"
+        await until(pilot, lambda: w.approval is None and withdrawn in str(w.status_note), 20)
+        await until(pilot, lambda: w.state is PaneState.COMPLETED, 30)  # its command is withdrawn too
+        assert not (tmp_path / "notes" / "summary.md").exists(), "the withdrawn write never ran"
+        outputs = [row.output for row in w.tools.rows.values()]
+        assert sum("withdrawn by the agent ($/cancel_request)" in output for output in outputs) == 2, outputs
+    assert await no_agent_left(tmp_path)
