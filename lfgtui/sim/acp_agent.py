@@ -21,7 +21,8 @@ the SDK's agent side routes it only when `run_agent` is told `use_unstable_proto
 offers none). It takes a client's additional directories (`--no-additional-directories`: none).
 ACP's `$/cancel_request` (which the SDK routes neither way) it takes as the official SDK does (a
 request that listens, one stalled with `--stall METHOD`, is answered -32800; any other goes on; an
-unknown id is ignored), and with `--withdraw-asks MS` it sends one for a question left unanswered.
+unknown id is ignored), and with `--withdraw-when PATH` it sends one for a question left unanswered
+once the file PATH exists.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
@@ -298,7 +299,7 @@ class SimAcpAgent:
         signal.set()
 
     async def _withdraw(self, answer: asyncio.Future[Any]) -> None:
-        """Withdraw the request `answer`'s task sent the client (`--withdraw-asks`)."""
+        """Withdraw the request `answer`'s task sent the client (`--withdraw-when`)."""
         request_id = self.sent.get(answer) if isinstance(answer, asyncio.Task) else None
         if request_id is None or self.raw is None:
             return
@@ -941,11 +942,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
     )
     quirks.add_argument(
-        "--withdraw-asks",
-        type=int,
-        default=None,
-        metavar="MS",
-        help="withdraw ($/cancel_request) a permission request or form the client has not answered in MS",
+        "--withdraw-when",
+        default="",
+        metavar="PATH",
+        help="withdraw ($/cancel_request) the permission request or form waiting unanswered once the"
+        " file PATH exists, then remove it",
     )
     parser.add_argument(
         "--require-auth",
@@ -1108,7 +1109,7 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
             deaf_to_cancel=args.deaf_to_cancel,
-            withdraw_asks_ms=args.withdraw_asks,
+            withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,
             compaction=args.compaction,
             plan_ops=args.plan_ops,

@@ -45,6 +45,8 @@ T = TypeVar("T")
 Withdraw = Callable[["asyncio.Future[Any]"], Awaitable[None]]
 """Sends `$/cancel_request` for the request the given task sent the client."""
 REQUEST_CANCELLED = -32800
+WITHDRAW_POLL_S = 0.02
+"""How often `--withdraw-when`'s file is looked for."""
 
 TOOL_KINDS: dict[str, ToolKind] = {
     "read_file": "read",
@@ -163,10 +165,11 @@ class Quirks:
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
-    withdraw_asks_ms: int | None = None
-    """A permission request or form the client has not answered this long is withdrawn (ACP
-    `$/cancel_request`), as an agent withdraws what its cancelled work asked: the client must still
-    answer it (-32800), and the call goes on as rejected, the form as cancelled."""
+    withdraw_when: str = ""
+    """A file whose appearing withdraws the permission request or form waiting unanswered (ACP
+    `$/cancel_request`, `--withdraw-when`), as an agent withdraws what its cancelled work asked: the
+    client must still answer it (-32800), and the call goes on as rejected, the form as cancelled.
+    The file is removed as it is withdrawn: the next ask waits for it anew."""
 
 
 class PromptCancelled(Exception):
@@ -277,7 +280,7 @@ class AgentRun:
     ) -> None:
         self.conn = conn
         self.withdraw = withdraw
-        """How an ask is withdrawn (with `Quirks.withdraw_asks_ms`)."""
+        """How an ask is withdrawn (with `Quirks.withdraw_when`)."""
         self.stable = stable
         """Where the updates the SDK cannot send go (None: none are sent)."""
         self.session = session
@@ -532,15 +535,26 @@ class AgentRun:
 
     async def _asked(self, request: Coroutine[Any, Any, T]) -> T:
         """The client's answer to a question for the person, as `_unless_cancelled` waits for it;
-        with `withdraw_asks_ms`, one unanswered that long is withdrawn (`$/cancel_request`) and its
-        answer still awaited: the client answers it -32800 (Request Cancelled), raised."""
+        with `withdraw_when`, one still unanswered once that file exists is withdrawn
+        (`$/cancel_request`) and its answer still awaited: the client answers it -32800 (Request
+        Cancelled), raised."""
         answer = asyncio.ensure_future(request)
-        wait_ms = self.quirks.withdraw_asks_ms
-        if self.withdraw is not None and wait_ms is not None:
-            done, _ = await asyncio.wait({answer}, timeout=wait_ms / 1000)
-            if not done:
+        if self.withdraw is not None and self.quirks.withdraw_when:
+            due = asyncio.ensure_future(self._withdrawal_due(Path(self.quirks.withdraw_when)))
+            try:
+                done, _ = await asyncio.wait({answer, due}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                due.cancel()
+            if answer not in done:
                 await self.withdraw(answer)
         return await self._unless_cancelled(answer)
+
+    @staticmethod
+    async def _withdrawal_due(trigger: Path) -> None:
+        """Until `trigger` exists, which it then removes: a test makes it once it has seen the ask,
+        so no machine is too slow to show an ask before it goes."""
+        while not _taken(trigger):  # noqa: ASYNC110 (a file another process makes: no event to await)
+            await asyncio.sleep(WITHDRAW_POLL_S)
 
     async def _unless_cancelled(self, request: Awaitable[T]) -> T:
         """The client's answer, unless the prompt is cancelled first: then the request is abandoned."""
@@ -619,3 +633,12 @@ class AgentRun:
             return await request
         except acp.RequestError as exc:
             raise ToolFailed(str(exc)) from None
+
+
+def _taken(trigger: Path) -> bool:
+    """Whether `trigger` was there, removing it (`--withdraw-when`)."""
+    try:
+        trigger.unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -57,9 +57,13 @@ class Asked:
         ticket = agent_ticket(project)
         self.gate = self.approvals.gate(ticket, self.say)
         self.questions = self.approvals.questions(ticket, self.say)
+        self.withdraw_when: Path | None = None
+        """A file made each time this person is asked: the sim agent's `--withdraw-when`."""
 
     def say(self, kind: type[Event], **fields: Any) -> None:
         self.said.append(self.ev(kind, **fields))
+        if kind is ApprovalAsked and self.withdraw_when is not None:
+            self.withdraw_when.touch()
 
     def client(self) -> AgentClient:
         """The client of an agent session whose questions this person is asked."""
@@ -159,13 +163,14 @@ async def test_a_malformed_cancel_request_is_ignored(project: Path) -> None:
 async def test_the_sim_agent_withdraws_an_unanswered_permission_request(
     project: Path, private_logs: Path
 ) -> None:
-    """End to end: the sim agent (`--withdraw-asks`) sends `$/cancel_request`, lfg answers it -32800,
+    """End to end: the sim agent (`--withdraw-when`) sends `$/cancel_request`, lfg answers it -32800,
     the call fails as withdrawn and the turn goes on."""
     person = Asked(project)
+    person.withdraw_when = project.parent / "withdraw"  # each ask withdrawn once the person saw it
     toolbox = Toolbox(
         {"write_file": BUILTIN_TOOLS["write_file"]}, ToolContext(workdir=project, env={}), person.gate
     )
-    launch = sim_agent("--withdraw-asks", "1000")
+    launch = sim_agent("--withdraw-when", str(person.withdraw_when))
     events = [e async for e in run_acp(launch, AttemptTask(ask(f"writer:{FAST}")), person.ev, toolbox)]
     assert ending(events).outcome is Outcome.COMPLETED
     asked = of(person.said, ApprovalAsked)

@@ -157,14 +157,18 @@ async def test_an_approval_the_agent_withdraws_leaves_the_pane_saying_so(tmp_pat
     its status says the agent withdrew it, and the calls fail as withdrawn (a later answer reaching
     nothing is test_cancel_requests.py's)."""
     sim = BUILTIN["sim-acp"]
-    withdrawing = sim.with_agent(command=(*sim.agent.command, "--withdraw-asks", "1000"))
+    trigger = tmp_path / "withdraw"  # the sim withdraws the ask waiting once this exists
+    withdrawing = sim.with_agent(command=(*sim.agent.command, "--withdraw-when", str(trigger)))
     app = agent_app(tmp_path, WRITER, Providers({"sim-acp": withdrawing}))
     async with app.run_test(size=SIZE) as pilot:
         w = app.controller.panes["w"]
         await until(pilot, lambda: str(w.notice.render()).startswith("approve write_file"), 20)
+        trigger.touch()
+        await until(pilot, lambda: str(w.notice.render()).startswith("approve run_command"), 20)
+        trigger.touch()  # its command is withdrawn too
         withdrawn = "the agent withdrew its request; nothing is answered"
         await until(pilot, lambda: w.approval is None and withdrawn in str(w.status_note), 20)
-        await until(pilot, lambda: w.state is PaneState.COMPLETED, 30)  # its command is withdrawn too
+        await until(pilot, lambda: w.state is PaneState.COMPLETED, 30)
         assert not (tmp_path / "notes" / "summary.md").exists(), "the withdrawn write never ran"
         outputs = [row.output for row in w.tools.rows.values()]
         assert sum("withdrawn by the agent ($/cancel_request)" in output for output in outputs) == 2, outputs
