@@ -217,6 +217,14 @@ class Status(Event):
     message: str
 
 
+COMPACTING = "the agent is compacting its context"
+"""A coding agent's `Status` while it compacts its context (ACP `compaction_update`, in progress)."""
+COMPACTION_ENDED = ("the agent compacted its context", "the agent's compaction of its context")
+"""How a coding agent's `Status` begins when a compaction of its context ended (completed, failed,
+cancelled): the pane shows it as an entry of its own where it happened, and since it is a plain
+`Status` the history keeps it at its place and gives it back as one (run/agents/updates.py says them)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Retrying(Status):
     """A failed request will be sent again after `delay_s`; `retry` counts from 1."""

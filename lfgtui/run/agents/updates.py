@@ -34,6 +34,8 @@ from acp import schema
 from pydantic import ValidationError
 
 from lfgtui.events import (
+    COMPACTING,
+    COMPACTION_ENDED,
     AgentCommand,
     AgentDetails,
     AgentProgress,
@@ -541,12 +543,13 @@ class UpdateReader:
             return []
         self.view.compactions[compaction_id] = status
         summary = blocks_text(update.summary).strip()
+        compacted, compaction = COMPACTION_ENDED
         said = {
-            "in_progress": "the agent is compacting its context",
-            "completed": "the agent compacted its context: the context gauge's drop is the compaction",
-            "failed": f"the agent's compaction of its context failed: {update.error or 'no reason given'}",
-            "cancelled": "the agent's compaction of its context was cancelled",
-        }.get(status, f"the agent's compaction of its context: {status}")
+            "in_progress": COMPACTING,
+            "completed": f"{compacted}: the context gauge's drop is the compaction",
+            "failed": f"{compaction} failed: {update.error or 'no reason given'}",
+            "cancelled": f"{compaction} was cancelled",
+        }.get(status, f"{compaction}: {status}")
         if status == "completed" and summary:
             said += f" ({len(summary)} characters of summary kept)"
         return [self.ev(Status, message=said)]

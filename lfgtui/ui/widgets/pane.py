@@ -30,6 +30,8 @@ from textual.widgets import Collapsible, Static
 from lfgtui.alerts.states import Standing, State
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
+    COMPACTING,
+    COMPACTION_ENDED,
     PAUSED,
     AgentDetails,
     AgentProgress,
@@ -563,6 +565,20 @@ class TicketPane:
 
     def _status(self, event: Status) -> None:
         self.status_note = inert(event.message)
+        if event.message == COMPACTING:  # while it lasts, as the agent's notes on its work are
+            self.progress = event.message
+        elif event.message.startswith(COMPACTION_ENDED):
+            self._compacted(event.message)
+
+    def _compacted(self, message: str) -> None:
+        """A compaction of the agent's context ended: an entry of its own in the transcript, where it
+        happened (after the follow-up that asked for it, amid a turn it interrupted), which says
+        the context gauge's drop is the compaction; never its summary, which is no answer."""
+        if self.progress == COMPACTING:
+            self.progress = ""
+        said = MARKDOWN_MARKS.sub(r"\\\g<0>", inert(message))
+        self.body.new_paragraph()
+        self.body.append(f"*{said}*\n\n")
 
     def _ended(self, event: AttemptEnded) -> None:
         self._clear_earlier()  # an attempt that ended before it asked anything
@@ -773,6 +789,9 @@ class TicketPane:
         return ""
 
 
+MARKDOWN_MARKS = re.compile(r"[\\`*_\[\]<>#|~]")
+"""What Markdown reads as markup: escaped in an entry of lfg's own in the transcript (an agent's
+words in it, a compaction's error, are shown as they are)."""
 COUNTED_DOWN = re.compile(r", (?:resumes|its quota resets) in ")
 """Where a `Queued` message says the wait it had when it was sent: the pane counts it down instead."""
 

@@ -14,10 +14,20 @@ from typing import Any
 
 import pytest
 
-from lfgtui.events import EventFactory, PlanUpdated, Status, SubagentChanged, TextDelta
+from lfgtui.alerts.states import Standing, State
+from lfgtui.config.load import Config
+from lfgtui.cost.metrics import Metrics
+from lfgtui.events import AttemptStarted, EventFactory, PlanUpdated, Status, SubagentChanged, TextDelta
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.stable_updates import Malformed, SubagentUpdate, advertised
 from lfgtui.run.agents.updates import AgentView, Unknown, UpdateReader, session_update
 from lfgtui.sim.acp_stable import SUBAGENT_TEXT
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.widgets.pane import PaneState, Tally, TicketPane
+from tests.support.app import SIZE, keys, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of, recorded_run, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
@@ -34,6 +44,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "stable_updates.jsonl"
 shortened): a sub-agent's, session messages both ways, a compaction; its notice and plan operations
 in the published spec's shapes (it sent none in the recordings)."""
 PARENT = "The helper runs in the background. PARENT-WAITING for it."
+COMPACTED = "the agent compacted its context: the context gauge's drop is the compaction"
 
 
 @pytest.fixture
@@ -65,7 +76,7 @@ def test_an_acp_notice_is_the_agents_notice_and_a_compaction_a_timeline_status(l
     assert code == 0, stderr
     assert "the agent's notice: MCP server docs is unavailable" in statuses(events, "n")
     said = statuses(events, "c")
-    compacted = "the agent compacted its context: the context gauge's drop is the compaction"
+    compacted = COMPACTED
     assert "the agent is compacting its context" in said, said
     assert [m for m in said if m.startswith(compacted)] == [f"{compacted} (34 characters of summary kept)"]
     for ticket_id in "nc":
@@ -225,3 +236,51 @@ def test_a_sub_agent_announced_once_is_known_by_its_title_when_later_updates_omi
     ]
     assert shown == ["sub-agent started: Scan", "sub-agent finished: Scan (idle)"]
     assert isinstance(session_update({"sessionId": "p", "update": first}), SubagentUpdate)
+
+
+async def test_in_the_tui_each_compaction_is_one_entry_where_it_happened_never_its_summary(
+    tmp_path: Path,
+) -> None:
+    """The sim ends each prompt with a compaction as Claude Code reports `/compact` (in progress;
+    completed with a summary; completed again): the pane's transcript has one entry for it after the
+    answer, and a follow-up's compaction one more after the follow-up; the summary is no answer."""
+    path = tmp_path / "tickets.toml"
+    path.write_text('[[ticket]]\nid = "c"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n')
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS)
+    compacting = BUILTIN["sim-acp"].with_agent(command=(*BUILTIN["sim-acp"].agent.command, "--compaction"))
+    app = lfg_app(loaded.tickets, Providers({"sim-acp": compacting}))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.controller.panes["c"]
+        await until(pilot, lambda: pane.state is PaneState.COMPLETED, timeout=20)
+        entry = f"*{COMPACTED} (34 characters of summary kept)*"
+        answered = pane.body.source
+        assert answered.endswith(f"\n\n{entry}\n\n") and answered.count(COMPACTED) == 1, answered
+        assert "The conversation so far" not in answered and pane.progress == ""
+        pane.shown.focus()
+        await pilot.press("i")
+        await pilot.press(*keys("and then?"), "enter")
+        await until(pilot, lambda: pane.attempt == 2 and pane.state is PaneState.COMPLETED, timeout=20)
+        shown = pane.body.source
+        assert shown.count(entry) == 2 and shown.rindex("> and then?") < shown.rindex(entry), shown
+
+
+def test_a_compaction_in_progress_is_the_panes_note_and_its_end_an_entry_shown_inert(tmp_path: Path) -> None:
+    """While the agent compacts, the pane's `▸` note says so; a failed compaction's entry shows the
+    agent's reason as it is: Markdown in it is no markup of the transcript."""
+    path = tmp_path / "tickets.toml"
+    path.write_text('[[ticket]]\nid = "c"\nprompt = "x"\n')
+    [loaded] = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={}).tickets
+    pane = TicketPane(loaded, Tally(), str, Standing("c", State.WAITING, 0.0))
+    metrics = Metrics()
+    pane.apply(AttemptStarted(ticket="c", attempt=1, seq=0, t=0.0, provider="p", model="m"), metrics)
+    reader = UpdateReader(EventFactory("c", 1))
+    reader.working = True
+    wire = {"sessionUpdate": "compaction_update", "compactionId": "k"}
+    for update in ({"status": "in_progress"}, {"status": "failed", "error": "*out* of [room](x)"}):
+        for event in reader.events(session_update({"sessionId": "s", "update": wire | update})):
+            pane.apply(event, metrics)
+        if update["status"] == "in_progress":
+            assert pane.progress == "the agent is compacting its context" and pane.body.source == ""
+    assert pane.progress == ""
+    said = r"the agent's compaction of its context failed: \*out\* of \[room\](x)"
+    assert pane.body.source == f"*{said}*\n\n"
