@@ -343,7 +343,7 @@ class Dispatch:
         """The work entry whose attempt the ticket waits for now (None: it waits for none)."""
         return self._works.get(ticket_id)
 
-    async def cancel_child(self, state: TicketState, work: str, child: str) -> str | None:
+    async def cancel_child(self, state: TicketState, work: str, child: str, by: str) -> str | None:
         """Ask the worker running the ticket's attempt (its work entry `work`) to cancel sub-agent
         `child` of its coding agent, and wait for its answer: None when it asked the agent, else the
         worker's words why not, or why no worker answered."""
@@ -357,7 +357,7 @@ class Dispatch:
                 return f"worker {name}, which runs {ticket_id}, is gone from the broker: nothing cancelled"
             token = secrets.token_hex(12)
             reply = self.layout.reply(self.run_id, token)
-            command = Command(CANCEL_CHILD, ticket_id, watcher_name(), work=work, child=child, reply=token)
+            command = Command(CANCEL_CHILD, ticket_id, by, work=work, child=child, reply=token)
             await self.redis.xadd(self.layout.control(self.run_id), command.fields())  # type: ignore[arg-type]
             within = min(REPLY_WAIT_S, self.broker.settings.lease_s)
             deadline = self.clock() + within
@@ -592,13 +592,15 @@ class BrokerRunner:
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
 
-    async def cancel_child(self, run: RunFace, state: TicketState, child: str) -> str | None:
+    async def cancel_child(
+        self, run: RunFace, state: TicketState, child: str, by: str | None = None
+    ) -> str | None:
         """The worker running the ticket's attempt cancels the sub-agent, and answers as a run here
         would (`Dispatch.cancel_child`)."""
         work = self.dispatch.work_of(state.ticket.id)
         if work is None or not state.running:
             return f"{state.ticket.id} runs no coding agent's turn now"
-        return await self.dispatch.cancel_child(state, work, child)
+        return await self.dispatch.cancel_child(state, work, child, by or watcher_name())
 
     async def _enqueue(self, attempt: Attempt) -> str:
         """Put the ticket's attempt on the broker for a worker; returns its work entry."""

@@ -772,7 +772,7 @@ class BrokerWorker:
                 if command.action == CANCEL and command.work == entry:
                     run.cancel(ticket_id, f"cancel asked by {command.by}")
                 elif command.action == CANCEL_CHILD and command.work == entry and command.child is not None:
-                    why = await run.cancel_child(ticket_id, command.child)
+                    why = await run.cancel_child(ticket_id, command.child, command.by)
                     if command.reply is not None:
                         await self._reply(self.layout.reply(run_id, command.reply), why)
                 elif command.action == ANSWER and command.call_id is not None:

@@ -210,7 +210,10 @@ class AttemptRunner(Protocol):
         the attempt; the scheduler says the attempt's end then."""
         ...
 
-    async def cancel_child(self, run: RunFace, state: TicketState, child: str) -> str | None:
+    async def cancel_child(
+        self, run: RunFace, state: TicketState, child: str, by: str | None = None
+    ) -> str | None:
         """Cancel one sub-agent (`child`, its session id) of the coding agent running the ticket's
-        attempt, wherever that agent runs: None once asked, else why not, in words for the person."""
+        attempt, wherever that agent runs: None once asked, else why not, in words for the person.
+        `by`: who asked, from elsewhere (said with the cancel in the ticket's events)."""
         ...

@@ -23,6 +23,7 @@ from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import Event, Outcome, Status, SubagentChanged
 from lfgtui.providers.registry import Providers
+from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
@@ -77,7 +78,7 @@ async def test_x_on_the_coordinator_cancels_the_sub_agent_on_the_worker_which_sa
         outcomes = await one.run.wait()
         assert outcomes == {"a": Outcome.COMPLETED}, "the parent went on"
         said = [e.message for e in one.events if type(e) is Status]
-        assert "asked the agent to cancel sub-agent Scan" in said
+        assert f"asked the agent to cancel sub-agent Scan (asked by {watcher_name()})" in said
         assert [e.child for e in one.children("failed")] == [child], "it ended cancelled"
         assert await one.run.cancel_child("a", child) == "a runs no coding agent's turn now"
 

@@ -313,7 +313,13 @@ class ServedHandle(RunHandle):
 
     def send(self, asked: Request) -> Outcome:
         """Ask the server (`POST /v1/requests`); what it refuses is said."""
-        verb = {Cancel: "cancel", Retry: "retry", Answer: "take the answer"}.get(type(asked))
+        verbs = {
+            Cancel: "cancel",
+            CancelChild: "cancel that sub-agent",
+            Retry: "retry",
+            Answer: "take the answer",
+        }
+        verb = verbs.get(type(asked))
         if isinstance(asked, Approve):
             verb = "approve" if asked.allowed else "deny"
 
