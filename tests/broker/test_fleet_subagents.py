@@ -28,6 +28,11 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.run.controller import RunController
+from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import PaneState
+from tests.support.app import SIZE
 from tests.support.fleet import AGENT_TICKET, COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
 
 WAITING_CHILD = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
@@ -105,3 +110,35 @@ def test_a_sub_agents_cancel_from_the_broker_names_no_key_but_its_own_reply() ->
         data = {k: v for k, v in dataclasses.asdict(sent).items() if v is not None} | spoiled
         with pytest.raises(WorkError, match="not a sub-agent's cancel"):
             Command.read({b"data": json.dumps(data).encode()})
+
+
+async def test_shift_x_in_the_coordinators_tui_cancels_the_sub_agent_running_on_the_worker(
+    fleet: Fleet,
+) -> None:
+    """`lfg run --broker` in the TUI: its controller as run.py makes it; the child's row comes from
+    the worker's events, and `X` on it reaches the worker, whose agent cancels it; the parent goes on."""
+    fleet.start("w1", config=fleet.config(STEADY + agent_provider(WAITING_CHILD), "w1.toml"))
+    path = fleet.lfg.tickets(AGENT_TICKET)
+    config = load_config(fleet.config(COORDINATOR_AGENT, "coordinator.toml"))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    broker = resolve(fleet.url, {}, BrokerSettings())
+    outlet = Outlet(broker, await connect(broker, read_timeout_s=10.0), path.parent)
+    async with Providers(config.providers) as providers, Outlet.closing(outlet):
+        services = Services(providers, prices=run_prices(providers.configs, loaded.tickets), broker=broker)
+        controller = RunController.live(services, loaded.tickets, make_run=outlet.make_run())
+        app = LfgApp(services, controller)
+        async with (
+            outlet.publishing(controller.run, loaded.tickets, str(path), lambda _: None),
+            app.run_test(size=SIZE) as pilot,
+        ):
+            a = controller.panes["a"]
+            tree = a.shown.subagents
+            await until(lambda: len(tree.rows) == 1, 90)
+            [row] = tree.rows.values()
+            row.collapsed = False
+            a.shown.focus()
+            await pilot.press("X")
+            await until(lambda: a.state is PaneState.COMPLETED, 60)
+            [child] = tree.subagents.children.values()
+            assert child.state == "failed", "stopped on the worker: idle with stop reason cancelled"
+            await pilot.press("q")
