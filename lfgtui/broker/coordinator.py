@@ -69,6 +69,7 @@ from lfgtui.broker.work import (
     ANSWER,
     CANCEL,
     CANCEL_CHILD,
+    MAX_NOTE,
     AttemptEnd,
     Command,
     WorkItem,
@@ -364,7 +365,7 @@ class Dispatch:
             while (left := deadline - self.clock()) > 0:
                 answered = await self.redis.blpop([reply], timeout=min(left, REPLY_POLL_S))
                 if answered is not None:
-                    said = answered[1].decode("utf-8", "replace")
+                    said = answered[1][:MAX_NOTE].decode("utf-8", "replace")  # shown inert, bounded
                     return said or None
         except Exception as exc:
             if (problem := self._explain(exc)) is None:
