@@ -15,8 +15,10 @@ A follow-up sends the conversation the run built from the worker's events (conve
 local run sends the one its tool loop built; a coding agent's follow-up goes back to the worker
 that has the agent's session (`_destination`).
 
-Cancelling an attempt, and answering a call that waits for approval, are commands on the run's
-control stream, which the worker holding the ticket reads. When a worker dies its lease lapses,
+Cancelling an attempt, cancelling one sub-agent of the coding agent it runs, and answering a call
+that waits for approval, are commands on the run's control stream, which the worker holding the
+ticket reads; a sub-agent's cancel waits for the worker's answer (`Dispatch.cancel_child`), so the
+person hears why not as they would at that worker. When a worker dies its lease lapses,
 another worker takes the ticket over as the next attempt, and the run records the earlier one
 `interrupted` with what arrived. Late events of the earlier attempt (its worker was paused, not
 dead) are dropped by the feed as every watcher drops them (`Delivered` in remote/attach.py), so the
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +65,17 @@ from lfgtui.broker.coordinator_lease import CoordinatorHeld, CoordinatorLease
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
-from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkItem, ended_field, relative_to
+from lfgtui.broker.work import (
+    ANSWER,
+    CANCEL,
+    CANCEL_CHILD,
+    MAX_NOTE,
+    AttemptEnd,
+    Command,
+    WorkItem,
+    ended_field,
+    relative_to,
+)
 from lfgtui.broker.work_index import WorkIndex
 from lfgtui.cancels import STOP_S, stop
 from lfgtui.conversation import Conversation
@@ -96,7 +109,7 @@ if TYPE_CHECKING:
     from lfgtui.broker.publisher import Publisher
     from lfgtui.config.broker import Broker
     from lfgtui.providers.registry import Providers
-    from lfgtui.run.attempts import Attempt
+    from lfgtui.run.attempts import Attempt, RunFace
     from lfgtui.tickets.ticket import Ticket
 
 END_WAIT_S = 10.0
@@ -111,6 +124,11 @@ FEED_WAIT = 0.25
 with the stream looks for recorded ends and lost entries): with the entries looked at every
 `1 - FEED_WAIT` of a lease, an entry the broker lost is noticed, and its ticket enqueued again,
 within a lease of the loss, however quiet the stream."""
+REPLY_WAIT_S = 10.0
+"""How long a coordinator waits, at most, for a worker's answer to a sub-agent's cancel (at most a
+lease): a worker reads its commands as they come, so one that says nothing that long is taken as gone."""
+REPLY_POLL_S = 1.0
+"""Each wait for that answer on the broker (within the connection's read timeout)."""
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -321,6 +339,43 @@ class Dispatch:
         task = asyncio.create_task(send(), name=f"{command.action} {command.ticket}")
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+
+    def work_of(self, ticket_id: str) -> str | None:
+        """The work entry whose attempt the ticket waits for now (None: it waits for none)."""
+        return self._works.get(ticket_id)
+
+    async def cancel_child(self, state: TicketState, work: str, child: str, by: str) -> str | None:
+        """Ask the worker running the ticket's attempt (its work entry `work`) to cancel sub-agent
+        `child` of its coding agent, and wait for its answer: None when it asked the agent, else the
+        worker's words why not, or why no worker answered."""
+        ticket_id, provider = state.ticket.id, state.ticket.provider
+        try:
+            raw = await self.redis.hget(self.layout.ran(self.run_id), ran_field(ticket_id, state.attempt))
+            if raw is None:
+                return f"{ticket_id} waits for a worker: no coding agent runs it yet"
+            name = raw.decode("utf-8", "replace")
+            if not await self.present(name, provider):
+                return f"worker {name}, which runs {ticket_id}, is gone from the broker: nothing cancelled"
+            token = secrets.token_hex(12)
+            reply = self.layout.reply(self.run_id, token)
+            command = Command(CANCEL_CHILD, ticket_id, by, work=work, child=child, reply=token)
+            await self.redis.xadd(self.layout.control(self.run_id), command.fields())  # type: ignore[arg-type]
+            within = min(REPLY_WAIT_S, self.broker.settings.lease_s)
+            deadline = self.clock() + within
+            while (left := deadline - self.clock()) > 0:
+                answered = await self.redis.blpop([reply], timeout=min(left, REPLY_POLL_S))
+                if answered is not None:
+                    said = answered[1][:MAX_NOTE].decode("utf-8", "replace")  # shown inert, bounded
+                    return said or None
+        except Exception as exc:
+            if (problem := self._explain(exc)) is None:
+                raise
+            return f"{problem}: the sub-agent's cancel did not reach the worker running {ticket_id}"
+        return (
+            f"worker {name}, which runs {ticket_id}, did not answer in {within:g} s: it may be gone "
+            "(its lease then lapses and another worker takes the ticket over); nothing was cancelled "
+            "that lfg knows of"
+        )
 
     async def ran_on(self, ticket_id: str, attempt: int) -> str | None:
         """The worker that took an attempt of this run, as it said on the broker (None: not known)."""
@@ -537,6 +592,16 @@ class BrokerRunner:
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
+
+    async def cancel_child(
+        self, run: RunFace, state: TicketState, child: str, by: str | None = None
+    ) -> str | None:
+        """The worker running the ticket's attempt cancels the sub-agent, and answers as a run here
+        would (`Dispatch.cancel_child`)."""
+        work = self.dispatch.work_of(state.ticket.id)
+        if work is None or not state.running:
+            return f"{state.ticket.id} runs no coding agent's turn now"
+        return await self.dispatch.cancel_child(state, work, child, by or watcher_name())
 
     async def _enqueue(self, attempt: Attempt) -> str:
         """Put the ticket's attempt on the broker for a worker; returns its work entry."""

@@ -6,6 +6,8 @@ PREFIX:run:RUN              hash: the run index's entry (who, host, started, upd
                             and the run's description (`run`: its tickets and prices, as /v1/run)
 PREFIX:run:RUN:events       stream: one entry per batch of events (`EventEntry`), then `end`
 PREFIX:run:RUN:control      stream: commands to the workers running its tickets (cancel, answers)
+PREFIX:run:RUN:reply:TOKEN  list: a worker's answer to the command that named TOKEN (a sub-agent's
+                            cancel): empty when done, else why not; lapsing soon after
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
@@ -67,6 +69,10 @@ class Layout:
 
     def control(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:control"
+
+    def reply(self, run_id: str, token: str) -> str:
+        """Where a worker answers the command that named `token` (`Command.reply`)."""
+        return f"{self.prefix}:run:{run_id}:reply:{token}"
 
     def ran(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ran"

@@ -8,7 +8,9 @@ in on the worker, as here), who asked for it, and the run's approval policy. A f
 of one) carries what a local one sends: the whole earlier conversation (`base`, each message as
 remote/codec.py writes it), the follow-up prompt, the attempt it continues and, for a coding agent,
 the session to load. A `Command` is one entry
-of the run's control stream: cancel a taken work entry, or answer a call that waits for approval. An
+of the run's control stream: cancel a taken work entry, cancel one sub-agent of the coding agent it
+runs (the worker answers on the reply key the command names), or answer a call that waits for
+approval. An
 `AttemptEnd` is what a worker records of an attempt it ran to its end (`PREFIX:run:RUN:ended`), so
 the end is known when the run's event stream was trimmed before its coordinator read it, and a work
 entry whose attempt ended is never run again.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +42,11 @@ from lfgtui.run.attempts import Earlier
 from lfgtui.tickets.ticket import Ticket
 
 CANCEL = "cancel"
+CANCEL_CHILD = "cancel-child"
 ANSWER = "answer"
+ACTIONS = (CANCEL, CANCEL_CHILD, ANSWER)
+REPLY_TOKEN = re.compile(r"[0-9a-f]{16,64}")
+"""A reply key's token as a coordinator makes it: a worker writes to no other key of its choosing."""
 MAX_ATTEMPT = 100_000
 """No ticket is tried more often: a larger attempt number is not lfg's."""
 MAX_NOTE = 2_000
@@ -199,13 +206,17 @@ def relative_to(ticket: Ticket, folder: Path) -> Ticket:
 class Command:
     """One entry of a run's control stream."""
 
-    action: Literal["cancel", "answer"]
+    action: Literal["cancel", "cancel-child", "answer"]
     ticket: str
     by: str
     work: str | None = None
-    """The work entry a `cancel` is for: the ticket's attempt that entry started."""
+    """The work entry a `cancel` (or `cancel-child`) is for: the ticket's attempt that entry started."""
     call_id: str | None = None
     allowed: bool = False
+    child: str | None = None
+    """The sub-agent a `cancel-child` is for: its ACP session id."""
+    reply: str | None = None
+    """The token of the reply key (`Layout.reply`) where the worker answers a `cancel-child`."""
 
     def fields(self) -> dict[str, bytes]:
         return {"data": dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})}
@@ -214,9 +225,15 @@ class Command:
     def read(cls, fields: dict[bytes, bytes]) -> Command:
         data = loads(fields.get(b"data"))
         action, ticket, by = data.get("action"), data.get("ticket"), data.get("by")
-        if action not in (CANCEL, ANSWER) or not isinstance(ticket, str) or not isinstance(by, str):
+        if action not in ACTIONS or not (isinstance(ticket, str) and isinstance(by, str)):
             raise WorkError(f"not a command: {data!r:.200}")
-        work, call_id = data.get("work"), data.get("call_id")
+        work, call_id, child, reply = (data.get(k) for k in ("work", "call_id", "child", "reply"))
+        if action == CANCEL_CHILD and not (
+            isinstance(child, str)
+            and 0 < len(child) <= MAX_NOTE
+            and (reply is None or (isinstance(reply, str) and REPLY_TOKEN.fullmatch(reply)))
+        ):
+            raise WorkError(f"not a sub-agent's cancel: {data!r:.200}")
         return cls(
             action,
             ticket,
@@ -224,6 +241,8 @@ class Command:
             work if isinstance(work, str) else None,
             call_id if isinstance(call_id, str) else None,
             data.get("allowed") is True,
+            child if isinstance(child, str) else None,
+            reply if isinstance(reply, str) else None,
         )
 
 

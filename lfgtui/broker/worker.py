@@ -47,7 +47,16 @@ from lfgtui.broker.ownership import Held, Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.running_on import running_on
-from lfgtui.broker.work import ANSWER, CANCEL, AttemptEnd, Command, WorkError, WorkItem, ended_field
+from lfgtui.broker.work import (
+    ANSWER,
+    CANCEL,
+    CANCEL_CHILD,
+    AttemptEnd,
+    Command,
+    WorkError,
+    WorkItem,
+    ended_field,
+)
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost import prices
 from lfgtui.cost.prices import run_prices
@@ -93,6 +102,8 @@ meanwhile): an entry is acknowledged only once they are there."""
 FINISH_S = 10.0
 """How long a worker stopped right after an attempt ended may take to record the end and acknowledge
 its entry before it exits."""
+REPLY_KEPT_S = 60
+"""How long a worker's answer to a command (`Layout.reply`) stays on the broker unread."""
 
 
 def provider_problem(config: ProviderConfig, env: Mapping[str, str]) -> str | None:
@@ -539,7 +550,7 @@ class BrokerWorker:
         if holding.forsaken:
             run.interrupt(ticket.id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease))
         entry = holding.taken.entry
-        commands = asyncio.create_task(self._commands(control, last, entry, run, ticket.id))
+        commands = asyncio.create_task(self._commands(item.run_id, last, entry, run, ticket.id))
         try:
             outcomes = await run.wait()
         except asyncio.CancelledError:  # this worker is stopping: another one runs the ticket
@@ -737,9 +748,10 @@ class BrokerWorker:
                 raise
             return None
 
-    async def _commands(self, control: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
-        """Act on the run's commands for this attempt: cancel it, answer its calls; until cancelled."""
-        failures = 0
+    async def _commands(self, run_id: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
+        """Act on the run's commands for this attempt: cancel it or one of its agent's sub-agents,
+        answer its calls; until cancelled."""
+        control, failures = self.layout.control(run_id), 0
         while True:
             raise_swallowed_cancel()
             try:
@@ -759,8 +771,25 @@ class BrokerWorker:
                     continue
                 if command.action == CANCEL and command.work == entry:
                     run.cancel(ticket_id, f"cancel asked by {command.by}")
+                elif command.action == CANCEL_CHILD and command.work == entry and command.child is not None:
+                    why = await run.cancel_child(ticket_id, command.child, command.by)
+                    if command.reply is not None:
+                        await self._reply(self.layout.reply(run_id, command.reply), why)
                 elif command.action == ANSWER and command.call_id is not None:
                     run.approvals.answer(ticket_id, command.call_id, command.allowed, command.by)
+
+    async def _reply(self, key: str, why: str | None) -> None:
+        """Answer a command that waits for it (a sub-agent's cancel): "" when done, else why not; the
+        key lapses soon, whether or not its coordinator still waits."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(key, why or "")
+        pipe.expire(key, REPLY_KEPT_S)
+        try:
+            await pipe.execute()
+        except Exception as exc:
+            if (problem := self.explain(exc)) is None:
+                raise
+            self.said(f"could not answer a sub-agent's cancel: {problem}")
 
     async def _warm(self) -> None:
         """Make its providers ready (their SDKs and the sim imported in a thread, the price table read,

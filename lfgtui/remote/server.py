@@ -4,15 +4,14 @@ aiohttp serves (textual-serve, which `lfg web` uses, is built on it too). Every 
 the run's bearer token, compared in constant time; a request without it learns nothing but 401.
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
-(lfgtui/run/requests.py: cancel, retry, approve or deny a call, answer a question, follow up, start a
-tournament's synthesis once its verdict is decided), each recorded with who asked; the older routes
-(`POST /v1/tickets/{id}/cancel|retry|follow-up`, `…/calls/{call}/approve|deny`,
-`…/elicitations/{id}/accept|decline|cancel`, `/v1/tournaments/{id}/synthesize`) are read into the
-same typed requests. `GET
-/v1/inbox` is what needs the person now, for the inbox page at `/inbox` (inbox.py: the one response
-given without the token, since it holds nothing of the run). `GET /metrics` is the run's metrics for
-Prometheus (telemetry/prometheus.py), with the same token; `MetricsServer` serves only that, for a
-broker worker.
+(lfgtui/run/requests.py: cancel, cancel one sub-agent, retry, approve or deny a call, answer a
+question, follow up, start a tournament's synthesis once its verdict is decided), each recorded
+with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
+`…/calls/{call}/approve|deny`, `…/elicitations/{id}/accept|decline|cancel`,
+`/v1/tournaments/{id}/synthesize`) are read into the same typed requests. `GET /v1/inbox` is what
+needs the person now, for the inbox page at `/inbox` (inbox.py: the one response given without the
+token, since it holds nothing of the run). `GET /metrics` is the run's metrics for Prometheus
+(telemetry/prometheus.py), with the same token; `MetricsServer` serves only that, for a broker worker.
 
 Nothing a peer sends may cost the run it serves: connections are capped and must show the token
 within `AUTH_TIMEOUT_S` (`Gate`), so a flood of them never takes the descriptors the run's own
@@ -47,6 +46,7 @@ from lfgtui.run.requests import (
     Answer,
     Approve,
     Cancel,
+    CancelChild,
     FollowUp,
     Request,
     RequestError,
@@ -115,9 +115,12 @@ class ServeError(Exception):
 
 class Controls(Protocol):
     """What `--control` lets a watcher do (the requests of lfgtui/run/requests.py that are `served`,
-    each reaching the method `SERVED` names); each returns why it could not, or None when done."""
+    each reaching the method `SERVED` names); each returns why it could not, or None when done (a
+    sub-agent's cancel once its agent, here or on a worker, was asked)."""
 
     def cancel(self, asked: Cancel, who: str) -> str | None: ...
+
+    async def cancel_child(self, asked: CancelChild, who: str) -> str | None: ...
 
     def retry(self, asked: Retry, who: str) -> str | None: ...
 
@@ -132,6 +135,7 @@ class Controls(Protocol):
 
 SERVED: dict[type[Request], str] = {
     Cancel: "cancel",
+    CancelChild: "cancel_child",
     Retry: "retry",
     Approve: "approve",
     Answer: "answer",
@@ -152,6 +156,9 @@ class EngineControls:
         if self.run.cancel(asked.ticket, why=f"cancel asked by {who}"):
             return None
         return f"{asked.ticket} is not running"
+
+    async def cancel_child(self, asked: CancelChild, who: str) -> str | None:
+        return await self.run.cancel_child(asked.ticket, asked.child, by=who)
 
     def retry(self, asked: Retry, who: str) -> str | None:
         if self.run.retry(asked.ticket, why=f"retry asked by {who}"):
@@ -648,6 +655,8 @@ class RunServer:
                 return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
             return web.json_response({"ok": True, "ticket": self.controls.synthesize(verdict, who)})
         problem = getattr(self.controls, SERVED[type(asked)])(asked, who)
+        if asyncio.iscoroutine(problem):  # a sub-agent's cancel: its agent (or worker) answers
+            problem = await problem
         if problem is not None:
             return _problem(409, problem)
         return web.json_response({"ok": True})

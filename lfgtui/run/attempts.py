@@ -144,6 +144,7 @@ class RunFace(Protocol):
     book: MetricsBook
     limiters: Limiters
     agents: dict[str, AgentSession] | None
+    live_agents: dict[str, AgentSession]
     tool_env: dict[str, str]
     worktrees: Path | None
     max_cost_usd: float | None
@@ -207,4 +208,12 @@ class AttemptRunner(Protocol):
         `AttemptStarted` first (one that ends before it could start says only its end) and its
         `AttemptEnded` last. Cancelled (a person, a budget, the process stopping), it stops what runs
         the attempt; the scheduler says the attempt's end then."""
+        ...
+
+    async def cancel_child(
+        self, run: RunFace, state: TicketState, child: str, by: str | None = None
+    ) -> str | None:
+        """Cancel one sub-agent (`child`, its session id) of the coding agent running the ticket's
+        attempt, wherever that agent runs: None once asked, else why not, in words for the person.
+        `by`: who asked, from elsewhere (said with the cancel in the ticket's events)."""
         ...

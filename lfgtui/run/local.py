@@ -39,13 +39,22 @@ from lfgtui.tools.base import ToolContext
 from lfgtui.tools.toolbox import Approve, Toolbox
 
 if TYPE_CHECKING:
-    from lfgtui.run.attempts import Attempt
+    from lfgtui.run.attempts import Attempt, RunFace, TicketState
     from lfgtui.worktrees.diff_watch import DiffWatch
     from lfgtui.worktrees.tree import DiffStat
 
 
 class LocalRunner:
     """Runs each attempt here (see the module docstring)."""
+
+    async def cancel_child(
+        self, run: RunFace, state: TicketState, child: str, by: str | None = None
+    ) -> str | None:
+        """The agent's session whose turn runs here asks the agent (`AgentSession.cancel_child`)."""
+        session = run.live_agents.get(state.ticket.id)
+        if session is None:
+            return f"{state.ticket.id} runs no coding agent's turn now"
+        return session.cancel_child(child, by)
 
     async def run_attempt(self, attempt: Attempt) -> None:
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):

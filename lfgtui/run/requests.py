@@ -42,6 +42,7 @@ class CancelChild(Request):
     where the agent offered that sub-agent's cancel."""
 
     kind: ClassVar[str] = "cancel-child"
+    served: ClassVar[bool] = True
     ticket: str
     child: str
 

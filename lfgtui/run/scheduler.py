@@ -197,13 +197,11 @@ class Run:
         state.task.cancel()
         return True
 
-    def cancel_child(self, ticket_id: str, child: str) -> str | None:
+    async def cancel_child(self, ticket_id: str, child: str, by: str | None = None) -> str | None:
         """Cancel one sub-agent (`child`, its session id) of a ticket's coding agent, the ticket going
-        on: None once asked, else why not, for the person."""
-        session = self.live_agents.get(ticket_id)
-        if session is None:
-            return f"{ticket_id} runs no coding agent's turn now"
-        return session.cancel_child(child)
+        on, where its agent runs (here, or on the worker of a coordinated run, which answers): None
+        once asked, else why not, for the person. `by`: who asked, from elsewhere."""
+        return await self.runner.cancel_child(self, self.states[ticket_id], child, by)
 
     def cancel_all(self) -> None:
         for ticket_id in self.states:

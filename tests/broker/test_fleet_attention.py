@@ -114,5 +114,5 @@ async def test_the_index_counts_a_runs_sub_agents_and_the_fleet_view_says_how_ma
 
             await until(pilot, lambda: "1 sub-agent, 1 running" in shown())
         [changed] = [e for e in one.events if isinstance(e, SubagentChanged)]
-        assert one.run.cancel_child("p", changed.child) is None
+        assert await one.run.cancel_child("p", changed.child) is None
         await indexed(redis_server.url, run_id, lambda r: r.subagents == (1, 0))  # ended cancelled

@@ -1041,6 +1041,10 @@ ELSEWHERE = {
     "writing into it)": [
         "tests/tournament/test_snapshot.py::test_the_check_runs_in_a_fresh_worktree_and_land_lands_what_it_checked_not_later_changes",
     ],
+    "the worker running a ticket is gone when you cancel one of its sub-agents (`X`) under "
+    "`lfg run --broker`": [
+        "tests/broker/test_fleet_subagents.py::test_x_on_the_coordinator_says_when_the_worker_running_the_ticket_does_not_answer",
+    ],
 }
 """Rows of docs/what-happens/ whose fault is not a ticket beside a healthy one in `lfg run --json`: each
 names the tests that cover it."""

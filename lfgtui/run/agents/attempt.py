@@ -765,18 +765,18 @@ class AgentSession:
         tail = _stderr_tail(self.log_path)
         return ErrorInfo(info.kind, f"{info.message}; its log says: {tail}" if tail else info.message)
 
-    def cancel_child(self, child: str) -> str | None:
+    def cancel_child(self, child: str, by: str | None = None) -> str | None:
         """Ask the agent to stop sub-agent `child` alone: ACP's `session/cancel` with the child's
         session id, which the child's `capabilities.cancel` permits (schema v1.34's subagent
         sessions; claude-agent-acp 0.101.0 stops the child's task, the parent goes on). None once
-        asked; else why not (the child offered no cancel, or is not running), said to the person."""
+        asked; else why not (the child offered no cancel, or is not running), said to the person.
+        `by`: who asked, from elsewhere (a watcher, a coordinator), said with it."""
         why = self.view.children.cannot_cancel(child)
         if why is not None:
             return why
         task = self.view.children.records[child].task or child
-        self.client.inbox.put_nowait(
-            self.client.ev(Status, message=f"asked the agent to cancel sub-agent {task}")
-        )
+        asked = f"asked the agent to cancel sub-agent {task}" + (f" (asked by {by})" if by else "")
+        self.client.inbox.put_nowait(self.client.ev(Status, message=asked))
         cancelling = asyncio.create_task(self.conn.cancel(session_id=child))
         self._child_cancels.add(cancelling)
         cancelling.add_done_callback(self._child_cancels.discard)

@@ -683,7 +683,7 @@ REQUESTS: dict[type[Request], Declared] = {
     CancelChild: Declared(
         "pane.cancel_child",
         _handle(LocalHandle.cancel_child),
-        Why("Only the lfg that runs this run cancels a sub-agent (its agent is there).", timeout=5),
+        _handle(ServedHandle.send),
         Why("This run is not running here: it has no sub-agent to cancel.", timeout=5),
     ),
     Retry: Declared(

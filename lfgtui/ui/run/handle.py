@@ -204,10 +204,16 @@ class LocalHandle(RunHandle):
         return None if self.engine.retry(asked.ticket) else REFUSED
 
     def cancel_child(self, asked: CancelChild) -> Outcome:
-        """One sub-agent cancelled, or the person told why not (it offered no cancel, it ended)."""
-        why = self.engine.cancel_child(asked.ticket, asked.child)
-        if why is not None:
-            self._screen.notify(inert(f"Cannot cancel that sub-agent: {why}"), timeout=6, markup=False)
+        """One sub-agent cancelled, or the person told why not (it offered no cancel, it ended; on a
+        coordinated run, as the worker running it answers, or that it did not)."""
+        screen = self._screen
+
+        async def ask() -> None:
+            why = await self.engine.cancel_child(asked.ticket, asked.child)
+            if why is not None:
+                screen.notify(inert(f"Cannot cancel that sub-agent: {why}"), timeout=6, markup=False)
+
+        screen.run_worker(ask(), group="cancel-child")
         return None
 
     def resume(self, asked: Resume) -> Outcome:
@@ -307,7 +313,13 @@ class ServedHandle(RunHandle):
 
     def send(self, asked: Request) -> Outcome:
         """Ask the server (`POST /v1/requests`); what it refuses is said."""
-        verb = {Cancel: "cancel", Retry: "retry", Answer: "take the answer"}.get(type(asked))
+        verbs = {
+            Cancel: "cancel",
+            CancelChild: "cancel that sub-agent",
+            Retry: "retry",
+            Answer: "take the answer",
+        }
+        verb = verbs.get(type(asked))
         if isinstance(asked, Approve):
             verb = "approve" if asked.allowed else "deny"
 

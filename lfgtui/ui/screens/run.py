@@ -142,7 +142,8 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         id="pane.cancel_child",
         show=False,
         tooltip="cancel the focused pane's sub-agent whose row is unfolded (else its one running one),"
-        " the ticket going on, where its agent lets lfg",
+        " the ticket going on, where its agent lets lfg: here, on the worker running it (--broker), or"
+        " through the server of a run you attach to (--control)",
     ),
     Binding(
         "r",

@@ -1,0 +1,144 @@
+"""Cancelling one sub-agent of a coordinated run (`X` on `lfg run --broker`): the coding agent runs on
+a real `lfg worker` (the sim ACP agent, whose child waits until cancelled), the coordinator in this
+process on a real redis-server; the worker cancels it and answers as a run of its own would."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from lfgtui.broker.client import connect
+from lfgtui.broker.coordinator import BrokerRunner
+from lfgtui.broker.work import CANCEL_CHILD, Command, WorkError
+from lfgtui.commands.broker import Outlet
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
+from lfgtui.cost.prices import run_prices
+from lfgtui.events import Event, Outcome, Status, SubagentChanged
+from lfgtui.providers.registry import Providers
+from lfgtui.remote.attach import watcher_name
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.scheduler import Run
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.run.controller import RunController
+from lfgtui.ui.services import Services
+from lfgtui.ui.widgets.pane import PaneState
+from tests.support.app import SIZE
+from tests.support.fleet import AGENT_TICKET, COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
+
+WAITING_CHILD = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
+WAITING_CHILD += ["--subagent", "Scan", "--subagent-waits"]
+
+
+@dataclass
+class Coordinated:
+    run: Run
+    events: list[Event] = field(default_factory=list)
+
+    def children(self, state: str) -> list[SubagentChanged]:
+        return [e for e in self.events if isinstance(e, SubagentChanged) and e.state == state]
+
+
+@contextlib.asynccontextmanager
+async def coordinating(fleet: Fleet, lease_s: float = 10) -> AsyncIterator[Coordinated]:
+    """`lfg run TICKETS --broker URL` of the one agent ticket `a`, in this process, started."""
+    tickets = fleet.lfg.tickets(AGENT_TICKET)
+    config = load_config(fleet.config(COORDINATOR_AGENT, "coordinator.toml"))
+    loaded = load_tickets(tickets, config, BUILTIN_TOOLS, env={})
+    broker = resolve(fleet.url, {}, BrokerSettings(lease_s=lease_s))
+    outlet = Outlet(broker, await connect(broker, read_timeout_s=10.0), tickets.parent)
+    async with Providers(config.providers) as providers, Outlet.closing(outlet):
+        prices = run_prices(providers.configs, loaded.tickets)
+        run = outlet.make_run()(loaded.tickets, providers, Approvals(yes=True), [], prices=prices)
+        seen = Coordinated(run)
+        seen.run.sinks.append(seen.events.append)
+        assert isinstance(seen.run.runner, BrokerRunner)
+        async with outlet.publishing(seen.run, loaded.tickets, str(tickets), lambda _: None):
+            seen.run.start()
+            try:
+                yield seen
+            finally:
+                seen.run.cancel_all()
+                await seen.run.wait()
+
+
+async def test_x_on_the_coordinator_cancels_the_sub_agent_on_the_worker_which_says_why_not_as_its_own_would(
+    fleet: Fleet,
+) -> None:
+    fleet.start("w1", config=fleet.config(STEADY + agent_provider(WAITING_CHILD), "w1.toml"))
+    async with coordinating(fleet) as one:
+        await until(lambda: one.children("running"), timeout=90)
+        [child] = {e.child for e in one.children("running")}
+        assert await one.run.cancel_child("a", "nobody") == "no such sub-agent in this ticket's session"
+        assert await one.run.cancel_child("a", child) is None, "the worker asked its agent"
+        outcomes = await one.run.wait()
+        assert outcomes == {"a": Outcome.COMPLETED}, "the parent went on"
+        said = [e.message for e in one.events if type(e) is Status]
+        assert f"asked the agent to cancel sub-agent Scan (asked by {watcher_name()})" in said
+        assert [e.child for e in one.children("failed")] == [child], "it ended cancelled"
+        assert await one.run.cancel_child("a", child) == "a runs no coding agent's turn now"
+
+
+async def test_x_on_the_coordinator_says_when_the_worker_running_the_ticket_does_not_answer(
+    fleet: Fleet,
+) -> None:
+    worker = fleet.start("w1", config=fleet.config(STEADY + agent_provider(WAITING_CHILD), "w1.toml"))
+    async with coordinating(fleet, lease_s=3) as one:
+        await until(lambda: one.children("running"), timeout=90)
+        [child] = {e.child for e in one.children("running")}
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        why = await one.run.cancel_child("a", child)
+        assert why is not None
+        assert why.startswith("worker w1, which runs a, did not answer in 3 s: it may be gone"), why
+
+
+def test_a_sub_agents_cancel_from_the_broker_names_no_key_but_its_own_reply() -> None:
+    """A writer of the broker is not trusted to name the key a worker writes its answer to."""
+    sent = Command(CANCEL_CHILD, "a", "ann", work="1-0", child="s-sub1", reply="0f" * 12)
+    assert Command.read({k.encode(): v for k, v in sent.fields().items()}) == sent
+    for spoiled in ({"reply": "x:other:key"}, {"child": ""}, {"child": None}):
+        data = {k: v for k, v in dataclasses.asdict(sent).items() if v is not None} | spoiled
+        with pytest.raises(WorkError, match="not a sub-agent's cancel"):
+            Command.read({b"data": json.dumps(data).encode()})
+
+
+async def test_shift_x_in_the_coordinators_tui_cancels_the_sub_agent_running_on_the_worker(
+    fleet: Fleet,
+) -> None:
+    """`lfg run --broker` in the TUI: its controller as run.py makes it; the child's row comes from
+    the worker's events, and `X` on it reaches the worker, whose agent cancels it; the parent goes on."""
+    fleet.start("w1", config=fleet.config(STEADY + agent_provider(WAITING_CHILD), "w1.toml"))
+    path = fleet.lfg.tickets(AGENT_TICKET)
+    config = load_config(fleet.config(COORDINATOR_AGENT, "coordinator.toml"))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    broker = resolve(fleet.url, {}, BrokerSettings())
+    outlet = Outlet(broker, await connect(broker, read_timeout_s=10.0), path.parent)
+    async with Providers(config.providers) as providers, Outlet.closing(outlet):
+        services = Services(providers, prices=run_prices(providers.configs, loaded.tickets), broker=broker)
+        controller = RunController.live(services, loaded.tickets, make_run=outlet.make_run())
+        app = LfgApp(services, controller)
+        async with (
+            outlet.publishing(controller.run, loaded.tickets, str(path), lambda _: None),
+            app.run_test(size=SIZE) as pilot,
+        ):
+            a = controller.panes["a"]
+            tree = a.shown.subagents
+            await until(lambda: len(tree.rows) == 1, 90)
+            [row] = tree.rows.values()
+            row.collapsed = False
+            a.shown.focus()
+            await pilot.press("X")
+            await until(lambda: a.state is PaneState.COMPLETED, 60)
+            [child] = tree.subagents.children.values()
+            assert child.state == "failed", "stopped on the worker: idle with stop reason cancelled"
+            await pilot.press("q")
