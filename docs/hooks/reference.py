@@ -346,7 +346,7 @@ FIELD_HELP = {
     "run.max_concurrency": "tickets streaming at once",
     "run.max_cost_usd": "every running ticket fails (`budget`) once the run has cost this much",
     "run.provider_processes": "the most processes reading one SDK's streams in the TUI, each on a "
-    "core; default: the cores lfg may use, less the machine's load, at most 8 (see "
+    "core; default: the cores lfg may use, less one and less the machine's load, at most 8 (see "
     "[running many agents](../guides/many-agents.md#streams-over-several-cores))",
     "ui.theme": "`dark`, `light`, or a theme of yours (see [the live "
     "view](../guides/live-view.md#themes-and-keys))",

@@ -226,13 +226,11 @@ def usable_cores() -> int:
 
 
 def default_processes() -> int:
-    """How many children an SDK may have: the cores this process may use, less those the machine's
-    load (its one-minute average) already keeps busy; at least one, at most `MAX_PROCESSES`. No core
-    is kept for the UI: it needs about half of one at 12,800 tokens a second, while one child is full
-    at 10,000-13,000, so on two cores 64 streams at 200 tokens a second keep up only with two
-    (bench/RESULTS.md). A run gets a second child only past `STREAMS_PER_PROCESS` streams at once."""
+    """How many children an SDK may have: the cores this process may use, less one for the UI and
+    less those the machine's load (its one-minute average) already keeps busy; at least one, at most
+    `MAX_PROCESSES`. On two cores that is one, as before."""
     busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, min(MAX_PROCESSES, usable_cores() - busy))
+    return max(1, min(MAX_PROCESSES, usable_cores() - 1 - busy))
 
 
 def sdk_of(config: ProviderConfig) -> str:
