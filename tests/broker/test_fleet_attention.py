@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.watch import IndexedRun, indexed_runs
 from lfgtui.commands.broker import _table
+from lfgtui.config.broker import Broker
 from lfgtui.events import ApprovalAsked, SubagentChanged
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -44,6 +45,21 @@ async def indexed(url: str, run_id: str, holds: object) -> IndexedRun:
         await redis.aclose()
 
 
+async def fleet_row(broker: Broker, run_id: str, text: str) -> tuple[str, str]:
+    """Open the fleet view on `broker`, wait for `run_id`'s row to say `text`: the row and the
+    view's header as shown then."""
+    app = LfgApp(Services(Providers(), broker=broker), None)
+    async with app.run_test(size=(150, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+
+        def shown() -> str:
+            return " | ".join(c.plain for c in screen.table.get_row(run_id)) if screen.shown else ""
+
+        await until(pilot, lambda: text in shown())
+        return shown(), str(screen.header.content)
+
+
 async def test_the_index_counts_who_needs_you_and_what_is_unread_per_run(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
@@ -55,16 +71,8 @@ async def test_the_index_counts_who_needs_you_and_what_is_unread_per_run(
         assert set(entry.needing) == {"w"} and entry.attention() == "1 need you, 1 unread"
         assert entry.json()["needs_you"] == entry.needs_you and entry.json()["unread"] == 1
         assert "1 need you, 1 unread" in _table([entry])
-        app = LfgApp(Services(Providers(), broker=one.broker), None)
-        async with app.run_test(size=(150, 30)) as pilot:
-            screen = app.screen
-            assert isinstance(screen, FleetScreen)
-
-            def shown() -> str:
-                return " | ".join(c.plain for c in screen.table.get_row(run_id)) if screen.shown else ""
-
-            await until(pilot, lambda: "1 unread" in shown())
-            assert "⚑ 1 for" in shown() and "⚑ 1 waiting for you" in str(screen.header.content)
+        row, header = await fleet_row(one.broker, run_id, "1 unread")
+        assert "⚑ 1 for" in row and "⚑ 1 waiting for you" in header
         one.run.looked("hi")
         entry = await indexed(redis_server.url, run_id, lambda r: r.unread == 0)
         assert entry.attention() == "1 need you"
@@ -104,15 +112,7 @@ async def test_the_index_counts_a_runs_sub_agents_and_the_fleet_view_says_how_ma
         run_id = one.run.run_id
         entry = await indexed(redis_server.url, run_id, lambda r: r.subagents == (1, 1))
         assert entry.json()["subagents"] == {"count": 1, "running": 1}
-        app = LfgApp(Services(Providers(), broker=one.broker), None)
-        async with app.run_test(size=(150, 30)) as pilot:
-            screen = app.screen
-            assert isinstance(screen, FleetScreen)
-
-            def shown() -> str:
-                return " | ".join(c.plain for c in screen.table.get_row(run_id)) if screen.shown else ""
-
-            await until(pilot, lambda: "1 sub-agent, 1 running" in shown())
+        await fleet_row(one.broker, run_id, "1 sub-agent, 1 running")
         [changed] = [e for e in one.events if isinstance(e, SubagentChanged)]
         assert await one.run.cancel_child("p", changed.child) is None
         await indexed(redis_server.url, run_id, lambda r: r.subagents == (1, 0))  # ended cancelled
