@@ -46,6 +46,9 @@ from lfgtui.tickets.ticket import (
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
 """What an lfg before migration 4 did not record of a ticket (its worktree is known by its attempts)."""
+GRANTS = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check"
+"""A ticket's fields that grant it something, which a run imported from elsewhere does not bring: said
+early in the notice's line, so a terminal's wrap never splits what it says."""
 
 
 @dataclass(frozen=True)
@@ -129,10 +132,8 @@ class RecordedRun:
             )
         if self.imported:
             lines.append(
-                f"Run {self.run_id} was imported from elsewhere: its tickets' auto_approve, "
-                "env_passthrough, allow_git_writes, mcp_servers, additional_directories and check are not "
-                "applied here, and "
-                "risky tools ask."
+                f"Run {self.run_id} was imported from elsewhere: these fields of its tickets are not "
+                f"applied here, and risky tools ask: {GRANTS}."
             )
         return "\n".join(lines) or None
 

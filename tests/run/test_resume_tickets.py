@@ -159,8 +159,8 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
         or ticket.check
     )
     notice = recorded.notice()
-    granted = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories and check"
-    assert notice is not None and f"{granted} are not applied" in notice
+    granted = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check"
+    assert notice is not None and f"are not applied here, and risky tools ask: {granted}." in notice
     assert recorded.outside(tmp_path) == [ticket], "/srv/project/sub is not under the current folder"
     assert recorded.outside(Path("/srv")) == []
     assert load_recorded(db, run_id).outside(tmp_path) == [], "a run recorded here asks nothing"
