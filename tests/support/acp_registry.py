@@ -46,20 +46,32 @@ class Registry:
     def publish(self, *agents: dict[str, Any]) -> None:
         (self.folder / "registry.json").write_text(json.dumps({"version": "1.0.0", "agents": list(agents)}))
 
-    def archive(self, name: str, members: dict[str, bytes], links: dict[str, str] | None = None) -> str:
-        """A .tar.gz served as `name` holding `members` (executable) and symbolic `links`; its sha256."""
+    def archive(
+        self,
+        name: str,
+        members: dict[str, bytes],
+        links: dict[str, str] | None = None,
+        hard_links: dict[str, str] | None = None,
+    ) -> str:
+        """A .tar.gz served as `name` holding `members` (executable), symbolic `links` and
+        `hard_links`; its sha256."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for member, content in members.items():
                 info = tarfile.TarInfo(member)
                 info.size, info.mode = len(content), 0o755
                 tar.addfile(info, io.BytesIO(content))
-            for member, target in (links or {}).items():
-                info = tarfile.TarInfo(member)
-                info.type, info.linkname = tarfile.SYMTYPE, target
-                tar.addfile(info)
-        (self.folder / name).write_bytes(buffer.getvalue())
-        return hashlib.sha256(buffer.getvalue()).hexdigest()
+            for kind, named in ((tarfile.SYMTYPE, links), (tarfile.LNKTYPE, hard_links)):
+                for member, target in (named or {}).items():
+                    info = tarfile.TarInfo(member)
+                    info.type, info.linkname = kind, target
+                    tar.addfile(info)
+        return self.file(name, buffer.getvalue())
+
+    def file(self, name: str, content: bytes) -> str:
+        """`content` served as `name`; its sha256 (an archive built by the test, byte for byte)."""
+        (self.folder / name).write_bytes(content)
+        return hashlib.sha256(content).hexdigest()
 
     def stop(self) -> None:
         self.server.shutdown()
