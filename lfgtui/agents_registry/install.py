@@ -4,7 +4,8 @@ person reads and accepts; then `carry_out`, which does that and nothing else.
 
 Each agent gets its own folder, `agents/ID/VERSION` in lfg's data folder. A download is checked
 against the registry's sha256 before it is unpacked; a mismatch, an unsafe archive, a failed `npm`
-or a Node older than the package needs leaves no folder and no record behind.
+or a Node older than the package needs leaves no folder and no record behind. npm runs with install
+scripts off and an allowlisted environment (`npm.py`); the scripts run only if the person says so.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from lfgtui.agents_registry.index import Binary, Package, RegistryAgent, this_platform
 from lfgtui.agents_registry.node import node_version, satisfies, shown
+from lfgtui.agents_registry.npm import (
+    InstallScript,
+    install_command,
+    install_scripts,
+    npm_environment,
+    rebuild_command,
+)
 from lfgtui.agents_registry.provenance import Installed, agents_folder
 from lfgtui.agents_registry.unpack import unpack
 from lfgtui.folders import private_folder
@@ -104,14 +112,7 @@ def plan(
         npm = _program(env, "npm", "this agent is an npm package")
         _program(env, "node", "this agent runs on Node.js")
         return Plan(
-            agent,
-            "npx",
-            folder,
-            ((npm, "install", "--prefix", str(folder), chosen.package),),
-            None,
-            None,
-            chosen,
-            None,
+            agent, "npx", folder, (install_command(npm, folder, chosen.package),), None, None, chosen, None
         )
     if not _PYPI_NAME.match(chosen.package):
         raise InstallError(f"{agent.id!r}: {chosen.package!r} is not a Python package name")
@@ -224,13 +225,26 @@ def _fetch_binary(made: Plan, scratch: Path, into: Path) -> None:
     program.chmod(program.stat().st_mode | 0o755)
 
 
-def _run_npm(made: Plan, env: Mapping[str, str]) -> None:
-    """Run the planned commands into the agent's folder, then check the Node it needs."""
+def _run(command: tuple[str, ...], env: Mapping[str, str]) -> None:
+    done = subprocess.run(command, env=dict(env), check=False)
+    if done.returncode != 0:
+        raise InstallError(f"{' '.join(command)} failed (exit {done.returncode}): nothing installed")
+
+
+ScriptsChoice = Callable[[list[InstallScript]], bool]
+"""Asked with the install scripts the packages have (never with none): True runs them."""
+
+
+def _run_npm(made: Plan, env: Mapping[str, str], run_scripts: ScriptsChoice) -> None:
+    """Run the planned commands into the agent's folder (scripts off), run the packages' install
+    scripts if `run_scripts` says so, then check the Node it needs."""
+    npm_env = npm_environment(env)
     for run in made.runs:
-        done = subprocess.run(run, env=dict(env), check=False)
-        if done.returncode != 0:
-            raise InstallError(f"{' '.join(run)} failed (exit {done.returncode}): nothing installed")
-    too_old = check_node(made, env)
+        _run(run, npm_env)
+    scripts = install_scripts(made.folder)
+    if scripts and run_scripts(scripts):
+        _run(rebuild_command(made.runs[0][0], made.folder), npm_env)
+    too_old = check_node(made, npm_env)
     if too_old is not None:
         raise InstallError(f"{too_old}; nothing installed")
     _npm_bin(made)
@@ -242,8 +256,9 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
-    """Do what `made` says; on any failure the agent's folder is removed again and nothing recorded."""
+def carry_out(made: Plan, env: Mapping[str, str], registry: str, run_scripts: ScriptsChoice) -> Installed:
+    """Do what `made` says; on any failure the agent's folder is removed again and nothing recorded.
+    `run_scripts` chooses whether an npm package's install scripts run (`--ignore-scripts` first)."""
     if made.folder.exists():
         shutil.rmtree(made.folder)  # lfg's own folder for this version, left by an install that broke
     private_folder(made.folder.parent)
@@ -256,7 +271,7 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
                 staging.rename(made.folder)
         elif made.distribution == "npx":
             made.folder.mkdir()
-            _run_npm(made, env)
+            _run_npm(made, env, run_scripts)
         command = agent_command(made)
     except BaseException:
         shutil.rmtree(made.folder, ignore_errors=True)

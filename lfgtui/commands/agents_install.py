@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.commands.common import EXIT_USAGE, positive_number
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from lfgtui.agents_registry.fetch import Read
     from lfgtui.agents_registry.index import RegistryAgent
     from lfgtui.agents_registry.install import Plan
+    from lfgtui.agents_registry.npm import InstallScript
     from lfgtui.agents_registry.provenance import Installed
 
 EXIT_FAILED = 1
@@ -46,6 +48,12 @@ def add_registry_options(agents: argparse.ArgumentParser) -> None:
     )
     agents.add_argument(
         "--yes", action="store_true", help="install without asking (the plan is still printed)"
+    )
+    agents.add_argument(
+        "--allow-scripts",
+        action="store_true",
+        help="run the install scripts an npm agent's packages have, without asking "
+        "(default: npm installs with them off; lfg lists them and asks, and --yes alone does not run them)",
     )
     agents.add_argument(
         "--upgrade", action="store_true", help="install even when another version of the agent is installed"
@@ -204,6 +212,14 @@ def _plan_text(made: Plan, read: Read) -> str:
         for run in made.runs:
             lines.append(f"  lfg will run: {_shown_command(run)}")
         lines.append(
+            "  install scripts: off; lfg lists those the packages have once npm is done, "
+            "and runs them (npm rebuild) only if you say yes"
+        )
+        lines.append(
+            "  npm's environment: PATH, HOME, locale, temporary folders, proxies, certificates and "
+            "npm's own settings, none of your keys"
+        )
+        lines.append(
             "  checksum: the ACP registry gives none for a package; npm checks its own registry's integrity"
         )
         program = made.package.cmd or "(the package's program)"
@@ -228,15 +244,34 @@ def _plan_text(made: Plan, read: Read) -> str:
     return "\n".join(lines)
 
 
-def _confirmed(yes: bool) -> bool:
-    if yes:
-        return True
-    print("Install it? [y/N] ", end="", flush=True)
+def _asked(question: str) -> bool:
+    """The person's yes to `question` (anything else, or no answer, is no)."""
+    print(f"{question} [y/N] ", end="", flush=True)
     try:
         answer = sys.stdin.readline()
     except (OSError, ValueError):
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def _scripts_choice(args: argparse.Namespace, folder: str) -> Callable[[list[InstallScript]], bool]:
+    """Shows the install scripts npm left out, and says whether to run them: `--allow-scripts` yes,
+    `--yes` alone no, else the person's answer."""
+    from lfgtui.inert import revealed
+
+    def choose(scripts: list[InstallScript]) -> bool:
+        print(f"The installed packages have {len(scripts)} install script(s), not run:")
+        for script in scripts:
+            print(f"  {revealed(script.package)} {script.hook}: {revealed(script.command)}")
+        if args.allow_scripts:
+            print("Running them (--allow-scripts).", flush=True)
+            return True
+        if not args.yes and _asked("Run them?"):
+            return True
+        print(f"Not run: the agent may need them to start; `npm rebuild --prefix {folder}` runs them.")
+        return False
+
+    return choose
 
 
 def _install(
@@ -275,11 +310,13 @@ def _install(
         print(f"lfg: {_inert(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     print(_plan_text(made, read), flush=True)
-    if not _confirmed(args.yes):
+    if not (args.yes or _asked("Install it?")):
         print("Nothing installed.")
         return EXIT_FAILED
     try:
-        done = carry_out(made, env, f"{read.url} ({read.source} {read.date})")
+        done = carry_out(
+            made, env, f"{read.url} ({read.source} {read.date})", _scripts_choice(args, str(made.folder))
+        )
     except (InstallError, UnsafeArchive) as exc:
         print(f"lfg: {_inert(str(exc))}", file=sys.stderr)
         return EXIT_FAILED

@@ -88,9 +88,9 @@ def test_an_npx_agent_is_installed_only_after_the_person_accepts_the_exact_comma
         listed = machine.lfg(registry.index, "--registry")
     assert accepted.returncode == 0, accepted.stderr
     npm = machine.bin / "npm"
-    assert f"lfg will run: {npm} install --prefix {folder} {package}" in accepted.stdout
+    assert f"lfg will run: {npm} install --ignore-scripts --prefix {folder} {package}" in accepted.stdout
     assert "checksum: the ACP registry gives none for a package" in accepted.stdout
-    assert machine.npm_calls() == [["install", "--prefix", str(folder), package]]
+    assert machine.npm_calls() == [["install", "--ignore-scripts", "--prefix", str(folder), package]]
     record = machine.installed()["codex-acp"]
     program = folder / "node_modules" / ".bin" / "fake-agent"
     assert record["command"] == [str(program), "--acp"]
@@ -128,7 +128,7 @@ def test_a_uvx_agent_is_recorded_with_the_command_uv_runs_and_nothing_run_now(
 def test_an_npx_agent_needing_a_newer_node_is_refused_naming_both_versions(
     machine: Machine, tmp_path: Path
 ) -> None:
-    machine.env["FAKE_ENGINES"] = ">=22"
+    machine.engines.write_text(">=22")
     with served(tmp_path / "registry") as registry:
         registry.publish(npx_agent("claude-acp", "0.101.0", "@agentclientprotocol/claude-agent-acp@0.101.0"))
         done = machine.lfg(registry.index, "install", "claude-acp", "--yes")
@@ -138,6 +138,83 @@ def test_an_npx_agent_needing_a_newer_node_is_refused_naming_both_versions(
         f"the node on the PATH is {NODE_VERSION}" in done.stderr
     )
     assert not (machine.agents / "claude-acp" / "0.101.0").exists() and machine.installed() == {}
+
+
+def test_npm_is_given_only_the_allowlisted_environment_never_lfgs_keys(
+    machine: Machine, tmp_path: Path
+) -> None:
+    machine.env |= {
+        "OPENAI_API_KEY": "sk-secret",
+        "ANTHROPIC_API_KEY": "sk-ant-secret",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "npm_config_cache": str(tmp_path / "npm-cache"),
+    }
+    with served(tmp_path / "registry") as registry:
+        registry.publish(npx_agent("codex-acp", "2.6.0", "@agentclientprotocol/codex-acp@2.6.0"))
+        done = machine.lfg(registry.index, "install", "codex-acp", "--yes")
+    assert done.returncode == 0, done.stderr
+    (given,) = machine.npm_environments()
+    given.remove("LC_CTYPE")  # set by Python's locale coercion (PEP 538) in lfg, and allowlisted
+    assert given == ["HOME", "HTTPS_PROXY", "PATH", "npm_config_cache"]
+    assert "npm's environment: PATH, HOME, locale, temporary folders, proxies, " in done.stdout
+
+
+SCRIPTED_PACKAGE = {
+    "package.json": json.dumps(
+        {
+            "name": "scripted-agent",
+            "version": "1.0.0",
+            "bin": {"scripted-agent": "agent.js"},
+            "scripts": {"postinstall": "node record.js"},
+        }
+    ),
+    "agent.js": "#!/usr/bin/env node\nconsole.log('agent')\n",
+    "record.js": "require('fs').writeFileSync(require('path').join(process.env.HOME, 'postinstall-ran'), "
+    "JSON.stringify(Object.keys(process.env)))\n",
+}
+"""An npm package whose postinstall script writes the names of the variables it was given in HOME."""
+
+
+@pytest.mark.parametrize(
+    ("options", "answer", "ran"),
+    [
+        ([], "y\nn\n", False),
+        (["--yes"], "", False),
+        ([], "y\ny\n", True),
+        (["--yes", "--allow-scripts"], "", True),
+    ],
+    ids=["declined", "yes-alone", "accepted", "allow-scripts"],
+)
+def test_a_real_npm_installs_with_scripts_off_and_runs_them_only_when_the_person_says_so(
+    machine: Machine, tmp_path: Path, options: list[str], answer: str, ran: bool
+) -> None:
+    """The real npm, from an npm registry served on 127.0.0.1: the package's postinstall is listed
+    with its command, and runs (with no key in its environment) only on the person's yes."""
+    folder = machine.agents / "scripted" / "1.0.0"
+    machine.env["OPENAI_API_KEY"] = "sk-secret"
+    with served(tmp_path / "registry") as registry:
+        machine.use_real_npm(registry, tmp_path / "npm-cache")
+        registry.npm_package("scripted-agent", "1.0.0", SCRIPTED_PACKAGE)
+        registry.publish(npx_agent("scripted", "1.0.0", "scripted-agent@1.0.0"))
+        done = machine.lfg(registry.index, "install", "scripted", *options, answer=answer)
+    assert done.returncode == 0, done.stderr
+    marker = tmp_path / "postinstall-ran"
+    assert marker.exists() == ran
+    assert (
+        "The installed packages have 1 install script(s), not run:\n"
+        "  scripted-agent postinstall: node record.js\n" in done.stdout
+    )
+    if ran:
+        given = json.loads(marker.read_text())
+        assert "PATH" in given and "OPENAI_API_KEY" not in given
+    else:
+        assert (
+            f"Not run: the agent may need them to start; `npm rebuild --prefix {folder}` runs them."
+            in done.stdout
+        )
+    program = folder / "node_modules" / ".bin" / "scripted-agent"
+    assert machine.installed()["scripted"]["command"] == [str(program)]
 
 
 @pytest.mark.parametrize("checksum", ["good", "none", "bad"])

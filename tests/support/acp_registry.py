@@ -1,13 +1,17 @@
 """An ACP registry served for real on 127.0.0.1 (a folder with `registry.json` and the archives it
 names), the npm and node an install finds on its PATH (stand-ins at the network boundary: npm would
-reach the npm registry), and `lfg agents` run as a subprocess in its own data and cache folders."""
+reach the npm registry; `Registry.npm_package` serves one for the real npm instead), and
+`lfg agents` run as a subprocess in its own data and cache folders."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,6 +21,8 @@ from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 NODE_VERSION = "v20.20.2"
 """What the stand-in `node` says: the Node of the issue's machine, older than claude-agent-acp 0.101's."""
@@ -73,6 +79,25 @@ class Registry:
         (self.folder / name).write_bytes(content)
         return hashlib.sha256(content).hexdigest()
 
+    def npm_package(self, name: str, version: str, files: dict[str, str]) -> None:
+        """Serve `name`@`version` the way the npm registry does (its document at `/NAME`, its
+        tarball under `/tarballs/`), holding `files` (`package.json` among them) under `package/`."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for member, text in files.items():
+                info = tarfile.TarInfo(f"package/{member}")
+                info.size, info.mode = len(text.encode()), 0o755
+                tar.addfile(info, io.BytesIO(text.encode()))
+        tarball = f"tarballs/{name}-{version}.tgz"
+        (self.folder / "tarballs").mkdir(exist_ok=True)
+        (self.folder / tarball).write_bytes(buffer.getvalue())
+        integrity = "sha512-" + base64.b64encode(hashlib.sha512(buffer.getvalue()).digest()).decode()
+        manifest = json.loads(files["package.json"]) | {
+            "dist": {"tarball": f"{self.url}/{tarball}", "integrity": integrity}
+        }
+        document = {"name": name, "dist-tags": {"latest": version}, "versions": {version: manifest}}
+        (self.folder / name).write_text(json.dumps(document))
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -114,14 +139,19 @@ def binary_agent(
 
 FAKE_NPM = """#!{python}
 import json, os, sys
+args = sys.argv[1:]
 with open({log!r}, "a") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\\n")
-_, _, prefix, spec = sys.argv[1:]
+    log.write(json.dumps(args) + "\\n")
+with open({env_log!r}, "a") as log:
+    log.write(json.dumps(sorted(os.environ)) + "\\n")
+if args[0] != "install":
+    sys.exit(0)
+prefix, spec = args[args.index("--prefix") + 1], args[-1]
 name = spec[: spec.find("@", 1)] if spec.find("@", 1) > 0 else spec
 package = os.path.join(prefix, "node_modules", name)
 os.makedirs(package)
 with open(os.path.join(package, "package.json"), "w") as out:
-    engines = {{"node": os.environ["FAKE_ENGINES"]}}
+    engines = {{"node": open({engines!r}).read()}}
     json.dump({{"name": name, "bin": {{"fake-agent": "agent.js"}}, "engines": engines}}, out)
 with open(os.path.join(package, "agent.js"), "w") as out:
     out.write("#!/bin/sh\\necho agent\\n")
@@ -141,9 +171,20 @@ class Machine:
         self.bin.mkdir()
         self.npm_log = tmp_path / "npm.log"
         self.npm_log.write_text("")
+        self.npm_env_log = tmp_path / "npm-env.log"
+        self.npm_env_log.write_text("")
+        self.engines = tmp_path / "engines"
+        self.engines.write_text(">=18")
         self.config = tmp_path / "config.toml"
         self.config.write_text("")
-        (self.bin / "npm").write_text(FAKE_NPM.format(python=sys.executable, log=str(self.npm_log)))
+        (self.bin / "npm").write_text(
+            FAKE_NPM.format(
+                python=sys.executable,
+                log=str(self.npm_log),
+                env_log=str(self.npm_env_log),
+                engines=str(self.engines),
+            )
+        )
         (self.bin / "node").write_text(f"#!/bin/sh\necho {NODE_VERSION}\n")
         for program in ("npm", "node"):
             (self.bin / program).chmod(0o755)
@@ -152,8 +193,27 @@ class Machine:
             "XDG_DATA_HOME": str(self.data),
             "XDG_CACHE_HOME": str(self.cache),
             "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "FAKE_ENGINES": ">=18",
             "HOME": str(tmp_path),
+        }
+
+    def use_real_npm(self, registry: Registry, cache: Path) -> None:
+        """The npm and node installed on this machine instead of the stand-ins, reaching no registry
+        but `registry` (npm's settings in the environment, as a person's would be)."""
+        for program in ("npm", "node", "sh"):  # npm runs a package's scripts with the `sh` on the PATH
+            found = shutil.which(program)
+            if found is None:
+                message = f"no {program} on this machine's PATH: install Node.js and npm"
+                if os.environ.get("CI"):
+                    pytest.fail(f"CI must run the real npm's install tests: {message}")
+                pytest.skip(message)
+            (self.bin / program).unlink(missing_ok=True)
+            (self.bin / program).symlink_to(found)
+        self.env |= {
+            "npm_config_registry": f"{registry.url}/",
+            "npm_config_cache": str(cache),
+            "npm_config_audit": "false",
+            "npm_config_fund": "false",
+            "npm_config_update_notifier": "false",
         }
 
     @property
@@ -162,6 +222,10 @@ class Machine:
 
     def npm_calls(self) -> list[list[str]]:
         return [json.loads(line) for line in self.npm_log.read_text().splitlines()]
+
+    def npm_environments(self) -> list[list[str]]:
+        """The names of the variables each npm call was given."""
+        return [json.loads(line) for line in self.npm_env_log.read_text().splitlines()]
 
     def installed(self) -> dict[str, Any]:
         path = self.agents / "installed.json"
