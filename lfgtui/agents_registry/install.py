@@ -11,7 +11,6 @@ scripts off and an allowlisted environment (`npm.py`); the scripts run only if t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -19,12 +18,13 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from lfgtui.agents_registry.download import Downloaded, DownloadFailed, Limits
+from lfgtui.agents_registry.download import download as fetch
 from lfgtui.agents_registry.index import Binary, Package, RegistryAgent, this_platform
 from lfgtui.agents_registry.node import node_version, satisfies, shown
 from lfgtui.agents_registry.npm import (
@@ -38,7 +38,6 @@ from lfgtui.agents_registry.provenance import Installed, agents_folder
 from lfgtui.agents_registry.unpack import unpack
 from lfgtui.folders import private_folder
 
-DOWNLOAD_TIMEOUT_S = 60.0
 _NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*(@[0-9A-Za-z.^~<>=*+-]+)?$")
 _PYPI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([=<>!~]=?[0-9A-Za-z.*+-]+)?$")
 _PROGRAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -194,35 +193,27 @@ def check_node(made: Plan, env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _download(url: str, into: Path) -> str:
-    """Download `url` to `into`; its sha256."""
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as answer, into.open("wb") as out:
-            while chunk := answer.read(1 << 16):
-                digest.update(chunk)
-                out.write(chunk)
-    except OSError as exc:
-        raise InstallError(f"could not download {url}: {getattr(exc, 'reason', exc)}") from None
-    return digest.hexdigest()
-
-
-def _fetch_binary(made: Plan, scratch: Path, into: Path) -> None:
+def _fetch_binary(made: Plan, scratch: Path, into: Path, limits: Limits) -> Downloaded:
     """Download, verify and unpack `made`'s archive into the empty folder `into`."""
     assert made.binary is not None and made.download is not None
     download = scratch / "download"
-    got = _download(made.download, download)
-    if made.sha256 is not None and got != made.sha256:
+    try:
+        got = fetch(made.download, download, limits)
+    except DownloadFailed as exc:
+        raise InstallError(f"{exc}; nothing installed") from None
+    if made.sha256 is not None and got.sha256 != made.sha256:
         raise InstallError(
-            f"the download's sha256 is {got}, not the registry's {made.sha256}: refused, nothing installed"
+            f"the download's sha256 is {got.sha256}, not the registry's {made.sha256}: "
+            "refused, nothing installed"
         )
-    unpack(download, _file_name(made.download), into)
+    unpack(download, _file_name(made.download), into, limits.max_bytes)
     program = _inside(into, made.binary.cmd)
     if not program.is_file():
         raise InstallError(
             f"the archive holds no {made.binary.cmd!r} (the registry's cmd): nothing installed"
         )
     program.chmod(program.stat().st_mode | 0o755)
+    return got
 
 
 def _run(command: tuple[str, ...], env: Mapping[str, str]) -> None:
@@ -256,9 +247,12 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def carry_out(made: Plan, env: Mapping[str, str], registry: str, run_scripts: ScriptsChoice) -> Installed:
-    """Do what `made` says; on any failure the agent's folder is removed again and nothing recorded.
-    `run_scripts` chooses whether an npm package's install scripts run (`--ignore-scripts` first)."""
+def carry_out(
+    made: Plan, env: Mapping[str, str], registry: str, run_scripts: ScriptsChoice, limits: Limits
+) -> Installed:
+    """Do what `made` says within `limits`; on any failure the agent's folder is removed again and
+    nothing recorded. `run_scripts` chooses whether an npm package's install scripts run."""
+    downloaded: Downloaded | None = None
     if made.folder.exists():
         shutil.rmtree(made.folder)  # lfg's own folder for this version, left by an install that broke
     private_folder(made.folder.parent)
@@ -267,7 +261,7 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str, run_scripts: Sc
             with tempfile.TemporaryDirectory(dir=made.folder.parent, prefix=".download-") as scratch:
                 staging = Path(scratch) / "agent"
                 staging.mkdir()
-                _fetch_binary(made, Path(scratch), staging)
+                downloaded = _fetch_binary(made, Path(scratch), staging, limits)
                 staging.rename(made.folder)
         elif made.distribution == "npx":
             made.folder.mkdir()
@@ -291,4 +285,5 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str, run_scripts: Sc
         env=dict(chosen.env),
         provider=made.agent.provider,
         installed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        redirects=list(downloaded.redirects) if downloaded else [],
     )

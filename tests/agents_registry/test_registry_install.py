@@ -21,11 +21,6 @@ UNREACHABLE = "http://127.0.0.1:9/registry.json"
 """The discard port: nothing listens, so the connection is refused at once."""
 
 
-@pytest.fixture
-def machine(tmp_path: Path) -> Machine:
-    return Machine(tmp_path)
-
-
 def test_the_served_registry_is_listed_beside_what_is_installed_with_its_words_inert(
     machine: Machine, tmp_path: Path
 ) -> None:

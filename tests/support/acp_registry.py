@@ -28,9 +28,41 @@ NODE_VERSION = "v20.20.2"
 """What the stand-in `node` says: the Node of the issue's machine, older than claude-agent-acp 0.101's."""
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Served(SimpleHTTPRequestHandler):
+    """The folder's files, and the servers an install must not trust: `/trickle/NAME` announces a
+    MiB and sends a byte at a time, `/silent/NAME` sends its headers and nothing more (both until the
+    client leaves or the registry stops), `/redirect/PATH?to=URL` answers 302 to URL."""
+
+    server: _Server
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", query.removeprefix("to="))
+            self.end_headers()
+        elif path.startswith(("/trickle/", "/silent/")):
+            self.send_response(200)
+            self.send_header("Content-Length", str(1024 * 1024))
+            self.end_headers()
+            self.wfile.flush()
+            trickles = path.startswith("/trickle/")
+            while not self.server.stopping.wait(0.05):
+                if trickles:
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up
+        else:
+            super().do_GET()
+
+
+class _Server(ThreadingHTTPServer):
+    stopping: threading.Event
 
 
 class Registry:
@@ -39,8 +71,9 @@ class Registry:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        handler = functools.partial(_Quiet, directory=str(folder))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        handler = functools.partial(_Served, directory=str(folder))
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.server.stopping = threading.Event()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -99,6 +132,7 @@ class Registry:
         (self.folder / name).write_text(json.dumps(document))
 
     def stop(self) -> None:
+        self.server.stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
