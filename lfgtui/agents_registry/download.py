@@ -1,7 +1,8 @@
-"""An agent's archive downloaded within limits, so no server can make an install fill the disk or
-never end: a size cap, an overall deadline, and a minimum pace (a server sending a byte a second
-keeps a socket's own timeout from ever firing). Redirects are followed only to https (or, from a
-plain http URL, to http), each one kept so the person is told where the bytes came from.
+"""An agent's archive (or the registry's index) downloaded within limits, so no server can make an
+install fill the disk or never end: a size cap, an overall deadline, and a minimum pace (a server
+sending a byte a second keeps a socket's own timeout from ever firing). Redirects are followed only
+to https (or, from a plain http URL, to http), each one kept so the person is told where the bytes
+came from.
 
 The defaults leave room for real agents: their archives are tens to a couple of hundred MB.
 """
@@ -14,7 +15,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import Message
-from pathlib import Path
 from typing import IO
 
 MAX_INSTALL_MB = 1024
@@ -29,7 +29,11 @@ PACE_MIN_BYTES = 64 * 1024
 
 
 class DownloadFailed(Exception):
-    """Why the download stopped, said plainly: nothing was installed."""
+    """Why the download of `url` stopped (`why`), said plainly."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"could not download {url}: {why}")
+        self.url, self.why = url, why
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Limits:
     deadline_s: float = DOWNLOAD_DEADLINE_S
     pace_window_s: float = PACE_WINDOW_S
     pace_min_bytes: int = PACE_MIN_BYTES
+    size_option: str | None = "--max-install-mb"
+    """The option that raises `max_bytes`, named when a download is over it; None when none does."""
+    time_option: str | None = "--download-timeout"
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         allowed = ("https://", "http://") if self.plain_allowed else ("https://",)
         if not newurl.startswith(allowed):
-            raise DownloadFailed(f"{req.full_url} redirected to {newurl}, which is not https: refused")
+            raise DownloadFailed(req.full_url, f"it redirected to {newurl}, which is not https: refused")
         self.hops.append(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -71,12 +78,13 @@ def mib(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB"
 
 
-def too_big(what: str, size: int, max_bytes: int) -> str:
-    return f"{what} is {mib(size)}, over the {mib(max_bytes)} limit (--max-install-mb raises it)"
+def too_big(what: str, size: int, limits: Limits) -> str:
+    raised = f" ({limits.size_option} raises it)" if limits.size_option else ""
+    return f"{what} is {mib(size)}, over the {mib(limits.max_bytes)} limit{raised}"
 
 
-def download(url: str, into: Path, limits: Limits) -> Downloaded:
-    """Download `url` to `into` within `limits`; its sha256, size and redirects."""
+def download(url: str, out: IO[bytes], limits: Limits) -> Downloaded:
+    """Download `url` into `out` within `limits`; its sha256, size and redirects."""
     redirects = _Redirects(plain_allowed=url.startswith("http://"))
     opener = urllib.request.build_opener(redirects)
     digest, size = hashlib.sha256(), 0
@@ -84,35 +92,32 @@ def download(url: str, into: Path, limits: Limits) -> Downloaded:
     started = paced_from = time.monotonic()
     paced = 0
     try:
-        with (
-            opener.open(url, timeout=silence_s) as answer,
-            into.open("wb") as out,
-        ):
+        with opener.open(url, timeout=silence_s) as answer:
             length = answer.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > limits.max_bytes:
-                raise DownloadFailed(too_big(url, int(length), limits.max_bytes) + ": not downloaded")
+                raise DownloadFailed(url, too_big("it", int(length), limits))
             while chunk := answer.read1(1 << 16):
                 size += len(chunk)
                 if size > limits.max_bytes:
-                    raise DownloadFailed(too_big(f"{url} (still downloading)", size, limits.max_bytes))
+                    raise DownloadFailed(url, too_big("it (still downloading)", size, limits))
                 digest.update(chunk)
                 out.write(chunk)
                 now, paced = time.monotonic(), paced + len(chunk)
                 if now - started > limits.deadline_s:
+                    longer = f"; {limits.time_option} gives it longer" if limits.time_option else ""
                     raise DownloadFailed(
-                        f"{url} was not downloaded within {limits.deadline_s:g} s ({mib(size)} so far; "
-                        "--download-timeout gives it longer)"
+                        url, f"not done within {limits.deadline_s:g} s ({mib(size)} so far{longer})"
                     )
                 if now - paced_from >= limits.pace_window_s:
                     if paced < limits.pace_min_bytes:
                         raise DownloadFailed(
-                            f"{url} sent {paced} bytes in {now - paced_from:.0f} s, under "
-                            f"{limits.pace_min_bytes // 1024} KiB per {limits.pace_window_s:g} s: given up"
+                            url,
+                            f"it sent {paced} bytes in {now - paced_from:.1f} s, under "
+                            f"{limits.pace_min_bytes} bytes per {limits.pace_window_s:g} s: given up",
                         )
                     paced_from, paced = now, 0
     except TimeoutError:
-        raise DownloadFailed(f"{url} sent nothing for {silence_s:g} s: given up") from None
+        raise DownloadFailed(url, f"it sent nothing for {silence_s:g} s: given up") from None
     except OSError as exc:  # URLError, a refused connection, a reset
-        reason = getattr(exc, "reason", exc)
-        raise DownloadFailed(f"could not download {url}: {reason}") from None
+        raise DownloadFailed(url, str(getattr(exc, "reason", exc))) from None
     return Downloaded(digest.hexdigest(), size, tuple(redirects.hops))

@@ -198,7 +198,8 @@ def _fetch_binary(made: Plan, scratch: Path, into: Path, limits: Limits) -> Down
     assert made.binary is not None and made.download is not None
     download = scratch / "download"
     try:
-        got = fetch(made.download, download, limits)
+        with download.open("wb") as out:
+            got = fetch(made.download, out, limits)
     except DownloadFailed as exc:
         raise InstallError(f"{exc}; nothing installed") from None
     if made.sha256 is not None and got.sha256 != made.sha256:
@@ -206,7 +207,7 @@ def _fetch_binary(made: Plan, scratch: Path, into: Path, limits: Limits) -> Down
             f"the download's sha256 is {got.sha256}, not the registry's {made.sha256}: "
             "refused, nothing installed"
         )
-    unpack(download, _file_name(made.download), into, limits.max_bytes)
+    unpack(download, _file_name(made.download), into, limits)
     program = _inside(into, made.binary.cmd)
     if not program.is_file():
         raise InstallError(

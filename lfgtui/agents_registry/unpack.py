@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from lfgtui.agents_registry.download import mib, too_big
+from lfgtui.agents_registry.download import Limits, mib, too_big
 
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2")
 MAX_MEMBERS = 100_000
@@ -65,11 +65,11 @@ def _check_tar(members: list[tarfile.TarInfo], folder: Path) -> None:
             raise UnsafeArchive(f"member {member.name!r} is a device or pipe, not a file")
 
 
-def _check_size(unpacked: int, downloaded: int, max_bytes: int) -> None:
-    """Refuses an archive that would unpack past `max_bytes`, or a bomb: past `BOMB_FLOOR` bytes
+def _check_size(unpacked: int, downloaded: int, limits: Limits) -> None:
+    """Refuses an archive that would unpack past the limit, or a bomb: past `BOMB_FLOOR` bytes
     and over `BOMB_RATIO` times its own size (a program compresses a few times at most)."""
-    if unpacked > max_bytes:
-        raise UnsafeArchive(too_big("unpacked, the archive", unpacked, max_bytes))
+    if unpacked > limits.max_bytes:
+        raise UnsafeArchive(too_big("unpacked, the archive", unpacked, limits))
     if unpacked > BOMB_FLOOR and unpacked > BOMB_RATIO * downloaded:
         raise UnsafeArchive(
             f"the archive would unpack to {mib(unpacked)} from {mib(downloaded)}, over {BOMB_RATIO} "
@@ -87,15 +87,15 @@ def _tar_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
     return members
 
 
-def _unpack_tar(download: Path, folder: Path, max_bytes: int) -> None:
+def _unpack_tar(download: Path, folder: Path, limits: Limits) -> None:
     with tarfile.open(download) as archive:
         members = _tar_members(archive)
         _check_tar(members, folder)
-        _check_size(sum(m.size for m in members if m.isfile()), download.stat().st_size, max_bytes)
+        _check_size(sum(m.size for m in members if m.isfile()), download.stat().st_size, limits)
         archive.extractall(folder, members=members, filter="data")
 
 
-def _unpack_zip(download: Path, folder: Path, max_bytes: int) -> None:
+def _unpack_zip(download: Path, folder: Path, limits: Limits) -> None:
     with zipfile.ZipFile(download) as archive:
         infos = archive.infolist()
         if len(infos) > MAX_MEMBERS:
@@ -104,7 +104,7 @@ def _unpack_zip(download: Path, folder: Path, max_bytes: int) -> None:
             _inside(folder, info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise _link_refused(info.filename, "a symbolic link")
-        _check_size(sum(i.file_size for i in infos), download.stat().st_size, max_bytes)
+        _check_size(sum(i.file_size for i in infos), download.stat().st_size, limits)
         for info in infos:  # zipfile writes no more than each member's declared size
             archive.extract(info, folder)
             mode = (info.external_attr >> 16) & 0o777
@@ -117,9 +117,9 @@ _UNREADABLE = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotIm
 encrypted or unknown compression), beside OSError."""
 
 
-def unpack(download: Path, name: str, folder: Path, max_bytes: int) -> None:
+def unpack(download: Path, name: str, folder: Path, limits: Limits) -> None:
     """Unpack `download` (whose URL ended with `name`) into the existing empty `folder`, refusing
-    one that would unpack past `max_bytes`."""
+    one that would unpack past `limits.max_bytes`."""
     folder = folder.resolve()
     lower = name.lower()
     if lower.endswith((".dmg", ".pkg", ".deb", ".rpm", ".msi", ".appimage")):
@@ -131,7 +131,7 @@ def unpack(download: Path, name: str, folder: Path, max_bytes: int) -> None:
         return
     kind = "zip" if lower.endswith(".zip") else "tar"
     try:
-        (_unpack_zip if kind == "zip" else _unpack_tar)(download, folder, max_bytes)
+        (_unpack_zip if kind == "zip" else _unpack_tar)(download, folder, limits)
     except _UNREADABLE as exc:
         raise UnsafeArchive(f"{name!r} is not a readable {kind} archive ({exc}): nothing installed") from None
     except OSError as exc:

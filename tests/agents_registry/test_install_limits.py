@@ -113,8 +113,8 @@ def test_a_download_that_never_ends_is_given_up_at_the_deadline(
         done = machine.lfg(registry.index, "install", "slow", "--yes", "--download-timeout", "0.5")
     assert "  limits: at most 1024.0 MiB downloaded and unpacked, within 0.5 s (" in done.stdout
     said = {
-        "trickle": f"lfg: {url} was not downloaded within 0.5 s (",
-        "silent": f"lfg: {url} sent nothing for 0.5 s: given up; nothing installed",
+        "trickle": f"lfg: could not download {url}: not done within 0.5 s (",
+        "silent": f"lfg: could not download {url}: it sent nothing for 0.5 s: given up; nothing installed",
     }[route]
     assert _refused(machine, done, "slow").startswith(said)
 
@@ -123,8 +123,8 @@ def test_a_download_slower_than_the_minimum_pace_is_given_up_before_its_deadline
     """A byte every 50 ms cannot bring 1 KiB in any 0.2 s window, on any machine."""
     limits = Limits(deadline_s=600, pace_window_s=0.2, pace_min_bytes=1024)
     with served(tmp_path / "registry") as registry, pytest.raises(DownloadFailed) as failed:
-        download(f"{registry.url}/trickle/slow.tar.gz", tmp_path / "download", limits)
-    assert "under 1 KiB per 0.2 s: given up" in str(failed.value)
+        download(f"{registry.url}/trickle/slow.tar.gz", io.BytesIO(), limits)
+    assert failed.value.why.endswith(", under 1024 bytes per 0.2 s: given up")
 
 
 def test_a_redirect_is_followed_to_http_from_http_and_said_but_never_elsewhere(
@@ -144,7 +144,7 @@ def test_a_redirect_is_followed_to_http_from_http_and_said_but_never_elsewhere(
     assert f"  the download was redirected to: {target}\n" in done.stdout
     assert machine.installed()["tiny"]["redirects"] == [target]
     assert (
-        f"{registry.url}/redirect/x.tgz?to=ftp://x/y redirected to ftp://x/y, which is not https: refused"
+        f"{registry.url}/redirect/x.tgz?to=ftp://x/y: it redirected to ftp://x/y, which is not https: refused"
         in _refused(machine, refused, "ftp")
     )
 
@@ -153,7 +153,7 @@ def test_a_redirect_from_https_goes_only_to_https() -> None:
     request = urllib.request.Request("https://example.com/agent.tar.gz")
     to_plain = _Redirects(plain_allowed=False)
     with pytest.raises(
-        DownloadFailed, match=r"redirected to http://mirror/agent\.tar\.gz, which is not https"
+        DownloadFailed, match=r"it redirected to http://mirror/agent\.tar\.gz, which is not https"
     ):
         to_plain.redirect_request(
             request, io.BytesIO(), 302, "Found", Message(), "http://mirror/agent.tar.gz"
@@ -204,5 +204,20 @@ def test_an_archive_of_more_files_than_the_limit_is_refused_before_any_is_writte
                 info.size = 1
                 written.addfile(info, io.BytesIO(b"x"))
     with pytest.raises(unpacking.UnsafeArchive, match="the archive holds more than 3 members: refused"):
-        unpacking.unpack(archive, name, folder, MIB)
+        unpacking.unpack(archive, name, folder, Limits(max_bytes=MIB))
     assert list(folder.iterdir()) == []
+
+
+def test_a_registry_that_trickles_its_index_is_given_up_at_the_registry_timeout(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """`lfg agents install` reads the index first: a registry sending a byte at a time must not
+    hold it (nor `--registry`) for ever; the bundled snapshot serves instead, the reason said."""
+    with served(tmp_path / "registry") as registry:
+        url = f"{registry.url}/trickle/registry.json"
+        done = machine.lfg(url, "--registry", "--registry-timeout", "0.5")
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"the snapshot bundled with lfg of 2026-11-26 (the registry at {url} could not be read: "
+        "not done within 0.5 s (0.0 MiB so far; --registry-timeout gives it longer))" in done.stdout
+    )
