@@ -98,9 +98,9 @@ def test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does(
     contestants = 'models = ["sim/rigger", "sim/tournament-pass"]'
     tickets = tournament_tickets(tmp_path, repo, check=check, contestants=contestants)
     code, out = headless(lfg, tickets)
-    assert "fix@rigger  check failed (1 passed, 1 failed; with the base's conftest.py)" in out, out
+    assert "fix@rigger  check failed (1 passed, 1 failed; without the contestant's conftest.py)" in out, out
     assert "fix@tournament-pass  check passed (2 passed)\n" in out, out
     assert "tournament fix: fix@tournament-pass wins of 2 contestants" in out, out
     (row,) = [line for line in out.splitlines() if line.split()[:1] == ["fix@rigger"] and "sim/" in line]
-    assert "with the base's conftest.py" in row, "the verdict's table says it too"
+    assert "without the contestant's conftest.py" in row, "the verdict's table says it too"
     assert code == 0, out
