@@ -169,6 +169,9 @@ class Contestant:
         return (self.ticket, self.model, check, diff, *measured)
 
 
+NOT_ASKED = "it was not asked: no contestant completed, so there was nothing to rank"
+"""A judge's `judge_error` when the referee made no call to it (tournament/referee.py)."""
+
 TABLE_HEADER = ("contestant", "model", "check", "diff", "TTFT", "tok/s", "tokens", "cost", "wall")
 
 
@@ -243,6 +246,8 @@ class Verdict:
         rule = "the rule: check passed, then the smaller diff, the cost, the wall time"
         if self.judge is None:
             return rule
+        if self.judge_error == NOT_ASKED:
+            return f"{rule} (the judge {self.judge} {self.judge_error})"
         return f"{rule} (the judge {self.judge} failed: {self.judge_error})"
 
     def overruled(self) -> str | None:
@@ -259,7 +264,8 @@ class Verdict:
     def summary(self) -> str:
         """One line: who won, or that nobody did (and that the judge failed, or its pick was
         overruled, when it was)."""
-        notes = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
+        failed = "was not asked" if self.judge_error == NOT_ASKED else "failed"
+        notes = "" if self.judge is None or self.judged else f"; the judge {self.judge} {failed}"
         notes += "" if (why := self.overruled()) is None else f"; {why}"
         if self.winner is None:
             return f"tournament {self.tournament}: no winner, no contestant passed its check{notes}"

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.contest import CheckRan, CheckResult, Contestant, Diff, Verdict, VerdictDecided
+from lfgtui.contest import NOT_ASKED, CheckRan, CheckResult, Contestant, Diff, Verdict, VerdictDecided
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
@@ -281,6 +281,11 @@ class Referee:
         if not all(entry.done for entry in entries):
             return
         verdict = rank(ticket.group, tuple(self._contestant(entry) for entry in entries))
+        judging = self.judging.get(ticket.group)
+        idle = judging is None or judging.done()
+        if ticket.group in self.judges and idle and not any(e.outcome is Outcome.COMPLETED for e in entries):
+            self._announce(verdict.judge_failed(self.judges[ticket.group], (), NOT_ASKED))
+            return  # nothing to rank: the judge's (paid) call is not made
         if ticket.group in self.judges:
             earlier = self.judging.get(ticket.group)
             self.judging[ticket.group] = asyncio.create_task(
