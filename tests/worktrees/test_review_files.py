@@ -199,6 +199,7 @@ async def test_a_gitattributes_that_calls_a_text_file_binary_does_not_hide_its_c
         ("binary", "a new binary file of 1,600 bytes: lfg shows none of them"),
         ("changed binary", "a binary file, 1,600 \u2192 8 bytes: lfg shows none of them"),
     ],
+    ids=["mode", "new binary", "changed binary"],
 )
 async def test_a_mode_change_or_a_binary_is_said_in_review_and_not_landed_unless_told(
     tmp_path: Path, change: str, said: str
