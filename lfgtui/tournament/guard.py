@@ -90,9 +90,8 @@ def named_paths(command: str, subdir: str) -> frozenset[str]:
         return frozenset()
     found: set[str] = set()
     for word in words:
-        for name in (word, word.partition("=")[2]) if word.startswith("-") else (word,):
-            if not name or name.startswith("/"):
-                continue
+        name = word.partition("=")[2] if word.startswith("-") else word  # `--rootdir=spec`: spec
+        if name and not name.startswith("/"):
             path = posixpath.normpath(posixpath.join(subdir, name)).removeprefix("./")
             if path not in (".", "..") and not path.startswith("../") and path not in _above(subdir):
                 found.add(path)
