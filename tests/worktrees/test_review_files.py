@@ -13,7 +13,7 @@ import pytest
 from lfgtui.worktrees.git import GitError
 from lfgtui.worktrees.land import LandError, LandOptions, land
 from lfgtui.worktrees.patch import PatchParts, header_path
-from lfgtui.worktrees.review import CommentError, parse_diff, quoted_from
+from lfgtui.worktrees.review import CommentError, file_notes, parse_diff, quoted_from
 from lfgtui.worktrees.tree import Worktree, create_worktree, diff_text, fork_worktree
 from tests.support.git import commit_all, git, isolate_git, worktree_repo
 
@@ -217,6 +217,9 @@ async def test_a_mode_change_or_a_binary_is_said_in_review_and_not_landed_unless
         (tree.path / path).write_bytes(image if change == "binary" else b"\0smaller")
     (files,) = [f for f in parse_diff(await diff_text(tree)) if f.path == path]
     assert files.not_shown == f"{said}; review before landing"
+    assert file_notes(files) == [f"not shown \u2014 {said}; review before landing"], (
+        "the CLI and the screen say it"
+    )
     before = git(tree.repo, "rev-parse", "main")
     with pytest.raises(LandError) as refused:
         await land(tree, LandOptions(message="land it"))
