@@ -337,6 +337,8 @@ def _check_json(result: CheckResult) -> dict[str, Any]:
         "output": result.output,
         "trusted": list(result.trusted),
         "restored": list(result.restored),
+        "left_out": list(result.left_out),
+        "refused": result.refused,
     }
 
 
