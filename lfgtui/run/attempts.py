@@ -23,7 +23,7 @@ count the attempt's output times in whole milliseconds from it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from lfgtui.run.agents.attempt import AgentSession
     from lfgtui.run.approvals import Approvals
     from lfgtui.run.ratelimit import Limiters
+    from lfgtui.run.requests import Request, Told
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -208,6 +209,13 @@ class AttemptRunner(Protocol):
         `AttemptStarted` first (one that ends before it could start says only its end) and its
         `AttemptEnded` last. Cancelled (a person, a budget, the process stopping), it stops what runs
         the attempt; the scheduler says the attempt's end then."""
+        ...
+
+    def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told | Awaitable[Told]:
+        """Carry a request that must reach where the ticket's attempt runs (run/decisions.py sends
+        those: a sub-agent's cancel, an approval) there, `who` asking: None once carried, else why
+        not, in words for the asker; an awaitable of that where the answer comes from afar (a worker
+        of a coordinated run)."""
         ...
 
     async def cancel_child(
