@@ -217,11 +217,3 @@ class AttemptRunner(Protocol):
         not, in words for the asker; an awaitable of that where the answer comes from afar (a worker
         of a coordinated run)."""
         ...
-
-    async def cancel_child(
-        self, run: RunFace, state: TicketState, child: str, by: str | None = None
-    ) -> str | None:
-        """Cancel one sub-agent (`child`, its session id) of the coding agent running the ticket's
-        attempt, wherever that agent runs: None once asked, else why not, in words for the person.
-        `by`: who asked, from elsewhere (said with the cancel in the ticket's events)."""
-        ...

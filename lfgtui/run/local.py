@@ -63,15 +63,6 @@ class LocalRunner:
         why = session.cancel_child(request.child, None if who == YOU else who)
         return None if why is None else Refusal(why)
 
-    async def cancel_child(
-        self, run: RunFace, state: TicketState, child: str, by: str | None = None
-    ) -> str | None:
-        """The agent's session whose turn runs here asks the agent (`AgentSession.cancel_child`)."""
-        session = run.live_agents.get(state.ticket.id)
-        if session is None:
-            return f"{state.ticket.id} runs no coding agent's turn now"
-        return session.cancel_child(child, by)
-
     async def run_attempt(self, attempt: Attempt) -> None:
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
             return

@@ -209,12 +209,6 @@ class Run:
             return Refusal(f"the run has no ticket {ticket!r}")
         return decision(request).decide(self, request, who)
 
-    async def cancel_child(self, ticket_id: str, child: str, by: str | None = None) -> str | None:
-        """Cancel one sub-agent (`child`, its session id) of a ticket's coding agent, the ticket going
-        on, where its agent runs (here, or on the worker of a coordinated run, which answers): None
-        once asked, else why not, for the person. `by`: who asked, from elsewhere."""
-        return await self.runner.cancel_child(self, self.states[ticket_id], child, by)
-
     def cancel_all(self) -> None:
         for ticket_id in self.states:
             self.cancel(ticket_id)
