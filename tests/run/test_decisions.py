@@ -32,9 +32,14 @@ from tests.support.recording import ticket
 
 
 def undecided(types: tuple[type[Request], ...]) -> list[str]:
-    """The requests neither decided by the run nor declared above it, and those that are both."""
-    said = [f"{cls.__name__} is neither decided by the run nor declared above it" for cls in types]
-    return [line for cls, line in zip(types, said, strict=True) if (cls in DECISIONS) == bool(ABOVE.get(cls))]
+    """The requests of the vocabulary neither decided by the run nor declared above it, and those
+    that are both. Only those run/requests.py holds count: a class another test made and let go of
+    may live on as a subclass until it is collected."""
+    return [
+        f"{cls.__name__} is neither decided by the run nor declared above it"
+        for cls in types
+        if getattr(requests, cls.__name__, None) is cls and (cls in DECISIONS) == bool(ABOVE.get(cls))
+    ]
 
 
 def test_every_request_is_decided_by_the_run_or_declared_above_it_with_a_reason() -> None:
