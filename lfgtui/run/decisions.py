@@ -73,6 +73,8 @@ where the attempt runs)."""
 
 @dataclass(frozen=True)
 class Decision:
+    """A request's row: how the run decides it, and whether it must reach the attempt."""
+
     decide: Decide
     reaches: bool = False
     """Whether it must reach where the attempt runs: a coordinated run's worker acts on it when it
