@@ -679,34 +679,34 @@ class Declared:
 NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
 NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
 REQUESTS: dict[type[Request], Declared] = {
-    Cancel: Declared("pane.cancel", _handle(LocalHandle.cancel), _handle(ServedHandle.send), Why("")),
+    Cancel: Declared("pane.cancel", _handle(LocalHandle.ask), _handle(ServedHandle.send), Why("")),
     CancelChild: Declared(
         "pane.cancel_child",
-        _handle(LocalHandle.cancel_child),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("This run is not running here: it has no sub-agent to cancel.", timeout=5),
     ),
     Retry: Declared(
         "pane.retry",
-        _handle(LocalHandle.retry),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("Only a ticket that ended without completing can be retried."),
     ),
     Resume: Declared(
         "pane.resume",
-        _handle(LocalHandle.resume),
+        _handle(LocalHandle.ask),
         Why('Only a ticket on_quota = "pause" paused can be resumed.'),
         Why('Only a ticket on_quota = "pause" paused can be resumed.'),
     ),
     Approve: Declared(
         "pane.approve",
-        _handle(LocalHandle.approve),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("That request is no longer waiting."),
     ),
     Answer: Declared(
         "pane.answer",
-        _handle(LocalHandle.answer),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("That question is no longer waiting."),
     ),
