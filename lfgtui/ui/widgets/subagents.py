@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import SubagentChanged, SubagentDelta, SubagentToolCall
-from lfgtui.inert import inert
+from lfgtui.inert import inert, revealed
 from lfgtui.ui.widgets.tool_log import folded
 
 TEXT_TAIL = 2000
@@ -46,11 +47,13 @@ class Child:
     def tokens(self) -> int:
         return tokens_in(self.chars, None)
 
-    def heading(self) -> str:
-        """Its row's one line: state, task, tokens and cost."""
+    def heading(self) -> Content:
+        """Its row's one line (state, task, tokens and cost), as literal text: the task is the agent's
+        words, never markup (a `[/]` in it would end the app), on one line."""
         glyph = STATE_GLYPHS.get(self.state, "?")
         cost = "" if self.cost_usd is None else f" · ${self.cost_usd:.4f}"
-        return f"{glyph} {inert(self.task) or 'sub-agent'} · {self.state} · {self.tokens} tok{cost}"
+        task = revealed(self.task).replace("\n", "⏎") or "sub-agent"
+        return Content(f"{glyph} {task} · {self.state} · {self.tokens} tok{cost}")
 
     def detail(self) -> Text:
         """Its tool calls, a line each, then the end of its text."""

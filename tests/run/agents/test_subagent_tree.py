@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets._collapsible import CollapsibleTitle
 
 from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import EventFactory, SubagentChanged, SubagentDelta, SubagentToolCall, TextDelta
@@ -27,11 +28,14 @@ TICKET = (
 
 
 def delegating(*flags: str) -> Providers:
+    return delegating_as("Read the notes", *flags)
+
+
+def delegating_as(task: str, *flags: str) -> Providers:
+    """The sim agent, delegating `task` to a sub-agent of its own."""
     sim = BUILTIN["sim-acp"]
     assert sim.agent is not None
-    return Providers(
-        {"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", "Read the notes", *flags))}
-    )
+    return Providers({"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", task, *flags))})
 
 
 @pytest.mark.parametrize("flags", [(), ("--subagent-foreground",)], ids=["background", "foreground"])
@@ -176,3 +180,21 @@ def test_a_sub_agent_that_offered_no_cancel_is_not_cancelled_and_lfg_says_why() 
     reader.events(session_update({"sessionId": "parent", "update": ended}))
     assert reader.view.children.cannot_cancel("ad9a0dfa") == "Read the notes is not running (idle)"
     assert reader.view.children.cannot_cancel("nobody") == "no such sub-agent in this ticket's session"
+
+
+async def test_a_sub_agent_task_holding_markup_is_drawn_as_text_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A task is the agent's words: `[/]` in it once raised Textual's `MarkupError` in the row's
+    heading, which ended the app and cancelled every ticket in it."""
+    task = "Summarize the logs [/] and strip the [/b] tags [@click=app.quit]x[/]"
+    two = TICKET + TICKET.replace('id = "p"', 'id = "q"')
+    app = agent_app(tmp_path, two, delegating_as(task))
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.controller.panes
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in panes.values()), 20)
+        tree = panes["p"].shown.subagents
+        await until(pilot, lambda: len(tree.rows) == 1, 5)
+        [row] = tree.rows.values()
+        label = row.query_one(CollapsibleTitle).label
+        assert label.plain.startswith(f"✓ {task} · done") and not label.spans
+        assert app.is_running
+    assert await no_agent_left(tmp_path)
