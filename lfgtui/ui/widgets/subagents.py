@@ -48,12 +48,12 @@ class Child:
         return tokens_in(self.chars, None)
 
     def heading(self) -> Content:
-        """Its row's one line (state, task, tokens and cost), as literal text: the task is the agent's
-        words, never markup (a `[/]` in it would end the app), on one line."""
+        """Its row's one line (state, task, tokens and cost), as literal text: the task and state are the
+        agent's words, never markup (a `[/]` in it would end the app), on one line."""
         glyph = STATE_GLYPHS.get(self.state, "?")
         cost = "" if self.cost_usd is None else f" · ${self.cost_usd:.4f}"
         task = revealed(self.task).replace("\n", "⏎") or "sub-agent"
-        return Content(f"{glyph} {task} · {self.state} · {self.tokens} tok{cost}")
+        return Content(f"{glyph} {task} · {revealed(self.state)} · {self.tokens} tok{cost}")
 
     def detail(self) -> Text:
         """Its tool calls, a line each, then the end of its text."""
