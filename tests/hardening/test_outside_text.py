@@ -14,11 +14,7 @@ are checked in the source: one that quotes anything but lfg's own literal words 
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import time
-import types
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,8 +26,7 @@ from textual.widgets import Collapsible
 from textual.widgets._toast import Toast
 
 from lfgtui.contest import FACTS, Verdict
-from lfgtui.cost.metrics import Metrics
-from lfgtui.events import AttemptEnded, AttemptStarted, ElicitationAsked, Event, Outcome, RunFact
+from lfgtui.events import AttemptEnded, AttemptStarted, ElicitationAsked, Event, RunFact
 from lfgtui.inert import EXPLICIT_BIDI
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.screens.diff import DiffScreen
@@ -44,80 +39,9 @@ from lfgtui.ui.widgets.pane import PANE, PaneState
 from lfgtui.ui.widgets.tool_log import approval_request
 from lfgtui.worktrees.review import Comment
 from tests.support.app import SIZE, make_app, tickets, until
-
-PAYLOADS = {
-    "closing tag": "Summarize the logs [/] and strip the [/b] tags",
-    "click action": "[@click=app.quit]press me[/]",
-    "link": "[link=https://evil.example/]a link[/link]",
-    "ansi": "\x1b[2J\x1b[31mwiped \x1b[1;1Hmoved \x9b2Jc1",
-    "osc": "\x1b]0;pwned\x07 \x1b]52;c;ZXZpbA==\x07 \x1b]8;;https://evil.example/\x1b\\here\x1b]8;;\x1b\\",
-    "bidi": "safe\u202egnp.exe\u202c \u2066isolated\u2069 \u200fmark",
-}
-HOSTILE = " ".join(PAYLOADS.values())
-"""Every payload at once: one text that is each kind of trouble."""
+from tests.support.hostile import HOSTILE, hostile, hostile_event
 
 TICKET = "t"
-FORM = {
-    "type": "object",
-    "title": HOSTILE,
-    "description": HOSTILE,
-    "properties": {
-        HOSTILE: {"type": "string", "title": HOSTILE, "description": HOSTILE},
-        "pick": {"type": "string", "title": HOSTILE, "enum": [HOSTILE, "b"], "enumNames": [HOSTILE, "B"]},
-        "many": {"type": "array", "items": {"type": "string", "enum": [HOSTILE]}, "description": HOSTILE},
-    },
-    "required": [HOSTILE],
-}
-"""A form whose every word is hostile: its title, about, field names, titles, descriptions, choices."""
-SPECIAL: dict[tuple[type[Event], str], Any] = {
-    (ElicitationAsked, "form"): FORM,
-    (AttemptEnded, "outcome"): Outcome.FAILED,
-}
-"""Fields whose value must have a shape to be drawn at all (a form is a JSON Schema)."""
-
-
-MADE_EMPTY = (Metrics,)
-"""Types that hold no text, only numbers: made as they start."""
-
-
-def hostile(kind: Any, text: str) -> Any:
-    """A value of type `kind` with every `str` in it `text`: dataclasses, tuples, dicts and
-    optionals are filled in (never left None), so each string reaches what draws it."""
-    origin = typing.get_origin(kind)
-    if kind is str or kind is Any:
-        return text
-    if origin in (typing.Union, types.UnionType):
-        filled = [arm for arm in typing.get_args(kind) if arm is not type(None)]
-        return hostile(filled[0], text)
-    if origin is tuple:
-        arms = typing.get_args(kind)
-        return (hostile(arms[0], text),) if arms[-1] is Ellipsis else tuple(hostile(a, text) for a in arms)
-    if origin is dict or kind is dict:
-        return {text: text}
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return next(iter(kind))
-    if kind is bool:
-        return False
-    if kind in (int, float):
-        return kind(1)
-    if kind in MADE_EMPTY:
-        return kind()
-    if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
-        filled_in = {f.name: hostile(hints[f.name], text) for f in dataclasses.fields(kind) if f.init}
-        return kind(**filled_in)
-    return None  # a type drawn from no text (a provider's turn): left out
-
-
-def hostile_event(kind: type[Event], text: str, seq: int) -> Event:
-    hints = typing.get_type_hints(kind)
-    values = {
-        f.name: SPECIAL.get((kind, f.name), hostile(hints[f.name], text))
-        for f in dataclasses.fields(kind)
-        if f.init
-    }
-    values |= {"ticket": TICKET, "attempt": 1, "seq": seq, "t": time.monotonic()}
-    return kind(**values)
 
 
 def pane_events(text: str) -> list[Event]:
@@ -126,7 +50,7 @@ def pane_events(text: str) -> list[Event]:
     every = [*PANE.handlers, *PANE.ignored, *FACTS]
     middle = [k for k in every if k not in (AttemptStarted, AttemptEnded, RunFact)]
     kinds = [AttemptStarted, *dict.fromkeys(middle)]
-    return [hostile_event(kind, text, seq) for seq, kind in enumerate([*kinds, AttemptEnded])]
+    return [hostile_event(kind, text, seq, TICKET) for seq, kind in enumerate([*kinds, AttemptEnded])]
 
 
 UNSAFE = {chr(code) for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), *EXPLICIT_BIDI]}
@@ -202,7 +126,7 @@ def hostile_screens(text: str, services: Any, workdir: Path) -> dict[str, Callab
     log.write_text(f"{text}\n" * 3)
     draft = Comment(path=path, line=1, body=text, quote=text)
     desk = ReviewDesk(text, text, None, [draft], lambda prompt: text)
-    asked = hostile_event(ElicitationAsked, text, 0)
+    asked = hostile_event(ElicitationAsked, text, 0, TICKET)
     arguments = {"command": text, "path": text, text: {text: [text]}}
     columns = len(CompareScreen.COLUMNS)
     return {
