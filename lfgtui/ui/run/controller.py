@@ -419,7 +419,7 @@ class RunController:
         question = inert(
             f"Land {ticket_id} ({tree.branch}) onto {onto} as one commit, then archive its worktree?"
         )
-        asked = ConfirmScreen(question, markup=False)
+        asked = ConfirmScreen(question)
         if await self.screen.app.push_screen(asked, wait_for_dismiss=True):
             await self.land_change(ticket_id, tree)
 
