@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lfgtui.events import FOLDER_SETTINGS
 from lfgtui.inert import inert
 
 AUTO_MODES = frozenset({"auto", "bypassPermissions"})
@@ -225,7 +226,7 @@ def notice(found: list[Finding], left_out: bool) -> str | None:
     if not found:
         return None
     said = "; ".join(f"{f.line()}, {_consequence(f, left_out)}" for f in found)
-    return f"the work folder holds agent settings that could approve tools or run commands: {said}"
+    return f"{FOLDER_SETTINGS[0]} that could approve tools or run commands: {said}"
 
 
 Stamp = tuple[tuple[str, int, int], ...]
@@ -271,7 +272,7 @@ class FolderWatch:
                 else "it now holds nothing that approves or runs anything"
             )
             parts.append(f"{path}: {holds}")
-        return f"the agent's settings in the work folder changed during its turn: {' | '.join(parts)}"
+        return f"{FOLDER_SETTINGS[1]} during its turn: {' | '.join(parts)}"
 
     def meta(self) -> dict[str, Any]:
         """The `_meta` of the request that opens the session (see `session_meta`)."""

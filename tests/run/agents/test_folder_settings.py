@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.config.load import Config
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.folder_settings import FolderWatch, findings, leaves_out, notice, session_meta
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.widgets.pane import PaneState
+from tests.support.agents import approve, no_agent_left
+from tests.support.app import SIZE, until
+from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of
 
 PRE_APPROVING = {
@@ -132,3 +141,49 @@ def test_the_watch_says_a_change_once_and_a_file_emptied_of_rules(tmp_path: Path
     write(tmp_path, ".claude/settings.json", {"model": "opus", "extra": "x" * 10})
     said = watch.changed()
     assert said is not None and "it now holds nothing that approves or runs anything" in said
+
+
+async def test_in_the_tui_each_notice_is_an_entry_of_its_own_where_it_was_said(tmp_path: Path) -> None:
+    """The opening notice stays in the transcript though status lines follow it, and the change the
+    person approved is said after the write."""
+    work, scenarios = tmp_path / "work", tmp_path / "scenarios"
+    scenarios.mkdir()
+    write(work, ".claude/settings.local.json", PRE_APPROVING)
+    content = json.dumps({"hooks": {"Stop": []}})
+    (scenarios / "settles.toml").write_text(
+        f"""
+ttft_ms = 0
+tokens_per_s = 300
+[[call]]
+text = "Before."
+[[call.tool_call]]
+name = "write_file"
+arguments = {{ path = ".claude/settings.json", content = {json.dumps(content)} }}
+result = "written"
+[[call]]
+text = "After."
+"""
+    )
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        f'[[ticket]]\nid = "w"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "settles"\n'
+        f"workdir = {json.dumps(str(work))}\n"
+    )
+    sim = BUILTIN["sim-acp"]
+    command = (*sim.agent.command[:3], "--scenario-dir", str(scenarios), "--scenario", "{model}")
+    agents = {"sim-acp": sim.with_agent(command=command)}
+    loaded = load_tickets(path, Config(path=None, providers=BUILTIN | agents), BUILTIN_TOOLS)
+    app = lfg_app(loaded.tickets, Providers(agents))
+    async with app.run_test(size=SIZE) as pilot:
+        w = app.controller.panes["w"]
+        await until(pilot, lambda: w.state is PaneState.APPROVAL, timeout=20)
+        await approve(pilot, app)
+        await until(pilot, lambda: w.finished, timeout=20)
+        body = w.body.source
+    opened = body.index("*the work folder holds agent settings that could approve tools or run commands: ")
+    changed = body.index(
+        "*the agent's settings in the work folder changed during its turn: .claude/settings.json: "
+    )
+    assert opened < body.index("Before.") < changed < body.index("After."), body
+    assert "it now holds hooks Stop, lfg did not load it" in body[changed:]
+    assert await no_agent_left(tmp_path)
