@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat as stats
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -155,13 +156,31 @@ def _files(agent_name: str | None) -> tuple[FolderFile, ...]:
     return tuple(f for f in FOLDER_FILES if family is None or f.agent == family)
 
 
-def _read(workdir: Path, file: FolderFile) -> Finding | None:
-    path = workdir / file.path
+class NotAFile(OSError):
+    """A path that is no regular file (a FIFO, a device, a folder): lfg never reads one, which could
+    block the loop or never end."""
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of a regular file, opened without blocking; raises OSError
+    (`NotAFile` for anything else)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(READ_LIMIT + 1)
+        if not stats.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
+def _read(workdir: Path, file: FolderFile) -> Finding | None:
+    try:
+        raw = read_bounded(workdir / file.path, READ_LIMIT)
     except FileNotFoundError:
         return None
+    except NotAFile:
+        return Finding(file.path, file.agent, ("not a regular file, not read by lfg",))
     except OSError as exc:
         return Finding(file.path, file.agent, (f"unreadable: {inert(exc.strerror or str(exc))}",))
     if len(raw) > READ_LIMIT:
@@ -204,8 +223,9 @@ def instructions(workdir: Path) -> str:
     parts = []
     for name in INSTRUCTIONS:
         try:
-            with (workdir / name).open("rb") as handle:
-                text = handle.read(INSTRUCTIONS_LIMIT).decode(errors="replace")
+            text = read_bounded(workdir / name, INSTRUCTIONS_LIMIT)[:INSTRUCTIONS_LIMIT].decode(
+                errors="replace"
+            )
         except OSError:
             continue
         if text.strip():
@@ -275,5 +295,8 @@ class FolderWatch:
         return f"{FOLDER_SETTINGS[1]} during its turn: {' | '.join(parts)}"
 
     def meta(self) -> dict[str, Any]:
-        """The `_meta` of the request that opens the session (see `session_meta`)."""
+        """The `_meta` of the request that opens the session (see `session_meta`): none for an agent
+        lfg knows is not Claude Code (Gemini CLI, Codex)."""
+        if _family(self.agent_name) not in (None, "claude"):
+            return {}
         return session_meta(self.workdir, self.left_out)

@@ -7,6 +7,7 @@ files."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -129,6 +130,23 @@ def test_a_file_lfg_cannot_read_is_named_not_skipped(tmp_path: Path) -> None:
         ".claude/settings.json"
     ], "Claude Code's own files only"
     assert notice([], True) is None
+
+
+def test_a_fifo_in_place_of_a_file_is_named_never_read(tmp_path: Path) -> None:
+    """Opening a FIFO for reading blocks until a writer comes: lfg's loop must not wait on one."""
+    (tmp_path / ".claude").mkdir()
+    os.mkfifo(tmp_path / ".claude" / "settings.local.json")
+    os.mkfifo(tmp_path / "CLAUDE.md")
+    [found] = findings(tmp_path, "claude-agent-acp")
+    assert found.line() == ".claude/settings.local.json (not a regular file, not read by lfg)"
+    assert "systemPrompt" not in session_meta(tmp_path, left_out=True)
+
+
+def test_only_claude_code_or_an_agent_lfg_does_not_know_is_sent_claude_codes_options(tmp_path: Path) -> None:
+    assert FolderWatch(tmp_path, "gemini-cli", left_out=True).meta() == {}
+    assert FolderWatch(tmp_path, "codex-acp", left_out=True).meta() == {}
+    assert "claudeCode" in FolderWatch(tmp_path, "@agentclientprotocol/claude-agent-acp", True).meta()
+    assert "claudeCode" in FolderWatch(tmp_path, None, left_out=True).meta()
 
 
 def test_the_watch_says_a_change_once_and_a_file_emptied_of_rules(tmp_path: Path) -> None:
