@@ -223,6 +223,14 @@ COMPACTION_ENDED = ("the agent compacted its context", "the agent's compaction o
 """How a coding agent's `Status` begins when a compaction of its context ended (completed, failed,
 cancelled): the pane shows it as an entry of its own where it happened, and since it is a plain
 `Status` the history keeps it at its place and gives it back as one (run/agents/updates.py says them)."""
+FOLDER_SETTINGS = (
+    "the work folder holds agent settings",
+    "the agent's settings in the work folder changed",
+)
+"""How a coding agent's `Status` begins that names the work folder's own agent settings, as the
+session opens or when one changed during a turn (run/agents/folder_settings.py): the pane keeps it as
+an entry of its own where it was said, as it does a compaction's end, so a later status line does
+not take its place."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

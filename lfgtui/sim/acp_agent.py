@@ -7,7 +7,8 @@ tool calls that ask permission and read and write files through the client. The 
 become what an agent process can do wrong: crash, write garbage on stdout, go silent, or answer
 with an error. Like the real agents it offers auth methods (and with `--require-auth` opens no
 session before one succeeded); it offers its modes (with `--start-mode auto` one more, `auto`, where
-it asks no permission, as today's Claude Code starts; `--refuse-mode` and `--ignore-mode` make it
+it asks no permission, as today's Claude Code starts; `--opencode-modes` only opencode's `build` and
+`plan`, none that asks; `--refuse-mode` and `--ignore-mode` make it
 an agent that will not take a mode), and with `--models` the models and modes a
 client may choose as session config options (`session/set_config_option`), or with
 `--unstable-models` the models the older way Gemini CLI offers them (the `models` of `session/new`,
@@ -145,6 +146,12 @@ MODES = (
     SessionMode(id="plan", name="Plan", description="Think and plan before acting"),
 )
 AUTO = SessionMode(id=AUTO_MODE, name="Auto", description="The agent decides its permissions itself")
+BUILD_MODE = "build"
+OPENCODE_MODES = (
+    SessionMode(id=BUILD_MODE, name="build", description="Build: runs its tools without asking"),
+    SessionMode(id="plan", name="plan", description="Plan: reads and plans, edits nothing"),
+)
+"""Offered alone with `--opencode-modes`, as opencode offers them: none that asks, starting in build."""
 """Offered only with `--start-mode auto`: the sessions start in it and ask no permission."""
 SCENARIO_COMMAND = AvailableCommand(name="scenario", description="Say which sim scenario this agent plays")
 SET_MODEL = "session/set_model"
@@ -180,10 +187,13 @@ class AgentOptions:
     start_mode: str = MODES[0].id  # the mode every session starts in (`auto` offers that mode too)
     refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
     ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
+    opencode_modes: bool = False  # offer opencode's modes only (`OPENCODE_MODES`), starting in build
 
     @property
     def modes(self) -> tuple[SessionMode, ...]:
         """The modes it offers: `auto` too when sessions start in it."""
+        if self.opencode_modes:
+            return OPENCODE_MODES
         return (*MODES, AUTO) if self.start_mode == AUTO_MODE else MODES
 
 
@@ -1036,6 +1046,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Claude Code starts (default %(default)s)",
     )
     parser.add_argument(
+        "--opencode-modes",
+        action="store_true",
+        help="offer only opencode's modes, build (sessions start in it) and plan: none of id default, "
+        "the mode a client knows asks",
+    )
+    parser.add_argument(
         "--refuse-mode",
         default=None,
         metavar="MODE",
@@ -1101,7 +1117,8 @@ def main(argv: list[str] | None = None) -> None:
         fork=args.fork,
         sessions=args.sessions,
         directories=args.directories,
-        start_mode=args.start_mode,
+        start_mode=BUILD_MODE if args.opencode_modes else args.start_mode,
+        opencode_modes=args.opencode_modes,
         refuse_mode=args.refuse_mode,
         ignore_mode=args.ignore_mode,
         quirks=Quirks(

@@ -41,6 +41,7 @@ from lfgtui.events import (
     Stalled,
     Status,
     TextDelta,
+    ToolResult,
 )
 from lfgtui.inert import inert
 from lfgtui.providers.base import AssistantMessage, Message, ProviderConfig, ProviderError, UserMessage
@@ -49,6 +50,7 @@ from lfgtui.run.agents.agent_log import AgentLog, open_agent_log
 from lfgtui.run.agents.choices import Offered, choose, session_models, wanted
 from lfgtui.run.agents.choices import said as _said
 from lfgtui.run.agents.client import AgentClient
+from lfgtui.run.agents.folder_settings import FolderWatch, leaves_out
 from lfgtui.run.agents.login import AUTH_REQUIRED, AuthMethod, login_guidance, offered_methods, usable_method
 from lfgtui.run.agents.mcp import AcpServer, given_line, session_servers
 from lfgtui.run.agents.process import STOP_WAIT_S, start_agent, stop_process
@@ -271,6 +273,8 @@ class AgentSession:
         self.mcp_capabilities: schema.McpCapabilities | None = None
         """The MCP transports the agent takes besides stdio, as its `initialize` answer says (None
         before it answered)."""
+        self.folder: FolderWatch | None = None
+        """The work folder's own agent settings, looked at as the session opens (folder_settings.py)."""
 
     @classmethod
     async def start(
@@ -389,6 +393,11 @@ class AgentSession:
                 capabilities, logged_in = await self._handshake()
                 said += logged_in
                 await self._check_directories(capabilities)
+                want = wanted(config, model, self.launch.mode, self.launch.yes)
+                name = self.agent_info.name if self.agent_info is not None else None
+                left_out = leaves_out(want.mode, self.launch.yes)
+                self.folder = FolderWatch(self.client.toolbox.ctx.workdir, name, left_out)
+                said += [line for line in [self.folder.opened()] if line]
                 servers = session_servers(self.launch.mcp_servers, self.mcp_capabilities)
                 if load:
                     said.append(await self._load(load, bool(capabilities.load_session), servers))
@@ -408,7 +417,6 @@ class AgentSession:
                     method = "session/fork" if self.forked else method
                     method = self.resumed or method
                     said.append(given_line(self.launch.mcp_servers, method))
-                want = wanted(config, model, self.launch.mode, self.launch.yes)
                 agent, said_mode = self._agent(), self.client.mode_said
                 chose, self.offered = await choose(
                     self.conn, self.session_id, self.offered, want, config, agent, said_mode
@@ -513,6 +521,11 @@ class AgentSession:
         provider = inert(self.launch.config.name)
         return f"the agent of provider {provider}" + (f" ({inert(name)})" if name else "")
 
+    @property
+    def _opening(self) -> dict[str, Any]:
+        """The `_meta` of a request that opens a session: what the folder's settings leave out."""
+        return {} if self.folder is None else self.folder.meta()
+
     async def _new_session(self, servers: list[AcpServer]) -> tuple[schema.NewSessionResponse, list[str]]:
         """session/new with the ticket's MCP servers; when the agent asks to log in first, once more
         after authenticating with the first of its methods whose variables lfg passes it. Returns
@@ -520,7 +533,7 @@ class AgentSession:
         cwd = str(self.client.toolbox.ctx.workdir)
         try:
             return await self.conn.new_session(
-                cwd=cwd, mcp_servers=servers, additional_directories=self._directories
+                cwd=cwd, mcp_servers=servers, additional_directories=self._directories, **self._opening
             ), []
         except acp.RequestError as exc:
             method = usable_method(self.methods, self.env)
@@ -528,7 +541,7 @@ class AgentSession:
                 raise
         said = await self._authenticate(method.id)
         answer = await self.conn.new_session(
-            cwd=cwd, mcp_servers=servers, additional_directories=self._directories
+            cwd=cwd, mcp_servers=servers, additional_directories=self._directories, **self._opening
         )
         return answer, [said]
 
@@ -559,6 +572,7 @@ class AgentSession:
                 session_id=session_id,
                 mcp_servers=servers,
                 additional_directories=self._directories,
+                **self._opening,
             )
         except acp.RequestError as exc:
             return f"loading the agent's earlier session failed: {inert(str(exc))}"
@@ -588,6 +602,7 @@ class AgentSession:
                     session_id=session_id,
                     mcp_servers=servers,
                     additional_directories=self._directories,
+                    **self._opening,
                 )
                 self.resumed = "session/resume"
             elif capabilities.load_session:
@@ -598,6 +613,7 @@ class AgentSession:
                         session_id=session_id,
                         mcp_servers=servers,
                         additional_directories=self._directories,
+                        **self._opening,
                     )
                 finally:
                     await asyncio.sleep(0)  # the replay's last notifications are handled before this resumes
@@ -630,6 +646,7 @@ class AgentSession:
                 cwd=str(self.client.toolbox.ctx.workdir),
                 mcp_servers=servers,
                 additional_directories=self._directories,
+                **self._opening,
             )
         except acp.RequestError as exc:
             failed = inert(str(exc))
@@ -687,6 +704,8 @@ class AgentSession:
                         self._answer.append(event.text)
                     streamed += streamed_chars(event)
                     yield event
+                    if isinstance(event, ToolResult) and self.folder and (changed := self.folder.changed()):
+                        yield self.ev(Status, message=changed)
                 if streamed > limit:
                     await self._cancel()
                     raise ProviderError(output_limit(limit))

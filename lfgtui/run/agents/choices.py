@@ -14,8 +14,11 @@ ticket's `mode`, else with `--yes` the provider's `yes_mode` where it names one,
 `mode` (the built-in agents' mode that asks the person), else `default` where the agent offers a
 mode of that id. It then reads back the mode the agent reports (the answer's config options, or a
 `current_mode_update` sent meanwhile) and fails the attempt, before any prompt, when the agent
-refuses the mode or reports another. Only an agent that offers no modes at all, and whose provider
-names none, goes on in its own way, which the pane says.
+refuses the mode or reports another. An agent that offers modes but none of id `default` (opencode
+offers `build` and `plan`, and asks nothing in `build`), when neither the ticket nor its provider
+names one, is refused before any prompt unless the run is `--yes`: lfg cannot tell which of its
+modes asks, and going on in the agent's own would let it act unasked. Only an agent that offers no
+modes at all, and whose provider names none, goes on in its own way, which the pane says.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ class Wanted:
     model: str | None
     mode: str | None
     why: str = ""
+    yes: bool = False  # the run's `--yes`: the person lets every request through
 
 
 def wanted(config: ProviderConfig, model: str, mode: str | None, yes: bool = False) -> Wanted:
@@ -105,7 +109,7 @@ def wanted(config: ProviderConfig, model: str, mode: str | None, yes: bool = Fal
         return Wanted(chosen, agent.yes_mode, f"provider {name}'s yes_mode, with --yes")
     if agent.mode is not None:
         return Wanted(chosen, agent.mode, f"provider {name}'s mode")
-    return Wanted(chosen, None, f"provider {name} names no mode")
+    return Wanted(chosen, None, f"provider {name} names no mode", yes)
 
 
 def passed_at_start(config: ProviderConfig) -> str | None:
@@ -210,9 +214,15 @@ async def _mode(
     if asked is None:
         if not any(value == ASKING_MODE for value, _ in listed.values):
             current = inert(listed.current or "none")
+            if not want.yes:
+                raise _refused(
+                    f"{agent} offers no mode that asks you (it offers {offers}, no {ASKING_MODE!r}) and "
+                    f"{want.why}, so it would act unasked in its own mode {current}; name the mode it "
+                    "should run in with the ticket's mode (or the provider's mode), or run with --yes"
+                )
             return offered, (
-                f"{agent} runs in its own mode {current}: {want.why} and it offers no {ASKING_MODE!r} "
-                f"(it offers {offers}); set the ticket's mode, or the provider's mode"
+                f"{agent} runs in its own mode {current} under --yes: {want.why} and it offers no "
+                f"{ASKING_MODE!r} (it offers {offers}); set the ticket's mode, or the provider's mode"
             )
         asked, want = ASKING_MODE, replace(want, why=f"{want.why}: {ASKING_MODE!r}, which asks you")
     found = _match([schema.SessionConfigSelectOption(value=v, name=n) for v, n in listed.values], asked)

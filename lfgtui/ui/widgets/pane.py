@@ -32,6 +32,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     COMPACTING,
     COMPACTION_ENDED,
+    FOLDER_SETTINGS,
     PAUSED,
     AgentDetails,
     AgentProgress,
@@ -569,6 +570,8 @@ class TicketPane:
             self.progress = event.message
         elif event.message.startswith(COMPACTION_ENDED):
             self._compacted(event.message)
+        elif event.message.startswith(FOLDER_SETTINGS):
+            self._entry(event.message)
 
     def _compacted(self, message: str) -> None:
         """A compaction of the agent's context ended: an entry of its own in the transcript, where it
@@ -576,6 +579,10 @@ class TicketPane:
         the context gauge's drop is the compaction; never its summary, which is no answer."""
         if self.progress == COMPACTING:
             self.progress = ""
+        self._entry(message)
+
+    def _entry(self, message: str) -> None:
+        """A status as an entry of its own in the transcript, where it was said, inert."""
         said = MARKDOWN_MARKS.sub(r"\\\g<0>", inert(message))
         self.body.new_paragraph()
         self.body.append(f"*{said}*\n\n")

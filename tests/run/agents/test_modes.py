@@ -152,6 +152,29 @@ def test_a_mode_the_provider_names_that_the_agent_lacks_fails(lfg: Lfg) -> None:
     )
 
 
+def test_an_agent_none_of_whose_modes_asks_is_refused_unless_the_person_chose(lfg: Lfg) -> None:
+    """Issue 65: opencode offers `build` (where it asks nothing) and `plan`, no `default`. With no mode
+    named, lfg refuses it before any prompt rather than let it run unasked in `build`; a ticket that
+    names `build`, or `--yes`, is the person's choice, and it goes on."""
+    agent(lfg, "--opencode-modes")
+    code, events, _ = lfg.run(lfg.tickets(TICKET), "--no-history")
+    error = ending(events, "a")["error"]
+    assert code == 1 and error["kind"] == "not_found"
+    assert error["message"] == (
+        f"{AGENT} offers no mode that asks you (it offers build, plan, no 'default') and provider agent "
+        "names no mode, so it would act unasked in its own mode build; name the mode it should run in "
+        "with the ticket's mode (or the provider's mode), or run with --yes"
+    )
+    assert text(events, "a") == "" and results(events) == []
+    assert not (lfg.workdir / "notes" / "summary.md").exists(), "nothing ran"
+    code, events, stderr = lfg.run(lfg.tickets(TICKET + 'mode = "build"\n'), "--no-history")
+    assert code == 0, stderr
+    assert "the agent runs in mode build, the ticket's mode (session/set_mode)" in notes(events)
+    code, events, stderr = lfg.run(lfg.tickets(TICKET), "--no-history", "--yes")
+    assert code == 0, stderr
+    assert any(n.startswith(f"{AGENT} runs in its own mode build under --yes") for n in notes(events))
+
+
 def test_the_built_in_agents_set_the_mode_that_asks() -> None:
     modes = {name: BUILTIN[name].agent.mode for name in ("claude-code", "codex", "gemini", "sim-acp")}
     assert modes == {
