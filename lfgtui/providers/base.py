@@ -100,6 +100,11 @@ class ModelCall:
     reasoning: Reasoning = field(default_factory=Reasoning)
 
 
+MAX_PRICE_PER_MTOK = 1_000_000
+"""The highest price lfg takes, in USD per million tokens (a dollar a token): far above any model's,
+and low enough that a typo (`1e308`) is refused rather than printed as 300 digits."""
+
+
 @dataclass(frozen=True, slots=True)
 class PriceOverride:
     """A provider's own prices in USD per million tokens (`[providers.NAME] prices`), used instead of
