@@ -150,6 +150,19 @@ async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp
         assert any(isinstance(e, TextDelta) and e.attempt == 1 for e in events), "attempt 1 was streamed too"
 
 
+async def test_c_on_a_ticket_that_has_ended_says_why_nothing_happened(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
+        await pilot.press("c")
+        await until(pilot, lambda: any("Nothing to cancel" in n.message for n in app._notifications))
+        (said,) = [n.message for n in app._notifications if "Nothing to cancel" in n.message]
+        assert (
+            said == "Nothing to cancel: this ticket is not running (only a running ticket can be cancelled)."
+        )
+        assert pane(app, "hi").state is PaneState.COMPLETED
+
+
 async def test_cancel_all_asks_first(sim: SimServer, tmp_path: Path) -> None:
     app = make_app(sim, tickets(tmp_path, TWO.replace('model = "hello"', 'model = "long-answer:repeat=40"')))
     async with app.run_test(size=SIZE) as pilot:
