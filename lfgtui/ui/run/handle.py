@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
 from lfgtui.cost.metrics import MetricsBook
+from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
 from lfgtui.run.fork import CannotFork, check_forkable
@@ -231,7 +232,7 @@ class LocalHandle(RunHandle):
         retried = self.engine.retry_all()
         if not retried:
             return REFUSED
-        self._screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+        self._screen.notify(f"Retrying {plural(len(retried), 'ticket')}: {', '.join(retried)}", timeout=3)
         return None
 
     def follow_up(self, asked: FollowUp) -> Outcome:
