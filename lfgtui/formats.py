@@ -29,8 +29,9 @@ _BAD = "?"
 """A number or time that cannot be shown (a bad value read from the history file)."""
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 test`, `2 tests`; `many` for a noun whose plural is not its `s` form (`retry`, `retries`)."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
 
 
 def when(timestamp: float | None) -> str:

@@ -263,10 +263,24 @@ def test_bad_prices_and_notify_events_are_named_with_their_line(tmp_path: Path) 
         f"{path}:2: [providers.openai] prices: unknown field 'output'; known fields: cache_read_per_mtok, "
         "cache_write_per_mtok, input_per_mtok, output_per_mtok",
         f"{path}:2: [providers.openai] prices: missing output_per_mtok (USD per million tokens)",
-        f"{path}:7: [providers.local] prices: input_per_mtok must be a finite number of at least 0, "
-        "got the integer -1",
+        f"{path}:7: [providers.local] prices: input_per_mtok must be a number from 0 to 1,000,000 (USD per "
+        "million tokens), got the integer -1",
         f"{path}:10: [ui]: notify must be a list of events to be told of (approval, asked, failed, done), "
         "got an array of strings",
+    ]
+
+
+def test_a_price_and_a_retry_count_past_any_meant_are_refused_naming_the_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[providers.local]\nkind = "openai"\nbase_url = "http://127.0.0.1:1"\nmax_retries = 1000000000\n'
+        "prices = { input_per_mtok = 1e308, output_per_mtok = 1000000 }\n",
+    )
+    assert problems(path) == [
+        f"{path}:4: [providers.local]: max_retries must be an integer from 0 to 100, "
+        "got the integer 1000000000",
+        f"{path}:5: [providers.local] prices: input_per_mtok must be a number from 0 to 1,000,000 (USD per "
+        "million tokens), got the float 1e+308",
     ]
 
 

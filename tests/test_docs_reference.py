@@ -6,6 +6,7 @@ as it fails `mkdocs build --strict`."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +14,9 @@ from types import ModuleType
 import pytest
 
 from lfgtui.commands.main import main
+from lfgtui.cost.prices import PriceBook
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.models import facts
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -127,3 +131,29 @@ def test_the_site_asks_no_third_party_for_its_fonts() -> None:
 
     site = yaml.safe_load((DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8"))
     assert site["theme"].get("font", True) is False
+
+
+def test_the_served_runs_example_names_a_current_model_at_its_price() -> None:
+    """docs/watching.md's `GET /v1/run` shows a model with no announced retirement, priced as lfg
+    prices it (it showed claude-sonnet-4-5, which retires 2026-11-30)."""
+    page = (DOCS / "watching.md").read_text(encoding="utf-8")
+    section = page.split("## `GET /v1/run`", 1)[1]
+    example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    book = PriceBook(dict(BUILTIN))
+    for entry in example["prices"]:
+        known = facts(entry["model"])
+        assert known is not None and known.lifecycle is None, f"{entry['model']} retires"
+        written = book.pricer("anthropic", entry["model"])
+        assert written is not None
+        card = written.written()
+        assert card is not None and card.source == entry["price"]["source"] and not card.tiers
+        rates = card.prices
+        shown = entry["price"]
+        assert (rates.input_per_mtok, rates.output_per_mtok) == (
+            shown["input_per_mtok"],
+            shown["output_per_mtok"],
+        )
+        assert (rates.cache_read_per_mtok, rates.cache_write_per_mtok) == (
+            shown["cache_read_per_mtok"],
+            shown["cache_write_per_mtok"],
+        )

@@ -97,6 +97,8 @@ def _serve_arguments(serve: argparse.ArgumentParser) -> None:
 def serve_problem(args: argparse.Namespace) -> str | None:
     """Why `lfg run`'s `--serve` options cannot be served, checked before anything starts; or None."""
     if args.serve is None:
+        if args.control:
+            return "--control needs --serve (the watchers it lets cancel, retry and approve attach there)"
         return (
             "--start-on-attach needs --serve (where the watcher attaches)" if args.start_on_attach else None
         )

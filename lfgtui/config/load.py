@@ -39,7 +39,14 @@ from lfgtui.config.validation import (
     load_toml,
     unknown,
 )
-from lfgtui.providers.base import AgentSettings, OnQuota, PriceOverride, ProviderConfig, Reasoning
+from lfgtui.providers.base import (
+    MAX_PRICE_PER_MTOK,
+    AgentSettings,
+    OnQuota,
+    PriceOverride,
+    ProviderConfig,
+    Reasoning,
+)
 from lfgtui.providers.catalog import AGENT_IDLE_TIMEOUT_S, AGENT_START_TIMEOUT_S, BUILTIN
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 from lfgtui.providers.reasoning import THINKING_MODES, problems
@@ -96,6 +103,16 @@ REASONING_FIELDS: dict[str, Kind] = {
 }
 """A ticket's, [defaults]' or a provider's reasoning settings (`providers.base.Reasoning`); which
 efforts a model takes is checked against its wire and model (providers/reasoning.py)."""
+MAX_RETRIES = 100
+"""The most retries of a failed request: past it a typo (`10^9`) would retry for ever."""
+RETRIES = Kind(
+    f"an integer from 0 to {MAX_RETRIES}",
+    lambda value: NON_NEGATIVE_INT.check(value) and value <= MAX_RETRIES,
+)
+PRICE = Kind(
+    f"a number from 0 to {MAX_PRICE_PER_MTOK:,} (USD per million tokens)",
+    lambda value: NON_NEGATIVE_NUMBER.check(value) and value <= MAX_PRICE_PER_MTOK,
+)
 PROVIDER_FIELDS: dict[str, Kind] = {
     "kind": STRING,
     "base_url": URL,
@@ -105,7 +122,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "headers": HEADERS,
     "connect_timeout_s": POSITIVE_NUMBER,
     "idle_timeout_s": POSITIVE_NUMBER,
-    "max_retries": NON_NEGATIVE_INT,
+    "max_retries": RETRIES,
     "command": Kind(
         "a non-empty list of strings (the program, then its arguments)",
         lambda value: STRING_LIST.check(value) and bool(value) and bool(value[0]),
@@ -130,10 +147,10 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     **REASONING_FIELDS,
 }
 PRICE_FIELDS: dict[str, Kind] = {
-    "input_per_mtok": NON_NEGATIVE_NUMBER,
-    "output_per_mtok": NON_NEGATIVE_NUMBER,
-    "cache_read_per_mtok": NON_NEGATIVE_NUMBER,
-    "cache_write_per_mtok": NON_NEGATIVE_NUMBER,
+    "input_per_mtok": PRICE,
+    "output_per_mtok": PRICE,
+    "cache_read_per_mtok": PRICE,
+    "cache_write_per_mtok": PRICE,
 }
 NOTIFY_EVENTS = ("approval", "asked", "failed", "done")
 """What may ring the terminal: a pane starts waiting for approval or ends on a question to the person,

@@ -175,7 +175,8 @@ class RequestMetrics:
     request_sent: float
     call: int = 0
     input_estimate: int | None = None
-    """lfg's estimate of the prompt, for the cost until the provider reports `input_tokens`."""
+    """lfg's estimate of the prompt, for the cost until the provider reports `input_tokens` (once
+    the request is `charged`: a request never answered costs nothing)."""
     tokens_per_char: float | None = None
     """What lfg counts a character of the output as until the count is reported (None: a quarter)."""
     counted_per_char: float | None = None
@@ -195,6 +196,8 @@ class RequestMetrics:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     ended: bool = False
+    usage_seen: bool = False
+    """The provider reported usage for it (any count): it costs what that says."""
     stretch: Stretch | None = None
     """The output streaming now, until a pause or another kind of output ends it."""
     chars: int = 0
@@ -241,8 +244,19 @@ class RequestMetrics:
         """Whether the provider reported both counts a price needs (else the cost is estimated)."""
         return self.reported_tokens is not None and self.input_tokens is not None
 
+    @property
+    def charged(self) -> bool:
+        """Whether it costs anything: the provider reported usage for it, output streamed (estimated
+        until the usage comes, or for good if it never does), or its call ended whole. One refused
+        (a 401, a 500) or never sent (a refused connection, a name that does not resolve) has none
+        of these: it costs $0, however often it was tried, and takes nothing from a budget."""
+        return self.usage_seen or self.chunks > 0 or self.ended or self.whole_chars > 0
+
     def cost(self, pricer: Pricer) -> float:
-        """USD for this request, from the provider's usage or, until it comes, our estimate."""
+        """USD for this request, from the provider's usage or, until it comes, our estimate; $0 for
+        one that was never answered (see `charged`)."""
+        if not self.charged:
+            return 0.0
         input_tokens = self.input_tokens if self.input_tokens is not None else self.input_estimate
         return pricer.cost(
             input_tokens=input_tokens or 0,
@@ -592,6 +606,7 @@ class Metrics:
     @staticmethod
     def _usage(request: RequestMetrics, usage: Usage) -> None:
         """Counts are cumulative: a count the provider reports replaces ours, one it leaves out stays."""
+        request.usage_seen = True
         if usage.output_tokens is not None:
             request.reported_tokens = usage.output_tokens
         for name in ("input_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens"):
@@ -751,7 +766,7 @@ class Metrics:
         """True while a request's cost rests on our token estimate rather than the provider's usage."""
         if self.agent_cost_usd is not None:
             return False
-        return any(not request.cost_known for request in self.requests if request.chunks or request.ended)
+        return any(not request.cost_known for request in self.requests if request.charged)
 
     @property
     def cost_by_agent(self) -> bool:

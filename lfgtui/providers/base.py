@@ -100,6 +100,11 @@ class ModelCall:
     reasoning: Reasoning = field(default_factory=Reasoning)
 
 
+MAX_PRICE_PER_MTOK = 1_000_000
+"""The highest price lfg takes, in USD per million tokens (a dollar a token): far above any model's,
+and low enough that a typo (`1e308`) is refused rather than printed as 300 digits."""
+
+
 @dataclass(frozen=True, slots=True)
 class PriceOverride:
     """A provider's own prices in USD per million tokens (`[providers.NAME] prices`), used instead of
@@ -173,8 +178,8 @@ class ProviderConfig:
     default_model: str | None = None
     ask_model: str | None = None
     """The model `lfg ask` uses when none is named (None: `default_model`): `ask` gives the model no
-    tools, so a provider whose default model is a tool-calling agent (the sim's `agent-demo`) names
-    one that answers a plain question."""
+    tools, so a provider whose default model calls tools names one that answers a plain question
+    (the sim's: `hello`)."""
     headers: dict[str, str] = field(default_factory=dict)
     connect_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0

@@ -66,9 +66,13 @@ def _agent(
     )
 
 
+SIM_DEFAULT_MODEL = "offline"
+"""What a ticket on a sim model API that names no model gets (a newcomer's first, with no key set,
+among them): an answer that says it is the offline simulator and invents nothing about the person's
+project. The sim agents (`sim-agent`, `sim-acp`), which a person names to try a coding agent's
+tool calls and approvals, keep `agent-demo`."""
 SIM_ASK_MODEL = "hello"
-"""What `lfg ask` asks the sim for: a plain answer (its default, `agent-demo`, calls tools `ask` does
-not give)."""
+"""What `lfg ask` asks the sim for: a plain answer (`ask` gives no tools, and quotes no prompt back)."""
 
 BUILTIN: dict[str, ProviderConfig] = {
     "openai": ProviderConfig(
@@ -91,21 +95,21 @@ BUILTIN: dict[str, ProviderConfig] = {
         name="sim",
         kind="sim",
         base_url=KINDS["sim"].default_base_url,
-        default_model="agent-demo",
+        default_model=SIM_DEFAULT_MODEL,
         ask_model=SIM_ASK_MODEL,
     ),
     "sim-responses": ProviderConfig(
         name="sim-responses",
         kind="openai-responses",
         base_url=SIM_URL + "/v1",
-        default_model="agent-demo",
+        default_model=SIM_DEFAULT_MODEL,
         ask_model=SIM_ASK_MODEL,
     ),
     "sim-anthropic": ProviderConfig(
         name="sim-anthropic",
         kind="anthropic",
         base_url=SIM_URL,
-        default_model="agent-demo",
+        default_model=SIM_DEFAULT_MODEL,
         ask_model=SIM_ASK_MODEL,
     ),
     "sim-agent": ProviderConfig(

@@ -5,7 +5,7 @@ A watcher has none of the runner's provider configs, so the runner writes each p
 the runner does. A price that rates cannot say goes as null, as does an unknown one: `$?`.
 
 The card comes from the network: `read_card` takes it strictly or not at all. Each number must be a
-finite rate from 0 to `MAX_RATE`, each pair one of the run's tickets', once; the source is short
+finite rate from 0 to `MAX_PRICE_PER_MTOK`, each pair one of the run's tickets', once; the source is short
 printable text. Anything else drops the whole card (and costs show `$?`), never the watcher.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.prices import OverridePricer, PriceBook
-from lfgtui.providers.base import PriceOverride
+from lfgtui.providers.base import MAX_PRICE_PER_MTOK, PriceOverride
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import Pricer
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 RATES = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
 """USD per million tokens of each kind, every one given (the runner fills in the input rate)."""
-MAX_RATE = 1_000_000
-"""The highest rate taken, in USD per million tokens: far above any model's."""
 MAX_TIERS = 16
 MAX_SOURCE = 200
 """The longest `source` taken, in characters."""
@@ -110,7 +108,7 @@ def _rates(data: dict[str, Any], where: str) -> PriceOverride:
     rates = []
     for name in RATES:
         value = data.get(name)
-        if type(value) not in (int, float) or not 0 <= value <= MAX_RATE:  # NaN fails both
-            raise CardError(f"{where}: {name}: expected a number from 0 to {MAX_RATE:,}")
+        if type(value) not in (int, float) or not 0 <= value <= MAX_PRICE_PER_MTOK:  # NaN fails both
+            raise CardError(f"{where}: {name}: expected a number from 0 to {MAX_PRICE_PER_MTOK:,}")
         rates.append(float(value))
     return PriceOverride(*rates)

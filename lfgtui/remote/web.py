@@ -30,8 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from aiohttp import WSMsgType
 from aiohttp.web import Application, Request, WebSocketResponse
@@ -261,15 +263,40 @@ def start_run(
     if not now:
         command.append("--start-on-attach")
     run = _launch(command, log)
-    url = _wait_serving(run, log)
+    try:
+        with _signals_end_start_up():
+            url = _wait_serving(run, log)
+    except BaseException:  # Ctrl-C, SIGTERM or SIGHUP while it starts: the run goes with lfg web
+        _stop(run)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     if url is not None:
         return Source(url, config, run, folder, db, waiting=not now), token
     if run.poll() is not None:
         sys.stderr.write(log.read_text())
+        shutil.rmtree(folder, ignore_errors=True)  # the token with it: nothing will read it
         return run.returncode or 1
     _stop(run)
+    token_file.unlink()
     _warn(f"the run did not start serving within {START_TIMEOUT_S:g} s; its log: {log}")
     return 1
+
+
+@contextlib.contextmanager
+def _signals_end_start_up() -> Iterator[None]:
+    """SIGTERM and SIGHUP end lfg web with their exit codes (143, 129) as an exception while the run
+    starts, so that it stops the run it started rather than leave it running, nobody's. (Serving,
+    textual-serve's aiohttp handles them, and `lfg web` stops the run as it ends.)"""
+
+    def end(signum: int, _: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    before = {sig: signal.signal(sig, end) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _launch(command: list[str], log: Path) -> subprocess.Popen[str]:

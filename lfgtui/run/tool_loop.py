@@ -42,6 +42,7 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
 )
+from lfgtui.formats import plural
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, Provider, ProviderError
 from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import ProviderLimiter
@@ -143,7 +144,7 @@ async def run_tool_loop(
             yield ended
             return
     still = "its turn was paused (pause_turn)" if paused(stop) else "the model was still calling tools"
-    message = f"stopped after {task.max_calls} model calls (max_calls) while {still}"
+    message = f"stopped after {plural(task.max_calls, 'model call')} (max_calls) while {still}"
     yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_CALLS, message))
 
 

@@ -23,7 +23,8 @@ def ranking(prompt: str, reverse: bool = False) -> str:
         check = _CHECK.match(first)
         standing = 2 if check is None else 0 if check.group(1) == "passed" else 1
         tests = int(check.group(2)) if check is not None and check.group(2) else 0
-        said = first if check is None else f"check {check.group(1)}, {tests} tests passed"
+        passed = f"{tests} test{'' if tests == 1 else 's'} passed"  # the sim imports no formats (a circle)
+        said = first if check is None else f"check {check.group(1)}, {passed}"
         found.append(((standing, -tests, label), label, said))
     ranked = sorted(found, reverse=reverse)
     return json.dumps(

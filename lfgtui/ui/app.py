@@ -244,8 +244,8 @@ class LfgApp(App[int]):
             loop.add_signal_handler(sig, self._on_signal, code)
         if self.notice:
             self.notify(inert(self.notice), timeout=6, markup=False)  # may quote a server's words
-        if self.served:
-            self.notify(f"Serving this run. Watch it with: {self.served}", timeout=30, markup=False)
+        if self.served:  # the address and token stay in `?`, whole, where no toast's width cuts them
+            self.notify("Serving this run: ? shows how to watch it (address and token).", timeout=10)
         if self.question:
             self.run_worker(self._ask_first(self.question), group="ask")
 
@@ -441,7 +441,7 @@ class LfgApp(App[int]):
             what = binding.tooltip if binding.id or not what else what  # lfg's text over Textual's
             rows[binding.action] = ([*keys, self.get_key_display(binding)], what, ident)
         shown = [(", ".join(keys), what, ident) for keys, what, ident in rows.values()]
-        self.push_screen(HelpScreen(shown, where_keys(screen)))
+        self.push_screen(HelpScreen(shown, where_keys(screen), self.served))
 
 
 def where_keys(screen: Screen[object]) -> str:

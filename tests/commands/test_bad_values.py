@@ -46,6 +46,7 @@ BAD = [
     (["history", "list", "--limit", "0"], "--limit"),
     (["history", "list", "--limit", "-5"], "--limit"),
     (["run", "FILE", "--headless", "--theme", "ligth"], "did you mean 'light'?"),
+    (["run", "FILE", "--headless", "--control"], "--control needs --serve"),
     (["resume", "abc", "--theme", "solarized"], "known themes: dark, light"),
     (["history", "search", "x", "--limit", "-1"], "--limit"),
     (["agents", "--timeout", "nan"], "--timeout"),

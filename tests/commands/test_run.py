@@ -61,6 +61,24 @@ def test_a_tool_using_multi_turn_ticket(lfg: Lfg) -> None:
     assert usage and usage[-1]["output_tokens"] > 0
 
 
+def test_a_newcomers_first_ticket_is_told_it_ran_on_the_sim_and_nothing_is_made_up(lfg: Lfg) -> None:
+    """No provider named, no key, no model: the sim's default answer says what it is, quotes the
+    prompt, and claims nothing about a project it never looked at (it described a "Widget" served
+    with `make serve`, whatever the folder held)."""
+    (lfg.workdir / "README.md").write_text("# Ledger\nDouble-entry bookkeeping for small shops.\n")
+    tickets = lfg.tickets('[[ticket]]\nid = "first"\nprompt = "What does this project do?\\nBe brief."\n')
+    code, events, stderr = lfg.run(tickets)
+    assert code == 0, stderr
+    assert "running offline on the built-in sim provider" in stderr
+    assert of(events, "first", "attempt_started")[0]["model"] == "offline"
+    answer = text(events, "first")
+    assert "lfg's built-in simulator" in answer and "nothing here is about your project" in answer
+    assert "> Be brief." in answer
+    assert not of(events, "first", "tool_call")
+    for invented in ("Widget", "make serve", "Ledger", "src/"):
+        assert invented not in answer
+
+
 async def test_a_dependency_chain_passes_the_answer_on(lfg: Lfg, sim: SimServer) -> None:
     lfg.config.write_text(f'[providers.local]\nkind = "openai"\nbase_url = "{sim.url}/v1"\n')
     tickets = lfg.tickets(

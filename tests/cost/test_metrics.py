@@ -170,6 +170,21 @@ def test_cost_comes_from_each_requests_usage_with_cache_reads_priced_apart(clock
     assert book.cost_usd() == (pytest.approx(first + second), False)
 
 
+def test_a_request_never_answered_costs_nothing_and_one_cut_short_is_estimated(clock: Clock) -> None:
+    ev = EventFactory("t", 1, clock=clock)
+    book = MetricsBook(prices=PriceBook({"p": ProviderConfig(name="p", kind="openai", prices=RATES)}))
+    book(ev(AttemptStarted, provider="p", model="m"))
+    for _ in range(3):  # refused (a 500, a 401) or never sent, and tried again: no usage, no output
+        book(ev(RequestSent, call=0, input_estimate=500_000))
+    metrics = book.attempts[("t", 1)]
+    assert (metrics.cost_usd, metrics.cost_estimated) == (0.0, False)
+    assert book.cost_usd() == (0.0, False)
+    book(ev(RequestSent, call=0, input_estimate=500))
+    book(ev(TextDelta, text="12345678"))  # then the stream breaks off, no usage ever comes
+    assert metrics.cost_usd == pytest.approx((500 * 2.0 + 2 * 10.0) / 1e6)
+    assert metrics.cost_estimated and metrics.tokens_estimated
+
+
 def test_hidden_reasoning_tokens_are_counted_apart_not_spread_over_the_visible_texts_time(
     clock: Clock,
 ) -> None:

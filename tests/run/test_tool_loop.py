@@ -251,3 +251,15 @@ async def test_the_output_limit_counts_every_call_of_the_attempt(sim: SimServer)
     assert ending(whole).error is not None and ending(whole).error.kind is ErrorKind.MAX_CALLS
     assert ending(events).outcome is Outcome.FAILED and ending(events).error.kind is ErrorKind.OUTPUT_LIMIT
     assert any(isinstance(e, ToolResult) for e in events), "the first call stayed under the limit"
+
+
+@pytest.mark.parametrize(("max_calls", "said"), [(1, "1 model call"), (2, "2 model calls")])
+async def test_max_calls_says_how_many_calls_in_good_english(
+    sim: SimServer, max_calls: int, said: str
+) -> None:
+    provider = OpenAIChatProvider(ProviderConfig(name="sim", kind="openai", base_url=sim.url + "/v1"))
+    task = AttemptTask(ask("tool-loop"), max_calls=max_calls)
+    events = [e async for e in run_tool_loop(provider, task, EventFactory("t", 1))]
+    await provider.aclose()
+    error = ending(events).error
+    assert error is not None and error.message.startswith(f"stopped after {said} (max_calls)")

@@ -135,7 +135,7 @@ def test_what_the_judge_sees_names_no_contestant_and_the_sim_ranks_what_it_says(
     ranked = read_ranking(answer, ["A", "B", "C"]).placings(labels)
     assert [placing.ticket for placing in ranked] == ["fix@claude-code", "fix@gpt-4.1-mini", "fix@Sonnet"]
     best = next(name for name, ticket in by_label.items() if ticket == "fix@claude-code")
-    assert ranked[0].reasons == (f"{best}: check passed, 1 tests passed",)
+    assert ranked[0].reasons == (f"{best}: check passed, 1 test passed",)
     assert [label(n) for n in (0, 25, 26, 27, 701, 702)] == ["A", "Z", "AA", "AB", "ZZ", "AAA"]
 
 

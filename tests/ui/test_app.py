@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from textual.widgets import Collapsible
+from textual.geometry import Region
+from textual.widgets import Collapsible, Static
 
 from lfgtui.events import Event, Outcome, TextDelta
 from lfgtui.sim.server import SimServer
@@ -150,6 +151,19 @@ async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp
         assert any(isinstance(e, TextDelta) and e.attempt == 1 for e in events), "attempt 1 was streamed too"
 
 
+async def test_c_on_a_ticket_that_has_ended_says_why_nothing_happened(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
+        await pilot.press("c")
+        await until(pilot, lambda: any("Nothing to cancel" in n.message for n in app._notifications))
+        (said,) = [n.message for n in app._notifications if "Nothing to cancel" in n.message]
+        assert (
+            said == "Nothing to cancel: this ticket is not running (only a running ticket can be cancelled)."
+        )
+        assert pane(app, "hi").state is PaneState.COMPLETED
+
+
 async def test_cancel_all_asks_first(sim: SimServer, tmp_path: Path) -> None:
     app = make_app(sim, tickets(tmp_path, TWO.replace('model = "hello"', 'model = "long-answer:repeat=40"')))
     async with app.run_test(size=SIZE) as pilot:
@@ -285,6 +299,25 @@ async def test_help_lists_every_binding_with_its_id(sim: SimServer, tmp_path: Pa
         assert {"pane.page_up", "pane.page_down", "pane.top", "pane.bottom"} <= ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_a_served_runs_address_and_token_stay_in_help_whole(sim: SimServer, tmp_path: Path) -> None:
+    """They were only in a 30 s toast, too narrow for the token: it wrapped mid-token."""
+    token = "tok_" + "x" * 40
+    served = f"lfg attach http://127.0.0.1:8700 --token {token}, or open its inbox in a browser: "
+    served += f"http://127.0.0.1:8700/inbox#token={token}"
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    app.served = served
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("? shows how to watch it" in n.message for n in app._notifications))
+        assert not any(token in n.message for n in app._notifications), "no toast cuts the token"
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        shown = app.screen.query_one("#help-served", Static)
+        lines = [strip.text for strip in shown.render_lines(Region(0, 0, *shown.size))]
+        assert sum(line.count(token) for line in lines) == 2, "each whole on its line"
+        assert " ".join(line.strip() for line in lines) == f"served: {served}"
 
 
 async def test_page_keys_scroll_the_focused_answer_and_end_follows_again(

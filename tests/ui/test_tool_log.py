@@ -37,6 +37,7 @@ def test_a_file_write_shows_its_path_size_and_whole_content() -> None:
     )
     hidden_target = ask("write_file", path="README.md\n\n\n.git/hooks/pre-commit", content="")
     assert hidden_target.startswith("approve write_file README.md⏎\n⏎\n⏎\n.git/hooks/pre-commit (0 bytes")
+    assert ask("write_file", path="a", content="x").startswith("approve write_file a (1 byte, 1 line):")
 
 
 def test_other_tools_show_every_argument() -> None:

@@ -679,7 +679,12 @@ class Declared:
 NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
 NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
 REQUESTS: dict[type[Request], Declared] = {
-    Cancel: Declared("pane.cancel", _handle(LocalHandle.ask), _handle(ServedHandle.send), Why("")),
+    Cancel: Declared(
+        "pane.cancel",
+        _handle(LocalHandle.ask),
+        _handle(ServedHandle.send),
+        Why("Nothing to cancel: this ticket is not running (only a running ticket can be cancelled)."),
+    ),
     CancelChild: Declared(
         "pane.cancel_child",
         _handle(LocalHandle.ask),

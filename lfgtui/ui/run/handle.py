@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
 from lfgtui.cost.metrics import MetricsBook
+from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
 from lfgtui.run.fork import CannotFork, check_forkable
@@ -225,7 +226,7 @@ class LocalHandle(RunHandle):
         if self.engine.ask(asked, YOU) is not None:
             return REFUSED
         retried = [ticket for ticket, state in states.items() if state.running and ticket not in running]
-        self._screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
+        self._screen.notify(f"Retrying {plural(len(retried), 'ticket')}: {', '.join(retried)}", timeout=3)
         return None
 
     def follow_up(self, asked: FollowUp) -> Outcome:

@@ -155,7 +155,7 @@ class FleetScreen(Screen[None]):
         waiting = sum(len(run.needing) for run in self.shown if run.ended is None)
         workers = [] if self.index is None else self.index.workers
         header = Text.assemble(("lfg fleet ", "bold"), (inert(self.reader.where), "dim"), "  ")
-        header.append(f"{plural(len(self.shown), 'run')}  {len(workers)} workers online")
+        header.append(f"{plural(len(self.shown), 'run')}  {plural(len(workers), 'worker')} online")
         if waiting:
             header.append("  ")
             header.append(f"⚑ {waiting} waiting for you", f"bold reverse {palette.attention}")

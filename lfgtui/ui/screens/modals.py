@@ -233,11 +233,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "close", "Close", id="help.close", tooltip="close")
     ]
 
-    def __init__(self, rows: list[tuple[str, str, str]], where: str = "") -> None:
-        """`rows`: (keys as shown, what they do, binding id); `where`: the screen they work on."""
+    def __init__(self, rows: list[tuple[str, str, str]], where: str = "", served: str | None = None) -> None:
+        """`rows`: (keys as shown, what they do, binding id); `where`: the screen they work on;
+        `served`: how to watch the run, when it is served (`--serve`): its address and token."""
         super().__init__()
         self.rows = rows
         self.where = where
+        self.served = served
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold", expand=True)
@@ -249,6 +251,8 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             title = Text.assemble(("lfg keys", "bold"), f" {self.where}" if self.where else "")
             yield Static(title, classes="question")
+            if self.served:
+                yield Static(Text.assemble(("served: ", "bold"), self.served), id="help-served")
             with VerticalScroll(id="help-keys"):
                 yield Static(table)
             choices = "↑ ↓ pgup pgdn home end scroll    esc close    rebind a key by its id: [ui] keymap"

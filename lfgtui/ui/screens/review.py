@@ -29,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.palette import colours
 from lfgtui.worktrees.review import (
@@ -610,7 +611,8 @@ class ReviewScreen(Screen[None]):
         drafts, sent = len(self.desk.drafts), len(self.desk.comments) - len(self.desk.drafts)
         head = Text.assemble(
             ("review ", "bold"), (inert(self.ticket), "bold"), "  ", inert(self.title_line), "  ",
-            f"{len(self.files)} files +{added} \u2212{removed}  ", (f"{drafts} draft(s)", "bold yellow"),
+            f"{plural(len(self.files), 'file')} +{added} \u2212{removed}  ",
+            (f"{drafts} draft(s)", "bold yellow"),
             f"  {sent} sent" if sent else "",
         )  # fmt: skip
         self.query_one("#review-head", Static).update(head)

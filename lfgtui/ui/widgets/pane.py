@@ -780,7 +780,7 @@ class TicketPane:
         if self.state is PaneState.QUEUED and self.status_note:  # on a broker, until a worker takes it
             return Text(self.status_note, self.palette.waiting)
         if self.error is not None:
-            retries = f" · after {self.retries} retries" if self.retries else ""
+            retries = f" · after {plural(self.retries, 'retry', 'retries')}" if self.retries else ""
             failed = Text(f"✗ {inert(self.error.describe())}{retries}", f"bold {self.palette.bad}")
             view = self.shown
             width = view.notice.content_region.width or view.content_region.width

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import DIFF_ARGUMENTS
+from lfgtui.formats import plural
 from lfgtui.inert import inert, json_text, revealed
 from lfgtui.ui.drawing.diff_lines import line_style
 from lfgtui.ui.drawing.palette import DEFAULT, Palette
@@ -56,7 +57,7 @@ def approval_request(name: str, arguments: dict[str, Any], palette: Palette = DE
     elif name == "write_file" and isinstance(path, str) and isinstance(content, str):
         size = len(content.encode(errors="replace"))
         text.append(_shown_lines(path), "bold")
-        text.append(f" ({size} bytes, {len(content.splitlines())} lines)")
+        text.append(f" ({plural(size, 'byte')}, {plural(len(content.splitlines()), 'line')})")
         if content:
             text.append(":\n")
             text.append(revealed(content).rstrip("\n"), "dim")
