@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.events import ErrorInfo, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, Message
+from lfgtui.run.steering import Inbox
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -102,6 +103,10 @@ class TicketState:
     """The ticket as written; `ticket` is it on its current link."""
     paused: asyncio.Event | None = None
     """Set by the person to resume the ticket, while on_quota = "pause" holds it (`hold`)."""
+    live: bool = False
+    """An attempt of the ticket has started and not ended: what the run says of it goes in it."""
+    inbox: Inbox = field(default_factory=Inbox)
+    """The person's steers and queued messages for the ticket, not sent yet (run/steering.py)."""
 
     def __post_init__(self) -> None:
         self.written = self.ticket
