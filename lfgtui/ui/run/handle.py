@@ -304,6 +304,8 @@ class LocalHandle(RunHandle):
     def review_send(self, asked: ReviewSend) -> Outcome:
         """Send the review's comments as a follow-up: the number of the attempt that answers it, or
         why it cannot take one."""
+        if self.engine.states[asked.ticket].running:  # a review is sent after a turn, never queued
+            return f"{asked.ticket} is still working: send once its turn has ended"
         problem = self.engine.follow_up(asked.ticket, asked.text)
         return problem if problem is not None else self.engine.states[asked.ticket].attempt + 1
 
