@@ -59,6 +59,8 @@ class Earlier:
     continues: int | None = None
     agent_session: str | None = None
     """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
+    steers: tuple[tuple[str, str], ...] = ()
+    """The latest attempt's steers (text, who sent it), in order: what a retry of it sends again."""
 
 
 @dataclass
@@ -129,6 +131,7 @@ class TicketState:
         self.conversation, self.base = earlier.conversation, earlier.base
         self.follow_up, self.continues = earlier.follow_up, earlier.continues
         self.agent_session = earlier.agent_session
+        self.inbox.took(earlier.steers)
         answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
         self.answer = answers[-1].text if answers else ""
         self.finished.set()

@@ -77,6 +77,10 @@ class Inbox:
                 return message
         return None
 
+    def took(self, steers: tuple[tuple[str, str], ...]) -> None:
+        """The steers (text, who sent it) a recorded attempt took: what a retry of it replays."""
+        self.landed = [HeldMessage(next(self._ids), text, True, by) for text, by in steers]
+
     def replay(self) -> None:
         """Before a retry of the attempt: the steers it took are held again, first, in order."""
         self.held = [*self.landed, *self.held]

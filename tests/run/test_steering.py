@@ -33,6 +33,7 @@ from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
@@ -244,3 +245,30 @@ async def test_the_history_keeps_a_steer_at_its_place_and_its_export_shows_it(
         < shown.index("**Steer** from 127.0.0.1 (ada)")
         < shown.index("Listing the folder")
     )
+
+
+async def test_a_retry_after_lfg_resume_sends_the_recorded_attempts_steers_again(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    scenarios = Path(__file__).parents[2] / "lfgtui/sim/scenarios"
+    toml = (scenarios / "steer-rounds.toml").read_text(encoding="utf-8")
+    fault = '\n[[fault]]\nkind = "http"\nstatus = 400\ncall = 2\ntimes = 1\nmessage = "simulated"\n'
+    path = ticket_file(tmp_path, "sim", write_scenario(scenario_dir, "steer-rounds-400", toml + fault))
+    db = tmp_path / "history.sqlite3"
+    async with running(sim, path, lambda run: run.steer("t", STEER, by="ada"), db) as (run, _):
+        assert run.states["t"].outcome is Outcome.FAILED
+        run_id = run.run_id
+    recorded = load_recorded(db, run_id)
+    async with Providers(sim=sim) as providers:
+        resumed = Run(
+            recorded.as_tickets, providers, Approvals(), [], earlier=earlier_of_each(recorded.tickets)
+        )
+        events: list[Event] = []
+        resumed.sinks.append(events.append)
+        resumed.start()
+        before = len(sim.log)
+        assert resumed.retry("t")
+        await resumed.wait()
+    assert resumed.states["t"].outcome is Outcome.COMPLETED
+    assert sim.log[before + 1].body["messages"][-1] == {"role": "user", "content": STEER}
+    assert [(e.attempt, e.text, e.by) for e in events if isinstance(e, Steered)] == [(2, STEER, "ada")]
