@@ -62,7 +62,7 @@ from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
-from lfgtui.run.steering import summary, unfit
+from lfgtui.run.steering import MAX_HELD, summary, unfit
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
 if TYPE_CHECKING:
@@ -279,6 +279,8 @@ class Run:
             problem := self._unreachable(state) or unfit(text, "steer" if steer else "queued message")
         ) is not None:
             return problem
+        if len(state.inbox.held) >= MAX_HELD:
+            return f"{ticket_id} holds {MAX_HELD} messages already: take one back, or wait for one to be sent"
         steered = steer and state.inbox.steerable
         message = state.inbox.hold(text, steered, by)
         if steered:

@@ -29,6 +29,9 @@ from lfgtui.events import HeldMessage
 
 MAX_MESSAGE_CHARS = 20_000
 """The longest message a person may steer or queue: a prompt's worth, not a file."""
+MAX_HELD = 20
+"""The most messages one ticket holds at once: each change says them all (`Holding`), so a watcher
+sending thousands cannot make every event of the ticket carry thousands."""
 
 
 @dataclass

@@ -34,6 +34,7 @@ from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of_each
+from lfgtui.run.steering import MAX_HELD
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
@@ -170,11 +171,17 @@ async def test_queued_messages_go_in_order_each_as_the_next_turn_and_can_be_chan
         said.append(run.unqueue("t", ids[1]))
         said.append(run.edit_queued("t", ids[2], "second"))
         said.append(run.unqueue("t", 99))
+        for n in range(MAX_HELD - 2):
+            run.queue("t", f"more {n}")
+        said.append(run.queue("t", "one too many"))
+        for message in run.states["t"].inbox.held[2:]:
+            run.unqueue("t", message.id)
 
     path = ticket_file(tmp_path, "sim", "hello", tools=False)
     async with running(sim, path, queue) as (run, events):
         pass
     assert said[:5] == [None] * 5 and said[5] == "t holds no message 99: it was sent already, or taken back"
+    assert said[6] == f"t holds {MAX_HELD} messages already: take one back, or wait for one to be sent"
     prompts = [(e.text, e.continues) for e in events if isinstance(e, PromptSent)]
     assert prompts == [("Look around.", None), ("first", 1), ("second", 2)]
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 3
