@@ -318,7 +318,7 @@ class Run:
         if state.ev is not None and (state.live or now):
             self._emit(state, state.ev(Holding, message=said, held=tuple(state.inbox.held)))
         else:
-            state.inbox.note = said
+            state.inbox.tell(said)
 
     def _turn_ends(self, state: TicketState, ended: AttemptEnded) -> None:
         """Before the attempt's end is said: the steers no safe point took are queued as next turns;
@@ -348,7 +348,7 @@ class Run:
             return None
         message = state.inbox.next_queued()
         if message is not None:
-            state.inbox.note = f"sending the next turn, queued by {message.by}: {summary(message)}"
+            state.inbox.tell(f"sending the next turn, queued by {message.by}: {summary(message)}")
         return message
 
     def can_continue(self, ticket_id: str) -> bool:
@@ -562,7 +562,7 @@ class Run:
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
         if state.inbox.landed:  # the turn's attempt before was steered: this one is, at its own safe points
             state.inbox.replay()
-            state.inbox.note = f"the steers of attempt {state.attempt - 1} held again, sent as it sent them"
+            state.inbox.tell(f"the steers of attempt {state.attempt - 1} held again, sent as it sent them")
             self._holding(
                 state, f"the steers of attempt {state.attempt - 1} held again, sent as it sent them"
             )

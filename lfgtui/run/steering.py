@@ -94,6 +94,10 @@ class Inbox:
         dropped, self.held = self.held, []
         return dropped
 
+    def tell(self, said: str) -> None:
+        """Keep what changed for the next attempt to say, after anything kept before it."""
+        self.note = said if self.note is None else f"{self.note}; {said}"
+
     def take_note(self) -> str | None:
         note, self.note = self.note, None
         return note
