@@ -81,7 +81,8 @@ async def running(
                 open_run_history(db, loaded, "lfg run", lambda message: None)
             )
         providers = await stack.enter_async_context(Providers(sim=sim))
-        run = Run(loaded.tickets, providers, Approvals(), [])
+        run = Run(loaded.tickets, providers, Approvals(), [], keep_agents=True)
+        stack.push_async_callback(run.close_agents)
 
         def heard(event: Event) -> None:
             events.append(event)
@@ -279,3 +280,17 @@ async def test_a_retry_after_lfg_resume_sends_the_recorded_attempts_steers_again
     assert resumed.states["t"].outcome is Outcome.COMPLETED
     assert sim.log[before + 1].body["messages"][-1] == {"role": "user", "content": STEER}
     assert [(e.attempt, e.text, e.by) for e in events if isinstance(e, Steered)] == [(2, STEER, "ada")]
+
+
+async def test_a_coding_agent_is_sent_a_steer_as_its_next_prompt_saying_so(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    path = ticket_file(tmp_path, "sim-acp", "hello", tools=False)
+    async with running(sim, path, lambda run: run.steer("t", STEER)) as (_, events):
+        pass
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 2
+    (queued, *_) = [e for e in events if isinstance(e, Holding)]
+    assert "has no safe point to steer at" in queued.message
+    prompts = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert prompts == [(1, "Look around.", None), (2, STEER, 1)]
+    assert not any(isinstance(e, Steered) for e in events)
