@@ -50,21 +50,31 @@ class CheckResult:
     output: str
     tests: SuiteCounts | None
     trusted: tuple[str, ...] = ()
-    """The files the contestant changed that the check runs or reads as its configuration
-    (`trusted_files`) when the check ran on them, so its result trusts them."""
+    """The files the contestant changed that the check ran on as its configuration, so its result
+    trusts them (a record's field: this lfg puts such files back instead, `restored`)."""
     restored: tuple[str, ...] = ()
-    """Those files as the check ran instead: put back as the base has them in its snapshot's
-    checkout (tournament/referee.py), so the contestant's own did not run."""
+    """The files of the person's check (tournament/guard.py) the contestant changed, put back as the
+    base has them in the check's checkout (tournament/referee.py), so the contestant's own did not run."""
+    left_out: tuple[str, ...] = ()
+    """The same the contestant added (the base has none), left out of the check's checkout."""
+    refused: str = ""
+    """Why the test runner's own report fails a check that exited 0 (tournament/report.py): `pytest
+    wrote no report`, `no test ran`; empty when it did not."""
 
     def label(self) -> str:
-        """`passed (2 passed)`; with `; on the contestant's conftest.py` when it trusted such files,
-        `; with the base's conftest.py` when they were put back."""
+        """`passed (2 passed)`; with `; with the base's test_calc.py` when files were put back,
+        `; without the contestant's conftest.py` when files were left out, and why the runner's
+        report refused it."""
         said = "passed" if self.passed else "failed"
         notes = [] if self.tests is None else [self.tests.label()]
+        if self.refused:
+            notes.append(self.refused)
         if self.trusted:
             notes.append(f"on the contestant's {', '.join(self.trusted)}")
         if self.restored:
             notes.append(f"with the base's {', '.join(self.restored)}")
+        if self.left_out:
+            notes.append(f"without the contestant's {', '.join(self.left_out)}")
         return f"{said} ({'; '.join(notes)})" if notes else said
 
 
@@ -159,6 +169,9 @@ class Contestant:
         return (self.ticket, self.model, check, diff, *measured)
 
 
+NOT_ASKED = "it was not asked: no contestant completed, so there was nothing to rank"
+"""A judge's `judge_error` when the referee made no call to it (tournament/referee.py)."""
+
 TABLE_HEADER = ("contestant", "model", "check", "diff", "TTFT", "tok/s", "tokens", "cost", "wall")
 
 
@@ -233,6 +246,8 @@ class Verdict:
         rule = "the rule: check passed, then the smaller diff, the cost, the wall time"
         if self.judge is None:
             return rule
+        if self.judge_error == NOT_ASKED:
+            return f"{rule} (the judge {self.judge} {self.judge_error})"
         return f"{rule} (the judge {self.judge} failed: {self.judge_error})"
 
     def overruled(self) -> str | None:
@@ -249,7 +264,8 @@ class Verdict:
     def summary(self) -> str:
         """One line: who won, or that nobody did (and that the judge failed, or its pick was
         overruled, when it was)."""
-        notes = "" if self.judge is None or self.judged else f"; the judge {self.judge} failed"
+        failed = "was not asked" if self.judge_error == NOT_ASKED else "failed"
+        notes = "" if self.judge is None or self.judged else f"; the judge {self.judge} {failed}"
         notes += "" if (why := self.overruled()) is None else f"; {why}"
         if self.winner is None:
             return f"tournament {self.tournament}: no winner, no contestant passed its check{notes}"

@@ -17,9 +17,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
-"""Embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069) and the direction marks: they
-can make a terminal show text in another order than it runs (a 'Trojan Source' command)."""
+EXPLICIT_BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+"""Embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069): they can make a terminal
+show text in another order than it runs (a 'Trojan Source' command, `safe\u202egnp.exe`)."""
+BIDI_CONTROLS = EXPLICIT_BIDI | {0x200E, 0x200F, 0x061C}
+"""The explicit controls and the direction marks (LRM, RLM, ALM)."""
 
 
 def _visible_control(code: int) -> str:
@@ -40,11 +42,12 @@ SURROGATES = range(0xD800, 0xE000)
 _INERT: dict[int, str | None] = {code: _visible_control(code) for code in _CONTROLS if code not in (9, 10)}
 _INERT[0x0D] = None  # a carriage return would move the cursor back over the line: dropped, like rich does
 _INERT.update(dict.fromkeys(SURROGATES, "\ufffd"))
+_INERT.update({code: f"<U+{code:04X}>" for code in EXPLICIT_BIDI})
 
 _REVEALED: dict[int, str | None] = {
     **_INERT,
     0x0D: "\u240d",
-    **{code: f"<U+{code:04X}>" for code in BIDI_CONTROLS},
+    **{code: f"<U+{code:04X}>" for code in BIDI_CONTROLS},  # the marks too: nothing of it may hide
 }
 
 _JSON_ESCAPES: dict[int, str | None] = {
@@ -95,9 +98,10 @@ _json_escaped = _replacer(_JSON_ESCAPES)
 
 
 def inert(text: str) -> str:
-    """`text` with every control character but newline and tab shown visibly (`␛]0;title␇`),
-    carriage returns dropped and lone surrogates replaced by `�`. Safe for a terminal and for a text
-    file someone will `cat`."""
+    """`text` with every control character but newline and tab shown visibly (`␛]0;title␇`), as are
+    bidi embeddings, overrides and isolates (`<U+202E>`); carriage returns dropped and lone surrogates
+    replaced by `�`. Safe for a terminal and for a text file someone will `cat`. The direction marks
+    (LRM, RLM, ALM) stay: right-to-left prose uses them, and alone they reorder no run of letters."""
     return _inert(text)
 
 

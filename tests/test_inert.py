@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lfgtui.inert import BIDI_CONTROLS, inert, json_text, revealed
+from lfgtui.inert import BIDI_CONTROLS, EXPLICIT_BIDI, inert, json_text, revealed
 
 CONTROLS = {*range(0x20), 0x7F, *range(0x80, 0xA0)} - {0x09, 0x0A}
 HOSTILE = st.text(
@@ -23,6 +23,13 @@ def test_escape_sequences_are_shown_not_obeyed() -> None:
     assert inert("tab\tand\nnewline") == "tab\tand\nnewline"
 
 
+def test_bidi_overrides_and_isolates_are_shown_and_marks_stay() -> None:
+    """An override makes a terminal that does bidi show `safe\u202egnp.exe` as `safeexe.png`: shown
+    as what it is. A right-to-left paragraph's marks (RLM) are left to do their job."""
+    assert inert("safe\u202egnp.exe \u2066x\u2069") == "safe<U+202E>gnp.exe <U+2066>x<U+2069>"
+    assert inert("שלום\u200f!") == "שלום\u200f!"
+
+
 def test_revealed_shows_carriage_returns_and_bidi_controls() -> None:
     assert revealed("rm -rf /\r\u202eecho safe") == "rm -rf /␍<U+202E>echo safe"
     assert revealed("\u2066x\u2069") == "<U+2066>x<U+2069>"
@@ -31,7 +38,7 @@ def test_revealed_shows_carriage_returns_and_bidi_controls() -> None:
 @given(HOSTILE, st.integers(min_value=0, max_value=40))
 def test_inert_text_has_no_control_characters_and_splits_anywhere(text: str, cut: int) -> None:
     shown = inert(text)
-    assert not {ord(c) for c in shown} & CONTROLS
+    assert not {ord(c) for c in shown} & (CONTROLS | EXPLICIT_BIDI)
     assert inert(text[:cut]) + inert(text[cut:]) == shown
 
 

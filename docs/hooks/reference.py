@@ -235,7 +235,8 @@ FIELD_HELP = {
     "ticket.prompt": "required; `{{ outputs.ID }}` is a dependency's final answer",
     "ticket.system": "a system prompt",
     "ticket.provider": "a built-in provider or a `[providers.NAME]` of config.toml",
-    "ticket.model": "the model (default: the provider's `default_model`; a coding agent: its own choice)",
+    "ticket.model": "the model's id at `provider` (default: the provider's `default_model`; a coding "
+    "agent: its own choice); not `provider/model`, which `models` and `judge` take",
     "ticket.mode": "a coding agent's session mode (`acp` providers only)",
     "ticket.tools": "lfg's tools the model may call (see [Tools](../guides/tickets.md#tools))",
     "ticket.max_calls": "model calls an attempt may make before it stops (old name: `max_turns`)",

@@ -1,5 +1,6 @@
 """The registry's index as lfg reads it: fetched with a timeout, kept in lfg's cache folder, and when
-the registry cannot be reached the cached copy, else the snapshot bundled with lfg, each with its date.
+the registry cannot be reached (or does not answer in time) the cached copy, else the snapshot
+bundled with lfg, each with its date.
 
 A person offline still sees what the registry offered and how old that list is; a broken or
 unreachable registry never makes `lfg agents` fail.
@@ -7,9 +8,8 @@ unreachable registry never makes `lfg agents` fail.
 
 from __future__ import annotations
 
+import io
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
+from lfgtui.agents_registry.download import DownloadFailed, Limits, download
 from lfgtui.agents_registry.index import BadIndex, Index, parse_index
 from lfgtui.folders import private_folder
 
@@ -50,13 +51,20 @@ def cache_file() -> Path:
 
 
 def _download(url: str, timeout: float) -> bytes:
+    """The index, in `timeout` seconds in all: a registry that trickles is given up like a silent one."""
     if not url.startswith(("https://", "http://")):
         raise ValueError(f"not an http(s) URL: {url!r}")
-    with urllib.request.urlopen(url, timeout=timeout) as answer:
-        body = answer.read(MAX_INDEX_BYTES + 1)
-    if len(body) > MAX_INDEX_BYTES:
-        raise ValueError(f"more than {MAX_INDEX_BYTES} bytes")
-    return body
+    limits = Limits(
+        max_bytes=MAX_INDEX_BYTES,
+        deadline_s=timeout,
+        pace_window_s=timeout,
+        pace_min_bytes=1,
+        size_option=None,
+        time_option="--registry-timeout",
+    )
+    body = io.BytesIO()
+    download(url, body, limits)
+    return body.getvalue()
 
 
 def _parse(body: bytes, where: str) -> Index:
@@ -89,8 +97,8 @@ def read_index(url: str, timeout: float = FETCH_TIMEOUT_S) -> Read:
     try:
         body = _download(url, timeout)
         index = _parse(body, url)
-    except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors; BadIndex a ValueError
-        why = str(exc.reason) if isinstance(exc, urllib.error.URLError) else str(exc)
+    except (DownloadFailed, ValueError) as exc:  # BadIndex is a ValueError
+        why = exc.why if isinstance(exc, DownloadFailed) else str(exc)
         fallback = _cached(url) or _snapshot(url)
         return Read(fallback.index, fallback.source, fallback.date, url, why or type(exc).__name__)
     fetched = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

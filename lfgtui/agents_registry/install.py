@@ -4,12 +4,13 @@ person reads and accepts; then `carry_out`, which does that and nothing else.
 
 Each agent gets its own folder, `agents/ID/VERSION` in lfg's data folder. A download is checked
 against the registry's sha256 before it is unpacked; a mismatch, an unsafe archive, a failed `npm`
-or a Node older than the package needs leaves no folder and no record behind.
+or a Node older than the package needs leaves no folder and no record behind. npm runs with install
+scripts off and an allowlisted environment (`npm.py`); the scripts run only if the person says so.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import re
@@ -17,19 +18,26 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from lfgtui.agents_registry.download import Downloaded, DownloadFailed, Limits
+from lfgtui.agents_registry.download import download as fetch
 from lfgtui.agents_registry.index import Binary, Package, RegistryAgent, this_platform
 from lfgtui.agents_registry.node import node_version, satisfies, shown
+from lfgtui.agents_registry.npm import (
+    InstallScript,
+    install_command,
+    install_scripts,
+    npm_environment,
+    rebuild_command,
+)
 from lfgtui.agents_registry.provenance import Installed, agents_folder
 from lfgtui.agents_registry.unpack import unpack
 from lfgtui.folders import private_folder
 
-DOWNLOAD_TIMEOUT_S = 60.0
 _NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*(@[0-9A-Za-z.^~<>=*+-]+)?$")
 _PYPI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([=<>!~]=?[0-9A-Za-z.*+-]+)?$")
 _PROGRAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -103,14 +111,7 @@ def plan(
         npm = _program(env, "npm", "this agent is an npm package")
         _program(env, "node", "this agent runs on Node.js")
         return Plan(
-            agent,
-            "npx",
-            folder,
-            ((npm, "install", "--prefix", str(folder), chosen.package),),
-            None,
-            None,
-            chosen,
-            None,
+            agent, "npx", folder, (install_command(npm, folder, chosen.package),), None, None, chosen, None
         )
     if not _PYPI_NAME.match(chosen.package):
         raise InstallError(f"{agent.id!r}: {chosen.package!r} is not a Python package name")
@@ -192,51 +193,67 @@ def check_node(made: Plan, env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _download(url: str, into: Path) -> str:
-    """Download `url` to `into`; its sha256."""
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as answer, into.open("wb") as out:
-            while chunk := answer.read(1 << 16):
-                digest.update(chunk)
-                out.write(chunk)
-    except OSError as exc:
-        raise InstallError(f"could not download {url}: {getattr(exc, 'reason', exc)}") from None
-    return digest.hexdigest()
-
-
-def _fetch_binary(made: Plan, scratch: Path, into: Path) -> None:
+def _fetch_binary(made: Plan, scratch: Path, into: Path, limits: Limits) -> Downloaded:
     """Download, verify and unpack `made`'s archive into the empty folder `into`."""
     assert made.binary is not None and made.download is not None
     download = scratch / "download"
-    got = _download(made.download, download)
-    if made.sha256 is not None and got != made.sha256:
+    try:
+        with download.open("wb") as out:
+            got = fetch(made.download, out, limits)
+    except DownloadFailed as exc:
+        raise InstallError(f"{exc}; nothing installed") from None
+    if made.sha256 is not None and got.sha256 != made.sha256:
         raise InstallError(
-            f"the download's sha256 is {got}, not the registry's {made.sha256}: refused, nothing installed"
+            f"the download's sha256 is {got.sha256}, not the registry's {made.sha256}: "
+            "refused, nothing installed"
         )
-    unpack(download, _file_name(made.download), into)
+    unpack(download, _file_name(made.download), into, limits)
     program = _inside(into, made.binary.cmd)
     if not program.is_file():
         raise InstallError(
             f"the archive holds no {made.binary.cmd!r} (the registry's cmd): nothing installed"
         )
     program.chmod(program.stat().st_mode | 0o755)
+    return got
 
 
-def _run_npm(made: Plan, env: Mapping[str, str]) -> None:
-    """Run the planned commands into the agent's folder, then check the Node it needs."""
+def _run(command: tuple[str, ...], env: Mapping[str, str]) -> None:
+    done = subprocess.run(command, env=dict(env), check=False)
+    if done.returncode != 0:
+        raise InstallError(f"{' '.join(command)} failed (exit {done.returncode}): nothing installed")
+
+
+ScriptsChoice = Callable[[list[InstallScript]], bool]
+"""Asked with the install scripts the packages have (never with none): True runs them."""
+
+
+def _run_npm(made: Plan, env: Mapping[str, str], run_scripts: ScriptsChoice) -> None:
+    """Run the planned commands into the agent's folder (scripts off), run the packages' install
+    scripts if `run_scripts` says so, then check the Node it needs."""
+    npm_env = npm_environment(env)
     for run in made.runs:
-        done = subprocess.run(run, env=dict(env), check=False)
-        if done.returncode != 0:
-            raise InstallError(f"{' '.join(run)} failed (exit {done.returncode}): nothing installed")
-    too_old = check_node(made, env)
+        _run(run, npm_env)
+    scripts = install_scripts(made.folder)
+    if scripts and run_scripts(scripts):
+        _run(rebuild_command(made.runs[0][0], made.folder), npm_env)
+    too_old = check_node(made, npm_env)
     if too_old is not None:
         raise InstallError(f"{too_old}; nothing installed")
     _npm_bin(made)
 
 
-def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
-    """Do what `made` says; on any failure the agent's folder is removed again and nothing recorded."""
+def _remove_if_empty(folder: Path) -> None:
+    """`agents/ID` made for a refused install holds nothing: it goes too, so no empty agent is left."""
+    with contextlib.suppress(OSError):  # not empty: another version of the agent is installed there
+        folder.rmdir()
+
+
+def carry_out(
+    made: Plan, env: Mapping[str, str], registry: str, run_scripts: ScriptsChoice, limits: Limits
+) -> Installed:
+    """Do what `made` says within `limits`; on any failure the agent's folder is removed again and
+    nothing recorded. `run_scripts` chooses whether an npm package's install scripts run."""
+    downloaded: Downloaded | None = None
     if made.folder.exists():
         shutil.rmtree(made.folder)  # lfg's own folder for this version, left by an install that broke
     private_folder(made.folder.parent)
@@ -245,14 +262,15 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
             with tempfile.TemporaryDirectory(dir=made.folder.parent, prefix=".download-") as scratch:
                 staging = Path(scratch) / "agent"
                 staging.mkdir()
-                _fetch_binary(made, Path(scratch), staging)
+                downloaded = _fetch_binary(made, Path(scratch), staging, limits)
                 staging.rename(made.folder)
         elif made.distribution == "npx":
             made.folder.mkdir()
-            _run_npm(made, env)
+            _run_npm(made, env, run_scripts)
         command = agent_command(made)
     except BaseException:
         shutil.rmtree(made.folder, ignore_errors=True)
+        _remove_if_empty(made.folder.parent)
         raise
     chosen = made.binary or made.package
     assert chosen is not None
@@ -268,4 +286,5 @@ def carry_out(made: Plan, env: Mapping[str, str], registry: str) -> Installed:
         env=dict(chosen.env),
         provider=made.agent.provider,
         installed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        redirects=list(downloaded.redirects) if downloaded else [],
     )

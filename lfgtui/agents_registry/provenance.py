@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Installed:
     provider: str | None
     """lfg's built-in provider that runs the same CLI, if any."""
     installed_at: str
+    redirects: list[str] = field(default_factory=list)
+    """Where the archive's URL redirected to, in order (the last served it); none for a package."""
 
 
 def agents_folder() -> Path:

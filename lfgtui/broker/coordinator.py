@@ -16,8 +16,9 @@ local run sends the one its tool loop built; a coding agent's follow-up goes bac
 that has the agent's session (`_destination`).
 
 Cancelling an attempt, cancelling one sub-agent of the coding agent it runs, and answering a call
-that waits for approval, are commands on the run's control stream, which the worker holding the
-ticket reads; a sub-agent's cancel waits for the worker's answer (`Dispatch.cancel_child`), so the
+that waits for approval, are the person's requests themselves (run/requests.py) on the run's control
+stream (`ControlEntry`), which the worker holding the ticket reads and hands to its own run's
+`Run.ask`; a sub-agent's cancel waits for the worker's answer (`Dispatch.asked_of_worker`), so the
 person hears why not as they would at that worker. When a worker dies its lease lapses,
 another worker takes the ticket over as the next attempt, and the run records the earlier one
 `interrupted` with what arrived. Late events of the earlier attempt (its worker was paused, not
@@ -55,7 +56,7 @@ import asyncio
 import dataclasses
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,17 +66,7 @@ from lfgtui.broker.coordinator_lease import CoordinatorHeld, CoordinatorLease
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
-from lfgtui.broker.work import (
-    ANSWER,
-    CANCEL,
-    CANCEL_CHILD,
-    MAX_NOTE,
-    AttemptEnd,
-    Command,
-    WorkItem,
-    ended_field,
-    relative_to,
-)
+from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
 from lfgtui.cancels import STOP_S, stop
 from lfgtui.conversation import Conversation
@@ -101,6 +92,7 @@ from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import TicketState
 from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.requests import YOU, Approve, Cancel, Refusal, Request, Told
 from lfgtui.run.scheduler import Run, Sink
 
 if TYPE_CHECKING:
@@ -325,18 +317,19 @@ class Dispatch:
     def _explain(self, exc: Exception) -> str | None:
         return explain(exc, self.broker)
 
-    def send(self, command: Command) -> None:
-        """Put a command on the run's control stream, without waiting (`aclose` waits for it)."""
+    def send(self, entry: ControlEntry) -> None:
+        """Put a request on the run's control stream, without waiting (`aclose` waits for it)."""
+        kind, ticket = entry.request.kind, getattr(entry.request, "ticket", "")
 
         async def send() -> None:
             try:
-                await self.redis.xadd(self.layout.control(self.run_id), command.fields())  # type: ignore[arg-type]
+                await self.redis.xadd(self.layout.control(self.run_id), entry.fields())  # type: ignore[arg-type]
             except Exception as exc:
                 if (problem := self._explain(exc)) is None:
                     raise
-                self.said(f"could not send {command.action} of {command.ticket} to its worker: {problem}")
+                self.said(f"could not send {kind} of {ticket} to its worker: {problem}")
 
-        task = asyncio.create_task(send(), name=f"{command.action} {command.ticket}")
+        task = asyncio.create_task(send(), name=f"{kind} {ticket}")
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
@@ -344,34 +337,39 @@ class Dispatch:
         """The work entry whose attempt the ticket waits for now (None: it waits for none)."""
         return self._works.get(ticket_id)
 
-    async def cancel_child(self, state: TicketState, work: str, child: str, by: str) -> str | None:
-        """Ask the worker running the ticket's attempt (its work entry `work`) to cancel sub-agent
-        `child` of its coding agent, and wait for its answer: None when it asked the agent, else the
-        worker's words why not, or why no worker answered."""
+    async def asked_of_worker(self, state: TicketState, request: Request, who: str) -> Told:
+        """Send `request` to the worker running the ticket's attempt (its work entry now) and wait for
+        its answer: None when it was carried out there, else the worker's words why not, or why no
+        worker answered (said of a sub-agent's cancel, the one request that waits for it so far)."""
         ticket_id, provider = state.ticket.id, state.ticket.provider
+        work = self.work_of(ticket_id)
+        if work is None or not state.running:
+            return Refusal(f"{ticket_id} runs no coding agent's turn now")
         try:
             raw = await self.redis.hget(self.layout.ran(self.run_id), ran_field(ticket_id, state.attempt))
             if raw is None:
-                return f"{ticket_id} waits for a worker: no coding agent runs it yet"
+                return Refusal(f"{ticket_id} waits for a worker: no coding agent runs it yet")
             name = raw.decode("utf-8", "replace")
             if not await self.present(name, provider):
-                return f"worker {name}, which runs {ticket_id}, is gone from the broker: nothing cancelled"
+                return Refusal(
+                    f"worker {name}, which runs {ticket_id}, is gone from the broker: nothing cancelled"
+                )
             token = secrets.token_hex(12)
             reply = self.layout.reply(self.run_id, token)
-            command = Command(CANCEL_CHILD, ticket_id, by, work=work, child=child, reply=token)
-            await self.redis.xadd(self.layout.control(self.run_id), command.fields())  # type: ignore[arg-type]
+            entry = ControlEntry(request, who, work, reply=token)
+            await self.redis.xadd(self.layout.control(self.run_id), entry.fields())  # type: ignore[arg-type]
             within = min(REPLY_WAIT_S, self.broker.settings.lease_s)
             deadline = self.clock() + within
             while (left := deadline - self.clock()) > 0:
                 answered = await self.redis.blpop([reply], timeout=min(left, REPLY_POLL_S))
                 if answered is not None:
                     said = answered[1][:MAX_NOTE].decode("utf-8", "replace")  # shown inert, bounded
-                    return said or None
+                    return Refusal(said) if said else None
         except Exception as exc:
             if (problem := self._explain(exc)) is None:
                 raise
-            return f"{problem}: the sub-agent's cancel did not reach the worker running {ticket_id}"
-        return (
+            return Refusal(f"{problem}: the sub-agent's cancel did not reach the worker running {ticket_id}")
+        return Refusal(
             f"worker {name}, which runs {ticket_id}, did not answer in {within:g} s: it may be gone "
             "(its lease then lapses and another worker takes the ticket over); nothing was cancelled "
             "that lfg knows of"
@@ -454,11 +452,10 @@ class Dispatch:
 
 class ForwardedApprovals(Approvals):
     """The run's approvals when workers ask them: the question arrives as the worker's event, the
-    answer goes to the worker on the run's control stream."""
+    answer goes to the worker as the person's `Approve` on the run's control stream (`BrokerRunner.reach`)."""
 
-    def __init__(self, yes: bool, askable: bool, dispatch: Dispatch) -> None:
+    def __init__(self, yes: bool, askable: bool) -> None:
         super().__init__(yes=yes, askable=askable)
-        self.dispatch = dispatch
         self.asked: set[tuple[str, str]] = set()
 
     def note(self, event: Event) -> None:
@@ -468,13 +465,9 @@ class ForwardedApprovals(Approvals):
         elif isinstance(event, ApprovalAnswered):
             self.asked.discard((event.ticket, event.call_id))
 
-    def answer(self, ticket_id: str, call_id: str, allowed: bool, by: str) -> bool:
-        if (ticket_id, call_id) not in self.asked:
-            return False
-        self.asked.discard((ticket_id, call_id))
-        who = watcher_name() if by == "you" else by
-        self.dispatch.send(Command(ANSWER, ticket_id, who, call_id=call_id, allowed=allowed))
-        return True
+    def waits(self, ticket_id: str, call_id: str) -> bool:
+        """Whether that call waits, as its worker's events said (`BrokerRunner.reach` answers it)."""
+        return (ticket_id, call_id) in self.asked
 
 
 def coordinated_run(
@@ -490,7 +483,7 @@ def coordinated_run(
     """A run whose attempts run on the broker's workers (`BrokerRunner`), its approvals forwarded to
     them; a resumed one (`reopened`) first runs again the attempts its coordinator before left open."""
     runner = BrokerRunner(dispatch, reopened)
-    forwarded = ForwardedApprovals(approvals.yes, approvals.askable, dispatch)
+    forwarded = ForwardedApprovals(approvals.yes, approvals.askable)
     return Run(tickets, providers, forwarded, sinks, runner=runner, again=tuple(runner.reopened), **options)
 
 
@@ -591,17 +584,23 @@ class BrokerRunner:
         finally:
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
-                self.dispatch.send(Command(CANCEL, ticket.id, watcher_name(), work=work))
+                self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
 
-    async def cancel_child(
-        self, run: RunFace, state: TicketState, child: str, by: str | None = None
-    ) -> str | None:
-        """The worker running the ticket's attempt cancels the sub-agent, and answers as a run here
-        would (`Dispatch.cancel_child`)."""
+    def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told | Awaitable[Told]:
+        """The worker running the ticket's attempt gets the request on the run's control stream and
+        hands it to its own run (`Run.ask`): an approval without waiting; a sub-agent's cancel waits
+        for the worker's answer (`Dispatch.asked_of_worker`), as a run here would answer."""
+        by = watcher_name() if who == YOU else who
+        if not isinstance(request, Approve):
+            return self.dispatch.asked_of_worker(state, request, by)
+        approvals = run.approvals
+        assert isinstance(approvals, ForwardedApprovals)
+        approvals.asked.discard((request.ticket, request.call))
         work = self.dispatch.work_of(state.ticket.id)
-        if work is None or not state.running:
-            return f"{state.ticket.id} runs no coding agent's turn now"
-        return await self.dispatch.cancel_child(state, work, child, by or watcher_name())
+        if work is None:
+            return Refusal(f"{state.ticket.id} runs on no worker now: nothing answered")
+        self.dispatch.send(ControlEntry(request, by, work))
+        return None
 
     async def _enqueue(self, attempt: Attempt) -> str:
         """Put the ticket's attempt on the broker for a worker; returns its work entry."""

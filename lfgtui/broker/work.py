@@ -7,10 +7,11 @@ own `--root`), the attempt's number, the answers of the tickets it depends on (i
 in on the worker, as here), who asked for it, and the run's approval policy. A follow-up (and a retry
 of one) carries what a local one sends: the whole earlier conversation (`base`, each message as
 remote/codec.py writes it), the follow-up prompt, the attempt it continues and, for a coding agent,
-the session to load. A `Command` is one entry
-of the run's control stream: cancel a taken work entry, cancel one sub-agent of the coding agent it
-runs (the worker answers on the reply key the command names), or answer a call that waits for
-approval. An
+the session to load. A `ControlEntry` is one
+entry of the run's control stream: a person's request that must reach the worker (cancel a taken
+work entry's attempt, cancel one sub-agent of the coding agent it runs, answer a call that waits for
+approval), as the request's own JSON, which the worker hands to its run's `Run.ask` as the
+coordinator's run was handed it (a sub-agent's cancel is answered on the reply key it names). An
 `AttemptEnd` is what a worker records of an attempt it ran to its end (`PREFIX:run:RUN:ended`), so
 the end is known when the run's event stream was trimmed before its coordinator read it, and a work
 entry whose attempt ended is never run again.
@@ -27,7 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from lfgtui.broker.layout import dumps, loads
 from lfgtui.config.validation import RUN_ID_PATTERN
@@ -39,12 +40,10 @@ from lfgtui.history.rows import ID_FORM, TicketRecord, TicketRow
 from lfgtui.providers.base import Message
 from lfgtui.remote.codec import CodecError, decode_message, encode_message
 from lfgtui.run.attempts import Earlier
+from lfgtui.run.decisions import DECISIONS
+from lfgtui.run.requests import Request, RequestError, decode, encode
 from lfgtui.tickets.ticket import Ticket
 
-CANCEL = "cancel"
-CANCEL_CHILD = "cancel-child"
-ANSWER = "answer"
-ACTIONS = (CANCEL, CANCEL_CHILD, ANSWER)
 REPLY_TOKEN = re.compile(r"[0-9a-f]{16,64}")
 """A reply key's token as a coordinator makes it: a worker writes to no other key of its choosing."""
 MAX_ATTEMPT = 100_000
@@ -203,47 +202,40 @@ def relative_to(ticket: Ticket, folder: Path) -> Ticket:
 
 
 @dataclass(frozen=True)
-class Command:
-    """One entry of a run's control stream."""
+class ControlEntry:
+    """One entry of a run's control stream: a person's request that must reach the worker running the
+    ticket (run/decisions.py `reaches`), in the request's own JSON (run/requests.py `encode`), with who
+    asked, the work entry whose attempt it is for, and, where the coordinator waits for the worker's
+    answer (a sub-agent's cancel), the token of the reply key (`Layout.reply`) it answers on."""
 
-    action: Literal["cancel", "cancel-child", "answer"]
-    ticket: str
+    request: Request
     by: str
-    work: str | None = None
-    """The work entry a `cancel` (or `cancel-child`) is for: the ticket's attempt that entry started."""
-    call_id: str | None = None
-    allowed: bool = False
-    child: str | None = None
-    """The sub-agent a `cancel-child` is for: its ACP session id."""
+    work: str
     reply: str | None = None
-    """The token of the reply key (`Layout.reply`) where the worker answers a `cancel-child`."""
 
     def fields(self) -> dict[str, bytes]:
-        return {"data": dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})}
+        data = {"request": encode(self.request), "by": self.by, "work": self.work}
+        return {"data": dumps(data if self.reply is None else data | {"reply": self.reply})}
 
     @classmethod
-    def read(cls, fields: dict[bytes, bytes]) -> Command:
+    def read(cls, fields: dict[bytes, bytes]) -> ControlEntry:
+        """An entry read back strictly: only a request that reaches a worker, its texts bounded, a
+        reply token as a coordinator makes one; else `WorkError` saying so."""
         data = loads(fields.get(b"data"))
-        action, ticket, by = data.get("action"), data.get("ticket"), data.get("by")
-        if action not in ACTIONS or not (isinstance(ticket, str) and isinstance(by, str)):
-            raise WorkError(f"not a command: {data!r:.200}")
-        work, call_id, child, reply = (data.get(k) for k in ("work", "call_id", "child", "reply"))
-        if action == CANCEL_CHILD and not (
-            isinstance(child, str)
-            and 0 < len(child) <= MAX_NOTE
-            and (reply is None or (isinstance(reply, str) and REPLY_TOKEN.fullmatch(reply)))
+        by, work, reply = data.get("by"), data.get("work"), data.get("reply")
+        try:
+            request = decode(data.get("request"))
+        except RequestError as exc:
+            raise WorkError(f"not a request a worker acts on ({exc}): {data!r:.200}") from None
+        texts = [v for v in vars(request).values() if isinstance(v, str)]
+        if (
+            not DECISIONS[type(request)].reaches
+            or not all(isinstance(text, str) and 0 < len(text) <= MAX_NOTE for text in (by, work, *texts))
+            or not (reply is None or (isinstance(reply, str) and REPLY_TOKEN.fullmatch(reply)))
         ):
-            raise WorkError(f"not a sub-agent's cancel: {data!r:.200}")
-        return cls(
-            action,
-            ticket,
-            by,
-            work if isinstance(work, str) else None,
-            call_id if isinstance(call_id, str) else None,
-            data.get("allowed") is True,
-            child if isinstance(child, str) else None,
-            reply if isinstance(reply, str) else None,
-        )
+            raise WorkError(f"not a request a worker acts on: {data!r:.200}")
+        assert isinstance(by, str) and isinstance(work, str)
+        return cls(request, by, work, reply)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import inspect
 import json
 import os
 import shutil
@@ -47,16 +48,7 @@ from lfgtui.broker.ownership import Held, Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.running_on import running_on
-from lfgtui.broker.work import (
-    ANSWER,
-    CANCEL,
-    CANCEL_CHILD,
-    AttemptEnd,
-    Command,
-    WorkError,
-    WorkItem,
-    ended_field,
-)
+from lfgtui.broker.work import AttemptEnd, ControlEntry, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost import prices
 from lfgtui.cost.prices import run_prices
@@ -66,6 +58,7 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import sim_path
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Earlier
+from lfgtui.run.requests import Cancel, Told
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.ticket import Ticket
 
@@ -749,8 +742,10 @@ class BrokerWorker:
             return None
 
     async def _commands(self, run_id: str, last: str, entry: str, run: Run, ticket_id: str) -> None:
-        """Act on the run's commands for this attempt: cancel it or one of its agent's sub-agents,
-        answer its calls; until cancelled."""
+        """Hand each request on the run's control stream for this attempt (cancel it or one of its
+        agent's sub-agents, answer its calls) to its run (`Run.ask`), as the coordinator's run was
+        handed it, saying which (the request as it arrived, and who asked), and answering on the
+        reply key one names; until cancelled."""
         control, failures = self.layout.control(run_id), 0
         while True:
             raise_swallowed_cancel()
@@ -764,25 +759,23 @@ class BrokerWorker:
             for command_id, fields in reply[0][1] if reply else ():
                 last = command_id.decode()
                 try:
-                    command = Command.read(fields)
+                    sent = ControlEntry.read(fields)
                 except WorkError:
                     continue
-                if command.ticket != ticket_id:
+                if getattr(sent.request, "ticket", None) != ticket_id or sent.work != entry:
                     continue
-                if command.action == CANCEL and command.work == entry:
-                    run.cancel(ticket_id, f"cancel asked by {command.by}")
-                elif command.action == CANCEL_CHILD and command.work == entry and command.child is not None:
-                    why = await run.cancel_child(ticket_id, command.child, command.by)
-                    if command.reply is not None:
-                        await self._reply(self.layout.reply(run_id, command.reply), why)
-                elif command.action == ANSWER and command.call_id is not None:
-                    run.approvals.answer(ticket_id, command.call_id, command.allowed, command.by)
+                self.said(f"{ticket_id} of run {run_id}: {sent.by} asks {sent.request!r}")
+                told = run.ask(sent.request, sent.by)
+                if inspect.isawaitable(told):
+                    told = await told
+                if sent.reply is not None:
+                    await self._reply(self.layout.reply(run_id, sent.reply), told)
 
-    async def _reply(self, key: str, why: str | None) -> None:
-        """Answer a command that waits for it (a sub-agent's cancel): "" when done, else why not; the
+    async def _reply(self, key: str, told: Told) -> None:
+        """Answer a request that waits for it (a sub-agent's cancel): "" when done, else why not; the
         key lapses soon, whether or not its coordinator still waits."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(key, why or "")
+        pipe.rpush(key, "" if told is None else told.said)
         pipe.expire(key, REPLY_KEPT_S)
         try:
             await pipe.execute()
@@ -858,8 +851,9 @@ def _lost_group(exc: Exception) -> bool:
 
 
 def _cancels(fields: dict[bytes, bytes], ticket_id: str, entry: str) -> bool:
+    """Whether a control entry cancels this work entry's attempt (sent before it started)."""
     try:
-        command = Command.read(fields)
+        sent = ControlEntry.read(fields)
     except WorkError:
         return False
-    return command.action == CANCEL and command.ticket == ticket_id and command.work == entry
+    return sent.request == Cancel(ticket_id) and sent.work == entry

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.commands.common import EXIT_USAGE, positive_number
 
 if TYPE_CHECKING:
+    from lfgtui.agents_registry.download import Limits
     from lfgtui.agents_registry.fetch import Read
     from lfgtui.agents_registry.index import RegistryAgent
     from lfgtui.agents_registry.install import Plan
+    from lfgtui.agents_registry.npm import InstallScript
     from lfgtui.agents_registry.provenance import Installed
 
 EXIT_FAILED = 1
@@ -46,6 +49,25 @@ def add_registry_options(agents: argparse.ArgumentParser) -> None:
     )
     agents.add_argument(
         "--yes", action="store_true", help="install without asking (the plan is still printed)"
+    )
+    agents.add_argument(
+        "--allow-scripts",
+        action="store_true",
+        help="run the install scripts an npm agent's packages have, without asking "
+        "(default: npm installs with them off; lfg lists them and asks, and --yes alone does not run them)",
+    )
+    agents.add_argument(
+        "--max-install-mb",
+        type=positive_number,
+        metavar="MB",
+        help="the most an install may download, and its archive unpack, in MiB (default: 1024)",
+    )
+    agents.add_argument(
+        "--download-timeout",
+        type=positive_number,
+        metavar="S",
+        help="seconds an install's download may take in all (default: 1200; one that brings under "
+        "64 KiB in 30 s is given up sooner)",
     )
     agents.add_argument(
         "--upgrade", action="store_true", help="install even when another version of the agent is installed"
@@ -85,7 +107,7 @@ def run_registry_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     read = read_index(url, args.registry_timeout or FETCH_TIMEOUT_S)
     for problem in read.index.problems:
-        print(f"lfg: {_inert(problem)}", file=sys.stderr)
+        print(f"lfg: {_shown(problem)}", file=sys.stderr)
     if installing:
         return _install(args, read, recorded, dict(os.environ))
     if args.json:
@@ -97,10 +119,13 @@ def run_registry_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inert(text: str) -> str:
-    from lfgtui.inert import inert
+def _shown(text: str) -> str:
+    """The registry's words (and errors quoting them) as the person must see them to judge them:
+    no control drives the terminal, and a bidirectional control shows as `<U+202E>` rather than
+    reordering the line (a plan whose URL or command reads other than it runs)."""
+    from lfgtui.inert import revealed
 
-    return inert(text)
+    return revealed(text)
 
 
 def _provider_found(agent: RegistryAgent) -> str | None:
@@ -126,7 +151,7 @@ def _status(agent: RegistryAgent, recorded: dict[str, Installed]) -> str:
         if mine.version == agent.version:
             return f"installed {mine.version} ({mine.distribution}, {mine.folder})"
         return (
-            f"installed {_inert(mine.version)}, the registry has {_inert(agent.version)} "
+            f"installed {_shown(mine.version)}, the registry has {_shown(agent.version)} "
             f"(`lfg agents install {agent.id} --upgrade` replaces it)"
         )
     found = _provider_found(agent)
@@ -137,15 +162,15 @@ def _status(agent: RegistryAgent, recorded: dict[str, Installed]) -> str:
 
 
 def _listing_text(read: Read, recorded: dict[str, Installed]) -> str:
-    lines = [f"ACP registry: {_inert(read.describe())}, {len(read.index.agents)} agents"]
+    lines = [f"ACP registry: {_shown(read.describe())}, {len(read.index.agents)} agents"]
     for agent in read.index.agents:
         lines.append(
-            f"{agent.id}  {_inert(agent.name)} {_inert(agent.version)}  "
+            f"{agent.id}  {_shown(agent.name)} {_shown(agent.version)}  "
             f"[{', '.join(_distributions(agent))}]  "
             f"{_status(agent, recorded)}"
         )
         if agent.description:
-            lines.append(f"  {_inert(agent.description)}")
+            lines.append(f"  {_shown(agent.description)}")
     missing = sorted(set(recorded) - {a.id for a in read.index.agents})
     lines += [
         f"{agent_id}  installed {recorded[agent_id].version}, no longer in this index" for agent_id in missing
@@ -180,17 +205,31 @@ def _listing_record(read: Read, recorded: dict[str, Installed]) -> dict[str, Any
 def _shown_command(words: list[str] | tuple[str, ...]) -> str:
     import shlex
 
-    return _inert(shlex.join(words))
+    return _shown(shlex.join(words))
 
 
-def _plan_text(made: Plan, read: Read) -> str:
+def _plan_text(made: Plan, read: Read, limits: Limits) -> str:
+    from lfgtui.agents_registry.download import mib
+
     agent = made.agent
     lines = [
-        f"Install {_inert(agent.name)} ({agent.id}) {_inert(agent.version)} from {_inert(read.describe())}",
+        f"Install {_shown(agent.name)} ({agent.id}) {_shown(agent.version)} from {_shown(read.describe())}",
         f"  distribution: {made.distribution}",
     ]
     if made.binary is not None:
-        lines.append(f"  lfg will download: {_inert(made.binary.archive)}")
+        lines.append(f"  lfg will download: {_shown(made.binary.archive)}")
+        if made.binary.archive.startswith("http://"):
+            lines.append(
+                "  PLAIN HTTP: not encrypted, so anyone on the way can change what lfg downloads"
+                + ("; the sha256 is what checks it" if made.sha256 else ", and nothing checks it")
+            )
+        lines.append(
+            "  redirects: followed only to https (from a plain http URL, to http too), each one said"
+        )
+        lines.append(
+            f"  limits: at most {mib(limits.max_bytes)} downloaded and unpacked, within "
+            f"{limits.deadline_s:g} s (--max-install-mb, --download-timeout)"
+        )
         if made.sha256:
             lines.append(f"  checksum: sha256 {made.sha256}, verified before anything is unpacked")
         else:
@@ -204,11 +243,19 @@ def _plan_text(made: Plan, read: Read) -> str:
         for run in made.runs:
             lines.append(f"  lfg will run: {_shown_command(run)}")
         lines.append(
+            "  install scripts: off; lfg lists those the packages have once npm is done, "
+            "and runs them (npm rebuild) only if you say yes"
+        )
+        lines.append(
+            "  npm's environment: PATH, HOME, locale, temporary folders, proxies, certificates and "
+            "npm's own settings, none of your keys"
+        )
+        lines.append(
             "  checksum: the ACP registry gives none for a package; npm checks its own registry's integrity"
         )
         program = made.package.cmd or "(the package's program)"
         lines.append(
-            f"  then start the agent as: {_inert(str(made.folder / 'node_modules' / '.bin' / program))}"
+            f"  then start the agent as: {_shown(str(made.folder / 'node_modules' / '.bin' / program))}"
             + (f" {_shown_command(list(made.package.args))}" if made.package.args else "")
         )
     elif made.package is not None:
@@ -221,22 +268,50 @@ def _plan_text(made: Plan, read: Read) -> str:
     if chosen is not None and chosen.env:
         lines.append(
             "  with the registry's environment: "
-            + _inert(", ".join(f"{k}={v}" for k, v in chosen.env.items()))
+            + _shown(", ".join(f"{k}={v}" for k, v in chosen.env.items()))
         )
     if agent.provider is not None:
         lines.append(f"  (the same CLI as lfg's built-in `{agent.provider}` provider)")
     return "\n".join(lines)
 
 
-def _confirmed(yes: bool) -> bool:
-    if yes:
-        return True
-    print("Install it? [y/N] ", end="", flush=True)
+def _asked(question: str) -> bool:
+    """The person's yes to `question` (anything else, or no answer, is no)."""
+    print(f"{question} [y/N] ", end="", flush=True)
     try:
         answer = sys.stdin.readline()
     except (OSError, ValueError):
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def _scripts_choice(args: argparse.Namespace, folder: str) -> Callable[[list[InstallScript]], bool]:
+    """Shows the install scripts npm left out, and says whether to run them: `--allow-scripts` yes,
+    `--yes` alone no, else the person's answer."""
+    from lfgtui.inert import revealed
+
+    def choose(scripts: list[InstallScript]) -> bool:
+        print(f"The installed packages have {len(scripts)} install script(s), not run:")
+        for script in scripts:
+            print(f"  {revealed(script.package)} {script.hook}: {revealed(script.command)}")
+        if args.allow_scripts:
+            print("Running them (--allow-scripts).", flush=True)
+            return True
+        if not args.yes and _asked("Run them?"):
+            return True
+        print(f"Not run: the agent may need them to start; `npm rebuild --prefix {folder}` runs them.")
+        return False
+
+    return choose
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    from lfgtui.agents_registry.download import DOWNLOAD_DEADLINE_S, MAX_INSTALL_MB, Limits
+
+    return Limits(
+        max_bytes=int((args.max_install_mb or MAX_INSTALL_MB) * 1024 * 1024),
+        deadline_s=args.download_timeout or DOWNLOAD_DEADLINE_S,
+    )
 
 
 def _install(
@@ -253,7 +328,7 @@ def _install(
     if agent is None:
         known = ", ".join(a.id for a in read.index.agents)
         print(
-            f"lfg: no agent {_inert(agent_id)!r} in {_inert(read.describe())} (it has: {known})",
+            f"lfg: no agent {_shown(agent_id)!r} in {_shown(read.describe())} (it has: {known})",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -263,31 +338,40 @@ def _install(
         return 0
     if mine is not None and not args.upgrade:
         print(
-            f"lfg: {agent.id} {_inert(mine.version)} is installed ({mine.folder}); the registry has "
-            f"{_inert(agent.version)}. lfg never replaces it unasked: "
-            f"add --upgrade to install {_inert(agent.version)}",
+            f"lfg: {agent.id} {_shown(mine.version)} is installed ({mine.folder}); the registry has "
+            f"{_shown(agent.version)}. lfg never replaces it unasked: "
+            f"add --upgrade to install {_shown(agent.version)}",
             file=sys.stderr,
         )
         return EXIT_FAILED
     try:
         made = plan(agent, args.via, env)
     except InstallError as exc:
-        print(f"lfg: {_inert(str(exc))}", file=sys.stderr)
+        print(f"lfg: {_shown(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
-    print(_plan_text(made, read), flush=True)
-    if not _confirmed(args.yes):
+    limits = _limits(args)
+    print(_plan_text(made, read, limits), flush=True)
+    if not (args.yes or _asked("Install it?")):
         print("Nothing installed.")
         return EXIT_FAILED
     try:
-        done = carry_out(made, env, f"{read.url} ({read.source} {read.date})")
+        done = carry_out(
+            made,
+            env,
+            f"{read.url} ({read.source} {read.date})",
+            _scripts_choice(args, str(made.folder)),
+            limits,
+        )
     except (InstallError, UnsafeArchive) as exc:
-        print(f"lfg: {_inert(str(exc))}", file=sys.stderr)
+        print(f"lfg: {_shown(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     record(done)
-    print(f"Installed {agent.id} {_inert(agent.version)} in {done.folder}")
+    print(f"Installed {agent.id} {_shown(agent.version)} in {done.folder}")
+    for hop in done.redirects:
+        print(f"  the download was redirected to: {_shown(hop)}")
     if mine is not None:
-        print(f"  (replacing {_inert(mine.version)}; its folder {mine.folder} is left as it was)")
-    command = _inert(json.dumps(done.command))
+        print(f"  (replacing {_shown(mine.version)}; its folder {mine.folder} is left as it was)")
+    command = _shown(json.dumps(done.command))
     if agent.provider is not None:  # the built-in keeps its variables and mode: only its command moves
         print(
             f"To run it as lfg's `{agent.provider}`, in config.toml:\n"
@@ -300,6 +384,6 @@ def _install(
     if done.env:
         print(
             "  and set what the registry gives it: "
-            + _inert(", ".join(f"{k}={v}" for k, v in done.env.items()))
+            + _shown(", ".join(f"{k}={v}" for k, v in done.env.items()))
         )
     return 0

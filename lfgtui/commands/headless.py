@@ -348,6 +348,8 @@ def _check_json(result: CheckResult) -> dict[str, Any]:
         "output": result.output,
         "trusted": list(result.trusted),
         "restored": list(result.restored),
+        "left_out": list(result.left_out),
+        "refused": result.refused,
     }
 
 
@@ -478,22 +480,25 @@ class Progress:
     _tool_names: dict[str, str] = field(default_factory=dict)
 
     def _line(self, event: Event, text: str) -> None:
-        """One progress line; everything in it but the time may come from outside, so it is revealed:
-        inert, and a bidirectional control or carriage return shown, so nothing reorders or hides part
-        of it (an agent's question, a command)."""
-        self.out.write(f"[{event.t - self.t0:6.1f}s] {revealed(f'{event.ticket}  {text}')}\n")
+        """One progress line, for `event` of one ticket."""
+        self._say(event.t, f"{event.ticket}  {text}")
+
+    def _say(self, t: float, text: str) -> None:
+        """One progress line, and only one; everything in it but the time may come from outside, so
+        it is revealed (inert, and a bidirectional control or carriage return shown, so nothing
+        reorders or hides part of it) and its line breaks shown as `⏎`, so no part of it (a
+        sub-agent's task, an agent's question) starts a line that passes for lfg's."""
+        said = revealed(text).replace("\n", "⏎")
+        self.out.write(f"[{t - self.t0:6.1f}s] {said}\n")
         self.out.flush()
 
     def _check(self, row: None, event: CheckRan) -> None:
-        said = inert(f"{event.ticket}  check {event.result.label()}")
-        self.out.write(f"[{event.t - self.t0:6.1f}s] {said}\n")
-        self.out.flush()
+        self._line(event, f"check {event.result.label()}")
 
     def _verdict(self, row: None, event: VerdictDecided) -> None:
         verdict = event.verdict
         self.verdicts[verdict.tournament] = verdict
-        self.out.write(f"[{event.t - self.t0:6.1f}s] {inert(verdict.summary())}\n")
-        self.out.flush()
+        self._say(event.t, verdict.summary())
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunFact):  # the run's, not an attempt's: it has no row

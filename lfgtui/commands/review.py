@@ -201,6 +201,7 @@ async def _send(args: argparse.Namespace, config: Config, db: Path, review: _Rev
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
     from lfgtui.run import Approvals, Run
+    from lfgtui.run.requests import YOU, ReviewSend
     from lfgtui.run.seeds import earlier_of_each
     from lfgtui.worktrees.review import follow_up_text
 
@@ -237,7 +238,7 @@ async def _send(args: argparse.Namespace, config: Config, db: Path, review: _Rev
             run.record(history)
         state = run.states[review.ticket]
         attempt = state.attempt + 1
-        if not run.continue_with(review.ticket, follow_up_text(drafts)):
+        if run.ask(ReviewSend(review.ticket, follow_up_text(drafts)), YOU) is not None:
             return _error(
                 f"not sent ({kept}): ticket {review.ticket}'s latest attempt did not complete; "
                 f"retry it first (lfg resume {review.run_id})",

@@ -46,12 +46,16 @@ def _commands(worktrees: argparse.ArgumentParser) -> None:
 
 
 def _list_arguments(listing: argparse.ArgumentParser) -> None:
-    listing.add_argument("--run", metavar="ID", help="only the worktrees of this run")
+    listing.add_argument(
+        "--run", metavar="ID", help="only the worktrees of this run (or any unique prefix of its id)"
+    )
     listing.add_argument("--json", action="store_true", help="one JSON array: an object per worktree")
 
 
 def _clean_arguments(clean: argparse.ArgumentParser) -> None:
-    clean.add_argument("--run", metavar="ID", help="only the worktrees of this run")
+    clean.add_argument(
+        "--run", metavar="ID", help="only the worktrees of this run (or any unique prefix of its id)"
+    )
     clean.add_argument("--ticket", metavar="ID", help="only the worktrees of this ticket")
     clean.add_argument(
         "--force",
@@ -75,8 +79,11 @@ async def _command(args: argparse.Namespace) -> int:
     from lfgtui.worktrees.tree import worktrees_root
 
     root = worktrees_root()
+    run, problem = (None, None) if args.run is None else _run_of(root, args.run)
+    if problem is not None:
+        return _error(problem, EXIT_USAGE)
     try:
-        found = await list_worktrees(root, args.run)
+        found = await list_worktrees(root, run)
     except GitError as exc:
         return _error(str(exc), EXIT_USAGE)
     except OSError as exc:
@@ -85,6 +92,28 @@ async def _command(args: argparse.Namespace) -> int:
         return _list(found, root, args.json)
     chosen = [info for info in found if args.ticket is None or info.ticket_id == args.ticket]
     return await _clean(chosen, root, args.force)
+
+
+def _run_of(root: Path, ref: str) -> tuple[str | None, str | None]:
+    """The run whose worktrees `--run REF` means: REF itself, else the one run under `root` whose id
+    starts with it, as every other command takes a prefix; else (None, why not)."""
+    from lfgtui.worktrees.tree import ref_safe
+
+    try:
+        runs = sorted(entry.name for entry in root.iterdir() if entry.is_dir())
+    except OSError:  # no worktrees made yet: nothing of any run
+        runs = []
+    if not ref:
+        return None, "--run needs a run id (or a prefix of one)"
+    if ref_safe(ref) in runs:
+        return ref, None
+    matches = [run for run in runs if run.startswith(ref_safe(ref))]  # lfg's run ids are their folders' names
+    if len(matches) == 1:
+        return matches[0], None
+    if not matches:
+        return None, f"no worktrees of a run {ref!r} in {root} (see `lfg worktrees list`)"
+    more = " and more" if len(matches) > 5 else ""
+    return None, f"{ref!r} is ambiguous: it could be run {', '.join(matches[:5])}{more}"
 
 
 def _error(message: str, code: int) -> int:

@@ -24,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import ipaddress
 import json
 import logging
 import secrets
 import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,7 +47,6 @@ from lfgtui.run.requests import (
     Answer,
     Approve,
     Cancel,
-    CancelChild,
     FollowUp,
     Queue,
     Request,
@@ -54,6 +54,7 @@ from lfgtui.run.requests import (
     Retry,
     Steer,
     Synthesize,
+    Told,
 )
 from lfgtui.run.requests import decode as decode_request
 from lfgtui.tickets.ticket import Ticket
@@ -116,42 +117,15 @@ class ServeError(Exception):
 
 
 class Controls(Protocol):
-    """What `--control` lets a watcher do (the requests of lfgtui/run/requests.py that are `served`,
-    each reaching the method `SERVED` names); each returns why it could not, or None when done (a
-    sub-agent's cancel once its agent, here or on a worker, was asked)."""
+    """What `--control` lets a watcher do: ask the run what a watcher may ask (the requests of
+    lfgtui/run/requests.py that are `served`), answered as the run answers every asker (`Run.ask`:
+    None when done, else its `Refusal`; a sub-agent's cancel once its agent, here or on a worker, was
+    asked), and start a tournament's synthesis, which is decided above the run (run/decisions.py
+    `ABOVE`)."""
 
-    def cancel(self, asked: Cancel, who: str) -> str | None: ...
-
-    async def cancel_child(self, asked: CancelChild, who: str) -> str | None: ...
-
-    def retry(self, asked: Retry, who: str) -> str | None: ...
-
-    def approve(self, asked: Approve, who: str) -> str | None: ...
-
-    def answer(self, asked: Answer, who: str) -> str | None: ...
-
-    def follow_up(self, asked: FollowUp, who: str) -> str | None: ...
-
-    def steer(self, asked: Steer, who: str) -> str | None: ...
-
-    def queue(self, asked: Queue, who: str) -> str | None: ...
+    def ask(self, asked: Request, who: str) -> Told | Awaitable[Told]: ...
 
     def synthesize(self, verdict: Verdict, who: str) -> str: ...
-
-
-SERVED: dict[type[Request], str] = {
-    Cancel: "cancel",
-    CancelChild: "cancel_child",
-    Retry: "retry",
-    Approve: "approve",
-    Answer: "answer",
-    FollowUp: "follow_up",
-    Steer: "steer",
-    Queue: "queue",
-    Synthesize: "synthesize",
-}
-"""The method of `Controls` that carries out each request a watcher may make (tests/ui/test_requests.py
-checks it names every `served` request)."""
 
 
 @dataclass(frozen=True)
@@ -160,46 +134,8 @@ class EngineControls:
 
     run: Run
 
-    def cancel(self, asked: Cancel, who: str) -> str | None:
-        if self.run.cancel(asked.ticket, why=f"cancel asked by {who}"):
-            return None
-        return f"{asked.ticket} is not running"
-
-    async def cancel_child(self, asked: CancelChild, who: str) -> str | None:
-        return await self.run.cancel_child(asked.ticket, asked.child, by=who)
-
-    def retry(self, asked: Retry, who: str) -> str | None:
-        if self.run.retry(asked.ticket, why=f"retry asked by {who}"):
-            return None
-        return f"{asked.ticket} is running or has completed: only a ticket that ended otherwise is retried"
-
-    def approve(self, asked: Approve, who: str) -> str | None:
-        if self.run.approvals.answer(asked.ticket, asked.call, asked.allowed, by=who):
-            return None
-        return f"no call {asked.call!r} of {asked.ticket} waits for approval (answered already, or it ended)"
-
-    def answer(self, asked: Answer, who: str) -> str | None:
-        """An answer checked against the question's form as the TUI's is (run/approvals.py `unfit`)."""
-        ticket_id, elicitation_id, reply = asked.ticket, asked.elicitation, asked.reply
-        unfit = self.run.approvals.unfit(ticket_id, elicitation_id, reply)
-        if unfit is not None:
-            return unfit
-        if self.run.approvals.reply(ticket_id, elicitation_id, replace(reply, by=who)):
-            return None
-        waiting = f"no question {elicitation_id!r} of {ticket_id} waits for an answer"
-        return f"{waiting} (answered already, or it ended)"
-
-    def follow_up(self, asked: FollowUp, who: str) -> str | None:
-        assert asked.text is not None, "a watcher's follow-up carries its words"
-        return self.run.follow_up(asked.ticket, asked.text, why=f"follow-up sent by {who}", by=who)
-
-    def steer(self, asked: Steer, who: str) -> str | None:
-        assert asked.text is not None, "a watcher's steer carries its words"
-        return self.run.steer(asked.ticket, asked.text, by=who)
-
-    def queue(self, asked: Queue, who: str) -> str | None:
-        assert asked.text is not None, "a watcher's queued message carries its words"
-        return self.run.queue(asked.ticket, asked.text, by=who)
+    def ask(self, asked: Request, who: str) -> Told | Awaitable[Told]:
+        return self.run.ask(asked, who)
 
     def synthesize(self, verdict: Verdict, who: str) -> str:
         """Start the tournament's synthesis as `S` does (tournament/synthesis.py); its id."""
@@ -650,9 +586,9 @@ class RunServer:
         return await self._carry(asked, _who(request))
 
     async def _carry(self, asked: Request, who: str) -> web.Response:
-        """Check a watcher's request against the run, then carry it out by the control `SERVED`
-        names: 403 when the run is served read-only, 404 for what the run does not have, 400 for
-        what is not well formed, 409 for what the run would not do."""
+        """Check a watcher's request against the run, then ask the run (`Controls.ask`): 403 when the
+        run is served read-only, 404 for what the run does not have, 400 for what is not well formed,
+        409 for what the run would not do (its `Refusal`'s words)."""
         if self.controls is None:
             return _problem(403, "this run is served read-only: start it with --control to allow this")
         ticket = getattr(asked, "ticket", None)
@@ -672,11 +608,11 @@ class RunServer:
             if verdict is None:
                 return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
             return web.json_response({"ok": True, "ticket": self.controls.synthesize(verdict, who)})
-        problem = getattr(self.controls, SERVED[type(asked)])(asked, who)
-        if asyncio.iscoroutine(problem):  # a sub-agent's cancel: its agent (or worker) answers
-            problem = await problem
-        if problem is not None:
-            return _problem(409, problem)
+        told = self.controls.ask(asked, who)
+        if inspect.isawaitable(told):  # a sub-agent's cancel: its agent (or worker) answers
+            told = await told
+        if told is not None:
+            return _problem(409, told.said)
         return web.json_response({"ok": True})
 
 

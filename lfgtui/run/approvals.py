@@ -139,12 +139,16 @@ class Approvals:
         )
         return answer
 
+    def waits(self, ticket_id: str, call_id: str) -> bool:
+        """Whether that call waits for an answer (not answered yet, its ticket not ended)."""
+        future = self._waiting.get((ticket_id, call_id))
+        return future is not None and not future.done()
+
     def answer(self, ticket_id: str, call_id: str, allowed: bool, by: str) -> bool:
         """Answer a waiting call; False when it is not waiting (answered already, or its ticket ended)."""
-        future = self._waiting.get((ticket_id, call_id))
-        if future is None or future.done():
+        if not self.waits(ticket_id, call_id):
             return False
-        future.set_result(Answer(allowed, by))
+        self._waiting[ticket_id, call_id].set_result(Answer(allowed, by))
         return True
 
     def questions(self, ticket: Ticket, say: Say) -> Elicit:

@@ -23,7 +23,7 @@ count the attempt's output times in whole milliseconds from it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from lfgtui.run.agents.attempt import AgentSession
     from lfgtui.run.approvals import Approvals
     from lfgtui.run.ratelimit import Limiters
+    from lfgtui.run.requests import Request, Told
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -218,10 +219,9 @@ class AttemptRunner(Protocol):
         the attempt; the scheduler says the attempt's end then."""
         ...
 
-    async def cancel_child(
-        self, run: RunFace, state: TicketState, child: str, by: str | None = None
-    ) -> str | None:
-        """Cancel one sub-agent (`child`, its session id) of the coding agent running the ticket's
-        attempt, wherever that agent runs: None once asked, else why not, in words for the person.
-        `by`: who asked, from elsewhere (said with the cancel in the ticket's events)."""
+    def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told | Awaitable[Told]:
+        """Carry a request that must reach where the ticket's attempt runs (run/decisions.py sends
+        those: a sub-agent's cancel, an approval) there, `who` asking: None once carried, else why
+        not, in words for the asker; an awaitable of that where the answer comes from afar (a worker
+        of a coordinated run)."""
         ...

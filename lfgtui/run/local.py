@@ -33,10 +33,12 @@ from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
 from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.failover import has_next
+from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
-from lfgtui.tools.toolbox import Approve, Toolbox
+from lfgtui.tools.toolbox import Approve as ApproveCall
+from lfgtui.tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
     from lfgtui.run.attempts import Attempt, RunFace, TicketState
@@ -47,14 +49,19 @@ if TYPE_CHECKING:
 class LocalRunner:
     """Runs each attempt here (see the module docstring)."""
 
-    async def cancel_child(
-        self, run: RunFace, state: TicketState, child: str, by: str | None = None
-    ) -> str | None:
-        """The agent's session whose turn runs here asks the agent (`AgentSession.cancel_child`)."""
+    def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told:
+        """Here the run's approvals answer a call, and the coding agent's session whose turn runs asks
+        its agent to cancel a sub-agent (`AgentSession.cancel_child`)."""
+        if isinstance(request, Approve):
+            run.approvals.answer(request.ticket, request.call, request.allowed, who)
+            return None
+        if not isinstance(request, CancelChild):
+            raise TypeError(f"{request.kind} does not reach an attempt")
         session = run.live_agents.get(state.ticket.id)
         if session is None:
-            return f"{state.ticket.id} runs no coding agent's turn now"
-        return session.cancel_child(child, by)
+            return Refusal(f"{state.ticket.id} runs no coding agent's turn now")
+        why = session.cancel_child(request.child, None if who == YOU else who)
+        return None if why is None else Refusal(why)
 
     async def run_attempt(self, attempt: Attempt) -> None:
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
@@ -255,7 +262,7 @@ class LocalRunner:
         return Toolbox(tools, self._context(attempt), self._approve(attempt))
 
     @staticmethod
-    def _approve(attempt: Attempt) -> Approve:
+    def _approve(attempt: Attempt) -> ApproveCall:
         return attempt.run.approvals.gate(attempt.ticket, attempt.say)
 
     @staticmethod

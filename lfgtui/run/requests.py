@@ -1,11 +1,14 @@
 """What a person may ask of a run, as typed requests: one small frozen dataclass per request, the same
 whether the run runs here or another lfg serves it.
 
-The run screen's keys make them; the UI carries each to its run by one path (ui/run/requests.py
-declares, per request, its key, its local and its remote handler or why it has none); a served run's
-watchers send those a watcher may make as JSON (`encode`) to `POST /v1/requests`, which the server
-reads back with `decode` (remote/server.py). A new request is a new class here, which
-tests/ui/test_requests.py then asks to be declared.
+The run screen's keys make them; the UI carries each to its run by one path (ui/run/controller.py
+`REQUESTS` declares, per request, its key, its local and its remote handler or why it has none); a
+served run's watchers send those a watcher may make as JSON (`encode`) to `POST /v1/requests`, which
+the server reads back with `decode` (remote/server.py); a coordinated run sends those that must reach
+its worker the same way, on the broker's control stream (broker/work.py `ControlEntry`). Wherever it
+comes from, a request meets the run in one place, `Run.ask` (run/decisions.py `DECISIONS`), which
+answers None or a `Refusal`. A new request is a new class here, which tests/ui/test_requests.py and
+tests/run/test_decisions.py then ask to be declared and decided.
 """
 
 from __future__ import annotations
@@ -14,6 +17,22 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from lfgtui.run.approvals import Reply
+
+YOU = "you"
+"""Who asks at this lfg's own terminal: an answer is by "you", and a cancel or a retry says nothing of
+who asked (a request from elsewhere names its asker: a watcher's address, a coordinator's name)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the run would not do what was asked, in words for whoever asked (the person, a watcher, the
+    coordinator a worker answers)."""
+
+    said: str
+
+
+Told = Refusal | None
+"""What the run answers a request: None once done (or asked of where the attempt runs), else why not."""
 
 
 class RequestError(ValueError):

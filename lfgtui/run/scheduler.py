@@ -25,7 +25,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -58,10 +58,12 @@ from lfgtui.events import (
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
+from lfgtui.run.decisions import decision
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
+from lfgtui.run.requests import Refusal, Request, Told
 from lfgtui.run.steering import MAX_HELD, summary, unfit
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
@@ -202,11 +204,15 @@ class Run:
         state.task.cancel()
         return True
 
-    async def cancel_child(self, ticket_id: str, child: str, by: str | None = None) -> str | None:
-        """Cancel one sub-agent (`child`, its session id) of a ticket's coding agent, the ticket going
-        on, where its agent runs (here, or on the worker of a coordinated run, which answers): None
-        once asked, else why not, for the person. `by`: who asked, from elsewhere."""
-        return await self.runner.cancel_child(self, self.states[ticket_id], child, by)
+    def ask(self, request: Request, who: str) -> Told | Awaitable[Told]:
+        """A person's request of the run, from `who` (`YOU` at this terminal, a watcher's address, a
+        coordinator's name), decided as run/decisions.py `DECISIONS` says: None once done, else the
+        `Refusal` saying why not. What must reach where the attempt runs and be answered from there (a
+        sub-agent's cancel on a coordinated run) answers once it has: an awaitable of the same."""
+        ticket = getattr(request, "ticket", None)
+        if ticket is not None and ticket not in self.states:
+            return Refusal(f"the run has no ticket {ticket!r}")
+        return decision(request).decide(self, request, who)
 
     def cancel_all(self) -> None:
         for ticket_id in self.states:

@@ -878,6 +878,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a background sub-agent with this title amid the answer, if the client takes sub-agents",
     )
     quirks.add_argument(
+        "--subagents",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --subagent, N sub-agents one after another, their titles numbered after the first",
+    )
+    quirks.add_argument(
         "--subagent-foreground",
         action="store_true",
         help="with --subagent, the sub-agent runs once the first model call's text is whole, the parent"
@@ -1114,6 +1121,7 @@ def main(argv: list[str] | None = None) -> None:
             compaction=args.compaction,
             plan_ops=args.plan_ops,
             subagent=args.subagent,
+            subagents=args.subagents,
             subagent_asks=args.subagent_asks,
             subagent_waits=args.subagent_waits,
             subagent_foreground=args.subagent_foreground,

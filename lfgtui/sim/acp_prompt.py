@@ -152,6 +152,8 @@ class Quirks:
     subagent: str = ""
     """A background sub-agent with this title, in the middle of the first model call's text, where the
     client takes sub-agents (`subagents`): see `acp_stable.StableUpdates.subagent`."""
+    subagents: int = 1
+    """With `subagent`, how many sub-agents, one after another (a tree of thousands, for its speed)."""
     subagent_asks: bool = False
     """With `subagent`, the sub-agent asks permission for its tool call, on its own session."""
     subagent_waits: bool = False
@@ -341,10 +343,10 @@ class AgentRun:
                 await self._faults(index, position)
                 await self._chunk(piece)
                 if delegate is not None and index == 0 and position == 0 and not quirks.subagent_foreground:
-                    await delegate(quirks.subagent)  # in the background, amid the answer
+                    await self._delegate(delegate, quirks)  # in the background, amid the answer
             await self._faults(index, len(chunks))
             if delegate is not None and index == 0 and quirks.subagent_foreground:
-                await delegate(quirks.subagent)  # in the foreground: the parent waits
+                await self._delegate(delegate, quirks)  # in the foreground: the parent waits
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_ARGS:
                     self.output_tokens += piece.tokens
@@ -418,6 +420,12 @@ class AgentRun:
             await self._update(acp.update_agent_message_text(piece.text))
             self.said.append(piece.text)
         self.output_tokens += 1
+
+    @staticmethod
+    async def _delegate(delegate: Callable[[str, int], Awaitable[None]], quirks: Quirks) -> None:
+        """The sub-agents of `--subagent` (`--subagents N` of them), one after another."""
+        for number in range(quirks.subagents):
+            await delegate(quirks.subagent if number == 0 else f"{quirks.subagent} {number + 1}", number)
 
     async def _faults(self, call: int, position: int) -> None:
         """Play the faults due after `position` chunks of `call`; `times` is moot in a one-shot process."""

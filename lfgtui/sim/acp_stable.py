@@ -96,15 +96,18 @@ class StableUpdates:
             await self.send(session, {"sessionUpdate": "plan_removed", "planId": approach})
         return True
 
-    async def subagent(self, title: str) -> None:
+    async def subagent(self, title: str, number: int = 0) -> None:
         """A sub-agent (in the background amid the parent's answer, or in the foreground between its
         model calls: the caller's choice): announced and running on the parent, the task as a session
         message on both, its own text, tool call and cost on its session (ids of its own: distinct
-        per conversation; with `ask`, asking permission for it on its own session), idle on the
-        parent, its hand-back."""
+        per conversation and `number`; with `ask`, asking permission for it on its own session), idle
+        on the parent, its hand-back."""
         if not offers(self.capabilities, "subagents"):
             return
-        parent, child = self.session_id, f"{self.session_id}-sub{self.prompt}"
+        parent, child = (
+            self.session_id,
+            f"{self.session_id}-sub{self.prompt}" + (f"-{number}" if number else ""),
+        )
         announced = {"sessionUpdate": "subagent_update", "sessionId": child}
         offered = {"capabilities": {"cancel": {}}} if self.hold is not None else {}
         await self.send(parent, announced | {"title": title, "description": "general-purpose"} | offered)

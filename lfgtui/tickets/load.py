@@ -654,8 +654,11 @@ class _Loader:
         attempts = own.get("attempts", defaults.get("attempts", 1))
         chosen = chosen_list(own, defaults)
         if chosen is None:
-            provider = own.get("provider") or defaults.get("provider") or fallback
-            single = [Variant(draft.id, provider, self._model(draft, defaults, provider), None)]
+            named = own.get("provider") or defaults.get("provider")
+            provider = named or fallback
+            model = self._model(draft, defaults, provider)
+            self._check_prefixed(draft, defaults, model, named)
+            single = [Variant(draft.id, provider, model, None)]
             return repeated(draft.id, single, attempts)
         key, entries = chosen
         line = self.line(draft if key in own else None, key)
@@ -725,6 +728,24 @@ class _Loader:
                 f"or default_model in [providers.{provider}]",
             )
         return model or ""
+
+    def _check_prefixed(
+        self, draft: _Draft, defaults: Mapping[str, Any], model: str, provider: str | None
+    ) -> None:
+        """`model = "sim/x"` names a provider where `model` takes a model id (`models` and `judge` take
+        `provider/model`): run as it is, the provider lfg falls back to (or the one named) would be
+        asked for a model called `sim/x`. Allowed where another provider is named: OpenRouter's ids
+        are `vendor/model`."""
+        prefix = model.partition("/")[0]
+        if "/" not in model or prefix not in self.config.providers or provider not in (None, prefix):
+            return
+        level = draft if "model" in draft.fields else None
+        self.check.add(
+            self.line(level, "model"),
+            f"{draft.where if level else '[defaults]'}: model = {model!r} names the provider {prefix!r}: "
+            f"write provider = {prefix!r} and model = {model.partition('/')[2]!r} "
+            f"(or models = [{model!r}])",
+        )
 
     def _ticket(
         self, draft: _Draft, defaults: Mapping[str, Any], variant: Variant, depends_on: tuple[str, ...]

@@ -5,8 +5,9 @@ The check runs on a snapshot of the contestant's work taken once its attempt end
 (worktrees/snapshot.py): its worktree frozen as a commit (on a broker's coordinator, whose checkout
 has no worktree of it, the diff its worker reported applied onto the commit it started from), whose
 diff is the one the verdict shows and landing lands, checked out fresh with the files the contestant
-may not change for its own check (`check_files`: test configuration, conftest.py, the files the
-command names) as the base has them, and removed after. Nothing the contestant (or a sibling) does to
+may not change for its own check (guard.py: its tests, the test runner's configuration, what the
+command names) as the base has them, and removed after; pytest's own report on what ran is taken
+over the output's (report.py). Nothing the contestant (or a sibling) does to
 its worktree after that reaches the check or what lands. The check runs as the `run_command` tool
 runs a model's command (tools/command.py, under the supervisor): with the same environment
 allowlist (`command_env`, the ticket's `env_passthrough`), killed with all it started at the
@@ -27,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.contest import CheckRan, CheckResult, Contestant, Diff, Verdict, VerdictDecided
+from lfgtui.contest import NOT_ASKED, CheckRan, CheckResult, Contestant, Diff, Verdict, VerdictDecided
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     AgentDetails,
@@ -81,10 +83,12 @@ from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 from lfgtui.tools import command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.command import RunCommand
+from lfgtui.tournament.guard import Guarded, folders_of, guarded, named_paths
 from lfgtui.tournament.judge import BadRanking, Ranked, ask_again, judge_prompt, labelled, read_ranking
-from lfgtui.tournament.verdict import check_files, rank, suite_counts
+from lfgtui.tournament.report import read_report, report_env
+from lfgtui.tournament.verdict import rank, suite_counts
 from lfgtui.worktrees.git import GitError
-from lfgtui.worktrees.snapshot import Snapshot, applied, checkout, diff_of, take
+from lfgtui.worktrees.snapshot import Snapshot, applied, checkout, diff_of, folders_in_base, in_base, take
 
 if TYPE_CHECKING:
     from lfgtui.run.scheduler import Run
@@ -221,12 +225,21 @@ class Referee:
             entry.snapshot = snapshot.commit
             diff = await diff_of(snapshot)
             entry.diff = Diff(diff.added, diff.removed, diff.paths, len(diff.paths), diff.text)
-            restored = check_files(command, diff.paths)
-            async with checkout(snapshot, restored) as workdir:
+            guard = await self._guard(snapshot, command, diff.paths)
+            async with checkout(snapshot, guard.restored, guard.left_out) as workdir:
                 result = await self._run_check(entry.ticket, command, workdir)
         except GitError as exc:
             return CheckResult(command, False, f"the contestant's work could not be checked: {exc}", None)
-        return replace(result, restored=restored)
+        return replace(result, restored=guard.restored, left_out=guard.left_out)
+
+    @staticmethod
+    async def _guard(snapshot: Snapshot, command: str, changed: tuple[str, ...]) -> Guarded:
+        """Of the files the contestant changed, those of the person's check (guard.py)."""
+        named = named_paths(command, snapshot.subdir)
+        folders = {folder for path in changed for folder in folders_of(path)} & named
+        return guarded(
+            changed, named, await in_base(snapshot, changed), await folders_in_base(snapshot, folders)
+        )
 
     async def _snapshot(self, entry: _Entry) -> Snapshot | None:
         """The contestant's work frozen as a commit: its worktree as it is now, here; on a broker's
@@ -240,21 +253,29 @@ class Referee:
         return await applied(ticket.workdir, entry.worktree.base, entry.diff.text, self.run.run_id, ticket.id)
 
     async def _run_check(self, ticket: Ticket, command: str, workdir: Path) -> CheckResult:
-        """`command` in `workdir`, as `run_command` runs a model's command."""
-        ctx = ToolContext(
-            workdir=workdir,
-            env=command_env(self.run.tool_env, ticket.env_passthrough, workdir),
-            command_timeout_s=ticket.check_timeout_s,
-        )
-        try:
-            outcome = await RunCommand().run({"command": command}, ctx)
-        except OSError as exc:  # the shell could not be started
-            return CheckResult(command, False, f"the check could not start: {exc}", None)
+        """`command` in `workdir`, as `run_command` runs a model's command, with pytest writing its
+        report outside the checkout (report.py): its word on what ran is taken over the output's."""
+        with tempfile.TemporaryDirectory(prefix="lfg-report-") as reports:
+            env = command_env(self.run.tool_env, ticket.env_passthrough, workdir)
+            ctx = ToolContext(
+                workdir=workdir,
+                env=report_env(env, Path(reports)),
+                command_timeout_s=ticket.check_timeout_s,
+            )
+            try:
+                outcome = await RunCommand().run({"command": command}, ctx)
+            except OSError as exc:  # the shell could not be started
+                return CheckResult(command, False, f"the check could not start: {exc}", None)
+            evidence = await asyncio.to_thread(read_report, Path(reports), command)
         output = outcome.output
         real = await asyncio.to_thread(os.path.realpath, workdir)
         for path in sorted({str(workdir), real}, key=len, reverse=True):
             output = output.replace(path, ".")  # a throwaway checkout's path says nothing, and may name names
-        return CheckResult(command, not outcome.is_error, output, suite_counts(output))
+        exited = not outcome.is_error
+        if evidence is None:
+            return CheckResult(command, exited, output, suite_counts(output))
+        refused = evidence.refused if exited else ""
+        return CheckResult(command, exited and not evidence.refused, output, evidence.tests, refused=refused)
 
     def _decide(self, ticket: Ticket) -> None:
         assert ticket.group is not None
@@ -262,6 +283,11 @@ class Referee:
         if not all(entry.done for entry in entries):
             return
         verdict = rank(ticket.group, tuple(self._contestant(entry) for entry in entries))
+        judging = self.judging.get(ticket.group)
+        idle = judging is None or judging.done()
+        if ticket.group in self.judges and idle and not any(e.outcome is Outcome.COMPLETED for e in entries):
+            self._announce(verdict.judge_failed(self.judges[ticket.group], (), NOT_ASKED))
+            return  # nothing to rank: the judge's (paid) call is not made
         if ticket.group in self.judges:
             earlier = self.judging.get(ticket.group)
             self.judging[ticket.group] = asyncio.create_task(

@@ -1,4 +1,4 @@
-"""How a tournament is decided: a check's test counts and the files it trusts, and the rule's ranking
+"""How a tournament is decided: a check's test counts, and the rule's ranking
 (the data it ranks, `Contestant` and `Verdict`, is in lfgtui/contest.py).
 
 The rule, without a judge: a contestant whose attempt completed before one that did not; then one
@@ -16,9 +16,8 @@ why it failed.
 from __future__ import annotations
 
 import re
-import shlex
 
-from lfgtui.contest import Contestant, Diff, Placing, SuiteCounts, Verdict
+from lfgtui.contest import Contestant, Placing, SuiteCounts, Verdict
 
 _PYTEST = re.compile(r"^=*\s*(\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", re.MULTILINE)
 _PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
@@ -50,47 +49,6 @@ def suite_counts(output: str) -> SuiteCounts | None:
         passed = int(ran.group(1)) - failed - errors - skipped
         found, at = SuiteCounts(max(passed, 0), failed, errors, skipped), ran.start()
     return found
-
-
-CHECK_CONFIG = frozenset(
-    {
-        "conftest.py",
-        "pytest.ini",
-        "tox.ini",
-        "setup.cfg",
-        "pyproject.toml",
-        "noxfile.py",
-        "sitecustomize.py",
-        "usercustomize.py",
-        "Makefile",
-        "package.json",
-    }
-)
-"""File names (in any folder) a check command commonly runs or reads as its configuration: a
-contestant that changes one changes what its own check does."""
-
-
-def check_files(command: str, paths: tuple[str, ...]) -> tuple[str, ...]:
-    """The files of `paths` (what a contestant changed) its check runs or reads as its configuration:
-    `CHECK_CONFIG`, `*.pth`, and the files the command names."""
-    try:
-        named = {word.removeprefix("./") for word in shlex.split(command)}
-    except ValueError:  # an unbalanced quote: the shell would refuse it too
-        named = set()
-    return tuple(
-        path
-        for path in paths
-        if path.rsplit("/", 1)[-1] in CHECK_CONFIG or path.endswith(".pth") or path in named
-    )
-
-
-def trusted_files(command: str, diff: Diff | None) -> tuple[str, ...]:
-    """The files of `diff` (a contestant's change) its check trusts (`check_files`); `…` when the
-    diff's text was cut before its last file, so some of its files are not known."""
-    if diff is None:
-        return ()
-    found = check_files(command, diff.files)
-    return (*found, "…") if diff.count > len(diff.files) else found
 
 
 def rank(tournament: str, contestants: tuple[Contestant, ...]) -> Verdict:

@@ -25,6 +25,7 @@ from typing import ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from lfgtui.events import Outcome
@@ -169,6 +170,20 @@ class LfgApp(App[int]):
         self.frame_work = FrameWork()
         self.gc_pacer = GcPacer()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notice, from any screen or widget, is drawn as text, made inert: many quote outside
+        words (an agent's, git's, a server's), where a `[/]` would end the app; lfg's own need no
+        markup. So `markup` is taken and ignored: no call can forget it."""
+        super().notify(inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False)
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette's commands: lfg's (its keys, its themes, its tickets), then what Textual has
         that lfg does not replace (a screenshot, maximize)."""
@@ -236,7 +251,7 @@ class LfgApp(App[int]):
 
     async def _ask_first(self, question: str) -> None:
         """The first controller's run waits for the person's yes (its screen's keys are under the modal)."""
-        if not await self.push_screen(ConfirmScreen(question, markup=False), wait_for_dismiss=True):
+        if not await self.push_screen(ConfirmScreen(question), wait_for_dismiss=True):
             await self._finish(EXIT_DECLINED)
 
     async def on_unmount(self) -> None:
@@ -338,7 +353,7 @@ class LfgApp(App[int]):
             self.notify(inert(f"Cannot re-run: {problems[0]}"), severity="error", timeout=8, markup=False)
             return
         if outside := recorded.outside(Path.cwd(), (ticket,)):
-            question = ConfirmScreen(recorded.outside_question(Path.cwd(), outside), markup=False)
+            question = ConfirmScreen(recorded.outside_question(Path.cwd(), outside))
             if not await self.push_screen(question, wait_for_dismiss=True):
                 return
         controller = RunController.live(self.services, (ticket,), first=False)

@@ -17,6 +17,7 @@ older lfgs recorded) is unquoted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 FILE_BYTES = 200_000
@@ -155,8 +156,15 @@ class PatchParts:
     """Receives `git diff`'s stdout chunk by chunk (`feed`) and keeps each file's diff within the
     bounds; `text()` is the diff to show, `unshown()` what it lists without showing."""
 
-    def __init__(self, file_bytes: int = FILE_BYTES, total_bytes: int = TOTAL_BYTES) -> None:
+    def __init__(
+        self,
+        file_bytes: int = FILE_BYTES,
+        total_bytes: int = TOTAL_BYTES,
+        sizes: Mapping[str, tuple[int | None, int | None]] | None = None,
+    ) -> None:
         self.file_bytes, self.total_bytes = file_bytes, total_bytes
+        self.sizes = sizes or {}
+        """Each binary file's bytes before and after (worktrees/binary.py), for the review to say."""
         self._parts: list[_Part] = []
         self._carry = b"\n"  # so the first `diff --git` is found as every later one is
         self._kept = 0
@@ -216,7 +224,9 @@ class PatchParts:
                 head = lines[: next((i for i, t in enumerate(lines) if t.startswith("@@")), len(lines))]
                 files.append((head, path, Unshown(path, embedded_reason(path), embedded=True)))
             else:
-                files.append((lines, path, None))
+                head = lines[: next((i for i, t in enumerate(lines) if t.startswith("@@")), len(lines))]
+                unseen = [*_binary_reason(head, self.sizes.get(path)), *_mode_reason(head)]
+                files.append((lines, path, Unshown(path, "; ".join(unseen)) if unseen else None))
         files += [
             ([f"{_HEADER}{_quoted('a/' + u.path)} {_quoted('b/' + u.path)}"], u.path, u) for u in self._extra
         ]
@@ -225,13 +235,45 @@ class PatchParts:
     def text(self) -> str:
         out: list[str] = []
         for lines, _, unshown in self._files():
-            out += lines
-            if unshown is not None:
-                out.append(not_shown_line(unshown))
+            if unshown is None:
+                out += lines
+                continue
+            hunks = next((i for i, text in enumerate(lines) if text.startswith("@@")), len(lines))
+            out += [*lines[:hunks], not_shown_line(unshown), *lines[hunks:]]  # in the header: no hunk's line
         return "\n".join(out) + "\n" if out else ""
 
     def unshown(self) -> list[Unshown]:
         return [unshown for _, _, unshown in self._files() if unshown is not None]
+
+
+def _binary_reason(head: list[str], sizes: tuple[int | None, int | None] | None) -> list[str]:
+    """`a binary file, 1,024 → 2,048 bytes`, when git's header says the file is binary."""
+    if not any(text.startswith(("Binary files ", "GIT binary patch")) for text in head):
+        return []
+    before, after = sizes or (None, None)
+    if before is None and after is None:
+        return ["a binary file: lfg shows none of its bytes"]
+    if before is None:
+        return [f"a new binary file of {after:,} bytes: lfg shows none of them"]
+    if after is None:
+        return [f"a binary file of {before:,} bytes, deleted"]
+    return [f"a binary file, {before:,} \u2192 {after:,} bytes: lfg shows none of them"]
+
+
+def _mode_reason(head: list[str]) -> list[str]:
+    """`its mode changes 100644 → 100755 (made executable)`: a change no line of the diff shows."""
+    old = next((text.split()[-1] for text in head if text.startswith("old mode ")), None)
+    new = next((text.split()[-1] for text in head if text.startswith("new mode ")), None)
+    if old is None or new is None:
+        return []
+    made = (
+        " (made executable)"
+        if new.endswith("755")
+        else " (no longer executable)"
+        if old.endswith("755")
+        else ""
+    )
+    return [f"its mode changes {old} \u2192 {new}{made}, which its lines do not show"]
 
 
 def _head(lines: list[str]) -> list[str]:

@@ -10,9 +10,9 @@ the ticket (it is on a worker), the commit is the diff the worker reported appli
 commit (`applied`).
 
 The check then runs in a fresh detached worktree of that commit (`checkout`), removed after, in which
-the files a contestant may not change for its own check (`protected`, tournament/verdict.py's
-`check_files`: test configuration, conftest.py, the files the check's command names) are put back
-as the base has them.
+the files a contestant may not change for its own check (tournament/guard.py: its tests, the test
+runner's configuration, what the check's command names) are put back as the base has them, and
+those of them it added are left out.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,8 @@ _IDENTITY = {
 }
 """A snapshot commit's author: it is lfg's record, not the person's commit (none may be configured)."""
 _CONFIG = ("core.splitIndex=false",)
+_PATHS_PER_CALL = 500
+"""Paths named on one git command line, well under any system's limit on its length."""
 
 
 def checked_ref(run_id: str, ticket_id: str) -> str:
@@ -143,10 +145,43 @@ async def diff_of(snapshot: Snapshot, max_chars: int = DIFF_TEXT_CHARS) -> Snaps
     return SnapshotDiff(added, removed, tuple(paths), text)
 
 
+async def in_base(snapshot: Snapshot, paths: Collection[str]) -> frozenset[str]:
+    """Those of `paths` (files, relative to the repository's top) the snapshot's base has."""
+    found: set[str] = set()
+    listed = sorted(paths)
+    for at in range(0, len(listed), _PATHS_PER_CALL):
+        chunk = listed[at : at + _PATHS_PER_CALL]
+        out = await checked(
+            snapshot.repo,
+            "--literal-pathspecs",
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            snapshot.base,
+            "--",
+            *chunk,
+        )
+        found.update(name for name in out.decode(errors="surrogateescape").split("\0") if name)
+    return frozenset(found) & set(listed)
+
+
+async def folders_in_base(snapshot: Snapshot, paths: Collection[str]) -> frozenset[str]:
+    """Those of `paths` that are folders in the snapshot's base."""
+    found = set()
+    for path in paths:
+        kind = await git(snapshot.repo, "cat-file", "-t", f"{snapshot.base}:{path}")
+        if kind.code == 0 and kind.out.strip() == b"tree":
+            found.add(path)
+    return frozenset(found)
+
+
 @contextlib.asynccontextmanager
-async def checkout(snapshot: Snapshot, protected: tuple[str, ...]) -> AsyncIterator[Path]:
-    """A fresh detached worktree of the snapshot, with each `protected` file as the base has it (or
-    absent, when the base has none); yields the ticket's workdir in it. Removed after, whatever
+async def checkout(
+    snapshot: Snapshot, restored: Collection[str], left_out: Collection[str]
+) -> AsyncIterator[Path]:
+    """A fresh detached worktree of the snapshot, with each `restored` file as the base has it and
+    each `left_out` file removed; yields the ticket's workdir in it. Removed after, whatever
     happened in it."""
     repo = snapshot.repo
     with tempfile.TemporaryDirectory(prefix="lfg-check-") as scratch:
@@ -154,8 +189,10 @@ async def checkout(snapshot: Snapshot, protected: tuple[str, ...]) -> AsyncItera
         add = ("worktree", "add", "--detach", str(place), snapshot.commit)
         await checked(repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
-            for path in protected:
-                await _restore(place, snapshot.base, path)
+            for path in restored:
+                await checked(place, "--literal-pathspecs", "checkout", snapshot.base, "--", path)
+            for path in left_out:
+                _remove(place, path)
             workdir = place / snapshot.subdir
             with contextlib.suppress(OSError):
                 workdir.mkdir(parents=True, exist_ok=True)
@@ -167,16 +204,12 @@ async def checkout(snapshot: Snapshot, protected: tuple[str, ...]) -> AsyncItera
                     await git(repo, "worktree", "prune")
 
 
-async def _restore(place: Path, base: str, path: str) -> None:
-    """`path` in the worktree `place` as the commit `base` has it, or deleted when it has none."""
-    there = await git(place, "cat-file", "-e", f"{base}:{path}")
-    if there.code == 0:
-        await checked(place, "checkout", base, "--", path)
-        return
+def _remove(place: Path, path: str) -> None:
+    """The file `path` the base has none of, gone from the worktree `place`."""
     target = place / path
     with contextlib.suppress(FileNotFoundError):
         if target.is_dir() and not target.is_symlink():
-            raise GitError(f"{path} is a folder the base has no file of: it cannot be put back")
+            raise GitError(f"{path} is a folder the base has no file of: it cannot be left out")
         os.unlink(target)
 
 

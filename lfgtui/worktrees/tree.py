@@ -40,6 +40,7 @@ import platformdirs
 
 from lfgtui.folders import private_folder
 from lfgtui.inert import inert
+from lfgtui.worktrees.binary import binaries, literal
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
 from lfgtui.worktrees.patch import FILE_BYTES, PatchParts, Unshown, embedded_reason
 from lfgtui.worktrees.size import diff_size
@@ -499,10 +500,18 @@ async def diff_stat(tree: Worktree) -> DiffStat:
 async def _patch(tree: Worktree, max_chars: int, context: int) -> PatchParts:
     """The worktree's diff against `base`, every file listed, each shown whole or marked not shown
     (worktrees/patch.py)."""
-    parts = PatchParts(file_bytes=min(FILE_BYTES, max_chars), total_bytes=max_chars)
     async with _snapshot(tree, links=True) as env:
+        found = await binaries(tree.path, ("--cached", tree.base), env)
+        parts = PatchParts(min(FILE_BYTES, max_chars), max_chars, found.sizes)
         args = _diff_args(tree, f"-U{context}")
-        result = await git(tree.path, *args, env=env, config=_UNQUOTED, sink=parts.feed)
+        result = await git(
+            tree.path, *args, *literal(found.texts, exclude=True), env=env, config=_UNQUOTED, sink=parts.feed
+        )
+        if found.texts and result.code == 0:  # text files a .gitattributes calls binary: shown as text
+            args = _diff_args(tree, f"-U{context}", "--text")
+            result = await git(
+                tree.path, *args, *literal(found.texts), env=env, config=_UNQUOTED, sink=parts.feed
+            )
         unborn = await _unborn_repositories(tree, env)
     if result.code != 0:
         raise GitError(f"git diff failed in {tree.path}: {quoted(result.err)}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -16,6 +17,7 @@ from lfgtui.events import ApprovalAsked, SubagentChanged
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.requests import YOU, CancelChild
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.fleet import FleetScreen
@@ -114,5 +116,6 @@ async def test_the_index_counts_a_runs_sub_agents_and_the_fleet_view_says_how_ma
         assert entry.json()["subagents"] == {"count": 1, "running": 1}
         await fleet_row(one.broker, run_id, "1 sub-agent, 1 running")
         [changed] = [e for e in one.events if isinstance(e, SubagentChanged)]
-        assert await one.run.cancel_child("p", changed.child) is None
+        told = one.run.ask(CancelChild("p", changed.child), YOU)
+        assert (await told if inspect.isawaitable(told) else told) is None
         await indexed(redis_server.url, run_id, lambda r: r.subagents == (1, 0))  # ended cancelled

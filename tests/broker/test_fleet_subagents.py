@@ -5,7 +5,7 @@ process on a real redis-server; the worker cancels it and answers as a run of it
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import inspect
 import json
 import signal
 import sys
@@ -16,7 +16,7 @@ import pytest
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import BrokerRunner
-from lfgtui.broker.work import CANCEL_CHILD, Command, WorkError
+from lfgtui.broker.work import ControlEntry, WorkError
 from lfgtui.commands.broker import Outlet
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.config.load import load_config
@@ -25,6 +25,7 @@ from lfgtui.events import Event, Outcome, Status, SubagentChanged
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.requests import YOU, CancelChild
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -46,6 +47,14 @@ class Coordinated:
 
     def children(self, state: str) -> list[SubagentChanged]:
         return [e for e in self.events if isinstance(e, SubagentChanged) and e.state == state]
+
+
+async def x_on(run: Run, child: str) -> str | None:
+    """`X` on sub-agent `child` of ticket `a`, as the coordinator's run answers it (None: asked)."""
+    told = run.ask(CancelChild("a", child), YOU)
+    if inspect.isawaitable(told):
+        told = await told
+    return None if told is None else told.said
 
 
 @contextlib.asynccontextmanager
@@ -78,14 +87,16 @@ async def test_x_on_the_coordinator_cancels_the_sub_agent_on_the_worker_which_sa
     async with coordinating(fleet) as one:
         await until(lambda: one.children("running"), timeout=90)
         [child] = {e.child for e in one.children("running")}
-        assert await one.run.cancel_child("a", "nobody") == "no such sub-agent in this ticket's session"
-        assert await one.run.cancel_child("a", child) is None, "the worker asked its agent"
+        assert await x_on(one.run, "nobody") == "no such sub-agent in this ticket's session"
+        assert await x_on(one.run, child) is None, "the worker asked its agent"
+        asked = f"a of run {one.run.run_id}: {watcher_name()} asks {CancelChild('a', child)!r}"
+        assert asked in fleet.said("w1"), "the request itself reached the worker's run"
         outcomes = await one.run.wait()
         assert outcomes == {"a": Outcome.COMPLETED}, "the parent went on"
         said = [e.message for e in one.events if type(e) is Status]
         assert f"asked the agent to cancel sub-agent Scan (asked by {watcher_name()})" in said
         assert [e.child for e in one.children("failed")] == [child], "it ended cancelled"
-        assert await one.run.cancel_child("a", child) == "a runs no coding agent's turn now"
+        assert await x_on(one.run, child) == "a runs no coding agent's turn now"
 
 
 async def test_x_on_the_coordinator_says_when_the_worker_running_the_ticket_does_not_answer(
@@ -97,19 +108,23 @@ async def test_x_on_the_coordinator_says_when_the_worker_running_the_ticket_does
         [child] = {e.child for e in one.children("running")}
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
-        why = await one.run.cancel_child("a", child)
+        why = await x_on(one.run, child)
         assert why is not None
         assert why.startswith("worker w1, which runs a, did not answer in 3 s: it may be gone"), why
 
 
 def test_a_sub_agents_cancel_from_the_broker_names_no_key_but_its_own_reply() -> None:
     """A writer of the broker is not trusted to name the key a worker writes its answer to."""
-    sent = Command(CANCEL_CHILD, "a", "ann", work="1-0", child="s-sub1", reply="0f" * 12)
-    assert Command.read({k.encode(): v for k, v in sent.fields().items()}) == sent
-    for spoiled in ({"reply": "x:other:key"}, {"child": ""}, {"child": None}):
-        data = {k: v for k, v in dataclasses.asdict(sent).items() if v is not None} | spoiled
-        with pytest.raises(WorkError, match="not a sub-agent's cancel"):
-            Command.read({b"data": json.dumps(data).encode()})
+    sent = ControlEntry(CancelChild("a", "s-sub1"), "ann", "1-0", reply="0f" * 12)
+    assert ControlEntry.read({k.encode(): v for k, v in sent.fields().items()}) == sent
+    data = json.loads(sent.fields()["data"])
+    for spoiled in (
+        {"reply": "x:other:key"},
+        {"request": data["request"] | {"child": ""}},
+        {"request": data["request"] | {"child": None}},
+    ):
+        with pytest.raises(WorkError, match="not a request a worker acts on"):
+            ControlEntry.read({b"data": json.dumps(data | spoiled).encode()})
 
 
 async def test_shift_x_in_the_coordinators_tui_cancels_the_sub_agent_running_on_the_worker(
@@ -141,4 +156,7 @@ async def test_shift_x_in_the_coordinators_tui_cancels_the_sub_agent_running_on_
             await until(lambda: a.state is PaneState.COMPLETED, 60)
             [child] = tree.subagents.children.values()
             assert child.state == "failed", "stopped on the worker: idle with stop reason cancelled"
+            request = CancelChild("a", next(iter(tree.subagents.children)))
+            asked = f"a of run {controller.run.run_id}: {watcher_name()} asks {request!r}"
+            assert asked in fleet.said("w1"), "the key's request, at the worker's run"
             await pilot.press("q")

@@ -13,10 +13,11 @@ import pytest
 
 from lfgtui.broker.client import connect
 from lfgtui.broker.layout import GROUP, Layout
-from lfgtui.broker.work import ANSWER, Command, WorkItem, relative_to
+from lfgtui.broker.work import ControlEntry, WorkItem, relative_to
 from lfgtui.broker.work_index import WorkIndex
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.config.load import load_config
+from lfgtui.run.requests import Approve
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, same_tickets, until
@@ -126,7 +127,7 @@ async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_whi
     async with asyncio.timeout(40):
         while not (asked := await published("approval_asked")):
             await asyncio.sleep(0.05)
-    answer = Command(ANSWER, "waits", "you", call_id=asked[0]["call_id"], allowed=False)
+    answer = ControlEntry(Approve("waits", asked[0]["call_id"], False), "you", waiting)
     await work.xadd(LAYOUT.control(RUN), answer.fields())
     async with asyncio.timeout(40):
         while await pending():

@@ -47,7 +47,9 @@ from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
+from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.requests import YOU, Approve, Cancel
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -285,9 +287,14 @@ async def test_approvals_answered_at_the_coordinator_reach_the_worker_holding_ea
     fleet.start("w2", "--max-concurrency", "1")
     async with coordinated(fleet, toml) as (run, events):
         await until(lambda: len([e for e in events if isinstance(e, ApprovalAsked)]) == 2)
-        for asked in [e for e in events if isinstance(e, ApprovalAsked)]:
-            assert run.approvals.answer(asked.ticket, asked.call_id, asked.ticket == "a", "you")
+        approvals = [e for e in events if isinstance(e, ApprovalAsked)]
+        for asked in approvals:
+            assert run.ask(Approve(asked.ticket, asked.call_id, asked.ticket == "a"), YOU) is None
         outcomes = await asyncio.wait_for(run.wait(), 40)
+    said = fleet.said("w1") + fleet.said("w2")
+    for asked in approvals:  # the person's request itself, at the worker's run
+        approve = Approve(asked.ticket, asked.call_id, asked.ticket == "a")
+        assert f"{asked.ticket} of run {run.run_id}: {watcher_name()} asks {approve!r}" in said
     assert outcomes == {"a": Outcome.COMPLETED, "b": Outcome.COMPLETED}
     answered = {e.ticket: e for e in events if isinstance(e, ApprovalAnswered)}
     assert answered["a"].allowed and not answered["b"].allowed and "@" in answered["a"].by
@@ -310,6 +317,7 @@ async def test_a_ticket_cancelled_at_the_coordinator_stops_on_its_worker(fleet: 
     assert outcomes == {"long": Outcome.CANCELLED}
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.CANCELLED]
     await until(lambda: "long of run" in fleet.said("w1") and ": cancelled" in fleet.said("w1"), 30)
+    assert f"long of run {run.run_id}: {watcher_name()} asks {Cancel('long')!r}" in fleet.said("w1")
 
 
 async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_key_reaches_the_worker(
@@ -365,6 +373,10 @@ async def test_the_coordinators_tui_streams_the_workers_answer_and_its_approval_
     assert w.state is PaneState.COMPLETED
     assert (fleet.lfg.workdir / "w" / "notes" / "summary.md").exists(), "approved here: written on the worker"
     assert "took w of run" in fleet.said("w1")
+    asks = f"w of run {run.run_id}: {watcher_name()} asks Approve(ticket='w', call="
+    assert asks in fleet.said("w1") and "allowed=True)" in fleet.said("w1"), (
+        "the key's request, at the worker"
+    )
 
 
 WORKER_BUSY_S = 30

@@ -409,6 +409,11 @@ ELSEWHERE = {
         "test_review_lists_every_file_the_run_changed_and_land_lands_only_what_it_showed",
         "tests/worktrees/test_review_files.py::test_land_refuses_a_file_review_could_not_show_unless_told",
     ],
+    "an agent writes a `.gitattributes` marking a text file `-diff` or `binary`, makes a script executable, "
+    "or adds a binary file": [
+        "tests/worktrees/test_review_files.py::test_a_gitattributes_that_calls_a_text_file_binary_does_not_hide_its_change",
+        "tests/worktrees/test_review_files.py::test_a_mode_change_or_a_binary_is_said_in_review_and_not_landed_unless_told",
+    ],
     "an agent made a git repository inside its worktree (`git init`, `git clone`)": [
         "tests/worktrees/test_review_files.py::test_an_embedded_repository_is_listed_not_shown_and_never_landed",
         "tests/worktrees/test_review_files.py::test_a_fork_carries_an_embedded_repository_whole",
@@ -1019,7 +1024,7 @@ ELSEWHERE = {
     ],
     "a tournament's judge ranks first a contestant whose check failed or whose attempt did not complete": [
         "tests/tournament/test_overruled.py::test_a_judge_that_ranks_a_failed_check_first_is_overruled_and_the_best_that_passed_wins",
-        "tests/tournament/test_overruled.py::test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the_judge_says",
+        "tests/tournament/test_overruled.py::test_no_winner_nothing_to_land_and_no_judge_asked_when_no_contestant_completed",
     ],
     "a tickets file asks for more than 100 `attempts`, or a blank `check`": [
         "tests/tournament/test_fields.py::test_attempts_past_the_maximum_and_a_blank_check_are_refused_naming_file_line_and_field",
@@ -1028,9 +1033,14 @@ ELSEWHERE = {
         "tests/tournament/test_judge.py::test_an_answer_nested_too_deep_is_asked_for_again_not_a_recursion_error",
         "tests/tournament/test_judge.py::test_a_malformed_ranking_is_refused_saying_what_is_wrong",
     ],
-    "a tournament contestant changes what its own check does (writes a `conftest.py`, test configuration or "
-    "a file the check names)": [
+    "a tournament contestant changes what its own check does (edits a test, writes a `conftest.py`, "
+    "`.pytest.ini`, `GNUmakefile`, `.npmrc` or a file in a folder the check names, or exits 0 as pytest "
+    "imports its code)": [
         "tests/tournament/test_overruled.py::test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does",
+        "tests/tournament/test_rigs.py::"
+        "test_a_rigged_check_fails_saying_what_was_put_back_or_refused_and_the_honest_contestant_wins",
+        "tests/tournament/test_rigs.py::"
+        "test_a_file_the_check_names_that_the_base_lacks_is_the_contestants_output_and_passes_its_check",
     ],
     "a tournament's contestant ran on a worker whose base commit the coordinator's checkout lacks, or its "
     "reported diff was cut (over 500,000 characters) or does not apply there": [

@@ -164,7 +164,7 @@ def test_a_verdict_is_decoded_strictly() -> None:
     }
     decoded = decode_verdict(json.loads(json.dumps(verdict)), {})
     assert decoded.contestant("t@a").outcome is Outcome.COMPLETED and decoded.labels == (("A", "t@a"),)
-    check = {**contestant["check"], "trusted": [], "restored": []}
+    check = {**contestant["check"], "trusted": [], "restored": [], "left_out": [], "refused": ""}
     trusting = {**contestant, "snapshot": None, "check": check}
     assert encode_verdict(decoded) == {**verdict, "contestants": [trusting]}, "absent: none"
     wrong = [

@@ -1,13 +1,17 @@
 """An ACP registry served for real on 127.0.0.1 (a folder with `registry.json` and the archives it
 names), the npm and node an install finds on its PATH (stand-ins at the network boundary: npm would
-reach the npm registry), and `lfg agents` run as a subprocess in its own data and cache folders."""
+reach the npm registry; `Registry.npm_package` serves one for the real npm instead), and
+`lfg agents` run as a subprocess in its own data and cache folders."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -18,13 +22,47 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 NODE_VERSION = "v20.20.2"
 """What the stand-in `node` says: the Node of the issue's machine, older than claude-agent-acp 0.101's."""
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Served(SimpleHTTPRequestHandler):
+    """The folder's files, and the servers an install must not trust: `/trickle/NAME` announces a
+    MiB and sends a byte at a time, `/silent/NAME` sends its headers and nothing more (both until the
+    client leaves or the registry stops), `/redirect/PATH?to=URL` answers 302 to URL."""
+
+    server: _Server
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", query.removeprefix("to="))
+            self.end_headers()
+        elif path.startswith(("/trickle/", "/silent/")):
+            self.send_response(200)
+            self.send_header("Content-Length", str(1024 * 1024))
+            self.end_headers()
+            self.wfile.flush()
+            trickles = path.startswith("/trickle/")
+            while not self.server.stopping.wait(0.05):
+                if trickles:
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the client gave up
+        else:
+            super().do_GET()
+
+
+class _Server(ThreadingHTTPServer):
+    stopping: threading.Event
 
 
 class Registry:
@@ -33,8 +71,9 @@ class Registry:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        handler = functools.partial(_Quiet, directory=str(folder))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        handler = functools.partial(_Served, directory=str(folder))
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.server.stopping = threading.Event()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -46,22 +85,54 @@ class Registry:
     def publish(self, *agents: dict[str, Any]) -> None:
         (self.folder / "registry.json").write_text(json.dumps({"version": "1.0.0", "agents": list(agents)}))
 
-    def archive(self, name: str, members: dict[str, bytes], links: dict[str, str] | None = None) -> str:
-        """A .tar.gz served as `name` holding `members` (executable) and symbolic `links`; its sha256."""
+    def archive(
+        self,
+        name: str,
+        members: dict[str, bytes],
+        links: dict[str, str] | None = None,
+        hard_links: dict[str, str] | None = None,
+    ) -> str:
+        """A .tar.gz served as `name` holding `members` (executable), symbolic `links` and
+        `hard_links`; its sha256."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for member, content in members.items():
                 info = tarfile.TarInfo(member)
                 info.size, info.mode = len(content), 0o755
                 tar.addfile(info, io.BytesIO(content))
-            for member, target in (links or {}).items():
-                info = tarfile.TarInfo(member)
-                info.type, info.linkname = tarfile.SYMTYPE, target
-                tar.addfile(info)
-        (self.folder / name).write_bytes(buffer.getvalue())
-        return hashlib.sha256(buffer.getvalue()).hexdigest()
+            for kind, named in ((tarfile.SYMTYPE, links), (tarfile.LNKTYPE, hard_links)):
+                for member, target in (named or {}).items():
+                    info = tarfile.TarInfo(member)
+                    info.type, info.linkname = kind, target
+                    tar.addfile(info)
+        return self.file(name, buffer.getvalue())
+
+    def file(self, name: str, content: bytes) -> str:
+        """`content` served as `name`; its sha256 (an archive built by the test, byte for byte)."""
+        (self.folder / name).write_bytes(content)
+        return hashlib.sha256(content).hexdigest()
+
+    def npm_package(self, name: str, version: str, files: dict[str, str]) -> None:
+        """Serve `name`@`version` the way the npm registry does (its document at `/NAME`, its
+        tarball under `/tarballs/`), holding `files` (`package.json` among them) under `package/`."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for member, text in files.items():
+                info = tarfile.TarInfo(f"package/{member}")
+                info.size, info.mode = len(text.encode()), 0o755
+                tar.addfile(info, io.BytesIO(text.encode()))
+        tarball = f"tarballs/{name}-{version}.tgz"
+        (self.folder / "tarballs").mkdir(exist_ok=True)
+        (self.folder / tarball).write_bytes(buffer.getvalue())
+        integrity = "sha512-" + base64.b64encode(hashlib.sha512(buffer.getvalue()).digest()).decode()
+        manifest = json.loads(files["package.json"]) | {
+            "dist": {"tarball": f"{self.url}/{tarball}", "integrity": integrity}
+        }
+        document = {"name": name, "dist-tags": {"latest": version}, "versions": {version: manifest}}
+        (self.folder / name).write_text(json.dumps(document))
 
     def stop(self) -> None:
+        self.server.stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -102,14 +173,19 @@ def binary_agent(
 
 FAKE_NPM = """#!{python}
 import json, os, sys
+args = sys.argv[1:]
 with open({log!r}, "a") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\\n")
-_, _, prefix, spec = sys.argv[1:]
+    log.write(json.dumps(args) + "\\n")
+with open({env_log!r}, "a") as log:
+    log.write(json.dumps(sorted(os.environ)) + "\\n")
+if args[0] != "install":
+    sys.exit(0)
+prefix, spec = args[args.index("--prefix") + 1], args[-1]
 name = spec[: spec.find("@", 1)] if spec.find("@", 1) > 0 else spec
 package = os.path.join(prefix, "node_modules", name)
 os.makedirs(package)
 with open(os.path.join(package, "package.json"), "w") as out:
-    engines = {{"node": os.environ["FAKE_ENGINES"]}}
+    engines = {{"node": open({engines!r}).read()}}
     json.dump({{"name": name, "bin": {{"fake-agent": "agent.js"}}, "engines": engines}}, out)
 with open(os.path.join(package, "agent.js"), "w") as out:
     out.write("#!/bin/sh\\necho agent\\n")
@@ -129,9 +205,20 @@ class Machine:
         self.bin.mkdir()
         self.npm_log = tmp_path / "npm.log"
         self.npm_log.write_text("")
+        self.npm_env_log = tmp_path / "npm-env.log"
+        self.npm_env_log.write_text("")
+        self.engines = tmp_path / "engines"
+        self.engines.write_text(">=18")
         self.config = tmp_path / "config.toml"
         self.config.write_text("")
-        (self.bin / "npm").write_text(FAKE_NPM.format(python=sys.executable, log=str(self.npm_log)))
+        (self.bin / "npm").write_text(
+            FAKE_NPM.format(
+                python=sys.executable,
+                log=str(self.npm_log),
+                env_log=str(self.npm_env_log),
+                engines=str(self.engines),
+            )
+        )
         (self.bin / "node").write_text(f"#!/bin/sh\necho {NODE_VERSION}\n")
         for program in ("npm", "node"):
             (self.bin / program).chmod(0o755)
@@ -140,8 +227,27 @@ class Machine:
             "XDG_DATA_HOME": str(self.data),
             "XDG_CACHE_HOME": str(self.cache),
             "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "FAKE_ENGINES": ">=18",
             "HOME": str(tmp_path),
+        }
+
+    def use_real_npm(self, registry: Registry, cache: Path) -> None:
+        """The npm and node installed on this machine instead of the stand-ins, reaching no registry
+        but `registry` (npm's settings in the environment, as a person's would be)."""
+        for program in ("npm", "node", "sh"):  # npm runs a package's scripts with the `sh` on the PATH
+            found = shutil.which(program)
+            if found is None:
+                message = f"no {program} on this machine's PATH: install Node.js and npm"
+                if os.environ.get("CI"):
+                    pytest.fail(f"CI must run the real npm's install tests: {message}")
+                pytest.skip(message)
+            (self.bin / program).unlink(missing_ok=True)
+            (self.bin / program).symlink_to(found)
+        self.env |= {
+            "npm_config_registry": f"{registry.url}/",
+            "npm_config_cache": str(cache),
+            "npm_config_audit": "false",
+            "npm_config_fund": "false",
+            "npm_config_update_notifier": "false",
         }
 
     @property
@@ -150,6 +256,10 @@ class Machine:
 
     def npm_calls(self) -> list[list[str]]:
         return [json.loads(line) for line in self.npm_log.read_text().splitlines()]
+
+    def npm_environments(self) -> list[list[str]]:
+        """The names of the variables each npm call was given."""
+        return [json.loads(line) for line in self.npm_env_log.read_text().splitlines()]
 
     def installed(self) -> dict[str, Any]:
         path = self.agents / "installed.json"

@@ -689,3 +689,26 @@ def test_mcp_servers_must_be_known_given_to_a_coding_agent_and_available(tmp_pat
         f"{path}:15: ticket 'c': MCP server 'gone' cannot be given to the agent: its command "
         "'no-such-mcp-server' is not found on PATH",
     ]
+
+
+@pytest.mark.parametrize("provider", ["", 'provider = "sim"\n'], ids=["no provider", "the same provider"])
+def test_a_model_that_names_its_provider_is_caught_at_load(tmp_path: Path, provider: str) -> None:
+    """`model = "sim/x"` would ask the fallback provider (or the sim) for a model called `sim/x`."""
+    path = write(tmp_path, f'[[ticket]]\nid = "a"\nprompt = "p"\n{provider}model = "sim/tournament-pass"\n')
+    assert one_problem(path, env={}) == (
+        f"{path}:{5 if provider else 4}: ticket 'a': model = 'sim/tournament-pass' names the provider 'sim': "
+        "write provider = 'sim' and model = 'tournament-pass' (or models = ['sim/tournament-pass'])"
+    )
+
+
+def test_a_slash_in_a_model_of_another_named_provider_is_its_own(tmp_path: Path) -> None:
+    """OpenRouter's ids are `vendor/model`: `openai/gpt-4o` on another provider is that provider's."""
+    config = load_config(
+        write(
+            tmp_path, '[providers.router]\nkind = "openai"\nbase_url = "http://localhost:8000/v1"\n', "c.toml"
+        )
+    )
+    path = write(
+        tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nprovider = "router"\nmodel = "openai/gpt-4o"\n'
+    )
+    assert load(path, env={}, config=config).tickets[0].model == "openai/gpt-4o"

@@ -44,9 +44,11 @@ def test_a_judge_that_ranks_a_failed_check_first_is_overruled_and_the_best_that_
     assert code == 0, out
 
 
-def test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the_judge_says(
+def test_no_winner_nothing_to_land_and_no_judge_asked_when_no_contestant_completed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nothing completed: nothing to rank, so the judge (a paid call) is not asked, and every
+    contestant is in the verdict's table."""
     isolate_git(tmp_path, monkeypatch)
     lfg = Lfg(tmp_path)
     repo = calc_repo(tmp_path / "repo")
@@ -55,8 +57,11 @@ def test_no_winner_and_nothing_to_land_when_no_contestant_completed_whatever_the
     head = git(repo, "rev-parse", "HEAD")
     _, out = headless(lfg, tickets)
     (verdict,) = [line for line in out.splitlines() if "tournament fix: " in line and "[" in line]
-    assert "tournament fix: no winner, no contestant passed its check; the judge's pick fix@" in verdict
-    assert "was overruled: did not complete: failed" in verdict, verdict
+    said = "tournament fix: no winner, no contestant passed its check; the judge fix@judge was not asked"
+    assert said in verdict, verdict
+    assert "fix@judge  started" not in out, "the judge made no call"
+    table = out.split(said + "\n")[-1].splitlines()
+    assert sorted(row.split()[0] for row in table[1:3]) == ["fix@1", "fix@2"], out
     assert "land the winner" not in out and " wins of " not in out, out
     assert git(repo, "rev-parse", "HEAD") == head
 
@@ -98,9 +103,9 @@ def test_a_contestants_own_conftest_does_not_run_in_its_check_the_bases_does(
     contestants = 'models = ["sim/rigger", "sim/tournament-pass"]'
     tickets = tournament_tickets(tmp_path, repo, check=check, contestants=contestants)
     code, out = headless(lfg, tickets)
-    assert "fix@rigger  check failed (1 passed, 1 failed; with the base's conftest.py)" in out, out
+    assert "fix@rigger  check failed (1 passed, 1 failed; without the contestant's conftest.py)" in out, out
     assert "fix@tournament-pass  check passed (2 passed)\n" in out, out
     assert "tournament fix: fix@tournament-pass wins of 2 contestants" in out, out
     (row,) = [line for line in out.splitlines() if line.split()[:1] == ["fix@rigger"] and "sim/" in line]
-    assert "with the base's conftest.py" in row, "the verdict's table says it too"
+    assert "without the contestant's conftest.py" in row, "the verdict's table says it too"
     assert code == 0, out

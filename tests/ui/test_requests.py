@@ -1,8 +1,9 @@
 """Every request a person may make of a run (lfgtui/run/requests.py) is declared once, in
 ui/run/controller.py `REQUESTS`: the key that asks it, with its help line, and who carries it out in a
-run here, one another lfg serves and a record, or why nobody does; a request a watcher may send has
-the served run's control that does it. Checked as the event translations are: a request added to the
-vocabulary fails here, named, until it is declared."""
+run here, one another lfg serves and a record, or why nobody does; a request a watcher may send is
+one the run decides (run/decisions.py `DECISIONS`) or the served run's control does above it.
+Checked as the event translations are: a request added to the vocabulary fails here, named, until it
+is declared."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import ClassVar
 
 import pytest
 
-from lfgtui.remote.server import SERVED, EngineControls
+from lfgtui.remote.server import EngineControls
 from lfgtui.run import requests
 from lfgtui.run.approvals import Reply
+from lfgtui.run.decisions import ABOVE, DECISIONS
 from lfgtui.run.requests import (
     Answer,
     Approve,
@@ -28,6 +30,9 @@ from lfgtui.run.requests import (
 )
 from lfgtui.ui.run.controller import REQUESTS, Why
 from tests.support.keys import bindings_by_id
+
+ABOVE_SERVED = {Synthesize: "synthesize"}
+"""The served requests decided above the run, by the served run's control that carries each out."""
 
 
 def undeclared(types: tuple[type[Request], ...]) -> list[str]:
@@ -46,14 +51,17 @@ def undeclared(types: tuple[type[Request], ...]) -> list[str]:
             handler = getattr(declared, where)
             if isinstance(handler, Why) and not (handler.said or where == "record"):
                 missing.append(f"{cls.__name__}: no {where} handler, and no reason why")
-        if cls.served and not callable(getattr(EngineControls, SERVED.get(cls, ""), None)):
+        if cls.served and not (
+            cls in DECISIONS or callable(getattr(EngineControls, ABOVE_SERVED.get(cls, ""), None))
+        ):
             missing.append(f"{cls.__name__}: a watcher may send it, and nothing serves it")
     return missing
 
 
 def test_every_request_has_a_key_a_help_line_and_its_handlers_or_says_why_not() -> None:
     assert undeclared(request_types()) == []
-    assert set(SERVED) == {cls for cls in request_types() if cls.served}, "a served route for each, only"
+    served = {cls for cls in request_types() if cls.served}
+    assert set(ABOVE_SERVED) == served & set(ABOVE), "a served route for each, only"
 
 
 def test_a_refused_local_request_is_told_as_a_record_tells_it() -> None:

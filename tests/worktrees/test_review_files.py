@@ -13,7 +13,7 @@ import pytest
 from lfgtui.worktrees.git import GitError
 from lfgtui.worktrees.land import LandError, LandOptions, land
 from lfgtui.worktrees.patch import PatchParts, header_path
-from lfgtui.worktrees.review import CommentError, parse_diff, quoted_from
+from lfgtui.worktrees.review import CommentError, file_notes, parse_diff, quoted_from
 from lfgtui.worktrees.tree import Worktree, create_worktree, diff_text, fork_worktree
 from tests.support.git import commit_all, git, isolate_git, worktree_repo
 
@@ -174,3 +174,58 @@ async def test_a_fork_refuses_an_embedded_repository_it_cannot_copy_and_says_whi
     assert "pipe is not a regular file" in str(refused.value)
     assert not (tmp_path / "trees" / "run1" / "t-fork1").exists()
     assert "lfg/run1/t-fork1" not in git(tree.repo, "branch", "--list")
+
+
+async def test_a_gitattributes_that_calls_a_text_file_binary_does_not_hide_its_change(tree: Worktree) -> None:
+    """`change.txt -diff` in the agent's .gitattributes made git write `Binary files … differ`: review
+    listed `change.txt +0 -0`. Review tells binary by the bytes, so the change shows, and lands as shown."""
+    (tree.path / ".gitattributes").write_text("change.txt -diff\n*.txt binary\n")
+    (tree.path / "change.txt").write_text("a\nhidden\nc\n")
+    files = {f.path: f for f in parse_diff(await diff_text(tree))}
+    change = files["change.txt"]
+    assert (change.added, change.removed, change.not_shown) == (1, 1, None)
+    assert [line.text for hunk in change.hunks for line in hunk.lines if line.text[:1] in "+-"] == [
+        "-b",
+        "+hidden",
+    ]
+    landed = await land(tree, LandOptions(message="land it"))
+    assert git(tree.repo, "show", f"{landed.landed_commit}:change.txt") == "a\nhidden\nc"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ("mode", "its mode changes 100644 \u2192 100755 (made executable), which its lines do not show"),
+        ("binary", "a new binary file of 1,600 bytes: lfg shows none of them"),
+        ("changed binary", "a binary file, 1,600 \u2192 8 bytes: lfg shows none of them"),
+    ],
+    ids=["mode", "new binary", "changed binary"],
+)
+async def test_a_mode_change_or_a_binary_is_said_in_review_and_not_landed_unless_told(
+    tmp_path: Path, change: str, said: str
+) -> None:
+    repo = worktree_repo(tmp_path / "repo")
+    image = b"\x89PNG\r\n\x1a\n\0\0" * 160
+    if change == "changed binary":
+        (repo / "image.png").write_bytes(image)
+        commit_all(repo, "an image")
+    tree = await create_worktree(repo, "run1", "t", tmp_path / "trees")
+    path = "sub/code.py" if change == "mode" else "image.png"
+    if change == "mode":
+        os.chmod(tree.path / path, 0o755)
+    else:
+        (tree.path / path).write_bytes(image if change == "binary" else b"\0smaller")
+    (files,) = [f for f in parse_diff(await diff_text(tree)) if f.path == path]
+    assert files.not_shown == f"{said}; review before landing"
+    assert file_notes(files) == [f"not shown \u2014 {said}; review before landing"], (
+        "the CLI and the screen say it"
+    )
+    before = git(tree.repo, "rev-parse", "main")
+    with pytest.raises(LandError) as refused:
+        await land(tree, LandOptions(message="land it"))
+    assert f"review could not show 1 file(s): {path} ({said})" in str(refused.value)
+    assert git(tree.repo, "rev-parse", "main") == before
+    landed = await land(tree, LandOptions(message="land it", include_unreviewed=True))
+    assert git(tree.repo, "ls-tree", landed.landed_commit, path).split()[0] == (
+        "100755" if change == "mode" else "100644"
+    )

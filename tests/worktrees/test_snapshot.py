@@ -43,11 +43,11 @@ async def test_a_reported_diff_applied_onto_its_base_is_the_worktrees_own_snapsh
     shown = await diff_of(reported)
     assert (shown.added, shown.removed) == (3, 4)
     assert shown.paths == ("conftest.py", "delete.txt", "new.txt", "sub/code.py")
-    async with checkout(reported, ("conftest.py",)) as workdir:
+    async with checkout(reported, ("conftest.py",), ("new.txt",)) as workdir:
         top = workdir.parent
         assert workdir.name == "sub" and (workdir / "code.py").read_text() == "one\n2\nthree\n"
         assert (top / "conftest.py").read_text() == "# the base's\n", "put back as the base has it"
-        assert (top / "new.txt").is_file() and not (top / "delete.txt").exists()
+        assert not (top / "new.txt").exists() and not (top / "delete.txt").exists(), "left out"
     assert not top.exists() and str(top) not in git(repo, "worktree", "list")
     assert (tree.path / "conftest.py").read_text() == "# the contestant's\n", "its worktree untouched"
 

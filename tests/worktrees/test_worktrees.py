@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -410,3 +411,27 @@ async def test_clean_keeps_an_entry_it_cannot_read(root: Path) -> None:
     removal = await remove_worktree(info, force=True)
     assert removal.refused and "remove it by hand" in removal.message
     assert (root / "run1" / "t.json").exists()
+
+
+def worktrees_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lfgtui", "worktrees", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_clean_and_list_take_a_runs_unique_prefix_as_every_command_does(repo: Path, root: Path) -> None:
+    """`--run PREFIX` cleaned nothing and exited 0; an unknown or ambiguous one is now a clear error."""
+    kept = await create_worktree(repo, "3fb0aa000000", "t", root)
+    gone = await create_worktree(repo, "3fa2c0d1e7b9", "t", root)
+    listed = worktrees_command("list", "--run", "3fa", "--json")
+    assert [entry["run"] for entry in json.loads(listed.stdout)] == ["3fa2c0d1e7b9"], listed.stderr
+    ambiguous = worktrees_command("clean", "--run", "3f")
+    assert ambiguous.returncode == 2
+    assert ambiguous.stderr == "lfg: '3f' is ambiguous: it could be run 3fa2c0d1e7b9, 3fb0aa000000\n"
+    unknown = worktrees_command("clean", "--run", "77")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("lfg: no worktrees of a run '77' in "), (
+        unknown.stderr
+    )
+    cleaned = worktrees_command("clean", "--run", "3fa")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not gone.path.exists() and kept.path.exists()

@@ -421,7 +421,7 @@ class RunController:
         question = inert(
             f"Land {ticket_id} ({tree.branch}) onto {onto} as one commit, then archive its worktree?"
         )
-        asked = ConfirmScreen(question, markup=False)
+        asked = ConfirmScreen(question)
         if await self.screen.app.push_screen(asked, wait_for_dismiss=True):
             await self.land_change(ticket_id, tree)
 
@@ -684,34 +684,34 @@ STEERED_THERE = Why(
 )
 NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
 REQUESTS: dict[type[Request], Declared] = {
-    Cancel: Declared("pane.cancel", _handle(LocalHandle.cancel), _handle(ServedHandle.send), Why("")),
+    Cancel: Declared("pane.cancel", _handle(LocalHandle.ask), _handle(ServedHandle.send), Why("")),
     CancelChild: Declared(
         "pane.cancel_child",
-        _handle(LocalHandle.cancel_child),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("This run is not running here: it has no sub-agent to cancel.", timeout=5),
     ),
     Retry: Declared(
         "pane.retry",
-        _handle(LocalHandle.retry),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("Only a ticket that ended without completing can be retried."),
     ),
     Resume: Declared(
         "pane.resume",
-        _handle(LocalHandle.resume),
+        _handle(LocalHandle.ask),
         Why('Only a ticket on_quota = "pause" paused can be resumed.'),
         Why('Only a ticket on_quota = "pause" paused can be resumed.'),
     ),
     Approve: Declared(
         "pane.approve",
-        _handle(LocalHandle.approve),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("That request is no longer waiting."),
     ),
     Answer: Declared(
         "pane.answer",
-        _handle(LocalHandle.answer),
+        _handle(LocalHandle.ask),
         _handle(ServedHandle.send),
         Why("That question is no longer waiting."),
     ),

@@ -10,7 +10,8 @@ engine refuses is answered as a record answers it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
@@ -19,6 +20,7 @@ from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
 from lfgtui.run.fork import CannotFork, check_forkable
 from lfgtui.run.requests import (
+    YOU,
     Answer,
     Approve,
     Cancel,
@@ -28,12 +30,12 @@ from lfgtui.run.requests import (
     Fork,
     Queue,
     Request,
-    Resume,
     Retry,
     RetryAll,
     ReviewSend,
     Steer,
     Synthesize,
+    Told,
 )
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
@@ -197,42 +199,34 @@ class LocalHandle(RunHandle):
         await self.engine.wait()
         await self.engine.close_agents()
 
-    # --- its handlers of requests (ui/run/requests.py declares which): None when done, REFUSED ---
+    # --- its handlers of requests (ui/run/controller.py `REQUESTS` declares which) ---
 
-    def cancel(self, asked: Cancel) -> Outcome:
-        return None if self.engine.cancel(asked.ticket) else REFUSED
-
-    def retry(self, asked: Retry) -> Outcome:
-        return None if self.engine.retry(asked.ticket) else REFUSED
-
-    def cancel_child(self, asked: CancelChild) -> Outcome:
-        """One sub-agent cancelled, or the person told why not (it offered no cancel, it ended; on a
-        coordinated run, as the worker running it answers, or that it did not)."""
+    def ask(self, asked: Request) -> Outcome:
+        """Ask the run as the person here (`Run.ask`): None when done, REFUSED when it refuses (told as
+        a record tells it), or, for a request in `IN_WORDS`, its refusal said in the run's words, when
+        it comes (on a coordinated run, as the worker running the ticket answers, or that it did not)."""
+        told = self.engine.ask(asked, YOU)
+        words = IN_WORDS.get(type(asked))
+        if words is None:
+            assert not inspect.isawaitable(told), "only a request told in words is answered from afar"
+            return None if told is None else REFUSED
         screen = self._screen
 
-        async def ask() -> None:
-            why = await self.engine.cancel_child(asked.ticket, asked.child)
-            if why is not None:
-                screen.notify(inert(f"Cannot cancel that sub-agent: {why}"), timeout=6, markup=False)
+        async def say(told: Told | Awaitable[Told]) -> None:
+            if inspect.isawaitable(told):
+                told = await told
+            if told is not None:
+                screen.notify(inert(f"{words}: {told.said}"), timeout=6, markup=False)
 
-        screen.run_worker(ask(), group="cancel-child")
+        screen.run_worker(say(told), group=asked.kind)
         return None
 
-    def resume(self, asked: Resume) -> Outcome:
-        return None if self.engine.resume(asked.ticket) else REFUSED
-
-    def approve(self, asked: Approve) -> Outcome:
-        return (
-            None if self.engine.approvals.answer(asked.ticket, asked.call, asked.allowed, "you") else REFUSED
-        )
-
-    def answer(self, asked: Answer) -> Outcome:
-        return None if self.engine.approvals.reply(asked.ticket, asked.elicitation, asked.reply) else REFUSED
-
     def retry_all(self, asked: RetryAll) -> Outcome:
-        retried = self.engine.retry_all()
-        if not retried:
+        states = self.engine.states
+        running = {ticket for ticket, state in states.items() if state.running}
+        if self.engine.ask(asked, YOU) is not None:
             return REFUSED
+        retried = [ticket for ticket, state in states.items() if state.running and ticket not in running]
         self._screen.notify(f"Retrying {len(retried)} tickets: {', '.join(retried)}", timeout=3)
         return None
 
@@ -242,12 +236,11 @@ class LocalHandle(RunHandle):
         if not run.can_continue(ticket_id):
             return REFUSED
         if asked.text:
-            run.continue_with(ticket_id, asked.text)
-            return None
+            return self.ask(asked)
 
         def send(prompt: str | None) -> None:
             if prompt:
-                run.continue_with(ticket_id, prompt)
+                run.ask(FollowUp(ticket_id, prompt), YOU)
 
         self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
         return None
@@ -262,7 +255,9 @@ class LocalHandle(RunHandle):
             return REFUSED
 
         def send(text: str, steer: bool) -> str | None:
-            return run.steer(ticket_id, text) if steer else run.queue(ticket_id, text)
+            told = run.ask(Steer(ticket_id, text) if steer else Queue(ticket_id, text), YOU)
+            assert not inspect.isawaitable(told), "a steer is decided here"
+            return None if told is None else told.said
 
         if asked.text is not None:
             problem = send(asked.text, isinstance(asked, Steer))
@@ -304,22 +299,27 @@ class LocalHandle(RunHandle):
     def review_send(self, asked: ReviewSend) -> Outcome:
         """Send the review's comments as a follow-up: the number of the attempt that answers it, or
         why it cannot take one."""
-        if self.engine.states[asked.ticket].running:  # a review is sent after a turn, never queued
-            return f"{asked.ticket} is still working: send once its turn has ended"
-        problem = self.engine.follow_up(asked.ticket, asked.text)
-        return problem if problem is not None else self.engine.states[asked.ticket].attempt + 1
+        told = self.engine.ask(asked, YOU)
+        assert not inspect.isawaitable(told), "a follow-up is decided here"
+        return told.said if told is not None else self.engine.states[asked.ticket].attempt + 1
 
     def cancel_all(self, asked: CancelAll) -> Outcome:
+        """Cancel every running ticket once the person says yes."""
         running = self.running
         if not running:
             return REFUSED
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.engine.cancel_all()
+                self.engine.ask(asked, YOU)
 
         self._screen.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
         return None
+
+
+IN_WORDS: dict[type[Request], str] = {CancelChild: "Cannot cancel that sub-agent"}
+"""Requests whose refusal the person reads in the run's own words after these (it offered no cancel,
+it ended; a worker's answer), not as a record refuses them."""
 
 
 class ServedHandle(RunHandle):

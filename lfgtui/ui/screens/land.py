@@ -63,7 +63,9 @@ class LandScreen(ModalScreen[LandOptions | None]):
             with RadioSet(id="land-how"):
                 for strategy, label in WAYS.items():
                     yield RadioButton(label, value=strategy is Strategy.SQUASH, name=strategy.value)
-            yield TextArea(self.message, id="land-message", soft_wrap=True, show_line_numbers=False)
+            # inert: the message quotes the ticket's prompt, which an agent's words can be (a synthesis)
+            message = inert(self.message)
+            yield TextArea(message, id="land-message", soft_wrap=True, show_line_numbers=False)
             yield Checkbox("a pull request instead (push the branch, gh pr create)", id="land-pr")
             yield Static(
                 "[b]\u2190 \u2192 space[/b] how  [b]tab[/b] next  [b]ctrl+s[/b] land  [b]esc[/b] cancel",

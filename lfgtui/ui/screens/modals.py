@@ -38,15 +38,14 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="no"),
     ]
 
-    def __init__(self, question: str, markup: bool = True) -> None:
-        """`markup=False` for a question that quotes untrusted text (made inert first)."""
+    def __init__(self, question: str) -> None:
+        """`question` is drawn as text, made inert: many quote outside words (a path, git's)."""
         super().__init__()
         self.question = question
-        self.markup = markup
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="question", markup=self.markup)
+            yield Static(Text(inert(self.question)), classes="question")
             yield Static("[b]y[/b] yes    [b]n[/b] no", classes="choices")
 
     def action_answer(self, yes: bool) -> None:
@@ -287,7 +286,7 @@ class CompareScreen(ModalScreen[None]):
         for column in self.COLUMNS:
             table.add_column(column, justify="left" if column in ("model", "outcome") else "right")
         for row in self.rows:
-            table.add_row(*map(Text, row))  # Text, not str: rich would read a str as markup
+            table.add_row(*(Text(inert(cell)) for cell in row))  # Text: never markup; a model's name
         with Vertical(classes="dialog compare"):
             heading = Text.assemble(
                 ("compare ", "bold"), (inert(self.group), "bold"), ": one prompt, each model"

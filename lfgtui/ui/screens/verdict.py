@@ -80,7 +80,8 @@ class VerdictScreen(ModalScreen[None]):
         for place, placing in enumerate(verdict.ranking, 1):
             seen_as = verdict.label_of(placing.ticket)
             reasons.append(
-                f"{place}. {inert(placing.ticket)}{'' if seen_as is None else f' ({seen_as})'}: ", "bold"
+                f"{place}. {inert(placing.ticket)}{'' if seen_as is None else f' ({inert(seen_as)})'}: ",
+                "bold",
             )
             reasons.append(inert("; ".join(placing.reasons)) + "\n")
         land = verdict.land_command()
@@ -251,7 +252,7 @@ async def _asked(screen: Screen[None], question: str) -> bool:
     """The person's yes or no to `question` (made inert: it quotes branches, paths and git's words)."""
     from lfgtui.ui.screens.modals import ConfirmScreen
 
-    asked = ConfirmScreen(inert(question), markup=False)
+    asked = ConfirmScreen(question)
     return bool(await screen.app.push_screen(asked, wait_for_dismiss=True))
 
 

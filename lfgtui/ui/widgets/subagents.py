@@ -9,18 +9,24 @@ list); `SubagentLog` draws it, only when something changed and only at the pane'
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import SubagentChanged, SubagentDelta, SubagentToolCall
-from lfgtui.inert import inert
+from lfgtui.inert import inert, revealed
 from lfgtui.ui.widgets.tool_log import folded
 
 TEXT_TAIL = 2000
 """The most of a child's text its expanded row shows (its last characters)."""
+ROWS = 20
+"""The rows the tree mounts at first, for its latest children; the earlier ones are folded into one
+line, which unfolds this many more each time: a tree of thousands mounts a pane's worth of widgets."""
 STATE_GLYPHS = {"running": "▸", "idle": "·", "done": "✓", "failed": "✗"}
 CALL_GLYPHS = {"pending": "○", "in_progress": "▸", "completed": "✓", "failed": "✗", "ended": "·"}
 
@@ -46,11 +52,13 @@ class Child:
     def tokens(self) -> int:
         return tokens_in(self.chars, None)
 
-    def heading(self) -> str:
-        """Its row's one line: state, task, tokens and cost."""
+    def heading(self) -> Content:
+        """Its row's one line (state, task, tokens and cost), as literal text: the task and state are the
+        agent's words, never markup (a `[/]` in it would end the app), on one line."""
         glyph = STATE_GLYPHS.get(self.state, "?")
         cost = "" if self.cost_usd is None else f" · ${self.cost_usd:.4f}"
-        return f"{glyph} {inert(self.task) or 'sub-agent'} · {self.state} · {self.tokens} tok{cost}"
+        task = revealed(self.task).replace("\n", "⏎") or "sub-agent"
+        return Content(f"{glyph} {task} · {revealed(self.state)} · {self.tokens} tok{cost}")
 
     def detail(self) -> Text:
         """Its tool calls, a line each, then the end of its text."""
@@ -71,6 +79,27 @@ class Subagents:
     children: dict[str, Child] = field(default_factory=dict)
     changes: int = 0
     collapsed: bool = False
+    rows: int = ROWS
+    """How many of the latest children have rows; the earlier ones are folded into one line."""
+
+    def latest(self) -> list[str]:
+        """The children that have rows, oldest first: the latest `rows` announced."""
+        return list(itertools.islice(reversed(self.children), self.rows))[::-1]
+
+    def unfold_earlier(self) -> None:
+        """`ROWS` more of the folded children get rows."""
+        self.rows += ROWS
+        self.changes += 1
+
+    def earlier(self) -> Content | None:
+        """The line the folded children are drawn as (None: none folded): how many, in what states."""
+        folded = list(itertools.islice(self.children.values(), max(0, len(self.children) - self.rows)))
+        if not folded:
+            return None
+        states = Counter(child.state for child in folded)
+        said = ", ".join(f"{count} {revealed(state)}" for state, count in states.most_common())
+        more = min(ROWS, len(folded))
+        return Content(f"{len(folded)} earlier sub-agents ({said}): unfold for {more} more")
 
     def changed(self, event: SubagentChanged) -> None:
         child = self.children.get(event.child)
@@ -100,6 +129,7 @@ class Subagents:
 
     def clear(self) -> None:
         self.children.clear()
+        self.rows = ROWS
         self.changes += 1
 
     def _touch(self, child: Child) -> None:
@@ -119,12 +149,21 @@ class Subagents:
 
 
 class SubagentRow(Collapsible):
-    """One child's row: its heading; unfolded, its tool calls and text."""
+    """One child's row: its heading; unfolded, its tool calls and text. The tree's rows are kept and
+    given the children that come into view (`shows`), never mounted again for each."""
 
-    def __init__(self, child: Child) -> None:
+    def __init__(self, child_id: str, child: Child) -> None:
         self.detail = Static(classes="subagent-detail")
         self._changes = -1
+        self.child_id = child_id
         super().__init__(self.detail, title=child.heading(), collapsed=True, classes="subagent-row")
+        self.show(child)
+
+    def shows(self, child_id: str, child: Child) -> None:
+        """Show `child` from now on (folded, when it was another's: its detail is not this one's)."""
+        if child_id != self.child_id:
+            self.child_id, self._changes = child_id, -1
+            self.collapsed = True
         self.show(child)
 
     def show(self, child: Child) -> None:
@@ -140,13 +179,28 @@ class SubagentRow(Collapsible):
             self.detail.update(child.detail())
 
 
+class EarlierRows(Collapsible):
+    """The line the tree's earlier children are folded into: unfolding it (a click, or enter on it)
+    gives `ROWS` more of them rows, and it folds again."""
+
+    def __init__(self) -> None:
+        super().__init__(title="", collapsed=True, classes="subagent-earlier")
+        self.display = False
+
+
 class SubagentLog(Collapsible):
-    """The widgets of a pane's `Subagents`: a row per child, mounted once, when it is announced."""
+    """The widgets of a pane's `Subagents`: a row for each of its latest children (`Subagents.rows`),
+    mounted when it is announced and removed when it is no longer among them; the earlier ones are
+    one line (`EarlierRows`), so the widgets stay a pane's worth however many children there are."""
 
     def __init__(self, subagents: Subagents) -> None:
         collapsed = subagents.collapsed
+        self.earlier = EarlierRows()
         super().__init__(
-            title=subagents.title, collapsed=collapsed, classes=folded("subagent-log", collapsed)
+            self.earlier,
+            title=subagents.title,
+            collapsed=collapsed,
+            classes=folded("subagent-log", collapsed),
         )
         self.subagents = subagents
         self.rows: dict[str, SubagentRow] = {}
@@ -167,7 +221,14 @@ class SubagentLog(Collapsible):
         return running[0] if len(running) == 1 else None
 
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
-        """A row unfolded: its detail is drawn now (a folded row's is not kept up to date)."""
+        """A row unfolded: its detail is drawn now (a folded row's is not kept up to date). The
+        earlier line unfolded: more rows, and it folds again."""
+        if event.collapsible is self.earlier:
+            event.stop()
+            self.earlier.collapsed = True
+            self.subagents.unfold_earlier()
+            self.show()
+            return
         for child_id, row in self.rows.items():
             if row is event.collapsible and (child := self.subagents.children.get(child_id)) is not None:
                 row.show(child)
@@ -181,15 +242,21 @@ class SubagentLog(Collapsible):
         if contents is None:
             return
         self._changes = subagents.changes
-        for child_id in [child_id for child_id in self.rows if child_id not in subagents.children]:
-            self.rows.pop(child_id).remove()
-        for child_id, child in subagents.children.items():
-            row = self.rows.get(child_id)
-            if row is None:
-                self.rows[child_id] = SubagentRow(child)
-                contents.mount(self.rows[child_id])
-            else:
-                row.show(child)
+        latest = subagents.latest()
+        rows = list(self.rows.values())
+        for row in rows[len(latest) :]:  # a new attempt's tree: fewer children
+            row.remove()
+        children = subagents.children
+        for row, child_id in zip(rows, latest, strict=False):  # a row shows the child in its place
+            row.shows(child_id, children[child_id])
+        more = [SubagentRow(child_id, children[child_id]) for child_id in latest[len(rows) :]]
+        if more:
+            contents.mount_all(more)
+        self.rows = dict(zip(latest, [*rows, *more], strict=False))
+        earlier = subagents.earlier()
+        if earlier is not None:
+            self.earlier.title = earlier
+        self.earlier.display = earlier is not None
         if self.title != subagents.title:
             self.title = subagents.title
         self.display = bool(subagents.children)

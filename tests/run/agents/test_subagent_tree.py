@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.app import App, ComposeResult
+from textual.widgets._collapsible import CollapsibleTitle
 
 from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import EventFactory, SubagentChanged, SubagentDelta, SubagentToolCall, TextDelta
@@ -16,7 +18,7 @@ from lfgtui.run.agents.subagents import ChildUpdate
 from lfgtui.run.agents.updates import UpdateReader, session_update
 from lfgtui.sim.acp_stable import SUBAGENT_TEXT
 from lfgtui.ui.widgets.pane import PaneState
-from lfgtui.ui.widgets.subagents import TEXT_TAIL, Subagents
+from lfgtui.ui.widgets.subagents import ROWS, TEXT_TAIL, SubagentLog, SubagentRow, Subagents
 from tests.support.agents import agent_app, no_agent_left
 from tests.support.app import SIZE, until
 
@@ -27,11 +29,14 @@ TICKET = (
 
 
 def delegating(*flags: str) -> Providers:
+    return delegating_as("Read the notes", *flags)
+
+
+def delegating_as(task: str, *flags: str) -> Providers:
+    """The sim agent, delegating `task` to a sub-agent of its own."""
     sim = BUILTIN["sim-acp"]
     assert sim.agent is not None
-    return Providers(
-        {"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", "Read the notes", *flags))}
-    )
+    return Providers({"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", task, *flags))})
 
 
 @pytest.mark.parametrize("flags", [(), ("--subagent-foreground",)], ids=["background", "foreground"])
@@ -176,3 +181,65 @@ def test_a_sub_agent_that_offered_no_cancel_is_not_cancelled_and_lfg_says_why() 
     reader.events(session_update({"sessionId": "parent", "update": ended}))
     assert reader.view.children.cannot_cancel("ad9a0dfa") == "Read the notes is not running (idle)"
     assert reader.view.children.cannot_cancel("nobody") == "no such sub-agent in this ticket's session"
+
+
+async def test_a_sub_agent_task_holding_markup_is_drawn_as_text_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A task is the agent's words: `[/]` in it once raised Textual's `MarkupError` in the row's
+    heading, which ended the app and cancelled every ticket in it."""
+    task = "Summarize the logs [/] and strip the [/b] tags [@click=app.quit]x[/]"
+    two = TICKET + TICKET.replace('id = "p"', 'id = "q"')
+    app = agent_app(tmp_path, two, delegating_as(task))
+    async with app.run_test(size=SIZE) as pilot:
+        panes = app.controller.panes
+        await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in panes.values()), 60)
+        tree = panes["p"].shown.subagents
+        await until(pilot, lambda: len(tree.rows) == 1, 5)
+        [row] = tree.rows.values()
+        label = row.query_one(CollapsibleTitle).label
+        assert label.plain.startswith(f"✓ {task} · done") and not label.spans
+        assert app.is_running
+    assert await no_agent_left(tmp_path)
+
+
+class Tree(App[None]):
+    def __init__(self, subagents: Subagents) -> None:
+        super().__init__()
+        self.subagents = subagents
+
+    def compose(self) -> ComposeResult:
+        yield SubagentLog(self.subagents)
+
+
+def shown_rows(log: SubagentLog) -> list[str]:
+    """The tasks of the rows as they stand in the tree, top to bottom."""
+    return [str(row.title).split(" · ")[0][2:] for row in log.query(SubagentRow)]
+
+
+async def test_ten_thousand_sub_agents_mount_a_panes_worth_of_rows_and_the_rest_unfold() -> None:
+    """A tree of 10,000 children mounts rows for its latest `ROWS` only, the earlier ones one line
+    saying how many and in what states; unfolding that line gives `ROWS` more rows above, in order,
+    and a child announced after moves the window down."""
+    ev = EventFactory("t", 1)
+    tree = Subagents()
+    for n in range(10_000):
+        state = "running" if n % 2 else "done"
+        tree.changed(ev(SubagentChanged, message="", child=f"c{n}", task=f"task {n}", state=state))
+    async with Tree(tree).run_test(size=(100, 60)) as pilot:
+        log = pilot.app.query_one(SubagentLog)
+        await pilot.pause()
+        assert shown_rows(log) == [f"task {n}" for n in range(10_000 - ROWS, 10_000)]
+        assert len(log.rows) == ROWS
+        folded = 10_000 - ROWS
+        said = (
+            f"{folded} earlier sub-agents ({folded // 2} done, {folded // 2} running): unfold for {ROWS} more"
+        )
+        assert str(log.earlier.title) == said and log.earlier.display
+        await pilot.click(log.earlier.query_one(CollapsibleTitle))
+        await until(pilot, lambda: len(log.query(SubagentRow)) == 2 * ROWS)
+        assert shown_rows(log) == [f"task {n}" for n in range(10_000 - 2 * ROWS, 10_000)]
+        assert log.earlier.collapsed, "it folds again, ready for more"
+        assert str(log.earlier.title).startswith(f"{folded - ROWS} earlier sub-agents")
+        tree.changed(ev(SubagentChanged, message="", child="new", task="task new", state="running"))
+        log.show()
+        await until(pilot, lambda: shown_rows(log)[-1] == "task new" and len(shown_rows(log)) == 2 * ROWS)
+        assert shown_rows(log) == [f"task {n}" for n in range(10_001 - 2 * ROWS, 10_000)] + ["task new"]

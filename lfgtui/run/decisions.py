@@ -1,0 +1,211 @@
+"""Where a request meets the run: one row per request (run/requests.py) saying what the run does and
+what the asker is told, whoever asks: the person at the TUI (`YOU`), a watcher of a served run, the
+coordinator whose worker reads it from the broker's control stream. `Run.ask` reads the table; the
+TUI's handle, the server and the worker all call it, so each hears the same answer.
+
+What must reach where the attempt runs (a sub-agent's cancel, an approval) goes through the run's
+`AttemptRunner.reach` (run/attempts.py): here, the coding agent's session or the run's approvals; on a
+coordinated run, the worker holding the ticket, which calls `Run.ask` with the same request (`reaches`).
+What asks the person first or makes a pane (a fork, a landing, a re-run, a tournament's synthesis or
+winner) stays above the engine, each with its reason (`ABOVE`). tests/run/test_decisions.py checks that
+every request is in one table or the other.
+
+A new request that acts on the run: its class in run/requests.py, one row here, its binding and its
+`REQUESTS` row (ui/run/controller.py); CONTRIBUTING.md says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lfgtui.run.attempts import AttemptRunner, RunFace, TicketState
+from lfgtui.run.requests import (
+    YOU,
+    Answer,
+    Approve,
+    Cancel,
+    CancelAll,
+    CancelChild,
+    FollowUp,
+    Fork,
+    Land,
+    Queue,
+    Refusal,
+    Request,
+    Rerun,
+    Resume,
+    Retry,
+    RetryAll,
+    ReviewSend,
+    Steer,
+    Synthesize,
+    TakeWinner,
+    Told,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class Decides(RunFace, Protocol):
+    """What a decision uses of the run (the scheduler's `Run` is one)."""
+
+    states: Mapping[str, TicketState]
+    runner: AttemptRunner
+
+    def cancel(self, ticket_id: str, why: str | None = None) -> bool: ...
+
+    def cancel_all(self) -> None: ...
+
+    def retry(self, ticket_id: str, why: str | None = None) -> bool: ...
+
+    def retry_all(self) -> list[str]: ...
+
+    def resume(self, ticket_id: str) -> bool: ...
+
+    def follow_up(
+        self, ticket_id: str, follow_up: str, why: str | None = None, by: str = YOU
+    ) -> str | None: ...
+
+    def steer(self, ticket_id: str, text: str, by: str = YOU) -> str | None: ...
+
+    def queue(self, ticket_id: str, text: str, by: str = YOU) -> str | None: ...
+
+
+Decide = Callable[[Decides, Any, str], Told | Awaitable[Told]]
+"""What the run does with a request from `who`, and what it answers (later, when its answer comes from
+where the attempt runs)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A request's row: how the run decides it, and whether it must reach the attempt."""
+
+    decide: Decide
+    reaches: bool = False
+    """Whether it must reach where the attempt runs: a coordinated run's worker acts on it when it
+    arrives on the control stream (broker/work.py `ControlEntry`)."""
+
+
+def _said(who: str, words: str) -> str | None:
+    """Who asked, as the ticket's events say it (`words` then the asker); nothing for `YOU`."""
+    return None if who == YOU else f"{words} {who}"
+
+
+def _cancel(run: Decides, asked: Cancel, who: str) -> Told:
+    if run.cancel(asked.ticket, _said(who, "cancel asked by")):
+        return None
+    return Refusal(f"{asked.ticket} is not running")
+
+
+def _reach(run: Decides, asked: Approve | CancelChild, who: str) -> Told | Awaitable[Told]:
+    """Carried to where the ticket's attempt runs, which answers."""
+    return run.runner.reach(run, run.states[asked.ticket], asked, who)
+
+
+def _approve(run: Decides, asked: Approve, who: str) -> Told | Awaitable[Told]:
+    if not run.approvals.waits(asked.ticket, asked.call):
+        return Refusal(
+            f"no call {asked.call!r} of {asked.ticket} waits for approval (answered already, or it ended)"
+        )
+    return _reach(run, asked, who)
+
+
+def _answer(run: Decides, asked: Answer, who: str) -> Told:
+    """An answer checked against the question's form as the TUI's is (run/approvals.py `unfit`)."""
+    ticket_id, elicitation_id, reply = asked.ticket, asked.elicitation, asked.reply
+    unfit = run.approvals.unfit(ticket_id, elicitation_id, reply)
+    if unfit is not None:
+        return Refusal(unfit)
+    if run.approvals.reply(ticket_id, elicitation_id, replace(reply, by=who)):
+        return None
+    waiting = f"no question {elicitation_id!r} of {ticket_id} waits for an answer"
+    return Refusal(f"{waiting} (answered already, or it ended)")
+
+
+def _retry(run: Decides, asked: Retry, who: str) -> Told:
+    if run.retry(asked.ticket, _said(who, "retry asked by")):
+        return None
+    return Refusal(
+        f"{asked.ticket} is running or has completed: only a ticket that ended otherwise is retried"
+    )
+
+
+def _resume(run: Decides, asked: Resume, who: str) -> Told:
+    return None if run.resume(asked.ticket) else Refusal(f"{asked.ticket} is not paused for its quota")
+
+
+def _follow_up(run: Decides, asked: FollowUp | ReviewSend, who: str) -> Told:
+    """The follow-up's words, sent after the ticket's whole conversation, or queued as the next turn of
+    one still working (`Run.follow_up` says why not)."""
+    problem = run.follow_up(asked.ticket, asked.text or "", _said(who, "follow-up sent by"), by=who)
+    return None if problem is None else Refusal(problem)
+
+
+def _review_send(run: Decides, asked: ReviewSend, who: str) -> Told:
+    """A review's comments go after a turn, never queued into one still working."""
+    if run.states[asked.ticket].running:
+        return Refusal(f"{asked.ticket} is still working: send once its turn has ended")
+    return _follow_up(run, asked, who)
+
+
+def _steer(run: Decides, asked: Steer, who: str) -> Told:
+    """Into the running turn at its next safe point, or its next turn where it has none
+    (run/steering.py: `Run.steer` says why not)."""
+    problem = run.steer(asked.ticket, asked.text or "", who)
+    return None if problem is None else Refusal(problem)
+
+
+def _queue(run: Decides, asked: Queue, who: str) -> Told:
+    """The running ticket's next turn, once this one completes (`Run.queue` says why not)."""
+    problem = run.queue(asked.ticket, asked.text or "", who)
+    return None if problem is None else Refusal(problem)
+
+
+def _retry_all(run: Decides, asked: RetryAll, who: str) -> Told:
+    return None if run.retry_all() else Refusal("every ticket has completed or is running")
+
+
+def _cancel_all(run: Decides, asked: CancelAll, who: str) -> Told:
+    if not any(state.running for state in run.states.values()):
+        return Refusal("nothing is running")
+    run.cancel_all()
+    return None
+
+
+DECISIONS: dict[type[Request], Decision] = {
+    Cancel: Decision(_cancel, reaches=True),
+    CancelChild: Decision(_reach, reaches=True),
+    Approve: Decision(_approve, reaches=True),
+    Answer: Decision(_answer),
+    Retry: Decision(_retry),
+    Resume: Decision(_resume),
+    FollowUp: Decision(_follow_up),
+    ReviewSend: Decision(_review_send),
+    Steer: Decision(_steer),
+    Queue: Decision(_queue),
+    RetryAll: Decision(_retry_all),
+    CancelAll: Decision(_cancel_all),
+}
+"""Every request the run decides itself (see the module docstring)."""
+
+ABOVE: dict[type[Request], str] = {
+    Fork: "asks the person for the fork's prompt, then makes its pane: the TUI calls `Run.fork`",
+    Land: "asks first, then lands a worktree onto its base branch (worktrees/land.py), not the run",
+    Rerun: "a recorded ticket run again as a new run: the app opens it",
+    Synthesize: "needs the tournament's verdict, which the referee or the served hub holds",
+    TakeWinner: "asks first, then lands the winner and archives the others' worktrees",
+}
+"""The requests decided above the engine, each with why (see the module docstring)."""
+
+
+def decision(request: Request) -> Decision:
+    """The row that decides `request`; a request decided above the engine (`ABOVE`) has none."""
+    found = DECISIONS.get(type(request))
+    if found is None:
+        raise TypeError(
+            f"{request.kind} is not the run's to decide: {ABOVE.get(type(request), 'undeclared')}"
+        )
+    return found
