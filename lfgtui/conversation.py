@@ -6,7 +6,7 @@ model call's messages), a coordinator the events its workers publish, and the hi
 rebuilds from rows. A model call (`RequestSent` of a new call) becomes one assistant message (its
 text, reasoning and tool calls, even when empty, and the provider's own account of it when its
 `CallEnded` carries one: turns.py), followed by the results of its tool calls in the order the model
-made them, wherever they ran.
+made them, wherever they ran; a steer (`Steered`) is a user message after them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from lfgtui.events import (
     PromptSent,
     ReasoningDelta,
     RequestSent,
+    Steered,
     TextDelta,
     ToolCallReady,
     ToolResult,
@@ -47,7 +48,7 @@ class Conversation:
         match event:
             case TextDelta(text=text):  # first: once per token
                 self._text.append(text)
-            case PromptSent(text=text):
+            case PromptSent(text=text) | Steered(text=text):  # a steer: a user turn after the results
                 self.so_far()
                 self.messages.append(UserMessage(text))
             case RequestSent(call=call) if call != self._call:  # a retry is the same call again

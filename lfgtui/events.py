@@ -119,6 +119,16 @@ class PromptSent(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Steered(Event):
+    """The person's words put into the running attempt at its next safe point (run/steering.py):
+    after a round's tool results, before the next model call, as a user turn at that place in the
+    conversation. `by`: who sent it ("you" at the terminal, a watcher's address)."""
+
+    text: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSent(Event):
     """A request left for the provider: model call `call` (counted from 0 within the attempt), sent
     for the first time or again after a failure (a retry is a new request of the same call).
@@ -380,6 +390,26 @@ class PlanUpdated(Status):
 
     steps: tuple[PlanStep, ...]
     markdown: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """A message the person sent a running ticket, not sent yet: a steer (`steer`, for the next safe
+    point of this turn) or queued (sent as the ticket's next turn once this one ends); `id` names it
+    for an edit or a removal, `by` who sent it."""
+
+    id: int
+    text: str
+    steer: bool
+    by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holding(Status):
+    """The messages a running ticket holds for the person, in the order they go (run/steering.py),
+    said whole each time they change; `message` says what changed (and who changed it)."""
+
+    held: tuple[HeldMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -415,10 +415,12 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.screens.modals import ApprovalScreen
     from lfgtui.ui.screens.review import DiffView, ReviewScreen
     from lfgtui.ui.screens.run import RunScreen
+    from lfgtui.ui.screens.steer import SteerScreen
     from lfgtui.ui.screens.verdict import VerdictScreen
 
     yield "Everywhere", LfgApp.BINDINGS
     yield "A run", RunScreen.BINDINGS
+    yield "Steering a running ticket, or queueing its next turn", SteerScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "An agent's question, its form", ElicitationScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS

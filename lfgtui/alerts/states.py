@@ -36,6 +36,7 @@ from lfgtui.events import (
     ElicitationAnswered,
     ElicitationAsked,
     Event,
+    Holding,
     PlanUpdated,
     PromptSent,
     Queued,
@@ -47,6 +48,7 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    Steered,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -415,6 +417,8 @@ ATTENTION: Translation[Callable[[Attentions, Any], tuple[Standing, ...]]] = Tran
         **dict.fromkeys(
             (
                 PromptSent,
+                Steered,
+                Holding,
                 ReasoningDelta,
                 ToolCallArgsDelta,
                 ToolCallUpdated,

@@ -31,6 +31,7 @@ from lfgtui.events import (
     ElicitationAsked,
     ErrorInfo,
     Event,
+    Holding,
     Outcome,
     PlanUpdated,
     PromptSent,
@@ -43,6 +44,7 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    Steered,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -175,6 +177,15 @@ class JsonLines:
 
     def _prompt(self, event: PromptSent) -> dict[str, Any]:
         return {"type": "prompt", "text": event.text, "continues": event.continues}
+
+    def _steered(self, event: Steered) -> dict[str, Any]:
+        """A steer put into the attempt at its place: a user turn after a round's tool results."""
+        return {"type": "steer", "text": event.text, "by": event.by}
+
+    def _holding(self, event: Holding) -> dict[str, Any]:
+        """What the ticket holds for the person, whole, each time it changes."""
+        held = [{"id": m.id, "text": m.text, "steer": m.steer, "by": m.by} for m in event.held]
+        return {"type": "held", "held": held, "message": event.message}
 
     def _text(self, event: TextDelta) -> dict[str, Any]:
         return {"type": "text", "text": event.text}
@@ -396,6 +407,8 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
         AttemptStarted: JsonLines._started,
         AttemptQueued: JsonLines._queued_for_worker,
         PromptSent: JsonLines._prompt,
+        Steered: JsonLines._steered,
+        Holding: JsonLines._holding,
         TextDelta: JsonLines._text,
         ReasoningDelta: JsonLines._reasoning,
         ToolCallReady: JsonLines._tool_call,
@@ -595,6 +608,7 @@ PROGRESS: Translation[Callable[[Progress, Any, Any], None]] = Translation(
                 PlanUpdated,
                 WorktreeReady,
                 SubagentChanged,
+                Holding,
             ),
             Progress._status,
         ),
@@ -604,6 +618,7 @@ PROGRESS: Translation[Callable[[Progress, Any, Any], None]] = Translation(
     },
     {
         PromptSent: "the ticket's prompt is the person's own; the answer is what the lines show",
+        Steered: "a steer is the person's own words; the line its `Holding` says is its progress",
         ReasoningDelta: "progress shows the answer, not the thinking",
         SubagentDelta: "progress shows the parent's answer; a sub-agent's start and finish are lines",
         SubagentToolCall: "a sub-agent's calls are its own: NDJSON and the pane show them",

@@ -507,6 +507,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         if part.seq in shown:
             continue
         match part.kind:
+            case PartKind.PROMPT if isinstance(by := part.info.get("steered_by"), str):
+                lines += [f"**Steer** from {inert(by)}", "", _quote(part.text), ""]
             case PartKind.PROMPT:
                 lines += ["**Prompt**", "", _quote(part.text), ""]
             case PartKind.REASONING if details:

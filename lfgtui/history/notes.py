@@ -28,6 +28,8 @@ from lfgtui.events import (
     ErrorInfo,
     ErrorKind,
     Event,
+    HeldMessage,
+    Holding,
     PlanStep,
     PlanUpdated,
     QuotaSeen,
@@ -347,6 +349,22 @@ def _read_subagent_call(info: Facts) -> Facts | None:
     return dict(zip(("child", "call_id", "title", "state"), call, strict=True))
 
 
+def _read_held(info: Facts) -> Facts | None:
+    """What a ticket held (`Holding`), or None when the meta is not that (or is damaged)."""
+    held = info.get("held")
+    if not isinstance(held, list):
+        return None
+    messages = []
+    for item in held:
+        if not (isinstance(item, list) and len(item) == 4):
+            return None
+        number, text, steer, by = item
+        if not (_count(number) and isinstance(text, str) and isinstance(steer, bool) and isinstance(by, str)):
+            return None
+        messages.append(HeldMessage(number, text, steer, by))
+    return {"held": tuple(messages)}
+
+
 NOTES: dict[type[Event], NoteKind] = {
     AttemptQueued: NoteKind(_message, lambda e: {"queued_for": [e.provider, e.model]}, _read_queued_for),
     Retrying: NoteKind(_message, _retry_meta, _read_retry),
@@ -379,6 +397,9 @@ NOTES: dict[type[Event], NoteKind] = {
         _read_plan,
     ),
     SubagentChanged: NoteKind(_message, _subagent_meta, _read_subagent),
+    Holding: NoteKind(
+        _message, lambda e: {"held": [[m.id, m.text, m.steer, m.by] for m in e.held]}, _read_held
+    ),
     SubagentToolCall: NoteKind(
         _message, lambda e: {"subagent_call": [e.child, e.call_id, e.title, e.state]}, _read_subagent_call
     ),

@@ -22,6 +22,7 @@ from lfgtui.events import (
     RequestSent,
     RunFact,
     Status,
+    Steered,
     SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
@@ -157,6 +158,10 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
 
 
 def _prompt(events: _Events, part: PartRow) -> None:
+    """The attempt's prompt or, a part who steered it names, a steer at its place."""
+    if isinstance(by := part.info.get("steered_by"), str):
+        events.add((part.seq, 0), part.t_ms, Steered, text=part.text, by=by)
+        return
     continues = part.info.get("continues")
     continues = continues if isinstance(continues, int) and not isinstance(continues, bool) else None
     events.add((part.seq, 0), part.t_ms, PromptSent, text=part.text, continues=continues)
@@ -218,6 +223,7 @@ REBUILT: Translation[str] = Translation(
         Usage: "a request's row",
         CallEnded: "a request's row",
         PromptSent: _PARTS,
+        Steered: "a prompt part, who steered it its meta",
         TextDelta: _PARTS,
         ReasoningDelta: _PARTS,
         ToolCallStarted: _PARTS,

@@ -43,6 +43,7 @@ from lfgtui.events import (
     ReasoningDelta,
     RequestSent,
     Status,
+    Steered,
     SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
@@ -483,6 +484,10 @@ class Recorder:
         meta = None if event.continues is None else json.dumps({"continues": event.continues})
         self._pending.note(attempt, event, event.text, meta, PartKind.PROMPT)
 
+    def _steered(self, attempt: PendingAttempt, event: Steered) -> None:
+        """A steer: a prompt part at its place, who sent it its meta (searched as a prompt is)."""
+        self._pending.note(attempt, event, event.text, json.dumps({"steered_by": event.by}), PartKind.PROMPT)
+
     def _text(self, attempt: PendingAttempt, event: TextDelta) -> None:
         self._pending.stream(attempt, PartKind.TEXT, event, event.text)
 
@@ -608,6 +613,7 @@ RECORDED: Translation[Record] = Translation(
     {
         RequestSent: Recorder._request,
         PromptSent: Recorder._prompt,
+        Steered: Recorder._steered,
         TextDelta: Recorder._text,
         ReasoningDelta: Recorder._reasoning,
         ToolCallStarted: Recorder._tool_started,

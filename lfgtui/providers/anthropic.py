@@ -84,11 +84,16 @@ STOP_REASONS = {
 
 def anthropic_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
     """The conversation in Messages form; the tool results of one model call go back as one user
-    message. An answer `provider`'s model gave with thinking goes back as the blocks it came in; any
-    other is rebuilt from its text and tool calls (turns.py)."""
+    message, and a user turn right after them (a steer, run/steering.py) as a text block after the
+    `tool_result` blocks of that message: the API wants them first in the user turn after a
+    `tool_use` and any text after them (Anthropic's "Handle tool calls" page, read 2026-11-27). An
+    answer `provider`'s model gave with thinking goes back as the blocks it came in; any other is
+    rebuilt from its text and tool calls (turns.py)."""
     messages: list[dict[str, Any]] = []
     for message in call.messages:
         match message:
+            case UserMessage(text=text) if messages and _tool_results(messages[-1]):
+                messages[-1]["content"].append({"type": "text", "text": text})  # a steer: after the results
             case UserMessage(text=text):
                 messages.append({"role": "user", "content": text})
             case AssistantMessage(turn=turn) if turn is not None and turn.sendable(
@@ -114,6 +119,12 @@ def anthropic_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
                 else:
                     messages.append({"role": "user", "content": [block]})
     return messages
+
+
+def _tool_results(message: dict[str, Any]) -> bool:
+    """Whether `message` is the user message that carries a model call's tool results."""
+    content = message["content"]
+    return message["role"] == "user" and isinstance(content, list) and content[0]["type"] == "tool_result"
 
 
 REDACTED = "thinking redacted by the provider: kept encrypted, and sent back as it came"

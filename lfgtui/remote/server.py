@@ -5,8 +5,8 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
 (lfgtui/run/requests.py: cancel, cancel one sub-agent, retry, approve or deny a call, answer a
-question, follow up, start a tournament's synthesis once its verdict is decided), each recorded
-with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
+question, follow up, steer or queue, start a tournament's synthesis once its verdict is decided), each
+recorded with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
 `…/calls/{call}/approve|deny`, `…/elicitations/{id}/accept|decline|cancel`,
 `/v1/tournaments/{id}/synthesize`) are read into the same typed requests. `GET /v1/inbox` is what
 needs the person now, for the inbox page at `/inbox` (inbox.py: the one response given without the
@@ -48,9 +48,11 @@ from lfgtui.run.requests import (
     Approve,
     Cancel,
     FollowUp,
+    Queue,
     Request,
     RequestError,
     Retry,
+    Steer,
     Synthesize,
     Told,
 )
@@ -594,6 +596,8 @@ class RunServer:
             return _problem(404, f"the run has no ticket {ticket!r}")
         if isinstance(asked, FollowUp) and not (asked.text and asked.text.strip()):
             return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
+        if isinstance(asked, Steer | Queue) and not (asked.text and asked.text.strip()):
+            return _problem(400, f"{asked.kind}: text is missing or blank")
         if isinstance(asked, Answer) and asked.reply.action == "accept" and not _content(asked.reply.content):
             return _problem(400, "content must map field names to text, numbers, booleans or lists of text")
         if isinstance(asked, Synthesize):

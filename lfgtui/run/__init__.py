@@ -6,6 +6,7 @@
 - `calls.py`: one model call with honest, announced retries before the first token;
 - `ratelimit.py`: each provider's limits, shared by all its tickets;
 - `approvals.py`: who answers a tool call that needs approval;
+- `steering.py`: the person's steers and queued messages a running ticket holds until they are sent;
 - `seeds.py`: where a resumed run takes each recorded ticket up (`Earlier`), the record known by a
   `Protocol`, so the engine never imports the history;
 - `agents/`: coding agents as tickets, each its own process over the Agent Client Protocol.

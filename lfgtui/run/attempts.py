@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.events import ErrorInfo, Event, EventFactory, Outcome
 from lfgtui.providers.base import AssistantMessage, Message
+from lfgtui.run.steering import Inbox
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class Earlier:
     continues: int | None = None
     agent_session: str | None = None
     """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
+    steers: tuple[tuple[str, str], ...] = ()
+    """The latest attempt's steers (text, who sent it), in order: what a retry of it sends again."""
 
 
 @dataclass
@@ -103,6 +106,10 @@ class TicketState:
     """The ticket as written; `ticket` is it on its current link."""
     paused: asyncio.Event | None = None
     """Set by the person to resume the ticket, while on_quota = "pause" holds it (`hold`)."""
+    live: bool = False
+    """An attempt of the ticket has started and not ended: what the run says of it goes in it."""
+    inbox: Inbox = field(default_factory=Inbox)
+    """The person's steers and queued messages for the ticket, not sent yet (run/steering.py)."""
 
     def __post_init__(self) -> None:
         self.written = self.ticket
@@ -125,6 +132,7 @@ class TicketState:
         self.conversation, self.base = earlier.conversation, earlier.base
         self.follow_up, self.continues = earlier.follow_up, earlier.continues
         self.agent_session = earlier.agent_session
+        self.inbox.took(earlier.steers)
         answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
         self.answer = answers[-1].text if answers else ""
         self.finished.set()

@@ -31,6 +31,7 @@ from lfgtui.run.requests import (
     FollowUp,
     Fork,
     Land,
+    Queue,
     Refusal,
     Request,
     Rerun,
@@ -38,6 +39,7 @@ from lfgtui.run.requests import (
     Retry,
     RetryAll,
     ReviewSend,
+    Steer,
     Synthesize,
     TakeWinner,
     Told,
@@ -63,7 +65,13 @@ class Decides(RunFace, Protocol):
 
     def resume(self, ticket_id: str) -> bool: ...
 
-    def follow_up(self, ticket_id: str, follow_up: str, why: str | None = None) -> str | None: ...
+    def follow_up(
+        self, ticket_id: str, follow_up: str, why: str | None = None, by: str = YOU
+    ) -> str | None: ...
+
+    def steer(self, ticket_id: str, text: str, by: str = YOU) -> str | None: ...
+
+    def queue(self, ticket_id: str, text: str, by: str = YOU) -> str | None: ...
 
 
 Decide = Callable[[Decides, Any, str], Told | Awaitable[Told]]
@@ -130,8 +138,29 @@ def _resume(run: Decides, asked: Resume, who: str) -> Told:
 
 
 def _follow_up(run: Decides, asked: FollowUp | ReviewSend, who: str) -> Told:
-    """The follow-up's words, sent after the ticket's whole conversation (`Run.follow_up` says why not)."""
-    problem = run.follow_up(asked.ticket, asked.text or "", _said(who, "follow-up sent by"))
+    """The follow-up's words, sent after the ticket's whole conversation, or queued as the next turn of
+    one still working (`Run.follow_up` says why not)."""
+    problem = run.follow_up(asked.ticket, asked.text or "", _said(who, "follow-up sent by"), by=who)
+    return None if problem is None else Refusal(problem)
+
+
+def _review_send(run: Decides, asked: ReviewSend, who: str) -> Told:
+    """A review's comments go after a turn, never queued into one still working."""
+    if run.states[asked.ticket].running:
+        return Refusal(f"{asked.ticket} is still working: send once its turn has ended")
+    return _follow_up(run, asked, who)
+
+
+def _steer(run: Decides, asked: Steer, who: str) -> Told:
+    """Into the running turn at its next safe point, or its next turn where it has none
+    (run/steering.py: `Run.steer` says why not)."""
+    problem = run.steer(asked.ticket, asked.text or "", who)
+    return None if problem is None else Refusal(problem)
+
+
+def _queue(run: Decides, asked: Queue, who: str) -> Told:
+    """The running ticket's next turn, once this one completes (`Run.queue` says why not)."""
+    problem = run.queue(asked.ticket, asked.text or "", who)
     return None if problem is None else Refusal(problem)
 
 
@@ -154,7 +183,9 @@ DECISIONS: dict[type[Request], Decision] = {
     Retry: Decision(_retry),
     Resume: Decision(_resume),
     FollowUp: Decision(_follow_up),
-    ReviewSend: Decision(_follow_up),
+    ReviewSend: Decision(_review_send),
+    Steer: Decision(_steer),
+    Queue: Decision(_queue),
     RetryAll: Decision(_retry_all),
     CancelAll: Decision(_cancel_all),
 }

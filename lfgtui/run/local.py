@@ -236,6 +236,7 @@ class LocalRunner:
             transcript=state.transcript,
             limiter=run.limiters[ticket.provider],
             calibration=run.book.calibration,
+            inbox=state.inbox,
         )
 
     @staticmethod

@@ -107,9 +107,31 @@ class Answer(Request):
 
 @dataclass(frozen=True)
 class FollowUp(Request):
-    """Send a completed ticket a follow-up: `text`, or (None) the words the person is asked for."""
+    """Send a completed ticket a follow-up: `text`, or (None) the words the person is asked for. Sent
+    to a running ticket, it is queued as its next turn (`Queue`)."""
 
     kind: ClassVar[str] = "follow-up"
+    served: ClassVar[bool] = True
+    ticket: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Steer(Request):
+    """Put `text` into a running ticket's turn at its next safe point (run/steering.py), queued as its
+    next turn where it has none; None: the composer asks for the words (and says which it will be)."""
+
+    kind: ClassVar[str] = "steer"
+    served: ClassVar[bool] = True
+    ticket: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue(Request):
+    """Send `text` to a running ticket as its next turn, once this one completes (run/steering.py)."""
+
+    kind: ClassVar[str] = "queue"
     served: ClassVar[bool] = True
     ticket: str
     text: str | None = None

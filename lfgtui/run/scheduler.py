@@ -11,8 +11,10 @@ Where an attempt runs is not the scheduler's to know: it hands each attempt to t
 `AttemptRunner` (attempts.py), here by default (`LocalRunner`, local.py), or a broker's workers.
 
 A completed ticket can be continued: a new attempt sends a follow-up prompt after the whole earlier
-conversation (answers, tool calls and results). A resumed run starts from `Earlier` states (what
-the history recorded) and runs nothing until a ticket is retried or continued.
+conversation (answers, tool calls and results). A running one can be steered or sent a queued
+message (run/steering.py): a queued message is such a follow-up, sent once the turn completes. A
+resumed run starts from `Earlier` states (what the history recorded) and runs nothing until a
+ticket is retried or continued.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from lfgtui.events import (
     ErrorKind,
     Event,
     EventFactory,
+    HeldMessage,
+    Holding,
     Outcome,
     ReasoningDelta,
     RequestSent,
@@ -60,6 +64,7 @@ from lfgtui.run.fork import CannotFork, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.run.requests import Refusal, Request, Told
+from lfgtui.run.steering import MAX_HELD, summary, unfit
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
 if TYPE_CHECKING:
@@ -236,6 +241,122 @@ class Run:
         """Retry every ticket that ended without completing (or never started); returns their ids."""
         return [ticket_id for ticket_id in self.states if self.retry(ticket_id)]
 
+    def steer(self, ticket_id: str, text: str, by: str = "you") -> str | None:
+        """Put `text` into the ticket's running turn at its next safe point (run/steering.py); one
+        whose attempt has none left gets it queued as its next turn instead, saying so. None when
+        held, else why not, for the person. `by`: who sent it."""
+        return self._hold(ticket_id, text, True, by)
+
+    def queue(self, ticket_id: str, text: str, by: str = "you") -> str | None:
+        """Send `text` as the running ticket's next turn once this one completes (run/steering.py):
+        None when held, else why not, for the person. `by`: who sent it."""
+        return self._hold(ticket_id, text, False, by)
+
+    def unqueue(self, ticket_id: str, message_id: int, by: str = "you") -> str | None:
+        """Take a held message back, unsent: None when done, else why not."""
+        state = self.states.get(ticket_id)
+        message = None if state is None else state.inbox.remove(message_id)
+        if state is None or message is None:
+            return f"{ticket_id} holds no message {message_id}: it was sent already, or taken back"
+        self._holding(state, f"taken back by {by}: {summary(message)}")
+        return None
+
+    def edit_queued(self, ticket_id: str, message_id: int, text: str, by: str = "you") -> str | None:
+        """Change a held message's words, keeping its place: None when done, else why not."""
+        if (problem := unfit(text, "message")) is not None:
+            return problem
+        state = self.states.get(ticket_id)
+        message = None if state is None else state.inbox.edit(message_id, text)
+        if state is None or message is None:
+            return f"{ticket_id} holds no message {message_id}: it was sent already, or taken back"
+        self._holding(state, f"edited by {by}: {summary(message)}")
+        return None
+
+    def steerable(self, ticket_id: str) -> bool:
+        """Whether a steer sent now would wait for a safe point of the running turn (else it is queued)."""
+        state = self.states.get(ticket_id)
+        return state is not None and state.running and state.inbox.steerable
+
+    def _hold(self, ticket_id: str, text: str, steer: bool, by: str) -> str | None:
+        state = self.states.get(ticket_id)
+        if state is None:
+            return f"the run has no ticket {ticket_id!r}"
+        if (
+            problem := self._unreachable(state) or unfit(text, "steer" if steer else "queued message")
+        ) is not None:
+            return problem
+        if len(state.inbox.held) >= MAX_HELD:
+            return f"{ticket_id} holds {MAX_HELD} messages already: take one back, or wait for one to be sent"
+        steered = steer and state.inbox.steerable
+        message = state.inbox.hold(text, steered, by)
+        if steered:
+            said = f"steer from {by}, for the next safe point: {summary(message)}"
+        elif steer:
+            said = (
+                f"steer from {by} queued as the next turn: {ticket_id} has no safe point to steer at "
+                f"(only an API ticket's tool loop has one, between rounds): {summary(message)}"
+            )
+        else:
+            said = f"queued by {by} as the next turn: {summary(message)}"
+        self._holding(state, said)
+        return None
+
+    def _unreachable(self, state: TicketState) -> str | None:
+        """Why nothing can be sent to the ticket now, or None while its turn runs."""
+        name, ended = state.ticket.id, state.outcome
+        if state.running and state.ev is None:
+            return f"{name} has not started yet: send once its attempt has begun"
+        if state.running and (state.live or ended in (None, Outcome.COMPLETED)):
+            return None
+        if state.running:  # between an attempt that did not complete and the next link's
+            return f"{name}'s attempt ended {ended.value}: send once its next attempt has started"
+        if state.outcome is Outcome.CANCELLED:
+            return f"{name} was cancelled: nothing more is sent to it (retry it first)"
+        if state.outcome is Outcome.COMPLETED:
+            return f"{name} has ended: send it a follow-up instead"
+        if state.outcome is None:
+            return f"{name} is not running"
+        return f"{name} has ended ({state.outcome.value}): retry it first"
+
+    def _holding(self, state: TicketState, said: str, now: bool = False) -> None:
+        """Say what the ticket holds now (`Holding`), and what changed: in the attempt under way, or
+        (between attempts) once the next has started; `now`: in the attempt about to end."""
+        if state.ev is not None and (state.live or now):
+            self._emit(state, state.ev(Holding, message=said, held=tuple(state.inbox.held)))
+        else:
+            state.inbox.tell(said)
+
+    def _turn_ends(self, state: TicketState, ended: AttemptEnded) -> None:
+        """Before the attempt's end is said: the steers no safe point took are queued as next turns;
+        a turn that did not complete, with no fallback attempt to follow, sends nothing more, and
+        says what it held."""
+        inbox, name = state.inbox, state.ticket.id
+        if ended.outcome is Outcome.COMPLETED:
+            if missed := inbox.steers_to_queue():
+                said = f"{len(missed)} steer(s) came after the last tool round: each sent as a next turn"
+                self._holding(state, said, now=True)
+            return
+        failing_over = (
+            ended.outcome is Outcome.FAILED
+            and state.stop is None
+            and moves_on(ended.error)
+            and has_next(state.written, state.link)
+        )
+        if failing_over:  # the turn goes on, on the ticket's next link: its steers are replayed there
+            return
+        dropped = inbox.drop_all()
+        unsent = "; ".join(f"{'steer' if m.steer else 'queued'} from {m.by}: {m.text}" for m in dropped)
+        self._holding(state, f"not sent, since {name} ended {ended.outcome.value}: {unsent}", now=True)
+
+    def _next_turn(self, state: TicketState) -> HeldMessage | None:
+        """After a turn that completed: the first message queued for the next (None: none)."""
+        if state.outcome is not Outcome.COMPLETED or not state.conversation:
+            return None
+        message = state.inbox.next_queued()
+        if message is not None:
+            state.inbox.tell(f"sending the next turn, queued by {message.by}: {summary(message)}")
+        return message
+
     def can_continue(self, ticket_id: str) -> bool:
         state = self.states[ticket_id]
         return not state.running and state.outcome is Outcome.COMPLETED and bool(state.conversation)
@@ -248,13 +369,17 @@ class Run:
         state = self.states[ticket_id]
         state.base, state.follow_up, state.continues = state.conversation, follow_up, state.attempt
         state.why = why
+        state.inbox.landed = []  # a new turn: no steer of the one before is replayed
         self._launch(state, "follow-up")
         return True
 
-    def follow_up(self, ticket_id: str, follow_up: str, why: str | None = None) -> str | None:
-        """`continue_with`, saying why the follow-up cannot be sent (None: it was)."""
+    def follow_up(
+        self, ticket_id: str, follow_up: str, why: str | None = None, by: str = "you"
+    ) -> str | None:
+        """`continue_with`, saying why the follow-up cannot be sent (None: it was); to a ticket still
+        working, it is queued as its next turn (`queue`, sent by `by`)."""
         if self.states[ticket_id].running:
-            return f"{ticket_id} is still working: send once its turn has ended"
+            return self.queue(ticket_id, follow_up, by)
         if not follow_up.strip():
             return "a follow-up needs some text"
         if not self.continue_with(ticket_id, follow_up, why):
@@ -284,6 +409,7 @@ class Run:
         self._held.discard(ticket_id)
         state.ticket = state.written = replace(state.written, prompt=prompt)
         state.base, state.follow_up, state.continues, state.link = (), None, None, 0
+        state.inbox.landed = []
         self._launch(state, "released")
         return True
 
@@ -320,6 +446,7 @@ class Run:
         state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id} {why}")
 
     def _emit(self, state: TicketState, event: Event) -> None:
+        started = False
         match event:
             case TextDelta(text=text):  # first: once per token
                 state.answer_parts.append(text)
@@ -327,12 +454,19 @@ class Run:
                 state.answer_parts = []
             case SessionOpened(session_id=session_id):
                 state.agent_session = session_id
+            case AttemptStarted():
+                state.live = started = True
             case AttemptEnded(outcome=outcome, error=error):
+                if state.inbox.held:
+                    self._turn_ends(state, event)
+                state.live = False
                 state.outcome, state.error = outcome, error
                 state.answer = "".join(state.answer_parts)
                 if outcome is Outcome.COMPLETED:
                     state.conversation = tuple(state.transcript)
         self._fan_out(event)
+        if started and (note := state.inbox.take_note()) is not None:  # what changed since the last
+            self._holding(state, note)
         if state.ticket.max_cost_usd is None and self.max_cost_usd is None:
             return
         if isinstance(event, COSTLY):
@@ -401,28 +535,43 @@ class Run:
             state.task.cancel()
 
     async def _ticket(self, state: TicketState) -> None:
-        """Run an attempt and, while one fails in a way the ticket's next link may not, an attempt on
-        that link (run/failover.py); done once no attempt follows."""
+        """Run the ticket's turn and then, while the person queued more (run/steering.py) and each
+        turn completes, each as a follow-up of the turn before; done once no attempt follows."""
         try:
-            await self._one_attempt(state)
-            while (
-                state.outcome is Outcome.FAILED
-                and state.stop is None
-                and moves_on(state.error)
-                and has_next(state.written, state.link)
-            ):
-                assert state.error is not None
-                state.link += 1
-                state.ticket = on_link(state.written, state.link)
-                state.why = moved(state.written, state.link, state.error)
-                await self._one_attempt(state)
+            await self._turn(state)
+            while (queued := self._next_turn(state)) is not None:
+                state.base, state.follow_up, state.continues = state.conversation, queued.text, state.attempt
+                state.why = f"queued by {queued.by}"
+                await self._turn(state)
         finally:
             state.finished.set()
+
+    async def _turn(self, state: TicketState) -> None:
+        """Run an attempt and, while one fails in a way the ticket's next link may not, an attempt on
+        that link (run/failover.py)."""
+        await self._one_attempt(state)
+        while (
+            state.outcome is Outcome.FAILED
+            and state.stop is None
+            and moves_on(state.error)
+            and has_next(state.written, state.link)
+        ):
+            assert state.error is not None
+            state.link += 1
+            state.ticket = on_link(state.written, state.link)
+            state.why = moved(state.written, state.link, state.error)
+            await self._one_attempt(state)
 
     async def _one_attempt(self, state: TicketState) -> None:
         state.attempt += 1
         state.stop = None
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
+        if state.inbox.landed:  # the turn's attempt before was steered: this one is, at its own safe points
+            state.inbox.replay()
+            state.inbox.tell(f"the steers of attempt {state.attempt - 1} held again, sent as it sent them")
+            self._holding(
+                state, f"the steers of attempt {state.attempt - 1} held again, sent as it sent them"
+            )
         try:
             follow_up = state.follow_up is not None  # its conversation already holds what it depended on
             unfinished = [] if follow_up else [self.states[d] for d in state.ticket.depends_on]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from lfgtui.events import Event, Steered
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import Message
 from lfgtui.run.attempts import Earlier
@@ -29,6 +30,8 @@ class Attempted(Protocol):
     def continues(self) -> int | None: ...
     @property
     def agent_session(self) -> str | None: ...
+    @property
+    def events(self) -> tuple[Event, ...]: ...
 
 
 class Recorded(Protocol):
@@ -61,6 +64,7 @@ def earlier_of(recorded: Recorded) -> Earlier:
         follow_up=latest.prompt if continued else None,
         continues=latest.continues,
         agent_session=latest.agent_session,
+        steers=tuple((e.text, e.by) for e in latest.events if isinstance(e, Steered)),
     )
 
 

@@ -11,6 +11,9 @@ error results the model sees. Nor can it stream forever: past `max_output_chars`
 tool arguments and a service's tool results, over every call of the attempt) the stream is closed
 and the attempt fails, keeping what arrived.
 
+Between a round's tool results and the next model call the person's steers, when any are held
+(`inbox`, run/steering.py), go in as user turns (`Steered`): the one safe point of a tool loop.
+
 Each answer goes back to the model in the next call as its provider said it, reasoning state and
 all (turns.py). An earlier conversation's answers from another provider or model (a fork or a
 follow-up on another model, a fallback) go back as their text and tool calls only, and the attempt
@@ -34,9 +37,11 @@ from lfgtui.events import (
     ErrorKind,
     Event,
     EventFactory,
+    Holding,
     Outcome,
     ReasoningDelta,
     Status,
+    Steered,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -46,6 +51,7 @@ from lfgtui.formats import plural
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, Provider, ProviderError
 from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import ProviderLimiter
+from lfgtui.run.steering import Inbox
 from lfgtui.run.stops import STOP, ended_early, paused
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS
 from lfgtui.tools.base import ToolOutcome
@@ -75,6 +81,7 @@ async def run_tool_loop(
     transcript: list[Message] | None = None,
     limiter: ProviderLimiter | None = None,
     calibration: OutputCalibration | None = None,
+    inbox: Inbox | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`.
 
@@ -83,8 +90,33 @@ async def run_tool_loop(
     the whole conversation (the task's messages, each answer, each tool result: conversation.py), so
     a completed attempt can be continued. `limiter`, when given, holds every model call to the provider's
     limits shared with the run's other tickets; `calibration`, when given, is what the run learnt of
-    each model's tokens per character, which each request's live estimate uses.
+    each model's tokens per character, which each request's live estimate uses. `inbox`, when given,
+    holds the person's steers, sent at each safe point; it is `steerable` while the loop runs with tools.
     """
+    if inbox is None:
+        inbox = Inbox()
+    inbox.steerable = toolbox is not None
+    try:
+        async for event in _tool_loop(
+            provider, task, ev, toolbox, policy, sleep, transcript, limiter, calibration, inbox
+        ):
+            yield event
+    finally:
+        inbox.steerable = False
+
+
+async def _tool_loop(
+    provider: Provider,
+    task: AttemptTask,
+    ev: EventFactory,
+    toolbox: Toolbox | None,
+    policy: RetryPolicy | None,
+    sleep: Callable[[float], Awaitable[None]],
+    transcript: list[Message] | None,
+    limiter: ProviderLimiter | None,
+    calibration: OutputCalibration | None,
+    inbox: Inbox,
+) -> AsyncIterator[Event]:
     yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
     conversation = Conversation([] if transcript is None else transcript)
@@ -143,6 +175,14 @@ async def run_tool_loop(
             conversation.add(ended)
             yield ended
             return
+        # a safe point: the round's results are in, no call is out, and another call follows
+        if call_index + 1 < task.max_calls and (taken := inbox.take_steers()):
+            for held in taken:
+                steered = ev(Steered, text=held.text, by=held.by)
+                conversation.add(steered)
+                yield steered
+            sent = f"{len(taken)} steer(s) sent after round {call_index + 1}'s tool results"
+            yield ev(Holding, message=sent, held=tuple(inbox.held))
     still = "its turn was paused (pause_turn)" if paused(stop) else "the model was still calling tools"
     message = f"stopped after {plural(task.max_calls, 'model call')} (max_calls) while {still}"
     yield ev(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.MAX_CALLS, message))

@@ -43,6 +43,7 @@ from lfgtui.events import (
     ElicitationAnswered,
     ElicitationAsked,
     Event,
+    Holding,
     PlanUpdated,
     PromptSent,
     Queued,
@@ -54,6 +55,7 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    Steered,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -163,6 +165,14 @@ def _started(sink: Telemetry, event: AttemptStarted) -> None:
 
 def _prompt(sink: Telemetry, event: PromptSent) -> None:
     if (spans := sink.attempts.get((event.ticket, event.attempt))) is not None:
+        message = {"role": "user", "parts": [{"type": "text", "content": event.text}]}
+        sink.content(spans.agent, names.INPUT_MESSAGES, [message])
+
+
+def _steered(sink: Telemetry, event: Steered) -> None:
+    """A steer is an event of the attempt's span, at its place; its words are content, as a prompt's."""
+    if (spans := sink.attempts.get((event.ticket, event.attempt))) is not None:
+        spans.agent.add_event("lfg.steered", {"lfg.steered.by": event.by})
         message = {"role": "user", "parts": [{"type": "text", "content": event.text}]}
         sink.content(spans.agent, names.INPUT_MESSAGES, [message])
 
@@ -411,6 +421,7 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
     handlers={
         AttemptStarted: _started,
         PromptSent: _prompt,
+        Steered: _steered,
         RequestSent: _request,
         Retrying: _retrying,
         CallEnded: _call_ended,
@@ -442,6 +453,7 @@ SPANS: Translation[Callable[[Telemetry, Any], None]] = Translation(
         AttemptQueued: "a wait on a broker: the attempt's span opens when a worker starts it",
         AgentStarted: "the agent's process: its log is a path on this machine",
         AgentProgress: "a title for the pane",
+        Holding: "the person's messages waiting: a steer's event marks the span once it is sent",
         Stalled: "a pane's state; a stall that lasts ends the attempt, which its span says",
         WorktreeReady: "a path on this machine",
         Queued: "a wait for the provider's limits: the metrics count it (metered.py)",

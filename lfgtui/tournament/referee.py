@@ -51,6 +51,7 @@ from lfgtui.events import (
     ElicitationAnswered,
     ElicitationAsked,
     Event,
+    Holding,
     PlanUpdated,
     PromptSent,
     Queued,
@@ -62,6 +63,7 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    Steered,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -413,6 +415,10 @@ REFEREE: Translation[Handler] = Translation(
         **dict.fromkeys(
             (PromptSent, RequestSent, TextDelta, ReasoningDelta, Usage, CallEnded, ContextUsed, QuotaSeen),
             "the metrics book counts them; the table reads it",
+        ),
+        **dict.fromkeys(
+            (Steered, Holding),
+            "the person's words on the way: the contestant's diff and check say what came of them",
         ),
         **dict.fromkeys(
             (ToolCallStarted, ToolCallArgsDelta, ToolCallReady, ToolCallUpdated, ToolOutputDelta, ToolResult),

@@ -33,6 +33,8 @@ from lfgtui.events import (
     ErrorKind,
     Event,
     EventFactory,
+    HeldMessage,
+    Holding,
     Outcome,
     PlanStep,
     PlanUpdated,
@@ -44,6 +46,7 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    Steered,
     SubagentChanged,
     SubagentToolCall,
     TextDelta,
@@ -71,6 +74,20 @@ SAMPLES: dict[type[Event], list[Sample]] = {
     AttemptStarted: [],  # every attempt's first event
     AttemptQueued: [],  # before its attempt's start, never after it: tests/history/test_queued.py
     PromptSent: [(PromptSent, {"text": "And then?", "continues": 1})],
+    Steered: [(Steered, {"text": "Answer in French.", "by": "127.0.0.1 (ada)"})],
+    Holding: [
+        (
+            Holding,
+            {
+                "message": "queued by you as the next turn: and then",
+                "held": (
+                    HeldMessage(1, "Answer in French.", True, "you"),
+                    HeldMessage(2, "and then", False, "you"),
+                ),
+            },
+        ),
+        (Holding, {"message": "1 steer(s) sent", "held": ()}),
+    ],
     RequestSent: [(RequestSent, {"call": 1, "input_estimate": 40})],
     TextDelta: [(TextDelta, {"text": "Hello, "}), (TextDelta, {"text": "world."})],
     ReasoningDelta: [(ReasoningDelta, {"text": "Think "}), (ReasoningDelta, {"text": "first."})],

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 import openai
 import pytest
 
@@ -409,3 +410,31 @@ async def test_lfgs_chat_adapter_on_gpt_6_sends_effort_none_with_its_tools(
     chat = Flavour("openai-chat", "gpt-6-luna", OpenAIChatProvider, "openai", "/v1")
     events = await attempt(provider(chat, sim), with_tools(chat.model), workdir)
     assert ended(events).outcome is Outcome.COMPLETED, ended(events).error
+
+
+async def test_the_sim_refuses_a_tool_use_not_answered_by_tool_results_opening_the_next_message(
+    sim: SimServer,
+) -> None:
+    """As the Messages API does: the user turn after a `tool_use` opens with its `tool_result` blocks;
+    text (a steer) may follow them, never precede them, and no message may come between."""
+    asked = {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read", "input": {}}]}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}
+    steer = {"type": "text", "text": "answer in French"}
+    opening = {"role": "user", "content": "go"}
+
+    async def status(*after: dict[str, object]) -> int:
+        body = {"model": "hello", "max_tokens": 10, "messages": [opening, asked, *after]}
+        async with httpx2.AsyncClient() as client:
+            answer = await client.post(sim.url + "/v1/messages", json=body)
+        if answer.status_code == 400:
+            assert (
+                "`tool_use` ids were found without `tool_result` blocks immediately after: t1" in answer.text
+            )
+        return answer.status_code
+
+    assert await status({"role": "user", "content": [result, steer]}) == 200
+    assert await status({"role": "user", "content": [steer, result]}) == 400
+    assert (
+        await status({"role": "user", "content": "answer in French"}, {"role": "user", "content": [result]})
+        == 400
+    )

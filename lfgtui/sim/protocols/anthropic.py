@@ -55,6 +55,29 @@ def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
+def check_tool_results(messages: list[Any]) -> None:
+    """Refuse a conversation whose answer with `tool_use` blocks is not followed by a user message
+    that opens with a `tool_result` for each, as the Messages API does: text (a steer) may follow
+    the results in that message, never precede them (Anthropic's "Handle tool calls" page)."""
+    for n, message in enumerate(messages[:-1]):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list) or message.get("role") != "assistant":
+            continue
+        asked = [b.get("id") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
+        following = messages[n + 1].get("content") if isinstance(messages[n + 1], dict) else None
+        answered = set()
+        for block in following if isinstance(following, list) else ():
+            if not (isinstance(block, dict) and block.get("type") == "tool_result"):
+                break  # the results come first: one after other content does not count
+            answered.add(block.get("tool_use_id"))
+        if missing := [str(call) for call in asked if call not in answered]:
+            raise BadRequest(
+                f"messages.{n + 1}: `tool_use` ids were found without `tool_result` blocks immediately "
+                f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
+                "`tool_result` block in the next message."
+            )
+
+
 def tool_use_id(request: SimRequest, call: int, index: int) -> str:
     """A tool call's id: its model call's and its own index in it, and its conversation's tag (as the
     API's ids are, each conversation's are its own; none for a request that names no conversation)."""
@@ -85,6 +108,7 @@ class AnthropicProtocol(OneCallPerRequest):
         sampling = [key for key in SAMPLING_PARAMETERS if key in body]
         if sampling and headers.get("anthropic-version", "") >= NO_SAMPLING_VERSION:
             raise BadRequest(f"{sampling[0]}: Extra inputs are not permitted")
+        check_tool_results(messages)
         call = calls_answered(messages)
         thinking = body.get("thinking")
         display = thinking.get("display") if isinstance(thinking, dict) else None

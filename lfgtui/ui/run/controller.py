@@ -38,12 +38,14 @@ from lfgtui.run.requests import (
     FollowUp,
     Fork,
     Land,
+    Queue,
     Request,
     Rerun,
     Resume,
     Retry,
     RetryAll,
     ReviewSend,
+    Steer,
     Synthesize,
     TakeWinner,
 )
@@ -677,6 +679,9 @@ class Declared:
 
 
 NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
+STEERED_THERE = Why(
+    "This run runs in another lfg: steer or queue there, or POST /v1/requests to its server.", timeout=5
+)
 NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
 REQUESTS: dict[type[Request], Declared] = {
     Cancel: Declared(
@@ -720,6 +725,18 @@ REQUESTS: dict[type[Request], Declared] = {
         _handle(LocalHandle.follow_up),
         Why("Only a completed ticket can be followed up."),
         Why("Only a completed ticket can be followed up."),
+    ),
+    Steer: Declared(
+        "pane.follow_up",
+        _handle(LocalHandle.steer),
+        STEERED_THERE,
+        Why("Only a running ticket can be steered: a completed one takes a follow-up."),
+    ),
+    Queue: Declared(
+        "steer.switch",
+        _handle(LocalHandle.steer),
+        STEERED_THERE,
+        Why("Only a running ticket has a next turn to queue: a completed one takes a follow-up."),
     ),
     ReviewSend: Declared(
         "review.send",

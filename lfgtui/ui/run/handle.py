@@ -29,10 +29,12 @@ from lfgtui.run.requests import (
     CancelChild,
     FollowUp,
     Fork,
+    Queue,
     Request,
     Retry,
     RetryAll,
     ReviewSend,
+    Steer,
     Synthesize,
     Told,
 )
@@ -242,6 +244,35 @@ class LocalHandle(RunHandle):
                 run.ask(FollowUp(ticket_id, prompt), YOU)
 
         self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+        return None
+
+    def steer(self, asked: Steer | Queue) -> Outcome:
+        """Steer a running ticket or queue its next turn: the words given, or the composer, which says
+        which it will be and lists what the ticket holds (ui/screens/steer.py)."""
+        from lfgtui.ui.screens.steer import SteerDesk, SteerScreen
+
+        run, ticket_id = self.engine, asked.ticket
+        if not run.states[ticket_id].running:
+            return REFUSED
+
+        def send(text: str, steer: bool) -> str | None:
+            told = run.ask(Steer(ticket_id, text) if steer else Queue(ticket_id, text), YOU)
+            assert not inspect.isawaitable(told), "a steer is decided here"
+            return None if told is None else told.said
+
+        if asked.text is not None:
+            problem = send(asked.text, isinstance(asked, Steer))
+            if problem is not None:
+                self._screen.notify(inert(problem), severity="warning", timeout=5, markup=False)
+            return None
+        desk = SteerDesk(
+            held=lambda: tuple(run.states[ticket_id].inbox.held),
+            steerable=lambda: run.steerable(ticket_id),
+            send=send,
+            edit=lambda message, text: run.edit_queued(ticket_id, message, text),
+            remove=lambda message: run.unqueue(ticket_id, message),
+        )
+        self._screen.app.push_screen(SteerScreen(ticket_id, desk))
         return None
 
     def fork(self, asked: Fork) -> Outcome:

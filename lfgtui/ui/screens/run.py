@@ -50,6 +50,7 @@ from lfgtui.run.requests import (
     Resume,
     Retry,
     RetryAll,
+    Steer,
 )
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.compositor import CoveredCompositor
@@ -215,7 +216,10 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "follow_up",
         "Follow up",
         id="pane.follow_up",
-        tooltip="send a completed ticket a follow-up prompt, after its whole conversation",
+        tooltip=(
+            "send a completed ticket a follow-up prompt, after its whole conversation; a running one, a "
+            "steer into its turn or a message queued as its next turn (the composer says which)"
+        ),
     ),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all", tooltip="cancel every ticket (asks first)"),
     Binding(
@@ -953,7 +957,9 @@ class RunScreen(Screen[None]):
         self._ask_of_focused(Rerun)
 
     def action_follow_up(self) -> None:
-        self._ask_of_focused(FollowUp)
+        """A running ticket: its composer (steer or queue); any other: a follow-up."""
+        pane = self.focused_pane
+        self._ask_of_focused(Steer if pane is not None and pane.running else FollowUp)
 
     def action_fork(self) -> None:
         self._ask_of_focused(Fork)

@@ -49,6 +49,8 @@ from lfgtui.events import (
     ElicitationAsked,
     ErrorInfo,
     Event,
+    HeldMessage,
+    Holding,
     PlanStep,
     PlanUpdated,
     PromptSent,
@@ -61,6 +63,7 @@ from lfgtui.events import (
     SessionOpened,
     Stalled,
     Status,
+    Steered,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -316,6 +319,9 @@ class TicketPane:
         self.tools = ToolCalls()
         self.subagents = Subagents()
         """A coding agent's sub-agents, the tree under its answer (subagents.py)."""
+        self.held: tuple[HeldMessage, ...] = ()
+        """The person's messages the ticket holds, in the order they go: pending steers, then queued
+        ones (run/steering.py), shown under the answer until each is sent."""
         self.plan_steps: tuple[PlanStep, ...] = ()
         self.plan_markdown = ""
         """The agent's Markdown plans (ACP plan operations), shown under its steps."""
@@ -499,6 +505,17 @@ class TicketPane:
 
     def _prompt(self, event: PromptSent) -> None:
         self._asked(event.text, event.continues)
+
+    def _steered(self, event: Steered) -> None:
+        """A steer landed: a user turn in the transcript, at its place between the rounds."""
+        quoted = "\n".join(f"> {line}" for line in inert(event.text).splitlines())
+        by = MARKDOWN_MARKS.sub(r"\\\g<0>", inert(event.by))
+        self.body.new_paragraph()
+        self.body.append(f"*steer from {by}:*\n\n{quoted}\n\n")
+
+    def _holding(self, event: Holding) -> None:
+        self.held = event.held
+        self.status_note = inert(event.message)
 
     def _tool_ready(self, event: ToolCallReady) -> None:
         self.tools.add(event.call_id, event.name, event.arguments, event.t)
@@ -845,6 +862,8 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         AttemptStarted: TicketPane._started,
         AttemptQueued: TicketPane._queued_for_worker,
         PromptSent: TicketPane._prompt,
+        Steered: TicketPane._steered,
+        Holding: TicketPane._holding,
         ToolCallReady: TicketPane._tool_ready,
         ToolCallUpdated: TicketPane._tool_updated,
         ToolResult: TicketPane._tool_result,
@@ -898,10 +917,12 @@ class PaneView(Vertical, can_focus=True):
         self.plan = Static(id="plan", classes="pane-plan")
         self.agent = AgentDetail(pane.ticket.mcp_servers)
         self.notice = Static(id="notice", classes="pane-notice")
+        self.held = Static(id="held", classes="pane-held")
+        """The messages the ticket holds (`held_text`): mounted in the foot once there are any."""
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
         self.foot = Vertical(classes="pane-foot")
         """Docked: a crowded small pane clips its plan, not these."""
-        self._shown: dict[str, object] = {"plan": (), "agent": None, "notice": ""}
+        self._shown: dict[str, object] = {"plan": (), "agent": None, "notice": "", "held": ()}
         """What each line shows (see `changed`): built empty, so a pane's first draw lays out nothing
         (an update of a widget of `height: auto` lays out the whole screen)."""
         self._body = Reader(pane.body.clears)
@@ -993,6 +1014,11 @@ class PaneView(Vertical, can_focus=True):
             self.tools.collapsed = pane.tools.collapsed
         if pane.subagents.children:  # mounted with the first child; drawn at the lines' pace
             self.place(self.subagents)
+        if self.changed("held", pane.held):
+            if self.held.parent is None:
+                self.foot.mount(self.held, before=self.notice)
+            self.held.update(held_text(pane.held))
+            self.held.display = bool(pane.held)
         if self.changed("plan", (pane.plan_steps, pane.plan_markdown)):
             self.plan.update(plan_view(pane.plan_steps, pane.plan_markdown))
             self.plan.display = bool(pane.plan_steps or pane.plan_markdown)
@@ -1003,6 +1029,31 @@ class PaneView(Vertical, can_focus=True):
                 self.place(self.agent)
                 self.agent.show(pane.agent_details)
         self.set_class(pane.needs_attention, "-attention")
+
+
+HELD_SHOWN = 3
+"""The held messages a pane lists; more are counted on one line."""
+
+
+def held_text(held: tuple[HeldMessage, ...]) -> Text:
+    """The messages a ticket holds, one line each in the order they go: a steer waiting for the next
+    safe point, then each queued turn numbered (inert: the person's words, or a watcher's)."""
+    lines = []
+    turn = 0
+    for message in held[:HELD_SHOWN]:
+        first = " ".join(inert(message.text).split())
+        if message.steer:
+            lines.append(
+                Text.assemble(("⧗ steer", "bold"), f" from {inert(message.by)}: ", (first, "italic"))
+            )
+        else:
+            turn += 1
+            lines.append(Text.assemble((f"{turn}. queued", "bold"), f" from {inert(message.by)}: ", first))
+    if len(held) > HELD_SHOWN:
+        lines.append(Text(f"… {len(held) - HELD_SHOWN} more held", "dim"))
+    for line in lines:
+        line.no_wrap, line.overflow = True, "ellipsis"
+    return Text("\n").join(lines)
 
 
 PLAN_STYLES = {"completed": ("✓", "dim"), "in_progress": ("▸", "bold"), "pending": ("○", "")}

@@ -1,0 +1,137 @@
+"""Reaching into a running ticket: *steer* it (the person's words go into this turn at its next safe
+point) or *queue* a message (sent as its next turn once this one ends).
+
+A safe point is the one boundary every model API accepts a user message at without breaking the
+reasoning state kept verbatim (turns.py): after a round's tool results, before the next model call
+of lfg's own tool loop (tool_loop.py). There the steer becomes a user turn (`Steered`) that every
+wire sends after the tool results (providers: a text block after the `tool_result` blocks of the same
+user message for Anthropic, a `user` message after the `tool` messages for Chat Completions, a user
+input item after the `function_call_output` items for Responses). Only an API ticket's attempt that
+runs lfg's tool loop with tools here has safe points (`Inbox.steerable`); a steer to any other
+(a coding agent, a ticket without tools, one run on a broker's worker) is queued, saying so.
+
+A steer that finds no safe point before its turn ends (it came while the final answer streamed) is
+sent as the next turn, saying so: never dropped. Queued messages go, in order, each as a follow-up
+of the turn before (scheduler.py `Run._ticket`), once the turn completes; a turn that did not
+complete sends none of them, and says which were not sent. A retry (or a move to a fallback link)
+of an attempt that was steered replays its steers at its own safe points, in order.
+
+`Inbox` holds one ticket's messages; `Run.steer`, `queue`, `unqueue` and `edit_queued` are the
+run's face, each answering None when done or why not, in words for the person.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+
+from lfgtui.events import HeldMessage
+
+MAX_MESSAGE_CHARS = 20_000
+"""The longest message a person may steer or queue: a prompt's worth, not a file."""
+MAX_HELD = 20
+"""The most messages one ticket holds at once: each change says them all (`Holding`), so a watcher
+sending thousands cannot make every event of the ticket carry thousands."""
+
+
+@dataclass
+class Inbox:
+    """One ticket's messages held for it, in order: steers first (for the next safe point), then
+    those queued (each the next turn once the one before ends)."""
+
+    held: list[HeldMessage] = field(default_factory=list)
+    steerable: bool = False
+    """Whether the attempt running now can still reach a safe point: set by the tool loop while it
+    runs with tools, cleared when it ends."""
+    landed: list[HeldMessage] = field(default_factory=list)
+    """The steers the current attempt took, in order: what a retry of it replays."""
+    note: str | None = None
+    """What changed while no attempt was under way to say it in: said once the next one starts."""
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def hold(self, text: str, steer: bool, by: str) -> HeldMessage:
+        """Hold a message: a steer goes after the steers already held (before the queued ones)."""
+        message = HeldMessage(next(self._ids), text, steer, by)
+        at = sum(1 for m in self.held if m.steer) if steer else len(self.held)
+        self.held.insert(at, message)
+        return message
+
+    def take_steers(self) -> list[HeldMessage]:
+        """At a safe point: the steers held, in order, now sent (kept in `landed` for a retry)."""
+        steers = [m for m in self.held if m.steer]
+        if steers:
+            self.held = [m for m in self.held if not m.steer]
+            self.landed.extend(steers)
+        return steers
+
+    def steers_to_queue(self) -> list[HeldMessage]:
+        """At the end of a turn: the steers no safe point took, now queued first (the next turns)."""
+        missed = [m for m in self.held if m.steer]
+        if missed:
+            self.held = [replace(m, steer=False) for m in missed] + [m for m in self.held if not m.steer]
+        return missed
+
+    def next_queued(self) -> HeldMessage | None:
+        """The first queued message, taken to be sent as the next turn (None: none is queued)."""
+        for n, message in enumerate(self.held):
+            if not message.steer:
+                del self.held[n]
+                self.landed = []  # a new turn: a retry of it replays only its own steers
+                return message
+        return None
+
+    def took(self, steers: tuple[tuple[str, str], ...]) -> None:
+        """The steers (text, who sent it) a recorded attempt took: what a retry of it replays."""
+        self.landed = [HeldMessage(next(self._ids), text, True, by) for text, by in steers]
+
+    def replay(self) -> None:
+        """Before a retry of the attempt: the steers it took are held again, first, in order."""
+        self.held = [*self.landed, *self.held]
+        self.landed = []
+
+    def drop_all(self) -> list[HeldMessage]:
+        """Everything held, taken out (its turn did not complete: nothing is sent after it)."""
+        dropped, self.held = self.held, []
+        return dropped
+
+    def tell(self, said: str) -> None:
+        """Keep what changed for the next attempt to say, after anything kept before it."""
+        self.note = said if self.note is None else f"{self.note}; {said}"
+
+    def take_note(self) -> str | None:
+        note, self.note = self.note, None
+        return note
+
+    def find(self, message_id: int) -> HeldMessage | None:
+        return next((m for m in self.held if m.id == message_id), None)
+
+    def remove(self, message_id: int) -> HeldMessage | None:
+        """Take a held message out, unsent; None when it is not held (sent already, or unknown)."""
+        message = self.find(message_id)
+        if message is not None:
+            self.held.remove(message)
+        return message
+
+    def edit(self, message_id: int, text: str) -> HeldMessage | None:
+        """Change a held message's words, keeping its place; None when it is not held."""
+        message = self.find(message_id)
+        if message is None:
+            return None
+        edited = replace(message, text=text)
+        self.held[self.held.index(message)] = edited
+        return edited
+
+
+def unfit(text: str, verb: str) -> str | None:
+    """Why `text` cannot be steered or queued (`verb`), or None."""
+    if not text.strip():
+        return f"a {verb} needs some text"
+    if len(text) > MAX_MESSAGE_CHARS:
+        return f"a {verb} holds at most {MAX_MESSAGE_CHARS:,} characters ({len(text):,} sent)"
+    return None
+
+
+def summary(message: HeldMessage) -> str:
+    """A held message in one short line, for a status: its first words."""
+    first = " ".join(message.text.split())
+    return first if len(first) <= 60 else first[:59] + "…"

@@ -1,0 +1,160 @@
+"""The composer `i` opens on a running pane: the person's words for the ticket, sent as a steer (into
+this turn at its next safe point) or queued (its next turn once this one ends), and the messages it
+already holds, each editable and removable until it is sent (run/steering.py).
+
+The composer says what Enter will do before anything is sent: it steers where the ticket can be
+steered now, else queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the input
+then holds: Enter saves the edit, `ctrl+r` takes it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from lfgtui.events import HeldMessage
+from lfgtui.inert import inert
+from lfgtui.ui.widgets.pane import held_text
+
+
+@dataclass(frozen=True)
+class SteerDesk:
+    """What the composer acts through, the run's answers in words (None: done)."""
+
+    held: Callable[[], tuple[HeldMessage, ...]]
+    """The messages the ticket holds now, in the order they go."""
+    steerable: Callable[[], bool]
+    """Whether a steer sent now would wait for a safe point of this turn (else it is queued)."""
+    send: Callable[[str, bool], str | None]
+    """Send the words as a steer (True) or queued (False)."""
+    edit: Callable[[int, str], str | None]
+    remove: Callable[[int], str | None]
+
+
+class SteerScreen(ModalScreen[None]):
+    """Compose a steer or a queued message for a running ticket (see the module docstring)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+t",
+            "switch",
+            "Steer / queue",
+            id="steer.switch",
+            tooltip="switch what Enter does: steer the running turn at its next safe point, or queue the "
+            "words as the ticket's next turn",
+        ),
+        Binding("up", "pick(-1)", "Earlier held", id="steer.up", tooltip="pick the held message above"),
+        Binding("down", "pick(1)", "Later held", id="steer.down", tooltip="pick the held message below"),
+        Binding(
+            "ctrl+r",
+            "take_back",
+            "Take back",
+            id="steer.take_back",
+            tooltip="take the picked held message back, unsent",
+        ),
+        Binding("escape", "cancel", "Cancel", id="steer.cancel", tooltip="close, sending nothing"),
+    ]
+
+    def __init__(self, ticket: str, desk: SteerDesk) -> None:
+        super().__init__()
+        self.ticket = ticket
+        self.desk = desk
+        self.steer = desk.steerable()
+        """What Enter sends a new message as: a steer, or queued."""
+        self.picked: int | None = None
+        """The index of the held message being edited, or None: a new message."""
+        self.said = Static(classes="question", id="steer-says")
+        self.held = Static(id="steer-held")
+        self.input = Input(placeholder="your words for the ticket", id="steer-input")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield self.said
+            yield self.held
+            yield self.input
+            yield Static(
+                "[b]enter[/b] send    [b]ctrl+t[/b] steer/queue    [b]↑ ↓[/b] pick a held message    "
+                "[b]ctrl+r[/b] take it back    [b]escape[/b] close",
+                classes="choices",
+            )
+
+    def on_mount(self) -> None:
+        self._show()
+
+    def says(self) -> str:
+        """What Enter does now, in words (the composer's first line)."""
+        name = inert(self.ticket)
+        held = self.desk.held()
+        if self.picked is not None and self.picked < len(held):
+            return f"Enter saves your edit of held message {self.picked + 1}; ctrl+r takes it back."
+        if not self.steer:
+            return f"Enter queues this as {name}'s next turn, sent once this turn ends."
+        if self.desk.steerable():
+            return f"Enter steers {name}: sent after this round's tool results, before its next call."
+        return f"{name} has no safe point to steer at: Enter queues this as its next turn instead."
+
+    def _show(self) -> None:
+        held = self.desk.held()
+        if self.picked is not None and self.picked >= len(held):
+            self.picked = None  # sent meanwhile
+        self.said.update(Text(self.says(), "bold"))
+        shown = held_text(held)
+        if self.picked is not None:
+            shown = Text("\n").join(
+                Text.assemble(("▸ " if n == self.picked else "  "), line)
+                for n, line in enumerate(shown.split())
+            )
+        self.held.update(shown)
+        self.held.display = bool(held)
+
+    def action_switch(self) -> None:
+        self.steer = not self.steer
+        self.picked = None
+        self._show()
+
+    def action_pick(self, step: int) -> None:
+        held = self.desk.held()
+        if not held:
+            return
+        at = (len(held) if self.picked is None else self.picked) + step
+        self.picked = at if 0 <= at < len(held) else None
+        self.input.value = held[self.picked].text if self.picked is not None else ""
+        self._show()
+
+    def action_take_back(self) -> None:
+        held = self.desk.held()
+        if self.picked is None or self.picked >= len(held):
+            self.app.bell()
+            return
+        self._told(self.desk.remove(held[self.picked].id))
+        self.picked, self.input.value = None, ""
+        self._show()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value
+        held = self.desk.held()
+        if self.picked is not None and self.picked < len(held):
+            problem = self.desk.edit(held[self.picked].id, text)
+        elif not text.strip():
+            self.dismiss(None)
+            return
+        else:
+            problem = self.desk.send(text, self.steer)
+        self._told(problem)
+        if problem is None:
+            self.dismiss(None)
+
+    def _told(self, problem: str | None) -> None:
+        if problem is not None:  # the run's words, with the ticket's id and the person's text in them
+            self.app.notify(inert(problem), severity="warning", timeout=5, markup=False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

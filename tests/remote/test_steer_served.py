@@ -1,0 +1,183 @@
+"""Issue 64's first done-when, end to end: `lfg run --json --serve … --control` as a real process, its
+two API tickets answered by a sim in this test that logs each request. One, on a Claude model the sim
+holds to the Messages API's thinking rules, goes three tool rounds and is steered through
+`POST /v1/requests` while its first call streams: the steer goes out as the user turn right after the
+first round's tool result, in the same attempt, which completes. The other is sent a queued message
+(and a follow-up, which to a running ticket queues) while it works: each goes out as its next turn
+after its answer, in order.
+
+Each ticket's first tool call needs approval, which this test gives over HTTP only once it has sent
+its request: what the run holds when is decided by the order of the lines it prints, not by time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from lfgtui.sim.model_map import ModelMap, ModelRule
+from lfgtui.sim.scenario import ScenarioLibrary
+from lfgtui.sim.server import SimServer
+from tests.support.lfg import Lfg
+from tests.support.serving import TOKEN, finish, served
+from tests.support.streams import write_scenario
+
+STEER = "Stop after the README, and answer in French."
+GATED = """
+ttft_ms = 20
+tokens_per_s = 400
+
+[[call]]
+text = "Noting that down first."
+[[call.tool_call]]
+name = "write_file"
+arguments = { path = "note.md", content = "noted" }
+
+[[call]]
+text = "Noted: {{ prompt }}"
+"""
+
+
+@pytest.fixture
+async def sim(scenario_dir: Path) -> AsyncIterator[SimServer]:
+    rules = (ModelRule("claude-opus-5", "steer-rounds"),)
+    async with SimServer(ScenarioLibrary(extra_dirs=(scenario_dir,)), models=ModelMap(rules)) as server:
+        yield server
+
+
+def tickets(lfg: Lfg, sim: SimServer) -> Path:
+    lfg.config.write_text(
+        f'[providers.claude]\nkind = "anthropic"\nbase_url = "{sim.url}"\napi_key_env = "SIM_KEY"\n'
+        f'[providers.local]\nkind = "openai"\nbase_url = "{sim.url}/v1"\napi_key_env = "SIM_KEY"\n'
+    )
+    lfg.env["SIM_KEY"] = "sim"
+    return lfg.tickets(
+        """
+        [defaults]
+        tools = ["write_file", "list_dir", "read_file"]
+
+        [[ticket]]
+        id = "steered"
+        prompt = "Look around."
+        provider = "claude"
+        model = "claude-opus-5"
+
+        [[ticket]]
+        id = "queued"
+        prompt = "Note something."
+        provider = "local"
+        model = "gated"
+        """
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_a_served_run_is_steered_between_rounds_and_sent_its_queued_turns(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path
+) -> None:
+    write_scenario(scenario_dir, "gated", GATED)
+    lfg = Lfg(tmp_path)
+    path = tickets(lfg, sim)
+    (lfg.workdir / "token").write_text(TOKEN)
+    args = lfg.args(
+        path, "--json", "--serve", "127.0.0.1:0", "--control", "--token-file", str(lfg.workdir / "token")
+    )
+    process = await asyncio.create_subprocess_exec(
+        *args, cwd=lfg.workdir, env=lfg.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    answers: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(90):
+            served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
+            assert served is not None
+            headers = {"Authorization": f"Bearer {TOKEN}", "LFG-Watcher": "ada"}
+            async with httpx2.AsyncClient(base_url=served.group(1), headers=headers) as client:
+
+                async def ask(name: str, body: dict[str, Any]) -> None:
+                    answer = await client.post("/v1/requests", json=body)
+                    answers[name] = (answer.status_code, answer.json())
+
+                async for line in process.stdout:
+                    event = json.loads(line)
+                    events.append(event)
+                    ticket, kind = event["ticket"], event["type"]
+                    firsts = [e for e in events if e["ticket"] == ticket and e["type"] == "text"]
+                    if kind == "text" and len(firsts) == 1 and ticket == "steered":  # its first call streams
+                        await ask("steer", {"request": "steer", "ticket": "steered", "text": STEER})
+                    elif kind == "text" and len(firsts) == 1 and ticket == "queued" and event["attempt"] == 1:
+                        await ask("queue", {"request": "queue", "ticket": "queued", "text": "Then note two."})
+                        follow = {"request": "follow-up", "ticket": "queued", "text": "Then note three."}
+                        await ask("follow-up", follow)
+                    elif kind == "approval":
+                        approve = {
+                            "request": "approve",
+                            "ticket": ticket,
+                            "call": event["id"],
+                            "allowed": True,
+                        }
+                        await ask(f"approve {ticket}", approve)
+            assert await process.wait() == 0, (await process.stderr.read()).decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert answers["steer"] == answers["queue"] == answers["follow-up"] == (200, {"ok": True})
+
+    steered = [r for r in sim.log if r.model == "claude-opus-5"]
+    assert [r.status for r in steered] == [200] * 4, "three tool rounds and the answer"
+    assert all(r.replay is not None and r.replay.whole for r in steered), "the thinking came back whole"
+    after_first = steered[1].body["messages"][-1]
+    assert after_first["role"] == "user"
+    assert [block["type"] for block in after_first["content"]] == ["tool_result", "text"]
+    assert after_first["content"][1]["text"] == STEER
+    assert all(STEER not in json.dumps(r.body["messages"][-1]) for r in steered[2:]), "sent once"
+    (steer,) = [e for e in events if e["type"] == "steer"]
+    assert steer["ticket"] == "steered" and steer["attempt"] == 1 and steer["by"] == "127.0.0.1 (ada)"
+    ends = [(e["ticket"], e["attempt"], e["outcome"]) for e in events if e["type"] == "attempt_ended"]
+    assert ("steered", 1, "completed") in ends and not any(t == "steered" and a > 1 for t, a, _ in ends)
+    answer = "".join(e["text"] for e in events if e["ticket"] == "steered" and e["type"] == "text")
+    assert answer.endswith(f"Your last words to me: {STEER}")
+
+    queued = [r.body["messages"] for r in sim.log if r.model == "gated"]
+    assert [m[-1] for m in queued[2:]] == [
+        {"role": "user", "content": "Then note two."},
+        {"role": "user", "content": "Then note three."},
+    ], "each the next turn, after the answer before it"
+    assert queued[2][-2]["role"] == "assistant" and queued[2][-2]["content"].startswith(
+        "Noted: Note something."
+    )
+    prompts = [
+        (e["attempt"], e["text"], e["continues"])
+        for e in events
+        if e["type"] == "prompt" and e["ticket"] == "queued"
+    ]
+    assert prompts == [(1, "Note something.", None), (2, "Then note two.", 1), (3, "Then note three.", 2)]
+    assert [a for t, a, o in ends if t == "queued" and o == "completed"] == [1, 2, 3]
+    notes = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == "queued"]
+    assert "queued by 127.0.0.1 (ada)" in notes, "who sent it, said with its turn"
+
+
+async def test_a_steer_or_queue_a_run_would_not_take_is_refused_with_its_words(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    one = '[[ticket]]\nid = "hi"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
+    async with served(sim, tmp_path, one, control=True) as run:
+        run.run.start()
+        await asyncio.wait_for(run.run.wait(), 20)
+        async with run.client() as client:
+            ended = await client.post("/v1/requests", json={"request": "steer", "ticket": "hi", "text": "go"})
+            blank = await client.post("/v1/requests", json={"request": "queue", "ticket": "hi", "text": " "})
+            nobody = await client.post("/v1/requests", json={"request": "queue", "ticket": "no", "text": "x"})
+        await finish(run)
+    assert (ended.status_code, ended.json()) == (409, {"error": "hi has ended: send it a follow-up instead"})
+    assert (blank.status_code, blank.json()) == (400, {"error": "queue: text is missing or blank"})
+    assert nobody.status_code == 404

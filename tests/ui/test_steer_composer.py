@@ -1,0 +1,86 @@
+"""`i` on a running pane, through Pilot on the real app and the sim: the composer says what Enter will do
+before anything is sent (steer this turn, or queue the next), ctrl+t switches; the held messages show
+under the pane's answer in order, each editable and removable until sent; a steer shows as pending
+until it lands, then as a user turn in the transcript; a queued one goes as the next turn. `i` on a
+completed ticket is still its follow-up.
+
+The ticket's first tool call waits for the person's approval, so it is running, with no safe point
+passed, for as long as the test needs: nothing here waits on time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+
+from lfgtui.events import Outcome
+from lfgtui.sim.server import SimServer
+from lfgtui.ui.screens.modals import FollowUpScreen
+from lfgtui.ui.screens.steer import SteerScreen
+from lfgtui.ui.widgets.pane import PaneState
+from tests.support.app import SIZE, keys, make_app, pane, tickets, until
+
+GATED = (
+    '[[ticket]]\nid = "t"\nprompt = "Look around."\nmodel = "steer-rounds"\n'
+    'tools = ["write_file", "list_dir", "read_file"]\n'
+)
+
+
+async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent_at_its_place(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    app = make_app(sim, tickets(tmp_path, GATED))
+    async with app.run_test(size=SIZE) as pilot:
+        ticket = pane(app, "t")
+        await until(pilot, lambda: ticket.state is PaneState.APPROVAL)
+        run = app.controller.run
+        assert run is not None
+
+        await pilot.press("i")
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        assert (
+            composer.says() == "Enter steers t: sent after this round's tool results, before its next call."
+        )
+        await pilot.press(*keys("answer in French"), "enter")
+        await until(pilot, lambda: not isinstance(app.screen, SteerScreen))
+
+        await pilot.press("i")
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        await pilot.press("ctrl+t")
+        assert composer.says() == "Enter queues this as t's next turn, sent once this turn ends."
+        await pilot.press(*keys("then a haiku"), "enter")
+        await pilot.press("i")
+        await pilot.press("ctrl+t", *keys("dropped"), "enter")
+        await until(pilot, lambda: len(ticket.held) == 3)
+        view = ticket.shown
+        shown = str(view.held.render())
+        assert shown.splitlines() == [
+            "⧗ steer from you: answer in French",
+            "1. queued from you: then a haiku",
+            "2. queued from you: dropped",
+        ]
+
+        await pilot.press("i")
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        await pilot.press("up")  # the last held: "dropped"
+        assert composer.query_one(Input).value == "dropped"
+        assert composer.says() == "Enter saves your edit of held message 3; ctrl+r takes it back."
+        await pilot.press("ctrl+r")
+        await pilot.press("up")  # now "then a haiku"
+        composer.query_one(Input).value = ""
+        await pilot.press(*keys("then a limerick"), "enter")
+        await until(pilot, lambda: [m.text for m in ticket.held] == ["answer in French", "then a limerick"])
+
+        await pilot.press("y")  # the first round's write_file: the run goes on, through its safe point
+        await until(pilot, lambda: run.states["t"].outcome is Outcome.COMPLETED and not ticket.running)
+        assert ticket.held == ()
+        body = ticket.body.source
+        assert body.index("*steer from you:*\n\n> answer in French") < body.index("Listing the folder")
+        assert "> then a limerick" in body, "the queued message, quoted as the next turn's prompt"
+        assert run.states["t"].attempt == 2
+
+        await pilot.press("i")
+        assert isinstance(app.screen, FollowUpScreen), "a completed ticket's i is its follow-up"
