@@ -332,7 +332,8 @@ def test_rich_syntax_still_has_the_base_style_and_code_that_code_rows_draw_with(
 
 
 def test_logging_file_handlers_still_open_their_stream_in_open() -> None:
-    # lfgtui/logs.py: PrivateLogHandler overrides `FileHandler._open` to make its file with mode 0600.
+    # lfgtui/commands/logs.py: PrivateLogHandler overrides `FileHandler._open` to make its file with
+    # mode 0600.
     import logging
 
     assert list(inspect.signature(logging.FileHandler._open).parameters) == ["self"]
