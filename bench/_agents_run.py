@@ -94,14 +94,18 @@ class Watch:
 def watch_agents(watch: Watch) -> None:
     """Note each agent's start-up steps and count its `session/update`s, by wrapping lfg's agent
     start and its stdio transport (the names `lfgtui.run.agents` has today, or had before)."""
-    from lfgtui.run.agents import attempt
     from lfgtui.run.agents.transport import AgentPipe
+
+    try:  # where AgentSession.start starts the agent: its lifecycle's room, or the attempt before it had one
+        from lfgtui.run.agents.session import lifecycle as starting
+    except ImportError:
+        from lfgtui.run.agents import attempt as starting  # type: ignore[no-redef]
 
     # every message read, updates included: `AgentPipe.route` where the pipe reads its stdout as a
     # protocol, `message` where it hands updates on itself from a reading task, `receive` (which
     # then returns every message to the SDK) in a tree from before that
     reading = next(name for name in ("route", "message", "receive") if hasattr(AgentPipe, name))
-    start_agent, send, read = attempt.start_agent, AgentPipe.send, getattr(AgentPipe, reading)
+    start_agent, send, read = starting.start_agent, AgentPipe.send, getattr(AgentPipe, reading)
 
     async def timed_start(*args: Any, **kwargs: Any) -> Any:
         spawn = time.monotonic()
@@ -147,7 +151,7 @@ def watch_agents(watch: Watch) -> None:
         counted(self, message)
         return message
 
-    attempt.start_agent = timed_start  # type: ignore[assignment]
+    starting.start_agent = timed_start  # type: ignore[assignment]
     AgentPipe.send = timed_send  # type: ignore[method-assign]
     setattr(AgentPipe, reading, counted_route if reading == "route" else counted_receive)
 

@@ -48,7 +48,8 @@ async def child(agents: int, rate: float, repeat: int, nice: int) -> dict[str, f
     from lfgtui.events import AttemptEnded, EventFactory, TextDelta
     from lfgtui.providers.base import ModelCall, UserMessage
     from lfgtui.providers.catalog import BUILTIN
-    from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+    from lfgtui.run.agents.attempt import run_acp
+    from lfgtui.run.agents.launch import AgentLaunch
     from lfgtui.run.tool_loop import AttemptTask
     from lfgtui.tools import ToolContext
     from lfgtui.tools.toolbox import Toolbox

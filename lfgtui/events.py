@@ -345,7 +345,7 @@ class ApprovalAnswered(Status):
 class ElicitationAsked(Status):
     """A coding agent asks the person to fill in a form (ACP `elicitation/create`, form mode):
     `question` is its message, `form` the requested JSON Schema as it sent it (read by
-    lfgtui/elicitation.py, never trusted). `waits`: someone can answer it; False when nobody can (a
+    lfgtui/run/agents/elicitation.py, never trusted). `waits`: someone can answer it; False when nobody can (a
     headless run), and the `ElicitationAnswered` that follows at once declines it, saying why."""
 
     elicitation_id: str

@@ -1,6 +1,6 @@
-"""An agent's question as a form (lfgtui/elicitation.py): the requested schema read leniently, what the
-person entered checked against it (required, types, choices, minimum and maximum), and a malformed
-schema shown as far as it can be, never an exception."""
+"""An agent's question as a form (lfgtui/run/agents/elicitation.py): the requested schema read
+leniently, what the person entered checked against it (required, types, choices, minimum and
+maximum), and a malformed schema shown as far as it can be, never an exception."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lfgtui.elicitation import (
+from lfgtui.run.agents.elicitation import (
     MAX_ANSWER_CHARS,
     MAX_CHOICES,
     MAX_FORM_BYTES,

@@ -182,6 +182,23 @@ def test_the_house_with_bench_has_at_most_fourteen_floors() -> None:
     assert max(bench_floor, *floors.values()) + 1 <= MOST_FLOORS
 
 
+MOST_LOOSE_MODULES = 12
+"""The modules that may stand loose at the top of lfgtui/, `__init__.py` and `__main__.py` aside (#63):
+a module with a home goes into its package's room, so the top stays a short list of the vocabulary and
+the small helpers every floor shares."""
+
+
+def test_at_most_twelve_loose_modules_stand_at_the_top_of_lfgtui() -> None:
+    known = modules()
+    loose = sorted(
+        name
+        for name, path in known.items()
+        if name.count(".") == 1 and path.name != "__init__.py" and name != "lfgtui.__main__"
+    )
+    assert "lfgtui.inert" in loose and "lfgtui.run" not in loose, "loose modules are told from packages"
+    assert len(loose) <= MOST_LOOSE_MODULES, loose
+
+
 def test_settings_never_import_their_features() -> None:
     assert "lfgtui.config.broker" in modules() and "lfgtui.config.telemetry" in modules()
     features = [*ON_TOP, BROKER, TELEMETRY, ENGINE, HISTORY, REMOTE]

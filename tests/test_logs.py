@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.logs import PrivateLogHandler, library_logs
+from lfgtui.commands.logs import PrivateLogHandler, library_logs
 
 ESCAPES = "\x1b]0;PWNED\x07\x1b[2J"
 

@@ -1,13 +1,16 @@
-"""The tiers' records name tests that exist: a test renamed or moved would otherwise drop out of
-tests/support/durations.json or slow.txt unseen and slow the fast subset (`pytest -m "not slow"`)
-down; slow.txt holds only tests the record has not measured; and CONTRIBUTING.md quotes the tiers as
-the record measured them, or its figures would go stale as they once did."""
+"""The tiers' record names tests that exist: a test renamed or moved would otherwise drop out of
+tests/support/durations.json unseen; a test the record has not measured runs as slow, so the fast
+subset (`pytest -m "not slow"`) never runs one whose cost nobody measured (27 once did, two of them
+taking 3.6 s and 6.2 s); and CONTRIBUTING.md quotes the tiers as the record measured them, or its
+figures would go stale as they once did."""
 
 from __future__ import annotations
 
 import importlib
 import re
 from pathlib import Path
+
+import pytest
 
 from tests.support import durations, markers
 
@@ -24,10 +27,30 @@ def test_each_recorded_test_exists() -> None:
     assert [name for name in sorted(markers.RECORD) if not exists(name)] == []
 
 
-def test_slow_txt_holds_only_tests_the_record_has_not_measured() -> None:
-    """The record marks what it measured; a line of slow.txt it also measured is one that recording
-    would have dropped (`durations.prune_listed`), left from before."""
-    assert sorted(durations.listed_slow() & markers.RECORD.keys()) == []
+def test_a_test_the_record_has_not_measured_runs_as_slow_until_one_does(
+    request: pytest.FixtureRequest,
+) -> None:
+    """This very test, read against a record without it, one measuring it quick and one slow."""
+    name = durations.function_of(request.node.nodeid)
+    assert {"slow", "unit"} & markers.kinds(request.node, {}) == {"slow"}
+    assert {"slow", "unit"} & markers.kinds(request.node, {name: durations.Measured(0.01, 0.01, 1)}) == {
+        "unit"
+    }
+    at_the_rule = durations.Measured(durations.SLOW_S, durations.SLOW_S, 1)
+    assert {"slow", "unit"} & markers.kinds(request.node, {name: at_the_rule}) == set()
+    assert "slow" in markers.kinds(request.node, {name: durations.Measured(0.6, 0.6, 1)})
+
+
+def test_no_collected_test_the_record_has_not_measured_is_in_the_fast_subset(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Every test this run collected (the whole suite, run as CI runs it) that the record lacks is
+    marked slow, and none of them unit."""
+    unmeasured = [
+        item for item in request.session.items if durations.function_of(item.nodeid) not in markers.RECORD
+    ]
+    assert [item.nodeid for item in unmeasured if not item.get_closest_marker("slow")] == []
+    assert [item.nodeid for item in unmeasured if item.get_closest_marker("unit")] == []
 
 
 SUITE_FIGURE = re.compile(r"\b\d[\d,.]* (?:tests?|minutes?|seconds?|s)\b")

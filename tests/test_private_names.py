@@ -3,8 +3,9 @@ moves one, this fails and says which, instead of a stream or a notification fail
 pyproject.toml pins textual and openai below the next major version for the same reason.
 
 docs/dependencies.md is their register (what each replaces, why, upstream); the `test_register_`
-tests keep it and lfgtui/'s source in step (tests/support/private_names.py finds the uses), and
-every other test here is a pin the register names."""
+tests keep it and lfgtui/'s source in step (tests/support/private_names.py finds the uses) and
+keep it to its budget (no net growth without a line saying why), and every other test here is a pin
+the register names."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from textual.app import App
 from textual.driver import Driver
 
-from tests.support.private_names import FIELDS, REGISTER, Use, matches, modules, register, scan
+from tests.support.private_names import FIELDS, REGISTER, Use, budget, matches, modules, register, scan
 
 ALLOWED = {
     ("lfgtui.events", "_missing_"): "Enum's documented hook for a value it has no member for",
@@ -67,6 +68,32 @@ def unused(uses: frozenset[Use], text: str | None = None) -> list[str]:
     return found
 
 
+WHY_WORDS = 6
+"""A line over the budget says why in at least this many words: a reason, not a shrug."""
+
+
+def over_budget(text: str | None = None) -> list[str]:
+    """What breaks the register's budget: more rows than it allows, a line over it whose row the
+    register does not hold, or one that does not say why."""
+    rows = {(name, module) for entry in register(text) for name, module, _ in entry.rows}
+    allowed = budget(text)
+    found = [
+        f"{module}: {name} is over the budget: no such row"
+        for name, module, _ in allowed.over
+        if (name, module) not in rows
+    ]
+    found += [
+        f"{module}: {name} is over the budget: why in under {WHY_WORDS} words"
+        for name, module, why in allowed.over
+        if len(why.split()) < WHY_WORDS
+    ]
+    if len(rows) > allowed.allows():
+        found.append(
+            f"{len(rows)} names in the register, its budget {allowed.allows()}: say why for each over it"
+        )
+    return found
+
+
 @pytest.fixture(scope="session")
 def private_uses() -> frozenset[Use]:
     """Every use of a dependency's private name in lfgtui/: importing and parsing all of it takes
@@ -94,6 +121,38 @@ def test_register_catches_a_missing_row_and_an_unused_one(private_uses: frozense
     extra = "| `rich.text.Text._spans` | `lfgtui/ui/markdown/render.py`: `_spans` |\n"
     said = "lfgtui.ui.markdown.render: rich.text.Text._spans is used in [], the register says ['_spans']"
     assert said in unused(private_uses, text.replace(row, row + extra))
+
+
+def test_register_keeps_to_its_budget() -> None:
+    assert over_budget() == [], "docs/dependencies.md: a name past the budget needs a line saying why"
+
+
+def test_register_budget_refuses_a_name_past_it_with_no_line_saying_why() -> None:
+    text = REGISTER.read_text(encoding="utf-8")
+    allowed = budget(text).allows()
+    first = text.index("\n## ")
+    row = "| `rich._wrap.divide_line` | `lfgtui/ui/markdown/render.py`: `_row_starts` |\n"
+    extra = "| `rich.text.Text._extra` | `lfgtui/ui/markdown/render.py`: `_spans` |\n"
+    assert row in text and over_budget(text) == []
+    grown = text.replace(row, row + extra)
+    assert over_budget(grown) == [
+        f"{allowed + 1} names in the register, its budget {allowed}: say why for each over it"
+    ]
+
+    def over(name: str, why: str) -> str:
+        return f"- Over the budget: `rich.text.Text.{name}` (`lfgtui/ui/markdown/render.py`): {why}\n"
+
+    why = "no public way to read the spans, and copying the text costs a frame"
+    said = grown[:first] + "\n" + over("_extra", why) + grown[first:]
+    assert over_budget(said) == []
+    shrug = grown[:first] + "\n" + over("_extra", "needed") + grown[first:]
+    assert over_budget(shrug) == [
+        f"lfgtui.ui.markdown.render: rich.text.Text._extra is over the budget: why in under {WHY_WORDS} words"
+    ]
+    gone = text[:first] + "\n" + over("_gone", why) + text[first:]
+    assert over_budget(gone) == [
+        "lfgtui.ui.markdown.render: rich.text.Text._gone is over the budget: no such row"
+    ]
 
 
 def test_register_says_what_why_and_upstream_for_each_name_and_names_its_pin() -> None:
@@ -332,7 +391,8 @@ def test_rich_syntax_still_has_the_base_style_and_code_that_code_rows_draw_with(
 
 
 def test_logging_file_handlers_still_open_their_stream_in_open() -> None:
-    # lfgtui/logs.py: PrivateLogHandler overrides `FileHandler._open` to make its file with mode 0600.
+    # lfgtui/commands/logs.py: PrivateLogHandler overrides `FileHandler._open` to make its file with
+    # mode 0600.
     import logging
 
     assert list(inspect.signature(logging.FileHandler._open).parameters) == ["self"]

@@ -7,7 +7,8 @@
 - `ask`, `run`, `resume` (`resume` and `replay`), `history`, `remote` (`serve`, `attach`, `--serve`),
   `web`, `worktrees`, `agents`, `sim`: the commands;
 - `headless`: what a run without the TUI prints (`lfg run --headless`, `--json`, `lfg attach --json`):
-  progress lines and a closing table, or NDJSON.
+  progress lines and a closing table, or NDJSON;
+- `logs`: lfg's own log, where libraries' log records go during a command, inert, never to the terminal.
 
 Nothing outside this package imports it, except `lfgtui/__main__.py`: `lfg` (the entry point) is
 this package's, so that Ctrl-C while even `main` is being imported ends lfg as Ctrl-C does later.

@@ -108,7 +108,7 @@ def run_agents_command(args: argparse.Namespace) -> int:
     found = [listed(name, c, os.environ) for name, c in chosen.items()]
     checks: dict[str, Checked] = {}
     if args.check:
-        from lfgtui.logs import library_logs
+        from lfgtui.commands.logs import library_logs
 
         with library_logs():  # what the ACP SDK logs of an agent's words goes to lfg's log
             checks = _checks(chosen, [f.name for f in found if f.program is not None], args.timeout)
@@ -152,8 +152,8 @@ def _sessions(args: argparse.Namespace, agents: dict[str, ProviderConfig]) -> in
     name or folder."""
     import asyncio
 
+    from lfgtui.commands.logs import library_logs
     from lfgtui.inert import json_text
-    from lfgtui.logs import library_logs
     from lfgtui.providers.base import ProviderError
     from lfgtui.run.agents.own_sessions import as_lines, as_records, own_sessions
 

@@ -105,7 +105,7 @@ def _main(argv: Sequence[str] | None) -> int:
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command not in TALKING_COMMANDS:
         return _command(args)
-    from lfgtui.logs import library_logs
+    from lfgtui.commands.logs import library_logs
 
     with library_logs():  # what libraries log of an agent's or a server's words: never the terminal
         return _command(args)

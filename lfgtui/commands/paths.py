@@ -68,9 +68,9 @@ def paths(args: argparse.Namespace) -> int:
 def _places(
     config_file: Path | None, db_file: Path | None, env: Mapping[str, str], platform: str
 ) -> list[Place]:
+    from lfgtui.commands.logs import lfg_log_path
     from lfgtui.config.load import CONFIG_ENV, config_path, load_config
     from lfgtui.history.database import DB_ENV, resolve_db_path
-    from lfgtui.logs import lfg_log_path
     from lfgtui.sim.scenario import user_scenario_dir
     from lfgtui.ui.drawing.themes import user_theme_dir
     from lfgtui.worktrees.tree import WORKTREES_ENV, worktrees_root

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from lfgtui.alerts.states import NEEDS_YOU, Attentions, LastMessage, Standing, State
-from lfgtui.elicitation import FormField, read_form
 from lfgtui.events import (
     DIFF_ARGUMENTS,
     AgentDetails,
@@ -77,6 +76,7 @@ from lfgtui.events import (
     WorktreeReady,
 )
 from lfgtui.inert import json_text, revealed
+from lfgtui.run.agents.elicitation import FormField, read_form
 from lfgtui.tickets.ticket import Ticket
 
 PAGE_PATH = "/inbox"
@@ -256,7 +256,7 @@ def approval(request: ApprovalAsked, now: float, control: bool) -> dict[str, Any
 
 def question(asked: ElicitationAsked, now: float, control: bool) -> dict[str, Any]:
     """An agent's open question: its message and its form's fields as the page builds its inputs
-    (lfgtui/elicitation.py reads the schema, as for the TUI's form). `name` and a choice's `value`
+    (lfgtui/run/agents/elicitation.py reads the schema, as for the TUI's form). `name` and a choice's `value`
     are sent back as the agent gave them; everything shown is revealed. However big the schema (one
     from an old history or a peer never passed `entering`), `read_form` cuts it to fit, so a poll
     stays small. `answerable`: the form can be accepted here (declining and cancelling need only

@@ -9,8 +9,8 @@ A coding agent's question as a form (ACP elicitation) is asked the same way (`El
 `ElicitationAnswered`) of whoever can fill it in (`forms`: the TUI's person); `--yes` does not
 answer one (it approves calls, it fills in nothing). A run where nobody can says the question
 (`waits=False`) and declines it at once, saying why, so the agent can go on; so does a question whose
-form is too big to show (elicitation.py `entering`). Every answer, from the TUI or a watcher, is
-checked against the form with the one check the TUI's form uses (elicitation.py `check`): one that
+form is too big to show (agents/elicitation.py `entering`). Every answer, from the TUI or a watcher, is
+checked against the form with the one check the TUI's form uses (agents/elicitation.py `check`): one that
 does not fit never reaches the agent, and what is sent is the content as that check types it.
 """
 
@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lfgtui.elicitation import Form, answer_text, check, entering, read_form
 from lfgtui.events import (
     BY_AGENT,
     BY_LFG,
@@ -32,6 +31,7 @@ from lfgtui.events import (
     ElicitationAsked,
     ToolCallReady,
 )
+from lfgtui.run.agents.elicitation import Form, answer_text, check, entering, read_form
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.toolbox import Approve
 

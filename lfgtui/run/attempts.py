@@ -36,7 +36,7 @@ from lfgtui.tickets.ticket import Ticket
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.providers.registry import Providers
-    from lfgtui.run.agents.attempt import AgentSession
+    from lfgtui.run.agents.session.agent import AgentSession
     from lfgtui.run.approvals import Approvals
     from lfgtui.run.ratelimit import Limiters
     from lfgtui.run.requests import Request, Told

@@ -179,7 +179,8 @@ class LocalRunner:
         ticket = state.ticket
         config = run.providers.configs[ticket.provider]
         if kind_of(config).coding_agent:
-            from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
+            from lfgtui.run.agents.attempt import run_acp  # imports the ACP SDK only when needed
+            from lfgtui.run.agents.launch import AgentLaunch
 
             context = self._context(attempt)
             env = command_env(

@@ -69,7 +69,7 @@ from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
-    from lfgtui.run.agents.attempt import AgentSession
+    from lfgtui.run.agents.session.agent import AgentSession
 
 Sink = Callable[[Event], None]
 F = TypeVar("F", bound=RunFact)

@@ -46,7 +46,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import acp
 from acp.agent.connection import AgentSideConnection
@@ -808,18 +808,43 @@ def _transports(value: str) -> tuple[str, ...]:
     return names
 
 
+class Options(Protocol):
+    """Where options are added: the parser, or a group of its options."""
+
+    def add_argument(self, *names: str, **how: Any) -> argparse.Action: ...
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """`lfg sim acp`'s options, a function per concern: those of the agent itself, then what real
+    agents do (its quirks) in a group of their own."""
     parser = argparse.ArgumentParser(
         prog="lfg sim acp",
         description="An offline ACP agent on stdin/stdout that plays a sim scenario (log on stderr).",
     )
-    parser.add_argument(
+    _scenario_options(parser)
+    _handshake_options(parser)
+    _model_and_mode_options(parser)
+    _mcp_options(parser)
+    _session_options(parser)
+    quirks = parser.add_argument_group("real agents' ways", "what real agents do, for a client to show")
+    _message_quirks(quirks)
+    _update_quirks(quirks)
+    _subagent_quirks(quirks)
+    _tool_quirks(quirks)
+    _usage_quirks(quirks)
+    _stopping_quirks(quirks)
+    return parser
+
+
+def _scenario_options(group: Options) -> None:
+    """What it plays: the scenario, from which folders, and how a prompt ends."""
+    group.add_argument(
         "--scenario",
         default=DEFAULT_SCENARIO,
         metavar="NAME[:opt=val,...]",
         help=f"the scenario and its options, e.g. long-answer:tokens_per_s=200 (default {DEFAULT_SCENARIO})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--scenario-dir",
         action="append",
         type=Path,
@@ -827,210 +852,85 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="another folder of scenario files (repeatable; later folders win on a name clash)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--stop-reason",
         choices=STOP_REASONS,
         default="end_turn",
         help="how a prompt that is not cancelled ends (default end_turn)",
     )
-    parser.add_argument(
+
+
+def _handshake_options(group: Options) -> None:
+    """Before a session: a handshake or a request never answered, and authentication."""
+    group.add_argument(
         "--stall-initialize", action="store_true", help="never answer initialize (handshake timeouts)"
     )
-    parser.add_argument(
+    group.add_argument(
         "--stall",
         choices=STALLABLE,
         default=None,
         metavar="METHOD",
         help="never answer METHOD unless the client cancels it ($/cancel_request): then answer -32800",
     )
-    quirks = parser.add_argument_group("real agents' ways", "what real agents do, for a client to show")
-    quirks.add_argument(
-        "--bare-messages",
-        action="store_true",
-        help="each model call's text a message of its own, no blank line added between them (as Claude Code)",
-    )
-    quirks.add_argument(
-        "--empty-first-chunk", action="store_true", help="an empty message chunk as soon as a prompt arrives"
-    )
-    quirks.add_argument(
-        "--notice",
-        default="",
-        metavar="TEXT",
-        help="the agent's own warning, sent whole as soon as a prompt arrives, before the model's output",
-    )
-    quirks.add_argument(
-        "--informational",
-        default="",
-        metavar="TEXT",
-        help="the agent's own warning marked as Claude Code marks its own, after the first call",
-    )
-    quirks.add_argument(
-        "--acp-notice",
-        default="",
-        metavar="TITLE",
-        help="an ACP notice (a warning with this title) as a prompt arrives, if the client takes notices",
-    )
-    quirks.add_argument(
-        "--plan-ops",
-        action="store_true",
-        help="send the plan as ACP plan operations (steps, and a Markdown plan while the turn runs), "
-        "if the client takes them",
-    )
-    quirks.add_argument(
-        "--compaction",
-        action="store_true",
-        help="each prompt ends with a compaction, if the client takes them",
-    )
-    quirks.add_argument(
-        "--subagent",
-        default="",
-        metavar="TITLE",
-        help="a background sub-agent with this title amid the answer, if the client takes sub-agents",
-    )
-    quirks.add_argument(
-        "--subagents",
-        type=int,
-        default=1,
-        metavar="N",
-        help="with --subagent, N sub-agents one after another, their titles numbered after the first",
-    )
-    quirks.add_argument(
-        "--subagent-foreground",
-        action="store_true",
-        help="with --subagent, the sub-agent runs once the first model call's text is whole, the parent"
-        " waiting for it (a foreground sub-agent)",
-    )
-    quirks.add_argument(
-        "--subagent-waits",
-        action="store_true",
-        help="with --subagent, the sub-agent offers its cancel and waits, once it has said its first"
-        " words, until the client cancels it (session/cancel with its session id)",
-    )
-    quirks.add_argument(
-        "--subagent-asks",
-        action="store_true",
-        help="with --subagent, the sub-agent asks permission for its tool call, on its own session",
-    )
-    quirks.add_argument(
-        "--unknown-update",
-        default="",
-        metavar="KIND",
-        help="a session update of this kind, which no schema has, as a prompt arrives",
-    )
-    quirks.add_argument(
-        "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
-    )
-    quirks.add_argument(
-        "--cost",
-        type=float,
-        default=0.0,
-        metavar="USD",
-        help="what each prompt costs: usage updates carry the session's cumulative cost (as Claude Code)",
-    )
-    quirks.add_argument(
-        "--rate-limit",
-        type=float,
-        default=None,
-        metavar="SHARE",
-        help="each prompt's end reports a five-hour limit this share used (0-1), as Claude Code does",
-    )
-    quirks.add_argument(
-        "--burst",
-        default="",
-        metavar="TEXT",
-        help="answer every prompt with this text at once (two chunks), as an agent relays an error",
-    )
-    quirks.add_argument(
-        "--terminals",
-        action="store_true",
-        help="run run_command in the client's terminal when it offers one, embedded in the call",
-    )
-    quirks.add_argument(
-        "--after-denial",
-        choices=(*STOP_REASONS, "cancelled"),
-        default=None,
-        metavar="STOP_REASON",
-        help="end the turn at once with this stop reason when a permission request is rejected "
-        "(as Codex ends it cancelled); by default the run goes on",
-    )
-    quirks.add_argument(
-        "--deaf-to-cancel",
-        action="store_true",
-        help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
-    )
-    quirks.add_argument(
-        "--withdraw-when",
-        default="",
-        metavar="PATH",
-        help="withdraw ($/cancel_request) the permission request or form waiting unanswered once the"
-        " file PATH exists, then remove it",
-    )
-    parser.add_argument(
+    group.add_argument(
         "--require-auth",
         action="store_true",
         help=f"open no session before authenticate succeeded (sim-api-key does when {KEY_ENV} is set)",
     )
-    parser.add_argument(
+
+
+def _model_and_mode_options(group: Options) -> None:
+    """The models and modes it offers, and a mode it will not take."""
+    group.add_argument(
         "--models",
         type=lambda value: tuple(name for name in value.split(",") if name),
         default=(),
         metavar="A,B,...",
         help="offer these models (the first runs unless the client chooses) and the modes as config options",
     )
-    parser.add_argument(
+    group.add_argument(
         "--unstable-models",
         action="store_true",
         help="offer --models the older way, as Gemini CLI does: the models of session/new and "
         "session/load, chosen with session/set_model, no config options",
     )
-    quirks.add_argument(
-        "--own-terminal",
+    group.add_argument(
+        "--start-mode",
+        choices=(*(mode.id for mode in MODES), AUTO_MODE),
+        default=MODES[0].id,
+        help="the mode sessions start in; auto (offered only then) asks no permission, as today's "
+        "Claude Code starts (default %(default)s)",
+    )
+    group.add_argument(
+        "--opencode-modes",
         action="store_true",
-        help="run run_command in the agent itself, streaming its output (the scenario's result) in the "
-        "call's _meta, terminal_output_delta then terminal_exit (as Codex shows its commands to lfg)",
+        help="offer only opencode's modes, build (sessions start in it) and plan: none of id default, "
+        "the mode a client knows asks",
     )
-    quirks.add_argument(
-        "--fallback-model",
-        default="",
-        metavar="NAME",
-        help="run NAME from the next prompt on, whatever was chosen, and say so in a config option "
-        "update (as an agent falls back from an overloaded model)",
-    )
-    quirks.add_argument(
-        "--progress",
-        default="",
-        metavar="TEXT",
-        help="a session_info_update titled TEXT as soon as a prompt arrives (as Codex names its thread)",
-    )
-    quirks.add_argument(
-        "--quota-meta",
-        action="store_true",
-        help="report each prompt's tokens only in its answer's _meta.quota.token_count, the thoughts "
-        "left out of output_tokens, with no usage update (as Gemini CLI)",
-    )
-    quirks.add_argument(
-        "--answered-by",
-        default="",
-        metavar="MODELS",
-        help="with --quota-meta, _meta.quota.model_usage splits the counts between these models "
-        "(comma-separated), as Gemini CLI names the models that answered a turn",
-    )
-    quirks.add_argument(
-        "--linger",
-        type=Path,
+    group.add_argument(
+        "--refuse-mode",
         default=None,
-        metavar="FILE",
-        help="after stdin closes, append 'eof PID' to FILE and stay until stopped (SIGTERM), as real "
-        "agents take a moment to exit",
+        metavar="MODE",
+        help="answer an error when the client sets MODE (an agent that will not take it)",
     )
-    parser.add_argument(
+    group.add_argument(
+        "--ignore-mode",
+        default=None,
+        metavar="MODE",
+        help="answer setting MODE as done but stay in the mode the session is in, and report that mode",
+    )
+
+
+def _mcp_options(group: Options) -> None:
+    """The MCP servers it takes, and where it writes down those it was given."""
+    group.add_argument(
         "--mcp",
         type=_transports,
         default=(),
         metavar="http,sse",
         help="the MCP transports it takes besides stdio (mcpCapabilities); a server of another is refused",
     )
-    parser.add_argument(
+    group.add_argument(
         "--mcp-record",
         type=Path,
         default=None,
@@ -1038,57 +938,220 @@ def build_parser() -> argparse.ArgumentParser:
         help="append each session/new and session/load's mcpServers (values too: for tests) to FILE, "
         "a JSON line each",
     )
-    parser.add_argument(
-        "--start-mode",
-        choices=(*(mode.id for mode in MODES), AUTO_MODE),
-        default=MODES[0].id,
-        help="the mode sessions start in; auto (offered only then) asks no permission, as today's "
-        "Claude Code starts (default %(default)s)",
-    )
-    parser.add_argument(
-        "--opencode-modes",
-        action="store_true",
-        help="offer only opencode's modes, build (sessions start in it) and plan: none of id default, "
-        "the mode a client knows asks",
-    )
-    parser.add_argument(
-        "--refuse-mode",
-        default=None,
-        metavar="MODE",
-        help="answer an error when the client sets MODE (an agent that will not take it)",
-    )
-    parser.add_argument(
-        "--ignore-mode",
-        default=None,
-        metavar="MODE",
-        help="answer setting MODE as done but stay in the mode the session is in, and report that mode",
-    )
-    parser.add_argument(
+
+
+def _session_options(group: Options) -> None:
+    """What it offers of sessions, and where it keeps them for a later process."""
+    group.add_argument(
         "--no-fork",
         dest="fork",
         action="store_false",
         help="offer no session/fork (sessionCapabilities), as an agent that cannot fork sessions",
     )
-    parser.add_argument(
+    group.add_argument(
         "--no-sessions",
         dest="sessions",
         action="store_false",
         help="offer no session/list, session/resume or session/close, as an agent that has none",
     )
-    parser.add_argument(
+    group.add_argument(
         "--no-additional-directories",
         dest="directories",
         action="store_false",
         help="offer no additionalDirectories (sessionCapabilities), and refuse a session given some",
     )
-    parser.add_argument(
+    group.add_argument(
         "--sessions-dir",
         type=Path,
         default=default_sessions_dir(),
         metavar="DIR",
         help="where sessions are saved for session/load by a later agent process (default %(default)s)",
     )
-    return parser
+
+
+def _message_quirks(group: Options) -> None:
+    """How its words come: messages, chunks and its own warnings."""
+    group.add_argument(
+        "--bare-messages",
+        action="store_true",
+        help="each model call's text a message of its own, no blank line added between them (as Claude Code)",
+    )
+    group.add_argument(
+        "--empty-first-chunk", action="store_true", help="an empty message chunk as soon as a prompt arrives"
+    )
+    group.add_argument(
+        "--notice",
+        default="",
+        metavar="TEXT",
+        help="the agent's own warning, sent whole as soon as a prompt arrives, before the model's output",
+    )
+    group.add_argument(
+        "--informational",
+        default="",
+        metavar="TEXT",
+        help="the agent's own warning marked as Claude Code marks its own, after the first call",
+    )
+    group.add_argument(
+        "--acp-notice",
+        default="",
+        metavar="TITLE",
+        help="an ACP notice (a warning with this title) as a prompt arrives, if the client takes notices",
+    )
+    group.add_argument(
+        "--burst",
+        default="",
+        metavar="TEXT",
+        help="answer every prompt with this text at once (two chunks), as an agent relays an error",
+    )
+
+
+def _update_quirks(group: Options) -> None:
+    """The session updates besides words: a plan, a compaction, a title, one no schema has."""
+    group.add_argument(
+        "--plan-ops",
+        action="store_true",
+        help="send the plan as ACP plan operations (steps, and a Markdown plan while the turn runs), "
+        "if the client takes them",
+    )
+    group.add_argument(
+        "--compaction",
+        action="store_true",
+        help="each prompt ends with a compaction, if the client takes them",
+    )
+    group.add_argument(
+        "--progress",
+        default="",
+        metavar="TEXT",
+        help="a session_info_update titled TEXT as soon as a prompt arrives (as Codex names its thread)",
+    )
+    group.add_argument(
+        "--unknown-update",
+        default="",
+        metavar="KIND",
+        help="a session update of this kind, which no schema has, as a prompt arrives",
+    )
+
+
+def _subagent_quirks(group: Options) -> None:
+    """A sub-agent amid the answer: in the background or the foreground, waiting or asking."""
+    group.add_argument(
+        "--subagent",
+        default="",
+        metavar="TITLE",
+        help="a background sub-agent with this title amid the answer, if the client takes sub-agents",
+    )
+    group.add_argument(
+        "--subagents",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --subagent, N sub-agents one after another, their titles numbered after the first",
+    )
+    group.add_argument(
+        "--subagent-foreground",
+        action="store_true",
+        help="with --subagent, the sub-agent runs once the first model call's text is whole, the parent"
+        " waiting for it (a foreground sub-agent)",
+    )
+    group.add_argument(
+        "--subagent-waits",
+        action="store_true",
+        help="with --subagent, the sub-agent offers its cancel and waits, once it has said its first"
+        " words, until the client cancels it (session/cancel with its session id)",
+    )
+    group.add_argument(
+        "--subagent-asks",
+        action="store_true",
+        help="with --subagent, the sub-agent asks permission for its tool call, on its own session",
+    )
+
+
+def _tool_quirks(group: Options) -> None:
+    """Its tool calls: how long they run, whose terminal runs them, what a denial does."""
+    group.add_argument(
+        "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
+    )
+    group.add_argument(
+        "--terminals",
+        action="store_true",
+        help="run run_command in the client's terminal when it offers one, embedded in the call",
+    )
+    group.add_argument(
+        "--own-terminal",
+        action="store_true",
+        help="run run_command in the agent itself, streaming its output (the scenario's result) in the "
+        "call's _meta, terminal_output_delta then terminal_exit (as Codex shows its commands to lfg)",
+    )
+    group.add_argument(
+        "--after-denial",
+        choices=(*STOP_REASONS, "cancelled"),
+        default=None,
+        metavar="STOP_REASON",
+        help="end the turn at once with this stop reason when a permission request is rejected "
+        "(as Codex ends it cancelled); by default the run goes on",
+    )
+
+
+def _usage_quirks(group: Options) -> None:
+    """What a prompt reports it used: cost, a rate limit, quota counts, the model that ran."""
+    group.add_argument(
+        "--cost",
+        type=float,
+        default=0.0,
+        metavar="USD",
+        help="what each prompt costs: usage updates carry the session's cumulative cost (as Claude Code)",
+    )
+    group.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="each prompt's end reports a five-hour limit this share used (0-1), as Claude Code does",
+    )
+    group.add_argument(
+        "--quota-meta",
+        action="store_true",
+        help="report each prompt's tokens only in its answer's _meta.quota.token_count, the thoughts "
+        "left out of output_tokens, with no usage update (as Gemini CLI)",
+    )
+    group.add_argument(
+        "--answered-by",
+        default="",
+        metavar="MODELS",
+        help="with --quota-meta, _meta.quota.model_usage splits the counts between these models "
+        "(comma-separated), as Gemini CLI names the models that answered a turn",
+    )
+    group.add_argument(
+        "--fallback-model",
+        default="",
+        metavar="NAME",
+        help="run NAME from the next prompt on, whatever was chosen, and say so in a config option "
+        "update (as an agent falls back from an overloaded model)",
+    )
+
+
+def _stopping_quirks(group: Options) -> None:
+    """How it takes being stopped: a cancel ignored, a question withdrawn, an exit that lingers."""
+    group.add_argument(
+        "--deaf-to-cancel",
+        action="store_true",
+        help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
+    )
+    group.add_argument(
+        "--withdraw-when",
+        default="",
+        metavar="PATH",
+        help="withdraw ($/cancel_request) the permission request or form waiting unanswered once the"
+        " file PATH exists, then remove it",
+    )
+    group.add_argument(
+        "--linger",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="after stdin closes, append 'eof PID' to FILE and stay until stopped (SIGTERM), as real "
+        "agents take a moment to exit",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ from acp import schema
 
 from lfgtui.events import EventFactory, ModelShare, Status, Usage
 from lfgtui.providers.usage import MAX_TOKENS, UsageCheck, count_problem
-from lfgtui.run.agents.attempt import from_quota, from_usage
+from lfgtui.run.agents.session.prompts import from_quota, from_usage
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, Tex
 from lfgtui.providers.base import Message
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
-from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+from lfgtui.run.agents.attempt import run_acp
+from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import Ticket

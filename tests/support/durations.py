@@ -2,11 +2,11 @@
 
 `LFG_RECORD_DURATIONS=1 python -m pytest -n 2` (the README's test command with the variable set)
 records, for every test function that ran, the longest of its items and the sum of them (setup, call
-and teardown each), into durations.json beside this file; the functions it measured leave slow.txt,
-which then holds only tests added since (tests/test_markers.py keeps it so). tests/support/markers.py
-marks from the record:
+and teardown each), into durations.json beside this file. tests/support/markers.py marks from the
+record:
 
-- `slow`: a function whose longest item took over `SLOW_S`: `-m "not slow"` is the fast subset;
+- `slow`: a function whose longest item took over `SLOW_S`, and one the record has not measured
+  (added since): `-m "not slow"` is the fast subset, and it never runs a test unmeasured;
 - `unit`: a function none of whose items took over `UNIT_S`, and that needs nothing of the kinds that
   are slow or need a service (no redis, agent, browser or snapshot): `-m unit`, the tier to run while
   you edit, whose recorded time `CONTRIBUTING.md` quotes (and tests/test_markers.py checks).
@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 
 RECORD = Path(__file__).parent / "durations.json"
-SLOW_LIST = Path(__file__).parent / "slow.txt"
 RECORDING = "LFG_RECORD_DURATIONS"
 """The variable that makes a run record its durations (any value but empty or 0)."""
 SLOW_S = 0.5
@@ -76,17 +75,6 @@ def write(record: Mapping[str, Measured], path: Path = RECORD) -> None:
     path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
 
-def listed_slow(path: Path = SLOW_LIST) -> frozenset[str]:
-    """slow.txt: tests added since the record, measured over `SLOW_S` by whoever added them."""
-    return frozenset(line for line in path.read_text().splitlines() if line and not line.startswith("#"))
-
-
-def prune_listed(record: Mapping[str, Measured], path: Path = SLOW_LIST) -> None:
-    """slow.txt without the functions the record measured (it marks those itself)."""
-    kept = [line for line in path.read_text().splitlines() if line.startswith("#") or line not in record]
-    path.write_text("\n".join(kept) + "\n")
-
-
 @dataclass(frozen=True, slots=True)
 class Tier:
     """A tier's size in the record: its tests (items) and the seconds they took, setup to teardown."""
@@ -131,9 +119,7 @@ class Recorder:
         if hasattr(session.config, "workerinput") or not self.reports:  # a worker: the controller writes
             return
         ran = [(nodeid, seconds) for nodeid, seconds in self.reports if nodeid not in self.skipped]
-        record = recorded() | measured(ran)
-        write(record)
-        prune_listed(record)
+        write(recorded() | measured(ran))
 
 
 def recording() -> bool:

@@ -8,14 +8,16 @@ test needs or costs.
 - `snapshot`: compares an SVG screenshot of the app (pytest-textual-snapshot's `snap_compare`).
 - `hypothesis`: a property test (hypothesis generates its examples).
 - `slow`: every test of the kinds that are slow as a whole (the real agents, the browser), each test
-  the last recorded run measured over `SLOW_S` (durations.py), and each listed in slow.txt beside
-  this file, added since and measured over it by whoever added it, and each using a fixture of
-  `SHARED_SLOW_FIXTURES`.
+  the last recorded run measured over `SLOW_S` (durations.py), each test the record has not measured
+  (added since: what it costs is unknown until a recorded run measures it, so the fast subset never
+  runs a test unmeasured), and each using a fixture of `SHARED_SLOW_FIXTURES`.
 - `unit`: a test the last recorded run measured at `UNIT_S` or less per item (durations.py): the tier
   to run while you edit.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pytest
 
@@ -31,14 +33,13 @@ lfgtui/): the record charges it to whichever test ran first and reads the others
 every test using one counts as slow, or the unit tier would pay it through a test measured at 4 ms."""
 
 RECORD = durations.recorded()
-SLOW = durations.listed_slow() | {name for name, m in RECORD.items() if m.longest_s > durations.SLOW_S}
+SLOW = frozenset(name for name, m in RECORD.items() if m.longest_s > durations.SLOW_S)
 """Tests (by file and function, every parametrization included) measured over `SLOW_S`."""
-UNIT = frozenset(name for name, m in RECORD.items() if m.longest_s <= durations.UNIT_S)
-"""Tests (by file and function) whose every item the record measured at `UNIT_S` or less."""
 
 
-def kinds(item: pytest.Item) -> set[str]:
-    """The markers one collected test gets from where it lives and what it uses."""
+def kinds(item: pytest.Item, record: Mapping[str, durations.Measured] = RECORD) -> set[str]:
+    """The markers one collected test gets from where it lives, what it uses and what `record`
+    measured of it."""
     path = item.nodeid.split("::", 1)[0]
     found = set()
     fixtures = set(getattr(item, "fixturenames", ()))
@@ -52,10 +53,15 @@ def kinds(item: pytest.Item) -> set[str]:
         found.add("snapshot")
     if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
         found.add("hypothesis")
-    function = durations.function_of(item.nodeid)
-    if found & SLOW_KINDS or function in SLOW or fixtures & SHARED_SLOW_FIXTURES:
+    measured = record.get(durations.function_of(item.nodeid))
+    if (
+        found & SLOW_KINDS
+        or measured is None
+        or measured.longest_s > durations.SLOW_S
+        or fixtures & SHARED_SLOW_FIXTURES
+    ):
         found.add("slow")
-    elif function in UNIT and not found & {"redis", "snapshot"}:
+    elif measured.longest_s <= durations.UNIT_S and not found & {"redis", "snapshot"}:
         found.add("unit")
     return found
 

@@ -242,8 +242,9 @@ def register(text: str | None = None) -> list[Entry]:
         rows, fields, field = [], {}, None
         for line in lines:
             if (row := ROW.match(line)) is not None:
-                module = row["path"].removesuffix(".py").replace("/", ".").removesuffix(".__init__")
-                rows.append((row["name"], module, frozenset(re.findall(r"`([\w.]+)`", row["where"]))))
+                rows.append(
+                    (row["name"], module_of(row["path"]), frozenset(re.findall(r"`([\w.]+)`", row["where"])))
+                )
             elif (found := FIELD.match(line)) is not None:
                 field = found["field"]
                 fields[field] = found["text"]
@@ -253,6 +254,39 @@ def register(text: str | None = None) -> list[Entry]:
                 field = None
         entries.append(Entry(title, tuple(rows), fields))
     return entries
+
+
+def module_of(path: str) -> str:
+    """`lfgtui/ui/app.py` as the module it is, `lfgtui.ui.app`."""
+    return path.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+
+
+BUDGET = re.compile(r"a budget of \*\*(?P<names>\d+) names\*\*")
+OVER = re.compile(
+    r"^- Over the budget: `(?P<name>[\w.]+)` \(`(?P<path>lfgtui/[\w/]+\.py)`\): (?P<why>.*)$", re.MULTILINE
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The rows the register may hold (#63): `names`, and one more for each line `over` it, which names
+    the row it adds (its name and module) and says why it cannot be avoided."""
+
+    names: int
+    over: tuple[tuple[str, str, str], ...]
+
+    def allows(self) -> int:
+        return self.names + len(self.over)
+
+
+def budget(text: str | None = None) -> Budget:
+    """The budget the register's opening states, and the lines over it."""
+    text = REGISTER.read_text(encoding="utf-8") if text is None else text
+    opening = re.split(r"^## ", text, flags=re.MULTILINE)[0]
+    stated = BUDGET.search(opening)
+    assert stated is not None, "docs/dependencies.md states no budget (a budget of **N names**)"
+    over = tuple((line["name"], module_of(line["path"]), line["why"]) for line in OVER.finditer(opening))
+    return Budget(int(stated["names"]), over)
 
 
 def matches(row_name: str, use: Use) -> bool:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lfgtui.providers.base import ProviderConfig
-    from lfgtui.run.agents.attempt import AgentSession
     from lfgtui.run.agents.choices import Choosable
+    from lfgtui.run.agents.session.agent import AgentSession
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,8 @@ async def started(config: ProviderConfig, workdir: Path, limit_s: float | None, 
     its log is named for `why` lfg started it. Raises OSError."""
     from lfgtui.events import EventFactory
     from lfgtui.providers.catalog import AGENT_ENV
-    from lfgtui.run.agents.attempt import AgentLaunch, AgentSession
+    from lfgtui.run.agents.launch import AgentLaunch
+    from lfgtui.run.agents.session.agent import AgentSession
     from lfgtui.tools import command_env
     from lfgtui.tools.base import ToolContext
     from lfgtui.tools.toolbox import Toolbox

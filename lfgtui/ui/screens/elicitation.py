@@ -20,9 +20,9 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Static
 
-from lfgtui.elicitation import Entry, Form, FormField, Kind, check, read_form
 from lfgtui.events import ElicitationAsked
 from lfgtui.inert import revealed
+from lfgtui.run.agents.elicitation import Entry, Form, FormField, Kind, check, read_form
 from lfgtui.run.approvals import Reply
 from lfgtui.ui.screens.modals import fit_scroll
 

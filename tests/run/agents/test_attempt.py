@@ -35,7 +35,9 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import AssistantMessage, Message, UserMessage
 from lfgtui.providers.catalog import BUILTIN
-from lfgtui.run.agents.attempt import AgentLaunch, AgentSession, run_acp
+from lfgtui.run.agents.attempt import run_acp
+from lfgtui.run.agents.launch import AgentLaunch
+from lfgtui.run.agents.session.agent import AgentSession
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools import ToolContext
 from lfgtui.tools.toolbox import Toolbox
@@ -296,7 +298,8 @@ LFG_LIKE = """
 import asyncio, os, sys
 from dataclasses import replace
 from pathlib import Path
-from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+from lfgtui.run.agents.attempt import run_acp
+from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools.toolbox import Toolbox
 from lfgtui.events import EventFactory, TextDelta

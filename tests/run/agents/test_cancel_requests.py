@@ -25,9 +25,10 @@ from lfgtui.events import (
     Outcome,
     ToolResult,
 )
-from lfgtui.run.agents.attempt import AgentSession, run_acp
+from lfgtui.run.agents.attempt import run_acp
 from lfgtui.run.agents.cancel_requests import AGENT_REQUEST, REQUEST_CANCELLED
 from lfgtui.run.agents.client import AgentClient
+from lfgtui.run.agents.session.agent import AgentSession
 from lfgtui.run.agents.updates import AgentView
 from lfgtui.run.approvals import Approvals, Reply
 from lfgtui.run.tool_loop import AttemptTask

@@ -23,7 +23,8 @@ from lfgtui.providers.base import ProviderError
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
-from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+from lfgtui.run.agents.attempt import run_acp
+from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.agents.mcp import session_servers, taken
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of_each

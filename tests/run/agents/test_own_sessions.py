@@ -16,7 +16,8 @@ import pytest
 from lfgtui.events import ErrorKind, Event, EventFactory, Outcome, SessionOpened, Status
 from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
-from lfgtui.run.agents.attempt import AgentLaunch, run_acp
+from lfgtui.run.agents.attempt import run_acp
+from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools import ToolContext
 from lfgtui.tools.toolbox import Toolbox

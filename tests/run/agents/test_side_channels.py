@@ -15,7 +15,7 @@ import pytest
 from lfgtui.events import ErrorKind, Outcome
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.run.agents.agent_log import HEAD_BYTES, TAIL_BYTES, AgentLog
-from lfgtui.run.agents.attempt import AgentLaunch
+from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.agents.transport import MAX_CONTAINERS, MAX_LINE_BYTES
 from tests.support.agents import attempt, ending, no_agent_left, text, the_log
 from tests.support.lfg import Lfg
