@@ -71,6 +71,9 @@ class ModelFacts:
     thinking: Thinking | None
     source: str
     lifecycle: Lifecycle | None = None
+    efforts: tuple[str, ...] | None = None
+    """The efforts its API takes for it (`reasoning.effort`, `reasoning_effort`), lowest first; None
+    when its page lists none, and then its wire's own list holds (providers/reasoning.py)."""
 
 
 VENDOR_HOSTS: Mapping[str, str] = {
@@ -157,6 +160,7 @@ TABLE: dict[str, ModelFacts] = {
         {
             "gpt-6.2-sol": (1_050 * K, 128 * K, "always"),
             "gpt-6.1-sol": (1_050 * K, 128 * K, "always"),
+            "gpt-6-astra": (1_050 * K, 128 * K, "always"),
             "gpt-6-sol": (1_050 * K, 128 * K, "adaptive"),
             "gpt-6-luna": (1_050 * K, 128 * K, "adaptive"),
             "gpt-5": (400 * K, 128 * K, "always"),
@@ -230,6 +234,28 @@ _retiring(
     date(2026, 12, 11),
     OPENAI_DEPRECATIONS,
     {"gpt-5": "gpt-6.1-sol", "gpt-5-mini": "gpt-6.1-terra", "gpt-5-nano": None},
+)
+
+
+def _efforts(source: str, efforts: tuple[str, ...], models: tuple[str, ...]) -> None:
+    """Give models already in `TABLE` the efforts their pages list."""
+    for model in models:
+        TABLE[model] = replace(
+            TABLE[model], efforts=efforts, source=f"{TABLE[model].source}; efforts: {source}"
+        )
+
+
+LOW_TO_MAX = ("low", "medium", "high", "xhigh", "max")
+_efforts(OPENAI_MODELS + " (each model's page)", LOW_TO_MAX, ("gpt-6.2-sol", "gpt-6.1-sol", "gpt-6-astra"))
+_efforts(
+    OPENAI_MODELS + " (each model's page)",
+    ("minimal", "low", "medium", "high"),
+    ("gpt-5", "gpt-5-mini", "gpt-5-nano"),
+)
+_efforts(
+    "https://api-docs.deepseek.com/guides/thinking_mode (low and medium run as high)",
+    ("low", "medium", "high", "max"),
+    ("deepseek-v4-pro", "deepseek-v4-flash"),
 )
 
 ANTHROPIC_REPLACEMENTS: Mapping[str, str | None] = {
