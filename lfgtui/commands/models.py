@@ -71,6 +71,8 @@ class Row:
     context_window: int | None
     max_output_tokens: int | None
     thinking: str | None
+    inferred: bool
+    """Window, limit and thinking are the model's family's: lfg's table does not list it."""
     status: str
     shutdown: str | None
     replacement: str | None
@@ -130,6 +132,7 @@ def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date) -> li
                 context_window=known.context_window if known is not None else None,
                 max_output_tokens=known.max_output_tokens if known is not None else None,
                 thinking=known.thinking if known is not None else None,
+                inferred=known is not None and known.inferred,
                 status=status,
                 shutdown=life.shutdown.isoformat() if life is not None else None,
                 replacement=life.replacement if life is not None else None,
@@ -149,6 +152,11 @@ def _tokens(count: int | None) -> str:
     if count >= 1_000_000:
         return f"{count / 1_000_000:.3g}M"
     return f"{count // 1000}K" if count % 1000 == 0 else f"{count:,}"
+
+
+def _figure(row: Row, text: str) -> str:
+    """`text`, marked `~` when the row's figures are inferred from its family."""
+    return f"~{text}" if row.inferred and text != "-" else text
 
 
 def _price(row: Row) -> str:
@@ -176,9 +184,9 @@ def _text(rows: list[Row]) -> str:
             (
                 ("* " if row.default else "  ") + row.model,
                 _price(row),
-                _tokens(row.context_window),
-                _tokens(row.max_output_tokens),
-                row.thinking or "-",
+                _figure(row, _tokens(row.context_window)),
+                _figure(row, _tokens(row.max_output_tokens)),
+                _figure(row, row.thinking or "-"),
                 _lifecycle(row),
             )
             for row in mine
@@ -189,6 +197,11 @@ def _text(rows: list[Row]) -> str:
             "  " + "  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells
         ]
         lines.append("")
+    guessed = list(dict.fromkeys(row.model for row in rows if row.inferred))
+    if guessed:
+        lines.append(
+            f"~: inferred from the model's family ({', '.join(guessed)}): lfg's table does not list it yet"
+        )
     unpriced = list(dict.fromkeys(row.provider for row in rows if _price(row) == "$?"))
     if unpriced:
         names = ", ".join(unpriced)

@@ -81,3 +81,24 @@ def test_ask_refuses_a_retired_model_naming_the_option(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert "lfg: --model: model 'claude-sonnet-4-20250514' was retired on 2026-06-15" in done.stderr
     assert "use 'claude-sonnet-4-6' instead" in done.stderr
+
+
+def test_an_unseen_claude_5_model_gets_its_familys_limits_and_says_they_are_inferred(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.config.write_text('[providers.anthropic]\ndefault_model = "claude-opus-5-7"\n')
+    done = command(lfg, "models", "anthropic", "--json", "--config", str(lfg.config), "--on", "2026-11-27")
+    assert done.returncode == 0, done.stderr
+    unseen = json.loads(done.stdout)[0]
+    assert unseen["model"] == "claude-opus-5-7" and unseen["inferred"] is True
+    assert (unseen["context_window"], unseen["max_output_tokens"], unseen["thinking"]) == (
+        1_000_000,
+        128_000,
+        "adaptive",
+    )
+    listed = command(lfg, "models", "anthropic", "--config", str(lfg.config), "--on", "2026-11-27")
+    lines = listed.stdout.splitlines()
+    row = next(line for line in lines if "* claude-opus-5-7" in line)
+    assert "~1M" in row and "~128K" in row and "~adaptive" in row
+    assert "~: inferred from the model's family (claude-opus-5-7)" in listed.stdout
+    known = next(line for line in lines if " claude-sonnet-5-5 " in line)
+    assert "~" not in known

@@ -265,3 +265,15 @@ def test_effort_max_loads_where_the_model_takes_it_and_is_refused_where_it_does_
     assert problem.endswith(
         "effort: effort 'max' is not one gpt-5 takes on the Responses API: minimal, low, medium, high"
     )
+
+
+def test_an_unseen_model_of_an_always_thinking_family_is_held_to_its_familys_thinking(tmp_path: Path) -> None:
+    (problem,) = refused(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "anthropic"\nmodel = "claude-fable-5-9"\n'
+        'thinking = "off"\n',
+    )
+    assert (
+        problem
+        == "6: ticket 'a': thinking: claude-fable-5-9 always thinks: its API refuses thinking = \"off\""
+    )
